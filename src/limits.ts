@@ -1,0 +1,72 @@
+/**
+ * limits.ts — every maximum and default of otlpdb, in one place, each named
+ * with its unit last (`...Ticks`, `...Bytes`, `...Max`). Relations between the
+ * constants are asserted when this module loads, so an inconsistent edit fails
+ * at startup instead of as a liveness bug under load.
+ */
+import { assert } from './errors.js';
+
+/** RaftLimits are the defaults of one Raft group; a Config may override each. */
+export const RaftLimits = {
+  /** electionTicks is the base election timeout; the randomized timeout is in [electionTicks, 2*electionTicks). */
+  electionTicks: 10,
+  /** heartbeatTicks is how often a leader sends heartbeats. */
+  heartbeatTicks: 1,
+  /** inflightMsgsMax bounds the append messages in flight to one follower in replicate state. */
+  inflightMsgsMax: 256,
+  /** inflightBytesMax bounds the entry bytes in flight to one follower (0 would mean unbounded; never used). */
+  inflightBytesMax: 32 * 1024 * 1024,
+  /** msgEntriesBytesMax bounds the entry bytes of one append message (one entry may exceed it alone). */
+  msgEntriesBytesMax: 1024 * 1024,
+  /** uncommittedEntriesBytesMax bounds the bytes a leader accepts but has not committed; proposals past it are dropped. */
+  uncommittedEntriesBytesMax: 64 * 1024 * 1024,
+  /** committedEntriesBytesMax bounds the committed-entry bytes handed to the driver in one Ready. */
+  committedEntriesBytesMax: 8 * 1024 * 1024,
+  /** snapshotChunkBytesMax is the size of one InstallSnapshot chunk. */
+  snapshotChunkBytesMax: 512 * 1024,
+  /** snapshotBytesMax bounds the snapshot a follower accepts (chunks beyond it are refused). */
+  snapshotBytesMax: 4 * 1024 * 1024 * 1024,
+  /** readIndexPendingMax bounds the ReadIndex requests a leader keeps waiting for quorum confirmation. */
+  readIndexPendingMax: 4096,
+  /** proposalEntriesMax bounds the entries of one propose() call (a batch). */
+  proposalEntriesMax: 4096,
+  /** msgsPerReadyMax is a sanity bound on messages in one Ready; exceeding it is a bug. */
+  msgsPerReadyMax: 1_000_000,
+  /** transferLeaderTicksMax aborts a leadership transfer that has not finished within this many ticks. */
+  transferLeaderTicks: 10,
+} as const;
+
+assert(RaftLimits.heartbeatTicks > 0, 'heartbeatTicks > 0');
+assert(RaftLimits.electionTicks > RaftLimits.heartbeatTicks, 'electionTicks > heartbeatTicks');
+assert(RaftLimits.inflightMsgsMax > 0, 'inflightMsgsMax > 0');
+assert(RaftLimits.inflightBytesMax >= RaftLimits.msgEntriesBytesMax, 'inflightBytesMax >= msgEntriesBytesMax');
+assert(
+  RaftLimits.uncommittedEntriesBytesMax >= RaftLimits.msgEntriesBytesMax,
+  'uncommittedEntriesBytesMax >= msgEntriesBytesMax',
+);
+assert(RaftLimits.snapshotChunkBytesMax <= RaftLimits.msgEntriesBytesMax, 'snapshotChunkBytesMax <= msgEntriesBytesMax');
+assert(RaftLimits.transferLeaderTicks <= RaftLimits.electionTicks, 'transferLeaderTicks <= electionTicks');
+
+/** SimLimits bound the deterministic simulator. */
+export const SimLimits = {
+  /** stepsDefault is the number of simulation steps per seed when none is given. */
+  stepsDefault: 2000,
+  /** stepsMax refuses absurd --steps values. */
+  stepsMax: 10_000_000,
+  /** seedsMax refuses absurd --seeds values. */
+  seedsMax: 100_000_000,
+  /** healTicksMax is how long, after healing every fault, a leader must appear and every acknowledged write apply. */
+  healTicksMax: 400,
+  /** networkQueueMax bounds the messages in flight in the simulated network; extra messages are dropped. */
+  networkQueueMax: 100_000,
+} as const;
+
+assert(SimLimits.healTicksMax > 2 * RaftLimits.electionTicks * 5, 'healTicksMax leaves room for several elections');
+
+/** CheckerLimits bound the linearizability checker. */
+export const CheckerLimits = {
+  /** opsPerKeyMax refuses histories whose per-key part is too large to search. */
+  opsPerKeyMax: 100_000,
+  /** searchStepsMax bounds the WGL search per key; past it the result is "unknown", never a guess. */
+  searchStepsMax: 50_000_000,
+} as const;
