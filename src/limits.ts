@@ -69,4 +69,6 @@ export const CheckerLimits = {
   opsPerKeyMax: 100_000,
   /** searchStepsMax bounds the WGL search per key; past it the result is "unknown", never a guess. */
   searchStepsMax: 50_000_000,
+  /** cacheBytesMax bounds the estimated memory of one partition's search cache; past it the result is "unknown". */
+  cacheBytesMax: 512 * 1024 * 1024,
 } as const;
