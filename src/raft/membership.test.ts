@@ -1,0 +1,143 @@
+import t from 'tap';
+import { isOtlpdbError } from '../errors.js';
+import { TestNetwork, bytes, text } from './test-network.js';
+import { ConfChangeType, MessageType, NONE, StateRole } from './types.js';
+
+t.test('thesis §4.2.1: add a learner, catch it up, promote it, then remove an old voter — one change at a time', async (t) => {
+  const net = new TestNetwork([1, 2, 3]);
+  net.campaign(1);
+  net.propose(1, bytes('before'));
+  const n4 = net.addEmptyNode(4);
+  t.equal(net.node(1).raw.proposeConfChange({ type: ConfChangeType.AddLearner, nodeId: 4 }), null);
+  net.deliverAll();
+  net.tick(3);
+  t.same(net.node(1).confState, { voters: [1, 2, 3], learners: [4] }, 'leader applied AddLearner');
+  t.same(n4.confState, { voters: [1, 2, 3], learners: [4] }, 'the learner knows it is a learner');
+  t.same(n4.applied.map((e) => text(e.data)), ['before'], 'the learner received the log');
+  t.equal(net.node(1).raw.status().progress?.[4]?.isLearner, true);
+
+  t.equal(net.node(1).raw.proposeConfChange({ type: ConfChangeType.AddNode, nodeId: 4 }), null, 'promotion proposed');
+  net.deliverAll();
+  t.same(net.node(1).confState, { voters: [1, 2, 3, 4], learners: [] }, 'learner promoted to voter');
+  t.same(n4.confState, { voters: [1, 2, 3, 4], learners: [] });
+
+  t.equal(net.node(1).raw.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: 2 }), null);
+  net.deliverAll();
+  for (const id of [1, 3, 4]) t.same(net.node(id).confState, { voters: [1, 3, 4], learners: [] }, `node ${id} removed 2`);
+  net.propose(1, bytes('after'));
+  t.same(n4.applied.map((e) => text(e.data)), ['before', 'after']);
+  t.notOk(net.node(2).applied.some((e) => text(e.data) === 'after'), 'the removed node gets nothing new');
+});
+
+t.test('thesis §4.1: a second membership change is refused while one is pending', async (t) => {
+  const net = new TestNetwork([1, 2, 3]);
+  net.campaign(1);
+  net.addEmptyNode(4);
+  net.addEmptyNode(5);
+  const raw = net.node(1).raw;
+  t.equal(raw.proposeConfChange({ type: ConfChangeType.AddLearner, nodeId: 4 }), null);
+  const err = raw.proposeConfChange({ type: ConfChangeType.AddLearner, nodeId: 5 });
+  t.ok(isOtlpdbError(err, 'ERR_PROPOSAL_DROPPED'), 'second change dropped while the first is unapplied');
+  net.deliverAll();
+  t.equal(raw.proposeConfChange({ type: ConfChangeType.AddLearner, nodeId: 5 }), null, 'accepted once the first is applied');
+  net.deliverAll();
+  t.same(net.node(1).confState.learners, [4, 5]);
+});
+
+t.test('thesis §4.1 (2015 fix): a new leader changes membership only after committing an entry of its term', async (t) => {
+  const net = new TestNetwork([1, 2, 3]);
+  net.filter = (m) => m.type !== MessageType.App; // Votes pass, appends do not.
+  net.campaign(1);
+  t.equal(net.raft(1).role, StateRole.Leader);
+  net.addEmptyNode(4);
+  const err = net.node(1).raw.proposeConfChange({ type: ConfChangeType.AddLearner, nodeId: 4 });
+  t.ok(isOtlpdbError(err, 'ERR_PROPOSAL_DROPPED'), 'refused before the empty entry of the term commits');
+  net.heal();
+  net.tick(2);
+  t.equal(net.node(1).raw.proposeConfChange({ type: ConfChangeType.AddLearner, nodeId: 4 }), null, 'accepted after');
+});
+
+t.test('membership rules are validated when proposing: adding a voter as learner and removing the last voter are refused', async (t) => {
+  const net = new TestNetwork([1]);
+  net.campaign(1);
+  const raw = net.node(1).raw;
+  t.ok(isOtlpdbError(raw.proposeConfChange({ type: ConfChangeType.AddLearner, nodeId: 1 }), 'ERR_INVALID_ARGUMENT'));
+  t.ok(isOtlpdbError(raw.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: 1 }), 'ERR_INVALID_ARGUMENT'));
+  t.ok(isOtlpdbError(raw.proposeConfChange({ type: ConfChangeType.AddNode, nodeId: 0 }), 'ERR_INVALID_ARGUMENT'));
+});
+
+t.test('learners receive the log but never count towards a quorum', async (t) => {
+  const net = new TestNetwork([1, 2, 3], { learners: [4, 5] });
+  net.campaign(1);
+  // The leader reaches only the two learners.
+  net.cut(1, 2);
+  net.cut(1, 3);
+  const commit = net.node(1).raw.status().commit;
+  net.propose(1, bytes('x'));
+  t.equal(net.node(1).raw.status().commit, commit, 'leader + 2 learners is not a quorum of 3 voters');
+  t.equal(net.raft(4).raftLog.lastIndex(), net.raft(1).raftLog.lastIndex(), 'learner got the entry');
+  net.heal();
+  net.tick(2);
+  t.equal(net.node(4).applied.length, 1, 'applied once voters ack');
+});
+
+t.test('thesis §4.2.2: a leader removed from the group steps down, and the rest elect a new leader', async (t) => {
+  const net = new TestNetwork([1, 2, 3]);
+  net.campaign(1);
+  t.equal(net.node(1).raw.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: 1 }), null);
+  net.deliverAll();
+  t.equal(net.raft(1).role, StateRole.Follower, 'removed leader stepped down');
+  net.tick(40);
+  const leaders = net.leaders();
+  t.equal(leaders.length, 1);
+  t.not(leaders[0]!.id, 1, 'a remaining voter leads');
+  t.equal(net.raft(1).role, StateRole.Follower, 'the removed node never campaigns');
+});
+
+t.test('thesis §3.10: leader transfer hands leadership to an up-to-date target, which campaigns at once', async (t) => {
+  const net = new TestNetwork([1, 2, 3]);
+  net.campaign(1);
+  const term = net.raft(1).term;
+  net.node(1).raw.transferLeader(2);
+  net.deliverAll();
+  t.equal(net.raft(2).role, StateRole.Leader, 'target leads');
+  t.equal(net.raft(2).term, term + 1, 'in the next term (no pre-vote round)');
+  t.equal(net.raft(1).role, StateRole.Follower);
+  t.equal(net.raft(1).lead, 2);
+});
+
+t.test('thesis §3.10: transfer to a lagging follower first catches it up; a follower forwards the request', async (t) => {
+  const net = new TestNetwork([1, 2, 3]);
+  net.campaign(1);
+  net.isolate(3);
+  for (let i = 0; i < 5; i++) net.propose(1, bytes(`l${i}`));
+  net.heal();
+  net.node(3).raw.transferLeader(3); // Asked on the target itself: forwarded to the leader.
+  net.deliverAll();
+  t.equal(net.raft(3).role, StateRole.Leader, 'lagging target caught up and took over');
+  t.equal(net.node(3).applied.length, 5);
+});
+
+t.test('thesis §3.10: proposals are dropped during a transfer, which aborts after transferLeaderTicks', async (t) => {
+  const net = new TestNetwork([1, 2, 3], { config: { transferLeaderTicks: 5 } });
+  net.campaign(1);
+  net.filter = (m) => m.type !== MessageType.TimeoutNow;
+  net.node(1).raw.transferLeader(2);
+  net.deliverAll();
+  t.equal(net.node(1).raw.status().leadTransferee, 2);
+  const err = net.node(1).raw.propose(bytes('during'));
+  t.ok(isOtlpdbError(err, 'ERR_PROPOSAL_DROPPED'), 'dropped during the transfer');
+  net.tick(5, [1]);
+  t.equal(net.node(1).raw.status().leadTransferee, NONE, 'aborted');
+  t.equal(net.raft(1).role, StateRole.Leader, 'still leader');
+  t.equal(net.propose(1, bytes('after')), null, 'proposals accepted again');
+});
+
+t.test('a transfer to a learner is ignored', async (t) => {
+  const net = new TestNetwork([1, 2], { learners: [3] });
+  net.campaign(1);
+  net.node(1).raw.transferLeader(3);
+  net.deliverAll();
+  t.equal(net.raft(1).role, StateRole.Leader);
+  t.equal(net.node(1).raw.status().leadTransferee, NONE);
+});
