@@ -34,8 +34,10 @@ export class Progress {
   snapshotOffset = 0;
   /** snapshotChunkInflight says a chunk was sent and not yet acknowledged. */
   snapshotChunkInflight = false;
-  /** snapshotIdleTicks counts ticks since the last chunk was sent or acknowledged (a timeout falls back to Probe). */
+  /** snapshotIdleTicks counts ticks since the last chunk was sent or acknowledged (a timeout resends the chunk). */
   snapshotIdleTicks = 0;
+  /** snapshotResends counts resends of the chunk in flight without an advance (past SNAPSHOT_CHUNK_RESENDS_MAX: back to Probe). */
+  snapshotResends = 0;
   /** recentActive says the peer was heard from since the last check-quorum round. */
   recentActive = false;
   /** probeSent says a probe is outstanding in Probe state (sending is paused until a reply or a heartbeat). */
@@ -60,6 +62,7 @@ export class Progress {
     this.snapshotOffset = 0;
     this.snapshotChunkInflight = false;
     this.snapshotIdleTicks = 0;
+    this.snapshotResends = 0;
     this.state = state;
     this.inflights.reset();
   }

@@ -72,6 +72,13 @@ export type CampaignType = (typeof CampaignType)[keyof typeof CampaignType];
 
 const EMPTY_DATA = new Uint8Array(0);
 
+/**
+ * SNAPSHOT_CHUNK_RESENDS_MAX bounds how often a leader resends an
+ * unacknowledged snapshot chunk (every electionTicks/2 ticks) before it gives
+ * up and probes the follower again.
+ */
+export const SNAPSHOT_CHUNK_RESENDS_MAX = 4;
+
 function bytesEqual(a: Uint8Array | null, b: Uint8Array): boolean {
   if (a === null || a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -358,15 +365,26 @@ export class Raft {
   }
 
   #tickSnapshotSends(): void {
+    const resendTicks = Math.max(1, Math.floor(this.electionTicks / 2));
     for (const [id, pr] of this.tracker.progress) {
       if (id === this.id || pr.state !== ProgressState.Snapshot) continue;
       pr.snapshotIdleTicks++;
-      if (pr.snapshotIdleTicks >= this.electionTicks) {
-        // No acknowledgement for an election timeout: fall back to probing.
+      if (!pr.snapshotChunkInflight) {
+        this.#sendSnapshotChunk(id, pr); // Restart after a reject, paced by ticks.
+        continue;
+      }
+      if (pr.snapshotIdleTicks < resendTicks) continue;
+      if (pr.snapshotResends >= SNAPSHOT_CHUNK_RESENDS_MAX) {
+        // The follower has not answered for several resends (down, or cut
+        // off): stop, and probe again once it is heard from.
         pr.becomeProbe();
         continue;
       }
-      if (!pr.snapshotChunkInflight) this.#sendSnapshotChunk(id, pr); // Restart after a reject, paced by ticks.
+      // The chunk or its acknowledgement was lost: resend the same chunk
+      // rather than restart the image (the receiver acknowledges duplicates).
+      pr.snapshotResends++;
+      pr.snapshotChunkInflight = false;
+      this.#sendSnapshotChunk(id, pr);
     }
   }
 
@@ -869,6 +887,7 @@ export class Raft {
     }
     if (m.rejectHint <= pr.snapshotOffset || m.rejectHint > snap.data.length) return; // Not an advance; wait for the timeout.
     pr.snapshotOffset = m.rejectHint;
+    pr.snapshotResends = 0;
     if (pr.snapshotOffset < snap.data.length) this.#sendSnapshotChunk(m.from, pr);
   }
 

@@ -6,8 +6,10 @@
  * Invariants:
  * - At most one partial image is held; a chunk of another snapshot discards it.
  * - receivedBytes <= totalBytes <= bytesMax: the buffer is bounded.
- * - Chunks are accepted only in order (offset === receivedBytes); anything
- *   else is refused, and the leader restarts from offset 0.
+ * - Chunks are accepted only in order (offset === receivedBytes). A chunk
+ *   already received (a resend after a lost acknowledgement) is acknowledged
+ *   again with receivedBytes and changes nothing; anything else is refused,
+ *   and the leader restarts from offset 0.
  * Owner: Raft (follower role).
  */
 import { assert } from '../errors.js';
@@ -58,6 +60,16 @@ export class SnapshotReceiver {
       this.#partial = { metadata: md, totalBytes: chunk.totalBytes, parts: [], receivedBytes: 0 };
     }
     const p = this.#partial;
+    if (
+      p !== null &&
+      chunk.offset > 0 &&
+      p.metadata.index === md.index &&
+      p.metadata.term === md.term &&
+      p.totalBytes === chunk.totalBytes &&
+      chunk.offset + chunk.data.length <= p.receivedBytes
+    ) {
+      return { receivedBytes: p.receivedBytes, snapshot: null }; // A duplicate: acknowledge again.
+    }
     if (
       p === null ||
       p.metadata.index !== md.index ||

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { newMessage } from './message.js';
+import { SNAPSHOT_CHUNK_RESENDS_MAX } from './raft.js';
 import { SnapshotReceiver } from './snapshot-receiver.js';
 import { TestNetwork, bytes, text } from './test-network.js';
 import { MessageType, ProgressState } from './types.js';
@@ -42,7 +43,7 @@ t.test('Figure 13: a follower behind a compacted log receives the snapshot in ch
   t.ok(ack, 'the follower acks the installed snapshot with AppResp index = snapshot index');
 });
 
-t.test('Figure 13: a lost chunk times out and the transfer restarts from offset 0', async (t) => {
+t.test('Figure 13: a lost chunk is resent at the same offset after a timeout; the transfer does not restart', async (t) => {
   const { net } = behindCompactedLeader(3500);
   net.heal();
   let droppedOnce = false;
@@ -58,9 +59,40 @@ t.test('Figure 13: a lost chunk times out and the transfer restarts from offset 
   t.equal(net.node(1).raw.status().progress?.[3]?.state, ProgressState.Snapshot, 'waiting for the lost chunk ack');
   net.tick(30);
   const offsets = snapsTo(net.delivered.slice(before), 3).map((c) => c.offset);
-  t.same(offsets.slice(0, 2), [0, 1000]);
-  t.same(offsets.slice(2), [0, 1000, 2000, 3000], 'after the timeout, restarted from 0 and completed');
+  t.same(offsets, [0, 1000, 2000, 3000], 'the lost chunk was resent, then the transfer completed');
   t.equal(net.node(3).snapshots.length, 1);
+});
+
+t.test('Figure 13: a lost chunk acknowledgement makes the leader resend; the follower acknowledges the duplicate', async (t) => {
+  const { net, img } = behindCompactedLeader(3500);
+  net.heal();
+  let droppedOnce = false;
+  net.filter = (m) => {
+    if (!droppedOnce && m.type === MessageType.SnapResp && m.rejectHint === 2000) {
+      droppedOnce = true;
+      return false;
+    }
+    return true;
+  };
+  const before = net.delivered.length;
+  net.tick(30);
+  const offsets = snapsTo(net.delivered.slice(before), 3).map((c) => c.offset);
+  t.same(offsets, [0, 1000, 1000, 2000, 3000], 'chunk 1000 sent twice, nothing restarted');
+  t.equal(net.node(3).snapshots.length, 1);
+  t.same(net.node(3).snapshots[0]!.data, img, 'the duplicate did not corrupt the image');
+});
+
+t.test('Figure 13: a follower that never answers is resent a bounded number of times, then probed', async (t) => {
+  const { net } = behindCompactedLeader(3500);
+  net.heal();
+  net.filter = (m) => !(m.type === MessageType.Snap && m.to === 3 && m.snapshot?.offset === 1000);
+  const before = net.dropped.length;
+  net.tick(2);
+  t.equal(net.node(1).raw.status().progress?.[3]?.state, ProgressState.Snapshot);
+  net.tick(5 * SNAPSHOT_CHUNK_RESENDS_MAX + 2);
+  const attempted = net.dropped.slice(before).filter((m) => m.type === MessageType.Snap && m.to === 3 && m.snapshot?.offset === 1000);
+  t.ok(attempted.length >= 1 + SNAPSHOT_CHUNK_RESENDS_MAX, `resent ${attempted.length - 1} times`);
+  t.ok(attempted.length <= 2 + 2 * SNAPSHOT_CHUNK_RESENDS_MAX, 'resends are bounded');
 });
 
 t.test('Figure 13: a follower that lost its partial image rejects; the leader restarts from 0', async (t) => {
@@ -151,10 +183,11 @@ t.test('reportSnapshot(failed) falls back to probe; an unacknowledged snapshot t
   net.tick(2);
   t.equal(net.node(1).raw.status().progress?.[3]?.state, ProgressState.Snapshot, 'probing finds the log compacted again');
   let sawProbe = false;
-  for (let k = 0; k < 12; k++) {
+  // Resends every electionTicks/2 = 5 ticks, SNAPSHOT_CHUNK_RESENDS_MAX times, then Probe.
+  for (let k = 0; k < (SNAPSHOT_CHUNK_RESENDS_MAX + 2) * 5; k++) {
     net.node(1).raw.tick();
     if (net.node(1).raw.status().progress?.[3]?.state === ProgressState.Probe) sawProbe = true;
     net.deliverAll();
   }
-  t.ok(sawProbe, 'no chunk ack for an election timeout: back to probe');
+  t.ok(sawProbe, 'no chunk ack after the bounded resends: back to probe');
 });
