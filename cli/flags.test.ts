@@ -1,0 +1,10 @@
+import t from 'tap';
+import { parseIntegerFlag } from './flags.js';
+
+t.test('parseIntegerFlag accepts integers in range and refuses everything else', async (t) => {
+  t.equal(parseIntegerFlag('--n', '0', 0, 10), 0);
+  t.equal(parseIntegerFlag('--n', '10', 0, 10), 10);
+  for (const raw of ['', ' 1', '1.5', '1e3', '-1', '0x10', '11', 'NaN', '9'.repeat(30)]) {
+    t.throws(() => parseIntegerFlag('--n', raw, 0, 10), { code: 'ERR_INVALID_ARGUMENT', message: /--n/ }, `refuses ${JSON.stringify(raw)}`);
+  }
+});

@@ -1,0 +1,8 @@
+import t from 'tap';
+import { sweepSeeds } from './seed-range.js';
+
+// Seeds 200..299; sim.test.ts, sim-2.test.ts and sim-3.test.ts
+// together sweep 300 seeds, in parallel files.
+t.test('seeds 200..299 keep every invariant', async (t) => {
+  sweepSeeds(t, 200, 100);
+});
