@@ -59,6 +59,24 @@ export const SimLimits = {
   healTicksMax: 400,
   /** networkQueueMax bounds the messages in flight in the simulated network; extra messages are dropped. */
   networkQueueMax: 100_000,
+  /** dropReportsPerStepMax bounds the undeliverable-message reports handed to senders in one step. */
+  dropReportsPerStepMax: 4096,
+  /** readiesPerStepMax bounds the Readies one node carries out in one step (the core quiesces well before). */
+  readiesPerStepMax: 64,
+  /** readsPendingMax bounds the ReadStates a simulated node keeps waiting for its applied index. */
+  readsPendingMax: 4096,
+  /** kvKeysMax bounds the distinct keys of the simulated register workload. */
+  kvKeysMax: 64,
+  /** nodeIdMax bounds simulated node ids so that a directed link fits in one number key. */
+  nodeIdMax: 1023,
+  /** checkSearchStepsMax bounds the linearizability search of one seed's history per key; past it the verdict is 'unknown', never a violation. */
+  checkSearchStepsMax: 5_000_000,
+  /** nodesMax bounds the simulated nodes alive at once (founders plus joiners). */
+  nodesMax: 9,
+  /** clientsMax bounds the number of simulated clients. */
+  clientsMax: 16,
+  /** valuePaddingBytesMax bounds the padding of values written by simulated clients. */
+  valuePaddingBytesMax: 4096,
 } as const;
 
 assert(SimLimits.healTicksMax > 2 * RaftLimits.electionTicks * 5, 'healTicksMax leaves room for several elections');

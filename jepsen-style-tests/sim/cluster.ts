@@ -21,6 +21,7 @@
  * - Nothing in this file reads a clock or Math.random(): every draw comes
  *   from a stream forked off the seed, by a fixed label.
  */
+import { SimLimits } from '../../src/limits.js';
 import { assert } from '../../src/errors.js';
 import { ConfChangeType, MessageType, StateRole } from '../../src/raft/types.js';
 import type { ConfChange, Message, NodeId, Ready, ReadState, Snapshot } from '../../src/raft/types.js';
@@ -40,7 +41,7 @@ import { Workload } from './workload.js';
 export const ClockUnitsPerTick = 1 << 16;
 
 /** DropReportsPerStepMax bounds the undeliverable-message reports handed to senders in one step. */
-const DropReportsPerStepMax = 4096;
+const DropReportsPerStepMax = SimLimits.dropReportsPerStepMax;
 
 /** ClusterOptions are what a test may inject into a cluster. */
 export interface ClusterOptions {

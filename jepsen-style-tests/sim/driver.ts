@@ -16,6 +16,7 @@
  * Owner: the cluster creates, crashes and restarts nodes; the driver alone
  * writes the node's disk and state machine.
  */
+import { SimLimits } from '../../src/limits.js';
 import { assert } from '../../src/errors.js';
 import { RawNode, decodeConfChange } from '../../src/raft/index.js';
 import type { Raft } from '../../src/raft/index.js';
@@ -33,10 +34,10 @@ export type DriverPhase = 'persist' | 'sync' | 'send' | 'apply' | 'advance';
 export const DriverPhases: readonly DriverPhase[] = ['persist', 'sync', 'send', 'apply', 'advance'];
 
 /** DriverReadiesPerStepMax bounds the Readies one node carries out in one step (the core quiesces well before). */
-export const DriverReadiesPerStepMax = 64;
+export const DriverReadiesPerStepMax = SimLimits.readiesPerStepMax;
 
 /** DriverReadsPendingMax bounds the ReadStates a node keeps waiting for its applied index. */
-export const DriverReadsPendingMax = 4096;
+export const DriverReadsPendingMax = SimLimits.readsPendingMax;
 
 /**
  * DriverHooks lets TEST code plant driver bugs. `phaseOrder` replaces

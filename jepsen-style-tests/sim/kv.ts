@@ -14,11 +14,12 @@
  * - Bounded: keys are limited by the workload (KvKeysMax), `#last` by the
  *   number of clients.
  */
+import { SimLimits } from '../../src/limits.js';
 import { assert } from '../../src/errors.js';
 import type { RegisterInput, RegisterOutput } from '../checker/index.js';
 
 /** KvKeysMax bounds the number of distinct keys a workload may use. */
-export const KvKeysMax = 64;
+export const KvKeysMax = SimLimits.kvKeysMax;
 
 /** KvCommand is one replicated write: a put or a compare-and-set, tagged with its client and op id. */
 export interface KvCommand {

@@ -19,12 +19,13 @@
  * The network owns its queue and its partition; the cluster owns which nodes
  * are up and tells the network through `setUp`.
  */
+import { SimLimits } from '../../src/limits.js';
 import { assert } from '../../src/errors.js';
 import type { Message, NodeId } from '../../src/raft/types.js';
 import type { Prng } from './prng.js';
 
 /** NodeIdMax bounds node ids so that a directed link fits in one number key. */
-export const NodeIdMax = 1023;
+export const NodeIdMax = SimLimits.nodeIdMax;
 
 /** NetworkOptions are the per-seed fault rates of the network. */
 export interface NetworkOptions {

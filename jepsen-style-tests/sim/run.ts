@@ -35,7 +35,7 @@ import type { WorkloadStats } from './workload.js';
  * past this bound the verdict is 'unknown' (counted, never a guess), not a
  * violation.
  */
-export const SimCheckSearchStepsMax = 5_000_000;
+export const SimCheckSearchStepsMax = SimLimits.checkSearchStepsMax;
 
 /** RunSeedOptions selects a seed, its length and any planted bug (tests only). */
 export interface RunSeedOptions {

@@ -3,8 +3,7 @@
  * size, Raft options, network fault rates, the fault schedule's rates and
  * the workload mix. One seed gives one Scenario, always the same.
  */
-import { RaftLimits } from '../../src/limits.js';
-import { SimLimits } from '../../src/limits.js';
+import { RaftLimits, SimLimits } from '../../src/limits.js';
 import type { NodeConfig } from './driver.js';
 import type { NetworkOptions, PartitionShape } from './network.js';
 import type { Prng } from './prng.js';
@@ -14,7 +13,7 @@ import type { WorkloadOptions } from './workload.js';
 export const SimSnapshotChunkBytesChoices: readonly number[] = [64, 256, 1024];
 
 /** SimNodesMax bounds the nodes alive at once (founders plus joiners). */
-export const SimNodesMax = 9;
+export const SimNodesMax = SimLimits.nodesMax;
 
 /** SimVotersMin is the fewest voters the nemesis leaves when it removes one. */
 export const SimVotersMin = 3;

@@ -18,6 +18,7 @@
  * - `history` is bounded by the number of steps times the number of clients
  *   (one operation per client per step at most).
  */
+import { SimLimits } from '../../src/limits.js';
 import { assert } from '../../src/errors.js';
 import type { OtlpdbError } from '../../src/errors.js';
 import type { NodeId } from '../../src/raft/types.js';
@@ -28,10 +29,10 @@ import type { KvApplied } from './kv.js';
 import type { Prng } from './prng.js';
 
 /** WorkloadClientsMax bounds the number of simulated clients. */
-export const WorkloadClientsMax = 16;
+export const WorkloadClientsMax = SimLimits.clientsMax;
 
 /** WorkloadValuePaddingBytesMax bounds the padding of written values. */
-export const WorkloadValuePaddingBytesMax = 4096;
+export const WorkloadValuePaddingBytesMax = SimLimits.valuePaddingBytesMax;
 
 /** CasCandidatesMax is how many recent values per key a cas may expect. */
 const CasCandidatesMax = 4;
