@@ -90,3 +90,48 @@ export const CheckerLimits = {
   /** cacheBytesMax bounds the estimated memory of one partition's search cache; past it the result is "unknown". */
   cacheBytesMax: 512 * 1024 * 1024,
 } as const;
+
+/** PartitionLimits bound shard counts, replication, the ring and partition keys. */
+export const PartitionLimits = {
+  /** shardCountDefault is the shard count S of a new cluster (DESIGN.md §4). */
+  shardCountDefault: 16,
+  /** shardCountMax bounds S: one Raft group per shard, and S is fixed at cluster creation. */
+  shardCountMax: 4096,
+  /** replicationFactorDefault is the replicas per shard R of a new cluster (DESIGN.md §4). */
+  replicationFactorDefault: 3,
+  /** replicationFactorMax bounds R: a Raft group larger than 7 voters gains no availability worth its write cost. */
+  replicationFactorMax: 7,
+  /** nodesMax bounds the member set of one cluster. */
+  nodesMax: 1024,
+  /** nodeIdBytesMax bounds the UTF-8 length of one node id. */
+  nodeIdBytesMax: 256,
+  /** vnodesPerNodeDefault is the virtual nodes each node places on the ring. */
+  vnodesPerNodeDefault: 128,
+  /** vnodesPerNodeMax bounds virtual nodes per node (ring points = nodes × vnodes). */
+  vnodesPerNodeMax: 4096,
+  /**
+   * replicaSlackPerNode is how many replicas above the even share ceil(S*R/N)
+   * placement lets a node keep before it rebalances. 0 balances perfectly but
+   * makes a membership change cascade more moves at small S (measured at S=16,
+   * R=3, N=3..10: worst ~3x the ideal 1/(N+1) moves with 0 in a prototype,
+   * 1.88x with 1 as shipped; placement.test.ts prints the figures).
+   */
+  replicaSlackPerNode: 1,
+  /** partitionKeyBytesMax bounds one encoded row partition key (tenant, metric name, labels, ids). */
+  partitionKeyBytesMax: 64 * 1024,
+} as const;
+
+assert(PartitionLimits.shardCountDefault >= 1, 'shardCountDefault >= 1');
+assert(PartitionLimits.shardCountDefault <= PartitionLimits.shardCountMax, 'shardCountDefault <= shardCountMax');
+// Jump consistent hash returns an int32 bucket; shard ids are bucket + 1.
+assert(PartitionLimits.shardCountMax < 2 ** 31, 'shardCountMax < 2^31');
+assert(PartitionLimits.replicationFactorDefault >= 1, 'replicationFactorDefault >= 1');
+assert(
+  PartitionLimits.replicationFactorDefault <= PartitionLimits.replicationFactorMax,
+  'replicationFactorDefault <= replicationFactorMax',
+);
+assert(PartitionLimits.vnodesPerNodeDefault >= 1, 'vnodesPerNodeDefault >= 1');
+assert(PartitionLimits.vnodesPerNodeDefault <= PartitionLimits.vnodesPerNodeMax, 'vnodesPerNodeDefault <= vnodesPerNodeMax');
+assert(PartitionLimits.replicaSlackPerNode >= 0, 'replicaSlackPerNode >= 0');
+// Ring point indices and counts stay far inside exact integer range.
+assert(PartitionLimits.nodesMax * PartitionLimits.vnodesPerNodeMax <= 2 ** 24, 'ring points <= 2^24');
