@@ -1,6 +1,8 @@
 /**
- * progress.ts — a progress bar for long work, shown only when stderr is a
- * terminal (piped output stays quiet, as DESIGN.md §8 asks).
+ * progress.ts — a progress bar for long work, shown only when stdout is a
+ * terminal (piped output stays quiet, as DESIGN.md §8 asks). The bar is drawn
+ * on stderr, and only when stderr is a terminal too, so redirecting either
+ * stream never captures bar frames.
  */
 import cliProgress from 'cli-progress';
 
@@ -10,9 +12,9 @@ export interface Progress {
   stop(): void;
 }
 
-/** createProgress returns a terminal progress bar, or a no-op when stderr is not a TTY or `quiet` is set. */
+/** createProgress returns a terminal progress bar, or a no-op when stdout or stderr is not a TTY or `quiet` is set. */
 export function createProgress(label: string, total: number, quiet: boolean): Progress {
-  if (quiet || !process.stderr.isTTY) {
+  if (quiet || !process.stdout.isTTY || !process.stderr.isTTY) {
     return { update: () => undefined, stop: () => undefined };
   }
   const bar = new cliProgress.SingleBar(
