@@ -135,3 +135,35 @@ assert(PartitionLimits.vnodesPerNodeDefault <= PartitionLimits.vnodesPerNodeMax,
 assert(PartitionLimits.replicaSlackPerNode >= 0, 'replicaSlackPerNode >= 0');
 // Ring point indices and counts stay far inside exact integer range.
 assert(PartitionLimits.nodesMax * PartitionLimits.vnodesPerNodeMax <= 2 ** 24, 'ring points <= 2^24');
+
+/**
+ * WalLimits are the WAL's named maximums and defaults.
+ */
+export const WalLimits = {
+  /** segmentBytesDefault is the size at which a segment rolls unless WalOptions says otherwise. */
+  segmentBytesDefault: 64 * 1024 * 1024,
+  /** recordBytesMax bounds one record (header included); larger batches are split, a larger single entry is refused. */
+  recordBytesMax: 32 * 1024 * 1024,
+  /** segmentFileBytesMax bounds the segment file recovery will read; a larger file is corruption, not an allocation. */
+  segmentFileBytesMax: 1024 * 1024 * 1024,
+  /** bufferedBytesMax bounds the records buffered between two syncs. */
+  bufferedBytesMax: 256 * 1024 * 1024,
+  /** bufferInitialBytes is the starting size of each of the two write buffers. */
+  bufferInitialBytes: 64 * 1024,
+  /** manifestBytesMax bounds the manifest file. */
+  manifestBytesMax: 64 * 1024 * 1024,
+  /** groupsMax bounds the Raft groups one WAL holds. */
+  groupsMax: 100_000,
+  /** dirEntriesMax bounds the entries of the WAL directory read at open. */
+  dirEntriesMax: 1_000_000,
+  /** purgeSyncRoundsMax bounds how often purge re-syncs records appended while it was flushing before it gives up for now. */
+  purgeSyncRoundsMax: 4,
+} as const;
+
+assert(WalLimits.recordBytesMax >= RaftLimits.msgEntriesBytesMax + 4096, 'a full append message fits in one WAL record');
+assert(WalLimits.bufferedBytesMax >= RaftLimits.uncommittedEntriesBytesMax, 'one Ready of uncommitted entries fits in the buffer');
+assert(
+  WalLimits.segmentFileBytesMax >= WalLimits.segmentBytesDefault + WalLimits.recordBytesMax,
+  'a full segment plus one record is readable at recovery',
+);
+assert(WalLimits.bufferInitialBytes <= WalLimits.bufferedBytesMax, 'initial buffer within its bound');

@@ -1,0 +1,11 @@
+/**
+ * index.ts — the public surface of src/fs: the one FileSystem interface
+ * storage code uses, the real implementation and the crash-simulating one.
+ */
+export { isNotFoundError } from './file-system.js';
+export type { FileSystem, WritableFile, WriteMode } from './file-system.js';
+export { NodeFileSystem } from './node-file-system.js';
+export { CrashFileSystem, CrashFsLimits, FsCrashedError } from './crash-file-system.js';
+export type { CrashFsStats, CrashOptions } from './crash-file-system.js';
+export { SeededRand } from './seeded-rand.js';
+export type { IntnRand } from './seeded-rand.js';
