@@ -13,6 +13,7 @@
 import { MemoryStorage, RawNode } from '../src/raft/index.js';
 import type { Entry, Message, NodeId } from '../src/raft/index.js';
 import { assert } from '../src/errors.js';
+import { SeededRand } from '../src/fs/seeded-rand.js';
 
 /** BenchConfig are the knobs of one run; defaults are the documented workload. */
 export interface BenchConfig {
@@ -31,22 +32,6 @@ const LOG_ENTRIES_KEPT_MAX = 100_000;
 /** EMPTY_SNAPSHOT_DATA stands for the state-machine image; the bench applies nothing. */
 const EMPTY_SNAPSHOT_DATA = new Uint8Array(0);
 
-/** Xorshift32 is the deterministic random source handed to the cores (the bench needs no real randomness). */
-class Xorshift32 {
-  #state: number;
-  constructor(seed: number) {
-    this.#state = seed >>> 0 || 1;
-  }
-  intn(n: number): number {
-    let x = this.#state;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.#state = x >>> 0;
-    return this.#state % n;
-  }
-}
-
 interface BenchNode {
   readonly id: NodeId;
   readonly storage: MemoryStorage;
@@ -59,7 +44,7 @@ export function runRaft(config: BenchConfig): { entries: number; elapsedMs: numb
   const nodes = new Map<NodeId, BenchNode>();
   for (const id of VOTERS) {
     const storage = new MemoryStorage({ voters: VOTERS, learners: [] });
-    const raw = new RawNode({ id, group: 1, storage, rand: new Xorshift32(id) });
+    const raw = new RawNode({ id, group: 1, storage, rand: new SeededRand(id) });
     nodes.set(id, { id, storage, raw, applied: 0 });
   }
   const leader = nodes.get(1);

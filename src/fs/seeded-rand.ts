@@ -1,7 +1,9 @@
 /**
- * seeded-rand.ts — a tiny deterministic random source (mulberry32) for
- * CrashFileSystem's torn writes and for storage tests. One seed reproduces a
- * whole run; there is no global state.
+ * seeded-rand.ts — the project's one small deterministic random source
+ * (mulberry32) outside the simulator: CrashFileSystem's torn writes, the
+ * tests of storage, partitioning and the Raft core, and the benchmarks. One
+ * seed reproduces a whole run; there is no global state. (The simulator's
+ * Prng in jepsen-style-tests/sim adds forking of independent streams.)
  */
 import { assert } from '../errors.js';
 
@@ -35,5 +37,18 @@ export class SeededRand implements IntnRand {
     const r = Math.floor((this.nextU32() / 0x1_0000_0000) * n);
     assert(r >= 0 && r < n, 'intn result in [0, n)');
     return r;
+  }
+
+  /** bytes returns `length` random bytes. */
+  bytes(length: number): Uint8Array {
+    assert(Number.isSafeInteger(length) && length >= 0, 'bytes length >= 0');
+    const out = new Uint8Array(length);
+    for (let i = 0; i < length; i++) out[i] = this.nextU32() & 0xff;
+    return out;
+  }
+
+  /** u64 returns a random unsigned 64-bit bigint. */
+  u64(): bigint {
+    return (BigInt(this.nextU32()) << 32n) | BigInt(this.nextU32());
   }
 }

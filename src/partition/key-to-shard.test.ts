@@ -2,7 +2,7 @@ import t from 'tap';
 import { initHash } from './hash.js';
 import { jumpConsistentHash } from './jump-hash.js';
 import { shardForHash, shardForKey } from './key-to-shard.js';
-import { TestPrng } from './test-prng.js';
+import { SeededRand } from '../fs/seeded-rand.js';
 import type { Hasher } from './hash.js';
 
 const MASK64 = (1n << 64n) - 1n;
@@ -46,11 +46,11 @@ t.test('jump hash matches published vectors (Lamping & Veach; go-jump, Guava)', 
 });
 
 t.test('the 32-bit-halves jump hash equals the bigint reference on seeded keys', (t) => {
-  const rng = new TestPrng(7);
+  const rng = new SeededRand(7);
   let mismatches = 0;
   for (let i = 0; i < 20_000; i++) {
     const key = rng.u64();
-    const buckets = 1 + rng.nextInt(5000);
+    const buckets = 1 + rng.intn(5000);
     if (fastJump(key, buckets) !== referenceJump(key, buckets)) mismatches++;
   }
   t.equal(mismatches, 0);
@@ -59,7 +59,7 @@ t.test('the 32-bit-halves jump hash equals the bigint reference on seeded keys',
 
 /** keysFor makes `count` deterministic partition keys shaped like span keys. */
 function keysFor(count: number, seed: number): Uint8Array[] {
-  const rng = new TestPrng(seed);
+  const rng = new SeededRand(seed);
   return Array.from({ length: count }, () => rng.bytes(24));
 }
 

@@ -3,7 +3,7 @@ import { initHash } from './hash.js';
 import { shardForKey } from './key-to-shard.js';
 import { PartitionLimits } from '../limits.js';
 import { logPartitionKey, seriesPartitionKey, spanPartitionKey } from './partition-key.js';
-import { TestPrng } from './test-prng.js';
+import { SeededRand } from '../fs/seeded-rand.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const traceId = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
@@ -48,14 +48,14 @@ t.test('series keys never collide through delimiters', (t) => {
 });
 
 t.test('property: distinct canonical series give distinct keys (seeded, delimiter-heavy alphabet)', (t) => {
-  const rng = new TestPrng(21);
+  const rng = new SeededRand(21);
   const alphabet = ['a', 'b', ',', '=', '"', '{', '}', '\u0000', '\u0001', '\u0007', 'é', ''];
-  const word = (): string => Array.from({ length: rng.nextInt(4) }, () => alphabet[rng.nextInt(alphabet.length)]).join('');
+  const word = (): string => Array.from({ length: rng.intn(4) }, () => alphabet[rng.intn(alphabet.length)]).join('');
   const seen = new Map<string, string>();
   let collisions = 0;
   for (let i = 0; i < 20_000; i++) {
     const labels: Record<string, string> = {};
-    const count = rng.nextInt(4);
+    const count = rng.intn(4);
     for (let k = 0; k < count; k++) {
       const name = word() || 'n';
       labels[name] = word();
@@ -97,7 +97,7 @@ t.test('a log with a trace id lands with its trace; without one, it spreads by r
 
 t.test('spans of one trace share a shard; traces spread', async (t) => {
   const h = await initHash();
-  const rng = new TestPrng(5);
+  const rng = new SeededRand(5);
   const counts = new Array<number>(16).fill(0);
   for (let i = 0; i < 16_000; i++) {
     const s = shardForKey(h, spanPartitionKey('default', rng.bytes(16)), 16);

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { initHash } from './hash.js';
 import { HashRing } from './ring.js';
-import { TestPrng } from './test-prng.js';
+import { SeededRand } from '../fs/seeded-rand.js';
 
 const nodeIds = (n: number): string[] => Array.from({ length: n }, (_, i) => `node-${i + 1}`);
 
@@ -49,13 +49,13 @@ t.test('the replica checker catches a ring that returns duplicates (planted bug)
 
 t.test('the ring depends on the member set only, not on its order', async (t) => {
   const h = await initHash();
-  const rng = new TestPrng(3);
+  const rng = new SeededRand(3);
   const ids = nodeIds(7);
   const reference = new HashRing(h, ids);
   for (let trial = 0; trial < 5; trial++) {
     const shuffled = [...ids];
     for (let i = shuffled.length - 1; i > 0; i--) {
-      const j = rng.nextInt(i + 1);
+      const j = rng.intn(i + 1);
       [shuffled[i], shuffled[j]] = [shuffled[j] ?? '', shuffled[i] ?? ''];
     }
     const ring = new HashRing(h, new Set(shuffled));

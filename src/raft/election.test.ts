@@ -1,6 +1,7 @@
 import t from 'tap';
 import { CAMPAIGN_TRANSFER } from './raft.js';
-import { SeededRand, TestNetwork } from './test-network.js';
+import { SeededRand } from '../fs/seeded-rand.js';
+import { TestNetwork } from './test-network.js';
 import { MessageType, NONE, StateRole } from './types.js';
 import { newMessage } from './message.js';
 

@@ -2,7 +2,8 @@ import t from 'tap';
 import { MemoryStorage } from './memory-storage.js';
 import { newMessage } from './message.js';
 import { RawNode } from './raw-node.js';
-import { SeededRand, TestNetwork, bytes } from './test-network.js';
+import { SeededRand } from '../fs/seeded-rand.js';
+import { TestNetwork, bytes } from './test-network.js';
 import { EntryType, MessageType, StateRole } from './types.js';
 import type { Message } from './types.js';
 

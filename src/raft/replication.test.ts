@@ -3,7 +3,8 @@ import { MemoryStorage } from './memory-storage.js';
 import { newMessage } from './message.js';
 import { Raft } from './raft.js';
 import { RawNode } from './raw-node.js';
-import { SeededRand, TestNetwork, bytes, text } from './test-network.js';
+import { SeededRand } from '../fs/seeded-rand.js';
+import { TestNetwork, bytes, text } from './test-network.js';
 import { EntryType, MessageType, ProgressState, StateRole } from './types.js';
 import type { Config } from './types.js';
 

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { SeededRand, TestNetwork, bytes, text } from './test-network.js';
+import { SeededRand } from '../fs/seeded-rand.js';
+import { TestNetwork, bytes, text } from './test-network.js';
 import { ConfChangeType, StateRole } from './types.js';
 
 // §5.4.3 (State Machine Safety) and §5.2 (Election Safety), checked over

@@ -12,29 +12,10 @@ import { assert } from '../errors.js';
 import { decodeConfChange } from './conf-change.js';
 import { MemoryStorage } from './memory-storage.js';
 import type { Raft } from './raft.js';
+import { SeededRand } from '../fs/seeded-rand.js';
 import { RawNode } from './raw-node.js';
 import { EntryType, StateRole } from './types.js';
-import type { Config, ConfState, Entry, Message, NodeId, Rand, ReadState, Snapshot } from './types.js';
-
-/** SeededRand is a deterministic xorshift32 random source for tests. */
-export class SeededRand implements Rand {
-  #state: number;
-
-  constructor(seed: number) {
-    this.#state = seed >>> 0 || 0x9e3779b9;
-  }
-
-  /** intn returns a uniform-ish integer in [0, n). */
-  intn(n: number): number {
-    assert(n > 0, 'intn n > 0');
-    let x = this.#state;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.#state = x >>> 0;
-    return this.#state % n;
-  }
-}
+import type { Config, ConfState, Entry, Message, NodeId, ReadState, Snapshot } from './types.js';
 
 /** TestNode is one replica of a TestNetwork and what its driver observed. */
 export interface TestNode {
@@ -260,3 +241,4 @@ export function bytes(s: string): Uint8Array {
 export function text(b: Uint8Array): string {
   return new TextDecoder().decode(b);
 }
+
