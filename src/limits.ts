@@ -167,3 +167,48 @@ assert(
   'a full segment plus one record is readable at recovery',
 );
 assert(WalLimits.bufferInitialBytes <= WalLimits.bufferedBytesMax, 'initial buffer within its bound');
+
+/** DriverLimits bound one node's multi-raft driver: its groups, waiters, timeouts and compaction. */
+export const DriverLimits = {
+  /** tickMsDefault is the wall time of one Raft tick when the driver schedules its own ticks. */
+  tickMsDefault: 100,
+  /** groupsMax bounds the Raft groups one driver hosts (meta + shards). */
+  groupsMax: 4097,
+  /** proposalsPendingPerGroupMax bounds the proposals of one group waiting to be applied; more are refused. */
+  proposalsPendingPerGroupMax: 4096,
+  /** readsPendingPerGroupMax bounds the read barriers of one group waiting for their ReadIndex. */
+  readsPendingPerGroupMax: 4096,
+  /** proposalTimeoutMsDefault is the deadline of a proposal (ERR_TIMEOUT after it: outcome unknown). */
+  proposalTimeoutMsDefault: 10_000,
+  /** readTimeoutMsDefault is the deadline of a read barrier. */
+  readTimeoutMsDefault: 10_000,
+  /** timeoutMsMax bounds any deadline a caller may ask for. */
+  timeoutMsMax: 10 * 60 * 1000,
+  /** snapshotEntriesDefault: a group snapshots once its applied index is this many entries past its last snapshot. */
+  snapshotEntriesDefault: 10_000,
+  /** compactKeepEntriesDefault is how many applied entries compaction keeps behind a snapshot for slow followers. */
+  compactKeepEntriesDefault: 1_000,
+  /** snapshotFileBytesMax bounds a snapshot file read back from the snapshot store. */
+  snapshotFileBytesMax: RaftLimits.snapshotBytesMax + 64 * 1024 * 1024,
+  /** snapshotMetaBytesMax bounds the metadata header of one snapshot file. */
+  snapshotMetaBytesMax: 16 * 1024 * 1024,
+  /** receiveMessagesMax bounds the messages one receive() call accepts; the rest are refused. */
+  receiveMessagesMax: 100_000,
+  /** iterationsPerKickMax bounds the back-to-back iterations one wake-up runs before yielding to the event loop. */
+  iterationsPerKickMax: 64,
+} as const;
+
+assert(DriverLimits.tickMsDefault > 0, 'tickMsDefault > 0');
+assert(DriverLimits.groupsMax >= 2, 'groupsMax holds the meta group and a shard');
+assert(DriverLimits.proposalsPendingPerGroupMax > 0, 'proposalsPendingPerGroupMax > 0');
+assert(DriverLimits.readsPendingPerGroupMax > 0, 'readsPendingPerGroupMax > 0');
+assert(
+  DriverLimits.proposalTimeoutMsDefault >= DriverLimits.tickMsDefault * RaftLimits.electionTicks * 2,
+  'a proposal outlives one election timeout',
+);
+assert(DriverLimits.readTimeoutMsDefault >= DriverLimits.tickMsDefault * RaftLimits.electionTicks * 2, 'a read outlives one election');
+assert(DriverLimits.proposalTimeoutMsDefault <= DriverLimits.timeoutMsMax, 'proposal timeout within timeoutMsMax');
+assert(DriverLimits.readTimeoutMsDefault <= DriverLimits.timeoutMsMax, 'read timeout within timeoutMsMax');
+assert(DriverLimits.compactKeepEntriesDefault < DriverLimits.snapshotEntriesDefault, 'compaction keeps fewer entries than a snapshot interval');
+assert(DriverLimits.snapshotFileBytesMax > RaftLimits.snapshotBytesMax, 'a snapshot file holds the largest accepted image');
+assert(DriverLimits.readsPendingPerGroupMax <= RaftLimits.readIndexPendingMax, 'driver reads fit in the core ReadIndex queue');
