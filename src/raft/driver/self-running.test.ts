@@ -1,0 +1,98 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import t from 'tap';
+import { isOtlpdbError } from '../../errors.js';
+import { NodeFileSystem } from '../../fs/node-file-system.js';
+import { SeededRand } from '../../fs/seeded-rand.js';
+import { StateRole } from '../types.js';
+import type { GroupId, Message, NodeId } from '../types.js';
+import { MultiRaftDriver } from './multi-raft.js';
+import { KvStateMachine, decodeKvResult, encodeKvCommand } from './state-machine.js';
+
+// The mode a node process runs in: the driver ticks itself on a real timer
+// and runs iterations whenever there is work, on the real file system. No
+// assertion is about speed; waiting loops are bounded in count, and the tap
+// timeout bounds the whole file.
+
+const NODES: readonly NodeId[] = [1, 2, 3];
+const GROUPS: readonly GroupId[] = [0, 1, 2];
+const TICK_MS = 10;
+const WAIT_ROUNDS_MAX = 1000;
+
+t.test('self-running drivers on real disks elect leaders, apply proposals everywhere, and stop cleanly', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'otlpdb-driver-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const drivers = new Map<NodeId, MultiRaftDriver>();
+  const deliver = (msgs: readonly Message[]): void => {
+    // Asynchronous delivery, as a socket would do it.
+    setImmediate(() => {
+      const byTo = new Map<NodeId, Message[]>();
+      for (const m of msgs) byTo.set(m.to, [...(byTo.get(m.to) ?? []), m]);
+      for (const [to, batch] of byTo) drivers.get(to)?.receive(batch[0]?.from ?? 0, batch);
+    });
+  };
+  for (const id of NODES) {
+    const d = await MultiRaftDriver.open({
+      nodeId: id,
+      fs: new NodeFileSystem(),
+      dir: join(root, `n${id}`),
+      transport: { send: deliver },
+      rand: new SeededRand(1000 + id),
+      clock: { nowMs: () => performance.now() },
+      groups: GROUPS.map((group) => ({ group, voters: NODES })),
+      makeStateMachine: () => new KvStateMachine(),
+      scheduler: {
+        every: (ms, fn) => {
+          const timer = setInterval(fn, ms);
+          return { cancel: () => clearInterval(timer) };
+        },
+      },
+      tickMs: TICK_MS,
+    });
+    drivers.set(id, d);
+  }
+  t.teardown(async () => {
+    for (const d of drivers.values()) await d.stop();
+  });
+
+  // Propose through whichever node leads, following ERR_NOT_LEADER hints.
+  const propose = async (group: GroupId, key: string, value: string): Promise<void> => {
+    let target: NodeId = 1;
+    for (let round = 0; round < WAIT_ROUNDS_MAX; round++) {
+      try {
+        const r = await (drivers.get(target) as MultiRaftDriver).propose(group, encodeKvCommand({ op: 'put', key, value }));
+        t.equal(decodeKvResult(r.result).ok, true);
+        return;
+      } catch (err) {
+        if (!isOtlpdbError(err) || !err.retryable) throw err;
+        const hint = err.details.leaderHint;
+        target = typeof hint === 'number' && drivers.has(hint) ? hint : ((target % NODES.length) + 1);
+        await sleep(TICK_MS);
+      }
+    }
+    t.fail(`no leader accepted ${key} in group ${group}`);
+  };
+  for (let k = 0; k < 20; k++) for (const g of GROUPS) await propose(g, `k${k}`, `v${k}`);
+
+  // Every node applies everything (followers learn the commit index by heartbeat).
+  let applied = false;
+  for (let round = 0; round < WAIT_ROUNDS_MAX && !applied; round++) {
+    applied = [...drivers.values()].every((d) =>
+      GROUPS.every((g) => (d.stateMachine(g) as KvStateMachine).get('k19') === 'v19'),
+    );
+    if (!applied) await sleep(TICK_MS);
+  }
+  t.ok(applied, 'every node applied every group');
+  for (const d of drivers.values()) t.equal(d.failure, null, `node ${d.nodeId} never failed`);
+  // A timer stall on a loaded machine may start an election; wait it out.
+  const oneLeaderEach = (): boolean =>
+    GROUPS.every((g) => [...drivers.values()].filter((d) => d.status(g)?.role === StateRole.Leader).length === 1);
+  let stable = oneLeaderEach();
+  for (let round = 0; round < WAIT_ROUNDS_MAX && !stable; round++) {
+    await sleep(TICK_MS);
+    stable = oneLeaderEach();
+  }
+  t.ok(stable, 'every group has exactly one leader');
+});
