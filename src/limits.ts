@@ -212,3 +212,73 @@ assert(DriverLimits.readTimeoutMsDefault <= DriverLimits.timeoutMsMax, 'read tim
 assert(DriverLimits.compactKeepEntriesDefault < DriverLimits.snapshotEntriesDefault, 'compaction keeps fewer entries than a snapshot interval');
 assert(DriverLimits.snapshotFileBytesMax > RaftLimits.snapshotBytesMax, 'a snapshot file holds the largest accepted image');
 assert(DriverLimits.readsPendingPerGroupMax <= RaftLimits.readIndexPendingMax, 'driver reads fit in the core ReadIndex queue');
+
+/** TransportLimits bound every queue, frame, call and timer of the peer transport. */
+export const TransportLimits = {
+  /** frameBytesMax bounds one frame on the wire (type byte + payload); a longer length prefix closes the connection. */
+  frameBytesMax: 16 * 1024 * 1024,
+  /** batchBytesTarget is the encoded size at which send() starts a new frame for the same peer. */
+  batchBytesTarget: 4 * 1024 * 1024,
+  /** messagesPerFrameMax bounds the Raft messages of one frame (sender splits, receiver refuses more). */
+  messagesPerFrameMax: 65_536,
+  /** entriesPerMessageMax bounds the entries of one received message. */
+  entriesPerMessageMax: 65_536,
+  /** confNodesMax bounds the voters plus learners of a received snapshot's ConfState. */
+  confNodesMax: PartitionLimits.nodesMax,
+  /** sendQueueFramesMax bounds the frames waiting for one peer's socket (send queue, count). */
+  sendQueueFramesMax: 1024,
+  /** sendQueueBytesMax bounds the encoded bytes waiting for one peer's socket (send queue, bytes). */
+  sendQueueBytesMax: 64 * 1024 * 1024,
+  /** peersMax bounds the configured peers (per-peer state exists only for them). */
+  peersMax: PartitionLimits.nodesMax,
+  /** inboundConnectionsMax bounds accepted connections, handshaken or not (a redial replaces its predecessor). */
+  inboundConnectionsMax: 2 * PartitionLimits.nodesMax,
+  /** groupIdMax is the largest group id accepted on the wire (0 is meta, 1..S shards). */
+  groupIdMax: PartitionLimits.shardCountMax,
+  /** clusterIdBytesMax bounds the UTF-8 cluster id carried in the handshake. */
+  clusterIdBytesMax: 256,
+  /** handshakeMsMax is how long an accepted connection may take to send its handshake frame. */
+  handshakeMsMax: 5_000,
+  /** connectMsMax is the deadline of one outgoing TCP connect plus handshake write. */
+  connectMsMax: 5_000,
+  /** reconnectBackoffBaseMs is the first reconnect delay; each failure doubles it. */
+  reconnectBackoffBaseMs: 50,
+  /** reconnectBackoffMaxMs caps the reconnect delay (before jitter). */
+  reconnectBackoffMaxMs: 5_000,
+  /** reconnectJitterPercent spreads each delay uniformly over [delay*(1-p/100), delay]. */
+  reconnectJitterPercent: 50,
+  /** callsPendingMax bounds the outgoing unary calls awaiting an answer, over all peers. */
+  callsPendingMax: 4096,
+  /** callsServedPerConnectionMax bounds the incoming unary calls one connection may have in progress. */
+  callsServedPerConnectionMax: 1024,
+  /** callDeadlineMsMax bounds the deadline a caller may give one unary call. */
+  callDeadlineMsMax: 10 * 60 * 1000,
+  /** callMethodBytesMax bounds the UTF-8 method name of a unary call. */
+  callMethodBytesMax: 256,
+  /** faultDelayMsMax bounds the injected per-peer delay. */
+  faultDelayMsMax: 60_000,
+  /** faultDelayedFramesMax bounds the frames held by an injected delay for one peer; more are dropped. */
+  faultDelayedFramesMax: 1024,
+  /** faultReorderHeldMax bounds the messages held back by injected reordering for one peer. */
+  faultReorderHeldMax: 256,
+} as const;
+
+assert(TransportLimits.batchBytesTarget * 2 <= TransportLimits.frameBytesMax, 'a target-sized batch plus one large message fits in a frame');
+// One append message (entries up to msgEntriesBytesMax, and one entry may exceed it alone) must fit.
+assert(TransportLimits.frameBytesMax >= RaftLimits.msgEntriesBytesMax * 4, 'frameBytesMax holds an append message');
+assert(TransportLimits.frameBytesMax >= RaftLimits.snapshotChunkBytesMax * 4, 'frameBytesMax holds a snapshot chunk');
+assert(TransportLimits.frameBytesMax < 2 ** 32, 'frame length fits the u32 prefix');
+assert(TransportLimits.sendQueueBytesMax >= TransportLimits.frameBytesMax, 'one full frame fits the send queue');
+assert(TransportLimits.sendQueueFramesMax >= 1, 'sendQueueFramesMax >= 1');
+assert(TransportLimits.reconnectBackoffBaseMs >= 1, 'reconnectBackoffBaseMs >= 1');
+assert(
+  TransportLimits.reconnectBackoffBaseMs <= TransportLimits.reconnectBackoffMaxMs,
+  'reconnectBackoffBaseMs <= reconnectBackoffMaxMs',
+);
+assert(
+  TransportLimits.reconnectJitterPercent >= 0 && TransportLimits.reconnectJitterPercent < 100,
+  'reconnectJitterPercent in [0, 100)',
+);
+assert(TransportLimits.inboundConnectionsMax >= TransportLimits.peersMax, 'every peer can hold an inbound connection');
+assert(TransportLimits.callsPendingMax >= 1, 'callsPendingMax >= 1');
+assert(TransportLimits.messagesPerFrameMax >= 1, 'messagesPerFrameMax >= 1');

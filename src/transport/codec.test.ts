@@ -1,0 +1,185 @@
+import t from 'tap';
+import { Packr } from 'msgpackr';
+import { SeededRand } from '../fs/seeded-rand.js';
+import { MessageType } from '../raft/types.js';
+import type { Message } from '../raft/types.js';
+import {
+  decodeCallRequest,
+  decodeCallResponse,
+  decodeHello,
+  decodeMessages,
+  encodeCallRequest,
+  encodeCallResponse,
+  encodeHello,
+  encodeMessages,
+} from './codec.js';
+import type { DecodeMessagesResult } from './codec.js';
+import { entry, msg } from './transport-test-util.js';
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: false });
+
+/** sample is a valid message using every field. */
+function sample(rand: SeededRand): Message {
+  return msg(
+    {
+      group: rand.intn(4096),
+      from: 1 + rand.intn(9),
+      to: 1 + rand.intn(9),
+      term: rand.intn(1000),
+      logTerm: rand.intn(1000),
+      index: rand.intn(1_000_000),
+      commit: rand.intn(1000),
+      reject: rand.intn(2) === 1,
+      rejectHint: rand.intn(1000),
+      rejectTerm: rand.intn(1000),
+      entries: [entry(5, new Uint8Array([1, 2, 3])), { term: 2, index: 6, type: 1, data: new Uint8Array(0) }],
+      context: rand.intn(2) === 1 ? new Uint8Array([7, 7]) : null,
+      snapshot: {
+        metadata: { index: 4, term: 1, confState: { voters: [1, 2], learners: [3] } },
+        offset: 2,
+        totalBytes: 10,
+        data: new Uint8Array([9, 9, 9]),
+        done: false,
+      },
+    },
+    MessageType.Snap,
+  );
+}
+
+/** plain turns Uint8Arrays into arrays and sorts object keys, so that deep equality and JSON compare content. */
+function plain(x: unknown): unknown {
+  if (x instanceof Uint8Array) return [...x];
+  if (Array.isArray(x)) return x.map(plain);
+  if (x !== null && typeof x === 'object') return Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, plain(v)]));
+  return x;
+}
+
+/** tupleOf is the wire tuple of a message, to be mutated below. */
+function tupleOf(m: Message): unknown[] {
+  return (packr.unpack(encodeMessages([m])) as unknown[][])[0] as unknown[];
+}
+
+// Invalid values per tuple position (see the layout in codec.ts).
+const BAD_NUMBERS: unknown[] = [-1, 1.5, 2 ** 53, 'x', null, true, new Uint8Array(1), [], Number.NaN];
+const BAD_FIELDS: Record<number, unknown[]> = {
+  0: BAD_NUMBERS,
+  1: [0, 1, 17, 18, 99, -1, 'App', null],
+  2: [0, ...BAD_NUMBERS],
+  3: [0, ...BAD_NUMBERS],
+  4: BAD_NUMBERS,
+  5: BAD_NUMBERS,
+  6: BAD_NUMBERS,
+  7: [null, 'x', 5, [[1, 2, 0]], [[1, 2, 2, new Uint8Array(0)]], [[1, 2, 0, 'data']], [[-1, 2, 0, new Uint8Array(0)]], [[1, 2.5, 0, new Uint8Array(0)]]],
+  8: BAD_NUMBERS,
+  9: [0, 1, 'true', null],
+  10: BAD_NUMBERS,
+  11: BAD_NUMBERS,
+  12: ['ctx', 5, [1, 2], true],
+  13: [
+    'snap',
+    5,
+    [[4, 1, [1], []], 2, 10, new Uint8Array(20), false], // chunk ends past totalBytes
+    [[4, 1, [0], []], 0, 10, new Uint8Array(1), false], // node id 0
+    [[4, 1, [1], 'x'], 0, 10, new Uint8Array(1), false],
+    [[4, 1, [1], []], 0, 10, 'data', false],
+    [[4, 1, [1], []], 0, 10, new Uint8Array(1), 1],
+    [[4, 1, [1]], 0, 10, new Uint8Array(1), false],
+    [[-4, 1, [1], []], 0, 10, new Uint8Array(1), false],
+    [[4, 1, Array.from({ length: 2000 }, (_, i) => i + 1), []], 0, 10, new Uint8Array(1), false],
+    null, // a Snap message must carry its chunk
+  ],
+};
+
+/**
+ * checkDecoder is the property the transport relies on: every valid message
+ * round-trips exactly, and every tuple with one invalid field is refused
+ * (never delivered, never thrown). It returns the violations it found.
+ */
+function checkDecoder(decode: (b: Uint8Array) => DecodeMessagesResult, seed: number): string[] {
+  const rand = new SeededRand(seed);
+  const violations: string[] = [];
+  const run = (b: Uint8Array): DecodeMessagesResult | undefined => {
+    try {
+      return decode(b);
+    } catch (e) {
+      violations.push(`threw: ${String(e)}`);
+      return undefined;
+    }
+  };
+  for (let i = 0; i < 50; i++) {
+    const m = sample(rand);
+    const r = run(encodeMessages([m]));
+    const item = r?.ok === true ? r.items[0] : undefined;
+    if (item?.ok !== true || JSON.stringify(plain(item.message)) !== JSON.stringify(plain(m))) violations.push(`valid message ${i} not round-tripped`);
+    for (const [pos, bads] of Object.entries(BAD_FIELDS)) {
+      for (const bad of bads) {
+        const tuple = tupleOf(m);
+        tuple[Number(pos)] = bad;
+        const d = run(packr.pack([tuple]));
+        if (d === undefined) continue;
+        if (d.ok && d.items.some((it) => it.ok)) violations.push(`field ${pos} = ${String(bad)} accepted`);
+      }
+    }
+  }
+  // Whole-payload refusals: wrong shapes, truncation, random bytes.
+  for (const b of [packr.pack({ a: 1 }), packr.pack([[1, 2]]), Buffer.from([0x92, 1]), Buffer.alloc(0)]) {
+    const d = run(b);
+    if (d !== undefined && d.ok && d.items.some((it) => it.ok)) violations.push(`bad payload ${b.toString('hex')} accepted`);
+  }
+  for (let i = 0; i < 2000; i++) {
+    const b = new Uint8Array(1 + rand.intn(64));
+    for (let j = 0; j < b.length; j++) b[j] = rand.intn(256);
+    const d = run(b);
+    if (d !== undefined && d.ok && d.items.some((it) => it.ok)) violations.push(`random bytes accepted as a message`);
+  }
+  return violations;
+}
+
+t.test('decodeMessages round-trips valid batches and refuses every malformed field', async (t) => {
+  t.same(checkDecoder(decodeMessages, 1), [], 'no violations (seed 1)');
+  t.same(checkDecoder(decodeMessages, 2), [], 'no violations (seed 2)');
+});
+
+t.test('planted bug: a decoder that skips field validation is caught', async (t) => {
+  // The bug a hurried change would make: trust the peer and cast the tuple.
+  const trusting = (b: Uint8Array): DecodeMessagesResult => {
+    const v = packr.unpack(b) as unknown[][];
+    return {
+      ok: true,
+      items: v.map((x) => ({
+        ok: true as const,
+        message: msg({ group: x[0] as number, from: x[2] as number, to: x[3] as number }, x[1] as Message['type']),
+      })),
+    };
+  };
+  const violations = checkDecoder(trusting, 1);
+  t.ok(violations.length > 0, `the checker reports the broken decoder (${violations.length} violations)`);
+  t.ok(violations.some((v) => v.includes('accepted')), 'malformed fields let through are named');
+});
+
+t.test('per-item verdicts: one bad message does not hide the others', async (t) => {
+  const rand = new SeededRand(3);
+  const good = sample(rand);
+  const bad = tupleOf(good);
+  bad[4] = -1;
+  const d = decodeMessages(packr.pack([tupleOf(good), bad, tupleOf(good)]));
+  t.ok(d.ok);
+  if (!d.ok) return;
+  t.same(d.items.map((i) => i.ok), [true, false, true]);
+  const second = d.items[1];
+  t.ok(second !== undefined && !second.ok && second.index === 1 && second.reason.includes('term'), 'reason names the field');
+});
+
+t.test('handshake and call codecs validate their fields', async (t) => {
+  t.same(decodeHello(encodeHello('c', 3)), { version: 1, clusterId: 'c', nodeId: 3 });
+  t.equal(decodeHello(encodeHello('c', 0)), undefined, 'node id 0 refused');
+  t.equal(decodeHello(packr.pack([1, 'x'.repeat(300), 1])), undefined, 'long cluster id refused');
+  t.equal(decodeHello(Buffer.from([0xff])), undefined, 'garbage refused');
+  const req = { callId: 5, method: 'm', deadlineMs: 100, payload: new Uint8Array([1]) };
+  t.same(plain(decodeCallRequest(encodeCallRequest(req))), plain(req));
+  t.equal(decodeCallRequest(encodeCallRequest({ ...req, deadlineMs: 10 ** 9 })), undefined, 'deadline past callDeadlineMsMax refused');
+  t.equal(decodeCallRequest(packr.pack([1, 2, 3, 4])), undefined);
+  const resp = { callId: 5, code: 'ERR_TIMEOUT' as const, message: 'late', payload: new Uint8Array(0) };
+  t.same(plain(decodeCallResponse(encodeCallResponse(resp))), plain(resp));
+  t.equal(decodeCallResponse(packr.pack([5, 'ERR_NOPE', '', new Uint8Array(0)])), undefined, 'unknown error code refused');
+});

@@ -1,0 +1,339 @@
+/**
+ * codec.ts — msgpack payloads of the peer transport: Raft message batches,
+ * the handshake and unary calls. Encoding is positional (tuples, not maps):
+ * smaller on the wire and cheaper to validate.
+ *
+ *   Message  = [group, type, from, to, term, logTerm, index, entries, commit,
+ *               reject, rejectHint, rejectTerm, context, snapshot]
+ *   Entry    = [term, index, type, data]
+ *   Snapshot = [[index, term, voters[], learners[]], offset, totalBytes, data, done] | nil
+ *   Hello    = [version, clusterId, nodeId]
+ *   CallReq  = [callId, method, deadlineMs, payload]
+ *   CallResp = [callId, code ('' on success), message, payload]
+ *
+ * Decoders never throw on bad input: they return a refusal with a reason (the
+ * transport counts it under that reason). Every field is checked for type and
+ * range; context checks (sender, recipient, group range) are the transport's.
+ * Decoded Uint8Arrays are views into the received frame, which is never
+ * reused, so they stay valid.
+ */
+import { Packr } from 'msgpackr';
+import { ErrorCodes, assert } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
+import { MessageType } from '../raft/types.js';
+import type { ConfState, Entry, EntryType, Message, MessageType as MessageTypeT, SnapshotChunk } from '../raft/types.js';
+import { TransportLimits } from '../limits.js';
+
+/** PROTOCOL_VERSION is carried in the handshake; a peer speaking another version is refused. */
+export const PROTOCOL_VERSION = 1;
+
+// mapsAsObjects false: a map on the wire decodes to a Map, never to an object
+// whose keys could shadow Object.prototype; every accepted shape is an array.
+const packr = new Packr({ useRecords: false, mapsAsObjects: false, moreTypes: false });
+
+/** RefusalReason names why received bytes were refused (a key of metrics().framesRefused). */
+export type RefusalReason =
+  | 'frame_too_large'
+  | 'frame_empty'
+  | 'bad_frame_type'
+  | 'not_msgpack'
+  | 'bad_shape'
+  | 'bad_message'
+  | 'too_many_messages'
+  | 'bad_handshake'
+  | 'handshake_timeout'
+  | 'wrong_version'
+  | 'wrong_cluster'
+  | 'unknown_node'
+  | 'address_mismatch'
+  | 'wrong_sender'
+  | 'wrong_recipient'
+  | 'group_out_of_range'
+  | 'bad_call'
+  | 'too_many_calls';
+
+/** MessageItemResult is the verdict on one decoded item of a batch. */
+export type MessageItemResult = { readonly ok: true; readonly message: Message } | { readonly ok: false; readonly index: number; readonly reason: string };
+
+/** DecodeMessagesResult is a batch's per-item verdicts, or a refusal of the whole payload. */
+export type DecodeMessagesResult =
+  | { readonly ok: true; readonly items: MessageItemResult[] }
+  | { readonly ok: false; readonly reason: RefusalReason; readonly detail: string };
+
+/** NETWORK_MESSAGE_TYPES are the message types that may cross the network (Local* never do). */
+const NETWORK_MESSAGE_TYPES: ReadonlySet<number> = new Set<number>([
+  MessageType.Prop,
+  MessageType.App,
+  MessageType.AppResp,
+  MessageType.Vote,
+  MessageType.VoteResp,
+  MessageType.PreVote,
+  MessageType.PreVoteResp,
+  MessageType.Snap,
+  MessageType.SnapResp,
+  MessageType.Heartbeat,
+  MessageType.HeartbeatResp,
+  MessageType.TransferLeader,
+  MessageType.TimeoutNow,
+  MessageType.ReadIndex,
+  MessageType.ReadIndexResp,
+]);
+
+/** isNetworkMessageType says whether a message type may be sent to a peer. */
+export function isNetworkMessageType(t: number): boolean {
+  return NETWORK_MESSAGE_TYPES.has(t);
+}
+
+/** unpack decodes one msgpack value, or returns undefined when the bytes are not exactly one value. */
+function unpack(bytes: Uint8Array): { value: unknown } | undefined {
+  try {
+    return { value: packr.unpack(bytes) as unknown };
+  } catch {
+    return undefined;
+  }
+}
+
+function pack(value: unknown): Buffer {
+  return packr.pack(value);
+}
+
+function isCount(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+function isBytes(x: unknown): x is Uint8Array {
+  return x instanceof Uint8Array;
+}
+
+function entryTuple(e: Entry): unknown[] {
+  return [e.term, e.index, e.type, e.data];
+}
+
+function snapshotTuple(s: SnapshotChunk | null): unknown[] | null {
+  if (s === null) return null;
+  const m = s.metadata;
+  return [[m.index, m.term, m.confState.voters, m.confState.learners], s.offset, s.totalBytes, s.data, s.done];
+}
+
+/** messageTuple is the wire shape of one message (see the layout at the top of this file). */
+function messageTuple(m: Message): unknown[] {
+  return [
+    m.group,
+    m.type,
+    m.from,
+    m.to,
+    m.term,
+    m.logTerm,
+    m.index,
+    m.entries.map(entryTuple),
+    m.commit,
+    m.reject,
+    m.rejectHint,
+    m.rejectTerm,
+    m.context,
+    snapshotTuple(m.snapshot),
+  ];
+}
+
+/** encodeMessages encodes one batch; the caller splits batches above TransportLimits.messagesPerFrameMax. */
+export function encodeMessages(msgs: readonly Message[]): Buffer {
+  assert(msgs.length <= TransportLimits.messagesPerFrameMax, 'encodeMessages: batch within messagesPerFrameMax');
+  return pack(msgs.map(messageTuple));
+}
+
+/** estimateMessageBytes is a cheap upper-ish estimate of one message's encoded size, used to split batches. */
+export function estimateMessageBytes(m: Message): number {
+  let bytes = 64 + (m.context?.length ?? 0);
+  for (const e of m.entries) bytes += 24 + e.data.length;
+  if (m.snapshot !== null) {
+    const cs = m.snapshot.metadata.confState;
+    bytes += 64 + m.snapshot.data.length + 9 * (cs.voters.length + cs.learners.length);
+  }
+  return bytes;
+}
+
+function decodeEntry(x: unknown): Entry | string {
+  if (!Array.isArray(x) || x.length !== 4) return 'entry is not a 4-tuple';
+  const [term, index, type, data] = x as unknown[];
+  if (!isCount(term)) return 'entry term is not a safe non-negative integer';
+  if (!isCount(index)) return 'entry index is not a safe non-negative integer';
+  if (type !== 0 && type !== 1) return 'entry type is not Normal or ConfChange';
+  if (!isBytes(data)) return 'entry data is not bytes';
+  return { term, index, type: type as EntryType, data };
+}
+
+function decodeNodeList(x: unknown): NodeIdList | string {
+  if (!Array.isArray(x)) return 'node list is not an array';
+  if (x.length > TransportLimits.confNodesMax) return 'node list longer than confNodesMax';
+  for (const n of x as unknown[]) {
+    if (!isCount(n) || n === 0) return 'node id is not a positive safe integer';
+  }
+  return x as number[];
+}
+type NodeIdList = number[];
+
+function decodeSnapshot(x: unknown): SnapshotChunk | string {
+  if (!Array.isArray(x) || x.length !== 5) return 'snapshot is not a 5-tuple';
+  const [meta, offset, totalBytes, data, done] = x as unknown[];
+  if (!Array.isArray(meta) || meta.length !== 4) return 'snapshot metadata is not a 4-tuple';
+  const [index, term, votersRaw, learnersRaw] = meta as unknown[];
+  if (!isCount(index)) return 'snapshot index is not a safe non-negative integer';
+  if (!isCount(term)) return 'snapshot term is not a safe non-negative integer';
+  const voters = decodeNodeList(votersRaw);
+  if (typeof voters === 'string') return `snapshot voters: ${voters}`;
+  const learners = decodeNodeList(learnersRaw);
+  if (typeof learners === 'string') return `snapshot learners: ${learners}`;
+  if (voters.length + learners.length > TransportLimits.confNodesMax) return 'snapshot conf state larger than confNodesMax';
+  if (!isCount(offset)) return 'snapshot offset is not a safe non-negative integer';
+  if (!isCount(totalBytes)) return 'snapshot totalBytes is not a safe non-negative integer';
+  if (!isBytes(data)) return 'snapshot data is not bytes';
+  if (typeof done !== 'boolean') return 'snapshot done is not a boolean';
+  if (offset + data.length > totalBytes) return 'snapshot chunk ends past totalBytes';
+  const confState: ConfState = { voters, learners };
+  return { metadata: { index, term, confState }, offset, totalBytes, data, done };
+}
+
+/**
+ * validateMessageTuple checks one wire tuple field by field and builds the
+ * Message, or returns why it is refused. It knows nothing of the receiver
+ * (see the transport for sender, recipient and group-range checks).
+ */
+export function validateMessageTuple(x: unknown): Message | string {
+  if (!Array.isArray(x) || x.length !== 14) return 'message is not a 14-tuple';
+  const [group, type, from, to, term, logTerm, index, entriesRaw, commit, reject, rejectHint, rejectTerm, context, snapshotRaw] =
+    x as unknown[];
+  if (!isCount(group)) return 'group is not a safe non-negative integer';
+  if (typeof type !== 'number' || !isNetworkMessageType(type)) return 'type is not a network message type';
+  if (!isCount(from) || from === 0) return 'from is not a positive safe integer';
+  if (!isCount(to) || to === 0) return 'to is not a positive safe integer';
+  if (!isCount(term)) return 'term is not a safe non-negative integer';
+  if (!isCount(logTerm)) return 'logTerm is not a safe non-negative integer';
+  if (!isCount(index)) return 'index is not a safe non-negative integer';
+  if (!Array.isArray(entriesRaw)) return 'entries is not an array';
+  if (entriesRaw.length > TransportLimits.entriesPerMessageMax) return 'entries longer than entriesPerMessageMax';
+  const entries: Entry[] = [];
+  for (const raw of entriesRaw as unknown[]) {
+    const e = decodeEntry(raw);
+    if (typeof e === 'string') return e;
+    entries.push(e);
+  }
+  if (!isCount(commit)) return 'commit is not a safe non-negative integer';
+  if (typeof reject !== 'boolean') return 'reject is not a boolean';
+  if (!isCount(rejectHint)) return 'rejectHint is not a safe non-negative integer';
+  if (!isCount(rejectTerm)) return 'rejectTerm is not a safe non-negative integer';
+  if (context !== null && !isBytes(context)) return 'context is neither nil nor bytes';
+  let snapshot: SnapshotChunk | null = null;
+  if (snapshotRaw !== null) {
+    const s = decodeSnapshot(snapshotRaw);
+    if (typeof s === 'string') return s;
+    snapshot = s;
+  }
+  if (type === MessageType.Snap && snapshot === null) return 'Snap message without a snapshot chunk';
+  return {
+    group,
+    type: type as MessageTypeT,
+    from,
+    to,
+    term,
+    logTerm,
+    index,
+    entries,
+    commit,
+    reject,
+    rejectHint,
+    rejectTerm,
+    context: context as Uint8Array | null,
+    snapshot,
+  };
+}
+
+/** decodeMessages decodes one Messages payload into per-item verdicts; it never throws on bad input. */
+export function decodeMessages(bytes: Uint8Array): DecodeMessagesResult {
+  const u = unpack(bytes);
+  if (u === undefined) return { ok: false, reason: 'not_msgpack', detail: 'payload is not one msgpack value' };
+  const v = u.value;
+  if (!Array.isArray(v)) return { ok: false, reason: 'bad_shape', detail: 'payload is not an array of messages' };
+  if (v.length > TransportLimits.messagesPerFrameMax) {
+    return { ok: false, reason: 'too_many_messages', detail: `${v.length} messages > messagesPerFrameMax` };
+  }
+  const items: MessageItemResult[] = [];
+  (v as unknown[]).forEach((raw, index) => {
+    const m = validateMessageTuple(raw);
+    items.push(typeof m === 'string' ? { ok: false, index, reason: m } : { ok: true, message: m });
+  });
+  assert(items.length === v.length, 'one verdict per item');
+  return { ok: true, items };
+}
+
+/** Hello is the decoded handshake. */
+export interface Hello {
+  readonly version: number;
+  readonly clusterId: string;
+  readonly nodeId: number;
+}
+
+/** encodeHello encodes the dialer's handshake. */
+export function encodeHello(clusterId: string, nodeId: number): Buffer {
+  return pack([PROTOCOL_VERSION, clusterId, nodeId]);
+}
+
+/** decodeHello decodes a handshake, or returns undefined when it is malformed. */
+export function decodeHello(bytes: Uint8Array): Hello | undefined {
+  const u = unpack(bytes);
+  if (u === undefined || !Array.isArray(u.value) || u.value.length !== 3) return undefined;
+  const [version, clusterId, nodeId] = u.value as unknown[];
+  if (!isCount(version)) return undefined;
+  if (typeof clusterId !== 'string' || Buffer.byteLength(clusterId) > TransportLimits.clusterIdBytesMax) return undefined;
+  if (!isCount(nodeId) || nodeId === 0) return undefined;
+  return { version, clusterId, nodeId };
+}
+
+/** CallRequest is one decoded unary call. */
+export interface CallRequest {
+  readonly callId: number;
+  readonly method: string;
+  readonly deadlineMs: number;
+  readonly payload: Uint8Array;
+}
+
+/** encodeCallRequest encodes one unary call. */
+export function encodeCallRequest(r: CallRequest): Buffer {
+  return pack([r.callId, r.method, r.deadlineMs, r.payload]);
+}
+
+/** decodeCallRequest decodes a unary call, or returns undefined when it is malformed. */
+export function decodeCallRequest(bytes: Uint8Array): CallRequest | undefined {
+  const u = unpack(bytes);
+  if (u === undefined || !Array.isArray(u.value) || u.value.length !== 4) return undefined;
+  const [callId, method, deadlineMs, payload] = u.value as unknown[];
+  if (!isCount(callId)) return undefined;
+  if (typeof method !== 'string' || Buffer.byteLength(method) > TransportLimits.callMethodBytesMax) return undefined;
+  if (!isCount(deadlineMs) || deadlineMs > TransportLimits.callDeadlineMsMax) return undefined;
+  if (!isBytes(payload)) return undefined;
+  return { callId, method, deadlineMs, payload };
+}
+
+/** CallResponse is one decoded answer; `code` is '' on success. */
+export interface CallResponse {
+  readonly callId: number;
+  readonly code: ErrorCode | '';
+  readonly message: string;
+  readonly payload: Uint8Array;
+}
+
+/** encodeCallResponse encodes one answer. */
+export function encodeCallResponse(r: CallResponse): Buffer {
+  return pack([r.callId, r.code, r.message, r.payload]);
+}
+
+/** decodeCallResponse decodes an answer, or returns undefined when it is malformed (an unknown error code included). */
+export function decodeCallResponse(bytes: Uint8Array): CallResponse | undefined {
+  const u = unpack(bytes);
+  if (u === undefined || !Array.isArray(u.value) || u.value.length !== 4) return undefined;
+  const [callId, code, message, payload] = u.value as unknown[];
+  if (!isCount(callId)) return undefined;
+  if (typeof code !== 'string' || (code !== '' && !Object.hasOwn(ErrorCodes, code))) return undefined;
+  if (typeof message !== 'string') return undefined;
+  if (!isBytes(payload)) return undefined;
+  return { callId, code: code as ErrorCode | '', message, payload };
+}

@@ -1,0 +1,112 @@
+/**
+ * transport-types.ts — the public shapes of the peer transport (options,
+ * addresses, call handlers, status and metrics), shared by its send side
+ * (peer-transport.ts) and its receive side (inbound.ts).
+ */
+import type { NodeId, Rand } from '../raft/types.js';
+import type { BackoffPolicy } from './backoff.js';
+import type { RefusalReason } from './codec.js';
+
+/** PeerAddress is where a peer listens (and, for the source-address check, dials from). */
+export interface PeerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** PeerTransportOptions configure one node's transport. */
+export interface PeerTransportOptions {
+  readonly clusterId: string;
+  readonly nodeId: NodeId;
+  /** host is this node's own address: it listens on it and dials from it. */
+  readonly host: string;
+  /** port to listen on; 0 lets the OS choose (see address()). */
+  readonly port: number;
+  readonly peers: ReadonlyMap<NodeId, PeerAddress>;
+  /** rand drives reconnect jitter and fault injection. */
+  readonly rand: Rand;
+  readonly backoff?: BackoffPolicy;
+  readonly sendQueueFramesMax?: number;
+  readonly sendQueueBytesMax?: number;
+  readonly groupIdMax?: number;
+  /** checkSourceAddress refuses a Hello whose TCP source is not the node's configured host. Default true. */
+  readonly checkSourceAddress?: boolean;
+}
+
+/** CallContext tells a unary handler who called and how long it has. */
+export interface CallContext {
+  readonly from: NodeId;
+  readonly deadlineMs: number;
+}
+
+/** CallHandler serves one unary method; throwing an OtlpdbError sends its code back. */
+export type CallHandler = (payload: Uint8Array, ctx: CallContext) => Promise<Uint8Array> | Uint8Array;
+
+/** TransportMetrics are the counters of one transport (a copy; safe to keep). */
+export interface TransportMetrics {
+  framesSent: number;
+  framesReceived: number;
+  framesRefused: Partial<Record<RefusalReason, number>>;
+  bytesIn: number;
+  bytesOut: number;
+  messagesSent: number;
+  messagesReceived: number;
+  dropsQueueFull: number;
+  dropsOversize: number;
+  dropsUnknownPeer: number;
+  dropsStopped: number;
+  dropsFault: number;
+  duplicatesFault: number;
+  reorderedFault: number;
+  dials: number;
+  dialFailures: number;
+  connects: number;
+  reconnects: number;
+  unreachableReports: number;
+  callsStarted: number;
+  callsTimedOut: number;
+  callsFailed: number;
+  callsServed: number;
+}
+
+/** PeerStatus is the sender-side state of one peer link, for tests, metrics and the CLI. */
+export interface PeerStatus {
+  readonly state: 'idle' | 'connecting' | 'connected' | 'backoff';
+  readonly failures: number;
+  readonly lastBackoffMs: number;
+  readonly queuedFrames: number;
+  readonly queuedBytes: number;
+}
+
+/** newMetrics returns zeroed counters. */
+export function newMetrics(): TransportMetrics {
+  return {
+    framesSent: 0,
+    framesReceived: 0,
+    framesRefused: {},
+    bytesIn: 0,
+    bytesOut: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
+    dropsQueueFull: 0,
+    dropsOversize: 0,
+    dropsUnknownPeer: 0,
+    dropsStopped: 0,
+    dropsFault: 0,
+    duplicatesFault: 0,
+    reorderedFault: 0,
+    dials: 0,
+    dialFailures: 0,
+    connects: 0,
+    reconnects: 0,
+    unreachableReports: 0,
+    callsStarted: 0,
+    callsTimedOut: 0,
+    callsFailed: 0,
+    callsServed: 0,
+  };
+}
+
+/** countRefusal counts one refused connection under its reason. */
+export function countRefusal(m: TransportMetrics, reason: RefusalReason): void {
+  m.framesRefused[reason] = (m.framesRefused[reason] ?? 0) + 1;
+}
