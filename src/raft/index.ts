@@ -37,6 +37,7 @@ export type {
   Message,
   NodeId,
   ProgressStatus,
+  BasicStatus,
   RaftStatus,
   Rand,
   ReadState,

@@ -3,7 +3,7 @@ import { MemoryStorage } from './memory-storage.js';
 import { newMessage } from './message.js';
 import { RawNode } from './raw-node.js';
 import { SeededRand } from '../fs/seeded-rand.js';
-import { TestNetwork, bytes } from './test-network.js';
+import { TestNetwork, bytes, text } from './test-network.js';
 import { EntryType, MessageType, StateRole } from './types.js';
 import type { Message } from './types.js';
 
@@ -146,6 +146,20 @@ t.test('status reports progress only on the leader', async (t) => {
   t.equal(net.node(2).raw.status().progress, undefined);
   t.same(s1.confState, { voters: [1, 2, 3], learners: [] });
   t.equal(s1.firstIndex, 2);
+});
+
+t.test('basicStatus agrees with status and names where a leader appended a proposal', async (t) => {
+  const net = new TestNetwork([1, 2, 3]);
+  net.campaign(1);
+  const leader = net.node(1).raw;
+  t.equal(leader.propose(bytes('where')), null);
+  const basic = leader.basicStatus();
+  const full = leader.status();
+  t.same(basic, { term: full.term, lead: full.lead, role: full.role, commit: full.commit, applied: full.applied, lastIndex: full.lastIndex });
+  net.deliverAll();
+  const entry = net.node(2).applied.find((e) => text(e.data) === 'where');
+  t.equal(entry?.index, basic.lastIndex, 'the proposal landed at the lastIndex basicStatus reported');
+  t.equal(entry?.term, basic.term, 'in the term basicStatus reported');
 });
 
 t.test('a restarted replica resumes from storage: term, vote, commit and log', async (t) => {

@@ -20,6 +20,7 @@ import { Raft } from './raft.js';
 import { READ_CONTEXT_BYTES_MAX } from './read-only.js';
 import { MessageType, NONE, StateRole } from './types.js';
 import type {
+  BasicStatus,
   ConfChange,
   ConfState,
   Config,
@@ -216,6 +217,17 @@ export class RawNode {
     }
     if (applied > log.applied) log.appliedTo(applied);
     assert(log.applied <= log.committed, 'applied <= committed after advance');
+  }
+
+  /**
+   * basicStatus is status() without the per-peer progress and membership
+   * (etcd's BasicStatus): cheap enough for a driver's per-proposal path, e.g.
+   * to learn the index and term a leader just appended a proposal at.
+   */
+  basicStatus(): BasicStatus {
+    const r = this.#raft;
+    const log = r.raftLog;
+    return { term: r.term, lead: r.lead, role: r.role, commit: log.committed, applied: log.applied, lastIndex: log.lastIndex() };
   }
 
   /** status reports this replica's state (with per-peer progress on the leader). */

@@ -285,3 +285,13 @@ export interface RaftStatus {
   /** leadTransferee is the target of a leadership transfer in progress, or NONE. */
   readonly leadTransferee: NodeId;
 }
+
+/** BasicStatus is the cheap part of RaftStatus (RawNode.basicStatus): no per-peer progress, no membership. */
+export interface BasicStatus {
+  readonly term: number;
+  readonly lead: NodeId;
+  readonly role: StateRole;
+  readonly commit: number;
+  readonly applied: number;
+  readonly lastIndex: number;
+}

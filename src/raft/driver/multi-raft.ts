@@ -426,8 +426,8 @@ export class MultiRaftDriver {
     }
     const err = g.raw.propose(data);
     if (err !== null) return Promise.reject(err);
-    // NB: the core does not return where it appended; on the leader it is the last entry, in the current term.
-    const st = g.raw.status();
+    // On the leader the proposal is the last entry, in the current term.
+    const st = g.raw.basicStatus();
     assert(st.role === StateRole.Leader, 'only a leader accepts a proposal (forwarding is disabled)');
     const index = st.lastIndex;
     const prev = g.proposals.get(index);
