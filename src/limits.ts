@@ -282,3 +282,80 @@ assert(
 assert(TransportLimits.inboundConnectionsMax >= TransportLimits.peersMax, 'every peer can hold an inbound connection');
 assert(TransportLimits.callsPendingMax >= 1, 'callsPendingMax >= 1');
 assert(TransportLimits.messagesPerFrameMax >= 1, 'messagesPerFrameMax >= 1');
+
+/*
+ * ControlLimits: the limits of the meta group's state machine.
+ * Every limit below is applied inside `MetaStateMachine.apply`, so a change
+ * to one is a change to the replicated state machine: every replica of the
+ * meta group must run the same values, or they could refuse different
+ * commands and diverge. Raise limits only with a rolling restart that
+ * finishes before the first command near the old limit is proposed.
+ */
+/** ControlLimits bound the meta group's state machine: every map it holds and every field of every command. */
+export const ControlLimits = {
+  /** kvKeyBytesMax bounds the UTF-8 length of one control-KV key. */
+  kvKeyBytesMax: 1024,
+  /** kvValueBytesMax bounds the UTF-8 length of one control-KV value. */
+  kvValueBytesMax: 64 * 1024,
+  /** kvKeysMax bounds the number of keys in the control KV. */
+  kvKeysMax: 10_000,
+  /** kvListEntriesMax bounds the entries one `list` query returns. */
+  kvListEntriesMax: 1000,
+  /** lockNameBytesMax bounds the UTF-8 length of a lock name. */
+  lockNameBytesMax: 256,
+  /** lockOwnerBytesMax bounds the UTF-8 length of a lock owner's label. */
+  lockOwnerBytesMax: 256,
+  /** locksMax bounds the locks held at once. */
+  locksMax: 1024,
+  /** lockTtlMsMin is the shortest lease; shorter ones would expire before a client could use them. */
+  lockTtlMsMin: 100,
+  /** lockTtlMsMax is the longest lease (one hour). */
+  lockTtlMsMax: 60 * 60 * 1000,
+  /** stampMsMax bounds a leader's clock stamp (year 2286 in Unix ms; keeps sums of stamp and TTL exact). */
+  stampMsMax: 10_000_000_000_000,
+  /** nodesMax bounds the membership list (the same bound as a placement's member set). */
+  nodesMax: 1024,
+  /** nodeIdBytesMax bounds the UTF-8 length of a node id (the same bound as placement node ids). */
+  nodeIdBytesMax: 256,
+  /** addressBytesMax bounds the UTF-8 length of a peer or API address. */
+  addressBytesMax: 256,
+  /** tenantsMax bounds the tenants with settings. */
+  tenantsMax: 10_000,
+  /** tenantIdBytesMax bounds the length of a tenant id. */
+  tenantIdBytesMax: 64,
+  /** tenantIngestBytesPerSecondMax bounds a tenant's ingest rate setting (10 GiB/s). */
+  tenantIngestBytesPerSecondMax: 10 * 1024 * 1024 * 1024,
+  /** tenantQueryConcurrencyMax bounds a tenant's concurrent-query setting. */
+  tenantQueryConcurrencyMax: 1024,
+  /** tenantRetentionMsMin is the shortest retention a tenant may set for a signal (one hour). */
+  tenantRetentionMsMin: 60 * 60 * 1000,
+  /** tenantRetentionMsMax is the longest retention a tenant may set for a signal (ten years of 365 days). */
+  tenantRetentionMsMax: 10 * 365 * 24 * 60 * 60 * 1000,
+  /** requestIdBytesMax bounds the UTF-8 length of a client request id. */
+  requestIdBytesMax: 128,
+  /** requestIdsRememberedMax bounds the request ids (with their results) remembered for idempotent retries. */
+  requestIdsRememberedMax: 4096,
+  /** commandBytesMax bounds one encoded meta command; larger proposal data is refused unparsed. */
+  commandBytesMax: 256 * 1024,
+} as const;
+
+assert(ControlLimits.kvKeyBytesMax > 0, 'kvKeyBytesMax > 0');
+assert(ControlLimits.kvValueBytesMax >= ControlLimits.kvKeyBytesMax, 'kvValueBytesMax >= kvKeyBytesMax');
+assert(ControlLimits.kvListEntriesMax >= 1, 'kvListEntriesMax >= 1');
+assert(ControlLimits.kvListEntriesMax <= ControlLimits.kvKeysMax, 'kvListEntriesMax <= kvKeysMax');
+assert(ControlLimits.lockTtlMsMin > 0, 'lockTtlMsMin > 0');
+assert(ControlLimits.lockTtlMsMin <= ControlLimits.lockTtlMsMax, 'lockTtlMsMin <= lockTtlMsMax');
+assert(
+  Number.isSafeInteger(ControlLimits.stampMsMax + ControlLimits.lockTtlMsMax),
+  'stampMsMax + lockTtlMsMax is a safe integer',
+);
+assert(ControlLimits.tenantRetentionMsMin < ControlLimits.tenantRetentionMsMax, 'tenantRetentionMsMin < tenantRetentionMsMax');
+assert(ControlLimits.tenantQueryConcurrencyMax >= 1, 'tenantQueryConcurrencyMax >= 1');
+assert(ControlLimits.locksMax >= 1, 'locksMax >= 1');
+assert(ControlLimits.requestIdsRememberedMax >= 1, 'requestIdsRememberedMax >= 1');
+// A put or CAS carrying the largest key, the largest value (twice for CAS: expected and new) and a request id must fit.
+assert(
+  ControlLimits.commandBytesMax >=
+    ControlLimits.kvKeyBytesMax + 2 * ControlLimits.kvValueBytesMax + ControlLimits.requestIdBytesMax + 64,
+  'commandBytesMax fits the largest CAS command',
+);
