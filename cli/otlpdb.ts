@@ -11,6 +11,8 @@ import { CLI_USAGE_EXIT_CODE } from './flags.js';
 import { runDemoCommand } from './commands/demo.js';
 import { runSimCommand } from './commands/sim.js';
 import type { SimCommandOptions } from './commands/sim.js';
+import { processSignals, runStartCommand } from './commands/start.js';
+import type { StartCommandOptions } from './commands/start.js';
 
 const io = {
   out: (line: string) => process.stdout.write(`${line}\n`),
@@ -37,6 +39,20 @@ export function buildProgram(): Command {
     .option('--quiet', 'no progress bar even on a terminal')
     .action(async (options: SimCommandOptions) => {
       process.exitCode = await runSimCommand(options, io);
+    });
+
+  program
+    .command('start')
+    .description('Run one node of a cluster until SIGTERM or SIGINT; prints a JSON "started" line, then JSON log lines.')
+    .option('--id <n>', 'this node\'s id (a positive integer listed in --initial-cluster)')
+    .option('--data <dir>', 'data directory (WAL and snapshots); restarting on it recovers the node')
+    .option('--peer <host:port>', 'node-to-node address to listen on and dial from (default port 7400)')
+    .option('--api <host:port>', 'HTTP API address (default: the peer host, port 3200)')
+    .option('--initial-cluster <list>', 'founding members, e.g. 1=127.0.0.1:7400,2=127.0.0.2:7400,3=127.0.0.3:7400')
+    .option('--shards <n>', 'shard groups every node hosts (default 4)')
+    .option('--tick-ms <n>', 'Raft tick in milliseconds (default 100)')
+    .action(async (options: StartCommandOptions) => {
+      process.exitCode = await runStartCommand(options, { ...io, untilSignal: processSignals });
     });
 
   program

@@ -359,3 +359,50 @@ assert(
     ControlLimits.kvKeyBytesMax + 2 * ControlLimits.kvValueBytesMax + ControlLimits.requestIdBytesMax + 64,
   'commandBytesMax fits the largest CAS command',
 );
+
+/** NodeDefaults are the defaults of a node (DESIGN.md §8 ports). */
+export const NodeDefaults = {
+  /** peerPort is the default node-to-node port. */
+  peerPort: 7400,
+  /** apiPort is the default HTTP API port. */
+  apiPort: 3200,
+  /**
+   * shardCount is the number of shard groups a node hosts by default. Kept
+   * small (not PartitionLimits.shardCountDefault) so a laptop cluster stays
+   * light until placement spreads shards over nodes.
+   */
+  shardCount: 4,
+  /** shardCountMax bounds --shards while every node hosts every shard (NB: placement lifts this). */
+  shardCountMax: 256,
+  /** tickMs is the default Raft tick. */
+  tickMs: 100,
+  tickMsMin: 1,
+  tickMsMax: 10_000,
+  /** metaGroup is the id of the meta (control) Raft group. */
+  metaGroup: 0,
+  /** metaVotersMax is how many of the initial members vote in the meta group; the rest are learners. */
+  metaVotersMax: 5,
+  /** nodeIdMax bounds node ids (they go on the wire as u32 and in metric labels). */
+  nodeIdMax: 0xffff_ffff,
+  /** clusterId is the default cluster id sent in the transport's Hello. */
+  clusterId: 'otlpdb',
+} as const;
+
+/** ApiLimits bound what one HTTP request may cost the node. */
+export const ApiLimits = {
+  /** requestBodyBytesMax: no route reads a body yet, so anything past a small size is refused. */
+  requestBodyBytesMax: 64 * 1024,
+  /** connectionsMax bounds concurrent HTTP connections. */
+  connectionsMax: 1024,
+  /** headersTimeoutMs bounds how long a client may take to send its headers. */
+  headersTimeoutMs: 10_000,
+  /** requestTimeoutMs bounds a whole request. */
+  requestTimeoutMs: 30_000,
+} as const;
+assert(ApiLimits.headersTimeoutMs <= ApiLimits.requestTimeoutMs, 'headers timeout within request timeout');
+
+/** NodeLimits bound a node's own queues. */
+export const NodeLimits = {
+  /** inboxMessagesMax bounds messages received but not yet handed to the driver. */
+  inboxMessagesMax: DriverLimits.receiveMessagesMax,
+} as const;

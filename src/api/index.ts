@@ -1,0 +1,10 @@
+/**
+ * index.ts — the public surface of src/api: the node's HTTP API server and
+ * the pure views it serves.
+ */
+export { ApiServer, errorBody } from './server.js';
+export { ApiLimits } from '../limits.js';
+export type { ApiServerOptions } from './server.js';
+export { clusterDocument, prometheusText, readiness, snakeCase } from './views.js';
+export type { ClusterDocument, Readiness } from './views.js';
+export type { ApiSource, GroupView, NodeView } from './types.js';

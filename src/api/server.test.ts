@@ -1,0 +1,104 @@
+import t from 'tap';
+import type { Test } from 'tap';
+import type { HostPort } from '../node-config.js';
+import { badPrometheusLines, httpRequest } from '../node-test-util.js';
+import { newMetrics } from '../transport/transport-types.js';
+import { ApiLimits } from '../limits.js';
+import { ApiServer } from './server.js';
+import type { ApiSource, GroupView } from './types.js';
+
+function group(g: number, over: Partial<GroupView> = {}): GroupView {
+  return { group: g, term: 3, commit: 7, applied: 7, leader: 2, isLeader: false, voters: [1, 2, 3], learners: [], leaderChanges: 1, ...over };
+}
+
+/** FakeSource is a plain ApiSource whose groups a test sets. */
+class FakeSource implements ApiSource {
+  readonly nodeId = 1;
+  readonly metaGroup = 0;
+  views: GroupView[] = [group(0), group(1), group(2)];
+  nodes() {
+    return [
+      { id: 1, address: '127.0.0.1:7400', state: 'self' },
+      { id: 2, address: '127.0.0.2:7400', state: 'connected' },
+    ];
+  }
+  groups() {
+    return this.views;
+  }
+  transportMetrics() {
+    return { ...newMetrics(), framesSent: 5, framesRefused: { not_msgpack: 2 } };
+  }
+  driverStats() {
+    return { iterations: 10, groupsSyncedMax: 3 };
+  }
+}
+
+async function serve(t: Test, source: ApiSource): Promise<HostPort> {
+  const api = await ApiServer.start({ host: '127.0.0.1', port: 0, source });
+  t.teardown(() => api.stop());
+  return api.address();
+}
+
+t.test('health, readiness, cluster and metrics routes answer from the source', async (t) => {
+  const source = new FakeSource();
+  const a = await serve(t, source);
+  const health = await httpRequest(a, '/healthz');
+  t.equal(health.status, 200);
+  t.equal(health.body, 'ok');
+  t.equal((await httpRequest(a, '/readyz')).status, 200, 'every group has a leader and applied its commit');
+
+  const cluster = JSON.parse((await httpRequest(a, '/api/v1/cluster')).body) as Record<string, unknown>;
+  t.same(cluster, {
+    nodes: [
+      { id: 1, address: '127.0.0.1:7400', state: 'self' },
+      { id: 2, address: '127.0.0.2:7400', state: 'connected' },
+    ],
+    meta: { leader: 2, term: 3 },
+    shards: [1, 2].map((id) => ({ id, leader: 2, replicas: [1, 2, 3], term: 3, commitIndex: 7, appliedIndex: 7 })),
+  });
+
+  const metrics = await httpRequest(a, '/metrics');
+  t.equal(metrics.status, 200);
+  t.match(metrics.headers['content-type'], /^text\/plain; version=0\.0\.4/);
+  t.same(badPrometheusLines(metrics.body), [], 'every sample line is Prometheus text');
+  t.match(metrics.body, /^otlpdb_raft_term\{node="1",group="2"\} 3$/m);
+  t.match(metrics.body, /^otlpdb_transport_frames_sent_total\{node="1"\} 5$/m);
+  t.match(metrics.body, /^otlpdb_transport_frames_refused_total\{node="1",reason="not_msgpack"\} 2$/m);
+  t.match(metrics.body, /^otlpdb_driver_groups_synced_max\{node="1"\} 3$/m);
+});
+
+t.test('readyz names the first group that is not ready, meta group first', async (t) => {
+  const source = new FakeSource();
+  const a = await serve(t, source);
+  source.views = [group(0), group(1, { leader: 0 }), group(2, { applied: 5 })];
+  let r = await httpRequest(a, '/readyz');
+  t.equal(r.status, 503);
+  t.match(JSON.parse(r.body), { error: { code: 'ERR_UNAVAILABLE', details: { group: 1, reason: 'no known leader' } } });
+  source.views = [group(1), group(2), group(0, { applied: 5 })];
+  r = await httpRequest(a, '/readyz');
+  t.match(JSON.parse(r.body), { error: { code: 'ERR_UNAVAILABLE', details: { group: 0, reason: 'applied 5 < commit 7' } } });
+  source.views = [group(1)];
+  r = await httpRequest(a, '/readyz');
+  t.match(JSON.parse(r.body), { error: { details: { group: 0, reason: 'the meta group is not hosted' } } });
+});
+
+t.test('unknown paths, wrong methods and oversized bodies are refused with JSON error codes', async (t) => {
+  const a = await serve(t, new FakeSource());
+  const missing = await httpRequest(a, '/nope?x=1');
+  t.equal(missing.status, 404);
+  t.match(missing.headers['content-type'], /application\/json/);
+  t.match(JSON.parse(missing.body), { error: { code: 'ERR_INVALID_ARGUMENT', message: /\/nope/ } });
+
+  const wrong = await httpRequest(a, '/healthz', 'DELETE');
+  t.equal(wrong.status, 405);
+  t.equal(wrong.headers.allow, 'GET');
+  t.match(JSON.parse(wrong.body), { error: { code: 'ERR_INVALID_ARGUMENT' } });
+
+  const big = await httpRequest(a, '/healthz', 'POST', Buffer.alloc(ApiLimits.requestBodyBytesMax + 1, 0x61));
+  t.equal(big.status, 413);
+  t.match(JSON.parse(big.body), { error: { code: 'ERR_LIMIT_EXCEEDED' } });
+
+  const small = await httpRequest(a, '/healthz', 'POST', Buffer.from('tiny'));
+  t.equal(small.status, 405, 'a body within the limit is read, then the route decides');
+  t.equal((await httpRequest(a, '/healthz')).status, 200, 'the server still serves after refusing a body');
+});

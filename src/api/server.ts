@@ -1,0 +1,175 @@
+/**
+ * server.ts — the node's HTTP API (DESIGN.md §8, port 3200) on node:http.
+ *
+ * Routes so far: /healthz, /readyz, /api/v1/cluster, /metrics. Every error
+ * body is `{"error":{"code","message"}}` with a stable OtlpdbError code; the
+ * status comes from the code, except 404 (no such route) and 405 (wrong
+ * method), which HTTP defines by the route and not by the error.
+ *
+ * Ownership and invariants:
+ * - the server owns its sockets; stop() closes the listener and every
+ *   connection, so after it resolves nothing of the server remains;
+ * - no request body is buffered beyond ApiLimits.requestBodyBytesMax: a
+ *   larger one is refused with 413 and the connection closed;
+ * - the source is only read, never changed, by any route so far.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApiLimits } from '../limits.js';
+import { OtlpdbError, assert } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
+import type { ApiSource } from './types.js';
+import { clusterDocument, prometheusText, readiness } from './views.js';
+
+
+type Handler = (source: ApiSource) => { status: number; contentType: string; body: string };
+
+const TEXT = 'text/plain; charset=utf-8';
+const JSON_TYPE = 'application/json';
+const PROM_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+function json(status: number, value: unknown): { status: number; contentType: string; body: string } {
+  return { status, contentType: JSON_TYPE, body: JSON.stringify(value) };
+}
+
+/** errorBody is the JSON shape of every API error. */
+export function errorBody(code: ErrorCode, message: string, details: Readonly<Record<string, unknown>> = {}): unknown {
+  return { error: { code, message, ...(Object.keys(details).length > 0 ? { details } : {}) } };
+}
+
+const ROUTES: ReadonlyMap<string, Readonly<Partial<Record<string, Handler>>>> = new Map([
+  ['/healthz', { GET: () => ({ status: 200, contentType: TEXT, body: 'ok' }) }],
+  [
+    '/readyz',
+    {
+      GET: (s: ApiSource) => {
+        const r = readiness(s);
+        if (r.ready) return { status: 200, contentType: TEXT, body: 'ok' };
+        const err = new OtlpdbError('ERR_UNAVAILABLE', `group ${r.group} is not ready: ${r.reason}`, { group: r.group, reason: r.reason });
+        return json(err.httpStatus, errorBody(err.code, err.message, err.details));
+      },
+    },
+  ],
+  ['/api/v1/cluster', { GET: (s: ApiSource) => json(200, clusterDocument(s)) }],
+  ['/metrics', { GET: (s: ApiSource) => ({ status: 200, contentType: PROM_TYPE, body: prometheusText(s) }) }],
+]);
+
+/** ApiServerOptions configure ApiServer.start. */
+export interface ApiServerOptions {
+  readonly host: string;
+  /** port to listen on; 0 lets the OS choose (see address()). */
+  readonly port: number;
+  readonly source: ApiSource;
+}
+
+/** ApiServer serves one node's HTTP API. */
+export class ApiServer {
+  readonly #server: http.Server;
+  readonly #source: ApiSource;
+  #stopping: Promise<void> | null = null;
+
+  private constructor(server: http.Server, source: ApiSource) {
+    this.#server = server;
+    this.#source = source;
+  }
+
+  /** start listens on host:port; a port in use is ERR_UNAVAILABLE. */
+  static async start(opts: ApiServerOptions): Promise<ApiServer> {
+    const server = http.createServer({ requestTimeout: ApiLimits.requestTimeoutMs, headersTimeout: ApiLimits.headersTimeoutMs });
+    server.maxConnections = ApiLimits.connectionsMax;
+    const api = new ApiServer(server, opts.source);
+    server.on('request', (req, res) => api.#serve(req, res));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: opts.host, port: opts.port }, () => {
+          server.removeListener('error', reject);
+          resolve();
+        });
+      });
+    } catch (err) {
+      throw new OtlpdbError('ERR_UNAVAILABLE', `cannot listen on ${opts.host}:${opts.port}: ${String(err)}`, {
+        host: opts.host,
+        port: opts.port,
+      });
+    }
+    server.on('error', () => {});
+    return api;
+  }
+
+  /** address is where the server listens (the OS-chosen port when started with 0). */
+  address(): { host: string; port: number } {
+    const a = this.#server.address() as AddressInfo | null;
+    assert(a !== null && typeof a === 'object', 'a started server has an address');
+    return { host: a.address, port: a.port };
+  }
+
+  /** stop closes the listener and every connection; idempotent. */
+  stop(): Promise<void> {
+    if (this.#stopping !== null) return this.#stopping;
+    this.#stopping = new Promise<void>((resolve) => {
+      this.#server.close(() => resolve());
+      this.#server.closeAllConnections();
+    });
+    return this.#stopping;
+  }
+
+  #serve(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const send = (status: number, contentType: string, body: string, close = false, allow?: string): void => {
+      if (res.headersSent) return;
+      const headers: Record<string, string | number> = { 'content-type': contentType, 'content-length': Buffer.byteLength(body) };
+      if (close) headers.connection = 'close';
+      if (allow !== undefined) headers.allow = allow;
+      res.writeHead(status, headers);
+      res.end(body);
+    };
+    const tooLarge = (): void => {
+      const err = new OtlpdbError('ERR_LIMIT_EXCEEDED', `request body larger than ${ApiLimits.requestBodyBytesMax} bytes`, {
+        limitBytes: ApiLimits.requestBodyBytesMax,
+      });
+      send(err.httpStatus, JSON_TYPE, JSON.stringify(errorBody(err.code, err.message, err.details)), true);
+      // Stop reading the rest of an oversized body; the connection closes after the answer.
+      req.unpipe();
+      req.pause();
+    };
+    const declared = Number(req.headers['content-length'] ?? '0');
+    if (Number.isFinite(declared) && declared > ApiLimits.requestBodyBytesMax) {
+      tooLarge();
+      return;
+    }
+    let bodyBytes = 0;
+    let refused = false;
+    req.on('data', (chunk: Buffer) => {
+      bodyBytes += chunk.length;
+      if (!refused && bodyBytes > ApiLimits.requestBodyBytesMax) {
+        refused = true;
+        tooLarge();
+      }
+    });
+    req.on('end', () => {
+      if (refused) return;
+      const r = this.#route(req.method ?? 'GET', req.url ?? '/');
+      send(r.status, r.contentType, r.body, false, r.allow);
+    });
+    req.on('error', () => res.destroy());
+  }
+
+  #route(method: string, url: string): { status: number; contentType: string; body: string; allow?: string } {
+    const path = url.split('?')[0] ?? '/';
+    const route = ROUTES.get(path);
+    if (route === undefined) {
+      return json(404, errorBody('ERR_INVALID_ARGUMENT', `no such path: ${path}`));
+    }
+    const handler = route[method];
+    if (handler === undefined) {
+      const allow = Object.keys(route).join(', ');
+      return { ...json(405, errorBody('ERR_INVALID_ARGUMENT', `method ${method} not allowed on ${path}; allowed: ${allow}`)), allow };
+    }
+    try {
+      return handler(this.#source);
+    } catch (err) {
+      const e = err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', `route ${path} failed: ${String(err)}`);
+      return json(e.httpStatus, errorBody(e.code, e.message));
+    }
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * node-test-util.ts — helpers for tests that run real nodes: free ports on
+ * per-node loopback addresses, a small HTTP client, bounded polling, and a
+ * Prometheus text line check. Test-only; nothing in src imports it.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { HostPort } from './node-config.js';
+
+/** freePort asks the OS for a port free on `host` right now (listen on 0, close). */
+export async function freePort(host: string): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port: 0 }, () => resolve());
+  });
+  const a = server.address();
+  const port = typeof a === 'object' && a !== null ? a.port : 0;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (port === 0) throw new Error(`no free port on ${host}`);
+  return port;
+}
+
+/** ClusterAddresses are the peer and API addresses of node i (1-based) on 127.0.0.i. */
+export interface ClusterAddresses {
+  readonly peers: Map<number, HostPort>;
+  readonly apis: Map<number, HostPort>;
+}
+
+/** clusterAddresses picks free peer and API ports for nodes 1..n on 127.0.0.1..127.0.0.n. */
+export async function clusterAddresses(n: number): Promise<ClusterAddresses> {
+  const peers = new Map<number, HostPort>();
+  const apis = new Map<number, HostPort>();
+  for (let i = 1; i <= n; i++) {
+    const host = `127.0.0.${i}`;
+    peers.set(i, { host, port: await freePort(host) });
+    let api = await freePort(host);
+    while (api === peers.get(i)?.port) api = await freePort(host);
+    apis.set(i, { host, port: api });
+  }
+  return { peers, apis };
+}
+
+/** initialClusterFlag renders peers as an --initial-cluster value. */
+export function initialClusterFlag(peers: ReadonlyMap<number, HostPort>): string {
+  return [...peers].map(([id, a]) => `${id}=${a.host}:${a.port}`).join(',');
+}
+
+/** HttpResult is a whole HTTP response. */
+export interface HttpResult {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/** httpRequest sends one request; errors after a response arrived (a server closing on a big upload) are ignored. */
+export function httpRequest(a: HostPort, path: string, method = 'GET', body?: Buffer): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = http.request({ host: a.host, port: a.port, path, method, agent: false, timeout: 10_000 }, (res) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', (err) => {
+      if (!answered) reject(err);
+    });
+    if (body !== undefined) req.end(body);
+    else req.end();
+  });
+}
+
+/** pollUntil calls `check` up to `attemptsMax` times, `intervalMs` apart, until it returns true. */
+export async function pollUntil(check: () => Promise<boolean>, attemptsMax: number, intervalMs: number): Promise<boolean> {
+  for (let i = 0; i < attemptsMax; i++) {
+    try {
+      if (await check()) return true;
+    } catch {
+      // Not listening yet, or a connection cut by a restart: try again.
+    }
+    await sleep(intervalMs);
+  }
+  return false;
+}
+
+const LABEL = '[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\\\n]|\\\\.)*"';
+/** PROM_SAMPLE_RE matches one Prometheus text sample line: `name{labels} value` or `name value`. */
+export const PROM_SAMPLE_RE = new RegExp(`^[a-zA-Z_:][a-zA-Z0-9_:]*(\\{${LABEL}(,${LABEL})*\\})? (-?[0-9]+(\\.[0-9]+)?(e[+-]?[0-9]+)?|NaN|[+-]Inf)$`);
+
+/** badPrometheusLines returns the non-comment, non-empty lines that are not valid samples. */
+export function badPrometheusLines(text: string): string[] {
+  return text.split('\n').filter((l) => l !== '' && !l.startsWith('#') && !PROM_SAMPLE_RE.test(l));
+}
