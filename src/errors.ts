@@ -59,6 +59,18 @@ export const ErrorCodes = {
     retryable: true,
     summary: 'The tenant exceeded its rate limit; retry after the advised delay.',
   },
+  ERR_NOT_FOUND: {
+    httpStatus: 404,
+    grpcStatus: GrpcStatus.NOT_FOUND,
+    retryable: false,
+    summary: 'The named object (a control-KV key) does not exist.',
+  },
+  ERR_CONFLICT: {
+    httpStatus: 409,
+    grpcStatus: GrpcStatus.FAILED_PRECONDITION,
+    retryable: false,
+    summary: 'A precondition of the request failed (a compare-and-set mismatch, a held lock, a stale fencing token).',
+  },
   ERR_NOT_LEADER: {
     httpStatus: 503,
     grpcStatus: GrpcStatus.UNAVAILABLE,

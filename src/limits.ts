@@ -406,3 +406,10 @@ export const NodeLimits = {
   /** inboxMessagesMax bounds messages received but not yet handed to the driver. */
   inboxMessagesMax: DriverLimits.receiveMessagesMax,
 } as const;
+
+/** ControlApiLimits are the API limits specific to the control routes. */
+export const ControlApiLimits = {
+  /** kvPutBodyBytesMax bounds the body of PUT /api/v1/kv/{key}: the largest value plus slack, so an oversized value is read and refused by kvValueBytesMax. */
+  kvPutBodyBytesMax: ControlLimits.kvValueBytesMax + 4096,
+} as const;
+assert(ControlApiLimits.kvPutBodyBytesMax >= ApiLimits.requestBodyBytesMax, 'the KV PUT body limit only raises the default');

@@ -5,8 +5,8 @@
  * Groups: group 0 is the meta group, on every initial member, with the
  * first NodeDefaults.metaVotersMax ids (ascending) as voters and the rest as
  * learners; shard groups 1..S are on every member, all voters.
- * NB: every group runs the test KvStateMachine for now; the meta state
- * machine is being written in src/control and will replace it for group 0.
+ * Group 0 runs the MetaStateMachine (control KV, locks, membership);
+ * shard groups run the test KvStateMachine for now.
  * NB: every node hosts every shard until src/partition places shards.
  *
  * Ownership and invariants:
@@ -17,16 +17,24 @@
  *   queued (#inbox, at most inboxMessagesMax messages; the excess dropped
  *   and counted, Raft retransmits) and handed to driver.receive from a
  *   setImmediate callback;
+ * - meta commands (the HTTP control routes) are proposed on the meta
+ *   leader: a follower forwards them with the `meta.propose` call, and the
+ *   leader stamps lock commands with its own wall clock (Date.now()) just
+ *   before proposing, so every stamp comes from the proposing leader;
+ *   while it leads, the node proposes lockExpire every lockExpireIntervalMs
+ *   when a held lock's lease has ended (at most one such proposal at a time);
  * - recovery is the WAL's: starting again with the same id and data dir
  *   restores every group's log, hard state and snapshot.
  */
 import { randomInt } from 'node:crypto';
 import { OtlpdbError, assert } from './errors.js';
 import { ApiServer } from './api/server.js';
-import type { ApiSource, GroupView, NodeView } from './api/types.js';
+import type { ApiSource, ControlSource, GroupView, NodeView } from './api/types.js';
+import { MetaStateMachine, checkMetaCommand, decodeMetaCommand, decodeMetaResult, encodeMetaCommand, encodeMetaResult } from './control/index.js';
+import type { KvEntry, KvListResult, MetaCommand, MetaResult } from './control/index.js';
 import { NodeFileSystem } from './fs/node-file-system.js';
 import { SeededRand } from './fs/seeded-rand.js';
-import { NodeDefaults, NodeLimits } from './limits.js';
+import { DriverLimits, NodeDefaults, NodeLimits } from './limits.js';
 import { checkMembership, formatHostPort } from './node-config.js';
 import type { HostPort } from './node-config.js';
 import { NodeLog, silentLog } from './node-log.js';
@@ -57,6 +65,19 @@ export interface OtlpdbNodeOptions {
   /** seed seeds election jitter and reconnect backoff (default: random, logged). */
   readonly seed?: number;
   readonly log?: LogSink;
+}
+
+/** META_PROPOSE is the transport method a follower forwards a meta command with. */
+const META_PROPOSE = 'meta.propose';
+/** lockExpireIntervalMs is how often the meta leader checks for ended leases. */
+const lockExpireIntervalMs = 1000;
+/** forwardDeadlineMs bounds one forwarded proposal: the leader's proposal deadline plus slack for the call. */
+const forwardDeadlineMs = DriverLimits.proposalTimeoutMsDefault + 2000;
+
+/** stamp gives a lock command the proposing leader's clock. */
+function stamp(c: MetaCommand, nowMs: number): MetaCommand {
+  if (c.op === 'lockAcquire' || c.op === 'lockExpire') return { ...c, nowMs };
+  return c;
 }
 
 interface InboxBatch {
@@ -92,6 +113,8 @@ export class OtlpdbNode implements ApiSource {
   #inboxDropped = 0;
   #drainScheduled: NodeJS.Immediate | null = null;
   #observer: NodeJS.Timeout | null = null;
+  #expirer: NodeJS.Timeout | null = null;
+  #expiring = false;
   readonly #leaders = new Map<GroupId, { leader: NodeId; term: number; changes: number }>();
   #stopping: Promise<void> | null = null;
 
@@ -143,7 +166,7 @@ export class OtlpdbNode implements ApiSource {
       rand: new SeededRand(seed),
       clock: { nowMs: () => performance.now() },
       groups: specs,
-      makeStateMachine: () => new KvStateMachine(),
+      makeStateMachine: (group) => (group === NodeDefaults.metaGroup ? new MetaStateMachine() : new KvStateMachine()),
       scheduler: {
         every: (ms, fn) => {
           const timer = setInterval(fn, ms);
@@ -154,6 +177,11 @@ export class OtlpdbNode implements ApiSource {
     });
     const node = new OtlpdbNode(opts, driver, transport, log, seed);
     transport.onMessages((from, msgs) => node.#enqueue(from, msgs));
+    transport.handle(META_PROPOSE, async (payload) => {
+      const c = decodeMetaCommand(payload);
+      if ('kind' in c) return encodeMetaResult(c);
+      return node.#proposeAsLeader(c);
+    });
     // NB: the driver does not expose RawNode.reportUnreachable yet; the
     // leader's probes find the peer again on their own, so only log it.
     transport.onUnreachable((peer) => log.event('peer_unreachable', { peer }));
@@ -166,6 +194,8 @@ export class OtlpdbNode implements ApiSource {
     }
     node.#observer = setInterval(() => node.#observe(), tickMs);
     node.#observer.unref();
+    node.#expirer = setInterval(() => node.#expireLocks(), lockExpireIntervalMs);
+    node.#expirer.unref();
     // The caller logs the start (the CLI prints its `started` line first).
     return node;
   }
@@ -187,6 +217,8 @@ export class OtlpdbNode implements ApiSource {
     this.#stopping = (async () => {
       if (this.#observer !== null) clearInterval(this.#observer);
       this.#observer = null;
+      if (this.#expirer !== null) clearInterval(this.#expirer);
+      this.#expirer = null;
       await this.#api?.stop();
       await this.#driver.stop();
       if (this.#drainScheduled !== null) clearImmediate(this.#drainScheduled);
@@ -239,6 +271,82 @@ export class OtlpdbNode implements ApiSource {
   /** driverStats returns the driver's counters plus the node's inbox drops. */
   driverStats(): Readonly<Record<string, number>> {
     return { ...this.#driver.stats, inboxDropped: this.#inboxDropped };
+  }
+
+  /** control serves the control KV and locks of the meta group to the HTTP API. */
+  readonly control: ControlSource = {
+    propose: (c) => this.#proposeMeta(c),
+    kvGet: async (key) => {
+      const sm = await this.#metaRead();
+      const entry: KvEntry | null = sm.get(key);
+      return { entry, revision: sm.kvRevision() };
+    },
+    kvList: async (prefix, limit) => {
+      const sm = await this.#metaRead();
+      const l: KvListResult = sm.list(prefix, limit);
+      return { ...l, revision: sm.kvRevision() };
+    },
+  };
+
+  /** metaRead passes a linearizable read barrier on the meta group and returns its state machine. */
+  async #metaRead(): Promise<MetaStateMachine> {
+    await this.#driver.read(this.metaGroup);
+    const sm = this.#driver.stateMachine(this.metaGroup);
+    assert(sm instanceof MetaStateMachine, 'group 0 runs the meta state machine');
+    return sm;
+  }
+
+  /**
+   * proposeAsLeader stamps a command with this node's clock, proposes it on
+   * the meta group (this node must lead it: else ERR_NOT_LEADER) and
+   * resolves with the encoded result.
+   */
+  async #proposeAsLeader(c: MetaCommand): Promise<Uint8Array> {
+    const stamped = stamp(c, Date.now());
+    const refused = checkMetaCommand(stamped);
+    if (refused !== null) return encodeMetaResult(refused);
+    const r = await this.#driver.propose(this.metaGroup, encodeMetaCommand(stamped));
+    return r.result;
+  }
+
+  /**
+   * proposeMeta runs a command on the meta group: here when this node leads
+   * it, else forwarded to the leader it knows. A refusal by a stale leader
+   * (ERR_NOT_LEADER: the proposal was not taken) is retried once with the
+   * leader known then; any other failure is the caller's.
+   */
+  async #proposeMeta(c: MetaCommand): Promise<MetaResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const st = this.#driver.status(this.metaGroup);
+        const leader = st === null ? NONE : st.role === StateRole.Leader ? this.nodeId : st.lead;
+        if (leader === NONE) throw new OtlpdbError('ERR_UNAVAILABLE', 'the meta group has no known leader', { group: this.metaGroup });
+        const bytes =
+          leader === this.nodeId
+            ? await this.#proposeAsLeader(c)
+            : await this.#transport.call(leader, META_PROPOSE, encodeMetaCommand(c), forwardDeadlineMs);
+        return decodeMetaResult(bytes);
+      } catch (err) {
+        if (attempt === 0 && err instanceof OtlpdbError && err.code === 'ERR_NOT_LEADER') continue;
+        throw err;
+      }
+    }
+  }
+
+  /** expireLocks proposes lockExpire while this node leads the meta group and a lease has ended. */
+  #expireLocks(): void {
+    if (this.#expiring || this.#stopping !== null) return;
+    if (this.#driver.status(this.metaGroup)?.role !== StateRole.Leader) return;
+    const sm = this.#driver.stateMachine(this.metaGroup);
+    if (!(sm instanceof MetaStateMachine)) return;
+    const now = Date.now();
+    if (!sm.locks().some((l) => l.expiresAtMs <= now)) return;
+    this.#expiring = true;
+    this.#proposeAsLeader({ op: 'lockExpire', nowMs: now })
+      .catch((err: unknown) => this.log.event('lock_expire_failed', { error: String(err) }, this.metaGroup))
+      .finally(() => {
+        this.#expiring = false;
+      });
   }
 
   #enqueue(from: NodeId, msgs: Message[]): void {

@@ -5,6 +5,9 @@
 export { ApiServer, errorBody } from './server.js';
 export { ApiLimits } from '../limits.js';
 export type { ApiServerOptions } from './server.js';
+export { bodyLimitFor, isControlPath, parseTtlMs, serveControl } from './control-routes.js';
+export { ControlApiLimits } from '../limits.js';
+export type { ControlRequest, ControlResponse } from './control-routes.js';
 export { clusterDocument, prometheusText, readiness, snakeCase } from './views.js';
 export type { ClusterDocument, Readiness } from './views.js';
-export type { ApiSource, GroupView, NodeView } from './types.js';
+export type { ApiSource, ControlSource, GroupView, NodeView } from './types.js';

@@ -1,7 +1,8 @@
 /**
  * server.ts — the node's HTTP API (DESIGN.md §8, port 3200) on node:http.
  *
- * Routes so far: /healthz, /readyz, /api/v1/cluster, /metrics. Every error
+ * Routes so far: /healthz, /readyz, /api/v1/cluster, /metrics, and the
+ * control KV and locks (/api/v1/kv/, /api/v1/locks/; control-routes.ts). Every error
  * body is `{"error":{"code","message"}}` with a stable OtlpdbError code; the
  * status comes from the code, except 404 (no such route) and 405 (wrong
  * method), which HTTP defines by the route and not by the error.
@@ -9,9 +10,12 @@
  * Ownership and invariants:
  * - the server owns its sockets; stop() closes the listener and every
  *   connection, so after it resolves nothing of the server remains;
- * - no request body is buffered beyond ApiLimits.requestBodyBytesMax: a
- *   larger one is refused with 413 and the connection closed;
- * - the source is only read, never changed, by any route so far.
+ * - no request body is buffered beyond ApiLimits.requestBodyBytesMax
+ *   (ControlApiLimits.kvPutBodyBytesMax for PUT /api/v1/kv/{key}): a
+ *   larger one is refused with 413 and the connection closed; only the
+ *   control routes keep a body at all;
+ * - the source is only read by the node routes; the control routes change
+ *   the meta group only through source.control.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,6 +23,7 @@ import { ApiLimits } from '../limits.js';
 import { OtlpdbError, assert } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import type { ApiSource } from './types.js';
+import { bodyLimitFor, isControlPath, serveControl } from './control-routes.js';
 import { clusterDocument, prometheusText, readiness } from './views.js';
 
 
@@ -123,32 +128,51 @@ export class ApiServer {
       res.writeHead(status, headers);
       res.end(body);
     };
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const path = url.split('?')[0] ?? '/';
+    const control = isControlPath(path);
+    const limit = bodyLimitFor(method, path);
     const tooLarge = (): void => {
-      const err = new OtlpdbError('ERR_LIMIT_EXCEEDED', `request body larger than ${ApiLimits.requestBodyBytesMax} bytes`, {
-        limitBytes: ApiLimits.requestBodyBytesMax,
-      });
+      const err = new OtlpdbError('ERR_LIMIT_EXCEEDED', `request body larger than ${limit} bytes`, { limitBytes: limit });
       send(err.httpStatus, JSON_TYPE, JSON.stringify(errorBody(err.code, err.message, err.details)), true);
       // Stop reading the rest of an oversized body; the connection closes after the answer.
       req.unpipe();
       req.pause();
     };
     const declared = Number(req.headers['content-length'] ?? '0');
-    if (Number.isFinite(declared) && declared > ApiLimits.requestBodyBytesMax) {
+    if (Number.isFinite(declared) && declared > limit) {
       tooLarge();
       return;
     }
     let bodyBytes = 0;
     let refused = false;
+    const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => {
       bodyBytes += chunk.length;
-      if (!refused && bodyBytes > ApiLimits.requestBodyBytesMax) {
+      if (!refused && bodyBytes > limit) {
         refused = true;
+        chunks.length = 0;
         tooLarge();
       }
+      // Only the control routes read a body; it is kept only within its limit.
+      if (!refused && control) chunks.push(chunk);
     });
     req.on('end', () => {
       if (refused) return;
-      const r = this.#route(req.method ?? 'GET', req.url ?? '/');
+      if (control) {
+        const owner = req.headers['x-otlpdb-owner'];
+        const request = {
+          method,
+          path,
+          query: new URLSearchParams(url.slice(path.length + 1)),
+          owner: typeof owner === 'string' && owner !== '' ? owner : (req.socket.remoteAddress ?? 'unknown'),
+          body: Buffer.concat(chunks),
+        };
+        void serveControl(this.#source.control, request).then((r) => send(r.status, r.contentType, r.body, false, r.allow));
+        return;
+      }
+      const r = this.#route(method, url);
       send(r.status, r.contentType, r.body, false, r.allow);
     });
     req.on('error', () => res.destroy());

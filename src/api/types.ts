@@ -4,6 +4,7 @@
  * server can be tested with any source and the node stays the only owner
  * of its driver and transport.
  */
+import type { KvEntry, KvListResult, MetaCommand, MetaResult } from '../control/index.js';
 import type { GroupId, NodeId } from '../raft/types.js';
 import type { TransportMetrics } from '../transport/index.js';
 
@@ -42,4 +43,22 @@ export interface ApiSource {
   transportMetrics(): TransportMetrics;
   /** driverStats returns the driver's numeric counters by name. */
   driverStats(): Readonly<Record<string, number>>;
+  /** control serves the control KV and locks; absent, those routes answer 503 ERR_UNAVAILABLE. */
+  readonly control?: ControlSource;
+}
+
+/**
+ * ControlSource is the meta group's control KV and locks as the API uses
+ * them. A node implements it: propose runs a command on the meta group
+ * (forwarding to its leader when this node does not lead; the leader stamps
+ * lock commands with its own clock), and the reads follow a linearizable
+ * read barrier on this node.
+ */
+export interface ControlSource {
+  /** propose commits one meta command and resolves with its result (a refusal is a result, not a rejection). */
+  propose(command: MetaCommand): Promise<MetaResult>;
+  /** kvGet reads one key after a read barrier; null when absent. `revision` is the KV revision at the read. */
+  kvGet(key: string): Promise<{ readonly entry: KvEntry | null; readonly revision: number }>;
+  /** kvList lists keys with a prefix after a read barrier. */
+  kvList(prefix: string, limit: number): Promise<KvListResult & { readonly revision: number }>;
 }
