@@ -8,11 +8,22 @@
 import { Command, CommanderError } from 'commander';
 import { isOtlpdbError } from '../src/errors.js';
 import { CLI_USAGE_EXIT_CODE } from './flags.js';
+import { runClusterDown, runClusterStatus, runClusterUp } from './commands/cluster.js';
+import type { ClusterDownOptions, ClusterStatusOptions, ClusterUpOptions } from './commands/cluster.js';
 import { runDemoCommand } from './commands/demo.js';
 import { runSimCommand } from './commands/sim.js';
 import type { SimCommandOptions } from './commands/sim.js';
 import { processSignals, runStartCommand } from './commands/start.js';
 import type { StartCommandOptions } from './commands/start.js';
+
+// A reader that goes away (`otlpdb cluster status | head`) is not an error
+// of otlpdb: stop quietly instead of crashing on EPIPE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
 
 const io = {
   out: (line: string) => process.stdout.write(`${line}\n`),
@@ -53,6 +64,48 @@ export function buildProgram(): Command {
     .option('--tick-ms <n>', 'Raft tick in milliseconds (default 100)')
     .action(async (options: StartCommandOptions) => {
       process.exitCode = await runStartCommand(options, { ...io, untilSignal: processSignals });
+    });
+
+  const cluster = program
+    .command('cluster')
+    .description('Run a local multi-node cluster: one `otlpdb start` process per node (node i on 127.0.0.i).');
+  cluster
+    .command('up')
+    .description(
+      'Start one `otlpdb start` process per node, wait until every /readyz answers 200, print the endpoints and write DIR/cluster.json. ' +
+        'Node i listens on 127.0.0.i (peer 7400, API 3200); with --port-step all nodes share 127.0.0.1 with ports offset by K*(i-1). ' +
+        'otlpGrpc/otlpHttp (4317/4318) are null: OTLP ingest is not implemented yet. ' +
+        'Stays in the foreground until Ctrl-C/SIGTERM, which stops every node; --detach returns and leaves them running.',
+    )
+    .option('--nodes <n>', 'number of nodes (default 3, at most 254)')
+    .option('--shards <n>', 'shard groups every node hosts (default: as `otlpdb start`)')
+    .option('--dir <dir>', 'cluster directory: data dirs n<i>/, logs n<i>.log and cluster.json (default .otlpdb)')
+    .option('--detach', 'return once the cluster is ready, leaving the nodes running')
+    .option('--json', 'print the cluster.json document instead of a table')
+    .option('--port-step <k>', 'put every node on 127.0.0.1, node i on ports base+K*(i-1)')
+    .option('--peer-port <n>', 'peer port of node 1 (default 7400)')
+    .option('--api-port <n>', 'API port of node 1 (default 3200)')
+    .option('--tick-ms <n>', 'Raft tick in milliseconds passed to every node (default: as `otlpdb start`)')
+    .action(async (options: ClusterUpOptions) => {
+      process.exitCode = await runClusterUp(options, { ...io, untilSignal: processSignals });
+    });
+  cluster
+    .command('down')
+    .description('Stop the cluster of DIR/cluster.json: SIGTERM every live node, SIGKILL any left after the timeout, remove cluster.json.')
+    .option('--dir <dir>', 'cluster directory (default .otlpdb)')
+    .option('--timeout-ms <n>', 'how long nodes get after SIGTERM before SIGKILL (default 30000)')
+    .option('--json', 'print one JSON summary instead of text')
+    .action(async (options: ClusterDownOptions) => {
+      process.exitCode = await runClusterDown(options, io);
+    });
+  cluster
+    .command('status')
+    .description('Print GET /api/v1/cluster of one node: members, the meta leader/term, and each shard\'s leader/term/commit/applied.')
+    .option('--api <host:port>', 'ask this node\'s API')
+    .option('--dir <dir>', 'ask the first live node of DIR/cluster.json (default .otlpdb)')
+    .option('--json', 'print the raw /api/v1/cluster JSON')
+    .action(async (options: ClusterStatusOptions) => {
+      process.exitCode = await runClusterStatus(options, io);
     });
 
   program

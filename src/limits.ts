@@ -413,3 +413,30 @@ export const ControlApiLimits = {
   kvPutBodyBytesMax: ControlLimits.kvValueBytesMax + 4096,
 } as const;
 assert(ControlApiLimits.kvPutBodyBytesMax >= ApiLimits.requestBodyBytesMax, 'the KV PUT body limit only raises the default');
+
+/** ClusterLimits are the bounds and deadlines of `otlpdb cluster`. */
+export const ClusterLimits = {
+  /** nodesDefault is the size of a cluster when --nodes is not given. */
+  nodesDefault: 3,
+  /** nodesMax bounds --nodes: node i takes loopback 127.0.0.i, and .255 is broadcast. */
+  nodesMax: 254,
+  /** portStepMax bounds --port-step. */
+  portStepMax: 1000,
+  /** portMax is the highest TCP port. */
+  portMax: 65_535,
+  /** dirDefault is the cluster directory when --dir is not given. */
+  dirDefault: '.otlpdb',
+  /** readyDeadlineMs bounds how long `up` waits for every node's /readyz to answer 200. */
+  readyDeadlineMs: 120_000,
+  /** readyPollMs is the interval of the /readyz polls. */
+  readyPollMs: 100,
+  /** stopTimeoutMsDefault is how long a node gets after SIGTERM before SIGKILL. */
+  stopTimeoutMsDefault: 30_000,
+  stopTimeoutMsMax: 600_000,
+  /** stopPollMs is the interval of the "is it gone yet" checks while stopping. */
+  stopPollMs: 50,
+  /** httpTimeoutMs bounds one HTTP request of `up` or `status`. */
+  httpTimeoutMs: 10_000,
+  /** httpBodyBytesMax bounds a response body `status` reads. */
+  httpBodyBytesMax: 16 * 1024 * 1024,
+} as const;
