@@ -4,9 +4,7 @@
  * writes a Ready into.
  *
  * Invariants:
- * - `#ents[k]` has index `#compactedIndex + 1 + k`: the log is a compacted
- *   prefix (whose last entry has `#compactedTerm`) followed by contiguous entries.
- * - firstIndex() = #compactedIndex + 1; lastIndex() = #compactedIndex + #ents.length.
+ * - The entries live in an EntryLog (see entry-log.ts for its invariants).
  * - term(i) is defined for firstIndex()-1 <= i <= lastIndex().
  * - #snap.metadata.index <= lastIndex().
  * NB: as etcd, compact() does not insist on a snapshot covering the index
@@ -25,8 +23,7 @@
  */
 import { OtlpdbError, assert } from '../errors.js';
 import type { ConfState, Entry, HardState, Snapshot, Storage } from './types.js';
-import { prefixCountWithinBytes } from './entry-size.js';
-import { pushAll } from './log-unstable.js';
+import { EntryLog } from './entry-log.js';
 
 const EMPTY_BYTES = new Uint8Array(0);
 
@@ -35,9 +32,7 @@ export class MemoryStorage implements Storage {
   #hardState: HardState;
   #confState: ConfState;
   #snap: Snapshot;
-  #compactedIndex: number;
-  #compactedTerm: number;
-  #ents: Entry[] = [];
+  readonly #log: EntryLog;
 
   constructor(bootstrap?: ConfState) {
     if (bootstrap !== undefined) {
@@ -46,15 +41,13 @@ export class MemoryStorage implements Storage {
       this.#snap = { metadata: { index: 1, term: 1, confState }, data: EMPTY_BYTES };
       this.#hardState = { term: 1, vote: 0, commit: 1 };
       this.#confState = confState;
-      this.#compactedIndex = 1;
-      this.#compactedTerm = 1;
+      this.#log = new EntryLog(1, 1);
     } else {
       const confState = { voters: [], learners: [] };
       this.#snap = { metadata: { index: 0, term: 0, confState }, data: EMPTY_BYTES };
       this.#hardState = { term: 0, vote: 0, commit: 0 };
       this.#confState = confState;
-      this.#compactedIndex = 0;
-      this.#compactedTerm = 0;
+      this.#log = new EntryLog(0, 0);
     }
   }
 
@@ -84,36 +77,22 @@ export class MemoryStorage implements Storage {
 
   /** entries returns entries [lo, hi), at most `bytesMax` bytes but always at least one. */
   entries(lo: number, hi: number, bytesMax: number): Entry[] {
-    const ci = this.#compactedIndex;
-    if (lo <= ci) throw new OtlpdbError('ERR_COMPACTED', `entry ${lo} is compacted (first index ${ci + 1})`);
-    if (hi > this.lastIndex() + 1 || lo > hi) {
-      throw new OtlpdbError('ERR_UNAVAILABLE_INDEX', `entries [${lo}, ${hi}) beyond last index ${this.lastIndex()}`);
-    }
-    const from = lo - ci - 1;
-    const count = prefixCountWithinBytes(this.#ents, from, hi - ci - 1, bytesMax);
-    const out = this.#ents.slice(from, from + count);
-    assert(out.length === 0 || (out[0] as Entry).index === lo, 'storage entries start at lo');
-    return out;
+    return this.#log.entries(lo, hi, bytesMax);
   }
 
   /** term returns the term of entry i, for firstIndex()-1 <= i <= lastIndex(). */
   term(i: number): number {
-    const ci = this.#compactedIndex;
-    if (i < ci) throw new OtlpdbError('ERR_COMPACTED', `term of ${i} is compacted (first index ${ci + 1})`);
-    if (i === ci) return this.#compactedTerm;
-    const e = this.#ents[i - ci - 1];
-    if (e === undefined) throw new OtlpdbError('ERR_UNAVAILABLE_INDEX', `term of ${i} beyond last index ${this.lastIndex()}`);
-    return e.term;
+    return this.#log.term(i);
   }
 
   /** firstIndex is the index of the first entry still in the log. */
   firstIndex(): number {
-    return this.#compactedIndex + 1;
+    return this.#log.firstIndex();
   }
 
   /** lastIndex is the index of the last stored entry (firstIndex()-1 when there are none). */
   lastIndex(): number {
-    return this.#compactedIndex + this.#ents.length;
+    return this.#log.lastIndex();
   }
 
   /** snapshot returns the most recent snapshot. */
@@ -130,9 +109,7 @@ export class MemoryStorage implements Storage {
       );
     }
     this.#snap = snap;
-    this.#ents = [];
-    this.#compactedIndex = snap.metadata.index;
-    this.#compactedTerm = snap.metadata.term;
+    this.#log.reset(snap.metadata.index, snap.metadata.term);
     this.#confState = snap.metadata.confState;
     assert(this.lastIndex() === snap.metadata.index, 'log ends at the applied snapshot');
   }
@@ -145,8 +122,8 @@ export class MemoryStorage implements Storage {
     if (index > this.lastIndex()) {
       throw new OtlpdbError('ERR_UNAVAILABLE_INDEX', `snapshot ${index} beyond last index ${this.lastIndex()}`);
     }
-    if (index < this.#compactedIndex) {
-      throw new OtlpdbError('ERR_COMPACTED', `snapshot ${index} is below the compacted index ${this.#compactedIndex}`);
+    if (index < this.#log.compactedIndex()) {
+      throw new OtlpdbError('ERR_COMPACTED', `snapshot ${index} is below the compacted index ${this.#log.compactedIndex()}`);
     }
     const term = this.term(index);
     this.#snap = { metadata: { index, term, confState }, data };
@@ -156,33 +133,11 @@ export class MemoryStorage implements Storage {
 
   /** compact discards the entries up to and including `index` (take a snapshot covering it first; see NB above). */
   compact(index: number): void {
-    const ci = this.#compactedIndex;
-    if (index <= ci) throw new OtlpdbError('ERR_COMPACTED', `index ${index} already compacted`);
-    if (index > this.lastIndex()) {
-      throw new OtlpdbError('ERR_UNAVAILABLE_INDEX', `compact ${index} beyond last index ${this.lastIndex()}`);
-    }
-    const term = this.term(index);
-    this.#ents = this.#ents.slice(index - ci);
-    this.#compactedIndex = index;
-    this.#compactedTerm = term;
-    assert(this.firstIndex() === index + 1, 'compact moves firstIndex past index');
+    this.#log.compact(index);
   }
 
   /** append writes entries of a Ready, first truncating a conflicting suffix; older entries are ignored. */
   append(entries: readonly Entry[]): void {
-    if (entries.length === 0) return;
-    const first = this.firstIndex();
-    const e0 = (entries[0] as Entry).index;
-    const last = e0 + entries.length - 1;
-    if (last < first) return; // Everything is already compacted.
-    const skip = first > e0 ? first - e0 : 0;
-    const start = e0 + skip; // Index of the first entry to keep.
-    const pos = start - first; // Its position in #ents.
-    if (pos > this.#ents.length) {
-      throw new OtlpdbError('ERR_UNAVAILABLE_INDEX', `append at ${start} leaves a gap after last index ${this.lastIndex()}`);
-    }
-    if (pos < this.#ents.length) this.#ents.length = pos; // Truncate the conflicting suffix.
-    pushAll(this.#ents, entries, skip);
-    assert(this.lastIndex() === last, 'append ends at the last appended index');
+    this.#log.append(entries);
   }
 }

@@ -11,10 +11,8 @@
  * WAL that names a snapshot always finds its image.
  *
  * Invariants (as MemoryStorage):
- * - `#ents[k]` has index `#compactedIndex + 1 + k`; the entry at
- *   `#compactedIndex` (compacted) had term `#compactedTerm`.
- * - firstIndex() = #compactedIndex + 1; lastIndex() = #compactedIndex + #ents.length.
- * - #snap.metadata.index >= #compactedIndex and <= lastIndex().
+ * - The entries live in an EntryLog (see ../entry-log.ts for its invariants).
+ * - #snap.metadata.index >= log.compactedIndex() and <= lastIndex().
  * - The WAL's view of the group (wal.lastIndex(group)) equals lastIndex().
  * Owner: the driver writes; the Raft core only reads.
  *
@@ -27,8 +25,7 @@
  * the snapshot are re-applied by the driver when they are replayed (as etcd).
  */
 import { OtlpdbError, assert } from '../../errors.js';
-import { prefixCountWithinBytes } from '../entry-size.js';
-import { pushAll } from '../log-unstable.js';
+import { EntryLog } from '../entry-log.js';
 import type { ConfState, Entry, GroupId, HardState, Snapshot, Storage } from '../types.js';
 import type { RecoveredGroup } from '../wal/group-replay.js';
 import type { Wal } from '../wal/wal.js';
@@ -52,9 +49,7 @@ export class WalStorage implements Storage {
   #hardState: HardState;
   #confState: ConfState;
   #snap: Snapshot;
-  #compactedIndex: number;
-  #compactedTerm: number;
-  #ents: Entry[];
+  readonly #log: EntryLog;
 
   private constructor(wal: Wal, store: SnapshotStore, group: GroupId, st: WalStorageState) {
     this.group = group;
@@ -63,10 +58,8 @@ export class WalStorage implements Storage {
     this.#hardState = st.hardState;
     this.#snap = st.snapshot;
     this.#confState = st.snapshot.metadata.confState;
-    this.#compactedIndex = st.compactedIndex;
-    this.#compactedTerm = st.compactedTerm;
-    this.#ents = st.entries;
-    assert(this.#snap.metadata.index >= this.#compactedIndex, 'snapshot covers the compacted prefix');
+    this.#log = new EntryLog(st.compactedIndex, st.compactedTerm, st.entries);
+    assert(this.#snap.metadata.index >= this.#log.compactedIndex(), 'snapshot covers the compacted prefix');
     assert(this.#snap.metadata.index <= this.lastIndex(), 'snapshot within the log');
   }
 
@@ -172,33 +165,19 @@ export class WalStorage implements Storage {
   }
 
   entries(lo: number, hi: number, bytesMax: number): Entry[] {
-    const ci = this.#compactedIndex;
-    if (lo <= ci) throw new OtlpdbError('ERR_COMPACTED', `entry ${lo} is compacted (first index ${ci + 1})`);
-    if (hi > this.lastIndex() + 1 || lo > hi) {
-      throw new OtlpdbError('ERR_UNAVAILABLE_INDEX', `entries [${lo}, ${hi}) beyond last index ${this.lastIndex()}`);
-    }
-    const from = lo - ci - 1;
-    const count = prefixCountWithinBytes(this.#ents, from, hi - ci - 1, bytesMax);
-    const out = this.#ents.slice(from, from + count);
-    assert(out.length === 0 || (out[0] as Entry).index === lo, 'storage entries start at lo');
-    return out;
+    return this.#log.entries(lo, hi, bytesMax);
   }
 
   term(i: number): number {
-    const ci = this.#compactedIndex;
-    if (i < ci) throw new OtlpdbError('ERR_COMPACTED', `term of ${i} is compacted (first index ${ci + 1})`);
-    if (i === ci) return this.#compactedTerm;
-    const e = this.#ents[i - ci - 1];
-    if (e === undefined) throw new OtlpdbError('ERR_UNAVAILABLE_INDEX', `term of ${i} beyond last index ${this.lastIndex()}`);
-    return e.term;
+    return this.#log.term(i);
   }
 
   firstIndex(): number {
-    return this.#compactedIndex + 1;
+    return this.#log.firstIndex();
   }
 
   lastIndex(): number {
-    return this.#compactedIndex + this.#ents.length;
+    return this.#log.lastIndex();
   }
 
   /** snapshot returns the most recent snapshot, metadata and image. */
@@ -221,9 +200,7 @@ export class WalStorage implements Storage {
     await this.#store.save(this.group, snap.metadata, snap.data);
     this.#wal.applySnapshot(this.group, snap.metadata);
     this.#snap = snap;
-    this.#ents = [];
-    this.#compactedIndex = snap.metadata.index;
-    this.#compactedTerm = snap.metadata.term;
+    this.#log.reset(snap.metadata.index, snap.metadata.term);
     this.#confState = snap.metadata.confState;
     assert(this.lastIndex() === snap.metadata.index, 'log ends at the applied snapshot');
     assert(this.#wal.lastIndex(this.group) === this.lastIndex(), 'WAL and storage agree on the last index');
@@ -241,8 +218,8 @@ export class WalStorage implements Storage {
     if (index > this.lastIndex()) {
       throw new OtlpdbError('ERR_UNAVAILABLE_INDEX', `snapshot ${index} beyond last index ${this.lastIndex()}`);
     }
-    if (index < this.#compactedIndex) {
-      throw new OtlpdbError('ERR_COMPACTED', `snapshot ${index} is below the compacted index ${this.#compactedIndex}`);
+    if (index < this.#log.compactedIndex()) {
+      throw new OtlpdbError('ERR_COMPACTED', `snapshot ${index} is below the compacted index ${this.#log.compactedIndex()}`);
     }
     const metadata = { index, term: this.term(index), confState };
     await this.#store.save(this.group, metadata, data);
@@ -258,40 +235,19 @@ export class WalStorage implements Storage {
 
   /** compact discards entries up to and including `index` (snapshot first; at most the snapshot index). */
   compact(index: number): void {
-    const ci = this.#compactedIndex;
-    if (index <= ci) throw new OtlpdbError('ERR_COMPACTED', `index ${index} already compacted`);
-    if (index > this.lastIndex()) {
-      throw new OtlpdbError('ERR_UNAVAILABLE_INDEX', `compact ${index} beyond last index ${this.lastIndex()}`);
-    }
+    this.#log.checkCompact(index);
     if (index > this.#snap.metadata.index) {
       // Unlike MemoryStorage: recovery needs a snapshot covering the compacted prefix.
       throw new OtlpdbError('ERR_INVALID_ARGUMENT', `compact ${index} beyond snapshot ${this.#snap.metadata.index}`);
     }
-    const term = this.term(index);
     this.#wal.compact(this.group, index);
-    this.#ents = this.#ents.slice(index - ci);
-    this.#compactedIndex = index;
-    this.#compactedTerm = term;
-    assert(this.firstIndex() === index + 1, 'compact moves firstIndex past index');
+    this.#log.compact(index);
   }
 
   /** append writes a Ready's entries, first truncating a conflicting suffix; compacted entries are ignored. */
   append(entries: readonly Entry[]): void {
-    if (entries.length === 0) return;
-    const first = this.firstIndex();
-    const e0 = (entries[0] as Entry).index;
-    const last = e0 + entries.length - 1;
-    if (last < first) return; // Everything is already compacted.
-    const skip = first > e0 ? first - e0 : 0;
-    const start = e0 + skip;
-    const pos = start - first;
-    if (pos > this.#ents.length) {
-      throw new OtlpdbError('ERR_UNAVAILABLE_INDEX', `append at ${start} leaves a gap after last index ${this.lastIndex()}`);
-    }
-    this.#wal.appendEntries(this.group, skip === 0 ? entries : entries.slice(skip));
-    if (pos < this.#ents.length) this.#ents.length = pos; // Truncate the conflicting suffix.
-    pushAll(this.#ents, entries, skip);
-    assert(this.lastIndex() === last, 'append ends at the last appended index');
-    assert(this.#wal.lastIndex(this.group) === last, 'WAL and storage agree on the last index');
+    const kept = this.#log.append(entries);
+    if (kept.length > 0) this.#wal.appendEntries(this.group, kept);
+    assert(kept.length === 0 || this.#wal.lastIndex(this.group) === this.#log.lastIndex(), 'WAL and storage agree on the last index');
   }
 }
