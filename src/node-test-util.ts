@@ -55,10 +55,16 @@ export interface HttpResult {
 }
 
 /** httpRequest sends one request; errors after a response arrived (a server closing on a big upload) are ignored. */
-export function httpRequest(a: HostPort, path: string, method = 'GET', body?: Buffer): Promise<HttpResult> {
+export function httpRequest(
+  a: HostPort,
+  path: string,
+  method = 'GET',
+  body?: Buffer,
+  headers: Record<string, string> = {},
+): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     let answered = false;
-    const req = http.request({ host: a.host, port: a.port, path, method, agent: false, timeout: 10_000 }, (res) => {
+    const req = http.request({ host: a.host, port: a.port, path, method, headers, agent: false, timeout: 15_000 }, (res) => {
       answered = true;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));

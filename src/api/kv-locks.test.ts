@@ -1,5 +1,4 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -17,25 +16,6 @@ const NODES = [1, 2, 3] as const;
 const TICK_MS = 20;
 const POLLS_MAX = 1500;
 const POLL_MS = 20;
-
-/** send is httpRequest with request headers (the owner header of a lock acquire). */
-function send(a: HostPort, path: string, method: string, body: Buffer | undefined, headers: Record<string, string>): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    let answered = false;
-    const req = http.request({ host: a.host, port: a.port, path, method, headers, agent: false, timeout: 15_000 }, (res) => {
-      answered = true;
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.on('error', (err) => {
-      if (!answered) reject(err);
-    });
-    req.end(body);
-  });
-}
 
 interface ErrorDoc {
   readonly error: { readonly code: string; readonly message: string };
@@ -74,10 +54,8 @@ t.test('the control KV and locks are served by every node of a three-node cluste
     );
   }
   const api = (id: number): HostPort => apis.get(id) as HostPort;
-  const req = (id: number, path: string, method = 'GET', body?: string, headers?: Record<string, string>): Promise<HttpResult> =>
-    headers === undefined
-      ? httpRequest(api(id), path, method, body === undefined ? undefined : Buffer.from(body, 'utf8'))
-      : send(api(id), path, method, body === undefined ? undefined : Buffer.from(body, 'utf8'), headers);
+  const req = (id: number, path: string, method = 'GET', body?: string, headers: Record<string, string> = {}): Promise<HttpResult> =>
+    httpRequest(api(id), path, method, body === undefined ? undefined : Buffer.from(body, 'utf8'), headers);
   const json = <T>(r: HttpResult): T => JSON.parse(r.body) as T;
   const code = (r: HttpResult): string => json<ErrorDoc>(r).error.code;
 
