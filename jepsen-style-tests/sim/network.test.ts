@@ -1,4 +1,5 @@
 import t from 'tap';
+import { newMessage } from '../../src/raft/index.js';
 import type { Message } from '../../src/raft/types.js';
 import { MessageType } from '../../src/raft/types.js';
 import { Network, linkKey, makePartition } from './network.js';
@@ -6,22 +7,7 @@ import type { NetworkOptions, PartitionShape } from './network.js';
 import { Prng } from './prng.js';
 
 function msg(from: number, to: number, index = 0): Message {
-  return {
-    group: 0,
-    type: MessageType.App,
-    from,
-    to,
-    term: 1,
-    logTerm: 0,
-    index,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    rejectTerm: 0,
-    context: null,
-    snapshot: null,
-  };
+  return newMessage(0, from, { type: MessageType.App, to, term: 1, index });
 }
 
 const calm: NetworkOptions = { delayTicksMin: 1, delayTicksMax: 1, lossProbability: 0, duplicateProbability: 0, queueMax: 1000 };

@@ -5,6 +5,7 @@
  * on counts and order, never on how fast something happened).
  */
 import { SeededRand } from '../fs/seeded-rand.js';
+import { newMessage } from '../raft/message.js';
 import { MessageType } from '../raft/types.js';
 import type { Entry, Message, MessageType as MessageTypeT, NodeId } from '../raft/types.js';
 import { PeerTransport } from './peer-transport.js';
@@ -15,20 +16,7 @@ export const CLUSTER_ID = 'test-cluster';
 
 /** msg builds a network message with every unused field zero or empty. */
 export function msg(fields: Partial<Message> & { group: number; from: NodeId; to: NodeId }, type: MessageTypeT = MessageType.App): Message {
-  return {
-    type,
-    term: 1,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    rejectTerm: 0,
-    context: null,
-    snapshot: null,
-    ...fields,
-  };
+  return newMessage(fields.group, fields.from, { type, term: 1, ...fields });
 }
 
 /** entry builds a Normal entry. */
