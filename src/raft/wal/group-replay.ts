@@ -8,6 +8,10 @@
  * - `hardState` and `snapshot` only move to records at or after the
  *   manifest's covered position (older records are superseded by the
  *   manifest's copy; see manifest.ts).
+ * - After a GroupRemoved record the replay is back at its starting point:
+ *   the manifest's copy when the record lies before the manifest's covered
+ *   position (the manifest was written after the removal, so it describes
+ *   the new incarnation or nothing), an empty group otherwise.
  * After the last record, `finish()` also requires entries to start right
  * after compactedIndex; anything else means records are missing, and is
  * corruption rather than a log silently shorter than what was acknowledged.
@@ -35,6 +39,9 @@ export interface RecoveredGroup {
 export class GroupReplay {
   readonly group: GroupId;
   readonly #covered: WalPosition;
+  readonly #fromManifest: ManifestGroup | null;
+  /** removed is true while the last record of the group was a GroupRemoved (recovery then forgets the group). */
+  removed = false;
   hardState: HardState | null = null;
   snapshot: SnapshotMetadata | null = null;
   compactedIndex = 0;
@@ -43,12 +50,27 @@ export class GroupReplay {
   constructor(group: GroupId, covered: WalPosition, fromManifest: ManifestGroup | null) {
     this.group = group;
     this.#covered = covered;
+    this.#fromManifest = fromManifest;
     if (fromManifest !== null) {
       assert(fromManifest.group === group, 'manifest group matches');
       this.hardState = fromManifest.hardState;
       this.snapshot = fromManifest.snapshot;
       this.compactedIndex = fromManifest.compactedIndex;
     }
+  }
+
+  /**
+   * applyGroupRemoved voids every earlier record of the group (see the
+   * invariants above): the replay restarts from the manifest's copy when the
+   * record is older than the manifest, from nothing otherwise.
+   */
+  applyGroupRemoved(pos: WalPosition): void {
+    const m = comparePositions(pos, this.#covered) < 0 ? this.#fromManifest : null;
+    this.hardState = m?.hardState ?? null;
+    this.snapshot = m?.snapshot ?? null;
+    this.compactedIndex = m?.compactedIndex ?? 0;
+    this.#entries = [];
+    this.removed = m === null;
   }
 
   /** lastIndex is the index of the last entry, or compactedIndex when there are none. */
@@ -66,6 +88,7 @@ export class GroupReplay {
    * must stay replaced.
    */
   applyEntries(ents: readonly Entry[]): void {
+    this.removed = false;
     const first = (ents[0] as Entry).index;
     const head = this.#entries[0];
     if (head !== undefined) {
@@ -85,11 +108,13 @@ export class GroupReplay {
 
   /** applyHardState records a hard state written at `pos`. */
   applyHardState(hs: HardState, pos: WalPosition): void {
+    this.removed = false;
     if (comparePositions(pos, this.#covered) >= 0) this.hardState = hs;
   }
 
   /** applyCompact drops entries up to `index`. */
   applyCompact(index: number): void {
+    this.removed = false;
     if (index <= this.compactedIndex) return;
     this.compactedIndex = index;
     const head = this.#entries[0];
@@ -99,11 +124,13 @@ export class GroupReplay {
 
   /** applySnapshotSaved records a snapshot of the node's own state machine; the log is untouched. */
   applySnapshotSaved(meta: SnapshotMetadata, pos: WalPosition): void {
+    this.removed = false;
     if (comparePositions(pos, this.#covered) >= 0) this.snapshot = meta;
   }
 
   /** applySnapshotApplied records a snapshot installed from the leader: it replaces the whole log (Raft paper Figure 13, step 7). */
   applySnapshotApplied(meta: SnapshotMetadata, pos: WalPosition): void {
+    this.removed = false;
     if (comparePositions(pos, this.#covered) >= 0) this.snapshot = meta;
     this.#entries = [];
     this.compactedIndex = Math.max(this.compactedIndex, meta.index);

@@ -26,6 +26,8 @@
  *   Compact          index u64                      (entries <= index are no longer needed)
  *   SnapshotSaved    snapshot metadata (below)       (a snapshot of this node's own state machine; the log stays)
  *   SnapshotApplied  snapshot metadata (below)       (a snapshot installed from the leader; it replaces the whole log)
+ *   GroupRemoved     (empty)                         (the node stopped hosting the group: every earlier record of
+ *                                                     the group is void; later records start a new incarnation)
  *
  *   snapshot metadata: index u64 | term u64 | voterCount u32 | voterCount x u64 | learnerCount u32 | learnerCount x u64
  */
@@ -53,12 +55,13 @@ export const RecordType = {
   Compact: 3,
   SnapshotSaved: 4,
   SnapshotApplied: 5,
+  GroupRemoved: 6,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 
 /** isRecordType says whether a type byte read from disk names a known record type. */
 export function isRecordType(b: number): b is RecordType {
-  return b >= RecordType.Entries && b <= RecordType.SnapshotApplied;
+  return b >= RecordType.Entries && b <= RecordType.GroupRemoved;
 }
 
 const U64_HIGH_MAX = 0x1f_ffff; // 2^53 - 1 >>> 32
@@ -329,7 +332,8 @@ export type DecodedRecord =
       readonly type: typeof RecordType.SnapshotSaved | typeof RecordType.SnapshotApplied;
       readonly group: number;
       readonly snapshot: SnapshotMetadata;
-    };
+    }
+  | { readonly type: typeof RecordType.GroupRemoved; readonly group: number };
 
 /** decodePayload decodes the payload of a record whose frame and CRC were already checked; throws PayloadError. */
 export function decodePayload(group: number, type: RecordType, bytes: Uint8Array, start: number, end: number): DecodedRecord {
@@ -348,6 +352,9 @@ export function decodePayload(group: number, type: RecordType, bytes: Uint8Array
     case RecordType.SnapshotSaved:
     case RecordType.SnapshotApplied:
       rec = { type, group, snapshot: decodeSnapshotMetadata(r) };
+      break;
+    case RecordType.GroupRemoved:
+      rec = { type, group };
       break;
   }
   if (r.remaining() !== 0) throw new PayloadError(`${r.remaining()} unexpected bytes after the payload`);

@@ -188,6 +188,10 @@ export async function recoverWal(fs: FileSystem, dir: string, limits: RecoveryLi
           r.applySnapshotApplied(record.snapshot, pos);
           voidEntries(segments, record.group);
           break;
+        case RecordType.GroupRemoved:
+          r.applyGroupRemoved(pos);
+          voidEntries(segments, record.group);
+          break;
       }
     }
     recordsScanned += scan.records.length;
@@ -211,6 +215,7 @@ export async function recoverWal(fs: FileSystem, dir: string, limits: RecoveryLi
   }
 
   const groups = new Map<GroupId, RecoveredGroup>();
-  for (const [g, r] of replays) groups.set(g, r.finish());
+  // A group whose last record is GroupRemoved is forgotten: the WAL holds nothing of it.
+  for (const [g, r] of replays) if (!r.removed) groups.set(g, r.finish());
   return { groups, segments, firstSegmentSeq, tailTruncation, ignoredFiles, recordsScanned };
 }

@@ -49,6 +49,9 @@
  * A crash after 2 leaves dead segments below the manifest's first segment;
  * open deletes them. Deleting only a prefix keeps every record after the
  * first kept segment, so the replay of the log below is exact.
+ * `forgetGroup(group)` (a GroupRemoved record) voids every record of the
+ * group at once: the driver calls it when the node stops hosting the group,
+ * so the group no longer pins any segment.
  * NB: a group that never compacts (a stuck follower) pins every segment from
  * its oldest live entry on; raft-engine rewrites such records into the head
  * of the log, which this WAL does not do yet.
@@ -438,6 +441,25 @@ export class Wal {
     st.lastIndex = meta.index;
   }
 
+  /** hasGroup says whether the WAL (as buffered) holds any state of `group`. */
+  hasGroup(group: GroupId): boolean {
+    return this.#logical.has(group);
+  }
+
+  /**
+   * forgetGroup buffers a GroupRemoved record: every record of `group`
+   * written so far is void, so no segment stays alive for it once the record
+   * is durable, and recovery no longer returns the group. Records buffered
+   * for the group afterwards start a new incarnation from nothing.
+   */
+  forgetGroup(group: GroupId): void {
+    this.#checkUsable();
+    if (!Number.isInteger(group) || group < 0 || group > GROUP_ID_MAX) throw invalid(`group id ${group} is not a u32`, { group });
+    this.#buffer(group, RecordType.GroupRemoved, 0, null, null, () => undefined);
+    this.#logical.delete(group);
+    assert(!this.#logical.has(group), 'a forgotten group has no logical state');
+  }
+
   /** compact buffers that `group` no longer needs its entries up to and including `index`; purge() may then delete segments. */
   compact(group: GroupId, index: number): void {
     this.#checkUsable();
@@ -606,10 +628,14 @@ export class Wal {
 
   #place(seg: Segment, rec: PendingRecord): void {
     if (rec.type === RecordType.Entries) placeEntries(seg, rec.group, rec.index);
-    else if (rec.type === RecordType.SnapshotApplied) voidEntries(this.#segments, rec.group);
+    else if (rec.type === RecordType.SnapshotApplied || rec.type === RecordType.GroupRemoved) voidEntries(this.#segments, rec.group);
   }
 
   #applyDurable(rec: PendingRecord): void {
+    if (rec.type === RecordType.GroupRemoved) {
+      this.#durable.delete(rec.group);
+      return;
+    }
     let d = this.#durable.get(rec.group);
     if (d === undefined) {
       d = { hardState: null, snapshot: null, compactedIndex: 0 };
