@@ -196,6 +196,12 @@ export const DriverLimits = {
   receiveMessagesMax: 100_000,
   /** iterationsPerKickMax bounds the back-to-back iterations one wake-up runs before yielding to the event loop. */
   iterationsPerKickMax: 64,
+  /** registryEntriesMax bounds the group registry (groups added at runtime plus tombstones of removed groups). */
+  registryEntriesMax: 2 * 4097,
+  /** registryMembersPerGroupMax bounds the founding voters plus learners of one group the registry records. */
+  registryMembersPerGroupMax: 64,
+  /** registryFileBytesMax bounds the group registry file (header + every entry at its largest). */
+  registryFileBytesMax: 20 + 2 * 4097 * (13 + 64 * 8),
 } as const;
 
 assert(DriverLimits.tickMsDefault > 0, 'tickMsDefault > 0');
@@ -211,6 +217,11 @@ assert(DriverLimits.proposalTimeoutMsDefault <= DriverLimits.timeoutMsMax, 'prop
 assert(DriverLimits.readTimeoutMsDefault <= DriverLimits.timeoutMsMax, 'read timeout within timeoutMsMax');
 assert(DriverLimits.compactKeepEntriesDefault < DriverLimits.snapshotEntriesDefault, 'compaction keeps fewer entries than a snapshot interval');
 assert(DriverLimits.snapshotFileBytesMax > RaftLimits.snapshotBytesMax, 'a snapshot file holds the largest accepted image');
+assert(DriverLimits.registryEntriesMax >= 2 * DriverLimits.groupsMax, 'the registry holds every hosted group and as many tombstones');
+assert(
+  DriverLimits.registryFileBytesMax >= 20 + DriverLimits.registryEntriesMax * (13 + DriverLimits.registryMembersPerGroupMax * 8),
+  'a full registry fits in registryFileBytesMax',
+);
 assert(DriverLimits.readsPendingPerGroupMax <= RaftLimits.readIndexPendingMax, 'driver reads fit in the core ReadIndex queue');
 
 /** TransportLimits bound every queue, frame, call and timer of the peer transport. */

@@ -39,6 +39,26 @@
  * installed over a waiting index also ends it with ERR_TIMEOUT (outcome
  * unknown).
  *
+ * ## Membership of the node: runtime groups
+ *
+ * `addGroup` and `removeGroup` change the set of hosted groups while the
+ * node runs. They run inside the iteration chain (never concurrently with an
+ * iteration) and are durable through the group registry (group-registry.ts,
+ * file `GROUPS` in the driver dir) and the WAL:
+ *   addGroup:    [WAL forgetGroup of a stale incarnation + sync] → registry
+ *                entry "hosted" (with the founding membership) → bootstrap
+ *                records + sync → the group is hosted.
+ *   removeGroup: the group leaves the map (waiters fail ERR_UNAVAILABLE) →
+ *                registry tombstone → WAL forgetGroup + sync → snapshot
+ *                images pruned → WAL purge.
+ * A crash before the registry write is durable leaves no trace of an add (a
+ * stale WAL incarnation is already forgotten) and undoes a remove; after it,
+ * open finishes the change: a hosted entry whose WAL holds nothing is
+ * bootstrapped from the registry, a tombstoned group still in the WAL is
+ * forgotten and its images pruned. At open the hosted groups are (configured
+ * groups not tombstoned) ∪ (registry groups marked hosted); a registry entry
+ * overrides the configured membership of its group.
+ *
  * ## Invariants
  *
  * - At most one iteration runs at a time (`#chain`).
@@ -46,7 +66,10 @@
  *   covers its mustSync records (step 3 before 4).
  * - For every group, state machine applied index === Raft applied index
  *   between iterations.
- * - Waiter maps are bounded per group (DriverLimits).
+ * - Waiter maps are bounded per group (DriverLimits); the group map by
+ *   DriverLimits.groupsMax, the registry by registryEntriesMax.
+ * - A group is in `#groups` iff the registry and the configured specs say it
+ *   is hosted (between chain steps).
  * Owner: one driver per node owns the WAL, the SnapshotStore, every RawNode,
  * WalStorage and state machine of its groups.
  */
@@ -54,12 +77,16 @@ import { posix } from 'node:path';
 import { OtlpdbError, assert, isOtlpdbError } from '../../errors.js';
 import type { FileSystem } from '../../fs/file-system.js';
 import { decodeConfChange } from '../conf-change.js';
+import { GROUP_ID_MAX } from '../wal/record-format.js';
 import { RawNode } from '../raw-node.js';
 import { EntryType, StateRole } from '../types.js';
-import type { ConfState, Config, Entry, GroupId, Message, NodeId, RaftStatus, Rand, Ready } from '../types.js';
+import type { ConfChange, ConfState, Config, Entry, GroupId, Message, NodeId, RaftStatus, Rand, Ready } from '../types.js';
 import { Wal } from '../wal/wal.js';
 import type { WalOptions } from '../wal/wal.js';
 import { DriverLimits } from '../../limits.js';
+import { GroupRegistry, RegistryState } from './group-registry.js';
+import { LatencyHistogram, WAL_SYNC_BUCKETS_MS } from './latency-histogram.js';
+import type { HistogramSnapshot } from './latency-histogram.js';
 import { FileSnapshotStore } from './snapshot-store.js';
 import type { SnapshotStore } from './snapshot-store.js';
 import type { StateMachine } from './state-machine.js';
@@ -81,7 +108,11 @@ export interface Scheduler {
   every(intervalMs: number, fn: () => void): { cancel(): void };
 }
 
-/** GroupSpec names a group this node hosts and its founding membership (used only when the WAL has never seen it). */
+/**
+ * GroupSpec names a group this node hosts and its founding membership (used
+ * only when the WAL has never seen it). Empty voters and learners: a replica
+ * that learns its membership, log and snapshot from the group's leader.
+ */
 export interface GroupSpec {
   readonly group: GroupId;
   readonly voters: readonly NodeId[];
@@ -124,6 +155,26 @@ export interface ProposeResult {
   readonly result: Uint8Array;
 }
 
+/** ConfChangeResult says where a membership change landed and the membership in force after it was applied here. */
+export interface ConfChangeResult {
+  readonly index: number;
+  readonly term: number;
+  readonly confState: ConfState;
+}
+
+/**
+ * GroupStats counts one group's work on this node since open (or since the
+ * group was added): proposals (normal and ConfChange) this node accepted as
+ * leader, how many of those resolved or were dropped, and ConfChange
+ * entries applied here.
+ */
+export interface GroupStats {
+  proposals: number;
+  proposalsResolved: number;
+  proposalsDropped: number;
+  confChanges: number;
+}
+
 /** ReceiveResult counts what one receive() call stepped and refused. */
 export interface ReceiveResult {
   readonly accepted: number;
@@ -155,7 +206,8 @@ export interface DriverStats {
 interface ProposalWaiter {
   readonly term: number;
   readonly deadlineMs: number;
-  readonly resolve: (r: ProposeResult) => void;
+  /** resolve gets the state machine's result, and the membership after the entry when it is a ConfChange (else null). */
+  readonly resolve: (index: number, term: number, result: Uint8Array, confState: ConfState | null) => void;
   readonly reject: (e: OtlpdbError) => void;
 }
 
@@ -177,6 +229,7 @@ interface GroupState {
   readonly proposals: Map<number, ProposalWaiter>;
   /** reads: waiting read barriers by request id; index is -1 until the ReadState arrives. */
   readonly reads: Map<number, ReadWaiter>;
+  readonly stats: GroupStats;
 }
 
 /** DriverInit is what `open` hands the constructor; build drivers with `MultiRaftDriver.open`. */
@@ -185,9 +238,12 @@ export interface DriverInit {
   readonly wal: Wal;
   readonly store: SnapshotStore;
   readonly groups: Map<GroupId, GroupState>;
+  readonly registry: GroupRegistry;
 }
 
 const READ_CONTEXT_BYTES = 8;
+/** PRUNE_ALL is a keepIndex above every snapshot index: prune deletes every image of the group. */
+const PRUNE_ALL = Number.MAX_SAFE_INTEGER;
 const NOT_WAITING = -1;
 
 function checkTimeout(ms: number, name: string): number {
@@ -195,6 +251,44 @@ function checkTimeout(ms: number, name: string): number {
     throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${name} ${ms} must be an integer in (0, ${DriverLimits.timeoutMsMax}]`);
   }
   return ms;
+}
+
+function checkNodeIds(ids: unknown, what: string): OtlpdbError | null {
+  if (!Array.isArray(ids)) return new OtlpdbError('ERR_INVALID_ARGUMENT', `${what} is not an array`);
+  for (const id of ids) {
+    if (!Number.isSafeInteger(id) || (id as number) < 1) return new OtlpdbError('ERR_INVALID_ARGUMENT', `${what}: node id ${String(id)} is not a positive integer`);
+  }
+  if (new Set(ids).size !== ids.length) return new OtlpdbError('ERR_INVALID_ARGUMENT', `${what} lists a node twice`);
+  return null;
+}
+
+/** checkSpec validates a GroupSpec given to open or addGroup; null when it is usable. */
+function checkSpec(spec: GroupSpec): OtlpdbError | null {
+  if (typeof spec !== 'object' || spec === null) return new OtlpdbError('ERR_INVALID_ARGUMENT', 'a group spec is an object');
+  if (!Number.isInteger(spec.group) || spec.group < 0 || spec.group > GROUP_ID_MAX) {
+    return new OtlpdbError('ERR_INVALID_ARGUMENT', `group id ${spec.group} is not a u32`, { group: spec.group });
+  }
+  const learners = spec.learners ?? [];
+  const bad = checkNodeIds(spec.voters, 'voters') ?? checkNodeIds(learners, 'learners');
+  if (bad !== null) return bad;
+  if (spec.voters.length === 0 && learners.length > 0) {
+    return new OtlpdbError('ERR_INVALID_ARGUMENT', `group ${spec.group}: learners without voters`, { group: spec.group });
+  }
+  if (spec.voters.some((v) => learners.includes(v))) {
+    return new OtlpdbError('ERR_INVALID_ARGUMENT', `group ${spec.group}: a node is both voter and learner`, { group: spec.group });
+  }
+  if (spec.voters.length + learners.length > DriverLimits.registryMembersPerGroupMax) {
+    return new OtlpdbError('ERR_LIMIT_EXCEEDED', `group ${spec.group}: more than ${DriverLimits.registryMembersPerGroupMax} founding members`, {
+      group: spec.group,
+    });
+  }
+  return null;
+}
+
+/** bootstrapOf is the founding membership of a spec, or undefined for a joining replica (no members). */
+function bootstrapOf(spec: GroupSpec): ConfState | undefined {
+  if (spec.voters.length === 0) return undefined;
+  return { voters: [...spec.voters], learners: [...(spec.learners ?? [])] };
 }
 
 /** MultiRaftDriver runs every Raft group of one node over one WAL; see the design at the top of this file. */
@@ -233,6 +327,9 @@ export class MultiRaftDriver {
   readonly #snapshotEntries: number;
   readonly #compactKeepEntries: number;
   readonly #ticker: { cancel(): void } | null;
+  readonly #options: MultiRaftDriverOptions;
+  readonly #registry: GroupRegistry;
+  readonly #walSyncHistogram = new LatencyHistogram(WAL_SYNC_BUCKETS_MS);
   #chain: Promise<unknown> = Promise.resolve();
   #loopRunning = false;
   #loopAgain = false;
@@ -243,6 +340,8 @@ export class MultiRaftDriver {
   /** Use `MultiRaftDriver.open` (or `Subclass.open`); the constructor only wires what open recovered. */
   constructor(init: DriverInit) {
     const o = init.options;
+    this.#options = o;
+    this.#registry = init.registry;
     this.nodeId = o.nodeId;
     this.#wal = init.wal;
     this.#store = init.store;
@@ -273,48 +372,144 @@ export class MultiRaftDriver {
    */
   static async open<D extends MultiRaftDriver>(this: new (init: DriverInit) => D, options: MultiRaftDriverOptions): Promise<D> {
     const specs = options.groups;
-    if (specs.length === 0 || specs.length > DriverLimits.groupsMax) {
-      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `a driver hosts 1..${DriverLimits.groupsMax} groups, not ${specs.length}`);
+    if (!Array.isArray(specs) || specs.length > DriverLimits.groupsMax) {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `a driver is configured with 0..${DriverLimits.groupsMax} groups`);
     }
     if (!Number.isSafeInteger(options.nodeId) || options.nodeId < 1) {
       throw new OtlpdbError('ERR_INVALID_ARGUMENT', `node id ${options.nodeId} must be a positive integer`);
     }
+    const configured = new Map<GroupId, GroupSpec>();
+    for (const spec of specs) {
+      const bad = checkSpec(spec);
+      if (bad !== null) throw bad;
+      if (configured.has(spec.group)) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `group ${spec.group} listed twice`);
+      configured.set(spec.group, spec);
+    }
     const { wal, recovery } = await Wal.open(options.fs, posix.join(options.dir, 'wal'), options.wal);
     const store = new FileSnapshotStore(options.fs, posix.join(options.dir, 'snap'));
+    const registry = await GroupRegistry.load(options.fs, options.dir); // Wal.open made options.dir durable.
+    // Hosted = (configured, not tombstoned) ∪ (registry: hosted); a registry entry overrides the configured membership.
+    const hosted = new Map<GroupId, GroupSpec>();
+    for (const [group, spec] of configured) if (registry.get(group) === undefined) hosted.set(group, spec);
+    const tombstoned: GroupId[] = [];
+    for (const e of registry.entries()) {
+      if (e.state === RegistryState.Hosted) hosted.set(e.group, { group: e.group, voters: e.voters, learners: e.learners });
+      else tombstoned.push(e.group);
+    }
+    if (hosted.size > DriverLimits.groupsMax) {
+      throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `${hosted.size} hosted groups exceed groupsMax ${DriverLimits.groupsMax}`);
+    }
+    // Finish removals a crash interrupted: the tombstone is durable, the WAL forget or the prune may not be.
+    for (const group of tombstoned) {
+      if (wal.hasGroup(group)) wal.forgetGroup(group);
+      await store.prune(group, PRUNE_ALL);
+    }
     const storages = new Map<GroupId, WalStorage>();
-    for (const spec of specs) {
-      if (storages.has(spec.group)) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `group ${spec.group} listed twice`);
-      const bootstrap = { voters: [...spec.voters], learners: [...(spec.learners ?? [])] };
-      storages.set(spec.group, await WalStorage.recover(wal, store, spec.group, recovery.groups.get(spec.group), bootstrap));
+    for (const [group, spec] of hosted) {
+      storages.set(group, await WalStorage.recover(wal, store, group, recovery.groups.get(group), bootstrapOf(spec)));
     }
-    await wal.sync(); // Bootstrap records and recovery's re-compactions.
+    await wal.sync(); // Bootstrap records, recovery's re-compactions, finished removals.
     const groups = new Map<GroupId, GroupState>();
-    for (const [group, storage] of storages) {
-      const snap = storage.snapshot();
-      const sm = options.makeStateMachine(group);
-      sm.restore(snap.data, snap.metadata.index);
-      assert(sm.appliedIndex() === snap.metadata.index, 'a restored state machine is at its snapshot index');
-      const raw = new RawNode({
-        ...options.raft,
-        id: options.nodeId,
-        group,
-        storage,
-        rand: options.rand,
-        applied: snap.metadata.index,
-        disableProposalForwarding: true,
+    for (const [group, storage] of storages) groups.set(group, MultiRaftDriver.#groupState(options, group, storage));
+    return new this({ options, wal, store, groups, registry });
+  }
+
+  /** #groupState restores a group's state machine from its storage's snapshot and starts its RawNode at that index. */
+  static #groupState(options: MultiRaftDriverOptions, group: GroupId, storage: WalStorage): GroupState {
+    const snap = storage.snapshot();
+    const sm = options.makeStateMachine(group);
+    sm.restore(snap.data, snap.metadata.index);
+    assert(sm.appliedIndex() === snap.metadata.index, 'a restored state machine is at its snapshot index');
+    const raw = new RawNode({
+      ...options.raft,
+      id: options.nodeId,
+      group,
+      storage,
+      rand: options.rand,
+      applied: snap.metadata.index,
+      disableProposalForwarding: true,
+    });
+    return {
+      group,
+      raw,
+      storage,
+      sm,
+      confState: storage.initialState().confState,
+      applied: snap.metadata.index,
+      proposals: new Map(),
+      reads: new Map(),
+      stats: { proposals: 0, proposalsResolved: 0, proposalsDropped: 0, confChanges: 0 },
+    };
+  }
+
+  /**
+   * addGroup starts hosting a group at runtime (see "Membership of the
+   * node"): with voters, bootstrapped with that membership as open does;
+   * with none, an empty replica the leader fills in. Durable when it
+   * resolves. Refused: a hosted group (ERR_CONFLICT), past groupsMax or a
+   * full registry (ERR_LIMIT_EXCEEDED), a bad spec (ERR_INVALID_ARGUMENT).
+   */
+  addGroup(spec: GroupSpec): Promise<void> {
+    const bad = checkSpec(spec);
+    if (bad !== null) return Promise.reject(bad);
+    const group = spec.group;
+    const entry = { group, state: RegistryState.Hosted, voters: [...spec.voters], learners: [...(spec.learners ?? [])] };
+    return this.#enqueue(async () => {
+      const refused = this.#refuseChange();
+      if (refused !== null) throw refused;
+      if (this.#groups.has(group)) throw new OtlpdbError('ERR_CONFLICT', `group ${group} is already hosted on node ${this.nodeId}`, { group });
+      if (this.#groups.size >= DriverLimits.groupsMax) {
+        throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `node ${this.nodeId} already hosts groupsMax ${DriverLimits.groupsMax} groups`, { group });
+      }
+      if (!this.#registry.hasRoomFor(group)) {
+        throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `the group registry is full (registryEntriesMax ${DriverLimits.registryEntriesMax})`, { group });
+      }
+      await this.#poisonOnError(async () => {
+        if (this.#wal.hasGroup(group)) {
+          // A stale incarnation (a group dropped from the configuration): forget it durably before the registry names the new one.
+          this.#wal.forgetGroup(group);
+          await this.#timedSync();
+        }
+        await this.#store.prune(group, PRUNE_ALL);
+        await this.#registry.put(entry);
+        const storage = await WalStorage.recover(this.#wal, this.#store, group, undefined, bootstrapOf(spec));
+        await this.#timedSync();
+        this.#groups.set(group, MultiRaftDriver.#groupState(this.#options, group, storage));
       });
-      groups.set(group, {
-        group,
-        raw,
-        storage,
-        sm,
-        confState: storage.initialState().confState,
-        applied: snap.metadata.index,
-        proposals: new Map(),
-        reads: new Map(),
+      assert(this.#groups.has(group), 'an added group is hosted');
+      this.#kick();
+    });
+  }
+
+  /**
+   * removeGroup stops hosting a group (see "Membership of the node"): its
+   * waiters fail with ERR_UNAVAILABLE, a durable tombstone keeps a restart
+   * from recreating it, the WAL forgets it (its segments become purgeable)
+   * and its snapshot images are deleted. Later messages for it are refused
+   * as unknown group. A group not hosted is ERR_NOT_FOUND.
+   */
+  removeGroup(group: GroupId): Promise<void> {
+    return this.#enqueue(async () => {
+      const refused = this.#refuseChange();
+      if (refused !== null) throw refused;
+      const g = this.#groups.get(group);
+      if (g === undefined) throw new OtlpdbError('ERR_NOT_FOUND', `group ${group} is not hosted on node ${this.nodeId}`, { group });
+      if (!this.#registry.hasRoomFor(group)) {
+        throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `the group registry is full (registryEntriesMax ${DriverLimits.registryEntriesMax})`, { group });
+      }
+      this.#groups.delete(group);
+      this.#failGroup(g, new OtlpdbError('ERR_UNAVAILABLE', `group ${group} was removed from node ${this.nodeId}`, { group }));
+      await this.#poisonOnError(async () => {
+        await this.#registry.put({ group, state: RegistryState.Removed, voters: [], learners: [] });
+        this.#wal.forgetGroup(group);
+        await this.#timedSync();
+        await this.#store.prune(group, PRUNE_ALL);
+        const res = await this.#wal.purge();
+        this.stats.purges++;
+        this.stats.segmentsDeleted += res.deletedFiles.length;
       });
-    }
-    return new this({ options, wal, store, groups });
+      assert(!this.#groups.has(group), 'a removed group is not hosted');
+    });
   }
 
   /** groups lists the ids of the hosted groups. */
@@ -330,6 +525,35 @@ export class MultiRaftDriver {
   /** status reports a group's Raft state, or null for a group this node does not host. */
   status(group: GroupId): RaftStatus | null {
     return this.#groups.get(group)?.raw.status() ?? null;
+  }
+
+  /** confState is the membership in force in `group` as this replica applied it, or null for a group it does not host. */
+  confState(group: GroupId): ConfState | null {
+    return this.#groups.get(group)?.confState ?? null;
+  }
+
+  /** groupStats returns a copy of a group's counters (see GroupStats), or null for a group this node does not host. */
+  groupStats(group: GroupId): GroupStats | null {
+    const st = this.#groups.get(group)?.stats;
+    return st === undefined ? null : { ...st };
+  }
+
+  /** walSyncHistogram is the latency of every WAL sync the driver made, measured with the injected clock (see latency-histogram.ts). */
+  walSyncHistogram(): HistogramSnapshot {
+    return this.#walSyncHistogram.snapshot();
+  }
+
+  /**
+   * reportUnreachable tells every hosted group in which `peer` is a member
+   * that a message to it could not be delivered (the leader then probes it
+   * instead of streaming appends). Unknown peers and bad ids are ignored.
+   */
+  reportUnreachable(peer: NodeId): void {
+    if (this.#failure !== null || this.#stopped || !Number.isSafeInteger(peer) || peer < 1 || peer === this.nodeId) return;
+    for (const g of this.#groups.values()) {
+      if (g.confState.voters.includes(peer) || g.confState.learners.includes(peer)) g.raw.reportUnreachable(peer);
+    }
+    this.#kick();
   }
 
   /** failure is the error that stopped the driver (a failed fsync poisons the WAL), or null. */
@@ -424,8 +648,59 @@ export class MultiRaftDriver {
         new OtlpdbError('ERR_UNAVAILABLE', `group ${group} has ${g.proposals.size} proposals waiting (proposalsPendingPerGroupMax)`, { group }),
       );
     }
-    const err = g.raw.propose(data);
-    if (err !== null) return Promise.reject(err);
+    return new Promise<ProposeResult>((resolve, reject) => {
+      const err = this.#waitProposal(g, ms, () => g.raw.propose(data), (index, term, result) => resolve({ index, term, result }), reject);
+      if (err !== null) reject(err);
+    });
+  }
+
+  /**
+   * proposeConfChange proposes one membership change in a group on this
+   * node, which must be its leader (else ERR_NOT_LEADER with
+   * details.leaderHint), and resolves once the ConfChange entry is applied
+   * here, with the membership then in force. The rules of propose apply
+   * (ERR_TIMEOUT: outcome unknown; ERR_PROPOSAL_DROPPED: retry); the core
+   * refuses a change while another is pending (ERR_PROPOSAL_DROPPED).
+   */
+  proposeConfChange(group: GroupId, cc: ConfChange, timeoutMs: number = this.#proposalTimeoutMs): Promise<ConfChangeResult> {
+    const g = this.#groups.get(group);
+    const refused = this.#refuseRequest(g, group);
+    if (refused !== null) return Promise.reject(refused);
+    assert(g !== undefined, 'a usable request names a hosted group');
+    if (typeof cc !== 'object' || cc === null) return Promise.reject(new OtlpdbError('ERR_INVALID_ARGUMENT', 'a conf change is an object'));
+    const ms = checkTimeout(timeoutMs, 'timeoutMs');
+    if (g.proposals.size >= DriverLimits.proposalsPendingPerGroupMax) {
+      return Promise.reject(
+        new OtlpdbError('ERR_UNAVAILABLE', `group ${group} has ${g.proposals.size} proposals waiting (proposalsPendingPerGroupMax)`, { group }),
+      );
+    }
+    return new Promise<ConfChangeResult>((resolve, reject) => {
+      const err = this.#waitProposal(
+        g,
+        ms,
+        () => g.raw.proposeConfChange(cc),
+        (index, term, _result, confState) => resolve({ index, term, confState: confState ?? g.confState }),
+        reject,
+      );
+      if (err !== null) reject(err);
+    });
+  }
+
+  /**
+   * #waitProposal hands a proposal to the core and, once the leader accepted
+   * it as its last entry, registers the (index, term) waiter (see
+   * "Proposals"). Returns the core's refusal, or null.
+   */
+  #waitProposal(
+    g: GroupState,
+    ms: number,
+    proposeFn: () => OtlpdbError | null,
+    resolve: ProposalWaiter['resolve'],
+    reject: (e: OtlpdbError) => void,
+  ): OtlpdbError | null {
+    const group = g.group;
+    const err = proposeFn();
+    if (err !== null) return err;
     // On the leader the proposal is the last entry, in the current term.
     const st = g.raw.basicStatus();
     assert(st.role === StateRole.Leader, 'only a leader accepts a proposal (forwarding is disabled)');
@@ -435,13 +710,14 @@ export class MultiRaftDriver {
       // The entry that waiter proposed was replaced in our log by this term's; it was never committed (Leader Completeness).
       g.proposals.delete(index);
       this.stats.proposalsDropped++;
+      g.stats.proposalsDropped++;
       prev.reject(new OtlpdbError('ERR_PROPOSAL_DROPPED', `proposal at ${index} was overwritten by a later leader`, { group, index }));
     }
-    const p = new Promise<ProposeResult>((resolve, reject) => {
-      g.proposals.set(index, { term: st.term, deadlineMs: this.#clock.nowMs() + ms, resolve, reject });
-    });
+    g.proposals.set(index, { term: st.term, deadlineMs: this.#clock.nowMs() + ms, resolve, reject });
+    g.stats.proposals++;
+    assert(g.proposals.size <= DriverLimits.proposalsPendingPerGroupMax, 'proposal waiters within proposalsPendingPerGroupMax');
     this.#kick();
-    return p;
+    return null;
   }
 
   /**
@@ -520,6 +796,40 @@ export class MultiRaftDriver {
     await this.#wal.sync();
   }
 
+  /** #timedSync is every WAL sync of the driver: syncWal, timed into the histogram with the injected clock. */
+  async #timedSync(): Promise<void> {
+    const startMs = this.#clock.nowMs();
+    await this.syncWal();
+    this.#walSyncHistogram.observe(this.#clock.nowMs() - startMs);
+  }
+
+  /** #enqueue runs `fn` in the iteration chain, after any iteration or group change in progress. */
+  #enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(fn);
+    this.#chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** #poisonOnError runs I/O whose failure leaves the node's files unknown: the driver stops, as after a failed iteration. */
+  async #poisonOnError(fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      if (this.#failure === null) {
+        this.#failure = err;
+        this.#ticker?.cancel();
+        this.#failAll(new OtlpdbError('ERR_UNAVAILABLE', `node ${this.nodeId} driver failed: ${String(err)}`));
+      }
+      throw err;
+    }
+  }
+
+  #refuseChange(): OtlpdbError | null {
+    if (this.#failure !== null) return new OtlpdbError('ERR_UNAVAILABLE', `node ${this.nodeId} driver failed`, { cause: String(this.#failure) });
+    if (this.#stopped) return new OtlpdbError('ERR_UNAVAILABLE', `node ${this.nodeId} driver stopped`);
+    return null;
+  }
+
   #refuseRequest(g: GroupState | undefined, group: GroupId): OtlpdbError | null {
     if (this.#failure !== null) return new OtlpdbError('ERR_UNAVAILABLE', `node ${this.nodeId} driver failed`, { cause: String(this.#failure) });
     if (this.#stopped) return new OtlpdbError('ERR_UNAVAILABLE', `node ${this.nodeId} driver stopped`);
@@ -586,7 +896,7 @@ export class MultiRaftDriver {
     }
     // 3. One fsync for every group (group commit).
     if (groupsMustSync > 0) {
-      await this.syncWal();
+      await this.#timedSync();
       this.stats.walSyncs++;
       this.stats.groupsSyncedMax = Math.max(this.stats.groupsSyncedMax, groupsMustSync);
     }
@@ -627,11 +937,17 @@ export class MultiRaftDriver {
     const ents = rd.committedEntries;
     if (ents.length > 0) {
       assert((ents[0] as Entry).index === g.applied + 1, 'committed entries follow the applied index');
-      for (const e of ents) {
+      // confStates[k]: the membership after entry k when it is a ConfChange (allocated only when one is applied).
+      let confStates: (ConfState | null)[] | null = null;
+      for (let k = 0; k < ents.length; k++) {
+        const e = ents[k] as Entry;
         if (e.type !== EntryType.ConfChange) continue;
         const cs = g.raw.applyConfChange(decodeConfChange(e.data));
         g.storage.setConfState(cs);
         g.confState = cs;
+        g.stats.confChanges++;
+        confStates ??= new Array<ConfState | null>(ents.length).fill(null);
+        confStates[k] = cs;
       }
       const results = g.sm.apply(ents);
       assert(results.length === ents.length, 'the state machine returns one result per entry');
@@ -645,9 +961,11 @@ export class MultiRaftDriver {
           g.proposals.delete(e.index);
           if (e.term === w.term) {
             this.stats.proposalsResolved++;
-            w.resolve({ index: e.index, term: e.term, result: results[k] as Uint8Array });
+            g.stats.proposalsResolved++;
+            w.resolve(e.index, e.term, results[k] as Uint8Array, confStates?.[k] ?? null);
           } else {
             this.stats.proposalsDropped++;
+            g.stats.proposalsDropped++;
             w.reject(
               new OtlpdbError('ERR_PROPOSAL_DROPPED', `proposal at ${e.index} (term ${w.term}) lost to an entry of term ${e.term}`, {
                 group: g.group,
@@ -711,11 +1029,13 @@ export class MultiRaftDriver {
   }
 
   #failAll(err: OtlpdbError): void {
-    for (const g of this.#groups.values()) {
-      for (const w of g.proposals.values()) w.reject(err);
-      g.proposals.clear();
-      for (const w of g.reads.values()) w.reject(err);
-      g.reads.clear();
-    }
+    for (const g of this.#groups.values()) this.#failGroup(g, err);
+  }
+
+  #failGroup(g: GroupState, err: OtlpdbError): void {
+    for (const w of g.proposals.values()) w.reject(err);
+    g.proposals.clear();
+    for (const w of g.reads.values()) w.reject(err);
+    g.reads.clear();
   }
 }

@@ -15,7 +15,7 @@ import { SeededRand } from '../../fs/seeded-rand.js';
 import { StateRole } from '../types.js';
 import type { GroupId, Message, MessageType, NodeId } from '../types.js';
 import { MultiRaftDriver } from './multi-raft.js';
-import type { DriverInit, MultiRaftDriverOptions, RaftTuning } from './multi-raft.js';
+import type { DriverInit, GroupSpec, MultiRaftDriverOptions, RaftTuning } from './multi-raft.js';
 import { KvStateMachine } from './state-machine.js';
 
 /** TestClusterOptions configure a TestCluster. */
@@ -30,6 +30,8 @@ export interface TestClusterOptions {
   readonly raft?: RaftTuning;
   readonly snapshotEntries?: number;
   readonly compactKeepEntries?: number;
+  /** specsFor, when set, gives node id's configured groups (default: every group of `groups`, every node a voter). */
+  readonly specsFor?: (id: NodeId) => GroupSpec[];
   /** dropPercent drops that share of messages at random. */
   readonly dropPercent?: number;
 }
@@ -87,7 +89,7 @@ export class TestCluster {
       transport: { send: (msgs) => this.#send(msgs) },
       rand: new SeededRand(o.seed * 7919 + id * 104729 + this.rand.intn(1000)),
       clock: { nowMs: () => this.nowMs },
-      groups: o.groups.map((group) => ({ group, voters: [...o.nodes] })),
+      groups: o.specsFor?.(id) ?? o.groups.map((group) => ({ group, voters: [...o.nodes] })),
       makeStateMachine: () => new KvStateMachine(),
       tickMs: TICK_MS,
       raft: { electionTicks: 10, heartbeatTicks: 1, ...o.raft },
