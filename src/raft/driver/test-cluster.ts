@@ -16,6 +16,7 @@ import { StateRole } from '../types.js';
 import type { GroupId, Message, MessageType, NodeId } from '../types.js';
 import { MultiRaftDriver } from './multi-raft.js';
 import type { DriverInit, GroupSpec, MultiRaftDriverOptions, RaftTuning } from './multi-raft.js';
+import type { WalOptions } from '../wal/wal.js';
 import { KvStateMachine } from './state-machine.js';
 
 /** TestClusterOptions configure a TestCluster. */
@@ -32,6 +33,8 @@ export interface TestClusterOptions {
   readonly compactKeepEntries?: number;
   /** specsFor, when set, gives node id's configured groups (default: every group of `groups`, every node a voter). */
   readonly specsFor?: (id: NodeId) => GroupSpec[];
+  /** wal tunes each node's WAL (tests of purging use tiny segments). */
+  readonly wal?: WalOptions;
   /** dropPercent drops that share of messages at random. */
   readonly dropPercent?: number;
 }
@@ -95,6 +98,7 @@ export class TestCluster {
       raft: { electionTicks: 10, heartbeatTicks: 1, ...o.raft },
       ...(o.snapshotEntries === undefined ? {} : { snapshotEntries: o.snapshotEntries }),
       ...(o.compactKeepEntries === undefined ? {} : { compactKeepEntries: o.compactKeepEntries }),
+      ...(o.wal === undefined ? {} : { wal: o.wal }),
     };
     const cls = o.driverClass ?? MultiRaftDriver;
     const d = await (cls as unknown as typeof MultiRaftDriver).open.call(cls as typeof MultiRaftDriver, options);
