@@ -138,7 +138,7 @@ t.test('removeGroup: waiters fail, messages refused, a restart does not recreate
   t.equal(d.confState(7), null);
   await t.rejects(d.removeGroup(7), { code: 'ERR_NOT_FOUND' }, 'removing twice');
   const before = d.stats.refusedUnknownGroup;
-  const res = d.receive(2, [newMessage(7, 1, { type: MessageType.Heartbeat, from: 2, term: 5 })]);
+  const res = d.receive(2, [newMessage(7, 1, { type: MessageType.Heartbeat, to: 1, from: 2, term: 5 })]);
   t.same(res, { accepted: 0, refused: 1 }, 'a message for the removed group is refused');
   t.equal(d.stats.refusedUnknownGroup, before + 1, 'counted as unknown group');
   t.same(await c.node(1).fs.readdir('/node/snap/7').catch(() => []), [], 'its snapshot images are pruned');
