@@ -7,9 +7,11 @@ export { DriverLimits } from '../../limits.js';
 export { MultiRaftDriver } from './multi-raft.js';
 export type {
   Clock,
+  ConfChangeResult,
   DriverInit,
   DriverStats,
   GroupSpec,
+  GroupStats,
   MultiRaftDriverOptions,
   ProposeResult,
   RaftTuning,
@@ -18,6 +20,18 @@ export type {
   Transport,
 } from './multi-raft.js';
 export { WalStorage } from './wal-storage.js';
+export { LatencyHistogram, WAL_SYNC_BUCKETS_MS } from './latency-histogram.js';
+export type { HistogramSnapshot } from './latency-histogram.js';
+export {
+  GROUP_REGISTRY_FILE,
+  GROUP_REGISTRY_MAGIC,
+  GROUP_REGISTRY_VERSION,
+  GroupRegistry,
+  RegistryState,
+  decodeGroupRegistry,
+  encodeGroupRegistry,
+} from './group-registry.js';
+export type { RegistryEntry } from './group-registry.js';
 export {
   FileSnapshotStore,
   SNAPSHOT_FILE_HEADER_BYTES,
