@@ -24,7 +24,8 @@ import { OtlpdbError, assert } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import type { ApiSource } from './types.js';
 import { bodyLimitFor, isControlPath, serveControl } from './control-routes.js';
-import { clusterDocument, prometheusText, readiness } from './views.js';
+import { prometheusText } from './prometheus-text.js';
+import { clusterDocument, readiness } from './views.js';
 
 
 type Handler = (source: ApiSource) => { status: number; contentType: string; body: string };
