@@ -425,6 +425,13 @@ export const ControlApiLimits = {
 } as const;
 assert(ControlApiLimits.kvPutBodyBytesMax >= ApiLimits.requestBodyBytesMax, 'the KV PUT body limit only raises the default');
 
+/** AdminApiLimits are the API limits specific to the admin (fault injection) routes. */
+export const AdminApiLimits = {
+  /** faultsBodyBytesMax bounds the body of PUT /api/v1/admin/faults/{peer}: four numeric fields fit in far less. */
+  faultsBodyBytesMax: 1024,
+} as const;
+assert(AdminApiLimits.faultsBodyBytesMax <= ApiLimits.requestBodyBytesMax, 'the admin body limit only lowers the default');
+
 /** ClusterLimits are the bounds and deadlines of `otlpdb cluster`. */
 export const ClusterLimits = {
   /** nodesDefault is the size of a cluster when --nodes is not given. */

@@ -2,13 +2,27 @@ import t from 'tap';
 import type { Test } from 'tap';
 import type { HostPort } from '../node-config.js';
 import { badPrometheusLines, httpRequest } from '../node-test-util.js';
-import { newMetrics } from '../transport/transport-types.js';
+import { newMetrics, newPeerMetrics } from '../transport/transport-types.js';
+import type { PeerMetrics } from '../transport/transport-types.js';
+import { parsePrometheusText, sampleValue } from './prometheus-test-util.js';
 import { ApiLimits } from '../limits.js';
 import { ApiServer } from './server.js';
 import type { ApiSource, GroupView } from './types.js';
 
 function group(g: number, over: Partial<GroupView> = {}): GroupView {
-  return { group: g, term: 3, commit: 7, applied: 7, leader: 2, isLeader: false, voters: [1, 2, 3], learners: [], leaderChanges: 1, ...over };
+  return {
+    group: g,
+    term: 3,
+    commit: 7,
+    applied: 7,
+    leader: 2,
+    isLeader: false,
+    voters: [1, 2, 3],
+    learners: [],
+    leaderChanges: 1,
+    proposals: { total: 10 + g, resolved: 8, dropped: 1 },
+    ...over,
+  };
 }
 
 /** FakeSource is a plain ApiSource whose groups a test sets. */
@@ -30,6 +44,19 @@ class FakeSource implements ApiSource {
   }
   driverStats() {
     return { iterations: 10, groupsSyncedMax: 3 };
+  }
+  walSyncHistogram() {
+    // 2 syncs <= 1 ms, 3 in (1, 5] ms, 0 in (5, 10] ms, 1 above 10 ms.
+    return { bucketsMs: [1, 5, 10], counts: [2, 3, 0, 1], sumMs: 40, count: 6 };
+  }
+  peerMetrics(): ReadonlyMap<number, PeerMetrics> {
+    return new Map([
+      [2, { ...newPeerMetrics(), bytesOut: 1000, bytesIn: 900, errors: 1, dropsQueueFull: 4, dropsFault: 2 }],
+      [3, newPeerMetrics()],
+    ]);
+  }
+  inboxDropped() {
+    return 7;
   }
 }
 
@@ -65,6 +92,50 @@ t.test('health, readiness, cluster and metrics routes answer from the source', a
   t.match(metrics.body, /^otlpdb_transport_frames_sent_total\{node="1"\} 5$/m);
   t.match(metrics.body, /^otlpdb_transport_frames_refused_total\{node="1",reason="not_msgpack"\} 2$/m);
   t.match(metrics.body, /^otlpdb_driver_groups_synced_max\{node="1"\} 3$/m);
+
+  // The whole text parses strictly, and the new series carry the source's values.
+  const fams = parsePrometheusText(metrics.body);
+  const v = (name: string, labels: Record<string, string>): number | undefined => sampleValue(fams, name, labels);
+  t.equal(v('otlpdb_raft_commit_index', { node: '1', group: '1' }), 7);
+  t.equal(v('otlpdb_raft_is_leader', { node: '1', group: '0' }), 0);
+  t.equal(v('otlpdb_raft_leader_changes_total', { node: '1', group: '2' }), 1);
+  t.equal(v('otlpdb_raft_proposals_total', { node: '1', group: '2' }), 12);
+  t.equal(v('otlpdb_raft_proposals_resolved_total', { node: '1', group: '2' }), 8);
+  t.equal(v('otlpdb_raft_proposals_dropped_total', { node: '1', group: '2' }), 1);
+  t.equal(fams.get('otlpdb_wal_fsync_duration_seconds')?.type, 'histogram');
+  t.same(
+    ['0.001', '0.005', '0.01', '+Inf'].map((le) => v('otlpdb_wal_fsync_duration_seconds_bucket', { node: '1', le })),
+    [2, 5, 5, 6],
+    'fsync buckets are cumulative, in seconds',
+  );
+  t.equal(v('otlpdb_wal_fsync_duration_seconds_sum', { node: '1' }), 0.04);
+  t.equal(v('otlpdb_wal_fsync_duration_seconds_count', { node: '1' }), 6);
+  t.equal(v('otlpdb_transport_peer_bytes_sent_total', { node: '1', peer: '2' }), 1000);
+  t.equal(v('otlpdb_transport_peer_bytes_received_total', { node: '1', peer: '2' }), 900);
+  t.equal(v('otlpdb_transport_peer_errors_total', { node: '1', peer: '2' }), 1);
+  t.equal(v('otlpdb_transport_peer_dropped_messages_total', { node: '1', peer: '2', reason: 'queue_full' }), 4);
+  t.equal(v('otlpdb_transport_peer_dropped_messages_total', { node: '1', peer: '2', reason: 'fault' }), 2);
+  t.equal(v('otlpdb_transport_peer_bytes_sent_total', { node: '1', peer: '3' }), 0);
+  t.equal(v('otlpdb_transport_frames_refused_total', { node: '1', reason: 'not_msgpack' }), 2);
+  t.equal(v('otlpdb_node_inbox_dropped_messages_total', { node: '1' }), 7);
+  t.equal(fams.get('otlpdb_transport_peer_errors_total')?.type, 'counter');
+});
+
+t.test('metrics omit the optional families when the source has none', async (t) => {
+  const bare: ApiSource = {
+    nodeId: 4,
+    metaGroup: 0,
+    nodes: () => [],
+    groups: () => [group(0, { proposals: undefined })],
+    transportMetrics: () => newMetrics(),
+    driverStats: () => ({}),
+  };
+  const a = await serve(t, bare);
+  const fams = parsePrometheusText((await httpRequest(a, '/metrics')).body);
+  t.ok(fams.has('otlpdb_raft_term'));
+  for (const name of ['otlpdb_raft_proposals_total', 'otlpdb_wal_fsync_duration_seconds', 'otlpdb_transport_peer_bytes_sent_total', 'otlpdb_node_inbox_dropped_messages_total']) {
+    t.notOk(fams.has(name), `${name} absent`);
+  }
 });
 
 t.test('readyz names the first group that is not ready, meta group first', async (t) => {

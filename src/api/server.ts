@@ -1,8 +1,9 @@
 /**
  * server.ts — the node's HTTP API (DESIGN.md §8, port 3200) on node:http.
  *
- * Routes so far: /healthz, /readyz, /api/v1/cluster, /metrics, and the
- * control KV and locks (/api/v1/kv/, /api/v1/locks/; control-routes.ts). Every error
+ * Routes so far: /healthz, /readyz, /api/v1/cluster, /metrics, the
+ * control KV and locks (/api/v1/kv/, /api/v1/locks/; control-routes.ts) and
+ * the fault-injection admin routes (/api/v1/admin/faults; admin-routes.ts). Every error
  * body is `{"error":{"code","message"}}` with a stable OtlpdbError code; the
  * status comes from the code, except 404 (no such route) and 405 (wrong
  * method), which HTTP defines by the route and not by the error.
@@ -11,11 +12,13 @@
  * - the server owns its sockets; stop() closes the listener and every
  *   connection, so after it resolves nothing of the server remains;
  * - no request body is buffered beyond ApiLimits.requestBodyBytesMax
- *   (ControlApiLimits.kvPutBodyBytesMax for PUT /api/v1/kv/{key}): a
- *   larger one is refused with 413 and the connection closed; only the
- *   control routes keep a body at all;
+ *   (ControlApiLimits.kvPutBodyBytesMax for PUT /api/v1/kv/{key},
+ *   AdminApiLimits.faultsBodyBytesMax for the admin routes): a larger one is
+ *   refused with 413 and the connection closed; only the control and admin
+ *   routes keep a body at all;
  * - the source is only read by the node routes; the control routes change
- *   the meta group only through source.control.
+ *   the meta group only through source.control, the admin routes the
+ *   transport faults only through source.admin.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,8 +26,10 @@ import { ApiLimits } from '../limits.js';
 import { OtlpdbError, assert } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import type { ApiSource } from './types.js';
+import { adminBodyLimit, isAdminPath, serveAdmin } from './admin-routes.js';
 import { bodyLimitFor, isControlPath, serveControl } from './control-routes.js';
-import { clusterDocument, prometheusText, readiness } from './views.js';
+import { prometheusText } from './prometheus-text.js';
+import { clusterDocument, readiness } from './views.js';
 
 
 type Handler = (source: ApiSource) => { status: number; contentType: string; body: string };
@@ -132,7 +137,9 @@ export class ApiServer {
     const url = req.url ?? '/';
     const path = url.split('?')[0] ?? '/';
     const control = isControlPath(path);
-    const limit = bodyLimitFor(method, path);
+    const admin = isAdminPath(path);
+    const keepBody = control || admin;
+    const limit = admin ? adminBodyLimit() : bodyLimitFor(method, path);
     const tooLarge = (): void => {
       const err = new OtlpdbError('ERR_LIMIT_EXCEEDED', `request body larger than ${limit} bytes`, { limitBytes: limit });
       send(err.httpStatus, JSON_TYPE, JSON.stringify(errorBody(err.code, err.message, err.details)), true);
@@ -155,8 +162,8 @@ export class ApiServer {
         chunks.length = 0;
         tooLarge();
       }
-      // Only the control routes read a body; it is kept only within its limit.
-      if (!refused && control) chunks.push(chunk);
+      // Only the control and admin routes read a body; it is kept only within its limit.
+      if (!refused && keepBody) chunks.push(chunk);
     });
     req.on('end', () => {
       if (refused) return;
@@ -170,6 +177,11 @@ export class ApiServer {
           body: Buffer.concat(chunks),
         };
         void serveControl(this.#source.control, request).then((r) => send(r.status, r.contentType, r.body, false, r.allow));
+        return;
+      }
+      if (admin) {
+        const r = serveAdmin(this.#source.admin, { method, path, body: Buffer.concat(chunks) });
+        send(r.status, r.contentType, r.body, false, r.allow);
         return;
       }
       const r = this.#route(method, url);

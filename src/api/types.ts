@@ -6,7 +6,7 @@
  */
 import type { KvEntry, KvListResult, MetaCommand, MetaResult } from '../control/index.js';
 import type { GroupId, NodeId } from '../raft/types.js';
-import type { TransportMetrics } from '../transport/index.js';
+import type { Faults, PeerMetrics, TransportMetrics } from '../transport/index.js';
 
 /** NodeView is one cluster member as this node sees it. */
 export interface NodeView {
@@ -30,6 +30,32 @@ export interface GroupView {
   readonly learners: readonly NodeId[];
   /** leaderChanges counts the leader changes this node observed since it started. */
   readonly leaderChanges: number;
+  /** proposals counts this node's proposals to the group since it started; absent when the node does not track them. */
+  readonly proposals?: ProposalCounts;
+}
+
+/** ProposalCounts are the proposal counters of one group on one node (all monotonic). */
+export interface ProposalCounts {
+  /** total counts proposals made (or forwarded) through this node. */
+  readonly total: number;
+  /** resolved counts proposals that committed and were applied, answering their caller. */
+  readonly resolved: number;
+  /** dropped counts proposals Raft refused or that failed (no leader, transfer, timeout). */
+  readonly dropped: number;
+}
+
+/**
+ * WalSyncHistogram is the WAL fsync latency distribution since the node
+ * started. counts is NOT cumulative: counts[i] is the number of syncs with
+ * bucketsMs[i-1] < duration <= bucketsMs[i], and counts[bucketsMs.length]
+ * the number above the last bound (+Inf). So counts has bucketsMs.length + 1
+ * entries, bucketsMs is strictly increasing, and the counts sum to count.
+ */
+export interface WalSyncHistogram {
+  readonly bucketsMs: readonly number[];
+  readonly counts: readonly number[];
+  readonly sumMs: number;
+  readonly count: number;
 }
 
 /** ApiSource is the read-only view of a node the API serves. */
@@ -45,6 +71,30 @@ export interface ApiSource {
   driverStats(): Readonly<Record<string, number>>;
   /** control serves the control KV and locks; absent, those routes answer 503 ERR_UNAVAILABLE. */
   readonly control?: ControlSource;
+  /** walSyncHistogram returns the WAL fsync latencies; absent or undefined, /metrics omits them. */
+  walSyncHistogram?(): WalSyncHistogram | undefined;
+  /** peerMetrics returns the transport's per-peer counters (PeerTransport.peerMetrics); absent, /metrics omits them. */
+  peerMetrics?(): ReadonlyMap<NodeId, PeerMetrics>;
+  /** inboxDropped counts messages the node dropped because its receive inbox was full; absent, /metrics omits it. */
+  inboxDropped?(): number;
+  /** admin serves the fault-injection admin routes; absent, they answer 503 ERR_UNAVAILABLE. */
+  readonly admin?: AdminSource;
+}
+
+/**
+ * AdminSource is what the admin routes change on a node: the send-path
+ * faults of its transport (PeerTransport.setFaults, clearFaults, faults).
+ * It exists for fault tests on machines where iptables is unavailable.
+ */
+export interface AdminSource {
+  /** setFaults replaces the faults towards one peer; ERR_INVALID_ARGUMENT for an unknown peer or bad values. */
+  setFaults(peer: NodeId, faults: Faults): void;
+  /** clearFaults removes every fault. */
+  clearFaults(): void;
+  /** faults returns the faults set, per peer (peers without faults are absent). */
+  faults(): ReadonlyMap<NodeId, Faults>;
+  /** peers lists the configured peer ids, so an unknown id is told apart from a bad value (404, not 400). */
+  peers(): readonly NodeId[];
 }
 
 /**

@@ -82,6 +82,13 @@ export class FaultInjector {
     this.#held.delete(peer);
   }
 
+  /** faults returns a copy of the faults set, per peer. */
+  faults(): Map<NodeId, Faults> {
+    const out = new Map<NodeId, Faults>();
+    for (const [peer, f] of this.#faults) out.set(peer, { ...f });
+    return out;
+  }
+
   /** delayMs is the injected delay for a peer (0 when none). */
   delayMs(peer: NodeId): number {
     return this.#faults.get(peer)?.delayMs ?? 0;

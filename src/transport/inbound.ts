@@ -22,11 +22,11 @@ import type { ErrorCode } from '../errors.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { PROTOCOL_VERSION, decodeCallRequest, decodeHello, decodeMessages, encodeCallResponse } from './codec.js';
 import type { RefusalReason } from './codec.js';
-import { FrameReader, FrameType, encodeFrame } from './frame.js';
+import { FRAME_HEADER_BYTES, FrameReader, FrameType, encodeFrame } from './frame.js';
 import type { Frame } from './frame.js';
 import { TransportLimits } from '../limits.js';
 import { countRefusal } from './transport-types.js';
-import type { CallHandler, TransportMetrics } from './transport-types.js';
+import type { CallHandler, PeerMetrics, TransportMetrics } from './transport-types.js';
 
 /** InboundHost is what the receive side needs from its transport (injected, so it holds no back reference). */
 export interface InboundHost {
@@ -37,6 +37,8 @@ export interface InboundHost {
   readonly metrics: TransportMetrics;
   /** peerHost is the configured host of a member, or undefined for a stranger. */
   peerHost(id: NodeId): string | undefined;
+  /** peerMetrics is the counters of a member, or undefined for a stranger. */
+  peerMetrics(id: NodeId): PeerMetrics | undefined;
   handler(method: string): CallHandler | undefined;
   deliver(from: NodeId, msgs: Message[]): void;
 }
@@ -45,6 +47,8 @@ interface Inbound {
   readonly socket: net.Socket;
   /** peer is the handshaken node id, 0 until the Hello is accepted. */
   peer: NodeId;
+  /** pm is the handshaken peer's counters, null until the Hello is accepted (bad input before it has no peer). */
+  pm: PeerMetrics | null;
   serving: number;
 }
 
@@ -86,12 +90,13 @@ export class InboundConnections {
       return;
     }
     s.setNoDelay(true);
-    const ib: Inbound = { socket: s, peer: 0, serving: 0 };
+    const ib: Inbound = { socket: s, peer: 0, pm: null, serving: 0 };
     this.#conns.add(ib);
     const m = this.#host.metrics;
     const reader = new FrameReader();
     const refuse = (reason: RefusalReason): void => {
       countRefusal(m, reason);
+      if (ib.pm !== null) ib.pm.errors++;
       s.destroy();
     };
     const timer = setTimeout(() => {
@@ -108,6 +113,11 @@ export class InboundConnections {
       for (const f of r.frames) {
         if (s.destroyed) return;
         m.framesReceived++;
+        if (ib.pm !== null) {
+          // Per peer, bytes are counted by whole frames after the Hello: bytes before it have no peer.
+          ib.pm.framesReceived++;
+          ib.pm.bytesIn += FRAME_HEADER_BYTES + f.payload.length;
+        }
         const reason = ib.peer === 0 ? this.#onHello(ib, f) : this.#onFrame(ib, f);
         if (reason !== null) {
           refuse(reason);
@@ -116,7 +126,9 @@ export class InboundConnections {
         if (ib.peer !== 0) clearTimeout(timer);
       }
     });
-    s.on('error', () => {});
+    s.on('error', () => {
+      if (ib.pm !== null) ib.pm.errors++;
+    });
     s.once('close', () => {
       clearTimeout(timer);
       this.#conns.delete(ib);
@@ -136,7 +148,10 @@ export class InboundConnections {
     for (const other of this.#conns) {
       if (other !== ib && other.peer === h.nodeId) other.socket.destroy(); // a redial replaces the old connection
     }
+    const pm = this.#host.peerMetrics(h.nodeId);
+    assert(pm !== undefined, 'a member with a host has counters');
     ib.peer = h.nodeId;
+    ib.pm = pm;
     assert(ib.peer !== 0, 'handshaken connection has a peer');
     return null;
   }
@@ -160,6 +175,8 @@ export class InboundConnections {
       msgs.push(msg);
     }
     this.#host.metrics.messagesReceived += msgs.length;
+    assert(ib.pm !== null, 'a handshaken connection has counters');
+    ib.pm.messagesReceived += msgs.length;
     if (msgs.length > 0) this.#host.deliver(ib.peer, msgs);
     return null;
   }
@@ -177,6 +194,7 @@ export class InboundConnections {
       }
       const frame = encodeFrame(FrameType.CallResponse, body);
       m.bytesOut += frame.length;
+      if (ib.pm !== null) ib.pm.bytesOut += frame.length;
       // NB: answers ignore socket backpressure; they are bounded by callsServedPerConnectionMax frames per connection.
       s.write(frame);
     };

@@ -6,6 +6,7 @@ export type {
   CallContext,
   CallHandler,
   PeerAddress,
+  PeerMetrics,
   PeerStatus,
   PeerTransportOptions,
   TransportMetrics,

@@ -25,7 +25,8 @@
  * delivered in send order while a connection lasts.
  *
  * Ownership and invariants:
- * - per-peer state (#links) exists only for configured peers (setPeers);
+ * - per-peer state (#links, and the counters in each link's pm) exists only
+ *   for configured peers (setPeers), so it is bounded by peersMax;
  *   at most one outgoing socket per peer, at most one live incoming socket
  *   per peer (a newer one replaces the older);
  * - a link's send queue holds at most sendQueueFramesMax frames and
@@ -50,8 +51,8 @@ import type { Faults } from './faults.js';
 import { FrameReader, FrameType, encodeFrame } from './frame.js';
 import { InboundConnections } from './inbound.js';
 import { TransportLimits } from '../limits.js';
-import { countRefusal, newMetrics } from './transport-types.js';
-import type { CallHandler, PeerAddress, PeerStatus, PeerTransportOptions, TransportMetrics } from './transport-types.js';
+import { countRefusal, newMetrics, newPeerMetrics } from './transport-types.js';
+import type { CallHandler, PeerAddress, PeerMetrics, PeerStatus, PeerTransportOptions, TransportMetrics } from './transport-types.js';
 
 interface QueuedFrame {
   readonly frame: Buffer;
@@ -62,6 +63,8 @@ interface QueuedFrame {
 interface Link {
   readonly id: NodeId;
   readonly addr: PeerAddress;
+  /** pm is the peer's counters, shared with its incoming connection and kept across an address change. */
+  readonly pm: PeerMetrics;
   state: PeerStatus['state'];
   socket: net.Socket | null;
   queue: QueuedFrame[];
@@ -134,6 +137,7 @@ export class PeerTransport {
       checkSourceAddress: opts.checkSourceAddress ?? true,
       metrics: this.#m,
       peerHost: (id) => this.#links.get(id)?.addr.host,
+      peerMetrics: (id) => this.#links.get(id)?.pm,
       handler: (method) => this.#handlers.get(method),
       deliver: (from, msgs) => this.#onMessages(from, msgs),
     });
@@ -232,9 +236,12 @@ export class PeerTransport {
         throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'peer port must be in [1, 65535]', { id, port: addr.port });
       }
     }
+    // A peer that only moved keeps its counters; a peer that left loses them.
+    const kept = new Map<NodeId, PeerMetrics>();
     for (const [id, link] of this.#links) {
       const next = peers.get(id);
       if (next !== undefined && next.host === link.addr.host && next.port === link.addr.port) continue;
+      if (next !== undefined) kept.set(id, link.pm);
       this.#closeLink(link);
       this.#links.delete(id);
       this.#faults.forget(id);
@@ -245,6 +252,7 @@ export class PeerTransport {
       const link: Link = {
         id,
         addr: { host: addr.host, port: addr.port },
+        pm: kept.get(id) ?? newPeerMetrics(),
         state: 'idle',
         socket: null,
         queue: [],
@@ -277,9 +285,26 @@ export class PeerTransport {
     }
   }
 
+  /** faults returns a copy of the faults set, per configured peer (peers without faults are absent). */
+  faults(): ReadonlyMap<NodeId, Faults> {
+    return this.#faults.faults();
+  }
+
   /** metrics returns a copy of the counters. */
   metrics(): TransportMetrics {
     return { ...this.#m, framesRefused: { ...this.#m.framesRefused } };
+  }
+
+  /**
+   * peerMetrics returns a copy of the counters of every configured peer.
+   * Totals in metrics() also cover traffic no peer owns (bad input before a
+   * Hello, drops to unknown peers), so the per-peer sums may be smaller.
+   */
+  peerMetrics(): ReadonlyMap<NodeId, PeerMetrics> {
+    const out = new Map<NodeId, PeerMetrics>();
+    for (const [id, link] of this.#links) out.set(id, { ...link.pm });
+    assert(out.size <= TransportLimits.peersMax, 'per-peer counters bounded by the peer set');
+    return out;
   }
 
   /** peerStatus returns the sender-side state of one configured peer, or undefined. */
@@ -323,6 +348,7 @@ export class PeerTransport {
       const r0 = before.reordered;
       const out = this.#faults.active(peer) ? this.#faults.apply(peer, list) : list;
       this.#m.dropsFault += this.#faults.counters.dropped - d0;
+      link.pm.dropsFault += this.#faults.counters.dropped - d0;
       this.#m.duplicatesFault += this.#faults.counters.duplicated - u0;
       this.#m.reorderedFault += this.#faults.counters.reordered - r0;
       this.#enqueueMessages(link, out);
@@ -410,11 +436,11 @@ export class PeerTransport {
     const q: QueuedFrame = { frame: encodeFrame(FrameType.Messages, payload), messages: batch.length, callId: 0 };
     const delayMs = this.#faults.delayMs(link.id);
     if (delayMs === 0) {
-      if (!this.#enqueue(link, q)) this.#m.dropsQueueFull += q.messages;
+      if (!this.#enqueue(link, q)) this.#dropQueueFull(link, q);
       return;
     }
     if (link.delayedFrames >= TransportLimits.faultDelayedFramesMax) {
-      this.#m.dropsQueueFull += q.messages;
+      this.#dropQueueFull(link, q);
       return;
     }
     link.delayedFrames++;
@@ -422,9 +448,14 @@ export class PeerTransport {
       this.#timers.delete(timer);
       link.delayedFrames--;
       if (this.#links.get(link.id) !== link || this.#state !== 'started') return;
-      if (!this.#enqueue(link, q)) this.#m.dropsQueueFull += q.messages;
+      if (!this.#enqueue(link, q)) this.#dropQueueFull(link, q);
     }, delayMs);
     this.#timers.add(timer);
+  }
+
+  #dropQueueFull(link: Link, q: QueuedFrame): void {
+    this.#m.dropsQueueFull += q.messages;
+    link.pm.dropsQueueFull += q.messages;
   }
 
   /** #enqueue appends a frame if it fits both bounds (else returns false: the newest is dropped) and flushes. */
@@ -448,6 +479,9 @@ export class PeerTransport {
       this.#m.framesSent++;
       this.#m.bytesOut += q.frame.length;
       this.#m.messagesSent += q.messages;
+      link.pm.framesSent++;
+      link.pm.bytesOut += q.frame.length;
+      link.pm.messagesSent += q.messages;
       if (!s.write(q.frame)) link.blocked = true;
     }
   }
@@ -475,6 +509,7 @@ export class PeerTransport {
       const hello = encodeFrame(FrameType.Hello, encodeHello(this.#opts.clusterId, this.#opts.nodeId));
       s.write(hello);
       this.#m.bytesOut += hello.length;
+      link.pm.bytesOut += hello.length;
       this.#m.connects++;
       if (link.everConnected || link.failures > 0) this.#m.reconnects++;
       link.everConnected = true;
@@ -489,17 +524,21 @@ export class PeerTransport {
     });
     s.on('data', (chunk: Buffer) => {
       this.#m.bytesIn += chunk.length;
+      link.pm.bytesIn += chunk.length;
       const r = reader.push(chunk);
       if (!r.ok) {
         countRefusal(this.#m, r.reason);
+        link.pm.errors++;
         s.destroy();
         return;
       }
       for (const f of r.frames) {
         this.#m.framesReceived++;
+        link.pm.framesReceived++;
         const resp = f.type === FrameType.CallResponse ? decodeCallResponse(f.payload) : undefined;
         if (resp === undefined) {
           countRefusal(this.#m, f.type === FrameType.CallResponse ? 'bad_call' : 'bad_frame_type');
+          link.pm.errors++;
           s.destroy();
           return;
         }
@@ -509,13 +548,19 @@ export class PeerTransport {
         else this.#settleCall(resp.callId, new OtlpdbError(resp.code, resp.message, { peer: link.id, remote: true }));
       }
     });
-    s.on('error', () => {});
+    s.on('error', () => {
+      // A refused or reset connection; 'close' follows and schedules the redial.
+      link.pm.errors++;
+    });
     s.once('close', () => {
       clearTimeout(timer);
       this.#timers.delete(timer);
       if (link.socket !== s) return; // link closed on purpose (stop, setPeers)
       link.socket = null;
-      if (!connected) this.#m.dialFailures++;
+      if (!connected) {
+        this.#m.dialFailures++;
+        link.pm.dialFailures++;
+      }
       this.#linkDown(link);
     });
   }

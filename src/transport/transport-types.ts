@@ -68,6 +68,45 @@ export interface TransportMetrics {
   callsServed: number;
 }
 
+/**
+ * PeerMetrics are the counters of one configured peer, both directions (a
+ * copy when returned; safe to keep). Traffic of a connection counts here only
+ * once it is attributed to the peer: for an outgoing connection from the dial
+ * on, for an incoming one from its accepted Hello on. Bad input before a Hello
+ * has no peer and stays in TransportMetrics.framesRefused only.
+ */
+export interface PeerMetrics {
+  bytesOut: number;
+  bytesIn: number;
+  framesSent: number;
+  framesReceived: number;
+  messagesSent: number;
+  messagesReceived: number;
+  /** dropsQueueFull counts messages to this peer dropped because its send queue (or its delay queue) was full. */
+  dropsQueueFull: number;
+  /** dropsFault counts messages to this peer dropped by an injected fault. */
+  dropsFault: number;
+  dialFailures: number;
+  /** errors counts socket errors on this peer's connections and frames refused on them after its Hello. */
+  errors: number;
+}
+
+/** newPeerMetrics returns zeroed per-peer counters. */
+export function newPeerMetrics(): PeerMetrics {
+  return {
+    bytesOut: 0,
+    bytesIn: 0,
+    framesSent: 0,
+    framesReceived: 0,
+    messagesSent: 0,
+    messagesReceived: 0,
+    dropsQueueFull: 0,
+    dropsFault: 0,
+    dialFailures: 0,
+    errors: 0,
+  };
+}
+
 /** PeerStatus is the sender-side state of one peer link, for tests, metrics and the CLI. */
 export interface PeerStatus {
   readonly state: 'idle' | 'connecting' | 'connected' | 'backoff';
