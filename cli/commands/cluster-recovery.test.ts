@@ -10,14 +10,15 @@ import type { ClusterSpec, ClusterView, StartedNode } from './cluster-test-util.
 // Real clusters started through `otlpdb cluster up --detach` on 127.0.0.1
 // (--port-step 1): one shared by the leader, KV and `down` checks, and one
 // each for the kill -9 and SIGTERM tests, each on its own port slot in
-// 28400-28459:
-// outside the kernel's ephemeral range (where node-test-util's freePort
-// draws) and apart from cluster.test.ts (27410-27610). No assertion is
+// 28400-28459: outside the kernel's ephemeral range (where node-test-util's
+// freePort draws) and apart from cluster.test.ts (27410-27610). No assertion is
 // about speed except the one liveness bound the failover issue names (a new
 // meta leader within three election timeouts of a kill -9), and that one
 // carries an explicit, large slack. Every failure message carries the
 // cluster dir and the tails of the node logs. Teardown SIGKILLs every node
-// PID the test learnt of and removes the dir, pass or fail.
+// PID the test learnt of (and any process naming its temp dir) and removes
+// the dir, pass or fail. Run it with `npx tap`, whose 600 s timeout applies:
+// run directly with node, tap's default 30 s timeout ends the file early.
 
 const TICK_MS = 20;
 const SHARDS = 2;
@@ -59,6 +60,27 @@ async function agreedLeaders(c: LocalCluster, ids: readonly number[], excluded =
     v.meta.leader !== 0 && v.meta.leader !== excluded && v.meta.leader === first.meta.leader && v.meta.term === first.meta.term;
   const shardsOk = (v: ClusterView): boolean => v.shards.length === SHARDS && v.shards.every((s) => s.leader !== 0 && s.leader !== excluded);
   return views.every((v) => metaOk(v) && shardsOk(v)) ? views : null;
+}
+
+/**
+ * allLinked polls until every node of `ids` reports every other node of
+ * `ids` as `connected`. A node is /readyz-ready once it knows its leaders,
+ * which can be before its own outbound link to the leader is up (see the
+ * report); a write it forwards then fails with 503 "peer is not connected".
+ */
+async function allLinked(c: LocalCluster, ids: readonly number[]): Promise<boolean> {
+  return pollUntil(
+    async () => {
+      for (const id of ids) {
+        const v = await c.view(id, 500);
+        if (v === null) return false;
+        if (!v.nodes.every((n) => n.id === id || !ids.includes(n.id) || n.state === 'connected')) return false;
+      }
+      return true;
+    },
+    POLLS_MAX,
+    POLL_MS,
+  );
 }
 
 /** readAll reads every key of `expected` through node `id`, READ_CONCURRENCY at a time, and returns the mismatches. */
@@ -137,6 +159,8 @@ t.test('one cluster from `cluster up --detach`: leaders, KV through every node, 
       const ok = await c.ready(id, POLLS_MAX, POLL_MS);
       t.ok(ok, c.explain(ok, `node ${id} is ready`));
     }
+    const linked = await allLinked(c, c.ids());
+    t.ok(linked, c.explain(linked, 'every node reports every peer connected'));
     for (const writer of c.ids()) {
       // Write twice so each read also shows it is not served from an older value.
       for (const round of [1, 2]) {
@@ -179,6 +203,8 @@ t.test('kill -9 of the meta leader under writes: a new leader, no acknowledged w
   t.ok(agreed, c.explain(agreed, 'the cluster agrees on its leaders before the kill'));
   if (before === null) return;
   const old = (before as ClusterView[])[0]?.meta ?? { leader: 0, term: 0 };
+  const linked = await allLinked(c, c.ids());
+  t.ok(linked, c.explain(linked, 'every node reports every peer connected'));
   const victim = c.entry(old.leader);
   const survivors = c.ids().filter((id) => id !== victim.id);
 
@@ -267,6 +293,8 @@ t.test('kill -9 of the meta leader under writes: a new leader, no acknowledged w
   const restarted = c.startNode(victim.id, `n${victim.id}.restart.log`);
   const up = await c.ready(victim.id, POLLS_MAX, POLL_MS, restarted);
   t.ok(up, c.explain(up, `restarted node ${victim.id} (pid ${restarted.pid}) started and is ready`));
+  const rejoined = await allLinked(c, c.ids());
+  t.ok(rejoined, c.explain(rejoined, 'every node reports every peer connected after the restart'));
   let caught: string = 'no answer yet';
   const caughtUp = await pollUntil(
     async () => {
@@ -302,6 +330,8 @@ t.test('SIGTERM stops a node cleanly, and the restarted node recovers its data',
   const agreed = await pollUntil(async () => (views = await agreedLeaders(c, c.ids())) !== null, POLLS_MAX, POLL_MS);
   t.ok(agreed, c.explain(agreed, 'the cluster agrees on its leaders'));
   // Stop the meta leader: the harder case, since the others must elect while it shuts down.
+  const linked = await allLinked(c, c.ids());
+  t.ok(linked, c.explain(linked, 'every node reports every peer connected'));
   const target = c.entry((views as ClusterView[] | null)?.[0]?.meta.leader ?? 1);
   const others = c.ids().filter((id) => id !== target.id);
   const expected = new Map<string, string>();
@@ -310,8 +340,10 @@ t.test('SIGTERM stops a node cleanly, and the restarted node recovers its data',
   t.same(bad, [], c.explain(bad.length === 0, 'writes before the stop are acknowledged'));
 
   // 1. The detached node from cluster.json: not our child, so the exit is read from its log.
+  const termAt = performance.now();
   process.kill(target.pid, 'SIGTERM');
   const gone = await pollUntil(async () => pidGone(target.pid), STOP_DEADLINE_MS / POLL_MS, POLL_MS);
+  t.comment(`node ${target.id} (meta leader, detached) gone ${(performance.now() - termAt).toFixed(0)} ms after SIGTERM`);
   t.ok(gone, c.explain(gone, `node ${target.id} (pid ${target.pid}) exits within ${STOP_DEADLINE_MS} ms of SIGTERM`));
   const clean = cleanStopInLog(target.log);
   t.ok(clean, c.explain(clean, `${target.log} ends with stopping (SIGTERM) and node_stopped without a failure`));
@@ -335,10 +367,14 @@ t.test('SIGTERM stops a node cleanly, and the restarted node recovers its data',
   const first = c.startNode(target.id, `n${target.id}.restart.log`);
   const ready1 = await c.ready(target.id, POLLS_MAX, POLL_MS, first);
   t.ok(ready1, c.explain(ready1, `restarted node ${target.id} (pid ${first.pid}) is ready`));
+  const rejoined1 = await allLinked(c, c.ids());
+  t.ok(rejoined1, c.explain(rejoined1, 'every node reports every peer connected after the restart'));
   bad = await readAll(c, target.id, expected);
   t.same(bad, [], c.explain(bad.length === 0, `restarted node ${target.id} reads the writes from before and during its stop`));
+  const termAt2 = performance.now();
   process.kill(first.pid, 'SIGTERM');
   const exit = await exitWithin(first, STOP_DEADLINE_MS);
+  t.comment(`node ${target.id} (our child) exited ${JSON.stringify(exit)} ${(performance.now() - termAt2).toFixed(0)} ms after SIGTERM`);
   const exitOk = exit !== 'deadline' && exit.code === 0 && exit.signal === null;
   t.ok(exitOk, c.explain(exitOk, `node ${target.id} (pid ${first.pid}) exits with code 0 within ${STOP_DEADLINE_MS} ms of SIGTERM: ${JSON.stringify(exit)}`));
   const clean2 = cleanStopInLog(first.log);
@@ -348,6 +384,8 @@ t.test('SIGTERM stops a node cleanly, and the restarted node recovers its data',
   const second = c.startNode(target.id, `n${target.id}.restart.log`);
   const ready2 = await c.ready(target.id, POLLS_MAX, POLL_MS, second);
   t.ok(ready2, c.explain(ready2, `node ${target.id} (pid ${second.pid}) is ready again`));
+  const rejoined2 = await allLinked(c, c.ids());
+  t.ok(rejoined2, c.explain(rejoined2, 'every node reports every peer connected after the restart'));
   bad = await readAll(c, target.id, expected);
   t.same(bad, [], c.explain(bad.length === 0, `node ${target.id} still reads every write after its second restart`));
 });
