@@ -440,3 +440,41 @@ export const ClusterLimits = {
   /** httpBodyBytesMax bounds a response body `status` reads. */
   httpBodyBytesMax: 16 * 1024 * 1024,
 } as const;
+
+/** KvBenchLimits bound `bench/kv.ts`, the KV write benchmark against etcd: its flags, its waits and its request shape. */
+export const KvBenchLimits = {
+  /** durationSecDefault is the load time of one concurrency level when --duration is not given. */
+  durationSecDefault: 10,
+  /** durationSecMax refuses absurd --duration values. */
+  durationSecMax: 3600,
+  /** connectionsDefault are the concurrency levels when --connections is not given. */
+  connectionsDefault: [1, 16, 256],
+  /** connectionsMax bounds one concurrency level (file descriptors: each connection is one socket on each side). */
+  connectionsMax: 4096,
+  /** levelsMax bounds the number of concurrency levels in --connections. */
+  levelsMax: 16,
+  /** valueBytes is the size of every written value. */
+  valueBytes: 64,
+  /** warmupSec is the unrecorded load before each system's first level (JIT, connection set-up, first WAL segment). */
+  warmupSec: 2,
+  /** requestTimeoutSec is autocannon's per-request timeout; a request past it counts as an error. */
+  requestTimeoutSec: 10,
+  /** startDeadlineMs bounds how long a cluster gets to start and report healthy. */
+  startDeadlineMs: 120_000,
+  /** pollMs is the interval of the health polls while a cluster starts. */
+  pollMs: 100,
+  /** stopTimeoutMs is how long a process gets after SIGTERM before SIGKILL. */
+  stopTimeoutMs: 15_000,
+  /** installTimeoutMs bounds `apt-get update` and `apt-get install` of etcd-server. */
+  installTimeoutMs: 600_000,
+  /** childOutputBytesMax bounds the output of a child the bench captures (the cluster CLI, bench/wal.js). */
+  childOutputBytesMax: 1024 * 1024,
+} as const;
+assert(KvBenchLimits.durationSecDefault <= KvBenchLimits.durationSecMax, 'kv bench durationSecDefault <= durationSecMax');
+assert(KvBenchLimits.connectionsDefault.length <= KvBenchLimits.levelsMax, 'kv bench default levels <= levelsMax');
+assert(
+  KvBenchLimits.connectionsDefault.every((c) => c >= 1 && c <= KvBenchLimits.connectionsMax),
+  'kv bench default connections in [1, connectionsMax]',
+);
+assert(KvBenchLimits.valueBytes <= ControlLimits.kvValueBytesMax, 'kv bench values fit kvValueBytesMax');
+assert(KvBenchLimits.stopTimeoutMs >= KvBenchLimits.pollMs, 'kv bench stopTimeoutMs >= pollMs');
