@@ -110,6 +110,12 @@ export async function startEtcd(o: EtcdClusterOptions): Promise<EtcdCluster> {
   };
   try {
     for (const i of ids) {
+      // A member already answering here belongs to someone else; its health would pass for ours.
+      if (await healthy(`http://${host(i)}:${o.clientPort}`)) {
+        throw new Error(`bench/kv: an etcd already serves ${host(i)}:${o.clientPort}; stop it or change the bench's ports`);
+      }
+    }
+    for (const i of ids) {
       const client = `http://${host(i)}:${o.clientPort}`;
       const peer = `http://${host(i)}:${o.peerPort}`;
       const logFd = openSync(join(o.dir, `m${i}.log`), 'a');
@@ -143,6 +149,8 @@ export async function startEtcd(o: EtcdClusterOptions): Promise<EtcdCluster> {
         await sleep(KvBenchLimits.pollMs);
       }
     }
+    const dead = children.find((c) => c.exitCode !== null || c.signalCode !== null);
+    if (dead !== undefined) throw new Error(`bench/kv: etcd member pid ${dead.pid ?? '?'} exited during start-up; see ${o.dir}/m*.log`);
     const pids = children.map((c) => c.pid ?? -1);
     assert(pids.every((p) => p > 0), 'every etcd member has a pid');
     return { targets, pids, stop };

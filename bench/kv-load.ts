@@ -5,8 +5,9 @@
  * one latency histogram. It also samples the CPU time of the server processes
  * (Linux /proc) and of this process, to say where the time went.
  *
- * Every request writes a distinct key: a counter owned by the caller's
- * `nextKey` advances once per request, across members and levels.
+ * Every request writes the next key of the caller's `nextKey` (a counter
+ * that advances once per request, across members and levels; see kv-plan's
+ * benchKey for why it cycles).
  */
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
@@ -90,13 +91,14 @@ export async function runLevel(
   const raw = await Promise.all(runs);
   const self = process.cpuUsage(selfBefore);
   const cpuAfter = pids.map(cpuSec);
-  const aggregate = (autocannon as unknown as { aggregateResult: AggregateFn }).aggregateResult;
-  const merged = aggregate(raw, { url: targets[0] ?? '', connections });
+  // Count status codes before aggregating: aggregateResult adds into the first result's statusCodeStats in place.
   const statusCodes: Record<string, number> = {};
   for (const r of raw) {
     const stats = (r as unknown as { statusCodeStats: Record<string, { count: number }> }).statusCodeStats;
     for (const [code, s] of Object.entries(stats)) statusCodes[code] = (statusCodes[code] ?? 0) + s.count;
   }
+  const aggregate = (autocannon as unknown as { aggregateResult: AggregateFn }).aggregateResult;
+  const merged = aggregate(raw, { url: targets[0] ?? '', connections });
   const elapsedSec = Math.max(...raw.map((r) => r.duration));
   assert(elapsedSec > 0, 'a level ran for some time');
   return {

@@ -89,10 +89,14 @@ export function benchValue(seed: number): string {
   return s;
 }
 
-/** benchKey is the key of request n: distinct per request, so no write is a no-op overwrite of a hot key. */
+/**
+ * benchKey is the key of request n: `bench-<n mod keySpace>`. Requests in
+ * flight together always write distinct keys (keySpace > connectionsMax), and
+ * the key count stays under the control KV's kvKeysMax however long the run.
+ */
 export function benchKey(n: number): string {
   assert(Number.isSafeInteger(n) && n >= 0, 'benchKey n >= 0');
-  return `bench-${n}`;
+  return `bench-${n % KvBenchLimits.keySpace}`;
 }
 
 /** etcdPutBody is the v3 JSON gateway body of a put (`POST /v3/kv/put`): key and value base64, as grpc-gateway maps `bytes`. */

@@ -58,6 +58,9 @@ t.test('request bodies: a 64-byte seeded value, distinct keys, the etcd gateway 
   t.equal(Buffer.byteLength(v), KvBenchLimits.valueBytes);
   t.equal(benchValue(64), v, 'the value is the same for the same seed');
   t.not(benchKey(1), benchKey(2));
+  t.equal(benchKey(KvBenchLimits.keySpace + 1), benchKey(1), 'keys cycle so the control KV stays under kvKeysMax');
+  const inFlight = new Set(Array.from({ length: KvBenchLimits.connectionsMax }, (_, i) => benchKey(KvBenchLimits.keySpace - 7 + i)));
+  t.equal(inFlight.size, KvBenchLimits.connectionsMax, 'connectionsMax consecutive requests write distinct keys, also across the wrap');
   const body = JSON.parse(etcdPutBody('bench-7', v)) as { key: string; value: string };
   t.equal(Buffer.from(body.key, 'base64').toString(), 'bench-7');
   t.equal(Buffer.from(body.value, 'base64').toString(), v);
@@ -76,6 +79,7 @@ t.test('the otlpdb harness writes distinct keys through every node and stops the
   const shape = { method: 'PUT' as const, headers: {}, path: (k: string) => `/api/v1/kv/${k}`, body: () => value };
   const r = await runLevel(cluster.targets, 3, 1, shape, () => benchKey(n++), cluster.pids);
   t.equal(r.counts.non2xx, 0, `no non-2xx answers (${JSON.stringify(r.counts.statusCodes)})`);
+  t.equal(r.counts.statusCodes['200'], r.counts.ok2xx, 'the status code counts agree with the 2xx count');
   t.equal(r.counts.errors, 0, 'no connection errors');
   t.ok(r.counts.ok2xx >= 3, `every connection wrote (${r.counts.ok2xx} writes)`);
   t.ok(n >= r.counts.ok2xx, 'one fresh key per request');

@@ -3,8 +3,9 @@
  * replicated KV writes per second through the HTTP API of a real 3-node
  * otlpdb cluster (`PUT /api/v1/kv/bench-<n>`, started by `otlpdb cluster up`)
  * against a real 3-member etcd 3.4 cluster (`POST /v3/kv/put`, its JSON
- * gateway), same machine, same load generator, same 64-byte values, a
- * distinct key per request.
+ * gateway), same machine, same load generator, same 64-byte values, the
+ * same key sequence (kv-plan's benchKey: distinct keys for requests in
+ * flight, cycling through keySpace keys because the control KV is bounded).
  *
  * The systems run one after the other, never together: each gets the whole
  * machine while it is measured. For each concurrency level autocannon runs
@@ -23,7 +24,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KvBenchLimits } from '../src/limits.js';
 import { ensureEtcd, etcdVersion, startEtcd } from './kv-etcd.js';
@@ -112,8 +113,16 @@ function cpuText(cpu: readonly (number | null)[], elapsedSec: number): string {
   return cpu.map((s) => (s === null ? '?' : `${Math.round((s / elapsedSec) * 100)}%`)).join('/');
 }
 
-function printText(config: KvBenchConfig, runs: readonly SystemRun[], ratios: readonly (number | null)[], wal: unknown): void {
-  console.log(`kv: ${MEMBERS}-member clusters on loopback, ${KvBenchLimits.valueBytes}-byte values, a new key per request, ${config.durationSec} s per level`);
+const loadText = (l: readonly number[]): string => l.map((x) => x.toFixed(1)).join(' ');
+
+interface LoadAverages {
+  readonly before: readonly number[];
+  readonly after: readonly number[];
+}
+
+function printText(config: KvBenchConfig, runs: readonly SystemRun[], ratios: readonly (number | null)[], wal: unknown, load: LoadAverages): void {
+  console.log(`kv: ${MEMBERS}-member clusters on loopback, ${KvBenchLimits.valueBytes}-byte values, keys cycle through ${KvBenchLimits.keySpace}, ${config.durationSec} s per level`);
+  console.log(`  load average before/after: ${loadText(load.before)} / ${loadText(load.after)} (other work on the machine skews both systems)`);
   for (const r of runs) {
     console.log(`\n${r.system} (${r.version}; leader ${r.leader})`);
     console.log('  conns   req/s    p50 ms   p99 ms   non2xx  errors   server CPU n1/n2/n3   loadgen CPU');
@@ -135,6 +144,7 @@ async function main(): Promise<number> {
   const config = parseKvArgs(process.argv.slice(2));
   const etcdBin = config.etcd ? ensureEtcd(log) : null;
   const wal = config.wal ? await runWalBench() : null;
+  const loadBefore = loadavg();
   const root = await mkdtemp(join(tmpdir(), 'otlpdb-bench-kv-'));
   let otlpdb: OtlpdbCluster | null = null;
   let etcd: EtcdCluster | null = null;
@@ -179,10 +189,11 @@ async function main(): Promise<number> {
     const ratios = mine !== undefined && theirs !== undefined ? mine.levels.map((l, i) => throughputRatio(l.requestsPerSec, theirs.levels[i]?.requestsPerSec ?? 0)) : [];
     const top = mine?.levels[mine.levels.length - 1];
     const targetMet = top !== undefined && ratios.length > 0 ? ratioTargetMet(ratios[ratios.length - 1] ?? null, top) : null;
+    const load: LoadAverages = { before: loadBefore, after: loadavg() };
     if (config.json) {
-      console.log(JSON.stringify({ bench: 'kv', durationSec: config.durationSec, valueBytes: KvBenchLimits.valueBytes, runs, ratios, targetMet, wal }));
+      console.log(JSON.stringify({ bench: 'kv', durationSec: config.durationSec, valueBytes: KvBenchLimits.valueBytes, runs, ratios, targetMet, wal, load }));
     } else {
-      printText(config, runs, ratios, wal);
+      printText(config, runs, ratios, wal, load);
       if (targetMet !== null) console.log(`target ratio >= 1.0 at ${top?.connections} connections: ${targetMet ? 'met' : 'NOT met'}`);
     }
     const failed = runs.some((r) => r.levels.some((l) => l.non2xx > 0 || l.errors > 0));

@@ -453,6 +453,15 @@ export const KvBenchLimits = {
   connectionsMax: 4096,
   /** levelsMax bounds the number of concurrency levels in --connections. */
   levelsMax: 16,
+  /**
+   * keySpace is how many distinct keys the bench cycles through: request n
+   * writes key n mod keySpace. The control KV holds at most kvKeysMax keys
+   * (it is a control plane, not a data store), so a fresh key per request
+   * would hit that bound after 10,000 writes; half of it leaves room for other
+   * keys, and it is far above connectionsMax, so no two requests in flight
+   * ever share a key.
+   */
+  keySpace: ControlLimits.kvKeysMax / 2,
   /** valueBytes is the size of every written value. */
   valueBytes: 64,
   /** warmupSec is the unrecorded load before each system's first level (JIT, connection set-up, first WAL segment). */
@@ -476,5 +485,8 @@ assert(
   KvBenchLimits.connectionsDefault.every((c) => c >= 1 && c <= KvBenchLimits.connectionsMax),
   'kv bench default connections in [1, connectionsMax]',
 );
+assert(Number.isSafeInteger(KvBenchLimits.keySpace), 'kv bench keySpace is an integer');
+assert(KvBenchLimits.keySpace <= ControlLimits.kvKeysMax, 'kv bench keySpace fits the control KV');
+assert(KvBenchLimits.keySpace > KvBenchLimits.connectionsMax, 'kv bench: no two requests in flight share a key');
 assert(KvBenchLimits.valueBytes <= ControlLimits.kvValueBytesMax, 'kv bench values fit kvValueBytesMax');
 assert(KvBenchLimits.stopTimeoutMs >= KvBenchLimits.pollMs, 'kv bench stopTimeoutMs >= pollMs');
