@@ -52,6 +52,13 @@ interface SystemRun {
   readonly levels: readonly (LevelFigures & { serverCpuSec: readonly (number | null)[]; loadGenCpuSec: number; elapsedSec: number })[];
 }
 
+/** interrupted is the signal that asked the bench to stop, or null; after it no figure is printed (the load ran against clusters being stopped). */
+let interrupted: NodeJS.Signals | null = null;
+
+function checkInterrupted(): void {
+  if (interrupted !== null) throw new Error(`bench/kv: interrupted by ${interrupted}; no figures`);
+}
+
 const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
@@ -86,10 +93,12 @@ async function loadSystem(
   const nextKey = (): string => benchKey(n++);
   log(`${system}: warm-up ${KvBenchLimits.warmupSec} s`);
   await runLevel(cluster.targets, Math.min(16, KvBenchLimits.connectionsMax), KvBenchLimits.warmupSec, shape, nextKey, cluster.pids);
+  checkInterrupted();
   const levels: SystemRun['levels'][number][] = [];
   for (const c of config.connections) {
     log(`${system}: ${c} connection(s), ${config.durationSec} s`);
     const r = await runLevel(cluster.targets, c, config.durationSec, shape, nextKey, cluster.pids);
+    checkInterrupted();
     levels.push({ ...levelFigures(c, r.counts), serverCpuSec: r.serverCpuSec, loadGenCpuSec: r.loadGenCpuSec, elapsedSec: r.counts.elapsedSec });
   }
   return { system, version, leader: await leader(), levels };
@@ -158,6 +167,7 @@ async function main(): Promise<number> {
     return cleaning;
   };
   const onSignal = (sig: NodeJS.Signals): void => {
+    interrupted = sig;
     log(`bench/kv: ${sig}, stopping both clusters`);
     void cleanup().finally(() => process.exit(130));
   };
@@ -185,6 +195,7 @@ async function main(): Promise<number> {
       runs.push(await loadSystem('etcd', etcdVersion(etcdBin), e, etcdShape(value), config, () => etcdLeader(e.targets)));
       await etcd.stop();
     }
+    checkInterrupted();
     const [mine, theirs] = runs;
     const ratios = mine !== undefined && theirs !== undefined ? mine.levels.map((l, i) => throughputRatio(l.requestsPerSec, theirs.levels[i]?.requestsPerSec ?? 0)) : [];
     const top = mine?.levels[mine.levels.length - 1];
