@@ -458,3 +458,53 @@ export const ClusterLimits = {
   /** httpBodyBytesMax bounds a response body `status` reads. */
   httpBodyBytesMax: 16 * 1024 * 1024,
 } as const;
+
+/** KvBenchLimits bound `bench/kv.ts`, the KV write benchmark against etcd: its flags, its waits and its request shape. */
+export const KvBenchLimits = {
+  /** durationSecDefault is the load time of one concurrency level when --duration is not given. */
+  durationSecDefault: 10,
+  /** durationSecMax refuses absurd --duration values. */
+  durationSecMax: 3600,
+  /** connectionsDefault are the concurrency levels when --connections is not given. */
+  connectionsDefault: [1, 16, 256],
+  /** connectionsMax bounds one concurrency level (file descriptors: each connection is one socket on each side). */
+  connectionsMax: 4096,
+  /** levelsMax bounds the number of concurrency levels in --connections. */
+  levelsMax: 16,
+  /**
+   * keySpace is how many distinct keys the bench cycles through: request n
+   * writes key n mod keySpace. The control KV holds at most kvKeysMax keys
+   * (it is a control plane, not a data store), so a fresh key per request
+   * would hit that bound after 10,000 writes; half of it leaves room for other
+   * keys, and it is far above connectionsMax, so no two requests in flight
+   * ever share a key.
+   */
+  keySpace: ControlLimits.kvKeysMax / 2,
+  /** valueBytes is the size of every written value. */
+  valueBytes: 64,
+  /** warmupSec is the unrecorded load before each system's first level (JIT, connection set-up, first WAL segment). */
+  warmupSec: 2,
+  /** requestTimeoutSec is autocannon's per-request timeout; a request past it counts as an error. */
+  requestTimeoutSec: 10,
+  /** startDeadlineMs bounds how long a cluster gets to start and report healthy. */
+  startDeadlineMs: 120_000,
+  /** pollMs is the interval of the health polls while a cluster starts. */
+  pollMs: 100,
+  /** stopTimeoutMs is how long a process gets after SIGTERM before SIGKILL. */
+  stopTimeoutMs: 15_000,
+  /** installTimeoutMs bounds `apt-get update` and `apt-get install` of etcd-server. */
+  installTimeoutMs: 600_000,
+  /** childOutputBytesMax bounds the output of a child the bench captures (the cluster CLI, bench/wal.js). */
+  childOutputBytesMax: 1024 * 1024,
+} as const;
+assert(KvBenchLimits.durationSecDefault <= KvBenchLimits.durationSecMax, 'kv bench durationSecDefault <= durationSecMax');
+assert(KvBenchLimits.connectionsDefault.length <= KvBenchLimits.levelsMax, 'kv bench default levels <= levelsMax');
+assert(
+  KvBenchLimits.connectionsDefault.every((c) => c >= 1 && c <= KvBenchLimits.connectionsMax),
+  'kv bench default connections in [1, connectionsMax]',
+);
+assert(Number.isSafeInteger(KvBenchLimits.keySpace), 'kv bench keySpace is an integer');
+assert(KvBenchLimits.keySpace <= ControlLimits.kvKeysMax, 'kv bench keySpace fits the control KV');
+assert(KvBenchLimits.keySpace > KvBenchLimits.connectionsMax, 'kv bench: no two requests in flight share a key');
+assert(KvBenchLimits.valueBytes <= ControlLimits.kvValueBytesMax, 'kv bench values fit kvValueBytesMax');
+assert(KvBenchLimits.stopTimeoutMs >= KvBenchLimits.pollMs, 'kv bench stopTimeoutMs >= pollMs');
