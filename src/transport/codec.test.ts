@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Packr } from 'msgpackr';
+import { Packr, pack } from 'msgpackr';
 import { SeededRand } from '../fs/seeded-rand.js';
 import { MessageType } from '../raft/types.js';
 import type { Message } from '../raft/types.js';
@@ -7,9 +7,11 @@ import {
   decodeCallRequest,
   decodeCallResponse,
   decodeHello,
+  decodeErrorDetails,
   decodeMessages,
   encodeCallRequest,
   encodeCallResponse,
+  encodeErrorDetails,
   encodeHello,
   encodeMessages,
 } from './codec.js';
@@ -182,4 +184,13 @@ t.test('handshake and call codecs validate their fields', async (t) => {
   const resp = { callId: 5, code: 'ERR_TIMEOUT' as const, message: 'late', payload: new Uint8Array(0) };
   t.same(plain(decodeCallResponse(encodeCallResponse(resp))), plain(resp));
   t.equal(decodeCallResponse(packr.pack([5, 'ERR_NOPE', '', new Uint8Array(0)])), undefined, 'unknown error code refused');
+});
+
+t.test('error details of a failed call round-trip: primitives kept, the rest and junk dropped', async (t) => {
+  const bytes = encodeErrorDetails({ leaderHint: 3, group: 0, why: 'x', nested: { a: 1 }, list: [1] });
+  t.same(decodeErrorDetails(bytes), { leaderHint: 3, group: 0, why: 'x' });
+  t.same(decodeErrorDetails(new Uint8Array(0)), {});
+  t.same(decodeErrorDetails(Uint8Array.from([0xc1, 0xff, 0x00])), {}, 'malformed bytes give no details');
+  t.same(decodeErrorDetails(pack([1, 2])), {}, 'a list is not details');
+  t.equal(encodeErrorDetails({ nested: {} }).length, 0, 'nothing to carry: an empty payload');
 });

@@ -337,3 +337,46 @@ export function decodeCallResponse(bytes: Uint8Array): CallResponse | undefined 
   if (!isBytes(payload)) return undefined;
   return { callId, code: code as ErrorCode | '', message, payload };
 }
+
+/** ERROR_DETAILS_MAX bounds the detail fields an error answer of a call carries. */
+const ERROR_DETAILS_MAX = 16;
+
+/**
+ * encodeErrorDetails packs the primitive fields (number, string, boolean) of
+ * an error's details into a failed call's payload, so a caller learns, for
+ * example, the leader hint of an ERR_NOT_LEADER answered by a peer.
+ */
+export function encodeErrorDetails(details: Readonly<Record<string, unknown>>): Uint8Array {
+  const out: Record<string, number | string | boolean> = {};
+  let n = 0;
+  for (const [k, v] of Object.entries(details)) {
+    if (n >= ERROR_DETAILS_MAX) break;
+    if (typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.length <= 256)) {
+      out[k] = v;
+      n++;
+    }
+  }
+  return n === 0 ? new Uint8Array(0) : pack(out);
+}
+
+/** decodeErrorDetails reads what encodeErrorDetails wrote; anything else (from a newer or broken peer) is ignored. */
+export function decodeErrorDetails(payload: Uint8Array): Record<string, number | string | boolean> {
+  if (payload.length === 0) return {};
+  let v: unknown;
+  try {
+    v = packr.unpack(payload);
+  } catch {
+    return {};
+  }
+  if (!(v instanceof Map)) return {};
+  const out: Record<string, number | string | boolean> = {};
+  let n = 0;
+  for (const [k, x] of v as Map<unknown, unknown>) {
+    if (n >= ERROR_DETAILS_MAX || typeof k !== 'string') break;
+    if (typeof x === 'number' || typeof x === 'boolean' || (typeof x === 'string' && x.length <= 256)) {
+      out[k] = x;
+      n++;
+    }
+  }
+  return out;
+}

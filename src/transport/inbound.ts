@@ -20,7 +20,7 @@ import type net from 'node:net';
 import { assert, isOtlpdbError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import type { Message, NodeId } from '../raft/types.js';
-import { PROTOCOL_VERSION, decodeCallRequest, decodeHello, decodeMessages, encodeCallResponse } from './codec.js';
+import { PROTOCOL_VERSION, decodeCallRequest, decodeHello, decodeMessages, encodeCallResponse, encodeErrorDetails } from './codec.js';
 import type { RefusalReason } from './codec.js';
 import { FRAME_HEADER_BYTES, FrameReader, FrameType, encodeFrame } from './frame.js';
 import type { Frame } from './frame.js';
@@ -41,6 +41,8 @@ export interface InboundHost {
   peerMetrics(id: NodeId): PeerMetrics | undefined;
   handler(method: string): CallHandler | undefined;
   deliver(from: NodeId, msgs: Message[]): void;
+  /** helloAccepted tells the host a member just connected (so a link in reconnect backoff towards it can dial at once). */
+  helloAccepted(id: NodeId): void;
 }
 
 interface Inbound {
@@ -153,6 +155,7 @@ export class InboundConnections {
     ib.peer = h.nodeId;
     ib.pm = pm;
     assert(ib.peer !== 0, 'handshaken connection has a peer');
+    this.#host.helloAccepted(h.nodeId);
     return null;
   }
 
@@ -217,7 +220,7 @@ export class InboundConnections {
           else answer('ERR_INTERNAL', `handler ${req.method} returned no bytes`, EMPTY);
         },
         (err: unknown) => {
-          if (isOtlpdbError(err)) answer(err.code, err.message, EMPTY);
+          if (isOtlpdbError(err)) answer(err.code, err.message, encodeErrorDetails(err.details));
           else answer('ERR_INTERNAL', `handler ${req.method} failed: ${String(err)}`, EMPTY);
         },
       )

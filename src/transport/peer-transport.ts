@@ -45,7 +45,7 @@ import { OtlpdbError, assert } from '../errors.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { DEFAULT_BACKOFF, checkBackoffPolicy, reconnectDelayMs } from './backoff.js';
 import type { BackoffPolicy } from './backoff.js';
-import { decodeCallResponse, encodeCallRequest, encodeHello, encodeMessages, estimateMessageBytes, isNetworkMessageType } from './codec.js';
+import { decodeCallResponse, decodeErrorDetails, encodeCallRequest, encodeHello, encodeMessages, estimateMessageBytes, isNetworkMessageType } from './codec.js';
 import { FaultInjector } from './faults.js';
 import type { Faults } from './faults.js';
 import { FrameReader, FrameType, encodeFrame } from './frame.js';
@@ -140,6 +140,11 @@ export class PeerTransport {
       peerMetrics: (id) => this.#links.get(id)?.pm,
       handler: (method) => this.#handlers.get(method),
       deliver: (from, msgs) => this.#onMessages(from, msgs),
+      helloAccepted: (id) => {
+        // The peer is evidently up: a link waiting out a reconnect backoff towards it dials now.
+        const link = this.#links.get(id);
+        if (link !== undefined && link.state === 'backoff') this.#redialNow(link);
+      },
     });
     this.setPeers(opts.peers);
   }
@@ -372,7 +377,9 @@ export class PeerTransport {
     if (this.#state !== 'started') return Promise.reject(new OtlpdbError('ERR_UNAVAILABLE', 'transport is not running'));
     const link = this.#links.get(peer);
     if (link === undefined) return Promise.reject(new OtlpdbError('ERR_INVALID_ARGUMENT', 'unknown peer', { peer }));
-    if (link.state === 'backoff' || link.state === 'idle') {
+    // A call is worth a dial now: waiting out the backoff would fail it although the peer may be back.
+    if (link.state === 'backoff') this.#redialNow(link);
+    if (link.state !== 'connected' && link.state !== 'connecting') {
       return Promise.reject(new OtlpdbError('ERR_UNAVAILABLE', 'peer is not connected', { peer }));
     }
     if (this.#pending.size >= TransportLimits.callsPendingMax) {
@@ -545,7 +552,7 @@ export class PeerTransport {
         const p = this.#pending.get(resp.callId);
         if (p === undefined || p.peer !== link.id) continue; // late answer after a deadline
         if (resp.code === '') this.#settleCall(resp.callId, null, resp.payload);
-        else this.#settleCall(resp.callId, new OtlpdbError(resp.code, resp.message, { peer: link.id, remote: true }));
+        else this.#settleCall(resp.callId, new OtlpdbError(resp.code, resp.message, { ...decodeErrorDetails(resp.payload), peer: link.id, remote: true }));
       }
     });
     s.on('error', () => {
@@ -566,6 +573,17 @@ export class PeerTransport {
   }
 
   /** #linkDown handles an outgoing connection lost or never made: tell the driver, fail calls, schedule the redial. */
+  /** redialNow cuts a link's reconnect backoff short and dials (one dial; a failure backs off again, one step longer). */
+  #redialNow(link: Link): void {
+    if (this.#state !== 'started' || link.state !== 'backoff' || link.socket !== null) return;
+    if (link.timer !== null) {
+      clearTimeout(link.timer);
+      this.#timers.delete(link.timer);
+      link.timer = null;
+    }
+    this.#dial(link);
+  }
+
   #linkDown(link: Link): void {
     // Frames of calls still queued would reach the peer after their caller got ERR_UNAVAILABLE: drop them.
     link.queue = link.queue.filter((q) => q.callId === 0);
