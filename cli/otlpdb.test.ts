@@ -51,7 +51,7 @@ t.test('otlpdb refuses malformed flags with ERR_INVALID_ARGUMENT and exit code 2
 });
 
 t.test('every command has --help', async (t) => {
-  for (const args of [['--help'], ['sim', '--help'], ['demo', '--help']]) {
+  for (const args of [['--help'], ['sim', '--help'], ['cluster', 'up', '--help']]) {
     const run = otlpdb(...args);
     t.equal(run.status, 0, `${args.join(' ')} exits 0`);
     t.match(run.stdout, /Usage: otlpdb/);

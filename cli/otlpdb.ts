@@ -8,9 +8,8 @@
 import { Command, CommanderError } from 'commander';
 import { isOtlpdbError } from '../src/errors.js';
 import { CLI_USAGE_EXIT_CODE } from './flags.js';
-import { runClusterDown, runClusterStatus, runClusterUp } from './commands/cluster.js';
-import type { ClusterDownOptions, ClusterStatusOptions, ClusterUpOptions } from './commands/cluster.js';
-import { runDemoCommand } from './commands/demo.js';
+import { runClusterDown, runClusterRemove, runClusterStatus, runClusterUp } from './commands/cluster.js';
+import type { ClusterDownOptions, ClusterRemoveOptions, ClusterStatusOptions, ClusterUpOptions } from './commands/cluster.js';
 import { runSimCommand } from './commands/sim.js';
 import type { SimCommandOptions } from './commands/sim.js';
 import { processSignals, runStartCommand } from './commands/start.js';
@@ -55,12 +54,14 @@ export function buildProgram(): Command {
   program
     .command('start')
     .description('Run one node of a cluster until SIGTERM or SIGINT; prints a JSON "started" line, then JSON log lines.')
-    .option('--id <n>', 'this node\'s id (a positive integer listed in --initial-cluster)')
+    .option('--id <n>', 'this node\'s id (a positive integer, or nN; listed in --initial-cluster)')
     .option('--data <dir>', 'data directory (WAL and snapshots); restarting on it recovers the node')
     .option('--peer <host:port>', 'node-to-node address to listen on and dial from (default port 7400)')
     .option('--api <host:port>', 'HTTP API address (default: the peer host, port 3200)')
-    .option('--initial-cluster <list>', 'founding members, e.g. 1=127.0.0.1:7400,2=127.0.0.2:7400,3=127.0.0.3:7400')
-    .option('--shards <n>', 'shard groups every node hosts (default 4)')
+    .option('--initial-cluster <list>', 'founding members of a new cluster, e.g. n1=127.0.0.1:7400,n2=127.0.0.2:7400,n3=127.0.0.3:7400')
+    .option('--join <host:port>', 'join an existing cluster through the API address of any member (instead of --initial-cluster)')
+    .option('--shards <n>', 'shard count S of a new cluster (default 16; fixed at creation)')
+    .option('--replicas <n>', 'replicas per shard R of a new cluster (default 3, at most the node count)')
     .option('--tick-ms <n>', 'Raft tick in milliseconds (default 100)')
     .action(async (options: StartCommandOptions) => {
       process.exitCode = await runStartCommand(options, { ...io, untilSignal: processSignals });
@@ -74,11 +75,11 @@ export function buildProgram(): Command {
     .description(
       'Start one `otlpdb start` process per node, wait until every /readyz answers 200, print the endpoints and write DIR/cluster.json. ' +
         'Node i listens on 127.0.0.i (peer 7400, API 3200); with --port-step all nodes share 127.0.0.1 with ports offset by K*(i-1). ' +
-        'otlpGrpc/otlpHttp (4317/4318) are null: OTLP ingest is not implemented yet. ' +
+        'otlpGrpc/otlpHttp are null until the nodes serve OTLP. ' +
         'Stays in the foreground until Ctrl-C/SIGTERM, which stops every node; --detach returns and leaves them running.',
     )
     .option('--nodes <n>', 'number of nodes (default 3, at most 254)')
-    .option('--shards <n>', 'shard groups every node hosts (default: as `otlpdb start`)')
+    .option('--shards <n>', 'shard count S (default 16)')
     .option('--dir <dir>', 'cluster directory: data dirs n<i>/, logs n<i>.log and cluster.json (default .otlpdb)')
     .option('--detach', 'return once the cluster is ready, leaving the nodes running')
     .option('--json', 'print the cluster.json document instead of a table')
@@ -86,6 +87,7 @@ export function buildProgram(): Command {
     .option('--peer-port <n>', 'peer port of node 1 (default 7400)')
     .option('--api-port <n>', 'API port of node 1 (default 3200)')
     .option('--tick-ms <n>', 'Raft tick in milliseconds passed to every node (default: as `otlpdb start`)')
+    .option('--replicas <n>', 'replicas per shard R (default 3, at most the node count)')
     .action(async (options: ClusterUpOptions) => {
       process.exitCode = await runClusterUp(options, { ...io, untilSignal: processSignals });
     });
@@ -108,11 +110,19 @@ export function buildProgram(): Command {
       process.exitCode = await runClusterStatus(options, io);
     });
 
-  program
-    .command('demo')
-    .description('What `npm start` runs until the multi-node cluster lands: a short simulation, explained.')
-    .action(async () => {
-      process.exitCode = await runDemoCommand(io);
+  cluster
+    .command('remove')
+    .argument('<id>', 'the node to remove (n4 or 4)')
+    .description(
+      'Remove a node: it is marked leaving, its shard replicas move to the other nodes (add learner, catch up, promote, remove), ' +
+        'then the meta group forgets it. Waits until it is gone; with --dir also stops its process and drops it from cluster.json.',
+    )
+    .option('--api <host:port>', 'ask this node\'s API')
+    .option('--dir <dir>', 'the cluster of DIR/cluster.json (default .otlpdb)')
+    .option('--timeout-ms <n>', 'how long to wait for the node to be moved out (default 120000)')
+    .option('--json', 'print one JSON summary instead of text')
+    .action(async (id: string, options: ClusterRemoveOptions) => {
+      process.exitCode = await runClusterRemove(id, options, io);
     });
 
   return program;

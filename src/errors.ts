@@ -176,3 +176,8 @@ export function assert(condition: unknown, invariant: string): asserts condition
     throw new OtlpdbError('ERR_INTERNAL', `invariant violated: ${invariant}`);
   }
 }
+
+/** isErrorCode says whether a string (from another node's JSON answer) is one of our codes. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ErrorCodes, code);
+}

@@ -377,14 +377,16 @@ export const NodeDefaults = {
   peerPort: 7400,
   /** apiPort is the default HTTP API port. */
   apiPort: 3200,
+  /** shardCount is the shard count S of a cluster bootstrapped without --shards (DESIGN.md §4). */
+  shardCount: PartitionLimits.shardCountDefault,
   /**
-   * shardCount is the number of shard groups a node hosts by default. Kept
-   * small (not PartitionLimits.shardCountDefault) so a laptop cluster stays
-   * light until placement spreads shards over nodes.
+   * shardCountMax bounds --shards: every shard is a Raft group with a tick and
+   * a Ready per iteration, and a laptop cluster of 3 nodes carries S*R/3 of
+   * them each.
    */
-  shardCount: 4,
-  /** shardCountMax bounds --shards while every node hosts every shard (NB: placement lifts this). */
-  shardCountMax: 256,
+  shardCountMax: 1024,
+  /** replicas is the replication factor R of a cluster bootstrapped without --replicas. */
+  replicas: PartitionLimits.replicationFactorDefault,
   /** tickMs is the default Raft tick. */
   tickMs: 100,
   tickMsMin: 1,
@@ -416,10 +418,14 @@ assert(ApiLimits.headersTimeoutMs <= ApiLimits.requestTimeoutMs, 'headers timeou
 export const NodeLimits = {
   /** inboxMessagesMax bounds messages received but not yet handed to the driver. */
   inboxMessagesMax: DriverLimits.receiveMessagesMax,
+  /** httpClientBodyBytesMax bounds a response body a node reads from another node's API (a join answer). */
+  httpClientBodyBytesMax: 1024 * 1024,
 } as const;
 
 /** ControlApiLimits are the API limits specific to the control routes. */
 export const ControlApiLimits = {
+  /** idempotencyKeyBytesMax bounds the Idempotency-Key header of a control write. */
+  idempotencyKeyBytesMax: ControlLimits.requestIdBytesMax,
   /** kvPutBodyBytesMax bounds the body of PUT /api/v1/kv/{key}: the largest value plus slack, so an oversized value is read and refused by kvValueBytesMax. */
   kvPutBodyBytesMax: ControlLimits.kvValueBytesMax + 4096,
 } as const;
@@ -457,6 +463,10 @@ export const ClusterLimits = {
   httpTimeoutMs: 10_000,
   /** httpBodyBytesMax bounds a response body `status` reads. */
   httpBodyBytesMax: 16 * 1024 * 1024,
+  /** removeTimeoutMsDefault is how long `cluster remove` waits for the node to be moved out and forgotten. */
+  removeTimeoutMsDefault: 120_000,
+  /** removePollMs is the interval of `cluster remove`'s progress polls. */
+  removePollMs: 500,
 } as const;
 
 /** KvBenchLimits bound `bench/kv.ts`, the KV write benchmark against etcd: its flags, its waits and its request shape. */
@@ -508,3 +518,35 @@ assert(KvBenchLimits.keySpace <= ControlLimits.kvKeysMax, 'kv bench keySpace fit
 assert(KvBenchLimits.keySpace > KvBenchLimits.connectionsMax, 'kv bench: no two requests in flight share a key');
 assert(KvBenchLimits.valueBytes <= ControlLimits.kvValueBytesMax, 'kv bench values fit kvValueBytesMax');
 assert(KvBenchLimits.stopTimeoutMs >= KvBenchLimits.pollMs, 'kv bench stopTimeoutMs >= pollMs');
+
+/** ReconcileLimits bound the cluster controller (src/cluster-controller.ts) and graceful shutdown. */
+export const ReconcileLimits = {
+  /** reconcileIntervalMs is how often a node runs one reconciliation round. */
+  reconcileIntervalMs: 250,
+  /** reportDeadlineMs bounds one `node.report` call to a peer. */
+  reportDeadlineMs: 1000,
+  /** reportGroupsMax bounds the groups (and member ids) one node report may list. */
+  reportGroupsMax: 4096,
+  /** catchUpLagEntriesMax is how far behind the leader's commit a learner may be and still be promoted. */
+  catchUpLagEntriesMax: 64,
+  /** transferBackoffMs is the least time between two leadership transfers of one group by the controller. */
+  transferBackoffMs: 3000,
+  /** hostingStepsPerRoundMax bounds the replicas a node opens (and closes) in one round. */
+  hostingStepsPerRoundMax: 4,
+  /** drainDeadlineMs bounds how long SIGTERM waits for leaderships to move away before the node stops anyway. */
+  drainDeadlineMs: 4000,
+  /** drainRetryMs is how long a drain waits before asking a group's transfer again. */
+  drainRetryMs: 1000,
+  /** drainPollMs is how often a drain checks which groups this node still leads. */
+  drainPollMs: 25,
+  /** shutdownDeadlineMs is the whole SIGTERM budget: drain, stop, fsync, exit. */
+  shutdownDeadlineMs: 10_000,
+  /** joinDeadlineMs bounds how long `start --join` keeps asking to be recorded. */
+  joinDeadlineMs: 60_000,
+  /** learnedPeersMax bounds the peers a join answer may add before the meta state takes over. */
+  learnedPeersMax: 1024,
+  /** joinRetryMs is the pause between two join attempts. */
+  joinRetryMs: 500,
+} as const;
+assert(ReconcileLimits.drainDeadlineMs < ReconcileLimits.shutdownDeadlineMs, 'the drain leaves time to stop within the shutdown budget');
+assert(ReconcileLimits.drainPollMs < ReconcileLimits.drainRetryMs, 'drain polls faster than it retries');

@@ -44,12 +44,12 @@ export function parseHostPort(flag: string, raw: string, defaultPort: number): H
   return { host, port };
 }
 
-/** parseNodeId parses a node id: a decimal integer in [1, nodeIdMax]. */
+/** parseNodeId parses a node id: a decimal integer in [1, nodeIdMax], optionally written `nN` (`n1` is node 1). */
 export function parseNodeId(flag: string, raw: string): NodeId {
-  if (!/^[0-9]{1,10}$/.test(raw)) {
-    throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${flag} must be a positive decimal integer, got ${JSON.stringify(raw)}`, { flag });
+  if (!/^n?[0-9]{1,10}$/.test(raw)) {
+    throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${flag} must be a positive decimal integer (or nN), got ${JSON.stringify(raw)}`, { flag });
   }
-  const id = Number(raw);
+  const id = Number(raw.startsWith('n') ? raw.slice(1) : raw);
   if (id < 1 || id > NodeDefaults.nodeIdMax) {
     throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${flag} must be in [1, ${NodeDefaults.nodeIdMax}], got ${raw}`, { flag });
   }

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import type { ClusterDocument } from './api/views.js';
-import { groupSpecs, OtlpdbNode } from './node.js';
+import { bootstrapPlacement, groupSpecs, OtlpdbNode } from './node.js';
+import { initHash } from './partition/hash.js';
 import type { HostPort } from './node-config.js';
 import { badPrometheusLines, clusterAddresses, httpRequest, pollUntil } from './node-test-util.js';
 
@@ -17,16 +18,21 @@ const TICK_MS = 20;
 const POLLS_MAX = 1500;
 const POLL_MS = 20;
 
-t.test('groupSpecs puts the first five ids in the meta group as voters and every id in each shard', async (t) => {
-  const specs = groupSpecs([7, 3, 1, 2, 5, 4], 2);
-  t.same(
-    specs.map((s) => [s.group, s.voters, s.learners ?? []]),
-    [
-      [0, [1, 2, 3, 4, 5], [7]],
-      [1, [1, 2, 3, 4, 5, 7], []],
-      [2, [1, 2, 3, 4, 5, 7], []],
-    ],
-  );
+t.test('groupSpecs puts the first five ids in the meta group as voters and exactly the placed shards on each node', async (t) => {
+  const hasher = await initHash();
+  const members = [7, 3, 1, 2, 5, 4];
+  const placement = bootstrapPlacement(hasher, members, 8, 3);
+  let replicas = 0;
+  for (const id of members) {
+    const specs = groupSpecs(id, members, placement);
+    t.same(specs[0], { group: 0, voters: [1, 2, 3, 4, 5], learners: [7] }, 'meta group on every member');
+    for (const s of specs.slice(1)) {
+      t.same(s.voters, placement.shards[s.group - 1]?.replicas.map(Number), `shard ${s.group} bootstraps with its placed replicas`);
+      t.ok(s.voters.includes(id), `node ${id} hosts shard ${s.group} only when placed there`);
+    }
+    replicas += specs.length - 1;
+  }
+  t.equal(replicas, 8 * 3, 'every shard has R replicas over the members');
 });
 
 t.test('OtlpdbNode.start refuses an id missing from the cluster or a peer address that differs', async (t) => {

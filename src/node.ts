@@ -4,10 +4,16 @@
  *
  * Groups: group 0 is the meta group, on every initial member, with the
  * first NodeDefaults.metaVotersMax ids (ascending) as voters and the rest as
- * learners; shard groups 1..S are on every member, all voters.
+ * learners. Shard groups 1..S are placed by src/partition's computePlacement
+ * over the initial members (R replicas each, the first the preferred
+ * leader): a node bootstraps exactly the shards the placement names it in.
+ * From then on the placement recorded in the meta group rules, and the
+ * ClusterController (cluster-controller.ts) moves replicas, membership and
+ * leadership towards it. A node started with `join` instead of an initial
+ * cluster asks a member to record it, and learns every group it hosts from
+ * the groups' leaders.
  * Group 0 runs the MetaStateMachine (control KV, locks, membership);
- * shard groups run the test KvStateMachine for now.
- * NB: every node hosts every shard until src/partition places shards.
+ * shard groups run the test KvStateMachine until shard storage exists.
  *
  * Ownership and invariants:
  * - the node owns its driver, transport, API server and observer timer;
@@ -27,25 +33,34 @@
  *   restores every group's log, hard state and snapshot.
  */
 import { randomInt } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { OtlpdbError, assert } from './errors.js';
 import { ApiServer } from './api/server.js';
-import type { ApiSource, ControlSource, GroupView, NodeView } from './api/types.js';
+import type { AdminSource, ApiSource, ControlSource, GroupView, JoinRequest, NodeView, ProposalCounts, WalSyncHistogram } from './api/types.js';
 import { MetaStateMachine, checkMetaCommand, decodeMetaCommand, decodeMetaResult, encodeMetaCommand, encodeMetaResult } from './control/index.js';
-import type { KvEntry, KvListResult, MetaCommand, MetaResult } from './control/index.js';
+import type { KvEntry, KvListResult, MetaCommand, MetaResult, NodeInfo } from './control/index.js';
 import { NodeFileSystem } from './fs/node-file-system.js';
 import { SeededRand } from './fs/seeded-rand.js';
-import { DriverLimits, NodeDefaults, NodeLimits } from './limits.js';
-import { checkMembership, formatHostPort } from './node-config.js';
+import { ClusterController, NODE_REPORT, encodeReports } from './cluster-controller.js';
+import type { GroupReport } from './cluster-controller.js';
+import { requestJson } from './http-client.js';
+import { DriverLimits, NodeDefaults, NodeLimits, PartitionLimits, ReconcileLimits } from './limits.js';
+import { checkMembership, formatHostPort, parseHostPort } from './node-config.js';
 import type { HostPort } from './node-config.js';
 import { NodeLog, silentLog } from './node-log.js';
 import type { LogSink } from './node-log.js';
+import { initHash } from './partition/hash.js';
+import type { Hasher } from './partition/hash.js';
+import { computePlacement } from './partition/placement.js';
+import type { Placement } from './partition/placement.js';
 import { MultiRaftDriver } from './raft/driver/multi-raft.js';
 import type { GroupSpec } from './raft/driver/multi-raft.js';
 import { KvStateMachine } from './raft/driver/state-machine.js';
 import { NONE, StateRole } from './raft/types.js';
 import type { GroupId, Message, NodeId } from './raft/types.js';
 import { PeerTransport } from './transport/peer-transport.js';
-import type { TransportMetrics } from './transport/transport-types.js';
+import type { PeerMetrics, TransportMetrics } from './transport/transport-types.js';
+import type { GroupStats } from './raft/driver/multi-raft.js';
 
 
 /** OtlpdbNodeOptions configure OtlpdbNode.start. */
@@ -57,9 +72,14 @@ export interface OtlpdbNodeOptions {
   readonly peer: HostPort;
   /** api is where the HTTP API listens (port 0: the OS chooses; see apiAddress()). */
   readonly api: HostPort;
+  /** initialCluster bootstraps a new cluster (empty when the node joins one). */
   readonly initialCluster: ReadonlyMap<NodeId, HostPort>;
-  /** shards is the number of shard groups (default NodeDefaults.shardCount). */
+  /** join is the API address of a member to ask for admission; exclusive with a non-empty initialCluster. */
+  readonly join?: HostPort;
+  /** shards is the number of shard groups at bootstrap (default NodeDefaults.shardCount). */
   readonly shards?: number;
+  /** replicas is the replication factor R at bootstrap (default NodeDefaults.replicas; at most the node count). */
+  readonly replicas?: number;
   readonly tickMs?: number;
   readonly clusterId?: string;
   /** seed seeds election jitter and reconnect backoff (default: random, logged). */
@@ -85,16 +105,43 @@ interface InboxBatch {
   readonly msgs: Message[];
 }
 
-/** groupSpecs returns the groups a node hosts for an initial cluster: meta group 0 and shards 1..shards. */
-export function groupSpecs(members: readonly NodeId[], shards: number): GroupSpec[] {
+/**
+ * bootstrapPlacement is the placement an initial cluster starts with: a pure
+ * function of its member ids, S and R, so every initial member computes the
+ * same one without talking to the others.
+ */
+export function bootstrapPlacement(hasher: Hasher, members: readonly NodeId[], shards: number, replicas: number): Placement {
   assert(members.length >= 1, 'a cluster has a member');
-  assert(Number.isSafeInteger(shards) && shards >= 1, 'shards >= 1');
+  return computePlacement(
+    hasher,
+    members.map((id) => String(id)),
+    shards,
+    replicas,
+  );
+}
+
+/**
+ * groupSpecs returns the groups node `self` bootstraps in an initial
+ * cluster: meta group 0 on every member (the first metaVotersMax ids vote)
+ * and every shard the placement names `self` in, with the placement's
+ * replicas as voters.
+ */
+export function groupSpecs(self: NodeId, members: readonly NodeId[], placement: Placement): GroupSpec[] {
+  assert(members.includes(self), 'a node bootstraps only clusters it is in');
   const ids = [...members].sort((a, b) => a - b);
-  const metaVoters = ids.slice(0, NodeDefaults.metaVotersMax);
-  const metaLearners = ids.slice(NodeDefaults.metaVotersMax);
-  const specs: GroupSpec[] = [{ group: NodeDefaults.metaGroup, voters: metaVoters, learners: metaLearners }];
-  for (let g = 1; g <= shards; g++) specs.push({ group: g, voters: ids });
+  const specs: GroupSpec[] = [
+    { group: NodeDefaults.metaGroup, voters: ids.slice(0, NodeDefaults.metaVotersMax), learners: ids.slice(NodeDefaults.metaVotersMax) },
+  ];
+  for (const sp of placement.shards) {
+    if (sp.replicas.includes(String(self))) specs.push({ group: sp.shard, voters: sp.replicas.map(Number) });
+  }
   return specs;
+}
+
+/** proposalCounts renders a group's proposal counters for the API. */
+function proposalCounts(st: GroupStats | null): ProposalCounts | undefined {
+  if (st === null) return undefined;
+  return { total: st.proposals, resolved: st.proposalsResolved, dropped: st.proposalsDropped };
 }
 
 /** OtlpdbNode is one running otlpdb node. */
@@ -115,6 +162,8 @@ export class OtlpdbNode implements ApiSource {
   #observer: NodeJS.Timeout | null = null;
   #expirer: NodeJS.Timeout | null = null;
   #expiring = false;
+  #reconciler: NodeJS.Timeout | null = null;
+  #controller: ClusterController | null = null;
   readonly #leaders = new Map<GroupId, { leader: NodeId; term: number; changes: number }>();
   #stopping: Promise<void> | null = null;
 
@@ -136,10 +185,18 @@ export class OtlpdbNode implements ApiSource {
     if (!Number.isSafeInteger(opts.id) || opts.id < 1 || opts.id > NodeDefaults.nodeIdMax) {
       throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'node id must be a positive integer', { id: opts.id });
     }
-    checkMembership(opts.id, opts.peer, opts.initialCluster);
+    const joining = opts.join !== undefined;
+    if (joining && opts.initialCluster.size > 0) {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'give an initial cluster or a member to join, not both', { id: opts.id });
+    }
+    if (!joining) checkMembership(opts.id, opts.peer, opts.initialCluster);
     const shards = opts.shards ?? NodeDefaults.shardCount;
     if (!Number.isSafeInteger(shards) || shards < 1 || shards > NodeDefaults.shardCountMax) {
       throw new OtlpdbError('ERR_INVALID_ARGUMENT', `shards must be in [1, ${NodeDefaults.shardCountMax}]`, { shards });
+    }
+    const replicas = opts.replicas ?? NodeDefaults.replicas;
+    if (!Number.isSafeInteger(replicas) || replicas < 1 || replicas > PartitionLimits.replicationFactorMax) {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `replicas must be in [1, ${PartitionLimits.replicationFactorMax}]`, { replicas });
     }
     const tickMs = opts.tickMs ?? NodeDefaults.tickMs;
     if (!Number.isSafeInteger(tickMs) || tickMs < NodeDefaults.tickMsMin || tickMs > NodeDefaults.tickMsMax) {
@@ -147,6 +204,9 @@ export class OtlpdbNode implements ApiSource {
     }
     const seed = opts.seed ?? randomInt(0, 0x7fff_ffff);
     const log = new NodeLog(opts.id, opts.log ?? silentLog);
+    const hasher = await initHash();
+    const members = [...opts.initialCluster.keys()];
+    const placement = joining ? null : bootstrapPlacement(hasher, members, shards, Math.min(replicas, members.length));
     const peers = new Map<NodeId, HostPort>();
     for (const [id, a] of opts.initialCluster) if (id !== opts.id) peers.set(id, a);
     const transport = new PeerTransport({
@@ -157,7 +217,8 @@ export class OtlpdbNode implements ApiSource {
       peers,
       rand: new SeededRand(seed ^ 0x5eed),
     });
-    const specs = groupSpecs([...opts.initialCluster.keys()], shards);
+    // A joining node opens the meta group as an empty replica that learns its membership from the leader.
+    const specs = placement === null ? [{ group: NodeDefaults.metaGroup, voters: [] }] : groupSpecs(opts.id, members, placement);
     const driver = await MultiRaftDriver.open({
       nodeId: opts.id,
       fs: new NodeFileSystem(),
@@ -176,18 +237,34 @@ export class OtlpdbNode implements ApiSource {
       tickMs,
     });
     const node = new OtlpdbNode(opts, driver, transport, log, seed);
+    node.#controller = new ClusterController({
+      self: opts.id,
+      peer: opts.peer,
+      api: () => node.apiAddress(),
+      driver,
+      transport,
+      log,
+      hasher,
+      initial: opts.initialCluster,
+      bootstrapPlacement: placement,
+      proposeMeta: (c) => node.#proposeMeta(c),
+    });
+    const controller = node.#controller;
     transport.onMessages((from, msgs) => node.#enqueue(from, msgs));
     transport.handle(META_PROPOSE, async (payload) => {
       const c = decodeMetaCommand(payload);
       if ('kind' in c) return encodeMetaResult(c);
       return node.#proposeAsLeader(c);
     });
-    // NB: the driver does not expose RawNode.reportUnreachable yet; the
-    // leader's probes find the peer again on their own, so only log it.
-    transport.onUnreachable((peer) => log.event('peer_unreachable', { peer }));
+    transport.handle(NODE_REPORT, () => encodeReports(controller.localReports()));
+    transport.onUnreachable((peer) => {
+      driver.reportUnreachable(peer);
+      log.event('peer_unreachable', { peer }, undefined, 'warn');
+    });
     try {
       await transport.start();
       node.#api = await ApiServer.start({ host: opts.api.host, port: opts.api.port, source: node });
+      if (opts.join !== undefined) await node.#joinVia(opts.join);
     } catch (err) {
       await node.stop();
       throw err;
@@ -196,8 +273,47 @@ export class OtlpdbNode implements ApiSource {
     node.#observer.unref();
     node.#expirer = setInterval(() => node.#expireLocks(), lockExpireIntervalMs);
     node.#expirer.unref();
+    node.#reconciler = setInterval(() => void controller.round(), ReconcileLimits.reconcileIntervalMs);
+    node.#reconciler.unref();
     // The caller logs the start (the CLI prints its `started` line first).
     return node;
+  }
+
+  /**
+   * joinVia asks the member at `api` to record this node (POST
+   * /api/v1/cluster/nodes), retrying within joinDeadlineMs, and dials the
+   * members it answers with. The meta leader then adds this node to the
+   * meta group as a learner, and the placement brings it shard replicas.
+   */
+  async #joinVia(api: HostPort): Promise<void> {
+    const body = JSON.stringify({ id: this.nodeId, peer: formatHostPort(this.#opts.peer), api: formatHostPort(this.apiAddress()) });
+    const end = performance.now() + ReconcileLimits.joinDeadlineMs;
+    let last = '';
+    while (performance.now() < end && this.#stopping === null) {
+      try {
+        const r = await requestJson(api, 'POST', '/api/v1/cluster/nodes', body, ReconcileLimits.reportDeadlineMs * 5);
+        if (r.status === 200) {
+          const doc = r.json as { nodes?: { id: string; peerAddress: string }[] };
+          const peers = new Map<NodeId, HostPort>();
+          for (const n of doc.nodes ?? []) {
+            const id = Number(n.id);
+            if (id !== this.nodeId && Number.isSafeInteger(id)) peers.set(id, parseHostPort('peer', n.peerAddress, NodeDefaults.peerPort));
+          }
+          this.#controller?.learnPeers(peers);
+          this.log.event('joined', { via: formatHostPort(api), members: [...peers.keys()] });
+          return;
+        }
+        last = `${r.status} ${JSON.stringify(r.json)}`;
+        if (r.status >= 400 && r.status < 500 && r.status !== 429) {
+          throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${formatHostPort(api)} refused the join: ${last}`);
+        }
+      } catch (err) {
+        if (err instanceof OtlpdbError && err.code === 'ERR_INVALID_ARGUMENT') throw err;
+        last = String(err);
+      }
+      await sleep(ReconcileLimits.joinRetryMs);
+    }
+    throw new OtlpdbError('ERR_UNAVAILABLE', `could not join through ${formatHostPort(api)} within ${ReconcileLimits.joinDeadlineMs} ms: ${last}`);
   }
 
   /** apiAddress is where the HTTP API listens. */
@@ -213,13 +329,35 @@ export class OtlpdbNode implements ApiSource {
 
   /** stop stops serving, stops the driver (syncing the WAL), then the transport; idempotent. */
   stop(): Promise<void> {
+    return this.#stop(false);
+  }
+
+  /**
+   * shutdown is the graceful stop of SIGTERM/SIGINT: stop serving the API,
+   * hand every group this node leads to a caught-up voter (within
+   * drainDeadlineMs), then stop the driver (a final WAL sync) and the
+   * transport. Idempotent; a plain stop() already in progress wins.
+   */
+  shutdown(): Promise<void> {
+    return this.#stop(true);
+  }
+
+  #stop(drain: boolean): Promise<void> {
     if (this.#stopping !== null) return this.#stopping;
     this.#stopping = (async () => {
-      if (this.#observer !== null) clearInterval(this.#observer);
+      for (const t of [this.#observer, this.#expirer, this.#reconciler]) if (t !== null) clearInterval(t);
       this.#observer = null;
-      if (this.#expirer !== null) clearInterval(this.#expirer);
       this.#expirer = null;
+      this.#reconciler = null;
       await this.#api?.stop();
+      if (this.#controller !== null) {
+        if (drain) {
+          const t0 = performance.now();
+          const still = await this.#controller.drain(ReconcileLimits.drainDeadlineMs);
+          this.log.event('drained', { ms: Math.round(performance.now() - t0), stillLeading: still });
+        }
+        this.#controller.stop();
+      }
       await this.#driver.stop();
       if (this.#drainScheduled !== null) clearImmediate(this.#drainScheduled);
       this.#drainScheduled = null;
@@ -231,14 +369,38 @@ export class OtlpdbNode implements ApiSource {
     return this.#stopping;
   }
 
-  /** nodes lists the initial members with their link state as seen from here. */
+  /**
+   * clusterReports gathers every reachable node's view of its groups (this
+   * node's included), for the cluster document and `cluster status`.
+   */
+  clusterReports(): Promise<GroupReport[]> {
+    assert(this.#controller !== null, 'the controller exists once started');
+    return this.#controller.gatherReports();
+  }
+
+  /** removed says whether the meta group no longer records this node. */
+  get removed(): boolean {
+    return this.#controller?.removed ?? false;
+  }
+
+  /**
+   * nodes lists the members with their link state as seen from here: the
+   * nodes the meta group records (with their life-cycle state as `member`),
+   * or the initial members before anything is recorded.
+   */
   nodes(): readonly NodeView[] {
-    return [...this.#opts.initialCluster]
-      .sort(([a], [b]) => a - b)
-      .map(([id, a]) => ({
-        id,
-        address: formatHostPort(a),
-        state: id === this.nodeId ? 'self' : (this.#transport.peerStatus(id)?.state ?? 'unknown'),
+    const sm = this.#controller?.metaState() ?? null;
+    const byId = new Map<NodeId, { id: NodeId; address: string; member: string }>();
+    // Until the placement is recorded the initial members count too (some may not have recorded themselves yet).
+    if (sm?.placement() == null) for (const [id, a] of this.#opts.initialCluster) byId.set(id, { id, address: formatHostPort(a), member: 'initial' });
+    for (const n of sm?.nodes() ?? []) byId.set(Number(n.id), { id: Number(n.id), address: n.peerAddress, member: n.state });
+    return [...byId.values()]
+      .sort((a, b) => a.id - b.id)
+      .map((r) => ({
+        id: r.id,
+        address: r.address,
+        state: r.id === this.nodeId ? 'self' : (this.#transport.peerStatus(r.id)?.state ?? 'unknown'),
+        member: r.member,
       }));
   }
 
@@ -258,6 +420,7 @@ export class OtlpdbNode implements ApiSource {
         voters: [...s.confState.voters],
         learners: [...s.confState.learners],
         leaderChanges: this.#leaders.get(group)?.changes ?? 0,
+        proposals: proposalCounts(this.#driver.groupStats(group)),
       });
     }
     return out;
@@ -268,10 +431,63 @@ export class OtlpdbNode implements ApiSource {
     return this.#transport.metrics();
   }
 
-  /** driverStats returns the driver's counters plus the node's inbox drops. */
+  /** driverStats returns the driver's counters. */
   driverStats(): Readonly<Record<string, number>> {
-    return { ...this.#driver.stats, inboxDropped: this.#inboxDropped };
+    return { ...this.#driver.stats };
   }
+
+  /** inboxDropped counts messages dropped because the receive inbox was full. */
+  inboxDropped(): number {
+    return this.#inboxDropped;
+  }
+
+  /** walSyncHistogram returns the WAL fsync latencies measured by the driver. */
+  walSyncHistogram(): WalSyncHistogram {
+    return this.#driver.walSyncHistogram();
+  }
+
+  /** peerMetrics returns the transport's per-peer counters. */
+  peerMetrics(): ReadonlyMap<NodeId, PeerMetrics> {
+    return this.#transport.peerMetrics();
+  }
+
+  /** clusterGroups gathers every reachable node's view of its groups, for GET /api/v1/cluster. */
+  async clusterGroups(): Promise<readonly GroupView[]> {
+    const reports = await this.clusterReports();
+    return reports.map((r) => ({
+      group: r.group,
+      term: r.term,
+      commit: r.commit,
+      applied: r.applied,
+      leader: r.leader,
+      isLeader: r.isLeader,
+      voters: r.voters,
+      learners: r.learners,
+      leaderChanges: r.node === this.nodeId ? (this.#leaders.get(r.group)?.changes ?? 0) : 0,
+    }));
+  }
+
+  /**
+   * notReadyReason says why the node must not serve although its groups are
+   * fine: the meta group has not recorded the placement and this node yet
+   * (bootstrap or join in progress), or it no longer records this node.
+   */
+  notReadyReason(): string | null {
+    if (this.removed) return 'this node was removed from the cluster; stop it';
+    const sm = this.#controller?.metaState() ?? null;
+    if (sm === null) return 'the meta group is not hosted yet';
+    if (sm.placement() === null) return 'the cluster is bootstrapping: the shard placement is not recorded yet';
+    if (sm.node(String(this.nodeId)) === null) return 'this node is not recorded in the meta group yet';
+    return null;
+  }
+
+  /** admin sets the transport's fault hooks (PUT/GET/DELETE /api/v1/admin/faults). */
+  readonly admin: AdminSource = {
+    setFaults: (peer, faults) => this.#transport.setFaults(peer, faults),
+    clearFaults: () => this.#transport.clearFaults(),
+    faults: () => this.#transport.faults(),
+    peers: () => this.nodes().map((n) => n.id).filter((id) => id !== this.nodeId && this.#transport.peerStatus(id) !== undefined),
+  };
 
   /** control serves the control KV and locks of the meta group to the HTTP API. */
   readonly control: ControlSource = {
@@ -286,7 +502,61 @@ export class OtlpdbNode implements ApiSource {
       const l: KvListResult = sm.list(prefix, limit);
       return { ...l, revision: sm.kvRevision() };
     },
+    join: (req) => this.#admit(req),
+    leave: (id) => this.#retire(id),
   };
+
+  /**
+   * admit records a joining node (state `joining`) unless it is recorded
+   * already with the same addresses, and returns the recorded nodes after a
+   * read barrier. A node id or address in use by another node, or a node on
+   * its way out, is ERR_CONFLICT.
+   */
+  async #admit(req: JoinRequest): Promise<NodeInfo[]> {
+    if (!Number.isSafeInteger(req.id) || req.id < 1 || req.id > NodeDefaults.nodeIdMax) {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `node id must be an integer in [1, ${NodeDefaults.nodeIdMax}]`, { id: req.id });
+    }
+    const peer = formatHostPort(parseHostPort('peer', req.peer, NodeDefaults.peerPort));
+    const api = formatHostPort(parseHostPort('api', req.api, NodeDefaults.apiPort));
+    let sm = await this.#metaRead();
+    if (sm.placement() === null) throw new OtlpdbError('ERR_UNAVAILABLE', 'the cluster is still bootstrapping; retry', {});
+    const id = String(req.id);
+    for (const n of sm.nodes()) {
+      if (n.id !== id && n.peerAddress === peer) throw new OtlpdbError('ERR_CONFLICT', `node ${n.id} already has the peer address ${peer}`, { id: n.id });
+    }
+    const cur = sm.node(id);
+    if (cur?.state === 'leaving') throw new OtlpdbError('ERR_CONFLICT', `node ${id} is being removed; wait until it is gone`, { id });
+    if (cur !== null && cur.peerAddress !== peer) {
+      throw new OtlpdbError('ERR_CONFLICT', `node ${id} is recorded with the peer address ${cur.peerAddress}, not ${peer}`, { id });
+    }
+    if (cur === null || cur.apiAddress !== api) {
+      const r = await this.#proposeMeta({ op: 'setNode', node: { id, peerAddress: peer, apiAddress: api, state: cur?.state ?? 'joining' } });
+      if (r.kind === 'refused') throw new OtlpdbError(r.code, r.message, { id });
+      this.log.event('node_admitted', { id, peer, api }, this.metaGroup);
+      sm = await this.#metaRead();
+    }
+    return sm.nodes();
+  }
+
+  /**
+   * retire marks a recorded node `leaving`; the meta leader's controller then
+   * moves its replicas away and forgets it. The last active node cannot
+   * leave (ERR_CONFLICT); an unknown node is ERR_NOT_FOUND.
+   */
+  async #retire(idNum: number): Promise<NodeInfo> {
+    const id = String(idNum);
+    const sm = await this.#metaRead();
+    const cur = sm.node(id);
+    if (cur === null) throw new OtlpdbError('ERR_NOT_FOUND', `node ${id} is not a member`, { id });
+    if (cur.state === 'leaving') return cur;
+    const staying = sm.nodes().filter((n) => n.id !== id && n.state !== 'leaving');
+    if (staying.length === 0) throw new OtlpdbError('ERR_CONFLICT', `node ${id} is the last member; it cannot leave`, { id });
+    const next: NodeInfo = { ...cur, state: 'leaving' };
+    const r = await this.#proposeMeta({ op: 'setNode', node: next });
+    if (r.kind === 'refused') throw new OtlpdbError(r.code, r.message, { id });
+    this.log.event('node_leaving', { id }, this.metaGroup);
+    return next;
+  }
 
   /** metaRead passes a linearizable read barrier on the meta group and returns its state machine. */
   async #metaRead(): Promise<MetaStateMachine> {

@@ -16,9 +16,9 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OtlpdbError } from '../../src/errors.js';
-import { ClusterLimits, NodeDefaults } from '../../src/limits.js';
-import { formatHostPort, parseHostPort } from '../../src/node-config.js';
+import { OtlpdbError, isErrorCode } from '../../src/errors.js';
+import { ClusterLimits, NodeDefaults, PartitionLimits } from '../../src/limits.js';
+import { formatHostPort, parseHostPort, parseNodeId } from '../../src/node-config.js';
 import type { HostPort } from '../../src/node-config.js';
 import { parseIntegerFlag } from '../flags.js';
 
@@ -56,6 +56,7 @@ export interface ClusterIo {
 export interface ClusterUpOptions {
   readonly nodes?: string;
   readonly shards?: string;
+  readonly replicas?: string;
   readonly dir?: string;
   readonly detach?: boolean;
   readonly json?: boolean;
@@ -91,6 +92,7 @@ export interface ClusterUpPlan {
   readonly dir: string;
   readonly nodes: readonly PlannedNode[];
   readonly shards: number | undefined;
+  readonly replicas: number | undefined;
   readonly tickMs: number | undefined;
   readonly detach: boolean;
   readonly json: boolean;
@@ -110,6 +112,7 @@ function parseDir(raw: string | undefined): string {
 export function parseClusterUpOptions(o: ClusterUpOptions): ClusterUpPlan {
   const count = o.nodes === undefined ? ClusterLimits.nodesDefault : parseIntegerFlag('--nodes', o.nodes, 1, ClusterLimits.nodesMax);
   const shards = o.shards === undefined ? undefined : parseIntegerFlag('--shards', o.shards, 1, NodeDefaults.shardCountMax);
+  const replicas = o.replicas === undefined ? undefined : parseIntegerFlag('--replicas', o.replicas, 1, PartitionLimits.replicationFactorMax);
   const tickMs =
     o.tickMs === undefined ? undefined : parseIntegerFlag('--tick-ms', o.tickMs, NodeDefaults.tickMsMin, NodeDefaults.tickMsMax);
   const step = o.portStep === undefined ? undefined : parseIntegerFlag('--port-step', o.portStep, 1, ClusterLimits.portStepMax);
@@ -136,7 +139,7 @@ export function parseClusterUpOptions(o: ClusterUpOptions): ClusterUpPlan {
       seen.add(key);
     }
   }
-  return { dir: parseDir(o.dir), nodes, shards, tickMs, detach: o.detach === true, json: o.json === true };
+  return { dir: parseDir(o.dir), nodes, shards, replicas, tickMs, detach: o.detach === true, json: o.json === true };
 }
 
 // ---------------------------------------------------------------------------
@@ -271,9 +274,13 @@ export async function stopNodes(nodes: readonly ClusterNodeEntry[], timeoutMs: n
 // ---------------------------------------------------------------------------
 // HTTP
 
-function httpGet(a: HostPort, path: string): Promise<{ status: number; body: string }> {
+function httpGet(a: HostPort, path: string): Promise<{ status: number; body: string; node: string | undefined }> {
+  return httpCall(a, 'GET', path);
+}
+
+function httpCall(a: HostPort, method: string, path: string): Promise<{ status: number; body: string; node: string | undefined }> {
   return new Promise((resolvePromise, reject) => {
-    const req = http.request({ host: a.host, port: a.port, path, method: 'GET', agent: false, timeout: ClusterLimits.httpTimeoutMs }, (res) => {
+    const req = http.request({ host: a.host, port: a.port, path, method, agent: false, timeout: ClusterLimits.httpTimeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       let bytes = 0;
       res.on('data', (c: Buffer) => {
@@ -284,18 +291,23 @@ function httpGet(a: HostPort, path: string): Promise<{ status: number; body: str
         }
         chunks.push(c);
       });
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      const node = res.headers['x-otlpdb-node'];
+      res.on('end', () =>
+        resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), node: typeof node === 'string' ? node : undefined }),
+      );
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error(`GET ${formatHostPort(a)}${path} timed out`)));
+    req.on('timeout', () => req.destroy(new Error(`${method} ${formatHostPort(a)}${path} timed out`)));
     req.on('error', reject);
     req.end();
   });
 }
 
-async function isReady(api: HostPort): Promise<boolean> {
+/** isReady says whether node `id` answers 200 on /readyz at `api` (the X-Otlpdb-Node header tells a stranger on the port apart). */
+async function isReady(api: HostPort, id: number): Promise<boolean> {
   try {
-    return (await httpGet(api, '/readyz')).status === 200;
+    const r = await httpGet(api, '/readyz');
+    return r.status === 200 && r.node === String(id);
   } catch {
     return false;
   }
@@ -312,6 +324,24 @@ function renderTable(header: readonly string[], rows: readonly (readonly string[
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
   return [line(header), ...rows.map(line)];
+}
+
+/** tryItLines tells a new user what the running cluster answers, with commands to paste. */
+function tryItLines(entries: readonly ClusterNodeEntry[], dir: string): string[] {
+  const a = entries[0]?.api ?? `127.0.0.1:${NodeDefaults.apiPort}`;
+  const b = entries[entries.length - 1]?.api ?? a;
+  return [
+    '',
+    'Try it (in another terminal):',
+    `  npx otlpdb cluster status --dir ${dir}          # members, the meta leader, every shard's leader and replicas`,
+    `  curl -X PUT --data-binary hello http://${a}/api/v1/kv/greeting   # a write, committed by a majority`,
+    `  curl http://${b}/api/v1/kv/greeting                        # a linearizable read through another node`,
+    `  curl -X POST 'http://${a}/api/v1/locks/job?ttl=10s'          # a lock with a fencing token`,
+    `  curl http://${a}/metrics                                   # Prometheus metrics of node 1`,
+    `  kill -9 <a PID above>   then   npx otlpdb cluster status --dir ${dir}   # the survivors elect new leaders`,
+    'OTLP ingest (gRPC 4317, HTTP 4318) and the query APIs are not served yet: the nodes store the control KV and locks for now.',
+    '',
+  ];
 }
 
 /** runClusterUp starts the cluster, waits until every node is ready, and either returns (--detach) or runs until a signal. */
@@ -366,6 +396,7 @@ export async function runClusterUp(o: ClusterUpOptions, io: ClusterIo): Promise<
         initialCluster,
       ];
       if (plan.shards !== undefined) args.push('--shards', String(plan.shards));
+      if (plan.replicas !== undefined) args.push('--replicas', String(plan.replicas));
       if (plan.tickMs !== undefined) args.push('--tick-ms', String(plan.tickMs));
       const fd = openSync(log, 'a');
       let child;
@@ -392,7 +423,7 @@ export async function runClusterUp(o: ClusterUpOptions, io: ClusterIo): Promise<
     const polls = Math.ceil(ClusterLimits.readyDeadlineMs / ClusterLimits.readyPollMs);
     for (let i = 0; i < polls && pending.size > 0; i++) {
       for (const n of plan.nodes) {
-        if (pending.has(n.id) && !exited.has(n.id) && (await isReady(n.api))) pending.delete(n.id);
+        if (pending.has(n.id) && !exited.has(n.id) && (await isReady(n.api, n.id))) pending.delete(n.id);
       }
       if ([...pending].some((id) => exited.has(id)) || signalled !== undefined) break;
       if (pending.size > 0) await sleep(ClusterLimits.readyPollMs);
@@ -425,7 +456,8 @@ export async function runClusterUp(o: ClusterUpOptions, io: ClusterIo): Promise<
       )) {
         io.out(l);
       }
-      io.out(plan.detach ? `stop it with: otlpdb cluster down --dir ${plan.dir}` : 'press Ctrl-C to stop every node');
+      for (const l of tryItLines(entries, plan.dir)) io.out(l);
+      io.out(plan.detach ? `stop it with: npx otlpdb cluster down --dir ${plan.dir}` : 'press Ctrl-C to stop every node');
     }
     if (plan.detach) return 0;
 
@@ -482,22 +514,23 @@ interface ClusterDoc {
   shards?: { id: number; leader: number; replicas: number[]; term: number; commitIndex: number; appliedIndex: number }[];
 }
 
+/** resolveApi picks the node to ask: --api, else the first live node of DIR/cluster.json. */
+async function resolveApi(o: { readonly api?: string; readonly dir?: string }): Promise<HostPort> {
+  if (o.api !== undefined && o.dir !== undefined) throw invalid('give --api or --dir, not both', { flag: '--api' });
+  if (o.api !== undefined) return parseHostPort('--api', o.api, NodeDefaults.apiPort);
+  const dir = parseDir(o.dir);
+  const first = liveNodes(await readClusterFile(dir))[0];
+  if (first === undefined) {
+    throw invalid(`no node listed in ${clusterFilePath(dir)} is running; start the cluster with \`otlpdb cluster up --dir ${dir}\``, {
+      flag: '--dir',
+    });
+  }
+  return parseHostPort('--api', first.api, NodeDefaults.apiPort);
+}
+
 /** runClusterStatus prints GET /api/v1/cluster of --api, or of the first live node of DIR/cluster.json. */
 export async function runClusterStatus(o: ClusterStatusOptions, io: Pick<ClusterIo, 'out' | 'err'>): Promise<number> {
-  if (o.api !== undefined && o.dir !== undefined) throw invalid('give --api or --dir, not both', { flag: '--api' });
-  let api: HostPort;
-  if (o.api !== undefined) {
-    api = parseHostPort('--api', o.api, NodeDefaults.apiPort);
-  } else {
-    const dir = parseDir(o.dir);
-    const first = liveNodes(await readClusterFile(dir))[0];
-    if (first === undefined) {
-      throw invalid(`no node listed in ${clusterFilePath(dir)} is running; start the cluster with \`otlpdb cluster up --dir ${dir}\``, {
-        flag: '--dir',
-      });
-    }
-    api = parseHostPort('--api', first.api, NodeDefaults.apiPort);
-  }
+  const api = await resolveApi(o);
   let res: { status: number; body: string };
   try {
     res = await httpGet(api, '/api/v1/cluster');
@@ -525,5 +558,90 @@ export async function runClusterStatus(o: ClusterStatusOptions, io: Pick<Cluster
   )) {
     io.out(l);
   }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// remove
+
+/** ClusterRemoveOptions are the raw flag values of `otlpdb cluster remove <id>`. */
+export interface ClusterRemoveOptions {
+  readonly api?: string;
+  readonly dir?: string;
+  readonly json?: boolean;
+  readonly timeoutMs?: string;
+}
+
+/**
+ * runClusterRemove asks a member to remove node `idRaw` (DELETE
+ * /api/v1/cluster/nodes/{id}: the node is marked leaving, its shard replicas
+ * move to the other nodes, then the meta group forgets it), waits until the
+ * cluster no longer lists it, and, when the node is listed in
+ * DIR/cluster.json, stops its process and drops it from the file.
+ */
+export async function runClusterRemove(idRaw: string, o: ClusterRemoveOptions, io: Pick<ClusterIo, 'out' | 'err'>): Promise<number> {
+  const id = parseNodeId('<id>', idRaw);
+  const timeoutMs =
+    o.timeoutMs === undefined ? ClusterLimits.removeTimeoutMsDefault : parseIntegerFlag('--timeout-ms', o.timeoutMs, 0, ClusterLimits.stopTimeoutMsMax);
+  let api = await resolveApi(o);
+  const doc = o.api === undefined ? await readClusterFile(parseDir(o.dir)) : null;
+  if (doc !== null) {
+    // Ask a node other than the one leaving, so the wait below keeps an answer.
+    const other = liveNodes(doc).find((n) => n.id !== id);
+    if (other !== undefined) api = parseHostPort('--api', other.api, NodeDefaults.apiPort);
+  }
+  const t0 = performance.now();
+  let res: { status: number; body: string };
+  try {
+    res = await httpCall(api, 'DELETE', `/api/v1/cluster/nodes/${id}`);
+  } catch (err) {
+    throw new OtlpdbError('ERR_UNAVAILABLE', `cannot reach ${formatHostPort(api)}: ${String(err)}`, { api: formatHostPort(api) });
+  }
+  if (res.status !== 200) {
+    let code = 'ERR_UNAVAILABLE';
+    let message = res.body.slice(0, 300);
+    try {
+      const e = (JSON.parse(res.body) as { error?: { code?: string; message?: string } }).error;
+      code = e?.code ?? code;
+      message = e?.message ?? message;
+    } catch {
+      // Not JSON: keep the raw text.
+    }
+    throw new OtlpdbError(isErrorCode(code) ? code : 'ERR_UNAVAILABLE', `removing node ${id}: ${message}`, { id });
+  }
+  if (o.json !== true) io.out(`node ${id} is leaving; its shard replicas move to the other nodes`);
+  const polls = Math.max(1, Math.ceil(timeoutMs / ClusterLimits.removePollMs));
+  let gone = false;
+  let lastReplicas = -1;
+  for (let i = 0; i < polls && !gone; i++) {
+    await sleep(ClusterLimits.removePollMs);
+    try {
+      const r = await httpGet(api, '/api/v1/cluster');
+      if (r.status !== 200) continue;
+      const c = JSON.parse(r.body) as ClusterDoc;
+      gone = !(c.nodes ?? []).some((n) => n.id === id);
+      const replicas = (c.shards ?? []).filter((s) => s.replicas.includes(id)).length;
+      if (!gone && replicas !== lastReplicas && o.json !== true) io.out(`node ${id}: ${replicas} shard replica(s) still to move`);
+      lastReplicas = replicas;
+    } catch {
+      // A transient failure: poll again.
+    }
+  }
+  const ms = Math.round(performance.now() - t0);
+  if (!gone) {
+    io.err(`otlpdb: node ${id} is still listed after ${timeoutMs} ms; the cluster keeps moving it out (see \`otlpdb cluster status\`)`);
+    if (o.json === true) io.out(JSON.stringify({ id, removed: false, ms }));
+    return 1;
+  }
+  let stopped: StopOutcome | null = null;
+  if (doc !== null) {
+    const entry = doc.nodes.find((n) => n.id === id);
+    if (entry !== undefined) {
+      stopped = (await stopNodes([entry], ClusterLimits.stopTimeoutMsDefault)).get(id) ?? null;
+      await writeClusterFile(doc.dir, { dir: doc.dir, nodes: doc.nodes.filter((n) => n.id !== id) });
+    }
+  }
+  if (o.json === true) io.out(JSON.stringify({ id, removed: true, ms, process: stopped }));
+  else io.out(`node ${id} removed in ${ms} ms${stopped === null ? '' : `; its process: ${stopped}`}`);
   return 0;
 }

@@ -29,8 +29,14 @@ t.test('parseStartOptions accepts a good command line and applies defaults', asy
   t.equal(o.id, 2);
   t.same(o.peer, { host: '127.0.0.2', port: 7400 });
   t.same(o.api, { host: '127.0.0.2', port: 3200 });
-  t.equal(o.shards, 4);
+  t.equal(o.shards, 16);
+  t.equal(o.replicas, 3);
   t.equal(o.initialCluster.size, 3);
+  t.equal(o.join, undefined);
+  const j = parseStartOptions({ id: 'n4', data: '/d', peer: '127.0.0.4', join: '127.0.0.1:3200' });
+  t.equal(j.id, 4, 'nN ids');
+  t.same(j.join, { host: '127.0.0.1', port: 3200 });
+  t.equal(j.initialCluster.size, 0);
 });
 
 t.test('parseStartOptions refuses every malformed flag with ERR_INVALID_ARGUMENT', async (t) => {
@@ -50,6 +56,11 @@ t.test('parseStartOptions refuses every malformed flag with ERR_INVALID_ARGUMENT
     ['duplicate addresses', { initialCluster: '1=127.0.0.1:7400,2=127.0.0.1:7400' }],
     ['a malformed cluster item', { initialCluster: '1=127.0.0.1:7400,127.0.0.2:7400' }],
     ['zero shards', { shards: '0' }],
+    ['zero replicas', { replicas: '0' }],
+    ['too many replicas', { replicas: '8' }],
+    ['both --initial-cluster and --join', { join: '127.0.0.1:3200' }],
+    ['neither --initial-cluster nor --join', { initialCluster: undefined }],
+    ['a malformed --join', { initialCluster: undefined, join: '127.0.0.1:x' }],
     ['a negative tick', { tickMs: '-5' }],
   ] as const) {
     t.throws(() => parseStartOptions({ ...GOOD, ...over }), { code: 'ERR_INVALID_ARGUMENT' }, what);

@@ -1,13 +1,14 @@
 /**
  * start.ts — `otlpdb start`: runs one node (OtlpdbNode) until SIGTERM or
- * SIGINT, then stops it cleanly (API, driver with a WAL sync, transport) and
- * exits 0. Every flag is checked before anything starts, so a typo exits 2
+ * SIGINT, then stops it gracefully (stop serving, hand its leaderships to
+ * other voters, final WAL sync, transport) and exits 0, all within
+ * ReconcileLimits.shutdownDeadlineMs. Every flag is checked before anything starts, so a typo exits 2
  * with ERR_INVALID_ARGUMENT and touches no data dir.
  */
 import { OtlpdbError } from '../../src/errors.js';
 import { OtlpdbNode } from '../../src/node.js';
 import type { OtlpdbNodeOptions } from '../../src/node.js';
-import { NodeDefaults } from '../../src/limits.js';
+import { NodeDefaults, PartitionLimits, ReconcileLimits } from '../../src/limits.js';
 import {
   checkMembership,
   formatHostPort,
@@ -15,6 +16,7 @@ import {
   parseInitialCluster,
   parseNodeId,
 } from '../../src/node-config.js';
+import type { HostPort } from '../../src/node-config.js';
 import { parseIntegerFlag } from '../flags.js';
 
 /** StartCommandOptions are the raw flag values of `otlpdb start`, as commander gives them. */
@@ -24,7 +26,9 @@ export interface StartCommandOptions {
   readonly peer?: string;
   readonly api?: string;
   readonly initialCluster?: string;
+  readonly join?: string;
   readonly shards?: string;
+  readonly replicas?: string;
   readonly tickMs?: string;
 }
 
@@ -47,15 +51,24 @@ export function parseStartOptions(o: StartCommandOptions): OtlpdbNodeOptions {
   const dataDir = required('--data', o.data);
   const peer = parseHostPort('--peer', required('--peer', o.peer), NodeDefaults.peerPort);
   const api = parseHostPort('--api', o.api ?? `${peer.host}:${NodeDefaults.apiPort}`, NodeDefaults.apiPort);
-  const initialCluster = parseInitialCluster('--initial-cluster', required('--initial-cluster', o.initialCluster));
-  checkMembership(id, peer, initialCluster);
+  if ((o.initialCluster === undefined) === (o.join === undefined)) {
+    throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'give exactly one of --initial-cluster (a new cluster) and --join (an existing one)', {
+      flag: '--initial-cluster',
+    });
+  }
+  const join = o.join === undefined ? undefined : parseHostPort('--join', o.join, NodeDefaults.apiPort);
+  const initialCluster =
+    o.initialCluster === undefined ? new Map<number, HostPort>() : parseInitialCluster('--initial-cluster', required('--initial-cluster', o.initialCluster));
+  if (join === undefined) checkMembership(id, peer, initialCluster);
   if (api.host === peer.host && api.port === peer.port) {
     throw new OtlpdbError('ERR_INVALID_ARGUMENT', '--api and --peer must differ', { flag: '--api' });
   }
   const shards = o.shards === undefined ? NodeDefaults.shardCount : parseIntegerFlag('--shards', o.shards, 1, NodeDefaults.shardCountMax);
+  const replicas =
+    o.replicas === undefined ? NodeDefaults.replicas : parseIntegerFlag('--replicas', o.replicas, 1, PartitionLimits.replicationFactorMax);
   const tickMs =
     o.tickMs === undefined ? NodeDefaults.tickMs : parseIntegerFlag('--tick-ms', o.tickMs, NodeDefaults.tickMsMin, NodeDefaults.tickMsMax);
-  return { id, dataDir, peer, api, initialCluster, shards, tickMs };
+  return { id, dataDir, peer, api, initialCluster, ...(join === undefined ? {} : { join }), shards, replicas, tickMs };
 }
 
 /** runStartCommand runs a node until a stop signal and returns the exit code (0 after a clean stop). */
@@ -67,7 +80,14 @@ export async function runStartCommand(o: StartCommandOptions, io: StartIo): Prom
   node.log.event('node_config', { groups: node.driver.groups().length, seed: node.seed, tickMs: opts.tickMs, dataDir: opts.dataDir });
   const signal = await stopSignal;
   node.log.event('stopping', { signal });
-  await node.stop();
+  // The whole graceful stop is bounded: past shutdownDeadlineMs the process ends anyway (the WAL is durable at every sync).
+  const deadline = setTimeout(() => {
+    io.err(`otlpdb: shutdown took longer than ${ReconcileLimits.shutdownDeadlineMs} ms; exiting`);
+    process.exit(1);
+  }, ReconcileLimits.shutdownDeadlineMs);
+  deadline.unref();
+  await node.shutdown();
+  clearTimeout(deadline);
   const failure = node.driver.failure;
   if (failure !== null) {
     io.err(`otlpdb: the node stopped after a storage failure: ${String(failure)}`);

@@ -8,6 +8,14 @@
  *   GET    /api/v1/kv/?prefix=p&limit=n                       linearizable list
  *   POST   /api/v1/locks/{name}?ttl=10s                       owner: X-Otlpdb-Owner or the remote address
  *   DELETE /api/v1/locks/{name}?token=N
+ *   POST   /api/v1/cluster/nodes         {"id":4,"peer":"host:port","api":"host:port"}  a node asks to join
+ *   DELETE /api/v1/cluster/nodes/{id}                                    mark a node leaving (removal)
+ *
+ * Writes take an optional `Idempotency-Key` header (at most
+ * ControlApiLimits.idempotencyKeyBytesMax printable ASCII bytes): the meta
+ * state machine remembers the result of the last requestIdsRememberedMax
+ * keys, so a client that retries after a timeout with the same key gets the
+ * first answer and the write is applied once.
  *
  * Keys and lock names are the URL path's rest, percent-decoded. A failed
  * compare-and-set, a create of an existing key, a held lock and a stale
@@ -23,6 +31,8 @@ import type { ControlSource } from './types.js';
 
 const KV_PREFIX = '/api/v1/kv/';
 const LOCKS_PREFIX = '/api/v1/locks/';
+const NODES_PATH = '/api/v1/cluster/nodes';
+const KEY_RE = /^[\x21-\x7e]+$/;
 const JSON_TYPE = 'application/json';
 const TTL_RE = /^(\d{1,10})(ms|s|m)$/;
 const TOKEN_RE = /^\d{1,16}$/;
@@ -35,6 +45,8 @@ export interface ControlRequest {
   readonly query: URLSearchParams;
   /** owner is the X-Otlpdb-Owner header, else the remote address. */
   readonly owner: string;
+  /** idempotencyKey is the Idempotency-Key header, when given. */
+  readonly idempotencyKey?: string;
   readonly body: Buffer;
 }
 
@@ -48,7 +60,7 @@ export interface ControlResponse {
 
 /** isControlPath says whether a path belongs to the control routes. */
 export function isControlPath(path: string): boolean {
-  return path === '/api/v1/kv' || path.startsWith(KV_PREFIX) || path.startsWith(LOCKS_PREFIX);
+  return path === '/api/v1/kv' || path.startsWith(KV_PREFIX) || path.startsWith(LOCKS_PREFIX) || path === NODES_PATH || path.startsWith(`${NODES_PATH}/`);
 }
 
 /** bodyLimitFor is the request body limit of a method and path. */
@@ -94,8 +106,23 @@ export function parseTtlMs(s: string | null): number {
   return ms;
 }
 
-/** propose checks a command, proposes it and turns a refusal into its error. */
-async function propose(control: ControlSource, c: MetaCommand): Promise<MetaResult> {
+/** requestIdOf checks the Idempotency-Key of a request; absent is undefined. */
+export function requestIdOf(req: ControlRequest): string | undefined {
+  const k = req.idempotencyKey;
+  if (k === undefined) return undefined;
+  if (k.length === 0 || k.length > ControlApiLimits.idempotencyKeyBytesMax || !KEY_RE.test(k)) {
+    throw new OtlpdbError(
+      'ERR_INVALID_ARGUMENT',
+      `Idempotency-Key must be 1..${ControlApiLimits.idempotencyKeyBytesMax} printable ASCII characters without spaces`,
+    );
+  }
+  return k;
+}
+
+/** propose checks a command, proposes it (with the request's idempotency key) and turns a refusal into its error. */
+async function propose(control: ControlSource, c0: MetaCommand, req?: ControlRequest): Promise<MetaResult> {
+  const requestId = req === undefined ? undefined : requestIdOf(req);
+  const c: MetaCommand = requestId === undefined ? c0 : { ...c0, requestId };
   const refused = checkMetaCommand(c);
   if (refused !== null) throw new OtlpdbError(refused.code, refused.message);
   const r = await control.propose(c);
@@ -148,7 +175,7 @@ async function kvRoute(control: ControlSource, req: ControlRequest): Promise<Con
       if (prevExist !== null && prevValue !== null) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'give prevValue or prevExist=false, not both');
       const cas = prevValue !== null || prevExist !== null;
       const c: MetaCommand = cas ? { op: 'kvCas', key, expected: prevValue, value } : { op: 'kvPut', key, value };
-      const r = await propose(control, c);
+      const r = await propose(control, c, req);
       assert(r.kind === 'kv', 'a KV command answers a KV result');
       if (!r.ok) {
         const why = prevValue === null ? 'exists' : 'does not hold the expected value';
@@ -157,7 +184,7 @@ async function kvRoute(control: ControlSource, req: ControlRequest): Promise<Con
       return ok({ key, value, modIndex: r.modIndex, revision: r.revision });
     }
     case 'DELETE': {
-      const r = await propose(control, { op: 'kvDelete', key });
+      const r = await propose(control, { op: 'kvDelete', key }, req);
       assert(r.kind === 'kv', 'a KV command answers a KV result');
       if (!r.ok) throw new OtlpdbError('ERR_NOT_FOUND', `key ${JSON.stringify(key)} does not exist`);
       return ok({ key, prevValue: r.prev, prevModIndex: r.prevModIndex, revision: r.revision });
@@ -173,7 +200,7 @@ async function lockRoute(control: ControlSource, req: ControlRequest): Promise<C
     case 'POST': {
       const ttlMs = parseTtlMs(req.query.get('ttl'));
       // nowMs is a placeholder: the meta leader stamps its own clock when it proposes.
-      const r = await propose(control, { op: 'lockAcquire', name, owner: req.owner, ttlMs, nowMs: 0 });
+      const r = await propose(control, { op: 'lockAcquire', name, owner: req.owner, ttlMs, nowMs: 0 }, req);
       assert(r.kind === 'lock', 'a lock command answers a lock result');
       if (!r.ok) throw new OtlpdbError('ERR_CONFLICT', `lock ${JSON.stringify(name)} is held`, { expiresAtMs: r.expiresAtMs });
       return ok({ name, token: r.token, expiresAtMs: r.expiresAtMs });
@@ -183,7 +210,7 @@ async function lockRoute(control: ControlSource, req: ControlRequest): Promise<C
       if (raw === null || !TOKEN_RE.test(raw) || !Number.isSafeInteger(Number(raw))) {
         throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'token must be a non-negative integer');
       }
-      const r = await propose(control, { op: 'lockRelease', name, token: Number(raw) });
+      const r = await propose(control, { op: 'lockRelease', name, token: Number(raw) }, req);
       assert(r.kind === 'lock', 'a lock command answers a lock result');
       if (!r.ok) throw new OtlpdbError('ERR_CONFLICT', `lock ${JSON.stringify(name)} is not held with token ${raw}`);
       return ok({ name, released: true });
@@ -193,10 +220,42 @@ async function lockRoute(control: ControlSource, req: ControlRequest): Promise<C
   }
 }
 
+const JOIN_FIELDS = new Set(['id', 'peer', 'api']);
+
+async function nodesRoute(control: ControlSource, req: ControlRequest): Promise<ControlResponse> {
+  if (req.path === NODES_PATH) {
+    if (req.method !== 'POST') return notAllowed(req.method, req.path, 'POST');
+    if (control.join === undefined) throw new OtlpdbError('ERR_UNAVAILABLE', 'this node does not admit joining nodes');
+    let body: unknown;
+    try {
+      body = JSON.parse(utf8.decode(req.body));
+    } catch {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'the join body must be JSON: {"id":N,"peer":"host:port","api":"host:port"}');
+    }
+    const b = body as Record<string, unknown>;
+    if (typeof b !== 'object' || b === null || Array.isArray(b) || !Object.keys(b).every((k) => JOIN_FIELDS.has(k))) {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'the join body has exactly the fields id, peer and api');
+    }
+    if (typeof b.id !== 'number' || typeof b.peer !== 'string' || typeof b.api !== 'string') {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'join: id is a number, peer and api are host:port strings');
+    }
+    const nodes = await control.join({ id: b.id, peer: b.peer, api: b.api });
+    return ok({ nodes });
+  }
+  if (req.method !== 'DELETE') return notAllowed(req.method, req.path, 'DELETE');
+  if (control.leave === undefined) throw new OtlpdbError('ERR_UNAVAILABLE', 'this node does not remove nodes');
+  const raw = req.path.slice(NODES_PATH.length + 1);
+  if (!/^n?\d{1,10}$/.test(raw)) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `node id must be a positive integer (or nN), got ${JSON.stringify(raw)}`);
+  const id = Number(raw.startsWith('n') ? raw.slice(1) : raw);
+  if (id < 1) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'node id must be positive');
+  return ok({ node: await control.leave(id) });
+}
+
 /** serveControl answers one control request; every failure becomes its error body. */
 export async function serveControl(control: ControlSource | undefined, req: ControlRequest): Promise<ControlResponse> {
   try {
     if (control === undefined) throw new OtlpdbError('ERR_UNAVAILABLE', 'this node does not serve the control KV');
+    if (req.path.startsWith(NODES_PATH)) return await nodesRoute(control, req);
     return req.path.startsWith(LOCKS_PREFIX) ? await lockRoute(control, req) : await kvRoute(control, req);
   } catch (err) {
     return fail(err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', `route ${req.path} failed: ${String(err)}`));

@@ -95,6 +95,18 @@ t.test('the control KV and locks are served by every node of a three-node cluste
   );
   t.equal(page.more, true);
 
+  // A retry with the same Idempotency-Key is answered with the first result and applied once, through any node.
+  const firstIdem = await req(2, '/api/v1/kv/idem', 'PUT', 'one', { 'idempotency-key': 'retry-1' });
+  t.equal(firstIdem.status, 200);
+  t.equal((await req(1, '/api/v1/kv/idem', 'PUT', 'two')).status, 200, 'another write in between');
+  const retry = await req(3, '/api/v1/kv/idem', 'PUT', 'one', { 'idempotency-key': 'retry-1' });
+  t.equal(retry.status, 200);
+  t.equal(json<{ modIndex: number }>(retry).modIndex, json<{ modIndex: number }>(firstIdem).modIndex, 'the retry answers the first result');
+  t.equal(json<{ value: string }>(await req(2, '/api/v1/kv/idem')).value, 'two', 'and is not applied again');
+  const badKey = await req(1, '/api/v1/kv/idem', 'PUT', 'x', { 'idempotency-key': 'has space' });
+  t.equal(badKey.status, 400);
+  t.equal(code(badKey), 'ERR_INVALID_ARGUMENT');
+
   // Compare-and-set and create-only.
   const follower = NODES.find((id) => id !== lead) as number;
   for (const id of [lead, follower]) {

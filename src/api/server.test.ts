@@ -173,3 +173,15 @@ t.test('unknown paths, wrong methods and oversized bodies are refused with JSON 
   t.equal(small.status, 405, 'a body within the limit is read, then the route decides');
   t.equal((await httpRequest(a, '/healthz')).status, 200, 'the server still serves after refusing a body');
 });
+
+t.test('readyz gives the node-level reason first, and every answer names the node that gave it', async (t) => {
+  const source = Object.assign(new FakeSource(), { notReadyReason: (): string | null => 'the cluster is bootstrapping' });
+  source.views = [group(0), group(1)];
+  const a = await serve(t, source);
+  const r = await httpRequest(a, '/readyz');
+  t.equal(r.status, 503);
+  t.match(JSON.parse(r.body), { error: { code: 'ERR_UNAVAILABLE', details: { group: 0, reason: 'the cluster is bootstrapping' } } });
+  t.equal(r.headers['x-otlpdb-node'], String(source.nodeId));
+  source.notReadyReason = () => null;
+  t.equal((await httpRequest(a, '/readyz')).status, 200);
+});

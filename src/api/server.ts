@@ -130,6 +130,8 @@ export class ApiServer {
       const headers: Record<string, string | number> = { 'content-type': contentType, 'content-length': Buffer.byteLength(body) };
       if (close) headers.connection = 'close';
       if (allow !== undefined) headers.allow = allow;
+      // Which node answered: `cluster up` checks it, so a stranger on the port is never taken for its node.
+      headers['x-otlpdb-node'] = String(this.#source.nodeId);
       res.writeHead(status, headers);
       res.end(body);
     };
@@ -169,12 +171,14 @@ export class ApiServer {
       if (refused) return;
       if (control) {
         const owner = req.headers['x-otlpdb-owner'];
+        const key = req.headers['idempotency-key'];
         const request = {
           method,
           path,
           query: new URLSearchParams(url.slice(path.length + 1)),
           owner: typeof owner === 'string' && owner !== '' ? owner : (req.socket.remoteAddress ?? 'unknown'),
           body: Buffer.concat(chunks),
+          ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
         };
         void serveControl(this.#source.control, request).then((r) => send(r.status, r.contentType, r.body, false, r.allow));
         return;
@@ -182,6 +186,18 @@ export class ApiServer {
       if (admin) {
         const r = serveAdmin(this.#source.admin, { method, path, body: Buffer.concat(chunks) });
         send(r.status, r.contentType, r.body, false, r.allow);
+        return;
+      }
+      const gather = this.#source.clusterGroups;
+      if (path === '/api/v1/cluster' && method === 'GET' && gather !== undefined) {
+        void gather
+          .call(this.#source)
+          .then((groups) => json(200, clusterDocument(this.#source, groups)))
+          .catch((err: unknown) => {
+            const e = err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', `route ${path} failed: ${String(err)}`);
+            return json(e.httpStatus, errorBody(e.code, e.message));
+          })
+          .then((r) => send(r.status, r.contentType, r.body));
         return;
       }
       const r = this.#route(method, url);

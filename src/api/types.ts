@@ -4,7 +4,7 @@
  * server can be tested with any source and the node stays the only owner
  * of its driver and transport.
  */
-import type { KvEntry, KvListResult, MetaCommand, MetaResult } from '../control/index.js';
+import type { KvEntry, KvListResult, MetaCommand, MetaResult, NodeInfo } from '../control/index.js';
 import type { GroupId, NodeId } from '../raft/types.js';
 import type { Faults, PeerMetrics, TransportMetrics } from '../transport/index.js';
 
@@ -15,6 +15,8 @@ export interface NodeView {
   readonly address: string;
   /** state is `self` for this node, else the transport link's state (`connected`, `connecting`, `backoff`, `idle`). */
   readonly state: string;
+  /** member is the node's life-cycle state as the meta group records it (`joining`, `active`, `leaving`), or `initial` before it is recorded. */
+  readonly member?: string;
 }
 
 /** GroupView is one hosted Raft group as this replica sees it. */
@@ -79,6 +81,14 @@ export interface ApiSource {
   inboxDropped?(): number;
   /** admin serves the fault-injection admin routes; absent, they answer 503 ERR_UNAVAILABLE. */
   readonly admin?: AdminSource;
+  /**
+   * clusterGroups gathers every reachable node's view of its groups (not
+   * only the local ones), for GET /api/v1/cluster; absent, the document shows
+   * the local groups.
+   */
+  clusterGroups?(): Promise<readonly GroupView[]>;
+  /** notReadyReason says why this node must not serve although its groups are fine (it was removed), or null. */
+  notReadyReason?(): string | null;
 }
 
 /**
@@ -111,4 +121,15 @@ export interface ControlSource {
   kvGet(key: string): Promise<{ readonly entry: KvEntry | null; readonly revision: number }>;
   /** kvList lists keys with a prefix after a read barrier. */
   kvList(prefix: string, limit: number): Promise<KvListResult & { readonly revision: number }>;
+  /** join records a node that asks to join (POST /api/v1/cluster/nodes) and resolves with the recorded nodes. */
+  join?(req: JoinRequest): Promise<readonly NodeInfo[]>;
+  /** leave marks a node leaving (DELETE /api/v1/cluster/nodes/{id}); its replicas then move away. */
+  leave?(id: NodeId): Promise<NodeInfo>;
+}
+
+/** JoinRequest is the body of POST /api/v1/cluster/nodes: the joining node's id and addresses (`host:port`). */
+export interface JoinRequest {
+  readonly id: number;
+  readonly peer: string;
+  readonly api: string;
 }

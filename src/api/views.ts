@@ -3,13 +3,15 @@
  * document, computed from an ApiSource (the Prometheus text is in
  * prometheus-text.ts).
  */
-import type { ApiSource } from './types.js';
+import type { ApiSource, GroupView } from './types.js';
 
 /** Readiness says whether a node serves: every hosted group knows a leader and applied its commit. */
 export type Readiness = { readonly ready: true } | { readonly ready: false; readonly group: number; readonly reason: string };
 
 /** readiness checks the meta group first, then every other hosted group in id order. */
 export function readiness(source: ApiSource): Readiness {
+  const why = source.notReadyReason?.() ?? null;
+  if (why !== null) return { ready: false, group: source.metaGroup, reason: why };
   const groups = source.groups();
   const meta = groups.find((g) => g.group === source.metaGroup);
   if (meta === undefined) return { ready: false, group: source.metaGroup, reason: 'the meta group is not hosted' };
@@ -22,7 +24,7 @@ export function readiness(source: ApiSource): Readiness {
 
 /** ClusterDocument is the body of GET /api/v1/cluster. */
 export interface ClusterDocument {
-  readonly nodes: readonly { readonly id: number; readonly address: string; readonly state: string }[];
+  readonly nodes: readonly { readonly id: number; readonly address: string; readonly state: string; readonly member?: string }[];
   readonly meta: { readonly leader: number; readonly term: number };
   readonly shards: readonly {
     readonly id: number;
@@ -34,12 +36,17 @@ export interface ClusterDocument {
   }[];
 }
 
-/** clusterDocument renders this node's view of the cluster (leader 0: none known). */
-export function clusterDocument(source: ApiSource): ClusterDocument {
-  const groups = source.groups();
+/**
+ * clusterDocument renders the cluster (leader 0: none known) from `groups`
+ * (default: this node's own). With reports from several nodes, each group is
+ * shown as its leader reports it (the highest term wins), else as the
+ * most advanced replica that answered.
+ */
+export function clusterDocument(source: ApiSource, reported?: readonly GroupView[]): ClusterDocument {
+  const groups = reported === undefined ? source.groups() : bestViews(reported);
   const meta = groups.find((g) => g.group === source.metaGroup);
   return {
-    nodes: source.nodes().map((n) => ({ id: n.id, address: n.address, state: n.state })),
+    nodes: source.nodes().map((n) => ({ id: n.id, address: n.address, state: n.state, ...(n.member === undefined ? {} : { member: n.member }) })),
     meta: { leader: meta?.leader ?? 0, term: meta?.term ?? 0 },
     shards: groups
       .filter((g) => g.group !== source.metaGroup)
@@ -52,4 +59,21 @@ export function clusterDocument(source: ApiSource): ClusterDocument {
         appliedIndex: g.applied,
       })),
   };
+}
+
+/** bestViews keeps one view per group: the highest term first, then a leader's, then the highest commit. */
+export function bestViews(views: readonly GroupView[]): GroupView[] {
+  const best = new Map<number, GroupView>();
+  const rank = (v: GroupView): readonly number[] => [v.term, v.isLeader ? 1 : 0, v.commit];
+  const better = (a: GroupView, b: GroupView): boolean => {
+    const x = rank(a);
+    const y = rank(b);
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return (x[i] as number) > (y[i] as number);
+    return false;
+  };
+  for (const v of views) {
+    const cur = best.get(v.group);
+    if (cur === undefined || better(v, cur)) best.set(v.group, v);
+  }
+  return [...best.values()].sort((a, b) => a.group - b.group);
 }
