@@ -63,7 +63,7 @@ export const ErrorCodes = {
     httpStatus: 404,
     grpcStatus: GrpcStatus.NOT_FOUND,
     retryable: false,
-    summary: 'The named object (a control-KV key) does not exist.',
+    summary: 'The named object (a control-KV key, a node, a tenant, a peer, a group) does not exist.',
   },
   ERR_CONFLICT: {
     httpStatus: 409,

@@ -114,6 +114,19 @@ t.test('three nodes become ready, agree on one leader per group, serve metrics, 
   t.same(badPrometheusLines(metrics.body), [], 'every sample line is Prometheus text');
   t.match(metrics.body, /^otlpdb_raft_commit_index\{node="2",group="0"\} [1-9]/m);
   t.match(metrics.body, /^otlpdb_transport_messages_sent_total\{node="2"\} [1-9]/m);
+  t.match(metrics.body, /^otlpdb_wal_fsync_duration_seconds_bucket\{node="2",le="\+Inf"\} [1-9]/m, 'the WAL fsync latency histogram');
+  t.match(metrics.body, /^otlpdb_wal_fsync_duration_seconds_count\{node="2"\} [1-9]/m);
+  t.match(metrics.body, /^otlpdb_transport_peer_bytes_sent_total\{node="2",peer="1"\} [1-9]/m, 'bytes per peer');
+  t.match(metrics.body, /^otlpdb_raft_proposals_total\{node="2",group="0"\} \d/m, 'proposals per group');
+
+  // The transport's fault hooks through the admin API of a real node.
+  const api2 = apis.get(2) as HostPort;
+  const set = await httpRequest(api2, '/api/v1/admin/faults/3', 'PUT', Buffer.from(JSON.stringify({ delayMs: 5 })));
+  t.equal(set.status, 200, `PUT /api/v1/admin/faults/3 (${set.body})`);
+  t.match(JSON.parse((await httpRequest(api2, '/api/v1/admin/faults')).body), { faults: { 3: { delayMs: 5 } } });
+  t.equal((await httpRequest(api2, '/api/v1/admin/faults/9', 'PUT', Buffer.from('{}'))).status, 404, 'an unknown peer');
+  t.equal((await httpRequest(api2, '/api/v1/admin/faults', 'DELETE')).status, 200);
+  t.same(JSON.parse((await httpRequest(api2, '/api/v1/admin/faults')).body), { faults: {} });
 
   // One node restarts from its data dir while the others run.
   const before = (nodes.get(3) as OtlpdbNode).groups().find((g) => g.group === 0);

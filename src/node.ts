@@ -502,6 +502,11 @@ export class OtlpdbNode implements ApiSource {
       const l: KvListResult = sm.list(prefix, limit);
       return { ...l, revision: sm.kvRevision() };
     },
+    tenant: async (id) => {
+      const sm = await this.#metaRead();
+      return { settings: sm.tenant(id), configured: sm.tenantIds().includes(id) };
+    },
+    tenantIds: async () => (await this.#metaRead()).tenantIds(),
     join: (req) => this.#admit(req),
     leave: (id) => this.#retire(id),
   };

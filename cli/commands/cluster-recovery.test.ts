@@ -347,6 +347,8 @@ t.test('SIGTERM stops a node cleanly, and the restarted node recovers its data',
   t.ok(gone, c.explain(gone, `node ${target.id} (pid ${target.pid}) exits within ${STOP_DEADLINE_MS} ms of SIGTERM`));
   const clean = cleanStopInLog(target.log);
   t.ok(clean, c.explain(clean, `${target.log} ends with stopping (SIGTERM) and node_stopped without a failure`));
+  const drained = lastLines(target.log, 200).filter((l) => l.includes('"event":"drained"')).pop() ?? '';
+  t.match(drained, /"stillLeading":\[\]/, c.explain(drained.includes('"stillLeading":[]'), 'it handed every group it led to another voter before stopping'));
 
   const during = new Map<string, string>();
   for (let i = 0; i < 10; i++) during.set(`during-${i}`, `d${i}`);

@@ -397,6 +397,23 @@ export class LocalCluster {
   startNode(id: number, logName: string): StartedNode {
     const e = this.entry(id);
     const initialCluster = this.doc.nodes.map((n) => `${n.id}=${n.peer}`).join(',');
+    return this.#spawn(id, e.dataDir, logName, ['--peer', e.peer, '--api', e.api, '--initial-cluster', initialCluster]);
+  }
+
+  /**
+   * startJoiner spawns a node that is not in cluster.json and joins the
+   * cluster through the API of node `via` (`otlpdb start --join`); its data
+   * dir is `n<id>` in the cluster dir. Recorded for teardown.
+   */
+  startJoiner(id: number, peer: HostPort, api: HostPort, via: number, logName: string): StartedNode {
+    const dataDir = join(this.dir, `n${id}`);
+    const viaApi = this.api(via);
+    return this.#spawn(id, dataDir, logName, [
+      '--peer', `${peer.host}:${peer.port}`, '--api', `${api.host}:${api.port}`, '--join', `${viaApi.host}:${viaApi.port}`,
+    ]);
+  }
+
+  #spawn(id: number, dataDir: string, logName: string, addressArgs: readonly string[]): StartedNode {
     const log = join(this.dir, logName);
     const fd = openSync(log, 'a');
     const logOffset = statSync(log).size;
@@ -406,8 +423,8 @@ export class LocalCluster {
         process.execPath,
         [
           '--import', 'tsx', 'cli/otlpdb.ts', 'start',
-          '--id', String(id), '--data', e.dataDir, '--peer', e.peer, '--api', e.api,
-          '--initial-cluster', initialCluster, '--tick-ms', String(this.spec.tickMs), '--shards', String(this.spec.shards),
+          '--id', String(id), '--data', dataDir, ...addressArgs,
+          '--tick-ms', String(this.spec.tickMs), '--shards', String(this.spec.shards),
         ],
         { cwd: ROOT, stdio: ['ignore', fd, fd] },
       );
@@ -416,7 +433,7 @@ export class LocalCluster {
     }
     const pid = child.pid;
     if (pid === undefined) throw new Error(`node ${id} could not be spawned (see ${log})`);
-    this.#pids.set(pid, e.dataDir);
+    this.#pids.set(pid, dataDir);
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
       child.once('exit', (code, signal) => resolve({ code, signal })),
     );

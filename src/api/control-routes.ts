@@ -10,6 +10,13 @@
  *   DELETE /api/v1/locks/{name}?token=N
  *   POST   /api/v1/cluster/nodes         {"id":4,"peer":"host:port","api":"host:port"}  a node asks to join
  *   DELETE /api/v1/cluster/nodes/{id}                                    mark a node leaving (removal)
+ *   GET    /api/v1/tenants                  configured tenant ids          linearizable
+ *   GET    /api/v1/tenants/{id}             {"id","configured","settings"} linearizable (defaults when unconfigured)
+ *   PUT    /api/v1/tenants/{id}             body: a JSON settings patch    (ingest limits, query concurrency, retention per signal)
+ *   DELETE /api/v1/tenants/{id}             back to the defaults
+ *
+ * Tenant settings live in the meta group, which every node hosts (voter or
+ * learner), so each node applies them from its own replica.
  *
  * Writes take an optional `Idempotency-Key` header (at most
  * ControlApiLimits.idempotencyKeyBytesMax printable ASCII bytes): the meta
@@ -23,8 +30,8 @@
  * Refusals of the state machine (and of checkMetaCommand, applied here
  * before proposing) keep their codes (400 / 413).
  */
-import { checkMetaCommand } from '../control/index.js';
-import type { KvEntry, MetaCommand, MetaResult } from '../control/index.js';
+import { checkMetaCommand, checkTenantId } from '../control/index.js';
+import type { KvEntry, MetaCommand, MetaResult, TenantSettingsPatch } from '../control/index.js';
 import { ApiLimits, ControlApiLimits, ControlLimits } from '../limits.js';
 import { OtlpdbError, assert } from '../errors.js';
 import type { ControlSource } from './types.js';
@@ -32,6 +39,7 @@ import type { ControlSource } from './types.js';
 const KV_PREFIX = '/api/v1/kv/';
 const LOCKS_PREFIX = '/api/v1/locks/';
 const NODES_PATH = '/api/v1/cluster/nodes';
+const TENANTS_PATH = '/api/v1/tenants';
 const KEY_RE = /^[\x21-\x7e]+$/;
 const JSON_TYPE = 'application/json';
 const TTL_RE = /^(\d{1,10})(ms|s|m)$/;
@@ -60,7 +68,7 @@ export interface ControlResponse {
 
 /** isControlPath says whether a path belongs to the control routes. */
 export function isControlPath(path: string): boolean {
-  return path === '/api/v1/kv' || path.startsWith(KV_PREFIX) || path.startsWith(LOCKS_PREFIX) || path === NODES_PATH || path.startsWith(`${NODES_PATH}/`);
+  return path === '/api/v1/kv' || path.startsWith(KV_PREFIX) || path.startsWith(LOCKS_PREFIX) || path === NODES_PATH || path.startsWith(`${NODES_PATH}/`) || path === TENANTS_PATH || path.startsWith(`${TENANTS_PATH}/`);
 }
 
 /** bodyLimitFor is the request body limit of a method and path. */
@@ -251,11 +259,51 @@ async function nodesRoute(control: ControlSource, req: ControlRequest): Promise<
   return ok({ node: await control.leave(id) });
 }
 
+async function tenantsRoute(control: ControlSource, req: ControlRequest): Promise<ControlResponse> {
+  if (req.path === TENANTS_PATH || req.path === `${TENANTS_PATH}/`) {
+    if (req.method !== 'GET') return notAllowed(req.method, req.path, 'GET');
+    if (control.tenantIds === undefined) throw new OtlpdbError('ERR_UNAVAILABLE', 'this node does not serve tenants');
+    return ok({ tenants: await control.tenantIds() });
+  }
+  const id = decodeName(req.path.slice(TENANTS_PATH.length + 1), 'tenant id');
+  const bad = checkTenantId(id);
+  if (bad !== null) throw new OtlpdbError('ERR_INVALID_ARGUMENT', bad);
+  switch (req.method) {
+    case 'GET': {
+      if (control.tenant === undefined) throw new OtlpdbError('ERR_UNAVAILABLE', 'this node does not serve tenants');
+      const t = await control.tenant(id);
+      return ok({ id, configured: t.configured, settings: t.settings });
+    }
+    case 'PUT': {
+      let patch: unknown;
+      try {
+        patch = JSON.parse(utf8.decode(req.body));
+      } catch {
+        throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'the tenant body must be a JSON object of settings');
+      }
+      const r = await propose(control, { op: 'setTenant', id, settings: patch as TenantSettingsPatch }, req);
+      assert(r.kind === 'config', 'a tenant command answers a config result');
+      if (control.tenant === undefined) return ok({ id, configured: true });
+      const t = await control.tenant(id);
+      return ok({ id, configured: t.configured, settings: t.settings });
+    }
+    case 'DELETE': {
+      const r = await propose(control, { op: 'deleteTenant', id }, req);
+      assert(r.kind === 'config', 'a tenant command answers a config result');
+      if (!r.ok) throw new OtlpdbError('ERR_NOT_FOUND', `tenant ${JSON.stringify(id)} is not configured`);
+      return ok({ id, configured: false });
+    }
+    default:
+      return notAllowed(req.method, req.path, 'GET, PUT, DELETE');
+  }
+}
+
 /** serveControl answers one control request; every failure becomes its error body. */
 export async function serveControl(control: ControlSource | undefined, req: ControlRequest): Promise<ControlResponse> {
   try {
     if (control === undefined) throw new OtlpdbError('ERR_UNAVAILABLE', 'this node does not serve the control KV');
     if (req.path.startsWith(NODES_PATH)) return await nodesRoute(control, req);
+    if (req.path.startsWith(TENANTS_PATH)) return await tenantsRoute(control, req);
     return req.path.startsWith(LOCKS_PREFIX) ? await lockRoute(control, req) : await kvRoute(control, req);
   } catch (err) {
     return fail(err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', `route ${req.path} failed: ${String(err)}`));

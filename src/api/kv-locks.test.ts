@@ -107,6 +107,35 @@ t.test('the control KV and locks are served by every node of a three-node cluste
   t.equal(badKey.status, 400);
   t.equal(code(badKey), 'ERR_INVALID_ARGUMENT');
 
+  // Tenant settings: written through one node, read through another, applied by every node's meta replica.
+  const setT = await req(1, '/api/v1/tenants/acme', 'PUT', JSON.stringify({ queryConcurrencyMax: 3, retentionMs: { logs: 3_600_000 } }));
+  t.equal(setT.status, 200, `PUT /api/v1/tenants/acme (${setT.body})`);
+  const gotT = json<{ configured: boolean; settings: { queryConcurrencyMax: number; retentionMs: { logs: number; traces: number } } }>(
+    await req(3, '/api/v1/tenants/acme'),
+  );
+  t.equal(gotT.configured, true);
+  t.equal(gotT.settings.queryConcurrencyMax, 3);
+  t.equal(gotT.settings.retentionMs.logs, 3_600_000);
+  t.ok(gotT.settings.retentionMs.traces > 0, 'unpatched fields keep their defaults');
+  t.same(json<{ tenants: string[] }>(await req(2, '/api/v1/tenants')).tenants, ['acme']);
+  t.ok(
+    await pollUntil(
+      async () =>
+        [...nodes.values()].every((n) => {
+          const sm = n.driver.stateMachine(0) as unknown as { tenant(id: string): { queryConcurrencyMax: number } };
+          return sm.tenant('acme').queryConcurrencyMax === 3;
+        }),
+      POLLS_MAX,
+      POLL_MS,
+    ),
+    'every node applied the setting from its own meta replica',
+  );
+  const badT = await req(2, '/api/v1/tenants/acme', 'PUT', JSON.stringify({ queryConcurrencyMax: -1 }));
+  t.equal(badT.status, 400, 'a bad setting is refused');
+  t.equal((await req(2, '/api/v1/tenants/bad%20id')).status, 400, 'a bad tenant id is refused');
+  t.equal((await req(2, '/api/v1/tenants/acme', 'DELETE')).status, 200);
+  t.equal(json<{ configured: boolean }>(await req(1, '/api/v1/tenants/acme')).configured, false, 'back to the defaults');
+
   // Compare-and-set and create-only.
   const follower = NODES.find((id) => id !== lead) as number;
   for (const id of [lead, follower]) {

@@ -4,7 +4,7 @@
  * server can be tested with any source and the node stays the only owner
  * of its driver and transport.
  */
-import type { KvEntry, KvListResult, MetaCommand, MetaResult, NodeInfo } from '../control/index.js';
+import type { KvEntry, KvListResult, MetaCommand, MetaResult, NodeInfo, TenantSettings } from '../control/index.js';
 import type { GroupId, NodeId } from '../raft/types.js';
 import type { Faults, PeerMetrics, TransportMetrics } from '../transport/index.js';
 
@@ -121,6 +121,10 @@ export interface ControlSource {
   kvGet(key: string): Promise<{ readonly entry: KvEntry | null; readonly revision: number }>;
   /** kvList lists keys with a prefix after a read barrier. */
   kvList(prefix: string, limit: number): Promise<KvListResult & { readonly revision: number }>;
+  /** tenant reads one tenant's settings after a read barrier (defaults when nobody configured it). */
+  tenant?(id: string): Promise<{ readonly settings: TenantSettings; readonly configured: boolean }>;
+  /** tenantIds lists the configured tenants after a read barrier. */
+  tenantIds?(): Promise<readonly string[]>;
   /** join records a node that asks to join (POST /api/v1/cluster/nodes) and resolves with the recorded nodes. */
   join?(req: JoinRequest): Promise<readonly NodeInfo[]>;
   /** leave marks a node leaving (DELETE /api/v1/cluster/nodes/{id}); its replicas then move away. */
