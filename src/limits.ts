@@ -586,8 +586,17 @@ export const StorageLimits = {
   summaryQuantilesMax: 256,
   /** idempotencyWindowMsDefault is how long an applied idempotency key is remembered (entry time, not a replica clock). */
   idempotencyWindowMsDefault: 15 * 60 * 1000,
-  /** idempotencyKeysMax bounds the remembered (key, part) pairs; past it the oldest are evicted first and counted. */
-  idempotencyKeysMax: 1_000_000,
+  /**
+   * idempotencyKeysDefault bounds the remembered (key, part) pairs of one shard
+   * replica; past it the oldest are evicted first and counted. About 80 bytes
+   * of heap per pair, so 16 MB per replica; it covers ~220 requests per second
+   * per shard over the default window before the window effectively shortens.
+   */
+  idempotencyKeysDefault: 200_000,
+  /** idempotencyKeysMax bounds idempotencyKeysDefault and any configured or restored count. */
+  idempotencyKeysMax: 10_000_000,
+  /** idempotencyWindowMsMax bounds a configured or restored window (one week). */
+  idempotencyWindowMsMax: 7 * 24 * 60 * 60 * 1000,
   /** blockPayloadBytesMax bounds the payload of one sealed storage block. */
   blockPayloadBytesMax: 256 * 1024 * 1024,
   /** bloomFalsePositiveTarget is the false-positive probability a per-block bloom filter is sized for (1%). */
@@ -607,7 +616,9 @@ assert(StorageLimits.rowsPerEntryMax >= 1, 'rowsPerEntryMax >= 1');
 assert(StorageLimits.tenantBytesMax <= StorageLimits.stringBytesMax, 'tenantBytesMax <= stringBytesMax');
 assert(StorageLimits.anyValueDepthMax >= 2, 'AnyValue nests at least one level');
 assert(StorageLimits.idempotencyWindowMsDefault > 0, 'idempotency window > 0');
-assert(StorageLimits.idempotencyKeysMax >= 1, 'idempotencyKeysMax >= 1');
+assert(StorageLimits.idempotencyKeysDefault >= 1, 'idempotencyKeysDefault >= 1');
+assert(StorageLimits.idempotencyKeysDefault <= StorageLimits.idempotencyKeysMax, 'idempotencyKeysDefault <= idempotencyKeysMax');
+assert(StorageLimits.idempotencyWindowMsDefault <= StorageLimits.idempotencyWindowMsMax, 'idempotency window default <= max');
 assert(
   StorageLimits.bloomFalsePositiveTarget > 0 && StorageLimits.bloomFalsePositiveTarget < 1,
   'bloomFalsePositiveTarget in (0, 1)',

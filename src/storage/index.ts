@@ -34,3 +34,5 @@ export type {
 } from './rows.js';
 export { SHARD_ENTRY_VERSION, decodeShardEntry, encodeShardEntry } from './shard-entry.js';
 export type { ShardEntry } from './shard-entry.js';
+export { IDEMPOTENCY_SNAPSHOT_VERSION, IdempotencyWindow } from './idempotency.js';
+export type { IdempotencyStats, IdempotencyWindowOptions } from './idempotency.js';
