@@ -36,3 +36,5 @@ export { SHARD_ENTRY_VERSION, decodeShardEntry, encodeShardEntry } from './shard
 export type { ShardEntry } from './shard-entry.js';
 export { IDEMPOTENCY_SNAPSHOT_VERSION, IdempotencyWindow } from './idempotency.js';
 export type { IdempotencyStats, IdempotencyWindowOptions } from './idempotency.js';
+export { BLOOM_SEED, BLOOM_VERSION, bloomHas, buildBloom, decodeBloom, encodeBloom } from './bloom.js';
+export type { BlockBloom, BloomItem } from './bloom.js';
