@@ -38,3 +38,5 @@ export { IDEMPOTENCY_SNAPSHOT_VERSION, IdempotencyWindow } from './idempotency.j
 export type { IdempotencyStats, IdempotencyWindowOptions } from './idempotency.js';
 export { BLOOM_SEED, BLOOM_VERSION, bloomHas, buildBloom, decodeBloom, encodeBloom } from './bloom.js';
 export type { BlockBloom, BloomItem } from './bloom.js';
+export { tokenize, tokenizeLine } from './tokenizer.js';
+export type { TokenSink, TokenizeCounts, Tokens } from './tokenizer.js';
