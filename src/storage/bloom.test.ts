@@ -68,5 +68,8 @@ t.test('decodeBloom refuses malformed bytes', async (t) => {
   t.equal(codeOf(() => decodeBloom(edit(1, 200))), 'ERR_CORRUPTION', 'too many hashes');
   t.equal(codeOf(() => decodeBloom(edit(2, 1))), 'ERR_CORRUPTION', 'reserved');
   t.equal(codeOf(() => decodeBloom(edit(6, (good[6] as number) + 1))), 'ERR_CORRUPTION', 'size does not match the bytes');
+  const sizeBits = new DataView(good.buffer).getUint32(4);
+  t.not(sizeBits % 8, 0, `${sizeBits} bits leave unused bits in the last byte`);
+  t.equal(codeOf(() => decodeBloom(edit(good.length - 1, (good[good.length - 1] as number) | 0x80))), 'ERR_CORRUPTION', 'a bit past the size');
   // A size change within the same byte count is structurally valid; the block checksum (block.ts) catches it.
 });

@@ -158,3 +158,57 @@ t.test('fuzz: random bytes, truncations and bit flips give ERR_CORRUPTION or a v
   }
   t.ok(outcomes.corruption > 0 && outcomes.valid > 0, `outcomes ${JSON.stringify(outcomes)} (seed ${seed})`);
 });
+
+t.test('structural fuzz: any field replaced by a value of another shape gives ERR_CORRUPTION or a valid entry', async (t) => {
+  const seed = 8080;
+  const rand = new SeededRand(seed);
+  const raw = new Packr({ useRecords: false, int64AsType: 'bigint', useFloat32: 0, copyBuffers: true });
+  const replacements: (() => unknown)[] = [
+    () => null,
+    () => -1,
+    () => 2 ** 40,
+    () => 1.5,
+    () => NaN,
+    () => '',
+    () => 'x'.repeat(rand.intn(40)),
+    () => true,
+    () => 5n,
+    () => -(1n << 63n),
+    () => (1n << 64n) - 1n,
+    () => rand.bytes(rand.intn(20)),
+    () => [],
+    () => [0],
+    () => [1, 'k'],
+    () => [0, [0, [0, [0, [0, [0, [0, [0, [0, 'deep']]]]]]]]],
+    () => ({ a: 1 }),
+    () => new Date(0),
+  ];
+  const outcomes = { corruption: 0, valid: 0 };
+  for (let i = 0; i < 3000; i++) {
+    const wire = raw.unpack(encodeShardEntry(randomEntry(rand, 3))) as unknown[];
+    const slots: [unknown[], number][] = [];
+    const walk = (a: unknown[]): void => {
+      for (let k = 0; k < a.length; k++) {
+        slots.push([a, k]);
+        const v = a[k];
+        if (Array.isArray(v)) walk(v);
+      }
+    };
+    walk(wire);
+    const [parent, index] = slots[rand.intn(slots.length)] as [unknown[], number];
+    parent[index] = (replacements[rand.intn(replacements.length)] as () => unknown)();
+    let entry: ShardEntry;
+    try {
+      entry = decodeShardEntry(raw.pack(wire));
+    } catch (err) {
+      if (err instanceof OtlpdbError && err.code === 'ERR_CORRUPTION') {
+        outcomes.corruption++;
+        continue;
+      }
+      throw new Error(`seed ${seed} iteration ${i}: decode threw ${String(err)}`, { cause: err });
+    }
+    encodeShardEntry(entry);
+    outcomes.valid++;
+  }
+  t.ok(outcomes.corruption > 1000 && outcomes.valid > 0, `outcomes ${JSON.stringify(outcomes)} (seed ${seed})`);
+});
