@@ -110,6 +110,7 @@ t.test('hand-made malformed entries are ERR_CORRUPTION', async (t) => {
     ['version 2', [2, 't', '0123456789abcdef', 0, 1, 0, [], [], [], [], []]],
     ['extra field', [1, 't', '0123456789abcdef', 0, 1, 0, [], [], [], [], [], 0]],
     ['empty tenant', [1, '', '0123456789abcdef', 0, 1, 0, [], [], [], [], []]],
+    ['tenant with a slash', [1, 'a/b', '0123456789abcdef', 0, 1, 0, [], [], [], [], []]],
     ['a Date leaderTimeMs', [1, 't', '0123456789abcdef', 0, 1, new Date(0), [], [], [], [], []]],
     ['span referring to a missing resource', [1, 't', '0123456789abcdef', 0, 1, 0, [], [], [[0, 0]], [], []]],
   ];

@@ -9,7 +9,7 @@
  * Layout, version 1 (one msgpack array; row tuples are drawn in row-wire.ts):
  *
  *   [ version = 1,
- *     tenant            str (1..StorageLimits.tenantBytesMax UTF-8 bytes),
+ *     tenant            str (a valid tenant id: control/tenant.ts checkTenantId),
  *     idempotencyKey    str (16 lower-case hex chars: xxhash64 of tenant and body,
  *                            canonical big-endian form, see partition/hash.ts h64ToBytes),
  *     part              u32 (0-based, < parts),
@@ -26,6 +26,7 @@
  * entry's tenant.
  */
 import { Packr } from 'msgpackr';
+import { checkTenantId } from '../control/tenant.js';
 import { OtlpdbError, assert } from '../errors.js';
 import { StorageLimits as L } from '../limits.js';
 import type { LogRow, MetricPointRow, Resource, Scope, SpanRow } from './rows.js';
@@ -152,7 +153,8 @@ function readEntry(w: WireReader, raw: unknown): ShardEntry {
   const t = w.tuple(raw, 'entry', 11);
   if (t[0] !== SHARD_ENTRY_VERSION) w.fail('entry version', `${String(t[0])} is not ${SHARD_ENTRY_VERSION}`);
   const tenant = w.string(t[1], 'tenant', L.tenantBytesMax);
-  if (tenant.length === 0) w.fail('tenant', 'is empty');
+  const tenantProblem = checkTenantId(tenant);
+  if (tenantProblem !== null) w.fail('tenant', tenantProblem);
   const idempotencyKey = w.string(t[2], 'idempotencyKey', 16);
   if (!IDEMPOTENCY_KEY.test(idempotencyKey)) w.fail('idempotencyKey', 'is not 16 lower-case hex characters');
   const part = w.u32(t[3], 'part');
@@ -167,8 +169,8 @@ function readEntry(w: WireReader, raw: unknown): ShardEntry {
   const ctx: RowContext = {
     tenant,
     // A table entry no row refers to is harmless; more entries than rows is not written by encode, so refuse it.
-    resources: w.array(t[6], 'resources', Math.max(rows, 0)).map((r) => readResource(w, r)),
-    scopes: w.array(t[7], 'scopes', Math.max(rows, 0)).map((s) => readScope(w, s)),
+    resources: w.array(t[6], 'resources', rows).map((r) => readResource(w, r)),
+    scopes: w.array(t[7], 'scopes', rows).map((s) => readScope(w, s)),
   };
   const entry: ShardEntry = {
     version: SHARD_ENTRY_VERSION,
