@@ -550,3 +550,77 @@ export const ReconcileLimits = {
 } as const;
 assert(ReconcileLimits.drainDeadlineMs < ReconcileLimits.shutdownDeadlineMs, 'the drain leaves time to stop within the shutdown budget');
 assert(ReconcileLimits.drainPollMs < ReconcileLimits.drainRetryMs, 'drain polls faster than it retries');
+
+/**
+ * StorageLimits bound the shard write entry (src/storage/shard-entry.ts), the
+ * idempotency window, storage blocks, bloom filters and the log tokenizer.
+ * Decoding a stored entry checks every count and length against these, so a
+ * corrupt entry can never make a replica allocate without bound.
+ */
+export const StorageLimits = {
+  /** entryBytesMax bounds one encoded shard entry (one Raft entry); the receiver splits larger shard parts. */
+  entryBytesMax: 8 * 1024 * 1024,
+  /** rowsPerEntryMax bounds spans + points + logs of one shard entry. */
+  rowsPerEntryMax: 100_000,
+  /** tenantBytesMax bounds the UTF-8 length of the tenant id carried by an entry (the same bound as a tenant setting). */
+  tenantBytesMax: ControlLimits.tenantIdBytesMax,
+  /** stringBytesMax bounds the UTF-8 length of every stored string (names, keys, string values, log bodies, URLs). */
+  stringBytesMax: 256 * 1024,
+  /** bytesValueBytesMax bounds one bytes-typed AnyValue. */
+  bytesValueBytesMax: 256 * 1024,
+  /** attributesPerListMax bounds the key/value pairs of one attribute list (or one kvlist AnyValue). */
+  attributesPerListMax: 1024,
+  /** anyValueDepthMax bounds the nesting of array/kvlist AnyValues; a scalar at the top is depth 1. */
+  anyValueDepthMax: 8,
+  /** anyValueArrayElementsMax bounds the elements of one array AnyValue. */
+  anyValueArrayElementsMax: 4096,
+  /** eventsPerSpanMax bounds the events of one span. */
+  eventsPerSpanMax: 1024,
+  /** linksPerSpanMax bounds the links of one span. */
+  linksPerSpanMax: 1024,
+  /** exemplarsPerPointMax bounds the exemplars of one metric point. */
+  exemplarsPerPointMax: 256,
+  /** histogramBucketsMax bounds the buckets of one explicit histogram point and of each side of an exponential one. */
+  histogramBucketsMax: 4096,
+  /** summaryQuantilesMax bounds the quantiles of one summary point. */
+  summaryQuantilesMax: 256,
+  /** idempotencyWindowMsDefault is how long an applied idempotency key is remembered (entry time, not a replica clock). */
+  idempotencyWindowMsDefault: 15 * 60 * 1000,
+  /**
+   * idempotencyKeysDefault bounds the remembered (key, part) pairs of one shard
+   * replica; past it the oldest are evicted first and counted. About 80 bytes
+   * of heap per pair, so 16 MB per replica; it covers ~220 requests per second
+   * per shard over the default window before the window effectively shortens.
+   */
+  idempotencyKeysDefault: 200_000,
+  /** idempotencyKeysMax bounds idempotencyKeysDefault and any configured or restored count. */
+  idempotencyKeysMax: 10_000_000,
+  /** idempotencyWindowMsMax bounds a configured or restored window (one week). */
+  idempotencyWindowMsMax: 7 * 24 * 60 * 60 * 1000,
+  /** blockPayloadBytesMax bounds the payload of one sealed storage block. */
+  blockPayloadBytesMax: 256 * 1024 * 1024,
+  /** bloomFalsePositiveTarget is the false-positive probability a per-block bloom filter is sized for (1%). */
+  bloomFalsePositiveTarget: 0.01,
+  /** bloomItemsMax bounds the distinct items of one bloom filter. */
+  bloomItemsMax: 10_000_000,
+  /** bloomHashesMax bounds the hash functions of one stored bloom filter (a decode check). */
+  bloomHashesMax: 32,
+  /** tokensPerLineMax bounds the tokens the tokenizer emits for one log line; later tokens are dropped and counted. */
+  tokensPerLineMax: 1024,
+  /** tokenCharsMax bounds one token's length in UTF-16 code units; longer tokens are truncated to it and counted. */
+  tokenCharsMax: 128,
+} as const;
+assert(StorageLimits.entryBytesMax <= WalLimits.recordBytesMax, 'a shard entry fits one WAL record');
+assert(StorageLimits.entryBytesMax <= StorageLimits.blockPayloadBytesMax, 'an entry fits one block');
+assert(StorageLimits.rowsPerEntryMax >= 1, 'rowsPerEntryMax >= 1');
+assert(StorageLimits.tenantBytesMax <= StorageLimits.stringBytesMax, 'tenantBytesMax <= stringBytesMax');
+assert(StorageLimits.anyValueDepthMax >= 2, 'AnyValue nests at least one level');
+assert(StorageLimits.idempotencyWindowMsDefault > 0, 'idempotency window > 0');
+assert(StorageLimits.idempotencyKeysDefault >= 1, 'idempotencyKeysDefault >= 1');
+assert(StorageLimits.idempotencyKeysDefault <= StorageLimits.idempotencyKeysMax, 'idempotencyKeysDefault <= idempotencyKeysMax');
+assert(StorageLimits.idempotencyWindowMsDefault <= StorageLimits.idempotencyWindowMsMax, 'idempotency window default <= max');
+assert(
+  StorageLimits.bloomFalsePositiveTarget > 0 && StorageLimits.bloomFalsePositiveTarget < 1,
+  'bloomFalsePositiveTarget in (0, 1)',
+);
+assert(StorageLimits.tokensPerLineMax >= 1 && StorageLimits.tokenCharsMax >= 8, 'the tokenizer keeps at least a hex id');

@@ -1,0 +1,105 @@
+import t from 'tap';
+import { OtlpdbError } from '../errors.js';
+import { SeededRand } from '../fs/seeded-rand.js';
+import { StorageLimits } from '../limits.js';
+import { IdempotencyWindow } from './idempotency.js';
+
+const MIN = 60_000;
+const key = (n: number): string => n.toString(16).padStart(16, '0');
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+    return 'ok';
+  } catch (err) {
+    if (err instanceof OtlpdbError) return err.code;
+    throw err;
+  }
+}
+
+t.test('a remembered pair is seen until the window passes', async (t) => {
+  const w = new IdempotencyWindow();
+  t.notOk(w.seen(key(1), 0));
+  t.ok(w.remember(key(1), 0, 1000));
+  t.notOk(w.remember(key(1), 0, 2000), 'remembering twice changes nothing');
+  t.ok(w.seen(key(1), 0));
+  t.notOk(w.seen(key(1), 1), 'another part of the same request is distinct');
+  t.equal(w.expire(1000 + StorageLimits.idempotencyWindowMsDefault - 1), 0, 'not yet');
+  t.ok(w.seen(key(1), 0));
+  t.equal(w.expire(1000 + StorageLimits.idempotencyWindowMsDefault), 1, 'expires exactly at the window');
+  t.notOk(w.seen(key(1), 0));
+  t.equal(w.stats().expired, 1);
+});
+
+t.test('a leader clock that goes backwards cannot reorder the window', async (t) => {
+  const w = new IdempotencyWindow({ windowMs: 10 * MIN });
+  w.remember(key(1), 0, 20 * MIN);
+  w.remember(key(2), 0, 5 * MIN); // a new leader with a slow clock: clamped to 20 min
+  t.equal(w.expire(25 * MIN), 0, 'the second key is not older than the first');
+  t.ok(w.seen(key(2), 0));
+  t.equal(w.expire(30 * MIN), 2);
+});
+
+t.test('a full window evicts its oldest pairs first and counts them', async (t) => {
+  const w = new IdempotencyWindow({ keysMax: 3 });
+  for (let i = 0; i < 5; i++) w.remember(key(i), 0, i);
+  t.notOk(w.seen(key(0), 0));
+  t.notOk(w.seen(key(1), 0));
+  t.ok(w.seen(key(2), 0) && w.seen(key(3), 0) && w.seen(key(4), 0));
+  t.same(w.stats(), { keys: 3, evicted: 2, expired: 0, highWaterMs: 4 });
+});
+
+t.test('two replicas applying the same sequence end with identical snapshots; restore reproduces the state', async (t) => {
+  const seed = 77;
+  const ops: [string, number, number][] = [];
+  const rand = new SeededRand(seed);
+  let now = 1_790_000_000_000;
+  for (let i = 0; i < 20_000; i++) {
+    // A burst (eviction) then a steady rate (expiry); leaders' clocks jitter backwards sometimes.
+    now += i < 10_000 ? rand.intn(20) - 5 : rand.intn(2000) - 500;
+    ops.push([key(rand.intn(5000)), rand.intn(4), now]);
+  }
+  const apply = (w: IdempotencyWindow): number => {
+    let dup = 0;
+    for (const [k, part, at] of ops) {
+      w.expire(at);
+      if (w.seen(k, part)) dup++;
+      else w.remember(k, part, at);
+    }
+    return dup;
+  };
+  const a = new IdempotencyWindow({ windowMs: 2 * MIN, keysMax: 1500 });
+  const b = new IdempotencyWindow({ windowMs: 2 * MIN, keysMax: 1500 });
+  const dupA = apply(a);
+  t.equal(apply(b), dupA, 'same duplicates');
+  t.ok(dupA > 0 && a.stats().evicted > 0 && a.stats().expired > 0, `exercised duplicates, eviction and expiry: ${JSON.stringify(a.stats())} (seed ${seed})`);
+  const snap = a.snapshot();
+  t.same(b.snapshot(), snap, 'identical snapshots');
+  const c = new IdempotencyWindow();
+  c.restore(snap);
+  t.same(c.snapshot(), snap, 'restore then snapshot is the identity');
+  t.same(c.stats(), a.stats());
+  let differ = 0;
+  for (let i = 0; i < 5000; i++) if (c.seen(key(i), 1) !== a.seen(key(i), 1)) differ++;
+  t.equal(differ, 0, 'the restored window answers seen() like the original');
+});
+
+t.test('restore refuses malformed snapshots and leaves the window unchanged', async (t) => {
+  const w = new IdempotencyWindow({ keysMax: 10 });
+  for (let i = 0; i < 5; i++) w.remember(key(i * 0x1234567), i, 1000 + i);
+  const snap = w.snapshot();
+  const target = new IdempotencyWindow();
+  target.remember(key(99), 0, 1);
+  const before = target.snapshot();
+  const bad: [string, Uint8Array][] = [
+    ['empty', new Uint8Array(0)],
+    ['truncated', snap.subarray(0, snap.length - 1)],
+    ['extended', Uint8Array.from([...snap, 0])],
+    ['version', Uint8Array.from(snap, (b, i) => (i === 0 ? 2 : b))],
+    ['count over keysMax', Uint8Array.from(snap, (b, i) => (i === 36 ? 4 : b))],
+    ['time order', Uint8Array.from(snap, (b, i) => (i === 41 + 12 + 7 ? 0xff : b))],
+    ['duplicate pair', Uint8Array.from([...snap.subarray(0, 41 + 80), ...snap.subarray(41 + 60, 41 + 80)])],
+  ];
+  for (const [what, bytes] of bad) t.equal(codeOf(() => target.restore(bytes)), 'ERR_CORRUPTION', what);
+  t.same(target.snapshot(), before, 'unchanged after every refusal');
+});

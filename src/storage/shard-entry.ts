@@ -1,0 +1,231 @@
+/**
+ * shard-entry.ts — the shard write entry: what the OTLP receiver proposes as
+ * one Raft entry per shard part, and what every replica's state machine
+ * applies. Encoding is msgpack (msgpackr with the fixed options in PACKR, so
+ * that every node writes the same bytes for the same entry); decoding checks
+ * everything and either returns a fully valid entry or throws ERR_CORRUPTION —
+ * never another error, never a partly valid entry.
+ *
+ * Layout, version 1 (one msgpack array; row tuples are drawn in row-wire.ts):
+ *
+ *   [ version = 1,
+ *     tenant            str (a valid tenant id: control/tenant.ts checkTenantId),
+ *     idempotencyKey    str (16 lower-case hex chars: xxhash64 of tenant and body,
+ *                            canonical big-endian form, see partition/hash.ts h64ToBytes),
+ *     part              u32 (0-based, < parts),
+ *     parts             u32 (>= 1),
+ *     leaderTimeMs      uint (the proposing leader's wall clock; the idempotency window's only time source),
+ *     resources         [Resource...]   (deduplicated; rows refer to them by index),
+ *     scopes            [Scope...]      (deduplicated likewise),
+ *     spans             [Span...],
+ *     points            [Point...],
+ *     logs              [Log...] ]
+ *
+ * The tenant is stored once per entry; every row of an entry belongs to it
+ * (encoding refuses a row of another tenant), and decoding gives each row the
+ * entry's tenant.
+ */
+import { Packr } from 'msgpackr';
+import { checkTenantId } from '../control/tenant.js';
+import { OtlpdbError, assert } from '../errors.js';
+import { StorageLimits as L } from '../limits.js';
+import type { LogRow, MetricPointRow, Resource, Scope, SpanRow } from './rows.js';
+import { logToWire, pointToWire, readLog, readPoint, readResource, readScope, readSpan, resourceToWire, scopeToWire, spanToWire } from './row-wire.js';
+import type { RowContext } from './row-wire.js';
+import { WireReader } from './wire-reader.js';
+import type { WireMode } from './wire-reader.js';
+
+/** SHARD_ENTRY_VERSION is the entry format version this code writes and reads. */
+export const SHARD_ENTRY_VERSION = 1;
+
+/** ShardEntry is one shard part of one OTLP request. */
+export interface ShardEntry {
+  readonly version: typeof SHARD_ENTRY_VERSION;
+  readonly tenant: string;
+  /** idempotencyKey is xxhash64(tenant, body) as 16 lower-case hex characters (a string: comparable, printable, map-keyable). */
+  readonly idempotencyKey: string;
+  /** part is this entry's index among the request's shard parts, in [0, parts). */
+  readonly part: number;
+  readonly parts: number;
+  /** leaderTimeMs is the proposing leader's wall clock in ms since the epoch; replicas never read their own clock. */
+  readonly leaderTimeMs: number;
+  readonly spans: readonly SpanRow[];
+  readonly points: readonly MetricPointRow[];
+  readonly logs: readonly LogRow[];
+}
+
+/**
+ * PACKR holds the fixed msgpackr options. Records and shared structures off
+ * (they make bytes depend on encoder history); bigints always as 64-bit
+ * integers and decoded as bigints; doubles always float64; byte strings
+ * copied out of the input buffer so decoded rows do not pin it.
+ */
+const PACKR = new Packr({
+  useRecords: false,
+  moreTypes: false,
+  structuredClone: false,
+  bundleStrings: false,
+  mapsAsObjects: true,
+  variableMapSize: true,
+  copyBuffers: true,
+  useFloat32: 0,
+  int64AsType: 'bigint',
+  largeBigIntToFloat: false,
+  useBigIntExtension: false,
+});
+
+const IDEMPOTENCY_KEY = /^[0-9a-f]{16}$/;
+
+/**
+ * encodeShardEntry encodes an entry. It checks its input with the decoder's
+ * rules by decoding its own output (check when written, check when read):
+ * bad input throws ERR_INVALID_ARGUMENT, input over a StorageLimits bound
+ * ERR_LIMIT_EXCEEDED. NB: the self-check doubles the encoding cost; the
+ * ingest benchmark should decide whether it stays on the hot path.
+ */
+export function encodeShardEntry(entry: ShardEntry): Uint8Array {
+  assert(entry.version === SHARD_ENTRY_VERSION, 'encodeShardEntry version');
+  const rowCount = entry.spans.length + entry.points.length + entry.logs.length;
+  if (rowCount > L.rowsPerEntryMax) {
+    throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `shard entry of ${rowCount} rows exceeds StorageLimits.rowsPerEntryMax (${L.rowsPerEntryMax})`);
+  }
+  const tables = new RefTables();
+  const tenantOf = (row: { tenant: string }, what: string): void => {
+    if (row.tenant !== entry.tenant) {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `a ${what} of tenant ${JSON.stringify(row.tenant)} in an entry of tenant ${JSON.stringify(entry.tenant)}`);
+    }
+  };
+  const spans = entry.spans.map((s) => (tenantOf(s, 'span'), spanToWire(s, tables.resource(s.resource), tables.scope(s.scope))));
+  const points = entry.points.map((p) => (tenantOf(p, 'point'), pointToWire(p, tables.resource(p.resource), tables.scope(p.scope))));
+  const logs = entry.logs.map((r) => (tenantOf(r, 'log'), logToWire(r, tables.resource(r.resource), tables.scope(r.scope))));
+  const wire = [
+    entry.version,
+    entry.tenant,
+    entry.idempotencyKey,
+    entry.part,
+    entry.parts,
+    entry.leaderTimeMs,
+    tables.resources,
+    tables.scopes,
+    spans,
+    points,
+    logs,
+  ];
+  let bytes: Uint8Array;
+  try {
+    bytes = PACKR.pack(wire);
+  } catch (err) {
+    // Only input msgpack cannot represent gets here (a bigint outside 64 bits, a value of a foreign type).
+    throw new OtlpdbError('ERR_INVALID_ARGUMENT', `shard entry cannot be encoded: ${(err as Error).message}`);
+  }
+  if (bytes.length > L.entryBytesMax) {
+    throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `shard entry of ${bytes.length} bytes exceeds StorageLimits.entryBytesMax (${L.entryBytesMax})`);
+  }
+  decodeWith(bytes, 'input');
+  return bytes;
+}
+
+/** decodeShardEntry decodes and checks a stored entry; any defect throws ERR_CORRUPTION naming the field. */
+export function decodeShardEntry(bytes: Uint8Array): ShardEntry {
+  return decodeWith(bytes, 'stored');
+}
+
+function decodeWith(bytes: Uint8Array, mode: WireMode): ShardEntry {
+  const w = new WireReader(mode);
+  if (bytes.length > L.entryBytesMax) w.fail('entry', `is ${bytes.length} bytes, more than ${L.entryBytesMax}`, true);
+  let raw: unknown;
+  try {
+    raw = PACKR.unpack(bytes);
+  } catch (err) {
+    // msgpackr throws plain Errors (and RangeErrors on absurd lengths or nesting) for malformed bytes.
+    return w.fail('entry', `is not valid msgpack (${(err as Error).message})`);
+  }
+  try {
+    return readEntry(w, raw);
+  } catch (err) {
+    if (err instanceof OtlpdbError) throw err;
+    // A stack overflow on pathological nesting is the only other failure; it is still bad bytes.
+    return w.fail('entry', `could not be checked (${(err as Error).message})`);
+  }
+}
+
+function readEntry(w: WireReader, raw: unknown): ShardEntry {
+  const t = w.tuple(raw, 'entry', 11);
+  if (t[0] !== SHARD_ENTRY_VERSION) w.fail('entry version', `${String(t[0])} is not ${SHARD_ENTRY_VERSION}`);
+  const tenant = w.string(t[1], 'tenant', L.tenantBytesMax);
+  const tenantProblem = checkTenantId(tenant);
+  if (tenantProblem !== null) w.fail('tenant', tenantProblem);
+  const idempotencyKey = w.string(t[2], 'idempotencyKey', 16);
+  if (!IDEMPOTENCY_KEY.test(idempotencyKey)) w.fail('idempotencyKey', 'is not 16 lower-case hex characters');
+  const part = w.u32(t[3], 'part');
+  const parts = w.u32(t[4], 'parts');
+  if (parts < 1 || part >= parts) w.fail('part', `${part} of ${parts} is not in [0, parts)`);
+  const leaderTimeMs = w.count(t[5], 'leaderTimeMs');
+  const spansRaw = w.array(t[8], 'spans', L.rowsPerEntryMax);
+  const pointsRaw = w.array(t[9], 'points', L.rowsPerEntryMax);
+  const logsRaw = w.array(t[10], 'logs', L.rowsPerEntryMax);
+  const rows = spansRaw.length + pointsRaw.length + logsRaw.length;
+  if (rows > L.rowsPerEntryMax) w.fail('entry', `has ${rows} rows, more than ${L.rowsPerEntryMax}`, true);
+  const ctx: RowContext = {
+    tenant,
+    // A table entry no row refers to is harmless; more entries than rows is not written by encode, so refuse it.
+    resources: w.array(t[6], 'resources', rows).map((r) => readResource(w, r)),
+    scopes: w.array(t[7], 'scopes', rows).map((s) => readScope(w, s)),
+  };
+  const entry: ShardEntry = {
+    version: SHARD_ENTRY_VERSION,
+    tenant,
+    idempotencyKey,
+    part,
+    parts,
+    leaderTimeMs,
+    spans: spansRaw.map((s) => readSpan(w, s, ctx)),
+    points: pointsRaw.map((p) => readPoint(w, p, ctx)),
+    logs: logsRaw.map((l) => readLog(w, l, ctx)),
+  };
+  assert(entry.spans.length + entry.points.length + entry.logs.length === rows, 'decoded row count');
+  return entry;
+}
+
+/**
+ * RefTables deduplicates resources and scopes while encoding: first by object
+ * identity (the receiver shares one object per OTLP ResourceSpans), then by
+ * the encoded bytes of the wire tuple, so equal values in separate objects
+ * also share one slot.
+ */
+class RefTables {
+  readonly resources: unknown[] = [];
+  readonly scopes: unknown[] = [];
+  readonly #byResource = new Map<Resource, number>();
+  readonly #byScope = new Map<Scope, number>();
+  readonly #byBytes = new Map<string, number>();
+
+  resource(r: Resource): number {
+    return this.#intern(r, this.#byResource, this.resources, resourceToWire, 'r');
+  }
+
+  scope(s: Scope): number {
+    return this.#intern(s, this.#byScope, this.scopes, scopeToWire, 's');
+  }
+
+  #intern<T>(v: T, byObject: Map<T, number>, table: unknown[], toWire: (v: T) => unknown[], prefix: string): number {
+    const known = byObject.get(v);
+    if (known !== undefined) return known;
+    const wire = toWire(v);
+    let key: string;
+    try {
+      key = prefix + Buffer.from(PACKR.pack(wire)).toString('latin1');
+    } catch (err) {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `resource or scope cannot be encoded: ${(err as Error).message}`);
+    }
+    let index = this.#byBytes.get(key);
+    if (index === undefined) {
+      index = table.length;
+      table.push(wire);
+      this.#byBytes.set(key, index);
+    }
+    byObject.set(v, index);
+    assert(index < table.length, 'interned index in table');
+    return index;
+  }
+}
