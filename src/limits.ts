@@ -545,6 +545,8 @@ export const ReconcileLimits = {
   joinDeadlineMs: 60_000,
   /** learnedPeersMax bounds the peers a join answer may add before the meta state takes over. */
   learnedPeersMax: 1024,
+  /** joinRequestTimeoutMs bounds one join request (the member may forward it to the meta leader and wait for the commit). */
+  joinRequestTimeoutMs: 5000,
   /** joinRetryMs is the pause between two join attempts. */
   joinRetryMs: 500,
 } as const;

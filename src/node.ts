@@ -33,19 +33,19 @@
  *   restores every group's log, hard state and snapshot.
  */
 import { randomInt } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { OtlpdbError, assert } from './errors.js';
 import { ApiServer } from './api/server.js';
-import type { AdminSource, ApiSource, ControlSource, GroupView, JoinRequest, NodeView, ProposalCounts, WalSyncHistogram } from './api/types.js';
+import type { AdminSource, ApiSource, ControlSource, GroupView, NodeView, ProposalCounts, WalSyncHistogram } from './api/types.js';
 import { MetaStateMachine, checkMetaCommand, decodeMetaCommand, decodeMetaResult, encodeMetaCommand, encodeMetaResult } from './control/index.js';
-import type { KvEntry, KvListResult, MetaCommand, MetaResult, NodeInfo } from './control/index.js';
+import type { KvEntry, KvListResult, MetaCommand, MetaResult } from './control/index.js';
 import { NodeFileSystem } from './fs/node-file-system.js';
 import { SeededRand } from './fs/seeded-rand.js';
 import { ClusterController, NODE_REPORT, encodeReports } from './cluster-controller.js';
 import type { GroupReport } from './cluster-controller.js';
-import { requestJson } from './http-client.js';
+import { admitNode, joinThrough, retireNode } from './node-membership.js';
+import type { MembershipDeps } from './node-membership.js';
 import { DriverLimits, NodeDefaults, NodeLimits, PartitionLimits, ReconcileLimits } from './limits.js';
-import { checkMembership, formatHostPort, parseHostPort } from './node-config.js';
+import { checkMembership, formatHostPort } from './node-config.js';
 import type { HostPort } from './node-config.js';
 import { NodeLog, silentLog } from './node-log.js';
 import type { LogSink } from './node-log.js';
@@ -264,7 +264,11 @@ export class OtlpdbNode implements ApiSource {
     try {
       await transport.start();
       node.#api = await ApiServer.start({ host: opts.api.host, port: opts.api.port, source: node });
-      if (opts.join !== undefined) await node.#joinVia(opts.join);
+      if (opts.join !== undefined) {
+        const members = await joinThrough(opts.join, { id: opts.id, peer: formatHostPort(opts.peer), api: formatHostPort(node.apiAddress()) }, () => node.#stopping !== null);
+        node.#controller.learnPeers(members);
+        log.event('joined', { via: formatHostPort(opts.join), members: [...members.keys()] });
+      }
     } catch (err) {
       await node.stop();
       throw err;
@@ -277,43 +281,6 @@ export class OtlpdbNode implements ApiSource {
     node.#reconciler.unref();
     // The caller logs the start (the CLI prints its `started` line first).
     return node;
-  }
-
-  /**
-   * joinVia asks the member at `api` to record this node (POST
-   * /api/v1/cluster/nodes), retrying within joinDeadlineMs, and dials the
-   * members it answers with. The meta leader then adds this node to the
-   * meta group as a learner, and the placement brings it shard replicas.
-   */
-  async #joinVia(api: HostPort): Promise<void> {
-    const body = JSON.stringify({ id: this.nodeId, peer: formatHostPort(this.#opts.peer), api: formatHostPort(this.apiAddress()) });
-    const end = performance.now() + ReconcileLimits.joinDeadlineMs;
-    let last = '';
-    while (performance.now() < end && this.#stopping === null) {
-      try {
-        const r = await requestJson(api, 'POST', '/api/v1/cluster/nodes', body, ReconcileLimits.reportDeadlineMs * 5);
-        if (r.status === 200) {
-          const doc = r.json as { nodes?: { id: string; peerAddress: string }[] };
-          const peers = new Map<NodeId, HostPort>();
-          for (const n of doc.nodes ?? []) {
-            const id = Number(n.id);
-            if (id !== this.nodeId && Number.isSafeInteger(id)) peers.set(id, parseHostPort('peer', n.peerAddress, NodeDefaults.peerPort));
-          }
-          this.#controller?.learnPeers(peers);
-          this.log.event('joined', { via: formatHostPort(api), members: [...peers.keys()] });
-          return;
-        }
-        last = `${r.status} ${JSON.stringify(r.json)}`;
-        if (r.status >= 400 && r.status < 500 && r.status !== 429) {
-          throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${formatHostPort(api)} refused the join: ${last}`);
-        }
-      } catch (err) {
-        if (err instanceof OtlpdbError && err.code === 'ERR_INVALID_ARGUMENT') throw err;
-        last = String(err);
-      }
-      await sleep(ReconcileLimits.joinRetryMs);
-    }
-    throw new OtlpdbError('ERR_UNAVAILABLE', `could not join through ${formatHostPort(api)} within ${ReconcileLimits.joinDeadlineMs} ms: ${last}`);
   }
 
   /** apiAddress is where the HTTP API listens. */
@@ -507,60 +474,12 @@ export class OtlpdbNode implements ApiSource {
       return { settings: sm.tenant(id), configured: sm.tenantIds().includes(id) };
     },
     tenantIds: async () => (await this.#metaRead()).tenantIds(),
-    join: (req) => this.#admit(req),
-    leave: (id) => this.#retire(id),
+    join: (req) => admitNode(this.#membershipDeps(), req),
+    leave: (id) => retireNode(this.#membershipDeps(), id),
   };
 
-  /**
-   * admit records a joining node (state `joining`) unless it is recorded
-   * already with the same addresses, and returns the recorded nodes after a
-   * read barrier. A node id or address in use by another node, or a node on
-   * its way out, is ERR_CONFLICT.
-   */
-  async #admit(req: JoinRequest): Promise<NodeInfo[]> {
-    if (!Number.isSafeInteger(req.id) || req.id < 1 || req.id > NodeDefaults.nodeIdMax) {
-      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `node id must be an integer in [1, ${NodeDefaults.nodeIdMax}]`, { id: req.id });
-    }
-    const peer = formatHostPort(parseHostPort('peer', req.peer, NodeDefaults.peerPort));
-    const api = formatHostPort(parseHostPort('api', req.api, NodeDefaults.apiPort));
-    let sm = await this.#metaRead();
-    if (sm.placement() === null) throw new OtlpdbError('ERR_UNAVAILABLE', 'the cluster is still bootstrapping; retry', {});
-    const id = String(req.id);
-    for (const n of sm.nodes()) {
-      if (n.id !== id && n.peerAddress === peer) throw new OtlpdbError('ERR_CONFLICT', `node ${n.id} already has the peer address ${peer}`, { id: n.id });
-    }
-    const cur = sm.node(id);
-    if (cur?.state === 'leaving') throw new OtlpdbError('ERR_CONFLICT', `node ${id} is being removed; wait until it is gone`, { id });
-    if (cur !== null && cur.peerAddress !== peer) {
-      throw new OtlpdbError('ERR_CONFLICT', `node ${id} is recorded with the peer address ${cur.peerAddress}, not ${peer}`, { id });
-    }
-    if (cur === null || cur.apiAddress !== api) {
-      const r = await this.#proposeMeta({ op: 'setNode', node: { id, peerAddress: peer, apiAddress: api, state: cur?.state ?? 'joining' } });
-      if (r.kind === 'refused') throw new OtlpdbError(r.code, r.message, { id });
-      this.log.event('node_admitted', { id, peer, api }, this.metaGroup);
-      sm = await this.#metaRead();
-    }
-    return sm.nodes();
-  }
-
-  /**
-   * retire marks a recorded node `leaving`; the meta leader's controller then
-   * moves its replicas away and forgets it. The last active node cannot
-   * leave (ERR_CONFLICT); an unknown node is ERR_NOT_FOUND.
-   */
-  async #retire(idNum: number): Promise<NodeInfo> {
-    const id = String(idNum);
-    const sm = await this.#metaRead();
-    const cur = sm.node(id);
-    if (cur === null) throw new OtlpdbError('ERR_NOT_FOUND', `node ${id} is not a member`, { id });
-    if (cur.state === 'leaving') return cur;
-    const staying = sm.nodes().filter((n) => n.id !== id && n.state !== 'leaving');
-    if (staying.length === 0) throw new OtlpdbError('ERR_CONFLICT', `node ${id} is the last member; it cannot leave`, { id });
-    const next: NodeInfo = { ...cur, state: 'leaving' };
-    const r = await this.#proposeMeta({ op: 'setNode', node: next });
-    if (r.kind === 'refused') throw new OtlpdbError(r.code, r.message, { id });
-    this.log.event('node_leaving', { id }, this.metaGroup);
-    return next;
+  #membershipDeps(): MembershipDeps {
+    return { metaRead: () => this.#metaRead(), proposeMeta: (c) => this.#proposeMeta(c), log: this.log, metaGroup: this.metaGroup };
   }
 
   /** metaRead passes a linearizable read barrier on the meta group and returns its state machine. */
