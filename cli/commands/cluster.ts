@@ -509,7 +509,7 @@ export async function runClusterDown(o: ClusterDownOptions, io: Pick<ClusterIo, 
 // status
 
 interface ClusterDoc {
-  nodes?: { id: number; address: string; state: string }[];
+  nodes?: { id: number; address: string; state: string; member?: string }[];
   meta?: { leader: number; term: number };
   shards?: { id: number; leader: number; replicas: number[]; term: number; commitIndex: number; appliedIndex: number }[];
 }
@@ -548,7 +548,12 @@ export async function runClusterStatus(o: ClusterStatusOptions, io: Pick<Cluster
   const none = (leader: number): string => (leader === 0 ? '-' : String(leader));
   io.out(`asked ${formatHostPort(api)}`);
   io.out('');
-  for (const l of renderTable(['NODE', 'ADDRESS', 'STATE'], (doc.nodes ?? []).map((n) => [String(n.id), n.address, n.state]))) io.out(l);
+  for (const l of renderTable(
+    ['NODE', 'ADDRESS', 'LINK', 'MEMBER'],
+    (doc.nodes ?? []).map((n) => [String(n.id), n.address, n.state, n.member ?? '-']),
+  )) {
+    io.out(l);
+  }
   io.out('');
   io.out(`meta leader ${none(doc.meta?.leader ?? 0)}, term ${doc.meta?.term ?? 0}`);
   io.out('');
