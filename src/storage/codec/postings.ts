@@ -1,0 +1,264 @@
+/**
+ * postings.ts — postings lists: sorted unique u32 ids (series ids of one
+ * label=value, span ids of one attribute), their encoding, set operations on
+ * decoded lists, and an intersection that walks encoded lists directly.
+ *
+ *   byte 0: POSTINGS_FORMAT_VERSION (1)
+ *   byte 1: PostingsContainer (0 = delta varint)
+ *   uvarint count
+ *   DeltaVarint (0):  uvarint(id_0), then uvarint(id_i − id_{i−1}) for i >= 1   (every gap >= 1)
+ *
+ * Ids are strictly increasing integers in [0, 2^32−1]; at most
+ * CodecLimits.postingsIdsMax of them. The decoder refuses a zero gap, an id
+ * past 2^32−1, a count that the remaining bytes cannot hold, and trailing
+ * bytes (ERR_CORRUPTION).
+ *
+ * Set operations take sorted unique Uint32Arrays and return sorted unique
+ * results written into `out` when given (a reused buffer; the result is a
+ * subarray of it), else into a new array. Intersection gallops (exponential
+ * then binary search) when one side is GALLOP_RATIO times longer than the
+ * other, and merges linearly otherwise.
+ */
+import { OtlpdbError, assert } from '../../errors.js';
+import { CodecLimits } from '../../limits.js';
+import { corrupt } from './bits.js';
+import { ByteReader, ByteWriter } from './varint.js';
+
+/** POSTINGS_FORMAT_VERSION is byte 0 of every encoded postings list. */
+export const POSTINGS_FORMAT_VERSION = 1;
+
+/** PostingsContainer is byte 1 of an encoded postings list. */
+export const PostingsContainer = {
+  /** DeltaVarint stores gaps between successive ids as LEB128 varints. */
+  DeltaVarint: 0,
+} as const;
+
+/** GALLOP_RATIO is the length ratio above which intersect gallops through the longer list instead of merging. */
+export const GALLOP_RATIO = 32;
+
+const U32_MAX = 0xffff_ffff;
+
+/** encodePostings encodes strictly increasing u32 ids. Throws ERR_INVALID_ARGUMENT (unsorted, duplicate, not u32) or ERR_LIMIT_EXCEEDED. */
+export function encodePostings(ids: ArrayLike<number>, w: ByteWriter = new ByteWriter()): Uint8Array {
+  const n = ids.length;
+  if (n > CodecLimits.postingsIdsMax) {
+    throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `codec: ${n} postings, past ${CodecLimits.postingsIdsMax}`);
+  }
+  w.reset();
+  w.u8(POSTINGS_FORMAT_VERSION);
+  w.u8(PostingsContainer.DeltaVarint);
+  w.uvarint(n);
+  let prev = -1;
+  for (let i = 0; i < n; i++) {
+    const id = ids[i] as number;
+    if (!(id >>> 0 === id && id > prev)) {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `codec: postings need strictly increasing u32 ids (index ${i}: ${id})`, { index: i });
+    }
+    w.uvarint(i === 0 ? id : id - prev);
+    prev = id;
+  }
+  return w.finish();
+}
+
+/** PostingsCursor walks an encoded postings list one id at a time, without decoding it whole or allocating per id. */
+export class PostingsCursor {
+  /** value is the current id (valid after next() or seek() returned true). */
+  value = -1;
+  #r: ByteReader = new ByteReader(new Uint8Array(0));
+  #count = 0;
+  #index = 0;
+
+  constructor(bytes?: Uint8Array) {
+    if (bytes !== undefined) this.reset(bytes);
+  }
+
+  /** reset points the cursor at an encoded list (ERR_CORRUPTION on a bad header). */
+  reset(bytes: Uint8Array): void {
+    this.#count = 0;
+    this.#index = 0;
+    this.value = -1;
+    const r = new ByteReader(bytes);
+    const version = r.u8();
+    if (version !== POSTINGS_FORMAT_VERSION) throw corrupt(`unknown postings version ${version}`);
+    const container = r.u8();
+    if (container !== PostingsContainer.DeltaVarint) throw corrupt(`unknown postings container ${container}`);
+    const n = r.uvarint();
+    if (n > CodecLimits.postingsIdsMax || n > r.remaining) throw corrupt(`postings claim ${n} ids in ${r.remaining} bytes`);
+    if (n === 0 && r.remaining !== 0) throw corrupt('trailing bytes after an empty postings list');
+    this.#r = r;
+    this.#count = n;
+  }
+
+  /** count is the number of ids in the list. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** next moves to the next id; false at the end (after checking that no byte is left over). */
+  next(): boolean {
+    const i = this.#index;
+    if (i >= this.#count) return false;
+    const r = this.#r;
+    const gap = r.uvarint();
+    let v: number;
+    if (i === 0) {
+      v = gap;
+    } else {
+      if (gap === 0) throw corrupt('zero gap in a postings list (a duplicate id)', { index: i });
+      v = this.value + gap;
+    }
+    if (v > U32_MAX) throw corrupt('postings id past 2^32-1', { index: i });
+    this.value = v;
+    this.#index = i + 1;
+    if (i + 1 === this.#count && r.remaining !== 0) throw corrupt(`${r.remaining} trailing bytes after a postings list`);
+    return true;
+  }
+
+  /** seek moves to the first id >= target at or after the current one; false when there is none. */
+  seek(target: number): boolean {
+    if (this.#index > 0 && this.value >= target) return true;
+    while (this.next()) if (this.value >= target) return true;
+    return false;
+  }
+}
+
+/** decodePostings decodes a whole encoded list. Throws ERR_CORRUPTION. */
+export function decodePostings(bytes: Uint8Array, cursor: PostingsCursor = new PostingsCursor()): Uint32Array {
+  cursor.reset(bytes);
+  const out = new Uint32Array(cursor.count);
+  let i = 0;
+  while (cursor.next()) out[i++] = cursor.value;
+  return out;
+}
+
+function output(out: Uint32Array | undefined, need: number): Uint32Array {
+  if (out === undefined) return new Uint32Array(need);
+  assert(out.length >= need, `set operation out has room for ${need} ids`);
+  return out;
+}
+
+/** gallop returns the first index j in [lo, b.length) with b[j] >= x (b.length when none), by exponential then binary search. */
+export function gallop(b: Uint32Array, lo: number, x: number): number {
+  const n = b.length;
+  let step = 1;
+  let hi = lo;
+  while (hi < n && (b[hi] as number) < x) {
+    lo = hi + 1;
+    hi += step;
+    step *= 2;
+  }
+  if (hi > n) hi = n;
+  // Invariant: b[lo-1] < x (or lo is the start), and hi == n or b[hi] >= x.
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((b[mid] as number) < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** intersect returns a ∩ b (sorted unique inputs); out, when given, needs min(a, b) room. */
+export function intersect(a: Uint32Array, b: Uint32Array, out?: Uint32Array): Uint32Array {
+  if (a.length > b.length) {
+    const s = a;
+    a = b;
+    b = s;
+  }
+  const res = output(out, a.length);
+  let k = 0;
+  if (a.length === 0) return res.subarray(0, 0);
+  if (b.length / a.length >= GALLOP_RATIO) {
+    let j = 0;
+    for (let i = 0; i < a.length && j < b.length; i++) {
+      const x = a[i] as number;
+      j = gallop(b, j, x);
+      if (j < b.length && b[j] === x) {
+        res[k++] = x;
+        j++;
+      }
+    }
+    return res.subarray(0, k);
+  }
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i] as number;
+    const y = b[j] as number;
+    if (x < y) i++;
+    else if (x > y) j++;
+    else {
+      res[k++] = x;
+      i++;
+      j++;
+    }
+  }
+  return res.subarray(0, k);
+}
+
+/** union returns a ∪ b (sorted unique inputs); out, when given, needs a.length + b.length room. */
+export function union(a: Uint32Array, b: Uint32Array, out?: Uint32Array): Uint32Array {
+  const res = output(out, a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) {
+    const x = a[i] as number;
+    const y = b[j] as number;
+    if (x < y) {
+      res[k++] = x;
+      i++;
+    } else if (x > y) {
+      res[k++] = y;
+      j++;
+    } else {
+      res[k++] = x;
+      i++;
+      j++;
+    }
+  }
+  while (i < a.length) res[k++] = a[i++] as number;
+  while (j < b.length) res[k++] = b[j++] as number;
+  return res.subarray(0, k);
+}
+
+/** difference returns a \ b (sorted unique inputs); out, when given, needs a.length room. Gallops through b when it is much longer. */
+export function difference(a: Uint32Array, b: Uint32Array, out?: Uint32Array): Uint32Array {
+  const res = output(out, a.length);
+  let k = 0;
+  let j = 0;
+  const galloping = a.length > 0 && b.length / a.length >= GALLOP_RATIO;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as number;
+    if (galloping) j = gallop(b, j, x);
+    else while (j < b.length && (b[j] as number) < x) j++;
+    if (j < b.length && b[j] === x) j++;
+    else res[k++] = x;
+  }
+  return res.subarray(0, k);
+}
+
+/**
+ * intersectEncoded intersects two encoded lists by walking both with cursors
+ * (leapfrog), never decoding either whole. out, when given, needs room for
+ * the shorter list. Throws ERR_CORRUPTION on bad bytes in the part it reads.
+ * NB: it stops at the end of the shorter walk, so trailing garbage after the
+ * last id it needs goes unnoticed there; decodePostings checks the whole list.
+ */
+export function intersectEncoded(a: Uint8Array, b: Uint8Array, out?: Uint32Array, ca = new PostingsCursor(), cb = new PostingsCursor()): Uint32Array {
+  ca.reset(a);
+  cb.reset(b);
+  const res = output(out, Math.min(ca.count, cb.count));
+  let k = 0;
+  if (!ca.next() || !cb.next()) return res.subarray(0, 0);
+  for (;;) {
+    if (ca.value < cb.value) {
+      if (!ca.seek(cb.value)) break;
+    } else if (ca.value > cb.value) {
+      if (!cb.seek(ca.value)) break;
+    } else {
+      res[k++] = ca.value;
+      if (!ca.next() || !cb.next()) break;
+    }
+  }
+  return res.subarray(0, k);
+}
