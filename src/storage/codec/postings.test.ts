@@ -1,7 +1,7 @@
 import t from 'tap';
 import { isOtlpdbError } from '../../errors.js';
 import { SeededRand } from '../../fs/seeded-rand.js';
-import { GALLOP_RATIO, decodePostings, difference, encodePostings, gallop, intersect, intersectEncoded, union } from './postings.js';
+import { GALLOP_RATIO, PostingsContainer, PostingsCursor, decodePostings, difference, encodePostings, gallop, intersect, intersectEncoded, union } from './postings.js';
 
 function sortedUnique(rand: SeededRand, n: number, universe: number): Uint32Array {
   const set = new Set<number>();
@@ -41,6 +41,29 @@ function mismatch(a: Uint32Array, b: Uint32Array, ops: Ops = honest): string | n
     if (!same(ops.intersect(a, b), o.and)) return 'intersect';
     if (!same(ops.intersect(b, a), o.and)) return 'intersect (swapped)';
     if (!same(intersectEncoded(ops.encode(a), ops.encode(b)), o.and)) return 'intersectEncoded';
+    // Every container, forced, round-trips and intersects with every other.
+    const span = (x: Uint32Array): number => (x.length === 0 ? 0 : (x[x.length - 1] as number) - (x[0] as number));
+    const small = span(a) < 1 << 24 && span(b) < 1 << 24; // forced bitmaps of a 2^32 span would be 512 MiB
+    const containers = small ? [PostingsContainer.DeltaVarint, PostingsContainer.Bitmap] : [PostingsContainer.DeltaVarint];
+    for (const ka of containers) {
+      const ea = encodePostings(a, undefined, ka);
+      if (!same(ops.decode(ea), a)) return `a does not round-trip in container ${ka}`;
+      for (const kb of containers) {
+        const eb = encodePostings(b, undefined, kb);
+        if (!same(intersectEncoded(ea, eb), o.and)) return `intersectEncoded containers ${ka} x ${kb}`;
+      }
+      // seek lands on the first id >= target, in either container.
+      const c = new PostingsCursor(ea);
+      let prevTarget = -1;
+      for (let q = 0; q < b.length && q < 50; q++) {
+        const target = b[q] as number;
+        if (target < prevTarget) continue;
+        prevTarget = target;
+        const want = a.find((x) => x >= target);
+        const ok = c.seek(target);
+        if (ok !== (want !== undefined) || (ok && c.value !== want)) return `seek(${target}) in container ${ka}`;
+      }
+    }
     if (!same(union(a, b), o.or)) return 'union';
     if (!same(difference(a, b), o.not)) return 'difference';
     const reuse = new Uint32Array(a.length + b.length + 3);
@@ -65,6 +88,11 @@ t.test('edge cases', async (t) => {
   ];
   for (const [name, a, b] of cases) t.equal(mismatch(a, b), null, name);
   t.equal(encodePostings([]).length, 3, 'an empty list is 3 bytes');
+  const dense = Uint32Array.from({ length: 5000 }, (_, i) => 1000 + i * 2);
+  t.equal(encodePostings(dense)[1], PostingsContainer.Bitmap, 'a dense list is a bitmap');
+  t.ok(encodePostings(dense).length <= 1260, 'a half-dense list takes about 2 bits per id (313 words)');
+  t.equal(encodePostings(Uint32Array.of(1, 1000, 1_000_000))[1], PostingsContainer.DeltaVarint, 'a sparse list is delta varint');
+  t.equal(mismatch(Uint32Array.of(0xffff_ffe0, 0xffff_ffff), Uint32Array.from({ length: 32 }, (_, i) => 0xffff_ffe0 + i)), null, 'a bitmap at the top of u32');
   const big = Uint32Array.from({ length: 64 }, (_, i) => i * 7);
   t.equal(gallop(big, 0, 0), 0, 'gallop to the first');
   t.equal(gallop(big, 0, 7 * 63 + 1), 64, 'gallop past the end');
@@ -97,13 +125,21 @@ t.test('bad input: refused arguments, truncations and corruptions', async (t) =>
   t.throws(() => encodePostings([-1]), { code: 'ERR_INVALID_ARGUMENT' }, 'negative');
   t.throws(() => encodePostings([2 ** 32]), { code: 'ERR_INVALID_ARGUMENT' }, 'past u32');
   t.throws(() => encodePostings([1.5]), { code: 'ERR_INVALID_ARGUMENT' }, 'fractional');
-  const bytes = encodePostings([3, 300, 70_000, 0xffff_ffff]);
-  for (let len = 0; len < bytes.length; len++) {
-    t.throws(() => decodePostings(bytes.subarray(0, len)), { code: 'ERR_CORRUPTION' }, `truncated to ${len}`);
+  for (const bytes of [encodePostings([3, 300, 70_000, 0xffff_ffff]), encodePostings([33, 40, 64, 65, 127], undefined, PostingsContainer.Bitmap)]) {
+    for (let len = 0; len < bytes.length; len++) {
+      t.throws(() => decodePostings(bytes.subarray(0, len)), { code: 'ERR_CORRUPTION' }, `container ${bytes[1]} truncated to ${len}`);
+    }
+    const longer = new Uint8Array(bytes.length + 1);
+    longer.set(bytes);
+    t.throws(() => decodePostings(longer), { code: 'ERR_CORRUPTION' }, `container ${bytes[1]} with a trailing byte`);
   }
-  const longer = new Uint8Array(bytes.length + 1);
-  longer.set(bytes);
-  t.throws(() => decodePostings(longer), { code: 'ERR_CORRUPTION' }, 'a trailing byte');
+  t.throws(() => decodePostings(Uint8Array.of(1, 1, 2, 0, 1, 1, 0, 0, 0)), { code: 'ERR_CORRUPTION' }, 'bitmap popcount differs from count');
+  t.throws(() => decodePostings(Uint8Array.of(1, 1, 1, 0, 2, 1, 0, 0, 0, 0, 0, 0, 0)), { code: 'ERR_CORRUPTION' }, 'bitmap empty last word');
+  t.throws(() => decodePostings(Uint8Array.of(1, 1, 1, 0xff, 0xff, 0xff, 0x3f, 2, 1, 0, 0, 0, 1, 0, 0, 0)), { code: 'ERR_CORRUPTION' }, 'bitmap past u32');
+  const unaligned = new Uint8Array(20);
+  const bm = encodePostings([33, 40, 64, 65, 127], undefined, PostingsContainer.Bitmap);
+  unaligned.set(bm, 1);
+  t.same([...decodePostings(unaligned.subarray(1, 1 + bm.length))], [33, 40, 64, 65, 127], 'a bitmap at an unaligned offset');
   t.throws(() => decodePostings(Uint8Array.of(1, 0, 2, 5, 0)), { code: 'ERR_CORRUPTION' }, 'a zero gap');
   t.throws(() => decodePostings(Uint8Array.of(1, 0, 2, 0xff, 0xff, 0xff, 0xff, 0x0f, 1)), { code: 'ERR_CORRUPTION' }, 'past u32');
   t.throws(() => decodePostings(Uint8Array.of(2, 0, 0)), { code: 'ERR_CORRUPTION' }, 'unknown version');
@@ -111,8 +147,10 @@ t.test('bad input: refused arguments, truncations and corruptions', async (t) =>
   t.throws(() => decodePostings(Uint8Array.of(1, 0, 0x7f, 1)), { code: 'ERR_CORRUPTION' }, 'count past the bytes');
   const seed = 3;
   const rand = new SeededRand(seed);
-  const base = encodePostings(sortedUnique(rand, 200, 5000));
-  for (let k = 0; k < 2000; k++) {
+  const bases = [encodePostings(sortedUnique(rand, 200, 5000)), encodePostings(sortedUnique(rand, 200, 600))];
+  t.same([bases[0]?.[1], bases[1]?.[1]], [PostingsContainer.DeltaVarint, PostingsContainer.Bitmap], 'both containers mutated');
+  for (let k = 0; k < 4000; k++) {
+    const base = bases[k % 2] as Uint8Array;
     const m = base.slice();
     const at = rand.intn(m.length);
     m[at] = (m[at] as number) ^ (1 << rand.intn(8));
