@@ -235,9 +235,9 @@ export class PostingsCursor {
     return true;
   }
 
-  /** seek moves to the first id >= target at or after the current one; false when there is none. */
+  /** seek moves to the first id >= target at or after the current one (staying put when the current id is >= target); false when there is none. */
   seek(target: number): boolean {
-    if (this.#index > 0 && this.value >= target) return true;
+    if (this.value >= target) return true; // value is -1 before the first id
     if (this.#container === PostingsContainer.Bitmap && this.#index < this.#count) {
       // Jump to target's word and drop the bits below it.
       const rel = target - this.#baseWord * 32;
