@@ -211,6 +211,12 @@ export class BitReader {
     }
   }
 
+  /** readBigInt reads an n-bit field (0 <= n <= 64) as an unsigned bigint; a convenience off the hot path. */
+  readBigInt(n: number): bigint {
+    this.read64(n);
+    return (BigInt(this.hi) << 32n) | BigInt(this.lo);
+  }
+
   /** readUvarint reads an unsigned LEB128 varint written by writeUvarint; malformed or > 2^53-1 is ERR_CORRUPTION. */
   readUvarint(): number {
     let v = 0;

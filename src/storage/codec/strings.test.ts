@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { Test } from 'tap';
 import { isOtlpdbError } from '../../errors.js';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { type StringColumnStats, StringLayout, decodeStringColumn, encodeStringColumn } from './strings.js';
@@ -19,7 +20,7 @@ function mismatch(rows: readonly string[], codec: Codec = honest): string | null
   return null;
 }
 
-function stats(rows: readonly string[]): StringColumnStats {
+function stats(t: Test, rows: readonly string[]): StringColumnStats {
   const s: StringColumnStats = { layout: 0, plainBytes: 0, dictBytes: 0, rleBytes: 0 };
   const bytes = encodeStringColumn(rows, undefined, s);
   t.equal(bytes.length, Math.min(s.plainBytes, s.dictBytes, s.rleBytes), 'the chosen layout is the smallest');
@@ -38,9 +39,9 @@ t.test('edge cases round-trip and pick the smallest layout', async (t) => {
     ['alternating', Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? 'ok' : 'error'))],
   ];
   for (const [name, rows] of cases) t.equal(mismatch(rows), null, name);
-  t.equal(stats(new Array<string>(1000).fill('x')).layout, StringLayout.DictRle, 'all equal -> rle');
-  t.equal(stats(Array.from({ length: 300 }, (_, i) => `id-${i}`)).layout, StringLayout.Plain, 'all distinct -> plain');
-  t.equal(stats(Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? 'ok' : 'error'))).layout, StringLayout.Dict, 'alternating -> dict');
+  t.equal(stats(t, new Array<string>(1000).fill('x')).layout, StringLayout.DictRle, 'all equal -> rle');
+  t.equal(stats(t, Array.from({ length: 300 }, (_, i) => `id-${i}`)).layout, StringLayout.Plain, 'all distinct -> plain');
+  t.equal(stats(t, Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? 'ok' : 'error'))).layout, StringLayout.Dict, 'alternating -> dict');
 });
 
 t.test('property: random columns round-trip (seeded)', async (t) => {

@@ -46,7 +46,12 @@ t.test('bits: fields of every width round-trip at every alignment (seeded)', asy
   t.throws(() => new BitWriter(1, 2).writeBits(0, 32), { code: 'ERR_LIMIT_EXCEEDED' }, 'writer bytesMax');
   const big = new BitWriter();
   big.writeBigInt(0x8000_0000_0000_0001n, 64);
-  t.same([...big.finish()], [0x80, 0, 0, 0, 0, 0, 0, 1], 'a bigint field, MSB first');
+  big.writeBigInt(-1n, 40);
+  const bigBytes = big.finish();
+  t.same([...bigBytes.subarray(0, 8)], [0x80, 0, 0, 0, 0, 0, 0, 1], 'a bigint field, MSB first');
+  const bigReader = new BitReader(bigBytes);
+  t.equal(bigReader.readBigInt(64), 0x8000_0000_0000_0001n, 'readBigInt 64');
+  t.equal(bigReader.readBigInt(40), 2n ** 40n - 1n, 'readBigInt 40 of a negative bigint');
   t.equal(clz64(0, 1), 63, 'clz64');
   t.equal(ctz64(0x8000_0000, 0), 63, 'ctz64');
   t.equal(clz64(0, 0), 64, 'clz64 of zero');
