@@ -255,6 +255,17 @@ t.test('planted bugs: the round-trip checker catches a corrupted chunk and an of
     return { ts: d.ts.subarray(0, d.ts.length - 1), values: d.values.subarray(0, d.values.length - 1) };
   };
   t.not(roundTripMismatch(ts, values, encode, offByOne), null, 'an off-by-one decoder is caught');
+  // Bug 2b: one flipped bit in a decimal chunk's packed residuals.
+  const gauge = series(new SeededRand(6), 1, 100);
+  const decimal: Encode = (a, b) => encodeDecimalChunk(a, b) as Uint8Array;
+  t.equal(decimal(gauge.ts, gauge.values)[1], ChunkEncoding.Decimal, 'the gauge is decimal-encodable');
+  t.equal(roundTripMismatch(gauge.ts, gauge.values, decimal), null, 'the honest decimal codec passes');
+  const flipDecimal: Encode = (a, b) => {
+    const bytes = decimal(a, b);
+    bytes[bytes.length - 2] = (bytes[bytes.length - 2] as number) ^ 0x01;
+    return bytes;
+  };
+  t.not(roundTripMismatch(gauge.ts, gauge.values, flipDecimal), null, 'a flipped decimal bit is caught');
   // Bug 3: a NaN payload canonicalized (what a decoder going through JS numbers might do).
   const stale = fromBits([[0x7ff0_0000, 2]]);
   const canon: Decode = (bytes) => {
