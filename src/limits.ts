@@ -626,3 +626,43 @@ assert(
   'bloomFalsePositiveTarget in (0, 1)',
 );
 assert(StorageLimits.tokensPerLineMax >= 1 && StorageLimits.tokenCharsMax >= 8, 'the tokenizer keeps at least a hex id');
+
+/** CodecLimits bound the storage codecs (src/storage/codec): chunk sizes, column sizes and value ranges. */
+export const CodecLimits = {
+  /** chunkSamplesDefault is how many samples encodeSeries puts in one chunk (Prometheus-like: 2 h at 1 min). */
+  chunkSamplesDefault: 120,
+  /** chunkSamplesMax bounds the samples of one encoded chunk; a decoder refuses a larger count as corruption. */
+  chunkSamplesMax: 65_536,
+  /** timestampMsAbsMax bounds |timestamp| in ms (2^50 ms ~ 35,700 years) so that deltas and deltas-of-deltas stay exact doubles. */
+  timestampMsAbsMax: 2 ** 50,
+  /** decimalDigitsMax is the most decimal digits after the point the decimal value codec scales away. */
+  decimalDigitsMax: 9,
+  /** decimalScaledAbsMax bounds |value × 10^digits| in the decimal codec so deltas-of-deltas stay exact doubles. */
+  decimalScaledAbsMax: 2 ** 50,
+  /** stringColumnValuesMax bounds the rows of one string column. */
+  stringColumnValuesMax: 1_000_000,
+  /** stringBytesMax bounds the UTF-8 length of one string in a string column. */
+  stringBytesMax: 1024 * 1024,
+  /** postingsIdsMax bounds the ids of one postings list. */
+  postingsIdsMax: 64 * 1024 * 1024,
+  /** writerInitialBytes is the starting size of a codec's growable write buffer. */
+  writerInitialBytes: 256,
+  /** writerBytesMax bounds any one encoded codec output (a chunk, a column, a postings list). */
+  writerBytesMax: 512 * 1024 * 1024,
+  /** varintBytesMax is the longest unsigned LEB128 varint read for integers up to 2^53-1 (ceil(53/7)). */
+  varintBytesMax: 8,
+} as const;
+assert(CodecLimits.chunkSamplesDefault >= 1, 'chunkSamplesDefault >= 1');
+assert(CodecLimits.chunkSamplesDefault <= CodecLimits.chunkSamplesMax, 'chunkSamplesDefault <= chunkSamplesMax');
+// A delta-of-delta of timestamps is at most 4 × timestampMsAbsMax and must stay exact.
+assert(4 * CodecLimits.timestampMsAbsMax <= 2 ** 53, 'timestamp deltas-of-deltas are exact doubles');
+assert(4 * CodecLimits.decimalScaledAbsMax <= 2 ** 53, 'decimal deltas-of-deltas are exact doubles');
+// 10^digits must be an exact double (10^22 is the largest) so value = scaled / 10^digits rounds once.
+assert(CodecLimits.decimalDigitsMax >= 0 && CodecLimits.decimalDigitsMax <= 22, 'decimalDigitsMax in [0, 22]');
+assert(CodecLimits.decimalDigitsMax < 256, 'decimal digits fit one header byte');
+assert(CodecLimits.postingsIdsMax <= 2 ** 32, 'postings ids are u32');
+assert(CodecLimits.writerInitialBytes > 0, 'writerInitialBytes > 0');
+assert(CodecLimits.writerInitialBytes <= CodecLimits.writerBytesMax, 'writerInitialBytes <= writerBytesMax');
+assert(CodecLimits.writerBytesMax <= 2 ** 31 - 1, 'writer buffers fit a Uint8Array index');
+assert(CodecLimits.varintBytesMax * 7 >= 53, 'varintBytesMax covers 53 bits');
+assert(CodecLimits.stringBytesMax <= CodecLimits.writerBytesMax, 'stringBytesMax <= writerBytesMax');

@@ -1,0 +1,171 @@
+/**
+ * chunk.ts — decoding any time-series chunk (XOR or decimal, told apart by
+ * header byte 1; layouts in chunk-format.ts, gorilla.ts, decimal.ts), and the
+ * per-chunk choice between the two encodings.
+ *
+ * ChunkIterator decodes one sample per next() into its own fields and
+ * allocates nothing per sample; decodeChunk builds two columns with it.
+ *
+ * Invariants (ChunkIterator): #index counts the samples produced, 0 <= #index
+ * <= #count; after the last sample it checks the stream's zero padding, so a
+ * chunk with trailing garbage is ERR_CORRUPTION; after any throw the iterator
+ * stays done until reset.
+ */
+import { BitReader, BitWriter, float64FromBits, float64Hi, float64Lo } from './bits.js';
+import { CHUNK_HEADER_BYTES, ChunkEncoding, type ChunkEncodingValue, TimestampDecoder, readChunkHeader, readSampleCount } from './chunk-format.js';
+import { DecimalScratch, DecimalValueDecoder, encodeDecimalChunk } from './decimal.js';
+import { XorValueDecoder, encodeChunk } from './gorilla.js';
+import { CodecLimits } from '../../limits.js';
+import { OtlpdbError } from '../../errors.js';
+
+/** ChunkIterator walks the samples of one chunk without allocating per sample. */
+export class ChunkIterator {
+  /** t is the current sample's timestamp (ms). */
+  t = 0;
+  /** v is the current sample's value (for a NaN, read vHi/vLo to keep its exact payload). */
+  v = 0;
+  /** vHi is the top 32 bits of the current value's float64 pattern. */
+  vHi = 0;
+  /** vLo is the bottom 32 bits of the current value's float64 pattern. */
+  vLo = 0;
+  #r: BitReader = new BitReader(new Uint8Array(0));
+  #ts = new TimestampDecoder();
+  #xor = new XorValueDecoder();
+  #dec = new DecimalValueDecoder();
+  #encoding: ChunkEncodingValue = ChunkEncoding.Xor;
+  #count = 0;
+  #index = 0;
+
+  constructor(bytes?: Uint8Array) {
+    if (bytes !== undefined) this.reset(bytes);
+  }
+
+  /** reset points the iterator at a chunk; it checks the header (ERR_CORRUPTION) and reads the sample count. */
+  reset(bytes: Uint8Array): void {
+    this.#count = 0;
+    this.#index = 0;
+    this.#encoding = readChunkHeader(bytes);
+    this.#r.reset(bytes, CHUNK_HEADER_BYTES, bytes.length);
+    const count = readSampleCount(this.#r);
+    if (count === 0) this.#r.checkPadding();
+    this.#count = count;
+  }
+
+  /** count is the number of samples in the chunk. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** encoding is the chunk's value encoding. */
+  get encoding(): ChunkEncodingValue {
+    return this.#encoding;
+  }
+
+  /** next decodes the next sample into t, v, vHi, vLo; false when the chunk is done. Throws ERR_CORRUPTION on bad bytes. */
+  next(): boolean {
+    const i = this.#index;
+    if (i >= this.#count) return false;
+    this.#index = this.#count; // stays done if a read below throws
+    const r = this.#r;
+    if (this.#encoding === ChunkEncoding.Xor) {
+      if (i === 0) {
+        this.t = this.#ts.first(r);
+        this.#xor.first(r);
+      } else {
+        this.t = this.#ts.next(r);
+        this.#xor.next(r);
+      }
+      this.vHi = this.#xor.hi;
+      this.vLo = this.#xor.lo;
+      this.v = float64FromBits(this.vHi, this.vLo);
+    } else {
+      if (i === 0) {
+        this.#dec.header(r, this.#count);
+        this.t = this.#ts.first(r);
+      } else {
+        this.t = this.#ts.next(r);
+        this.#dec.next(r);
+      }
+      this.v = this.#dec.value;
+      this.vHi = float64Hi(this.v);
+      this.vLo = float64Lo(this.v);
+    }
+    if (i + 1 === this.#count) r.checkPadding();
+    this.#index = i + 1;
+    return true;
+  }
+}
+
+/** DecodedChunk is a chunk as two columns. */
+export interface DecodedChunk {
+  readonly ts: Float64Array;
+  readonly values: Float64Array;
+}
+
+/** decodeChunk decodes a chunk of either encoding into columns; values keep their exact bit patterns. Throws ERR_CORRUPTION. */
+export function decodeChunk(bytes: Uint8Array, it: ChunkIterator = new ChunkIterator()): DecodedChunk {
+  it.reset(bytes);
+  const n = it.count;
+  const ts = new Float64Array(n);
+  const values = new Float64Array(n);
+  const bits = new Uint32Array(values.buffer);
+  let i = 0;
+  while (it.next()) {
+    ts[i] = it.t;
+    bits[2 * i] = it.vLo;
+    bits[2 * i + 1] = it.vHi;
+    i++;
+  }
+  return { ts, values };
+}
+
+/**
+ * SeriesEncoder encodes chunks, choosing per chunk the smaller of XOR and
+ * decimal (ties go to XOR); it keeps its buffers between chunks.
+ */
+export class SeriesEncoder {
+  readonly #xorWriter = new BitWriter();
+  readonly #decWriter = new BitWriter();
+  readonly #scratch = new DecimalScratch();
+  /** chunksXor counts the chunks this encoder wrote as XOR. */
+  chunksXor = 0;
+  /** chunksDecimal counts the chunks this encoder wrote as decimal. */
+  chunksDecimal = 0;
+
+  /** encodeChunk encodes one chunk with the smaller encoding. */
+  encodeChunk(ts: ArrayLike<number>, values: Float64Array): Uint8Array {
+    const xor = encodeChunk(ts, values, this.#xorWriter);
+    const dec = encodeDecimalChunk(ts, values, this.#decWriter, this.#scratch);
+    if (dec !== null && dec.length < xor.length) {
+      this.chunksDecimal++;
+      return dec;
+    }
+    this.chunksXor++;
+    return xor;
+  }
+}
+
+/**
+ * encodeSeries cuts a series into chunks of samplesPerChunk samples and
+ * encodes each with the smaller of XOR and decimal (header byte 1 says which).
+ */
+export function encodeSeries(
+  ts: ArrayLike<number>,
+  values: Float64Array,
+  samplesPerChunk: number = CodecLimits.chunkSamplesDefault,
+  enc: SeriesEncoder = new SeriesEncoder(),
+): Uint8Array[] {
+  if (!(Number.isSafeInteger(samplesPerChunk) && samplesPerChunk >= 1 && samplesPerChunk <= CodecLimits.chunkSamplesMax)) {
+    throw new OtlpdbError('ERR_INVALID_ARGUMENT', `codec: samplesPerChunk must be in [1, ${CodecLimits.chunkSamplesMax}]`);
+  }
+  if (ts.length !== values.length) {
+    throw new OtlpdbError('ERR_INVALID_ARGUMENT', `codec: ${ts.length} timestamps but ${values.length} values`);
+  }
+  const chunks: Uint8Array[] = [];
+  const tsCol = ts instanceof Float64Array ? ts : Float64Array.from(ts);
+  for (let start = 0; start < values.length; start += samplesPerChunk) {
+    const end = Math.min(values.length, start + samplesPerChunk);
+    chunks.push(enc.encodeChunk(tsCol.subarray(start, end), values.subarray(start, end)));
+  }
+  return chunks;
+}

@@ -1,0 +1,39 @@
+/**
+ * index.ts — the storage codecs: pure functions and classes over bytes, no
+ * I/O. Chunks (Gorilla XOR and decimal) for metric samples, string columns,
+ * postings lists, and the bit and byte streams under them.
+ */
+export { BitReader, BitWriter, clz64, corrupt, ctz32, ctz64, float64FromBits, float64Hi, float64Lo } from './bits.js';
+export {
+  ByteReader,
+  ByteWriter,
+  ZIGZAG_ABS_MAX,
+  readDeltasSigned,
+  readDeltasSorted,
+  uvarintBytes,
+  writeDeltasSigned,
+  writeDeltasSorted,
+  zigzagDecode,
+  zigzagEncode,
+} from './varint.js';
+export { CHUNK_FORMAT_VERSION, CHUNK_HEADER_BYTES, ChunkEncoding } from './chunk-format.js';
+export type { ChunkEncodingValue } from './chunk-format.js';
+export { XorValueDecoder, XorValueEncoder, encodeChunk } from './gorilla.js';
+export { DecimalMode, DecimalScratch, DecimalValueDecoder, decimalDigits, encodeDecimalChunk } from './decimal.js';
+export { ChunkIterator, SeriesEncoder, decodeChunk, encodeSeries } from './chunk.js';
+export type { DecodedChunk } from './chunk.js';
+export { STRING_COLUMN_FORMAT_VERSION, StringLayout, decodeStringColumn, encodeStringColumn } from './strings.js';
+export type { StringColumnStats, StringLayoutValue } from './strings.js';
+export {
+  GALLOP_RATIO,
+  POSTINGS_FORMAT_VERSION,
+  PostingsContainer,
+  PostingsCursor,
+  decodePostings,
+  difference,
+  encodePostings,
+  gallop,
+  intersect,
+  intersectEncoded,
+  union,
+} from './postings.js';
