@@ -666,3 +666,49 @@ assert(CodecLimits.writerInitialBytes <= CodecLimits.writerBytesMax, 'writerInit
 assert(CodecLimits.writerBytesMax <= 2 ** 31 - 1, 'writer buffers fit a Uint8Array index');
 assert(CodecLimits.varintBytesMax * 7 >= 53, 'varintBytesMax covers 53 bits');
 assert(CodecLimits.stringBytesMax <= CodecLimits.writerBytesMax, 'stringBytesMax <= writerBytesMax');
+
+/**
+ * CompressionBenchLimits bound `bench/compression.ts` (bytes per sample of the
+ * metric chunk codecs) and its TSBS-devops generator
+ * (bench/compression-data/tsbs-devops.ts), so a typo in a flag cannot ask for
+ * a terabyte; it also holds the issue's bytes-per-sample targets, which the
+ * bench prints as met or not met.
+ */
+export const CompressionBenchLimits = {
+  /** tsbsDevops bounds one generator run (re-exported there as TsbsDevopsLimits). */
+  tsbsDevops: {
+    /** hostsMax bounds the hosts of one run. */
+    hostsMax: 100_000,
+    /** samplesPerSeriesMax bounds floor(durationMs / intervalMs). */
+    samplesPerSeriesMax: 10_000_000,
+    /** intervalMsMin is the shortest sampling interval. */
+    intervalMsMin: 1,
+  },
+  /** hostsDefault is --hosts when not given: TSBS devops at scale 100. */
+  hostsDefault: 100,
+  /** hoursDefault is --hours when not given: TSBS's one day. */
+  hoursDefault: 24,
+  /** hoursMax bounds --hours (30 days: 259,200 samples per series at 10 s). */
+  hoursMax: 720,
+  /** chunkSamplesList are the chunk sizes measured; the first is the codec's default and the one the targets judge. */
+  chunkSamplesList: [120, 240, 480],
+  /** tsbsBytesPerSampleTarget is the issue's target for the TSBS-devops workload at the default chunk size. */
+  tsbsBytesPerSampleTarget: 2.0,
+  /** nodeRuntimeBytesPerSampleTarget is the issue's target for the real Node runtime capture at the default chunk size. */
+  nodeRuntimeBytesPerSampleTarget: 1.0,
+} as const;
+assert(CompressionBenchLimits.tsbsDevops.hostsMax >= 1, 'compression bench: hostsMax >= 1');
+assert(CompressionBenchLimits.tsbsDevops.intervalMsMin >= 1, 'compression bench: intervalMsMin >= 1');
+assert(CompressionBenchLimits.hostsDefault >= 1, 'compression bench: hostsDefault >= 1');
+assert(CompressionBenchLimits.hostsDefault <= CompressionBenchLimits.tsbsDevops.hostsMax, 'compression bench: hostsDefault <= hostsMax');
+assert(CompressionBenchLimits.hoursDefault >= 1, 'compression bench: hoursDefault >= 1');
+assert(CompressionBenchLimits.hoursDefault <= CompressionBenchLimits.hoursMax, 'compression bench: hoursDefault <= hoursMax');
+// --hours at TSBS's 10 s interval must stay within the generator's per-series bound.
+assert(CompressionBenchLimits.hoursMax * 360 <= CompressionBenchLimits.tsbsDevops.samplesPerSeriesMax, 'compression bench: hoursMax fits samplesPerSeriesMax');
+assert(CompressionBenchLimits.chunkSamplesList[0] === CodecLimits.chunkSamplesDefault, 'compression bench: the first chunk size is the codec default');
+assert(
+  CompressionBenchLimits.chunkSamplesList.every((n) => n >= 1 && n <= CodecLimits.chunkSamplesMax),
+  'compression bench: chunk sizes in [1, chunkSamplesMax]',
+);
+assert(CompressionBenchLimits.nodeRuntimeBytesPerSampleTarget > 0, 'compression bench: targets > 0');
+assert(CompressionBenchLimits.tsbsBytesPerSampleTarget > 0, 'compression bench: targets > 0');

@@ -44,19 +44,16 @@
  */
 import { assert } from '../../src/errors.js';
 import { SeededRand } from '../../src/fs/seeded-rand.js';
+import { CompressionBenchLimits } from '../../src/limits.js';
 import { assertSeries } from './series.js';
 import type { Series } from './series.js';
 
 /**
  * TsbsDevopsLimits bounds a generator run so a typo cannot ask for a terabyte.
- * NB: bench-only limits live beside their bench, not in src/limits.ts, until
- * the compression bench lands and they can move together.
+ * It is the `tsbsDevops` part of CompressionBenchLimits in src/limits.ts,
+ * where its relations to the compression bench's flags are asserted at load.
  */
-export const TsbsDevopsLimits = {
-  hostsMax: 100_000,
-  samplesPerSeriesMax: 10_000_000,
-  intervalMsMin: 1,
-} as const;
+export const TsbsDevopsLimits = CompressionBenchLimits.tsbsDevops;
 
 /** TsbsDevopsOptions are the knobs of one run; see TSBS_DEVOPS_DEFAULTS for TSBS's own values. */
 export interface TsbsDevopsOptions {
