@@ -20,7 +20,8 @@
  *
  * Memory accounting (`bytes`, deterministic, from data only):
  *   encoded chunk bytes + chunkOverheadBytes per chunk
- *   + 16 bytes × open-buffer capacity (samples; it grows 8, 16, … up to the chunk size)
+ *   + 16 bytes × open-buffer capacity (samples; it grows 8, 16, … up to the chunk
+ *     size, and shrinks back to 8 when the buffer is cut into a chunk)
  *   + series key bytes + seriesOverheadBytes per series
  *   + postingOverheadBytes per posting + labelValueOverheadBytes per new label pair.
  * Before a sample is accepted, the head refuses it with outcome HeadFull
@@ -379,7 +380,7 @@ export class MetricHead {
     assert(s.openN < this.#chunkSamples, 'the open buffer is below the chunk size after an append');
   }
 
-  /** #cut seals the open buffer into an encoded chunk; the buffer keeps its capacity. */
+  /** #cut seals the open buffer into an encoded chunk and shrinks the buffer to its initial capacity. */
   #cut(s: SeriesState): void {
     const n = s.openN;
     const chunk = this.#encoder.encodeChunk(s.openTs.subarray(0, n), s.openV.subarray(0, n));
@@ -387,6 +388,14 @@ export class MetricHead {
     s.chunkMinT.push(s.openTs[0] as number);
     s.chunkMaxT.push(s.openTs[n - 1] as number);
     s.openN = 0;
+    // Shrink the buffer back to its initial capacity: a head holds many series whose next chunk fills slowly, and
+    // the accounted bytes should be the samples', not a full chunk's worth of empty slots per series.
+    const cap = this.#openCapacity(0);
+    if (s.openTs.length > cap) {
+      this.#bytes -= (s.openTs.length - cap) * OPEN_SAMPLE_BYTES;
+      s.openTs = new Float64Array(cap);
+      s.openV = new Float64Array(cap);
+    }
     this.#openSamples -= n;
     this.#chunks++;
     this.#chunkBytes += chunk.length;

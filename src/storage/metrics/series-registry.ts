@@ -276,27 +276,32 @@ export class SeriesRegistry {
 
   /** #encode writes the canonical form into #scratch and returns its length, or -1 (refusal set) when too long. */
   #encode(tenant: string, name: string, labels: Labels): number {
-    let p = 0;
-    const put = (s: string): boolean => {
-      const len = Buffer.byteLength(s, 'utf8');
-      if (p + len + 8 > MetricHeadLimits.seriesKeyBytesMax) return false;
-      p = putUvarint(this.#scratch, p, len);
-      const { written } = utf8.encodeInto(s, this.#scratch.subarray(p, p + len));
-      assert(written === len, 'encodeInto writes byteLength bytes');
-      p += len;
-      return true;
-    };
-    const tooLong = (): number => {
-      this.#refuse('ERR_LIMIT_EXCEEDED', `series key longer than ${MetricHeadLimits.seriesKeyBytesMax} bytes`);
-      return -1;
-    };
-    if (!put(tenant) || !put(name)) return tooLong();
+    let p = this.#put(0, tenant);
+    if (p >= 0) p = this.#put(p, name);
+    if (p < 0) return this.#tooLong();
     p = putUvarint(this.#scratch, p, labels.length);
     for (const l of labels) {
-      if (!put(l.name) || !put(l.value)) return tooLong();
+      p = this.#put(p, l.name);
+      if (p >= 0) p = this.#put(p, l.value);
+      if (p < 0) return this.#tooLong();
     }
     assert(p <= MetricHeadLimits.seriesKeyBytesMax, 'series key within seriesKeyBytesMax');
     return p;
+  }
+
+  /** #put appends a length-prefixed UTF-8 string at p and returns the new position, -1 past seriesKeyBytesMax. */
+  #put(p: number, s: string): number {
+    const len = Buffer.byteLength(s, 'utf8');
+    if (p + len + 8 > MetricHeadLimits.seriesKeyBytesMax) return -1;
+    p = putUvarint(this.#scratch, p, len);
+    const { written } = utf8.encodeInto(s, this.#scratch.subarray(p, p + len));
+    assert(written === len, 'encodeInto writes byteLength bytes');
+    return p + len;
+  }
+
+  #tooLong(): number {
+    this.#refuse('ERR_LIMIT_EXCEEDED', `series key longer than ${MetricHeadLimits.seriesKeyBytesMax} bytes`);
+    return -1;
   }
 }
 
