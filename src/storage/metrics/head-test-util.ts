@@ -106,7 +106,11 @@ function pick<T>(rand: SeededRand, xs: readonly T[]): T {
 export function randomMatchers(rand: SeededRand): Matcher[] {
   const n = 1 + rand.intn(3);
   const out: Matcher[] = [];
-  for (let i = 0; i < n; i++) {
+  // Usually lead with a selective matcher, as real queries do, so that most selectors are valid and non-empty.
+  const lead = rand.intn(4);
+  if (lead === 0) out.push({ name: '__name__', op: '=', value: pick(rand, NAMES) });
+  else if (lead === 1) out.push({ name: pick(rand, LABEL_NAMES), op: '=~', value: pick(rand, ['a|b', 'v.*', '.+', 'a']) });
+  for (let i = out.length; i < n + (out.length > 0 ? 1 : 0); i++) {
     const op = pick(rand, OPS);
     const name = rand.intn(4) === 0 ? '__name__' : rand.intn(10) === 0 ? 'missing' : pick(rand, LABEL_NAMES);
     const value = op === '=' || op === '!=' ? (name === '__name__' ? pick(rand, NAMES) : pick(rand, LABEL_VALUES)) : pick(rand, REGEXES);

@@ -189,7 +189,7 @@ const SEEDS = Number(process.env.MHEAD_SEEDS ?? 40);
 t.test(`property: head agrees with the naive oracle on appends, select and samples (${SEEDS} seeds)`, async (t) => {
   const base = Number(process.env.MHEAD_SEED ?? 1);
   for (let seed = base; seed < base + SEEDS; seed++) {
-    const opts = { seed, appends: 3000, selects: 60, chunkSamples: 1 + (seed % 7), seriesMax: seed % 3 === 0 ? 40 : 100_000 };
+    const opts = { seed, appends: 3000, selects: 150, chunkSamples: 1 + (seed % 7), seriesMax: seed % 3 === 0 ? 40 : 100_000 };
     const err = checkAgainstOracle(hasher, opts);
     if (err !== null) {
       t.fail(`seed ${seed} (rerun: MHEAD_SEED=${seed} MHEAD_SEEDS=1): ${err}`);
