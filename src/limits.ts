@@ -712,3 +712,55 @@ assert(
 );
 assert(CompressionBenchLimits.nodeRuntimeBytesPerSampleTarget > 0, 'compression bench: targets > 0');
 assert(CompressionBenchLimits.tsbsBytesPerSampleTarget > 0, 'compression bench: targets > 0');
+
+ * MetricHeadLimits bound the in-memory metrics head of one shard replica
+ * (src/storage/metrics): its series, bytes, labels and the matchers of a
+ * select. Every refusal they cause is a per-sample outcome, identical on every
+ * replica, because every figure here is computed from the applied samples only.
+ */
+export const MetricHeadLimits = {
+  /** headBytesMax bounds the accounted bytes of one head (chunks + open buffers + index estimate); past it appends are refused until a flush. */
+  headBytesMax: 256 * 1024 * 1024,
+  /** seriesMax bounds the series of one head; a new series past it is refused (ERR_LIMIT_EXCEEDED, not retryable). */
+  seriesMax: 1_000_000,
+  /** labelsPerSeriesMax bounds the label pairs of one series, the metric name excluded. */
+  labelsPerSeriesMax: 64,
+  /** labelNameBytesMax bounds the length of one label name (ASCII by the charset rule). */
+  labelNameBytesMax: 256,
+  /** labelValueBytesMax bounds the UTF-8 length of one label value. */
+  labelValueBytesMax: 4096,
+  /** metricNameBytesMax bounds the UTF-8 length of a metric name. */
+  metricNameBytesMax: 1024,
+  /** tenantBytesMax bounds the UTF-8 length of a tenant id as the head sees it. */
+  tenantBytesMax: 256,
+  /** seriesKeyBytesMax bounds the canonical byte form of one series identity. */
+  seriesKeyBytesMax: 64 * 1024,
+  /** batchSamplesMax bounds the samples of one appendBatch call. */
+  batchSamplesMax: 1_000_000,
+  /** openSamplesInitial is the starting capacity (samples) of a series' open buffer; it doubles up to the chunk size. */
+  openSamplesInitial: 8,
+  /** seriesOverheadBytes is the accounted fixed cost of one series (registry entry, per-series state, map slots). */
+  seriesOverheadBytes: 256,
+  /** postingOverheadBytes is the accounted cost of one series id in one postings list. */
+  postingOverheadBytes: 4,
+  /** labelValueOverheadBytes is the accounted fixed cost of a label=value pair the tenant had not seen (map entry, postings object). */
+  labelValueOverheadBytes: 96,
+  /** chunkOverheadBytes is the accounted fixed cost of one encoded chunk beyond its bytes (array slot, min/max times). */
+  chunkOverheadBytes: 32,
+  /** matchersMax bounds the matchers of one select. */
+  matchersMax: 64,
+  /** regexBytesMax bounds the source length of one regex matcher. */
+  regexBytesMax: 4096,
+} as const;
+assert(MetricHeadLimits.seriesMax >= 1, 'seriesMax >= 1');
+// Series ids are shard-local u32s held in Uint32Array postings.
+assert(MetricHeadLimits.seriesMax <= CodecLimits.postingsIdsMax, 'seriesMax <= postingsIdsMax');
+assert(MetricHeadLimits.seriesMax < 2 ** 32, 'series ids are u32');
+assert(MetricHeadLimits.openSamplesInitial >= 1, 'openSamplesInitial >= 1');
+assert(MetricHeadLimits.openSamplesInitial <= CodecLimits.chunkSamplesDefault, 'openSamplesInitial <= chunkSamplesDefault');
+assert(MetricHeadLimits.labelNameBytesMax <= MetricHeadLimits.seriesKeyBytesMax, 'one label name fits a series key');
+assert(MetricHeadLimits.labelValueBytesMax <= MetricHeadLimits.seriesKeyBytesMax, 'one label value fits a series key');
+// One series at its largest must fit a head many times over.
+assert(MetricHeadLimits.seriesKeyBytesMax * 16 <= MetricHeadLimits.headBytesMax, 'a head holds many maximal series');
+assert(MetricHeadLimits.matchersMax >= 1, 'matchersMax >= 1');
+assert(MetricHeadLimits.regexBytesMax >= 1, 'regexBytesMax >= 1');
