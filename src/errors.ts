@@ -81,7 +81,7 @@ export const ErrorCodes = {
     httpStatus: 503,
     grpcStatus: GrpcStatus.UNAVAILABLE,
     retryable: true,
-    summary: 'A quorum or a peer cannot be reached right now.',
+    summary: 'A quorum or a peer cannot be reached, or a shard cannot take more until it flushes; retry later.',
   },
   ERR_PROPOSAL_DROPPED: {
     httpStatus: 503,

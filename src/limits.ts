@@ -713,6 +713,7 @@ assert(
 assert(CompressionBenchLimits.nodeRuntimeBytesPerSampleTarget > 0, 'compression bench: targets > 0');
 assert(CompressionBenchLimits.tsbsBytesPerSampleTarget > 0, 'compression bench: targets > 0');
 
+/**
  * MetricHeadLimits bound the in-memory metrics head of one shard replica
  * (src/storage/metrics): its series, bytes, labels and the matchers of a
  * select. Every refusal they cause is a per-sample outcome, identical on every
