@@ -765,3 +765,42 @@ assert(MetricHeadLimits.labelValueBytesMax <= MetricHeadLimits.seriesKeyBytesMax
 assert(MetricHeadLimits.seriesKeyBytesMax * 16 <= MetricHeadLimits.headBytesMax, 'a head holds many maximal series');
 assert(MetricHeadLimits.matchersMax >= 1, 'matchersMax >= 1');
 assert(MetricHeadLimits.regexBytesMax >= 1, 'regexBytesMax >= 1');
+
+/**
+ * LogBlockLimits bound one immutable log block and its term index
+ * (src/storage/logs): rows, streams, rendered lines, distinct terms, and the
+ * size of one block query. A block is built from applied rows only, so every
+ * refusal here is identical on every replica.
+ */
+export const LogBlockLimits = {
+  /** rowsPerBlockMax bounds the log rows of one block (row ordinals are u32 postings ids). */
+  rowsPerBlockMax: 1_000_000,
+  /** renderedCharsMax bounds the line (UTF-16 units) rendered from a non-string body or a non-string label value; longer renderings are cut (the exact value stays in the block). */
+  renderedCharsMax: 64 * 1024,
+  /** streamsPerBlockMax bounds the distinct streams (label sets) of one block. */
+  streamsPerBlockMax: 100_000,
+  /** labelsPerStreamMax bounds the labels of one stream: every resource attribute plus `level`. */
+  labelsPerStreamMax: StorageLimits.attributesPerListMax + 1,
+  /** termsPerBlockMax bounds the distinct terms of one block's index (each is one bloom item). */
+  termsPerBlockMax: 1_000_000,
+  /** queryTermsMax bounds the terms of one block query. */
+  queryTermsMax: 64,
+  /** queryPhrasesMax bounds the phrases of one block query. */
+  queryPhrasesMax: 16,
+  /** phraseTermsMax bounds the terms of one phrase. */
+  phraseTermsMax: 32,
+  /** streamMatchersMax bounds the stream matchers of one block query. */
+  streamMatchersMax: 64,
+} as const;
+assert(LogBlockLimits.rowsPerBlockMax >= 1, 'rowsPerBlockMax >= 1');
+assert(LogBlockLimits.rowsPerBlockMax <= CodecLimits.stringColumnValuesMax, 'a block column fits one string column');
+assert(LogBlockLimits.rowsPerBlockMax <= CodecLimits.postingsIdsMax, 'row ordinals fit one postings list');
+// A rendered line is at most 3 UTF-8 bytes per UTF-16 unit and must fit a string column row.
+assert(LogBlockLimits.renderedCharsMax * 3 <= CodecLimits.stringBytesMax, 'a rendered line fits a string column row');
+assert(StorageLimits.stringBytesMax <= CodecLimits.stringBytesMax, 'a string body fits a string column row');
+assert(LogBlockLimits.streamsPerBlockMax <= LogBlockLimits.rowsPerBlockMax, 'streamsPerBlockMax <= rowsPerBlockMax');
+assert(LogBlockLimits.termsPerBlockMax <= StorageLimits.bloomItemsMax, 'every term fits the block bloom');
+assert(LogBlockLimits.termsPerBlockMax <= CodecLimits.stringColumnValuesMax, 'the term dictionary fits one string column');
+assert(LogBlockLimits.queryTermsMax >= 1 && LogBlockLimits.queryPhrasesMax >= 1, 'a query may hold a term and a phrase');
+assert(LogBlockLimits.phraseTermsMax >= 2, 'a phrase may hold two terms');
+assert(LogBlockLimits.streamMatchersMax >= 1, 'streamMatchersMax >= 1');

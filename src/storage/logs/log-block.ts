@@ -1,0 +1,519 @@
+/**
+ * log-block.ts — an immutable columnar log block: the log rows of one tenant
+ * and time bucket, sealed in the block envelope (block.ts, BlockKind.logs).
+ * Rows keep the order they were given; a row's ordinal (0, 1, ...) is its id
+ * in the term index (term-index.ts). Pure code, no I/O.
+ *
+ * Payload, version 1 (varints are LEB128, varint.ts; "bigvarint" is LEB128
+ * of a bigint, at most 10 bytes, canonical; "str" is uvarint byteLength then
+ * UTF-8):
+ *
+ *   u8        LOG_BLOCK_VERSION (1)
+ *   str       tenant
+ *   uvarint   rows (1 .. LogBlockLimits.rowsPerBlockMax)
+ *   u64 BE    minTimeNs  ┐ the block's time range (inclusive), so a reader
+ *   u64 BE    maxTimeNs  ┘ prunes by time from the header alone
+ *   then seven sections in this order, each [uvarint byteLength][bytes], so a
+ *   reader skips the ones it does not need:
+ *   0 time       rows × bigvarint zigzag(t[i] - t[i-1]), t[-1] = minTimeNs
+ *                (bigint arithmetic: u64 times do not fit doubles; rows in
+ *                time order cost ~3 bytes each at millisecond spacing)
+ *   1 severity   uvarint runs, runs × [u8 severityNumber][uvarint runLength >= 1]
+ *   2 sevText    string column (codec/strings.ts: dict or RLE in practice)
+ *   3 line       string column of logLine(row) (log-line.ts)
+ *   4 stream     uvarint streams, streams × [uvarint labels, labels × [str name][str value]]
+ *                (each stream's labels sorted by name, streams distinct),
+ *                then rows × uvarint streamId
+ *   5 ids        rows × [u8 mask: bit 0 trace id, bit 1 span id][16 B trace id][8 B span id]
+ *                (an id absent from the mask is empty and takes no bytes)
+ *   6 rest       msgpack [resources, scopes, rows × [resourceIndex, scopeIndex,
+ *                observedTimeUnixNano u64, flags, eventName, droppedAttributesCount,
+ *                Attributes, body]] in the wire shapes of row-wire.ts; body is 0
+ *                when the body is a string (the line column holds it) and
+ *                [AnyValue] otherwise. Resources and scopes are deduplicated
+ *                by value.
+ *
+ * NB: the rest section is msgpack (msgpackr, shard-entry's options) in this
+ * first version: attributes are not columnar yet, and a query that needs one
+ * attribute decodes the whole section.
+ *
+ * Decoding checks every count, range and id against the header and the
+ * limits, and that every section is consumed exactly; any defect is
+ * ERR_CORRUPTION, and the envelope's CRC-32C catches flipped bits first.
+ */
+import { Packr } from 'msgpackr';
+import { OtlpdbError, assert } from '../../errors.js';
+import { LogBlockLimits, StorageLimits } from '../../limits.js';
+import { BlockKind, openBlock, sealBlock } from '../block.js';
+import { ByteReader, ByteWriter, decodeStringColumn, encodeStringColumn } from '../codec/index.js';
+import type { AnyValue, LogRow, Resource, Scope } from '../rows.js';
+import { SEVERITY_NUMBER_MAX, SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
+import { anyValueToWire, attributesToWire, readAnyValue, readAttributes, readResource, readScope, resourceToWire, scopeToWire } from '../row-wire.js';
+import { WireReader } from '../wire-reader.js';
+import type { StreamLabel } from './log-line.js';
+import { logLine, streamLabels } from './log-line.js';
+
+/** LOG_BLOCK_VERSION is byte 0 of a log block payload. */
+export const LOG_BLOCK_VERSION = 1;
+
+const SECTIONS = 7;
+const SEC_TIME = 0;
+const SEC_LINE = 3;
+const SEC_STREAM = 4;
+const U64_MAX = (1n << 64n) - 1n;
+const MASK_TRACE = 1;
+const MASK_SPAN = 2;
+
+/** PACKR has shard-entry.ts's fixed msgpackr options (bytes independent of history, bigints as 64-bit, doubles as float64). */
+const PACKR = new Packr({
+  useRecords: false,
+  moreTypes: false,
+  structuredClone: false,
+  bundleStrings: false,
+  mapsAsObjects: true,
+  variableMapSize: true,
+  copyBuffers: true,
+  useFloat32: 0,
+  int64AsType: 'bigint',
+  largeBigIntToFloat: false,
+  useBigIntExtension: false,
+});
+
+/** LogBlockHeader is what a block says about itself before its sections. */
+export interface LogBlockHeader {
+  readonly tenant: string;
+  readonly rows: number;
+  readonly minTimeNs: bigint;
+  readonly maxTimeNs: bigint;
+}
+
+/** LogLines is readLines' output: per row its time, line and stream id, and the block's streams. */
+export interface LogLines extends LogBlockHeader {
+  readonly timesNs: bigint[];
+  readonly lines: string[];
+  readonly streamIds: Uint32Array;
+  readonly streams: readonly (readonly StreamLabel[])[];
+}
+
+function corrupt(message: string, details?: Record<string, unknown>): OtlpdbError {
+  return new OtlpdbError('ERR_CORRUPTION', `log block: ${message}`, details);
+}
+
+// ---------------------------------------------------------------- bigint varints
+
+function writeBigUvarint(w: ByteWriter, v: bigint): void {
+  assert(v >= 0n && v < 1n << 70n, 'bigvarint in range');
+  while (v >= 0x80n) {
+    w.u8(Number(v & 0x7fn) | 0x80);
+    v >>= 7n;
+  }
+  w.u8(Number(v));
+}
+
+function readBigUvarint(r: ByteReader): bigint {
+  let v = 0n;
+  for (let i = 0; i < 10; i++) {
+    const b = r.u8();
+    v |= BigInt(b & 0x7f) << BigInt(7 * i);
+    if (b < 0x80) {
+      if (b === 0 && i > 0) throw corrupt('non-canonical time varint', { pos: r.pos });
+      return v;
+    }
+  }
+  throw corrupt('time varint too long', { pos: r.pos });
+}
+
+function zigzag(d: bigint): bigint {
+  return d >= 0n ? d << 1n : ((-d) << 1n) - 1n;
+}
+
+function unzigzag(z: bigint): bigint {
+  return (z & 1n) === 0n ? z >> 1n : -((z + 1n) >> 1n);
+}
+
+// ---------------------------------------------------------------- encoding
+
+function writeStr(w: ByteWriter, s: string): void {
+  const b = Buffer.from(s, 'utf8');
+  w.uvarint(b.length);
+  w.raw(b);
+}
+
+function section(out: ByteWriter, body: Uint8Array): void {
+  out.uvarint(body.length);
+  out.raw(body);
+}
+
+/** streamKey is a value key for a label set (labels sorted by name). */
+export function streamKey(labels: readonly StreamLabel[]): string {
+  return JSON.stringify(labels.map((l) => [l.name, l.value]));
+}
+
+/**
+ * encodeLogBlock encodes and seals a block of one tenant's log rows (layout
+ * above). Throws ERR_INVALID_ARGUMENT for no rows, mixed tenants or a string
+ * with a lone surrogate, ERR_LIMIT_EXCEEDED past LogBlockLimits.
+ */
+export function encodeLogBlock(rows: readonly LogRow[]): Uint8Array {
+  const n = rows.length;
+  if (n === 0) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'a log block holds at least one row');
+  if (n > LogBlockLimits.rowsPerBlockMax) {
+    throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `${n} log rows exceed LogBlockLimits.rowsPerBlockMax (${LogBlockLimits.rowsPerBlockMax})`);
+  }
+  const tenant = (rows[0] as LogRow).tenant;
+  let minTimeNs = U64_MAX;
+  let maxTimeNs = 0n;
+  for (let i = 0; i < n; i++) {
+    const row = rows[i] as LogRow;
+    if (row.tenant !== tenant) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `log row ${i} is of tenant ${row.tenant}, not ${tenant}`, { index: i });
+    assert(row.timeUnixNano >= 0n && row.timeUnixNano <= U64_MAX, 'log time is u64');
+    assert(Number.isInteger(row.severityNumber) && row.severityNumber >= 0 && row.severityNumber <= SEVERITY_NUMBER_MAX, 'severity in range');
+    if (row.timeUnixNano < minTimeNs) minTimeNs = row.timeUnixNano;
+    if (row.timeUnixNano > maxTimeNs) maxTimeNs = row.timeUnixNano;
+  }
+  const w = new ByteWriter();
+  const out = new ByteWriter();
+  out.u8(LOG_BLOCK_VERSION);
+  writeStr(out, tenant);
+  out.uvarint(n);
+  const head = new Uint8Array(16);
+  const view = new DataView(head.buffer);
+  view.setBigUint64(0, minTimeNs);
+  view.setBigUint64(8, maxTimeNs);
+  out.raw(head);
+
+  // 0 time
+  w.reset();
+  let prev = minTimeNs;
+  for (const row of rows) {
+    writeBigUvarint(w, zigzag(row.timeUnixNano - prev));
+    prev = row.timeUnixNano;
+  }
+  section(out, w.finish());
+
+  // 1 severity runs
+  w.reset();
+  const runs: number[] = [];
+  for (let i = 0; i < n; ) {
+    const sev = (rows[i] as LogRow).severityNumber;
+    let j = i + 1;
+    while (j < n && (rows[j] as LogRow).severityNumber === sev) j++;
+    runs.push(sev, j - i);
+    i = j;
+  }
+  w.uvarint(runs.length / 2);
+  for (let k = 0; k < runs.length; k += 2) {
+    w.u8(runs[k] as number);
+    w.uvarint(runs[k + 1] as number);
+  }
+  section(out, w.finish());
+
+  // 2 severity text, 3 line
+  section(out, encodeStringColumn(rows.map((r) => r.severityText)));
+  section(out, encodeStringColumn(rows.map(logLine)));
+
+  // 4 streams
+  w.reset();
+  const streamIdOf = new Map<string, number>();
+  const streams: StreamLabel[][] = [];
+  const streamIds = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const labels = streamLabels(rows[i] as LogRow);
+    const key = streamKey(labels);
+    let id = streamIdOf.get(key);
+    if (id === undefined) {
+      id = streams.length;
+      if (id >= LogBlockLimits.streamsPerBlockMax) {
+        throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a log block of more than ${LogBlockLimits.streamsPerBlockMax} streams`);
+      }
+      assert(labels.length <= LogBlockLimits.labelsPerStreamMax, 'stream labels within labelsPerStreamMax');
+      streamIdOf.set(key, id);
+      streams.push(labels);
+    }
+    streamIds[i] = id;
+  }
+  w.uvarint(streams.length);
+  for (const labels of streams) {
+    w.uvarint(labels.length);
+    for (const l of labels) {
+      writeStr(w, l.name);
+      writeStr(w, l.value);
+    }
+  }
+  for (let i = 0; i < n; i++) w.uvarint(streamIds[i] as number);
+  section(out, w.finish());
+
+  // 5 ids
+  w.reset();
+  for (const row of rows) {
+    assert(row.traceId.length === 0 || row.traceId.length === TRACE_ID_BYTES, 'trace id is 0 or 16 bytes');
+    assert(row.spanId.length === 0 || row.spanId.length === SPAN_ID_BYTES, 'span id is 0 or 8 bytes');
+    w.u8((row.traceId.length > 0 ? MASK_TRACE : 0) | (row.spanId.length > 0 ? MASK_SPAN : 0));
+    w.raw(row.traceId);
+    w.raw(row.spanId);
+  }
+  section(out, w.finish());
+
+  // 6 rest
+  const resources = new Dedup<Resource>(resourceToWire);
+  const scopes = new Dedup<Scope>(scopeToWire);
+  const rest = rows.map((r) => [
+    resources.index(r.resource),
+    scopes.index(r.scope),
+    r.observedTimeUnixNano,
+    r.flags,
+    r.eventName,
+    r.droppedAttributesCount,
+    attributesToWire(r.attributes),
+    r.body.type === 'string' ? 0 : [anyValueToWire(r.body)],
+  ]);
+  section(out, PACKR.pack([resources.wires, scopes.wires, rest]));
+  const sealed = sealBlock(BlockKind.logs, out.finish());
+  assert(sealed.length > out.length, 'sealed block holds the payload');
+  return sealed;
+}
+
+/** Dedup assigns table indexes to values, equal by identity first and by wire bytes second. */
+class Dedup<T extends object> {
+  readonly wires: unknown[] = [];
+  readonly #byRef = new Map<T, number>();
+  readonly #byBytes = new Map<string, number>();
+  readonly #toWire: (v: T) => unknown;
+
+  constructor(toWire: (v: T) => unknown) {
+    this.#toWire = toWire;
+  }
+
+  index(v: T): number {
+    let i = this.#byRef.get(v);
+    if (i !== undefined) return i;
+    const wire = this.#toWire(v);
+    const key = (PACKR.pack(wire) as Buffer).toString('latin1');
+    i = this.#byBytes.get(key);
+    if (i === undefined) {
+      i = this.wires.length;
+      this.wires.push(wire);
+      this.#byBytes.set(key, i);
+    }
+    this.#byRef.set(v, i);
+    return i;
+  }
+}
+
+// ---------------------------------------------------------------- decoding
+
+/** SectionReader is an opened block positioned after its header, with the section bounds. */
+interface Opened extends LogBlockHeader {
+  readonly payload: Uint8Array;
+  readonly bounds: readonly (readonly [number, number])[];
+}
+
+function readStr(r: ByteReader): string {
+  const len = r.uvarint();
+  if (len > StorageLimits.stringBytesMax && len > LogBlockLimits.renderedCharsMax * 3) throw corrupt(`string of ${len} bytes`);
+  try {
+    return utf8.decode(r.take(len));
+  } catch {
+    throw corrupt('string is not UTF-8', { pos: r.pos });
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+function open(bytes: Uint8Array): Opened {
+  const payload = openBlock(bytes, BlockKind.logs);
+  const r = new ByteReader(payload);
+  const version = r.u8();
+  if (version !== LOG_BLOCK_VERSION) throw corrupt(`version ${version} is not ${LOG_BLOCK_VERSION}`);
+  const tenant = readStr(r);
+  const rows = r.uvarint();
+  if (rows < 1 || rows > LogBlockLimits.rowsPerBlockMax) throw corrupt(`${rows} rows`);
+  const head = r.take(16);
+  const view = new DataView(head.buffer, head.byteOffset, 16);
+  const minTimeNs = view.getBigUint64(0);
+  const maxTimeNs = view.getBigUint64(8);
+  if (minTimeNs > maxTimeNs) throw corrupt('minTimeNs > maxTimeNs');
+  const bounds: [number, number][] = [];
+  for (let s = 0; s < SECTIONS; s++) {
+    const len = r.uvarint();
+    const start = r.pos;
+    r.take(len);
+    bounds.push([start, r.pos]);
+  }
+  if (r.remaining !== 0) throw corrupt(`${r.remaining} trailing bytes`);
+  return { tenant, rows, minTimeNs, maxTimeNs, payload, bounds };
+}
+
+function sectionReader(o: Opened, s: number): ByteReader {
+  const b = o.bounds[s] as readonly [number, number];
+  return new ByteReader(o.payload, b[0], b[1]);
+}
+
+function sectionBytes(o: Opened, s: number): Uint8Array {
+  const b = o.bounds[s] as readonly [number, number];
+  return o.payload.subarray(b[0], b[1]);
+}
+
+function done(r: ByteReader, what: string): void {
+  if (r.remaining !== 0) throw corrupt(`${r.remaining} trailing bytes in the ${what} section`);
+}
+
+function decodeTimes(o: Opened): bigint[] {
+  const r = sectionReader(o, SEC_TIME);
+  const out: bigint[] = new Array(o.rows);
+  let prev = o.minTimeNs;
+  for (let i = 0; i < o.rows; i++) {
+    prev += unzigzag(readBigUvarint(r));
+    if (prev < o.minTimeNs || prev > o.maxTimeNs) throw corrupt(`row ${i} time outside the block's range`, { index: i });
+    out[i] = prev;
+  }
+  done(r, 'time');
+  return out;
+}
+
+function decodeStrings(o: Opened, s: number, what: string): string[] {
+  const col = decodeStringColumn(sectionBytes(o, s));
+  if (col.length !== o.rows) throw corrupt(`${what} column of ${col.length} rows, not ${o.rows}`);
+  return col;
+}
+
+function decodeStreams(o: Opened): { streams: StreamLabel[][]; streamIds: Uint32Array } {
+  const r = sectionReader(o, SEC_STREAM);
+  const count = r.uvarint();
+  if (count < 1 || count > Math.min(o.rows, LogBlockLimits.streamsPerBlockMax)) throw corrupt(`${count} streams`);
+  const streams: StreamLabel[][] = [];
+  const seen = new Set<string>();
+  for (let s = 0; s < count; s++) {
+    const k = r.uvarint();
+    if (k > LogBlockLimits.labelsPerStreamMax) throw corrupt(`stream ${s} has ${k} labels`);
+    const labels: StreamLabel[] = [];
+    for (let j = 0; j < k; j++) {
+      const name = readStr(r);
+      const value = readStr(r);
+      const before = labels[j - 1];
+      if (before !== undefined && !(before.name < name)) throw corrupt(`stream ${s} labels are not sorted and distinct`);
+      labels.push({ name, value });
+    }
+    const key = streamKey(labels);
+    if (seen.has(key)) throw corrupt(`stream ${s} repeats an earlier stream`);
+    seen.add(key);
+    streams.push(labels);
+  }
+  const streamIds = new Uint32Array(o.rows);
+  for (let i = 0; i < o.rows; i++) {
+    const id = r.uvarint();
+    if (id >= count) throw corrupt(`row ${i} names stream ${id} of ${count}`, { index: i });
+    streamIds[i] = id;
+  }
+  done(r, 'stream');
+  return { streams, streamIds };
+}
+
+/** readLogBlockHeader checks a sealed block and returns its header (tenant, rows, time range). */
+export function readLogBlockHeader(bytes: Uint8Array): LogBlockHeader {
+  const o = open(bytes);
+  return { tenant: o.tenant, rows: o.rows, minTimeNs: o.minTimeNs, maxTimeNs: o.maxTimeNs };
+}
+
+/** readTimes decodes only the time column of a sealed block (for time filtering after an index lookup). */
+export function readTimes(bytes: Uint8Array): bigint[] {
+  return decodeTimes(open(bytes));
+}
+
+/**
+ * readLines decodes only what showing lines needs: time, line and stream of
+ * each row (sections 0, 3, 4). Throws ERR_CORRUPTION.
+ */
+export function readLines(bytes: Uint8Array): LogLines {
+  const o = open(bytes);
+  const timesNs = decodeTimes(o);
+  const lines = decodeStrings(o, SEC_LINE, 'line');
+  const { streams, streamIds } = decodeStreams(o);
+  return { tenant: o.tenant, rows: o.rows, minTimeNs: o.minTimeNs, maxTimeNs: o.maxTimeNs, timesNs, lines, streamIds, streams };
+}
+
+/** decodeLogBlock decodes every row of a sealed block, exactly as encoded. Throws ERR_CORRUPTION. */
+export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
+  const o = open(bytes);
+  const n = o.rows;
+  const times = decodeTimes(o);
+
+  const sev = new Uint8Array(n);
+  const rs = sectionReader(o, 1);
+  const runs = rs.uvarint();
+  if (runs < 1 || runs > n) throw corrupt(`${runs} severity runs`);
+  let at = 0;
+  for (let k = 0; k < runs; k++) {
+    const v = rs.u8();
+    const len = rs.uvarint();
+    if (v > SEVERITY_NUMBER_MAX) throw corrupt(`severity ${v}`);
+    if (len < 1 || len > n - at) throw corrupt(`severity run of ${len} rows at row ${at}`);
+    sev.fill(v, at, at + len);
+    at += len;
+  }
+  if (at !== n) throw corrupt(`severity runs cover ${at} rows, not ${n}`);
+  done(rs, 'severity');
+
+  const sevText = decodeStrings(o, 2, 'severity text');
+  const lines = decodeStrings(o, SEC_LINE, 'line');
+  decodeStreams(o); // derived from the rows; checked, not needed to rebuild them
+
+  const ri = sectionReader(o, 5);
+  const traceIds: Uint8Array[] = new Array(n);
+  const spanIds: Uint8Array[] = new Array(n);
+  const empty = new Uint8Array(0);
+  for (let i = 0; i < n; i++) {
+    const mask = ri.u8();
+    if (mask > (MASK_TRACE | MASK_SPAN)) throw corrupt(`row ${i} id mask ${mask}`, { index: i });
+    traceIds[i] = (mask & MASK_TRACE) !== 0 ? ri.take(TRACE_ID_BYTES).slice() : empty;
+    spanIds[i] = (mask & MASK_SPAN) !== 0 ? ri.take(SPAN_ID_BYTES).slice() : empty;
+  }
+  done(ri, 'ids');
+
+  const wr = new WireReader('stored');
+  let raw: unknown;
+  try {
+    raw = PACKR.unpack(sectionBytes(o, 6));
+  } catch (err) {
+    throw corrupt(`rest section is not valid msgpack (${(err as Error).message})`);
+  }
+  const rows: LogRow[] = new Array(n);
+  try {
+    const t = wr.tuple(raw, 'log block rest', 3);
+    const resources = wr.array(t[0], 'log block resources', n).map((v) => readResource(wr, v));
+    const scopes = wr.array(t[1], 'log block scopes', n).map((v) => readScope(wr, v));
+    const rest = wr.tuple(t[2], 'log block rows', n);
+    for (let i = 0; i < n; i++) {
+      const f = wr.tuple(rest[i], 'log block row', 8);
+      const resource = resources[wr.uint(f[0], 'log resourceIndex', resources.length - 1)] as Resource;
+      const scope = scopes[wr.uint(f[1], 'log scopeIndex', scopes.length - 1)] as Scope;
+      let body: AnyValue;
+      if (f[7] === 0) {
+        body = { type: 'string', value: lines[i] as string };
+      } else {
+        body = readAnyValue(wr, wr.tuple(f[7], 'log body', 1)[0], 'log body', 1);
+        if (body.type === 'string') wr.fail('log body', 'is a string outside the line column');
+      }
+      rows[i] = {
+        tenant: o.tenant,
+        timeUnixNano: times[i] as bigint,
+        observedTimeUnixNano: wr.u64(f[2], 'log observedTimeUnixNano'),
+        severityNumber: sev[i] as number,
+        severityText: sevText[i] as string,
+        body,
+        attributes: readAttributes(wr, f[6], 'log attributes'),
+        droppedAttributesCount: wr.u32(f[5], 'log droppedAttributesCount'),
+        traceId: traceIds[i] as Uint8Array,
+        spanId: spanIds[i] as Uint8Array,
+        flags: wr.u32(f[3], 'log flags'),
+        eventName: wr.string(f[4], 'log eventName', StorageLimits.stringBytesMax),
+        resource,
+        scope,
+      };
+    }
+  } catch (err) {
+    if (err instanceof OtlpdbError) throw err;
+    throw corrupt(`rest section could not be checked (${(err as Error).message})`);
+  }
+  return rows;
+}

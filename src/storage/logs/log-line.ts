@@ -1,0 +1,119 @@
+/**
+ * log-line.ts — what a log row looks like to search: its line (the body's
+ * string form) and its stream (Loki-style labels). Both the block writer and
+ * the term index derive them here, and a query oracle may too, so they can
+ * never disagree. Pure code.
+ *
+ * Line: a string body is the line as it is. Any other body is rendered:
+ *   empty -> ""                 bool -> "true" / "false"
+ *   int -> decimal digits       double -> String(v) ("NaN", "Infinity", "1.5")
+ *   bytes -> base64             array / kvlist -> JSON (kvlist as an object in
+ *                               key order, duplicate keys written as they
+ *                               come; ints as bare digits, so
+ *                               64-bit values are not rounded; non-finite
+ *                               doubles and bytes as JSON strings)
+ * and a rendering longer than LogBlockLimits.renderedCharsMax UTF-16 units is
+ * cut there (never inside a surrogate pair). The exact body is stored in the
+ * block beside the line; only search sees the cut.
+ *
+ * Stream: every resource attribute whose rendered value is not empty, its key
+ * with "." replaced by "_" (service.name -> service_name), its value rendered
+ * as a line (above); the first attribute wins when two keys map to one name;
+ * plus `level` from the severity (levelOf), which shadows a resource
+ * attribute named `level`. Labels are sorted by name (UTF-16 code units).
+ * NB: other characters Loki refuses in label names (such as "-" or "/") are
+ * kept as they are; the Loki API layer will have to escape or refuse them.
+ */
+import { LogBlockLimits } from '../../limits.js';
+import type { AnyValue, LogRow } from '../rows.js';
+
+/** StreamLabel is one label of a log stream. */
+export interface StreamLabel {
+  readonly name: string;
+  readonly value: string;
+}
+
+/**
+ * levelOf is the `level` label of a severity: OTLP SeverityNumber ranges
+ * 1-4 trace, 5-8 debug, 9-12 info, 13-16 warn, 17-20 error, 21-24 fatal;
+ * number 0 (unspecified) uses the lower-cased severity text, or "unknown".
+ */
+export function levelOf(severityNumber: number, severityText: string): string {
+  if (severityNumber >= 1 && severityNumber <= 24) return LEVELS[Math.floor((severityNumber - 1) / 4)] as string;
+  const text = cut(severityText.toLowerCase());
+  return text === '' ? 'unknown' : text;
+}
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+
+/** cut shortens s to LogBlockLimits.renderedCharsMax UTF-16 units without splitting a surrogate pair. */
+function cut(s: string): string {
+  let n = LogBlockLimits.renderedCharsMax;
+  if (s.length <= n) return s;
+  const last = s.charCodeAt(n - 1);
+  if (last >= 0xd800 && last <= 0xdbff) n--;
+  return s.slice(0, n);
+}
+
+/** renderValue is the line form of an AnyValue (see the file comment). */
+export function renderValue(v: AnyValue): string {
+  switch (v.type) {
+    case 'string':
+      return v.value;
+    case 'empty':
+      return '';
+    case 'bool':
+      return v.value ? 'true' : 'false';
+    case 'int':
+      return v.value.toString();
+    case 'double':
+      return String(v.value);
+    case 'bytes':
+      return Buffer.from(v.value.buffer, v.value.byteOffset, v.value.byteLength).toString('base64');
+    case 'array':
+    case 'kvlist':
+      return cut(renderJson(v));
+  }
+}
+
+function renderJson(v: AnyValue): string {
+  switch (v.type) {
+    case 'string':
+      return JSON.stringify(v.value);
+    case 'empty':
+      return 'null';
+    case 'bool':
+      return v.value ? 'true' : 'false';
+    case 'int':
+      return v.value.toString();
+    case 'double':
+      return Number.isFinite(v.value) ? String(v.value) : JSON.stringify(String(v.value));
+    case 'bytes':
+      return JSON.stringify(renderValue(v));
+    case 'array':
+      return `[${v.values.map(renderJson).join(',')}]`;
+    case 'kvlist':
+      return `{${v.values.map((kv) => `${JSON.stringify(kv.key)}:${renderJson(kv.value)}`).join(',')}}`;
+  }
+}
+
+/** logLine is the searchable line of a log row: its body's string form. */
+export function logLine(row: LogRow): string {
+  return row.body.type === 'string' ? row.body.value : renderValue(row.body);
+}
+
+/** streamLabels is the stream of a log row (see the file comment), sorted by name. */
+export function streamLabels(row: LogRow): StreamLabel[] {
+  const byName = new Map<string, string>();
+  for (const kv of row.resource.attributes) {
+    const name = kv.key.replaceAll('.', '_');
+    if (name === 'level' || byName.has(name)) continue;
+    const value = cut(renderValue(kv.value));
+    if (value !== '') byName.set(name, value);
+  }
+  byName.set('level', levelOf(row.severityNumber, row.severityText));
+  const out: StreamLabel[] = [];
+  for (const [name, value] of byName) out.push({ name, value });
+  out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return out;
+}

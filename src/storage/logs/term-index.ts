@@ -1,0 +1,440 @@
+/**
+ * term-index.ts — the search index of one log block (DESIGN.md §6): term
+ * postings with token positions (so phrases can be checked without reading
+ * lines), stream-label postings, and a bloom filter of the block's terms so a
+ * query skips a block that lacks a term without opening anything else. Row
+ * ids are the block's row ordinals (log-block.ts). Pure code, no I/O.
+ *
+ * encodeLogIndex returns two sealed values, stored under separate keys
+ * (storage/README.md: 0x31 postings, 0x32 bloom) so the bloom is read alone:
+ *
+ *   bloom     BlockKind.bloom: bloom.ts's compact filter of every distinct
+ *             term, sized for StorageLimits.bloomFalsePositiveTarget (1%)
+ *   postings  BlockKind.postings, payload version 1:
+ *     u8       LOG_INDEX_VERSION (1)
+ *     uvarint  rows (as in the block; a query checks they agree)
+ *     then six sections, each [uvarint byteLength][bytes]:
+ *     0 terms        string column of the distinct terms, sorted by UTF-16 code units
+ *     1 term sizes   terms × uvarint byteLength of the term's entry in section 2
+ *     2 term entries per term: [uvarint postingsBytes][postings (codec/postings.ts)]
+ *                    then per posted row, in row order: [uvarint count >= 1]
+ *                    [count × uvarint position delta] (first delta from 0; the
+ *                    positions of the term in that row's line, strictly increasing)
+ *     3 pair names   string column of the stream label names of each distinct
+ *                    (name, value) pair, pairs sorted by name then value
+ *     4 pair values  string column of their values
+ *     5 pair postings pairs × [uvarint postingsBytes][postings]
+ *
+ * A lookup decodes the term dictionary and sizes (prefix sums give each
+ * entry's offset), then only the entries the query names.
+ * NB: the term dictionary is decoded whole per query; a block of many
+ * distinct terms (hex ids make most of them) would want a sparse or
+ * front-coded dictionary. Measured in term-index.test.ts.
+ *
+ * Query semantics (queryLogBlock): a row matches when every stream matcher
+ * holds (Prometheus semantics: a missing label equals ""), every term is
+ * among its line's terms, every phrase's terms occur at consecutive token
+ * positions, and minTimeNs <= time <= maxTimeNs (each bound optional). Terms
+ * are normalized by the tokenizer (each must be exactly one token), so "GET"
+ * finds "get".
+ */
+import { OtlpdbError, assert } from '../../errors.js';
+import { LogBlockLimits, StorageLimits } from '../../limits.js';
+import { BlockKind, openBlock, sealBlock } from '../block.js';
+import { bloomHas, buildBloom, decodeBloom, encodeBloom } from '../bloom.js';
+import {
+  ByteReader,
+  ByteWriter,
+  decodePostings,
+  decodeStringColumn,
+  difference,
+  encodePostings,
+  encodeStringColumn,
+  intersect,
+  union,
+} from '../codec/index.js';
+import type { LogRow } from '../rows.js';
+import { tokenize, tokenizeLine } from '../tokenizer.js';
+import { readLogBlockHeader, readTimes } from './log-block.js';
+import { logLine, streamLabels } from './log-line.js';
+
+/** LOG_INDEX_VERSION is byte 0 of a log index payload. */
+export const LOG_INDEX_VERSION = 1;
+const SECTIONS = 6;
+
+/** EncodedLogIndex is a block's index as stored: two sealed values. */
+export interface EncodedLogIndex {
+  /** postings is sealed as BlockKind.postings (term and stream postings, positions). */
+  readonly postings: Uint8Array;
+  /** bloom is sealed as BlockKind.bloom (the block's terms). */
+  readonly bloom: Uint8Array;
+}
+
+/** StreamMatcher is one stream selector condition (LogQL `{name="value"}` / `{name!="value"}`). */
+export interface StreamMatcher {
+  readonly name: string;
+  readonly op: '=' | '!=';
+  readonly value: string;
+}
+
+/** LogQuery is what one block query asks (see the file comment for semantics). */
+export interface LogQuery {
+  readonly streamMatchers?: readonly StreamMatcher[];
+  readonly terms?: readonly string[];
+  readonly phrases?: readonly (readonly string[])[];
+  readonly minTimeNs?: bigint;
+  readonly maxTimeNs?: bigint;
+}
+
+/** LogQueryStats says how much of a block a query touched. */
+export interface LogQueryStats {
+  /** prunedByBloom is true when the bloom ruled out a term and nothing else was opened. */
+  prunedByBloom: boolean;
+  /** prunedByTime is true when the block's time range missed the query's and no index was read. */
+  prunedByTime: boolean;
+  /** prunedByPostings counts the block's rows the postings (terms, phrases, streams) excluded. */
+  prunedByPostings: number;
+  /** rowsScanned counts the rows whose time was read from the block to check the query's time range. */
+  rowsScanned: number;
+}
+
+/** LogQueryResult is the matching row ordinals (increasing) and the stats. */
+export interface LogQueryResult {
+  readonly rows: Uint32Array;
+  readonly stats: LogQueryStats;
+}
+
+/**
+ * PhraseCheck says whether one row's positions hold a phrase: lists[k] are
+ * the sorted positions of the phrase's k-th term in the row's line. It is a
+ * parameter of queryLogBlockWith so a test can plant a broken one.
+ */
+export type PhraseCheck = (lists: readonly Uint32Array[]) => boolean;
+
+/** consecutivePositions is the phrase check: some p in lists[0] with p + k in lists[k] for every k. */
+export const consecutivePositions: PhraseCheck = (lists) => {
+  const first = lists[0];
+  assert(first !== undefined, 'a phrase has a term');
+  for (const p of first) {
+    let k = 1;
+    while (k < lists.length && has(lists[k] as Uint32Array, p + k)) k++;
+    if (k === lists.length) return true;
+  }
+  return false;
+};
+
+function has(sorted: Uint32Array, x: number): boolean {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] as number) < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < sorted.length && sorted[lo] === x;
+}
+
+function corrupt(message: string): OtlpdbError {
+  return new OtlpdbError('ERR_CORRUPTION', `log index: ${message}`);
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// ---------------------------------------------------------------- encoding
+
+interface TermBuild {
+  readonly rows: number[];
+  readonly positions: number[][];
+}
+
+function section(out: ByteWriter, body: Uint8Array): void {
+  out.uvarint(body.length);
+  out.raw(body);
+}
+
+/** encodeLogIndex builds the index of a block of `rows` (the rows given to encodeLogBlock, in the same order). */
+export function encodeLogIndex(rows: readonly LogRow[]): EncodedLogIndex {
+  const n = rows.length;
+  if (n === 0 || n > LogBlockLimits.rowsPerBlockMax) {
+    throw new OtlpdbError(n === 0 ? 'ERR_INVALID_ARGUMENT' : 'ERR_LIMIT_EXCEEDED', `a log index of ${n} rows`);
+  }
+  const terms = new Map<string, TermBuild>();
+  const pairs = new Map<string, { name: string; value: string; rows: number[] }>();
+  for (let i = 0; i < n; i++) {
+    const row = rows[i] as LogRow;
+    tokenizeLine(logLine(row), (term, position) => {
+      let e = terms.get(term);
+      if (e === undefined) {
+        if (terms.size >= LogBlockLimits.termsPerBlockMax) {
+          throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a log block of more than ${LogBlockLimits.termsPerBlockMax} distinct terms`);
+        }
+        e = { rows: [], positions: [] };
+        terms.set(term, e);
+      }
+      if (e.rows[e.rows.length - 1] !== i) {
+        e.rows.push(i);
+        e.positions.push([]);
+      }
+      (e.positions[e.positions.length - 1] as number[]).push(position);
+    });
+    for (const l of streamLabels(row)) {
+      const key = JSON.stringify([l.name, l.value]);
+      let p = pairs.get(key);
+      if (p === undefined) {
+        p = { name: l.name, value: l.value, rows: [] };
+        pairs.set(key, p);
+      }
+      p.rows.push(i);
+    }
+  }
+  const sortedTerms = [...terms.keys()].sort(cmp);
+  const w = new ByteWriter();
+  const entries = new ByteWriter();
+  const sizes = new ByteWriter();
+  const pw = new ByteWriter();
+  for (const term of sortedTerms) {
+    const e = terms.get(term) as TermBuild;
+    const start = entries.length;
+    const postings = encodePostings(e.rows, pw);
+    entries.uvarint(postings.length);
+    entries.raw(postings);
+    for (const ps of e.positions) {
+      entries.uvarint(ps.length);
+      let prev = 0;
+      for (const p of ps) {
+        entries.uvarint(p - prev);
+        prev = p;
+      }
+    }
+    sizes.uvarint(entries.length - start);
+  }
+  const sortedPairs = [...pairs.values()].sort((a, b) => cmp(a.name, b.name) || cmp(a.value, b.value));
+  const pairPostings = new ByteWriter();
+  for (const p of sortedPairs) {
+    const postings = encodePostings(p.rows, pw);
+    pairPostings.uvarint(postings.length);
+    pairPostings.raw(postings);
+  }
+  const out = new ByteWriter();
+  out.u8(LOG_INDEX_VERSION);
+  out.uvarint(n);
+  section(out, encodeStringColumn(sortedTerms, w));
+  section(out, sizes.finish());
+  section(out, entries.finish());
+  section(out, encodeStringColumn(sortedPairs.map((p) => p.name), w));
+  section(out, encodeStringColumn(sortedPairs.map((p) => p.value), w));
+  section(out, pairPostings.finish());
+  const bloom = encodeBloom(buildBloom(sortedTerms, StorageLimits.bloomFalsePositiveTarget));
+  return { postings: sealBlock(BlockKind.postings, out.finish()), bloom: sealBlock(BlockKind.bloom, bloom) };
+}
+
+// ---------------------------------------------------------------- reading
+
+/** OpenedIndex is a checked index payload with its dictionaries decoded and entries located. */
+class OpenedIndex {
+  readonly rows: number;
+  readonly terms: string[];
+  readonly #termStarts: number[];
+  readonly #entries: Uint8Array;
+  readonly pairNames: string[];
+  readonly pairValues: string[];
+  readonly #pairPostings: Uint8Array[];
+
+  constructor(sealed: Uint8Array) {
+    const payload = openBlock(sealed, BlockKind.postings);
+    const r = new ByteReader(payload);
+    const version = r.u8();
+    if (version !== LOG_INDEX_VERSION) throw corrupt(`version ${version} is not ${LOG_INDEX_VERSION}`);
+    this.rows = r.uvarint();
+    if (this.rows < 1 || this.rows > LogBlockLimits.rowsPerBlockMax) throw corrupt(`${this.rows} rows`);
+    const secs: Uint8Array[] = [];
+    for (let s = 0; s < SECTIONS; s++) secs.push(r.take(r.uvarint()));
+    if (r.remaining !== 0) throw corrupt(`${r.remaining} trailing bytes`);
+    const [termsSec, sizesSec, entriesSec, namesSec, valuesSec, pairSec] = secs as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
+    this.terms = decodeStringColumn(termsSec);
+    for (let i = 1; i < this.terms.length; i++) if (!((this.terms[i - 1] as string) < (this.terms[i] as string))) throw corrupt('terms are not sorted and distinct');
+    const sr = new ByteReader(sizesSec);
+    this.#termStarts = [0];
+    for (let i = 0; i < this.terms.length; i++) this.#termStarts.push((this.#termStarts[i] as number) + sr.uvarint());
+    if (sr.remaining !== 0) throw corrupt('trailing bytes after the term sizes');
+    if (this.#termStarts[this.terms.length] !== entriesSec.length) throw corrupt('term sizes do not add up to the entries');
+    this.#entries = entriesSec;
+    this.pairNames = decodeStringColumn(namesSec);
+    this.pairValues = decodeStringColumn(valuesSec);
+    if (this.pairNames.length !== this.pairValues.length) throw corrupt('pair names and values differ in count');
+    for (let i = 1; i < this.pairNames.length; i++) {
+      const c = cmp(this.pairNames[i - 1] as string, this.pairNames[i] as string) || cmp(this.pairValues[i - 1] as string, this.pairValues[i] as string);
+      if (c >= 0) throw corrupt('stream pairs are not sorted and distinct');
+    }
+    const pr = new ByteReader(pairSec);
+    this.#pairPostings = this.pairNames.map(() => pr.take(pr.uvarint()));
+    if (pr.remaining !== 0) throw corrupt('trailing bytes after the pair postings');
+  }
+
+  /** termId is the index of `term` in the dictionary, or -1. */
+  termId(term: string): number {
+    let lo = 0;
+    let hi = this.terms.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.terms[mid] as string) < term) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.terms[lo] === term ? lo : -1;
+  }
+
+  /** termEntry decodes the rows of term `id`, and, when `withPositions`, each row's positions. */
+  termEntry(id: number, withPositions: boolean): { rows: Uint32Array; positions: Uint32Array[] } {
+    const r = new ByteReader(this.#entries, this.#termStarts[id] as number, this.#termStarts[id + 1] as number);
+    const rows = decodePostings(r.take(r.uvarint()));
+    if (rows.length === 0) throw corrupt('a term with no rows');
+    if ((rows[rows.length - 1] as number) >= this.rows) throw corrupt('a term posts a row past the block');
+    const positions: Uint32Array[] = [];
+    if (!withPositions) return { rows, positions };
+    for (let i = 0; i < rows.length; i++) {
+      const count = r.uvarint();
+      if (count < 1 || count > StorageLimits.tokensPerLineMax) throw corrupt(`${count} positions in a row`);
+      const ps = new Uint32Array(count);
+      let p = -1;
+      for (let k = 0; k < count; k++) {
+        const d = r.uvarint();
+        if (k > 0 && d === 0) throw corrupt('repeated position');
+        p = k === 0 ? d : p + d;
+        if (p >= StorageLimits.tokensPerLineMax) throw corrupt(`position ${p}`);
+        ps[k] = p;
+      }
+      positions.push(ps);
+    }
+    if (r.remaining !== 0) throw corrupt('trailing bytes in a term entry');
+    return { rows, positions };
+  }
+
+  /** pairRows decodes the rows of every pair with label `name` whose value satisfies `keep`, unioned. */
+  pairRows(name: string, keep: (value: string) => boolean): Uint32Array {
+    let acc: Uint32Array = new Uint32Array(0);
+    for (let i = 0; i < this.pairNames.length; i++) {
+      if (this.pairNames[i] !== name || !keep(this.pairValues[i] as string)) continue;
+      const rows = decodePostings(this.#pairPostings[i] as Uint8Array);
+      if (rows.length > 0 && (rows[rows.length - 1] as number) >= this.rows) throw corrupt('a pair posts a row past the block');
+      acc = union(acc, rows);
+    }
+    return acc;
+  }
+}
+
+/** normalizeTerm turns a query term into the one term the tokenizer makes of it (ERR_INVALID_ARGUMENT otherwise). */
+function normalizeTerm(s: string): string {
+  const t = tokenize(s);
+  if (t.terms.length !== 1) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `query term ${JSON.stringify(s)} is ${t.terms.length} tokens, not one`);
+  return t.terms[0] as string;
+}
+
+function checkQuery(q: LogQuery): { terms: string[]; phrases: string[][]; matchers: readonly StreamMatcher[] } {
+  const tooMany = (what: string, n: number, max: number): void => {
+    if (n > max) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a log query of ${n} ${what}, more than ${max}`);
+  };
+  const terms = (q.terms ?? []).map(normalizeTerm);
+  tooMany('terms', terms.length, LogBlockLimits.queryTermsMax);
+  const phrases = (q.phrases ?? []).map((p) => p.map(normalizeTerm));
+  tooMany('phrases', phrases.length, LogBlockLimits.queryPhrasesMax);
+  for (const p of phrases) {
+    if (p.length === 0) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'an empty phrase');
+    tooMany('phrase terms', p.length, LogBlockLimits.phraseTermsMax);
+  }
+  const matchers = q.streamMatchers ?? [];
+  tooMany('stream matchers', matchers.length, LogBlockLimits.streamMatchersMax);
+  for (const m of matchers) {
+    if (m.op !== '=' && m.op !== '!=') throw new OtlpdbError('ERR_INVALID_ARGUMENT', `stream matcher op ${String(m.op)}`);
+    if (m.name === '') throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'a stream matcher with an empty name');
+  }
+  if (q.minTimeNs !== undefined && q.maxTimeNs !== undefined && q.minTimeNs > q.maxTimeNs) {
+    throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'minTimeNs > maxTimeNs');
+  }
+  return { terms, phrases, matchers };
+}
+
+/** queryLogBlock answers `q` over one block and its index (see the file comment). Throws ERR_CORRUPTION, ERR_INVALID_ARGUMENT, ERR_LIMIT_EXCEEDED. */
+export function queryLogBlock(block: Uint8Array, index: EncodedLogIndex, q: LogQuery): LogQueryResult {
+  return queryLogBlockWith(block, index, q, consecutivePositions);
+}
+
+/** queryLogBlockWith is queryLogBlock with the phrase check given (tests plant broken ones). */
+export function queryLogBlockWith(block: Uint8Array, index: EncodedLogIndex, q: LogQuery, phraseCheck: PhraseCheck): LogQueryResult {
+  const { terms, phrases, matchers } = checkQuery(q);
+  const stats: LogQueryStats = { prunedByBloom: false, prunedByTime: false, prunedByPostings: 0, rowsScanned: 0 };
+  const none = new Uint32Array(0);
+
+  // 1. The bloom alone: an absent term rules the block out.
+  const wanted = [...terms, ...phrases.flat()];
+  if (wanted.length > 0) {
+    const bloom = decodeBloom(openBlock(index.bloom, BlockKind.bloom));
+    if (!wanted.every((t) => bloomHas(bloom, t))) {
+      stats.prunedByBloom = true;
+      return { rows: none, stats };
+    }
+  }
+
+  // 2. The block's time range.
+  const header = readLogBlockHeader(block);
+  const lo = q.minTimeNs ?? 0n;
+  const hi = q.maxTimeNs ?? (1n << 64n) - 1n;
+  if (header.maxTimeNs < lo || header.minTimeNs > hi) {
+    stats.prunedByTime = true;
+    return { rows: none, stats };
+  }
+
+  // 3. Postings: terms, phrases (with positions), streams.
+  const idx = new OpenedIndex(index.postings);
+  if (idx.rows !== header.rows) throw corrupt(`index of ${idx.rows} rows for a block of ${header.rows}`);
+  let cand: Uint32Array = Uint32Array.from({ length: header.rows }, (_, i) => i);
+  const all = cand;
+  for (const term of terms) {
+    const id = idx.termId(term);
+    cand = id < 0 ? none : intersect(cand, idx.termEntry(id, false).rows);
+  }
+  for (const m of matchers) {
+    const withName = idx.pairRows(m.name, () => true);
+    let matched = idx.pairRows(m.name, m.op === '=' ? (v) => v === m.value : (v) => v !== m.value);
+    const matchesMissing = (m.op === '=') === (m.value === '');
+    if (matchesMissing) matched = union(matched, difference(all, withName));
+    cand = intersect(cand, matched);
+  }
+  for (const phrase of phrases) {
+    if (cand.length === 0) break;
+    const ids = phrase.map((t) => idx.termId(t));
+    if (ids.some((id) => id < 0)) {
+      cand = none;
+      break;
+    }
+    const entries = ids.map((id) => idx.termEntry(id, true));
+    for (const e of entries) cand = intersect(cand, e.rows);
+    const kept: number[] = [];
+    const cursors = entries.map(() => 0);
+    for (const row of cand) {
+      const lists = entries.map((e, k) => {
+        let c = cursors[k] as number;
+        while ((e.rows[c] as number) < row) c++;
+        cursors[k] = c;
+        assert(e.rows[c] === row, 'a candidate row is in every phrase term');
+        return e.positions[c] as Uint32Array;
+      });
+      if (phraseCheck(lists)) kept.push(row);
+    }
+    cand = Uint32Array.from(kept);
+  }
+  stats.prunedByPostings = header.rows - cand.length;
+
+  // 4. Time, row by row, unless the block lies inside the query's range.
+  if (cand.length > 0 && (header.minTimeNs < lo || header.maxTimeNs > hi)) {
+    const times = readTimes(block);
+    stats.rowsScanned = cand.length;
+    cand = cand.filter((row) => {
+      const t = times[row] as bigint;
+      return t >= lo && t <= hi;
+    });
+  }
+  assert(cand.length <= header.rows, 'no more matches than rows');
+  return { rows: cand, stats };
+}
