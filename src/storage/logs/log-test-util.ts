@@ -156,7 +156,9 @@ export function oracleQuery(rows: readonly LogRow[], q: LogQuery): number[] {
 
 /** randomQuery draws a query over `rows`: terms and phrases mostly cut from real lines, sometimes absent ones, stream matchers and time bounds. */
 export function randomQuery(rand: SeededRand, rows: readonly LogRow[]): LogQuery {
-  const sample = (): string[] => tokenize(logLine(pick(rand, rows))).terms;
+  // Most conditions come from one anchor row, so conjunctions still match something.
+  const anchor = pick(rand, rows);
+  const sample = (): string[] => tokenize(logLine(rand.intn(4) === 0 ? pick(rand, rows) : anchor)).terms;
   const terms: string[] = [];
   const phrases: string[][] = [];
   for (let k = rand.intn(3); k > 0; k--) {
@@ -176,7 +178,8 @@ export function randomQuery(rand: SeededRand, rows: readonly LogRow[]): LogQuery
   const streamMatchers: { name: string; op: '=' | '!='; value: string }[] = [];
   for (let k = rand.intn(3); k > 0; k--) {
     const name = pick(rand, ['service_name', 'k8s_namespace_name', 'level', 'host_name', 'nope']);
-    const value = pick(rand, ['checkout', 'payments', 'prod', 'info', 'error', 'warn', 'unknown', 'node-1', '']);
+    const own = streamLabels(anchor).find((l) => l.name === name)?.value;
+    const value = own !== undefined && rand.intn(2) === 0 ? own : pick(rand, ['checkout', 'payments', 'prod', 'info', 'error', 'warn', 'unknown', 'node-1', '']);
     streamMatchers.push({ name, op: rand.intn(3) === 0 ? '!=' : '=', value });
   }
   const q: { -readonly [K in keyof LogQuery]: LogQuery[K] } = { terms, phrases, streamMatchers };
