@@ -13,22 +13,24 @@
  *   uvarint   rows (1 .. LogBlockLimits.rowsPerBlockMax)
  *   u64 BE    minTimeNs  ┐ the block's time range (inclusive), so a reader
  *   u64 BE    maxTimeNs  ┘ prunes by time from the header alone
- *   then seven sections in this order, each [uvarint byteLength][bytes], so a
+ *   then eight sections in this order, each [uvarint byteLength][bytes], so a
  *   reader skips the ones it does not need:
  *   0 time       rows × bigvarint zigzag(t[i] - t[i-1]), t[-1] = minTimeNs
  *                (bigint arithmetic: u64 times do not fit doubles; rows in
  *                time order cost ~3 bytes each at millisecond spacing)
- *   1 severity   uvarint runs, runs × [u8 severityNumber][uvarint runLength >= 1]
- *   2 sevText    string column (codec/strings.ts: dict or RLE in practice)
- *   3 line       string column of logLine(row) (log-line.ts)
- *   4 stream     uvarint streams, streams × [uvarint labels, labels × [str name][str value]]
+ *   1 observed   rows × bigvarint zigzag(observedTimeUnixNano[i] - t[i])
+ *   2 severity   u8 0 then uvarint runs, runs × [u8 severityNumber][uvarint runLength >= 1],
+ *                or u8 1 then rows × u8 severityNumber (whichever is smaller)
+ *   3 sevText    string column (codec/strings.ts: dict or RLE in practice)
+ *   4 line       string column of logLine(row) (log-line.ts)
+ *   5 stream     uvarint streams, streams × [uvarint labels, labels × [str name][str value]]
  *                (each stream's labels sorted by name, streams distinct),
  *                then rows × uvarint streamId
- *   5 ids        rows × [u8 mask: bit 0 trace id, bit 1 span id][16 B trace id][8 B span id]
+ *   6 ids        rows × [u8 mask: bit 0 trace id, bit 1 span id][16 B trace id][8 B span id]
  *                (an id absent from the mask is empty and takes no bytes)
- *   6 rest       msgpack [resources, scopes, rows × [resourceIndex, scopeIndex,
- *                observedTimeUnixNano u64, flags, eventName, droppedAttributesCount,
- *                Attributes, body]] in the wire shapes of row-wire.ts; body is 0
+ *   7 rest       msgpack [resources, scopes, rows × [resourceIndex, scopeIndex,
+ *                flags, eventName, droppedAttributesCount, Attributes, body]]
+ *                in the wire shapes of row-wire.ts; body is 0
  *                when the body is a string (the line column holds it) and
  *                [AnyValue] otherwise. Resources and scopes are deduplicated
  *                by value.
@@ -56,10 +58,17 @@ import { logLine, streamLabels } from './log-line.js';
 /** LOG_BLOCK_VERSION is byte 0 of a log block payload. */
 export const LOG_BLOCK_VERSION = 1;
 
-const SECTIONS = 7;
+const SECTIONS = 8;
 const SEC_TIME = 0;
-const SEC_LINE = 3;
-const SEC_STREAM = 4;
+const SEC_OBSERVED = 1;
+const SEC_SEVERITY = 2;
+const SEC_SEV_TEXT = 3;
+const SEC_LINE = 4;
+const SEC_STREAM = 5;
+const SEC_IDS = 6;
+const SEC_REST = 7;
+const SEV_RUNS = 0;
+const SEV_BYTES = 1;
 const U64_MAX = (1n << 64n) - 1n;
 const MASK_TRACE = 1;
 const MASK_SPAN = 2;
@@ -191,7 +200,15 @@ export function encodeLogBlock(rows: readonly LogRow[]): Uint8Array {
   }
   section(out, w.finish());
 
-  // 1 severity runs
+  // 1 observed time, against the time
+  w.reset();
+  for (const row of rows) {
+    assert(row.observedTimeUnixNano >= 0n && row.observedTimeUnixNano <= U64_MAX, 'observed time is u64');
+    writeBigUvarint(w, zigzag(row.observedTimeUnixNano - row.timeUnixNano));
+  }
+  section(out, w.finish());
+
+  // 2 severity: runs or one byte per row
   w.reset();
   const runs: number[] = [];
   for (let i = 0; i < n; ) {
@@ -201,18 +218,24 @@ export function encodeLogBlock(rows: readonly LogRow[]): Uint8Array {
     runs.push(sev, j - i);
     i = j;
   }
+  w.u8(SEV_RUNS);
   w.uvarint(runs.length / 2);
   for (let k = 0; k < runs.length; k += 2) {
     w.u8(runs[k] as number);
     w.uvarint(runs[k + 1] as number);
   }
+  if (w.length > 1 + n) {
+    w.reset();
+    w.u8(SEV_BYTES);
+    for (const row of rows) w.u8(row.severityNumber);
+  }
   section(out, w.finish());
 
-  // 2 severity text, 3 line
+  // 3 severity text, 4 line
   section(out, encodeStringColumn(rows.map((r) => r.severityText)));
   section(out, encodeStringColumn(rows.map(logLine)));
 
-  // 4 streams
+  // 5 streams
   w.reset();
   const streamIdOf = new Map<string, number>();
   const streams: StreamLabel[][] = [];
@@ -243,7 +266,7 @@ export function encodeLogBlock(rows: readonly LogRow[]): Uint8Array {
   for (let i = 0; i < n; i++) w.uvarint(streamIds[i] as number);
   section(out, w.finish());
 
-  // 5 ids
+  // 6 ids
   w.reset();
   for (const row of rows) {
     assert(row.traceId.length === 0 || row.traceId.length === TRACE_ID_BYTES, 'trace id is 0 or 16 bytes');
@@ -254,13 +277,12 @@ export function encodeLogBlock(rows: readonly LogRow[]): Uint8Array {
   }
   section(out, w.finish());
 
-  // 6 rest
+  // 7 rest
   const resources = new Dedup<Resource>(resourceToWire);
   const scopes = new Dedup<Scope>(scopeToWire);
   const rest = rows.map((r) => [
     resources.index(r.resource),
     scopes.index(r.scope),
-    r.observedTimeUnixNano,
     r.flags,
     r.eventName,
     r.droppedAttributesCount,
@@ -409,6 +431,33 @@ function decodeStreams(o: Opened): { streams: StreamLabel[][]; streamIds: Uint32
   return { streams, streamIds };
 }
 
+function decodeSeverity(o: Opened): Uint8Array {
+  const n = o.rows;
+  const sev = new Uint8Array(n);
+  const r = sectionReader(o, SEC_SEVERITY);
+  const layout = r.u8();
+  if (layout === SEV_BYTES) {
+    sev.set(r.take(n));
+  } else if (layout === SEV_RUNS) {
+    const runs = r.uvarint();
+    if (runs < 1 || runs > n) throw corrupt(`${runs} severity runs`);
+    let at = 0;
+    for (let k = 0; k < runs; k++) {
+      const v = r.u8();
+      const len = r.uvarint();
+      if (len < 1 || len > n - at) throw corrupt(`severity run of ${len} rows at row ${at}`);
+      sev.fill(v, at, at + len);
+      at += len;
+    }
+    if (at !== n) throw corrupt(`severity runs cover ${at} rows, not ${n}`);
+  } else {
+    throw corrupt(`severity layout ${layout}`);
+  }
+  for (let i = 0; i < n; i++) if ((sev[i] as number) > SEVERITY_NUMBER_MAX) throw corrupt(`row ${i} severity ${sev[i]}`, { index: i });
+  done(r, 'severity');
+  return sev;
+}
+
 /** readLogBlockHeader checks a sealed block and returns its header (tenant, rows, time range). */
 export function readLogBlockHeader(bytes: Uint8Array): LogBlockHeader {
   const o = open(bytes);
@@ -438,27 +487,21 @@ export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
   const n = o.rows;
   const times = decodeTimes(o);
 
-  const sev = new Uint8Array(n);
-  const rs = sectionReader(o, 1);
-  const runs = rs.uvarint();
-  if (runs < 1 || runs > n) throw corrupt(`${runs} severity runs`);
-  let at = 0;
-  for (let k = 0; k < runs; k++) {
-    const v = rs.u8();
-    const len = rs.uvarint();
-    if (v > SEVERITY_NUMBER_MAX) throw corrupt(`severity ${v}`);
-    if (len < 1 || len > n - at) throw corrupt(`severity run of ${len} rows at row ${at}`);
-    sev.fill(v, at, at + len);
-    at += len;
+  const ro = sectionReader(o, SEC_OBSERVED);
+  const observed: bigint[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = (times[i] as bigint) + unzigzag(readBigUvarint(ro));
+    if (v < 0n || v > U64_MAX) throw corrupt(`row ${i} observed time outside u64`, { index: i });
+    observed[i] = v;
   }
-  if (at !== n) throw corrupt(`severity runs cover ${at} rows, not ${n}`);
-  done(rs, 'severity');
+  done(ro, 'observed');
 
-  const sevText = decodeStrings(o, 2, 'severity text');
+  const sev = decodeSeverity(o);
+  const sevText = decodeStrings(o, SEC_SEV_TEXT, 'severity text');
   const lines = decodeStrings(o, SEC_LINE, 'line');
   decodeStreams(o); // derived from the rows; checked, not needed to rebuild them
 
-  const ri = sectionReader(o, 5);
+  const ri = sectionReader(o, SEC_IDS);
   const traceIds: Uint8Array[] = new Array(n);
   const spanIds: Uint8Array[] = new Array(n);
   const empty = new Uint8Array(0);
@@ -473,7 +516,7 @@ export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
   const wr = new WireReader('stored');
   let raw: unknown;
   try {
-    raw = PACKR.unpack(sectionBytes(o, 6));
+    raw = PACKR.unpack(sectionBytes(o, SEC_REST));
   } catch (err) {
     throw corrupt(`rest section is not valid msgpack (${(err as Error).message})`);
   }
@@ -484,29 +527,29 @@ export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
     const scopes = wr.array(t[1], 'log block scopes', n).map((v) => readScope(wr, v));
     const rest = wr.tuple(t[2], 'log block rows', n);
     for (let i = 0; i < n; i++) {
-      const f = wr.tuple(rest[i], 'log block row', 8);
+      const f = wr.tuple(rest[i], 'log block row', 7);
       const resource = resources[wr.uint(f[0], 'log resourceIndex', resources.length - 1)] as Resource;
       const scope = scopes[wr.uint(f[1], 'log scopeIndex', scopes.length - 1)] as Scope;
       let body: AnyValue;
-      if (f[7] === 0) {
+      if (f[6] === 0) {
         body = { type: 'string', value: lines[i] as string };
       } else {
-        body = readAnyValue(wr, wr.tuple(f[7], 'log body', 1)[0], 'log body', 1);
+        body = readAnyValue(wr, wr.tuple(f[6], 'log body', 1)[0], 'log body', 1);
         if (body.type === 'string') wr.fail('log body', 'is a string outside the line column');
       }
       rows[i] = {
         tenant: o.tenant,
         timeUnixNano: times[i] as bigint,
-        observedTimeUnixNano: wr.u64(f[2], 'log observedTimeUnixNano'),
+        observedTimeUnixNano: observed[i] as bigint,
         severityNumber: sev[i] as number,
         severityText: sevText[i] as string,
         body,
-        attributes: readAttributes(wr, f[6], 'log attributes'),
-        droppedAttributesCount: wr.u32(f[5], 'log droppedAttributesCount'),
+        attributes: readAttributes(wr, f[5], 'log attributes'),
+        droppedAttributesCount: wr.u32(f[4], 'log droppedAttributesCount'),
         traceId: traceIds[i] as Uint8Array,
         spanId: spanIds[i] as Uint8Array,
-        flags: wr.u32(f[3], 'log flags'),
-        eventName: wr.string(f[4], 'log eventName', StorageLimits.stringBytesMax),
+        flags: wr.u32(f[2], 'log flags'),
+        eventName: wr.string(f[3], 'log eventName', StorageLimits.stringBytesMax),
         resource,
         scope,
       };
