@@ -3,8 +3,8 @@
  * and stream a row shows to search, and the block's term index and query.
  * Pure code, no I/O.
  */
-export { LOG_BLOCK_VERSION, decodeLogBlock, encodeLogBlock, readLines, readLogBlockHeader, readTimes, streamKey } from './log-block.js';
-export type { LogBlockHeader, LogLines } from './log-block.js';
+export { LOG_BLOCK_VERSION, decodeLogBlock, encodeLogBlock, openLogBlock, readLines, readLogBlockHeader, readTimes, streamKey } from './log-block.js';
+export type { LogBlockHeader, LogLines, OpenedLogBlock } from './log-block.js';
 export { levelOf, logLine, renderValue, streamLabels } from './log-line.js';
 export type { StreamLabel } from './log-line.js';
 export { LOG_INDEX_VERSION, consecutivePositions, encodeLogIndex, queryLogBlock, queryLogBlockWith } from './term-index.js';

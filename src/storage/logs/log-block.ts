@@ -324,8 +324,8 @@ class Dedup<T extends object> {
 
 // ---------------------------------------------------------------- decoding
 
-/** SectionReader is an opened block positioned after its header, with the section bounds. */
-interface Opened extends LogBlockHeader {
+/** OpenedLogBlock is a checked block (envelope, header, section bounds) whose sections are decoded on demand. */
+export interface OpenedLogBlock extends LogBlockHeader {
   readonly payload: Uint8Array;
   readonly bounds: readonly (readonly [number, number])[];
 }
@@ -342,7 +342,8 @@ function readStr(r: ByteReader): string {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-function open(bytes: Uint8Array): Opened {
+/** openLogBlock checks a sealed block's envelope and header once, for several section reads. Throws ERR_CORRUPTION. */
+export function openLogBlock(bytes: Uint8Array): OpenedLogBlock {
   const payload = openBlock(bytes, BlockKind.logs);
   const r = new ByteReader(payload);
   const version = r.u8();
@@ -366,12 +367,12 @@ function open(bytes: Uint8Array): Opened {
   return { tenant, rows, minTimeNs, maxTimeNs, payload, bounds };
 }
 
-function sectionReader(o: Opened, s: number): ByteReader {
+function sectionReader(o: OpenedLogBlock, s: number): ByteReader {
   const b = o.bounds[s] as readonly [number, number];
   return new ByteReader(o.payload, b[0], b[1]);
 }
 
-function sectionBytes(o: Opened, s: number): Uint8Array {
+function sectionBytes(o: OpenedLogBlock, s: number): Uint8Array {
   const b = o.bounds[s] as readonly [number, number];
   return o.payload.subarray(b[0], b[1]);
 }
@@ -380,7 +381,7 @@ function done(r: ByteReader, what: string): void {
   if (r.remaining !== 0) throw corrupt(`${r.remaining} trailing bytes in the ${what} section`);
 }
 
-function decodeTimes(o: Opened): bigint[] {
+function decodeTimes(o: OpenedLogBlock): bigint[] {
   const r = sectionReader(o, SEC_TIME);
   const out: bigint[] = new Array(o.rows);
   let prev = o.minTimeNs;
@@ -393,13 +394,13 @@ function decodeTimes(o: Opened): bigint[] {
   return out;
 }
 
-function decodeStrings(o: Opened, s: number, what: string): string[] {
+function decodeStrings(o: OpenedLogBlock, s: number, what: string): string[] {
   const col = decodeStringColumn(sectionBytes(o, s));
   if (col.length !== o.rows) throw corrupt(`${what} column of ${col.length} rows, not ${o.rows}`);
   return col;
 }
 
-function decodeStreams(o: Opened): { streams: StreamLabel[][]; streamIds: Uint32Array } {
+function decodeStreams(o: OpenedLogBlock): { streams: StreamLabel[][]; streamIds: Uint32Array } {
   const r = sectionReader(o, SEC_STREAM);
   const count = r.uvarint();
   if (count < 1 || count > Math.min(o.rows, LogBlockLimits.streamsPerBlockMax)) throw corrupt(`${count} streams`);
@@ -431,7 +432,7 @@ function decodeStreams(o: Opened): { streams: StreamLabel[][]; streamIds: Uint32
   return { streams, streamIds };
 }
 
-function decodeSeverity(o: Opened): Uint8Array {
+function decodeSeverity(o: OpenedLogBlock): Uint8Array {
   const n = o.rows;
   const sev = new Uint8Array(n);
   const r = sectionReader(o, SEC_SEVERITY);
@@ -460,13 +461,13 @@ function decodeSeverity(o: Opened): Uint8Array {
 
 /** readLogBlockHeader checks a sealed block and returns its header (tenant, rows, time range). */
 export function readLogBlockHeader(bytes: Uint8Array): LogBlockHeader {
-  const o = open(bytes);
+  const o = openLogBlock(bytes);
   return { tenant: o.tenant, rows: o.rows, minTimeNs: o.minTimeNs, maxTimeNs: o.maxTimeNs };
 }
 
-/** readTimes decodes only the time column of a sealed block (for time filtering after an index lookup). */
-export function readTimes(bytes: Uint8Array): bigint[] {
-  return decodeTimes(open(bytes));
+/** readTimes decodes only the time column of a block (for time filtering after an index lookup). */
+export function readTimes(block: Uint8Array | OpenedLogBlock): bigint[] {
+  return decodeTimes(block instanceof Uint8Array ? openLogBlock(block) : block);
 }
 
 /**
@@ -474,7 +475,7 @@ export function readTimes(bytes: Uint8Array): bigint[] {
  * each row (sections 0, 3, 4). Throws ERR_CORRUPTION.
  */
 export function readLines(bytes: Uint8Array): LogLines {
-  const o = open(bytes);
+  const o = openLogBlock(bytes);
   const timesNs = decodeTimes(o);
   const lines = decodeStrings(o, SEC_LINE, 'line');
   const { streams, streamIds } = decodeStreams(o);
@@ -483,7 +484,7 @@ export function readLines(bytes: Uint8Array): LogLines {
 
 /** decodeLogBlock decodes every row of a sealed block, exactly as encoded. Throws ERR_CORRUPTION. */
 export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
-  const o = open(bytes);
+  const o = openLogBlock(bytes);
   const n = o.rows;
   const times = decodeTimes(o);
 

@@ -18,7 +18,8 @@
  *
  * Stream: every resource attribute whose rendered value is not empty, its key
  * with "." replaced by "_" (service.name -> service_name), its value rendered
- * as a line (above); the first attribute wins when two keys map to one name;
+ * as a line (above) and, string values too, cut to renderedCharsMax; the
+ * first attribute wins when two keys map to one name;
  * plus `level` from the severity (levelOf), which shadows a resource
  * attribute named `level`. Labels are sorted by name (UTF-16 code units).
  * NB: other characters Loki refuses in label names (such as "-" or "/") are
