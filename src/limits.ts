@@ -777,6 +777,8 @@ export const SpanBlockLimits = {
   rowsMax: 1_000_000,
   /** traceIdsMax bounds the distinct trace ids of one block (the trace-id dictionary and the bloom filter). */
   traceIdsMax: 1_000_000,
+  /** attributeKeysMax bounds the distinct attribute keys (span, event, link) of one block's key dictionary. */
+  attributeKeysMax: 1_000_000,
   /** attrValuesPerKeyMax is the most distinct values one attribute key may have in a block and still be indexed. */
   attrValuesPerKeyMax: 64,
   /** attrValueBytesMax is the longest indexed attribute value (UTF-16 code units); a key with a longer value is not indexed. */
@@ -791,6 +793,7 @@ assert(SpanBlockLimits.rowsMax <= CodecLimits.stringColumnValuesMax, 'a span blo
 assert(SpanBlockLimits.rowsMax <= CodecLimits.postingsIdsMax, 'span block row ordinals fit a postings list');
 assert(SpanBlockLimits.traceIdsMax <= SpanBlockLimits.rowsMax, 'traceIdsMax <= rowsMax');
 assert(SpanBlockLimits.traceIdsMax <= StorageLimits.bloomItemsMax, 'trace ids fit one bloom filter');
+assert(SpanBlockLimits.attributeKeysMax >= StorageLimits.attributesPerListMax, 'one maximal attribute list fits a block');
 assert(SpanBlockLimits.attrValuesPerKeyMax >= 1, 'attrValuesPerKeyMax >= 1');
 assert(SpanBlockLimits.attrValueBytesMax >= 16, 'attrValueBytesMax holds a short value');
 assert(SpanBlockLimits.indexedKeysMax >= 1, 'indexedKeysMax >= 1');

@@ -89,8 +89,10 @@ t.test('spans of two tenants, or a short id, are refused as ERR_INVALID_ARGUMENT
   t.equal(codeOf(() => encodeSpanBlock([{ ...a, parentSpanId: new Uint8Array(4) }])), 'ERR_INVALID_ARGUMENT');
 });
 
-// Bytes per span, seed 77 (realistic) and seed 9 (randomRows), printed by this test:
-// see the report in the commit message for the figures of the commit that added it.
+// Bytes per span, printed by this test at the commit that added the key dictionary:
+//   realistic (seed 77, 7963 spans): 90.0 B/span (shard-entry msgpack of the same spans: 182.7 B/span);
+//     by column: rest 56.8, parentSpanId 8.5, spanId 8.0, startTime 5.5, duration 3.3, traceId 2.8, flags 2.0, others ~1 each.
+//   randomRows (seed 9, 2000 spans): 283.9 B/span (shard entry 290.0), rest 212.0 of it.
 t.test('bytes per span (printed)', async (t) => {
   const realistic = realisticSpans(new SeededRand(77), 500);
   const rb = encodeSpanBlock(realistic);

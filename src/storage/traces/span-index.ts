@@ -33,7 +33,7 @@ import { corrupt } from '../codec/bits.js';
 import { decodePostings, encodePostings, intersect as codecIntersect } from '../codec/postings.js';
 import { ByteReader, ByteWriter } from '../codec/varint.js';
 import type { AnyValue, KeyValue, SpanKind, SpanRow, StatusCode } from '../rows.js';
-import type { BlockColumnName, SpanRest } from './span-block.js';
+import type { BlockColumnName, SpanBlockView, SpanRest } from './span-block.js';
 import { openSpanBlock, readBlockColumns, readRest, readRestRecord, serviceOf } from './span-block.js';
 
 /** SPAN_INDEX_FORMAT_VERSION is byte 0 of a span block index's payload. */
@@ -271,17 +271,19 @@ function hasAttr(list: readonly KeyValue[], key: string, value: string): boolean
  * filter first (a traceId the block cannot hold skips it), then the
  * intersection of the postings of every indexed term, then a check of the
  * remaining predicates (trace id, durations, attributes of skipped keys) on
- * the columns of the candidate rows only.
+ * the columns of the candidate rows only. Pass an opened block
+ * (openSpanBlock) to check its checksum once for many queries: a sealed
+ * block's CRC covers all of it, so opening is the bulk of a small query.
  */
 export function querySpanBlock(
-  block: Uint8Array,
+  block: Uint8Array | SpanBlockView,
   index: Uint8Array | SpanBlockIndex,
   predicate: SpanPredicate,
   options: SpanQueryOptions = {},
 ): SpanQueryResult {
   const intersect = options.intersect ?? codecIntersect;
   const idx = index instanceof Uint8Array ? decodeSpanBlockIndex(index) : index;
-  const view = openSpanBlock(block);
+  const view = block instanceof Uint8Array ? openSpanBlock(block) : block;
   if (idx.rows !== view.rows) throw corrupt(`span index of ${idx.rows} rows does not belong to a block of ${view.rows}`);
   const stats: SpanQueryStats = { rowsScanned: 0, prunedByIndex: 0, bloomSkipped: false };
   const none = (): SpanQueryResult => {
