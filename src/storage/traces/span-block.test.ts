@@ -1,6 +1,7 @@
 import t from 'tap';
 import { OtlpdbError } from '../../errors.js';
 import { SeededRand } from '../../fs/seeded-rand.js';
+import { BlockKind, openBlock, sealBlock } from '../block.js';
 import { randomRows } from '../rows-test-util.js';
 import type { SpanRow } from '../rows.js';
 import { decodeSpanBlock, encodeSpanBlock, readBlockColumns, serviceOf } from './span-block.js';
@@ -101,4 +102,31 @@ t.test('bytes per span (printed)', async (t) => {
   t.comment(`realistic: ${realistic.length} spans, ${rb.length} B, ${(rb.length / realistic.length).toFixed(1)} B/span`);
   t.comment(`randomRows: ${spans.length} spans, ${xb.length} B, ${(xb.length / spans.length).toFixed(1)} B/span`);
   t.ok(rb.length / realistic.length < 400, 'a realistic span takes under 400 bytes');
+});
+
+t.test('resealed bit flips and truncations (checksum valid) are ERR_CORRUPTION or a decodable block, never another error', async (t) => {
+  const seed = 5151;
+  const rand = new SeededRand(seed);
+  const outcomes: Record<string, number> = {};
+  const tally = (bytes: Uint8Array): void => {
+    const code = codeOf(() => {
+      const rows = decodeSpanBlock(bytes);
+      // A block that decodes must re-encode: its rows are valid spans.
+      encodeSpanBlock(rows);
+    });
+    outcomes[code] = (outcomes[code] ?? 0) + 1;
+  };
+  for (let i = 0; i < 20; i++) {
+    const { spans } = randomRows(rand, { spans: 1 + rand.intn(8) });
+    const payload = openBlock(encodeSpanBlock(spans), BlockKind.spans);
+    for (let j = 0; j < 100; j++) {
+      const flipped = Uint8Array.from(payload);
+      const bit = rand.intn(flipped.length * 8);
+      flipped[bit >>> 3] = (flipped[bit >>> 3] as number) ^ (1 << (bit & 7));
+      tally(sealBlock(BlockKind.spans, flipped));
+    }
+    for (let j = 0; j < 20; j++) tally(sealBlock(BlockKind.spans, payload.subarray(0, rand.intn(payload.length))));
+  }
+  t.same(Object.keys(outcomes).filter((k) => k !== 'ok' && k !== 'ERR_CORRUPTION'), [], `outcomes ${JSON.stringify(outcomes)} (seed ${seed})`);
+  t.ok((outcomes.ERR_CORRUPTION ?? 0) > 0, `some flips are caught by structure alone (seed ${seed})`);
 });

@@ -2,6 +2,7 @@ import t from 'tap';
 import { OtlpdbError } from '../../errors.js';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { SpanBlockLimits } from '../../limits.js';
+import { BlockKind, openBlock, sealBlock } from '../block.js';
 import { intersect, union } from '../codec/postings.js';
 import { randomRows } from '../rows-test-util.js';
 import type { AnyValue, KeyValue, SpanKind, SpanRow, StatusCode } from '../rows.js';
@@ -243,4 +244,32 @@ t.test('index size relative to data size (printed)', async (t) => {
   measure('randomRows', randomRows(new SeededRand(9), { spans: 2000 }).spans);
   for (const f of figures) t.comment(f);
   t.ok(realistic < 0.1, `realistic index/data ${(100 * realistic).toFixed(1)}% < 10%`);
+});
+
+t.test('resealed index bit flips (checksum valid) decode and query to ERR_CORRUPTION or an answer, never another error', async (t) => {
+  const seed = 6161;
+  const rand = new SeededRand(seed);
+  const outcomes: Record<string, number> = {};
+  for (let i = 0; i < 10; i++) {
+    const spans = realisticSpans(rand, 2 + rand.intn(5));
+    const block = encodeSpanBlock(spans);
+    const payload = openBlock(encodeSpanBlockIndex(spans), BlockKind.postings);
+    for (let j = 0; j < 150; j++) {
+      const flipped = Uint8Array.from(payload);
+      const bit = rand.intn(flipped.length * 8);
+      flipped[bit >>> 3] = (flipped[bit >>> 3] as number) ^ (1 << (bit & 7));
+      const code = codeOf(() => querySpanBlock(block, sealBlock(BlockKind.postings, flipped), randomPredicate(rand, spans)));
+      outcomes[code] = (outcomes[code] ?? 0) + 1;
+    }
+  }
+  t.same(Object.keys(outcomes).filter((k) => k !== 'ok' && k !== 'ERR_CORRUPTION'), [], `outcomes ${JSON.stringify(outcomes)} (seed ${seed})`);
+});
+
+t.test('postings naming a row past the block are ERR_CORRUPTION, not a row ordinal', async (t) => {
+  const spans = realisticSpans(new SeededRand(8), 3);
+  const last = spans[spans.length - 1] as SpanRow;
+  const fewer = spans.slice(0, 2);
+  // An index whose row count was forged to match a 2-row block, still holding postings of the full set.
+  const lying = { ...decodeSpanBlockIndex(encodeSpanBlockIndex(spans)), rows: fewer.length };
+  t.equal(codeOf(() => querySpanBlock(encodeSpanBlock(fewer), lying, { name: last.name })), 'ERR_CORRUPTION');
 });

@@ -311,6 +311,7 @@ export function querySpanBlock(
     const p = idx.postings.get(t);
     if (p === undefined) return none();
     const ids = decodePostings(p);
+    if (ids.length > 0 && (ids[ids.length - 1] as number) >= view.rows) throw corrupt(`span index postings name row ${ids[ids.length - 1]} of a ${view.rows}-row block`);
     candidates = candidates === undefined ? ids : intersect(candidates, ids);
     if (candidates.length === 0) return none();
   }
