@@ -222,10 +222,10 @@ t.test('index truncation and bit flips are ERR_CORRUPTION; an index of another b
   t.equal(codeOf(() => querySpanBlock(bytes, bytes, {})), 'ERR_CORRUPTION', 'an index is not a span block (kind byte)');
 });
 
-// Index bytes / data bytes. Target (issue): index below 10% of data. Printed at the commit that added the key dictionary:
-//   realistic, 500 traces:   7963 spans, data 90.0 B/span, index 5.3 B/span, index/data 5.9%, 2 keys skipped (http.target, user.id)
-//   realistic, 20 traces:    296 spans,  data 93.6 B/span, index 9.0 B/span, index/data 9.7% (per-term overhead dominates small blocks)
-//   randomRows, 2000 spans:  data 283.9 B/span, index 43.7 B/span, index/data 15.4%, 515 keys skipped (random keys, nearly
+// Index bytes / data bytes. Target (issue): index below 10% of data. Printed at the commit that shared identical postings:
+//   realistic, 500 traces:   7963 spans, data 90.0 B/span, index 3.8 B/span, index/data 4.3%, 2 keys skipped (http.target, user.id)
+//   realistic, 20 traces:    296 spans,  data 93.6 B/span, index 7.3 B/span, index/data 7.8% (per-term overhead weighs more in small blocks)
+//   randomRows, 2000 spans:  data 283.9 B/span, index 43.5 B/span, index/data 15.3%, 515 keys skipped (random keys, nearly
 //                            every key=value unique: the worst case, over the target)
 t.test('index size relative to data size (printed)', async (t) => {
   const figures: string[] = [];
