@@ -197,6 +197,16 @@ t.test('high-cardinality attribute keys are not indexed, are recorded, and still
   // A value longer than attrValueBytesMax skips its key too.
   const long = [{ ...base, attributes: [{ key: 'long', value: { type: 'string', value: 'x'.repeat(SpanBlockLimits.attrValueBytesMax + 1) } }] }] as SpanRow[];
   t.ok(decodeSpanBlockIndex(encodeSpanBlockIndex(long)).skippedKeys.has('long'));
+  // Keys past indexedKeysMax are skipped, and a query on one still answers by scan.
+  const manyKeys = Array.from({ length: SpanBlockLimits.indexedKeysMax + 1 }, (_, i) => ({
+    ...base,
+    resource: { ...base.resource, attributes: [] },
+    attributes: [{ key: `key-${i}`, value: { type: 'bool', value: true } }],
+  })) as SpanRow[];
+  const manyIndex = decodeSpanBlockIndex(encodeSpanBlockIndex(manyKeys));
+  t.same([...manyIndex.skippedKeys], [`key-${SpanBlockLimits.indexedKeysMax}`], 'only the key past indexedKeysMax is skipped');
+  const lastKey: SpanPredicate = { attrs: [[`key-${SpanBlockLimits.indexedKeysMax}`, 'true']] };
+  t.same(Array.from(querySpanBlock(encodeSpanBlock(manyKeys), manyIndex, lastKey).rows), naive(manyKeys, lastKey));
 });
 
 t.test('index truncation and bit flips are ERR_CORRUPTION; an index of another block is refused', async (t) => {
