@@ -37,8 +37,10 @@ import { corrupt } from '../codec/bits.js';
 import { decodePostings, encodePostings, intersect as codecIntersect } from '../codec/postings.js';
 import { ByteReader, ByteWriter } from '../codec/varint.js';
 import type { AnyValue, KeyValue, SpanKind, SpanRow, StatusCode } from '../rows.js';
-import type { BlockColumnName, SpanBlockView, SpanRest } from './span-block.js';
-import { openSpanBlock, readBlockColumns, readRest, readRestRecord, serviceOf } from './span-block.js';
+import type { BlockColumnName, SpanBlockView } from './span-block.js';
+import { SpanColumn, openSpanBlock, readBlockColumns, serviceOf } from './span-block.js';
+import type { SpanRest } from './span-rest.js';
+import { readRest, readRestRecord } from './span-rest.js';
 
 /** SPAN_INDEX_FORMAT_VERSION is byte 0 of a span block index's payload. */
 export const SPAN_INDEX_FORMAT_VERSION = 1;
@@ -353,7 +355,7 @@ export function querySpanBlock(
   if (needed.length === 0 && scanAttrs.length === 0) return { rows: candidates, stats };
 
   const cols = readBlockColumns(view, needed);
-  const rest: SpanRest | undefined = scanAttrs.length > 0 ? readRest(view) : undefined;
+  const rest: SpanRest | undefined = scanAttrs.length > 0 ? readRest(view.columns[SpanColumn.rest] as Uint8Array, view.rows) : undefined;
   const out: number[] = [];
   for (const row of candidates) {
     stats.rowsScanned++;
