@@ -804,3 +804,35 @@ assert(LogBlockLimits.termsPerBlockMax <= CodecLimits.stringColumnValuesMax, 'th
 assert(LogBlockLimits.queryTermsMax >= 1 && LogBlockLimits.queryPhrasesMax >= 1, 'a query may hold a term and a phrase');
 assert(LogBlockLimits.phraseTermsMax >= 2, 'a phrase may hold two terms');
 assert(LogBlockLimits.streamMatchersMax >= 1, 'streamMatchersMax >= 1');
+
+/**
+ * SpanBlockLimits bound one columnar span block and its index
+ * (src/storage/traces): rows per block, and how much of the attribute space
+ * the per-block index may hold. A key past a bound is not indexed but kept in
+ * the block and recorded as skipped, so a query on it scans instead.
+ */
+export const SpanBlockLimits = {
+  /** rowsMax bounds the spans of one block (row ordinals are u32 postings ids). */
+  rowsMax: 1_000_000,
+  /** traceIdsMax bounds the distinct trace ids of one block (the trace-id dictionary and the bloom filter). */
+  traceIdsMax: 1_000_000,
+  /** attributeKeysMax bounds the distinct attribute keys (span, event, link) of one block's key dictionary. */
+  attributeKeysMax: 1_000_000,
+  /** attrValuesPerKeyMax is the most distinct values one attribute key may have in a block and still be indexed. */
+  attrValuesPerKeyMax: 64,
+  /** attrValueBytesMax is the longest indexed attribute value (UTF-16 code units); a key with a longer value is not indexed. */
+  attrValueBytesMax: 256,
+  /** indexedKeysMax bounds the attribute keys indexed in one block; keys seen after it are skipped. */
+  indexedKeysMax: 1024,
+  /** bloomFalsePositiveTarget is the trace-id bloom filter's false-positive target. */
+  bloomFalsePositiveTarget: StorageLimits.bloomFalsePositiveTarget,
+} as const;
+assert(SpanBlockLimits.rowsMax >= 1, 'span block rowsMax >= 1');
+assert(SpanBlockLimits.rowsMax <= CodecLimits.stringColumnValuesMax, 'a span block string column fits a codec string column');
+assert(SpanBlockLimits.rowsMax <= CodecLimits.postingsIdsMax, 'span block row ordinals fit a postings list');
+assert(SpanBlockLimits.traceIdsMax <= SpanBlockLimits.rowsMax, 'traceIdsMax <= rowsMax');
+assert(SpanBlockLimits.traceIdsMax <= StorageLimits.bloomItemsMax, 'trace ids fit one bloom filter');
+assert(SpanBlockLimits.attributeKeysMax >= StorageLimits.attributesPerListMax, 'one maximal attribute list fits a block');
+assert(SpanBlockLimits.attrValuesPerKeyMax >= 1, 'attrValuesPerKeyMax >= 1');
+assert(SpanBlockLimits.attrValueBytesMax >= 16, 'attrValueBytesMax holds a short value');
+assert(SpanBlockLimits.indexedKeysMax >= 1, 'indexedKeysMax >= 1');

@@ -1,0 +1,82 @@
+/**
+ * traces-test-util.ts — a seeded generator of realistically shaped traces for
+ * the span block tests and size figures: a few services with shared resource
+ * objects, a few repeated span names per service, traces of 2–30 spans whose
+ * spans sit together and whose start times grow through a one-minute bucket,
+ * log-normal-ish durations, a few low-cardinality attributes (http.method,
+ * http.status_code, db.system) and one high-cardinality one (http.target with
+ * a numeric id, user.id). Test code only.
+ */
+import type { SeededRand } from '../../fs/seeded-rand.js';
+import type { KeyValue, Resource, Scope, SpanKind, SpanRow, StatusCode } from '../rows.js';
+import { SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
+
+const SERVICES = ['frontend', 'checkout', 'cart', 'payment', 'inventory', 'auth'];
+const OPERATIONS = ['GET /api/cart', 'POST /api/checkout', 'SELECT orders', 'redis GET', 'grpc.Payment/Charge', 'auth.verify', 'render'];
+const METHODS = ['GET', 'POST', 'PUT'];
+const STATUS_CODES = [200n, 200n, 200n, 201n, 404n, 500n];
+const BUCKET_START_NS = 1_790_000_000_000_000_000n;
+
+function pick<T>(rand: SeededRand, xs: readonly T[]): T {
+  return xs[rand.intn(xs.length)] as T;
+}
+
+/** realisticSpans makes the spans of `traces` traces of one tenant, trace by trace. */
+export function realisticSpans(rand: SeededRand, traces: number, tenant = 'default'): SpanRow[] {
+  const resources: Resource[] = SERVICES.map((svc, i) => ({
+    attributes: [
+      { key: 'service.name', value: { type: 'string', value: svc } },
+      { key: 'service.version', value: { type: 'string', value: `1.${i}.0` } },
+      { key: 'host.name', value: { type: 'string', value: `node-${i % 3}` } },
+      { key: 'telemetry.sdk.language', value: { type: 'string', value: 'nodejs' } },
+    ],
+    droppedAttributesCount: 0,
+    schemaUrl: 'https://opentelemetry.io/schemas/1.26.0',
+  }));
+  const scope: Scope = { name: '@opentelemetry/instrumentation-http', version: '0.52.0', attributes: [], droppedAttributesCount: 0, schemaUrl: '' };
+  const spans: SpanRow[] = [];
+  for (let tr = 0; tr < traces; tr++) {
+    const traceId = rand.bytes(TRACE_ID_BYTES);
+    const traceStart = BUCKET_START_NS + BigInt(rand.intn(60_000)) * 1_000_000n;
+    const n = 2 + rand.intn(29);
+    const ids: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) {
+      const spanId = rand.bytes(SPAN_ID_BYTES);
+      const parent = i === 0 ? new Uint8Array(0) : (ids[rand.intn(ids.length)] as Uint8Array);
+      ids.push(spanId);
+      const svc = rand.intn(SERVICES.length);
+      const start = traceStart + BigInt(i * 1000 + rand.intn(1_000_000));
+      const durationNs = BigInt(Math.floor(Math.exp(8 + rand.intn(1000) / 100)));
+      const error = rand.intn(50) === 0;
+      const attributes: KeyValue[] = [
+        { key: 'http.method', value: { type: 'string', value: pick(rand, METHODS) } },
+        { key: 'http.status_code', value: { type: 'int', value: error ? 500n : pick(rand, STATUS_CODES) } },
+        { key: 'http.target', value: { type: 'string', value: `/api/orders/${rand.intn(1_000_000)}` } },
+        { key: 'user.id', value: { type: 'string', value: `u${rand.intn(100_000)}` } },
+      ];
+      if (rand.intn(3) === 0) attributes.push({ key: 'db.system', value: { type: 'string', value: pick(rand, ['postgresql', 'redis']) } });
+      spans.push({
+        tenant,
+        traceId,
+        spanId,
+        parentSpanId: parent,
+        traceState: '',
+        flags: 0x101,
+        name: OPERATIONS[(svc + rand.intn(2)) % OPERATIONS.length] as string,
+        kind: (i === 0 ? 2 : pick(rand, [1, 3, 3])) as SpanKind,
+        startTimeUnixNano: start,
+        endTimeUnixNano: start + durationNs,
+        status: { code: (error ? 2 : 0) as StatusCode, message: error ? 'upstream failed' : '' },
+        attributes,
+        droppedAttributesCount: 0,
+        events: error ? [{ timeUnixNano: start + 10n, name: 'exception', attributes: [], droppedAttributesCount: 0 }] : [],
+        droppedEventsCount: 0,
+        links: [],
+        droppedLinksCount: 0,
+        resource: resources[svc] as Resource,
+        scope,
+      });
+    }
+  }
+  return spans;
+}
