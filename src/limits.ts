@@ -773,6 +773,10 @@ assert(MetricHeadLimits.regexBytesMax >= 1, 'regexBytesMax >= 1');
  * refusal here is identical on every replica.
  */
 export const LogBlockLimits = {
+  /** lineColumnBytesMax bounds the unpacked line column of one block (an inflate never grows past it). */
+  lineColumnBytesMax: 256 * 1024 * 1024,
+  /** lineDeflateLevel is the zlib level of the line column (6: zlib's default trade of size for speed). */
+  lineDeflateLevel: 6,
   /** rowsPerBlockMax bounds the log rows of one block (row ordinals are u32 postings ids). */
   rowsPerBlockMax: 1_000_000,
   /** renderedCharsMax bounds the line (UTF-16 units) rendered from a non-string body or a non-string label value; longer renderings are cut (the exact value stays in the block). */
@@ -803,6 +807,8 @@ assert(LogBlockLimits.termsPerBlockMax <= StorageLimits.bloomItemsMax, 'every te
 assert(LogBlockLimits.termsPerBlockMax <= CodecLimits.stringColumnValuesMax, 'the term dictionary fits one string column');
 assert(LogBlockLimits.queryTermsMax >= 1 && LogBlockLimits.queryPhrasesMax >= 1, 'a query may hold a term and a phrase');
 assert(LogBlockLimits.phraseTermsMax >= 2, 'a phrase may hold two terms');
+assert(LogBlockLimits.lineColumnBytesMax <= CodecLimits.writerBytesMax, 'an unpacked line column fits a codec buffer');
+assert(LogBlockLimits.lineDeflateLevel >= 1 && LogBlockLimits.lineDeflateLevel <= 9, 'a zlib level');
 assert(LogBlockLimits.streamMatchersMax >= 1, 'streamMatchersMax >= 1');
 
 /**

@@ -8,7 +8,7 @@
  * of a bigint, at most 10 bytes, canonical; "str" is uvarint byteLength then
  * UTF-8):
  *
- *   u8        LOG_BLOCK_VERSION (1)
+ *   u8        LOG_BLOCK_VERSION (2; version 1 had no line packing byte)
  *   str       tenant
  *   uvarint   rows (1 .. LogBlockLimits.rowsPerBlockMax)
  *   u64 BE    minTimeNs  ┐ the block's time range (inclusive), so a reader
@@ -22,7 +22,9 @@
  *   2 severity   u8 0 then uvarint runs, runs × [u8 severityNumber][uvarint runLength >= 1],
  *                or u8 1 then rows × u8 severityNumber (whichever is smaller)
  *   3 sevText    string column (codec/strings.ts: dict or RLE in practice)
- *   4 line       string column of logLine(row) (log-line.ts)
+ *   4 line       u8 packing (0 plain, 1 raw DEFLATE), uvarint plainBytes, then the
+ *                string column of logLine(row) (log-line.ts), deflated when
+ *                that is smaller (log lines repeat words, so it usually is)
  *   5 stream     uvarint streams, streams × [uvarint labels, labels × [str name][str value]]
  *                (each stream's labels sorted by name, streams distinct),
  *                then rows × uvarint streamId
@@ -47,6 +49,7 @@ import { Packr } from 'msgpackr';
 import { OtlpdbError, assert } from '../../errors.js';
 import { LogBlockLimits, StorageLimits } from '../../limits.js';
 import { BlockKind, openBlock, sealBlock } from '../block.js';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { ByteReader, ByteWriter, decodeStringColumn, encodeStringColumn } from '../codec/index.js';
 import type { AnyValue, LogRow, Resource, Scope } from '../rows.js';
 import { SEVERITY_NUMBER_MAX, SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
@@ -56,7 +59,7 @@ import type { StreamLabel } from './log-line.js';
 import { logLine, streamLabels } from './log-line.js';
 
 /** LOG_BLOCK_VERSION is byte 0 of a log block payload. */
-export const LOG_BLOCK_VERSION = 1;
+export const LOG_BLOCK_VERSION = 2;
 
 const SECTIONS = 8;
 const SEC_TIME = 0;
@@ -233,7 +236,7 @@ export function encodeLogBlock(rows: readonly LogRow[]): Uint8Array {
 
   // 3 severity text, 4 line
   section(out, encodeStringColumn(rows.map((r) => r.severityText)));
-  section(out, encodeStringColumn(rows.map(logLine)));
+  section(out, packLines(encodeStringColumn(rows.map(logLine))));
 
   // 5 streams
   w.reset();
@@ -394,8 +397,50 @@ function decodeTimes(o: OpenedLogBlock): bigint[] {
   return out;
 }
 
+/** LinePacking says how section 4 stores the line column. */
+const LinePacking = { plain: 0, deflate: 1 } as const;
+
+/**
+ * packLines stores the line column deflated (raw DEFLATE, node:zlib) when
+ * that is smaller. A text codec is not the heart of the product: zlib is
+ * the well-kept one Node ships.
+ */
+function packLines(column: Uint8Array): Uint8Array {
+  const deflated = deflateRawSync(column, { level: LogBlockLimits.lineDeflateLevel });
+  const usePlain = deflated.length >= column.length;
+  const body = usePlain ? column : deflated;
+  const w = new ByteWriter(body.length + 16);
+  w.u8(usePlain ? LinePacking.plain : LinePacking.deflate);
+  w.uvarint(column.length);
+  w.raw(body);
+  return w.finish();
+}
+
+/** unpackLines undoes packLines; a bad packing byte, size or stream is ERR_CORRUPTION. */
+function unpackLines(section: Uint8Array): Uint8Array {
+  const r = new ByteReader(section, 0, section.length);
+  const packing = r.u8();
+  const plainBytes = r.uvarint();
+  if (plainBytes > LogBlockLimits.lineColumnBytesMax) throw corrupt(`line column of ${plainBytes} bytes exceeds lineColumnBytesMax`);
+  const body = r.take(r.remaining);
+  if (packing === LinePacking.plain) {
+    if (body.length !== plainBytes) throw corrupt(`plain line column of ${body.length} bytes, not ${plainBytes}`);
+    return body;
+  }
+  if (packing !== LinePacking.deflate) throw corrupt(`unknown line packing ${packing}`);
+  let plain: Buffer;
+  try {
+    plain = inflateRawSync(body, { maxOutputLength: Math.max(1, plainBytes) });
+  } catch (err) {
+    throw corrupt(`line column does not inflate: ${String(err)}`);
+  }
+  if (plain.length !== plainBytes) throw corrupt(`line column inflates to ${plain.length} bytes, not ${plainBytes}`);
+  return plain;
+}
+
 function decodeStrings(o: OpenedLogBlock, s: number, what: string): string[] {
-  const col = decodeStringColumn(sectionBytes(o, s));
+  const bytes = s === SEC_LINE ? unpackLines(sectionBytes(o, s)) : sectionBytes(o, s);
+  const col = decodeStringColumn(bytes);
   if (col.length !== o.rows) throw corrupt(`${what} column of ${col.length} rows, not ${o.rows}`);
   return col;
 }
