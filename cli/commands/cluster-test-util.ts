@@ -17,6 +17,7 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
+import type { ClusterDocument } from '../../src/api/views.js';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -184,19 +185,8 @@ export function requestWithin(a: HostPort, path: string, method: string, body: s
   });
 }
 
-/** ClusterView is the part of GET /api/v1/cluster the tests read. */
-export interface ClusterView {
-  readonly nodes: readonly { readonly id: number; readonly address: string; readonly state: string }[];
-  readonly meta: { readonly leader: number; readonly term: number };
-  readonly shards: readonly {
-    readonly id: number;
-    readonly leader: number;
-    readonly replicas: readonly number[];
-    readonly term: number;
-    readonly commitIndex: number;
-    readonly appliedIndex: number;
-  }[];
-}
+/** ClusterView is the body of GET /api/v1/cluster (the API's own ClusterDocument). */
+export type ClusterView = ClusterDocument;
 
 /** META_GROUP is the Raft group id of the meta group (it is not listed among the shards). */
 export const META_GROUP = 0;

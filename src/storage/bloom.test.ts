@@ -1,19 +1,10 @@
 import t from 'tap';
-import { OtlpdbError } from '../errors.js';
+import { codeOf } from './storage-test-util.js';
 import { SeededRand } from '../fs/seeded-rand.js';
 import { StorageLimits } from '../limits.js';
 import { crc32c } from '../raft/wal/index.js';
 import { bloomHas, buildBloom, decodeBloom, encodeBloom } from './bloom.js';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    if (err instanceof OtlpdbError) return err.code;
-    throw err;
-  }
-}
 
 t.test('trace ids: no false negatives, false positives within 2x the target, compact bytes', async (t) => {
   const seed = 1234;

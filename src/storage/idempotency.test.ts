@@ -1,5 +1,5 @@
 import t from 'tap';
-import { OtlpdbError } from '../errors.js';
+import { codeOf } from './storage-test-util.js';
 import { SeededRand } from '../fs/seeded-rand.js';
 import { StorageLimits } from '../limits.js';
 import { IdempotencyWindow } from './idempotency.js';
@@ -7,15 +7,6 @@ import { IdempotencyWindow } from './idempotency.js';
 const MIN = 60_000;
 const key = (n: number): string => n.toString(16).padStart(16, '0');
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    if (err instanceof OtlpdbError) return err.code;
-    throw err;
-  }
-}
 
 t.test('a remembered pair is seen until the window passes', async (t) => {
   const w = new IdempotencyWindow();

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { Packr } from 'msgpackr';
 import { OtlpdbError } from '../errors.js';
+import { codeOf } from './storage-test-util.js';
 import { SeededRand } from '../fs/seeded-rand.js';
 import { StorageLimits } from '../limits.js';
 import type { AnyValue, SpanRow } from './rows.js';
@@ -24,15 +25,6 @@ function randomEntry(rand: SeededRand, rowsMax = 8): ShardEntry {
 }
 
 /** codeOf runs fn and returns the OtlpdbError code it threw, 'ok' if none; any other exception fails the test. */
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    if (err instanceof OtlpdbError) return err.code;
-    throw err;
-  }
-}
 
 t.test('random entries round-trip exactly, and re-encode to the same bytes', async (t) => {
   const seed = 20261127;

@@ -1,7 +1,7 @@
 /**
  * shard-entry.ts — the shard write entry: what the OTLP receiver proposes as
  * one Raft entry per shard part, and what every replica's state machine
- * applies. Encoding is msgpack (msgpackr with the fixed options in PACKR, so
+ * applies. Encoding is msgpack (msgpackr with the fixed options of storage-packr.ts, so
  * that every node writes the same bytes for the same entry); decoding checks
  * everything and either returns a fully valid entry or throws ERR_CORRUPTION —
  * never another error, never a partly valid entry.
@@ -25,7 +25,7 @@
  * (encoding refuses a row of another tenant), and decoding gives each row the
  * entry's tenant.
  */
-import { Packr } from 'msgpackr';
+import { STORAGE_PACKR } from './storage-packr.js';
 import { checkTenantId } from '../control/tenant.js';
 import { OtlpdbError, assert } from '../errors.js';
 import { StorageLimits as L } from '../limits.js';
@@ -54,25 +54,6 @@ export interface ShardEntry {
   readonly logs: readonly LogRow[];
 }
 
-/**
- * PACKR holds the fixed msgpackr options. Records and shared structures off
- * (they make bytes depend on encoder history); bigints always as 64-bit
- * integers and decoded as bigints; doubles always float64; byte strings
- * copied out of the input buffer so decoded rows do not pin it.
- */
-const PACKR = new Packr({
-  useRecords: false,
-  moreTypes: false,
-  structuredClone: false,
-  bundleStrings: false,
-  mapsAsObjects: true,
-  variableMapSize: true,
-  copyBuffers: true,
-  useFloat32: 0,
-  int64AsType: 'bigint',
-  largeBigIntToFloat: false,
-  useBigIntExtension: false,
-});
 
 const IDEMPOTENCY_KEY = /^[0-9a-f]{16}$/;
 
@@ -113,7 +94,7 @@ export function encodeShardEntry(entry: ShardEntry): Uint8Array {
   ];
   let bytes: Uint8Array;
   try {
-    bytes = PACKR.pack(wire);
+    bytes = STORAGE_PACKR.pack(wire);
   } catch (err) {
     // Only input msgpack cannot represent gets here (a bigint outside 64 bits, a value of a foreign type).
     throw new OtlpdbError('ERR_INVALID_ARGUMENT', `shard entry cannot be encoded: ${(err as Error).message}`);
@@ -135,7 +116,7 @@ function decodeWith(bytes: Uint8Array, mode: WireMode): ShardEntry {
   if (bytes.length > L.entryBytesMax) w.fail('entry', `is ${bytes.length} bytes, more than ${L.entryBytesMax}`, true);
   let raw: unknown;
   try {
-    raw = PACKR.unpack(bytes);
+    raw = STORAGE_PACKR.unpack(bytes);
   } catch (err) {
     // msgpackr throws plain Errors (and RangeErrors on absurd lengths or nesting) for malformed bytes.
     return w.fail('entry', `is not valid msgpack (${(err as Error).message})`);
@@ -214,7 +195,7 @@ class RefTables {
     const wire = toWire(v);
     let key: string;
     try {
-      key = prefix + Buffer.from(PACKR.pack(wire)).toString('latin1');
+      key = prefix + Buffer.from(STORAGE_PACKR.pack(wire)).toString('latin1');
     } catch (err) {
       throw new OtlpdbError('ERR_INVALID_ARGUMENT', `resource or scope cannot be encoded: ${(err as Error).message}`);
     }

@@ -135,6 +135,13 @@ export class ByteWriter {
     this.length += src.length;
   }
 
+  /** str appends a string as uvarint(UTF-8 byte length) then its UTF-8 bytes. */
+  str(s: string): void {
+    const b = UTF8_ENCODER.encode(s);
+    this.uvarint(b.length);
+    this.raw(b);
+  }
+
   /** finish returns a copy of the bytes written; the writer may be reset and reused. */
   finish(): Uint8Array {
     return this.bytes.slice(0, this.length);
@@ -212,7 +219,25 @@ export class ByteReader {
     this.pos += n;
     return out;
   }
+
+  /**
+   * str reads what ByteWriter.str wrote: ERR_CORRUPTION when the length is
+   * past `bytesMax` or the bytes are not UTF-8 (`what` names the field).
+   */
+  str(bytesMax: number, what: string): string {
+    const n = this.uvarint();
+    if (n > bytesMax) throw corrupt(`${what} of ${n} bytes is past ${bytesMax}`, { pos: this.pos });
+    try {
+      return UTF8_DECODER.decode(this.take(n));
+    } catch (err) {
+      if (err instanceof OtlpdbError) throw err;
+      throw corrupt(`${what} is not UTF-8`, { pos: this.pos });
+    }
+  }
 }
+
+const UTF8_ENCODER = new TextEncoder();
+const UTF8_DECODER = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** writeDeltasSorted appends a non-decreasing array of safe integers >= 0 as uvarint(v0) then uvarint gaps. */
 export function writeDeltasSorted(w: ByteWriter, values: ArrayLike<number>): void {

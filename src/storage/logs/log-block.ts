@@ -45,7 +45,7 @@
  * limits, and that every section is consumed exactly; any defect is
  * ERR_CORRUPTION, and the envelope's CRC-32C catches flipped bits first.
  */
-import { Packr } from 'msgpackr';
+import { STORAGE_PACKR } from '../storage-packr.js';
 import { OtlpdbError, assert } from '../../errors.js';
 import { LogBlockLimits, StorageLimits } from '../../limits.js';
 import { BlockKind, openBlock, sealBlock } from '../block.js';
@@ -76,20 +76,6 @@ const U64_MAX = (1n << 64n) - 1n;
 const MASK_TRACE = 1;
 const MASK_SPAN = 2;
 
-/** PACKR has shard-entry.ts's fixed msgpackr options (bytes independent of history, bigints as 64-bit, doubles as float64). */
-const PACKR = new Packr({
-  useRecords: false,
-  moreTypes: false,
-  structuredClone: false,
-  bundleStrings: false,
-  mapsAsObjects: true,
-  variableMapSize: true,
-  copyBuffers: true,
-  useFloat32: 0,
-  int64AsType: 'bigint',
-  largeBigIntToFloat: false,
-  useBigIntExtension: false,
-});
 
 /** LogBlockHeader is what a block says about itself before its sections. */
 export interface LogBlockHeader {
@@ -145,12 +131,6 @@ function unzigzag(z: bigint): bigint {
 
 // ---------------------------------------------------------------- encoding
 
-function writeStr(w: ByteWriter, s: string): void {
-  const b = Buffer.from(s, 'utf8');
-  w.uvarint(b.length);
-  w.raw(b);
-}
-
 function section(out: ByteWriter, body: Uint8Array): void {
   out.uvarint(body.length);
   out.raw(body);
@@ -186,7 +166,7 @@ export function encodeLogBlock(rows: readonly LogRow[]): Uint8Array {
   const w = new ByteWriter();
   const out = new ByteWriter();
   out.u8(LOG_BLOCK_VERSION);
-  writeStr(out, tenant);
+  out.str(tenant);
   out.uvarint(n);
   const head = new Uint8Array(16);
   const view = new DataView(head.buffer);
@@ -262,8 +242,8 @@ export function encodeLogBlock(rows: readonly LogRow[]): Uint8Array {
   for (const labels of streams) {
     w.uvarint(labels.length);
     for (const l of labels) {
-      writeStr(w, l.name);
-      writeStr(w, l.value);
+      w.str(l.name);
+      w.str(l.value);
     }
   }
   for (let i = 0; i < n; i++) w.uvarint(streamIds[i] as number);
@@ -292,7 +272,7 @@ export function encodeLogBlock(rows: readonly LogRow[]): Uint8Array {
     attributesToWire(r.attributes),
     r.body.type === 'string' ? 0 : [anyValueToWire(r.body)],
   ]);
-  section(out, PACKR.pack([resources.wires, scopes.wires, rest]));
+  section(out, STORAGE_PACKR.pack([resources.wires, scopes.wires, rest]));
   const sealed = sealBlock(BlockKind.logs, out.finish());
   assert(sealed.length > out.length, 'sealed block holds the payload');
   return sealed;
@@ -313,7 +293,7 @@ class Dedup<T extends object> {
     let i = this.#byRef.get(v);
     if (i !== undefined) return i;
     const wire = this.#toWire(v);
-    const key = (PACKR.pack(wire) as Buffer).toString('latin1');
+    const key = (STORAGE_PACKR.pack(wire) as Buffer).toString('latin1');
     i = this.#byBytes.get(key);
     if (i === undefined) {
       i = this.wires.length;
@@ -333,17 +313,12 @@ export interface OpenedLogBlock extends LogBlockHeader {
   readonly bounds: readonly (readonly [number, number])[];
 }
 
-function readStr(r: ByteReader): string {
-  const len = r.uvarint();
-  if (len > StorageLimits.stringBytesMax && len > LogBlockLimits.renderedCharsMax * 3) throw corrupt(`string of ${len} bytes`);
-  try {
-    return utf8.decode(r.take(len));
-  } catch {
-    throw corrupt('string is not UTF-8', { pos: r.pos });
-  }
-}
+/** STR_BYTES_MAX bounds a length-prefixed string of a log block (a stored string, or a rendered line). */
+const STR_BYTES_MAX = Math.max(StorageLimits.stringBytesMax, LogBlockLimits.renderedCharsMax * 3);
 
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+function readStr(r: ByteReader): string {
+  return r.str(STR_BYTES_MAX, 'string');
+}
 
 /** openLogBlock checks a sealed block's envelope and header once, for several section reads. Throws ERR_CORRUPTION. */
 export function openLogBlock(bytes: Uint8Array): OpenedLogBlock {
@@ -562,7 +537,7 @@ export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
   const wr = new WireReader('stored');
   let raw: unknown;
   try {
-    raw = PACKR.unpack(sectionBytes(o, SEC_REST));
+    raw = STORAGE_PACKR.unpack(sectionBytes(o, SEC_REST));
   } catch (err) {
     throw corrupt(`rest section is not valid msgpack (${(err as Error).message})`);
   }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { OtlpdbError } from '../../errors.js';
+import { codeOf } from '../storage-test-util.js';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { BlockKind, openBlock, sealBlock } from '../block.js';
 import { randomRows } from '../rows-test-util.js';
@@ -7,15 +7,6 @@ import type { SpanRow } from '../rows.js';
 import { decodeSpanBlock, encodeSpanBlock, readBlockColumns, serviceOf } from './span-block.js';
 import { realisticSpans } from './traces-test-util.js';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    if (err instanceof OtlpdbError) return err.code;
-    throw err;
-  }
-}
 
 t.test('random span blocks round-trip exactly and re-encode to the same bytes', async (t) => {
   const seed = 20261127;

@@ -86,26 +86,10 @@ export const SERVICE_NAME_KEY = 'service.name';
 const BIGVARINT_BYTES_MAX = 10;
 const U64_MAX = (1n << 64n) - 1n;
 
-const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 // ---------------------------------------------------------------- small codecs
 
-function writeStr(w: ByteWriter, s: string): void {
-  const b = utf8Encoder.encode(s);
-  w.uvarint(b.length);
-  w.raw(b);
-}
 
-function readStr(r: ByteReader, what: string): string {
-  const n = r.uvarint();
-  if (n > L.stringBytesMax) throw corrupt(`${what} of ${n} bytes is past stringBytesMax`);
-  try {
-    return utf8Decoder.decode(r.take(n));
-  } catch {
-    throw corrupt(`${what} is not UTF-8`);
-  }
-}
 
 /** writeBigUvarint appends unsigned LEB128 of 0 <= v < 2^70. */
 function writeBigUvarint(w: ByteWriter, v: bigint): void {
@@ -293,7 +277,7 @@ export function encodeSpanBlock(spans: readonly SpanRow[]): Uint8Array {
   w.reset();
   w.u8(SPAN_BLOCK_FORMAT_VERSION);
   w.uvarint(rows);
-  writeStr(w, tenant);
+  w.str(tenant);
   w.uvarint(SPAN_COLUMN_COUNT);
   for (const c of cols) w.uvarint((c as Uint8Array).length);
   for (const c of cols) w.raw(c as Uint8Array);
@@ -321,7 +305,7 @@ export function openSpanBlock(bytes: Uint8Array): SpanBlockView {
   if (version !== SPAN_BLOCK_FORMAT_VERSION) throw corrupt(`span block format version ${version} is not ${SPAN_BLOCK_FORMAT_VERSION}`);
   const rows = r.uvarint();
   if (rows > SpanBlockLimits.rowsMax) throw corrupt(`span block of ${rows} rows is past rowsMax`);
-  const tenant = readStr(r, 'span block tenant');
+  const tenant = r.str(L.stringBytesMax, 'span block tenant');
   const n = r.uvarint();
   if (n !== SPAN_COLUMN_COUNT) throw corrupt(`span block has ${n} columns, not ${SPAN_COLUMN_COUNT}`);
   const lengths: number[] = [];

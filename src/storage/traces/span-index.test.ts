@@ -1,5 +1,5 @@
 import t from 'tap';
-import { OtlpdbError } from '../../errors.js';
+import { codeOf } from '../storage-test-util.js';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { SpanBlockLimits } from '../../limits.js';
 import { BlockKind, openBlock, sealBlock } from '../block.js';
@@ -11,15 +11,6 @@ import type { SpanPredicate, SpanQueryOptions } from './span-index.js';
 import { decodeSpanBlockIndex, encodeSpanBlockIndex, querySpanBlock } from './span-index.js';
 import { realisticSpans } from './traces-test-util.js';
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-    return 'ok';
-  } catch (err) {
-    if (err instanceof OtlpdbError) return err.code;
-    throw err;
-  }
-}
 
 // ---------------------------------------------------------------- the oracle, written apart from the index code
 

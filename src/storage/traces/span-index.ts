@@ -59,8 +59,6 @@ export type IndexFieldValue = (typeof IndexField)[keyof typeof IndexField];
 
 const FIELD_MAX = IndexField.attr;
 
-const utf8Encoder = new TextEncoder();
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** attrIndexValue is the indexed string form of an attribute value, or undefined for types the index does not hold. */
 export function attrIndexValue(v: AnyValue): string | undefined {
@@ -127,21 +125,7 @@ class TermCollector {
   }
 }
 
-function writeStr(w: ByteWriter, s: string): void {
-  const b = utf8Encoder.encode(s);
-  w.uvarint(b.length);
-  w.raw(b);
-}
 
-function readStr(r: ByteReader, what: string): string {
-  const n = r.uvarint();
-  if (n > L.stringBytesMax) throw corrupt(`${what} of ${n} bytes is past stringBytesMax`);
-  try {
-    return utf8Decoder.decode(r.take(n));
-  } catch {
-    throw corrupt(`${what} is not UTF-8`);
-  }
-}
 
 /** encodeSpanBlockIndex builds and seals the index of the block encodeSpanBlock(spans) makes (row ordinal i is spans[i]). */
 export function encodeSpanBlockIndex(spans: readonly SpanRow[]): Uint8Array {
@@ -174,7 +158,7 @@ export function encodeSpanBlockIndex(spans: readonly SpanRow[]): Uint8Array {
   w.raw(bloom);
   const skipped = [...c.skipped].sort();
   w.uvarint(skipped.length);
-  for (const k of skipped) writeStr(w, k);
+  for (const k of skipped) w.str(k);
   const lists: Uint8Array[] = [];
   const listIds = new Map<string, number>();
   const termList: number[] = [];
@@ -199,8 +183,8 @@ export function encodeSpanBlockIndex(spans: readonly SpanRow[]): Uint8Array {
   let i = 0;
   for (const t of c.terms.values()) {
     w.u8(t.field);
-    writeStr(w, t.key);
-    writeStr(w, t.value);
+    w.str(t.key);
+    w.str(t.value);
     w.uvarint(termList[i++] as number);
   }
   return sealBlock(BlockKind.postings, w.finish());
@@ -227,7 +211,7 @@ export function decodeSpanBlockIndex(bytes: Uint8Array): SpanBlockIndex {
   const skippedCount = r.uvarint();
   if (skippedCount > r.remaining) throw corrupt(`span index claims ${skippedCount} skipped keys`);
   const skippedKeys = new Set<string>();
-  for (let i = 0; i < skippedCount; i++) skippedKeys.add(readStr(r, 'skipped key'));
+  for (let i = 0; i < skippedCount; i++) skippedKeys.add(r.str(L.stringBytesMax, 'skipped key'));
   const listCount = r.uvarint();
   if (listCount > r.remaining) throw corrupt(`span index claims ${listCount} postings lists`);
   const lists: Uint8Array[] = [];
@@ -238,8 +222,8 @@ export function decodeSpanBlockIndex(bytes: Uint8Array): SpanBlockIndex {
   for (let i = 0; i < termCount; i++) {
     const field = r.u8();
     if (field > FIELD_MAX) throw corrupt(`span index term field ${field}`);
-    const key = readStr(r, 'term key');
-    const value = readStr(r, 'term value');
+    const key = r.str(L.stringBytesMax, 'term key');
+    const value = r.str(L.stringBytesMax, 'term value');
     const list = r.uvarint();
     if (list >= listCount) throw corrupt(`span index term names list ${list} of ${listCount}`);
     postings.set(termKey(field, key, value), lists[list] as Uint8Array);

@@ -6,7 +6,7 @@
  * keys, and one length-prefixed msgpack record per row, so that a scan
  * decodes only the rows it checks. Pure code, no I/O.
  */
-import { Packr } from 'msgpackr';
+import { STORAGE_PACKR } from '../storage-packr.js';
 import { OtlpdbError, assert } from '../../errors.js';
 import { SpanBlockLimits, StorageLimits as L } from '../../limits.js';
 import { corrupt } from '../codec/bits.js';
@@ -17,29 +17,10 @@ import type { KeyValue, Resource, Scope, SpanEvent, SpanLink, SpanRow } from '..
 import { SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
 import { WireReader } from '../wire-reader.js';
 
-/**
- * PACKR is msgpackr with the same fixed options as shard-entry.ts (records
- * and shared structures off so bytes do not depend on encoder history;
- * bigints as 64-bit integers; float64 doubles; buffers copied out).
- * NB: duplicated because shard-entry.ts does not export its instance.
- */
-const PACKR = new Packr({
-  useRecords: false,
-  moreTypes: false,
-  structuredClone: false,
-  bundleStrings: false,
-  mapsAsObjects: true,
-  variableMapSize: true,
-  copyBuffers: true,
-  useFloat32: 0,
-  int64AsType: 'bigint',
-  largeBigIntToFloat: false,
-  useBigIntExtension: false,
-});
 
 function pack(v: unknown): Uint8Array {
   try {
-    return PACKR.pack(v);
+    return STORAGE_PACKR.pack(v);
   } catch (err) {
     throw new OtlpdbError('ERR_INVALID_ARGUMENT', `span fields cannot be encoded: ${(err as Error).message}`);
   }
@@ -140,7 +121,7 @@ export interface SpanRest {
 
 function unpack(bytes: Uint8Array, what: string): unknown {
   try {
-    return PACKR.unpack(bytes);
+    return STORAGE_PACKR.unpack(bytes);
   } catch (err) {
     throw corrupt(`${what} is not msgpack: ${(err as Error).message}`);
   }
