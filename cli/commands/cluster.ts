@@ -13,11 +13,12 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OtlpdbError, isErrorCode } from '../../src/errors.js';
 import { ClusterLimits, NodeDefaults, PartitionLimits } from '../../src/limits.js';
+import { requestText } from '../../src/http-client.js';
+import type { TextResponse } from '../../src/http-client.js';
 import { formatHostPort, parseHostPort, parseNodeId } from '../../src/node-config.js';
 import type { HostPort } from '../../src/node-config.js';
 import { parseIntegerFlag } from '../flags.js';
@@ -274,33 +275,12 @@ export async function stopNodes(nodes: readonly ClusterNodeEntry[], timeoutMs: n
 // ---------------------------------------------------------------------------
 // HTTP
 
-function httpGet(a: HostPort, path: string): Promise<{ status: number; body: string; node: string | undefined }> {
+function httpGet(a: HostPort, path: string): Promise<TextResponse> {
   return httpCall(a, 'GET', path);
 }
 
-function httpCall(a: HostPort, method: string, path: string): Promise<{ status: number; body: string; node: string | undefined }> {
-  return new Promise((resolvePromise, reject) => {
-    const req = http.request({ host: a.host, port: a.port, path, method, agent: false, timeout: ClusterLimits.httpTimeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      let bytes = 0;
-      res.on('data', (c: Buffer) => {
-        bytes += c.length;
-        if (bytes > ClusterLimits.httpBodyBytesMax) {
-          req.destroy(new OtlpdbError('ERR_LIMIT_EXCEEDED', `response of ${formatHostPort(a)}${path} is larger than ${ClusterLimits.httpBodyBytesMax} bytes`));
-          return;
-        }
-        chunks.push(c);
-      });
-      const node = res.headers['x-otlpdb-node'];
-      res.on('end', () =>
-        resolvePromise({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), node: typeof node === 'string' ? node : undefined }),
-      );
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${formatHostPort(a)}${path} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
+function httpCall(a: HostPort, method: string, path: string): Promise<TextResponse> {
+  return requestText(a, method, path, null, ClusterLimits.httpTimeoutMs, ClusterLimits.httpBodyBytesMax);
 }
 
 /** isReady says whether node `id` answers 200 on /readyz at `api` (the X-Otlpdb-Node header tells a stranger on the port apart). */
