@@ -842,3 +842,30 @@ assert(SpanBlockLimits.attributeKeysMax >= StorageLimits.attributesPerListMax, '
 assert(SpanBlockLimits.attrValuesPerKeyMax >= 1, 'attrValuesPerKeyMax >= 1');
 assert(SpanBlockLimits.attrValueBytesMax >= 16, 'attrValueBytesMax holds a short value');
 assert(SpanBlockLimits.indexedKeysMax >= 1, 'indexedKeysMax >= 1');
+
+/** ShardDbLimits bound one shard replica's LevelDB access (src/storage/shard/shard-db.ts). */
+export const ShardDbLimits = {
+  /** keyBytesMax bounds one LevelDB key a store writes. */
+  keyBytesMax: 64 * 1024,
+  /** valueBytesMax bounds one LevelDB value (a block, an index, a chunk run). */
+  valueBytesMax: 64 * 1024 * 1024,
+  /** scanPageEntriesMax bounds the entries of one scan page. */
+  scanPageEntriesMax: 1024,
+} as const;
+assert(ShardDbLimits.keyBytesMax >= 256, 'a key holds a tenant and its fields');
+assert(ShardDbLimits.valueBytesMax >= StorageLimits.entryBytesMax, 'a value holds at least one entry worth of rows');
+assert(ShardDbLimits.scanPageEntriesMax >= 1, 'scanPageEntriesMax >= 1');
+
+/** StoreLimits bound what the signal stores of a shard report and hold (src/storage/shard/signal-store.ts). */
+export const StoreLimits = {
+  /** refusalsReportedMax bounds the refused rows an add() lists (the count covers all of them). */
+  refusalsReportedMax: 16,
+  /** traceBucketNs is the time bucket of span blocks (by span start): 1 hour. */
+  traceBucketNs: 3_600_000_000_000n,
+  /** logBucketNs is the time bucket of log blocks (by record time): 1 hour. */
+  logBucketNs: 3_600_000_000_000n,
+  /** blockRowsMax bounds the rows of one span or log block; a larger head part is cut into several blocks. */
+  blockRowsMax: 65_536,
+} as const;
+assert(StoreLimits.refusalsReportedMax >= 1, 'at least one refusal is reported');
+assert(StoreLimits.blockRowsMax >= 1, 'blockRowsMax >= 1');

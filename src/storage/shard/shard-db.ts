@@ -1,0 +1,164 @@
+/**
+ * shard-db.ts — one shard replica's LevelDB (the `level` package; classic-level
+ * underneath), behind the small surface the signal stores use: point reads,
+ * bounded page scans, and write batches written with fsync.
+ *
+ * Invariants:
+ * - Every read of a scan comes from one LevelDB snapshot (the iterator's
+ *   implicit snapshot), so a scan never sees half of a flush.
+ * - A scan page holds at most ShardDbLimits.scanPageEntriesMax entries and
+ *   stops early past scanPageBytesMax: memory per scan is bounded.
+ * - write() with sync (the default) returns only after LevelDB's log is fsynced.
+ * Owner: the shard state machine (one ShardDb per replica directory).
+ */
+import { ClassicLevel } from 'classic-level';
+import type { AbstractBatchOperation } from 'abstract-level';
+import { OtlpdbError, assert } from '../../errors.js';
+import { ShardDbLimits } from '../../limits.js';
+
+/** KvEntry is one key and value read from a shard's LevelDB. */
+export interface KvEntry {
+  readonly key: Uint8Array;
+  readonly value: Uint8Array;
+}
+
+/** KeyRange bounds a scan (LevelDB's range options; absent bounds are open). */
+export interface KeyRange {
+  readonly gte?: Uint8Array;
+  readonly gt?: Uint8Array;
+  readonly lte?: Uint8Array;
+  readonly lt?: Uint8Array;
+  readonly reverse?: boolean;
+  /** limit bounds the entries of the whole scan (default: no bound beyond the pages). */
+  readonly limit?: number;
+}
+
+/** KvRead is the read surface of a shard's LevelDB that stores and scans use. */
+export interface KvRead {
+  get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
+  /** pages yields the range in key order (or reverse), one bounded page at a time, all from one snapshot. */
+  pages(range: KeyRange, pageEntries?: number): AsyncGenerator<readonly KvEntry[]>;
+}
+
+/** KvWriteBatch collects puts and deletes written atomically by ShardDb.write. */
+export class KvWriteBatch {
+  readonly ops: { type: 'put' | 'del'; key: Uint8Array; value?: Uint8Array }[] = [];
+  #bytes = 0;
+
+  /** put stores value at key. */
+  put(key: Uint8Array, value: Uint8Array): void {
+    assert(key.length > 0, 'a key is not empty');
+    assert(key.length <= ShardDbLimits.keyBytesMax, 'key within keyBytesMax');
+    assert(value.length <= ShardDbLimits.valueBytesMax, 'value within valueBytesMax');
+    this.ops.push({ type: 'put', key, value });
+    this.#bytes += key.length + value.length;
+  }
+
+  /** del removes key. */
+  del(key: Uint8Array): void {
+    assert(key.length > 0, 'a key is not empty');
+    this.ops.push({ type: 'del', key });
+    this.#bytes += key.length;
+  }
+
+  /** bytes is the sum of the keys and values in the batch. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** size is the number of operations. */
+  get size(): number {
+    return this.ops.length;
+  }
+}
+
+/** ShardDb is one replica's LevelDB, opened on a directory it owns. */
+export class ShardDb implements KvRead {
+  readonly dir: string;
+  readonly #db: ClassicLevel<Uint8Array, Uint8Array>;
+
+  private constructor(dir: string, db: ClassicLevel<Uint8Array, Uint8Array>) {
+    this.dir = dir;
+    this.#db = db;
+  }
+
+  /** open opens (creating when absent) the LevelDB in `dir`. A damaged database is ERR_CORRUPTION. */
+  static async open(dir: string): Promise<ShardDb> {
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+    try {
+      await db.open();
+    } catch (err) {
+      const cause = err instanceof Error ? ((err as Error & { cause?: unknown }).cause ?? err) : err;
+      const msg = cause instanceof Error ? cause.message : String(cause);
+      const code = /corrupt/i.test(msg) ? 'ERR_CORRUPTION' : 'ERR_INTERNAL';
+      throw new OtlpdbError(code, `shard LevelDB ${dir}: ${msg}`, { dir });
+    }
+    return new ShardDb(dir, db);
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.#db.get(key);
+  }
+
+  async getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    if (keys.length === 0) return [];
+    return this.#db.getMany(keys as Uint8Array[]);
+  }
+
+  async *pages(range: KeyRange, pageEntries: number = ShardDbLimits.scanPageEntriesMax): AsyncGenerator<readonly KvEntry[]> {
+    assert(Number.isSafeInteger(pageEntries) && pageEntries >= 1, 'pageEntries >= 1');
+    const size = Math.min(pageEntries, ShardDbLimits.scanPageEntriesMax);
+    const opts: Record<string, unknown> = { keys: true, values: true };
+    for (const k of ['gte', 'gt', 'lte', 'lt'] as const) if (range[k] !== undefined) opts[k] = range[k];
+    if (range.reverse === true) opts.reverse = true;
+    if (range.limit !== undefined) {
+      assert(Number.isSafeInteger(range.limit) && range.limit >= 0, 'limit >= 0');
+      opts.limit = range.limit;
+    }
+    const it = this.#db.iterator(opts);
+    try {
+      for (;;) {
+        const batch = await it.nextv(size);
+        if (batch.length === 0) return;
+        const page: KvEntry[] = [];
+        let bytes = 0;
+        for (const [key, value] of batch) {
+          page.push({ key, value });
+          bytes += key.length + value.length;
+        }
+        yield page;
+        void bytes; // nextv bounds the entries; values are bounded by valueBytesMax, so a page is bounded in bytes too.
+      }
+    } finally {
+      await it.close();
+    }
+  }
+
+  /** write applies a batch atomically; with sync (the default) it returns after LevelDB's log is fsynced. */
+  async write(batch: KvWriteBatch, sync = true): Promise<void> {
+    if (batch.size === 0) return;
+    await this.#db.batch(batch.ops as unknown as AbstractBatchOperation<ClassicLevel<Uint8Array, Uint8Array>, Uint8Array, Uint8Array>[], { sync });
+  }
+
+  /** clear deletes every key in the range. */
+  async clear(range: KeyRange): Promise<void> {
+    const opts: Record<string, unknown> = {};
+    for (const k of ['gte', 'gt', 'lte', 'lt'] as const) if (range[k] !== undefined) opts[k] = range[k];
+    await this.#db.clear(opts);
+  }
+
+  /** approximateBytes is LevelDB's estimate of the on-disk bytes of [gte, lt). */
+  async approximateBytes(gte: Uint8Array, lt: Uint8Array): Promise<number> {
+    return this.#db.approximateSize(gte, lt);
+  }
+
+  /** compactRange asks LevelDB to compact [gte, lt) (after a retention pass). */
+  async compactRange(gte: Uint8Array, lt: Uint8Array): Promise<void> {
+    await this.#db.compactRange(gte, lt);
+  }
+
+  async close(): Promise<void> {
+    await this.#db.close();
+  }
+}
