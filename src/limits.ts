@@ -847,8 +847,8 @@ assert(SpanBlockLimits.indexedKeysMax >= 1, 'indexedKeysMax >= 1');
 export const ShardDbLimits = {
   /** keyBytesMax bounds one LevelDB key a store writes. */
   keyBytesMax: 64 * 1024,
-  /** valueBytesMax bounds one LevelDB value (a block, an index, a chunk run). */
-  valueBytesMax: 64 * 1024 * 1024,
+  /** valueBytesMax bounds one LevelDB value (a block, an index, a chunk run); stores cut blocks to fit, so a snapshot page of one value fits a peer frame. */
+  valueBytesMax: 12 * 1024 * 1024,
   /** scanPageEntriesMax bounds the entries of one scan page. */
   scanPageEntriesMax: 1024,
 } as const;
@@ -869,3 +869,49 @@ export const StoreLimits = {
 } as const;
 assert(StoreLimits.refusalsReportedMax >= 1, 'at least one refusal is reported');
 assert(StoreLimits.blockRowsMax >= 1, 'blockRowsMax >= 1');
+
+/** ShardLimits bound one shard replica's state machine (src/storage/shard/shard-state-machine.ts). */
+export const ShardLimits = {
+  /** headBytesSoftMax: past it the head asks for a flush. */
+  headBytesSoftMax: 64 * 1024 * 1024,
+  /** headBytesHardMax: past it the driver flushes before applying more (and proposers are refused with a retryable error). */
+  headBytesHardMax: 256 * 1024 * 1024,
+  /** headAgeMsMax: a head older than this asks for a flush (wall clock, local to the replica). */
+  headAgeMsMax: 5 * 60 * 1000,
+  /** refusalsPerResultMax bounds the refused rows one apply result lists. */
+  refusalsPerResultMax: 16,
+  /** snapshotPageEntriesMax bounds the key/value pairs of one snapshot page. */
+  snapshotPageEntriesMax: 1024,
+  /** snapshotPageBytesMax: a page stops growing once it holds this many bytes (plus one value at most). */
+  snapshotPageBytesMax: 2 * 1024 * 1024,
+  /** snapshotSessionsMax bounds the snapshot streams one replica serves at once. */
+  snapshotSessionsMax: 4,
+  /** snapshotSessionIdleMsMax: a stream not read for this long is closed. */
+  snapshotSessionIdleMsMax: 30_000,
+  /** snapshotPageDeadlineMs is the deadline of one page call. */
+  snapshotPageDeadlineMs: 30_000,
+  /** snapshotPagesMax bounds the pages of one stream (a peer cannot keep a fetch going forever). */
+  snapshotPagesMax: 10_000_000,
+  /** retentionIntervalMs: a retention pass runs with the first flush after this long. */
+  retentionIntervalMs: 10 * 60 * 1000,
+} as const;
+assert(ShardLimits.headBytesSoftMax < ShardLimits.headBytesHardMax, 'the soft head bound is below the hard one');
+// A page stops after the value that crossed snapshotPageBytesMax: it holds at most that plus one key and one value, plus framing.
+assert(
+  ShardLimits.snapshotPageBytesMax + ShardDbLimits.keyBytesMax + ShardDbLimits.valueBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax,
+  'a snapshot page fits one peer frame',
+);
+assert(ShardLimits.snapshotPageEntriesMax >= 1 && ShardLimits.snapshotSessionsMax >= 1, 'snapshot streams make progress');
+assert(ShardLimits.refusalsPerResultMax >= StoreLimits.refusalsReportedMax, 'a result can list what a store reports');
+
+/** ShardServiceLimits bound the node's cluster-wide shard calls (src/shard-service.ts). */
+export const ShardServiceLimits = {
+  /** flushDeadlineMs bounds one node's flush of every replica it hosts. */
+  flushDeadlineMs: 120_000,
+  /** statsDeadlineMs bounds one node's stats answer. */
+  statsDeadlineMs: 5_000,
+  /** statsReportsMax bounds the replica reports one node may send (its hosted groups). */
+  statsReportsMax: DriverLimits.groupsMax,
+} as const;
+assert(ShardServiceLimits.flushDeadlineMs <= TransportLimits.callDeadlineMsMax, 'a flush call deadline is allowed');
+assert(ShardServiceLimits.statsDeadlineMs <= TransportLimits.callDeadlineMsMax, 'a stats call deadline is allowed');

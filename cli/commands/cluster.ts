@@ -491,7 +491,22 @@ export async function runClusterDown(o: ClusterDownOptions, io: Pick<ClusterIo, 
 interface ClusterDoc {
   nodes?: { id: number; address: string; state: string; member?: string }[];
   meta?: { leader: number; term: number };
-  shards?: { id: number; leader: number; replicas: number[]; term: number; commitIndex: number; appliedIndex: number }[];
+  shards?: {
+    id: number;
+    leader: number;
+    replicas: number[];
+    term: number;
+    commitIndex: number;
+    appliedIndex: number;
+    move?: { adding: number[]; removing: number[] } | null;
+  }[];
+  movesInProgress?: number;
+}
+
+/** renderMove shows a replica move as `+4 -1` (nodes being added, removed), or `-` when there is none. */
+export function renderMove(move: { adding: readonly number[]; removing: readonly number[] } | null | undefined): string {
+  if (move === null || move === undefined) return '-';
+  return [...move.adding.map((n) => `+${n}`), ...move.removing.map((n) => `-${n}`)].join(' ');
 }
 
 /** resolveApi picks the node to ask: --api, else the first live node of DIR/cluster.json. */
@@ -538,11 +553,22 @@ export async function runClusterStatus(o: ClusterStatusOptions, io: Pick<Cluster
   io.out(`meta leader ${none(doc.meta?.leader ?? 0)}, term ${doc.meta?.term ?? 0}`);
   io.out('');
   for (const l of renderTable(
-    ['SHARD', 'LEADER', 'TERM', 'COMMIT', 'APPLIED', 'REPLICAS'],
-    (doc.shards ?? []).map((s) => [String(s.id), none(s.leader), String(s.term), String(s.commitIndex), String(s.appliedIndex), s.replicas.join(',')]),
+    ['SHARD', 'LEADER', 'TERM', 'COMMIT', 'APPLIED', 'REPLICAS', 'MOVE'],
+    (doc.shards ?? []).map((s) => [
+      String(s.id),
+      none(s.leader),
+      String(s.term),
+      String(s.commitIndex),
+      String(s.appliedIndex),
+      s.replicas.join(','),
+      renderMove(s.move),
+    ]),
   )) {
     io.out(l);
   }
+  const moves = doc.movesInProgress ?? 0;
+  io.out('');
+  io.out(moves === 0 ? 'no replica moves in progress' : `${moves} shard(s) moving replicas (MOVE: +node being added, -node being removed)`);
   return 0;
 }
 

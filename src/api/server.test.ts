@@ -81,7 +81,8 @@ t.test('health, readiness, cluster and metrics routes answer from the source', a
       { id: 2, address: '127.0.0.2:7400', state: 'connected' },
     ],
     meta: { leader: 2, term: 3 },
-    shards: [1, 2].map((id) => ({ id, leader: 2, replicas: [1, 2, 3], term: 3, commitIndex: 7, appliedIndex: 7 })),
+    shards: [1, 2].map((id) => ({ id, leader: 2, replicas: [1, 2, 3], term: 3, commitIndex: 7, appliedIndex: 7, voters: [1, 2, 3], learners: [], move: null })),
+    movesInProgress: 0,
   });
 
   const metrics = await httpRequest(a, '/metrics');

@@ -64,6 +64,10 @@ const ROUTES: ReadonlyMap<string, Readonly<Partial<Record<string, Handler>>>> = 
   ['/metrics', { GET: (s: ApiSource) => ({ status: 200, contentType: PROM_TYPE, body: prometheusText(s) }) }],
 ]);
 
+/** STATS_PATH and FLUSH_PATH are the shard storage routes (docs/admin-api.md). */
+const STATS_PATH = '/api/v1/stats';
+const FLUSH_PATH = '/api/v1/admin/flush';
+
 /** ApiServerOptions configure ApiServer.start. */
 export interface ApiServerOptions {
   readonly host: string;
@@ -188,11 +192,9 @@ export class ApiServer {
         send(r.status, r.contentType, r.body, false, r.allow);
         return;
       }
-      const gather = this.#source.clusterGroups;
-      if (path === '/api/v1/cluster' && method === 'GET' && gather !== undefined) {
-        void gather
-          .call(this.#source)
-          .then((groups) => json(200, clusterDocument(this.#source, groups)))
+      const asyncRoute = this.#asyncRoute(method, path);
+      if (asyncRoute !== null) {
+        void asyncRoute()
           .catch((err: unknown) => {
             const e = err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', `route ${path} failed: ${String(err)}`);
             return json(e.httpStatus, errorBody(e.code, e.message));
@@ -204,6 +206,36 @@ export class ApiServer {
       send(r.status, r.contentType, r.body, false, r.allow);
     });
     req.on('error', () => res.destroy());
+  }
+
+  /**
+   * #asyncRoute returns the handler of a route that waits on other nodes
+   * (GET /api/v1/cluster, GET /api/v1/stats, POST /api/v1/admin/flush), or
+   * null. A flush any node failed answers 503 with every node's outcome.
+   */
+  #asyncRoute(method: string, path: string): (() => Promise<{ status: number; contentType: string; body: string }>) | null {
+    const s = this.#source;
+    const gather = s.clusterGroups;
+    if (path === '/api/v1/cluster' && method === 'GET' && gather !== undefined) {
+      return async () => json(200, clusterDocument(s, await gather.call(s)));
+    }
+    const stats = s.clusterStats;
+    if (path === STATS_PATH && stats !== undefined) {
+      if (method !== 'GET') return async () => ({ ...json(405, errorBody('ERR_INVALID_ARGUMENT', `method ${method} not allowed on ${path}; allowed: GET`)), allow: 'GET' });
+      return async () => json(200, await stats.call(s));
+    }
+    const flush = s.flushCluster;
+    if (path === FLUSH_PATH && flush !== undefined) {
+      if (method !== 'POST') return async () => ({ ...json(405, errorBody('ERR_INVALID_ARGUMENT', `method ${method} not allowed on ${path}; allowed: POST`)), allow: 'POST' });
+      return async () => {
+        const doc = await flush.call(s);
+        const failed = doc.nodes.filter((n) => n.error !== undefined);
+        if (failed.length === 0) return json(200, doc);
+        const err = new OtlpdbError('ERR_UNAVAILABLE', `flush failed on node(s) ${failed.map((n) => n.node).join(', ')}`, { nodes: doc.nodes });
+        return json(err.httpStatus, errorBody(err.code, err.message, err.details));
+      };
+    }
+    return null;
   }
 
   #route(method: string, url: string): { status: number; contentType: string; body: string; allow?: string } {

@@ -87,6 +87,12 @@ export interface ApiSource {
    * the local groups.
    */
   clusterGroups?(): Promise<readonly GroupView[]>;
+  /** placement maps each shard to the node ids its recorded placement names, or null before one is recorded. */
+  placement?(): ReadonlyMap<number, readonly NodeId[]> | null;
+  /** flushCluster flushes every shard replica on every reachable node (POST /api/v1/admin/flush); absent: 404. */
+  flushCluster?(): Promise<{ readonly nodes: readonly { readonly node: number; readonly groups: number; readonly error?: string }[] }>;
+  /** clusterStats sums every shard's durable counts once (GET /api/v1/stats); absent: 404. */
+  clusterStats?(): Promise<unknown>;
   /** notReadyReason says why this node must not serve although its groups are fine (it was removed), or null. */
   notReadyReason?(): string | null;
 }

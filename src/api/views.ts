@@ -33,7 +33,31 @@ export interface ClusterDocument {
     readonly term: number;
     readonly commitIndex: number;
     readonly appliedIndex: number;
+    readonly voters: readonly number[];
+    readonly learners: readonly number[];
+    /** placed are the replicas the recorded placement names (absent before the placement is recorded). */
+    readonly placed?: readonly number[];
+    /** move is the replica move in progress (membership differs from the placement, or learners are catching up), or null. */
+    readonly move: ShardMove | null;
   }[];
+  /** movesInProgress counts the shards whose move is not null. */
+  readonly movesInProgress: number;
+}
+
+/** ShardMove says how a shard's membership still differs from its placement. */
+export interface ShardMove {
+  /** adding: placed nodes not yet voters (learners catching up, or not added yet). */
+  readonly adding: readonly number[];
+  /** removing: voters the placement no longer names. */
+  readonly removing: readonly number[];
+}
+
+/** shardMove compares a shard's membership with its placement (null placement: only learners count as a move). */
+export function shardMove(voters: readonly number[], learners: readonly number[], placed: readonly number[] | null): ShardMove | null {
+  const target = placed ?? voters;
+  const adding = [...new Set([...target.filter((n) => !voters.includes(n)), ...learners])].sort((a, b) => a - b);
+  const removing = voters.filter((n) => !target.includes(n)).sort((a, b) => a - b);
+  return adding.length === 0 && removing.length === 0 ? null : { adding, removing };
 }
 
 /**
@@ -45,19 +69,29 @@ export interface ClusterDocument {
 export function clusterDocument(source: ApiSource, reported?: readonly GroupView[]): ClusterDocument {
   const groups = reported === undefined ? source.groups() : bestViews(reported);
   const meta = groups.find((g) => g.group === source.metaGroup);
-  return {
-    nodes: source.nodes().map((n) => ({ id: n.id, address: n.address, state: n.state, ...(n.member === undefined ? {} : { member: n.member }) })),
-    meta: { leader: meta?.leader ?? 0, term: meta?.term ?? 0 },
-    shards: groups
-      .filter((g) => g.group !== source.metaGroup)
-      .map((g) => ({
+  const placement = source.placement?.() ?? null;
+  const shards = groups
+    .filter((g) => g.group !== source.metaGroup)
+    .map((g) => {
+      const placed = placement?.get(g.group) ?? null;
+      return {
         id: g.group,
         leader: g.leader,
         replicas: [...g.voters, ...g.learners].sort((a, b) => a - b),
         term: g.term,
         commitIndex: g.commit,
         appliedIndex: g.applied,
-      })),
+        voters: [...g.voters].sort((a, b) => a - b),
+        learners: [...g.learners].sort((a, b) => a - b),
+        ...(placed === null ? {} : { placed: [...placed].sort((a, b) => a - b) }),
+        move: shardMove(g.voters, g.learners, placed),
+      };
+    });
+  return {
+    nodes: source.nodes().map((n) => ({ id: n.id, address: n.address, state: n.state, ...(n.member === undefined ? {} : { member: n.member }) })),
+    meta: { leader: meta?.leader ?? 0, term: meta?.term ?? 0 },
+    shards,
+    movesInProgress: shards.filter((x) => x.move !== null).length,
   };
 }
 

@@ -40,6 +40,7 @@ export const BlockKind = {
   bloom: 6,
   idempotencyWindow: 7,
   blockMeta: 8,
+  shardMeta: 9,
 } as const;
 
 /** BlockKindValue is one of the BlockKind numbers. */

@@ -13,3 +13,14 @@ export function codeOf(fn: () => unknown): string {
     throw err;
   }
 }
+
+/** codeOfAsync is codeOf for a promise: 'ok', or the error code it rejected with. */
+export async function codeOfAsync(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (err) {
+    if (err instanceof OtlpdbError) return err.code;
+    throw err;
+  }
+}

@@ -145,6 +145,11 @@ export class DriverLoop {
     }
   }
 
+  /** fail stops the driver with `err` (work outside the chain, such as a background flush, failed); the first failure wins. */
+  fail(err: unknown): void {
+    if (this.#failure === null) this.#fail(err);
+  }
+
   #fail(err: unknown): void {
     this.#failure = err;
     this.#hooks.onFailure(err);

@@ -11,7 +11,7 @@ import type { FileSystem } from '../../fs/file-system.js';
 import { DriverLimits } from '../../limits.js';
 import type { ConfState, Config, GroupId, Message, NodeId, Rand } from '../types.js';
 import type { WalOptions } from '../wal/wal.js';
-import type { StateMachine } from './state-machine.js';
+import type { AnyStateMachine } from './state-machine.js';
 
 /** Transport is how a driver hands messages to the network; the network calls `receive` on the peer's driver. */
 export interface Transport {
@@ -53,7 +53,7 @@ export interface MultiRaftDriverOptions {
   readonly rand: Rand;
   readonly clock: Clock;
   readonly groups: readonly GroupSpec[];
-  readonly makeStateMachine: (group: GroupId) => StateMachine;
+  readonly makeStateMachine: (group: GroupId) => AnyStateMachine;
   /** scheduler, when set, ticks every tickMs. */
   readonly scheduler?: Scheduler;
   /** autoRun runs iterations by itself whenever there is work (default: true when a scheduler is given). */

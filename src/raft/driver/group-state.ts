@@ -15,13 +15,14 @@
  * everything in it; the state machine is created by the driver's caller
  * (`makeStateMachine`) and handed over.
  */
-import { assert } from '../../errors.js';
+import { OtlpdbError, assert } from '../../errors.js';
 import { decodeConfChange } from '../conf-change.js';
 import { RawNode } from '../raw-node.js';
 import { EntryType } from '../types.js';
 import type { ConfState, Entry, GroupId, NodeId, Ready } from '../types.js';
 import type { DriverStats, GroupStats, MultiRaftDriverOptions } from './driver-types.js';
-import type { StateMachine } from './state-machine.js';
+import { isDurable } from './state-machine.js';
+import type { AnyStateMachine, DurableStateMachine } from './state-machine.js';
 import type { WalStorage } from './wal-storage.js';
 import { failSnapshottedProposals, noteReadStates, resolveReads, settleProposals } from './waiters.js';
 import type { WaiterMaps } from './waiters.js';
@@ -30,25 +31,58 @@ import type { WaiterMaps } from './waiters.js';
 export interface GroupState extends WaiterMaps {
   readonly raw: RawNode;
   readonly storage: WalStorage;
-  readonly sm: StateMachine;
+  readonly sm: AnyStateMachine;
   confState: ConfState;
   applied: number;
   readonly stats: GroupStats;
+  /** durable is the state machine when it is a DurableStateMachine (see "Durable state machines" in multi-raft.ts), else null. */
+  readonly durable: DurableStateMachine | null;
+  /** flushedAt is a flush made durable whose Raft snapshot is not taken yet (durable groups only). */
+  flushedAt: { readonly index: number; readonly confState: ConfState } | null;
+  /** flushInFlight is the flush in progress (durable groups only). */
+  flushInFlight: Promise<void> | null;
+  /** stagingSnapshot says a snapshot is being pulled from a peer (durable groups only); its Raft message waits. */
+  stagingSnapshot: boolean;
 }
 
-/** openGroupState restores a group's state machine from its storage's snapshot and starts its RawNode at that index. */
-export function openGroupState(options: MultiRaftDriverOptions, group: GroupId, storage: WalStorage): GroupState {
+/**
+ * openGroupState restores a group's state machine and starts its RawNode at
+ * the state machine's applied index: for an in-memory state machine, from the
+ * storage's snapshot image; for a durable one, from its own files (opened
+ * with the WAL's snapshot; a replica whose files are ahead of the log — left
+ * behind by an earlier incarnation of the group on this node — is wiped and
+ * reopened empty).
+ */
+export async function openGroupState(options: MultiRaftDriverOptions, group: GroupId, storage: WalStorage): Promise<GroupState> {
   const snap = storage.snapshot();
-  const sm = options.makeStateMachine(group);
-  sm.restore(snap.data, snap.metadata.index);
-  assert(sm.appliedIndex() === snap.metadata.index, 'a restored state machine is at its snapshot index');
+  let sm = options.makeStateMachine(group);
+  if (isDurable(sm)) {
+    await sm.open({ index: snap.metadata.index, data: snap.data });
+    if (sm.appliedIndex() > storage.lastIndex()) {
+      await sm.destroy();
+      sm = options.makeStateMachine(group);
+      assert(isDurable(sm), 'a group keeps its kind of state machine');
+      await sm.open({ index: snap.metadata.index, data: snap.data });
+    }
+    if (sm.appliedIndex() < snap.metadata.index || sm.appliedIndex() > storage.lastIndex()) {
+      throw new OtlpdbError(
+        'ERR_CORRUPTION',
+        `group ${group}: durable state at ${sm.appliedIndex()} does not cover the log's snapshot ${snap.metadata.index} (log ends at ${storage.lastIndex()})`,
+        { group },
+      );
+    }
+  } else {
+    sm.restore(snap.data, snap.metadata.index);
+    assert(sm.appliedIndex() === snap.metadata.index, 'a restored state machine is at its snapshot index');
+  }
+  const applied = sm.appliedIndex();
   const raw = new RawNode({
     ...options.raft,
     id: options.nodeId,
     group,
     storage,
     rand: options.rand,
-    applied: snap.metadata.index,
+    applied,
     disableProposalForwarding: true,
   });
   return {
@@ -57,10 +91,14 @@ export function openGroupState(options: MultiRaftDriverOptions, group: GroupId, 
     storage,
     sm,
     confState: storage.initialState().confState,
-    applied: snap.metadata.index,
+    applied,
     proposals: new Map(),
     reads: new Map(),
     stats: { proposals: 0, proposalsResolved: 0, proposalsDropped: 0, confChanges: 0 },
+    durable: isDurable(sm) ? sm : null,
+    flushedAt: null,
+    flushInFlight: null,
+    stagingSnapshot: false,
   };
 }
 
@@ -78,18 +116,25 @@ export function isMember(g: GroupState, id: NodeId): boolean {
  * read barriers they satisfy (waiters.ts). Called after the Ready was
  * persisted and synced, before the RawNode advances.
  */
-export function applyReady(g: GroupState, rd: Ready, stats: DriverStats): void {
+export async function applyReady(g: GroupState, rd: Ready, stats: DriverStats, onFlushError: (err: unknown) => void): Promise<void> {
   if (rd.snapshot !== null) {
     const md = rd.snapshot.metadata;
-    g.sm.restore(rd.snapshot.data, md.index);
+    if (isDurable(g.sm)) await g.sm.installSnapshot(md.index, rd.snapshot.data);
+    else g.sm.restore(rd.snapshot.data, md.index);
     g.confState = md.confState;
     g.applied = md.index;
+    g.flushedAt = null;
     stats.snapshotsInstalled++;
     failSnapshottedProposals(g, stats, md.index);
   }
   const ents = rd.committedEntries;
   if (ents.length > 0) {
     assert((ents[0] as Entry).index === g.applied + 1, 'committed entries follow the applied index');
+    // Backpressure: a durable head at its hard bound is flushed before it takes more.
+    if (g.durable !== null && g.durable.mustFlushBeforeApply()) {
+      if (g.flushInFlight === null && g.durable.appliedIndex() === g.applied) void startFlush(g, onFlushError);
+      if (g.flushInFlight !== null) await g.flushInFlight;
+    }
     // confStates[k]: the membership after entry k when it is a ConfChange (allocated only when one is applied).
     let confStates: (ConfState | null)[] | null = null;
     for (let k = 0; k < ents.length; k++) {
@@ -105,11 +150,74 @@ export function applyReady(g: GroupState, rd: Ready, stats: DriverStats): void {
     const results = g.sm.apply(ents);
     assert(results.length === ents.length, 'the state machine returns one result per entry');
     g.applied = (ents[ents.length - 1] as Entry).index;
-    assert(g.sm.appliedIndex() === g.applied, 'the state machine applied every committed entry');
+    // A durable state installed from a peer may be ahead of the log: it skips entries it already holds.
+    if (g.durable !== null) assert(g.sm.appliedIndex() >= g.applied, 'the durable state machine covers every committed entry');
+    else assert(g.sm.appliedIndex() === g.applied, 'the state machine applied every committed entry');
     settleProposals(g, stats, ents, results, confStates);
   }
   noteReadStates(g, rd.readStates);
   resolveReads(g, g.applied);
+}
+
+/**
+ * startFlush starts a flush of a durable group at its applied index (the
+ * state machine freezes its head synchronously) and records, once durable,
+ * the index and membership the next Raft snapshot is taken at. A failed
+ * flush goes to `onError` (the driver stops, as for a failed WAL sync).
+ */
+export function startFlush(g: GroupState, onError: (err: unknown) => void): Promise<void> {
+  const sm = g.durable;
+  assert(sm !== null, 'only durable groups flush');
+  assert(g.flushInFlight === null && !sm.flushing, 'one flush at a time per group');
+  assert(sm.appliedIndex() === g.applied, 'a flush starts where Raft has applied');
+  const at = { index: g.applied, confState: g.confState };
+  const p = sm.flush().then(
+    (index) => {
+      assert(index === at.index, 'a flush makes the applied index durable');
+      if (at.index > (g.flushedAt?.index ?? 0)) g.flushedAt = at;
+    },
+    (err: unknown) => onError(err),
+  );
+  g.flushInFlight = p.finally(() => {
+    g.flushInFlight = null;
+  });
+  return g.flushInFlight;
+}
+
+/**
+ * maybeFlushOrSnapshot is the compaction policy (step 7) for a durable
+ * group: a flush made durable becomes a Raft snapshot (its image the state
+ * machine's descriptor) and the log is compacted up to it but the last
+ * `compactKeepEntries` entries; and a flush starts when the head asks for
+ * one (size, age) or the log holds `snapshotEntries` entries past the durable
+ * index. Returns the new snapshot's index, or null.
+ */
+export async function maybeFlushOrSnapshot(
+  g: GroupState,
+  stats: DriverStats,
+  nowMs: number,
+  settings: { readonly snapshotEntries: number; readonly compactKeepEntries: number },
+  onFlushError: (err: unknown) => void,
+): Promise<number | null> {
+  const sm = g.durable;
+  assert(sm !== null, 'durable groups only');
+  let taken: number | null = null;
+  const at = g.flushedAt;
+  if (at !== null && at.index <= g.applied) {
+    g.flushedAt = null;
+    if (at.index > g.storage.snapshot().metadata.index) {
+      await g.storage.createSnapshot(at.index, at.confState, sm.snapshotDescriptor(at.index));
+      stats.snapshotsTaken++;
+      const to = at.index - settings.compactKeepEntries;
+      if (to >= g.storage.firstIndex()) g.storage.compact(to);
+      taken = at.index;
+    }
+  }
+  const behind = g.applied - sm.durableIndex();
+  if (g.flushInFlight === null && !sm.flushing && behind > 0 && sm.appliedIndex() === g.applied) {
+    if (sm.flushDue(nowMs) || behind >= settings.snapshotEntries) void startFlush(g, onFlushError);
+  }
+  return taken;
 }
 
 /**
@@ -121,10 +229,12 @@ export function applyReady(g: GroupState, rd: Ready, stats: DriverStats): void {
  */
 export async function maybeSnapshot(g: GroupState, stats: DriverStats, snapshotEntries: number, compactKeepEntries: number): Promise<number | null> {
   assert(compactKeepEntries >= 0 && compactKeepEntries < snapshotEntries, '0 <= compactKeepEntries < snapshotEntries');
+  const sm = g.sm;
+  assert(!isDurable(sm), 'durable groups take snapshots at their flushes (maybeFlushOrSnapshot)');
   const snap = g.storage.snapshot().metadata.index;
   if (g.applied - snap < snapshotEntries) return null;
   const index = g.applied;
-  await g.storage.createSnapshot(index, g.confState, g.sm.snapshot());
+  await g.storage.createSnapshot(index, g.confState, sm.snapshot());
   stats.snapshotsTaken++;
   const to = index - compactKeepEntries;
   if (to >= g.storage.firstIndex()) g.storage.compact(to);

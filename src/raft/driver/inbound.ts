@@ -29,6 +29,7 @@ export function stepInbound(
   messages: readonly Message[],
   stats: DriverStats,
   onRefusal: (err: OtlpdbError) => void,
+  hold: (g: GroupState, m: Message) => boolean = () => false,
 ): ReceiveResult {
   let accepted = 0;
   let refused = 0;
@@ -53,6 +54,10 @@ export function stepInbound(
     if (m.from !== from || !isMember(g, from)) {
       stats.refusedUnknownNode++;
       refused++;
+      continue;
+    }
+    if (hold(g, m)) {
+      accepted++; // Held back by the driver (a snapshot whose data is being staged); it steps it later.
       continue;
     }
     let err: unknown;

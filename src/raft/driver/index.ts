@@ -41,5 +41,5 @@ export {
   encodeSnapshotFile,
 } from './snapshot-store.js';
 export type { SnapshotStore } from './snapshot-store.js';
-export { KvStateMachine, decodeKvResult, encodeKvCommand } from './state-machine.js';
-export type { KvCommand, KvResult, StateMachine } from './state-machine.js';
+export { KvStateMachine, decodeKvResult, encodeKvCommand, isDurable } from './state-machine.js';
+export type { AnyStateMachine, DurableStateMachine, KvCommand, KvResult, StateMachine } from './state-machine.js';

@@ -29,6 +29,28 @@
  *   7. compaction policy: a group whose applied index is `snapshotEntries`
  *      past its snapshot snapshots its state machine, compacts its log, and
  *      the WAL purges dead segments.
+ * ## Durable state machines
+ *
+ * A group whose state machine is a DurableStateMachine (a shard replica on
+ * LevelDB; state-machine.ts) keeps its state in its own files, so:
+ * - open: the state machine opens its files; Raft restarts at its durable
+ *   index and replays the log after it (openGroupState);
+ * - step 5 applies entries to its in-memory head; a head at its hard bound is
+ *   flushed first (backpressure by stalling apply, identical on no replica
+ *   but harmless: refusals never depend on it);
+ * - step 7: a flush starts when the head asks (size, age) or the log holds
+ *   `snapshotEntries` entries past the durable index; it runs in the
+ *   background while iterations go on. Once durable, the next step 7 takes a
+ *   Raft snapshot at the flushed index whose image is only a descriptor, and
+ *   compacts the log up to it: the log is never compacted past durable state;
+ * - a Raft snapshot arriving for such a group is held back (#holdSnapshot)
+ *   until the state machine has pulled the sender's durable state into a
+ *   staging area; then the core steps it, and step 5 swaps the staged state
+ *   in (installSnapshot). The staged state may be newer than the snapshot's
+ *   index; the state machine skips the entries it already holds;
+ * - removeGroup deletes the replica's files after the WAL forgot the group;
+ *   stop waits for flushes and closes them.
+ *
  * Iterations run one at a time; ticks, messages and proposals that arrive
  * while one runs are stepped into the RawNodes at once and carried out by the
  * next iteration. Runtime group changes (addGroup, removeGroup) run in the
@@ -52,7 +74,7 @@
  * its groups.
  */
 import { OtlpdbError, assert } from '../../errors.js';
-import { StateRole } from '../types.js';
+import { MessageType, StateRole } from '../types.js';
 import type { ConfChange, ConfState, GroupId, Message, NodeId, RaftStatus, Ready } from '../types.js';
 import type { Wal } from '../wal/wal.js';
 import { checkTimeout, driverSettings, newDriverStats } from './driver-types.js';
@@ -71,14 +93,14 @@ import type {
 import { hostGroup, hostedEntry, checkSpec, openHostedGroups, refuseAdd, registryRoom, unhostGroup } from './group-lifecycle.js';
 import type { LifecycleIo } from './group-lifecycle.js';
 import type { GroupRegistry } from './group-registry.js';
-import { applyReady, maybeSnapshot, openGroupState } from './group-state.js';
+import { applyReady, maybeFlushOrSnapshot, maybeSnapshot, openGroupState, startFlush } from './group-state.js';
 import { DriverLoop } from './driver-loop.js';
 import { stepInbound } from './inbound.js';
 import type { GroupState } from './group-state.js';
 import { LatencyHistogram, WAL_SYNC_BUCKETS_MS } from './latency-histogram.js';
 import type { HistogramSnapshot } from './latency-histogram.js';
 import type { SnapshotStore } from './snapshot-store.js';
-import type { StateMachine } from './state-machine.js';
+import type { AnyStateMachine } from './state-machine.js';
 import {
   NOT_WAITING,
   addProposalWaiter,
@@ -170,7 +192,7 @@ export class MultiRaftDriver {
   static async open<D extends MultiRaftDriver>(this: new (init: DriverInit) => D, options: MultiRaftDriverOptions): Promise<D> {
     const { wal, store, registry, storages } = await openHostedGroups(options);
     const groups = new Map<GroupId, GroupState>();
-    for (const [group, storage] of storages) groups.set(group, openGroupState(options, group, storage));
+    for (const [group, storage] of storages) groups.set(group, await openGroupState(options, group, storage));
     return new this({ options, wal, store, groups, registry });
   }
 
@@ -191,7 +213,7 @@ export class MultiRaftDriver {
       if (refused !== null) throw refused;
       await this.#loop.poisonOnError(async () => {
         const storage = await hostGroup(this.#io, spec, entry);
-        this.#groups.set(group, openGroupState(this.#options, group, storage));
+        this.#groups.set(group, await openGroupState(this.#options, group, storage));
       });
       assert(this.#groups.has(group), 'an added group is hosted');
       this.#loop.kick();
@@ -219,6 +241,11 @@ export class MultiRaftDriver {
         const res = await unhostGroup(this.#io, group);
         this.stats.purges++;
         this.stats.segmentsDeleted += res.deletedFiles.length;
+        // The WAL forgot the group durably; its durable state goes too (a crash before this leaves files a re-add wipes).
+        if (g.durable !== null) {
+          if (g.flushInFlight !== null) await g.flushInFlight;
+          await g.durable.destroy();
+        }
       });
       assert(!this.#groups.has(group), 'a removed group is not hosted');
     });
@@ -230,7 +257,7 @@ export class MultiRaftDriver {
   }
 
   /** stateMachine returns a group's state machine (for reads after a barrier, and tests). */
-  stateMachine(group: GroupId): StateMachine | null {
+  stateMachine(group: GroupId): AnyStateMachine | null {
     return this.#groups.get(group)?.sm ?? null;
   }
 
@@ -300,9 +327,16 @@ export class MultiRaftDriver {
       return { accepted: 0, refused: 1 };
     }
     if (this.#loop.idle) return { accepted: 0, refused: messages.length };
-    const res = stepInbound(this.#groups, from, messages, this.stats, (err) => {
-      this.lastRefusal = err;
-    });
+    const res = stepInbound(
+      this.#groups,
+      from,
+      messages,
+      this.stats,
+      (err) => {
+        this.lastRefusal = err;
+      },
+      (g, m) => this.#holdSnapshot(g, from, m),
+    );
     if (res.accepted > 0) this.#loop.kick();
     return res;
   }
@@ -432,6 +466,11 @@ export class MultiRaftDriver {
     this.#ticker?.cancel();
     await this.#loop.settled();
     this.#failAll(new OtlpdbError('ERR_UNAVAILABLE', `node ${this.nodeId} driver stopped`));
+    for (const g of this.#groups.values()) {
+      if (g.durable === null) continue;
+      if (g.flushInFlight !== null) await g.flushInFlight;
+      await g.durable.close();
+    }
     if (this.#loop.failure === null) await this.#wal.close();
   }
 
@@ -480,7 +519,7 @@ export class MultiRaftDriver {
       this.stats.messagesSent += out.length;
     }
     // 5. Apply, serve reads.
-    for (const { g, rd } of work) applyReady(g, rd, this.stats);
+    for (const { g, rd } of work) await applyReady(g, rd, this.stats, this.#onFlushError);
     // 6. Advance.
     for (const { g } of work) {
       g.raw.advance();
@@ -494,8 +533,12 @@ export class MultiRaftDriver {
 
   async #maybeCompact(): Promise<void> {
     const compacted: { g: GroupState; index: number }[] = [];
+    const nowMs = this.#clock.nowMs();
     for (const g of this.#groups.values()) {
-      const index = await maybeSnapshot(g, this.stats, this.#settings.snapshotEntries, this.#settings.compactKeepEntries);
+      const index =
+        g.durable === null
+          ? await maybeSnapshot(g, this.stats, this.#settings.snapshotEntries, this.#settings.compactKeepEntries)
+          : await maybeFlushOrSnapshot(g, this.stats, nowMs, this.#settings, this.#onFlushError);
       if (index !== null) compacted.push({ g, index });
     }
     if (compacted.length === 0) return;
@@ -504,6 +547,63 @@ export class MultiRaftDriver {
     this.stats.purges++;
     this.stats.segmentsDeleted += res.deletedFiles.length;
     for (const { g, index } of compacted) await this.#store.prune(g.group, index);
+  }
+
+  /** #onFlushError stops the driver: a failed flush leaves the replica's files unknown, as a failed WAL sync does. */
+  readonly #onFlushError = (err: unknown): void => {
+    this.#loop.fail(err);
+  };
+
+  /**
+   * #holdSnapshot keeps a Raft snapshot for a durable group from the core
+   * until its data is staged: it starts pulling the sender's durable state
+   * (one pull per group at a time) and steps the message again once staged.
+   * A failed pull drops it; the leader resends the snapshot later.
+   */
+  #holdSnapshot(g: GroupState, from: NodeId, m: Message): boolean {
+    const sm = g.durable;
+    const chunk = m.snapshot as Message['snapshot'] | undefined;
+    if (sm === null || m.type !== MessageType.Snap || typeof chunk !== 'object' || chunk === null) return false;
+    const index = (chunk.metadata as { index?: unknown } | undefined)?.index;
+    if (typeof index !== 'number' || !Number.isSafeInteger(index) || !(chunk.data instanceof Uint8Array)) return false; // The core refuses it.
+    if (sm.stagedFor(index) || chunk.data.length === 0) return false; // Staged, or the empty bootstrap image (no data to pull).
+    if (g.stagingSnapshot) return true;
+    if (chunk.offset !== 0 || !chunk.done) return false; // Not a descriptor: the core refuses it.
+    g.stagingSnapshot = true;
+    sm.stageSnapshot(from, index, chunk.data).then(
+      () => {
+        g.stagingSnapshot = false;
+        if (this.#groups.get(g.group) === g) this.receive(from, [m]);
+      },
+      (err: unknown) => {
+        g.stagingSnapshot = false;
+        this.lastRefusal = new OtlpdbError('ERR_UNAVAILABLE', `group ${g.group}: staging snapshot ${index} from node ${from} failed: ${String(err)}`);
+      },
+    );
+    return true;
+  }
+
+  /**
+   * flush makes every durable group's applied state durable and takes its
+   * Raft snapshot there (for `POST /api/v1/admin/flush`, tests and backups).
+   * It runs between iterations and resolves when every group is done.
+   */
+  flush(): Promise<{ readonly groups: number }> {
+    return this.#loop.enqueue(async () => {
+      const refused = this.#loop.refusal();
+      if (refused !== null) throw refused;
+      let flushed = 0;
+      for (const g of this.#groups.values()) {
+        const sm = g.durable;
+        if (sm === null) continue;
+        if (g.flushInFlight !== null) await g.flushInFlight;
+        if (g.applied > sm.durableIndex() && sm.appliedIndex() === g.applied) await startFlush(g, this.#onFlushError);
+        if (this.#loop.failure !== null) throw this.#loop.failure;
+        flushed++;
+      }
+      await this.#maybeCompact();
+      return { groups: flushed };
+    });
   }
 
   #expire(nowMs: number): void {

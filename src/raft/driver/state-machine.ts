@@ -31,6 +31,68 @@ export interface StateMachine {
   appliedIndex(): number;
 }
 
+/**
+ * DurableStateMachine is a state machine that keeps its own state on disk
+ * (a shard replica's LevelDB) instead of in driver snapshot images. The
+ * driver then follows a different contract (see "Durable state machines" in
+ * multi-raft.ts):
+ * - open(snapshotIndex) loads the durable state before Raft starts; Raft
+ *   restarts at appliedIndex() = the durable index, and replays the log after it.
+ * - apply() is handed committed entries; entries at or below appliedIndex()
+ *   (already in a state installed from a peer) are skipped with an empty result.
+ * - flush() makes the state at appliedIndex() durable; only then does the
+ *   driver take a Raft snapshot there (its image is snapshotDescriptor()) and
+ *   compact the log up to it. The log is never compacted past durableIndex().
+ * - A Raft snapshot received from the leader names a descriptor, not data: the
+ *   driver holds the message back until stageSnapshot() has pulled the
+ *   leader's durable state into a staging area, steps it, and the install
+ *   (installSnapshot) swaps the staged state in.
+ * snapshot() and restore() of StateMachine are not used for durable state machines.
+ */
+export interface DurableStateMachine {
+  readonly durable: true;
+  /** apply is StateMachine.apply, except that entries at or below appliedIndex() are skipped with an empty result. */
+  apply(entries: readonly Entry[]): readonly Uint8Array[];
+  /** appliedIndex is the index of the last entry the state reflects (in memory or on disk). */
+  appliedIndex(): number;
+  /** open loads the durable state; `snapshotIndex` is the WAL's snapshot of the group (0: none). */
+  open(snapshot: { readonly index: number; readonly data: Uint8Array }): Promise<void>;
+  /** durableIndex is the index whose state is on disk. */
+  durableIndex(): number;
+  /** flushDue says whether the head wants a flush (size or age) at `nowMs`. */
+  flushDue(nowMs: number): boolean;
+  /** mustFlushBeforeApply says the head is at its hard bound: the driver flushes before applying more. */
+  mustFlushBeforeApply(): boolean;
+  /** flushing says whether a flush is in progress. */
+  readonly flushing: boolean;
+  /** flush freezes the state at appliedIndex() synchronously, writes it, and resolves with the index made durable. */
+  flush(): Promise<number>;
+  /** snapshotDescriptor is the Raft snapshot image naming durable state at `index`. */
+  snapshotDescriptor(index: number): Uint8Array;
+  /** stagedFor says whether a staged state fetched for the Raft snapshot at `index` is complete. */
+  stagedFor(index: number): boolean;
+  /** stageSnapshot pulls the durable state of `from` (which sent a Raft snapshot at `index`) into the staging area. */
+  stageSnapshot(from: number, index: number, descriptor: Uint8Array): Promise<void>;
+  /**
+   * installSnapshot swaps in the state staged for `index`; appliedIndex() is
+   * then the staged state's index (>= index). An empty image (a group's
+   * bootstrap snapshot) needs no stage: it is the empty state at `index`.
+   */
+  installSnapshot(index: number, data: Uint8Array): Promise<void>;
+  /** close waits for a flush in progress and closes the files. */
+  close(): Promise<void>;
+  /** destroy closes and deletes every file of the replica (the group left this node). */
+  destroy(): Promise<void>;
+}
+
+/** AnyStateMachine is what a driver's caller may give a group: in-memory (snapshotted by the driver) or durable. */
+export type AnyStateMachine = StateMachine | DurableStateMachine;
+
+/** isDurable says whether a state machine follows the DurableStateMachine contract. */
+export function isDurable(sm: AnyStateMachine): sm is DurableStateMachine {
+  return (sm as Partial<DurableStateMachine>).durable === true;
+}
+
 /** KvCommand is a command of the test KV state machine. */
 export type KvCommand =
   | { readonly op: 'put'; readonly key: string; readonly value: string }

@@ -73,6 +73,50 @@ export class KvWriteBatch {
   }
 }
 
+type LevelSnapshot = ReturnType<ClassicLevel<Uint8Array, Uint8Array>['snapshot']>;
+
+/**
+ * KvView is a KvRead pinned to one LevelDB snapshot: every read through it
+ * sees the database as it was when the view was made. Close it when done
+ * (an open view keeps old data alive in LevelDB).
+ */
+export class KvView implements KvRead {
+  readonly #db: ShardDb;
+  readonly #snap: LevelSnapshot;
+  #refs = 1;
+
+  constructor(db: ShardDb, snap: LevelSnapshot) {
+    this.#db = db;
+    this.#snap = snap;
+  }
+
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.#db.readAt(this.#snap).get(key);
+  }
+
+  getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    return this.#db.readAt(this.#snap).getMany(keys);
+  }
+
+  pages(range: KeyRange, pageEntries?: number): AsyncGenerator<readonly KvEntry[]> {
+    return this.#db.readAt(this.#snap).pages(range, pageEntries);
+  }
+
+  /** retain adds a holder; each holder calls release once. */
+  retain(): this {
+    assert(this.#refs > 0, 'a released view is not retained again');
+    this.#refs++;
+    return this;
+  }
+
+  /** release drops a holder; the snapshot closes with the last one. */
+  async release(): Promise<void> {
+    assert(this.#refs > 0, 'a view is released once per holder');
+    this.#refs--;
+    if (this.#refs === 0) await this.#snap.close();
+  }
+}
+
 /** ShardDb is one replica's LevelDB, opened on a directory it owns. */
 export class ShardDb implements KvRead {
   readonly dir: string;
@@ -97,6 +141,20 @@ export class ShardDb implements KvRead {
     return new ShardDb(dir, db);
   }
 
+  /** view pins the database as it is now (a LevelDB snapshot, made synchronously). */
+  view(): KvView {
+    return new KvView(this, this.#db.snapshot());
+  }
+
+  /** readAt is a KvRead at `snap` (undefined: the latest state). */
+  readAt(snap: LevelSnapshot | undefined): KvRead {
+    return {
+      get: (key) => this.#db.get(key, snap === undefined ? {} : { snapshot: snap }),
+      getMany: async (keys) => (keys.length === 0 ? [] : this.#db.getMany(keys as Uint8Array[], snap === undefined ? {} : { snapshot: snap })),
+      pages: (range, pageEntries) => this.#pages(range, pageEntries, snap),
+    };
+  }
+
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     return this.#db.get(key);
   }
@@ -106,12 +164,17 @@ export class ShardDb implements KvRead {
     return this.#db.getMany(keys as Uint8Array[]);
   }
 
-  async *pages(range: KeyRange, pageEntries: number = ShardDbLimits.scanPageEntriesMax): AsyncGenerator<readonly KvEntry[]> {
+  pages(range: KeyRange, pageEntries: number = ShardDbLimits.scanPageEntriesMax): AsyncGenerator<readonly KvEntry[]> {
+    return this.#pages(range, pageEntries, undefined);
+  }
+
+  async *#pages(range: KeyRange, pageEntries: number = ShardDbLimits.scanPageEntriesMax, snap: LevelSnapshot | undefined): AsyncGenerator<readonly KvEntry[]> {
     assert(Number.isSafeInteger(pageEntries) && pageEntries >= 1, 'pageEntries >= 1');
     const size = Math.min(pageEntries, ShardDbLimits.scanPageEntriesMax);
     const opts: Record<string, unknown> = { keys: true, values: true };
     for (const k of ['gte', 'gt', 'lte', 'lt'] as const) if (range[k] !== undefined) opts[k] = range[k];
     if (range.reverse === true) opts.reverse = true;
+    if (snap !== undefined) opts.snapshot = snap;
     if (range.limit !== undefined) {
       assert(Number.isSafeInteger(range.limit) && range.limit >= 0, 'limit >= 0');
       opts.limit = range.limit;
@@ -121,14 +184,8 @@ export class ShardDb implements KvRead {
       for (;;) {
         const batch = await it.nextv(size);
         if (batch.length === 0) return;
-        const page: KvEntry[] = [];
-        let bytes = 0;
-        for (const [key, value] of batch) {
-          page.push({ key, value });
-          bytes += key.length + value.length;
-        }
-        yield page;
-        void bytes; // nextv bounds the entries; values are bounded by valueBytesMax, so a page is bounded in bytes too.
+        // nextv bounds the entries; values are bounded by valueBytesMax, so a page is bounded in bytes too.
+        yield batch.map(([key, value]) => ({ key, value }));
       }
     } finally {
       await it.close();

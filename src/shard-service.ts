@@ -1,0 +1,270 @@
+/**
+ * shard-service.ts — the node-level side of shard storage: the state
+ * machine each shard replica runs, the peer methods shard storage needs
+ * (snapshot pages, flush, stats), the retention cutoffs from the meta
+ * group's tenant settings, and the cluster-wide flush and stats behind
+ * `POST /api/v1/admin/flush` and `GET /api/v1/stats`.
+ *
+ * Peer methods (unary calls over the peer transport; payloads msgpack):
+ *   shard.snapshotPage  SnapshotPageRequest → SnapshotPage (shard-records.ts)
+ *   node.flush          {} → {groups}: flushes every durable group of the node
+ *   node.shardStats     {} → ShardStatsReport[]: one per hosted shard replica
+ *
+ * Invariants: every call has a deadline (ShardLimits / ShardServiceLimits);
+ * a peer's answer is decoded with checks (ERR_INVALID_ARGUMENT), never
+ * trusted; stats count each shard once (the report of its leader with the
+ * highest term, else of the replica with the highest durable index).
+ */
+import { join } from 'node:path';
+import { Packr } from 'msgpackr';
+import { TenantDefaults } from './control/tenant.js';
+import type { MetaStateMachine } from './control/index.js';
+import { OtlpdbError, assert } from './errors.js';
+import { ShardLimits, ShardServiceLimits } from './limits.js';
+import type { MultiRaftDriver } from './raft/driver/multi-raft.js';
+import type { GroupId, NodeId } from './raft/types.js';
+import { StateRole } from './raft/types.js';
+import { ShardStateMachine } from './storage/shard/shard-state-machine.js';
+import type { ShardStores } from './storage/shard/shard-state-machine.js';
+import { decodeSnapshotPage, decodeSnapshotPageRequest, encodeSnapshotPage, encodeSnapshotPageRequest } from './storage/shard/shard-records.js';
+import type { RetentionCutoffs, Signal, SignalStats } from './storage/shard/signal-store.js';
+import type { PeerTransport } from './transport/peer-transport.js';
+
+/** SHARD_SNAPSHOT_PAGE, NODE_FLUSH and NODE_SHARD_STATS are the peer methods of shard storage. */
+export const SHARD_SNAPSHOT_PAGE = 'shard.snapshotPage';
+export const NODE_FLUSH = 'node.flush';
+export const NODE_SHARD_STATS = 'node.shardStats';
+
+const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true });
+const SIGNALS: readonly Signal[] = ['traces', 'metrics', 'logs'];
+const NS_PER_MS = 1_000_000n;
+
+/** ShardStatsReport is one replica's durable counts, with what is needed to pick one replica per shard. */
+export interface ShardStatsReport {
+  readonly node: NodeId;
+  readonly group: GroupId;
+  readonly isLeader: boolean;
+  readonly term: number;
+  readonly durableIndex: number;
+  readonly stats: Readonly<Record<Signal, SignalStats>>;
+}
+
+/** StatsDocument is the body of GET /api/v1/stats (the shape the shard storage issue names, plus coverage). */
+export interface StatsDocument {
+  readonly traces: { readonly spans: number; readonly traces: number; readonly bytes: number };
+  readonly metrics: { readonly series: number; readonly samples: number; readonly bytes: number };
+  readonly logs: { readonly records: number; readonly bytes: number };
+  /** shards is how many shards were counted; shardsMissing lists shards no reachable replica reported. */
+  readonly shards: number;
+  readonly shardsMissing: readonly number[];
+}
+
+/** FlushDocument is the body of POST /api/v1/admin/flush. */
+export interface FlushDocument {
+  readonly nodes: readonly { readonly node: NodeId; readonly groups: number; readonly error?: string }[];
+}
+
+/** RetentionBySignal is each signal's cutoffs. */
+export type RetentionBySignal = Readonly<Record<Signal, RetentionCutoffs>>;
+
+/**
+ * retentionCutoffs turns the meta group's tenant settings into cutoffs at
+ * `nowMs`: data older than now − retention may go. Tenants nobody configured
+ * get TenantDefaults.
+ */
+export function retentionCutoffs(meta: MetaStateMachine | null, nowMs: number): RetentionBySignal {
+  assert(Number.isSafeInteger(nowMs) && nowMs >= 0, 'nowMs is a wall-clock time');
+  const now = BigInt(nowMs) * NS_PER_MS;
+  const cut = (ms: number): bigint | null => {
+    const c = now - BigInt(ms) * NS_PER_MS;
+    return c > 0n ? c : null;
+  };
+  const out = {} as Record<Signal, RetentionCutoffs>;
+  for (const s of SIGNALS) {
+    const byTenant = new Map<string, bigint | null>();
+    for (const id of meta?.tenantIds() ?? []) byTenant.set(id, cut((meta as MetaStateMachine).tenant(id).retentionMs[s]));
+    out[s] = { defaultBeforeNs: cut(TenantDefaults.retentionMs[s]), byTenant };
+  }
+  return out;
+}
+
+/** ShardServiceDeps are what the service needs from its node. */
+export interface ShardServiceDeps {
+  readonly self: NodeId;
+  readonly dataDir: string;
+  readonly transport: PeerTransport;
+  readonly makeStores: () => ShardStores;
+  /** meta is the node's meta state machine (local reads, no barrier), or null before the driver opened. */
+  readonly meta: () => MetaStateMachine | null;
+  /** driver is the node's driver, or null while it opens. */
+  readonly driver: () => MultiRaftDriver | null;
+  /** members lists the node ids to ask for cluster-wide answers. */
+  readonly members: () => readonly NodeId[];
+}
+
+/** ShardService owns the node's shard-storage glue; see the top of this file. */
+export class ShardService {
+  readonly #d: ShardServiceDeps;
+
+  constructor(deps: ShardServiceDeps) {
+    this.#d = deps;
+  }
+
+  /** makeStateMachine is the driver's factory for shard group `group`. */
+  makeStateMachine(group: GroupId): ShardStateMachine {
+    const transport = this.#d.transport;
+    return new ShardStateMachine({
+      group,
+      dir: join(this.#d.dataDir, 'shards', String(group)),
+      makeStores: this.#d.makeStores,
+      nowMs: () => Date.now(),
+      retention: () => retentionCutoffs(this.#d.meta(), Date.now()),
+      peer: {
+        fetchPage: async (peer, request) =>
+          decodeSnapshotPage(await transport.call(peer, SHARD_SNAPSHOT_PAGE, encodeSnapshotPageRequest(request), ShardLimits.snapshotPageDeadlineMs)),
+      },
+    });
+  }
+
+  /** register installs the peer methods on the node's transport. */
+  register(): void {
+    const t = this.#d.transport;
+    t.handle(SHARD_SNAPSHOT_PAGE, async (payload) => {
+      const req = decodeSnapshotPageRequest(payload);
+      const sm = this.#shard(req.group);
+      return encodeSnapshotPage(await sm.serveSnapshotPage(req));
+    });
+    t.handle(NODE_FLUSH, async () => packr.pack({ groups: (await this.flushLocal()).groups }));
+    t.handle(NODE_SHARD_STATS, () => packr.pack(this.localStats()));
+  }
+
+  #shard(group: GroupId): ShardStateMachine {
+    const sm = this.#d.driver()?.stateMachine(group) ?? null;
+    if (!(sm instanceof ShardStateMachine)) {
+      throw new OtlpdbError('ERR_NOT_FOUND', `shard ${group} has no replica on node ${this.#d.self}`, { group });
+    }
+    return sm;
+  }
+
+  /** flushLocal flushes every shard replica of this node. */
+  async flushLocal(): Promise<{ readonly groups: number }> {
+    const driver = this.#d.driver();
+    if (driver === null) throw new OtlpdbError('ERR_UNAVAILABLE', `node ${this.#d.self} is starting`);
+    return driver.flush();
+  }
+
+  /** localStats reports every shard replica of this node. */
+  localStats(): ShardStatsReport[] {
+    const driver = this.#d.driver();
+    if (driver === null) return [];
+    const out: ShardStatsReport[] = [];
+    for (const group of driver.groups()) {
+      const sm = driver.stateMachine(group);
+      if (!(sm instanceof ShardStateMachine)) continue;
+      const st = driver.status(group);
+      out.push({
+        node: this.#d.self,
+        group,
+        isLeader: st?.role === StateRole.Leader,
+        term: st?.term ?? 0,
+        durableIndex: sm.durableIndex(),
+        stats: sm.stats(),
+      });
+    }
+    return out;
+  }
+
+  /** flushCluster asks every member to flush (in parallel, each within flushDeadlineMs) and reports each one. */
+  async flushCluster(): Promise<FlushDocument> {
+    const ids = this.#d.members();
+    const answers = await Promise.allSettled(
+      ids.map(async (id) => {
+        if (id === this.#d.self) return (await this.flushLocal()).groups;
+        const got = packr.unpack(await this.#d.transport.call(id, NODE_FLUSH, new Uint8Array(0), ShardServiceLimits.flushDeadlineMs)) as { groups?: unknown };
+        if (typeof got?.groups !== 'number') throw new OtlpdbError('ERR_INVALID_ARGUMENT', `node ${id} answered flush with a malformed body`);
+        return got.groups;
+      }),
+    );
+    return {
+      nodes: ids.map((node, k) => {
+        const a = answers[k] as PromiseSettledResult<number>;
+        return a.status === 'fulfilled' ? { node, groups: a.value } : { node, groups: 0, error: String((a.reason as Error)?.message ?? a.reason) };
+      }),
+    };
+  }
+
+  /** clusterStats gathers every member's replica reports and sums one report per shard. */
+  async clusterStats(shardCount: number): Promise<StatsDocument> {
+    const ids = this.#d.members().filter((id) => id !== this.#d.self);
+    const answers = await Promise.allSettled(
+      ids.map(async (id) => decodeStatsReports(await this.#d.transport.call(id, NODE_SHARD_STATS, new Uint8Array(0), ShardServiceLimits.statsDeadlineMs))),
+    );
+    const reports = this.localStats();
+    for (const a of answers) if (a.status === 'fulfilled') reports.push(...a.value);
+    return sumStats(reports, shardCount);
+  }
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** decodeStatsReports checks a peer's node.shardStats answer. */
+export function decodeStatsReports(bytes: Uint8Array): ShardStatsReport[] {
+  const bad = (): OtlpdbError => new OtlpdbError('ERR_INVALID_ARGUMENT', 'malformed shard stats report');
+  let v: unknown;
+  try {
+    v = packr.unpack(bytes);
+  } catch {
+    throw bad();
+  }
+  if (!Array.isArray(v) || v.length > ShardServiceLimits.statsReportsMax) throw bad();
+  return v.map((r: unknown) => {
+    const o = r as Partial<ShardStatsReport> | null;
+    if (typeof o !== 'object' || o === null || !isCount(o.node) || !isCount(o.group) || typeof o.isLeader !== 'boolean') throw bad();
+    if (!isCount(o.term) || !isCount(o.durableIndex) || typeof o.stats !== 'object' || o.stats === null) throw bad();
+    for (const s of SIGNALS) {
+      const x = (o.stats as Record<string, Partial<SignalStats> | undefined>)[s];
+      if (x === undefined || !isCount(x.rows) || !isCount(x.secondary) || !isCount(x.dataBytes) || !isCount(x.indexBytes)) throw bad();
+    }
+    return o as ShardStatsReport;
+  });
+}
+
+/** pickOnePerShard keeps one report per shard: the leader with the highest term, else the replica with the highest durable index. */
+export function pickOnePerShard(reports: readonly ShardStatsReport[]): Map<GroupId, ShardStatsReport> {
+  const best = new Map<GroupId, ShardStatsReport>();
+  const rank = (r: ShardStatsReport): [number, number, number] => [r.isLeader ? 1 : 0, r.isLeader ? r.term : 0, r.durableIndex];
+  for (const r of reports) {
+    const prev = best.get(r.group);
+    if (prev === undefined) {
+      best.set(r.group, r);
+      continue;
+    }
+    const a = rank(r);
+    const b = rank(prev);
+    if (a[0] > b[0] || (a[0] === b[0] && (a[1] > b[1] || (a[1] === b[1] && a[2] > b[2])))) best.set(r.group, r);
+  }
+  return best;
+}
+
+/** sumStats sums one report per shard into the stats document. */
+export function sumStats(reports: readonly ShardStatsReport[], shardCount: number): StatsDocument {
+  const best = pickOnePerShard(reports);
+  const t = { spans: 0, traces: 0, bytes: 0 };
+  const m = { series: 0, samples: 0, bytes: 0 };
+  const l = { records: 0, bytes: 0 };
+  for (const r of best.values()) {
+    t.spans += r.stats.traces.rows;
+    t.traces += r.stats.traces.secondary;
+    t.bytes += r.stats.traces.dataBytes + r.stats.traces.indexBytes;
+    m.samples += r.stats.metrics.rows;
+    m.series += r.stats.metrics.secondary;
+    m.bytes += r.stats.metrics.dataBytes + r.stats.metrics.indexBytes;
+    l.records += r.stats.logs.rows;
+    l.bytes += r.stats.logs.dataBytes + r.stats.logs.indexBytes;
+  }
+  const missing: number[] = [];
+  for (let g = 1; g <= shardCount; g++) if (!best.has(g)) missing.push(g);
+  return { traces: t, metrics: m, logs: l, shards: best.size, shardsMissing: missing };
+}
