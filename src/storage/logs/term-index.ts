@@ -335,7 +335,20 @@ function normalizeTerm(s: string): string {
   return t.terms[0] as string;
 }
 
-function checkQuery(q: LogQuery): { terms: string[]; phrases: string[][]; matchers: readonly StreamMatcher[] } {
+/** NormalizedLogQuery is a LogQuery checked against the limits, its terms and phrases normalized by the tokenizer. */
+export interface NormalizedLogQuery {
+  readonly terms: string[];
+  readonly phrases: string[][];
+  readonly matchers: readonly StreamMatcher[];
+}
+
+/**
+ * normalizeLogQuery checks `q` and normalizes its terms exactly as
+ * queryLogBlock does, so a filter over rows that are not in a block yet (the
+ * logs store's head) answers with the same semantics. Throws
+ * ERR_INVALID_ARGUMENT, ERR_LIMIT_EXCEEDED.
+ */
+export function normalizeLogQuery(q: LogQuery): NormalizedLogQuery {
   const tooMany = (what: string, n: number, max: number): void => {
     if (n > max) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a log query of ${n} ${what}, more than ${max}`);
   };
@@ -366,7 +379,7 @@ export function queryLogBlock(block: Uint8Array, index: EncodedLogIndex, q: LogQ
 
 /** queryLogBlockWith is queryLogBlock with the phrase check given (tests plant broken ones). */
 export function queryLogBlockWith(block: Uint8Array, index: EncodedLogIndex, q: LogQuery, phraseCheck: PhraseCheck): LogQueryResult {
-  const { terms, phrases, matchers } = checkQuery(q);
+  const { terms, phrases, matchers } = normalizeLogQuery(q);
   const stats: LogQueryStats = { prunedByBloom: false, prunedByTime: false, prunedByPostings: 0, rowsScanned: 0 };
   const none = new Uint32Array(0);
 

@@ -1,0 +1,803 @@
+/**
+ * log-store.ts — the logs store of one shard replica (SignalStore<LogRow>,
+ * shard/signal-store.ts): an in-memory head of applied log records, the
+ * blocks and indexes a flush writes (key layout in log-store-format.ts), the
+ * retention pass, and the shard-local reads the LogQL engine uses.
+ *
+ * Ownership: the shard state machine drives the life cycle (load, add,
+ * freeze, writeFrozen, dropFrozen, expire) and owns the LevelDB; reads get a
+ * KvRead and may run between those calls (they are async generators).
+ *
+ * Invariants:
+ * - The head and the frozen head keep each tenant's records in apply order;
+ *   nothing is deduplicated (identical records are distinct records; retries
+ *   are dropped upstream by idempotency keys).
+ * - At most one frozen head exists. writeFrozen stamps it with the flush's
+ *   flushIndex; a read that captured the frozen head skips the blocks of that
+ *   flushIndex, so a record is never seen twice while the batch is being
+ *   written and before dropFrozen.
+ * - Inside a block, rows are sorted by time, ties kept in apply order; the
+ *   parts of one (tenant, bucket, flush) follow each other in that order; a
+ *   higher flushIndex was applied later. So (timeNs, flushIndex, part,
+ *   ordinal) is the apply order among equal times, and the head and frozen
+ *   head rank after every block (frozen before head).
+ * - #stats is what the 0x3f keys hold once the last batch this store filled
+ *   is written: writeFrozen stages the new counts, dropFrozen makes them
+ *   current; expire updates them at once (NB: it assumes its batch is
+ *   written, as the state machine does right after).
+ *
+ * Head accounting (headBytes): per record LogStoreLimits.headRowOverheadBytes,
+ * plus 2 bytes per UTF-16 unit of its strings (body, severity text, event
+ * name, attribute keys and values, nested values at 16 bytes per scalar),
+ * plus its ids; a resource or scope object is counted once per add() call
+ * that brings it (decodeShardEntry shares them between the rows of an entry).
+ * It is an estimate of V8's retained size, within a small factor, not a
+ * measurement.
+ *
+ * Reads (ordering guarantee): queryLogs yields hits in time order, ties in
+ * apply order; 'backward' is exactly the reverse of 'forward'; the first
+ * `limit` hits of that order and no others. Memory per query is bounded by
+ * the head's matches plus, per bucket, limit hits per block. Time ranges are
+ * inclusive at both ends. The label reads (labelNames, labelValues, series)
+ * answer at bucket granularity: a label counts when some record of a bucket
+ * that overlaps [startNs, endNs] has it, which is what the keys can tell
+ * without opening blocks.
+ */
+import { OtlpdbError, assert } from '../../errors.js';
+import { LogStoreLimits, ShardDbLimits, StoreLimits } from '../../limits.js';
+import { BlockKind, openBlock } from '../block.js';
+import { bloomHas, decodeBloom } from '../bloom.js';
+import type { AnyValue, KeyValue, LogRow } from '../rows.js';
+import { prefixEnd } from '../shard/keys.js';
+import type { KvEntry, KvRead } from '../shard/shard-db.js';
+import type {
+  AddResult,
+  ExpireReport,
+  FlushContext,
+  FlushReport,
+  RetentionCutoffs,
+  ScanStats,
+  SignalStats,
+  SignalStore,
+} from '../shard/signal-store.js';
+import { tokenize } from '../tokenizer.js';
+import { decodeLogBlock, encodeLogBlock, streamKey } from './log-block.js';
+import type { StreamLabel } from './log-line.js';
+import { logLine, streamLabels } from './log-line.js';
+import type { LogBlockId, LogBlockMeta, LogStream, LogTenantStats } from './log-store-format.js';
+import {
+  LOG_BLOCK_SPACES,
+  LogKeySpace,
+  blockKey,
+  bucketKey,
+  bucketOf,
+  decodeBlockMeta,
+  decodeStreamTable,
+  decodeTenantStats,
+  encodeBlockMeta,
+  encodeStreamTable,
+  encodeTenantStats,
+  labelNamePrefix,
+  labelPairEntry,
+  parseBlockKey,
+  parseKeyBucket,
+  parseLabelEntry,
+  parseStatsTenant,
+  tenantPrefix,
+} from './log-store-format.js';
+import type { LogQuery, NormalizedLogQuery, StreamMatcher } from './term-index.js';
+import { encodeLogIndex, normalizeLogQuery, queryLogBlock } from './term-index.js';
+
+/** LogScanQuery is one shard-local log query (see the file comment for ordering and ranges). */
+export interface LogScanQuery {
+  /** startNs and endNs bound the record time, both inclusive. */
+  readonly startNs: bigint;
+  readonly endNs: bigint;
+  readonly streamMatchers?: readonly StreamMatcher[];
+  readonly terms?: readonly string[];
+  readonly phrases?: readonly (readonly string[])[];
+  readonly direction: 'forward' | 'backward';
+  /** limit is the most hits returned, 1..LogStoreLimits.queryRowsMax. */
+  readonly limit: number;
+}
+
+/** LogHit is one record a query found, with its time. */
+export interface LogHit {
+  readonly row: LogRow;
+  readonly timeNs: bigint;
+}
+
+/** LogTimeRange bounds a label read (inclusive; answered per bucket, see the file comment). */
+export interface LogTimeRange {
+  readonly startNs: bigint;
+  readonly endNs: bigint;
+}
+
+/**
+ * HeadView is one part of the in-memory state a read sees: the first `count`
+ * records of a tenant in the head or the frozen head, in apply order.
+ */
+export interface HeadView {
+  readonly rows: readonly LogRow[];
+  readonly count: number;
+  /** rank orders equal times after every block: FROZEN_RANK before HEAD_RANK. */
+  readonly rank: number;
+  /** flushIndex is the flush writing these rows (a read skips that flush's blocks), or null. */
+  flushIndex(): number | null;
+}
+
+/** HEAD_RANK and FROZEN_RANK stand in for a flushIndex in the order of equal times. */
+const HEAD_RANK = Number.MAX_SAFE_INTEGER;
+const FROZEN_RANK = Number.MAX_SAFE_INTEGER - 1;
+const U64_MAX = (1n << 64n) - 1n;
+
+/** Head is a head or frozen head: each tenant's records in apply order. */
+class Head {
+  readonly byTenant = new Map<string, LogRow[]>();
+  rows = 0;
+  bytes = 0;
+  /** flushIndex is set by writeFrozen on the frozen head. */
+  flushIndex: number | null = null;
+}
+
+interface Candidate {
+  readonly row: LogRow;
+  readonly timeNs: bigint;
+  readonly flushIndex: number;
+  readonly part: number;
+  readonly ordinal: number;
+}
+
+function compareCandidates(a: Candidate, b: Candidate): number {
+  if (a.timeNs !== b.timeNs) return a.timeNs < b.timeNs ? -1 : 1;
+  return a.flushIndex - b.flushIndex || a.part - b.part || a.ordinal - b.ordinal;
+}
+
+function corrupt(message: string, details?: Record<string, unknown>): OtlpdbError {
+  return new OtlpdbError('ERR_CORRUPTION', `logs store: ${message}`, details);
+}
+
+function valueBytes(v: AnyValue): number {
+  switch (v.type) {
+    case 'string':
+      return 16 + 2 * v.value.length;
+    case 'bytes':
+      return 16 + v.value.length;
+    case 'array':
+      return 16 + v.values.reduce((s, x) => s + valueBytes(x), 0);
+    case 'kvlist':
+      return 16 + attributesBytes(v.values);
+    default:
+      return 16;
+  }
+}
+
+function attributesBytes(kvs: readonly KeyValue[]): number {
+  let n = 0;
+  for (const kv of kvs) n += LogStoreLimits.headAttributeOverheadBytes + 2 * kv.key.length + valueBytes(kv.value);
+  return n;
+}
+
+/** logRowBytes is the head accounting of one record without its resource and scope (see the file comment). */
+export function logRowBytes(row: LogRow): number {
+  return (
+    LogStoreLimits.headRowOverheadBytes +
+    valueBytes(row.body) +
+    2 * (row.severityText.length + row.eventName.length) +
+    attributesBytes(row.attributes) +
+    row.traceId.length +
+    row.spanId.length
+  );
+}
+
+/**
+ * logRowMatches is the reference filter the head is read with: the semantics
+ * of queryLogBlock (term-index.ts) checked directly on one record — time in
+ * [minTimeNs, maxTimeNs], every stream matcher (a missing label equals ""),
+ * every term among the line's terms, every phrase at consecutive positions.
+ * `q` comes from normalizeLogQuery, so terms are normalized alike.
+ */
+export function logRowMatches(row: LogRow, q: NormalizedLogQuery, minTimeNs: bigint, maxTimeNs: bigint): boolean {
+  if (row.timeUnixNano < minTimeNs || row.timeUnixNano > maxTimeNs) return false;
+  if (q.matchers.length > 0) {
+    const labels = streamLabels(row);
+    for (const m of q.matchers) {
+      const v = labels.find((l) => l.name === m.name)?.value ?? '';
+      if ((m.op === '=') !== (v === m.value)) return false;
+    }
+  }
+  if (q.terms.length === 0 && q.phrases.length === 0) return true;
+  const terms = tokenize(logLine(row)).terms;
+  if (q.terms.length > 0) {
+    const set = new Set(terms);
+    for (const t of q.terms) if (!set.has(t)) return false;
+  }
+  for (const phrase of q.phrases) {
+    let found = false;
+    for (let p = 0; !found && p + phrase.length <= terms.length; p++) {
+      let k = 0;
+      while (k < phrase.length && terms[p + k] === phrase[k]) k++;
+      found = k === phrase.length;
+    }
+    if (!found) return false;
+  }
+  return true;
+}
+
+/** matchesStream says whether a label set satisfies every matcher (a missing label equals ""). */
+function matchesStream(labels: readonly StreamLabel[], matchers: readonly StreamMatcher[]): boolean {
+  for (const m of matchers) {
+    const v = labels.find((l) => l.name === m.name)?.value ?? '';
+    if ((m.op === '=') !== (v === m.value)) return false;
+  }
+  return true;
+}
+
+function checkRange(startNs: bigint, endNs: bigint): { b0: number; b1: number } {
+  if (!(startNs >= 0n && endNs <= U64_MAX && startNs <= endNs)) {
+    throw new OtlpdbError('ERR_INVALID_ARGUMENT', `log time range [${startNs}, ${endNs}] is not within u64 and ordered`);
+  }
+  return { b0: bucketOf(startNs), b1: bucketOf(endNs) };
+}
+
+function tooMany(what: string): OtlpdbError {
+  return new OtlpdbError('ERR_LIMIT_EXCEEDED', `more than LogStoreLimits.labelResultsMax (${LogStoreLimits.labelResultsMax}) ${what}`);
+}
+
+/** EncodedPart is one block of a flush with everything written beside it. */
+interface EncodedPart {
+  readonly rows: readonly LogRow[];
+  readonly block: Uint8Array;
+  readonly postings: Uint8Array;
+  readonly bloom: Uint8Array;
+  readonly streams: LogStream[];
+}
+
+function streamsOf(rows: readonly LogRow[]): LogStream[] {
+  const byKey = new Map<string, { labels: StreamLabel[]; rows: number }>();
+  for (const row of rows) {
+    const labels = streamLabels(row);
+    const k = streamKey(labels);
+    const s = byKey.get(k);
+    if (s === undefined) byKey.set(k, { labels, rows: 1 });
+    else s.rows++;
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * encodeParts encodes time-sorted rows as blocks, halving a run that a block
+ * limit refuses (streams, terms, bytes) until each part fits: a flush must
+ * never fail on data that was accepted.
+ */
+function encodeParts(rows: readonly LogRow[], out: EncodedPart[]): void {
+  assert(rows.length >= 1 && rows.length <= StoreLimits.blockRowsMax, 'a part is 1..blockRowsMax rows');
+  try {
+    const block = encodeLogBlock(rows);
+    const index = encodeLogIndex(rows);
+    for (const v of [block, index.postings]) {
+      if (v.length > ShardDbLimits.valueBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', 'a log block value past valueBytesMax');
+    }
+    out.push({ rows, block, postings: index.postings, bloom: index.bloom, streams: streamsOf(rows) });
+  } catch (err) {
+    if (!(err instanceof OtlpdbError && err.code === 'ERR_LIMIT_EXCEEDED') || rows.length === 1) throw err;
+    const half = rows.length >>> 1;
+    encodeParts(rows.slice(0, half), out);
+    encodeParts(rows.slice(half), out);
+  }
+}
+
+function addStats(a: LogTenantStats, b: LogTenantStats): LogTenantStats {
+  return { records: a.records + b.records, dataBytes: a.dataBytes + b.dataBytes, indexBytes: a.indexBytes + b.indexBytes };
+}
+
+const ZERO_STATS: LogTenantStats = { records: 0, dataBytes: 0, indexBytes: 0 };
+
+/** LogStore is the logs store of one shard replica (see the file comment). */
+export class LogStore implements SignalStore<LogRow> {
+  readonly signal = 'logs' as const;
+  #head = new Head();
+  #frozen: Head | null = null;
+  /** #stats are the per-tenant counts the 0x3f keys hold (see the invariants). */
+  #stats = new Map<string, LogTenantStats>();
+  /** #staged are the counts writeFrozen put into the flush's batch, current at dropFrozen. */
+  #staged: Map<string, LogTenantStats> | null = null;
+
+  // ------------------------------------------------------------ life cycle
+
+  async load(kv: KvRead): Promise<void> {
+    assert(this.#frozen === null, 'load runs with no frozen head');
+    const stats = new Map<string, LogTenantStats>();
+    const gte = new Uint8Array([LogKeySpace.stats]);
+    const lt = new Uint8Array([LogKeySpace.stats + 1]);
+    for await (const page of kv.pages({ gte, lt }, LogStoreLimits.scanPageEntries)) {
+      for (const e of page) stats.set(parseStatsTenant(e.key), decodeTenantStats(e.value));
+    }
+    this.#stats = stats;
+    this.#staged = null;
+    this.#head = new Head();
+  }
+
+  add(tenant: string, rows: readonly LogRow[], entryTimeMs: number): AddResult {
+    assert(tenant.length > 0, 'a tenant is named');
+    assert(Number.isFinite(entryTimeMs), 'entry time is a number');
+    let list = this.#head.byTenant.get(tenant);
+    if (list === undefined) {
+      list = [];
+      this.#head.byTenant.set(tenant, list);
+    }
+    const shared = new Set<object>();
+    let bytes = 0;
+    for (const row of rows) {
+      assert(row.tenant === tenant, 'a row is of the entry tenant');
+      assert(row.timeUnixNano >= 0n && row.timeUnixNano <= U64_MAX, 'a log time is u64');
+      list.push(row);
+      bytes += logRowBytes(row);
+      for (const o of [row.resource, row.scope]) {
+        if (shared.has(o)) continue;
+        shared.add(o);
+        bytes += LogStoreLimits.headRowOverheadBytes + attributesBytes(o.attributes);
+      }
+    }
+    this.#head.rows += rows.length;
+    this.#head.bytes += bytes;
+    return { accepted: rows.length, refused: 0, refusals: [] };
+  }
+
+  headBytes(): number {
+    return this.#head.bytes + (this.#frozen?.bytes ?? 0);
+  }
+
+  headRows(): number {
+    return this.#head.rows;
+  }
+
+  freeze(): void {
+    assert(this.#frozen === null, 'at most one frozen head');
+    this.#frozen = this.#head;
+    this.#head = new Head();
+  }
+
+  async writeFrozen(ctx: FlushContext): Promise<FlushReport> {
+    const frozen = this.#frozen;
+    assert(frozen !== null, 'writeFrozen needs a frozen head');
+    assert(frozen.flushIndex === null, 'a frozen head is written once');
+    assert(Number.isSafeInteger(ctx.flushIndex) && ctx.flushIndex >= 0 && ctx.flushIndex < FROZEN_RANK, 'flushIndex ranks before the heads');
+    frozen.flushIndex = ctx.flushIndex;
+    const staged = new Map(this.#stats);
+    let blocks = 0;
+    let dataBytes = 0;
+    let indexBytes = 0;
+    for (const tenant of [...frozen.byTenant.keys()].sort()) {
+      const rows = frozen.byTenant.get(tenant) as LogRow[];
+      if (rows.length === 0) continue;
+      const byBucket = new Map<number, LogRow[]>();
+      for (const row of rows) {
+        const b = bucketOf(row.timeUnixNano);
+        const list = byBucket.get(b);
+        if (list === undefined) byBucket.set(b, [row]);
+        else list.push(row);
+      }
+      let tData = 0;
+      let tIndex = 0;
+      for (const bucket of [...byBucket.keys()].sort((a, b) => a - b)) {
+        // Stable: equal times keep apply order.
+        const sorted = (byBucket.get(bucket) as LogRow[]).slice().sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0));
+        const parts: EncodedPart[] = [];
+        for (let i = 0; i < sorted.length; i += StoreLimits.blockRowsMax) encodeParts(sorted.slice(i, i + StoreLimits.blockRowsMax), parts);
+        assert(parts.length <= 0x1_0000, 'parts of one bucket fit u16');
+        for (let part = 0; part < parts.length; part++) {
+          const p = parts[part] as EncodedPart;
+          const id: LogBlockId = { bucket, flushIndex: ctx.flushIndex, part };
+          const put = (space: number, k: Uint8Array, v: Uint8Array): void => {
+            ctx.batch.put(k, v);
+            if (space === LogKeySpace.block) tData += k.length + v.length;
+            else tIndex += k.length + v.length;
+          };
+          const first = p.rows[0] as LogRow;
+          const last = p.rows[p.rows.length - 1] as LogRow;
+          put(LogKeySpace.block, blockKey(LogKeySpace.block, tenant, id), p.block);
+          put(LogKeySpace.postings, blockKey(LogKeySpace.postings, tenant, id), p.postings);
+          put(LogKeySpace.bloom, blockKey(LogKeySpace.bloom, tenant, id), p.bloom);
+          const meta: LogBlockMeta = { minTimeNs: first.timeUnixNano, maxTimeNs: last.timeUnixNano, rows: p.rows.length, streams: p.streams.length };
+          put(LogKeySpace.meta, blockKey(LogKeySpace.meta, tenant, id), encodeBlockMeta(meta));
+          put(LogKeySpace.streams, blockKey(LogKeySpace.streams, tenant, id), encodeStreamTable(p.streams));
+          const pairs = new Map<string, StreamLabel>();
+          for (const s of p.streams) for (const l of s.labels) pairs.set(JSON.stringify([l.name, l.value]), l);
+          for (const l of pairs.values()) {
+            const e = labelPairEntry(tenant, id, l);
+            put(LogKeySpace.label, e.key, e.value);
+          }
+          blocks++;
+        }
+      }
+      const next = addStats(staged.get(tenant) ?? ZERO_STATS, { records: rows.length, dataBytes: tData, indexBytes: tIndex });
+      staged.set(tenant, next);
+      ctx.batch.put(tenantPrefix(LogKeySpace.stats, tenant), encodeTenantStats(next));
+      dataBytes += tData;
+      indexBytes += tIndex;
+    }
+    this.#staged = staged;
+    assert(dataBytes >= 0 && indexBytes >= 0, 'flush bytes are counts');
+    return { rows: frozen.rows, blocks, dataBytes, indexBytes };
+  }
+
+  dropFrozen(): void {
+    assert(this.#frozen !== null, 'dropFrozen needs a frozen head');
+    assert(this.#frozen.flushIndex !== null && this.#staged !== null, 'dropFrozen follows writeFrozen');
+    this.#stats = this.#staged;
+    this.#staged = null;
+    this.#frozen = null;
+  }
+
+  async expire(ctx: FlushContext, cutoffs: RetentionCutoffs): Promise<ExpireReport> {
+    const base = this.#staged ?? this.#stats;
+    const next = new Map(base);
+    let buckets = 0;
+    let keys = 0;
+    for (const tenant of [...base.keys()].sort()) {
+      const cutoff = cutoffs.byTenant.has(tenant) ? (cutoffs.byTenant.get(tenant) ?? null) : cutoffs.defaultBeforeNs;
+      if (cutoff === null || cutoff < StoreLimits.logBucketNs) continue;
+      // A bucket b ends at (b + 1) * logBucketNs; it goes when that end is <= cutoff, i.e. b < endBucket.
+      const endBucket = bucketOf(cutoff > U64_MAX ? U64_MAX : cutoff);
+      const victims: number[] = [];
+      pages: for await (const page of ctx.kv.pages({ gte: tenantPrefix(LogKeySpace.meta, tenant), lt: bucketKey(LogKeySpace.meta, tenant, endBucket) }, LogStoreLimits.scanPageEntries)) {
+        for (const e of page) {
+          const b = parseKeyBucket(e.key, tenant);
+          if (victims[victims.length - 1] === b) continue;
+          if (buckets + victims.length >= LogStoreLimits.expireBucketsMax) break pages;
+          victims.push(b);
+        }
+      }
+      let s = next.get(tenant) ?? ZERO_STATS;
+      for (const b of victims) {
+        for (const space of LOG_BLOCK_SPACES) {
+          for await (const page of ctx.kv.pages({ gte: bucketKey(space, tenant, b), lt: bucketKey(space, tenant, b + 1) }, LogStoreLimits.scanPageEntries)) {
+            for (const e of page) {
+              ctx.batch.del(e.key);
+              keys++;
+              const bytes = e.key.length + e.value.length;
+              const records = space === LogKeySpace.meta ? decodeBlockMeta(e.value).rows : 0;
+              s = {
+                records: s.records - records,
+                dataBytes: s.dataBytes - (space === LogKeySpace.block ? bytes : 0),
+                indexBytes: s.indexBytes - (space === LogKeySpace.block ? 0 : bytes),
+              };
+            }
+          }
+        }
+      }
+      buckets += victims.length;
+      if (victims.length === 0) continue;
+      if (!(s.records >= 0 && s.dataBytes >= 0 && s.indexBytes >= 0)) throw corrupt(`tenant ${tenant} stats go negative at expiry`, { tenant });
+      next.set(tenant, s);
+      ctx.batch.put(tenantPrefix(LogKeySpace.stats, tenant), encodeTenantStats(s));
+    }
+    if (this.#staged !== null) this.#staged = next;
+    else this.#stats = next;
+    return { buckets, keys };
+  }
+
+  stats(): SignalStats {
+    let rows = 0;
+    let dataBytes = 0;
+    let indexBytes = 0;
+    for (const s of this.#stats.values()) {
+      rows += s.records;
+      dataBytes += s.dataBytes;
+      indexBytes += s.indexBytes;
+    }
+    return { rows, secondary: 0, dataBytes, indexBytes };
+  }
+
+  /** tenantStats is one tenant's durable counts (zero for an unknown tenant). */
+  tenantStats(tenant: string): LogTenantStats {
+    return this.#stats.get(tenant) ?? ZERO_STATS;
+  }
+
+  // ------------------------------------------------------------ reads
+
+  /**
+   * headViews is what a read sees of the heads for `tenant`, captured at the
+   * read's start: the frozen head, then the head. Protected so a test can
+   * plant a read that misses part of it and show its checker fails.
+   */
+  protected headViews(tenant: string): HeadView[] {
+    const out: HeadView[] = [];
+    const frozen = this.#frozen;
+    const fr = frozen?.byTenant.get(tenant);
+    if (frozen !== null && fr !== undefined) out.push({ rows: fr, count: fr.length, rank: FROZEN_RANK, flushIndex: () => frozen.flushIndex });
+    const hr = this.#head.byTenant.get(tenant);
+    if (hr !== undefined) out.push({ rows: hr, count: hr.length, rank: HEAD_RANK, flushIndex: () => null });
+    return out;
+  }
+
+  /**
+   * queryLogs finds `tenant`'s records that match `q` in the head, the frozen
+   * head and the blocks, and yields them in batches of at most
+   * LogStoreLimits.queryBatchRowsMax in the order the file comment states,
+   * stopping at q.limit. Blocks are visited bucket by bucket in the query's
+   * direction; each is pruned by its meta's time range, then its term bloom,
+   * then its postings (queryLogBlock); only a block with matches is decoded.
+   * Fills `stats`. Throws ERR_INVALID_ARGUMENT, ERR_LIMIT_EXCEEDED (query
+   * shape) and ERR_CORRUPTION (a damaged value).
+   */
+  async *queryLogs(kv: KvRead, tenant: string, q: LogScanQuery, stats: ScanStats): AsyncGenerator<LogHit[]> {
+    const { b0, b1 } = checkRange(q.startNs, q.endNs);
+    if (!(Number.isSafeInteger(q.limit) && q.limit >= 1 && q.limit <= LogStoreLimits.queryRowsMax)) {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `log query limit ${q.limit} is not in 1..${LogStoreLimits.queryRowsMax}`);
+    }
+    if (q.direction !== 'forward' && q.direction !== 'backward') throw new OtlpdbError('ERR_INVALID_ARGUMENT', `log query direction ${String(q.direction)}`);
+    const backward = q.direction === 'backward';
+    const blockQuery: LogQuery = { streamMatchers: q.streamMatchers ?? [], terms: q.terms ?? [], phrases: q.phrases ?? [], minTimeNs: q.startNs, maxTimeNs: q.endNs };
+    const nq = normalizeLogQuery(blockQuery);
+
+    // The heads, captured now and filtered by the reference filter, by bucket.
+    const views = this.headViews(tenant);
+    const skipFlush = (): number | null => {
+      for (const v of views) if (v.rank === FROZEN_RANK) return v.flushIndex();
+      return null;
+    };
+    const headHits = new Map<number, Candidate[]>();
+    for (const v of views) {
+      for (let i = 0; i < v.count; i++) {
+        const row = v.rows[i] as LogRow;
+        stats.headRowsScanned++;
+        if (!logRowMatches(row, nq, q.startNs, q.endNs)) continue;
+        const b = bucketOf(row.timeUnixNano);
+        const c: Candidate = { row, timeNs: row.timeUnixNano, flushIndex: v.rank, part: 0, ordinal: i };
+        const list = headHits.get(b);
+        if (list === undefined) headHits.set(b, [c]);
+        else list.push(c);
+      }
+    }
+    const headBuckets = [...headHits.keys()].sort((a, b) => (backward ? b - a : a - b));
+    const before = (a: number, b: number): boolean => (backward ? a > b : a < b);
+
+    let remaining = q.limit;
+    let hb = 0;
+    const bucketHits = async (bucket: number, metas: readonly { id: LogBlockId; meta: LogBlockMeta }[]): Promise<LogHit[]> => {
+      const cands: Candidate[] = headHits.get(bucket) ?? [];
+      for (const { id, meta } of metas) {
+        if (id.flushIndex === skipFlush()) continue; // served from the frozen head
+        for (const c of await this.#scanBlock(kv, tenant, id, meta, blockQuery, nq, stats, remaining, backward)) cands.push(c);
+      }
+      cands.sort(compareCandidates);
+      if (backward) cands.reverse();
+      return cands.slice(0, remaining).map((c) => ({ row: c.row, timeNs: c.timeNs }));
+    };
+
+    const groups = this.#metaGroups(kv, tenant, b0, b1, backward, stats);
+    try {
+      for (;;) {
+        const g = await groups.next();
+        const nextBlockBucket = g.done === true ? null : g.value.bucket;
+        // Buckets only the heads hold, before the next block bucket.
+        while (hb < headBuckets.length && (nextBlockBucket === null || before(headBuckets[hb] as number, nextBlockBucket))) {
+          const hits = await bucketHits(headBuckets[hb++] as number, []);
+          for (let i = 0; i < hits.length; i += LogStoreLimits.queryBatchRowsMax) yield hits.slice(i, i + LogStoreLimits.queryBatchRowsMax);
+          remaining -= hits.length;
+          if (remaining === 0) return;
+        }
+        if (g.done === true) return;
+        if (headBuckets[hb] === g.value.bucket) hb++;
+        const hits = await bucketHits(g.value.bucket, g.value.blocks);
+        for (let i = 0; i < hits.length; i += LogStoreLimits.queryBatchRowsMax) yield hits.slice(i, i + LogStoreLimits.queryBatchRowsMax);
+        remaining -= hits.length;
+        assert(remaining >= 0, 'no more hits than the limit');
+        if (remaining === 0) return;
+      }
+    } finally {
+      await groups.return(undefined);
+    }
+  }
+
+  /** #metaGroups yields the block metas of `tenant` in buckets [b0, b1], grouped by bucket, in direction order. */
+  async *#metaGroups(
+    kv: KvRead,
+    tenant: string,
+    b0: number,
+    b1: number,
+    reverse: boolean,
+    stats: ScanStats,
+  ): AsyncGenerator<{ bucket: number; blocks: { id: LogBlockId; meta: LogBlockMeta }[] }> {
+    let group: { bucket: number; blocks: { id: LogBlockId; meta: LogBlockMeta }[] } | null = null;
+    const range = { gte: bucketKey(LogKeySpace.meta, tenant, b0), lt: bucketKey(LogKeySpace.meta, tenant, b1 + 1), reverse };
+    for await (const page of kv.pages(range, LogStoreLimits.scanPageEntries)) {
+      for (const e of page) {
+        const id = parseBlockKey(e.key, tenant);
+        stats.bytesRead += e.value.length;
+        const meta = decodeBlockMeta(e.value);
+        if (group !== null && group.bucket !== id.bucket) {
+          yield group;
+          group = null;
+        }
+        group ??= { bucket: id.bucket, blocks: [] };
+        group.blocks.push({ id, meta });
+      }
+    }
+    if (group !== null) yield group;
+  }
+
+  /** #scanBlock answers the query over one block: meta time, bloom, postings, then the matching rows (at most `keep`, from the direction's end). */
+  async #scanBlock(
+    kv: KvRead,
+    tenant: string,
+    id: LogBlockId,
+    meta: LogBlockMeta,
+    q: LogQuery,
+    nq: NormalizedLogQuery,
+    stats: ScanStats,
+    keep: number,
+    backward: boolean,
+  ): Promise<Candidate[]> {
+    if (meta.maxTimeNs < (q.minTimeNs as bigint) || meta.minTimeNs > (q.maxTimeNs as bigint)) {
+      stats.blocksPrunedTime++;
+      return [];
+    }
+    const wanted = [...nq.terms, ...nq.phrases.flat()];
+    let bloom: Uint8Array | undefined;
+    if (wanted.length > 0) {
+      bloom = await kv.get(blockKey(LogKeySpace.bloom, tenant, id));
+      if (bloom === undefined) throw corrupt('a block meta without its bloom', { tenant, ...id });
+      stats.bytesRead += bloom.length;
+      const filter = decodeBloom(openBlock(bloom, BlockKind.bloom));
+      if (!wanted.every((t) => bloomHas(filter, t))) {
+        stats.blocksPrunedBloom++;
+        return [];
+      }
+    }
+    const got = await kv.getMany([blockKey(LogKeySpace.postings, tenant, id), blockKey(LogKeySpace.block, tenant, id), ...(bloom === undefined ? [blockKey(LogKeySpace.bloom, tenant, id)] : [])]);
+    const [postings, block] = got;
+    bloom ??= got[2];
+    if (postings === undefined || block === undefined || bloom === undefined) throw corrupt('a block meta without its block or index', { tenant, ...id });
+    stats.bytesRead += postings.length + block.length + (got[2]?.length ?? 0);
+    // NB: queryLogBlock opens the block's header even when the postings rule every row out, so those bytes are read.
+    const res = queryLogBlock(block, { postings, bloom }, q);
+    if (res.rows.length === 0) {
+      if (res.stats.prunedByTime) stats.blocksPrunedTime++;
+      else stats.blocksPrunedIndex++;
+      return [];
+    }
+    stats.blocksScanned++;
+    const rows = decodeLogBlock(block);
+    if (rows.length !== meta.rows) throw corrupt(`block of ${rows.length} rows, its meta says ${meta.rows}`, { tenant, ...id });
+    const ords = backward ? res.rows.subarray(Math.max(0, res.rows.length - keep)) : res.rows.subarray(0, keep);
+    const out: Candidate[] = [];
+    for (const o of ords) {
+      const row = rows[o] as LogRow;
+      if (row.tenant !== tenant) throw corrupt(`block of tenant ${row.tenant} under ${tenant}`, { tenant, ...id });
+      out.push({ row, timeNs: row.timeUnixNano, flushIndex: id.flushIndex, part: id.part, ordinal: o });
+    }
+    return out;
+  }
+
+  /** #headRowsIn calls `f` with every head and frozen-head record of `tenant` in buckets [b0, b1]. */
+  #headRowsIn(tenant: string, b0: number, b1: number, stats: ScanStats, f: (row: LogRow) => void): void {
+    for (const v of this.headViews(tenant)) {
+      for (let i = 0; i < v.count; i++) {
+        const row = v.rows[i] as LogRow;
+        stats.headRowsScanned++;
+        const b = bucketOf(row.timeUnixNano);
+        if (b >= b0 && b <= b1) f(row);
+      }
+    }
+  }
+
+  /** #firstKey returns the first entry in [gte, lt), or null. */
+  async #firstKey(kv: KvRead, gte: Uint8Array, lt: Uint8Array, stats: ScanStats): Promise<KvEntry | null> {
+    for await (const page of kv.pages({ gte, lt, limit: 1 }, 1)) {
+      const e = page[0];
+      if (e !== undefined) {
+        stats.bytesRead += e.key.length + e.value.length;
+        return e;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * labelNames lists the stream label names of `tenant` in the buckets that
+   * overlap the range (sorted). It reads label keys only, one seek per
+   * (bucket, name). ERR_LIMIT_EXCEEDED past LogStoreLimits.labelResultsMax.
+   */
+  async labelNames(kv: KvRead, tenant: string, range: LogTimeRange, stats: ScanStats): Promise<string[]> {
+    const { b0, b1 } = checkRange(range.startNs, range.endNs);
+    const names = new Set<string>();
+    const add = (n: string): void => {
+      names.add(n);
+      if (names.size > LogStoreLimits.labelResultsMax) throw tooMany('label names');
+    };
+    this.#headRowsIn(tenant, b0, b1, stats, (row) => {
+      for (const l of streamLabels(row)) add(l.name);
+    });
+    const end = bucketKey(LogKeySpace.label, tenant, b1 + 1);
+    let cursor = bucketKey(LogKeySpace.label, tenant, b0);
+    for (;;) {
+      const e = await this.#firstKey(kv, cursor, end, stats);
+      if (e === null) break;
+      const p = parseLabelEntry(e.key, e.value, tenant);
+      add(p.name);
+      // Skip the rest of this name in this bucket; a cut name (value present) may share its cut prefix, so step by one key.
+      cursor = e.value.length === 0 ? nextPrefix(labelNamePrefix(tenant, p.bucket, p.name)) : successor(e.key);
+    }
+    return [...names].sort();
+  }
+
+  /**
+   * labelValues lists the values of label `name` of `tenant` in the buckets
+   * that overlap the range (sorted), from the keys under
+   * `0x34 tenant bucket name*` of each bucket that has label keys.
+   */
+  async labelValues(kv: KvRead, tenant: string, name: string, range: LogTimeRange, stats: ScanStats): Promise<string[]> {
+    const { b0, b1 } = checkRange(range.startNs, range.endNs);
+    const values = new Set<string>();
+    const add = (v: string): void => {
+      values.add(v);
+      if (values.size > LogStoreLimits.labelResultsMax) throw tooMany('label values');
+    };
+    this.#headRowsIn(tenant, b0, b1, stats, (row) => {
+      const v = streamLabels(row).find((l) => l.name === name)?.value;
+      if (v !== undefined) add(v);
+    });
+    const end = bucketKey(LogKeySpace.label, tenant, b1 + 1);
+    let cursor = bucketKey(LogKeySpace.label, tenant, b0);
+    for (;;) {
+      const first = await this.#firstKey(kv, cursor, end, stats);
+      if (first === null) break;
+      const bucket = parseKeyBucket(first.key, tenant);
+      const prefix = labelNamePrefix(tenant, bucket, name);
+      for await (const page of kv.pages({ gte: prefix, lt: nextPrefix(prefix) }, LogStoreLimits.scanPageEntries)) {
+        for (const e of page) {
+          stats.bytesRead += e.key.length + e.value.length;
+          const p = parseLabelEntry(e.key, e.value, tenant);
+          if (p.name === name) add(p.value);
+        }
+      }
+      cursor = bucketKey(LogKeySpace.label, tenant, bucket + 1);
+    }
+    return [...values].sort();
+  }
+
+  /**
+   * series lists the distinct streams (label sets) of `tenant` that satisfy
+   * every matcher in the buckets that overlap the range, sorted by their
+   * streamKey; from the blocks' stream tables (0x35), never the blocks.
+   */
+  async series(kv: KvRead, tenant: string, matchers: readonly StreamMatcher[], range: LogTimeRange, stats: ScanStats): Promise<StreamLabel[][]> {
+    const { b0, b1 } = checkRange(range.startNs, range.endNs);
+    normalizeLogQuery({ streamMatchers: matchers });
+    const found = new Map<string, StreamLabel[]>();
+    const add = (labels: readonly StreamLabel[]): void => {
+      if (!matchesStream(labels, matchers)) return;
+      const k = streamKey(labels);
+      if (found.has(k)) return;
+      found.set(k, labels.slice());
+      if (found.size > LogStoreLimits.labelResultsMax) throw tooMany('series');
+    };
+    this.#headRowsIn(tenant, b0, b1, stats, (row) => add(streamLabels(row)));
+    const range2 = { gte: bucketKey(LogKeySpace.streams, tenant, b0), lt: bucketKey(LogKeySpace.streams, tenant, b1 + 1) };
+    for await (const page of kv.pages(range2, LogStoreLimits.scanPageEntries)) {
+      for (const e of page) {
+        stats.bytesRead += e.value.length;
+        parseBlockKey(e.key, tenant);
+        for (const s of decodeStreamTable(e.value)) add(s.labels);
+      }
+    }
+    return [...found.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((e) => e[1]);
+  }
+}
+
+/** nextPrefix is prefixEnd for the store's prefixes, which never are all 0xff. */
+function nextPrefix(prefix: Uint8Array): Uint8Array {
+  const end = prefixEnd(prefix);
+  assert(end !== null, 'a logs key prefix is not all 0xff');
+  return end;
+}
+
+/** successor is the smallest key after `k`. */
+function successor(k: Uint8Array): Uint8Array {
+  const out = new Uint8Array(k.length + 1);
+  out.set(k);
+  return out;
+}
