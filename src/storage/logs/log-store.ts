@@ -638,7 +638,7 @@ export class LogStore implements SignalStore<LogRow> {
     const wanted = [...nq.terms, ...nq.phrases.flat()];
     let bloom: Uint8Array | undefined;
     if (wanted.length > 0) {
-      bloom = await kv.get(blockKey(LogKeySpace.bloom, tenant, id));
+      bloom = own(await kv.get(blockKey(LogKeySpace.bloom, tenant, id)));
       if (bloom === undefined) throw corrupt('a block meta without its bloom', { tenant, ...id });
       stats.bytesRead += bloom.length;
       const filter = decodeBloom(openBlock(bloom, BlockKind.bloom));
@@ -647,7 +647,7 @@ export class LogStore implements SignalStore<LogRow> {
         return [];
       }
     }
-    const got = await kv.getMany([blockKey(LogKeySpace.postings, tenant, id), blockKey(LogKeySpace.block, tenant, id), ...(bloom === undefined ? [blockKey(LogKeySpace.bloom, tenant, id)] : [])]);
+    const got = (await kv.getMany([blockKey(LogKeySpace.postings, tenant, id), blockKey(LogKeySpace.block, tenant, id), ...(bloom === undefined ? [blockKey(LogKeySpace.bloom, tenant, id)] : [])])).map(own);
     const [postings, block] = got;
     bloom ??= got[2];
     if (postings === undefined || block === undefined || bloom === undefined) throw corrupt('a block meta without its block or index', { tenant, ...id });
@@ -786,6 +786,17 @@ export class LogStore implements SignalStore<LogRow> {
     }
     return [...found.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((e) => e[1]);
   }
+}
+
+/**
+ * own copies a value read from LevelDB into a Uint8Array of its own.
+ * classic-level hands out Node Buffers that may share a pooled ArrayBuffer,
+ * and Buffer#slice is a view, not a copy: the codecs' `slice()` (postings
+ * bitmaps, ids) would then read or keep the pool. A copy per block read is
+ * cheap next to decoding it.
+ */
+function own(v: Uint8Array | undefined): Uint8Array | undefined {
+  return v === undefined ? undefined : new Uint8Array(v);
 }
 
 /** nextPrefix is prefixEnd for the store's prefixes, which never are all 0xff. */
