@@ -187,12 +187,18 @@ function readEscaped(k: Uint8Array, at: number): { bytes: Uint8Array; next: numb
   }
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** labelNamePrefix is `0x34 tenant 00 bucket name* 00`: every key of one label name in one bucket. */
 export function labelNamePrefix(tenant: string, bucket: number, name: string): Uint8Array {
   return key(LogKeySpace.label).tenant(tenant).u64(bucket).bytes(escape(cutUtf8(name).bytes)).u8(0).build();
 }
 
-/** labelPairKey is the key and value of one (name, value) pair of one block; the value is empty unless a string was cut. */
+/** labelPairEntry is the key and value of one (name, value) pair of one block; the value is empty unless a string was cut. */
 export function labelPairEntry(tenant: string, id: LogBlockId, label: StreamLabel): { key: Uint8Array; value: Uint8Array } {
   const n = cutUtf8(label.name);
   const v = cutUtf8(label.value);
@@ -215,7 +221,7 @@ export interface ParsedLabelEntry extends LogBlockId {
 /** parseLabelEntry reads a 0x34 key and value of `tenant` (ERR_CORRUPTION on any defect). */
 export function parseLabelEntry(k: Uint8Array, value: Uint8Array, tenant: string): ParsedLabelEntry {
   let at = tenantKeyBytes(tenant);
-  if (k.length < at + 8 + 2 + 18 || k[0] !== LogKeySpace.label) throw corrupt(`label key of ${k.length} bytes`);
+  if (k.length < at + 8 + 2 + 10 || k[0] !== LogKeySpace.label) throw corrupt(`label key of ${k.length} bytes`);
   const bucket = readU64(k, at);
   at += 8;
   const n = readEscaped(k, at);
@@ -237,6 +243,7 @@ export function parseLabelEntry(k: Uint8Array, value: Uint8Array, tenant: string
     name = r.str(StorageLimits.stringBytesMax, 'label name');
     val = r.str(LogBlockLimits.renderedCharsMax * 3, 'label value');
     if (r.remaining !== 0) throw corrupt('trailing bytes in a label pair');
+    if (!sameBytes(cutUtf8(name).bytes, n.bytes) || !sameBytes(cutUtf8(val).bytes, v.bytes)) throw corrupt('label pair value disagrees with its key');
   }
   return { bucket, flushIndex, part, name, value: val };
 }

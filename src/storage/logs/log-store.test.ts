@@ -467,6 +467,43 @@ t.test('bad query arguments are refused with stable codes', async (t) => {
   t.ok(new OtlpdbError('ERR_CORRUPTION', 'x').code === 'ERR_CORRUPTION');
 });
 
+t.test('label keys: long names and values are cut in the key and read whole; NUL and 0x01 are escaped', async (t) => {
+  const h = await Harness.open(t);
+  const base = realisticLogs(new SeededRand(7), 1, 'acme')[0] as LogRow;
+  const long = 'n'.repeat(600);
+  const attrs: [string, string][][] = [
+    [[`${long}1`, 'x'], [`${long}2`, 'y'], ['svc', 'v'.repeat(2000)]],
+    [['svc', 'a\u0000b\u0001c'], ['euro', '€'.repeat(400)]],
+    [['svc', 'a'], ['svc\u0000x', 'nul name']],
+    [['svc', 'a\u0000'], ['euro', '€'.repeat(401)]],
+  ];
+  const time = bucketStartNs(BASE_BUCKET) + 1n;
+  const rows = attrs.map((kvs, i): LogRow => ({
+    ...base,
+    timeUnixNano: time + BigInt(i),
+    observedTimeUnixNano: time,
+    resource: { attributes: kvs.map(([key, value]) => ({ key, value: { type: 'string', value } })), droppedAttributesCount: 0, schemaUrl: '' },
+  }));
+  h.add('acme', rows.slice(0, 2));
+  await h.flush();
+  h.add('acme', rows.slice(2));
+  const check = async (when: string): Promise<void> => {
+    const range = { startNs: 0n, endNs: U64_MAX };
+    const sets = rows.map(streamLabels);
+    const names = [...new Set(sets.flatMap((s) => s.map((l) => l.name)))].sort();
+    t.same(await h.store.labelNames(h.db, 'acme', range, newScanStats()), names, `${when}: names`);
+    for (const name of names) {
+      const want = [...new Set(sets.flatMap((s) => s.filter((l) => l.name === name).map((l) => l.value)))].sort();
+      t.same(await h.store.labelValues(h.db, 'acme', name, range, newScanStats()), want, `${when}: values of a ${name.length}-char name`);
+    }
+    const series = await h.store.series(h.db, 'acme', [{ name: 'svc', op: '!=', value: 'a' }], range, newScanStats());
+    t.same(series.map(streamKey).sort(), [sets[0], sets[1], sets[3]].map((s) => streamKey(s as StreamLabel[])).sort(), `${when}: series`);
+  };
+  await check('head and block');
+  await h.flush();
+  await check('blocks');
+});
+
 t.test('head bytes: accounted on add, kept while frozen, released at drop', async (t) => {
   const h = await Harness.open(t);
   t.equal(h.store.headBytes(), 0);
