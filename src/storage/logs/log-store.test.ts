@@ -504,6 +504,26 @@ t.test('label keys: long names and values are cut in the key and read whole; NUL
   await check('blocks');
 });
 
+t.test('a bucket of more than blockRowsMax rows is cut into parts that read back in order', async (t) => {
+  const h = await Harness.open(t);
+  const base = realisticLogs(new SeededRand(8), 1, 'acme')[0] as LogRow;
+  const n = StoreLimits.blockRowsMax + 3;
+  const t0 = bucketStartNs(BASE_BUCKET);
+  // Applied newest first, so the flush must sort; every 1000th row shares its time with the next.
+  const rows = Array.from({ length: n }, (_, i): LogRow => {
+    const time = t0 + BigInt(n - i - (i % 1000 === 0 ? 1 : 0)) * 1000n;
+    return { ...base, timeUnixNano: time, observedTimeUnixNano: time, body: { type: 'string', value: `row ${i}` } };
+  });
+  h.add('acme', rows);
+  const r = await h.flush();
+  t.equal(r.blocks, 2, 'two parts');
+  const q: LogScanQuery = { startNs: 0n, endNs: U64_MAX, terms: ['row'], direction: 'backward', limit: LogStoreLimits.queryRowsMax };
+  const got = (await collect(h.store.queryLogs(h.db, 'acme', q, newScanStats()))).hits.map((x) => canon(x.row));
+  t.same(got, referenceQuery(rows, q).map(canon), 'the newest rows, across the part boundary');
+  const fwd = (await collect(h.store.queryLogs(h.db, 'acme', { ...q, direction: 'forward' }, newScanStats()))).hits.map((x) => canon(x.row));
+  t.same(fwd, referenceQuery(rows, { ...q, direction: 'forward' }).map(canon), 'the oldest rows');
+});
+
 t.test('head bytes: accounted on add, kept while frozen, released at drop', async (t) => {
   const h = await Harness.open(t);
   t.equal(h.store.headBytes(), 0);
@@ -528,6 +548,12 @@ t.test('figures: one flush of realistic logs (dataBytes, indexBytes)', async (t)
   const r = await h.flush();
   t.equal(r.rows, 10_000);
   t.ok(r.dataBytes > 0 && r.indexBytes > 0);
+  const bySpace = new Map<number, number>();
+  for await (const page of h.db.pages({ gte: new Uint8Array([LogKeySpace.block]), lt: new Uint8Array([LogKeySpace.stats]) })) {
+    for (const e of page) bySpace.set(e.key[0] as number, (bySpace.get(e.key[0] as number) ?? 0) + e.key.length + e.value.length);
+  }
+  t.equal([...bySpace.values()].reduce((a, b) => a + b, 0), r.dataBytes + r.indexBytes, 'the report covers every key written');
+  t.comment(`bytes by key space: ${[...bySpace].map(([k, v]) => `0x${k.toString(16)} ${v}`).join(', ')}`);
   t.comment(
     `10,000 realistic rows, ${r.blocks} block(s): dataBytes ${r.dataBytes} (${(r.dataBytes / r.rows).toFixed(1)} B/row), ` +
       `indexBytes ${r.indexBytes} (${(r.indexBytes / r.rows).toFixed(1)} B/row), index/data ${(r.indexBytes / r.dataBytes).toFixed(3)}`,
