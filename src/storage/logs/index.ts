@@ -9,7 +9,7 @@ export { levelOf, logLine, renderValue, streamLabels } from './log-line.js';
 export type { StreamLabel } from './log-line.js';
 export { LOG_INDEX_VERSION, consecutivePositions, encodeLogIndex, queryLogBlock, queryLogBlockWith } from './term-index.js';
 export type { EncodedLogIndex, LogQuery, LogQueryResult, LogQueryStats, PhraseCheck, StreamMatcher } from './term-index.js';
-export { normalizeLogQuery } from './term-index.js';
+export { bloomAdmits, normalizeLogQuery, queryLogIndex } from './term-index.js';
 export type { NormalizedLogQuery } from './term-index.js';
 export { LogStore, logRowBytes, logRowMatches } from './log-store.js';
 export type { HeadView, LogHit, LogScanQuery, LogTimeRange } from './log-store.js';

@@ -45,8 +45,6 @@
  */
 import { OtlpdbError, assert } from '../../errors.js';
 import { LogStoreLimits, ShardDbLimits, StoreLimits } from '../../limits.js';
-import { BlockKind, openBlock } from '../block.js';
-import { bloomHas, decodeBloom } from '../bloom.js';
 import type { AnyValue, KeyValue, LogRow } from '../rows.js';
 import { prefixEnd } from '../shard/keys.js';
 import type { KvEntry, KvRead } from '../shard/shard-db.js';
@@ -61,7 +59,7 @@ import type {
   SignalStore,
 } from '../shard/signal-store.js';
 import { tokenize } from '../tokenizer.js';
-import { decodeLogBlock, encodeLogBlock, streamKey } from './log-block.js';
+import { decodeLogBlock, encodeLogBlock, openLogBlock, readTimes, streamKey } from './log-block.js';
 import type { StreamLabel } from './log-line.js';
 import { logLine, streamLabels } from './log-line.js';
 import type { LogBlockId, LogBlockMeta, LogStream, LogTenantStats } from './log-store-format.js';
@@ -86,7 +84,7 @@ import {
   tenantPrefix,
 } from './log-store-format.js';
 import type { LogQuery, NormalizedLogQuery, StreamMatcher } from './term-index.js';
-import { encodeLogIndex, normalizeLogQuery, queryLogBlock } from './term-index.js';
+import { bloomAdmits, encodeLogIndex, normalizeLogQuery, queryLogIndex } from './term-index.js';
 
 /** LogScanQuery is one shard-local log query (see the file comment for ordering and ranges). */
 export interface LogScanQuery {
@@ -619,7 +617,14 @@ export class LogStore implements SignalStore<LogRow> {
     if (group !== null) yield group;
   }
 
-  /** #scanBlock answers the query over one block: meta time, bloom, postings, then the matching rows (at most `keep`, from the direction's end). */
+  /**
+   * #scanBlock answers the query over one block with queryLogBlock's steps
+   * and semantics, in the order that reads least: the meta's time range (no
+   * read), the bloom (only when the query names terms), the postings
+   * (queryLogIndex), and only then the block: time row by row when the block
+   * straddles the range, then the matching rows, at most `keep` from the
+   * direction's end.
+   */
   async #scanBlock(
     kv: KvRead,
     tenant: string,
@@ -635,38 +640,47 @@ export class LogStore implements SignalStore<LogRow> {
       stats.blocksPrunedTime++;
       return [];
     }
-    const wanted = [...nq.terms, ...nq.phrases.flat()];
-    let bloom: Uint8Array | undefined;
-    if (wanted.length > 0) {
-      bloom = own(await kv.get(blockKey(LogKeySpace.bloom, tenant, id)));
+    if (nq.terms.length > 0 || nq.phrases.length > 0) {
+      const bloom = own(await kv.get(blockKey(LogKeySpace.bloom, tenant, id)));
       if (bloom === undefined) throw corrupt('a block meta without its bloom', { tenant, ...id });
       stats.bytesRead += bloom.length;
-      const filter = decodeBloom(openBlock(bloom, BlockKind.bloom));
-      if (!wanted.every((t) => bloomHas(filter, t))) {
+      if (!bloomAdmits(bloom, nq)) {
         stats.blocksPrunedBloom++;
         return [];
       }
     }
-    const got = (await kv.getMany([blockKey(LogKeySpace.postings, tenant, id), blockKey(LogKeySpace.block, tenant, id), ...(bloom === undefined ? [blockKey(LogKeySpace.bloom, tenant, id)] : [])])).map(own);
-    const [postings, block] = got;
-    bloom ??= got[2];
-    if (postings === undefined || block === undefined || bloom === undefined) throw corrupt('a block meta without its block or index', { tenant, ...id });
-    stats.bytesRead += postings.length + block.length + (got[2]?.length ?? 0);
-    // NB: queryLogBlock opens the block's header even when the postings rule every row out, so those bytes are read.
-    const res = queryLogBlock(block, { postings, bloom }, q);
-    if (res.rows.length === 0) {
-      if (res.stats.prunedByTime) stats.blocksPrunedTime++;
-      else stats.blocksPrunedIndex++;
+    const postings = own(await kv.get(blockKey(LogKeySpace.postings, tenant, id)));
+    if (postings === undefined) throw corrupt('a block meta without its postings', { tenant, ...id });
+    stats.bytesRead += postings.length;
+    let cand = queryLogIndex(postings, meta.rows, q);
+    if (cand.length === 0) {
+      stats.blocksPrunedIndex++;
       return [];
     }
+    const block = own(await kv.get(blockKey(LogKeySpace.block, tenant, id)));
+    if (block === undefined) throw corrupt('a block meta without its block', { tenant, ...id });
+    stats.bytesRead += block.length;
     stats.blocksScanned++;
+    const opened = openLogBlock(block);
+    if (opened.tenant !== tenant || opened.rows !== meta.rows || opened.minTimeNs !== meta.minTimeNs || opened.maxTimeNs !== meta.maxTimeNs) {
+      throw corrupt('a block disagrees with its meta', { tenant, ...id });
+    }
+    const lo = q.minTimeNs as bigint;
+    const hi = q.maxTimeNs as bigint;
+    if (opened.minTimeNs < lo || opened.maxTimeNs > hi) {
+      const times = readTimes(opened);
+      cand = cand.filter((o) => {
+        const tm = times[o] as bigint;
+        return tm >= lo && tm <= hi;
+      });
+      if (cand.length === 0) return [];
+    }
     const rows = decodeLogBlock(block);
-    if (rows.length !== meta.rows) throw corrupt(`block of ${rows.length} rows, its meta says ${meta.rows}`, { tenant, ...id });
-    const ords = backward ? res.rows.subarray(Math.max(0, res.rows.length - keep)) : res.rows.subarray(0, keep);
+    assert(rows.length === meta.rows, 'a checked block decodes to its rows');
+    const ords = backward ? cand.subarray(Math.max(0, cand.length - keep)) : cand.subarray(0, keep);
     const out: Candidate[] = [];
     for (const o of ords) {
       const row = rows[o] as LogRow;
-      if (row.tenant !== tenant) throw corrupt(`block of tenant ${row.tenant} under ${tenant}`, { tenant, ...id });
       out.push({ row, timeNs: row.timeUnixNano, flushIndex: id.flushIndex, part: id.part, ordinal: o });
     }
     return out;
