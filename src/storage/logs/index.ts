@@ -11,8 +11,11 @@ export { LOG_INDEX_VERSION, consecutivePositions, encodeLogIndex, queryLogBlock,
 export type { EncodedLogIndex, LogQuery, LogQueryResult, LogQueryStats, PhraseCheck, StreamMatcher } from './term-index.js';
 export { bloomAdmits, normalizeLogQuery, queryLogIndex } from './term-index.js';
 export type { NormalizedLogQuery } from './term-index.js';
-export { LogStore, logRowBytes, logRowMatches } from './log-store.js';
-export type { HeadView, LogHit, LogScanQuery, LogTimeRange } from './log-store.js';
+export { LogStore } from './log-store.js';
+export type { HeadView, LogHit, LogScanQuery } from './log-store.js';
+export { attributesBytes, logRowBytes, logRowMatches, matchesStream } from './log-head.js';
+export { readLabelNames, readLabelValues, readSeries } from './log-labels.js';
+export type { HeadVisitor } from './log-labels.js';
 export {
   LOG_BLOCK_SPACES,
   LOG_STORE_FORMAT_VERSION,
@@ -22,9 +25,10 @@ export {
   bucketKey,
   bucketOf,
   bucketStartNs,
+  checkTimeRange,
   decodeBlockMeta,
   decodeStreamTable,
   decodeTenantStats,
   tenantPrefix,
 } from './log-store-format.js';
-export type { LogBlockId, LogBlockMeta, LogStream, LogTenantStats } from './log-store-format.js';
+export type { LogBlockId, LogBlockMeta, LogStream, LogTenantStats, LogTimeRange } from './log-store-format.js';

@@ -106,6 +106,20 @@ export function bucketStartNs(bucket: number): bigint {
   return BigInt(bucket) * StoreLimits.logBucketNs;
 }
 
+/** LogTimeRange bounds a read by record time, both ends inclusive. */
+export interface LogTimeRange {
+  readonly startNs: bigint;
+  readonly endNs: bigint;
+}
+
+/** checkTimeRange checks an inclusive u64 time range and returns its first and last bucket (ERR_INVALID_ARGUMENT). */
+export function checkTimeRange(startNs: bigint, endNs: bigint): { b0: number; b1: number } {
+  if (!(startNs >= 0n && endNs <= U64_MAX && startNs <= endNs)) {
+    throw new OtlpdbError('ERR_INVALID_ARGUMENT', `log time range [${startNs}, ${endNs}] is not within u64 and ordered`);
+  }
+  return { b0: bucketOf(startNs), b1: bucketOf(endNs) };
+}
+
 /** tenantPrefix is `space tenant 00`, the prefix of every key of a tenant in a space. */
 export function tenantPrefix(space: number, tenant: string): Uint8Array {
   return key(space).tenant(tenant).build();

@@ -10,14 +10,16 @@ import type { LogRow } from '../rows.js';
 import { KvWriteBatch, ShardDb } from '../shard/shard-db.js';
 import type { FlushReport, ScanStats } from '../shard/signal-store.js';
 import { newScanStats } from '../shard/signal-store.js';
-import { streamKey } from './log-block.js';
+import { encodeLogBlock, streamKey } from './log-block.js';
 import type { StreamLabel } from './log-line.js';
 import { streamLabels } from './log-line.js';
 import type { HeadView, LogHit, LogScanQuery } from './log-store.js';
 import { LogStore } from './log-store.js';
+import { logRowMatches } from './log-head.js';
 import { LogKeySpace, bucketOf, bucketStartNs } from './log-store-format.js';
 import { oracleQuery, randomQuery, realisticLogs } from './log-test-util.js';
 import type { StreamMatcher } from './term-index.js';
+import { encodeLogIndex, normalizeLogQuery, queryLogBlock } from './term-index.js';
 
 const SEED = Number(process.env.SEED ?? 0x1065);
 const U64_MAX = (1n << 64n) - 1n;
@@ -522,6 +524,23 @@ t.test('a bucket of more than blockRowsMax rows is cut into parts that read back
   t.same(got, referenceQuery(rows, q).map(canon), 'the newest rows, across the part boundary');
   const fwd = (await collect(h.store.queryLogs(h.db, 'acme', { ...q, direction: 'forward' }, newScanStats()))).hits.map((x) => canon(x.row));
   t.same(fwd, referenceQuery(rows, { ...q, direction: 'forward' }).map(canon), 'the oldest rows');
+});
+
+t.test('the head filter (logRowMatches) answers exactly as queryLogBlock, upper-case terms included', async (t) => {
+  const rand = new SeededRand(SEED + 4);
+  const rows = genRows(rand, 'acme', 400, 1);
+  const block = encodeLogBlock(rows);
+  const index = encodeLogIndex(rows);
+  const bad: string[] = [];
+  for (let k = 0; k < 200; k++) {
+    const q0 = randomQuery(rand, rows);
+    const q = { ...q0, terms: (q0.terms ?? []).map((x) => (rand.intn(2) === 0 ? x.toUpperCase() : x)) };
+    const want = [...queryLogBlock(block, index, q).rows];
+    const nq = normalizeLogQuery(q);
+    const got = rows.flatMap((r, i) => (logRowMatches(r, nq, q.minTimeNs ?? 0n, q.maxTimeNs ?? U64_MAX) ? [i] : []));
+    if (canon(got) !== canon(want)) bad.push(`query ${k}: ${got.length} vs ${want.length}`);
+  }
+  failWithSeed(t, bad, 'head filter against queryLogBlock');
 });
 
 t.test('head bytes: accounted on add, kept while frozen, released at drop', async (t) => {

@@ -26,28 +26,19 @@
  *   current; expire updates them at once (NB: it assumes its batch is
  *   written, as the state machine does right after).
  *
- * Head accounting (headBytes): per record LogStoreLimits.headRowOverheadBytes,
- * plus 2 bytes per UTF-16 unit of its strings (body, severity text, event
- * name, attribute keys and values, nested values at 16 bytes per scalar),
- * plus its ids; a resource or scope object is counted once per add() call
- * that brings it (decodeShardEntry shares them between the rows of an entry).
- * It is an estimate of V8's retained size, within a small factor, not a
- * measurement.
+ * Head accounting (headBytes) is documented in log-head.ts.
  *
  * Reads (ordering guarantee): queryLogs yields hits in time order, ties in
  * apply order; 'backward' is exactly the reverse of 'forward'; the first
  * `limit` hits of that order and no others. Memory per query is bounded by
  * the head's matches plus, per bucket, limit hits per block. Time ranges are
  * inclusive at both ends. The label reads (labelNames, labelValues, series)
- * answer at bucket granularity: a label counts when some record of a bucket
- * that overlaps [startNs, endNs] has it, which is what the keys can tell
- * without opening blocks.
+ * answer at bucket granularity (log-labels.ts).
  */
 import { OtlpdbError, assert } from '../../errors.js';
 import { LogStoreLimits, ShardDbLimits, StoreLimits } from '../../limits.js';
-import type { AnyValue, KeyValue, LogRow } from '../rows.js';
-import { prefixEnd } from '../shard/keys.js';
-import type { KvEntry, KvRead } from '../shard/shard-db.js';
+import type { LogRow } from '../rows.js';
+import type { KvRead } from '../shard/shard-db.js';
 import type {
   AddResult,
   ExpireReport,
@@ -58,28 +49,27 @@ import type {
   SignalStats,
   SignalStore,
 } from '../shard/signal-store.js';
-import { tokenize } from '../tokenizer.js';
 import { decodeLogBlock, encodeLogBlock, openLogBlock, readTimes, streamKey } from './log-block.js';
 import type { StreamLabel } from './log-line.js';
-import { logLine, streamLabels } from './log-line.js';
-import type { LogBlockId, LogBlockMeta, LogStream, LogTenantStats } from './log-store-format.js';
+import { streamLabels } from './log-line.js';
+import { attributesBytes, logRowBytes, logRowMatches } from './log-head.js';
+import { readLabelNames, readLabelValues, readSeries } from './log-labels.js';
+import type { LogBlockId, LogBlockMeta, LogStream, LogTenantStats, LogTimeRange } from './log-store-format.js';
 import {
   LOG_BLOCK_SPACES,
   LogKeySpace,
   blockKey,
   bucketKey,
   bucketOf,
+  checkTimeRange,
   decodeBlockMeta,
-  decodeStreamTable,
   decodeTenantStats,
   encodeBlockMeta,
   encodeStreamTable,
   encodeTenantStats,
-  labelNamePrefix,
   labelPairEntry,
   parseBlockKey,
   parseKeyBucket,
-  parseLabelEntry,
   parseStatsTenant,
   tenantPrefix,
 } from './log-store-format.js';
@@ -103,12 +93,6 @@ export interface LogScanQuery {
 export interface LogHit {
   readonly row: LogRow;
   readonly timeNs: bigint;
-}
-
-/** LogTimeRange bounds a label read (inclusive; answered per bucket, see the file comment). */
-export interface LogTimeRange {
-  readonly startNs: bigint;
-  readonly endNs: bigint;
 }
 
 /**
@@ -153,93 +137,6 @@ function compareCandidates(a: Candidate, b: Candidate): number {
 
 function corrupt(message: string, details?: Record<string, unknown>): OtlpdbError {
   return new OtlpdbError('ERR_CORRUPTION', `logs store: ${message}`, details);
-}
-
-function valueBytes(v: AnyValue): number {
-  switch (v.type) {
-    case 'string':
-      return 16 + 2 * v.value.length;
-    case 'bytes':
-      return 16 + v.value.length;
-    case 'array':
-      return 16 + v.values.reduce((s, x) => s + valueBytes(x), 0);
-    case 'kvlist':
-      return 16 + attributesBytes(v.values);
-    default:
-      return 16;
-  }
-}
-
-function attributesBytes(kvs: readonly KeyValue[]): number {
-  let n = 0;
-  for (const kv of kvs) n += LogStoreLimits.headAttributeOverheadBytes + 2 * kv.key.length + valueBytes(kv.value);
-  return n;
-}
-
-/** logRowBytes is the head accounting of one record without its resource and scope (see the file comment). */
-export function logRowBytes(row: LogRow): number {
-  return (
-    LogStoreLimits.headRowOverheadBytes +
-    valueBytes(row.body) +
-    2 * (row.severityText.length + row.eventName.length) +
-    attributesBytes(row.attributes) +
-    row.traceId.length +
-    row.spanId.length
-  );
-}
-
-/**
- * logRowMatches is the reference filter the head is read with: the semantics
- * of queryLogBlock (term-index.ts) checked directly on one record — time in
- * [minTimeNs, maxTimeNs], every stream matcher (a missing label equals ""),
- * every term among the line's terms, every phrase at consecutive positions.
- * `q` comes from normalizeLogQuery, so terms are normalized alike.
- */
-export function logRowMatches(row: LogRow, q: NormalizedLogQuery, minTimeNs: bigint, maxTimeNs: bigint): boolean {
-  if (row.timeUnixNano < minTimeNs || row.timeUnixNano > maxTimeNs) return false;
-  if (q.matchers.length > 0) {
-    const labels = streamLabels(row);
-    for (const m of q.matchers) {
-      const v = labels.find((l) => l.name === m.name)?.value ?? '';
-      if ((m.op === '=') !== (v === m.value)) return false;
-    }
-  }
-  if (q.terms.length === 0 && q.phrases.length === 0) return true;
-  const terms = tokenize(logLine(row)).terms;
-  if (q.terms.length > 0) {
-    const set = new Set(terms);
-    for (const t of q.terms) if (!set.has(t)) return false;
-  }
-  for (const phrase of q.phrases) {
-    let found = false;
-    for (let p = 0; !found && p + phrase.length <= terms.length; p++) {
-      let k = 0;
-      while (k < phrase.length && terms[p + k] === phrase[k]) k++;
-      found = k === phrase.length;
-    }
-    if (!found) return false;
-  }
-  return true;
-}
-
-/** matchesStream says whether a label set satisfies every matcher (a missing label equals ""). */
-function matchesStream(labels: readonly StreamLabel[], matchers: readonly StreamMatcher[]): boolean {
-  for (const m of matchers) {
-    const v = labels.find((l) => l.name === m.name)?.value ?? '';
-    if ((m.op === '=') !== (v === m.value)) return false;
-  }
-  return true;
-}
-
-function checkRange(startNs: bigint, endNs: bigint): { b0: number; b1: number } {
-  if (!(startNs >= 0n && endNs <= U64_MAX && startNs <= endNs)) {
-    throw new OtlpdbError('ERR_INVALID_ARGUMENT', `log time range [${startNs}, ${endNs}] is not within u64 and ordered`);
-  }
-  return { b0: bucketOf(startNs), b1: bucketOf(endNs) };
-}
-
-function tooMany(what: string): OtlpdbError {
-  return new OtlpdbError('ERR_LIMIT_EXCEEDED', `more than LogStoreLimits.labelResultsMax (${LogStoreLimits.labelResultsMax}) ${what}`);
 }
 
 /** EncodedPart is one block of a flush with everything written beside it. */
@@ -521,7 +418,7 @@ export class LogStore implements SignalStore<LogRow> {
    * shape) and ERR_CORRUPTION (a damaged value).
    */
   async *queryLogs(kv: KvRead, tenant: string, q: LogScanQuery, stats: ScanStats): AsyncGenerator<LogHit[]> {
-    const { b0, b1 } = checkRange(q.startNs, q.endNs);
+    const { b0, b1 } = checkTimeRange(q.startNs, q.endNs);
     if (!(Number.isSafeInteger(q.limit) && q.limit >= 1 && q.limit <= LogStoreLimits.queryRowsMax)) {
       throw new OtlpdbError('ERR_INVALID_ARGUMENT', `log query limit ${q.limit} is not in 1..${LogStoreLimits.queryRowsMax}`);
     }
@@ -698,107 +595,19 @@ export class LogStore implements SignalStore<LogRow> {
     }
   }
 
-  /** #firstKey returns the first entry in [gte, lt), or null. */
-  async #firstKey(kv: KvRead, gte: Uint8Array, lt: Uint8Array, stats: ScanStats): Promise<KvEntry | null> {
-    for await (const page of kv.pages({ gte, lt, limit: 1 }, 1)) {
-      const e = page[0];
-      if (e !== undefined) {
-        stats.bytesRead += e.key.length + e.value.length;
-        return e;
-      }
-    }
-    return null;
-  }
-
-  /**
-   * labelNames lists the stream label names of `tenant` in the buckets that
-   * overlap the range (sorted). It reads label keys only, one seek per
-   * (bucket, name). ERR_LIMIT_EXCEEDED past LogStoreLimits.labelResultsMax.
-   */
+  /** labelNames lists the stream label names of `tenant` in the buckets that overlap the range (readLabelNames, log-labels.ts). */
   async labelNames(kv: KvRead, tenant: string, range: LogTimeRange, stats: ScanStats): Promise<string[]> {
-    const { b0, b1 } = checkRange(range.startNs, range.endNs);
-    const names = new Set<string>();
-    const add = (n: string): void => {
-      names.add(n);
-      if (names.size > LogStoreLimits.labelResultsMax) throw tooMany('label names');
-    };
-    this.#headRowsIn(tenant, b0, b1, stats, (row) => {
-      for (const l of streamLabels(row)) add(l.name);
-    });
-    const end = bucketKey(LogKeySpace.label, tenant, b1 + 1);
-    let cursor = bucketKey(LogKeySpace.label, tenant, b0);
-    for (;;) {
-      const e = await this.#firstKey(kv, cursor, end, stats);
-      if (e === null) break;
-      const p = parseLabelEntry(e.key, e.value, tenant);
-      add(p.name);
-      // Skip the rest of this name in this bucket; a cut name (value present) may share its cut prefix, so step by one key.
-      cursor = e.value.length === 0 ? nextPrefix(labelNamePrefix(tenant, p.bucket, p.name)) : successor(e.key);
-    }
-    return [...names].sort();
+    return readLabelNames(kv, tenant, range, stats, (b0, b1, f) => this.#headRowsIn(tenant, b0, b1, stats, f));
   }
 
-  /**
-   * labelValues lists the values of label `name` of `tenant` in the buckets
-   * that overlap the range (sorted), from the keys under
-   * `0x34 tenant bucket name*` of each bucket that has label keys.
-   */
+  /** labelValues lists the values of label `name` of `tenant` in the buckets that overlap the range (readLabelValues, log-labels.ts). */
   async labelValues(kv: KvRead, tenant: string, name: string, range: LogTimeRange, stats: ScanStats): Promise<string[]> {
-    const { b0, b1 } = checkRange(range.startNs, range.endNs);
-    const values = new Set<string>();
-    const add = (v: string): void => {
-      values.add(v);
-      if (values.size > LogStoreLimits.labelResultsMax) throw tooMany('label values');
-    };
-    this.#headRowsIn(tenant, b0, b1, stats, (row) => {
-      const v = streamLabels(row).find((l) => l.name === name)?.value;
-      if (v !== undefined) add(v);
-    });
-    const end = bucketKey(LogKeySpace.label, tenant, b1 + 1);
-    let cursor = bucketKey(LogKeySpace.label, tenant, b0);
-    for (;;) {
-      const first = await this.#firstKey(kv, cursor, end, stats);
-      if (first === null) break;
-      const bucket = parseKeyBucket(first.key, tenant);
-      const prefix = labelNamePrefix(tenant, bucket, name);
-      for await (const page of kv.pages({ gte: prefix, lt: nextPrefix(prefix) }, LogStoreLimits.scanPageEntries)) {
-        for (const e of page) {
-          stats.bytesRead += e.key.length + e.value.length;
-          const p = parseLabelEntry(e.key, e.value, tenant);
-          if (p.name === name) add(p.value);
-        }
-      }
-      cursor = bucketKey(LogKeySpace.label, tenant, bucket + 1);
-    }
-    return [...values].sort();
+    return readLabelValues(kv, tenant, name, range, stats, (b0, b1, f) => this.#headRowsIn(tenant, b0, b1, stats, f));
   }
 
-  /**
-   * series lists the distinct streams (label sets) of `tenant` that satisfy
-   * every matcher in the buckets that overlap the range, sorted by their
-   * streamKey; from the blocks' stream tables (0x35), never the blocks.
-   */
+  /** series lists the distinct streams of `tenant` that satisfy every matcher in the buckets that overlap the range (readSeries, log-labels.ts). */
   async series(kv: KvRead, tenant: string, matchers: readonly StreamMatcher[], range: LogTimeRange, stats: ScanStats): Promise<StreamLabel[][]> {
-    const { b0, b1 } = checkRange(range.startNs, range.endNs);
-    normalizeLogQuery({ streamMatchers: matchers });
-    const found = new Map<string, StreamLabel[]>();
-    const add = (labels: readonly StreamLabel[]): void => {
-      if (!matchesStream(labels, matchers)) return;
-      const k = streamKey(labels);
-      if (found.has(k)) return;
-      found.set(k, labels.slice());
-      if (found.size > LogStoreLimits.labelResultsMax) throw tooMany('series');
-    };
-    this.#headRowsIn(tenant, b0, b1, stats, (row) => add(streamLabels(row)));
-    const range2 = { gte: bucketKey(LogKeySpace.streams, tenant, b0), lt: bucketKey(LogKeySpace.streams, tenant, b1 + 1) };
-    for await (const page of kv.pages(range2, LogStoreLimits.scanPageEntries)) {
-      for (const e of page) {
-        stats.bytesRead += e.value.length;
-        parseBlockKey(e.key, tenant);
-        for (const s of decodeStreamTable(e.value)) add(s.labels);
-      }
-    }
-    return [...found.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((e) => e[1]);
+    return readSeries(kv, tenant, matchers, range, stats, (b0, b1, f) => this.#headRowsIn(tenant, b0, b1, stats, f));
   }
 }
 
@@ -811,18 +620,4 @@ export class LogStore implements SignalStore<LogRow> {
  */
 function own(v: Uint8Array | undefined): Uint8Array | undefined {
   return v === undefined ? undefined : new Uint8Array(v);
-}
-
-/** nextPrefix is prefixEnd for the store's prefixes, which never are all 0xff. */
-function nextPrefix(prefix: Uint8Array): Uint8Array {
-  const end = prefixEnd(prefix);
-  assert(end !== null, 'a logs key prefix is not all 0xff');
-  return end;
-}
-
-/** successor is the smallest key after `k`. */
-function successor(k: Uint8Array): Uint8Array {
-  const out = new Uint8Array(k.length + 1);
-  out.set(k);
-  return out;
 }
