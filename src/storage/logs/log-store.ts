@@ -13,9 +13,9 @@
  *   nothing is deduplicated (identical records are distinct records; retries
  *   are dropped upstream by idempotency keys).
  * - At most one frozen head exists. writeFrozen stamps it with the flush's
- *   flushIndex; a read that captured the frozen head skips the blocks of that
- *   flushIndex, so a record is never seen twice while the batch is being
- *   written and before dropFrozen.
+ *   flushIndex; a read that captured a head or frozen head skips the blocks
+ *   of that flushIndex, so a record is never seen twice while the batch is
+ *   being written and before dropFrozen.
  * - Inside a block, rows are sorted by time, ties kept in apply order; the
  *   parts of one (tenant, bucket, flush) follow each other in that order; a
  *   higher flushIndex was applied later. So (timeNs, flushIndex, part,
@@ -402,8 +402,10 @@ export class LogStore implements SignalStore<LogRow> {
     const frozen = this.#frozen;
     const fr = frozen?.byTenant.get(tenant);
     if (frozen !== null && fr !== undefined) out.push({ rows: fr, count: fr.length, rank: FROZEN_RANK, flushIndex: () => frozen.flushIndex });
-    const hr = this.#head.byTenant.get(tenant);
-    if (hr !== undefined) out.push({ rows: hr, count: hr.length, rank: HEAD_RANK, flushIndex: () => null });
+    const head = this.#head;
+    const hr = head.byTenant.get(tenant);
+    // The head captured here may be frozen and written while the read runs: its flushIndex is read late too.
+    if (hr !== undefined) out.push({ rows: hr, count: hr.length, rank: HEAD_RANK, flushIndex: () => head.flushIndex });
     return out;
   }
 
@@ -413,7 +415,8 @@ export class LogStore implements SignalStore<LogRow> {
    * LogStoreLimits.queryBatchRowsMax in the order the file comment states,
    * stopping at q.limit. Blocks are visited bucket by bucket in the query's
    * direction; each is pruned by its meta's time range, then its term bloom,
-   * then its postings (queryLogBlock); only a block with matches is decoded.
+   * then its postings (queryLogBlock's steps: bloomAdmits, queryLogIndex),
+   * and only a block the postings admit is read and decoded.
    * Fills `stats`. Throws ERR_INVALID_ARGUMENT, ERR_LIMIT_EXCEEDED (query
    * shape) and ERR_CORRUPTION (a damaged value).
    */
@@ -429,10 +432,8 @@ export class LogStore implements SignalStore<LogRow> {
 
     // The heads, captured now and filtered by the reference filter, by bucket.
     const views = this.headViews(tenant);
-    const skipFlush = (): number | null => {
-      for (const v of views) if (v.rank === FROZEN_RANK) return v.flushIndex();
-      return null;
-    };
+    // A block written from a head this read captured is served from the capture, never twice.
+    const servedFromHead = (flushIndex: number): boolean => views.some((v) => v.flushIndex() === flushIndex);
     const headHits = new Map<number, Candidate[]>();
     for (const v of views) {
       for (let i = 0; i < v.count; i++) {
@@ -454,7 +455,7 @@ export class LogStore implements SignalStore<LogRow> {
     const bucketHits = async (bucket: number, metas: readonly { id: LogBlockId; meta: LogBlockMeta }[]): Promise<LogHit[]> => {
       const cands: Candidate[] = headHits.get(bucket) ?? [];
       for (const { id, meta } of metas) {
-        if (id.flushIndex === skipFlush()) continue; // served from the frozen head
+        if (servedFromHead(id.flushIndex)) continue;
         for (const c of await this.#scanBlock(kv, tenant, id, meta, blockQuery, nq, stats, remaining, backward)) cands.push(c);
       }
       cands.sort(compareCandidates);
