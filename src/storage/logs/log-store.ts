@@ -28,6 +28,16 @@
  *
  * Head accounting (headBytes) is documented in log-head.ts.
  *
+ * NB: a read scans block metas from one LevelDB snapshot but gets blooms,
+ * postings and blocks with point reads (KvRead has no snapshot handle), so a
+ * retention pass that deletes a bucket while a read is inside it makes the
+ * read fail with ERR_CORRUPTION ("a block meta without its block") rather
+ * than skip the bucket.
+ * NB: expire learns the bytes it frees from the values it pages over (KvRead
+ * has no keys-only scan), so it reads the blocks it deletes.
+ * NB: a read keeps every head match of its range in memory (the head is in
+ * apply order, not time order); the head's size bounds that, not `limit`.
+ *
  * Reads (ordering guarantee): queryLogs yields hits in time order, ties in
  * apply order; 'backward' is exactly the reverse of 'forward'; the first
  * `limit` hits of that order and no others. Memory per query is bounded by
