@@ -915,3 +915,39 @@ export const ShardServiceLimits = {
 } as const;
 assert(ShardServiceLimits.flushDeadlineMs <= TransportLimits.callDeadlineMsMax, 'a flush call deadline is allowed');
 assert(ShardServiceLimits.statsDeadlineMs <= TransportLimits.callDeadlineMsMax, 'a stats call deadline is allowed');
+
+/**
+ * LogStoreLimits bound the logs store of one shard replica
+ * (src/storage/logs/log-store.ts): its head accounting, one shard-local
+ * query, the label reads, and one retention pass.
+ */
+export const LogStoreLimits = {
+  /** headRowOverheadBytes is the accounted memory of one head row beyond its strings and ids (object, array slot, bigints). */
+  headRowOverheadBytes: 256,
+  /** headAttributeOverheadBytes is the accounted memory of one attribute beyond its key and value strings. */
+  headAttributeOverheadBytes: 64,
+  /** queryRowsMax bounds the `limit` of one queryLogs call (Loki's default max_entries_limit_per_query is 5000). */
+  queryRowsMax: 5000,
+  /** queryBatchRowsMax bounds the rows of one batch queryLogs yields. */
+  queryBatchRowsMax: 256,
+  /** labelResultsMax bounds the names, values or series one label read returns; past it the read is ERR_LIMIT_EXCEEDED. */
+  labelResultsMax: 10_000,
+  /** labelKeyStringBytesMax bounds a label name or value inside a label key (UTF-8 bytes); a longer one is cut there and kept whole in the key's value. */
+  labelKeyStringBytesMax: 512,
+  /** expireBucketsMax bounds the (tenant, bucket) pairs one retention pass deletes; the rest go at the next pass. */
+  expireBucketsMax: 4096,
+  /** scanPageEntries is the page size of the store's LevelDB scans. */
+  scanPageEntries: 256,
+} as const;
+assert(LogStoreLimits.headRowOverheadBytes >= 64, 'a head row costs at least its object');
+assert(LogStoreLimits.headAttributeOverheadBytes >= 16, 'an attribute costs at least its object');
+assert(LogStoreLimits.queryRowsMax >= 1, 'queryRowsMax >= 1');
+assert(LogStoreLimits.queryBatchRowsMax >= 1, 'queryBatchRowsMax >= 1');
+assert(LogStoreLimits.queryBatchRowsMax <= LogStoreLimits.queryRowsMax, 'a batch is at most one query');
+assert(LogStoreLimits.labelResultsMax >= 1, 'labelResultsMax >= 1');
+assert(LogStoreLimits.labelKeyStringBytesMax >= 16, 'a label key holds a short name and value');
+// A label key is a tenant, a bucket, two cut strings (escaped: at most twice as long) and a block id.
+assert(256 + 4 * LogStoreLimits.labelKeyStringBytesMax + 32 <= ShardDbLimits.keyBytesMax, 'a label key fits keyBytesMax');
+assert(LogStoreLimits.expireBucketsMax >= 1, 'expireBucketsMax >= 1');
+assert(LogStoreLimits.scanPageEntries >= 1 && LogStoreLimits.scanPageEntries <= ShardDbLimits.scanPageEntriesMax, 'scan pages within ShardDb pages');
+assert(StoreLimits.blockRowsMax <= LogBlockLimits.rowsPerBlockMax, 'a store block fits a log block');

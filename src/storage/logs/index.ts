@@ -1,7 +1,7 @@
 /**
  * logs/index.ts — log storage of one shard: the columnar log block, the line
  * and stream a row shows to search, and the block's term index and query.
- * Pure code, no I/O.
+ * Pure code, no I/O, except the store (log-store.ts) over a shard LevelDB.
  */
 export { LOG_BLOCK_VERSION, decodeLogBlock, encodeLogBlock, openLogBlock, readLines, readLogBlockHeader, readTimes, streamKey } from './log-block.js';
 export type { LogBlockHeader, LogLines, OpenedLogBlock } from './log-block.js';
@@ -9,3 +9,26 @@ export { levelOf, logLine, renderValue, streamLabels } from './log-line.js';
 export type { StreamLabel } from './log-line.js';
 export { LOG_INDEX_VERSION, consecutivePositions, encodeLogIndex, queryLogBlock, queryLogBlockWith } from './term-index.js';
 export type { EncodedLogIndex, LogQuery, LogQueryResult, LogQueryStats, PhraseCheck, StreamMatcher } from './term-index.js';
+export { bloomAdmits, normalizeLogQuery, queryLogIndex } from './term-index.js';
+export type { NormalizedLogQuery } from './term-index.js';
+export { LogStore } from './log-store.js';
+export type { HeadView, LogHit, LogScanQuery } from './log-store.js';
+export { attributesBytes, logRowBytes, logRowMatches, matchesStream } from './log-head.js';
+export { readLabelNames, readLabelValues, readSeries } from './log-labels.js';
+export type { HeadVisitor } from './log-labels.js';
+export {
+  LOG_BLOCK_SPACES,
+  LOG_STORE_FORMAT_VERSION,
+  LogKeySpace,
+  LogValueTag,
+  blockKey,
+  bucketKey,
+  bucketOf,
+  bucketStartNs,
+  checkTimeRange,
+  decodeBlockMeta,
+  decodeStreamTable,
+  decodeTenantStats,
+  tenantPrefix,
+} from './log-store-format.js';
+export type { LogBlockId, LogBlockMeta, LogStream, LogTenantStats, LogTimeRange } from './log-store-format.js';

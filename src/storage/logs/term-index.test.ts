@@ -7,7 +7,7 @@ import { encodeLogBlock } from './log-block.js';
 import { logLine } from './log-line.js';
 import { oracleQuery, randomQuery, realisticLogs } from './log-test-util.js';
 import type { EncodedLogIndex, LogQuery, PhraseCheck } from './term-index.js';
-import { consecutivePositions, encodeLogIndex, queryLogBlock, queryLogBlockWith } from './term-index.js';
+import { consecutivePositions, encodeLogIndex, queryLogBlock, queryLogBlockWith, queryLogIndex } from './term-index.js';
 
 const SEED = Number(process.env.SEED ?? 0x7e57);
 
@@ -102,6 +102,21 @@ t.test('queries equal the naive oracle over seeded realistic logs', async (t) =>
   t.comment(`${queries} queries, ${nonEmpty} with matches, ${pruned} pruned by the bloom`);
   t.ok(nonEmpty > queries / 5, 'the queries are not vacuous: many have matches');
   t.ok(pruned > 0, 'some queries are pruned by the bloom');
+});
+
+t.test('queryLogIndex (postings alone, no block) equals the oracle without time bounds', async (t) => {
+  const rand = new SeededRand(SEED + 9);
+  const rows = realisticLogs(rand, 400);
+  const index = encodeLogIndex(rows);
+  const bad: string[] = [];
+  for (let k = 0; k < 150; k++) {
+    const { minTimeNs: _min, maxTimeNs: _max, ...q } = randomQuery(rand, rows);
+    const got = [...queryLogIndex(index.postings, rows.length, q)];
+    const want = oracleQuery(rows, q);
+    if (got.length !== want.length || got.some((x, i) => x !== want[i])) bad.push(`query ${k}: got ${got.length}, oracle ${want.length}`);
+  }
+  t.same(bad, [], `SEED=${SEED}`);
+  t.throws(() => queryLogIndex(index.postings, rows.length + 1, {}), { code: 'ERR_CORRUPTION' }, 'a row count that is not the index\'s');
 });
 
 t.test('planted bug: a phrase check off by one is caught by the oracle', async (t) => {

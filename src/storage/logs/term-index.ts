@@ -335,7 +335,20 @@ function normalizeTerm(s: string): string {
   return t.terms[0] as string;
 }
 
-function checkQuery(q: LogQuery): { terms: string[]; phrases: string[][]; matchers: readonly StreamMatcher[] } {
+/** NormalizedLogQuery is a LogQuery checked against the limits, its terms and phrases normalized by the tokenizer. */
+export interface NormalizedLogQuery {
+  readonly terms: string[];
+  readonly phrases: string[][];
+  readonly matchers: readonly StreamMatcher[];
+}
+
+/**
+ * normalizeLogQuery checks `q` and normalizes its terms exactly as
+ * queryLogBlock does, so a filter over rows that are not in a block yet (the
+ * logs store's head) answers with the same semantics. Throws
+ * ERR_INVALID_ARGUMENT, ERR_LIMIT_EXCEEDED.
+ */
+export function normalizeLogQuery(q: LogQuery): NormalizedLogQuery {
   const tooMany = (what: string, n: number, max: number): void => {
     if (n > max) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a log query of ${n} ${what}, more than ${max}`);
   };
@@ -366,18 +379,14 @@ export function queryLogBlock(block: Uint8Array, index: EncodedLogIndex, q: LogQ
 
 /** queryLogBlockWith is queryLogBlock with the phrase check given (tests plant broken ones). */
 export function queryLogBlockWith(block: Uint8Array, index: EncodedLogIndex, q: LogQuery, phraseCheck: PhraseCheck): LogQueryResult {
-  const { terms, phrases, matchers } = checkQuery(q);
+  const nq = normalizeLogQuery(q);
   const stats: LogQueryStats = { prunedByBloom: false, prunedByTime: false, prunedByPostings: 0, rowsScanned: 0 };
   const none = new Uint32Array(0);
 
   // 1. The bloom alone: an absent term rules the block out.
-  const wanted = [...terms, ...phrases.flat()];
-  if (wanted.length > 0) {
-    const bloom = decodeBloom(openBlock(index.bloom, BlockKind.bloom));
-    if (!wanted.every((t) => bloomHas(bloom, t))) {
-      stats.prunedByBloom = true;
-      return { rows: none, stats };
-    }
+  if (!bloomAdmits(index.bloom, nq)) {
+    stats.prunedByBloom = true;
+    return { rows: none, stats };
   }
 
   // 2. The block's time range.
@@ -390,9 +399,48 @@ export function queryLogBlockWith(block: Uint8Array, index: EncodedLogIndex, q: 
   }
 
   // 3. Postings: terms, phrases (with positions), streams.
-  const idx = new OpenedIndex(index.postings);
-  if (idx.rows !== header.rows) throw corrupt(`index of ${idx.rows} rows for a block of ${header.rows}`);
-  let cand: Uint32Array = Uint32Array.from({ length: header.rows }, (_, i) => i);
+  let cand = postingsCandidates(index.postings, header.rows, nq, phraseCheck);
+  stats.prunedByPostings = header.rows - cand.length;
+
+  // 4. Time, row by row, unless the block lies inside the query's range.
+  if (cand.length > 0 && (header.minTimeNs < lo || header.maxTimeNs > hi)) {
+    const times = readTimes(header);
+    stats.rowsScanned = cand.length;
+    cand = cand.filter((row) => {
+      const t = times[row] as bigint;
+      return t >= lo && t <= hi;
+    });
+  }
+  assert(cand.length <= header.rows, 'no more matches than rows');
+  return { rows: cand, stats };
+}
+
+/** bloomAdmits says whether a block's sealed bloom may hold every term of the query's terms and phrases (true when it names none). */
+export function bloomAdmits(sealedBloom: Uint8Array, nq: NormalizedLogQuery): boolean {
+  const wanted = [...nq.terms, ...nq.phrases.flat()];
+  if (wanted.length === 0) return true;
+  const bloom = decodeBloom(openBlock(sealedBloom, BlockKind.bloom));
+  return wanted.every((t) => bloomHas(bloom, t));
+}
+
+/**
+ * queryLogIndex is step 3 of queryLogBlock alone: the rows of a block of
+ * `blockRows` rows that the postings admit (terms, stream matchers,
+ * phrases), ignoring time, without reading the block. A caller that knows
+ * the block's row count and time range from elsewhere (the logs store's
+ * block meta) reads the block only when this is not empty. Throws
+ * ERR_CORRUPTION, ERR_INVALID_ARGUMENT, ERR_LIMIT_EXCEEDED.
+ */
+export function queryLogIndex(postings: Uint8Array, blockRows: number, q: LogQuery): Uint32Array {
+  return postingsCandidates(postings, blockRows, normalizeLogQuery(q), consecutivePositions);
+}
+
+function postingsCandidates(postings: Uint8Array, blockRows: number, nq: NormalizedLogQuery, phraseCheck: PhraseCheck): Uint32Array {
+  const { terms, phrases, matchers } = nq;
+  const none = new Uint32Array(0);
+  const idx = new OpenedIndex(postings);
+  if (idx.rows !== blockRows) throw corrupt(`index of ${idx.rows} rows for a block of ${blockRows}`);
+  let cand: Uint32Array = Uint32Array.from({ length: blockRows }, (_, i) => i);
   const all = cand;
   for (const term of terms) {
     const id = idx.termId(term);
@@ -428,17 +476,6 @@ export function queryLogBlockWith(block: Uint8Array, index: EncodedLogIndex, q: 
     }
     cand = Uint32Array.from(kept);
   }
-  stats.prunedByPostings = header.rows - cand.length;
-
-  // 4. Time, row by row, unless the block lies inside the query's range.
-  if (cand.length > 0 && (header.minTimeNs < lo || header.maxTimeNs > hi)) {
-    const times = readTimes(header);
-    stats.rowsScanned = cand.length;
-    cand = cand.filter((row) => {
-      const t = times[row] as bigint;
-      return t >= lo && t <= hi;
-    });
-  }
-  assert(cand.length <= header.rows, 'no more matches than rows');
-  return { rows: cand, stats };
+  assert(cand.length <= blockRows, 'no more candidates than rows');
+  return cand;
 }

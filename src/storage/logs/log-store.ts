@@ -1,0 +1,634 @@
+/**
+ * log-store.ts — the logs store of one shard replica (SignalStore<LogRow>,
+ * shard/signal-store.ts): an in-memory head of applied log records, the
+ * blocks and indexes a flush writes (key layout in log-store-format.ts), the
+ * retention pass, and the shard-local reads the LogQL engine uses.
+ *
+ * Ownership: the shard state machine drives the life cycle (load, add,
+ * freeze, writeFrozen, dropFrozen, expire) and owns the LevelDB; reads get a
+ * KvRead and may run between those calls (they are async generators).
+ *
+ * Invariants:
+ * - The head and the frozen head keep each tenant's records in apply order;
+ *   nothing is deduplicated (identical records are distinct records; retries
+ *   are dropped upstream by idempotency keys).
+ * - At most one frozen head exists. writeFrozen stamps it with the flush's
+ *   flushIndex; a read that captured a head or frozen head skips the blocks
+ *   of that flushIndex, so a record is never seen twice while the batch is
+ *   being written and before dropFrozen.
+ * - Inside a block, rows are sorted by time, ties kept in apply order; the
+ *   parts of one (tenant, bucket, flush) follow each other in that order; a
+ *   higher flushIndex was applied later. So (timeNs, flushIndex, part,
+ *   ordinal) is the apply order among equal times, and the head and frozen
+ *   head rank after every block (frozen before head).
+ * - #stats is what the 0x3f keys hold once the last batch this store filled
+ *   is written: writeFrozen stages the new counts, dropFrozen makes them
+ *   current; expire updates them at once (NB: it assumes its batch is
+ *   written, as the state machine does right after).
+ *
+ * Head accounting (headBytes) is documented in log-head.ts.
+ *
+ * NB: a read scans block metas from one LevelDB snapshot but gets blooms,
+ * postings and blocks with point reads (KvRead has no snapshot handle), so a
+ * retention pass that deletes a bucket while a read is inside it makes the
+ * read fail with ERR_CORRUPTION ("a block meta without its block") rather
+ * than skip the bucket.
+ * NB: expire learns the bytes it frees from the values it pages over (KvRead
+ * has no keys-only scan), so it reads the blocks it deletes.
+ * NB: a read keeps every head match of its range in memory (the head is in
+ * apply order, not time order); the head's size bounds that, not `limit`.
+ *
+ * Reads (ordering guarantee): queryLogs yields hits in time order, ties in
+ * apply order; 'backward' is exactly the reverse of 'forward'; the first
+ * `limit` hits of that order and no others. Memory per query is bounded by
+ * the head's matches plus, per bucket, limit hits per block. Time ranges are
+ * inclusive at both ends. The label reads (labelNames, labelValues, series)
+ * answer at bucket granularity (log-labels.ts).
+ */
+import { OtlpdbError, assert } from '../../errors.js';
+import { LogStoreLimits, ShardDbLimits, StoreLimits } from '../../limits.js';
+import type { LogRow } from '../rows.js';
+import type { KvRead } from '../shard/shard-db.js';
+import type {
+  AddResult,
+  ExpireReport,
+  FlushContext,
+  FlushReport,
+  RetentionCutoffs,
+  ScanStats,
+  SignalStats,
+  SignalStore,
+} from '../shard/signal-store.js';
+import { decodeLogBlock, encodeLogBlock, openLogBlock, readTimes, streamKey } from './log-block.js';
+import type { StreamLabel } from './log-line.js';
+import { streamLabels } from './log-line.js';
+import { attributesBytes, logRowBytes, logRowMatches } from './log-head.js';
+import { readLabelNames, readLabelValues, readSeries } from './log-labels.js';
+import type { LogBlockId, LogBlockMeta, LogStream, LogTenantStats, LogTimeRange } from './log-store-format.js';
+import {
+  LOG_BLOCK_SPACES,
+  LogKeySpace,
+  blockKey,
+  bucketKey,
+  bucketOf,
+  checkTimeRange,
+  decodeBlockMeta,
+  decodeTenantStats,
+  encodeBlockMeta,
+  encodeStreamTable,
+  encodeTenantStats,
+  labelPairEntry,
+  parseBlockKey,
+  parseKeyBucket,
+  parseStatsTenant,
+  tenantPrefix,
+} from './log-store-format.js';
+import type { LogQuery, NormalizedLogQuery, StreamMatcher } from './term-index.js';
+import { bloomAdmits, encodeLogIndex, normalizeLogQuery, queryLogIndex } from './term-index.js';
+
+/** LogScanQuery is one shard-local log query (see the file comment for ordering and ranges). */
+export interface LogScanQuery {
+  /** startNs and endNs bound the record time, both inclusive. */
+  readonly startNs: bigint;
+  readonly endNs: bigint;
+  readonly streamMatchers?: readonly StreamMatcher[];
+  readonly terms?: readonly string[];
+  readonly phrases?: readonly (readonly string[])[];
+  readonly direction: 'forward' | 'backward';
+  /** limit is the most hits returned, 1..LogStoreLimits.queryRowsMax. */
+  readonly limit: number;
+}
+
+/** LogHit is one record a query found, with its time. */
+export interface LogHit {
+  readonly row: LogRow;
+  readonly timeNs: bigint;
+}
+
+/**
+ * HeadView is one part of the in-memory state a read sees: the first `count`
+ * records of a tenant in the head or the frozen head, in apply order.
+ */
+export interface HeadView {
+  readonly rows: readonly LogRow[];
+  readonly count: number;
+  /** rank orders equal times after every block: FROZEN_RANK before HEAD_RANK. */
+  readonly rank: number;
+  /** flushIndex is the flush writing these rows (a read skips that flush's blocks), or null. */
+  flushIndex(): number | null;
+}
+
+/** HEAD_RANK and FROZEN_RANK stand in for a flushIndex in the order of equal times. */
+const HEAD_RANK = Number.MAX_SAFE_INTEGER;
+const FROZEN_RANK = Number.MAX_SAFE_INTEGER - 1;
+const U64_MAX = (1n << 64n) - 1n;
+
+/** Head is a head or frozen head: each tenant's records in apply order. */
+class Head {
+  readonly byTenant = new Map<string, LogRow[]>();
+  rows = 0;
+  bytes = 0;
+  /** flushIndex is set by writeFrozen on the frozen head. */
+  flushIndex: number | null = null;
+}
+
+interface Candidate {
+  readonly row: LogRow;
+  readonly timeNs: bigint;
+  readonly flushIndex: number;
+  readonly part: number;
+  readonly ordinal: number;
+}
+
+function compareCandidates(a: Candidate, b: Candidate): number {
+  if (a.timeNs !== b.timeNs) return a.timeNs < b.timeNs ? -1 : 1;
+  return a.flushIndex - b.flushIndex || a.part - b.part || a.ordinal - b.ordinal;
+}
+
+function corrupt(message: string, details?: Record<string, unknown>): OtlpdbError {
+  return new OtlpdbError('ERR_CORRUPTION', `logs store: ${message}`, details);
+}
+
+/** EncodedPart is one block of a flush with everything written beside it. */
+interface EncodedPart {
+  readonly rows: readonly LogRow[];
+  readonly block: Uint8Array;
+  readonly postings: Uint8Array;
+  readonly bloom: Uint8Array;
+  readonly streams: LogStream[];
+}
+
+function streamsOf(rows: readonly LogRow[]): LogStream[] {
+  const byKey = new Map<string, { labels: StreamLabel[]; rows: number }>();
+  for (const row of rows) {
+    const labels = streamLabels(row);
+    const k = streamKey(labels);
+    const s = byKey.get(k);
+    if (s === undefined) byKey.set(k, { labels, rows: 1 });
+    else s.rows++;
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * encodeParts encodes time-sorted rows as blocks, halving a run that a block
+ * limit refuses (streams, terms, bytes) until each part fits: a flush must
+ * never fail on data that was accepted.
+ */
+function encodeParts(rows: readonly LogRow[], out: EncodedPart[]): void {
+  assert(rows.length >= 1 && rows.length <= StoreLimits.blockRowsMax, 'a part is 1..blockRowsMax rows');
+  try {
+    const block = encodeLogBlock(rows);
+    const index = encodeLogIndex(rows);
+    for (const v of [block, index.postings]) {
+      if (v.length > ShardDbLimits.valueBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', 'a log block value past valueBytesMax');
+    }
+    out.push({ rows, block, postings: index.postings, bloom: index.bloom, streams: streamsOf(rows) });
+  } catch (err) {
+    if (!(err instanceof OtlpdbError && err.code === 'ERR_LIMIT_EXCEEDED') || rows.length === 1) throw err;
+    const half = rows.length >>> 1;
+    encodeParts(rows.slice(0, half), out);
+    encodeParts(rows.slice(half), out);
+  }
+}
+
+function addStats(a: LogTenantStats, b: LogTenantStats): LogTenantStats {
+  return { records: a.records + b.records, dataBytes: a.dataBytes + b.dataBytes, indexBytes: a.indexBytes + b.indexBytes };
+}
+
+const ZERO_STATS: LogTenantStats = { records: 0, dataBytes: 0, indexBytes: 0 };
+
+/** LogStore is the logs store of one shard replica (see the file comment). */
+export class LogStore implements SignalStore<LogRow> {
+  readonly signal = 'logs' as const;
+  #head = new Head();
+  #frozen: Head | null = null;
+  /** #stats are the per-tenant counts the 0x3f keys hold (see the invariants). */
+  #stats = new Map<string, LogTenantStats>();
+  /** #staged are the counts writeFrozen put into the flush's batch, current at dropFrozen. */
+  #staged: Map<string, LogTenantStats> | null = null;
+
+  // ------------------------------------------------------------ life cycle
+
+  async load(kv: KvRead): Promise<void> {
+    assert(this.#frozen === null, 'load runs with no frozen head');
+    const stats = new Map<string, LogTenantStats>();
+    const gte = new Uint8Array([LogKeySpace.stats]);
+    const lt = new Uint8Array([LogKeySpace.stats + 1]);
+    for await (const page of kv.pages({ gte, lt }, LogStoreLimits.scanPageEntries)) {
+      for (const e of page) stats.set(parseStatsTenant(e.key), decodeTenantStats(e.value));
+    }
+    this.#stats = stats;
+    this.#staged = null;
+    this.#head = new Head();
+  }
+
+  add(tenant: string, rows: readonly LogRow[], entryTimeMs: number): AddResult {
+    assert(tenant.length > 0, 'a tenant is named');
+    assert(Number.isFinite(entryTimeMs), 'entry time is a number');
+    let list = this.#head.byTenant.get(tenant);
+    if (list === undefined) {
+      list = [];
+      this.#head.byTenant.set(tenant, list);
+    }
+    const shared = new Set<object>();
+    let bytes = 0;
+    for (const row of rows) {
+      assert(row.tenant === tenant, 'a row is of the entry tenant');
+      assert(row.timeUnixNano >= 0n && row.timeUnixNano <= U64_MAX, 'a log time is u64');
+      list.push(row);
+      bytes += logRowBytes(row);
+      for (const o of [row.resource, row.scope]) {
+        if (shared.has(o)) continue;
+        shared.add(o);
+        bytes += LogStoreLimits.headRowOverheadBytes + attributesBytes(o.attributes);
+      }
+    }
+    this.#head.rows += rows.length;
+    this.#head.bytes += bytes;
+    return { accepted: rows.length, refused: 0, refusals: [] };
+  }
+
+  headBytes(): number {
+    return this.#head.bytes + (this.#frozen?.bytes ?? 0);
+  }
+
+  headRows(): number {
+    return this.#head.rows;
+  }
+
+  freeze(): void {
+    assert(this.#frozen === null, 'at most one frozen head');
+    this.#frozen = this.#head;
+    this.#head = new Head();
+  }
+
+  async writeFrozen(ctx: FlushContext): Promise<FlushReport> {
+    const frozen = this.#frozen;
+    assert(frozen !== null, 'writeFrozen needs a frozen head');
+    assert(frozen.flushIndex === null, 'a frozen head is written once');
+    assert(Number.isSafeInteger(ctx.flushIndex) && ctx.flushIndex >= 0 && ctx.flushIndex < FROZEN_RANK, 'flushIndex ranks before the heads');
+    frozen.flushIndex = ctx.flushIndex;
+    const staged = new Map(this.#stats);
+    let blocks = 0;
+    let dataBytes = 0;
+    let indexBytes = 0;
+    for (const tenant of [...frozen.byTenant.keys()].sort()) {
+      const rows = frozen.byTenant.get(tenant) as LogRow[];
+      if (rows.length === 0) continue;
+      const byBucket = new Map<number, LogRow[]>();
+      for (const row of rows) {
+        const b = bucketOf(row.timeUnixNano);
+        const list = byBucket.get(b);
+        if (list === undefined) byBucket.set(b, [row]);
+        else list.push(row);
+      }
+      let tData = 0;
+      let tIndex = 0;
+      for (const bucket of [...byBucket.keys()].sort((a, b) => a - b)) {
+        // Stable: equal times keep apply order.
+        const sorted = (byBucket.get(bucket) as LogRow[]).slice().sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0));
+        const parts: EncodedPart[] = [];
+        for (let i = 0; i < sorted.length; i += StoreLimits.blockRowsMax) encodeParts(sorted.slice(i, i + StoreLimits.blockRowsMax), parts);
+        assert(parts.length <= 0x1_0000, 'parts of one bucket fit u16');
+        for (let part = 0; part < parts.length; part++) {
+          const p = parts[part] as EncodedPart;
+          const id: LogBlockId = { bucket, flushIndex: ctx.flushIndex, part };
+          const put = (space: number, k: Uint8Array, v: Uint8Array): void => {
+            ctx.batch.put(k, v);
+            if (space === LogKeySpace.block) tData += k.length + v.length;
+            else tIndex += k.length + v.length;
+          };
+          const first = p.rows[0] as LogRow;
+          const last = p.rows[p.rows.length - 1] as LogRow;
+          put(LogKeySpace.block, blockKey(LogKeySpace.block, tenant, id), p.block);
+          put(LogKeySpace.postings, blockKey(LogKeySpace.postings, tenant, id), p.postings);
+          put(LogKeySpace.bloom, blockKey(LogKeySpace.bloom, tenant, id), p.bloom);
+          const meta: LogBlockMeta = { minTimeNs: first.timeUnixNano, maxTimeNs: last.timeUnixNano, rows: p.rows.length, streams: p.streams.length };
+          put(LogKeySpace.meta, blockKey(LogKeySpace.meta, tenant, id), encodeBlockMeta(meta));
+          put(LogKeySpace.streams, blockKey(LogKeySpace.streams, tenant, id), encodeStreamTable(p.streams));
+          const pairs = new Map<string, StreamLabel>();
+          for (const s of p.streams) for (const l of s.labels) pairs.set(JSON.stringify([l.name, l.value]), l);
+          for (const l of pairs.values()) {
+            const e = labelPairEntry(tenant, id, l);
+            put(LogKeySpace.label, e.key, e.value);
+          }
+          blocks++;
+        }
+      }
+      const next = addStats(staged.get(tenant) ?? ZERO_STATS, { records: rows.length, dataBytes: tData, indexBytes: tIndex });
+      staged.set(tenant, next);
+      ctx.batch.put(tenantPrefix(LogKeySpace.stats, tenant), encodeTenantStats(next));
+      dataBytes += tData;
+      indexBytes += tIndex;
+    }
+    this.#staged = staged;
+    assert(dataBytes >= 0 && indexBytes >= 0, 'flush bytes are counts');
+    return { rows: frozen.rows, blocks, dataBytes, indexBytes };
+  }
+
+  dropFrozen(): void {
+    assert(this.#frozen !== null, 'dropFrozen needs a frozen head');
+    assert(this.#frozen.flushIndex !== null && this.#staged !== null, 'dropFrozen follows writeFrozen');
+    this.#stats = this.#staged;
+    this.#staged = null;
+    this.#frozen = null;
+  }
+
+  async expire(ctx: FlushContext, cutoffs: RetentionCutoffs): Promise<ExpireReport> {
+    const base = this.#staged ?? this.#stats;
+    const next = new Map(base);
+    let buckets = 0;
+    let keys = 0;
+    for (const tenant of [...base.keys()].sort()) {
+      const cutoff = cutoffs.byTenant.has(tenant) ? (cutoffs.byTenant.get(tenant) ?? null) : cutoffs.defaultBeforeNs;
+      if (cutoff === null || cutoff < StoreLimits.logBucketNs) continue;
+      // A bucket b ends at (b + 1) * logBucketNs; it goes when that end is <= cutoff, i.e. b < endBucket.
+      const endBucket = bucketOf(cutoff > U64_MAX ? U64_MAX : cutoff);
+      const victims: number[] = [];
+      pages: for await (const page of ctx.kv.pages({ gte: tenantPrefix(LogKeySpace.meta, tenant), lt: bucketKey(LogKeySpace.meta, tenant, endBucket) }, LogStoreLimits.scanPageEntries)) {
+        for (const e of page) {
+          const b = parseKeyBucket(e.key, tenant);
+          if (victims[victims.length - 1] === b) continue;
+          if (buckets + victims.length >= LogStoreLimits.expireBucketsMax) break pages;
+          victims.push(b);
+        }
+      }
+      let s = next.get(tenant) ?? ZERO_STATS;
+      for (const b of victims) {
+        for (const space of LOG_BLOCK_SPACES) {
+          for await (const page of ctx.kv.pages({ gte: bucketKey(space, tenant, b), lt: bucketKey(space, tenant, b + 1) }, LogStoreLimits.scanPageEntries)) {
+            for (const e of page) {
+              ctx.batch.del(e.key);
+              keys++;
+              const bytes = e.key.length + e.value.length;
+              const records = space === LogKeySpace.meta ? decodeBlockMeta(e.value).rows : 0;
+              s = {
+                records: s.records - records,
+                dataBytes: s.dataBytes - (space === LogKeySpace.block ? bytes : 0),
+                indexBytes: s.indexBytes - (space === LogKeySpace.block ? 0 : bytes),
+              };
+            }
+          }
+        }
+      }
+      buckets += victims.length;
+      if (victims.length === 0) continue;
+      if (!(s.records >= 0 && s.dataBytes >= 0 && s.indexBytes >= 0)) throw corrupt(`tenant ${tenant} stats go negative at expiry`, { tenant });
+      next.set(tenant, s);
+      ctx.batch.put(tenantPrefix(LogKeySpace.stats, tenant), encodeTenantStats(s));
+    }
+    if (this.#staged !== null) this.#staged = next;
+    else this.#stats = next;
+    return { buckets, keys };
+  }
+
+  stats(): SignalStats {
+    let rows = 0;
+    let dataBytes = 0;
+    let indexBytes = 0;
+    for (const s of this.#stats.values()) {
+      rows += s.records;
+      dataBytes += s.dataBytes;
+      indexBytes += s.indexBytes;
+    }
+    return { rows, secondary: 0, dataBytes, indexBytes };
+  }
+
+  /** tenantStats is one tenant's durable counts (zero for an unknown tenant). */
+  tenantStats(tenant: string): LogTenantStats {
+    return this.#stats.get(tenant) ?? ZERO_STATS;
+  }
+
+  // ------------------------------------------------------------ reads
+
+  /**
+   * headViews is what a read sees of the heads for `tenant`, captured at the
+   * read's start: the frozen head, then the head. Protected so a test can
+   * plant a read that misses part of it and show its checker fails.
+   */
+  protected headViews(tenant: string): HeadView[] {
+    const out: HeadView[] = [];
+    const frozen = this.#frozen;
+    const fr = frozen?.byTenant.get(tenant);
+    if (frozen !== null && fr !== undefined) out.push({ rows: fr, count: fr.length, rank: FROZEN_RANK, flushIndex: () => frozen.flushIndex });
+    const head = this.#head;
+    const hr = head.byTenant.get(tenant);
+    // The head captured here may be frozen and written while the read runs: its flushIndex is read late too.
+    if (hr !== undefined) out.push({ rows: hr, count: hr.length, rank: HEAD_RANK, flushIndex: () => head.flushIndex });
+    return out;
+  }
+
+  /**
+   * queryLogs finds `tenant`'s records that match `q` in the head, the frozen
+   * head and the blocks, and yields them in batches of at most
+   * LogStoreLimits.queryBatchRowsMax in the order the file comment states,
+   * stopping at q.limit. Blocks are visited bucket by bucket in the query's
+   * direction; each is pruned by its meta's time range, then its term bloom,
+   * then its postings (queryLogBlock's steps: bloomAdmits, queryLogIndex),
+   * and only a block the postings admit is read and decoded.
+   * Fills `stats`. Throws ERR_INVALID_ARGUMENT, ERR_LIMIT_EXCEEDED (query
+   * shape) and ERR_CORRUPTION (a damaged value).
+   */
+  async *queryLogs(kv: KvRead, tenant: string, q: LogScanQuery, stats: ScanStats): AsyncGenerator<LogHit[]> {
+    const { b0, b1 } = checkTimeRange(q.startNs, q.endNs);
+    if (!(Number.isSafeInteger(q.limit) && q.limit >= 1 && q.limit <= LogStoreLimits.queryRowsMax)) {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `log query limit ${q.limit} is not in 1..${LogStoreLimits.queryRowsMax}`);
+    }
+    if (q.direction !== 'forward' && q.direction !== 'backward') throw new OtlpdbError('ERR_INVALID_ARGUMENT', `log query direction ${String(q.direction)}`);
+    const backward = q.direction === 'backward';
+    const blockQuery: LogQuery = { streamMatchers: q.streamMatchers ?? [], terms: q.terms ?? [], phrases: q.phrases ?? [], minTimeNs: q.startNs, maxTimeNs: q.endNs };
+    const nq = normalizeLogQuery(blockQuery);
+
+    // The heads, captured now and filtered by the reference filter, by bucket.
+    const views = this.headViews(tenant);
+    // A block written from a head this read captured is served from the capture, never twice.
+    const servedFromHead = (flushIndex: number): boolean => views.some((v) => v.flushIndex() === flushIndex);
+    const headHits = new Map<number, Candidate[]>();
+    for (const v of views) {
+      for (let i = 0; i < v.count; i++) {
+        const row = v.rows[i] as LogRow;
+        stats.headRowsScanned++;
+        if (!logRowMatches(row, nq, q.startNs, q.endNs)) continue;
+        const b = bucketOf(row.timeUnixNano);
+        const c: Candidate = { row, timeNs: row.timeUnixNano, flushIndex: v.rank, part: 0, ordinal: i };
+        const list = headHits.get(b);
+        if (list === undefined) headHits.set(b, [c]);
+        else list.push(c);
+      }
+    }
+    const headBuckets = [...headHits.keys()].sort((a, b) => (backward ? b - a : a - b));
+    const before = (a: number, b: number): boolean => (backward ? a > b : a < b);
+
+    let remaining = q.limit;
+    let hb = 0;
+    const bucketHits = async (bucket: number, metas: readonly { id: LogBlockId; meta: LogBlockMeta }[]): Promise<LogHit[]> => {
+      const cands: Candidate[] = headHits.get(bucket) ?? [];
+      for (const { id, meta } of metas) {
+        if (servedFromHead(id.flushIndex)) continue;
+        for (const c of await this.#scanBlock(kv, tenant, id, meta, blockQuery, nq, stats, remaining, backward)) cands.push(c);
+      }
+      cands.sort(compareCandidates);
+      if (backward) cands.reverse();
+      return cands.slice(0, remaining).map((c) => ({ row: c.row, timeNs: c.timeNs }));
+    };
+
+    const groups = this.#metaGroups(kv, tenant, b0, b1, backward, stats);
+    try {
+      for (;;) {
+        const g = await groups.next();
+        const nextBlockBucket = g.done === true ? null : g.value.bucket;
+        // Buckets only the heads hold, before the next block bucket.
+        while (hb < headBuckets.length && (nextBlockBucket === null || before(headBuckets[hb] as number, nextBlockBucket))) {
+          const hits = await bucketHits(headBuckets[hb++] as number, []);
+          for (let i = 0; i < hits.length; i += LogStoreLimits.queryBatchRowsMax) yield hits.slice(i, i + LogStoreLimits.queryBatchRowsMax);
+          remaining -= hits.length;
+          if (remaining === 0) return;
+        }
+        if (g.done === true) return;
+        if (headBuckets[hb] === g.value.bucket) hb++;
+        const hits = await bucketHits(g.value.bucket, g.value.blocks);
+        for (let i = 0; i < hits.length; i += LogStoreLimits.queryBatchRowsMax) yield hits.slice(i, i + LogStoreLimits.queryBatchRowsMax);
+        remaining -= hits.length;
+        assert(remaining >= 0, 'no more hits than the limit');
+        if (remaining === 0) return;
+      }
+    } finally {
+      await groups.return(undefined);
+    }
+  }
+
+  /** #metaGroups yields the block metas of `tenant` in buckets [b0, b1], grouped by bucket, in direction order. */
+  async *#metaGroups(
+    kv: KvRead,
+    tenant: string,
+    b0: number,
+    b1: number,
+    reverse: boolean,
+    stats: ScanStats,
+  ): AsyncGenerator<{ bucket: number; blocks: { id: LogBlockId; meta: LogBlockMeta }[] }> {
+    let group: { bucket: number; blocks: { id: LogBlockId; meta: LogBlockMeta }[] } | null = null;
+    const range = { gte: bucketKey(LogKeySpace.meta, tenant, b0), lt: bucketKey(LogKeySpace.meta, tenant, b1 + 1), reverse };
+    for await (const page of kv.pages(range, LogStoreLimits.scanPageEntries)) {
+      for (const e of page) {
+        const id = parseBlockKey(e.key, tenant);
+        stats.bytesRead += e.value.length;
+        const meta = decodeBlockMeta(e.value);
+        if (group !== null && group.bucket !== id.bucket) {
+          yield group;
+          group = null;
+        }
+        group ??= { bucket: id.bucket, blocks: [] };
+        group.blocks.push({ id, meta });
+      }
+    }
+    if (group !== null) yield group;
+  }
+
+  /**
+   * #scanBlock answers the query over one block with queryLogBlock's steps
+   * and semantics, in the order that reads least: the meta's time range (no
+   * read), the bloom (only when the query names terms), the postings
+   * (queryLogIndex), and only then the block: time row by row when the block
+   * straddles the range, then the matching rows, at most `keep` from the
+   * direction's end.
+   */
+  async #scanBlock(
+    kv: KvRead,
+    tenant: string,
+    id: LogBlockId,
+    meta: LogBlockMeta,
+    q: LogQuery,
+    nq: NormalizedLogQuery,
+    stats: ScanStats,
+    keep: number,
+    backward: boolean,
+  ): Promise<Candidate[]> {
+    if (meta.maxTimeNs < (q.minTimeNs as bigint) || meta.minTimeNs > (q.maxTimeNs as bigint)) {
+      stats.blocksPrunedTime++;
+      return [];
+    }
+    if (nq.terms.length > 0 || nq.phrases.length > 0) {
+      const bloom = own(await kv.get(blockKey(LogKeySpace.bloom, tenant, id)));
+      if (bloom === undefined) throw corrupt('a block meta without its bloom', { tenant, ...id });
+      stats.bytesRead += bloom.length;
+      if (!bloomAdmits(bloom, nq)) {
+        stats.blocksPrunedBloom++;
+        return [];
+      }
+    }
+    const postings = own(await kv.get(blockKey(LogKeySpace.postings, tenant, id)));
+    if (postings === undefined) throw corrupt('a block meta without its postings', { tenant, ...id });
+    stats.bytesRead += postings.length;
+    let cand = queryLogIndex(postings, meta.rows, q);
+    if (cand.length === 0) {
+      stats.blocksPrunedIndex++;
+      return [];
+    }
+    const block = own(await kv.get(blockKey(LogKeySpace.block, tenant, id)));
+    if (block === undefined) throw corrupt('a block meta without its block', { tenant, ...id });
+    stats.bytesRead += block.length;
+    stats.blocksScanned++;
+    const opened = openLogBlock(block);
+    if (opened.tenant !== tenant || opened.rows !== meta.rows || opened.minTimeNs !== meta.minTimeNs || opened.maxTimeNs !== meta.maxTimeNs) {
+      throw corrupt('a block disagrees with its meta', { tenant, ...id });
+    }
+    const lo = q.minTimeNs as bigint;
+    const hi = q.maxTimeNs as bigint;
+    if (opened.minTimeNs < lo || opened.maxTimeNs > hi) {
+      const times = readTimes(opened);
+      cand = cand.filter((o) => {
+        const tm = times[o] as bigint;
+        return tm >= lo && tm <= hi;
+      });
+      if (cand.length === 0) return [];
+    }
+    const rows = decodeLogBlock(block);
+    assert(rows.length === meta.rows, 'a checked block decodes to its rows');
+    const ords = backward ? cand.subarray(Math.max(0, cand.length - keep)) : cand.subarray(0, keep);
+    const out: Candidate[] = [];
+    for (const o of ords) {
+      const row = rows[o] as LogRow;
+      out.push({ row, timeNs: row.timeUnixNano, flushIndex: id.flushIndex, part: id.part, ordinal: o });
+    }
+    return out;
+  }
+
+  /** #headRowsIn calls `f` with every head and frozen-head record of `tenant` in buckets [b0, b1]. */
+  #headRowsIn(tenant: string, b0: number, b1: number, stats: ScanStats, f: (row: LogRow) => void): void {
+    for (const v of this.headViews(tenant)) {
+      for (let i = 0; i < v.count; i++) {
+        const row = v.rows[i] as LogRow;
+        stats.headRowsScanned++;
+        const b = bucketOf(row.timeUnixNano);
+        if (b >= b0 && b <= b1) f(row);
+      }
+    }
+  }
+
+  /** labelNames lists the stream label names of `tenant` in the buckets that overlap the range (readLabelNames, log-labels.ts). */
+  async labelNames(kv: KvRead, tenant: string, range: LogTimeRange, stats: ScanStats): Promise<string[]> {
+    return readLabelNames(kv, tenant, range, stats, (b0, b1, f) => this.#headRowsIn(tenant, b0, b1, stats, f));
+  }
+
+  /** labelValues lists the values of label `name` of `tenant` in the buckets that overlap the range (readLabelValues, log-labels.ts). */
+  async labelValues(kv: KvRead, tenant: string, name: string, range: LogTimeRange, stats: ScanStats): Promise<string[]> {
+    return readLabelValues(kv, tenant, name, range, stats, (b0, b1, f) => this.#headRowsIn(tenant, b0, b1, stats, f));
+  }
+
+  /** series lists the distinct streams of `tenant` that satisfy every matcher in the buckets that overlap the range (readSeries, log-labels.ts). */
+  async series(kv: KvRead, tenant: string, matchers: readonly StreamMatcher[], range: LogTimeRange, stats: ScanStats): Promise<StreamLabel[][]> {
+    return readSeries(kv, tenant, matchers, range, stats, (b0, b1, f) => this.#headRowsIn(tenant, b0, b1, stats, f));
+  }
+}
+
+/**
+ * own copies a value read from LevelDB into a Uint8Array of its own.
+ * classic-level hands out Node Buffers that may share a pooled ArrayBuffer,
+ * and Buffer#slice is a view, not a copy: the codecs' `slice()` (postings
+ * bitmaps, ids) would then read or keep the pool. A copy per block read is
+ * cheap next to decoding it.
+ */
+function own(v: Uint8Array | undefined): Uint8Array | undefined {
+  return v === undefined ? undefined : new Uint8Array(v);
+}
