@@ -413,6 +413,18 @@ export function readDurations(view: SpanBlockView): bigint[] {
 /** decodeSpanBlock decodes every row of a sealed span block, in stored order (ERR_CORRUPTION on any bad byte). */
 export function decodeSpanBlock(bytes: Uint8Array): SpanRow[] {
   const view = openSpanBlock(bytes);
+  return decodeSpanRows(view, Uint32Array.from({ length: view.rows }, (_, i) => i));
+}
+
+/**
+ * decodeSpanRows decodes only the given rows (ascending or not, each < rows)
+ * of an opened span block, in the order given. The fixed-width and string
+ * columns are still decoded whole (cheap: a few bytes per row); the msgpack
+ * record of `rest`, the bulk of the decode cost, is unpacked for the asked
+ * rows only.
+ */
+export function decodeSpanRows(view: SpanBlockView, rows: ArrayLike<number>): SpanRow[] {
+  for (let j = 0; j < rows.length; j++) assert((rows[j] as number) < view.rows, 'decodeSpanRows rows are inside the block');
   const { dict, ids } = readTraceIds(view);
   const spanIds = readSpanIds(view);
   const parents = readParentIds(view);
@@ -426,14 +438,15 @@ export function decodeSpanBlock(bytes: Uint8Array): SpanRow[] {
   const messages = readStrings(view, SpanColumn.statusMessage, 'statusMessage');
   const services = readStrings(view, SpanColumn.service, 'service');
   const rest = readRest(view.columns[SpanColumn.rest] as Uint8Array, view.rows);
-  const out: SpanRow[] = new Array(view.rows);
-  for (let i = 0; i < view.rows; i++) {
+  const out: SpanRow[] = new Array(rows.length);
+  for (let j = 0; j < rows.length; j++) {
+    const i = rows[j] as number;
     const rec = readRestRecord(rest, i);
     const start = starts[i] as bigint;
     const end = start + (durations[i] as bigint);
     if (end < 0n || end > U64_MAX) throw corrupt(`span ${i} end time is outside u64`);
     if (serviceOf(rec.resource) !== services[i]) throw corrupt(`span ${i} service column disagrees with its resource`);
-    out[i] = {
+    out[j] = {
       tenant: view.tenant,
       traceId: (dict[ids[i] as number] as Uint8Array).slice(),
       spanId: spanIds[i] as Uint8Array,
