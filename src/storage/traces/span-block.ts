@@ -91,8 +91,8 @@ const U64_MAX = (1n << 64n) - 1n;
 
 
 
-/** writeBigUvarint appends unsigned LEB128 of 0 <= v < 2^70. */
-function writeBigUvarint(w: ByteWriter, v: bigint): void {
+/** writeBigUvarint appends unsigned LEB128 of 0 <= v < 2^70 (u64 times, zigzagged u64 differences). */
+export function writeBigUvarint(w: ByteWriter, v: bigint): void {
   assert(v >= 0n && v < 1n << 70n, 'bigvarint in [0, 2^70)');
   if (v <= BigInt(Number.MAX_SAFE_INTEGER)) {
     w.uvarint(Number(v));
@@ -105,8 +105,8 @@ function writeBigUvarint(w: ByteWriter, v: bigint): void {
   w.u8(Number(v));
 }
 
-/** readBigUvarint reads what writeBigUvarint wrote: canonical, at most 10 bytes. */
-function readBigUvarint(r: ByteReader): bigint {
+/** readBigUvarint reads what writeBigUvarint wrote: canonical, at most 10 bytes (ERR_CORRUPTION otherwise). */
+export function readBigUvarint(r: ByteReader): bigint {
   // The first 7 bytes (49 bits) accumulate in a double, exactly.
   let lo = 0;
   let scale = 1;
@@ -133,11 +133,13 @@ function readBigUvarint(r: ByteReader): bigint {
   throw corrupt('bigvarint too long', { pos: r.pos });
 }
 
-function zigzagBig(d: bigint): bigint {
+/** zigzagBig maps a signed bigint to an unsigned one (0, -1, 1, -2 ... to 0, 1, 2, 3 ...). */
+export function zigzagBig(d: bigint): bigint {
   return d >= 0n ? d << 1n : (-d << 1n) - 1n;
 }
 
-function unzigzagBig(z: bigint): bigint {
+/** unzigzagBig inverts zigzagBig. */
+export function unzigzagBig(z: bigint): bigint {
   return (z & 1n) === 0n ? z >> 1n : -((z + 1n) >> 1n);
 }
 
