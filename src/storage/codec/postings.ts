@@ -174,7 +174,7 @@ export class PostingsCursor {
       if (words === 0 || baseWord + words > 2 ** 27) throw corrupt(`postings bitmap of ${words} words at word ${baseWord}`);
       if (r.remaining !== 4 * words) throw corrupt(`postings bitmap of ${words} words in ${r.remaining} bytes`);
       const at = bytes.byteOffset + r.pos;
-      const ws = at % 4 === 0 ? new Uint32Array(bytes.buffer, at, words) : new Uint32Array(bytes.slice(r.pos, r.end).buffer);
+      const ws = at % 4 === 0 ? new Uint32Array(bytes.buffer, at, words) : new Uint32Array(new Uint8Array(bytes.subarray(r.pos, r.end)).buffer);
       let pop = 0;
       for (let j = 0; j < words; j++) pop += popcount32((ws[j] as number) | 0);
       if (pop !== n) throw corrupt(`postings bitmap has ${pop} ids, header says ${n}`);
