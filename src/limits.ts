@@ -884,6 +884,8 @@ export const TraceStoreLimits = {
   searchBatchRowsMax: 1024,
   /** searchLimitMax bounds the `limit` of one searchSpans. */
   searchLimitMax: 1_000_000,
+  /** flushProbesInflightMax bounds the trace-id index scans a flush runs at once (distinct-trace count, shadow markers). */
+  flushProbesInflightMax: 32,
   /** shadowBlocksMax bounds the newer blocks whose span ids one searchSpans keeps to drop stale versions (dropped and re-read past it). */
   shadowBlocksMax: 64,
   /** headSpanBytesBase is the head estimate's fixed bytes per span: the row object, its ids, times and map entries. */
@@ -898,5 +900,6 @@ assert(TraceStoreLimits.traceBlocksMax >= 1, 'traceBlocksMax >= 1');
 assert(TraceStoreLimits.searchBatchRowsMax >= 1, 'searchBatchRowsMax >= 1');
 assert(TraceStoreLimits.searchLimitMax >= TraceStoreLimits.searchBatchRowsMax, 'searchLimitMax >= searchBatchRowsMax');
 assert(TraceStoreLimits.shadowBlocksMax >= 1, 'shadowBlocksMax >= 1');
+assert(TraceStoreLimits.flushProbesInflightMax >= 1, 'flushProbesInflightMax >= 1');
 assert(TraceStoreLimits.headSpanBytesBase >= 64, 'a span costs at least its ids and times');
 assert(StoreLimits.blockRowsMax <= SpanBlockLimits.rowsMax, 'a trace store block fits a span block');

@@ -15,6 +15,10 @@
  *                                                                               postings + trace-id bloom)
  *   0x12 | tenant 0x00 | traceId 16 B | bucket u64 | flushIndex u64 | part u16 -> TraceEntry (the exact trace-id index)
  *   0x13 | tenant 0x00 | bucket u64 | flushIndex u64 | part u16              -> sealed BlockMeta (time pruning, expiry)
+ *   0x14 | tenant 0x00 | bucket u64 | flushIndex u64 | part u16 | traceId 16 B -> empty: a shadow marker, "a later flush
+ *                                                                               wrote spans of this trace", so a search
+ *                                                                               checks this block's rows of the trace
+ *                                                                               for newer versions (and no other rows)
  *   0x1f | tenant 0x00                                                       -> sealed TenantTraceStats (durable stats)
  *
  * Values:
@@ -48,6 +52,7 @@ export const TraceKeySpace = {
   index: 0x11,
   traceId: 0x12,
   meta: 0x13,
+  shadow: 0x14,
   stats: 0x1f,
 } as const;
 for (const v of Object.values(TraceKeySpace)) assert(v >= KeySpace.TracesFirst && v <= KeySpace.TracesLast, 'trace keys stay in the traces range');
@@ -107,6 +112,18 @@ export function tracePrefix(tenant: string, traceId: Uint8Array): Uint8Array {
 export function traceEntryKey(tenant: string, traceId: Uint8Array, ref: BlockRef): Uint8Array {
   assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
   return key(TraceKeySpace.traceId).tenant(tenant).bytes(traceId).u64(ref.bucket).u64(ref.flushIndex).u16(ref.part).build();
+}
+
+/** shadowKey is the key of the shadow marker of `traceId` in the older block `ref`. */
+export function shadowKey(tenant: string, ref: BlockRef, traceId: Uint8Array): Uint8Array {
+  assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
+  return key(TraceKeySpace.shadow).tenant(tenant).u64(ref.bucket).u64(ref.flushIndex).u16(ref.part).bytes(traceId).build();
+}
+
+/** readShadowTrace reads the trace id that ends a shadow marker key whose tenant prefix is `offset` bytes. */
+export function readShadowTrace(k: Uint8Array, offset: number): Uint8Array {
+  if (k.length !== offset + REF_BYTES + TRACE_ID_BYTES) throw corrupt(`shadow marker key of ${k.length} bytes`);
+  return k.subarray(offset + REF_BYTES);
 }
 
 /** statsKey is the key of a tenant's durable stats. */

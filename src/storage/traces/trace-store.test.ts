@@ -244,7 +244,7 @@ function checkStats(store: TraceStore, model: Model): string[] {
 /** checkExpired lists the keys of `tenant` in buckets before endBucket that are still in the database. */
 async function checkExpired(kv: KvRead, tenant: string, endBucket: number): Promise<string[]> {
   const problems: string[] = [];
-  for (const space of [TraceKeySpace.block, TraceKeySpace.index, TraceKeySpace.meta, TraceKeySpace.traceId]) {
+  for (const space of [TraceKeySpace.block, TraceKeySpace.index, TraceKeySpace.meta, TraceKeySpace.shadow, TraceKeySpace.traceId]) {
     const prefix = tenantPrefix(space, tenant);
     const end = Uint8Array.from(prefix);
     end[end.length - 1] = 1;
@@ -535,6 +535,8 @@ t.test('duplicates: the latest version wins across head, frozen head and flushes
   // Planted bugs through an injected KvRead that hides the trace-id index.
   const hiding = new HidingKv(db, TraceKeySpace.traceId);
   t.ok((await checkSearch(searchOf(store), hiding, model, 'acme', all)).length > 0, 'the search check catches stale versions when the newer blocks are not looked up');
+  const noMarkers = new HidingKv(db, TraceKeySpace.shadow);
+  t.ok((await checkSearch(searchOf(store), noMarkers, model, 'acme', all)).length > 0, 'the search check catches stale versions when the shadow markers are lost');
   t.ok((await checkTrace(store, hiding, model, 'acme', (spans[0] as SpanRow).traceId)).length > 0, 'the trace check catches a trace-id index that finds nothing');
   const plantedStore = new TraceStore();
   await plantedStore.load(db);

@@ -20,14 +20,25 @@
  *   0x1f; a flush's new stats wait in #pending until dropFrozen (the batch
  *   is then durable).
  * - Every block has its index (0x11), its meta (0x13) and one trace-id entry
- *   (0x12) per distinct trace id in it; all are written and deleted together.
+ *   (0x12) per distinct trace id in it; all are written and deleted together
+ *   (with the shadow markers on the block).
+ * - A trace written by a flush while older blocks already hold it gets one
+ *   shadow marker (0x14) per such older block: a search drops a stale block
+ *   row by looking for newer versions only for the traces its block has
+ *   markers for, which is the rare case (a trace flushed in pieces, a span
+ *   sent again).
  *
- * Costs (see the figures in the final report of the branch and trace-store.test.ts):
- * - writeFrozen probes the trace-id index once per distinct trace of the
- *   flush (an iterator seek with limit 1) to keep the trace count exact.
- * - searchSpans drops a block row when a newer version of the span exists:
- *   for each distinct matching trace of a block it scans that trace's
- *   entries, and opens a newer block only when the trace has one.
+ * Costs (bench/trace-store.ts prints them):
+ * - writeFrozen scans the trace-id index once per distinct trace of the
+ *   flush (an iterator seek; TraceStoreLimits.flushProbesInflightMax at a
+ *   time) to keep the trace count exact and to write the shadow markers.
+ * - searchSpans scans the markers of every block it opens (usually none),
+ *   and for a marked trace its trace-id entries; it opens a newer block only
+ *   when the trace has one.
+ * - A block is opened whole (CRC32C over all of it) and its columns are
+ *   decoded whole; only the msgpack records of the rows returned are
+ *   unpacked (decodeSpanRows). NB: traceById on a full 65k-row block pays
+ *   for all of it; smaller blocks or per-column checksums would fix that.
  */
 import { assert } from '../../errors.js';
 import { StoreLimits, TraceStoreLimits } from '../../limits.js';
@@ -66,6 +77,8 @@ import {
   encodeTraceEntry,
   prefixRange,
   readRef,
+  readShadowTrace,
+  shadowKey,
   spaceRange,
   statsKey,
   tenantOfStatsKey,
@@ -73,6 +86,8 @@ import {
   traceEntryKey,
   tracePrefix,
 } from './trace-keys.js';
+
+const EMPTY = new Uint8Array(0);
 
 /** TenantHead is one tenant's applied spans: trace key -> span key -> latest span. */
 interface TenantHead {
@@ -239,10 +254,20 @@ export class TraceStore implements SignalStore<SpanRow> {
     for (const tenant of [...frozen.keys()].sort()) {
       const th = frozen.get(tenant) as TenantHead;
       const st = { ...(this.#stats.get(tenant) ?? emptyStats()) };
-      // Exact distinct traces: a trace counts once, in the first flush that writes it.
-      for (const spans of th.traces.values()) {
-        const first = spans.values().next().value as SpanRow;
-        if (!(await this.#traceIndexed(ctx.kv, tenant, first.traceId))) st.traces++;
+      // Exact distinct traces: a trace counts once, in the first flush that writes it. A trace
+      // some older block holds gets shadow markers on those blocks instead (see #markOlder).
+      const traceIds = [...th.traces.values()].map((spans) => (spans.values().next().value as SpanRow).traceId);
+      for (let at = 0; at < traceIds.length; at += TraceStoreLimits.flushProbesInflightMax) {
+        const chunk = traceIds.slice(at, at + TraceStoreLimits.flushProbesInflightMax);
+        const older = await Promise.all(chunk.map((id) => this.#olderMarkers(ctx.kv, tenant, id)));
+        for (const o of older) {
+          if (o.blocks === 0) st.traces++;
+          for (const k of o.missing) {
+            ctx.batch.put(k, EMPTY);
+            st.indexBytes += k.length;
+            indexBytes += k.length;
+          }
+        }
       }
       // Group by bucket; spans of one trace stay together (the head keeps them together).
       const byBucket = new Map<number, SpanRow[]>();
@@ -320,12 +345,26 @@ export class TraceStore implements SignalStore<SpanRow> {
     return { dataBytes, indexBytes: indexBytes + mk.length + mv.length };
   }
 
-  /** #traceIndexed says whether any block of the tenant holds the trace (one seek, limit 1). */
-  async #traceIndexed(kv: KvRead, tenant: string, traceId: Uint8Array): Promise<boolean> {
-    for await (const page of kv.pages({ ...prefixRange(tracePrefix(tenant, traceId)), limit: 1 }, 1)) {
-      if (page.length > 0) return true;
+  /**
+   * #olderMarkers scans the trace-id entries of a trace of this flush: the
+   * blocks already holding it, and the shadow markers those blocks lack (a
+   * marker is written once, so the byte counts stay exact). Bounded by one
+   * scan page of memory per trace; probes of one flush run
+   * TraceStoreLimits.flushProbesInflightMax at a time.
+   */
+  async #olderMarkers(kv: KvRead, tenant: string, traceId: Uint8Array): Promise<{ blocks: number; missing: Uint8Array[] }> {
+    const offset = tenantPrefixBytes(tenant) + TRACE_ID_BYTES;
+    let blocks = 0;
+    const missing: Uint8Array[] = [];
+    for await (const page of kv.pages(prefixRange(tracePrefix(tenant, traceId)))) {
+      blocks += page.length;
+      const keys = page.map((e) => shadowKey(tenant, readRef(e.key, offset), traceId));
+      const have = await kv.getMany(keys);
+      keys.forEach((k, i) => {
+        if (have[i] === undefined) missing.push(k);
+      });
     }
-    return false;
+    return { blocks, missing };
   }
 
   dropFrozen(): void {
@@ -379,6 +418,13 @@ export class TraceStore implements SignalStore<SpanRow> {
           for (const traceId of dict) {
             ctx.batch.del(traceEntryKey(tenant, traceId, ref));
             if (await this.#traceGoneWith(ctx.kv, tenant, traceId, ref, lastBucket)) st.traces--;
+          }
+          for await (const marks of ctx.kv.pages(prefixRange(blockKey(K.shadow, tenant, ref)))) {
+            for (const m of marks) {
+              ctx.batch.del(m.key);
+              st.indexBytes -= m.key.length + m.value.length;
+              deleted++;
+            }
           }
           ctx.batch.del(bk);
           ctx.batch.del(blockKey(K.index, tenant, ref));
@@ -585,6 +631,14 @@ export class TraceStore implements SignalStore<SpanRow> {
         }
         stats.blocksScanned++;
         const cols = readBlockColumns(view, ['startTime', 'traceId', 'spanId']);
+        const shadowed = new Set<string>();
+        for await (const marks of kv.pages(prefixRange(blockKey(K.shadow, tenant, ref)))) {
+          for (const m of marks) {
+            stats.bytesRead += m.key.length + m.value.length;
+            shadowed.add(idKey(readShadowTrace(m.key, offset)));
+          }
+        }
+        const later = new Map<string, BlockRef[]>();
         const keep: number[] = [];
         for (const row of res.rows) {
           if (emitted + keep.length >= q.limit) break;
@@ -594,7 +648,14 @@ export class TraceStore implements SignalStore<SpanRow> {
           const tk = idKey(traceId);
           const sk = idKey(cols.spanId?.[row] as Uint8Array);
           if (head?.traces.get(tk)?.has(sk) === true || frozen?.traces.get(tk)?.has(sk) === true) continue;
-          if (await this.#newerHas(kv, tenant, traceId, ref, tk + sk, newer, stats)) continue;
+          if (shadowed.has(tk)) {
+            let refs = later.get(tk);
+            if (refs === undefined) {
+              refs = await this.#laterRefs(kv, tenant, traceId, ref.flushIndex, stats);
+              later.set(tk, refs);
+            }
+            if (await this.#anyHas(kv, tenant, refs, tk + sk, newer, stats)) continue;
+          }
           keep.push(row);
         }
         for (const s of decodeSpanRows(view, keep)) yield* take(s);
@@ -604,31 +665,27 @@ export class TraceStore implements SignalStore<SpanRow> {
     assert(emitted <= q.limit, 'a search yields at most limit spans');
   }
 
-  /**
-   * #newerHas says whether a block of a later flush than `ref` holds the span
-   * `spanKey` (trace key + span key) of `traceId`. It scans the trace's
-   * entries; only a trace written again by a later flush costs block reads,
-   * whose span keys stay in `cache` (at most shadowBlocksMax blocks).
-   */
-  async #newerHas(
-    kv: KvRead,
-    tenant: string,
-    traceId: Uint8Array,
-    ref: BlockRef,
-    spanKey: string,
-    cache: Map<string, Set<string>>,
-    stats: ScanStats,
-  ): Promise<boolean> {
+  /** #laterRefs lists the blocks of flushes after `flushIndex` that hold spans of the trace. */
+  async #laterRefs(kv: KvRead, tenant: string, traceId: Uint8Array, flushIndex: number, stats: ScanStats): Promise<BlockRef[]> {
     const offset = tenantPrefixBytes(tenant) + TRACE_ID_BYTES;
     const later: BlockRef[] = [];
     for await (const page of kv.pages(prefixRange(tracePrefix(tenant, traceId)))) {
       for (const e of page) {
         stats.bytesRead += e.key.length + e.value.length;
         const r = readRef(e.key, offset);
-        if (r.flushIndex > ref.flushIndex) later.push(r);
+        if (r.flushIndex > flushIndex) later.push(r);
       }
     }
-    for (const r of later) {
+    return later;
+  }
+
+  /**
+   * #anyHas says whether one of the blocks `refs` holds the span `spanKey`
+   * (trace key + span key). The span keys of a block read here stay in
+   * `cache` (at most shadowBlocksMax blocks, then it starts over).
+   */
+  async #anyHas(kv: KvRead, tenant: string, refs: readonly BlockRef[], spanKey: string, cache: Map<string, Set<string>>, stats: ScanStats): Promise<boolean> {
+    for (const r of refs) {
       const ck = `${r.bucket}/${r.flushIndex}/${r.part}`;
       let keys = cache.get(ck);
       if (keys === undefined) {
@@ -647,4 +704,3 @@ export class TraceStore implements SignalStore<SpanRow> {
     return false;
   }
 }
-
