@@ -253,9 +253,10 @@ export class TraceStore implements SignalStore<SpanRow> {
     let indexBytes = 0;
     for (const tenant of [...frozen.keys()].sort()) {
       const th = frozen.get(tenant) as TenantHead;
+      if (th.traces.size === 0) continue; // add() of no rows: nothing to write.
       const st = { ...(this.#stats.get(tenant) ?? emptyStats()) };
       // Exact distinct traces: a trace counts once, in the first flush that writes it. A trace
-      // some older block holds gets shadow markers on those blocks instead (see #markOlder).
+      // some older block holds gets shadow markers on those blocks instead (see #olderMarkers).
       const traceIds = [...th.traces.values()].map((spans) => (spans.values().next().value as SpanRow).traceId);
       for (let at = 0; at < traceIds.length; at += TraceStoreLimits.flushProbesInflightMax) {
         const chunk = traceIds.slice(at, at + TraceStoreLimits.flushProbesInflightMax);
