@@ -20,6 +20,6 @@ export type { BlockColumnName, BlockColumns, SpanBlockView } from './span-block.
 export { IndexField, SPAN_INDEX_FORMAT_VERSION, attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, querySpanBlock } from './span-index.js';
 export type { IndexFieldValue, SpanBlockIndex, SpanPredicate, SpanQueryOptions, SpanQueryResult, SpanQueryStats } from './span-index.js';
 export { TraceStore, estimateSpanBytes, spanMatches } from './trace-store.js';
-export type { SpanSearch, TraceResult } from './trace-store.js';
+export type { SpanSearch, TraceReadLimits, TraceResult } from './trace-store.js';
 export { TraceKeySpace, bucketOf, bucketStartNs } from './trace-keys.js';
 export type { BlockMeta, BlockRef, TenantTraceStats, TraceEntry } from './trace-keys.js';

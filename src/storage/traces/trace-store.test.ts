@@ -697,3 +697,88 @@ t.test('figures: index overhead of one flush of ~8k realistic spans', async (t) 
   t.same(store.stats(), { rows: r.rows, secondary: 500, dataBytes: r.dataBytes, indexBytes: r.indexBytes }, 'stats equal the flush report');
   t.ok(ratio < 0.1, `index overhead ${(100 * ratio).toFixed(2)}% is under the 10% target (seed ${seed})`);
 });
+
+t.test('read limits: traceById truncates and says so; search batches stay within their bound', async (t) => {
+  const tmp = tempDir(t);
+  const db = await tmp.open();
+  const rand = new SeededRand(51);
+  const traceId = rand.bytes(16);
+  const spansOf = (n: number): SpanRow[] =>
+    realisticSpans(rand, 1, 'acme')
+      .concat(realisticSpans(rand, 1, 'acme'))
+      .slice(0, n)
+      .map((s) => ({ ...s, traceId }));
+  const store = new TraceStore();
+  await store.load(db);
+  const f = new Flusher(store, db);
+  for (let i = 0; i < 3; i++) {
+    store.add('acme', spansOf(2), 0);
+    await f.flush();
+  }
+  store.add('acme', spansOf(2), 0);
+  const whole = await store.traceById(db, 'acme', traceId);
+  t.same([whole.spans.length, whole.truncated], [8, false], 'the whole trace, not truncated');
+
+  const few = new TraceStore({ spansPerTraceMax: 5 });
+  await few.load(db);
+  const cut = await few.traceById(db, 'acme', traceId);
+  t.same([cut.spans.length, cut.truncated], [5, true], 'spansPerTraceMax truncates and says so');
+  const blocks = new TraceStore({ traceBlocksMax: 2 });
+  await blocks.load(db);
+  const cutBlocks = await blocks.traceById(db, 'acme', traceId);
+  t.same([cutBlocks.spans.length, cutBlocks.truncated, cutBlocks.stats.blocksScanned], [4, true, 2], 'traceBlocksMax truncates and says so');
+
+  const model = new Model();
+  const small = new TraceStore({ searchBatchRowsMax: 7 });
+  await small.load(db);
+  const rows = realisticSpans(rand, 10, 'acme');
+  small.add('acme', rows, 0);
+  model.add(rows);
+  const sizes: number[] = [];
+  const stats = newScanStats();
+  for await (const b of small.searchSpans(db, 'acme', { startNs: 0n, endNs: U64_END - 1n, predicate: {}, limit: TraceStoreLimits.searchLimitMax }, stats)) sizes.push(b.length);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  t.equal(total, rows.length + 6, 'every span of the head and the blocks');
+  t.ok(
+    sizes.slice(0, -1).every((n) => n === 7) && (sizes[sizes.length - 1] as number) <= 7,
+    `batches of 7, the last one shorter (${sizes.join(',')})`,
+  );
+  t.equal(stats.headRowsScanned, rows.length, 'every head row was checked once');
+});
+
+t.test('scan stats say how blocks were skipped', async (t) => {
+  const tmp = tempDir(t);
+  const db = await tmp.open();
+  const rand = new SeededRand(61);
+  const store = new TraceStore();
+  await store.load(db);
+  const f = new Flusher(store, db);
+  const work = new Workload(rand, new Model());
+  const spans: SpanRow[] = [];
+  for (let h = 0n; h < 4n; h++) {
+    const rows = realisticSpans(rand, 20, 'acme').map((s) => ({ ...s, startTimeUnixNano: s.startTimeUnixNano + h * HOUR, endTimeUnixNano: s.endTimeUnixNano + h * HOUR }));
+    spans.push(...rows);
+    store.add('acme', rows, 0);
+    await f.flush();
+  }
+  const all = { startNs: 0n, endNs: U64_END - 1n, predicate: {}, limit: TraceStoreLimits.searchLimitMax };
+  const run = async (q: SpanSearch): Promise<{ stats: ScanStats; rows: number }> => {
+    const stats = newScanStats();
+    let rows = 0;
+    for await (const b of store.searchSpans(db, 'acme', q, stats)) rows += b.length;
+    return { stats, rows };
+  };
+  const full = await run(all);
+  t.same([full.rows, full.stats.blocksScanned, full.stats.blocksPrunedTime], [spans.length, 4, 0], 'a full scan opens the 4 blocks');
+  t.ok(full.stats.bytesRead > 0, 'and counts the bytes it read');
+  const first = spans[0] as SpanRow;
+  const byTrace = await run({ ...all, predicate: { traceId: first.traceId } });
+  t.equal(byTrace.stats.blocksScanned, 1, 'a trace-id search opens the one block of the trace');
+  t.equal(byTrace.stats.blocksPrunedBloom, 3, 'the bloom filters skip the others (seeded: no false positive here)');
+  const hour = await run({ ...all, startNs: work.base, endNs: work.base + HOUR });
+  t.same([hour.stats.blocksScanned, hour.stats.blocksPrunedTime], [1, 0], 'a one-hour range reads only its bucket (the others are outside the key range)');
+  const inside = await run({ ...all, startNs: work.base, endNs: first.startTimeUnixNano - 1_000_000_000n });
+  t.ok(inside.stats.blocksPrunedTime + inside.stats.blocksScanned === 1, 'a range inside one bucket reads or time-prunes that one block');
+  const none = await run({ ...all, predicate: { name: 'no such span' } });
+  t.same([none.rows, none.stats.blocksPrunedIndex, none.stats.blocksScanned], [0, 4, 0], 'an absent name is answered by the postings');
+});

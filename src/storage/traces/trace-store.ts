@@ -96,6 +96,13 @@ interface TenantHead {
 
 type Head = Map<string, TenantHead>;
 
+/** TraceReadLimits are the read bounds of one TraceStore (TraceStoreLimits' by default). */
+export interface TraceReadLimits {
+  readonly spansPerTraceMax: number;
+  readonly traceBlocksMax: number;
+  readonly searchBatchRowsMax: number;
+}
+
 /** SpanSearch is the query of searchSpans: a span matches when its start is in [startNs, endNs) and the predicate holds. */
 export interface SpanSearch {
   readonly startNs: bigint;
@@ -180,6 +187,20 @@ export class TraceStore implements SignalStore<SpanRow> {
   /** #pending are the counts of the frozen head's flush, applied by dropFrozen. */
   #pending: Map<string, TenantTraceStats> | null = null;
   readonly #w = new ByteWriter();
+  readonly #limits: TraceReadLimits;
+
+  /** The constructor takes read limits below TraceStoreLimits' (tests reach truncation and batching with them). */
+  constructor(limits: Partial<TraceReadLimits> = {}) {
+    this.#limits = {
+      spansPerTraceMax: limits.spansPerTraceMax ?? TraceStoreLimits.spansPerTraceMax,
+      traceBlocksMax: limits.traceBlocksMax ?? TraceStoreLimits.traceBlocksMax,
+      searchBatchRowsMax: limits.searchBatchRowsMax ?? TraceStoreLimits.searchBatchRowsMax,
+    };
+    for (const k of ['spansPerTraceMax', 'traceBlocksMax', 'searchBatchRowsMax'] as const) {
+      assert(Number.isSafeInteger(this.#limits[k]) && this.#limits[k] >= 1, `${k} >= 1`);
+      assert(this.#limits[k] <= TraceStoreLimits[k], `${k} within TraceStoreLimits`);
+    }
+  }
 
   // ------------------------------------------------------------ life cycle
 
@@ -509,7 +530,7 @@ export class TraceStore implements SignalStore<SpanRow> {
       for (const [sk, s] of head.get(tenant)?.traces.get(tk) ?? []) {
         stats.headRowsScanned++;
         if (found.has(sk)) continue;
-        if (found.size >= TraceStoreLimits.spansPerTraceMax) truncated = true;
+        if (found.size >= this.#limits.spansPerTraceMax) truncated = true;
         else found.set(sk, s);
       }
     }
@@ -517,7 +538,7 @@ export class TraceStore implements SignalStore<SpanRow> {
     const offset = tenantPrefixBytes(tenant) + TRACE_ID_BYTES;
     scan: for await (const page of kv.pages(prefixRange(tracePrefix(tenant, traceId)))) {
       for (const e of page) {
-        if (refs.length >= TraceStoreLimits.traceBlocksMax) {
+        if (refs.length >= this.#limits.traceBlocksMax) {
           truncated = true;
           break scan;
         }
@@ -528,7 +549,7 @@ export class TraceStore implements SignalStore<SpanRow> {
     }
     refs.sort((a, b) => b.ref.flushIndex - a.ref.flushIndex || a.ref.bucket - b.ref.bucket || a.ref.part - b.ref.part);
     for (const { ref, spans } of refs) {
-      if (found.size >= TraceStoreLimits.spansPerTraceMax) {
+      if (found.size >= this.#limits.spansPerTraceMax) {
         truncated = true;
         break;
       }
@@ -545,12 +566,12 @@ export class TraceStore implements SignalStore<SpanRow> {
       for (const s of decodeSpanRows(view, rows)) {
         const sk = idKey(s.spanId);
         if (found.has(sk)) continue;
-        if (found.size >= TraceStoreLimits.spansPerTraceMax) truncated = true;
+        if (found.size >= this.#limits.spansPerTraceMax) truncated = true;
         else found.set(sk, s);
       }
     }
     const out = [...found.values()].sort(compareSpans);
-    assert(out.length <= TraceStoreLimits.spansPerTraceMax, 'a trace answer stays within spansPerTraceMax');
+    assert(out.length <= this.#limits.spansPerTraceMax, 'a trace answer stays within spansPerTraceMax');
     return { spans: out, truncated, stats };
   }
 
@@ -574,10 +595,11 @@ export class TraceStore implements SignalStore<SpanRow> {
     let batch: SpanRow[] = [];
     const head = this.#head.get(tenant);
     const frozen = this.#frozen?.get(tenant);
+    const batchMax = this.#limits.searchBatchRowsMax;
     const take = function* (s: SpanRow): Generator<SpanRow[]> {
       batch.push(s);
       emitted++;
-      if (batch.length >= TraceStoreLimits.searchBatchRowsMax) {
+      if (batch.length >= batchMax) {
         const out = batch;
         batch = [];
         yield out;
