@@ -4,6 +4,7 @@ import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { OtlpdbError } from '../../errors.js';
+import { codeOf } from '../storage-test-util.js';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { StoreLimits, TraceStoreLimits } from '../../limits.js';
 import type { AnyValue, KeyValue, SpanRow } from '../rows.js';
@@ -14,7 +15,7 @@ import { newScanStats } from '../shard/signal-store.js';
 import type { SpanPredicate } from './span-index.js';
 import { TraceKeySpace, bucketOf, tenantPrefix, tenantPrefixBytes, tracePrefix } from './trace-keys.js';
 import type { SpanSearch } from './trace-store.js';
-import { TraceStore } from './trace-store.js';
+import { TraceStore, estimateSpanBytes } from './trace-store.js';
 import { realisticSpans } from './traces-test-util.js';
 
 const HOUR = StoreLimits.traceBucketNs;
@@ -781,4 +782,30 @@ t.test('scan stats say how blocks were skipped', async (t) => {
   t.ok(inside.stats.blocksPrunedTime + inside.stats.blocksScanned === 1, 'a range inside one bucket reads or time-prunes that one block');
   const none = await run({ ...all, predicate: { name: 'no such span' } });
   t.same([none.rows, none.stats.blocksPrunedIndex, none.stats.blocksScanned], [0, 4, 0], 'an absent name is answered by the postings');
+});
+
+t.test('head accounting: rows and estimated bytes follow adds, replacements, freeze and drop', async (t) => {
+  const tmp = tempDir(t);
+  const db = await tmp.open();
+  const store = new TraceStore();
+  await store.load(db);
+  const [a, b] = realisticSpans(new SeededRand(71), 1, 'acme') as [SpanRow, SpanRow];
+  const res = store.add('acme', [a, b], 0);
+  t.same(res, { accepted: 2, refused: 0, refusals: [] }, 'valid rows are all accepted');
+  t.same([store.headRows(), store.headBytes()], [2, estimateSpanBytes(a) + estimateSpanBytes(b)], 'two spans');
+  const a2 = { ...a, name: `${a.name} with a much longer name than before` };
+  store.add('acme', [a2], 0);
+  t.same([store.headRows(), store.headBytes()], [2, estimateSpanBytes(a2) + estimateSpanBytes(b)], 'a replacement swaps the estimate, not the count');
+  t.ok(estimateSpanBytes(a2) > estimateSpanBytes(a), 'a longer span is estimated larger');
+  store.freeze();
+  t.same([store.headRows(), store.headBytes()], [0, estimateSpanBytes(a2) + estimateSpanBytes(b)], 'frozen: no head rows, the frozen bytes still count');
+  store.add('acme', [a], 0);
+  t.same([store.headRows(), store.headBytes()], [1, estimateSpanBytes(a) + estimateSpanBytes(a2) + estimateSpanBytes(b)], 'head and frozen head add up');
+  const batch = new KvWriteBatch();
+  await store.writeFrozen({ batch, kv: db, flushIndex: 1 });
+  await db.write(batch);
+  store.dropFrozen();
+  t.same([store.headRows(), store.headBytes()], [1, estimateSpanBytes(a)], 'dropFrozen releases the frozen bytes');
+  t.equal(codeOf(() => store.add('beta', [a], 0)), 'ERR_INTERNAL', 'a row of another tenant is a programmer error');
+  t.equal(codeOf(() => store.freeze() === undefined && store.freeze()), 'ERR_INTERNAL', 'a second freeze before dropFrozen is a programmer error');
 });
