@@ -39,6 +39,10 @@
  *   decoded whole; only the msgpack records of the rows returned are
  *   unpacked (decodeSpanRows). NB: traceById on a full 65k-row block pays
  *   for all of it; smaller blocks or per-column checksums would fix that.
+ *
+ * NB: this file is past ~500 lines; the reads (traceById, searchSpans and
+ * their shadow checks) could move to their own file over a small read view
+ * of the heads, once the query engine shows which reads stay.
  */
 import { assert } from '../../errors.js';
 import { StoreLimits, TraceStoreLimits } from '../../limits.js';
