@@ -951,3 +951,37 @@ assert(256 + 4 * LogStoreLimits.labelKeyStringBytesMax + 32 <= ShardDbLimits.key
 assert(LogStoreLimits.expireBucketsMax >= 1, 'expireBucketsMax >= 1');
 assert(LogStoreLimits.scanPageEntries >= 1 && LogStoreLimits.scanPageEntries <= ShardDbLimits.scanPageEntriesMax, 'scan pages within ShardDb pages');
 assert(StoreLimits.blockRowsMax <= LogBlockLimits.rowsPerBlockMax, 'a store block fits a log block');
+
+/**
+ * TraceStoreLimits bound the traces store of one shard replica
+ * (src/storage/traces/trace-store.ts): what one read returns and holds, and
+ * the constants of the head's memory estimate.
+ */
+export const TraceStoreLimits = {
+  /** spansPerTraceMax bounds the spans one traceById returns; past it the answer is truncated and says so. */
+  spansPerTraceMax: 100_000,
+  /** traceBlocksMax bounds the blocks (trace-id index entries) one traceById reads; past it the answer is truncated. */
+  traceBlocksMax: 4096,
+  /** searchBatchRowsMax bounds the spans of one batch searchSpans yields. */
+  searchBatchRowsMax: 1024,
+  /** searchLimitMax bounds the `limit` of one searchSpans. */
+  searchLimitMax: 1_000_000,
+  /** flushProbesInflightMax bounds the trace-id index scans a flush runs at once (distinct-trace count, shadow markers). */
+  flushProbesInflightMax: 32,
+  /** shadowBlocksMax bounds the newer blocks whose span ids one searchSpans keeps to drop stale versions (dropped and re-read past it). */
+  shadowBlocksMax: 64,
+  /** headSpanBytesBase is the head estimate's fixed bytes per span: the row object, its ids, times and map entries. */
+  headSpanBytesBase: 320,
+  /** headBytesPerChar is the head estimate's bytes per UTF-16 code unit of a span's own strings. */
+  headBytesPerChar: 2,
+  /** headBytesPerItem is the head estimate's bytes per attribute, event and link of a span (resource and scope objects are shared, not counted). */
+  headBytesPerItem: 96,
+} as const;
+assert(TraceStoreLimits.spansPerTraceMax >= 1, 'spansPerTraceMax >= 1');
+assert(TraceStoreLimits.traceBlocksMax >= 1, 'traceBlocksMax >= 1');
+assert(TraceStoreLimits.searchBatchRowsMax >= 1, 'searchBatchRowsMax >= 1');
+assert(TraceStoreLimits.searchLimitMax >= TraceStoreLimits.searchBatchRowsMax, 'searchLimitMax >= searchBatchRowsMax');
+assert(TraceStoreLimits.shadowBlocksMax >= 1, 'shadowBlocksMax >= 1');
+assert(TraceStoreLimits.flushProbesInflightMax >= 1, 'flushProbesInflightMax >= 1');
+assert(TraceStoreLimits.headSpanBytesBase >= 64, 'a span costs at least its ids and times');
+assert(StoreLimits.blockRowsMax <= SpanBlockLimits.rowsMax, 'a trace store block fits a span block');

@@ -4,7 +4,7 @@ import { SeededRand } from '../../fs/seeded-rand.js';
 import { BlockKind, openBlock, sealBlock } from '../block.js';
 import { randomRows } from '../rows-test-util.js';
 import type { SpanRow } from '../rows.js';
-import { decodeSpanBlock, encodeSpanBlock, readBlockColumns, serviceOf } from './span-block.js';
+import { decodeSpanBlock, decodeSpanRows, encodeSpanBlock, openSpanBlock, readBlockColumns, serviceOf } from './span-block.js';
 import { realisticSpans } from './traces-test-util.js';
 
 
@@ -120,4 +120,23 @@ t.test('resealed bit flips and truncations (checksum valid) are ERR_CORRUPTION o
   }
   t.same(Object.keys(outcomes).filter((k) => k !== 'ok' && k !== 'ERR_CORRUPTION'), [], `outcomes ${JSON.stringify(outcomes)} (seed ${seed})`);
   t.ok((outcomes.ERR_CORRUPTION ?? 0) > 0, `some flips are caught by structure alone (seed ${seed})`);
+});
+
+t.test('decodeSpanRows decodes exactly the asked rows, in the asked order', async (t) => {
+  const seed = 91;
+  const rand = new SeededRand(seed);
+  for (let i = 0; i < 20; i++) {
+    const { spans } = randomRows(rand, { spans: 1 + rand.intn(60), tenant: 'acme' });
+    const view = openSpanBlock(encodeSpanBlock(spans));
+    const rows = Array.from({ length: rand.intn(spans.length + 1) }, () => rand.intn(spans.length));
+    t.same(
+      decodeSpanRows(view, rows),
+      rows.map((r) => spans[r]),
+      `block ${i}: rows ${rows.join(',')} (seed ${seed})`,
+    );
+  }
+  const spans = realisticSpans(new SeededRand(seed), 20);
+  const view = openSpanBlock(encodeSpanBlock(spans));
+  t.same(decodeSpanRows(view, [spans.length - 1, 0]), [spans[spans.length - 1], spans[0]], 'realistic rows, last and first');
+  t.equal(codeOf(() => decodeSpanRows(view, [spans.length])), 'ERR_INTERNAL', 'a row past the block is a programmer error');
 });

@@ -91,8 +91,8 @@ const U64_MAX = (1n << 64n) - 1n;
 
 
 
-/** writeBigUvarint appends unsigned LEB128 of 0 <= v < 2^70. */
-function writeBigUvarint(w: ByteWriter, v: bigint): void {
+/** writeBigUvarint appends unsigned LEB128 of 0 <= v < 2^70 (u64 times, zigzagged u64 differences). */
+export function writeBigUvarint(w: ByteWriter, v: bigint): void {
   assert(v >= 0n && v < 1n << 70n, 'bigvarint in [0, 2^70)');
   if (v <= BigInt(Number.MAX_SAFE_INTEGER)) {
     w.uvarint(Number(v));
@@ -105,8 +105,8 @@ function writeBigUvarint(w: ByteWriter, v: bigint): void {
   w.u8(Number(v));
 }
 
-/** readBigUvarint reads what writeBigUvarint wrote: canonical, at most 10 bytes. */
-function readBigUvarint(r: ByteReader): bigint {
+/** readBigUvarint reads what writeBigUvarint wrote: canonical, at most 10 bytes (ERR_CORRUPTION otherwise). */
+export function readBigUvarint(r: ByteReader): bigint {
   // The first 7 bytes (49 bits) accumulate in a double, exactly.
   let lo = 0;
   let scale = 1;
@@ -133,11 +133,13 @@ function readBigUvarint(r: ByteReader): bigint {
   throw corrupt('bigvarint too long', { pos: r.pos });
 }
 
-function zigzagBig(d: bigint): bigint {
+/** zigzagBig maps a signed bigint to an unsigned one (0, -1, 1, -2 ... to 0, 1, 2, 3 ...). */
+export function zigzagBig(d: bigint): bigint {
   return d >= 0n ? d << 1n : (-d << 1n) - 1n;
 }
 
-function unzigzagBig(z: bigint): bigint {
+/** unzigzagBig inverts zigzagBig. */
+export function unzigzagBig(z: bigint): bigint {
   return (z & 1n) === 0n ? z >> 1n : -((z + 1n) >> 1n);
 }
 
@@ -349,16 +351,31 @@ function readSpanIds(view: SpanBlockView): Uint8Array[] {
   return out;
 }
 
-function readParentIds(view: SpanBlockView): Uint8Array[] {
+/** readSpanIdsOf copies the span ids of the given rows only (the column is fixed-width). */
+function readSpanIdsOf(view: SpanBlockView, rows: ArrayLike<number>): Uint8Array[] {
+  const column = view.columns[SpanColumn.spanId] as Uint8Array;
+  if (column.length !== view.rows * SPAN_ID_BYTES) throw corrupt(`span column spanId has ${column.length} bytes for ${view.rows} rows`);
+  return Array.from(rows, (i) => column.slice(i * SPAN_ID_BYTES, (i + 1) * SPAN_ID_BYTES));
+}
+
+/** readParentIdsOf walks the parent column and copies the parent ids of the given rows only. */
+function readParentIdsOf(view: SpanBlockView, rows: ArrayLike<number>): Uint8Array[] {
   const r = col(view, SpanColumn.parentSpanId);
-  const out: Uint8Array[] = [];
+  const at = new Int32Array(view.rows).fill(-1);
   for (let i = 0; i < view.rows; i++) {
     const has = r.u8();
     if (has > 1) throw corrupt(`parent span id presence byte ${has}`);
-    out.push(has === 0 ? new Uint8Array(0) : r.take(SPAN_ID_BYTES).slice());
+    if (has === 1) {
+      at[i] = r.pos;
+      r.take(SPAN_ID_BYTES);
+    }
   }
   done(r, 'parentSpanId');
-  return out;
+  const column = view.columns[SpanColumn.parentSpanId] as Uint8Array;
+  return Array.from(rows, (i) => {
+    const p = at[i] as number;
+    return p < 0 ? new Uint8Array(0) : column.slice(p, p + SPAN_ID_BYTES);
+  });
 }
 
 function readStrings(view: SpanBlockView, c: number, what: string): string[] {
@@ -410,34 +427,85 @@ export function readDurations(view: SpanBlockView): bigint[] {
   return out;
 }
 
+/** skipBigUvarint passes over one bigvarint without building it (at most 10 bytes, else ERR_CORRUPTION). */
+function skipBigUvarint(r: ByteReader): void {
+  for (let i = 0; i < BIGVARINT_BYTES_MAX; i++) if (r.u8() < 0x80) return;
+  throw corrupt('bigvarint too long', { pos: r.pos });
+}
+
+/** readStartTimesOf decodes the start times of the rows set in `mask` (others stay undefined). */
+function readStartTimesOf(view: SpanBlockView, mask: Uint8Array): (bigint | undefined)[] {
+  const r = col(view, SpanColumn.startTime);
+  const min = readBigUvarint(r);
+  const out: (bigint | undefined)[] = new Array(view.rows);
+  for (let i = 0; i < view.rows; i++) {
+    if (mask[i] === 0) {
+      skipBigUvarint(r);
+      continue;
+    }
+    const t = min + readBigUvarint(r);
+    if (t > U64_MAX) throw corrupt('span start time is past u64');
+    out[i] = t;
+  }
+  done(r, 'startTime');
+  return out;
+}
+
+/** readDurationsOf decodes the durations of the rows set in `mask` (others stay undefined). */
+function readDurationsOf(view: SpanBlockView, mask: Uint8Array): (bigint | undefined)[] {
+  const r = col(view, SpanColumn.duration);
+  const out: (bigint | undefined)[] = new Array(view.rows);
+  for (let i = 0; i < view.rows; i++) {
+    if (mask[i] === 0) skipBigUvarint(r);
+    else out[i] = unzigzagBig(readBigUvarint(r));
+  }
+  done(r, 'duration');
+  return out;
+}
+
 /** decodeSpanBlock decodes every row of a sealed span block, in stored order (ERR_CORRUPTION on any bad byte). */
 export function decodeSpanBlock(bytes: Uint8Array): SpanRow[] {
   const view = openSpanBlock(bytes);
+  return decodeSpanRows(view, Uint32Array.from({ length: view.rows }, (_, i) => i));
+}
+
+/**
+ * decodeSpanRows decodes only the given rows (ascending or not, each < rows)
+ * of an opened span block, in the order given. The fixed-width and string
+ * columns are still decoded whole (cheap: a few bytes per row); the msgpack
+ * record of `rest`, the bulk of the decode cost, is unpacked for the asked
+ * rows only.
+ */
+export function decodeSpanRows(view: SpanBlockView, rows: ArrayLike<number>): SpanRow[] {
+  for (let j = 0; j < rows.length; j++) assert((rows[j] as number) < view.rows, 'decodeSpanRows rows are inside the block');
   const { dict, ids } = readTraceIds(view);
-  const spanIds = readSpanIds(view);
-  const parents = readParentIds(view);
+  const spanIds = readSpanIdsOf(view, rows);
+  const parents = readParentIdsOf(view, rows);
   const traceStates = readStrings(view, SpanColumn.traceState, 'traceState');
   const flags = readFlags(view);
   const names = readStrings(view, SpanColumn.name, 'name');
   const kinds = readRuns(view, SpanColumn.kind, SPAN_KIND_MAX, 'kind');
-  const starts = readStartTimes(view);
-  const durations = readDurations(view);
+  const mask = new Uint8Array(view.rows);
+  for (let j = 0; j < rows.length; j++) mask[rows[j] as number] = 1;
+  const starts = readStartTimesOf(view, mask);
+  const durations = readDurationsOf(view, mask);
   const codes = readRuns(view, SpanColumn.statusCode, STATUS_CODE_MAX, 'statusCode');
   const messages = readStrings(view, SpanColumn.statusMessage, 'statusMessage');
   const services = readStrings(view, SpanColumn.service, 'service');
   const rest = readRest(view.columns[SpanColumn.rest] as Uint8Array, view.rows);
-  const out: SpanRow[] = new Array(view.rows);
-  for (let i = 0; i < view.rows; i++) {
+  const out: SpanRow[] = new Array(rows.length);
+  for (let j = 0; j < rows.length; j++) {
+    const i = rows[j] as number;
     const rec = readRestRecord(rest, i);
     const start = starts[i] as bigint;
     const end = start + (durations[i] as bigint);
     if (end < 0n || end > U64_MAX) throw corrupt(`span ${i} end time is outside u64`);
     if (serviceOf(rec.resource) !== services[i]) throw corrupt(`span ${i} service column disagrees with its resource`);
-    out[i] = {
+    out[j] = {
       tenant: view.tenant,
       traceId: (dict[ids[i] as number] as Uint8Array).slice(),
-      spanId: spanIds[i] as Uint8Array,
-      parentSpanId: parents[i] as Uint8Array,
+      spanId: spanIds[j] as Uint8Array,
+      parentSpanId: parents[j] as Uint8Array,
       traceState: traceStates[i] as string,
       flags: flags[i] as number,
       name: names[i] as string,

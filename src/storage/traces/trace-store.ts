@@ -1,0 +1,733 @@
+/**
+ * trace-store.ts — the traces store of one shard replica (DESIGN.md §6):
+ * SignalStore<SpanRow> (shard/signal-store.ts) plus the shard-local reads the
+ * query engine uses (traceById, searchSpans). The key layout and the small
+ * values are drawn in trace-keys.ts.
+ *
+ * Ownership: the shard state machine owns the LevelDB and drives load, add,
+ * freeze, writeFrozen, dropFrozen and expire; this class owns the head, the
+ * frozen head and the in-memory copy of the tenants' durable stats. Reads take
+ * a KvRead (one snapshot per scan) and never write.
+ *
+ * Invariants:
+ * - A span is unique in a head by (traceId, spanId): a later add replaces it
+ *   (last write wins). So the spans of one flush are unique too, and a span
+ *   seen in several places is resolved by recency: head > frozen head >
+ *   blocks by decreasing flushIndex. Every read applies that order.
+ * - #headBytes and #frozenBytes are the sums of estimateSpanBytes over the
+ *   spans of the head and the frozen head; #headRows counts the head's spans.
+ * - #stats is what the last durable flush (or load, or expire) wrote under
+ *   0x1f; a flush's new stats wait in #pending until dropFrozen (the batch
+ *   is then durable).
+ * - Every block has its index (0x11), its meta (0x13) and one trace-id entry
+ *   (0x12) per distinct trace id in it; all are written and deleted together
+ *   (with the shadow markers on the block).
+ * - A trace written by a flush while older blocks already hold it gets one
+ *   shadow marker (0x14) per such older block: a search drops a stale block
+ *   row by looking for newer versions only for the traces its block has
+ *   markers for, which is the rare case (a trace flushed in pieces, a span
+ *   sent again).
+ *
+ * Costs (bench/trace-store.ts prints them):
+ * - writeFrozen scans the trace-id index once per distinct trace of the
+ *   flush (an iterator seek; TraceStoreLimits.flushProbesInflightMax at a
+ *   time) to keep the trace count exact and to write the shadow markers.
+ * - searchSpans scans the markers of every block it opens (usually none),
+ *   and for a marked trace its trace-id entries; it opens a newer block only
+ *   when the trace has one.
+ * - A block is opened whole (CRC32C over all of it) and its columns are
+ *   decoded whole; only the msgpack records of the rows returned are
+ *   unpacked (decodeSpanRows). NB: traceById on a full 65k-row block pays
+ *   for all of it; smaller blocks or per-column checksums would fix that.
+ *
+ * NB: this file is past ~500 lines; the reads (traceById, searchSpans and
+ * their shadow checks) could move to their own file over a small read view
+ * of the heads, once the query engine shows which reads stay.
+ */
+import { assert } from '../../errors.js';
+import { StoreLimits, TraceStoreLimits } from '../../limits.js';
+import { ByteWriter } from '../codec/varint.js';
+import type { SpanRow } from '../rows.js';
+import { SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
+import type { KvRead } from '../shard/shard-db.js';
+import type {
+  AddResult,
+  ExpireReport,
+  FlushContext,
+  FlushReport,
+  RetentionCutoffs,
+  ScanStats,
+  Signal,
+  SignalStats,
+  SignalStore,
+} from '../shard/signal-store.js';
+import { newScanStats } from '../shard/signal-store.js';
+import { bloomHas } from '../bloom.js';
+import { corrupt } from '../codec/bits.js';
+import { decodeSpanRows, encodeSpanBlock, openSpanBlock, readBlockColumns, readTraceIds, serviceOf } from './span-block.js';
+import type { SpanPredicate } from './span-index.js';
+import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, querySpanBlock } from './span-index.js';
+import type { BlockMeta, BlockRef, TenantTraceStats } from './trace-keys.js';
+import {
+  TraceKeySpace as K,
+  blockKey,
+  bucketKey,
+  bucketOf,
+  decodeBlockMeta,
+  decodeTenantStats,
+  decodeTraceEntry,
+  encodeBlockMeta,
+  encodeTenantStats,
+  encodeTraceEntry,
+  prefixRange,
+  readRef,
+  readShadowTrace,
+  shadowKey,
+  spaceRange,
+  statsKey,
+  tenantOfStatsKey,
+  tenantPrefixBytes,
+  traceEntryKey,
+  tracePrefix,
+} from './trace-keys.js';
+
+const EMPTY = new Uint8Array(0);
+
+/** TenantHead is one tenant's applied spans: trace key -> span key -> latest span. */
+interface TenantHead {
+  readonly traces: Map<string, Map<string, SpanRow>>;
+}
+
+type Head = Map<string, TenantHead>;
+
+/** TraceReadLimits are the read bounds of one TraceStore (TraceStoreLimits' by default). */
+export interface TraceReadLimits {
+  readonly spansPerTraceMax: number;
+  readonly traceBlocksMax: number;
+  readonly searchBatchRowsMax: number;
+}
+
+/** SpanSearch is the query of searchSpans: a span matches when its start is in [startNs, endNs) and the predicate holds. */
+export interface SpanSearch {
+  readonly startNs: bigint;
+  readonly endNs: bigint;
+  readonly predicate: SpanPredicate;
+  /** limit bounds the spans yielded in all (1 ..= TraceStoreLimits.searchLimitMax). */
+  readonly limit: number;
+}
+
+/** TraceResult is traceById's answer: the latest version of each span, ordered by start time then span id. */
+export interface TraceResult {
+  readonly spans: SpanRow[];
+  /** truncated says spans stopped at TraceStoreLimits.spansPerTraceMax or the blocks at traceBlocksMax. */
+  readonly truncated: boolean;
+  readonly stats: ScanStats;
+}
+
+/** idKey is the map key of an id (one char per byte). */
+function idKey(id: Uint8Array): string {
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1');
+}
+
+/**
+ * estimateSpanBytes is the head's memory estimate of one span: a fixed base
+ * (the row object, its ids, times, and map entries), 2 bytes per UTF-16 unit
+ * of the span's own strings, and a flat cost per attribute, event and link.
+ * Resource and scope objects are shared by the spans of one request, so they
+ * are not counted. An estimate, not a measurement: it only has to grow with
+ * what the head holds so the state machine flushes in time.
+ */
+export function estimateSpanBytes(s: SpanRow): number {
+  const chars = s.name.length + s.traceState.length + s.status.message.length;
+  const items = s.attributes.length + s.events.length + s.links.length;
+  return TraceStoreLimits.headSpanBytesBase + TraceStoreLimits.headBytesPerChar * chars + TraceStoreLimits.headBytesPerItem * items;
+}
+
+function hasAttr(list: SpanRow['attributes'], key: string, value: string): boolean {
+  for (const kv of list) if (kv.key === key && attrIndexValue(kv.value) === value) return true;
+  return false;
+}
+
+function idEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** spanMatches is querySpanBlock's predicate on one in-memory span (same semantics), plus the start-time range. */
+export function spanMatches(s: SpanRow, p: SpanPredicate, startNs: bigint, endNs: bigint): boolean {
+  if (s.startTimeUnixNano < startNs || s.startTimeUnixNano >= endNs) return false;
+  if (p.service !== undefined && serviceOf(s.resource) !== p.service) return false;
+  if (p.name !== undefined && s.name !== p.name) return false;
+  if (p.kind !== undefined && s.kind !== p.kind) return false;
+  if (p.status !== undefined && s.status.code !== p.status) return false;
+  if (p.traceId !== undefined && !idEqual(s.traceId, p.traceId)) return false;
+  const d = s.endTimeUnixNano - s.startTimeUnixNano;
+  if (p.minDurationNs !== undefined && d < p.minDurationNs) return false;
+  if (p.maxDurationNs !== undefined && d > p.maxDurationNs) return false;
+  for (const [k, v] of p.attrs ?? []) if (!hasAttr(s.attributes, k, v) && !hasAttr(s.resource.attributes, k, v)) return false;
+  return true;
+}
+
+function compareSpans(a: SpanRow, b: SpanRow): number {
+  if (a.startTimeUnixNano !== b.startTimeUnixNano) return a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1;
+  return Buffer.compare(a.spanId, b.spanId);
+}
+
+function emptyStats(): TenantTraceStats {
+  return { spans: 0, traces: 0, dataBytes: 0, indexBytes: 0 };
+}
+
+/** TraceStore is the traces SignalStore of one shard replica, with its shard-local reads. */
+export class TraceStore implements SignalStore<SpanRow> {
+  readonly signal: Signal = 'traces';
+  #head: Head = new Map();
+  #frozen: Head | null = null;
+  #headBytes = 0;
+  #frozenBytes = 0;
+  #headRows = 0;
+  /** #stats are the durable per-tenant counts (as of the last durable flush, load or expire). */
+  readonly #stats = new Map<string, TenantTraceStats>();
+  /** #pending are the counts of the frozen head's flush, applied by dropFrozen. */
+  #pending: Map<string, TenantTraceStats> | null = null;
+  readonly #w = new ByteWriter();
+  readonly #limits: TraceReadLimits;
+
+  /** The constructor takes read limits below TraceStoreLimits' (tests reach truncation and batching with them). */
+  constructor(limits: Partial<TraceReadLimits> = {}) {
+    this.#limits = {
+      spansPerTraceMax: limits.spansPerTraceMax ?? TraceStoreLimits.spansPerTraceMax,
+      traceBlocksMax: limits.traceBlocksMax ?? TraceStoreLimits.traceBlocksMax,
+      searchBatchRowsMax: limits.searchBatchRowsMax ?? TraceStoreLimits.searchBatchRowsMax,
+    };
+    for (const k of ['spansPerTraceMax', 'traceBlocksMax', 'searchBatchRowsMax'] as const) {
+      assert(Number.isSafeInteger(this.#limits[k]) && this.#limits[k] >= 1, `${k} >= 1`);
+      assert(this.#limits[k] <= TraceStoreLimits[k], `${k} within TraceStoreLimits`);
+    }
+  }
+
+  // ------------------------------------------------------------ life cycle
+
+  async load(kv: KvRead): Promise<void> {
+    assert(this.#frozen === null && this.#pending === null, 'load runs outside a flush');
+    this.#head = new Map();
+    this.#headBytes = 0;
+    this.#headRows = 0;
+    this.#stats.clear();
+    for await (const page of kv.pages(spaceRange(K.stats))) {
+      for (const e of page) this.#stats.set(tenantOfStatsKey(e.key), decodeTenantStats(e.value));
+    }
+  }
+
+  add(tenant: string, rows: readonly SpanRow[], entryTimeMs: number): AddResult {
+    assert(tenant.length > 0, 'add names a tenant');
+    assert(Number.isFinite(entryTimeMs), 'entryTimeMs is a number');
+    let th = this.#head.get(tenant);
+    if (th === undefined) {
+      th = { traces: new Map() };
+      this.#head.set(tenant, th);
+    }
+    for (const s of rows) {
+      // Rows arrive validated by decodeShardEntry: a mismatch here is a programmer error.
+      assert(s.tenant === tenant, 'a row belongs to the entry tenant');
+      assert(s.traceId.length === TRACE_ID_BYTES, 'trace id is 16 bytes');
+      assert(s.spanId.length === SPAN_ID_BYTES, 'span id is 8 bytes');
+      const tk = idKey(s.traceId);
+      let spans = th.traces.get(tk);
+      if (spans === undefined) {
+        spans = new Map();
+        th.traces.set(tk, spans);
+      }
+      const sk = idKey(s.spanId);
+      const old = spans.get(sk);
+      if (old === undefined) this.#headRows++;
+      else this.#headBytes -= estimateSpanBytes(old);
+      spans.set(sk, s);
+      this.#headBytes += estimateSpanBytes(s);
+    }
+    assert(this.#headBytes >= 0, 'head bytes stay non-negative');
+    return { accepted: rows.length, refused: 0, refusals: [] };
+  }
+
+  headBytes(): number {
+    return this.#headBytes + this.#frozenBytes;
+  }
+
+  headRows(): number {
+    return this.#headRows;
+  }
+
+  freeze(): void {
+    assert(this.#frozen === null, 'at most one frozen head');
+    this.#frozen = this.#head;
+    this.#frozenBytes = this.#headBytes;
+    this.#head = new Map();
+    this.#headBytes = 0;
+    this.#headRows = 0;
+  }
+
+  async writeFrozen(ctx: FlushContext): Promise<FlushReport> {
+    const frozen = this.#frozen;
+    assert(frozen !== null, 'writeFrozen needs a frozen head');
+    assert(this.#pending === null, 'one flush at a time');
+    assert(Number.isSafeInteger(ctx.flushIndex) && ctx.flushIndex >= 0, 'flushIndex is a safe integer');
+    const pending = new Map<string, TenantTraceStats>();
+    let rows = 0;
+    let blocks = 0;
+    let dataBytes = 0;
+    let indexBytes = 0;
+    for (const tenant of [...frozen.keys()].sort()) {
+      const th = frozen.get(tenant) as TenantHead;
+      if (th.traces.size === 0) continue; // add() of no rows: nothing to write.
+      const st = { ...(this.#stats.get(tenant) ?? emptyStats()) };
+      // Exact distinct traces: a trace counts once, in the first flush that writes it. A trace
+      // some older block holds gets shadow markers on those blocks instead (see #olderMarkers).
+      const traceIds = [...th.traces.values()].map((spans) => (spans.values().next().value as SpanRow).traceId);
+      for (let at = 0; at < traceIds.length; at += TraceStoreLimits.flushProbesInflightMax) {
+        const chunk = traceIds.slice(at, at + TraceStoreLimits.flushProbesInflightMax);
+        const older = await Promise.all(chunk.map((id) => this.#olderMarkers(ctx.kv, tenant, id)));
+        for (const o of older) {
+          if (o.blocks === 0) st.traces++;
+          for (const k of o.missing) {
+            ctx.batch.put(k, EMPTY);
+            st.indexBytes += k.length;
+            indexBytes += k.length;
+          }
+        }
+      }
+      // Group by bucket; spans of one trace stay together (the head keeps them together).
+      const byBucket = new Map<number, SpanRow[]>();
+      for (const spans of th.traces.values()) {
+        for (const s of spans.values()) {
+          const b = bucketOf(s.startTimeUnixNano);
+          let list = byBucket.get(b);
+          if (list === undefined) {
+            list = [];
+            byBucket.set(b, list);
+          }
+          list.push(s);
+        }
+      }
+      for (const bucket of [...byBucket.keys()].sort((a, b) => a - b)) {
+        const list = byBucket.get(bucket) as SpanRow[];
+        assert(Math.ceil(list.length / StoreLimits.blockRowsMax) <= 0xffff, 'parts of one bucket fit a u16');
+        for (let part = 0, at = 0; at < list.length; part++, at += StoreLimits.blockRowsMax) {
+          const spans = list.slice(at, at + StoreLimits.blockRowsMax);
+          const w = this.#writeBlock(ctx, tenant, { bucket, flushIndex: ctx.flushIndex, part }, spans);
+          rows += spans.length;
+          blocks++;
+          dataBytes += w.dataBytes;
+          indexBytes += w.indexBytes;
+          st.spans += spans.length;
+          st.dataBytes += w.dataBytes;
+          st.indexBytes += w.indexBytes;
+        }
+      }
+      ctx.batch.put(statsKey(tenant), encodeTenantStats(this.#w, st));
+      pending.set(tenant, st);
+    }
+    this.#pending = pending;
+    return { rows, blocks, dataBytes, indexBytes };
+  }
+
+  /** #writeBlock puts one block, its index, its trace entries and its meta; returns the bytes (meta counted as index). */
+  #writeBlock(ctx: FlushContext, tenant: string, ref: BlockRef, spans: readonly SpanRow[]): { dataBytes: number; indexBytes: number } {
+    assert(spans.length >= 1 && spans.length <= StoreLimits.blockRowsMax, 'a block holds 1 ..= blockRowsMax spans');
+    const bk = blockKey(K.block, tenant, ref);
+    const block = encodeSpanBlock(spans);
+    ctx.batch.put(bk, block);
+    const ik = blockKey(K.index, tenant, ref);
+    const index = encodeSpanBlockIndex(spans);
+    ctx.batch.put(ik, index);
+    let indexBytes = ik.length + index.length;
+    const traces = new Map<string, { id: Uint8Array; spans: number; minStartNs: bigint; maxEndNs: bigint }>();
+    let minStartNs = spans[0]?.startTimeUnixNano as bigint;
+    let maxStartNs = minStartNs;
+    let maxEndNs = 0n;
+    for (const s of spans) {
+      if (s.startTimeUnixNano < minStartNs) minStartNs = s.startTimeUnixNano;
+      if (s.startTimeUnixNano > maxStartNs) maxStartNs = s.startTimeUnixNano;
+      if (s.endTimeUnixNano > maxEndNs) maxEndNs = s.endTimeUnixNano;
+      const tk = idKey(s.traceId);
+      const t = traces.get(tk);
+      if (t === undefined) traces.set(tk, { id: s.traceId, spans: 1, minStartNs: s.startTimeUnixNano, maxEndNs: s.endTimeUnixNano });
+      else {
+        t.spans++;
+        if (s.startTimeUnixNano < t.minStartNs) t.minStartNs = s.startTimeUnixNano;
+        if (s.endTimeUnixNano > t.maxEndNs) t.maxEndNs = s.endTimeUnixNano;
+      }
+    }
+    for (const t of traces.values()) {
+      const tk = traceEntryKey(tenant, t.id, ref);
+      const tv = encodeTraceEntry(this.#w, ref.bucket, t);
+      ctx.batch.put(tk, tv);
+      indexBytes += tk.length + tv.length;
+    }
+    const dataBytes = bk.length + block.length;
+    const meta: BlockMeta = { rows: spans.length, traces: traces.size, dataBytes, indexBytes, minStartNs, maxStartNs, maxEndNs };
+    const mk = blockKey(K.meta, tenant, ref);
+    const mv = encodeBlockMeta(this.#w, meta);
+    ctx.batch.put(mk, mv);
+    return { dataBytes, indexBytes: indexBytes + mk.length + mv.length };
+  }
+
+  /**
+   * #olderMarkers scans the trace-id entries of a trace of this flush: the
+   * blocks already holding it, and the shadow markers those blocks lack (a
+   * marker is written once, so the byte counts stay exact). Bounded by one
+   * scan page of memory per trace; probes of one flush run
+   * TraceStoreLimits.flushProbesInflightMax at a time.
+   */
+  async #olderMarkers(kv: KvRead, tenant: string, traceId: Uint8Array): Promise<{ blocks: number; missing: Uint8Array[] }> {
+    const offset = tenantPrefixBytes(tenant) + TRACE_ID_BYTES;
+    let blocks = 0;
+    const missing: Uint8Array[] = [];
+    for await (const page of kv.pages(prefixRange(tracePrefix(tenant, traceId)))) {
+      blocks += page.length;
+      const keys = page.map((e) => shadowKey(tenant, readRef(e.key, offset), traceId));
+      const have = await kv.getMany(keys);
+      keys.forEach((k, i) => {
+        if (have[i] === undefined) missing.push(k);
+      });
+    }
+    return { blocks, missing };
+  }
+
+  dropFrozen(): void {
+    assert(this.#frozen !== null, 'dropFrozen needs a frozen head');
+    assert(this.#pending !== null, 'dropFrozen follows writeFrozen');
+    for (const [tenant, st] of this.#pending) this.#stats.set(tenant, st);
+    this.#pending = null;
+    this.#frozen = null;
+    this.#frozenBytes = 0;
+  }
+
+  /**
+   * expire deletes every block of the buckets that end at or before the
+   * tenant's cutoff, with its index, meta and trace-id entries (found by
+   * reading the block's trace ids), and rewrites the tenant's stats. A trace
+   * stops counting when its first remaining entry (in key order, which is the
+   * order blocks are expired in) is expired and no entry of a later bucket
+   * remains. Memory is one scan page plus one block's trace ids.
+   * NB: the stats change in memory at once (the contract has no commit
+   * hook for a retention pass); expire runs outside a flush (asserted).
+   */
+  async expire(ctx: FlushContext, cutoffs: RetentionCutoffs): Promise<ExpireReport> {
+    assert(this.#pending === null, 'expire runs outside a flush');
+    let buckets = 0;
+    let keys = 0;
+    for (const tenant of [...this.#stats.keys()].sort()) {
+      const cutoff = cutoffs.byTenant.has(tenant) ? (cutoffs.byTenant.get(tenant) ?? null) : cutoffs.defaultBeforeNs;
+      if (cutoff === null) continue;
+      // Buckets 0 ..= lastBucket end at or before the cutoff.
+      const endBucket = Number(cutoff / StoreLimits.traceBucketNs);
+      if (endBucket < 1) continue;
+      const lastBucket = endBucket - 1;
+      const st = { ...(this.#stats.get(tenant) as TenantTraceStats) };
+      const offset = tenantPrefixBytes(tenant);
+      let bucketSeen = -1;
+      let deleted = 0;
+      for await (const page of ctx.kv.pages({ gte: bucketKey(K.meta, tenant, 0), lt: bucketKey(K.meta, tenant, endBucket) })) {
+        for (const e of page) {
+          const ref = readRef(e.key, offset);
+          assert(ref.bucket <= lastBucket, 'the scan stays below the cutoff');
+          const meta = decodeBlockMeta(e.value);
+          if (ref.bucket !== bucketSeen) {
+            buckets++;
+            bucketSeen = ref.bucket;
+          }
+          const bk = blockKey(K.block, tenant, ref);
+          const block = await ctx.kv.get(bk);
+          if (block === undefined) throw corrupt('a span block named by its meta is missing', { tenant, ...ref });
+          const { dict } = readTraceIds(openSpanBlock(block));
+          if (dict.length !== meta.traces) throw corrupt(`span block holds ${dict.length} traces, its meta says ${meta.traces}`);
+          for (const traceId of dict) {
+            ctx.batch.del(traceEntryKey(tenant, traceId, ref));
+            if (await this.#traceGoneWith(ctx.kv, tenant, traceId, ref, lastBucket)) st.traces--;
+          }
+          for await (const marks of ctx.kv.pages(prefixRange(blockKey(K.shadow, tenant, ref)))) {
+            for (const m of marks) {
+              ctx.batch.del(m.key);
+              st.indexBytes -= m.key.length + m.value.length;
+              deleted++;
+            }
+          }
+          ctx.batch.del(bk);
+          ctx.batch.del(blockKey(K.index, tenant, ref));
+          ctx.batch.del(e.key);
+          deleted += 3 + dict.length;
+          st.spans -= meta.rows;
+          st.dataBytes -= meta.dataBytes;
+          st.indexBytes -= meta.indexBytes + e.key.length + e.value.length;
+        }
+      }
+      if (deleted === 0) continue;
+      keys += deleted;
+      if (st.spans < 0 || st.traces < 0 || st.traces > st.spans || st.dataBytes < 0 || st.indexBytes < 0) {
+        throw corrupt('trace stats went negative during expiry: a meta disagrees with the stats', { tenant });
+      }
+      if (st.spans === 0) {
+        assert(st.traces === 0, 'no spans, no traces');
+        ctx.batch.del(statsKey(tenant));
+        this.#stats.delete(tenant);
+      } else {
+        ctx.batch.put(statsKey(tenant), encodeTenantStats(this.#w, st));
+        this.#stats.set(tenant, st);
+      }
+      keys++;
+    }
+    return { buckets, keys };
+  }
+
+  /** #traceGoneWith says whether expiring `ref` removes the trace: ref is its first entry and every entry is in an expiring bucket. */
+  async #traceGoneWith(kv: KvRead, tenant: string, traceId: Uint8Array, ref: BlockRef, lastBucket: number): Promise<boolean> {
+    const offset = tenantPrefixBytes(tenant) + TRACE_ID_BYTES;
+    let first = true;
+    for await (const page of kv.pages(prefixRange(tracePrefix(tenant, traceId)))) {
+      for (const e of page) {
+        const r = readRef(e.key, offset);
+        if (first && (r.bucket !== ref.bucket || r.flushIndex !== ref.flushIndex || r.part !== ref.part)) return false;
+        first = false;
+        if (r.bucket > lastBucket) return false;
+      }
+    }
+    if (first) throw corrupt('a trace of an expiring block has no trace-id entry', { tenant });
+    return true;
+  }
+
+  stats(): SignalStats {
+    let rows = 0;
+    let secondary = 0;
+    let dataBytes = 0;
+    let indexBytes = 0;
+    for (const s of this.#stats.values()) {
+      rows += s.spans;
+      secondary += s.traces;
+      dataBytes += s.dataBytes;
+      indexBytes += s.indexBytes;
+    }
+    return { rows, secondary, dataBytes, indexBytes };
+  }
+
+  /** tenantStats is one tenant's durable counts (zeros for a tenant without blocks). */
+  tenantStats(tenant: string): SignalStats {
+    const s = this.#stats.get(tenant) ?? emptyStats();
+    return { rows: s.spans, secondary: s.traces, dataBytes: s.dataBytes, indexBytes: s.indexBytes };
+  }
+
+  // ------------------------------------------------------------ reads
+
+  /**
+   * traceById returns the latest version of every span of one trace: the
+   * head, the frozen head, then the blocks the exact trace-id index (0x12)
+   * names, newest flush first; a span already found is not taken again.
+   * No time hint is needed. Bounded by TraceStoreLimits.spansPerTraceMax
+   * spans and traceBlocksMax blocks (`truncated` says so).
+   */
+  async traceById(kv: KvRead, tenant: string, traceId: Uint8Array): Promise<TraceResult> {
+    assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
+    const stats = newScanStats();
+    const found = new Map<string, SpanRow>();
+    let truncated = false;
+    const tk = idKey(traceId);
+    for (const head of this.#frozen === null ? [this.#head] : [this.#head, this.#frozen]) {
+      for (const [sk, s] of head.get(tenant)?.traces.get(tk) ?? []) {
+        stats.headRowsScanned++;
+        if (found.has(sk)) continue;
+        if (found.size >= this.#limits.spansPerTraceMax) truncated = true;
+        else found.set(sk, s);
+      }
+    }
+    const refs: { ref: BlockRef; spans: number }[] = [];
+    const offset = tenantPrefixBytes(tenant) + TRACE_ID_BYTES;
+    scan: for await (const page of kv.pages(prefixRange(tracePrefix(tenant, traceId)))) {
+      for (const e of page) {
+        if (refs.length >= this.#limits.traceBlocksMax) {
+          truncated = true;
+          break scan;
+        }
+        stats.bytesRead += e.key.length + e.value.length;
+        const ref = readRef(e.key, offset);
+        refs.push({ ref, spans: decodeTraceEntry(e.value, ref.bucket).spans });
+      }
+    }
+    refs.sort((a, b) => b.ref.flushIndex - a.ref.flushIndex || a.ref.bucket - b.ref.bucket || a.ref.part - b.ref.part);
+    for (const { ref, spans } of refs) {
+      if (found.size >= this.#limits.spansPerTraceMax) {
+        truncated = true;
+        break;
+      }
+      const bytes = await kv.get(blockKey(K.block, tenant, ref));
+      if (bytes === undefined) throw corrupt('a span block named by the trace-id index is missing', { tenant, ...ref });
+      stats.bytesRead += bytes.length;
+      stats.blocksScanned++;
+      const view = openSpanBlock(bytes);
+      const { dict, ids } = readTraceIds(view);
+      const at = dict.findIndex((id) => idEqual(id, traceId));
+      const rows: number[] = [];
+      for (let i = 0; i < ids.length; i++) if (ids[i] === at) rows.push(i);
+      if (at < 0 || rows.length !== spans) throw corrupt(`trace-id entry says ${spans} spans, its block holds ${rows.length}`, { tenant, ...ref });
+      for (const s of decodeSpanRows(view, rows)) {
+        const sk = idKey(s.spanId);
+        if (found.has(sk)) continue;
+        if (found.size >= this.#limits.spansPerTraceMax) truncated = true;
+        else found.set(sk, s);
+      }
+    }
+    const out = [...found.values()].sort(compareSpans);
+    assert(out.length <= this.#limits.spansPerTraceMax, 'a trace answer stays within spansPerTraceMax');
+    return { spans: out, truncated, stats };
+  }
+
+  /**
+   * searchSpans yields the latest versions of the tenant's spans that start in
+   * [startNs, endNs) and match the predicate, in batches of at most
+   * TraceStoreLimits.searchBatchRowsMax, at most `limit` in all: head spans
+   * first (a plain filter with querySpanBlock's semantics), then the frozen
+   * head's (unless the head has a newer version), then the blocks of the
+   * overlapping buckets in key order: pruned by their meta's start times,
+   * then by the trace-id bloom (without reading the block), then by
+   * querySpanBlock; the surviving rows are checked against the time range,
+   * dropped when a newer version exists (head, frozen head, or a block of a
+   * later flush found through the trace-id index), and only they are decoded.
+   * `stats` is filled as the scan goes.
+   */
+  async *searchSpans(kv: KvRead, tenant: string, q: SpanSearch, stats: ScanStats): AsyncGenerator<SpanRow[]> {
+    assert(Number.isSafeInteger(q.limit) && q.limit >= 1 && q.limit <= TraceStoreLimits.searchLimitMax, 'search limit in [1, searchLimitMax]');
+    if (q.startNs >= q.endNs) return;
+    let emitted = 0;
+    let batch: SpanRow[] = [];
+    const head = this.#head.get(tenant);
+    const frozen = this.#frozen?.get(tenant);
+    const batchMax = this.#limits.searchBatchRowsMax;
+    const take = function* (s: SpanRow): Generator<SpanRow[]> {
+      batch.push(s);
+      emitted++;
+      if (batch.length >= batchMax) {
+        const out = batch;
+        batch = [];
+        yield out;
+      }
+    };
+    for (const [src, shadow] of [
+      [head, undefined],
+      [frozen, head],
+    ] as const) {
+      for (const [tk, spans] of src?.traces ?? []) {
+        for (const [sk, s] of spans) {
+          if (emitted >= q.limit) break;
+          stats.headRowsScanned++;
+          if (shadow?.traces.get(tk)?.has(sk) === true) continue;
+          if (spanMatches(s, q.predicate, q.startNs, q.endNs)) yield* take(s);
+        }
+      }
+    }
+
+    const firstBucket = bucketOf(q.startNs);
+    const endBucket = bucketOf(q.endNs - 1n) + 1;
+    const offset = tenantPrefixBytes(tenant);
+    const newer = new Map<string, Set<string>>();
+    scan: for await (const page of kv.pages({ gte: bucketKey(K.meta, tenant, firstBucket), lt: bucketKey(K.meta, tenant, endBucket) })) {
+      for (const e of page) {
+        if (emitted >= q.limit) break scan;
+        stats.bytesRead += e.key.length + e.value.length;
+        const ref = readRef(e.key, offset);
+        const meta = decodeBlockMeta(e.value);
+        if (meta.maxStartNs < q.startNs || meta.minStartNs >= q.endNs) {
+          stats.blocksPrunedTime++;
+          continue;
+        }
+        const indexBytes = await kv.get(blockKey(K.index, tenant, ref));
+        if (indexBytes === undefined) throw corrupt('a span block index named by its meta is missing', { tenant, ...ref });
+        stats.bytesRead += indexBytes.length;
+        const index = decodeSpanBlockIndex(indexBytes);
+        if (q.predicate.traceId !== undefined && !bloomHas(index.bloom, q.predicate.traceId)) {
+          stats.blocksPrunedBloom++;
+          continue;
+        }
+        const blockBytes = await kv.get(blockKey(K.block, tenant, ref));
+        if (blockBytes === undefined) throw corrupt('a span block named by its meta is missing', { tenant, ...ref });
+        stats.bytesRead += blockBytes.length;
+        const view = openSpanBlock(blockBytes);
+        if (view.rows !== meta.rows) throw corrupt(`span block of ${view.rows} rows, its meta says ${meta.rows}`, { tenant, ...ref });
+        const res = querySpanBlock(view, index, q.predicate);
+        if (res.rows.length === 0 && res.stats.prunedByIndex === view.rows) {
+          if (res.stats.bloomSkipped) stats.blocksPrunedBloom++;
+          else stats.blocksPrunedIndex++;
+          continue;
+        }
+        stats.blocksScanned++;
+        const cols = readBlockColumns(view, ['startTime', 'traceId', 'spanId']);
+        const shadowed = new Set<string>();
+        for await (const marks of kv.pages(prefixRange(blockKey(K.shadow, tenant, ref)))) {
+          for (const m of marks) {
+            stats.bytesRead += m.key.length + m.value.length;
+            shadowed.add(idKey(readShadowTrace(m.key, offset)));
+          }
+        }
+        const later = new Map<string, BlockRef[]>();
+        const keep: number[] = [];
+        for (const row of res.rows) {
+          if (emitted + keep.length >= q.limit) break;
+          const start = cols.startTime?.[row] as bigint;
+          if (start < q.startNs || start >= q.endNs) continue;
+          const traceId = cols.traceId?.[row] as Uint8Array;
+          const tk = idKey(traceId);
+          const sk = idKey(cols.spanId?.[row] as Uint8Array);
+          if (head?.traces.get(tk)?.has(sk) === true || frozen?.traces.get(tk)?.has(sk) === true) continue;
+          if (shadowed.has(tk)) {
+            let refs = later.get(tk);
+            if (refs === undefined) {
+              refs = await this.#laterRefs(kv, tenant, traceId, ref.flushIndex, stats);
+              later.set(tk, refs);
+            }
+            if (await this.#anyHas(kv, tenant, refs, tk + sk, newer, stats)) continue;
+          }
+          keep.push(row);
+        }
+        for (const s of decodeSpanRows(view, keep)) yield* take(s);
+      }
+    }
+    if (batch.length > 0) yield batch;
+    assert(emitted <= q.limit, 'a search yields at most limit spans');
+  }
+
+  /** #laterRefs lists the blocks of flushes after `flushIndex` that hold spans of the trace. */
+  async #laterRefs(kv: KvRead, tenant: string, traceId: Uint8Array, flushIndex: number, stats: ScanStats): Promise<BlockRef[]> {
+    const offset = tenantPrefixBytes(tenant) + TRACE_ID_BYTES;
+    const later: BlockRef[] = [];
+    for await (const page of kv.pages(prefixRange(tracePrefix(tenant, traceId)))) {
+      for (const e of page) {
+        stats.bytesRead += e.key.length + e.value.length;
+        const r = readRef(e.key, offset);
+        if (r.flushIndex > flushIndex) later.push(r);
+      }
+    }
+    return later;
+  }
+
+  /**
+   * #anyHas says whether one of the blocks `refs` holds the span `spanKey`
+   * (trace key + span key). The span keys of a block read here stay in
+   * `cache` (at most shadowBlocksMax blocks, then it starts over).
+   */
+  async #anyHas(kv: KvRead, tenant: string, refs: readonly BlockRef[], spanKey: string, cache: Map<string, Set<string>>, stats: ScanStats): Promise<boolean> {
+    for (const r of refs) {
+      const ck = `${r.bucket}/${r.flushIndex}/${r.part}`;
+      let keys = cache.get(ck);
+      if (keys === undefined) {
+        const bytes = await kv.get(blockKey(K.block, tenant, r));
+        if (bytes === undefined) throw corrupt('a span block named by the trace-id index is missing', { tenant, ...r });
+        stats.bytesRead += bytes.length;
+        stats.blocksScanned++;
+        const cols = readBlockColumns(bytes, ['traceId', 'spanId']);
+        keys = new Set();
+        for (let i = 0; i < cols.rows; i++) keys.add(idKey(cols.traceId?.[i] as Uint8Array) + idKey(cols.spanId?.[i] as Uint8Array));
+        if (cache.size >= TraceStoreLimits.shadowBlocksMax) cache.clear();
+        cache.set(ck, keys);
+      }
+      if (keys.has(spanKey)) return true;
+    }
+    return false;
+  }
+}
