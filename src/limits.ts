@@ -866,9 +866,13 @@ export const StoreLimits = {
   logBucketNs: 3_600_000_000_000n,
   /** blockRowsMax bounds the rows of one span or log block; a larger head part is cut into several blocks. */
   blockRowsMax: 65_536,
+  /** blockBytesTarget: a span block is cut once its rows' estimated head bytes reach this (encoded blocks are smaller than the estimate). */
+  blockBytesTarget: 4 * 1024 * 1024,
 } as const;
 assert(StoreLimits.refusalsReportedMax >= 1, 'at least one refusal is reported');
 assert(StoreLimits.blockRowsMax >= 1, 'blockRowsMax >= 1');
+// One span is at most one entry; a block cut at the target plus that span still fits a LevelDB value.
+assert(StoreLimits.blockBytesTarget + StorageLimits.entryBytesMax <= ShardDbLimits.valueBytesMax, 'a cut span block fits one value');
 
 /** ShardLimits bound one shard replica's state machine (src/storage/shard/shard-state-machine.ts). */
 export const ShardLimits = {

@@ -45,7 +45,7 @@
  * of the heads, once the query engine shows which reads stay.
  */
 import { assert } from '../../errors.js';
-import { StoreLimits, TraceStoreLimits } from '../../limits.js';
+import { ShardDbLimits, StoreLimits, TraceStoreLimits } from '../../limits.js';
 import { ByteWriter } from '../codec/varint.js';
 import type { SpanRow } from '../rows.js';
 import { SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
@@ -310,9 +310,24 @@ export class TraceStore implements SignalStore<SpanRow> {
       }
       for (const bucket of [...byBucket.keys()].sort((a, b) => a - b)) {
         const list = byBucket.get(bucket) as SpanRow[];
-        assert(Math.ceil(list.length / StoreLimits.blockRowsMax) <= 0xffff, 'parts of one bucket fit a u16');
-        for (let part = 0, at = 0; at < list.length; part++, at += StoreLimits.blockRowsMax) {
-          const spans = list.slice(at, at + StoreLimits.blockRowsMax);
+        // Blocks are cut by rows and by estimated bytes, so every value stays under ShardDbLimits.valueBytesMax.
+        const parts: SpanRow[][] = [];
+        let cur: SpanRow[] = [];
+        let curBytes = 0;
+        for (const s of list) {
+          const b = estimateSpanBytes(s);
+          if (cur.length > 0 && (cur.length >= StoreLimits.blockRowsMax || curBytes + b > StoreLimits.blockBytesTarget)) {
+            parts.push(cur);
+            cur = [];
+            curBytes = 0;
+          }
+          cur.push(s);
+          curBytes += b;
+        }
+        if (cur.length > 0) parts.push(cur);
+        assert(parts.length <= 0xffff, 'parts of one bucket fit a u16');
+        for (let part = 0; part < parts.length; part++) {
+          const spans = parts[part] as SpanRow[];
           const w = this.#writeBlock(ctx, tenant, { bucket, flushIndex: ctx.flushIndex, part }, spans);
           rows += spans.length;
           blocks++;
@@ -335,6 +350,7 @@ export class TraceStore implements SignalStore<SpanRow> {
     assert(spans.length >= 1 && spans.length <= StoreLimits.blockRowsMax, 'a block holds 1 ..= blockRowsMax spans');
     const bk = blockKey(K.block, tenant, ref);
     const block = encodeSpanBlock(spans);
+    assert(block.length <= ShardDbLimits.valueBytesMax, 'a span block cut by blockBytesTarget fits one LevelDB value');
     ctx.batch.put(bk, block);
     const ik = blockKey(K.index, tenant, ref);
     const index = encodeSpanBlockIndex(spans);

@@ -1,0 +1,202 @@
+/**
+ * apply.ts — `node dist/bench/apply.js [--samples N] [--spans N] [--logs N] [--json]`:
+ * rows applied per second by one shard state machine (src/storage/shard,
+ * with the real trace, metric and log stores on a real LevelDB) without Raft,
+ * one signal at a time, and the head memory at the end.
+ *
+ * Workloads (seeded, pre-encoded as shard entries before the clock starts):
+ * - metrics: TSBS-devops-like gauges — hosts × 10 metrics, a point every 10 s,
+ *   1,000 points per entry, time-major (every series at t, then at t + 10 s);
+ * - spans: realistic traces (src/storage/traces/traces-test-util.ts), 500 per entry;
+ * - logs: realistic log lines (src/storage/logs/log-test-util.ts), 500 per entry.
+ *
+ * Baseline, in the same run: decoding the same entries (decodeShardEntry),
+ * the work every replica must do before storing anything. The ratio
+ * apply/decode says how much the stores add; the absolute rows/s are compared
+ * with the shard storage issue's targets (>= 1,000,000 samples/s, >= 200,000
+ * spans/s, >= 200,000 log records/s). Timing never gates anything.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { SeededRand } from '../src/fs/seeded-rand.js';
+import { EntryType } from '../src/raft/types.js';
+import type { Entry } from '../src/raft/types.js';
+import { realisticLogs } from '../src/storage/logs/log-test-util.js';
+import type { LogRow, MetricPointRow, Resource, Scope, SpanRow } from '../src/storage/rows.js';
+import { decodeShardEntry, encodeShardEntry } from '../src/storage/shard-entry.js';
+import { decodeApplyResult } from '../src/storage/shard/shard-records.js';
+import { ShardStateMachine } from '../src/storage/shard/shard-state-machine.js';
+import { makeShardStores } from '../src/storage/shard/stores.js';
+import { realisticSpans } from '../src/storage/traces/traces-test-util.js';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
+  return v;
+}
+
+const SAMPLES = arg('samples', 1_000_000);
+const SPANS = arg('spans', 200_000);
+const LOGS = arg('logs', 200_000);
+const JSON_OUT = process.argv.includes('--json');
+const T0_NS = 1_700_000_000_000_000_000n;
+const METRICS = ['cpu_usage_user', 'cpu_usage_system', 'mem_used_percent', 'disk_used', 'net_bytes_recv', 'net_bytes_sent', 'diskio_reads', 'diskio_writes', 'load1', 'processes_total'];
+
+/** tsbsPoints makes `n` gauge points of hosts × 10 metrics, time-major, values a seeded random walk. */
+function tsbsPoints(rand: SeededRand, n: number): MetricPointRow[] {
+  const hosts = Math.max(1, Math.ceil(Math.sqrt(n / 10 / 4)) * 4);
+  const scope: Scope = { name: 'telegraf', version: '1.30', attributes: [], droppedAttributesCount: 0, schemaUrl: '' };
+  const resources: Resource[] = Array.from({ length: hosts }, (_, h) => ({
+    attributes: [
+      { key: 'service.name', value: { type: 'string', value: 'telegraf' } },
+      { key: 'host.name', value: { type: 'string', value: `host_${h}` } },
+      { key: 'cloud.region', value: { type: 'string', value: `region-${h % 3}` } },
+    ],
+    droppedAttributesCount: 0,
+    schemaUrl: '',
+  }));
+  const level = new Float64Array(hosts * METRICS.length).map(() => rand.intn(1000) / 10);
+  const out: MetricPointRow[] = [];
+  for (let step = 0; out.length < n; step++) {
+    const t = T0_NS + BigInt(step) * 10_000_000_000n;
+    for (let h = 0; h < hosts && out.length < n; h++) {
+      for (let m = 0; m < METRICS.length && out.length < n; m++) {
+        const k = h * METRICS.length + m;
+        level[k] = Math.max(0, (level[k] as number) + (rand.intn(21) - 10) / 10);
+        out.push({
+          tenant: 'default',
+          name: METRICS[m] as string,
+          description: '',
+          unit: '',
+          data: { type: 'gauge', value: { type: 'double', value: Math.round((level[k] as number) * 10) / 10 } },
+          attributes: [{ key: 'cpu', value: { type: 'string', value: `cpu${m % 4}` } }],
+          startTimeUnixNano: 0n,
+          timeUnixNano: t,
+          flags: 0,
+          exemplars: [],
+          resource: resources[h] as Resource,
+          scope,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+type Rows = { spans: SpanRow[]; points: MetricPointRow[]; logs: LogRow[] };
+
+function entries(rows: Rows, perEntry: number, total: number): Entry[] {
+  const out: Entry[] = [];
+  const all = rows.points.length > 0 ? rows.points : rows.spans.length > 0 ? rows.spans : rows.logs;
+  for (let i = 0, k = 1; i < total; i += perEntry, k++) {
+    const part = all.slice(i, i + perEntry);
+    const data = encodeShardEntry({
+      version: 1,
+      tenant: 'default',
+      idempotencyKey: k.toString(16).padStart(16, '0'),
+      part: 0,
+      parts: 1,
+      leaderTimeMs: 1_700_000_000_000 + k,
+      spans: rows.spans.length > 0 ? (part as SpanRow[]) : [],
+      points: rows.points.length > 0 ? (part as MetricPointRow[]) : [],
+      logs: rows.logs.length > 0 ? (part as LogRow[]) : [],
+    });
+    out.push({ index: k, term: 1, type: EntryType.Normal, data });
+  }
+  return out;
+}
+
+interface Figure {
+  readonly signal: string;
+  readonly rows: number;
+  readonly accepted: number;
+  readonly applyRowsPerSec: number;
+  readonly decodeRowsPerSec: number;
+  readonly ratio: number;
+  readonly target: number;
+  readonly met: boolean;
+  readonly headBytes: number;
+  readonly headBytesPerRow: number;
+}
+
+async function measure(signal: 'metrics' | 'traces' | 'logs', es: Entry[], rows: number, target: number): Promise<Figure> {
+  // Baseline: decode every entry.
+  let t0 = performance.now();
+  for (const e of es) decodeShardEntry(e.data);
+  const decodeMs = performance.now() - t0;
+  const dir = mkdtempSync(join(tmpdir(), 'otlpdb-bench-apply-'));
+  const sm = new ShardStateMachine({
+    group: 1,
+    dir,
+    makeStores: makeShardStores,
+    peer: { fetchPage: () => Promise.reject(new Error('no peers in the bench')) },
+    nowMs: () => Date.now(),
+    headBytesSoftMax: 2 ** 40,
+    headBytesHardMax: 2 ** 41,
+  });
+  try {
+    await sm.open({ index: 0, data: new Uint8Array(0) });
+    let accepted = 0;
+    t0 = performance.now();
+    for (let i = 0; i < es.length; i += 16) {
+      for (const r of sm.apply(es.slice(i, i + 16))) {
+        const d = decodeApplyResult(r);
+        accepted += d.spans.accepted + d.points.accepted + d.logs.accepted;
+      }
+    }
+    const applyMs = performance.now() - t0;
+    const headBytes = sm.headBytes();
+    const applyRowsPerSec = rows / (applyMs / 1000);
+    return {
+      signal,
+      rows,
+      accepted,
+      applyRowsPerSec: Math.round(applyRowsPerSec),
+      decodeRowsPerSec: Math.round(rows / (decodeMs / 1000)),
+      ratio: Math.round((decodeMs / applyMs) * 1000) / 1000,
+      target,
+      met: applyRowsPerSec >= target,
+      headBytes,
+      headBytesPerRow: Math.round((headBytes / rows) * 10) / 10,
+    };
+  } finally {
+    await sm.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const rand = new SeededRand(2026);
+  const figures: Figure[] = [];
+  {
+    const points = tsbsPoints(rand, SAMPLES);
+    figures.push(await measure('metrics', entries({ spans: [], points, logs: [] }, 1000, points.length), points.length, 1_000_000));
+  }
+  {
+    const spans: SpanRow[] = [];
+    while (spans.length < SPANS) spans.push(...realisticSpans(rand, 100));
+    spans.length = SPANS;
+    figures.push(await measure('traces', entries({ spans, points: [], logs: [] }, 500, spans.length), spans.length, 200_000));
+  }
+  {
+    const logs = realisticLogs(rand, LOGS);
+    figures.push(await measure('logs', entries({ spans: [], points: [], logs }, 500, logs.length), logs.length, 200_000));
+  }
+  const mem = process.memoryUsage();
+  if (JSON_OUT) {
+    console.log(JSON.stringify({ figures, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed }));
+    return;
+  }
+  console.log('rows applied per second by one shard state machine (no Raft), baseline = decodeShardEntry of the same entries');
+  for (const f of figures) {
+    console.log(
+      `${f.signal.padEnd(8)} ${String(f.rows).padStart(9)} rows  apply ${String(f.applyRowsPerSec).padStart(9)}/s  decode ${String(f.decodeRowsPerSec).padStart(9)}/s  apply/decode ${f.ratio}  target ${f.target}/s ${f.met ? 'met' : 'NOT met'}  head ${(f.headBytes / 1048576).toFixed(1)} MiB (${f.headBytesPerRow} B/row)  accepted ${f.accepted}`,
+    );
+  }
+  console.log(`process rss ${(mem.rss / 1048576).toFixed(0)} MiB, heap used ${(mem.heapUsed / 1048576).toFixed(0)} MiB`);
+}
+
+await main();
