@@ -26,11 +26,13 @@
  *
  *   1. synchronously: freeze every store's head, snapshot the idempotency
  *      window, note index = appliedIndex (entries go on into new heads);
- *   2. build one batch: every store's blocks and indexes, a retention pass
- *      when due, the window and the meta record {appliedIndex: index};
+ *   2. build one batch: every store's blocks and indexes, the window and
+ *      the meta record {appliedIndex: index};
  *   3. write it with fsync; then, in one synchronous step, drop the frozen
  *      heads and publish a new read view (so no reader sees a frozen head
- *      and the flushed blocks together, or neither).
+ *      and the flushed blocks together, or neither);
+ *   4. when a retention pass is due (every ShardLimits.retentionIntervalMs),
+ *      the stores' deletions of expired buckets in a second fsynced batch.
  *
  * ## Restart
  *
@@ -352,13 +354,6 @@ export class ShardStateMachine implements DurableStateMachine {
     const ctx = { batch, kv: db, flushIndex: index };
     const reports = {} as Record<Signal, FlushReport>;
     for (const s of SIGNALS) reports[s] = await this.#stores[s].writeFrozen(ctx);
-    let expiredKeys = 0;
-    const nowMs = this.#o.nowMs();
-    const cutoffs = this.#o.retention?.() ?? null;
-    if (cutoffs !== null && nowMs - this.#lastRetentionMs >= ShardLimits.retentionIntervalMs) {
-      this.#lastRetentionMs = nowMs;
-      for (const s of SIGNALS) expiredKeys += (await this.#stores[s].expire(ctx, cutoffs[s])).keys;
-    }
     batch.put(IDEMPOTENCY_KEY, windowBytes);
     batch.put(META_KEY, encodeShardMeta({ appliedIndex: index, flushes: this.#flushes + 1, group: this.group }));
     await db.write(batch, true);
@@ -367,9 +362,29 @@ export class ShardStateMachine implements DurableStateMachine {
     this.#flushes++;
     this.#durable = index;
     this.#publish(db.view());
+    // Retention, when due, in a batch of its own right after (a store's expire runs outside a flush).
+    let expiredKeys = 0;
+    const nowMs = this.#o.nowMs();
+    if (this.#o.retention !== undefined && nowMs - this.#lastRetentionMs >= ShardLimits.retentionIntervalMs) {
+      expiredKeys = await this.#expireNow(db, index);
+    }
     this.#lastFlush = { index, reports, batchBytes: batch.bytes, expiredKeys };
     assert(this.#durable <= this.#applied, 'durable <= applied');
     return index;
+  }
+
+  /** #expireNow runs one retention pass in its own fsynced batch and publishes the result; returns the keys deleted. */
+  async #expireNow(db: ShardDb, flushIndex: number): Promise<number> {
+    this.#lastRetentionMs = this.#o.nowMs();
+    const cutoffs = this.#o.retention?.() ?? null;
+    if (cutoffs === null) return 0;
+    const batch = new KvWriteBatch();
+    const ctx = { batch, kv: db, flushIndex };
+    let keys = 0;
+    for (const s of SIGNALS) keys += (await this.#stores[s].expire(ctx, cutoffs[s])).keys;
+    await db.write(batch, true);
+    this.#publish(db.view());
+    return keys;
   }
 
   /**
@@ -381,16 +396,7 @@ export class ShardStateMachine implements DurableStateMachine {
     if (this.#flushing !== null) await this.#flushing;
     const db = this.#db;
     assert(db !== null, 'retention on an open replica');
-    const cutoffs = this.#o.retention?.() ?? null;
-    if (cutoffs === null) return 0;
-    const batch = new KvWriteBatch();
-    const ctx = { batch, kv: db, flushIndex: this.#durable };
-    let keys = 0;
-    for (const s of SIGNALS) keys += (await this.#stores[s].expire(ctx, cutoffs[s])).keys;
-    await db.write(batch, true);
-    this.#publish(db.view());
-    this.#lastRetentionMs = this.#o.nowMs();
-    return keys;
+    return this.#expireNow(db, this.#durable);
   }
 
   // ---- reads --------------------------------------------------------------------
