@@ -13,7 +13,7 @@
  * cluster asks a member to record it, and learns every group it hosts from
  * the groups' leaders.
  * Group 0 runs the MetaStateMachine (control KV, locks, membership);
- * shard groups run the test KvStateMachine until shard storage exists.
+ * shard groups run the ShardStateMachine on LevelDB (shard-service.ts).
  *
  * Ownership and invariants:
  * - the node owns its driver, transport, API server and observer timer;
@@ -55,7 +55,9 @@ import { computePlacement } from './partition/placement.js';
 import type { Placement } from './partition/placement.js';
 import { MultiRaftDriver } from './raft/driver/multi-raft.js';
 import type { GroupSpec } from './raft/driver/multi-raft.js';
-import { KvStateMachine } from './raft/driver/state-machine.js';
+import { ShardService } from './shard-service.js';
+import type { FlushDocument, StatsDocument } from './shard-service.js';
+import { makeShardStores } from './storage/shard/stores.js';
 import { NONE, StateRole } from './raft/types.js';
 import type { GroupId, Message, NodeId } from './raft/types.js';
 import { PeerTransport } from './transport/peer-transport.js';
@@ -85,6 +87,9 @@ export interface OtlpdbNodeOptions {
   /** seed seeds election jitter and reconnect backoff (default: random, logged). */
   readonly seed?: number;
   readonly log?: LogSink;
+  /** snapshotEntries and compactKeepEntries tune the driver's log compaction (tests make it frequent). */
+  readonly snapshotEntries?: number;
+  readonly compactKeepEntries?: number;
 }
 
 /** META_PROPOSE is the transport method a follower forwards a meta command with. */
@@ -154,6 +159,7 @@ export class OtlpdbNode implements ApiSource {
   readonly #opts: OtlpdbNodeOptions;
   readonly #driver: MultiRaftDriver;
   readonly #transport: PeerTransport;
+  readonly #shards: ShardService;
   #api: ApiServer | null = null;
   #inbox: InboxBatch[] = [];
   #inboxMessages = 0;
@@ -167,7 +173,8 @@ export class OtlpdbNode implements ApiSource {
   readonly #leaders = new Map<GroupId, { leader: NodeId; term: number; changes: number }>();
   #stopping: Promise<void> | null = null;
 
-  private constructor(opts: OtlpdbNodeOptions, driver: MultiRaftDriver, transport: PeerTransport, log: NodeLog, seed: number) {
+  private constructor(opts: OtlpdbNodeOptions, driver: MultiRaftDriver, transport: PeerTransport, log: NodeLog, seed: number, shards: ShardService) {
+    this.#shards = shards;
     this.nodeId = opts.id;
     this.seed = seed;
     this.#opts = opts;
@@ -217,6 +224,20 @@ export class OtlpdbNode implements ApiSource {
       peers,
       rand: new SeededRand(seed ^ 0x5eed),
     });
+    let opened: MultiRaftDriver | null = null;
+    let controllerRef: ClusterController | null = null;
+    const shardService = new ShardService({
+      self: opts.id,
+      dataDir: opts.dataDir,
+      transport,
+      makeStores: makeShardStores,
+      meta: () => {
+        const sm = opened?.stateMachine(NodeDefaults.metaGroup) ?? null;
+        return sm instanceof MetaStateMachine ? sm : null;
+      },
+      driver: () => opened,
+      members: () => controllerRef?.memberIds() ?? [opts.id],
+    });
     // A joining node opens the meta group as an empty replica that learns its membership from the leader.
     const specs = placement === null ? [{ group: NodeDefaults.metaGroup, voters: [] }] : groupSpecs(opts.id, members, placement);
     const driver = await MultiRaftDriver.open({
@@ -227,7 +248,9 @@ export class OtlpdbNode implements ApiSource {
       rand: new SeededRand(seed),
       clock: { nowMs: () => performance.now() },
       groups: specs,
-      makeStateMachine: (group) => (group === NodeDefaults.metaGroup ? new MetaStateMachine() : new KvStateMachine()),
+      makeStateMachine: (group) => (group === NodeDefaults.metaGroup ? new MetaStateMachine() : shardService.makeStateMachine(group)),
+      ...(opts.snapshotEntries === undefined ? {} : { snapshotEntries: opts.snapshotEntries }),
+      ...(opts.compactKeepEntries === undefined ? {} : { compactKeepEntries: opts.compactKeepEntries }),
       scheduler: {
         every: (ms, fn) => {
           const timer = setInterval(fn, ms);
@@ -236,7 +259,8 @@ export class OtlpdbNode implements ApiSource {
       },
       tickMs,
     });
-    const node = new OtlpdbNode(opts, driver, transport, log, seed);
+    opened = driver;
+    const node = new OtlpdbNode(opts, driver, transport, log, seed, shardService);
     node.#controller = new ClusterController({
       self: opts.id,
       peer: opts.peer,
@@ -250,6 +274,8 @@ export class OtlpdbNode implements ApiSource {
       proposeMeta: (c) => node.#proposeMeta(c),
     });
     const controller = node.#controller;
+    controllerRef = controller;
+    shardService.register();
     transport.onMessages((from, msgs) => node.#enqueue(from, msgs));
     transport.handle(META_PROPOSE, async (payload) => {
       const c = decodeMetaCommand(payload);
@@ -281,6 +307,26 @@ export class OtlpdbNode implements ApiSource {
     node.#reconciler.unref();
     // The caller logs the start (the CLI prints its `started` line first).
     return node;
+  }
+
+  /** placement is the recorded shard placement (shard → node ids), or null before the meta leader recorded one. */
+  placement(): ReadonlyMap<number, readonly NodeId[]> | null {
+    const meta = this.#driver.stateMachine(NodeDefaults.metaGroup);
+    const p = meta instanceof MetaStateMachine ? meta.placement() : null;
+    if (p === null) return null;
+    return new Map(p.shards.map((sp) => [sp.shard, sp.replicas.map(Number)]));
+  }
+
+  /** flushCluster flushes every shard replica on every reachable node (POST /api/v1/admin/flush). */
+  flushCluster(): Promise<FlushDocument> {
+    return this.#shards.flushCluster();
+  }
+
+  /** clusterStats sums every shard's durable counts once (GET /api/v1/stats). */
+  clusterStats(): Promise<StatsDocument> {
+    const meta = this.#driver.stateMachine(NodeDefaults.metaGroup);
+    const shardCount = meta instanceof MetaStateMachine ? (meta.placement()?.shardCount ?? 0) : 0;
+    return this.#shards.clusterStats(shardCount);
   }
 
   /** apiAddress is where the HTTP API listens. */

@@ -85,7 +85,14 @@ t.test('shard replicas move with their data, by streamed snapshots, while writes
   let seq = 0;
   const writeOne = async (): Promise<void> => {
     const group = 1 + rand.intn(SHARDS);
-    const rows = randomRows(rand, { spans: 3, points: 3, logs: 3 });
+    // Recent times: random ones would be older than the default retention, and the first flush's retention pass would drop them.
+    const nowNs = BigInt(Date.now()) * 1_000_000n;
+    const r = randomRows(rand, { spans: 3, points: 3, logs: 3 });
+    const rows = {
+      spans: r.spans.map((x, i) => ({ ...x, startTimeUnixNano: nowNs + BigInt(i), endTimeUnixNano: nowNs + BigInt(i) + 1_000_000n })),
+      points: r.points.map((x, i) => ({ ...x, timeUnixNano: nowNs + BigInt(seq * 10 + i) * 1_000_000n })),
+      logs: r.logs.map((x, i) => ({ ...x, timeUnixNano: nowNs + BigInt(i), observedTimeUnixNano: nowNs + BigInt(i) })),
+    };
     const key = (++seq).toString(16).padStart(16, '0');
     for (let attempt = 0; attempt < 200; attempt++) {
       const leader = [...nodes.values()].find((n) => n.driver.status(group)?.role === StateRole.Leader);
