@@ -9,3 +9,25 @@ export { LabelIndex, METRIC_NAME_LABEL, compileMatchers, compileRegex } from './
 export type { CompiledMatcher, MatchOp, Matcher } from './label-index.js';
 export { PREPARE_NEW, PREPARE_REFUSED, SeriesRegistry, compareCodePoints, isWellFormed } from './series-registry.js';
 export type { Label, Labels, SeriesHasher, SeriesInfo } from './series-registry.js';
+export { MetricStore, metricsBatchBytes } from './metric-store.js';
+export type { MetricStoreOptions, SelectOptions, SeriesExemplars, SeriesRecords, SeriesRollups, SeriesSamples, TenantStats } from './metric-store.js';
+export {
+  OTEL_SCOPE_NAME_LABEL,
+  OTEL_SCOPE_VERSION_LABEL,
+  OTEL_TEMPORALITY_LABEL,
+  OTEL_TYPE_LABEL,
+  RESOURCE_LABEL_PREFIX,
+  escapeLabelName,
+  isFloatPoint,
+  numberValue,
+  pointTypeOf,
+  renderAnyValue,
+  renderDouble,
+  seriesLabels,
+  timestampMs,
+} from './series-identity.js';
+export type { PointType } from './series-identity.js';
+export { ROLLUP_RESOLUTIONS, ROLLUP_WINDOW_MS, mergeInto, partialsOf, pickResolution, pointOf } from './rollup.js';
+export type { Resolution, RollupPartial, RollupPoint, RollupResolution } from './rollup.js';
+export { LAST_T_PAGE_SERIES, MetricKeySpace } from './store-format.js';
+export type { RecordData, RecordPoint, StoredExemplar } from './store-format.js';
