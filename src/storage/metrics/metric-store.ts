@@ -275,6 +275,8 @@ export class MetricStore implements SignalStore<MetricPointRow> {
       if (s.id !== i) throw new OtlpdbError('ERR_CORRUPTION', `metrics store: series ids are not contiguous at ${i} (found ${s.id})`);
       const got = this.#registry.prepare(s.tenant, s.name, s.labels);
       if (got !== PREPARE_NEW || this.#registry.create() !== i) throw new OtlpdbError('ERR_CORRUPTION', `metrics store: series ${i} does not replay`);
+      const info = this.#registry.info(i);
+      this.#index.add(i, info.tenant, info.name, info.labels);
       this.#register(i, s.tenant);
     }
     for await (const page of kv.pages(spaceRange(MetricKeySpace.LastT))) {
