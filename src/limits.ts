@@ -880,6 +880,8 @@ export const MetricStoreLimits = {
   selectSeriesPerBatchMax: 512,
   /** expireKeysPerPassMax bounds the deletions one retention pass puts in a batch; the buckets left over go at the next pass (a bucket is never split). */
   expireKeysPerPassMax: 1_000_000,
+  /** identityMemoEntriesMax bounds the memo of point identities to series ids (cleared when full; it only saves work). */
+  identityMemoEntriesMax: 262_144,
   /** headSampleBytes is the accounted memory of one float sample in a head (two float64 columns). */
   headSampleBytes: 16,
   /** headRecordBytes is the accounted memory of one histogram or summary point, plus 8 bytes per bucket or quantile. */
@@ -893,3 +895,4 @@ assert(MetricStoreLimits.seriesMax <= 0xffff_ffff, 'series ids are u32');
 assert(MetricStoreLimits.selectSeriesPerBatchMax >= 1, 'a read batch holds a series');
 assert(MetricStoreLimits.expireKeysPerPassMax >= 1, 'a retention pass deletes something');
 assert(MetricStoreLimits.headSampleBytes >= 16, 'a float sample is two float64s');
+assert(MetricStoreLimits.identityMemoEntriesMax >= 1, 'the identity memo holds an entry');

@@ -74,6 +74,7 @@ import type { MetricPointRow } from '../rows.js';
 import { LabelIndex, METRIC_NAME_LABEL, type Matcher } from './label-index.js';
 import { type Labels, PREPARE_NEW, PREPARE_REFUSED, type SeriesHasher, SeriesRegistry, compareCodePoints } from './series-registry.js';
 import { isFloatPoint, numberValue, seriesLabels, timestampMs } from './series-identity.js';
+import { IdentityMemo } from './identity-memo.js';
 import { ROLLUP_RESOLUTIONS, ROLLUP_WINDOW_MS, type Resolution, type RollupPartial, type RollupPoint, mergeInto, partialsOf, pointOf } from './rollup.js';
 import {
   LAST_T_PAGE_SERIES,
@@ -234,6 +235,11 @@ export class MetricStore implements SignalStore<MetricPointRow> {
   /** #stats is the durable counts per tenant; #lastTPageBytes the size of each lastT page on disk. */
   #stats = new Map<string, StatCounts>();
   #lastTPageBytes = new Map<number, number>();
+  /**
+   * #idMemo maps a point's raw identity to its series id (identity-memo.ts),
+   * so the hot path skips label rendering and the registry for a known series.
+   */
+  #idMemo = new IdentityMemo();
   /** #buckets is, per tenant, the buckets holding data on disk. */
   #buckets = new Map<string, Set<number>>();
 
@@ -254,6 +260,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     assert(this.#frozen === null, 'load without a frozen head');
     this.#registry = new SeriesRegistry(this.#hasher, this.#seriesMax);
     this.#index = new LabelIndex();
+    this.#idMemo = new IdentityMemo();
     this.#tenantOf = [];
     this.#isFloat = [];
     this.#stats = new Map();
@@ -322,7 +329,8 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     const t = timestampMs(row.timeUnixNano);
     if (!(t <= CodecLimits.timestampMsAbsMax)) return { code: 'ERR_INVALID_ARGUMENT', reason: `timestamp ${t} ms past ${CodecLimits.timestampMsAbsMax}` };
     const reg = this.#registry;
-    let id = reg.prepare(tenant, row.name, seriesLabels(row));
+    const known = this.#idMemo.get(tenant, row);
+    let id = known >= 0 ? known : reg.prepare(tenant, row.name, seriesLabels(row));
     if (id === PREPARE_REFUSED) {
       const err = reg.refusal;
       assert(err !== null, 'a refused prepare says why');
@@ -335,7 +343,9 @@ export class MetricStore implements SignalStore<MetricPointRow> {
       const info = reg.info(id);
       this.#index.add(id, info.tenant, info.name, info.labels);
       this.#register(id, tenant, isFloatPoint(row.data));
+      this.#idMemo.set(tenant, row, id);
     } else {
+      if (known < 0) this.#idMemo.set(tenant, row, id);
       const last = this.#lastT[id] as number;
       if (t < last) return { code: 'ERR_INVALID_ARGUMENT', reason: `out of order sample: timestamp ${t} < last ${last}` };
     }
