@@ -505,7 +505,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
         for (const { res, tag } of ROLLUP_RESOLUTIONS) {
           const W = ROLLUP_WINDOW_MS[res];
           const partials = partialsOf(ts, vs, to - from, W);
-          putData(tenant, bucket, rollupKey(tenant, tag, bucket, id, fi), encodeRollups(partials, bucket * B, W), 0);
+          putData(tenant, bucket, rollupKey(tenant, tag, bucket, id, fi), encodeRollups(partials, bucket * B, W, this.#encoder), 0);
         }
       });
     }

@@ -17,15 +17,17 @@
  *                 is the same); exponential: scale, zero count/threshold, offset and
  *                 delta counts per side; summary: quantile list once per run, values
  *   exemplars     msgpack [[pointT, Exemplar], …]
- *   rollup        uvarint n | n × (uvarint windowIndexInBucket | uvarint bodyCount |
- *                 uvarint firstT-start | uvarint lastT-start | f64 bodyMin bodyMax bodySum last)
+ *   rollup        uvarint n | n × (uvarint window index delta | uvarint bodyCount |
+ *                 uvarint firstT-start | uvarint lastT-firstT) | u8 layout |
+ *                 layout 0: 4 × n × f64; layout 1: 4 × (uvarint len | codec chunk over
+ *                 the window indexes), for bodyMin, bodyMax, bodySum, last
  *   bucket stat   msgpack {samples, dataBytes, indexBytes, keys}
  *   tenant stats  msgpack {series, samples, dataBytes, indexBytes}
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { BlockKind, type BlockKindValue, openBlock, sealBlock } from '../block.js';
 import { OtlpdbError, assert } from '../../errors.js';
-import { ByteReader, ByteWriter, corrupt } from '../codec/index.js';
+import { ByteReader, ByteWriter, ChunkIterator, SeriesEncoder, corrupt } from '../codec/index.js';
 import { STORAGE_PACKR } from '../storage-packr.js';
 import { key, readU32, readU64 } from '../shard/keys.js';
 import type { Exemplar, MetricData } from '../rows.js';
@@ -43,6 +45,9 @@ export const MetricKeySpace = {
   BucketStats: 0x2e,
   TenantStats: 0x2f,
 } as const;
+
+/** ROLLUP_WINDOWS_PER_VALUE_MAX bounds the windows of one rollup value (a bucket's worth of the finest window). */
+const ROLLUP_WINDOWS_PER_VALUE_MAX = 1 << 20;
 
 /** LAST_T_PAGE_SERIES is the number of series whose last timestamps share one lastT page. */
 export const LAST_T_PAGE_SERIES = 1024;
@@ -439,45 +444,93 @@ export function decodeExemplars(bytes: Uint8Array): StoredExemplar[] {
 
 const f64 = new Float64Array(1);
 const f64Bytes = new Uint8Array(f64.buffer);
+const ROLLUP_RAW = 0;
+const ROLLUP_CHUNKS = 1;
 
-/** encodeRollups seals the partials (sorted by window) of one series in one bucket written by one flush. */
-export function encodeRollups(partials: readonly RollupPartial[], bucketStartMs: number, windowMs: number): Uint8Array {
-  const w = new ByteWriter(16 + partials.length * 40);
-  w.uvarint(partials.length);
-  for (const p of partials) {
-    const idx = (p.startMs - bucketStartMs) / windowMs;
-    assert(Number.isSafeInteger(idx) && idx >= 0, 'the window is inside the bucket');
-    w.uvarint(idx);
+/**
+ * encodeRollups seals the partials (sorted by window) of one series in one
+ * bucket written by one flush: the integer columns as varints, the four float
+ * columns (bodyMin, bodyMax, bodySum, last) either raw (8 bytes each) or as
+ * codec chunks over the window indexes (Gorilla XOR or decimal), whichever is
+ * smaller (a flag byte says which).
+ */
+export function encodeRollups(partials: readonly RollupPartial[], bucketStartMs: number, windowMs: number, enc: SeriesEncoder = new SeriesEncoder()): Uint8Array {
+  const n = partials.length;
+  const w = new ByteWriter(16 + n * 40);
+  const idx = new Float64Array(n);
+  const cols = [new Float64Array(n), new Float64Array(n), new Float64Array(n), new Float64Array(n)] as const;
+  partials.forEach((p, i) => {
+    const x = (p.startMs - bucketStartMs) / windowMs;
+    assert(Number.isSafeInteger(x) && x >= 0, 'the window is inside the bucket');
+    assert(i === 0 || x > (idx[i - 1] as number), 'windows are sorted');
+    idx[i] = x;
+    cols[0][i] = p.bodyMin;
+    cols[1][i] = p.bodyMax;
+    cols[2][i] = p.bodySum;
+    cols[3][i] = p.last;
+  });
+  const chunks = cols.map((c) => enc.encodeChunk(idx, c));
+  let chunkBytes = 0;
+  for (const c of chunks) chunkBytes += c.length + 2;
+  w.uvarint(n);
+  for (let i = 0; i < n; i++) {
+    const p = partials[i] as RollupPartial;
+    w.uvarint((idx[i] as number) - (i === 0 ? 0 : (idx[i - 1] as number)));
     w.uvarint(p.bodyCount);
     w.uvarint(p.firstT - p.startMs);
-    w.uvarint(p.lastT - p.startMs);
-    for (const x of [p.bodyMin, p.bodyMax, p.bodySum, p.last]) {
-      f64[0] = x;
-      w.raw(f64Bytes);
+    w.uvarint(p.lastT - p.firstT);
+  }
+  if (chunkBytes < n * 32) {
+    w.u8(ROLLUP_CHUNKS);
+    for (const c of chunks) {
+      w.uvarint(c.length);
+      w.raw(c);
+    }
+  } else {
+    w.u8(ROLLUP_RAW);
+    for (const c of cols) {
+      for (let i = 0; i < n; i++) {
+        f64[0] = c[i] as number;
+        w.raw(f64Bytes);
+      }
     }
   }
   return seal(BlockKind.metricRollup, w.finish());
 }
 
 /** decodeRollups opens a rollup block. */
-export function decodeRollups(bytes: Uint8Array, bucketStartMs: number, windowMs: number): RollupPartial[] {
+export function decodeRollups(bytes: Uint8Array, bucketStartMs: number, windowMs: number, it: ChunkIterator = new ChunkIterator()): RollupPartial[] {
   const r = new ByteReader(openBlock(bytes, BlockKind.metricRollup));
   const n = r.uvarint();
+  if (n > ROLLUP_WINDOWS_PER_VALUE_MAX) throw corrupt(`metrics rollups: ${n} windows`);
   const out: RollupPartial[] = [];
-  const read = (): number => {
-    f64Bytes.set(r.take(8));
-    return f64[0] as number;
-  };
+  let x = 0;
   for (let i = 0; i < n; i++) {
-    const startMs = bucketStartMs + r.uvarint() * windowMs;
+    x += r.uvarint();
+    const startMs = bucketStartMs + x * windowMs;
     const bodyCount = r.uvarint();
     const firstT = startMs + r.uvarint();
-    const lastT = startMs + r.uvarint();
-    const bodyMin = read();
-    const bodyMax = read();
-    const bodySum = read();
-    const last = read();
-    out.push({ startMs, firstT, lastT, last, bodyCount, bodyMin, bodyMax, bodySum });
+    const lastT = firstT + r.uvarint();
+    out.push({ startMs, firstT, lastT, last: 0, bodyCount, bodyMin: 0, bodyMax: 0, bodySum: 0 });
+  }
+  const flag = r.u8();
+  const fields = ['bodyMin', 'bodyMax', 'bodySum', 'last'] as const;
+  for (const field of fields) {
+    if (flag === ROLLUP_CHUNKS) {
+      it.reset(r.take(r.uvarint()));
+      if (it.count !== n) throw corrupt(`metrics rollups: a column of ${it.count} values for ${n} windows`);
+      for (let i = 0; i < n; i++) {
+        if (!it.next()) throw corrupt('metrics rollups: short column');
+        (out[i] as RollupPartial)[field] = it.v;
+      }
+    } else if (flag === ROLLUP_RAW) {
+      for (let i = 0; i < n; i++) {
+        f64Bytes.set(r.take(8));
+        (out[i] as RollupPartial)[field] = f64[0] as number;
+      }
+    } else {
+      throw corrupt(`metrics rollups: unknown layout ${flag}`);
+    }
   }
   if (r.remaining !== 0) throw corrupt('metrics rollups: trailing bytes');
   return out;
