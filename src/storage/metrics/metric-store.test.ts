@@ -19,6 +19,7 @@ import {
   keyOfLabels,
   openTempDb,
   readFloats,
+  readRecordRollups,
   readRecords,
   readRollups,
   removeTempDb,
@@ -135,6 +136,12 @@ async function checkReads(rand: SeededRand, model: NaiveMetrics, replicas: reado
     const got = new Map([...recs].map(([k, ps]) => [k, ps.map((p) => ({ t: p.t, data: p.data }))]));
     const d3 = diff(model.records(minMs, maxMs), got, `${where} records`);
     if (d3 !== null) return d3;
+    const d4 = diff(
+      model.recordRollups(minMs, maxMs, res === '5m' ? 300_000 : 3_600_000),
+      await readRecordRollups(r.store, r.tmp.db, TENANT, ALL, minMs, maxMs, res),
+      `${where} record rollups ${res}`,
+    );
+    if (d4 !== null) return d4;
   }
   return null;
 }
@@ -366,7 +373,7 @@ t.test('expire deletes exactly the buckets wholly before the cutoff, with their 
     let left = 0;
     for await (const page of r.tmp.db.pages({ gte: Uint8Array.of(MetricKeySpace.Chunks), lt: Uint8Array.of(MetricKeySpace.TenantStats) })) {
       for (const e of page) {
-        const off = e.key[0] === MetricKeySpace.Rollups ? 1 + TENANT.length + 1 + 1 : 1 + TENANT.length + 1;
+        const off = e.key[0] === MetricKeySpace.Rollups || e.key[0] === MetricKeySpace.RecordRollups ? 1 + TENANT.length + 1 + 1 : 1 + TENANT.length + 1;
         const bucket = Number(new DataView(e.key.buffer, e.key.byteOffset).getBigUint64(off));
         if (bucket < start / B + 2) left++;
       }
@@ -382,7 +389,7 @@ t.test('expire deletes exactly the buckets wholly before the cutoff, with their 
 });
 
 t.test('a flipped byte in any stored value is ERR_CORRUPTION, never data', async (t) => {
-  const spaces = [MetricKeySpace.Chunks, MetricKeySpace.Records, MetricKeySpace.Rollups, MetricKeySpace.Series, MetricKeySpace.LastT, MetricKeySpace.Exemplars];
+  const spaces = [MetricKeySpace.Chunks, MetricKeySpace.Records, MetricKeySpace.Rollups, MetricKeySpace.RecordRollups, MetricKeySpace.Series, MetricKeySpace.LastT, MetricKeySpace.Exemplars];
   for (const space of spaces) {
     await withDbs(1, async ([tmp]) => {
       const r = replica(tmp as TempDb, 100);
@@ -414,6 +421,8 @@ t.test('a flipped byte in any stored value is ERR_CORRUPTION, never data', async
         await readFloats(r.store, r.tmp.db, TENANT, ALL, 0, Infinity);
         await readRollups(r.store, r.tmp.db, TENANT, ALL, 0, Infinity, '5m');
         await readRecords(r.store, r.tmp.db, TENANT, ALL, 0, Infinity);
+        await readRecordRollups(r.store, r.tmp.db, TENANT, ALL, 0, Infinity, '1h');
+        await readRecordRollups(r.store, r.tmp.db, TENANT, ALL, 0, Infinity, '5m');
         for await (const batch of r.store.selectExemplars(r.tmp.db, TENANT, ALL, 0, Infinity, newScanStats())) void batch;
       };
       const err = await read().then(

@@ -15,7 +15,8 @@
  *   0x22 tenant\0 bucket:u64 seriesId:u32 flush:u64   → chunk run (float samples of gauges and sums)
  *   0x23 tenant\0 bucket:u64 seriesId:u32 flush:u64   → records (histogram, exponential histogram, summary points)
  *   0x24 tenant\0 bucket:u64 seriesId:u32 flush:u64   → exemplars of the points
- *   0x25 tenant\0 res:u8 bucket:u64 seriesId:u32 flush:u64 → rollup partials (res 1 = 5m, 2 = 1h)
+ *   0x25 tenant\0 res:u8 bucket:u64 seriesId:u32 flush:u64 → float rollup partials (res 1 = 5m, 2 = 1h)
+ *   0x26 tenant\0 res:u8 bucket:u64 seriesId:u32 flush:u64 → record rollup partials (histograms, summaries)
  *   0x2e tenant\0 bucket:u64 flush:u64                → bucket stat: samples, bytes and keys one flush wrote in
  *                                                        the bucket (retention reads these, not the data)
  *   0x2f tenant\0                                     → tenant stats: series, samples, dataBytes, indexBytes
@@ -75,6 +76,7 @@ import { LabelIndex, METRIC_NAME_LABEL, type Matcher } from './label-index.js';
 import { type Labels, PREPARE_NEW, PREPARE_REFUSED, type SeriesHasher, SeriesRegistry, compareCodePoints } from './series-registry.js';
 import { isFloatPoint, numberValue, seriesLabels, timestampMs } from './series-identity.js';
 import { IdentityMemo } from './identity-memo.js';
+import { type RecordRollupPartial, type RecordRollupPoint, mergeRecordInto, recordPartialsOf, recordPointOf } from './record-rollup.js';
 import { ROLLUP_RESOLUTIONS, ROLLUP_WINDOW_MS, type Resolution, type RollupPartial, type RollupPoint, mergeInto, partialsOf, pointOf } from './rollup.js';
 import {
   LAST_T_PAGE_SERIES,
@@ -89,6 +91,7 @@ import {
   decodeChunkRun,
   decodeExemplars,
   decodeLastTPage,
+  decodeRecordRollups,
   decodeRecords,
   decodeRollups,
   decodeSeriesPage,
@@ -96,6 +99,7 @@ import {
   encodeChunkRun,
   encodeExemplars,
   encodeLastTPage,
+  encodeRecordRollups,
   encodeRecords,
   encodeRollups,
   encodeSeriesPage,
@@ -150,6 +154,15 @@ export interface SeriesRecords {
   readonly labels: Labels;
   readonly points: readonly RecordPoint[];
   readonly exemplars: readonly StoredExemplar[];
+}
+
+/** SeriesRecordRollups is one histogram or summary series' rollup points in a read, one per window, sorted. */
+export interface SeriesRecordRollups {
+  readonly seriesId: number;
+  readonly name: string;
+  readonly labels: Labels;
+  readonly resolution: Exclude<Resolution, 'raw'>;
+  readonly points: readonly RecordRollupPoint[];
 }
 
 /** SeriesExemplars is one series' exemplars in a read, sorted by point time. */
@@ -505,7 +518,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
         for (const { res, tag } of ROLLUP_RESOLUTIONS) {
           const W = ROLLUP_WINDOW_MS[res];
           const partials = partialsOf(ts, vs, to - from, W);
-          putData(tenant, bucket, rollupKey(tenant, tag, bucket, id, fi), encodeRollups(partials, bucket * B, W, this.#encoder), 0);
+          putData(tenant, bucket, rollupKey(MetricKeySpace.Rollups, tenant, tag, bucket, id, fi), encodeRollups(partials, bucket * B, W, this.#encoder), 0);
         }
       });
     }
@@ -515,7 +528,12 @@ export class MetricStore implements SignalStore<MetricPointRow> {
       const tenant = this.#tenantOf[id] as string;
       const ts = recs.map((r) => r.t);
       forEachBucket(ts, ts.length, B, (bucket, from, to) => {
-        putData(tenant, bucket, dataKey(MetricKeySpace.Records, tenant, bucket, id, fi), encodeRecords(recs.slice(from, to)), to - from);
+        const part = recs.slice(from, to);
+        putData(tenant, bucket, dataKey(MetricKeySpace.Records, tenant, bucket, id, fi), encodeRecords(part), to - from);
+        for (const { res, tag } of ROLLUP_RESOLUTIONS) {
+          const partials = recordPartialsOf(part, ROLLUP_WINDOW_MS[res]);
+          putData(tenant, bucket, rollupKey(MetricKeySpace.RecordRollups, tenant, tag, bucket, id, fi), encodeRecordRollups(partials, bucket * B), 0);
+        }
       });
     }
     // Exemplars, by the bucket of their point.
@@ -588,7 +606,8 @@ export class MetricStore implements SignalStore<MetricPointRow> {
           dataKeyPrefix(MetricKeySpace.Chunks, tenant, bucket),
           dataKeyPrefix(MetricKeySpace.Records, tenant, bucket),
           dataKeyPrefix(MetricKeySpace.Exemplars, tenant, bucket),
-          ...ROLLUP_RESOLUTIONS.map(({ tag }) => rollupKeyPrefix(tenant, tag, bucket)),
+          ...ROLLUP_RESOLUTIONS.map(({ tag }) => rollupKeyPrefix(MetricKeySpace.Rollups, tenant, tag, bucket)),
+          ...ROLLUP_RESOLUTIONS.map(({ tag }) => rollupKeyPrefix(MetricKeySpace.RecordRollups, tenant, tag, bucket)),
         ];
         for (const p of prefixes) {
           for await (const page of ctx.kv.pages(prefixRange(p))) {
@@ -728,6 +747,55 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     }
   }
 
+  /**
+   * selectRecordRollups yields the histogram and summary series matching
+   * `matchers` with one rollup point per window (count, sum, bucket sums of
+   * explicit histograms; record-rollup.ts) whose start is in
+   * [floor(minMs / window) × window, maxMs].
+   */
+  async *selectRecordRollups(
+    kv: KvRead,
+    tenant: string,
+    matchers: readonly Matcher[],
+    minMs: number,
+    maxMs: number,
+    resolution: Exclude<Resolution, 'raw'>,
+    stats: ScanStats,
+  ): AsyncGenerator<SeriesRecordRollups[]> {
+    const W = ROLLUP_WINDOW_MS[resolution];
+    const tag = (ROLLUP_RESOLUTIONS.find((r) => r.res === resolution) as { tag: number }).tag;
+    const B = MetricStoreLimits.bucketMs;
+    const fromMs = Math.floor(minMs / W) * W;
+    const ids = [...this.#index.select(tenant, matchers)].filter((id) => this.#isFloat[id] === false);
+    for (const group of batches(ids)) {
+      const parts = await this.#readDurable(kv, MetricKeySpace.RecordRollups, tenant, group, fromMs, maxMs, stats, (v, bucket) => decodeRecordRollups(v, bucket * B), tag);
+      const out: SeriesRecordRollups[] = [];
+      for (const id of group) {
+        const byWindow = new Map<number, RecordRollupPartial>();
+        const merge = (ps: readonly RecordRollupPartial[]): void => {
+          for (const p of ps) {
+            if (p.startMs < fromMs || p.startMs > maxMs) continue;
+            const cur = byWindow.get(p.startMs);
+            if (cur === undefined) byWindow.set(p.startMs, p);
+            else mergeRecordInto(cur, p);
+          }
+        };
+        for (const p of parts.get(id) ?? []) merge(p);
+        for (const h of this.#heads()) {
+          const recs = h.records.get(id);
+          if (recs === undefined) continue;
+          stats.headRowsScanned += recs.length;
+          merge(recordPartialsOf(recs, W));
+        }
+        if (byWindow.size === 0) continue;
+        const info = this.#registry.info(id);
+        const points = [...byWindow.values()].sort((a, b) => a.startMs - b.startMs).map(recordPointOf);
+        out.push({ seriesId: id, name: info.name, labels: info.labels, resolution, points });
+      }
+      yield out;
+    }
+  }
+
   /** selectExemplars yields the exemplars, in [minMs, maxMs] by their point's time, of every series matching `matchers`. */
   async *selectExemplars(kv: KvRead, tenant: string, matchers: readonly Matcher[], minMs: number, maxMs: number, stats: ScanStats): AsyncGenerator<SeriesExemplars[]> {
     const ids = [...this.#index.select(tenant, matchers)];
@@ -817,7 +885,8 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     const tag = (ROLLUP_RESOLUTIONS.find((r) => r.res === resolution) as { tag: number }).tag;
     const B = MetricStoreLimits.bucketMs;
     const fromMs = Math.floor(minMs / W) * W;
-    const parts = await this.#readDurable(kv, MetricKeySpace.Rollups, tenant, group, fromMs, maxMs, stats, (v, bucket) => decodeRollups(v, bucket * B, W), tag);
+    const it = new ChunkIterator();
+    const parts = await this.#readDurable(kv, MetricKeySpace.Rollups, tenant, group, fromMs, maxMs, stats, (v, bucket) => decodeRollups(v, bucket * B, W, it), tag);
     const out: SeriesRollups[] = [];
     for (const id of group) {
       const byWindow = new Map<number, RollupPartial>();
@@ -878,8 +947,8 @@ export class MetricStore implements SignalStore<MetricPointRow> {
         stats.blocksPrunedTime++;
         continue;
       }
-      const start = tag === undefined ? dataKeyPrefix(space, tenant, bucket, firstId) : rollupKeyPrefix(tenant, tag, bucket, firstId);
-      const end = tag === undefined ? dataKeyPrefix(space, tenant, bucket, lastId + 1) : rollupKeyPrefix(tenant, tag, bucket, lastId + 1);
+      const start = tag === undefined ? dataKeyPrefix(space, tenant, bucket, firstId) : rollupKeyPrefix(space, tenant, tag, bucket, firstId);
+      const end = tag === undefined ? dataKeyPrefix(space, tenant, bucket, lastId + 1) : rollupKeyPrefix(space, tenant, tag, bucket, lastId + 1);
       for await (const page of kv.pages({ gte: start, lt: end })) {
         for (const e of page) {
           const f = parseDataKey(e.key, prefixBytes);

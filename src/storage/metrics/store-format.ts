@@ -21,6 +21,8 @@
  *                 uvarint firstT-start | uvarint lastT-firstT) | u8 layout |
  *                 layout 0: 4 × n × f64; layout 1: 4 × (uvarint len | codec chunk over
  *                 the window indexes), for bodyMin, bodyMax, bodySum, last
+ *   record rollup msgpack [[start-bucketStart, firstT-start, lastT-firstT, body, last], …],
+ *                 an aggregate being [points, count, sum, bounds|null, bucket sums|null, mixed]
  *   bucket stat   msgpack {samples, dataBytes, indexBytes, keys}
  *   tenant stats  msgpack {series, samples, dataBytes, indexBytes}
  */
@@ -33,6 +35,7 @@ import { key, readU32, readU64 } from '../shard/keys.js';
 import type { Exemplar, MetricData } from '../rows.js';
 import type { Label } from './series-registry.js';
 import type { RollupPartial } from './rollup.js';
+import type { RecordAgg, RecordRollupPartial } from './record-rollup.js';
 
 /** MetricKeySpace names the metrics store's key spaces (inside KeySpace.MetricsFirst..MetricsLast). */
 export const MetricKeySpace = {
@@ -42,6 +45,7 @@ export const MetricKeySpace = {
   Records: 0x23,
   Exemplars: 0x24,
   Rollups: 0x25,
+  RecordRollups: 0x26,
   BucketStats: 0x2e,
   TenantStats: 0x2f,
 } as const;
@@ -99,14 +103,14 @@ export function dataKeyPrefix(space: number, tenant: string, bucket: number, ser
   return b.build();
 }
 
-/** rollupKey is `0x25 tenant\0 tag:u8 bucket:u64 seriesId:u32 flushIndex:u64`. */
-export function rollupKey(tenant: string, tag: number, bucket: number, seriesId: number, flushIndex: number): Uint8Array {
-  return key(MetricKeySpace.Rollups).tenant(tenant).u8(tag).u64(bucket).u32(seriesId).u64(flushIndex).build();
+/** rollupKey is `space tenant\0 tag:u8 bucket:u64 seriesId:u32 flushIndex:u64` (space 0x25 floats, 0x26 records). */
+export function rollupKey(space: number, tenant: string, tag: number, bucket: number, seriesId: number, flushIndex: number): Uint8Array {
+  return key(space).tenant(tenant).u8(tag).u64(bucket).u32(seriesId).u64(flushIndex).build();
 }
 
-/** rollupKeyPrefix is `0x25 tenant\0 tag:u8 bucket:u64 [seriesId:u32]`. */
-export function rollupKeyPrefix(tenant: string, tag: number, bucket: number, seriesId?: number): Uint8Array {
-  const b = key(MetricKeySpace.Rollups).tenant(tenant).u8(tag).u64(bucket);
+/** rollupKeyPrefix is `space tenant\0 tag:u8 bucket:u64 [seriesId:u32]`. */
+export function rollupKeyPrefix(space: number, tenant: string, tag: number, bucket: number, seriesId?: number): Uint8Array {
+  const b = key(space).tenant(tenant).u8(tag).u64(bucket);
   if (seriesId !== undefined) b.u32(seriesId);
   return b.build();
 }
@@ -534,6 +538,39 @@ export function decodeRollups(bytes: Uint8Array, bucketStartMs: number, windowMs
   }
   if (r.remaining !== 0) throw corrupt('metrics rollups: trailing bytes');
   return out;
+}
+
+// ---- record rollups ----
+
+function aggToArray(a: RecordAgg): unknown[] {
+  return [a.points, a.count, a.sum, a.bounds, a.buckets, a.mixed ? 1 : 0];
+}
+
+function aggFromArray(v: unknown): RecordAgg {
+  if (!Array.isArray(v) || v.length !== 6) throw corrupt('metrics record rollups: bad aggregate');
+  const [points, count, sum, bounds, buckets, mixed] = v as unknown[];
+  if (typeof points !== 'number' || typeof count !== 'number' || typeof sum !== 'number') throw corrupt('metrics record rollups: bad counts');
+  if (!(bounds === null || Array.isArray(bounds)) || !(buckets === null || Array.isArray(buckets))) throw corrupt('metrics record rollups: bad buckets');
+  return { points, count, sum, bounds: bounds as number[] | null, buckets: buckets as number[] | null, mixed: mixed === 1 };
+}
+
+/** encodeRecordRollups seals record partials (sorted by window) of one series in one bucket written by one flush: msgpack rows. */
+export function encodeRecordRollups(partials: readonly RecordRollupPartial[], bucketStartMs: number): Uint8Array {
+  return seal(BlockKind.metricRollup, pack(partials.map((p) => [p.startMs - bucketStartMs, p.firstT - p.startMs, p.lastT - p.firstT, aggToArray(p.body), aggToArray(p.last)])));
+}
+
+/** decodeRecordRollups opens a record rollup block. */
+export function decodeRecordRollups(bytes: Uint8Array, bucketStartMs: number): RecordRollupPartial[] {
+  const v = unpack(openBlock(bytes, BlockKind.metricRollup), 'record rollups');
+  if (!Array.isArray(v)) throw corrupt('metrics record rollups: not an array');
+  return v.map((row: unknown) => {
+    if (!Array.isArray(row) || row.length !== 5 || typeof row[0] !== 'number' || typeof row[1] !== 'number' || typeof row[2] !== 'number') {
+      throw corrupt('metrics record rollups: bad row');
+    }
+    const startMs = bucketStartMs + row[0];
+    const firstT = startMs + row[1];
+    return { startMs, firstT, lastT: firstT + row[2], body: aggFromArray(row[3]), last: aggFromArray(row[4]) };
+  });
 }
 
 // ---- stats ----

@@ -16,6 +16,7 @@ import type { Matcher } from './label-index.js';
 import type { MetricStore } from './metric-store.js';
 import { seriesLabels, timestampMs } from './series-identity.js';
 import type { RollupPoint } from './rollup.js';
+import type { RecordRollupPoint } from './record-rollup.js';
 import type { RecordPoint } from './store-format.js';
 
 /** RowSpec is the few fields a test varies in a metric point. */
@@ -178,6 +179,48 @@ export class NaiveMetrics {
     return out;
   }
 
+  /**
+   * recordRollups is every histogram/summary series' naive aggregation per
+   * window: points, count, sum, and bucket sums while every point of the
+   * window has the same bounds (mixed otherwise).
+   */
+  recordRollups(minMs: number, maxMs: number, windowMs: number): Map<string, RecordRollupPoint[]> {
+    const from = Math.floor(minMs / windowMs) * windowMs;
+    const out = new Map<string, RecordRollupPoint[]>();
+    for (const [k, pts] of this.records(from, Infinity)) {
+      const byWindow = new Map<number, { t: number; data: MetricData }[]>();
+      for (const p of pts) {
+        const w = Math.floor(p.t / windowMs) * windowMs;
+        if (w > maxMs) continue;
+        byWindow.set(w, [...(byWindow.get(w) ?? []), p]);
+      }
+      if (byWindow.size === 0) continue;
+      const points = [...byWindow.entries()]
+        .sort((a, b) => a[0] - b[0])
+        .map(([w, list]): RecordRollupPoint => {
+          let count = 0;
+          let sum = 0;
+          const layouts = new Set<string>();
+          let buckets: number[] | null = null;
+          let bounds: number[] | null = null;
+          for (const { data } of list) {
+            if (data.type === 'gauge' || data.type === 'sum') throw new Error('not a record');
+            count += data.count;
+            sum += data.sum ?? 0;
+            if (data.type === 'histogram') {
+              layouts.add(JSON.stringify(data.bounds));
+              bounds = data.bounds.slice();
+              buckets = buckets === null ? data.bucketCounts.slice() : buckets.map((c, i) => c + (data.bucketCounts[i] ?? NaN));
+            }
+          }
+          const mixed = layouts.size > 1;
+          return { startMs: w, lastT: (list[list.length - 1] as { t: number }).t, points: list.length, count, sum, bounds: mixed ? null : bounds, buckets: mixed ? null : buckets, mixed };
+        });
+      out.set(k, points);
+    }
+    return out;
+  }
+
   /** records is every histogram/summary series' points in [minMs, maxMs], sorted, by series key. */
   records(minMs: number, maxMs: number): Map<string, { t: number; data: MetricData }[]> {
     const out = new Map<string, { t: number; data: MetricData }[]>();
@@ -232,6 +275,23 @@ export async function readRecords(store: MetricStore, db: ShardDb, tenant: strin
   const out = new Map<string, RecordPoint[]>();
   for await (const batch of store.selectRecords(db, tenant, matchers, minMs, maxMs, newScanStats())) {
     for (const s of batch) if (s.points.length > 0) out.set(keyOfLabels(s.name, s.labels), [...s.points]);
+  }
+  return out;
+}
+
+/** readRecordRollups collects a record rollup select into series key → points. */
+export async function readRecordRollups(
+  store: MetricStore,
+  db: ShardDb,
+  tenant: string,
+  matchers: readonly Matcher[],
+  minMs: number,
+  maxMs: number,
+  resolution: '5m' | '1h',
+): Promise<Map<string, RecordRollupPoint[]>> {
+  const out = new Map<string, RecordRollupPoint[]>();
+  for await (const batch of store.selectRecordRollups(db, tenant, matchers, minMs, maxMs, resolution, newScanStats())) {
+    for (const s of batch) out.set(keyOfLabels(s.name, s.labels), [...s.points]);
   }
   return out;
 }
