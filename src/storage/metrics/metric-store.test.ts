@@ -468,3 +468,30 @@ t.test('keys: a key of another tenant is never read', async (t) => {
     t.equal(r.store.tenantStats('b').rows, 1);
   });
 });
+
+t.test('a frozen head whose batch is durable but not yet dropped is read once, not twice', async (t) => {
+  await withDbs(1, async ([tmp]) => {
+    const r = replica(tmp as TempDb, 100);
+    const start = Math.ceil(T0 / 3_600_000) * 3_600_000;
+    const rows = [0, 1, 2].map((i) => row(TENANT, { name: 'up', host: 'a', tMs: start + i * 1000, data: gauge(i + 1) }));
+    rows.push(row(TENANT, { name: 'lat', host: 'a', tMs: start, data: { type: 'summary', count: 2, sum: 3, quantiles: [] } }));
+    r.store.add(TENANT, rows, 0);
+    r.store.freeze();
+    const batch = new KvWriteBatch();
+    await r.store.writeFrozen({ batch, kv: r.tmp.db, flushIndex: 9 });
+    await r.tmp.db.write(batch);
+    // Durable and still frozen: every read sees each point once.
+    const roll = await readRollups(r.store, r.tmp.db, TENANT, ALL, start, start + 1000, '5m');
+    t.same([...roll.values()][0]?.[0], { startMs: start, min: 1, max: 3, sum: 6, count: 3, last: 3, lastT: start + 2000 });
+    const recRoll = await readRecordRollups(r.store, r.tmp.db, TENANT, ALL, start, start + 1000, '1h');
+    t.equal([...recRoll.values()][0]?.[0]?.points, 1);
+    t.equal([...recRoll.values()][0]?.[0]?.count, 2);
+    r.store.dropFrozen();
+    t.same(await readRollups(r.store, r.tmp.db, TENANT, ALL, start, start + 1000, '5m'), roll, 'the same once dropped');
+    const stats = newScanStats();
+    for await (const batch of r.store.select(r.tmp.db, TENANT, ALL, start, start + 5000, {}, stats)) void batch;
+    t.equal(stats.blocksScanned, 1, 'one chunk run read');
+    t.ok(stats.bytesRead > 0);
+    t.equal(stats.headRowsScanned, 0);
+  });
+});
