@@ -209,6 +209,7 @@ t.test('the differential check catches a planted bug: a replica that loses its l
     await restart(r, 30);
   };
   const d = await runDifferential(7919, 300, plant);
+  t.comment(`seed 7919 with the planted bug: ${d ?? 'no difference'}`);
   t.not(d, null, 'the checker reports a difference');
   t.match(d ?? '', /add/, 'in an AddResult');
 });
