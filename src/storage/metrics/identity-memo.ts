@@ -82,6 +82,11 @@ export class IdentityMemo {
   #resource: Hashed = { hash: 0, key: '' };
   #scope: Hashed = { hash: 0, key: '' };
   #kind = 0;
+  #lastResourceObj: object | null = null;
+  #lastScopeObj: object | null = null;
+  #lastTenant = '';
+  #lastName = '';
+  #lastNameHash = FNV_OFFSET;
 
   constructor(entriesMax: number = MetricStoreLimits.identityMemoEntriesMax) {
     assert(Number.isSafeInteger(entriesMax) && entriesMax >= 1, 'entriesMax >= 1');
@@ -95,16 +100,34 @@ export class IdentityMemo {
 
   /** get is the series id of the row's identity, or -1 when unknown; set(id) may follow for the same row. */
   get(tenant: string, row: MetricPointRow): number {
-    let res = this.#resources.get(row.resource);
-    if (res === undefined) this.#resources.set(row.resource, (res = hashAttrs(row.resource.attributes)));
-    let scope = this.#scopes.get(row.scope);
-    if (scope === undefined) {
-      const s = row.scope;
-      scope = { hash: hashStr(hashStr(FNV_OFFSET, s.name), s.version) >>> 0, key: `${s.name.length}:${s.name}${s.version}` };
-      this.#scopes.set(row.scope, scope);
+    // Consecutive rows mostly share a resource and scope (one OTLP ResourceMetrics / ScopeMetrics), and often a
+    // metric name (the points of one Metric): the last of each is kept with its hash before the WeakMaps.
+    let res: Hashed;
+    if (row.resource === this.#lastResourceObj) res = this.#resource;
+    else {
+      const known = this.#resources.get(row.resource);
+      if (known === undefined) this.#resources.set(row.resource, (res = hashAttrs(row.resource.attributes)));
+      else res = known;
+      this.#lastResourceObj = row.resource;
+    }
+    let scope: Hashed;
+    if (row.scope === this.#lastScopeObj) scope = this.#scope;
+    else {
+      const known = this.#scopes.get(row.scope);
+      if (known === undefined) {
+        const s = row.scope;
+        scope = { hash: hashStr(hashStr(FNV_OFFSET, s.name), s.version) >>> 0, key: `${s.name.length}:${s.name}${s.version}` };
+        this.#scopes.set(row.scope, scope);
+      } else scope = known;
+      this.#lastScopeObj = row.scope;
     }
     const kind = kindOf(row);
-    let h = hashStr(hashStr(FNV_OFFSET, tenant), row.name);
+    if (tenant !== this.#lastTenant || row.name !== this.#lastName) {
+      this.#lastTenant = tenant;
+      this.#lastName = row.name;
+      this.#lastNameHash = hashStr(hashStr(FNV_OFFSET, tenant), row.name);
+    }
+    let h = this.#lastNameHash;
     h = Math.imul(h ^ kind, FNV_PRIME);
     h = Math.imul(h ^ scope.hash, FNV_PRIME);
     h = Math.imul(h ^ res.hash, FNV_PRIME);

@@ -205,9 +205,30 @@ class FloatColumns {
   }
 }
 
+/** DenseIdMap maps series ids to values through an array indexed by id (a head touches most series; faster than a Map). */
+class DenseIdMap<V> {
+  readonly #values: (V | undefined)[] = [];
+  readonly #ids: number[] = [];
+
+  get(id: number): V | undefined {
+    return this.#values[id];
+  }
+
+  set(id: number, v: V): void {
+    if (this.#values[id] === undefined) this.#ids.push(id);
+    while (this.#values.length < id) this.#values.push(undefined);
+    this.#values[id] = v;
+  }
+
+  /** keys is the ids in the order they were first set. */
+  keys(): readonly number[] {
+    return this.#ids;
+  }
+}
+
 /** Head is one generation of unflushed points (the head, or the frozen head). */
 class Head {
-  readonly floats = new Map<number, FloatColumns>();
+  readonly floats = new DenseIdMap<FloatColumns>();
   readonly records = new Map<number, RecordPoint[]>();
   readonly exemplars = new Map<number, StoredExemplar[]>();
   /** seriesFrom is the first series id this head created; seriesTo is one past its last (set at freeze). */
@@ -986,7 +1007,7 @@ function recordWidth(d: RecordData): number {
   return d.positive.bucketCounts.length + d.negative.bucketCounts.length;
 }
 
-function sortedKeys<V>(m: Map<number, V>): number[] {
+function sortedKeys(m: { keys(): Iterable<number> }): number[] {
   return [...m.keys()].sort((a, b) => a - b);
 }
 

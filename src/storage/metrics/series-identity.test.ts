@@ -6,6 +6,7 @@ import { PREPARE_NEW, SeriesRegistry } from './series-registry.js';
 import { escapeLabelName, renderAnyValue, seriesLabels, timestampMs } from './series-identity.js';
 import { mergeInto, partialsOf, pickResolution, pointOf } from './rollup.js';
 import { gauge, row } from './store-test-util.js';
+import { IdentityMemo } from './identity-memo.js';
 
 const hasher = await initHash();
 
@@ -119,4 +120,30 @@ t.test('rollup partials merged in write order equal the aggregate of the last wr
   t.equal(pickResolution(1_800_000), '5m');
   t.equal(pickResolution(3_600_000), '1h');
   t.equal(pickResolution(86_400_000), '1h');
+});
+
+t.test('IdentityMemo finds a known identity through new objects and misses any changed part', async (t) => {
+  const memo = new IdentityMemo();
+  const base = row('t', { name: 'up', host: 'a', tMs: 1, data: gauge(1) });
+  t.equal(memo.get('t', base), -1);
+  memo.set('t', base, 7);
+  t.equal(memo.get('t', row('t', { name: 'up', host: 'a', tMs: 2, data: gauge(5) })), 7, 'new row objects, same identity');
+  t.equal(memo.get('u', base), -1, 'another tenant');
+  t.equal(memo.get('t', row('t', { name: 'up', host: 'b', tMs: 2, data: gauge(5) })), -1, 'another resource');
+  t.equal(memo.get('t', row('t', { name: 'up', host: 'a', tMs: 2, data: gauge(5), extraAttr: 'cpu1' })), -1, 'another attribute value');
+  t.equal(memo.get('t', row('t', { name: 'up2', host: 'a', tMs: 2, data: gauge(5) })), -1, 'another name');
+  t.equal(memo.get('t', { ...base, data: { type: 'sum', temporality: 2, monotonic: true, value: { type: 'double', value: 1 } } }), -1, 'another type');
+  t.equal(memo.get('t', { ...base, scope: { ...base.scope, version: '2' } }), -1, 'another scope version');
+  t.equal(memo.get('t', base), 7, 'the same row again');
+  const small = new IdentityMemo(2);
+  small.get('t', base);
+  small.set('t', base, 1);
+  const other = row('t', { name: 'x', host: 'a', tMs: 1, data: gauge(1) });
+  small.get('t', other);
+  small.set('t', other, 2);
+  const third = row('t', { name: 'y', host: 'a', tMs: 1, data: gauge(1) });
+  small.get('t', third);
+  small.set('t', third, 3);
+  t.equal(small.size, 1, 'cleared when full');
+  t.equal(small.get('t', third), 3);
 });
