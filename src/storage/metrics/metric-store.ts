@@ -51,8 +51,21 @@
  * one LabelIndex for its life, float columns per head, and encodes chunks with
  * the codec's SeriesEncoder at flush.
  *
- * Invariants: #lastT.length === registry.size; every id < registry.size has a
- * tenant in #tenantOf; a head's float columns per series are strictly
+ * Stats: samples count the points each flush wrote (a last-write-wins
+ * rewrite of a point an earlier flush wrote counts again, and both copies stay
+ * until their bucket expires); dataBytes are the keys and values of chunk
+ * runs, records, exemplars and rollups; indexBytes those of series pages,
+ * lastT pages and bucket stats. NB: the in-memory stats move at writeFrozen
+ * and expire (when the deletions and puts enter the batch), not when the batch
+ * is durable; the state machine writes the batch or stops the replica.
+ * NB: a read holds one batch of series (selectSeriesPerBatchMax) with all
+ * their samples in range; a very long range over dense series is bounded only
+ * by that. NB: expire scans the state before the flush; a flush in the same
+ * batch that writes late points into an expiring bucket leaves those keys
+ * (they go at the next pass only if the bucket gets data again).
+ *
+ * Invariants: #lastT.length >= registry.size; #tenantOf.length === #isFloat.length
+ * === registry.size; a head's float columns per series are strictly
  * increasing in t; at most one frozen head.
  */
 import { CodecLimits, MetricStoreLimits, StoreLimits } from '../../limits.js';
