@@ -496,3 +496,30 @@ t.test('a frozen head whose batch is durable but not yet dropped is read once, n
     t.equal(stats.headRowsScanned, 0);
   });
 });
+
+t.test('expire leaves a bucket the frozen head writes into for a later pass', async (t) => {
+  await withDbs(1, async ([tmp]) => {
+    const r = replica(tmp as TempDb, 100);
+    const start = Math.ceil(T0 / B) * B;
+    r.store.add(TENANT, [row(TENANT, { name: 'up', host: 'a', tMs: start, data: gauge(1) })], 0);
+    await r.flusher.flush();
+    r.store.add(TENANT, [row(TENANT, { name: 'up', host: 'a', tMs: start + 1000, data: gauge(2) })], 0);
+    r.store.freeze();
+    const batch = new KvWriteBatch();
+    await r.store.writeFrozen({ batch, kv: r.tmp.db, flushIndex: 50 });
+    const cutoffs = { defaultBeforeNs: BigInt(start + 2 * B) * 1_000_000n, byTenant: new Map<string, bigint | null>() };
+    const first = await r.store.expire({ batch, kv: r.tmp.db, flushIndex: 50 }, cutoffs);
+    await r.tmp.db.write(batch);
+    r.store.dropFrozen();
+    t.equal(first.buckets, 0, 'not while the frozen head writes into it');
+    const again = new KvWriteBatch();
+    const second = await r.store.expire({ batch: again, kv: r.tmp.db, flushIndex: 51 }, cutoffs);
+    await r.tmp.db.write(again);
+    t.equal(second.buckets, 1);
+    t.same(await readFloats(r.store, r.tmp.db, TENANT, ALL, 0, Infinity), new Map());
+    t.equal(r.store.stats().rows, 0);
+    let left = 0;
+    for await (const page of r.tmp.db.pages({ gte: Uint8Array.of(MetricKeySpace.Chunks), lt: Uint8Array.of(MetricKeySpace.TenantStats) })) left += page.length;
+    t.equal(left, 0, 'every data key of the bucket is gone');
+  });
+});

@@ -60,9 +60,8 @@
  * is durable; the state machine writes the batch or stops the replica.
  * NB: a read holds one batch of series (selectSeriesPerBatchMax) with all
  * their samples in range; a very long range over dense series is bounded only
- * by that. NB: expire scans the state before the flush; a flush in the same
- * batch that writes late points into an expiring bucket leaves those keys
- * (they go at the next pass only if the bucket gets data again).
+ * by that. Retention skips a bucket the frozen head's flush writes into (its
+ * keys may not be in ctx.kv yet); the next pass deletes it.
  *
  * Invariants: #lastT.length >= registry.size; #tenantOf.length === #isFloat.length
  * === registry.size; a head's float columns per series are strictly
@@ -254,6 +253,8 @@ class Head {
   lastTPages = new Map<number, Float64Array>();
   /** flushIndex is the flush that writes this head (set by writeFrozen); reads skip its durable copy. */
   flushIndex = -1;
+  /** buckets is, per tenant, the buckets writeFrozen put data in (expire leaves them to a later pass). */
+  readonly buckets = new Map<string, Set<number>>();
 
   constructor(seriesFrom: number) {
     this.seriesFrom = seriesFrom;
@@ -600,6 +601,9 @@ export class MetricStore implements SignalStore<MetricPointRow> {
         indexBytes += k.length + v.length;
         tenantCounts(tenant).indexBytes += k.length + v.length;
         this.#bucketSet(tenant).add(bucket);
+        let mine = h.buckets.get(tenant);
+        if (mine === undefined) h.buckets.set(tenant, (mine = new Set()));
+        mine.add(bucket);
       }
     }
     for (const [tenant, c] of perTenant) {
@@ -633,7 +637,9 @@ export class MetricStore implements SignalStore<MetricPointRow> {
       const firstKept = Math.floor(cutoffMs / B);
       const set = this.#buckets.get(tenant);
       if (set === undefined) continue;
-      for (const bucket of [...set].filter((b) => b < firstKept).sort((a, b) => a - b)) {
+      // A bucket the frozen head's flush writes into may not be visible in ctx.kv yet: it waits for a later pass.
+      const frozenBuckets = this.#frozen?.buckets.get(tenant);
+      for (const bucket of [...set].filter((b) => b < firstKept && frozenBuckets?.has(b) !== true).sort((a, b) => a - b)) {
         if (keys >= MetricStoreLimits.expireKeysPerPassMax) return { buckets, keys };
         const gone = emptyCounts();
         const statPrefix = key(MetricKeySpace.BucketStats).tenant(tenant).u64(bucket).build();
