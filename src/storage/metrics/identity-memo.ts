@@ -5,7 +5,7 @@
  * label rendering, escaping, sorting and the registry's validation and
  * canonical-key hashing for a series it has seen.
  *
- * Lookup: a 32-bit FNV-1a hash over the parts (strings char by char, each
+ * Lookup: a 32-bit FNV-1a hash (cut to 30 bits) over the parts (strings char by char, each
  * followed by its length), then a part-by-part comparison with the entry (a
  * hash collision costs a comparison, never a wrong id). The parts of a
  * Resource or a Scope are hashed once per object (a WeakMap), since the rows
@@ -132,7 +132,8 @@ export class IdentityMemo {
     h = Math.imul(h ^ scope.hash, FNV_PRIME);
     h = Math.imul(h ^ res.hash, FNV_PRIME);
     for (const kv of row.attributes) h = hashStr(hashStr(h, kv.key), valueOf(kv));
-    h >>>= 0;
+    // 30 bits: a small integer (Smi) key is much faster in a Map than a heap number.
+    h &= 0x3fffffff;
     this.#hash = h;
     this.#resource = res;
     this.#scope = scope;
