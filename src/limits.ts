@@ -878,6 +878,8 @@ export const MetricStoreLimits = {
   seriesMax: MetricHeadLimits.seriesMax,
   /** selectSeriesPerBatchMax bounds the series of one batch a read yields (and the series whose data a read holds at once). */
   selectSeriesPerBatchMax: 512,
+  /** selectBucketsPerBatchMax bounds the time buckets (with data) one read batch covers: 24 hours of 2-hour buckets. */
+  selectBucketsPerBatchMax: 12,
   /** expireKeysPerPassMax bounds the deletions one retention pass puts in a batch; the buckets left over go at the next pass (a bucket is never split). */
   expireKeysPerPassMax: 1_000_000,
   /** identityMemoEntriesMax bounds the memo of point identities to series ids (cleared when full; it only saves work). */
@@ -893,6 +895,7 @@ assert(MetricStoreLimits.bucketMs % 3_600_000 === 0, 'a bucket holds whole 1h ro
 assert(MetricStoreLimits.seriesMax <= MetricHeadLimits.seriesMax, 'seriesMax within the registry bound');
 assert(MetricStoreLimits.seriesMax <= 0xffff_ffff, 'series ids are u32');
 assert(MetricStoreLimits.selectSeriesPerBatchMax >= 1, 'a read batch holds a series');
+assert(MetricStoreLimits.selectBucketsPerBatchMax >= 1, 'a read batch covers a bucket');
 assert(MetricStoreLimits.expireKeysPerPassMax >= 1, 'a retention pass deletes something');
 assert(MetricStoreLimits.headSampleBytes >= 16, 'a float sample is two float64s');
 assert(MetricStoreLimits.identityMemoEntriesMax >= 1, 'the identity memo holds an entry');

@@ -101,8 +101,8 @@ interface Replica {
   tmp: TempDb;
 }
 
-function replica(tmp: TempDb, seriesMax: number): Replica {
-  const store = new MetricStore({ hasher, seriesMax, chunkSamples: 16 });
+function replica(tmp: TempDb, seriesMax: number, selectBucketsPerBatch?: number): Replica {
+  const store = new MetricStore({ hasher, seriesMax, chunkSamples: 16, ...(selectBucketsPerBatch === undefined ? {} : { selectBucketsPerBatch }) });
   return { store, flusher: new Flusher(store, tmp.db), tmp };
 }
 
@@ -110,7 +110,7 @@ function replica(tmp: TempDb, seriesMax: number): Replica {
 async function restart(r: Replica, seriesMax: number): Promise<void> {
   await r.tmp.db.close();
   r.tmp.db = await ShardDb.open(r.tmp.dir);
-  const store = new MetricStore({ hasher, seriesMax, chunkSamples: 16 });
+  const store = new MetricStore({ hasher, seriesMax, chunkSamples: 16, selectBucketsPerBatch: 1 });
   await store.load(r.tmp.db);
   const flushIndex = r.flusher.flushIndex;
   r.store = store;
@@ -158,7 +158,7 @@ async function runDifferential(seed: number, entries: number, plant?: (r: Replic
     const work = new Workload(new SeededRand(seed + 1));
     const model = new NaiveMetrics(seriesMax);
     const a = replica(ta as TempDb, seriesMax);
-    const b = replica(tb as TempDb, seriesMax);
+    const b = replica(tb as TempDb, seriesMax, 1); // reads cut into one-bucket slices
     for (let e = 0; e < entries; e++) {
       const rows = work.entry();
       const want = model.add(rows);
@@ -521,5 +521,26 @@ t.test('expire leaves a bucket the frozen head writes into for a later pass', as
     let left = 0;
     for await (const page of r.tmp.db.pages({ gte: Uint8Array.of(MetricKeySpace.Chunks), lt: Uint8Array.of(MetricKeySpace.TenantStats) })) left += page.length;
     t.equal(left, 0, 'every data key of the bucket is gone');
+  });
+});
+
+t.test('reads come in batches bounded in time: one slice of buckets per batch, never empty', async (t) => {
+  await withDbs(1, async ([tmp]) => {
+    const r = replica(tmp as TempDb, 100, 1);
+    const start = Math.ceil(T0 / B) * B;
+    const at = (tMs: number): MetricPointRow => row(TENANT, { name: 'up', host: 'a', tMs, data: gauge(tMs - start) });
+    r.store.add(TENANT, [at(start), at(start + B)], 0);
+    await r.flusher.flush();
+    r.store.add(TENANT, [at(start + 2 * B + 5)], 0); // in the head
+    const slices: number[][] = [];
+    const stats = newScanStats();
+    for await (const batch of r.store.select(r.tmp.db, TENANT, ALL, start - 10 * B, start + 10 * B, {}, stats)) {
+      t.equal(batch.length, 1);
+      const s = batch[0];
+      if (s?.kind === 'samples') slices.push([...s.timestamps]);
+    }
+    t.same(slices, [[start], [start + B], [start + 2 * B + 5]]);
+    t.equal(stats.blocksScanned, 2);
+    t.equal(stats.headRowsScanned, 3, 'the head is checked once per slice');
   });
 });

@@ -58,9 +58,8 @@
  * lastT pages and bucket stats. NB: the in-memory stats move at writeFrozen
  * and expire (when the deletions and puts enter the batch), not when the batch
  * is durable; the state machine writes the batch or stops the replica.
- * NB: a read holds one batch of series (selectSeriesPerBatchMax) with all
- * their samples in range; a very long range over dense series is bounded only
- * by that. Retention skips a bucket the frozen head's flush writes into (its
+ * A read holds one batch: at most selectSeriesPerBatchMax series over at most
+ * selectBucketsPerBatchMax buckets. Retention skips a bucket the frozen head's flush writes into (its
  * keys may not be in ctx.kv yet); the next pass deletes it.
  *
  * Invariants: #lastT.length >= registry.size; #tenantOf.length === #isFloat.length
@@ -132,6 +131,8 @@ export interface MetricStoreOptions {
   readonly seriesMax?: number;
   /** chunkSamples defaults to CodecLimits.chunkSamplesDefault. */
   readonly chunkSamples?: number;
+  /** selectBucketsPerBatch defaults to MetricStoreLimits.selectBucketsPerBatchMax (tests use 1 to split reads). */
+  readonly selectBucketsPerBatch?: number;
   /** identityMemo (default true) turns the identity memo off when false (the bench's before/after figure). */
   readonly identityMemo?: boolean;
 }
@@ -254,6 +255,9 @@ class Head {
   lastTPages = new Map<number, Float64Array>();
   /** flushIndex is the flush that writes this head (set by writeFrozen); reads skip its durable copy. */
   flushIndex = -1;
+  /** minT and maxT bound the times of the head's points (reads slice time by them). */
+  minT = Infinity;
+  maxT = -Infinity;
   /** buckets is, per tenant, the buckets writeFrozen put data in (expire leaves them to a later pass). */
   readonly buckets = new Map<string, Set<number>>();
 
@@ -292,6 +296,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
    */
   #idMemo = new IdentityMemo();
   readonly #useMemo: boolean;
+  readonly #bucketsPerBatch: number;
   /** #lastNs and #lastMs cache the last point time converted (rows of one request mostly share a time). */
   #lastNs = -1n;
   #lastMs = 0;
@@ -308,6 +313,9 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     this.#chunkSamples = chunkSamples;
     this.#registry = new SeriesRegistry(opts.hasher, seriesMax);
     this.#useMemo = opts.identityMemo ?? true;
+    this.#bucketsPerBatch = opts.selectBucketsPerBatch ?? MetricStoreLimits.selectBucketsPerBatchMax;
+    assert(Number.isSafeInteger(this.#bucketsPerBatch) && this.#bucketsPerBatch >= 1, 'selectBucketsPerBatch >= 1');
+    assert(this.#bucketsPerBatch <= MetricStoreLimits.selectBucketsPerBatchMax, 'selectBucketsPerBatch within its limit');
   }
 
   // ---------------------------------------------------------------- apply
@@ -411,6 +419,8 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     }
     assert((this.#isFloat[id] as boolean) === isFloatPoint(row.data), 'a series keeps its point type (otel_type is in its labels)');
     this.#lastT[id] = t;
+    if (t < head.minT) head.minT = t;
+    if (t > head.maxT) head.maxT = t;
     const d = row.data;
     if (d.type === 'gauge' || d.type === 'sum') {
       let cols = head.floats.get(id);
@@ -754,6 +764,11 @@ export class MetricStore implements SignalStore<MetricPointRow> {
    * resolution 5m or 1h, one rollup point per window whose start is in
    * [floor(minMs / window) × window, maxMs]. A series without data in range
    * is left out. A damaged value throws ERR_CORRUPTION.
+   *
+   * Batches are bounded in series and in time: the range is cut into slices
+   * of at most selectBucketsPerBatchMax buckets (those holding data, on disk
+   * or in a head), so one series may come in several consecutive batches, each
+   * with a later, disjoint slice of its samples; a batch is never empty.
    */
   async *select(
     kv: KvRead,
@@ -766,18 +781,23 @@ export class MetricStore implements SignalStore<MetricPointRow> {
   ): AsyncGenerator<(SeriesSamples | SeriesRollups)[]> {
     const resolution = opts.resolution ?? 'raw';
     const ids = [...this.#index.select(tenant, matchers)].filter((id) => this.#isFloat[id] === true);
+    const slices = this.#slices(tenant, minMs, maxMs, stats);
     for (const group of batches(ids)) {
-      if (resolution === 'raw') yield await this.#selectRaw(kv, tenant, group, minMs, maxMs, stats);
-      else yield await this.#selectRollups(kv, tenant, group, minMs, maxMs, resolution, stats);
+      for (const [lo, hi, buckets] of slices) {
+        const out =
+          resolution === 'raw' ? await this.#selectRaw(kv, tenant, group, lo, hi, buckets, stats) : await this.#selectRollups(kv, tenant, group, lo, hi, buckets, resolution, stats);
+        if (out.length > 0) yield out;
+      }
     }
   }
 
   /** selectRecords yields the histogram and summary series matching `matchers` with their points (and exemplars) in [minMs, maxMs]. */
   async *selectRecords(kv: KvRead, tenant: string, matchers: readonly Matcher[], minMs: number, maxMs: number, stats: ScanStats): AsyncGenerator<SeriesRecords[]> {
     const ids = [...this.#index.select(tenant, matchers)].filter((id) => this.#isFloat[id] === false);
-    for (const group of batches(ids)) {
-      const parts = await this.#readDurable(kv, MetricKeySpace.Records, tenant, group, minMs, maxMs, stats, (v) => decodeRecords(v));
-      const exParts = await this.#readDurable(kv, MetricKeySpace.Exemplars, tenant, group, minMs, maxMs, stats, (v) => decodeExemplars(v));
+    const slices = this.#slices(tenant, minMs, maxMs, stats);
+    for (const group of batches(ids)) for (const [lo, hi, buckets] of slices) {
+      const parts = await this.#readDurable(kv, MetricKeySpace.Records, tenant, group, buckets, stats, (v) => decodeRecords(v));
+      const exParts = await this.#readDurable(kv, MetricKeySpace.Exemplars, tenant, group, buckets, stats, (v) => decodeExemplars(v));
       const out: SeriesRecords[] = [];
       for (const id of group) {
         const all: RecordPoint[] = [];
@@ -789,13 +809,13 @@ export class MetricStore implements SignalStore<MetricPointRow> {
             all.push(...r);
           }
         }
-        const points = lastWins(all, (p) => p.t).filter((p) => p.t >= minMs && p.t <= maxMs);
-        const exemplars = this.#exemplarsOf(id, exParts.get(id), minMs, maxMs, stats);
+        const points = lastWins(all, (p) => p.t).filter((p) => p.t >= lo && p.t <= hi);
+        const exemplars = this.#exemplarsOf(id, exParts.get(id), lo, hi, stats);
         if (points.length === 0 && exemplars.length === 0) continue;
         const info = this.#registry.info(id);
         out.push({ seriesId: id, name: info.name, labels: info.labels, points, exemplars });
       }
-      yield out;
+      if (out.length > 0) yield out;
     }
   }
 
@@ -817,16 +837,18 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     const W = ROLLUP_WINDOW_MS[resolution];
     const tag = (ROLLUP_RESOLUTIONS.find((r) => r.res === resolution) as { tag: number }).tag;
     const B = MetricStoreLimits.bucketMs;
-    const fromMs = Math.floor(minMs / W) * W;
     const ids = [...this.#index.select(tenant, matchers)].filter((id) => this.#isFloat[id] === false);
-    for (const group of batches(ids)) {
-      const parts = await this.#readDurable(kv, MetricKeySpace.RecordRollups, tenant, group, fromMs, maxMs, stats, (v, bucket) => decodeRecordRollups(v, bucket * B), tag);
+    const slices = this.#slices(tenant, minMs, maxMs, stats);
+    for (const group of batches(ids)) for (const [lo, hi, buckets] of slices) {
+      // Slices start at bucket starts (multiples of every window) except the first, which starts at minMs.
+      const fromMs = Math.floor(lo / W) * W;
+      const parts = await this.#readDurable(kv, MetricKeySpace.RecordRollups, tenant, group, buckets, stats, (v, bucket) => decodeRecordRollups(v, bucket * B), tag);
       const out: SeriesRecordRollups[] = [];
       for (const id of group) {
         const byWindow = new Map<number, RecordRollupPartial>();
         const merge = (ps: readonly RecordRollupPartial[]): void => {
           for (const p of ps) {
-            if (p.startMs < fromMs || p.startMs > maxMs) continue;
+            if (p.startMs < fromMs || p.startMs > hi) continue;
             const cur = byWindow.get(p.startMs);
             if (cur === undefined) byWindow.set(p.startMs, p);
             else mergeRecordInto(cur, p);
@@ -844,23 +866,24 @@ export class MetricStore implements SignalStore<MetricPointRow> {
         const points = [...byWindow.values()].sort((a, b) => a.startMs - b.startMs).map(recordPointOf);
         out.push({ seriesId: id, name: info.name, labels: info.labels, resolution, points });
       }
-      yield out;
+      if (out.length > 0) yield out;
     }
   }
 
   /** selectExemplars yields the exemplars, in [minMs, maxMs] by their point's time, of every series matching `matchers`. */
   async *selectExemplars(kv: KvRead, tenant: string, matchers: readonly Matcher[], minMs: number, maxMs: number, stats: ScanStats): AsyncGenerator<SeriesExemplars[]> {
     const ids = [...this.#index.select(tenant, matchers)];
-    for (const group of batches(ids)) {
-      const exParts = await this.#readDurable(kv, MetricKeySpace.Exemplars, tenant, group, minMs, maxMs, stats, (v) => decodeExemplars(v));
+    const slices = this.#slices(tenant, minMs, maxMs, stats);
+    for (const group of batches(ids)) for (const [lo, hi, buckets] of slices) {
+      const exParts = await this.#readDurable(kv, MetricKeySpace.Exemplars, tenant, group, buckets, stats, (v) => decodeExemplars(v));
       const out: SeriesExemplars[] = [];
       for (const id of group) {
-        const exemplars = this.#exemplarsOf(id, exParts.get(id), minMs, maxMs, stats);
+        const exemplars = this.#exemplarsOf(id, exParts.get(id), lo, hi, stats);
         if (exemplars.length === 0) continue;
         const info = this.#registry.info(id);
         out.push({ seriesId: id, name: info.name, labels: info.labels, exemplars });
       }
-      yield out;
+      if (out.length > 0) yield out;
     }
   }
 
@@ -883,9 +906,9 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     return this.#frozen === null ? [this.#head] : [this.#frozen, this.#head];
   }
 
-  async #selectRaw(kv: KvRead, tenant: string, group: number[], minMs: number, maxMs: number, stats: ScanStats): Promise<SeriesSamples[]> {
+  async #selectRaw(kv: KvRead, tenant: string, group: number[], minMs: number, maxMs: number, buckets: readonly number[], stats: ScanStats): Promise<SeriesSamples[]> {
     const it = new ChunkIterator();
-    const parts = await this.#readDurable(kv, MetricKeySpace.Chunks, tenant, group, minMs, maxMs, stats, (v) => {
+    const parts = await this.#readDurable(kv, MetricKeySpace.Chunks, tenant, group, buckets, stats, (v) => {
       const ts: number[] = [];
       const vs: number[] = [];
       for (const c of decodeChunkRun(v)) {
@@ -930,6 +953,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     group: number[],
     minMs: number,
     maxMs: number,
+    buckets: readonly number[],
     resolution: Exclude<Resolution, 'raw'>,
     stats: ScanStats,
   ): Promise<SeriesRollups[]> {
@@ -938,7 +962,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     const B = MetricStoreLimits.bucketMs;
     const fromMs = Math.floor(minMs / W) * W;
     const it = new ChunkIterator();
-    const parts = await this.#readDurable(kv, MetricKeySpace.Rollups, tenant, group, fromMs, maxMs, stats, (v, bucket) => decodeRollups(v, bucket * B, W, it), tag);
+    const parts = await this.#readDurable(kv, MetricKeySpace.Rollups, tenant, group, buckets, stats, (v, bucket) => decodeRollups(v, bucket * B, W, it), tag);
     const out: SeriesRollups[] = [];
     for (const id of group) {
       const byWindow = new Map<number, RollupPartial>();
@@ -966,39 +990,65 @@ export class MetricStore implements SignalStore<MetricPointRow> {
   }
 
   /**
+   * #slices cuts [minMs, maxMs] into time slices of at most #bucketsPerBatch
+   * buckets that hold data (on disk for the tenant, or in a head), each with
+   * its durable buckets: [lo, hi, buckets]. Buckets on disk outside the range
+   * count as blocksPrunedTime.
+   */
+  #slices(tenant: string, minMs: number, maxMs: number, stats: ScanStats): [number, number, number[]][] {
+    if (!(minMs <= maxMs)) return [];
+    const B = MetricStoreLimits.bucketMs;
+    const lo = Math.floor(minMs / B);
+    const hi = Math.floor(maxMs / B);
+    const durable = new Set<number>();
+    for (const b of this.#buckets.get(tenant) ?? []) {
+      if (b < lo || b > hi) stats.blocksPrunedTime++;
+      else durable.add(b);
+    }
+    const all = new Set(durable);
+    for (const h of this.#heads()) {
+      if (!(h.minT <= h.maxT)) continue;
+      const from = Math.max(lo, Math.floor(h.minT / B));
+      const to = Math.min(hi, Math.floor(h.maxT / B));
+      for (let b = from; b <= to; b++) all.add(b);
+    }
+    const sorted = [...all].sort((a, b) => a - b);
+    const out: [number, number, number[]][] = [];
+    for (let i = 0; i < sorted.length; i += this.#bucketsPerBatch) {
+      const part = sorted.slice(i, i + this.#bucketsPerBatch);
+      const first = part[0] as number;
+      const last = part[part.length - 1] as number;
+      out.push([Math.max(minMs, first * B), Math.min(maxMs, (last + 1) * B - 1), part.filter((b) => durable.has(b))]);
+    }
+    return out;
+  }
+
+  /**
    * #readDurable reads the values of `space` (or of rollup `tag`) of the
-   * series `group` (sorted ids) in the buckets overlapping [minMs, maxMs] that
-   * hold data, decoded per value, per series in (bucket, flushIndex) order —
-   * that is, in write order. The durable copy of the frozen head (written, not
-   * yet dropped) is skipped: the frozen head is read from memory.
+   * series `group` (sorted ids) in `buckets` (sorted), decoded per value, per
+   * series in (bucket, flushIndex) order — that is, in write order. Inside a
+   * bucket it seeks the id range of the group only. The durable copy of the
+   * frozen head (written, not yet dropped) is skipped: the frozen head is read
+   * from memory.
    */
   async #readDurable<T>(
     kv: KvRead,
     space: number,
     tenant: string,
     group: number[],
-    minMs: number,
-    maxMs: number,
+    buckets: readonly number[],
     stats: ScanStats,
     decode: (value: Uint8Array, bucket: number) => T,
     tag?: number,
   ): Promise<Map<number, T[]>> {
     const out = new Map<number, T[]>();
-    if (group.length === 0 || !(minMs <= maxMs)) return out;
-    const B = MetricStoreLimits.bucketMs;
-    const lo = Math.floor(minMs / B);
-    const hi = Math.floor(maxMs / B);
-    const all = [...(this.#buckets.get(tenant) ?? [])].sort((a, b) => a - b);
+    if (group.length === 0) return out;
     const wanted = new Set(group);
     const skipFlush = this.#frozen?.flushIndex ?? -1;
     const firstId = group[0] as number;
     const lastId = group[group.length - 1] as number;
     const prefixBytes = tenantPrefix(space, tenant).length + (tag === undefined ? 0 : 1);
-    for (const bucket of all) {
-      if (bucket < lo || bucket > hi) {
-        stats.blocksPrunedTime++;
-        continue;
-      }
+    for (const bucket of buckets) {
       const start = tag === undefined ? dataKeyPrefix(space, tenant, bucket, firstId) : rollupKeyPrefix(space, tenant, tag, bucket, firstId);
       const end = tag === undefined ? dataKeyPrefix(space, tenant, bucket, lastId + 1) : rollupKeyPrefix(space, tenant, tag, bucket, lastId + 1);
       for await (const page of kv.pages({ gte: start, lt: end })) {

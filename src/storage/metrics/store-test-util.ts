@@ -241,10 +241,9 @@ export async function readFloats(store: MetricStore, db: ShardDb, tenant: string
   for await (const batch of store.select(db, tenant, matchers, minMs, maxMs, { resolution: 'raw' }, newScanStats())) {
     for (const s of batch) {
       if (s.kind !== 'samples') throw new Error('raw select returned rollups');
-      out.set(
-        keyOfLabels(s.name, s.labels),
-        Array.from(s.timestamps, (t, i) => [t, s.values[i] as number]),
-      );
+      // A series may come in several batches (time slices), in time order.
+      const k = keyOfLabels(s.name, s.labels);
+      out.set(k, [...(out.get(k) ?? []), ...Array.from(s.timestamps, (t, i): [number, number] => [t, s.values[i] as number])]);
     }
   }
   return out;
@@ -264,7 +263,8 @@ export async function readRollups(
   for await (const batch of store.select(db, tenant, matchers, minMs, maxMs, { resolution }, newScanStats())) {
     for (const s of batch) {
       if (s.kind !== 'rollups') throw new Error('rollup select returned samples');
-      out.set(keyOfLabels(s.name, s.labels), [...s.points]);
+      const k = keyOfLabels(s.name, s.labels);
+      out.set(k, [...(out.get(k) ?? []), ...s.points]);
     }
   }
   return out;
@@ -274,7 +274,11 @@ export async function readRollups(
 export async function readRecords(store: MetricStore, db: ShardDb, tenant: string, matchers: readonly Matcher[], minMs: number, maxMs: number): Promise<Map<string, RecordPoint[]>> {
   const out = new Map<string, RecordPoint[]>();
   for await (const batch of store.selectRecords(db, tenant, matchers, minMs, maxMs, newScanStats())) {
-    for (const s of batch) if (s.points.length > 0) out.set(keyOfLabels(s.name, s.labels), [...s.points]);
+    for (const s of batch) {
+      if (s.points.length === 0) continue;
+      const k = keyOfLabels(s.name, s.labels);
+      out.set(k, [...(out.get(k) ?? []), ...s.points]);
+    }
   }
   return out;
 }
@@ -291,7 +295,10 @@ export async function readRecordRollups(
 ): Promise<Map<string, RecordRollupPoint[]>> {
   const out = new Map<string, RecordRollupPoint[]>();
   for await (const batch of store.selectRecordRollups(db, tenant, matchers, minMs, maxMs, resolution, newScanStats())) {
-    for (const s of batch) out.set(keyOfLabels(s.name, s.labels), [...s.points]);
+    for (const s of batch) {
+      const k = keyOfLabels(s.name, s.labels);
+      out.set(k, [...(out.get(k) ?? []), ...s.points]);
+    }
   }
   return out;
 }
