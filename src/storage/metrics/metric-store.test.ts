@@ -544,3 +544,25 @@ t.test('reads come in batches bounded in time: one slice of buckets per batch, n
     t.equal(stats.headRowsScanned, 3, 'the head is checked once per slice');
   });
 });
+
+t.test('refusals are per row: a malformed identity refuses its row only, and at most refusalsReportedMax are listed', async (t) => {
+  await withDbs(1, async ([tmp]) => {
+    const r = replica(tmp as TempDb, 100);
+    const many = row(TENANT, { name: 'up', host: 'a', tMs: T0, data: gauge(1) });
+    const tooMany: MetricPointRow = {
+      ...many,
+      attributes: Array.from({ length: 80 }, (_, i) => ({ key: `k${i}`, value: { type: 'string' as const, value: 'v' } })),
+    };
+    const res = r.store.add(TENANT, [many, tooMany, many], 0);
+    t.same(addSummary(res), { accepted: 2, refused: 1, codes: ['ERR_LIMIT_EXCEEDED'] });
+    t.equal(res.refusals[0]?.row, 1);
+    const old = Array.from({ length: 40 }, () => row(TENANT, { name: 'up', host: 'a', tMs: T0 - 1, data: gauge(1) }));
+    const res2 = r.store.add(TENANT, old, 0);
+    t.equal(res2.refused, 40);
+    t.equal(res2.refusals.length, 16);
+    t.same(
+      res2.refusals.map((x) => x.row),
+      Array.from({ length: 16 }, (_, i) => i),
+    );
+  });
+});
