@@ -17,8 +17,8 @@
  *                 is the same); exponential: scale, zero count/threshold, offset and
  *                 delta counts per side; summary: quantile list once per run, values
  *   exemplars     msgpack [[pointT, Exemplar], …]
- *   rollup        uvarint n | n × (uvarint window index delta | uvarint bodyCount |
- *                 uvarint firstT-start | uvarint lastT-firstT) | u8 layout |
+ *   rollup        uvarint n | n × (uvarint window index delta | svarint deltas from the
+ *                 previous window of bodyCount, firstT-start and lastT-firstT) | u8 layout |
  *                 layout 0: 4 × n × f64; layout 1: 4 × (uvarint len | codec chunk over
  *                 the window indexes), for bodyMin, bodyMax, bodySum, last
  *   record rollup msgpack [[start-bucketStart, firstT-start, lastT-firstT, body, last], …],
@@ -477,12 +477,21 @@ export function encodeRollups(partials: readonly RollupPartial[], bucketStartMs:
   let chunkBytes = 0;
   for (const c of chunks) chunkBytes += c.length + 2;
   w.uvarint(n);
+  // Regular scrapes give every window about the same first offset and span: each is a delta from the previous window's.
+  let prevFirst = 0;
+  let prevSpan = 0;
+  let prevCount = 0;
   for (let i = 0; i < n; i++) {
     const p = partials[i] as RollupPartial;
+    const first = p.firstT - p.startMs;
+    const span = p.lastT - p.firstT;
     w.uvarint((idx[i] as number) - (i === 0 ? 0 : (idx[i - 1] as number)));
-    w.uvarint(p.bodyCount);
-    w.uvarint(p.firstT - p.startMs);
-    w.uvarint(p.lastT - p.firstT);
+    w.svarint(p.bodyCount - prevCount);
+    w.svarint(first - prevFirst);
+    w.svarint(span - prevSpan);
+    prevCount = p.bodyCount;
+    prevFirst = first;
+    prevSpan = span;
   }
   if (chunkBytes < n * 32) {
     w.u8(ROLLUP_CHUNKS);
@@ -509,13 +518,18 @@ export function decodeRollups(bytes: Uint8Array, bucketStartMs: number, windowMs
   if (n > ROLLUP_WINDOWS_PER_VALUE_MAX) throw corrupt(`metrics rollups: ${n} windows`);
   const out: RollupPartial[] = [];
   let x = 0;
+  let first = 0;
+  let span = 0;
+  let bodyCount = 0;
   for (let i = 0; i < n; i++) {
     x += r.uvarint();
+    bodyCount += r.svarint();
+    first += r.svarint();
+    span += r.svarint();
+    if (bodyCount < 0 || first < 0 || first >= windowMs || span < 0 || first + span >= windowMs) throw corrupt('metrics rollups: a window field out of range');
     const startMs = bucketStartMs + x * windowMs;
-    const bodyCount = r.uvarint();
-    const firstT = startMs + r.uvarint();
-    const lastT = firstT + r.uvarint();
-    out.push({ startMs, firstT, lastT, last: 0, bodyCount, bodyMin: 0, bodyMax: 0, bodySum: 0 });
+    const firstT = startMs + first;
+    out.push({ startMs, firstT, lastT: firstT + span, last: 0, bodyCount, bodyMin: 0, bodyMax: 0, bodySum: 0 });
   }
   const flag = r.u8();
   const fields = ['bodyMin', 'bodyMax', 'bodySum', 'last'] as const;
