@@ -451,6 +451,12 @@ t.test('rollup reads pick up head, frozen head and flushed partials; resolution 
     const got = await readRollups(r.store, r.tmp.db, TENANT, ALL, start, start + 3_600_000, '5m');
     t.equal(diff(model.rollups(start, start + 3_600_000, 300_000), got), null);
     t.same([...got.values()][0]?.[0], { startMs: start, min: -3, max: 10, sum: 13, count: 4, last: 1, lastT: start + 180_000 });
+    // A step picks the resolution: 10 minutes → 5m rollups, 30 s → raw samples.
+    for await (const batch of r.store.select(r.tmp.db, TENANT, ALL, start, start + 3_600_000, { stepMs: 600_000 }, newScanStats())) {
+      t.equal(batch[0]?.kind, 'rollups');
+      if (batch[0]?.kind === 'rollups') t.equal(batch[0].resolution, '5m');
+    }
+    for await (const batch of r.store.select(r.tmp.db, TENANT, ALL, start, start + 3_600_000, { stepMs: 30_000 }, newScanStats())) t.equal(batch[0]?.kind, 'samples');
     r.store.dropFrozen();
   });
 });

@@ -88,7 +88,7 @@ import { type Labels, PREPARE_NEW, PREPARE_REFUSED, type SeriesHasher, SeriesReg
 import { isFloatPoint, numberValue, seriesLabels, timestampMs } from './series-identity.js';
 import { IdentityMemo } from './identity-memo.js';
 import { type RecordRollupPartial, type RecordRollupPoint, mergeRecordInto, recordPartialsOf, recordPointOf } from './record-rollup.js';
-import { ROLLUP_RESOLUTIONS, ROLLUP_WINDOW_MS, type Resolution, type RollupPartial, type RollupPoint, mergeInto, partialsOf, pointOf } from './rollup.js';
+import { ROLLUP_RESOLUTIONS, ROLLUP_WINDOW_MS, type Resolution, type RollupPartial, type RollupPoint, mergeInto, partialsOf, pickResolution, pointOf } from './rollup.js';
 import {
   LAST_T_PAGE_SERIES,
   MetricKeySpace,
@@ -139,7 +139,10 @@ export interface MetricStoreOptions {
 
 /** SelectOptions chooses a read's resolution (pickResolution in rollup.ts maps a step to one). */
 export interface SelectOptions {
+  /** resolution, when given, is used as is. */
   readonly resolution?: Resolution;
+  /** stepMs, when no resolution is given, picks one: the coarsest rollup whose window is ≤ the step (pickResolution). */
+  readonly stepMs?: number;
 }
 
 /** SeriesSamples is one series' float samples in a read: sorted, one per timestamp (the latest write). */
@@ -779,7 +782,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     opts: SelectOptions,
     stats: ScanStats,
   ): AsyncGenerator<(SeriesSamples | SeriesRollups)[]> {
-    const resolution = opts.resolution ?? 'raw';
+    const resolution = opts.resolution ?? (opts.stepMs === undefined ? 'raw' : pickResolution(opts.stepMs));
     const ids = [...this.#index.select(tenant, matchers)].filter((id) => this.#isFloat[id] === true);
     const slices = this.#slices(tenant, minMs, maxMs, stats);
     for (const group of batches(ids)) {
