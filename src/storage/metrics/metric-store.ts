@@ -62,6 +62,11 @@
  * selectBucketsPerBatchMax buckets. Retention skips a bucket the frozen head's flush writes into (its
  * keys may not be in ctx.kv yet); the next pass deletes it.
  *
+ * NB: this file is past the ~500-line mark: the reads share the store's
+ * private indexes (registry, label index, bucket sets, heads); splitting them
+ * out wants a small read-only view interface first. The head generation and
+ * its merge helpers are in store-head.ts, value formats in store-format.ts.
+ *
  * Invariants: #lastT.length >= registry.size; #tenantOf.length === #isFloat.length
  * === registry.size; a head's float columns per series are strictly
  * increasing in t; at most one frozen head.
@@ -87,6 +92,7 @@ import { LabelIndex, METRIC_NAME_LABEL, type Matcher } from './label-index.js';
 import { type Labels, PREPARE_NEW, PREPARE_REFUSED, type SeriesHasher, SeriesRegistry, compareCodePoints } from './series-registry.js';
 import { isFloatPoint, numberValue, seriesLabels, timestampMs } from './series-identity.js';
 import { IdentityMemo } from './identity-memo.js';
+import { FloatColumns, Head, forEachBucket, lastWins, mergeSamples } from './store-head.js';
 import { type RecordRollupPartial, type RecordRollupPoint, mergeRecordInto, recordPartialsOf, recordPointOf } from './record-rollup.js';
 import { ROLLUP_RESOLUTIONS, ROLLUP_WINDOW_MS, type Resolution, type RollupPartial, type RollupPoint, mergeInto, partialsOf, pickResolution, pointOf } from './rollup.js';
 import {
@@ -194,82 +200,6 @@ export interface SeriesExemplars {
 /** TenantStats are one tenant's durable counts. */
 export type TenantStats = SignalStats;
 
-/**
- * FloatColumns is one series' float samples in a head, strictly increasing in
- * t. Plain arrays (packed doubles), not typed arrays: a head grows thousands of
- * columns, and growing an on-heap array is far cheaper than reallocating a
- * typed array's backing store (measured: the growth was half of the append
- * cost in bench/metric-store.ts).
- */
-class FloatColumns {
-  readonly ts: number[] = [];
-  readonly vs: number[] = [];
-
-  get n(): number {
-    return this.ts.length;
-  }
-
-  push(t: number, v: number): boolean {
-    const n = this.ts.length;
-    if (n > 0 && this.ts[n - 1] === t) {
-      this.vs[n - 1] = v;
-      return false;
-    }
-    assert(n === 0 || t > (this.ts[n - 1] as number), 'head samples are increasing');
-    this.ts.push(t);
-    this.vs.push(v);
-    return true;
-  }
-}
-
-/** DenseIdMap maps series ids to values through an array indexed by id (a head touches most series; faster than a Map). */
-class DenseIdMap<V> {
-  readonly #values: (V | undefined)[] = [];
-  readonly #ids: number[] = [];
-
-  get(id: number): V | undefined {
-    return this.#values[id];
-  }
-
-  set(id: number, v: V): void {
-    if (this.#values[id] === undefined) this.#ids.push(id);
-    while (this.#values.length < id) this.#values.push(undefined);
-    this.#values[id] = v;
-  }
-
-  /** keys is the ids in the order they were first set. */
-  keys(): readonly number[] {
-    return this.#ids;
-  }
-}
-
-/** Head is one generation of unflushed points (the head, or the frozen head). */
-class Head {
-  readonly floats = new DenseIdMap<FloatColumns>();
-  readonly records = new Map<number, RecordPoint[]>();
-  readonly exemplars = new Map<number, StoredExemplar[]>();
-  /** seriesFrom is the first series id this head created; seriesTo is one past its last (set at freeze). */
-  readonly seriesFrom: number;
-  seriesTo = -1;
-  rows = 0;
-  points = 0;
-  bytes = 0;
-  /** lastTPages is the pages (index → copy) of last timestamps this head's flush writes, taken at freeze. */
-  lastTPages = new Map<number, Float64Array>();
-  /** flushIndex is the flush that writes this head (set by writeFrozen); reads skip its durable copy. */
-  flushIndex = -1;
-  /** minT and maxT bound the times of the head's points (reads slice time by them). */
-  minT = Infinity;
-  maxT = -Infinity;
-  /** buckets is, per tenant, the buckets writeFrozen put data in (expire leaves them to a later pass). */
-  readonly buckets = new Map<string, Set<number>>();
-
-  constructor(seriesFrom: number) {
-    this.seriesFrom = seriesFrom;
-  }
-}
-
-const EMPTY_F64 = new Float64Array(0);
 
 function emptyCounts(): StatCounts {
   return { series: 0, samples: 0, dataBytes: 0, indexBytes: 0, keys: 0 };
@@ -1084,62 +1014,12 @@ function sortedKeys(m: { keys(): Iterable<number> }): number[] {
   return [...m.keys()].sort((a, b) => a - b);
 }
 
-/** forEachBucket calls fn for each run of the sorted times ts[0, n) that falls in one bucket. */
-function forEachBucket(ts: ArrayLike<number>, n: number, bucketMs: number, fn: (bucket: number, from: number, to: number) => void): void {
-  let from = 0;
-  while (from < n) {
-    const bucket = Math.floor((ts[from] as number) / bucketMs);
-    const end = (bucket + 1) * bucketMs;
-    let to = from + 1;
-    while (to < n && (ts[to] as number) < end) to++;
-    fn(bucket, from, to);
-    from = to;
-  }
-}
 
 function* batches(ids: number[]): Generator<number[]> {
   const n = MetricStoreLimits.selectSeriesPerBatchMax;
   for (let i = 0; i < ids.length; i += n) yield ids.slice(i, i + n);
 }
 
-/** lastWins sorts items by time (stably: write order kept within a time) and keeps the last of each time. */
-function lastWins<T>(items: T[], timeOf: (x: T) => number): T[] {
-  const sorted = items.map((x, i) => ({ x, i, t: timeOf(x) })).sort((a, b) => a.t - b.t || a.i - b.i);
-  const out: T[] = [];
-  for (let i = 0; i < sorted.length; i++) {
-    const next = sorted[i + 1];
-    const cur = sorted[i] as (typeof sorted)[number];
-    if (next !== undefined && next.t === cur.t) continue;
-    out.push(cur.x);
-  }
-  return out;
-}
-
-/** mergeSamples sorts samples given in write order by time, keeps the last write of each timestamp, and cuts [minMs, maxMs]. */
-function mergeSamples(ts: number[], vs: number[], minMs: number, maxMs: number): { timestamps: Float64Array; values: Float64Array } {
-  if (ts.length === 0) return { timestamps: EMPTY_F64, values: EMPTY_F64 };
-  let order: number[] | null = null;
-  for (let i = 1; i < ts.length; i++) {
-    if ((ts[i] as number) < (ts[i - 1] as number)) {
-      order = ts.map((_, j) => j).sort((a, b) => (ts[a] as number) - (ts[b] as number) || a - b);
-      break;
-    }
-  }
-  const outT: number[] = [];
-  const outV: number[] = [];
-  const n = ts.length;
-  for (let k = 0; k < n; k++) {
-    const i = order === null ? k : (order[k] as number);
-    const t = ts[i] as number;
-    if (t < minMs || t > maxMs) continue;
-    if (outT.length > 0 && outT[outT.length - 1] === t) outV[outV.length - 1] = vs[i] as number;
-    else {
-      outT.push(t);
-      outV.push(vs[i] as number);
-    }
-  }
-  return { timestamps: Float64Array.from(outT), values: Float64Array.from(outV) };
-}
 
 function spaceRange(space: number): { gte: Uint8Array; lt: Uint8Array } {
   assert(space >= KeySpace.MetricsFirst && space <= KeySpace.MetricsLast, 'a metrics key space');
