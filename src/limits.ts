@@ -989,3 +989,34 @@ assert(TraceStoreLimits.shadowBlocksMax >= 1, 'shadowBlocksMax >= 1');
 assert(TraceStoreLimits.flushProbesInflightMax >= 1, 'flushProbesInflightMax >= 1');
 assert(TraceStoreLimits.headSpanBytesBase >= 64, 'a span costs at least its ids and times');
 assert(StoreLimits.blockRowsMax <= SpanBlockLimits.rowsMax, 'a trace store block fits a span block');
+
+
+/** MetricStoreLimits bound the metrics store of one shard replica (src/storage/metrics/metric-store.ts). */
+export const MetricStoreLimits = {
+  /** bucketMs is the time bucket of chunks, records, exemplars and rollups (retention deletes whole buckets): 2 hours. */
+  bucketMs: 2 * 3_600_000,
+  /** seriesMax bounds the series of one shard replica, counted over every series ever created (never lowered by a flush or retention). */
+  seriesMax: MetricHeadLimits.seriesMax,
+  /** selectSeriesPerBatchMax bounds the series of one batch a read yields (and the series whose data a read holds at once). */
+  selectSeriesPerBatchMax: 512,
+  /** selectBucketsPerBatchMax bounds the time buckets (with data) one read batch covers: 24 hours of 2-hour buckets. */
+  selectBucketsPerBatchMax: 12,
+  /** expireKeysPerPassMax bounds the deletions one retention pass puts in a batch; the buckets left over go at the next pass (a bucket is never split). */
+  expireKeysPerPassMax: 1_000_000,
+  /** identityMemoEntriesMax bounds the memo of point identities to series ids (cleared when full; it only saves work). */
+  identityMemoEntriesMax: 262_144,
+  /** headSampleBytes is the accounted memory of one float sample in a head (two float64 columns). */
+  headSampleBytes: 16,
+  /** headRecordBytes is the accounted memory of one histogram or summary point, plus 8 bytes per bucket or quantile. */
+  headRecordBytes: 128,
+  /** headExemplarBytes is the accounted memory of one exemplar, plus its attributes' rendered length. */
+  headExemplarBytes: 160,
+} as const;
+assert(MetricStoreLimits.bucketMs % 3_600_000 === 0, 'a bucket holds whole 1h rollup windows');
+assert(MetricStoreLimits.seriesMax <= MetricHeadLimits.seriesMax, 'seriesMax within the registry bound');
+assert(MetricStoreLimits.seriesMax <= 0xffff_ffff, 'series ids are u32');
+assert(MetricStoreLimits.selectSeriesPerBatchMax >= 1, 'a read batch holds a series');
+assert(MetricStoreLimits.selectBucketsPerBatchMax >= 1, 'a read batch covers a bucket');
+assert(MetricStoreLimits.expireKeysPerPassMax >= 1, 'a retention pass deletes something');
+assert(MetricStoreLimits.headSampleBytes >= 16, 'a float sample is two float64s');
+assert(MetricStoreLimits.identityMemoEntriesMax >= 1, 'the identity memo holds an entry');

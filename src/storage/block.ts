@@ -41,6 +41,13 @@ export const BlockKind = {
   idempotencyWindow: 7,
   blockMeta: 8,
   shardMeta: 9,
+  /** metricSeries .. metricStats are the metrics store's values (src/storage/metrics/store-format.ts); numbered from 32 to stay clear of other stores' additions. */
+  metricSeries: 32,
+  metricLastT: 33,
+  metricRecords: 34,
+  metricExemplars: 35,
+  metricRollup: 36,
+  metricStats: 37,
 } as const;
 
 /** BlockKindValue is one of the BlockKind numbers. */

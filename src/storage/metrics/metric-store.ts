@@ -1,0 +1,1049 @@
+/**
+ * metric-store.ts — the metrics store of one shard replica
+ * (SignalStore<MetricPointRow>): series identity and last timestamps kept for
+ * the replica's life, a head of unflushed points, and at each flush Gorilla /
+ * decimal chunk runs, histogram and summary records, exemplars, 5m and 1h
+ * rollups, the new series and the durable stats, all in the flush's batch.
+ *
+ * Key layout (keys.ts conventions: big-endian, tenant then NUL):
+ *
+ *   0x20 tenant\0 firstId:u32                         → series page: ids (firstId, …) and their name + labels,
+ *                                                        the series one flush created for one tenant
+ *   0x21 page:u32                                     → lastT page: last accepted timestamp of series
+ *                                                        page×1024 … +1023 (rewritten by each flush touching it;
+ *                                                        series ids are shard-wide, so no tenant)
+ *   0x22 tenant\0 bucket:u64 seriesId:u32 flush:u64   → chunk run (float samples of gauges and sums)
+ *   0x23 tenant\0 bucket:u64 seriesId:u32 flush:u64   → records (histogram, exponential histogram, summary points)
+ *   0x24 tenant\0 bucket:u64 seriesId:u32 flush:u64   → exemplars of the points
+ *   0x25 tenant\0 res:u8 bucket:u64 seriesId:u32 flush:u64 → float rollup partials (res 1 = 5m, 2 = 1h)
+ *   0x26 tenant\0 res:u8 bucket:u64 seriesId:u32 flush:u64 → record rollup partials (histograms, summaries)
+ *   0x2e tenant\0 bucket:u64 flush:u64                → bucket stat: samples, bytes and keys one flush wrote in
+ *                                                        the bucket (retention reads these, not the data)
+ *   0x2f tenant\0                                     → tenant stats: series, samples, dataBytes, indexBytes
+ *
+ * bucket = floor(ms / MetricStoreLimits.bucketMs); flush = the flushIndex. A
+ * read over [minMs, maxMs] seeks only the buckets that hold data (known from
+ * the bucket stats) and, inside one, only the series id range of its batch;
+ * retention deletes whole buckets. Values are sealed blocks (store-format.ts).
+ * The labels → id direction of the series table is not stored: load() rebuilds
+ * it (SeriesRegistry, LabelIndex) by replaying the pages in id order, so ids
+ * survive a restart. NB: postings are in memory only (rebuilt at load); a
+ * series is never deleted (retention drops its data, not its id), which keeps
+ * series counting independent of retention timing.
+ *
+ * Append rules (per series; identical on every replica, whatever the flush
+ * and retention timing — the determinism rule of signal-store.ts):
+ * - t < the series' last accepted timestamp → refused, ERR_INVALID_ARGUMENT
+ *   "out of order sample" (Prometheus); the last timestamp outlives flushes
+ *   (lastT pages) and retention;
+ * - t == last → accepted, the new point replaces the old one (last write
+ *   wins): in the head in place; across a flush both copies are stored and
+ *   reads keep the later one;
+ * - a new series past seriesMax → ERR_LIMIT_EXCEEDED; seriesMax counts every
+ *   series ever created in this replica;
+ * - a malformed identity → the registry's ERR_INVALID_ARGUMENT or ERR_LIMIT_EXCEEDED.
+ * Nothing is refused because the head is big: the state machine flushes.
+ * Exemplars are kept as they come (a replaced point's exemplars stay).
+ *
+ * Why not MetricHead: MetricHead owns its registry (ids restart per head),
+ * refuses a changed value at the last timestamp and refuses when full — three
+ * things the store contract forbids. The store keeps one SeriesRegistry and
+ * one LabelIndex for its life, float columns per head, and encodes chunks with
+ * the codec's SeriesEncoder at flush.
+ *
+ * Stats: samples count the points each flush wrote (a last-write-wins
+ * rewrite of a point an earlier flush wrote counts again, and both copies stay
+ * until their bucket expires); dataBytes are the keys and values of chunk
+ * runs, records, exemplars and rollups; indexBytes those of series pages,
+ * lastT pages and bucket stats. NB: the in-memory stats move at writeFrozen
+ * and expire (when the deletions and puts enter the batch), not when the batch
+ * is durable; the state machine writes the batch or stops the replica.
+ * A read holds one batch: at most selectSeriesPerBatchMax series over at most
+ * selectBucketsPerBatchMax buckets. Retention skips a bucket the frozen head's flush writes into (its
+ * keys may not be in ctx.kv yet); the next pass deletes it.
+ *
+ * NB: this file is past the ~500-line mark: the reads share the store's
+ * private indexes (registry, label index, bucket sets, heads); splitting them
+ * out wants a small read-only view interface first. The head generation and
+ * its merge helpers are in store-head.ts, value formats in store-format.ts.
+ *
+ * Invariants: #lastT.length >= registry.size; #tenantOf.length === #isFloat.length
+ * === registry.size; a head's float columns per series are strictly
+ * increasing in t; at most one frozen head.
+ */
+import { CodecLimits, MetricStoreLimits, StoreLimits } from '../../limits.js';
+import { type ErrorCode, OtlpdbError, assert } from '../../errors.js';
+import { ChunkIterator, SeriesEncoder, encodeSeries } from '../codec/index.js';
+import { KeySpace, key, prefixEnd } from '../shard/keys.js';
+import type { KvRead, KvWriteBatch } from '../shard/shard-db.js';
+import type {
+  AddResult,
+  ExpireReport,
+  FlushContext,
+  FlushReport,
+  RetentionCutoffs,
+  RowRefusal,
+  ScanStats,
+  SignalStats,
+  SignalStore,
+} from '../shard/signal-store.js';
+import type { MetricPointRow } from '../rows.js';
+import { LabelIndex, METRIC_NAME_LABEL, type Matcher } from './label-index.js';
+import { type Labels, PREPARE_NEW, PREPARE_REFUSED, type SeriesHasher, SeriesRegistry, compareCodePoints } from './series-registry.js';
+import { isFloatPoint, numberValue, seriesLabels, timestampMs } from './series-identity.js';
+import { IdentityMemo } from './identity-memo.js';
+import { FloatColumns, Head, forEachBucket, lastWins, mergeSamples } from './store-head.js';
+import { type RecordRollupPartial, type RecordRollupPoint, mergeRecordInto, recordPartialsOf, recordPointOf } from './record-rollup.js';
+import { ROLLUP_RESOLUTIONS, ROLLUP_WINDOW_MS, type Resolution, type RollupPartial, type RollupPoint, mergeInto, partialsOf, pickResolution, pointOf } from './rollup.js';
+import {
+  LAST_T_PAGE_SERIES,
+  MetricKeySpace,
+  type RecordData,
+  type RecordPoint,
+  type StatCounts,
+  type StoredExemplar,
+  bucketStatKey,
+  dataKey,
+  dataKeyPrefix,
+  decodeChunkRun,
+  decodeExemplars,
+  decodeLastTPage,
+  decodeRecordRollups,
+  decodeRecords,
+  decodeRollups,
+  decodeSeriesPage,
+  decodeStats,
+  encodeChunkRun,
+  encodeExemplars,
+  encodeLastTPage,
+  encodeRecordRollups,
+  encodeRecords,
+  encodeRollups,
+  encodeSeriesPage,
+  encodeStats,
+  lastTPageKey,
+  parseDataKey,
+  rollupKey,
+  rollupKeyPrefix,
+  seriesPageKey,
+  tenantPrefix,
+  tenantStatsKey,
+} from './store-format.js';
+
+/** MetricStoreOptions configures a store (tests use small bounds). */
+export interface MetricStoreOptions {
+  readonly hasher: SeriesHasher;
+  /** seriesMax defaults to MetricStoreLimits.seriesMax. */
+  readonly seriesMax?: number;
+  /** chunkSamples defaults to CodecLimits.chunkSamplesDefault. */
+  readonly chunkSamples?: number;
+  /** selectBucketsPerBatch defaults to MetricStoreLimits.selectBucketsPerBatchMax (tests use 1 to split reads). */
+  readonly selectBucketsPerBatch?: number;
+  /** identityMemo (default true) turns the identity memo off when false (the bench's before/after figure). */
+  readonly identityMemo?: boolean;
+}
+
+/** SelectOptions chooses a read's resolution (pickResolution in rollup.ts maps a step to one). */
+export interface SelectOptions {
+  /** resolution, when given, is used as is. */
+  readonly resolution?: Resolution;
+  /** stepMs, when no resolution is given, picks one: the coarsest rollup whose window is ≤ the step (pickResolution). */
+  readonly stepMs?: number;
+}
+
+/** SeriesSamples is one series' float samples in a read: sorted, one per timestamp (the latest write). */
+export interface SeriesSamples {
+  readonly kind: 'samples';
+  readonly seriesId: number;
+  readonly name: string;
+  readonly labels: Labels;
+  readonly timestamps: Float64Array;
+  readonly values: Float64Array;
+}
+
+/** SeriesRollups is one series' rollup points in a read, one per window, sorted by window. */
+export interface SeriesRollups {
+  readonly kind: 'rollups';
+  readonly seriesId: number;
+  readonly name: string;
+  readonly labels: Labels;
+  readonly resolution: Exclude<Resolution, 'raw'>;
+  readonly points: readonly RollupPoint[];
+}
+
+/** SeriesRecords is one histogram or summary series' points in a read, sorted, one per timestamp, with exemplars. */
+export interface SeriesRecords {
+  readonly seriesId: number;
+  readonly name: string;
+  readonly labels: Labels;
+  readonly points: readonly RecordPoint[];
+  readonly exemplars: readonly StoredExemplar[];
+}
+
+/** SeriesRecordRollups is one histogram or summary series' rollup points in a read, one per window, sorted. */
+export interface SeriesRecordRollups {
+  readonly seriesId: number;
+  readonly name: string;
+  readonly labels: Labels;
+  readonly resolution: Exclude<Resolution, 'raw'>;
+  readonly points: readonly RecordRollupPoint[];
+}
+
+/** SeriesExemplars is one series' exemplars in a read, sorted by point time. */
+export interface SeriesExemplars {
+  readonly seriesId: number;
+  readonly name: string;
+  readonly labels: Labels;
+  readonly exemplars: readonly StoredExemplar[];
+}
+
+/** TenantStats are one tenant's durable counts. */
+export type TenantStats = SignalStats;
+
+
+function emptyCounts(): StatCounts {
+  return { series: 0, samples: 0, dataBytes: 0, indexBytes: 0, keys: 0 };
+}
+
+/** MetricStore is the metrics store of one shard replica. */
+export class MetricStore implements SignalStore<MetricPointRow> {
+  readonly signal = 'metrics' as const;
+  readonly #hasher: SeriesHasher;
+  readonly #seriesMax: number;
+  readonly #chunkSamples: number;
+  readonly #encoder = new SeriesEncoder();
+  #registry: SeriesRegistry;
+  #index = new LabelIndex();
+  /** #tenantOf[id] and #isFloat[id] are per series; #lastT[0, size) the last accepted timestamps (-Infinity: none). */
+  #tenantOf: string[] = [];
+  #isFloat: boolean[] = [];
+  #lastT = new Float64Array(1024);
+  #head: Head = new Head(0);
+  #frozen: Head | null = null;
+  /** #stats is the durable counts per tenant; #lastTPageBytes the size of each lastT page on disk. */
+  #stats = new Map<string, StatCounts>();
+  #lastTPageBytes = new Map<number, number>();
+  /**
+   * #idMemo maps a point's raw identity to its series id (identity-memo.ts),
+   * so the hot path skips label rendering and the registry for a known series.
+   */
+  #idMemo = new IdentityMemo();
+  readonly #useMemo: boolean;
+  readonly #bucketsPerBatch: number;
+  /** #lastNs and #lastMs cache the last point time converted (rows of one request mostly share a time). */
+  #lastNs = -1n;
+  #lastMs = 0;
+  /** #buckets is, per tenant, the buckets holding data on disk. */
+  #buckets = new Map<string, Set<number>>();
+
+  constructor(opts: MetricStoreOptions) {
+    const seriesMax = opts.seriesMax ?? MetricStoreLimits.seriesMax;
+    const chunkSamples = opts.chunkSamples ?? CodecLimits.chunkSamplesDefault;
+    assert(Number.isSafeInteger(seriesMax) && seriesMax >= 0 && seriesMax <= MetricStoreLimits.seriesMax, 'seriesMax in range');
+    assert(Number.isSafeInteger(chunkSamples) && chunkSamples >= 1 && chunkSamples <= CodecLimits.chunkSamplesMax, 'chunkSamples in range');
+    this.#hasher = opts.hasher;
+    this.#seriesMax = seriesMax;
+    this.#chunkSamples = chunkSamples;
+    this.#registry = new SeriesRegistry(opts.hasher, seriesMax);
+    this.#useMemo = opts.identityMemo ?? true;
+    this.#bucketsPerBatch = opts.selectBucketsPerBatch ?? MetricStoreLimits.selectBucketsPerBatchMax;
+    assert(Number.isSafeInteger(this.#bucketsPerBatch) && this.#bucketsPerBatch >= 1, 'selectBucketsPerBatch >= 1');
+    assert(this.#bucketsPerBatch <= MetricStoreLimits.selectBucketsPerBatchMax, 'selectBucketsPerBatch within its limit');
+  }
+
+  // ---------------------------------------------------------------- apply
+
+  async load(kv: KvRead): Promise<void> {
+    assert(this.#frozen === null, 'load without a frozen head');
+    this.#registry = new SeriesRegistry(this.#hasher, this.#seriesMax);
+    this.#index = new LabelIndex();
+    this.#idMemo = new IdentityMemo();
+    this.#tenantOf = [];
+    this.#isFloat = [];
+    this.#stats = new Map();
+    this.#lastTPageBytes = new Map();
+    this.#buckets = new Map();
+    const all: { id: number; tenant: string; name: string; labels: Labels }[] = [];
+    for await (const page of kv.pages(spaceRange(MetricKeySpace.Series))) {
+      for (const e of page) {
+        const tenant = tenantOfKey(e.key);
+        const p = decodeSeriesPage(e.value);
+        p.ids.forEach((id, i) => all.push({ id, tenant, name: (p.series[i] as { name: string }).name, labels: (p.series[i] as { labels: Labels }).labels }));
+      }
+    }
+    all.sort((a, b) => a.id - b.id);
+    this.#lastT = new Float64Array(Math.max(1024, all.length));
+    this.#lastT.fill(-Infinity);
+    for (let i = 0; i < all.length; i++) {
+      const s = all[i] as (typeof all)[number];
+      if (s.id !== i) throw new OtlpdbError('ERR_CORRUPTION', `metrics store: series ids are not contiguous at ${i} (found ${s.id})`);
+      const got = this.#registry.prepare(s.tenant, s.name, s.labels);
+      if (got !== PREPARE_NEW || this.#registry.create() !== i) throw new OtlpdbError('ERR_CORRUPTION', `metrics store: series ${i} does not replay`);
+      const info = this.#registry.info(i);
+      this.#index.add(i, info.tenant, info.name, info.labels);
+      this.#register(i, s.tenant);
+    }
+    for await (const page of kv.pages(spaceRange(MetricKeySpace.LastT))) {
+      for (const e of page) {
+        const p = new DataView(e.key.buffer, e.key.byteOffset).getUint32(1);
+        const values = decodeLastTPage(e.value);
+        const first = p * LAST_T_PAGE_SERIES;
+        for (let j = 0; j < values.length && first + j < all.length; j++) this.#lastT[first + j] = values[j] as number;
+        this.#lastTPageBytes.set(p, e.key.length + e.value.length);
+      }
+    }
+    for await (const page of kv.pages(spaceRange(MetricKeySpace.TenantStats))) {
+      for (const e of page) this.#stats.set(tenantOfKey(e.key), decodeStats(e.value));
+    }
+    for await (const page of kv.pages(spaceRange(MetricKeySpace.BucketStats))) {
+      for (const e of page) {
+        const tenant = tenantOfKey(e.key);
+        const bucket = new DataView(e.key.buffer, e.key.byteOffset).getBigUint64(e.key.length - 16);
+        this.#bucketSet(tenant).add(Number(bucket));
+      }
+    }
+    this.#head = new Head(this.#registry.size);
+    assert(this.#tenantOf.length === this.#registry.size, 'one tenant per series');
+  }
+
+  add(tenant: string, rows: readonly MetricPointRow[], entryTimeMs: number): AddResult {
+    void entryTimeMs; // Point times come from the points; the entry's time decides nothing here.
+    const refusals: RowRefusal[] = [];
+    let refused = 0;
+    const head = this.#head;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i] as MetricPointRow;
+      const why = this.#addRow(head, tenant, row);
+      if (why === null) continue;
+      refused++;
+      if (refusals.length < StoreLimits.refusalsReportedMax) refusals.push({ row: i, code: why.code, reason: why.reason });
+    }
+    head.rows += rows.length - refused;
+    return { accepted: rows.length - refused, refused, refusals };
+  }
+
+  #addRow(head: Head, tenant: string, row: MetricPointRow): { code: ErrorCode; reason: string } | null {
+    if (row.timeUnixNano !== this.#lastNs) {
+      this.#lastNs = row.timeUnixNano;
+      this.#lastMs = timestampMs(row.timeUnixNano);
+    }
+    const t = this.#lastMs;
+    if (!(t <= CodecLimits.timestampMsAbsMax)) return { code: 'ERR_INVALID_ARGUMENT', reason: `timestamp ${t} ms past ${CodecLimits.timestampMsAbsMax}` };
+    const reg = this.#registry;
+    const known = this.#useMemo ? this.#idMemo.get(tenant, row) : -1;
+    let id = known >= 0 ? known : reg.prepare(tenant, row.name, seriesLabels(row));
+    if (id === PREPARE_REFUSED) {
+      const err = reg.refusal;
+      assert(err !== null, 'a refused prepare says why');
+      return { code: err.code, reason: err.message };
+    }
+    if (id === PREPARE_NEW) {
+      if (reg.size >= this.#seriesMax) return { code: 'ERR_LIMIT_EXCEEDED', reason: `series limit ${this.#seriesMax} reached, new series refused` };
+      id = reg.create();
+      assert(id >= 0, 'create succeeds under seriesMax');
+      const info = reg.info(id);
+      this.#index.add(id, info.tenant, info.name, info.labels);
+      this.#register(id, tenant, isFloatPoint(row.data));
+      if (this.#useMemo) this.#idMemo.set(tenant, row, id);
+    } else {
+      if (known < 0 && this.#useMemo) this.#idMemo.set(tenant, row, id);
+      const last = this.#lastT[id] as number;
+      if (t < last) return { code: 'ERR_INVALID_ARGUMENT', reason: `out of order sample: timestamp ${t} < last ${last}` };
+    }
+    assert((this.#isFloat[id] as boolean) === isFloatPoint(row.data), 'a series keeps its point type (otel_type is in its labels)');
+    this.#lastT[id] = t;
+    if (t < head.minT) head.minT = t;
+    if (t > head.maxT) head.maxT = t;
+    const d = row.data;
+    if (d.type === 'gauge' || d.type === 'sum') {
+      let cols = head.floats.get(id);
+      if (cols === undefined) head.floats.set(id, (cols = new FloatColumns()));
+      if (cols.push(t, numberValue(d.value))) {
+        head.points++;
+        head.bytes += MetricStoreLimits.headSampleBytes;
+      }
+    } else {
+      let recs = head.records.get(id);
+      if (recs === undefined) head.records.set(id, (recs = []));
+      const p: RecordPoint = { t, startMs: timestampMs(row.startTimeUnixNano), flags: row.flags, data: d };
+      const lastRec = recs[recs.length - 1];
+      if (lastRec !== undefined && lastRec.t === t) recs[recs.length - 1] = p;
+      else {
+        recs.push(p);
+        head.points++;
+        head.bytes += MetricStoreLimits.headRecordBytes + 8 * recordWidth(d);
+      }
+    }
+    if (row.exemplars.length > 0) {
+      let ex = head.exemplars.get(id);
+      if (ex === undefined) head.exemplars.set(id, (ex = []));
+      for (const e of row.exemplars) {
+        ex.push({ pointT: t, exemplar: e });
+        head.bytes += MetricStoreLimits.headExemplarBytes;
+      }
+    }
+    return null;
+  }
+
+  #register(id: number, tenant: string, isFloat?: boolean): void {
+    assert(id === this.#tenantOf.length, 'series ids are registered in order');
+    this.#tenantOf.push(tenant);
+    if (isFloat === undefined) {
+      const type = this.#registry.info(id).labels.find((l) => l.name === 'otel_type')?.value;
+      isFloat = type === 'gauge' || type === 'sum';
+    }
+    this.#isFloat.push(isFloat);
+    if (id >= this.#lastT.length) {
+      const grown = new Float64Array(this.#lastT.length * 2);
+      grown.fill(-Infinity);
+      grown.set(this.#lastT);
+      this.#lastT = grown;
+    }
+    this.#lastT[id] = -Infinity;
+  }
+
+  headBytes(): number {
+    return this.#head.bytes + (this.#frozen?.bytes ?? 0);
+  }
+
+  headRows(): number {
+    return this.#head.rows;
+  }
+
+  // ---------------------------------------------------------------- flush
+
+  freeze(): void {
+    assert(this.#frozen === null, 'at most one frozen head');
+    const h = this.#head;
+    h.seriesTo = this.#registry.size;
+    const pages = new Set<number>();
+    for (const id of h.floats.keys()) pages.add(Math.floor(id / LAST_T_PAGE_SERIES));
+    for (const id of h.records.keys()) pages.add(Math.floor(id / LAST_T_PAGE_SERIES));
+    for (let id = h.seriesFrom; id < h.seriesTo; id++) pages.add(Math.floor(id / LAST_T_PAGE_SERIES));
+    for (const p of [...pages].sort((a, b) => a - b)) {
+      const from = p * LAST_T_PAGE_SERIES;
+      const to = Math.min(from + LAST_T_PAGE_SERIES, h.seriesTo);
+      h.lastTPages.set(p, this.#lastT.slice(from, to));
+    }
+    this.#frozen = h;
+    this.#head = new Head(h.seriesTo);
+  }
+
+  async writeFrozen(ctx: FlushContext): Promise<FlushReport> {
+    const h = this.#frozen;
+    assert(h !== null, 'writeFrozen after freeze');
+    assert(Number.isSafeInteger(ctx.flushIndex) && ctx.flushIndex >= 0, 'flushIndex is a safe integer');
+    h.flushIndex = ctx.flushIndex;
+    const batch = ctx.batch;
+    const fi = ctx.flushIndex;
+    const B = MetricStoreLimits.bucketMs;
+    let dataBytes = 0;
+    let indexBytes = 0;
+    let blocks = 0;
+    const perTenant = new Map<string, StatCounts>();
+    const perBucket = new Map<string, Map<number, StatCounts>>();
+    const tenantCounts = (tenant: string): StatCounts => {
+      let c = perTenant.get(tenant);
+      if (c === undefined) perTenant.set(tenant, (c = emptyCounts()));
+      return c;
+    };
+    const bucketCounts = (tenant: string, bucket: number): StatCounts => {
+      let m = perBucket.get(tenant);
+      if (m === undefined) perBucket.set(tenant, (m = new Map()));
+      let c = m.get(bucket);
+      if (c === undefined) m.set(bucket, (c = emptyCounts()));
+      return c;
+    };
+    const putData = (tenant: string, bucket: number, k: Uint8Array, v: Uint8Array, samples: number): void => {
+      batch.put(k, v);
+      const bytes = k.length + v.length;
+      dataBytes += bytes;
+      blocks++;
+      const tc = tenantCounts(tenant);
+      tc.dataBytes += bytes;
+      tc.samples += samples;
+      const bc = bucketCounts(tenant, bucket);
+      bc.dataBytes += bytes;
+      bc.samples += samples;
+      bc.keys++;
+    };
+
+    // New series: one page per tenant.
+    const newByTenant = new Map<string, number[]>();
+    for (let id = h.seriesFrom; id < h.seriesTo; id++) {
+      const tenant = this.#tenantOf[id] as string;
+      let ids = newByTenant.get(tenant);
+      if (ids === undefined) newByTenant.set(tenant, (ids = []));
+      ids.push(id);
+    }
+    for (const [tenant, ids] of newByTenant) {
+      const v = encodeSeriesPage(ids, ids.map((id) => this.#registry.info(id)));
+      const k = seriesPageKey(tenant, ids[0] as number);
+      batch.put(k, v);
+      indexBytes += k.length + v.length;
+      const tc = tenantCounts(tenant);
+      tc.indexBytes += k.length + v.length;
+      tc.series += ids.length;
+    }
+    // Last timestamps of every series the head touched or created.
+    let lastTBytes = 0;
+    for (const [p, values] of h.lastTPages) {
+      const k = lastTPageKey(p);
+      const v = encodeLastTPage(values);
+      batch.put(k, v);
+      lastTBytes += k.length + v.length;
+      this.#lastTPageBytes.set(p, k.length + v.length);
+    }
+    indexBytes += lastTBytes;
+
+    // Float samples: chunk runs and rollups per bucket.
+    for (const id of sortedKeys(h.floats)) {
+      const cols = h.floats.get(id) as FloatColumns;
+      const tenant = this.#tenantOf[id] as string;
+      forEachBucket(cols.ts, cols.n, B, (bucket, from, to) => {
+        const ts = Float64Array.from(cols.ts.slice(from, to));
+        const vs = Float64Array.from(cols.vs.slice(from, to));
+        const chunks = encodeSeries(ts, vs, this.#chunkSamples, this.#encoder);
+        putData(tenant, bucket, dataKey(MetricKeySpace.Chunks, tenant, bucket, id, fi), encodeChunkRun(chunks), to - from);
+        for (const { res, tag } of ROLLUP_RESOLUTIONS) {
+          const W = ROLLUP_WINDOW_MS[res];
+          const partials = partialsOf(ts, vs, to - from, W);
+          putData(tenant, bucket, rollupKey(MetricKeySpace.Rollups, tenant, tag, bucket, id, fi), encodeRollups(partials, bucket * B, W, this.#encoder), 0);
+        }
+      });
+    }
+    // Histogram and summary records.
+    for (const id of sortedKeys(h.records)) {
+      const recs = h.records.get(id) as RecordPoint[];
+      const tenant = this.#tenantOf[id] as string;
+      const ts = recs.map((r) => r.t);
+      forEachBucket(ts, ts.length, B, (bucket, from, to) => {
+        const part = recs.slice(from, to);
+        putData(tenant, bucket, dataKey(MetricKeySpace.Records, tenant, bucket, id, fi), encodeRecords(part), to - from);
+        for (const { res, tag } of ROLLUP_RESOLUTIONS) {
+          const partials = recordPartialsOf(part, ROLLUP_WINDOW_MS[res]);
+          putData(tenant, bucket, rollupKey(MetricKeySpace.RecordRollups, tenant, tag, bucket, id, fi), encodeRecordRollups(partials, bucket * B), 0);
+        }
+      });
+    }
+    // Exemplars, by the bucket of their point.
+    for (const id of sortedKeys(h.exemplars)) {
+      const ex = h.exemplars.get(id) as StoredExemplar[];
+      const tenant = this.#tenantOf[id] as string;
+      const ts = ex.map((e) => e.pointT);
+      forEachBucket(ts, ts.length, B, (bucket, from, to) => {
+        putData(tenant, bucket, dataKey(MetricKeySpace.Exemplars, tenant, bucket, id, fi), encodeExemplars(ex.slice(from, to)), 0);
+      });
+    }
+    // Bucket stats and tenant stats.
+    for (const [tenant, buckets] of perBucket) {
+      for (const [bucket, c] of buckets) {
+        c.keys++; // the stat key itself
+        const k = bucketStatKey(tenant, bucket, fi);
+        const v = encodeStats(c);
+        batch.put(k, v);
+        indexBytes += k.length + v.length;
+        tenantCounts(tenant).indexBytes += k.length + v.length;
+        this.#bucketSet(tenant).add(bucket);
+        let mine = h.buckets.get(tenant);
+        if (mine === undefined) h.buckets.set(tenant, (mine = new Set()));
+        mine.add(bucket);
+      }
+    }
+    for (const [tenant, c] of perTenant) {
+      const s = this.#tenantStatsOf(tenant);
+      s.series += c.series;
+      s.samples += c.samples;
+      s.dataBytes += c.dataBytes;
+      s.indexBytes += c.indexBytes;
+      const k = tenantStatsKey(tenant);
+      const v = encodeStats(s);
+      batch.put(k, v);
+      indexBytes += k.length + v.length;
+    }
+    return { rows: h.points, blocks, dataBytes, indexBytes };
+  }
+
+  dropFrozen(): void {
+    assert(this.#frozen !== null, 'dropFrozen after freeze');
+    this.#frozen = null;
+  }
+
+  async expire(ctx: FlushContext, cutoffs: RetentionCutoffs): Promise<ExpireReport> {
+    const B = MetricStoreLimits.bucketMs;
+    let buckets = 0;
+    let keys = 0;
+    for (const tenant of [...this.#stats.keys()].sort()) {
+      const cutoffNs = cutoffs.byTenant.has(tenant) ? cutoffs.byTenant.get(tenant) : cutoffs.defaultBeforeNs;
+      if (cutoffNs === null || cutoffNs === undefined) continue;
+      const cutoffMs = timestampMs(cutoffNs < 0n ? 0n : cutoffNs);
+      // A bucket goes when all of it is before the cutoff.
+      const firstKept = Math.floor(cutoffMs / B);
+      const set = this.#buckets.get(tenant);
+      if (set === undefined) continue;
+      // A bucket the frozen head's flush writes into may not be visible in ctx.kv yet: it waits for a later pass.
+      const frozenBuckets = this.#frozen?.buckets.get(tenant);
+      for (const bucket of [...set].filter((b) => b < firstKept && frozenBuckets?.has(b) !== true).sort((a, b) => a - b)) {
+        if (keys >= MetricStoreLimits.expireKeysPerPassMax) return { buckets, keys };
+        const gone = emptyCounts();
+        const statPrefix = key(MetricKeySpace.BucketStats).tenant(tenant).u64(bucket).build();
+        for await (const page of ctx.kv.pages(prefixRange(statPrefix))) {
+          for (const e of page) {
+            const c = decodeStats(e.value);
+            gone.samples += c.samples;
+            gone.dataBytes += c.dataBytes;
+            gone.indexBytes += e.key.length + e.value.length;
+            ctx.batch.del(e.key);
+            keys++;
+          }
+        }
+        const prefixes = [
+          dataKeyPrefix(MetricKeySpace.Chunks, tenant, bucket),
+          dataKeyPrefix(MetricKeySpace.Records, tenant, bucket),
+          dataKeyPrefix(MetricKeySpace.Exemplars, tenant, bucket),
+          ...ROLLUP_RESOLUTIONS.map(({ tag }) => rollupKeyPrefix(MetricKeySpace.Rollups, tenant, tag, bucket)),
+          ...ROLLUP_RESOLUTIONS.map(({ tag }) => rollupKeyPrefix(MetricKeySpace.RecordRollups, tenant, tag, bucket)),
+        ];
+        for (const p of prefixes) {
+          for await (const page of ctx.kv.pages(prefixRange(p))) {
+            for (const e of page) {
+              ctx.batch.del(e.key);
+              keys++;
+            }
+          }
+        }
+        const s = this.#tenantStatsOf(tenant);
+        s.samples -= gone.samples;
+        s.dataBytes -= gone.dataBytes;
+        s.indexBytes -= gone.indexBytes;
+        assert(s.samples >= 0 && s.dataBytes >= 0 && s.indexBytes >= 0, 'stats stay non-negative');
+        ctx.batch.put(tenantStatsKey(tenant), encodeStats(s));
+        set.delete(bucket);
+        buckets++;
+      }
+    }
+    return { buckets, keys };
+  }
+
+  stats(): SignalStats {
+    let rows = 0;
+    let series = 0;
+    let dataBytes = 0;
+    let indexBytes = 0;
+    for (const s of this.#stats.values()) {
+      rows += s.samples;
+      series += s.series;
+      dataBytes += s.dataBytes;
+      indexBytes += s.indexBytes;
+    }
+    for (const b of this.#lastTPageBytes.values()) indexBytes += b;
+    return { rows, secondary: series, dataBytes, indexBytes };
+  }
+
+  /** tenantStats is one tenant's durable counts (shard-wide lastT pages are not split by tenant). */
+  tenantStats(tenant: string): TenantStats {
+    const s = this.#stats.get(tenant);
+    if (s === undefined) return { rows: 0, secondary: 0, dataBytes: 0, indexBytes: 0 };
+    return { rows: s.samples, secondary: s.series, dataBytes: s.dataBytes, indexBytes: s.indexBytes };
+  }
+
+  #tenantStatsOf(tenant: string): StatCounts {
+    let s = this.#stats.get(tenant);
+    if (s === undefined) this.#stats.set(tenant, (s = emptyCounts()));
+    return s;
+  }
+
+  #bucketSet(tenant: string): Set<number> {
+    let s = this.#buckets.get(tenant);
+    if (s === undefined) this.#buckets.set(tenant, (s = new Set()));
+    return s;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** labelNames is the tenant's label names (with `__name__`), of the series matching `matchers` when given; sorted. */
+  labelNames(tenant: string, matchers?: readonly Matcher[]): string[] {
+    if (matchers === undefined) return this.#index.labelNames(tenant);
+    const names = new Set<string>();
+    for (const id of this.#index.select(tenant, matchers)) {
+      names.add(METRIC_NAME_LABEL);
+      for (const l of this.#registry.info(id).labels) names.add(l.name);
+    }
+    return [...names].sort(compareCodePoints);
+  }
+
+  /** labelValues is the tenant's values of one label, of the series matching `matchers` when given; sorted. */
+  labelValues(tenant: string, name: string, matchers?: readonly Matcher[]): string[] {
+    if (matchers === undefined) return this.#index.labelValues(tenant, name);
+    const values = new Set<string>();
+    for (const id of this.#index.select(tenant, matchers)) {
+      const info = this.#registry.info(id);
+      const v = name === METRIC_NAME_LABEL ? info.name : info.labels.find((l) => l.name === name)?.value;
+      if (v !== undefined) values.add(v);
+    }
+    return [...values].sort(compareCodePoints);
+  }
+
+  /** seriesIds is the sorted ids of the tenant's series matching every matcher (label-index.ts semantics). */
+  seriesIds(tenant: string, matchers: readonly Matcher[]): Uint32Array {
+    return this.#index.select(tenant, matchers);
+  }
+
+  /**
+   * select yields the float series (gauges, sums) matching `matchers`, in
+   * batches of at most selectSeriesPerBatchMax series, with their samples in
+   * [minMs, maxMs] merged across flushed chunks, the frozen head and the head
+   * (sorted, one per timestamp, the latest write winning) — or, with
+   * resolution 5m or 1h, one rollup point per window whose start is in
+   * [floor(minMs / window) × window, maxMs]. A series without data in range
+   * is left out. A damaged value throws ERR_CORRUPTION.
+   *
+   * Batches are bounded in series and in time: the range is cut into slices
+   * of at most selectBucketsPerBatchMax buckets (those holding data, on disk
+   * or in a head), so one series may come in several consecutive batches, each
+   * with a later, disjoint slice of its samples; a batch is never empty.
+   */
+  async *select(
+    kv: KvRead,
+    tenant: string,
+    matchers: readonly Matcher[],
+    minMs: number,
+    maxMs: number,
+    opts: SelectOptions,
+    stats: ScanStats,
+  ): AsyncGenerator<(SeriesSamples | SeriesRollups)[]> {
+    const resolution = opts.resolution ?? (opts.stepMs === undefined ? 'raw' : pickResolution(opts.stepMs));
+    const ids = [...this.#index.select(tenant, matchers)].filter((id) => this.#isFloat[id] === true);
+    const slices = this.#slices(tenant, minMs, maxMs, stats);
+    for (const group of batches(ids)) {
+      for (const [lo, hi, buckets] of slices) {
+        const out =
+          resolution === 'raw' ? await this.#selectRaw(kv, tenant, group, lo, hi, buckets, stats) : await this.#selectRollups(kv, tenant, group, lo, hi, buckets, resolution, stats);
+        if (out.length > 0) yield out;
+      }
+    }
+  }
+
+  /** selectRecords yields the histogram and summary series matching `matchers` with their points (and exemplars) in [minMs, maxMs]. */
+  async *selectRecords(kv: KvRead, tenant: string, matchers: readonly Matcher[], minMs: number, maxMs: number, stats: ScanStats): AsyncGenerator<SeriesRecords[]> {
+    const ids = [...this.#index.select(tenant, matchers)].filter((id) => this.#isFloat[id] === false);
+    const slices = this.#slices(tenant, minMs, maxMs, stats);
+    for (const group of batches(ids)) for (const [lo, hi, buckets] of slices) {
+      const parts = await this.#readDurable(kv, MetricKeySpace.Records, tenant, group, buckets, stats, (v) => decodeRecords(v));
+      const exParts = await this.#readDurable(kv, MetricKeySpace.Exemplars, tenant, group, buckets, stats, (v) => decodeExemplars(v));
+      const out: SeriesRecords[] = [];
+      for (const id of group) {
+        const all: RecordPoint[] = [];
+        for (const p of parts.get(id) ?? []) all.push(...p);
+        for (const h of this.#heads()) {
+          const r = h.records.get(id);
+          if (r !== undefined) {
+            stats.headRowsScanned += r.length;
+            all.push(...r);
+          }
+        }
+        const points = lastWins(all, (p) => p.t).filter((p) => p.t >= lo && p.t <= hi);
+        const exemplars = this.#exemplarsOf(id, exParts.get(id), lo, hi, stats);
+        if (points.length === 0 && exemplars.length === 0) continue;
+        const info = this.#registry.info(id);
+        out.push({ seriesId: id, name: info.name, labels: info.labels, points, exemplars });
+      }
+      if (out.length > 0) yield out;
+    }
+  }
+
+  /**
+   * selectRecordRollups yields the histogram and summary series matching
+   * `matchers` with one rollup point per window (count, sum, bucket sums of
+   * explicit histograms; record-rollup.ts) whose start is in
+   * [floor(minMs / window) × window, maxMs].
+   */
+  async *selectRecordRollups(
+    kv: KvRead,
+    tenant: string,
+    matchers: readonly Matcher[],
+    minMs: number,
+    maxMs: number,
+    resolution: Exclude<Resolution, 'raw'>,
+    stats: ScanStats,
+  ): AsyncGenerator<SeriesRecordRollups[]> {
+    const W = ROLLUP_WINDOW_MS[resolution];
+    const tag = (ROLLUP_RESOLUTIONS.find((r) => r.res === resolution) as { tag: number }).tag;
+    const B = MetricStoreLimits.bucketMs;
+    const ids = [...this.#index.select(tenant, matchers)].filter((id) => this.#isFloat[id] === false);
+    const slices = this.#slices(tenant, minMs, maxMs, stats);
+    for (const group of batches(ids)) for (const [lo, hi, buckets] of slices) {
+      // Slices start at bucket starts (multiples of every window) except the first, which starts at minMs.
+      const fromMs = Math.floor(lo / W) * W;
+      const parts = await this.#readDurable(kv, MetricKeySpace.RecordRollups, tenant, group, buckets, stats, (v, bucket) => decodeRecordRollups(v, bucket * B), tag);
+      const out: SeriesRecordRollups[] = [];
+      for (const id of group) {
+        const byWindow = new Map<number, RecordRollupPartial>();
+        const merge = (ps: readonly RecordRollupPartial[]): void => {
+          for (const p of ps) {
+            if (p.startMs < fromMs || p.startMs > hi) continue;
+            const cur = byWindow.get(p.startMs);
+            if (cur === undefined) byWindow.set(p.startMs, p);
+            else mergeRecordInto(cur, p);
+          }
+        };
+        for (const p of parts.get(id) ?? []) merge(p);
+        for (const h of this.#heads()) {
+          const recs = h.records.get(id);
+          if (recs === undefined) continue;
+          stats.headRowsScanned += recs.length;
+          merge(recordPartialsOf(recs, W));
+        }
+        if (byWindow.size === 0) continue;
+        const info = this.#registry.info(id);
+        const points = [...byWindow.values()].sort((a, b) => a.startMs - b.startMs).map(recordPointOf);
+        out.push({ seriesId: id, name: info.name, labels: info.labels, resolution, points });
+      }
+      if (out.length > 0) yield out;
+    }
+  }
+
+  /** selectExemplars yields the exemplars, in [minMs, maxMs] by their point's time, of every series matching `matchers`. */
+  async *selectExemplars(kv: KvRead, tenant: string, matchers: readonly Matcher[], minMs: number, maxMs: number, stats: ScanStats): AsyncGenerator<SeriesExemplars[]> {
+    const ids = [...this.#index.select(tenant, matchers)];
+    const slices = this.#slices(tenant, minMs, maxMs, stats);
+    for (const group of batches(ids)) for (const [lo, hi, buckets] of slices) {
+      const exParts = await this.#readDurable(kv, MetricKeySpace.Exemplars, tenant, group, buckets, stats, (v) => decodeExemplars(v));
+      const out: SeriesExemplars[] = [];
+      for (const id of group) {
+        const exemplars = this.#exemplarsOf(id, exParts.get(id), lo, hi, stats);
+        if (exemplars.length === 0) continue;
+        const info = this.#registry.info(id);
+        out.push({ seriesId: id, name: info.name, labels: info.labels, exemplars });
+      }
+      if (out.length > 0) yield out;
+    }
+  }
+
+  #exemplarsOf(id: number, durable: StoredExemplar[][] | undefined, minMs: number, maxMs: number, stats: ScanStats): StoredExemplar[] {
+    const all: StoredExemplar[] = [];
+    for (const p of durable ?? []) all.push(...p);
+    for (const h of this.#heads()) {
+      const e = h.exemplars.get(id);
+      if (e !== undefined) {
+        stats.headRowsScanned += e.length;
+        all.push(...e);
+      }
+    }
+    // Stable: exemplars of one point time keep their write order.
+    return all.filter((e) => e.pointT >= minMs && e.pointT <= maxMs).sort((a, b) => a.pointT - b.pointT);
+  }
+
+  /** #heads is the frozen head (if any) and the head, in write order. */
+  #heads(): Head[] {
+    return this.#frozen === null ? [this.#head] : [this.#frozen, this.#head];
+  }
+
+  async #selectRaw(kv: KvRead, tenant: string, group: number[], minMs: number, maxMs: number, buckets: readonly number[], stats: ScanStats): Promise<SeriesSamples[]> {
+    const it = new ChunkIterator();
+    const parts = await this.#readDurable(kv, MetricKeySpace.Chunks, tenant, group, buckets, stats, (v) => {
+      const ts: number[] = [];
+      const vs: number[] = [];
+      for (const c of decodeChunkRun(v)) {
+        it.reset(c);
+        while (it.next()) {
+          ts.push(it.t);
+          vs.push(it.v);
+        }
+      }
+      return { ts, vs };
+    });
+    const out: SeriesSamples[] = [];
+    for (const id of group) {
+      const ts: number[] = [];
+      const vs: number[] = [];
+      for (const p of parts.get(id) ?? []) {
+        for (let i = 0; i < p.ts.length; i++) {
+          ts.push(p.ts[i] as number);
+          vs.push(p.vs[i] as number);
+        }
+      }
+      for (const h of this.#heads()) {
+        const cols = h.floats.get(id);
+        if (cols === undefined) continue;
+        stats.headRowsScanned += cols.n;
+        for (let i = 0; i < cols.n; i++) {
+          ts.push(cols.ts[i] as number);
+          vs.push(cols.vs[i] as number);
+        }
+      }
+      const merged = mergeSamples(ts, vs, minMs, maxMs);
+      if (merged.timestamps.length === 0) continue;
+      const info = this.#registry.info(id);
+      out.push({ kind: 'samples', seriesId: id, name: info.name, labels: info.labels, ...merged });
+    }
+    return out;
+  }
+
+  async #selectRollups(
+    kv: KvRead,
+    tenant: string,
+    group: number[],
+    minMs: number,
+    maxMs: number,
+    buckets: readonly number[],
+    resolution: Exclude<Resolution, 'raw'>,
+    stats: ScanStats,
+  ): Promise<SeriesRollups[]> {
+    const W = ROLLUP_WINDOW_MS[resolution];
+    const tag = (ROLLUP_RESOLUTIONS.find((r) => r.res === resolution) as { tag: number }).tag;
+    const B = MetricStoreLimits.bucketMs;
+    const fromMs = Math.floor(minMs / W) * W;
+    const it = new ChunkIterator();
+    const parts = await this.#readDurable(kv, MetricKeySpace.Rollups, tenant, group, buckets, stats, (v, bucket) => decodeRollups(v, bucket * B, W, it), tag);
+    const out: SeriesRollups[] = [];
+    for (const id of group) {
+      const byWindow = new Map<number, RollupPartial>();
+      const merge = (ps: readonly RollupPartial[]): void => {
+        for (const p of ps) {
+          if (p.startMs < fromMs || p.startMs > maxMs) continue;
+          const cur = byWindow.get(p.startMs);
+          if (cur === undefined) byWindow.set(p.startMs, { ...p });
+          else mergeInto(cur, p);
+        }
+      };
+      for (const p of parts.get(id) ?? []) merge(p);
+      for (const h of this.#heads()) {
+        const cols = h.floats.get(id);
+        if (cols === undefined) continue;
+        stats.headRowsScanned += cols.n;
+        merge(partialsOf(cols.ts, cols.vs, cols.n, W));
+      }
+      if (byWindow.size === 0) continue;
+      const points = [...byWindow.values()].sort((a, b) => a.startMs - b.startMs).map(pointOf);
+      const info = this.#registry.info(id);
+      out.push({ kind: 'rollups', seriesId: id, name: info.name, labels: info.labels, resolution, points });
+    }
+    return out;
+  }
+
+  /**
+   * #slices cuts [minMs, maxMs] into time slices of at most #bucketsPerBatch
+   * buckets that hold data (on disk for the tenant, or in a head), each with
+   * its durable buckets: [lo, hi, buckets]. Buckets on disk outside the range
+   * count as blocksPrunedTime.
+   */
+  #slices(tenant: string, minMs: number, maxMs: number, stats: ScanStats): [number, number, number[]][] {
+    if (!(minMs <= maxMs)) return [];
+    const B = MetricStoreLimits.bucketMs;
+    const lo = Math.floor(minMs / B);
+    const hi = Math.floor(maxMs / B);
+    const durable = new Set<number>();
+    for (const b of this.#buckets.get(tenant) ?? []) {
+      if (b < lo || b > hi) stats.blocksPrunedTime++;
+      else durable.add(b);
+    }
+    const all = new Set(durable);
+    for (const h of this.#heads()) {
+      if (!(h.minT <= h.maxT)) continue;
+      const from = Math.max(lo, Math.floor(h.minT / B));
+      const to = Math.min(hi, Math.floor(h.maxT / B));
+      for (let b = from; b <= to; b++) all.add(b);
+    }
+    const sorted = [...all].sort((a, b) => a - b);
+    const out: [number, number, number[]][] = [];
+    for (let i = 0; i < sorted.length; i += this.#bucketsPerBatch) {
+      const part = sorted.slice(i, i + this.#bucketsPerBatch);
+      const first = part[0] as number;
+      const last = part[part.length - 1] as number;
+      out.push([Math.max(minMs, first * B), Math.min(maxMs, (last + 1) * B - 1), part.filter((b) => durable.has(b))]);
+    }
+    return out;
+  }
+
+  /**
+   * #readDurable reads the values of `space` (or of rollup `tag`) of the
+   * series `group` (sorted ids) in `buckets` (sorted), decoded per value, per
+   * series in (bucket, flushIndex) order — that is, in write order. Inside a
+   * bucket it seeks the id range of the group only. The durable copy of the
+   * frozen head (written, not yet dropped) is skipped: the frozen head is read
+   * from memory.
+   */
+  async #readDurable<T>(
+    kv: KvRead,
+    space: number,
+    tenant: string,
+    group: number[],
+    buckets: readonly number[],
+    stats: ScanStats,
+    decode: (value: Uint8Array, bucket: number) => T,
+    tag?: number,
+  ): Promise<Map<number, T[]>> {
+    const out = new Map<number, T[]>();
+    if (group.length === 0) return out;
+    const wanted = new Set(group);
+    const skipFlush = this.#frozen?.flushIndex ?? -1;
+    const firstId = group[0] as number;
+    const lastId = group[group.length - 1] as number;
+    const prefixBytes = tenantPrefix(space, tenant).length + (tag === undefined ? 0 : 1);
+    for (const bucket of buckets) {
+      const start = tag === undefined ? dataKeyPrefix(space, tenant, bucket, firstId) : rollupKeyPrefix(space, tenant, tag, bucket, firstId);
+      const end = tag === undefined ? dataKeyPrefix(space, tenant, bucket, lastId + 1) : rollupKeyPrefix(space, tenant, tag, bucket, lastId + 1);
+      for await (const page of kv.pages({ gte: start, lt: end })) {
+        for (const e of page) {
+          const f = parseDataKey(e.key, prefixBytes);
+          if (f.flushIndex === skipFlush) continue;
+          if (!wanted.has(f.seriesId)) {
+            stats.blocksPrunedIndex++;
+            continue;
+          }
+          stats.blocksScanned++;
+          stats.bytesRead += e.value.length;
+          let list = out.get(f.seriesId);
+          if (list === undefined) out.set(f.seriesId, (list = []));
+          list.push(decode(e.value, bucket));
+        }
+      }
+    }
+    return out;
+  }
+}
+
+function recordWidth(d: RecordData): number {
+  if (d.type === 'histogram') return d.bucketCounts.length + d.bounds.length;
+  if (d.type === 'summary') return d.quantiles.length * 2;
+  return d.positive.bucketCounts.length + d.negative.bucketCounts.length;
+}
+
+function sortedKeys(m: { keys(): Iterable<number> }): number[] {
+  return [...m.keys()].sort((a, b) => a - b);
+}
+
+
+function* batches(ids: number[]): Generator<number[]> {
+  const n = MetricStoreLimits.selectSeriesPerBatchMax;
+  for (let i = 0; i < ids.length; i += n) yield ids.slice(i, i + n);
+}
+
+
+function spaceRange(space: number): { gte: Uint8Array; lt: Uint8Array } {
+  assert(space >= KeySpace.MetricsFirst && space <= KeySpace.MetricsLast, 'a metrics key space');
+  return { gte: Uint8Array.of(space), lt: Uint8Array.of(space + 1) };
+}
+
+function prefixRange(prefix: Uint8Array): { gte: Uint8Array; lt: Uint8Array } {
+  const end = prefixEnd(prefix);
+  assert(end !== null, 'a metrics prefix has an end');
+  return { gte: prefix, lt: end };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+/** tenantOfKey reads the tenant of a `space tenant\0 …` key. */
+function tenantOfKey(k: Uint8Array): string {
+  const nul = k.indexOf(0, 1);
+  if (nul < 0) throw new OtlpdbError('ERR_CORRUPTION', 'metrics key without a tenant terminator');
+  return utf8.decode(k.subarray(1, nul));
+}
+
+/** batchBytes is a helper for tests and reports: the bytes a batch puts under the metrics key spaces. */
+export function metricsBatchBytes(batch: KvWriteBatch): number {
+  let n = 0;
+  for (const op of batch.ops) if (op.type === 'put' && (op.key[0] as number) >= KeySpace.MetricsFirst && (op.key[0] as number) <= KeySpace.MetricsLast) n += op.key.length + (op.value?.length ?? 0);
+  return n;
+}
