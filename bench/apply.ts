@@ -28,7 +28,8 @@ import type { LogRow, MetricPointRow, Resource, Scope, SpanRow } from '../src/st
 import { decodeShardEntry, encodeShardEntry } from '../src/storage/shard-entry.js';
 import { decodeApplyResult } from '../src/storage/shard/shard-records.js';
 import { ShardStateMachine } from '../src/storage/shard/shard-state-machine.js';
-import { makeShardStores } from '../src/storage/shard/stores.js';
+import { initHash } from '../src/partition/hash.js';
+import { shardStoresFactory } from '../src/storage/shard/stores.js';
 import { realisticSpans } from '../src/storage/traces/traces-test-util.js';
 
 function arg(name: string, fallback: number): number {
@@ -122,7 +123,7 @@ interface Figure {
   readonly headBytesPerRow: number;
 }
 
-async function measure(signal: 'metrics' | 'traces' | 'logs', es: Entry[], rows: number, target: number): Promise<Figure> {
+async function measure(makeStores: ReturnType<typeof shardStoresFactory>, signal: 'metrics' | 'traces' | 'logs', es: Entry[], rows: number, target: number): Promise<Figure> {
   // Baseline: decode every entry.
   let t0 = performance.now();
   for (const e of es) decodeShardEntry(e.data);
@@ -131,7 +132,7 @@ async function measure(signal: 'metrics' | 'traces' | 'logs', es: Entry[], rows:
   const sm = new ShardStateMachine({
     group: 1,
     dir,
-    makeStores: makeShardStores,
+    makeStores,
     peer: { fetchPage: () => Promise.reject(new Error('no peers in the bench')) },
     nowMs: () => Date.now(),
     headBytesSoftMax: 2 ** 40,
@@ -170,20 +171,21 @@ async function measure(signal: 'metrics' | 'traces' | 'logs', es: Entry[], rows:
 
 async function main(): Promise<void> {
   const rand = new SeededRand(2026);
+  const makeStores = shardStoresFactory(await initHash());
   const figures: Figure[] = [];
   {
     const points = tsbsPoints(rand, SAMPLES);
-    figures.push(await measure('metrics', entries({ spans: [], points, logs: [] }, 1000, points.length), points.length, 1_000_000));
+    figures.push(await measure(makeStores, 'metrics', entries({ spans: [], points, logs: [] }, 1000, points.length), points.length, 1_000_000));
   }
   {
     const spans: SpanRow[] = [];
     while (spans.length < SPANS) spans.push(...realisticSpans(rand, 100));
     spans.length = SPANS;
-    figures.push(await measure('traces', entries({ spans, points: [], logs: [] }, 500, spans.length), spans.length, 200_000));
+    figures.push(await measure(makeStores, 'traces', entries({ spans, points: [], logs: [] }, 500, spans.length), spans.length, 200_000));
   }
   {
     const logs = realisticLogs(rand, LOGS);
-    figures.push(await measure('logs', entries({ spans: [], points: [], logs }, 500, logs.length), logs.length, 200_000));
+    figures.push(await measure(makeStores, 'logs', entries({ spans: [], points: [], logs }, 500, logs.length), logs.length, 200_000));
   }
   const mem = process.memoryUsage();
   if (JSON_OUT) {

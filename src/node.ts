@@ -57,7 +57,7 @@ import { MultiRaftDriver } from './raft/driver/multi-raft.js';
 import type { GroupSpec } from './raft/driver/multi-raft.js';
 import { ShardService } from './shard-service.js';
 import type { FlushDocument, StatsDocument } from './shard-service.js';
-import { makeShardStores } from './storage/shard/stores.js';
+import { shardStoresFactory } from './storage/shard/stores.js';
 import { NONE, StateRole } from './raft/types.js';
 import type { GroupId, Message, NodeId } from './raft/types.js';
 import { PeerTransport } from './transport/peer-transport.js';
@@ -230,7 +230,7 @@ export class OtlpdbNode implements ApiSource {
       self: opts.id,
       dataDir: opts.dataDir,
       transport,
-      makeStores: makeShardStores,
+      makeStores: shardStoresFactory(hasher),
       meta: () => {
         const sm = opened?.stateMachine(NodeDefaults.metaGroup) ?? null;
         return sm instanceof MetaStateMachine ? sm : null;

@@ -1,14 +1,14 @@
-// TEMPORARY: metrics still the counting store until store-metrics merges.
+/**
+ * stores.ts — the three signal stores every shard replica runs (one
+ * factory, so the node, the benchmarks and the tests build replicas alike).
+ */
 import { LogStore } from '../logs/log-store.js';
+import { MetricStore } from '../metrics/metric-store.js';
+import type { SeriesHasher } from '../metrics/series-registry.js';
 import { TraceStore } from '../traces/trace-store.js';
-import { KeySpace } from './keys.js';
 import type { ShardStores } from './shard-state-machine.js';
-import { CountingStore } from './shard-test-util.js';
 
-export function makeShardStores(): ShardStores {
-  return {
-    traces: new TraceStore(),
-    metrics: new CountingStore('metrics', KeySpace.MetricsFirst),
-    logs: new LogStore(),
-  };
+/** shardStoresFactory returns the factory of a replica's stores: traces, metrics (series ids hashed with `hasher`, xxhash64) and logs. */
+export function shardStoresFactory(hasher: SeriesHasher): () => ShardStores {
+  return () => ({ traces: new TraceStore(), metrics: new MetricStore({ hasher }), logs: new LogStore() });
 }
