@@ -151,7 +151,7 @@ export class CompressionTally {
         const choice = this.#encoder.encodeChunk(ts, vs);
         verifyChunk(choice, timestampsMs, valueBits, start, end, this.#it, `${series.name} per-chunk choice`);
         assert(choice.length <= plain.length, 'the per-chunk choice is never larger than plain XOR');
-        const decimal = choice[1] === ChunkEncoding.Decimal ? 1 : 0;
+        const decimal = choice[1] === ChunkEncoding.Decimal || choice[1] === ChunkEncoding.DecimalCompact ? 1 : 0;
         for (const figures of [mine, total]) {
           figures.plain.bytes += plain.length;
           figures.plain.chunks++;

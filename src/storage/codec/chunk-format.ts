@@ -5,8 +5,12 @@
  * Chunk header (both encodings):
  *
  *   byte 0: format version (CHUNK_FORMAT_VERSION = 1)
- *   byte 1: value encoding (ChunkEncoding.Xor = 0, ChunkEncoding.Decimal = 1)
- *   byte 2..: a bit stream (bits.ts order: MSB first), drawn in gorilla.ts and decimal.ts
+ *   byte 1: encoding (ChunkEncoding.Xor = 0, Decimal = 1, XorCompact = 2, DecimalCompact = 3)
+ *   byte 2..: a bit stream (bits.ts order: MSB first), drawn in gorilla.ts,
+ *             decimal.ts, compact-xor.ts and compact-decimal.ts
+ *
+ * Encodings 0 and 1 code timestamps as below; 2 and 3 use the compact
+ * timestamps of compact-timestamps.ts. All four stay decodable forever.
  *
  * Timestamps (integer ms, |t| <= CodecLimits.timestampMsAbsMax) inside the bit stream:
  *
@@ -37,6 +41,10 @@ export const ChunkEncoding = {
   Xor: 0,
   /** Decimal is values scaled by 10^digits to integers, delta or delta-of-delta coded and bit-packed (decimal.ts). */
   Decimal: 1,
+  /** XorCompact is Gorilla XOR values with compact (grid or delta, Rice-coded jitter) timestamps (compact-xor.ts). */
+  XorCompact: 2,
+  /** DecimalCompact is scaled-integer values with per-chunk order, coding and ulp fix-ups, and compact timestamps (compact-decimal.ts). */
+  DecimalCompact: 3,
 } as const;
 
 /** ChunkEncodingValue is one of the ChunkEncoding numbers. */
@@ -174,7 +182,9 @@ export function readChunkHeader(bytes: Uint8Array): ChunkEncodingValue {
   if (bytes.length < CHUNK_HEADER_BYTES) throw corrupt('chunk shorter than its header', { bytes: bytes.length });
   if (bytes[0] !== CHUNK_FORMAT_VERSION) throw corrupt(`unknown chunk format version ${bytes[0]}`);
   const enc = bytes[1];
-  if (enc !== ChunkEncoding.Xor && enc !== ChunkEncoding.Decimal) throw corrupt(`unknown chunk encoding ${enc}`);
+  if (enc !== ChunkEncoding.Xor && enc !== ChunkEncoding.Decimal && enc !== ChunkEncoding.XorCompact && enc !== ChunkEncoding.DecimalCompact) {
+    throw corrupt(`unknown chunk encoding ${enc}`);
+  }
   return enc;
 }
 

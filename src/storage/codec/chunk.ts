@@ -1,7 +1,8 @@
 /**
- * chunk.ts — decoding any time-series chunk (XOR or decimal, told apart by
- * header byte 1; layouts in chunk-format.ts, gorilla.ts, decimal.ts), and the
- * per-chunk choice between the two encodings.
+ * chunk.ts — decoding any time-series chunk (XOR, decimal, compact XOR or
+ * compact decimal, told apart by header byte 1; layouts in chunk-format.ts,
+ * gorilla.ts, decimal.ts, compact-xor.ts, compact-decimal.ts), and the
+ * per-chunk choice of the smallest encoding.
  *
  * ChunkIterator decodes one sample per next() into its own fields and
  * allocates nothing per sample; decodeChunk builds two columns with it.
@@ -12,9 +13,19 @@
  * stays done until reset.
  */
 import { BitReader, BitWriter, float64FromBits, float64Hi, float64Lo } from './bits.js';
-import { CHUNK_HEADER_BYTES, ChunkEncoding, type ChunkEncodingValue, TimestampDecoder, readChunkHeader, readSampleCount } from './chunk-format.js';
-import { DecimalScratch, DecimalValueDecoder, encodeDecimalChunk } from './decimal.js';
-import { XorValueDecoder, encodeChunk } from './gorilla.js';
+import {
+  CHUNK_HEADER_BYTES,
+  ChunkEncoding,
+  type ChunkEncodingValue,
+  TimestampDecoder,
+  readChunkHeader,
+  readSampleCount,
+} from './chunk-format.js';
+import { CompactDecimalScratch, CompactDecimalValueDecoder, encodeCompactDecimalChunk } from './compact-decimal.js';
+import { CompactTimestampDecoder, CompactTimestampPlan } from './compact-timestamps.js';
+import { encodeCompactXorChunk } from './compact-xor.js';
+import { DecimalValueDecoder } from './decimal.js';
+import { XorValueDecoder, XorValueEncoder, encodeChunk } from './gorilla.js';
 import { CodecLimits } from '../../limits.js';
 import { OtlpdbError } from '../../errors.js';
 
@@ -32,6 +43,8 @@ export class ChunkIterator {
   #ts = new TimestampDecoder();
   #xor = new XorValueDecoder();
   #dec = new DecimalValueDecoder();
+  #cts = new CompactTimestampDecoder();
+  #cdec = new CompactDecimalValueDecoder();
   #encoding: ChunkEncodingValue = ChunkEncoding.Xor;
   #count = 0;
   #index = 0;
@@ -67,7 +80,30 @@ export class ChunkIterator {
     if (i >= this.#count) return false;
     this.#index = this.#count; // stays done if a read below throws
     const r = this.#r;
-    if (this.#encoding === ChunkEncoding.Xor) {
+    const enc = this.#encoding;
+    if (enc === ChunkEncoding.XorCompact) {
+      if (i === 0) {
+        this.t = this.#cts.header(r, this.#count);
+        this.#xor.first(r);
+      } else {
+        this.t = this.#cts.next(r);
+        this.#xor.next(r);
+      }
+      this.vHi = this.#xor.hi;
+      this.vLo = this.#xor.lo;
+      this.v = float64FromBits(this.vHi, this.vLo);
+    } else if (enc === ChunkEncoding.DecimalCompact) {
+      if (i === 0) {
+        this.t = this.#cts.header(r, this.#count);
+        this.#cdec.header(r, this.#count);
+      } else {
+        this.t = this.#cts.next(r);
+        this.#cdec.next(r);
+      }
+      this.vHi = this.#cdec.hi;
+      this.vLo = this.#cdec.lo;
+      this.v = float64FromBits(this.vHi, this.vLo);
+    } else if (enc === ChunkEncoding.Xor) {
       if (i === 0) {
         this.t = this.#ts.first(r);
         this.#xor.first(r);
@@ -120,34 +156,45 @@ export function decodeChunk(bytes: Uint8Array, it: ChunkIterator = new ChunkIter
 }
 
 /**
- * SeriesEncoder encodes chunks, choosing per chunk the smaller of XOR and
- * decimal (ties go to XOR); it keeps its buffers between chunks.
+ * SeriesEncoder encodes chunks, choosing per chunk the smallest of plain
+ * Gorilla XOR, compact XOR and compact decimal (ties go to the earlier one in
+ * that order, so a chunk is never larger than plain XOR); it keeps its
+ * buffers between chunks. It writes no legacy decimal chunks: compact decimal
+ * codes the same values with a smaller header and cheaper timestamps.
  */
 export class SeriesEncoder {
   readonly #xorWriter = new BitWriter();
+  readonly #compactXorWriter = new BitWriter();
   readonly #decWriter = new BitWriter();
-  readonly #scratch = new DecimalScratch();
-  /** chunksXor counts the chunks this encoder wrote as XOR. */
+  readonly #plan = new CompactTimestampPlan();
+  readonly #xorValues = new XorValueEncoder();
+  readonly #scratch = new CompactDecimalScratch();
+  /** chunksXor counts the chunks this encoder wrote as XOR (plain or compact). */
   chunksXor = 0;
-  /** chunksDecimal counts the chunks this encoder wrote as decimal. */
+  /** chunksDecimal counts the chunks this encoder wrote as decimal (compact). */
   chunksDecimal = 0;
 
-  /** encodeChunk encodes one chunk with the smaller encoding. */
+  /** encodeChunk encodes one chunk with the smallest encoding. */
   encodeChunk(ts: ArrayLike<number>, values: Float64Array): Uint8Array {
-    const xor = encodeChunk(ts, values, this.#xorWriter);
-    const dec = encodeDecimalChunk(ts, values, this.#decWriter, this.#scratch);
-    if (dec !== null && dec.length < xor.length) {
+    // encodeChunk checks the input (checkChunkInput) for all three encodings.
+    const plain = encodeChunk(ts, values, this.#xorWriter);
+    this.#plan.plan(ts);
+    let best = plain;
+    const xor = encodeCompactXorChunk(ts, values, this.#plan, this.#compactXorWriter, this.#xorValues);
+    if (xor.length < best.length) best = xor;
+    const dec = encodeCompactDecimalChunk(ts, values, this.#plan, this.#decWriter, this.#scratch);
+    if (dec !== null && dec.length < best.length) {
       this.chunksDecimal++;
       return dec;
     }
     this.chunksXor++;
-    return xor;
+    return best;
   }
 }
 
 /**
  * encodeSeries cuts a series into chunks of samplesPerChunk samples and
- * encodes each with the smaller of XOR and decimal (header byte 1 says which).
+ * encodes each with the smallest encoding (SeriesEncoder; header byte 1 says which).
  */
 export function encodeSeries(
   ts: ArrayLike<number>,
