@@ -49,7 +49,7 @@ import type { BitWriter} from './bits.js';
 import { type BitReader, corrupt, float64Hi, float64Lo } from './bits.js';
 import { CHUNK_FORMAT_VERSION, ChunkEncoding } from './chunk-format.js';
 import type { CompactTimestampPlan } from './compact-timestamps.js';
-import { RICE_K_BITS, bestRiceK, readRice, readRiceK, writeRice } from './rice.js';
+import { RICE_K_BITS, RICE_Z_MAX, bestRiceK, readRice, readRiceK, writeRice } from './rice.js';
 import { zigzagDecode, zigzagEncode } from './varint.js';
 
 const TWO_32 = 0x1_0000_0000;
@@ -238,11 +238,14 @@ export function encodeCompactDecimalChunk(
     const first = residualsOf(m, n, order, r);
     let rMin = Infinity;
     let rMax = -Infinity;
+    let zMax = 0;
     for (let i = first; i < n; i++) {
       const x = r[i] as number;
       if (x < rMin) rMin = x;
       if (x > rMax) rMax = x;
-      z[i] = zigzagEncode(x);
+      const zx = zigzagEncode(x);
+      z[i] = zx;
+      if (zx > zMax) zMax = zx;
     }
     const extra = order === DecimalOrder.DeltaOfDelta ? varintBits(zigzagEncode((m[1] as number) - (m[0] as number))) : 0;
     if (n <= first) {
@@ -255,8 +258,9 @@ export function encodeCompactDecimalChunk(
     }
     const width = bitWidth(rMax - rMin);
     const packedBits = extra + varintBits(zigzagEncode(rMin)) + 6 + width * (n - first);
-    const k = bestRiceK(z, first, n, bitsOut);
-    const riceBitsTotal = extra + RICE_K_BITS + (bitsOut[0] as number);
+    // Rice needs every zigzagged residual within RICE_Z_MAX (only |r| = 2^52 exactly is not).
+    const k = zMax <= RICE_Z_MAX ? bestRiceK(z, first, n, bitsOut) : 0;
+    const riceBitsTotal = zMax <= RICE_Z_MAX ? extra + RICE_K_BITS + (bitsOut[0] as number) : Infinity;
     if (packedBits < bestBits) {
       bestBits = packedBits;
       bestOrder = order;

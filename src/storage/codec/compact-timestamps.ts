@@ -16,11 +16,14 @@
  *     1 bit  mode                          0: grid   t_i = t0 + i·I + e_i
  *                                          1: delta  t_i = t_{i−1} + I + e_i
  *     uvarint(zigzag(I))                   the interval, ms
- *     6 bits k                             Rice parameter (rice.ts), <= 53
- *   per sample i >= 1 (interleaved with the values, see compact.ts):
- *     Rice(zigzag(e_i), k)
+ *     6 bits k                             Rice parameter (rice.ts), <= 53, or
+ *                                          TIMESTAMP_K_EXACT (63): every e_i = 0, no fields
+ *   per sample i >= 1 (interleaved with the values, see compact-xor.ts, compact-decimal.ts):
+ *     Rice(zigzag(e_i), k)                 (absent when k = TIMESTAMP_K_EXACT)
  *
- * The encoder takes I = round((t_{n−1} − t0) / (n − 1)). The decoder bounds
+ * The encoder takes I = round((t_{n−1} − t0) / (n − 1)); it never picks
+ * delta mode when a zigzagged e_i would pass RICE_Z_MAX (grid residuals stay
+ * under 2^52). The decoder bounds
  * |t0| <= timestampMsAbsMax, |I| <= 2×, the grid point |t0 + i·I| <= 4× and
  * every t_i <= 1× that limit, so every sum is an exact double and damage is
  * ERR_CORRUPTION.
@@ -28,10 +31,13 @@
 import { assert } from '../../errors.js';
 import { CodecLimits } from '../../limits.js';
 import { type BitReader, type BitWriter, corrupt } from './bits.js';
-import { RICE_K_BITS, bestRiceK, readRice, readRiceK, writeRice } from './rice.js';
+import { RICE_K_BITS, RICE_K_MAX, RICE_Z_MAX, bestRiceK, readRice, writeRice } from './rice.js';
 import { zigzagDecode, zigzagEncode } from './varint.js';
 
 const TS_MAX = CodecLimits.timestampMsAbsMax;
+
+/** TIMESTAMP_K_EXACT in the k field says every timestamp sits exactly on its grid or interval: no per-sample fields at all. */
+export const TIMESTAMP_K_EXACT = 63;
 
 /** TimestampMode says what the per-sample jitter is measured against. */
 export const TimestampMode = {
@@ -74,18 +80,32 @@ export class CompactTimestampPlan {
     const grid = this.zs;
     const delta = this.#other;
     let g = t0;
+    let gridMax = 0;
+    let deltaMax = 0;
     for (let i = 1; i < n; i++) {
       const t = ts[i] as number;
       g += interval;
-      grid[i] = zigzagEncode(t - g);
-      delta[i] = zigzagEncode(t - (ts[i - 1] as number) - interval);
+      const zg = zigzagEncode(t - g);
+      const zd = zigzagEncode(t - (ts[i - 1] as number) - interval);
+      grid[i] = zg;
+      delta[i] = zd;
+      if (zg > gridMax) gridMax = zg;
+      if (zd > deltaMax) deltaMax = zd;
+    }
+    assert(gridMax <= RICE_Z_MAX, 'grid residuals stay under 2^52');
+    const header = 1 + 8 * uvarintLength(zigzagEncode(interval)) + RICE_K_BITS;
+    this.intervalMs = interval;
+    if (gridMax === 0 || deltaMax === 0) {
+      // Exactly regular: no per-sample fields.
+      this.mode = gridMax === 0 ? TimestampMode.Grid : TimestampMode.Delta;
+      this.k = TIMESTAMP_K_EXACT;
+      this.bits = header;
+      return;
     }
     const kGrid = bestRiceK(grid, 1, n, this.#bitsOut);
     const bitsGrid = this.#bitsOut[0] as number;
-    const kDelta = bestRiceK(delta, 1, n, this.#bitsOut);
-    const bitsDelta = this.#bitsOut[0] as number;
-    const header = 1 + 8 * uvarintLength(zigzagEncode(interval)) + RICE_K_BITS;
-    this.intervalMs = interval;
+    const kDelta = deltaMax <= RICE_Z_MAX ? bestRiceK(delta, 1, n, this.#bitsOut) : 0;
+    const bitsDelta = deltaMax <= RICE_Z_MAX ? (this.#bitsOut[0] as number) : Infinity;
     if (bitsDelta < bitsGrid) {
       this.mode = TimestampMode.Delta;
       this.k = kDelta;
@@ -109,7 +129,7 @@ export class CompactTimestampPlan {
 
   /** writeSample writes the jitter field of sample i >= 1. */
   writeSample(w: BitWriter, i: number): void {
-    writeRice(w, this.zs[i] as number, this.k);
+    if (this.k !== TIMESTAMP_K_EXACT) writeRice(w, this.zs[i] as number, this.k);
   }
 }
 
@@ -144,14 +164,16 @@ export class CompactTimestampDecoder {
       const interval = zigzagDecode(r.readUvarint());
       if (!(interval <= 2 * TS_MAX && interval >= -2 * TS_MAX)) throw corrupt('timestamp interval out of range');
       this.#interval = interval;
-      this.#k = readRiceK(r);
+      const k = r.readBits(RICE_K_BITS);
+      if (k > RICE_K_MAX && k !== TIMESTAMP_K_EXACT) throw corrupt(`timestamp Rice parameter ${k}`);
+      this.#k = k;
     }
     return t0;
   }
 
   /** next reads one jitter field and returns the next time. */
   next(r: BitReader): number {
-    const e = zigzagDecode(readRice(r, this.#k));
+    const e = this.#k === TIMESTAMP_K_EXACT ? 0 : zigzagDecode(readRice(r, this.#k));
     let t: number;
     if (this.#mode === TimestampMode.Grid) {
       const g = this.#grid + this.#interval;

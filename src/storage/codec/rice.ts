@@ -24,8 +24,12 @@ export const RICE_ESCAPE_QUOTIENT = 6;
 export const RICE_K_MAX = 53;
 /** RICE_K_BITS is the width of a stored Rice parameter. */
 export const RICE_K_BITS = 6;
-/** RICE_Z_MAX is the largest coded value: a zigzag of |n| <= 2^52 (varint.ts ZIGZAG_ABS_MAX). */
-export const RICE_Z_MAX = 2 ** 53;
+/**
+ * RICE_Z_MAX is the largest coded value, the largest safe integer (the escape
+ * is a uvarint); callers check their zigzagged values against it and choose
+ * another coding when one is past it (only |n| = 2^52 exactly can be).
+ */
+export const RICE_Z_MAX = 2 ** 53 - 1;
 
 const TWO_32 = 0x1_0000_0000;
 /** POW2[k] is 2^k, exact, for 0 <= k <= RICE_K_MAX. */
@@ -49,8 +53,9 @@ export function riceBits(z: number, k: number): number {
 
 /**
  * bestRiceK returns the k in [0, RICE_K_MAX] that codes zs[from .. to) in the
- * fewest bits, and that count in bitsOut[0]. It tries k around log2 of the
- * mean (the classic estimate) and a few neighbours, not all 54.
+ * fewest bits, and that count in bitsOut[0]. It tries k = 0 and 1 (sparse
+ * residuals: mostly zeros and a few escapes, where the mean misleads) and k
+ * around log2 of the mean (the classic estimate), not all 54.
  */
 export function bestRiceK(zs: Float64Array, from: number, to: number, bitsOut: Float64Array): number {
   if (to <= from) {
@@ -65,7 +70,9 @@ export function bestRiceK(zs: Float64Array, from: number, to: number, bitsOut: F
   let best = Infinity;
   const lo = Math.max(0, guess - 2);
   const hi = Math.min(RICE_K_MAX, guess + 1);
-  for (let k = lo; k <= hi; k++) {
+  for (let j = 0; j < 2 + hi - lo + 1; j++) {
+    const k = j < 2 ? j : lo + j - 2;
+    if (j >= 2 && k < 2) continue;
     let bits = 0;
     for (let i = from; i < to; i++) bits += riceBits(zs[i] as number, k);
     if (bits < best) {
