@@ -5,12 +5,13 @@
  * Chunk header (both encodings):
  *
  *   byte 0: format version (CHUNK_FORMAT_VERSION = 1)
- *   byte 1: encoding (ChunkEncoding.Xor = 0, Decimal = 1, XorCompact = 2, DecimalCompact = 3)
+ *   byte 1: encoding (ChunkEncoding.Xor = 0, Decimal = 1, XorCompact = 2,
+ *           DecimalCompact = 3, Rational = 4)
  *   byte 2..: a bit stream (bits.ts order: MSB first), drawn in gorilla.ts,
- *             decimal.ts, compact-xor.ts and compact-decimal.ts
+ *             decimal.ts, compact-xor.ts, compact-decimal.ts and rational.ts
  *
- * Encodings 0 and 1 code timestamps as below; 2 and 3 use the compact
- * timestamps of compact-timestamps.ts. All four stay decodable forever.
+ * Encodings 0 and 1 code timestamps as below; 2, 3 and 4 use the compact
+ * timestamps of compact-timestamps.ts. All of them stay decodable forever.
  *
  * Timestamps (integer ms, |t| <= CodecLimits.timestampMsAbsMax) inside the bit stream:
  *
@@ -45,6 +46,8 @@ export const ChunkEncoding = {
   XorCompact: 2,
   /** DecimalCompact is scaled-integer values with per-chunk order, coding and ulp fix-ups, and compact timestamps (compact-decimal.ts). */
   DecimalCompact: 3,
+  /** Rational is values that are exact small ratios p/q (utilizations), with compact timestamps (rational.ts). */
+  Rational: 4,
 } as const;
 
 /** ChunkEncodingValue is one of the ChunkEncoding numbers. */
@@ -182,7 +185,13 @@ export function readChunkHeader(bytes: Uint8Array): ChunkEncodingValue {
   if (bytes.length < CHUNK_HEADER_BYTES) throw corrupt('chunk shorter than its header', { bytes: bytes.length });
   if (bytes[0] !== CHUNK_FORMAT_VERSION) throw corrupt(`unknown chunk format version ${bytes[0]}`);
   const enc = bytes[1];
-  if (enc !== ChunkEncoding.Xor && enc !== ChunkEncoding.Decimal && enc !== ChunkEncoding.XorCompact && enc !== ChunkEncoding.DecimalCompact) {
+  if (
+    enc !== ChunkEncoding.Xor &&
+    enc !== ChunkEncoding.Decimal &&
+    enc !== ChunkEncoding.XorCompact &&
+    enc !== ChunkEncoding.DecimalCompact &&
+    enc !== ChunkEncoding.Rational
+  ) {
     throw corrupt(`unknown chunk encoding ${enc}`);
   }
   return enc;

@@ -26,6 +26,7 @@ import { CompactTimestampDecoder, CompactTimestampPlan } from './compact-timesta
 import { encodeCompactXorChunk } from './compact-xor.js';
 import { DecimalValueDecoder } from './decimal.js';
 import { XorValueDecoder, XorValueEncoder, encodeChunk } from './gorilla.js';
+import { RationalScratch, RationalValueDecoder, encodeRationalChunk } from './rational.js';
 import { CodecLimits } from '../../limits.js';
 import { OtlpdbError } from '../../errors.js';
 
@@ -45,6 +46,7 @@ export class ChunkIterator {
   #dec = new DecimalValueDecoder();
   #cts = new CompactTimestampDecoder();
   #cdec = new CompactDecimalValueDecoder();
+  #rat = new RationalValueDecoder();
   #encoding: ChunkEncodingValue = ChunkEncoding.Xor;
   #count = 0;
   #index = 0;
@@ -103,6 +105,17 @@ export class ChunkIterator {
       this.vHi = this.#cdec.hi;
       this.vLo = this.#cdec.lo;
       this.v = float64FromBits(this.vHi, this.vLo);
+    } else if (enc === ChunkEncoding.Rational) {
+      if (i === 0) {
+        this.t = this.#cts.header(r, this.#count);
+        this.#rat.header(r);
+      } else {
+        this.t = this.#cts.next(r);
+        this.#rat.next(r);
+      }
+      this.vHi = this.#rat.hi;
+      this.vLo = this.#rat.lo;
+      this.v = float64FromBits(this.vHi, this.vLo);
     } else if (enc === ChunkEncoding.Xor) {
       if (i === 0) {
         this.t = this.#ts.first(r);
@@ -157,10 +170,11 @@ export function decodeChunk(bytes: Uint8Array, it: ChunkIterator = new ChunkIter
 
 /**
  * SeriesEncoder encodes chunks, choosing per chunk the smallest of plain
- * Gorilla XOR, compact XOR and compact decimal (ties go to the earlier one in
- * that order, so a chunk is never larger than plain XOR); it keeps its
- * buffers between chunks. It writes no legacy decimal chunks: compact decimal
- * codes the same values with a smaller header and cheaper timestamps.
+ * Gorilla XOR, compact XOR, compact decimal and, when the values have no
+ * decimal form, rational (ties go to the earlier one in that order, so a
+ * chunk is never larger than plain XOR); it keeps its buffers between chunks.
+ * It writes no legacy decimal chunks: compact decimal codes the same values
+ * with a smaller header and cheaper timestamps.
  */
 export class SeriesEncoder {
   readonly #xorWriter = new BitWriter();
@@ -169,10 +183,14 @@ export class SeriesEncoder {
   readonly #plan = new CompactTimestampPlan();
   readonly #xorValues = new XorValueEncoder();
   readonly #scratch = new CompactDecimalScratch();
+  readonly #ratWriter = new BitWriter();
+  readonly #ratScratch = new RationalScratch();
   /** chunksXor counts the chunks this encoder wrote as XOR (plain or compact). */
   chunksXor = 0;
   /** chunksDecimal counts the chunks this encoder wrote as decimal (compact). */
   chunksDecimal = 0;
+  /** chunksRational counts the chunks this encoder wrote as rational. */
+  chunksRational = 0;
 
   /** encodeChunk encodes one chunk with the smallest encoding. */
   encodeChunk(ts: ArrayLike<number>, values: Float64Array): Uint8Array {
@@ -186,6 +204,14 @@ export class SeriesEncoder {
     if (dec !== null && dec.length < best.length) {
       this.chunksDecimal++;
       return dec;
+    }
+    if (dec === null) {
+      // Ratios have no short decimal; a chunk with one has no use for this path (and it is the slower one).
+      const rat = encodeRationalChunk(ts, values, this.#plan, this.#ratWriter, this.#ratScratch);
+      if (rat !== null && rat.length < best.length) {
+        this.chunksRational++;
+        return rat;
+      }
     }
     this.chunksXor++;
     return best;

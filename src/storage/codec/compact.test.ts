@@ -10,6 +10,7 @@ import { CompactTimestampPlan, TIMESTAMP_K_EXACT, TimestampMode } from './compac
 import { encodeCompactXorChunk } from './compact-xor.js';
 import { encodeChunk } from './gorilla.js';
 import { XorValueEncoder } from './gorilla.js';
+import { RATIONAL_Q_MAX, RationalScratch, encodeRationalChunk, ratioOf } from './rational.js';
 import { RICE_ESCAPE_QUOTIENT, RICE_K_MAX, RICE_Z_MAX, readRice, riceBits, writeRice } from './rice.js';
 
 type Encode = (ts: ArrayLike<number>, values: Float64Array) => Uint8Array | null;
@@ -33,9 +34,18 @@ function compactDecimal(ts: ArrayLike<number>, values: Float64Array): Uint8Array
   return encodeCompactDecimalChunk(ts, values, plan, new BitWriter(), new CompactDecimalScratch());
 }
 
+/** rational encodes with ChunkEncoding.Rational alone (null unless every value is a small ratio). */
+function rational(ts: ArrayLike<number>, values: Float64Array): Uint8Array | null {
+  checkChunkInput(ts, values);
+  const plan = new CompactTimestampPlan();
+  plan.plan(ts);
+  return encodeRationalChunk(ts, values, plan, new BitWriter(), new RationalScratch());
+}
+
 const encoders: readonly (readonly [string, Encode])[] = [
   ['compact xor', compactXor],
   ['compact decimal', compactDecimal],
+  ['rational', rational],
   ['series', (ts, v) => new SeriesEncoder().encodeChunk(ts, v)],
 ];
 
@@ -139,6 +149,9 @@ function series(rand: SeededRand, kind: number, n: number): { ts: Float64Array; 
       case 3: // few levels, long runs
         if (rand.intn(10) === 0) level = rand.intn(4) * 2 ** 20;
         v = level;
+        break;
+      case 5: // ratios (utilizations), some negative or above 1
+        v = (rand.intn(2000) - (digits === 0 ? 1000 : 0)) / (1 + rand.intn(digits < 5 ? 1000 : RATIONAL_Q_MAX));
         break;
       default: // a mix: decimals with one pattern from the corners now and then
         v = rand.intn(20) === 0 ? randomPattern(rand) : rand.intn(100000) / 1000;
@@ -266,15 +279,17 @@ t.test('property: random series round-trip exactly through every compact encoder
   const seeds = 400;
   let failures = 0;
   let decimalChunks = 0;
+  let rationalChunks = 0;
   for (let seed = 1; seed <= seeds; seed++) {
     const rand = new SeededRand(seed);
-    const kind = rand.intn(5);
+    const kind = rand.intn(6);
     const n = rand.intn(4) === 0 ? rand.intn(4) : rand.intn(300);
     const { ts, values } = series(rand, kind, n);
     for (const [ename, encode] of encoders) {
       const m = roundTripMismatch(ts, values, encode);
       if (m === 'skipped') continue;
       if (ename === 'compact decimal') decimalChunks++;
+      if (ename === 'rational') rationalChunks++;
       if (m !== null) {
         failures++;
         t.fail(`seed ${seed} kind ${kind} n ${n} (${ename}): ${m}`);
@@ -286,6 +301,24 @@ t.test('property: random series round-trip exactly through every compact encoder
   }
   t.equal(failures, 0, `${seeds} seeds`);
   t.ok(decimalChunks > seeds / 4, `${decimalChunks} series took the compact decimal path`);
+  t.ok(rationalChunks > seeds / 8, `${rationalChunks} series took the rational path`);
+});
+
+t.test('rational: utilizations are small ratios; the smallest denominator is found; non-ratios are refused', async (t) => {
+  const pair = new Float64Array(2);
+  t.ok(ratioOf(0.6813627254509018, pair), '0.6813627254509018 is a ratio');
+  t.same(Array.from(pair), [340, 499], '= 340 / 499 (680 ms of 998)');
+  t.ok(ratioOf(-2.5, pair) && pair[0] === -5 && pair[1] === 2, '-2.5 = -5 / 2');
+  t.ok(ratioOf(0, pair) && pair[0] === 0 && pair[1] === 1, '0 = 0 / 1');
+  for (const v of [NaN, Infinity, -Infinity, -0, Math.PI, 1e300, 2 ** -60]) t.notOk(ratioOf(v, pair), `${v} is no small ratio`);
+  const ts = Array.from({ length: 60 }, (_, i) => 1_795_754_521_622 + i * 1000 + (i % 2));
+  const util = Float64Array.from(ts, (_, i) => ((i * 37) % 100) * 10 / (998 + (i % 5)));
+  const bytes = rational(ts, util);
+  t.not(bytes, null, 'encodable');
+  t.equal(roundTripMismatch(ts, util, rational), null, 'bit-exact');
+  t.ok(bytes !== null && bytes.length < compactXor(ts, util).length / 2, `rational ${bytes?.length} B vs compact XOR ${compactXor(ts, util).length} B`);
+  t.equal(new SeriesEncoder().encodeChunk(ts, util)[1], ChunkEncoding.Rational, 'the series encoder picks it');
+  t.equal(rational(ts.slice(0, 2), Float64Array.of(0.5, Math.PI)), null, 'one irrational refuses the chunk');
 });
 
 function expectCorruption(t: Test, bytes: Uint8Array, what: string): void {
@@ -305,6 +338,8 @@ t.test('every truncation and an extra byte of a compact chunk is ERR_CORRUPTION;
     ['compact xor', compactXor(ts, Float64Array.of(1.5, 2.25, NaN, -0, 1e300, 3.14159, 3.14159))],
     ['compact decimal', compactDecimal(ts, Float64Array.of(1.5, 2.25, 3, 4.75, 5, 6.5, 1e6))],
     ['compact decimal with fix-ups', compactDecimal(ts, sums)],
+    ['rational', rational(ts, Float64Array.of(0.5, 340 / 499, 0, 7, 1 / 3, 2 / 3, 999 / 1000))],
+    ['rational with signed numerators', rational(ts, Float64Array.of(-0.5, 340 / 499, 0, 7, -1 / 3, 2 / 3, 999 / 1000))],
   ];
   for (const [name, bytes] of cases) {
     if (bytes === null) {
@@ -336,6 +371,7 @@ t.test('every truncation and an extra byte of a compact chunk is ERR_CORRUPTION;
   // A claimed count past chunkSamplesMax is refused before any column is allocated.
   expectCorruption(t, Uint8Array.of(1, ChunkEncoding.XorCompact, 0xff, 0xff, 0xff, 0xff, 0x0f), 'compact xor count past chunkSamplesMax');
   expectCorruption(t, Uint8Array.of(1, ChunkEncoding.DecimalCompact, 0xff, 0xff, 0xff, 0xff, 0x0f), 'compact decimal count past chunkSamplesMax');
+  expectCorruption(t, Uint8Array.of(1, ChunkEncoding.Rational, 0xff, 0xff, 0xff, 0xff, 0x0f), 'rational count past chunkSamplesMax');
 });
 
 t.test('planted bugs: the round-trip checker catches a wrong interval, a decoder that drops fix-ups and a flipped jitter bit', async (t) => {
@@ -365,4 +401,12 @@ t.test('planted bugs: the round-trip checker catches a wrong interval, a decoder
     return bytes;
   };
   t.not(roundTripMismatch(ts, sums, flip), null, 'a flipped bit is caught');
+  // Bug 4: a rational decoder that keeps p / q in single precision.
+  const util = Float64Array.from(ts, (_, i) => ((i * 37) % 100) / 499);
+  t.equal(roundTripMismatch(ts, util, rational), null, 'the honest rational codec passes');
+  const single: Decode = (bytes) => {
+    const d = decodeChunk(bytes);
+    return { ts: d.ts, values: Float64Array.from(d.values, (v) => Math.fround(v)) };
+  };
+  t.not(roundTripMismatch(ts, util, rational, single), null, 'a single-precision ratio is caught');
 });
