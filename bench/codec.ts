@@ -114,7 +114,7 @@ function chunkBench(ms: number): Record<string, unknown>[] {
     }
     const xorBytes = xorChunks.reduce((a, c) => a + c.length, 0);
     const bestBytes = bestChunks.reduce((a, c) => a + c.length, 0);
-    const decimalChunks = bestChunks.filter((c) => c[1] === ChunkEncoding.Decimal).length;
+    const decimalChunks = bestChunks.filter((c) => c[1] === ChunkEncoding.Decimal || c[1] === ChunkEncoding.DecimalCompact).length;
     const encXor = timeLoop(ms, () => {
       for (const s of all) {
         for (let start = 0; start < SAMPLES_PER_SERIES; start += CHUNK_SAMPLES) {

@@ -126,6 +126,40 @@ export function readDod(r: BitReader): number {
   return v > half ? v - 2 * half : v;
 }
 
+/** dodBits is the length of writeDod's field for dod. */
+function dodBits(dod: number): number {
+  if (dod === 0) return 1;
+  if (dod >= -63 && dod <= 64) return 9;
+  if (dod >= -255 && dod <= 256) return 12;
+  if (dod >= -2047 && dod <= 2048) return 16;
+  return 68;
+}
+
+/** gorillaTimestampBits is the exact bit count of TimestampEncoder's fields for ts (t0 included), without writing them. */
+export function gorillaTimestampBits(ts: ArrayLike<number>): number {
+  const n = ts.length;
+  if (n === 0) return 0;
+  let bits = 64;
+  if (n < 2) return bits;
+  let delta = (ts[1] as number) - (ts[0] as number);
+  bits += 8 * uvarintLength(zigzagEncode(delta));
+  for (let i = 2; i < n; i++) {
+    const d = (ts[i] as number) - (ts[i - 1] as number);
+    bits += dodBits(d - delta);
+    delta = d;
+  }
+  return bits;
+}
+
+function uvarintLength(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}
+
 /** TimestampDecoder turns the timestamp fields of a chunk back into times, one at a time, without allocating. */
 export class TimestampDecoder {
   #t = 0;

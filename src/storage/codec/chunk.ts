@@ -18,15 +18,19 @@ import {
   ChunkEncoding,
   type ChunkEncodingValue,
   TimestampDecoder,
+  TimestampEncoder,
+  checkChunkInput,
+  gorillaTimestampBits,
   readChunkHeader,
   readSampleCount,
 } from './chunk-format.js';
-import { CompactDecimalScratch, CompactDecimalValueDecoder, encodeCompactDecimalChunk } from './compact-decimal.js';
+import { CompactDecimalScratch, CompactDecimalValueDecoder, writeCompactDecimalChunk } from './compact-decimal.js';
 import { CompactTimestampDecoder, CompactTimestampPlan } from './compact-timestamps.js';
-import { encodeCompactXorChunk } from './compact-xor.js';
+import { writeCompactXorChunk } from './compact-xor.js';
 import { DecimalValueDecoder } from './decimal.js';
-import { XorValueDecoder, XorValueEncoder, encodeChunk } from './gorilla.js';
-import { RationalScratch, RationalValueDecoder, encodeRationalChunk } from './rational.js';
+import { XorValueDecoder, XorValueEncoder, writeXorChunk } from './gorilla.js';
+import { RationalScratch, RationalValueDecoder, writeRationalChunk } from './rational.js';
+import { uvarintBytes, zigzagEncode } from './varint.js';
 import { CodecLimits } from '../../limits.js';
 import { OtlpdbError } from '../../errors.js';
 
@@ -178,12 +182,12 @@ export function decodeChunk(bytes: Uint8Array, it: ChunkIterator = new ChunkIter
  */
 export class SeriesEncoder {
   readonly #xorWriter = new BitWriter();
-  readonly #compactXorWriter = new BitWriter();
   readonly #decWriter = new BitWriter();
+  readonly #ratWriter = new BitWriter();
   readonly #plan = new CompactTimestampPlan();
+  readonly #tsEncoder = new TimestampEncoder();
   readonly #xorValues = new XorValueEncoder();
   readonly #scratch = new CompactDecimalScratch();
-  readonly #ratWriter = new BitWriter();
   readonly #ratScratch = new RationalScratch();
   /** chunksXor counts the chunks this encoder wrote as XOR (plain or compact). */
   chunksXor = 0;
@@ -192,29 +196,30 @@ export class SeriesEncoder {
   /** chunksRational counts the chunks this encoder wrote as rational. */
   chunksRational = 0;
 
-  /** encodeChunk encodes one chunk with the smallest encoding. */
+  /** encodeChunk encodes one chunk with the smallest encoding. Throws ERR_INVALID_ARGUMENT or ERR_LIMIT_EXCEEDED like encodeChunk. */
   encodeChunk(ts: ArrayLike<number>, values: Float64Array): Uint8Array {
-    // encodeChunk checks the input (checkChunkInput) for all three encodings.
-    const plain = encodeChunk(ts, values, this.#xorWriter);
+    checkChunkInput(ts, values);
     this.#plan.plan(ts);
-    let best = plain;
-    const xor = encodeCompactXorChunk(ts, values, this.#plan, this.#compactXorWriter, this.#xorValues);
-    if (xor.length < best.length) best = xor;
-    const dec = encodeCompactDecimalChunk(ts, values, this.#plan, this.#decWriter, this.#scratch);
-    if (dec !== null && dec.length < best.length) {
-      this.chunksDecimal++;
-      return dec;
+    // Plain and compact XOR share their value fields: compare the timestamp fields alone, write one.
+    const n = ts.length;
+    const plainTsBits = gorillaTimestampBits(ts);
+    const compactTsBits = n === 0 ? 0 : 8 * uvarintBytes(zigzagEncode(ts[0] as number)) + this.#plan.bits;
+    const xw = this.#xorWriter;
+    if (compactTsBits < plainTsBits) writeCompactXorChunk(ts, values, this.#plan, xw, this.#xorValues);
+    else writeXorChunk(ts, values, xw, this.#tsEncoder, this.#xorValues);
+    let best = xw;
+    let decimal = false;
+    if (writeCompactDecimalChunk(ts, values, this.#plan, this.#decWriter, this.#scratch)) {
+      decimal = true;
+      if (this.#decWriter.byteLength < best.byteLength) best = this.#decWriter;
+    } else if (writeRationalChunk(ts, values, this.#plan, this.#ratWriter, this.#ratScratch)) {
+      // Ratios have no short decimal; a chunk with one has no use for this (slower) path.
+      if (this.#ratWriter.byteLength < best.byteLength) best = this.#ratWriter;
     }
-    if (dec === null) {
-      // Ratios have no short decimal; a chunk with one has no use for this path (and it is the slower one).
-      const rat = encodeRationalChunk(ts, values, this.#plan, this.#ratWriter, this.#ratScratch);
-      if (rat !== null && rat.length < best.length) {
-        this.chunksRational++;
-        return rat;
-      }
-    }
-    this.chunksXor++;
-    return best;
+    if (best === xw) this.chunksXor++;
+    else if (decimal) this.chunksDecimal++;
+    else this.chunksRational++;
+    return best.finish();
   }
 }
 

@@ -52,6 +52,11 @@ import type { CompactTimestampPlan } from './compact-timestamps.js';
 import { RICE_K_BITS, RICE_Z_MAX, bestRiceK, readRice, readRiceK, writeRice } from './rice.js';
 import { zigzagDecode, zigzagEncode } from './varint.js';
 
+/** zigzagFast is zigzagEncode without its argument check, for hot loops over values already bounded by |n| <= 2^52. */
+function zigzagFast(n: number): number {
+  return n >= 0 ? 2 * n : -2 * n - 1;
+}
+
 const TWO_32 = 0x1_0000_0000;
 const M_MAX = CodecLimits.decimalScaledAbsMax;
 /** ULP_FIXUP_MAX bounds |u_i|, the ulps between a value and its decimal; past it the decimal is no help. */
@@ -142,10 +147,15 @@ function scaleExact(values: Float64Array, m: Float64Array): number {
   return digits;
 }
 
+/** FIXUP_PROBES is how many evenly spaced values choose D for a chunk with fix-ups (then every value is checked at that D). */
+const FIXUP_PROBES = 8;
+
 /**
  * scaleWithFixups fills m and u at the D whose estimated cost (range of m
- * plus size of the fix-ups) is least, or returns -1 when no D keeps every
- * value within ULP_FIXUP_MAX ulps of its decimal.
+ * plus size of the fix-ups, over FIXUP_PROBES evenly spaced values) is least,
+ * or returns -1 when some value is not within ULP_FIXUP_MAX ulps of its
+ * decimal at that D. Probing keeps this at about one pass over the chunk
+ * instead of one per digit count.
  */
 function scaleWithFixups(values: Float64Array, m: Float64Array, u: Float64Array): number {
   const n = values.length;
@@ -153,6 +163,7 @@ function scaleWithFixups(values: Float64Array, m: Float64Array, u: Float64Array)
     const v = values[i] as number;
     if (!Number.isFinite(v) || Object.is(v, -0)) return -1;
   }
+  const probes = Math.min(n, FIXUP_PROBES);
   let bestDigits = -1;
   let bestCost = Infinity;
   for (let d = 0; d < POW10.length; d++) {
@@ -161,8 +172,8 @@ function scaleWithFixups(values: Float64Array, m: Float64Array, u: Float64Array)
     let mMax = -Infinity;
     let uAbsMax = 0;
     let ok = true;
-    for (let i = 0; i < n && ok; i++) {
-      const v = values[i] as number;
+    for (let j = 0; j < probes && ok; j++) {
+      const v = values[probes === 1 ? 0 : Math.floor((j * (n - 1)) / (probes - 1))] as number;
       const s = Math.round(v * p) + 0; // + 0 turns a -0 into +0, as the decoder's zigzag will
       if (!(s <= M_MAX && s >= -M_MAX)) ok = false;
       const du = ulpsFrom(v, s / p);
@@ -183,8 +194,11 @@ function scaleWithFixups(values: Float64Array, m: Float64Array, u: Float64Array)
   for (let i = 0; i < n; i++) {
     const v = values[i] as number;
     const s = Math.round(v * p) + 0;
+    if (!(s <= M_MAX && s >= -M_MAX)) return -1;
+    const du = ulpsFrom(v, s / p);
+    if (Number.isNaN(du)) return -1;
     m[i] = s;
-    u[i] = ulpsFrom(v, s / p);
+    u[i] = du;
   }
   return bestDigits;
 }
@@ -216,6 +230,17 @@ export function encodeCompactDecimalChunk(
   w: BitWriter,
   scratch: CompactDecimalScratch,
 ): Uint8Array | null {
+  return writeCompactDecimalChunk(ts, values, plan, w, scratch) ? w.finish() : null;
+}
+
+/** writeCompactDecimalChunk writes the chunk of encodeCompactDecimalChunk into w (reset first) and returns true, or returns false. */
+export function writeCompactDecimalChunk(
+  ts: ArrayLike<number>,
+  values: Float64Array,
+  plan: CompactTimestampPlan,
+  w: BitWriter,
+  scratch: CompactDecimalScratch,
+): boolean {
   const n = values.length;
   scratch.ensure(n);
   const { m, u, r, z, bitsOut } = scratch;
@@ -223,7 +248,7 @@ export function encodeCompactDecimalChunk(
   let digits = n === 0 ? 0 : scaleExact(values, m);
   if (digits < 0) {
     digits = scaleWithFixups(values, m, u);
-    if (digits < 0) return null;
+    if (digits < 0) return false;
     fixups = true;
   }
   // Pick order and coding by exact bit count of the residual fields and their header.
@@ -243,7 +268,7 @@ export function encodeCompactDecimalChunk(
       const x = r[i] as number;
       if (x < rMin) rMin = x;
       if (x > rMax) rMax = x;
-      const zx = zigzagEncode(x);
+      const zx = zigzagFast(x);
       z[i] = zx;
       if (zx > zMax) zMax = zx;
     }
@@ -278,7 +303,7 @@ export function encodeCompactDecimalChunk(
   const first = n === 0 ? 1 : residualsOf(m, n, bestOrder, r);
   let kU = 0;
   if (fixups) {
-    for (let i = 0; i < n; i++) z[i] = zigzagEncode(u[i] as number);
+    for (let i = 0; i < n; i++) z[i] = zigzagFast(u[i] as number);
     kU = bestRiceK(z, 0, n, bitsOut);
   }
 
@@ -286,7 +311,7 @@ export function encodeCompactDecimalChunk(
   w.writeBits(CHUNK_FORMAT_VERSION, 8);
   w.writeBits(ChunkEncoding.DecimalCompact, 8);
   w.writeUvarint(n);
-  if (n === 0) return w.finish();
+  if (n === 0) return true;
   plan.writeHeader(w, ts);
   w.writeBits(digits, DIGITS_BITS);
   w.writeBits(bestOrder, 2);
@@ -315,7 +340,7 @@ export function encodeCompactDecimalChunk(
     }
     if (fixups) writeRice(w, z[i] as number, kU);
   }
-  return w.finish();
+  return true;
 }
 
 function writeWide(w: BitWriter, x: number, width: number): void {

@@ -34,6 +34,11 @@ import { type BitReader, type BitWriter, corrupt } from './bits.js';
 import { RICE_K_BITS, RICE_K_MAX, RICE_Z_MAX, bestRiceK, readRice, writeRice } from './rice.js';
 import { zigzagDecode, zigzagEncode } from './varint.js';
 
+/** zigzagFast is zigzagEncode without its argument check, for hot loops over values already bounded by |n| <= 2^52. */
+function zigzagFast(n: number): number {
+  return n >= 0 ? 2 * n : -2 * n - 1;
+}
+
 const TS_MAX = CodecLimits.timestampMsAbsMax;
 
 /** TIMESTAMP_K_EXACT in the k field says every timestamp sits exactly on its grid or interval: no per-sample fields at all. */
@@ -85,8 +90,8 @@ export class CompactTimestampPlan {
     for (let i = 1; i < n; i++) {
       const t = ts[i] as number;
       g += interval;
-      const zg = zigzagEncode(t - g);
-      const zd = zigzagEncode(t - (ts[i - 1] as number) - interval);
+      const zg = zigzagFast(t - g);
+      const zd = zigzagFast(t - (ts[i - 1] as number) - interval);
       grid[i] = zg;
       delta[i] = zd;
       if (zg > gridMax) gridMax = zg;

@@ -26,6 +26,12 @@ import type { XorValueEncoder } from './gorilla.js';
  * (plan.plan(ts)) and checked (checkChunkInput) by the caller.
  */
 export function encodeCompactXorChunk(ts: ArrayLike<number>, values: Float64Array, plan: CompactTimestampPlan, w: BitWriter, ve: XorValueEncoder): Uint8Array {
+  writeCompactXorChunk(ts, values, plan, w, ve);
+  return w.finish();
+}
+
+/** writeCompactXorChunk writes the chunk of encodeCompactXorChunk into w (reset first) without copying it out. */
+export function writeCompactXorChunk(ts: ArrayLike<number>, values: Float64Array, plan: CompactTimestampPlan, w: BitWriter, ve: XorValueEncoder): void {
   w.reset();
   w.writeBits(CHUNK_FORMAT_VERSION, 8);
   w.writeBits(ChunkEncoding.XorCompact, 8);
@@ -40,5 +46,4 @@ export function encodeCompactXorChunk(ts: ArrayLike<number>, values: Float64Arra
       ve.next(w, bits[2 * i + 1] as number, bits[2 * i] as number);
     }
   }
-  return w.finish();
 }

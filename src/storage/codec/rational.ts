@@ -105,12 +105,23 @@ export function encodeRationalChunk(
   w: BitWriter,
   scratch: RationalScratch,
 ): Uint8Array | null {
+  return writeRationalChunk(ts, values, plan, w, scratch) ? w.finish() : null;
+}
+
+/** writeRationalChunk writes the chunk of encodeRationalChunk into w (reset first) and returns true, or returns false. */
+export function writeRationalChunk(
+  ts: ArrayLike<number>,
+  values: Float64Array,
+  plan: CompactTimestampPlan,
+  w: BitWriter,
+  scratch: RationalScratch,
+): boolean {
   const n = values.length;
   scratch.ensure(n);
   const { p, q, z, pair, bitsOut } = scratch;
   let bounded = true;
   for (let i = 0; i < n; i++) {
-    if (!ratioOf(values[i] as number, pair)) return null;
+    if (!ratioOf(values[i] as number, pair)) return false;
     const pi = pair[0] as number;
     const qi = pair[1] as number;
     p[i] = pi;
@@ -129,7 +140,7 @@ export function encodeRationalChunk(
   w.writeBits(CHUNK_FORMAT_VERSION, 8);
   w.writeBits(ChunkEncoding.Rational, 8);
   w.writeUvarint(n);
-  if (n === 0) return w.finish();
+  if (n === 0) return true;
   plan.writeHeader(w, ts);
   w.writeBits(kq, RICE_K_BITS);
   w.writeBits(pMode, 1);
@@ -141,7 +152,7 @@ export function encodeRationalChunk(
     if (pMode === RationalPMode.Rice) writeRice(w, z[i] as number, kp);
     else w.writeBits(p[i] as number, bitWidth(qi));
   }
-  return w.finish();
+  return true;
 }
 
 /** RationalValueDecoder reads the values of a rational chunk into hi and lo, one after another, without allocating. */

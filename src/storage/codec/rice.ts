@@ -51,11 +51,28 @@ export function riceBits(z: number, k: number): number {
   return q < RICE_ESCAPE_QUOTIENT ? q + 1 + k : RICE_ESCAPE_QUOTIENT + varintBits(z);
 }
 
+/** riceWindowBits adds to out[0 .. 4) the bits of zs[from .. to) at k = k0 .. k0 + 3, one division per value. */
+function riceWindowBits(zs: Float64Array, from: number, to: number, k0: number, out: Float64Array): void {
+  out.fill(0);
+  const p = POW2[k0] as number;
+  for (let i = from; i < to; i++) {
+    const z = zs[i] as number;
+    let q = Math.floor(z / p);
+    for (let j = 0; j < 4; j++) {
+      out[j] = (out[j] as number) + (q < RICE_ESCAPE_QUOTIENT ? q + 1 + k0 + j : RICE_ESCAPE_QUOTIENT + varintBits(z));
+      q = Math.floor(q / 2);
+    }
+  }
+}
+
+const windowScratch = new Float64Array(4);
+
 /**
  * bestRiceK returns the k in [0, RICE_K_MAX] that codes zs[from .. to) in the
- * fewest bits, and that count in bitsOut[0]. It tries k = 0 and 1 (sparse
- * residuals: mostly zeros and a few escapes, where the mean misleads) and k
- * around log2 of the mean (the classic estimate), not all 54.
+ * fewest bits, and that count in bitsOut[0]. It tries the four k from
+ * log2(mean) − 2 (the classic estimate and its neighbours), and k = 0 as
+ * well when most values are zero (sparse residuals: a few escapes make the
+ * mean mislead), not all 54.
  */
 export function bestRiceK(zs: Float64Array, from: number, to: number, bitsOut: Float64Array): number {
   if (to <= from) {
@@ -63,21 +80,32 @@ export function bestRiceK(zs: Float64Array, from: number, to: number, bitsOut: F
     return 0;
   }
   let sum = 0;
-  for (let i = from; i < to; i++) sum += zs[i] as number;
+  let zeros = 0;
+  for (let i = from; i < to; i++) {
+    const z = zs[i] as number;
+    sum += z;
+    if (z === 0) zeros++;
+  }
   const mean = sum / (to - from);
-  const guess = mean < 1 ? 0 : Math.min(RICE_K_MAX, Math.floor(Math.log2(mean)));
+  const guess = mean < 1 ? 0 : Math.floor(Math.log2(mean));
+  const k0 = Math.max(0, Math.min(RICE_K_MAX - 3, guess - 2));
   let bestK = 0;
   let best = Infinity;
-  const lo = Math.max(0, guess - 2);
-  const hi = Math.min(RICE_K_MAX, guess + 1);
-  for (let j = 0; j < 2 + hi - lo + 1; j++) {
-    const k = j < 2 ? j : lo + j - 2;
-    if (j >= 2 && k < 2) continue;
-    let bits = 0;
-    for (let i = from; i < to; i++) bits += riceBits(zs[i] as number, k);
-    if (bits < best) {
-      best = bits;
-      bestK = k;
+  // NB: module-level scratch, stateless between calls (filled, then read, within this call).
+  riceWindowBits(zs, from, to, k0, windowScratch);
+  for (let j = 0; j < 4; j++) {
+    if ((windowScratch[j] as number) < best) {
+      best = windowScratch[j] as number;
+      bestK = k0 + j;
+    }
+  }
+  if (k0 > 0 && 2 * zeros >= to - from) {
+    riceWindowBits(zs, from, to, 0, windowScratch);
+    for (let j = 0; j < 2; j++) {
+      if ((windowScratch[j] as number) < best) {
+        best = windowScratch[j] as number;
+        bestK = j;
+      }
     }
   }
   bitsOut[0] = best;
