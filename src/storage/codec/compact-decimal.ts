@@ -10,6 +10,8 @@
  *   coding:  0 packed (r_i − min) in w bits           (uniform residuals)
  *            1 Rice(zigzag(r_i), k)                   (mostly-zero or small residuals: a
  *                                                      repeated value costs 1 bit)
+ *   factor:  residuals divided by their greatest common divisor g when g >= 2
+ *            (bytes counted in pages: memory.usage moves in 4096s)
  *   fix-ups: 0 every v_i is exactly m_i / 10^D
  *            1 v_i is u_i ulps away from m_i / 10^D   (float sums such as
  *              4820.2300000000005 or 0.20551799999999998: a decimal that
@@ -25,15 +27,17 @@
  *       2 bits order                          0, 1 or 2
  *       1 bit  coding                         0 packed, 1 Rice
  *       1 bit  fix-ups
+ *       1 bit  factor                         only with residuals (count > first)
  *       uvarint(zigzag(m_0))
  *       if order = 2 and count >= 2: uvarint(zigzag(d_1))
  *       if count > first (first = 2 for order 2, else 1):
- *         packed: uvarint(zigzag(min r)), 6 bits w (<= 54)
+ *         if factor: uvarint(g)               2 <= g <= 2^52; the fields below hold r_i / g
+ *         packed: uvarint(zigzag(min r / g)), 6 bits w (<= 54)
  *         Rice:   6 bits k (<= 53)
  *       if fix-ups: 6 bits kU, Rice(zigzag(u_0), kU)
  *       for i in 1 .. count-1:
  *         Rice(zigzag(e_i), k_t)              timestamp jitter
- *         residual field                      if i >= first
+ *         residual field                      if i >= first: (r_i / g − min) in w bits, or Rice(zigzag(r_i / g), k)
  *         Rice(zigzag(u_i), kU)               if fix-ups
  *
  *   value: base = m_i / 10^D (one correctly rounded division); bits(v_i) =
@@ -258,9 +262,12 @@ export function writeCompactDecimalChunk(
   let bestK = 0;
   let bestMin = 0;
   let bestWidth = 0;
+  let bestFactor = 1;
   for (let order = 0; order <= 2; order++) {
     if (order === DecimalOrder.DeltaOfDelta && n < 3) continue;
     const first = residualsOf(m, n, order, r);
+    const g = factorOut(r, first, n);
+    const factorBits = g >= 2 ? varintBits(g) : 0;
     let rMin = Infinity;
     let rMax = -Infinity;
     let zMax = 0;
@@ -272,7 +279,7 @@ export function writeCompactDecimalChunk(
       z[i] = zx;
       if (zx > zMax) zMax = zx;
     }
-    const extra = order === DecimalOrder.DeltaOfDelta ? varintBits(zigzagEncode((m[1] as number) - (m[0] as number))) : 0;
+    const extra = factorBits + (order === DecimalOrder.DeltaOfDelta ? varintBits(zigzagEncode((m[1] as number) - (m[0] as number))) : 0);
     if (n <= first) {
       if (extra < bestBits) {
         bestBits = extra;
@@ -292,15 +299,20 @@ export function writeCompactDecimalChunk(
       bestCoding = DecimalCoding.Packed;
       bestMin = rMin;
       bestWidth = width;
+      bestFactor = g;
     }
     if (riceBitsTotal < bestBits) {
       bestBits = riceBitsTotal;
       bestOrder = order;
       bestCoding = DecimalCoding.Rice;
       bestK = k;
+      bestFactor = g;
     }
   }
   const first = n === 0 ? 1 : residualsOf(m, n, bestOrder, r);
+  if (bestFactor >= 2) {
+    for (let i = first; i < n; i++) r[i] = (r[i] as number) / bestFactor;
+  }
   let kU = 0;
   if (fixups) {
     for (let i = 0; i < n; i++) z[i] = zigzagFast(u[i] as number);
@@ -317,9 +329,11 @@ export function writeCompactDecimalChunk(
   w.writeBits(bestOrder, 2);
   w.writeBits(bestCoding, 1);
   w.writeBits(fixups ? 1 : 0, 1);
+  w.writeBits(bestFactor >= 2 ? 1 : 0, 1);
   w.writeUvarint(zigzagEncode(m[0] as number));
   if (bestOrder === DecimalOrder.DeltaOfDelta && n >= 2) w.writeUvarint(zigzagEncode((m[1] as number) - (m[0] as number)));
   if (n > first) {
+    if (bestFactor >= 2) w.writeUvarint(bestFactor);
     if (bestCoding === DecimalCoding.Packed) {
       w.writeUvarint(zigzagEncode(bestMin));
       w.writeBits(bestWidth, 6);
@@ -341,6 +355,28 @@ export function writeCompactDecimalChunk(
     if (fixups) writeRice(w, z[i] as number, kU);
   }
   return true;
+}
+
+/**
+ * factorOut divides r[first .. n) by their greatest common divisor when it is
+ * 2 or more and returns it (1 otherwise, r untouched). Residuals are integers
+ * with |r| <= 2^52, so % and / are exact.
+ */
+function factorOut(r: Float64Array, first: number, n: number): number {
+  let g = 0;
+  for (let i = first; i < n && g !== 1; i++) {
+    let a = Math.abs(r[i] as number);
+    let b = g;
+    while (b !== 0) {
+      const t = a % b;
+      a = b;
+      b = t;
+    }
+    g = a;
+  }
+  if (g < 2) return 1;
+  for (let i = first; i < n; i++) r[i] = (r[i] as number) / g;
+  return g;
 }
 
 function writeWide(w: BitWriter, x: number, width: number): void {
@@ -370,6 +406,7 @@ export class CompactDecimalValueDecoder {
   #width = 0;
   #k = 0;
   #kU = 0;
+  #g = 1;
   #i = 0;
 
   /** header reads the value fields after the timestamp header (count >= 1) and sets v_0. */
@@ -382,6 +419,7 @@ export class CompactDecimalValueDecoder {
     this.#order = order;
     this.#coding = r.readBits(1);
     this.#fixups = r.readBits(1) === 1;
+    const factor = r.readBits(1) === 1;
     this.#m0 = checkScaled(zigzagDecode(r.readUvarint()));
     this.#m = this.#m0;
     this.#d = 0;
@@ -389,10 +427,17 @@ export class CompactDecimalValueDecoder {
     this.#width = 0;
     this.#k = 0;
     this.#kU = 0;
+    this.#g = 1;
     this.#i = 0;
     this.#first = order === DecimalOrder.DeltaOfDelta ? 2 : 1;
     if (order === DecimalOrder.DeltaOfDelta && count >= 2) this.#d = checkDelta(zigzagDecode(r.readUvarint()));
+    if (factor && count <= this.#first) throw corrupt('compact decimal factor without residuals');
     if (count > this.#first) {
+      if (factor) {
+        const g = r.readUvarint();
+        if (!(g >= 2 && g <= 4 * M_MAX)) throw corrupt(`compact decimal factor ${g}`);
+        this.#g = g;
+      }
       if (this.#coding === DecimalCoding.Packed) {
         const rMin = zigzagDecode(r.readUvarint());
         if (!(rMin <= 4 * M_MAX && rMin >= -4 * M_MAX)) throw corrupt('compact decimal residual minimum out of range');
@@ -442,8 +487,10 @@ export class CompactDecimalValueDecoder {
       }
       x = this.#rMin + field;
     }
-    if (!(x <= 4 * M_MAX && x >= -4 * M_MAX)) throw corrupt('compact decimal residual out of range');
-    return x;
+    // Bound before multiplying so that x × g stays an exact double.
+    const bound = Math.floor((4 * M_MAX) / this.#g);
+    if (!(x <= bound && x >= -bound)) throw corrupt('compact decimal residual out of range');
+    return x * this.#g;
   }
 
   #setValue(r: BitReader): void {

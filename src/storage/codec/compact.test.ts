@@ -231,6 +231,15 @@ t.test('compact decimal: ulp fix-ups, repeated values and levels', async (t) => 
   const r = compactDecimal(ts, runs);
   t.ok(r !== null && r.length <= 40, `three levels in 60 samples: ${r?.length} B`);
   t.equal(roundTripMismatch(ts, runs, compactDecimal), null, 'levels bit-exact');
+  // Bytes that move in 4 KiB pages: the common factor 4096 takes 12 bits off every residual.
+  const rand = new SeededRand(12);
+  const pages = Float64Array.from(ts, () => 24_682_389_504 + 4096 * rand.intn(4000));
+  const unfactored = Float64Array.from(pages, (v, i) => (i === 30 ? v + 1 : v));
+  const withFactor = compactDecimal(ts, pages);
+  const without = compactDecimal(ts, unfactored);
+  t.ok(withFactor !== null && without !== null && withFactor.length + 59 * 10 / 8 < without.length, `4 KiB pages ${withFactor?.length} B, one odd byte count ${without?.length} B`);
+  t.equal(roundTripMismatch(ts, pages, compactDecimal), null, 'factored residuals bit-exact');
+  t.equal(roundTripMismatch(ts, Float64Array.from(ts, (_, i) => -(2 ** 50) + (i % 2) * 2 ** 51), compactDecimal), null, 'a factor of 2^51 at the scaled limits');
   t.equal(compactDecimal(ts.slice(0, 2), Float64Array.of(1, NaN)), null, 'NaN has no decimal form');
   t.equal(compactDecimal(ts.slice(0, 1), Float64Array.of(-0)), null, '-0 has no decimal form');
   t.equal(compactDecimal(ts.slice(0, 2), Float64Array.of(1, 2 ** 51)), null, 'past decimalScaledAbsMax');
