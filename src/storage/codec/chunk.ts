@@ -200,17 +200,23 @@ export class SeriesEncoder {
   encodeChunk(ts: ArrayLike<number>, values: Float64Array): Uint8Array {
     checkChunkInput(ts, values);
     this.#plan.plan(ts);
-    // Plain and compact XOR share their value fields: compare the timestamp fields alone, write one.
     const n = ts.length;
     const plainTsBits = gorillaTimestampBits(ts);
     const compactTsBits = n === 0 ? 0 : 8 * uvarintBytes(zigzagEncode(ts[0] as number)) + this.#plan.bits;
+    const decimal = writeCompactDecimalChunk(ts, values, this.#plan, this.#decWriter, this.#scratch);
+    // An XOR chunk holds at least its header, timestamps, v0's 64 bits and one bit per later value:
+    // a decimal chunk no longer than that wins without writing the XOR one.
+    const xorBitsMin = 16 + 8 * uvarintBytes(n) + Math.min(plainTsBits, compactTsBits) + (n === 0 ? 0 : 64 + n - 1);
+    if (decimal && this.#decWriter.byteLength * 8 <= xorBitsMin) {
+      this.chunksDecimal++;
+      return this.#decWriter.finish();
+    }
+    // Plain and compact XOR share their value fields: compare the timestamp fields alone, write one.
     const xw = this.#xorWriter;
     if (compactTsBits < plainTsBits) writeCompactXorChunk(ts, values, this.#plan, xw, this.#xorValues);
     else writeXorChunk(ts, values, xw, this.#tsEncoder, this.#xorValues);
     let best = xw;
-    let decimal = false;
-    if (writeCompactDecimalChunk(ts, values, this.#plan, this.#decWriter, this.#scratch)) {
-      decimal = true;
+    if (decimal) {
       if (this.#decWriter.byteLength < best.byteLength) best = this.#decWriter;
     } else if (writeRationalChunk(ts, values, this.#plan, this.#ratWriter, this.#ratScratch)) {
       // Ratios have no short decimal; a chunk with one has no use for this (slower) path.
