@@ -21,7 +21,8 @@
  *   per sample i >= 1 (interleaved with the values, see compact-xor.ts, compact-decimal.ts):
  *     Rice(zigzag(e_i), k)                 (absent when k = TIMESTAMP_K_EXACT)
  *
- * The encoder takes I = round((t_{n−1} − t0) / (n − 1)); it never picks
+ * The encoder takes I = round((t_{n−1} − t0) / (n − 1)) for the grid and the
+ * median delta for delta mode; it never picks
  * delta mode when a zigzagged e_i would pass RICE_Z_MAX (grid residuals stay
  * under 2^52). The decoder bounds
  * |t0| <= timestampMsAbsMax, |I| <= 2×, the grid point |t0 + i·I| <= 4× and
@@ -65,6 +66,7 @@ export class CompactTimestampPlan {
   bits = 0;
   zs = new Float64Array(CodecLimits.chunkSamplesDefault);
   #other = new Float64Array(CodecLimits.chunkSamplesDefault);
+  #sorted = new Float64Array(CodecLimits.chunkSamplesDefault);
   readonly #bitsOut = new Float64Array(1);
 
   /** plan picks the mode and Rice parameter for ts (integers within ±timestampMsAbsMax, checked by the caller). */
@@ -73,6 +75,7 @@ export class CompactTimestampPlan {
     if (this.zs.length < n) {
       this.zs = new Float64Array(n);
       this.#other = new Float64Array(n);
+      this.#sorted = new Float64Array(n);
     }
     this.mode = TimestampMode.Grid;
     this.intervalMs = 0;
@@ -80,8 +83,14 @@ export class CompactTimestampPlan {
     this.bits = 0;
     if (n < 2) return;
     const t0 = ts[0] as number;
+    // The grid's interval is the mean slope; the delta mode's is the median delta, so that a
+    // drifting clock whose drift does not sum to zero still codes most deltas as 0.
     const interval = Math.round(((ts[n - 1] as number) - t0) / (n - 1));
     assert(Math.abs(interval) <= 2 * TS_MAX, 'timestamp interval within 2 × timestampMsAbsMax');
+    const sorted = this.#sorted.subarray(0, n - 1);
+    for (let i = 1; i < n; i++) sorted[i - 1] = (ts[i] as number) - (ts[i - 1] as number);
+    sorted.sort();
+    const deltaInterval = sorted[(n - 1) >> 1] as number;
     const grid = this.zs;
     const delta = this.#other;
     let g = t0;
@@ -91,35 +100,46 @@ export class CompactTimestampPlan {
       const t = ts[i] as number;
       g += interval;
       const zg = zigzagFast(t - g);
-      const zd = zigzagFast(t - (ts[i - 1] as number) - interval);
+      const zd = zigzagFast(t - (ts[i - 1] as number) - deltaInterval);
       grid[i] = zg;
       delta[i] = zd;
       if (zg > gridMax) gridMax = zg;
       if (zd > deltaMax) deltaMax = zd;
     }
     assert(gridMax <= RICE_Z_MAX, 'grid residuals stay under 2^52');
-    const header = 1 + 8 * uvarintLength(zigzagEncode(interval)) + RICE_K_BITS;
-    this.intervalMs = interval;
-    if (gridMax === 0 || deltaMax === 0) {
+    const headerGrid = 1 + 8 * uvarintLength(zigzagEncode(interval)) + RICE_K_BITS;
+    const headerDelta = 1 + 8 * uvarintLength(zigzagEncode(deltaInterval)) + RICE_K_BITS;
+    if (gridMax === 0) {
       // Exactly regular: no per-sample fields.
-      this.mode = gridMax === 0 ? TimestampMode.Grid : TimestampMode.Delta;
+      this.intervalMs = interval;
       this.k = TIMESTAMP_K_EXACT;
-      this.bits = header;
+      this.bits = headerGrid;
+      return;
+    }
+    if (deltaMax === 0) {
+      this.mode = TimestampMode.Delta;
+      this.intervalMs = deltaInterval;
+      this.k = TIMESTAMP_K_EXACT;
+      this.bits = headerDelta;
+      this.zs = delta;
+      this.#other = grid;
       return;
     }
     const kGrid = bestRiceK(grid, 1, n, this.#bitsOut);
     const bitsGrid = this.#bitsOut[0] as number;
     const kDelta = deltaMax <= RICE_Z_MAX ? bestRiceK(delta, 1, n, this.#bitsOut) : 0;
     const bitsDelta = deltaMax <= RICE_Z_MAX ? (this.#bitsOut[0] as number) : Infinity;
-    if (bitsDelta < bitsGrid) {
+    if (headerDelta + bitsDelta < headerGrid + bitsGrid) {
       this.mode = TimestampMode.Delta;
+      this.intervalMs = deltaInterval;
       this.k = kDelta;
-      this.bits = header + bitsDelta;
+      this.bits = headerDelta + bitsDelta;
       this.zs = delta;
       this.#other = grid;
     } else {
+      this.intervalMs = interval;
       this.k = kGrid;
-      this.bits = header + bitsGrid;
+      this.bits = headerGrid + bitsGrid;
     }
   }
 
