@@ -108,7 +108,7 @@ export class ChunkIterator {
       }
       this.vHi = this.#cdec.hi;
       this.vLo = this.#cdec.lo;
-      this.v = float64FromBits(this.vHi, this.vLo);
+      this.v = this.#cdec.value;
     } else if (enc === ChunkEncoding.Rational) {
       if (i === 0) {
         this.t = this.#cts.header(r, this.#count);

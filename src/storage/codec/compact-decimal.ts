@@ -49,8 +49,8 @@
  * decoder re-checks every bound, so damage is ERR_CORRUPTION.
  */
 import { CodecLimits } from '../../limits.js';
-import type { BitWriter} from './bits.js';
-import { type BitReader, corrupt, float64Hi, float64Lo } from './bits.js';
+import type { BitWriter } from './bits.js';
+import { type BitReader, corrupt, float64FromBits, float64Hi, float64Lo } from './bits.js';
 import { CHUNK_FORMAT_VERSION, ChunkEncoding } from './chunk-format.js';
 import type { CompactTimestampPlan } from './compact-timestamps.js';
 import { RICE_K_BITS, RICE_Z_MAX, bestRiceK, readRice, readRiceK, writeRice } from './rice.js';
@@ -394,6 +394,8 @@ export class CompactDecimalValueDecoder {
   hi = 0;
   /** lo is the bottom half of the current value's bits. */
   lo = 0;
+  /** value is the current value as a number (hi:lo as a double). */
+  value = 0;
   #p = 1;
   #order = 0;
   #coding = 0;
@@ -407,6 +409,7 @@ export class CompactDecimalValueDecoder {
   #k = 0;
   #kU = 0;
   #g = 1;
+  #residualAbsMax = 4 * M_MAX;
   #i = 0;
 
   /** header reads the value fields after the timestamp header (count >= 1) and sets v_0. */
@@ -428,6 +431,7 @@ export class CompactDecimalValueDecoder {
     this.#k = 0;
     this.#kU = 0;
     this.#g = 1;
+    this.#residualAbsMax = 4 * M_MAX;
     this.#i = 0;
     this.#first = order === DecimalOrder.DeltaOfDelta ? 2 : 1;
     if (order === DecimalOrder.DeltaOfDelta && count >= 2) this.#d = checkDelta(zigzagDecode(r.readUvarint()));
@@ -438,6 +442,8 @@ export class CompactDecimalValueDecoder {
         if (!(g >= 2 && g <= 4 * M_MAX)) throw corrupt(`compact decimal factor ${g}`);
         this.#g = g;
       }
+      // Bound before multiplying so that x × g stays an exact double.
+      this.#residualAbsMax = Math.floor((4 * M_MAX) / this.#g);
       if (this.#coding === DecimalCoding.Packed) {
         const rMin = zigzagDecode(r.readUvarint());
         if (!(rMin <= 4 * M_MAX && rMin >= -4 * M_MAX)) throw corrupt('compact decimal residual minimum out of range');
@@ -487,28 +493,32 @@ export class CompactDecimalValueDecoder {
       }
       x = this.#rMin + field;
     }
-    // Bound before multiplying so that x × g stays an exact double.
-    const bound = Math.floor((4 * M_MAX) / this.#g);
+    const bound = this.#residualAbsMax;
     if (!(x <= bound && x >= -bound)) throw corrupt('compact decimal residual out of range');
-    return x * this.#g;
+    return this.#g === 1 ? x : x * this.#g;
   }
 
   #setValue(r: BitReader): void {
     const base = this.#m / this.#p;
     let hi = float64Hi(base);
     let lo = float64Lo(base);
-    if (this.#fixups) {
-      const u = zigzagDecode(readRice(r, this.#kU));
-      if (!(u <= ULP_FIXUP_MAX && u >= -ULP_FIXUP_MAX)) throw corrupt('compact decimal ulp fix-up out of range');
-      const sum = lo + u;
-      const carry = Math.floor(sum / TWO_32);
-      const hi2 = hi + carry;
-      if (!(hi2 >= 0 && hi2 <= 0xffff_ffff) || hi2 >>> 31 !== hi >>> 31) throw corrupt('compact decimal ulp fix-up crosses the sign');
-      hi = hi2;
-      lo = sum - carry * TWO_32;
+    if (!this.#fixups) {
+      this.hi = hi;
+      this.lo = lo;
+      this.value = base;
+      return;
     }
+    const u = zigzagDecode(readRice(r, this.#kU));
+    if (!(u <= ULP_FIXUP_MAX && u >= -ULP_FIXUP_MAX)) throw corrupt('compact decimal ulp fix-up out of range');
+    const sum = lo + u;
+    const carry = Math.floor(sum / TWO_32);
+    const hi2 = hi + carry;
+    if (!(hi2 >= 0 && hi2 <= 0xffff_ffff) || hi2 >>> 31 !== hi >>> 31) throw corrupt('compact decimal ulp fix-up crosses the sign');
+    hi = hi2;
+    lo = sum - carry * TWO_32;
     this.hi = hi;
     this.lo = lo;
+    this.value = float64FromBits(hi, lo);
   }
 }
 
