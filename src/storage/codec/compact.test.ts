@@ -8,8 +8,8 @@ import { ChunkEncoding, checkChunkInput } from './chunk-format.js';
 import { CompactDecimalScratch, encodeCompactDecimalChunk } from './compact-decimal.js';
 import { CompactTimestampPlan, TIMESTAMP_K_EXACT, TimestampMode } from './compact-timestamps.js';
 import { encodeCompactXorChunk } from './compact-xor.js';
-import { encodeChunk } from './gorilla.js';
-import { XorValueEncoder } from './gorilla.js';
+import { encodeDecimalChunk } from './decimal.js';
+import { XorValueEncoder, encodeChunk } from './gorilla.js';
 import { RATIONAL_Q_MAX, RationalScratch, encodeRationalChunk, ratioOf } from './rational.js';
 import { RICE_ESCAPE_QUOTIENT, RICE_K_MAX, RICE_Z_MAX, readRice, riceBits, writeRice } from './rice.js';
 
@@ -418,4 +418,29 @@ t.test('planted bugs: the round-trip checker catches a wrong interval, a decoder
     return { ts: d.ts, values: Float64Array.from(d.values, (v) => Math.fround(v)) };
   };
   t.not(roundTripMismatch(ts, util, rational, single), null, 'a single-precision ratio is caught');
+});
+
+t.test('golden bytes: every chunk encoding ever written decodes to the same samples (stored data), and the encoders still write them', async (t) => {
+  const ts = [1_700_000_000_000, 1_700_000_015_000, 1_700_000_030_001, 1_700_000_045_000];
+  let acc = 4819.55;
+  const sums = Float64Array.from(ts, (_, i) => (acc += [0.68, 0.49, 0.11, 0.3][i] as number));
+  const cases: [string, string, Float64Array, Encode][] = [
+    ['Xor (0)', '0100040000018bcfe568003ff8000000000000b0ea01c26fffb015fb3a32c848', Float64Array.of(1.5, 2.25, 2.25, 1e6), (a, b) => encodeChunk(a, b)],
+    ['Decimal (1)', '0101040201ac02960195011b0000018bcfe56800b0ea01808000000bf5f5e06a', Float64Array.of(1.5, 2.25, 2.25, 1e6), (a, b) => encodeDecimalChunk(a, b)],
+    ['XorCompact (2)', '01020480a0abfef962587500807ff0000000000000c2076033ffec1e600490fdaa22168c', Float64Array.of(1.5, NaN, -0, Math.PI), compactXor],
+    ['DecimalCompact (3), fix-ups', '01030480a0abfef962587500804eceeb3a140ce132c5c0', sums, compactDecimal],
+    [
+      'DecimalCompact (3), factor',
+      '01030480a0abfef962587500800d8080fbf2b70180202d554daf92ade0',
+      Float64Array.of(24682389504, 24689377280, 24700882944, 24693837824),
+      compactDecimal,
+    ],
+    ['Rational (4)', '01040480a0abfef9625875008046f2aa2f47ae001dcc3700', Float64Array.of(340 / 499, 245 / 501, 0, 110 / 999), rational],
+  ];
+  for (const [name, hex, values, encode] of cases) {
+    const bytes = Uint8Array.from(Buffer.from(hex, 'hex'));
+    t.equal(roundTripMismatch(ts, values, () => bytes), null, `${name} decodes to its samples`);
+    const again = encode(ts, values);
+    t.equal(again === null ? null : Buffer.from(again).toString('hex'), hex, `${name} is still written byte for byte`);
+  }
 });
