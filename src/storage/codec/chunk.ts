@@ -114,8 +114,9 @@ export class ChunkIterator {
         this.t = this.#cts.header(r, this.#count);
         this.#rat.header(r);
       } else {
+        const prev = this.t;
         this.t = this.#cts.next(r);
-        this.#rat.next(r);
+        this.#rat.next(r, this.t - prev);
       }
       this.vHi = this.#rat.hi;
       this.vLo = this.#rat.lo;
