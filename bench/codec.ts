@@ -2,11 +2,14 @@
  * codec.ts — `node dist/bench/codec.js [--json] [--ms T]`: the storage codecs
  * on seeded synthetic data, each against a baseline measured in the same run.
  *
- * 1. Chunks: bytes/sample of Gorilla XOR only (the baseline) against the
- *    per-chunk choice of XOR or decimal (encodeSeries), for four series types
+ * 1. Chunks: bytes/sample of Gorilla XOR only (the baseline), the legacy
+ *    per-chunk choice of XOR or decimal (the codec before the compact and
+ *    rational encodings, the before/after baseline), and the current
+ *    per-chunk choice (encodeSeries: plain or compact XOR, compact decimal,
+ *    rational), for four series types
  *    (an integer counter, a gauge with 2 decimals, a random-walk float, a
  *    CPU-percent-like gauge with 1 decimal), 120 samples per chunk, 15 s
- *    scrapes with occasional jitter; encode and decode samples/s of both.
+ *    scrapes with occasional jitter; encode and decode samples/s of all three.
  * 2. Postings: encoded bytes/id of delta+varint only and of ours (the smaller
  *    of delta+varint and bitmap) against roaring-wasm (portable serialization
  *    after runOptimize) at several densities of a 2^20 universe, and
@@ -22,6 +25,7 @@ import { SeededRand } from '../src/fs/seeded-rand.js';
 import { BitWriter } from '../src/storage/codec/bits.js';
 import { ChunkIterator, SeriesEncoder, encodeSeries } from '../src/storage/codec/chunk.js';
 import { ChunkEncoding } from '../src/storage/codec/chunk-format.js';
+import { encodeDecimalChunk } from '../src/storage/codec/decimal.js';
 import { encodeChunk } from '../src/storage/codec/gorilla.js';
 import { PostingsContainer, PostingsCursor, decodePostings, encodePostings, intersect, intersectEncoded } from '../src/storage/codec/postings.js';
 
@@ -96,6 +100,17 @@ function timeLoop(ms: number, fn: () => void): number {
   return (runs / elapsed) * 1000;
 }
 
+/**
+ * legacyChoice is the per-chunk choice as it was before the compact and
+ * rational encodings (the smaller of plain XOR and legacy decimal, ties to
+ * XOR), kept here as the same-process baseline for the current SeriesEncoder.
+ */
+function legacyChoice(ts: Float64Array, values: Float64Array, w: BitWriter, dw: BitWriter): Uint8Array {
+  const xor = encodeChunk(ts, values, w);
+  const dec = encodeDecimalChunk(ts, values, dw);
+  return dec !== null && dec.length < xor.length ? dec : xor;
+}
+
 function chunkBench(ms: number): Record<string, unknown>[] {
   const rows: Record<string, unknown>[] = [];
   for (const type of seriesTypes) {
@@ -103,22 +118,33 @@ function chunkBench(ms: number): Record<string, unknown>[] {
     const all = Array.from({ length: SERIES_PER_TYPE }, () => makeSeries(rand, type));
     const samples = SERIES_PER_TYPE * SAMPLES_PER_SERIES;
     const w = new BitWriter();
+    const dw = new BitWriter();
     const xorChunks: Uint8Array[] = [];
+    const legacyChunks: Uint8Array[] = [];
     const bestChunks: Uint8Array[] = [];
     const enc = new SeriesEncoder();
     for (const s of all) {
       for (let start = 0; start < SAMPLES_PER_SERIES; start += CHUNK_SAMPLES) {
         xorChunks.push(encodeChunk(s.ts.subarray(start, start + CHUNK_SAMPLES), s.values.subarray(start, start + CHUNK_SAMPLES), w));
+        legacyChunks.push(legacyChoice(s.ts.subarray(start, start + CHUNK_SAMPLES), s.values.subarray(start, start + CHUNK_SAMPLES), w, dw));
       }
       bestChunks.push(...encodeSeries(s.ts, s.values, CHUNK_SAMPLES, enc));
     }
+    const legacyBytes = legacyChunks.reduce((a, c) => a + c.length, 0);
     const xorBytes = xorChunks.reduce((a, c) => a + c.length, 0);
     const bestBytes = bestChunks.reduce((a, c) => a + c.length, 0);
-    const decimalChunks = bestChunks.filter((c) => c[1] === ChunkEncoding.Decimal).length;
+    const decimalChunks = bestChunks.filter((c) => c[1] === ChunkEncoding.Decimal || c[1] === ChunkEncoding.DecimalCompact).length;
     const encXor = timeLoop(ms, () => {
       for (const s of all) {
         for (let start = 0; start < SAMPLES_PER_SERIES; start += CHUNK_SAMPLES) {
           encodeChunk(s.ts.subarray(start, start + CHUNK_SAMPLES), s.values.subarray(start, start + CHUNK_SAMPLES), w);
+        }
+      }
+    });
+    const encLegacy = timeLoop(ms, () => {
+      for (const s of all) {
+        for (let start = 0; start < SAMPLES_PER_SERIES; start += CHUNK_SAMPLES) {
+          legacyChoice(s.ts.subarray(start, start + CHUNK_SAMPLES), s.values.subarray(start, start + CHUNK_SAMPLES), w, dw);
         }
       }
     });
@@ -134,17 +160,21 @@ function chunkBench(ms: number): Record<string, unknown>[] {
       }
     };
     const decXor = timeLoop(ms, decode(xorChunks));
+    const decLegacy = timeLoop(ms, decode(legacyChunks));
     const decBest = timeLoop(ms, decode(bestChunks));
     if (Number.isNaN(sink)) console.log('');
     rows.push({
       series: type,
       xorBytesPerSample: +(xorBytes / samples).toFixed(3),
+      legacyBytesPerSample: +(legacyBytes / samples).toFixed(3),
       bestBytesPerSample: +(bestBytes / samples).toFixed(3),
       bestOverXor: +(bestBytes / xorBytes).toFixed(3),
       decimalChunks: `${decimalChunks}/${bestChunks.length}`,
       encodeXorMSamplesPerSec: +((encXor * samples) / 1e6).toFixed(2),
+      encodeLegacyMSamplesPerSec: +((encLegacy * samples) / 1e6).toFixed(2),
       encodeBestMSamplesPerSec: +((encBest * samples) / 1e6).toFixed(2),
       decodeXorMSamplesPerSec: +((decXor * samples) / 1e6).toFixed(2),
+      decodeLegacyMSamplesPerSec: +((decLegacy * samples) / 1e6).toFixed(2),
       decodeBestMSamplesPerSec: +((decBest * samples) / 1e6).toFixed(2),
     });
   }

@@ -53,6 +53,10 @@ t.test('the Node runtime fixture: every series tallied, every chunk round-trips'
   // 60 samples per series at most: one chunk per series at every measured size.
   const sizes = CompressionBenchLimits.chunkSamplesList.map((n) => row(report, 'all', n).choiceBytesPerSample);
   t.ok(sizes.every((b) => b === sizes[0]), 'chunk size does not matter below 120 samples per series');
+  // A regression guard, not the issue's target: the compact and rational encodings measured 1.717
+  // (plain XOR 3.878, the XOR-or-decimal choice before them 3.580).
+  t.ok(report.bytesPerSample <= 1.75, `Node capture choice ${report.bytesPerSample.toFixed(3)} B/sample <= 1.75`);
+  t.ok(row(report, 'percent', 120).rationalChunks !== '0/15', 'the utilizations take the rational encoding');
 });
 
 t.test('nodeRuntimeKind: utilization is percent, cumulative sums are counters, the rest gauges', async (t) => {

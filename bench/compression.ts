@@ -1,7 +1,7 @@
 /**
  * compression.ts — `node dist/bench/compression.js [--hosts N] [--hours H] [--json]`:
  * bytes per sample of the metric chunk codecs on two workloads, plain Gorilla
- * XOR (the baseline) against the per-chunk choice of XOR or decimal
+ * XOR (the baseline) against the per-chunk choice of the smallest encoding
  * (SeriesEncoder, what the store writes), in the same run.
  *
  * (a) TSBS devops (bench/compression-data/tsbs-devops.ts): --hosts × 101
@@ -20,7 +20,8 @@
  * names and labels are not counted: they live in the index, not in chunks.
  *
  * Invariants (CompressionTally): for every chunk the choice is never larger
- * than plain XOR (it picks the smaller of XOR and decimal, and its XOR is the
+ * than plain XOR (it picks the smallest of plain XOR, compact XOR, compact
+ * decimal and rational, and its plain XOR is the
  * same encoding); the "all" group's series, samples and bytes are the sums of
  * the per-kind groups. The tally is pure: the shell at the bottom reads the
  * fixture, measures time and prints.
@@ -44,8 +45,10 @@ export const METRIC_KINDS: readonly MetricKind[] = ['counter', 'gauge', 'percent
 export interface PathFigures {
   bytes: number;
   chunks: number;
-  /** decimalChunks counts the chunks written as decimal (always 0 for plain XOR). */
+  /** decimalChunks counts the chunks written as decimal, legacy or compact (always 0 for plain XOR). */
   decimalChunks: number;
+  /** rationalChunks counts the chunks written as rational (always 0 for plain XOR). */
+  rationalChunks: number;
 }
 
 /** SizeFigures compare plain XOR and the per-chunk choice at one chunk size. */
@@ -68,8 +71,8 @@ function emptyGroup(chunkSamplesList: readonly number[]): GroupFigures {
     samples: 0,
     sizes: chunkSamplesList.map((chunkSamples) => ({
       chunkSamples,
-      plain: { bytes: 0, chunks: 0, decimalChunks: 0 },
-      choice: { bytes: 0, chunks: 0, decimalChunks: 0 },
+      plain: { bytes: 0, chunks: 0, decimalChunks: 0, rationalChunks: 0 },
+      choice: { bytes: 0, chunks: 0, decimalChunks: 0, rationalChunks: 0 },
     })),
   };
 }
@@ -151,13 +154,15 @@ export class CompressionTally {
         const choice = this.#encoder.encodeChunk(ts, vs);
         verifyChunk(choice, timestampsMs, valueBits, start, end, this.#it, `${series.name} per-chunk choice`);
         assert(choice.length <= plain.length, 'the per-chunk choice is never larger than plain XOR');
-        const decimal = choice[1] === ChunkEncoding.Decimal ? 1 : 0;
+        const decimal = choice[1] === ChunkEncoding.Decimal || choice[1] === ChunkEncoding.DecimalCompact ? 1 : 0;
+        const rational = choice[1] === ChunkEncoding.Rational ? 1 : 0;
         for (const figures of [mine, total]) {
           figures.plain.bytes += plain.length;
           figures.plain.chunks++;
           figures.choice.bytes += choice.length;
           figures.choice.chunks++;
           figures.choice.decimalChunks += decimal;
+          figures.choice.rationalChunks += rational;
         }
       }
     }
@@ -234,6 +239,7 @@ export interface FigureRow {
   /** choiceOverPlain is choice bytes / plain bytes: below 1 is the decimal encoding's gain. */
   choiceOverPlain: number;
   decimalChunks: string;
+  rationalChunks: string;
 }
 
 function rowsOf(kind: MetricKind | 'all', group: GroupFigures): FigureRow[] {
@@ -246,6 +252,7 @@ function rowsOf(kind: MetricKind | 'all', group: GroupFigures): FigureRow[] {
     choiceBytesPerSample: group.samples === 0 ? 0 : size.choice.bytes / group.samples,
     choiceOverPlain: size.plain.bytes === 0 ? 1 : size.choice.bytes / size.plain.bytes,
     decimalChunks: `${size.choice.decimalChunks}/${size.choice.chunks}`,
+    rationalChunks: `${size.choice.rationalChunks}/${size.choice.chunks}`,
   }));
 }
 
@@ -282,7 +289,7 @@ export function workloadReport(workload: string, tally: CompressionTally, target
 
 /** formatReport renders one workload as a text table with its target line. */
 export function formatReport(report: WorkloadReport): string {
-  const header = ['kind', 'chunk', 'series', 'samples', 'plain B/sample', 'choice B/sample', 'choice/plain', 'decimal chunks'];
+  const header = ['kind', 'chunk', 'series', 'samples', 'plain B/sample', 'choice B/sample', 'choice/plain', 'decimal chunks', 'rational chunks'];
   const cells = report.rows.map((r) => [
     r.kind,
     String(r.chunkSamples),
@@ -292,6 +299,7 @@ export function formatReport(report: WorkloadReport): string {
     r.choiceBytesPerSample.toFixed(3),
     r.choiceOverPlain.toFixed(3),
     r.decimalChunks,
+    r.rationalChunks,
   ]);
   const widths = header.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c]!.length)));
   const line = (row: string[]): string => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
@@ -376,7 +384,8 @@ function main(): void {
     return;
   }
   console.log('bench/compression: bytes per sample = encoded chunk bytes (chunk headers included) / samples;');
-  console.log('series names and labels are not counted. plain = Gorilla XOR only; choice = per chunk the smaller of XOR and decimal.');
+  console.log('series names and labels are not counted. plain = Gorilla XOR only; choice = per chunk the smallest of');
+  console.log('plain XOR, compact XOR, compact decimal and rational (compact = varint t0 + Rice-coded timestamp jitter).');
   console.log('Every chunk of both paths was decoded and compared bit for bit with its input.\n');
   console.log(formatReport(tsbs));
   console.log('');

@@ -5,8 +5,13 @@
  * Chunk header (both encodings):
  *
  *   byte 0: format version (CHUNK_FORMAT_VERSION = 1)
- *   byte 1: value encoding (ChunkEncoding.Xor = 0, ChunkEncoding.Decimal = 1)
- *   byte 2..: a bit stream (bits.ts order: MSB first), drawn in gorilla.ts and decimal.ts
+ *   byte 1: encoding (ChunkEncoding.Xor = 0, Decimal = 1, XorCompact = 2,
+ *           DecimalCompact = 3, Rational = 4)
+ *   byte 2..: a bit stream (bits.ts order: MSB first), drawn in gorilla.ts,
+ *             decimal.ts, compact-xor.ts, compact-decimal.ts and rational.ts
+ *
+ * Encodings 0 and 1 code timestamps as below; 2, 3 and 4 use the compact
+ * timestamps of compact-timestamps.ts. All of them stay decodable forever.
  *
  * Timestamps (integer ms, |t| <= CodecLimits.timestampMsAbsMax) inside the bit stream:
  *
@@ -37,6 +42,12 @@ export const ChunkEncoding = {
   Xor: 0,
   /** Decimal is values scaled by 10^digits to integers, delta or delta-of-delta coded and bit-packed (decimal.ts). */
   Decimal: 1,
+  /** XorCompact is Gorilla XOR values with compact (grid or delta, Rice-coded jitter) timestamps (compact-xor.ts). */
+  XorCompact: 2,
+  /** DecimalCompact is scaled-integer values with per-chunk order, coding and ulp fix-ups, and compact timestamps (compact-decimal.ts). */
+  DecimalCompact: 3,
+  /** Rational is values that are exact small ratios p/q (utilizations), with compact timestamps (rational.ts). */
+  Rational: 4,
 } as const;
 
 /** ChunkEncodingValue is one of the ChunkEncoding numbers. */
@@ -115,6 +126,40 @@ export function readDod(r: BitReader): number {
   return v > half ? v - 2 * half : v;
 }
 
+/** dodBits is the length of writeDod's field for dod. */
+function dodBits(dod: number): number {
+  if (dod === 0) return 1;
+  if (dod >= -63 && dod <= 64) return 9;
+  if (dod >= -255 && dod <= 256) return 12;
+  if (dod >= -2047 && dod <= 2048) return 16;
+  return 68;
+}
+
+/** gorillaTimestampBits is the exact bit count of TimestampEncoder's fields for ts (t0 included), without writing them. */
+export function gorillaTimestampBits(ts: ArrayLike<number>): number {
+  const n = ts.length;
+  if (n === 0) return 0;
+  let bits = 64;
+  if (n < 2) return bits;
+  let delta = (ts[1] as number) - (ts[0] as number);
+  bits += 8 * uvarintLength(zigzagEncode(delta));
+  for (let i = 2; i < n; i++) {
+    const d = (ts[i] as number) - (ts[i - 1] as number);
+    bits += dodBits(d - delta);
+    delta = d;
+  }
+  return bits;
+}
+
+function uvarintLength(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 0x80);
+    n++;
+  }
+  return n;
+}
+
 /** TimestampDecoder turns the timestamp fields of a chunk back into times, one at a time, without allocating. */
 export class TimestampDecoder {
   #t = 0;
@@ -174,7 +219,15 @@ export function readChunkHeader(bytes: Uint8Array): ChunkEncodingValue {
   if (bytes.length < CHUNK_HEADER_BYTES) throw corrupt('chunk shorter than its header', { bytes: bytes.length });
   if (bytes[0] !== CHUNK_FORMAT_VERSION) throw corrupt(`unknown chunk format version ${bytes[0]}`);
   const enc = bytes[1];
-  if (enc !== ChunkEncoding.Xor && enc !== ChunkEncoding.Decimal) throw corrupt(`unknown chunk encoding ${enc}`);
+  if (
+    enc !== ChunkEncoding.Xor &&
+    enc !== ChunkEncoding.Decimal &&
+    enc !== ChunkEncoding.XorCompact &&
+    enc !== ChunkEncoding.DecimalCompact &&
+    enc !== ChunkEncoding.Rational
+  ) {
+    throw corrupt(`unknown chunk encoding ${enc}`);
+  }
   return enc;
 }
 

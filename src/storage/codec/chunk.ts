@@ -1,7 +1,8 @@
 /**
- * chunk.ts — decoding any time-series chunk (XOR or decimal, told apart by
- * header byte 1; layouts in chunk-format.ts, gorilla.ts, decimal.ts), and the
- * per-chunk choice between the two encodings.
+ * chunk.ts — decoding any time-series chunk (XOR, decimal, compact XOR or
+ * compact decimal, told apart by header byte 1; layouts in chunk-format.ts,
+ * gorilla.ts, decimal.ts, compact-xor.ts, compact-decimal.ts), and the
+ * per-chunk choice of the smallest encoding.
  *
  * ChunkIterator decodes one sample per next() into its own fields and
  * allocates nothing per sample; decodeChunk builds two columns with it.
@@ -12,9 +13,24 @@
  * stays done until reset.
  */
 import { BitReader, BitWriter, float64FromBits, float64Hi, float64Lo } from './bits.js';
-import { CHUNK_HEADER_BYTES, ChunkEncoding, type ChunkEncodingValue, TimestampDecoder, readChunkHeader, readSampleCount } from './chunk-format.js';
-import { DecimalScratch, DecimalValueDecoder, encodeDecimalChunk } from './decimal.js';
-import { XorValueDecoder, encodeChunk } from './gorilla.js';
+import {
+  CHUNK_HEADER_BYTES,
+  ChunkEncoding,
+  type ChunkEncodingValue,
+  TimestampDecoder,
+  TimestampEncoder,
+  checkChunkInput,
+  gorillaTimestampBits,
+  readChunkHeader,
+  readSampleCount,
+} from './chunk-format.js';
+import { CompactDecimalScratch, CompactDecimalValueDecoder, writeCompactDecimalChunk } from './compact-decimal.js';
+import { CompactTimestampDecoder, CompactTimestampPlan } from './compact-timestamps.js';
+import { writeCompactXorChunk } from './compact-xor.js';
+import { DecimalValueDecoder } from './decimal.js';
+import { XorValueDecoder, XorValueEncoder, writeXorChunk } from './gorilla.js';
+import { RationalScratch, RationalValueDecoder, writeRationalChunk } from './rational.js';
+import { uvarintBytes, zigzagEncode } from './varint.js';
 import { CodecLimits } from '../../limits.js';
 import { OtlpdbError } from '../../errors.js';
 
@@ -32,6 +48,9 @@ export class ChunkIterator {
   #ts = new TimestampDecoder();
   #xor = new XorValueDecoder();
   #dec = new DecimalValueDecoder();
+  #cts = new CompactTimestampDecoder();
+  #cdec = new CompactDecimalValueDecoder();
+  #rat = new RationalValueDecoder();
   #encoding: ChunkEncodingValue = ChunkEncoding.Xor;
   #count = 0;
   #index = 0;
@@ -67,7 +86,42 @@ export class ChunkIterator {
     if (i >= this.#count) return false;
     this.#index = this.#count; // stays done if a read below throws
     const r = this.#r;
-    if (this.#encoding === ChunkEncoding.Xor) {
+    const enc = this.#encoding;
+    if (enc === ChunkEncoding.XorCompact) {
+      if (i === 0) {
+        this.t = this.#cts.header(r, this.#count);
+        this.#xor.first(r);
+      } else {
+        this.t = this.#cts.next(r);
+        this.#xor.next(r);
+      }
+      this.vHi = this.#xor.hi;
+      this.vLo = this.#xor.lo;
+      this.v = float64FromBits(this.vHi, this.vLo);
+    } else if (enc === ChunkEncoding.DecimalCompact) {
+      if (i === 0) {
+        this.t = this.#cts.header(r, this.#count);
+        this.#cdec.header(r, this.#count);
+      } else {
+        this.t = this.#cts.next(r);
+        this.#cdec.next(r);
+      }
+      this.vHi = this.#cdec.hi;
+      this.vLo = this.#cdec.lo;
+      this.v = this.#cdec.value;
+    } else if (enc === ChunkEncoding.Rational) {
+      if (i === 0) {
+        this.t = this.#cts.header(r, this.#count);
+        this.#rat.header(r);
+      } else {
+        const prev = this.t;
+        this.t = this.#cts.next(r);
+        this.#rat.next(r, this.t - prev);
+      }
+      this.vHi = this.#rat.hi;
+      this.vLo = this.#rat.lo;
+      this.v = float64FromBits(this.vHi, this.vLo);
+    } else if (enc === ChunkEncoding.Xor) {
       if (i === 0) {
         this.t = this.#ts.first(r);
         this.#xor.first(r);
@@ -120,34 +174,65 @@ export function decodeChunk(bytes: Uint8Array, it: ChunkIterator = new ChunkIter
 }
 
 /**
- * SeriesEncoder encodes chunks, choosing per chunk the smaller of XOR and
- * decimal (ties go to XOR); it keeps its buffers between chunks.
+ * SeriesEncoder encodes chunks, choosing per chunk the smallest of plain
+ * Gorilla XOR, compact XOR, compact decimal and, when the values have no
+ * decimal form, rational (ties go to the earlier one in that order, so a
+ * chunk is never larger than plain XOR); it keeps its buffers between chunks.
+ * It writes no legacy decimal chunks: compact decimal codes the same values
+ * with a smaller header and cheaper timestamps.
  */
 export class SeriesEncoder {
   readonly #xorWriter = new BitWriter();
   readonly #decWriter = new BitWriter();
-  readonly #scratch = new DecimalScratch();
-  /** chunksXor counts the chunks this encoder wrote as XOR. */
+  readonly #ratWriter = new BitWriter();
+  readonly #plan = new CompactTimestampPlan();
+  readonly #tsEncoder = new TimestampEncoder();
+  readonly #xorValues = new XorValueEncoder();
+  readonly #scratch = new CompactDecimalScratch();
+  readonly #ratScratch = new RationalScratch();
+  /** chunksXor counts the chunks this encoder wrote as XOR (plain or compact). */
   chunksXor = 0;
-  /** chunksDecimal counts the chunks this encoder wrote as decimal. */
+  /** chunksDecimal counts the chunks this encoder wrote as decimal (compact). */
   chunksDecimal = 0;
+  /** chunksRational counts the chunks this encoder wrote as rational. */
+  chunksRational = 0;
 
-  /** encodeChunk encodes one chunk with the smaller encoding. */
+  /** encodeChunk encodes one chunk with the smallest encoding. Throws ERR_INVALID_ARGUMENT or ERR_LIMIT_EXCEEDED like encodeChunk. */
   encodeChunk(ts: ArrayLike<number>, values: Float64Array): Uint8Array {
-    const xor = encodeChunk(ts, values, this.#xorWriter);
-    const dec = encodeDecimalChunk(ts, values, this.#decWriter, this.#scratch);
-    if (dec !== null && dec.length < xor.length) {
+    checkChunkInput(ts, values);
+    this.#plan.plan(ts);
+    const n = ts.length;
+    const plainTsBits = gorillaTimestampBits(ts);
+    const compactTsBits = n === 0 ? 0 : 8 * uvarintBytes(zigzagEncode(ts[0] as number)) + this.#plan.bits;
+    const decimal = writeCompactDecimalChunk(ts, values, this.#plan, this.#decWriter, this.#scratch);
+    // An XOR chunk holds at least its header, timestamps, v0's 64 bits and one bit per later value:
+    // a decimal chunk no longer than that wins without writing the XOR one.
+    const xorBitsMin = 16 + 8 * uvarintBytes(n) + Math.min(plainTsBits, compactTsBits) + (n === 0 ? 0 : 64 + n - 1);
+    if (decimal && this.#decWriter.byteLength * 8 <= xorBitsMin) {
       this.chunksDecimal++;
-      return dec;
+      return this.#decWriter.finish();
     }
-    this.chunksXor++;
-    return xor;
+    // Plain and compact XOR share their value fields: compare the timestamp fields alone, write one.
+    const xw = this.#xorWriter;
+    if (compactTsBits < plainTsBits) writeCompactXorChunk(ts, values, this.#plan, xw, this.#xorValues);
+    else writeXorChunk(ts, values, xw, this.#tsEncoder, this.#xorValues);
+    let best = xw;
+    if (decimal) {
+      if (this.#decWriter.byteLength < best.byteLength) best = this.#decWriter;
+    } else if (writeRationalChunk(ts, values, this.#plan, this.#ratWriter, this.#ratScratch)) {
+      // Ratios have no short decimal; a chunk with one has no use for this (slower) path.
+      if (this.#ratWriter.byteLength < best.byteLength) best = this.#ratWriter;
+    }
+    if (best === xw) this.chunksXor++;
+    else if (decimal) this.chunksDecimal++;
+    else this.chunksRational++;
+    return best.finish();
   }
 }
 
 /**
  * encodeSeries cuts a series into chunks of samplesPerChunk samples and
- * encodes each with the smaller of XOR and decimal (header byte 1 says which).
+ * encodes each with the smallest encoding (SeriesEncoder; header byte 1 says which).
  */
 export function encodeSeries(
   ts: ArrayLike<number>,

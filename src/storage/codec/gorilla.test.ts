@@ -127,14 +127,16 @@ t.test('edge cases round-trip bit-exactly in both encodings', async (t) => {
   }
 });
 
-t.test('the series encoder picks decimal where it is smaller and XOR otherwise', async (t) => {
+t.test('the series encoder picks (compact) decimal where it is smaller and (compact) XOR otherwise', async (t) => {
   const enc = new SeriesEncoder();
   const ts = Array.from({ length: 120 }, (_, i) => 1_700_000_000_000 + i * 15_000);
   const gauge = Float64Array.from(ts, (_, i) => Math.round((50 + Math.sin(i / 7) * 20) * 100) / 100);
   const dec = enc.encodeChunk(ts, gauge);
-  t.equal(dec[1], ChunkEncoding.Decimal, 'two-decimal gauge is decimal');
+  t.equal(dec[1], ChunkEncoding.DecimalCompact, 'two-decimal gauge is compact decimal');
   const walk = Float64Array.from(ts, (_, i) => Math.sin(i) * Math.PI);
-  t.equal(enc.encodeChunk(ts, walk)[1], ChunkEncoding.Xor, 'irrational floats are XOR');
+  t.equal(enc.encodeChunk(ts, walk)[1], ChunkEncoding.XorCompact, 'irrational floats are compact XOR (its timestamps beat Gorilla dod even on a steady 15 s)');
+  t.equal(enc.chunksDecimal, 1, 'one decimal chunk counted');
+  t.equal(enc.chunksXor, 1, 'one XOR chunk counted');
   t.equal(encodeDecimalChunk(ts.slice(0, 2), Float64Array.of(1, NaN)), null, 'NaN has no decimal form');
   t.equal(encodeDecimalChunk(ts.slice(0, 1), Float64Array.of(0.1 + 0.2)), null, '0.30000000000000004 needs 17 digits');
   t.equal(encodeDecimalChunk(ts.slice(0, 1), Float64Array.of(2 ** 51)), null, 'past decimalScaledAbsMax');

@@ -154,6 +154,16 @@ export class XorValueDecoder {
  */
 export function encodeChunk(ts: ArrayLike<number>, values: Float64Array, w: BitWriter = new BitWriter()): Uint8Array {
   checkChunkInput(ts, values);
+  writeXorChunk(ts, values, w, new TimestampEncoder(), new XorValueEncoder());
+  return w.finish();
+}
+
+/**
+ * writeXorChunk writes the chunk of encodeChunk into w (reset first) without
+ * copying it out, for a caller that compares encodings before it picks one;
+ * the input must have passed checkChunkInput.
+ */
+export function writeXorChunk(ts: ArrayLike<number>, values: Float64Array, w: BitWriter, te: TimestampEncoder, ve: XorValueEncoder): void {
   w.reset();
   w.writeBits(CHUNK_FORMAT_VERSION, 8);
   w.writeBits(ChunkEncoding.Xor, 8);
@@ -161,8 +171,6 @@ export function encodeChunk(ts: ArrayLike<number>, values: Float64Array, w: BitW
   w.writeUvarint(n);
   if (n > 0) {
     const bits = new Uint32Array(values.buffer, values.byteOffset, n * 2);
-    const te = new TimestampEncoder();
-    const ve = new XorValueEncoder();
     te.first(w, ts[0] as number);
     ve.first(w, bits[1] as number, bits[0] as number);
     for (let i = 1; i < n; i++) {
@@ -170,5 +178,4 @@ export function encodeChunk(ts: ArrayLike<number>, values: Float64Array, w: BitW
       ve.next(w, bits[2 * i + 1] as number, bits[2 * i] as number);
     }
   }
-  return w.finish();
 }

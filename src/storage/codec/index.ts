@@ -1,7 +1,8 @@
 /**
  * index.ts — the storage codecs: pure functions and classes over bytes, no
- * I/O. Chunks (Gorilla XOR and decimal) for metric samples, string columns,
- * postings lists, and the bit and byte streams under them.
+ * I/O. Chunks (Gorilla XOR, decimal, and the compact XOR, compact decimal and
+ * rational encodings; design in README.md) for metric samples, string
+ * columns, postings lists, and the bit and byte streams under them.
  */
 export { BitReader, BitWriter, clz64, corrupt, ctz32, ctz64, float64FromBits, float64Hi, float64Lo } from './bits.js';
 export {
@@ -19,6 +20,11 @@ export {
 export { CHUNK_FORMAT_VERSION, CHUNK_HEADER_BYTES, ChunkEncoding } from './chunk-format.js';
 export type { ChunkEncodingValue } from './chunk-format.js';
 export { XorValueDecoder, XorValueEncoder, encodeChunk } from './gorilla.js';
+export { RICE_ESCAPE_QUOTIENT, RICE_K_MAX, RICE_Z_MAX, bestRiceK, readRice, riceBits, writeRice } from './rice.js';
+export { CompactTimestampDecoder, CompactTimestampPlan, TIMESTAMP_K_EXACT, TimestampMode } from './compact-timestamps.js';
+export { encodeCompactXorChunk } from './compact-xor.js';
+export { CompactDecimalScratch, CompactDecimalValueDecoder, DecimalCoding, DecimalOrder, ULP_FIXUP_MAX, encodeCompactDecimalChunk } from './compact-decimal.js';
+export { RATIONAL_Q_MAX, RationalPMode, RationalScratch, RationalValueDecoder, encodeRationalChunk, ratioOf } from './rational.js';
 export { DecimalMode, DecimalScratch, DecimalValueDecoder, decimalDigits, encodeDecimalChunk } from './decimal.js';
 export { ChunkIterator, SeriesEncoder, decodeChunk, encodeSeries } from './chunk.js';
 export type { DecodedChunk } from './chunk.js';
