@@ -31,8 +31,8 @@
 import { OtlpdbError, assert } from './errors.js';
 import { MetaStateMachine } from './control/meta-state-machine.js';
 import type { MetaCommand, MetaResult } from './control/meta-command.js';
-import { bestTransferee, planGroupMembership, planHosting, planMetaMembers, planNodeLifecycle } from './control/reconcile.js';
-import type { GroupAction, GroupTarget, LeaderView } from './control/reconcile.js';
+import { bestTransferee, mayStartMove, moveView, planGroupMembership, planHosting, planMetaMembers, planNodeLifecycle } from './control/reconcile.js';
+import type { GroupAction, GroupTarget, LeaderView, MoveView } from './control/reconcile.js';
 import { NodeDefaults, ReconcileLimits } from './limits.js';
 import { formatHostPort, parseHostPort } from './node-config.js';
 import type { HostPort } from './node-config.js';
@@ -124,6 +124,10 @@ export class ClusterController {
   #stopped = false;
   readonly #busy = new Set<GroupId>();
   #registering = false;
+  /** #moves is the last cluster-wide view of replica moves (refreshed every moveViewRefreshMs). */
+  #moves: { readonly atMs: number; readonly view: MoveView } | null = null;
+  /** #startedMoves are the shards this node started moving, with when (bounded by the shards it leads). */
+  readonly #startedMoves = new Map<GroupId, number>();
   readonly #learned = new Map<NodeId, HostPort>();
   #lastPeers = new Map<NodeId, HostPort>();
   /** seenSelf is set once this node has seen itself recorded in the meta group. */
@@ -209,6 +213,7 @@ export class ClusterController {
       if (meta?.role === StateRole.Leader) await this.#leadMeta(sm);
       const placement = sm.placement();
       if (placement === null) return;
+      await this.#refreshMoveView(placement);
       this.#leadShards(placement);
       await this.#host(placement);
     } catch (err) {
@@ -361,8 +366,42 @@ export class ClusterController {
       const target: GroupTarget = { replicas, preferredLeader: replicas[0] };
       const view: LeaderView = { self: this.#d.self, confState: st.confState, progress: st.progress, lastIndex: st.lastIndex, commit: st.commit };
       const step = planGroupMembership(view, target, (n) => this.#reachable(n), ReconcileLimits.catchUpLagEntriesMax);
-      if (step !== null) this.#step(s.shard, step);
+      if (step === null) continue;
+      if (step.kind === 'addLearner' && !this.#mayStartMove(s.shard)) continue; // One shard moves at a time.
+      this.#step(s.shard, step);
     }
+  }
+
+  /**
+   * #refreshMoveView renews the cluster-wide view of replica moves from every
+   * node's reports, at most every moveViewRefreshMs.
+   */
+  async #refreshMoveView(placement: Placement): Promise<void> {
+    const now = performance.now();
+    if (this.#moves !== null && now - this.#moves.atMs < ReconcileLimits.moveViewRefreshMs) return;
+    const leaders = new Map<GroupId, GroupReport>();
+    for (const r of await this.gatherReports()) {
+      if (r.group === META || !r.isLeader) continue;
+      const prev = leaders.get(r.group);
+      if (prev === undefined || r.term > prev.term) leaders.set(r.group, r);
+    }
+    const placed = new Map(placement.shards.map((s) => [s.shard, s.replicas.map(Number)]));
+    this.#moves = { atMs: performance.now(), view: moveView(leaders, placed) };
+  }
+
+  /** #mayStartMove applies mayStartMove to the last view plus the moves this node started since (the view may not show them yet). */
+  #mayStartMove(shard: GroupId): boolean {
+    const v = this.#moves;
+    if (v === null) return false;
+    const now = performance.now();
+    const moving = new Set(v.view.moving);
+    for (const [g, at] of this.#startedMoves) {
+      if (now - at < 2 * ReconcileLimits.moveViewRefreshMs) moving.add(g);
+      else this.#startedMoves.delete(g);
+    }
+    const ok = mayStartMove(shard, { moving, needing: v.view.needing });
+    if (ok) this.#startedMoves.set(shard, now);
+    return ok;
   }
 
   /** step starts one membership or leadership step of a group unless one is in flight. */

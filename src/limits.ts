@@ -549,6 +549,8 @@ export const ReconcileLimits = {
   joinRequestTimeoutMs: 5000,
   /** joinRetryMs is the pause between two join attempts. */
   joinRetryMs: 500,
+  /** moveViewRefreshMs is how often a controller renews its cluster-wide view of replica moves (one shard moves at a time). */
+  moveViewRefreshMs: 1000,
 } as const;
 assert(ReconcileLimits.drainDeadlineMs < ReconcileLimits.shutdownDeadlineMs, 'the drain leaves time to stop within the shutdown budget');
 assert(ReconcileLimits.drainPollMs < ReconcileLimits.drainRetryMs, 'drain polls faster than it retries');

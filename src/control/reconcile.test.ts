@@ -4,7 +4,7 @@ import { ProgressState } from '../raft/types.js';
 import type { ConfState, NodeId, ProgressStatus } from '../raft/types.js';
 import { initHash } from '../partition/hash.js';
 import { computePlacement } from '../partition/placement.js';
-import { planGroupMembership, planHosting, planMetaMembers, planNodeLifecycle } from './reconcile.js';
+import { mayStartMove, moveView, planGroupMembership, planHosting, planMetaMembers, planNodeLifecycle } from './reconcile.js';
 import type { GroupAction, GroupTarget, LeaderView } from './reconcile.js';
 
 function view(self: NodeId, cs: ConfState, match: Record<NodeId, number>, last = 100): LeaderView {
@@ -153,5 +153,46 @@ t.test('random memberships converge to their target without losing a voter major
     t.same([...voters].sort((x, y) => x - y), targetReplicas, `trial ${trial} (seed ${seed}) reaches the target voters`);
     t.same(learners, [], `trial ${trial} (seed ${seed}) leaves no learner`);
     t.equal(leader, target.preferredLeader, `trial ${trial} (seed ${seed}) ends on the preferred leader`);
+  }
+});
+
+t.test('replica moves start one shard at a time: the lowest shard that needs one, while no other moves', async (t) => {
+  const placed = new Map<number, number[]>([
+    [1, [1, 2, 3]],
+    [2, [2, 3, 4]],
+    [3, [1, 3, 4]],
+    [4, [1, 2, 3]],
+  ]);
+  // Shards 2 and 3 need node 4; shard 4 is settled.
+  const leaders = new Map<number, { voters: number[]; learners: number[] }>([
+    [1, { voters: [1, 2, 3], learners: [] }],
+    [2, { voters: [1, 2, 3], learners: [] }],
+    [3, { voters: [1, 2, 3], learners: [] }],
+    [4, { voters: [1, 2, 3], learners: [] }],
+  ]);
+  let v = moveView(leaders, placed);
+  t.same([...v.needing].sort(), [2, 3]);
+  t.same([...v.moving], []);
+  t.equal(mayStartMove(2, v), true, 'the lowest shard needing a move starts');
+  t.equal(mayStartMove(3, v), false, 'a higher one waits');
+  leaders.set(2, { voters: [1, 2, 3], learners: [4] });
+  v = moveView(leaders, placed);
+  t.equal(mayStartMove(3, v), false, 'nothing starts while shard 2 has a learner');
+  t.equal(mayStartMove(2, v), true, 'the moving shard itself may go on');
+  leaders.set(2, { voters: [2, 3, 4], learners: [] });
+  v = moveView(leaders, placed);
+  t.equal(mayStartMove(3, v), true, 'once shard 2 settled, shard 3 starts');
+  // Property: over random views, at most one shard may start, and never while another moves.
+  const rand = new SeededRand(404);
+  for (let trial = 0; trial < 300; trial++) {
+    const moving = new Set<number>();
+    const needing = new Set<number>();
+    for (let s = 1; s <= 8; s++) {
+      if (rand.intn(3) === 0) needing.add(s);
+      if (needing.has(s) && rand.intn(4) === 0) moving.add(s);
+    }
+    const allowed = [...Array(8).keys()].map((i) => i + 1).filter((s) => needing.has(s) && mayStartMove(s, { moving, needing }));
+    t.ok(allowed.length <= 1, `seed 404 trial ${trial}: at most one shard may start (${allowed.join(',')})`);
+    if (moving.size > 1) t.same(allowed, [], `seed 404 trial ${trial}: nothing starts while two move`);
   }
 });

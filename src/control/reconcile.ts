@@ -212,3 +212,45 @@ export function planHosting(
   }
   return { open, close };
 }
+
+/**
+ * MoveView is the cluster-wide picture of replica moves a controller uses to
+ * start one at a time: `moving` are shards with a learner catching up,
+ * `needing` are shards whose membership differs from the placement.
+ */
+export interface MoveView {
+  readonly moving: ReadonlySet<GroupId>;
+  readonly needing: ReadonlySet<GroupId>;
+}
+
+/**
+ * mayStartMove says whether the leader of `shard` may start a move (add a
+ * learner): only when no other shard is moving, and only the lowest-numbered
+ * shard that needs one, so the cluster moves one shard at a time. Steps that
+ * finish a move (promote, remove) are never held back.
+ */
+export function mayStartMove(shard: GroupId, view: MoveView): boolean {
+  for (const m of view.moving) if (m !== shard) return false;
+  for (const n of view.needing) if (n < shard) return false;
+  return true;
+}
+
+/**
+ * moveView derives the MoveView from shard leaders' reports (the report of the
+ * leader with the highest term per shard) and the placement's replicas.
+ */
+export function moveView(
+  leaders: ReadonlyMap<GroupId, { readonly voters: readonly NodeId[]; readonly learners: readonly NodeId[] }>,
+  placed: ReadonlyMap<GroupId, readonly NodeId[]>,
+): MoveView {
+  const moving = new Set<GroupId>();
+  const needing = new Set<GroupId>();
+  for (const [shard, target] of placed) {
+    const r = leaders.get(shard);
+    if (r === undefined) continue;
+    if (r.learners.length > 0) moving.add(shard);
+    const same = r.voters.length === target.length && target.every((n) => r.voters.includes(n));
+    if (!same || r.learners.length > 0) needing.add(shard);
+  }
+  return { moving, needing };
+}
