@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import type { ClusterDocument } from './api/views.js';
-import type { GroupReport } from './cluster-controller.js';
 import { OtlpdbNode } from './node.js';
 import type { HostPort } from './node-config.js';
-import { clusterAddresses, httpRequest, pollUntil } from './node-test-util.js';
+import { clusterAddresses, httpRequest, pollUntil, shardLeaderView } from './node-test-util.js';
 
 // Real nodes in this process on 127.0.0.1-4 with real sockets and disks:
 // three found a cluster, a fourth joins, then the first leaves. No
@@ -18,16 +17,6 @@ const TICK_MS = 20;
 const POLLS_MAX = 1500;
 const POLL_MS = 40;
 
-/** shardView summarises the leaders' reports: per shard, its leader and its voters and learners. */
-function shardView(reports: readonly GroupReport[]): Map<number, GroupReport> {
-  const out = new Map<number, GroupReport>();
-  for (const r of reports) {
-    if (r.group === 0 || !r.isLeader) continue;
-    const prev = out.get(r.group);
-    if (prev === undefined || r.term > prev.term) out.set(r.group, r);
-  }
-  return out;
-}
 
 t.test('a node joins (learner, voter, shard replicas move onto it) and another leaves (replicas move off, it is forgotten)', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'otlpdb-members-'));
@@ -69,7 +58,7 @@ t.test('a node joins (learner, voter, shard replicas move onto it) and another l
   t.ok(
     await pollUntil(
       async () => {
-        const v = shardView(await n1.clusterReports());
+        const v = shardLeaderView(await n1.clusterReports());
         if (v.size < SHARDS) return false;
         const per = new Map<number, number>();
         for (const r of v.values()) per.set(r.node, (per.get(r.node) ?? 0) + 1);
@@ -91,7 +80,7 @@ t.test('a node joins (learner, voter, shard replicas move onto it) and another l
     const reports = await n1ForView().clusterReports();
     const meta = reports.find((r) => r.group === 0 && r.isLeader);
     if (meta === undefined || meta.learners.length > 0 || [...meta.voters].sort().join() !== [...members].sort().join()) return false;
-    const v = shardView(reports);
+    const v = shardLeaderView(reports);
     if (v.size < SHARDS) return false;
     let replicas = 0;
     const holding = new Set<number>();

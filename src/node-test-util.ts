@@ -101,3 +101,14 @@ export const PROM_SAMPLE_RE = new RegExp(`^[a-zA-Z_:][a-zA-Z0-9_:]*(\\{${LABEL}(
 export function badPrometheusLines(text: string): string[] {
   return text.split('\n').filter((l) => l !== '' && !l.startsWith('#') && !PROM_SAMPLE_RE.test(l));
 }
+
+/** shardLeaderView keeps, per shard (group > 0), the report of its leader with the highest term. */
+export function shardLeaderView<R extends { readonly group: number; readonly isLeader: boolean; readonly term: number }>(reports: readonly R[]): Map<number, R> {
+  const out = new Map<number, R>();
+  for (const r of reports) {
+    if (r.group === 0 || !r.isLeader) continue;
+    const prev = out.get(r.group);
+    if (prev === undefined || r.term > prev.term) out.set(r.group, r);
+  }
+  return out;
+}

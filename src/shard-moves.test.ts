@@ -2,11 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import type { GroupReport } from './cluster-controller.js';
 import { SeededRand } from './fs/seeded-rand.js';
 import { OtlpdbNode } from './node.js';
 import type { HostPort } from './node-config.js';
-import { clusterAddresses, httpRequest, pollUntil } from './node-test-util.js';
+import { clusterAddresses, httpRequest, pollUntil, shardLeaderView } from './node-test-util.js';
 import { StateRole } from './raft/types.js';
 import type { StatsDocument } from './shard-service.js';
 import { randomRows } from './storage/rows-test-util.js';
@@ -39,15 +38,6 @@ interface Acked {
   entries: number;
 }
 
-function shardView(reports: readonly GroupReport[]): Map<number, GroupReport> {
-  const out = new Map<number, GroupReport>();
-  for (const r of reports) {
-    if (r.group === 0 || !r.isLeader) continue;
-    const prev = out.get(r.group);
-    if (prev === undefined || r.term > prev.term) out.set(r.group, r);
-  }
-  return out;
-}
 
 t.test('shard replicas move with their data, by streamed snapshots, while writes go on', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'otlpdb-moves-'));
@@ -129,7 +119,7 @@ t.test('shard replicas move with their data, by streamed snapshots, while writes
   const settled = async (members: readonly number[]): Promise<boolean> => {
     const viewer = nodes.get(members[0] as number) as OtlpdbNode;
     const reports = await viewer.clusterReports();
-    const v = shardView(reports);
+    const v = shardLeaderView(reports);
     if (v.size < SHARDS) return false;
     const holding = new Set<number>();
     for (const r of v.values()) {

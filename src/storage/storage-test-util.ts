@@ -24,3 +24,18 @@ export async function codeOfAsync(p: Promise<unknown>): Promise<string> {
     throw err;
   }
 }
+
+/** canon is a key-order-independent text of a value (bigints and bytes spelled out), to compare rows as sets. */
+export function canon(v: unknown): string {
+  if (typeof v === 'bigint') return `${v}n`;
+  if (v instanceof Uint8Array) return `x${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')}`;
+  if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${k}:${canon(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
+import { canon } from '../storage-test-util.js';
 import type { Test } from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { OtlpdbError } from '../../errors.js';
@@ -137,20 +138,6 @@ function genRows(rand: SeededRand, tenant: string, n: number, buckets = 4): LogR
   return out;
 }
 
-/** canon is a key-order-independent fingerprint of a value (bigints and bytes spelled out). */
-function canon(v: unknown): string {
-  if (typeof v === 'bigint') return `${v}n`;
-  if (v instanceof Uint8Array) return `x${Buffer.from(v).toString('hex')}`;
-  if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .sort()
-      .map((k) => `${k}:${canon(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
 
 async function collect(gen: AsyncGenerator<LogHit[]>): Promise<{ hits: LogHit[]; batches: number[] }> {
   const hits: LogHit[] = [];

@@ -4,7 +4,7 @@ import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { OtlpdbError } from '../../errors.js';
-import { codeOf } from '../storage-test-util.js';
+import { canon, codeOf } from '../storage-test-util.js';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { StoreLimits, TraceStoreLimits } from '../../limits.js';
 import type { AnyValue, KeyValue, SpanRow } from '../rows.js';
@@ -102,20 +102,6 @@ async function codeOfAsync(fn: () => Promise<unknown>): Promise<string> {
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-/** canon is a key-order independent text of a value (bigints and bytes included), to compare rows as sets. */
-function canon(v: unknown): string {
-  if (typeof v === 'bigint') return `${v}n`;
-  if (v instanceof Uint8Array) return `x${hex(v)}`;
-  if (Array.isArray(v)) return `[${v.map(canon).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return `{${Object.keys(o)
-      .sort()
-      .map((k) => `${k}:${canon(o[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
-}
 
 function refValue(v: AnyValue): string | undefined {
   if (v.type === 'string') return v.value;
