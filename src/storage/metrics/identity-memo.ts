@@ -5,49 +5,51 @@
  * label rendering, escaping, sorting and the registry's validation and
  * canonical-key hashing for a series it has seen.
  *
- * Lookup: a resource's attributes (rendered) and a scope's name and version
- * are first turned into small numbers, a resource number and a scope number
- * (two interning tables: an FNV-1a hash, then a part-by-part comparison), once
- * per run of rows sharing the Resource or Scope object (the rows of one OTLP
- * ResourceMetrics / ScopeMetrics, or of one host in a decoded entry). A row's
- * key is then a 32-bit FNV-1a hash (cut to 30 bits) of the tenant, the name,
- * the kind, the two numbers and the point attributes (strings char by char,
- * each followed by its length), and a hit compares every part with the entry
- * (a hash collision costs a comparison, never a wrong id). No key strings are
- * built and no per-object table (WeakMap) is kept: the decoder makes new
- * Resource objects per entry, and a WeakMap of them cost a hash of the
- * rendered attributes per object and ephemeron work in every GC.
+ * Lookup: the string parts of a row are first turned into small numbers by
+ * four interning tables (an FNV-1a hash, cut to 30 bits, of the strings char
+ * by char, each followed by its length; then a part-by-part comparison): the
+ * resource's rendered attributes and the scope's name and version (once per
+ * run of rows sharing the Resource or Scope object: the rows of one OTLP
+ * ResourceMetrics / ScopeMetrics, or of one host in a decoded entry), the
+ * tenant and name (once per run of rows sharing them), and the point's
+ * rendered attributes. The series entry is then found by a hash of five small
+ * numbers (and the kind) and checked by comparing them: a hash collision costs
+ * a comparison, never a wrong id. The interning tables are small and stay in
+ * cache (few names and attribute sets, many series), so a lookup touches one
+ * cold entry instead of the entry and its strings. No key strings are built
+ * and no per-object table (WeakMap) is kept: the decoder makes new Resource
+ * objects per entry, and a WeakMap of them cost a hash of the rendered
+ * attributes per object and ephemeron work in every GC.
  *
  * It is a pure memo: a miss goes to the registry, which gives the same answer,
  * so the memo never changes what the store accepts. It holds at most
- * MetricStoreLimits.identityMemoEntriesMax entries, and as many resources and
- * scopes; the three tables are cleared together when one is full (at the start
+ * MetricStoreLimits.identityMemoEntriesMax entries, and as many interned
+ * resources, scopes, names and attribute lists; all tables are cleared together when one is full (at the start
  * of a get, so the numbers a get gave to set() are never stale).
  *
  * Invariants: an entry's parts are exactly those of a row whose series is
- * entry.id; a resource (scope) number names one rendered attribute list (one
- * name and version) until the tables are cleared, and no entry outlives that.
+ * entry.id; an interned number names one list of strings until the tables
+ * are cleared, and no entry outlives that.
  */
 import { MetricStoreLimits } from '../../limits.js';
 import { assert } from '../../errors.js';
 import type { KeyValue, MetricPointRow } from '../rows.js';
 import { renderAnyValue } from './series-identity.js';
 
-/** Interned is one resource's rendered attributes ([key, value, …]) or one scope's [name, version], and its number. */
+/** Interned is one interned list of strings and its number. */
 interface Interned {
   readonly parts: readonly string[];
   readonly num: number;
 }
 
+/** MemoEntry is a series identity as interned numbers. */
 interface MemoEntry {
-  readonly tenant: string;
-  readonly name: string;
+  /** name is the number of [tenant, name]; res, scope and attrs of the resource, scope and point attributes. */
+  readonly name: number;
   readonly kind: number;
-  /** res and scope are the resource and scope numbers (Interned.num). */
   readonly res: number;
   readonly scope: number;
-  /** attrs is [key, rendered value, …] of the point attributes, in the row's order. */
-  readonly attrs: readonly string[];
+  readonly attrs: number;
   readonly id: number;
 }
 
@@ -73,7 +75,35 @@ function kindOf(row: MetricPointRow): number {
   return type * 4 + temporality;
 }
 
-/** InternTable gives a number to each distinct list of strings (a resource's attributes, a scope's name and version). */
+function hashAttrs(attrs: readonly KeyValue[]): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < attrs.length; i++) {
+    const kv = attrs[i] as KeyValue;
+    h = hashStr(hashStr(h, kv.key), valueOf(kv));
+  }
+  return h & HASH_MASK;
+}
+
+function samePair(parts: readonly string[], a: string, b: string): boolean {
+  return parts.length === 2 && parts[0] === a && parts[1] === b;
+}
+
+function sameAttrs(parts: readonly string[], attrs: readonly KeyValue[]): boolean {
+  if (parts.length !== attrs.length * 2) return false;
+  for (let i = 0; i < attrs.length; i++) {
+    const kv = attrs[i] as KeyValue;
+    if (parts[2 * i] !== kv.key || parts[2 * i + 1] !== valueOf(kv)) return false;
+  }
+  return true;
+}
+
+function attrParts(attrs: readonly KeyValue[]): string[] {
+  const out: string[] = [];
+  for (const kv of attrs) out.push(kv.key, valueOf(kv));
+  return out;
+}
+
+/** InternTable gives a number to each distinct list of strings; lookups allocate only for a new list. */
 class InternTable {
   readonly #byHash = new Map<number, Interned | Interned[]>();
   #size = 0;
@@ -87,31 +117,35 @@ class InternTable {
     this.#size = 0;
   }
 
-  /** num is the number of `parts` (hashed as `hash`), a new one when unseen; `parts` is kept as is when new. */
-  num(hash: number, parts: string[]): number {
+  /** pair is the number of [a, b] (hashed as `hash`). */
+  pair(hash: number, a: string, b: string): number {
     const found = this.#byHash.get(hash);
-    if (found === undefined) {
-      const e: Interned = { parts, num: this.#size++ };
-      this.#byHash.set(hash, e);
-      return e.num;
+    if (found !== undefined) {
+      if (!Array.isArray(found)) {
+        if (samePair(found.parts, a, b)) return found.num;
+      } else for (const x of found) if (samePair(x.parts, a, b)) return x.num;
     }
-    if (!Array.isArray(found)) {
-      if (sameParts(found.parts, parts)) return found.num;
-      const e: Interned = { parts, num: this.#size++ };
-      this.#byHash.set(hash, [found, e]);
-      return e.num;
+    return this.#add(hash, found, [a, b]);
+  }
+
+  /** attrs is the number of the rendered [key, value, …] of `attrs` (hashed as `hash`, hashAttrs). */
+  attrs(hash: number, attrs: readonly KeyValue[]): number {
+    const found = this.#byHash.get(hash);
+    if (found !== undefined) {
+      if (!Array.isArray(found)) {
+        if (sameAttrs(found.parts, attrs)) return found.num;
+      } else for (const x of found) if (sameAttrs(x.parts, attrs)) return x.num;
     }
-    for (const x of found) if (sameParts(x.parts, parts)) return x.num;
+    return this.#add(hash, found, attrParts(attrs));
+  }
+
+  #add(hash: number, found: Interned | Interned[] | undefined, parts: string[]): number {
     const e: Interned = { parts, num: this.#size++ };
-    found.push(e);
+    if (found === undefined) this.#byHash.set(hash, e);
+    else if (Array.isArray(found)) found.push(e);
+    else this.#byHash.set(hash, [found, e]);
     return e.num;
   }
-}
-
-function sameParts(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** IdentityMemo maps a row's raw identity to a series id (see the file comment). */
@@ -119,19 +153,24 @@ export class IdentityMemo {
   readonly #byHash = new Map<number, MemoEntry | MemoEntry[]>();
   readonly #resources = new InternTable();
   readonly #scopes = new InternTable();
+  readonly #names = new InternTable();
+  readonly #attrs = new InternTable();
   readonly #entriesMax: number;
   #size = 0;
-  /** #hash, #res, #scope and #kind are the parts of the last lookup, reused by set(). */
+  /** #hash, #name, #kind, #res, #scope and #attrNum are the parts of the last lookup, reused by set(). */
   #hash = 0;
+  #name = -1;
+  #kind = 0;
   #res = -1;
   #scope = -1;
-  #kind = 0;
+  #attrNum = -1;
   /** #lastResourceObj and #lastScopeObj are the objects #res and #scope were found for (null: none, or cleared). */
   #lastResourceObj: object | null = null;
   #lastScopeObj: object | null = null;
+  /** #lastTenant and #lastName are the strings #name was found for (#name -1: none, or cleared). */
   #lastTenant = '';
   #lastName = '';
-  #lastNameHash = hashStr(hashStr(FNV_OFFSET, ''), '');
+  #lastRow: MetricPointRow | null = null;
 
   constructor(entriesMax: number = MetricStoreLimits.identityMemoEntriesMax) {
     assert(Number.isSafeInteger(entriesMax) && entriesMax >= 1, 'entriesMax >= 1');
@@ -145,51 +184,50 @@ export class IdentityMemo {
 
   /** get is the series id of the row's identity, or -1 when unknown; set(id) may follow for the same row. */
   get(tenant: string, row: MetricPointRow): number {
-    if (this.#size >= this.#entriesMax || this.#resources.size >= this.#entriesMax || this.#scopes.size >= this.#entriesMax) this.#clear();
-    // Consecutive rows mostly share a resource and scope object, and often a metric name (the points of one Metric).
+    const max = this.#entriesMax;
+    if (this.#size >= max || this.#resources.size >= max || this.#scopes.size >= max || this.#names.size >= max || this.#attrs.size >= max) this.#clear();
     if (row.resource !== this.#lastResourceObj) {
-      this.#res = this.#resourceNum(row.resource.attributes);
+      const attrs = row.resource.attributes;
+      this.#res = this.#resources.attrs(hashAttrs(attrs), attrs);
       this.#lastResourceObj = row.resource;
     }
     if (row.scope !== this.#lastScopeObj) {
       const s = row.scope;
-      this.#scope = this.#scopes.num(hashStr(hashStr(FNV_OFFSET, s.name), s.version) & HASH_MASK, [s.name, s.version]);
+      this.#scope = this.#scopes.pair(hashStr(hashStr(FNV_OFFSET, s.name), s.version) & HASH_MASK, s.name, s.version);
       this.#lastScopeObj = row.scope;
     }
-    if (tenant !== this.#lastTenant || row.name !== this.#lastName) {
+    if (this.#name < 0 || tenant !== this.#lastTenant || row.name !== this.#lastName) {
+      this.#name = this.#names.pair(hashStr(hashStr(FNV_OFFSET, tenant), row.name) & HASH_MASK, tenant, row.name);
       this.#lastTenant = tenant;
       this.#lastName = row.name;
-      this.#lastNameHash = hashStr(hashStr(FNV_OFFSET, tenant), row.name);
     }
+    const attrs = row.attributes;
+    const attrNum = this.#attrs.attrs(hashAttrs(attrs), attrs);
     const kind = kindOf(row);
+    const name = this.#name;
     const res = this.#res;
     const scope = this.#scope;
-    let h = this.#lastNameHash;
-    h = Math.imul(h ^ kind, FNV_PRIME);
-    h = Math.imul(h ^ scope, FNV_PRIME);
+    let h = Math.imul(FNV_OFFSET ^ name, FNV_PRIME);
+    h = Math.imul(h ^ attrNum, FNV_PRIME);
     h = Math.imul(h ^ res, FNV_PRIME);
-    const attrs = row.attributes;
-    for (let i = 0; i < attrs.length; i++) {
-      const kv = attrs[i] as KeyValue;
-      h = hashStr(hashStr(h, kv.key), valueOf(kv));
-    }
-    h &= HASH_MASK;
+    h = Math.imul(h ^ scope, FNV_PRIME);
+    h = Math.imul(h ^ kind, FNV_PRIME) & HASH_MASK;
     this.#hash = h;
     this.#kind = kind;
+    this.#attrNum = attrNum;
+    this.#lastRow = row;
     const found = this.#byHash.get(h);
     if (found === undefined) return -1;
-    if (!Array.isArray(found)) return matches(found, tenant, row, kind, scope, res) ? found.id : -1;
-    for (const e of found) if (matches(e, tenant, row, kind, scope, res)) return e.id;
+    if (!Array.isArray(found)) return matches(found, name, kind, res, scope, attrNum) ? found.id : -1;
+    for (const e of found) if (matches(e, name, kind, res, scope, attrNum)) return e.id;
     return -1;
   }
 
   /** set remembers the id of the row the last get() looked up (and missed). */
   set(tenant: string, row: MetricPointRow, id: number): void {
-    assert(row.resource === this.#lastResourceObj && row.scope === this.#lastScopeObj, 'set follows a get of the same row');
+    assert(row === this.#lastRow && tenant === this.#lastTenant, 'set follows a get of the same row');
     assert(this.#size < this.#entriesMax, 'get made room');
-    const attrs: string[] = [];
-    for (const kv of row.attributes) attrs.push(kv.key, valueOf(kv));
-    const e: MemoEntry = { tenant, name: row.name, kind: this.#kind, res: this.#res, scope: this.#scope, attrs, id };
+    const e: MemoEntry = { name: this.#name, kind: this.#kind, res: this.#res, scope: this.#scope, attrs: this.#attrNum, id };
     const found = this.#byHash.get(this.#hash);
     if (found === undefined) this.#byHash.set(this.#hash, e);
     else if (Array.isArray(found)) found.push(e);
@@ -197,35 +235,19 @@ export class IdentityMemo {
     this.#size++;
   }
 
-  #resourceNum(attributes: readonly KeyValue[]): number {
-    let h = FNV_OFFSET;
-    const parts: string[] = [];
-    for (let i = 0; i < attributes.length; i++) {
-      const kv = attributes[i] as KeyValue;
-      const v = valueOf(kv);
-      h = hashStr(hashStr(h, kv.key), v);
-      parts.push(kv.key, v);
-    }
-    return this.#resources.num(h & HASH_MASK, parts);
-  }
-
   #clear(): void {
     this.#byHash.clear();
     this.#size = 0;
     this.#resources.clear();
     this.#scopes.clear();
+    this.#names.clear();
+    this.#attrs.clear();
     this.#lastResourceObj = null;
     this.#lastScopeObj = null;
+    this.#name = -1;
   }
 }
 
-function matches(e: MemoEntry, tenant: string, row: MetricPointRow, kind: number, scope: number, res: number): boolean {
-  if (e.res !== res || e.scope !== scope || e.kind !== kind || e.name !== row.name || e.tenant !== tenant) return false;
-  const attrs = row.attributes;
-  if (e.attrs.length !== attrs.length * 2) return false;
-  for (let i = 0; i < attrs.length; i++) {
-    const kv = attrs[i] as KeyValue;
-    if (e.attrs[2 * i] !== kv.key || e.attrs[2 * i + 1] !== valueOf(kv)) return false;
-  }
-  return true;
+function matches(e: MemoEntry, name: number, kind: number, res: number, scope: number, attrs: number): boolean {
+  return e.name === name && e.attrs === attrs && e.res === res && e.scope === scope && e.kind === kind;
 }
