@@ -357,7 +357,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     const d = row.data;
     if (d.type === 'gauge' || d.type === 'sum') {
       let cols = head.floats.get(id);
-      if (cols === undefined) head.floats.set(id, (cols = new FloatColumns()));
+      if (cols === undefined) head.floats.set(id, (cols = new FloatColumns(head.slabs)));
       if (cols.push(t, numberValue(d.value))) {
         head.points++;
         head.bytes += MetricStoreLimits.headSampleBytes;
@@ -500,9 +500,10 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     for (const id of sortedKeys(h.floats)) {
       const cols = h.floats.get(id) as FloatColumns;
       const tenant = this.#tenantOf[id] as string;
-      forEachBucket(cols.ts, cols.n, B, (bucket, from, to) => {
-        const ts = Float64Array.from(cols.ts.slice(from, to));
-        const vs = Float64Array.from(cols.vs.slice(from, to));
+      const all = cols.columns();
+      forEachBucket(all.ts, cols.n, B, (bucket, from, to) => {
+        const ts = all.ts.subarray(from, to);
+        const vs = all.vs.subarray(from, to);
         const chunks = encodeSeries(ts, vs, this.#chunkSamples, this.#encoder);
         putData(tenant, bucket, dataKey(MetricKeySpace.Chunks, tenant, bucket, id, fi), encodeChunkRun(chunks), to - from);
         for (const { res, tag } of ROLLUP_RESOLUTIONS) {
@@ -867,9 +868,10 @@ export class MetricStore implements SignalStore<MetricPointRow> {
         const cols = h.floats.get(id);
         if (cols === undefined) continue;
         stats.headRowsScanned += cols.n;
+        const c = cols.columns();
         for (let i = 0; i < cols.n; i++) {
-          ts.push(cols.ts[i] as number);
-          vs.push(cols.vs[i] as number);
+          ts.push(c.ts[i] as number);
+          vs.push(c.vs[i] as number);
         }
       }
       const merged = mergeSamples(ts, vs, minMs, maxMs);
@@ -912,7 +914,8 @@ export class MetricStore implements SignalStore<MetricPointRow> {
         const cols = h.floats.get(id);
         if (cols === undefined) continue;
         stats.headRowsScanned += cols.n;
-        merge(partialsOf(cols.ts, cols.vs, cols.n, W));
+        const c = cols.columns();
+        merge(partialsOf(c.ts, c.vs, cols.n, W));
       }
       if (byWindow.size === 0) continue;
       const points = [...byWindow.values()].sort((a, b) => a.startMs - b.startMs).map(pointOf);

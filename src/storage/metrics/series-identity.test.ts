@@ -147,3 +147,20 @@ t.test('IdentityMemo finds a known identity through new objects and misses any c
   t.equal(small.size, 1, 'cleared when full');
   t.equal(small.get('t', third), 3);
 });
+
+t.test('IdentityMemo keeps every identity of 5,000 series and misses an unseen one', async (t) => {
+  const memo = new IdentityMemo();
+  const rows = [];
+  for (let i = 0; i < 5000; i++) rows.push(row('t', { name: `m${i % 10}`, host: `h${Math.floor(i / 10)}`, tMs: 1, data: gauge(1) }));
+  let found = 0;
+  for (let i = 0; i < rows.length; i++) {
+    if (memo.get('t', rows[i] as (typeof rows)[number]) !== -1) found++;
+    memo.set('t', rows[i] as (typeof rows)[number], i);
+  }
+  t.equal(found, 0, 'each identity is new when first seen');
+  t.equal(memo.size, 5000);
+  let wrong = 0;
+  for (let i = rows.length - 1; i >= 0; i--) if (memo.get('t', rows[i] as (typeof rows)[number]) !== i) wrong++;
+  t.equal(wrong, 0, 'every id found after the growth');
+  t.equal(memo.get('t', row('t', { name: 'm0', host: 'h500', tMs: 1, data: gauge(1) })), -1, 'an unseen host');
+});

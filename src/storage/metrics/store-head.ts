@@ -4,37 +4,120 @@
  * samples. Owner: MetricStore (metric-store.ts); nothing here does I/O.
  *
  * Invariants: a FloatColumns' times are strictly increasing (a write at the
- * last time replaces its value); a Head's records per series are strictly
+ * last time replaces its value), and its chunks are views of its head's slabs; a Head's records per series are strictly
  * increasing in t; DenseIdMap.keys() lists each id once, in first-set order.
  */
 import { assert } from '../../errors.js';
 import type { RecordPoint, StoredExemplar } from './store-format.js';
 
 /**
+ * Slab and chunk sizes of the head's float columns, in samples (a sample is
+ * two float64s, t then v). NB: layout constants of this file, not user
+ * limits, so they are not in limits.ts.
+ */
+const CHUNK_SAMPLES_FIRST = 8;
+const CHUNK_SAMPLES_MAX = 1024;
+const SLAB_SAMPLES_FIRST = 2048;
+const SLAB_SAMPLES_MAX = 32768;
+assert(CHUNK_SAMPLES_FIRST >= 1 && CHUNK_SAMPLES_FIRST <= CHUNK_SAMPLES_MAX, 'chunks grow from the first size to the max');
+assert(CHUNK_SAMPLES_MAX <= SLAB_SAMPLES_FIRST && SLAB_SAMPLES_FIRST <= SLAB_SAMPLES_MAX, 'a chunk fits in any slab');
+
+/**
+ * HeadSlabs hands out the chunks of one head's float columns from a few large
+ * Float64Arrays (slabs, off the JS heap), so appending never copies a column
+ * and the GC neither scans nor moves the samples. Slabs double from
+ * SLAB_SAMPLES_FIRST to SLAB_SAMPLES_MAX samples (a small head stays small);
+ * the space left at a slab's end when a chunk does not fit is wasted (less than
+ * a chunk). The slabs are freed with the head.
+ */
+export class HeadSlabs {
+  #slab = new Float64Array(0);
+  #used = 0;
+  #nextSamples = SLAB_SAMPLES_FIRST;
+
+  /** take is a zeroed view of `samples` samples (2 × samples float64s). */
+  take(samples: number): Float64Array {
+    assert(samples >= 1 && samples <= CHUNK_SAMPLES_MAX, 'a chunk size');
+    const doubles = samples * 2;
+    if (this.#used + doubles > this.#slab.length) {
+      this.#slab = new Float64Array(this.#nextSamples * 2);
+      this.#used = 0;
+      this.#nextSamples = Math.min(this.#nextSamples * 2, SLAB_SAMPLES_MAX);
+    }
+    const out = this.#slab.subarray(this.#used, this.#used + doubles);
+    this.#used += doubles;
+    assert(out.length === doubles, 'a whole chunk');
+    return out;
+  }
+}
+
+/**
  * FloatColumns is one series' float samples in a head, strictly increasing in
- * t. Plain arrays (packed doubles), not typed arrays: a head grows thousands of
- * columns, and growing an on-heap array is far cheaper than reallocating a
- * typed array's backing store (measured: the growth was half of the append
- * cost in bench/metric-store.ts).
+ * t, in chunks of (t, v) pairs taken from the head's slabs: chunk sizes double
+ * from CHUNK_SAMPLES_FIRST to CHUNK_SAMPLES_MAX, and a full chunk is kept, not
+ * copied. Before, plain arrays grew by copying (1.5× + 16 slots) on the JS
+ * heap, and the copies were most of the scavenger's work in bench/apply.ts.
+ * Memory: at most 2 × 16 B per sample + 16 × CHUNK_SAMPLES_FIRST B per series
+ * (plus the slabs' unused tails), of the order of the plain arrays' 1.5 × 16 B
+ * + 256 B; the head's accounted 16 B per sample (MetricStoreLimits.headSampleBytes)
+ * counts the data, as before.
  */
 export class FloatColumns {
-  readonly ts: number[] = [];
-  readonly vs: number[] = [];
+  readonly #slabs: HeadSlabs;
+  /** #full is the chunks before #cur, each full. */
+  readonly #full: Float64Array[] = [];
+  #cur: Float64Array;
+  /** #curN is the samples in #cur (>= 1 once a sample is pushed). */
+  #curN = 0;
+  #n = 0;
+  #lastT = -Infinity;
 
-  get n(): number {
-    return this.ts.length;
+  constructor(slabs: HeadSlabs) {
+    this.#slabs = slabs;
+    this.#cur = slabs.take(CHUNK_SAMPLES_FIRST);
   }
 
+  get n(): number {
+    return this.#n;
+  }
+
+  /** push appends (t, v), or replaces the value at the last time (false then); t is never below the last time. */
   push(t: number, v: number): boolean {
-    const n = this.ts.length;
-    if (n > 0 && this.ts[n - 1] === t) {
-      this.vs[n - 1] = v;
+    if (this.#n > 0 && t === this.#lastT) {
+      this.#cur[2 * this.#curN - 1] = v;
       return false;
     }
-    assert(n === 0 || t > (this.ts[n - 1] as number), 'head samples are increasing');
-    this.ts.push(t);
-    this.vs.push(v);
+    assert(this.#n === 0 || t > this.#lastT, 'head samples are increasing');
+    let cur = this.#cur;
+    if (2 * this.#curN === cur.length) {
+      this.#full.push(cur);
+      cur = this.#cur = this.#slabs.take(Math.min(cur.length, CHUNK_SAMPLES_MAX));
+      this.#curN = 0;
+    }
+    const k = 2 * this.#curN;
+    cur[k] = t;
+    cur[k + 1] = v;
+    this.#curN++;
+    this.#n++;
+    this.#lastT = t;
     return true;
+  }
+
+  /** columns copies the samples out as two contiguous columns (reads and flushes; not on the append path). */
+  columns(): { ts: Float64Array; vs: Float64Array } {
+    const ts = new Float64Array(this.#n);
+    const vs = new Float64Array(this.#n);
+    let j = 0;
+    const copy = (c: Float64Array, samples: number): void => {
+      for (let i = 0; i < samples; i++, j++) {
+        ts[j] = c[2 * i] as number;
+        vs[j] = c[2 * i + 1] as number;
+      }
+    };
+    for (const c of this.#full) copy(c, c.length / 2);
+    copy(this.#cur, this.#curN);
+    assert(j === this.#n, 'every sample copied');
+    return { ts, vs };
   }
 }
 
@@ -61,6 +144,8 @@ export class DenseIdMap<V> {
 
 /** Head is one generation of unflushed points (the head, or the frozen head). */
 export class Head {
+  /** slabs hold the samples of `floats`. */
+  readonly slabs = new HeadSlabs();
   readonly floats = new DenseIdMap<FloatColumns>();
   readonly records = new Map<number, RecordPoint[]>();
   readonly exemplars = new Map<number, StoredExemplar[]>();
