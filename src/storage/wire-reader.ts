@@ -5,8 +5,16 @@
  * A WireReader turns every failed check into one OtlpdbError: ERR_CORRUPTION
  * when it reads stored bytes, ERR_INVALID_ARGUMENT / ERR_LIMIT_EXCEEDED when
  * it checks input that is about to be written. Pure code.
+ *
+ * Ids (trace and span ids) are copied into slabs of StorageLimits.idSlabBytes
+ * owned by the reader and returned as views: a decoded entry's ids then share
+ * a few ArrayBuffers instead of holding one each (an ArrayBuffer costs ~90
+ * bytes of heap plus an off-heap allocation, more than the id). Decoders create
+ * one reader per decoded message, so a slab is pinned only by the ids of one
+ * message (at most idSlabBytes - 1 bytes wasted per message).
  */
-import { OtlpdbError } from '../errors.js';
+import { OtlpdbError, assert } from '../errors.js';
+import { StorageLimits } from '../limits.js';
 
 /** WireMode says whose fault a failed check is: stored bytes ('stored') or a caller's input ('input'). */
 export type WireMode = 'stored' | 'input';
@@ -14,10 +22,15 @@ export type WireMode = 'stored' | 'input';
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
+/** EMPTY_ID is the one empty id every reader returns for an absent optional id (length 0, so nothing can change it). */
+const EMPTY_ID = new Uint8Array(0);
 
 /** WireReader checks decoded msgpack values field by field; `what` names the field in the error. */
 export class WireReader {
   readonly mode: WireMode;
+  /** #slab holds the ids copied so far; ids are views of it. Invariant: 0 <= #slabAt <= #slab.length. */
+  #slab: Uint8Array = EMPTY_ID;
+  #slabAt = 0;
 
   constructor(mode: WireMode) {
     this.mode = mode;
@@ -106,17 +119,38 @@ export class WireReader {
     return v;
   }
 
-  /** bytes checks a byte string of at most `maxBytes` bytes and returns it as a plain Uint8Array. */
+  /**
+   * bytes checks a byte string of at most `maxBytes` bytes and returns a copy
+   * as a plain Uint8Array of its own (the decoder may hand views of its input,
+   * which a kept value must not pin).
+   */
   bytes(v: unknown, what: string, maxBytes: number): Uint8Array {
     if (!(v instanceof Uint8Array)) this.fail(what, 'is not a byte string');
     if (v.length > maxBytes) this.fail(what, `is longer than ${maxBytes} bytes`, true);
-    return v.constructor === Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    const out = new Uint8Array(v.length);
+    out.set(v);
+    return out;
   }
 
-  /** id checks a byte string of exactly `length` bytes, or of 0 bytes when `optional`. */
+  /**
+   * id checks a byte string of exactly `length` bytes, or of 0 bytes when
+   * `optional`, and returns a copy in this reader's id slab (or the shared
+   * empty id). The checks and their errors are those of `bytes`.
+   */
   id(v: unknown, what: string, length: number, optional: boolean): Uint8Array {
-    const b = this.bytes(v, what, length);
-    if (b.length !== length && !(optional && b.length === 0)) this.fail(what, `is ${b.length} bytes, not ${optional ? `0 or ${length}` : length}`);
-    return b;
+    if (!(v instanceof Uint8Array)) this.fail(what, 'is not a byte string');
+    if (v.length > length) this.fail(what, `is longer than ${length} bytes`, true);
+    if (v.length !== length && !(optional && v.length === 0)) this.fail(what, `is ${v.length} bytes, not ${optional ? `0 or ${length}` : length}`);
+    if (length === 0 || v.length === 0) return EMPTY_ID;
+    assert(length <= StorageLimits.idSlabBytes, 'an id fits one slab');
+    if (this.#slabAt + length > this.#slab.length) {
+      this.#slab = new Uint8Array(StorageLimits.idSlabBytes);
+      this.#slabAt = 0;
+    }
+    const out = this.#slab.subarray(this.#slabAt, this.#slabAt + length);
+    out.set(v);
+    this.#slabAt += length;
+    assert(this.#slabAt <= this.#slab.length, 'the slab cursor stays in the slab');
+    return out;
   }
 }

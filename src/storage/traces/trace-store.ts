@@ -124,9 +124,16 @@ export interface TraceResult {
   readonly stats: ScanStats;
 }
 
-/** idKey is the map key of an id (one char per byte). */
+/**
+ * idKey is the map key of an id (one char per byte). It reads the bytes by
+ * index: going through `id.buffer` would move a small on-heap Uint8Array (what
+ * decodeShardEntry gives) to an off-heap backing store, which costs more than
+ * the key and makes every later GC slower.
+ */
 function idKey(id: Uint8Array): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1');
+  const b = id as unknown as number[]; // In bounds below: the lengths are checked first.
+  if (id.length === SPAN_ID_BYTES) return String.fromCharCode(b[0] as number, b[1] as number, b[2] as number, b[3] as number, b[4] as number, b[5] as number, b[6] as number, b[7] as number);
+  return String.fromCharCode.apply(null, b);
 }
 
 /**
