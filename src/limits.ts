@@ -576,6 +576,8 @@ export const StorageLimits = {
    * of one each. A slab lives while any id in it does.
    */
   idSlabBytes: 4096,
+  /** internedKeysPerReaderMax bounds the distinct attribute keys one decoder shares between the rows of one message. */
+  internedKeysPerReaderMax: 1024,
   /** attributesPerListMax bounds the key/value pairs of one attribute list (or one kvlist AnyValue). */
   attributesPerListMax: 1024,
   /** anyValueDepthMax bounds the nesting of array/kvlist AnyValues; a scalar at the top is depth 1. */

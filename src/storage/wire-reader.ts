@@ -22,6 +22,14 @@ export type WireMode = 'stored' | 'input';
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
+/** TRACE_ID_LENGTH is the id length WireReader.id shares between consecutive equal ids (rows.ts TRACE_ID_BYTES; not imported, rows.ts is a leaf). */
+const TRACE_ID_LENGTH = 16;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** EMPTY_ID is the one empty id every reader returns for an absent optional id (length 0, so nothing can change it). */
 const EMPTY_ID = new Uint8Array(0);
 
@@ -31,6 +39,10 @@ export class WireReader {
   /** #slab holds the ids copied so far; ids are views of it. Invariant: 0 <= #slabAt <= #slab.length. */
   #slab: Uint8Array = EMPTY_ID;
   #slabAt = 0;
+  /** #lastTraceId is the last trace-id-sized id returned: consecutive rows of one trace share one array. */
+  #lastId: Uint8Array = EMPTY_ID;
+  /** #keys interns attribute keys within one message (at most StorageLimits.internedKeysPerReaderMax). */
+  readonly #keys = new Map<string, string>();
 
   constructor(mode: WireMode) {
     this.mode = mode;
@@ -62,6 +74,19 @@ export class WireReader {
     // A UTF-16 code unit takes at most 3 UTF-8 bytes, so short strings skip the exact count.
     if (v.length * 3 > maxBytes && Buffer.byteLength(v, 'utf8') > maxBytes) this.fail(what, `is longer than ${maxBytes} bytes`, true);
     return v;
+  }
+
+  /**
+   * key checks a string like `string` and returns one shared copy per distinct
+   * value within this message: attribute keys repeat on every row, and one
+   * string kept instead of one per row is what the head retains.
+   */
+  key(v: unknown, what: string, maxBytes: number): string {
+    const k = this.string(v, what, maxBytes);
+    const known = this.#keys.get(k);
+    if (known !== undefined) return known;
+    if (this.#keys.size < StorageLimits.internedKeysPerReaderMax) this.#keys.set(k, k);
+    return k;
   }
 
   /** uint checks an integer in [0, max]. */
@@ -143,6 +168,9 @@ export class WireReader {
     if (v.length !== length && !(optional && v.length === 0)) this.fail(what, `is ${v.length} bytes, not ${optional ? `0 or ${length}` : length}`);
     if (length === 0 || v.length === 0) return EMPTY_ID;
     assert(length <= StorageLimits.idSlabBytes, 'an id fits one slab');
+    // The spans (or log records) of one trace usually follow each other: they share one array.
+    const last = this.#lastId;
+    if (last.length === length && sameBytes(last, v)) return last;
     if (this.#slabAt + length > this.#slab.length) {
       this.#slab = new Uint8Array(StorageLimits.idSlabBytes);
       this.#slabAt = 0;
@@ -151,6 +179,7 @@ export class WireReader {
     out.set(v);
     this.#slabAt += length;
     assert(this.#slabAt <= this.#slab.length, 'the slab cursor stays in the slab');
+    if (length === TRACE_ID_LENGTH) this.#lastId = out;
     return out;
   }
 }
