@@ -578,6 +578,10 @@ export const StorageLimits = {
   idSlabBytes: 4096,
   /** internedKeysPerReaderMax bounds the distinct attribute keys one decoder shares between the rows of one message. */
   internedKeysPerReaderMax: 1024,
+  /** internedValuesPerReaderMax bounds the distinct attribute values one decoder shares between the rows of one message. */
+  internedValuesPerReaderMax: 4096,
+  /** internedValueCharsMax is the longest string attribute value (UTF-16 units) a decoder shares; longer ones are rarely repeated. */
+  internedValueCharsMax: 64,
   /** attributesPerListMax bounds the key/value pairs of one attribute list (or one kvlist AnyValue). */
   attributesPerListMax: 1024,
   /** anyValueDepthMax bounds the nesting of array/kvlist AnyValues; a scalar at the top is depth 1. */

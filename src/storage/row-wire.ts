@@ -245,7 +245,12 @@ function readPairs(w: WireReader, v: unknown[], start: number, what: string, dep
   if (n === 0) return NONE;
   const out: KeyValue[] = new Array(n / 2);
   for (let i = start; i < v.length; i += 2) {
-    out[(i - start) / 2] = { key: w.key(v[i], `${what} key`, L.stringBytesMax), value: readAnyValue(w, v[i + 1], what, depth) };
+    const key = w.key(v[i], `${what} key`, L.stringBytesMax);
+    const x = v[i + 1];
+    // Scalars are checked as readAnyValue would, through an interning reader (same checks, same errors).
+    const scalar = typeof x === 'string' || typeof x === 'bigint';
+    const value = scalar ? w.scalarValue(x, what, L.stringBytesMax) : readAnyValue(w, x, what, depth);
+    out[(i - start) / 2] = w.pair(key, value, scalar);
   }
   return out;
 }
@@ -325,8 +330,8 @@ export function readSpan(w: WireReader, v: unknown, ctx: RowContext): SpanRow {
   return {
     tenant: ctx.tenant,
     traceId: w.id(t[2], 'span traceId', TRACE_ID_BYTES, false),
-    spanId: w.id(t[3], 'span spanId', SPAN_ID_BYTES, false),
-    parentSpanId: w.id(t[4], 'span parentSpanId', SPAN_ID_BYTES, true),
+    spanId: w.spanId(t[3], 'span spanId', false),
+    parentSpanId: w.spanId(t[4], 'span parentSpanId', true),
     traceState: w.string(t[5], 'span traceState', L.stringBytesMax),
     flags: w.u32(t[6], 'span flags'),
     name: w.string(t[7], 'span name', L.stringBytesMax),
@@ -466,7 +471,7 @@ export function readLog(w: WireReader, v: unknown, ctx: RowContext): LogRow {
     timeUnixNano: w.u64(t[2], 'log timeUnixNano'),
     observedTimeUnixNano: w.u64(t[3], 'log observedTimeUnixNano'),
     severityNumber: w.uint(t[4], 'log severityNumber', SEVERITY_NUMBER_MAX),
-    severityText: w.string(t[5], 'log severityText', L.stringBytesMax),
+    severityText: w.key(t[5], 'log severityText', L.stringBytesMax),
     body: readAnyValue(w, t[6], 'log body', 1),
     attributes: readAttributes(w, t[7], 'log attributes'),
     droppedAttributesCount: w.u32(t[8], 'log droppedAttributesCount'),

@@ -15,6 +15,8 @@
  */
 import { OtlpdbError, assert } from '../errors.js';
 import { StorageLimits } from '../limits.js';
+import type { AnyValue, KeyValue } from './rows.js';
+import { SPAN_ID_BYTES, TRACE_ID_BYTES } from './rows.js';
 
 /** WireMode says whose fault a failed check is: stored bytes ('stored') or a caller's input ('input'). */
 export type WireMode = 'stored' | 'input';
@@ -22,8 +24,6 @@ export type WireMode = 'stored' | 'input';
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
-/** TRACE_ID_LENGTH is the id length WireReader.id shares between consecutive equal ids (rows.ts TRACE_ID_BYTES; not imported, rows.ts is a leaf). */
-const TRACE_ID_LENGTH = 16;
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -43,6 +43,13 @@ export class WireReader {
   #lastId: Uint8Array = EMPTY_ID;
   /** #keys interns attribute keys within one message (at most StorageLimits.internedKeysPerReaderMax). */
   readonly #keys = new Map<string, string>();
+  /** #values interns short string and int attribute values within one message (at most StorageLimits.internedValuesPerReaderMax). */
+  readonly #values = new Map<string | bigint, AnyValue>();
+  /** #pairs interns attributes whose key and value are both interned (at most StorageLimits.internedValuesPerReaderMax in all). */
+  readonly #pairs = new Map<string, Map<AnyValue, KeyValue>>();
+  #pairCount = 0;
+  /** #spanIds are the span ids read so far (id key -> array): a parent span id shares its parent's array. */
+  readonly #spanIds = new Map<string, Uint8Array>();
 
   constructor(mode: WireMode) {
     this.mode = mode;
@@ -87,6 +94,66 @@ export class WireReader {
     if (known !== undefined) return known;
     if (this.#keys.size < StorageLimits.internedKeysPerReaderMax) this.#keys.set(k, k);
     return k;
+  }
+
+  /**
+   * scalarValue checks a string (of at most `maxBytes` UTF-8 bytes) or a
+   * 64-bit integer and returns its AnyValue, one shared object per distinct
+   * value within this message for strings of at most
+   * StorageLimits.internedValueCharsMax UTF-16 units and for integers:
+   * low-cardinality attribute values (methods, status codes, systems) repeat
+   * on every row.
+   */
+  scalarValue(v: string | bigint, what: string, maxBytes: number): AnyValue {
+    const known = this.#values.get(v);
+    if (known !== undefined) return known;
+    let out: AnyValue;
+    if (typeof v === 'string') {
+      out = { type: 'string', value: this.string(v, what, maxBytes) };
+      if (v.length > StorageLimits.internedValueCharsMax) return out;
+    } else {
+      out = { type: 'int', value: this.i64(v, what) };
+    }
+    if (this.#values.size < StorageLimits.internedValuesPerReaderMax) this.#values.set(v, out);
+    return out;
+  }
+
+  /**
+   * pair is the attribute {key, value}, one shared object per distinct pair
+   * within this message when both came from `key` and `scalarValue` (the
+   * caller says so with `shared`).
+   */
+  pair(key: string, value: AnyValue, shared: boolean): KeyValue {
+    if (!shared) return { key, value };
+    let byValue = this.#pairs.get(key);
+    if (byValue === undefined) {
+      byValue = new Map();
+      this.#pairs.set(key, byValue);
+    }
+    const known = byValue.get(value);
+    if (known !== undefined) return known;
+    const kv: KeyValue = { key, value };
+    if (this.#pairCount < StorageLimits.internedValuesPerReaderMax) {
+      byValue.set(value, kv);
+      this.#pairCount++;
+    }
+    return kv;
+  }
+
+  /**
+   * spanId is `id(v, what, SPAN_ID_BYTES, optional)` that returns the array
+   * of an equal span id read before by this reader (a parent span id is
+   * usually the span id of an earlier span of the message), at most
+   * StorageLimits.internedValuesPerReaderMax of them.
+   */
+  spanId(v: unknown, what: string, optional: boolean): Uint8Array {
+    const b = this.id(v, what, SPAN_ID_BYTES, optional);
+    if (b.length === 0) return b;
+    const k = String.fromCharCode(b[0] as number, b[1] as number, b[2] as number, b[3] as number, b[4] as number, b[5] as number, b[6] as number, b[7] as number);
+    const known = this.#spanIds.get(k);
+    if (known !== undefined) return known;
+    if (this.#spanIds.size < StorageLimits.internedValuesPerReaderMax) this.#spanIds.set(k, b);
+    return b;
   }
 
   /** uint checks an integer in [0, max]. */
@@ -179,7 +246,7 @@ export class WireReader {
     out.set(v);
     this.#slabAt += length;
     assert(this.#slabAt <= this.#slab.length, 'the slab cursor stays in the slab');
-    if (length === TRACE_ID_LENGTH) this.#lastId = out;
+    if (length === TRACE_ID_BYTES) this.#lastId = out;
     return out;
   }
 }
