@@ -334,7 +334,8 @@ export function readSpan(w: WireReader, v: unknown, ctx: RowContext): SpanRow {
     parentSpanId: w.spanId(t[4], 'span parentSpanId', true),
     traceState: w.string(t[5], 'span traceState', L.stringBytesMax),
     flags: w.u32(t[6], 'span flags'),
-    name: w.string(t[7], 'span name', L.stringBytesMax),
+    // Span names are low-cardinality by the OpenTelemetry conventions: interned like attribute keys.
+    name: w.key(t[7], 'span name', L.stringBytesMax),
     kind: w.uint(t[8], 'span kind', SPAN_KIND_MAX) as SpanKind,
     startTimeUnixNano: w.u64(t[9], 'span startTimeUnixNano'),
     endTimeUnixNano: w.u64(t[10], 'span endTimeUnixNano'),

@@ -117,7 +117,8 @@ function decodeWith(bytes: Uint8Array, mode: WireMode): ShardEntry {
   let raw: unknown;
   try {
     // Byte strings come back as views of `bytes`; WireReader.id and WireReader.bytes copy what the entry keeps.
-    raw = STORAGE_UNPACKR_VIEWS.unpack(bytes);
+    // A plain Uint8Array source (not a Buffer) makes those views plain typed arrays, cheaper to create than Buffers.
+    raw = STORAGE_UNPACKR_VIEWS.unpack(bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (err) {
     // msgpackr throws plain Errors (and RangeErrors on absurd lengths or nesting) for malformed bytes.
     return w.fail('entry', `is not valid msgpack (${(err as Error).message})`);

@@ -234,16 +234,22 @@ export class TraceStore implements SignalStore<SpanRow> {
       th = { traces: new Map() };
       this.#head.set(tenant, th);
     }
+    // decodeShardEntry gives consecutive spans of one trace the same traceId array: the trace's map is looked up once per run.
+    let lastTraceId: Uint8Array | null = null;
+    let spans: Map<string, SpanRow> | undefined;
     for (const s of rows) {
       // Rows arrive validated by decodeShardEntry: a mismatch here is a programmer error.
       assert(s.tenant === tenant, 'a row belongs to the entry tenant');
       assert(s.traceId.length === TRACE_ID_BYTES, 'trace id is 16 bytes');
       assert(s.spanId.length === SPAN_ID_BYTES, 'span id is 8 bytes');
-      const tk = idKey(s.traceId);
-      let spans = th.traces.get(tk);
-      if (spans === undefined) {
-        spans = new Map();
-        th.traces.set(tk, spans);
+      if (s.traceId !== lastTraceId || spans === undefined) {
+        const tk = idKey(s.traceId);
+        spans = th.traces.get(tk);
+        if (spans === undefined) {
+          spans = new Map();
+          th.traces.set(tk, spans);
+        }
+        lastTraceId = s.traceId;
       }
       const sk = idKey(s.spanId);
       const old = spans.get(sk);
