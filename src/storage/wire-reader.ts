@@ -242,7 +242,8 @@ export class WireReader {
       this.#slab = new Uint8Array(StorageLimits.idSlabBytes);
       this.#slabAt = 0;
     }
-    const out = this.#slab.subarray(this.#slabAt, this.#slabAt + length);
+    // The constructor, not subarray: subarray looks up a species constructor per call.
+    const out = new Uint8Array(this.#slab.buffer, this.#slabAt, length);
     out.set(v);
     this.#slabAt += length;
     assert(this.#slabAt <= this.#slab.length, 'the slab cursor stays in the slab');
