@@ -1,5 +1,5 @@
 /**
- * apply.ts — `node dist/bench/apply.js [--samples N] [--spans N] [--logs N] [--json]`:
+ * apply.ts — `node dist/bench/apply.js [--samples N] [--spans N] [--logs N] [--only metrics|traces|logs] [--json]`:
  * rows applied per second by one shard state machine (src/storage/shard,
  * with the real trace, metric and log stores on a real LevelDB) without Raft,
  * one signal at a time, and the head memory at the end.
@@ -43,6 +43,16 @@ const SAMPLES = arg('samples', 1_000_000);
 const SPANS = arg('spans', 200_000);
 const LOGS = arg('logs', 200_000);
 const JSON_OUT = process.argv.includes('--json');
+const ONLY = onlyArg();
+
+/** onlyArg is the one signal `--only` names, or null for all three. */
+function onlyArg(): 'metrics' | 'traces' | 'logs' | null {
+  const i = process.argv.indexOf('--only');
+  if (i < 0) return null;
+  const v = process.argv[i + 1];
+  if (v !== 'metrics' && v !== 'traces' && v !== 'logs') throw new Error('--only must be metrics, traces or logs');
+  return v;
+}
 const T0_NS = 1_700_000_000_000_000_000n;
 const METRICS = ['cpu_usage_user', 'cpu_usage_system', 'mem_used_percent', 'disk_used', 'net_bytes_recv', 'net_bytes_sent', 'diskio_reads', 'diskio_writes', 'load1', 'processes_total'];
 
@@ -173,17 +183,17 @@ async function main(): Promise<void> {
   const rand = new SeededRand(2026);
   const makeStores = shardStoresFactory(await initHash());
   const figures: Figure[] = [];
-  {
+  if (ONLY === null || ONLY === 'metrics') {
     const points = tsbsPoints(rand, SAMPLES);
     figures.push(await measure(makeStores, 'metrics', entries({ spans: [], points, logs: [] }, 1000, points.length), points.length, 1_000_000));
   }
-  {
+  if (ONLY === null || ONLY === 'traces') {
     const spans: SpanRow[] = [];
     while (spans.length < SPANS) spans.push(...realisticSpans(rand, 100));
     spans.length = SPANS;
     figures.push(await measure(makeStores, 'traces', entries({ spans, points: [], logs: [] }, 500, spans.length), spans.length, 200_000));
   }
-  {
+  if (ONLY === null || ONLY === 'logs') {
     const logs = realisticLogs(rand, LOGS);
     figures.push(await measure(makeStores, 'logs', entries({ spans: [], points: [], logs }, 500, logs.length), logs.length, 200_000));
   }

@@ -572,6 +572,18 @@ export const StorageLimits = {
   stringBytesMax: 256 * 1024,
   /** bytesValueBytesMax bounds one bytes-typed AnyValue. */
   bytesValueBytesMax: 256 * 1024,
+  /**
+   * idSlabBytes is the size of one slab a decoder copies trace and span ids
+   * into (wire-reader.ts): the ids of ~170 spans share one ArrayBuffer instead
+   * of one each. A slab lives while any id in it does.
+   */
+  idSlabBytes: 4096,
+  /** internedKeysPerReaderMax bounds the distinct attribute keys one decoder shares between the rows of one message. */
+  internedKeysPerReaderMax: 1024,
+  /** internedValuesPerReaderMax bounds the distinct attribute values one decoder shares between the rows of one message. */
+  internedValuesPerReaderMax: 4096,
+  /** internedValueCharsMax is the longest string attribute value (UTF-16 units) a decoder shares; longer ones are rarely repeated. */
+  internedValueCharsMax: 64,
   /** attributesPerListMax bounds the key/value pairs of one attribute list (or one kvlist AnyValue). */
   attributesPerListMax: 1024,
   /** anyValueDepthMax bounds the nesting of array/kvlist AnyValues; a scalar at the top is depth 1. */
@@ -617,6 +629,7 @@ export const StorageLimits = {
 assert(StorageLimits.entryBytesMax <= WalLimits.recordBytesMax, 'a shard entry fits one WAL record');
 assert(StorageLimits.entryBytesMax <= StorageLimits.blockPayloadBytesMax, 'an entry fits one block');
 assert(StorageLimits.rowsPerEntryMax >= 1, 'rowsPerEntryMax >= 1');
+assert(StorageLimits.idSlabBytes >= 16 && StorageLimits.idSlabBytes <= 64 * 1024, 'an id slab holds a trace id and stays small');
 assert(StorageLimits.tenantBytesMax <= StorageLimits.stringBytesMax, 'tenantBytesMax <= stringBytesMax');
 assert(StorageLimits.anyValueDepthMax >= 2, 'AnyValue nests at least one level');
 assert(StorageLimits.idempotencyWindowMsDefault > 0, 'idempotency window > 0');

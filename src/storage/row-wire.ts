@@ -229,19 +229,34 @@ export function readAnyValue(w: WireReader, v: unknown, what: string, depth: num
   return w.fail(what, 'has an unknown AnyValue tag');
 }
 
-function readPairs(w: WireReader, v: unknown[], start: number, what: string, depth: number): KeyValue[] {
+/**
+ * NONE is the one empty list every reader returns for an empty attribute,
+ * event or link list: rows are read-only, and an empty array per row is
+ * what a head would otherwise keep (frozen, so a mistaken push throws).
+ */
+const NONE: readonly never[] = Object.freeze([]);
+/** STATUSES_NO_MESSAGE are the shared statuses with an empty message (most spans), frozen like NONE. */
+const STATUSES_NO_MESSAGE: readonly SpanRow['status'][] = [0, 1, 2].map((code) => Object.freeze({ code: code as StatusCode, message: '' }));
+
+function readPairs(w: WireReader, v: unknown[], start: number, what: string, depth: number): readonly KeyValue[] {
   const n = v.length - start;
   if (n % 2 !== 0) w.fail(what, 'has an odd number of key/value elements');
   if (n / 2 > L.attributesPerListMax) w.fail(what, `has more than ${L.attributesPerListMax} attributes`, true);
+  if (n === 0) return NONE;
   const out: KeyValue[] = new Array(n / 2);
   for (let i = start; i < v.length; i += 2) {
-    out[(i - start) / 2] = { key: w.string(v[i], `${what} key`, L.stringBytesMax), value: readAnyValue(w, v[i + 1], what, depth) };
+    const key = w.key(v[i], `${what} key`, L.stringBytesMax);
+    const x = v[i + 1];
+    // Scalars are checked as readAnyValue would, through an interning reader (same checks, same errors).
+    const scalar = typeof x === 'string' || typeof x === 'bigint';
+    const value = scalar ? w.scalarValue(x, what, L.stringBytesMax) : readAnyValue(w, x, what, depth);
+    out[(i - start) / 2] = w.pair(key, value, scalar);
   }
   return out;
 }
 
 /** readAttributes checks a flat wire attribute list. */
-export function readAttributes(w: WireReader, v: unknown, what: string): KeyValue[] {
+export function readAttributes(w: WireReader, v: unknown, what: string): readonly KeyValue[] {
   return readPairs(w, w.array(v, what, 2 * L.attributesPerListMax), 0, what, 1);
 }
 
@@ -280,11 +295,18 @@ function refs(w: WireReader, t: unknown[], ctx: RowContext, what: string): { res
   return { resource: ctx.resources[ri] as Resource, scope: ctx.scopes[si] as Scope };
 }
 
+function readStatus(w: WireReader, code: unknown, message: unknown): SpanRow['status'] {
+  const c = w.uint(code, 'span status code', STATUS_CODE_MAX) as StatusCode;
+  const m = w.string(message, 'span status message', L.stringBytesMax);
+  return m === '' ? (STATUSES_NO_MESSAGE[c] as SpanRow['status']) : { code: c, message: m };
+}
+
 /** readSpan checks a wire span. */
 export function readSpan(w: WireReader, v: unknown, ctx: RowContext): SpanRow {
   const t = w.tuple(v, 'span', 19);
   const { resource, scope } = refs(w, t, ctx, 'span');
-  const events: SpanEvent[] = w.array(t[15], 'span events', L.eventsPerSpanMax).map((ev) => {
+  const eventsRaw = w.array(t[15], 'span events', L.eventsPerSpanMax);
+  const events: readonly SpanEvent[] = eventsRaw.length === 0 ? NONE : eventsRaw.map((ev) => {
     const e = w.tuple(ev, 'span event', 4);
     return {
       timeUnixNano: w.u64(e[0], 'event timeUnixNano'),
@@ -293,7 +315,8 @@ export function readSpan(w: WireReader, v: unknown, ctx: RowContext): SpanRow {
       droppedAttributesCount: w.u32(e[3], 'event droppedAttributesCount'),
     };
   });
-  const links: SpanLink[] = w.array(t[17], 'span links', L.linksPerSpanMax).map((lv) => {
+  const linksRaw = w.array(t[17], 'span links', L.linksPerSpanMax);
+  const links: readonly SpanLink[] = linksRaw.length === 0 ? NONE : linksRaw.map((lv) => {
     const l = w.tuple(lv, 'span link', 6);
     return {
       traceId: w.id(l[0], 'link traceId', TRACE_ID_BYTES, false),
@@ -307,15 +330,16 @@ export function readSpan(w: WireReader, v: unknown, ctx: RowContext): SpanRow {
   return {
     tenant: ctx.tenant,
     traceId: w.id(t[2], 'span traceId', TRACE_ID_BYTES, false),
-    spanId: w.id(t[3], 'span spanId', SPAN_ID_BYTES, false),
-    parentSpanId: w.id(t[4], 'span parentSpanId', SPAN_ID_BYTES, true),
+    spanId: w.spanId(t[3], 'span spanId', false),
+    parentSpanId: w.spanId(t[4], 'span parentSpanId', true),
     traceState: w.string(t[5], 'span traceState', L.stringBytesMax),
     flags: w.u32(t[6], 'span flags'),
-    name: w.string(t[7], 'span name', L.stringBytesMax),
+    // Span names are low-cardinality by the OpenTelemetry conventions: interned like attribute keys.
+    name: w.key(t[7], 'span name', L.stringBytesMax),
     kind: w.uint(t[8], 'span kind', SPAN_KIND_MAX) as SpanKind,
     startTimeUnixNano: w.u64(t[9], 'span startTimeUnixNano'),
     endTimeUnixNano: w.u64(t[10], 'span endTimeUnixNano'),
-    status: { code: w.uint(t[11], 'span status code', STATUS_CODE_MAX) as StatusCode, message: w.string(t[12], 'span status message', L.stringBytesMax) },
+    status: readStatus(w, t[11], t[12]),
     attributes: readAttributes(w, t[13], 'span attributes'),
     droppedAttributesCount: w.u32(t[14], 'span droppedAttributesCount'),
     events,
@@ -448,7 +472,7 @@ export function readLog(w: WireReader, v: unknown, ctx: RowContext): LogRow {
     timeUnixNano: w.u64(t[2], 'log timeUnixNano'),
     observedTimeUnixNano: w.u64(t[3], 'log observedTimeUnixNano'),
     severityNumber: w.uint(t[4], 'log severityNumber', SEVERITY_NUMBER_MAX),
-    severityText: w.string(t[5], 'log severityText', L.stringBytesMax),
+    severityText: w.key(t[5], 'log severityText', L.stringBytesMax),
     body: readAnyValue(w, t[6], 'log body', 1),
     attributes: readAttributes(w, t[7], 'log attributes'),
     droppedAttributesCount: w.u32(t[8], 'log droppedAttributesCount'),

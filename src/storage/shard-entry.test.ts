@@ -52,6 +52,21 @@ t.test('an encoded entry is not overwritten by a later encode (no shared output 
   t.same(Uint8Array.from(a), copy);
 });
 
+t.test('decoded rows own their bytes: overwriting the entry bytes afterwards changes no id or bytes value', async (t) => {
+  const rand = new SeededRand(11);
+  let checked = 0;
+  for (let i = 0; i < 100; i++) {
+    const bytes = encodeShardEntry(randomEntry(rand, 16));
+    // A Buffer (what LevelDB and the network give) and a plain Uint8Array take different decoder paths.
+    const input = i % 2 === 0 ? Buffer.from(bytes) : Uint8Array.from(bytes);
+    const back = decodeShardEntry(input);
+    input.fill(0);
+    const again = encodeShardEntry(back);
+    if (Buffer.compare(Buffer.from(bytes), Buffer.from(again)) === 0) checked++;
+  }
+  t.equal(checked, 100, 'every decoded entry re-encodes to its original bytes after its input was zeroed');
+});
+
 t.test('resources and scopes are stored once per entry', async (t) => {
   const rand = new SeededRand(9);
   const base = randomRows(rand, { spans: 1 }).spans[0] as SpanRow;

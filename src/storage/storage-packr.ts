@@ -24,3 +24,23 @@ export const STORAGE_PACKR = new Packr({
   largeBigIntToFloat: false,
   useBigIntExtension: false,
 });
+
+/**
+ * STORAGE_UNPACKR_VIEWS decodes like STORAGE_PACKR but returns byte strings
+ * as views of the input instead of copies. Only for decoders that copy every
+ * byte string they keep (decodeShardEntry through WireReader.id and
+ * WireReader.bytes): it saves an ArrayBuffer per id. Never used to encode.
+ */
+export const STORAGE_UNPACKR_VIEWS = new Packr({
+  useRecords: false,
+  moreTypes: false,
+  structuredClone: false,
+  bundleStrings: false,
+  mapsAsObjects: true,
+  variableMapSize: true,
+  copyBuffers: false,
+  useFloat32: 0,
+  int64AsType: 'bigint',
+  largeBigIntToFloat: false,
+  useBigIntExtension: false,
+});

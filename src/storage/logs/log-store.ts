@@ -238,10 +238,14 @@ export class LogStore implements SignalStore<LogRow> {
       assert(row.timeUnixNano >= 0n && row.timeUnixNano <= U64_MAX, 'a log time is u64');
       list.push(row);
       bytes += logRowBytes(row);
-      for (const o of [row.resource, row.scope]) {
-        if (shared.has(o)) continue;
-        shared.add(o);
-        bytes += LogStoreLimits.headRowOverheadBytes + attributesBytes(o.attributes);
+      // Two explicit checks, not a loop over [resource, scope]: no array per row on the apply path.
+      if (!shared.has(row.resource)) {
+        shared.add(row.resource);
+        bytes += LogStoreLimits.headRowOverheadBytes + attributesBytes(row.resource.attributes);
+      }
+      if (!shared.has(row.scope)) {
+        shared.add(row.scope);
+        bytes += LogStoreLimits.headRowOverheadBytes + attributesBytes(row.scope.attributes);
       }
     }
     this.#head.rows += rows.length;
