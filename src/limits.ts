@@ -990,7 +990,7 @@ export const TraceStoreLimits = {
   /** shadowBlocksMax bounds the newer blocks whose span ids one searchSpans keeps to drop stale versions (dropped and re-read past it). */
   shadowBlocksMax: 64,
   /** headSpanBytesBase is the head estimate's fixed bytes per span: the row object, its ids, times and map entries. */
-  headSpanBytesBase: 320,
+  headSpanBytesBase: 448,
   /** headBytesPerChar is the head estimate's bytes per UTF-16 code unit of a span's own strings. */
   headBytesPerChar: 2,
   /** headBytesPerItem is the head estimate's bytes per attribute, event and link of a span (resource and scope objects are shared, not counted). */

@@ -144,10 +144,11 @@ function idKey(id: Uint8Array): string {
  * are not counted. An estimate, not a measurement: it only has to grow with
  * what the head holds so the state machine flushes in time.
  * NB: measured on bench/apply's realistic spans (heap snapshot, decoded rows
- * plus the head's maps) a span retains ~850 B against an estimate of ~765 B;
- * before decodeShardEntry shared ids, keys and repeated values within an
- * entry it was ~1,890 B. The estimate is not an upper bound for rows with
- * many distinct short attributes; headSpanBytesBase is the knob.
+ * plus the head's maps) a span retains ~850 B; with headSpanBytesBase 448 the
+ * estimate is ~893 B, above it (at base 320 it was ~765 B, below). Before
+ * decodeShardEntry shared ids, keys and repeated values within an entry a
+ * span retained ~1,890 B. Rows with many distinct short attributes can still
+ * retain more than estimated; headSpanBytesBase is the knob.
  */
 export function estimateSpanBytes(s: SpanRow): number {
   const chars = s.name.length + s.traceState.length + s.status.message.length;
