@@ -318,8 +318,9 @@ function tryItLines(entries: readonly ClusterNodeEntry[], dir: string): string[]
     `  curl http://${b}/api/v1/kv/greeting                        # a linearizable read through another node`,
     `  curl -X POST 'http://${a}/api/v1/locks/job?ttl=10s'          # a lock with a fencing token`,
     `  curl http://${a}/metrics                                   # Prometheus metrics of node 1`,
+    `  curl http://${a}/api/v1/stats                              # spans, samples, log records and bytes stored, each shard once`,
     `  kill -9 <a PID above>   then   npx otlpdb cluster status --dir ${dir}   # the survivors elect new leaders`,
-    'OTLP ingest (gRPC 4317, HTTP 4318) and the query APIs are not served yet: the nodes store the control KV and locks for now.',
+    'OTLP ingest (gRPC 4317, HTTP 4318) and the query APIs are not served yet: every shard already runs its LevelDB storage, empty until ingest lands.',
     '',
   ];
 }
