@@ -284,3 +284,22 @@ export function ctz32(x: number): number {
 export function ctz64(hi: number, lo: number): number {
   return lo !== 0 ? ctz32(lo) : 32 + ctz32(hi);
 }
+
+/** TWO_32 is 2^32, the split of a 53-bit integer into two 32-bit halves. */
+export const TWO_32 = 0x1_0000_0000;
+
+/** bitWidth53 returns the bits needed for an unsigned integer x < 2^53. */
+export function bitWidth53(x: number): number {
+  if (x < TWO_32) return 32 - Math.clz32(x);
+  return 64 - Math.clz32(Math.floor(x / TWO_32));
+}
+
+/** writeWide writes an unsigned integer x < 2^53 in `width` bits (up to 53), through write64 past 32 bits. */
+export function writeWide(w: BitWriter, x: number, width: number): void {
+  if (width <= 32) {
+    w.writeBits(x, width);
+    return;
+  }
+  const hi = Math.floor(x / TWO_32);
+  w.write64(hi, x - hi * TWO_32, width);
+}

@@ -30,8 +30,8 @@
  */
 import { OtlpdbError } from '../../errors.js';
 import { CodecLimits } from '../../limits.js';
-import { type BitReader, type BitWriter, corrupt } from './bits.js';
-import { zigzagDecode, zigzagEncode } from './varint.js';
+import { type BitReader, type BitWriter, TWO_32, corrupt } from './bits.js';
+import { uvarintBytes, zigzagDecode, zigzagEncode } from './varint.js';
 
 /** CHUNK_FORMAT_VERSION is byte 0 of every chunk; a decoder refuses any other value. */
 export const CHUNK_FORMAT_VERSION = 1;
@@ -56,7 +56,6 @@ export type ChunkEncodingValue = (typeof ChunkEncoding)[keyof typeof ChunkEncodi
 /** CHUNK_HEADER_BYTES is the length of the byte header before the bit stream. */
 export const CHUNK_HEADER_BYTES = 2;
 
-const TWO_32 = 0x1_0000_0000;
 const TS_MAX = CodecLimits.timestampMsAbsMax;
 
 /** checkChunkInput validates the arguments of a chunk encoder (ERR_INVALID_ARGUMENT, ERR_LIMIT_EXCEEDED). */
@@ -142,22 +141,13 @@ export function gorillaTimestampBits(ts: ArrayLike<number>): number {
   let bits = 64;
   if (n < 2) return bits;
   let delta = (ts[1] as number) - (ts[0] as number);
-  bits += 8 * uvarintLength(zigzagEncode(delta));
+  bits += 8 * uvarintBytes(zigzagEncode(delta));
   for (let i = 2; i < n; i++) {
     const d = (ts[i] as number) - (ts[i - 1] as number);
     bits += dodBits(d - delta);
     delta = d;
   }
   return bits;
-}
-
-function uvarintLength(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
 }
 
 /** TimestampDecoder turns the timestamp fields of a chunk back into times, one at a time, without allocating. */

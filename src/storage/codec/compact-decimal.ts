@@ -50,7 +50,7 @@
  */
 import { CodecLimits } from '../../limits.js';
 import type { BitWriter } from './bits.js';
-import { type BitReader, corrupt, float64FromBits, float64Hi, float64Lo } from './bits.js';
+import { type BitReader, TWO_32, bitWidth53, corrupt, float64FromBits, float64Hi, float64Lo, writeWide } from './bits.js';
 import { CHUNK_FORMAT_VERSION, ChunkEncoding } from './chunk-format.js';
 import type { CompactTimestampPlan } from './compact-timestamps.js';
 import { RICE_K_BITS, RICE_Z_MAX, bestRiceK, readRice, readRiceK, writeRice } from './rice.js';
@@ -61,7 +61,6 @@ function zigzagFast(n: number): number {
   return n >= 0 ? 2 * n : -2 * n - 1;
 }
 
-const TWO_32 = 0x1_0000_0000;
 const M_MAX = CodecLimits.decimalScaledAbsMax;
 /** ULP_FIXUP_MAX bounds |u_i|, the ulps between a value and its decimal; past it the decimal is no help. */
 export const ULP_FIXUP_MAX = 2 ** 24;
@@ -75,11 +74,6 @@ const POW10: readonly number[] = Array.from({ length: CodecLimits.decimalDigitsM
 export const DecimalOrder = { Level: 0, Delta: 1, DeltaOfDelta: 2 } as const;
 /** DecimalCoding says how the residuals are written. */
 export const DecimalCoding = { Packed: 0, Rice: 1 } as const;
-
-function bitWidth(x: number): number {
-  if (x < TWO_32) return 32 - Math.clz32(x);
-  return 64 - Math.clz32(Math.floor(x / TWO_32));
-}
 
 function varintBits(v: number): number {
   let n = 8;
@@ -187,7 +181,7 @@ function scaleWithFixups(values: Float64Array, m: Float64Array, u: Float64Array)
       if (s > mMax) mMax = s;
     }
     if (!ok) continue;
-    const cost = bitWidth(mMax - mMin) + (uAbsMax === 0 ? 0 : bitWidth(2 * uAbsMax) + 1);
+    const cost = bitWidth53(mMax - mMin) + (uAbsMax === 0 ? 0 : bitWidth53(2 * uAbsMax) + 1);
     if (cost < bestCost) {
       bestCost = cost;
       bestDigits = d;
@@ -288,7 +282,7 @@ export function writeCompactDecimalChunk(
       }
       continue;
     }
-    const width = bitWidth(rMax - rMin);
+    const width = bitWidth53(rMax - rMin);
     const packedBits = extra + varintBits(zigzagEncode(rMin)) + 6 + width * (n - first);
     // Rice needs every zigzagged residual within RICE_Z_MAX (only |r| = 2^52 exactly is not).
     const k = zMax <= RICE_Z_MAX ? bestRiceK(z, first, n, bitsOut) : 0;
@@ -377,15 +371,6 @@ function factorOut(r: Float64Array, first: number, n: number): number {
   if (g < 2) return 1;
   for (let i = first; i < n; i++) r[i] = (r[i] as number) / g;
   return g;
-}
-
-function writeWide(w: BitWriter, x: number, width: number): void {
-  if (width <= 32) {
-    w.writeBits(x, width);
-    return;
-  }
-  const hi = Math.floor(x / TWO_32);
-  w.write64(hi, x - hi * TWO_32, width);
 }
 
 /** CompactDecimalValueDecoder reads the values of a compact decimal chunk into hi and lo, one after another, without allocating. */

@@ -33,7 +33,7 @@ import { assert } from '../../errors.js';
 import { CodecLimits } from '../../limits.js';
 import { type BitReader, type BitWriter, corrupt } from './bits.js';
 import { RICE_K_BITS, RICE_K_MAX, RICE_Z_MAX, bestRiceK, readRice, writeRice } from './rice.js';
-import { zigzagDecode, zigzagEncode } from './varint.js';
+import { uvarintBytes, zigzagDecode, zigzagEncode } from './varint.js';
 
 /** zigzagFast is zigzagEncode without its argument check, for hot loops over values already bounded by |n| <= 2^52. */
 function zigzagFast(n: number): number {
@@ -107,8 +107,8 @@ export class CompactTimestampPlan {
       if (zd > deltaMax) deltaMax = zd;
     }
     assert(gridMax <= RICE_Z_MAX, 'grid residuals stay under 2^52');
-    const headerGrid = 1 + 8 * uvarintLength(zigzagEncode(interval)) + RICE_K_BITS;
-    const headerDelta = 1 + 8 * uvarintLength(zigzagEncode(deltaInterval)) + RICE_K_BITS;
+    const headerGrid = 1 + 8 * uvarintBytes(zigzagEncode(interval)) + RICE_K_BITS;
+    const headerDelta = 1 + 8 * uvarintBytes(zigzagEncode(deltaInterval)) + RICE_K_BITS;
     if (gridMax === 0) {
       // Exactly regular: no per-sample fields.
       this.intervalMs = interval;
@@ -156,15 +156,6 @@ export class CompactTimestampPlan {
   writeSample(w: BitWriter, i: number): void {
     if (this.k !== TIMESTAMP_K_EXACT) writeRice(w, this.zs[i] as number, this.k);
   }
-}
-
-function uvarintLength(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    n++;
-  }
-  return n;
 }
 
 /** CompactTimestampDecoder reads the timestamps written by CompactTimestampPlan, one at a time, without allocating. */

@@ -33,12 +33,11 @@
  * bytes become ERR_CORRUPTION, never inexact arithmetic.
  */
 import { CodecLimits } from '../../limits.js';
-import { BitWriter, corrupt } from './bits.js';
+import { BitWriter, TWO_32, bitWidth53, corrupt, writeWide } from './bits.js';
 import type { BitReader } from './bits.js';
 import { CHUNK_FORMAT_VERSION, ChunkEncoding, TimestampEncoder, checkChunkInput } from './chunk-format.js';
 import { zigzagDecode, zigzagEncode } from './varint.js';
 
-const TWO_32 = 0x1_0000_0000;
 const M_MAX = CodecLimits.decimalScaledAbsMax;
 /** WIDTH_MAX is the widest residual field: a delta-of-delta residual − min <= 8 × M_MAX = 2^53 needs 54 bits. */
 const WIDTH_MAX = 54;
@@ -63,21 +62,6 @@ export function decimalDigits(v: number): number {
     if (m / p === v) return m <= M_MAX && m >= -M_MAX ? d : -1;
   }
   return -1;
-}
-
-/** bitWidth returns the bits needed for an unsigned integer x < 2^53. */
-function bitWidth(x: number): number {
-  if (x < TWO_32) return 32 - Math.clz32(x);
-  return 64 - Math.clz32(Math.floor(x / TWO_32));
-}
-
-function writeWide(w: BitWriter, x: number, width: number): void {
-  if (width <= 32) {
-    w.writeBits(x, width);
-    return;
-  }
-  const hi = Math.floor(x / TWO_32);
-  w.write64(hi, x - hi * TWO_32, width);
 }
 
 /**
@@ -138,8 +122,8 @@ export function encodeDecimalChunk(
       if (dd > ddMax) ddMax = dd;
     }
   }
-  const deltaWidth = n >= 2 ? bitWidth(dMax - dMin) : 0;
-  const dodWidth = n >= 3 ? bitWidth(ddMax - ddMin) : 0;
+  const deltaWidth = n >= 2 ? bitWidth53(dMax - dMin) : 0;
+  const dodWidth = n >= 3 ? bitWidth53(ddMax - ddMin) : 0;
   // Bits of each mode beyond what they share (varints counted at 8 bits per 7).
   const deltaBits = n >= 2 ? deltaWidth * (n - 1) + varintBits(zigzagEncode(dMin)) : 0;
   const dodBits =

@@ -42,7 +42,7 @@ import { type BitReader, type BitWriter, corrupt, float64Hi, float64Lo } from '.
 import { CHUNK_FORMAT_VERSION, ChunkEncoding } from './chunk-format.js';
 import type { CompactTimestampPlan } from './compact-timestamps.js';
 import { RICE_K_BITS, bestRiceK, readRice, readRiceK, writeRice } from './rice.js';
-import { zigzagDecode, zigzagEncode } from './varint.js';
+import { uvarintBytes, zigzagDecode, zigzagEncode } from './varint.js';
 
 /** RATIONAL_Q_MAX bounds a denominator (2^24: past it p and q cost about what the float does). */
 export const RATIONAL_Q_MAX = 2 ** 24;
@@ -269,7 +269,7 @@ function planRational(ps: Float64Array, qs: Float64Array, n: number, qMode: numb
   const kp = bestRiceK(z, 0, n, bitsOut);
   const riceBits = RICE_K_BITS + (bitsOut[0] as number);
   const pMode = bounded && boundedBits <= riceBits ? RationalPMode.Bounded : RationalPMode.Rice;
-  const factorBits = g >= 2 ? 8 * uvarintLength(g) : 0;
+  const factorBits = g >= 2 ? 8 * uvarintBytes(g) : 0;
   bitsOut[0] = qBits + (pMode === RationalPMode.Bounded ? boundedBits : riceBits) + factorBits;
   return { kq, kp, pMode, g };
 }
@@ -282,15 +282,6 @@ function gcd(x: number, y: number): number {
     y = t;
   }
   return x;
-}
-
-function uvarintLength(v: number): number {
-  let len = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 0x80);
-    len++;
-  }
-  return len;
 }
 
 /** RationalValueDecoder reads the values of a rational chunk into hi and lo, one after another, without allocating. */

@@ -16,7 +16,7 @@
  * z, so corrupt bytes are ERR_CORRUPTION and every result is an exact double.
  */
 import type { BitReader, BitWriter } from './bits.js';
-import { corrupt } from './bits.js';
+import { TWO_32, corrupt } from './bits.js';
 
 /** RICE_ESCAPE_QUOTIENT is the number of leading 1 bits that announce an escaped (uvarint) value. */
 export const RICE_ESCAPE_QUOTIENT = 6;
@@ -31,7 +31,6 @@ export const RICE_K_BITS = 6;
  */
 export const RICE_Z_MAX = 2 ** 53 - 1;
 
-const TWO_32 = 0x1_0000_0000;
 /** POW2[k] is 2^k, exact, for 0 <= k <= RICE_K_MAX. */
 const POW2: readonly number[] = Array.from({ length: RICE_K_MAX + 1 }, (_, k) => 2 ** k);
 
