@@ -186,3 +186,15 @@ t.test('readyz gives the node-level reason first, and every answer names the nod
   source.notReadyReason = () => null;
   t.equal((await httpRequest(a, '/readyz')).status, 200);
 });
+
+t.test('the stats and flush routes answer a wrong method with 405 and Allow, and 404 when the source has no shards', async (t) => {
+  const source = new FakeSource();
+  const a = await serve(t, source);
+  const post = await httpRequest(a, '/api/v1/stats', 'POST');
+  t.equal(post.status, 405);
+  t.equal(post.headers.allow, 'GET');
+  const get = await httpRequest(a, '/api/v1/admin/flush');
+  t.equal(get.status, 405);
+  t.equal(get.headers.allow, 'POST');
+  t.equal((await httpRequest(a, '/api/v1/stats')).status, 404, 'a source without clusterStats has no stats route');
+});

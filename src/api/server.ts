@@ -64,9 +64,50 @@ const ROUTES: ReadonlyMap<string, Readonly<Partial<Record<string, Handler>>>> = 
   ['/metrics', { GET: (s: ApiSource) => ({ status: 200, contentType: PROM_TYPE, body: prometheusText(s) }) }],
 ]);
 
-/** STATS_PATH and FLUSH_PATH are the shard storage routes (docs/admin-api.md). */
-const STATS_PATH = '/api/v1/stats';
-const FLUSH_PATH = '/api/v1/admin/flush';
+type AsyncResponse = { status: number; contentType: string; body: string };
+
+/**
+ * ASYNC_ROUTES are the routes that wait on other nodes. A handler returns
+ * the work to run, or undefined when the source cannot serve it (then the
+ * synchronous table answers, or 405 with Allow for a path only listed here).
+ * A flush that failed on any node answers 503 with every node's outcome.
+ */
+const ASYNC_ROUTES = new Map<string, Record<string, (s: ApiSource) => (() => Promise<AsyncResponse>) | undefined>>([
+  [
+    '/api/v1/cluster',
+    {
+      GET: (s) => {
+        const gather = s.clusterGroups;
+        return gather === undefined ? undefined : async () => json(200, clusterDocument(s, await gather.call(s)));
+      },
+    },
+  ],
+  [
+    '/api/v1/stats',
+    {
+      GET: (s) => {
+        const stats = s.clusterStats;
+        return stats === undefined ? undefined : async () => json(200, await stats.call(s));
+      },
+    },
+  ],
+  [
+    '/api/v1/admin/flush',
+    {
+      POST: (s) => {
+        const flush = s.flushCluster;
+        if (flush === undefined) return undefined;
+        return async () => {
+          const doc = await flush.call(s);
+          const failed = doc.nodes.filter((n) => n.error !== undefined);
+          if (failed.length === 0) return json(200, doc);
+          const err = new OtlpdbError('ERR_UNAVAILABLE', `flush failed on node(s) ${failed.map((n) => n.node).join(', ')}`, { nodes: doc.nodes });
+          return json(err.httpStatus, errorBody(err.code, err.message, err.details));
+        };
+      },
+    },
+  ],
+]);
 
 /** ApiServerOptions configure ApiServer.start. */
 export interface ApiServerOptions {
@@ -192,9 +233,10 @@ export class ApiServer {
         send(r.status, r.contentType, r.body, false, r.allow);
         return;
       }
-      const asyncRoute = this.#asyncRoute(method, path);
-      if (asyncRoute !== null) {
-        void asyncRoute()
+      const asyncRoute = ASYNC_ROUTES.get(path);
+      const run = asyncRoute?.[method]?.(this.#source);
+      if (run !== undefined) {
+        void run()
           .catch((err: unknown) => {
             const e = err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', `route ${path} failed: ${String(err)}`);
             return json(e.httpStatus, errorBody(e.code, e.message));
@@ -202,40 +244,16 @@ export class ApiServer {
           .then((r) => send(r.status, r.contentType, r.body));
         return;
       }
+      if (asyncRoute !== undefined && asyncRoute[method] === undefined && !ROUTES.has(path)) {
+        const allow = Object.keys(asyncRoute).join(', ');
+        const r = json(405, errorBody('ERR_INVALID_ARGUMENT', `method ${method} not allowed on ${path}; allowed: ${allow}`));
+        send(r.status, r.contentType, r.body, false, allow);
+        return;
+      }
       const r = this.#route(method, url);
       send(r.status, r.contentType, r.body, false, r.allow);
     });
     req.on('error', () => res.destroy());
-  }
-
-  /**
-   * #asyncRoute returns the handler of a route that waits on other nodes
-   * (GET /api/v1/cluster, GET /api/v1/stats, POST /api/v1/admin/flush), or
-   * null. A flush any node failed answers 503 with every node's outcome.
-   */
-  #asyncRoute(method: string, path: string): (() => Promise<{ status: number; contentType: string; body: string }>) | null {
-    const s = this.#source;
-    const gather = s.clusterGroups;
-    if (path === '/api/v1/cluster' && method === 'GET' && gather !== undefined) {
-      return async () => json(200, clusterDocument(s, await gather.call(s)));
-    }
-    const stats = s.clusterStats;
-    if (path === STATS_PATH && stats !== undefined) {
-      if (method !== 'GET') return async () => ({ ...json(405, errorBody('ERR_INVALID_ARGUMENT', `method ${method} not allowed on ${path}; allowed: GET`)), allow: 'GET' });
-      return async () => json(200, await stats.call(s));
-    }
-    const flush = s.flushCluster;
-    if (path === FLUSH_PATH && flush !== undefined) {
-      if (method !== 'POST') return async () => ({ ...json(405, errorBody('ERR_INVALID_ARGUMENT', `method ${method} not allowed on ${path}; allowed: POST`)), allow: 'POST' });
-      return async () => {
-        const doc = await flush.call(s);
-        const failed = doc.nodes.filter((n) => n.error !== undefined);
-        if (failed.length === 0) return json(200, doc);
-        const err = new OtlpdbError('ERR_UNAVAILABLE', `flush failed on node(s) ${failed.map((n) => n.node).join(', ')}`, { nodes: doc.nodes });
-        return json(err.httpStatus, errorBody(err.code, err.message, err.details));
-      };
-    }
-    return null;
   }
 
   #route(method: string, url: string): { status: number; contentType: string; body: string; allow?: string } {

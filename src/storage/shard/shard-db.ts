@@ -81,25 +81,25 @@ type LevelSnapshot = ReturnType<ClassicLevel<Uint8Array, Uint8Array>['snapshot']
  * (an open view keeps old data alive in LevelDB).
  */
 export class KvView implements KvRead {
-  readonly #db: ShardDb;
+  readonly #read: KvRead;
   readonly #snap: LevelSnapshot;
   #refs = 1;
 
   constructor(db: ShardDb, snap: LevelSnapshot) {
-    this.#db = db;
+    this.#read = db.readAt(snap);
     this.#snap = snap;
   }
 
   get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.#db.readAt(this.#snap).get(key);
+    return this.#read.get(key);
   }
 
   getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
-    return this.#db.readAt(this.#snap).getMany(keys);
+    return this.#read.getMany(keys);
   }
 
   pages(range: KeyRange, pageEntries?: number): AsyncGenerator<readonly KvEntry[]> {
-    return this.#db.readAt(this.#snap).pages(range, pageEntries);
+    return this.#read.pages(range, pageEntries);
   }
 
   /** retain adds a holder; each holder calls release once. */

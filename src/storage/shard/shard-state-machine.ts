@@ -164,7 +164,9 @@ interface ServingSession {
   readonly it: AsyncGenerator<readonly { key: Uint8Array; value: Uint8Array }[]>;
   readonly durableIndex: number;
   lastUsedMs: number;
-  pending: { key: Uint8Array; value: Uint8Array }[];
+  /** pending is the iterator's current page and pendingAt the next entry of it to send. */
+  pending: readonly { key: Uint8Array; value: Uint8Array }[];
+  pendingAt: number;
   digest: { count: number; crc: number };
 }
 
@@ -459,7 +461,7 @@ export class ShardStateMachine implements DurableStateMachine {
       }
       const view = db.view();
       id = ++this.#sessionSeq;
-      s = { view, it: view.pages({}), durableIndex: this.#durable, lastUsedMs: nowMs, pending: [], digest: { count: 0, crc: 0 } };
+      s = { view, it: view.pages({}), durableIndex: this.#durable, lastUsedMs: nowMs, pending: [], pendingAt: 0, digest: { count: 0, crc: 0 } };
       this.#sessions.set(id, s);
     } else {
       s = this.#sessions.get(id);
@@ -470,15 +472,17 @@ export class ShardStateMachine implements DurableStateMachine {
     let bytes = 0;
     let done = false;
     while (entries.length < ShardLimits.snapshotPageEntriesMax && bytes < ShardLimits.snapshotPageBytesMax) {
-      if (s.pending.length === 0) {
+      if (s.pendingAt === s.pending.length) {
         const next = await s.it.next();
         if (next.done === true) {
           done = true;
           break;
         }
-        s.pending = [...next.value];
+        s.pending = next.value;
+        s.pendingAt = 0;
+        continue; // A page may be empty in principle; look again.
       }
-      const e = s.pending.shift();
+      const e = s.pending[s.pendingAt++];
       assert(e !== undefined, 'a pending entry');
       entries.push([e.key, e.value]);
       bytes += e.key.length + e.value.length;
