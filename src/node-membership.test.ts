@@ -1,11 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import type { ClusterDocument } from './api/views.js';
 import { OtlpdbNode } from './node.js';
-import type { HostPort } from './node-config.js';
-import { clusterAddresses, httpRequest, pollUntil, shardLeaderView } from './node-test-util.js';
+import { httpRequest, inProcessCluster, pollUntil, shardLeaderView } from './node-test-util.js';
 
 // Real nodes in this process on 127.0.0.1-4 with real sockets and disks:
 // three found a cluster, a fourth joins, then the first leaves. No
@@ -19,29 +15,11 @@ const POLL_MS = 40;
 
 
 t.test('a node joins (learner, voter, shard replicas move onto it) and another leaves (replicas move off, it is forgotten)', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'otlpdb-members-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
-  const { peers, apis } = await clusterAddresses(4);
-  const founders = new Map([...peers].filter(([id]) => id <= 3));
-  const nodes = new Map<number, OtlpdbNode>();
-  t.teardown(async () => {
-    for (const n of nodes.values()) await n.stop();
-  });
-  const base = (id: number) => ({
-    id,
-    dataDir: join(root, `n${id}`),
-    peer: peers.get(id) as HostPort,
-    api: apis.get(id) as HostPort,
-    shards: SHARDS,
-    replicas: REPLICAS,
-    tickMs: TICK_MS,
-    seed: 300 + id,
-    log: (line: string) => {
-      if (process.env.OTLPDB_TEST_LOG === '1' && !line.includes('"leader_changed"')) console.error(line);
-    },
-  });
+  const c = await inProcessCluster(t, { n: 4, founders: 3, prefix: 'otlpdb-members-', seedBase: 300, extra: { shards: SHARDS, replicas: REPLICAS, tickMs: TICK_MS } });
+  const { peers, founders, nodes } = c;
+  const base = c.options;
   for (const id of [1, 2, 3]) nodes.set(id, await OtlpdbNode.start({ ...base(id), initialCluster: founders }));
-  const api = (id: number): HostPort => apis.get(id) as HostPort;
+  const api = c.api;
   const ready = (id: number): Promise<boolean> => pollUntil(async () => (await httpRequest(api(id), '/readyz')).status === 200, POLLS_MAX, POLL_MS);
   for (const id of [1, 2, 3]) t.ok(await ready(id), `founder ${id} is ready`);
 

@@ -5,8 +5,12 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostPort } from './node-config.js';
+import type { OtlpdbNode, OtlpdbNodeOptions } from './node.js';
 
 /** freePort asks the OS for a port free on `host` right now (listen on 0, close). */
 export async function freePort(host: string): Promise<number> {
@@ -111,4 +115,48 @@ export function shardLeaderView<R extends { readonly group: number; readonly isL
     if (prev === undefined || r.term > prev.term) out.set(r.group, r);
   }
   return out;
+}
+
+/** InProcessCluster is a test's real nodes in this process on 127.0.0.1..n: their addresses, root data dir and option factory. */
+export interface InProcessCluster {
+  readonly peers: Map<number, HostPort>;
+  readonly apis: Map<number, HostPort>;
+  /** founders are nodes 1..foundersCount, the initial cluster. */
+  readonly founders: Map<number, HostPort>;
+  /** nodes are the started nodes; every one is stopped at teardown. */
+  readonly nodes: Map<number, OtlpdbNode>;
+  /** options are node `id`'s start options (without initialCluster or join). */
+  options(id: number): Omit<OtlpdbNodeOptions, 'initialCluster'>;
+  api(id: number): HostPort;
+}
+
+/**
+ * inProcessCluster picks addresses for n nodes, a temporary root (removed at
+ * teardown) and the options every node starts with; `extra` adds options
+ * (shards, replicas, compaction...). Nodes the test starts go in `nodes`.
+ */
+export async function inProcessCluster(
+  t: { teardown(fn: () => unknown): void },
+  o: { readonly n: number; readonly founders: number; readonly prefix: string; readonly seedBase: number; readonly extra: Partial<OtlpdbNodeOptions> },
+): Promise<InProcessCluster> {
+  const root = await mkdtemp(join(tmpdir(), o.prefix));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const { peers, apis } = await clusterAddresses(o.n);
+  const founders = new Map([...peers].filter(([id]) => id <= o.founders));
+  const nodes = new Map<number, OtlpdbNode>();
+  t.teardown(async () => {
+    for (const node of nodes.values()) await node.stop();
+  });
+  const options = (id: number): Omit<OtlpdbNodeOptions, 'initialCluster'> => ({
+    id,
+    dataDir: join(root, `n${id}`),
+    peer: peers.get(id) as HostPort,
+    api: apis.get(id) as HostPort,
+    seed: o.seedBase + id,
+    log: (line: string) => {
+      if (process.env.OTLPDB_TEST_LOG === '1' && !line.includes('"leader_changed"')) console.error(line);
+    },
+    ...o.extra,
+  });
+  return { peers, apis, founders, nodes, options, api: (id) => apis.get(id) as HostPort };
 }

@@ -1,11 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { SeededRand } from './fs/seeded-rand.js';
 import { OtlpdbNode } from './node.js';
-import type { HostPort } from './node-config.js';
-import { clusterAddresses, httpRequest, pollUntil, shardLeaderView } from './node-test-util.js';
+import { httpRequest, inProcessCluster, pollUntil, shardLeaderView } from './node-test-util.js';
 import { StateRole } from './raft/types.js';
 import type { StatsDocument } from './shard-service.js';
 import { randomRows } from './storage/rows-test-util.js';
@@ -40,31 +36,11 @@ interface Acked {
 
 
 t.test('shard replicas move with their data, by streamed snapshots, while writes go on', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'otlpdb-moves-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
-  const { peers, apis } = await clusterAddresses(4);
-  const founders = new Map([...peers].filter(([id]) => id <= 3));
-  const nodes = new Map<number, OtlpdbNode>();
-  t.teardown(async () => {
-    for (const n of nodes.values()) await n.stop();
-  });
-  const base = (id: number) => ({
-    id,
-    dataDir: join(root, `n${id}`),
-    peer: peers.get(id) as HostPort,
-    api: apis.get(id) as HostPort,
-    shards: SHARDS,
-    replicas: REPLICAS,
-    tickMs: TICK_MS,
-    seed: SEED + id,
-    snapshotEntries: 40,
-    compactKeepEntries: 4,
-    log: (line: string) => {
-      if (process.env.OTLPDB_TEST_LOG === '1' && !line.includes('"leader_changed"')) console.error(line);
-    },
-  });
+  const c = await inProcessCluster(t, { n: 4, founders: 3, prefix: 'otlpdb-moves-', seedBase: SEED, extra: { shards: SHARDS, replicas: REPLICAS, tickMs: TICK_MS, snapshotEntries: 40, compactKeepEntries: 4 } });
+  const { founders, nodes } = c;
+  const base = c.options;
   for (const id of [1, 2, 3]) nodes.set(id, await OtlpdbNode.start({ ...base(id), initialCluster: founders }));
-  const api = (id: number): HostPort => apis.get(id) as HostPort;
+  const api = c.api;
   for (const id of [1, 2, 3]) {
     t.ok(await pollUntil(async () => (await httpRequest(api(id), '/readyz')).status === 200, POLLS_MAX, POLL_MS), `founder ${id} is ready`);
   }
