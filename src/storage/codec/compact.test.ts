@@ -1,9 +1,11 @@
 import t from 'tap';
+import { fromBits, roundTripMismatch } from './codec-test-util.js';
+import type { Decode, Encode } from './codec-test-util.js';
 import type { Test } from 'tap';
 import { isOtlpdbError } from '../../errors.js';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { BitReader, BitWriter, float64FromBits } from './bits.js';
-import { ChunkIterator, SeriesEncoder, decodeChunk } from './chunk.js';
+import { SeriesEncoder, decodeChunk } from './chunk.js';
 import { ChunkEncoding, checkChunkInput } from './chunk-format.js';
 import { CompactDecimalScratch, encodeCompactDecimalChunk } from './compact-decimal.js';
 import { CompactTimestampPlan, TIMESTAMP_K_EXACT, TimestampMode } from './compact-timestamps.js';
@@ -13,8 +15,6 @@ import { XorValueEncoder, encodeChunk } from './gorilla.js';
 import { RATIONAL_Q_MAX, RationalScratch, encodeRationalChunk, ratioOf } from './rational.js';
 import { RICE_ESCAPE_QUOTIENT, RICE_K_MAX, RICE_Z_MAX, readRice, riceBits, writeRice } from './rice.js';
 
-type Encode = (ts: ArrayLike<number>, values: Float64Array) => Uint8Array | null;
-type Decode = (bytes: Uint8Array) => { ts: Float64Array; values: Float64Array };
 
 const TWO_32 = 0x1_0000_0000;
 
@@ -49,47 +49,7 @@ const encoders: readonly (readonly [string, Encode])[] = [
   ['series', (ts, v) => new SeriesEncoder().encodeChunk(ts, v)],
 ];
 
-function fromBits(pairs: readonly (readonly [number, number])[]): Float64Array {
-  const out = new Float64Array(pairs.length);
-  const u = new Uint32Array(out.buffer);
-  pairs.forEach(([hi, lo], i) => {
-    u[2 * i + 1] = hi >>> 0;
-    u[2 * i] = lo >>> 0;
-  });
-  return out;
-}
 
-/**
- * roundTripMismatch is the checker: encode, decode both as columns and with
- * the iterator, and compare timestamps and value bit patterns. It returns the
- * first difference, "skipped" when the encoder declines (null), or null.
- */
-function roundTripMismatch(ts: ArrayLike<number>, values: Float64Array, encode: Encode, decode: Decode = decodeChunk): string | null {
-  let bytes: Uint8Array | null;
-  let out: { ts: Float64Array; values: Float64Array };
-  try {
-    bytes = encode(ts, values);
-    if (bytes === null) return 'skipped';
-    out = decode(bytes);
-  } catch (err) {
-    return `threw ${String(err)}`;
-  }
-  if (out.ts.length !== ts.length) return `decoded ${out.ts.length} samples, want ${ts.length}`;
-  const a = new Uint32Array(values.buffer, values.byteOffset, values.length * 2);
-  const b = new Uint32Array(out.values.buffer, out.values.byteOffset, out.values.length * 2);
-  for (let i = 0; i < ts.length; i++) {
-    if (out.ts[i] !== ts[i]) return `ts[${i}] = ${out.ts[i]}, want ${ts[i]}`;
-    if (a[2 * i] !== b[2 * i] || a[2 * i + 1] !== b[2 * i + 1]) return `values[${i}] bits differ: ${out.values[i]} vs ${values[i]}`;
-  }
-  const it = new ChunkIterator(bytes);
-  let i = 0;
-  while (it.next()) {
-    if (it.t !== ts[i] || it.vHi !== a[2 * i + 1] || it.vLo !== a[2 * i]) return `iterator differs at ${i}`;
-    i++;
-  }
-  if (i !== ts.length) return `iterator produced ${i} samples`;
-  return null;
-}
 
 /** randomPattern is a float64 from the awkward corners: NaN payloads, ±0, ±Inf, subnormals, max, or any 64 bits. */
 function randomPattern(rand: SeededRand): number {

@@ -1,58 +1,20 @@
 import t from 'tap';
+import { fromBits, roundTripMismatch } from './codec-test-util.js';
+import type { Decode } from './codec-test-util.js';
+
+/** Encode is the util's Encode for encoders that never decline. */
+type Encode = (ts: ArrayLike<number>, values: Float64Array) => Uint8Array;
 import type { Test } from 'tap';
 import { isOtlpdbError } from '../../errors.js';
 import { CodecLimits } from '../../limits.js';
 import { SeededRand } from '../../fs/seeded-rand.js';
-import { ChunkIterator, SeriesEncoder, decodeChunk, encodeSeries } from './chunk.js';
+import { SeriesEncoder, decodeChunk, encodeSeries } from './chunk.js';
 import { ChunkEncoding } from './chunk-format.js';
 import { encodeDecimalChunk } from './decimal.js';
 import { encodeChunk } from './gorilla.js';
 
-type Encode = (ts: ArrayLike<number>, values: Float64Array) => Uint8Array;
-type Decode = (bytes: Uint8Array) => { ts: Float64Array; values: Float64Array };
 
-/** fromBits builds a float64 column from [hi, lo] bit patterns without passing the values through JS numbers. */
-function fromBits(pairs: readonly (readonly [number, number])[]): Float64Array {
-  const out = new Float64Array(pairs.length);
-  const u = new Uint32Array(out.buffer);
-  pairs.forEach(([hi, lo], i) => {
-    u[2 * i + 1] = hi;
-    u[2 * i] = lo;
-  });
-  return out;
-}
 
-/**
- * roundTripMismatch is the checker of every chunk test: encode, decode (both
- * columns and the iterator), and compare timestamps and value bit patterns.
- * It returns a description of the first difference, or null.
- */
-function roundTripMismatch(ts: ArrayLike<number>, values: Float64Array, encode: Encode, decode: Decode = decodeChunk): string | null {
-  let out: { ts: Float64Array; values: Float64Array };
-  let bytes: Uint8Array;
-  try {
-    bytes = encode(ts, values);
-    out = decode(bytes);
-  } catch (err) {
-    return `threw ${String(err)}`;
-  }
-  if (out.ts.length !== ts.length) return `decoded ${out.ts.length} samples, want ${ts.length}`;
-  const a = new Uint32Array(values.buffer, values.byteOffset, values.length * 2);
-  const b = new Uint32Array(out.values.buffer, out.values.byteOffset, out.values.length * 2);
-  for (let i = 0; i < ts.length; i++) {
-    if (out.ts[i] !== ts[i]) return `ts[${i}] = ${out.ts[i]}, want ${ts[i]}`;
-    if (a[2 * i] !== b[2 * i] || a[2 * i + 1] !== b[2 * i + 1]) return `values[${i}] bits differ: ${out.values[i]} vs ${values[i]}`;
-  }
-  // The iterator must agree with the columns.
-  const it = new ChunkIterator(bytes);
-  let i = 0;
-  while (it.next()) {
-    if (it.t !== ts[i] || it.vHi !== a[2 * i + 1] || it.vLo !== a[2 * i]) return `iterator differs at ${i}`;
-    i++;
-  }
-  if (i !== ts.length) return `iterator produced ${i} samples`;
-  return null;
-}
 
 const encoders: readonly (readonly [string, Encode])[] = [
   ['xor', (ts, v) => encodeChunk(ts, v)],
