@@ -124,6 +124,8 @@ export class ClusterController {
   #stopped = false;
   readonly #busy = new Set<GroupId>();
   #registering = false;
+  /** #roundReports are the reports gathered in the current round (null until a step asks). */
+  #roundReports: Promise<GroupReport[]> | null = null;
   /** #moves is the last cluster-wide view of replica moves (refreshed every moveViewRefreshMs). */
   #moves: { readonly atMs: number; readonly view: MoveView } | null = null;
   /** #startedMoves are the shards this node started moving, with when (bounded by the shards it leads). */
@@ -200,10 +202,17 @@ export class ClusterController {
     return out;
   }
 
+  /** #reports gathers every node's reports once per round; the steps of a round share them. */
+  #reports(): Promise<GroupReport[]> {
+    this.#roundReports ??= this.gatherReports();
+    return this.#roundReports;
+  }
+
   /** round carries out one reconciliation round; errors are logged, and the next round retries. */
   async round(): Promise<void> {
     if (this.#running || this.#stopped) return;
     this.#running = true;
+    this.#roundReports = null;
     try {
       this.#refreshPeers();
       const sm = this.metaState();
@@ -328,7 +337,7 @@ export class ClusterController {
     const members = new Set<NodeId>([...st.confState.voters, ...st.confState.learners]);
     const leaving = recorded.some((n) => n.state === 'leaving');
     let inShards: ((id: string) => boolean) | null = null;
-    if (leaving) inShards = shardMembership(await this.gatherReports(), placement.shardCount);
+    if (leaving) inShards = shardMembership(await this.#reports(), placement.shardCount);
     const life = planNodeLifecycle(recorded, placement, members, inShards);
     if (life === null) return;
     switch (life.kind) {
@@ -380,7 +389,7 @@ export class ClusterController {
     const now = performance.now();
     if (this.#moves !== null && now - this.#moves.atMs < ReconcileLimits.moveViewRefreshMs) return;
     const leaders = new Map<GroupId, GroupReport>();
-    for (const r of await this.gatherReports()) {
+    for (const r of await this.#reports()) {
       if (r.group === META || !r.isLeader) continue;
       const prev = leaders.get(r.group);
       if (prev === undefined || r.term > prev.term) leaders.set(r.group, r);
@@ -430,7 +439,7 @@ export class ClusterController {
     const needsLeaderView = placement.shards.some((s) => hosted.has(s.shard) && !s.replicas.includes(String(this.#d.self)));
     const leaderConf = new Map<GroupId, readonly NodeId[]>();
     if (needsLeaderView) {
-      for (const r of await this.gatherReports()) {
+      for (const r of await this.#reports()) {
         if (r.isLeader) leaderConf.set(r.group, [...r.voters, ...r.learners]);
       }
     }
