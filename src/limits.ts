@@ -1035,3 +1035,57 @@ assert(MetricStoreLimits.selectBucketsPerBatchMax >= 1, 'a read batch covers a b
 assert(MetricStoreLimits.expireKeysPerPassMax >= 1, 'a retention pass deletes something');
 assert(MetricStoreLimits.headSampleBytes >= 16, 'a float sample is two float64s');
 assert(MetricStoreLimits.identityMemoEntriesMax >= 1, 'the identity memo holds an entry');
+
+
+/** IngestLimits bound the OTLP write path of a node (src/otlp): admission, routing of shard parts to leaders, retries and breakers. */
+export const IngestLimits = {
+  /** requestBytesMax bounds one request body after decompression (a gzip bomb is cut off here, not inflated further). */
+  requestBytesMax: 16 * 1024 * 1024,
+  /** requestDeadlineMsDefault bounds a request whose client sent no deadline (the OpenTelemetry SDK exporters give up after 10 s). */
+  requestDeadlineMsDefault: 8_000,
+  /** requestDeadlineMsMax caps a client's own deadline. */
+  requestDeadlineMsMax: 60_000,
+  /** nodeInflightBytesMax bounds the request bytes a node holds (decoding, encoding, waiting for commits) at once. */
+  nodeInflightBytesMax: 256 * 1024 * 1024,
+  /** shardInflightBytesMax bounds the entry bytes a shard leader has proposed and not yet applied. */
+  shardInflightBytesMax: 64 * 1024 * 1024,
+  /** partsPerRequestMax bounds the shard parts of one request (a shard's rows cut into at most a few entries each). */
+  partsPerRequestMax: 4_096,
+  /** partAttemptsMax bounds the tries of one part (hops to hinted leaders included). */
+  partAttemptsMax: 32,
+  /** leaderHopsMax bounds consecutive moves to hinted leaders before a part backs off. */
+  leaderHopsMax: 3,
+  /** partCallMsMax bounds one proposal call (local or forwarded); the request's deadline may cut it shorter. */
+  partCallMsMax: 5_000,
+  /** callMsMin: with less time left than this a part does not start another call. */
+  callMsMin: 50,
+  /** retryBaseMs, retryMaxMs and retryJitterPercent shape the backoff between tries of a part. */
+  retryBaseMs: 25,
+  retryMaxMs: 1_000,
+  retryJitterPercent: 50,
+  /** breakerFailuresToOpen consecutive unanswered calls open a peer's circuit breaker. */
+  breakerFailuresToOpen: 5,
+  /** breakerOpenMs is how long an open breaker refuses before a probe. */
+  breakerOpenMs: 2_000,
+  /** breakersMax bounds the per-peer breakers (one per node id ever called). */
+  breakersMax: 1_024,
+  /** tenantBucketsMax bounds the per-tenant token buckets a node keeps (the least recently used is dropped past it). */
+  tenantBucketsMax: 10_000,
+  /** retryAfterSecondsDefault is the Retry-After given when no better estimate exists. */
+  retryAfterSecondsDefault: 1,
+  /** grpcConcurrentStreamsMax bounds the concurrent calls of one gRPC connection. */
+  grpcConcurrentStreamsMax: 256,
+  /** reasonsShownMax bounds the refusal reasons named in one partial_success message. */
+  reasonsShownMax: 8,
+  /** messageCharsMax bounds a partial_success message. */
+  messageCharsMax: 2_048,
+  /** shedLevelsPercent are the node in-flight levels (percent of nodeInflightBytesMax) above which the signals of priority rank 0, 1 and 2 are refused. */
+  shedLevelsPercent: [100, 80, 60],
+} as const;
+assert(IngestLimits.requestDeadlineMsDefault <= IngestLimits.requestDeadlineMsMax, 'default deadline within the max');
+assert(IngestLimits.callMsMin < IngestLimits.partCallMsMax, 'a call may last longer than the minimum');
+assert(IngestLimits.retryBaseMs <= IngestLimits.retryMaxMs, 'retry base within max');
+assert(IngestLimits.requestBytesMax <= IngestLimits.nodeInflightBytesMax, 'one request fits the node bound');
+assert(IngestLimits.requestBytesMax <= TransportLimits.frameBytesMax, 'a forwarded request part fits a frame');
+assert(IngestLimits.leaderHopsMax < IngestLimits.partAttemptsMax, 'hops within attempts');
+assert(IngestLimits.shedLevelsPercent.length === 3, 'a shed level per signal rank');

@@ -9,6 +9,8 @@
  *   shard.snapshotPage  SnapshotPageRequest → SnapshotPage (shard-records.ts)
  *   node.flush          {} → {groups}: flushes every durable group of the node
  *   node.shardStats     {} → ShardStatsReport[]: one per hosted shard replica
+ *   shard.propose       [group, shard entry] → encoded ShardApplyResult, once
+ *                       the entry is applied on this node, its leader
  *
  * Invariants: every call has a deadline (ShardLimits / ShardServiceLimits);
  * a peer's answer is decoded with checks (ERR_INVALID_ARGUMENT), never
@@ -20,11 +22,13 @@ import { Packr } from 'msgpackr';
 import { TenantDefaults } from './control/tenant.js';
 import type { MetaStateMachine } from './control/index.js';
 import { OtlpdbError, assert } from './errors.js';
-import { ShardLimits, ShardServiceLimits } from './limits.js';
+import { IngestLimits, ShardLimits, ShardServiceLimits } from './limits.js';
+import { SHARD_PROPOSE } from './otlp/shard-writer.js';
 import type { MultiRaftDriver } from './raft/driver/multi-raft.js';
 import type { GroupId, NodeId } from './raft/types.js';
-import { StateRole } from './raft/types.js';
+import { NONE, StateRole } from './raft/types.js';
 import { ShardStateMachine } from './storage/shard/shard-state-machine.js';
+import { restampLeaderTime } from './storage/shard-entry.js';
 import type { ShardStores } from './storage/shard/shard-state-machine.js';
 import { decodeSnapshotPage, decodeSnapshotPageRequest, encodeSnapshotPage, encodeSnapshotPageRequest } from './storage/shard/shard-records.js';
 import type { RetentionCutoffs, Signal, SignalStats } from './storage/shard/signal-store.js';
@@ -105,6 +109,8 @@ export interface ShardServiceDeps {
 /** ShardService owns the node's shard-storage glue; see the top of this file. */
 export class ShardService {
   readonly #d: ShardServiceDeps;
+  /** inflight is the entry bytes this node proposed per shard and has not seen applied (bounded by IngestLimits.shardInflightBytesMax each). */
+  readonly #inflight = new Map<GroupId, number>();
 
   constructor(deps: ShardServiceDeps) {
     this.#d = deps;
@@ -136,6 +142,43 @@ export class ShardService {
     });
     t.handle(NODE_FLUSH, async () => packr.pack({ groups: (await this.flushLocal()).groups }));
     t.handle(NODE_SHARD_STATS, () => packr.pack(this.localStats()));
+    t.handle(SHARD_PROPOSE, (payload, ctx) => {
+      const [group, entry] = decodeProposeRequest(payload);
+      // The caller's deadline covers the round trip; the proposal gets what is left of it, less a margin for the answer.
+      return this.proposeHere(group, entry, Math.max(1, Math.min(ctx.deadlineMs - IngestLimits.callMsMin, IngestLimits.partCallMsMax)));
+    });
+  }
+
+  /**
+   * proposeHere proposes a shard entry on this node, which must lead the
+   * shard (else ERR_NOT_LEADER with details.leaderHint, NONE when this node
+   * hosts no replica), and resolves with the encoded ShardApplyResult once
+   * it is applied here. The entry gets this leader's clock
+   * (restampLeaderTime). A shard whose head is full, or with more than
+   * IngestLimits.shardInflightBytesMax proposed and not applied, refuses
+   * with a retryable ERR_UNAVAILABLE before proposing.
+   */
+  async proposeHere(group: GroupId, entry: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const driver = this.#d.driver();
+    const st = driver?.status(group) ?? null;
+    if (driver === null || st === null) throw new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} hosts no replica of shard ${group}`, { group, leaderHint: NONE });
+    if (st.role !== StateRole.Leader) throw new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} does not lead shard ${group}`, { group, leaderHint: st.lead });
+    const sm = this.#shard(group);
+    if (sm.headFull()) throw new OtlpdbError('ERR_UNAVAILABLE', `shard ${group} is flushing a full head; retry`, { group, overloaded: true });
+    const held = this.#inflight.get(group) ?? 0;
+    if (held + entry.length > IngestLimits.shardInflightBytesMax) {
+      throw new OtlpdbError('ERR_UNAVAILABLE', `shard ${group} has ${held} bytes of proposals in flight (IngestLimits.shardInflightBytesMax); retry`, { group, overloaded: true });
+    }
+    this.#inflight.set(group, held + entry.length);
+    try {
+      const r = await driver.propose(group, restampLeaderTime(entry, Date.now()), timeoutMs);
+      return r.result;
+    } finally {
+      const left = (this.#inflight.get(group) ?? 0) - entry.length;
+      assert(left >= 0, 'shard in-flight bytes never negative');
+      if (left === 0) this.#inflight.delete(group);
+      else this.#inflight.set(group, left);
+    }
   }
 
   #shard(group: GroupId): ShardStateMachine {
@@ -207,6 +250,25 @@ export class ShardService {
 
 function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** encodeProposeRequest is the payload of a shard.propose call. */
+export function encodeProposeRequest(group: GroupId, entry: Uint8Array): Uint8Array {
+  return packr.pack([group, entry]);
+}
+
+/** decodeProposeRequest checks a shard.propose payload (ERR_INVALID_ARGUMENT when malformed). */
+export function decodeProposeRequest(payload: Uint8Array): [GroupId, Uint8Array] {
+  let v: unknown;
+  try {
+    v = packr.unpack(payload);
+  } catch {
+    throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'shard.propose payload is not msgpack');
+  }
+  if (!Array.isArray(v) || v.length !== 2 || !isCount(v[0]) || !(v[1] instanceof Uint8Array)) {
+    throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'shard.propose payload is not [group, entry]');
+  }
+  return [v[0], v[1]];
 }
 
 /** decodeStatsReports checks a peer's node.shardStats answer. */

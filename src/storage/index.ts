@@ -32,7 +32,7 @@ export type {
   StatusCode,
   Temporality,
 } from './rows.js';
-export { SHARD_ENTRY_VERSION, decodeShardEntry, encodeShardEntry } from './shard-entry.js';
+export { SHARD_ENTRY_VERSION, decodeShardEntry, encodeShardEntry, restampLeaderTime } from './shard-entry.js';
 export type { ShardEntry } from './shard-entry.js';
 export { IDEMPOTENCY_SNAPSHOT_VERSION, IdempotencyWindow } from './idempotency.js';
 export type { IdempotencyStats, IdempotencyWindowOptions } from './idempotency.js';

@@ -212,3 +212,58 @@ class RefTables {
     return index;
   }
 }
+
+/** MSGPACK_FLOAT64 is msgpack's float64 marker; leaderTimeMs of any time after February 1970 (>= 2^32 ms) is written with it. */
+const MSGPACK_FLOAT64 = 0xcb;
+
+/**
+ * restampLeaderTime returns `entry` with its leaderTimeMs set to `nowMs`, the
+ * clock of the shard leader about to propose it (the receiver that encoded
+ * the entry may be another node with another clock). It rewrites the eight
+ * bytes of the float64 in a copy when both times are written that way (every
+ * realistic wall-clock time is: msgpackr writes a number >= 2^32 as a
+ * float64), and otherwise decodes and re-encodes. The entry must be valid
+ * (decodeShardEntry's rules): a malformed one is ERR_CORRUPTION.
+ */
+export function restampLeaderTime(entry: Uint8Array, nowMs: number): Uint8Array {
+  assert(Number.isSafeInteger(nowMs) && nowMs >= 0, 'restampLeaderTime nowMs is a wall-clock time');
+  const at = leaderTimeOffset(entry);
+  if (at >= 0 && nowMs >= 2 ** 32) {
+    const out = new Uint8Array(entry);
+    new DataView(out.buffer, out.byteOffset, out.byteLength).setFloat64(at + 1, nowMs, false);
+    return out;
+  }
+  return encodeShardEntry({ ...decodeShardEntry(entry), leaderTimeMs: nowMs });
+}
+
+/**
+ * leaderTimeOffset is the offset of the float64 marker of leaderTimeMs in an
+ * encoded entry, or -1 when the header is not laid out as encodeShardEntry
+ * writes it for a realistic time. It walks the array header, version,
+ * tenant, key, part and parts (each a msgpack fixint/uint or str).
+ */
+function leaderTimeOffset(b: Uint8Array): number {
+  if (b.length < 1 || b[0] !== 0x9b) return -1; // fixarray of 11
+  let i = 1;
+  const skipUint = (): boolean => {
+    const m = b[i];
+    if (m === undefined) return false;
+    if (m <= 0x7f) i += 1;
+    else if (m === 0xcc) i += 2;
+    else if (m === 0xcd) i += 3;
+    else if (m === 0xce) i += 5;
+    else return false;
+    return i <= b.length;
+  };
+  const skipStr = (): boolean => {
+    const m = b[i];
+    if (m === undefined) return false;
+    if (m >= 0xa0 && m <= 0xbf) i += 1 + (m & 0x1f);
+    else if (m === 0xd9 && i + 1 < b.length) i += 2 + (b[i + 1] as number);
+    else if (m === 0xda && i + 2 < b.length) i += 3 + (((b[i + 1] as number) << 8) | (b[i + 2] as number));
+    else return false;
+    return i <= b.length;
+  };
+  if (!skipUint() || !skipStr() || !skipStr() || !skipUint() || !skipUint()) return -1;
+  return b[i] === MSGPACK_FLOAT64 && i + 9 <= b.length ? i : -1;
+}

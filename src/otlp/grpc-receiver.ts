@@ -1,0 +1,150 @@
+/**
+ * grpc-receiver.ts — OTLP/gRPC on port 4317 (DESIGN.md §8): the Export
+ * methods of opentelemetry.proto.collector.{trace,metrics,logs}.v1's
+ * TraceService, MetricsService and LogsService, unary, with gzip.
+ *
+ * grpc-js carries bytes only: the services are declared with identity
+ * (de)serializers, and the handler hands the request bytes to the
+ * Ingester's protobuf decoder. grpc-js reads a message up to
+ * IngestLimits.requestBytesMax and inflates a gzip message only up to the
+ * same bound (it stops the inflater there and answers RESOURCE_EXHAUSTED),
+ * so admission here happens after the message arrived but before it is
+ * decoded.
+ *
+ * Answers: OK with the Export*ServiceResponse (partial_success when items
+ * were refused); INVALID_ARGUMENT for a body that is no request or a bad
+ * tenant; RESOURCE_EXHAUSTED over the tenant's rate (with RetryInfo, so the
+ * client retries) or for an oversized request (without: it must not);
+ * UNAVAILABLE, with RetryInfo, when a shard could not commit in time or the
+ * node is overloaded. RetryInfo travels in the google.rpc.Status of the
+ * `grpc-status-details-bin` trailer. The tenant is the `x-scope-orgid`
+ * metadata (default `default`).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { performance } from 'node:perf_hooks';
+import { checkTenantId } from '../control/tenant.js';
+import { OtlpdbError } from '../errors.js';
+import { IngestLimits } from '../limits.js';
+import { exportResponseProto } from './export-response.js';
+import { DEFAULT_TENANT, retryAfterOf } from './http-receiver.js';
+import type { Ingester, OtlpSignal } from './ingest.js';
+import { encodeRpcStatus } from './rpc-status.js';
+
+/** OTLP_GRPC_SERVICES are the three OTLP collector services and their Export method paths. */
+export const OTLP_GRPC_SERVICES: readonly { readonly signal: OtlpSignal; readonly path: string }[] = [
+  { signal: 'traces', path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export' },
+  { signal: 'metrics', path: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export' },
+  { signal: 'logs', path: '/opentelemetry.proto.collector.logs.v1.LogsService/Export' },
+];
+
+const identity = (b: Buffer): Buffer => b;
+
+/** OtlpGrpcReceiverOptions configure OtlpGrpcReceiver.start. */
+export interface OtlpGrpcReceiverOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly ingester: Ingester;
+}
+
+/** OtlpGrpcReceiver serves OTLP/gRPC; see the top of this file. */
+export class OtlpGrpcReceiver {
+  readonly #server: grpc.Server;
+  readonly #port: number;
+  readonly #host: string;
+  #stopping: Promise<void> | null = null;
+
+  private constructor(server: grpc.Server, host: string, port: number) {
+    this.#server = server;
+    this.#host = host;
+    this.#port = port;
+  }
+
+  /** start binds host:port without TLS (ERR_UNAVAILABLE when the address is taken). */
+  static async start(o: OtlpGrpcReceiverOptions): Promise<OtlpGrpcReceiver> {
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': IngestLimits.requestBytesMax,
+      'grpc.max_send_message_length': 1024 * 1024,
+      'grpc.max_concurrent_streams': IngestLimits.grpcConcurrentStreamsMax,
+    });
+    for (const svc of OTLP_GRPC_SERVICES) {
+      const definition: grpc.ServiceDefinition = {
+        Export: {
+          path: svc.path,
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: identity,
+          requestDeserialize: identity,
+          responseSerialize: identity,
+          responseDeserialize: identity,
+        },
+      };
+      server.addService(definition, { Export: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => void exportCall(o.ingester, svc.signal, call, cb) });
+    }
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${o.host}:${o.port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+        if (err !== null) reject(new OtlpdbError('ERR_UNAVAILABLE', `cannot listen for OTLP/gRPC on ${o.host}:${o.port}: ${err.message}`, { host: o.host, port: o.port }));
+        else resolve(bound);
+      });
+    });
+    return new OtlpGrpcReceiver(server, o.host, port);
+  }
+
+  /** address is where the receiver listens. */
+  address(): { host: string; port: number } {
+    return { host: this.#host, port: this.#port };
+  }
+
+  /** stop ends every call and closes the listener; idempotent. */
+  stop(): Promise<void> {
+    if (this.#stopping !== null) return this.#stopping;
+    this.#stopping = new Promise<void>((resolve) => {
+      this.#server.forceShutdown();
+      resolve();
+    });
+    return this.#stopping;
+  }
+}
+
+/** exportCall serves one Export call. */
+async function exportCall(ingester: Ingester, signal: OtlpSignal, call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>): Promise<void> {
+  const org = call.metadata.get('x-scope-orgid')[0];
+  const tenant = typeof org === 'string' && org !== '' ? org : DEFAULT_TENANT;
+  const problem = checkTenantId(tenant);
+  if (problem !== null) return cb(grpcError(new OtlpdbError('ERR_INVALID_ARGUMENT', `x-scope-orgid: ${problem}`)));
+  const body = call.request;
+  let admission;
+  try {
+    admission = ingester.admit(signal, tenant, body.length);
+  } catch (err) {
+    return cb(grpcError(asError(err)));
+  }
+  try {
+    const out = await ingester.ingest({ signal, tenant, format: 'proto', body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), deadlineMs: deadlineOf(call) });
+    cb(null, Buffer.from(exportResponseProto(out.rejected, out.message)));
+  } catch (err) {
+    cb(grpcError(asError(err)));
+  } finally {
+    ingester.release(admission);
+  }
+}
+
+/** deadlineOf is the call's deadline on the performance.now() clock: the client's, capped, else the default. */
+function deadlineOf(call: grpc.ServerUnaryCall<Buffer, Buffer>): number {
+  const d = call.getDeadline();
+  const wall = d instanceof Date ? d.getTime() : d;
+  const leftMs = Number.isFinite(wall) ? Math.min(wall - Date.now(), IngestLimits.requestDeadlineMsMax) : IngestLimits.requestDeadlineMsDefault;
+  return performance.now() + Math.max(0, leftMs);
+}
+
+function asError(err: unknown): OtlpdbError {
+  return err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', `OTLP request failed: ${String(err)}`);
+}
+
+/** grpcError is the status a failed call ends with: the code's gRPC status, and RetryInfo when the client should retry. */
+export function grpcError(err: OtlpdbError): Partial<grpc.StatusObject> {
+  const retryAfterMs = err.code === 'ERR_LIMIT_EXCEEDED' ? undefined : retryAfterOf(err);
+  const metadata = new grpc.Metadata();
+  const status = { code: err.grpcStatus, message: err.message, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+  metadata.set('grpc-status-details-bin', Buffer.from(encodeRpcStatus(status)));
+  return { code: err.grpcStatus, details: err.message, metadata };
+}

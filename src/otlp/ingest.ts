@@ -1,0 +1,300 @@
+/**
+ * ingest.ts — the protocol-independent OTLP write path of a node (DESIGN.md
+ * §5): admission before decoding, decoding to rows, the split into shard
+ * parts, the wait for every part's commit, and the answer. The gRPC and HTTP
+ * receivers (grpc-receiver.ts, http-receiver.ts) only translate to and from
+ * their protocols.
+ *
+ * Admission (`admit`, before the body is decompressed or decoded):
+ * - the tenant's token bucket, in wire bytes per second (the tenant settings
+ *   of the meta group: ingestBytesPerSecondMax, ingestBurstBytesMax) →
+ *   ERR_RATE_LIMITED (429 / RESOURCE_EXHAUSTED) with a retry delay;
+ * - the node's in-flight request bytes (IngestLimits.nodeInflightBytesMax),
+ *   shed by priority: with the default priority (metrics, traces, logs) logs
+ *   are refused above 60% of the bound, traces above 80%, metrics at 100% →
+ *   ERR_UNAVAILABLE (503 / UNAVAILABLE), retryable.
+ * An admission holds its bytes until `release`; `grow` extends it to the
+ * decompressed size (refused like admission when that passes the bound).
+ *
+ * Answer: success with partial_success when the decoder or a shard refused
+ * items (their count and the first reasons); a retryable ERR_UNAVAILABLE
+ * when a part did not commit by the deadline (parts that did commit are
+ * kept, and the client's retry is deduplicated by the idempotency key);
+ * ERR_INVALID_ARGUMENT when the body is not an OTLP request at all.
+ *
+ * Invariants: inflightBytes equals the sum of live admissions' bytes and
+ * never exceeds nodeInflightBytesMax; the tenant bucket map holds at most
+ * tenantBucketsMax buckets.
+ */
+import { OtlpdbError, assert } from '../errors.js';
+import { IngestLimits } from '../limits.js';
+import type { Hasher } from '../partition/hash.js';
+import type { LogRow, MetricPointRow, SpanRow } from '../storage/rows.js';
+import type { ShardApplyResult } from '../storage/shard/shard-records.js';
+import { encodeParts, splitByShard } from './shard-parts.js';
+import type { RowBatch } from './shard-parts.js';
+import type { ShardWriter } from './shard-writer.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** OtlpSignal names the three OTLP signals. */
+export type OtlpSignal = 'traces' | 'metrics' | 'logs';
+/** OTLP_SIGNALS lists them in the default shedding priority (kept first → shed last). */
+export const OTLP_SIGNALS: readonly OtlpSignal[] = ['metrics', 'traces', 'logs'];
+
+/** BodyFormat is the encoding of a request body. */
+export type BodyFormat = 'proto' | 'json';
+
+/** DecodedRows is what a decoder gives the write path (the shape of src/otlp's decoders). */
+export interface DecodedRows<Row> {
+  readonly rows: Row[];
+  readonly rejected: number;
+  readonly rejections: readonly { readonly code: string; readonly message: string }[];
+  readonly truncatedValues: number;
+}
+
+/** Decoder decodes one request body of one signal; a body that is not such a request throws ERR_INVALID_ARGUMENT. */
+export type Decoder<Row> = (body: Uint8Array, o: { readonly tenant: string; readonly nowMs: number }) => DecodedRows<Row>;
+
+/** Decoders are the six decoders, by signal and format. */
+export interface Decoders {
+  readonly traces: Readonly<Record<BodyFormat, Decoder<SpanRow>>>;
+  readonly metrics: Readonly<Record<BodyFormat, Decoder<MetricPointRow>>>;
+  readonly logs: Readonly<Record<BodyFormat, Decoder<LogRow>>>;
+}
+
+/** TenantRate is a tenant's ingest token bucket settings, in bytes. */
+export interface TenantRate {
+  readonly bytesPerSecond: number;
+  readonly burstBytes: number;
+}
+
+/** IngesterDeps are what the write path needs from its node. */
+export interface IngesterDeps {
+  readonly hasher: Hasher;
+  readonly writer: ShardWriter;
+  readonly decoders: Decoders;
+  /** shardCount is the cluster's shard count, or 0 while the placement is not known (requests are then refused, retryable). */
+  readonly shardCount: () => number;
+  /** tenantRate reads a tenant's limits (the meta group's settings, or the defaults). */
+  readonly tenantRate: (tenant: string) => TenantRate;
+  /** nowMs is a monotonic clock (ms); wallMs the wall clock (ms since the epoch). */
+  readonly nowMs: () => number;
+  readonly wallMs: () => number;
+  /** priority orders the signals from kept-longest to shed-first (default OTLP_SIGNALS). */
+  readonly priority?: readonly OtlpSignal[];
+}
+
+/** IngestRequest is one decompressed request. */
+export interface IngestRequest {
+  readonly signal: OtlpSignal;
+  readonly tenant: string;
+  readonly format: BodyFormat;
+  readonly body: Uint8Array;
+  /** deadlineMs is when the client stops waiting, on the nowMs clock. */
+  readonly deadlineMs: number;
+}
+
+/** IngestOutcome is a successful answer: how many items were stored and refused, and why (partial_success). */
+export interface IngestOutcome {
+  readonly accepted: number;
+  readonly rejected: number;
+  /** message names the first reasons items were refused (empty when none was). */
+  readonly message: string;
+  readonly parts: number;
+}
+
+/** Admission is the in-flight reservation of one request. */
+export interface Admission {
+  readonly signal: OtlpSignal;
+  bytes: number;
+  released: boolean;
+}
+
+/** IngestStats are the write path's counters (exported in /metrics). */
+export interface IngestStats {
+  requests: Record<OtlpSignal, number>;
+  accepted: Record<OtlpSignal, number>;
+  rejected: Record<OtlpSignal, number>;
+  truncatedValues: number;
+  refusedRate: number;
+  refusedOverload: number;
+  refusedInvalid: number;
+  failedUncommitted: number;
+}
+
+const zero = (): Record<OtlpSignal, number> => ({ traces: 0, metrics: 0, logs: 0 });
+const NOUN: Readonly<Record<OtlpSignal, string>> = { traces: 'spans', metrics: 'data points', logs: 'log records' };
+
+/** Ingester is a node's OTLP write path; see the top of this file. */
+export class Ingester {
+  readonly #d: IngesterDeps;
+  readonly #buckets = new Map<string, TokenBucket>();
+  readonly #rank: Readonly<Record<OtlpSignal, number>>;
+  #inflightBytes = 0;
+  readonly stats: IngestStats = {
+    requests: zero(),
+    accepted: zero(),
+    rejected: zero(),
+    truncatedValues: 0,
+    refusedRate: 0,
+    refusedOverload: 0,
+    refusedInvalid: 0,
+    failedUncommitted: 0,
+  };
+
+  constructor(deps: IngesterDeps) {
+    const priority = deps.priority ?? OTLP_SIGNALS;
+    assert(priority.length === 3 && new Set(priority).size === 3, 'priority orders the three signals');
+    this.#d = deps;
+    this.#rank = { [priority[0] as OtlpSignal]: 0, [priority[1] as OtlpSignal]: 1, [priority[2] as OtlpSignal]: 2 } as Record<OtlpSignal, number>;
+  }
+
+  /** inflightBytes is the bytes of requests admitted and not yet answered. */
+  get inflightBytes(): number {
+    return this.#inflightBytes;
+  }
+
+  /**
+   * admit reserves `wireBytes` for a request of `signal` from `tenant`
+   * before anything else is done with it: ERR_LIMIT_EXCEEDED when the body
+   * is over IngestLimits.requestBytesMax, ERR_RATE_LIMITED over the tenant's
+   * rate, ERR_UNAVAILABLE when the node is too busy for this signal.
+   */
+  admit(signal: OtlpSignal, tenant: string, wireBytes: number): Admission {
+    assert(Number.isSafeInteger(wireBytes) && wireBytes >= 0, 'admit wireBytes is a byte count');
+    if (wireBytes > IngestLimits.requestBytesMax) {
+      throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `request body of ${wireBytes} bytes exceeds ${IngestLimits.requestBytesMax} (IngestLimits.requestBytesMax)`);
+    }
+    this.stats.requests[signal]++;
+    this.#checkLevel(signal, wireBytes);
+    const waitMs = this.#bucket(tenant).take(wireBytes, this.#d.nowMs());
+    if (waitMs === Infinity) {
+      throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `request body of ${wireBytes} bytes exceeds tenant ${JSON.stringify(tenant)}'s ingest burst (ingestBurstBytesMax)`);
+    }
+    if (waitMs > 0) {
+      this.stats.refusedRate++;
+      throw new OtlpdbError('ERR_RATE_LIMITED', `tenant ${JSON.stringify(tenant)} is over its ingest rate; retry in ${waitMs} ms`, { retryAfterMs: waitMs });
+    }
+    this.#inflightBytes += wireBytes;
+    return { signal, bytes: wireBytes, released: false };
+  }
+
+  /** grow extends an admission to `bytes` (the decompressed size), refused like admit when the node is too busy. */
+  grow(a: Admission, bytes: number): void {
+    assert(!a.released, 'grow a live admission');
+    if (bytes <= a.bytes) return;
+    if (bytes > IngestLimits.requestBytesMax) {
+      throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `decompressed request of more than ${IngestLimits.requestBytesMax} bytes (IngestLimits.requestBytesMax)`);
+    }
+    this.#checkLevel(a.signal, bytes - a.bytes);
+    this.#inflightBytes += bytes - a.bytes;
+    a.bytes = bytes;
+  }
+
+  /** release ends an admission (idempotent). */
+  release(a: Admission): void {
+    if (a.released) return;
+    a.released = true;
+    this.#inflightBytes -= a.bytes;
+    assert(this.#inflightBytes >= 0, 'in-flight bytes never negative');
+  }
+
+  /**
+   * ingest decodes, splits, writes and waits; see the top of this file. The
+   * caller holds an admission for the request and releases it afterwards.
+   */
+  async ingest(req: IngestRequest): Promise<IngestOutcome> {
+    const shardCount = this.#d.shardCount();
+    if (shardCount < 1) throw new OtlpdbError('ERR_UNAVAILABLE', 'the cluster is bootstrapping: no shard placement yet; retry');
+    let decoded: DecodedRows<SpanRow | MetricPointRow | LogRow>;
+    try {
+      decoded = this.#d.decoders[req.signal][req.format](req.body, { tenant: req.tenant, nowMs: this.#d.wallMs() });
+    } catch (err) {
+      if (err instanceof OtlpdbError) this.stats.refusedInvalid++;
+      throw err;
+    }
+    this.stats.truncatedValues += decoded.truncatedValues;
+    const rows: RowBatch = { spans: [], points: [], logs: [] };
+    if (req.signal === 'traces') rows.spans.push(...(decoded.rows as SpanRow[]));
+    else if (req.signal === 'metrics') rows.points.push(...(decoded.rows as MetricPointRow[]));
+    else rows.logs.push(...(decoded.rows as LogRow[]));
+    const key = this.idempotencyKey(req.signal, req.tenant, req.body);
+    const parts = encodeParts(req.tenant, key, this.#d.wallMs(), splitByShard(this.#d.hasher, shardCount, req.tenant, key, rows));
+    if (parts.length > IngestLimits.partsPerRequestMax) {
+      throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `request splits into ${parts.length} shard entries, more than IngestLimits.partsPerRequestMax (${IngestLimits.partsPerRequestMax})`);
+    }
+    const outcomes = await this.#d.writer.write(parts, req.deadlineMs);
+    const failed = outcomes.find((o) => !o.ok);
+    if (failed !== undefined && !failed.ok) {
+      this.stats.failedUncommitted++;
+      throw failed.error;
+    }
+    let accepted = 0;
+    let refused = 0;
+    const reasons: string[] = decoded.rejections.map((r) => `${r.code}: ${r.message}`);
+    for (const o of outcomes) {
+      if (!o.ok) continue;
+      const c = countsOf(o.result, req.signal);
+      accepted += c.accepted;
+      refused += c.refused;
+      if (o.result.invalid !== null) reasons.push(`shard ${o.part.shard}: ${o.result.invalid}`);
+      for (const f of o.result.refusals) reasons.push(`${f.code}: ${f.reason}`);
+    }
+    const rejected = decoded.rejected + refused;
+    this.stats.accepted[req.signal] += accepted;
+    this.stats.rejected[req.signal] += rejected;
+    return { accepted, rejected, message: rejected === 0 ? '' : rejectionMessage(rejected, NOUN[req.signal], reasons), parts: parts.length };
+  }
+
+  /** idempotencyKey is xxhash64 of the request body seeded with its signal and tenant, as 16 hex digits (DESIGN.md §1 promise 3). */
+  idempotencyKey(signal: OtlpSignal, tenant: string, body: Uint8Array): string {
+    const seed = this.#d.hasher.h64(`${signal}\u0000${tenant}`);
+    return this.#d.hasher.h64(body, seed).toString(16).padStart(16, '0');
+  }
+
+  /** checkLevel refuses `more` bytes for `signal` when the node's in-flight level would pass the signal's shed level. */
+  #checkLevel(signal: OtlpSignal, more: number): void {
+    const levelPercent = IngestLimits.shedLevelsPercent[this.#rank[signal]] as number;
+    const bound = Math.floor((IngestLimits.nodeInflightBytesMax * levelPercent) / 100);
+    if (this.#inflightBytes + more > bound) {
+      this.stats.refusedOverload++;
+      throw new OtlpdbError('ERR_UNAVAILABLE', `node is busy: ${this.#inflightBytes} request bytes in flight, ${signal} are refused above ${levelPercent}% of ${IngestLimits.nodeInflightBytesMax}; retry`, {
+        retryAfterMs: IngestLimits.retryAfterSecondsDefault * 1000,
+        overloaded: true,
+      });
+    }
+  }
+
+  #bucket(tenant: string): TokenBucket {
+    const rate = this.#d.tenantRate(tenant);
+    const now = this.#d.nowMs();
+    let b = this.#buckets.get(tenant);
+    if (b === undefined) {
+      if (this.#buckets.size >= IngestLimits.tenantBucketsMax) {
+        // Drop the oldest-inserted bucket: it refills to full when that tenant comes back, which only errs towards admitting.
+        const oldest = this.#buckets.keys().next().value as string;
+        this.#buckets.delete(oldest);
+      }
+      b = new TokenBucket(rate.bytesPerSecond, rate.burstBytes, now);
+      this.#buckets.set(tenant, b);
+    } else {
+      b.configure(rate.bytesPerSecond, rate.burstBytes, now);
+    }
+    assert(this.#buckets.size <= IngestLimits.tenantBucketsMax, 'tenant buckets within tenantBucketsMax');
+    return b;
+  }
+}
+
+function countsOf(r: ShardApplyResult, signal: OtlpSignal): { accepted: number; refused: number } {
+  return signal === 'traces' ? r.spans : signal === 'metrics' ? r.points : r.logs;
+}
+
+/** rejectionMessage is partial_success.error_message: the count and the first reasons, at most IngestLimits.messageCharsMax characters. */
+function rejectionMessage(rejected: number, noun: string, reasons: readonly string[]): string {
+  let msg = `${rejected} ${noun} rejected`;
+  const shown = reasons.slice(0, IngestLimits.reasonsShownMax);
+  if (shown.length > 0) msg += `: ${shown.join('; ')}`;
+  if (reasons.length > shown.length) msg += `; and ${reasons.length - shown.length} more reasons`;
+  return msg.length > IngestLimits.messageCharsMax ? `${msg.slice(0, IngestLimits.messageCharsMax - 3)}...` : msg;
+}
+

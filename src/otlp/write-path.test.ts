@@ -1,0 +1,251 @@
+import t from 'tap';
+import { OtlpdbError } from '../errors.js';
+import { SeededRand } from '../fs/seeded-rand.js';
+import { IngestLimits, StorageLimits } from '../limits.js';
+import { initHash } from '../partition/hash.js';
+import { NONE } from '../raft/types.js';
+import type { GroupId, NodeId } from '../raft/types.js';
+import { randomRows } from '../storage/rows-test-util.js';
+import type { SpanRow } from '../storage/rows.js';
+import { SHARD_ENTRY_VERSION, decodeShardEntry, encodeShardEntry, restampLeaderTime } from '../storage/shard-entry.js';
+import { encodeApplyResult } from '../storage/shard/shard-records.js';
+import type { ShardApplyResult } from '../storage/shard/shard-records.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import { exportResponseJson, exportResponseProto } from './export-response.js';
+import { encodeRpcStatus, encodeRetryInfo, rpcStatusJson } from './rpc-status.js';
+import { batchRows, encodeParts, splitByShard } from './shard-parts.js';
+import type { ShardPart } from './shard-parts.js';
+import { ShardWriter } from './shard-writer.js';
+import type { ShardWriterDeps } from './shard-writer.js';
+import { TokenBucket } from './token-bucket.js';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const NOW = 1_780_000_000_000;
+
+t.test('splitByShard keeps every row, is deterministic, and keeps a series, a trace and a traced log on one shard', async (t) => {
+  const hasher = await initHash();
+  const rows = randomRows(new SeededRand(7), { spans: 300, points: 300, logs: 300 });
+  const batch = { spans: [...rows.spans], points: [...rows.points], logs: [...rows.logs] };
+  const a = splitByShard(hasher, 16, 'default', 'aaaaaaaaaaaaaaaa', batch);
+  const b = splitByShard(hasher, 16, 'default', 'aaaaaaaaaaaaaaaa', batch);
+  t.same([...a.keys()].sort(), [...b.keys()].sort(), 'same shards for the same request');
+  let n = 0;
+  for (const [shard, part] of a) {
+    t.ok(shard >= 1 && shard <= 16, `shard ${shard} in [1, 16]`);
+    n += batchRows(part);
+    t.same(part.spans.map((s) => hex(s.spanId)), (b.get(shard)?.spans ?? []).map((s) => hex(s.spanId)));
+  }
+  t.equal(n, 900, 'every row placed once');
+  // Every span of one trace lands on one shard, and so does a log carrying that trace id.
+  const shardOfTrace = new Map<string, GroupId>();
+  for (const [shard, part] of a) for (const s of part.spans) shardOfTrace.set(hex(s.traceId), shard);
+  const trace = rows.spans[0] as SpanRow;
+  const traced = { ...(rows.logs[0] as (typeof rows.logs)[number]), traceId: trace.traceId };
+  const c = splitByShard(hasher, 16, 'default', 'bbbbbbbbbbbbbbbb', { spans: [trace, { ...trace, spanId: new Uint8Array(8).fill(9) }], points: [], logs: [traced] });
+  t.equal(c.size, 1, 'a trace and its log share a shard');
+  t.equal([...c.keys()][0], shardOfTrace.get(hex(trace.traceId)));
+  // A point's shard does not depend on its value or time: the series decides.
+  const p = rows.points[0] as (typeof rows.points)[number];
+  const later = { ...p, timeUnixNano: p.timeUnixNano + 10_000_000_000n };
+  const d = splitByShard(hasher, 16, 'default', 'cccccccccccccccc', { spans: [], points: [p, later], logs: [] });
+  t.equal(d.size, 1, 'two points of one series share a shard');
+});
+
+t.test('encodeParts numbers parts in shard order and cuts a shard over entryBytesMax into runs', async (t) => {
+  const hasher = await initHash();
+  const rows = randomRows(new SeededRand(3), { spans: 40, points: 40, logs: 40 });
+  const byShard = splitByShard(hasher, 4, 'default', '0123456789abcdef', { spans: [...rows.spans], points: [...rows.points], logs: [...rows.logs] });
+  const parts = encodeParts('default', '0123456789abcdef', NOW, byShard);
+  t.same(parts.map((p) => p.part), parts.map((_, i) => i), 'parts numbered 0..n-1');
+  t.ok(parts.every((p) => p.parts === parts.length), 'every part knows the count');
+  t.same(parts.map((p) => p.shard), [...parts.map((p) => p.shard)].sort((a, b) => a - b), 'in ascending shard order');
+  for (const p of parts) {
+    const e = decodeShardEntry(p.bytes);
+    t.equal(e.part, p.part);
+    t.equal(e.idempotencyKey, '0123456789abcdef');
+    t.equal(e.spans.length + e.points.length + e.logs.length, p.rows);
+  }
+  // Spans of ten 200 KiB attributes each (2 MiB): six of them cannot share one 8 MiB entry.
+  const big = 'x'.repeat(200 * 1024);
+  const trace = rows.spans[0] as SpanRow;
+  const spans: SpanRow[] = Array.from({ length: 6 }, (_, i) => ({
+    ...trace,
+    spanId: new Uint8Array(8).fill(i + 1),
+    attributes: Array.from({ length: 10 }, (_, k) => ({ key: `payload${k}`, value: { type: 'string' as const, value: big } })),
+  }));
+  const cut = encodeParts('default', 'fedcba9876543210', NOW, new Map([[2, { spans, points: [], logs: [] }]]));
+  t.ok(cut.length >= 2, `12 MiB of spans cut into ${cut.length} parts`);
+  t.ok(cut.every((p) => p.bytes.length <= StorageLimits.entryBytesMax && p.shard === 2));
+  t.same(cut.flatMap((p) => decodeShardEntry(p.bytes).spans.map((s) => s.spanId[0])), spans.map((s) => s.spanId[0]), 'runs keep arrival order');
+  const again = encodeParts('default', 'fedcba9876543210', NOW, new Map([[2, { spans, points: [], logs: [] }]]));
+  t.same(again.map((p) => hex(p.bytes)), cut.map((p) => hex(p.bytes)), 'the same rows cut the same way (retries match parts)');
+});
+
+t.test('restampLeaderTime rewrites only leaderTimeMs, in place for real clocks and by re-encoding otherwise', async (t) => {
+  const rows = randomRows(new SeededRand(5), { spans: 5, points: 5, logs: 5 });
+  for (const [tenant, key, part, parts] of [['default', 'aaaaaaaaaaaaaaaa', 0, 1], ['t'.repeat(40), 'bbbbbbbbbbbbbbbb', 300, 70_000]] as const) {
+    const entry = { version: SHARD_ENTRY_VERSION as typeof SHARD_ENTRY_VERSION, tenant, idempotencyKey: key, part, parts, leaderTimeMs: NOW, spans: rows.spans.map((s) => ({ ...s, tenant })), points: [], logs: [] };
+    const bytes = encodeShardEntry(entry);
+    const re = restampLeaderTime(bytes, NOW + 12_345);
+    t.equal(re.length, bytes.length, 'same length: the float64 was patched');
+    t.equal(decodeShardEntry(re).leaderTimeMs, NOW + 12_345);
+    t.same(hex(re), hex(encodeShardEntry({ ...entry, leaderTimeMs: NOW + 12_345 })), 'identical to encoding with the new time');
+    t.equal(decodeShardEntry(bytes).leaderTimeMs, NOW, 'the input is not modified');
+  }
+  const small = encodeShardEntry({ version: SHARD_ENTRY_VERSION, tenant: 'default', idempotencyKey: 'cccccccccccccccc', part: 0, parts: 1, leaderTimeMs: 5, spans: [], points: [], logs: [] });
+  t.equal(decodeShardEntry(restampLeaderTime(small, NOW)).leaderTimeMs, NOW, 'a small time (not a float64) is re-encoded');
+  t.throws(() => restampLeaderTime(new Uint8Array([0x9b, 1, 2]), NOW), { code: 'ERR_CORRUPTION' }, 'a malformed entry is refused');
+});
+
+t.test('CircuitBreaker opens after consecutive failures, probes once when half-open, and closes on success', async (t) => {
+  const b = new CircuitBreaker({ failuresToOpen: 3, openMs: 100 });
+  for (let i = 0; i < 2; i++) b.failure(0);
+  b.success();
+  for (let i = 0; i < 2; i++) b.failure(0);
+  t.equal(b.state(0), 'closed', 'a success resets the count');
+  b.failure(10);
+  t.equal(b.state(10), 'open');
+  t.equal(b.opened, 1);
+  t.notOk(b.tryAcquire(50), 'open: refused');
+  t.equal(b.state(110), 'halfOpen');
+  t.ok(b.tryAcquire(110), 'half-open: one probe');
+  t.notOk(b.tryAcquire(111), 'only one probe at a time');
+  b.failure(120);
+  t.equal(b.state(150), 'open', 'a failed probe opens again');
+  t.ok(b.tryAcquire(220));
+  b.success();
+  t.equal(b.state(220), 'closed', 'a good probe closes');
+  t.ok(b.tryAcquire(220));
+});
+
+t.test('TokenBucket admits a burst, refills at its rate, says how long to wait, and refuses what can never fit', async (t) => {
+  const b = new TokenBucket(1000, 2000, 0);
+  t.equal(b.take(2000, 0), 0, 'the burst passes');
+  t.equal(b.take(500, 0), 500, '500 tokens at 1000/s: wait 500 ms');
+  t.equal(b.take(500, 500), 0, 'after 500 ms they are there');
+  t.equal(b.take(2001, 10_000), Infinity, 'more than the burst never fits');
+  t.equal(b.tokens(1_000_000), 2000, 'refill stops at the burst');
+  b.configure(10, 100, 1_000_000);
+  t.equal(b.tokens(1_000_000), 100, 'a smaller burst caps what was earned');
+});
+
+t.test('rpc status, retry info and export responses have the bytes the OTLP specification prescribes', async (t) => {
+  // Status{code=14, message="x", details=[Any{type_url, value=RetryInfo{Duration{seconds=1, nanos=500e6}}}]}
+  t.equal(hex(encodeRetryInfo(1500)), '0a0808011080cab5ee01');
+  const st = encodeRpcStatus({ code: 14, message: 'x', retryAfterMs: 1500 });
+  t.equal(hex(st.subarray(0, 5)), '080e120178', 'code 14, message "x"');
+  t.ok(Buffer.from(st).includes(Buffer.from('type.googleapis.com/google.rpc.RetryInfo')), 'RetryInfo detail');
+  t.same(rpcStatusJson({ code: 8, message: 'slow down', retryAfterMs: 2000 }), {
+    code: 8,
+    message: 'slow down',
+    details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '2s' }],
+  });
+  t.equal(exportResponseProto(0, '').length, 0, 'all accepted: partial_success unset');
+  t.equal(hex(exportResponseProto(3, 'no')), '0a06080312026e6f');
+  t.same(exportResponseJson('metrics', 3, 'no'), { partialSuccess: { rejectedDataPoints: '3', errorMessage: 'no' } });
+  t.same(exportResponseJson('logs', 0, ''), {});
+});
+
+/** FakeCluster is three nodes' shard leadership as the writer sees it through its deps; time advances only by sleeps. */
+class FakeCluster {
+  now = 0;
+  leader: NodeId = 2;
+  down = new Set<NodeId>();
+  calls: string[] = [];
+  applied = new Map<string, number>();
+
+  deps(self: NodeId): ShardWriterDeps {
+    const answer = (node: NodeId, shard: GroupId, entry: Uint8Array): Uint8Array => {
+      this.calls.push(`${node}:${shard}`);
+      if (this.down.has(node)) throw new OtlpdbError('ERR_UNAVAILABLE', `node ${node} unreachable`, { peer: node });
+      if (node !== this.leader) throw new OtlpdbError('ERR_NOT_LEADER', 'not leader', { leaderHint: this.leader, remote: true });
+      const key = hex(entry);
+      this.applied.set(key, (this.applied.get(key) ?? 0) + 1);
+      return encodeApplyResult(okResult(this.applied.get(key) as number > 1));
+    };
+    return {
+      self,
+      nowMs: () => this.now,
+      rand: new SeededRand(11),
+      sleep: async (ms) => {
+        this.now += ms;
+      },
+      replicasOf: () => [1, 2, 3],
+      localLeader: () => NONE,
+      proposeHere: async (shard, entry) => answer(self, shard, entry),
+      call: async (peer, shard, entry) => answer(peer, shard, entry),
+    };
+  }
+}
+
+function okResult(duplicate: boolean): ShardApplyResult {
+  const none = { accepted: 0, refused: 0 };
+  return { duplicate, invalid: null, spans: duplicate ? none : { accepted: 1, refused: 0 }, points: none, logs: none, refusals: [] };
+}
+
+const part = (shard: GroupId, n: number): ShardPart => ({ shard, part: n, parts: 4, rows: 1, bytes: new Uint8Array([shard, n]) });
+
+t.test('ShardWriter follows leader hints, remembers them, and fails over from an unreachable node', async (t) => {
+  const c = new FakeCluster();
+  const w = new ShardWriter(c.deps(1));
+  const [o] = await w.write([part(1, 0)], 5_000);
+  t.ok(o?.ok, 'committed');
+  t.same(c.calls, ['1:1', '2:1'], 'tried the preferred replica (itself), then the hinted leader');
+  c.calls = [];
+  await w.write([part(1, 1)], 5_000);
+  t.same(c.calls, ['2:1'], 'the hint is remembered');
+  c.leader = 3;
+  c.down.add(2);
+  c.calls = [];
+  const [o2] = await w.write([part(1, 2)], c.now + 5_000);
+  t.ok(o2?.ok, 'committed on the new leader');
+  t.same(c.calls, ['2:1', '3:1'], 'unreachable old leader, then the next replica');
+  t.equal(w.stats.notLeader, 1);
+});
+
+t.test('ShardWriter opens a dead peer\'s breaker, ends at the deadline with a retryable error, and never retries a bug', async (t) => {
+  const c = new FakeCluster();
+  c.down = new Set([1, 2, 3]);
+  const w = new ShardWriter(c.deps(4));
+  const [o] = await w.write([part(5, 0)], 20_000);
+  t.notOk(o?.ok);
+  if (o !== undefined && !o.ok) {
+    t.equal(o.error.code, 'ERR_UNAVAILABLE');
+    t.ok(o.error.retryable, 'the client may retry');
+    t.match(o.error.message, /did not commit part 0 before the deadline/);
+  }
+  t.ok(c.now <= 20_000, `stopped by the deadline (t=${c.now})`);
+  t.ok(w.stats.breakerSkips > 0, 'open breakers skipped peers');
+  t.same([...w.breakerStates().values()].filter((s) => s !== 'closed').length > 0, true, 'some breaker opened');
+  const calls = c.calls.length;
+  t.ok(calls < IngestLimits.partAttemptsMax, `bounded tries (${calls})`);
+
+  const bug = new FakeCluster();
+  const deps = bug.deps(1);
+  const w2 = new ShardWriter({ ...deps, proposeHere: async () => Promise.reject(new OtlpdbError('ERR_INVALID_ARGUMENT', 'bad entry')) });
+  const [o2] = await w2.write([part(1, 0)], 5_000);
+  t.ok(o2 !== undefined && !o2.ok && o2.error.code === 'ERR_INVALID_ARGUMENT', 'a non-retryable error ends the part at once');
+  t.equal(w2.stats.retries, 0);
+});
+
+t.test('ShardWriter retries an unknown outcome and the duplicate is reported, not stored twice', async (t) => {
+  const c = new FakeCluster();
+  c.leader = 1;
+  const deps = c.deps(1);
+  let first = true;
+  const w = new ShardWriter({
+    ...deps,
+    proposeHere: async (shard, entry, ms) => {
+      const r = await deps.proposeHere(shard, entry, ms);
+      if (first) {
+        first = false;
+        throw new OtlpdbError('ERR_TIMEOUT', 'proposal outcome unknown');
+      }
+      return r;
+    },
+  });
+  const [o] = await w.write([part(3, 0)], 5_000);
+  t.ok(o?.ok);
+  if (o?.ok === true) t.ok(o.result.duplicate, 'the second apply was a duplicate');
+  t.same([...c.applied.values()], [2], 'applied twice, the state machine dedups the second');
+});
