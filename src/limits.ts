@@ -642,6 +642,38 @@ assert(
 );
 assert(StorageLimits.tokensPerLineMax >= 1 && StorageLimits.tokenCharsMax >= 8, 'the tokenizer keeps at least a hex id');
 
+/**
+ * OtlpLimits bound the OTLP decoders (src/otlp): what one request may hold and
+ * what one item may carry before it is cut or refused (see src/otlp/README.md
+ * for which limit cuts and which refuses).
+ */
+export const OtlpLimits = {
+  /** itemsPerRequestMax bounds the spans, points or log records of one request; more refuses the request (ERR_LIMIT_EXCEEDED). */
+  itemsPerRequestMax: 100_000,
+  /** rejectionsListedMax bounds the rejections a decode result lists (all are counted). */
+  rejectionsListedMax: 16,
+  /** attributesPerItemMax bounds the attributes kept per resource, scope, span, event, link or log record; the rest are dropped and added to droppedAttributesCount (points and exemplars, which have no such count, are refused instead). */
+  attributesPerItemMax: 256,
+  /** attributeValueBytesMax is the UTF-8 length an attribute string value (nested ones too) is truncated to, at a character boundary. */
+  attributeValueBytesMax: 64 * 1024,
+  /** timestampPastMsMax is how far before the request's now an item's time may lie (7 days, Loki's reject_old_samples_max_age). */
+  timestampPastMsMax: 7 * 24 * 3_600_000,
+  /** timestampFutureMsMax is how far after the request's now an item's time may lie (clock skew; Loki's creation grace period). */
+  timestampFutureMsMax: 10 * 60_000,
+  /** protoGroupDepthMax bounds the nesting of deprecated protobuf groups skipped as unknown fields. */
+  protoGroupDepthMax: 32,
+  /** jsonFieldPathCharsMax bounds the field path quoted in a JSON framing error message. */
+  jsonFieldPathCharsMax: 256,
+} as const;
+assert(OtlpLimits.itemsPerRequestMax <= StorageLimits.rowsPerEntryMax, 'one request fits one shard entry by row count');
+assert(OtlpLimits.rejectionsListedMax >= 1, 'a result lists at least one rejection');
+assert(OtlpLimits.attributesPerItemMax >= 1, 'attributesPerItemMax >= 1');
+assert(OtlpLimits.attributesPerItemMax <= StorageLimits.attributesPerListMax, 'kept attributes fit a stored list');
+assert(OtlpLimits.attributeValueBytesMax >= 4, 'a truncated value holds one character');
+assert(OtlpLimits.attributeValueBytesMax <= StorageLimits.stringBytesMax, 'a truncated value fits a stored string');
+assert(OtlpLimits.timestampPastMsMax > 0 && OtlpLimits.timestampFutureMsMax > 0, 'the timestamp window is not empty');
+assert(OtlpLimits.protoGroupDepthMax >= 1, 'protoGroupDepthMax >= 1');
+
 /** CodecLimits bound the storage codecs (src/storage/codec): chunk sizes, column sizes and value ranges. */
 export const CodecLimits = {
   /** chunkSamplesDefault is how many samples encodeSeries puts in one chunk (Prometheus-like: 2 h at 1 min). */

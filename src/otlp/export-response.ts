@@ -1,37 +1,66 @@
 /**
- * export-response.ts — the success answer of an OTLP export:
- * Export{Trace,Metrics,Logs}ServiceResponse, whose only field is
- * partial_success, left unset when every item was accepted (the OTLP
- * specification's rule) and set with the rejected count and a message
- * otherwise.
- *
- *   Export*ServiceResponse { Export*PartialSuccess partial_success = 1; }
- *   Export*PartialSuccess  { int64 rejected_{spans,data_points,log_records} = 1; string error_message = 2; }
+ * export-response.ts — the Export{Trace,Metrics,Logs}ServiceResponse a
+ * receiver answers with: empty when nothing was refused, else partial_success
+ * with the refused item count (field 1: rejected_spans, rejected_data_points
+ * or rejected_log_records) and a message (field 2: error_message).
  */
 import { assert } from '../errors.js';
-import type { OtlpSignal } from './ingest.js';
-import { ProtoWriter } from './rpc-status.js';
+import type { OtlpSignal } from './decode-result.js';
 
-const REJECTED_JSON: Readonly<Record<OtlpSignal, string>> = { traces: 'rejectedSpans', metrics: 'rejectedDataPoints', logs: 'rejectedLogRecords' };
+const REJECTED_JSON_FIELD: Readonly<Record<OtlpSignal, string>> = {
+  traces: 'rejectedSpans',
+  metrics: 'rejectedDataPoints',
+  logs: 'rejectedLogRecords',
+};
 
-/** exportResponseProto encodes the response for protobuf clients (gRPC and http/protobuf). */
-export function exportResponseProto(rejected: number, message: string): Uint8Array {
-  assert(Number.isSafeInteger(rejected) && rejected >= 0, 'rejected is a count');
-  if (rejected === 0 && message === '') return new Uint8Array(0);
-  const ps = new ProtoWriter();
-  if (rejected !== 0) ps.varintField(1, rejected);
-  if (message !== '') ps.bytesField(2, new TextEncoder().encode(message));
-  const w = new ProtoWriter();
-  w.bytesField(1, ps.finish());
-  return w.finish();
+function varint(out: number[], v: number): void {
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
 }
 
-/** exportResponseJson is the response in the OTLP JSON mapping (int64 as a decimal string). */
-export function exportResponseJson(signal: OtlpSignal, rejected: number, message: string): Record<string, unknown> {
+/**
+ * encodeExportResponseProto is the protobuf response for `signal`: empty (no
+ * partial_success) when `rejected` is 0 and `message` empty, otherwise
+ * partial_success { rejected = 1, error_message = 2 }.
+ */
+export function encodeExportResponseProto(rejected: number, message: string, signal: OtlpSignal): Uint8Array {
   assert(Number.isSafeInteger(rejected) && rejected >= 0, 'rejected is a count');
+  assert(signal in REJECTED_JSON_FIELD, 'known signal');
+  if (rejected === 0 && message === '') return new Uint8Array(0);
+  const inner: number[] = [];
+  if (rejected > 0) {
+    inner.push((1 << 3) | 0);
+    varint(inner, rejected);
+  }
+  const text = Buffer.from(message, 'utf8');
+  if (text.length > 0) {
+    inner.push((2 << 3) | 2);
+    varint(inner, text.length);
+  }
+  const head: number[] = [(1 << 3) | 2];
+  varint(head, inner.length + text.length);
+  const out = new Uint8Array(head.length + inner.length + text.length);
+  out.set(head, 0);
+  out.set(inner, head.length);
+  out.set(text, head.length + inner.length);
+  return out;
+}
+
+/**
+ * exportResponseJson is the OTLP/JSON response for `signal`: `{}` when
+ * nothing was refused, otherwise `{ partialSuccess: { rejectedSpans (or
+ * rejectedDataPoints, rejectedLogRecords): "<count>", errorMessage } }` — the
+ * count is a decimal string, as the protobuf JSON mapping writes int64.
+ */
+export function exportResponseJson(rejected: number, message: string, signal: OtlpSignal): object {
+  assert(Number.isSafeInteger(rejected) && rejected >= 0, 'rejected is a count');
+  assert(signal in REJECTED_JSON_FIELD, 'known signal');
   if (rejected === 0 && message === '') return {};
-  const ps: Record<string, unknown> = {};
-  if (rejected !== 0) ps[REJECTED_JSON[signal]] = String(rejected);
-  if (message !== '') ps['errorMessage'] = message;
-  return { partialSuccess: ps };
+  const partialSuccess: Record<string, string> = {};
+  if (rejected > 0) partialSuccess[REJECTED_JSON_FIELD[signal]] = String(rejected);
+  if (message !== '') partialSuccess.errorMessage = message;
+  return { partialSuccess };
 }

@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { checkTenantId } from '../control/tenant.js';
 import { OtlpdbError } from '../errors.js';
 import { IngestLimits } from '../limits.js';
-import { exportResponseProto } from './export-response.js';
+import { encodeExportResponseProto } from './export-response.js';
 import { DEFAULT_TENANT, retryAfterOf } from './http-receiver.js';
 import type { Ingester, OtlpSignal } from './ingest.js';
 import { encodeRpcStatus } from './rpc-status.js';
@@ -120,7 +120,7 @@ async function exportCall(ingester: Ingester, signal: OtlpSignal, call: grpc.Ser
   }
   try {
     const out = await ingester.ingest({ signal, tenant, format: 'proto', body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), deadlineMs: deadlineOf(call) });
-    cb(null, Buffer.from(exportResponseProto(out.rejected, out.message)));
+    cb(null, Buffer.from(encodeExportResponseProto(out.rejected, out.message, signal)));
   } catch (err) {
     cb(grpcError(asError(err)));
   } finally {

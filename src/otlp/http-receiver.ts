@@ -25,7 +25,7 @@ import { gunzip } from 'node:zlib';
 import { checkTenantId } from '../control/tenant.js';
 import { OtlpdbError, assert } from '../errors.js';
 import { IngestLimits } from '../limits.js';
-import { exportResponseJson, exportResponseProto } from './export-response.js';
+import { encodeExportResponseProto, exportResponseJson } from './export-response.js';
 import type { Admission, BodyFormat, Ingester, OtlpSignal } from './ingest.js';
 import { encodeRpcStatus, rpcStatusJson } from './rpc-status.js';
 
@@ -154,7 +154,7 @@ export class OtlpHttpReceiver {
       void this.#finish(signal, format, tenant, encoding === 'gzip', Buffer.concat(chunks), admission)
         .then((out) => {
           if (res.headersSent) return;
-          const body = format === 'proto' ? Buffer.from(exportResponseProto(out.rejected, out.message)) : Buffer.from(JSON.stringify(exportResponseJson(signal, out.rejected, out.message)));
+          const body = format === 'proto' ? Buffer.from(encodeExportResponseProto(out.rejected, out.message, signal)) : Buffer.from(JSON.stringify(exportResponseJson(out.rejected, out.message, signal)));
           res.writeHead(200, { 'content-type': CONTENT_TYPES[format], 'content-length': body.length });
           res.end(body);
         })

@@ -11,7 +11,7 @@ import { SHARD_ENTRY_VERSION, decodeShardEntry, encodeShardEntry, restampLeaderT
 import { encodeApplyResult } from '../storage/shard/shard-records.js';
 import type { ShardApplyResult } from '../storage/shard/shard-records.js';
 import { CircuitBreaker } from './circuit-breaker.js';
-import { exportResponseJson, exportResponseProto } from './export-response.js';
+import { encodeExportResponseProto, exportResponseJson } from './export-response.js';
 import { encodeRpcStatus, encodeRetryInfo, rpcStatusJson } from './rpc-status.js';
 import { batchRows, encodeParts, splitByShard } from './shard-parts.js';
 import type { ShardPart } from './shard-parts.js';
@@ -140,10 +140,10 @@ t.test('rpc status, retry info and export responses have the bytes the OTLP spec
     message: 'slow down',
     details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '2s' }],
   });
-  t.equal(exportResponseProto(0, '').length, 0, 'all accepted: partial_success unset');
-  t.equal(hex(exportResponseProto(3, 'no')), '0a06080312026e6f');
-  t.same(exportResponseJson('metrics', 3, 'no'), { partialSuccess: { rejectedDataPoints: '3', errorMessage: 'no' } });
-  t.same(exportResponseJson('logs', 0, ''), {});
+  t.equal(encodeExportResponseProto(0, '', 'traces').length, 0, 'all accepted: partial_success unset');
+  t.equal(hex(encodeExportResponseProto(3, 'no', 'traces')), '0a06080312026e6f');
+  t.same(exportResponseJson(3, 'no', 'metrics'), { partialSuccess: { rejectedDataPoints: '3', errorMessage: 'no' } });
+  t.same(exportResponseJson(0, '', 'logs'), {});
 });
 
 /** FakeCluster is three nodes' shard leadership as the writer sees it through its deps; time advances only by sleeps. */
