@@ -58,6 +58,8 @@ export function buildProgram(): Command {
     .option('--data <dir>', 'data directory (WAL and snapshots); restarting on it recovers the node')
     .option('--peer <host:port>', 'node-to-node address to listen on and dial from (default port 7400)')
     .option('--api <host:port>', 'HTTP API address (default: the peer host, port 3200)')
+    .option('--otlp-grpc <host:port>', 'OTLP/gRPC receiver address (default: the peer host, port 4317)')
+    .option('--otlp-http <host:port>', 'OTLP/HTTP receiver address (default: the peer host, port 4318)')
     .option('--initial-cluster <list>', 'founding members of a new cluster, e.g. n1=127.0.0.1:7400,n2=127.0.0.2:7400,n3=127.0.0.3:7400')
     .option('--join <host:port>', 'join an existing cluster through the API address of any member (instead of --initial-cluster)')
     .option('--shards <n>', 'shard count S of a new cluster (default 16; fixed at creation)')
@@ -74,8 +76,7 @@ export function buildProgram(): Command {
     .command('up')
     .description(
       'Start one `otlpdb start` process per node, wait until every /readyz answers 200, print the endpoints and write DIR/cluster.json. ' +
-        'Node i listens on 127.0.0.i (peer 7400, API 3200); with --port-step all nodes share 127.0.0.1 with ports offset by K*(i-1). ' +
-        'otlpGrpc/otlpHttp are null until the nodes serve OTLP. ' +
+        'Node i listens on 127.0.0.i (peer 7400, API 3200, OTLP gRPC 4317, OTLP HTTP 4318); with --port-step all nodes share 127.0.0.1 with ports offset by K*(i-1). ' +
         'Stays in the foreground until Ctrl-C/SIGTERM, which stops every node; --detach returns and leaves them running.',
     )
     .option('--nodes <n>', 'number of nodes (default 3, at most 254)')
@@ -86,6 +87,8 @@ export function buildProgram(): Command {
     .option('--port-step <k>', 'put every node on 127.0.0.1, node i on ports base+K*(i-1)')
     .option('--peer-port <n>', 'peer port of node 1 (default 7400)')
     .option('--api-port <n>', 'API port of node 1 (default 3200)')
+    .option('--otlp-grpc-port <n>', 'OTLP/gRPC port of node 1 (default 4317)')
+    .option('--otlp-http-port <n>', 'OTLP/HTTP port of node 1 (default 4318)')
     .option('--tick-ms <n>', 'Raft tick in milliseconds passed to every node (default: as `otlpdb start`)')
     .option('--replicas <n>', 'replicas per shard R (default 3, at most the node count)')
     .action(async (options: ClusterUpOptions) => {

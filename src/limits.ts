@@ -377,6 +377,9 @@ export const NodeDefaults = {
   peerPort: 7400,
   /** apiPort is the default HTTP API port. */
   apiPort: 3200,
+  /** otlpGrpcPort and otlpHttpPort are the OTLP receivers' default ports (the OTLP specification's). */
+  otlpGrpcPort: 4317,
+  otlpHttpPort: 4318,
   /** shardCount is the shard count S of a cluster bootstrapped without --shards (DESIGN.md §4). */
   shardCount: PartitionLimits.shardCountDefault,
   /**
@@ -1121,3 +1124,16 @@ assert(IngestLimits.requestBytesMax <= IngestLimits.nodeInflightBytesMax, 'one r
 assert(IngestLimits.requestBytesMax <= TransportLimits.frameBytesMax, 'a forwarded request part fits a frame');
 assert(IngestLimits.leaderHopsMax < IngestLimits.partAttemptsMax, 'hops within attempts');
 assert(IngestLimits.shedLevelsPercent.length === 3, 'a shed level per signal rank');
+
+
+/** TraceLookupLimits bound a trace-by-id lookup across the cluster (src/trace-lookup.ts). */
+export const TraceLookupLimits = {
+  /** attemptsMax bounds the calls of one lookup (leader hints followed included). */
+  attemptsMax: 5,
+  /** callMs bounds one call to a shard leader (its ReadIndex barrier and the read). */
+  callMs: 10_000,
+  /** answerBytesMax bounds one answer's encoded spans; past it the answer says `truncated`. */
+  answerBytesMax: 12 * 1024 * 1024,
+} as const;
+assert(TraceLookupLimits.answerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'an answer fits one frame');
+assert(TraceLookupLimits.callMs <= TransportLimits.callDeadlineMsMax, 'a lookup call deadline is allowed');

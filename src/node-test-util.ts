@@ -137,12 +137,33 @@ export interface InProcessCluster {
  */
 export async function inProcessCluster(
   t: { teardown(fn: () => unknown): void },
-  o: { readonly n: number; readonly founders: number; readonly prefix: string; readonly seedBase: number; readonly extra: Partial<OtlpdbNodeOptions> },
+  o: {
+    readonly n: number;
+    readonly founders: number;
+    readonly prefix: string;
+    readonly seedBase: number;
+    readonly extra: Partial<OtlpdbNodeOptions>;
+    /** otlp gives every node OTLP gRPC and HTTP receivers on free ports of its address. */
+    readonly otlp?: boolean;
+  },
 ): Promise<InProcessCluster> {
   const root = await mkdtemp(join(tmpdir(), o.prefix));
   t.teardown(() => rm(root, { recursive: true, force: true }));
   const { peers, apis } = await clusterAddresses(o.n);
   const founders = new Map([...peers].filter(([id]) => id <= o.founders));
+  const otlp = new Map<number, { otlpGrpc: HostPort; otlpHttp: HostPort }>();
+  if (o.otlp === true) {
+    for (const [id, a] of peers) {
+      const taken = new Set([a.port, apis.get(id)?.port]);
+      const pick = async (): Promise<number> => {
+        let p = await freePort(a.host);
+        while (taken.has(p)) p = await freePort(a.host);
+        taken.add(p);
+        return p;
+      };
+      otlp.set(id, { otlpGrpc: { host: a.host, port: await pick() }, otlpHttp: { host: a.host, port: await pick() } });
+    }
+  }
   const nodes = new Map<number, OtlpdbNode>();
   t.teardown(async () => {
     for (const node of nodes.values()) await node.stop();
@@ -153,6 +174,7 @@ export async function inProcessCluster(
     peer: peers.get(id) as HostPort,
     api: apis.get(id) as HostPort,
     seed: o.seedBase + id,
+    ...(otlp.get(id) ?? {}),
     log: (line: string) => {
       if (process.env.OTLPDB_TEST_LOG === '1' && !line.includes('"leader_changed"')) console.error(line);
     },

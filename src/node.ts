@@ -1,6 +1,8 @@
 /**
  * node.ts — one otlpdb node process: the multi-raft driver on the real file
- * system, the peer transport that carries its messages, and the HTTP API.
+ * system, the peer transport that carries its messages, the HTTP API, and
+ * the OTLP receivers (gRPC and HTTP) with the write path behind them
+ * (src/otlp: Ingester, ShardWriter) and trace lookups (trace-lookup.ts).
  *
  * Groups: group 0 is the meta group, on every initial member, with the
  * first NodeDefaults.metaVotersMax ids (ascending) as voters and the rest as
@@ -16,8 +18,8 @@
  * shard groups run the ShardStateMachine on LevelDB (shard-service.ts).
  *
  * Ownership and invariants:
- * - the node owns its driver, transport, API server and observer timer;
- *   stop() ends them in that order (API first, so nothing new is served;
+ * - the node owns its driver, transport, API server, OTLP receivers and
+ *   observer timer; stop() ends them in that order (API and receivers first, so nothing new is served;
  *   then the driver, which syncs the WAL; then the transport);
  * - the transport's onMessages runs inside a socket read, so messages are
  *   queued (#inbox, at most inboxMessagesMax messages; the excess dropped
@@ -35,7 +37,7 @@
 import { randomInt } from 'node:crypto';
 import { OtlpdbError, assert } from './errors.js';
 import { ApiServer } from './api/server.js';
-import type { AdminSource, ApiSource, ControlSource, GroupView, NodeView, ProposalCounts, WalSyncHistogram } from './api/types.js';
+import type { AdminSource, ApiSource, ControlSource, GroupView, IngestMetricsView, NodeView, ProposalCounts, WalSyncHistogram } from './api/types.js';
 import { MetaStateMachine, checkMetaCommand, decodeMetaCommand, decodeMetaResult, encodeMetaCommand, encodeMetaResult } from './control/index.js';
 import type { KvEntry, KvListResult, MetaCommand, MetaResult } from './control/index.js';
 import { NodeFileSystem } from './fs/node-file-system.js';
@@ -44,18 +46,26 @@ import { ClusterController, NODE_REPORT, encodeReports } from './cluster-control
 import type { GroupReport } from './cluster-controller.js';
 import { admitNode, joinThrough, retireNode } from './node-membership.js';
 import type { MembershipDeps } from './node-membership.js';
-import { DriverLimits, NodeDefaults, NodeLimits, PartitionLimits, ReconcileLimits } from './limits.js';
+import { DriverLimits, IngestLimits, NodeDefaults, NodeLimits, PartitionLimits, ReconcileLimits } from './limits.js';
 import { checkMembership, formatHostPort } from './node-config.js';
 import type { HostPort } from './node-config.js';
 import { NodeLog, silentLog } from './node-log.js';
 import type { LogSink } from './node-log.js';
 import { initHash } from './partition/hash.js';
 import type { Hasher } from './partition/hash.js';
+import { TenantDefaults } from './control/tenant.js';
 import { computePlacement } from './partition/placement.js';
 import type { Placement } from './partition/placement.js';
 import { MultiRaftDriver } from './raft/driver/multi-raft.js';
 import type { GroupSpec } from './raft/driver/multi-raft.js';
-import { ShardService } from './shard-service.js';
+import { ShardService, encodeProposeRequest } from './shard-service.js';
+import { Ingester } from './otlp/ingest.js';
+import { OtlpGrpcReceiver } from './otlp/grpc-receiver.js';
+import { OtlpHttpReceiver } from './otlp/http-receiver.js';
+import { OTLP_DECODERS, OTLP_LIMITS } from './otlp/decoders.js';
+import { resourceSpansJson } from './otlp/otlp-json-writer.js';
+import { SHARD_PROPOSE, ShardWriter } from './otlp/shard-writer.js';
+import { TraceLookup } from './trace-lookup.js';
 import type { FlushDocument, StatsDocument } from './shard-service.js';
 import { shardStoresFactory } from './storage/shard/stores.js';
 import { NONE, StateRole } from './raft/types.js';
@@ -90,6 +100,9 @@ export interface OtlpdbNodeOptions {
   /** snapshotEntries and compactKeepEntries tune the driver's log compaction (tests make it frequent). */
   readonly snapshotEntries?: number;
   readonly compactKeepEntries?: number;
+  /** otlpGrpc and otlpHttp are where the OTLP receivers listen (port 0: the OS chooses); absent, that receiver is not started. */
+  readonly otlpGrpc?: HostPort;
+  readonly otlpHttp?: HostPort;
 }
 
 /** META_PROPOSE is the transport method a follower forwards a meta command with. */
@@ -143,6 +156,13 @@ export function groupSpecs(self: NodeId, members: readonly NodeId[], placement: 
   return specs;
 }
 
+/** numericLimits keeps the numeric entries of a limits table (for /metrics). */
+function numericLimits(table: Readonly<Record<string, unknown>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(table)) if (typeof v === 'number') out[k] = v;
+  return out;
+}
+
 /** proposalCounts renders a group's proposal counters for the API. */
 function proposalCounts(st: GroupStats | null): ProposalCounts | undefined {
   if (st === null) return undefined;
@@ -160,7 +180,12 @@ export class OtlpdbNode implements ApiSource {
   readonly #driver: MultiRaftDriver;
   readonly #transport: PeerTransport;
   readonly #shards: ShardService;
+  readonly #writer: ShardWriter;
+  readonly #ingester: Ingester;
+  readonly #traces: TraceLookup;
   #api: ApiServer | null = null;
+  #otlpGrpc: OtlpGrpcReceiver | null = null;
+  #otlpHttp: OtlpHttpReceiver | null = null;
   #inbox: InboxBatch[] = [];
   #inboxMessages = 0;
   #inboxDropped = 0;
@@ -173,8 +198,42 @@ export class OtlpdbNode implements ApiSource {
   readonly #leaders = new Map<GroupId, { leader: NodeId; term: number; changes: number }>();
   #stopping: Promise<void> | null = null;
 
-  private constructor(opts: OtlpdbNodeOptions, driver: MultiRaftDriver, transport: PeerTransport, log: NodeLog, seed: number, shards: ShardService) {
+  private constructor(opts: OtlpdbNodeOptions, driver: MultiRaftDriver, transport: PeerTransport, log: NodeLog, seed: number, shards: ShardService, hasher: Hasher) {
     this.#shards = shards;
+    this.#writer = new ShardWriter({
+      self: opts.id,
+      nowMs: () => performance.now(),
+      rand: new SeededRand(seed ^ 0x07e1),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      replicasOf: (shard) => this.placement()?.get(shard) ?? [],
+      localLeader: (shard) => {
+        const st = driver.status(shard);
+        return st === null ? NONE : st.role === StateRole.Leader ? opts.id : st.lead;
+      },
+      proposeHere: (shard, entry, timeoutMs) => shards.proposeHere(shard, entry, timeoutMs),
+      call: (peer, shard, entry, timeoutMs) => transport.call(peer, SHARD_PROPOSE, encodeProposeRequest(shard, entry), timeoutMs),
+    });
+    this.#ingester = new Ingester({
+      hasher,
+      writer: this.#writer,
+      decoders: OTLP_DECODERS,
+      shardCount: () => this.#shardCount(),
+      tenantIngest: (tenant) => {
+        const meta = driver.stateMachine(NodeDefaults.metaGroup);
+        const s = meta instanceof MetaStateMachine ? meta.tenant(tenant) : TenantDefaults;
+        return { bytesPerSecond: s.ingestBytesPerSecondMax, burstBytes: s.ingestBurstBytesMax, traceSampleRatio: s.traceSampleRatio };
+      },
+      nowMs: () => performance.now(),
+      wallMs: () => Date.now(),
+    });
+    this.#traces = new TraceLookup({
+      self: opts.id,
+      hasher,
+      transport,
+      driver: () => driver,
+      shardCount: () => this.#shardCount(),
+      replicasOf: (shard) => this.placement()?.get(shard) ?? [],
+    });
     this.nodeId = opts.id;
     this.seed = seed;
     this.#opts = opts;
@@ -260,7 +319,7 @@ export class OtlpdbNode implements ApiSource {
       tickMs,
     });
     opened = driver;
-    const node = new OtlpdbNode(opts, driver, transport, log, seed, shardService);
+    const node = new OtlpdbNode(opts, driver, transport, log, seed, shardService, hasher);
     node.#controller = new ClusterController({
       self: opts.id,
       peer: opts.peer,
@@ -276,6 +335,7 @@ export class OtlpdbNode implements ApiSource {
     const controller = node.#controller;
     controllerRef = controller;
     shardService.register();
+    node.#traces.register();
     transport.onMessages((from, msgs) => node.#enqueue(from, msgs));
     transport.handle(META_PROPOSE, async (payload) => {
       const c = decodeMetaCommand(payload);
@@ -290,6 +350,8 @@ export class OtlpdbNode implements ApiSource {
     try {
       await transport.start();
       node.#api = await ApiServer.start({ host: opts.api.host, port: opts.api.port, source: node });
+      if (opts.otlpGrpc !== undefined) node.#otlpGrpc = await OtlpGrpcReceiver.start({ ...opts.otlpGrpc, ingester: node.#ingester });
+      if (opts.otlpHttp !== undefined) node.#otlpHttp = await OtlpHttpReceiver.start({ ...opts.otlpHttp, ingester: node.#ingester });
       if (opts.join !== undefined) {
         const members = await joinThrough(opts.join, { id: opts.id, peer: formatHostPort(opts.peer), api: formatHostPort(node.apiAddress()) }, () => node.#stopping !== null);
         node.#controller.learnPeers(members);
@@ -317,6 +379,47 @@ export class OtlpdbNode implements ApiSource {
     return new Map(p.shards.map((sp) => [sp.shard, sp.replicas.map(Number)]));
   }
 
+  /** otlpGrpcAddress and otlpHttpAddress are where the OTLP receivers listen, or null when not started. */
+  otlpGrpcAddress(): HostPort | null {
+    return this.#otlpGrpc?.address() ?? null;
+  }
+
+  /** otlpHttpAddress: see otlpGrpcAddress. */
+  otlpHttpAddress(): HostPort | null {
+    return this.#otlpHttp?.address() ?? null;
+  }
+
+  /** traceById finds a trace across the cluster and renders it as OTLP JSON (GET /api/traces/{id}). */
+  async traceById(tenant: string, traceId: Uint8Array): Promise<{ resourceSpans: unknown[]; truncated: boolean }> {
+    const t = await this.#traces.traceById(tenant, traceId);
+    return { resourceSpans: resourceSpansJson(t.spans), truncated: t.truncated };
+  }
+
+  /** ingestMetrics are the OTLP write path's counters and limits for /metrics. */
+  ingestMetrics(): IngestMetricsView {
+    const st = this.#ingester.stats;
+    const by = (signal: 'traces' | 'metrics' | 'logs'): { requests: number; accepted: number; rejected: number } => ({
+      requests: st.requests[signal],
+      accepted: st.accepted[signal],
+      rejected: st.rejected[signal],
+    });
+    return {
+      bySignal: { traces: by('traces'), metrics: by('metrics'), logs: by('logs') },
+      refused: { rate: st.refusedRate, overload: st.refusedOverload, invalid: st.refusedInvalid, uncommitted: st.failedUncommitted },
+      truncatedValues: st.truncatedValues,
+      sampledOut: st.sampledOut,
+      inflightBytes: this.#ingester.inflightBytes,
+      writer: { ...this.#writer.stats },
+      breakersOpen: [...this.#writer.breakerStates().values()].filter((s) => s !== 'closed').length,
+      limits: { ...numericLimits(IngestLimits), ...OTLP_LIMITS },
+    };
+  }
+
+  #shardCount(): number {
+    const meta = this.#driver.stateMachine(NodeDefaults.metaGroup);
+    return meta instanceof MetaStateMachine ? (meta.placement()?.shardCount ?? 0) : 0;
+  }
+
   /** flushCluster flushes every shard replica on every reachable node (POST /api/v1/admin/flush). */
   flushCluster(): Promise<FlushDocument> {
     return this.#shards.flushCluster();
@@ -324,9 +427,7 @@ export class OtlpdbNode implements ApiSource {
 
   /** clusterStats sums every shard's durable counts once (GET /api/v1/stats). */
   clusterStats(): Promise<StatsDocument> {
-    const meta = this.#driver.stateMachine(NodeDefaults.metaGroup);
-    const shardCount = meta instanceof MetaStateMachine ? (meta.placement()?.shardCount ?? 0) : 0;
-    return this.#shards.clusterStats(shardCount);
+    return this.#shards.clusterStats(this.#shardCount());
   }
 
   /** apiAddress is where the HTTP API listens. */
@@ -363,6 +464,8 @@ export class OtlpdbNode implements ApiSource {
       this.#expirer = null;
       this.#reconciler = null;
       await this.#api?.stop();
+      await this.#otlpGrpc?.stop();
+      await this.#otlpHttp?.stop();
       if (this.#controller !== null) {
         if (drain) {
           const t0 = performance.now();

@@ -230,6 +230,14 @@ export interface ClusterSpec {
   readonly nodes: number;
 }
 
+/** otlpPorts are node 1's OTLP gRPC and HTTP ports of a spec: its peer and API ports plus OTLP_PORT_OFFSET (node i adds i - 1). */
+export function otlpPorts(spec: ClusterSpec): { grpc: number; http: number } {
+  return { grpc: spec.peerPort + OTLP_PORT_OFFSET, http: spec.apiPort + OTLP_PORT_OFFSET };
+}
+
+/** OTLP_PORT_OFFSET keeps a test cluster's OTLP ports in a range of their own, away from the fixed OTLP ports 4317/4318. */
+export const OTLP_PORT_OFFSET = 1000;
+
 /** TapLike is the part of a tap test a LocalCluster needs: a teardown that runs whether the test passed or not. */
 export interface TapLike {
   teardown(fn: () => unknown): void;
@@ -261,7 +269,7 @@ export class LocalCluster {
     // Fixed ports: a listener left on one (a leaked node of an earlier run) would
     // answer for our node, so refuse to start rather than test someone else's cluster.
     for (let i = 0; i < spec.nodes; i++) {
-      for (const port of [spec.peerPort + i, spec.apiPort + i]) {
+      for (const port of [spec.peerPort + i, spec.apiPort + i, otlpPorts(spec).grpc + i, otlpPorts(spec).http + i]) {
         if (!(await portFree('127.0.0.1', port))) throw new Error(`port 127.0.0.1:${port} is taken: a process from an earlier run may hold it`);
       }
     }
@@ -272,6 +280,7 @@ export class LocalCluster {
       'cluster', 'up', '--detach', '--json', '--dir', dir,
       '--nodes', String(spec.nodes), '--shards', String(spec.shards), '--tick-ms', String(spec.tickMs),
       '--port-step', '1', '--peer-port', String(spec.peerPort), '--api-port', String(spec.apiPort),
+      '--otlp-grpc-port', String(otlpPorts(spec).grpc), '--otlp-http-port', String(otlpPorts(spec).http),
     ]);
     // Learn the PIDs from the file even when stdout is not what we expect, so teardown can kill them.
     try {
@@ -387,7 +396,8 @@ export class LocalCluster {
   startNode(id: number, logName: string): StartedNode {
     const e = this.entry(id);
     const initialCluster = this.doc.nodes.map((n) => `${n.id}=${n.peer}`).join(',');
-    return this.#spawn(id, e.dataDir, logName, ['--peer', e.peer, '--api', e.api, '--initial-cluster', initialCluster]);
+    const otlp = [...(e.otlpGrpc === null ? [] : ['--otlp-grpc', e.otlpGrpc]), ...(e.otlpHttp === null ? [] : ['--otlp-http', e.otlpHttp])];
+    return this.#spawn(id, e.dataDir, logName, ['--peer', e.peer, '--api', e.api, ...otlp, '--initial-cluster', initialCluster]);
   }
 
   /**
@@ -400,6 +410,7 @@ export class LocalCluster {
     const viaApi = this.api(via);
     return this.#spawn(id, dataDir, logName, [
       '--peer', `${peer.host}:${peer.port}`, '--api', `${api.host}:${api.port}`, '--join', `${viaApi.host}:${viaApi.port}`,
+      '--otlp-grpc', `${peer.host}:${peer.port + OTLP_PORT_OFFSET}`, '--otlp-http', `${api.host}:${api.port + OTLP_PORT_OFFSET}`,
     ]);
   }
 

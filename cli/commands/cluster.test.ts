@@ -21,6 +21,8 @@ const POLL_MS = 20;
 const RUN_TIMEOUT_MS = 300_000;
 const PEER_BASE = 27_410;
 const API_BASE = 27_510;
+const GRPC_BASE = 27_710;
+const HTTP_BASE = 27_910;
 
 function otlpdb(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'cli/otlpdb.ts', ...args], { cwd: root, encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
@@ -70,6 +72,13 @@ t.test('parseClusterUpOptions places nodes on 127.0.0.i, or on 127.0.0.1 with --
     ],
   );
   t.equal(b.detach, false);
+  t.same(
+    a.nodes.map((n) => [n.otlpGrpc, n.otlpHttp]),
+    [1, 2, 3].map((i) => [{ host: `127.0.0.${i}`, port: 4317 }, { host: `127.0.0.${i}`, port: 4318 }]),
+    'OTLP on the specification ports of each node address',
+  );
+  t.same(b.nodes.map((n) => [n.otlpGrpc.port, n.otlpHttp.port]), [[4317, 4318], [4327, 4328]]);
+  t.throws(() => parseClusterUpOptions({ nodes: '2', portStep: '1' }), { code: 'ERR_INVALID_ARGUMENT', message: /two listeners would share 127\.0\.0\.1:4318/ }, 'step 1 puts node 2 gRPC on node 1 HTTP');
 });
 
 t.test('parseClusterUpOptions refuses every bad flag with ERR_INVALID_ARGUMENT', async (t) => {
@@ -124,7 +133,7 @@ t.test('cluster up --detach, status, a refused second up, and down on real proce
     await rm(dir, { recursive: true, force: true });
   });
   const upArgs = ['cluster', 'up', '--detach', '--json', '--dir', dir, '--nodes', '3', '--shards', '2', '--tick-ms', '20'];
-  const portArgs = ['--port-step', '1', '--peer-port', String(PEER_BASE), '--api-port', String(API_BASE)];
+  const portArgs = ['--port-step', '1', '--peer-port', String(PEER_BASE), '--api-port', String(API_BASE), '--otlp-grpc-port', String(GRPC_BASE), '--otlp-http-port', String(HTTP_BASE)];
   const up = otlpdb([...upArgs, ...portArgs]);
   // Learn the PIDs from cluster.json even if stdout is not what we expect, so teardown can kill them.
   try {
@@ -147,8 +156,8 @@ t.test('cluster up --detach, status, a refused second up, and down on real proce
       pid: Number,
       peer: `127.0.0.1:${PEER_BASE + i}`,
       api: `127.0.0.1:${API_BASE + i}`,
-      otlpGrpc: null,
-      otlpHttp: null,
+      otlpGrpc: `127.0.0.1:${GRPC_BASE + i}`,
+      otlpHttp: `127.0.0.1:${HTTP_BASE + i}`,
       dataDir: join(dir, `n${id}`),
       log: join(dir, `n${id}.log`),
     });
@@ -213,6 +222,7 @@ t.test('cluster up exits 1 naming the node that could not come up, and stops the
   const up = otlpdb([
     'cluster', 'up', '--detach', '--dir', dir, '--nodes', '3', '--tick-ms', '20',
     '--port-step', '1', '--peer-port', String(PEER_BASE + 100), '--api-port', String(API_BASE + 100),
+    '--otlp-grpc-port', String(GRPC_BASE + 100), '--otlp-http-port', String(HTTP_BASE + 100),
   ]);
   t.equal(up.status, 1, 'up exits 1');
   t.match(up.stderr, /node 2 exited/, 'the failed node is named');

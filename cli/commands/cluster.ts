@@ -33,7 +33,7 @@ export interface ClusterNodeEntry {
   readonly pid: number;
   readonly peer: string;
   readonly api: string;
-  /** otlpGrpc and otlpHttp are null until the nodes serve OTLP (not implemented yet). */
+  /** otlpGrpc and otlpHttp are the node's OTLP receivers (null in files written before nodes served OTLP). */
   readonly otlpGrpc: string | null;
   readonly otlpHttp: string | null;
   readonly dataDir: string;
@@ -64,6 +64,8 @@ export interface ClusterUpOptions {
   readonly portStep?: string;
   readonly peerPort?: string;
   readonly apiPort?: string;
+  readonly otlpGrpcPort?: string;
+  readonly otlpHttpPort?: string;
   readonly tickMs?: string;
 }
 
@@ -86,6 +88,8 @@ export interface PlannedNode {
   readonly id: number;
   readonly peer: HostPort;
   readonly api: HostPort;
+  readonly otlpGrpc: HostPort;
+  readonly otlpHttp: HostPort;
 }
 
 /** ClusterUpPlan is a checked `cluster up` command line. */
@@ -119,24 +123,28 @@ export function parseClusterUpOptions(o: ClusterUpOptions): ClusterUpPlan {
   const step = o.portStep === undefined ? undefined : parseIntegerFlag('--port-step', o.portStep, 1, ClusterLimits.portStepMax);
   const peerBase = o.peerPort === undefined ? NodeDefaults.peerPort : parseIntegerFlag('--peer-port', o.peerPort, 1, ClusterLimits.portMax);
   const apiBase = o.apiPort === undefined ? NodeDefaults.apiPort : parseIntegerFlag('--api-port', o.apiPort, 1, ClusterLimits.portMax);
+  const grpcBase = o.otlpGrpcPort === undefined ? NodeDefaults.otlpGrpcPort : parseIntegerFlag('--otlp-grpc-port', o.otlpGrpcPort, 1, ClusterLimits.portMax);
+  const httpBase = o.otlpHttpPort === undefined ? NodeDefaults.otlpHttpPort : parseIntegerFlag('--otlp-http-port', o.otlpHttpPort, 1, ClusterLimits.portMax);
   const nodes: PlannedNode[] = [];
   for (let id = 1; id <= count; id++) {
     const host = step === undefined ? `127.0.0.${id}` : '127.0.0.1';
     const offset = step === undefined ? 0 : step * (id - 1);
     const peer = { host, port: peerBase + offset };
     const api = { host, port: apiBase + offset };
-    for (const [flag, a] of [['--peer-port', peer], ['--api-port', api]] as const) {
+    const otlpGrpc = { host, port: grpcBase + offset };
+    const otlpHttp = { host, port: httpBase + offset };
+    for (const [flag, a] of [['--peer-port', peer], ['--api-port', api], ['--otlp-grpc-port', otlpGrpc], ['--otlp-http-port', otlpHttp]] as const) {
       if (a.port > ClusterLimits.portMax) {
         throw invalid(`${flag} plus --port-step puts node ${id} on port ${a.port}, past ${ClusterLimits.portMax}`, { flag });
       }
     }
-    nodes.push({ id, peer, api });
+    nodes.push({ id, peer, api, otlpGrpc, otlpHttp });
   }
   const seen = new Set<string>();
   for (const n of nodes) {
-    for (const a of [n.peer, n.api]) {
+    for (const a of [n.peer, n.api, n.otlpGrpc, n.otlpHttp]) {
       const key = formatHostPort(a);
-      if (seen.has(key)) throw invalid(`two listeners would share ${key}; change --peer-port, --api-port or --port-step`, { flag: '--port-step' });
+      if (seen.has(key)) throw invalid(`two listeners would share ${key}; change --peer-port, --api-port, --otlp-grpc-port, --otlp-http-port or --port-step`, { flag: '--port-step' });
       seen.add(key);
     }
   }
@@ -306,21 +314,44 @@ function renderTable(header: readonly string[], rows: readonly (readonly string[
   return [line(header), ...rows.map(line)];
 }
 
+/** DEMO_TRACE_ID is the trace id of the span the printed curl command sends. */
+export const DEMO_TRACE_ID = '5b8efff798038103d269b633813fc60c';
+
+/** demoSpanJson is an OTLP/JSON export request of one span that ended just now (so it is inside the accepted time window). */
+export function demoSpanJson(nowMs: number): string {
+  const end = BigInt(nowMs) * 1_000_000n;
+  const start = end - 25_000_000n;
+  return JSON.stringify({
+    resourceSpans: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'demo' } }] },
+        scopeSpans: [{ spans: [{ traceId: DEMO_TRACE_ID, spanId: 'eee19b7ec3c1b174', name: 'hello', kind: 2, startTimeUnixNano: String(start), endTimeUnixNano: String(end) }] }],
+      },
+    ],
+  });
+}
+
 /** tryItLines tells a new user what the running cluster answers, with commands to paste. */
 function tryItLines(entries: readonly ClusterNodeEntry[], dir: string): string[] {
   const a = entries[0]?.api ?? `127.0.0.1:${NodeDefaults.apiPort}`;
   const b = entries[entries.length - 1]?.api ?? a;
+  const otlpHttp = entries[0]?.otlpHttp ?? `127.0.0.1:${NodeDefaults.otlpHttpPort}`;
+  const otlpGrpc = entries[0]?.otlpGrpc ?? `127.0.0.1:${NodeDefaults.otlpGrpcPort}`;
   return [
     '',
-    'Try it (in another terminal):',
+    'Send telemetry (any node accepts it; an answer means a majority of the shard replicas fsynced it):',
+    `  OTEL_EXPORTER_OTLP_ENDPOINT=http://${otlpHttp}   # OpenTelemetry SDKs over OTLP/HTTP (or http://${otlpGrpc} with the gRPC exporters)`,
+    `  curl -H 'Content-Type: application/json' http://${otlpHttp}/v1/traces -d '${demoSpanJson(Date.now())}'`,
+    `  curl http://${b}/api/traces/${DEMO_TRACE_ID}   # read it back (Tempo's trace by id) through another node`,
+    `  curl -X POST http://${a}/api/v1/admin/flush; curl http://${a}/api/v1/stats   # flush every head to blocks, then count what is stored`,
+    '',
+    'Look around (in another terminal):',
     `  npx otlpdb cluster status --dir ${dir}          # members, the meta leader, every shard's leader and replicas`,
-    `  curl -X PUT --data-binary hello http://${a}/api/v1/kv/greeting   # a write, committed by a majority`,
+    `  curl -X PUT --data-binary hello http://${a}/api/v1/kv/greeting   # a control-KV write, committed by a majority`,
     `  curl http://${b}/api/v1/kv/greeting                        # a linearizable read through another node`,
-    `  curl -X POST 'http://${a}/api/v1/locks/job?ttl=10s'          # a lock with a fencing token`,
     `  curl http://${a}/metrics                                   # Prometheus metrics of node 1`,
-    `  curl http://${a}/api/v1/stats                              # spans, samples, log records and bytes stored, each shard once`,
     `  kill -9 <a PID above>   then   npx otlpdb cluster status --dir ${dir}   # the survivors elect new leaders`,
-    'OTLP ingest (gRPC 4317, HTTP 4318) and the query APIs are not served yet: every shard already runs its LevelDB storage, empty until ingest lands.',
+    'The query APIs (TraceQL search, PromQL, LogQL) are not served yet.',
     '',
   ];
 }
@@ -373,6 +404,10 @@ export async function runClusterUp(o: ClusterUpOptions, io: ClusterIo): Promise<
         formatHostPort(n.peer),
         '--api',
         formatHostPort(n.api),
+        '--otlp-grpc',
+        formatHostPort(n.otlpGrpc),
+        '--otlp-http',
+        formatHostPort(n.otlpHttp),
         '--initial-cluster',
         initialCluster,
       ];
@@ -395,7 +430,7 @@ export async function runClusterUp(o: ClusterUpOptions, io: ClusterIo): Promise<
       child.once('exit', (code, sig) => exited.set(n.id, sig === null ? `exit code ${code}` : `signal ${sig}`));
       child.on('error', (err) => exited.set(n.id, String(err)));
       if (plan.detach) child.unref();
-      entries.push({ id: n.id, pid, peer: formatHostPort(n.peer), api: formatHostPort(n.api), otlpGrpc: null, otlpHttp: null, dataDir, log });
+      entries.push({ id: n.id, pid, peer: formatHostPort(n.peer), api: formatHostPort(n.api), otlpGrpc: formatHostPort(n.otlpGrpc), otlpHttp: formatHostPort(n.otlpHttp), dataDir, log });
     }
     const doc: ClusterFile = { dir: plan.dir, nodes: entries };
     await writeClusterFile(plan.dir, doc);
@@ -432,8 +467,8 @@ export async function runClusterUp(o: ClusterUpOptions, io: ClusterIo): Promise<
     } else {
       io.out(`cluster of ${entries.length} node(s) ready in ${plan.dir}`);
       for (const l of renderTable(
-        ['ID', 'PID', 'PEER', 'API', 'DATA', 'LOG'],
-        entries.map((e) => [String(e.id), String(e.pid), e.peer, e.api, e.dataDir, e.log]),
+        ['ID', 'PID', 'PEER', 'API', 'OTLP-GRPC', 'OTLP-HTTP', 'DATA', 'LOG'],
+        entries.map((e) => [String(e.id), String(e.pid), e.peer, e.api, e.otlpGrpc ?? '-', e.otlpHttp ?? '-', e.dataDir, e.log]),
       )) {
         io.out(l);
       }

@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { HostPort } from '../../src/node-config.js';
-import { clusterAddresses, httpRequest, initialClusterFlag, pollUntil } from '../../src/node-test-util.js';
+import { clusterAddresses, freePort, httpRequest, initialClusterFlag, pollUntil } from '../../src/node-test-util.js';
 import { parseStartOptions } from './start.js';
 
 // Real `otlpdb start` processes. No assertion is about speed: waits are
@@ -98,6 +98,18 @@ t.test('three `otlpdb start` processes serve, become ready, and exit 0 on SIGTER
       }
     }
   });
+  const otlpPorts = new Map<number, [number, number]>();
+  for (const id of NODES) {
+    const host = (apis.get(id) as HostPort).host;
+    const taken = new Set([peers.get(id)?.port, apis.get(id)?.port]);
+    const pick = async (): Promise<number> => {
+      let p = await freePort(host);
+      while (taken.has(p)) p = await freePort(host);
+      taken.add(p);
+      return p;
+    };
+    otlpPorts.set(id, [await pick(), await pick()]);
+  }
   const started = new Map<number, Promise<Record<string, unknown>>>();
   const exited = new Map<number, Promise<number | null>>();
   for (const id of NODES) {
@@ -118,6 +130,10 @@ t.test('three `otlpdb start` processes serve, become ready, and exit 0 on SIGTER
         `${peer.host}:${peer.port}`,
         '--api',
         `${api.host}:${api.port}`,
+        '--otlp-grpc',
+        `${api.host}:${otlpPorts.get(id)?.[0]}`,
+        '--otlp-http',
+        `${api.host}:${otlpPorts.get(id)?.[1]}`,
         '--initial-cluster',
         initialClusterFlag(peers),
         '--shards',
@@ -149,7 +165,7 @@ t.test('three `otlpdb start` processes serve, become ready, and exit 0 on SIGTER
     const ev = await started.get(id);
     const peer = peers.get(id) as HostPort;
     const api = apis.get(id) as HostPort;
-    t.same(ev, { event: 'started', id, peer: `${peer.host}:${peer.port}`, api: `${api.host}:${api.port}` }, `node ${id} started`);
+    t.match(ev, { event: 'started', id, peer: `${peer.host}:${peer.port}`, api: `${api.host}:${api.port}`, otlpGrpc: `${api.host}:${otlpPorts.get(id)?.[0]}`, otlpHttp: `${api.host}:${otlpPorts.get(id)?.[1]}` }, `node ${id} started`);
   }
   for (const id of NODES) {
     const ok = await pollUntil(async () => (await httpRequest(apis.get(id) as HostPort, '/readyz')).status === 200, POLLS_MAX, POLL_MS);

@@ -25,6 +25,8 @@ export interface StartCommandOptions {
   readonly data?: string;
   readonly peer?: string;
   readonly api?: string;
+  readonly otlpGrpc?: string;
+  readonly otlpHttp?: string;
   readonly initialCluster?: string;
   readonly join?: string;
   readonly shards?: string;
@@ -60,15 +62,23 @@ export function parseStartOptions(o: StartCommandOptions): OtlpdbNodeOptions {
   const initialCluster =
     o.initialCluster === undefined ? new Map<number, HostPort>() : parseInitialCluster('--initial-cluster', required('--initial-cluster', o.initialCluster));
   if (join === undefined) checkMembership(id, peer, initialCluster);
-  if (api.host === peer.host && api.port === peer.port) {
-    throw new OtlpdbError('ERR_INVALID_ARGUMENT', '--api and --peer must differ', { flag: '--api' });
+  const otlpGrpc = parseHostPort('--otlp-grpc', o.otlpGrpc ?? `${peer.host}:${NodeDefaults.otlpGrpcPort}`, NodeDefaults.otlpGrpcPort);
+  const otlpHttp = parseHostPort('--otlp-http', o.otlpHttp ?? `${peer.host}:${NodeDefaults.otlpHttpPort}`, NodeDefaults.otlpHttpPort);
+  const listeners = [['--peer', peer], ['--api', api], ['--otlp-grpc', otlpGrpc], ['--otlp-http', otlpHttp]] as const;
+  for (let i = 0; i < listeners.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const [fa, a] = listeners[i] as (typeof listeners)[number];
+      const [fb, b] = listeners[j] as (typeof listeners)[number];
+      // Port 0 asks the OS for a free port, so two listeners may both say 0.
+      if (a.port !== 0 && a.host === b.host && a.port === b.port) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${fb} and ${fa} must differ`, { flag: fa });
+    }
   }
   const shards = o.shards === undefined ? NodeDefaults.shardCount : parseIntegerFlag('--shards', o.shards, 1, NodeDefaults.shardCountMax);
   const replicas =
     o.replicas === undefined ? NodeDefaults.replicas : parseIntegerFlag('--replicas', o.replicas, 1, PartitionLimits.replicationFactorMax);
   const tickMs =
     o.tickMs === undefined ? NodeDefaults.tickMs : parseIntegerFlag('--tick-ms', o.tickMs, NodeDefaults.tickMsMin, NodeDefaults.tickMsMax);
-  return { id, dataDir, peer, api, initialCluster, ...(join === undefined ? {} : { join }), shards, replicas, tickMs };
+  return { id, dataDir, peer, api, otlpGrpc, otlpHttp, initialCluster, ...(join === undefined ? {} : { join }), shards, replicas, tickMs };
 }
 
 /** runStartCommand runs a node until a stop signal and returns the exit code (0 after a clean stop). */
@@ -76,7 +86,18 @@ export async function runStartCommand(o: StartCommandOptions, io: StartIo): Prom
   const opts = parseStartOptions(o);
   const stopSignal = io.untilSignal();
   const node = await OtlpdbNode.start({ ...opts, log: (line) => io.out(line) });
-  io.out(JSON.stringify({ event: 'started', id: opts.id, peer: formatHostPort(opts.peer), api: formatHostPort(node.apiAddress()) }));
+  const grpcAt = node.otlpGrpcAddress();
+  const httpAt = node.otlpHttpAddress();
+  io.out(
+    JSON.stringify({
+      event: 'started',
+      id: opts.id,
+      peer: formatHostPort(opts.peer),
+      api: formatHostPort(node.apiAddress()),
+      otlpGrpc: grpcAt === null ? null : formatHostPort(grpcAt),
+      otlpHttp: httpAt === null ? null : formatHostPort(httpAt),
+    }),
+  );
   node.log.event('node_config', { groups: node.driver.groups().length, seed: node.seed, tickMs: opts.tickMs, dataDir: opts.dataDir });
   const signal = await stopSignal;
   node.log.event('stopping', { signal });

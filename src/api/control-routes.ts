@@ -12,7 +12,7 @@
  *   DELETE /api/v1/cluster/nodes/{id}                                    mark a node leaving (removal)
  *   GET    /api/v1/tenants                  configured tenant ids          linearizable
  *   GET    /api/v1/tenants/{id}             {"id","configured","settings"} linearizable (defaults when unconfigured)
- *   PUT    /api/v1/tenants/{id}             body: a JSON settings patch    (ingest limits, query concurrency, retention per signal)
+ *   PUT    /api/v1/tenants/{id}             body: a JSON settings patch    (ingest limits, query concurrency, retention per signal, trace sample ratio)
  *   DELETE /api/v1/tenants/{id}             back to the defaults
  *
  * Tenant settings live in the meta group, which every node hosts (voter or

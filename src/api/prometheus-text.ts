@@ -13,6 +13,10 @@
  * - per peer (peer="id"): otlpdb_transport_peer_bytes_sent_total, ...
  *   (PEER_FAMILIES), drops by reason="queue_full"|"fault";
  * - otlpdb_node_inbox_dropped_messages_total;
+ * - otlpdb_ingest_*: OTLP requests, items accepted and rejected per
+ *   signal="traces"|"metrics"|"logs", requests refused by reason, truncated
+ *   attribute values, in-flight bytes, the shard writer's counters, open
+ *   breakers, and otlpdb_ingest_limit{name} for every named ingest limit;
  * - otlpdb_wal_fsync_duration_seconds: a histogram (_bucket{le}, _sum,
  *   _count) made cumulative here from the source's per-bucket counts.
  *
@@ -22,7 +26,7 @@
  */
 import { assert } from '../errors.js';
 import type { PeerMetrics, TransportMetrics } from '../transport/index.js';
-import type { ApiSource, GroupView, ProposalCounts, WalSyncHistogram } from './types.js';
+import type { ApiSource, GroupView, IngestMetricsView, ProposalCounts, WalSyncHistogram } from './types.js';
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -206,8 +210,29 @@ export function prometheusText(source: ApiSource): string {
       simple('otlpdb_node_inbox_dropped_messages_total', 'counter', 'Received messages dropped because the node inbox was full.', [{ labels: { node }, value: inboxDropped }]),
     );
   }
+  const ingest = source.ingestMetrics?.();
+  if (ingest !== undefined) families.push(...ingestFamilies(node, ingest));
   const wal = source.walSyncHistogram?.();
   if (wal !== undefined) families.push(walFamily(node, wal));
   assert(new Set(families.map((f) => f.name)).size === families.length, 'no metric family name repeats');
   return `${families.map(renderFamily).join('\n')}\n`;
+}
+
+/** ingestFamilies renders the OTLP write path's counters and limits. */
+function ingestFamilies(node: string, m: IngestMetricsView): Family[] {
+  const signals = Object.entries(m.bySignal);
+  return [
+    simple('otlpdb_ingest_requests_total', 'counter', 'OTLP export requests received, by signal.', signals.map(([signal, c]) => ({ labels: { node, signal }, value: c.requests }))),
+    simple('otlpdb_ingest_items_accepted_total', 'counter', 'Spans, data points and log records stored (committed), by signal.', signals.map(([signal, c]) => ({ labels: { node, signal }, value: c.accepted }))),
+    simple('otlpdb_ingest_items_rejected_total', 'counter', 'Items refused inside accepted requests (partial success), by signal.', signals.map(([signal, c]) => ({ labels: { node, signal }, value: c.rejected }))),
+    simple('otlpdb_ingest_requests_refused_total', 'counter', 'Whole requests refused, by reason.', Object.entries(m.refused).map(([reason, value]) => ({ labels: { node, reason }, value }))),
+    simple('otlpdb_ingest_truncated_values_total', 'counter', 'Attribute values cut at the value length limit.', [{ labels: { node }, value: m.truncatedValues }]),
+    simple('otlpdb_ingest_sampled_out_spans_total', 'counter', 'Spans dropped by the tenant\'s head sampling.', [{ labels: { node }, value: m.sampledOut }]),
+    simple('otlpdb_ingest_inflight_bytes', 'gauge', 'Request bytes admitted and not yet answered.', [{ labels: { node }, value: m.inflightBytes }]),
+    ...Object.entries(m.writer).map(([key, value]) =>
+      simple(`otlpdb_ingest_writer_${snakeCase(key)}_total`, 'counter', `Shard writer counter ${key}.`, [{ labels: { node }, value }]),
+    ),
+    simple('otlpdb_ingest_breakers_open', 'gauge', 'Peers whose circuit breaker is open or half-open.', [{ labels: { node }, value: m.breakersOpen }]),
+    simple('otlpdb_ingest_limit', 'gauge', 'Named OTLP ingest limits in force.', Object.entries(m.limits).map(([name, value]) => ({ labels: { node, name }, value }))),
+  ];
 }

@@ -1,7 +1,8 @@
 /**
  * server.ts — the node's HTTP API (DESIGN.md §8, port 3200) on node:http.
  *
- * Routes so far: /healthz, /readyz, /api/v1/cluster, /metrics, the
+ * Routes so far: /healthz, /readyz, /api/v1/cluster, /metrics, Tempo's
+ * trace by id (/api/traces/{id}, /api/v2/traces/{id}), the
  * control KV and locks (/api/v1/kv/, /api/v1/locks/; control-routes.ts) and
  * the fault-injection admin routes (/api/v1/admin/faults; admin-routes.ts). Every error
  * body is `{"error":{"code","message"}}` with a stable OtlpdbError code; the
@@ -22,6 +23,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { checkTenantId } from '../control/tenant.js';
 import { ApiLimits } from '../limits.js';
 import { OtlpdbError, assert } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
@@ -108,6 +110,52 @@ const ASYNC_ROUTES = new Map<string, Record<string, (s: ApiSource) => (() => Pro
     },
   ],
 ]);
+
+/** TraceRequest is a parsed GET /api/traces/{id} or /api/v2/traces/{id}. */
+interface TraceRequest {
+  readonly method: string;
+  readonly v2: boolean;
+  readonly idText: string;
+  readonly tenant: string;
+}
+
+const TRACE_PATH = /^\/api\/(v2\/)?traces\/([^/]*)$/;
+const TRACE_ID_HEX = /^[0-9a-fA-F]{1,32}$/;
+
+/** traceRequest recognises a trace-by-id path (any method: a wrong one gets 405). */
+function traceRequest(method: string, path: string, org: string | string[] | undefined): TraceRequest | null {
+  const m = TRACE_PATH.exec(path);
+  if (m === null) return null;
+  const tenant = typeof org === 'string' && org !== '' ? org : 'default';
+  return { method, v2: m[1] !== undefined, idText: decodeURIComponent(m[2] ?? ''), tenant };
+}
+
+/**
+ * serveTrace answers Tempo's trace by id: 200 with `{"batches":[...]}` (v1)
+ * or `{"trace":{"resourceSpans":[...]}}` (v2) in OTLP JSON, 404 when the
+ * trace is unknown, 400 for an id that is not 1..32 hex digits (shorter ids
+ * are left-padded with zeros, as Tempo does) or a bad tenant.
+ */
+async function serveTrace(s: ApiSource, r: TraceRequest): Promise<AsyncResponse & { allow?: string }> {
+  if (r.method !== 'GET') {
+    return { ...json(405, errorBody('ERR_INVALID_ARGUMENT', `method ${r.method} not allowed on trace by id; allowed: GET`)), allow: 'GET' };
+  }
+  const lookup = s.traceById;
+  if (lookup === undefined) return json(404, errorBody('ERR_NOT_FOUND', 'this node serves no traces'));
+  if (!TRACE_ID_HEX.test(r.idText)) return json(400, errorBody('ERR_INVALID_ARGUMENT', `trace id ${JSON.stringify(r.idText.slice(0, 64))} is not 1 to 32 hex digits`));
+  const tenantProblem = checkTenantId(r.tenant);
+  if (tenantProblem !== null) return json(400, errorBody('ERR_INVALID_ARGUMENT', `X-Scope-OrgID: ${tenantProblem}`));
+  const id = Buffer.from(r.idText.padStart(32, '0'), 'hex');
+  try {
+    const t = await lookup.call(s, r.tenant, new Uint8Array(id));
+    if (t.resourceSpans.length === 0) return json(404, errorBody('ERR_NOT_FOUND', `trace ${r.idText} not found`));
+    if (r.v2) return json(200, { trace: { resourceSpans: t.resourceSpans }, ...(t.truncated ? { status: 'partial', message: 'the trace was cut at a size limit' } : {}) });
+    return json(200, { batches: t.resourceSpans });
+  } catch (err) {
+    const e = err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', `trace lookup failed: ${String(err)}`);
+    return json(e.httpStatus, errorBody(e.code, e.message));
+  }
+}
 
 /** ApiServerOptions configure ApiServer.start. */
 export interface ApiServerOptions {
@@ -231,6 +279,11 @@ export class ApiServer {
       if (admin) {
         const r = serveAdmin(this.#source.admin, { method, path, body: Buffer.concat(chunks) });
         send(r.status, r.contentType, r.body, false, r.allow);
+        return;
+      }
+      const trace = traceRequest(method, path, req.headers['x-scope-orgid']);
+      if (trace !== null) {
+        void serveTrace(this.#source, trace).then((r) => send(r.status, r.contentType, r.body, false, r.allow));
         return;
       }
       const asyncRoute = ASYNC_ROUTES.get(path);

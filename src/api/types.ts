@@ -93,6 +93,14 @@ export interface ApiSource {
   flushCluster?(): Promise<{ readonly nodes: readonly { readonly node: number; readonly groups: number; readonly error?: string }[] }>;
   /** clusterStats sums every shard's durable counts once (GET /api/v1/stats); absent: 404. */
   clusterStats?(): Promise<unknown>;
+  /** ingestMetrics are the OTLP write path's counters and limits; absent, /metrics omits them. */
+  ingestMetrics?(): IngestMetricsView;
+  /**
+   * traceById finds a trace by id for `tenant` across the cluster (GET
+   * /api/traces/{id}); absent: 404. Resolves with the spans as OTLP JSON
+   * ResourceSpans, none when the trace is unknown.
+   */
+  traceById?(tenant: string, traceId: Uint8Array): Promise<{ readonly resourceSpans: readonly unknown[]; readonly truncated: boolean }>;
   /** notReadyReason says why this node must not serve although its groups are fine (it was removed), or null. */
   notReadyReason?(): string | null;
 }
@@ -142,4 +150,22 @@ export interface JoinRequest {
   readonly id: number;
   readonly peer: string;
   readonly api: string;
+}
+
+/** IngestMetricsView is what /metrics shows of the OTLP write path (src/otlp/ingest.ts, shard-writer.ts). */
+export interface IngestMetricsView {
+  /** bySignal: per signal, requests admitted or refused, items accepted and items rejected. */
+  readonly bySignal: Readonly<Record<'traces' | 'metrics' | 'logs', { readonly requests: number; readonly accepted: number; readonly rejected: number }>>;
+  /** refused counts whole requests refused, by reason (rate, overload, invalid, uncommitted). */
+  readonly refused: Readonly<Record<string, number>>;
+  readonly truncatedValues: number;
+  /** sampledOut counts spans dropped by head sampling. */
+  readonly sampledOut: number;
+  readonly inflightBytes: number;
+  /** writer is the shard writer's counters (parts, partsFailed, forwarded, notLeader, retries, breakerSkips). */
+  readonly writer: Readonly<Record<string, number>>;
+  /** breakersOpen counts peers whose breaker is not closed. */
+  readonly breakersOpen: number;
+  /** limits are the named limits in force (IngestLimits and the decoders' OtlpLimits), by name. */
+  readonly limits: Readonly<Record<string, number>>;
 }

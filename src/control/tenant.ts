@@ -27,6 +27,8 @@ export interface TenantSettings {
   /** queryConcurrencyMax bounds the tenant's queries running at once. */
   readonly queryConcurrencyMax: number;
   readonly retentionMs: RetentionMs;
+  /** traceSampleRatio is the head-sampling ratio of the tenant's spans in [0, 1] (OpenTelemetry's TraceIdRatioBased decision; 1 keeps every span). */
+  readonly traceSampleRatio: number;
 }
 
 /** TenantSettingsPatch is what a setTenant command carries: fields it omits keep their current (or default) value. */
@@ -35,6 +37,7 @@ export interface TenantSettingsPatch {
   readonly ingestBurstBytesMax?: number;
   readonly queryConcurrencyMax?: number;
   readonly retentionMs?: Partial<RetentionMs>;
+  readonly traceSampleRatio?: number;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -45,6 +48,7 @@ export const TenantDefaults: TenantSettings = Object.freeze({
   ingestBurstBytesMax: 32 * 1024 * 1024,
   queryConcurrencyMax: 8,
   retentionMs: Object.freeze({ traces: 7 * DAY_MS, metrics: 30 * DAY_MS, logs: 7 * DAY_MS }),
+  traceSampleRatio: 1,
 });
 
 const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -73,7 +77,7 @@ export function resolveTenantSettings(base: TenantSettings, patch: unknown): Ten
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return 'tenant settings are not an object';
   const p = patch as Record<string, unknown>;
   for (const k of Object.keys(p)) {
-    if (!['ingestBytesPerSecondMax', 'ingestBurstBytesMax', 'queryConcurrencyMax', 'retentionMs'].includes(k)) {
+    if (!['ingestBytesPerSecondMax', 'ingestBurstBytesMax', 'queryConcurrencyMax', 'retentionMs', 'traceSampleRatio'].includes(k)) {
       return `unknown tenant setting ${JSON.stringify(k)}`;
     }
   }
@@ -89,6 +93,8 @@ export function resolveTenantSettings(base: TenantSettings, patch: unknown): Ten
   if (!intIn(conc, 1, ControlLimits.tenantQueryConcurrencyMax)) {
     return `queryConcurrencyMax must be an integer in [1, ${ControlLimits.tenantQueryConcurrencyMax}]`;
   }
+  const ratio = p.traceSampleRatio ?? base.traceSampleRatio;
+  if (typeof ratio !== 'number' || !Number.isFinite(ratio) || ratio < 0 || ratio > 1) return 'traceSampleRatio must be a number in [0, 1]';
   let rp: Record<string, unknown> = {};
   if (p.retentionMs !== undefined) {
     if (typeof p.retentionMs !== 'object' || p.retentionMs === null || Array.isArray(p.retentionMs)) {
@@ -111,5 +117,6 @@ export function resolveTenantSettings(base: TenantSettings, patch: unknown): Ten
     ingestBurstBytesMax: burst,
     queryConcurrencyMax: conc,
     retentionMs: { traces: ret.traces, metrics: ret.metrics, logs: ret.logs },
+    traceSampleRatio: ratio,
   };
 }

@@ -16,6 +16,11 @@
  * An admission holds its bytes until `release`; `grow` extends it to the
  * decompressed size (refused like admission when that passes the bound).
  *
+ * Head sampling (optional per tenant, TenantSettings.traceSampleRatio):
+ * spans of traces the TraceIdRatioBased decision drops are left out before
+ * the split; they count as accepted by the client's measure (nothing is
+ * wrong with them) and in IngestStats.sampledOut.
+ *
  * Answer: success with partial_success when the decoder or a shard refused
  * items (their count and the first reasons); a retryable ERR_UNAVAILABLE
  * when a part did not commit by the deadline (parts that did commit are
@@ -34,10 +39,12 @@ import type { ShardApplyResult } from '../storage/shard/shard-records.js';
 import { encodeParts, splitByShard } from './shard-parts.js';
 import type { RowBatch } from './shard-parts.js';
 import type { ShardWriter } from './shard-writer.js';
+import { keepTrace, sampleUpperBound } from './head-sampling.js';
 import { TokenBucket } from './token-bucket.js';
 
-/** OtlpSignal names the three OTLP signals. */
-export type OtlpSignal = 'traces' | 'metrics' | 'logs';
+import type { OtlpSignal } from './decode-result.js';
+
+export type { OtlpSignal };
 /** OTLP_SIGNALS lists them in the default shedding priority (kept first → shed last). */
 export const OTLP_SIGNALS: readonly OtlpSignal[] = ['metrics', 'traces', 'logs'];
 
@@ -62,10 +69,12 @@ export interface Decoders {
   readonly logs: Readonly<Record<BodyFormat, Decoder<LogRow>>>;
 }
 
-/** TenantRate is a tenant's ingest token bucket settings, in bytes. */
-export interface TenantRate {
+/** TenantIngest is a tenant's ingest settings: its token bucket, in bytes, and its head-sampling ratio for spans. */
+export interface TenantIngest {
   readonly bytesPerSecond: number;
   readonly burstBytes: number;
+  /** traceSampleRatio in [0, 1]; 1 keeps every span (head-sampling.ts). */
+  readonly traceSampleRatio: number;
 }
 
 /** IngesterDeps are what the write path needs from its node. */
@@ -75,8 +84,8 @@ export interface IngesterDeps {
   readonly decoders: Decoders;
   /** shardCount is the cluster's shard count, or 0 while the placement is not known (requests are then refused, retryable). */
   readonly shardCount: () => number;
-  /** tenantRate reads a tenant's limits (the meta group's settings, or the defaults). */
-  readonly tenantRate: (tenant: string) => TenantRate;
+  /** tenantIngest reads a tenant's settings (the meta group's, or the defaults). */
+  readonly tenantIngest: (tenant: string) => TenantIngest;
   /** nowMs is a monotonic clock (ms); wallMs the wall clock (ms since the epoch). */
   readonly nowMs: () => number;
   readonly wallMs: () => number;
@@ -116,6 +125,8 @@ export interface IngestStats {
   accepted: Record<OtlpSignal, number>;
   rejected: Record<OtlpSignal, number>;
   truncatedValues: number;
+  /** sampledOut counts spans dropped by the tenant's head sampling (neither stored nor reported as rejected). */
+  sampledOut: number;
   refusedRate: number;
   refusedOverload: number;
   refusedInvalid: number;
@@ -136,6 +147,7 @@ export class Ingester {
     accepted: zero(),
     rejected: zero(),
     truncatedValues: 0,
+    sampledOut: 0,
     refusedRate: 0,
     refusedOverload: 0,
     refusedInvalid: 0,
@@ -215,7 +227,7 @@ export class Ingester {
     }
     this.stats.truncatedValues += decoded.truncatedValues;
     const rows: RowBatch = { spans: [], points: [], logs: [] };
-    if (req.signal === 'traces') rows.spans.push(...(decoded.rows as SpanRow[]));
+    if (req.signal === 'traces') rows.spans.push(...this.#sample(req.tenant, decoded.rows as SpanRow[]));
     else if (req.signal === 'metrics') rows.points.push(...(decoded.rows as MetricPointRow[]));
     else rows.logs.push(...(decoded.rows as LogRow[]));
     const key = this.idempotencyKey(req.signal, req.tenant, req.body);
@@ -246,6 +258,16 @@ export class Ingester {
     return { accepted, rejected, message: rejected === 0 ? '' : rejectionMessage(rejected, NOUN[req.signal], reasons), parts: parts.length };
   }
 
+  /** sample applies the tenant's head sampling to its spans (all kept at ratio 1). */
+  #sample(tenant: string, spans: SpanRow[]): SpanRow[] {
+    const ratio = this.#d.tenantIngest(tenant).traceSampleRatio;
+    if (ratio >= 1) return spans;
+    const bound = sampleUpperBound(ratio);
+    const kept = spans.filter((s) => keepTrace(s.traceId, bound));
+    this.stats.sampledOut += spans.length - kept.length;
+    return kept;
+  }
+
   /** idempotencyKey is xxhash64 of the request body seeded with its signal and tenant, as 16 hex digits (DESIGN.md §1 promise 3). */
   idempotencyKey(signal: OtlpSignal, tenant: string, body: Uint8Array): string {
     const seed = this.#d.hasher.h64(`${signal}\u0000${tenant}`);
@@ -266,7 +288,7 @@ export class Ingester {
   }
 
   #bucket(tenant: string): TokenBucket {
-    const rate = this.#d.tenantRate(tenant);
+    const rate = this.#d.tenantIngest(tenant);
     const now = this.#d.nowMs();
     let b = this.#buckets.get(tenant);
     if (b === undefined) {
