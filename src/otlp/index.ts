@@ -10,3 +10,6 @@ export { encodeExportResponseProto, exportResponseJson } from './export-response
 export { decodeLogsProto } from './proto-logs.js';
 export { decodeMetricsProto } from './proto-metrics.js';
 export { decodeTracesProto } from './proto-traces.js';
+export { decodeLogsJson } from './json-logs.js';
+export { decodeMetricsJson } from './json-metrics.js';
+export { decodeTracesJson } from './json-traces.js';
