@@ -1,10 +1,13 @@
 import t from 'tap';
 import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { OTLPLogExporter as LogsGrpc } from '@opentelemetry/exporter-logs-otlp-grpc';
+import { OTLPLogExporter as LogsJson } from '@opentelemetry/exporter-logs-otlp-http';
 import { OTLPLogExporter as LogsProto } from '@opentelemetry/exporter-logs-otlp-proto';
 import { OTLPMetricExporter as MetricsGrpc } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { OTLPMetricExporter as MetricsJson } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as MetricsProto } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { OTLPTraceExporter as TracesGrpc } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPTraceExporter as TracesJson } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as TracesProto } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
@@ -19,7 +22,7 @@ import { httpRequest, inProcessCluster, pollUntil } from '../node-test-util.js';
 import type { StatsDocument } from '../shard-service.js';
 
 // OTLP ingest with real clients (the "OTLP ingest" issue): the OpenTelemetry
-// JS SDK exporters send traces, metrics and logs over gRPC and http/protobuf
+// JS SDK exporters send traces, metrics and logs over gRPC, http/protobuf and http/json
 // into a 3-node cluster in this process (real sockets, fsync, LevelDB);
 // every acknowledged span is read back by trace id through another node,
 // and /api/v1/stats counts exactly what was sent.
@@ -44,6 +47,7 @@ t.test('the SDK exporters write traces, metrics and logs into a 3-node cluster; 
   const traceExporters: [string, SpanExporter][] = [
     ['grpc', new TracesGrpc({ url: url(grpcOf(1)) })],
     ['http/protobuf', new TracesProto({ url: url(httpOf(2), '/v1/traces') })],
+    ['http/json', new TracesJson({ url: url(httpOf(3), '/v1/traces') })],
   ];
   const sent = new Map<string, { names: string[]; via: string }>();
   for (const [via, exporter] of traceExporters) {
@@ -83,20 +87,24 @@ t.test('the SDK exporters write traces, metrics and logs into a 3-node cluster; 
   const metricExporters: [string, PushMetricExporter][] = [
     ['grpc', new MetricsGrpc({ url: url(grpcOf(2)) })],
     ['http/protobuf', new MetricsProto({ url: url(httpOf(3), '/v1/metrics') })],
+    ['http/json', new MetricsJson({ url: url(httpOf(1), '/v1/metrics') })],
   ];
   let points = 0;
   for (const [via, exporter] of metricExporters) {
     const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
     const provider = new MeterProvider({ resource, readers: [reader] });
     const meter = provider.getMeter('ingest-test');
-    const counter = meter.createCounter(`requests_${via.replace('/', '_')}`);
-    const histogram = meter.createHistogram(`latency_${via.replace('/', '_')}`);
-    const updown = meter.createUpDownCounter(`queue_${via.replace('/', '_')}`);
+    const tag = via.replace('/', '_');
+    const counter = meter.createCounter(`requests_${tag}`);
+    const histogram = meter.createHistogram(`latency_${tag}`);
+    const updown = meter.createUpDownCounter(`queue_${tag}`);
+    const gauge = meter.createGauge(`temperature_${tag}`);
     for (const route of ['/a', '/b', '/c']) {
       counter.add(3, { route });
       histogram.record(12.5, { route });
       updown.add(-1, { route });
-      points += 3;
+      gauge.record(21.5, { route });
+      points += 4;
     }
     // shutdown collects and exports once (a forceFlush before it would export the cumulative points a second time, at a new time).
     await provider.shutdown();
@@ -106,6 +114,7 @@ t.test('the SDK exporters write traces, metrics and logs into a 3-node cluster; 
   const logExporters: [string, LogRecordExporter][] = [
     ['grpc', new LogsGrpc({ url: url(grpcOf(3)) })],
     ['http/protobuf', new LogsProto({ url: url(httpOf(1), '/v1/logs') })],
+    ['http/json', new LogsJson({ url: url(httpOf(2), '/v1/logs') })],
   ];
   let records = 0;
   for (const [via, exporter] of logExporters) {
