@@ -9,6 +9,7 @@ import { OTLPMetricExporter as MetricsProto } from '@opentelemetry/exporter-metr
 import { OTLPTraceExporter as TracesGrpc } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as TracesJson } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as TracesProto } from '@opentelemetry/exporter-trace-otlp-proto';
+import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
 import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
@@ -45,7 +46,7 @@ t.test('the SDK exporters write traces, metrics and logs into a 3-node cluster; 
 
   // Traces: 3 traces of 5 spans through each exporter.
   const traceExporters: [string, SpanExporter][] = [
-    ['grpc', new TracesGrpc({ url: url(grpcOf(1)) })],
+    ['grpc+gzip', new TracesGrpc({ url: url(grpcOf(1)), compression: CompressionAlgorithm.GZIP })],
     ['http/protobuf', new TracesProto({ url: url(httpOf(2), '/v1/traces') })],
     ['http/json', new TracesJson({ url: url(httpOf(3), '/v1/traces') })],
   ];
@@ -113,7 +114,7 @@ t.test('the SDK exporters write traces, metrics and logs into a 3-node cluster; 
   // Logs: 25 records through each exporter.
   const logExporters: [string, LogRecordExporter][] = [
     ['grpc', new LogsGrpc({ url: url(grpcOf(3)) })],
-    ['http/protobuf', new LogsProto({ url: url(httpOf(1), '/v1/logs') })],
+    ['http/protobuf+gzip', new LogsProto({ url: url(httpOf(1), '/v1/logs'), compression: CompressionAlgorithm.GZIP })],
     ['http/json', new LogsJson({ url: url(httpOf(2), '/v1/logs') })],
   ];
   let records = 0;

@@ -18,6 +18,12 @@ import type { ShardPart } from './shard-parts.js';
 import { ShardWriter } from './shard-writer.js';
 import type { ShardWriterDeps } from './shard-writer.js';
 import { TokenBucket } from './token-bucket.js';
+import { OTLP_DECODERS } from './decoders.js';
+import { keepTrace, sampleUpperBound } from './head-sampling.js';
+import { Ingester } from './ingest.js';
+import type { Admission, OtlpSignal } from './ingest.js';
+import { TEST_NOW_MS } from './otlp-test-gen.js';
+import { encodeProto, request, validSpan } from './otlp-test-cases.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const NOW = 1_780_000_000_000;
@@ -248,4 +254,94 @@ t.test('ShardWriter retries an unknown outcome and the duplicate is reported, no
   t.ok(o?.ok);
   if (o?.ok === true) t.ok(o.result.duplicate, 'the second apply was a duplicate');
   t.same([...c.applied.values()], [2], 'applied twice, the state machine dedups the second');
+});
+
+/** ingesterOver builds an Ingester over the fake cluster with the production decoders and a settable tenant setting. */
+async function ingesterOver(c: FakeCluster, tenant: { bytesPerSecond: number; burstBytes: number; traceSampleRatio: number }): Promise<Ingester> {
+  return new Ingester({
+    hasher: await initHash(),
+    writer: new ShardWriter(c.deps(2)),
+    decoders: OTLP_DECODERS,
+    shardCount: () => 4,
+    tenantIngest: () => tenant,
+    nowMs: () => c.now,
+    wallMs: () => TEST_NOW_MS,
+  });
+}
+
+const MIB = 1024 * 1024;
+
+t.test('Ingester sheds by priority as the node fills: logs first, then traces, metrics last', async (t) => {
+  const ing = await ingesterOver(new FakeCluster(), { bytesPerSecond: 1e12, burstBytes: 1e12, traceSampleRatio: 1 });
+  const held: Admission[] = [];
+  const fill = (signal: OtlpSignal): number => {
+    let n = 0;
+    for (;;) {
+      try {
+        held.push(ing.admit(signal, 'default', 16 * MIB));
+        n++;
+      } catch (err) {
+        t.equal((err as OtlpdbError).code, 'ERR_UNAVAILABLE', `${signal} refused as retryable`);
+        t.ok((err as OtlpdbError).details['retryAfterMs'] !== undefined, 'with a retry delay');
+        return n;
+      }
+    }
+  };
+  const logs = fill('logs');
+  const traces = fill('traces');
+  const metrics = fill('metrics');
+  const bound = IngestLimits.nodeInflightBytesMax;
+  t.equal(logs * 16 * MIB, Math.floor((bound * 0.6) / (16 * MIB)) * 16 * MIB, `logs stop at 60% (${logs} requests)`);
+  t.ok(traces > 0 && metrics > 0, `traces (${traces} more) and metrics (${metrics} more) still got in`);
+  t.ok(ing.inflightBytes <= bound, 'never past the node bound');
+  t.equal(ing.inflightBytes, (logs + traces + metrics) * 16 * MIB);
+  for (const a of held) ing.release(a);
+  t.equal(ing.inflightBytes, 0, 'every admission released');
+  t.equal(ing.stats.refusedOverload, 3);
+  t.throws(() => ing.admit('traces', 'default', IngestLimits.requestBytesMax + 1), { code: 'ERR_LIMIT_EXCEEDED' }, 'an oversized body is 413 before anything');
+});
+
+t.test('Ingester refuses a tenant over its rate with the wait in the error, and a request over its burst as too large', async (t) => {
+  const c = new FakeCluster();
+  const ing = await ingesterOver(c, { bytesPerSecond: 1000, burstBytes: 2000, traceSampleRatio: 1 });
+  ing.release(ing.admit('logs', 'acme', 1500));
+  const err = (() => {
+    try {
+      ing.admit('logs', 'acme', 1000);
+    } catch (e) {
+      return e as OtlpdbError;
+    }
+    return null;
+  })();
+  t.equal(err?.code, 'ERR_RATE_LIMITED', '429');
+  t.equal(err?.details['retryAfterMs'], 500, 'the bucket says when 1000 bytes will be there');
+  c.now += 500;
+  t.doesNotThrow(() => ing.release(ing.admit('logs', 'acme', 1000)), 'after the wait it passes');
+  t.throws(() => ing.admit('logs', 'acme', 2001), { code: 'ERR_LIMIT_EXCEEDED' }, 'more than the burst can never pass');
+  t.doesNotThrow(() => ing.release(ing.admit('logs', 'other', 2000)), 'another tenant has its own bucket');
+});
+
+t.test('Ingester answers partial success with the decoder\'s and the shards\' refusals, and samples spans as the SDK does', async (t) => {
+  const c = new FakeCluster();
+  c.leader = 2;
+  const ing = await ingesterOver(c, { bytesPerSecond: 1e12, burstBytes: 1e12, traceSampleRatio: 1 });
+  const bad = { ...validSpan(), traceId: new Uint8Array(16) };
+  const spans = Array.from({ length: 6 }, (_, i) => ({ ...validSpan(), traceId: Uint8Array.from({ length: 16 }, (_, k) => (k * 7 + i * 31 + 1) & 0xff), spanId: Uint8Array.from({ length: 8 }, (_, k) => k + i + 1) }));
+  const body = encodeProto('traces', request('traces', [...spans, bad]));
+  const out = await ing.ingest({ signal: 'traces', tenant: 'default', format: 'proto', body, deadlineMs: 5_000 });
+  t.equal(out.rejected, 1, 'the all-zero trace id is refused');
+  t.match(out.message, /^1 spans rejected: OTLP_BAD_TRACE_ID/);
+  t.equal(out.accepted, out.parts, 'the fake shards accept one row per part');
+  t.ok(out.parts >= 1 && out.parts <= 4);
+  // The same body again: same idempotency key, same parts; the fake leader reports duplicates.
+  const again = await ing.ingest({ signal: 'traces', tenant: 'default', format: 'proto', body, deadlineMs: 5_000 });
+  t.equal(again.accepted, 0, 'a retried request stores nothing new');
+  t.equal(again.rejected, 1, 'and still reports what the decoder refused');
+
+  const sampled = await ingesterOver(new FakeCluster(), { bytesPerSecond: 1e12, burstBytes: 1e12, traceSampleRatio: 0.5 });
+  const many = Array.from({ length: 200 }, (_, i) => ({ ...validSpan(), traceId: Uint8Array.from({ length: 16 }, (_, k) => (k * 13 + i * 101 + 7) & 0xff) }));
+  const want = many.filter((s) => keepTrace(s.traceId as Uint8Array, sampleUpperBound(0.5))).length;
+  const r = await sampled.ingest({ signal: 'traces', tenant: 'default', format: 'proto', body: encodeProto('traces', request('traces', many)), deadlineMs: 5_000 });
+  t.equal(sampled.stats.sampledOut, 200 - want, `head sampling dropped ${200 - want} of 200 spans, the SDK's decision`);
+  t.equal(r.rejected, 0, 'sampled-out spans are not rejections');
 });
