@@ -1074,14 +1074,18 @@ assert(MetricStoreLimits.identityMemoEntriesMax >= 1, 'the identity memo holds a
 
 /** IngestLimits bound the OTLP write path of a node (src/otlp): admission, routing of shard parts to leaders, retries and breakers. */
 export const IngestLimits = {
-  /** requestBytesMax bounds one request body after decompression (a gzip bomb is cut off here, not inflated further). */
+  /** requestBytesMax bounds one request body after decompression (a gzip bomb is cut off here, not inflated further); the default of IngestSettings. */
   requestBytesMax: 16 * 1024 * 1024,
+  /** requestBytesCeiling is the largest requestBytesMax a node may set. */
+  requestBytesCeiling: 64 * 1024 * 1024,
   /** requestDeadlineMsDefault bounds a request whose client sent no deadline (the OpenTelemetry SDK exporters give up after 10 s). */
   requestDeadlineMsDefault: 8_000,
   /** requestDeadlineMsMax caps a client's own deadline. */
   requestDeadlineMsMax: 60_000,
-  /** nodeInflightBytesMax bounds the request bytes a node holds (decoding, encoding, waiting for commits) at once. */
+  /** nodeInflightBytesMax bounds the request bytes a node holds (decoding, encoding, waiting for commits) at once; the default of IngestSettings. */
   nodeInflightBytesMax: 256 * 1024 * 1024,
+  /** nodeInflightBytesCeiling is the largest nodeInflightBytesMax a node may set. */
+  nodeInflightBytesCeiling: 4 * 1024 * 1024 * 1024,
   /** shardInflightBytesMax bounds the entry bytes a shard leader has proposed and not yet applied. */
   shardInflightBytesMax: 64 * 1024 * 1024,
   /** partsPerRequestMax bounds the shard parts of one request (a shard's rows cut into at most a few entries each). */
@@ -1121,7 +1125,8 @@ assert(IngestLimits.requestDeadlineMsDefault <= IngestLimits.requestDeadlineMsMa
 assert(IngestLimits.callMsMin < IngestLimits.partCallMsMax, 'a call may last longer than the minimum');
 assert(IngestLimits.retryBaseMs <= IngestLimits.retryMaxMs, 'retry base within max');
 assert(IngestLimits.requestBytesMax <= IngestLimits.nodeInflightBytesMax, 'one request fits the node bound');
-assert(IngestLimits.requestBytesMax <= TransportLimits.frameBytesMax, 'a forwarded request part fits a frame');
+assert(IngestLimits.requestBytesMax <= IngestLimits.requestBytesCeiling, 'the default request bound within its ceiling');
+assert(IngestLimits.nodeInflightBytesMax <= IngestLimits.nodeInflightBytesCeiling, 'the default in-flight bound within its ceiling');
 assert(IngestLimits.leaderHopsMax < IngestLimits.partAttemptsMax, 'hops within attempts');
 assert(IngestLimits.shedLevelsPercent.length === 3, 'a shed level per signal rank');
 

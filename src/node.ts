@@ -59,7 +59,8 @@ import type { Placement } from './partition/placement.js';
 import { MultiRaftDriver } from './raft/driver/multi-raft.js';
 import type { GroupSpec } from './raft/driver/multi-raft.js';
 import { ShardService, encodeProposeRequest } from './shard-service.js';
-import { Ingester } from './otlp/ingest.js';
+import { Ingester, resolveIngestSettings } from './otlp/ingest.js';
+import type { IngestSettings } from './otlp/ingest.js';
 import { OtlpGrpcReceiver } from './otlp/grpc-receiver.js';
 import { OtlpHttpReceiver } from './otlp/http-receiver.js';
 import { OTLP_DECODERS, OTLP_LIMITS } from './otlp/decoders.js';
@@ -103,6 +104,8 @@ export interface OtlpdbNodeOptions {
   /** otlpGrpc and otlpHttp are where the OTLP receivers listen (port 0: the OS chooses); absent, that receiver is not started. */
   readonly otlpGrpc?: HostPort;
   readonly otlpHttp?: HostPort;
+  /** ingest overrides the write path's settable limits (resolveIngestSettings checks them). */
+  readonly ingest?: Partial<IngestSettings>;
 }
 
 /** META_PROPOSE is the transport method a follower forwards a meta command with. */
@@ -225,6 +228,7 @@ export class OtlpdbNode implements ApiSource {
       },
       nowMs: () => performance.now(),
       wallMs: () => Date.now(),
+      settings: resolveIngestSettings(opts.ingest),
     });
     this.#traces = new TraceLookup({
       self: opts.id,
@@ -268,6 +272,7 @@ export class OtlpdbNode implements ApiSource {
     if (!Number.isSafeInteger(tickMs) || tickMs < NodeDefaults.tickMsMin || tickMs > NodeDefaults.tickMsMax) {
       throw new OtlpdbError('ERR_INVALID_ARGUMENT', `tick ms must be in [${NodeDefaults.tickMsMin}, ${NodeDefaults.tickMsMax}]`, { tickMs });
     }
+    resolveIngestSettings(opts.ingest);
     const seed = opts.seed ?? randomInt(0, 0x7fff_ffff);
     const log = new NodeLog(opts.id, opts.log ?? silentLog);
     const hasher = await initHash();
@@ -411,7 +416,7 @@ export class OtlpdbNode implements ApiSource {
       inflightBytes: this.#ingester.inflightBytes,
       writer: { ...this.#writer.stats },
       breakersOpen: [...this.#writer.breakerStates().values()].filter((s) => s !== 'closed').length,
-      limits: { ...numericLimits(IngestLimits), ...OTLP_LIMITS },
+      limits: { ...numericLimits(IngestLimits), ...numericLimits({ ...this.#ingester.settings }), ...OTLP_LIMITS },
     };
   }
 

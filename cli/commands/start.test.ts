@@ -62,9 +62,21 @@ t.test('parseStartOptions refuses every malformed flag with ERR_INVALID_ARGUMENT
     ['neither --initial-cluster nor --join', { initialCluster: undefined }],
     ['a malformed --join', { initialCluster: undefined, join: '127.0.0.1:x' }],
     ['a negative tick', { tickMs: '-5' }],
+    ['an OTLP gRPC address equal to the API', { otlpGrpc: '127.0.0.1:3200' }],
+    ['a malformed --otlp-http', { otlpHttp: 'localhost:' }],
+    ['a request bound below 64 KiB', { otlpMaxRequestBytes: '1000' }],
+    ['a request bound past its ceiling', { otlpMaxRequestBytes: String(2 ** 40) }],
+    ['an in-flight bound below one request', { otlpMaxInflightBytes: '100000' }],
+    ['a non-numeric deadline', { otlpDeadlineMs: 'soon' }],
   ] as const) {
     t.throws(() => parseStartOptions({ ...GOOD, ...over }), { code: 'ERR_INVALID_ARGUMENT' }, what);
   }
+});
+
+t.test('parseStartOptions puts OTLP on the peer host at 4317 and 4318 and takes the ingest settings', async (t) => {
+  const o = parseStartOptions({ ...GOOD, otlpMaxRequestBytes: '1048576', otlpDeadlineMs: '2000' });
+  t.same([o.otlpGrpc, o.otlpHttp], [{ host: '127.0.0.1', port: 4317 }, { host: '127.0.0.1', port: 4318 }]);
+  t.same(o.ingest, { requestBytesMax: 1048576, requestDeadlineMs: 2000 });
 });
 
 t.test('otlpdb start exits 2 with ERR_INVALID_ARGUMENT on a bad command line', async (t) => {

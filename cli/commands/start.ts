@@ -18,6 +18,8 @@ import {
 } from '../../src/node-config.js';
 import type { HostPort } from '../../src/node-config.js';
 import { parseIntegerFlag } from '../flags.js';
+import { INGEST_SETTINGS_RANGES, resolveIngestSettings } from '../../src/otlp/ingest.js';
+import type { IngestSettings } from '../../src/otlp/ingest.js';
 
 /** StartCommandOptions are the raw flag values of `otlpdb start`, as commander gives them. */
 export interface StartCommandOptions {
@@ -27,6 +29,9 @@ export interface StartCommandOptions {
   readonly api?: string;
   readonly otlpGrpc?: string;
   readonly otlpHttp?: string;
+  readonly otlpMaxRequestBytes?: string;
+  readonly otlpMaxInflightBytes?: string;
+  readonly otlpDeadlineMs?: string;
   readonly initialCluster?: string;
   readonly join?: string;
   readonly shards?: string;
@@ -78,7 +83,21 @@ export function parseStartOptions(o: StartCommandOptions): OtlpdbNodeOptions {
     o.replicas === undefined ? NodeDefaults.replicas : parseIntegerFlag('--replicas', o.replicas, 1, PartitionLimits.replicationFactorMax);
   const tickMs =
     o.tickMs === undefined ? NodeDefaults.tickMs : parseIntegerFlag('--tick-ms', o.tickMs, NodeDefaults.tickMsMin, NodeDefaults.tickMsMax);
-  return { id, dataDir, peer, api, otlpGrpc, otlpHttp, initialCluster, ...(join === undefined ? {} : { join }), shards, replicas, tickMs };
+  const ingest: Partial<IngestSettings> = {};
+  const setting = (flag: string, raw: string | undefined, key: keyof IngestSettings): void => {
+    if (raw === undefined) return;
+    const [lo, hi] = INGEST_SETTINGS_RANGES[key];
+    (ingest as Record<string, number>)[key] = parseIntegerFlag(flag, raw, lo, hi);
+  };
+  setting('--otlp-max-request-bytes', o.otlpMaxRequestBytes, 'requestBytesMax');
+  setting('--otlp-max-inflight-bytes', o.otlpMaxInflightBytes, 'nodeInflightBytesMax');
+  setting('--otlp-deadline-ms', o.otlpDeadlineMs, 'requestDeadlineMs');
+  try {
+    resolveIngestSettings(ingest);
+  } catch (err) {
+    throw new OtlpdbError('ERR_INVALID_ARGUMENT', (err as Error).message, { flag: '--otlp-max-inflight-bytes' });
+  }
+  return { id, dataDir, peer, api, otlpGrpc, otlpHttp, ingest, initialCluster, ...(join === undefined ? {} : { join }), shards, replicas, tickMs };
 }
 
 /** runStartCommand runs a node until a stop signal and returns the exit code (0 after a clean stop). */

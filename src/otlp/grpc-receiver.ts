@@ -6,7 +6,7 @@
  * grpc-js carries bytes only: the services are declared with identity
  * (de)serializers, and the handler hands the request bytes to the
  * Ingester's protobuf decoder. grpc-js reads a message up to
- * IngestLimits.requestBytesMax and inflates a gzip message only up to the
+ * IngestSettings.requestBytesMax and inflates a gzip message only up to the
  * same bound (it stops the inflater there and answers RESOURCE_EXHAUSTED),
  * so admission here happens after the message arrived but before it is
  * decoded.
@@ -62,7 +62,7 @@ export class OtlpGrpcReceiver {
   /** start binds host:port without TLS (ERR_UNAVAILABLE when the address is taken). */
   static async start(o: OtlpGrpcReceiverOptions): Promise<OtlpGrpcReceiver> {
     const server = new grpc.Server({
-      'grpc.max_receive_message_length': IngestLimits.requestBytesMax,
+      'grpc.max_receive_message_length': o.ingester.settings.requestBytesMax,
       'grpc.max_send_message_length': 1024 * 1024,
       'grpc.max_concurrent_streams': IngestLimits.grpcConcurrentStreamsMax,
     });
@@ -119,7 +119,7 @@ async function exportCall(ingester: Ingester, signal: OtlpSignal, call: grpc.Ser
     return cb(grpcError(asError(err)));
   }
   try {
-    const out = await ingester.ingest({ signal, tenant, format: 'proto', body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), deadlineMs: deadlineOf(call) });
+    const out = await ingester.ingest({ signal, tenant, format: 'proto', body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), deadlineMs: deadlineOf(call, ingester.settings.requestDeadlineMs) });
     cb(null, Buffer.from(encodeExportResponseProto(out.rejected, out.message, signal)));
   } catch (err) {
     cb(grpcError(asError(err)));
@@ -128,11 +128,11 @@ async function exportCall(ingester: Ingester, signal: OtlpSignal, call: grpc.Ser
   }
 }
 
-/** deadlineOf is the call's deadline on the performance.now() clock: the client's, capped, else the default. */
-function deadlineOf(call: grpc.ServerUnaryCall<Buffer, Buffer>): number {
+/** deadlineOf is the call's deadline on the performance.now() clock: the client's, capped, else the node's default. */
+function deadlineOf(call: grpc.ServerUnaryCall<Buffer, Buffer>, defaultMs: number): number {
   const d = call.getDeadline();
   const wall = d instanceof Date ? d.getTime() : d;
-  const leftMs = Number.isFinite(wall) ? Math.min(wall - Date.now(), IngestLimits.requestDeadlineMsMax) : IngestLimits.requestDeadlineMsDefault;
+  const leftMs = Number.isFinite(wall) ? Math.min(wall - Date.now(), IngestLimits.requestDeadlineMsMax) : defaultMs;
   return performance.now() + Math.max(0, leftMs);
 }
 

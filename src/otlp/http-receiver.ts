@@ -8,7 +8,7 @@
  *   path (404) → method (405, Allow: POST) → content type (415) → content
  *   encoding (415) → tenant (`X-Scope-OrgID`, default `default`; 400) →
  *   declared length (413) → admission: tenant rate (429) and node load (503)
- *   → body read, cut off past IngestLimits.requestBytesMax (413) → gunzip,
+ *   → body read, cut off past IngestSettings.requestBytesMax (413) → gunzip,
  *   cut off at the same bound (a gzip bomb inflates no further; 413) →
  *   decode (400 when the body is no OTLP request) → write → 200.
  * Error answers carry a google.rpc.Status in the request's content type;
@@ -119,10 +119,11 @@ export class OtlpHttpReceiver {
     const tenantProblem = checkTenantId(tenant);
     if (tenantProblem !== null) return drain(req, () => fail(new OtlpdbError('ERR_INVALID_ARGUMENT', `X-Scope-OrgID: ${tenantProblem}`)));
     const declared = Number(req.headers['content-length'] ?? '0');
-    const tooLarge = (): OtlpdbError => new OtlpdbError('ERR_LIMIT_EXCEEDED', `request body larger than ${IngestLimits.requestBytesMax} bytes (IngestLimits.requestBytesMax)`);
+    const bytesMax = this.#ingester.settings.requestBytesMax;
+    const tooLarge = (): OtlpdbError => new OtlpdbError('ERR_LIMIT_EXCEEDED', `request body larger than requestBytesMax (${bytesMax}) bytes`);
     let admission: Admission;
     try {
-      if (Number.isFinite(declared) && declared > IngestLimits.requestBytesMax) throw tooLarge();
+      if (Number.isFinite(declared) && declared > bytesMax) throw tooLarge();
       admission = this.#ingester.admit(signal, tenant, Number.isSafeInteger(declared) && declared > 0 ? declared : 0);
     } catch (err) {
       // Refused before reading: answer and close, so the client stops sending.
@@ -139,7 +140,7 @@ export class OtlpHttpReceiver {
     req.on('data', (chunk: Buffer) => {
       if (refused) return;
       got += chunk.length;
-      if (got > IngestLimits.requestBytesMax) {
+      if (got > bytesMax) {
         refused = true;
         chunks.length = 0;
         fail(tooLarge(), 413, { connection: 'close' });
@@ -165,20 +166,20 @@ export class OtlpHttpReceiver {
 
   async #finish(signal: OtlpSignal, format: BodyFormat, tenant: string, gzipped: boolean, wire: Buffer, admission: Admission) {
     this.#ingester.grow(admission, wire.length);
-    const body = gzipped ? await gunzipBounded(wire) : wire;
+    const body = gzipped ? await gunzipBounded(wire, this.#ingester.settings.requestBytesMax) : wire;
     this.#ingester.grow(admission, body.length);
-    const deadlineMs = performance.now() + IngestLimits.requestDeadlineMsDefault;
+    const deadlineMs = performance.now() + this.#ingester.settings.requestDeadlineMs;
     return this.#ingester.ingest({ signal, tenant, format, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), deadlineMs });
   }
 }
 
-/** gunzipBounded inflates at most IngestLimits.requestBytesMax bytes: more is ERR_LIMIT_EXCEEDED, a broken stream ERR_INVALID_ARGUMENT. */
-export function gunzipBounded(wire: Buffer): Promise<Buffer> {
+/** gunzipBounded inflates at most `bytesMax` bytes: more is ERR_LIMIT_EXCEEDED, a broken stream ERR_INVALID_ARGUMENT. */
+export function gunzipBounded(wire: Buffer, bytesMax: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    gunzip(wire, { maxOutputLength: IngestLimits.requestBytesMax }, (err, out) => {
+    gunzip(wire, { maxOutputLength: bytesMax }, (err, out) => {
       if (err === null) return resolve(out);
       if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
-        return reject(new OtlpdbError('ERR_LIMIT_EXCEEDED', `gzip body inflates past ${IngestLimits.requestBytesMax} bytes (IngestLimits.requestBytesMax)`));
+        return reject(new OtlpdbError('ERR_LIMIT_EXCEEDED', `gzip body inflates past requestBytesMax (${bytesMax}) bytes`));
       }
       reject(new OtlpdbError('ERR_INVALID_ARGUMENT', `body is not valid gzip: ${err.message}`));
     });

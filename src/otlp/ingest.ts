@@ -9,7 +9,7 @@
  * - the tenant's token bucket, in wire bytes per second (the tenant settings
  *   of the meta group: ingestBytesPerSecondMax, ingestBurstBytesMax) →
  *   ERR_RATE_LIMITED (429 / RESOURCE_EXHAUSTED) with a retry delay;
- * - the node's in-flight request bytes (IngestLimits.nodeInflightBytesMax),
+ * - the node's in-flight request bytes (IngestSettings.nodeInflightBytesMax),
  *   shed by priority: with the default priority (metrics, traces, logs) logs
  *   are refused above 60% of the bound, traces above 80%, metrics at 100% →
  *   ERR_UNAVAILABLE (503 / UNAVAILABLE), retryable.
@@ -77,6 +77,44 @@ export interface TenantIngest {
   readonly traceSampleRatio: number;
 }
 
+/** IngestSettings are the write path's limits a node may set (flags of `otlpdb start`); the rest of IngestLimits is fixed. */
+export interface IngestSettings {
+  /** requestBytesMax bounds a body on the wire and after decompression (default IngestLimits.requestBytesMax). */
+  readonly requestBytesMax: number;
+  /** nodeInflightBytesMax bounds the request bytes the node holds at once (default IngestLimits.nodeInflightBytesMax). */
+  readonly nodeInflightBytesMax: number;
+  /** requestDeadlineMs bounds a request whose client gave no deadline (default IngestLimits.requestDeadlineMsDefault). */
+  readonly requestDeadlineMs: number;
+}
+
+/** INGEST_SETTINGS_RANGES are the allowed ranges of IngestSettings. */
+export const INGEST_SETTINGS_RANGES: Readonly<Record<keyof IngestSettings, readonly [number, number]>> = {
+  requestBytesMax: [64 * 1024, IngestLimits.requestBytesCeiling],
+  nodeInflightBytesMax: [64 * 1024, IngestLimits.nodeInflightBytesCeiling],
+  requestDeadlineMs: [IngestLimits.callMsMin * 4, IngestLimits.requestDeadlineMsMax],
+};
+
+/**
+ * resolveIngestSettings fills a node's partial settings with the defaults and
+ * checks them: a value outside its range, or an in-flight bound below one
+ * request, is ERR_INVALID_ARGUMENT naming the setting.
+ */
+export function resolveIngestSettings(p: Partial<IngestSettings> = {}): IngestSettings {
+  const s: IngestSettings = {
+    requestBytesMax: p.requestBytesMax ?? IngestLimits.requestBytesMax,
+    nodeInflightBytesMax: p.nodeInflightBytesMax ?? IngestLimits.nodeInflightBytesMax,
+    requestDeadlineMs: p.requestDeadlineMs ?? IngestLimits.requestDeadlineMsDefault,
+  };
+  for (const [k, [lo, hi]] of Object.entries(INGEST_SETTINGS_RANGES)) {
+    const v = s[k as keyof IngestSettings];
+    if (!Number.isSafeInteger(v) || v < lo || v > hi) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `ingest setting ${k} must be an integer in [${lo}, ${hi}], got ${v}`, { setting: k });
+  }
+  if (s.nodeInflightBytesMax < s.requestBytesMax) {
+    throw new OtlpdbError('ERR_INVALID_ARGUMENT', `ingest setting nodeInflightBytesMax (${s.nodeInflightBytesMax}) must hold one request of requestBytesMax (${s.requestBytesMax})`, { setting: 'nodeInflightBytesMax' });
+  }
+  return s;
+}
+
 /** IngesterDeps are what the write path needs from its node. */
 export interface IngesterDeps {
   readonly hasher: Hasher;
@@ -91,6 +129,8 @@ export interface IngesterDeps {
   readonly wallMs: () => number;
   /** priority orders the signals from kept-longest to shed-first (default OTLP_SIGNALS). */
   readonly priority?: readonly OtlpSignal[];
+  /** settings are the node's ingest limits (resolveIngestSettings; default: IngestLimits). */
+  readonly settings?: IngestSettings;
 }
 
 /** IngestRequest is one decompressed request. */
@@ -141,6 +181,8 @@ export class Ingester {
   readonly #d: IngesterDeps;
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #rank: Readonly<Record<OtlpSignal, number>>;
+  /** settings are the limits in force (the receivers read requestBytesMax and requestDeadlineMs from here). */
+  readonly settings: IngestSettings;
   #inflightBytes = 0;
   readonly stats: IngestStats = {
     requests: zero(),
@@ -158,6 +200,7 @@ export class Ingester {
     const priority = deps.priority ?? OTLP_SIGNALS;
     assert(priority.length === 3 && new Set(priority).size === 3, 'priority orders the three signals');
     this.#d = deps;
+    this.settings = deps.settings ?? resolveIngestSettings();
     this.#rank = { [priority[0] as OtlpSignal]: 0, [priority[1] as OtlpSignal]: 1, [priority[2] as OtlpSignal]: 2 } as Record<OtlpSignal, number>;
   }
 
@@ -169,13 +212,13 @@ export class Ingester {
   /**
    * admit reserves `wireBytes` for a request of `signal` from `tenant`
    * before anything else is done with it: ERR_LIMIT_EXCEEDED when the body
-   * is over IngestLimits.requestBytesMax, ERR_RATE_LIMITED over the tenant's
+   * is over IngestSettings.requestBytesMax, ERR_RATE_LIMITED over the tenant's
    * rate, ERR_UNAVAILABLE when the node is too busy for this signal.
    */
   admit(signal: OtlpSignal, tenant: string, wireBytes: number): Admission {
     assert(Number.isSafeInteger(wireBytes) && wireBytes >= 0, 'admit wireBytes is a byte count');
-    if (wireBytes > IngestLimits.requestBytesMax) {
-      throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `request body of ${wireBytes} bytes exceeds ${IngestLimits.requestBytesMax} (IngestLimits.requestBytesMax)`);
+    if (wireBytes > this.settings.requestBytesMax) {
+      throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `request body of ${wireBytes} bytes exceeds requestBytesMax (${this.settings.requestBytesMax})`);
     }
     this.stats.requests[signal]++;
     this.#checkLevel(signal, wireBytes);
@@ -195,8 +238,8 @@ export class Ingester {
   grow(a: Admission, bytes: number): void {
     assert(!a.released, 'grow a live admission');
     if (bytes <= a.bytes) return;
-    if (bytes > IngestLimits.requestBytesMax) {
-      throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `decompressed request of more than ${IngestLimits.requestBytesMax} bytes (IngestLimits.requestBytesMax)`);
+    if (bytes > this.settings.requestBytesMax) {
+      throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `decompressed request of more than requestBytesMax (${this.settings.requestBytesMax}) bytes`);
     }
     this.#checkLevel(a.signal, bytes - a.bytes);
     this.#inflightBytes += bytes - a.bytes;
@@ -277,10 +320,10 @@ export class Ingester {
   /** checkLevel refuses `more` bytes for `signal` when the node's in-flight level would pass the signal's shed level. */
   #checkLevel(signal: OtlpSignal, more: number): void {
     const levelPercent = IngestLimits.shedLevelsPercent[this.#rank[signal]] as number;
-    const bound = Math.floor((IngestLimits.nodeInflightBytesMax * levelPercent) / 100);
+    const bound = Math.floor((this.settings.nodeInflightBytesMax * levelPercent) / 100);
     if (this.#inflightBytes + more > bound) {
       this.stats.refusedOverload++;
-      throw new OtlpdbError('ERR_UNAVAILABLE', `node is busy: ${this.#inflightBytes} request bytes in flight, ${signal} are refused above ${levelPercent}% of ${IngestLimits.nodeInflightBytesMax}; retry`, {
+      throw new OtlpdbError('ERR_UNAVAILABLE', `node is busy: ${this.#inflightBytes} request bytes in flight, ${signal} are refused above ${levelPercent}% of nodeInflightBytesMax (${this.settings.nodeInflightBytesMax}); retry`, {
         retryAfterMs: IngestLimits.retryAfterSecondsDefault * 1000,
         overloaded: true,
       });
