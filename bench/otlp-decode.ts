@@ -1,5 +1,5 @@
 /**
- * otlp-decode.ts — `node dist/bench/otlp-decode.js [--ms 1000] [--rounds 3] [--batches 8] [--only traces|metrics|logs] [--no-json] [--json]`:
+ * otlp-decode.ts — `node dist/bench/otlp-decode.js [--ms 400] [--rounds 7] [--batches 8] [--only traces|metrics|logs] [--no-json] [--json]`:
  * OTLP request decoding throughput (src/otlp) on realistic pre-encoded
  * batches, against protobufjs decoding the same bytes in the same run.
  *
@@ -19,9 +19,10 @@
  * for protobufjs `Type.decode` (a generic decode to message objects with Long
  * 64-bit fields, no validation), and their ratio; the same for decodeXJson
  * against `JSON.parse` of the same OTLP/JSON alone. Each measurement runs for
- * --ms after a warm-up; the rounds alternate ours and the baseline, and the
- * best round of each is reported (the machine is shared: the best is the
- * least disturbed). Timing never gates anything.
+ * --ms after a warm-up; each round measures ours then the baseline right
+ * after. Printed: the best round of each rate (the least disturbed on a
+ * shared machine) and the median over rounds of the per-round ratio (a load
+ * change between rounds cancels out in a pair). Timing never gates anything.
  */
 import { performance } from 'node:perf_hooks';
 import { assert } from '../src/errors.js';
@@ -54,8 +55,8 @@ function arg(name: string, fallback: number, max: number): number {
   return v;
 }
 
-const MS = arg('ms', 1000, OtlpDecodeBench.msMax);
-const ROUNDS = arg('rounds', 3, OtlpDecodeBench.roundsMax);
+const MS = arg('ms', 400, OtlpDecodeBench.msMax);
+const ROUNDS = arg('rounds', 7, OtlpDecodeBench.roundsMax);
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const NO_JSON = process.argv.includes('--no-json');
 const BATCHES = arg('batches', 8, OtlpDecodeBench.batchesMax);
@@ -187,6 +188,12 @@ function rate(bodies: readonly Uint8Array[], op: (b: Uint8Array) => unknown): nu
   return (ops * N) / ((now - start) / 1000);
 }
 
+function median(xs: number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+}
+
 interface Figures {
   readonly signal: string;
   readonly unit: string;
@@ -223,22 +230,30 @@ function main(): void {
     let protobufjs = 0;
     let oursJson = 0;
     let jsonParse = 0;
+    const protoRatios: number[] = [];
+    const jsonRatios: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      oursProto = Math.max(oursProto, rate(protoBodies, (b) => proto(b, OPTS)));
-      protobufjs = Math.max(protobufjs, rate(protoBodies, (b) => type.decode(b)));
+      const a = rate(protoBodies, (b) => proto(b, OPTS));
+      const b0 = rate(protoBodies, (b) => type.decode(b));
+      oursProto = Math.max(oursProto, a);
+      protobufjs = Math.max(protobufjs, b0);
+      protoRatios.push(a / b0);
       if (NO_JSON) continue;
-      oursJson = Math.max(oursJson, rate(jsonBodies, (b) => json(b, OPTS)));
-      jsonParse = Math.max(jsonParse, rate(jsonBodies, (b) => JSON.parse(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')) as unknown));
+      const c = rate(jsonBodies, (b) => json(b, OPTS));
+      const d = rate(jsonBodies, (b) => JSON.parse(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')) as unknown);
+      oursJson = Math.max(oursJson, c);
+      jsonParse = Math.max(jsonParse, d);
+      jsonRatios.push(c / d);
     }
     const bytes = protoBodies.reduce((s, b) => s + b.length, 0) / (BATCHES * N);
-    out.push({ signal, unit, protoBytesPerItem: Math.round(bytes), oursProto, protobufjs, ratioProto: oursProto / protobufjs, oursJson, jsonParse, ratioJson: oursJson / jsonParse });
+    out.push({ signal, unit, protoBytesPerItem: Math.round(bytes), oursProto, protobufjs, ratioProto: median(protoRatios), oursJson, jsonParse, ratioJson: median(jsonRatios) });
   }
   if (JSON_OUT) {
     console.log(JSON.stringify({ ms: MS, rounds: ROUNDS, batches: BATCHES, itemsPerBatch: N, figures: out }));
     return;
   }
   const k = (v: number): string => `${(v / 1000).toFixed(0)}k`;
-  console.log(`otlp-decode: ${BATCHES} batches of ${N} items per signal, best of ${ROUNDS} rounds of ${MS} ms`);
+  console.log(`otlp-decode: ${BATCHES} batches of ${N} items per signal, best of ${ROUNDS} rounds of ${MS} ms; ratio: median of the rounds' ratios`);
   console.log('signal   bytes/item  ours proto/s  protobufjs/s  ratio | ours JSON/s  JSON.parse/s  ratio');
   for (const f of out) {
     console.log(
