@@ -3,7 +3,7 @@
  * share their repeated attribute values and pairs instead of allocating one
  * per row (a span batch repeats http.method=GET hundreds of times): rows are
  * read-only, so sharing is invisible to readers and halves the decode's
- * garbage. Shortstrings themselves are cached by ProtoReader.string.
+ * garbage. Short strings themselves are cached by ProtoReader.string.
  *
  * All tables are direct-mapped with a fixed number of slots (a miss replaces
  * the slot): bounded memory, no eviction policy. Owned by one ProtoReader.
