@@ -25,6 +25,15 @@ const DECODERS: Record<'traces' | 'metrics' | 'logs', [Decode, Decode]> = {
   logs: [decodeLogsProto, decodeLogsJson],
 };
 
+/** compareDecodes is the JSON differential check: null when the JSON decode equals the protobuf one. */
+function compareDecodes(fromJson: OtlpDecodeResult<unknown>, fromProto: OtlpDecodeResult<unknown>): string | null {
+  if (fromJson.rejected !== fromProto.rejected) {
+    return `rejected ${fromJson.rejected} vs protobuf ${fromProto.rejected} (${JSON.stringify(fromJson.rejections.map((r) => r.code))} vs ${JSON.stringify(fromProto.rejections.map((r) => r.code))})`;
+  }
+  if (fromJson.truncatedValues !== fromProto.truncatedValues) return `truncatedValues ${fromJson.truncatedValues} vs protobuf ${fromProto.truncatedValues}`;
+  return firstDifference(fromJson.rows, fromProto.rows, 'rows');
+}
+
 for (const signal of ['traces', 'metrics', 'logs'] as const) {
   t.test(`OTLP/JSON ${signal}: same rows as protobuf on ${SEEDS} seeded requests`, async (t) => {
     const [proto, json] = DECODERS[signal];
@@ -41,12 +50,7 @@ for (const signal of ['traces', 'metrics', 'logs'] as const) {
         t.fail(`${signal} seed ${seed}: the JSON decoder threw ${(err as Error).message}`);
         return;
       }
-      const diff =
-        fromJson.rejected !== fromProto.rejected
-          ? `rejected ${fromJson.rejected} vs protobuf ${fromProto.rejected} (${JSON.stringify(fromJson.rejections.map((r) => r.code))} vs ${JSON.stringify(fromProto.rejections.map((r) => r.code))})`
-          : fromJson.truncatedValues !== fromProto.truncatedValues
-            ? `truncatedValues ${fromJson.truncatedValues} vs protobuf ${fromProto.truncatedValues}`
-            : firstDifference(fromJson.rows, fromProto.rows, 'rows');
+      const diff = compareDecodes(fromJson, fromProto);
       if (diff !== null) {
         t.fail(`${signal} seed ${seed}: ${diff}`);
         return;
@@ -56,3 +60,21 @@ for (const signal of ['traces', 'metrics', 'logs'] as const) {
     t.ok(rows > SEEDS, `${rows} rows decoded identically`);
   });
 }
+
+t.test('planted bug: the JSON differential check catches a JSON decode that swaps two fields', async (t) => {
+  // A JSON decoder with the planted slip: a point's start and end times swapped.
+  const planted = (body: Uint8Array, o: OtlpDecodeOptions): OtlpDecodeResult<unknown> => {
+    const r = decodeMetricsJson(body, o);
+    return { ...r, rows: r.rows.map((row) => ({ ...(row as object), startTimeUnixNano: (row as { timeUnixNano: bigint }).timeUnixNano, timeUnixNano: (row as { startTimeUnixNano: bigint }).startTimeUnixNano })) };
+  };
+  let caught = 0;
+  for (let seed = 1; seed <= 50; seed++) {
+    const msg = new Gen(seed, 0).metrics();
+    const type = types.metrics;
+    const fromProto = decodeMetricsProto(type.encode(type.fromObject(msg)).finish(), OPTS);
+    const body = Buffer.from(JSON.stringify(toOtlpJson(new SeededRand(seed), msg)));
+    t.equal(compareDecodes(decodeMetricsJson(body, OPTS), fromProto), null, `seed ${seed}: the real decoder agrees`);
+    if (compareDecodes(planted(body, OPTS), fromProto) !== null) caught++;
+  }
+  t.ok(caught > 10, `the planted swap is caught on ${caught} of 50 seeds`);
+});

@@ -173,10 +173,10 @@ class JsonMetricSink implements JsonItemSink {
     const ctx = this.ctx;
     const countsRaw = arr(p, 'bucketCounts', 'bucket_counts');
     const counts: number[] = [];
-    for (let i = 0; i < countsRaw.length && counts.length < StorageLimits.histogramBucketsMax + 1; i++) pushBucket(ctx, counts, count(countsRaw[i], 'bucketCounts'), 'bucket counts');
+    for (let i = 0; i < countsRaw.length && i <= StorageLimits.histogramBucketsMax; i++) pushBucket(ctx, counts, count(countsRaw[i], 'bucketCounts'), 'bucket counts');
     const boundsRaw = arr(p, 'explicitBounds', 'explicit_bounds');
     const bounds: number[] = [];
-    for (let i = 0; i < boundsRaw.length && bounds.length < StorageLimits.histogramBucketsMax + 1; i++) pushBound(ctx, bounds, double(boundsRaw[i], 'explicitBounds'));
+    for (let i = 0; i < boundsRaw.length && i <= StorageLimits.histogramBucketsMax; i++) pushBound(ctx, bounds, double(boundsRaw[i], 'explicitBounds'));
     if (countsRaw.length > StorageLimits.histogramBucketsMax) checkListMax(ctx, countsRaw.length, StorageLimits.histogramBucketsMax, 'bucket counts');
     if (boundsRaw.length > StorageLimits.histogramBucketsMax) checkListMax(ctx, boundsRaw.length, StorageLimits.histogramBucketsMax, 'explicit bounds');
     checkHistogramShape(ctx, bounds, counts);
@@ -198,7 +198,7 @@ class JsonMetricSink implements JsonItemSink {
     try {
       const raw = arr(b, 'bucketCounts', 'bucket_counts');
       const counts: number[] = [];
-      for (let i = 0; i < raw.length && counts.length < StorageLimits.histogramBucketsMax + 1; i++) pushBucket(this.ctx, counts, count(raw[i], 'bucketCounts'), what);
+      for (let i = 0; i < raw.length && i <= StorageLimits.histogramBucketsMax; i++) pushBucket(this.ctx, counts, count(raw[i], 'bucketCounts'), what);
       return { offset: s32(b, 'offset', 'offset'), bucketCounts: counts.length === 0 ? NONE : counts };
     } catch (err) {
       return rethrowWithin(err, camel);

@@ -10,6 +10,7 @@
  * edge cases (empty lists, absent optionals, unicode, extreme integers, NaN
  * and infinities). Not a test file: the tests import it.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type * as Protobuf from 'protobufjs';
@@ -33,7 +34,14 @@ export interface OtlpTypes {
   readonly logs: Protobuf.Type;
 }
 
-const PROTO_DIR = fileURLToPath(new URL('./proto/', import.meta.url));
+/**
+ * PROTO_DIR is src/otlp/proto: beside this file when run from source (tsx),
+ * or back in the source tree when run from dist/ (tsc does not copy .proto
+ * files; the benchmark runs from dist).
+ */
+const PROTO_DIR = [new URL('./proto/', import.meta.url), new URL('../../../src/otlp/proto/', import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((d) => existsSync(d)) ?? fileURLToPath(new URL('./proto/', import.meta.url));
 const FILES = [
   'opentelemetry/proto/collector/trace/v1/trace_service.proto',
   'opentelemetry/proto/collector/metrics/v1/metrics_service.proto',

@@ -56,16 +56,20 @@ export function readAnyValue(r: ProtoReader, ctx: DecodeContext, end: number, de
     switch (tag) {
       case ANY_STRING: {
         const e = r.len(end);
-        out = { type: 'string', value: attr ? readAttrString(r, ctx, r.pos, e) : readString(r, ctx, r.pos, e, 'string value') };
+        const s = attr ? readAttrString(r, ctx, r.pos, e) : readString(r, ctx, r.pos, e, 'string value');
+        const slot = r.lastSlot;
+        out = slot >= 0 ? r.values.stringValue(slot, s) : { type: 'string', value: s };
         r.pos = e;
         break;
       }
       case ANY_BOOL:
         out = r.bool(end) ? TRUE_VALUE : FALSE_VALUE;
         break;
-      case ANY_INT:
-        out = { type: 'int', value: r.int64(end) };
+      case ANY_INT: {
+        const small = r.int64Small(end);
+        out = small >= 0 ? r.values.intValue(small) : { type: 'int', value: r.int64Rest() };
         break;
+      }
       case ANY_DOUBLE:
         out = { type: 'double', value: r.double(end) };
         break;
@@ -156,15 +160,20 @@ export function readKeyValue(r: ProtoReader, ctx: DecodeContext, end: number, de
   const where = r.where;
   r.where = 'KeyValue';
   let key = '';
+  let keySlot = -1;
   let value = EMPTY_VALUE;
+  let valueHash = 0;
   while (r.pos < end) {
     const tag = r.tag(end);
     if (tag === KV_KEY) {
       const e = r.len(end);
       key = readString(r, ctx, r.pos, e, 'an attribute key');
+      keySlot = r.lastSlot;
       r.pos = e;
     } else if (tag === KV_VALUE) {
       const e = r.len(end);
+      // A scalar value's first bytes identify it well enough to pick a pair slot (the pair cache checks identity).
+      valueHash = (r.buf[r.pos + 1] as number) | ((r.buf[e - 1] as number) << 8);
       value = readAnyValue(r, ctx, e, depth, attr);
       r.pos = e;
     } else {
@@ -172,6 +181,10 @@ export function readKeyValue(r: ProtoReader, ctx: DecodeContext, end: number, de
     }
   }
   r.where = where;
+  // A pair of a cached key and a shared value (cached string or int, bool, empty) is shared too.
+  if (keySlot >= 0 && (value.type === 'string' || value.type === 'int' || value.type === 'bool' || value.type === 'empty')) {
+    return r.values.pair(keySlot, key, value, valueHash);
+  }
   return { key, value };
 }
 

@@ -123,3 +123,27 @@ t.test('planted bug: the differential check catches a decode that swaps two fiel
     t.ok(caught > 10, `${signal}: the planted swap is caught on ${caught} of 50 seeds`);
   }
 });
+
+t.test('the short-string and value caches: thousands of distinct and repeated short strings and ints decode exactly', async (t) => {
+  const rand = new Gen(99, 0).rand;
+  const spans: Obj[] = [];
+  for (let i = 0; i < 400; i++) {
+    const attributes: Obj[] = [];
+    for (let k = 0; k < 12; k++) {
+      const n = rand.intn(3000);
+      attributes.push({ key: `key.${(i * 12 + k) % 700}`, value: rand.intn(2) === 0 ? { stringValue: `v${n}-é` } : { intValue: String(n) } });
+    }
+    spans.push({
+      traceId: Uint8Array.from({ length: 16 }, () => 1 + rand.intn(255)),
+      spanId: Uint8Array.from({ length: 8 }, () => 1 + rand.intn(255)),
+      name: `op-${rand.intn(500)}`,
+      startTimeUnixNano: String(BigInt(TEST_NOW_MS) * 1_000_000n),
+      endTimeUnixNano: String(BigInt(TEST_NOW_MS) * 1_000_000n),
+      attributes,
+    });
+  }
+  const bytes = encodeWith(plain, 'traces', { resourceSpans: [{ scopeSpans: [{ spans }] }] });
+  const fast = decodeFast('traces', bytes);
+  t.equal(fast.rows.length, 400);
+  t.equal(compareResults(fast, decodeRef('traces', bytes, OPTS)), null);
+});

@@ -8,6 +8,7 @@
  * The envelopes are read in two passes because fields 1 (resource or scope)
  * and 3 (schema_url) may follow the repeated field 2 on the wire.
  */
+import { assert } from '../errors.js';
 import type { Resource, Scope } from '../storage/rows.js';
 import type { DecodeContext, OtlpRejection } from './decode-result.js';
 import { readResource, readScope } from './proto-common.js';
@@ -145,6 +146,7 @@ export function walkRequest(r: ProtoReader, ctx: DecodeContext, names: EnvelopeN
         }
         const iEnd = r.len(sEnd);
         sink.item(iEnd, res.value, sc.value, sc.problem, path);
+        assert(r.pos === iEnd, 'an item decoder stops at the end of its item');
         r.pos = iEnd;
         r.where = names.scope;
         path.i++;
@@ -157,4 +159,5 @@ export function walkRequest(r: ProtoReader, ctx: DecodeContext, names: EnvelopeN
     r.where = names.request;
     path.ri++;
   }
+  assert(r.pos === end, 'the walk stops at the end of the body');
 }

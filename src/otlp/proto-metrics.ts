@@ -12,12 +12,12 @@
  */
 import { StorageLimits } from '../limits.js';
 import type { Exemplar, ExponentialBuckets, KeyValue, MetricData, MetricPointRow, NumberValue, Resource, Scope, Temporality } from '../storage/rows.js';
-import { SPAN_ID_BYTES, TRACE_ID_BYTES } from '../storage/rows.js';
 import { DecodeContext } from './decode-result.js';
 import type { OtlpDecodeOptions, OtlpDecodeResult, OtlpRejection } from './decode-result.js';
-import { IdSlab, NONE, optionalId } from './item-values.js';
+import { IdSlab, NONE } from './item-values.js';
 import { checkCount, checkHistogramShape, checkListMax, checkQuantile, checkScale, checkTemporality, pushBound, pushBucket } from './metric-checks.js';
 import { AttrList, readString } from './proto-common.js';
+import { readExemplar } from './proto-exemplar.js';
 import { walkRequest } from './proto-envelope.js';
 import type { EnvelopeNames, ItemPath, ItemSink } from './proto-envelope.js';
 import { ProtoReader, WT_I64, WT_LEN, WT_VARINT, fieldMask } from './proto-reader.js';
@@ -97,14 +97,6 @@ const S_MASK = fieldMask(2, 3, 4, 5, 6, 7, 8);
 const Q_QUANTILE = (1 << 3) | WT_I64;
 const Q_VALUE = (2 << 3) | WT_I64;
 const Q_MASK = fieldMask(1, 2);
-
-const X_ATTR = (7 << 3) | WT_LEN;
-const X_TIME = (2 << 3) | WT_I64;
-const X_DOUBLE = (3 << 3) | WT_I64;
-const X_INT = (6 << 3) | WT_I64;
-const X_SPAN_ID = (4 << 3) | WT_LEN;
-const X_TRACE_ID = (5 << 3) | WT_LEN;
-const X_MASK = fieldMask(2, 3, 4, 5, 6, 7);
 
 const EMPTY_BUCKETS: ExponentialBuckets = Object.freeze({ offset: 0, bucketCounts: NONE });
 
@@ -286,7 +278,7 @@ class MetricSink implements ItemSink {
       const e = r.len(end);
       if (this.exemplars === null) this.exemplars = [];
       // One past the limit is kept so that the count check sees it; the rest are skipped unread.
-      if (this.exemplars.length <= StorageLimits.exemplarsPerPointMax) this.exemplars.push(this.exemplar(e));
+      if (this.exemplars.length <= StorageLimits.exemplarsPerPointMax) this.exemplars.push(readExemplar(r, this.ctx, this.slab, this.innerAttrs, e));
       r.pos = e;
       r.where = 'point';
     } else if (tag === flagsTag) this.flags = r.uint32(end);
@@ -473,66 +465,5 @@ class MetricSink implements ItemSink {
       } else if (!this.common(tag, end, S_ATTR, -1, S_FLAGS)) r.skip(tag, end, S_MASK);
     }
     return { type: 'summary', count, sum, quantiles: quantiles.length === 0 ? NONE : quantiles };
-  }
-
-  exemplar(end: number): Exemplar {
-    const r = this.r;
-    const ctx = this.ctx;
-    const where = r.where;
-    r.where = 'Exemplar';
-    const attrs = this.innerAttrs;
-    attrs.reset();
-    let time = 0n;
-    let value: NumberValue | null = null;
-    let traceStart = 0;
-    let traceEnd = 0;
-    let spanStart = 0;
-    let spanEnd = 0;
-    while (r.pos < end) {
-      const tag = r.tag(end);
-      switch (tag) {
-        case X_TIME:
-          time = r.fixed64(end);
-          break;
-        case X_DOUBLE:
-          value = { type: 'double', value: r.double(end) };
-          break;
-        case X_INT:
-          value = { type: 'int', value: r.sfixed64(end) };
-          break;
-        case X_TRACE_ID:
-          traceEnd = r.len(end);
-          traceStart = r.pos;
-          r.pos = traceEnd;
-          break;
-        case X_SPAN_ID:
-          spanEnd = r.len(end);
-          spanStart = r.pos;
-          r.pos = spanEnd;
-          break;
-        case X_ATTR: {
-          const e = r.len(end);
-          attrs.add(r, ctx, e);
-          r.pos = e;
-          break;
-        }
-        default:
-          r.skip(tag, end, X_MASK);
-      }
-    }
-    r.where = where;
-    if (value === null) {
-      ctx.reject('OTLP_POINT_NO_VALUE', 'an exemplar has neither as_double nor as_int');
-      value = { type: 'double', value: 0 };
-    }
-    attrs.refuseCut(ctx, 'an exemplar');
-    const buf = r.buf;
-    return {
-      timeUnixNano: time,
-      value,
-      traceId: optionalId(ctx, this.slab, buf, traceStart, traceEnd, TRACE_ID_BYTES, 'OTLP_BAD_TRACE_ID', 'exemplar trace id'),
-      spanId: optionalId(ctx, this.slab, buf, spanStart, spanEnd, SPAN_ID_BYTES, 'OTLP_BAD_SPAN_ID', 'exemplar span id'),
-      filteredAttributes: attrs.finish(ctx, 'exemplar filtered attributes'),
-    };
   }
 }

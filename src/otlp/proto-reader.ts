@@ -14,6 +14,7 @@
  */
 import { OtlpdbError } from '../errors.js';
 import { OtlpLimits } from '../limits.js';
+import { VALUE_CACHE_SLOTS, ValueCache } from './value-cache.js';
 
 /** WT_VARINT, WT_I64, WT_LEN, WT_I32 are the protobuf wire types otlpdb reads (3 and 4, groups, are only skipped). */
 export const WT_VARINT = 0;
@@ -30,11 +31,28 @@ const TWO_32 = 4294967296;
 /** COUNT_TOO_LARGE is what the count readers return for a value above 2^53 - 1. */
 export const COUNT_TOO_LARGE = -1;
 
+/** SHORT_STRING_BYTES is the longest string ProtoReader.string caches. */
+export const SHORT_STRING_BYTES = 32;
+const CACHE_SLOT_BITS = 8;
+
+/** Utf8Text is Buffer's undocumented but long-standing utf8Slice (no argument checks: the bounds are ours). */
+interface Utf8Text {
+  utf8Slice(start: number, end: number): string;
+}
+
 /** ProtoReader reads one request body; decoders move `pos` through it. */
 export class ProtoReader {
   readonly buf: Uint8Array;
   readonly #view: DataView;
-  readonly #text: Buffer;
+  readonly #text: Utf8Text;
+  /** The short-string cache: slot i holds #cacheLengths[i] bytes at i * SHORT_STRING_BYTES and their string. */
+  readonly #cacheBytes = new Uint8Array(VALUE_CACHE_SLOTS * SHORT_STRING_BYTES);
+  readonly #cacheLengths = new Int32Array(VALUE_CACHE_SLOTS).fill(-1);
+  readonly #cacheStrings: string[] = new Array<string>(VALUE_CACHE_SLOTS).fill('');
+  /** lastSlot is the cache slot of the last string() result, -1 if it was not cached. */
+  lastSlot = -1;
+  /** values are the shared AnyValues and KeyValues of this request (value-cache.ts). */
+  readonly values = new ValueCache();
   pos = 0;
   /** where names the message being read, for error messages. */
   where = 'request';
@@ -43,7 +61,7 @@ export class ProtoReader {
     // A plain Uint8Array view: the decoders index it and copy from it (never keep it).
     this.buf = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
     this.#view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-    this.#text = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    this.#text = Buffer.from(body.buffer, body.byteOffset, body.byteLength) as unknown as Utf8Text;
   }
 
   /** fail throws the framing error at the current position. */
@@ -136,10 +154,24 @@ export class ProtoReader {
   int64(end: number): bigint {
     const parts = this.#parts;
     this.#varint64(end, parts);
+    return int64FromParts(parts[0] as number, parts[1] as number);
+  }
+
+  /**
+   * int64Small reads a varint as protobuf's int64 and returns it as a number
+   * when it is in [0, 2^31), else -1 with the value left in `int64Rest()`:
+   * small ints then need no bigint unless they are new to the value cache.
+   */
+  int64Small(end: number): number {
+    const parts = this.#parts;
+    this.#varint64(end, parts);
     const lo = parts[0] as number;
-    const hi = parts[1] as number;
-    if (hi < 0x20_0000) return BigInt(hi * TWO_32 + lo);
-    return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
+    return parts[1] === 0 && lo < 0x8000_0000 ? lo : -1;
+  }
+
+  /** int64Rest is the bigint of the varint the last int64Small call read. */
+  int64Rest(): bigint {
+    return int64FromParts(this.#parts[0] as number, this.#parts[1] as number);
   }
 
   /** uint64Count reads a varint uint64 as a count: a number, or COUNT_TOO_LARGE above 2^53 - 1. */
@@ -194,22 +226,44 @@ export class ProtoReader {
     return e;
   }
 
-  /** string decodes bytes [start, end) as UTF-8 (invalid sequences become U+FFFD). */
+  /**
+   * string decodes bytes [start, end) as UTF-8 (invalid sequences become
+   * U+FFFD). Strings of at most SHORT_STRING_BYTES bytes (keys, names,
+   * enum-like values) go through a direct-mapped cache: a repeated one is
+   * returned without decoding or allocating, and `lastSlot` says which slot
+   * it is in (-1 for a string not cached).
+   */
   string(start: number, end: number): string {
     const n = end - start;
+    this.lastSlot = -1;
     if (n === 0) return '';
+    if (n > SHORT_STRING_BYTES) return this.#text.utf8Slice(start, end);
     const buf = this.buf;
-    if (n <= 16) {
-      // Short strings (keys, names, enum-like values) are mostly ASCII: build them without a native call.
-      let s = '';
-      for (let i = start; i < end; i++) {
-        const c = buf[i] as number;
-        if (c >= 0x80) return this.#text.toString('utf8', start, end);
-        s += String.fromCharCode(c);
+    let h = 0x811c9dc5;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ (buf[i] as number), 0x01000193);
+    const slot = h >>> (32 - CACHE_SLOT_BITS);
+    const at = slot * SHORT_STRING_BYTES;
+    const bytes = this.#cacheBytes;
+    if (this.#cacheLengths[slot] === n) {
+      let same = true;
+      for (let i = 0; i < n; i++) {
+        if (bytes[at + i] !== buf[start + i]) {
+          same = false;
+          break;
+        }
       }
-      return s;
+      if (same) {
+        this.lastSlot = slot;
+        return this.#cacheStrings[slot] as string;
+      }
     }
-    return this.#text.toString('utf8', start, end);
+    const s = this.#text.utf8Slice(start, end);
+    for (let i = 0; i < n; i++) bytes[at + i] = buf[start + i] as number;
+    this.#cacheLengths[slot] = n;
+    this.#cacheStrings[slot] = s;
+    this.values.stringValues[slot] = null;
+    this.lastSlot = slot;
+    return s;
   }
 
   /** bytes copies bytes [start, end) into a Uint8Array of its own. */
@@ -264,6 +318,11 @@ export class ProtoReader {
       }
     }
   }
+}
+
+function int64FromParts(lo: number, hi: number): bigint {
+  if (hi < 0x20_0000) return BigInt(hi * TWO_32 + lo);
+  return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
 }
 
 /** fieldMask is the `known` mask of ProtoReader.skip for the given field numbers. */

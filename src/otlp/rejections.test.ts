@@ -7,10 +7,10 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { OtlpLimits, StorageLimits } from '../limits.js';
-import { OtlpRejectionCodes } from './index.js';
+import { OtlpRejectionCodes, decodeLogsJson, decodeTracesProto } from './index.js';
 import type { OtlpRejectionCode } from './index.js';
 import type { Obj } from './otlp-test-gen.js';
-import { NOW_NS_STR, decodeBoth, gauge, request, validLog, validPoint, validSpan } from './otlp-test-cases.js';
+import { NOW_NS_STR, OPTS, decodeBoth, encodeProto, gauge, request, validLog, validPoint, validSpan } from './otlp-test-cases.js';
 import type { Signal } from './otlp-test-cases.js';
 import type { LogRow, MetricPointRow, SpanRow } from '../storage/rows.js';
 
@@ -206,4 +206,10 @@ t.test('absent optional ids are empty; all-zero optional ids are absent', async 
     const d = (r.rows[0] as MetricPointRow).data;
     t.same(d.type === 'histogram' ? [d.sum, d.min, d.max] : null, [0, null, null], 'a sent zero sum is 0; absent min and max are null');
   }
+});
+
+t.test('an invalid tenant refuses the request', async (t) => {
+  const body = encodeProto('traces', request('traces', [validSpan()]));
+  t.throws(() => decodeTracesProto(body, { tenant: 'no spaces allowed', nowMs: OPTS.nowMs }), { code: 'ERR_INVALID_ARGUMENT' });
+  t.throws(() => decodeLogsJson(Buffer.from('{}'), { tenant: '', nowMs: OPTS.nowMs }), { code: 'ERR_INVALID_ARGUMENT' });
 });
