@@ -61,6 +61,8 @@ import type { GroupSpec } from './raft/driver/multi-raft.js';
 import { ShardService, encodeProposeRequest } from './shard-service.js';
 import { Ingester, resolveIngestSettings } from './otlp/ingest.js';
 import type { IngestSettings } from './otlp/ingest.js';
+import { resolveItemLimits } from './otlp/decode-result.js';
+import type { OtlpItemLimits } from './otlp/decode-result.js';
 import { OtlpGrpcReceiver } from './otlp/grpc-receiver.js';
 import { OtlpHttpReceiver } from './otlp/http-receiver.js';
 import { OTLP_DECODERS, OTLP_LIMITS } from './otlp/decoders.js';
@@ -106,6 +108,8 @@ export interface OtlpdbNodeOptions {
   readonly otlpHttp?: HostPort;
   /** ingest overrides the write path's settable limits (resolveIngestSettings checks them). */
   readonly ingest?: Partial<IngestSettings>;
+  /** otlpItemLimits overrides the per-item decode limits (resolveItemLimits checks them). */
+  readonly otlpItemLimits?: Partial<OtlpItemLimits>;
 }
 
 /** META_PROPOSE is the transport method a follower forwards a meta command with. */
@@ -186,6 +190,7 @@ export class OtlpdbNode implements ApiSource {
   readonly #writer: ShardWriter;
   readonly #ingester: Ingester;
   readonly #traces: TraceLookup;
+  readonly #itemLimits: OtlpItemLimits;
   #api: ApiServer | null = null;
   #otlpGrpc: OtlpGrpcReceiver | null = null;
   #otlpHttp: OtlpHttpReceiver | null = null;
@@ -203,6 +208,7 @@ export class OtlpdbNode implements ApiSource {
 
   private constructor(opts: OtlpdbNodeOptions, driver: MultiRaftDriver, transport: PeerTransport, log: NodeLog, seed: number, shards: ShardService, hasher: Hasher) {
     this.#shards = shards;
+    this.#itemLimits = resolveItemLimits(opts.otlpItemLimits);
     this.#writer = new ShardWriter({
       self: opts.id,
       nowMs: () => performance.now(),
@@ -229,6 +235,7 @@ export class OtlpdbNode implements ApiSource {
       nowMs: () => performance.now(),
       wallMs: () => Date.now(),
       settings: resolveIngestSettings(opts.ingest),
+      itemLimits: this.#itemLimits,
     });
     this.#traces = new TraceLookup({
       self: opts.id,
@@ -273,6 +280,7 @@ export class OtlpdbNode implements ApiSource {
       throw new OtlpdbError('ERR_INVALID_ARGUMENT', `tick ms must be in [${NodeDefaults.tickMsMin}, ${NodeDefaults.tickMsMax}]`, { tickMs });
     }
     resolveIngestSettings(opts.ingest);
+    resolveItemLimits(opts.otlpItemLimits);
     const seed = opts.seed ?? randomInt(0, 0x7fff_ffff);
     const log = new NodeLog(opts.id, opts.log ?? silentLog);
     const hasher = await initHash();
@@ -416,7 +424,7 @@ export class OtlpdbNode implements ApiSource {
       inflightBytes: this.#ingester.inflightBytes,
       writer: { ...this.#writer.stats },
       breakersOpen: [...this.#writer.breakerStates().values()].filter((s) => s !== 'closed').length,
-      limits: { ...numericLimits(IngestLimits), ...numericLimits({ ...this.#ingester.settings }), ...OTLP_LIMITS },
+      limits: { ...numericLimits(IngestLimits), ...numericLimits({ ...this.#ingester.settings }), ...OTLP_LIMITS, ...numericLimits({ ...this.#itemLimits }) },
     };
   }
 

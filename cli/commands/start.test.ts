@@ -68,13 +68,17 @@ t.test('parseStartOptions refuses every malformed flag with ERR_INVALID_ARGUMENT
     ['a request bound past its ceiling', { otlpMaxRequestBytes: String(2 ** 40) }],
     ['an in-flight bound below one request', { otlpMaxInflightBytes: '100000' }],
     ['a non-numeric deadline', { otlpDeadlineMs: 'soon' }],
+    ['zero attributes per item', { otlpMaxAttributes: '0' }],
+    ['an attribute value bound past what storage keeps', { otlpMaxAttributeBytes: String(2 ** 30) }],
+    ['an age window under a minute', { otlpMaxAgeMs: '10' }],
   ] as const) {
     t.throws(() => parseStartOptions({ ...GOOD, ...over }), { code: 'ERR_INVALID_ARGUMENT' }, what);
   }
 });
 
 t.test('parseStartOptions puts OTLP on the peer host at 4317 and 4318 and takes the ingest settings', async (t) => {
-  const o = parseStartOptions({ ...GOOD, otlpMaxRequestBytes: '1048576', otlpDeadlineMs: '2000' });
+  const o = parseStartOptions({ ...GOOD, otlpMaxRequestBytes: '1048576', otlpDeadlineMs: '2000', otlpMaxAttributes: '16', otlpMaxAgeMs: '86400000' });
+  t.same(o.otlpItemLimits, { attributesPerItemMax: 16, timestampPastMsMax: 86400000 });
   t.same([o.otlpGrpc, o.otlpHttp], [{ host: '127.0.0.1', port: 4317 }, { host: '127.0.0.1', port: 4318 }]);
   t.same(o.ingest, { requestBytesMax: 1048576, requestDeadlineMs: 2000 });
 });

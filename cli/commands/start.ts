@@ -20,6 +20,8 @@ import type { HostPort } from '../../src/node-config.js';
 import { parseIntegerFlag } from '../flags.js';
 import { INGEST_SETTINGS_RANGES, resolveIngestSettings } from '../../src/otlp/ingest.js';
 import type { IngestSettings } from '../../src/otlp/ingest.js';
+import { OTLP_ITEM_LIMITS_RANGES } from '../../src/otlp/decode-result.js';
+import type { OtlpItemLimits } from '../../src/otlp/decode-result.js';
 
 /** StartCommandOptions are the raw flag values of `otlpdb start`, as commander gives them. */
 export interface StartCommandOptions {
@@ -32,6 +34,10 @@ export interface StartCommandOptions {
   readonly otlpMaxRequestBytes?: string;
   readonly otlpMaxInflightBytes?: string;
   readonly otlpDeadlineMs?: string;
+  readonly otlpMaxAttributes?: string;
+  readonly otlpMaxAttributeBytes?: string;
+  readonly otlpMaxAgeMs?: string;
+  readonly otlpMaxFutureMs?: string;
   readonly initialCluster?: string;
   readonly join?: string;
   readonly shards?: string;
@@ -92,12 +98,22 @@ export function parseStartOptions(o: StartCommandOptions): OtlpdbNodeOptions {
   setting('--otlp-max-request-bytes', o.otlpMaxRequestBytes, 'requestBytesMax');
   setting('--otlp-max-inflight-bytes', o.otlpMaxInflightBytes, 'nodeInflightBytesMax');
   setting('--otlp-deadline-ms', o.otlpDeadlineMs, 'requestDeadlineMs');
+  const otlpItemLimits: Partial<OtlpItemLimits> = {};
+  const itemLimit = (flag: string, raw: string | undefined, key: keyof OtlpItemLimits): void => {
+    if (raw === undefined) return;
+    const [lo, hi] = OTLP_ITEM_LIMITS_RANGES[key];
+    (otlpItemLimits as Record<string, number>)[key] = parseIntegerFlag(flag, raw, lo, hi);
+  };
+  itemLimit('--otlp-max-attributes', o.otlpMaxAttributes, 'attributesPerItemMax');
+  itemLimit('--otlp-max-attribute-bytes', o.otlpMaxAttributeBytes, 'attributeValueBytesMax');
+  itemLimit('--otlp-max-age-ms', o.otlpMaxAgeMs, 'timestampPastMsMax');
+  itemLimit('--otlp-max-future-ms', o.otlpMaxFutureMs, 'timestampFutureMsMax');
   try {
     resolveIngestSettings(ingest);
   } catch (err) {
     throw new OtlpdbError('ERR_INVALID_ARGUMENT', (err as Error).message, { flag: '--otlp-max-inflight-bytes' });
   }
-  return { id, dataDir, peer, api, otlpGrpc, otlpHttp, ingest, initialCluster, ...(join === undefined ? {} : { join }), shards, replicas, tickMs };
+  return { id, dataDir, peer, api, otlpGrpc, otlpHttp, ingest, otlpItemLimits, initialCluster, ...(join === undefined ? {} : { join }), shards, replicas, tickMs };
 }
 
 /** runStartCommand runs a node until a stop signal and returns the exit code (0 after a clean stop). */

@@ -14,16 +14,52 @@
  */
 import { checkTenantId } from '../control/tenant.js';
 import { OtlpdbError, assert } from '../errors.js';
-import { OtlpLimits } from '../limits.js';
+import { OtlpLimits, StorageLimits } from '../limits.js';
 
 /** OtlpSignal names the three OTLP signals. */
 export type OtlpSignal = 'traces' | 'metrics' | 'logs';
+
+/** OtlpItemLimits are the per-item decode limits a node may set (`otlpdb start` flags); defaults from OtlpLimits. */
+export interface OtlpItemLimits {
+  readonly attributesPerItemMax: number;
+  readonly attributeValueBytesMax: number;
+  readonly timestampPastMsMax: number;
+  readonly timestampFutureMsMax: number;
+}
+
+/** OTLP_ITEM_LIMITS_DEFAULT are the OtlpLimits values of OtlpItemLimits. */
+export const OTLP_ITEM_LIMITS_DEFAULT: OtlpItemLimits = Object.freeze({
+  attributesPerItemMax: OtlpLimits.attributesPerItemMax,
+  attributeValueBytesMax: OtlpLimits.attributeValueBytesMax,
+  timestampPastMsMax: OtlpLimits.timestampPastMsMax,
+  timestampFutureMsMax: OtlpLimits.timestampFutureMsMax,
+});
+
+/** OTLP_ITEM_LIMITS_RANGES are the allowed ranges of OtlpItemLimits (within what storage keeps: StorageLimits). */
+export const OTLP_ITEM_LIMITS_RANGES: Readonly<Record<keyof OtlpItemLimits, readonly [number, number]>> = {
+  attributesPerItemMax: [1, StorageLimits.attributesPerListMax],
+  attributeValueBytesMax: [4, StorageLimits.stringBytesMax],
+  timestampPastMsMax: [60_000, 10 * 365 * 24 * 3_600_000],
+  timestampFutureMsMax: [1_000, 7 * 24 * 3_600_000],
+};
+
+/** resolveItemLimits fills and checks a node's item limits: a value out of its range is ERR_INVALID_ARGUMENT naming it. */
+export function resolveItemLimits(p: Partial<OtlpItemLimits> = {}): OtlpItemLimits {
+  const out = { ...OTLP_ITEM_LIMITS_DEFAULT, ...p };
+  for (const [k, [lo, hi]] of Object.entries(OTLP_ITEM_LIMITS_RANGES)) {
+    const v = out[k as keyof OtlpItemLimits];
+    if (!Number.isSafeInteger(v) || v < lo || v > hi) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `OTLP item limit ${k} must be an integer in [${lo}, ${hi}], got ${v}`, { setting: k });
+  }
+  return out;
+}
 
 /** OtlpDecodeOptions are what a decode needs besides the body: the tenant every row carries, and the clock of the timestamp window. */
 export interface OtlpDecodeOptions {
   readonly tenant: string;
   /** nowMs is the receiver's wall clock (ms since the epoch); items whose time is outside the window around it are refused. */
   readonly nowMs: number;
+  /** limits are the item limits in force (resolveItemLimits; default OTLP_ITEM_LIMITS_DEFAULT). */
+  readonly limits?: OtlpItemLimits;
 }
 
 /** OtlpRejection is one refused item: a stable code (a key of OtlpRejectionCodes) and a message naming the item and the problem. */
@@ -86,15 +122,18 @@ export class DecodeContext {
   itemTruncated = 0;
   items = 0;
   problem: OtlpRejection | null = null;
+  /** limits are the item limits of this decode. */
+  readonly limits: OtlpItemLimits;
 
   constructor(o: OtlpDecodeOptions) {
     const tenantProblem = checkTenantId(o.tenant);
     if (tenantProblem !== null) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `OTLP decode: ${tenantProblem}`);
     assert(Number.isSafeInteger(o.nowMs) && o.nowMs >= 0, 'OTLP decode nowMs is a non-negative integer');
     this.tenant = o.tenant;
-    const min = o.nowMs - OtlpLimits.timestampPastMsMax;
+    this.limits = o.limits ?? OTLP_ITEM_LIMITS_DEFAULT;
+    const min = o.nowMs - this.limits.timestampPastMsMax;
     this.timeMinNano = BigInt(min < 0 ? 0 : min) * NANOS_PER_MS;
-    this.timeMaxNano = BigInt(o.nowMs + OtlpLimits.timestampFutureMsMax) * NANOS_PER_MS;
+    this.timeMaxNano = BigInt(o.nowMs + this.limits.timestampFutureMsMax) * NANOS_PER_MS;
     assert(this.timeMinNano <= this.timeMaxNano, 'timestamp window not empty');
   }
 

@@ -42,7 +42,7 @@ import type { ShardWriter } from './shard-writer.js';
 import { keepTrace, sampleUpperBound } from './head-sampling.js';
 import { TokenBucket } from './token-bucket.js';
 
-import type { OtlpSignal } from './decode-result.js';
+import type { OtlpDecodeOptions, OtlpItemLimits, OtlpSignal } from './decode-result.js';
 
 export type { OtlpSignal };
 /** OTLP_SIGNALS lists them in the default shedding priority (kept first → shed last). */
@@ -60,7 +60,7 @@ export interface DecodedRows<Row> {
 }
 
 /** Decoder decodes one request body of one signal; a body that is not such a request throws ERR_INVALID_ARGUMENT. */
-export type Decoder<Row> = (body: Uint8Array, o: { readonly tenant: string; readonly nowMs: number }) => DecodedRows<Row>;
+export type Decoder<Row> = (body: Uint8Array, o: OtlpDecodeOptions) => DecodedRows<Row>;
 
 /** Decoders are the six decoders, by signal and format. */
 export interface Decoders {
@@ -131,6 +131,8 @@ export interface IngesterDeps {
   readonly priority?: readonly OtlpSignal[];
   /** settings are the node's ingest limits (resolveIngestSettings; default: IngestLimits). */
   readonly settings?: IngestSettings;
+  /** itemLimits are the node's per-item decode limits (resolveItemLimits; default: OtlpLimits). */
+  readonly itemLimits?: OtlpItemLimits;
 }
 
 /** IngestRequest is one decompressed request. */
@@ -263,7 +265,8 @@ export class Ingester {
     if (shardCount < 1) throw new OtlpdbError('ERR_UNAVAILABLE', 'the cluster is bootstrapping: no shard placement yet; retry');
     let decoded: DecodedRows<SpanRow | MetricPointRow | LogRow>;
     try {
-      decoded = this.#d.decoders[req.signal][req.format](req.body, { tenant: req.tenant, nowMs: this.#d.wallMs() });
+      const o = { tenant: req.tenant, nowMs: this.#d.wallMs(), ...(this.#d.itemLimits === undefined ? {} : { limits: this.#d.itemLimits }) };
+      decoded = this.#d.decoders[req.signal][req.format](req.body, o);
     } catch (err) {
       if (err instanceof OtlpdbError) this.stats.refusedInvalid++;
       throw err;

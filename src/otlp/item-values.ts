@@ -7,7 +7,7 @@
  * An IdSlab is owned by one decode call. Invariant: 0 <= at <= slab.length.
  */
 import { assert } from '../errors.js';
-import { OtlpLimits, StorageLimits } from '../limits.js';
+import { StorageLimits } from '../limits.js';
 import type { AnyValue, KeyValue, SpanRow, StatusCode } from '../storage/rows.js';
 import type { DecodeContext } from './decode-result.js';
 
@@ -119,7 +119,7 @@ export function utf8CutEnd(buf: Uint8Array, start: number, end: number, maxBytes
 /**
  * finishAttributes applies the per-item rules to a decoded attribute list:
  * duplicate keys refuse the item. (The count limit is applied while decoding:
- * the decoder keeps the first OtlpLimits.attributesPerItemMax and counts the
+ * the decoder keeps the first attributesPerItemMax (OtlpItemLimits) and counts the
  * rest, see droppedPlus.)
  */
 export function finishAttributes(ctx: DecodeContext, attrs: readonly KeyValue[], what: string): readonly KeyValue[] {
@@ -153,10 +153,6 @@ export function droppedPlus(sent: number, cut: number): number {
   return n > U32_MAX ? U32_MAX : n;
 }
 
-/** attributesFull says whether an attribute list already holds as many attributes as an item keeps. */
-export function attributesFull(attrs: readonly KeyValue[]): boolean {
-  return attrs.length >= OtlpLimits.attributesPerItemMax;
-}
 
 /** checkEnum records OTLP_BAD_ENUM on the current item unless 0 <= v <= max. */
 export function checkEnum(ctx: DecodeContext, v: number, max: number, what: string): void {

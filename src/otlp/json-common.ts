@@ -5,7 +5,7 @@
  * out identical to the protobuf decoders' (same checks from item-values.ts,
  * same shared empty values, same item paths).
  */
-import { OtlpLimits, StorageLimits } from '../limits.js';
+import { StorageLimits } from '../limits.js';
 import type { AnyValue, KeyValue, Resource, Scope } from '../storage/rows.js';
 import type { DecodeContext, OtlpRejection } from './decode-result.js';
 import { EMPTY_ID, EMPTY_VALUE, NONE, checkStringBytes, droppedPlus, duplicateKey, finishAttributes, optionalId, requiredId, utf8CutEnd } from './item-values.js';
@@ -26,7 +26,7 @@ export function checkedString(ctx: DecodeContext, o: JObj, camel: string, snake:
 }
 
 function attrString(ctx: DecodeContext, s: string): string {
-  const max = OtlpLimits.attributeValueBytesMax;
+  const max = ctx.limits.attributeValueBytesMax;
   if (s.length * 3 <= max) return s;
   const b = Buffer.from(s, 'utf8');
   const e = utf8CutEnd(b, 0, b.length, max);
@@ -130,7 +130,7 @@ export function keyValue(ctx: DecodeContext, kv: JObj, depth: number, attr: bool
   return { key, value };
 }
 
-/** Attrs is an item's decoded attributes and how many were cut by OtlpLimits.attributesPerItemMax. */
+/** Attrs is an item's decoded attributes and how many were cut by the decode's attributesPerItemMax. */
 export interface Attrs {
   readonly attributes: readonly KeyValue[];
   readonly cut: number;
@@ -138,11 +138,11 @@ export interface Attrs {
 
 const NO_ATTRS: Attrs = Object.freeze({ attributes: NONE, cut: 0 });
 
-/** attributes decodes a repeated KeyValue field: the first OtlpLimits.attributesPerItemMax are kept (duplicates refused), the rest counted in `cut`, unread. */
+/** attributes decodes a repeated KeyValue field: the first ctx.limits.attributesPerItemMax are kept (duplicates refused), the rest counted in `cut`, unread. */
 export function attributes(ctx: DecodeContext, o: JObj, camel: string, snake: string, what: string): Attrs {
   const raw = arr(o, camel, snake);
   if (raw.length === 0) return NO_ATTRS;
-  const n = Math.min(raw.length, OtlpLimits.attributesPerItemMax);
+  const n = Math.min(raw.length, ctx.limits.attributesPerItemMax);
   const list: KeyValue[] = new Array(n);
   for (let i = 0; i < n; i++) {
     try {

@@ -8,7 +8,7 @@
  * sent twice: the last one wins (as protobufjs decodes; protobuf would merge —
  * no OTLP exporter sends that).
  */
-import { OtlpLimits, StorageLimits } from '../limits.js';
+import { StorageLimits } from '../limits.js';
 import type { AnyValue, KeyValue, Resource, Scope } from '../storage/rows.js';
 import type { DecodeContext, OtlpRejection } from './decode-result.js';
 import { EMPTY_VALUE, NONE, checkStringBytes, droppedPlus, duplicateKey, finishAttributes, utf8CutEnd } from './item-values.js';
@@ -106,9 +106,9 @@ export function readAnyValue(r: ProtoReader, ctx: DecodeContext, end: number, de
   return out;
 }
 
-/** readAttrString decodes an attribute string value, cut to OtlpLimits.attributeValueBytesMax at a character boundary (counted). */
+/** readAttrString decodes an attribute string value, cut to the decode's attributeValueBytesMax at a character boundary (counted). */
 function readAttrString(r: ProtoReader, ctx: DecodeContext, start: number, end: number): string {
-  const e = utf8CutEnd(r.buf, start, end, OtlpLimits.attributeValueBytesMax);
+  const e = utf8CutEnd(r.buf, start, end, ctx.limits.attributeValueBytesMax);
   if (e !== end) ctx.itemTruncated++;
   return r.string(start, e);
 }
@@ -190,7 +190,7 @@ export function readKeyValue(r: ProtoReader, ctx: DecodeContext, end: number, de
 
 /**
  * AttrList collects the repeated KeyValue field of one item: the first
- * OtlpLimits.attributesPerItemMax are kept, the rest only counted in `cut`.
+ * decode's attributesPerItemMax (OtlpItemLimits) are kept, the rest only counted in `cut`.
  */
 export class AttrList {
   list: KeyValue[] | null = null;
@@ -209,7 +209,7 @@ export class AttrList {
       list = [];
       this.list = list;
     }
-    if (list.length < OtlpLimits.attributesPerItemMax) list.push(readKeyValue(r, ctx, end, 1, true));
+    if (list.length < ctx.limits.attributesPerItemMax) list.push(readKeyValue(r, ctx, end, 1, true));
     else this.cut++;
   }
 
@@ -223,7 +223,7 @@ export class AttrList {
   /** refuseCut records OTLP_TOO_MANY_ATTRIBUTES when attributes were cut from an item that has no dropped count. */
   refuseCut(ctx: DecodeContext, what: string): void {
     if (this.cut > 0) {
-      ctx.reject('OTLP_TOO_MANY_ATTRIBUTES', `${what} has more than ${OtlpLimits.attributesPerItemMax} attributes`);
+      ctx.reject('OTLP_TOO_MANY_ATTRIBUTES', `${what} has more than ${ctx.limits.attributesPerItemMax} attributes`);
     }
   }
 }

@@ -23,7 +23,8 @@ import { keepTrace, sampleUpperBound } from './head-sampling.js';
 import { Ingester } from './ingest.js';
 import type { Admission, OtlpSignal } from './ingest.js';
 import { TEST_NOW_MS } from './otlp-test-gen.js';
-import { encodeProto, request, validSpan } from './otlp-test-cases.js';
+import { encodeJson, encodeProto, request, validSpan } from './otlp-test-cases.js';
+import { resolveItemLimits } from './decode-result.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const NOW = 1_780_000_000_000;
@@ -344,4 +345,25 @@ t.test('Ingester answers partial success with the decoder\'s and the shards\' re
   const r = await sampled.ingest({ signal: 'traces', tenant: 'default', format: 'proto', body: encodeProto('traces', request('traces', many)), deadlineMs: 5_000 });
   t.equal(sampled.stats.sampledOut, 200 - want, `head sampling dropped ${200 - want} of 200 spans, the SDK's decision`);
   t.equal(r.rejected, 0, 'sampled-out spans are not rejections');
+});
+
+t.test('a node\'s item limits reach both decoders: attributes kept, values cut, the time window', async (t) => {
+  const limits = resolveItemLimits({ attributesPerItemMax: 2, attributeValueBytesMax: 8, timestampPastMsMax: 60_000 });
+  const span = { ...validSpan(), attributes: [1, 2, 3].map((i) => ({ key: `k${i}`, value: { stringValue: 'x'.repeat(20) } })) };
+  const old = { ...validSpan(), spanId: Uint8Array.from({ length: 8 }, (_, k) => k + 100), startTimeUnixNano: String(BigInt(TEST_NOW_MS - 120_000) * 1_000_000n), endTimeUnixNano: String(BigInt(TEST_NOW_MS - 119_000) * 1_000_000n) };
+  const req = request('traces', [span, old]);
+  for (const [format, body, decode] of [
+    ['proto', encodeProto('traces', req), OTLP_DECODERS.traces.proto],
+    ['json', encodeJson(req), OTLP_DECODERS.traces.json],
+  ] as const) {
+    const r = decode(body, { tenant: 'default', nowMs: TEST_NOW_MS, limits });
+    t.equal(r.rows.length, 1, `${format}: the two-minute-old span is out of a one-minute window`);
+    t.equal(r.rejections[0]?.code, 'OTLP_TIMESTAMP_OUT_OF_RANGE');
+    const kept = r.rows[0];
+    t.same(kept?.attributes.map((a) => a.key), ['k1', 'k2'], `${format}: two attributes kept`);
+    t.equal(kept?.droppedAttributesCount, 1, `${format}: the third counted as dropped`);
+    t.same(kept?.attributes.map((a) => (a.value.type === 'string' ? a.value.value : '')), ['xxxxxxxx', 'xxxxxxxx'], `${format}: values cut to 8 bytes`);
+    t.equal(r.truncatedValues, 2);
+  }
+  t.throws(() => resolveItemLimits({ attributesPerItemMax: 0 }), { code: 'ERR_INVALID_ARGUMENT' });
 });
