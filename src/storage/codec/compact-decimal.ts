@@ -315,7 +315,7 @@ export function writeCompactDecimalChunk(
 
   w.reset();
   w.writeBits(CHUNK_FORMAT_VERSION, 8);
-  w.writeBits(ChunkEncoding.DecimalCompact, 8);
+  w.writeBits(ChunkEncoding.DecimalCompact | plan.encodingFlags, 8);
   w.writeUvarint(n);
   if (n === 0) return true;
   plan.writeHeader(w, ts);

@@ -12,7 +12,8 @@
  *   0x21 page:u32                                     → lastT page: last accepted timestamp of series
  *                                                        page×1024 … +1023 (rewritten by each flush touching it;
  *                                                        series ids are shard-wide, so no tenant)
- *   0x22 tenant\0 bucket:u64 seriesId:u32 flush:u64   → chunk run (float samples of gauges and sums)
+ *   0x22 tenant\0 bucket:u64 page:u32 flush:u64       → chunk block: float samples (gauges, sums) of the series
+ *                                                        page×128 … +127, sharing timestamp columns (chunk-block.ts)
  *   0x23 tenant\0 bucket:u64 seriesId:u32 flush:u64   → records (histogram, exponential histogram, summary points)
  *   0x24 tenant\0 bucket:u64 seriesId:u32 flush:u64   → exemplars of the points
  *   0x25 tenant\0 res:u8 bucket:u64 seriesId:u32 flush:u64 → float rollup partials (res 1 = 5m, 2 = 1h)
@@ -73,7 +74,7 @@
  */
 import { CodecLimits, MetricStoreLimits, StoreLimits } from '../../limits.js';
 import { type ErrorCode, OtlpdbError, assert } from '../../errors.js';
-import { ChunkIterator, SeriesEncoder, encodeSeries } from '../codec/index.js';
+import { ChunkIterator, SeriesEncoder } from '../codec/index.js';
 import { KeySpace, key, prefixEnd } from '../shard/keys.js';
 import type { KvRead, KvWriteBatch } from '../shard/shard-db.js';
 import type {
@@ -92,6 +93,7 @@ import { LabelIndex, METRIC_NAME_LABEL, type Matcher } from './label-index.js';
 import { type Labels, PREPARE_NEW, PREPARE_REFUSED, type SeriesHasher, SeriesRegistry, compareCodePoints } from './series-registry.js';
 import { isFloatPoint, numberValue, seriesLabels, timestampMs } from './series-identity.js';
 import { IdentityMemo } from './identity-memo.js';
+import { ChunkBlockDecoder, ChunkBlockEncoder, type ChunkBlockSeries, type DecodedSeries } from './chunk-block.js';
 import { FloatColumns, Head, forEachBucket, lastWins, mergeSamples } from './store-head.js';
 import { type RecordRollupPartial, type RecordRollupPoint, mergeRecordInto, recordPartialsOf, recordPointOf } from './record-rollup.js';
 import { ROLLUP_RESOLUTIONS, ROLLUP_WINDOW_MS, type Resolution, type RollupPartial, type RollupPoint, mergeInto, partialsOf, pickResolution, pointOf } from './rollup.js';
@@ -103,9 +105,10 @@ import {
   type StatCounts,
   type StoredExemplar,
   bucketStatKey,
+  chunkBlockKey,
+  chunkBlockPage,
   dataKey,
   dataKeyPrefix,
-  decodeChunkRun,
   decodeExemplars,
   decodeLastTPage,
   decodeRecordRollups,
@@ -113,7 +116,6 @@ import {
   decodeRollups,
   decodeSeriesPage,
   decodeStats,
-  encodeChunkRun,
   encodeExemplars,
   encodeLastTPage,
   encodeRecordRollups,
@@ -212,6 +214,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
   readonly #seriesMax: number;
   readonly #chunkSamples: number;
   readonly #encoder = new SeriesEncoder();
+  readonly #blockEncoder = new ChunkBlockEncoder(this.#encoder);
   #registry: SeriesRegistry;
   #index = new LabelIndex();
   /** #tenantOf[id] and #isFloat[id] are per series; #lastT[0, size) the last accepted timestamps (-Infinity: none). */
@@ -496,7 +499,8 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     }
     indexBytes += lastTBytes;
 
-    // Float samples: chunk runs and rollups per bucket.
+    // Float samples: rollups per series and bucket; chunk blocks per (tenant, bucket, id page), with shared timestamp columns.
+    const chunkBlocks = new Map<string, { tenant: string; bucket: number; page: number; series: ChunkBlockSeries[]; samples: number }>();
     for (const id of sortedKeys(h.floats)) {
       const cols = h.floats.get(id) as FloatColumns;
       const tenant = this.#tenantOf[id] as string;
@@ -504,14 +508,22 @@ export class MetricStore implements SignalStore<MetricPointRow> {
       forEachBucket(all.ts, cols.n, B, (bucket, from, to) => {
         const ts = all.ts.subarray(from, to);
         const vs = all.vs.subarray(from, to);
-        const chunks = encodeSeries(ts, vs, this.#chunkSamples, this.#encoder);
-        putData(tenant, bucket, dataKey(MetricKeySpace.Chunks, tenant, bucket, id, fi), encodeChunkRun(chunks), to - from);
+        const page = chunkBlockPage(id);
+        const blockId = `${bucket}:${page}:${tenant}`;
+        let block = chunkBlocks.get(blockId);
+        if (block === undefined) chunkBlocks.set(blockId, (block = { tenant, bucket, page, series: [], samples: 0 }));
+        block.series.push({ id, ts, vs });
+        block.samples += to - from;
         for (const { res, tag } of ROLLUP_RESOLUTIONS) {
           const W = ROLLUP_WINDOW_MS[res];
           const partials = partialsOf(ts, vs, to - from, W);
           putData(tenant, bucket, rollupKey(MetricKeySpace.Rollups, tenant, tag, bucket, id, fi), encodeRollups(partials, bucket * B, W, this.#encoder), 0);
         }
       });
+    }
+    // Series were visited in id order, so each block's series are sorted.
+    for (const b of chunkBlocks.values()) {
+      putData(b.tenant, b.bucket, chunkBlockKey(b.tenant, b.bucket, b.page, fi), this.#blockEncoder.encode(b.page, b.series, this.#chunkSamples), b.samples);
     }
     // Histogram and summary records.
     for (const id of sortedKeys(h.records)) {
@@ -841,19 +853,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
   }
 
   async #selectRaw(kv: KvRead, tenant: string, group: number[], minMs: number, maxMs: number, buckets: readonly number[], stats: ScanStats): Promise<SeriesSamples[]> {
-    const it = new ChunkIterator();
-    const parts = await this.#readDurable(kv, MetricKeySpace.Chunks, tenant, group, buckets, stats, (v) => {
-      const ts: number[] = [];
-      const vs: number[] = [];
-      for (const c of decodeChunkRun(v)) {
-        it.reset(c);
-        while (it.next()) {
-          ts.push(it.t);
-          vs.push(it.v);
-        }
-      }
-      return { ts, vs };
-    });
+    const parts = await this.#readChunkBlocks(kv, tenant, group, buckets, stats);
     const out: SeriesSamples[] = [];
     for (const id of group) {
       const ts: number[] = [];
@@ -955,6 +955,40 @@ export class MetricStore implements SignalStore<MetricPointRow> {
       const first = part[0] as number;
       const last = part[part.length - 1] as number;
       out.push([Math.max(minMs, first * B), Math.min(maxMs, (last + 1) * B - 1), part.filter((b) => durable.has(b))]);
+    }
+    return out;
+  }
+
+  /**
+   * #readChunkBlocks reads the float samples of the series `group` (sorted
+   * ids) in `buckets` (sorted) from the chunk blocks of their id pages, per
+   * series in (bucket, flushIndex) order — write order. The durable copy of
+   * the frozen head is skipped, as in #readDurable.
+   */
+  async #readChunkBlocks(kv: KvRead, tenant: string, group: number[], buckets: readonly number[], stats: ScanStats): Promise<Map<number, DecodedSeries[]>> {
+    const out = new Map<number, DecodedSeries[]>();
+    if (group.length === 0) return out;
+    const wanted = new Set(group);
+    const skipFlush = this.#frozen?.flushIndex ?? -1;
+    const firstPage = chunkBlockPage(group[0] as number);
+    const lastPage = chunkBlockPage(group[group.length - 1] as number);
+    const prefixBytes = tenantPrefix(MetricKeySpace.Chunks, tenant).length;
+    const dec = new ChunkBlockDecoder();
+    for (const bucket of buckets) {
+      const range = { gte: dataKeyPrefix(MetricKeySpace.Chunks, tenant, bucket, firstPage), lt: dataKeyPrefix(MetricKeySpace.Chunks, tenant, bucket, lastPage + 1) };
+      for await (const page of kv.pages(range)) {
+        for (const e of page) {
+          const f = parseDataKey(e.key, prefixBytes);
+          if (f.flushIndex === skipFlush) continue;
+          stats.blocksScanned++;
+          stats.bytesRead += e.value.length;
+          for (const [id, samples] of dec.decode(e.value, f.seriesId, wanted)) {
+            let list = out.get(id);
+            if (list === undefined) out.set(id, (list = []));
+            list.push(samples);
+          }
+        }
+      }
     }
     return out;
   }

@@ -1,0 +1,260 @@
+/**
+ * chunk-block.ts — the chunk block: the float samples of up to
+ * MetricStoreLimits.chunkBlockSeries series (one id page) in one bucket
+ * written by one flush, as one sealed LevelDB value (store format 2). Series
+ * whose timestamps in the block are identical — every series scraped together
+ * by one exporter — reference one shared timestamp column instead of each
+ * coding its own: their chunks carry values only (CHUNK_TIMESTAMPS_EXTERNAL,
+ * src/storage/codec/chunk-format.ts).
+ *
+ * Key (store-format.ts chunkBlockKey): `0x22 tenant\0 bucket:u64 page:u32 flush:u64`,
+ * page = floor(seriesId / chunkBlockSeries).
+ *
+ * Value: a sealed block (block.ts: magic, version, kind metricChunkBlock,
+ * length, CRC-32C over header and payload) whose payload is
+ *
+ *   0        1
+ *   +--------+------------+---------------------------+------------+-----------------------------+
+ *   | format | uvarint C  | C × (uvarint len | column) | uvarint S  | S × series entry            |
+ *   | u8 = 2 | columns    | timestamp-column.ts       | series     |                             |
+ *   +--------+------------+---------------------------+------------+-----------------------------+
+ *
+ *   series entry:
+ *     uvarint id − previous id − 1    (the first: id − page × chunkBlockSeries)
+ *     uvarint column ref              0: the chunks carry their own timestamps (a run longer than
+ *                                     timestampColumnSamplesMax); r >= 1: column r − 1
+ *     uvarint K                       chunks, in time order, chunkSamples samples each but the last
+ *     K × (uvarint len | chunk)       codec chunks; with a column, chunk j's times are the column's
+ *                                     next count_j times (and only compact encodings with external
+ *                                     timestamps)
+ *
+ * Invariants, checked on read (ERR_CORRUPTION otherwise): format 2; 1 <= S <=
+ * chunkBlockSeries; ids strictly increase inside the page; every column ref
+ * names a column and every column is referenced; the chunks of a series with
+ * a column hold exactly the column's times; columns strictly increase. The
+ * block's CRC-32C is verified before any of that, so a flipped bit in a
+ * shared column is caught even when it would still decode. A value of the
+ * per-series chunk runs of store format 1 (BlockKind.metricChunk) is refused
+ * with ERR_CORRUPTION naming the format: no deployed data uses it.
+ *
+ * NB: a read of one series opens its page's whole block (at most
+ * chunkBlockSeries series of one bucket): that is the price of the shared
+ * column and of one block header per page instead of per series.
+ */
+import { BlockKind, openBlock, sealBlock } from '../block.js';
+import { OtlpdbError, assert } from '../../errors.js';
+import { CodecLimits, MetricStoreLimits } from '../../limits.js';
+import { ByteReader, ByteWriter, ChunkIterator, SeriesEncoder, TimestampColumnDecoder, TimestampColumnEncoder, corrupt } from '../codec/index.js';
+
+/** CHUNK_BLOCK_FORMAT is payload byte 0 of a chunk block: store format 2 (format 1 was one chunk run per series). */
+export const CHUNK_BLOCK_FORMAT = 2;
+
+/** ChunkBlockSeries is one series' samples of a block: strictly increasing integer times, any float64 values. */
+export interface ChunkBlockSeries {
+  readonly id: number;
+  readonly ts: Float64Array;
+  readonly vs: Float64Array;
+}
+
+/** ChunkBlockSizes splits the payload of the last encoded block, for reports and the compression bench. */
+export interface ChunkBlockSizes {
+  /** columns is the number of distinct timestamp columns. */
+  columns: number;
+  /** columnBytes are the columns' bytes (without their length prefixes). */
+  columnBytes: number;
+  /** chunkBytes are the chunks' bytes (without their length prefixes). */
+  chunkBytes: number;
+  /** sealedBytes is the whole value: envelope, payload framing, columns and chunks. */
+  sealedBytes: number;
+}
+
+function columnHash(ts: Float64Array): string {
+  let sum = 0;
+  for (let i = 0; i < ts.length; i++) sum = (sum + (ts[i] as number)) % 4_294_967_291;
+  return `${ts.length}:${ts[0]}:${ts[ts.length - 1]}:${sum}`;
+}
+
+function sameTimes(a: Float64Array, b: Float64Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * ChunkBlockEncoder writes chunk blocks; it keeps its chunk and column
+ * encoders between blocks. sizes describes the last block written.
+ */
+export class ChunkBlockEncoder {
+  readonly #enc: SeriesEncoder;
+  readonly #cols = new TimestampColumnEncoder();
+  /** sizes splits the last block's bytes (ChunkBlockSizes). */
+  readonly sizes: ChunkBlockSizes = { columns: 0, columnBytes: 0, chunkBytes: 0, sealedBytes: 0 };
+
+  constructor(enc: SeriesEncoder = new SeriesEncoder()) {
+    this.#enc = enc;
+  }
+
+  /**
+   * encode seals the block of `series` (sorted by id, all in `page`, each
+   * with at least one sample) cut into chunks of chunkSamples samples.
+   */
+  encode(page: number, series: readonly ChunkBlockSeries[], chunkSamples: number): Uint8Array {
+    const P = MetricStoreLimits.chunkBlockSeries;
+    assert(series.length >= 1 && series.length <= P, 'a chunk block holds 1 to chunkBlockSeries series');
+    assert(Number.isSafeInteger(chunkSamples) && chunkSamples >= 1 && chunkSamples <= CodecLimits.chunkSamplesMax, 'chunkSamples in [1, chunkSamplesMax]');
+    // Columns: one per distinct timestamp array (a run too long for a column keeps its own timestamps).
+    const columns: Float64Array[] = [];
+    const byHash = new Map<string, number[]>();
+    const refs: number[] = [];
+    for (const s of series) {
+      assert(s.ts.length === s.vs.length && s.ts.length >= 1, 'a block series has samples');
+      if (s.ts.length > CodecLimits.timestampColumnSamplesMax) {
+        refs.push(0);
+        continue;
+      }
+      const h = columnHash(s.ts);
+      let list = byHash.get(h);
+      if (list === undefined) byHash.set(h, (list = []));
+      let ref = list.find((c) => sameTimes(columns[c] as Float64Array, s.ts));
+      if (ref === undefined) {
+        ref = columns.length;
+        columns.push(s.ts);
+        list.push(ref);
+      }
+      refs.push(ref + 1);
+    }
+    const columnBytes = columns.map((ts) => this.#cols.encode(ts, chunkSamples));
+    const chunks: Uint8Array[][] = series.map((s, i) => {
+      const external = refs[i] !== 0;
+      const out: Uint8Array[] = [];
+      for (let from = 0; from < s.ts.length; from += chunkSamples) {
+        const to = Math.min(s.ts.length, from + chunkSamples);
+        out.push(this.#enc.encodeChunk(s.ts.subarray(from, to), s.vs.subarray(from, to), external));
+      }
+      return out;
+    });
+    let bytes = 16;
+    let colTotal = 0;
+    let chunkTotal = 0;
+    for (const c of columnBytes) colTotal += c.length;
+    for (const list of chunks) for (const c of list) chunkTotal += c.length;
+    bytes += colTotal + chunkTotal + 8 * (columnBytes.length + series.length) + 8 * series.length * 4;
+    const w = new ByteWriter(bytes);
+    w.u8(CHUNK_BLOCK_FORMAT);
+    w.uvarint(columnBytes.length);
+    for (const c of columnBytes) {
+      w.uvarint(c.length);
+      w.raw(c);
+    }
+    w.uvarint(series.length);
+    let prev = page * P - 1;
+    series.forEach((s, i) => {
+      assert(s.id > prev && s.id < (page + 1) * P, 'block series are sorted and inside the page');
+      w.uvarint(s.id - prev - 1);
+      prev = s.id;
+      w.uvarint(refs[i] as number);
+      const list = chunks[i] as Uint8Array[];
+      w.uvarint(list.length);
+      for (const c of list) {
+        w.uvarint(c.length);
+        w.raw(c);
+      }
+    });
+    const sealed = sealBlock(BlockKind.metricChunkBlock, w.finish());
+    this.sizes.columns = columnBytes.length;
+    this.sizes.columnBytes = colTotal;
+    this.sizes.chunkBytes = chunkTotal;
+    this.sizes.sealedBytes = sealed.length;
+    return sealed;
+  }
+}
+
+/** DecodedSeries is one series' samples read from a block. */
+export interface DecodedSeries {
+  readonly ts: Float64Array;
+  readonly vs: Float64Array;
+}
+
+/**
+ * ChunkBlockDecoder opens chunk blocks; it keeps its chunk iterator and
+ * column decoder between blocks.
+ */
+export class ChunkBlockDecoder {
+  readonly #it = new ChunkIterator();
+  readonly #cols = new TimestampColumnDecoder();
+
+  /**
+   * decode verifies the block (envelope CRC, then every invariant in the file
+   * comment) and returns the samples of the series in `wanted` (all when
+   * null), by id. Throws ERR_CORRUPTION.
+   */
+  decode(bytes: Uint8Array, page: number, wanted: ReadonlySet<number> | null): Map<number, DecodedSeries> {
+    if (bytes.length >= 4 && bytes[3] === BlockKind.metricChunk) {
+      throw new OtlpdbError('ERR_CORRUPTION', 'metrics: a per-series chunk run of store format 1; this build reads chunk blocks (store format 2) only');
+    }
+    const P = MetricStoreLimits.chunkBlockSeries;
+    const r = new ByteReader(openBlock(bytes, BlockKind.metricChunkBlock));
+    const format = r.u8();
+    if (format !== CHUNK_BLOCK_FORMAT) throw corrupt(`metrics chunk block of format ${format}, expected ${CHUNK_BLOCK_FORMAT}`);
+    const nColumns = r.uvarint();
+    if (nColumns > P) throw corrupt(`metrics chunk block of ${nColumns} timestamp columns`);
+    const columnBytes: Uint8Array[] = [];
+    for (let c = 0; c < nColumns; c++) columnBytes.push(r.take(r.uvarint()));
+    const columns: (Float64Array | null)[] = columnBytes.map(() => null);
+    const referenced = new Uint8Array(nColumns);
+    const nSeries = r.uvarint();
+    if (nSeries < 1 || nSeries > P) throw corrupt(`metrics chunk block of ${nSeries} series`);
+    const out = new Map<number, DecodedSeries>();
+    let id = page * P - 1;
+    for (let s = 0; s < nSeries; s++) {
+      id += r.uvarint() + 1;
+      if (id >= (page + 1) * P) throw corrupt(`metrics chunk block: series ${id} outside page ${page}`);
+      const ref = r.uvarint();
+      if (ref > nColumns) throw corrupt(`metrics chunk block: series ${id} names timestamp column ${ref - 1} of ${nColumns}`);
+      if (ref > 0) referenced[ref - 1] = 1;
+      const k = r.uvarint();
+      if (k > r.remaining) throw corrupt(`metrics chunk block: series ${id} claims ${k} chunks`);
+      const chunks: Uint8Array[] = [];
+      for (let j = 0; j < k; j++) chunks.push(r.take(r.uvarint()));
+      if (wanted !== null && !wanted.has(id)) continue;
+      let column: Float64Array | undefined;
+      if (ref > 0) {
+        column = columns[ref - 1] ?? undefined;
+        if (column === undefined) {
+          column = this.#cols.decode(columnBytes[ref - 1] as Uint8Array);
+          columns[ref - 1] = column;
+        }
+      }
+      out.set(id, this.#series(id, chunks, column));
+    }
+    if (r.remaining !== 0) throw corrupt('metrics chunk block: trailing bytes');
+    for (let c = 0; c < nColumns; c++) if (referenced[c] === 0) throw corrupt(`metrics chunk block: timestamp column ${c} is not referenced`);
+    return out;
+  }
+
+  #series(id: number, chunks: readonly Uint8Array[], column: Float64Array | undefined): DecodedSeries {
+    const it = this.#it;
+    let n = 0;
+    for (const c of chunks) {
+      it.reset(c, column, column === undefined ? 0 : Math.min(n, column.length));
+      n += it.count;
+    }
+    if (column !== undefined && n !== column.length) throw corrupt(`metrics chunk block: series ${id} has ${n} samples for a column of ${column.length}`);
+    const ts = new Float64Array(n);
+    const vs = new Float64Array(n);
+    const bits = new Uint32Array(vs.buffer);
+    let i = 0;
+    for (const c of chunks) {
+      it.reset(c, column, i);
+      while (it.next()) {
+        ts[i] = it.t;
+        bits[2 * i] = it.vLo;
+        bits[2 * i + 1] = it.vHi;
+        i++;
+      }
+    }
+    assert(i === n, 'every counted sample was decoded');
+    for (let j = 1; j < n; j++) if (!((ts[j] as number) > (ts[j - 1] as number))) throw corrupt(`metrics chunk block: series ${id} times do not increase`);
+    return { ts, vs };
+  }
+}
