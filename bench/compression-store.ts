@@ -27,7 +27,7 @@ import { OtlpdbError, assert } from '../src/errors.js';
 import { MetricStoreLimits } from '../src/limits.js';
 import { initHash } from '../src/partition/hash.js';
 import { BLOCK_HEADER_BYTES } from '../src/storage/block.js';
-import { ByteReader } from '../src/storage/codec/index.js';
+import { ByteReader, timestampColumnShape } from '../src/storage/codec/index.js';
 import { MetricStore } from '../src/storage/metrics/metric-store.js';
 import { MetricKeySpace } from '../src/storage/metrics/store-format.js';
 import { KvWriteBatch, ShardDb } from '../src/storage/shard/shard-db.js';
@@ -102,13 +102,19 @@ function splitBlock(value: Uint8Array): { columns: number; columnBytes: number; 
   r.u8();
   const columns = r.uvarint();
   let columnBytes = 0;
-  for (let c = 0; c < columns; c++) columnBytes += r.take(r.uvarint()).length;
+  const chunksPerColumn: number[] = [];
+  for (let c = 0; c < columns; c++) {
+    const bytes = r.take(r.uvarint());
+    columnBytes += bytes.length;
+    const shape = timestampColumnShape(bytes);
+    chunksPerColumn.push(Math.ceil(shape.count / shape.pieceSamples));
+  }
   const nSeries = r.uvarint();
   let chunkBytes = 0;
   for (let s = 0; s < nSeries; s++) {
     r.uvarint();
-    r.uvarint();
-    const k = r.uvarint();
+    const ref = r.uvarint();
+    const k = ref === 0 ? r.uvarint() : (chunksPerColumn[ref - 1] as number);
     for (let j = 0; j < k; j++) chunkBytes += r.take(r.uvarint()).length;
   }
   assert(r.remaining === 0, 'a verified chunk block has no trailing bytes');

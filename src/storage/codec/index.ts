@@ -27,7 +27,8 @@ export { CompactDecimalScratch, CompactDecimalValueDecoder, DecimalCoding, Decim
 export { RATIONAL_Q_MAX, RationalPMode, RationalScratch, RationalValueDecoder, encodeRationalChunk, ratioOf } from './rational.js';
 export { DecimalMode, DecimalScratch, DecimalValueDecoder, decimalDigits, encodeDecimalChunk } from './decimal.js';
 export { ChunkIterator, SeriesEncoder, decodeChunk, encodeSeries } from './chunk.js';
-export { TimestampColumnDecoder, TimestampColumnEncoder } from './timestamp-column.js';
+export { TimestampColumnDecoder, TimestampColumnEncoder, timestampColumnShape } from './timestamp-column.js';
+export type { TimestampColumnShape } from './timestamp-column.js';
 export type { DecodedChunk } from './chunk.js';
 export { STRING_COLUMN_FORMAT_VERSION, StringLayout, decodeStringColumn, encodeStringColumn } from './strings.js';
 export type { StringColumnStats, StringLayoutValue } from './strings.js';

@@ -77,6 +77,22 @@ export class TimestampColumnEncoder {
   }
 }
 
+/** TimestampColumnShape is what a column's first two fields say: its times and its piece size. */
+export interface TimestampColumnShape {
+  readonly count: number;
+  readonly pieceSamples: number;
+}
+
+/** timestampColumnShape reads and bounds a column's count and piece size without decoding its times. Throws ERR_CORRUPTION. */
+export function timestampColumnShape(bytes: Uint8Array): TimestampColumnShape {
+  const r = new BitReader(bytes);
+  const count = r.readUvarint();
+  if (count < 1 || count > CodecLimits.timestampColumnSamplesMax) throw corrupt(`timestamp column claims ${count} times`);
+  const pieceSamples = r.readUvarint();
+  if (pieceSamples < 1 || pieceSamples > CodecLimits.chunkSamplesMax) throw corrupt(`timestamp column pieces of ${pieceSamples} times`);
+  return { count, pieceSamples };
+}
+
 /** TimestampColumnDecoder reads columns written by TimestampColumnEncoder. */
 export class TimestampColumnDecoder {
   readonly #r = new BitReader(new Uint8Array(0));

@@ -23,15 +23,17 @@
  *     uvarint id − previous id − 1    (the first: id − page × chunkBlockSeries)
  *     uvarint column ref              0: the chunks carry their own timestamps (a run longer than
  *                                     timestampColumnSamplesMax); r >= 1: column r − 1
- *     uvarint K                       chunks, in time order, chunkSamples samples each but the last
- *     K × (uvarint len | chunk)       codec chunks; with a column, chunk j's times are the column's
- *                                     next count_j times (and only compact encodings with external
- *                                     timestamps)
+ *     uvarint K                       only without a column: the number of chunks
+ *     K × (uvarint len | chunk)       codec chunks in time order; with a column K = ceil(column
+ *                                     count / its pieceSamples) (the store's chunk size), chunk j
+ *                                     holds the times of piece j, and only compact encodings with
+ *                                     external timestamps
  *
  * Invariants, checked on read (ERR_CORRUPTION otherwise): format 2; 1 <= S <=
  * chunkBlockSeries; ids strictly increase inside the page; every column ref
- * names a column and every column is referenced; the chunks of a series with
- * a column hold exactly the column's times; columns strictly increase. The
+ * names a column and every column is referenced; chunk j of a series with a
+ * column holds exactly the times of the column's piece j; columns strictly
+ * increase. The
  * block's CRC-32C is verified before any of that, so a flipped bit in a
  * shared column is caught even when it would still decode. A value of the
  * per-series chunk runs of store format 1 (BlockKind.metricChunk) is refused
@@ -44,7 +46,7 @@
 import { BlockKind, openBlock, sealBlock } from '../block.js';
 import { OtlpdbError, assert } from '../../errors.js';
 import { CodecLimits, MetricStoreLimits } from '../../limits.js';
-import { ByteReader, ByteWriter, ChunkIterator, SeriesEncoder, TimestampColumnDecoder, TimestampColumnEncoder, corrupt } from '../codec/index.js';
+import { ByteReader, ByteWriter, ChunkIterator, SeriesEncoder, TimestampColumnDecoder, TimestampColumnEncoder, type TimestampColumnShape, corrupt, timestampColumnShape } from '../codec/index.js';
 
 /** CHUNK_BLOCK_FORMAT is payload byte 0 of a chunk block: store format 2 (format 1 was one chunk run per series). */
 export const CHUNK_BLOCK_FORMAT = 2;
@@ -154,7 +156,8 @@ export class ChunkBlockEncoder {
       prev = s.id;
       w.uvarint(refs[i] as number);
       const list = chunks[i] as Uint8Array[];
-      w.uvarint(list.length);
+      if (refs[i] === 0) w.uvarint(list.length);
+      else assert(list.length === Math.ceil(s.ts.length / chunkSamples), 'a column series has one chunk per piece');
       for (const c of list) {
         w.uvarint(c.length);
         w.raw(c);
@@ -199,7 +202,12 @@ export class ChunkBlockDecoder {
     const nColumns = r.uvarint();
     if (nColumns > P) throw corrupt(`metrics chunk block of ${nColumns} timestamp columns`);
     const columnBytes: Uint8Array[] = [];
-    for (let c = 0; c < nColumns; c++) columnBytes.push(r.take(r.uvarint()));
+    const shapes: TimestampColumnShape[] = [];
+    for (let c = 0; c < nColumns; c++) {
+      const bytes = r.take(r.uvarint());
+      columnBytes.push(bytes);
+      shapes.push(timestampColumnShape(bytes));
+    }
     const columns: (Float64Array | null)[] = columnBytes.map(() => null);
     const referenced = new Uint8Array(nColumns);
     const nSeries = r.uvarint();
@@ -211,8 +219,14 @@ export class ChunkBlockDecoder {
       if (id >= (page + 1) * P) throw corrupt(`metrics chunk block: series ${id} outside page ${page}`);
       const ref = r.uvarint();
       if (ref > nColumns) throw corrupt(`metrics chunk block: series ${id} names timestamp column ${ref - 1} of ${nColumns}`);
-      if (ref > 0) referenced[ref - 1] = 1;
-      const k = r.uvarint();
+      let k: number;
+      if (ref > 0) {
+        referenced[ref - 1] = 1;
+        const shape = shapes[ref - 1] as TimestampColumnShape;
+        k = Math.ceil(shape.count / shape.pieceSamples);
+      } else {
+        k = r.uvarint();
+      }
       if (k > r.remaining) throw corrupt(`metrics chunk block: series ${id} claims ${k} chunks`);
       const chunks: Uint8Array[] = [];
       for (let j = 0; j < k; j++) chunks.push(r.take(r.uvarint()));
@@ -225,18 +239,21 @@ export class ChunkBlockDecoder {
           columns[ref - 1] = column;
         }
       }
-      out.set(id, this.#series(id, chunks, column));
+      out.set(id, this.#series(id, chunks, column, ref > 0 ? (shapes[ref - 1] as TimestampColumnShape).pieceSamples : 0));
     }
     if (r.remaining !== 0) throw corrupt('metrics chunk block: trailing bytes');
     for (let c = 0; c < nColumns; c++) if (referenced[c] === 0) throw corrupt(`metrics chunk block: timestamp column ${c} is not referenced`);
     return out;
   }
 
-  #series(id: number, chunks: readonly Uint8Array[], column: Float64Array | undefined): DecodedSeries {
+  #series(id: number, chunks: readonly Uint8Array[], column: Float64Array | undefined, pieceSamples: number): DecodedSeries {
     const it = this.#it;
     let n = 0;
     for (const c of chunks) {
       it.reset(c, column, column === undefined ? 0 : Math.min(n, column.length));
+      if (column !== undefined && it.count !== Math.min(pieceSamples, column.length - n)) {
+        throw corrupt(`metrics chunk block: series ${id} has a chunk of ${it.count} samples for a column piece of ${Math.min(pieceSamples, column.length - n)}`);
+      }
       n += it.count;
     }
     if (column !== undefined && n !== column.length) throw corrupt(`metrics chunk block: series ${id} has ${n} samples for a column of ${column.length}`);
