@@ -1017,6 +1017,8 @@ export const MetricStoreLimits = {
   seriesMax: MetricHeadLimits.seriesMax,
   /** chunkBlockSeries is the id page of one chunk block (chunk-block.ts): the series whose float samples of one bucket one flush writes as one value, sharing timestamp columns. */
   chunkBlockSeries: 128,
+  /** chunkBlockBytesTarget cuts a page's chunk block into parts (chunk-block.ts) past about this many encoded bytes. */
+  chunkBlockBytesTarget: 1024 * 1024,
   /** selectSeriesPerBatchMax bounds the series of one batch a read yields (and the series whose data a read holds at once). */
   selectSeriesPerBatchMax: 512,
   /** selectBucketsPerBatchMax bounds the time buckets (with data) one read batch covers: 24 hours of 2-hour buckets. */
@@ -1036,7 +1038,8 @@ assert(MetricStoreLimits.bucketMs % 3_600_000 === 0, 'a bucket holds whole 1h ro
 assert(MetricStoreLimits.seriesMax <= MetricHeadLimits.seriesMax, 'seriesMax within the registry bound');
 assert(MetricStoreLimits.seriesMax <= 0xffff_ffff, 'series ids are u32');
 assert(MetricStoreLimits.selectSeriesPerBatchMax >= 1, 'a read batch holds a series');
-assert(MetricStoreLimits.chunkBlockSeries >= 1 && MetricStoreLimits.chunkBlockSeries <= 0xffff, 'a chunk block holds 1 to 65,535 series');
+assert(MetricStoreLimits.chunkBlockSeries >= 1 && MetricStoreLimits.chunkBlockSeries <= 0xffff, 'a chunk block holds 1 to 65,535 series (and parts fit a u16)');
+assert(MetricStoreLimits.chunkBlockBytesTarget * 4 <= ShardDbLimits.valueBytesMax, 'a chunk block part stays well under one LevelDB value');
 assert(MetricStoreLimits.selectBucketsPerBatchMax >= 1, 'a read batch covers a bucket');
 assert(MetricStoreLimits.expireKeysPerPassMax >= 1, 'a retention pass deletes something');
 assert(MetricStoreLimits.headSampleBytes >= 16, 'a float sample is two float64s');

@@ -53,7 +53,9 @@ t.test('chunk blocks round-trip every series bit for bit, all or a wanted subset
     const page = rand.intn(4);
     const series = pageOf(rand, page);
     const chunkSamples = [1, 7, 120, 480][rand.intn(4)] as number;
-    const bytes = enc.encode(page, series, chunkSamples);
+    const parts = enc.encode(page, series, chunkSamples);
+    t.equal(parts.length, 1, 'a small page is one block');
+    const bytes = parts[0] as Uint8Array;
     t.equal(enc.sizes.sealedBytes, bytes.length);
     const all = dec.decode(bytes, page, null);
     t.equal(all.size, series.length);
@@ -78,10 +80,37 @@ t.test('series with identical times share one column; a block is smaller than th
   t.ok(enc.sizes.columnBytes < 2 * 40, `${enc.sizes.columnBytes} bytes of columns`);
 });
 
+t.test('a page past chunkBlockBytesTarget is cut into parts, each with the columns its series use, together holding every sample', async (t) => {
+  const rand = new SeededRand(19);
+  const n = 1200;
+  const ts = scrape(rand, 1_795_754_521_622, n);
+  const series: ChunkBlockSeries[] = [];
+  for (let id = 0; id < P; id++) series.push({ id, ts, vs: Float64Array.from({ length: n }, () => Math.sqrt(rand.intn(2 ** 30)) * Math.PI) });
+  const enc = new ChunkBlockEncoder();
+  const parts = enc.encode(0, series, 120);
+  t.ok(parts.length >= 2, `${parts.length} parts`);
+  t.equal(enc.sizes.columns, parts.length, 'each part carries the one shared column');
+  const dec = new ChunkBlockDecoder();
+  const seen = new Set<number>();
+  let bytes = 0;
+  for (const part of parts) {
+    t.ok(part.length <= MetricStoreLimits.chunkBlockBytesTarget + 64 * 1024, `a part of ${part.length} bytes`);
+    bytes += part.length;
+    for (const [id, got] of dec.decode(part, 0, null)) {
+      t.notOk(seen.has(id), 'a series is in one part');
+      seen.add(id);
+      const want = series[id] as ChunkBlockSeries;
+      if (!sameBits(got.ts, want.ts) || !sameBits(got.vs, want.vs)) t.fail(`series ${id} differs`);
+    }
+  }
+  t.equal(seen.size, P);
+  t.equal(enc.sizes.sealedBytes, bytes);
+});
+
 t.test('planted bugs: a flipped bit anywhere (a shared column included) is ERR_CORRUPTION by the checksum', async (t) => {
   const rand = new SeededRand(13);
   const series = pageOf(rand, 1);
-  const bytes = new ChunkBlockEncoder().encode(1, series, 120);
+  const bytes = new ChunkBlockEncoder().encode(1, series, 120)[0] as Uint8Array;
   const dec = new ChunkBlockDecoder();
   // Byte 0 of the payload is the format, then the column count and the first column's length: the column starts after them.
   const r = new ByteReader(bytes.subarray(BLOCK_HEADER_BYTES));
@@ -108,7 +137,7 @@ t.test('planted bugs behind a valid checksum: wrong format, column refs, counts 
     { id: 2, ts, vs },
     { id: 5, ts, vs },
   ];
-  const good = new ChunkBlockEncoder().encode(0, series, 4);
+  const good = new ChunkBlockEncoder().encode(0, series, 4)[0] as Uint8Array;
   const dec = new ChunkBlockDecoder();
   t.equal(dec.decode(good, 0, null).size, 2);
   const payload = good.subarray(BLOCK_HEADER_BYTES);

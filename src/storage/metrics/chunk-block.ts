@@ -7,8 +7,11 @@
  * coding its own: their chunks carry values only (CHUNK_TIMESTAMPS_EXTERNAL,
  * src/storage/codec/chunk-format.ts).
  *
- * Key (store-format.ts chunkBlockKey): `0x22 tenant\0 bucket:u64 page:u32 flush:u64`,
- * page = floor(seriesId / chunkBlockSeries).
+ * Key (store-format.ts chunkBlockKey): `0x22 tenant\0 bucket:u64 page:u32 flush:u64 part:u16`,
+ * page = floor(seriesId / chunkBlockSeries); a page whose encoded samples
+ * pass MetricStoreLimits.chunkBlockBytesTarget is cut into parts 0, 1, …
+ * (series in id order, each part with the columns its series use), so a
+ * value stays well under ShardDbLimits.valueBytesMax.
  *
  * Value: a sealed block (block.ts: magic, version, kind metricChunkBlock,
  * length, CRC-32C over header and payload) whose payload is
@@ -58,7 +61,7 @@ export interface ChunkBlockSeries {
   readonly vs: Float64Array;
 }
 
-/** ChunkBlockSizes splits the payload of the last encoded block, for reports and the compression bench. */
+/** ChunkBlockSizes splits the bytes of the last encode call (all its parts), for reports and the compression bench. */
 export interface ChunkBlockSizes {
   /** columns is the number of distinct timestamp columns. */
   columns: number;
@@ -84,12 +87,12 @@ function sameTimes(a: Float64Array, b: Float64Array): boolean {
 
 /**
  * ChunkBlockEncoder writes chunk blocks; it keeps its chunk and column
- * encoders between blocks. sizes describes the last block written.
+ * encoders between blocks. sizes sums the parts of the last encode call.
  */
 export class ChunkBlockEncoder {
   readonly #enc: SeriesEncoder;
   readonly #cols = new TimestampColumnEncoder();
-  /** sizes splits the last block's bytes (ChunkBlockSizes). */
+  /** sizes splits the bytes of the last encode call, over all its parts (ChunkBlockSizes). */
   readonly sizes: ChunkBlockSizes = { columns: 0, columnBytes: 0, chunkBytes: 0, sealedBytes: 0 };
 
   constructor(enc: SeriesEncoder = new SeriesEncoder()) {
@@ -97,10 +100,15 @@ export class ChunkBlockEncoder {
   }
 
   /**
-   * encode seals the block of `series` (sorted by id, all in `page`, each
-   * with at least one sample) cut into chunks of chunkSamples samples.
+   * encode seals the blocks of `series` (sorted by id, all in `page`, each
+   * with at least one sample) cut into chunks of chunkSamples samples: one
+   * block, or several parts (in id order) when the encoded bytes pass
+   * MetricStoreLimits.chunkBlockBytesTarget, each part with the columns its
+   * series use. NB: one series whose run alone passes the target gets a part
+   * of its own, which may still pass ShardDbLimits.valueBytesMax, as a
+   * per-series chunk run of store format 1 could.
    */
-  encode(page: number, series: readonly ChunkBlockSeries[], chunkSamples: number): Uint8Array {
+  encode(page: number, series: readonly ChunkBlockSeries[], chunkSamples: number): Uint8Array[] {
     const P = MetricStoreLimits.chunkBlockSeries;
     assert(series.length >= 1 && series.length <= P, 'a chunk block holds 1 to chunkBlockSeries series');
     assert(Number.isSafeInteger(chunkSamples) && chunkSamples >= 1 && chunkSamples <= CodecLimits.chunkSamplesMax, 'chunkSamples in [1, chunkSamplesMax]');
@@ -111,7 +119,7 @@ export class ChunkBlockEncoder {
     for (const s of series) {
       assert(s.ts.length === s.vs.length && s.ts.length >= 1, 'a block series has samples');
       if (s.ts.length > CodecLimits.timestampColumnSamplesMax) {
-        refs.push(0);
+        refs.push(-1);
         continue;
       }
       const h = columnHash(s.ts);
@@ -123,11 +131,11 @@ export class ChunkBlockEncoder {
         columns.push(s.ts);
         list.push(ref);
       }
-      refs.push(ref + 1);
+      refs.push(ref);
     }
     const columnBytes = columns.map((ts) => this.#cols.encode(ts, chunkSamples));
     const chunks: Uint8Array[][] = series.map((s, i) => {
-      const external = refs[i] !== 0;
+      const external = refs[i] !== -1;
       const out: Uint8Array[] = [];
       for (let from = 0; from < s.ts.length; from += chunkSamples) {
         const to = Math.min(s.ts.length, from + chunkSamples);
@@ -135,39 +143,92 @@ export class ChunkBlockEncoder {
       }
       return out;
     });
+    // Parts: series in id order, cut before the series that would take a part past the byte target.
+    const sizes = this.sizes;
+    sizes.columns = 0;
+    sizes.columnBytes = 0;
+    sizes.chunkBytes = 0;
+    sizes.sealedBytes = 0;
+    const parts: Uint8Array[] = [];
+    let from = 0;
+    let partBytes = 0;
+    const used = new Set<number>();
+    for (let i = 0; i <= series.length; i++) {
+      let bytes = 0;
+      if (i < series.length) {
+        for (const c of chunks[i] as Uint8Array[]) bytes += c.length + 3;
+        const ref = refs[i] as number;
+        if (ref >= 0 && !used.has(ref)) bytes += (columnBytes[ref] as Uint8Array).length + 3;
+      }
+      if (i === series.length || (i > from && partBytes + bytes > MetricStoreLimits.chunkBlockBytesTarget)) {
+        parts.push(this.#part(page, series, refs, columnBytes, chunks, from, i, chunkSamples));
+        from = i;
+        partBytes = 0;
+        used.clear();
+        if (i < series.length) {
+          bytes = 0;
+          for (const c of chunks[i] as Uint8Array[]) bytes += c.length + 3;
+          if ((refs[i] as number) >= 0) bytes += (columnBytes[refs[i] as number] as Uint8Array).length + 3;
+        }
+      }
+      partBytes += bytes;
+      if (i < series.length && (refs[i] as number) >= 0) used.add(refs[i] as number);
+    }
+    assert(parts.length >= 1 && parts.length <= series.length, 'one to chunkBlockSeries parts');
+    return parts;
+  }
+
+  /** #part seals series [from, to) with the columns they use, renumbered in order of first use. */
+  #part(
+    page: number,
+    series: readonly ChunkBlockSeries[],
+    refs: readonly number[],
+    columnBytes: readonly Uint8Array[],
+    chunks: readonly Uint8Array[][],
+    from: number,
+    to: number,
+    chunkSamples: number,
+  ): Uint8Array {
+    const P = MetricStoreLimits.chunkBlockSeries;
+    const local = new Map<number, number>();
+    for (let i = from; i < to; i++) {
+      const ref = refs[i] as number;
+      if (ref >= 0 && !local.has(ref)) local.set(ref, local.size);
+    }
     let bytes = 16;
-    let colTotal = 0;
-    let chunkTotal = 0;
-    for (const c of columnBytes) colTotal += c.length;
-    for (const list of chunks) for (const c of list) chunkTotal += c.length;
-    bytes += colTotal + chunkTotal + 8 * (columnBytes.length + series.length) + 8 * series.length * 4;
+    for (const ref of local.keys()) bytes += (columnBytes[ref] as Uint8Array).length + 8;
+    for (let i = from; i < to; i++) for (const c of chunks[i] as Uint8Array[]) bytes += c.length + 8;
+    bytes += 32 * (to - from);
     const w = new ByteWriter(bytes);
     w.u8(CHUNK_BLOCK_FORMAT);
-    w.uvarint(columnBytes.length);
-    for (const c of columnBytes) {
+    w.uvarint(local.size);
+    for (const ref of local.keys()) {
+      const c = columnBytes[ref] as Uint8Array;
       w.uvarint(c.length);
       w.raw(c);
+      this.sizes.columnBytes += c.length;
     }
-    w.uvarint(series.length);
+    w.uvarint(to - from);
     let prev = page * P - 1;
-    series.forEach((s, i) => {
+    for (let i = from; i < to; i++) {
+      const s = series[i] as ChunkBlockSeries;
       assert(s.id > prev && s.id < (page + 1) * P, 'block series are sorted and inside the page');
       w.uvarint(s.id - prev - 1);
       prev = s.id;
-      w.uvarint(refs[i] as number);
+      const ref = refs[i] as number;
+      w.uvarint(ref < 0 ? 0 : (local.get(ref) as number) + 1);
       const list = chunks[i] as Uint8Array[];
-      if (refs[i] === 0) w.uvarint(list.length);
+      if (ref < 0) w.uvarint(list.length);
       else assert(list.length === Math.ceil(s.ts.length / chunkSamples), 'a column series has one chunk per piece');
       for (const c of list) {
         w.uvarint(c.length);
         w.raw(c);
+        this.sizes.chunkBytes += c.length;
       }
-    });
+    }
     const sealed = sealBlock(BlockKind.metricChunkBlock, w.finish());
-    this.sizes.columns = columnBytes.length;
-    this.sizes.columnBytes = colTotal;
-    this.sizes.chunkBytes = chunkTotal;
-    this.sizes.sealedBytes = sealed.length;
+    this.sizes.columns += local.size;
+    this.sizes.sealedBytes += sealed.length;
     return sealed;
   }
 }

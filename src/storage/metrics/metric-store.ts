@@ -12,7 +12,7 @@
  *   0x21 page:u32                                     → lastT page: last accepted timestamp of series
  *                                                        page×1024 … +1023 (rewritten by each flush touching it;
  *                                                        series ids are shard-wide, so no tenant)
- *   0x22 tenant\0 bucket:u64 page:u32 flush:u64       → chunk block: float samples (gauges, sums) of the series
+ *   0x22 tenant\0 bucket:u64 page:u32 flush:u64 part:u16 → chunk block: float samples (gauges, sums) of the series
  *                                                        page×128 … +127, sharing timestamp columns (chunk-block.ts)
  *   0x23 tenant\0 bucket:u64 seriesId:u32 flush:u64   → records (histogram, exponential histogram, summary points)
  *   0x24 tenant\0 bucket:u64 seriesId:u32 flush:u64   → exemplars of the points
@@ -124,6 +124,7 @@ import {
   encodeSeriesPage,
   encodeStats,
   lastTPageKey,
+  parseChunkBlockKey,
   parseDataKey,
   rollupKey,
   rollupKeyPrefix,
@@ -523,7 +524,9 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     }
     // Series were visited in id order, so each block's series are sorted.
     for (const b of chunkBlocks.values()) {
-      putData(b.tenant, b.bucket, chunkBlockKey(b.tenant, b.bucket, b.page, fi), this.#blockEncoder.encode(b.page, b.series, this.#chunkSamples), b.samples);
+      const parts = this.#blockEncoder.encode(b.page, b.series, this.#chunkSamples);
+      // The bucket's samples are counted once, with part 0.
+      parts.forEach((v, part) => putData(b.tenant, b.bucket, chunkBlockKey(b.tenant, b.bucket, b.page, fi, part), v, part === 0 ? b.samples : 0));
     }
     // Histogram and summary records.
     for (const id of sortedKeys(h.records)) {
@@ -978,11 +981,11 @@ export class MetricStore implements SignalStore<MetricPointRow> {
       const range = { gte: dataKeyPrefix(MetricKeySpace.Chunks, tenant, bucket, firstPage), lt: dataKeyPrefix(MetricKeySpace.Chunks, tenant, bucket, lastPage + 1) };
       for await (const page of kv.pages(range)) {
         for (const e of page) {
-          const f = parseDataKey(e.key, prefixBytes);
+          const f = parseChunkBlockKey(e.key, prefixBytes);
           if (f.flushIndex === skipFlush) continue;
           stats.blocksScanned++;
           stats.bytesRead += e.value.length;
-          for (const [id, samples] of dec.decode(e.value, f.seriesId, wanted)) {
+          for (const [id, samples] of dec.decode(e.value, f.page, wanted)) {
             let list = out.get(id);
             if (list === undefined) out.set(id, (list = []));
             list.push(samples);

@@ -231,9 +231,24 @@ export function chunkBlockPage(seriesId: number): number {
   return Math.floor(seriesId / MetricStoreLimits.chunkBlockSeries);
 }
 
-/** chunkBlockKey is `0x22 tenant\0 bucket:u64 page:u32 flushIndex:u64` (parseDataKey reads it, the page in the seriesId field). */
-export function chunkBlockKey(tenant: string, bucket: number, page: number, flushIndex: number): Uint8Array {
-  return dataKey(MetricKeySpace.Chunks, tenant, bucket, page, flushIndex);
+/** chunkBlockKey is `0x22 tenant\0 bucket:u64 page:u32 flushIndex:u64 part:u16`. */
+export function chunkBlockKey(tenant: string, bucket: number, page: number, flushIndex: number, part: number): Uint8Array {
+  return key(MetricKeySpace.Chunks).tenant(tenant).u64(bucket).u32(page).u64(flushIndex).u16(part).build();
+}
+
+/** ChunkBlockKeyFields are the fields after `tenant\0` of a chunk block key. */
+export interface ChunkBlockKeyFields {
+  readonly bucket: number;
+  readonly page: number;
+  readonly flushIndex: number;
+  readonly part: number;
+}
+
+/** parseChunkBlockKey reads a chunk block key whose `0x22 tenant\0` prefix is `prefixBytes` long. */
+export function parseChunkBlockKey(k: Uint8Array, prefixBytes: number): ChunkBlockKeyFields {
+  if (k.length !== prefixBytes + 22) throw corrupt(`metrics chunk block key of ${k.length} bytes, expected ${prefixBytes + 22}`);
+  const part = ((k[prefixBytes + 20] as number) << 8) | (k[prefixBytes + 21] as number);
+  return { bucket: readU64(k, prefixBytes), page: readU32(k, prefixBytes + 8), flushIndex: readU64(k, prefixBytes + 12), part };
 }
 
 // ---- histogram and summary records ----
