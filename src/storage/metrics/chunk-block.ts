@@ -36,15 +36,15 @@
  * chunkBlockSeries; ids strictly increase inside the page; every column ref
  * names a column and every column is referenced; chunk j of a series with a
  * column holds exactly the times of the column's piece j; columns strictly
- * increase. The
- * block's CRC-32C is verified before any of that, so a flipped bit in a
- * shared column is caught even when it would still decode. A value of the
+ * increase. The block's CRC-32C is verified before any of that, so a flipped
+ * bit in a shared column is caught even when it would still decode. A value of the
  * per-series chunk runs of store format 1 (BlockKind.metricChunk) is refused
  * with ERR_CORRUPTION naming the format: no deployed data uses it.
  *
  * NB: a read of one series opens its page's whole block (at most
- * chunkBlockSeries series of one bucket): that is the price of the shared
- * column and of one block header per page instead of per series.
+ * chunkBlockSeries series of one bucket, about chunkBlockBytesTarget per
+ * part): that is the price of the shared column and of one block header per
+ * page instead of per series.
  */
 import { BlockKind, openBlock, sealBlock } from '../block.js';
 import { OtlpdbError, assert } from '../../errors.js';

@@ -1,9 +1,10 @@
 /**
  * metric-store.ts — the metrics store of one shard replica
  * (SignalStore<MetricPointRow>): series identity and last timestamps kept for
- * the replica's life, a head of unflushed points, and at each flush Gorilla /
- * decimal chunk runs, histogram and summary records, exemplars, 5m and 1h
- * rollups, the new series and the durable stats, all in the flush's batch.
+ * the replica's life, a head of unflushed points, and at each flush chunk
+ * blocks (one per id page, shared timestamp columns), histogram and summary
+ * records, exemplars, 5m and 1h rollups, the new series and the durable
+ * stats, all in the flush's batch.
  *
  * Key layout (keys.ts conventions: big-endian, tenant then NUL):
  *
@@ -21,6 +22,10 @@
  *   0x2e tenant\0 bucket:u64 flush:u64                → bucket stat: samples, bytes and keys one flush wrote in
  *                                                        the bucket (retention reads these, not the data)
  *   0x2f tenant\0                                     → tenant stats: series, samples, dataBytes, indexBytes
+ *
+ * Store format 2: float samples are chunk blocks (chunk-block.ts); a value of
+ * format 1 (one chunk run per series, BlockKind.metricChunk) is refused with
+ * ERR_CORRUPTION naming the format, as no deployed data has it.
  *
  * bucket = floor(ms / MetricStoreLimits.bucketMs); flush = the flushIndex. A
  * read over [minMs, maxMs] seeks only the buckets that hold data (known from
