@@ -29,8 +29,11 @@
  *     uvarint K                       only without a column: the number of chunks
  *     K × (uvarint len | chunk)       codec chunks in time order; with a column K = ceil(column
  *                                     count / its pieceSamples) (the store's chunk size), chunk j
- *                                     holds the times of piece j, and only compact encodings with
- *                                     external timestamps
+ *                                     holds the times of piece j, only compact encodings with
+ *                                     external timestamps, each stored without its byte 0
+ *                                     (CHUNK_FORMAT_VERSION, implied by the block format and put
+ *                                     back on read); its sample count stays, a cross-check
+ *                                     against the column's piece
  *
  * Invariants, checked on read (ERR_CORRUPTION otherwise): format 2; 1 <= S <=
  * chunkBlockSeries; ids strictly increase inside the page; every column ref
@@ -49,7 +52,19 @@
 import { BlockKind, openBlock, sealBlock } from '../block.js';
 import { OtlpdbError, assert } from '../../errors.js';
 import { CodecLimits, MetricStoreLimits } from '../../limits.js';
-import { ByteReader, ByteWriter, ChunkIterator, SeriesEncoder, TimestampColumnDecoder, TimestampColumnEncoder, type TimestampColumnShape, corrupt, timestampColumnShape } from '../codec/index.js';
+import {
+  ByteReader,
+  ByteWriter,
+  CHUNK_FORMAT_VERSION,
+  CHUNK_TIMESTAMPS_EXTERNAL,
+  ChunkIterator,
+  SeriesEncoder,
+  TimestampColumnDecoder,
+  TimestampColumnEncoder,
+  type TimestampColumnShape,
+  corrupt,
+  timestampColumnShape,
+} from '../codec/index.js';
 
 /** CHUNK_BLOCK_FORMAT is payload byte 0 of a chunk block: store format 2 (format 1 was one chunk run per series). */
 export const CHUNK_BLOCK_FORMAT = 2;
@@ -218,12 +233,21 @@ export class ChunkBlockEncoder {
       const ref = refs[i] as number;
       w.uvarint(ref < 0 ? 0 : (local.get(ref) as number) + 1);
       const list = chunks[i] as Uint8Array[];
-      if (ref < 0) w.uvarint(list.length);
-      else assert(list.length === Math.ceil(s.ts.length / chunkSamples), 'a column series has one chunk per piece');
-      for (const c of list) {
-        w.uvarint(c.length);
-        w.raw(c);
-        this.sizes.chunkBytes += c.length;
+      if (ref < 0) {
+        w.uvarint(list.length);
+        for (const c of list) {
+          w.uvarint(c.length);
+          w.raw(c);
+          this.sizes.chunkBytes += c.length;
+        }
+      } else {
+        assert(list.length === Math.ceil(s.ts.length / chunkSamples), 'a column series has one chunk per piece');
+        for (const c of list) {
+          assert(c[0] === CHUNK_FORMAT_VERSION && ((c[1] as number) & CHUNK_TIMESTAMPS_EXTERNAL) !== 0, 'a column series chunk has external timestamps');
+          w.uvarint(c.length - 1);
+          w.raw(c.subarray(1));
+          this.sizes.chunkBytes += c.length - 1;
+        }
       }
     }
     const sealed = sealBlock(BlockKind.metricChunkBlock, w.finish());
@@ -246,6 +270,7 @@ export interface DecodedSeries {
 export class ChunkBlockDecoder {
   readonly #it = new ChunkIterator();
   readonly #cols = new TimestampColumnDecoder();
+  #scratch = new Uint8Array(256);
 
   /**
    * decode verifies the block (envelope CRC, then every invariant in the file
@@ -310,20 +335,26 @@ export class ChunkBlockDecoder {
   #series(id: number, chunks: readonly Uint8Array[], column: Float64Array | undefined, pieceSamples: number): DecodedSeries {
     const it = this.#it;
     let n = 0;
-    for (const c of chunks) {
-      it.reset(c, column, column === undefined ? 0 : Math.min(n, column.length));
-      if (column !== undefined && it.count !== Math.min(pieceSamples, column.length - n)) {
-        throw corrupt(`metrics chunk block: series ${id} has a chunk of ${it.count} samples for a column piece of ${Math.min(pieceSamples, column.length - n)}`);
+    if (column === undefined) {
+      for (const c of chunks) {
+        it.reset(c);
+        n += it.count;
       }
-      n += it.count;
+    } else {
+      n = column.length;
     }
-    if (column !== undefined && n !== column.length) throw corrupt(`metrics chunk block: series ${id} has ${n} samples for a column of ${column.length}`);
     const ts = new Float64Array(n);
     const vs = new Float64Array(n);
     const bits = new Uint32Array(vs.buffer);
     let i = 0;
     for (const c of chunks) {
-      it.reset(c, column, i);
+      if (column === undefined) {
+        it.reset(c);
+      } else {
+        it.reset(this.#whole(c), column, Math.min(i, n));
+        const piece = Math.min(pieceSamples, n - i);
+        if (it.count !== piece) throw corrupt(`metrics chunk block: series ${id} has a chunk of ${it.count} samples for a column piece of ${piece}`);
+      }
       while (it.next()) {
         ts[i] = it.t;
         bits[2 * i] = it.vLo;
@@ -331,8 +362,20 @@ export class ChunkBlockDecoder {
         i++;
       }
     }
-    assert(i === n, 'every counted sample was decoded');
+    if (i !== n) throw corrupt(`metrics chunk block: series ${id} has ${i} samples for ${n}`);
     for (let j = 1; j < n; j++) if (!((ts[j] as number) > (ts[j - 1] as number))) throw corrupt(`metrics chunk block: series ${id} times do not increase`);
     return { ts, vs };
   }
+
+  /** #whole puts a stored chunk's version byte back, in a buffer reused from chunk to chunk. */
+  #whole(stored: Uint8Array): Uint8Array {
+    const n = stored.length + 1;
+    if (this.#scratch.length < n) this.#scratch = new Uint8Array(Math.max(n, 2 * this.#scratch.length));
+    const out = this.#scratch.subarray(0, n);
+    out[0] = CHUNK_FORMAT_VERSION;
+    out.set(stored, 1);
+    return out;
+  }
+
+
 }
