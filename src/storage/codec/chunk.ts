@@ -13,7 +13,8 @@
  * one, or a column given for a chunk that has its own timestamps.
  *
  * Invariants (ChunkIterator): #index counts the samples produced, 0 <= #index
- * <= #count; #external is null or holds at least #externalFrom + #count times; after the last sample it checks the stream's zero padding, so a
+ * <= #count; #external is null or holds at least #externalFrom + #count
+ * times; after the last sample it checks the stream's zero padding, so a
  * chunk with trailing garbage is ERR_CORRUPTION; after any throw the iterator
  * stays done until reset.
  */

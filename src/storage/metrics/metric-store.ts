@@ -505,17 +505,30 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     }
     indexBytes += lastTBytes;
 
-    // Float samples: rollups per series and bucket; chunk blocks per (tenant, bucket, id page), with shared timestamp columns.
+    // Float samples: rollups per series and bucket; chunk blocks per (tenant, bucket, id page), with shared timestamp
+    // columns. Series come in id order, so a page's blocks are complete (and written, and their columns() copies
+    // dropped) when the next page starts: at most one page of copies is held.
     const chunkBlocks = new Map<string, { tenant: string; bucket: number; page: number; series: ChunkBlockSeries[]; samples: number }>();
+    const writeChunkBlocks = (): void => {
+      for (const b of chunkBlocks.values()) {
+        const parts = this.#blockEncoder.encode(b.page, b.series, this.#chunkSamples);
+        // The bucket's samples are counted once, with part 0.
+        parts.forEach((v, part) => putData(b.tenant, b.bucket, chunkBlockKey(b.tenant, b.bucket, b.page, fi, part), v, part === 0 ? b.samples : 0));
+      }
+      chunkBlocks.clear();
+    };
+    let openPage = -1;
     for (const id of sortedKeys(h.floats)) {
       const cols = h.floats.get(id) as FloatColumns;
       const tenant = this.#tenantOf[id] as string;
+      const page = chunkBlockPage(id);
+      if (page !== openPage) writeChunkBlocks();
+      openPage = page;
       const all = cols.columns();
       forEachBucket(all.ts, cols.n, B, (bucket, from, to) => {
         const ts = all.ts.subarray(from, to);
         const vs = all.vs.subarray(from, to);
-        const page = chunkBlockPage(id);
-        const blockId = `${bucket}:${page}:${tenant}`;
+        const blockId = `${bucket}:${tenant}`;
         let block = chunkBlocks.get(blockId);
         if (block === undefined) chunkBlocks.set(blockId, (block = { tenant, bucket, page, series: [], samples: 0 }));
         block.series.push({ id, ts, vs });
@@ -527,12 +540,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
         }
       });
     }
-    // Series were visited in id order, so each block's series are sorted.
-    for (const b of chunkBlocks.values()) {
-      const parts = this.#blockEncoder.encode(b.page, b.series, this.#chunkSamples);
-      // The bucket's samples are counted once, with part 0.
-      parts.forEach((v, part) => putData(b.tenant, b.bucket, chunkBlockKey(b.tenant, b.bucket, b.page, fi, part), v, part === 0 ? b.samples : 0));
-    }
+    writeChunkBlocks();
     // Histogram and summary records.
     for (const id of sortedKeys(h.records)) {
       const recs = h.records.get(id) as RecordPoint[];
