@@ -84,3 +84,30 @@ t.test('the store writes one chunk block per id page with one shared timestamp c
     await removeTempDb(tmp);
   }
 });
+
+t.test('a page past chunkBlockBytesTarget is written as several parts and reads back whole', async (t) => {
+  const tmp = await openTempDb();
+  try {
+    const store = new MetricStore({ hasher, seriesMax: 1000, chunkSamples: 120 });
+    const flusher = new Flusher(store, tmp.db);
+    const rand = new SeededRand(23);
+    const scrapes = 1500;
+    const t0 = 1_795_754_400_000;
+    const rows: MetricPointRow[] = [];
+    for (let i = 0; i < scrapes; i++) {
+      for (let s = 0; s < P; s++) rows.push(row(TENANT, { name: `m${s}`, host: 'a', tMs: t0 + i * 1000, data: gauge(Math.sqrt(rand.intn(2 ** 30)) * Math.PI) }));
+    }
+    t.equal(store.add(TENANT, rows, 0).accepted, rows.length);
+    await flusher.flush();
+    const values = await chunkValues(flusher);
+    t.ok(values.length >= 2, `${values.length} parts for one page`);
+    for (const { value } of values) t.ok(value.length <= MetricStoreLimits.chunkBlockBytesTarget + 64 * 1024, `a part of ${value.length} bytes`);
+    const floats = await readFloats(store, tmp.db, TENANT, ALL, 0, Infinity);
+    t.equal(floats.size, P);
+    let samples = 0;
+    for (const points of floats.values()) samples += points.length;
+    t.equal(samples, P * scrapes, 'every sample reads back');
+  } finally {
+    await removeTempDb(tmp);
+  }
+});
