@@ -110,10 +110,19 @@ function splitBlock(value: Uint8Array): { columns: number; columnBytes: number; 
     chunksPerColumn.push(Math.ceil(shape.count / shape.pieceSamples));
   }
   const nSeries = r.uvarint();
+  for (let runs = r.uvarint(); runs > 0; runs--) {
+    r.uvarint();
+    r.uvarint();
+  }
+  const refs: number[] = [];
+  for (let runs = r.uvarint(); runs > 0; runs--) {
+    const ref = r.uvarint();
+    for (let j = r.uvarint(); j > 0; j--) refs.push(ref);
+  }
+  assert(refs.length === nSeries, 'the column ref runs of a verified block cover its series');
   let chunkBytes = 0;
   for (let s = 0; s < nSeries; s++) {
-    r.uvarint();
-    const ref = r.uvarint();
+    const ref = refs[s] as number;
     const k = ref === 0 ? r.uvarint() : (chunksPerColumn[ref - 1] as number);
     for (let j = 0; j < k; j++) chunkBytes += r.take(r.uvarint()).length;
   }

@@ -144,14 +144,18 @@ t.test('planted bugs behind a valid checksum: wrong format, column refs, counts 
   t.equal(payload[0], CHUNK_BLOCK_FORMAT);
   t.equal(payload[1], 1, 'one column');
   const colLen = payload[2] as number;
-  const seriesAt = 3 + colLen; // uvarint S, then the first series: id delta, column ref, K
+  // uvarint S = 2, id runs [2: (2, 1), (2, 1)], ref runs [1: (1, 2)], then the chunks.
+  const seriesAt = 3 + colLen;
+  t.same([...payload.subarray(seriesAt, seriesAt + 9)], [2, 2, 2, 1, 2, 1, 1, 1, 2], 'the runs as drawn');
   const corruption = { code: 'ERR_CORRUPTION' };
   const cases: [string, (p: Uint8Array) => Uint8Array][] = [
     ['format 3', (p) => ((p[0] = 3), p)],
     ['column count 0 (the series name a missing column)', (p) => ((p[1] = 0), Uint8Array.of(...p.subarray(0, 2), ...p.subarray(3 + colLen)))],
-    ['column ref past the columns', (p) => ((p[seriesAt + 2] = 2), p)],
-    ['the first series takes its own times (the column is left unreferenced, its chunks lack times)', (p) => ((p[seriesAt + 2] = 0), p)],
-    ['series id outside the page (the first moves to 127, the second past it)', (p) => ((p[seriesAt + 1] = P - 1), p)],
+    ['column ref past the columns', (p) => ((p[seriesAt + 7] = 2), p)],
+    ['the series take their own times (the column is left unreferenced, their chunks lack times)', (p) => ((p[seriesAt + 7] = 0), p)],
+    ['series id outside the page (the first moves to 127, the second past it)', (p) => ((p[seriesAt + 2] = P - 1), p)],
+    ['an id run of length 0', (p) => ((p[seriesAt + 5] = 0), p)],
+    ['a column ref run covering one series too many', (p) => ((p[seriesAt + 8] = 3), p)],
     ['the column claims one time more than the chunks hold', (p) => ((p[3] = (p[3] as number) + 1), p)],
     ['the column claims one time fewer than the chunks hold', (p) => ((p[3] = (p[3] as number) - 1), p)],
     ['trailing bytes', (p) => Uint8Array.of(...p, 0)],

@@ -17,15 +17,19 @@
  * length, CRC-32C over header and payload) whose payload is
  *
  *   0        1
- *   +--------+------------+---------------------------+------------+-----------------------------+
- *   | format | uvarint C  | C × (uvarint len | column) | uvarint S  | S × series entry            |
- *   | u8 = 2 | columns    | timestamp-column.ts       | series     |                             |
- *   +--------+------------+---------------------------+------------+-----------------------------+
+ *   +--------+-----------+---------------------------+-----------+---------+----------+------------------+
+ *   | format | uvarint C | C × (uvarint len | column) | uvarint S | id runs | ref runs | S × series entry |
+ *   | u8 = 2 | columns   | timestamp-column.ts       | series    |         |          |                  |
+ *   +--------+-----------+---------------------------+-----------+---------+----------+------------------+
  *
- *   series entry:
- *     uvarint id − previous id − 1    (the first: id − page × chunkBlockSeries)
- *     uvarint column ref              0: the chunks carry their own timestamps (a run longer than
- *                                     timestampColumnSamplesMax); r >= 1: column r − 1
+ *   id runs:  uvarint R, R × (uvarint gap | uvarint length)   ids in runs of consecutive ids; a run
+ *             starts gap ids after the previous run's last id + 1 (the first: after page × chunkBlockSeries);
+ *             the lengths (>= 1) sum to S
+ *   ref runs: uvarint R, R × (uvarint ref | uvarint length)   the column ref of each series, in runs
+ *             (lengths >= 1, summing to S): 0 = the chunks carry their own timestamps (a run longer
+ *             than timestampColumnSamplesMax); r >= 1: column r − 1
+ *
+ *   series entry, in id order:
  *     uvarint K                       only without a column: the number of chunks
  *     K × (uvarint len | chunk)       codec chunks in time order; with a column K = ceil(column
  *                                     count / its pieceSamples) (the store's chunk size), chunk j
@@ -36,7 +40,8 @@
  *                                     against the column's piece
  *
  * Invariants, checked on read (ERR_CORRUPTION otherwise): format 2; 1 <= S <=
- * chunkBlockSeries; ids strictly increase inside the page; every column ref
+ * chunkBlockSeries; the runs cover exactly S series; ids strictly increase
+ * inside the page; every column ref
  * names a column and every column is referenced; chunk j of a series with a
  * column holds exactly the times of the column's piece j; columns strictly
  * increase. The block's CRC-32C is verified before any of that, so a flipped
@@ -224,14 +229,32 @@ export class ChunkBlockEncoder {
       this.sizes.columnBytes += c.length;
     }
     w.uvarint(to - from);
+    // Id runs, then column ref runs.
+    const idRuns: number[] = [];
     let prev = page * P - 1;
     for (let i = from; i < to; i++) {
-      const s = series[i] as ChunkBlockSeries;
-      assert(s.id > prev && s.id < (page + 1) * P, 'block series are sorted and inside the page');
-      w.uvarint(s.id - prev - 1);
-      prev = s.id;
+      const id = (series[i] as ChunkBlockSeries).id;
+      assert(id > prev && id < (page + 1) * P, 'block series are sorted and inside the page');
+      if (id === prev + 1 && idRuns.length > 0) idRuns[idRuns.length - 1] = (idRuns[idRuns.length - 1] as number) + 1;
+      else idRuns.push(id - prev - 1, 1);
+      prev = id;
+    }
+    const refRuns: number[] = [];
+    let prevRef = -2;
+    for (let i = from; i < to; i++) {
       const ref = refs[i] as number;
-      w.uvarint(ref < 0 ? 0 : (local.get(ref) as number) + 1);
+      const stored = ref < 0 ? 0 : (local.get(ref) as number) + 1;
+      if (stored === prevRef) refRuns[refRuns.length - 1] = (refRuns[refRuns.length - 1] as number) + 1;
+      else refRuns.push(stored, 1);
+      prevRef = stored;
+    }
+    for (const runs of [idRuns, refRuns]) {
+      w.uvarint(runs.length / 2);
+      for (const x of runs) w.uvarint(x);
+    }
+    for (let i = from; i < to; i++) {
+      const s = series[i] as ChunkBlockSeries;
+      const ref = refs[i] as number;
       const list = chunks[i] as Uint8Array[];
       if (ref < 0) {
         w.uvarint(list.length);
@@ -271,6 +294,8 @@ export class ChunkBlockDecoder {
   readonly #it = new ChunkIterator();
   readonly #cols = new TimestampColumnDecoder();
   #scratch = new Uint8Array(256);
+  readonly #ids = new Uint32Array(MetricStoreLimits.chunkBlockSeries);
+  readonly #refs = new Uint32Array(MetricStoreLimits.chunkBlockSeries);
 
   /**
    * decode verifies the block (envelope CRC, then every invariant in the file
@@ -299,12 +324,31 @@ export class ChunkBlockDecoder {
     const nSeries = r.uvarint();
     if (nSeries < 1 || nSeries > P) throw corrupt(`metrics chunk block of ${nSeries} series`);
     const out = new Map<number, DecodedSeries>();
-    let id = page * P - 1;
-    for (let s = 0; s < nSeries; s++) {
-      id += r.uvarint() + 1;
-      if (id >= (page + 1) * P) throw corrupt(`metrics chunk block: series ${id} outside page ${page}`);
+    const ids = this.#ids.subarray(0, nSeries);
+    const refs = this.#refs.subarray(0, nSeries);
+    let next = page * P;
+    let at = 0;
+    for (let runs = r.uvarint(); runs > 0; runs--) {
+      next += r.uvarint();
+      const length = r.uvarint();
+      if (length < 1 || length > nSeries - at) throw corrupt(`metrics chunk block: an id run of ${length} past ${nSeries} series`);
+      if (next + length > (page + 1) * P) throw corrupt(`metrics chunk block: series ${next + length - 1} outside page ${page}`);
+      for (let j = 0; j < length; j++) ids[at++] = next++;
+    }
+    if (at !== nSeries) throw corrupt(`metrics chunk block: id runs cover ${at} of ${nSeries} series`);
+    at = 0;
+    for (let runs = r.uvarint(); runs > 0; runs--) {
       const ref = r.uvarint();
-      if (ref > nColumns) throw corrupt(`metrics chunk block: series ${id} names timestamp column ${ref - 1} of ${nColumns}`);
+      const length = r.uvarint();
+      if (length < 1 || length > nSeries - at) throw corrupt(`metrics chunk block: a column ref run of ${length} past ${nSeries} series`);
+      if (ref > nColumns) throw corrupt(`metrics chunk block: timestamp column ${ref - 1} of ${nColumns} named`);
+      refs.fill(ref, at, at + length);
+      at += length;
+    }
+    if (at !== nSeries) throw corrupt(`metrics chunk block: column ref runs cover ${at} of ${nSeries} series`);
+    for (let s = 0; s < nSeries; s++) {
+      const id = ids[s] as number;
+      const ref = refs[s] as number;
       let k: number;
       if (ref > 0) {
         referenced[ref - 1] = 1;
