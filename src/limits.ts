@@ -683,6 +683,8 @@ export const CodecLimits = {
   chunkSamplesDefault: 120,
   /** chunkSamplesMax bounds the samples of one encoded chunk; a decoder refuses a larger count as corruption. */
   chunkSamplesMax: 65_536,
+  /** timestampColumnSamplesMax bounds the times of one shared timestamp column (timestamp-column.ts): 2 h at ~7 ms; a longer run keeps its own timestamps. */
+  timestampColumnSamplesMax: 1 << 20,
   /** timestampMsAbsMax bounds |timestamp| in ms (2^50 ms ~ 35,700 years) so that deltas and deltas-of-deltas stay exact doubles. */
   timestampMsAbsMax: 2 ** 50,
   /** decimalDigitsMax is the most decimal digits after the point the decimal value codec scales away. */
@@ -703,6 +705,7 @@ export const CodecLimits = {
   varintBytesMax: 8,
 } as const;
 assert(CodecLimits.chunkSamplesDefault >= 1, 'chunkSamplesDefault >= 1');
+assert(CodecLimits.timestampColumnSamplesMax >= CodecLimits.chunkSamplesDefault, 'a timestamp column holds at least one default chunk');
 assert(CodecLimits.chunkSamplesDefault <= CodecLimits.chunkSamplesMax, 'chunkSamplesDefault <= chunkSamplesMax');
 // A delta-of-delta of timestamps is at most 4 × timestampMsAbsMax and must stay exact.
 assert(4 * CodecLimits.timestampMsAbsMax <= 2 ** 53, 'timestamp deltas-of-deltas are exact doubles');
@@ -1047,6 +1050,10 @@ export const MetricStoreLimits = {
   bucketMs: 2 * 3_600_000,
   /** seriesMax bounds the series of one shard replica, counted over every series ever created (never lowered by a flush or retention). */
   seriesMax: MetricHeadLimits.seriesMax,
+  /** chunkBlockSeries is the id page of one chunk block (chunk-block.ts): the series whose float samples of one bucket one flush writes as one value, sharing timestamp columns. */
+  chunkBlockSeries: 128,
+  /** chunkBlockBytesTarget cuts a page's chunk block into parts (chunk-block.ts) past about this many encoded bytes. */
+  chunkBlockBytesTarget: 1024 * 1024,
   /** selectSeriesPerBatchMax bounds the series of one batch a read yields (and the series whose data a read holds at once). */
   selectSeriesPerBatchMax: 512,
   /** selectBucketsPerBatchMax bounds the time buckets (with data) one read batch covers: 24 hours of 2-hour buckets. */
@@ -1066,6 +1073,8 @@ assert(MetricStoreLimits.bucketMs % 3_600_000 === 0, 'a bucket holds whole 1h ro
 assert(MetricStoreLimits.seriesMax <= MetricHeadLimits.seriesMax, 'seriesMax within the registry bound');
 assert(MetricStoreLimits.seriesMax <= 0xffff_ffff, 'series ids are u32');
 assert(MetricStoreLimits.selectSeriesPerBatchMax >= 1, 'a read batch holds a series');
+assert(MetricStoreLimits.chunkBlockSeries >= 1 && MetricStoreLimits.chunkBlockSeries <= 0xffff, 'a chunk block holds 1 to 65,535 series (and parts fit a u16)');
+assert(MetricStoreLimits.chunkBlockBytesTarget * 4 <= ShardDbLimits.valueBytesMax, 'a chunk block part stays well under one LevelDB value');
 assert(MetricStoreLimits.selectBucketsPerBatchMax >= 1, 'a read batch covers a bucket');
 assert(MetricStoreLimits.expireKeysPerPassMax >= 1, 'a retention pass deletes something');
 assert(MetricStoreLimits.headSampleBytes >= 16, 'a float sample is two float64s');

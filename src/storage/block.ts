@@ -48,6 +48,8 @@ export const BlockKind = {
   metricExemplars: 35,
   metricRollup: 36,
   metricStats: 37,
+  /** metricChunkBlock is the float samples of one id page of series in one bucket, with shared timestamp columns (metrics/chunk-block.ts). */
+  metricChunkBlock: 38,
 } as const;
 
 /** BlockKindValue is one of the BlockKind numbers. */

@@ -6,7 +6,11 @@
  *
  *   byte 0: format version (CHUNK_FORMAT_VERSION = 1)
  *   byte 1: encoding (ChunkEncoding.Xor = 0, Decimal = 1, XorCompact = 2,
- *           DecimalCompact = 3, Rational = 4)
+ *           DecimalCompact = 3, Rational = 4), OR-ed with
+ *           CHUNK_TIMESTAMPS_EXTERNAL (0x80) when the chunk carries no
+ *           timestamp fields at all (only with 2, 3 and 4): its reader
+ *           supplies them from a shared timestamp column (timestamp-column.ts,
+ *           the metrics store's chunk blocks)
  *   byte 2..: a bit stream (bits.ts order: MSB first), drawn in gorilla.ts,
  *             decimal.ts, compact-xor.ts, compact-decimal.ts and rational.ts
  *
@@ -49,6 +53,15 @@ export const ChunkEncoding = {
   /** Rational is values that are exact small ratios p/q (utilizations), with compact timestamps (rational.ts). */
   Rational: 4,
 } as const;
+
+/**
+ * CHUNK_TIMESTAMPS_EXTERNAL is the flag bit of header byte 1 that says the
+ * chunk has no timestamp fields: the compact layout with the timestamp header
+ * and every jitter field left out. Only the compact encodings (XorCompact,
+ * DecimalCompact, Rational) take it; ChunkIterator.reset must then be given
+ * the timestamps, and refuses such a chunk without them (ERR_CORRUPTION).
+ */
+export const CHUNK_TIMESTAMPS_EXTERNAL = 0x80;
 
 /** ChunkEncodingValue is one of the ChunkEncoding numbers. */
 export type ChunkEncodingValue = (typeof ChunkEncoding)[keyof typeof ChunkEncoding];
@@ -204,11 +217,15 @@ export class TimestampEncoder {
   }
 }
 
-/** readChunkHeader checks bytes 0 and 1 and returns the encoding. */
+/** readChunkHeader checks bytes 0 and 1 and returns the encoding (without the CHUNK_TIMESTAMPS_EXTERNAL flag; chunkTimestampsExternal reads that). */
 export function readChunkHeader(bytes: Uint8Array): ChunkEncodingValue {
   if (bytes.length < CHUNK_HEADER_BYTES) throw corrupt('chunk shorter than its header', { bytes: bytes.length });
   if (bytes[0] !== CHUNK_FORMAT_VERSION) throw corrupt(`unknown chunk format version ${bytes[0]}`);
-  const enc = bytes[1];
+  const byte1 = bytes[1] as number;
+  const enc = byte1 & ~CHUNK_TIMESTAMPS_EXTERNAL;
+  if ((byte1 & CHUNK_TIMESTAMPS_EXTERNAL) !== 0 && enc !== ChunkEncoding.XorCompact && enc !== ChunkEncoding.DecimalCompact && enc !== ChunkEncoding.Rational) {
+    throw corrupt(`chunk encoding ${enc} cannot have external timestamps`);
+  }
   if (
     enc !== ChunkEncoding.Xor &&
     enc !== ChunkEncoding.Decimal &&
@@ -219,6 +236,11 @@ export function readChunkHeader(bytes: Uint8Array): ChunkEncodingValue {
     throw corrupt(`unknown chunk encoding ${enc}`);
   }
   return enc;
+}
+
+/** chunkTimestampsExternal says whether a chunk (header already checked by readChunkHeader) leaves its timestamps to its reader. */
+export function chunkTimestampsExternal(bytes: Uint8Array): boolean {
+  return ((bytes[1] as number) & CHUNK_TIMESTAMPS_EXTERNAL) !== 0;
 }
 
 /** readSampleCount reads the sample count at the start of the bit stream and bounds it. */

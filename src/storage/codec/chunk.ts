@@ -7,12 +7,18 @@
  * ChunkIterator decodes one sample per next() into its own fields and
  * allocates nothing per sample; decodeChunk builds two columns with it.
  *
+ * A chunk with CHUNK_TIMESTAMPS_EXTERNAL (chunk-format.ts) has no timestamp
+ * fields: reset takes its timestamps from a column the caller decoded (the
+ * metrics store's shared timestamp columns), and refuses the chunk without
+ * one, or a column given for a chunk that has its own timestamps.
+ *
  * Invariants (ChunkIterator): #index counts the samples produced, 0 <= #index
- * <= #count; after the last sample it checks the stream's zero padding, so a
+ * <= #count; #external is null or holds at least #externalFrom + #count
+ * times; after the last sample it checks the stream's zero padding, so a
  * chunk with trailing garbage is ERR_CORRUPTION; after any throw the iterator
  * stays done until reset.
  */
-import { BitReader, BitWriter, float64FromBits, float64Hi, float64Lo } from './bits.js';
+import { BitReader, BitWriter, corrupt, float64FromBits, float64Hi, float64Lo } from './bits.js';
 import {
   CHUNK_HEADER_BYTES,
   ChunkEncoding,
@@ -20,6 +26,7 @@ import {
   TimestampDecoder,
   TimestampEncoder,
   checkChunkInput,
+  chunkTimestampsExternal,
   gorillaTimestampBits,
   readChunkHeader,
   readSampleCount,
@@ -32,7 +39,7 @@ import { XorValueDecoder, XorValueEncoder, writeXorChunk } from './gorilla.js';
 import { RationalScratch, RationalValueDecoder, writeRationalChunk } from './rational.js';
 import { uvarintBytes, zigzagEncode } from './varint.js';
 import { CodecLimits } from '../../limits.js';
-import { OtlpdbError } from '../../errors.js';
+import { OtlpdbError, assert } from '../../errors.js';
 
 /** ChunkIterator walks the samples of one chunk without allocating per sample. */
 export class ChunkIterator {
@@ -54,18 +61,36 @@ export class ChunkIterator {
   #encoding: ChunkEncodingValue = ChunkEncoding.Xor;
   #count = 0;
   #index = 0;
+  #external: Float64Array | null = null;
+  #externalFrom = 0;
 
   constructor(bytes?: Uint8Array) {
     if (bytes !== undefined) this.reset(bytes);
   }
 
-  /** reset points the iterator at a chunk; it checks the header (ERR_CORRUPTION) and reads the sample count. */
-  reset(bytes: Uint8Array): void {
+  /**
+   * reset points the iterator at a chunk; it checks the header (ERR_CORRUPTION)
+   * and reads the sample count. A chunk with external timestamps needs
+   * `timestamps` (its times are timestamps[from .. from + count)); giving them
+   * to a chunk with its own, or too few of them, is ERR_CORRUPTION.
+   */
+  reset(bytes: Uint8Array, timestamps?: Float64Array, from = 0): void {
     this.#count = 0;
     this.#index = 0;
+    this.#external = null;
     this.#encoding = readChunkHeader(bytes);
+    const external = chunkTimestampsExternal(bytes);
+    if (external !== (timestamps !== undefined)) {
+      throw corrupt(external ? 'chunk without timestamps read without a timestamp column' : 'chunk with its own timestamps where a timestamp column was given');
+    }
     this.#r.reset(bytes, CHUNK_HEADER_BYTES, bytes.length);
     const count = readSampleCount(this.#r);
+    if (timestamps !== undefined) {
+      assert(Number.isSafeInteger(from) && from >= 0, 'ChunkIterator.reset: from is a non-negative integer');
+      if (from + count > timestamps.length) throw corrupt(`chunk of ${count} samples past its timestamp column (${from} of ${timestamps.length} used)`);
+      this.#external = timestamps;
+      this.#externalFrom = from;
+    }
     if (count === 0) this.#r.checkPadding();
     this.#count = count;
   }
@@ -87,12 +112,13 @@ export class ChunkIterator {
     this.#index = this.#count; // stays done if a read below throws
     const r = this.#r;
     const enc = this.#encoding;
+    const ext = this.#external;
     if (enc === ChunkEncoding.XorCompact) {
       if (i === 0) {
-        this.t = this.#cts.header(r, this.#count);
+        this.t = ext !== null ? (ext[this.#externalFrom] as number) : this.#cts.header(r, this.#count);
         this.#xor.first(r);
       } else {
-        this.t = this.#cts.next(r);
+        this.t = ext !== null ? (ext[this.#externalFrom + i] as number) : this.#cts.next(r);
         this.#xor.next(r);
       }
       this.vHi = this.#xor.hi;
@@ -100,10 +126,10 @@ export class ChunkIterator {
       this.v = float64FromBits(this.vHi, this.vLo);
     } else if (enc === ChunkEncoding.DecimalCompact) {
       if (i === 0) {
-        this.t = this.#cts.header(r, this.#count);
+        this.t = ext !== null ? (ext[this.#externalFrom] as number) : this.#cts.header(r, this.#count);
         this.#cdec.header(r, this.#count);
       } else {
-        this.t = this.#cts.next(r);
+        this.t = ext !== null ? (ext[this.#externalFrom + i] as number) : this.#cts.next(r);
         this.#cdec.next(r);
       }
       this.vHi = this.#cdec.hi;
@@ -111,11 +137,11 @@ export class ChunkIterator {
       this.v = this.#cdec.value;
     } else if (enc === ChunkEncoding.Rational) {
       if (i === 0) {
-        this.t = this.#cts.header(r, this.#count);
+        this.t = ext !== null ? (ext[this.#externalFrom] as number) : this.#cts.header(r, this.#count);
         this.#rat.header(r);
       } else {
         const prev = this.t;
-        this.t = this.#cts.next(r);
+        this.t = ext !== null ? (ext[this.#externalFrom + i] as number) : this.#cts.next(r);
         this.#rat.next(r, this.t - prev);
       }
       this.vHi = this.#rat.hi;
@@ -156,9 +182,13 @@ export interface DecodedChunk {
   readonly values: Float64Array;
 }
 
-/** decodeChunk decodes a chunk of either encoding into columns; values keep their exact bit patterns. Throws ERR_CORRUPTION. */
-export function decodeChunk(bytes: Uint8Array, it: ChunkIterator = new ChunkIterator()): DecodedChunk {
-  it.reset(bytes);
+/**
+ * decodeChunk decodes a chunk of any encoding into columns; values keep their
+ * exact bit patterns. A chunk with external timestamps takes them from
+ * timestamps[from ..] (ChunkIterator.reset). Throws ERR_CORRUPTION.
+ */
+export function decodeChunk(bytes: Uint8Array, it: ChunkIterator = new ChunkIterator(), timestamps?: Float64Array, from = 0): DecodedChunk {
+  it.reset(bytes, timestamps, from);
   const n = it.count;
   const ts = new Float64Array(n);
   const values = new Float64Array(n);
@@ -197,13 +227,22 @@ export class SeriesEncoder {
   /** chunksRational counts the chunks this encoder wrote as rational. */
   chunksRational = 0;
 
-  /** encodeChunk encodes one chunk with the smallest encoding. Throws ERR_INVALID_ARGUMENT or ERR_LIMIT_EXCEEDED like encodeChunk. */
-  encodeChunk(ts: ArrayLike<number>, values: Float64Array): Uint8Array {
+  /**
+   * encodeChunk encodes one chunk with the smallest encoding. With
+   * externalTimestamps the chunk leaves its timestamps out
+   * (CHUNK_TIMESTAMPS_EXTERNAL: compact XOR, compact decimal or rational
+   * without timestamp fields; ts still drives the rational rates) and its
+   * reader must supply the same ts. Throws ERR_INVALID_ARGUMENT or
+   * ERR_LIMIT_EXCEEDED like encodeChunk.
+   */
+  encodeChunk(ts: ArrayLike<number>, values: Float64Array, externalTimestamps = false): Uint8Array {
     checkChunkInput(ts, values);
-    this.#plan.plan(ts);
+    if (externalTimestamps) this.#plan.planExternal();
+    else this.#plan.plan(ts);
     const n = ts.length;
-    const plainTsBits = gorillaTimestampBits(ts);
-    const compactTsBits = n === 0 ? 0 : 8 * uvarintBytes(zigzagEncode(ts[0] as number)) + this.#plan.bits;
+    // External timestamps: plain XOR (which always codes its own) is out; compact XOR codes none.
+    const plainTsBits = externalTimestamps ? Infinity : gorillaTimestampBits(ts);
+    const compactTsBits = n === 0 || externalTimestamps ? 0 : 8 * uvarintBytes(zigzagEncode(ts[0] as number)) + this.#plan.bits;
     const decimal = writeCompactDecimalChunk(ts, values, this.#plan, this.#decWriter, this.#scratch);
     // An XOR chunk holds at least its header, timestamps, v0's 64 bits and one bit per later value:
     // a decimal chunk no longer than that wins without writing the XOR one.

@@ -12,6 +12,10 @@
  *                                                      repeated value costs 1 bit)
  *   factor:  residuals divided by their greatest common divisor g when g >= 2
  *            (bytes counted in pages: memory.usage moves in 4096s)
+ *   divisor: D = DIVISOR_ESCAPE (15) says the scale is not 10^D but an integer L
+ *            (2 <= L <= DIVISOR_MAX) stored after the flags: v_i = m_i / L, for
+ *            values that are exact ratios over one common denominator
+ *            (system.memory.utilization = pages / 6,170,905 total pages)
  *   fix-ups: 0 every v_i is exactly m_i / 10^D
  *            1 v_i is u_i ulps away from m_i / 10^D   (float sums such as
  *              4820.2300000000005 or 0.20551799999999998: a decimal that
@@ -23,11 +27,12 @@
  *     uvarint(count)                          8-bit groups (LEB128)
  *     if count >= 1:
  *       timestamp header                      uvarint(zigzag(t0)); count >= 2: mode, interval, k
- *       4 bits D                              <= CodecLimits.decimalDigitsMax
+ *       4 bits D                              <= CodecLimits.decimalDigitsMax, or DIVISOR_ESCAPE (15)
  *       2 bits order                          0, 1 or 2
  *       1 bit  coding                         0 packed, 1 Rice
- *       1 bit  fix-ups
+ *       1 bit  fix-ups                        (always 0 with a divisor)
  *       1 bit  factor                         only with residuals (count > first)
+ *       if D = DIVISOR_ESCAPE: uvarint(L)     2 <= L <= DIVISOR_MAX
  *       uvarint(zigzag(m_0))
  *       if order = 2 and count >= 2: uvarint(zigzag(d_1))
  *       if count > first (first = 2 for order 2, else 1):
@@ -40,7 +45,7 @@
  *         residual field                      if i >= first: (r_i / g − min) in w bits, or Rice(zigzag(r_i / g), k)
  *         Rice(zigzag(u_i), kU)               if fix-ups
  *
- *   value: base = m_i / 10^D (one correctly rounded division); bits(v_i) =
+ *   value: base = m_i / 10^D, or m_i / L (one correctly rounded division); bits(v_i) =
  *   bits(base) + u_i as a 64-bit integer, which must keep base's sign bit.
  *
  * The encoder only returns a chunk when every value comes back bit for bit:
@@ -48,6 +53,7 @@
  * ULP_FIXUP_MAX; otherwise it returns null and the caller keeps XOR. The
  * decoder re-checks every bound, so damage is ERR_CORRUPTION.
  */
+import { assert } from '../../errors.js';
 import { CodecLimits } from '../../limits.js';
 import type { BitWriter } from './bits.js';
 import { type BitReader, TWO_32, bitWidth53, corrupt, float64FromBits, float64Hi, float64Lo, writeWide } from './bits.js';
@@ -55,6 +61,13 @@ import { CHUNK_FORMAT_VERSION, ChunkEncoding } from './chunk-format.js';
 import type { CompactTimestampPlan } from './compact-timestamps.js';
 import { RICE_K_BITS, RICE_Z_MAX, bestRiceK, readRice, readRiceK, writeRice } from './rice.js';
 import { zigzagDecode, zigzagEncode } from './varint.js';
+import { ratioOf } from './rational.js';
+
+/** DIVISOR_ESCAPE in the D field says the scale is an integer divisor L stored after the flags, not 10^D. */
+export const DIVISOR_ESCAPE = 15;
+/** DIVISOR_MAX bounds the common denominator L (2^24, as rational.ts bounds a denominator). */
+export const DIVISOR_MAX = 2 ** 24;
+assert(DIVISOR_ESCAPE > CodecLimits.decimalDigitsMax && DIVISOR_ESCAPE < 2 ** 4, 'the divisor escape is a D value no decimal uses');
 
 /** zigzagFast is zigzagEncode without its argument check, for hot loops over values already bounded by |n| <= 2^52. */
 function zigzagFast(n: number): number {
@@ -108,6 +121,7 @@ export class CompactDecimalScratch {
   r = new Float64Array(CodecLimits.chunkSamplesDefault);
   z = new Float64Array(CodecLimits.chunkSamplesDefault);
   readonly bitsOut = new Float64Array(1);
+  readonly pair = new Float64Array(2);
 
   /** ensure makes every column hold at least n entries. */
   ensure(n: number): void {
@@ -143,6 +157,37 @@ function scaleExact(values: Float64Array, m: Float64Array): number {
     m[i] = s;
   }
   return digits;
+}
+
+/**
+ * scaleByDivisor fills m with v_i × L for the least common denominator L of
+ * the values' smallest exact ratios (ratioOf), when 2 <= L <= DIVISOR_MAX and
+ * every m_i / L is bit-exact v_i; it returns L, or -1.
+ */
+function scaleByDivisor(values: Float64Array, m: Float64Array, pair: Float64Array): number {
+  const n = values.length;
+  let lcm = 1;
+  for (let i = 0; i < n; i++) {
+    if (!ratioOf(values[i] as number, pair)) return -1;
+    const q = pair[1] as number;
+    let a = lcm;
+    let b = q;
+    while (b !== 0) {
+      const t = a % b;
+      a = b;
+      b = t;
+    }
+    lcm = (lcm / a) * q;
+    if (lcm > DIVISOR_MAX) return -1;
+  }
+  if (lcm < 2) return -1;
+  for (let i = 0; i < n; i++) {
+    const v = values[i] as number;
+    const s = Math.round(v * lcm) + 0;
+    if (!(s <= M_MAX && s >= -M_MAX) || s / lcm !== v) return -1;
+    m[i] = s;
+  }
+  return lcm;
 }
 
 /** FIXUP_PROBES is how many evenly spaced values choose D for a chunk with fix-ups (then every value is checked at that D). */
@@ -243,11 +288,19 @@ export function writeCompactDecimalChunk(
   scratch.ensure(n);
   const { m, u, r, z, bitsOut } = scratch;
   let fixups = false;
+  let divisor = 0;
   let digits = n === 0 ? 0 : scaleExact(values, m);
   if (digits < 0) {
-    digits = scaleWithFixups(values, m, u);
-    if (digits < 0) return false;
-    fixups = true;
+    // Exact ratios over one common denominator before decimals with ulp fix-ups.
+    divisor = scaleByDivisor(values, m, scratch.pair);
+    if (divisor >= 2) {
+      digits = DIVISOR_ESCAPE;
+    } else {
+      divisor = 0;
+      digits = scaleWithFixups(values, m, u);
+      if (digits < 0) return false;
+      fixups = true;
+    }
   }
   // Pick order and coding by exact bit count of the residual fields and their header.
   let bestOrder: number = DecimalOrder.Delta;
@@ -315,7 +368,7 @@ export function writeCompactDecimalChunk(
 
   w.reset();
   w.writeBits(CHUNK_FORMAT_VERSION, 8);
-  w.writeBits(ChunkEncoding.DecimalCompact, 8);
+  w.writeBits(ChunkEncoding.DecimalCompact | plan.encodingFlags, 8);
   w.writeUvarint(n);
   if (n === 0) return true;
   plan.writeHeader(w, ts);
@@ -324,6 +377,7 @@ export function writeCompactDecimalChunk(
   w.writeBits(bestCoding, 1);
   w.writeBits(fixups ? 1 : 0, 1);
   w.writeBits(bestFactor >= 2 ? 1 : 0, 1);
+  if (digits === DIVISOR_ESCAPE) w.writeUvarint(divisor);
   w.writeUvarint(zigzagEncode(m[0] as number));
   if (bestOrder === DecimalOrder.DeltaOfDelta && n >= 2) w.writeUvarint(zigzagEncode((m[1] as number) - (m[0] as number)));
   if (n > first) {
@@ -400,14 +454,21 @@ export class CompactDecimalValueDecoder {
   /** header reads the value fields after the timestamp header (count >= 1) and sets v_0. */
   header(r: BitReader, count: number): void {
     const digits = r.readBits(DIGITS_BITS);
-    if (digits > CodecLimits.decimalDigitsMax) throw corrupt(`compact decimal chunk with ${digits} digits`);
+    if (digits > CodecLimits.decimalDigitsMax && digits !== DIVISOR_ESCAPE) throw corrupt(`compact decimal chunk with ${digits} digits`);
     const order = r.readBits(2);
     if (order > DecimalOrder.DeltaOfDelta) throw corrupt(`unknown compact decimal order ${order}`);
-    this.#p = POW10[digits] as number;
     this.#order = order;
     this.#coding = r.readBits(1);
     this.#fixups = r.readBits(1) === 1;
     const factor = r.readBits(1) === 1;
+    if (digits === DIVISOR_ESCAPE) {
+      if (this.#fixups) throw corrupt('compact decimal chunk with a divisor and ulp fix-ups');
+      const divisor = r.readUvarint();
+      if (!(divisor >= 2 && divisor <= DIVISOR_MAX)) throw corrupt(`compact decimal divisor ${divisor}`);
+      this.#p = divisor;
+    } else {
+      this.#p = POW10[digits] as number;
+    }
     this.#m0 = checkScaled(zigzagDecode(r.readUvarint()));
     this.#m = this.#m0;
     this.#d = 0;

@@ -21,6 +21,13 @@
  *   per sample i >= 1 (interleaved with the values, see compact-xor.ts, compact-decimal.ts):
  *     Rice(zigzag(e_i), k)                 (absent when k = TIMESTAMP_K_EXACT)
  *
+ * External timestamps (planExternal): the chunk's header byte 1 carries
+ * CHUNK_TIMESTAMPS_EXTERNAL and none of the fields above is written; the
+ * reader supplies the timestamps (a shared column, timestamp-column.ts).
+ *
+ * A timestamp column (timestamp-column.ts) writes t0 relative to a base (the
+ * previous piece's last time): uvarint(zigzag(t0 − base)); chunks use base 0.
+ *
  * The encoder takes I = round((t_{n−1} − t0) / (n − 1)) for the grid and the
  * median delta for delta mode; it never picks
  * delta mode when a zigzagged e_i would pass RICE_Z_MAX (grid residuals stay
@@ -32,6 +39,7 @@
 import { assert } from '../../errors.js';
 import { CodecLimits } from '../../limits.js';
 import { type BitReader, type BitWriter, corrupt } from './bits.js';
+import { CHUNK_TIMESTAMPS_EXTERNAL } from './chunk-format.js';
 import { RICE_K_BITS, RICE_K_MAX, RICE_Z_MAX, bestRiceK, readRice, writeRice } from './rice.js';
 import { uvarintBytes, zigzagDecode, zigzagEncode } from './varint.js';
 
@@ -60,6 +68,8 @@ export const TimestampMode = {
  * the exact bit count of the fields after t0.
  */
 export class CompactTimestampPlan {
+  /** external is true after planExternal: no timestamp fields at all, and writers set CHUNK_TIMESTAMPS_EXTERNAL. */
+  external = false;
   mode: number = TimestampMode.Grid;
   intervalMs = 0;
   k = 0;
@@ -69,8 +79,27 @@ export class CompactTimestampPlan {
   #sorted = new Float64Array(CodecLimits.chunkSamplesDefault);
   readonly #bitsOut = new Float64Array(1);
 
+  /**
+   * planExternal plans a chunk whose timestamps live outside it (a shared
+   * column): bits = 0, writeHeader and writeSample write nothing, and
+   * encodingFlags is CHUNK_TIMESTAMPS_EXTERNAL.
+   */
+  planExternal(): void {
+    this.external = true;
+    this.mode = TimestampMode.Grid;
+    this.intervalMs = 0;
+    this.k = 0;
+    this.bits = 0;
+  }
+
+  /** encodingFlags are the bits a chunk writer ORs into header byte 1 (CHUNK_TIMESTAMPS_EXTERNAL or 0). */
+  get encodingFlags(): number {
+    return this.external ? CHUNK_TIMESTAMPS_EXTERNAL : 0;
+  }
+
   /** plan picks the mode and Rice parameter for ts (integers within ±timestampMsAbsMax, checked by the caller). */
   plan(ts: ArrayLike<number>): void {
+    this.external = false;
     const n = ts.length;
     if (this.zs.length < n) {
       this.zs = new Float64Array(n);
@@ -143,9 +172,10 @@ export class CompactTimestampPlan {
     }
   }
 
-  /** writeHeader writes t0 and, for two or more samples, mode, interval and k. */
-  writeHeader(w: BitWriter, ts: ArrayLike<number>): void {
-    w.writeUvarint(zigzagEncode(ts[0] as number));
+  /** writeHeader writes t0 (as t0 − baseMs) and, for two or more samples, mode, interval and k; nothing when external. */
+  writeHeader(w: BitWriter, ts: ArrayLike<number>, baseMs = 0): void {
+    if (this.external) return;
+    w.writeUvarint(zigzagEncode((ts[0] as number) - baseMs));
     if (ts.length < 2) return;
     w.writeBits(this.mode, 1);
     w.writeUvarint(zigzagEncode(this.intervalMs));
@@ -154,7 +184,7 @@ export class CompactTimestampPlan {
 
   /** writeSample writes the jitter field of sample i >= 1. */
   writeSample(w: BitWriter, i: number): void {
-    if (this.k !== TIMESTAMP_K_EXACT) writeRice(w, this.zs[i] as number, this.k);
+    if (!this.external && this.k !== TIMESTAMP_K_EXACT) writeRice(w, this.zs[i] as number, this.k);
   }
 }
 
@@ -166,9 +196,11 @@ export class CompactTimestampDecoder {
   #mode = 0;
   #k = 0;
 
-  /** header reads t0 and (count >= 2) the mode, interval and k; it returns t0. */
-  header(r: BitReader, count: number): number {
-    const t0 = zigzagDecode(r.readUvarint());
+  /** header reads t0 (stored as t0 − baseMs) and (count >= 2) the mode, interval and k; it returns t0. */
+  header(r: BitReader, count: number, baseMs = 0): number {
+    const d0 = zigzagDecode(r.readUvarint());
+    if (!(d0 <= 2 * TS_MAX && d0 >= -2 * TS_MAX)) throw corrupt('first timestamp out of range', { d: d0 });
+    const t0 = baseMs + d0;
     if (!(t0 <= TS_MAX && t0 >= -TS_MAX)) throw corrupt('first timestamp out of range', { t: t0 });
     this.#t = t0;
     this.#grid = t0;

@@ -34,7 +34,7 @@ export function encodeCompactXorChunk(ts: ArrayLike<number>, values: Float64Arra
 export function writeCompactXorChunk(ts: ArrayLike<number>, values: Float64Array, plan: CompactTimestampPlan, w: BitWriter, ve: XorValueEncoder): void {
   w.reset();
   w.writeBits(CHUNK_FORMAT_VERSION, 8);
-  w.writeBits(ChunkEncoding.XorCompact, 8);
+  w.writeBits(ChunkEncoding.XorCompact | plan.encodingFlags, 8);
   const n = ts.length;
   w.writeUvarint(n);
   if (n > 0) {

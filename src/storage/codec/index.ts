@@ -17,7 +17,7 @@ export {
   zigzagDecode,
   zigzagEncode,
 } from './varint.js';
-export { CHUNK_FORMAT_VERSION, CHUNK_HEADER_BYTES, ChunkEncoding } from './chunk-format.js';
+export { CHUNK_FORMAT_VERSION, CHUNK_HEADER_BYTES, CHUNK_TIMESTAMPS_EXTERNAL, ChunkEncoding } from './chunk-format.js';
 export type { ChunkEncodingValue } from './chunk-format.js';
 export { XorValueDecoder, XorValueEncoder, encodeChunk } from './gorilla.js';
 export { RICE_ESCAPE_QUOTIENT, RICE_K_MAX, RICE_Z_MAX, bestRiceK, readRice, riceBits, writeRice } from './rice.js';
@@ -27,6 +27,8 @@ export { CompactDecimalScratch, CompactDecimalValueDecoder, DecimalCoding, Decim
 export { RATIONAL_Q_MAX, RationalPMode, RationalScratch, RationalValueDecoder, encodeRationalChunk, ratioOf } from './rational.js';
 export { DecimalMode, DecimalScratch, DecimalValueDecoder, decimalDigits, encodeDecimalChunk } from './decimal.js';
 export { ChunkIterator, SeriesEncoder, decodeChunk, encodeSeries } from './chunk.js';
+export { TimestampColumnDecoder, TimestampColumnEncoder, timestampColumnShape } from './timestamp-column.js';
+export type { TimestampColumnShape } from './timestamp-column.js';
 export type { DecodedChunk } from './chunk.js';
 export { STRING_COLUMN_FORMAT_VERSION, StringLayout, decodeStringColumn, encodeStringColumn } from './strings.js';
 export type { StringColumnStats, StringLayoutValue } from './strings.js';

@@ -191,7 +191,7 @@ export function writeRationalChunk(
 
   w.reset();
   w.writeBits(CHUNK_FORMAT_VERSION, 8);
-  w.writeBits(ChunkEncoding.Rational, 8);
+  w.writeBits(ChunkEncoding.Rational | plan.encodingFlags, 8);
   w.writeUvarint(n);
   if (n === 0) return true;
   plan.writeHeader(w, ts);

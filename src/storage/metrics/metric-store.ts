@@ -1,9 +1,10 @@
 /**
  * metric-store.ts — the metrics store of one shard replica
  * (SignalStore<MetricPointRow>): series identity and last timestamps kept for
- * the replica's life, a head of unflushed points, and at each flush Gorilla /
- * decimal chunk runs, histogram and summary records, exemplars, 5m and 1h
- * rollups, the new series and the durable stats, all in the flush's batch.
+ * the replica's life, a head of unflushed points, and at each flush chunk
+ * blocks (one per id page, shared timestamp columns), histogram and summary
+ * records, exemplars, 5m and 1h rollups, the new series and the durable
+ * stats, all in the flush's batch.
  *
  * Key layout (keys.ts conventions: big-endian, tenant then NUL):
  *
@@ -12,7 +13,8 @@
  *   0x21 page:u32                                     → lastT page: last accepted timestamp of series
  *                                                        page×1024 … +1023 (rewritten by each flush touching it;
  *                                                        series ids are shard-wide, so no tenant)
- *   0x22 tenant\0 bucket:u64 seriesId:u32 flush:u64   → chunk run (float samples of gauges and sums)
+ *   0x22 tenant\0 bucket:u64 page:u32 flush:u64 part:u16 → chunk block: float samples (gauges, sums) of the series
+ *                                                        page×128 … +127, sharing timestamp columns (chunk-block.ts)
  *   0x23 tenant\0 bucket:u64 seriesId:u32 flush:u64   → records (histogram, exponential histogram, summary points)
  *   0x24 tenant\0 bucket:u64 seriesId:u32 flush:u64   → exemplars of the points
  *   0x25 tenant\0 res:u8 bucket:u64 seriesId:u32 flush:u64 → float rollup partials (res 1 = 5m, 2 = 1h)
@@ -20,6 +22,10 @@
  *   0x2e tenant\0 bucket:u64 flush:u64                → bucket stat: samples, bytes and keys one flush wrote in
  *                                                        the bucket (retention reads these, not the data)
  *   0x2f tenant\0                                     → tenant stats: series, samples, dataBytes, indexBytes
+ *
+ * Store format 2: float samples are chunk blocks (chunk-block.ts); a value of
+ * format 1 (one chunk run per series, BlockKind.metricChunk) is refused with
+ * ERR_CORRUPTION naming the format, as no deployed data has it.
  *
  * bucket = floor(ms / MetricStoreLimits.bucketMs); flush = the flushIndex. A
  * read over [minMs, maxMs] seeks only the buckets that hold data (known from
@@ -73,7 +79,7 @@
  */
 import { CodecLimits, MetricStoreLimits, StoreLimits } from '../../limits.js';
 import { type ErrorCode, OtlpdbError, assert } from '../../errors.js';
-import { ChunkIterator, SeriesEncoder, encodeSeries } from '../codec/index.js';
+import { ChunkIterator, SeriesEncoder } from '../codec/index.js';
 import { KeySpace, key, prefixEnd } from '../shard/keys.js';
 import type { KvRead, KvWriteBatch } from '../shard/shard-db.js';
 import type {
@@ -92,6 +98,7 @@ import { LabelIndex, METRIC_NAME_LABEL, type Matcher } from './label-index.js';
 import { type Labels, PREPARE_NEW, PREPARE_REFUSED, type SeriesHasher, SeriesRegistry, compareCodePoints } from './series-registry.js';
 import { isFloatPoint, numberValue, seriesLabels, timestampMs } from './series-identity.js';
 import { IdentityMemo } from './identity-memo.js';
+import { ChunkBlockDecoder, ChunkBlockEncoder, type ChunkBlockSeries, type DecodedSeries } from './chunk-block.js';
 import { FloatColumns, Head, forEachBucket, lastWins, mergeSamples } from './store-head.js';
 import { type RecordRollupPartial, type RecordRollupPoint, mergeRecordInto, recordPartialsOf, recordPointOf } from './record-rollup.js';
 import { ROLLUP_RESOLUTIONS, ROLLUP_WINDOW_MS, type Resolution, type RollupPartial, type RollupPoint, mergeInto, partialsOf, pickResolution, pointOf } from './rollup.js';
@@ -103,9 +110,10 @@ import {
   type StatCounts,
   type StoredExemplar,
   bucketStatKey,
+  chunkBlockKey,
+  chunkBlockPage,
   dataKey,
   dataKeyPrefix,
-  decodeChunkRun,
   decodeExemplars,
   decodeLastTPage,
   decodeRecordRollups,
@@ -113,7 +121,6 @@ import {
   decodeRollups,
   decodeSeriesPage,
   decodeStats,
-  encodeChunkRun,
   encodeExemplars,
   encodeLastTPage,
   encodeRecordRollups,
@@ -122,6 +129,7 @@ import {
   encodeSeriesPage,
   encodeStats,
   lastTPageKey,
+  parseChunkBlockKey,
   parseDataKey,
   rollupKey,
   rollupKeyPrefix,
@@ -212,6 +220,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
   readonly #seriesMax: number;
   readonly #chunkSamples: number;
   readonly #encoder = new SeriesEncoder();
+  readonly #blockEncoder = new ChunkBlockEncoder(this.#encoder);
   #registry: SeriesRegistry;
   #index = new LabelIndex();
   /** #tenantOf[id] and #isFloat[id] are per series; #lastT[0, size) the last accepted timestamps (-Infinity: none). */
@@ -496,16 +505,34 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     }
     indexBytes += lastTBytes;
 
-    // Float samples: chunk runs and rollups per bucket.
+    // Float samples: rollups per series and bucket; chunk blocks per (tenant, bucket, id page), with shared timestamp
+    // columns. Series come in id order, so a page's blocks are complete (and written, and their columns() copies
+    // dropped) when the next page starts: at most one page of copies is held.
+    const chunkBlocks = new Map<string, { tenant: string; bucket: number; page: number; series: ChunkBlockSeries[]; samples: number }>();
+    const writeChunkBlocks = (): void => {
+      for (const b of chunkBlocks.values()) {
+        const parts = this.#blockEncoder.encode(b.page, b.series, this.#chunkSamples);
+        // The bucket's samples are counted once, with part 0.
+        parts.forEach((v, part) => putData(b.tenant, b.bucket, chunkBlockKey(b.tenant, b.bucket, b.page, fi, part), v, part === 0 ? b.samples : 0));
+      }
+      chunkBlocks.clear();
+    };
+    let openPage = -1;
     for (const id of sortedKeys(h.floats)) {
       const cols = h.floats.get(id) as FloatColumns;
       const tenant = this.#tenantOf[id] as string;
+      const page = chunkBlockPage(id);
+      if (page !== openPage) writeChunkBlocks();
+      openPage = page;
       const all = cols.columns();
       forEachBucket(all.ts, cols.n, B, (bucket, from, to) => {
         const ts = all.ts.subarray(from, to);
         const vs = all.vs.subarray(from, to);
-        const chunks = encodeSeries(ts, vs, this.#chunkSamples, this.#encoder);
-        putData(tenant, bucket, dataKey(MetricKeySpace.Chunks, tenant, bucket, id, fi), encodeChunkRun(chunks), to - from);
+        const blockId = `${bucket}:${tenant}`;
+        let block = chunkBlocks.get(blockId);
+        if (block === undefined) chunkBlocks.set(blockId, (block = { tenant, bucket, page, series: [], samples: 0 }));
+        block.series.push({ id, ts, vs });
+        block.samples += to - from;
         for (const { res, tag } of ROLLUP_RESOLUTIONS) {
           const W = ROLLUP_WINDOW_MS[res];
           const partials = partialsOf(ts, vs, to - from, W);
@@ -513,6 +540,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
         }
       });
     }
+    writeChunkBlocks();
     // Histogram and summary records.
     for (const id of sortedKeys(h.records)) {
       const recs = h.records.get(id) as RecordPoint[];
@@ -841,19 +869,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
   }
 
   async #selectRaw(kv: KvRead, tenant: string, group: number[], minMs: number, maxMs: number, buckets: readonly number[], stats: ScanStats): Promise<SeriesSamples[]> {
-    const it = new ChunkIterator();
-    const parts = await this.#readDurable(kv, MetricKeySpace.Chunks, tenant, group, buckets, stats, (v) => {
-      const ts: number[] = [];
-      const vs: number[] = [];
-      for (const c of decodeChunkRun(v)) {
-        it.reset(c);
-        while (it.next()) {
-          ts.push(it.t);
-          vs.push(it.v);
-        }
-      }
-      return { ts, vs };
-    });
+    const parts = await this.#readChunkBlocks(kv, tenant, group, buckets, stats);
     const out: SeriesSamples[] = [];
     for (const id of group) {
       const ts: number[] = [];
@@ -955,6 +971,40 @@ export class MetricStore implements SignalStore<MetricPointRow> {
       const first = part[0] as number;
       const last = part[part.length - 1] as number;
       out.push([Math.max(minMs, first * B), Math.min(maxMs, (last + 1) * B - 1), part.filter((b) => durable.has(b))]);
+    }
+    return out;
+  }
+
+  /**
+   * #readChunkBlocks reads the float samples of the series `group` (sorted
+   * ids) in `buckets` (sorted) from the chunk blocks of their id pages, per
+   * series in (bucket, flushIndex) order — write order. The durable copy of
+   * the frozen head is skipped, as in #readDurable.
+   */
+  async #readChunkBlocks(kv: KvRead, tenant: string, group: number[], buckets: readonly number[], stats: ScanStats): Promise<Map<number, DecodedSeries[]>> {
+    const out = new Map<number, DecodedSeries[]>();
+    if (group.length === 0) return out;
+    const wanted = new Set(group);
+    const skipFlush = this.#frozen?.flushIndex ?? -1;
+    const firstPage = chunkBlockPage(group[0] as number);
+    const lastPage = chunkBlockPage(group[group.length - 1] as number);
+    const prefixBytes = tenantPrefix(MetricKeySpace.Chunks, tenant).length;
+    const dec = new ChunkBlockDecoder();
+    for (const bucket of buckets) {
+      const range = { gte: dataKeyPrefix(MetricKeySpace.Chunks, tenant, bucket, firstPage), lt: dataKeyPrefix(MetricKeySpace.Chunks, tenant, bucket, lastPage + 1) };
+      for await (const page of kv.pages(range)) {
+        for (const e of page) {
+          const f = parseChunkBlockKey(e.key, prefixBytes);
+          if (f.flushIndex === skipFlush) continue;
+          stats.blocksScanned++;
+          stats.bytesRead += e.value.length;
+          for (const [id, samples] of dec.decode(e.value, f.page, wanted)) {
+            let list = out.get(id);
+            if (list === undefined) out.set(id, (list = []));
+            list.push(samples);
+          }
+        }
+      }
     }
     return out;
   }

@@ -10,7 +10,8 @@
  *                 the series of one tenant created by one flush
  *   lastT page    uvarint n | n × svarint (lastT+1, or 0 for none; delta from the previous entry)
  *                 the last accepted timestamps of series page×1024 … +1023
- *   chunk run     uvarint n | n × (uvarint len | chunk bytes (codec chunk: Gorilla XOR or decimal))
+ *   chunk block   the float samples of one id page of series in one bucket written by one flush,
+ *                 with shared timestamp columns (store format 2; layout drawn in chunk-block.ts)
  *   records       msgpack of columns (encodeRecords): t as deltas, start as t - start,
  *                 counts, sum/min/max, bucket bounds once per run of equal bounds,
  *                 bucket counts as deltas from the previous point's (when the layout
@@ -30,6 +31,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { BlockKind, type BlockKindValue, openBlock, sealBlock } from '../block.js';
 import { OtlpdbError, assert } from '../../errors.js';
 import { ByteReader, ByteWriter, ChunkIterator, SeriesEncoder, corrupt } from '../codec/index.js';
+import { MetricStoreLimits } from '../../limits.js';
 import { STORAGE_PACKR } from '../storage-packr.js';
 import { key, readU32, readU64 } from '../shard/keys.js';
 import type { Exemplar, MetricData } from '../rows.js';
@@ -222,29 +224,31 @@ export function decodeLastTPage(bytes: Uint8Array): Float64Array {
   return out;
 }
 
-// ---- chunk runs ----
+// ---- chunk blocks (layout in chunk-block.ts) ----
 
-/** encodeChunkRun seals the chunks of one series in one bucket written by one flush. */
-export function encodeChunkRun(chunks: readonly Uint8Array[]): Uint8Array {
-  let n = 8;
-  for (const c of chunks) n += c.length + 5;
-  const w = new ByteWriter(n);
-  w.uvarint(chunks.length);
-  for (const c of chunks) {
-    w.uvarint(c.length);
-    w.raw(c);
-  }
-  return seal(BlockKind.metricChunk, w.finish());
+/** chunkBlockPage is the id page of a series: its chunk block in a bucket holds the series page × chunkBlockSeries … + chunkBlockSeries − 1. */
+export function chunkBlockPage(seriesId: number): number {
+  return Math.floor(seriesId / MetricStoreLimits.chunkBlockSeries);
 }
 
-/** decodeChunkRun opens a chunk run (the chunks are views into bytes). */
-export function decodeChunkRun(bytes: Uint8Array): Uint8Array[] {
-  const r = new ByteReader(openBlock(bytes, BlockKind.metricChunk));
-  const n = r.uvarint();
-  const out: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) out.push(r.take(r.uvarint()));
-  if (r.remaining !== 0) throw corrupt('metrics chunk run: trailing bytes');
-  return out;
+/** chunkBlockKey is `0x22 tenant\0 bucket:u64 page:u32 flushIndex:u64 part:u16`. */
+export function chunkBlockKey(tenant: string, bucket: number, page: number, flushIndex: number, part: number): Uint8Array {
+  return key(MetricKeySpace.Chunks).tenant(tenant).u64(bucket).u32(page).u64(flushIndex).u16(part).build();
+}
+
+/** ChunkBlockKeyFields are the fields after `tenant\0` of a chunk block key. */
+export interface ChunkBlockKeyFields {
+  readonly bucket: number;
+  readonly page: number;
+  readonly flushIndex: number;
+  readonly part: number;
+}
+
+/** parseChunkBlockKey reads a chunk block key whose `0x22 tenant\0` prefix is `prefixBytes` long. */
+export function parseChunkBlockKey(k: Uint8Array, prefixBytes: number): ChunkBlockKeyFields {
+  if (k.length !== prefixBytes + 22) throw corrupt(`metrics chunk block key of ${k.length} bytes, expected ${prefixBytes + 22}`);
+  const part = ((k[prefixBytes + 20] as number) << 8) | (k[prefixBytes + 21] as number);
+  return { bucket: readU64(k, prefixBytes), page: readU32(k, prefixBytes + 8), flushIndex: readU64(k, prefixBytes + 12), part };
 }
 
 // ---- histogram and summary records ----
