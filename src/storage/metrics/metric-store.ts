@@ -94,7 +94,7 @@ import { isFloatPoint, numberValue, seriesLabels, timestampMs } from './series-i
 import { IdentityMemo } from './identity-memo.js';
 import { PART_RESOURCE, PART_SCOPE, RawIdentityMemo, type RawIdentityHash, rawIdentityHash } from './raw-identity-memo.js';
 import { KIND_ROW, type MetricEntryColumns } from '../metric-entry.js';
-import { FloatColumns, Head, forEachBucket, lastWins, mergeSamples } from './store-head.js';
+import { type FloatColumns, Head, forEachBucket, lastWins, mergeSamples } from './store-head.js';
 import { type RecordRollupPartial, type RecordRollupPoint, mergeRecordInto, recordPartialsOf, recordPointOf } from './record-rollup.js';
 import { ROLLUP_RESOLUTIONS, ROLLUP_WINDOW_MS, type Resolution, type RollupPartial, type RollupPoint, mergeInto, partialsOf, pickResolution, pointOf } from './rollup.js';
 import {
@@ -475,9 +475,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
   /** #appendFloat adds (t, v) to series id's float column in `head` (t >= its last timestamp: replaces at equal t). */
   #appendFloat(head: Head, id: number, t: number, v: number): void {
     this.#touch(head, id, t);
-    let cols = head.floats.get(id);
-    if (cols === undefined) head.floats.set(id, (cols = new FloatColumns(head.slabs)));
-    if (cols.push(t, v)) {
+    if (head.floats.push(id, t, v)) {
       head.points++;
       head.bytes += MetricStoreLimits.headSampleBytes;
     }
