@@ -66,6 +66,10 @@
  * private indexes (registry, label index, bucket sets, heads); splitting them
  * out wants a small read-only view interface first. The head generation and
  * its merge helpers are in store-head.ts, value formats in store-format.ts.
+ * The columnar add (addColumns: points-only entries decoded by metric-entry.ts,
+ * series found by raw-identity-memo.ts) stays here because it shares #addRow's
+ * steps and the registry, last-timestamp and head state; its decoder and memo
+ * are their own files.
  *
  * Invariants: #lastT.length >= registry.size; #tenantOf.length === #isFloat.length
  * === registry.size; a head's float columns per series are strictly
