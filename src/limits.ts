@@ -1062,6 +1062,8 @@ export const MetricStoreLimits = {
   expireKeysPerPassMax: 1_000_000,
   /** identityMemoEntriesMax bounds the memo of point identities to series ids (cleared when full; it only saves work). */
   identityMemoEntriesMax: 262_144,
+  /** rawIdentityMemoKeyBytesMax bounds the key bytes of each table of the raw identity memo (raw-identity-memo.ts). */
+  rawIdentityMemoKeyBytesMax: 32 * 1024 * 1024,
   /** headSampleBytes is the accounted memory of one float sample in a head (two float64 columns). */
   headSampleBytes: 16,
   /** headRecordBytes is the accounted memory of one histogram or summary point, plus 8 bytes per bucket or quantile. */
@@ -1079,6 +1081,7 @@ assert(MetricStoreLimits.selectBucketsPerBatchMax >= 1, 'a read batch covers a b
 assert(MetricStoreLimits.expireKeysPerPassMax >= 1, 'a retention pass deletes something');
 assert(MetricStoreLimits.headSampleBytes >= 16, 'a float sample is two float64s');
 assert(MetricStoreLimits.identityMemoEntriesMax >= 1, 'the identity memo holds an entry');
+assert(MetricStoreLimits.rawIdentityMemoKeyBytesMax >= 1, 'the raw identity memo holds a key');
 
 
 /** IngestLimits bound the OTLP write path of a node (src/otlp): admission, routing of shard parts to leaders, retries and breakers. */

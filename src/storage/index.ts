@@ -34,6 +34,8 @@ export type {
 } from './rows.js';
 export { SHARD_ENTRY_VERSION, decodeShardEntry, encodeShardEntry, restampLeaderTime } from './shard-entry.js';
 export type { ShardEntry } from './shard-entry.js';
+export { KIND_GAUGE, KIND_ROW, KIND_SUM_CUMULATIVE, KIND_SUM_DELTA, MetricEntryColumns, decodeMetricEntry, hasAddColumns } from './metric-entry.js';
+export type { ColumnarMetricStore } from './metric-entry.js';
 export { IDEMPOTENCY_SNAPSHOT_VERSION, IdempotencyWindow } from './idempotency.js';
 export type { IdempotencyStats, IdempotencyWindowOptions } from './idempotency.js';
 export { BLOOM_SEED, BLOOM_VERSION, bloomHas, buildBloom, decodeBloom, encodeBloom } from './bloom.js';

@@ -3,7 +3,8 @@
  * identity in series-registry.ts, label postings and matchers in
  * label-index.ts, samples in head.ts; pure, no I/O, no clock) and the metrics
  * store over LevelDB (metric-store.ts, with series-identity.ts,
- * identity-memo.ts, rollup.ts, record-rollup.ts and store-format.ts).
+ * identity-memo.ts, raw-identity-memo.ts, store-head.ts, rollup.ts,
+ * record-rollup.ts and store-format.ts).
  */
 export { AppendOutcome, AppendOutcomeInfo, HeadSampleIterator, MetricHead, isAccepted } from './head.js';
 export type { AppendBatchResult, AppendOutcomeName, AppendOutcomeValue, HeadStats, MetricHeadOptions } from './head.js';
@@ -16,6 +17,8 @@ export type { MetricStoreOptions, SelectOptions, SeriesExemplars, SeriesRecordRo
 export { addAgg, aggOf, emptyAgg, mergeRecordInto, recordPartialsOf, recordPointOf } from './record-rollup.js';
 export type { RecordAgg, RecordRollupPartial, RecordRollupPoint } from './record-rollup.js';
 export { IdentityMemo } from './identity-memo.js';
+export { ByteKeyTable, PART_RESOURCE, PART_SCOPE, RawIdentityMemo, rawIdentityHash } from './raw-identity-memo.js';
+export type { RawIdentityHash } from './raw-identity-memo.js';
 export {
   OTEL_SCOPE_NAME_LABEL,
   OTEL_SCOPE_VERSION_LABEL,

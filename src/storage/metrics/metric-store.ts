@@ -72,6 +72,10 @@
  * private indexes (registry, label index, bucket sets, heads); splitting them
  * out wants a small read-only view interface first. The head generation and
  * its merge helpers are in store-head.ts, value formats in store-format.ts.
+ * The columnar add (addColumns: points-only entries decoded by metric-entry.ts,
+ * series found by raw-identity-memo.ts) stays here because it shares #addRow's
+ * steps and the registry, last-timestamp and head state; its decoder and memo
+ * are their own files.
  *
  * Invariants: #lastT.length >= registry.size; #tenantOf.length === #isFloat.length
  * === registry.size; a head's float columns per series are strictly
@@ -99,7 +103,9 @@ import { type Labels, PREPARE_NEW, PREPARE_REFUSED, type SeriesHasher, SeriesReg
 import { isFloatPoint, numberValue, seriesLabels, timestampMs } from './series-identity.js';
 import { IdentityMemo } from './identity-memo.js';
 import { ChunkBlockDecoder, ChunkBlockEncoder, type ChunkBlockSeries, type DecodedSeries } from './chunk-block.js';
-import { FloatColumns, Head, forEachBucket, lastWins, mergeSamples } from './store-head.js';
+import { PART_RESOURCE, PART_SCOPE, RawIdentityMemo, type RawIdentityHash, rawIdentityHash } from './raw-identity-memo.js';
+import { KIND_ROW, type MetricEntryColumns } from '../metric-entry.js';
+import { type FloatColumns, Head, forEachBucket, lastWins, mergeSamples } from './store-head.js';
 import { type RecordRollupPartial, type RecordRollupPoint, mergeRecordInto, recordPartialsOf, recordPointOf } from './record-rollup.js';
 import { ROLLUP_RESOLUTIONS, ROLLUP_WINDOW_MS, type Resolution, type RollupPartial, type RollupPoint, mergeInto, partialsOf, pickResolution, pointOf } from './rollup.js';
 import {
@@ -149,6 +155,8 @@ export interface MetricStoreOptions {
   readonly selectBucketsPerBatch?: number;
   /** identityMemo (default true) turns the identity memo off when false (the bench's before/after figure). */
   readonly identityMemo?: boolean;
+  /** rawIdentityHash replaces the raw identity memo's hash (tests plant a colliding one). */
+  readonly rawIdentityHash?: RawIdentityHash;
 }
 
 /** SelectOptions chooses a read's resolution (pickResolution in rollup.ts maps a step to one). */
@@ -209,6 +217,9 @@ export interface SeriesExemplars {
 export type TenantStats = SignalStats;
 
 
+/** Refusal is why one point is refused (a RowRefusal without its row number). */
+type Refusal = { readonly code: ErrorCode; readonly reason: string };
+
 function emptyCounts(): StatCounts {
   return { series: 0, samples: 0, dataBytes: 0, indexBytes: 0, keys: 0 };
 }
@@ -237,6 +248,11 @@ export class MetricStore implements SignalStore<MetricPointRow> {
    * so the hot path skips label rendering and the registry for a known series.
    */
   #idMemo = new IdentityMemo();
+  /** #rawMemo maps a column point's identity bytes to its series id (raw-identity-memo.ts); #resNums and #scopeNums are its part numbers for the current entry. */
+  #rawMemo: RawIdentityMemo;
+  readonly #rawHash: RawIdentityHash;
+  #resNums = new Int32Array(64);
+  #scopeNums = new Int32Array(16);
   readonly #useMemo: boolean;
   readonly #bucketsPerBatch: number;
   /** #lastNs and #lastMs cache the last point time converted (rows of one request mostly share a time). */
@@ -255,9 +271,15 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     this.#chunkSamples = chunkSamples;
     this.#registry = new SeriesRegistry(opts.hasher, seriesMax);
     this.#useMemo = opts.identityMemo ?? true;
+    this.#rawHash = opts.rawIdentityHash ?? rawIdentityHash;
+    this.#rawMemo = this.#newRawMemo();
     this.#bucketsPerBatch = opts.selectBucketsPerBatch ?? MetricStoreLimits.selectBucketsPerBatchMax;
     assert(Number.isSafeInteger(this.#bucketsPerBatch) && this.#bucketsPerBatch >= 1, 'selectBucketsPerBatch >= 1');
     assert(this.#bucketsPerBatch <= MetricStoreLimits.selectBucketsPerBatchMax, 'selectBucketsPerBatch within its limit');
+  }
+
+  #newRawMemo(): RawIdentityMemo {
+    return new RawIdentityMemo(MetricStoreLimits.identityMemoEntriesMax, MetricStoreLimits.rawIdentityMemoKeyBytesMax, this.#rawHash);
   }
 
   // ---------------------------------------------------------------- apply
@@ -267,6 +289,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     this.#registry = new SeriesRegistry(this.#hasher, this.#seriesMax);
     this.#index = new LabelIndex();
     this.#idMemo = new IdentityMemo();
+    this.#rawMemo = this.#newRawMemo();
     this.#tenantOf = [];
     this.#isFloat = [];
     this.#stats = new Map();
@@ -331,47 +354,82 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     return { accepted: rows.length - refused, refused, refusals };
   }
 
-  #addRow(head: Head, tenant: string, row: MetricPointRow): { code: ErrorCode; reason: string } | null {
+  /**
+   * addColumns is `add` for a points-only entry decoded by decodeMetricEntry
+   * (metric-entry.ts): the same rules, refusals and stored state as `add` of
+   * the entry's rows, without a row per float point. A float point's series
+   * is found by the raw identity memo (raw-identity-memo.ts) from the entry's
+   * bytes; on a miss, the point is decoded as a row and resolved as in `add`.
+   * Points the decoder kept as rows (histograms, exemplars, …) go through `add`'s path.
+   */
+  addColumns(c: MetricEntryColumns, entryTimeMs: number): AddResult {
+    void entryTimeMs; // As in add.
+    const tenant = c.tenant;
+    const refusals: RowRefusal[] = [];
+    let refused = 0;
+    const head = this.#head;
+    let tenantNum = -1;
+    if (this.#useMemo) {
+      this.#rawMemo.beginEntry(c.n, c.resourceCount + c.scopeCount);
+      tenantNum = this.#rawMemo.tenant(tenant);
+      this.#internParts(c);
+    }
+    for (let i = 0; i < c.n; i++) {
+      const why = c.kind[i] === KIND_ROW ? this.#addRow(head, tenant, c.row(i)) : this.#addColumn(head, c, i, tenantNum);
+      if (why === null) continue;
+      refused++;
+      if (refusals.length < StoreLimits.refusalsReportedMax) refusals.push({ row: i, code: why.code, reason: why.reason });
+    }
+    head.rows += c.n - refused;
+    return { accepted: c.n - refused, refused, refusals };
+  }
+
+  /** #internParts numbers the entry's resources and scopes in the raw memo (#resNums, #scopeNums; -1: not remembered). */
+  #internParts(c: MetricEntryColumns): void {
+    if (this.#resNums.length < c.resourceCount) this.#resNums = new Int32Array(Math.max(c.resourceCount, 2 * this.#resNums.length));
+    if (this.#scopeNums.length < c.scopeCount) this.#scopeNums = new Int32Array(Math.max(c.scopeCount, 2 * this.#scopeNums.length));
+    for (let r = 0; r < c.resourceCount; r++) this.#resNums[r] = this.#rawMemo.part(PART_RESOURCE, c.bytes, c.resourceAt[r] as number, c.resourceEnd[r] as number);
+    for (let s = 0; s < c.scopeCount; s++) this.#scopeNums[s] = this.#rawMemo.part(PART_SCOPE, c.bytes, c.scopeAt[s] as number, c.scopeEnd[s] as number);
+  }
+
+  /** #addColumn adds float point i of the columns (the steps of #addRow, in its order). */
+  #addColumn(head: Head, c: MetricEntryColumns, i: number, tenantNum: number): Refusal | null {
+    const t = c.tMs[i] as number;
+    if (!(t <= CodecLimits.timestampMsAbsMax)) return { code: 'ERR_INVALID_ARGUMENT', reason: `timestamp ${t} ms past ${CodecLimits.timestampMsAbsMax}` };
+    const res = tenantNum < 0 ? -1 : (this.#resNums[c.res[i] as number] as number);
+    const scope = tenantNum < 0 ? -1 : (this.#scopeNums[c.scope[i] as number] as number);
+    const memo = res >= 0 && scope >= 0;
+    let id = memo ? this.#rawMemo.get(tenantNum, res, scope, c.kind[i] as number, c.bytes, c.nameAt[i] as number, c.nameEnd[i] as number, c.attrsAt[i] as number, c.attrsEnd[i] as number) : -1;
+    if (id < 0) {
+      const got = this.#seriesOf(c.tenant, c.row(i));
+      if (typeof got !== 'number') return got;
+      id = got;
+      if (memo) this.#rawMemo.set(id);
+    }
+    assert(this.#isFloat[id] === true, 'a column point is a float point, and so is its series');
+    const last = this.#lastT[id] as number;
+    if (t < last) return { code: 'ERR_INVALID_ARGUMENT', reason: `out of order sample: timestamp ${t} < last ${last}` };
+    this.#appendFloat(head, id, t, c.value[i] as number);
+    return null;
+  }
+
+  #addRow(head: Head, tenant: string, row: MetricPointRow): Refusal | null {
     if (row.timeUnixNano !== this.#lastNs) {
       this.#lastNs = row.timeUnixNano;
       this.#lastMs = timestampMs(row.timeUnixNano);
     }
     const t = this.#lastMs;
     if (!(t <= CodecLimits.timestampMsAbsMax)) return { code: 'ERR_INVALID_ARGUMENT', reason: `timestamp ${t} ms past ${CodecLimits.timestampMsAbsMax}` };
-    const reg = this.#registry;
-    const known = this.#useMemo ? this.#idMemo.get(tenant, row) : -1;
-    let id = known >= 0 ? known : reg.prepare(tenant, row.name, seriesLabels(row));
-    if (id === PREPARE_REFUSED) {
-      const err = reg.refusal;
-      assert(err !== null, 'a refused prepare says why');
-      return { code: err.code, reason: err.message };
-    }
-    if (id === PREPARE_NEW) {
-      if (reg.size >= this.#seriesMax) return { code: 'ERR_LIMIT_EXCEEDED', reason: `series limit ${this.#seriesMax} reached, new series refused` };
-      id = reg.create();
-      assert(id >= 0, 'create succeeds under seriesMax');
-      const info = reg.info(id);
-      this.#index.add(id, info.tenant, info.name, info.labels);
-      this.#register(id, tenant, isFloatPoint(row.data));
-      if (this.#useMemo) this.#idMemo.set(tenant, row, id);
-    } else {
-      if (known < 0 && this.#useMemo) this.#idMemo.set(tenant, row, id);
-      const last = this.#lastT[id] as number;
-      if (t < last) return { code: 'ERR_INVALID_ARGUMENT', reason: `out of order sample: timestamp ${t} < last ${last}` };
-    }
+    const id = this.#seriesOf(tenant, row);
+    if (typeof id !== 'number') return id;
+    // A new series has no last timestamp (-Infinity), so only a known one can refuse here.
+    const last = this.#lastT[id] as number;
+    if (t < last) return { code: 'ERR_INVALID_ARGUMENT', reason: `out of order sample: timestamp ${t} < last ${last}` };
     assert((this.#isFloat[id] as boolean) === isFloatPoint(row.data), 'a series keeps its point type (otel_type is in its labels)');
-    this.#lastT[id] = t;
-    if (t < head.minT) head.minT = t;
-    if (t > head.maxT) head.maxT = t;
     const d = row.data;
-    if (d.type === 'gauge' || d.type === 'sum') {
-      let cols = head.floats.get(id);
-      if (cols === undefined) head.floats.set(id, (cols = new FloatColumns(head.slabs)));
-      if (cols.push(t, numberValue(d.value))) {
-        head.points++;
-        head.bytes += MetricStoreLimits.headSampleBytes;
-      }
-    } else {
+    if (d.type === 'gauge' || d.type === 'sum') this.#appendFloat(head, id, t, numberValue(d.value));
+    else {
+      this.#touch(head, id, t);
       let recs = head.records.get(id);
       if (recs === undefined) head.records.set(id, (recs = []));
       const p: RecordPoint = { t, startMs: timestampMs(row.startTimeUnixNano), flags: row.flags, data: d };
@@ -392,6 +450,48 @@ export class MetricStore implements SignalStore<MetricPointRow> {
       }
     }
     return null;
+  }
+
+  /**
+   * #seriesOf is the series id of a row (creating the series when new), or why
+   * it is refused: the identity memo, then the registry.
+   */
+  #seriesOf(tenant: string, row: MetricPointRow): number | Refusal {
+    const reg = this.#registry;
+    const known = this.#useMemo ? this.#idMemo.get(tenant, row) : -1;
+    if (known >= 0) return known;
+    let id = reg.prepare(tenant, row.name, seriesLabels(row));
+    if (id === PREPARE_REFUSED) {
+      const err = reg.refusal;
+      assert(err !== null, 'a refused prepare says why');
+      return { code: err.code, reason: err.message };
+    }
+    if (id === PREPARE_NEW) {
+      if (reg.size >= this.#seriesMax) return { code: 'ERR_LIMIT_EXCEEDED', reason: `series limit ${this.#seriesMax} reached, new series refused` };
+      id = reg.create();
+      assert(id >= 0, 'create succeeds under seriesMax');
+      const info = reg.info(id);
+      this.#index.add(id, info.tenant, info.name, info.labels);
+      this.#register(id, tenant, isFloatPoint(row.data));
+    }
+    if (this.#useMemo) this.#idMemo.set(tenant, row, id);
+    return id;
+  }
+
+  /** #touch records that series id got a point at t in `head` (last timestamp, head time bounds). */
+  #touch(head: Head, id: number, t: number): void {
+    this.#lastT[id] = t;
+    if (t < head.minT) head.minT = t;
+    if (t > head.maxT) head.maxT = t;
+  }
+
+  /** #appendFloat adds (t, v) to series id's float column in `head` (t >= its last timestamp: replaces at equal t). */
+  #appendFloat(head: Head, id: number, t: number, v: number): void {
+    this.#touch(head, id, t);
+    if (head.floats.push(id, t, v)) {
+      head.points++;
+      head.bytes += MetricStoreLimits.headSampleBytes;
+    }
   }
 
   #register(id: number, tenant: string, isFloat?: boolean): void {

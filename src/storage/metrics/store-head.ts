@@ -3,9 +3,10 @@
  * (the head, or the frozen head) and the pure helpers that cut and merge its
  * samples. Owner: MetricStore (metric-store.ts); nothing here does I/O.
  *
- * Invariants: a FloatColumns' times are strictly increasing (a write at the
- * last time replaces its value), and its chunks are views of its head's slabs; a Head's records per series are strictly
- * increasing in t; DenseIdMap.keys() lists each id once, in first-set order.
+ * Invariants: a FloatHead's times are strictly increasing per series (a write
+ * at the last time replaces its value), and its chunks lie in its own slabs; a
+ * Head's records per series are strictly increasing in t; FloatHead.keys()
+ * lists each id once, in first-set order.
  */
 import { assert } from '../../errors.js';
 import type { RecordPoint, StoredExemplar } from './store-format.js';
@@ -28,125 +29,188 @@ assert(CHUNK_SAMPLES_MAX <= SLAB_SAMPLES_FIRST && SLAB_SAMPLES_FIRST <= SLAB_SAM
  * and the GC neither scans nor moves the samples. Slabs double from
  * SLAB_SAMPLES_FIRST to SLAB_SAMPLES_MAX samples (a small head stays small);
  * the space left at a slab's end when a chunk does not fit is wasted (less than
- * a chunk). The slabs are freed with the head.
+ * a chunk). A chunk is named by its slab's index and its offset (in float64s),
+ * not by a view: no object per chunk. The slabs are freed with the head.
  */
 export class HeadSlabs {
-  #slab = new Float64Array(0);
+  /** slabs are the slabs so far; the last one is being filled. */
+  readonly slabs: Float64Array[] = [];
   #used = 0;
   #nextSamples = SLAB_SAMPLES_FIRST;
+  /** slab is the index of the slab the last `take` cut from. */
+  slab = -1;
 
-  /** take is a zeroed view of `samples` samples (2 × samples float64s). */
-  take(samples: number): Float64Array {
+  /** take cuts a zeroed chunk of `samples` samples (2 × samples float64s) and returns its offset in slabs[this.slab]. */
+  take(samples: number): number {
     assert(samples >= 1 && samples <= CHUNK_SAMPLES_MAX, 'a chunk size');
     const doubles = samples * 2;
-    if (this.#used + doubles > this.#slab.length) {
-      this.#slab = new Float64Array(this.#nextSamples * 2);
+    const cur = this.slabs[this.slabs.length - 1];
+    if (cur === undefined || this.#used + doubles > cur.length) {
+      this.slabs.push(new Float64Array(this.#nextSamples * 2));
       this.#used = 0;
       this.#nextSamples = Math.min(this.#nextSamples * 2, SLAB_SAMPLES_MAX);
     }
-    const out = this.#slab.subarray(this.#used, this.#used + doubles);
+    const at = this.#used;
     this.#used += doubles;
-    assert(out.length === doubles, 'a whole chunk');
-    return out;
+    this.slab = this.slabs.length - 1;
+    assert(this.#used <= (this.slabs[this.slab] as Float64Array).length, 'a whole chunk in the slab');
+    return at;
   }
 }
 
 /**
- * FloatColumns is one series' float samples in a head, strictly increasing in
- * t, in chunks of (t, v) pairs taken from the head's slabs: chunk sizes double
- * from CHUNK_SAMPLES_FIRST to CHUNK_SAMPLES_MAX, and a full chunk is kept, not
- * copied. Before, plain arrays grew by copying (1.5× + 16 slots) on the JS
- * heap, and the copies were most of the scavenger's work in bench/apply.ts.
- * Memory: at most 2 × 16 B per sample + 16 × CHUNK_SAMPLES_FIRST B per series
- * (plus the slabs' unused tails), of the order of the plain arrays' 1.5 × 16 B
- * + 256 B; the head's accounted 16 B per sample (MetricStoreLimits.headSampleBytes)
- * counts the data, as before.
+ * FloatHead is the float samples of every series of one head, strictly
+ * increasing in t per series, in chunks of (t, v) pairs cut from the head's
+ * slabs: chunk sizes double from CHUNK_SAMPLES_FIRST to CHUNK_SAMPLES_MAX, and
+ * a full chunk is kept, not copied. Per-series state is a few Int32Array
+ * columns indexed by series id (the current chunk's slab, start, end and
+ * write offset, the sample count) instead of an object with array views per
+ * series: the append path of bench/apply.ts touched three objects per sample
+ * before (the columns object, its chunk view, the chunk), each a cache miss
+ * when series interleave (time-major ingest), and now touches a few small
+ * dense columns and the chunk. Full chunks are listed per series as
+ * (slab, offset, samples) triples. Memory: at most 2 × 16 B per sample +
+ * 16 × CHUNK_SAMPLES_FIRST B per series (plus the slabs' unused tails) and
+ * 20 B per series id below the largest; the head's accounted 16 B per sample
+ * (MetricStoreLimits.headSampleBytes) counts the data, as before.
+ *
+ * Invariants: n[id] > 0 exactly for the ids in #ids; then the current chunk
+ * holds at least one sample (a new chunk is cut only to append), so the last
+ * sample is at off[id] - 2 in slabs[slab[id]]; start[id] <= off[id] <= end[id].
  */
-export class FloatColumns {
-  readonly #slabs: HeadSlabs;
-  /** #full is the chunks before #cur, each full. */
-  readonly #full: Float64Array[] = [];
-  #cur: Float64Array;
-  /** #curN is the samples in #cur (>= 1 once a sample is pushed). */
-  #curN = 0;
-  #n = 0;
-  #lastT = -Infinity;
+export class FloatHead {
+  readonly #slabs = new HeadSlabs();
+  #n = new Int32Array(0);
+  #slab = new Int32Array(0);
+  #start = new Int32Array(0);
+  #off = new Int32Array(0);
+  #end = new Int32Array(0);
+  /** #full[id] is the full chunks of series id, as flat (slab, offset, samples) triples. */
+  readonly #full: (number[] | undefined)[] = [];
+  /** #ids is the series with samples, in first-push order. */
+  readonly #ids: number[] = [];
 
-  constructor(slabs: HeadSlabs) {
-    this.#slabs = slabs;
-    this.#cur = slabs.take(CHUNK_SAMPLES_FIRST);
+  /** push appends (t, v) to series id, or replaces the value at its last time (false then); t is never below the last time. */
+  push(id: number, t: number, v: number): boolean {
+    if (id >= this.#n.length) this.#grow(id + 1);
+    const n = this.#n[id] as number;
+    let off: number;
+    let slab: Float64Array;
+    if (n === 0) {
+      off = this.#cut(id, CHUNK_SAMPLES_FIRST);
+      slab = this.#slabs.slabs[this.#slab[id] as number] as Float64Array;
+      this.#ids.push(id);
+    } else {
+      off = this.#off[id] as number;
+      slab = this.#slabs.slabs[this.#slab[id] as number] as Float64Array;
+      const lastT = slab[off - 2] as number;
+      if (t === lastT) {
+        slab[off - 1] = v;
+        return false;
+      }
+      assert(t > lastT, 'head samples are increasing');
+      if (off === this.#end[id]) {
+        const start = this.#start[id] as number;
+        const samples = (off - start) / 2;
+        let full = this.#full[id];
+        if (full === undefined) this.#full[id] = full = [];
+        full.push(this.#slab[id] as number, start, samples);
+        off = this.#cut(id, Math.min(2 * samples, CHUNK_SAMPLES_MAX));
+        slab = this.#slabs.slabs[this.#slab[id] as number] as Float64Array;
+      }
+    }
+    slab[off] = t;
+    slab[off + 1] = v;
+    this.#off[id] = off + 2;
+    this.#n[id] = n + 1;
+    return true;
+  }
+
+  /** #cut gives series id a new current chunk of `samples` samples and returns its offset. */
+  #cut(id: number, samples: number): number {
+    const off = this.#slabs.take(samples);
+    this.#slab[id] = this.#slabs.slab;
+    this.#start[id] = off;
+    this.#off[id] = off;
+    this.#end[id] = off + 2 * samples;
+    return off;
+  }
+
+  #grow(size: number): void {
+    const cap = Math.max(size, 2 * this.#n.length, 1024);
+    const grow = (a: Int32Array): Int32Array<ArrayBuffer> => {
+      const g = new Int32Array(cap);
+      g.set(a);
+      return g;
+    };
+    this.#n = grow(this.#n);
+    this.#slab = grow(this.#slab);
+    this.#start = grow(this.#start);
+    this.#off = grow(this.#off);
+    this.#end = grow(this.#end);
+  }
+
+  /** get is series id's samples (a view for reads and flushes), or undefined when it has none. */
+  get(id: number): FloatColumns | undefined {
+    return id < this.#n.length && (this.#n[id] as number) > 0 ? new FloatColumns(this, id) : undefined;
+  }
+
+  /** keys is the ids with samples, in the order they first got one. */
+  keys(): readonly number[] {
+    return this.#ids;
+  }
+
+  /** samplesOf is series id's sample count. */
+  samplesOf(id: number): number {
+    return id < this.#n.length ? (this.#n[id] as number) : 0;
+  }
+
+  /** copyOut copies series id's samples into ts and vs (each at least samplesOf(id) long). */
+  copyOut(id: number, ts: Float64Array, vs: Float64Array): void {
+    let j = 0;
+    const slabs = this.#slabs.slabs;
+    const copy = (c: Float64Array, at: number, samples: number): void => {
+      for (let i = 0; i < samples; i++, j++) {
+        ts[j] = c[at + 2 * i] as number;
+        vs[j] = c[at + 2 * i + 1] as number;
+      }
+    };
+    const full = this.#full[id] ?? [];
+    for (let k = 0; k < full.length; k += 3) copy(slabs[full[k] as number] as Float64Array, full[k + 1] as number, full[k + 2] as number);
+    const start = this.#start[id] as number;
+    copy(slabs[this.#slab[id] as number] as Float64Array, start, ((this.#off[id] as number) - start) / 2);
+    assert(j === this.#n[id], 'every sample copied');
+  }
+}
+
+/** FloatColumns is one series' float samples in a head, as reads and flushes see them (FloatHead.get). */
+export class FloatColumns {
+  readonly #head: FloatHead;
+  readonly #id: number;
+
+  constructor(head: FloatHead, id: number) {
+    this.#head = head;
+    this.#id = id;
   }
 
   get n(): number {
-    return this.#n;
-  }
-
-  /** push appends (t, v), or replaces the value at the last time (false then); t is never below the last time. */
-  push(t: number, v: number): boolean {
-    if (this.#n > 0 && t === this.#lastT) {
-      this.#cur[2 * this.#curN - 1] = v;
-      return false;
-    }
-    assert(this.#n === 0 || t > this.#lastT, 'head samples are increasing');
-    let cur = this.#cur;
-    if (2 * this.#curN === cur.length) {
-      this.#full.push(cur);
-      cur = this.#cur = this.#slabs.take(Math.min(cur.length, CHUNK_SAMPLES_MAX));
-      this.#curN = 0;
-    }
-    const k = 2 * this.#curN;
-    cur[k] = t;
-    cur[k + 1] = v;
-    this.#curN++;
-    this.#n++;
-    this.#lastT = t;
-    return true;
+    return this.#head.samplesOf(this.#id);
   }
 
   /** columns copies the samples out as two contiguous columns (reads and flushes; not on the append path). */
   columns(): { ts: Float64Array; vs: Float64Array } {
-    const ts = new Float64Array(this.#n);
-    const vs = new Float64Array(this.#n);
-    let j = 0;
-    const copy = (c: Float64Array, samples: number): void => {
-      for (let i = 0; i < samples; i++, j++) {
-        ts[j] = c[2 * i] as number;
-        vs[j] = c[2 * i + 1] as number;
-      }
-    };
-    for (const c of this.#full) copy(c, c.length / 2);
-    copy(this.#cur, this.#curN);
-    assert(j === this.#n, 'every sample copied');
+    const n = this.n;
+    const ts = new Float64Array(n);
+    const vs = new Float64Array(n);
+    this.#head.copyOut(this.#id, ts, vs);
     return { ts, vs };
-  }
-}
-
-/** DenseIdMap maps series ids to values through an array indexed by id (a head touches most series; faster than a Map). */
-export class DenseIdMap<V> {
-  readonly #values: (V | undefined)[] = [];
-  readonly #ids: number[] = [];
-
-  get(id: number): V | undefined {
-    return this.#values[id];
-  }
-
-  set(id: number, v: V): void {
-    if (this.#values[id] === undefined) this.#ids.push(id);
-    while (this.#values.length < id) this.#values.push(undefined);
-    this.#values[id] = v;
-  }
-
-  /** keys is the ids in the order they were first set. */
-  keys(): readonly number[] {
-    return this.#ids;
   }
 }
 
 /** Head is one generation of unflushed points (the head, or the frozen head). */
 export class Head {
-  /** slabs hold the samples of `floats`. */
-  readonly slabs = new HeadSlabs();
-  readonly floats = new DenseIdMap<FloatColumns>();
+  /** floats is the float samples of every series (chunks in slabs, per-series state in columns). */
+  readonly floats = new FloatHead();
   readonly records = new Map<number, RecordPoint[]>();
   readonly exemplars = new Map<number, StoredExemplar[]>();
   /** seriesFrom is the first series id this head created; seriesTo is one past its last (set at freeze). */

@@ -75,6 +75,7 @@ import { IdempotencyWindow } from '../idempotency.js';
 import type { IdempotencyWindowOptions } from '../idempotency.js';
 import type { LogRow, MetricPointRow, SpanRow } from '../rows.js';
 import { decodeShardEntry } from '../shard-entry.js';
+import { MetricEntryColumns, decodeMetricEntry, hasAddColumns } from '../metric-entry.js';
 import { KvWriteBatch, ShardDb } from './shard-db.js';
 import type { KvView } from './shard-db.js';
 import {
@@ -182,6 +183,8 @@ export class ShardStateMachine implements DurableStateMachine {
   #db: ShardDb | null = null;
   #stores: ShardStores;
   #window: IdempotencyWindow;
+  /** #metricColumns is reused by every points-only entry this replica applies (#applyMetricColumns). */
+  readonly #metricColumns = new MetricEntryColumns();
   #applied = 0;
   #durable = 0;
   #flushes = 0;
@@ -261,6 +264,8 @@ export class ShardStateMachine implements DurableStateMachine {
   }
 
   #applyEntry(data: Uint8Array): ShardApplyResult {
+    const columnar = this.#applyMetricColumns(data);
+    if (columnar !== null) return columnar;
     const zero = { accepted: 0, refused: 0 };
     let entry;
     try {
@@ -292,6 +297,38 @@ export class ShardStateMachine implements DurableStateMachine {
     this.#window.remember(entry.idempotencyKey, entry.part, t);
     this.#headSinceMs ??= this.#o.nowMs();
     return { duplicate: false, invalid: null, spans, points, logs, refusals };
+  }
+
+  /**
+   * #applyMetricColumns applies a points-only entry through the metrics
+   * store's columnar path (metric-entry.ts; the same result and stored state
+   * as the rows path below, without a row object per point), or returns null
+   * when the entry is not one that path takes: #applyEntry then decodes it
+   * with decodeShardEntry, which also reports any defect.
+   */
+  #applyMetricColumns(data: Uint8Array): ShardApplyResult | null {
+    const metrics = this.#stores.metrics;
+    if (!hasAddColumns(metrics)) return null;
+    const c = this.#metricColumns;
+    if (!decodeMetricEntry(data, c)) return null;
+    const zero = { accepted: 0, refused: 0 };
+    this.#window.expire(c.leaderTimeMs);
+    if (this.#window.seen(c.idempotencyKey, c.part)) {
+      c.release();
+      return { duplicate: true, invalid: null, spans: zero, points: zero, logs: zero, refusals: [] };
+    }
+    const t = c.leaderTimeMs;
+    const r = metrics.addColumns(c, t);
+    assert(r.accepted + r.refused === c.n, 'every point is accepted or refused');
+    const refusals: ApplyRefusal[] = [];
+    for (const f of r.refusals) {
+      if (refusals.length >= ShardLimits.refusalsPerResultMax) break;
+      refusals.push({ signal: 'metrics', row: f.row, code: f.code, reason: f.reason });
+    }
+    this.#window.remember(c.idempotencyKey, c.part, t);
+    this.#headSinceMs ??= this.#o.nowMs();
+    c.release();
+    return { duplicate: false, invalid: null, spans: zero, points: { accepted: r.accepted, refused: r.refused }, logs: zero, refusals };
   }
 
   appliedIndex(): number {

@@ -1,0 +1,707 @@
+/**
+ * metric-entry.ts — a second decoder of shard entries (shard-entry.ts) for
+ * the common metrics case: an entry of points only (no spans, no logs),
+ * decoded straight from its bytes into reused columns instead of one
+ * MetricPointRow (and its arrays, strings and bigints) per point.
+ *
+ * What it decodes: for each gauge or sum point whose fields use the plain
+ * msgpack forms msgpackr writes (the "fast grammar" below), the identity
+ * parts as byte ranges of the entry (name, attributes) plus the resource and
+ * scope indexes and the kind, the time in ms and the value as a float64. Any
+ * other point (histograms, summaries, exemplars, bytes or nested attribute
+ * values, unusual number forms) is decoded as a MetricPointRow by the regular
+ * readers (row-wire.ts readPoint) from the point's own bytes, so it is checked
+ * and stored exactly as before.
+ *
+ * The contract that keeps the apply result identical on every replica and to
+ * the regular path: decodeMetricEntry either fills the columns with an entry
+ * decodeShardEntry would accept, with the same values, or returns false and
+ * the caller uses decodeShardEntry (which then reports the defect exactly as
+ * before). It never throws for bad bytes and never reports an error of its
+ * own. To keep the "same values" half true without msgpackr, every string of
+ * the entry must be well-formed UTF-8 (then every UTF-8 decoder, msgpackr's
+ * included, gives the same string; an entry with a malformed string goes to
+ * decodeShardEntry), maps, extensions and the never-used byte 0xc1 send the
+ * whole entry back, and each fast-grammar field is accepted only in the forms
+ * whose msgpackr value the regular reader accepts:
+ *
+ *   point        fixarray(11)
+ *   index, u32   positive fixint | uint8 | uint16 | uint32          (a number)
+ *   u64          uint64 | int64 >= 0                                 (a bigint)
+ *   string       fixstr | str8 | str16 | str32, well-formed UTF-8, at most
+ *                StorageLimits.stringBytesMax / 3 bytes (so its UTF-8 length is in bounds)
+ *   Number       fixint | uint8..32 | int8..32 | float64 → double;
+ *                int64 | uint64 < 2^63 → int (its float64 value, rounded once as Number() does)
+ *   gauge        fixarray(2) [0, Number]
+ *   sum          fixarray(4) [1, 1|2, bool, Number]
+ *   attributes   array of an even count <= 2 × attributesPerListMax of string keys and
+ *                values: string | nil | bool | Number forms above
+ *   exemplars    fixarray(0)
+ *
+ * Pure code; the columns are owned by the caller (one per state machine) and
+ * hold a reference to the entry bytes until the next decode.
+ *
+ * Invariants: after a true return, 0 < n <= StorageLimits.rowsPerEntryMax;
+ * for every i < n, kind[i] === KIND_ROW exactly when rows[i] holds the
+ * decoded row; every byte range lies inside `bytes`; res[i] < resourceCount
+ * and scope[i] < scopeCount.
+ */
+import { checkTenantId } from '../control/tenant.js';
+import { OtlpdbError, assert } from '../errors.js';
+import { StorageLimits as L } from '../limits.js';
+import type { MetricPointRow, Resource, Scope } from './rows.js';
+import { readPoint, readResource, readScope } from './row-wire.js';
+import type { RowContext } from './row-wire.js';
+import { SHARD_ENTRY_VERSION } from './shard-entry.js';
+import { STORAGE_UNPACKR_VIEWS } from './storage-packr.js';
+import { WireReader } from './wire-reader.js';
+import type { AddResult } from './shard/signal-store.js';
+
+/** KIND_ROW marks a point decoded as a row (rows[i]). */
+export const KIND_ROW = 0;
+/** KIND_GAUGE is a gauge point in the columns; the KIND_* values are those of identity-memo.ts kindOf (type × 4 + temporality). */
+export const KIND_GAUGE = 4;
+/** KIND_SUM_DELTA is a delta sum point in the columns. */
+export const KIND_SUM_DELTA = 9;
+/** KIND_SUM_CUMULATIVE is a cumulative sum point in the columns. */
+export const KIND_SUM_CUMULATIVE = 10;
+
+/** STRING_FAST_BYTES_MAX is the longest string the fast grammar takes: its UTF-8 re-encoding cannot exceed stringBytesMax. */
+const STRING_FAST_BYTES_MAX = Math.floor(L.stringBytesMax / 3);
+/** SKIP_DEPTH_MAX bounds the nesting the validating skip follows (deeper: back to decodeShardEntry). */
+const SKIP_DEPTH_MAX = 2 * L.anyValueDepthMax + 8;
+const IDEMPOTENCY_KEY = /^[0-9a-f]{16}$/;
+const EMPTY = new Uint8Array(0);
+const TWO_32 = 4294967296;
+/** 2^32 = 4294 × 10^6 + 967296: ns = hi × 2^32 + lo is split so that floor(ns / 10^6) is exact in float64. */
+const TWO_32_MS = 4294;
+const TWO_32_REM_NS = 967296;
+
+/**
+ * MetricEntryColumns is one decoded points-only entry (see the file comment),
+ * reused from entry to entry: arrays grow to the largest entry seen.
+ */
+export class MetricEntryColumns {
+  tenant = '';
+  idempotencyKey = '';
+  part = 0;
+  parts = 0;
+  leaderTimeMs = 0;
+  /** bytes is the entry the ranges point into. */
+  bytes: Uint8Array = EMPTY;
+  /** n is the number of points. */
+  n = 0;
+  /** kind[i] is KIND_GAUGE / KIND_SUM_* for a point in the columns, KIND_ROW for a point in rows. */
+  kind = new Uint8Array(0);
+  /** res[i] and scope[i] are the point's resource and scope table indexes. */
+  res = new Int32Array(0);
+  scope = new Int32Array(0);
+  /** nameAt[i]..nameEnd[i] is the metric name's UTF-8 bytes; attrsAt[i]..attrsEnd[i] the attribute list's whole msgpack value. */
+  nameAt = new Int32Array(0);
+  nameEnd = new Int32Array(0);
+  attrsAt = new Int32Array(0);
+  attrsEnd = new Int32Array(0);
+  /** pointAt[i]..pointEnd[i] is the point's whole tuple (decoded again as a row when the store needs one). */
+  pointAt = new Int32Array(0);
+  pointEnd = new Int32Array(0);
+  /** tMs[i] is floor(timeUnixNano / 10^6); value[i] the sample as a float64. */
+  tMs = new Float64Array(0);
+  value = new Float64Array(0);
+  /** rows[i] is the decoded row when kind[i] === KIND_ROW (stale otherwise). */
+  readonly rows: (MetricPointRow | undefined)[] = [];
+  /** resourceCount and scopeCount are the sizes of the entry's tables; their byte ranges follow. */
+  resourceCount = 0;
+  scopeCount = 0;
+  resourceAt = new Int32Array(0);
+  resourceEnd = new Int32Array(0);
+  scopeAt = new Int32Array(0);
+  scopeEnd = new Int32Array(0);
+  #ctx: RowContext | null = null;
+  #reader: WireReader | null = null;
+
+  /** reset starts a new entry of `bytes`. */
+  reset(bytes: Uint8Array): void {
+    this.bytes = bytes;
+    this.n = 0;
+    this.resourceCount = 0;
+    this.scopeCount = 0;
+    this.#ctx = null;
+    this.#reader = null;
+  }
+
+  /** release drops the reference to the entry bytes (and decoded rows) once the entry is applied. */
+  release(): void {
+    this.reset(EMPTY);
+    this.rows.length = 0;
+  }
+
+  /** grow makes room for `points` points, `resources` resources and `scopes` scopes. */
+  grow(points: number, resources: number, scopes: number): void {
+    if (this.kind.length < points) {
+      const cap = Math.max(points, 2 * this.kind.length);
+      this.kind = new Uint8Array(cap);
+      this.res = new Int32Array(cap);
+      this.scope = new Int32Array(cap);
+      this.nameAt = new Int32Array(cap);
+      this.nameEnd = new Int32Array(cap);
+      this.attrsAt = new Int32Array(cap);
+      this.attrsEnd = new Int32Array(cap);
+      this.pointAt = new Int32Array(cap);
+      this.pointEnd = new Int32Array(cap);
+      this.tMs = new Float64Array(cap);
+      this.value = new Float64Array(cap);
+    }
+    if (this.resourceAt.length < resources) {
+      const cap = Math.max(resources, 2 * this.resourceAt.length);
+      this.resourceAt = new Int32Array(cap);
+      this.resourceEnd = new Int32Array(cap);
+    }
+    if (this.scopeAt.length < scopes) {
+      const cap = Math.max(scopes, 2 * this.scopeAt.length);
+      this.scopeAt = new Int32Array(cap);
+      this.scopeEnd = new Int32Array(cap);
+    }
+  }
+
+  /**
+   * context is the entry's tenant and decoded resource and scope tables, built
+   * on first use (only entries with a row point or a new series need them).
+   * The tables were checked by decodeMetricEntry, so a failure here is a bug.
+   */
+  context(): RowContext {
+    if (this.#ctx !== null) return this.#ctx;
+    const w = this.reader();
+    const resources: Resource[] = new Array(this.resourceCount);
+    for (let i = 0; i < this.resourceCount; i++) resources[i] = readResource(w, unpackRange(this.bytes, this.resourceAt[i] as number, this.resourceEnd[i] as number));
+    const scopes: Scope[] = new Array(this.scopeCount);
+    for (let i = 0; i < this.scopeCount; i++) scopes[i] = readScope(w, unpackRange(this.bytes, this.scopeAt[i] as number, this.scopeEnd[i] as number));
+    this.#ctx = { tenant: this.tenant, resources, scopes };
+    return this.#ctx;
+  }
+
+  /** reader is this entry's WireReader (stored mode: a failed check is ERR_CORRUPTION). */
+  reader(): WireReader {
+    this.#reader ??= new WireReader('stored');
+    return this.#reader;
+  }
+
+  /** row is point i as a MetricPointRow: the one decoded at decode time, or point i's bytes decoded now. */
+  row(i: number): MetricPointRow {
+    assert(i >= 0 && i < this.n, 'a point of the entry');
+    if (this.kind[i] === KIND_ROW) {
+      const r = this.rows[i];
+      assert(r !== undefined, 'a row point keeps its row');
+      return r;
+    }
+    return readPoint(this.reader(), unpackRange(this.bytes, this.pointAt[i] as number, this.pointEnd[i] as number), this.context());
+  }
+}
+
+/** ColumnarMetricStore is a metrics store that also takes decoded columns (MetricStore.addColumns). */
+export interface ColumnarMetricStore {
+  addColumns(c: MetricEntryColumns, entryTimeMs: number): AddResult;
+}
+
+/** hasAddColumns says whether a metrics store takes columns (a test double or another store may not). */
+export function hasAddColumns<T extends object>(store: T): store is T & ColumnarMetricStore {
+  return typeof (store as Partial<ColumnarMetricStore>).addColumns === 'function';
+}
+
+function unpackRange(bytes: Uint8Array, at: number, end: number): unknown {
+  assert(at >= 0 && at < end && end <= bytes.length, 'a range of the entry');
+  const b = bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return STORAGE_UNPACKR_VIEWS.unpack(b.subarray(at, end));
+}
+
+/**
+ * decodeMetricEntry decodes a points-only shard entry into `c` and returns
+ * true, or returns false when the entry is not one this decoder takes (other
+ * rows, other forms, or any defect): the caller then uses decodeShardEntry.
+ */
+export function decodeMetricEntry(bytes: Uint8Array, c: MetricEntryColumns): boolean {
+  c.reset(bytes);
+  if (bytes.length > L.entryBytesMax) return false;
+  const s = new Scan(bytes);
+  let ok: boolean;
+  try {
+    ok = readEntry(s, c);
+  } catch (err) {
+    // A row point (or table entry) the regular reader refuses is ERR_CORRUPTION: decodeShardEntry reports it.
+    // A broken invariant of this code (ERR_INTERNAL) is a bug and is not hidden; anything msgpackr throws on a
+    // range the scan checked would be a bug too, but the regular path is the reference, so it decides.
+    if (err instanceof OtlpdbError && err.code !== 'ERR_CORRUPTION') throw err;
+    ok = false;
+  }
+  if (!ok) {
+    c.reset(EMPTY);
+    return false;
+  }
+  assert(c.n > 0 && c.n <= L.rowsPerEntryMax, 'a decoded entry has points within the limit');
+  return true;
+}
+
+function readEntry(s: Scan, c: MetricEntryColumns): boolean {
+  if (s.arrayHeader() !== 11) return false;
+  if (s.uint() !== SHARD_ENTRY_VERSION) return false;
+  // The tenant id and the key are ASCII when valid; anything else goes back to decodeShardEntry.
+  const tenant = s.ascii(L.tenantBytesMax);
+  if (tenant === null || checkTenantId(tenant) !== null) return false;
+  const key = s.ascii(16);
+  if (key === null || !IDEMPOTENCY_KEY.test(key)) return false;
+  const part = s.uint();
+  const parts = s.uint();
+  if (part < 0 || parts < 1 || part >= parts) return false;
+  const leaderTimeMs = s.count();
+  if (leaderTimeMs < 0) return false;
+  // Tables: checked now, decoded only if a row point or a new series needs them (MetricEntryColumns.context).
+  const resourcesAt = s.at;
+  const resources = s.arrayHeader();
+  if (resources < 0 || !s.skipItems(resources)) return false;
+  const scopesAt = s.at;
+  const scopes = s.arrayHeader();
+  if (scopes < 0 || !s.skipItems(scopes)) return false;
+  if (s.byte() !== 0x90) return false; // spans: none
+  const n = s.arrayHeader();
+  if (n < 1 || n > L.rowsPerEntryMax) return false;
+  // decodeShardEntry refuses table entries past the row count.
+  if (resources > n || scopes > n) return false;
+  c.tenant = tenant;
+  c.idempotencyKey = key;
+  c.part = part;
+  c.parts = parts;
+  c.leaderTimeMs = leaderTimeMs;
+  c.grow(n, resources, scopes);
+  const pointsAt = s.at;
+  s.at = resourcesAt;
+  s.arrayHeader();
+  for (let i = 0; i < resources; i++) {
+    c.resourceAt[i] = s.at;
+    if (!readResourceFast(s)) {
+      s.at = c.resourceAt[i] as number;
+      if (!s.skip(0)) return false;
+      readResource(c.reader(), unpackRange(c.bytes, c.resourceAt[i] as number, s.at)); // Checks; throws on a defect.
+    }
+    c.resourceEnd[i] = s.at;
+  }
+  c.resourceCount = resources;
+  assert(s.at === scopesAt, 'resources end where scopes start');
+  s.arrayHeader();
+  for (let i = 0; i < scopes; i++) {
+    c.scopeAt[i] = s.at;
+    if (!readScopeFast(s)) {
+      s.at = c.scopeAt[i] as number;
+      if (!s.skip(0)) return false;
+      readScope(c.reader(), unpackRange(c.bytes, c.scopeAt[i] as number, s.at));
+    }
+    c.scopeEnd[i] = s.at;
+  }
+  c.scopeCount = scopes;
+  s.at = pointsAt;
+  for (let i = 0; i < n; i++) {
+    const at = s.at;
+    c.pointAt[i] = at;
+    if (!readPointFast(s, c, i, resources, scopes)) {
+      s.at = at;
+      if (!s.skip(0)) return false;
+      c.kind[i] = KIND_ROW;
+      c.rows[i] = readPoint(c.reader(), unpackRange(c.bytes, at, s.at), c.context());
+    }
+    c.pointEnd[i] = s.at;
+    c.n = i + 1;
+  }
+  if (s.byte() !== 0x90) return false; // logs: none
+  return s.at === s.end && !s.bad;
+}
+
+function readResourceFast(s: Scan): boolean {
+  return s.arrayHeader() === 3 && s.attributes() && s.uint() >= 0 && s.string();
+}
+
+function readScopeFast(s: Scan): boolean {
+  return s.arrayHeader() === 5 && s.string() && s.string() && s.attributes() && s.uint() >= 0 && s.string();
+}
+
+/** readPointFast reads point i in the fast grammar into the columns, or returns false (the caller rewinds). */
+function readPointFast(s: Scan, c: MetricEntryColumns, i: number, resources: number, scopes: number): boolean {
+  if (s.byte() !== 0x9b) return false;
+  const ri = s.uint();
+  if (ri < 0 || ri >= resources) return false;
+  const si = s.uint();
+  if (si < 0 || si >= scopes) return false;
+  if (!s.string()) return false;
+  const nameAt = s.strAt;
+  const nameEnd = s.at;
+  if (!s.string() || !s.string()) return false; // description, unit
+  // Data: gauge [0, Number] or sum [1, temporality, monotonic, Number].
+  const head = s.byte();
+  let kind: number;
+  if (head === 0x92) {
+    if (s.byte() !== 0) return false;
+    kind = KIND_GAUGE;
+  } else if (head === 0x94) {
+    if (s.byte() !== 1) return false;
+    const temporality = s.byte();
+    if (temporality !== 1 && temporality !== 2) return false;
+    const monotonic = s.byte();
+    if (monotonic !== 0xc2 && monotonic !== 0xc3) return false;
+    kind = temporality === 1 ? KIND_SUM_DELTA : KIND_SUM_CUMULATIVE;
+  } else return false;
+  if (!s.number()) return false;
+  const value = s.num;
+  const attrsAt = s.at;
+  if (!s.attributes()) return false;
+  const attrsEnd = s.at;
+  if (s.u64Ms() < 0) return false; // startTimeUnixNano
+  const t = s.u64Ms();
+  if (t < 0) return false;
+  if (s.uint() < 0) return false; // flags
+  if (s.byte() !== 0x90) return false; // exemplars: none
+  if (s.bad) return false;
+  c.kind[i] = kind;
+  c.res[i] = ri;
+  c.scope[i] = si;
+  c.nameAt[i] = nameAt;
+  c.nameEnd[i] = nameEnd;
+  c.attrsAt[i] = attrsAt;
+  c.attrsEnd[i] = attrsEnd;
+  c.tMs[i] = t;
+  c.value[i] = value;
+  return true;
+}
+
+/**
+ * Scan reads msgpack values from entry bytes. A read past the end sets `bad`
+ * and returns a value no caller accepts (-1, false), so callers check results,
+ * not positions.
+ */
+class Scan {
+  readonly b: Uint8Array;
+  readonly dv: DataView;
+  readonly end: number;
+  at = 0;
+  bad = false;
+  /** strAt is where the last string's bytes start (string() leaves `at` at their end). */
+  strAt = 0;
+  /** num is the last number() read. */
+  num = 0;
+
+  constructor(b: Uint8Array) {
+    this.b = b;
+    this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    this.end = b.length;
+  }
+
+  /** byte is the next byte (-1 past the end). */
+  byte(): number {
+    if (this.at >= this.end) {
+      this.bad = true;
+      return -1;
+    }
+    return this.b[this.at++] as number;
+  }
+
+  #need(n: number): boolean {
+    if (this.at + n > this.end) {
+      this.bad = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** arrayHeader is an array's element count, or -1 (not an array, or more elements than bytes left). */
+  arrayHeader(): number {
+    const t = this.byte();
+    let n: number;
+    if (t >= 0x90 && t <= 0x9f) n = t - 0x90;
+    else if (t === 0xdc) {
+      if (!this.#need(2)) return -1;
+      n = this.dv.getUint16(this.at);
+      this.at += 2;
+    } else if (t === 0xdd) {
+      if (!this.#need(4)) return -1;
+      n = this.dv.getUint32(this.at);
+      this.at += 4;
+    } else return -1;
+    return n <= this.end - this.at ? n : -1;
+  }
+
+  /** uint is an unsigned integer in a positive fixint, uint8, uint16 or uint32 (a msgpackr number in [0, 2^32)), or -1. */
+  uint(): number {
+    const t = this.byte();
+    if (t >= 0 && t < 0x80) return t;
+    if (t === 0xcc) return this.#need(1) ? (this.b[this.at++] as number) : -1;
+    if (t === 0xcd) {
+      if (!this.#need(2)) return -1;
+      const v = this.dv.getUint16(this.at);
+      this.at += 2;
+      return v;
+    }
+    if (t === 0xce) {
+      if (!this.#need(4)) return -1;
+      const v = this.dv.getUint32(this.at);
+      this.at += 4;
+      return v;
+    }
+    return -1;
+  }
+
+  /** count is `uint`, or a float64 holding a safe non-negative integer (msgpackr writes integers past 2^32 so), or -1. */
+  count(): number {
+    if (this.at < this.end && this.b[this.at] === 0xcb) {
+      this.at++;
+      if (!this.#need(8)) return -1;
+      const v = this.dv.getFloat64(this.at);
+      this.at += 8;
+      return Number.isSafeInteger(v) && v >= 0 ? v : -1;
+    }
+    return this.uint();
+  }
+
+  /** u64Ms reads a uint64, or an int64 >= 0 (msgpackr bigints in [0, 2^64)), as floor(value / 10^6); -1 for any other form. */
+  u64Ms(): number {
+    const t = this.byte();
+    if (t !== 0xcf && t !== 0xd3) return -1;
+    if (!this.#need(8)) return -1;
+    const hi = this.dv.getUint32(this.at);
+    const lo = this.dv.getUint32(this.at + 4);
+    this.at += 8;
+    if (t === 0xd3 && hi >= 0x8000_0000) return -1;
+    // rest < 2^32 × 967296 + 2^32 < 2^53: exact; the quotient is corrected in case the division rounded up.
+    const rest = hi * TWO_32_REM_NS + lo;
+    let q = Math.floor(rest / 1e6);
+    if (q * 1e6 > rest) q--;
+    return hi * TWO_32_MS + q;
+  }
+
+  /** number reads a Number (see the file comment) into `num`, or returns false. */
+  number(): boolean {
+    const t = this.byte();
+    if (t < 0) return false;
+    if (t < 0x80) {
+      this.num = t;
+      return true;
+    }
+    if (t >= 0xe0) {
+      this.num = t - 0x100;
+      return true;
+    }
+    const dv = this.dv;
+    const at = this.at;
+    switch (t) {
+      case 0xcb:
+        if (!this.#need(8)) return false;
+        this.num = dv.getFloat64(at);
+        this.at += 8;
+        return true;
+      case 0xcc:
+        if (!this.#need(1)) return false;
+        this.num = dv.getUint8(at);
+        this.at += 1;
+        return true;
+      case 0xcd:
+        if (!this.#need(2)) return false;
+        this.num = dv.getUint16(at);
+        this.at += 2;
+        return true;
+      case 0xce:
+        if (!this.#need(4)) return false;
+        this.num = dv.getUint32(at);
+        this.at += 4;
+        return true;
+      case 0xd0:
+        if (!this.#need(1)) return false;
+        this.num = dv.getInt8(at);
+        this.at += 1;
+        return true;
+      case 0xd1:
+        if (!this.#need(2)) return false;
+        this.num = dv.getInt16(at);
+        this.at += 2;
+        return true;
+      case 0xd2:
+        if (!this.#need(4)) return false;
+        this.num = dv.getInt32(at);
+        this.at += 4;
+        return true;
+      case 0xcf:
+      case 0xd3: {
+        if (!this.#need(8)) return false;
+        const hi = t === 0xd3 ? dv.getInt32(at) : dv.getUint32(at);
+        if (t === 0xcf && hi >= 0x8000_0000) return false; // past the int64 range: the regular reader refuses it
+        // One rounding, as Number(bigint) does: hi × 2^32 is exact, the sum is rounded once.
+        this.num = hi * TWO_32 + dv.getUint32(at + 4);
+        this.at += 8;
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** #strLen is the byte length of a string whose type byte is t (read), or -1 when t is not a string type. */
+  #strLen(t: number): number {
+    if (t >= 0xa0 && t <= 0xbf) return t - 0xa0;
+    if (t === 0xd9) return this.#need(1) ? (this.b[this.at++] as number) : -1;
+    if (t === 0xda) {
+      if (!this.#need(2)) return -1;
+      const n = this.dv.getUint16(this.at);
+      this.at += 2;
+      return n;
+    }
+    if (t === 0xdb) {
+      if (!this.#need(4)) return -1;
+      const n = this.dv.getUint32(this.at);
+      this.at += 4;
+      return n;
+    }
+    return -1;
+  }
+
+  /** string reads a well-formed UTF-8 string of at most STRING_FAST_BYTES_MAX bytes (its bytes start at strAt), or returns false. */
+  string(): boolean {
+    const n = this.#strLen(this.byte());
+    if (n < 0 || n > STRING_FAST_BYTES_MAX || !this.#need(n)) return false;
+    this.strAt = this.at;
+    this.at += n;
+    return wellFormedUtf8(this.b, this.strAt, this.at);
+  }
+
+  /** ascii reads a string of at most maxBytes ASCII bytes, or returns null. */
+  ascii(maxBytes: number): string | null {
+    const n = this.#strLen(this.byte());
+    if (n < 0 || n > maxBytes || !this.#need(n)) return null;
+    let out = '';
+    for (let i = 0; i < n; i++) {
+      const ch = this.b[this.at + i] as number;
+      if (ch >= 0x80) return null;
+      out += String.fromCharCode(ch);
+    }
+    this.at += n;
+    return out;
+  }
+
+  /** attributes reads an attribute list in the fast grammar, or returns false. */
+  attributes(): boolean {
+    const n = this.arrayHeader();
+    if (n < 0 || n % 2 !== 0 || n / 2 > L.attributesPerListMax) return false;
+    for (let i = 0; i < n; i += 2) {
+      if (!this.string()) return false;
+      const t = this.at < this.end ? (this.b[this.at] as number) : -1;
+      if (t === 0xc0 || t === 0xc2 || t === 0xc3) this.at++;
+      else if ((t >= 0xa0 && t <= 0xbf) || (t >= 0xd9 && t <= 0xdb)) {
+        if (!this.string()) return false;
+      } else if (!this.number()) return false;
+    }
+    return true;
+  }
+
+  /** skipItems skips n values with `skip`. */
+  skipItems(n: number): boolean {
+    for (let i = 0; i < n; i++) if (!this.skip(0)) return false;
+    return true;
+  }
+
+  /**
+   * skip steps over one value of any form the entry grammar allows (nil,
+   * booleans, numbers, strings, byte strings, arrays), checking that it is
+   * complete and that its strings are well-formed UTF-8; maps, extensions and
+   * 0xc1 (and nesting past SKIP_DEPTH_MAX) return false.
+   */
+  skip(depth: number): boolean {
+    if (depth > SKIP_DEPTH_MAX) return false;
+    const t = this.byte();
+    if (t < 0) return false;
+    if (t < 0x80 || t >= 0xe0 || t === 0xc0 || t === 0xc2 || t === 0xc3) return true;
+    if (t >= 0x90 && t <= 0x9f) return this.#skipArray(t - 0x90, depth);
+    if ((t >= 0xa0 && t <= 0xbf) || (t >= 0xd9 && t <= 0xdb)) {
+      this.at--;
+      return this.#skipString();
+    }
+    switch (t) {
+      case 0xc4:
+      case 0xc5:
+      case 0xc6: {
+        const w = t === 0xc4 ? 1 : t === 0xc5 ? 2 : 4;
+        if (!this.#need(w)) return false;
+        const n = w === 1 ? (this.b[this.at] as number) : w === 2 ? this.dv.getUint16(this.at) : this.dv.getUint32(this.at);
+        this.at += w;
+        if (!this.#need(n)) return false;
+        this.at += n;
+        return true;
+      }
+      case 0xca:
+      case 0xce:
+      case 0xd2:
+        return this.#advance(4);
+      case 0xcb:
+      case 0xcf:
+      case 0xd3:
+        return this.#advance(8);
+      case 0xcc:
+      case 0xd0:
+        return this.#advance(1);
+      case 0xcd:
+      case 0xd1:
+        return this.#advance(2);
+      case 0xdc:
+      case 0xdd: {
+        this.at--;
+        const n = this.arrayHeader();
+        return n >= 0 && this.#skipArray(n, depth);
+      }
+      default:
+        return false;
+    }
+  }
+
+  #skipString(): boolean {
+    const n = this.#strLen(this.byte());
+    if (n < 0 || !this.#need(n)) return false;
+    const at = this.at;
+    this.at += n;
+    return wellFormedUtf8(this.b, at, this.at);
+  }
+
+  #skipArray(n: number, depth: number): boolean {
+    if (n > this.end - this.at) return false;
+    for (let i = 0; i < n; i++) if (!this.skip(depth + 1)) return false;
+    return true;
+  }
+
+  #advance(n: number): boolean {
+    if (!this.#need(n)) return false;
+    this.at += n;
+    return true;
+  }
+}
+
+/** wellFormedUtf8 says whether b[at, end) is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+export function wellFormedUtf8(b: Uint8Array, at: number, end: number): boolean {
+  let i = at;
+  while (i < end) {
+    const c = b[i] as number;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+      if (i + 1 >= end || ((b[i + 1] as number) & 0xc0) !== 0x80) return false;
+      i += 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      if (i + 2 >= end) return false;
+      const c1 = b[i + 1] as number;
+      if ((c1 & 0xc0) !== 0x80 || ((b[i + 2] as number) & 0xc0) !== 0x80) return false;
+      if (c === 0xe0 && c1 < 0xa0) return false; // overlong
+      if (c === 0xed && c1 >= 0xa0) return false; // a surrogate
+      i += 3;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      if (i + 3 >= end) return false;
+      const c1 = b[i + 1] as number;
+      if ((c1 & 0xc0) !== 0x80 || ((b[i + 2] as number) & 0xc0) !== 0x80 || ((b[i + 3] as number) & 0xc0) !== 0x80) return false;
+      if (c === 0xf0 && c1 < 0x90) return false; // overlong
+      if (c === 0xf4 && c1 >= 0x90) return false; // past U+10FFFF
+      i += 4;
+    } else return false;
+  }
+  return true;
+}

@@ -1,0 +1,295 @@
+/**
+ * raw-identity-memo.ts — a memo from a point's identity as the bytes of its
+ * shard entry (metric-entry.ts columns) to its series id, so the store's
+ * columnar path resolves a known series without decoding a row, building a
+ * string or touching the registry.
+ *
+ * Key of a point: (tenant number, resource number, scope number, kind, the
+ * metric name's UTF-8 bytes, the attribute list's msgpack bytes). Resources
+ * and scopes are first interned by their whole msgpack bytes to numbers
+ * (`part`, once per table entry per shard entry); tenants by their string.
+ * Equal bytes decode to equal values (metric-entry.ts only takes well-formed
+ * UTF-8), so equal keys mean one series identity; two encodings of one
+ * identity are two keys of the same id, which is harmless. Lookups hash the
+ * key (FNV-1a, 32 bits) into an open-addressing table and then compare the
+ * stored key in full: a hash collision costs a comparison, never a wrong id
+ * (raw-identity-memo.test.ts plants one).
+ *
+ * It is a pure memo: a miss goes to the regular path (decode the row, the
+ * registry), which gives the same id, so the memo never changes what the
+ * store accepts. Bounds: at most MetricStoreLimits.identityMemoEntriesMax
+ * series and as many parts, and MetricStoreLimits.rawIdentityMemoKeyBytesMax
+ * key bytes in each table; `beginEntry` clears everything when an entry could
+ * overflow a table, so the numbers `part` gives stay valid for the whole entry,
+ * and a key that does not fit is simply not remembered.
+ *
+ * Invariants: every slot holds 0 (empty) or 1 + an entry index < size; an
+ * entry's key bytes are keys[keyAt, keyAt + len1 + len2); the slot table's
+ * load is at most one half; a part number names one byte string until the
+ * next clear, and no series entry outlives the part numbers in its key.
+ */
+import { MetricStoreLimits } from '../../limits.js';
+import { assert } from '../../errors.js';
+
+const FNV_OFFSET = 0x811c9dc5;
+const EMPTY = new Uint8Array(0);
+const FNV_PRIME = 0x01000193;
+
+/** hashBytes continues FNV-1a hash h over b[at, end). */
+function hashBytes(h: number, b: Uint8Array, at: number, end: number): number {
+  for (let i = at; i < end; i++) h = Math.imul(h ^ (b[i] as number), FNV_PRIME);
+  return h;
+}
+
+function mix(h: number, x: number): number {
+  return Math.imul(h ^ x, FNV_PRIME);
+}
+
+/**
+ * ByteKeyTable maps keys of three integers and two byte ranges to an integer,
+ * in columns (typed arrays) and one byte slab: no object per entry.
+ */
+export class ByteKeyTable {
+  readonly #entriesMax: number;
+  readonly #keyBytesMax: number;
+  #slots = new Int32Array(64);
+  #hash = new Int32Array(32);
+  #a = new Int32Array(32);
+  #b = new Int32Array(32);
+  #c = new Int32Array(32);
+  #len1 = new Int32Array(32);
+  #len2 = new Int32Array(32);
+  #keyAt = new Int32Array(32);
+  #value = new Int32Array(32);
+  #keys = new Uint8Array(4096);
+  #keysUsed = 0;
+  #size = 0;
+
+  constructor(entriesMax: number, keyBytesMax: number) {
+    assert(Number.isSafeInteger(entriesMax) && entriesMax >= 1, 'entriesMax >= 1');
+    assert(Number.isSafeInteger(keyBytesMax) && keyBytesMax >= 1, 'keyBytesMax >= 1');
+    this.#entriesMax = entriesMax;
+    this.#keyBytesMax = keyBytesMax;
+  }
+
+  /** size is the number of entries. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** keyBytes is the bytes of key held. */
+  get keyBytes(): number {
+    return this.#keysUsed;
+  }
+
+  clear(): void {
+    this.#slots.fill(0);
+    this.#size = 0;
+    this.#keysUsed = 0;
+  }
+
+  /** find is the value of the key hashed as `h` (see `hash`), or -1. */
+  find(h: number, a: number, b: number, c: number, bytes: Uint8Array, x0: number, x1: number, y0: number, y1: number): number {
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const e = (slots[s] as number) - 1;
+      if (e < 0) return -1;
+      if (this.#hash[e] === h && this.#a[e] === a && this.#b[e] === b && this.#c[e] === c && this.#sameKey(e, bytes, x0, x1, y0, y1)) return this.#value[e] as number;
+    }
+  }
+
+  #sameKey(e: number, bytes: Uint8Array, x0: number, x1: number, y0: number, y1: number): boolean {
+    const n1 = x1 - x0;
+    const n2 = y1 - y0;
+    if (this.#len1[e] !== n1 || this.#len2[e] !== n2) return false;
+    const keys = this.#keys;
+    let k = this.#keyAt[e] as number;
+    for (let i = x0; i < x1; i++, k++) if (keys[k] !== bytes[i]) return false;
+    for (let i = y0; i < y1; i++, k++) if (keys[k] !== bytes[i]) return false;
+    return true;
+  }
+
+  /** insert adds a key find did not find; false when the table or its key bytes are full (nothing added). */
+  insert(h: number, a: number, b: number, c: number, bytes: Uint8Array, x0: number, x1: number, y0: number, y1: number, value: number): boolean {
+    const n1 = x1 - x0;
+    const n2 = y1 - y0;
+    if (this.#size >= this.#entriesMax || this.#keysUsed + n1 + n2 > this.#keyBytesMax) return false;
+    if (2 * (this.#size + 1) > this.#slots.length) this.#rehash(this.#slots.length * 2);
+    const e = this.#size;
+    if (e === this.#hash.length) this.#growEntries();
+    if (this.#keysUsed + n1 + n2 > this.#keys.length) {
+      const grown = new Uint8Array(Math.min(this.#keyBytesMax, Math.max(2 * this.#keys.length, this.#keysUsed + n1 + n2)));
+      grown.set(this.#keys.subarray(0, this.#keysUsed));
+      this.#keys = grown;
+    }
+    const at = this.#keysUsed;
+    this.#keys.set(bytes.subarray(x0, x1), at);
+    this.#keys.set(bytes.subarray(y0, y1), at + n1);
+    this.#keysUsed += n1 + n2;
+    this.#hash[e] = h;
+    this.#a[e] = a;
+    this.#b[e] = b;
+    this.#c[e] = c;
+    this.#len1[e] = n1;
+    this.#len2[e] = n2;
+    this.#keyAt[e] = at;
+    this.#value[e] = value;
+    this.#size++;
+    this.#place(e);
+    assert(this.#keysUsed <= this.#keyBytesMax, 'key bytes within their bound');
+    return true;
+  }
+
+  #place(e: number): void {
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    let s = (this.#hash[e] as number) & mask;
+    while (slots[s] !== 0) s = (s + 1) & mask;
+    slots[s] = e + 1;
+  }
+
+  #rehash(slotCount: number): void {
+    this.#slots = new Int32Array(slotCount);
+    for (let e = 0; e < this.#size; e++) this.#place(e);
+  }
+
+  #growEntries(): void {
+    const cap = 2 * this.#hash.length;
+    const grow = (a: Int32Array): Int32Array<ArrayBuffer> => {
+      const g = new Int32Array(cap);
+      g.set(a);
+      return g;
+    };
+    this.#hash = grow(this.#hash);
+    this.#a = grow(this.#a);
+    this.#b = grow(this.#b);
+    this.#c = grow(this.#c);
+    this.#len1 = grow(this.#len1);
+    this.#len2 = grow(this.#len2);
+    this.#keyAt = grow(this.#keyAt);
+    this.#value = grow(this.#value);
+  }
+}
+
+/** RawIdentityHash is the hash function of the memo (tests inject a colliding one). */
+export type RawIdentityHash = (a: number, b: number, c: number, bytes: Uint8Array, x0: number, x1: number, y0: number, y1: number) => number;
+
+/** rawIdentityHash is FNV-1a over the two byte ranges, then the three integers. */
+export const rawIdentityHash: RawIdentityHash = (a, b, c, bytes, x0, x1, y0, y1) => {
+  let h = hashBytes(FNV_OFFSET, bytes, x0, x1);
+  h = mix(h, 0xff); // separates the ranges: ("ab", "c") and ("a", "bc") hash apart
+  h = hashBytes(h, bytes, y0, y1);
+  return mix(mix(mix(h, a), b), c);
+};
+
+/** PART_RESOURCE and PART_SCOPE tell the two kinds of parts apart in the parts table. */
+export const PART_RESOURCE = 0;
+/** PART_SCOPE marks a scope in the parts table. */
+export const PART_SCOPE = 1;
+
+/** RawIdentityMemo maps entry bytes of point identities to series ids (see the file comment). */
+export class RawIdentityMemo {
+  readonly #series: ByteKeyTable;
+  readonly #parts: ByteKeyTable;
+  readonly #tenants = new Map<string, number>();
+  readonly #entriesMax: number;
+  readonly #keyBytesMax: number;
+  readonly #hash: RawIdentityHash;
+  /** #h, #a, #b, #c, #bytes and the ranges are the last `get`'s key, which `set` inserts. */
+  #h = 0;
+  #a = 0;
+  #b = 0;
+  #c = 0;
+  #bytes: Uint8Array = EMPTY;
+  #x0 = 0;
+  #x1 = 0;
+  #y0 = 0;
+  #y1 = 0;
+  #pending = false;
+
+  constructor(entriesMax: number = MetricStoreLimits.identityMemoEntriesMax, keyBytesMax: number = MetricStoreLimits.rawIdentityMemoKeyBytesMax, hash: RawIdentityHash = rawIdentityHash) {
+    this.#entriesMax = entriesMax;
+    this.#keyBytesMax = keyBytesMax;
+    this.#series = new ByteKeyTable(entriesMax, keyBytesMax);
+    this.#parts = new ByteKeyTable(entriesMax, keyBytesMax);
+    this.#hash = hash;
+  }
+
+  /** size is the number of series remembered. */
+  get size(): number {
+    return this.#series.size;
+  }
+
+  /**
+   * beginEntry is called before the parts and points of one shard entry:
+   * it clears the memo when `points` more series or `parts` more parts might
+   * not fit, so no part number goes stale within the entry.
+   */
+  beginEntry(points: number, parts: number): void {
+    const full =
+      this.#series.size + points > this.#entriesMax ||
+      this.#parts.size + parts > this.#entriesMax ||
+      this.#tenants.size >= this.#entriesMax ||
+      4 * this.#series.keyBytes > 3 * this.#keyBytesMax ||
+      4 * this.#parts.keyBytes > 3 * this.#keyBytesMax;
+    if (full) {
+      this.#series.clear();
+      this.#parts.clear();
+      this.#tenants.clear();
+    }
+    this.#pending = false;
+  }
+
+  /** tenant is the number of a tenant id. */
+  tenant(tenant: string): number {
+    let n = this.#tenants.get(tenant);
+    if (n === undefined) {
+      n = this.#tenants.size;
+      this.#tenants.set(tenant, n);
+    }
+    return n;
+  }
+
+  /** part is the number of the resource or scope (`which`: PART_*) encoded as bytes[at, end), or -1 when it cannot be remembered. */
+  part(which: number, bytes: Uint8Array, at: number, end: number): number {
+    const h = this.#hash(which, 0, 0, bytes, at, end, end, end);
+    const found = this.#parts.find(h, which, 0, 0, bytes, at, end, end, end);
+    if (found >= 0) return found;
+    const n = this.#parts.size;
+    return this.#parts.insert(h, which, 0, 0, bytes, at, end, end, end, n) ? n : -1;
+  }
+
+  /**
+   * get is the series id of the point whose tenant, resource and scope numbers,
+   * kind, name bytes[nameAt, nameEnd) and attribute bytes[attrsAt, attrsEnd)
+   * are given, or -1; after a miss, `set` may remember the id the regular path found.
+   */
+  get(tenant: number, res: number, scope: number, kind: number, bytes: Uint8Array, nameAt: number, nameEnd: number, attrsAt: number, attrsEnd: number): number {
+    assert(res >= 0 && scope >= 0 && kind >= 0 && kind < 16, 'interned parts and a kind');
+    const c = scope * 16 + kind;
+    const h = this.#hash(tenant, res, c, bytes, nameAt, nameEnd, attrsAt, attrsEnd);
+    const found = this.#series.find(h, tenant, res, c, bytes, nameAt, nameEnd, attrsAt, attrsEnd);
+    if (found >= 0) return found;
+    this.#h = h;
+    this.#a = tenant;
+    this.#b = res;
+    this.#c = c;
+    this.#bytes = bytes;
+    this.#x0 = nameAt;
+    this.#x1 = nameEnd;
+    this.#y0 = attrsAt;
+    this.#y1 = attrsEnd;
+    this.#pending = true;
+    return -1;
+  }
+
+  /** set remembers `id` for the key of the last get, which missed. */
+  set(id: number): void {
+    assert(this.#pending, 'set follows a missed get');
+    assert(id >= 0, 'a series id');
+    this.#pending = false;
+    this.#series.insert(this.#h, this.#a, this.#b, this.#c, this.#bytes, this.#x0, this.#x1, this.#y0, this.#y1, id);
+    this.#bytes = EMPTY; // The entry's bytes are not pinned past their entry.
+  }
+}
