@@ -1008,6 +1008,9 @@ export const TraceStoreLimits = {
   /** headInitialTraces and headInitialSpans are the first column capacities of a span head (they double when full). */
   headInitialTraces: 16,
   headInitialSpans: 64,
+  /** headSlabBytesMin and headSlabBytesMax bound the slabs a span head copies span bytes into (doubling from min to max; a larger entry gets a slab of its own size). */
+  headSlabBytesMin: 64 * 1024,
+  headSlabBytesMax: 1024 * 1024,
   /** headTableSlotsMin is the first size of a span head's (trace, span id) hash table: a power of two, at least twice headInitialSpans. */
   headTableSlotsMin: 128,
 } as const;
@@ -1019,6 +1022,7 @@ assert(TraceStoreLimits.shadowBlocksMax >= 1, 'shadowBlocksMax >= 1');
 assert(TraceStoreLimits.flushProbesInflightMax >= 1, 'flushProbesInflightMax >= 1');
 assert(TraceStoreLimits.headSpanBytesBase >= 64, 'a span costs at least its ids and times');
 assert(TraceStoreLimits.headInitialTraces >= 1 && TraceStoreLimits.headInitialSpans >= 1, 'a span head starts with room');
+assert(TraceStoreLimits.headSlabBytesMin >= 1024 && TraceStoreLimits.headSlabBytesMin <= TraceStoreLimits.headSlabBytesMax, 'span head slabs grow from min to max');
 assert((TraceStoreLimits.headTableSlotsMin & (TraceStoreLimits.headTableSlotsMin - 1)) === 0, 'headTableSlotsMin is a power of two');
 assert(TraceStoreLimits.headTableSlotsMin >= 2 * TraceStoreLimits.headInitialSpans, 'the span table starts at most half full');
 assert(StoreLimits.blockRowsMax <= SpanBlockLimits.rowsMax, 'a trace store block fits a span block');

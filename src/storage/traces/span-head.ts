@@ -12,9 +12,13 @@
  *
  * Layout:
  *
- *   entries   one copy per added entry of its bytes [resources .. last span]
- *             (entry-spans.ts): the context (resource and scope tables) and
- *             the span tuples; the CRC-32C of the context per entry
+ *   slabs     the copied bytes: per added entry, its bytes [resources ..
+ *             last span] (entry-spans.ts), the context (resource and scope
+ *             tables) then the span tuples, back to back in slabs of
+ *             TraceStoreLimits.headSlabBytesMin doubling to headSlabBytesMax
+ *             (one ArrayBuffer per slab, not per entry); per entry its slab,
+ *             where its context starts, ends and its scopes start, and the
+ *             CRC-32C of the context
  *   traces    trace key (16-char string) -> trace number t, in first-seen
  *             order; per t: trace id (16 B), first and last slot
  *   slots     one per distinct (trace, span id), in first-seen order within
@@ -30,14 +34,14 @@
  * - A (trace, span id) has at most one slot; a later add of it points the
  *   slot at the new version and keeps the slot's place in its trace (the
  *   head's "last write wins, first position kept", as a Map.set).
- * - 0 <= slotEntry[s] < entry count and slotStart[s] < slotEnd[s] <= that
- *   entry's length; slotCrc[s] is CRC-32C of those bytes, written at add
- *   and checked at every decode (so a changed byte is ERR_CORRUPTION, never
- *   a wrong span).
- * - bytes() is what the head holds: every entry copy (a replaced version
+ * - 0 <= slotEntry[s] < entry count and that entry's context end <=
+ *   slotStart[s] < slotEnd[s] <= its slab's length; slotCrc[s] is CRC-32C of
+ *   those bytes, written at add and checked at every decode (so a changed
+ *   byte is ERR_CORRUPTION, never a wrong span).
+ * - bytes() is what the head holds: the slabs' capacity (a replaced version
  *   stays until the head is dropped), the columns' allocated capacity, and a
  *   fixed cost per trace and per entry (TraceStoreLimits.headTraceBytes,
- *   headEntryBytes: the map entry and key string, the array object).
+ *   headEntryBytes: the map entry and key string, the entry's array slots).
  *
  * Owner: TraceStore (one SpanHead per tenant in its head and frozen head).
  * add mutates; every other method reads. Pure code, no I/O.
@@ -95,12 +99,17 @@ function growU64(a: BigUint64Array, n: number): BigUint64Array {
 /** SpanHead is one tenant's head of applied spans in compact form; see the layout at the top of this file. */
 export class SpanHead {
   readonly tenant: string;
-  readonly #entries: Uint8Array[] = [];
-  /** #entryScopesAt[e] and #entryContextEnd[e] are offsets in #entries[e]; #entryCrc[e] is CRC-32C of its context. */
+  /** #slabs hold the copied bytes; #slab is the last one, filled up to #slabAt. */
+  readonly #slabs: Uint8Array[] = [];
+  #slab: Uint8Array = new Uint8Array(0);
+  #slabAt = 0;
+  #slabBytes = 0;
+  /** Entry e's context is #slabs[#entrySlab[e]] [#entryBase[e], #entryContextEnd[e]), its scopes from #entryScopesAt[e]; #entryCrc[e] is its CRC-32C. */
+  readonly #entrySlab: number[] = [];
+  readonly #entryBase: number[] = [];
   readonly #entryScopesAt: number[] = [];
   readonly #entryContextEnd: number[] = [];
   readonly #entryCrc: number[] = [];
-  #entryBytes = 0;
 
   readonly #traceNos = new Map<string, number>();
   #traceIds: Uint8Array = new Uint8Array(0);
@@ -150,31 +159,36 @@ export class SpanHead {
   /** bytes is the memory the head holds (see the invariants at the top of this file). */
   bytes(): number {
     return (
-      this.#entryBytes +
+      this.#slabBytes +
       this.#columnBytes +
       this.#traceNos.size * TraceStoreLimits.headTraceBytes +
-      this.#entries.length * TraceStoreLimits.headEntryBytes
+      this.#entrySlab.length * TraceStoreLimits.headEntryBytes
     );
   }
 
   /**
-   * add keeps the spans of one entry: `region` is the caller's own copy of
-   * the entry bytes from ranges.contextStart on (span-head keeps it; nobody
-   * may change it afterwards), `rows` the spans decodeShardEntry read from
-   * those bytes, in order, and `estimates[i]` estimateSpanBytes(rows[i]).
+   * add keeps the spans of one entry: `entry` is the entry's bytes (copied
+   * here: the head keeps no reference to them), `ranges` where its context
+   * and spans are (locateEntrySpans), `rows` the spans decodeShardEntry read
+   * from it, in order, and `estimates[i]` estimateSpanBytes(rows[i]).
    */
-  add(rows: readonly SpanRow[], region: Uint8Array, ranges: EntrySpanRanges, estimates: Uint32Array): void {
-    assert(rows.length === ranges.count, 'one range per row');
-    assert(region.length >= ranges.contextEnd - ranges.contextStart, 'the region holds the context');
-    const base = ranges.contextStart;
-    const e = this.#entries.length;
+  add(rows: readonly SpanRow[], entry: Uint8Array, ranges: EntrySpanRanges, estimates: Uint32Array): void {
+    assert(rows.length === ranges.count && rows.length > 0, 'one range per row, at least one row');
+    const from = ranges.contextStart;
+    const to = ranges.spanEnds[ranges.count - 1] as number;
+    assert(from < ranges.contextEnd && ranges.contextEnd < to && to <= entry.length, 'the ranges lie in the entry');
+    const e = this.#entrySlab.length;
     assert(e < 0x7fff_ffff, 'entry numbers fit an int32');
-    const contextEnd = ranges.contextEnd - base;
-    this.#entries.push(region);
-    this.#entryScopesAt.push(ranges.scopesStart - base);
+    const base = this.#place(entry, from, to);
+    const region = this.#slab;
+    // Offsets below are in the slab: entry offset - from + base.
+    const shift = base - from;
+    const contextEnd = ranges.contextEnd + shift;
+    this.#entrySlab.push(this.#slabs.length - 1);
+    this.#entryBase.push(base);
+    this.#entryScopesAt.push(ranges.scopesStart + shift);
     this.#entryContextEnd.push(contextEnd);
-    this.#entryCrc.push(crc32c(region, 0, contextEnd));
-    this.#entryBytes += region.length;
+    this.#entryCrc.push(crc32c(region, base, contextEnd));
     let lastTraceId: Uint8Array | null = null;
     let t = NONE;
     for (let i = 0; i < rows.length; i++) {
@@ -186,9 +200,9 @@ export class SpanHead {
         t = this.#trace(s.traceId);
         lastTraceId = s.traceId;
       }
-      const start = (ranges.spanStarts[i] as number) - base;
-      const end = (ranges.spanEnds[i] as number) - base;
-      assert(start >= contextEnd && start < end && end <= region.length, 'a span range lies in the region, after the context');
+      const start = (ranges.spanStarts[i] as number) + shift;
+      const end = (ranges.spanEnds[i] as number) + shift;
+      assert(start >= contextEnd && start < end && end <= this.#slabAt, 'a span range lies in the copied bytes, after the context');
       let slot = this.#find(t, s.spanId);
       if (slot === NONE) slot = this.#newSlot(t, s.spanId);
       else this.#estimateSum -= this.#slotEstimate[slot] as number;
@@ -297,7 +311,7 @@ export class SpanHead {
   decode(slot: number, w: WireReader, contexts: Map<number, RowContext>): SpanRow {
     assert(slot >= 0 && slot < this.#slots, 'a slot of this head');
     const e = this.#slotEntry[slot] as number;
-    const bytes = this.#entries[e] as Uint8Array;
+    const bytes = this.#slabs[this.#entrySlab[e] as number] as Uint8Array;
     const start = this.#slotStart[slot] as number;
     const end = this.#slotEnd[slot] as number;
     if (end > bytes.length || crc32c(bytes, start, end) !== this.#slotCrc[slot]) {
@@ -317,20 +331,54 @@ export class SpanHead {
   }
 
   #context(e: number, w: WireReader): RowContext {
-    const bytes = this.#entries[e] as Uint8Array;
+    const bytes = this.#slabs[this.#entrySlab[e] as number] as Uint8Array;
+    const base = this.#entryBase[e] as number;
     const scopesAt = this.#entryScopesAt[e] as number;
     const end = this.#entryContextEnd[e] as number;
-    if (crc32c(bytes, 0, end) !== this.#entryCrc[e]) {
+    if (crc32c(bytes, base, end) !== this.#entryCrc[e]) {
       throw corrupt('the resources and scopes of a head entry changed after it was added (CRC-32C mismatch)', { tenant: this.tenant, entry: e });
     }
     return {
       tenant: this.tenant,
-      resources: w.array(unpackRange(bytes, 0, scopesAt), 'resources', Number.MAX_SAFE_INTEGER).map((r) => readResource(w, r)),
+      resources: w.array(unpackRange(bytes, base, scopesAt), 'resources', Number.MAX_SAFE_INTEGER).map((r) => readResource(w, r)),
       scopes: w.array(unpackRange(bytes, scopesAt, end), 'scopes', Number.MAX_SAFE_INTEGER).map((sc) => readScope(w, sc)),
     };
   }
 
+  /**
+   * recordViews are views of the head's own bytes of a slot's latest version
+   * and of its entry's context. Nothing writes through them but tests, which
+   * plant corruption with them to show that decode catches it.
+   */
+  recordViews(slot: number): { readonly span: Uint8Array; readonly context: Uint8Array } {
+    assert(slot >= 0 && slot < this.#slots, 'a slot of this head');
+    const e = this.#slotEntry[slot] as number;
+    const bytes = this.#slabs[this.#entrySlab[e] as number] as Uint8Array;
+    return {
+      span: bytes.subarray(this.#slotStart[slot] as number, this.#slotEnd[slot] as number),
+      context: bytes.subarray(this.#entryBase[e] as number, this.#entryContextEnd[e] as number),
+    };
+  }
+
   // ---- internals
+
+  /** #place copies src [from, to) into the last slab (a new one when it does not fit) and returns where it starts there. */
+  #place(src: Uint8Array, from: number, to: number): number {
+    const n = to - from;
+    if (this.#slabAt + n > this.#slab.length) {
+      const grown = Math.min(TraceStoreLimits.headSlabBytesMax, Math.max(TraceStoreLimits.headSlabBytesMin, 2 * this.#slab.length));
+      this.#slab = new Uint8Array(Math.max(n, grown));
+      this.#slabs.push(this.#slab);
+      this.#slabAt = 0;
+      this.#slabBytes += this.#slab.length;
+    }
+    const at = this.#slabAt;
+    this.#slab.set(src.subarray(from, to), at);
+    this.#slabAt = at + n;
+    assert(this.#slabAt <= this.#slab.length, 'the slab cursor stays in the slab');
+    return at;
+  }
+
 
   #trace(id: Uint8Array): number {
     const key = idKey(id);

@@ -302,12 +302,9 @@ export class TraceStore implements SignalStore<SpanRow> {
     }
     const r = this.#ranges;
     locateEntrySpans(entryBytes, rows.length, r);
-    // A copy (Buffer.prototype.slice would be a view): the head must pin neither the caller's buffer nor its other rows.
-    const region = new Uint8Array((r.spanEnds[r.count - 1] as number) - r.contextStart);
-    region.set(entryBytes.subarray(r.contextStart, r.spanEnds[r.count - 1] as number));
     const bytesBefore = head.bytes();
     const rowsBefore = head.spanCount;
-    head.add(rows, region, r, this.#estimates);
+    head.add(rows, entryBytes, r, this.#estimates);
     this.#headBytes += head.bytes() - bytesBefore;
     this.#headRows += head.spanCount - rowsBefore;
     assert(head.spanCount >= rowsBefore && head.bytes() > bytesBefore, 'a head only grows');
