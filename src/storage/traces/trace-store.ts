@@ -146,7 +146,7 @@ export interface TraceResult {
  * are not counted. A flush cuts blocks by it (StoreLimits.blockBytesTarget),
  * as it did when the head held rows, so the blocks written stay the same.
  * It is no longer the head's accounting: the head keeps span bytes, and
- * SpanHead.bytes() counts what it really holds (~273 B per realistic span
+ * SpanHead.bytes() counts what it really holds (~279 B per realistic span
  * against this estimate's ~893 B; bench/apply).
  * NB: measured on bench/apply's realistic spans (heap snapshot, decoded rows
  * plus the old head's maps) a row-held span retained ~850 B; rows with many
