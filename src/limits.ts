@@ -1002,9 +1002,10 @@ export const TraceStoreLimits = {
   headTraceBytes: 96,
   /**
    * headEntryBytes is the accounted memory of one entry in a compact span head
-   * beyond its bytes: the Uint8Array and ArrayBuffer objects and four array slots.
+   * beyond its copied bytes (which sit in shared slabs): five array slots, some
+   * of them heap numbers.
    */
-  headEntryBytes: 256,
+  headEntryBytes: 64,
   /** headInitialTraces and headInitialSpans are the first column capacities of a span head (they double when full). */
   headInitialTraces: 16,
   headInitialSpans: 64,
