@@ -1027,12 +1027,31 @@ export const TraceStoreLimits = {
   flushProbesInflightMax: 32,
   /** shadowBlocksMax bounds the newer blocks whose span ids one searchSpans keeps to drop stale versions (dropped and re-read past it). */
   shadowBlocksMax: 64,
-  /** headSpanBytesBase is the head estimate's fixed bytes per span: the row object, its ids, times and map entries. */
+  /** headSpanBytesBase is estimateSpanBytes' fixed bytes per decoded span (the row object, its ids and times); flushes cut blocks by that estimate. */
   headSpanBytesBase: 448,
   /** headBytesPerChar is the head estimate's bytes per UTF-16 code unit of a span's own strings. */
   headBytesPerChar: 2,
   /** headBytesPerItem is the head estimate's bytes per attribute, event and link of a span (resource and scope objects are shared, not counted). */
   headBytesPerItem: 96,
+  /**
+   * headTraceBytes is the accounted memory of one trace in a compact span head
+   * (span-head.ts): its map entry and its 16-char key string.
+   */
+  headTraceBytes: 96,
+  /**
+   * headEntryBytes is the accounted memory of one entry in a compact span head
+   * beyond its copied bytes (which sit in shared slabs): five array slots, some
+   * of them heap numbers.
+   */
+  headEntryBytes: 64,
+  /** headInitialTraces and headInitialSpans are the first column capacities of a span head (they double when full). */
+  headInitialTraces: 16,
+  headInitialSpans: 64,
+  /** headSlabBytesMin and headSlabBytesMax bound the slabs a span head copies span bytes into (doubling from min to max; a larger entry gets a slab of its own size). */
+  headSlabBytesMin: 64 * 1024,
+  headSlabBytesMax: 1024 * 1024,
+  /** headTableSlotsMin is the first size of a span head's (trace, span id) hash table: a power of two, at least twice headInitialSpans. */
+  headTableSlotsMin: 128,
 } as const;
 assert(TraceStoreLimits.spansPerTraceMax >= 1, 'spansPerTraceMax >= 1');
 assert(TraceStoreLimits.traceBlocksMax >= 1, 'traceBlocksMax >= 1');
@@ -1041,6 +1060,10 @@ assert(TraceStoreLimits.searchLimitMax >= TraceStoreLimits.searchBatchRowsMax, '
 assert(TraceStoreLimits.shadowBlocksMax >= 1, 'shadowBlocksMax >= 1');
 assert(TraceStoreLimits.flushProbesInflightMax >= 1, 'flushProbesInflightMax >= 1');
 assert(TraceStoreLimits.headSpanBytesBase >= 64, 'a span costs at least its ids and times');
+assert(TraceStoreLimits.headInitialTraces >= 1 && TraceStoreLimits.headInitialSpans >= 1, 'a span head starts with room');
+assert(TraceStoreLimits.headSlabBytesMin >= 1024 && TraceStoreLimits.headSlabBytesMin <= TraceStoreLimits.headSlabBytesMax, 'span head slabs grow from min to max');
+assert((TraceStoreLimits.headTableSlotsMin & (TraceStoreLimits.headTableSlotsMin - 1)) === 0, 'headTableSlotsMin is a power of two');
+assert(TraceStoreLimits.headTableSlotsMin >= 2 * TraceStoreLimits.headInitialSpans, 'the span table starts at most half full');
 assert(StoreLimits.blockRowsMax <= SpanBlockLimits.rowsMax, 'a trace store block fits a span block');
 
 

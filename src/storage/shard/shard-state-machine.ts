@@ -171,6 +171,11 @@ interface ServingSession {
   digest: { count: number; crc: number };
 }
 
+/** addRows hands one entry's rows of a signal to its store: with the entry bytes when the store keeps bytes (SignalStore.addEntry). */
+function addRows<Row>(store: SignalStore<Row>, tenant: string, rows: readonly Row[], data: Uint8Array, entryTimeMs: number): AddResult {
+  return store.addEntry !== undefined ? store.addEntry(tenant, rows, data, entryTimeMs) : store.add(tenant, rows, entryTimeMs);
+}
+
 /** ShardStateMachine is one shard replica on LevelDB; see the design at the top of this file. */
 export class ShardStateMachine implements DurableStateMachine {
   readonly durable = true as const;
@@ -288,7 +293,7 @@ export class ShardStateMachine implements DurableStateMachine {
     };
     const t = entry.leaderTimeMs;
     const none: AddResult = { accepted: 0, refused: 0, refusals: [] };
-    const spans = take('traces', entry.spans.length > 0 ? this.#stores.traces.add(entry.tenant, entry.spans, t) : none);
+    const spans = take('traces', entry.spans.length > 0 ? addRows(this.#stores.traces, entry.tenant, entry.spans, data, t) : none);
     const points = take('metrics', entry.points.length > 0 ? this.#stores.metrics.add(entry.tenant, entry.points, t) : none);
     const logs = take('logs', entry.logs.length > 0 ? this.#stores.logs.add(entry.tenant, entry.logs, t) : none);
     assert(spans.accepted + spans.refused === entry.spans.length, 'every span is accepted or refused');

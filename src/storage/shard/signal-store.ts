@@ -103,6 +103,14 @@ export interface SignalStore<Row> {
   load(kv: KvRead): Promise<void>;
   /** add applies rows of one committed entry of `tenant` (idempotency already checked), `entryTimeMs` being the leader's time. */
   add(tenant: string, rows: readonly Row[], entryTimeMs: number): AddResult;
+  /**
+   * addEntry, when a store has it, is what the state machine calls instead of
+   * add: the same rows and result rules, plus the entry bytes decodeShardEntry
+   * read them from, so the store can keep (a copy of) the bytes instead of
+   * the row objects. The store must not keep `entryBytes` itself (the caller
+   * may reuse them).
+   */
+  addEntry?(tenant: string, rows: readonly Row[], entryBytes: Uint8Array, entryTimeMs: number): AddResult;
   /** headBytes is the accounted memory of the head and the frozen head. */
   headBytes(): number;
   /** headRows is the number of rows in the head (not the frozen head). */

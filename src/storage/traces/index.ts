@@ -2,7 +2,8 @@
  * traces/index.ts — span blocks: the columnar span block of one tenant and
  * time bucket (span-block.ts) and its per-block index of postings and a
  * trace-id bloom filter, with the block query (span-index.ts); the traces
- * store of a shard replica (trace-store.ts) and its key layout (trace-keys.ts).
+ * store of a shard replica (trace-store.ts), its compact head of span bytes
+ * (span-head.ts, entry-spans.ts) and its key layout (trace-keys.ts).
  */
 export {
   SERVICE_NAME_KEY,
@@ -20,6 +21,8 @@ export type { BlockColumnName, BlockColumns, SpanBlockView } from './span-block.
 export { IndexField, SPAN_INDEX_FORMAT_VERSION, attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, querySpanBlock } from './span-index.js';
 export type { IndexFieldValue, SpanBlockIndex, SpanPredicate, SpanQueryOptions, SpanQueryResult, SpanQueryStats } from './span-index.js';
 export { TraceStore, estimateSpanBytes, spanMatches } from './trace-store.js';
+export { SpanHead, SpanHeadReader, idKey } from './span-head.js';
+export { EntrySpanRanges, locateEntrySpans, unpackRange } from './entry-spans.js';
 export type { SpanSearch, TraceReadLimits, TraceResult } from './trace-store.js';
 export { TraceKeySpace, bucketOf, bucketStartNs } from './trace-keys.js';
 export type { BlockMeta, BlockRef, TenantTraceStats, TraceEntry } from './trace-keys.js';

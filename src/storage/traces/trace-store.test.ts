@@ -8,6 +8,7 @@ import { canon, codeOf } from '../storage-test-util.js';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { StoreLimits, TraceStoreLimits } from '../../limits.js';
 import type { AnyValue, KeyValue, SpanRow } from '../rows.js';
+import { decodeShardEntry, encodeShardEntry, SHARD_ENTRY_VERSION } from '../shard-entry.js';
 import type { KeyRange, KvEntry, KvRead } from '../shard/shard-db.js';
 import { KvWriteBatch, ShardDb } from '../shard/shard-db.js';
 import type { FlushReport, ScanStats } from '../shard/signal-store.js';
@@ -770,28 +771,65 @@ t.test('scan stats say how blocks were skipped', async (t) => {
   t.same([none.rows, none.stats.blocksPrunedIndex, none.stats.blocksScanned], [0, 4, 0], 'an absent name is answered by the postings');
 });
 
-t.test('head accounting: rows and estimated bytes follow adds, replacements, freeze and drop', async (t) => {
+t.test('head accounting: rows and held bytes follow adds, replacements, freeze and drop', async (t) => {
   const tmp = tempDir(t);
   const db = await tmp.open();
   const store = new TraceStore();
   await store.load(db);
   const [a, b] = realisticSpans(new SeededRand(71), 1, 'acme') as [SpanRow, SpanRow];
+  /** held is what a fresh store reports for these adds: the same bytes held, whatever else the store did before. */
+  const held = (...adds: SpanRow[][]): number => {
+    const fresh = new TraceStore();
+    for (const rows of adds) fresh.add('acme', rows, 0);
+    return fresh.headBytes();
+  };
+  t.equal(store.headBytes(), 0, 'an empty store holds nothing');
   const res = store.add('acme', [a, b], 0);
   t.same(res, { accepted: 2, refused: 0, refusals: [] }, 'valid rows are all accepted');
-  t.same([store.headRows(), store.headBytes()], [2, estimateSpanBytes(a) + estimateSpanBytes(b)], 'two spans');
+  const two = store.headBytes();
+  t.equal(store.headRows(), 2, 'two spans');
+  t.ok(two > 0 && two === held([a, b]), `two spans hold ${two} bytes`);
   const a2 = { ...a, name: `${a.name} with a much longer name than before` };
   store.add('acme', [a2], 0);
-  t.same([store.headRows(), store.headBytes()], [2, estimateSpanBytes(a2) + estimateSpanBytes(b)], 'a replacement swaps the estimate, not the count');
-  t.ok(estimateSpanBytes(a2) > estimateSpanBytes(a), 'a longer span is estimated larger');
+  t.equal(store.headRows(), 2, 'a replacement keeps the count');
+  t.ok(store.headBytes() > two, 'a replacement adds its bytes: the replaced version stays in the head until the flush');
+  const withReplacement = store.headBytes();
   store.freeze();
-  t.same([store.headRows(), store.headBytes()], [0, estimateSpanBytes(a2) + estimateSpanBytes(b)], 'frozen: no head rows, the frozen bytes still count');
+  t.same([store.headRows(), store.headBytes()], [0, withReplacement], 'frozen: no head rows, the frozen bytes still count');
   store.add('acme', [a], 0);
-  t.same([store.headRows(), store.headBytes()], [1, estimateSpanBytes(a) + estimateSpanBytes(a2) + estimateSpanBytes(b)], 'head and frozen head add up');
+  t.same([store.headRows(), store.headBytes()], [1, withReplacement + held([a])], 'head and frozen head add up');
   const batch = new KvWriteBatch();
   await store.writeFrozen({ batch, kv: db, flushIndex: 1 });
   await db.write(batch);
   store.dropFrozen();
-  t.same([store.headRows(), store.headBytes()], [1, estimateSpanBytes(a)], 'dropFrozen releases the frozen bytes');
+  t.same([store.headRows(), store.headBytes()], [1, held([a])], 'dropFrozen releases the frozen bytes');
+  const many = realisticSpans(new SeededRand(72), 200, 'acme');
+  const big = new TraceStore();
+  big.add('acme', many, 0);
+  const perSpan = big.headBytes() / many.length;
+  const estimated = many.reduce((n, s) => n + estimateSpanBytes(s), 0) / many.length;
+  t.ok(perSpan > 100 && perSpan < estimated, `a realistic span holds ${perSpan.toFixed(0)} B in the head, less than the row estimate of ${estimated.toFixed(0)} B`);
   t.equal(codeOf(() => store.add('beta', [a], 0)), 'ERR_INTERNAL', 'a row of another tenant is a programmer error');
   t.equal(codeOf(() => store.freeze() === undefined && store.freeze()), 'ERR_INTERNAL', 'a second freeze before dropFrozen is a programmer error');
+});
+
+t.test('addEntry keeps a copy of the entry: a caller that reuses its buffer changes nothing in the head', async (t) => {
+  const tmp = tempDir(t);
+  const db = await tmp.open();
+  const store = new TraceStore();
+  await store.load(db);
+  const spans = realisticSpans(new SeededRand(73), 3, 'acme');
+  const bytes = new Uint8Array(
+    encodeShardEntry({ version: SHARD_ENTRY_VERSION, tenant: 'acme', idempotencyKey: '0000000000000001', part: 0, parts: 1, leaderTimeMs: 1, spans, points: [], logs: [] }),
+  );
+  const rows = decodeShardEntry(bytes).spans;
+  t.same(store.addEntry('acme', rows, bytes, 1), { accepted: spans.length, refused: 0, refusals: [] }, 'every span accepted');
+  bytes.fill(0x5a); // The caller reuses its buffer.
+  const trace = await store.traceById(db, 'acme', (spans[0] as SpanRow).traceId);
+  const want = spans.filter((s) => Buffer.compare(s.traceId, (spans[0] as SpanRow).traceId) === 0);
+  t.same(new Set(trace.spans.map(canon)), new Set(want.map(canon)), 'traceById reads the spans as added');
+  const f = new Flusher(store, db);
+  const report = await f.flush();
+  t.equal(report.rows, spans.length, 'the flush writes every span');
+  t.same(new Set((await store.traceById(db, 'acme', (spans[0] as SpanRow).traceId)).spans.map(canon)), new Set(want.map(canon)), 'and the block holds them');
 });

@@ -9,13 +9,19 @@
  * frozen head and the in-memory copy of the tenants' durable stats. Reads take
  * a KvRead (one snapshot per scan) and never write.
  *
+ * The head and the frozen head hold one SpanHead (span-head.ts) per tenant:
+ * the spans' entry bytes and a few columns, no SpanRow objects. A span is
+ * decoded from them (and checked) when a flush or a head read needs it.
+ *
  * Invariants:
  * - A span is unique in a head by (traceId, spanId): a later add replaces it
  *   (last write wins). So the spans of one flush are unique too, and a span
  *   seen in several places is resolved by recency: head > frozen head >
  *   blocks by decreasing flushIndex. Every read applies that order.
- * - #headBytes and #frozenBytes are the sums of estimateSpanBytes over the
- *   spans of the head and the frozen head; #headRows counts the head's spans.
+ * - #headBytes and #frozenBytes are the sums of SpanHead.bytes() over the
+ *   tenants of the head and the frozen head (what they hold: entry bytes,
+ *   columns, per-trace and per-entry costs); #headRows counts the head's
+ *   distinct spans.
  * - #stats is what the last durable flush (or load, or expire) wrote under
  *   0x1f; a flush's new stats wait in #pending until dropFrozen (the batch
  *   is then durable).
@@ -29,6 +35,12 @@
  *   sent again).
  *
  * Costs (bench/trace-store.ts prints them):
+ * - add copies the spans' part of the entry (resources to last span), walks
+ *   it once (entry-spans.ts) and CRCs it; per span it writes the columns.
+ * - A flush and every head read decode the spans they touch from the head's
+ *   bytes (about the cost of decodeShardEntry per span). searchSpans
+ *   filters head spans on their columns (time, kind, status, duration,
+ *   trace) first and decodes only the rest.
  * - writeFrozen scans the trace-id index once per distinct trace of the
  *   flush (an iterator seek; TraceStoreLimits.flushProbesInflightMax at a
  *   time) to keep the trace count exact and to write the shadow markers.
@@ -48,7 +60,8 @@ import { assert } from '../../errors.js';
 import { ShardDbLimits, StoreLimits, TraceStoreLimits } from '../../limits.js';
 import { ByteWriter } from '../codec/varint.js';
 import type { SpanRow } from '../rows.js';
-import { SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
+import { TRACE_ID_BYTES } from '../rows.js';
+import { decodeShardEntry, encodeShardEntry, SHARD_ENTRY_VERSION } from '../shard-entry.js';
 import type { KvRead } from '../shard/shard-db.js';
 import type {
   AddResult,
@@ -67,6 +80,8 @@ import { corrupt } from '../codec/bits.js';
 import { decodeSpanRows, encodeSpanBlock, openSpanBlock, readBlockColumns, readTraceIds, serviceOf } from './span-block.js';
 import type { SpanPredicate } from './span-index.js';
 import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, querySpanBlock } from './span-index.js';
+import { EntrySpanRanges, locateEntrySpans } from './entry-spans.js';
+import { SpanHead, idKey } from './span-head.js';
 import type { BlockMeta, BlockRef, TenantTraceStats } from './trace-keys.js';
 import {
   TraceKeySpace as K,
@@ -93,12 +108,11 @@ import {
 
 const EMPTY = new Uint8Array(0);
 
-/** TenantHead is one tenant's applied spans: trace key -> span key -> latest span. */
-interface TenantHead {
-  readonly traces: Map<string, Map<string, SpanRow>>;
-}
+/** Head is the applied spans of every tenant: tenant -> its compact head. */
+type Head = Map<string, SpanHead>;
 
-type Head = Map<string, TenantHead>;
+/** ADD_ENTRY_ROWS is how many rows add() encodes into one entry (it makes entries for callers without entry bytes). */
+const ADD_ENTRY_ROWS = 256;
 
 /** TraceReadLimits are the read bounds of one TraceStore (TraceStoreLimits' by default). */
 export interface TraceReadLimits {
@@ -125,30 +139,18 @@ export interface TraceResult {
 }
 
 /**
- * idKey is the map key of an id (one char per byte). It reads the bytes by
- * index: going through `id.buffer` would move a small on-heap Uint8Array (what
- * decodeShardEntry gives) to an off-heap backing store, which costs more than
- * the key and makes every later GC slower.
- */
-function idKey(id: Uint8Array): string {
-  const b = id as unknown as number[]; // In bounds below: the lengths are checked first.
-  if (id.length === SPAN_ID_BYTES) return String.fromCharCode(b[0] as number, b[1] as number, b[2] as number, b[3] as number, b[4] as number, b[5] as number, b[6] as number, b[7] as number);
-  return String.fromCharCode.apply(null, b);
-}
-
-/**
- * estimateSpanBytes is the head's memory estimate of one span: a fixed base
- * (the row object, its ids, times, and map entries), 2 bytes per UTF-16 unit
- * of the span's own strings, and a flat cost per attribute, event and link.
+ * estimateSpanBytes is the memory estimate of one decoded span (SpanRow): a
+ * fixed base (the row object, its ids, times), 2 bytes per UTF-16 unit of the
+ * span's own strings, and a flat cost per attribute, event and link.
  * Resource and scope objects are shared by the spans of one request, so they
- * are not counted. An estimate, not a measurement: it only has to grow with
- * what the head holds so the state machine flushes in time.
+ * are not counted. A flush cuts blocks by it (StoreLimits.blockBytesTarget),
+ * as it did when the head held rows, so the blocks written stay the same.
+ * It is no longer the head's accounting: the head keeps span bytes, and
+ * SpanHead.bytes() counts what it really holds (~279 B per realistic span
+ * against this estimate's ~893 B; bench/apply).
  * NB: measured on bench/apply's realistic spans (heap snapshot, decoded rows
- * plus the head's maps) a span retains ~850 B; with headSpanBytesBase 448 the
- * estimate is ~893 B, above it (at base 320 it was ~765 B, below). Before
- * decodeShardEntry shared ids, keys and repeated values within an entry a
- * span retained ~1,890 B. Rows with many distinct short attributes can still
- * retain more than estimated; headSpanBytesBase is the knob.
+ * plus the old head's maps) a row-held span retained ~850 B; rows with many
+ * distinct short attributes can retain more than estimated.
  */
 export function estimateSpanBytes(s: SpanRow): number {
   const chars = s.name.length + s.traceState.length + s.status.message.length;
@@ -182,6 +184,25 @@ export function spanMatches(s: SpanRow, p: SpanPredicate, startNs: bigint, endNs
   return true;
 }
 
+/**
+ * headMayMatch is the part of spanMatches a head answers from its columns
+ * (start range, kind, status, duration, trace): false means the span cannot
+ * match; true means decode it and ask spanMatches.
+ */
+function headMayMatch(h: SpanHead, slot: number, tk: string, q: SpanSearch, traceKey: string | null): boolean {
+  const p = q.predicate;
+  if (traceKey !== null && tk !== traceKey) return false;
+  if (p.kind !== undefined && h.kind(slot) !== p.kind) return false;
+  if (p.status !== undefined && h.statusCode(slot) !== p.status) return false;
+  const start = h.startNs(slot);
+  if (start < q.startNs || start >= q.endNs) return false;
+  if (p.minDurationNs === undefined && p.maxDurationNs === undefined) return true;
+  const d = h.endNs(slot) - start;
+  if (p.minDurationNs !== undefined && d < p.minDurationNs) return false;
+  if (p.maxDurationNs !== undefined && d > p.maxDurationNs) return false;
+  return true;
+}
+
 function compareSpans(a: SpanRow, b: SpanRow): number {
   if (a.startTimeUnixNano !== b.startTimeUnixNano) return a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1;
   return Buffer.compare(a.spanId, b.spanId);
@@ -205,6 +226,9 @@ export class TraceStore implements SignalStore<SpanRow> {
   #pending: Map<string, TenantTraceStats> | null = null;
   readonly #w = new ByteWriter();
   readonly #limits: TraceReadLimits;
+  /** #ranges and #estimates are addEntry's scratch, reused from entry to entry. */
+  readonly #ranges = new EntrySpanRanges();
+  #estimates = new Uint32Array(512);
 
   /** The constructor takes read limits below TraceStoreLimits' (tests reach truncation and batching with them). */
   constructor(limits: Partial<TraceReadLimits> = {}) {
@@ -232,40 +256,69 @@ export class TraceStore implements SignalStore<SpanRow> {
     }
   }
 
+  /**
+   * add is the contract's add for callers without entry bytes (tests,
+   * tools): it encodes the rows as shard entries of ADD_ENTRY_ROWS rows and
+   * adds those. The state machine calls addEntry.
+   */
   add(tenant: string, rows: readonly SpanRow[], entryTimeMs: number): AddResult {
     assert(tenant.length > 0, 'add names a tenant');
-    assert(Number.isFinite(entryTimeMs), 'entryTimeMs is a number');
-    let th = this.#head.get(tenant);
-    if (th === undefined) {
-      th = { traces: new Map() };
-      this.#head.set(tenant, th);
+    for (const s of rows) assert(s.tenant === tenant, 'a row belongs to the entry tenant');
+    if (rows.length === 0) this.#tenantHead(tenant);
+    for (let at = 0; at < rows.length; at += ADD_ENTRY_ROWS) {
+      const bytes = encodeShardEntry({
+        version: SHARD_ENTRY_VERSION,
+        tenant,
+        idempotencyKey: '0000000000000000',
+        part: 0,
+        parts: 1,
+        leaderTimeMs: Math.max(0, Math.floor(entryTimeMs)),
+        spans: rows.slice(at, at + ADD_ENTRY_ROWS),
+        points: [],
+        logs: [],
+      });
+      this.addEntry(tenant, decodeShardEntry(bytes).spans, bytes, entryTimeMs);
     }
-    // decodeShardEntry gives consecutive spans of one trace the same traceId array: the trace's map is looked up once per run.
-    let lastTraceId: Uint8Array | null = null;
-    let spans: Map<string, SpanRow> | undefined;
-    for (const s of rows) {
-      // Rows arrive validated by decodeShardEntry: a mismatch here is a programmer error.
-      assert(s.tenant === tenant, 'a row belongs to the entry tenant');
-      assert(s.traceId.length === TRACE_ID_BYTES, 'trace id is 16 bytes');
-      assert(s.spanId.length === SPAN_ID_BYTES, 'span id is 8 bytes');
-      if (s.traceId !== lastTraceId || spans === undefined) {
-        const tk = idKey(s.traceId);
-        spans = th.traces.get(tk);
-        if (spans === undefined) {
-          spans = new Map();
-          th.traces.set(tk, spans);
-        }
-        lastTraceId = s.traceId;
-      }
-      const sk = idKey(s.spanId);
-      const old = spans.get(sk);
-      if (old === undefined) this.#headRows++;
-      else this.#headBytes -= estimateSpanBytes(old);
-      spans.set(sk, s);
-      this.#headBytes += estimateSpanBytes(s);
-    }
-    assert(this.#headBytes >= 0, 'head bytes stay non-negative');
     return { accepted: rows.length, refused: 0, refusals: [] };
+  }
+
+  /**
+   * addEntry keeps the spans of one entry in the tenant's head: a copy of the
+   * entry's bytes from its resources to its last span (so the head pins
+   * neither the caller's buffer nor the points and logs), located by
+   * entry-spans.ts before anything changes, and the rows' columns.
+   */
+  addEntry(tenant: string, rows: readonly SpanRow[], entryBytes: Uint8Array, entryTimeMs: number): AddResult {
+    assert(tenant.length > 0, 'add names a tenant');
+    assert(Number.isFinite(entryTimeMs), 'entryTimeMs is a number');
+    const head = this.#tenantHead(tenant);
+    if (rows.length === 0) return { accepted: 0, refused: 0, refusals: [] };
+    // Rows arrive validated by decodeShardEntry: a mismatch here is a programmer error.
+    if (this.#estimates.length < rows.length) this.#estimates = new Uint32Array(Math.max(rows.length, 2 * this.#estimates.length));
+    for (let i = 0; i < rows.length; i++) {
+      const s = rows[i] as SpanRow;
+      assert(s.tenant === tenant, 'a row belongs to the entry tenant');
+      this.#estimates[i] = estimateSpanBytes(s);
+    }
+    const r = this.#ranges;
+    locateEntrySpans(entryBytes, rows.length, r);
+    const bytesBefore = head.bytes();
+    const rowsBefore = head.spanCount;
+    head.add(rows, entryBytes, r, this.#estimates);
+    this.#headBytes += head.bytes() - bytesBefore;
+    this.#headRows += head.spanCount - rowsBefore;
+    assert(head.spanCount >= rowsBefore && head.bytes() > bytesBefore, 'a head only grows');
+    return { accepted: rows.length, refused: 0, refusals: [] };
+  }
+
+  #tenantHead(tenant: string): SpanHead {
+    let head = this.#head.get(tenant);
+    if (head === undefined) {
+      head = new SpanHead(tenant);
+      this.#head.set(tenant, head);
+      this.#headBytes += head.bytes();
+    }
+    return head;
   }
 
   headBytes(): number {
@@ -296,12 +349,13 @@ export class TraceStore implements SignalStore<SpanRow> {
     let dataBytes = 0;
     let indexBytes = 0;
     for (const tenant of [...frozen.keys()].sort()) {
-      const th = frozen.get(tenant) as TenantHead;
-      if (th.traces.size === 0) continue; // add() of no rows: nothing to write.
+      const th = frozen.get(tenant) as SpanHead;
+      if (th.traceCount === 0) continue; // add() of no rows: nothing to write.
       const st = { ...(this.#stats.get(tenant) ?? emptyStats()) };
       // Exact distinct traces: a trace counts once, in the first flush that writes it. A trace
       // some older block holds gets shadow markers on those blocks instead (see #olderMarkers).
-      const traceIds = [...th.traces.values()].map((spans) => (spans.values().next().value as SpanRow).traceId);
+      const traceIds: Uint8Array[] = [];
+      for (const [, t] of th.traces()) traceIds.push(th.traceId(t));
       for (let at = 0; at < traceIds.length; at += TraceStoreLimits.flushProbesInflightMax) {
         const chunk = traceIds.slice(at, at + TraceStoreLimits.flushProbesInflightMax);
         const older = await Promise.all(chunk.map((id) => this.#olderMarkers(ctx.kv, tenant, id)));
@@ -314,39 +368,41 @@ export class TraceStore implements SignalStore<SpanRow> {
           }
         }
       }
-      // Group by bucket; spans of one trace stay together (the head keeps them together).
-      const byBucket = new Map<number, SpanRow[]>();
-      for (const spans of th.traces.values()) {
-        for (const s of spans.values()) {
-          const b = bucketOf(s.startTimeUnixNano);
+      // Group slots by bucket; spans of one trace stay together (the head keeps them together).
+      const byBucket = new Map<number, number[]>();
+      for (const [, t] of th.traces()) {
+        for (let slot = th.firstSlot(t); slot !== -1; slot = th.nextSlot(slot)) {
+          const b = bucketOf(th.startNs(slot));
           let list = byBucket.get(b);
           if (list === undefined) {
             list = [];
             byBucket.set(b, list);
           }
-          list.push(s);
+          list.push(slot);
         }
       }
+      // Spans are decoded one block at a time: a flush holds one block's rows, not the head's.
+      const reader = th.reader();
       for (const bucket of [...byBucket.keys()].sort((a, b) => a - b)) {
-        const list = byBucket.get(bucket) as SpanRow[];
+        const list = byBucket.get(bucket) as number[];
         // Blocks are cut by rows and by estimated bytes, so every value stays under ShardDbLimits.valueBytesMax.
-        const parts: SpanRow[][] = [];
-        let cur: SpanRow[] = [];
+        const parts: number[][] = [];
+        let cur: number[] = [];
         let curBytes = 0;
-        for (const s of list) {
-          const b = estimateSpanBytes(s);
+        for (const slot of list) {
+          const b = th.estimate(slot);
           if (cur.length > 0 && (cur.length >= StoreLimits.blockRowsMax || curBytes + b > StoreLimits.blockBytesTarget)) {
             parts.push(cur);
             cur = [];
             curBytes = 0;
           }
-          cur.push(s);
+          cur.push(slot);
           curBytes += b;
         }
         if (cur.length > 0) parts.push(cur);
         assert(parts.length <= 0xffff, 'parts of one bucket fit a u16');
         for (let part = 0; part < parts.length; part++) {
-          const spans = parts[part] as SpanRow[];
+          const spans = (parts[part] as number[]).map((slot) => reader.row(slot));
           const w = this.#writeBlock(ctx, tenant, { bucket, flushIndex: ctx.flushIndex, part }, spans);
           rows += spans.length;
           blocks++;
@@ -566,11 +622,16 @@ export class TraceStore implements SignalStore<SpanRow> {
     let truncated = false;
     const tk = idKey(traceId);
     for (const head of this.#frozen === null ? [this.#head] : [this.#head, this.#frozen]) {
-      for (const [sk, s] of head.get(tenant)?.traces.get(tk) ?? []) {
+      const h = head.get(tenant);
+      const t = h === undefined ? -1 : h.traceNo(tk);
+      if (h === undefined || t < 0) continue;
+      const reader = h.reader();
+      for (let slot = h.firstSlot(t); slot !== -1; slot = h.nextSlot(slot)) {
         stats.headRowsScanned++;
+        const sk = h.spanKey(slot);
         if (found.has(sk)) continue;
         if (found.size >= this.#limits.spansPerTraceMax) truncated = true;
-        else found.set(sk, s);
+        else found.set(sk, reader.row(slot));
       }
     }
     const refs: { ref: BlockRef; spans: number }[] = [];
@@ -634,6 +695,7 @@ export class TraceStore implements SignalStore<SpanRow> {
     let batch: SpanRow[] = [];
     const head = this.#head.get(tenant);
     const frozen = this.#frozen?.get(tenant);
+    const traceKey = q.predicate.traceId === undefined ? null : idKey(q.predicate.traceId);
     const batchMax = this.#limits.searchBatchRowsMax;
     const take = function* (s: SpanRow): Generator<SpanRow[]> {
       batch.push(s);
@@ -648,11 +710,16 @@ export class TraceStore implements SignalStore<SpanRow> {
       [head, undefined],
       [frozen, head],
     ] as const) {
-      for (const [tk, spans] of src?.traces ?? []) {
-        for (const [sk, s] of spans) {
+      if (src === undefined) continue;
+      const reader = src.reader();
+      for (const [tk, t] of src.traces()) {
+        for (let slot = src.firstSlot(t); slot !== -1; slot = src.nextSlot(slot)) {
           if (emitted >= q.limit) break;
           stats.headRowsScanned++;
-          if (shadow?.traces.get(tk)?.has(sk) === true) continue;
+          if (shadow !== undefined && shadow.slotOf(tk, src.spanId(slot)) !== -1) continue;
+          // The columns answer the cheap parts of the predicate; only the spans they leave are decoded.
+          if (!headMayMatch(src, slot, tk, q, traceKey)) continue;
+          const s = reader.row(slot);
           if (spanMatches(s, q.predicate, q.startNs, q.endNs)) yield* take(s);
         }
       }
@@ -708,8 +775,9 @@ export class TraceStore implements SignalStore<SpanRow> {
           if (start < q.startNs || start >= q.endNs) continue;
           const traceId = cols.traceId?.[row] as Uint8Array;
           const tk = idKey(traceId);
-          const sk = idKey(cols.spanId?.[row] as Uint8Array);
-          if (head?.traces.get(tk)?.has(sk) === true || frozen?.traces.get(tk)?.has(sk) === true) continue;
+          const spanId = cols.spanId?.[row] as Uint8Array;
+          if ((head !== undefined && head.slotOf(tk, spanId) !== -1) || (frozen !== undefined && frozen.slotOf(tk, spanId) !== -1)) continue;
+          const sk = idKey(spanId);
           if (shadowed.has(tk)) {
             let refs = later.get(tk);
             if (refs === undefined) {
