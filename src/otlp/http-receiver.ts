@@ -8,7 +8,8 @@
  *   path (404) → method (405, Allow: POST) → content type (415) → content
  *   encoding (415) → tenant (`X-Scope-OrgID`, default `default`; 400) →
  *   declared length (413) → admission: tenant rate (429) and node load (503)
- *   → body read, cut off past IngestLimits.requestBytesMax (413) → gunzip,
+ *   → body read, cut off past IngestLimits.requestBytesMax (413) → the tenant
+ *   rate again for a body that declared no length (chunked; 429) → gunzip,
  *   cut off at the same bound (a gzip bomb inflates no further; 413) →
  *   decode (400 when the body is no OTLP request) → write → 200.
  * Error answers carry a google.rpc.Status in the request's content type;
@@ -164,7 +165,7 @@ export class OtlpHttpReceiver {
   }
 
   async #finish(signal: OtlpSignal, format: BodyFormat, tenant: string, gzipped: boolean, wire: Buffer, admission: Admission) {
-    this.#ingester.grow(admission, wire.length);
+    this.#ingester.growWire(admission, wire.length);
     const body = gzipped ? await gunzipBounded(wire) : wire;
     this.#ingester.grow(admission, body.length);
     const deadlineMs = performance.now() + IngestLimits.requestDeadlineMsDefault;

@@ -279,6 +279,9 @@ t.test('the OTLP receivers refuse bad input as the specification prescribes', as
     const gs = decodeRpcStatus(g.statusDetails ?? Buffer.alloc(0));
     t.equal(gs.code, grpc.status.RESOURCE_EXHAUSTED, 'the trailer Status has the same code');
     t.ok(gs.retryDelayMs !== null && gs.retryDelayMs > 0, `and a RetryInfo of ${gs.retryDelayMs} ms`);
+    const chunked = await postRaw(web, '/v1/traces', tracesRequest(Array.from({ length: 10 }, (_, i) => goodSpan(`slow3-${i}`))), { ...PROTO, 'x-scope-orgid': 'slow' }, { chunked: true });
+    t.equal(chunked.status, 429, 'a chunked body (no Content-Length) is charged to the tenant too: 429 (regression: it was admitted at 0 bytes)');
+    t.ok(Number(chunked.headers['retry-after']) >= 1, 'with Retry-After');
     const over = await postRaw(web, '/v1/traces', tracesRequest(Array.from({ length: 20 }, (_, i) => goodSpan(`big-${i}`))), { ...PROTO, 'x-scope-orgid': 'slow' });
     t.equal(over.status, 413, 'a request larger than the tenant burst can never pass: 413, not 429');
     t.equal(over.headers['retry-after'], undefined, 'without Retry-After');
