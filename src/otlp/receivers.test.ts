@@ -7,6 +7,7 @@ import { IngestLimits } from '../limits.js';
 import { OtlpdbNode } from '../node.js';
 import type { HostPort } from '../node-config.js';
 import { httpRequest, inProcessCluster, pollUntil } from '../node-test-util.js';
+import type { StatsDocument } from '../shard-service.js';
 import { loadOtlpTypes } from './otlp-test-gen.js';
 import type { Obj } from './otlp-test-gen.js';
 import { decodeExportResponse, decodeRpcStatus, postRaw, RawGrpcClient, rssBytes } from './receiver-test-util.js';
@@ -301,5 +302,21 @@ t.test('the OTLP receivers refuse bad input as the specification prescribes', as
     const ok = await rpc.exportRaw('traces', tracesRequest([goodSpan('grpc-ok')]));
     t.equal(ok.code, grpc.status.OK, 'a valid request is OK');
     t.equal(ok.response?.length, 0, 'with an empty response: nothing refused');
+  });
+
+  await t.test('a log record with only an observed time is stored and stays stored (regression: it was expired as if from 1970)', async (t) => {
+    const before = JSON.parse((await httpRequest(c.api(1), '/api/v1/stats')).body) as StatsDocument;
+    const nowNs = BigInt(Date.now() - 60_000) * NS_PER_MS;
+    const records = [
+      { observedTimeUnixNano: String(nowNs), severityNumber: 9, body: { stringValue: 'observed time only' } },
+      { timeUnixNano: String(nowNs), observedTimeUnixNano: String(nowNs), severityNumber: 9, body: { stringValue: 'both times' } },
+    ];
+    const body = Buffer.from(types.logs.encode(types.logs.fromObject({ resourceLogs: [{ scopeLogs: [{ logRecords: records }] }] })).finish());
+    const r = await postRaw(web, '/v1/logs', body, PROTO);
+    t.equal(r.status, 200, 'accepted');
+    t.equal(decodeExportResponse(r.body).rejected, 0, 'nothing refused');
+    t.equal((await httpRequest(c.api(1), '/api/v1/admin/flush', 'POST')).status, 200, 'flushed (a retention pass may run with the flush)');
+    const after = JSON.parse((await httpRequest(c.api(1), '/api/v1/stats')).body) as StatsDocument;
+    t.equal(after.logs.records - before.logs.records, records.length, 'both acknowledged records are counted after the flush');
   });
 });
