@@ -8,6 +8,7 @@ import { OtlpdbNode } from '../node.js';
 import type { HostPort } from '../node-config.js';
 import { httpRequest, inProcessCluster, pollUntil } from '../node-test-util.js';
 import type { StatsDocument } from '../shard-service.js';
+import { deadlineOf } from './grpc-receiver.js';
 import { loadOtlpTypes } from './otlp-test-gen.js';
 import type { Obj } from './otlp-test-gen.js';
 import { decodeExportResponse, decodeRpcStatus, postRaw, RawGrpcClient, rssBytes } from './receiver-test-util.js';
@@ -20,7 +21,8 @@ import type { RawHttpAnswer } from './receiver-test-util.js';
 // gzip bomb cut off at IngestLimits.requestBytesMax without inflating it
 // (process RSS bounded); partial success naming the refused spans while the
 // good ones read back; gRPC INVALID_ARGUMENT, RESOURCE_EXHAUSTED with
-// RetryInfo, and partial_success.
+// RetryInfo, and partial_success; and last, with 2 of 3 nodes stopped,
+// UNAVAILABLE / 503 with retry info before the client's deadline.
 // Reproduce: npx tap src/otlp/receivers.test.ts (SEED below fixes every id).
 
 const SEED = 7207;
@@ -139,6 +141,15 @@ async function traceSpanNames(api: HostPort, traceId: Uint8Array): Promise<strin
   const doc = JSON.parse(r.body) as { batches: { scopeSpans: { spans: { name: string }[] }[] }[] };
   return doc.batches.flatMap((b) => b.scopeSpans.flatMap((s) => s.spans.map((x) => x.name))).sort();
 }
+
+t.test('deadlineOf keeps a reply margin of the client deadline, so UNAVAILABLE arrives before the client gives up', async (t) => {
+  const at = (wallDeadline: number | Date): number => deadlineOf({ getDeadline: () => wallDeadline }, 1_000, 50_000);
+  t.equal(at(52_000), 1_000 + 2_000 - 400, 'a 2 s deadline leaves the write path 1.6 s (replyMarginPercent 20)');
+  t.equal(at(new Date(60_000)), 1_000 + 10_000 - IngestLimits.replyMarginMsMax, 'a 10 s deadline keeps back replyMarginMsMax');
+  t.equal(at(Infinity), 1_000 + IngestLimits.requestDeadlineMsDefault, 'no deadline: the default, in full');
+  t.equal(at(40_000), 1_000, 'a deadline already past: nothing left');
+  t.equal(at(50_000 + 600_000), 1_000 + IngestLimits.requestDeadlineMsMax - IngestLimits.replyMarginMsMax, 'a far deadline is capped at requestDeadlineMsMax');
+});
 
 t.test('the OTLP receivers refuse bad input as the specification prescribes', async (t) => {
   const c = await inProcessCluster(t, { n: 3, founders: 3, prefix: 'otlpdb-receivers-', seedBase: SEED, extra: { shards: SHARDS, replicas: 3, tickMs: TICK_MS }, otlp: true });
@@ -318,5 +329,20 @@ t.test('the OTLP receivers refuse bad input as the specification prescribes', as
     t.equal((await httpRequest(c.api(1), '/api/v1/admin/flush', 'POST')).status, 200, 'flushed (a retention pass may run with the flush)');
     const after = JSON.parse((await httpRequest(c.api(1), '/api/v1/stats')).body) as StatsDocument;
     t.equal(after.logs.records - before.logs.records, records.length, 'both acknowledged records are counted after the flush');
+  });
+
+  await t.test('the minority side refuses: UNAVAILABLE / 503 with retry info before the deadline', async (t) => {
+    for (const id of [2, 3]) {
+      await c.nodes.get(id)?.stop();
+      c.nodes.delete(id);
+    }
+    const g = await rpc.exportRaw('traces', tracesRequest([goodSpan('minority-grpc')]), { deadlineMs: 2_000 });
+    t.equal(g.code, grpc.status.UNAVAILABLE, `gRPC: UNAVAILABLE before the 2 s deadline, not ${grpc.status[g.code]} (${g.details})`);
+    const gs = g.statusDetails === null ? null : decodeRpcStatus(g.statusDetails);
+    t.ok(gs !== null && gs.retryDelayMs !== null && gs.retryDelayMs > 0, `with a RetryInfo (${gs?.retryDelayMs ?? 'none'} ms)`);
+    const h = await postRaw(web, '/v1/traces', tracesRequest([goodSpan('minority-http')]), PROTO, { timeoutMs: IngestLimits.requestDeadlineMsDefault + 10_000 });
+    t.equal(h.status, 503, `HTTP: 503 within the default deadline (${h.error ?? decodeRpcStatus(h.body).message})`);
+    t.ok(Number(h.headers['retry-after']) >= 1, `with Retry-After (${h.headers['retry-after']})`);
+    t.equal((await httpRequest(c.api(1), '/healthz')).status, 200, 'the node itself stays healthy');
   });
 });
