@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import http from 'node:http';
 import { createGzip, gzipSync } from 'node:zlib';
 import { SeededRand } from '../fs/seeded-rand.js';
-import { IngestLimits } from '../limits.js';
+import { IngestLimits, OtlpLimits } from '../limits.js';
 import { OtlpdbNode } from '../node.js';
 import type { HostPort } from '../node-config.js';
 import { httpRequest, inProcessCluster, pollUntil } from '../node-test-util.js';
@@ -329,6 +329,31 @@ t.test('the OTLP receivers refuse bad input as the specification prescribes', as
     t.equal((await httpRequest(c.api(1), '/api/v1/admin/flush', 'POST')).status, 200, 'flushed (a retention pass may run with the flush)');
     const after = JSON.parse((await httpRequest(c.api(1), '/api/v1/stats')).body) as StatsDocument;
     t.equal(after.logs.records - before.logs.records, records.length, 'both acknowledged records are counted after the flush');
+  });
+
+  await t.test('item limits: a long attribute value is truncated and counted, attributes past the limit are dropped and counted', async (t) => {
+    const metricsBefore = (await httpRequest(c.api(1), '/metrics')).body;
+    const truncatedBefore = Number(/otlpdb_ingest_truncated_values_total\{node="1"\} (\d+)/.exec(metricsBefore)?.[1] ?? 'NaN');
+    const s = goodSpan('limits');
+    const attributes = [
+      { key: 'long', value: { stringValue: 'v'.repeat(OtlpLimits.attributeValueBytesMax + 1000) } },
+      ...Array.from({ length: OtlpLimits.attributesPerItemMax + 10 }, (_, i) => ({ key: `a${i}`, value: { intValue: i } })),
+    ];
+    const obj: Obj = {
+      resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: s.traceId, spanId: s.spanId, name: s.name, kind: 1, startTimeUnixNano: String(s.startNs), endTimeUnixNano: String(s.startNs + 1000n), attributes }] }] }],
+    };
+    const r = await postRaw(web, '/v1/traces', Buffer.from(types.traces.encode(types.traces.fromObject(obj)).finish()), PROTO);
+    t.equal(r.status, 200, 'accepted');
+    t.equal(decodeExportResponse(r.body).rejected, 0, 'nothing refused: cutting is not refusing');
+    const truncatedAfter = Number(/otlpdb_ingest_truncated_values_total\{node="1"\} (\d+)/.exec((await httpRequest(c.api(1), '/metrics')).body)?.[1] ?? 'NaN');
+    t.equal(truncatedAfter - truncatedBefore, 1, 'otlpdb_ingest_truncated_values_total counted the cut value');
+    const doc = JSON.parse((await httpRequest(c.api(2), `/api/traces/${hex(s.traceId)}`)).body) as {
+      batches: { scopeSpans: { spans: { attributes: { key: string; value: { stringValue?: string } }[]; droppedAttributesCount?: number }[] }[] }[];
+    };
+    const span = doc.batches[0]?.scopeSpans[0]?.spans[0];
+    t.equal(span?.attributes.length, OtlpLimits.attributesPerItemMax, 'attributesPerItemMax attributes kept');
+    t.equal(span?.droppedAttributesCount, attributes.length - OtlpLimits.attributesPerItemMax, 'the rest counted in droppedAttributesCount');
+    t.equal(span?.attributes.find((a) => a.key === 'long')?.value.stringValue?.length, OtlpLimits.attributeValueBytesMax, 'the long value cut to attributeValueBytesMax');
   });
 
   await t.test('the minority side refuses: UNAVAILABLE / 503 with retry info before the deadline', async (t) => {
