@@ -1,6 +1,7 @@
 import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { createGzip, gzipSync } from 'node:zlib';
 import { SeededRand } from '../fs/seeded-rand.js';
 import { IngestLimits, OtlpLimits } from '../limits.js';
@@ -11,7 +12,7 @@ import type { StatsDocument } from '../shard-service.js';
 import { deadlineOf } from './grpc-receiver.js';
 import { loadOtlpTypes } from './otlp-test-gen.js';
 import type { Obj } from './otlp-test-gen.js';
-import { decodeExportResponse, decodeRpcStatus, postRaw, RawGrpcClient, rssBytes } from './receiver-test-util.js';
+import { decodeExportResponse, decodeRpcStatus, GRPC_PATHS, postRaw, RawGrpcClient, rssBytes } from './receiver-test-util.js';
 import type { RawHttpAnswer } from './receiver-test-util.js';
 
 // The OTLP receivers' answers to bad input, as the OTLP specification's
@@ -134,6 +135,34 @@ async function gzipBomb(bytes: number): Promise<Buffer> {
   return Buffer.concat(Array.from({ length: Math.ceil(bytes / BOMB_MEMBER_BYTES) }, () => member));
 }
 
+/** grpcCompressedCall sends one gRPC message whose bytes are already gzip-compressed (flag 1, grpc-encoding: gzip) over a raw HTTP/2 stream, and returns grpc-status and grpc-message. */
+function grpcCompressedCall(a: HostPort, path: string, compressed: Buffer): Promise<{ status: number; message: string; error?: string }> {
+  return new Promise((resolve) => {
+    const session = http2.connect(`http://${a.host}:${a.port}`);
+    const done = (r: { status: number; message: string; error?: string }): void => {
+      session.close();
+      resolve(r);
+    };
+    session.on('error', (err) => done({ status: -1, message: '', error: err.message }));
+    const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers', 'grpc-encoding': 'gzip', 'grpc-accept-encoding': 'identity,gzip' });
+    let status = -1;
+    let message = '';
+    const take = (h: http2.IncomingHttpHeaders): void => {
+      if (h['grpc-status'] !== undefined) status = Number(h['grpc-status']);
+      if (typeof h['grpc-message'] === 'string') message = decodeURIComponent(h['grpc-message']);
+    };
+    stream.on('response', take);
+    stream.on('trailers', take);
+    stream.on('data', () => {});
+    stream.on('end', () => done({ status, message }));
+    stream.on('error', (err) => done({ status, message, error: err.message }));
+    const prefix = Buffer.alloc(5);
+    prefix[0] = 1;
+    prefix.writeUInt32BE(compressed.length, 1);
+    stream.end(Buffer.concat([prefix, compressed]));
+  });
+}
+
 /** traceSpanNames reads a trace back through the API: its span names, or null when it is not found. */
 async function traceSpanNames(api: HostPort, traceId: Uint8Array): Promise<string[] | null> {
   const r = await httpRequest(api, `/api/traces/${hex(traceId)}`);
@@ -219,7 +248,7 @@ t.test('the OTLP receivers refuse bad input as the specification prescribes', as
     t.equal((await postRaw(web, '/v1/traces', valid, PROTO)).status, 200, 'the receiver still takes a valid request');
   });
 
-  await t.test('HTTP: a gzip bomb is cut off at the limit, not inflated', async (t) => {
+  await t.test('a gzip bomb is cut off at the limit, not inflated, over HTTP and gRPC', async (t) => {
     const bomb = await gzipBomb(BOMB_INFLATED_BYTES);
     t.ok(bomb.length < IngestLimits.requestBytesMax, `the bomb is ${bomb.length} bytes on the wire, under the wire limit`);
     const before = rssBytes();
@@ -231,6 +260,12 @@ t.test('the OTLP receivers refuse bad input as the specification prescribes', as
     t.equal(r.status, 413, 'the bomb is 413');
     t.match(decodeRpcStatus(r.body).message, /inflates past/);
     t.ok(peak - before < RSS_GROWTH_BYTES_MAX, `RSS grew by ${Math.round((peak - before) / MIB)} MiB, under ${RSS_GROWTH_BYTES_MAX / MIB} MiB`);
+    const viaGrpc = await grpcCompressedCall(node1.otlpGrpcAddress() as HostPort, GRPC_PATHS.traces, bomb);
+    peak = Math.max(peak, rssBytes());
+    t.equal(viaGrpc.status, grpc.status.RESOURCE_EXHAUSTED, `gRPC: the bomb as a gzip message is RESOURCE_EXHAUSTED (${viaGrpc.message}${viaGrpc.error ?? ''})`);
+    t.ok(peak - before < RSS_GROWTH_BYTES_MAX, `RSS grew by ${Math.round((peak - before) / MIB)} MiB over both, under ${RSS_GROWTH_BYTES_MAX / MIB} MiB`);
+    const small = await grpcCompressedCall(node1.otlpGrpcAddress() as HostPort, GRPC_PATHS.traces, gzipSync(tracesRequest([goodSpan('grpc-gzipped')])));
+    t.equal(small.status, grpc.status.OK, `gRPC: a valid gzip message is OK (${small.message})`);
     const ok = await postRaw(web, '/v1/traces', gzipSync(tracesRequest([goodSpan('gzipped')])), { ...PROTO, 'content-encoding': 'gzip' });
     t.equal(ok.status, 200, 'a valid gzip body is accepted');
     t.equal(decodeExportResponse(ok.body).rejected, 0, 'with nothing refused');
