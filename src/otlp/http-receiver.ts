@@ -11,7 +11,8 @@
  *   → body read, cut off past IngestLimits.requestBytesMax (413) → the tenant
  *   rate again for a body that declared no length (chunked; 429) → gunzip,
  *   cut off at the same bound (a gzip bomb inflates no further; 413) →
- *   decode (400 when the body is no OTLP request) → write → 200.
+ *   decode (400 when the body is no OTLP request; 415 for a format this
+ *   build does not decode) → write → 200.
  * Error answers carry a google.rpc.Status in the request's content type;
  * 429 and 503 carry Retry-After (seconds). Success carries the
  * Export*ServiceResponse, with partial_success when items were refused.
@@ -159,7 +160,7 @@ export class OtlpHttpReceiver {
           res.writeHead(200, { 'content-type': CONTENT_TYPES[format], 'content-length': body.length });
           res.end(body);
         })
-        .catch((err: unknown) => fail(asError(err), asError(err).httpStatus, {}))
+        .catch((err: unknown) => fail(asError(err), httpStatusOf(asError(err)), {}))
         .finally(release);
     });
   }
@@ -192,6 +193,11 @@ function formatOf(contentType: string | undefined): BodyFormat | null {
   if (media === 'application/x-protobuf' || media === 'application/protobuf') return 'proto';
   if (media === 'application/json') return 'json';
   return null;
+}
+
+/** httpStatusOf is the status of a refusal after the body was read: the code's, except 415 for a body format this build does not decode (details.unsupportedMediaType, decoders.ts). */
+function httpStatusOf(err: OtlpdbError): number {
+  return err.details['unsupportedMediaType'] === true ? 415 : err.httpStatus;
 }
 
 function asError(err: unknown): OtlpdbError {

@@ -224,6 +224,8 @@ t.test('the OTLP receivers refuse bad input as the specification prescribes', as
       t.equal(js.code, grpc.status.INVALID_ARGUMENT, 'JSON Status code INVALID_ARGUMENT');
       t.not(js.message, '', 'with a message');
     }
+    const otlpJson = await postRaw(web, '/v1/traces', Buffer.from(JSON.stringify({ resourceSpans: [] })), JSON_CT);
+    if (otlpJson.status !== 200) t.equal(otlpJson.status, 415, `a well-formed OTLP/JSON request is decoded (200) or, while this build refuses OTLP/JSON, 415 as decoders.ts promises (${otlpJson.body.toString('utf8')})`);
     const empty = await postRaw(web, '/v1/traces', Buffer.alloc(0), PROTO);
     t.equal(empty.status, 200, 'an empty body is an empty request: nothing to store, nothing refused');
     const badGzip = await postRaw(web, '/v1/traces', Buffer.from('not gzip at all'), { ...PROTO, 'content-encoding': 'gzip' });
