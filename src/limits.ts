@@ -1155,6 +1155,14 @@ export const IngestLimits = {
   messageCharsMax: 2_048,
   /** shedLevelsPercent are the node in-flight levels (percent of nodeInflightBytesMax) above which the signals of priority rank 0, 1 and 2 are refused. */
   shedLevelsPercent: [100, 80, 60],
+  /**
+   * replyMarginPercent of a gRPC client's remaining deadline (at most
+   * replyMarginMsMax) is kept back from the write path, so that a request
+   * that cannot commit is answered UNAVAILABLE with RetryInfo while the
+   * client still listens, rather than ending in its DEADLINE_EXCEEDED.
+   */
+  replyMarginPercent: 20,
+  replyMarginMsMax: 1_000,
 } as const;
 assert(IngestLimits.requestDeadlineMsDefault <= IngestLimits.requestDeadlineMsMax, 'default deadline within the max');
 assert(IngestLimits.callMsMin < IngestLimits.partCallMsMax, 'a call may last longer than the minimum');
@@ -1164,6 +1172,8 @@ assert(IngestLimits.requestBytesMax <= IngestLimits.requestBytesCeiling, 'the de
 assert(IngestLimits.nodeInflightBytesMax <= IngestLimits.nodeInflightBytesCeiling, 'the default in-flight bound within its ceiling');
 assert(IngestLimits.leaderHopsMax < IngestLimits.partAttemptsMax, 'hops within attempts');
 assert(IngestLimits.shedLevelsPercent.length === 3, 'a shed level per signal rank');
+assert(IngestLimits.replyMarginPercent >= 0 && IngestLimits.replyMarginPercent < 50, 'the reply margin leaves the write path most of the deadline');
+assert(IngestLimits.replyMarginMsMax < IngestLimits.requestDeadlineMsDefault, 'the reply margin is shorter than the default deadline');
 
 
 /** TraceLookupLimits bound a trace-by-id lookup across the cluster (src/trace-lookup.ts). */

@@ -16,14 +16,15 @@
  * tenant; RESOURCE_EXHAUSTED over the tenant's rate (with RetryInfo, so the
  * client retries) or for an oversized request (without: it must not);
  * UNAVAILABLE, with RetryInfo, when a shard could not commit in time or the
- * node is overloaded. RetryInfo travels in the google.rpc.Status of the
- * `grpc-status-details-bin` trailer. The tenant is the `x-scope-orgid`
- * metadata (default `default`).
+ * node is overloaded — answered while the client still waits: the write path
+ * gets the client's deadline less a reply margin (deadlineOf). RetryInfo
+ * travels in the google.rpc.Status of the `grpc-status-details-bin` trailer.
+ * The tenant is the `x-scope-orgid` metadata (default `default`).
  */
 import * as grpc from '@grpc/grpc-js';
 import { performance } from 'node:perf_hooks';
 import { checkTenantId } from '../control/tenant.js';
-import { OtlpdbError } from '../errors.js';
+import { OtlpdbError, assert } from '../errors.js';
 import { IngestLimits } from '../limits.js';
 import { encodeExportResponseProto } from './export-response.js';
 import { DEFAULT_TENANT, retryAfterOf } from './http-receiver.js';
@@ -128,12 +129,21 @@ async function exportCall(ingester: Ingester, signal: OtlpSignal, call: grpc.Ser
   }
 }
 
-/** deadlineOf is the call's deadline on the performance.now() clock: the client's, capped, else the node's default. */
-function deadlineOf(call: grpc.ServerUnaryCall<Buffer, Buffer>, defaultMs: number): number {
+/**
+ * deadlineOf is the write path's deadline for a call on the performance.now()
+ * clock: the client's, capped, else the node's default — less the reply margin
+ * (IngestLimits.replyMarginPercent, at most replyMarginMsMax) for a client
+ * deadline, so the UNAVAILABLE answer of a part that could not commit
+ * reaches the client before it gives up.
+ */
+export function deadlineOf(call: Pick<grpc.ServerUnaryCall<Buffer, Buffer>, 'getDeadline'>, defaultMs: number, nowMs = performance.now(), wallMs = Date.now()): number {
   const d = call.getDeadline();
   const wall = d instanceof Date ? d.getTime() : d;
-  const leftMs = Number.isFinite(wall) ? Math.min(wall - Date.now(), IngestLimits.requestDeadlineMsMax) : defaultMs;
-  return performance.now() + Math.max(0, leftMs);
+  if (!Number.isFinite(wall)) return nowMs + defaultMs;
+  const leftMs = Math.max(0, Math.min(wall - wallMs, IngestLimits.requestDeadlineMsMax));
+  const marginMs = Math.min(IngestLimits.replyMarginMsMax, Math.floor((leftMs * IngestLimits.replyMarginPercent) / 100));
+  assert(marginMs >= 0 && marginMs <= leftMs, 'the reply margin fits the time left');
+  return nowMs + leftMs - marginMs;
 }
 
 function asError(err: unknown): OtlpdbError {

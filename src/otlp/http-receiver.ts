@@ -8,9 +8,11 @@
  *   path (404) → method (405, Allow: POST) → content type (415) → content
  *   encoding (415) → tenant (`X-Scope-OrgID`, default `default`; 400) →
  *   declared length (413) → admission: tenant rate (429) and node load (503)
- *   → body read, cut off past IngestSettings.requestBytesMax (413) → gunzip,
+ *   → body read, cut off past IngestSettings.requestBytesMax (413) → the tenant
+ *   rate again for a body that declared no length (chunked; 429) → gunzip,
  *   cut off at the same bound (a gzip bomb inflates no further; 413) →
- *   decode (400 when the body is no OTLP request) → write → 200.
+ *   decode (400 when the body is no OTLP request; 415 for a format this
+ *   build does not decode) → write → 200.
  * Error answers carry a google.rpc.Status in the request's content type;
  * 429 and 503 carry Retry-After (seconds). Success carries the
  * Export*ServiceResponse, with partial_success when items were refused.
@@ -165,7 +167,7 @@ export class OtlpHttpReceiver {
   }
 
   async #finish(signal: OtlpSignal, format: BodyFormat, tenant: string, gzipped: boolean, wire: Buffer, admission: Admission) {
-    this.#ingester.grow(admission, wire.length);
+    this.#ingester.growWire(admission, wire.length);
     const body = gzipped ? await gunzipBounded(wire, this.#ingester.settings.requestBytesMax) : wire;
     this.#ingester.grow(admission, body.length);
     const deadlineMs = performance.now() + this.#ingester.settings.requestDeadlineMs;
@@ -193,6 +195,7 @@ function formatOf(contentType: string | undefined): BodyFormat | null {
   if (media === 'application/json') return 'json';
   return null;
 }
+
 
 function asError(err: unknown): OtlpdbError {
   return err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', `OTLP request failed: ${String(err)}`);

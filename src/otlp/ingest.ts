@@ -13,8 +13,10 @@
  *   shed by priority: with the default priority (metrics, traces, logs) logs
  *   are refused above 60% of the bound, traces above 80%, metrics at 100% →
  *   ERR_UNAVAILABLE (503 / UNAVAILABLE), retryable.
- * An admission holds its bytes until `release`; `grow` extends it to the
- * decompressed size (refused like admission when that passes the bound).
+ * An admission holds its bytes until `release`; `growWire` extends it to a
+ * body whose length was not declared (chunked), charging the tenant's bucket
+ * for it then; `grow` extends it to the decompressed size (refused like
+ * admission when that passes the bound).
  *
  * Head sampling (optional per tenant, TenantSettings.traceSampleRatio):
  * spans of traces the TraceIdRatioBased decision drops are left out before
@@ -154,10 +156,13 @@ export interface IngestOutcome {
   readonly parts: number;
 }
 
-/** Admission is the in-flight reservation of one request. */
+/** Admission is the in-flight reservation of one request. Invariant: 0 <= chargedWireBytes <= bytes. */
 export interface Admission {
   readonly signal: OtlpSignal;
+  readonly tenant: string;
   bytes: number;
+  /** chargedWireBytes is what the tenant's token bucket was charged for this request so far (wire bytes). */
+  chargedWireBytes: number;
   released: boolean;
 }
 
@@ -233,7 +238,33 @@ export class Ingester {
       throw new OtlpdbError('ERR_RATE_LIMITED', `tenant ${JSON.stringify(tenant)} is over its ingest rate; retry in ${waitMs} ms`, { retryAfterMs: waitMs });
     }
     this.#inflightBytes += wireBytes;
-    return { signal, bytes: wireBytes, released: false };
+    return { signal, tenant, bytes: wireBytes, chargedWireBytes: wireBytes, released: false };
+  }
+
+  /**
+   * growWire extends an admission to the body's `wireBytes` once it has been
+   * read, and charges the tenant's bucket for the wire bytes admit was not
+   * told about (a chunked OTLP/HTTP body declares no length, so it is admitted
+   * at 0 bytes): refused like admit (ERR_RATE_LIMITED, ERR_LIMIT_EXCEEDED),
+   * so that leaving out Content-Length does not bypass the tenant's rate.
+   */
+  growWire(a: Admission, wireBytes: number): void {
+    assert(!a.released, 'growWire a live admission');
+    assert(Number.isSafeInteger(wireBytes) && wireBytes >= 0, 'growWire wireBytes is a byte count');
+    const uncharged = wireBytes - a.chargedWireBytes;
+    if (uncharged > 0) {
+      const waitMs = this.#bucket(a.tenant).take(uncharged, this.#d.nowMs());
+      if (waitMs === Infinity) {
+        throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `request body of ${wireBytes} bytes exceeds tenant ${JSON.stringify(a.tenant)}'s ingest burst (ingestBurstBytesMax)`);
+      }
+      if (waitMs > 0) {
+        this.stats.refusedRate++;
+        throw new OtlpdbError('ERR_RATE_LIMITED', `tenant ${JSON.stringify(a.tenant)} is over its ingest rate; retry in ${waitMs} ms`, { retryAfterMs: waitMs });
+      }
+      a.chargedWireBytes = wireBytes;
+    }
+    this.grow(a, wireBytes);
+    assert(a.chargedWireBytes <= a.bytes, 'charged wire bytes within the admission');
   }
 
   /** grow extends an admission to `bytes` (the decompressed size), refused like admit when the node is too busy. */

@@ -283,7 +283,7 @@ class Ref {
     else it.fail('OTLP_BAD_TIMESTAMP');
     const row: LogRow = {
       tenant: this.o.tenant,
-      timeUnixNano: time,
+      timeUnixNano: time === 0n ? observed : time, // unknown time: the observed time (proto-logs.ts says why)
       observedTimeUnixNano: observed,
       severityNumber: severity,
       severityText,

@@ -138,7 +138,10 @@ class LogSink implements ItemSink {
     checkLogTime(ctx, time, observed);
     const row: LogRow = {
       tenant: ctx.tenant,
-      timeUnixNano: time,
+      // A record without a time (0: unknown) takes its observed time, as Loki's OTLP ingest does: the logs store
+      // buckets and expires by timeUnixNano, and a 0 there put an acknowledged record in the 1970 bucket, which the
+      // next retention pass deleted.
+      timeUnixNano: time === 0n ? observed : time,
       observedTimeUnixNano: observed,
       severityNumber: severity,
       severityText,
