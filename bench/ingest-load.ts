@@ -37,6 +37,7 @@ import { assert } from '../src/errors.js';
 import { IngestBenchLimits } from '../src/limits.js';
 import type { OtlpSignal } from '../src/otlp/ingest.js';
 import { OTLP_GRPC_SERVICES } from '../src/otlp/grpc-receiver.js';
+import { readFileSync } from 'node:fs';
 import { cpuSec } from './kv-load.js';
 import { splitConnections } from './kv-plan.js';
 import { makeBody } from './ingest-payloads.js';
@@ -91,13 +92,52 @@ export interface LoadResult {
   readonly resend: readonly Buffer[];
   /** serverCpuSec is indexed like LoadSpec.pids; null when /proc could not be read. */
   readonly serverCpuSec: readonly (number | null)[];
+  /** serverWaitSec is the time each node's main thread waited for a CPU while runnable (runQueueWaitSec), like serverCpuSec. */
+  readonly serverWaitSec: readonly (number | null)[];
   readonly loadGenCpuSec: number;
   /** latenciesDropped counts ok answers whose latency was not kept (past IngestBenchLimits.latenciesMax). */
   readonly latenciesDropped: number;
 }
 
+/**
+ * runQueueWaitSec is how long the main thread of process `pid` has waited
+ * for a CPU while runnable (the second field of /proc/<pid>/schedstat, in
+ * ns), or null when it cannot be read. Next to the CPU time it tells a node
+ * that waits for work from one that waits for a core.
+ */
+export function runQueueWaitSec(pid: number): number | null {
+  try {
+    const wait = Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]);
+    return Number.isFinite(wait) ? wait / 1e9 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** sample reads one figure of every process. */
+export const sample = (pids: readonly number[], read: (pid: number) => number | null): (number | null)[] => pids.map(read);
+
+/** delta is after − before per process, to two decimals; null where either is unknown. */
+export function delta(before: readonly (number | null)[], after: readonly (number | null)[]): (number | null)[] {
+  return before.map((b, i) => {
+    const a = after[i];
+    return a === null || a === undefined || b === null ? null : Math.round((a - b) * 100) / 100;
+  });
+}
+
 /** HTTP_PATHS are the OTLP/HTTP paths by signal. */
 export const HTTP_PATHS: Readonly<Record<OtlpSignal, string>> = { traces: '/v1/traces', metrics: '/v1/metrics', logs: '/v1/logs' };
+
+/** ProcessSample is the CPU and run-queue figures of the nodes and this process at a phase's start. */
+interface ProcessSample {
+  readonly cpu: readonly (number | null)[];
+  readonly wait: readonly (number | null)[];
+  readonly self: NodeJS.CpuUsage;
+}
+
+function sampleProcesses(pids: readonly number[]): ProcessSample {
+  return { cpu: sample(pids, cpuSec), wait: sample(pids, runQueueWaitSec), self: process.cpuUsage() };
+}
 
 /** Tally accumulates one phase's answers. */
 class Tally {
@@ -133,9 +173,10 @@ class Tally {
     this.resend.push(body);
   }
 
-  result(spec: LoadSpec, elapsedSec: number, cpuBefore: readonly (number | null)[], selfBefore: NodeJS.CpuUsage): LoadResult {
-    const self = process.cpuUsage(selfBefore);
-    const cpuAfter = spec.pids.map(cpuSec);
+  result(spec: LoadSpec, elapsedSec: number, before: ProcessSample): LoadResult {
+    const self = process.cpuUsage(before.self);
+    const cpuAfter = sample(spec.pids, cpuSec);
+    const waitAfter = sample(spec.pids, runQueueWaitSec);
     return {
       counts: {
         ok: this.ok,
@@ -148,11 +189,8 @@ class Tally {
         latenciesMs: this.latenciesMs,
       },
       resend: this.resend,
-      serverCpuSec: spec.pids.map((_, i) => {
-        const b = cpuBefore[i];
-        const a = cpuAfter[i];
-        return a === null || a === undefined || b === null || b === undefined ? null : Math.round((a - b) * 100) / 100;
-      }),
+      serverCpuSec: delta(before.cpu, cpuAfter),
+      serverWaitSec: delta(before.wait, waitAfter),
       loadGenCpuSec: Math.round(((self.user + self.system) / 1e6) * 100) / 100,
       latenciesDropped: this.latenciesDropped,
     };
@@ -204,8 +242,7 @@ export async function runHttpLoad(spec: LoadSpec): Promise<LoadResult> {
       },
     ]);
   };
-  const cpuBefore = spec.pids.map(cpuSec);
-  const selfBefore = process.cpuUsage();
+  const before = sampleProcesses(spec.pids);
   const shares = splitConnections(spec.connections, spec.targets.length);
   const runs = shares.map((share, i) => {
     const target = spec.targets[i];
@@ -232,7 +269,7 @@ export async function runHttpLoad(spec: LoadSpec): Promise<LoadResult> {
   }
   const elapsedSec = Math.max(...raw.map((r) => r.duration));
   assert(elapsedSec > 0, 'a phase ran for some time');
-  return tally.result(spec, elapsedSec, cpuBefore, selfBefore);
+  return tally.result(spec, elapsedSec, before);
 }
 
 const identity = (b: Buffer): Buffer => b;
@@ -267,8 +304,7 @@ export async function runGrpcLoad(spec: LoadSpec): Promise<LoadResult> {
         else resolve({ status: grpc.status.OK, response: response ?? Buffer.alloc(0) });
       });
     });
-  const cpuBefore = spec.pids.map(cpuSec);
-  const selfBefore = process.cpuUsage();
+  const before = sampleProcesses(spec.pids);
   const start = performance.now();
   const endAt = start + spec.durationSec * 1000;
   const loops: Promise<void>[] = [];
@@ -297,7 +333,7 @@ export async function runGrpcLoad(spec: LoadSpec): Promise<LoadResult> {
     for (const c of clients) c.close();
   }
   const elapsedSec = (performance.now() - start) / 1000;
-  return tally.result(spec, elapsedSec, cpuBefore, selfBefore);
+  return tally.result(spec, elapsedSec, before);
 }
 
 /** ResendOutcome is what the resend achieved: items acknowledged on a later try, and bodies never answered 200. */

@@ -66,6 +66,8 @@ export interface PhaseReport {
   readonly elapsedSec: number;
   /** serverCpuPercent is each node's CPU over the measured phase, in percent of one core (null: unreadable). */
   readonly serverCpuPercent: readonly (number | null)[];
+  /** serverWaitPercent is how long each node's main thread waited for a CPU while runnable, in percent of the phase. */
+  readonly serverWaitPercent: readonly (number | null)[];
   readonly loadGenCpuPercent: number;
   readonly ingestToDecode: number | null;
   readonly targetItemsPerSec: number;
@@ -271,6 +273,7 @@ export async function runIngestBench(config: IngestBenchConfig, o: IngestRunOpti
           figures: f,
           elapsedSec: Math.round(r.counts.elapsedSec * 100) / 100,
           serverCpuPercent: r.serverCpuSec.map((s) => percentOf(s, r.counts.elapsedSec)),
+          serverWaitPercent: r.serverWaitSec.map((s) => percentOf(s, r.counts.elapsedSec)),
           loadGenCpuPercent: percentOf(r.loadGenCpuSec, r.counts.elapsedSec) ?? 0,
           ingestToDecode: ingestDecodeRatio(f.itemsPerSec, decodePerSec),
           targetItemsPerSec: targetItemsPerSec(signal, config.nodes),
