@@ -34,7 +34,7 @@ import type { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { assert } from '../src/errors.js';
-import { IngestBenchLimits } from '../src/limits.js';
+import { IngestBenchLimits, IngestLimits } from '../src/limits.js';
 import type { OtlpSignal } from '../src/otlp/ingest.js';
 import { OTLP_GRPC_SERVICES } from '../src/otlp/grpc-receiver.js';
 import { readFileSync } from 'node:fs';
@@ -290,8 +290,9 @@ export async function runGrpcLoad(spec: LoadSpec): Promise<LoadResult> {
   const clients = spec.targets.map(
     (t) =>
       new grpc.Client(t, grpc.credentials.createInsecure(), {
-        'grpc.max_send_message_length': 64 * 1024 * 1024,
-        'grpc.max_receive_message_length': 4 * 1024 * 1024,
+        // The receiver's own bounds: a request it would refuse for size is not a load this bench sends.
+        'grpc.max_send_message_length': IngestLimits.requestBytesMax,
+        'grpc.max_receive_message_length': IngestLimits.requestBytesMax,
       }),
   );
   const metadata = new grpc.Metadata();

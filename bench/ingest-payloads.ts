@@ -39,7 +39,7 @@ import type { OtlpSignal } from '../src/otlp/ingest.js';
 import type { Obj } from '../src/otlp/otlp-test-gen.js';
 import { assert } from '../src/errors.js';
 import { SeededRand } from '../src/fs/seeded-rand.js';
-import { IngestBenchLimits } from '../src/limits.js';
+import { IngestBenchLimits, IngestLimits } from '../src/limits.js';
 import { repoRoot } from './kv-otlpdb.js';
 
 const require = createRequire(import.meta.url);
@@ -268,6 +268,7 @@ export function buildTemplate(signal: OtlpSignal, batch: number, nowMs: number, 
   const request = signal === 'traces' ? tracesRequest(rand, batch, nowMs) : signal === 'metrics' ? metricsRequest(rand, batch, nowMs) : logsRequest(rand, batch, nowMs);
   const type = requestType(signal);
   const bytes = Buffer.from(type.encode(type.fromObject(request)).finish());
+  assert(bytes.length <= IngestLimits.requestBytesMax, 'a template fits the receiver\'s request bound');
   let traceIdOffsets: number[] = [];
   let timeOffsets: number[] = [];
   let slotOffset = -1;
