@@ -33,6 +33,8 @@ export interface OtlpdbClusterOptions {
   readonly nodes: number;
   readonly apiPort: number;
   readonly peerPort: number;
+  /** extraArgs are further `cluster up` flags (bench/ingest.ts: --replicas and the OTLP ports). */
+  readonly extraArgs?: readonly string[];
 }
 
 /** OtlpdbCluster is a started cluster: the API origins to load, the node PIDs to sample and stop. */
@@ -64,7 +66,7 @@ export async function startOtlpdb(o: OtlpdbClusterOptions): Promise<OtlpdbCluste
   assert(o.nodes >= 1, 'startOtlpdb nodes >= 1');
   const stdout = await runCli([
     'cluster', 'up', '--detach', '--json', '--dir', o.dir, '--nodes', String(o.nodes),
-    '--api-port', String(o.apiPort), '--peer-port', String(o.peerPort),
+    '--api-port', String(o.apiPort), '--peer-port', String(o.peerPort), ...(o.extraArgs ?? []),
   ]);
   const line = stdout.trim().split('\n').pop() ?? '';
   const file = JSON.parse(line) as ClusterFile;

@@ -1187,3 +1187,59 @@ export const TraceLookupLimits = {
 } as const;
 assert(TraceLookupLimits.answerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'an answer fits one frame');
 assert(TraceLookupLimits.callMs <= TransportLimits.callDeadlineMsMax, 'a lookup call deadline is allowed');
+
+/** IngestBenchLimits bound `bench/ingest.ts`, the OTLP ingest benchmark: its flags, its payloads, its waits and what it keeps in memory. */
+export const IngestBenchLimits = {
+  /** durationSecDefault is the load time of one phase (signal × protocol) when --duration is not given. */
+  durationSecDefault: 10,
+  /** durationSecMax refuses absurd --duration values. */
+  durationSecMax: 600,
+  /** connectionsDefault is the HTTP connections (and concurrent gRPC calls) of a phase when --connections is not given, split over the nodes. */
+  connectionsDefault: 16,
+  /** connectionsMax bounds --connections (file descriptors; each slot also gets its own metric series, batchSize of them). */
+  connectionsMax: 256,
+  /** batchSizes are the items per request --batch accepts (the issue's two batch sizes). */
+  batchSizes: [512, 1000],
+  /** batchSizeDefault is the items per request when --batch is not given. */
+  batchSizeDefault: 512,
+  /** spanAttributes is the attributes of every span (the issue's "10 attributes"). */
+  spanAttributes: 10,
+  /** spansPerTrace is how many consecutive spans of a batch share one trace id. */
+  spansPerTrace: 8,
+  /** metricNames is how many metrics a metric batch spreads its points over (points per metric = batch / metricNames). */
+  metricNames: 8,
+  /** warmupSec is the unrecorded load before each phase (JIT, connections, first WAL segment, series creation). */
+  warmupSec: 2,
+  /** decodeSec is how long the decode ceiling decodes the same bodies, per signal, on this process's one thread. */
+  decodeSec: 3,
+  /** decodeBodies is how many distinct bodies the decode ceiling cycles through. */
+  decodeBodies: 16,
+  /** requestTimeoutSec is a request's timeout (autocannon's, and the gRPC deadline); a request past it is an error. */
+  requestTimeoutSec: 30,
+  /** latenciesMax bounds the latencies one phase records (past it, further latencies are not recorded and the report says so). */
+  latenciesMax: 2_000_000,
+  /** resendAttemptsMax bounds the tries of one unanswered or refused body after a phase (it is sent again until answered 200). */
+  resendAttemptsMax: 10,
+  /** resendPauseMs is the pause between two resend tries of one body. */
+  resendPauseMs: 1_000,
+  /** resendBodiesMax bounds the bodies kept for resending (at most one per connection per failure; past it the phase fails). */
+  resendBodiesMax: 100_000,
+  /** tenantBytesPerSecond is the ingest rate the bench's tenant is given, so the token bucket never limits a measurement. */
+  tenantBytesPerSecond: 1024 * 1024 * 1024,
+  /** metricTimeBackMs is how far before the run's start the metric timestamps begin (each request then advances them by 1 ms per slot). */
+  metricTimeBackMs: 60_000,
+  /** verifyDeadlineMs bounds the flush and stats calls of the verification. */
+  verifyDeadlineMs: 180_000,
+} as const;
+assert(IngestBenchLimits.durationSecDefault <= IngestBenchLimits.durationSecMax, 'ingest bench durationSecDefault <= durationSecMax');
+assert(IngestBenchLimits.connectionsDefault <= IngestBenchLimits.connectionsMax, 'ingest bench connectionsDefault <= connectionsMax');
+assert((IngestBenchLimits.batchSizes as readonly number[]).includes(IngestBenchLimits.batchSizeDefault), 'ingest bench default batch is allowed');
+assert(
+  IngestBenchLimits.batchSizes.every((b) => b % IngestBenchLimits.metricNames === 0 && b % IngestBenchLimits.spansPerTrace === 0),
+  'ingest bench batches split evenly into metrics and traces',
+);
+assert(IngestBenchLimits.connectionsMax <= IngestLimits.grpcConcurrentStreamsMax, 'ingest bench gRPC calls fit one connection');
+assert(IngestBenchLimits.tenantBytesPerSecond <= ControlLimits.tenantIngestBytesPerSecondMax, 'ingest bench tenant rate is allowed');
+// Metric timestamps advance 1 ms per request of a slot; at most one request per ms per slot keeps them within
+// metricTimeBackMs + duration of the start, far inside the receiver's 10-minute future window.
+assert(IngestBenchLimits.metricTimeBackMs < 7 * 24 * 3_600_000, 'ingest bench metric times within the past window');
