@@ -69,7 +69,8 @@ class JsonLogSink implements JsonItemSink {
     checkLogTime(ctx, time, observed);
     const row: LogRow = {
       tenant: ctx.tenant,
-      timeUnixNano: time,
+      // A record without a time takes its observed time, as in proto-logs.ts (the logs store buckets and expires by time).
+      timeUnixNano: time === 0n ? observed : time,
       observedTimeUnixNano: observed,
       severityNumber: severity,
       severityText,
