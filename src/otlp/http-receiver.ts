@@ -18,7 +18,9 @@
  * Export*ServiceResponse, with partial_success when items were refused.
  *
  * Invariants: a request's admission is released exactly once, whatever
- * happens to the connection; nothing is kept of a body past the bound.
+ * happens to the connection; nothing is kept of a body past the bound; the
+ * bytes of a body being read are always within its admission (a chunked
+ * body grows it chunk by chunk, refused with 503 when the node is full).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -148,6 +150,19 @@ export class OtlpHttpReceiver {
         fail(tooLarge(), 413, { connection: 'close' });
         req.pause();
         return;
+      }
+      // A body past what admission reserved (a chunked one declares no length) grows the reservation as it
+      // arrives, so the bytes held while reading stay within the node's in-flight bound too.
+      if (got > admission.bytes) {
+        try {
+          this.#ingester.grow(admission, got);
+        } catch (err) {
+          refused = true;
+          chunks.length = 0;
+          fail(asError(err), asError(err).httpStatus, { connection: 'close' });
+          req.pause();
+          return;
+        }
       }
       chunks.push(chunk);
     });

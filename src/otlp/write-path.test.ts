@@ -21,7 +21,10 @@ import { TokenBucket } from './token-bucket.js';
 import { OTLP_DECODERS } from './decoders.js';
 import { keepTrace, sampleUpperBound } from './head-sampling.js';
 import { Ingester } from './ingest.js';
-import type { Admission, OtlpSignal } from './ingest.js';
+import { resolveIngestSettings } from './ingest.js';
+import type { Admission, IngestSettings, OtlpSignal } from './ingest.js';
+import { OtlpHttpReceiver } from './http-receiver.js';
+import http from 'node:http';
 import { TEST_NOW_MS } from './otlp-test-gen.js';
 import { encodeJson, encodeProto, request, validSpan } from './otlp-test-cases.js';
 import { resolveItemLimits } from './decode-result.js';
@@ -258,8 +261,9 @@ t.test('ShardWriter retries an unknown outcome and the duplicate is reported, no
 });
 
 /** ingesterOver builds an Ingester over the fake cluster with the production decoders and a settable tenant setting. */
-async function ingesterOver(c: FakeCluster, tenant: { bytesPerSecond: number; burstBytes: number; traceSampleRatio: number }): Promise<Ingester> {
+async function ingesterOver(c: FakeCluster, tenant: { bytesPerSecond: number; burstBytes: number; traceSampleRatio: number }, settings?: IngestSettings): Promise<Ingester> {
   return new Ingester({
+    ...(settings === undefined ? {} : { settings }),
     hasher: await initHash(),
     writer: new ShardWriter(c.deps(2)),
     decoders: OTLP_DECODERS,
@@ -366,4 +370,39 @@ t.test('a node\'s item limits reach both decoders: attributes kept, values cut, 
     t.equal(r.truncatedValues, 2);
   }
   t.throws(() => resolveItemLimits({ attributesPerItemMax: 0 }), { code: 'ERR_INVALID_ARGUMENT' });
+});
+
+t.test('a chunked OTLP/HTTP body grows its admission as it arrives: a second upload is refused with 503 when the node is full', async (t) => {
+  const settings = resolveIngestSettings({ requestBytesMax: 1024 * 1024, nodeInflightBytesMax: 1024 * 1024 });
+  const ing = await ingesterOver(new FakeCluster(), { bytesPerSecond: 1e12, burstBytes: 1e12, traceSampleRatio: 1 }, settings);
+  const rx = await OtlpHttpReceiver.start({ host: '127.0.0.1', port: 0, ingester: ing });
+  t.teardown(() => rx.stop());
+  const { port } = rx.address();
+  const open = (): { req: http.ClientRequest; answer: Promise<{ status: number; retryAfter: string | undefined }> } => {
+    let req!: http.ClientRequest;
+    const answer = new Promise<{ status: number; retryAfter: string | undefined }>((resolve, reject) => {
+      req = http.request({ host: '127.0.0.1', port, path: '/v1/traces', method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'transfer-encoding': 'chunked' }, agent: false }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined });
+      });
+      req.on('error', (err) => reject(err));
+    });
+    return { req, answer };
+  };
+  const first = open();
+  first.req.write(Buffer.alloc(700 * 1024, 1));
+  // Wait until the receiver holds the first body's bytes.
+  for (let i = 0; i < 200 && ing.inflightBytes < 700 * 1024; i++) await new Promise((r) => setTimeout(r, 10));
+  t.equal(ing.inflightBytes, 700 * 1024, 'the first chunked body is held within its admission');
+  const second = open();
+  second.req.on('error', () => {});
+  second.req.write(Buffer.alloc(200 * 1024, 1));
+  const refused = await second.answer;
+  t.equal(refused.status, 503, 'traces past 80% of the in-flight bound: 503');
+  t.equal(refused.retryAfter, '1', 'with Retry-After');
+  t.ok(ing.inflightBytes <= settings.nodeInflightBytesMax, 'never past the bound');
+  first.req.end();
+  t.equal((await first.answer).status, 400, 'the first body is read whole (and is no OTLP request)');
+  for (let i = 0; i < 200 && ing.inflightBytes > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  t.equal(ing.inflightBytes, 0, 'every admission released');
 });
