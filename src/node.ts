@@ -191,6 +191,8 @@ export class OtlpdbNode implements ApiSource {
   readonly #ingester: Ingester;
   readonly #traces: TraceLookup;
   readonly #itemLimits: OtlpItemLimits;
+  /** placementMap is placement()'s answer for the placement object it was built from. */
+  #placementMap: { readonly of: object; readonly map: ReadonlyMap<number, readonly NodeId[]> } | null = null;
   #api: ApiServer | null = null;
   #otlpGrpc: OtlpGrpcReceiver | null = null;
   #otlpHttp: OtlpHttpReceiver | null = null;
@@ -389,8 +391,11 @@ export class OtlpdbNode implements ApiSource {
     const meta = this.#driver.stateMachine(NodeDefaults.metaGroup);
     const p = meta instanceof MetaStateMachine ? meta.placement() : null;
     if (p === null) return null;
-    return new Map(p.shards.map((sp) => [sp.shard, sp.replicas.map(Number)]));
+    // The write path asks once per shard part: the map is rebuilt only when the meta group records a new placement.
+    if (this.#placementMap?.of !== p) this.#placementMap = { of: p, map: new Map(p.shards.map((sp) => [sp.shard, sp.replicas.map(Number)])) };
+    return this.#placementMap.map;
   }
+
 
   /** otlpGrpcAddress and otlpHttpAddress are where the OTLP receivers listen, or null when not started. */
   otlpGrpcAddress(): HostPort | null {

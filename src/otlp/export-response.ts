@@ -6,20 +6,13 @@
  */
 import { assert } from '../errors.js';
 import type { OtlpSignal } from './decode-result.js';
+import { ProtoWriter } from './rpc-status.js';
 
 const REJECTED_JSON_FIELD: Readonly<Record<OtlpSignal, string>> = {
   traces: 'rejectedSpans',
   metrics: 'rejectedDataPoints',
   logs: 'rejectedLogRecords',
 };
-
-function varint(out: number[], v: number): void {
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-}
 
 /**
  * encodeExportResponseProto is the protobuf response for `signal`: empty (no
@@ -30,23 +23,12 @@ export function encodeExportResponseProto(rejected: number, message: string, sig
   assert(Number.isSafeInteger(rejected) && rejected >= 0, 'rejected is a count');
   assert(signal in REJECTED_JSON_FIELD, 'known signal');
   if (rejected === 0 && message === '') return new Uint8Array(0);
-  const inner: number[] = [];
-  if (rejected > 0) {
-    inner.push((1 << 3) | 0);
-    varint(inner, rejected);
-  }
-  const text = Buffer.from(message, 'utf8');
-  if (text.length > 0) {
-    inner.push((2 << 3) | 2);
-    varint(inner, text.length);
-  }
-  const head: number[] = [(1 << 3) | 2];
-  varint(head, inner.length + text.length);
-  const out = new Uint8Array(head.length + inner.length + text.length);
-  out.set(head, 0);
-  out.set(inner, head.length);
-  out.set(text, head.length + inner.length);
-  return out;
+  const inner = new ProtoWriter();
+  if (rejected > 0) inner.varintField(1, rejected);
+  if (message !== '') inner.bytesField(2, Buffer.from(message, 'utf8'));
+  const out = new ProtoWriter();
+  out.bytesField(1, inner.finish());
+  return out.finish();
 }
 
 /**
