@@ -1196,9 +1196,10 @@ export const TraceCliLimits = {
   responseBytesMax: 8 * TraceLookupLimits.answerBytesMax,
   /** spansRenderedMax bounds the rows of one waterfall; the rest are counted, not drawn (--json prints them all). */
   spansRenderedMax: 2_000,
-  /** widthMin and widthMax bound --width in columns; 120 is used when stdout is not a terminal. */
+  /** widthMin and widthMax bound --width (and a terminal's width) in columns. */
   widthMin: 60,
   widthMax: 1_000,
+  /** widthPiped is the width when stdout is not a terminal and --width is not given. */
   widthPiped: 120,
   /** depthIndentMax bounds the indentation levels drawn; deeper spans are drawn at this depth, with their depth shown. */
   depthIndentMax: 24,

@@ -150,5 +150,5 @@ t.test('errors name the trace or the target', async (t) => {
   await refusal(t, runTraceCommand('beef', { target: url, tenant: 'no spaces' }, captured()), 'ERR_INVALID_ARGUMENT', /^--tenant: /, 'a bad tenant');
   const port = await freePort('127.0.0.1');
   await refusal(t, runTraceCommand('beef', { target: `http://127.0.0.1:${port}` }, captured()), 'ERR_UNAVAILABLE', new RegExp(`^cannot reach http://127\\.0\\.0\\.1:${port}: connection refused`), 'nothing listening: says which target');
-  await refusal(t, runTraceCommand('beef', { target: `${url}/elsewhere` }, captured()), 'ERR_NOT_FOUND', /not found/, 'a wrong path prefix is a 404 too');
+  await refusal(t, runTraceCommand('beef', { target: `${url}/elsewhere` }, captured()), 'ERR_INVALID_ARGUMENT', /serves no trace by id \(no such path: \/elsewhere\/api\/traces\//, 'a wrong path prefix: the target is wrong, not the trace');
 });

@@ -118,15 +118,15 @@ async function fetchTrace(target: Target, idHex: string, tenant: string | undefi
   }
 }
 
-/** errorMessage is the message of an otlpdb error body, or the start of any other body. */
-function errorMessage(body: string): string {
+/** errorOf is the code and message of an otlpdb error body, or no code and the start of any other body. */
+function errorOf(body: string): { code: string | undefined; message: string } {
   try {
-    const doc = JSON.parse(body) as { error?: { message?: unknown } };
-    if (typeof doc.error?.message === 'string') return doc.error.message;
+    const doc = JSON.parse(body) as { error?: { code?: unknown; message?: unknown } };
+    if (typeof doc.error?.message === 'string') return { code: typeof doc.error.code === 'string' ? doc.error.code : undefined, message: doc.error.message };
   } catch {
     // Not JSON (a Tempo answers errors in plain text).
   }
-  return body.trim().slice(0, 200);
+  return { code: undefined, message: body.trim().slice(0, 200) };
 }
 
 /** runTraceCommand fetches trace `idRaw` and prints it; see the top of this file. */
@@ -140,9 +140,14 @@ export async function runTraceCommand(idRaw: string, o: TraceCommandOptions, io:
   }
   const res = await fetchTrace(target, idHex, o.tenant);
   const inTenant = o.tenant === undefined ? '' : ` in tenant ${o.tenant}`;
+  const answer = errorOf(res.body);
+  if (res.status === 404 && answer.code === 'ERR_INVALID_ARGUMENT') {
+    // otlpdb's 404 for a route it does not have: the target is wrong, not the trace.
+    throw new OtlpdbError('ERR_INVALID_ARGUMENT', `--target ${target.text} serves no trace by id (${answer.message}); give the API address of a node`, { flag: '--target' });
+  }
   if (res.status === 404) throw new OtlpdbError('ERR_NOT_FOUND', `trace ${idRaw} not found${inTenant} (asked ${target.text})`, { traceId: idHex });
-  if (res.status === 400) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${target.text} refused the request: ${errorMessage(res.body)}`);
-  if (res.status !== 200) throw new OtlpdbError('ERR_UNAVAILABLE', `${target.text} answered ${res.status}: ${errorMessage(res.body)}`, { target: target.text, status: res.status });
+  if (res.status === 400) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${target.text} refused the request: ${answer.message}`);
+  if (res.status !== 200) throw new OtlpdbError('ERR_UNAVAILABLE', `${target.text} answered ${res.status}: ${answer.message}`, { target: target.text, status: res.status });
   let doc: unknown;
   try {
     doc = JSON.parse(res.body);
