@@ -51,9 +51,14 @@ t.test('otlpdb refuses malformed flags with ERR_INVALID_ARGUMENT and exit code 2
 });
 
 t.test('every command has --help', async (t) => {
-  for (const args of [['--help'], ['sim', '--help'], ['cluster', 'up', '--help']]) {
+  for (const args of [['--help'], ['sim', '--help'], ['cluster', 'up', '--help'], ['trace', '--help']]) {
     const run = otlpdb(...args);
     t.equal(run.status, 0, `${args.join(' ')} exits 0`);
     t.match(run.stdout, /Usage: otlpdb/);
   }
+  const trace = otlpdb('trace', '--help');
+  t.match(trace.stdout, /Usage: otlpdb trace \[options\] <id>/);
+  t.match(trace.stdout, /waterfall/, 'trace --help says what it draws');
+  for (const flag of ['--target <url>', '--tenant <id>', '--json', '--width <n>']) t.ok(trace.stdout.includes(flag), `trace --help lists ${flag}`);
+  t.match(otlpdb('--help').stdout, /trace \[options\] <id>/, 'the top-level help lists trace');
 });

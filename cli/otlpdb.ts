@@ -14,6 +14,8 @@ import { runSimCommand } from './commands/sim.js';
 import type { SimCommandOptions } from './commands/sim.js';
 import { processSignals, runStartCommand } from './commands/start.js';
 import type { StartCommandOptions } from './commands/start.js';
+import { DEFAULT_TARGET, runTraceCommand } from './commands/trace.js';
+import type { TraceCommandOptions } from './commands/trace.js';
 
 // A reader that goes away (`otlpdb cluster status | head`) is not an error
 // of otlpdb: stop quietly instead of crashing on EPIPE.
@@ -133,6 +135,22 @@ export function buildProgram(): Command {
     .option('--json', 'print one JSON summary instead of text')
     .action(async (id: string, options: ClusterRemoveOptions) => {
       process.exitCode = await runClusterRemove(id, options, io);
+    });
+
+  program
+    .command('trace')
+    .argument('<id>', 'trace id: 1 to 32 hex digits (shorter ids are left-padded with zeros, as Tempo does)')
+    .description(
+      'Fetch one trace (GET /api/traces/{id}, Tempo\'s API) and draw it as a waterfall: the span tree (children by start time; ' +
+        'spans whose parent is missing at the top level, marked ?), each span\'s service, name, a bar at its offset and length, and its duration; ' +
+        'spans with status ERROR marked ! (and red on a terminal unless NO_COLOR is set). Exits 1 when the trace is not found or the target cannot be reached.',
+    )
+    .option('--target <url>', `API of any node, or a Tempo (default ${DEFAULT_TARGET})`)
+    .option('--tenant <id>', 'the tenant to look in (sent as X-Scope-OrgID; default: the default tenant)')
+    .option('--json', 'print the raw OTLP JSON answer instead of the waterfall')
+    .option('--width <n>', 'line width in columns (default: the terminal width, or 120 when piped)')
+    .action(async (id: string, options: TraceCommandOptions) => {
+      process.exitCode = await runTraceCommand(id, options, { ...io, isTTY: process.stdout.isTTY === true, columns: process.stdout.columns, env: process.env });
     });
 
   return program;

@@ -23,9 +23,9 @@ export interface JsonResponse {
 }
 
 /**
- * requestText sends one request with an optional JSON body; network
- * failures, the deadline (ERR_TIMEOUT) and a body past `bodyBytesMax`
- * (ERR_LIMIT_EXCEEDED) reject.
+ * requestText sends one request with an optional JSON body and extra
+ * headers (X-Scope-OrgID, Accept); network failures, the deadline
+ * (ERR_TIMEOUT) and a body past `bodyBytesMax` (ERR_LIMIT_EXCEEDED) reject.
  */
 export function requestText(
   a: HostPort,
@@ -34,9 +34,10 @@ export function requestText(
   body: string | null,
   timeoutMs: number,
   bodyBytesMax: number = NodeLimits.httpClientBodyBytesMax,
+  extraHeaders: Readonly<Record<string, string>> = {},
 ): Promise<TextResponse> {
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...extraHeaders };
     if (body !== null) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(Buffer.byteLength(body));

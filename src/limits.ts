@@ -1188,6 +1188,26 @@ export const TraceLookupLimits = {
 assert(TraceLookupLimits.answerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'an answer fits one frame');
 assert(TraceLookupLimits.callMs <= TransportLimits.callDeadlineMsMax, 'a lookup call deadline is allowed');
 
+/** TraceCliLimits bound `otlpdb trace <id>` (cli/commands/trace.ts, cli/render/waterfall.ts). */
+export const TraceCliLimits = {
+  /** requestMs bounds the whole GET of the trace (a lookup may wait for a shard leader). */
+  requestMs: 30_000,
+  /** responseBytesMax bounds the answer read: the largest lookup answer, written as OTLP JSON (hex ids and decimal times grow it). */
+  responseBytesMax: 8 * TraceLookupLimits.answerBytesMax,
+  /** spansRenderedMax bounds the rows of one waterfall; the rest are counted, not drawn (--json prints them all). */
+  spansRenderedMax: 2_000,
+  /** widthMin and widthMax bound --width (and a terminal's width) in columns. */
+  widthMin: 60,
+  widthMax: 1_000,
+  /** widthPiped is the width when stdout is not a terminal and --width is not given. */
+  widthPiped: 120,
+  /** depthIndentMax bounds the indentation levels drawn; deeper spans are drawn at this depth, with their depth shown. */
+  depthIndentMax: 24,
+} as const;
+assert(TraceCliLimits.responseBytesMax >= TraceLookupLimits.answerBytesMax, 'the CLI reads any answer a node may send');
+assert(TraceCliLimits.widthMin <= TraceCliLimits.widthPiped && TraceCliLimits.widthPiped <= TraceCliLimits.widthMax, 'the piped width is a valid --width');
+assert(TraceCliLimits.requestMs >= TraceLookupLimits.callMs, 'the CLI waits at least as long as one shard call');
+
 /** IngestBenchLimits bound `bench/ingest.ts`, the OTLP ingest benchmark: its flags, its payloads, its waits and what it keeps in memory. */
 export const IngestBenchLimits = {
   /** durationSecDefault is the load time of one phase (signal × protocol) when --duration is not given. */

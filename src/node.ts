@@ -66,7 +66,6 @@ import type { OtlpItemLimits } from './otlp/decode-result.js';
 import { OtlpGrpcReceiver } from './otlp/grpc-receiver.js';
 import { OtlpHttpReceiver } from './otlp/http-receiver.js';
 import { OTLP_DECODERS, OTLP_LIMITS } from './otlp/decoders.js';
-import { resourceSpansJson } from './otlp/otlp-json-writer.js';
 import { SHARD_PROPOSE, ShardWriter } from './otlp/shard-writer.js';
 import { TraceLookup } from './trace-lookup.js';
 import type { FlushDocument, StatsDocument } from './shard-service.js';
@@ -76,6 +75,7 @@ import type { GroupId, Message, NodeId } from './raft/types.js';
 import { PeerTransport } from './transport/peer-transport.js';
 import type { PeerMetrics, TransportMetrics } from './transport/transport-types.js';
 import type { GroupStats } from './raft/driver/multi-raft.js';
+import type { SpanRow } from './storage/rows.js';
 
 
 /** OtlpdbNodeOptions configure OtlpdbNode.start. */
@@ -407,10 +407,10 @@ export class OtlpdbNode implements ApiSource {
     return this.#otlpHttp?.address() ?? null;
   }
 
-  /** traceById finds a trace across the cluster and renders it as OTLP JSON (GET /api/traces/{id}). */
-  async traceById(tenant: string, traceId: Uint8Array): Promise<{ resourceSpans: unknown[]; truncated: boolean }> {
+  /** traceById finds a trace across the cluster (GET /api/traces/{id}; the API server writes it as OTLP JSON or protobuf). */
+  async traceById(tenant: string, traceId: Uint8Array): Promise<{ spans: SpanRow[]; truncated: boolean }> {
     const t = await this.#traces.traceById(tenant, traceId);
-    return { resourceSpans: resourceSpansJson(t.spans), truncated: t.truncated };
+    return { spans: t.spans, truncated: t.truncated };
   }
 
   /** ingestMetrics are the OTLP write path's counters and limits for /metrics. */

@@ -343,6 +343,7 @@ function tryItLines(entries: readonly ClusterNodeEntry[], dir: string): string[]
     `  OTEL_EXPORTER_OTLP_ENDPOINT=http://${otlpHttp}   # OpenTelemetry SDKs over OTLP/HTTP (or http://${otlpGrpc} with the gRPC exporters)`,
     `  curl -H 'Content-Type: application/json' http://${otlpHttp}/v1/traces -d '${demoSpanJson(Date.now())}'`,
     `  curl http://${b}/api/traces/${DEMO_TRACE_ID}   # read it back (Tempo's trace by id) through another node`,
+    `  npx otlpdb trace ${DEMO_TRACE_ID} --target http://${b}   # the same trace drawn as a waterfall`,
     `  curl -X POST http://${a}/api/v1/admin/flush; curl http://${a}/api/v1/stats   # flush every head to blocks, then count what is stored`,
     '',
     'Look around (in another terminal):',

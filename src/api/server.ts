@@ -2,7 +2,8 @@
  * server.ts — the node's HTTP API (DESIGN.md §8, port 3200) on node:http.
  *
  * Routes so far: /healthz, /readyz, /api/v1/cluster, /metrics, Tempo's
- * trace by id (/api/traces/{id}, /api/v2/traces/{id}), the
+ * trace by id (/api/traces/{id}, /api/v2/traces/{id}; OTLP JSON, or
+ * protobuf with `Accept: application/protobuf`) and /api/echo, the
  * control KV and locks (/api/v1/kv/, /api/v1/locks/; control-routes.ts) and
  * the fault-injection admin routes (/api/v1/admin/faults; admin-routes.ts). Every error
  * body is `{"error":{"code","message"}}` with a stable OtlpdbError code; the
@@ -24,6 +25,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { checkTenantId } from '../control/tenant.js';
+import { resourceSpansJson } from '../otlp/otlp-json-writer.js';
+import { traceByIdResponseProto, traceProto } from '../otlp/otlp-proto-writer.js';
 import { ApiLimits } from '../limits.js';
 import { OtlpdbError, assert } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
@@ -38,6 +41,8 @@ type Handler = (source: ApiSource) => { status: number; contentType: string; bod
 
 const TEXT = 'text/plain; charset=utf-8';
 const JSON_TYPE = 'application/json';
+/** PROTOBUF_TYPE is the media type of Tempo's protobuf answers, asked for with `Accept`. */
+const PROTOBUF_TYPE = 'application/protobuf';
 const PROM_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 function json(status: number, value: unknown): { status: number; contentType: string; body: string } {
@@ -64,9 +69,11 @@ const ROUTES: ReadonlyMap<string, Readonly<Partial<Record<string, Handler>>>> = 
   ],
   ['/api/v1/cluster', { GET: (s: ApiSource) => json(200, clusterDocument(s)) }],
   ['/metrics', { GET: (s: ApiSource) => ({ status: 200, contentType: PROM_TYPE, body: prometheusText(s) }) }],
+  // Tempo's echo (Grafana's "Save & test"): Go's http.Error(w, "echo", 200), hence the newline.
+  ['/api/echo', { GET: () => ({ status: 200, contentType: TEXT, body: 'echo\n' }) }],
 ]);
 
-type AsyncResponse = { status: number; contentType: string; body: string };
+type AsyncResponse = { status: number; contentType: string; body: string | Uint8Array };
 
 /**
  * ASYNC_ROUTES are the routes that wait on other nodes. A handler returns
@@ -117,24 +124,49 @@ interface TraceRequest {
   readonly v2: boolean;
   readonly idText: string;
   readonly tenant: string;
+  /** protobuf: the client asked for `Accept: application/protobuf`. */
+  readonly protobuf: boolean;
 }
 
 const TRACE_PATH = /^\/api\/(v2\/)?traces\/([^/]*)$/;
 const TRACE_ID_HEX = /^[0-9a-fA-F]{1,32}$/;
 
+/** TRACE_PARTIAL_MESSAGE is the message of a trace answer a bound cut (v2 `message`, with status PARTIAL). */
+const TRACE_PARTIAL_MESSAGE = 'the trace was cut at a size limit';
+
+/**
+ * wantsProtobuf says whether an Accept header lists application/protobuf
+ * (parameters and case ignored). Tempo compares the whole header; a list
+ * that names it is taken too.
+ */
+export function wantsProtobuf(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  return accept.split(',').some((range) => (range.split(';')[0] ?? '').trim().toLowerCase() === PROTOBUF_TYPE);
+}
+
 /** traceRequest recognises a trace-by-id path (any method: a wrong one gets 405). */
-function traceRequest(method: string, path: string, org: string | string[] | undefined): TraceRequest | null {
+function traceRequest(method: string, path: string, org: string | string[] | undefined, accept: string | undefined): TraceRequest | null {
   const m = TRACE_PATH.exec(path);
   if (m === null) return null;
   const tenant = typeof org === 'string' && org !== '' ? org : 'default';
-  return { method, v2: m[1] !== undefined, idText: decodeURIComponent(m[2] ?? ''), tenant };
+  let idText: string;
+  try {
+    idText = decodeURIComponent(m[2] ?? '');
+  } catch {
+    idText = m[2] ?? ''; // A bad %-escape is not hex either: refused below.
+  }
+  return { method, v2: m[1] !== undefined, idText, tenant, protobuf: wantsProtobuf(accept) };
 }
 
 /**
- * serveTrace answers Tempo's trace by id: 200 with `{"batches":[...]}` (v1)
- * or `{"trace":{"resourceSpans":[...]}}` (v2) in OTLP JSON, 404 when the
- * trace is unknown, 400 for an id that is not 1..32 hex digits (shorter ids
- * are left-padded with zeros, as Tempo does) or a bad tenant.
+ * serveTrace answers Tempo's trace by id. v1: `{"batches":[ResourceSpans...]}`
+ * in OTLP JSON, or with `Accept: application/protobuf` the bytes of
+ * tempopb.Trace. v2: tempopb.TraceByIDResponse, in JSON
+ * `{"trace":{"resourceSpans":[...]}}` plus `"status":"PARTIAL","message"`
+ * when a bound cut the trace (Tempo's jsonpb writes the enum by name and
+ * leaves COMPLETE out), or its protobuf bytes. 404 when the trace is
+ * unknown, 400 for an id that is not 1..32 hex digits (shorter ids are
+ * left-padded with zeros, as Tempo does) or a bad tenant. Errors stay JSON.
  */
 async function serveTrace(s: ApiSource, r: TraceRequest): Promise<AsyncResponse & { allow?: string }> {
   if (r.method !== 'GET') {
@@ -148,9 +180,13 @@ async function serveTrace(s: ApiSource, r: TraceRequest): Promise<AsyncResponse 
   const id = Buffer.from(r.idText.padStart(32, '0'), 'hex');
   try {
     const t = await lookup.call(s, r.tenant, new Uint8Array(id));
-    if (t.resourceSpans.length === 0) return json(404, errorBody('ERR_NOT_FOUND', `trace ${r.idText} not found`));
-    if (r.v2) return json(200, { trace: { resourceSpans: t.resourceSpans }, ...(t.truncated ? { status: 'partial', message: 'the trace was cut at a size limit' } : {}) });
-    return json(200, { batches: t.resourceSpans });
+    if (t.spans.length === 0) return json(404, errorBody('ERR_NOT_FOUND', `trace ${r.idText} not found`));
+    const partial = t.truncated ? TRACE_PARTIAL_MESSAGE : null;
+    if (r.protobuf) {
+      return { status: 200, contentType: PROTOBUF_TYPE, body: r.v2 ? traceByIdResponseProto(t.spans, partial) : traceProto(t.spans) };
+    }
+    if (r.v2) return json(200, { trace: { resourceSpans: resourceSpansJson(t.spans) }, ...(partial !== null ? { status: 'PARTIAL', message: partial } : {}) });
+    return json(200, { batches: resourceSpansJson(t.spans) });
   } catch (err) {
     const e = err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', `trace lookup failed: ${String(err)}`);
     return json(e.httpStatus, errorBody(e.code, e.message));
@@ -218,7 +254,7 @@ export class ApiServer {
   }
 
   #serve(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const send = (status: number, contentType: string, body: string, close = false, allow?: string): void => {
+    const send = (status: number, contentType: string, body: string | Uint8Array, close = false, allow?: string): void => {
       if (res.headersSent) return;
       const headers: Record<string, string | number> = { 'content-type': contentType, 'content-length': Buffer.byteLength(body) };
       if (close) headers.connection = 'close';
@@ -281,7 +317,7 @@ export class ApiServer {
         send(r.status, r.contentType, r.body, false, r.allow);
         return;
       }
-      const trace = traceRequest(method, path, req.headers['x-scope-orgid']);
+      const trace = traceRequest(method, path, req.headers['x-scope-orgid'], req.headers.accept);
       if (trace !== null) {
         void serveTrace(this.#source, trace).then((r) => send(r.status, r.contentType, r.body, false, r.allow));
         return;

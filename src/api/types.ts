@@ -7,6 +7,7 @@
 import type { KvEntry, KvListResult, MetaCommand, MetaResult, NodeInfo, TenantSettings } from '../control/index.js';
 import type { GroupId, NodeId } from '../raft/types.js';
 import type { Faults, PeerMetrics, TransportMetrics } from '../transport/index.js';
+import type { SpanRow } from '../storage/rows.js';
 
 /** NodeView is one cluster member as this node sees it. */
 export interface NodeView {
@@ -97,10 +98,11 @@ export interface ApiSource {
   ingestMetrics?(): IngestMetricsView;
   /**
    * traceById finds a trace by id for `tenant` across the cluster (GET
-   * /api/traces/{id}); absent: 404. Resolves with the spans as OTLP JSON
-   * ResourceSpans, none when the trace is unknown.
+   * /api/traces/{id}); absent: 404. Resolves with the trace's spans (the
+   * server writes them as OTLP JSON or protobuf), none when the trace is
+   * unknown, and whether a bound cut the answer.
    */
-  traceById?(tenant: string, traceId: Uint8Array): Promise<{ readonly resourceSpans: readonly unknown[]; readonly truncated: boolean }>;
+  traceById?(tenant: string, traceId: Uint8Array): Promise<{ readonly spans: readonly SpanRow[]; readonly truncated: boolean }>;
   /** notReadyReason says why this node must not serve although its groups are fine (it was removed), or null. */
   notReadyReason?(): string | null;
 }

@@ -107,28 +107,47 @@ export function spanJson(s: SpanRow): Json {
   return o;
 }
 
-/** resourceSpansJson groups spans into OTLP JSON ResourceSpans (see the top of this file). */
-export function resourceSpansJson(spans: readonly SpanRow[]): Json[] {
-  const resources = new Map<string, { json: Json; scopes: Map<string, { json: Json; spans: Json[] }> }>();
+/** SpanGroup is one ResourceSpans-to-be: a resource and its scopes, each with its spans, in first-seen order. */
+export interface SpanGroup {
+  readonly resource: Resource;
+  readonly scopes: { readonly scope: Scope; readonly spans: SpanRow[] }[];
+}
+
+/**
+ * groupSpans groups spans by resource, then scope, as an exporter would have
+ * sent them (see the top of this file). The JSON and the protobuf writers
+ * (otlp-proto-writer.ts) both group with it, so their answers agree.
+ */
+export function groupSpans(spans: readonly SpanRow[]): SpanGroup[] {
+  const resources = new Map<string, { group: SpanGroup; scopes: Map<string, { scope: Scope; spans: SpanRow[] }> }>();
   for (const s of spans) {
-    const rj = resourceJson(s.resource);
-    const rk = JSON.stringify([rj, s.resource.schemaUrl]);
+    const rk = JSON.stringify([resourceJson(s.resource), s.resource.schemaUrl]);
     let r = resources.get(rk);
     if (r === undefined) {
-      r = { json: { resource: rj, ...(s.resource.schemaUrl === '' ? {} : { schemaUrl: s.resource.schemaUrl }) }, scopes: new Map() };
+      r = { group: { resource: s.resource, scopes: [] }, scopes: new Map() };
       resources.set(rk, r);
     }
-    const sj = scopeJson(s.scope);
-    const sk = JSON.stringify([sj, s.scope.schemaUrl]);
+    const sk = JSON.stringify([scopeJson(s.scope), s.scope.schemaUrl]);
     let sc = r.scopes.get(sk);
     if (sc === undefined) {
-      sc = { json: { scope: sj, ...(s.scope.schemaUrl === '' ? {} : { schemaUrl: s.scope.schemaUrl }) }, spans: [] };
+      sc = { scope: s.scope, spans: [] };
       r.scopes.set(sk, sc);
+      r.group.scopes.push(sc);
     }
-    sc.spans.push(spanJson(s));
+    sc.spans.push(s);
   }
-  return [...resources.values()].map((r) => ({
-    ...r.json,
-    scopeSpans: [...r.scopes.values()].map((sc) => ({ ...sc.json, spans: sc.spans })),
+  return [...resources.values()].map((r) => r.group);
+}
+
+/** resourceSpansJson groups spans into OTLP JSON ResourceSpans (see the top of this file). */
+export function resourceSpansJson(spans: readonly SpanRow[]): Json[] {
+  return groupSpans(spans).map((g) => ({
+    resource: resourceJson(g.resource),
+    ...(g.resource.schemaUrl === '' ? {} : { schemaUrl: g.resource.schemaUrl }),
+    scopeSpans: g.scopes.map((sc) => ({
+      scope: scopeJson(sc.scope),
+      ...(sc.scope.schemaUrl === '' ? {} : { schemaUrl: sc.scope.schemaUrl }),
+      spans: sc.spans.map(spanJson),
+    })),
   }));
 }

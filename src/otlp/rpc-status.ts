@@ -65,7 +65,12 @@ export function rpcStatusJson(s: RpcStatus): Record<string, unknown> {
   return out;
 }
 
-/** ProtoWriter appends protobuf fields to a growing buffer (small messages only: status bodies and responses). */
+/**
+ * ProtoWriter appends protobuf fields to a growing buffer: status bodies,
+ * export responses and trace-by-id answers. A nested message is written whole
+ * and copied into its parent (bytesField), so a message of depth d costs d
+ * copies; the answers it writes are bounded (TraceLookupLimits.answerBytesMax).
+ */
 export class ProtoWriter {
   #buf = new Uint8Array(64);
   #len = 0;
@@ -83,6 +88,45 @@ export class ProtoWriter {
     this.#ensure(b.length);
     this.#buf.set(b, this.#len);
     this.#len += b.length;
+  }
+
+  /** int64Field writes field `no` with wire type 0 and a signed 64-bit value (negative ones take ten bytes, as proto int64 does). */
+  int64Field(no: number, v: bigint): void {
+    assert(v >= -(1n << 63n) && v < 1n << 63n, 'an int64 is in [-2^63, 2^63)');
+    this.#varint(no * 8);
+    let u = BigInt.asUintN(64, v);
+    this.#ensure(10);
+    while (u >= 0x80n) {
+      this.#buf[this.#len++] = Number(u & 0x7fn) | 0x80;
+      u >>= 7n;
+    }
+    this.#buf[this.#len++] = Number(u);
+  }
+
+  /** fixed64Field writes field `no` with wire type 1 and an unsigned 64-bit value (proto fixed64: times in nanoseconds). */
+  fixed64Field(no: number, v: bigint): void {
+    assert(v >= 0n && v < 1n << 64n, 'a fixed64 is in [0, 2^64)');
+    this.#varint(no * 8 + 1);
+    this.#ensure(8);
+    new DataView(this.#buf.buffer, this.#buf.byteOffset).setBigUint64(this.#len, v, true);
+    this.#len += 8;
+  }
+
+  /** fixed32Field writes field `no` with wire type 5 and an unsigned 32-bit value (proto fixed32: span flags). */
+  fixed32Field(no: number, v: number): void {
+    assert(Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff, 'a fixed32 is in [0, 2^32)');
+    this.#varint(no * 8 + 5);
+    this.#ensure(4);
+    new DataView(this.#buf.buffer, this.#buf.byteOffset).setUint32(this.#len, v, true);
+    this.#len += 4;
+  }
+
+  /** doubleField writes field `no` with wire type 1 and an IEEE 754 double. */
+  doubleField(no: number, v: number): void {
+    this.#varint(no * 8 + 1);
+    this.#ensure(8);
+    new DataView(this.#buf.buffer, this.#buf.byteOffset).setFloat64(this.#len, v, true);
+    this.#len += 8;
   }
 
   /** finish returns the bytes written. */
