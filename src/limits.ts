@@ -1243,3 +1243,45 @@ assert(IngestBenchLimits.tenantBytesPerSecond <= ControlLimits.tenantIngestBytes
 // Metric timestamps advance 1 ms per request of a slot; at most one request per ms per slot keeps them within
 // metricTimeBackMs + duration of the start, far inside the receiver's 10-minute future window.
 assert(IngestBenchLimits.metricTimeBackMs < 7 * 24 * 3_600_000, 'ingest bench metric times within the past window');
+
+/** TraceSearchLimits bound Tempo's GET /api/search (src/query/trace-search*.ts): its parameters, each shard's work and the answer. */
+export const TraceSearchLimits = {
+  /** limitDefault is the traces returned when `limit` is absent (Tempo's default). */
+  limitDefault: 20,
+  /** limitMax refuses a larger `limit`. */
+  limitMax: 1_000,
+  /** spssDefault is the spans listed per span set when `spss` is absent (Tempo's default). */
+  spssDefault: 3,
+  /** spssMax refuses a larger `spss`. */
+  spssMax: 1_000,
+  /** rangeDefaultMs is the searched window, ending now, when `start` and `end` are absent. */
+  rangeDefaultMs: 60 * 60 * 1000,
+  /** rangeMsMax refuses a longer [start, end) window (Tempo's max_duration: 168h). */
+  rangeMsMax: 168 * 60 * 60 * 1000,
+  /** tagsBytesMax refuses a longer `tags` parameter. */
+  tagsBytesMax: 4_096,
+  /** tagsMax refuses more key=value pairs in `tags`. */
+  tagsMax: 32,
+  /** candidateSpansMax bounds the matching spans one shard reads to find candidate traces; past it the shard's answer is partial. */
+  candidateSpansMax: 200_000,
+  /** candidateTracesMax bounds the distinct candidate traces one shard keeps; past it the shard's answer is partial. */
+  candidateTracesMax: 20_000,
+  /** tracesFetchedMax bounds the whole traces one shard reads to summarise candidates (trace-level filters can reject many); past it the answer is partial. */
+  tracesFetchedMax: 2_000,
+  /** shardCallMs bounds one shard's part (its ReadIndex barrier, scan and summaries). */
+  shardCallMs: 10_000,
+  /** wallMsMax bounds a whole search; shards not answered by then are reported as failed. */
+  wallMsMax: 15_000,
+  /** attemptsPerShardMax bounds the replicas tried for one shard (leader hints followed included). */
+  attemptsPerShardMax: 4,
+  /** answerBytesMax bounds one shard's encoded answer. */
+  answerBytesMax: 8 * 1024 * 1024,
+} as const;
+assert(TraceSearchLimits.limitDefault >= 1 && TraceSearchLimits.limitDefault <= TraceSearchLimits.limitMax, '1 <= limitDefault <= limitMax');
+assert(TraceSearchLimits.spssDefault >= 1 && TraceSearchLimits.spssDefault <= TraceSearchLimits.spssMax, '1 <= spssDefault <= spssMax');
+assert(TraceSearchLimits.rangeDefaultMs <= TraceSearchLimits.rangeMsMax, 'rangeDefaultMs <= rangeMsMax');
+assert(TraceSearchLimits.candidateTracesMax >= TraceSearchLimits.limitMax, 'a shard can hold candidates for a full answer');
+assert(TraceSearchLimits.candidateSpansMax <= TraceStoreLimits.searchLimitMax, 'candidate spans within searchSpans limit');
+assert(TraceSearchLimits.shardCallMs <= TraceSearchLimits.wallMsMax, 'a shard call fits in a search');
+assert(TraceSearchLimits.wallMsMax <= TransportLimits.callDeadlineMsMax, 'a search call deadline is allowed');
+assert(TraceSearchLimits.answerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'a shard answer fits one frame');

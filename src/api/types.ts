@@ -7,6 +7,8 @@
 import type { KvEntry, KvListResult, MetaCommand, MetaResult, NodeInfo, TenantSettings } from '../control/index.js';
 import type { GroupId, NodeId } from '../raft/types.js';
 import type { Faults, PeerMetrics, TransportMetrics } from '../transport/index.js';
+import type { TraceSearchQuery } from '../query/search-params.js';
+import type { Consistency } from '../query/trace-search-wire.js';
 
 /** NodeView is one cluster member as this node sees it. */
 export interface NodeView {
@@ -101,6 +103,11 @@ export interface ApiSource {
    * ResourceSpans, none when the trace is unknown.
    */
   traceById?(tenant: string, traceId: Uint8Array): Promise<{ readonly resourceSpans: readonly unknown[]; readonly truncated: boolean }>;
+  /**
+   * searchTraces runs a Tempo search for `tenant` across the cluster (GET
+   * /api/search) and resolves with the answer in Tempo's JSON shape; absent: 404.
+   */
+  searchTraces?(tenant: string, q: TraceSearchQuery, consistency: Consistency, signal: AbortSignal): Promise<unknown>;
   /** notReadyReason says why this node must not serve although its groups are fine (it was removed), or null. */
   notReadyReason?(): string | null;
 }
