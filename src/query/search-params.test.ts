@@ -62,6 +62,8 @@ t.test('parameters map onto the query', async (t) => {
   t.equal(d.endNs - d.startNs, BigInt(TraceSearchLimits.rangeDefaultMs) * 1_000_000n);
   t.same(d.predicate, {});
   t.equal(parse('tags=status.code%3Dok').predicate.status, 1);
+  t.equal(parse('scan=full').fullScan, true);
+  t.equal(parse('scan=index').fullScan, undefined);
   t.equal(parse('q=%7B%7D').limit, TraceSearchLimits.limitDefault, 'an empty TraceQL filter is a plain search');
 });
 
@@ -83,6 +85,7 @@ t.test('bad parameters are refused naming the parameter', async (t) => {
     ['tags=name%3Da%20name%3Db', 'tags'],
     [`tags=${'a'.repeat(TraceSearchLimits.tagsBytesMax)}%3Db`, 'tags'],
     ['q=%7B%20.a%20%3D%201%20%7D', 'q'],
+    ['scan=sometimes', 'scan'],
   ];
   for (const [qs, param] of cases) {
     const r = refusal(qs);
@@ -95,6 +98,8 @@ t.test('the peer frames round-trip and refuse malformed input', async (t) => {
   const query = parse('tags=service.name%3Dcart%20a%3Db&minDuration=1ms&limit=7&spss=2&start=100&end=200');
   const req = { group: 3, tenant: 'acme', consistency: 'stale' as const, query };
   t.same(decodeSearchRequest(encodeSearchRequest(req)), req);
+  const full = { ...req, query: { ...query, fullScan: true } };
+  t.same(decodeSearchRequest(encodeSearchRequest(full)), full);
   const answer = {
     partial: true,
     inspectedTraces: 2,

@@ -17,6 +17,8 @@
  *   start. Absent: the last TraceSearchLimits.rangeDefaultMs.
  * - `spss`: spans listed per span set (default spssDefault).
  * - `q`: TraceQL; refused here until the TraceQL front end is wired in.
+ * - otlpdb's `scan=index|full` (default index): `full` reads every span of
+ *   the range without the indexes (TraceSearchQuery.fullScan).
  *
  * Pure code: `nowMs` is passed in.
  */
@@ -41,6 +43,13 @@ export interface TraceSearchQuery {
   /** limit is the traces returned, spss the spans listed per span set. */
   readonly limit: number;
   readonly spss: number;
+  /**
+   * fullScan makes every shard read every span of the range and test the
+   * predicate itself, without postings, blooms or head column checks: the
+   * baseline the index is measured against (bench/query-traces) and a way to
+   * check the index's answers. Same results, more work.
+   */
+  readonly fullScan?: boolean;
 }
 
 function bad(param: string, why: string): OtlpdbError {
@@ -158,6 +167,8 @@ function duration(params: URLSearchParams, name: string): bigint | undefined {
 export function parseSearchParams(params: URLSearchParams, nowMs: number): TraceSearchQuery {
   const q = params.get('q');
   if (q !== null && q.trim() !== '' && q.trim() !== '{}') throw bad('q', 'TraceQL search is not available on this node yet; use tags=');
+  const scan = params.get('scan') ?? 'index';
+  if (scan !== 'index' && scan !== 'full') throw bad('scan', 'index or full');
   const limit = positiveInt(params, 'limit', L.limitDefault, L.limitMax);
   const spss = positiveInt(params, 'spss', L.spssDefault, L.spssMax);
   const nowNs = BigInt(Math.floor(nowMs)) * 1_000_000n;
@@ -223,5 +234,6 @@ export function parseSearchParams(params: URLSearchParams, nowMs: number): Trace
     ...(maxTraceDurationNs !== undefined ? { maxTraceDurationNs } : {}),
     limit,
     spss,
+    ...(scan === 'full' ? { fullScan: true } : {}),
   };
 }

@@ -77,6 +77,8 @@ t.test('trace search across a 3-node cluster', async (t) => {
     t.equal(r.doc.stats.shardsAsked, 4);
     t.equal(r.doc.metrics.completedJobs, 4);
     t.equal(r.doc.stats.partial, false);
+    const full = await search(c.api(3), `tags=${tags}&${range}&scan=full`);
+    t.same(full.doc.traces.map((x) => x.traceID).sort(), expectedIds(spans, svc, method), 'the same search as a full scan gives the same traces');
     for (const tr of r.doc.traces) t.ok(tr.spanSet.spans.length <= 2 && tr.spanSet.spans.length <= tr.spanSet.matched, 'spss bounds the span sets');
   }
   const all = await search(c.api(3), `${range}`);

@@ -140,6 +140,7 @@ t.test('searchShard equals the naive reference on random queries over head and b
     const q = randomQuery(rand, kept);
     const got = await searchShard(store, db, TENANT, q, () => false);
     const want = referenceSearch(kept, q);
+    t.same(summary(await searchShard(store, db, TENANT, { ...q, fullScan: true }, () => false)), want, `query ${i} as a full scan`);
     if (want.length > 0) nonEmpty++;
     t.same(summary(got), want, `query ${i} (reproduce: OTLPDB_SEARCH_SEED=${SEED}): ${JSON.stringify(q, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
     t.equal(got.partial, false);

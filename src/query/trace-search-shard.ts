@@ -174,9 +174,14 @@ export async function searchShard(
   const stats = newScanStats();
   let partial = false;
   let inspectedSpans = 0;
+  let spansRead = 0;
   const candidates = new Map<string, { traceId: Uint8Array; lastStartNs: bigint }>();
-  scan: for await (const batch of store.searchSpans(kv, tenant, { startNs: q.startNs, endNs: q.endNs, predicate: q.predicate, limit: bounds.candidateSpansMax }, stats)) {
+  // A full scan asks the store for every span of the range and tests the predicate here.
+  const storePredicate = q.fullScan === true ? {} : q.predicate;
+  scan: for await (const batch of store.searchSpans(kv, tenant, { startNs: q.startNs, endNs: q.endNs, predicate: storePredicate, limit: bounds.candidateSpansMax }, stats)) {
     for (const s of batch) {
+      spansRead++;
+      if (q.fullScan === true && !spanMatches(s, q.predicate, q.startNs, q.endNs)) continue;
       inspectedSpans++;
       const key = hexOf(s.traceId);
       const c = candidates.get(key);
@@ -195,7 +200,7 @@ export async function searchShard(
       break;
     }
   }
-  if (inspectedSpans >= bounds.candidateSpansMax) partial = true;
+  if (spansRead >= bounds.candidateSpansMax) partial = true;
   const ordered = [...candidates.entries()].sort(([ka, a], [kb, b]) => (a.lastStartNs !== b.lastStartNs ? (a.lastStartNs > b.lastStartNs ? -1 : 1) : ka < kb ? -1 : 1));
   const traces: TraceSummary[] = [];
   let inspectedTraces = 0;

@@ -5,7 +5,7 @@
  *                       answer   [partial, inspectedTraces, inspectedSpans, stats, traces]
  *
  *   query   = [startNs, endNs, service, name, kind, status, attrs, minSpanNs, maxSpanNs,
- *              rootService, rootName, minTraceNs, maxTraceNs, limit, spss]
+ *              rootService, rootName, minTraceNs, maxTraceNs, limit, spss, fullScan]
  *             (ns as decimal strings; an absent field is nil)
  *   stats   = [blocksScanned, blocksPrunedTime, blocksPrunedBloom, blocksPrunedIndex, bytesRead, headRowsScanned]
  *   trace   = [traceId(16 B), rootServiceName, rootTraceName, startNs, durationNs, matched, [span...]]
@@ -76,7 +76,7 @@ export function encodeSearchRequest(r: ShardSearchRequest): Uint8Array {
     r.consistency,
     [
       ns(q.startNs), ns(q.endNs), opt(p.service), opt(p.name), opt(p.kind), opt(p.status), p.attrs === undefined ? null : p.attrs.map(([k, v]) => [k, v]),
-      ns(p.minDurationNs), ns(p.maxDurationNs), opt(q.rootService), opt(q.rootName), ns(q.minTraceDurationNs), ns(q.maxTraceDurationNs), q.limit, q.spss,
+      ns(p.minDurationNs), ns(p.maxDurationNs), opt(q.rootService), opt(q.rootName), ns(q.minTraceDurationNs), ns(q.maxTraceDurationNs), q.limit, q.spss, q.fullScan === true,
     ],
   ]);
 }
@@ -122,7 +122,8 @@ export function decodeSearchRequest(b: Uint8Array): ShardSearchRequest {
   const consistency = v[2];
   if (consistency !== 'linearizable' && consistency !== 'stale') throw badRequest('consistency is not linearizable or stale');
   const q: unknown = v[3];
-  if (!Array.isArray(q) || q.length !== 15) throw badRequest('query is not a 15-field tuple');
+  if (!Array.isArray(q) || q.length !== 16) throw badRequest('query is not a 16-field tuple');
+  if (typeof q[15] !== 'boolean') throw badRequest('fullScan is not a boolean');
   const attrsRaw: unknown = q[6];
   let attrs: [string, string][] | undefined;
   if (attrsRaw !== null && attrsRaw !== undefined) {
@@ -164,6 +165,7 @@ export function decodeSearchRequest(b: Uint8Array): ShardSearchRequest {
     ...(maxTraceDurationNs !== undefined ? { maxTraceDurationNs } : {}),
     limit: int(q[13], 'limit', 1, L.limitMax, badRequest),
     spss: int(q[14], 'spss', 1, L.spssMax, badRequest),
+    ...(q[15] === true ? { fullScan: true } : {}),
   };
   return { group, tenant, consistency, query };
 }
