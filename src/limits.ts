@@ -1178,8 +1178,14 @@ assert(IngestLimits.replyMarginMsMax < IngestLimits.requestDeadlineMsDefault, 't
 
 /** TraceLookupLimits bound a trace-by-id lookup across the cluster (src/trace-lookup.ts). */
 export const TraceLookupLimits = {
-  /** attemptsMax bounds the calls of one lookup (leader hints followed included). */
-  attemptsMax: 5,
+  /** attemptsMax bounds the calls of one lookup (leader hints followed included); between failures the lookup backs off (retryBackoffBaseMs doubling to retryBackoffMaxMs, with jitter) within lookupMsMax, so a shard electing a leader is waited for. */
+  attemptsMax: 16,
+  /** lookupMsMax bounds a whole lookup, its retries included. */
+  lookupMsMax: 15_000,
+  /** retryBackoffBaseMs is the first pause after a failed call. */
+  retryBackoffBaseMs: 20,
+  /** retryBackoffMaxMs caps the pause between calls. */
+  retryBackoffMaxMs: 1_000,
   /** callMs bounds one call to a shard leader (its ReadIndex barrier and the read). */
   callMs: 10_000,
   /** answerBytesMax bounds one answer's encoded spans; past it the answer says `truncated`. */
@@ -1187,6 +1193,8 @@ export const TraceLookupLimits = {
 } as const;
 assert(TraceLookupLimits.answerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'an answer fits one frame');
 assert(TraceLookupLimits.callMs <= TransportLimits.callDeadlineMsMax, 'a lookup call deadline is allowed');
+assert(TraceLookupLimits.callMs <= TraceLookupLimits.lookupMsMax, 'a call fits in a lookup');
+assert(TraceLookupLimits.retryBackoffBaseMs >= 1 && TraceLookupLimits.retryBackoffBaseMs <= TraceLookupLimits.retryBackoffMaxMs, '1 <= retryBackoffBaseMs <= retryBackoffMaxMs');
 
 /** IngestBenchLimits bound `bench/ingest.ts`, the OTLP ingest benchmark: its flags, its payloads, its waits and what it keeps in memory. */
 export const IngestBenchLimits = {
@@ -1272,8 +1280,12 @@ export const TraceSearchLimits = {
   shardCallMs: 10_000,
   /** wallMsMax bounds a whole search; shards not answered by then are reported as failed. */
   wallMsMax: 15_000,
-  /** attemptsPerShardMax bounds the replicas tried for one shard (leader hints followed included). */
-  attemptsPerShardMax: 4,
+  /** attemptsPerShardMax bounds the calls for one shard (leader hints followed included); between failures the search backs off (retryBackoffBaseMs doubling to retryBackoffMaxMs, with jitter) within wallMsMax, so a shard electing a leader is waited for. */
+  attemptsPerShardMax: 16,
+  /** retryBackoffBaseMs is the first pause after a failed shard call. */
+  retryBackoffBaseMs: 20,
+  /** retryBackoffMaxMs caps the pause between shard calls. */
+  retryBackoffMaxMs: 1_000,
   /** answerBytesMax bounds one shard's encoded answer. */
   answerBytesMax: 8 * 1024 * 1024,
 } as const;
@@ -1283,5 +1295,6 @@ assert(TraceSearchLimits.rangeDefaultMs <= TraceSearchLimits.rangeMsMax, 'rangeD
 assert(TraceSearchLimits.candidateTracesMax >= TraceSearchLimits.limitMax, 'a shard can hold candidates for a full answer');
 assert(TraceSearchLimits.candidateSpansMax <= TraceStoreLimits.searchLimitMax, 'candidate spans within searchSpans limit');
 assert(TraceSearchLimits.shardCallMs <= TraceSearchLimits.wallMsMax, 'a shard call fits in a search');
+assert(TraceSearchLimits.retryBackoffBaseMs >= 1 && TraceSearchLimits.retryBackoffBaseMs <= TraceSearchLimits.retryBackoffMaxMs, '1 <= retryBackoffBaseMs <= retryBackoffMaxMs');
 assert(TraceSearchLimits.wallMsMax <= TransportLimits.callDeadlineMsMax, 'a search call deadline is allowed');
 assert(TraceSearchLimits.answerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'a shard answer fits one frame');

@@ -250,6 +250,9 @@ export class OtlpdbNode implements ApiSource {
       driver: () => driver,
       shardCount: () => this.#shardCount(),
       replicasOf: (shard) => this.placement()?.get(shard) ?? [],
+      nowMs: () => performance.now(),
+      rand: new SeededRand(seed ^ 0x7ace1d),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     });
     this.#search = new TraceSearch({
       self: opts.id,
@@ -258,6 +261,8 @@ export class OtlpdbNode implements ApiSource {
       shardCount: () => this.#shardCount(),
       replicasOf: (shard) => this.placement()?.get(shard) ?? [],
       nowMs: () => performance.now(),
+      rand: new SeededRand(seed ^ 0x5ea5c4),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     });
     this.nodeId = opts.id;
     this.seed = seed;

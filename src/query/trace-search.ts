@@ -27,7 +27,8 @@ import { OtlpdbError, assert } from '../errors.js';
 import { TraceSearchLimits as L } from '../limits.js';
 import type { MultiRaftDriver } from '../raft/driver/multi-raft.js';
 import { NONE, StateRole } from '../raft/types.js';
-import type { GroupId, NodeId } from '../raft/types.js';
+import type { GroupId, NodeId, Rand } from '../raft/types.js';
+import { reconnectDelayMs } from '../transport/backoff.js';
 import type { ScanStats } from '../storage/shard/signal-store.js';
 import { newScanStats } from '../storage/shard/signal-store.js';
 import { ShardStateMachine } from '../storage/shard/shard-state-machine.js';
@@ -49,7 +50,12 @@ export interface TraceSearchDeps {
   readonly replicasOf: (shard: GroupId) => readonly NodeId[];
   /** nowMs is a monotonic clock in ms (deadlines). */
   readonly nowMs: () => number;
+  /** rand jitters the backoff between shard calls; sleep waits it out. */
+  readonly rand: Rand;
+  readonly sleep: (ms: number) => Promise<void>;
 }
+
+const BACKOFF = { baseMs: L.retryBackoffBaseMs, maxMs: L.retryBackoffMaxMs, jitterPercent: 50 } as const;
 
 /** FailedShard names a shard no replica answered, and the last error. */
 export interface FailedShard {
@@ -184,7 +190,10 @@ export class TraceSearch {
     let target = this.#firstTarget(shard, consistency, replicas);
     let last = new OtlpdbError('ERR_UNAVAILABLE', `shard ${shard} has no known replica`, { shard });
     const tried = new Set<NodeId>();
-    for (let attempt = 0; attempt < L.attemptsPerShardMax && target !== NONE; attempt++) {
+    let failures = 0;
+    for (let attempt = 0; attempt < L.attemptsPerShardMax; attempt++) {
+      if (target === NONE) target = replicas[attempt % Math.max(1, replicas.length)] ?? NONE;
+      if (target === NONE) break;
       const leftMs = Math.floor(deadline - this.#d.nowMs());
       if (leftMs < 1 || signal?.aborted === true) {
         last = new OtlpdbError('ERR_TIMEOUT', `shard ${shard}: the search's time (TraceSearchLimits.wallMsMax) ran out`, { shard });
@@ -204,10 +213,18 @@ export class TraceSearch {
           target = hint;
           continue;
         }
-        // Fail over: the next placed replica not tried yet, else the next in order.
+        // Fail over: the next placed replica not tried yet, else the next in order after a pause
+        // (a shard electing a leader answers ERR_NOT_LEADER without a hint everywhere for a while).
         const untried = replicas.find((r) => !tried.has(r));
         const i = replicas.indexOf(target);
         target = untried ?? replicas[(i + 1) % Math.max(1, replicas.length)] ?? NONE;
+        if (untried === undefined) {
+          failures++;
+          const pauseMs = Math.min(reconnectDelayMs(failures, this.#d.rand, BACKOFF), Math.floor(deadline - this.#d.nowMs()));
+          if (pauseMs < 1) break;
+          await this.#d.sleep(pauseMs);
+          tried.clear();
+        }
       }
     }
     return { shard, error: last };
