@@ -885,8 +885,20 @@ export const SpanBlockLimits = {
   indexedKeysMax: 1024,
   /** bloomFalsePositiveTarget is the trace-id bloom filter's false-positive target. */
   bloomFalsePositiveTarget: StorageLimits.bloomFalsePositiveTarget,
+  /**
+   * skippedTermsFalsePositiveTarget is the target of the bloom filter of the
+   * skipped keys' key=value terms (10%: the filter holds a term per distinct
+   * value of every high-cardinality key — on bench/trace-store's spans two
+   * per span — so it is sized to keep index/data under 10%: 4.8 bits a term,
+   * 9.4% in all, where 5% gave 9.9% and 1% would give 11%).
+   */
+  skippedTermsFalsePositiveTarget: 0.1,
+  /** skippedTermsMax bounds the distinct skipped-key terms one block's bloom holds; past it the block keeps no such filter (queries on skipped keys then scan it). */
+  skippedTermsMax: 1_000_000,
 } as const;
 assert(SpanBlockLimits.rowsMax >= 1, 'span block rowsMax >= 1');
+assert(SpanBlockLimits.skippedTermsFalsePositiveTarget > 0 && SpanBlockLimits.skippedTermsFalsePositiveTarget < 1, 'skippedTermsFalsePositiveTarget in (0, 1)');
+assert(SpanBlockLimits.skippedTermsMax <= StorageLimits.bloomItemsMax, 'skipped terms fit one bloom filter');
 assert(SpanBlockLimits.rowsMax <= CodecLimits.stringColumnValuesMax, 'a span block string column fits a codec string column');
 assert(SpanBlockLimits.rowsMax <= CodecLimits.postingsIdsMax, 'span block row ordinals fit a postings list');
 assert(SpanBlockLimits.traceIdsMax <= SpanBlockLimits.rowsMax, 'traceIdsMax <= rowsMax');
