@@ -885,8 +885,20 @@ export const SpanBlockLimits = {
   indexedKeysMax: 1024,
   /** bloomFalsePositiveTarget is the trace-id bloom filter's false-positive target. */
   bloomFalsePositiveTarget: StorageLimits.bloomFalsePositiveTarget,
+  /**
+   * skippedTermsFalsePositiveTarget is the target of the bloom filter of the
+   * skipped keys' key=value terms (10%: the filter holds a term per distinct
+   * value of every high-cardinality key — on bench/trace-store's spans two
+   * per span — so it is sized to keep index/data under 10%: 4.8 bits a term,
+   * 9.4% in all, where 5% gave 9.9% and 1% would give 11%).
+   */
+  skippedTermsFalsePositiveTarget: 0.1,
+  /** skippedTermsMax bounds the distinct skipped-key terms one block's bloom holds; past it the block keeps no such filter (queries on skipped keys then scan it). */
+  skippedTermsMax: 1_000_000,
 } as const;
 assert(SpanBlockLimits.rowsMax >= 1, 'span block rowsMax >= 1');
+assert(SpanBlockLimits.skippedTermsFalsePositiveTarget > 0 && SpanBlockLimits.skippedTermsFalsePositiveTarget < 1, 'skippedTermsFalsePositiveTarget in (0, 1)');
+assert(SpanBlockLimits.skippedTermsMax <= StorageLimits.bloomItemsMax, 'skipped terms fit one bloom filter');
 assert(SpanBlockLimits.rowsMax <= CodecLimits.stringColumnValuesMax, 'a span block string column fits a codec string column');
 assert(SpanBlockLimits.rowsMax <= CodecLimits.postingsIdsMax, 'span block row ordinals fit a postings list');
 assert(SpanBlockLimits.traceIdsMax <= SpanBlockLimits.rowsMax, 'traceIdsMax <= rowsMax');
@@ -1178,8 +1190,14 @@ assert(IngestLimits.replyMarginMsMax < IngestLimits.requestDeadlineMsDefault, 't
 
 /** TraceLookupLimits bound a trace-by-id lookup across the cluster (src/trace-lookup.ts). */
 export const TraceLookupLimits = {
-  /** attemptsMax bounds the calls of one lookup (leader hints followed included). */
-  attemptsMax: 5,
+  /** attemptsMax bounds the calls of one lookup (leader hints followed included); between failures the lookup backs off (retryBackoffBaseMs doubling to retryBackoffMaxMs, with jitter) within lookupMsMax, so a shard electing a leader is waited for. */
+  attemptsMax: 16,
+  /** lookupMsMax bounds a whole lookup, its retries included. */
+  lookupMsMax: 15_000,
+  /** retryBackoffBaseMs is the first pause after a failed call. */
+  retryBackoffBaseMs: 20,
+  /** retryBackoffMaxMs caps the pause between calls. */
+  retryBackoffMaxMs: 1_000,
   /** callMs bounds one call to a shard leader (its ReadIndex barrier and the read). */
   callMs: 10_000,
   /** answerBytesMax bounds one answer's encoded spans; past it the answer says `truncated`. */
@@ -1187,6 +1205,8 @@ export const TraceLookupLimits = {
 } as const;
 assert(TraceLookupLimits.answerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'an answer fits one frame');
 assert(TraceLookupLimits.callMs <= TransportLimits.callDeadlineMsMax, 'a lookup call deadline is allowed');
+assert(TraceLookupLimits.callMs <= TraceLookupLimits.lookupMsMax, 'a call fits in a lookup');
+assert(TraceLookupLimits.retryBackoffBaseMs >= 1 && TraceLookupLimits.retryBackoffBaseMs <= TraceLookupLimits.retryBackoffMaxMs, '1 <= retryBackoffBaseMs <= retryBackoffMaxMs');
 
 /** TraceCliLimits bound `otlpdb trace <id>` (cli/commands/trace.ts, cli/render/waterfall.ts). */
 export const TraceCliLimits = {
@@ -1263,3 +1283,50 @@ assert(IngestBenchLimits.tenantBytesPerSecond <= ControlLimits.tenantIngestBytes
 // Metric timestamps advance 1 ms per request of a slot; at most one request per ms per slot keeps them within
 // metricTimeBackMs + duration of the start, far inside the receiver's 10-minute future window.
 assert(IngestBenchLimits.metricTimeBackMs < 7 * 24 * 3_600_000, 'ingest bench metric times within the past window');
+
+/** TraceSearchLimits bound Tempo's GET /api/search (src/query/trace-search*.ts): its parameters, each shard's work and the answer. */
+export const TraceSearchLimits = {
+  /** limitDefault is the traces returned when `limit` is absent (Tempo's default). */
+  limitDefault: 20,
+  /** limitMax refuses a larger `limit`. */
+  limitMax: 1_000,
+  /** spssDefault is the spans listed per span set when `spss` is absent (Tempo's default). */
+  spssDefault: 3,
+  /** spssMax refuses a larger `spss`. */
+  spssMax: 1_000,
+  /** rangeDefaultMs is the searched window, ending now, when `start` and `end` are absent. */
+  rangeDefaultMs: 60 * 60 * 1000,
+  /** rangeMsMax refuses a longer [start, end) window (Tempo's max_duration: 168h). */
+  rangeMsMax: 168 * 60 * 60 * 1000,
+  /** tagsBytesMax refuses a longer `tags` parameter. */
+  tagsBytesMax: 4_096,
+  /** tagsMax refuses more key=value pairs in `tags`. */
+  tagsMax: 32,
+  /** candidateSpansMax bounds the matching spans one shard reads to find candidate traces; past it the shard's answer is partial. */
+  candidateSpansMax: 200_000,
+  /** candidateTracesMax bounds the distinct candidate traces one shard keeps; past it the shard's answer is partial. */
+  candidateTracesMax: 20_000,
+  /** tracesFetchedMax bounds the whole traces one shard reads to summarise candidates (trace-level filters can reject many); past it the answer is partial. */
+  tracesFetchedMax: 2_000,
+  /** shardCallMs bounds one shard's part (its ReadIndex barrier, scan and summaries). */
+  shardCallMs: 10_000,
+  /** wallMsMax bounds a whole search; shards not answered by then are reported as failed. */
+  wallMsMax: 15_000,
+  /** attemptsPerShardMax bounds the calls for one shard (leader hints followed included); between failures the search backs off (retryBackoffBaseMs doubling to retryBackoffMaxMs, with jitter) within wallMsMax, so a shard electing a leader is waited for. */
+  attemptsPerShardMax: 16,
+  /** retryBackoffBaseMs is the first pause after a failed shard call. */
+  retryBackoffBaseMs: 20,
+  /** retryBackoffMaxMs caps the pause between shard calls. */
+  retryBackoffMaxMs: 1_000,
+  /** answerBytesMax bounds one shard's encoded answer. */
+  answerBytesMax: 8 * 1024 * 1024,
+} as const;
+assert(TraceSearchLimits.limitDefault >= 1 && TraceSearchLimits.limitDefault <= TraceSearchLimits.limitMax, '1 <= limitDefault <= limitMax');
+assert(TraceSearchLimits.spssDefault >= 1 && TraceSearchLimits.spssDefault <= TraceSearchLimits.spssMax, '1 <= spssDefault <= spssMax');
+assert(TraceSearchLimits.rangeDefaultMs <= TraceSearchLimits.rangeMsMax, 'rangeDefaultMs <= rangeMsMax');
+assert(TraceSearchLimits.candidateTracesMax >= TraceSearchLimits.limitMax, 'a shard can hold candidates for a full answer');
+assert(TraceSearchLimits.candidateSpansMax <= TraceStoreLimits.searchLimitMax, 'candidate spans within searchSpans limit');
+assert(TraceSearchLimits.shardCallMs <= TraceSearchLimits.wallMsMax, 'a shard call fits in a search');
+assert(TraceSearchLimits.retryBackoffBaseMs >= 1 && TraceSearchLimits.retryBackoffBaseMs <= TraceSearchLimits.retryBackoffMaxMs, '1 <= retryBackoffBaseMs <= retryBackoffMaxMs');
+assert(TraceSearchLimits.wallMsMax <= TransportLimits.callDeadlineMsMax, 'a search call deadline is allowed');
+assert(TraceSearchLimits.answerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'a shard answer fits one frame');

@@ -68,6 +68,9 @@ import { OtlpHttpReceiver } from './otlp/http-receiver.js';
 import { OTLP_DECODERS, OTLP_LIMITS } from './otlp/decoders.js';
 import { SHARD_PROPOSE, ShardWriter } from './otlp/shard-writer.js';
 import { TraceLookup } from './trace-lookup.js';
+import { TraceSearch, tempoSearchJson } from './query/trace-search.js';
+import type { TraceSearchQuery } from './query/search-params.js';
+import type { Consistency } from './query/trace-search-wire.js';
 import type { FlushDocument, StatsDocument } from './shard-service.js';
 import { shardStoresFactory } from './storage/shard/stores.js';
 import { NONE, StateRole } from './raft/types.js';
@@ -190,6 +193,7 @@ export class OtlpdbNode implements ApiSource {
   readonly #writer: ShardWriter;
   readonly #ingester: Ingester;
   readonly #traces: TraceLookup;
+  readonly #search: TraceSearch;
   readonly #itemLimits: OtlpItemLimits;
   /** placementMap is placement()'s answer for the placement object it was built from. */
   #placementMap: { readonly of: object; readonly map: ReadonlyMap<number, readonly NodeId[]> } | null = null;
@@ -246,6 +250,19 @@ export class OtlpdbNode implements ApiSource {
       driver: () => driver,
       shardCount: () => this.#shardCount(),
       replicasOf: (shard) => this.placement()?.get(shard) ?? [],
+      nowMs: () => performance.now(),
+      rand: new SeededRand(seed ^ 0x7ace1d),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    });
+    this.#search = new TraceSearch({
+      self: opts.id,
+      transport,
+      driver: () => driver,
+      shardCount: () => this.#shardCount(),
+      replicasOf: (shard) => this.placement()?.get(shard) ?? [],
+      nowMs: () => performance.now(),
+      rand: new SeededRand(seed ^ 0x5ea5c4),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     });
     this.nodeId = opts.id;
     this.seed = seed;
@@ -351,6 +368,7 @@ export class OtlpdbNode implements ApiSource {
     controllerRef = controller;
     shardService.register();
     node.#traces.register();
+    node.#search.register();
     transport.onMessages((from, msgs) => node.#enqueue(from, msgs));
     transport.handle(META_PROPOSE, async (payload) => {
       const c = decodeMetaCommand(payload);
@@ -411,6 +429,11 @@ export class OtlpdbNode implements ApiSource {
   async traceById(tenant: string, traceId: Uint8Array): Promise<{ spans: SpanRow[]; truncated: boolean }> {
     const t = await this.#traces.traceById(tenant, traceId);
     return { spans: t.spans, truncated: t.truncated };
+  }
+
+  /** searchTraces runs a Tempo search across the cluster and renders Tempo's JSON (GET /api/search). */
+  async searchTraces(tenant: string, q: TraceSearchQuery, consistency: Consistency, signal: AbortSignal): Promise<unknown> {
+    return tempoSearchJson(await this.#search.search(tenant, q, consistency, signal));
   }
 
   /** ingestMetrics are the OTLP write path's counters and limits for /metrics. */

@@ -24,7 +24,8 @@ import { shardForKey } from './partition/key-to-shard.js';
 import { spanPartitionKey } from './partition/partition-key.js';
 import type { MultiRaftDriver } from './raft/driver/multi-raft.js';
 import { NONE, StateRole } from './raft/types.js';
-import type { GroupId, NodeId } from './raft/types.js';
+import type { GroupId, NodeId, Rand } from './raft/types.js';
+import { reconnectDelayMs } from './transport/backoff.js';
 import { encodeParts } from './otlp/shard-parts.js';
 import type { SpanRow } from './storage/rows.js';
 import { TRACE_ID_BYTES } from './storage/rows.js';
@@ -57,7 +58,13 @@ export interface TraceLookupDeps {
   /** shardCount is the recorded shard count (0 before the placement is known). */
   readonly shardCount: () => number;
   readonly replicasOf: (shard: GroupId) => readonly NodeId[];
+  /** nowMs is a monotonic clock in ms; rand jitters the backoff between calls and sleep waits it out. */
+  readonly nowMs: () => number;
+  readonly rand: Rand;
+  readonly sleep: (ms: number) => Promise<void>;
 }
+
+const BACKOFF = { baseMs: TraceLookupLimits.retryBackoffBaseMs, maxMs: TraceLookupLimits.retryBackoffMaxMs, jitterPercent: 50 } as const;
 
 /** TraceLookup finds a trace by id; see the top of this file. */
 export class TraceLookup {
@@ -84,17 +91,31 @@ export class TraceLookup {
     const local = this.#d.driver()?.status(shard) ?? null;
     let target: NodeId = local?.role === StateRole.Leader ? this.#d.self : local !== null && local.lead !== NONE ? local.lead : (replicas[0] ?? NONE);
     let last: OtlpdbError | null = null;
-    for (let attempt = 0; attempt < TraceLookupLimits.attemptsMax && target !== NONE; attempt++) {
+    const deadline = this.#d.nowMs() + TraceLookupLimits.lookupMsMax;
+    let failures = 0;
+    for (let attempt = 0; attempt < TraceLookupLimits.attemptsMax; attempt++) {
+      if (target === NONE) target = replicas[attempt % Math.max(1, replicas.length)] ?? NONE;
+      const leftMs = Math.floor(deadline - this.#d.nowMs());
+      if (target === NONE || leftMs < 1) break;
       try {
         if (target === this.#d.self) return { ...(await this.readHere(shard, tenant, traceId)), shard };
-        const bytes = await this.#d.transport.call(target, SHARD_TRACE_BY_ID, packr.pack([shard, tenant, traceId]), TraceLookupLimits.callMs);
+        const bytes = await this.#d.transport.call(target, SHARD_TRACE_BY_ID, packr.pack([shard, tenant, traceId]), Math.min(leftMs, TraceLookupLimits.callMs));
         return { ...decodeTraceAnswer(bytes), shard };
       } catch (err) {
         if (!(err instanceof OtlpdbError) || !err.retryable) throw err;
         last = err;
         const hint = Number(err.details['leaderHint'] ?? NONE);
+        if (err.code === 'ERR_NOT_LEADER' && hint !== NONE && hint !== target) {
+          target = hint;
+          continue;
+        }
+        // No leader to follow (an election, a replica down): the next replica, after a pause.
         const i = replicas.indexOf(target);
-        target = err.code === 'ERR_NOT_LEADER' && hint !== NONE && hint !== target ? hint : (replicas[(i + 1) % Math.max(1, replicas.length)] ?? NONE);
+        target = replicas[(i + 1) % Math.max(1, replicas.length)] ?? NONE;
+        failures++;
+        const pauseMs = Math.min(reconnectDelayMs(failures, this.#d.rand, BACKOFF), Math.floor(deadline - this.#d.nowMs()));
+        if (pauseMs < 1) break;
+        await this.#d.sleep(pauseMs);
       }
     }
     throw new OtlpdbError('ERR_UNAVAILABLE', `no leader of shard ${shard} answered the trace lookup${last === null ? '' : `: ${last.message}`}`, { shard });

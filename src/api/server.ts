@@ -34,6 +34,7 @@ import type { ApiSource } from './types.js';
 import { adminBodyLimit, isAdminPath, serveAdmin } from './admin-routes.js';
 import { bodyLimitFor, isControlPath, serveControl } from './control-routes.js';
 import { prometheusText } from './prometheus-text.js';
+import { SEARCH_PATH, serveSearch } from './search-routes.js';
 import { clusterDocument, readiness } from './views.js';
 
 
@@ -315,6 +316,17 @@ export class ApiServer {
       if (admin) {
         const r = serveAdmin(this.#source.admin, { method, path, body: Buffer.concat(chunks) });
         send(r.status, r.contentType, r.body, false, r.allow);
+        return;
+      }
+      if (path === SEARCH_PATH) {
+        // The search stops when its client goes away (DESIGN.md §7 step 5).
+        const abort = new AbortController();
+        res.on('close', () => {
+          if (!res.writableFinished) abort.abort();
+        });
+        void serveSearch(this.#source, method, new URLSearchParams(url.slice(path.length + 1)), req.headers['x-scope-orgid'], abort.signal).then((r) =>
+          send(r.status, JSON_TYPE, JSON.stringify(r.body), false, r.allow),
+        );
         return;
       }
       const trace = traceRequest(method, path, req.headers['x-scope-orgid'], req.headers.accept);

@@ -8,6 +8,8 @@ import type { KvEntry, KvListResult, MetaCommand, MetaResult, NodeInfo, TenantSe
 import type { GroupId, NodeId } from '../raft/types.js';
 import type { Faults, PeerMetrics, TransportMetrics } from '../transport/index.js';
 import type { SpanRow } from '../storage/rows.js';
+import type { TraceSearchQuery } from '../query/search-params.js';
+import type { Consistency } from '../query/trace-search-wire.js';
 
 /** NodeView is one cluster member as this node sees it. */
 export interface NodeView {
@@ -103,6 +105,11 @@ export interface ApiSource {
    * unknown, and whether a bound cut the answer.
    */
   traceById?(tenant: string, traceId: Uint8Array): Promise<{ readonly spans: readonly SpanRow[]; readonly truncated: boolean }>;
+  /**
+   * searchTraces runs a Tempo search for `tenant` across the cluster (GET
+   * /api/search) and resolves with the answer in Tempo's JSON shape; absent: 404.
+   */
+  searchTraces?(tenant: string, q: TraceSearchQuery, consistency: Consistency, signal: AbortSignal): Promise<unknown>;
   /** notReadyReason says why this node must not serve although its groups are fine (it was removed), or null. */
   notReadyReason?(): string | null;
 }

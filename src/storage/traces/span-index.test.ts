@@ -8,7 +8,8 @@ import { randomRows } from '../rows-test-util.js';
 import type { AnyValue, KeyValue, SpanKind, SpanRow, StatusCode } from '../rows.js';
 import { encodeSpanBlock, openSpanBlock } from './span-block.js';
 import type { SpanPredicate, SpanQueryOptions } from './span-index.js';
-import { decodeSpanBlockIndex, encodeSpanBlockIndex, querySpanBlock } from './span-index.js';
+import { decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock } from './span-index.js';
+import { ByteReader } from '../codec/varint.js';
 import { realisticSpans } from './traces-test-util.js';
 
 
@@ -273,4 +274,93 @@ t.test('postings naming a row past the block are ERR_CORRUPTION, not a row ordin
   // An index whose row count was forged to match a 2-row block, still holding postings of the full set.
   const lying = { ...decodeSpanBlockIndex(encodeSpanBlockIndex(spans)), rows: fewer.length };
   t.equal(codeOf(() => querySpanBlock(encodeSpanBlock(fewer), lying, { name: last.name })), 'ERR_CORRUPTION');
+});
+
+t.test('skipped keys: a value the block lacks is excluded by the skipped-terms filter, a present one never', async (t) => {
+  const spans = realisticSpans(new SeededRand(61), 120);
+  const index = decodeSpanBlockIndex(encodeSpanBlockIndex(spans));
+  t.ok(index.skippedKeys.has('user.id') && index.skippedTerms !== null, 'user.id is skipped and its terms are in the filter');
+  const block = encodeSpanBlock(spans);
+  for (const s of spans) {
+    const v = s.attributes.find((a) => a.key === 'user.id')?.value;
+    const p: SpanPredicate = { attrs: [['user.id', v?.type === 'string' ? v.value : '']] };
+    t.equal(indexExcludes(index, p), null, 'a present value is never excluded');
+  }
+  let excluded = 0;
+  const absent = 400;
+  for (let i = 0; i < absent; i++) {
+    const p: SpanPredicate = { attrs: [['user.id', `absent-${i}`]] };
+    const r = querySpanBlock(block, index, p);
+    t.equal(r.rows.length, 0);
+    if (indexExcludes(index, p) === 'bloom') {
+      excluded++;
+      t.equal(r.stats.rowsScanned, 0, 'an excluded block scans no row');
+      t.equal(r.stats.bloomSkipped, true);
+    }
+  }
+  // 10% false positives: 400 absent values leave ~40 unexcluded; more than 100 is far outside chance.
+  t.ok(excluded > absent - 100, `the filter excludes ${excluded} of ${absent} absent values`);
+  // A key skipped because it arrived past indexedKeysMax is in the filter too.
+  const base = spans[0] as SpanRow;
+  const manyKeys = Array.from({ length: SpanBlockLimits.indexedKeysMax + 1 }, (_, i) => ({
+    ...base,
+    resource: { ...base.resource, attributes: [] },
+    attributes: [{ key: `key-${i}`, value: { type: 'bool', value: true } }],
+  })) as SpanRow[];
+  const manyIndex = decodeSpanBlockIndex(encodeSpanBlockIndex(manyKeys));
+  t.equal(indexExcludes(manyIndex, { attrs: [[`key-${SpanBlockLimits.indexedKeysMax}`, 'true']] }), null);
+  t.equal(indexExcludes(manyIndex, { attrs: [[`key-${SpanBlockLimits.indexedKeysMax}`, 'false']] }), 'bloom');
+  t.equal(indexExcludes(manyIndex, { attrs: [['key-3', 'false']] }), 'index', 'an indexed key without the value: no postings');
+});
+
+t.test('format 1 indexes (no skipped-terms filter) still decode and answer by scan', async (t) => {
+  const spans = realisticSpans(new SeededRand(62), 60);
+  const v2 = encodeSpanBlockIndex(spans);
+  // Rebuild the same payload as format 1: version byte 1 and no filter after the skipped keys.
+  const payload = openBlock(v2, BlockKind.postings);
+  const r = new ByteReader(payload);
+  r.u8();
+  r.uvarint();
+  r.take(r.uvarint());
+  const skipped = r.uvarint();
+  for (let i = 0; i < skipped; i++) r.str(1 << 20, 'key');
+  const filterAt = payload.length - r.remaining;
+  const filterBytes = r.uvarint();
+  const afterFilter = payload.length - r.remaining + filterBytes;
+  const v1Payload = new Uint8Array([1, ...payload.subarray(1, filterAt), ...payload.subarray(afterFilter)]);
+  const v1 = decodeSpanBlockIndex(sealBlock(BlockKind.postings, v1Payload));
+  t.equal(v1.skippedTerms, null, 'format 1 has no filter');
+  t.same([...v1.skippedKeys], [...decodeSpanBlockIndex(v2).skippedKeys]);
+  const block = encodeSpanBlock(spans);
+  const rand = new SeededRand(63);
+  for (let i = 0; i < 50; i++) {
+    const p = randomPredicate(rand, spans);
+    t.same(Array.from(querySpanBlock(block, v1, p).rows), naive(spans, p), `format 1 query ${i}`);
+  }
+  t.equal(indexExcludes(v1, { attrs: [['user.id', 'absent']] }), null, 'without a filter a skipped key is never excluded');
+  // A filter in an index without skipped keys is corruption.
+  const few = (spans.slice(0, 3) as SpanRow[]).map((x) => ({ ...x, attributes: [] }));
+  const plain = openBlock(encodeSpanBlockIndex(few), BlockKind.postings);
+  const pr = new ByteReader(plain);
+  pr.u8();
+  pr.uvarint();
+  pr.take(pr.uvarint());
+  t.equal(pr.uvarint(), 0, 'no skipped keys');
+  const at = plain.length - pr.remaining;
+  t.equal(plain[at], 0, 'and no filter');
+  const filter = payload.subarray(afterFilter - filterBytes, afterFilter);
+  const bad = new Uint8Array([...plain.subarray(0, at), (filter.length & 0x7f) | 0x80, filter.length >> 7, ...filter, ...plain.subarray(at + 1)]);
+  t.ok(filter.length >= 128 && filter.length < 16384, `a two-byte varint length (${filter.length})`);
+  t.throws(() => decodeSpanBlockIndex(sealBlock(BlockKind.postings, bad)), { code: 'ERR_CORRUPTION', message: /skipped-terms filter without skipped keys/ });
+});
+
+t.test('planted bug: a skipped-terms filter that lies (excludes a present value) is caught by the oracle', async (t) => {
+  const spans = realisticSpans(new SeededRand(64), 80);
+  const index = decodeSpanBlockIndex(encodeSpanBlockIndex(spans));
+  const lying = { ...index, skippedTerms: decodeSpanBlockIndex(encodeSpanBlockIndex(realisticSpans(new SeededRand(65), 80))).skippedTerms };
+  const v = spans[3]?.attributes.find((a) => a.key === 'user.id')?.value;
+  const p: SpanPredicate = { attrs: [['user.id', v?.type === 'string' ? v.value : '']] };
+  const honest = Array.from(querySpanBlock(encodeSpanBlock(spans), index, p).rows);
+  t.same(honest, naive(spans, p));
+  t.not(JSON.stringify(Array.from(querySpanBlock(encodeSpanBlock(spans), lying, p).rows)), JSON.stringify(naive(spans, p)), 'the oracle sees the missing rows');
 });

@@ -12,13 +12,21 @@
  * and a query on it scans the candidate rows instead — when it has more than
  * SpanBlockLimits.attrValuesPerKeyMax distinct values in the block, a value
  * longer than attrValueBytesMax, or arrives after indexedKeysMax keys.
+ * Since format 2 the skipped keys' key=value terms go into a second bloom
+ * filter, so a query on a skipped key skips a block that cannot hold the
+ * value without reading the block (indexExcludes).
  *
- * Sealed with block.ts (BlockKind.postings). Payload, SPAN_INDEX_FORMAT_VERSION 1:
+ * Sealed with block.ts (BlockKind.postings). Payload, SPAN_INDEX_FORMAT_VERSION 2
+ * (format 1, still read, lacks the skipped-terms filter):
  *
- *   u8       formatVersion (1)
+ *   u8       formatVersion (2)
  *   uvarint  rows                           (must equal the block's rows)
  *   uvarint  bloomBytes, bloom (bloom.ts compact form, trace ids, 1% target)
  *   uvarint  skippedKeys, skippedKeys × str (str = uvarint utf8Length, UTF-8)
+ *   uvarint  skippedTermsBytes, bloom       (format 2 only; 0 bytes = no filter:
+ *            no skipped keys, or more than skippedTermsMax terms) of
+ *            termKey(attr, key, value) for every value of every skipped key,
+ *            skippedTermsFalsePositiveTarget
  *   uvarint  lists, lists × [uvarint postingsBytes][postings]   (distinct postings lists)
  *   uvarint  terms, terms × [u8 IndexField][str key][str value][uvarint listId < lists]
  *
@@ -43,7 +51,9 @@ import type { SpanRest } from './span-rest.js';
 import { readRest, readRestRecord } from './span-rest.js';
 
 /** SPAN_INDEX_FORMAT_VERSION is byte 0 of a span block index's payload. */
-export const SPAN_INDEX_FORMAT_VERSION = 1;
+export const SPAN_INDEX_FORMAT_VERSION = 2;
+/** SPAN_INDEX_FORMAT_VERSION_NO_TERMS_BLOOM is the older format still read: no skipped-terms filter. */
+const SPAN_INDEX_FORMAT_VERSION_NO_TERMS_BLOOM = 1;
 
 /** IndexField is the field byte of an index term. Stable: append only. */
 export const IndexField = {
@@ -84,6 +94,8 @@ class TermCollector {
   readonly terms = new Map<string, { field: number; key: string; value: string; rows: number[] }>();
   readonly attrValues = new Map<string, Set<string>>();
   readonly skipped = new Set<string>();
+  /** skippedTerms are termKey(attr, key, value) of every indexable value of a skipped key (for the skipped-terms bloom). */
+  readonly skippedTerms = new Set<string>();
 
   add(field: number, key: string, value: string, row: number): void {
     const k = termKey(field, key, value);
@@ -97,13 +109,17 @@ class TermCollector {
   }
 
   addAttr(kv: KeyValue, row: number): void {
-    if (this.skipped.has(kv.key)) return;
     const value = attrIndexValue(kv.value);
+    if (this.skipped.has(kv.key)) {
+      if (value !== undefined) this.skippedTerms.add(termKey(IndexField.attr, kv.key, value));
+      return;
+    }
     if (value === undefined) return;
     let values = this.attrValues.get(kv.key);
     if (values === undefined) {
       if (this.attrValues.size >= SpanBlockLimits.indexedKeysMax) {
         this.skipped.add(kv.key);
+        this.skippedTerms.add(termKey(IndexField.attr, kv.key, value));
         return;
       }
       values = new Set();
@@ -118,7 +134,10 @@ class TermCollector {
   }
 
   skip(key: string, values: Set<string>): void {
-    for (const v of values) this.terms.delete(termKey(IndexField.attr, key, v));
+    for (const v of values) {
+      this.terms.delete(termKey(IndexField.attr, key, v));
+      this.skippedTerms.add(termKey(IndexField.attr, key, v));
+    }
     this.attrValues.delete(key);
     this.skipped.add(key);
     assert(!this.attrValues.has(key), 'a skipped key has no values');
@@ -159,6 +178,13 @@ export function encodeSpanBlockIndex(spans: readonly SpanRow[]): Uint8Array {
   const skipped = [...c.skipped].sort();
   w.uvarint(skipped.length);
   for (const k of skipped) w.str(k);
+  if (c.skippedTerms.size === 0 || c.skippedTerms.size > SpanBlockLimits.skippedTermsMax) {
+    w.uvarint(0);
+  } else {
+    const terms = encodeBloom(buildBloom([...c.skippedTerms], SpanBlockLimits.skippedTermsFalsePositiveTarget));
+    w.uvarint(terms.length);
+    w.raw(terms);
+  }
   const lists: Uint8Array[] = [];
   const listIds = new Map<string, number>();
   const termList: number[] = [];
@@ -196,6 +222,8 @@ export interface SpanBlockIndex {
   readonly bloom: BlockBloom;
   /** skippedKeys are the attribute keys this block does not index (too many values, too long a value, too many keys). */
   readonly skippedKeys: ReadonlySet<string>;
+  /** skippedTerms may hold each termKey(attr, key, value) of a skipped key's values; null: no filter (format 1, or none was built), so every skipped-key value may be present. */
+  readonly skippedTerms: BlockBloom | null;
   /** postings maps termKey(field, key, value) to its encoded postings. */
   readonly postings: ReadonlyMap<string, Uint8Array>;
 }
@@ -204,7 +232,9 @@ export interface SpanBlockIndex {
 export function decodeSpanBlockIndex(bytes: Uint8Array): SpanBlockIndex {
   const r = new ByteReader(openBlock(bytes, BlockKind.postings));
   const version = r.u8();
-  if (version !== SPAN_INDEX_FORMAT_VERSION) throw corrupt(`span index format version ${version} is not ${SPAN_INDEX_FORMAT_VERSION}`);
+  if (version !== SPAN_INDEX_FORMAT_VERSION && version !== SPAN_INDEX_FORMAT_VERSION_NO_TERMS_BLOOM) {
+    throw corrupt(`span index format version ${version} is not ${SPAN_INDEX_FORMAT_VERSION_NO_TERMS_BLOOM} or ${SPAN_INDEX_FORMAT_VERSION}`);
+  }
   const rows = r.uvarint();
   if (rows > SpanBlockLimits.rowsMax) throw corrupt(`span index of ${rows} rows is past rowsMax`);
   const bloom = decodeBloom(r.take(r.uvarint()));
@@ -212,6 +242,13 @@ export function decodeSpanBlockIndex(bytes: Uint8Array): SpanBlockIndex {
   if (skippedCount > r.remaining) throw corrupt(`span index claims ${skippedCount} skipped keys`);
   const skippedKeys = new Set<string>();
   for (let i = 0; i < skippedCount; i++) skippedKeys.add(r.str(L.stringBytesMax, 'skipped key'));
+  let skippedTerms: BlockBloom | null = null;
+  if (version === SPAN_INDEX_FORMAT_VERSION) {
+    const n = r.uvarint();
+    if (n > r.remaining) throw corrupt(`span index claims a ${n}-byte skipped-terms filter`);
+    if (n > 0) skippedTerms = decodeBloom(r.take(n));
+    if (skippedTerms !== null && skippedKeys.size === 0) throw corrupt('span index has a skipped-terms filter without skipped keys');
+  }
   const listCount = r.uvarint();
   if (listCount > r.remaining) throw corrupt(`span index claims ${listCount} postings lists`);
   const lists: Uint8Array[] = [];
@@ -229,7 +266,7 @@ export function decodeSpanBlockIndex(bytes: Uint8Array): SpanBlockIndex {
     postings.set(termKey(field, key, value), lists[list] as Uint8Array);
   }
   if (r.remaining !== 0) throw corrupt(`span index has ${r.remaining} trailing bytes`);
-  return { rows, bloom, skippedKeys, postings };
+  return { rows, bloom, skippedKeys, skippedTerms, postings };
 }
 
 /** SpanPredicate is a conjunction: a row matches when every given field matches. */
@@ -281,9 +318,42 @@ function hasAttr(list: readonly KeyValue[], key: string, value: string): boolean
   return false;
 }
 
+/** splitTerms sorts a predicate into the index terms its postings answer and the attribute pairs of skipped keys. */
+function splitTerms(idx: SpanBlockIndex, predicate: SpanPredicate): { terms: string[]; scanAttrs: (readonly [string, string])[] } {
+  const terms: string[] = [];
+  if (predicate.service !== undefined) terms.push(termKey(IndexField.service, '', predicate.service));
+  if (predicate.name !== undefined) terms.push(termKey(IndexField.name, '', predicate.name));
+  if (predicate.kind !== undefined) terms.push(termKey(IndexField.kind, '', String(predicate.kind)));
+  if (predicate.status !== undefined) terms.push(termKey(IndexField.status, '', String(predicate.status)));
+  const scanAttrs: (readonly [string, string])[] = [];
+  for (const [key, value] of predicate.attrs ?? []) {
+    if (idx.skippedKeys.has(key)) scanAttrs.push([key, value]);
+    else terms.push(termKey(IndexField.attr, key, value));
+  }
+  return { terms, scanAttrs };
+}
+
+/**
+ * indexExcludes says from the index alone that no row of the block can match
+ * `predicate`, so a caller can skip reading the block: 'bloom' when the
+ * trace-id filter lacks the trace or the skipped-terms filter lacks a skipped
+ * key's value; 'index' when an indexed term has no postings; null when rows
+ * may match.
+ */
+export function indexExcludes(idx: SpanBlockIndex, predicate: SpanPredicate): 'bloom' | 'index' | null {
+  if (predicate.traceId !== undefined && !bloomHas(idx.bloom, predicate.traceId)) return 'bloom';
+  const { terms, scanAttrs } = splitTerms(idx, predicate);
+  for (const t of terms) if (!idx.postings.has(t)) return 'index';
+  if (idx.skippedTerms !== null) {
+    for (const [key, value] of scanAttrs) if (!bloomHas(idx.skippedTerms, termKey(IndexField.attr, key, value))) return 'bloom';
+  }
+  return null;
+}
+
 /**
  * querySpanBlock returns the rows of `block` matching `predicate`: the bloom
- * filter first (a traceId the block cannot hold skips it), then the
+ * filters first (indexExcludes: a traceId, or a skipped key's value, the
+ * block cannot hold skips it), then the
  * intersection of the postings of every indexed term, then a check of the
  * remaining predicates (trace id, durations, attributes of skipped keys) on
  * the columns of the candidate rows only. Pass an opened block
@@ -305,26 +375,17 @@ export function querySpanBlock(
     stats.prunedByIndex = view.rows;
     return { rows: new Uint32Array(0), stats };
   };
-  if (predicate.traceId !== undefined && !bloomHas(idx.bloom, predicate.traceId)) {
-    stats.bloomSkipped = true;
+  const excluded = indexExcludes(idx, predicate);
+  if (excluded !== null) {
+    stats.bloomSkipped = excluded === 'bloom';
     return none();
   }
-
-  const terms: string[] = [];
-  if (predicate.service !== undefined) terms.push(termKey(IndexField.service, '', predicate.service));
-  if (predicate.name !== undefined) terms.push(termKey(IndexField.name, '', predicate.name));
-  if (predicate.kind !== undefined) terms.push(termKey(IndexField.kind, '', String(predicate.kind)));
-  if (predicate.status !== undefined) terms.push(termKey(IndexField.status, '', String(predicate.status)));
-  const scanAttrs: (readonly [string, string])[] = [];
-  for (const [key, value] of predicate.attrs ?? []) {
-    if (idx.skippedKeys.has(key)) scanAttrs.push([key, value]);
-    else terms.push(termKey(IndexField.attr, key, value));
-  }
+  const { terms, scanAttrs } = splitTerms(idx, predicate);
 
   let candidates: Uint32Array | undefined;
   for (const t of terms) {
     const p = idx.postings.get(t);
-    if (p === undefined) return none();
+    assert(p !== undefined, 'indexExcludes found every term');
     const ids = decodePostings(p);
     if (ids.length > 0 && (ids[ids.length - 1] as number) >= view.rows) throw corrupt(`span index postings name row ${ids[ids.length - 1]} of a ${view.rows}-row block`);
     candidates = candidates === undefined ? ids : intersect(candidates, ids);

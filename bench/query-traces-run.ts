@@ -1,0 +1,247 @@
+/**
+ * query-traces-run.ts — one run of `bench/query-traces.ts`, callable from its
+ * test:
+ *
+ *  1. a real cluster through the CLI (`cluster up --detach`, R = nodes), its
+ *     tenant `bench` given an ingest rate the load never reaches;
+ *  2. the seeded traces (query-traces-data.ts) written over OTLP/HTTP
+ *     protobuf, `connections` requests in flight, round robin over the
+ *     nodes, 429/503 retried after Retry-After; then every head flushed
+ *     (POST /api/v1/admin/flush), so the queries read blocks as they will
+ *     in production;
+ *  3. three kinds of query, one at a time from one client, each to the next
+ *     node in turn, each answer checked against the facts of the data:
+ *     trace by id (GET /api/traces/{id}: every span back), a selective
+ *     attribute equality (Tempo tag search `customer.id=cN` over the hour:
+ *     exactly the customer's traces), and a broad duration range (tag search
+ *     `minDuration=` over the hour with limit 20: 20 traces, each at least
+ *     that long); then the two searches again with `scan=full` (the same
+ *     search without the indexes) for the index/scan ratio;
+ *  4. the cluster stopped by PID and its directory removed, also on errors.
+ *
+ * Latencies are wall clock at the client, ms, per query; p50/p99 by
+ * nearest rank. Ownership: runQueryTracesBench owns the cluster and its dir.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { assert } from '../src/errors.js';
+import { SeededRand } from '../src/fs/seeded-rand.js';
+import { percentileMs } from './ingest-plan.js';
+import { startOtlpdb } from './kv-otlpdb.js';
+import type { OtlpdbCluster } from './kv-otlpdb.js';
+import { buildQueryTracesData } from './query-traces-data.js';
+import type { QueryTracesData, TraceFacts } from './query-traces-data.js';
+
+/** BENCH_TENANT is the tenant of every request. */
+export const BENCH_TENANT = 'bench';
+const DATA_SEED = 3200;
+/** DURATION_MIN_MS is the broad search's minDuration: about two thirds of the traces last longer. */
+export const DURATION_MIN_MS = 300;
+/** SENDS_RETRIES_MAX bounds the retries of one refused request. */
+const SEND_RETRIES_MAX = 50;
+/** REQUEST_TIMEOUT_MS bounds one HTTP request of the bench. */
+const REQUEST_TIMEOUT_MS = 120_000;
+
+/** QueryTracesConfig is what the flags choose. */
+export interface QueryTracesConfig {
+  readonly nodes: number;
+  readonly traces: number;
+  readonly byIdQueries: number;
+  readonly searchQueries: number;
+  readonly scanQueries: number;
+  readonly connections: number;
+  readonly json: boolean;
+}
+
+/** QueryPorts are the base ports of the cluster (node i listens on 127.0.0.i). */
+export interface QueryPorts {
+  readonly api: number;
+  readonly peer: number;
+  readonly otlpGrpc: number;
+  readonly otlpHttp: number;
+}
+
+/** LatencyFigures are one query kind's latencies and how many answers were wrong. */
+export interface LatencyFigures {
+  readonly queries: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly wrong: number;
+  /** firstWrong describes the first wrong answer, for the report. */
+  readonly firstWrong: string | null;
+}
+
+/** QueryTracesReport is a run's figures. */
+export interface QueryTracesReport {
+  readonly config: QueryTracesConfig;
+  readonly spans: number;
+  readonly traces: number;
+  readonly requestBytes: number;
+  readonly writeSec: number;
+  readonly flushSec: number;
+  readonly byId: LatencyFigures;
+  readonly attribute: LatencyFigures;
+  readonly duration: LatencyFigures;
+  readonly attributeScan: LatencyFigures;
+  readonly durationScan: LatencyFigures;
+  readonly loadAverage: { readonly before: readonly number[]; readonly after: readonly number[] };
+}
+
+async function request(url: string, init: RequestInit = {}): Promise<{ status: number; text: string; retryAfterS: number }> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  const text = await res.text();
+  const retryAfterS = Number(res.headers.get('retry-after') ?? '1');
+  return { status: res.status, text, retryAfterS: Number.isFinite(retryAfterS) ? retryAfterS : 1 };
+}
+
+async function configureTenant(apis: readonly string[]): Promise<void> {
+  const settings = { ingestBytesPerSecondMax: 1024 * 1024 * 1024, ingestBurstBytesMax: 2 * 1024 * 1024 * 1024 };
+  const put = await request(`http://${apis[0] as string}/api/v1/tenants/${BENCH_TENANT}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(settings) });
+  if (put.status !== 200) throw new Error(`bench/query-traces: PUT tenant answered ${put.status}: ${put.text}`);
+  // A linearizable read on each node returns once that node applied the write.
+  for (const api of apis) await request(`http://${api}/api/v1/tenants/${BENCH_TENANT}`);
+}
+
+async function writeAll(data: QueryTracesData, targets: readonly string[], connections: number, log: (l: string) => void): Promise<void> {
+  let next = 0;
+  let done = 0;
+  const worker = async (w: number): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      const body = data.bodies[i];
+      if (body === undefined) return;
+      const target = targets[(i + w) % targets.length] as string;
+      for (let attempt = 0; ; attempt++) {
+        const r = await request(`http://${target}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'x-scope-orgid': BENCH_TENANT }, body });
+        if (r.status === 200) break;
+        if ((r.status !== 429 && r.status !== 503) || attempt >= SEND_RETRIES_MAX) throw new Error(`bench/query-traces: request ${i} answered ${r.status}: ${r.text.slice(0, 200)}`);
+        await new Promise((res) => setTimeout(res, Math.min(5, r.retryAfterS) * 1000));
+      }
+      done++;
+      if (done % 200 === 0) log(`  written ${done} of ${data.bodies.length} requests`);
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, (_, w) => worker(w)));
+}
+
+function figures(latencies: number[], wrong: string[]): LatencyFigures {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const r = (v: number): number => Math.round(v * 100) / 100;
+  return { queries: latencies.length, p50Ms: r(percentileMs(sorted, 50)), p99Ms: r(percentileMs(sorted, 99)), maxMs: r(sorted[sorted.length - 1] ?? 0), wrong: wrong.length, firstWrong: wrong[0] ?? null };
+}
+
+interface SearchDoc {
+  traces?: { traceID: string; durationMs: number }[];
+  stats?: { partial?: boolean };
+}
+
+/** runQueryTracesBench runs the whole bench; see the top of this file. */
+export async function runQueryTracesBench(config: QueryTracesConfig, o: { readonly ports: QueryPorts; readonly log: (l: string) => void }): Promise<QueryTracesReport> {
+  const before = loadavg();
+  o.log(`generating ${config.traces} traces`);
+  const data = buildQueryTracesData(config.traces, Date.now(), DATA_SEED);
+  const root = await mkdtemp(join(tmpdir(), 'otlpdb-bench-query-'));
+  let cluster: OtlpdbCluster | null = null;
+  try {
+    o.log(`starting ${config.nodes} node(s), R=${config.nodes}, in ${root}`);
+    cluster = await startOtlpdb({
+      dir: join(root, 'cluster'),
+      nodes: config.nodes,
+      apiPort: o.ports.api,
+      peerPort: o.ports.peer,
+      extraArgs: ['--replicas', String(config.nodes), '--otlp-grpc-port', String(o.ports.otlpGrpc), '--otlp-http-port', String(o.ports.otlpHttp)],
+    });
+    const apis = cluster.file.nodes.map((n) => n.api);
+    const webs = cluster.file.nodes.map((n) => n.otlpHttp ?? '');
+    assert(webs.every((w) => w !== ''), 'cluster up printed every node\'s OTLP/HTTP address');
+    await configureTenant(apis);
+
+    o.log(`writing ${data.spans} spans in ${data.bodies.length} requests (${Math.round(data.bytes / 1e6)} MB)`);
+    const w0 = performance.now();
+    await writeAll(data, webs, config.connections, o.log);
+    const writeSec = (performance.now() - w0) / 1000;
+    const f0 = performance.now();
+    const flush = await request(`http://${apis[0] as string}/api/v1/admin/flush`, { method: 'POST' });
+    if (flush.status !== 200) throw new Error(`bench/query-traces: flush answered ${flush.status}: ${flush.text.slice(0, 200)}`);
+    const flushSec = (performance.now() - f0) / 1000;
+
+    const rand = new SeededRand(DATA_SEED + 1);
+    let turn = 0;
+    const nextApi = (): string => apis[turn++ % apis.length] as string;
+    const headers = { 'x-scope-orgid': BENCH_TENANT };
+    const range = `start=${data.windowStartS}&end=${data.windowEndS}`;
+    const timed = async (path: string): Promise<{ ms: number; status: number; text: string }> => {
+      const t0 = performance.now();
+      const r = await request(`http://${nextApi()}${path}`, { headers });
+      return { ms: performance.now() - t0, status: r.status, text: r.text };
+    };
+
+    o.log(`trace by id: ${config.byIdQueries} queries`);
+    const byIdMs: number[] = [];
+    const byIdWrong: string[] = [];
+    for (let i = 0; i < config.byIdQueries; i++) {
+      const f = data.traces[rand.intn(data.traces.length)] as TraceFacts;
+      const r = await timed(`/api/traces/${f.traceIdHex}`);
+      byIdMs.push(r.ms);
+      const doc = r.status === 200 ? (JSON.parse(r.text) as { batches: { scopeSpans: { spans: unknown[] }[] }[] }) : null;
+      const spans = doc?.batches.reduce((n, b) => n + b.scopeSpans.reduce((m, s) => m + s.spans.length, 0), 0) ?? -1;
+      if (spans !== f.spans) byIdWrong.push(`trace ${f.traceIdHex}: ${r.status}, ${spans} spans, want ${f.spans}${r.status === 200 ? '' : `: ${r.text.slice(0, 300)}`}`);
+    }
+
+    const byCustomer = new Map<string, string[]>();
+    for (const f of data.traces) byCustomer.set(f.customer, [...(byCustomer.get(f.customer) ?? []), f.traceIdHex]);
+    const customers = [...byCustomer.keys()];
+    const attributeSearch = async (n: number, scan: string): Promise<LatencyFigures> => {
+      const ms: number[] = [];
+      const wrong: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const c = customers[rand.intn(customers.length)] as string;
+        const r = await timed(`/api/search?tags=${encodeURIComponent(`customer.id=${c}`)}&${range}&limit=100${scan}`);
+        ms.push(r.ms);
+        const got = r.status === 200 ? ((JSON.parse(r.text) as SearchDoc).traces ?? []).map((t) => t.traceID).sort() : [];
+        const want = [...(byCustomer.get(c) ?? [])].sort();
+        if (JSON.stringify(got) !== JSON.stringify(want)) wrong.push(`customer ${c}: ${r.status}, ${got.length} traces, want ${want.length}`);
+      }
+      return figures(ms, wrong);
+    };
+    const longEnough = data.traces.filter((f) => f.durationNs >= BigInt(DURATION_MIN_MS) * 1_000_000n).length;
+    const durationSearch = async (n: number, scan: string): Promise<LatencyFigures> => {
+      const ms: number[] = [];
+      const wrong: string[] = [];
+      for (let i = 0; i < n; i++) {
+        const r = await timed(`/api/search?minDuration=${DURATION_MIN_MS}ms&${range}&limit=20${scan}`);
+        ms.push(r.ms);
+        const traces = r.status === 200 ? ((JSON.parse(r.text) as SearchDoc).traces ?? []) : [];
+        const want = Math.min(20, longEnough);
+        if (traces.length !== want || traces.some((t) => t.durationMs < DURATION_MIN_MS)) wrong.push(`duration: ${r.status}, ${traces.length} traces, want ${want}`);
+      }
+      return figures(ms, wrong);
+    };
+    o.log(`attribute search: ${config.searchQueries} queries; duration search: ${config.searchQueries}`);
+    const attribute = await attributeSearch(config.searchQueries, '');
+    const duration = await durationSearch(config.searchQueries, '');
+    o.log(`the same as full scans: ${config.scanQueries} each`);
+    const attributeScan = await attributeSearch(config.scanQueries, '&scan=full');
+    const durationScan = await durationSearch(config.scanQueries, '&scan=full');
+    return {
+      config,
+      spans: data.spans,
+      traces: data.traces.length,
+      requestBytes: data.bytes,
+      writeSec: Math.round(writeSec * 10) / 10,
+      flushSec: Math.round(flushSec * 10) / 10,
+      byId: figures(byIdMs, byIdWrong),
+      attribute,
+      duration,
+      attributeScan,
+      durationScan,
+      loadAverage: { before, after: loadavg() },
+    };
+  } finally {
+    await cluster?.stop().catch((e: unknown) => o.log(`bench/query-traces: stopping the cluster: ${String(e)}`));
+    await rm(root, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,190 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import type { Test } from 'tap';
+import { SeededRand } from '../fs/seeded-rand.js';
+import type { AnyValue, SpanRow, StatusCode } from '../storage/rows.js';
+import { KvWriteBatch, ShardDb } from '../storage/shard/shard-db.js';
+import { TraceStore } from '../storage/traces/trace-store.js';
+import { realisticSpans } from '../storage/traces/traces-test-util.js';
+import type { TraceSearchQuery } from './search-params.js';
+import { ROOT_NOT_RECEIVED, searchShard } from './trace-search-shard.js';
+import type { ShardSearchAnswer } from './trace-search-shard.js';
+
+const SEED = Number(process.env.OTLPDB_SEARCH_SEED ?? 20261127);
+const TENANT = 'acme';
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+async function storeWith(t: Test, spans: readonly SpanRow[], flushEvery: number): Promise<{ store: TraceStore; db: ShardDb }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-search-'));
+  const db = await ShardDb.open(dir);
+  t.teardown(async () => {
+    await db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const store = new TraceStore();
+  let flushIndex = 0;
+  for (let i = 0; i < spans.length; i += 97) {
+    store.add(TENANT, spans.slice(i, i + 97), 1_000);
+    if ((i / 97) % flushEvery === flushEvery - 1) {
+      store.freeze();
+      const batch = new KvWriteBatch();
+      await store.writeFrozen({ batch, kv: db, flushIndex: ++flushIndex });
+      await db.write(batch);
+      store.dropFrozen();
+    }
+  }
+  return { store, db };
+}
+
+// ------------------------------------------------ the naive reference, from the definition
+
+function strOf(v: AnyValue): string | undefined {
+  if (v.type === 'string') return v.value;
+  if (v.type === 'int') return String(v.value);
+  if (v.type === 'bool') return String(v.value);
+  return undefined;
+}
+function service(s: SpanRow): string {
+  const a = s.resource.attributes.find((kv) => kv.key === 'service.name');
+  return a !== undefined && a.value.type === 'string' ? a.value.value : '';
+}
+function spanOk(s: SpanRow, q: TraceSearchQuery): boolean {
+  const p = q.predicate;
+  if (s.startTimeUnixNano < q.startNs || s.startTimeUnixNano >= q.endNs) return false;
+  if (p.name !== undefined && s.name !== p.name) return false;
+  if (p.service !== undefined && service(s) !== p.service) return false;
+  if (p.status !== undefined && s.status.code !== p.status) return false;
+  for (const [k, v] of p.attrs ?? []) {
+    const has = [...s.attributes, ...s.resource.attributes].some((kv) => kv.key === k && strOf(kv.value) === v);
+    if (!has) return false;
+  }
+  return true;
+}
+
+/** referenceSearch answers q over raw spans: every trace with a matching span and passing the trace filters, then `limit` by latest matching start. */
+function referenceSearch(spans: readonly SpanRow[], q: TraceSearchQuery): { id: string; start: bigint; matched: number; root: string }[] {
+  const byTrace = new Map<string, SpanRow[]>();
+  for (const s of spans) byTrace.set(hex(s.traceId), [...(byTrace.get(hex(s.traceId)) ?? []), s]);
+  const hits: { id: string; last: bigint; start: bigint; matched: number; root: string }[] = [];
+  for (const [id, all] of byTrace) {
+    const matching = all.filter((s) => spanOk(s, q));
+    if (matching.length === 0) continue;
+    let start = all[0]!.startTimeUnixNano;
+    let end = 0n;
+    for (const s of all) {
+      if (s.startTimeUnixNano < start) start = s.startTimeUnixNano;
+      if (s.endTimeUnixNano > end) end = s.endTimeUnixNano;
+    }
+    const root = all.filter((s) => s.parentSpanId.length === 0).sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1))[0];
+    const d = end - start;
+    if (q.minTraceDurationNs !== undefined && d < q.minTraceDurationNs) continue;
+    if (q.maxTraceDurationNs !== undefined && d > q.maxTraceDurationNs) continue;
+    if (q.rootService !== undefined && (root === undefined || service(root) !== q.rootService)) continue;
+    if (q.rootName !== undefined && (root === undefined || root.name !== q.rootName)) continue;
+    let last = 0n;
+    for (const s of matching) if (s.startTimeUnixNano > last) last = s.startTimeUnixNano;
+    hits.push({ id, last, start, matched: matching.length, root: root === undefined ? ROOT_NOT_RECEIVED : service(root) });
+  }
+  return hits
+    .sort((a, b) => (a.last !== b.last ? (a.last > b.last ? -1 : 1) : a.id < b.id ? -1 : 1))
+    .slice(0, q.limit)
+    .map(({ id, start, matched, root }) => ({ id, start, matched, root }))
+    .sort((a, b) => (a.start !== b.start ? (a.start > b.start ? -1 : 1) : a.id < b.id ? -1 : 1));
+}
+
+function randomQuery(rand: SeededRand, spans: readonly SpanRow[]): TraceSearchQuery {
+  const s = spans[rand.intn(spans.length)]!;
+  const minStart = spans.reduce((m, x) => (x.startTimeUnixNano < m ? x.startTimeUnixNano : m), s.startTimeUnixNano);
+  const wide = rand.intn(3) !== 0;
+  const startNs = wide ? minStart : s.startTimeUnixNano - BigInt(rand.intn(30_000)) * 1_000_000n;
+  const endNs = wide ? (1n << 63n) : s.startTimeUnixNano + BigInt(1 + rand.intn(30_000)) * 1_000_000n;
+  const attrs: [string, string][] = [];
+  const pick = rand.intn(8);
+  const pred: { name?: string; service?: string; status?: StatusCode; attrs?: [string, string][] } = {};
+  if (pick & 1) pred.name = s.name;
+  if (pick & 2) pred.service = service(s);
+  if (pick & 4) {
+    const kv = s.attributes[rand.intn(s.attributes.length)]!;
+    attrs.push([kv.key, strOf(kv.value) ?? '']);
+  }
+  if (rand.intn(4) === 0) attrs.push(['http.method', ['GET', 'POST', 'PUT'][rand.intn(3)]!]);
+  if (rand.intn(6) === 0) pred.status = 2;
+  if (attrs.length > 0) pred.attrs = attrs;
+  const q: TraceSearchQuery = {
+    startNs,
+    endNs,
+    predicate: pred,
+    limit: [1, 3, 20, 1000][rand.intn(4)]!,
+    spss: 1 + rand.intn(5),
+    ...(rand.intn(4) === 0 ? { minTraceDurationNs: BigInt(rand.intn(2_000_000)) } : {}),
+    ...(rand.intn(6) === 0 ? { maxTraceDurationNs: BigInt(rand.intn(200_000_000)) } : {}),
+    ...(rand.intn(6) === 0 ? { rootService: service(s) } : {}),
+  };
+  return q;
+}
+
+function summary(a: ShardSearchAnswer): { id: string; start: bigint; matched: number; root: string }[] {
+  return a.traces.map((x) => ({ id: hex(x.traceId), start: x.startNs, matched: x.matched, root: x.rootServiceName }));
+}
+
+t.test('searchShard equals the naive reference on random queries over head and blocks', async (t) => {
+  const rand = new SeededRand(SEED);
+  const spans = realisticSpans(rand, 400, TENANT);
+  // Drop some roots so "<root span not yet received>" occurs.
+  const kept = spans.filter((s, i) => s.parentSpanId.length !== 0 || i % 7 !== 0);
+  const { store, db } = await storeWith(t, kept, 5);
+  let nonEmpty = 0;
+  for (let i = 0; i < 120; i++) {
+    const q = randomQuery(rand, kept);
+    const got = await searchShard(store, db, TENANT, q, () => false);
+    const want = referenceSearch(kept, q);
+    t.same(summary(await searchShard(store, db, TENANT, { ...q, fullScan: true }, () => false)), want, `query ${i} as a full scan`);
+    if (want.length > 0) nonEmpty++;
+    t.same(summary(got), want, `query ${i} (reproduce: OTLPDB_SEARCH_SEED=${SEED}): ${JSON.stringify(q, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
+    t.equal(got.partial, false);
+    for (const tr of got.traces) t.ok(tr.spans.length <= q.spss && tr.spans.length <= tr.matched, 'span sets hold at most spss spans');
+  }
+  t.ok(nonEmpty > 40, `most random queries find traces (${nonEmpty})`);
+  t.ok(kept.some((s) => s.parentSpanId.length === 0), 'roots exist');
+});
+
+t.test('another tenant sees nothing', async (t) => {
+  const rand = new SeededRand(SEED + 1);
+  const spans = realisticSpans(rand, 50, TENANT);
+  const { store, db } = await storeWith(t, spans, 2);
+  const q: TraceSearchQuery = { startNs: 0n, endNs: 1n << 63n, predicate: {}, limit: 1000, spss: 3 };
+  t.equal((await searchShard(store, db, TENANT, q, () => false)).traces.length, 50);
+  t.equal((await searchShard(store, db, 'other', q, () => false)).traces.length, 0);
+});
+
+t.test('bounds and an expired deadline answer partial, never more than the limit', async (t) => {
+  const rand = new SeededRand(SEED + 2);
+  const spans = realisticSpans(rand, 100, TENANT);
+  const { store, db } = await storeWith(t, spans, 3);
+  const q: TraceSearchQuery = { startNs: 0n, endNs: 1n << 63n, predicate: {}, limit: 1000, spss: 3 };
+  const byTraces = await searchShard(store, db, TENANT, q, () => false, { candidateSpansMax: 1_000_000, candidateTracesMax: 10, tracesFetchedMax: 1000 });
+  t.equal(byTraces.partial, true);
+  t.equal(byTraces.traces.length, 10);
+  const bySpans = await searchShard(store, db, TENANT, q, () => false, { candidateSpansMax: 5, candidateTracesMax: 1000, tracesFetchedMax: 1000 });
+  t.equal(bySpans.partial, true);
+  const byFetch = await searchShard(store, db, TENANT, { ...q, minTraceDurationNs: 1n << 62n }, () => false, { candidateSpansMax: 1_000_000, candidateTracesMax: 1000, tracesFetchedMax: 7 });
+  t.equal(byFetch.partial, true);
+  t.equal(byFetch.inspectedTraces, 7);
+  t.equal(byFetch.traces.length, 0);
+  const expired = await searchShard(store, db, TENANT, q, () => true);
+  t.equal(expired.partial, true);
+  t.equal(expired.traces.length, 0);
+});
+
+t.test('the differential test catches a planted bug (a reference that ignores the trace filters disagrees)', async (t) => {
+  const rand = new SeededRand(SEED + 3);
+  const spans = realisticSpans(rand, 60, TENANT);
+  const { store, db } = await storeWith(t, spans, 2);
+  const q: TraceSearchQuery = { startNs: 0n, endNs: 1n << 63n, predicate: {}, limit: 1000, spss: 3, minTraceDurationNs: 3_000_000n };
+  const got = summary(await searchShard(store, db, TENANT, q, () => false));
+  const buggy = referenceSearch(spans, { ...q, minTraceDurationNs: undefined } as unknown as TraceSearchQuery);
+  t.not(JSON.stringify(got, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)), JSON.stringify(buggy, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
+  t.same(got, referenceSearch(spans, q));
+});

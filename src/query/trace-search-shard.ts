@@ -1,0 +1,223 @@
+/**
+ * trace-search-shard.ts — the shard part of a trace search (DESIGN.md §7
+ * step 2): on one shard replica, find the traces whose spans match a
+ * TraceSearchQuery and summarise each the way Tempo's search answers.
+ *
+ * A trace lives in one shard (DESIGN.md §4), so everything trace-level
+ * (root span, trace duration, the spans of a span set) is decided here and
+ * the coordinator only merges. Steps:
+ *
+ *  1. candidates: TraceStore.searchSpans with the query's span predicate
+ *     over [startNs, endNs) — postings, blooms and time pruning do the work —
+ *     grouped by trace, each with the start of its latest matching span;
+ *  2. the candidates newest first (latest matching span start descending,
+ *     trace id ascending), each read whole (traceById) and summarised:
+ *     trace-level filters (root service, root name, trace duration), then
+ *     its matching spans (latest versions) as one span set;
+ *  3. at most `limit` summaries.
+ *
+ * Every stage is bounded (TraceSearchLimits: candidate spans, candidate
+ * traces, traces read, the deadline); a stage stopped by a bound marks the
+ * answer `partial` instead of growing or failing.
+ *
+ * Ordering note: a shard keeps the `limit` traces whose matching spans
+ * started last; the coordinator then orders every shard's traces by trace
+ * start. With a trace-level filter that rejects candidates, the traces read
+ * are bounded by tracesFetchedMax.
+ */
+import { assert } from '../errors.js';
+import { TraceSearchLimits as L } from '../limits.js';
+import type { AnyValue, SpanRow } from '../storage/rows.js';
+import type { KvRead } from '../storage/shard/shard-db.js';
+import type { ScanStats } from '../storage/shard/signal-store.js';
+import { newScanStats } from '../storage/shard/signal-store.js';
+import { serviceOf } from '../storage/traces/span-block.js';
+import { attrIndexValue } from '../storage/traces/span-index.js';
+import type { TraceStore } from '../storage/traces/trace-store.js';
+import { spanMatches } from '../storage/traces/trace-store.js';
+import type { TraceSearchQuery } from './search-params.js';
+
+/** ROOT_NOT_RECEIVED is Tempo's root service name of a trace whose root span is not stored. */
+export const ROOT_NOT_RECEIVED = '<root span not yet received>';
+
+/** MatchedSpan is one span of a span set. */
+export interface MatchedSpan {
+  readonly spanId: Uint8Array;
+  readonly name: string;
+  readonly startNs: bigint;
+  readonly durationNs: bigint;
+  /** attributes are the span's values of `service.name` and of the query's attribute keys (span first, then resource). */
+  readonly attributes: readonly { readonly key: string; readonly value: AnyValue }[];
+}
+
+/** TraceSummary is one trace of a search answer. */
+export interface TraceSummary {
+  readonly traceId: Uint8Array;
+  readonly rootServiceName: string;
+  readonly rootTraceName: string;
+  readonly startNs: bigint;
+  readonly durationNs: bigint;
+  /** matched is how many spans of the trace matched; spans lists at most spss of them, by start time. */
+  readonly matched: number;
+  readonly spans: readonly MatchedSpan[];
+}
+
+/** ShardSearchAnswer is one shard's part of a search. */
+export interface ShardSearchAnswer {
+  readonly traces: TraceSummary[];
+  /** partial says a bound (candidates, traces read, deadline) stopped the shard before it saw everything. */
+  readonly partial: boolean;
+  /** inspectedTraces counts the traces read whole; inspectedSpans the spans that matched the span predicate. */
+  readonly inspectedTraces: number;
+  readonly inspectedSpans: number;
+  readonly stats: ScanStats;
+}
+
+/** ShardSearchBounds overrides TraceSearchLimits for tests (smaller bounds reach `partial` quickly). */
+export interface ShardSearchBounds {
+  readonly candidateSpansMax: number;
+  readonly candidateTracesMax: number;
+  readonly tracesFetchedMax: number;
+}
+
+const DEFAULT_BOUNDS: ShardSearchBounds = {
+  candidateSpansMax: L.candidateSpansMax,
+  candidateTracesMax: L.candidateTracesMax,
+  tracesFetchedMax: L.tracesFetchedMax,
+};
+
+function addStats(into: ScanStats, from: ScanStats): void {
+  into.blocksScanned += from.blocksScanned;
+  into.blocksPrunedTime += from.blocksPrunedTime;
+  into.blocksPrunedBloom += from.blocksPrunedBloom;
+  into.blocksPrunedIndex += from.blocksPrunedIndex;
+  into.bytesRead += from.bytesRead;
+  into.headRowsScanned += from.headRowsScanned;
+}
+
+function hexOf(id: Uint8Array): string {
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
+}
+
+/** compareSummaries orders traces newest first (trace start descending), then by trace id, for a deterministic merge. */
+export function compareSummaries(a: Pick<TraceSummary, 'startNs' | 'traceId'>, b: Pick<TraceSummary, 'startNs' | 'traceId'>): number {
+  if (a.startNs !== b.startNs) return a.startNs > b.startNs ? -1 : 1;
+  const ha = hexOf(a.traceId);
+  const hb = hexOf(b.traceId);
+  return ha < hb ? -1 : ha > hb ? 1 : 0;
+}
+
+function selectedAttributes(s: SpanRow, q: TraceSearchQuery): MatchedSpan['attributes'] {
+  const keys = ['service.name', ...(q.predicate.attrs ?? []).map(([k]) => k)];
+  const out: { key: string; value: AnyValue }[] = [];
+  const seen = new Set<string>();
+  for (const key of keys) {
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const own = key === 'service.name' ? undefined : s.attributes.find((kv) => kv.key === key);
+    const kv = own ?? s.resource.attributes.find((r) => r.key === key);
+    if (kv !== undefined && attrIndexValue(kv.value) !== undefined) out.push({ key, value: kv.value });
+  }
+  return out;
+}
+
+/**
+ * summarizeTrace is the search's view of one whole trace, or null when the
+ * trace fails a trace-level filter or none of its spans matches.
+ */
+export function summarizeTrace(spans: readonly SpanRow[], q: TraceSearchQuery): TraceSummary | null {
+  if (spans.length === 0) return null;
+  let start = (spans[0] as SpanRow).startTimeUnixNano;
+  let end = (spans[0] as SpanRow).endTimeUnixNano;
+  let root: SpanRow | null = null;
+  for (const s of spans) {
+    if (s.startTimeUnixNano < start) start = s.startTimeUnixNano;
+    if (s.endTimeUnixNano > end) end = s.endTimeUnixNano;
+    if (s.parentSpanId.length === 0 && (root === null || s.startTimeUnixNano < root.startTimeUnixNano)) root = s;
+  }
+  const durationNs = end > start ? end - start : 0n;
+  if (q.minTraceDurationNs !== undefined && durationNs < q.minTraceDurationNs) return null;
+  if (q.maxTraceDurationNs !== undefined && durationNs > q.maxTraceDurationNs) return null;
+  const rootServiceName = root === null ? ROOT_NOT_RECEIVED : serviceOf(root.resource);
+  const rootTraceName = root === null ? '' : root.name;
+  if (q.rootService !== undefined && (root === null || rootServiceName !== q.rootService)) return null;
+  if (q.rootName !== undefined && (root === null || rootTraceName !== q.rootName)) return null;
+  const matching = spans.filter((s) => spanMatches(s, q.predicate, q.startNs, q.endNs));
+  if (matching.length === 0) return null;
+  matching.sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : a.startTimeUnixNano > b.startTimeUnixNano ? 1 : 0));
+  const listed = matching.slice(0, q.spss).map((s) => ({
+    spanId: s.spanId,
+    name: s.name,
+    startNs: s.startTimeUnixNano,
+    durationNs: s.endTimeUnixNano > s.startTimeUnixNano ? s.endTimeUnixNano - s.startTimeUnixNano : 0n,
+    attributes: selectedAttributes(s, q),
+  }));
+  return { traceId: (spans[0] as SpanRow).traceId, rootServiceName, rootTraceName, startNs: start, durationNs, matched: matching.length, spans: listed };
+}
+
+/**
+ * searchShard runs the shard part of `q` for `tenant` on one replica's
+ * pinned read (store and kv from ShardStateMachine.acquireRead). `expired`
+ * says the caller's deadline passed: the shard then stops and answers
+ * partial.
+ */
+export async function searchShard(
+  store: TraceStore,
+  kv: KvRead,
+  tenant: string,
+  q: TraceSearchQuery,
+  expired: () => boolean,
+  bounds: ShardSearchBounds = DEFAULT_BOUNDS,
+): Promise<ShardSearchAnswer> {
+  assert(q.limit >= 1 && q.spss >= 1, 'searchShard limit and spss >= 1');
+  assert(bounds.candidateSpansMax >= 1 && bounds.candidateTracesMax >= 1 && bounds.tracesFetchedMax >= 1, 'searchShard bounds >= 1');
+  const stats = newScanStats();
+  let partial = false;
+  let inspectedSpans = 0;
+  let spansRead = 0;
+  const candidates = new Map<string, { traceId: Uint8Array; lastStartNs: bigint }>();
+  // A full scan asks the store for every span of the range and tests the predicate here.
+  const storePredicate = q.fullScan === true ? {} : q.predicate;
+  scan: for await (const batch of store.searchSpans(kv, tenant, { startNs: q.startNs, endNs: q.endNs, predicate: storePredicate, limit: bounds.candidateSpansMax }, stats)) {
+    for (const s of batch) {
+      spansRead++;
+      if (q.fullScan === true && !spanMatches(s, q.predicate, q.startNs, q.endNs)) continue;
+      inspectedSpans++;
+      const key = hexOf(s.traceId);
+      const c = candidates.get(key);
+      if (c === undefined) {
+        if (candidates.size >= bounds.candidateTracesMax) {
+          partial = true;
+          break scan;
+        }
+        candidates.set(key, { traceId: s.traceId, lastStartNs: s.startTimeUnixNano });
+      } else if (s.startTimeUnixNano > c.lastStartNs) {
+        c.lastStartNs = s.startTimeUnixNano;
+      }
+    }
+    if (expired()) {
+      partial = true;
+      break;
+    }
+  }
+  if (spansRead >= bounds.candidateSpansMax) partial = true;
+  const ordered = [...candidates.entries()].sort(([ka, a], [kb, b]) => (a.lastStartNs !== b.lastStartNs ? (a.lastStartNs > b.lastStartNs ? -1 : 1) : ka < kb ? -1 : 1));
+  const traces: TraceSummary[] = [];
+  let inspectedTraces = 0;
+  for (const [, c] of ordered) {
+    if (traces.length >= q.limit) break;
+    if (inspectedTraces >= bounds.tracesFetchedMax || expired()) {
+      partial = true;
+      break;
+    }
+    const t = await store.traceById(kv, tenant, c.traceId);
+    inspectedTraces++;
+    addStats(stats, t.stats);
+    if (t.truncated) partial = true;
+    const summary = summarizeTrace(t.spans, q);
+    if (summary !== null) traces.push(summary);
+  }
+  traces.sort(compareSummaries);
+  assert(traces.length <= q.limit, 'a shard answers at most limit traces');
+  return { traces, partial, inspectedTraces, inspectedSpans, stats };
+}
