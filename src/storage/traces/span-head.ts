@@ -150,6 +150,8 @@ export class SpanHead {
   #slotEndNs32: Uint32Array = new Uint32Array(0);
   /** #table maps (trace, span id) to slot + 1; its length is a power of two, at least twice the slots. */
   #table: Int32Array = new Int32Array(TraceStoreLimits.headTableSlotsMin);
+  /** #missAt is the empty table position of #find's last miss (NONE once used or stale). */
+  #missAt = NONE;
   #columnBytes = 0;
   #estimateSum = 0;
 
@@ -427,14 +429,21 @@ export class SpanHead {
     return Math.imul(h, 0x27d4eb2f) ^ (h >>> 16);
   }
 
-  /** #find is the slot of (trace t, the span id at id[at, at + 8)), or -1. */
+  /**
+   * #find is the slot of (trace t, the span id at id[at, at + 8)), or -1; a
+   * miss leaves the empty table position it stopped at in #missAt, where
+   * #newSlot puts the new slot unless the table grows first.
+   */
   #find(t: number, id: Uint8Array, at: number): number {
     const table = this.#table;
     const mask = table.length - 1;
     const ids = this.#slotSpanIds;
     for (let i = this.#hash(t, id, at) & mask; ; i = (i + 1) & mask) {
       const v = table[i] as number;
-      if (v === 0) return NONE;
+      if (v === 0) {
+        this.#missAt = i;
+        return NONE;
+      }
       const s = v - 1;
       if (this.#slotTrace[s] !== t) continue;
       const o = s * SPAN_ID_BYTES;
@@ -447,11 +456,16 @@ export class SpanHead {
     }
   }
 
+  /** #newSlot adds (trace t, the span id at id[at, at + 8)) right after #find missed it. */
   #newSlot(t: number, id: Uint8Array, at: number): number {
     const s = this.#slots;
     assert(s < 0x7fff_ffff, 'slot numbers fit an int32');
     if (s >= this.#slotTrace.length) this.#growSlots(2 * this.#slotTrace.length);
-    if (2 * (s + 1) > this.#table.length) this.#rehash(2 * this.#table.length);
+    let missAt = this.#missAt;
+    if (2 * (s + 1) > this.#table.length) {
+      this.#rehash(2 * this.#table.length);
+      missAt = NONE;
+    }
     this.#slots = s + 1;
     this.#slotTrace[s] = t;
     this.#slotNext[s] = NONE;
@@ -461,7 +475,12 @@ export class SpanHead {
     if (last === NONE) this.#traceFirst[t] = s;
     else this.#slotNext[last] = s;
     this.#traceLast[t] = s;
-    this.#insert(s);
+    if (missAt === NONE) this.#insert(s);
+    else {
+      assert(this.#table[missAt] === 0, 'the position #find stopped at is still empty');
+      this.#table[missAt] = s + 1;
+    }
+    this.#missAt = NONE;
     return s;
   }
 
