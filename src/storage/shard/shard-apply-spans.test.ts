@@ -120,7 +120,7 @@ async function dump(sm: ShardStateMachine): Promise<string[]> {
     for await (const page of read.kv.pages({})) for (const e of page) out.push(`${Buffer.from(e.key).toString('hex')}=${Buffer.from(e.value).toString('hex')}`);
     return out;
   } finally {
-    read.release();
+    await read.release();
   }
 }
 
@@ -136,7 +136,7 @@ async function headSearch(sm: ShardStateMachine, store: TraceStore, tenant: stri
     }
     return out;
   } finally {
-    read.release();
+    await read.release();
   }
 }
 
