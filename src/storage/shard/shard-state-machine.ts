@@ -76,6 +76,7 @@ import type { IdempotencyWindowOptions } from '../idempotency.js';
 import type { LogRow, MetricPointRow, SpanRow } from '../rows.js';
 import { decodeShardEntry } from '../shard-entry.js';
 import { MetricEntryColumns, decodeMetricEntry, hasAddColumns } from '../metric-entry.js';
+import { SpanEntryColumns, decodeSpanEntry, hasAddSpanColumns } from '../span-entry.js';
 import { KvWriteBatch, ShardDb } from './shard-db.js';
 import type { KvView } from './shard-db.js';
 import {
@@ -190,6 +191,8 @@ export class ShardStateMachine implements DurableStateMachine {
   #window: IdempotencyWindow;
   /** #metricColumns is reused by every points-only entry this replica applies (#applyMetricColumns). */
   readonly #metricColumns = new MetricEntryColumns();
+  /** #spanColumns is reused by every spans-only entry this replica applies (#applySpanColumns). */
+  readonly #spanColumns = new SpanEntryColumns();
   #applied = 0;
   #durable = 0;
   #flushes = 0;
@@ -269,7 +272,7 @@ export class ShardStateMachine implements DurableStateMachine {
   }
 
   #applyEntry(data: Uint8Array): ShardApplyResult {
-    const columnar = this.#applyMetricColumns(data);
+    const columnar = this.#applyMetricColumns(data) ?? this.#applySpanColumns(data);
     if (columnar !== null) return columnar;
     const zero = { accepted: 0, refused: 0 };
     let entry;
@@ -334,6 +337,40 @@ export class ShardStateMachine implements DurableStateMachine {
     this.#headSinceMs ??= this.#o.nowMs();
     c.release();
     return { duplicate: false, invalid: null, spans: zero, points: { accepted: r.accepted, refused: r.refused }, logs: zero, refusals };
+  }
+
+  /**
+   * #applySpanColumns applies a spans-only entry through the traces store's
+   * columnar path (span-entry.ts: the entry checked from its bytes into the
+   * columns the span head keeps; the same result and head state as the rows
+   * path, without a SpanRow per span), or returns null when the entry is not
+   * one that path takes: #applyEntry then decodes it with decodeShardEntry,
+   * which also reports any defect.
+   */
+  #applySpanColumns(data: Uint8Array): ShardApplyResult | null {
+    const traces = this.#stores.traces;
+    if (!hasAddSpanColumns(traces)) return null;
+    const c = this.#spanColumns;
+    if (!decodeSpanEntry(data, c)) return null;
+    const zero = { accepted: 0, refused: 0 };
+    this.#window.expire(c.leaderTimeMs);
+    if (this.#window.seen(c.idempotencyKey, c.part)) {
+      c.release();
+      return { duplicate: true, invalid: null, spans: zero, points: zero, logs: zero, refusals: [] };
+    }
+    const t = c.leaderTimeMs;
+    const n = c.count;
+    const r = traces.addSpanColumns(c, t);
+    assert(r.accepted + r.refused === n, 'every span is accepted or refused');
+    const refusals: ApplyRefusal[] = [];
+    for (const f of r.refusals) {
+      if (refusals.length >= ShardLimits.refusalsPerResultMax) break;
+      refusals.push({ signal: 'traces', row: f.row, code: f.code, reason: f.reason });
+    }
+    this.#window.remember(c.idempotencyKey, c.part, t);
+    this.#headSinceMs ??= this.#o.nowMs();
+    c.release();
+    return { duplicate: false, invalid: null, spans: { accepted: r.accepted, refused: r.refused }, points: zero, logs: zero, refusals };
   }
 
   appliedIndex(): number {

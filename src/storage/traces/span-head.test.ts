@@ -6,6 +6,7 @@ import { decodeShardEntry, encodeShardEntry, SHARD_ENTRY_VERSION } from '../shar
 import { canon, codeOf } from '../storage-test-util.js';
 import { EntrySpanRanges, locateEntrySpans } from './entry-spans.js';
 import { SpanHead } from './span-head.js';
+import { SpanEntryColumns } from '../span-entry.js';
 import { estimateSpanBytes } from './trace-store.js';
 import { realisticSpans } from './traces-test-util.js';
 
@@ -28,9 +29,10 @@ function entryOf(tenant: string, spans: readonly SpanRow[], extra: Partial<{ poi
 /** keep adds an entry's spans to a head as TraceStore.addEntry does. */
 function keep(head: SpanHead, bytes: Uint8Array): { rows: readonly SpanRow[] } {
   const rows = decodeShardEntry(bytes).spans;
-  const ranges = new EntrySpanRanges();
-  locateEntrySpans(bytes, rows.length, ranges);
-  head.add(rows, bytes, ranges, Uint32Array.from(rows, estimateSpanBytes));
+  const c = new SpanEntryColumns();
+  locateEntrySpans(bytes, rows.length, c);
+  rows.forEach((s, i) => c.setRow(i, s));
+  head.add(bytes, c);
   return { rows };
 }
 

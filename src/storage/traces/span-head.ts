@@ -55,7 +55,7 @@ import type { RowContext } from '../row-wire.js';
 import type { SpanRow } from '../rows.js';
 import { SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
 import { WireReader } from '../wire-reader.js';
-import type { EntrySpanRanges } from './entry-spans.js';
+import type { SpanEntryColumns } from '../span-entry.js';
 import { unpackRange } from './entry-spans.js';
 
 const NONE = -1;
@@ -70,6 +70,23 @@ export function idKey(id: Uint8Array): string {
   const b = id as unknown as number[]; // In bounds below: the lengths are checked first.
   if (id.length === SPAN_ID_BYTES) return String.fromCharCode(b[0] as number, b[1] as number, b[2] as number, b[3] as number, b[4] as number, b[5] as number, b[6] as number, b[7] as number);
   return String.fromCharCode.apply(null, b);
+}
+
+/** traceKeyAt is idKey of the trace id at ids[at, at + 16), without a view of it. */
+function traceKeyAt(ids: Uint8Array, at: number): string {
+  const b = ids;
+  return String.fromCharCode(
+    b[at] as number, b[at + 1] as number, b[at + 2] as number, b[at + 3] as number,
+    b[at + 4] as number, b[at + 5] as number, b[at + 6] as number, b[at + 7] as number,
+    b[at + 8] as number, b[at + 9] as number, b[at + 10] as number, b[at + 11] as number,
+    b[at + 12] as number, b[at + 13] as number, b[at + 14] as number, b[at + 15] as number,
+  );
+}
+
+/** sameId says whether a[ai, ai + n) equals b[bi, bi + n). */
+function sameId(a: Uint8Array, ai: number, b: Uint8Array, bi: number, n: number): boolean {
+  for (let k = 0; k < n; k++) if (a[ai + k] !== b[bi + k]) return false;
+  return true;
 }
 
 function growI32(a: Int32Array, n: number): Int32Array {
@@ -128,8 +145,13 @@ export class SpanHead {
   #slotSpanIds: Uint8Array = new Uint8Array(0);
   #slotStartNs: BigUint64Array = new BigUint64Array(0);
   #slotEndNs: BigUint64Array = new BigUint64Array(0);
+  /** #slotStartNs32 and #slotEndNs32 alias the two time columns as 32-bit halves (add copies through them). */
+  #slotStartNs32: Uint32Array = new Uint32Array(0);
+  #slotEndNs32: Uint32Array = new Uint32Array(0);
   /** #table maps (trace, span id) to slot + 1; its length is a power of two, at least twice the slots. */
   #table: Int32Array = new Int32Array(TraceStoreLimits.headTableSlotsMin);
+  /** #missAt is the empty table position of #find's last miss (NONE once used or stale). */
+  #missAt = NONE;
   #columnBytes = 0;
   #estimateSum = 0;
 
@@ -168,53 +190,56 @@ export class SpanHead {
 
   /**
    * add keeps the spans of one entry: `entry` is the entry's bytes (copied
-   * here: the head keeps no reference to them), `ranges` where its context
-   * and spans are (locateEntrySpans), `rows` the spans decodeShardEntry read
-   * from it, in order, and `estimates[i]` estimateSpanBytes(rows[i]).
+   * here: the head keeps no reference to them) and `c` its context and span
+   * ranges with each span's columns (span-entry.ts: filled by decodeSpanEntry
+   * from the bytes, or by TraceStore.addEntry from decoded rows).
    */
-  add(rows: readonly SpanRow[], entry: Uint8Array, ranges: EntrySpanRanges, estimates: Uint32Array): void {
-    assert(rows.length === ranges.count && rows.length > 0, 'one range per row, at least one row');
-    const from = ranges.contextStart;
-    const to = ranges.spanEnds[ranges.count - 1] as number;
-    assert(from < ranges.contextEnd && ranges.contextEnd < to && to <= entry.length, 'the ranges lie in the entry');
+  add(entry: Uint8Array, c: SpanEntryColumns): void {
+    const n = c.count;
+    assert(n > 0, 'at least one span');
+    const from = c.contextStart;
+    const to = c.spanEnds[n - 1] as number;
+    assert(from < c.contextEnd && c.contextEnd < to && to <= entry.length, 'the ranges lie in the entry');
     const e = this.#entrySlab.length;
     assert(e < 0x7fff_ffff, 'entry numbers fit an int32');
     const base = this.#place(entry, from, to);
     const region = this.#slab;
     // Offsets below are in the slab: entry offset - from + base.
     const shift = base - from;
-    const contextEnd = ranges.contextEnd + shift;
+    const contextEnd = c.contextEnd + shift;
     this.#entrySlab.push(this.#slabs.length - 1);
     this.#entryBase.push(base);
-    this.#entryScopesAt.push(ranges.scopesStart + shift);
+    this.#entryScopesAt.push(c.scopesStart + shift);
     this.#entryContextEnd.push(contextEnd);
     this.#entryCrc.push(crc32c(region, base, contextEnd));
-    let lastTraceId: Uint8Array | null = null;
+    const traceIds = c.traceIds;
+    const spanIds = c.spanIds;
+    const start32 = c.startNs32;
+    const end32 = c.endNs32;
     let t = NONE;
-    for (let i = 0; i < rows.length; i++) {
-      const s = rows[i] as SpanRow;
-      assert(s.traceId.length === TRACE_ID_BYTES, 'trace id is 16 bytes');
-      assert(s.spanId.length === SPAN_ID_BYTES, 'span id is 8 bytes');
-      // decodeShardEntry gives consecutive spans of one trace the same traceId array: the trace is looked up once per run.
-      if (s.traceId !== lastTraceId) {
-        t = this.#trace(s.traceId);
-        lastTraceId = s.traceId;
-      }
-      const start = (ranges.spanStarts[i] as number) + shift;
-      const end = (ranges.spanEnds[i] as number) + shift;
+    for (let i = 0; i < n; i++) {
+      const ta = i * TRACE_ID_BYTES;
+      // Consecutive spans of one trace (the usual order) look the trace up once per run.
+      if (i === 0 || !sameId(traceIds, ta, traceIds, ta - TRACE_ID_BYTES, TRACE_ID_BYTES)) t = this.#trace(traceIds, ta);
+      const start = (c.spanStarts[i] as number) + shift;
+      const end = (c.spanEnds[i] as number) + shift;
       assert(start >= contextEnd && start < end && end <= this.#slabAt, 'a span range lies in the copied bytes, after the context');
-      let slot = this.#find(t, s.spanId);
-      if (slot === NONE) slot = this.#newSlot(t, s.spanId);
+      const sa = i * SPAN_ID_BYTES;
+      let slot = this.#find(t, spanIds, sa);
+      if (slot === NONE) slot = this.#newSlot(t, spanIds, sa);
       else this.#estimateSum -= this.#slotEstimate[slot] as number;
-      const estimate = estimates[i] as number;
+      const estimate = c.estimates[i] as number;
       this.#slotEntry[slot] = e;
       this.#slotStart[slot] = start;
       this.#slotEnd[slot] = end;
       this.#slotCrc[slot] = crc32c(region, start, end);
       this.#slotEstimate[slot] = estimate;
-      this.#slotKindStatus[slot] = s.kind | (s.status.code << 4);
-      this.#slotStartNs[slot] = s.startTimeUnixNano;
-      this.#slotEndNs[slot] = s.endTimeUnixNano;
+      this.#slotKindStatus[slot] = c.kindStatus[i] as number;
+      // The times are copied as two 32-bit halves: the same 8 bytes, without a bigint per span.
+      this.#slotStartNs32[2 * slot] = start32[2 * i] as number;
+      this.#slotStartNs32[2 * slot + 1] = start32[2 * i + 1] as number;
+      this.#slotEndNs32[2 * slot] = end32[2 * i] as number;
+      this.#slotEndNs32[2 * slot + 1] = end32[2 * i + 1] as number;
       this.#estimateSum += estimate;
     }
     assert(this.#slots * 2 <= this.#table.length, 'the table stays at most half full');
@@ -252,7 +277,7 @@ export class SpanHead {
   /** slotOf is the slot of (trace key, span id), or -1. */
   slotOf(traceKey: string, spanId: Uint8Array): number {
     const t = this.#traceNos.get(traceKey);
-    return t === undefined ? NONE : this.#find(t, spanId);
+    return t === undefined ? NONE : this.#find(t, spanId, 0);
   }
 
   /** spanKey is idKey of a slot's span id. */
@@ -380,13 +405,15 @@ export class SpanHead {
   }
 
 
-  #trace(id: Uint8Array): number {
-    const key = idKey(id);
+  /** #trace is the number of the trace whose id is ids[at, at + 16), added when new. */
+  #trace(ids: Uint8Array, at: number): number {
+    const key = traceKeyAt(ids, at);
     const known = this.#traceNos.get(key);
     if (known !== undefined) return known;
     const t = this.#traceNos.size;
     if (t >= this.#traceFirst.length) this.#growTraces(2 * this.#traceFirst.length);
-    this.#traceIds.set(id, t * TRACE_ID_BYTES);
+    const col = this.#traceIds;
+    for (let k = 0; k < TRACE_ID_BYTES; k++) col[t * TRACE_ID_BYTES + k] = ids[at + k] as number;
     this.#traceFirst[t] = NONE;
     this.#traceLast[t] = NONE;
     this.#traceNos.set(key, t);
@@ -402,39 +429,58 @@ export class SpanHead {
     return Math.imul(h, 0x27d4eb2f) ^ (h >>> 16);
   }
 
-  #find(t: number, id: Uint8Array): number {
+  /**
+   * #find is the slot of (trace t, the span id at id[at, at + 8)), or -1; a
+   * miss leaves the empty table position it stopped at in #missAt, where
+   * #newSlot puts the new slot unless the table grows first.
+   */
+  #find(t: number, id: Uint8Array, at: number): number {
     const table = this.#table;
     const mask = table.length - 1;
     const ids = this.#slotSpanIds;
-    for (let i = this.#hash(t, id, 0) & mask; ; i = (i + 1) & mask) {
+    for (let i = this.#hash(t, id, at) & mask; ; i = (i + 1) & mask) {
       const v = table[i] as number;
-      if (v === 0) return NONE;
+      if (v === 0) {
+        this.#missAt = i;
+        return NONE;
+      }
       const s = v - 1;
       if (this.#slotTrace[s] !== t) continue;
       const o = s * SPAN_ID_BYTES;
       if (
-        ids[o] === id[0] && ids[o + 1] === id[1] && ids[o + 2] === id[2] && ids[o + 3] === id[3] &&
-        ids[o + 4] === id[4] && ids[o + 5] === id[5] && ids[o + 6] === id[6] && ids[o + 7] === id[7]
+        ids[o] === id[at] && ids[o + 1] === id[at + 1] && ids[o + 2] === id[at + 2] && ids[o + 3] === id[at + 3] &&
+        ids[o + 4] === id[at + 4] && ids[o + 5] === id[at + 5] && ids[o + 6] === id[at + 6] && ids[o + 7] === id[at + 7]
       ) {
         return s;
       }
     }
   }
 
-  #newSlot(t: number, id: Uint8Array): number {
+  /** #newSlot adds (trace t, the span id at id[at, at + 8)) right after #find missed it. */
+  #newSlot(t: number, id: Uint8Array, at: number): number {
     const s = this.#slots;
     assert(s < 0x7fff_ffff, 'slot numbers fit an int32');
     if (s >= this.#slotTrace.length) this.#growSlots(2 * this.#slotTrace.length);
-    if (2 * (s + 1) > this.#table.length) this.#rehash(2 * this.#table.length);
+    let missAt = this.#missAt;
+    if (2 * (s + 1) > this.#table.length) {
+      this.#rehash(2 * this.#table.length);
+      missAt = NONE;
+    }
     this.#slots = s + 1;
     this.#slotTrace[s] = t;
     this.#slotNext[s] = NONE;
-    this.#slotSpanIds.set(id, s * SPAN_ID_BYTES);
+    const col = this.#slotSpanIds;
+    for (let k = 0; k < SPAN_ID_BYTES; k++) col[s * SPAN_ID_BYTES + k] = id[at + k] as number;
     const last = this.#traceLast[t] as number;
     if (last === NONE) this.#traceFirst[t] = s;
     else this.#slotNext[last] = s;
     this.#traceLast[t] = s;
-    this.#insert(s);
+    if (missAt === NONE) this.#insert(s);
+    else {
+      assert(this.#table[missAt] === 0, 'the position #find stopped at is still empty');
+      this.#table[missAt] = s + 1;
+    }
+    this.#missAt = NONE;
     return s;
   }
 
@@ -472,6 +518,8 @@ export class SpanHead {
     this.#slotSpanIds = growU8(this.#slotSpanIds, n * SPAN_ID_BYTES);
     this.#slotStartNs = growU64(this.#slotStartNs, n);
     this.#slotEndNs = growU64(this.#slotEndNs, n);
+    this.#slotStartNs32 = new Uint32Array(this.#slotStartNs.buffer);
+    this.#slotEndNs32 = new Uint32Array(this.#slotEndNs.buffer);
     this.#columnBytes = this.#measureColumns();
   }
 

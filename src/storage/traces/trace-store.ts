@@ -80,7 +80,8 @@ import { corrupt } from '../codec/bits.js';
 import { decodeSpanRows, encodeSpanBlock, openSpanBlock, readBlockColumns, readTraceIds, serviceOf } from './span-block.js';
 import type { SpanPredicate } from './span-index.js';
 import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, querySpanBlock } from './span-index.js';
-import { EntrySpanRanges, locateEntrySpans } from './entry-spans.js';
+import { locateEntrySpans } from './entry-spans.js';
+import { SpanEntryColumns } from '../span-entry.js';
 import { SpanHead, idKey } from './span-head.js';
 import type { BlockMeta, BlockRef, TenantTraceStats } from './trace-keys.js';
 import {
@@ -138,25 +139,8 @@ export interface TraceResult {
   readonly stats: ScanStats;
 }
 
-/**
- * estimateSpanBytes is the memory estimate of one decoded span (SpanRow): a
- * fixed base (the row object, its ids, times), 2 bytes per UTF-16 unit of the
- * span's own strings, and a flat cost per attribute, event and link.
- * Resource and scope objects are shared by the spans of one request, so they
- * are not counted. A flush cuts blocks by it (StoreLimits.blockBytesTarget),
- * as it did when the head held rows, so the blocks written stay the same.
- * It is no longer the head's accounting: the head keeps span bytes, and
- * SpanHead.bytes() counts what it really holds (~279 B per realistic span
- * against this estimate's ~893 B; bench/apply).
- * NB: measured on bench/apply's realistic spans (heap snapshot, decoded rows
- * plus the old head's maps) a row-held span retained ~850 B; rows with many
- * distinct short attributes can retain more than estimated.
- */
-export function estimateSpanBytes(s: SpanRow): number {
-  const chars = s.name.length + s.traceState.length + s.status.message.length;
-  const items = s.attributes.length + s.events.length + s.links.length;
-  return TraceStoreLimits.headSpanBytesBase + TraceStoreLimits.headBytesPerChar * chars + TraceStoreLimits.headBytesPerItem * items;
-}
+/** estimateSpanBytes lives with the span columns (span-entry.ts), which compute it from entry bytes too; re-exported for the store's callers. */
+export { estimateSpanBytes } from '../span-entry.js';
 
 function hasAttr(list: SpanRow['attributes'], key: string, value: string): boolean {
   for (const kv of list) if (kv.key === key && attrIndexValue(kv.value) === value) return true;
@@ -226,9 +210,8 @@ export class TraceStore implements SignalStore<SpanRow> {
   #pending: Map<string, TenantTraceStats> | null = null;
   readonly #w = new ByteWriter();
   readonly #limits: TraceReadLimits;
-  /** #ranges and #estimates are addEntry's scratch, reused from entry to entry. */
-  readonly #ranges = new EntrySpanRanges();
-  #estimates = new Uint32Array(512);
+  /** #columns is addEntry's scratch (the rows' columns and ranges), reused from entry to entry. */
+  readonly #columns = new SpanEntryColumns();
 
   /** The constructor takes read limits below TraceStoreLimits' (tests reach truncation and batching with them). */
   constructor(limits: Partial<TraceReadLimits> = {}) {
@@ -294,21 +277,36 @@ export class TraceStore implements SignalStore<SpanRow> {
     const head = this.#tenantHead(tenant);
     if (rows.length === 0) return { accepted: 0, refused: 0, refusals: [] };
     // Rows arrive validated by decodeShardEntry: a mismatch here is a programmer error.
-    if (this.#estimates.length < rows.length) this.#estimates = new Uint32Array(Math.max(rows.length, 2 * this.#estimates.length));
+    const c = this.#columns;
+    locateEntrySpans(entryBytes, rows.length, c);
+    c.reserve(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const s = rows[i] as SpanRow;
       assert(s.tenant === tenant, 'a row belongs to the entry tenant');
-      this.#estimates[i] = estimateSpanBytes(s);
+      c.setRow(i, s);
     }
-    const r = this.#ranges;
-    locateEntrySpans(entryBytes, rows.length, r);
+    this.#keep(head, entryBytes, c);
+    return { accepted: rows.length, refused: 0, refusals: [] };
+  }
+
+  /**
+   * addSpanColumns is addEntry for a spans-only entry decodeSpanEntry (span-entry.ts)
+   * checked into columns: the same head state, without a SpanRow per span.
+   */
+  addSpanColumns(c: SpanEntryColumns, entryTimeMs: number): AddResult {
+    assert(Number.isFinite(entryTimeMs), 'entryTimeMs is a number');
+    assert(c.count > 0, 'decodeSpanEntry gives at least one span');
+    this.#keep(this.#tenantHead(c.tenant), c.bytes, c);
+    return { accepted: c.count, refused: 0, refusals: [] };
+  }
+
+  #keep(head: SpanHead, entryBytes: Uint8Array, c: SpanEntryColumns): void {
     const bytesBefore = head.bytes();
     const rowsBefore = head.spanCount;
-    head.add(rows, entryBytes, r, this.#estimates);
+    head.add(entryBytes, c);
     this.#headBytes += head.bytes() - bytesBefore;
     this.#headRows += head.spanCount - rowsBefore;
     assert(head.spanCount >= rowsBefore && head.bytes() > bytesBefore, 'a head only grows');
-    return { accepted: rows.length, refused: 0, refusals: [] };
   }
 
   #tenantHead(tenant: string): SpanHead {
