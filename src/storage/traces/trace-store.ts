@@ -75,11 +75,10 @@ import type {
   SignalStore,
 } from '../shard/signal-store.js';
 import { newScanStats } from '../shard/signal-store.js';
-import { bloomHas } from '../bloom.js';
 import { corrupt } from '../codec/bits.js';
 import { decodeSpanRows, encodeSpanBlock, openSpanBlock, readBlockColumns, readTraceIds, serviceOf } from './span-block.js';
 import type { SpanPredicate } from './span-index.js';
-import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, querySpanBlock } from './span-index.js';
+import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock } from './span-index.js';
 import { locateEntrySpans } from './entry-spans.js';
 import { SpanEntryColumns } from '../span-entry.js';
 import { SpanHead, idKey } from './span-head.js';
@@ -741,8 +740,11 @@ export class TraceStore implements SignalStore<SpanRow> {
         if (indexBytes === undefined) throw corrupt('a span block index named by its meta is missing', { tenant, ...ref });
         stats.bytesRead += indexBytes.length;
         const index = decodeSpanBlockIndex(indexBytes);
-        if (q.predicate.traceId !== undefined && !bloomHas(index.bloom, q.predicate.traceId)) {
-          stats.blocksPrunedBloom++;
+        // The index alone may rule the block out (a trace id or a skipped key's value its blooms lack, a term without postings): then the block is never read.
+        const excluded = indexExcludes(index, q.predicate);
+        if (excluded !== null) {
+          if (excluded === 'bloom') stats.blocksPrunedBloom++;
+          else stats.blocksPrunedIndex++;
           continue;
         }
         const blockBytes = await kv.get(blockKey(K.block, tenant, ref));
