@@ -243,17 +243,19 @@ class Evaluator {
       if (v !== undefined && (v.type === 'int' || v.type === 'float' || v.type === 'duration')) values.push(v);
     }
     if (values.length === 0) return undefined;
+    if (f.fn === 'min' || f.fn === 'max') {
+      // NaN has no order: min and max skip it (sum and avg do not, and become NaN).
+      const ordered = values.filter((v) => !(v.type === 'float' && Number.isNaN(v.value)));
+      if (ordered.length === 0) return undefined;
+      let best = ordered[0] as NumericValue;
+      for (const v of ordered.slice(1)) {
+        const order = compareNumeric(v.value, best.value);
+        if (order !== null && (f.fn === 'min' ? order < 0 : order > 0)) best = v;
+      }
+      return best;
+    }
     const allWhole = values.every((v) => v.type !== 'float');
     switch (f.fn) {
-      case 'min':
-      case 'max': {
-        let best = values[0] as NumericValue;
-        for (const v of values.slice(1)) {
-          const order = compareNumeric(v.value, best.value);
-          if (order !== null && (f.fn === 'min' ? order < 0 : order > 0)) best = v;
-        }
-        return best;
-      }
       case 'sum':
       case 'avg': {
         let sum: NumericValue;

@@ -337,7 +337,6 @@ export function tokenize(text: string): Token[] {
     }
     const mantissaEnd = i;
     if ((text[i] === 'e' || text[i] === 'E') && (isDigit(text[i + 1]) || ((text[i + 1] === '+' || text[i + 1] === '-') && isDigit(text[i + 2])))) {
-      isFloat = true;
       i += 2;
       while (isDigit(text[i])) i++;
       const value = Number(text.slice(start, i));
