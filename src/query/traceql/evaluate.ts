@@ -156,10 +156,14 @@ class Evaluator {
         switch (e.op) {
           case '&&':
             return a.spans.length > 0 && b.spans.length > 0 ? { spans: union(a.spans, b.spans), selects } : EMPTY;
-          case '||':
-            return { spans: union(a.spans, b.spans), selects };
-          default:
-            return { spans: this.#structural(e.op, a.spans, b.spans), selects };
+          case '||': {
+            const spans = union(a.spans, b.spans);
+            return spans.length > 0 ? { spans, selects } : EMPTY;
+          }
+          default: {
+            const spans = this.#structural(e.op, a.spans, b.spans);
+            return spans.length > 0 ? { spans, selects } : EMPTY;
+          }
         }
       }
     }

@@ -297,7 +297,8 @@ export function referenceEvaluate(query: Pipeline, spans: readonly SpanRow[]): R
         }
       }
     }
-    return { set, selects };
+    // An empty spanset carries no selected fields.
+    return { set, selects: set.size === 0 ? [] : selects };
   };
 
   const scalarPasses = (f: ScalarFilter, set: Set<number>): boolean => {

@@ -178,6 +178,38 @@ function randomLiteral(r: SeededRand): LiteralValue {
   }
 }
 
+/** typedLiteral picks a literal of the field's own type, so that comparisons often hold. */
+function typedLiteral(r: SeededRand, field: FieldRef): LiteralValue {
+  if (field.kind === 'attribute') {
+    return pick(r, [
+      { type: 'string', value: pick(r, STRINGS) },
+      { type: 'int', value: pick(r, [0n, 1n, 200n, 500n]) },
+      { type: 'float', value: pick(r, [0.5, 200]) },
+      { type: 'bool', value: chance(r, 50) },
+    ] as const);
+  }
+  switch (field.name) {
+    case 'name':
+    case 'rootName':
+      return { type: 'string', value: pick(r, NAMES) };
+    case 'statusMessage':
+      return { type: 'string', value: pick(r, MESSAGES) };
+    case 'rootServiceName':
+      return { type: 'string', value: pick(r, SERVICES) };
+    case 'status':
+      return { type: 'status', value: pick(r, TRACEQL_STATUSES) as TraceqlStatus };
+    case 'kind':
+      return { type: 'kind', value: pick(r, TRACEQL_KINDS) as TraceqlKind };
+    case 'duration':
+    case 'traceDuration':
+      return { type: 'duration', value: pick(r, DURATIONS_NS) };
+    case 'eventName':
+      return { type: 'string', value: pick(r, EVENT_NAMES) };
+    default:
+      return { type: 'string', value: pick(r, HEX_IDS) };
+  }
+}
+
 const COMPARISONS: readonly ComparisonOp[] = ['=', '!=', '>', '>=', '<', '<=', '=~', '!~'];
 const REGEXES = ['GET.*', '.*', 'db|cache', 'fr.nt.*', '', 'GET', '[a-z]+', 'ex.*'];
 
@@ -185,7 +217,9 @@ function randomCompare(r: SeededRand): FieldExpr {
   const op = pick(r, COMPARISONS);
   const lhs: FieldExpr = randomField(r);
   if (op === '=~' || op === '!~') return { kind: 'compare', op, lhs, rhs: { kind: 'literal', value: { type: 'string', value: pick(r, REGEXES) } } };
-  const rhs: FieldExpr = chance(r, 10) ? randomField(r) : { kind: 'literal', value: randomLiteral(r) };
+  const rhs: FieldExpr = chance(r, 10)
+    ? randomField(r)
+    : { kind: 'literal', value: chance(r, 60) ? typedLiteral(r, lhs) : randomLiteral(r) };
   return chance(r, 15) ? { kind: 'compare', op, lhs: rhs, rhs: lhs } : { kind: 'compare', op, lhs, rhs };
 }
 
