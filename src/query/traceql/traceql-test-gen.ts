@@ -286,3 +286,13 @@ export function randomQuery(r: SeededRand): Pipeline {
 export function caseRand(baseSeed: number, caseNo: number): SeededRand {
   return new SeededRand((baseSeed ^ Math.imul(caseNo + 1, 0x9e3779b1)) >>> 0);
 }
+
+/** randomConjunctionQuery makes `{ c1 && c2 ... } | ...`: the shape extractPushdown pushes conditions from. */
+export function randomConjunctionQuery(r: SeededRand): Pipeline {
+  let condition = randomCompare(r);
+  const more = r.intn(3);
+  for (let i = 0; i < more; i++) condition = { kind: 'logical', op: '&&', lhs: condition, rhs: chance(r, 80) ? randomCompare(r) : randomCondition(r, 1) };
+  const stages: Stage[] = [{ kind: 'filter', condition }];
+  if (chance(r, 30)) stages.push(randomPipeStage(r, 1));
+  return { kind: 'pipeline', stages };
+}
