@@ -7,6 +7,7 @@ import t from 'tap';
 import { evaluateTraceql } from './evaluate.js';
 import { formatTraceql } from './format.js';
 import { parseTraceql } from './parser.js';
+import type { FieldExpr, Pipeline } from './ast.js';
 import type { PushdownCondition } from './pushdown.js';
 import { extractPushdown } from './pushdown.js';
 import { caseRand, randomConjunctionQuery, randomTrace } from './traceql-test-gen.js';
@@ -69,13 +70,14 @@ t.test('pushdown returns nothing for OR, negation, structural and other shapes',
   }
 });
 
-t.test('property: every span of every result satisfies every pushed condition', async (t) => {
+/** necessityViolation checks an extractor by brute force; it returns the first violation found, or null, and the pairs checked. */
+function necessityViolation(extract: (q: Pipeline) => PushdownCondition[]): { violation: string | null; checked: number } {
   let checked = 0;
   for (let c = 0; c < 12000; c++) {
     const r = caseRand(777, c);
     const spans = randomTrace(r);
     const query = randomConjunctionQuery(r);
-    const conditions = extractPushdown(query);
+    const conditions = extract(query);
     if (conditions.length === 0) continue;
     const result = evaluateTraceql(query, spans);
     for (const m of result[0]?.spans ?? []) {
@@ -83,18 +85,39 @@ t.test('property: every span of every result satisfies every pushed condition', 
         // Each condition, as a one-filter query, must hold on the span alone.
         const probe =
           cond.kind === 'equals'
-            ? parseTraceql(describe([cond])[0] === undefined ? '{ }' : `{ ${describe([cond])[0]} }`)
+            ? parseTraceql(`{ ${describe([cond])[0] ?? 'true'} }`)
             : parseTraceql(
                 `{ ${[
                   cond.minNs === null ? 'true' : `duration ${cond.minInclusive ? '>=' : '>'} ${cond.minNs}`,
                   cond.maxNs === null ? 'true' : `duration ${cond.maxInclusive ? '<=' : '<'} ${cond.maxNs}`,
                 ].join(' && ')} }`,
               );
-        const holds = evaluateTraceql(probe, [m.span]).length === 1;
-        if (!holds) t.fail(`seed 777 case ${c}: ${formatTraceql(query)} pushed ${describe([cond]).join()} but span ${m.index} fails it`);
         checked++;
+        if (evaluateTraceql(probe, [m.span]).length !== 1) {
+          return { violation: `seed 777 case ${c}: ${formatTraceql(query)} pushed ${describe([cond]).join()} but span ${m.index} fails it`, checked };
+        }
       }
     }
   }
+  return { violation: null, checked };
+}
+
+t.test('property: every span of every result satisfies every pushed condition', async (t) => {
+  const { violation, checked } = necessityViolation(extractPushdown);
+  t.equal(violation, null);
   t.ok(checked > 100, `checked ${checked} (span, condition) pairs`);
+});
+
+/** orAsAnd reads every `||` of the first filter as `&&`: a planted bug that pushes conditions out of a disjunction. */
+function orAsAnd(q: Pipeline): Pipeline {
+  const field = (e: FieldExpr): FieldExpr => (e.kind === 'logical' ? { kind: 'logical', op: '&&', lhs: field(e.lhs), rhs: field(e.rhs) } : e);
+  const [first, ...rest] = q.stages;
+  if (first?.kind !== 'filter' || first.condition === null) return q;
+  return { kind: 'pipeline', stages: [{ kind: 'filter', condition: field(first.condition) }, ...rest] };
+}
+
+t.test('the necessity property catches a planted bug: conditions pushed out of an ||', async (t) => {
+  const { violation } = necessityViolation((q) => extractPushdown(orAsAnd(q)));
+  t.not(violation, null, 'a violation is found');
+  t.comment(violation ?? '');
 });

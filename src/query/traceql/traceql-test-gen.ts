@@ -289,9 +289,15 @@ export function caseRand(baseSeed: number, caseNo: number): SeededRand {
 
 /** randomConjunctionQuery makes `{ c1 && c2 ... } | ...`: the shape extractPushdown pushes conditions from. */
 export function randomConjunctionQuery(r: SeededRand): Pipeline {
-  let condition = randomCompare(r);
+  const conjunct = (): FieldExpr => {
+    const roll = r.intn(100);
+    if (roll < 55) return randomCompare(r);
+    if (roll < 85) return { kind: 'logical', op: '||', lhs: randomCompare(r), rhs: randomCompare(r) };
+    return randomCondition(r, 1);
+  };
+  let condition = conjunct();
   const more = r.intn(3);
-  for (let i = 0; i < more; i++) condition = { kind: 'logical', op: '&&', lhs: condition, rhs: chance(r, 80) ? randomCompare(r) : randomCondition(r, 1) };
+  for (let i = 0; i < more; i++) condition = { kind: 'logical', op: '&&', lhs: condition, rhs: conjunct() };
   const stages: Stage[] = [{ kind: 'filter', condition }];
   if (chance(r, 30)) stages.push(randomPipeStage(r, 1));
   return { kind: 'pipeline', stages };
