@@ -19,7 +19,7 @@
 import { OtlpdbError, assert } from '../../errors.js';
 import { TraceqlLimits } from '../../limits.js';
 import type { SpanRow } from '../../storage/rows.js';
-import type { FieldExpr, FieldRef, Pipeline, ScalarFilter, SpansetExpr, TraceqlQuery } from './ast.js';
+import type { FieldExpr, FieldRef, Pipeline, ScalarFilter, SpansetExpr, Stage, TraceqlQuery } from './ast.js';
 import { isSpansetExpr } from './ast.js';
 import { formatFieldRef } from './format.js';
 import { compileTraceqlRegex } from './regex.js';
@@ -54,32 +54,86 @@ interface Spanset {
 const EMPTY: Spanset = { spans: [], selects: [] };
 
 /**
- * evaluateTraceql runs a query over the spans of one trace and returns the
- * matching spansets: none, or one (TraceQL without `by()` yields at most one
- * spanset per trace). Throws ERR_LIMIT_EXCEEDED for a trace of more than
- * TraceqlLimits.traceSpansMax spans.
+ * TraceqlProgram is a parsed query made ready to run over many traces: its
+ * regular expressions are compiled once (the planner builds one per query
+ * and shard, then calls evaluate for each candidate trace).
  */
-export function evaluateTraceql(query: TraceqlQuery, spans: readonly SpanRow[]): TraceqlSpanset[] {
-  if (spans.length > TraceqlLimits.traceSpansMax) {
-    throw new OtlpdbError(
-      'ERR_LIMIT_EXCEEDED',
-      `TraceQL: trace of ${spans.length} spans exceeds TraceqlLimits.traceSpansMax (${TraceqlLimits.traceSpansMax})`,
-    );
+export class TraceqlProgram {
+  readonly query: TraceqlQuery;
+  readonly #regexes: ReadonlyMap<string, RegExp>;
+
+  constructor(query: TraceqlQuery) {
+    this.query = query;
+    const regexes = new Map<string, RegExp>();
+    collectRegexes(query, regexes);
+    this.#regexes = regexes;
   }
-  const ev = new Evaluator(new TraceContext(spans));
-  const all = spans.map((_, i) => i);
-  const result = ev.pipeline(query, all);
-  if (result.spans.length === 0) return [];
-  const selects = dedupeSelects(result.selects);
-  const matches = result.spans.map((i) => {
-    const selected: TraceqlSelected[] = [];
-    for (const f of selects) {
-      const value = ev.ctx.fieldValue(i, f);
-      if (value !== undefined) selected.push({ field: formatFieldRef(f), value });
+
+  /**
+   * evaluate runs the query over the spans of one trace and returns the
+   * matching spansets: none, or one (TraceQL without `by()` yields at most
+   * one spanset per trace). Throws ERR_LIMIT_EXCEEDED for a trace of more
+   * than TraceqlLimits.traceSpansMax spans.
+   */
+  evaluate(spans: readonly SpanRow[]): TraceqlSpanset[] {
+    if (spans.length > TraceqlLimits.traceSpansMax) {
+      throw new OtlpdbError(
+        'ERR_LIMIT_EXCEEDED',
+        `TraceQL: trace of ${spans.length} spans exceeds TraceqlLimits.traceSpansMax (${TraceqlLimits.traceSpansMax})`,
+      );
     }
-    return { index: i, span: spans[i] as SpanRow, selected };
-  });
-  return [{ spans: matches }];
+    const ev = new Evaluator(new TraceContext(spans), this.#regexes);
+    const all = spans.map((_, i) => i);
+    const result = ev.pipeline(this.query, all);
+    if (result.spans.length === 0) return [];
+    const selects = dedupeSelects(result.selects);
+    const matches = result.spans.map((i) => {
+      const selected: TraceqlSelected[] = [];
+      for (const f of selects) {
+        const value = ev.ctx.fieldValue(i, f);
+        if (value !== undefined) selected.push({ field: formatFieldRef(f), value });
+      }
+      return { index: i, span: spans[i] as SpanRow, selected };
+    });
+    assert(matches.length > 0, 'a returned spanset is not empty');
+    return [{ spans: matches }];
+  }
+}
+
+/** evaluateTraceql runs a query over one trace: `new TraceqlProgram(query).evaluate(spans)` (see there). */
+export function evaluateTraceql(query: TraceqlQuery, spans: readonly SpanRow[]): TraceqlSpanset[] {
+  return new TraceqlProgram(query).evaluate(spans);
+}
+
+function collectRegexes(stageOrExpr: Stage | FieldExpr, out: Map<string, RegExp>): void {
+  switch (stageOrExpr.kind) {
+    case 'pipeline':
+      for (const s of stageOrExpr.stages) collectRegexes(s, out);
+      return;
+    case 'spansetOp':
+      collectRegexes(stageOrExpr.lhs, out);
+      collectRegexes(stageOrExpr.rhs, out);
+      return;
+    case 'filter':
+      if (stageOrExpr.condition !== null) collectRegexes(stageOrExpr.condition, out);
+      return;
+    case 'logical':
+      collectRegexes(stageOrExpr.lhs, out);
+      collectRegexes(stageOrExpr.rhs, out);
+      return;
+    case 'not':
+      collectRegexes(stageOrExpr.operand, out);
+      return;
+    case 'compare': {
+      const rhs = stageOrExpr.rhs;
+      if ((stageOrExpr.op === '=~' || stageOrExpr.op === '!~') && rhs.kind === 'literal' && rhs.value.type === 'string') {
+        if (!out.has(rhs.value.value)) out.set(rhs.value.value, compileTraceqlRegex(rhs.value.value));
+      }
+      return;
+    }
+    default:
+      return;
+  }
 }
 
 function dedupeSelects(fields: readonly FieldRef[]): FieldRef[] {
@@ -117,13 +171,14 @@ function union(a: readonly number[], b: readonly number[]): number[] {
   return out;
 }
 
-/** Evaluator holds one evaluation: the trace's context and the compiled regular expressions. */
+/** Evaluator holds one evaluation: the trace's context and the query's compiled regular expressions. */
 class Evaluator {
   readonly ctx: TraceContext;
-  readonly #regexes = new Map<string, RegExp>();
+  readonly #regexes: ReadonlyMap<string, RegExp>;
 
-  constructor(ctx: TraceContext) {
+  constructor(ctx: TraceContext, regexes: ReadonlyMap<string, RegExp>) {
     this.ctx = ctx;
+    this.#regexes = regexes;
   }
 
   pipeline(p: Pipeline, universe: readonly number[]): Spanset {
@@ -317,11 +372,8 @@ class Evaluator {
   }
 
   #regex(pattern: string): RegExp {
-    let re = this.#regexes.get(pattern);
-    if (re === undefined) {
-      re = compileTraceqlRegex(pattern);
-      this.#regexes.set(pattern, re);
-    }
+    const re = this.#regexes.get(pattern);
+    assert(re !== undefined, 'every regex of the query was compiled by TraceqlProgram');
     return re;
   }
 }

@@ -28,7 +28,7 @@ export { INTRINSIC_SPELLINGS, TRACEQL_KINDS, TRACEQL_STATUSES, isSpansetExpr } f
 export { parseTraceql } from './parser.js';
 export { formatTraceql, formatFieldRef, formatLiteral, formatDuration } from './format.js';
 export type { TraceqlSelected, TraceqlSpanMatch, TraceqlSpanset } from './evaluate.js';
-export { evaluateTraceql } from './evaluate.js';
+export { TraceqlProgram, evaluateTraceql } from './evaluate.js';
 export type { TraceqlValue } from './values.js';
 export type { PushdownCondition, PushdownDurationRange, PushdownEquality } from './pushdown.js';
 export { extractPushdown } from './pushdown.js';

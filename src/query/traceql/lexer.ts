@@ -71,7 +71,8 @@ const DURATION_UNITS_NS: readonly (readonly [string, bigint])[] = [
   // Longest spelling first, so `ms` is not read as `m` followed by `s`.
   ['ns', 1n],
   ['us', 1_000n],
-  ['µs', 1_000n],
+  ['µs', 1_000n], // U+00B5 micro sign
+  ['μs', 1_000n], // U+03BC Greek mu, which Go accepts too
   ['ms', 1_000_000n],
   ['s', 1_000_000_000n],
   ['m', 60_000_000_000n],
@@ -346,7 +347,7 @@ export function tokenize(text: string): Token[] {
     }
     const unit = unitAt(i);
     if (unit === undefined) {
-      if (isWordChar(text[i]) || text[i] === 'µ') fail(i, 'unknown duration unit (ns, us, µs, ms, s, m, h)');
+      if (isWordChar(text[i]) || text[i] === 'µ' || text[i] === 'μ') fail(i, 'unknown duration unit (ns, us, µs, ms, s, m, h)');
       if (isFloat) {
         push('float', start, { floatValue: Number(text.slice(start, i)) });
       } else {

@@ -35,6 +35,7 @@ const GOLDEN: readonly (readonly [string, string])[] = [
   ['{ duration > 1h30m }', '{ duration > 90m }'],
   ['{ duration >= 10ns && duration < 3us && duration != 7µs }', '{ ((duration >= 10ns) && (duration < 3us)) && (duration != 7us) }'],
   ['{ duration > 0.5ms }', '{ duration > 500us }'],
+  ['{ duration < 7μs }', '{ duration < 7us }'],
   ['{ .a = true || .b = false }', '{ (.a = true) || (.b = false) }'],
   ['{ .a != nil && .b = nil }', '{ (.a != nil) && (.b = nil) }'],
   ['{ kind = unspecified || kind = internal || kind = producer || kind = consumer }', '{ (((kind = unspecified) || (kind = internal)) || (kind = producer)) || (kind = consumer) }'],
