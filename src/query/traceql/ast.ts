@@ -9,7 +9,8 @@
  * - A stage is a spanset expression, a scalar filter (`count() > 2`) or a
  *   `select(...)`.
  * - A spanset expression is a filter `{ ... }`, a spanset operation
- *   (`&&`, `||`, `>`, `>>`, `~`, `<`, `<<`) or a parenthesized Pipeline of two
+ *   (`&&`, `||`, or a structural one: `>`, `>>`, `~`, `<`, `<<`, each also
+ *   negated `!>` and as a union `&>`) or a parenthesized Pipeline of two
  *   or more stages (a parenthesized single spanset expression is just itself).
  * - Inside braces is a field expression: comparisons, `&&`, `||`, `!`,
  *   literals and field references.
@@ -103,8 +104,24 @@ export type FieldExpr =
   | { readonly kind: 'logical'; readonly op: LogicalOp; readonly lhs: FieldExpr; readonly rhs: FieldExpr }
   | { readonly kind: 'not'; readonly operand: FieldExpr };
 
-/** SpansetOp combines two spanset expressions: logically (`&&`, `||`) or structurally (`>`, `>>`, `~`, `<`, `<<`). */
-export type SpansetOp = '&&' | '||' | '>' | '>>' | '~' | '<' | '<<';
+/** StructuralRelation is a tree relation between a left span and a right span: child, descendant, sibling, parent, ancestor. */
+export type StructuralRelation = '>' | '>>' | '~' | '<' | '<<';
+
+/**
+ * SpansetOp combines two spanset expressions: logically (`&&`, `||`),
+ * structurally (`>`, `>>`, `~`, `<`, `<<`: the right spans so related to a
+ * left span), negated (`!>` ...: the right spans NOT so related to any left
+ * span) or as a union (`&>` ...: the related spans of both sides).
+ */
+export type SpansetOp =
+  | '&&'
+  | '||'
+  | StructuralRelation
+  | `!${StructuralRelation}`
+  | `&${StructuralRelation}`;
+
+/** STRUCTURAL_OPS lists every structural spanset operator (plain, negated, union). */
+export const STRUCTURAL_OPS: readonly SpansetOp[] = ['>', '>>', '~', '<', '<<', '!>', '!>>', '!~', '!<', '!<<', '&>', '&>>', '&~', '&<', '&<<'];
 
 /** SpansetFilter is `{ condition }`; a null condition is `{ }` and matches every span. */
 export interface SpansetFilter {

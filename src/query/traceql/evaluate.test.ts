@@ -153,6 +153,18 @@ t.test('spanset operators: logical and structural', async (t) => {
   t.same(run('{ resource.service.name = "frontend" } >> { status = error }'), [2, 3]);
   t.same(run('{ } > { } > { name = "db.query" }'), [3, 4], 'structural operators chain left to right');
   t.same(run('{ name = "auth" } && { } > { status = error }'), [1, 2, 3], 'structural binds tighter than &&');
+  t.same(run('{ } !< { }'), [3, 4, 5], '!< yields the right spans that are no span\'s parent: the leaves');
+  t.same(run('{ status = error } !< { status = error }'), [2, 3], 'the last errors of error chains');
+  t.same(run('{ name = "GET /api" } !> { }'), [0, 3, 4, 5], '!> yields the right spans whose parent is not on the left');
+  t.same(run('{ name = "auth" } !>> { name = "db.query" }'), [4]);
+  t.same(run('{ name = "auth" } !~ { }'), [0, 1, 3, 4, 5]);
+  t.same(run('{ name = "db.query" } !<< { }'), [3, 4, 5], '!<< yields the right spans that are no left span\'s ancestor');
+  t.same(run('{ name = "auth" } &> { status = error }'), [1, 3], '&> yields the related spans of both sides');
+  t.same(run('{ status = error } &>> { status = error }'), null, 'no error span descends from another');
+  t.same(run('{ name = "GET /api" } &>> { status = error }'), [0, 2, 3]);
+  t.same(run('{ name = "db.query" } &< { }'), [1, 2, 3, 4]);
+  t.same(run('{ name = "db.query" } &<< { name = "GET /api" }'), [0, 3, 4]);
+  t.same(run('{ name = "auth" } &~ { }'), [1, 2]);
 });
 
 t.test('pipelines: aggregates and select', async (t) => {

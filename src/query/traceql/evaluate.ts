@@ -11,7 +11,8 @@
  * - `A && B` yields the spans of both when both are non-empty; `A || B` the
  *   spans of either. `A > B`, `A >> B`, `A ~ B`, `A < B`, `A << B` yield the
  *   spans of B that are a child / descendant / sibling / parent / ancestor
- *   of some span of A.
+ *   of some span of A; `A !> B` ... the spans of B that are not; `A &> B` ...
+ *   the spans of both sides that are so related.
  * - A pipeline feeds each stage the previous spanset; an empty spanset or a
  *   failed scalar filter ends it with no result; select() adds fields.
  * Complexity: each operator is O(spans) after an O(spans) index build.
@@ -19,7 +20,7 @@
 import { OtlpdbError, assert } from '../../errors.js';
 import { TraceqlLimits } from '../../limits.js';
 import type { SpanRow } from '../../storage/rows.js';
-import type { FieldExpr, FieldRef, Pipeline, ScalarFilter, SpansetExpr, Stage, TraceqlQuery } from './ast.js';
+import type { FieldExpr, FieldRef, Pipeline, ScalarFilter, SpansetExpr, SpansetOp, Stage, StructuralRelation, TraceqlQuery } from './ast.js';
 import { isSpansetExpr } from './ast.js';
 import { formatFieldRef } from './format.js';
 import { compileTraceqlRegex } from './regex.js';
@@ -52,6 +53,9 @@ interface Spanset {
 }
 
 const EMPTY: Spanset = { spans: [], selects: [] };
+
+/** CONVERSE maps a relation to its converse: a is the parent of b iff b is a child of a, and so on. */
+const CONVERSE: Readonly<Record<StructuralRelation, StructuralRelation>> = { '>': '<', '<': '>', '>>': '<<', '<<': '>>', '~': '~' };
 
 /**
  * TraceqlProgram is a parsed query made ready to run over many traces: its
@@ -216,7 +220,7 @@ class Evaluator {
             return spans.length > 0 ? { spans, selects } : EMPTY;
           }
           default: {
-            const spans = this.#structural(e.op, a.spans, b.spans);
+            const spans = this.#structuralOp(e.op, a.spans, b.spans);
             return spans.length > 0 ? { spans, selects } : EMPTY;
           }
         }
@@ -224,8 +228,26 @@ class Evaluator {
     }
   }
 
+  /**
+   * #structuralOp: `A rel B` is the B spans related to some A span; `A !rel B`
+   * the B spans related to none; `A &rel B` the related spans of both sides,
+   * i.e. also the A spans to which some B span is so related (found as the
+   * converse relation from B).
+   */
+  #structuralOp(op: Exclude<SpansetOp, '&&' | '||'>, a: readonly number[], b: readonly number[]): number[] {
+    if (op.startsWith('!')) {
+      const related = new Set(this.#structural(op.slice(1) as StructuralRelation, a, b));
+      return b.filter((i) => !related.has(i));
+    }
+    if (op.startsWith('&')) {
+      const rel = op.slice(1) as StructuralRelation;
+      return union(this.#structural(rel, a, b), this.#structural(CONVERSE[rel], b, a));
+    }
+    return this.#structural(op as StructuralRelation, a, b);
+  }
+
   /** #structural returns the spans of b related to some span of a by op. */
-  #structural(op: '>' | '>>' | '~' | '<' | '<<', a: readonly number[], b: readonly number[]): number[] {
+  #structural(op: StructuralRelation, a: readonly number[], b: readonly number[]): number[] {
     const { parent, children } = this.ctx;
     const n = parent.length;
     switch (op) {

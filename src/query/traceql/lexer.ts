@@ -41,6 +41,15 @@ export type TokenKind =
   | '>>'
   | '<<'
   | '~'
+  | '!>'
+  | '!>>'
+  | '!<'
+  | '!<<'
+  | '&>'
+  | '&>>'
+  | '&<'
+  | '&<<'
+  | '&~'
   | '-'
   | 'string'
   | 'int'
@@ -167,8 +176,23 @@ export function tokenize(text: string): Token[] {
       i++;
       continue;
     }
+    const three = text.slice(i, i + 3);
+    switch (three) {
+      case '!>>':
+      case '!<<':
+      case '&>>':
+      case '&<<':
+        i += 3;
+        push(three, start);
+        continue;
+    }
     const two = text.slice(i, i + 2);
     switch (two) {
+      case '!>':
+      case '!<':
+      case '&>':
+      case '&<':
+      case '&~':
       case '&&':
       case '||':
       case '!=':

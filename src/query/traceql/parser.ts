@@ -5,7 +5,7 @@
  *
  * Precedence, lowest first, all binary operators left-associative (Tempo's
  * expr.y): `|`; spanset `&&` and `||` (one level, as Tempo); structural `>`
- * `>>` `~` `<` `<<`. Inside braces: `&&` and `||` (one level, as Tempo);
+ * `>>` `~` `<` `<<` and their negated (`!>`...) and union (`&>`...) forms. Inside braces: `&&` and `||` (one level, as Tempo);
  * comparisons (at most one per operand chain, non-associative here); `!`.
  *
  * Limits: the text's UTF-8 length (queryBytesMax), the parser's recursion
@@ -29,13 +29,13 @@ import type {
   TraceqlQuery,
   TraceqlStatus,
 } from './ast.js';
-import { TRACEQL_KINDS, TRACEQL_STATUSES, isSpansetExpr } from './ast.js';
+import { STRUCTURAL_OPS, TRACEQL_KINDS, TRACEQL_STATUSES, isSpansetExpr } from './ast.js';
 import type { Token, TokenKind } from './lexer.js';
 import { INT_ABS_MAX, describeFound, intrinsicBySpelling, positionOf, queryError, tokenize } from './lexer.js';
 import { regexProblem } from './regex.js';
 
 const AGGREGATES: ReadonlySet<string> = new Set<AggregateFn>(['count', 'avg', 'min', 'max', 'sum']);
-const STRUCTURAL: ReadonlySet<TokenKind> = new Set<TokenKind>(['>', '>>', '~', '<', '<<']);
+const STRUCTURAL: ReadonlySet<string> = new Set<string>(STRUCTURAL_OPS);
 const COMPARISONS: ReadonlySet<TokenKind> = new Set<TokenKind>(['=', '!=', '>', '>=', '<', '<=', '=~', '!~']);
 const SCALAR_COMPARISONS: ReadonlySet<TokenKind> = new Set<TokenKind>(['=', '!=', '>', '>=', '<', '<=']);
 

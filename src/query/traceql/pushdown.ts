@@ -19,7 +19,8 @@
  *   duration literal, folded into one nanosecond range.
  * It returns nothing (an empty list) when:
  * - the first stage is a structural or logical spanset operation (`>`, `>>`,
- *   `~`, `<`, `<<`, `&&`, `||` between spansets), a parenthesized pipeline, a
+ *   `~`, `<`, `<<`, their `!` and `&` forms, `&&`, `||` between spansets),
+ *   a parenthesized pipeline, a
  *   scalar filter (`count() > 2` alone) or `select(...)`;
  * - the filter is `{ }`, or its condition is an `||` or a `!` at the top (an
  *   `||` or `!` nested as one conjunct only drops that conjunct);

@@ -282,19 +282,20 @@ export function referenceEvaluate(query: Pipeline, spans: readonly SpanRow[]): R
     } else if (e.op === '||') {
       for (const i of [...a.set, ...b.set]) set.add(i);
     } else {
+      // R(x, y): the left span x and the right span y are in the operator's relation.
+      const rel = e.op.replace(/^[!&]/, '');
+      const R = (x: number, y: number): boolean =>
+        (rel === '>' && parentOf(y) === x) ||
+        (rel === '<' && parentOf(x) === y) ||
+        (rel === '>>' && isAncestor(x, y)) ||
+        (rel === '<<' && isAncestor(y, x)) ||
+        (rel === '~' && x !== y && parentOf(x) !== -1 && parentOf(x) === parentOf(y));
       for (const y of b.set) {
-        for (const x of a.set) {
-          const related =
-            (e.op === '>' && parentOf(y) === x) ||
-            (e.op === '<' && parentOf(x) === y) ||
-            (e.op === '>>' && isAncestor(x, y)) ||
-            (e.op === '<<' && isAncestor(y, x)) ||
-            (e.op === '~' && x !== y && parentOf(x) !== -1 && parentOf(x) === parentOf(y));
-          if (related) {
-            set.add(y);
-            break;
-          }
-        }
+        const some = [...a.set].some((x) => R(x, y));
+        if (e.op.startsWith('!') ? !some : some) set.add(y);
+      }
+      if (e.op.startsWith('&')) {
+        for (const x of a.set) if ([...b.set].some((y) => R(x, y))) set.add(x);
       }
     }
     // An empty spanset carries no selected fields.

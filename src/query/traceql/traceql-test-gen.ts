@@ -23,7 +23,7 @@ import type {
   TraceqlKind,
   TraceqlStatus,
 } from './ast.js';
-import { TRACEQL_KINDS, TRACEQL_STATUSES } from './ast.js';
+import { STRUCTURAL_OPS, TRACEQL_KINDS, TRACEQL_STATUSES } from './ast.js';
 
 function pick<T>(r: SeededRand, xs: readonly T[]): T {
   return xs[r.intn(xs.length)] as T;
@@ -232,7 +232,7 @@ function randomCondition(r: SeededRand, depth: number): FieldExpr {
   return { kind: 'attribute', scope: pick(r, ['span', 'unscoped'] as const), name: 'flag' };
 }
 
-const SPANSET_OPS: readonly SpansetOp[] = ['&&', '||', '>', '>>', '~', '<', '<<'];
+const SPANSET_OPS: readonly SpansetOp[] = ['&&', '||', '&&', '||', ...STRUCTURAL_OPS];
 
 function randomSpanset(r: SeededRand, depth: number): SpansetExpr {
   const roll = r.intn(100);
