@@ -111,7 +111,9 @@ t.test('spanset filters over intrinsics', async (t) => {
   t.same(run('{ traceDuration > 3s }'), null);
   t.same(run('{ event:name = "exception" }'), [1]);
   t.same(run('{ event:name != nil }'), [1]);
-  t.same(run('{ link:traceID = "000000000000000000000000000000aa" }'), [4]);
+  t.same(run('{ link:traceID = "aa" }'), [4], 'trace ids are hex without leading zeros, as Tempo writes them');
+  t.same(run('{ link:traceID = "000000000000000000000000000000aa" }'), null);
+  t.same(run('{ trace:id = "7070707070707070707070707070707" }'), [0, 1, 2, 3, 4, 5]);
   t.same(run('{ span:id = "0000000000000003" }'), [2]);
   t.same(run('{ span:parentID = nil }'), [0]);
 });

@@ -20,9 +20,14 @@ import type { FieldRef } from './ast.js';
 import { TRACEQL_KINDS, TRACEQL_STATUSES } from './ast.js';
 import type { TraceqlValue } from './values.js';
 
-/** hexOf renders ids as lowercase hex, the form TraceQL compares them in. */
+/** hexOf renders bytes as lowercase hex (span ids: 16 digits, Tempo's SpanIDToHexString for 8-byte ids). */
 export function hexOf(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+/** traceIdHex renders a trace id as Tempo does (TraceIDToHexString): lowercase hex without leading zeros. */
+export function traceIdHex(bytes: Uint8Array): string {
+  return hexOf(bytes).replace(/^0+/, '');
 }
 
 /** anyValueToTraceql converts an OTLP AnyValue: scalars map to their types, arrays to arrays of scalars, the rest to 'other'. */
@@ -153,7 +158,7 @@ export class TraceContext {
       case 'eventName':
         return s.events.length === 0 ? undefined : { type: 'array', values: s.events.map((e) => ({ type: 'string', value: e.name })) };
       case 'linkTraceId':
-        return s.links.length === 0 ? undefined : { type: 'array', values: s.links.map((l) => ({ type: 'string', value: hexOf(l.traceId) })) };
+        return s.links.length === 0 ? undefined : { type: 'array', values: s.links.map((l) => ({ type: 'string', value: traceIdHex(l.traceId) })) };
       case 'linkSpanId':
         return s.links.length === 0 ? undefined : { type: 'array', values: s.links.map((l) => ({ type: 'string', value: hexOf(l.spanId) })) };
       case 'spanId':
@@ -161,7 +166,7 @@ export class TraceContext {
       case 'parentSpanId':
         return s.parentSpanId.length === 0 ? undefined : { type: 'string', value: hexOf(s.parentSpanId) };
       case 'traceId':
-        return { type: 'string', value: hexOf(s.traceId) };
+        return { type: 'string', value: traceIdHex(s.traceId) };
     }
   }
 }

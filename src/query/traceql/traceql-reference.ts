@@ -35,6 +35,13 @@ function hex(bytes: Uint8Array): string {
   return s;
 }
 
+/** trimmed drops leading zeros: trace ids are written as Tempo writes them. */
+function trimmed(h: string): string {
+  let k = 0;
+  while (k < h.length && h[k] === '0') k++;
+  return h.slice(k);
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -145,7 +152,7 @@ export function referenceEvaluate(query: Pipeline, spans: readonly SpanRow[]): R
       case 'eventName':
         return s.events.length === 0 ? NONE : { t: 'list', v: s.events.map((e) => ({ t: 'str', v: e.name })) };
       case 'linkTraceId':
-        return s.links.length === 0 ? NONE : { t: 'list', v: s.links.map((l) => ({ t: 'str', v: hex(l.traceId) })) };
+        return s.links.length === 0 ? NONE : { t: 'list', v: s.links.map((l) => ({ t: 'str', v: trimmed(hex(l.traceId)) })) };
       case 'linkSpanId':
         return s.links.length === 0 ? NONE : { t: 'list', v: s.links.map((l) => ({ t: 'str', v: hex(l.spanId) })) };
       case 'spanId':
@@ -153,7 +160,7 @@ export function referenceEvaluate(query: Pipeline, spans: readonly SpanRow[]): R
       case 'parentSpanId':
         return s.parentSpanId.length === 0 ? NONE : { t: 'str', v: hex(s.parentSpanId) };
       case 'traceId':
-        return { t: 'str', v: hex(s.traceId) };
+        return { t: 'str', v: trimmed(hex(s.traceId)) };
     }
   };
 

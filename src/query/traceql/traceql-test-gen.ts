@@ -153,7 +153,8 @@ function randomField(r: SeededRand): FieldRef {
   return { kind: 'attribute', scope: pick(r, ['span', 'resource', 'unscoped'] as const), name: pick(r, ATTR_KEYS) };
 }
 
-const HEX_IDS = ['00000000000000000000000000000001', '00000000000000000000000000000002', '0000000000000001', '0000000000000002'];
+// Trace ids render without leading zeros (1, 2, 3), span ids with all 16 digits.
+const HEX_IDS = ['1', '2', '3', '00000000000000000000000000000001', '0000000000000001', '0000000000000002', '0000000000000003'];
 
 function randomLiteral(r: SeededRand): LiteralValue {
   switch (r.intn(9)) {
