@@ -17,8 +17,16 @@ import { referenceEvaluate } from './traceql-reference.js';
 import { caseRand, randomQuery, randomTrace } from './traceql-test-gen.js';
 import type { TraceqlValue } from './values.js';
 
-const BASE_SEED = process.env.TRACEQL_SEED === undefined ? 20261127 : Number(process.env.TRACEQL_SEED);
-const CASES = process.env.TRACEQL_CASES === undefined ? 4000 : Number(process.env.TRACEQL_CASES);
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+const BASE_SEED = envInt('TRACEQL_SEED', 20261127);
+const CASES = envInt('TRACEQL_CASES', 4000);
 
 type Evaluate = (query: Pipeline, spans: readonly SpanRow[]) => TraceqlSpanset[];
 
@@ -43,6 +51,7 @@ function render(v: TraceqlValue): string {
 }
 
 function actualOf(result: TraceqlSpanset[]): unknown {
+  if (result.length > 1) return `${result.length} spansets (at most one without by())`;
   if (result.length === 0) return null;
   return (result[0] as TraceqlSpanset).spans.map((m) => ({
     index: m.index,

@@ -204,6 +204,25 @@ t.test('malformed traces: parent loops and self-parents never hang and have no p
   t.same(run('{ rootName != nil }', loop), null, 'a trace without a root span has no rootName');
 });
 
+t.test('a trace of traceSpansMax spans in one chain: every operator runs without deep recursion', async (t) => {
+  const n = TraceqlLimits.traceSpansMax;
+  const base = TRACE[1] as SpanRow;
+  const chain: SpanRow[] = Array.from({ length: n }, (_, i) => {
+    const id = new Uint8Array(8);
+    new DataView(id.buffer).setUint32(4, i + 1);
+    const parent = new Uint8Array(i === 0 ? 0 : 8);
+    if (i > 0) new DataView(parent.buffer).setUint32(4, i);
+    return { ...base, spanId: id, parentSpanId: parent };
+  });
+  const started = process.hrtime.bigint();
+  t.equal(run('{ } >> { }', chain)?.length, n - 1);
+  t.equal(run('{ } << { }', chain)?.length, n - 1);
+  t.equal(run('{ } > { } ~ { }', chain), null);
+  t.equal(run('{ } !< { }', chain)?.length, 1, 'one leaf');
+  t.equal(run('{ } &>> { } | count() = 100000', chain)?.length, n);
+  t.comment(`five queries over ${n} spans in ${(process.hrtime.bigint() - started) / 1_000_000n} ms`);
+});
+
 t.test('a trace past TraceqlLimits.traceSpansMax is refused', async (t) => {
   const many = Array.from({ length: TraceqlLimits.traceSpansMax + 1 }, () => TRACE[0] as SpanRow);
   t.throws(() => evaluateTraceql(parseTraceql('{ }'), many), { code: 'ERR_LIMIT_EXCEEDED', message: /traceSpansMax/ });

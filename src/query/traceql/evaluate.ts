@@ -248,7 +248,7 @@ class Evaluator {
 
   /** #structural returns the spans of b related to some span of a by op. */
   #structural(op: StructuralRelation, a: readonly number[], b: readonly number[]): number[] {
-    const { parent, children } = this.ctx;
+    const { parent, childStart, childList } = this.ctx;
     const n = parent.length;
     switch (op) {
       case '>': {
@@ -263,12 +263,15 @@ class Evaluator {
         // Mark every strict descendant of a span of a (the parent links form a forest).
         const below = new Uint8Array(n);
         const stack: number[] = [];
-        for (const i of a) for (const c of children[i] ?? []) stack.push(c);
+        const pushChildren = (i: number): void => {
+          for (let k = childStart[i] as number; k < (childStart[i + 1] as number); k++) stack.push(childList[k] as number);
+        };
+        for (const i of a) pushChildren(i);
         while (stack.length > 0) {
           const i = stack.pop() as number;
           if (below[i] === 1) continue;
           below[i] = 1;
-          for (const c of children[i] ?? []) stack.push(c);
+          pushChildren(i);
         }
         return b.filter((i) => below[i] === 1);
       }
