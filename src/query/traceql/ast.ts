@@ -61,7 +61,10 @@ export type IntrinsicName =
   | 'linkSpanId'
   | 'spanId'
   | 'parentSpanId'
-  | 'traceId';
+  | 'traceId'
+  | 'childCount'
+  | 'instrumentationName'
+  | 'instrumentationVersion';
 
 /** INTRINSIC_SPELLINGS maps each intrinsic to its accepted spellings, the printed one first. */
 export const INTRINSIC_SPELLINGS: Readonly<Record<IntrinsicName, readonly string[]>> = {
@@ -79,6 +82,9 @@ export const INTRINSIC_SPELLINGS: Readonly<Record<IntrinsicName, readonly string
   spanId: ['span:id'],
   parentSpanId: ['span:parentID'],
   traceId: ['trace:id'],
+  childCount: ['childCount', 'span:childCount'],
+  instrumentationName: ['instrumentation:name'],
+  instrumentationVersion: ['instrumentation:version'],
 };
 
 /** AttributeScope is where an attribute is looked up: the span, its resource, or the span then the resource (`.x`). */

@@ -116,6 +116,9 @@ t.test('spanset filters over intrinsics', async (t) => {
   t.same(run('{ trace:id = "7070707070707070707070707070707" }'), [0, 1, 2, 3, 4, 5]);
   t.same(run('{ span:id = "0000000000000003" }'), [2]);
   t.same(run('{ span:parentID = nil }'), [0]);
+  t.same(run('{ childCount = 2 }'), [0]);
+  t.same(run('{ childCount = 0 }'), [3, 4, 5]);
+  t.same(run('{ instrumentation:name = "s" && instrumentation:version = "" }'), [0, 1, 2, 3, 4, 5]);
 });
 
 t.test('attributes: scopes, unscoped fallback to the resource, types', async (t) => {

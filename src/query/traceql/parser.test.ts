@@ -27,6 +27,8 @@ const GOLDEN: readonly (readonly [string, string])[] = [
   ['{ event:name = "exception" }', '{ event:name = "exception" }'],
   ['{ link:traceID = "0102" && link:spanID = "03" }', '{ (link:traceID = "0102") && (link:spanID = "03") }'],
   ['{ span:id = "01" && span:parentID = "02" && trace:id = "03" }', '{ ((span:id = "01") && (span:parentID = "02")) && (trace:id = "03") }'],
+  ['{ span:childCount > 1 && childCount = 0 }', '{ (childCount > 1) && (childCount = 0) }'],
+  ['{ instrumentation:name = "grpc" && instrumentation:version = "1.0.0" }', '{ (instrumentation:name = "grpc") && (instrumentation:version = "1.0.0") }'],
   // Literals.
   ['{ .a = "tab\\t quote\\" back\\\\ nl\\n u\\u00e9" }', '{ .a = "tab\\t quote\\" back\\\\ nl\\n ué" }'],
   ['{ .a =~ `\\d+\\.` }', '{ .a =~ "\\\\d+\\\\." }'],

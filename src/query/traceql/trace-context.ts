@@ -193,6 +193,12 @@ export class TraceContext {
         return s.parentSpanId.length === 0 ? undefined : { type: 'string', value: hexOf(s.parentSpanId) };
       case 'traceId':
         return { type: 'string', value: traceIdHex(s.traceId) };
+      case 'childCount':
+        return { type: 'int', value: BigInt((this.childStart[i + 1] as number) - (this.childStart[i] as number)) };
+      case 'instrumentationName':
+        return { type: 'string', value: s.scope.name };
+      case 'instrumentationVersion':
+        return { type: 'string', value: s.scope.version };
     }
   }
 }

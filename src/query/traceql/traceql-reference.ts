@@ -161,6 +161,15 @@ export function referenceEvaluate(query: Pipeline, spans: readonly SpanRow[]): R
         return s.parentSpanId.length === 0 ? NONE : { t: 'str', v: hex(s.parentSpanId) };
       case 'traceId':
         return { t: 'str', v: trimmed(hex(s.traceId)) };
+      case 'childCount': {
+        let c = 0n;
+        for (let j = 0; j < n; j++) if (parentOf(j) === i) c++;
+        return { t: 'num', v: c };
+      }
+      case 'instrumentationName':
+        return { t: 'str', v: s.scope.name };
+      case 'instrumentationVersion':
+        return { t: 'str', v: s.scope.version };
     }
   };
 

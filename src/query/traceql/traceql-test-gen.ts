@@ -125,7 +125,7 @@ export function randomTrace(r: SeededRand): SpanRow[] {
       })),
       droppedLinksCount: 0,
       resource: { attributes: resourceAttrs, droppedAttributesCount: 0, schemaUrl: '' },
-      scope: { name: 'test', version: '', attributes: [], droppedAttributesCount: 0, schemaUrl: '' },
+      scope: { name: pick(r, ['grpc', 'http']), version: pick(r, ['', '1.0.0']), attributes: [], droppedAttributesCount: 0, schemaUrl: '' },
     });
   }
   return spans;
@@ -146,6 +146,9 @@ const INTRINSICS: readonly IntrinsicName[] = [
   'spanId',
   'parentSpanId',
   'traceId',
+  'childCount',
+  'instrumentationName',
+  'instrumentationVersion',
 ];
 
 function randomField(r: SeededRand): FieldRef {
@@ -206,6 +209,12 @@ function typedLiteral(r: SeededRand, field: FieldRef): LiteralValue {
       return { type: 'duration', value: pick(r, DURATIONS_NS) };
     case 'eventName':
       return { type: 'string', value: pick(r, EVENT_NAMES) };
+    case 'childCount':
+      return { type: 'int', value: BigInt(r.intn(3)) };
+    case 'instrumentationName':
+      return { type: 'string', value: pick(r, ['grpc', 'http']) };
+    case 'instrumentationVersion':
+      return { type: 'string', value: pick(r, ['', '1.0.0']) };
     default:
       return { type: 'string', value: pick(r, HEX_IDS) };
   }
@@ -256,6 +265,7 @@ function randomScalarFilter(r: SeededRand): Stage {
           { kind: 'intrinsic', name: 'traceDuration' },
           { kind: 'attribute', scope: 'span', name: 'a' },
           { kind: 'attribute', scope: 'unscoped', name: 'http.status_code' },
+          { kind: 'intrinsic', name: 'childCount' },
         ] as const);
   const value: LiteralValue =
     fn === 'count'
