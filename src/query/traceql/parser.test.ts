@@ -17,6 +17,7 @@ const GOLDEN: readonly (readonly [string, string])[] = [
   ['{ span."attribute name with space" = "value" }', '{ span."attribute name with space" = "value" }'],
   ['{ span.attribute."name with space" = "v" }', '{ span."attribute.name with space" = "v" }'],
   ['{ span.a-b/c:d = 1 }', '{ span.a-b/c:d = 1 }'],
+  ['{ resource."q\\"uo\\\\te" = 1 }', '{ resource."q\\"uo\\\\te" = 1 }'],
   ['{ span:name = "x" && name = "y" }', '{ (name = "x") && (name = "y") }'],
   ['{ span:status = error && status != ok }', '{ (status = error) && (status != ok) }'],
   ['{ span:statusMessage = "Forbidden" }', '{ statusMessage = "Forbidden" }'],
@@ -55,7 +56,6 @@ const GOLDEN: readonly (readonly [string, string])[] = [
   ['{ .a !~ "x.*" }', '{ .a !~ "x.*" }'],
   // Spanset operators: && and || share the lowest level; structural operators bind tighter; all left-associative.
   ['{ .a = 1 } && { .b = 2 }', '{ .a = 1 } && { .b = 2 }'],
-  ['{a=1}', ''],
   ['{ } && { name = "x" } > { kind = server }', '{ } && ({ name = "x" } > { kind = server })'],
   ['{ } > { } >> { } ~ { }', '(({ } > { }) >> { }) ~ { }'],
   ['{ } || { } && { }', '({ } || { }) && { }'],
@@ -81,14 +81,12 @@ const GOLDEN: readonly (readonly [string, string])[] = [
 
 t.test('golden: query → printed AST', async (t) => {
   for (const [query, printed] of GOLDEN) {
-    if (printed === '') continue;
     t.equal(formatTraceql(parseTraceql(query)), printed, query);
   }
 });
 
 t.test('property: printing a parsed query and parsing it again gives the same AST', async (t) => {
-  for (const [query, printed] of GOLDEN) {
-    if (printed === '') continue;
+  for (const [query] of GOLDEN) {
     const ast = parseTraceql(query);
     t.same(parseTraceql(formatTraceql(ast)), ast, query);
   }
@@ -127,6 +125,8 @@ const ERRORS: readonly (readonly [string, string, RegExp])[] = [
   ['({ }', 'ERR_INVALID_ARGUMENT', /expected '\)', '\|' or a spanset operator at 1:5, found end of query/],
   ['', 'ERR_INVALID_ARGUMENT', /expected '\{' or '\(' at 1:1, found end of query/],
   ['{ .a = "é" && b }', 'ERR_INVALID_ARGUMENT', /at 1:15, found 'b'/],
+  ['{ ."" = 2 }', 'ERR_INVALID_ARGUMENT', /^TraceQL: expected an attribute name at 1:3$/],
+  ['{ span. = 2 }', 'ERR_INVALID_ARGUMENT', /^TraceQL: expected an attribute name at 1:3$/],
 ];
 
 t.test('errors name the position (1-based line:column, in characters) and what was expected', async (t) => {
