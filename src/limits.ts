@@ -1078,6 +1078,31 @@ assert((TraceStoreLimits.headTableSlotsMin & (TraceStoreLimits.headTableSlotsMin
 assert(TraceStoreLimits.headTableSlotsMin >= 2 * TraceStoreLimits.headInitialSpans, 'the span table starts at most half full');
 assert(StoreLimits.blockRowsMax <= SpanBlockLimits.rowsMax, 'a trace store block fits a span block');
 
+/** TraceqlLimits bound one TraceQL query (src/query/traceql): its text, its shape and the trace it runs over. */
+export const TraceqlLimits = {
+  /** queryBytesMax bounds the UTF-8 length of one query text; a longer query is refused before it is lexed. */
+  queryBytesMax: 16 * 1024,
+  /** nestingDepthMax bounds the parser's recursion: nested parentheses, braces and `!` prefixes together. */
+  nestingDepthMax: 64,
+  /** astHeightMax bounds the height of the parsed tree (long operator chains included), so evaluation and printing recurse a bounded depth. */
+  astHeightMax: 512,
+  /** regexBytesMax bounds the UTF-8 length of one regular expression of `=~` or `!~`. */
+  regexBytesMax: 1024,
+  /** selectFieldsMax bounds the fields of one `select(...)`. */
+  selectFieldsMax: 64,
+  /** traceSpansMax bounds the spans of the one trace the evaluator runs over; a larger trace is refused, never scanned. */
+  traceSpansMax: 100_000,
+} as const;
+
+assert(TraceqlLimits.nestingDepthMax >= 1, 'traceql nestingDepthMax >= 1');
+// Every nesting level is also a level of the tree, so the height bound must admit the deepest nesting.
+assert(TraceqlLimits.astHeightMax >= 2 * TraceqlLimits.nestingDepthMax, 'traceql astHeightMax >= 2 * nestingDepthMax');
+assert(TraceqlLimits.regexBytesMax < TraceqlLimits.queryBytesMax, 'traceql regexBytesMax < queryBytesMax');
+assert(TraceqlLimits.selectFieldsMax >= 1, 'traceql selectFieldsMax >= 1');
+assert(TraceqlLimits.traceSpansMax >= 1, 'traceql traceSpansMax >= 1');
+// The evaluator must accept every trace a traceById answer can hold.
+assert(TraceqlLimits.traceSpansMax >= TraceStoreLimits.spansPerTraceMax, 'traceql traceSpansMax >= spansPerTraceMax');
+
 
 /** MetricStoreLimits bound the metrics store of one shard replica (src/storage/metrics/metric-store.ts). */
 export const MetricStoreLimits = {
