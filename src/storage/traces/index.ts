@@ -24,5 +24,7 @@ export { TraceStore, estimateSpanBytes, spanMatches } from './trace-store.js';
 export { SpanHead, SpanHeadReader, idKey } from './span-head.js';
 export { EntrySpanRanges, locateEntrySpans, unpackRange } from './entry-spans.js';
 export type { SpanSearch, TraceReadLimits, TraceResult } from './trace-store.js';
+export { SPAN_KIND_KEYWORDS, STATUS_KEYWORDS, compareEntries, readTags } from './tag-read.js';
+export type { TagEntry, TagIntrinsic, TagRead, TagReadAnswer, TagReadBounds, TagTarget, TagValueType } from './tag-read.js';
 export { TraceKeySpace, bucketOf, bucketStartNs } from './trace-keys.js';
 export type { BlockMeta, BlockRef, TenantTraceStats, TraceEntry } from './trace-keys.js';
