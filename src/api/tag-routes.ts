@@ -25,6 +25,12 @@
  * event., link., ...) are 400: their values are not enumerated here. The v1
  * values route takes an attribute key of either scope and lists the values'
  * string forms.
+ *
+ * NB, where this differs from Tempo: without start and end the last
+ * TraceSearchLimits.rangeDefaultMs is read (Tempo reads only its recent,
+ * unflushed data); `limit` bounds the whole answer, not each v2 scope;
+ * `scope=event|link|instrumentation` and a non-empty `q` are 400 rather
+ * than served; only string, int and bool attributes are tags.
  */
 import { checkTenantId } from '../control/tenant.js';
 import { OtlpdbError } from '../errors.js';
@@ -32,10 +38,18 @@ import { TraceSearchLimits, TraceTagLimits as L } from '../limits.js';
 import type { Consistency } from '../query/trace-search-wire.js';
 import type { TagsResult } from '../query/trace-tags.js';
 import type { TagRead, TagTarget } from '../storage/traces/tag-read.js';
+import { INTRINSIC_SPELLINGS } from '../query/traceql/index.js';
+import type { IntrinsicName } from '../query/traceql/index.js';
 import type { ApiSource } from './types.js';
 
-/** TAG_INTRINSICS are the intrinsics the v2 names route lists (the TraceQL intrinsics otlpdb knows). */
-export const TAG_INTRINSICS = ['duration', 'event:name', 'kind', 'link:traceID', 'name', 'rootName', 'rootServiceName', 'status', 'statusMessage', 'traceDuration'] as const;
+/** TAG_INTRINSICS are the intrinsics the names routes list for scope intrinsic: every spelling otlpdb's TraceQL parses, sorted. */
+export const TAG_INTRINSICS: readonly string[] = Object.values(INTRINSIC_SPELLINGS).flat().sort();
+
+/** intrinsicOf is the IntrinsicName a tag spells, or undefined. */
+function intrinsicOf(tag: string): IntrinsicName | undefined {
+  for (const [name, spellings] of Object.entries(INTRINSIC_SPELLINGS)) if (spellings.includes(tag)) return name as IntrinsicName;
+  return undefined;
+}
 
 /** TagRoute is a recognised tag route path. */
 export type TagRoute = { readonly route: 'names'; readonly v2: boolean } | { readonly route: 'values'; readonly v2: boolean; readonly tag: string };
@@ -94,12 +108,13 @@ function unixSeconds(params: URLSearchParams, name: string): bigint | null {
 export function valuesTarget(tag: string, v2: boolean): TagTarget {
   if (tag === '' || Buffer.byteLength(tag) > L.tagBytesMax) throw bad('tag', `a tag is 1 to ${L.tagBytesMax} bytes`);
   if (!v2) return { kind: 'values', scope: 'any', key: tag };
-  const intrinsic = tag.startsWith('span:') ? tag.slice(5) : tag;
+  const intrinsic = intrinsicOf(tag);
   if (intrinsic === 'name' || intrinsic === 'kind' || intrinsic === 'status') return { kind: 'intrinsic', field: intrinsic };
+  if (intrinsic !== undefined) throw bad('tag', `values of the intrinsic ${JSON.stringify(tag)} are not enumerated; name, kind and status are`);
   for (const [prefix, scope] of [['span.', 'span'], ['resource.', 'resource'], ['.', 'any']] as const) {
     if (tag.startsWith(prefix) && tag.length > prefix.length) return { kind: 'values', scope, key: tag.slice(prefix.length) };
   }
-  if ((TAG_INTRINSICS as readonly string[]).includes(tag) || tag.includes(':')) throw bad('tag', `values of ${JSON.stringify(tag)} are not enumerated; name, kind and status are`);
+  if (/^(event|link|instrumentation)[.:]/.test(tag)) throw bad('tag', `event, link and instrumentation attributes are not tags here`);
   throw bad('tag', `${JSON.stringify(tag.slice(0, 64))} is not span.<key>, resource.<key>, .<key> or an intrinsic (name, kind, status)`);
 }
 
@@ -126,6 +141,7 @@ function scopeParam(params: URLSearchParams): 'span' | 'resource' | 'intrinsic' 
   const scope = params.get('scope') ?? '';
   if (scope === '' || scope === 'none' || scope === 'all') return 'all';
   if (scope === 'span' || scope === 'resource' || scope === 'intrinsic') return scope;
+  if (scope === 'event' || scope === 'link' || scope === 'instrumentation') throw bad('scope', `scope ${scope} is not supported: event, link and instrumentation attributes are not indexed`);
   throw bad('scope', 'span, resource, intrinsic or none');
 }
 

@@ -156,6 +156,7 @@ t.test('tag routes across a 3-node cluster', async (t) => {
   t.same(v1Values.doc.tagValues, sortedSet(values(spans, 'deploy.canary', ['span', 'resource']).map((v) => v.value)), 'v1 values: string forms of both scopes');
   const kind = await get(c.api(1), `/api/v2/search/tag/kind/values?${range}`);
   t.same(kind.doc.tagValues, sortedSet(spans.map((s) => KINDS[s.kind] as string)).map((value) => ({ type: 'keyword', value })), 'kind keywords');
+  t.same((await get(c.api(2), `/api/v2/search/tag/span%3Akind/values?${range}`)).doc.tagValues, kind.doc.tagValues, 'span:kind spells kind');
   const status = await get(c.api(1), `/api/v2/search/tag/status/values?${range}`);
   t.same(status.doc.tagValues, sortedSet(spans.map((s) => STATUSES[s.status.code] as string)).map((value) => ({ type: 'keyword', value })), 'status keywords');
   const name = await get(c.api(1), `/api/v2/search/tag/name/values?${range}`);
@@ -178,6 +179,8 @@ t.test('tag routes across a 3-node cluster', async (t) => {
     ['/api/v2/search/tag/span.x/values?q=%7B.a%3D1%7D', 'q'],
     ['/api/v2/search/tag/foo/values', 'tag'],
     ['/api/v2/search/tag/duration/values', 'tag'],
+    ['/api/v2/search/tag/event.exception/values', 'tag'],
+    ['/api/search/tags?maxStaleValues=x', 'maxStaleValues'],
     ['/api/search/tags?consistency=sometimes', 'consistency'],
   ] as const) {
     const r = await get(c.api(1), path);

@@ -5,7 +5,8 @@ import { SeededRand } from '../fs/seeded-rand.js';
 import { TraceTagLimits } from '../limits.js';
 import { newScanStats } from '../storage/shard/signal-store.js';
 import type { TagEntry, TagRead, TagReadAnswer } from '../storage/traces/tag-read.js';
-import { compareEntries } from '../storage/traces/tag-read.js';
+import { SPAN_KIND_KEYWORDS, STATUS_KEYWORDS, compareEntries } from '../storage/traces/tag-read.js';
+import { TRACEQL_KINDS, TRACEQL_STATUSES } from './traceql/index.js';
 import { mergeTagAnswers } from './trace-tags.js';
 import { decodeTagsAnswer, decodeTagsRequest, encodeTagsAnswer, encodeTagsRequest } from './trace-tags-wire.js';
 import type { ShardTagsRequest } from './trace-tags-wire.js';
@@ -102,4 +103,6 @@ t.test('the merge is the sorted distinct union, cut at valuesMax and valueBytesM
   t.same(mergeTagAnswers([a, b], 2), { entries: [{ kind: 'int', text: '1' }, { kind: 'string', text: 'a' }], cut: true });
   t.same(mergeTagAnswers([a, b], 10, 2), { entries: [{ kind: 'int', text: '1' }, { kind: 'string', text: 'a' }], cut: true });
   t.same(mergeTagAnswers([], 10), { entries: [], cut: false });
+  t.same(SPAN_KIND_KEYWORDS, TRACEQL_KINDS, "kind keywords are TraceQL's");
+  t.same(STATUS_KEYWORDS, TRACEQL_STATUSES, "status keywords are TraceQL's");
 });
