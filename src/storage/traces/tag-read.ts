@@ -97,7 +97,7 @@ export const SPAN_KIND_KEYWORDS = ['unspecified', 'internal', 'server', 'client'
 /** STATUS_KEYWORDS are TraceQL's status keywords by OTLP status code. */
 export const STATUS_KEYWORDS = ['unset', 'ok', 'error'] as const;
 
-/** CUT is thrown inside the read when a bound stops it; the answer so far is returned as partial. */
+/** Cut is thrown inside the read when a bound stops it; the answer so far is returned as partial. */
 class Cut {
   constructor(readonly why: string) {}
 }
