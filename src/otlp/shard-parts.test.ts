@@ -1,11 +1,12 @@
 import t from 'tap';
 import { SeededRand } from '../fs/seeded-rand.js';
-import { PartitionLimits } from '../limits.js';
+import { PartitionLimits, StorageLimits } from '../limits.js';
+import { codeOf } from '../storage/storage-test-util.js';
 import { initHash } from '../partition/hash.js';
 import type { GroupId } from '../raft/types.js';
 import type { KeyValue, LogRow, MetricPointRow, Resource, SpanRow } from '../storage/rows.js';
 import { randomAttributes, randomRows } from '../storage/rows-test-util.js';
-import { routeReference, splitByShard } from './shard-parts.js';
+import { encodeParts, routeReference, splitByShard } from './shard-parts.js';
 import type { RowBatch } from './shard-parts.js';
 
 const SHARDS = 64;
@@ -75,4 +76,28 @@ t.test('splitByShard refuses what the reference refuses, with its code', async (
   t.throws(() => split({ points: [huge] }), { code: 'ERR_LIMIT_EXCEEDED' }, 'a series key over its bound');
   t.throws(() => split({ logs: [{ ...log, traceId: new Uint8Array(5).fill(1) }] }), { code: 'ERR_INVALID_ARGUMENT' }, 'a log trace id of a bad length');
   t.throws(() => split({ logs: [{ ...log, traceId: new Uint8Array(0) }] }, ''), { code: 'ERR_INVALID_ARGUMENT' }, 'a trace-less log of an empty tenant');
+});
+
+t.test('planted defects: a row the decoder would refuse is refused by encodeParts, before any part exists to propose', async (t) => {
+  const hasher = await initHash();
+  const rows = randomRows(new SeededRand(13), { spans: 20, points: 20, logs: 20 });
+  const gauge: MetricPointRow = { ...(rows.points[0] as MetricPointRow), data: { type: 'gauge', value: { type: 'double', value: 1.5 } }, exemplars: [] };
+  const encode = (b: Partial<RowBatch>, tenant = 'default'): unknown =>
+    encodeParts(tenant, KEY, 1_790_000_000_000, splitByShard(hasher, 16, tenant, KEY, { spans: [...rows.spans], points: [gauge], logs: [...rows.logs], ...b }));
+  t.equal(codeOf(() => encode({})), 'ok', 'the rows without a defect encode');
+  const span = rows.spans[1] as SpanRow;
+  const log = rows.logs[1] as LogRow;
+  const cases: [string, Partial<RowBatch>, string][] = [
+    ['a span id of 7 bytes', { spans: [...rows.spans, { ...span, spanId: new Uint8Array(7).fill(1) }] }, 'ERR_INVALID_ARGUMENT'],
+    ['a span name over stringBytesMax', { spans: [{ ...span, name: 'x'.repeat(StorageLimits.stringBytesMax + 1) }] }, 'ERR_LIMIT_EXCEEDED'],
+    ['a severity number of 99', { logs: [...rows.logs, { ...log, severityNumber: 99 }] }, 'ERR_INVALID_ARGUMENT'],
+    ['a row of another tenant', { logs: [{ ...log, tenant: 'other' }] }, 'ERR_INVALID_ARGUMENT'],
+    // Points only: the fast check reads these entries with decodeMetricEntry, which must decline them.
+    ['a gauge point with flags -1', { spans: [], logs: [], points: [gauge, { ...gauge, flags: -1 }] }, 'ERR_INVALID_ARGUMENT'],
+    ['a gauge point time past 64 bits', { spans: [], logs: [], points: [{ ...gauge, timeUnixNano: 1n << 64n }] }, 'ERR_INVALID_ARGUMENT'],
+    ['a point with more attributes than attributesPerListMax', { spans: [], logs: [], points: [{ ...gauge, attributes: Array.from({ length: StorageLimits.attributesPerListMax + 1 }, (_, i) => str(`k${i}`, 'v')) }] }, 'ERR_LIMIT_EXCEEDED'],
+    ['an exemplar trace id of 3 bytes', { spans: [], logs: [], points: [{ ...gauge, exemplars: [{ timeUnixNano: 1n, value: { type: 'double', value: 1 }, traceId: new Uint8Array(3), spanId: new Uint8Array(0), filteredAttributes: [] }] }] }, 'ERR_INVALID_ARGUMENT'],
+  ];
+  for (const [what, b, code] of cases) t.equal(codeOf(() => encode(b)), code, what);
+  t.equal(codeOf(() => encode({ spans: [], logs: [], points: [{ ...gauge, tenant: 'bad tenant!' }] }, 'bad tenant!')), 'ERR_INVALID_ARGUMENT', 'an invalid tenant');
 });
