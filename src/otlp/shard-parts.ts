@@ -18,8 +18,9 @@
  */
 import { OtlpdbError, assert } from '../errors.js';
 import type { Hasher } from '../partition/hash.js';
-import type { LabelBlock } from '../partition/partition-key.js';
-import { PartitionKeyBuffer, TRACE_ID_BYTES, logPartitionKey, seriesPartitionKey, spanPartitionKey } from '../partition/partition-key.js';
+import type { LabelBlock } from '../partition/partition-key-buffer.js';
+import { PartitionKeyBuffer } from '../partition/partition-key-buffer.js';
+import { TRACE_ID_BYTES, logPartitionKey, seriesPartitionKey, spanPartitionKey } from '../partition/partition-key.js';
 import { shardForKey } from '../partition/key-to-shard.js';
 import type { GroupId } from '../raft/types.js';
 import { StorageLimits } from '../limits.js';

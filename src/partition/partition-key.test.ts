@@ -2,7 +2,8 @@ import t from 'tap';
 import { initHash } from './hash.js';
 import { shardForKey } from './key-to-shard.js';
 import { PartitionLimits } from '../limits.js';
-import { PartitionKeyBuffer, logPartitionKey, seriesPartitionKey, spanPartitionKey } from './partition-key.js';
+import { logPartitionKey, seriesPartitionKey, spanPartitionKey } from './partition-key.js';
+import { PartitionKeyBuffer } from './partition-key-buffer.js';
 import { SeededRand } from '../fs/seeded-rand.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
