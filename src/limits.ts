@@ -826,6 +826,8 @@ assert(MetricHeadLimits.regexBytesMax >= 1, 'regexBytesMax >= 1');
  * refusal here is identical on every replica.
  */
 export const LogBlockLimits = {
+  /** streamMemoLevelsPerResourceMax bounds the levels whose stream labels log-line.ts keeps per resource object. */
+  streamMemoLevelsPerResourceMax: 32,
   /** lineColumnBytesMax bounds the unpacked line column of one block (an inflate never grows past it). */
   lineColumnBytesMax: 256 * 1024 * 1024,
   /** lineDeflateLevel is the zlib level of the line column (6: zlib's default trade of size for speed). */
