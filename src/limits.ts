@@ -1357,3 +1357,11 @@ assert(TraceSearchLimits.shardCallMs <= TraceSearchLimits.wallMsMax, 'a shard ca
 assert(TraceSearchLimits.retryBackoffBaseMs >= 1 && TraceSearchLimits.retryBackoffBaseMs <= TraceSearchLimits.retryBackoffMaxMs, '1 <= retryBackoffBaseMs <= retryBackoffMaxMs');
 assert(TraceSearchLimits.wallMsMax <= TransportLimits.callDeadlineMsMax, 'a search call deadline is allowed');
 assert(TraceSearchLimits.answerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'a shard answer fits one frame');
+
+/** QueryCliLimits bound `otlpdb query` (cli/commands/query.ts). */
+export const QueryCliLimits = {
+  /** sinceDefault is the searched window, ending now, when --since is not given. */
+  sinceDefault: '1h',
+  /** queryBytesMax refuses a longer query before sending it (the node's own bound, TraceqlLimits.queryBytesMax). */
+  queryBytesMax: TraceqlLimits.queryBytesMax,
+} as const;
