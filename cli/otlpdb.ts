@@ -15,6 +15,9 @@ import type { SimCommandOptions } from './commands/sim.js';
 import { processSignals, runStartCommand } from './commands/start.js';
 import type { StartCommandOptions } from './commands/start.js';
 import { DEFAULT_TARGET, runTraceCommand } from './commands/trace.js';
+import { TraceSearchLimits } from '../src/limits.js';
+import { runQueryTraces } from './commands/query.js';
+import type { QueryTracesOptions } from './commands/query.js';
 import type { TraceCommandOptions } from './commands/trace.js';
 
 // A reader that goes away (`otlpdb cluster status | head`) is not an error
@@ -151,6 +154,23 @@ export function buildProgram(): Command {
     .option('--width <n>', 'line width in columns (default: the terminal width, or 120 when piped)')
     .action(async (id: string, options: TraceCommandOptions) => {
       process.exitCode = await runTraceCommand(id, options, { ...io, isTTY: process.stdout.isTTY === true, columns: process.stdout.columns, env: process.env });
+    });
+
+  const query = program.command('query').description('Query the cluster in the languages its users know (traces: TraceQL, as Tempo\'s /api/search).');
+  query
+    .command('traces')
+    .argument('<traceql>', 'a TraceQL query, for example \'{ resource.service.name = "cart" && status = error }\'')
+    .description(
+      'Search traces with TraceQL (GET /api/search?q=..., Tempo\'s API) and print one line per trace, newest first: trace id, start (UTC), ' +
+        'duration, root service and name, matched spans. A syntax error names its line:column. Exits 1 when the target cannot be reached.',
+    )
+    .option('--since <duration>', 'how far back to search, a duration such as 15m, 1h or 24h (default 1h)')
+    .option('--limit <n>', `at most this many traces (default ${TraceSearchLimits.limitDefault})`)
+    .option('--target <url>', `API of any node, or a Tempo (default ${DEFAULT_TARGET})`)
+    .option('--tenant <id>', 'the tenant to search (sent as X-Scope-OrgID; default: the default tenant)')
+    .option('--json', 'print the raw search answer (Tempo\'s JSON) instead of the table')
+    .action(async (traceql: string, options: QueryTracesOptions) => {
+      process.exitCode = await runQueryTraces(traceql, options, io);
     });
 
   return program;

@@ -826,6 +826,8 @@ assert(MetricHeadLimits.regexBytesMax >= 1, 'regexBytesMax >= 1');
  * refusal here is identical on every replica.
  */
 export const LogBlockLimits = {
+  /** streamMemoLevelsPerResourceMax bounds the levels whose stream labels log-line.ts keeps per resource object. */
+  streamMemoLevelsPerResourceMax: 32,
   /** lineColumnBytesMax bounds the unpacked line column of one block (an inflate never grows past it). */
   lineColumnBytesMax: 256 * 1024 * 1024,
   /** lineDeflateLevel is the zlib level of the line column (6: zlib's default trade of size for speed). */
@@ -1378,3 +1380,10 @@ assert(TraceTagLimits.tagBytesMax <= TraceTagLimits.valueBytesMax, 'a tag name f
 // Each value costs its bytes plus at most 8 bytes of framing (a 2-tuple of a type byte and a string header).
 assert(TraceTagLimits.valueBytesMax + 8 * TraceTagLimits.valuesMax + 4096 <= TraceTagLimits.answerBytesMax, 'a full shard answer fits answerBytesMax');
 assert(TraceTagLimits.answerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'a tag answer fits one frame');
+/** QueryCliLimits bound `otlpdb query` (cli/commands/query.ts). */
+export const QueryCliLimits = {
+  /** sinceDefault is the searched window, ending now, when --since is not given. */
+  sinceDefault: '1h',
+  /** queryBytesMax refuses a longer query before sending it (the node's own bound, TraceqlLimits.queryBytesMax). */
+  queryBytesMax: TraceqlLimits.queryBytesMax,
+} as const;

@@ -108,4 +108,23 @@ t.test('otlpdb trace draws a trace sent over OTLP/HTTP JSON to a real node', asy
   const bad = await otlpdb('trace', 'not-hex', '--target', target);
   t.equal(bad.code, 2, 'a bad id exits 2');
   t.match(bad.stderr, /ERR_INVALID_ARGUMENT: trace id "not-hex" is not 1 to 32 hex digits/);
+
+  // otlpdb query traces: TraceQL through the same node.
+  const found = await otlpdb('query', 'traces', '{ resource.service.name = "checkout" } >> { status = error }', '--target', target);
+  t.equal(found.code, 0, found.stderr);
+  const rows = found.stdout.trimEnd().split('\n');
+  t.match(rows[0], /^TRACE ID +START \(UTC\) +DURATION +ROOT SERVICE +ROOT NAME +MATCHED$/);
+  t.match(rows[1], new RegExp(`^${TRACE_HEX}  \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{3}  +300ms  checkout +POST /checkout +1$`), 'one line: the trace, its root, one matched span');
+  t.equal(rows[2], '1 trace(s)');
+  const none = await otlpdb('query', 'traces', '{ name = "no such span" }', '--target', target);
+  t.equal(none.code, 0, none.stderr);
+  t.equal(none.stdout.trimEnd().split('\n').at(-1), '0 trace(s)');
+  const asJson = await otlpdb('query', 'traces', '{ status = error }', '--target', target, '--json', '--since', '15m');
+  t.equal(asJson.code, 0, asJson.stderr);
+  t.same((JSON.parse(asJson.stdout) as { traces: { traceID: string }[] }).traces.map((x) => x.traceID), [TRACE_HEX], '--json prints the search answer');
+  const syntax = await otlpdb('query', 'traces', '{ status = }', '--target', target);
+  t.equal(syntax.code, 2, 'a TraceQL syntax error exits 2');
+  t.match(syntax.stderr, /ERR_INVALID_ARGUMENT: .*refused the query: invalid q: TraceQL: .* at 1:\d+/);
+  const since = await otlpdb('query', 'traces', '{ }', '--target', target, '--since', 'yesterday');
+  t.equal(since.code, 2, 'a bad --since exits 2');
 });

@@ -104,11 +104,16 @@ const NETWORK_REASONS: Readonly<Record<string, string>> = {
   ETIMEDOUT: 'connect timed out',
 };
 
-/** fetchTrace GETs the trace; every failure to get an answer is ERR_UNAVAILABLE naming the target. */
+/** fetchTrace GETs the trace. */
 async function fetchTrace(target: Target, idHex: string, tenant: string | undefined): Promise<TextResponse> {
+  return getFromTarget(target, `/api/traces/${idHex}`, tenant);
+}
+
+/** getFromTarget GETs `path` under the target's prefix as JSON; every failure to get an answer is ERR_UNAVAILABLE naming the target. */
+export async function getFromTarget(target: Target, path: string, tenant: string | undefined): Promise<TextResponse> {
   const headers: Record<string, string> = { accept: 'application/json', ...(tenant === undefined ? {} : { 'x-scope-orgid': tenant }) };
   try {
-    return await requestText(target.address, 'GET', `${target.basePath}/api/traces/${idHex}`, null, TraceCliLimits.requestMs, TraceCliLimits.responseBytesMax, headers);
+    return await requestText(target.address, 'GET', `${target.basePath}${path}`, null, TraceCliLimits.requestMs, TraceCliLimits.responseBytesMax, headers);
   } catch (err) {
     if (err instanceof OtlpdbError) throw err; // ERR_TIMEOUT, ERR_LIMIT_EXCEEDED: their messages name the address.
     const code = (err as NodeJS.ErrnoException).code ?? '';
@@ -119,7 +124,7 @@ async function fetchTrace(target: Target, idHex: string, tenant: string | undefi
 }
 
 /** errorOf is the code and message of an otlpdb error body, or no code and the start of any other body. */
-function errorOf(body: string): { code: string | undefined; message: string } {
+export function errorOf(body: string): { code: string | undefined; message: string } {
   try {
     const doc = JSON.parse(body) as { error?: { code?: unknown; message?: unknown } };
     if (typeof doc.error?.message === 'string') return { code: typeof doc.error.code === 'string' ? doc.error.code : undefined, message: doc.error.message };

@@ -18,14 +18,16 @@
  */
 import { OtlpdbError, assert } from '../errors.js';
 import type { Hasher } from '../partition/hash.js';
-import { logPartitionKey, seriesPartitionKey, spanPartitionKey } from '../partition/partition-key.js';
+import type { LabelBlock } from '../partition/partition-key-buffer.js';
+import { PartitionKeyBuffer } from '../partition/partition-key-buffer.js';
+import { TRACE_ID_BYTES, logPartitionKey, seriesPartitionKey, spanPartitionKey } from '../partition/partition-key.js';
 import { shardForKey } from '../partition/key-to-shard.js';
 import type { GroupId } from '../raft/types.js';
 import { StorageLimits } from '../limits.js';
-import type { LogRow, MetricPointRow, SpanRow } from '../storage/rows.js';
+import type { LogRow, MetricPointRow, Resource, SpanRow } from '../storage/rows.js';
 import { SHARD_ENTRY_VERSION, encodeShardEntry } from '../storage/shard-entry.js';
 import { streamLabels } from '../storage/logs/log-line.js';
-import { seriesLabels } from '../storage/metrics/series-identity.js';
+import { escapeLabelName, pointLabelsInto, resourceLabelsInto, seriesLabels } from '../storage/metrics/series-identity.js';
 
 /** RowBatch is the rows of one request (or of one shard's part of it). */
 export interface RowBatch {
@@ -57,6 +59,13 @@ export function batchRows(b: RowBatch): number {
  * splitByShard puts every row of `rows` (all of tenant `tenant`) in the batch
  * of its shard in [1, shardCount]; `requestKey` is the request's idempotency
  * key (it spreads trace-less logs). Rows keep their arrival order per shard.
+ *
+ * The shard of a row is shardForKey of its partition key (partition-key.ts),
+ * written into a reused buffer (PartitionKeyBuffer) from labels in reused
+ * arrays instead of a Record per row; rows the buffer leaves to the
+ * reference functions (and every error) take the reference path, so the
+ * shard is the same function of the row as routeReference's, which the test
+ * in shard-parts.test.ts compares it with.
  */
 export function splitByShard(hasher: Hasher, shardCount: number, tenant: string, requestKey: string, rows: RowBatch): Map<GroupId, RowBatch> {
   assert(Number.isSafeInteger(shardCount) && shardCount >= 1, 'splitByShard shardCount >= 1');
@@ -69,16 +78,50 @@ export function splitByShard(hasher: Hasher, shardCount: number, tenant: string,
     }
     return b;
   };
-  for (const s of rows.spans) batchOf(shardForKey(hasher, spanPartitionKey(tenant, s.traceId), shardCount)).spans.push(s);
-  for (const p of rows.points) {
-    const labels: Record<string, string> = {};
-    for (const l of seriesLabels(p)) labels[l.name] = l.value;
-    batchOf(shardForKey(hasher, seriesPartitionKey(tenant, p.name, labels), shardCount)).points.push(p);
+  const keys = KEY_SCRATCH;
+  let lastTraceId: Uint8Array | null = null;
+  let lastTraceShard = 0;
+  for (const s of rows.spans) {
+    // The spans of one trace usually follow each other: one key per run of equal trace ids.
+    if (lastTraceId === null || !sameBytes(lastTraceId, s.traceId)) {
+      const key = keys.traceKey(tenant, s.traceId) ?? spanPartitionKey(tenant, s.traceId);
+      lastTraceShard = shardForKey(hasher, key, shardCount);
+      lastTraceId = s.traceId;
+    }
+    batchOf(lastTraceShard).spans.push(s);
   }
+  if (rows.points.length > 0) {
+    const labels = new SeriesLabelScratch(keys);
+    for (const p of rows.points) {
+      const key = labels.key(tenant, p) ?? seriesKeyReference(tenant, p);
+      batchOf(shardForKey(hasher, key, shardCount)).points.push(p);
+    }
+  }
+  // Trace-less records of one resource and severity share a stream, hence a shard within this request.
+  const streams = new Map<Resource, Map<string, GroupId>>();
   for (const r of rows.logs) {
-    const labels: Record<string, string> = {};
-    for (const l of streamLabels(r)) labels[l.name] = l.value;
-    batchOf(shardForKey(hasher, logPartitionKey(tenant, r.traceId, labels, requestKey), shardCount)).logs.push(r);
+    const key = r.traceId.length === TRACE_ID_BYTES ? keys.traceKey(tenant, r.traceId) : null;
+    if (key !== null) {
+      batchOf(shardForKey(hasher, key, shardCount)).logs.push(r);
+      continue;
+    }
+    if (!isNoTraceId(r.traceId)) {
+      // A trace id of a bad length: the reference path throws its error.
+      batchOf(shardForKey(hasher, logKeyReference(tenant, requestKey, r), shardCount)).logs.push(r);
+      continue;
+    }
+    let bySeverity = streams.get(r.resource);
+    if (bySeverity === undefined) {
+      bySeverity = new Map();
+      streams.set(r.resource, bySeverity);
+    }
+    const severity = `${r.severityNumber}:${r.severityText}`;
+    let shard = bySeverity.get(severity);
+    if (shard === undefined) {
+      shard = shardForKey(hasher, logKeyReference(tenant, requestKey, r), shardCount);
+      bySeverity.set(severity, shard);
+    }
+    batchOf(shard).logs.push(r);
   }
   let n = 0;
   for (const b of out.values()) n += batchRows(b);
@@ -144,4 +187,93 @@ function halves(shard: GroupId, rows: RowBatch): { shard: GroupId; rows: RowBatc
     { shard, rows: first },
     { shard, rows: second },
   ];
+}
+
+/**
+ * routeReference is the shard of one row by the definition splitByShard
+ * must keep (a Record of the row's labels, then the partition-key.ts
+ * function): the slow path, for tests and for the rows the fast path leaves
+ * to it.
+ */
+export function routeReference(hasher: Hasher, shardCount: number, tenant: string, requestKey: string, row: { kind: 'span'; row: SpanRow } | { kind: 'point'; row: MetricPointRow } | { kind: 'log'; row: LogRow }): GroupId {
+  switch (row.kind) {
+    case 'span':
+      return shardForKey(hasher, spanPartitionKey(tenant, row.row.traceId), shardCount);
+    case 'point':
+      return shardForKey(hasher, seriesKeyReference(tenant, row.row), shardCount);
+    case 'log':
+      return shardForKey(hasher, logKeyReference(tenant, requestKey, row.row), shardCount);
+  }
+}
+
+function seriesKeyReference(tenant: string, p: MetricPointRow): Uint8Array {
+  const labels: Record<string, string> = {};
+  for (const l of seriesLabels(p)) labels[l.name] = l.value;
+  return seriesPartitionKey(tenant, p.name, labels);
+}
+
+function logKeyReference(tenant: string, requestKey: string, r: LogRow): Uint8Array {
+  const labels: Record<string, string> = {};
+  for (const l of streamLabels(r)) labels[l.name] = l.value;
+  return logPartitionKey(tenant, r.traceId, labels, requestKey);
+}
+
+/**
+ * KEY_SCRATCH is the key buffer of splitByShard. Module-level scratch is
+ * safe: JavaScript runs splitByShard synchronously to its end, and the
+ * buffer's only state kept between calls is a prefix it compares in full.
+ */
+const KEY_SCRATCH = new PartitionKeyBuffer();
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** isNoTraceId says whether a log record's trace id means "none" to logPartitionKey (empty or all zero). */
+function isNoTraceId(id: Uint8Array): boolean {
+  for (let i = 0; i < id.length; i++) if (id[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * SeriesLabelScratch holds the series labels of one point at a time in
+ * parallel arrays (seriesLabels' order, the resource's labels apart), for
+ * one splitByShard call: a resource's labels are rendered and encoded once
+ * per call (a LabelBlock), and attribute keys escaped once per distinct key.
+ * Its maps are bounded by the request's distinct resources and keys (a
+ * request is bounded by IngestLimits.requestBytesMax).
+ */
+class SeriesLabelScratch {
+  readonly names: string[] = [];
+  readonly values: string[] = [];
+  /** A resource's block, or null: no labels (empty block) or labels the fast path leaves to the reference (slow). */
+  readonly #resources = new Map<Resource, { block: LabelBlock | null; slow: boolean }>();
+  readonly #escaped = new Map<string, string>();
+  readonly #escape = (key: string): string => {
+    let name = this.#escaped.get(key);
+    if (name === undefined) {
+      name = escapeLabelName(key);
+      this.#escaped.set(key, name);
+    }
+    return name;
+  };
+
+  constructor(readonly keys: PartitionKeyBuffer) {}
+
+  /** key is the partition key of `p` (a view of the key buffer), or null for the reference path. */
+  key(tenant: string, p: MetricPointRow): Uint8Array | null {
+    let res = this.#resources.get(p.resource);
+    if (res === undefined) {
+      const n = resourceLabelsInto(p.resource, this.names, this.values, 0);
+      const block = n === 0 ? null : this.keys.labelBlock(this.names, this.values, n);
+      res = { block, slow: n > 0 && block === null };
+      this.#resources.set(p.resource, res);
+    }
+    if (res.slow) return null;
+    const n = pointLabelsInto(p, this.names, this.values, 0, this.#escape);
+    return this.keys.seriesKey(tenant, p.name, this.names, this.values, n, res.block);
+  }
 }

@@ -3,6 +3,7 @@ import { initHash } from './hash.js';
 import { shardForKey } from './key-to-shard.js';
 import { PartitionLimits } from '../limits.js';
 import { logPartitionKey, seriesPartitionKey, spanPartitionKey } from './partition-key.js';
+import { PartitionKeyBuffer } from './partition-key-buffer.js';
 import { SeededRand } from '../fs/seeded-rand.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -116,5 +117,76 @@ t.test('bad inputs are refused', (t) => {
   t.throws(() => logPartitionKey('t', new Uint8Array(5).fill(1), {}, 'r'), { code: 'ERR_INVALID_ARGUMENT', message: /5 bytes/ });
   const big = 'x'.repeat(PartitionLimits.partitionKeyBytesMax);
   t.throws(() => seriesPartitionKey('t', 'm', { a: big }), { code: 'ERR_LIMIT_EXCEEDED', message: /limit is 65536 bytes/ });
+  t.end();
+});
+
+t.test('PartitionKeyBuffer gives the reference keys byte for byte (seeded: Unicode, lone surrogates, empty values, many and long labels)', (t) => {
+  const rng = new SeededRand(5);
+  const units = ['a', 'z', '_', '.', ' ', '0', 'é', 'ß', '日', '本', '\u0000', '\u007f', '\u0080', '\u07ff', '\u0800', '\uffff', '🚀', '\ud83d', '\ude80', '\udbff\udfff', '__proto__'];
+  const word = (max: number): string => {
+    const n = rng.intn(max + 1);
+    let s = '';
+    for (let i = 0; i < n; i++) s += units[rng.intn(units.length)];
+    return s;
+  };
+  const keys = new PartitionKeyBuffer();
+  let fast = 0;
+  let leftToReference = 0;
+  const tenants = ['default', 'team-ü', 'x'.repeat(60), ''];
+  for (let i = 0; i < 4000; i++) {
+    const tenant = tenants[rng.intn(tenants.length)] as string;
+    const metric = rng.intn(50) === 0 ? '' : word(rng.intn(8) === 0 ? 60 : 6) || 'm';
+    const count = rng.intn(8) === 0 ? 40 + rng.intn(60) : rng.intn(8);
+    const names: string[] = [];
+    const values: string[] = [];
+    const labels: Record<string, string> = {};
+    // Half of the cases move a run of labels into a block, as a resource's labels are (mostly under a prefix of their own).
+    const split = rng.intn(2) === 0 ? count : rng.intn(count + 1);
+    const blockPrefix = rng.intn(5) === 0 ? '' : 'resource_';
+    for (let k = 0; k < count; k++) {
+      // Mostly distinct names (a duplicate is left to the reference), some raw words that may repeat.
+      const raw = rng.intn(30) === 0 ? '' : word(rng.intn(10) === 0 ? 50 : 4);
+      const name = (k >= split ? blockPrefix : '') + (rng.intn(10) === 0 ? raw : `${raw}${k}`);
+      const value = rng.intn(5) === 0 ? '' : word(rng.intn(10) === 0 ? 200 : 6);
+      names.push(name);
+      values.push(value);
+      labels[name] = value;
+    }
+    const block = split < count ? keys.labelBlock(names.slice(split), values.slice(split), count - split) : null;
+    let want: string | null;
+    try {
+      want = hex(seriesPartitionKey(tenant, metric, labels));
+    } catch {
+      want = null;
+    }
+    const got = split < count && block === null ? null : keys.seriesKey(tenant, metric, names, values, split, block);
+    if (got === null) {
+      if (want !== null) leftToReference++;
+      continue;
+    }
+    fast++;
+    if (hex(got) !== want) {
+      t.fail(`case ${i}: fast key differs from seriesPartitionKey (${JSON.stringify({ tenant, metric, names, values, split })})`);
+      break;
+    }
+  }
+  t.ok(fast > 2000 && leftToReference < fast / 10, `the fast path wrote most valid keys (${fast}; ${leftToReference} valid ones left to the reference)`);
+  // Trace keys, and the cases left to the reference (which throws for them).
+  for (let i = 0; i < 200; i++) {
+    const id = Uint8Array.from({ length: 16 }, () => rng.intn(256));
+    const tenant = tenants[rng.intn(3)] as string;
+    t.equal(hex(keys.traceKey(tenant, id) as Uint8Array), hex(spanPartitionKey(tenant, id)));
+  }
+  t.equal(keys.traceKey('', traceId), null, 'an empty tenant is left to the reference');
+  t.equal(keys.traceKey('t', new Uint8Array(16)), null, 'an all-zero trace id too');
+  t.equal(keys.traceKey('t', new Uint8Array(8).fill(1)), null, 'a short trace id too');
+  t.equal(keys.seriesKey('t', 'm', ['a', 'a'], ['1', '2'], 2), null, 'a duplicate name too (a Record keeps the last)');
+  t.equal(keys.seriesKey('t', 'm', ['__proto__'], ['1'], 1), null, '__proto__ too (a Record drops it)');
+  t.equal(keys.seriesKey('t', 'm', [''], ['1'], 1), null, 'an empty name with a value too');
+  t.equal(hex(keys.seriesKey('t', 'm', [''], [''], 1) as Uint8Array), hex(seriesPartitionKey('t', 'm', { '': '' })), 'an empty name without a value is dropped');
+  const big = 'x'.repeat(PartitionLimits.partitionKeyBytesMax);
+  t.equal(keys.seriesKey('t', 'm', ['a'], [big], 1), null, 'a key over the bound too');
+  t.throws(() => seriesPartitionKey('t', 'm', { a: big }), { code: 'ERR_LIMIT_EXCEEDED' });
+  t.equal(hex(keys.seriesKey('t', 'm', ['a'], ['b'], 1) as Uint8Array), hex(seriesPartitionKey('t', 'm', { a: 'b' })), 'the buffer is usable after an overflow');
   t.end();
 });

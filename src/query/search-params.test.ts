@@ -64,7 +64,28 @@ t.test('parameters map onto the query', async (t) => {
   t.equal(parse('tags=status.code%3Dok').predicate.status, 1);
   t.equal(parse('scan=full').fullScan, true);
   t.equal(parse('scan=index').fullScan, undefined);
-  t.equal(parse('q=%7B%7D').limit, TraceSearchLimits.limitDefault, 'an empty TraceQL filter is a plain search');
+  const empty = parse('q=%7B%7D');
+  t.equal(empty.traceql, '{}', 'q={} is a TraceQL search of every trace');
+  t.same(empty.predicate, {}, 'with nothing to push down');
+  t.equal(parse('q=').traceql, undefined, 'an empty q is no TraceQL');
+});
+
+t.test('TraceQL in q: parsed, its pushdown becomes the span predicate, errors name the position', async (t) => {
+  const q = (text: string): ReturnType<typeof parse> => parse(`q=${encodeURIComponent(text)}`);
+  t.same(q('{ name = "GET /" && status = error && kind = server && resource.service.name = "cart" && span.http.method = "GET" && .ok = true }').predicate, {
+    name: 'GET /',
+    status: 2,
+    kind: 2,
+  }, 'intrinsics are pushed; attribute equalities are not (arrays and doubles, see pushdownPredicate)');
+  t.same(q('{ duration > 100ms && duration <= 2s }').predicate, { minDurationNs: 100_000_001n, maxDurationNs: 2_000_000_000n });
+  t.same(q('{ .http.status_code = 200 }').predicate, {}, 'a numeric equality is left to the evaluator (the index lacks doubles)');
+  t.same(q('{ name = "a" || name = "b" }').predicate, {}, 'an || at the top pushes nothing');
+  t.same(q('{ name = "x" } >> { name = "y" }').predicate, {}, 'a structural query pushes nothing');
+  t.equal(q('{ .a = "x" } | count() > 2').traceql, '{ .a = "x" } | count() > 2');
+  const r = refusal(`q=${encodeURIComponent('{ .a = "x" foo }')}`);
+  t.equal(r.code, 'ERR_INVALID_ARGUMENT');
+  t.equal(r.param, 'q');
+  t.match(r.message, /^invalid q: TraceQL: .* at 1:\d+/, r.message);
 });
 
 t.test('bad parameters are refused naming the parameter', async (t) => {
@@ -84,7 +105,8 @@ t.test('bad parameters are refused naming the parameter', async (t) => {
     ['tags=error%3Dfalse', 'tags'],
     ['tags=name%3Da%20name%3Db', 'tags'],
     [`tags=${'a'.repeat(TraceSearchLimits.tagsBytesMax)}%3Db`, 'tags'],
-    ['q=%7B%20.a%20%3D%201%20%7D', 'q'],
+    ['q=%7B%20.a%20%3D%20%7D', 'q'],
+    ['q=%7B.a%3D1%7D&tags=a%3Db', 'q'],
     ['scan=sometimes', 'scan'],
   ];
   for (const [qs, param] of cases) {
@@ -100,6 +122,8 @@ t.test('the peer frames round-trip and refuse malformed input', async (t) => {
   t.same(decodeSearchRequest(encodeSearchRequest(req)), req);
   const full = { ...req, query: { ...query, fullScan: true } };
   t.same(decodeSearchRequest(encodeSearchRequest(full)), full);
+  const tql = { ...req, query: parse(`q=${encodeURIComponent('{ span.a = "b" } >> { status = error }')}`) };
+  t.same(decodeSearchRequest(encodeSearchRequest(tql)), tql);
   const answer = {
     partial: true,
     inspectedTraces: 2,

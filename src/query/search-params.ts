@@ -16,7 +16,11 @@
  * - `start`, `end`: unix seconds; [start, end) holds a matching span's
  *   start. Absent: the last TraceSearchLimits.rangeDefaultMs.
  * - `spss`: spans listed per span set (default spssDefault).
- * - `q`: TraceQL; refused here until the TraceQL front end is wired in.
+ * - `q`: a TraceQL query (src/query/traceql), parsed here so a syntax error
+ *   is a 400 naming its line:column; the conditions every matching span
+ *   must satisfy (extractPushdown) that the indexes answer become the span
+ *   predicate (pushdownPredicate), and the shards run the whole query over
+ *   each candidate trace. `q` and `tags` exclude each other.
  * - otlpdb's `scan=index|full` (default index): `full` reads every span of
  *   the range without the indexes (TraceSearchQuery.fullScan).
  *
@@ -24,8 +28,10 @@
  */
 import { OtlpdbError } from '../errors.js';
 import { TraceSearchLimits as L } from '../limits.js';
-import type { StatusCode } from '../storage/rows.js';
+import type { SpanKind, StatusCode } from '../storage/rows.js';
 import type { SpanPredicate } from '../storage/traces/span-index.js';
+import { TRACEQL_KINDS, TRACEQL_STATUSES, extractPushdown, parseTraceql } from './traceql/index.js';
+import type { PushdownCondition } from './traceql/index.js';
 
 /** TraceSearchQuery is one search as every shard runs it (trace-search.ts). */
 export interface TraceSearchQuery {
@@ -50,6 +56,8 @@ export interface TraceSearchQuery {
    * check the index's answers. Same results, more work.
    */
   readonly fullScan?: boolean;
+  /** traceql is the TraceQL text of `q` (already parsed once; every shard parses it again); predicate then holds its pushdown. */
+  readonly traceql?: string;
 }
 
 function bad(param: string, why: string): OtlpdbError {
@@ -164,9 +172,50 @@ function duration(params: URLSearchParams, name: string): bigint | undefined {
  * parseSearchParams turns Tempo's search parameters into a TraceSearchQuery,
  * or throws ERR_INVALID_ARGUMENT naming the parameter.
  */
+/**
+ * pushdownPredicate turns TraceQL's pushdown conditions into the span
+ * predicate the trace store's indexes answer. Only conditions the indexes
+ * answer exactly or as a superset are taken: the intrinsics name, status
+ * and kind, and the duration range.
+ * NB: attribute equalities (resource.service.name included) are not pushed
+ * down yet. TraceQL's `.x = v` also holds when x is an array with an
+ * element equal to v, and a numeric `= 200` also matches a double 200.0;
+ * the span index holds neither (attrIndexValue skips arrays and doubles), so
+ * pushing them would lose matching traces — the TraceQL differential test
+ * in trace-search-shard.test.ts found exactly that. Indexing array elements
+ * and doubles by their TraceQL value would let them be pushed.
+ */
+export function pushdownPredicate(conditions: readonly PushdownCondition[]): SpanPredicate {
+  const p: { name?: string; status?: StatusCode; kind?: SpanKind; minDurationNs?: bigint; maxDurationNs?: bigint } = {};
+  for (const c of conditions) {
+    if (c.kind === 'durationRange') {
+      if (c.minNs !== null) p.minDurationNs = c.minInclusive ? c.minNs : c.minNs + 1n;
+      if (c.maxNs !== null) p.maxDurationNs = c.maxInclusive ? c.maxNs : c.maxNs - 1n;
+      continue;
+    }
+    const f = c.field;
+    const v = c.value;
+    if (f.kind !== 'intrinsic') continue;
+    if (f.name === 'name' && v.type === 'string') p.name = v.value;
+    else if (f.name === 'status' && v.type === 'status') p.status = TRACEQL_STATUSES.indexOf(v.value) as StatusCode;
+    else if (f.name === 'kind' && v.type === 'kind') p.kind = TRACEQL_KINDS.indexOf(v.value) as SpanKind;
+  }
+  return p;
+}
+
 export function parseSearchParams(params: URLSearchParams, nowMs: number): TraceSearchQuery {
-  const q = params.get('q');
-  if (q !== null && q.trim() !== '' && q.trim() !== '{}') throw bad('q', 'TraceQL search is not available on this node yet; use tags=');
+  const qText = params.get('q');
+  const traceql = qText === null || qText.trim() === '' ? undefined : qText;
+  if (traceql !== undefined && (params.get('tags') ?? '') !== '') throw bad('q', 'q (TraceQL) and tags exclude each other');
+  let traceqlPredicate: SpanPredicate = {};
+  if (traceql !== undefined) {
+    try {
+      traceqlPredicate = pushdownPredicate(extractPushdown(parseTraceql(traceql)));
+    } catch (err) {
+      if (err instanceof OtlpdbError) throw new OtlpdbError(err.code, `invalid q: ${err.message}`, { ...err.details, param: 'q' });
+      throw err;
+    }
+  }
   const scan = params.get('scan') ?? 'index';
   if (scan !== 'index' && scan !== 'full') throw bad('scan', 'index or full');
   const limit = positiveInt(params, 'limit', L.limitDefault, L.limitMax);
@@ -227,7 +276,8 @@ export function parseSearchParams(params: URLSearchParams, nowMs: number): Trace
   return {
     startNs,
     endNs,
-    predicate: { ...predicate, ...(attrs.length > 0 ? { attrs } : {}) },
+    predicate: traceql !== undefined ? traceqlPredicate : { ...predicate, ...(attrs.length > 0 ? { attrs } : {}) },
+    ...(traceql !== undefined ? { traceql } : {}),
     ...(rootService !== undefined ? { rootService } : {}),
     ...(rootName !== undefined ? { rootName } : {}),
     ...(minTraceDurationNs !== undefined ? { minTraceDurationNs } : {}),

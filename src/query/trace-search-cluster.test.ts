@@ -6,6 +6,8 @@ import { httpRequest, inProcessCluster, pollUntil } from '../node-test-util.js';
 import { resourceSpansJson } from '../otlp/otlp-json-writer.js';
 import type { SpanRow } from '../storage/rows.js';
 import { realisticSpans } from '../storage/traces/traces-test-util.js';
+import { parseTraceql } from './traceql/index.js';
+import { referenceEvaluate } from './traceql/traceql-reference.js';
 
 // Tempo's GET /api/search against a real 3-node cluster in this process
 // (4 shards, R=3): spans written through OTLP/HTTP JSON are found right
@@ -81,6 +83,19 @@ t.test('trace search across a 3-node cluster', async (t) => {
     t.same(full.doc.traces.map((x) => x.traceID).sort(), expectedIds(spans, svc, method), 'the same search as a full scan gives the same traces');
     for (const tr of r.doc.traces) t.ok(tr.spanSet.spans.length <= 2 && tr.spanSet.spans.length <= tr.spanSet.matched, 'spss bounds the span sets');
   }
+  // TraceQL in q=: the answer equals the reference evaluator run over each trace as sent.
+  const byTrace = new Map<string, SpanRow[]>();
+  for (const s of spans) byTrace.set(hex(s.traceId), [...(byTrace.get(hex(s.traceId)) ?? []), s]);
+  for (const text of ['{ resource.service.name = "cart" && span.http.method = "GET" }', '{ resource.service.name = "frontend" } >> { kind = client && duration > 5ms }', '{ } | count() > 20', '{ name = "redis GET" } | select(span.db.system)']) {
+    const r = await search(c.api(1), `q=${encodeURIComponent(text)}&${range}`);
+    t.equal(r.status, 200, `TraceQL ${text}`);
+    const want = [...byTrace].filter(([, tr]) => (referenceEvaluate(parseTraceql(text), tr) ?? []).length > 0).map(([id]) => id.replace(/^0+/, '')).sort();
+    t.same(r.doc.traces.map((x) => x.traceID).sort(), want, `TraceQL ${text} equals the reference (${want.length} traces)`);
+  }
+  const badQ = await search(c.api(1), `q=${encodeURIComponent('{ .a = }')}`);
+  t.equal(badQ.status, 400, 'a TraceQL syntax error is 400');
+  t.match(JSON.stringify(badQ.doc), /at 1:/, 'naming the position');
+
   const all = await search(c.api(3), `${range}`);
   t.equal(all.doc.traces.length, TRACES, 'an empty search lists every trace');
   const newestFirst = all.doc.traces.map((x) => x.traceID);

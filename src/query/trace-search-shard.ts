@@ -13,7 +13,9 @@
  *  2. the candidates newest first (latest matching span start descending,
  *     trace id ascending), each read whole (traceById) and summarised:
  *     trace-level filters (root service, root name, trace duration), then
- *     its matching spans (latest versions) as one span set;
+ *     its matching spans (latest versions) as one span set — for a TraceQL
+ *     search, the spans of the spanset the query yields over the whole
+ *     trace (its predicate is only the pushdown, a necessary condition);
  *  3. at most `limit` summaries.
  *
  * Every stage is bounded (TraceSearchLimits: candidate spans, candidate
@@ -25,7 +27,7 @@
  * start. With a trace-level filter that rejects candidates, the traces read
  * are bounded by tracesFetchedMax.
  */
-import { assert } from '../errors.js';
+import { OtlpdbError, assert } from '../errors.js';
 import { TraceSearchLimits as L } from '../limits.js';
 import type { AnyValue, SpanRow } from '../storage/rows.js';
 import type { KvRead } from '../storage/shard/shard-db.js';
@@ -36,6 +38,8 @@ import { attrIndexValue } from '../storage/traces/span-index.js';
 import type { TraceStore } from '../storage/traces/trace-store.js';
 import { spanMatches } from '../storage/traces/trace-store.js';
 import type { TraceSearchQuery } from './search-params.js';
+import { TraceqlProgram, formatDuration, parseTraceql } from './traceql/index.js';
+import type { TraceqlSelected, TraceqlValue } from './traceql/index.js';
 
 /** ROOT_NOT_RECEIVED is Tempo's root service name of a trace whose root span is not stored. */
 export const ROOT_NOT_RECEIVED = '<root span not yet received>';
@@ -121,11 +125,50 @@ function selectedAttributes(s: SpanRow, q: TraceSearchQuery): MatchedSpan['attri
   return out;
 }
 
+/** anyValueOf is a TraceQL value as an OTLP AnyValue (status and kind as their keywords, a duration as its TraceQL text), or undefined for an opaque one. */
+function anyValueOf(v: TraceqlValue): AnyValue | undefined {
+  switch (v.type) {
+    case 'string':
+      return { type: 'string', value: v.value };
+    case 'int':
+      return { type: 'int', value: v.value };
+    case 'float':
+      return { type: 'double', value: v.value };
+    case 'bool':
+      return { type: 'bool', value: v.value };
+    case 'duration':
+      return { type: 'string', value: formatDuration(v.value) };
+    case 'status':
+    case 'kind':
+      return { type: 'string', value: v.value };
+    case 'array': {
+      const values: AnyValue[] = [];
+      for (const e of v.values) {
+        const a = anyValueOf(e);
+        if (a !== undefined) values.push(a);
+      }
+      return { type: 'array', values };
+    }
+    case 'other':
+      return undefined;
+  }
+}
+
+/** selectedValues are the fields a TraceQL select(...) asked for, as attributes. */
+function selectedValues(selected: readonly TraceqlSelected[]): MatchedSpan['attributes'] {
+  const out: { key: string; value: AnyValue }[] = [];
+  for (const s of selected) {
+    const value = anyValueOf(s.value);
+    if (value !== undefined) out.push({ key: s.field, value });
+  }
+  return out;
+}
+
 /**
  * summarizeTrace is the search's view of one whole trace, or null when the
  * trace fails a trace-level filter or none of its spans matches.
  */
-export function summarizeTrace(spans: readonly SpanRow[], q: TraceSearchQuery): TraceSummary | null {
+export function summarizeTrace(spans: readonly SpanRow[], q: TraceSearchQuery, program: TraceqlProgram | null = null): TraceSummary | null {
   if (spans.length === 0) return null;
   let start = (spans[0] as SpanRow).startTimeUnixNano;
   let end = (spans[0] as SpanRow).endTimeUnixNano;
@@ -142,15 +185,22 @@ export function summarizeTrace(spans: readonly SpanRow[], q: TraceSearchQuery): 
   const rootTraceName = root === null ? '' : root.name;
   if (q.rootService !== undefined && (root === null || rootServiceName !== q.rootService)) return null;
   if (q.rootName !== undefined && (root === null || rootTraceName !== q.rootName)) return null;
-  const matching = spans.filter((s) => spanMatches(s, q.predicate, q.startNs, q.endNs));
+  const matching: { span: SpanRow; selected: readonly TraceqlSelected[] }[] = [];
+  if (program === null) {
+    for (const s of spans) if (spanMatches(s, q.predicate, q.startNs, q.endNs)) matching.push({ span: s, selected: [] });
+  } else {
+    const sets = program.evaluate(spans);
+    assert(sets.length <= 1, 'TraceQL without by() yields at most one spanset a trace');
+    for (const m of sets[0]?.spans ?? []) matching.push({ span: m.span, selected: m.selected });
+  }
   if (matching.length === 0) return null;
-  matching.sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : a.startTimeUnixNano > b.startTimeUnixNano ? 1 : 0));
-  const listed = matching.slice(0, q.spss).map((s) => ({
+  matching.sort((a, b) => (a.span.startTimeUnixNano < b.span.startTimeUnixNano ? -1 : a.span.startTimeUnixNano > b.span.startTimeUnixNano ? 1 : 0));
+  const listed = matching.slice(0, q.spss).map(({ span: s, selected }) => ({
     spanId: s.spanId,
     name: s.name,
     startNs: s.startTimeUnixNano,
     durationNs: s.endTimeUnixNano > s.startTimeUnixNano ? s.endTimeUnixNano - s.startTimeUnixNano : 0n,
-    attributes: selectedAttributes(s, q),
+    attributes: program === null ? selectedAttributes(s, q) : [...selectedAttributes(s, q), ...selectedValues(selected)],
   }));
   return { traceId: (spans[0] as SpanRow).traceId, rootServiceName, rootTraceName, startNs: start, durationNs, matched: matching.length, spans: listed };
 }
@@ -172,6 +222,8 @@ export async function searchShard(
   assert(q.limit >= 1 && q.spss >= 1, 'searchShard limit and spss >= 1');
   assert(bounds.candidateSpansMax >= 1 && bounds.candidateTracesMax >= 1 && bounds.tracesFetchedMax >= 1, 'searchShard bounds >= 1');
   const stats = newScanStats();
+  // Every shard parses the query again: the text crossed the wire, the AST did not.
+  const program = q.traceql === undefined ? null : new TraceqlProgram(parseTraceql(q.traceql));
   let partial = false;
   let inspectedSpans = 0;
   let spansRead = 0;
@@ -214,7 +266,15 @@ export async function searchShard(
     inspectedTraces++;
     addStats(stats, t.stats);
     if (t.truncated) partial = true;
-    const summary = summarizeTrace(t.spans, q);
+    let summary: TraceSummary | null;
+    try {
+      summary = summarizeTrace(t.spans, q, program);
+    } catch (err) {
+      // A trace past TraceqlLimits.traceSpansMax is not evaluated: the answer says it is partial.
+      if (!(err instanceof OtlpdbError) || err.code !== 'ERR_LIMIT_EXCEEDED') throw err;
+      partial = true;
+      continue;
+    }
     if (summary !== null) traces.push(summary);
   }
   traces.sort(compareSummaries);

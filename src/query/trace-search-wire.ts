@@ -5,7 +5,7 @@
  *                       answer   [partial, inspectedTraces, inspectedSpans, stats, traces]
  *
  *   query   = [startNs, endNs, service, name, kind, status, attrs, minSpanNs, maxSpanNs,
- *              rootService, rootName, minTraceNs, maxTraceNs, limit, spss, fullScan]
+ *              rootService, rootName, minTraceNs, maxTraceNs, limit, spss, fullScan, traceql]
  *             (ns as decimal strings; an absent field is nil)
  *   stats   = [blocksScanned, blocksPrunedTime, blocksPrunedBloom, blocksPrunedIndex, bytesRead, headRowsScanned]
  *   trace   = [traceId(16 B), rootServiceName, rootTraceName, startNs, durationNs, matched, [span...]]
@@ -17,7 +17,7 @@
  */
 import { Packr } from 'msgpackr';
 import { OtlpdbError } from '../errors.js';
-import { TraceSearchLimits as L } from '../limits.js';
+import { TraceSearchLimits as L, TraceqlLimits } from '../limits.js';
 import { anyValueJson } from '../otlp/otlp-json-writer.js';
 import type { AnyValue, SpanKind, StatusCode } from '../storage/rows.js';
 import { SPAN_ID_BYTES, TRACE_ID_BYTES } from '../storage/rows.js';
@@ -76,7 +76,7 @@ export function encodeSearchRequest(r: ShardSearchRequest): Uint8Array {
     r.consistency,
     [
       ns(q.startNs), ns(q.endNs), opt(p.service), opt(p.name), opt(p.kind), opt(p.status), p.attrs === undefined ? null : p.attrs.map(([k, v]) => [k, v]),
-      ns(p.minDurationNs), ns(p.maxDurationNs), opt(q.rootService), opt(q.rootName), ns(q.minTraceDurationNs), ns(q.maxTraceDurationNs), q.limit, q.spss, q.fullScan === true,
+      ns(p.minDurationNs), ns(p.maxDurationNs), opt(q.rootService), opt(q.rootName), ns(q.minTraceDurationNs), ns(q.maxTraceDurationNs), q.limit, q.spss, q.fullScan === true, opt(q.traceql),
     ],
   ]);
 }
@@ -122,7 +122,7 @@ export function decodeSearchRequest(b: Uint8Array): ShardSearchRequest {
   const consistency = v[2];
   if (consistency !== 'linearizable' && consistency !== 'stale') throw badRequest('consistency is not linearizable or stale');
   const q: unknown = v[3];
-  if (!Array.isArray(q) || q.length !== 16) throw badRequest('query is not a 16-field tuple');
+  if (!Array.isArray(q) || q.length !== 17) throw badRequest('query is not a 17-field tuple');
   if (typeof q[15] !== 'boolean') throw badRequest('fullScan is not a boolean');
   const attrsRaw: unknown = q[6];
   let attrs: [string, string][] | undefined;
@@ -151,6 +151,8 @@ export function decodeSearchRequest(b: Uint8Array): ShardSearchRequest {
   const startNs = nsOf(q[0], 'startNs', badRequest);
   const endNs = nsOf(q[1], 'endNs', badRequest);
   if (startNs >= endNs) throw badRequest('startNs is not before endNs');
+  const traceql = optStr(q[16], 'traceql', badRequest);
+  if (traceql !== undefined && Buffer.byteLength(traceql) > TraceqlLimits.queryBytesMax) throw badRequest(`traceql is longer than TraceqlLimits.queryBytesMax (${TraceqlLimits.queryBytesMax} bytes)`);
   const rootService = optStr(q[9], 'rootService', badRequest);
   const rootName = optStr(q[10], 'rootName', badRequest);
   const minTraceDurationNs = optNs(q[11], 'minTraceNs', badRequest);
@@ -166,6 +168,7 @@ export function decodeSearchRequest(b: Uint8Array): ShardSearchRequest {
     limit: int(q[13], 'limit', 1, L.limitMax, badRequest),
     spss: int(q[14], 'spss', 1, L.spssMax, badRequest),
     ...(q[15] === true ? { fullScan: true } : {}),
+    ...(traceql !== undefined ? { traceql } : {}),
   };
   return { group, tenant, consistency, query };
 }

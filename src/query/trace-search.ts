@@ -23,7 +23,8 @@
  * Owner: the node owns one TraceSearch; it registers shard.searchTraces on
  * the node's transport.
  */
-import { OtlpdbError, assert } from '../errors.js';
+import { ErrorCodes, OtlpdbError, assert } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
 import { TraceSearchLimits as L } from '../limits.js';
 import type { MultiRaftDriver } from '../raft/driver/multi-raft.js';
 import { NONE, StateRole } from '../raft/types.js';
@@ -56,6 +57,13 @@ export interface TraceSearchDeps {
 }
 
 const BACKOFF = { baseMs: L.retryBackoffBaseMs, maxMs: L.retryBackoffMaxMs, jitterPercent: 50 } as const;
+
+function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ErrorCodes, code);
+}
+
+/** ShardOutcome is one shard's part of a search: its answer, or the last error when no replica answered. */
+type ShardOutcome = { readonly shard: GroupId; readonly answer: WireShardAnswer } | { readonly shard: GroupId; readonly error: OtlpdbError };
 
 /** FailedShard names a shard no replica answered, and the last error. */
 export interface FailedShard {
@@ -113,8 +121,23 @@ export class TraceSearch {
     const deadline = this.#d.nowMs() + L.wallMsMax;
     const shards: GroupId[] = [];
     for (let s = 1; s <= shardCount; s++) shards.push(s);
-    const outcomes = await Promise.all(shards.map((s) => this.#searchShard(s, tenant, q, consistency, deadline, signal)));
-    if (signal?.aborted === true) throw new OtlpdbError('ERR_UNAVAILABLE', 'the search was cancelled: its client went away');
+    const cancelled = (): OtlpdbError => new OtlpdbError('ERR_UNAVAILABLE', 'the search was cancelled: its client went away');
+    const isAborted = (): boolean => signal?.aborted === true;
+    if (isAborted()) throw cancelled();
+    // A cancelled search answers at once: shard calls still in flight are left to their deadlines, and no further call or retry starts.
+    let onAbort: (() => void) | null = null;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(cancelled());
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => undefined);
+    let outcomes: ShardOutcome[];
+    try {
+      outcomes = await Promise.race([Promise.all(shards.map((s) => this.#searchShard(s, tenant, q, consistency, deadline, signal))), aborted]);
+    } finally {
+      if (onAbort !== null) signal?.removeEventListener('abort', onAbort);
+    }
+    if (isAborted()) throw cancelled();
     const failedShards: FailedShard[] = [];
     const traces: WireTraceSummary[] = [];
     const stats = newScanStats();
@@ -134,7 +157,10 @@ export class TraceSearch {
     }
     if (failedShards.length === shardCount) {
       const first = failedShards[0] as FailedShard;
-      throw new OtlpdbError('ERR_UNAVAILABLE', `no shard answered the search (shard ${first.shard}: ${first.message})`, { shards: shardCount });
+      // Every shard refusing the same way (a query a shard cannot run) is that refusal; anything else is the cluster being unavailable.
+      const same = failedShards.every((f) => f.code === first.code) && !(isErrorCode(first.code) && ErrorCodes[first.code].retryable);
+      const code: ErrorCode = same && isErrorCode(first.code) ? first.code : 'ERR_UNAVAILABLE';
+      throw new OtlpdbError(code, `no shard answered the search (shard ${first.shard}: ${first.message})`, { shards: shardCount });
     }
     traces.sort(compareSummaries);
     if (traces.length > q.limit) traces.length = q.limit;
@@ -185,7 +211,7 @@ export class TraceSearch {
     consistency: Consistency,
     deadline: number,
     signal: AbortSignal | undefined,
-  ): Promise<{ shard: GroupId; answer: WireShardAnswer } | { shard: GroupId; error: OtlpdbError }> {
+  ): Promise<ShardOutcome> {
     const replicas = this.#d.replicasOf(shard);
     let target = this.#firstTarget(shard, consistency, replicas);
     let last = new OtlpdbError('ERR_UNAVAILABLE', `shard ${shard} has no known replica`, { shard });

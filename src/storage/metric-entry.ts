@@ -46,13 +46,12 @@
  * decoded row; every byte range lies inside `bytes`; res[i] < resourceCount
  * and scope[i] < scopeCount.
  */
-import { checkTenantId } from '../control/tenant.js';
 import { OtlpdbError, assert } from '../errors.js';
 import { StorageLimits as L } from '../limits.js';
 import type { MetricPointRow, Resource, Scope } from './rows.js';
 import { readPoint, readResource, readScope } from './row-wire.js';
 import type { RowContext } from './row-wire.js';
-import { SHARD_ENTRY_VERSION } from './shard-entry.js';
+import { readEntryHeader } from './entry-header.js';
 import { STORAGE_UNPACKR_VIEWS } from './storage-packr.js';
 import { Scan, readResourceFast, readScopeFast } from './entry-scan.js';
 import { WireReader } from './wire-reader.js';
@@ -70,7 +69,6 @@ export const KIND_SUM_DELTA = 9;
 /** KIND_SUM_CUMULATIVE is a cumulative sum point in the columns. */
 export const KIND_SUM_CUMULATIVE = 10;
 
-const IDEMPOTENCY_KEY = /^[0-9a-f]{16}$/;
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -237,25 +235,10 @@ export function decodeMetricEntry(bytes: Uint8Array, c: MetricEntryColumns): boo
 }
 
 function readEntry(s: Scan, c: MetricEntryColumns): boolean {
-  if (s.arrayHeader() !== 11) return false;
-  if (s.uint() !== SHARD_ENTRY_VERSION) return false;
-  // The tenant id and the key are ASCII when valid; anything else goes back to decodeShardEntry.
-  const tenant = s.ascii(L.tenantBytesMax);
-  if (tenant === null || checkTenantId(tenant) !== null) return false;
-  const key = s.ascii(16);
-  if (key === null || !IDEMPOTENCY_KEY.test(key)) return false;
-  const part = s.uint();
-  const parts = s.uint();
-  if (part < 0 || parts < 1 || part >= parts) return false;
-  const leaderTimeMs = s.count();
-  if (leaderTimeMs < 0) return false;
-  // Tables: checked now, decoded only if a row point or a new series needs them (MetricEntryColumns.context).
-  const resourcesAt = s.at;
-  const resources = s.arrayHeader();
-  if (resources < 0 || !s.skipItems(resources)) return false;
-  const scopesAt = s.at;
-  const scopes = s.arrayHeader();
-  if (scopes < 0 || !s.skipItems(scopes)) return false;
+  // Tables: checked below, decoded only if a row point or a new series needs them (MetricEntryColumns.context).
+  const h = readEntryHeader(s);
+  if (h === null) return false;
+  const { tenant, idempotencyKey: key, part, parts, leaderTimeMs, resourcesAt, resources, scopesAt, scopes } = h;
   if (s.byte() !== 0x90) return false; // spans: none
   const n = s.arrayHeader();
   if (n < 1 || n > L.rowsPerEntryMax) return false;

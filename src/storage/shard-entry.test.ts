@@ -220,3 +220,80 @@ t.test('structural fuzz: any field replaced by a value of another shape gives ER
   }
   t.ok(outcomes.corruption > 1000 && outcomes.valid > 0, `outcomes ${JSON.stringify(outcomes)} (seed ${seed})`);
 });
+
+t.test("the fast self-check gives the full one's verdict: seeded entries with a planted defect in any row field", async (t) => {
+  const seed = 4242;
+  const rand = new SeededRand(seed);
+  const replacements: (() => unknown)[] = [
+    () => null,
+    () => undefined,
+    () => -1,
+    () => 2 ** 32,
+    () => 2 ** 40,
+    () => 1.5,
+    () => -0,
+    () => NaN,
+    () => '',
+    () => 'x'.repeat(StorageLimits.stringBytesMax + 1),
+    () => '\ud800',
+    () => true,
+    () => 5n,
+    () => -5n,
+    () => 1n << 63n,
+    () => 1n << 64n,
+    () => rand.bytes(rand.intn(20)),
+    () => new Uint8Array(StorageLimits.bytesValueBytesMax + 1),
+    () => new Int8Array(16),
+    () => [],
+    () => [1],
+    () => Array.from({ length: StorageLimits.attributesPerListMax + 1 }, (_, i) => ({ key: `k${i}`, value: { type: 'empty' } })),
+    () => ({ type: 'string', value: 7 }),
+    () => ({ type: 'int', value: 1n << 63n }),
+    () => ({ type: 'array', values: [{ type: 'bogus' }] }),
+    () => ({ a: 1 }),
+    () => new Date(0),
+    () => new Map([['a', 1]]),
+    () => new Set([1]),
+  ];
+  const FOREIGN = new Set([18, 25, 26, 27, 28]);
+  const verdicts = new Map<string, number>();
+  for (let i = 0; i < 4000; i++) {
+    const base = randomEntry(rand, 4);
+    // A third of the entries are points only: the fast check reads them with decodeMetricEntry.
+    const entry = structuredClone(i % 3 === 0 ? { ...base, spans: [], logs: [], points: base.points.length > 0 ? base.points : randomRows(rand, { points: 2, tenant: base.tenant }).points } : base) as ShardEntry;
+    const slots: [Record<string | number, unknown>, string | number][] = [];
+    const walk = (o: Record<string | number, unknown>, depth: number): void => {
+      for (const k of Object.keys(o)) {
+        const v = o[k];
+        if (depth > 0) slots.push([o, k]);
+        if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) walk(v as Record<string, unknown>, depth + 1);
+      }
+    };
+    walk(entry as unknown as Record<string, unknown>, 0);
+    if (slots.length === 0) continue;
+    const [parent, key] = slots[rand.intn(slots.length)] as [Record<string | number, unknown>, string | number];
+    const planted = rand.intn(replacements.length);
+    parent[key] = (replacements[planted] as () => unknown)();
+    const full = codeOfAny(() => encodeShardEntry(entry, 'full'));
+    const fast = codeOfAny(() => encodeShardEntry(entry, 'fast'));
+    // The one allowed difference is the safe one: a value of a foreign type that msgpackr would turn into an
+    // accepted one (an Int8Array into a byte string) is refused before packing.
+    const stricter = full === 'ok' && fast === 'ERR_INVALID_ARGUMENT' && FOREIGN.has(planted);
+    if (fast !== full && !stricter) {
+      t.fail(`seed ${seed} iteration ${i}: fast check ${fast}, full check ${full} (field ${String(key)}, replacement ${planted}: ${String(replacements[planted])})`);
+      break;
+    }
+    verdicts.set(full, (verdicts.get(full) ?? 0) + 1);
+  }
+  t.ok((verdicts.get('ok') ?? 0) > 100 && (verdicts.get('ERR_INVALID_ARGUMENT') ?? 0) > 500 && (verdicts.get('ERR_LIMIT_EXCEEDED') ?? 0) > 30, `verdicts ${JSON.stringify([...verdicts])}`);
+});
+
+/** codeOfAny is codeOf that also names a non-OtlpdbError (a defect may make the row code itself throw a TypeError). */
+function codeOfAny(fn: () => unknown): string {
+  try {
+    fn();
+    return 'ok';
+  } catch (err) {
+    return err instanceof OtlpdbError ? err.code : `thrown ${(err as Error).name}`;
+  }
+}

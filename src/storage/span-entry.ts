@@ -45,7 +45,6 @@
  * traceIds[16i, 16i + 16) and spanIds[8i, 8i + 8) are its ids, and
  * kindStatus[i] = kind | statusCode << 4.
  */
-import { checkTenantId } from '../control/tenant.js';
 import { OtlpdbError, assert } from '../errors.js';
 import { StorageLimits as L, TraceStoreLimits } from '../limits.js';
 import { Scan, readResourceFast, readScopeFast, utf16Length } from './entry-scan.js';
@@ -53,12 +52,11 @@ import { readResource, readScope, readSpan } from './row-wire.js';
 import type { RowContext } from './row-wire.js';
 import type { SpanRow } from './rows.js';
 import { SPAN_ID_BYTES, SPAN_KIND_MAX, STATUS_CODE_MAX, TRACE_ID_BYTES } from './rows.js';
-import { SHARD_ENTRY_VERSION } from './shard-entry.js';
+import { readEntryHeader } from './entry-header.js';
 import type { AddResult } from './shard/signal-store.js';
 import { EntrySpanRanges, unpackRange } from './traces/entry-spans.js';
 import { WireReader } from './wire-reader.js';
 
-const IDEMPOTENCY_KEY = /^[0-9a-f]{16}$/;
 const EMPTY = new Uint8Array(0);
 /** SPAN_FIELDS and the event and link arities are those of row-wire.ts. */
 const SPAN_FIELDS = 19;
@@ -222,23 +220,9 @@ export function decodeSpanEntry(bytes: Uint8Array, c: SpanEntryColumns): boolean
 }
 
 function readEntry(s: Scan, c: SpanEntryColumns): boolean {
-  if (s.arrayHeader() !== 11) return false;
-  if (s.uint() !== SHARD_ENTRY_VERSION) return false;
-  const tenant = s.ascii(L.tenantBytesMax);
-  if (tenant === null || checkTenantId(tenant) !== null) return false;
-  const key = s.ascii(16);
-  if (key === null || !IDEMPOTENCY_KEY.test(key)) return false;
-  const part = s.uint();
-  const parts = s.uint();
-  if (part < 0 || parts < 1 || part >= parts) return false;
-  const leaderTimeMs = s.count();
-  if (leaderTimeMs < 0) return false;
-  const resourcesAt = s.at;
-  const resources = s.arrayHeader();
-  if (resources < 0 || !s.skipItems(resources)) return false;
-  const scopesAt = s.at;
-  const scopes = s.arrayHeader();
-  if (scopes < 0 || !s.skipItems(scopes)) return false;
+  const h = readEntryHeader(s);
+  if (h === null) return false;
+  const { tenant, idempotencyKey: key, part, parts, leaderTimeMs, resourcesAt, resources, scopesAt, scopes } = h;
   const contextEnd = s.at;
   const n = s.arrayHeader();
   if (n < 1 || n > L.rowsPerEntryMax) return false;

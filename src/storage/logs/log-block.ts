@@ -136,9 +136,16 @@ function section(out: ByteWriter, body: Uint8Array): void {
   out.raw(body);
 }
 
+/** STREAM_KEYS memoizes streamKey for frozen label lists only (streamLabels shares one frozen list per resource and level; a mutable list may change). */
+const STREAM_KEYS = new WeakMap<readonly StreamLabel[], string>();
+
 /** streamKey is a value key for a label set (labels sorted by name). */
 export function streamKey(labels: readonly StreamLabel[]): string {
-  return JSON.stringify(labels.map((l) => [l.name, l.value]));
+  const known = Object.isFrozen(labels) ? STREAM_KEYS.get(labels) : undefined;
+  if (known !== undefined) return known;
+  const key = JSON.stringify(labels.map((l) => [l.name, l.value]));
+  if (Object.isFrozen(labels)) STREAM_KEYS.set(labels, key);
+  return key;
 }
 
 /**

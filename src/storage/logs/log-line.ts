@@ -26,7 +26,7 @@
  * kept as they are; the Loki API layer will have to escape or refuse them.
  */
 import { LogBlockLimits } from '../../limits.js';
-import type { AnyValue, LogRow } from '../rows.js';
+import type { AnyValue, LogRow, Resource } from '../rows.js';
 
 /** StreamLabel is one label of a log stream. */
 export interface StreamLabel {
@@ -103,8 +103,25 @@ export function logLine(row: LogRow): string {
   return row.body.type === 'string' ? row.body.value : renderValue(row.body);
 }
 
-/** streamLabels is the stream of a log row (see the file comment), sorted by name. */
+/**
+ * STREAM_MEMO holds the stream of each (resource, level) seen, per resource
+ * object: a flush derives a record's stream several times (block, index,
+ * stream table), and the records of one resource share one object (the
+ * decoders and decodeShardEntry share it; rows are read-only), so the labels
+ * are rendered, sorted and keyed once per resource and level instead of once
+ * per record and use. A WeakMap keyed by the resource holds nothing its rows
+ * do not; at most LogBlockLimits.streamMemoLevelsPerResourceMax levels are
+ * kept per resource (a severity text may be anything). Memoized label lists
+ * are frozen: they are shared.
+ */
+const STREAM_MEMO = new WeakMap<Resource, Map<string, StreamLabel[]>>();
+
+/** streamLabels is the stream of a log row (see the file comment), sorted by name; the list is shared and frozen. */
 export function streamLabels(row: LogRow): StreamLabel[] {
+  const level = levelOf(row.severityNumber, row.severityText);
+  let byLevel = STREAM_MEMO.get(row.resource);
+  const known = byLevel?.get(level);
+  if (known !== undefined) return known;
   const byName = new Map<string, string>();
   for (const kv of row.resource.attributes) {
     const name = kv.key.replaceAll('.', '_');
@@ -112,9 +129,15 @@ export function streamLabels(row: LogRow): StreamLabel[] {
     const value = cut(renderValue(kv.value));
     if (value !== '') byName.set(name, value);
   }
-  byName.set('level', levelOf(row.severityNumber, row.severityText));
+  byName.set('level', level);
   const out: StreamLabel[] = [];
-  for (const [name, value] of byName) out.push({ name, value });
+  for (const [name, value] of byName) out.push(Object.freeze({ name, value }));
   out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  Object.freeze(out);
+  if (byLevel === undefined) {
+    byLevel = new Map();
+    STREAM_MEMO.set(row.resource, byLevel);
+  }
+  if (byLevel.size < LogBlockLimits.streamMemoLevelsPerResourceMax) byLevel.set(level, out);
   return out;
 }

@@ -3,7 +3,8 @@ import { SeededRand } from '../../fs/seeded-rand.js';
 import { initHash } from '../../partition/hash.js';
 import type { MetricPointRow } from '../rows.js';
 import { PREPARE_NEW, SeriesRegistry } from './series-registry.js';
-import { escapeLabelName, renderAnyValue, seriesLabels, timestampMs } from './series-identity.js';
+import { escapeLabelName, pointLabelsInto, renderAnyValue, resourceLabelsInto, seriesLabels, timestampMs } from './series-identity.js';
+import { randomRows } from '../rows-test-util.js';
 import { mergeInto, partialsOf, pickResolution, pointOf } from './rollup.js';
 import { gauge, row } from './store-test-util.js';
 import { IdentityMemo } from './identity-memo.js';
@@ -163,4 +164,18 @@ t.test('IdentityMemo keeps every identity of 5,000 series and misses an unseen o
   for (let i = rows.length - 1; i >= 0; i--) if (memo.get('t', rows[i] as (typeof rows)[number]) !== i) wrong++;
   t.equal(wrong, 0, 'every id found after the growth');
   t.equal(memo.get('t', row('t', { name: 'm0', host: 'h500', tMs: 1, data: gauge(1) })), -1, 'an unseen host');
+});
+
+t.test('pointLabelsInto then resourceLabelsInto give seriesLabels, in order (seeded rows)', (t) => {
+  const rows = randomRows(new SeededRand(31), { points: 500 });
+  for (const p of rows.points) {
+    const names: string[] = [];
+    const values: string[] = [];
+    const n = resourceLabelsInto(p.resource, names, values, pointLabelsInto(p, names, values, 0, escapeLabelName));
+    t.same(
+      names.slice(0, n).map((name, i) => ({ name, value: values[i] })),
+      seriesLabels(p),
+    );
+  }
+  t.end();
 });

@@ -39,7 +39,7 @@
  * (the later write wins in the store). Values: an OTLP int becomes a float64
  * Number; NB: ints beyond ±2^53 are rounded to the nearest float64.
  */
-import type { AnyValue, KeyValue, MetricData, MetricPointRow, NumberValue } from '../rows.js';
+import type { AnyValue, KeyValue, MetricData, MetricPointRow, NumberValue, Resource } from '../rows.js';
 import type { Label } from './series-registry.js';
 
 /** RESOURCE_LABEL_PREFIX prefixes the label name of every resource attribute. */
@@ -134,6 +134,46 @@ export function seriesLabels(row: MetricPointRow): Label[] {
   pushAttributes(out, row.attributes, '');
   pushAttributes(out, row.resource.attributes, RESOURCE_LABEL_PREFIX);
   return out;
+}
+
+/**
+ * pointLabelsInto writes the labels seriesLabels gives before the resource's
+ * (the `otel_` labels and the point attributes, in its order) as parallel
+ * name and value arrays from index `at`, and returns the index after them;
+ * `escape` is escapeLabelName or a memo of it. With resourceLabelsInto it
+ * gives exactly seriesLabels(row) without an object per label: the ingest
+ * path (src/otlp/shard-parts.ts) keys every point by them, and renders a
+ * resource's labels once per request (series-identity.test.ts checks the
+ * two against seriesLabels).
+ */
+export function pointLabelsInto(row: MetricPointRow, names: string[], values: string[], at: number, escape: (key: string) => string): number {
+  let i = at;
+  const d = row.data;
+  names[i] = OTEL_TYPE_LABEL;
+  values[i++] = pointTypeOf(d);
+  if (d.type === 'sum' || d.type === 'histogram' || d.type === 'exponentialHistogram') {
+    names[i] = OTEL_TEMPORALITY_LABEL;
+    values[i++] = d.temporality === 1 ? 'delta' : 'cumulative';
+  }
+  names[i] = OTEL_SCOPE_NAME_LABEL;
+  values[i++] = row.scope.name;
+  names[i] = OTEL_SCOPE_VERSION_LABEL;
+  values[i++] = row.scope.version;
+  for (const kv of row.attributes) {
+    names[i] = escape(kv.key);
+    values[i++] = renderAnyValue(kv.value);
+  }
+  return i;
+}
+
+/** resourceLabelsInto writes the labels seriesLabels gives for a point's resource attributes, as pointLabelsInto does. */
+export function resourceLabelsInto(resource: Resource, names: string[], values: string[], at: number): number {
+  let i = at;
+  for (const kv of resource.attributes) {
+    names[i] = RESOURCE_LABEL_PREFIX + escapeLabelName(kv.key);
+    values[i++] = renderAnyValue(kv.value);
+  }
+  return i;
 }
 
 /** timestampMs is floor(ns / 1e6) as a number (exact: 2^64 ns is below 2^53 ms). */
