@@ -1218,7 +1218,7 @@ assert(IngestLimits.replyMarginMsMax < IngestLimits.requestDeadlineMsDefault, 't
 /** TraceLookupLimits bound a trace-by-id lookup across the cluster (src/trace-lookup.ts). */
 export const TraceLookupLimits = {
   /** attemptsMax bounds the calls of one lookup (leader hints followed included); between failures the lookup backs off (retryBackoffBaseMs doubling to retryBackoffMaxMs, with jitter) within lookupMsMax, so a shard electing a leader is waited for. */
-  attemptsMax: 16,
+  attemptsMax: 64,
   /** lookupMsMax bounds a whole lookup, its retries included. */
   lookupMsMax: 15_000,
   /** retryBackoffBaseMs is the first pause after a failed call. */
@@ -1340,7 +1340,7 @@ export const TraceSearchLimits = {
   /** wallMsMax bounds a whole search; shards not answered by then are reported as failed. */
   wallMsMax: 15_000,
   /** attemptsPerShardMax bounds the calls for one shard (leader hints followed included); between failures the search backs off (retryBackoffBaseMs doubling to retryBackoffMaxMs, with jitter) within wallMsMax, so a shard electing a leader is waited for. */
-  attemptsPerShardMax: 16,
+  attemptsPerShardMax: 64,
   /** retryBackoffBaseMs is the first pause after a failed shard call. */
   retryBackoffBaseMs: 20,
   /** retryBackoffMaxMs caps the pause between shard calls. */

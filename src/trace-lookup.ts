@@ -93,10 +93,12 @@ export class TraceLookup {
     let last: OtlpdbError | null = null;
     const deadline = this.#d.nowMs() + TraceLookupLimits.lookupMsMax;
     let failures = 0;
+    const tried = new Set<NodeId>();
     for (let attempt = 0; attempt < TraceLookupLimits.attemptsMax; attempt++) {
       if (target === NONE) target = replicas[attempt % Math.max(1, replicas.length)] ?? NONE;
       const leftMs = Math.floor(deadline - this.#d.nowMs());
       if (target === NONE || leftMs < 1) break;
+      tried.add(target);
       try {
         if (target === this.#d.self) return { ...(await this.readHere(shard, tenant, traceId)), shard };
         const bytes = await this.#d.transport.call(target, SHARD_TRACE_BY_ID, packr.pack([shard, tenant, traceId]), Math.min(leftMs, TraceLookupLimits.callMs));
@@ -105,17 +107,22 @@ export class TraceLookup {
         if (!(err instanceof OtlpdbError) || !err.retryable) throw err;
         last = err;
         const hint = Number(err.details['leaderHint'] ?? NONE);
-        if (err.code === 'ERR_NOT_LEADER' && hint !== NONE && hint !== target) {
+        // A hint is followed once a round: after a leader dies its followers keep naming it until they elect another.
+        if (err.code === 'ERR_NOT_LEADER' && hint !== NONE && hint !== target && !tried.has(hint)) {
           target = hint;
           continue;
         }
-        // No leader to follow (an election, a replica down): the next replica, after a pause.
+        // The next replica not tried this round; when every one was, a pause (an election, a replica down) and a new round.
+        const untried = replicas.find((r) => !tried.has(r));
         const i = replicas.indexOf(target);
-        target = replicas[(i + 1) % Math.max(1, replicas.length)] ?? NONE;
-        failures++;
-        const pauseMs = Math.min(reconnectDelayMs(failures, this.#d.rand, BACKOFF), Math.floor(deadline - this.#d.nowMs()));
-        if (pauseMs < 1) break;
-        await this.#d.sleep(pauseMs);
+        target = untried ?? replicas[(i + 1) % Math.max(1, replicas.length)] ?? NONE;
+        if (untried === undefined) {
+          failures++;
+          const pauseMs = Math.min(reconnectDelayMs(failures, this.#d.rand, BACKOFF), Math.floor(deadline - this.#d.nowMs()));
+          if (pauseMs < 1) break;
+          await this.#d.sleep(pauseMs);
+          tried.clear();
+        }
       }
     }
     throw new OtlpdbError('ERR_UNAVAILABLE', `no leader of shard ${shard} answered the trace lookup${last === null ? '' : `: ${last.message}`}`, { shard });

@@ -222,7 +222,7 @@ export class TraceSearch {
       if (target === NONE) break;
       const leftMs = Math.floor(deadline - this.#d.nowMs());
       if (leftMs < 1 || signal?.aborted === true) {
-        last = new OtlpdbError('ERR_TIMEOUT', `shard ${shard}: the search's time (TraceSearchLimits.wallMsMax) ran out`, { shard });
+        last = new OtlpdbError('ERR_TIMEOUT', `shard ${shard}: the search's time (TraceSearchLimits.wallMsMax) ran out; last error: ${last.message}`, { shard });
         break;
       }
       tried.add(target);
@@ -235,7 +235,8 @@ export class TraceSearch {
         last = e;
         if (!e.retryable && e.code !== 'ERR_CORRUPTION') break;
         const hint = Number(e.details['leaderHint'] ?? NONE);
-        if (e.code === 'ERR_NOT_LEADER' && hint !== NONE && hint !== target) {
+        // A hint is followed once a round: after a leader dies its followers keep naming it until they elect another.
+        if (e.code === 'ERR_NOT_LEADER' && hint !== NONE && hint !== target && !tried.has(hint)) {
           target = hint;
           continue;
         }
