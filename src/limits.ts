@@ -1358,6 +1358,28 @@ assert(TraceSearchLimits.retryBackoffBaseMs >= 1 && TraceSearchLimits.retryBacko
 assert(TraceSearchLimits.wallMsMax <= TransportLimits.callDeadlineMsMax, 'a search call deadline is allowed');
 assert(TraceSearchLimits.answerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'a shard answer fits one frame');
 
+/** TraceTagLimits bound Tempo's tag routes (/api/search/tags, /api/search/tag/{tag}/values and their v2 forms; src/query/trace-tags*.ts, storage/traces/tag-read.ts). Routing, backoff and deadlines are TraceSearchLimits'. */
+export const TraceTagLimits = {
+  /** valuesMax bounds the distinct tag names (or values) of one answer, per shard and merged; it is also the largest and the default `limit`. Past it the answer is partial. */
+  valuesMax: 10_000,
+  /** valueBytesMax bounds the UTF-8 bytes of the distinct names (or values) of one answer, per shard and merged; past it the answer is partial. */
+  valueBytesMax: 1024 * 1024,
+  /** blocksMax bounds the block indexes one shard reads for one tag read; past it the answer is partial. */
+  blocksMax: 4_096,
+  /** rowsScannedMax bounds the spans one shard decodes for one tag read: head spans, and block rows read for a key the block does not index; past it the answer is partial. */
+  rowsScannedMax: 200_000,
+  /** staleValuesMax bounds `maxStaleValues` (a read stops, partial, after that many already known names or values); absent, no such stop. */
+  staleValuesMax: 1_000_000,
+  /** tagBytesMax refuses a longer tag name in a values route's path. */
+  tagBytesMax: 1_024,
+  /** answerBytesMax bounds one shard's encoded answer (the values' bytes plus msgpack framing and stats). */
+  answerBytesMax: 4 * 1024 * 1024,
+} as const;
+assert(TraceTagLimits.valuesMax >= 1 && TraceTagLimits.blocksMax >= 1 && TraceTagLimits.rowsScannedMax >= 1, 'tag limits >= 1');
+assert(TraceTagLimits.tagBytesMax <= TraceTagLimits.valueBytesMax, 'a tag name fits an answer');
+// Each value costs its bytes plus at most 8 bytes of framing (a 2-tuple of a type byte and a string header).
+assert(TraceTagLimits.valueBytesMax + 8 * TraceTagLimits.valuesMax + 4096 <= TraceTagLimits.answerBytesMax, 'a full shard answer fits answerBytesMax');
+assert(TraceTagLimits.answerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'a tag answer fits one frame');
 /** QueryCliLimits bound `otlpdb query` (cli/commands/query.ts). */
 export const QueryCliLimits = {
   /** sinceDefault is the searched window, ending now, when --since is not given. */

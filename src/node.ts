@@ -69,6 +69,9 @@ import { OTLP_DECODERS, OTLP_LIMITS } from './otlp/decoders.js';
 import { SHARD_PROPOSE, ShardWriter } from './otlp/shard-writer.js';
 import { TraceLookup } from './trace-lookup.js';
 import { TraceSearch, tempoSearchJson } from './query/trace-search.js';
+import { TraceTags } from './query/trace-tags.js';
+import type { TagsResult } from './query/trace-tags.js';
+import type { TagRead } from './storage/traces/tag-read.js';
 import type { TraceSearchQuery } from './query/search-params.js';
 import type { Consistency } from './query/trace-search-wire.js';
 import type { FlushDocument, StatsDocument } from './shard-service.js';
@@ -194,6 +197,7 @@ export class OtlpdbNode implements ApiSource {
   readonly #ingester: Ingester;
   readonly #traces: TraceLookup;
   readonly #search: TraceSearch;
+  readonly #tags: TraceTags;
   readonly #itemLimits: OtlpItemLimits;
   /** placementMap is placement()'s answer for the placement object it was built from. */
   #placementMap: { readonly of: object; readonly map: ReadonlyMap<number, readonly NodeId[]> } | null = null;
@@ -262,6 +266,16 @@ export class OtlpdbNode implements ApiSource {
       replicasOf: (shard) => this.placement()?.get(shard) ?? [],
       nowMs: () => performance.now(),
       rand: new SeededRand(seed ^ 0x5ea5c4),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    });
+    this.#tags = new TraceTags({
+      self: opts.id,
+      transport,
+      driver: () => driver,
+      shardCount: () => this.#shardCount(),
+      replicasOf: (shard) => this.placement()?.get(shard) ?? [],
+      nowMs: () => performance.now(),
+      rand: new SeededRand(seed ^ 0x7a65),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     });
     this.nodeId = opts.id;
@@ -369,6 +383,7 @@ export class OtlpdbNode implements ApiSource {
     shardService.register();
     node.#traces.register();
     node.#search.register();
+    node.#tags.register();
     transport.onMessages((from, msgs) => node.#enqueue(from, msgs));
     transport.handle(META_PROPOSE, async (payload) => {
       const c = decodeMetaCommand(payload);
@@ -434,6 +449,11 @@ export class OtlpdbNode implements ApiSource {
   /** searchTraces runs a Tempo search across the cluster and renders Tempo's JSON (GET /api/search). */
   async searchTraces(tenant: string, q: TraceSearchQuery, consistency: Consistency, signal: AbortSignal): Promise<unknown> {
     return tempoSearchJson(await this.#search.search(tenant, q, consistency, signal));
+  }
+
+  /** readTags reads tag names or one tag's values across the cluster (Tempo's tag routes; api/tag-routes.ts renders them). */
+  async readTags(tenant: string, q: TagRead, consistency: Consistency, signal: AbortSignal): Promise<TagsResult> {
+    return this.#tags.read(tenant, q, consistency, signal);
   }
 
   /** ingestMetrics are the OTLP write path's counters and limits for /metrics. */

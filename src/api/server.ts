@@ -35,6 +35,7 @@ import { adminBodyLimit, isAdminPath, serveAdmin } from './admin-routes.js';
 import { bodyLimitFor, isControlPath, serveControl } from './control-routes.js';
 import { prometheusText } from './prometheus-text.js';
 import { SEARCH_PATH, serveSearch } from './search-routes.js';
+import { serveTags, tagRoute } from './tag-routes.js';
 import { clusterDocument, readiness } from './views.js';
 
 
@@ -316,6 +317,13 @@ export class ApiServer {
       if (admin) {
         const r = serveAdmin(this.#source.admin, { method, path, body: Buffer.concat(chunks) });
         send(r.status, r.contentType, r.body, false, r.allow);
+        return;
+      }
+      const tags = tagRoute(path);
+      if (tags !== null) {
+        const abort = new AbortController();
+        res.on('close', () => void (res.writableFinished || abort.abort()));
+        void serveTags(this.#source, tags, method, new URLSearchParams(url.slice(path.length + 1)), req.headers['x-scope-orgid'], abort.signal).then((r) => send(r.status, JSON_TYPE, JSON.stringify(r.body), false, r.allow));
         return;
       }
       if (path === SEARCH_PATH) {

@@ -10,6 +10,8 @@ import type { Faults, PeerMetrics, TransportMetrics } from '../transport/index.j
 import type { SpanRow } from '../storage/rows.js';
 import type { TraceSearchQuery } from '../query/search-params.js';
 import type { Consistency } from '../query/trace-search-wire.js';
+import type { TagsResult } from '../query/trace-tags.js';
+import type { TagRead } from '../storage/traces/tag-read.js';
 
 /** NodeView is one cluster member as this node sees it. */
 export interface NodeView {
@@ -110,6 +112,8 @@ export interface ApiSource {
    * /api/search) and resolves with the answer in Tempo's JSON shape; absent: 404.
    */
   searchTraces?(tenant: string, q: TraceSearchQuery, consistency: Consistency, signal: AbortSignal): Promise<unknown>;
+  /** readTags reads tag names or one tag's values for `tenant` across the cluster (Tempo's tag routes, api/tag-routes.ts); absent: 404. */
+  readTags?(tenant: string, q: TagRead, consistency: Consistency, signal: AbortSignal): Promise<TagsResult>;
   /** notReadyReason says why this node must not serve although its groups are fine (it was removed), or null. */
   notReadyReason?(): string | null;
 }

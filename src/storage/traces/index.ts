@@ -18,11 +18,26 @@ export {
   serviceOf,
 } from './span-block.js';
 export type { BlockColumnName, BlockColumns, SpanBlockView } from './span-block.js';
-export { IndexField, SPAN_INDEX_FORMAT_VERSION, attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, querySpanBlock } from './span-index.js';
-export type { IndexFieldValue, SpanBlockIndex, SpanPredicate, SpanQueryOptions, SpanQueryResult, SpanQueryStats } from './span-index.js';
+export {
+  FORMAT1_ATTR_FLAGS,
+  IndexField,
+  SCOPE_FLAGS,
+  SPAN_INDEX_FORMAT_VERSION,
+  TERM_FLAGS_ALL,
+  attrIndexValue,
+  attrTagType,
+  decodeSpanBlockIndex,
+  encodeSpanBlockIndex,
+  flagPairs,
+  querySpanBlock,
+  termFlag,
+} from './span-index.js';
+export type { IndexFieldValue, IndexTerm, SpanBlockIndex, TagScope, TagType, SpanPredicate, SpanQueryOptions, SpanQueryResult, SpanQueryStats } from './span-index.js';
 export { TraceStore, estimateSpanBytes, spanMatches } from './trace-store.js';
 export { SpanHead, SpanHeadReader, idKey } from './span-head.js';
 export { EntrySpanRanges, locateEntrySpans, unpackRange } from './entry-spans.js';
 export type { SpanSearch, TraceReadLimits, TraceResult } from './trace-store.js';
+export { SPAN_KIND_KEYWORDS, STATUS_KEYWORDS, compareEntries, readTags } from './tag-read.js';
+export type { TagEntry, TagIntrinsic, TagRead, TagReadAnswer, TagReadBounds, TagTarget, TagValueType } from './tag-read.js';
 export { TraceKeySpace, bucketOf, bucketStartNs } from './trace-keys.js';
 export type { BlockMeta, BlockRef, TenantTraceStats, TraceEntry } from './trace-keys.js';

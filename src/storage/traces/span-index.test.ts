@@ -8,8 +8,8 @@ import { randomRows } from '../rows-test-util.js';
 import type { AnyValue, KeyValue, SpanKind, SpanRow, StatusCode } from '../rows.js';
 import { encodeSpanBlock, openSpanBlock } from './span-block.js';
 import type { SpanPredicate, SpanQueryOptions } from './span-index.js';
-import { decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock } from './span-index.js';
-import { ByteReader } from '../codec/varint.js';
+import { FORMAT1_ATTR_FLAGS, decodeSpanBlockIndex, encodeSpanBlockIndex, flagPairs, indexExcludes, querySpanBlock, termFlag } from './span-index.js';
+import { ByteReader, ByteWriter } from '../codec/varint.js';
 import { realisticSpans } from './traces-test-util.js';
 
 
@@ -313,22 +313,63 @@ t.test('skipped keys: a value the block lacks is excluded by the skipped-terms f
   t.equal(indexExcludes(manyIndex, { attrs: [['key-3', 'false']] }), 'index', 'an indexed key without the value: no postings');
 });
 
-t.test('format 1 indexes (no skipped-terms filter) still decode and answer by scan', async (t) => {
+/** toFormat1 rewrites a sealed format-2 index as format 1: version byte 1, no skipped-terms filter, no flags bytes. */
+function toFormat1(v2: Uint8Array): Uint8Array {
+  const payload = openBlock(v2, BlockKind.postings);
+  const r = new ByteReader(payload);
+  const w = new ByteWriter();
+  r.u8();
+  w.u8(1);
+  w.uvarint(r.uvarint());
+  const bloom = r.take(r.uvarint());
+  w.uvarint(bloom.length);
+  w.raw(bloom);
+  const skipped = r.uvarint();
+  w.uvarint(skipped);
+  for (let i = 0; i < skipped; i++) {
+    w.str(r.str(1 << 20, 'key'));
+    r.u8();
+  }
+  r.take(r.uvarint());
+  const lists = r.uvarint();
+  w.uvarint(lists);
+  for (let i = 0; i < lists; i++) {
+    const p = r.take(r.uvarint());
+    w.uvarint(p.length);
+    w.raw(p);
+  }
+  const terms = r.uvarint();
+  w.uvarint(terms);
+  for (let i = 0; i < terms; i++) {
+    w.u8(r.u8());
+    w.str(r.str(1 << 20, 'key'));
+    w.str(r.str(1 << 20, 'value'));
+    r.u8();
+    w.uvarint(r.uvarint());
+  }
+  return sealBlock(BlockKind.postings, w.finish());
+}
+
+t.test('format 1 indexes (no skipped-terms filter, no flags) still decode and answer by scan', async (t) => {
   const spans = realisticSpans(new SeededRand(62), 60);
   const v2 = encodeSpanBlockIndex(spans);
-  // Rebuild the same payload as format 1: version byte 1 and no filter after the skipped keys.
+  const v1 = decodeSpanBlockIndex(toFormat1(v2));
   const payload = openBlock(v2, BlockKind.postings);
   const r = new ByteReader(payload);
   r.u8();
   r.uvarint();
   r.take(r.uvarint());
   const skipped = r.uvarint();
-  for (let i = 0; i < skipped; i++) r.str(1 << 20, 'key');
-  const filterAt = payload.length - r.remaining;
+  for (let i = 0; i < skipped; i++) {
+    r.str(1 << 20, 'key');
+    r.u8();
+  }
   const filterBytes = r.uvarint();
   const afterFilter = payload.length - r.remaining + filterBytes;
-  const v1Payload = new Uint8Array([1, ...payload.subarray(1, filterAt), ...payload.subarray(afterFilter)]);
-  const v1 = decodeSpanBlockIndex(sealBlock(BlockKind.postings, v1Payload));
+  const d2 = decodeSpanBlockIndex(v2);
+  t.same([...v1.postings.keys()], [...d2.postings.keys()], 'format 1 holds the same terms');
+  t.ok(v1.terms.every((x) => x.flags === (x.field === 4 ? FORMAT1_ATTR_FLAGS : 0)), 'format 1 terms report scope span, type string');
+  t.ok([...v1.skippedKeyFlags.values()].every((f) => f === FORMAT1_ATTR_FLAGS), 'format 1 skipped keys report scope span, type string');
   t.equal(v1.skippedTerms, null, 'format 1 has no filter');
   t.same([...v1.skippedKeys], [...decodeSpanBlockIndex(v2).skippedKeys]);
   const block = encodeSpanBlock(spans);
@@ -363,4 +404,107 @@ t.test('planted bug: a skipped-terms filter that lies (excludes a present value)
   const honest = Array.from(querySpanBlock(encodeSpanBlock(spans), index, p).rows);
   t.same(honest, naive(spans, p));
   t.not(JSON.stringify(Array.from(querySpanBlock(encodeSpanBlock(spans), lying, p).rows)), JSON.stringify(naive(spans, p)), 'the oracle sees the missing rows');
+});
+
+// ---------------------------------------------------------------- scope and type flags (format 2)
+
+/** oracleFlags is the flags a term (key, value) must carry: a bit per (scope, type) some row has it with; value undefined: any value (a skipped key's flags). */
+function oracleFlags(spans: readonly SpanRow[], key: string, value: string | undefined): number {
+  let flags = 0;
+  for (const s of spans) {
+    for (const [scope, list] of [['span', s.attributes], ['resource', s.resource.attributes]] as const) {
+      for (const kv of list) {
+        const v = oracleValue(kv.value);
+        if (kv.key !== key || v === undefined || (value !== undefined && v !== value)) continue;
+        flags |= termFlag(scope, kv.value.type as 'string' | 'int' | 'bool');
+      }
+    }
+  }
+  return flags;
+}
+
+t.test('term and skipped-key flags equal the scopes and types the rows hold', async (t) => {
+  const rand = new SeededRand(71);
+  for (let round = 0; round < 6; round++) {
+    const base = round % 2 === 0 ? realisticSpans(new SeededRand(72 + round), 40) : (randomRows(rand, { spans: 120 }).spans);
+    // The same key=value in both scopes and with several types, so one term carries several bits.
+    const spans = base.map((s, i) => ({
+      ...s,
+      attributes: [...s.attributes, { key: 'mixed', value: (i % 3 === 0 ? { type: 'int', value: BigInt(i % 5) } : { type: 'string', value: String(i % 5) }) as AnyValue }],
+      resource: { ...s.resource, attributes: [...s.resource.attributes, { key: 'mixed', value: (i % 2 === 0 ? { type: 'bool', value: i % 4 === 0 } : { type: 'string', value: String(i % 5) }) as AnyValue }] },
+    }));
+    const idx = decodeSpanBlockIndex(encodeSpanBlockIndex(spans));
+    let attrTerms = 0;
+    for (const term of idx.terms) {
+      if (term.field !== 4) {
+        t.equal(term.flags, 0);
+        continue;
+      }
+      attrTerms++;
+      const want = oracleFlags(spans, term.key, term.value);
+      if (term.flags !== want) t.fail(`round ${round}: term ${term.key}=${term.value} flags ${term.flags}, want ${want}`);
+    }
+    t.ok(attrTerms > 0, `round ${round}: attribute terms checked`);
+    for (const [key, flags] of idx.skippedKeyFlags) if (flags !== oracleFlags(spans, key, undefined)) t.fail(`round ${round}: skipped key ${key} flags ${flags}`);
+    const mixed = idx.terms.find((x) => x.key === 'mixed' && x.value === '0');
+    t.ok(mixed !== undefined && flagPairs(mixed.flags).length === 3, `round ${round}: one term in two scopes with two types`);
+  }
+  t.same(flagPairs(termFlag('resource', 'int') | termFlag('span', 'bool')), [{ scope: 'span', type: 'bool' }, { scope: 'resource', type: 'int' }]);
+});
+
+/** flagOffsets parses a format-2 payload and returns where each skipped key's and each term's flags byte sits, with the term's field. */
+function flagOffsets(payload: Uint8Array): { skipped: number[]; terms: { at: number; field: number }[] } {
+  const r = new ByteReader(payload);
+  const pos = (): number => payload.length - r.remaining;
+  r.u8();
+  r.uvarint();
+  r.take(r.uvarint());
+  const skipped: number[] = [];
+  const n = r.uvarint();
+  for (let i = 0; i < n; i++) {
+    r.str(1 << 20, 'key');
+    skipped.push(pos());
+    r.u8();
+  }
+  r.take(r.uvarint());
+  const lists = r.uvarint();
+  for (let i = 0; i < lists; i++) r.take(r.uvarint());
+  const terms: { at: number; field: number }[] = [];
+  const m = r.uvarint();
+  for (let i = 0; i < m; i++) {
+    const field = r.u8();
+    r.str(1 << 20, 'key');
+    r.str(1 << 20, 'value');
+    terms.push({ at: pos(), field });
+    r.u8();
+    r.uvarint();
+  }
+  return { skipped, terms };
+}
+
+t.test('planted corruption of the flags bytes (checksum valid) is ERR_CORRUPTION', async (t) => {
+  const spans = realisticSpans(new SeededRand(81), 60);
+  const payload = openBlock(encodeSpanBlockIndex(spans), BlockKind.postings);
+  const { skipped, terms } = flagOffsets(payload);
+  t.ok(skipped.length > 0, 'the block has skipped keys');
+  const plant = (at: number, byte: number): unknown => {
+    const bad = Uint8Array.from(payload);
+    bad[at] = byte;
+    return codeOf(() => decodeSpanBlockIndex(sealBlock(BlockKind.postings, bad)));
+  };
+  t.equal(plant(skipped[0] as number, 0), 'ERR_CORRUPTION', 'a skipped key without flags');
+  t.equal(plant(skipped[0] as number, 0x40), 'ERR_CORRUPTION', 'a skipped key with an undefined flag bit');
+  const attr = terms.find((x) => x.field === 4);
+  const other = terms.find((x) => x.field !== 4);
+  t.equal(plant(attr?.at as number, 0), 'ERR_CORRUPTION', 'an attribute term without flags');
+  t.equal(plant(attr?.at as number, 0x80), 'ERR_CORRUPTION', 'an attribute term with an undefined flag bit');
+  t.equal(plant(other?.at as number, 1), 'ERR_CORRUPTION', 'a service, name, kind or status term with flags');
+  t.equal(plant(attr?.at as number, 0x3f), 'ok', 'any defined bits decode (the flags are data, not structure)');
+  // Every value of every flags byte: it decodes, or it is ERR_CORRUPTION — never another error.
+  for (const at of [...skipped.slice(0, 3), ...terms.slice(0, 12).map((x) => x.at)]) {
+    for (let b = 0; b < 256; b++) {
+      const code = plant(at, b);
+      if (code !== 'ok' && code !== 'ERR_CORRUPTION') t.fail(`byte ${b} at ${at}: ${String(code)}`);
+    }
+  }
 });

@@ -16,19 +16,31 @@
  * filter, so a query on a skipped key skips a block that cannot hold the
  * value without reading the block (indexExcludes).
  *
+ * Format 2 also records, for the tag routes (Tempo's /api/v2/search/tags),
+ * each attribute term's scopes and value types: a flags byte per term and
+ * per skipped key, bit (scope × 3 + type) for scope span 0 / resource 1 and
+ * type string 0 / int 1 / bool 2 (TermFlag). One term may carry several bits
+ * (the same string form as a span string and a resource int, say); the bits
+ * are exact: a bit is set iff some row has that key=value in that scope with
+ * that type. Other fields' terms have flags 0.
+ *
  * Sealed with block.ts (BlockKind.postings). Payload, SPAN_INDEX_FORMAT_VERSION 2
- * (format 1, still read, lacks the skipped-terms filter):
+ * (format 1, still read, lacks the skipped-terms filter and the flags bytes;
+ * NB: its terms and skipped keys are reported with FORMAT1_ATTR_FLAGS, scope
+ * span and type string, since the format cannot tell):
  *
  *   u8       formatVersion (2)
  *   uvarint  rows                           (must equal the block's rows)
  *   uvarint  bloomBytes, bloom (bloom.ts compact form, trace ids, 1% target)
- *   uvarint  skippedKeys, skippedKeys × str (str = uvarint utf8Length, UTF-8)
+ *   uvarint  skippedKeys, skippedKeys × [str key][u8 flags (format 2 only; != 0)]
+ *            (str = uvarint utf8Length, UTF-8)
  *   uvarint  skippedTermsBytes, bloom       (format 2 only; 0 bytes = no filter:
  *            no skipped keys, or more than skippedTermsMax terms) of
  *            termKey(attr, key, value) for every value of every skipped key,
  *            skippedTermsFalsePositiveTarget
  *   uvarint  lists, lists × [uvarint postingsBytes][postings]   (distinct postings lists)
- *   uvarint  terms, terms × [u8 IndexField][str key][str value][uvarint listId < lists]
+ *   uvarint  terms, terms × [u8 IndexField][str key][str value][u8 flags (format 2 only;
+ *            != 0 iff IndexField.attr)][uvarint listId < lists]
  *
  * key is '' except for IndexField.attr; kind and status values are decimal.
  * Postings are codec/postings lists of row ordinals. Terms with identical row
@@ -69,6 +81,31 @@ export type IndexFieldValue = (typeof IndexField)[keyof typeof IndexField];
 
 const FIELD_MAX = IndexField.attr;
 
+/** TagScope is an attribute's scope in Tempo's terms: the span's own attributes or its resource's. */
+export type TagScope = 'span' | 'resource';
+/** TagType is an indexed attribute value's type (attrIndexValue holds only these). */
+export type TagType = 'string' | 'int' | 'bool';
+const SCOPES: readonly TagScope[] = ['span', 'resource'];
+const TYPES: readonly TagType[] = ['string', 'int', 'bool'];
+
+/** termFlag is the flags bit of one (scope, type): bit scope × 3 + type. */
+export function termFlag(scope: TagScope, type: TagType): number {
+  return 1 << (SCOPES.indexOf(scope) * 3 + TYPES.indexOf(type));
+}
+/** TERM_FLAGS_ALL are the six defined bits; others are corruption. */
+export const TERM_FLAGS_ALL = 0x3f;
+/** SCOPE_FLAGS are the three bits of each scope. */
+export const SCOPE_FLAGS: Readonly<Record<TagScope, number>> = { span: 0x07, resource: 0x38 };
+/** FORMAT1_ATTR_FLAGS is what a format-1 term or skipped key reports: scope span, type string (the format has no flags). */
+export const FORMAT1_ATTR_FLAGS = 0x01;
+
+/** flagPairs lists the (scope, type) pairs of a flags byte, span before resource, string, int, bool. */
+export function flagPairs(flags: number): { scope: TagScope; type: TagType }[] {
+  const out: { scope: TagScope; type: TagType }[] = [];
+  for (let s = 0; s < 2; s++) for (let t = 0; t < 3; t++) if ((flags & (1 << (s * 3 + t))) !== 0) out.push({ scope: SCOPES[s] as TagScope, type: TYPES[t] as TagType });
+  return out;
+}
+
 
 /** attrIndexValue is the indexed string form of an attribute value, or undefined for types the index does not hold. */
 export function attrIndexValue(v: AnyValue): string | undefined {
@@ -84,6 +121,11 @@ export function attrIndexValue(v: AnyValue): string | undefined {
   }
 }
 
+/** attrTagType is the TagType of an indexable value (undefined for the others, as attrIndexValue). */
+export function attrTagType(v: AnyValue): TagType | undefined {
+  return v.type === 'string' || v.type === 'int' || v.type === 'bool' ? v.type : undefined;
+}
+
 function termKey(field: number, key: string, value: string): string {
   // JSON keeps any key or value (NUL, '=' included) unambiguous.
   return JSON.stringify([field, key, value]);
@@ -91,25 +133,31 @@ function termKey(field: number, key: string, value: string): string {
 
 /** TermCollector gathers ordinal lists per term while rows are added in order. Bounded by the limits it enforces. */
 class TermCollector {
-  readonly terms = new Map<string, { field: number; key: string; value: string; rows: number[] }>();
+  readonly terms = new Map<string, { field: number; key: string; value: string; flags: number; rows: number[] }>();
+  /** keyFlags are the OR of the flags of every indexable value of each attribute key (kept for the skipped keys' flags). */
+  readonly keyFlags = new Map<string, number>();
   readonly attrValues = new Map<string, Set<string>>();
   readonly skipped = new Set<string>();
   /** skippedTerms are termKey(attr, key, value) of every indexable value of a skipped key (for the skipped-terms bloom). */
   readonly skippedTerms = new Set<string>();
 
-  add(field: number, key: string, value: string, row: number): void {
+  add(field: number, key: string, value: string, row: number, flags = 0): void {
     const k = termKey(field, key, value);
     let t = this.terms.get(k);
     if (t === undefined) {
-      t = { field, key, value, rows: [] };
+      t = { field, key, value, flags: 0, rows: [] };
       this.terms.set(k, t);
     }
+    t.flags |= flags;
     // A row may carry one term twice (the same key=value on span and resource): keep ordinals strictly increasing.
     if (t.rows[t.rows.length - 1] !== row) t.rows.push(row);
   }
 
-  addAttr(kv: KeyValue, row: number): void {
+  addAttr(kv: KeyValue, row: number, scope: TagScope): void {
     const value = attrIndexValue(kv.value);
+    const type = attrTagType(kv.value);
+    const flags = type === undefined ? 0 : termFlag(scope, type);
+    if (flags !== 0) this.keyFlags.set(kv.key, (this.keyFlags.get(kv.key) ?? 0) | flags);
     if (this.skipped.has(kv.key)) {
       if (value !== undefined) this.skippedTerms.add(termKey(IndexField.attr, kv.key, value));
       return;
@@ -130,7 +178,7 @@ class TermCollector {
       this.skip(kv.key, values);
       return;
     }
-    this.add(IndexField.attr, kv.key, value, row);
+    this.add(IndexField.attr, kv.key, value, row, flags);
   }
 
   skip(key: string, values: Set<string>): void {
@@ -160,8 +208,8 @@ export function encodeSpanBlockIndex(spans: readonly SpanRow[]): Uint8Array {
     c.add(IndexField.name, '', s.name, row);
     c.add(IndexField.kind, '', String(s.kind), row);
     c.add(IndexField.status, '', String(s.status.code), row);
-    for (const kv of s.attributes) c.addAttr(kv, row);
-    for (const kv of s.resource.attributes) c.addAttr(kv, row);
+    for (const kv of s.attributes) c.addAttr(kv, row, 'span');
+    for (const kv of s.resource.attributes) c.addAttr(kv, row, 'resource');
     const idKey = Buffer.from(s.traceId.buffer, s.traceId.byteOffset, s.traceId.byteLength).toString('latin1');
     if (!seen.has(idKey)) {
       seen.add(idKey);
@@ -177,7 +225,12 @@ export function encodeSpanBlockIndex(spans: readonly SpanRow[]): Uint8Array {
   w.raw(bloom);
   const skipped = [...c.skipped].sort();
   w.uvarint(skipped.length);
-  for (const k of skipped) w.str(k);
+  for (const k of skipped) {
+    const flags = c.keyFlags.get(k) ?? 0;
+    assert(flags !== 0 && flags <= TERM_FLAGS_ALL, 'a skipped key had an indexable value');
+    w.str(k);
+    w.u8(flags);
+  }
   if (c.skippedTerms.size === 0 || c.skippedTerms.size > SpanBlockLimits.skippedTermsMax) {
     w.uvarint(0);
   } else {
@@ -208,9 +261,11 @@ export function encodeSpanBlockIndex(spans: readonly SpanRow[]): Uint8Array {
   w.uvarint(c.terms.size);
   let i = 0;
   for (const t of c.terms.values()) {
+    assert((t.flags !== 0) === (t.field === IndexField.attr), 'attribute terms and only they have flags');
     w.u8(t.field);
     w.str(t.key);
     w.str(t.value);
+    w.u8(t.flags);
     w.uvarint(termList[i++] as number);
   }
   return sealBlock(BlockKind.postings, w.finish());
@@ -222,10 +277,22 @@ export interface SpanBlockIndex {
   readonly bloom: BlockBloom;
   /** skippedKeys are the attribute keys this block does not index (too many values, too long a value, too many keys). */
   readonly skippedKeys: ReadonlySet<string>;
+  /** skippedKeyFlags maps each skipped key to its TermFlag bits (FORMAT1_ATTR_FLAGS in a format-1 index). */
+  readonly skippedKeyFlags: ReadonlyMap<string, number>;
+  /** terms lists every term with its TermFlag bits (attribute terms only; FORMAT1_ATTR_FLAGS in a format-1 index), in stored order. */
+  readonly terms: readonly IndexTerm[];
   /** skippedTerms may hold each termKey(attr, key, value) of a skipped key's values; null: no filter (format 1, or none was built), so every skipped-key value may be present. */
   readonly skippedTerms: BlockBloom | null;
   /** postings maps termKey(field, key, value) to its encoded postings. */
   readonly postings: ReadonlyMap<string, Uint8Array>;
+}
+
+/** IndexTerm is one stored term of an index: its field, key ('' but for attributes), value and flags. */
+export interface IndexTerm {
+  readonly field: IndexFieldValue;
+  readonly key: string;
+  readonly value: string;
+  readonly flags: number;
 }
 
 /** decodeSpanBlockIndex opens a sealed index (ERR_CORRUPTION on any bad byte). */
@@ -241,7 +308,15 @@ export function decodeSpanBlockIndex(bytes: Uint8Array): SpanBlockIndex {
   const skippedCount = r.uvarint();
   if (skippedCount > r.remaining) throw corrupt(`span index claims ${skippedCount} skipped keys`);
   const skippedKeys = new Set<string>();
-  for (let i = 0; i < skippedCount; i++) skippedKeys.add(r.str(L.stringBytesMax, 'skipped key'));
+  const skippedKeyFlags = new Map<string, number>();
+  const flagged = version === SPAN_INDEX_FORMAT_VERSION;
+  for (let i = 0; i < skippedCount; i++) {
+    const key = r.str(L.stringBytesMax, 'skipped key');
+    const flags = flagged ? r.u8() : FORMAT1_ATTR_FLAGS;
+    if (flags === 0 || flags > TERM_FLAGS_ALL) throw corrupt(`span index skipped key flags ${flags}`);
+    skippedKeys.add(key);
+    skippedKeyFlags.set(key, flags);
+  }
   let skippedTerms: BlockBloom | null = null;
   if (version === SPAN_INDEX_FORMAT_VERSION) {
     const n = r.uvarint();
@@ -256,17 +331,25 @@ export function decodeSpanBlockIndex(bytes: Uint8Array): SpanBlockIndex {
   const termCount = r.uvarint();
   if (termCount > r.remaining) throw corrupt(`span index claims ${termCount} terms`);
   const postings = new Map<string, Uint8Array>();
+  const terms: IndexTerm[] = [];
   for (let i = 0; i < termCount; i++) {
     const field = r.u8();
     if (field > FIELD_MAX) throw corrupt(`span index term field ${field}`);
     const key = r.str(L.stringBytesMax, 'term key');
     const value = r.str(L.stringBytesMax, 'term value');
+    const isAttr = field === IndexField.attr;
+    const flags = flagged ? r.u8() : isAttr ? FORMAT1_ATTR_FLAGS : 0;
+    if (flags > TERM_FLAGS_ALL || (flags !== 0) !== isAttr) throw corrupt(`span index term flags ${flags} for field ${field}`);
     const list = r.uvarint();
     if (list >= listCount) throw corrupt(`span index term names list ${list} of ${listCount}`);
-    postings.set(termKey(field, key, value), lists[list] as Uint8Array);
+    const k = termKey(field, key, value);
+    if (postings.has(k)) throw corrupt('span index names a term twice');
+    postings.set(k, lists[list] as Uint8Array);
+    terms.push({ field: field as IndexFieldValue, key, value, flags });
   }
   if (r.remaining !== 0) throw corrupt(`span index has ${r.remaining} trailing bytes`);
-  return { rows, bloom, skippedKeys, skippedTerms, postings };
+  assert(terms.length === postings.size, 'one postings entry per term');
+  return { rows, bloom, skippedKeys, skippedKeyFlags, skippedTerms, postings, terms };
 }
 
 /** SpanPredicate is a conjunction: a row matches when every given field matches. */

@@ -1,7 +1,7 @@
 /**
  * trace-store.ts — the traces store of one shard replica (DESIGN.md §6):
  * SignalStore<SpanRow> (shard/signal-store.ts) plus the shard-local reads the
- * query engine uses (traceById, searchSpans). The key layout and the small
+ * query engine uses (traceById, searchSpans, readTags in tag-read.ts). The key layout and the small
  * values are drawn in trace-keys.ts.
  *
  * Ownership: the shard state machine owns the LevelDB and drives load, add,
@@ -80,6 +80,8 @@ import { decodeSpanRows, encodeSpanBlock, openSpanBlock, readBlockColumns, readT
 import type { SpanPredicate } from './span-index.js';
 import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock } from './span-index.js';
 import { locateEntrySpans } from './entry-spans.js';
+import type { TagRead, TagReadAnswer, TagReadBounds } from './tag-read.js';
+import { readTags } from './tag-read.js';
 import { SpanEntryColumns } from '../span-entry.js';
 import { SpanHead, idKey } from './span-head.js';
 import type { BlockMeta, BlockRef, TenantTraceStats } from './trace-keys.js';
@@ -793,6 +795,16 @@ export class TraceStore implements SignalStore<SpanRow> {
     }
     if (batch.length > 0) yield batch;
     assert(emitted <= q.limit, 'a search yields at most limit spans');
+  }
+
+  /**
+   * readTags is the tenant's bounded read of tag names or of one tag's
+   * values over the head, the frozen head and the blocks (tag-read.ts).
+   */
+  async readTags(kv: KvRead, tenant: string, q: TagRead, expired: () => boolean, bounds?: TagReadBounds): Promise<TagReadAnswer> {
+    const heads: SpanHead[] = [];
+    for (const h of [this.#head.get(tenant), this.#frozen?.get(tenant)]) if (h !== undefined) heads.push(h);
+    return readTags(heads, kv, tenant, q, expired, bounds);
   }
 
   /** #laterRefs lists the blocks of flushes after `flushIndex` that hold spans of the trace. */

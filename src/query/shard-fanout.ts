@@ -1,0 +1,211 @@
+/**
+ * shard-fanout.ts — one query part on every shard, in parallel, over peer
+ * RPC (DESIGN.md §7 step 3): the routing, failover, backoff, deadline and
+ * cancellation every shard-wide read shares (trace-search.ts, trace-tags.ts).
+ *
+ * Replica choice per shard:
+ * - `linearizable` (the default, promise 2): the shard leader, after a
+ *   ReadIndex barrier: this node when it leads, else the leader it knows,
+ *   else the placed replicas in order;
+ * - `stale`: this node's replica when it hosts one, else the placed replicas.
+ * A retryable failure (or ERR_CORRUPTION: a damaged answer) hands the shard
+ * on: to the leader an ERR_NOT_LEADER names, once a round (after a leader
+ * stops, its followers keep naming it until they elect another); else to
+ * the next placed replica not tried this round; when every one was tried, a
+ * pause (exponential backoff with jitter) and a new round. All of it within
+ * the fan-out's deadline and attemptsMax calls a shard. Any other error ends
+ * the shard (a refusal would be refused everywhere).
+ *
+ * A cancelled fan-out (its client went away) rejects at once; calls in flight
+ * are left to their own deadlines and no further call or retry starts.
+ *
+ * runHere is the shard side: the checks and the pinned read every shard
+ * part runs under on the node that serves it.
+ */
+import { ErrorCodes, OtlpdbError, assert } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
+import type { MultiRaftDriver } from '../raft/driver/multi-raft.js';
+import { NONE, StateRole } from '../raft/types.js';
+import type { GroupId, NodeId, Rand } from '../raft/types.js';
+import { ShardStateMachine } from '../storage/shard/shard-state-machine.js';
+import type { ShardRead } from '../storage/shard/shard-state-machine.js';
+import { reconnectDelayMs } from '../transport/backoff.js';
+import type { PeerTransport } from '../transport/peer-transport.js';
+import type { Consistency } from './trace-search-wire.js';
+
+/** FanoutDeps are what a fan-out needs from its node; injected so tests can run it over fake peers. */
+export interface FanoutDeps {
+  readonly self: NodeId;
+  readonly transport: PeerTransport;
+  readonly driver: () => MultiRaftDriver | null;
+  /** shardCount is the recorded shard count (0 before the placement is known). */
+  readonly shardCount: () => number;
+  readonly replicasOf: (shard: GroupId) => readonly NodeId[];
+  /** nowMs is a monotonic clock in ms (deadlines). */
+  readonly nowMs: () => number;
+  /** rand jitters the backoff between shard calls; sleep waits it out. */
+  readonly rand: Rand;
+  readonly sleep: (ms: number) => Promise<void>;
+}
+
+/** FanoutBounds are one kind of read's bounds (TraceSearchLimits for the trace reads). */
+export interface FanoutBounds {
+  readonly wallMsMax: number;
+  readonly shardCallMs: number;
+  readonly attemptsPerShardMax: number;
+  readonly retryBackoffBaseMs: number;
+  readonly retryBackoffMaxMs: number;
+}
+
+/** ShardCall is how one kind of read runs a shard's part: here, or on a peer. */
+export interface ShardCall<A> {
+  /** what names the read in messages ("search", "tag read"). */
+  readonly what: string;
+  /** here runs the part on this node, which must serve it (else ERR_NOT_LEADER); deadlineMs is on the nowMs clock. */
+  here(shard: GroupId, deadlineMs: number): Promise<A>;
+  /** remote calls a peer and decodes its answer; timeoutMs is the call's budget. */
+  remote(peer: NodeId, shard: GroupId, timeoutMs: number): Promise<A>;
+}
+
+/** ShardOutcome is one shard's part: its answer, or the last error when no replica answered. */
+export type ShardOutcome<A> = { readonly shard: GroupId; readonly answer: A } | { readonly shard: GroupId; readonly error: OtlpdbError };
+
+/** FailedShard names a shard no replica answered, and the last error. */
+export interface FailedShard {
+  readonly shard: GroupId;
+  readonly code: string;
+  readonly message: string;
+}
+
+function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ErrorCodes, code);
+}
+
+/**
+ * allFailedError is the error of a read no shard answered: every shard
+ * refusing the same way (a query a shard cannot run) is that refusal;
+ * anything else is the cluster being unavailable.
+ */
+export function allFailedError(failed: readonly FailedShard[], what: string): OtlpdbError {
+  const first = failed[0];
+  assert(first !== undefined, 'allFailedError takes the failed shards');
+  const same = failed.every((f) => f.code === first.code) && isErrorCode(first.code) && !ErrorCodes[first.code].retryable;
+  const code: ErrorCode = same && isErrorCode(first.code) ? first.code : 'ERR_UNAVAILABLE';
+  return new OtlpdbError(code, `no shard answered the ${what} (shard ${first.shard}: ${first.message})`, { shards: failed.length });
+}
+
+/**
+ * fanOut runs `call` on every shard and resolves with one outcome per shard
+ * in shard order. ERR_UNAVAILABLE when the cluster has no placement yet or
+ * `signal` cancels it.
+ */
+export async function fanOut<A>(d: FanoutDeps, bounds: FanoutBounds, consistency: Consistency, call: ShardCall<A>, signal?: AbortSignal): Promise<ShardOutcome<A>[]> {
+  const shardCount = d.shardCount();
+  if (shardCount < 1) throw new OtlpdbError('ERR_UNAVAILABLE', 'the cluster is bootstrapping: no shard placement yet; retry');
+  const cancelled = (): OtlpdbError => new OtlpdbError('ERR_UNAVAILABLE', `the ${call.what} was cancelled: its client went away`);
+  const isAborted = (): boolean => signal?.aborted === true;
+  if (isAborted()) throw cancelled();
+  const deadline = d.nowMs() + bounds.wallMsMax;
+  const shards: GroupId[] = [];
+  for (let s = 1; s <= shardCount; s++) shards.push(s);
+  let onAbort: (() => void) | null = null;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(cancelled());
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  try {
+    const outcomes = await Promise.race([Promise.all(shards.map((s) => routeShard(d, bounds, s, consistency, call, deadline, isAborted))), aborted]);
+    if (isAborted()) throw cancelled();
+    assert(outcomes.length === shardCount, 'one outcome a shard');
+    return outcomes;
+  } finally {
+    if (onAbort !== null) signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function firstTarget(d: FanoutDeps, shard: GroupId, consistency: Consistency, replicas: readonly NodeId[]): NodeId {
+  const local = d.driver()?.status(shard) ?? null;
+  if (consistency === 'stale' && local !== null) return d.self;
+  if (local?.role === StateRole.Leader) return d.self;
+  if (local !== null && local.lead !== NONE) return local.lead;
+  return replicas[0] ?? NONE;
+}
+
+async function routeShard<A>(
+  d: FanoutDeps,
+  bounds: FanoutBounds,
+  shard: GroupId,
+  consistency: Consistency,
+  call: ShardCall<A>,
+  deadline: number,
+  isAborted: () => boolean,
+): Promise<ShardOutcome<A>> {
+  const backoff = { baseMs: bounds.retryBackoffBaseMs, maxMs: bounds.retryBackoffMaxMs, jitterPercent: 50 };
+  const replicas = d.replicasOf(shard);
+  let target = firstTarget(d, shard, consistency, replicas);
+  let last = new OtlpdbError('ERR_UNAVAILABLE', `shard ${shard} has no known replica`, { shard });
+  const tried = new Set<NodeId>();
+  let failures = 0;
+  for (let attempt = 0; attempt < bounds.attemptsPerShardMax; attempt++) {
+    if (target === NONE) target = replicas[attempt % Math.max(1, replicas.length)] ?? NONE;
+    if (target === NONE) break;
+    const leftMs = Math.floor(deadline - d.nowMs());
+    if (leftMs < 1 || isAborted()) {
+      last = new OtlpdbError('ERR_TIMEOUT', `shard ${shard}: the ${call.what}'s time ran out; last error: ${last.message}`, { shard });
+      break;
+    }
+    tried.add(target);
+    try {
+      const budgetMs = Math.min(leftMs, bounds.shardCallMs);
+      const answer = target === d.self ? await call.here(shard, d.nowMs() + budgetMs) : await call.remote(target, shard, budgetMs);
+      return { shard, answer };
+    } catch (err) {
+      const e = err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', String(err));
+      last = e;
+      if (!e.retryable && e.code !== 'ERR_CORRUPTION') break;
+      const hint = Number(e.details['leaderHint'] ?? NONE);
+      // A hint is followed once a round: after a leader stops, its followers name it until they elect another.
+      if (e.code === 'ERR_NOT_LEADER' && hint !== NONE && hint !== target && !tried.has(hint)) {
+        target = hint;
+        continue;
+      }
+      // The next placed replica not tried this round; when every one was, a pause and a new round.
+      const untried = replicas.find((r) => !tried.has(r));
+      const i = replicas.indexOf(target);
+      target = untried ?? replicas[(i + 1) % Math.max(1, replicas.length)] ?? NONE;
+      if (untried === undefined) {
+        failures++;
+        const pauseMs = Math.min(reconnectDelayMs(failures, d.rand, backoff), Math.floor(deadline - d.nowMs()));
+        if (pauseMs < 1) break;
+        await d.sleep(pauseMs);
+        tried.clear();
+      }
+    }
+  }
+  return { shard, error: last };
+}
+
+/**
+ * runHere runs a shard part on this node: as the shard's leader after a
+ * ReadIndex barrier (linearizable), or on whatever replica it hosts (stale),
+ * over a pinned read of the shard's stores, released afterwards.
+ * ERR_NOT_LEADER (with a leader hint) when this node cannot serve it.
+ */
+export async function runHere<T>(d: Pick<FanoutDeps, 'self' | 'driver'>, group: GroupId, consistency: Consistency, fn: (read: ShardRead) => Promise<T>): Promise<T> {
+  const driver = d.driver();
+  const st = driver?.status(group) ?? null;
+  if (driver === null || st === null) throw new OtlpdbError('ERR_NOT_LEADER', `node ${d.self} hosts no replica of shard ${group}`, { group, leaderHint: NONE });
+  if (consistency === 'linearizable') {
+    if (st.role !== StateRole.Leader) throw new OtlpdbError('ERR_NOT_LEADER', `node ${d.self} does not lead shard ${group}`, { group, leaderHint: st.lead });
+    await driver.read(group);
+  }
+  const sm = driver.stateMachine(group);
+  assert(sm instanceof ShardStateMachine, 'a shard group runs the shard state machine');
+  const read = sm.acquireRead();
+  try {
+    return await fn(read);
+  } finally {
+    await read.release();
+  }
+}
