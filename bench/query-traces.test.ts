@@ -34,10 +34,10 @@ t.test('the data: seeded, 10-30 spans a trace, in the hour before now', async (t
 t.test('a tiny real run on 3 nodes answers every query correctly', async (t) => {
   const lines: string[] = [];
   const r = await runQueryTracesBench(
-    { nodes: 3, traces: 300, byIdQueries: 20, searchQueries: 10, scanQueries: 3, connections: 4, json: false },
+    { nodes: 3, traces: 150, byIdQueries: 10, searchQueries: 5, scanQueries: 2, connections: 4, json: false },
     { ports: { api: 26_200, peer: 26_400, otlpGrpc: 26_317, otlpHttp: 26_318 }, log: (l) => lines.push(l) },
   );
-  t.equal(r.traces, 300);
+  t.equal(r.traces, 150);
   for (const [k, f] of Object.entries({ byId: r.byId, attribute: r.attribute, duration: r.duration, attributeScan: r.attributeScan, durationScan: r.durationScan })) {
     t.equal(f.wrong, 0, `${k}: no wrong answers (${f.firstWrong ?? ''}); log: ${lines.slice(-3).join(' | ')}`);
     t.ok(f.queries > 0, `${k} ran`);

@@ -1225,8 +1225,8 @@ export const TraceLookupLimits = {
   retryBackoffBaseMs: 20,
   /** retryBackoffMaxMs caps the pause between calls. */
   retryBackoffMaxMs: 1_000,
-  /** callMs bounds one call to a shard leader (its ReadIndex barrier and the read). */
-  callMs: 10_000,
+  /** callMs bounds one call to a shard leader (its ReadIndex barrier and the read), so a stalled replica leaves time to ask another within lookupMsMax. */
+  callMs: 5_000,
   /** answerBytesMax bounds one answer's encoded spans; past it the answer says `truncated`. */
   answerBytesMax: 12 * 1024 * 1024,
 } as const;

@@ -76,9 +76,10 @@ export class TraceLookup {
 
   /** register installs shard.traceById on the node's transport. */
   register(): void {
-    this.#d.transport.handle(SHARD_TRACE_BY_ID, async (payload) => {
+    this.#d.transport.handle(SHARD_TRACE_BY_ID, async (payload, ctx) => {
       const [group, tenant, traceId] = decodeTraceRequest(payload);
-      return encodeTraceAnswer(tenant, await this.readHere(group, tenant, traceId));
+      // ctx.deadlineMs is the caller's budget for this call, in ms from its arrival.
+      return encodeTraceAnswer(tenant, await this.readHere(group, tenant, traceId, Math.min(ctx.deadlineMs, TraceLookupLimits.callMs)));
     });
   }
 
@@ -100,7 +101,7 @@ export class TraceLookup {
       if (target === NONE || leftMs < 1) break;
       tried.add(target);
       try {
-        if (target === this.#d.self) return { ...(await this.readHere(shard, tenant, traceId)), shard };
+        if (target === this.#d.self) return { ...(await this.readHere(shard, tenant, traceId, Math.min(leftMs, TraceLookupLimits.callMs))), shard };
         const bytes = await this.#d.transport.call(target, SHARD_TRACE_BY_ID, packr.pack([shard, tenant, traceId]), Math.min(leftMs, TraceLookupLimits.callMs));
         return { ...decodeTraceAnswer(bytes), shard };
       } catch (err) {
@@ -128,14 +129,14 @@ export class TraceLookup {
     throw new OtlpdbError('ERR_UNAVAILABLE', `no leader of shard ${shard} answered the trace lookup${last === null ? '' : `: ${last.message}`}`, { shard });
   }
 
-  /** readHere reads a trace on this node, which must lead the shard, after a ReadIndex barrier. */
-  async readHere(group: GroupId, tenant: string, traceId: Uint8Array): Promise<{ spans: SpanRow[]; truncated: boolean }> {
+  /** readHere reads a trace on this node, which must lead the shard, after a ReadIndex barrier of at most `timeoutMs`. */
+  async readHere(group: GroupId, tenant: string, traceId: Uint8Array, timeoutMs: number): Promise<{ spans: SpanRow[]; truncated: boolean }> {
     assert(traceId.length === TRACE_ID_BYTES, 'readHere takes a 16-byte trace id');
     const driver = this.#d.driver();
     const st = driver?.status(group) ?? null;
     if (driver === null || st === null) throw new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} hosts no replica of shard ${group}`, { group, leaderHint: NONE });
     if (st.role !== StateRole.Leader) throw new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} does not lead shard ${group}`, { group, leaderHint: st.lead });
-    await driver.read(group);
+    await driver.read(group, Math.max(1, timeoutMs));
     const sm = driver.stateMachine(group);
     assert(sm instanceof ShardStateMachine, 'a shard group runs the shard state machine');
     const read = sm.acquireRead();

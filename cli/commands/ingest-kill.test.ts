@@ -1,4 +1,5 @@
 import t from 'tap';
+import { TraceLookupLimits } from '../../src/limits.js';
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
@@ -99,7 +100,8 @@ t.test('a node killed with SIGKILL mid-stream: the SDK retries, nothing acknowle
   t.equal((await requestWithin(c.api(3), '/api/v1/admin/flush', 'POST', undefined, 30_000)).status, 200, 'flushed on every node');
   let found = 0;
   for (const [traceId, ids] of sent) {
-    const r = await requestWithin(c.api(3), `/api/traces/${traceId}`, 'GET', undefined, 10_000);
+    // A lookup may wait out an election (TraceLookupLimits.lookupMsMax); the client waits longer than that.
+    const r = await requestWithin(c.api(3), `/api/traces/${traceId}`, 'GET', undefined, TraceLookupLimits.lookupMsMax + 5_000);
     if (r.status === 404 && !recording.acked.has(traceId)) continue;
     if (r.status !== 200) {
       t.fail(`trace ${traceId} (${recording.acked.has(traceId) ? 'acknowledged' : 'not acknowledged'}) answered ${r.status}: ${r.body.slice(0, 200)}`);

@@ -188,17 +188,27 @@ async function routeShard<A>(
 
 /**
  * runHere runs a shard part on this node: as the shard's leader after a
- * ReadIndex barrier (linearizable), or on whatever replica it hosts (stale),
- * over a pinned read of the shard's stores, released afterwards.
+ * ReadIndex barrier bounded by `deadlineMs` (linearizable), or on whatever
+ * replica it hosts (stale), over a pinned read of the shard's stores,
+ * released afterwards.
  * ERR_NOT_LEADER (with a leader hint) when this node cannot serve it.
  */
-export async function runHere<T>(d: Pick<FanoutDeps, 'self' | 'driver'>, group: GroupId, consistency: Consistency, fn: (read: ShardRead) => Promise<T>): Promise<T> {
+export async function runHere<T>(
+  d: Pick<FanoutDeps, 'self' | 'driver' | 'nowMs'>,
+  group: GroupId,
+  consistency: Consistency,
+  deadlineMs: number,
+  fn: (read: ShardRead) => Promise<T>,
+): Promise<T> {
   const driver = d.driver();
   const st = driver?.status(group) ?? null;
   if (driver === null || st === null) throw new OtlpdbError('ERR_NOT_LEADER', `node ${d.self} hosts no replica of shard ${group}`, { group, leaderHint: NONE });
   if (consistency === 'linearizable') {
     if (st.role !== StateRole.Leader) throw new OtlpdbError('ERR_NOT_LEADER', `node ${d.self} does not lead shard ${group}`, { group, leaderHint: st.lead });
-    await driver.read(group);
+    // The barrier gets what is left of the part's budget, not the driver's default: a stalled barrier must not outlive the caller.
+    const leftMs = Math.floor(deadlineMs - d.nowMs());
+    if (leftMs < 1) throw new OtlpdbError('ERR_TIMEOUT', `shard ${group}: no time left for the read barrier`, { group });
+    await driver.read(group, leftMs);
   }
   const sm = driver.stateMachine(group);
   assert(sm instanceof ShardStateMachine, 'a shard group runs the shard state machine');

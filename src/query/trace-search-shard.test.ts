@@ -140,7 +140,8 @@ t.test('searchShard equals the naive reference on random queries over head and b
   const kept = spans.filter((s, i) => s.parentSpanId.length !== 0 || i % 7 !== 0);
   const { store, db } = await storeWith(t, kept, 5);
   let nonEmpty = 0;
-  for (let i = 0; i < 120; i++) {
+  const cases = Number(process.env.OTLPDB_SEARCH_CASES ?? 60);
+  for (let i = 0; i < cases; i++) {
     const q = randomQuery(rand, kept);
     const got = await searchShard(store, db, TENANT, q, () => false);
     const want = referenceSearch(kept, q);
@@ -150,7 +151,7 @@ t.test('searchShard equals the naive reference on random queries over head and b
     t.equal(got.partial, false);
     for (const tr of got.traces) t.ok(tr.spans.length <= q.spss && tr.spans.length <= tr.matched, 'span sets hold at most spss spans');
   }
-  t.ok(nonEmpty > 40, `most random queries find traces (${nonEmpty})`);
+  t.ok(nonEmpty > cases / 3, `most random queries find traces (${nonEmpty} of ${cases})`);
   t.ok(kept.some((s) => s.parentSpanId.length === 0), 'roots exist');
 });
 
@@ -211,7 +212,7 @@ t.test('TraceQL searches equal the reference evaluator run over every stored tra
   const all = traces.flat();
   const { store, db } = await storeWith(t, all, 3);
   let nonEmpty = 0;
-  const cases = Number(process.env.OTLPDB_SEARCH_CASES ?? 60);
+  const cases = Number(process.env.OTLPDB_SEARCH_CASES ?? 40);
   for (let i = 0; i < cases; i++) {
     const ast = i % 2 === 0 ? randomConjunctionQuery(rand) : randomTraceqlQuery(rand);
     const text = formatTraceql(ast);

@@ -127,7 +127,7 @@ export class TraceSearch {
   }
 
   #runHere(group: GroupId, tenant: string, consistency: Consistency, q: TraceSearchQuery, deadlineMs: number): Promise<ShardSearchAnswer> {
-    return runHere(this.#d, group, consistency, (read) => {
+    return runHere(this.#d, group, consistency, deadlineMs, (read) => {
       const store = read.stores.traces;
       assert(store instanceof TraceStore, 'the traces store is a TraceStore');
       return searchShard(store, read.kv, tenant, q, () => this.#d.nowMs() > deadlineMs);

@@ -127,7 +127,7 @@ export class TraceTags {
   }
 
   #runHere(group: GroupId, tenant: string, consistency: Consistency, q: TagRead, deadlineMs: number): Promise<TagReadAnswer> {
-    return runHere(this.#d, group, consistency, (read) => {
+    return runHere(this.#d, group, consistency, deadlineMs, (read) => {
       const store = read.stores.traces;
       assert(store instanceof TraceStore, 'the traces store is a TraceStore');
       return store.readTags(read.kv, tenant, q, () => this.#d.nowMs() > deadlineMs);
