@@ -69,6 +69,7 @@ import { OTLP_DECODERS, OTLP_LIMITS } from './otlp/decoders.js';
 import { SHARD_PROPOSE, ShardWriter } from './otlp/shard-writer.js';
 import { TraceLookup } from './trace-lookup.js';
 import { TraceSearch, tempoSearchJson } from './query/trace-search.js';
+import type { FanoutDeps } from './query/shard-fanout.js';
 import { TraceTags } from './query/trace-tags.js';
 import type { TagsResult } from './query/trace-tags.js';
 import type { TagRead } from './storage/traces/tag-read.js';
@@ -247,37 +248,20 @@ export class OtlpdbNode implements ApiSource {
       settings: resolveIngestSettings(opts.ingest),
       itemLimits: this.#itemLimits,
     });
-    this.#traces = new TraceLookup({
-      self: opts.id,
-      hasher,
-      transport,
-      driver: () => driver,
-      shardCount: () => this.#shardCount(),
-      replicasOf: (shard) => this.placement()?.get(shard) ?? [],
-      nowMs: () => performance.now(),
-      rand: new SeededRand(seed ^ 0x7ace1d),
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    });
-    this.#search = new TraceSearch({
+    // Every shard-wide read routes the same way; each gets its own seeded jitter.
+    const readDeps = (salt: number): FanoutDeps => ({
       self: opts.id,
       transport,
       driver: () => driver,
       shardCount: () => this.#shardCount(),
       replicasOf: (shard) => this.placement()?.get(shard) ?? [],
       nowMs: () => performance.now(),
-      rand: new SeededRand(seed ^ 0x5ea5c4),
+      rand: new SeededRand(seed ^ salt),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     });
-    this.#tags = new TraceTags({
-      self: opts.id,
-      transport,
-      driver: () => driver,
-      shardCount: () => this.#shardCount(),
-      replicasOf: (shard) => this.placement()?.get(shard) ?? [],
-      nowMs: () => performance.now(),
-      rand: new SeededRand(seed ^ 0x7a65),
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    });
+    this.#traces = new TraceLookup({ ...readDeps(0x7ace1d), hasher });
+    this.#search = new TraceSearch(readDeps(0x5ea5c4));
+    this.#tags = new TraceTags(readDeps(0x7a65));
     this.nodeId = opts.id;
     this.seed = seed;
     this.#opts = opts;

@@ -32,7 +32,7 @@ import { TraceSearchLimits as L } from '../limits.js';
 import type { AnyValue, SpanRow } from '../storage/rows.js';
 import type { KvRead } from '../storage/shard/shard-db.js';
 import type { ScanStats } from '../storage/shard/signal-store.js';
-import { newScanStats } from '../storage/shard/signal-store.js';
+import { addScanStats, newScanStats } from '../storage/shard/signal-store.js';
 import { serviceOf } from '../storage/traces/span-block.js';
 import { attrIndexValue } from '../storage/traces/span-index.js';
 import type { TraceStore } from '../storage/traces/trace-store.js';
@@ -89,15 +89,6 @@ const DEFAULT_BOUNDS: ShardSearchBounds = {
   candidateTracesMax: L.candidateTracesMax,
   tracesFetchedMax: L.tracesFetchedMax,
 };
-
-function addStats(into: ScanStats, from: ScanStats): void {
-  into.blocksScanned += from.blocksScanned;
-  into.blocksPrunedTime += from.blocksPrunedTime;
-  into.blocksPrunedBloom += from.blocksPrunedBloom;
-  into.blocksPrunedIndex += from.blocksPrunedIndex;
-  into.bytesRead += from.bytesRead;
-  into.headRowsScanned += from.headRowsScanned;
-}
 
 function hexOf(id: Uint8Array): string {
   return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
@@ -264,7 +255,7 @@ export async function searchShard(
     }
     const t = await store.traceById(kv, tenant, c.traceId);
     inspectedTraces++;
-    addStats(stats, t.stats);
+    addScanStats(stats, t.stats);
     if (t.truncated) partial = true;
     let summary: TraceSummary | null;
     try {

@@ -21,7 +21,7 @@ import { TraceSearchLimits as L, TraceqlLimits } from '../limits.js';
 import { anyValueJson } from '../otlp/otlp-json-writer.js';
 import type { AnyValue, SpanKind, StatusCode } from '../storage/rows.js';
 import { SPAN_ID_BYTES, TRACE_ID_BYTES } from '../storage/rows.js';
-import type { ScanStats } from '../storage/shard/signal-store.js';
+import { readScanStatsTuple, scanStatsTuple } from '../storage/shard/signal-store.js';
 import type { SpanPredicate } from '../storage/traces/span-index.js';
 import type { TraceSearchQuery } from './search-params.js';
 import type { ShardSearchAnswer, TraceSummary } from './trace-search-shard.js';
@@ -182,7 +182,7 @@ export function encodeSearchAnswer(a: ShardSearchAnswer): Uint8Array {
   ]);
   let partial = a.partial;
   for (;;) {
-    const out = packr.pack([partial, a.inspectedTraces, a.inspectedSpans, [s.blocksScanned, s.blocksPrunedTime, s.blocksPrunedBloom, s.blocksPrunedIndex, s.bytesRead, s.headRowsScanned], traces]);
+    const out = packr.pack([partial, a.inspectedTraces, a.inspectedSpans, scanStatsTuple(s), traces]);
     if (out.length <= L.answerBytesMax || traces.length === 0) return out;
     traces.length = Math.floor(traces.length / 2);
     partial = true;
@@ -193,17 +193,8 @@ export function encodeSearchAnswer(a: ShardSearchAnswer): Uint8Array {
 export function decodeSearchAnswer(b: Uint8Array, limit: number, spss: number): WireShardAnswer {
   const v = unpack(b, badAnswer);
   if (!Array.isArray(v) || v.length !== 5 || typeof v[0] !== 'boolean') throw badAnswer('not [partial, inspectedTraces, inspectedSpans, stats, traces]');
-  const st: unknown = v[3];
-  if (!Array.isArray(st) || st.length !== 6) throw badAnswer('stats is not a 6-tuple');
   const n = (x: unknown, what: string): number => int(x, what, 0, Number.MAX_SAFE_INTEGER, badAnswer);
-  const stats: ScanStats = {
-    blocksScanned: n(st[0], 'blocksScanned'),
-    blocksPrunedTime: n(st[1], 'blocksPrunedTime'),
-    blocksPrunedBloom: n(st[2], 'blocksPrunedBloom'),
-    blocksPrunedIndex: n(st[3], 'blocksPrunedIndex'),
-    bytesRead: n(st[4], 'bytesRead'),
-    headRowsScanned: n(st[5], 'headRowsScanned'),
-  };
+  const stats = readScanStatsTuple(v[3], badAnswer);
   const tr: unknown = v[4];
   if (!Array.isArray(tr) || tr.length > limit) throw badAnswer(`traces is not a list of at most ${limit}`);
   const traces: WireTraceSummary[] = tr.map((t: unknown, i) => {

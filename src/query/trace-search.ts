@@ -21,7 +21,7 @@ import { assert } from '../errors.js';
 import { TraceSearchLimits as L } from '../limits.js';
 import type { GroupId } from '../raft/types.js';
 import type { ScanStats } from '../storage/shard/signal-store.js';
-import { newScanStats } from '../storage/shard/signal-store.js';
+import { addScanStats, newScanStats } from '../storage/shard/signal-store.js';
 import { TraceStore } from '../storage/traces/trace-store.js';
 import { allFailedError, fanOut, runHere } from './shard-fanout.js';
 import type { FailedShard, FanoutDeps } from './shard-fanout.js';
@@ -46,15 +46,6 @@ export interface SearchResult {
   readonly inspectedTraces: number;
   readonly inspectedSpans: number;
   readonly stats: ScanStats;
-}
-
-function sumStats(into: ScanStats, from: ScanStats): void {
-  into.blocksScanned += from.blocksScanned;
-  into.blocksPrunedTime += from.blocksPrunedTime;
-  into.blocksPrunedBloom += from.blocksPrunedBloom;
-  into.blocksPrunedIndex += from.blocksPrunedIndex;
-  into.bytesRead += from.bytesRead;
-  into.headRowsScanned += from.headRowsScanned;
 }
 
 /** TraceSearch runs searches for its node and serves its shards' parts; see the top of this file. */
@@ -108,7 +99,7 @@ export class TraceSearch {
       partial ||= o.answer.partial;
       inspectedTraces += o.answer.inspectedTraces;
       inspectedSpans += o.answer.inspectedSpans;
-      sumStats(stats, o.answer.stats);
+      addScanStats(stats, o.answer.stats);
       for (const t of o.answer.traces) traces.push(t);
     }
     if (failedShards.length === outcomes.length) throw allFailedError(failedShards, 'search');

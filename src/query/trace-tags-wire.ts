@@ -18,7 +18,7 @@
 import { Packr } from 'msgpackr';
 import { OtlpdbError } from '../errors.js';
 import { TraceTagLimits as L } from '../limits.js';
-import type { ScanStats } from '../storage/shard/signal-store.js';
+import { readScanStatsTuple, scanStatsTuple } from '../storage/shard/signal-store.js';
 import type { TagEntry, TagRead, TagReadAnswer, TagTarget } from '../storage/traces/tag-read.js';
 import { SPAN_KIND_KEYWORDS, STATUS_KEYWORDS, compareEntries } from '../storage/traces/tag-read.js';
 import type { Consistency } from './trace-search-wire.js';
@@ -132,7 +132,7 @@ export function encodeTagsAnswer(a: TagReadAnswer): Uint8Array {
   const entries = a.entries.map((e) => [ENTRY_KINDS.indexOf(e.kind), e.text]);
   let partial = a.partial;
   for (;;) {
-    const out = packr.pack([partial, [s.blocksScanned, s.blocksPrunedTime, s.blocksPrunedBloom, s.blocksPrunedIndex, s.bytesRead, s.headRowsScanned], entries]);
+    const out = packr.pack([partial, scanStatsTuple(s), entries]);
     if (out.length <= L.answerBytesMax || entries.length === 0) return out;
     entries.length = Math.floor(entries.length / 2);
     partial = true;
@@ -150,17 +150,7 @@ function kindFits(target: TagTarget, kind: TagEntry['kind']): boolean {
 export function decodeTagsAnswer(b: Uint8Array, q: TagRead): TagReadAnswer {
   const v = unpack(b, badAnswer);
   if (!Array.isArray(v) || v.length !== 3 || typeof v[0] !== 'boolean') throw badAnswer('not [partial, stats, entries]');
-  const st: unknown = v[1];
-  if (!Array.isArray(st) || st.length !== 6) throw badAnswer('stats is not a 6-tuple');
-  const n = (x: unknown, what: string): number => int(x, what, 0, Number.MAX_SAFE_INTEGER, badAnswer);
-  const stats: ScanStats = {
-    blocksScanned: n(st[0], 'blocksScanned'),
-    blocksPrunedTime: n(st[1], 'blocksPrunedTime'),
-    blocksPrunedBloom: n(st[2], 'blocksPrunedBloom'),
-    blocksPrunedIndex: n(st[3], 'blocksPrunedIndex'),
-    bytesRead: n(st[4], 'bytesRead'),
-    headRowsScanned: n(st[5], 'headRowsScanned'),
-  };
+  const stats = readScanStatsTuple(v[1], badAnswer);
   const raw: unknown = v[2];
   if (!Array.isArray(raw) || raw.length > q.valuesMax) throw badAnswer(`entries is not a list of at most ${q.valuesMax}`);
   let bytes = 0;

@@ -24,7 +24,7 @@ import { assert } from '../errors.js';
 import { TraceSearchLimits as S, TraceTagLimits as L } from '../limits.js';
 import type { GroupId } from '../raft/types.js';
 import type { ScanStats } from '../storage/shard/signal-store.js';
-import { newScanStats } from '../storage/shard/signal-store.js';
+import { addScanStats, newScanStats } from '../storage/shard/signal-store.js';
 import type { TagEntry, TagRead, TagReadAnswer } from '../storage/traces/tag-read.js';
 import { compareEntries } from '../storage/traces/tag-read.js';
 import { TraceStore } from '../storage/traces/trace-store.js';
@@ -114,7 +114,7 @@ export class TraceTags {
       }
       partial ||= o.answer.partial;
       answers.push(o.answer);
-      for (const k of Object.keys(stats) as (keyof ScanStats)[]) stats[k] += o.answer.stats[k];
+      addScanStats(stats, o.answer.stats);
     }
     if (failedShards.length === outcomes.length) throw allFailedError(failedShards, 'tag read');
     const merged = mergeTagAnswers(answers, q.valuesMax);

@@ -155,3 +155,31 @@ export interface ScanStats {
 export function newScanStats(): ScanStats {
   return { blocksScanned: 0, blocksPrunedTime: 0, blocksPrunedBloom: 0, blocksPrunedIndex: 0, bytesRead: 0, headRowsScanned: 0 };
 }
+
+/** addScanStats adds `from` into `into`, field by field (a merge of shard parts' stats). */
+export function addScanStats(into: ScanStats, from: ScanStats): void {
+  into.blocksScanned += from.blocksScanned;
+  into.blocksPrunedTime += from.blocksPrunedTime;
+  into.blocksPrunedBloom += from.blocksPrunedBloom;
+  into.blocksPrunedIndex += from.blocksPrunedIndex;
+  into.bytesRead += from.bytesRead;
+  into.headRowsScanned += from.headRowsScanned;
+}
+
+/** scanStatsTuple is the stats as the peer frames carry them: [blocksScanned, blocksPrunedTime, blocksPrunedBloom, blocksPrunedIndex, bytesRead, headRowsScanned]. */
+export function scanStatsTuple(s: ScanStats): number[] {
+  return [s.blocksScanned, s.blocksPrunedTime, s.blocksPrunedBloom, s.blocksPrunedIndex, s.bytesRead, s.headRowsScanned];
+}
+
+/** readScanStatsTuple checks a scanStatsTuple from a peer; `fail` makes the frame's error (never trusted as data). */
+export function readScanStatsTuple(v: unknown, fail: (why: string) => Error): ScanStats {
+  if (!Array.isArray(v) || v.length !== 6) throw fail('stats is not a 6-tuple');
+  const names = ['blocksScanned', 'blocksPrunedTime', 'blocksPrunedBloom', 'blocksPrunedIndex', 'bytesRead', 'headRowsScanned'] as const;
+  const out = newScanStats();
+  names.forEach((name, i) => {
+    const x: unknown = v[i];
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw fail(`${name} is not an integer in [0, ${Number.MAX_SAFE_INTEGER}]`);
+    out[name] = x;
+  });
+  return out;
+}
