@@ -36,6 +36,6 @@ export default tseslint.config(
     // Plain JavaScript scripts (CI helpers) are outside the TypeScript project.
     files: ['**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
-    languageOptions: { globals: { console: 'readonly', process: 'readonly' } },
+    languageOptions: { globals: { console: 'readonly', process: 'readonly', URL: 'readonly' } },
   },
 );

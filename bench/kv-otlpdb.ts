@@ -8,24 +8,15 @@
  * once, also on errors; stop() is idempotent.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { stopNodes } from '../cli/commands/cluster.js';
 import type { ClusterFile } from '../cli/commands/cluster.js';
 import { assert } from '../src/errors.js';
 import { KvBenchLimits } from '../src/limits.js';
+import { builtCliPath } from '../src/repo-root.js';
 
-/** repoRoot is the directory of otlpdb's package.json above this file, whether it runs from bench/ (tsx) or dist/bench/. */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let depth = 0; depth < 8; depth++) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'otlpdb') return dir;
-    dir = dirname(dir);
-  }
-  throw new Error('bench/kv: cannot find the otlpdb package.json above this file');
-}
+/** repoRoot is re-exported for the benches that import it from here. */
+export { repoRoot } from '../src/repo-root.js';
 
 /** OtlpdbClusterOptions are the CLI flags the bench sets; ports are base ports on 127.0.0.i, away from a default cluster's. */
 export interface OtlpdbClusterOptions {
@@ -46,7 +37,7 @@ export interface OtlpdbCluster {
 }
 
 function runCli(args: readonly string[]): Promise<string> {
-  const cli = join(repoRoot(), 'dist', 'cli', 'otlpdb.js');
+  const cli = builtCliPath();
   if (!existsSync(cli)) throw new Error(`bench/kv: ${cli} is missing; run npm run build first`);
   return new Promise((resolve, reject) => {
     execFile(

@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { builtCliPath, repoRoot } from '../src/repo-root.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = repoRoot();
 
-/** otlpdb runs the CLI from source in a real child process, with no terminal. */
+/** otlpdb runs the built CLI in a real child process, with no terminal. */
 function otlpdb(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', 'cli/otlpdb.ts', ...args], {
+  const result = spawnSync(process.execPath, [builtCliPath(), ...args], {
     cwd: root,
     encoding: 'utf8',
     timeout: 120_000,

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { ErrorCodes, OtlpdbError, assert, isOtlpdbError } from './errors.js';
+import { repoPath } from './repo-root.js';
 
 t.test('every error code is documented in docs/errors.md with its statuses', async (t) => {
-  const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
+  const doc = readFileSync(repoPath('docs', 'errors.md'), 'utf8');
   for (const [code, info] of Object.entries(ErrorCodes)) {
     const row = doc.split('\n').find((line) => line.startsWith(`| \`${code}\` |`));
     t.ok(row, `${code} has a row in docs/errors.md`);

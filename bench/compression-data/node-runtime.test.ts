@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import t from 'tap';
+import { repoPath } from '../../src/repo-root.js';
 import { collectNodeRuntime, parseDurationMs } from './node-runtime.js';
 import { SERIES_FILE_FORMAT, seriesFromFile, seriesToFile } from './series.js';
 import type { Series } from './series.js';
@@ -8,7 +9,7 @@ import type { Series } from './series.js';
 // on (series exist, timestamps increase, cumulative counters do not go down,
 // a saved capture reads back bit for bit), never how long anything took.
 
-const FIXTURE = new URL('./fixtures/node-runtime-60s.json', import.meta.url);
+const FIXTURE = repoPath('bench', 'compression-data', 'fixtures', 'node-runtime-60s.json');
 
 function strictlyIncreasing(xs: Float64Array): boolean {
   for (let i = 1; i < xs.length; i++) if (!(xs[i]! > xs[i - 1]!)) return false;

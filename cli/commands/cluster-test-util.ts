@@ -22,15 +22,15 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { parseHostPort } from '../../src/node-config.js';
 import type { HostPort } from '../../src/node-config.js';
 import { RaftLimits } from '../../src/limits.js';
+import { builtCliPath, repoRoot } from '../../src/repo-root.js';
 import { isNodeAlive } from './cluster.js';
 import type { ClusterFile, ClusterNodeEntry } from './cluster.js';
 
 /** ROOT is the repository root, the working directory of every CLI run. */
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const ROOT = repoRoot();
 /** CLI_RUN_TIMEOUT_MS bounds one synchronous CLI run (`cluster up` waits for readiness itself). */
 export const CLI_RUN_TIMEOUT_MS = 120_000;
 /** LOG_TAIL_LINES is how many last lines of each node log a failure message shows. */
@@ -51,9 +51,9 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-/** otlpdbSync runs the CLI through tsx, as the other CLI tests do, and waits for it. */
+/** otlpdbSync runs the built CLI, as the other CLI tests do, and waits for it. */
 export function otlpdbSync(args: readonly string[]): CliRun {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'cli/otlpdb.ts', ...args], {
+  const run = spawnSync(process.execPath, [builtCliPath(), ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: CLI_RUN_TIMEOUT_MS,
@@ -423,7 +423,7 @@ export class LocalCluster {
       child = spawn(
         process.execPath,
         [
-          '--import', 'tsx', 'cli/otlpdb.ts', 'start',
+          builtCliPath(), 'start',
           '--id', String(id), '--data', dataDir, ...addressArgs,
           '--tick-ms', String(this.spec.tickMs), '--shards', String(this.spec.shards),
         ],

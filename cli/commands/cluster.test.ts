@@ -4,8 +4,8 @@ import net from 'node:net';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { builtCliPath, repoRoot } from '../../src/repo-root.js';
 import { httpRequest, pollUntil } from '../../src/node-test-util.js';
 import { parseHostPort } from '../../src/node-config.js';
 import { isNodeAlive, parseClusterUpOptions } from './cluster.js';
@@ -15,7 +15,7 @@ import type { ClusterFile } from './cluster.js';
 // ports. No assertion is about speed: waits are bounded polls, and every node
 // PID the test learns of is SIGKILLed in teardown if it is still alive.
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
+const root = repoRoot();
 const POLLS_MAX = 3000;
 const POLL_MS = 20;
 const RUN_TIMEOUT_MS = 300_000;
@@ -25,7 +25,7 @@ const GRPC_BASE = 27_710;
 const HTTP_BASE = 27_910;
 
 function otlpdb(args: readonly string[]): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'cli/otlpdb.ts', ...args], { cwd: root, encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
+  const run = spawnSync(process.execPath, [builtCliPath(), ...args], { cwd: root, encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
 

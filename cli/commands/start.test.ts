@@ -4,9 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { HostPort } from '../../src/node-config.js';
+import { builtCliPath, repoRoot } from '../../src/repo-root.js';
 import { clusterAddresses, freePort, httpRequest, initialClusterFlag, pollUntil } from '../../src/node-test-util.js';
 import { parseStartOptions } from './start.js';
 
@@ -14,7 +14,7 @@ import { parseStartOptions } from './start.js';
 // bounded polls and generous deadlines, and every child is killed by PID in
 // teardown if a test leaves it behind.
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
+const root = repoRoot();
 const NODES = [1, 2, 3] as const;
 const POLLS_MAX = 3000;
 const POLL_MS = 20;
@@ -88,7 +88,7 @@ t.test('otlpdb start exits 2 with ERR_INVALID_ARGUMENT on a bad command line', a
     ['--id', 'x', '--data', '/tmp/none', '--peer', '127.0.0.1:7400', '--initial-cluster', CLUSTER],
     ['--id', '4', '--data', '/tmp/none', '--peer', '127.0.0.1:7400', '--initial-cluster', CLUSTER],
   ]) {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'cli/otlpdb.ts', 'start', ...args], {
+    const run = spawnSync(process.execPath, [builtCliPath(), 'start', ...args], {
       cwd: root,
       encoding: 'utf8',
       timeout: 120_000,
@@ -134,9 +134,7 @@ t.test('three `otlpdb start` processes serve, become ready, and exit 0 on SIGTER
     const child = spawn(
       process.execPath,
       [
-        '--import',
-        'tsx',
-        'cli/otlpdb.ts',
+        builtCliPath(),
         'start',
         '--id',
         String(id),

@@ -8,14 +8,14 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { OtlpdbNode } from '../../src/node.js';
+import { builtCliPath, repoRoot } from '../../src/repo-root.js';
 import type { HostPort } from '../../src/node-config.js';
 import { httpRequest, inProcessCluster, pollUntil } from '../../src/node-test-util.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = `${ROOT}dist/cli/otlpdb.js`;
+const ROOT = repoRoot();
+const CLI = builtCliPath();
 const POLLS_MAX = 1500;
 const POLL_MS = 40;
 const CLI_TIMEOUT_MS = 60_000;

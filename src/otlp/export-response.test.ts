@@ -4,16 +4,16 @@
  * decoding the protobuf bytes with protobufjs from the .proto files.
  */
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type * as Protobuf from 'protobufjs';
 import { encodeExportResponseProto, exportResponseJson } from './index.js';
 import type { OtlpSignal } from './index.js';
+import { repoPath } from '../repo-root.js';
 
 const require = createRequire(import.meta.url);
 const protobuf = require('protobufjs') as typeof Protobuf;
 const root = new protobuf.Root();
-const dir = fileURLToPath(new URL('./proto/', import.meta.url));
+const dir = `${repoPath('src', 'otlp', 'proto')}/`;
 root.resolvePath = (_o: string, target: string) => dir + target;
 root.loadSync([
   'opentelemetry/proto/collector/trace/v1/trace_service.proto',

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { OtlpLimits, StorageLimits } from '../limits.js';
+import { repoPath } from '../repo-root.js';
 import { OtlpRejectionCodes, decodeLogsJson, decodeTracesProto } from './index.js';
 import type { OtlpRejectionCode } from './index.js';
 import type { Obj } from './otlp-test-gen.js';
@@ -119,7 +120,7 @@ for (const [name, signal, bad, code] of CASES) {
 }
 
 t.test('every rejection code has a case above and a line in src/otlp/README.md', async (t) => {
-  const readme = readFileSync(new URL('./README.md', import.meta.url), 'utf8');
+  const readme = readFileSync(repoPath('src', 'otlp', 'README.md'), 'utf8');
   const covered = new Set(CASES.map((c) => c[3]));
   for (const code of Object.keys(OtlpRejectionCodes)) {
     t.ok(covered.has(code as OtlpRejectionCode), `${code} is tested`);

@@ -4,8 +4,8 @@
  * Not a test file: the tests import it.
  */
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import type * as Protobuf from 'protobufjs';
+import { repoPath } from '../repo-root.js';
 
 const require = createRequire(import.meta.url);
 const protobuf = require('protobufjs') as typeof Protobuf;
@@ -17,7 +17,7 @@ const protobuf = require('protobufjs') as typeof Protobuf;
  */
 export function loadTempoTypes(): { trace: Protobuf.Type; byId: Protobuf.Type } {
   const root = new protobuf.Root();
-  const dir = fileURLToPath(new URL('./proto/', import.meta.url));
+  const dir = `${repoPath('src', 'otlp', 'proto')}/`;
   root.resolvePath = (_o: string, target: string) => dir + target;
   root.loadSync(['opentelemetry/proto/trace/v1/trace.proto']);
   const tempo = new protobuf.Namespace('tempopb');
