@@ -322,3 +322,23 @@ t.test('planted bug: a frontier that is too low settles traces too early, and th
   }
   t.ok(caught > 0, `the lying frontier changed ${caught} of 10 answers`);
 });
+
+t.test('a skipped key is found by its value bytes: not by a longer value holding it, and through resources and int forms too', async (t) => {
+  const rand = new SeededRand(SEED + 30);
+  const base = realisticSpans(rand, 120, TENANT);
+  const tagged = base.map((s, i): SpanRow => {
+    // About 150 distinct values a block: past attrValuesPerKeyMax, so the keys are skipped, not indexed.
+    const tr = (i * 7) % 150;
+    // One resource object carries cust=c5: a span under it matches c5 whatever its own attributes say.
+    const resource = i % 11 === 0 ? { ...s.resource, attributes: [...s.resource.attributes, { key: 'cust', value: { type: 'string' as const, value: 'c5' } }] } : s.resource;
+    return { ...s, resource, attributes: [...s.attributes, { key: 'cust', value: { type: 'string', value: `c${tr}` } }, { key: 'num', value: { type: 'int', value: 9_000_000_000n + BigInt(tr) } }] };
+  });
+  const { store, db } = await storeWith(t, tagged, 2);
+  for (const [k, v] of [['cust', 'c1'], ['cust', 'c5'], ['cust', 'c12'], ['num', '9000000007'], ['cust', 'nowhere']] as const) {
+    const q: TraceSearchQuery = { startNs: 0n, endNs: 1n << 63n, predicate: { attrs: [[k, v]] }, limit: 1000, spss: 3 };
+    const got = summary(await searchShard(store, db, TENANT, q, () => false));
+    t.same(got, referenceSearch(tagged, q), `${k}=${v} equals the reference`);
+    t.same(got, summary(await searchShard(store, db, TENANT, { ...q, fullScan: true }, () => false)), `${k}=${v} equals the full scan`);
+    if (v !== 'nowhere') t.ok(got.length > 0, `${k}=${v} finds traces`);
+  }
+});
