@@ -160,6 +160,12 @@ interface SearchDoc {
 
 /** runQueryTracesBench runs the whole bench; see the top of this file. */
 export async function runQueryTracesBench(config: QueryTracesConfig, o: { readonly ports: QueryPorts; readonly log: (l: string) => void }): Promise<QueryTracesReport> {
+  // Another run on the same ports (another worktree's bench) would answer our queries while our nodes fail to bind: refuse.
+  const taken = await fetch(`http://127.0.0.1:${o.ports.api}/readyz`, { signal: AbortSignal.timeout(2_000) }).then(
+    () => true,
+    () => false,
+  );
+  if (taken) throw new Error(`bench/query-traces: 127.0.0.1:${o.ports.api} already answers: another cluster runs on the bench's ports; wait for it to stop`);
   const before = loadavg();
   o.log(`generating ${config.traces} traces`);
   const data = buildQueryTracesData(config.traces, Date.now(), DATA_SEED);

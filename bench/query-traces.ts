@@ -104,7 +104,8 @@ async function main(): Promise<number> {
 
 if (process.argv[1]?.endsWith('query-traces.js') === true) {
   process.exitCode = await main().catch((err: unknown) => {
-    log(err instanceof Error ? err.message : String(err));
+    // fetch's own message ("fetch failed") hides why: the cause says (refused, reset, timeout).
+    log(err instanceof Error ? `${err.message}${err.cause === undefined ? '' : `: ${String(err.cause)}`}` : String(err));
     return 1;
   });
 }
