@@ -72,6 +72,16 @@ export interface LatencyFigures {
   readonly wrong: number;
   /** firstWrong describes the first wrong answer, for the report. */
   readonly firstWrong: string | null;
+  /** work is the mean per query of the shards' work as the search answer's `stats` reports it (searches only; null for lookups). */
+  readonly work: SearchWork | null;
+}
+
+/** SearchWork is what the shards did for one search, from its answer's `stats`: blocks read and pruned, spans inspected, bytes read. */
+export interface SearchWork {
+  readonly blocksScanned: number;
+  readonly blocksPruned: number;
+  readonly inspectedSpans: number;
+  readonly bytesRead: number;
 }
 
 /** QueryTracesReport is a run's figures. */
@@ -127,19 +137,35 @@ async function writeAll(data: QueryTracesData, targets: readonly string[], conne
   await Promise.all(Array.from({ length: connections }, (_, w) => worker(w)));
 }
 
-function figures(latencies: number[], wrong: string[]): LatencyFigures {
+function figures(latencies: number[], wrong: string[], docs: readonly SearchDoc[] | null = null): LatencyFigures {
   const sorted = [...latencies].sort((a, b) => a - b);
   const r = (v: number): number => Math.round(v * 100) / 100;
-  return { queries: latencies.length, p50Ms: r(percentileMs(sorted, 50)), p99Ms: r(percentileMs(sorted, 99)), maxMs: r(sorted[sorted.length - 1] ?? 0), wrong: wrong.length, firstWrong: wrong[0] ?? null };
+  let work: SearchWork | null = null;
+  if (docs !== null && docs.length > 0) {
+    const mean = (f: (s: NonNullable<SearchDoc['stats']>) => number): number => Math.round(docs.reduce((n, d) => n + (d.stats === undefined ? 0 : f(d.stats)), 0) / docs.length);
+    work = {
+      blocksScanned: mean((s) => s.blocksScanned ?? 0),
+      blocksPruned: mean((s) => (s.blocksPrunedTime ?? 0) + (s.blocksPrunedBloom ?? 0) + (s.blocksPrunedIndex ?? 0)),
+      inspectedSpans: mean((s) => s.inspectedSpans ?? 0),
+      bytesRead: mean((s) => s.bytesRead ?? 0),
+    };
+  }
+  return { queries: latencies.length, p50Ms: r(percentileMs(sorted, 50)), p99Ms: r(percentileMs(sorted, 99)), maxMs: r(sorted[sorted.length - 1] ?? 0), wrong: wrong.length, firstWrong: wrong[0] ?? null, work };
 }
 
 interface SearchDoc {
   traces?: { traceID: string; durationMs: number }[];
-  stats?: { partial?: boolean };
+  stats?: { partial?: boolean; blocksScanned?: number; blocksPrunedTime?: number; blocksPrunedBloom?: number; blocksPrunedIndex?: number; inspectedSpans?: number; bytesRead?: number };
 }
 
 /** runQueryTracesBench runs the whole bench; see the top of this file. */
 export async function runQueryTracesBench(config: QueryTracesConfig, o: { readonly ports: QueryPorts; readonly log: (l: string) => void }): Promise<QueryTracesReport> {
+  // Another run on the same ports (another worktree's bench) would answer our queries while our nodes fail to bind: refuse.
+  const taken = await fetch(`http://127.0.0.1:${o.ports.api}/readyz`, { signal: AbortSignal.timeout(2_000) }).then(
+    () => true,
+    () => false,
+  );
+  if (taken) throw new Error(`bench/query-traces: 127.0.0.1:${o.ports.api} already answers: another cluster runs on the bench's ports; wait for it to stop`);
   const before = loadavg();
   o.log(`generating ${config.traces} traces`);
   const data = buildQueryTracesData(config.traces, Date.now(), DATA_SEED);
@@ -197,28 +223,34 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
     const attributeSearch = async (n: number, scan: string): Promise<LatencyFigures> => {
       const ms: number[] = [];
       const wrong: string[] = [];
+      const docs: SearchDoc[] = [];
       for (let i = 0; i < n; i++) {
         const c = customers[rand.intn(customers.length)] as string;
         const r = await timed(`/api/search?tags=${encodeURIComponent(`customer.id=${c}`)}&${range}&limit=100${scan}`);
         ms.push(r.ms);
-        const got = r.status === 200 ? ((JSON.parse(r.text) as SearchDoc).traces ?? []).map((t) => t.traceID).sort() : [];
+        const doc = r.status === 200 ? (JSON.parse(r.text) as SearchDoc) : null;
+        if (doc !== null) docs.push(doc);
+        const got = (doc?.traces ?? []).map((t) => t.traceID).sort();
         const want = [...(byCustomer.get(c) ?? [])].sort();
         if (JSON.stringify(got) !== JSON.stringify(want)) wrong.push(`customer ${c}: ${r.status}, ${got.length} traces, want ${want.length}`);
       }
-      return figures(ms, wrong);
+      return figures(ms, wrong, docs);
     };
     const longEnough = data.traces.filter((f) => f.durationNs >= BigInt(DURATION_MIN_MS) * 1_000_000n).length;
     const durationSearch = async (n: number, scan: string): Promise<LatencyFigures> => {
       const ms: number[] = [];
       const wrong: string[] = [];
+      const docs: SearchDoc[] = [];
       for (let i = 0; i < n; i++) {
         const r = await timed(`/api/search?minDuration=${DURATION_MIN_MS}ms&${range}&limit=20${scan}`);
         ms.push(r.ms);
-        const traces = r.status === 200 ? ((JSON.parse(r.text) as SearchDoc).traces ?? []) : [];
+        const doc = r.status === 200 ? (JSON.parse(r.text) as SearchDoc) : null;
+        if (doc !== null) docs.push(doc);
+        const traces = doc?.traces ?? [];
         const want = Math.min(20, longEnough);
         if (traces.length !== want || traces.some((t) => t.durationMs < DURATION_MIN_MS)) wrong.push(`duration: ${r.status}, ${traces.length} traces, want ${want}`);
       }
-      return figures(ms, wrong);
+      return figures(ms, wrong, docs);
     };
     o.log(`attribute search: ${config.searchQueries} queries; duration search: ${config.searchQueries}`);
     const attribute = await attributeSearch(config.searchQueries, '');

@@ -82,6 +82,11 @@ function printText(r: QueryTracesReport): void {
   console.log(row('duration search', r.duration, TARGETS_P99_MS.duration, r.durationScan));
   console.log(row('attribute full scan', r.attributeScan, null, null));
   console.log(row('duration full scan', r.durationScan, null, null));
+  console.log('\n  shard work, mean per search: blocks scanned / pruned, spans inspected, bytes read');
+  for (const [k, f] of Object.entries({ attribute: r.attribute, duration: r.duration, attributeScan: r.attributeScan, durationScan: r.durationScan })) {
+    const w = f.work;
+    if (w !== null) console.log(`  ${k.padEnd(20)} ${String(w.blocksScanned).padStart(7)} / ${String(w.blocksPruned).padStart(5)} ${String(w.inspectedSpans).padStart(9)} ${(w.bytesRead / 1e6).toFixed(1).padStart(8)} MB`);
+  }
   for (const [k, f] of Object.entries({ byId: r.byId, attribute: r.attribute, duration: r.duration, attributeScan: r.attributeScan, durationScan: r.durationScan })) {
     if (f.firstWrong !== null) console.log(`  ${k}: first wrong answer: ${f.firstWrong}`);
   }
@@ -99,7 +104,8 @@ async function main(): Promise<number> {
 
 if (process.argv[1]?.endsWith('query-traces.js') === true) {
   process.exitCode = await main().catch((err: unknown) => {
-    log(err instanceof Error ? err.message : String(err));
+    // fetch's own message ("fetch failed") hides why: the cause says (refused, reset, timeout).
+    log(err instanceof Error ? `${err.message}${err.cause === undefined ? '' : `: ${String(err.cause)}`}` : String(err));
     return 1;
   });
 }

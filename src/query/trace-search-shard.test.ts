@@ -20,14 +20,13 @@ const SEED = Number(process.env.OTLPDB_SEARCH_SEED ?? 20261127);
 const TENANT = 'acme';
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-async function storeWith(t: Test, spans: readonly SpanRow[], flushEvery: number): Promise<{ store: TraceStore; db: ShardDb }> {
+async function storeWith(t: Test, spans: readonly SpanRow[], flushEvery: number, store = new TraceStore()): Promise<{ store: TraceStore; db: ShardDb }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-search-'));
   const db = await ShardDb.open(dir);
   t.teardown(async () => {
     await db.close();
     fs.rmSync(dir, { recursive: true, force: true });
   });
-  const store = new TraceStore();
   let flushIndex = 0;
   for (let i = 0; i < spans.length; i += 97) {
     store.add(TENANT, spans.slice(i, i + 97), 1_000);
@@ -250,4 +249,96 @@ t.test('planted bug: a pushdown that is not a necessary condition loses traces, 
   for (const [id, tr] of byTrace) if ((referenceEvaluate(parseTraceql(text), tr) ?? []).length > 0) want.add(id);
   t.same(new Set(honest.traces.map((x) => hex(x.traceId))), want);
   t.not(wrong.traces.length, want.size, 'the wrong pushdown misses traces the reference finds');
+});
+
+// ------------------------------------------------ early stop
+
+const HOUR_NS = 3_600_000_000_000n;
+
+/** spreadSpans are realisticSpans spread over four hour buckets (whole traces shifted), plus some spans sent again later with a new start (a newer version in a later flush). */
+function spreadSpans(rand: SeededRand, traces: number): SpanRow[] {
+  const spans = realisticSpans(rand, traces, TENANT);
+  const shift = new Map<string, bigint>();
+  const out = spans.map((s) => {
+    const k = hex(s.traceId);
+    let d = shift.get(k);
+    if (d === undefined) {
+      d = BigInt(rand.intn(4)) * HOUR_NS + BigInt(rand.intn(3_000)) * 1_000_000_000n;
+      shift.set(k, d);
+    }
+    return { ...s, startTimeUnixNano: s.startTimeUnixNano + d, endTimeUnixNano: s.endTimeUnixNano + d };
+  });
+  const again: SpanRow[] = [];
+  for (let i = 0; i < out.length / 20; i++) {
+    const s = out[rand.intn(out.length)]!;
+    const moved = BigInt(rand.intn(2 * 3_600)) * 1_000_000_000n - HOUR_NS;
+    again.push({ ...s, startTimeUnixNano: s.startTimeUnixNano + moved, endTimeUnixNano: s.endTimeUnixNano + moved, name: rand.intn(2) === 0 ? s.name : 'resent' });
+  }
+  return [...out, ...again];
+}
+
+const shape = (a: ShardSearchAnswer): unknown => ({ traces: summary(a), partial: a.partial });
+
+t.test('early stop returns the same traces as reading every candidate (seeded differential), and reads less', async (t) => {
+  const rand = new SeededRand(SEED + 20);
+  const spans = spreadSpans(rand, 300);
+  const { store, db } = await storeWith(t, spans, 4);
+  const cases = Number(process.env.OTLPDB_SEARCH_CASES ?? 40);
+  let fewer = 0;
+  for (let i = 0; i < cases; i++) {
+    const q = { ...randomQuery(rand, spans), limit: [1, 3, 20][rand.intn(3)]! };
+    const early = await searchShard(store, db, TENANT, q, () => false);
+    const all = await searchShard(store, db, TENANT, q, () => false, undefined, { earlyStop: false });
+    const label = `case ${i} (reproduce: OTLPDB_SEARCH_SEED=${SEED}): ${JSON.stringify(q, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`;
+    t.same(shape(early), shape(all), label);
+    t.same(summary(early), summary(await searchShard(store, db, TENANT, { ...q, fullScan: true }, () => false)), `${label} as a full scan`);
+    t.ok(early.inspectedSpans <= all.inspectedSpans, 'early stop never reads more');
+    if (early.inspectedSpans < all.inspectedSpans) fewer++;
+  }
+  t.ok(fewer > cases / 4, `early stop read fewer spans in ${fewer} of ${cases} cases`);
+});
+
+/** LyingStore claims, while `lie` is set, a frontier an hour lower than the truth: settled candidates may still move. */
+class LyingStore extends TraceStore {
+  lie = false;
+  override async *searchSpanRefs(...args: Parameters<TraceStore['searchSpanRefs']>): ReturnType<TraceStore['searchSpanRefs']> {
+    for await (const b of super.searchSpanRefs(...args)) yield { ...b, frontierNs: b.frontierNs === null || !this.lie ? b.frontierNs : b.frontierNs - HOUR_NS };
+  }
+}
+
+t.test('planted bug: a frontier that is too low settles traces too early, and the differential sees it', async (t) => {
+  const rand = new SeededRand(SEED + 21);
+  const liar = new LyingStore();
+  const { db } = await storeWith(t, spreadSpans(rand, 200), 3, liar);
+  const json = (a: ShardSearchAnswer): string => JSON.stringify(shape(a), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+  let caught = 0;
+  for (let i = 0; i < 10; i++) {
+    const q: TraceSearchQuery = { startNs: 0n, endNs: 1n << 63n, predicate: {}, limit: 5 + rand.intn(30), spss: 3 };
+    liar.lie = false;
+    const want = json(await searchShard(liar, db, TENANT, q, () => false, undefined, { earlyStop: false }));
+    liar.lie = true;
+    const got = await searchShard(liar, db, TENANT, q, () => false).then(json, (err: unknown) => `threw ${String(err)}`);
+    if (got !== want) caught++;
+  }
+  t.ok(caught > 0, `the lying frontier changed ${caught} of 10 answers`);
+});
+
+t.test('a skipped key is found by its value bytes: not by a longer value holding it, and through resources and int forms too', async (t) => {
+  const rand = new SeededRand(SEED + 30);
+  const base = realisticSpans(rand, 120, TENANT);
+  const tagged = base.map((s, i): SpanRow => {
+    // About 150 distinct values a block: past attrValuesPerKeyMax, so the keys are skipped, not indexed.
+    const tr = (i * 7) % 150;
+    // One resource object carries cust=c5: a span under it matches c5 whatever its own attributes say.
+    const resource = i % 11 === 0 ? { ...s.resource, attributes: [...s.resource.attributes, { key: 'cust', value: { type: 'string' as const, value: 'c5' } }] } : s.resource;
+    return { ...s, resource, attributes: [...s.attributes, { key: 'cust', value: { type: 'string', value: `c${tr}` } }, { key: 'num', value: { type: 'int', value: 9_000_000_000n + BigInt(tr) } }] };
+  });
+  const { store, db } = await storeWith(t, tagged, 2);
+  for (const [k, v] of [['cust', 'c1'], ['cust', 'c5'], ['cust', 'c12'], ['num', '9000000007'], ['cust', 'nowhere']] as const) {
+    const q: TraceSearchQuery = { startNs: 0n, endNs: 1n << 63n, predicate: { attrs: [[k, v]] }, limit: 1000, spss: 3 };
+    const got = summary(await searchShard(store, db, TENANT, q, () => false));
+    t.same(got, referenceSearch(tagged, q), `${k}=${v} equals the reference`);
+    t.same(got, summary(await searchShard(store, db, TENANT, { ...q, fullScan: true }, () => false)), `${k}=${v} equals the full scan`);
+    if (v !== 'nowhere') t.ok(got.length > 0, `${k}=${v} finds traces`);
+  }
 });

@@ -7,9 +7,12 @@
  * (root span, trace duration, the spans of a span set) is decided here and
  * the coordinator only merges. Steps:
  *
- *  1. candidates: TraceStore.searchSpans with the query's span predicate
- *     over [startNs, endNs) — postings, blooms and time pruning do the work —
- *     grouped by trace, each with the start of its latest matching span;
+ *  1. candidates: TraceStore.searchSpanRefs with the query's span predicate
+ *     over [startNs, endNs) — postings, blooms and time pruning do the work,
+ *     and only the trace id and start of each matching span are read (no
+ *     span row is decoded) — grouped by trace, each with the start of its
+ *     latest matching span; a full scan (`fullScan`) reads whole rows with
+ *     searchSpans and tests the predicate here instead;
  *  2. the candidates newest first (latest matching span start descending,
  *     trace id ascending), each read whole (traceById) and summarised:
  *     trace-level filters (root service, root name, trace duration), then
@@ -18,6 +21,16 @@
  *     trace (its predicate is only the pushdown, a necessary condition);
  *  3. at most `limit` summaries.
  *
+ * Early stop: searchSpanRefs reads the newest blocks first and says with
+ * every batch how late an unread matching span may still start (its
+ * frontier). A candidate whose latest matching start is after the frontier
+ * can no longer move, and every trace not seen yet sorts after it, so such
+ * candidates are summarised (step 2) as soon as they appear, in order, and
+ * the scan stops once `limit` traces passed. The answer is the one reading
+ * every candidate first gives (ShardSearchOptions.earlyStop false; the
+ * seeded differential test in trace-search-shard.test.ts checks it);
+ * inspectedSpans then counts only the spans read before the stop.
+
  * Every stage is bounded (TraceSearchLimits: candidate spans, candidate
  * traces, traces read, the deadline); a stage stopped by a bound marks the
  * answer `partial` instead of growing or failing.
@@ -82,6 +95,33 @@ export interface ShardSearchBounds {
   readonly candidateSpansMax: number;
   readonly candidateTracesMax: number;
   readonly tracesFetchedMax: number;
+}
+
+/** ShardSearchOptions choose how a shard part runs; the answer is the same either way. */
+export interface ShardSearchOptions {
+  /**
+   * earlyStop (the default) summarises candidates as soon as no unread span
+   * can move them ahead (searchSpanRefs' frontier) and stops the scan at
+   * `limit` traces; false reads every candidate first (the differential
+   * tests' reference path).
+   */
+  readonly earlyStop: boolean;
+}
+
+const DEFAULT_OPTIONS: ShardSearchOptions = { earlyStop: true };
+
+/** Candidate is a trace with a matching span, and the latest start of its matching spans; done once read and summarised. */
+interface Candidate {
+  readonly key: string;
+  readonly traceId: Uint8Array;
+  lastStartNs: bigint;
+  done: boolean;
+}
+
+/** compareCandidates orders candidates newest first (latest matching start descending), then by trace id hex. */
+function compareCandidates(a: Candidate, b: Candidate): number {
+  if (a.lastStartNs !== b.lastStartNs) return a.lastStartNs > b.lastStartNs ? -1 : 1;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
 
 const DEFAULT_BOUNDS: ShardSearchBounds = {
@@ -209,6 +249,7 @@ export async function searchShard(
   q: TraceSearchQuery,
   expired: () => boolean,
   bounds: ShardSearchBounds = DEFAULT_BOUNDS,
+  options: ShardSearchOptions = DEFAULT_OPTIONS,
 ): Promise<ShardSearchAnswer> {
   assert(q.limit >= 1 && q.spss >= 1, 'searchShard limit and spss >= 1');
   assert(bounds.candidateSpansMax >= 1 && bounds.candidateTracesMax >= 1 && bounds.tracesFetchedMax >= 1, 'searchShard bounds >= 1');
@@ -218,56 +259,91 @@ export async function searchShard(
   let partial = false;
   let inspectedSpans = 0;
   let spansRead = 0;
-  const candidates = new Map<string, { traceId: Uint8Array; lastStartNs: bigint }>();
-  // A full scan asks the store for every span of the range and tests the predicate here.
-  const storePredicate = q.fullScan === true ? {} : q.predicate;
-  scan: for await (const batch of store.searchSpans(kv, tenant, { startNs: q.startNs, endNs: q.endNs, predicate: storePredicate, limit: bounds.candidateSpansMax }, stats)) {
-    for (const s of batch) {
-      spansRead++;
-      if (q.fullScan === true && !spanMatches(s, q.predicate, q.startNs, q.endNs)) continue;
-      inspectedSpans++;
-      const key = hexOf(s.traceId);
-      const c = candidates.get(key);
-      if (c === undefined) {
-        if (candidates.size >= bounds.candidateTracesMax) {
+  let inspectedTraces = 0;
+  const traces: TraceSummary[] = [];
+  const candidates = new Map<string, Candidate>();
+  /** note counts one matching span; false when the candidate-traces bound stops the scan. */
+  const note = (traceId: Uint8Array, startNs: bigint): boolean => {
+    inspectedSpans++;
+    const key = hexOf(traceId);
+    const c = candidates.get(key);
+    if (c === undefined) {
+      if (candidates.size >= bounds.candidateTracesMax) return false;
+      candidates.set(key, { key, traceId, lastStartNs: startNs, done: false });
+    } else if (startNs > c.lastStartNs) {
+      assert(!c.done, 'a summarised candidate never moves: its spans left start at or before the frontier');
+      c.lastStartNs = startNs;
+    }
+    return true;
+  };
+  /**
+   * settle reads and summarises, newest first, the candidates no unread span
+   * can move (latest matching start after `frontierNs`; all of them when
+   * null), until `limit` traces; true when the shard is done.
+   */
+  const settle = async (frontierNs: bigint | null): Promise<boolean> => {
+    const ready: Candidate[] = [];
+    for (const c of candidates.values()) if (!c.done && (frontierNs === null || c.lastStartNs > frontierNs)) ready.push(c);
+    ready.sort(compareCandidates);
+    for (const c of ready) {
+      if (traces.length >= q.limit) return true;
+      if (inspectedTraces >= bounds.tracesFetchedMax || expired()) {
+        partial = true;
+        return true;
+      }
+      c.done = true;
+      const t = await store.traceById(kv, tenant, c.traceId);
+      inspectedTraces++;
+      addScanStats(stats, t.stats);
+      if (t.truncated) partial = true;
+      let summary: TraceSummary | null;
+      try {
+        summary = summarizeTrace(t.spans, q, program);
+      } catch (err) {
+        // A trace past TraceqlLimits.traceSpansMax is not evaluated: the answer says it is partial.
+        if (!(err instanceof OtlpdbError) || err.code !== 'ERR_LIMIT_EXCEEDED') throw err;
+        partial = true;
+        continue;
+      }
+      if (summary !== null) traces.push(summary);
+    }
+    return traces.length >= q.limit;
+  };
+  const search = { startNs: q.startNs, endNs: q.endNs, limit: bounds.candidateSpansMax };
+  if (q.fullScan === true) {
+    // A full scan asks the store for every span of the range and tests the predicate here; it never stops early.
+    scan: for await (const batch of store.searchSpans(kv, tenant, { ...search, predicate: {} }, stats)) {
+      for (const s of batch) {
+        spansRead++;
+        if (!spanMatches(s, q.predicate, q.startNs, q.endNs)) continue;
+        if (!note(s.traceId, s.startTimeUnixNano)) {
           partial = true;
           break scan;
         }
-        candidates.set(key, { traceId: s.traceId, lastStartNs: s.startTimeUnixNano });
-      } else if (s.startTimeUnixNano > c.lastStartNs) {
-        c.lastStartNs = s.startTimeUnixNano;
+      }
+      if (expired()) {
+        partial = true;
+        break;
       }
     }
-    if (expired()) {
-      partial = true;
-      break;
+  } else {
+    scan: for await (const batch of store.searchSpanRefs(kv, tenant, { ...search, predicate: q.predicate }, stats)) {
+      for (let i = 0; i < batch.traceIds.length; i++) {
+        spansRead++;
+        if (!note(batch.traceIds[i] as Uint8Array, batch.startsNs[i] as bigint)) {
+          partial = true;
+          break scan;
+        }
+      }
+      if (expired()) {
+        partial = true;
+        break;
+      }
+      if (options.earlyStop && batch.frontierNs !== null && (await settle(batch.frontierNs))) break;
     }
   }
   if (spansRead >= bounds.candidateSpansMax) partial = true;
-  const ordered = [...candidates.entries()].sort(([ka, a], [kb, b]) => (a.lastStartNs !== b.lastStartNs ? (a.lastStartNs > b.lastStartNs ? -1 : 1) : ka < kb ? -1 : 1));
-  const traces: TraceSummary[] = [];
-  let inspectedTraces = 0;
-  for (const [, c] of ordered) {
-    if (traces.length >= q.limit) break;
-    if (inspectedTraces >= bounds.tracesFetchedMax || expired()) {
-      partial = true;
-      break;
-    }
-    const t = await store.traceById(kv, tenant, c.traceId);
-    inspectedTraces++;
-    addScanStats(stats, t.stats);
-    if (t.truncated) partial = true;
-    let summary: TraceSummary | null;
-    try {
-      summary = summarizeTrace(t.spans, q, program);
-    } catch (err) {
-      // A trace past TraceqlLimits.traceSpansMax is not evaluated: the answer says it is partial.
-      if (!(err instanceof OtlpdbError) || err.code !== 'ERR_LIMIT_EXCEEDED') throw err;
-      partial = true;
-      continue;
-    }
-    if (summary !== null) traces.push(summary);
-  }
+  await settle(null);
   traces.sort(compareSummaries);
   assert(traces.length <= q.limit, 'a shard answers at most limit traces');
   return { traces, partial, inspectedTraces, inspectedSpans, stats };

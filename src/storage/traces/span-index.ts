@@ -433,6 +433,45 @@ export function indexExcludes(idx: SpanBlockIndex, predicate: SpanPredicate): 'b
   return null;
 }
 
+/** INT_OR_BOOL_FORM matches the values an int or bool attribute can have as attrIndexValue: their bytes need not appear in a record. */
+const INT_OR_BOOL_FORM = /^(-?\d+|true|false)$/;
+/** SURROGATE matches any UTF-16 surrogate: a value holding one is not byte-searched (its UTF-8 form is not certain). */
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * rowsHolding marks the rows whose rest record holds the UTF-8 bytes of
+ * `value` (one Buffer.indexOf sweep over the whole rest column), or returns
+ * null when the bytes cannot decide (see below). Sound because a span
+ * attribute equal to `value` as attrIndexValue is a string attribute (int
+ * and bool forms are excluded) stored as a msgpack str, whose UTF-8 bytes
+ * sit whole inside the row's record; the record's key is a dictionary id,
+ * so the key is checked by decoding the marked rows only. A resource
+ * attribute is not in the record but in the block's resource table: if any
+ * resource holds key=value, every row is kept (null). A mark is a
+ * necessary condition only (a value may be a substring of another, or
+ * straddle two records): marked rows are still decoded and checked.
+ */
+function rowsHolding(rest: SpanRest, column: Uint8Array, key: string, value: string): Uint8Array | null {
+  if (value.length === 0 || INT_OR_BOOL_FORM.test(value) || SURROGATE.test(value)) return null;
+  for (const r of rest.resources) if (hasAttr(r.attributes, key, value)) return null;
+  const rows = rest.records.length;
+  const marks = new Uint8Array(rows);
+  if (rows === 0) return marks;
+  const hay = Buffer.from(column.buffer, column.byteOffset, column.byteLength);
+  const needle = Buffer.from(value, 'utf8');
+  const base = column.byteOffset;
+  assert((rest.records[0] as Uint8Array).buffer === column.buffer, 'records are views of the rest column');
+  let row = 0;
+  for (let at = hay.indexOf(needle, 0); at !== -1; at = hay.indexOf(needle, at + 1)) {
+    // Records are in column order: advance to the record holding offset `at` (before the first record: the tables, no row).
+    while (row + 1 < rows && (rest.records[row + 1] as Uint8Array).byteOffset - base <= at) row++;
+    const rec = rest.records[row] as Uint8Array;
+    const start = rec.byteOffset - base;
+    if (at >= start && at < start + rec.byteLength) marks[row] = 1;
+  }
+  return marks;
+}
+
 /**
  * querySpanBlock returns the rows of `block` matching `predicate`: the bloom
  * filters first (indexExcludes: a traceId, or a skipped key's value, the
@@ -483,7 +522,9 @@ export function querySpanBlock(
   if (needed.length === 0 && scanAttrs.length === 0) return { rows: candidates, stats };
 
   const cols = readBlockColumns(view, needed);
-  const rest: SpanRest | undefined = scanAttrs.length > 0 ? readRest(view.columns[SpanColumn.rest] as Uint8Array, view.rows) : undefined;
+  const restColumn = view.columns[SpanColumn.rest] as Uint8Array;
+  const rest: SpanRest | undefined = scanAttrs.length > 0 ? readRest(restColumn, view.rows) : undefined;
+  const present = rest === undefined ? [] : scanAttrs.map(([k, v]) => rowsHolding(rest, restColumn, k, v)).filter((m): m is Uint8Array => m !== null);
   const out: number[] = [];
   for (const row of candidates) {
     stats.rowsScanned++;
@@ -491,6 +532,8 @@ export function querySpanBlock(
     const d = cols.duration?.[row];
     if (predicate.minDurationNs !== undefined && (d as bigint) < predicate.minDurationNs) continue;
     if (predicate.maxDurationNs !== undefined && (d as bigint) > predicate.maxDurationNs) continue;
+    // A row whose record lacks a value's bytes cannot hold it: only the rest are decoded.
+    if (present.some((m) => m[row] === 0)) continue;
     if (rest !== undefined) {
       const rec = readRestRecord(rest, row);
       if (!scanAttrs.every(([k, v]) => hasAttr(rec.attributes, k, v) || hasAttr(rec.resource.attributes, k, v))) continue;

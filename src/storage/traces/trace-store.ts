@@ -76,6 +76,7 @@ import type {
 } from '../shard/signal-store.js';
 import { newScanStats } from '../shard/signal-store.js';
 import { corrupt } from '../codec/bits.js';
+import type { BlockColumns, SpanBlockView } from './span-block.js';
 import { decodeSpanRows, encodeSpanBlock, openSpanBlock, readBlockColumns, readTraceIds, serviceOf } from './span-block.js';
 import type { SpanPredicate } from './span-index.js';
 import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock } from './span-index.js';
@@ -90,6 +91,7 @@ import {
   blockKey,
   bucketKey,
   bucketOf,
+  bucketStartNs,
   decodeBlockMeta,
   decodeTenantStats,
   decodeTraceEntry,
@@ -130,6 +132,18 @@ export interface SpanSearch {
   readonly predicate: SpanPredicate;
   /** limit bounds the spans yielded in all (1 ..= TraceStoreLimits.searchLimitMax). */
   readonly limit: number;
+}
+
+/**
+ * SpanRefBatch is one batch of searchSpanRefs: the matching spans' trace ids
+ * and starts (startsNs[i] is traceIds[i]'s span's), and how late a span not
+ * yet yielded may start.
+ */
+export interface SpanRefBatch {
+  readonly traceIds: Uint8Array[];
+  readonly startsNs: bigint[];
+  /** frontierNs: every matching span yielded after this batch starts at or before it; null: none is left. */
+  readonly frontierNs: bigint | null;
 }
 
 /** TraceResult is traceById's answer: the latest version of each span, ordered by start time then span id. */
@@ -684,17 +698,14 @@ export class TraceStore implements SignalStore<SpanRow> {
    * then by the trace-id bloom (without reading the block), then by
    * querySpanBlock; the surviving rows are checked against the time range,
    * dropped when a newer version exists (head, frozen head, or a block of a
-   * later flush found through the trace-id index), and only they are decoded.
-   * `stats` is filled as the scan goes.
+   * later flush found through the trace-id index), and only they are decoded
+   * (#blockMatches). `stats` is filled as the scan goes.
    */
   async *searchSpans(kv: KvRead, tenant: string, q: SpanSearch, stats: ScanStats): AsyncGenerator<SpanRow[]> {
     assert(Number.isSafeInteger(q.limit) && q.limit >= 1 && q.limit <= TraceStoreLimits.searchLimitMax, 'search limit in [1, searchLimitMax]');
     if (q.startNs >= q.endNs) return;
     let emitted = 0;
     let batch: SpanRow[] = [];
-    const head = this.#head.get(tenant);
-    const frozen = this.#frozen?.get(tenant);
-    const traceKey = q.predicate.traceId === undefined ? null : idKey(q.predicate.traceId);
     const batchMax = this.#limits.searchBatchRowsMax;
     const take = function* (s: SpanRow): Generator<SpanRow[]> {
       batch.push(s);
@@ -705,22 +716,10 @@ export class TraceStore implements SignalStore<SpanRow> {
         yield out;
       }
     };
-    for (const [src, shadow] of [
-      [head, undefined],
-      [frozen, head],
-    ] as const) {
-      if (src === undefined) continue;
-      const reader = src.reader();
-      for (const [tk, t] of src.traces()) {
-        for (let slot = src.firstSlot(t); slot !== -1; slot = src.nextSlot(slot)) {
-          if (emitted >= q.limit) break;
-          stats.headRowsScanned++;
-          if (shadow !== undefined && shadow.slotOf(tk, src.spanId(slot)) !== -1) continue;
-          // The columns answer the cheap parts of the predicate; only the spans they leave are decoded.
-          if (!headMayMatch(src, slot, tk, q, traceKey)) continue;
-          const s = reader.row(slot);
-          if (spanMatches(s, q.predicate, q.startNs, q.endNs)) yield* take(s);
-        }
+    if (emitted < q.limit) {
+      for (const s of this.#headMatches(tenant, q, stats)) {
+        yield* take(s);
+        if (emitted >= q.limit) break;
       }
     }
 
@@ -738,63 +737,213 @@ export class TraceStore implements SignalStore<SpanRow> {
           stats.blocksPrunedTime++;
           continue;
         }
-        const indexBytes = await kv.get(blockKey(K.index, tenant, ref));
-        if (indexBytes === undefined) throw corrupt('a span block index named by its meta is missing', { tenant, ...ref });
-        stats.bytesRead += indexBytes.length;
-        const index = decodeSpanBlockIndex(indexBytes);
-        // The index alone may rule the block out (a trace id or a skipped key's value its blooms lack, a term without postings): then the block is never read.
-        const excluded = indexExcludes(index, q.predicate);
-        if (excluded !== null) {
-          if (excluded === 'bloom') stats.blocksPrunedBloom++;
-          else stats.blocksPrunedIndex++;
-          continue;
-        }
-        const blockBytes = await kv.get(blockKey(K.block, tenant, ref));
-        if (blockBytes === undefined) throw corrupt('a span block named by its meta is missing', { tenant, ...ref });
-        stats.bytesRead += blockBytes.length;
-        const view = openSpanBlock(blockBytes);
-        if (view.rows !== meta.rows) throw corrupt(`span block of ${view.rows} rows, its meta says ${meta.rows}`, { tenant, ...ref });
-        const res = querySpanBlock(view, index, q.predicate);
-        if (res.rows.length === 0 && res.stats.prunedByIndex === view.rows) {
-          if (res.stats.bloomSkipped) stats.blocksPrunedBloom++;
-          else stats.blocksPrunedIndex++;
-          continue;
-        }
-        stats.blocksScanned++;
-        const cols = readBlockColumns(view, ['startTime', 'traceId', 'spanId']);
-        const shadowed = new Set<string>();
-        for await (const marks of kv.pages(prefixRange(blockKey(K.shadow, tenant, ref)))) {
-          for (const m of marks) {
-            stats.bytesRead += m.key.length + m.value.length;
-            shadowed.add(idKey(readShadowTrace(m.key, offset)));
-          }
-        }
-        const later = new Map<string, BlockRef[]>();
-        const keep: number[] = [];
-        for (const row of res.rows) {
-          if (emitted + keep.length >= q.limit) break;
-          const start = cols.startTime?.[row] as bigint;
-          if (start < q.startNs || start >= q.endNs) continue;
-          const traceId = cols.traceId?.[row] as Uint8Array;
-          const tk = idKey(traceId);
-          const spanId = cols.spanId?.[row] as Uint8Array;
-          if ((head !== undefined && head.slotOf(tk, spanId) !== -1) || (frozen !== undefined && frozen.slotOf(tk, spanId) !== -1)) continue;
-          const sk = idKey(spanId);
-          if (shadowed.has(tk)) {
-            let refs = later.get(tk);
-            if (refs === undefined) {
-              refs = await this.#laterRefs(kv, tenant, traceId, ref.flushIndex, stats);
-              later.set(tk, refs);
-            }
-            if (await this.#anyHas(kv, tenant, refs, tk + sk, newer, stats)) continue;
-          }
-          keep.push(row);
-        }
-        for (const s of decodeSpanRows(view, keep)) yield* take(s);
+        const m = await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted);
+        if (m === null) continue;
+        for (const s of decodeSpanRows(m.view, m.keep)) yield* take(s);
       }
     }
     if (batch.length > 0) yield batch;
     assert(emitted <= q.limit, 'a search yields at most limit spans');
+  }
+
+  /**
+   * searchSpanRefs is searchSpans for a caller that needs only each matching
+   * span's trace id and start (the candidate stage of a trace search): the
+   * same spans (latest versions, same predicate, same `limit`), but block
+   * rows are never decoded — their trace ids and starts come from the
+   * block's columns — and the blocks are read newest first: buckets in
+   * descending order, and a bucket's blocks by descending meta maxStartNs.
+   * Every batch carries `frontierNs`: no span yielded later starts after it
+   * (null: nothing is left), so a caller that wants the most recent matches
+   * can stop early (trace-search-shard.ts). Head spans come first, under
+   * the frontier endNs − 1. Memory: one bucket's block metas at a time.
+   */
+  async *searchSpanRefs(kv: KvRead, tenant: string, q: SpanSearch, stats: ScanStats): AsyncGenerator<SpanRefBatch> {
+    assert(Number.isSafeInteger(q.limit) && q.limit >= 1 && q.limit <= TraceStoreLimits.searchLimitMax, 'search limit in [1, searchLimitMax]');
+    if (q.startNs >= q.endNs) return;
+    const top = q.endNs - 1n;
+    const batchMax = this.#limits.searchBatchRowsMax;
+    let emitted = 0;
+    let traceIds: Uint8Array[] = [];
+    let startsNs: bigint[] = [];
+    const cut = (frontierNs: bigint | null): SpanRefBatch => {
+      assert(traceIds.length === startsNs.length, 'one start per trace id');
+      const out = { traceIds, startsNs, frontierNs };
+      traceIds = [];
+      startsNs = [];
+      return out;
+    };
+    for (const s of this.#headMatches(tenant, q, stats)) {
+      traceIds.push(s.traceId);
+      startsNs.push(s.startTimeUnixNano);
+      emitted++;
+      if (traceIds.length >= batchMax) yield cut(top);
+      if (emitted >= q.limit) break;
+    }
+    if (traceIds.length > 0) yield cut(top);
+
+    const firstBucket = bucketOf(q.startNs);
+    const endBucket = bucketOf(q.endNs - 1n) + 1;
+    const offset = tenantPrefixBytes(tenant);
+    const newer = new Map<string, Set<string>>();
+    // One bucket's metas at a time, newest bucket first (the reverse scan meets a bucket's keys together).
+    let group: { ref: BlockRef; meta: BlockMeta }[] = [];
+    const runGroup = async function* (this: TraceStore, list: { ref: BlockRef; meta: BlockMeta }[]): AsyncGenerator<SpanRefBatch> {
+      if (list.length === 0) return;
+      const bucket = (list[0] as { ref: BlockRef }).ref.bucket;
+      list.sort((a, b) => (a.meta.maxStartNs !== b.meta.maxStartNs ? (a.meta.maxStartNs > b.meta.maxStartNs ? -1 : 1) : b.ref.flushIndex - a.ref.flushIndex || a.ref.part - b.ref.part));
+      // Past the bucket's last block, every span left starts in an older bucket.
+      const below = bucketStartNs(bucket) - 1n;
+      const afterBucket = bucket <= firstBucket || below < q.startNs ? null : below < top ? below : top;
+      for (let i = 0; i < list.length; i++) {
+        if (emitted >= q.limit) return;
+        const { ref, meta } = list[i] as { ref: BlockRef; meta: BlockMeta };
+        assert(ref.bucket === bucket, 'a group holds one bucket');
+        const next = list[i + 1];
+        const frontierNs = next === undefined ? afterBucket : next.meta.maxStartNs < top ? next.meta.maxStartNs : top;
+        const m = await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted);
+        if (m !== null) {
+          const cols = m.cols;
+          for (const row of m.keep) {
+            traceIds.push(cols.traceId?.[row] as Uint8Array);
+            startsNs.push(cols.startTime?.[row] as bigint);
+            emitted++;
+            if (traceIds.length >= batchMax) yield cut(meta.maxStartNs < top ? meta.maxStartNs : top);
+          }
+        }
+        yield cut(frontierNs);
+      }
+    };
+    scan: for await (const page of kv.pages({ gte: bucketKey(K.meta, tenant, firstBucket), lt: bucketKey(K.meta, tenant, endBucket), reverse: true })) {
+      for (const e of page) {
+        if (emitted >= q.limit) break scan;
+        stats.bytesRead += e.key.length + e.value.length;
+        const ref = readRef(e.key, offset);
+        const meta = decodeBlockMeta(e.value);
+        if (meta.maxStartNs < q.startNs || meta.minStartNs >= q.endNs) {
+          stats.blocksPrunedTime++;
+          continue;
+        }
+        if (group.length > 0 && (group[0] as { ref: BlockRef }).ref.bucket !== ref.bucket) {
+          assert((group[0] as { ref: BlockRef }).ref.bucket > ref.bucket, 'buckets come newest first');
+          yield* runGroup.call(this, group);
+          group = [];
+          if (emitted >= q.limit) break scan;
+        }
+        group.push({ ref, meta });
+      }
+    }
+    if (emitted < q.limit) yield* runGroup.call(this, group);
+    // Cut short by `limit`, the scan cannot say nothing is left.
+    yield cut(emitted >= q.limit ? top : null);
+    assert(emitted <= q.limit, 'a search yields at most limit spans');
+  }
+
+  /**
+   * #headMatches yields the matching spans of the head, then of the frozen
+   * head (unless the head has a newer version): the columns answer the
+   * cheap parts of the predicate (headMayMatch), only the spans they leave
+   * are decoded and checked (spanMatches).
+   */
+  *#headMatches(tenant: string, q: SpanSearch, stats: ScanStats): Generator<SpanRow> {
+    const head = this.#head.get(tenant);
+    const frozen = this.#frozen?.get(tenant);
+    const traceKey = q.predicate.traceId === undefined ? null : idKey(q.predicate.traceId);
+    for (const [src, shadow] of [
+      [head, undefined],
+      [frozen, head],
+    ] as const) {
+      if (src === undefined) continue;
+      const reader = src.reader();
+      for (const [tk, t] of src.traces()) {
+        for (let slot = src.firstSlot(t); slot !== -1; slot = src.nextSlot(slot)) {
+          stats.headRowsScanned++;
+          if (shadow !== undefined && shadow.slotOf(tk, src.spanId(slot)) !== -1) continue;
+          if (!headMayMatch(src, slot, tk, q, traceKey)) continue;
+          const s = reader.row(slot);
+          if (spanMatches(s, q.predicate, q.startNs, q.endNs)) yield s;
+        }
+      }
+    }
+  }
+
+  /**
+   * #blockMatches is one block's part of a search, or null when the block
+   * cannot match: its index first (a trace id or a skipped key's value its
+   * blooms lack, a term without postings: the block is never read), then
+   * querySpanBlock over the opened block; the surviving rows in the time
+   * range that are the latest versions of their spans (not in the head or
+   * the frozen head, not in a later flush's block — looked for only for
+   * the traces with shadow markers on this block), at most `room` of them.
+   * `newer` caches the span keys of the later blocks read (#anyHas).
+   */
+  async #blockMatches(
+    kv: KvRead,
+    tenant: string,
+    ref: BlockRef,
+    meta: BlockMeta,
+    q: SpanSearch,
+    stats: ScanStats,
+    newer: Map<string, Set<string>>,
+    room: number,
+  ): Promise<{ view: SpanBlockView; keep: number[]; cols: BlockColumns } | null> {
+    assert(room >= 1, 'a block is read only when the search has room');
+    const head = this.#head.get(tenant);
+    const frozen = this.#frozen?.get(tenant);
+    const offset = tenantPrefixBytes(tenant);
+    const indexBytes = await kv.get(blockKey(K.index, tenant, ref));
+    if (indexBytes === undefined) throw corrupt('a span block index named by its meta is missing', { tenant, ...ref });
+    stats.bytesRead += indexBytes.length;
+    const index = decodeSpanBlockIndex(indexBytes);
+    const excluded = indexExcludes(index, q.predicate);
+    if (excluded !== null) {
+      if (excluded === 'bloom') stats.blocksPrunedBloom++;
+      else stats.blocksPrunedIndex++;
+      return null;
+    }
+    const blockBytes = await kv.get(blockKey(K.block, tenant, ref));
+    if (blockBytes === undefined) throw corrupt('a span block named by its meta is missing', { tenant, ...ref });
+    stats.bytesRead += blockBytes.length;
+    const view = openSpanBlock(blockBytes);
+    if (view.rows !== meta.rows) throw corrupt(`span block of ${view.rows} rows, its meta says ${meta.rows}`, { tenant, ...ref });
+    const res = querySpanBlock(view, index, q.predicate);
+    if (res.rows.length === 0 && res.stats.prunedByIndex === view.rows) {
+      if (res.stats.bloomSkipped) stats.blocksPrunedBloom++;
+      else stats.blocksPrunedIndex++;
+      return null;
+    }
+    stats.blocksScanned++;
+    const cols = readBlockColumns(view, ['startTime', 'traceId', 'spanId']);
+    const shadowed = new Set<string>();
+    for await (const marks of kv.pages(prefixRange(blockKey(K.shadow, tenant, ref)))) {
+      for (const m of marks) {
+        stats.bytesRead += m.key.length + m.value.length;
+        shadowed.add(idKey(readShadowTrace(m.key, offset)));
+      }
+    }
+    const later = new Map<string, BlockRef[]>();
+    const keep: number[] = [];
+    for (const row of res.rows) {
+      if (keep.length >= room) break;
+      const start = cols.startTime?.[row] as bigint;
+      if (start < q.startNs || start >= q.endNs) continue;
+      const traceId = cols.traceId?.[row] as Uint8Array;
+      const tk = idKey(traceId);
+      const spanId = cols.spanId?.[row] as Uint8Array;
+      if ((head !== undefined && head.slotOf(tk, spanId) !== -1) || (frozen !== undefined && frozen.slotOf(tk, spanId) !== -1)) continue;
+      const sk = idKey(spanId);
+      if (shadowed.has(tk)) {
+        let refs = later.get(tk);
+        if (refs === undefined) {
+          refs = await this.#laterRefs(kv, tenant, traceId, ref.flushIndex, stats);
+          later.set(tk, refs);
+        }
+        if (await this.#anyHas(kv, tenant, refs, tk + sk, newer, stats)) continue;
+      }
+      keep.push(row);
+    }
+    assert(keep.length <= room, 'a block yields at most room rows');
+    return { view, keep, cols };
   }
 
   /**

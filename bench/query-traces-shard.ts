@@ -1,0 +1,147 @@
+/**
+ * query-traces-shard.ts — `node dist/bench/query-traces-shard.js [--traces N]
+ * [--searches N] [--profile]`: one shard's part of bench/query-traces'
+ * searches (searchShard over a TraceStore on a real LevelDB in a temporary
+ * directory), without the cluster: N traces shaped like query-traces-data.ts
+ * (10-30 spans, customer.id of ~5 traces, trace duration = root's), one
+ * flush. Figures: shard part latency p50/p99 of the attribute search and of
+ * the duration search, each answer checked against a full scan. Quick to
+ * rerun while profiling (`node --cpu-prof`). Timing never gates anything.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { SeededRand } from '../src/fs/seeded-rand.js';
+import type { KeyValue, Resource, Scope, SpanKind, SpanRow, StatusCode } from '../src/storage/rows.js';
+import { KvWriteBatch, ShardDb } from '../src/storage/shard/shard-db.js';
+import { TraceStore } from '../src/storage/traces/trace-store.js';
+import { searchShard } from '../src/query/trace-search-shard.js';
+import type { TraceSearchQuery } from '../src/query/search-params.js';
+import { percentileMs } from './ingest-plan.js';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
+  return v;
+}
+
+const SERVICES = ['frontend', 'checkout', 'cart', 'payment', 'inventory', 'auth', 'search', 'shipping', 'email', 'ads', 'currency', 'recommend'];
+const REGIONS = ['eu-west-1', 'eu-central-1', 'us-east-1', 'us-east-2', 'us-west-2', 'ap-south-1', 'ap-northeast-1', 'sa-east-1'];
+const WINDOW_START_NS = 1_790_000_000_000_000_000n;
+const WINDOW_NS = 58n * 60_000_000_000n;
+
+/** shardSpans makes `traces` traces shaped like query-traces-data.ts's, over 58 minutes. */
+export function shardSpans(rand: SeededRand, traces: number, tenant: string): { spans: SpanRow[]; customers: Map<string, Set<string>>; durations: Map<string, bigint> } {
+  const resources: Resource[] = SERVICES.map((svc, i) => ({
+    attributes: [
+      { key: 'service.name', value: { type: 'string', value: svc } },
+      { key: 'service.namespace', value: { type: 'string', value: 'shop' } },
+      { key: 'host.name', value: { type: 'string', value: `node-${i % 5}` } },
+    ],
+    droppedAttributesCount: 0,
+    schemaUrl: '',
+  }));
+  const scope: Scope = { name: 'bench-query-traces', version: '', attributes: [], droppedAttributesCount: 0, schemaUrl: '' };
+  const customersN = Math.max(1, Math.floor(traces / 5));
+  const spans: SpanRow[] = [];
+  const customers = new Map<string, Set<string>>();
+  const durations = new Map<string, bigint>();
+  for (let tr = 0; tr < traces; tr++) {
+    const traceId = rand.bytes(16);
+    const hex = Buffer.from(traceId).toString('hex');
+    const customer = `c${rand.intn(customersN)}`;
+    customers.set(customer, (customers.get(customer) ?? new Set()).add(hex));
+    const region = REGIONS[rand.intn(REGIONS.length)] as string;
+    const n = 10 + rand.intn(21);
+    const start = WINDOW_START_NS + BigInt(rand.intn(Number(WINDOW_NS / 1_000_000n) - 10_000)) * 1_000_000n;
+    const ids: Uint8Array[] = [];
+    const first = spans.length;
+    let end = start;
+    for (let i = 0; i < n; i++) {
+      const spanId = rand.bytes(8);
+      const parent = i === 0 ? new Uint8Array(0) : (ids[rand.intn(ids.length)] as Uint8Array);
+      ids.push(spanId);
+      const svc = i === 0 ? 0 : rand.intn(SERVICES.length);
+      const s = start + BigInt(i) * 1_000_000n + BigInt(rand.intn(5_000_000));
+      const e = s + BigInt(Math.floor(Math.exp(11 + (rand.intn(1000) / 1000) * 9)));
+      if (e > end) end = e;
+      const error = rand.intn(40) === 0;
+      const attributes: KeyValue[] = [
+        { key: 'http.method', value: { type: 'string', value: 'GET' } },
+        { key: 'http.status_code', value: { type: 'int', value: error ? 500n : 200n } },
+        { key: 'region', value: { type: 'string', value: region } },
+        { key: 'customer.id', value: { type: 'string', value: customer } },
+      ];
+      spans.push({
+        tenant, traceId, spanId, parentSpanId: parent, traceState: '', flags: 0,
+        name: `${SERVICES[svc] as string}.op${rand.intn(4)}`,
+        kind: (i === 0 ? 2 : 1 + rand.intn(3)) as SpanKind,
+        startTimeUnixNano: s, endTimeUnixNano: e,
+        status: { code: (error ? 2 : 0) as StatusCode, message: error ? 'failed' : '' },
+        attributes, droppedAttributesCount: 0, events: [], droppedEventsCount: 0, links: [], droppedLinksCount: 0,
+        resource: resources[svc] as Resource, scope,
+      });
+    }
+    const root = spans[first] as SpanRow;
+    spans[first] = { ...root, endTimeUnixNano: end };
+    durations.set(hex, end - start);
+  }
+  return { spans, customers, durations };
+}
+
+async function main(): Promise<void> {
+  const traces = arg('traces', 1250);
+  const searches = arg('searches', 30);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-bench-search-shard-'));
+  const db = await ShardDb.open(dir);
+  try {
+    const rand = new SeededRand(3200);
+    const { spans, customers, durations } = shardSpans(rand, traces, 'bench');
+    const store = new TraceStore();
+    await store.load(db);
+    store.add('bench', spans, 0);
+    store.freeze();
+    const batch = new KvWriteBatch();
+    await store.writeFrozen({ kv: db, batch, flushIndex: 1 });
+    await db.write(batch);
+    store.dropFrozen();
+    const base = { startNs: WINDOW_START_NS, endNs: WINDOW_START_NS + WINDOW_NS, spss: 3 };
+    const names = [...customers.keys()];
+    const time = async (q: TraceSearchQuery): Promise<{ ms: number; ids: string[] }> => {
+      const t0 = performance.now();
+      const a = await searchShard(store, db, 'bench', q, () => false);
+      return { ms: performance.now() - t0, ids: a.traces.map((t) => Buffer.from(t.traceId).toString('hex')) };
+    };
+    const attrMs: number[] = [];
+    const durMs: number[] = [];
+    let wrong = 0;
+    for (let i = 0; i < searches; i++) {
+      const c = names[rand.intn(names.length)] as string;
+      const r = await time({ ...base, predicate: { attrs: [['customer.id', c]] }, limit: 100 });
+      attrMs.push(r.ms);
+      if (JSON.stringify(r.ids.sort()) !== JSON.stringify([...(customers.get(c) ?? [])].sort())) wrong++;
+    }
+    const minNs = 300_000_000n;
+    let want: string[] | null = null;
+    for (let i = 0; i < searches; i++) {
+      const r = await time({ ...base, predicate: {}, minTraceDurationNs: minNs, limit: 20 });
+      durMs.push(r.ms);
+      if (r.ids.length !== 20 || r.ids.some((id) => (durations.get(id) ?? 0n) < minNs)) wrong++;
+      if (want === null) want = (await searchShard(store, db, 'bench', { ...base, predicate: {}, minTraceDurationNs: minNs, limit: 20, fullScan: true }, () => false)).traces.map((t) => Buffer.from(t.traceId).toString('hex'));
+      if (JSON.stringify(r.ids) !== JSON.stringify(want)) wrong++;
+    }
+    const p = (xs: number[], q: number): number => Math.round(percentileMs([...xs].sort((a, b) => a - b), q) * 10) / 10;
+    console.log(`query-traces-shard: ${spans.length} spans in ${traces} traces, one flush; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    console.log(`  attribute search  p50 ${p(attrMs, 50)} ms  p99 ${p(attrMs, 99)} ms`);
+    console.log(`  duration search   p50 ${p(durMs, 50)} ms  p99 ${p(durMs, 99)} ms`);
+    console.log(`  wrong answers: ${wrong}`);
+    if (wrong > 0) process.exitCode = 1;
+  } finally {
+    await db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1]?.endsWith('query-traces-shard.js') === true) await main();
