@@ -1387,3 +1387,21 @@ export const QueryCliLimits = {
   /** queryBytesMax refuses a longer query before sending it (the node's own bound, TraceqlLimits.queryBytesMax). */
   queryBytesMax: TraceqlLimits.queryBytesMax,
 } as const;
+/**
+ * ReceiveWorkerLimits bound a node's receive workers (src/otlp/ingest-workers.ts):
+ * worker threads that decode, split and encode OTLP requests so that the main
+ * thread keeps Raft, the WAL and apply.
+ */
+export const ReceiveWorkerLimits = {
+  /** workersDefault is a node's worker count when its options do not say (one: the development machines have 2 cores). */
+  workersDefault: 1,
+  /** workersMax bounds a node's worker count (0 prepares on the main thread). */
+  workersMax: 16,
+  /** jobsQueuedMax bounds the requests handed to a node's workers and not yet answered; past it a request is refused, retryable. */
+  jobsQueuedMax: 256,
+  /** restartsMax bounds the replacements of workers that exited; past it the node prepares on its main thread. */
+  restartsMax: 16,
+} as const;
+assert(ReceiveWorkerLimits.workersDefault >= 0 && ReceiveWorkerLimits.workersDefault <= ReceiveWorkerLimits.workersMax, 'default worker count within [0, workersMax]');
+assert(ReceiveWorkerLimits.jobsQueuedMax >= ReceiveWorkerLimits.workersMax, 'every worker may hold a job');
+assert(ReceiveWorkerLimits.jobsQueuedMax <= IngestLimits.grpcConcurrentStreamsMax, 'one gRPC connection of concurrent calls fits the queue');

@@ -46,7 +46,7 @@ import { ClusterController, NODE_REPORT, encodeReports } from './cluster-control
 import type { GroupReport } from './cluster-controller.js';
 import { admitNode, joinThrough, retireNode } from './node-membership.js';
 import type { MembershipDeps } from './node-membership.js';
-import { DriverLimits, IngestLimits, NodeDefaults, NodeLimits, PartitionLimits, ReconcileLimits } from './limits.js';
+import { DriverLimits, IngestLimits, NodeDefaults, NodeLimits, PartitionLimits, ReceiveWorkerLimits, ReconcileLimits } from './limits.js';
 import { checkMembership, formatHostPort } from './node-config.js';
 import type { HostPort } from './node-config.js';
 import { NodeLog, silentLog } from './node-log.js';
@@ -66,6 +66,8 @@ import type { OtlpItemLimits } from './otlp/decode-result.js';
 import { OtlpGrpcReceiver } from './otlp/grpc-receiver.js';
 import { OtlpHttpReceiver } from './otlp/http-receiver.js';
 import { OTLP_DECODERS, OTLP_LIMITS } from './otlp/decoders.js';
+import { IngestWorkerPool } from './otlp/ingest-workers.js';
+import { InlinePreparer } from './otlp/prepare-parts.js';
 import { SHARD_PROPOSE, ShardWriter } from './otlp/shard-writer.js';
 import { TraceLookup } from './trace-lookup.js';
 import { TraceSearch, tempoSearchJson } from './query/trace-search.js';
@@ -117,6 +119,13 @@ export interface OtlpdbNodeOptions {
   readonly ingest?: Partial<IngestSettings>;
   /** otlpItemLimits overrides the per-item decode limits (resolveItemLimits checks them). */
   readonly otlpItemLimits?: Partial<OtlpItemLimits>;
+  /**
+   * receiveWorkers is the number of worker threads that decode, split and
+   * encode OTLP requests (otlp/ingest-workers.ts), in [0,
+   * ReceiveWorkerLimits.workersMax]; 0 does it on the main thread. Default
+   * ReceiveWorkerLimits.workersDefault.
+   */
+  readonly receiveWorkers?: number;
 }
 
 /** META_PROPOSE is the transport method a follower forwards a meta command with. */
@@ -196,6 +205,8 @@ export class OtlpdbNode implements ApiSource {
   readonly #shards: ShardService;
   readonly #writer: ShardWriter;
   readonly #ingester: Ingester;
+  /** receivePool is the receive worker threads (null: requests are prepared on the main thread). */
+  readonly #receivePool: IngestWorkerPool | null;
   readonly #traces: TraceLookup;
   readonly #search: TraceSearch;
   readonly #tags: TraceTags;
@@ -233,10 +244,22 @@ export class OtlpdbNode implements ApiSource {
       proposeHere: (shard, entry, timeoutMs) => shards.proposeHere(shard, entry, timeoutMs),
       call: (peer, shard, entry, timeoutMs) => transport.call(peer, SHARD_PROPOSE, encodeProposeRequest(shard, entry), timeoutMs),
     });
+    const receiveWorkers = opts.receiveWorkers ?? ReceiveWorkerLimits.workersDefault;
+    const inline = new InlinePreparer({ hasher, decoders: OTLP_DECODERS, itemLimits: this.#itemLimits });
+    this.#receivePool =
+      receiveWorkers === 0
+        ? null
+        : new IngestWorkerPool({
+            workers: receiveWorkers,
+            itemLimits: this.#itemLimits,
+            fallback: inline,
+            onWorkerExit: (info) => this.log.event('receive_worker_exited', info),
+          });
     this.#ingester = new Ingester({
       hasher,
       writer: this.#writer,
       decoders: OTLP_DECODERS,
+      preparer: this.#receivePool ?? inline,
       shardCount: () => this.#shardCount(),
       tenantIngest: (tenant) => {
         const meta = driver.stateMachine(NodeDefaults.metaGroup);
@@ -291,6 +314,10 @@ export class OtlpdbNode implements ApiSource {
     const replicas = opts.replicas ?? NodeDefaults.replicas;
     if (!Number.isSafeInteger(replicas) || replicas < 1 || replicas > PartitionLimits.replicationFactorMax) {
       throw new OtlpdbError('ERR_INVALID_ARGUMENT', `replicas must be in [1, ${PartitionLimits.replicationFactorMax}]`, { replicas });
+    }
+    const receiveWorkers = opts.receiveWorkers ?? ReceiveWorkerLimits.workersDefault;
+    if (!Number.isSafeInteger(receiveWorkers) || receiveWorkers < 0 || receiveWorkers > ReceiveWorkerLimits.workersMax) {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `receive workers must be in [0, ${ReceiveWorkerLimits.workersMax}]`, { receiveWorkers });
     }
     const tickMs = opts.tickMs ?? NodeDefaults.tickMs;
     if (!Number.isSafeInteger(tickMs) || tickMs < NodeDefaults.tickMsMin || tickMs > NodeDefaults.tickMsMax) {
@@ -511,6 +538,7 @@ export class OtlpdbNode implements ApiSource {
       await this.#api?.stop();
       await this.#otlpGrpc?.stop();
       await this.#otlpHttp?.stop();
+      await this.#receivePool?.stop();
       if (this.#controller !== null) {
         if (drain) {
           const t0 = performance.now();

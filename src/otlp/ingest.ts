@@ -18,6 +18,12 @@
  * for it then; `grow` extends it to the decompressed size (refused like
  * admission when that passes the bound).
  *
+ * Decoding, head sampling, the idempotency key, the split by shard and the
+ * encoding of the parts are prepare-parts.ts's prepareParts, run by the
+ * injected Preparer: the node's receive workers (ingest-workers.ts), or the
+ * calling thread (InlinePreparer, the default). Either gives the same parts,
+ * refusals and errors; admission, the writes and the answer stay here.
+ *
  * Head sampling (optional per tenant, TenantSettings.traceSampleRatio):
  * spans of traces the TraceIdRatioBased decision drops are left out before
  * the split; they count as accepted by the client's measure (nothing is
@@ -38,10 +44,9 @@ import { IngestLimits } from '../limits.js';
 import type { Hasher } from '../partition/hash.js';
 import type { LogRow, MetricPointRow, SpanRow } from '../storage/rows.js';
 import type { ShardApplyResult } from '../storage/shard/shard-records.js';
-import { encodeParts, splitByShard } from './shard-parts.js';
-import type { RowBatch } from './shard-parts.js';
+import { InlinePreparer, PrepareFailure, idempotencyKeyOf } from './prepare-parts.js';
+import type { PreparedParts, Preparer } from './prepare-parts.js';
 import type { ShardWriter } from './shard-writer.js';
-import { keepTrace, sampleUpperBound } from './head-sampling.js';
 import { TokenBucket } from './token-bucket.js';
 
 import type { OtlpDecodeOptions, OtlpItemLimits, OtlpSignal } from './decode-result.js';
@@ -135,6 +140,13 @@ export interface IngesterDeps {
   readonly settings?: IngestSettings;
   /** itemLimits are the node's per-item decode limits (resolveItemLimits; default: OtlpLimits). */
   readonly itemLimits?: OtlpItemLimits;
+  /**
+   * preparer runs decode, split and encode (prepare-parts.ts): the node's
+   * receive workers (ingest-workers.ts), or by default the calling thread
+   * with `decoders` and `itemLimits`. A worker pool always uses the
+   * production decoders and must be given the same itemLimits.
+   */
+  readonly preparer?: Preparer;
 }
 
 /** IngestRequest is one decompressed request. */
@@ -186,6 +198,7 @@ const NOUN: Readonly<Record<OtlpSignal, string>> = { traces: 'spans', metrics: '
 /** Ingester is a node's OTLP write path; see the top of this file. */
 export class Ingester {
   readonly #d: IngesterDeps;
+  readonly #preparer: Preparer;
   readonly #buckets = new Map<string, TokenBucket>();
   readonly #rank: Readonly<Record<OtlpSignal, number>>;
   /** settings are the limits in force (the receivers read requestBytesMax and requestDeadlineMs from here). */
@@ -207,6 +220,7 @@ export class Ingester {
     const priority = deps.priority ?? OTLP_SIGNALS;
     assert(priority.length === 3 && new Set(priority).size === 3, 'priority orders the three signals');
     this.#d = deps;
+    this.#preparer = deps.preparer ?? new InlinePreparer({ hasher: deps.hasher, decoders: deps.decoders, ...(deps.itemLimits === undefined ? {} : { itemLimits: deps.itemLimits }) });
     this.settings = deps.settings ?? resolveIngestSettings();
     this.#rank = { [priority[0] as OtlpSignal]: 0, [priority[1] as OtlpSignal]: 1, [priority[2] as OtlpSignal]: 2 } as Record<OtlpSignal, number>;
   }
@@ -294,24 +308,18 @@ export class Ingester {
   async ingest(req: IngestRequest): Promise<IngestOutcome> {
     const shardCount = this.#d.shardCount();
     if (shardCount < 1) throw new OtlpdbError('ERR_UNAVAILABLE', 'the cluster is bootstrapping: no shard placement yet; retry');
-    let decoded: DecodedRows<SpanRow | MetricPointRow | LogRow>;
+    const traceSampleRatio = req.signal === 'traces' ? this.#d.tenantIngest(req.tenant).traceSampleRatio : 1;
+    let prepared: PreparedParts;
     try {
-      const o = { tenant: req.tenant, nowMs: this.#d.wallMs(), ...(this.#d.itemLimits === undefined ? {} : { limits: this.#d.itemLimits }) };
-      decoded = this.#d.decoders[req.signal][req.format](req.body, o);
+      prepared = await this.#preparer.prepare({ signal: req.signal, tenant: req.tenant, format: req.format, body: req.body, shardCount, traceSampleRatio, wallMs: this.#d.wallMs() });
     } catch (err) {
-      if (err instanceof OtlpdbError) this.stats.refusedInvalid++;
-      throw err;
+      if (!(err instanceof PrepareFailure)) throw err;
+      if (err.invalidBody) this.stats.refusedInvalid++;
+      throw err.error;
     }
-    this.stats.truncatedValues += decoded.truncatedValues;
-    const rows: RowBatch = { spans: [], points: [], logs: [] };
-    if (req.signal === 'traces') rows.spans.push(...this.#sample(req.tenant, decoded.rows as SpanRow[]));
-    else if (req.signal === 'metrics') rows.points.push(...(decoded.rows as MetricPointRow[]));
-    else rows.logs.push(...(decoded.rows as LogRow[]));
-    const key = this.idempotencyKey(req.signal, req.tenant, req.body);
-    const parts = encodeParts(req.tenant, key, this.#d.wallMs(), splitByShard(this.#d.hasher, shardCount, req.tenant, key, rows));
-    if (parts.length > IngestLimits.partsPerRequestMax) {
-      throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `request splits into ${parts.length} shard entries, more than IngestLimits.partsPerRequestMax (${IngestLimits.partsPerRequestMax})`);
-    }
+    this.stats.truncatedValues += prepared.truncatedValues;
+    this.stats.sampledOut += prepared.sampledOut;
+    const parts = prepared.parts;
     const outcomes = await this.#d.writer.write(parts, req.deadlineMs);
     const failed = outcomes.find((o) => !o.ok);
     if (failed !== undefined && !failed.ok) {
@@ -320,7 +328,7 @@ export class Ingester {
     }
     let accepted = 0;
     let refused = 0;
-    const reasons: string[] = decoded.rejections.map((r) => `${r.code}: ${r.message}`);
+    const reasons: string[] = prepared.reasons;
     for (const o of outcomes) {
       if (!o.ok) continue;
       const c = countsOf(o.result, req.signal);
@@ -329,26 +337,15 @@ export class Ingester {
       if (o.result.invalid !== null) reasons.push(`shard ${o.part.shard}: ${o.result.invalid}`);
       for (const f of o.result.refusals) reasons.push(`${f.code}: ${f.reason}`);
     }
-    const rejected = decoded.rejected + refused;
+    const rejected = prepared.rejected + refused;
     this.stats.accepted[req.signal] += accepted;
     this.stats.rejected[req.signal] += rejected;
     return { accepted, rejected, message: rejected === 0 ? '' : rejectionMessage(rejected, NOUN[req.signal], reasons), parts: parts.length };
   }
 
-  /** sample applies the tenant's head sampling to its spans (all kept at ratio 1). */
-  #sample(tenant: string, spans: SpanRow[]): SpanRow[] {
-    const ratio = this.#d.tenantIngest(tenant).traceSampleRatio;
-    if (ratio >= 1) return spans;
-    const bound = sampleUpperBound(ratio);
-    const kept = spans.filter((s) => keepTrace(s.traceId, bound));
-    this.stats.sampledOut += spans.length - kept.length;
-    return kept;
-  }
-
   /** idempotencyKey is xxhash64 of the request body seeded with its signal and tenant, as 16 hex digits (DESIGN.md §1 promise 3). */
   idempotencyKey(signal: OtlpSignal, tenant: string, body: Uint8Array): string {
-    const seed = this.#d.hasher.h64(`${signal}\u0000${tenant}`);
-    return this.#d.hasher.h64(body, seed).toString(16).padStart(16, '0');
+    return idempotencyKeyOf(this.#d.hasher, signal, tenant, body);
   }
 
   /** checkLevel refuses `more` bytes for `signal` when the node's in-flight level would pass the signal's shed level. */
