@@ -165,9 +165,9 @@ t.test('differential: a paged lookup returns what the whole-block lookup of a fo
   const seed = 6061;
   const rand = new SeededRand(seed);
   let lookups = 0;
-  for (let i = 0; i < 12; i++) {
-    const spans = i % 4 === 3 ? realisticSpans(rand, 1 + rand.intn(30), 'acme') : tracedRows(rand, 1 + rand.intn(120), 1 + rand.intn(12), i % 2 === 0);
-    const pageRows = 1 + rand.intn(40);
+  for (let i = 0; i < 8; i++) {
+    const spans = i % 4 === 3 ? realisticSpans(rand, 1 + rand.intn(8), 'acme') : tracedRows(rand, 1 + rand.intn(60), 1 + rand.intn(10), i % 2 === 0);
+    const pageRows = 1 + rand.intn(20);
     const v1 = encodeSpanBlock(spans, { formatVersion: 1 });
     const v2 = encodeSpanBlock(spans, { pageRows });
     t.same(decodeSpanBlock(v2), decodeSpanBlock(v1), `block ${i}: both formats decode to the same rows (seed ${seed})`);
@@ -180,7 +180,7 @@ t.test('differential: a paged lookup returns what the whole-block lookup of a fo
       lookups++;
     }
   }
-  t.ok(lookups > 60, `${lookups} lookups compared`);
+  t.ok(lookups > 30, `${lookups} lookups compared`);
 });
 
 t.test('a format-1 block (written before paging) still reads through every reader', async (t) => {
@@ -221,7 +221,7 @@ t.test('planted corruption: a flipped byte in a page is ERR_CORRUPTION for its t
   // Sampled flips anywhere: a lookup either refuses with ERR_CORRUPTION or returns exactly the stored rows.
   const ids = [...new Map(spans.map((s) => [Buffer.from(s.traceId).toString('hex'), s.traceId])).values()];
   const outcomes: Record<string, number> = {};
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 150; i++) {
     const flipped = Uint8Array.from(bytes);
     const bit = rand.intn(flipped.length * 8);
     flipped[bit >>> 3] = (flipped[bit >>> 3] as number) ^ (1 << (bit & 7));
