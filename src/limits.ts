@@ -910,6 +910,25 @@ assert(SpanBlockLimits.attrValuesPerKeyMax >= 1, 'attrValuesPerKeyMax >= 1');
 assert(SpanBlockLimits.attrValueBytesMax >= 16, 'attrValueBytesMax holds a short value');
 assert(SpanBlockLimits.indexedKeysMax >= 1, 'indexedKeysMax >= 1');
 
+/**
+ * SpanPageLimits bound the pages of a paged span block (format 2 of
+ * src/storage/traces/span-block.ts): a trace-by-id lookup checks (CRC32C)
+ * and decodes only the pages that hold its trace, not the whole block.
+ */
+export const SpanPageLimits = {
+  /**
+   * pageRowsDefault is the rows of one page (a block's last page may hold
+   * fewer). Smaller pages make a lookup touch fewer bytes; every page costs
+   * a directory row (13 varints), a CRC32C and its own string dictionaries.
+   */
+  pageRowsDefault: 256,
+  /** pageRowsMax bounds the rows of one page a reader accepts. */
+  pageRowsMax: 65_536,
+} as const;
+assert(SpanPageLimits.pageRowsDefault >= 1, 'a page holds at least one row');
+assert(SpanPageLimits.pageRowsDefault <= SpanPageLimits.pageRowsMax, 'pageRowsDefault <= pageRowsMax');
+assert(SpanPageLimits.pageRowsMax <= SpanBlockLimits.rowsMax, 'a page fits a block');
+
 /** ShardDbLimits bound one shard replica's LevelDB access (src/storage/shard/shard-db.ts). */
 export const ShardDbLimits = {
   /** keyBytesMax bounds one LevelDB key a store writes. */

@@ -120,14 +120,26 @@ export interface SpanGroup {
  */
 export function groupSpans(spans: readonly SpanRow[]): SpanGroup[] {
   const resources = new Map<string, { group: SpanGroup; scopes: Map<string, { scope: Scope; spans: SpanRow[] }> }>();
+  // Spans decoded from one block or entry share their resource and scope objects: each is rendered
+  // to its grouping key once (a trace's lookup spent half its JSON time re-rendering them per span).
+  const resourceKeys = new Map<Resource, string>();
+  const scopeKeys = new Map<Scope, string>();
   for (const s of spans) {
-    const rk = JSON.stringify([resourceJson(s.resource), s.resource.schemaUrl]);
+    let rk = resourceKeys.get(s.resource);
+    if (rk === undefined) {
+      rk = JSON.stringify([resourceJson(s.resource), s.resource.schemaUrl]);
+      resourceKeys.set(s.resource, rk);
+    }
     let r = resources.get(rk);
     if (r === undefined) {
       r = { group: { resource: s.resource, scopes: [] }, scopes: new Map() };
       resources.set(rk, r);
     }
-    const sk = JSON.stringify([scopeJson(s.scope), s.scope.schemaUrl]);
+    let sk = scopeKeys.get(s.scope);
+    if (sk === undefined) {
+      sk = JSON.stringify([scopeJson(s.scope), s.scope.schemaUrl]);
+      scopeKeys.set(s.scope, sk);
+    }
     let sc = r.scopes.get(sk);
     if (sc === undefined) {
       sc = { scope: s.scope, spans: [] };

@@ -15,9 +15,10 @@ export {
   encodeSpanBlock,
   openSpanBlock,
   readBlockColumns,
+  readTraceSpans,
   serviceOf,
 } from './span-block.js';
-export type { BlockColumnName, BlockColumns, SpanBlockView } from './span-block.js';
+export type { BlockColumnName, BlockColumns, SpanBlockOptions, SpanBlockView, SpanPage, TraceSpans } from './span-block.js';
 export {
   FORMAT1_ATTR_FLAGS,
   IndexField,

@@ -4,7 +4,8 @@ import { SeededRand } from '../../fs/seeded-rand.js';
 import { BlockKind, openBlock, sealBlock } from '../block.js';
 import { randomRows } from '../rows-test-util.js';
 import type { SpanRow } from '../rows.js';
-import { decodeSpanBlock, decodeSpanRows, encodeSpanBlock, openSpanBlock, readBlockColumns, serviceOf } from './span-block.js';
+import type { BlockColumnName, SpanPage } from './span-block.js';
+import { decodeSpanBlock, decodeSpanRows, encodeSpanBlock, openSpanBlock, readBlockColumns, readTraceIds, readTraceSpans, serviceOf } from './span-block.js';
 import { realisticSpans } from './traces-test-util.js';
 
 
@@ -139,4 +140,98 @@ t.test('decodeSpanRows decodes exactly the asked rows, in the asked order', asyn
   const view = openSpanBlock(encodeSpanBlock(spans));
   t.same(decodeSpanRows(view, [spans.length - 1, 0]), [spans[spans.length - 1], spans[0]], 'realistic rows, last and first');
   t.equal(codeOf(() => decodeSpanRows(view, [spans.length])), 'ERR_INTERNAL', 'a row past the block is a programmer error');
+});
+
+/** previousLookup is traceById's block read before format 2: open and check the whole block, then decode the trace's rows. */
+function previousLookup(bytes: Uint8Array, traceId: Uint8Array): SpanRow[] {
+  const view = openSpanBlock(bytes);
+  const { dict, ids } = readTraceIds(view);
+  const at = dict.findIndex((id) => Buffer.compare(id, traceId) === 0);
+  const rows: number[] = [];
+  for (let i = 0; i < ids.length; i++) if (ids[i] === at) rows.push(i);
+  return at < 0 ? [] : decodeSpanRows(view, rows);
+}
+
+/** tracedRows is randomRows' spans spread over `traces` trace ids, grouped by trace (as a flush writes them) or shuffled. */
+function tracedRows(rand: SeededRand, spans: number, traces: number, grouped: boolean): SpanRow[] {
+  const ids = Array.from({ length: traces }, () => rand.bytes(16));
+  const rows = randomRows(rand, { spans, tenant: 'acme' }).spans.map((s) => ({ ...s, traceId: ids[rand.intn(traces)] as Uint8Array }));
+  if (!grouped) return rows;
+  const order = new Map(ids.map((id, i) => [Buffer.from(id).toString('hex'), i]));
+  return rows.sort((a, b) => (order.get(Buffer.from(a.traceId).toString('hex')) as number) - (order.get(Buffer.from(b.traceId).toString('hex')) as number));
+}
+
+t.test('differential: a paged lookup returns what the whole-block lookup of a format-1 block returned', async (t) => {
+  const seed = 6061;
+  const rand = new SeededRand(seed);
+  let lookups = 0;
+  for (let i = 0; i < 8; i++) {
+    const spans = i % 4 === 3 ? realisticSpans(rand, 1 + rand.intn(8), 'acme') : tracedRows(rand, 1 + rand.intn(60), 1 + rand.intn(10), i % 2 === 0);
+    const pageRows = 1 + rand.intn(20);
+    const v1 = encodeSpanBlock(spans, { formatVersion: 1 });
+    const v2 = encodeSpanBlock(spans, { pageRows });
+    t.same(decodeSpanBlock(v2), decodeSpanBlock(v1), `block ${i}: both formats decode to the same rows (seed ${seed})`);
+    const ids = new Map(spans.map((s) => [Buffer.from(s.traceId).toString('hex'), s.traceId]));
+    ids.set('absent', rand.bytes(16));
+    for (const id of ids.values()) {
+      const want = previousLookup(v1, id);
+      t.same(readTraceSpans(v2, id).spans, want, `block ${i}, pages of ${pageRows}: trace ${Buffer.from(id).toString('hex')} (seed ${seed})`);
+      t.same(readTraceSpans(v1, id).spans, want, `block ${i}: a format-1 block still answers`);
+      lookups++;
+    }
+  }
+  t.ok(lookups > 30, `${lookups} lookups compared`);
+});
+
+t.test('a format-1 block (written before paging) still reads through every reader', async (t) => {
+  const spans = realisticSpans(new SeededRand(17), 40);
+  const v1 = encodeSpanBlock(spans, { formatVersion: 1 });
+  const v2 = encodeSpanBlock(spans, { pageRows: 16 });
+  t.equal(openBlock(v1, BlockKind.spans)[0], 1, 'format version byte 1');
+  t.equal(openBlock(v2, BlockKind.spans)[0], 2, 'format version byte 2');
+  t.same(decodeSpanBlock(v1), spans);
+  t.equal(openSpanBlock(v1).paged, false);
+  t.ok(openSpanBlock(v2).pages.length > 2, 'the paged block has pages');
+  const names: BlockColumnName[] = ['traceId', 'spanId', 'name', 'service', 'startTime', 'duration', 'status', 'kind'];
+  t.same(readBlockColumns(v2, names), readBlockColumns(v1, names), 'every column reads the same from both formats');
+  const id = (spans[spans.length - 1] as SpanRow).traceId;
+  t.same(readTraceSpans(v1, id).spans, readTraceSpans(v2, id).spans);
+  t.ok(readTraceSpans(v2, id).checkedBytes < v2.length / 2, 'a paged lookup checks a fraction of the block');
+  t.equal(readTraceSpans(v1, id).checkedBytes, v1.length, 'a format-1 lookup checks all of it');
+});
+
+t.test('planted corruption: a flipped byte in a page is ERR_CORRUPTION for its traces, and no flip ever returns wrong rows', async (t) => {
+  const seed = 7071;
+  const rand = new SeededRand(seed);
+  const spans = realisticSpans(rand, 24, 'acme');
+  const bytes = encodeSpanBlock(spans, { pageRows: 32 });
+  const view = openSpanBlock(bytes);
+  // Plant: one byte in the middle of page 1's name chunk.
+  const page = view.pages[1] as SpanPage;
+  const chunk = page.chunks[5] as Uint8Array;
+  const at = chunk.byteOffset - bytes.byteOffset + (chunk.length >> 1);
+  const planted = Uint8Array.from(bytes);
+  planted[at] = (planted[at] as number) ^ 0x40;
+  const inPage = (spans[page.firstRow] as SpanRow).traceId;
+  const err = codeOf(() => readTraceSpans(planted, inPage));
+  t.equal(err, 'ERR_CORRUPTION', 'a trace of the corrupted page is refused');
+  const other = spans.find((s, i) => i >= 3 * 32 && Buffer.compare(s.traceId, (spans[3 * 32 - 1] as SpanRow).traceId) !== 0) as SpanRow;
+  t.same(readTraceSpans(planted, other.traceId).spans, previousLookup(bytes, other.traceId), 'a trace of another page still reads (only its pages are checked)');
+  t.equal(codeOf(() => decodeSpanBlock(planted)), 'ERR_CORRUPTION', 'a whole-block read refuses it too');
+  // Sampled flips anywhere: a lookup either refuses with ERR_CORRUPTION or returns exactly the stored rows.
+  const ids = [...new Map(spans.map((s) => [Buffer.from(s.traceId).toString('hex'), s.traceId])).values()];
+  const outcomes: Record<string, number> = {};
+  for (let i = 0; i < 150; i++) {
+    const flipped = Uint8Array.from(bytes);
+    const bit = rand.intn(flipped.length * 8);
+    flipped[bit >>> 3] = (flipped[bit >>> 3] as number) ^ (1 << (bit & 7));
+    const id = ids[rand.intn(ids.length)] as Uint8Array;
+    const code = codeOf(() => {
+      const got = readTraceSpans(flipped, id).spans;
+      if (JSON.stringify(got, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) !== JSON.stringify(previousLookup(bytes, id), (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) throw new Error('wrong rows');
+    });
+    outcomes[code] = (outcomes[code] ?? 0) + 1;
+  }
+  t.same(Object.keys(outcomes).filter((k) => k !== 'ok' && k !== 'ERR_CORRUPTION'), [], `outcomes ${JSON.stringify(outcomes)} (seed ${seed})`);
+  t.ok((outcomes.ERR_CORRUPTION ?? 0) > 0 && (outcomes.ok ?? 0) > 0, `flips outside the trace's pages leave it readable (seed ${seed})`);
 });

@@ -3,7 +3,10 @@
  * spans of one tenant and one time bucket, one column per hot query field so
  * that a query reads only the columns it filters on. Pure code, no I/O.
  *
- * Sealed with block.ts (BlockKind.spans). Payload, SPAN_BLOCK_FORMAT_VERSION 1:
+ * Sealed with block.ts (BlockKind.spans). Two payload formats are read;
+ * format 2 is written (format 1 only when a test asks for it).
+ *
+ * Format 1 (whole columns):
  *
  *   u8       formatVersion (1)
  *   uvarint  rows
@@ -34,6 +37,43 @@
  *                 and Event / Link are row-wire.ts tuples with KeyedAttrs for Attributes
  *                 (keys nested inside kvlist values stay strings)
  *
+ * Format 2 (paged, SPAN_BLOCK_FORMAT_VERSION): the same 13 columns, each cut
+ * into pages of pageRows rows (SpanPageLimits.pageRowsDefault; the last page
+ * may be short), so that a trace-by-id lookup checks and decodes only the
+ * pages that hold its trace (readTraceSpans). A column is its head (shared
+ * by the pages) then its page chunks, back to back:
+ *
+ *   u8       formatVersion (2)
+ *   uvarint  rows
+ *   str      tenant
+ *   uvarint  columns (= SPAN_COLUMN_COUNT)
+ *   uvarint  pageRows (>= 1)                 pages = ceil(rows / pageRows)
+ *   columns × uvarint columnBytes            (head + every chunk)
+ *   columns × uvarint headBytes
+ *   pages × columns × uvarint chunkBytes     (the page directory)
+ *   uvarint  traces (= the traceId dictionary's size)
+ *   traces × [uvarint firstPage][uvarint lastPage − firstPage]     (the trace directory)
+ *   u32      dirCrc32c     over every byte above, then every column head in column order
+ *   pages × u32 pageCrc32c over the page's chunks in column order
+ *   columns: head, then page 0's chunk, page 1's chunk ...
+ *
+ *   +---------+-----------+------------+---------+--------+-----------+--------------------------------+
+ *   | header  | col bytes | head bytes | page dir| trace  | dirCrc    | pageCrc × pages | col 0: head  |
+ *   | v2 rows |  × 13     |  × 13      | p × 13  | dir    |  u32      |   u32 each      | p0 p1 ... | col 1 ...
+ *   +---------+-----------+------------+---------+--------+-----------+--------------------------------+
+ *
+ *   traceId  head: uvarint dictSize, dictSize × 16 B (first-seen order); chunk: the page rows' dictionary ids
+ *   rest     head: uvarint tablesBytes, tables msgpack; chunk: the page rows' [uvarint bytes][record]
+ *   others   no head; chunk: format 1's encoding of the column over the page's rows
+ *
+ * So traceId, spanId, parentSpanId, flags, duration and rest read whole
+ * exactly as format 1's (span-index.ts and tag-read.ts read rest so); the
+ * string, byte-run and startTime columns are read page by page. The
+ * envelope's CRC32C still covers the whole block (whole-block reads check
+ * it, as in format 1); a lookup checks instead dirCrc32c and the CRC32C of
+ * the pages it decodes. A trace's pages are a range: the flush writes the
+ * spans of a trace next to each other, so it is one page or two.
+ *
  * bigvarint is unsigned LEB128 of a bigint below 2^70 (at most 10 bytes):
  * times are u64 and a zigzagged duration needs 65 bits, past the 53 bits of
  * codec/varint.ts. Decoding checks every length, id, enum range, run sum and
@@ -48,17 +88,19 @@
  * bytes are.
  */
 import { OtlpdbError, assert } from '../../errors.js';
-import { SpanBlockLimits, StorageLimits as L } from '../../limits.js';
-import { BlockKind, openBlock, sealBlock } from '../block.js';
+import { SpanBlockLimits, SpanPageLimits, StorageLimits as L } from '../../limits.js';
+import { crc32c } from '../../raft/wal/index.js';
+import { BLOCK_HEADER_BYTES, BLOCK_MAGIC, BLOCK_VERSION, BlockKind, openBlock, sealBlock } from '../block.js';
 import { corrupt } from '../codec/bits.js';
 import { decodeStringColumn, encodeStringColumn } from '../codec/strings.js';
 import { ByteReader, ByteWriter } from '../codec/varint.js';
 import type { Resource, SpanKind, SpanRow, StatusCode } from '../rows.js';
 import { SPAN_ID_BYTES, SPAN_KIND_MAX, STATUS_CODE_MAX, TRACE_ID_BYTES } from '../rows.js';
-import { encodeRest, readRest, readRestRecord } from './span-rest.js';
+import type { RestTables, SpanRest } from './span-rest.js';
+import { encodeRest, readRest, readRestRecord, readRestRecords, readRestTables, restHeadBytes } from './span-rest.js';
 
-/** SPAN_BLOCK_FORMAT_VERSION is byte 0 of a span block's payload. */
-export const SPAN_BLOCK_FORMAT_VERSION = 1;
+/** SPAN_BLOCK_FORMAT_VERSION is byte 0 of the span block payloads this code writes (2, paged); readers take 1 and 2. */
+export const SPAN_BLOCK_FORMAT_VERSION = 2;
 
 /** SpanColumn numbers the columns of a span block in their stored order. Stable: append only, with a format version bump. */
 export const SpanColumn = {
@@ -77,7 +119,7 @@ export const SpanColumn = {
   rest: 12,
 } as const;
 
-/** SPAN_COLUMN_COUNT is the number of columns format version 1 stores. */
+/** SPAN_COLUMN_COUNT is the number of columns formats 1 and 2 store. */
 export const SPAN_COLUMN_COUNT = 13;
 
 /** SERVICE_NAME_KEY is the resource attribute the service column is drawn from. */
@@ -85,6 +127,7 @@ export const SERVICE_NAME_KEY = 'service.name';
 
 const BIGVARINT_BYTES_MAX = 10;
 const U64_MAX = (1n << 64n) - 1n;
+const EMPTY = new Uint8Array(0);
 
 
 // ---------------------------------------------------------------- small codecs
@@ -184,13 +227,15 @@ export function serviceOf(resource: Resource): string {
 
 // ---------------------------------------------------------------- encoding
 
-/**
- * encodeSpanBlock encodes the spans of one tenant as a sealed span block, rows
- * in input order (row ordinal i is spans[i]). Throws ERR_INVALID_ARGUMENT for
- * spans of more than one tenant or ids of the wrong length, ERR_LIMIT_EXCEEDED
- * past SpanBlockLimits.
- */
-export function encodeSpanBlock(spans: readonly SpanRow[]): Uint8Array {
+/** SpanBlockOptions choose the format encodeSpanBlock writes (tests write format 1 to show old blocks still read). */
+export interface SpanBlockOptions {
+  /** formatVersion is 1 (whole columns) or 2 (paged, the default). */
+  readonly formatVersion?: 1 | 2;
+  /** pageRows is the rows of a page of format 2 (SpanPageLimits.pageRowsDefault by default). */
+  readonly pageRows?: number;
+}
+
+function checkSpans(spans: readonly SpanRow[]): string {
   const rows = spans.length;
   if (rows > SpanBlockLimits.rowsMax) {
     throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `span block of ${rows} rows exceeds SpanBlockLimits.rowsMax (${SpanBlockLimits.rowsMax})`);
@@ -205,14 +250,15 @@ export function encodeSpanBlock(spans: readonly SpanRow[]): Uint8Array {
       throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'a parent span id is 0 or 8 bytes');
     }
   }
-  const cols: Uint8Array[] = new Array(SPAN_COLUMN_COUNT);
-  const w = new ByteWriter();
+  return tenant;
+}
 
-  // traceId: dictionary, because the spans of one trace cluster in a block.
+/** traceDictionary is the traceId column's dictionary (first-seen order) and each row's id in it. */
+function traceDictionary(spans: readonly SpanRow[]): { dict: Uint8Array[]; idOf: Uint32Array } {
   const traceIds = new Map<string, number>();
   const dict: Uint8Array[] = [];
-  const traceIdOf = new Uint32Array(rows);
-  for (let i = 0; i < rows; i++) {
+  const idOf = new Uint32Array(spans.length);
+  for (let i = 0; i < spans.length; i++) {
     const id = (spans[i] as SpanRow).traceId;
     const key = Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1');
     let n = traceIds.get(key);
@@ -224,14 +270,18 @@ export function encodeSpanBlock(spans: readonly SpanRow[]): Uint8Array {
       traceIds.set(key, n);
       dict.push(id);
     }
-    traceIdOf[i] = n;
+    idOf[i] = n;
   }
-  w.reset();
-  w.uvarint(dict.length);
-  for (const id of dict) w.raw(id);
-  for (let i = 0; i < rows; i++) w.uvarint(traceIdOf[i] as number);
-  cols[SpanColumn.traceId] = w.finish();
+  return { dict, idOf };
+}
 
+/**
+ * encodeRowColumns writes the columns of `spans` other than traceId and
+ * rest into `cols` (format 1 encodings): the whole block's in format 1, one
+ * page's in format 2.
+ */
+function encodeRowColumns(spans: readonly SpanRow[], cols: Uint8Array[], w: ByteWriter): void {
+  const rows = spans.length;
   w.reset();
   for (const s of spans) w.raw(s.spanId);
   cols[SpanColumn.spanId] = w.finish();
@@ -274,19 +324,138 @@ export function encodeSpanBlock(spans: readonly SpanRow[]): Uint8Array {
   cols[SpanColumn.statusCode] = w.finish();
   cols[SpanColumn.statusMessage] = encodeStringColumn(spans.map((s) => s.status.message));
   cols[SpanColumn.service] = encodeStringColumn(spans.map((s) => serviceOf(s.resource)));
-  cols[SpanColumn.rest] = encodeRest(spans, w);
+}
 
+/**
+ * encodeSpanBlock encodes the spans of one tenant as a sealed span block, rows
+ * in input order (row ordinal i is spans[i]); format 2 (paged) unless
+ * `options` asks for 1. Throws ERR_INVALID_ARGUMENT for spans of more than
+ * one tenant or ids of the wrong length, ERR_LIMIT_EXCEEDED past
+ * SpanBlockLimits. A lookup reads fewest pages when the spans of a trace are
+ * adjacent (the flush writes them so).
+ */
+export function encodeSpanBlock(spans: readonly SpanRow[], options: SpanBlockOptions = {}): Uint8Array {
+  const tenant = checkSpans(spans);
+  const rows = spans.length;
+  const version = options.formatVersion ?? SPAN_BLOCK_FORMAT_VERSION;
+  const pageRows = options.pageRows ?? SpanPageLimits.pageRowsDefault;
+  assert(version === 1 || version === 2, 'span block format 1 or 2');
+  assert(Number.isSafeInteger(pageRows) && pageRows >= 1 && pageRows <= SpanPageLimits.pageRowsMax, 'pageRows in [1, pageRowsMax]');
+  const w = new ByteWriter();
+  const { dict, idOf } = traceDictionary(spans);
   w.reset();
-  w.u8(SPAN_BLOCK_FORMAT_VERSION);
+  w.uvarint(dict.length);
+  for (const id of dict) w.raw(id);
+  const traceHead = w.finish();
+  const rest = encodeRest(spans, w);
+
+  if (version === 1) {
+    const cols: Uint8Array[] = new Array(SPAN_COLUMN_COUNT);
+    w.reset();
+    w.raw(traceHead);
+    for (let i = 0; i < rows; i++) w.uvarint(idOf[i] as number);
+    cols[SpanColumn.traceId] = w.finish();
+    encodeRowColumns(spans, cols, w);
+    cols[SpanColumn.rest] = rest;
+    w.reset();
+    w.u8(1);
+    w.uvarint(rows);
+    w.str(tenant);
+    w.uvarint(SPAN_COLUMN_COUNT);
+    for (const c of cols) w.uvarint((c as Uint8Array).length);
+    for (const c of cols) w.raw(c as Uint8Array);
+    return sealBlock(BlockKind.spans, w.finish());
+  }
+
+  // Format 2: heads[c] is column c's shared part, chunks[p][c] its bytes of page p.
+  const pages = Math.ceil(rows / pageRows);
+  const heads: Uint8Array[] = Array.from({ length: SPAN_COLUMN_COUNT }, () => EMPTY);
+  heads[SpanColumn.traceId] = traceHead;
+  const restHead = restHeadBytes(rest);
+  heads[SpanColumn.rest] = rest.subarray(0, restHead);
+  const chunks: Uint8Array[][] = [];
+  const restReader = new ByteReader(rest, restHead);
+  for (let p = 0; p < pages; p++) {
+    const first = p * pageRows;
+    const end = Math.min(rows, first + pageRows);
+    const cols: Uint8Array[] = new Array(SPAN_COLUMN_COUNT);
+    encodeRowColumns(spans.slice(first, end), cols, w);
+    w.reset();
+    for (let i = first; i < end; i++) w.uvarint(idOf[i] as number);
+    cols[SpanColumn.traceId] = w.finish();
+    const at = restReader.pos;
+    for (let i = first; i < end; i++) restReader.take(restReader.uvarint());
+    cols[SpanColumn.rest] = rest.subarray(at, restReader.pos);
+    chunks.push(cols);
+  }
+  assert(restReader.remaining === 0, 'the pages cover the rest column');
+  // The trace directory: the pages of each trace, so a lookup checks and decodes only those.
+  const firstPage = new Int32Array(dict.length).fill(-1);
+  const lastPage = new Int32Array(dict.length);
+  for (let i = 0; i < rows; i++) {
+    const t = idOf[i] as number;
+    const p = Math.floor(i / pageRows);
+    if (firstPage[t] === -1) firstPage[t] = p;
+    lastPage[t] = p;
+  }
+  w.reset();
+  w.u8(2);
   w.uvarint(rows);
   w.str(tenant);
   w.uvarint(SPAN_COLUMN_COUNT);
-  for (const c of cols) w.uvarint((c as Uint8Array).length);
-  for (const c of cols) w.raw(c as Uint8Array);
+  w.uvarint(pageRows);
+  for (let c = 0; c < SPAN_COLUMN_COUNT; c++) {
+    let len = (heads[c] as Uint8Array).length;
+    for (const page of chunks) len += (page[c] as Uint8Array).length;
+    w.uvarint(len);
+  }
+  for (const h of heads) w.uvarint(h.length);
+  for (const page of chunks) for (const c of page) w.uvarint(c.length);
+  w.uvarint(dict.length);
+  for (let t = 0; t < dict.length; t++) {
+    w.uvarint(firstPage[t] as number);
+    w.uvarint((lastPage[t] as number) - (firstPage[t] as number));
+  }
+  const dirBytes = w.finish();
+  let dirCrc = crc32c(dirBytes);
+  for (const h of heads) dirCrc = crc32c(h, 0, h.length, dirCrc);
+  w.reset();
+  w.raw(dirBytes);
+  writeU32(w, dirCrc);
+  for (const page of chunks) {
+    let crc = 0;
+    for (const c of page) crc = crc32c(c, 0, c.length, crc);
+    writeU32(w, crc);
+  }
+  for (let c = 0; c < SPAN_COLUMN_COUNT; c++) {
+    w.raw(heads[c] as Uint8Array);
+    for (const page of chunks) w.raw(page[c] as Uint8Array);
+  }
   return sealBlock(BlockKind.spans, w.finish());
 }
 
+function writeU32(w: ByteWriter, v: number): void {
+  assert(Number.isInteger(v) && v >= 0 && v <= 0xffff_ffff, 'a u32');
+  w.u8(v >>> 24);
+  w.u8((v >>> 16) & 0xff);
+  w.u8((v >>> 8) & 0xff);
+  w.u8(v & 0xff);
+}
+
+function readU32(r: ByteReader): number {
+  const b = r.take(4);
+  return (((b[0] as number) << 24) | ((b[1] as number) << 16) | ((b[2] as number) << 8) | (b[3] as number)) >>> 0;
+}
+
 // ---------------------------------------------------------------- reading
+
+/** SpanPage is one page of a paged (format 2) block: its first row, its rows and its bytes of each column. */
+export interface SpanPage {
+  readonly firstRow: number;
+  readonly rows: number;
+  /** chunks[c] is the page's bytes of SpanColumn c (traceId: the rows' dictionary ids; rest: the rows' records). */
+  readonly chunks: readonly Uint8Array[];
+}
 
 /**
  * SpanBlockView is an opened span block: the checked directory and views of
@@ -295,8 +464,30 @@ export function encodeSpanBlock(spans: readonly SpanRow[]): Uint8Array {
 export interface SpanBlockView {
   readonly rows: number;
   readonly tenant: string;
-  /** columns[c] is the bytes of SpanColumn c (views into the block). */
+  /**
+   * columns[c] is the bytes of SpanColumn c (views into the block). In
+   * format 1, and in format 2 for traceId, spanId, parentSpanId, flags,
+   * duration and rest, they read as format 1's column; the other columns of
+   * format 2 are coded per page (read them through `pages`).
+   */
   readonly columns: readonly Uint8Array[];
+  /** paged says the block is format 2: `pages` and `heads` describe it. */
+  readonly paged: boolean;
+  /** pages are format 2's pages in row order (none in format 1). */
+  readonly pages: readonly SpanPage[];
+  /** heads[c] is column c's shared part in format 2 (traceId: the dictionary; rest: the tables; empty otherwise). */
+  readonly heads: readonly Uint8Array[];
+}
+
+/** PagedLayout is format 2's directory, parsed but not yet checked against its CRC32Cs. */
+interface PagedLayout {
+  readonly view: SpanBlockView;
+  /** traceDir holds each trace's [firstPage, lastPage − firstPage], in dictionary order. */
+  readonly traceDir: Uint32Array;
+  /** dirEnd is where the directory (everything dirCrc covers before the heads) ends in the payload. */
+  readonly dirEnd: number;
+  readonly dirCrc: number;
+  readonly pageCrcs: Uint32Array;
 }
 
 /** openSpanBlock checks the envelope (ERR_CORRUPTION on any mismatch) and the column directory. */
@@ -304,18 +495,164 @@ export function openSpanBlock(bytes: Uint8Array): SpanBlockView {
   const payload = openBlock(bytes, BlockKind.spans);
   const r = new ByteReader(payload);
   const version = r.u8();
-  if (version !== SPAN_BLOCK_FORMAT_VERSION) throw corrupt(`span block format version ${version} is not ${SPAN_BLOCK_FORMAT_VERSION}`);
+  if (version === 2) return parsePaged(payload, r).view;
+  if (version !== 1) throw corrupt(`span block format version ${version} is not 1 or 2`);
+  const { rows, tenant } = readHeader(r);
+  const lengths: number[] = [];
+  for (let i = 0; i < SPAN_COLUMN_COUNT; i++) lengths.push(r.uvarint());
+  const columns: Uint8Array[] = lengths.map((len) => r.take(len));
+  if (r.remaining !== 0) throw corrupt(`span block has ${r.remaining} bytes after its columns`);
+  assert(columns.length === SPAN_COLUMN_COUNT, 'every column has bytes');
+  return { rows, tenant, columns, paged: false, pages: [], heads: [] };
+}
+
+function readHeader(r: ByteReader): { rows: number; tenant: string } {
   const rows = r.uvarint();
   if (rows > SpanBlockLimits.rowsMax) throw corrupt(`span block of ${rows} rows is past rowsMax`);
   const tenant = r.str(L.stringBytesMax, 'span block tenant');
   const n = r.uvarint();
   if (n !== SPAN_COLUMN_COUNT) throw corrupt(`span block has ${n} columns, not ${SPAN_COLUMN_COUNT}`);
+  return { rows, tenant };
+}
+
+/** parsePaged reads format 2's directory after the version byte: every length is checked against the bytes, no CRC is. */
+function parsePaged(payload: Uint8Array, r: ByteReader): PagedLayout {
+  const { rows, tenant } = readHeader(r);
+  const pageRows = r.uvarint();
+  if (pageRows < 1 || pageRows > SpanPageLimits.pageRowsMax) throw corrupt(`span block pages of ${pageRows} rows`);
+  const pageCount = Math.ceil(rows / pageRows);
   const lengths: number[] = [];
-  for (let i = 0; i < n; i++) lengths.push(r.uvarint());
-  const columns: Uint8Array[] = lengths.map((len) => r.take(len));
+  for (let c = 0; c < SPAN_COLUMN_COUNT; c++) lengths.push(r.uvarint());
+  const headLengths: number[] = [];
+  for (let c = 0; c < SPAN_COLUMN_COUNT; c++) headLengths.push(r.uvarint());
+  // Each directory varint takes a byte at least: check before allocating by a count read from the block.
+  if (r.remaining < pageCount * SPAN_COLUMN_COUNT) throw corrupt(`span block page directory of ${pageCount} pages overruns the block`);
+  const chunkLengths = new Uint32Array(pageCount * SPAN_COLUMN_COUNT);
+  for (let i = 0; i < chunkLengths.length; i++) chunkLengths[i] = r.uvarint();
+  const traces = r.uvarint();
+  if (traces > rows || traces > SpanBlockLimits.traceIdsMax || r.remaining < 2 * traces) throw corrupt(`span block trace directory of ${traces} traces`);
+  const traceDir = new Uint32Array(2 * traces);
+  for (let t = 0; t < traces; t++) {
+    const first = r.uvarint();
+    const span = r.uvarint();
+    if (first + span >= pageCount) throw corrupt(`trace ${t} pages ${first}+${span} are past ${pageCount} pages`);
+    traceDir[2 * t] = first;
+    traceDir[2 * t + 1] = span;
+  }
+  const dirEnd = r.pos;
+  const dirCrc = readU32(r);
+  if (r.remaining < 4 * pageCount) throw corrupt(`span block page checksums overrun the block`);
+  const pageCrcs = new Uint32Array(pageCount);
+  for (let p = 0; p < pageCount; p++) pageCrcs[p] = readU32(r);
+  const columns: Uint8Array[] = [];
+  const heads: Uint8Array[] = [];
+  const chunks: Uint8Array[][] = Array.from({ length: pageCount }, () => new Array<Uint8Array>(SPAN_COLUMN_COUNT));
+  for (let c = 0; c < SPAN_COLUMN_COUNT; c++) {
+    const column = r.take(lengths[c] as number);
+    const cr = new ByteReader(column);
+    heads.push(cr.take(headLengths[c] as number));
+    for (let p = 0; p < pageCount; p++) (chunks[p] as Uint8Array[])[c] = cr.take(chunkLengths[p * SPAN_COLUMN_COUNT + c] as number);
+    if (cr.remaining !== 0) throw corrupt(`span column ${c} has ${cr.remaining} bytes past its pages`);
+    columns.push(column);
+  }
   if (r.remaining !== 0) throw corrupt(`span block has ${r.remaining} bytes after its columns`);
-  assert(columns.length === SPAN_COLUMN_COUNT, 'every column has bytes');
-  return { rows, tenant, columns };
+  const pages: SpanPage[] = chunks.map((ch, p) => ({ firstRow: p * pageRows, rows: Math.min(pageRows, rows - p * pageRows), chunks: ch }));
+  assert(payload.length >= dirEnd, 'the directory is inside the payload');
+  return { view: { rows, tenant, columns, paged: true, pages, heads }, traceDir, dirEnd, dirCrc, pageCrcs };
+}
+
+/** pageView is page p of a paged view as a format-1 view of its rows (traceId and rest are the page's ids and records only). */
+function pageView(view: SpanBlockView, page: SpanPage): SpanBlockView {
+  return { rows: page.rows, tenant: view.tenant, columns: page.chunks, paged: false, pages: [], heads: [] };
+}
+
+/** payloadUnchecked is openBlock without the whole-block CRC32C (a paged lookup checks its pages' CRCs instead). */
+function payloadUnchecked(bytes: Uint8Array): Uint8Array {
+  if (bytes.length < BLOCK_HEADER_BYTES) throw corrupt(`span block of ${bytes.length} bytes is shorter than its header`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dv.getUint16(0) !== BLOCK_MAGIC) throw corrupt('span block magic mismatch', { field: 'magic' });
+  if (dv.getUint8(2) !== BLOCK_VERSION) throw corrupt('span block envelope version mismatch', { field: 'version' });
+  if (dv.getUint8(3) !== BlockKind.spans) throw corrupt(`block kind ${dv.getUint8(3)} is not spans`, { field: 'kind' });
+  if (dv.getUint32(4) !== bytes.length - BLOCK_HEADER_BYTES) throw corrupt('span block length mismatch', { field: 'payloadBytes' });
+  return bytes.subarray(BLOCK_HEADER_BYTES);
+}
+
+/** TraceSpans is readTraceSpans' answer: the trace's rows and how many block bytes were checksummed for them. */
+export interface TraceSpans {
+  readonly spans: SpanRow[];
+  readonly checkedBytes: number;
+}
+
+/**
+ * readTraceSpans decodes the rows of one trace from a sealed span block, in
+ * stored order (none when the block lacks the trace). Format 2 checks the
+ * envelope fields, the CRC32C of the directory (with the trace dictionary
+ * and the rest tables) and the CRC32C of the trace's pages only, and
+ * decodes only those pages; format 1 opens and checks the whole block. Any
+ * mismatch is ERR_CORRUPTION.
+ */
+export function readTraceSpans(bytes: Uint8Array, traceId: Uint8Array): TraceSpans {
+  assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
+  const payload = payloadUnchecked(bytes);
+  const r = new ByteReader(payload);
+  if (r.u8() !== 2) {
+    const view = openSpanBlock(bytes);
+    const { dict, ids } = readTraceIds(view);
+    const at = dict.findIndex((id) => idsEqual(id, 0, traceId));
+    const rows: number[] = [];
+    for (let i = 0; i < ids.length; i++) if (ids[i] === at) rows.push(i);
+    return { spans: at < 0 ? [] : decodeSpanRows(view, rows), checkedBytes: bytes.length };
+  }
+  const layout = parsePaged(payload, r);
+  const { view } = layout;
+  let crc = crc32c(payload, 0, layout.dirEnd);
+  for (const h of view.heads) crc = crc32c(h, 0, h.length, crc);
+  if (crc !== layout.dirCrc) throw corrupt('span block directory checksum mismatch', { field: 'dirCrc32c' });
+  let checkedBytes = BLOCK_HEADER_BYTES + layout.dirEnd + view.heads.reduce((n, h) => n + h.length, 0);
+  const head = new ByteReader(view.heads[SpanColumn.traceId] as Uint8Array);
+  const size = head.uvarint();
+  if (size !== layout.traceDir.length / 2 || head.remaining !== size * TRACE_ID_BYTES) throw corrupt(`trace id dictionary of ${size} disagrees with its directory`);
+  const dictBytes = head.take(size * TRACE_ID_BYTES);
+  let t = -1;
+  for (let i = 0; i < size; i++) {
+    if (idsEqual(dictBytes, i * TRACE_ID_BYTES, traceId)) {
+      t = i;
+      break;
+    }
+  }
+  if (t < 0) return { spans: [], checkedBytes };
+  const first = layout.traceDir[2 * t] as number;
+  const last = first + (layout.traceDir[2 * t + 1] as number);
+  let tables: RestTables | null = null;
+  const out: SpanRow[] = [];
+  for (let p = first; p <= last; p++) {
+    const page = view.pages[p] as SpanPage;
+    let pc = 0;
+    for (const c of page.chunks) {
+      pc = crc32c(c, 0, c.length, pc);
+      checkedBytes += c.length;
+    }
+    if (pc !== layout.pageCrcs[p]) throw corrupt(`span block page ${p} checksum mismatch`, { field: 'pageCrc32c', page: p });
+    const ir = new ByteReader(page.chunks[SpanColumn.traceId] as Uint8Array);
+    const local: number[] = [];
+    for (let i = 0; i < page.rows; i++) {
+      const id = ir.uvarint();
+      if (id >= size) throw corrupt(`trace id ${id} is past the dictionary of ${size}`);
+      if (id === t) local.push(i);
+    }
+    done(ir, 'traceId');
+    if (local.length === 0) continue;
+    tables ??= readRestTables(view.heads[SpanColumn.rest] as Uint8Array, view.rows);
+    const rest: SpanRest = { ...tables, records: readRestRecords(page.chunks[SpanColumn.rest] as Uint8Array, page.rows) };
+    const id = dictBytes.slice(t * TRACE_ID_BYTES, (t + 1) * TRACE_ID_BYTES);
+    out.push(...decodeRowsOf(pageView(view, page), local, () => id.slice(), rest, 0));
+  }
+  return { spans: out, checkedBytes };
+}
+
+function idsEqual(bytes: Uint8Array, at: number, id: Uint8Array): boolean {
+  for (let i = 0; i < TRACE_ID_BYTES; i++) if (bytes[at + i] !== id[i]) return false;
+  return true;
 }
 
 function col(view: SpanBlockView, c: number): ByteReader {
@@ -378,7 +715,20 @@ function readParentIdsOf(view: SpanBlockView, rows: ArrayLike<number>): Uint8Arr
   });
 }
 
+/** concatPages reads a column coded per page (format 2) page by page; a format-1 view is read whole. */
+function concatPages<T>(view: SpanBlockView, read: (v: SpanBlockView) => T[]): T[] {
+  if (!view.paged) return read(view);
+  const out: T[] = [];
+  for (const page of view.pages) {
+    const part = read(pageView(view, page));
+    assert(part.length === page.rows, 'a page reader returns the page rows');
+    for (const v of part) out.push(v);
+  }
+  return out;
+}
+
 function readStrings(view: SpanBlockView, c: number, what: string): string[] {
+  if (view.paged) return concatPages(view, (v) => readStrings(v, c, what));
   const out = decodeStringColumn(view.columns[c] as Uint8Array);
   if (out.length !== view.rows) throw corrupt(`span column ${what} has ${out.length} rows, not ${view.rows}`);
   return out;
@@ -397,6 +747,11 @@ function readFlags(view: SpanBlockView): number[] {
 }
 
 function readRuns(view: SpanBlockView, c: number, max: number, what: string): Uint8Array {
+  if (view.paged) {
+    const out = new Uint8Array(view.rows);
+    for (const page of view.pages) out.set(readRuns(pageView(view, page), c, max, what), page.firstRow);
+    return out;
+  }
   const r = col(view, c);
   const out = readByteRuns(r, view.rows, max, what);
   done(r, what);
@@ -405,6 +760,7 @@ function readRuns(view: SpanBlockView, c: number, max: number, what: string): Ui
 
 /** readStartTimes decodes the startTime column (u64 nanoseconds). */
 export function readStartTimes(view: SpanBlockView): bigint[] {
+  if (view.paged) return concatPages(view, readStartTimes);
   const r = col(view, SpanColumn.startTime);
   const min = readBigUvarint(r);
   if (min > U64_MAX) throw corrupt('span block min start time is past u64');
@@ -435,6 +791,7 @@ function skipBigUvarint(r: ByteReader): void {
 
 /** readStartTimesOf decodes the start times of the rows set in `mask` (others stay undefined). */
 function readStartTimesOf(view: SpanBlockView, mask: Uint8Array): (bigint | undefined)[] {
+  assert(!view.paged, 'readStartTimesOf reads a format-1 view or one page');
   const r = col(view, SpanColumn.startTime);
   const min = readBigUvarint(r);
   const out: (bigint | undefined)[] = new Array(view.rows);
@@ -453,6 +810,7 @@ function readStartTimesOf(view: SpanBlockView, mask: Uint8Array): (bigint | unde
 
 /** readDurationsOf decodes the durations of the rows set in `mask` (others stay undefined). */
 function readDurationsOf(view: SpanBlockView, mask: Uint8Array): (bigint | undefined)[] {
+  assert(!view.paged, 'readDurationsOf reads a format-1 view or one page');
   const r = col(view, SpanColumn.duration);
   const out: (bigint | undefined)[] = new Array(view.rows);
   for (let i = 0; i < view.rows; i++) {
@@ -472,13 +830,43 @@ export function decodeSpanBlock(bytes: Uint8Array): SpanRow[] {
 /**
  * decodeSpanRows decodes only the given rows (ascending or not, each < rows)
  * of an opened span block, in the order given. The fixed-width and string
- * columns are still decoded whole (cheap: a few bytes per row); the msgpack
- * record of `rest`, the bulk of the decode cost, is unpacked for the asked
- * rows only.
+ * columns are still decoded whole in format 1, in the pages that hold asked
+ * rows in format 2 (cheap: a few bytes per row); the msgpack record of
+ * `rest`, the bulk of the decode cost, is unpacked for the asked rows only.
  */
 export function decodeSpanRows(view: SpanBlockView, rows: ArrayLike<number>): SpanRow[] {
   for (let j = 0; j < rows.length; j++) assert((rows[j] as number) < view.rows, 'decodeSpanRows rows are inside the block');
   const { dict, ids } = readTraceIds(view);
+  const rest = readRest(view.columns[SpanColumn.rest] as Uint8Array, view.rows);
+  const traceIdOf = (i: number): Uint8Array => (dict[ids[i] as number] as Uint8Array).slice();
+  if (!view.paged) return decodeRowsOf(view, rows, traceIdOf, rest, 0);
+  // Format 2: decode page by page, only the pages that hold asked rows.
+  const byPage = new Map<number, number[]>();
+  const first = view.pages[0]?.rows ?? 1;
+  for (let j = 0; j < rows.length; j++) {
+    const p = Math.floor((rows[j] as number) / first);
+    let list = byPage.get(p);
+    if (list === undefined) byPage.set(p, (list = []));
+    list.push(j);
+  }
+  const out: SpanRow[] = new Array(rows.length);
+  for (const [p, js] of byPage) {
+    const page = view.pages[p] as SpanPage;
+    const local = js.map((j) => (rows[j] as number) - page.firstRow);
+    const part = decodeRowsOf(pageView(view, page), local, (i) => traceIdOf(page.firstRow + i), rest, page.firstRow);
+    js.forEach((j, k) => (out[j] = part[k] as SpanRow));
+  }
+  return out;
+}
+
+/**
+ * decodeRowsOf decodes rows of a format-1 view (a whole block, or one page
+ * of a format-2 block): `traceIdOf(i)` gives row i's trace id and
+ * `rest.records[restBase + i]` its record.
+ */
+function decodeRowsOf(view: SpanBlockView, rows: ArrayLike<number>, traceIdOf: (i: number) => Uint8Array, rest: SpanRest, restBase: number): SpanRow[] {
+  assert(!view.paged, 'decodeRowsOf reads a format-1 view or one page');
+  for (let j = 0; j < rows.length; j++) assert((rows[j] as number) < view.rows, 'decodeRowsOf rows are inside the view');
   const spanIds = readSpanIdsOf(view, rows);
   const parents = readParentIdsOf(view, rows);
   const traceStates = readStrings(view, SpanColumn.traceState, 'traceState');
@@ -492,18 +880,17 @@ export function decodeSpanRows(view: SpanBlockView, rows: ArrayLike<number>): Sp
   const codes = readRuns(view, SpanColumn.statusCode, STATUS_CODE_MAX, 'statusCode');
   const messages = readStrings(view, SpanColumn.statusMessage, 'statusMessage');
   const services = readStrings(view, SpanColumn.service, 'service');
-  const rest = readRest(view.columns[SpanColumn.rest] as Uint8Array, view.rows);
   const out: SpanRow[] = new Array(rows.length);
   for (let j = 0; j < rows.length; j++) {
     const i = rows[j] as number;
-    const rec = readRestRecord(rest, i);
+    const rec = readRestRecord(rest, restBase + i);
     const start = starts[i] as bigint;
     const end = start + (durations[i] as bigint);
     if (end < 0n || end > U64_MAX) throw corrupt(`span ${i} end time is outside u64`);
     if (serviceOf(rec.resource) !== services[i]) throw corrupt(`span ${i} service column disagrees with its resource`);
     out[j] = {
       tenant: view.tenant,
-      traceId: (dict[ids[i] as number] as Uint8Array).slice(),
+      traceId: traceIdOf(i),
       spanId: spanIds[j] as Uint8Array,
       parentSpanId: parents[j] as Uint8Array,
       traceState: traceStates[i] as string,

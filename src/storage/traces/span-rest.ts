@@ -130,15 +130,56 @@ function unpack(bytes: Uint8Array, what: string): unknown {
 /** readRest decodes the resource and scope tables of the rest column and splits the per-row records. */
 export function readRest(column: Uint8Array, rows: number): SpanRest {
   const r = new ByteReader(column);
+  const tables = readTables(r, rows);
+  const records = readRecords(r, rows);
+  if (r.remaining !== 0) throw corrupt(`span column rest has ${r.remaining} trailing bytes`);
+  return { ...tables, records };
+}
+
+/** RestTables is the shared part of a rest column: the resource, scope and key tables. */
+export type RestTables = Omit<SpanRest, 'records'>;
+
+/**
+ * readRestTables decodes the tables part of a rest column cut in pages (a
+ * paged span block, span-block.ts format 2): `head` is uvarint tablesBytes
+ * and the msgpack, nothing after; `blockRows` bounds the tables as readRest's
+ * `rows` does.
+ */
+export function readRestTables(head: Uint8Array, blockRows: number): RestTables {
+  const r = new ByteReader(head);
+  const tables = readTables(r, blockRows);
+  if (r.remaining !== 0) throw corrupt(`span column rest head has ${r.remaining} trailing bytes`);
+  return tables;
+}
+
+/** readRestRecords splits one page's part of a rest column into its `rows` records (nothing may be left over). */
+export function readRestRecords(chunk: Uint8Array, rows: number): Uint8Array[] {
+  const r = new ByteReader(chunk);
+  const out = readRecords(r, rows);
+  if (r.remaining !== 0) throw corrupt(`span column rest page has ${r.remaining} trailing bytes`);
+  return out;
+}
+
+/** restHeadBytes is the length of the rest column's tables part (uvarint tablesBytes and the msgpack), so a writer can cut the column. */
+export function restHeadBytes(column: Uint8Array): number {
+  const r = new ByteReader(column);
+  r.take(r.uvarint());
+  return r.pos;
+}
+
+function readTables(r: ByteReader, rows: number): RestTables {
   const w = new WireReader('stored');
   const tables = w.tuple(unpack(r.take(r.uvarint()), 'span block tables'), 'span block tables', 3);
   const resources = w.array(tables[0], 'span block resources', rows).map((v) => readResource(w, v));
   const scopes = w.array(tables[1], 'span block scopes', rows).map((v) => readScope(w, v));
   const keys = w.array(tables[2], 'span block attribute keys', SpanBlockLimits.attributeKeysMax).map((v) => w.string(v, 'attribute key', L.stringBytesMax));
-  const records: Uint8Array[] = [];
-  for (let i = 0; i < rows; i++) records.push(r.take(r.uvarint()));
-  if (r.remaining !== 0) throw corrupt(`span column rest has ${r.remaining} trailing bytes`);
-  return { resources, scopes, keys, records };
+  return { resources, scopes, keys };
+}
+
+function readRecords(r: ByteReader, rows: number): Uint8Array[] {
+  const records: Uint8Array[] = new Array(rows);
+  for (let i = 0; i < rows; i++) records[i] = r.take(r.uvarint());
+  return records;
 }
 
 /** RestRecord is one row's structured fields. */

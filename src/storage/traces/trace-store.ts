@@ -47,10 +47,11 @@
  * - searchSpans scans the markers of every block it opens (usually none),
  *   and for a marked trace its trace-id entries; it opens a newer block only
  *   when the trace has one.
- * - A block is opened whole (CRC32C over all of it) and its columns are
- *   decoded whole; only the msgpack records of the rows returned are
- *   unpacked (decodeSpanRows). NB: traceById on a full 65k-row block pays
- *   for all of it; smaller blocks or per-column checksums would fix that.
+ * - A search opens a block whole (CRC32C over all of it) and decodes its
+ *   columns whole; only the msgpack records of the rows returned are
+ *   unpacked (decodeSpanRows). traceById checks and decodes only the pages
+ *   of a paged block (span-block.ts format 2) that hold its trace
+ *   (readTraceSpans), though LevelDB still reads the whole value.
  *
  * NB: this file is past ~500 lines; the reads (traceById, searchSpans and
  * their shadow checks) could move to their own file over a small read view
@@ -77,7 +78,7 @@ import type {
 import { newScanStats } from '../shard/signal-store.js';
 import { corrupt } from '../codec/bits.js';
 import type { BlockColumns, SpanBlockView } from './span-block.js';
-import { decodeSpanRows, encodeSpanBlock, openSpanBlock, readBlockColumns, readTraceIds, serviceOf } from './span-block.js';
+import { decodeSpanRows, encodeSpanBlock, openSpanBlock, readBlockColumns, readTraceIds, readTraceSpans, serviceOf } from './span-block.js';
 import type { SpanPredicate } from './span-index.js';
 import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock } from './span-index.js';
 import { locateEntrySpans } from './entry-spans.js';
@@ -670,13 +671,10 @@ export class TraceStore implements SignalStore<SpanRow> {
       if (bytes === undefined) throw corrupt('a span block named by the trace-id index is missing', { tenant, ...ref });
       stats.bytesRead += bytes.length;
       stats.blocksScanned++;
-      const view = openSpanBlock(bytes);
-      const { dict, ids } = readTraceIds(view);
-      const at = dict.findIndex((id) => idEqual(id, traceId));
-      const rows: number[] = [];
-      for (let i = 0; i < ids.length; i++) if (ids[i] === at) rows.push(i);
-      if (at < 0 || rows.length !== spans) throw corrupt(`trace-id entry says ${spans} spans, its block holds ${rows.length}`, { tenant, ...ref });
-      for (const s of decodeSpanRows(view, rows)) {
+      // A paged block (format 2) is checked and decoded only in the pages of this trace.
+      const rows = readTraceSpans(bytes, traceId).spans;
+      if (rows.length !== spans) throw corrupt(`trace-id entry says ${spans} spans, its block holds ${rows.length}`, { tenant, ...ref });
+      for (const s of rows) {
         const sk = idKey(s.spanId);
         if (found.has(sk)) continue;
         if (found.size >= this.#limits.spansPerTraceMax) truncated = true;
