@@ -15,7 +15,7 @@ import type { SimCommandOptions } from './commands/sim.js';
 import { processSignals, runStartCommand } from './commands/start.js';
 import type { StartCommandOptions } from './commands/start.js';
 import { DEFAULT_TARGET, runTraceCommand } from './commands/trace.js';
-import { TraceSearchLimits } from '../src/limits.js';
+import { ReceiveWorkerLimits, TraceSearchLimits } from '../src/limits.js';
 import { runQueryTraces } from './commands/query.js';
 import type { QueryTracesOptions } from './commands/query.js';
 import type { TraceCommandOptions } from './commands/trace.js';
@@ -67,6 +67,7 @@ export function buildProgram(): Command {
     .option('--otlp-http <host:port>', 'OTLP/HTTP receiver address (default: the peer host, port 4318)')
     .option('--otlp-max-request-bytes <n>', 'largest OTLP request body, on the wire and after gzip (default 16777216; 413 past it)')
     .option('--otlp-max-inflight-bytes <n>', 'OTLP request bytes the node holds at once before refusing with 503 (default 268435456)')
+    .option('--receive-workers <n>', `worker threads that decode and split OTLP requests off the Raft thread; 0 = on the main thread (default ${ReceiveWorkerLimits.workersDefault})`)
     .option('--otlp-deadline-ms <n>', 'how long a request without a client deadline waits for its shards to commit (default 8000)')
     .option('--otlp-max-attributes <n>', 'attributes kept per item; the rest counted as dropped (points with more are refused) (default 256)')
     .option('--otlp-max-attribute-bytes <n>', 'attribute string values are cut to this many UTF-8 bytes, counted (default 65536)')

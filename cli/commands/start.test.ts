@@ -8,6 +8,7 @@ import t from 'tap';
 import type { HostPort } from '../../src/node-config.js';
 import { builtCliPath, repoRoot } from '../../src/repo-root.js';
 import { clusterAddresses, freePort, httpRequest, initialClusterFlag, pollUntil } from '../../src/node-test-util.js';
+import { ReceiveWorkerLimits } from '../../src/limits.js';
 import { parseStartOptions } from './start.js';
 
 // Real `otlpdb start` processes. No assertion is about speed: waits are
@@ -71,6 +72,8 @@ t.test('parseStartOptions refuses every malformed flag with ERR_INVALID_ARGUMENT
     ['zero attributes per item', { otlpMaxAttributes: '0' }],
     ['an attribute value bound past what storage keeps', { otlpMaxAttributeBytes: String(2 ** 30) }],
     ['an age window under a minute', { otlpMaxAgeMs: '10' }],
+    ['negative receive workers', { receiveWorkers: '-1' }],
+    ['receive workers past their bound', { receiveWorkers: String(ReceiveWorkerLimits.workersMax + 1) }],
   ] as const) {
     t.throws(() => parseStartOptions({ ...GOOD, ...over }), { code: 'ERR_INVALID_ARGUMENT' }, what);
   }
@@ -81,6 +84,8 @@ t.test('parseStartOptions puts OTLP on the peer host at 4317 and 4318 and takes 
   t.same(o.otlpItemLimits, { attributesPerItemMax: 16, timestampPastMsMax: 86400000 });
   t.same([o.otlpGrpc, o.otlpHttp], [{ host: '127.0.0.1', port: 4317 }, { host: '127.0.0.1', port: 4318 }]);
   t.same(o.ingest, { requestBytesMax: 1048576, requestDeadlineMs: 2000 });
+  t.equal(o.receiveWorkers, undefined, 'the node default unless --receive-workers says');
+  t.equal(parseStartOptions({ ...GOOD, receiveWorkers: '0' }).receiveWorkers, 0, '--receive-workers 0 prepares on the main thread');
 });
 
 t.test('otlpdb start exits 2 with ERR_INVALID_ARGUMENT on a bad command line', async (t) => {

@@ -8,7 +8,7 @@
 import { OtlpdbError } from '../../src/errors.js';
 import { OtlpdbNode } from '../../src/node.js';
 import type { OtlpdbNodeOptions } from '../../src/node.js';
-import { NodeDefaults, PartitionLimits, ReconcileLimits } from '../../src/limits.js';
+import { NodeDefaults, PartitionLimits, ReceiveWorkerLimits, ReconcileLimits } from '../../src/limits.js';
 import {
   checkMembership,
   formatHostPort,
@@ -43,6 +43,7 @@ export interface StartCommandOptions {
   readonly shards?: string;
   readonly replicas?: string;
   readonly tickMs?: string;
+  readonly receiveWorkers?: string;
 }
 
 /** StartIo is where `otlpdb start` writes and how it learns to stop; injected for tests. */
@@ -108,12 +109,15 @@ export function parseStartOptions(o: StartCommandOptions): OtlpdbNodeOptions {
   itemLimit('--otlp-max-attribute-bytes', o.otlpMaxAttributeBytes, 'attributeValueBytesMax');
   itemLimit('--otlp-max-age-ms', o.otlpMaxAgeMs, 'timestampPastMsMax');
   itemLimit('--otlp-max-future-ms', o.otlpMaxFutureMs, 'timestampFutureMsMax');
+  const receiveWorkers =
+    o.receiveWorkers === undefined ? undefined : parseIntegerFlag('--receive-workers', o.receiveWorkers, 0, ReceiveWorkerLimits.workersMax);
   try {
     resolveIngestSettings(ingest);
   } catch (err) {
     throw new OtlpdbError('ERR_INVALID_ARGUMENT', (err as Error).message, { flag: '--otlp-max-inflight-bytes' });
   }
-  return { id, dataDir, peer, api, otlpGrpc, otlpHttp, ingest, otlpItemLimits, initialCluster, ...(join === undefined ? {} : { join }), shards, replicas, tickMs };
+  return { id, dataDir, peer, api, otlpGrpc, otlpHttp, ingest, otlpItemLimits, initialCluster, ...(join === undefined ? {} : { join }), shards, replicas, tickMs,
+    ...(receiveWorkers === undefined ? {} : { receiveWorkers }) };
 }
 
 /** runStartCommand runs a node until a stop signal and returns the exit code (0 after a clean stop). */
