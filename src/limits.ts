@@ -1433,6 +1433,8 @@ export const JepsenLimits = {
   recoveryPollMs: 250,
   /** readBackAttemptsMax is how many times a final read is tried (across nodes) before it counts as failed. */
   readBackAttemptsMax: 5,
+  /** readBackConcurrency is how many final reads are in flight at once. */
+  readBackConcurrency: 4,
   /** restartReadyDeadlineMs is how long a restarted node gets to answer /readyz before the heal step moves on (recovery waits again). */
   restartReadyDeadlineMs: 15_000,
   /** stopTimeoutMs is how long nodes get after SIGTERM at the end of a run before SIGKILL. */

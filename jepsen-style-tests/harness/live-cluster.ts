@@ -154,8 +154,8 @@ export class LiveCluster {
     await this.save();
   }
 
-  /** restart starts node `id` again on its data dir with its original command line and waits (bounded) for /readyz. */
-  async restart(id: number): Promise<void> {
+  /** restart starts node `id` again on its data dir with its original command line and waits for /readyz, bounded, and no longer than `giveUp()` stays false. */
+  async restart(id: number, giveUp: () => boolean = () => false): Promise<void> {
     const n = this.node(id);
     assert(n.down, 'restart a node that is down');
     const [bin, ...args] = n.argv;
@@ -175,7 +175,7 @@ export class LiveCluster {
     n.down = false;
     await this.save();
     const deadline = performance.now() + JepsenLimits.restartReadyDeadlineMs;
-    while (performance.now() < deadline && !(await this.isReady(id))) await sleep(JepsenLimits.recoveryPollMs);
+    while (performance.now() < deadline && !giveUp() && !(await this.isReady(id))) await sleep(JepsenLimits.recoveryPollMs);
   }
 
   /** pause sends SIGSTOP to node `id`. */
@@ -231,12 +231,18 @@ export class LiveCluster {
     return s === undefined || s.leader === 0 ? null : s.leader;
   }
 
-  /** isRecovered says whether every node is ready and, as a node sees it, the meta group and every shard have a leader. */
-  async isRecovered(): Promise<boolean> {
-    for (const n of this.nodes) if (n.down || n.paused || !(await this.isReady(n.entry.id))) return false;
+  /** notRecovered says why the cluster has not recovered yet (a node not ready, the meta group or a shard without a leader), or null once every node is ready and, as a node sees it, every group has a leader. */
+  async notRecovered(): Promise<string | null> {
+    for (const n of this.nodes) {
+      if (n.down || n.paused) return `node ${n.entry.id} is ${n.down ? 'down' : 'paused'}`;
+      if (!(await this.isReady(n.entry.id))) return `node ${n.entry.id} does not answer 200 on /readyz`;
+    }
     const v = await this.clusterView();
-    if (v === null || (v.meta?.leader ?? 0) === 0) return false;
-    return (v.shards ?? []).length > 0 && (v.shards ?? []).every((s) => s.leader !== 0);
+    if (v === null) return 'no node answers GET /api/v1/cluster';
+    if ((v.meta?.leader ?? 0) === 0) return 'the meta group has no leader';
+    const leaderless = (v.shards ?? []).filter((s) => s.leader === 0).map((s) => s.id);
+    if ((v.shards ?? []).length === 0) return 'no shard is listed';
+    return leaderless.length === 0 ? null : `shards ${leaderless.join(', ')} have no leader`;
   }
 
   /** stop resumes paused nodes, then stops every node (SIGTERM, SIGKILL past the deadline); returns the ids that survived. */

@@ -92,6 +92,8 @@ export async function runJepsen(plan: JepsenPlan, io: JepsenIo): Promise<JepsenO
   const clusterDir = join(plan.dir, 'cluster');
   await rm(clusterDir, { recursive: true, force: true });
   const schedule = drawSchedule({ seed: plan.seed, timeMs: plan.timeMs, nemeses: plan.nemeses, nodes: plan.nodes, shards: JepsenLimits.shards });
+  const t0 = performance.now();
+  const elapsed = (): string => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
   io.err(`jepsen: seed ${plan.seed}, ${plan.nodes} nodes, ${plan.timeMs} ms, ${schedule.length} fault(s) scheduled; starting the cluster in ${clusterDir}`);
 
   let interrupted: string | null = null;
@@ -103,6 +105,7 @@ export async function runJepsen(plan: JepsenPlan, io: JepsenIo): Promise<JepsenO
   let cluster: LiveCluster | null = null;
   try {
     cluster = await LiveCluster.start({ cliPath: plan.cliPath, suiteDir: plan.dir, clusterDir, nodes: plan.nodes, iptablesChain: null });
+    io.err(`jepsen: ${elapsed()}: cluster ready; running clients and nemesis`);
     if (partitioner !== null) {
       await cluster.setIptablesChain(partitioner.chain);
       partitioner.setup();
@@ -122,17 +125,19 @@ export async function runJepsen(plan: JepsenPlan, io: JepsenIo): Promise<JepsenO
     await Promise.all([...clients, nemesisDone]);
     await nemesis.healAll();
 
-    io.err(`jepsen: ${history.ops().length} operations; healed; waiting for recovery`);
+    io.err(`jepsen: ${elapsed()}: ${history.ops().length} operations; healed; waiting for recovery`);
     const recoverStart = performance.now();
-    let recovered = false;
-    while (!recovered && performance.now() - recoverStart < JepsenLimits.recoveryDeadlineMs) {
-      recovered = await cluster.isRecovered();
-      if (!recovered) await sleep(JepsenLimits.recoveryPollMs);
+    let why = await cluster.notRecovered();
+    while (why !== null && performance.now() - recoverStart < JepsenLimits.recoveryDeadlineMs) {
+      await sleep(JepsenLimits.recoveryPollMs);
+      why = await cluster.notRecovered();
     }
+    const recovered = why === null;
+    io.err(`jepsen: ${elapsed()}: ${recovered ? 'recovered' : `NOT recovered (${why})`}; reading back and checking`);
     const workloads: Record<string, WorkloadResult> = {};
     for (const [name, ctx] of contexts) {
       const r = await WORKLOADS[name].check(ctx);
-      workloads[name] = recovered ? r : { ...r, valid: false, anomalies: [`the cluster did not recover within ${JepsenLimits.recoveryDeadlineMs} ms after healing`, ...r.anomalies] };
+      workloads[name] = recovered ? r : { ...r, valid: false, anomalies: [`the cluster did not recover within ${JepsenLimits.recoveryDeadlineMs} ms after healing: ${why}`, ...r.anomalies] };
     }
     if (interrupted !== null) {
       for (const w of Object.values(workloads)) (w.anomalies as string[]).unshift(`run interrupted by ${String(interrupted)}`);
@@ -140,6 +145,7 @@ export async function runJepsen(plan: JepsenPlan, io: JepsenIo): Promise<JepsenO
     const built = buildResults(workloads, nemesis.events);
     const results: Results = interrupted === null ? built : { ...built, valid: false };
     const report = await writeReport(plan.reportDir, results, history.ops(), `otlpdb jepsen seed ${plan.seed}`);
+    io.err(`jepsen: ${elapsed()}: checked; stopping the cluster`);
     return { results, report, notices };
   } finally {
     if (partitioner !== null) {

@@ -38,20 +38,24 @@ export class Nemesis {
       if (!(await this.#sleepUntil(f.startMs, stopped))) break;
       await this.#apply(f);
       if (!(await this.#sleepUntil(f.startMs + f.durationMs, stopped))) break;
-      await this.healAll();
+      await this.healAll(stopped);
     }
-    await this.healAll();
+    await this.healAll(stopped);
   }
 
-  /** healAll undoes the active fault, if any. */
-  async healAll(): Promise<void> {
+  /**
+   * healAll undoes the active fault, if any. A restarted node is waited for
+   * (so the next fault finds a majority up) until it is ready or `stopped()`
+   * turns true: the wait never stretches the run; recovery waits after it.
+   */
+  async healAll(stopped: () => boolean = () => true): Promise<void> {
     const a = this.#active;
     this.#active = null;
     if (a === null) return;
     // Logged when the heal starts: a restarted node's wait for /readyz belongs to recovery, not to the fault window.
     if (a.kind === 'kill') {
       this.#log('restart', [a.node]);
-      await this.#cluster.restart(a.node);
+      await this.#cluster.restart(a.node, stopped);
     } else if (a.kind === 'pause') {
       this.#log('resume', [a.node]);
       await this.#cluster.resume(a.node);

@@ -127,13 +127,16 @@ export const setWorkload: Workload = {
     });
     const reads = new Map<string, TraceRead>();
     const nodes = ctx.cluster.nodes.length;
-    let turn = 0;
-    for (const r of sent) {
-      for (const s of r.spans) {
+    const traceIds = sent.flatMap((r) => r.spans.map((s) => s.traceId));
+    let next = 0;
+    const reader = async (worker: number): Promise<void> => {
+      for (let k = next++; k < traceIds.length; k = next++) {
+        const traceId = traceIds[k];
+        assert(traceId !== undefined, 'a trace id to read');
         let read: TraceRead = { ok: false, error: 'not read' };
         for (let i = 0; i < JepsenLimits.readBackAttemptsMax && !read.ok; i++) {
-          const node = (turn++ % nodes) + 1;
-          const a = await attempt(ctx.cluster.node(node).api, 'GET', `/api/traces/${s.traceId}`, null);
+          const node = ((k + i + worker) % nodes) + 1;
+          const a = await attempt(ctx.cluster.node(node).api, 'GET', `/api/traces/${traceId}`, null);
           if (a.kind === 'answer' && a.status === 200) read = { ok: true, spanIds: spanIdsOfTrace(a.body) };
           else if (a.kind === 'answer' && a.status === 404) read = { ok: true, spanIds: [] };
           else {
@@ -141,9 +144,10 @@ export const setWorkload: Workload = {
             await sleep(JepsenLimits.recoveryPollMs);
           }
         }
-        reads.set(s.traceId, read);
+        reads.set(traceId, read);
       }
-    }
+    };
+    await Promise.all(Array.from({ length: JepsenLimits.readBackConcurrency }, (_, w) => reader(w)));
     const c = checkSet(sent, reads);
     return { valid: c.valid, ...counts, lost: c.lost, unexpected: c.unexpected, duplicates: c.duplicates, anomalies: c.anomalies };
   },
