@@ -36,6 +36,11 @@ export class Nemesis {
   async run(schedule: readonly ScheduledFault[], stopped: () => boolean): Promise<void> {
     for (const f of schedule) {
       if (!(await this.#sleepUntil(f.startMs, stopped))) break;
+      if (this.#history.nowMs() >= f.startMs + f.durationMs) {
+        // A slow restart of the previous fault ran past this fault's whole window: skip it rather than apply it for no time.
+        this.#log('skip', [], `${f.fault}: its window passed while the previous fault healed`);
+        continue;
+      }
       await this.#apply(f);
       if (!(await this.#sleepUntil(f.startMs + f.durationMs, stopped))) break;
       await this.healAll(stopped);
