@@ -140,10 +140,10 @@ export async function runJepsen(plan: JepsenPlan, io: JepsenIo): Promise<JepsenO
       workloads[name] = recovered ? r : { ...r, valid: false, anomalies: [`the cluster did not recover within ${JepsenLimits.recoveryDeadlineMs} ms after healing: ${why}`, ...r.anomalies] };
     }
     if (interrupted !== null) {
-      for (const w of Object.values(workloads)) (w.anomalies as string[]).unshift(`run interrupted by ${String(interrupted)}`);
+      // What was checked may hold, but an interrupted run did not do what was asked of it: it proves nothing.
+      for (const [name, w] of Object.entries(workloads)) workloads[name] = { ...w, valid: false, anomalies: [`run interrupted by ${String(interrupted)}`, ...w.anomalies] };
     }
-    const built = buildResults(workloads, nemesis.events);
-    const results: Results = interrupted === null ? built : { ...built, valid: false };
+    const results: Results = buildResults(workloads, nemesis.events);
     const report = await writeReport(plan.reportDir, results, history.ops(), `otlpdb jepsen seed ${plan.seed}`);
     io.err(`jepsen: ${elapsed()}: checked; stopping the cluster`);
     return { results, report, notices };
