@@ -1434,11 +1434,11 @@ export const JepsenLimits = {
   /** readBackAttemptsMax is how many times a final read is tried (across nodes) before it counts as failed. */
   readBackAttemptsMax: 5,
   /** readBackConcurrency is how many final reads are in flight at once. */
-  readBackConcurrency: 4,
+  readBackConcurrency: 8,
   /** restartReadyDeadlineMs is how long a restarted node gets to answer /readyz before the heal step moves on (recovery waits again). */
   restartReadyDeadlineMs: 15_000,
-  /** stopTimeoutMs is how long nodes get after SIGTERM at the end of a run before SIGKILL. */
-  stopTimeoutMs: 5_000,
+  /** stopTimeoutMs is how long nodes get after SIGTERM at the end of a run before SIGKILL (short: the cluster is thrown away, and CI waits for it). */
+  stopTimeoutMs: 1_000,
   /** cliDeadlineMs bounds the `otlpdb cluster up` child process. */
   cliDeadlineMs: 60_000,
   /** childOutputBytesMax caps what is kept of that child's output. */

@@ -157,6 +157,7 @@ export async function runJepsen(plan: JepsenPlan, io: JepsenIo): Promise<JepsenO
       const survivors = await cluster.stop();
       if (survivors.length > 0) io.err(`jepsen: nodes ${survivors.join(', ')} survived SIGKILL; run \`otlpdb jepsen cleanup --dir ${plan.dir}\``);
       else await removeState(plan.dir);
+      io.err(`jepsen: ${elapsed()}: cluster stopped`);
     }
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
