@@ -188,7 +188,7 @@ export function buildProgram(): Command {
     .option('--rate <n>', 'operations per second of each workload (default 10)')
     .option('--seed <s>', 'seed of the schedule and the clients (default 1)')
     .option('--report <dir>', 'report directory (default DIR/report-seed-S)')
-    .option('--dir <dir>', 'suite directory: the cluster and the state file cleanup reads (default .otlpdb-jepsen)')
+    .option('--dir <dir>', 'suite directory: the cluster and the state file cleanup reads (default .otlpdb/jepsen)')
     .option('--json', 'print results.json instead of the verdict')
     .action(async (options: JepsenCommandOptions) => {
       process.exitCode = await runJepsenCommand(options, io);
@@ -196,10 +196,11 @@ export function buildProgram(): Command {
   jepsen
     .command('cleanup')
     .description('Undo what a crashed run left: stop the node processes of its state file (by PID) and remove its iptables chain.')
-    .option('--dir <dir>', 'suite directory (default .otlpdb-jepsen)')
+    .option('--dir <dir>', 'suite directory (default .otlpdb/jepsen)')
     .option('--json', 'print one JSON summary instead of text')
-    .action(async (options: JepsenCleanupOptions) => {
-      process.exitCode = await runJepsenCleanup(options, io);
+    .action(async (options: JepsenCleanupOptions, command: Command) => {
+      // Commander hands `jepsen cleanup --dir X --json` to the parent `jepsen`, which has the same flags: read both.
+      process.exitCode = await runJepsenCleanup({ ...command.optsWithGlobals<JepsenCleanupOptions>(), ...options }, io);
     });
 
   return program;

@@ -81,6 +81,9 @@ t.test('otlpdb jepsen: a 10 s run under kill, pause (and partition where iptable
   t.match(await readFile(join(report, 'index.html'), 'utf8'), /<svg /, 'the HTML report has its timeline');
 
   t.equal(readState(dir), null, 'the state file is gone after a clean run');
+  const c = await runCli(['jepsen', 'cleanup', '--dir', dir, '--json']);
+  t.equal(c.code, 0);
+  t.match(JSON.parse(c.stdout) as unknown, { dir, stateFile: false, stopped: [] }, '`jepsen cleanup --dir` finds nothing left');
   if (iptables.available) {
     const { execFileSync } = await import('node:child_process');
     t.notMatch(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' }), new RegExp(JepsenLimits.iptablesChain), 'no chain left');

@@ -13,8 +13,8 @@ import { cleanupJepsen, parseDurationMs, parseNemeses, runJepsen, WORKLOAD_NAMES
 import type { JepsenPlan, WorkloadName } from '../../jepsen-style-tests/harness/index.js';
 import { parseIntegerFlag } from '../flags.js';
 
-/** JEPSEN_DIR_DEFAULT is the suite's directory (cluster, state file, report) when --dir is not given. */
-export const JEPSEN_DIR_DEFAULT = '.otlpdb-jepsen';
+/** JEPSEN_DIR_DEFAULT is the suite's directory (cluster, state file, report) when --dir is not given: inside .otlpdb, beside a default `cluster up`'s files and ignored by git like them. */
+export const JEPSEN_DIR_DEFAULT = join('.otlpdb', 'jepsen');
 
 /** JepsenCommandOptions are the raw flag values of `otlpdb jepsen`. */
 export interface JepsenCommandOptions {
