@@ -19,6 +19,8 @@ import { ReceiveWorkerLimits, TraceSearchLimits } from '../src/limits.js';
 import { runQueryTraces } from './commands/query.js';
 import type { QueryTracesOptions } from './commands/query.js';
 import type { TraceCommandOptions } from './commands/trace.js';
+import { runJepsenCleanup, runJepsenCommand } from './commands/jepsen.js';
+import type { JepsenCleanupOptions, JepsenCommandOptions } from './commands/jepsen.js';
 
 // A reader that goes away (`otlpdb cluster status | head`) is not an error
 // of otlpdb: stop quietly instead of crashing on EPIPE.
@@ -172,6 +174,34 @@ export function buildProgram(): Command {
     .option('--json', 'print the raw search answer (Tempo\'s JSON) instead of the table')
     .action(async (traceql: string, options: QueryTracesOptions) => {
       process.exitCode = await runQueryTraces(traceql, options, io);
+    });
+
+  const jepsen = program
+    .command('jepsen')
+    .description(
+      'Fault injection against a real local cluster: start it with `cluster up` (node i on 127.0.0.i), run clients and a nemesis drawn from the seed, ' +
+        'heal, wait for recovery, read everything back, check, and write a report (results.json, history.jsonl, index.html). Exits 1 when the run is not valid.',
+    )
+    .option('--nodes <n>', 'cluster size, 3 or 5 (default 3)')
+    .option('--time <duration>', 'how long clients and the nemesis run, e.g. 60s or 5m (default 60s)')
+    .option('--nemesis <list>', 'faults: kill,pause,partition (default all; partition needs root and iptables, else it is skipped with a notice)')
+    .option('--workload <list>', 'workloads: register,set (default both)')
+    .option('--rate <n>', 'operations per second of each workload (default 10)')
+    .option('--seed <s>', 'seed of the schedule and the clients (default 1)')
+    .option('--report <dir>', 'report directory (default DIR/report-seed-S)')
+    .option('--dir <dir>', 'suite directory: the cluster and the state file cleanup reads (default .otlpdb/jepsen)')
+    .option('--json', 'print results.json instead of the verdict')
+    .action(async (options: JepsenCommandOptions) => {
+      process.exitCode = await runJepsenCommand(options, io);
+    });
+  jepsen
+    .command('cleanup')
+    .description('Undo what a crashed run left: stop the node processes of its state file (by PID) and remove its iptables chain.')
+    .option('--dir <dir>', 'suite directory (default .otlpdb/jepsen)')
+    .option('--json', 'print one JSON summary instead of text')
+    .action(async (options: JepsenCleanupOptions, command: Command) => {
+      // Commander hands `jepsen cleanup --dir X --json` to the parent `jepsen`, which has the same flags: read both.
+      process.exitCode = await runJepsenCleanup({ ...command.optsWithGlobals<JepsenCleanupOptions>(), ...options }, io);
     });
 
   return program;

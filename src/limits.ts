@@ -1424,3 +1424,82 @@ export const ReceiveWorkerLimits = {
 assert(ReceiveWorkerLimits.workersDefault >= 0 && ReceiveWorkerLimits.workersDefault <= ReceiveWorkerLimits.workersMax, 'default worker count within [0, workersMax]');
 assert(ReceiveWorkerLimits.jobsQueuedMax >= ReceiveWorkerLimits.workersMax, 'every worker may hold a job');
 assert(ReceiveWorkerLimits.jobsQueuedMax <= IngestLimits.grpcConcurrentStreamsMax, 'one gRPC connection of concurrent calls fits the queue');
+
+
+/** JepsenLimits bound `otlpdb jepsen`, the real-cluster fault-injection suite (jepsen-style-tests/harness, nemeses, workloads, report). */
+export const JepsenLimits = {
+  /** nodesAllowed are the cluster sizes a run may start (a majority survives any one fault of the schedule). */
+  nodesAllowed: [3, 5] as readonly number[],
+  /** timeMsDefault is how long clients and the nemesis run when --time is not given. */
+  timeMsDefault: 60_000,
+  /** timeMsMin and timeMsMax bound --time. */
+  timeMsMin: 1_000,
+  timeMsMax: 3_600_000,
+  /** rateDefault is the operations per second of each workload (all its clients together) when --rate is not given. */
+  rateDefault: 10,
+  /** rateMax bounds --rate. */
+  rateMax: 1_000,
+  /** clientsPerWorkload is how many concurrent client loops each workload runs. */
+  clientsPerWorkload: 3,
+  /** registerKeys is how many control-KV keys the register workload spreads its operations over. */
+  registerKeys: 3,
+  /** registerOpsPerKeyMax bounds one key's history so the linearizability check stays tractable; past it the workload stops issuing operations on that key. */
+  registerOpsPerKeyMax: 2_000,
+  /** spansPerRequest is how many spans (each in its own trace) one set-workload request carries. */
+  spansPerRequest: 2,
+  /** setAttemptsMax is how many times the set workload sends the same request (a retry is byte-identical, so the idempotency key dedupes it). */
+  setAttemptsMax: 3,
+  /** setRequestsMax bounds the set workload's requests of one run (and so the trace reads afterwards). */
+  setRequestsMax: 20_000,
+  /** opTimeoutMs is the client deadline of one operation; past it the outcome is unknown. */
+  opTimeoutMs: 3_000,
+  /** responseBytesMax caps one answer the clients read. */
+  responseBytesMax: 4 * 1024 * 1024,
+  /** faultStartMs is the quiet time before the first fault, so the clients' first operations see a healthy cluster. */
+  faultStartMs: 1_000,
+  /** faultMsMin and faultMsMax bound how long one fault lasts. */
+  faultMsMin: 1_500,
+  faultMsMax: 4_000,
+  /** healMsMin and healMsMax bound the healthy gap after each fault. */
+  healMsMin: 1_000,
+  healMsMax: 3_000,
+  /** faultsMax bounds the faults of one schedule. */
+  faultsMax: 10_000,
+  /** recoveryDeadlineMs is how long the cluster gets after the last heal to have every node ready and every shard a leader. */
+  recoveryDeadlineMs: 30_000,
+  /** recoveryPollMs is the pause between recovery checks. */
+  recoveryPollMs: 250,
+  /** readBackAttemptsMax is how many times a final read is tried (across nodes) before it counts as failed. */
+  readBackAttemptsMax: 5,
+  /** readBackConcurrency is how many final reads are in flight at once. */
+  readBackConcurrency: 8,
+  /** restartReadyDeadlineMs is how long a restarted node gets to answer /readyz before the heal step moves on (recovery waits again). */
+  restartReadyDeadlineMs: 15_000,
+  /** stopTimeoutMs is how long nodes get after SIGTERM at the end of a run before SIGKILL (short: the cluster is thrown away, and CI waits for it). */
+  stopTimeoutMs: 1_000,
+  /** cliDeadlineMs bounds the `otlpdb cluster up` child process. */
+  cliDeadlineMs: 60_000,
+  /** childOutputBytesMax caps what is kept of that child's output. */
+  childOutputBytesMax: 1024 * 1024,
+  /** historyOpsMax bounds the operations one run records (all workloads). */
+  historyOpsMax: 200_000,
+  /** anomaliesShownMax bounds the anomalies listed per workload in results.json (the counts stay exact). */
+  anomaliesShownMax: 100,
+  /** peerPort, apiPort, otlpGrpcPort and otlpHttpPort are node i's ports on 127.0.0.i, away from a default `cluster up`'s. */
+  peerPort: 27_400,
+  apiPort: 23_200,
+  otlpGrpcPort: 24_317,
+  otlpHttpPort: 24_318,
+  /** tickMs is the Raft tick the suite's clusters run with (the nodes' default; a shared 2-core machine elects spuriously with shorter ticks). */
+  tickMs: 100,
+  /** shards is the shard count of the suite's clusters (small: a laptop runs 3-5 nodes of it). */
+  shards: 4,
+  /** iptablesChain is the suite's own chain; every rule it adds lives there, jumped to from INPUT. */
+  iptablesChain: 'OTLPDB-JEPSEN',
+  /** iptablesTimeoutMs bounds one iptables command. */
+  iptablesTimeoutMs: 10_000,
+} as const;
+assert(JepsenLimits.timeMsMin <= JepsenLimits.timeMsDefault && JepsenLimits.timeMsDefault <= JepsenLimits.timeMsMax, 'the default --time is allowed');
+assert(JepsenLimits.faultMsMin <= JepsenLimits.faultMsMax && JepsenLimits.healMsMin <= JepsenLimits.healMsMax, 'fault and heal ranges are ordered');
+assert(JepsenLimits.faultMsMin > 0 && JepsenLimits.healMsMin > 0, 'every fault and gap lasts');
+assert(JepsenLimits.setAttemptsMax >= 1 && JepsenLimits.clientsPerWorkload >= 1, 'clients send at least once');

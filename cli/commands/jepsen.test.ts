@@ -1,0 +1,93 @@
+/**
+ * jepsen.test.ts — one short real run of the suite, as a user runs it:
+ * `otlpdb jepsen --nodes 3 --time 10s --nemesis kill,pause,partition
+ * --workload register,set --seed 1` through the built CLI. It must come out
+ * valid, write the report, and leave nothing behind (no node PID of its
+ * state file, no iptables chain). Where iptables cannot be used here the
+ * partition nemesis is skipped with a printed notice, which is asserted.
+ * Also: flags the command refuses.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { probeIptables } from '../../jepsen-style-tests/nemeses/index.js';
+import { readState } from '../../jepsen-style-tests/harness/index.js';
+import type { Results } from '../../jepsen-style-tests/report/index.js';
+import { JepsenLimits } from '../../src/limits.js';
+import { builtCliPath } from '../../src/repo-root.js';
+import { parseJepsenOptions } from './jepsen.js';
+
+/** RUN_DEADLINE_MS bounds the whole child run; past it the child is SIGINTed (it then cleans up and reports). */
+const RUN_DEADLINE_MS = 150_000;
+
+function runCli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const cli = builtCliPath();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGINT'), RUN_DEADLINE_MS);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+t.test('otlpdb jepsen: a 10 s run under kill, pause (and partition where iptables works) is valid and leaves nothing behind', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'otlpdb-jepsen-ci-'));
+  t.teardown(async () => {
+    await runCli(['jepsen', 'cleanup', '--dir', dir]);
+    await rm(dir, { recursive: true, force: true });
+  });
+  const iptables = probeIptables();
+  const t0 = performance.now();
+  const r = await runCli(['jepsen', '--nodes', '3', '--time', '10s', '--nemesis', 'kill,pause,partition', '--workload', 'register,set', '--seed', '1', '--dir', dir, '--json']);
+  t.comment(`run took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  t.equal(r.code, 0, `exit 0 (valid); stderr:\n${r.stderr}`);
+  const results = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Results;
+  t.equal(results.valid, true, `valid: ${JSON.stringify(results.workloads)}`);
+  for (const name of ['register', 'set']) {
+    const w = results.workloads[name];
+    t.ok(w !== undefined && w.ok > 0, `${name} had acknowledged operations`);
+    t.same(w?.anomalies, [], `${name} has no anomalies`);
+  }
+  t.ok(results.nemesis.some((e) => e.fault === 'kill' || e.fault === 'pause'), 'the nemesis injected a process fault');
+  if (iptables.available) t.notMatch(r.stderr, /skipping the partition nemesis/, 'iptables works here: no notice');
+  else t.match(r.stderr, /notice: skipping the partition nemesis/, `the notice says why (${iptables.reason})`);
+
+  const report = join(dir, 'report-seed-1');
+  const onDisk = JSON.parse(await readFile(join(report, 'results.json'), 'utf8')) as Results;
+  t.same(onDisk, results, '--json printed results.json');
+  const lines = (await readFile(join(report, 'history.jsonl'), 'utf8')).trimEnd().split('\n');
+  const counted = Object.values(results.workloads).reduce((n, w) => n + w.ops, 0);
+  t.ok(lines.length >= counted, 'history.jsonl holds every client operation (and the final reads)');
+  t.match(await readFile(join(report, 'index.html'), 'utf8'), /<svg /, 'the HTML report has its timeline');
+
+  t.equal(readState(dir), null, 'the state file is gone after a clean run');
+  const c = await runCli(['jepsen', 'cleanup', '--dir', dir, '--json']);
+  t.equal(c.code, 0);
+  t.match(JSON.parse(c.stdout) as unknown, { dir, stateFile: false, stopped: [] }, '`jepsen cleanup --dir` finds nothing left');
+  if (iptables.available) {
+    const { execFileSync } = await import('node:child_process');
+    t.notMatch(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' }), new RegExp(JepsenLimits.iptablesChain), 'no chain left');
+  }
+});
+
+t.test('otlpdb jepsen refuses bad flags', async (t) => {
+  t.throws(() => parseJepsenOptions({ nodes: '4' }), { code: 'ERR_INVALID_ARGUMENT' }, 'only 3 or 5 nodes');
+  t.throws(() => parseJepsenOptions({ nemesis: 'clock' }), { code: 'ERR_INVALID_ARGUMENT' }, 'not in this slice');
+  t.throws(() => parseJepsenOptions({ workload: 'logs' }), { code: 'ERR_INVALID_ARGUMENT' });
+  t.throws(() => parseJepsenOptions({ time: 'forever' }), { code: 'ERR_INVALID_ARGUMENT' });
+  t.throws(() => parseJepsenOptions({ rate: '0' }), { code: 'ERR_INVALID_ARGUMENT' });
+  const plan = parseJepsenOptions({ time: '10s', seed: '7', nemesis: 'kill' });
+  t.equal(plan.timeMs, 10_000);
+  t.same(plan.nemeses, ['kill']);
+  t.same(plan.workloads, ['register', 'set']);
+  t.match(plan.reportDir, /report-seed-7$/);
+});

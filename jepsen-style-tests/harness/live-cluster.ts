@@ -1,0 +1,273 @@
+/**
+ * live-cluster.ts — the real cluster a jepsen run works on: started by the
+ * real CLI (`otlpdb cluster up --detach --json`, one loopback address per
+ * node), then owned by the run. Each node's exact command line is read back
+ * from /proc when the cluster starts, so a killed node restarts on its data
+ * dir with the very flags `cluster up` gave it.
+ *
+ * Invariants: `nodes` always holds the PID of the latest process of each
+ * node; the state file (state-file.ts) and DIR/cluster.json are rewritten
+ * after every kill, restart, pause and resume, so `otlpdb jepsen cleanup`
+ * and `otlpdb cluster down` both find the live PIDs. A paused node is resumed
+ * before it is stopped (SIGTERM is not handled while stopped).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CLUSTER_FILE, isNodeAlive, stopNodes } from '../../cli/commands/cluster.js';
+import type { ClusterFile, ClusterNodeEntry } from '../../cli/commands/cluster.js';
+import { OtlpdbError, assert } from '../../src/errors.js';
+import { requestText } from '../../src/http-client.js';
+import { JepsenLimits } from '../../src/limits.js';
+import { parseHostPort } from '../../src/node-config.js';
+import type { HostPort } from '../../src/node-config.js';
+import { writeState } from './state-file.js';
+import type { JepsenState } from './state-file.js';
+
+/** LiveNode is one node of the cluster as the run knows it. */
+export interface LiveNode {
+  readonly entry: ClusterNodeEntry;
+  readonly api: HostPort;
+  readonly otlpHttp: HostPort;
+  /** argv is the node's command line (node binary first), read from /proc when the cluster started. */
+  readonly argv: readonly string[];
+  pid: number;
+  down: boolean;
+  paused: boolean;
+}
+
+/** LiveClusterOptions say where the cluster lives and how the CLI is run. */
+export interface LiveClusterOptions {
+  readonly cliPath: string;
+  readonly suiteDir: string;
+  readonly clusterDir: string;
+  readonly nodes: number;
+  /** iptablesChain is recorded in the state file while the run owns the chain. */
+  iptablesChain: string | null;
+}
+
+function runCli(cliPath: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [cliPath, ...args],
+      { timeout: JepsenLimits.cliDeadlineMs, maxBuffer: JepsenLimits.childOutputBytesMax, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        if (err !== null) reject(new OtlpdbError('ERR_UNAVAILABLE', `otlpdb ${args.slice(0, 2).join(' ')} failed: ${err.message.split('\n')[0] ?? ''} ${stderr.trim()}`));
+        else resolve(stdout);
+      },
+    );
+  });
+}
+
+function readArgv(pid: number): string[] {
+  const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  const argv = raw.split('\0').filter((s, i, all) => !(s === '' && i === all.length - 1));
+  assert(argv.length >= 2, 'a node command line has a binary and a script');
+  return argv;
+}
+
+/** LiveCluster is the started cluster and the process-level faults on it. */
+export class LiveCluster {
+  readonly nodes: readonly LiveNode[];
+  readonly #o: LiveClusterOptions;
+
+  private constructor(o: LiveClusterOptions, nodes: LiveNode[]) {
+    this.#o = o;
+    this.nodes = nodes;
+  }
+
+  /** start runs `otlpdb cluster up --detach --json` with the suite's ports and returns once every node is ready. */
+  static async start(o: LiveClusterOptions): Promise<LiveCluster> {
+    if (!existsSync(o.cliPath)) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${o.cliPath} is missing; run npm run build first`);
+    const stdout = await runCli(o.cliPath, [
+      'cluster', 'up', '--detach', '--json', '--dir', o.clusterDir, '--nodes', String(o.nodes), '--shards', String(JepsenLimits.shards),
+      '--tick-ms', String(JepsenLimits.tickMs), '--peer-port', String(JepsenLimits.peerPort), '--api-port', String(JepsenLimits.apiPort),
+      '--otlp-grpc-port', String(JepsenLimits.otlpGrpcPort), '--otlp-http-port', String(JepsenLimits.otlpHttpPort),
+    ]);
+    const file = JSON.parse(stdout.trim().split('\n').pop() ?? '') as ClusterFile;
+    assert(file.nodes.length === o.nodes, 'cluster up started every node');
+    const nodes = file.nodes.map((entry): LiveNode => {
+      assert(entry.otlpHttp !== null, 'every node serves OTLP/HTTP');
+      return {
+        entry,
+        api: parseHostPort('api', entry.api, JepsenLimits.apiPort),
+        otlpHttp: parseHostPort('otlpHttp', entry.otlpHttp, JepsenLimits.otlpHttpPort),
+        argv: readArgv(entry.pid),
+        pid: entry.pid,
+        down: false,
+        paused: false,
+      };
+    });
+    const c = new LiveCluster(o, nodes);
+    await c.save();
+    return c;
+  }
+
+  /** node returns node `id` (1-based). */
+  node(id: number): LiveNode {
+    const n = this.nodes[id - 1];
+    assert(n !== undefined && n.entry.id === id, 'node ids are 1..N in order');
+    return n;
+  }
+
+  /** state is the state-file document for the current PIDs. */
+  state(): JepsenState {
+    return {
+      version: 1,
+      runnerPid: process.pid,
+      clusterDir: this.#o.clusterDir,
+      nodes: this.nodes.map((n) => ({ id: n.entry.id, pid: n.pid, dataDir: n.entry.dataDir, paused: n.paused })),
+      iptablesChain: this.#o.iptablesChain,
+    };
+  }
+
+  /** setIptablesChain records (or clears) the chain the run owns, before it is created and after it is removed. */
+  async setIptablesChain(chain: string | null): Promise<void> {
+    this.#o.iptablesChain = chain;
+    await this.save();
+  }
+
+  /** save rewrites the state file and DIR/cluster.json with the current PIDs. */
+  async save(): Promise<void> {
+    await writeState(this.#o.suiteDir, this.state());
+    const doc: ClusterFile = { dir: this.#o.clusterDir, nodes: this.nodes.map((n) => ({ ...n.entry, pid: n.pid })) };
+    const file = join(this.#o.clusterDir, CLUSTER_FILE);
+    await writeFile(`${file}.tmp`, `${JSON.stringify(doc, null, 2)}\n`);
+    await rename(`${file}.tmp`, file);
+  }
+
+  /** kill sends SIGKILL to node `id` and waits until the process is gone. */
+  async kill(id: number): Promise<void> {
+    const n = this.node(id);
+    assert(!n.down, 'kill a node that is up');
+    if (n.paused) await this.resume(id);
+    try {
+      process.kill(n.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+    for (let i = 0; i < 100 && isNodeAlive(n.pid, n.entry.dataDir); i++) await sleep(20);
+    n.down = true;
+    await this.save();
+  }
+
+  /** restart starts node `id` again on its data dir with its original command line and waits for /readyz, bounded, and no longer than `giveUp()` stays false. */
+  async restart(id: number, giveUp: () => boolean = () => false): Promise<void> {
+    const n = this.node(id);
+    assert(n.down, 'restart a node that is down');
+    const [bin, ...args] = n.argv;
+    assert(bin !== undefined, 'a node command line names its binary');
+    const fd = openSync(n.entry.log, 'a');
+    let pid: number | undefined;
+    try {
+      const child = spawn(bin, args, { stdio: ['ignore', fd, fd], detached: true });
+      child.on('error', () => undefined);
+      child.unref();
+      pid = child.pid;
+    } finally {
+      closeSync(fd);
+    }
+    if (pid === undefined) throw new OtlpdbError('ERR_INTERNAL', `node ${id} could not be restarted (see ${n.entry.log})`);
+    n.pid = pid;
+    n.down = false;
+    await this.save();
+    const deadline = performance.now() + JepsenLimits.restartReadyDeadlineMs;
+    while (performance.now() < deadline && !giveUp() && !(await this.isReady(id))) await sleep(JepsenLimits.recoveryPollMs);
+  }
+
+  /** pause sends SIGSTOP to node `id`. */
+  async pause(id: number): Promise<void> {
+    const n = this.node(id);
+    assert(!n.down && !n.paused, 'pause a running node');
+    process.kill(n.pid, 'SIGSTOP');
+    n.paused = true;
+    await this.save();
+  }
+
+  /** resume sends SIGCONT to node `id`. */
+  async resume(id: number): Promise<void> {
+    const n = this.node(id);
+    assert(n.paused, 'resume a paused node');
+    try {
+      process.kill(n.pid, 'SIGCONT');
+    } catch {
+      // Gone: nothing to resume.
+    }
+    n.paused = false;
+    await this.save();
+  }
+
+  /** isReady says whether node `id` answers 200 on /readyz. */
+  async isReady(id: number): Promise<boolean> {
+    try {
+      const r = await requestText(this.node(id).api, 'GET', '/readyz', null, JepsenLimits.opTimeoutMs);
+      return r.status === 200;
+    } catch {
+      return false;
+    }
+  }
+
+  /** clusterView asks any running node for GET /api/v1/cluster; null when none answers. */
+  async clusterView(): Promise<ClusterView | null> {
+    for (const n of this.nodes) {
+      if (n.down || n.paused) continue;
+      try {
+        const r = await requestText(n.api, 'GET', '/api/v1/cluster', null, JepsenLimits.opTimeoutMs, JepsenLimits.responseBytesMax);
+        if (r.status === 200) return JSON.parse(r.body) as ClusterView;
+      } catch {
+        // Ask the next node.
+      }
+    }
+    return null;
+  }
+
+  /** shardLeader returns the node leading `shard` as some running node sees it, or null when none is known. */
+  async shardLeader(shard: number): Promise<number | null> {
+    const v = await this.clusterView();
+    const s = v?.shards?.find((x) => x.id === shard);
+    return s === undefined || s.leader === 0 ? null : s.leader;
+  }
+
+  /** notRecovered says why the cluster has not recovered yet (a node not ready, the meta group or a shard without a leader), or null once every node is ready and, as a node sees it, every group has a leader. */
+  async notRecovered(): Promise<string | null> {
+    for (const n of this.nodes) {
+      if (n.down || n.paused) return `node ${n.entry.id} is ${n.down ? 'down' : 'paused'}`;
+      if (!(await this.isReady(n.entry.id))) return `node ${n.entry.id} does not answer 200 on /readyz`;
+    }
+    const v = await this.clusterView();
+    if (v === null) return 'no node answers GET /api/v1/cluster';
+    if ((v.meta?.leader ?? 0) === 0) return 'the meta group has no leader';
+    const leaderless = (v.shards ?? []).filter((s) => s.leader === 0).map((s) => s.id);
+    if ((v.shards ?? []).length === 0) return 'no shard is listed';
+    return leaderless.length === 0 ? null : `shards ${leaderless.join(', ')} have no leader`;
+  }
+
+  /** stop resumes paused nodes, then stops every node (SIGTERM, SIGKILL past the deadline); returns the ids that survived. */
+  async stop(): Promise<number[]> {
+    for (const n of this.nodes) {
+      if (n.paused) {
+        try {
+          process.kill(n.pid, 'SIGCONT');
+        } catch {
+          // Gone.
+        }
+        n.paused = false;
+      }
+    }
+    const outcome = await stopNodes(
+      this.nodes.map((n) => ({ ...n.entry, pid: n.pid })),
+      JepsenLimits.stopTimeoutMs,
+    );
+    for (const n of this.nodes) n.down = true;
+    return [...outcome].filter(([, r]) => r === 'survived').map(([id]) => id);
+  }
+}
+
+/** ClusterView is the part of GET /api/v1/cluster the suite reads. */
+export interface ClusterView {
+  readonly meta?: { readonly leader: number };
+  readonly shards?: readonly { readonly id: number; readonly leader: number }[];
+}

@@ -1,0 +1,60 @@
+/**
+ * schedule.test.ts — the nemesis schedule is a pure function of its seed:
+ * same seed, same faults; another seed, other faults; faults never overlap
+ * and end within the run; partitions split the nodes into two non-empty
+ * sides with a majority on one.
+ */
+import t from 'tap';
+import { JepsenLimits } from '../../src/limits.js';
+import { drawSchedule, parseDurationMs, parseNemeses } from './schedule.js';
+import type { ScheduleOptions } from './schedule.js';
+
+const base: ScheduleOptions = { seed: 1, timeMs: 60_000, nemeses: ['kill', 'pause', 'partition'], nodes: 5, shards: 4 };
+
+t.test('the same seed draws the same schedule; another seed another', async (t) => {
+  t.same(drawSchedule(base), drawSchedule(base), 'deterministic');
+  t.notSame(drawSchedule(base), drawSchedule({ ...base, seed: 2 }), 'seed 2 differs');
+  t.same(drawSchedule({ ...base, nemeses: [] }), [], 'no nemesis, no faults');
+});
+
+t.test('faults start after the quiet start, never overlap, and end within the run', async (t) => {
+  for (let seed = 1; seed <= 50; seed++) {
+    const s = drawSchedule({ ...base, seed });
+    t.ok(s.length > 0, `seed ${seed} has faults`);
+    let prevEnd = JepsenLimits.faultStartMs - JepsenLimits.healMsMin;
+    for (const f of s) {
+      if (f.startMs < prevEnd + JepsenLimits.healMsMin) t.fail(`seed ${seed}: a fault starts before the previous one healed`);
+      if (f.startMs + f.durationMs > base.timeMs) t.fail(`seed ${seed}: a fault outlives the run`);
+      if (f.durationMs > JepsenLimits.faultMsMax) t.fail(`seed ${seed}: a fault is too long`);
+      prevEnd = f.startMs + f.durationMs;
+      if (f.fault === 'partition') {
+        const all = [...f.sides[0], ...f.sides[1]].sort((a, b) => a - b);
+        t.same(all, [1, 2, 3, 4, 5], 'every node on exactly one side');
+        t.ok(f.sides[0].length >= 1 && f.sides[1].length > base.nodes / 2, 'a non-empty minority and a majority');
+      } else if (f.target.kind === 'node') {
+        t.ok(f.target.node >= 1 && f.target.node <= base.nodes, 'a node of the cluster');
+      } else {
+        t.ok(f.target.shard >= 1 && f.target.shard <= base.shards, 'a shard of the cluster');
+      }
+    }
+  }
+});
+
+t.test('only the chosen nemeses are drawn, and each of them is', async (t) => {
+  const kinds = new Set(drawSchedule({ ...base, nemeses: ['pause'], timeMs: 600_000 }).map((f) => f.fault));
+  t.same([...kinds], ['pause']);
+  const all = new Set(drawSchedule({ ...base, timeMs: 600_000 }).map((f) => f.fault));
+  t.same([...all].sort(), ['kill', 'partition', 'pause']);
+});
+
+t.test('flags: nemesis lists and durations', async (t) => {
+  t.same(parseNemeses('kill,pause,kill'), ['kill', 'pause']);
+  t.same(parseNemeses('none'), []);
+  t.throws(() => parseNemeses('kill,clock'), { code: 'ERR_INVALID_ARGUMENT' });
+  t.equal(parseDurationMs('--time', '10s'), 10_000);
+  t.equal(parseDurationMs('--time', '5m'), 300_000);
+  t.equal(parseDurationMs('--time', '1500ms'), 1_500);
+  t.equal(parseDurationMs('--time', '60'), 60_000, 'a bare number is seconds');
+  t.throws(() => parseDurationMs('--time', '1ms'), { code: 'ERR_INVALID_ARGUMENT' });
+  t.throws(() => parseDurationMs('--time', 'soon'), { code: 'ERR_INVALID_ARGUMENT' });
+});

@@ -1,0 +1,105 @@
+/**
+ * schedule.ts — the nemesis schedule of one `otlpdb jepsen` run, drawn from
+ * the seed before the cluster starts. Pure: the same options give the same
+ * schedule on every machine, so a run's faults can be replayed by its seed.
+ *
+ * Shape: a quiet start (JepsenLimits.faultStartMs), then faults one at a
+ * time, each followed by a healthy gap. Faults never overlap, so at most one
+ * node is down, paused or cut off at once and a majority of 3 or 5 always
+ * survives; the last fault ends no later than the run does.
+ *
+ * Targets that depend on the running cluster (the leader of a shard) are
+ * drawn as a shard number and resolved when the fault starts.
+ */
+import { OtlpdbError, assert } from '../../src/errors.js';
+import { JepsenLimits } from '../../src/limits.js';
+import { Prng } from '../sim/prng.js';
+
+/** NEMESIS_KINDS are the faults this slice injects, in the order the CLI lists them. */
+export const NEMESIS_KINDS = ['kill', 'pause', 'partition'] as const;
+
+/** NemesisKind names one kind of fault. */
+export type NemesisKind = (typeof NEMESIS_KINDS)[number];
+
+/** ProcessTarget picks the node a kill or pause hits: a node drawn from the seed, or whichever node leads `shard` when the fault starts. */
+export type ProcessTarget = { readonly kind: 'node'; readonly node: number } | { readonly kind: 'shard-leader'; readonly shard: number };
+
+/** ScheduledFault is one fault window: it starts at `startMs` after the run starts and is healed `durationMs` later. */
+export type ScheduledFault =
+  | { readonly fault: 'kill' | 'pause'; readonly startMs: number; readonly durationMs: number; readonly target: ProcessTarget }
+  | {
+      readonly fault: 'partition';
+      readonly startMs: number;
+      readonly durationMs: number;
+      /** shape is how the nodes were split: two halves, or one node cut off from all others. */
+      readonly shape: 'halves' | 'isolate';
+      /** sides are the two groups that cannot reach each other; each node is in exactly one. */
+      readonly sides: readonly [readonly number[], readonly number[]];
+    };
+
+/** ScheduleOptions are what a schedule depends on. */
+export interface ScheduleOptions {
+  readonly seed: number;
+  readonly timeMs: number;
+  readonly nemeses: readonly NemesisKind[];
+  readonly nodes: number;
+  readonly shards: number;
+}
+
+/** drawSchedule draws the faults of one run from its seed (deterministic; empty when no nemesis is chosen). */
+export function drawSchedule(o: ScheduleOptions): ScheduledFault[] {
+  assert(Number.isInteger(o.nodes) && o.nodes >= 2, 'a schedule needs at least two nodes');
+  assert(Number.isInteger(o.shards) && o.shards >= 1, 'a schedule needs at least one shard');
+  assert(o.timeMs >= 0, 'schedule time is not negative');
+  const rng = new Prng(o.seed).fork('nemesis-schedule');
+  const faults: ScheduledFault[] = [];
+  if (o.nemeses.length === 0) return faults;
+  const nodeIds = Array.from({ length: o.nodes }, (_, i) => i + 1);
+  let t = JepsenLimits.faultStartMs;
+  while (faults.length < JepsenLimits.faultsMax) {
+    const remaining = o.timeMs - t;
+    if (remaining < JepsenLimits.faultMsMin) break;
+    const durationMs = Math.min(remaining, rng.range(JepsenLimits.faultMsMin, JepsenLimits.faultMsMax));
+    const fault = rng.pick(o.nemeses);
+    if (fault === 'partition') {
+      const shuffled = rng.shuffle([...nodeIds]);
+      const shape = rng.chance(0.5) ? 'halves' : 'isolate';
+      const cut = shape === 'halves' ? Math.floor(o.nodes / 2) : 1;
+      const minority = shuffled.slice(0, cut).sort((a, b) => a - b);
+      const majority = shuffled.slice(cut).sort((a, b) => a - b);
+      faults.push({ fault, startMs: t, durationMs, shape, sides: [minority, majority] });
+    } else {
+      const target: ProcessTarget = rng.chance(0.5) ? { kind: 'node', node: rng.pick(nodeIds) } : { kind: 'shard-leader', shard: rng.range(1, o.shards) };
+      faults.push({ fault, startMs: t, durationMs, target });
+    }
+    t += durationMs + rng.range(JepsenLimits.healMsMin, JepsenLimits.healMsMax);
+  }
+  for (const f of faults) assert(f.startMs + f.durationMs <= o.timeMs, 'every fault ends within the run');
+  return faults;
+}
+
+/** parseNemeses parses --nemesis (comma-separated kinds; `none` or empty for no faults). */
+export function parseNemeses(raw: string): NemesisKind[] {
+  const parts = raw.split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'none');
+  const out: NemesisKind[] = [];
+  for (const p of parts) {
+    if (!(NEMESIS_KINDS as readonly string[]).includes(p)) {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `--nemesis: unknown fault ${JSON.stringify(p)}; choose from ${NEMESIS_KINDS.join(', ')}`, { flag: '--nemesis' });
+    }
+    if (!out.includes(p as NemesisKind)) out.push(p as NemesisKind);
+  }
+  return out;
+}
+
+/** parseDurationMs parses --time: a number with unit ms, s or m (`60s`, `5m`, `1500ms`); a bare number is seconds. */
+export function parseDurationMs(flag: string, raw: string): number {
+  const m = /^([0-9]+)(ms|s|m)?$/.exec(raw.trim());
+  if (m === null) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${flag} must be a duration such as 60s, 5m or 1500ms, got ${JSON.stringify(raw)}`, { flag });
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const ms = unit === 'ms' ? n : unit === 's' ? n * 1000 : n * 60_000;
+  if (!Number.isSafeInteger(ms) || ms < JepsenLimits.timeMsMin || ms > JepsenLimits.timeMsMax) {
+    throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${flag} must be between ${JepsenLimits.timeMsMin} ms and ${JepsenLimits.timeMsMax} ms, got ${raw}`, { flag });
+  }
+  return ms;
+}
