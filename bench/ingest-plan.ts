@@ -6,7 +6,7 @@
  * here, so `bench/ingest.test.ts` checks it exactly.
  */
 import { assert } from '../src/errors.js';
-import { IngestBenchLimits } from '../src/limits.js';
+import { IngestBenchLimits, ReceiveWorkerLimits } from '../src/limits.js';
 import type { OtlpSignal } from '../src/otlp/ingest.js';
 
 /** IngestProtocol is a load driver: autocannon over OTLP/HTTP, or grpc-js unary calls over OTLP/gRPC. */
@@ -23,12 +23,14 @@ export interface IngestBenchConfig {
   /** batch is the items per request. */
   readonly batch: number;
   readonly protocols: readonly IngestProtocol[];
+  /** receiveWorkers is each node's `--receive-workers` (undefined: the node default). */
+  readonly receiveWorkers: number | undefined;
   readonly json: boolean;
 }
 
 /** INGEST_USAGE is the synopsis printed with a flag error. */
 export const INGEST_USAGE =
-  'usage: ingest.js [--signal traces|metrics|logs|all] [--nodes 1|3] [--duration S] [--connections N] [--batch 512|1000] [--grpc | --http] [--json]';
+  'usage: ingest.js [--signal traces|metrics|logs|all] [--nodes 1|3] [--duration S] [--connections N] [--batch 512|1000] [--grpc | --http] [--receive-workers N] [--json]';
 
 function positiveInt(flag: string, raw: string | undefined, max: number): number {
   const v = Number(raw);
@@ -52,6 +54,7 @@ export function parseIngestArgs(argv: readonly string[]): IngestBenchConfig {
   let grpcOnly = false;
   let httpOnly = false;
   let json = false;
+  let receiveWorkers: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--signal') {
@@ -78,6 +81,9 @@ export function parseIngestArgs(argv: readonly string[]): IngestBenchConfig {
       grpcOnly = true;
     } else if (a === '--http') {
       httpOnly = true;
+    } else if (a === '--receive-workers') {
+      const raw = argv[++i];
+      receiveWorkers = raw === '0' ? 0 : positiveInt('--receive-workers', raw, ReceiveWorkerLimits.workersMax);
     } else if (a === '--json') {
       json = true;
     } else {
@@ -87,7 +93,7 @@ export function parseIngestArgs(argv: readonly string[]): IngestBenchConfig {
   if (grpcOnly && httpOnly) throw new Error(`--grpc and --http exclude each other (give neither for both); ${INGEST_USAGE}`);
   const protocols: readonly IngestProtocol[] = grpcOnly ? ['grpc'] : httpOnly ? ['http'] : ['http', 'grpc'];
   assert(signals.length >= 1 && protocols.length >= 1, 'at least one phase');
-  return { signals, nodes, durationSec, connections, batch, protocols, json };
+  return { signals, nodes, durationSec, connections, batch, protocols, receiveWorkers, json };
 }
 
 /** ExportResponse is the part of an Export*ServiceResponse the bench reads: partial_success's rejected count and message. */

@@ -220,7 +220,10 @@ export async function runIngestBench(config: IngestBenchConfig, o: IngestRunOpti
       nodes: config.nodes,
       apiPort: o.ports.api,
       peerPort: o.ports.peer,
-      extraArgs: ['--replicas', String(replicas), '--otlp-grpc-port', String(o.ports.otlpGrpc), '--otlp-http-port', String(o.ports.otlpHttp)],
+      extraArgs: [
+        '--replicas', String(replicas), '--otlp-grpc-port', String(o.ports.otlpGrpc), '--otlp-http-port', String(o.ports.otlpHttp),
+        ...(config.receiveWorkers === undefined ? [] : ['--receive-workers', String(config.receiveWorkers)]),
+      ],
     });
     const nodes = cluster.file.nodes;
     const apis = nodes.map((n) => n.api);

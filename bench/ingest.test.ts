@@ -138,7 +138,7 @@ t.test('slotPool hands out the same slots again in the next phase, and new ones 
 t.test('a tiny real run (1 node, R=1, 1 s per phase) stores exactly what it acknowledged', async (t) => {
   const lines: string[] = [];
   const report = await runIngestBench(
-    { signals: ['traces', 'metrics', 'logs'], nodes: 1, durationSec: 1, connections: 2, batch: 512, protocols: ['http', 'grpc'], json: true },
+    { signals: ['traces', 'metrics', 'logs'], nodes: 1, durationSec: 1, connections: 2, batch: 512, protocols: ['http', 'grpc'], receiveWorkers: undefined, json: true },
     // Ports of their own, away from the bench (14200...) and other tests.
     { ports: { api: 25_200, peer: 25_400, otlpGrpc: 25_317, otlpHttp: 25_318 }, log: (l) => lines.push(l), decodeSec: 0.2, warmupSec: 0 },
   );

@@ -13,6 +13,7 @@
 import { parseIngestArgs } from './ingest-plan.js';
 import { runIngestBench } from './ingest-run.js';
 import type { IngestReport } from './ingest-run.js';
+import { ReceiveWorkerLimits } from '../src/limits.js';
 
 /** INGEST_PORTS are base ports on 127.0.0.i, away from a default cluster's and the kv bench's (13200/17400). */
 const INGEST_PORTS = { api: 14_200, peer: 18_400, otlpGrpc: 14_317, otlpHttp: 14_318 } as const;
@@ -26,7 +27,7 @@ const n = (v: number): string => v.toLocaleString('en-US');
 function printText(r: IngestReport): void {
   const c = r.config;
   console.log(
-    `ingest: ${c.nodes} node(s), R=${r.replicas}, batch ${c.batch}, ${c.connections} connection(s) (HTTP) / concurrent calls (gRPC) split over the nodes, ${c.durationSec} s per phase`,
+    `ingest: ${c.nodes} node(s), R=${r.replicas}, batch ${c.batch}, ${c.connections} connection(s) (HTTP) / concurrent calls (gRPC) split over the nodes, ${c.durationSec} s per phase, receive workers per node: ${c.receiveWorkers ?? `default (${ReceiveWorkerLimits.workersDefault})`}`,
   );
   console.log(`  load average before/after: ${r.loadAverage.before.map((x) => x.toFixed(1)).join(' ')} / ${r.loadAverage.after.map((x) => x.toFixed(1)).join(' ')}`);
   for (const [signal, b] of Object.entries(r.bodies)) {

@@ -105,6 +105,7 @@ export function buildProgram(): Command {
     .option('--otlp-grpc-port <n>', 'OTLP/gRPC port of node 1 (default 4317)')
     .option('--otlp-http-port <n>', 'OTLP/HTTP port of node 1 (default 4318)')
     .option('--tick-ms <n>', 'Raft tick in milliseconds passed to every node (default: as `otlpdb start`)')
+    .option('--receive-workers <n>', 'receive worker threads per node, passed to every node (default: as `otlpdb start`)')
     .option('--replicas <n>', 'replicas per shard R (default 3, at most the node count)')
     .action(async (options: ClusterUpOptions) => {
       process.exitCode = await runClusterUp(options, { ...io, untilSignal: processSignals });

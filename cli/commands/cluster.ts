@@ -16,7 +16,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OtlpdbError, isErrorCode } from '../../src/errors.js';
-import { ClusterLimits, NodeDefaults, PartitionLimits } from '../../src/limits.js';
+import { ClusterLimits, NodeDefaults, PartitionLimits, ReceiveWorkerLimits } from '../../src/limits.js';
 import { requestText } from '../../src/http-client.js';
 import type { TextResponse } from '../../src/http-client.js';
 import { formatHostPort, parseHostPort, parseNodeId } from '../../src/node-config.js';
@@ -67,6 +67,7 @@ export interface ClusterUpOptions {
   readonly otlpGrpcPort?: string;
   readonly otlpHttpPort?: string;
   readonly tickMs?: string;
+  readonly receiveWorkers?: string;
 }
 
 /** ClusterDownOptions are the raw flag values of `otlpdb cluster down`. */
@@ -99,6 +100,8 @@ export interface ClusterUpPlan {
   readonly shards: number | undefined;
   readonly replicas: number | undefined;
   readonly tickMs: number | undefined;
+  /** receiveWorkers is passed to every node's `--receive-workers` when set. */
+  readonly receiveWorkers: number | undefined;
   readonly detach: boolean;
   readonly json: boolean;
 }
@@ -120,6 +123,8 @@ export function parseClusterUpOptions(o: ClusterUpOptions): ClusterUpPlan {
   const replicas = o.replicas === undefined ? undefined : parseIntegerFlag('--replicas', o.replicas, 1, PartitionLimits.replicationFactorMax);
   const tickMs =
     o.tickMs === undefined ? undefined : parseIntegerFlag('--tick-ms', o.tickMs, NodeDefaults.tickMsMin, NodeDefaults.tickMsMax);
+  const receiveWorkers =
+    o.receiveWorkers === undefined ? undefined : parseIntegerFlag('--receive-workers', o.receiveWorkers, 0, ReceiveWorkerLimits.workersMax);
   const step = o.portStep === undefined ? undefined : parseIntegerFlag('--port-step', o.portStep, 1, ClusterLimits.portStepMax);
   const peerBase = o.peerPort === undefined ? NodeDefaults.peerPort : parseIntegerFlag('--peer-port', o.peerPort, 1, ClusterLimits.portMax);
   const apiBase = o.apiPort === undefined ? NodeDefaults.apiPort : parseIntegerFlag('--api-port', o.apiPort, 1, ClusterLimits.portMax);
@@ -148,7 +153,7 @@ export function parseClusterUpOptions(o: ClusterUpOptions): ClusterUpPlan {
       seen.add(key);
     }
   }
-  return { dir: parseDir(o.dir), nodes, shards, replicas, tickMs, detach: o.detach === true, json: o.json === true };
+  return { dir: parseDir(o.dir), nodes, shards, replicas, tickMs, receiveWorkers, detach: o.detach === true, json: o.json === true };
 }
 
 // ---------------------------------------------------------------------------
@@ -415,6 +420,7 @@ export async function runClusterUp(o: ClusterUpOptions, io: ClusterIo): Promise<
       if (plan.shards !== undefined) args.push('--shards', String(plan.shards));
       if (plan.replicas !== undefined) args.push('--replicas', String(plan.replicas));
       if (plan.tickMs !== undefined) args.push('--tick-ms', String(plan.tickMs));
+      if (plan.receiveWorkers !== undefined) args.push('--receive-workers', String(plan.receiveWorkers));
       const fd = openSync(log, 'a');
       let child;
       try {
