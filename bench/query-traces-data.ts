@@ -61,8 +61,17 @@ function requestType(): Protobuf.Type {
 const str = (key: string, value: string): object => ({ key, value: { stringValue: value } });
 const int = (key: string, value: number): object => ({ key, value: { intValue: value } });
 
-/** buildQueryTracesData makes `traces` traces whose spans start in the hour before `nowMs`. */
-export function buildQueryTracesData(traces: number, nowMs: number, seed: number): QueryTracesData {
+/**
+ * QueryTracesArrival is the order the bench writes its traces in. 'time':
+ * by trace start, as live telemetry arrives (an SDK exports a span soon after
+ * it ends), so each flush holds a stretch of the hour. 'random': the hour in
+ * random order, so every block spans the whole hour and no search can skip a
+ * block by time; the worst case for newest-first early stops.
+ */
+export type QueryTracesArrival = 'time' | 'random';
+
+/** buildQueryTracesData makes `traces` traces whose spans start in the hour before `nowMs`, written in `arrival` order. */
+export function buildQueryTracesData(traces: number, nowMs: number, seed: number, arrival: QueryTracesArrival = 'time'): QueryTracesData {
   const type = requestType();
   const rand = new SeededRand(seed);
   const customers = Math.max(1, Math.floor(traces / 5));
@@ -73,6 +82,7 @@ export function buildQueryTracesData(traces: number, nowMs: number, seed: number
   let spansTotal = 0;
   let bytes = 0;
   let bySvc = new Map<number, object[]>();
+  const built: { startNs: bigint; spans: { svc: number; obj: Record<string, unknown> }[] }[] = [];
   const flush = (): void => {
     if (bySvc.size === 0) return;
     const resourceSpans = [...bySvc].map(([svc, spans]) => ({
@@ -125,7 +135,14 @@ export function buildQueryTracesData(traces: number, nowMs: number, seed: number
     // The root lasts the whole trace, so the trace's duration is its root's.
     const root = spanObjs[0] as { obj: Record<string, unknown> };
     root.obj['endTimeUnixNano'] = String(endNs);
-    for (const s of spanObjs) {
+    spansTotal += n;
+    facts.push({ traceIdHex: Buffer.from(traceId).toString('hex'), spans: n, customer, startNs, durationNs: endNs - startNs });
+    built.push({ startNs, spans: spanObjs });
+  }
+  // A stable sort: traces starting at the same nanosecond keep their order.
+  if (arrival === 'time') built.sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
+  for (let tr = 0; tr < built.length; tr++) {
+    for (const s of (built[tr] as (typeof built)[number]).spans) {
       let list = bySvc.get(s.svc);
       if (list === undefined) {
         list = [];
@@ -133,8 +150,6 @@ export function buildQueryTracesData(traces: number, nowMs: number, seed: number
       }
       list.push(s.obj);
     }
-    spansTotal += n;
-    facts.push({ traceIdHex: Buffer.from(traceId).toString('hex'), spans: n, customer, startNs, durationNs: endNs - startNs });
     if ((tr + 1) % TRACES_PER_REQUEST === 0) flush();
   }
   flush();

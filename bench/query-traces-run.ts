@@ -32,6 +32,7 @@ import { percentileMs } from './ingest-plan.js';
 import { startOtlpdb } from './kv-otlpdb.js';
 import type { OtlpdbCluster } from './kv-otlpdb.js';
 import { buildQueryTracesData } from './query-traces-data.js';
+import type { QueryTracesArrival } from './query-traces-data.js';
 import type { QueryTracesData, TraceFacts } from './query-traces-data.js';
 
 /** BENCH_TENANT is the tenant of every request. */
@@ -52,6 +53,8 @@ export interface QueryTracesConfig {
   readonly searchQueries: number;
   readonly scanQueries: number;
   readonly connections: number;
+  /** arrival is the order the traces are written in (query-traces-data.ts). */
+  readonly arrival: QueryTracesArrival;
   readonly json: boolean;
 }
 
@@ -168,7 +171,7 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
   if (taken) throw new Error(`bench/query-traces: 127.0.0.1:${o.ports.api} already answers: another cluster runs on the bench's ports; wait for it to stop`);
   const before = loadavg();
   o.log(`generating ${config.traces} traces`);
-  const data = buildQueryTracesData(config.traces, Date.now(), DATA_SEED);
+  const data = buildQueryTracesData(config.traces, Date.now(), DATA_SEED, config.arrival);
   const root = await mkdtemp(join(tmpdir(), 'otlpdb-bench-query-'));
   let cluster: OtlpdbCluster | null = null;
   try {

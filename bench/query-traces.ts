@@ -1,7 +1,7 @@
 /**
  * query-traces.ts — `node dist/bench/query-traces.js [--nodes 1|3]
  * [--traces N] [--by-id N] [--searches N] [--scans N] [--connections N]
- * [--json]`: query latency over a real otlpdb cluster holding about 20 × N
+ * [--arrival time|random] [--json]`: query latency over a real otlpdb cluster holding about 20 × N
  * spans (default 100,000 traces, 2,000,000 spans, 3 nodes with R=3): trace
  * by id, a selective attribute-equality search and a broad duration-range
  * search over the last hour (Tempo's API), every answer checked against the
@@ -24,7 +24,9 @@ const TRACES_MAX = 1_000_000;
 
 /** parseQueryTracesArgs reads the flags; a bad one throws with the flag's name. */
 export function parseQueryTracesArgs(argv: readonly string[]): QueryTracesConfig {
-  const c = { nodes: 3, traces: 100_000, byIdQueries: 200, searchQueries: 100, scanQueries: 10, connections: 8, json: false };
+  const c: { -readonly [K in keyof QueryTracesConfig]: QueryTracesConfig[K] } = {
+    nodes: 3, traces: 100_000, byIdQueries: 200, searchQueries: 100, scanQueries: 10, connections: 8, arrival: 'time', json: false,
+  };
   const int = (flag: string, v: string | undefined, min: number, max: number): number => {
     if (v === undefined || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Error(`${flag} takes an integer in [${min}, ${max}]`);
     return Number(v);
@@ -51,11 +53,17 @@ export function parseQueryTracesArgs(argv: readonly string[]): QueryTracesConfig
       case '--connections':
         c.connections = int(a, argv[++i], 1, 256);
         break;
+      case '--arrival': {
+        const v = argv[++i];
+        if (v !== 'time' && v !== 'random') throw new Error('--arrival takes time or random');
+        c.arrival = v;
+        break;
+      }
       case '--json':
         c.json = true;
         break;
       default:
-        throw new Error(`unknown argument ${String(a)}; usage: query-traces.js [--nodes 1|3] [--traces N] [--by-id N] [--searches N] [--scans N] [--connections N] [--json]`);
+        throw new Error(`unknown argument ${String(a)}; usage: query-traces.js [--nodes 1|3] [--traces N] [--by-id N] [--searches N] [--scans N] [--connections N] [--arrival time|random] [--json]`);
     }
   }
   return c;
@@ -73,7 +81,7 @@ function row(name: string, f: LatencyFigures, target: number | null, scan: Laten
 
 function printText(r: QueryTracesReport): void {
   const c = r.config;
-  console.log(`query-traces: ${c.nodes} node(s), R=${c.nodes}, ${r.spans.toLocaleString('en-US')} spans in ${r.traces.toLocaleString('en-US')} traces over one hour`);
+  console.log(`query-traces: ${c.nodes} node(s), R=${c.nodes}, ${r.spans.toLocaleString('en-US')} spans in ${r.traces.toLocaleString('en-US')} traces over one hour, written in ${c.arrival === 'time' ? 'start-time order' : 'random order'} (--arrival ${c.arrival})`);
   console.log(`  written in ${r.writeSec} s (${Math.round(r.spans / Math.max(r.writeSec, 0.001)).toLocaleString('en-US')} spans/s, ${c.connections} requests in flight), flushed in ${r.flushSec} s`);
   console.log(`  load average before/after: ${r.loadAverage.before.map((x) => x.toFixed(1)).join(' ')} / ${r.loadAverage.after.map((x) => x.toFixed(1)).join(' ')}`);
   console.log('\n  query                queries    p50 ms    p99 ms    max ms  wrong  target');
