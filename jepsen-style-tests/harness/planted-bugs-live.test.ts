@@ -162,7 +162,7 @@ t.test('readTestPlants: plants only with the exact marker; unknown names refuse 
 });
 
 t.test('the suite catches planted bugs on a real cluster', { skip: iptables.available ? false : `the scenarios cut a node off with iptables: ${iptables.reason}` }, async (t) => {
-  t.test('planted: ack-before-commit and read-without-readindex → INVALID', async (t) => {
+  await t.test('planted: ack-before-commit and read-without-readindex → INVALID', async (t) => {
     const t0 = performance.now();
     const r = await runScenarios(t, { [TEST_HOOKS_ENV]: TEST_HOOKS_TOKEN, [TEST_PLANT_ENV]: PLANTS });
     t.comment(`planted scenarios took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -178,7 +178,7 @@ t.test('the suite catches planted bugs on a real cluster', { skip: iptables.avai
     t.comment(`set: lost ${r.set.lost} of ${r.setAcked * JepsenLimits.spansPerRequest} acknowledged spans; first anomaly: ${r.set.anomalies[0] ?? ''}`);
   });
 
-  t.test('control: the same scenarios without plants are valid', async (t) => {
+  await t.test('control: the same scenarios without plants are valid', async (t) => {
     const t0 = performance.now();
     const r = await runScenarios(t, undefined);
     t.comment(`control scenarios took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
@@ -190,8 +190,5 @@ t.test('the suite catches planted bugs on a real cluster', { skip: iptables.avai
     t.equal(r.register.valid && r.set.valid, true);
   });
 
-  t.teardown(() => {
-    const left = execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' });
-    if (left.includes(JepsenLimits.plantIptablesChain)) throw new Error(`chain ${JepsenLimits.plantIptablesChain} was left behind`);
-  });
+  t.notMatch(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' }), JepsenLimits.plantIptablesChain, 'no chain left behind');
 });
