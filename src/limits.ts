@@ -1498,8 +1498,23 @@ export const JepsenLimits = {
   iptablesChain: 'OTLPDB-JEPSEN',
   /** iptablesTimeoutMs bounds one iptables command. */
   iptablesTimeoutMs: 10_000,
+  /** plantPeerPort, plantApiPort, plantOtlpGrpcPort and plantOtlpHttpPort are the ports of the planted-bug tests' cluster, apart from a run's (so CI may run both at once). */
+  plantPeerPort: 29_400,
+  plantApiPort: 29_200,
+  plantOtlpGrpcPort: 29_317,
+  plantOtlpHttpPort: 29_318,
+  /** plantIptablesChain is the planted-bug tests' own chain (its rules only match plantPeerPort). */
+  plantIptablesChain: 'OTLPDB-JEPSEN-PLANT',
+  /** plantCutOffMs is how long a planted-bug scenario keeps a node cut off after its acknowledgements: long enough for the majority to elect new leaders (several election timeouts of tickMs). */
+  plantCutOffMs: 4_000,
+  /** plantRequests is how many OTLP requests the ack-before-commit scenario sends to the cut-off node. */
+  plantRequests: 8,
+  /** plantAttemptsMax bounds each retried step of a planted-bug scenario (a write on the majority, a poll for replication). */
+  plantAttemptsMax: 20,
 } as const;
 assert(JepsenLimits.timeMsMin <= JepsenLimits.timeMsDefault && JepsenLimits.timeMsDefault <= JepsenLimits.timeMsMax, 'the default --time is allowed');
 assert(JepsenLimits.faultMsMin <= JepsenLimits.faultMsMax && JepsenLimits.healMsMin <= JepsenLimits.healMsMax, 'fault and heal ranges are ordered');
 assert(JepsenLimits.faultMsMin > 0 && JepsenLimits.healMsMin > 0, 'every fault and gap lasts');
 assert(JepsenLimits.setAttemptsMax >= 1 && JepsenLimits.clientsPerWorkload >= 1, 'clients send at least once');
+assert(Number(JepsenLimits.plantPeerPort) !== Number(JepsenLimits.peerPort) && Number(JepsenLimits.plantApiPort) !== Number(JepsenLimits.apiPort), 'the planted-bug cluster does not share a run\'s ports');
+assert(JepsenLimits.plantCutOffMs >= 2 * RaftLimits.electionTicks * JepsenLimits.tickMs, 'a cut-off outlasts the longest randomized election timeout');

@@ -128,6 +128,63 @@ export interface OtlpdbNodeOptions {
   readonly receiveWorkers?: number;
 }
 
+/**
+ * TEST_PLANTS are the bugs a test may plant in a node process so that the
+ * jepsen suite can show it catches them (issue 9, "Planted bugs"):
+ * - `ack-before-commit`: the OTLP write path answers success as soon as a
+ *   request is split into shard parts, before any part commits;
+ * - `read-without-readindex`: GET /api/v1/kv/{key} answers from the node's
+ *   local meta state without the ReadIndex barrier, even on a follower.
+ * They exist only to be caught; see readTestPlants for why no production
+ * node can run with one.
+ */
+export const TEST_PLANTS = ['ack-before-commit', 'read-without-readindex'] as const;
+
+/** TestPlant names one planted bug. */
+export type TestPlant = (typeof TEST_PLANTS)[number];
+
+/** TEST_HOOKS_ENV is the test marker: plants are honoured only while it equals TEST_HOOKS_TOKEN. */
+export const TEST_HOOKS_ENV = 'OTLPDB_TEST_HOOKS';
+/** TEST_HOOKS_TOKEN is the marker's only accepted value: a sentence nobody sets by accident (not `1` or `true`). */
+export const TEST_HOOKS_TOKEN = 'plant-bugs-that-lose-acknowledged-data';
+/** TEST_PLANT_ENV names the plants (comma-separated TEST_PLANTS) a test asks for. */
+export const TEST_PLANT_ENV = 'OTLPDB_TEST_PLANT';
+
+/** TestPlants is what a node read from its environment at start. */
+export interface TestPlants {
+  readonly active: ReadonlySet<TestPlant>;
+  /** ignored explains a TEST_PLANT_ENV that was set without the marker (logged as a warning), or is null. */
+  readonly ignored: string | null;
+}
+
+/**
+ * readTestPlants reads the planted bugs of a node from its environment, once,
+ * at start. Why production cannot switch one on by accident: there is no
+ * CLI flag, config key or API for it; both TEST_PLANT_ENV and
+ * TEST_HOOKS_ENV must be set, the marker to the exact TEST_HOOKS_TOKEN
+ * sentence (a generic `OTLPDB_TEST_HOOKS=1` does nothing); a plant without
+ * the marker is ignored and logged; an unknown plant name refuses to start
+ * (ERR_INVALID_ARGUMENT); and a node with an active plant logs it at error
+ * level when it starts. Only the jepsen harness's tests set these
+ * (LiveClusterOptions.testNodeEnv).
+ */
+export function readTestPlants(env: Readonly<Record<string, string | undefined>>): TestPlants {
+  const raw = env[TEST_PLANT_ENV];
+  if (raw === undefined || raw.trim() === '') return { active: new Set(), ignored: null };
+  if (env[TEST_HOOKS_ENV] !== TEST_HOOKS_TOKEN) {
+    return { active: new Set(), ignored: `${TEST_PLANT_ENV}=${raw} is ignored: ${TEST_HOOKS_ENV} is not set to the test marker` };
+  }
+  const active = new Set<TestPlant>();
+  for (const name of raw.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+    if (!(TEST_PLANTS as readonly string[]).includes(name)) {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${TEST_PLANT_ENV}: unknown plant ${JSON.stringify(name)}; known: ${TEST_PLANTS.join(', ')}`);
+    }
+    active.add(name as TestPlant);
+  }
+  assert(active.size <= TEST_PLANTS.length, 'plants are distinct known names');
+  return { active, ignored: null };
+}
+
 /** META_PROPOSE is the transport method a follower forwards a meta command with. */
 const META_PROPOSE = 'meta.propose';
 /** lockExpireIntervalMs is how often the meta leader checks for ended leases. */
@@ -227,8 +284,20 @@ export class OtlpdbNode implements ApiSource {
   #controller: ClusterController | null = null;
   readonly #leaders = new Map<GroupId, { leader: NodeId; term: number; changes: number }>();
   #stopping: Promise<void> | null = null;
+  /** plants are the test-only planted bugs (readTestPlants); empty in every production node. */
+  readonly #plants: ReadonlySet<TestPlant>;
 
-  private constructor(opts: OtlpdbNodeOptions, driver: MultiRaftDriver, transport: PeerTransport, log: NodeLog, seed: number, shards: ShardService, hasher: Hasher) {
+  private constructor(
+    opts: OtlpdbNodeOptions,
+    driver: MultiRaftDriver,
+    transport: PeerTransport,
+    log: NodeLog,
+    seed: number,
+    shards: ShardService,
+    hasher: Hasher,
+    plants: ReadonlySet<TestPlant>,
+  ) {
+    this.#plants = plants;
     this.#shards = shards;
     this.#itemLimits = resolveItemLimits(opts.otlpItemLimits);
     this.#writer = new ShardWriter({
@@ -270,6 +339,7 @@ export class OtlpdbNode implements ApiSource {
       wallMs: () => Date.now(),
       settings: resolveIngestSettings(opts.ingest),
       itemLimits: this.#itemLimits,
+      plantAckBeforeCommit: plants.has('ack-before-commit'),
     });
     // Every shard-wide read routes the same way; each gets its own seeded jitter.
     const readDeps = (salt: number): FanoutDeps => ({
@@ -327,6 +397,11 @@ export class OtlpdbNode implements ApiSource {
     resolveItemLimits(opts.otlpItemLimits);
     const seed = opts.seed ?? randomInt(0, 0x7fff_ffff);
     const log = new NodeLog(opts.id, opts.log ?? silentLog);
+    const plants = readTestPlants(process.env);
+    if (plants.ignored !== null) log.event('test_plant_ignored', { reason: plants.ignored }, undefined, 'warn');
+    if (plants.active.size > 0) {
+      log.event('TEST_PLANT_ACTIVE', { plants: [...plants.active], warning: 'this node has bugs planted ON PURPOSE for a test: it may lose acknowledged data and serve stale reads' }, undefined, 'error');
+    }
     const hasher = await initHash();
     const members = [...opts.initialCluster.keys()];
     const placement = joining ? null : bootstrapPlacement(hasher, members, shards, Math.min(replicas, members.length));
@@ -376,7 +451,7 @@ export class OtlpdbNode implements ApiSource {
       tickMs,
     });
     opened = driver;
-    const node = new OtlpdbNode(opts, driver, transport, log, seed, shardService, hasher);
+    const node = new OtlpdbNode(opts, driver, transport, log, seed, shardService, hasher, plants.active);
     node.#controller = new ClusterController({
       self: opts.id,
       peer: opts.peer,
@@ -682,7 +757,7 @@ export class OtlpdbNode implements ApiSource {
   readonly control: ControlSource = {
     propose: (c) => this.#proposeMeta(c),
     kvGet: async (key) => {
-      const sm = await this.#metaRead();
+      const sm = this.#plants.has('read-without-readindex') ? this.#metaLocal() : await this.#metaRead();
       const entry: KvEntry | null = sm.get(key);
       return { entry, revision: sm.kvRevision() };
     },
@@ -707,6 +782,13 @@ export class OtlpdbNode implements ApiSource {
   /** metaRead passes a linearizable read barrier on the meta group and returns its state machine. */
   async #metaRead(): Promise<MetaStateMachine> {
     await this.#driver.read(this.metaGroup);
+    const sm = this.#driver.stateMachine(this.metaGroup);
+    assert(sm instanceof MetaStateMachine, 'group 0 runs the meta state machine');
+    return sm;
+  }
+
+  /** metaLocal returns the meta state machine as this replica has applied it, without a read barrier: only the planted bug `read-without-readindex` reads it this way. */
+  #metaLocal(): MetaStateMachine {
     const sm = this.#driver.stateMachine(this.metaGroup);
     assert(sm instanceof MetaStateMachine, 'group 0 runs the meta state machine');
     return sm;

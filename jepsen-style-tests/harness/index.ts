@@ -10,6 +10,6 @@ export type { NemesisKind, ProcessTarget, ScheduledFault, ScheduleOptions } from
 export { HistoryRecorder, historyJsonLines } from './history.js';
 export type { HistoryOp, Outcome } from './history.js';
 export { LiveCluster } from './live-cluster.js';
-export type { LiveNode, LiveClusterOptions, ClusterView } from './live-cluster.js';
+export type { LiveNode, LiveClusterOptions, LiveClusterPorts, ClusterView } from './live-cluster.js';
 export { STATE_FILE, readState, writeState, removeState, statePath } from './state-file.js';
 export type { JepsenState, JepsenStateNode } from './state-file.js';

@@ -46,14 +46,43 @@ export interface LiveClusterOptions {
   readonly nodes: number;
   /** iptablesChain is recorded in the state file while the run owns the chain. */
   iptablesChain: string | null;
+  /** ports are node i's ports on 127.0.0.i (default: JepsenLimits.peerPort, apiPort, otlpGrpcPort, otlpHttpPort); the planted-bug tests use their own so they can run beside a run. */
+  readonly ports?: LiveClusterPorts;
+  /**
+   * testNodeEnv is added to the environment of every node process (at
+   * `cluster up` and at each restart). Test-only: the planted-bug tests pass
+   * OTLPDB_TEST_HOOKS and OTLPDB_TEST_PLANT through it (src/node.ts
+   * readTestPlants); `otlpdb jepsen` has no flag that sets it.
+   */
+  readonly testNodeEnv?: Readonly<Record<string, string>>;
 }
 
-function runCli(cliPath: string, args: readonly string[]): Promise<string> {
+/** LiveClusterPorts are the ports every node of a live cluster listens on, each on its own loopback address. */
+export interface LiveClusterPorts {
+  readonly peer: number;
+  readonly api: number;
+  readonly otlpGrpc: number;
+  readonly otlpHttp: number;
+}
+
+/** DEFAULT_PORTS are the suite's ports (JepsenLimits). */
+const DEFAULT_PORTS: LiveClusterPorts = {
+  peer: JepsenLimits.peerPort,
+  api: JepsenLimits.apiPort,
+  otlpGrpc: JepsenLimits.otlpGrpcPort,
+  otlpHttp: JepsenLimits.otlpHttpPort,
+};
+
+function nodeEnv(o: LiveClusterOptions): NodeJS.ProcessEnv {
+  return o.testNodeEnv === undefined ? process.env : { ...process.env, ...o.testNodeEnv };
+}
+
+function runCli(cliPath: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
       [cliPath, ...args],
-      { timeout: JepsenLimits.cliDeadlineMs, maxBuffer: JepsenLimits.childOutputBytesMax, encoding: 'utf8' },
+      { timeout: JepsenLimits.cliDeadlineMs, maxBuffer: JepsenLimits.childOutputBytesMax, encoding: 'utf8', env },
       (err, stdout, stderr) => {
         if (err !== null) reject(new OtlpdbError('ERR_UNAVAILABLE', `otlpdb ${args.slice(0, 2).join(' ')} failed: ${err.message.split('\n')[0] ?? ''} ${stderr.trim()}`));
         else resolve(stdout);
@@ -82,19 +111,20 @@ export class LiveCluster {
   /** start runs `otlpdb cluster up --detach --json` with the suite's ports and returns once every node is ready. */
   static async start(o: LiveClusterOptions): Promise<LiveCluster> {
     if (!existsSync(o.cliPath)) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${o.cliPath} is missing; run npm run build first`);
+    const ports = o.ports ?? DEFAULT_PORTS;
     const stdout = await runCli(o.cliPath, [
       'cluster', 'up', '--detach', '--json', '--dir', o.clusterDir, '--nodes', String(o.nodes), '--shards', String(JepsenLimits.shards),
-      '--tick-ms', String(JepsenLimits.tickMs), '--peer-port', String(JepsenLimits.peerPort), '--api-port', String(JepsenLimits.apiPort),
-      '--otlp-grpc-port', String(JepsenLimits.otlpGrpcPort), '--otlp-http-port', String(JepsenLimits.otlpHttpPort),
-    ]);
+      '--tick-ms', String(JepsenLimits.tickMs), '--peer-port', String(ports.peer), '--api-port', String(ports.api),
+      '--otlp-grpc-port', String(ports.otlpGrpc), '--otlp-http-port', String(ports.otlpHttp),
+    ], nodeEnv(o));
     const file = JSON.parse(stdout.trim().split('\n').pop() ?? '') as ClusterFile;
     assert(file.nodes.length === o.nodes, 'cluster up started every node');
     const nodes = file.nodes.map((entry): LiveNode => {
       assert(entry.otlpHttp !== null, 'every node serves OTLP/HTTP');
       return {
         entry,
-        api: parseHostPort('api', entry.api, JepsenLimits.apiPort),
-        otlpHttp: parseHostPort('otlpHttp', entry.otlpHttp, JepsenLimits.otlpHttpPort),
+        api: parseHostPort('api', entry.api, ports.api),
+        otlpHttp: parseHostPort('otlpHttp', entry.otlpHttp, ports.otlpHttp),
         argv: readArgv(entry.pid),
         pid: entry.pid,
         down: false,
@@ -163,7 +193,7 @@ export class LiveCluster {
     const fd = openSync(n.entry.log, 'a');
     let pid: number | undefined;
     try {
-      const child = spawn(bin, args, { stdio: ['ignore', fd, fd], detached: true });
+      const child = spawn(bin, args, { stdio: ['ignore', fd, fd], detached: true, env: nodeEnv(this.#o) });
       child.on('error', () => undefined);
       child.unref();
       pid = child.pid;

@@ -29,7 +29,8 @@ export interface RegisterValue {
   readonly output?: RegisterOutput;
 }
 
-const KEY_PREFIX = 'jepsen-register-';
+/** REGISTER_KEY_PREFIX starts every key of the register workload; keys are REGISTER_KEY_PREFIX + 0..registerKeys-1, each read back at the end. */
+export const REGISTER_KEY_PREFIX = 'jepsen-register-';
 
 function kvPath(key: string, query = ''): string {
   return `/api/v1/kv/${encodeURIComponent(key)}${query}`;
@@ -63,7 +64,8 @@ export function registerOutcome(
   return status === 400 || status === 413 || status === 429 ? { outcome: 'fail' } : { outcome: 'unknown' };
 }
 
-async function perform(ctx: WorkloadContext, process: number, node: number, input: RegisterInput): Promise<HistoryOp> {
+/** performRegister sends one register operation as client `process` to node `node`, records it in the history and returns it (the planted-bug tests aim operations at chosen nodes with it). */
+export async function performRegister(ctx: WorkloadContext, process: number, node: number, input: RegisterInput): Promise<HistoryOp> {
   const start = ctx.history.nowUs();
   const api = ctx.cluster.node(node).api;
   let a;
@@ -117,7 +119,7 @@ export const registerWorkload: Workload = {
     let n = 0;
     while (!ctx.stopped() && !ctx.history.full()) {
       const t0 = performance.now();
-      const key = `${KEY_PREFIX}${rng.intn(JepsenLimits.registerKeys)}`;
+      const key = `${REGISTER_KEY_PREFIX}${rng.intn(JepsenLimits.registerKeys)}`;
       const count = perKey.get(key) ?? 0;
       if (count < JepsenLimits.registerOpsPerKeyMax) {
         perKey.set(key, count + 1);
@@ -126,7 +128,7 @@ export const registerWorkload: Workload = {
         const input: RegisterInput =
           roll < 0.4 ? { type: 'get', key } : roll < 0.7 ? { type: 'put', key, value } : { type: 'cas', key, expected: lastSeen.get(key) ?? null, value };
         const node = rng.range(1, ctx.cluster.nodes.length);
-        const op = await perform(ctx, clientId, node, input);
+        const op = await performRegister(ctx, clientId, node, input);
         const v = op.value as RegisterValue;
         if (v.output?.type === 'get') lastSeen.set(key, v.output.value);
         else if (op.outcome === 'ok' && input.type !== 'get') lastSeen.set(key, input.value);
@@ -142,10 +144,10 @@ export const registerWorkload: Workload = {
     const anomalies: string[] = [];
     // Final reads: each key once, through the nodes in turn until one answers.
     for (let k = 0; k < JepsenLimits.registerKeys; k++) {
-      const key = `${KEY_PREFIX}${k}`;
+      const key = `${REGISTER_KEY_PREFIX}${k}`;
       let read = false;
       for (let i = 0; i < JepsenLimits.readBackAttemptsMax && !read; i++) {
-        const op = await perform(ctx, -1, (i % ctx.cluster.nodes.length) + 1, { type: 'get', key });
+        const op = await performRegister(ctx, -1, (i % ctx.cluster.nodes.length) + 1, { type: 'get', key });
         read = op.outcome === 'ok';
         if (!read) await sleep(JepsenLimits.recoveryPollMs);
       }

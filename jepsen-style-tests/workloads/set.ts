@@ -36,6 +36,13 @@ function hexId(rng: Prng, bytes: number): string {
   return s.slice(0, bytes * 2);
 }
 
+/** drawSpans draws the spans of one request (JepsenLimits.spansPerRequest, each in its own trace) from `rng`. */
+export function drawSpans(rng: Prng): SentSpan[] {
+  const spans: SentSpan[] = [];
+  for (let i = 0; i < JepsenLimits.spansPerRequest; i++) spans.push({ traceId: hexId(rng, 16), spanId: hexId(rng, 8) });
+  return spans;
+}
+
 /** spansBody is the OTLP/JSON export request carrying `spans`, ended just now. */
 export function spansBody(spans: readonly SentSpan[], nowMs: number): string {
   const end = BigInt(nowMs) * 1_000_000n;
@@ -80,6 +87,40 @@ function retryable(s: number | 'refused' | 'unknown'): boolean {
   return s === 'refused' || s === 'unknown' || s === 429 || s === 408 || (typeof s === 'number' && s >= 500);
 }
 
+/**
+ * sendSpans sends one request carrying `spans` as client `process`, first
+ * to node `firstNode`, then (on no answer, a 429 or a 5xx) byte for byte to
+ * the next nodes, at most `attemptsMax` times; it records the operation in
+ * the history and returns it. The planted-bug tests call it with one
+ * attempt to aim a request at one node.
+ */
+export async function sendSpans(ctx: WorkloadContext, process: number, firstNode: number, spans: readonly SentSpan[], attemptsMax: number): Promise<HistoryOp> {
+  assert(attemptsMax >= 1 && attemptsMax <= JepsenLimits.setAttemptsMax, 'attempts within setAttemptsMax');
+  assert(spans.length > 0, 'a request carries spans');
+  const body = spansBody(spans, Date.now());
+  const start = ctx.history.nowUs();
+  const statuses: (number | 'refused' | 'unknown')[] = [];
+  let node = firstNode;
+  let error: string | undefined;
+  for (let i = 0; i < attemptsMax; i++) {
+    if (i > 0) node = (node % ctx.cluster.nodes.length) + 1;
+    const a = await attempt(ctx.cluster.node(node).otlpHttp, 'POST', '/v1/traces', body);
+    let s: number | 'refused' | 'unknown' = a.kind === 'answer' ? a.status : a.kind;
+    if (a.kind === 'answer' && a.status === 200) {
+      const rejected = Number((JSON.parse(a.body === '' ? '{}' : a.body) as { partialSuccess?: { rejectedSpans?: string | number } }).partialSuccess?.rejectedSpans ?? 0);
+      if (rejected > 0) s = 'unknown';
+    }
+    statuses.push(s);
+    error = a.kind === 'answer' ? (a.status === 200 ? undefined : `HTTP ${a.status}: ${a.body.slice(0, 200)}`) : a.error;
+    if (s === 200 || !retryable(s)) break;
+  }
+  const { outcome, refused } = outcomeOf(statuses);
+  const value: SetValue = { spans, attempts: statuses.length, refused };
+  const op: HistoryOp = { workload: 'set', process, f: 'send', start, end: ctx.history.nowUs(), outcome, value, node, ...(outcome === 'ok' || error === undefined ? {} : { error }) };
+  ctx.history.record(op);
+  return op;
+}
+
 /** setWorkload is the OTLP span-set workload. */
 export const setWorkload: Workload = {
   name: 'set',
@@ -90,29 +131,8 @@ export const setWorkload: Workload = {
     const perClientMax = Math.ceil(JepsenLimits.setRequestsMax / ctx.clients);
     for (let n = 0; n < perClientMax && !ctx.stopped() && !ctx.history.full(); n++) {
       const t0 = performance.now();
-      const spans: SentSpan[] = [];
-      for (let i = 0; i < JepsenLimits.spansPerRequest; i++) spans.push({ traceId: hexId(rng, 16), spanId: hexId(rng, 8) });
-      const body = spansBody(spans, Date.now());
-      const start = ctx.history.nowUs();
-      const statuses: (number | 'refused' | 'unknown')[] = [];
-      let node = rng.range(1, ctx.cluster.nodes.length);
-      let error: string | undefined;
-      for (let i = 0; i < JepsenLimits.setAttemptsMax; i++) {
-        if (i > 0) node = (node % ctx.cluster.nodes.length) + 1;
-        const a = await attempt(ctx.cluster.node(node).otlpHttp, 'POST', '/v1/traces', body);
-        let s: number | 'refused' | 'unknown' = a.kind === 'answer' ? a.status : a.kind;
-        if (a.kind === 'answer' && a.status === 200) {
-          const rejected = Number((JSON.parse(a.body === '' ? '{}' : a.body) as { partialSuccess?: { rejectedSpans?: string | number } }).partialSuccess?.rejectedSpans ?? 0);
-          if (rejected > 0) s = 'unknown';
-        }
-        statuses.push(s);
-        error = a.kind === 'answer' ? (a.status === 200 ? undefined : `HTTP ${a.status}: ${a.body.slice(0, 200)}`) : a.error;
-        if (s === 200 || !retryable(s)) break;
-      }
-      const { outcome, refused } = outcomeOf(statuses);
-      const value: SetValue = { spans, attempts: statuses.length, refused };
-      const op: HistoryOp = { workload: 'set', process: clientId, f: 'send', start, end: ctx.history.nowUs(), outcome, value, node, ...(outcome === 'ok' || error === undefined ? {} : { error }) };
-      ctx.history.record(op);
+      const spans = drawSpans(rng);
+      await sendSpans(ctx, clientId, rng.range(1, ctx.cluster.nodes.length), spans, JepsenLimits.setAttemptsMax);
       const left = intervalMs - (performance.now() - t0);
       if (left > 0) await sleep(left);
     }

@@ -147,6 +147,12 @@ export interface IngesterDeps {
    * production decoders and must be given the same itemLimits.
    */
   readonly preparer?: Preparer;
+  /**
+   * plantAckBeforeCommit is a planted bug for the jepsen suite's tests only
+   * (node.ts readTestPlants: never set by a production node): answer
+   * success before any part commits.
+   */
+  readonly plantAckBeforeCommit?: boolean;
 }
 
 /** IngestRequest is one decompressed request. */
@@ -320,7 +326,9 @@ export class Ingester {
     this.stats.truncatedValues += prepared.truncatedValues;
     this.stats.sampledOut += prepared.sampledOut;
     const parts = prepared.parts;
-    const outcomes = await this.#d.writer.write(parts, req.deadlineMs);
+    const writing = this.#d.writer.write(parts, req.deadlineMs);
+    if (this.#d.plantAckBeforeCommit === true) return ackBeforeCommit(writing, prepared, parts.length);
+    const outcomes = await writing;
     const failed = outcomes.find((o) => !o.ok);
     if (failed !== undefined && !failed.ok) {
       this.stats.failedUncommitted++;
@@ -379,6 +387,12 @@ export class Ingester {
     assert(this.#buckets.size <= IngestLimits.tenantBucketsMax, 'tenant buckets within tenantBucketsMax');
     return b;
   }
+}
+
+/** ackBeforeCommit is the planted bug `ack-before-commit` (see IngesterDeps.plantAckBeforeCommit): the answer does not wait for `writing`. */
+function ackBeforeCommit(writing: Promise<unknown>, prepared: PreparedParts, parts: number): IngestOutcome {
+  writing.catch(() => undefined);
+  return { accepted: 0, rejected: prepared.rejected, message: '', parts };
 }
 
 function countsOf(r: ShardApplyResult, signal: OtlpSignal): { accepted: number; refused: number } {
