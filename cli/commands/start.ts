@@ -138,7 +138,14 @@ export async function runStartCommand(o: StartCommandOptions, io: StartIo): Prom
     }),
   );
   node.log.event('node_config', { groups: node.driver.groups().length, seed: node.seed, tickMs: opts.tickMs, dataDir: opts.dataDir });
-  const signal = await stopSignal;
+  // Fail stop: a driver that stopped on an error (a failed fsync, a broken
+  // invariant) leaves every Raft group of the node frozen; the process ends
+  // with exit 1 so a supervisor sees it, rather than serving 503s forever.
+  const driverFailed = node.driver.whenFailed().then((err) => {
+    node.log.event('driver_failed', { error: String(err) }, undefined, 'error');
+    return 'driver failure';
+  });
+  const signal = await Promise.race([stopSignal, driverFailed]);
   node.log.event('stopping', { signal });
   // The whole graceful stop is bounded: past shutdownDeadlineMs the process ends anyway (the WAL is durable at every sync).
   const deadline = setTimeout(() => {

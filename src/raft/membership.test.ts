@@ -141,3 +141,16 @@ t.test('a transfer to a learner is ignored', async (t) => {
   t.equal(net.raft(1).role, StateRole.Leader);
   t.equal(net.node(1).raw.status().leadTransferee, NONE);
 });
+
+t.test('a follower drops a transfer to another node (it cannot send in that node\'s name) and names the leader; the leader still transfers', async (t) => {
+  const net = new TestNetwork([1, 2, 3]);
+  net.campaign(1);
+  net.deliverAll();
+  net.node(2).raw.transferLeader(3); // Asked of a follower, for a third node: dropped.
+  t.notOk(net.node(2).raw.hasReady() && net.node(2).raw.ready().messages.some((m) => m.from !== 2), 'nothing leaves in another replica\'s name');
+  net.deliverAll();
+  t.equal(net.raft(1).role, StateRole.Leader, 'no transfer happened');
+  net.node(1).raw.transferLeader(3);
+  net.deliverAll();
+  t.equal(net.raft(3).role, StateRole.Leader, 'asked of the leader, the transfer happens');
+});

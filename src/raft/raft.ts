@@ -647,6 +647,11 @@ export class Raft {
         return null;
       case MessageType.TransferLeader:
         if (this.lead === NONE) return dropped('no leader to transfer from', { leaderHint: NONE });
+        // Only a transfer to this replica is forwarded: a forwarded message
+        // keeps `from` (the leader reads the transferee from it), and the peer
+        // transport accepts a message only from the node that sent it. A
+        // transfer to another node is asked of the leader itself.
+        if (m.from !== this.id) return dropped('a follower forwards only a transfer to itself', { leaderHint: this.lead });
         this.msgs.push(newMessage(this.group, m.from, { ...m, to: this.lead, term: this.term }));
         return null;
       case MessageType.TimeoutNow:
@@ -655,7 +660,11 @@ export class Raft {
         return null;
       case MessageType.ReadIndex:
         if (this.lead === NONE) return dropped('no leader to confirm a read', { leaderHint: NONE });
-        // Keep `from`: the leader answers the replica that asked.
+        // Only this replica's own reads are forwarded (`from` is kept, so the
+        // leader answers the replica that asked, and the peer transport
+        // accepts a message only from its sender): a read another replica
+        // forwarded here when this one led is dropped; that replica retries.
+        if (m.from !== this.id) return dropped('a follower forwards only its own reads', { leaderHint: this.lead });
         this.msgs.push(newMessage(this.group, m.from, { ...m, to: this.lead, term: 0 }));
         return null;
       case MessageType.ReadIndexResp:

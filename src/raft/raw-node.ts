@@ -176,6 +176,8 @@ export class RawNode {
     const readStates = r.readStates;
     r.readStates = [];
     assert(messages.length <= RaftLimits.msgsPerReadyMax, 'messages per Ready within msgsPerReadyMax');
+    // The peer transport accepts a message only from the node that sent it (its Hello): a Ready never asks to send in another node's name.
+    for (const m of messages) assert(m.from === r.id, 'a Ready sends messages from this replica only');
     const mustSync =
       entries.length > 0 || snapshot !== null || hard.term !== this.#prevHard.term || hard.vote !== this.#prevHard.vote;
     const rd: Ready = {

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { isOtlpdbError } from '../errors.js';
 import { Raft } from './raft.js';
+import { newMessage } from './message.js';
 import { TestNetwork, bytes, text } from './test-network.js';
 import { MessageType } from './types.js';
 
@@ -94,4 +95,36 @@ t.test('ReadIndex requests are bounded by readIndexPendingMax', async (t) => {
   t.equal(net.node(1).raw.readIndex(bytes('b')), null);
   t.ok(isOtlpdbError(net.node(1).raw.readIndex(bytes('c')), 'ERR_UNAVAILABLE'), 'third refused');
   t.ok(isOtlpdbError(net.node(1).raw.readIndex(new Uint8Array(0)), 'ERR_INVALID_ARGUMENT'), 'empty context refused');
+});
+
+t.test('a follower drops a ReadIndex another replica forwarded to it (the transport authenticates senders): nothing is sent in another name', async (t) => {
+  // Node 3 forwarded its read to node 2 while it believed node 2 led; node 2
+  // is a follower of node 1. Forwarding it on would send a message "from 3"
+  // over node 2's links, which every receiving transport refuses (and which
+  // stopped a real node's driver in a jepsen run: see raw-node ready()).
+  const net = new TestNetwork([1, 2, 3]);
+  net.campaign(1);
+  net.deliverAll();
+  const stray = newMessage(net.raft(2).group, 3, { type: MessageType.ReadIndex, to: 2, context: bytes('r3') });
+  const err = net.node(2).raw.step(stray);
+  t.ok(isOtlpdbError(err, 'ERR_PROPOSAL_DROPPED'), 'dropped, with an error the caller can retry on');
+  t.same((err as { details?: Record<string, unknown> } | null)?.details, { leaderHint: 1 }, 'names the leader');
+  t.notOk(net.node(2).raw.hasReady() && net.node(2).raw.ready().messages.some((m) => m.from !== 2), 'no message leaves in another replica\'s name');
+});
+
+t.test('planted: a follower that forwards others\' reads is stopped by the Ready check (the test above can fail)', async (t) => {
+  class ForwardsAnyRead extends Raft {
+    protected override stepFollower(m: Parameters<Raft['stepFollower']>[0]): ReturnType<Raft['stepFollower']> {
+      if (m.type === MessageType.ReadIndex && m.from !== this.id) {
+        this.msgs.push(newMessage(this.group, m.from, { ...m, to: this.lead, term: 0 }));
+        return null;
+      }
+      return super.stepFollower(m);
+    }
+  }
+  const net = new TestNetwork([1, 2, 3], { makeRaft: (c) => new ForwardsAnyRead(c) });
+  net.campaign(1);
+  net.deliverAll();
+  net.node(2).raw.step(newMessage(net.raft(2).group, 3, { type: MessageType.ReadIndex, to: 2, context: bytes('r3') }));
+  t.throws(() => net.node(2).raw.ready(), /a Ready sends messages from this replica only/);
 });

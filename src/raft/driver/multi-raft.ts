@@ -144,6 +144,9 @@ export class MultiRaftDriver {
   /** lastRefusal is the last error a refused message caused (for logs and tests). */
   lastRefusal: OtlpdbError | null = null;
   readonly #wal: Wal;
+  /** #failed settles once, with the loop's failure, when the driver stops on an error (whenFailed). */
+  readonly #failed: Promise<unknown>;
+  #resolveFailed: (err: unknown) => void = () => undefined;
   readonly #store: SnapshotStore;
   readonly #transport: Transport;
   readonly #clock: Clock;
@@ -169,12 +172,16 @@ export class MultiRaftDriver {
     this.#io = { wal: init.wal, store: init.store, registry: init.registry, sync: () => this.#timedSync() };
     const settings = driverSettings(o);
     this.#settings = settings;
+    this.#failed = new Promise((resolve) => {
+      this.#resolveFailed = resolve;
+    });
     this.#loop = new DriverLoop({
       nodeId: o.nodeId,
       autoRun: settings.autoRun,
       iterate: () => this.#iterate(),
       runIteration: () => this.runIteration(),
       onFailure: (err) => {
+        this.#resolveFailed(err);
         this.#ticker?.cancel();
         this.#failAll(new OtlpdbError('ERR_UNAVAILABLE', `node ${this.nodeId} driver failed: ${String(err)}`));
       },
@@ -293,6 +300,15 @@ export class MultiRaftDriver {
       if (g.confState.voters.includes(peer) || g.confState.learners.includes(peer)) g.raw.reportUnreachable(peer);
     }
     this.#loop.kick();
+  }
+
+  /**
+   * whenFailed resolves with the error that stopped the driver, when one
+   * does (it never resolves on a clean stop): the node fails stop on it
+   * instead of serving with every group frozen.
+   */
+  whenFailed(): Promise<unknown> {
+    return this.#failed;
   }
 
   /** failure is the error that stopped the driver (a failed fsync poisons the WAL), or null. */

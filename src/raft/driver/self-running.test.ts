@@ -96,3 +96,37 @@ t.test('self-running drivers on real disks elect leaders, apply proposals everyw
   }
   t.ok(stable, 'every group has exactly one leader');
 });
+
+t.test('a driver stopped by an error says so through whenFailed (a node fails stop on it), and refuses proposals after', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'otlpdb-driver-fail-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const d = await MultiRaftDriver.open({
+    nodeId: 1,
+    fs: new NodeFileSystem(),
+    dir: join(root, 'n1'),
+    // The first message this node sends (its pre-vote) breaks the transport's contract.
+    transport: {
+      send: () => {
+        throw new Error('planted: the transport refuses the batch');
+      },
+    },
+    rand: new SeededRand(7),
+    clock: { nowMs: () => performance.now() },
+    groups: [{ group: 0, voters: NODES }],
+    makeStateMachine: () => new KvStateMachine(),
+    scheduler: {
+      every: (ms, fn) => {
+        const timer = setInterval(fn, ms);
+        return { cancel: () => clearInterval(timer) };
+      },
+    },
+    tickMs: TICK_MS,
+  });
+  t.teardown(() => d.stop());
+  t.equal(d.campaign(0), null, 'a campaign is accepted');
+  const err = await d.whenFailed();
+  t.match(String(err), /planted: the transport refuses the batch/, 'whenFailed resolves with the error that stopped the driver');
+  t.equal(d.failure, err, 'and failure names the same error');
+  const p = await d.propose(0, encodeKvCommand({ op: 'put', key: 'k', value: 'v' })).catch((e: unknown) => e);
+  t.ok(isOtlpdbError(p, 'ERR_UNAVAILABLE'), 'a proposal after the failure is refused, retryable');
+});
