@@ -24,6 +24,8 @@ const REPLICAS = 3;
 const TICK_MS = 20;
 const POLLS_MAX = 2000;
 const POLL_MS = 40;
+/** AGREE_POLLS_MAX bounds the final wait for every replica to agree (each poll flushes every shard: slower than a status poll). */
+const AGREE_POLLS_MAX = 1500;
 const SEED = 4242;
 
 /** Acked counts the rows every acknowledged entry stored (from the entries' apply results). */
@@ -122,22 +124,34 @@ t.test('shard replicas move with their data, by streamed snapshots, while writes
 
   // Everything flushed, every replica of a shard holds the same rows, and stats count the acknowledged rows once.
   const stats = async (): Promise<StatsDocument> => JSON.parse((await httpRequest(api(2), '/api/v1/stats')).body) as StatsDocument;
+  // Under a loaded machine (CI runs two test files at a time) the last
+  // snapshots and flushes can take a while: the wait is bounded in polls,
+  // and a failure says which condition was still false.
+  let why = 'not checked yet';
   const agree = async (): Promise<boolean> => {
-    if ((await httpRequest(api(2), '/api/v1/admin/flush', 'POST')).status !== 200) return false;
+    const flush = (await httpRequest(api(2), '/api/v1/admin/flush', 'POST')).status;
+    if (flush !== 200) {
+      why = `POST /api/v1/admin/flush answered ${flush}`;
+      return false;
+    }
     for (let g = 1; g <= SHARDS; g++) {
-      const counts = new Set<string>();
+      const counts = new Map<number, string>();
       for (const id of [2, 3, 4]) {
         const sm = nodes.get(id)?.driver.stateMachine(g);
         if (!(sm instanceof ShardStateMachine)) continue;
-        const s = sm.stats();
-        counts.add(`${s.traces.rows}/${s.metrics.rows}/${s.logs.rows}`);
+        const st = sm.stats();
+        counts.set(id, `${st.traces.rows}/${st.metrics.rows}/${st.logs.rows}`);
       }
-      if (counts.size !== 1) return false;
+      if (new Set(counts.values()).size !== 1) {
+        why = `shard ${g} replicas differ (spans/samples/logs by node): ${JSON.stringify(Object.fromEntries(counts))}`;
+        return false;
+      }
     }
     const s = await stats();
+    why = `stats ${s.traces.spans}/${s.metrics.samples}/${s.logs.records}, acknowledged ${acked.spans}/${acked.points}/${acked.logs}`;
     return s.traces.spans === acked.spans && s.metrics.samples === acked.points && s.logs.records === acked.logs;
   };
-  t.ok(await pollUntil(agree, 200, 100), 'replicas agree and stats equal the acknowledged rows');
+  t.ok(await pollUntil(agree, AGREE_POLLS_MAX, POLL_MS), 'replicas agree and stats equal the acknowledged rows', { why });
   const s = await stats();
   t.same(s.shardsMissing, [], 'every shard reported');
   t.equal(s.traces.spans, acked.spans, `spans: ${s.traces.spans} stored, ${acked.spans} acknowledged`);
