@@ -21,6 +21,27 @@ const GROUPS: readonly GroupId[] = [0, 1, 2];
 const TICK_MS = 10;
 const WAIT_ROUNDS_MAX = 1000;
 
+/** openSelfRunning opens node `id`'s driver on the real disk under `root`, ticking itself on a real timer. */
+function openSelfRunning(root: string, id: NodeId, seed: number, groups: readonly GroupId[], send: (msgs: readonly Message[]) => void): Promise<MultiRaftDriver> {
+  return MultiRaftDriver.open({
+    nodeId: id,
+    fs: new NodeFileSystem(),
+    dir: join(root, `n${id}`),
+    transport: { send },
+    rand: new SeededRand(seed),
+    clock: { nowMs: () => performance.now() },
+    groups: groups.map((group) => ({ group, voters: NODES })),
+    makeStateMachine: () => new KvStateMachine(),
+    scheduler: {
+      every: (ms, fn) => {
+        const timer = setInterval(fn, ms);
+        return { cancel: () => clearInterval(timer) };
+      },
+    },
+    tickMs: TICK_MS,
+  });
+}
+
 t.test('self-running drivers on real disks elect leaders, apply proposals everywhere, and stop cleanly', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'otlpdb-driver-'));
   t.teardown(() => rm(root, { recursive: true, force: true }));
@@ -34,23 +55,7 @@ t.test('self-running drivers on real disks elect leaders, apply proposals everyw
     });
   };
   for (const id of NODES) {
-    const d = await MultiRaftDriver.open({
-      nodeId: id,
-      fs: new NodeFileSystem(),
-      dir: join(root, `n${id}`),
-      transport: { send: deliver },
-      rand: new SeededRand(1000 + id),
-      clock: { nowMs: () => performance.now() },
-      groups: GROUPS.map((group) => ({ group, voters: NODES })),
-      makeStateMachine: () => new KvStateMachine(),
-      scheduler: {
-        every: (ms, fn) => {
-          const timer = setInterval(fn, ms);
-          return { cancel: () => clearInterval(timer) };
-        },
-      },
-      tickMs: TICK_MS,
-    });
+    const d = await openSelfRunning(root, id, 1000 + id, GROUPS, deliver);
     drivers.set(id, d);
   }
   t.teardown(async () => {
@@ -100,27 +105,9 @@ t.test('self-running drivers on real disks elect leaders, apply proposals everyw
 t.test('a driver stopped by an error says so through whenFailed (a node fails stop on it), and refuses proposals after', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'otlpdb-driver-fail-'));
   t.teardown(() => rm(root, { recursive: true, force: true }));
-  const d = await MultiRaftDriver.open({
-    nodeId: 1,
-    fs: new NodeFileSystem(),
-    dir: join(root, 'n1'),
-    // The first message this node sends (its pre-vote) breaks the transport's contract.
-    transport: {
-      send: () => {
-        throw new Error('planted: the transport refuses the batch');
-      },
-    },
-    rand: new SeededRand(7),
-    clock: { nowMs: () => performance.now() },
-    groups: [{ group: 0, voters: NODES }],
-    makeStateMachine: () => new KvStateMachine(),
-    scheduler: {
-      every: (ms, fn) => {
-        const timer = setInterval(fn, ms);
-        return { cancel: () => clearInterval(timer) };
-      },
-    },
-    tickMs: TICK_MS,
+  // The first message this node sends (its pre-vote) breaks the transport's contract.
+  const d = await openSelfRunning(root, 1, 7, [0], () => {
+    throw new Error('planted: the transport refuses the batch');
   });
   t.teardown(() => d.stop());
   t.equal(d.campaign(0), null, 'a campaign is accepted');

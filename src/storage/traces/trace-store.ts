@@ -721,24 +721,11 @@ export class TraceStore implements SignalStore<SpanRow> {
       }
     }
 
-    const firstBucket = bucketOf(q.startNs);
-    const endBucket = bucketOf(q.endNs - 1n) + 1;
-    const offset = tenantPrefixBytes(tenant);
     const newer = new Map<string, Set<string>>();
-    scan: for await (const page of kv.pages({ gte: bucketKey(K.meta, tenant, firstBucket), lt: bucketKey(K.meta, tenant, endBucket) })) {
-      for (const e of page) {
-        if (emitted >= q.limit) break scan;
-        stats.bytesRead += e.key.length + e.value.length;
-        const ref = readRef(e.key, offset);
-        const meta = decodeBlockMeta(e.value);
-        if (meta.maxStartNs < q.startNs || meta.minStartNs >= q.endNs) {
-          stats.blocksPrunedTime++;
-          continue;
-        }
-        const m = await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted);
-        if (m === null) continue;
-        for (const s of decodeSpanRows(m.view, m.keep)) yield* take(s);
-      }
+    for await (const { ref, meta } of this.#blocksInTime(kv, tenant, q, stats, false, () => emitted >= q.limit)) {
+      const m = await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted);
+      if (m === null) continue;
+      for (const s of decodeSpanRows(m.view, m.keep)) yield* take(s);
     }
     if (batch.length > 0) yield batch;
     assert(emitted <= q.limit, 'a search yields at most limit spans');
@@ -781,8 +768,6 @@ export class TraceStore implements SignalStore<SpanRow> {
     if (traceIds.length > 0) yield cut(top);
 
     const firstBucket = bucketOf(q.startNs);
-    const endBucket = bucketOf(q.endNs - 1n) + 1;
-    const offset = tenantPrefixBytes(tenant);
     const newer = new Map<string, Set<string>>();
     // One bucket's metas at a time, newest bucket first (the reverse scan meets a bucket's keys together).
     let group: { ref: BlockRef; meta: BlockMeta }[] = [];
@@ -812,24 +797,14 @@ export class TraceStore implements SignalStore<SpanRow> {
         yield cut(frontierNs);
       }
     };
-    scan: for await (const page of kv.pages({ gte: bucketKey(K.meta, tenant, firstBucket), lt: bucketKey(K.meta, tenant, endBucket), reverse: true })) {
-      for (const e of page) {
-        if (emitted >= q.limit) break scan;
-        stats.bytesRead += e.key.length + e.value.length;
-        const ref = readRef(e.key, offset);
-        const meta = decodeBlockMeta(e.value);
-        if (meta.maxStartNs < q.startNs || meta.minStartNs >= q.endNs) {
-          stats.blocksPrunedTime++;
-          continue;
-        }
-        if (group.length > 0 && (group[0] as { ref: BlockRef }).ref.bucket !== ref.bucket) {
-          assert((group[0] as { ref: BlockRef }).ref.bucket > ref.bucket, 'buckets come newest first');
-          yield* runGroup.call(this, group);
-          group = [];
-          if (emitted >= q.limit) break scan;
-        }
-        group.push({ ref, meta });
+    for await (const b of this.#blocksInTime(kv, tenant, q, stats, true, () => emitted >= q.limit)) {
+      if (group.length > 0 && (group[0] as { ref: BlockRef }).ref.bucket !== b.ref.bucket) {
+        assert((group[0] as { ref: BlockRef }).ref.bucket > b.ref.bucket, 'buckets come newest first');
+        yield* runGroup.call(this, group);
+        group = [];
+        if (emitted >= q.limit) break;
       }
+      group.push(b);
     }
     if (emitted < q.limit) yield* runGroup.call(this, group);
     // Cut short by `limit`, the scan cannot say nothing is left.
@@ -944,6 +919,37 @@ export class TraceStore implements SignalStore<SpanRow> {
     return { view, keep, cols };
   }
 
+
+  /**
+   * #blocksInTime yields the blocks of `tenant` whose meta says a span may
+   * start in [q.startNs, q.endNs), oldest bucket first or, with `reverse`,
+   * newest first; it counts the meta bytes read and the blocks pruned by
+   * time. `done` is asked before each meta entry, so a caller that has
+   * enough reads (and counts) no further entry.
+   */
+  async *#blocksInTime(
+    kv: KvRead,
+    tenant: string,
+    q: { readonly startNs: bigint; readonly endNs: bigint },
+    stats: ScanStats,
+    reverse: boolean,
+    done: () => boolean,
+  ): AsyncGenerator<{ ref: BlockRef; meta: BlockMeta }> {
+    const offset = tenantPrefixBytes(tenant);
+    const range = { gte: bucketKey(K.meta, tenant, bucketOf(q.startNs)), lt: bucketKey(K.meta, tenant, bucketOf(q.endNs - 1n) + 1), reverse };
+    for await (const page of kv.pages(range)) {
+      for (const e of page) {
+        if (done()) return;
+        stats.bytesRead += e.key.length + e.value.length;
+        const meta = decodeBlockMeta(e.value);
+        if (meta.maxStartNs < q.startNs || meta.minStartNs >= q.endNs) {
+          stats.blocksPrunedTime++;
+          continue;
+        }
+        yield { ref: readRef(e.key, offset), meta };
+      }
+    }
+  }
   /**
    * readTags is the tenant's bounded read of tag names or of one tag's
    * values over the head, the frozen head and the blocks (tag-read.ts).
