@@ -120,6 +120,13 @@ export interface ShardSearchOptions {
    * can show it catches a pushdown that drops matches.
    */
   readonly plantDropResourceMatches?: boolean;
+  /**
+   * spanMatch false leaves the TraceQL span match (extractSpanMatch) out of
+   * the predicate: candidates then come from the intrinsic pushdown alone,
+   * as before attribute pushdown. Same answer, more work: the baseline
+   * bench/query-traces-shard measures the span match against.
+   */
+  readonly spanMatch?: boolean;
 }
 
 const DEFAULT_OPTIONS: ShardSearchOptions = { earlyStop: true };
@@ -278,7 +285,7 @@ export async function searchShard(
   const ast = q.traceql === undefined ? null : parseTraceql(q.traceql);
   const program = ast === null ? null : new TraceqlProgram(ast);
   // TraceQL narrows candidates further with its span match (attribute equalities, && and ||) on every path.
-  const spanMatch = ast === null ? null : extractSpanMatch(ast);
+  const spanMatch = ast === null || options.spanMatch === false ? null : extractSpanMatch(ast);
   const predicate: SpanPredicate = spanMatch === null ? q.predicate : { ...q.predicate, match: options.plantDropResourceMatches === true ? plantSpanOnly(spanMatch) : spanMatch };
   let partial = false;
   let inspectedSpans = 0;
