@@ -371,11 +371,11 @@ function toFormat1(v3: Uint8Array): Uint8Array {
   return toOlderFormat(v3, 1);
 }
 
-t.test('format 1 indexes (no skipped-terms filter, no flags) still decode and answer by scan', async (t) => {
+t.test('format 1 and 2 indexes (no value terms; format 1 without the skipped-terms filter and flags) still decode and answer', async (t) => {
   const spans = realisticSpans(new SeededRand(62), 60);
-  const v2 = encodeSpanBlockIndex(spans);
-  const v1 = decodeSpanBlockIndex(toFormat1(v2));
-  const payload = openBlock(v2, BlockKind.postings);
+  const v3Bytes = encodeSpanBlockIndex(spans);
+  const v1 = decodeSpanBlockIndex(toFormat1(v3Bytes));
+  const payload = openBlock(v3Bytes, BlockKind.postings);
   const r = new ByteReader(payload);
   r.u8();
   r.uvarint();
@@ -389,12 +389,12 @@ t.test('format 1 indexes (no skipped-terms filter, no flags) still decode and an
   for (let i = 0; i < valueKeys; i++) r.str(1 << 20, 'value key');
   const filterBytes = r.uvarint();
   const afterFilter = payload.length - r.remaining + filterBytes;
-  const d2 = decodeSpanBlockIndex(v2);
-  t.same([...v1.postings.keys()], [...d2.postings.keys()].filter((k) => !k.startsWith('[5,')), 'format 1 holds the same terms but the value terms');
+  const d3 = decodeSpanBlockIndex(v3Bytes);
+  t.same([...v1.postings.keys()], [...d3.postings.keys()].filter((k) => !k.startsWith('[5,')), 'format 1 holds the same terms but the value terms');
   t.ok(v1.terms.every((x) => x.flags === (x.field === 4 ? FORMAT1_ATTR_FLAGS : 0)), 'format 1 terms report scope span, type string');
   t.ok([...v1.skippedKeyFlags.values()].every((f) => f === FORMAT1_ATTR_FLAGS), 'format 1 skipped keys report scope span, type string');
   t.equal(v1.skippedTerms, null, 'format 1 has no filter');
-  t.same([...v1.skippedKeys], [...decodeSpanBlockIndex(v2).skippedKeys]);
+  t.same([...v1.skippedKeys], [...d3.skippedKeys]);
   const block = encodeSpanBlock(spans);
   const rand = new SeededRand(63);
   for (let i = 0; i < 50; i++) {
@@ -402,6 +402,16 @@ t.test('format 1 indexes (no skipped-terms filter, no flags) still decode and an
     t.same(Array.from(querySpanBlock(block, v1, p).rows), naive(spans, p), `format 1 query ${i}`);
   }
   t.equal(indexExcludes(v1, { attrs: [['user.id', 'absent']] }), null, 'without a filter a skipped key is never excluded');
+  // Format 2 (flags and the filter, no value terms) answers every tag predicate as format 3 does.
+  const v2 = decodeSpanBlockIndex(toOlderFormat(v3Bytes, 2));
+  t.equal(v2.formatVersion, 2);
+  t.same(v2.terms, d3.terms.filter((x) => x.field !== 5), 'format 2 holds the same terms and flags but the value terms');
+  t.same([...v2.skippedKeyFlags], [...d3.skippedKeyFlags]);
+  t.equal(v2.skippedValueKeys.size, 0);
+  for (let i = 0; i < 50; i++) {
+    const p = randomPredicate(rand, spans);
+    t.same(Array.from(querySpanBlock(block, v2, p).rows), naive(spans, p), `format 2 query ${i}`);
+  }
   // A filter in an index without skipped keys is corruption.
   const few = (spans.slice(0, 3) as SpanRow[]).map((x) => ({ ...x, attributes: [] }));
   const plain = openBlock(encodeSpanBlockIndex(few), BlockKind.postings);
