@@ -597,7 +597,8 @@ function mayBeSkippedTerm(idx: SpanBlockIndex, field: number, key: string, value
  * the postings to unite (terms whose flags say the scope and type occur),
  * `scan` says a skipped key may hold the value, so every row may (the rows
  * are then checked on the block's columns), `exact` false says the index
- * cannot tell at all (format < 3): every row may hold, unchecked.
+ * cannot tell at all (format < 3): the block is never skipped for it, and
+ * its rows are checked on the columns.
  */
 interface AtomPlan {
   readonly lists: Uint8Array[];
@@ -663,8 +664,8 @@ function postingsRows(p: Uint8Array, rows: number): Uint32Array {
 /**
  * matchRows are the rows the postings leave for m: an atom's united
  * postings (all rows when a skipped key may hold it, or when the format
- * cannot tell); `and` intersects, `or` unites. check is set when a skipped
- * key's atom took every row, so the caller checks rows on the columns.
+ * cannot tell); `and` intersects, `or` unites. check is set when such an
+ * atom took every row, so the caller checks rows on the columns.
  */
 function matchRows(idx: SpanBlockIndex, m: SpanMatch, intersect: (a: Uint32Array, b: Uint32Array) => Uint32Array): MatchRows {
   switch (m.kind) {
@@ -692,8 +693,8 @@ function matchRows(idx: SpanBlockIndex, m: SpanMatch, intersect: (a: Uint32Array
     }
     case 'attr': {
       const plan = planAtom(idx, m);
-      if (!plan.exact) return { rows: null, check: false };
-      if (plan.scan) return { rows: null, check: true };
+      // A skipped key, or a format that cannot tell: every row may hold, so the rows are checked on the columns.
+      if (!plan.exact || plan.scan) return { rows: null, check: true };
       let rows: Uint32Array = new Uint32Array(0);
       for (const p of plan.lists) rows = union(rows, postingsRows(p, idx.rows));
       return { rows, check: false };
