@@ -48,7 +48,7 @@ const tempoId = (b: Uint8Array): string => hex(b).replace(/^0+/, '');
 
 interface SearchDoc {
   traces: { traceID: string; spanSet: { matched: number } }[];
-  stats: { partial: boolean; failedShards: unknown[] };
+  stats: { partial: boolean; failedShards: unknown[]; blocksPrunedIndex: number };
 }
 
 /**
@@ -130,13 +130,15 @@ interface DiffOutcome {
   readonly failures: string[];
   readonly nonEmpty: number;
   readonly ran: number;
+  /** pruned counts the queries whose answer says the block indexes excluded a block. */
+  readonly pruned: number;
 }
 
 /** CONCURRENT is how many queries run at once, spread over the nodes (the shards' ReadIndex waits overlap). */
 const CONCURRENT = 6;
 
 /** compareOne runs query i on node 1 + i % 3 and compares its answer with the reference; a failure message, or null. */
-async function compareOne(c: InProcessCluster, traces: readonly SpanRow[][], seed: number, i: number, range: string): Promise<{ failure: string | null; nonEmpty: boolean }> {
+async function compareOne(c: InProcessCluster, traces: readonly SpanRow[][], seed: number, i: number, range: string): Promise<{ failure: string | null; nonEmpty: boolean; pruned: boolean }> {
   const text = queryOf(seed, i, traces);
   const node = 1 + (i % 3);
   const want = new Map<string, number>();
@@ -147,16 +149,18 @@ async function compareOne(c: InProcessCluster, traces: readonly SpanRow[][], see
   }
   const r = await httpRequest(c.api(node), `/api/search?q=${encodeURIComponent(text)}&${range}&limit=1000&spss=1000`, 'GET', undefined, { 'x-scope-orgid': TENANT });
   const label = `seed ${seed} query ${i} on node ${node}: ${text}`;
-  if (r.status !== 200) return { failure: `${label}: status ${r.status} ${r.body.slice(0, 200)}`, nonEmpty: want.size > 0 };
+  if (r.status !== 200) return { failure: `${label}: status ${r.status} ${r.body.slice(0, 200)}`, nonEmpty: want.size > 0, pruned: false };
   const doc = JSON.parse(r.body) as SearchDoc;
   const got = new Map(doc.traces.map((x) => [x.traceID, x.spanSet.matched]));
   const missing = [...want.keys()].filter((id) => !got.has(id));
   const extra = [...got.keys()].filter((id) => !want.has(id));
   const counts = [...want].filter(([id, n]) => got.has(id) && got.get(id) !== n).map(([id, n]) => `${id}: ${got.get(id)} spans, want ${n}`);
-  if (!doc.stats.partial && missing.length + extra.length + counts.length === 0) return { failure: null, nonEmpty: want.size > 0 };
+  const pruned = doc.stats.blocksPrunedIndex > 0;
+  if (!doc.stats.partial && missing.length + extra.length + counts.length === 0) return { failure: null, nonEmpty: want.size > 0, pruned };
   return {
     failure: `${label}: ${missing.length} traces missing ${JSON.stringify(missing.slice(0, 3))}, ${extra.length} extra ${JSON.stringify(extra.slice(0, 3))}, ${counts.length} with other span counts ${JSON.stringify(counts.slice(0, 3))}${doc.stats.partial ? ', partial' : ''}`,
     nonEmpty: want.size > 0,
+    pruned,
   };
 }
 
@@ -171,15 +175,17 @@ async function differential(c: InProcessCluster, traces: readonly SpanRow[][], s
   const failures: string[] = [];
   let nonEmpty = 0;
   let ran = 0;
+  let pruned = 0;
   for (let i = 0; i < queries && failures.length < failuresMax; i += CONCURRENT) {
     const batch = Array.from({ length: Math.min(CONCURRENT, queries - i) }, (_, k) => compareOne(c, traces, seed, i + k, range));
     for (const o of await Promise.all(batch)) {
       ran++;
       if (o.nonEmpty) nonEmpty++;
+      if (o.pruned) pruned++;
       if (o.failure !== null) failures.push(o.failure);
     }
   }
-  return { failures: failures.slice(0, failuresMax), nonEmpty, ran };
+  return { failures: failures.slice(0, failuresMax), nonEmpty, ran, pruned };
 }
 
 t.test('TraceQL through /api/search on a 3-node cluster equals the reference evaluator', async (t) => {
@@ -194,6 +200,7 @@ t.test('TraceQL through /api/search on a 3-node cluster equals the reference eva
   t.same(out.failures, [], `reproduce: OTLPDB_TRACEQL_SEED=${SEED}`);
   t.equal(out.ran, QUERIES, `${out.ran} queries compared`);
   t.ok(out.nonEmpty >= QUERIES / 4, `${out.nonEmpty} of ${out.ran} queries match some trace`);
+  t.ok(out.pruned > 0, `the block indexes pruned blocks in ${out.pruned} of ${out.ran} queries (the flushed rounds are searched through them)`);
 });
 
 t.test('planted bug: a pushdown that ignores resource attributes loses traces, and the cluster differential sees it', async (t) => {
