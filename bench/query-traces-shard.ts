@@ -1,11 +1,15 @@
 /**
  * query-traces-shard.ts — `node dist/bench/query-traces-shard.js [--traces N]
- * [--searches N] [--profile]`: one shard's part of bench/query-traces'
+ * [--searches N] [--flushes N] [--profile]`: one shard's part of bench/query-traces'
  * searches (searchShard over a TraceStore on a real LevelDB in a temporary
  * directory), without the cluster: N traces shaped like query-traces-data.ts
  * (10-30 spans, customer.id of ~5 traces, trace duration = root's), one
- * flush. Figures: shard part latency p50/p99 of the attribute search and of
- * the duration search, each answer checked against a full scan. Quick to
+ * flush (or N flushes: N blocks per bucket). Figures: shard part latency
+ * p50/p99 of the attribute search and of the duration search, each answer
+ * checked against a full scan; and the TraceQL attribute equality
+ * `{ span.customer.id = "c" }` with its span match pushed into the block
+ * indexes and without (ShardSearchOptions.spanMatch false), alternating in
+ * one run, with blocks pruned, bytes and traces read per search. Quick to
  * rerun while profiling (`node --cpu-prof`). Timing never gates anything.
  */
 import fs from 'node:fs';
@@ -17,6 +21,9 @@ import type { KeyValue, Resource, Scope, SpanKind, SpanRow, StatusCode } from '.
 import { KvWriteBatch, ShardDb } from '../src/storage/shard/shard-db.js';
 import { TraceStore } from '../src/storage/traces/trace-store.js';
 import { searchShard } from '../src/query/trace-search-shard.js';
+import type { ShardSearchOptions } from '../src/query/trace-search-shard.js';
+import type { ScanStats } from '../src/storage/shard/signal-store.js';
+import { addScanStats, newScanStats } from '../src/storage/shard/signal-store.js';
 import type { TraceSearchQuery } from '../src/query/search-params.js';
 import { percentileMs } from './ingest-plan.js';
 
@@ -101,18 +108,22 @@ async function main(): Promise<void> {
     const { spans, customers, durations } = shardSpans(rand, traces, 'bench');
     const store = new TraceStore();
     await store.load(db);
-    store.add('bench', spans, 0);
-    store.freeze();
-    const batch = new KvWriteBatch();
-    await store.writeFrozen({ kv: db, batch, flushIndex: 1 });
-    await db.write(batch);
-    store.dropFrozen();
+    const flushes = arg('flushes', 1);
+    const per = Math.ceil(spans.length / flushes);
+    for (let f = 0; f < flushes; f++) {
+      store.add('bench', spans.slice(f * per, (f + 1) * per), 0);
+      store.freeze();
+      const batch = new KvWriteBatch();
+      await store.writeFrozen({ kv: db, batch, flushIndex: f + 1 });
+      await db.write(batch);
+      store.dropFrozen();
+    }
     const base = { startNs: WINDOW_START_NS, endNs: WINDOW_START_NS + WINDOW_NS, spss: 3 };
     const names = [...customers.keys()];
-    const time = async (q: TraceSearchQuery): Promise<{ ms: number; ids: string[] }> => {
+    const time = async (q: TraceSearchQuery, options: ShardSearchOptions = { earlyStop: true }): Promise<{ ms: number; ids: string[]; stats: ScanStats; traces: number }> => {
       const t0 = performance.now();
-      const a = await searchShard(store, db, 'bench', q, () => false);
-      return { ms: performance.now() - t0, ids: a.traces.map((t) => Buffer.from(t.traceId).toString('hex')) };
+      const a = await searchShard(store, db, 'bench', q, () => false, undefined, options);
+      return { ms: performance.now() - t0, ids: a.traces.map((t) => Buffer.from(t.traceId).toString('hex')), stats: a.stats, traces: a.inspectedTraces };
     };
     const attrMs: number[] = [];
     const durMs: number[] = [];
@@ -122,6 +133,21 @@ async function main(): Promise<void> {
       const r = await time({ ...base, predicate: { attrs: [['customer.id', c]] }, limit: 100 });
       attrMs.push(r.ms);
       if (JSON.stringify(r.ids.sort()) !== JSON.stringify([...(customers.get(c) ?? [])].sort())) wrong++;
+    }
+    // TraceQL `{ span.customer.id = "c" }`: with the span match pushed into the block indexes, and without it (the baseline), alternating.
+    const tql = { with: [] as number[], without: [] as number[], statsWith: newScanStats(), statsWithout: newScanStats(), tracesWith: 0, tracesWithout: 0 };
+    for (let i = 0; i < searches; i++) {
+      const c = names[rand.intn(names.length)] as string;
+      const q: TraceSearchQuery = { ...base, predicate: {}, traceql: `{ span.customer.id = ${JSON.stringify(c)} }`, limit: 100 };
+      const want = JSON.stringify([...(customers.get(c) ?? [])].sort());
+      for (const pushed of i % 2 === 0 ? [true, false] : [false, true]) {
+        const r = await time(q, { earlyStop: true, spanMatch: pushed });
+        (pushed ? tql.with : tql.without).push(r.ms);
+        addScanStats(pushed ? tql.statsWith : tql.statsWithout, r.stats);
+        if (pushed) tql.tracesWith += r.traces;
+        else tql.tracesWithout += r.traces;
+        if (JSON.stringify(r.ids.sort()) !== want) wrong++;
+      }
     }
     const minNs = 300_000_000n;
     let want: string[] | null = null;
@@ -133,9 +159,15 @@ async function main(): Promise<void> {
       if (JSON.stringify(r.ids) !== JSON.stringify(want)) wrong++;
     }
     const p = (xs: number[], q: number): number => Math.round(percentileMs([...xs].sort((a, b) => a - b), q) * 10) / 10;
-    console.log(`query-traces-shard: ${spans.length} spans in ${traces} traces, one flush; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    console.log(`query-traces-shard: ${spans.length} spans in ${traces} traces, ${flushes === 1 ? 'one flush' : `${flushes} flushes`}; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     console.log(`  attribute search  p50 ${p(attrMs, 50)} ms  p99 ${p(attrMs, 99)} ms`);
     console.log(`  duration search   p50 ${p(durMs, 50)} ms  p99 ${p(durMs, 99)} ms`);
+    const per1 = (n: number): string => (n / searches).toFixed(1);
+    const statLine = (st: ScanStats, traces: number): string =>
+      `blocks scanned ${per1(st.blocksScanned)}, pruned by index ${per1(st.blocksPrunedIndex)} bloom ${per1(st.blocksPrunedBloom)}, bytes read ${per1(st.bytesRead)}, traces read ${per1(traces)} (per search)`;
+    console.log(`  TraceQL span.customer.id, span match pushed   p50 ${p(tql.with, 50)} ms  p99 ${p(tql.with, 99)} ms; ${statLine(tql.statsWith, tql.tracesWith)}`);
+    console.log(`  TraceQL span.customer.id, without (baseline)  p50 ${p(tql.without, 50)} ms  p99 ${p(tql.without, 99)} ms; ${statLine(tql.statsWithout, tql.tracesWithout)}`);
+    console.log(`  TraceQL baseline / pushed: p50 ${(p(tql.without, 50) / Math.max(0.1, p(tql.with, 50))).toFixed(1)}x, bytes read ${(tql.statsWithout.bytesRead / Math.max(1, tql.statsWith.bytesRead)).toFixed(1)}x`);
     console.log(`  wrong answers: ${wrong}`);
     if (wrong > 0) process.exitCode = 1;
   } finally {

@@ -134,11 +134,14 @@ export interface OtlpdbNodeOptions {
  * - `ack-before-commit`: the OTLP write path answers success as soon as a
  *   request is split into shard parts, before any part commits;
  * - `read-without-readindex`: GET /api/v1/kv/{key} answers from the node's
- *   local meta state without the ReadIndex barrier, even on a follower.
+ *   local meta state without the ReadIndex barrier, even on a follower;
+ * - `traceql-pushdown-drops-resource-matches`: a TraceQL search's span match
+ *   ignores resource attributes on this node's shard parts (the TraceQL
+ *   cluster differential test must catch it).
  * They exist only to be caught; see readTestPlants for why no production
  * node can run with one.
  */
-export const TEST_PLANTS = ['ack-before-commit', 'read-without-readindex'] as const;
+export const TEST_PLANTS = ['ack-before-commit', 'read-without-readindex', 'traceql-pushdown-drops-resource-matches'] as const;
 
 /** TestPlant names one planted bug. */
 export type TestPlant = (typeof TEST_PLANTS)[number];
@@ -353,7 +356,7 @@ export class OtlpdbNode implements ApiSource {
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     });
     this.#traces = new TraceLookup({ ...readDeps(0x7ace1d), hasher });
-    this.#search = new TraceSearch(readDeps(0x5ea5c4));
+    this.#search = new TraceSearch(readDeps(0x5ea5c4), { earlyStop: true, plantDropResourceMatches: plants.has('traceql-pushdown-drops-resource-matches') });
     this.#tags = new TraceTags(readDeps(0x7a65));
     this.nodeId = opts.id;
     this.seed = seed;

@@ -29,7 +29,7 @@ import type { FailedShard, FanoutDeps } from './shard-fanout.js';
 export type { FailedShard } from './shard-fanout.js';
 import type { TraceSearchQuery } from './search-params.js';
 import { compareSummaries, searchShard } from './trace-search-shard.js';
-import type { ShardSearchAnswer } from './trace-search-shard.js';
+import type { ShardSearchAnswer, ShardSearchOptions } from './trace-search-shard.js';
 import { SHARD_SEARCH_TRACES, decodeSearchAnswer, decodeSearchRequest, encodeSearchAnswer, encodeSearchRequest } from './trace-search-wire.js';
 import type { Consistency, WireShardAnswer, WireTraceSummary } from './trace-search-wire.js';
 
@@ -51,9 +51,12 @@ export interface SearchResult {
 /** TraceSearch runs searches for its node and serves its shards' parts; see the top of this file. */
 export class TraceSearch {
   readonly #d: TraceSearchDeps;
+  readonly #shardOptions: ShardSearchOptions | undefined;
 
-  constructor(deps: TraceSearchDeps) {
+  /** shardOptions are the options of this node's shard parts (searchShard's defaults when absent; a test plants bugs through them). */
+  constructor(deps: TraceSearchDeps, shardOptions?: ShardSearchOptions) {
     this.#d = deps;
+    this.#shardOptions = shardOptions;
   }
 
   /** register installs shard.searchTraces on the node's transport. */
@@ -121,7 +124,7 @@ export class TraceSearch {
     return runHere(this.#d, group, consistency, deadlineMs, (read) => {
       const store = read.stores.traces;
       assert(store instanceof TraceStore, 'the traces store is a TraceStore');
-      return searchShard(store, read.kv, tenant, q, () => this.#d.nowMs() > deadlineMs);
+      return searchShard(store, read.kv, tenant, q, () => this.#d.nowMs() > deadlineMs, undefined, this.#shardOptions);
     });
   }
 }

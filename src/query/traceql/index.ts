@@ -31,4 +31,4 @@ export type { TraceqlSelected, TraceqlSpanMatch, TraceqlSpanset } from './evalua
 export { TraceqlProgram, evaluateTraceql } from './evaluate.js';
 export type { TraceqlValue } from './values.js';
 export type { PushdownCondition, PushdownDurationRange, PushdownEquality } from './pushdown.js';
-export { extractPushdown } from './pushdown.js';
+export { extractPushdown, extractSpanMatch } from './pushdown.js';

@@ -9,8 +9,10 @@ import { formatTraceql } from './format.js';
 import { parseTraceql } from './parser.js';
 import type { FieldExpr, Pipeline } from './ast.js';
 import type { PushdownCondition } from './pushdown.js';
-import { extractPushdown } from './pushdown.js';
-import { caseRand, randomConjunctionQuery, randomTrace } from './traceql-test-gen.js';
+import { extractPushdown, extractSpanMatch } from './pushdown.js';
+import type { SpanMatch } from '../../storage/traces/span-index.js';
+import { spanMatchHolds } from '../../storage/traces/span-index.js';
+import { caseRand, randomConjunctionQuery, randomQuery, randomTargetedQuery, randomTrace } from './traceql-test-gen.js';
 
 function describe(cs: readonly PushdownCondition[]): string[] {
   return cs.map((c) => {
@@ -120,6 +122,70 @@ function orAsAnd(q: Pipeline): Pipeline {
 
 t.test('the necessity property catches a planted bug: conditions pushed out of an ||', async (t) => {
   const { violation } = necessityViolation((q) => extractPushdown(orAsAnd(q)));
+  t.not(violation, null, 'a violation is found');
+  t.comment(violation ?? '');
+});
+
+// ---------------------------------------------------------------- extractSpanMatch
+
+t.test('extractSpanMatch keeps attribute equalities of every scope, && and ||, and spanset operands', async (t) => {
+  const m = (q: string): unknown => extractSpanMatch(parseTraceql(q));
+  t.same(m('{ span.customer.id = "c-123" }'), { kind: 'attr', scope: 'span', key: 'customer.id', type: 'string', value: 'c-123' });
+  t.same(m('{ .a = 200 }'), { kind: 'attr', scope: 'any', key: 'a', type: 'int', value: '200' });
+  t.same(m('{ resource.a = 200.0 }'), { kind: 'attr', scope: 'resource', key: 'a', type: 'int', value: '200' }, 'an integral float takes the int form');
+  t.same(m('{ .a = 1ms }'), { kind: 'attr', scope: 'any', key: 'a', type: 'int', value: '1000000' }, 'a duration is its nanoseconds');
+  t.same(m('{ .a = 0.5 }'), { kind: 'attr', scope: 'any', key: 'a', type: 'int', value: '0.5' });
+  t.same(m('{ .flag }'), { kind: 'attr', scope: 'any', key: 'flag', type: 'bool', value: 'true' }, 'a bare attribute is a test for true');
+  t.same(m('{ .a = "x" || (name = "n" && status = error) }'), {
+    kind: 'or',
+    args: [
+      { kind: 'attr', scope: 'any', key: 'a', type: 'string', value: 'x' },
+      { kind: 'and', args: [{ kind: 'name', value: 'n' }, { kind: 'status', code: 2 }] },
+    ],
+  });
+  t.same(m('{ .a = "x" && .b != 1 && kind = server }'), { kind: 'and', args: [{ kind: 'attr', scope: 'any', key: 'a', type: 'string', value: 'x' }, { kind: 'spanKind', value: 2 }] });
+  t.same(m('{ .a = "x" } >> { .b = "y" }'), { kind: 'attr', scope: 'any', key: 'a', type: 'string', value: 'x' }, 'both sides are needed: the left');
+  t.same(m('{ } >> { .b = "y" }'), { kind: 'attr', scope: 'any', key: 'b', type: 'string', value: 'y' }, 'the left says nothing: the right');
+  t.same(m('{ .a = "x" } !> { .b = "y" }'), { kind: 'attr', scope: 'any', key: 'b', type: 'string', value: 'y' }, 'negated: the right only');
+  t.same(m('{ .a = "x" } || { .b = "y" }'), { kind: 'or', args: [{ kind: 'attr', scope: 'any', key: 'a', type: 'string', value: 'x' }, { kind: 'attr', scope: 'any', key: 'b', type: 'string', value: 'y' }] });
+  t.same(m('({ .a = "x" } | count() > 1) && { }'), { kind: 'attr', scope: 'any', key: 'a', type: 'string', value: 'x' }, 'a nested pipeline: its first stage');
+  t.same(m('{ .a = error }'), { kind: 'or', args: [] }, 'an attribute is never a status: nothing matches');
+  t.same(m('{ false }'), { kind: 'or', args: [] });
+  for (const q of ['{ }', '{ !(.a = 1) }', '{ .a != 1 }', '{ .a =~ "x" }', '{ .a = nil }', '{ .a = 1 || .b > 2 }', 'count() > 2', '{ true }', '{ duration > 1s }', '{ .a = .b }']) {
+    t.equal(m(q), null, q);
+  }
+});
+
+/** matchViolation checks a span-match extractor by brute force: every trace with a result must hold a span the match holds on. */
+function matchViolation(extract: (q: Pipeline) => SpanMatch | null, cases: number): { violation: string | null; checked: number } {
+  let checked = 0;
+  for (let c = 0; c < cases; c++) {
+    const r = caseRand(778, c);
+    const spans = randomTrace(r);
+    const query = c % 3 === 0 ? randomConjunctionQuery(r) : c % 3 === 1 ? randomQuery(r) : randomTargetedQuery(r, spans);
+    if (query === null) continue;
+    const match = extract(query);
+    if (match === null) continue;
+    if (evaluateTraceql(query, spans).length === 0) continue;
+    checked++;
+    if (!spans.some((s) => spanMatchHolds(s, match))) return { violation: `seed 778 case ${c}: ${formatTraceql(query)} narrowed to ${JSON.stringify(match)}, which no span of a matching trace holds`, checked };
+  }
+  return { violation: null, checked };
+}
+
+t.test('property: a trace with a result holds a span the span match holds on', async (t) => {
+  const { violation, checked } = matchViolation(extractSpanMatch, 20000);
+  t.equal(violation, null);
+  t.ok(checked > 500, `checked ${checked} (query, trace) pairs with a result and a match`);
+});
+
+t.test('the span-match property catches a planted bug: negated structural operators narrowed by their left side', async (t) => {
+  const leftOfNegated = (q: Pipeline): SpanMatch | null => {
+    const first = q.stages[0];
+    if (first?.kind === 'spansetOp' && first.op.startsWith('!')) return extractSpanMatch({ kind: 'pipeline', stages: [first.lhs] });
+    return extractSpanMatch(q);
+  };
+  const { violation } = matchViolation(leftOfNegated, 20000);
   t.not(violation, null, 'a violation is found');
   t.comment(violation ?? '');
 });

@@ -35,7 +35,11 @@
  *   numeric value (`= 200` matches 200 and 200.0);
  * - an array attribute equals v when one of its elements does.
  */
-import type { FieldExpr, FieldRef, LiteralValue, TraceqlQuery } from './ast.js';
+import type { SpanKind, StatusCode } from '../../storage/rows.js';
+import type { SpanMatch, TagScope, TagType } from '../../storage/traces/span-index.js';
+import { canonicalNumber } from '../../storage/traces/span-index.js';
+import type { AttributeScope, FieldExpr, FieldRef, LiteralValue, Pipeline, SpansetExpr, TraceqlQuery } from './ast.js';
+import { TRACEQL_KINDS, TRACEQL_STATUSES, isSpansetExpr } from './ast.js';
 
 /** PushdownEquality says the span's field equals the literal (under the rules in this file's comment). */
 export interface PushdownEquality {
@@ -130,4 +134,148 @@ function tightenMin(r: Range, ns: bigint, inclusive: boolean): Range {
 function tightenMax(r: Range, ns: bigint, inclusive: boolean): Range {
   if (r.maxNs === null || ns < r.maxNs || (ns === r.maxNs && !inclusive)) return { ...r, maxNs: ns, maxInclusive: inclusive };
   return r;
+}
+
+// ---------------------------------------------------------------- the span match (attribute equalities, && and ||)
+
+/** ALWAYS stands for a condition the indexes cannot narrow (every span may satisfy it). */
+const ALWAYS = 'always';
+type Narrowing = SpanMatch | typeof ALWAYS;
+/** NEVER is the empty disjunction: no span satisfies it (e.g. `span.x = error`: an attribute is never a status). */
+const NEVER: SpanMatch = { kind: 'or', args: [] };
+
+function isNever(m: Narrowing): boolean {
+  return m !== ALWAYS && m.kind === 'or' && m.args.length === 0;
+}
+
+function allOf(parts: readonly Narrowing[]): Narrowing {
+  const args: SpanMatch[] = [];
+  for (const p of parts) {
+    if (p === ALWAYS) continue;
+    if (isNever(p)) return NEVER;
+    if (p.kind === 'and') args.push(...p.args);
+    else args.push(p);
+  }
+  if (args.length === 0) return ALWAYS;
+  return args.length === 1 ? (args[0] as SpanMatch) : { kind: 'and', args };
+}
+
+function anyOf(parts: readonly Narrowing[]): Narrowing {
+  const args: SpanMatch[] = [];
+  for (const p of parts) {
+    if (p === ALWAYS) return ALWAYS;
+    if (p.kind === 'or') args.push(...p.args);
+    else args.push(p);
+  }
+  return args.length === 1 ? (args[0] as SpanMatch) : { kind: 'or', args };
+}
+
+const SCOPE_OF: Readonly<Record<AttributeScope, TagScope | 'any'>> = { span: 'span', resource: 'resource', unscoped: 'any' };
+
+/**
+ * attributeEquals is what `attr = literal` asks of the index: the literal's
+ * TraceQL form (traceqlIndexForm: numbers in one canonical form, so int,
+ * float and duration literals find ints and doubles of the same value),
+ * NEVER for a literal no attribute value can equal (status, kind), ALWAYS
+ * for one the index cannot answer (nil is absence; NaN equals nothing but
+ * is left to the evaluator).
+ */
+function attributeEquals(field: Extract<FieldRef, { kind: 'attribute' }>, literal: LiteralValue): Narrowing {
+  const scope = SCOPE_OF[field.scope];
+  const atom = (type: TagType, value: string): SpanMatch => ({ kind: 'attr', scope, key: field.name, type, value });
+  switch (literal.type) {
+    case 'string':
+      return atom('string', literal.value);
+    case 'int':
+    case 'duration':
+      return atom('int', canonicalNumber(literal.value));
+    case 'float':
+      return Number.isNaN(literal.value) ? ALWAYS : atom('int', canonicalNumber(literal.value));
+    case 'bool':
+      return atom('bool', literal.value ? 'true' : 'false');
+    case 'status':
+    case 'kind':
+      return NEVER;
+    case 'nil':
+      return ALWAYS;
+  }
+}
+
+/** conditionNarrowing is a necessary condition of a filter condition on one span (ALWAYS when none is known). */
+function conditionNarrowing(e: FieldExpr): Narrowing {
+  switch (e.kind) {
+    case 'logical':
+      return e.op === '&&' ? allOf([conditionNarrowing(e.lhs), conditionNarrowing(e.rhs)]) : anyOf([conditionNarrowing(e.lhs), conditionNarrowing(e.rhs)]);
+    case 'literal':
+      // Only the boolean true counts as true (README, "Conditions").
+      return e.value.type === 'bool' && e.value.value ? ALWAYS : NEVER;
+    case 'attribute':
+      // `{ .flag }` holds when the attribute is the boolean true.
+      return attributeEquals(e, { type: 'bool', value: true });
+    case 'compare': {
+      if (e.op !== '=') return ALWAYS;
+      let field: FieldExpr = e.lhs;
+      let literal: FieldExpr = e.rhs;
+      if (literal.kind !== 'literal') [field, literal] = [e.rhs, e.lhs];
+      if (literal.kind !== 'literal') return ALWAYS;
+      if (field.kind === 'attribute') return attributeEquals(field, literal.value);
+      if (field.kind !== 'intrinsic') return ALWAYS;
+      const v = literal.value;
+      if (field.name === 'name') return v.type === 'string' ? { kind: 'name', value: v.value } : v.type === 'nil' ? ALWAYS : NEVER;
+      if (field.name === 'status' && v.type === 'status') return { kind: 'status', code: TRACEQL_STATUSES.indexOf(v.value) as StatusCode };
+      if (field.name === 'kind' && v.type === 'kind') return { kind: 'spanKind', value: TRACEQL_KINDS.indexOf(v.value) as SpanKind };
+      return ALWAYS;
+    }
+    default:
+      // A bare intrinsic, `!`: the index holds no negations.
+      return ALWAYS;
+  }
+}
+
+/**
+ * spansetNarrowing is a condition that some span of the trace satisfies
+ * whenever the spanset expression yields a non-empty spanset over it: a
+ * filter's condition; for `A || B` either's; for `A && B` and the plain and
+ * union structural operators (both sides must have spans) the narrower of
+ * the two (NEVER if either is, else the left unless it is ALWAYS); for a
+ * negated structural operator the right side's (its result is right-side
+ * spans; the left may be empty); for a nested pipeline, its first stage's.
+ */
+function spansetNarrowing(e: SpansetExpr): Narrowing {
+  switch (e.kind) {
+    case 'filter':
+      return e.condition === null ? ALWAYS : conditionNarrowing(e.condition);
+    case 'pipeline':
+      return pipelineNarrowing(e);
+    case 'spansetOp': {
+      const rhs = spansetNarrowing(e.rhs);
+      if (e.op.startsWith('!')) return rhs;
+      const lhs = spansetNarrowing(e.lhs);
+      if (e.op === '||') return anyOf([lhs, rhs]);
+      if (isNever(lhs) || isNever(rhs)) return NEVER;
+      return lhs === ALWAYS ? rhs : lhs;
+    }
+  }
+}
+
+function pipelineNarrowing(p: Pipeline): Narrowing {
+  // The first stage runs over every span and a result needs it non-empty; later stages only narrow its spans.
+  const first = p.stages[0];
+  return first !== undefined && isSpansetExpr(first) ? spansetNarrowing(first) : ALWAYS;
+}
+
+/**
+ * extractSpanMatch returns a SpanMatch that some span of every trace the
+ * query yields a spanset for satisfies, or null when none is known (every
+ * trace may match). Unlike extractPushdown it keeps `||`, nested `&&`, the
+ * operands of spanset operators and attribute equalities of every scope,
+ * read under TraceQL's rules (arrays by element, numbers by value, `.x` in
+ * either scope) as SpanMatch defines them; what the indexes cannot answer
+ * (`!`, `!=`, regexes, ranges, nil, other intrinsics) is dropped, so the
+ * match only ever over-approximates. Its necessity is checked by brute
+ * force in pushdown.test.ts.
+ */
+export function extractSpanMatch(query: TraceqlQuery): SpanMatch | null {
+  const m = pipelineNarrowing(query);
+  return m === ALWAYS ? null : m;
 }

@@ -24,6 +24,8 @@ import type {
   TraceqlStatus,
 } from './ast.js';
 import { STRUCTURAL_OPS, TRACEQL_KINDS, TRACEQL_STATUSES } from './ast.js';
+import { formatTraceql } from './format.js';
+import { parseTraceql } from './parser.js';
 
 function pick<T>(r: SeededRand, xs: readonly T[]): T {
   return xs[r.intn(xs.length)] as T;
@@ -312,4 +314,46 @@ export function randomConjunctionQuery(r: SeededRand): Pipeline {
   const stages: Stage[] = [{ kind: 'filter', condition }];
   if (chance(r, 30)) stages.push(randomPipeStage(r, 1));
   return { kind: 'pipeline', stages };
+}
+
+/** literalOf prints a scalar attribute value as a TraceQL literal (an int sometimes as a float), or null when it has none (NaN, infinities, non-scalars). */
+function literalOf(r: SeededRand, v: AnyValue): string | null {
+  switch (v.type) {
+    case 'string':
+      return JSON.stringify(v.value);
+    case 'bool':
+      return String(v.value);
+    case 'int':
+      return r.intn(3) === 0 && v.value > -(2n ** 53n) && v.value < 2n ** 53n ? `${v.value}.0` : String(v.value);
+    case 'double':
+      if (!Number.isFinite(v.value)) return null;
+      return Number.isInteger(v.value) && Math.abs(v.value) < 2 ** 53 && r.intn(2) === 0 ? String(v.value) : v.value.toExponential();
+    default:
+      return null;
+  }
+}
+
+/**
+ * randomTargetedQuery makes a query around an attribute equality that one
+ * span of `spans` satisfies (so results are common): the equality alone or
+ * with a random condition (`&&`, `||`), in a filter, a spanset operation or
+ * a pipeline; null when the chosen span has no attribute of a scalar value.
+ */
+export function randomTargetedQuery(r: SeededRand, spans: readonly SpanRow[]): Pipeline | null {
+  const s = spans[r.intn(spans.length)] as SpanRow;
+  const [scope, list] = [['span.', s.attributes], ['resource.', s.resource.attributes], ['.', [...s.attributes, ...s.resource.attributes]]][r.intn(3)] as [string, readonly KeyValue[]];
+  const kv = list[r.intn(Math.max(1, list.length))];
+  if (kv === undefined) return null;
+  const value = kv.value.type === 'array' ? kv.value.values[r.intn(Math.max(1, kv.value.values.length))] : kv.value;
+  const literal = value === undefined ? null : literalOf(r, value);
+  if (literal === null) return null;
+  const eq = `${scope}${JSON.stringify(kv.key)} = ${literal}`;
+  const other = (): string => {
+    const first = randomConjunctionQuery(r).stages[0];
+    if (first?.kind !== 'filter' || first.condition === null) return 'true';
+    return `(${formatTraceql({ kind: 'pipeline', stages: [first] }).slice(2, -2)})`;
+  };
+  const cond = [eq, `${eq} && ${other()}`, `${eq} || ${other()}`, `(${other()}) || ${eq}`][r.intn(4)] as string;
+  const shape = ['{ %C }', '{ %C } >> { }', '{ } >> { %C }', '{ %C } && { %O }', '{ %O } || { %C }', '{ %O } !> { %C }', '{ %C } &~ { }', '({ %C } | count() > 1) && { }', '{ %C } | select(.a)'][r.intn(9)] as string;
+  return parseTraceql(shape.replace(/%[CO]/g, (x) => (x === '%C' ? cond : other())));
 }

@@ -24,16 +24,20 @@ export {
   IndexField,
   SCOPE_FLAGS,
   SPAN_INDEX_FORMAT_VERSION,
+  SPAN_INDEX_FORMAT_VERSION_NO_VALUE_TERMS,
   TERM_FLAGS_ALL,
   attrIndexValue,
   attrTagType,
+  canonicalNumber,
   decodeSpanBlockIndex,
   encodeSpanBlockIndex,
   flagPairs,
   querySpanBlock,
+  spanMatchHolds,
   termFlag,
+  traceqlIndexForm,
 } from './span-index.js';
-export type { IndexFieldValue, IndexTerm, SpanBlockIndex, TagScope, TagType, SpanPredicate, SpanQueryOptions, SpanQueryResult, SpanQueryStats } from './span-index.js';
+export type { IndexFieldValue, IndexTerm, SpanBlockIndex, SpanMatch, TagScope, TagType, TraceqlIndexForm, SpanPredicate, SpanQueryOptions, SpanQueryResult, SpanQueryStats } from './span-index.js';
 export { TraceStore, estimateSpanBytes, spanMatches } from './trace-store.js';
 export { SpanHead, SpanHeadReader, idKey } from './span-head.js';
 export { EntrySpanRanges, locateEntrySpans, unpackRange } from './entry-spans.js';

@@ -24,25 +24,47 @@
  * are exact: a bit is set iff some row has that key=value in that scope with
  * that type. Other fields' terms have flags 0.
  *
- * Sealed with block.ts (BlockKind.postings). Payload, SPAN_INDEX_FORMAT_VERSION 2
- * (format 1, still read, lacks the skipped-terms filter and the flags bytes;
- * NB: its terms and skipped keys are reported with FORMAT1_ATTR_FLAGS, scope
- * span and type string, since the format cannot tell):
+ * Since format 3 the index also answers TraceQL attribute equalities
+ * exactly at block level (query/traceql/pushdown.ts): TraceQL's `.x = v`
+ * also holds when x is an array with an element equal to v, and its numbers
+ * compare by value across int and double (`= 200` finds 200.0, `= 200.0`
+ * finds 200). The tag-form terms above hold scalar strings, ints and bools
+ * only and stay as they were (the tag routes read them); the values they
+ * miss — scalar doubles and the scalar elements of arrays — are indexed as
+ * IndexField.value terms under their TraceQL form (traceqlIndexForm): a
+ * string as itself, a bool as true/false, any number (int or double) as
+ * canonicalNumber (decimal integer when integral and in int64 range, else
+ * JavaScript's shortest round-trip form; NaN, which equals nothing, is not
+ * indexed). Their flags byte uses the same bits, type int meaning
+ * "number". Value terms have their own key accounting (the same limits)
+ * and their own skipped keys, whose key=value terms share the
+ * skipped-terms bloom filter (as termKey(value, key, value)).
  *
- *   u8       formatVersion (2)
+ * Sealed with block.ts (BlockKind.postings). Payload, SPAN_INDEX_FORMAT_VERSION 3
+ * (formats 1 and 2 are still read; format 1 lacks the skipped-terms filter
+ * and the flags bytes — NB: its terms and skipped keys are reported with
+ * FORMAT1_ATTR_FLAGS, scope span and type string, since the format cannot
+ * tell; formats 1 and 2 lack the value terms, so a TraceQL attribute
+ * equality never prunes their blocks or rows):
+ *
+ *   u8       formatVersion (3)
  *   uvarint  rows                           (must equal the block's rows)
  *   uvarint  bloomBytes, bloom (bloom.ts compact form, trace ids, 1% target)
- *   uvarint  skippedKeys, skippedKeys × [str key][u8 flags (format 2 only; != 0)]
+ *   uvarint  skippedKeys, skippedKeys × [str key][u8 flags (format >= 2; != 0)]
  *            (str = uvarint utf8Length, UTF-8)
- *   uvarint  skippedTermsBytes, bloom       (format 2 only; 0 bytes = no filter:
+ *   uvarint  skippedValueKeys, skippedValueKeys × [str key]   (format 3 only;
+ *            keys whose value terms are not indexed)
+ *   uvarint  skippedTermsBytes, bloom       (format >= 2; 0 bytes = no filter:
  *            no skipped keys, or more than skippedTermsMax terms) of
- *            termKey(attr, key, value) for every value of every skipped key,
- *            skippedTermsFalsePositiveTarget
+ *            termKey(attr, key, value) for every value of every skipped key
+ *            and termKey(value, key, value) for every value term of every
+ *            skipped value key, skippedTermsFalsePositiveTarget
  *   uvarint  lists, lists × [uvarint postingsBytes][postings]   (distinct postings lists)
- *   uvarint  terms, terms × [u8 IndexField][str key][str value][u8 flags (format 2 only;
- *            != 0 iff IndexField.attr)][uvarint listId < lists]
+ *   uvarint  terms, terms × [u8 IndexField][str key][str value][u8 flags (format >= 2;
+ *            != 0 iff IndexField.attr or .value)][uvarint listId < lists]
+ *            (IndexField.value only in format 3)
  *
- * key is '' except for IndexField.attr; kind and status values are decimal.
+ * key is '' except for IndexField.attr and .value; kind and status values are decimal.
  * Postings are codec/postings lists of row ordinals. Terms with identical row
  * sets share one stored list: resource attributes partition rows like the
  * service does (service.name, service.version, host.name), which on the
@@ -54,7 +76,7 @@ import { BlockKind, openBlock, sealBlock } from '../block.js';
 import type { BlockBloom } from '../bloom.js';
 import { bloomHas, buildBloom, decodeBloom, encodeBloom } from '../bloom.js';
 import { corrupt } from '../codec/bits.js';
-import { decodePostings, encodePostings, intersect as codecIntersect } from '../codec/postings.js';
+import { decodePostings, encodePostings, intersect as codecIntersect, union } from '../codec/postings.js';
 import { ByteReader, ByteWriter } from '../codec/varint.js';
 import type { AnyValue, KeyValue, SpanKind, SpanRow, StatusCode } from '../rows.js';
 import type { BlockColumnName, SpanBlockView } from './span-block.js';
@@ -63,8 +85,10 @@ import type { SpanRest } from './span-rest.js';
 import { readRest, readRestRecord } from './span-rest.js';
 
 /** SPAN_INDEX_FORMAT_VERSION is byte 0 of a span block index's payload. */
-export const SPAN_INDEX_FORMAT_VERSION = 2;
-/** SPAN_INDEX_FORMAT_VERSION_NO_TERMS_BLOOM is the older format still read: no skipped-terms filter. */
+export const SPAN_INDEX_FORMAT_VERSION = 3;
+/** SPAN_INDEX_FORMAT_VERSION_NO_VALUE_TERMS is the older format still read: no value terms (TraceQL attribute equalities do not prune it). */
+export const SPAN_INDEX_FORMAT_VERSION_NO_VALUE_TERMS = 2;
+/** SPAN_INDEX_FORMAT_VERSION_NO_TERMS_BLOOM is the oldest format still read: no skipped-terms filter, no flags. */
 const SPAN_INDEX_FORMAT_VERSION_NO_TERMS_BLOOM = 1;
 
 /** IndexField is the field byte of an index term. Stable: append only. */
@@ -74,12 +98,14 @@ export const IndexField = {
   kind: 2,
   status: 3,
   attr: 4,
+  /** value: since format 3, a TraceQL form of a scalar double or of an array element (traceqlIndexForm) that the attr terms lack. */
+  value: 5,
 } as const;
 
 /** IndexFieldValue is one of the IndexField numbers. */
 export type IndexFieldValue = (typeof IndexField)[keyof typeof IndexField];
 
-const FIELD_MAX = IndexField.attr;
+const FIELD_MAX = IndexField.value;
 
 /** TagScope is an attribute's scope in Tempo's terms: the span's own attributes or its resource's. */
 export type TagScope = 'span' | 'resource';
@@ -126,6 +152,53 @@ export function attrTagType(v: AnyValue): TagType | undefined {
   return v.type === 'string' || v.type === 'int' || v.type === 'bool' ? v.type : undefined;
 }
 
+/** INT64_MIN_DOUBLE and INT64_END_DOUBLE bound the doubles an int64 can equal: [-2^63, 2^63). */
+const INT64_MIN_DOUBLE = -(2 ** 63);
+const INT64_END_DOUBLE = 2 ** 63;
+
+/**
+ * canonicalNumber is the one term form of a TraceQL number, so that two
+ * numbers have the same form iff TraceQL finds them equal (values.ts
+ * compareNumeric: exact across int and double): an int, and a double with an
+ * integral value in int64 range, as a decimal integer (`200`, `-0` → `0`);
+ * any other double as JavaScript's shortest round-trip form (`0.5`,
+ * `1e+300`, `Infinity`), which no int64 can equal. Not defined for NaN,
+ * which equals nothing (asserted).
+ */
+export function canonicalNumber(n: bigint | number): string {
+  if (typeof n === 'bigint') return n.toString();
+  assert(!Number.isNaN(n), 'canonicalNumber of NaN');
+  if (Number.isInteger(n) && n >= INT64_MIN_DOUBLE && n < INT64_END_DOUBLE) return BigInt(n).toString();
+  return String(n);
+}
+
+/** TraceqlIndexForm is a scalar attribute value as TraceQL compares it: its type (int means any number) and its term form. */
+export interface TraceqlIndexForm {
+  readonly type: TagType;
+  readonly value: string;
+}
+
+/**
+ * traceqlIndexForm is the TraceQL form of a scalar AnyValue (undefined for
+ * NaN, bytes, key-value lists, empty values and arrays, which no TraceQL
+ * equality with a literal can hold; arrays match by element, see
+ * traceqlElementForms).
+ */
+export function traceqlIndexForm(v: AnyValue): TraceqlIndexForm | undefined {
+  switch (v.type) {
+    case 'string':
+      return { type: 'string', value: v.value };
+    case 'int':
+      return { type: 'int', value: canonicalNumber(v.value) };
+    case 'double':
+      return Number.isNaN(v.value) ? undefined : { type: 'int', value: canonicalNumber(v.value) };
+    case 'bool':
+      return { type: 'bool', value: v.value ? 'true' : 'false' };
+    default:
+      return undefined;
+  }
+}
+
 function termKey(field: number, key: string, value: string): string {
   // JSON keeps any key or value (NUL, '=' included) unambiguous.
   return JSON.stringify([field, key, value]);
@@ -138,8 +211,11 @@ class TermCollector {
   readonly keyFlags = new Map<string, number>();
   readonly attrValues = new Map<string, Set<string>>();
   readonly skipped = new Set<string>();
-  /** skippedTerms are termKey(attr, key, value) of every indexable value of a skipped key (for the skipped-terms bloom). */
+  /** skippedTerms are termKey(attr, key, value) of every indexable value of a skipped key, and termKey(value, key, value) of a skipped value key (for the skipped-terms bloom). */
   readonly skippedTerms = new Set<string>();
+  /** valueValues and valueSkipped are attrValues and skipped for the value terms (their own accounting, the same limits). */
+  readonly valueValues = new Map<string, Set<string>>();
+  readonly valueSkipped = new Set<string>();
 
   add(field: number, key: string, value: string, row: number, flags = 0): void {
     const k = termKey(field, key, value);
@@ -181,6 +257,53 @@ class TermCollector {
     this.add(IndexField.attr, kv.key, value, row, flags);
   }
 
+  /**
+   * addValueTerms indexes what TraceQL finds in kv and the tag-form term
+   * does not hold: a scalar double, or the scalar elements of an array, as
+   * value terms (traceqlIndexForm).
+   */
+  addValueTerms(kv: KeyValue, row: number, scope: TagScope): void {
+    const v = kv.value;
+    if (v.type === 'double') {
+      const f = traceqlIndexForm(v);
+      if (f !== undefined) this.addValue(kv.key, f, row, scope);
+    } else if (v.type === 'array') {
+      for (const e of v.values) {
+        const f = traceqlIndexForm(e);
+        if (f !== undefined) this.addValue(kv.key, f, row, scope);
+      }
+    }
+  }
+
+  addValue(key: string, f: TraceqlIndexForm, row: number, scope: TagScope): void {
+    const tk = termKey(IndexField.value, key, f.value);
+    if (this.valueSkipped.has(key)) {
+      this.skippedTerms.add(tk);
+      return;
+    }
+    let values = this.valueValues.get(key);
+    if (values === undefined) {
+      if (this.valueValues.size >= SpanBlockLimits.indexedKeysMax) {
+        this.valueSkipped.add(key);
+        this.skippedTerms.add(tk);
+        return;
+      }
+      values = new Set();
+      this.valueValues.set(key, values);
+    }
+    values.add(f.value);
+    if (values.size > SpanBlockLimits.attrValuesPerKeyMax || f.value.length > SpanBlockLimits.attrValueBytesMax) {
+      for (const x of values) {
+        this.terms.delete(termKey(IndexField.value, key, x));
+        this.skippedTerms.add(termKey(IndexField.value, key, x));
+      }
+      this.valueValues.delete(key);
+      this.valueSkipped.add(key);
+      return;
+    }
+    this.add(IndexField.value, key, f.value, row, termFlag(scope, f.type));
+  }
+
   skip(key: string, values: Set<string>): void {
     for (const v of values) {
       this.terms.delete(termKey(IndexField.attr, key, v));
@@ -208,8 +331,14 @@ export function encodeSpanBlockIndex(spans: readonly SpanRow[]): Uint8Array {
     c.add(IndexField.name, '', s.name, row);
     c.add(IndexField.kind, '', String(s.kind), row);
     c.add(IndexField.status, '', String(s.status.code), row);
-    for (const kv of s.attributes) c.addAttr(kv, row, 'span');
-    for (const kv of s.resource.attributes) c.addAttr(kv, row, 'resource');
+    for (const kv of s.attributes) {
+      c.addAttr(kv, row, 'span');
+      c.addValueTerms(kv, row, 'span');
+    }
+    for (const kv of s.resource.attributes) {
+      c.addAttr(kv, row, 'resource');
+      c.addValueTerms(kv, row, 'resource');
+    }
     const idKey = Buffer.from(s.traceId.buffer, s.traceId.byteOffset, s.traceId.byteLength).toString('latin1');
     if (!seen.has(idKey)) {
       seen.add(idKey);
@@ -231,6 +360,9 @@ export function encodeSpanBlockIndex(spans: readonly SpanRow[]): Uint8Array {
     w.str(k);
     w.u8(flags);
   }
+  const skippedValueKeys = [...c.valueSkipped].sort();
+  w.uvarint(skippedValueKeys.length);
+  for (const k of skippedValueKeys) w.str(k);
   if (c.skippedTerms.size === 0 || c.skippedTerms.size > SpanBlockLimits.skippedTermsMax) {
     w.uvarint(0);
   } else {
@@ -261,7 +393,7 @@ export function encodeSpanBlockIndex(spans: readonly SpanRow[]): Uint8Array {
   w.uvarint(c.terms.size);
   let i = 0;
   for (const t of c.terms.values()) {
-    assert((t.flags !== 0) === (t.field === IndexField.attr), 'attribute terms and only they have flags');
+    assert((t.flags !== 0) === (t.field === IndexField.attr || t.field === IndexField.value), 'attribute and value terms and only they have flags');
     w.u8(t.field);
     w.str(t.key);
     w.str(t.value);
@@ -285,6 +417,12 @@ export interface SpanBlockIndex {
   readonly skippedTerms: BlockBloom | null;
   /** postings maps termKey(field, key, value) to its encoded postings. */
   readonly postings: ReadonlyMap<string, Uint8Array>;
+  /** formatVersion is the index's format: below 3 it has no value terms, so TraceQL attribute equalities never prune it. */
+  readonly formatVersion: number;
+  /** skippedValueKeys are the keys whose value terms this block does not index (format 3; empty before). */
+  readonly skippedValueKeys: ReadonlySet<string>;
+  /** termFlags maps termKey of every attribute and value term to its TermFlag bits. */
+  readonly termFlags: ReadonlyMap<string, number>;
 }
 
 /** IndexTerm is one stored term of an index: its field, key ('' but for attributes), value and flags. */
@@ -299,8 +437,8 @@ export interface IndexTerm {
 export function decodeSpanBlockIndex(bytes: Uint8Array): SpanBlockIndex {
   const r = new ByteReader(openBlock(bytes, BlockKind.postings));
   const version = r.u8();
-  if (version !== SPAN_INDEX_FORMAT_VERSION && version !== SPAN_INDEX_FORMAT_VERSION_NO_TERMS_BLOOM) {
-    throw corrupt(`span index format version ${version} is not ${SPAN_INDEX_FORMAT_VERSION_NO_TERMS_BLOOM} or ${SPAN_INDEX_FORMAT_VERSION}`);
+  if (version !== SPAN_INDEX_FORMAT_VERSION && version !== SPAN_INDEX_FORMAT_VERSION_NO_VALUE_TERMS && version !== SPAN_INDEX_FORMAT_VERSION_NO_TERMS_BLOOM) {
+    throw corrupt(`span index format version ${version} is not one of ${SPAN_INDEX_FORMAT_VERSION_NO_TERMS_BLOOM}..${SPAN_INDEX_FORMAT_VERSION}`);
   }
   const rows = r.uvarint();
   if (rows > SpanBlockLimits.rowsMax) throw corrupt(`span index of ${rows} rows is past rowsMax`);
@@ -309,7 +447,8 @@ export function decodeSpanBlockIndex(bytes: Uint8Array): SpanBlockIndex {
   if (skippedCount > r.remaining) throw corrupt(`span index claims ${skippedCount} skipped keys`);
   const skippedKeys = new Set<string>();
   const skippedKeyFlags = new Map<string, number>();
-  const flagged = version === SPAN_INDEX_FORMAT_VERSION;
+  const flagged = version >= SPAN_INDEX_FORMAT_VERSION_NO_VALUE_TERMS;
+  const valued = version >= SPAN_INDEX_FORMAT_VERSION;
   for (let i = 0; i < skippedCount; i++) {
     const key = r.str(L.stringBytesMax, 'skipped key');
     const flags = flagged ? r.u8() : FORMAT1_ATTR_FLAGS;
@@ -317,12 +456,19 @@ export function decodeSpanBlockIndex(bytes: Uint8Array): SpanBlockIndex {
     skippedKeys.add(key);
     skippedKeyFlags.set(key, flags);
   }
+  const skippedValueKeys = new Set<string>();
+  if (valued) {
+    const n = r.uvarint();
+    if (n > r.remaining) throw corrupt(`span index claims ${n} skipped value keys`);
+    for (let i = 0; i < n; i++) skippedValueKeys.add(r.str(L.stringBytesMax, 'skipped value key'));
+    if (skippedValueKeys.size !== n) throw corrupt('span index names a skipped value key twice');
+  }
   let skippedTerms: BlockBloom | null = null;
-  if (version === SPAN_INDEX_FORMAT_VERSION) {
+  if (flagged) {
     const n = r.uvarint();
     if (n > r.remaining) throw corrupt(`span index claims a ${n}-byte skipped-terms filter`);
     if (n > 0) skippedTerms = decodeBloom(r.take(n));
-    if (skippedTerms !== null && skippedKeys.size === 0) throw corrupt('span index has a skipped-terms filter without skipped keys');
+    if (skippedTerms !== null && skippedKeys.size === 0 && skippedValueKeys.size === 0) throw corrupt('span index has a skipped-terms filter without skipped keys');
   }
   const listCount = r.uvarint();
   if (listCount > r.remaining) throw corrupt(`span index claims ${listCount} postings lists`);
@@ -332,12 +478,13 @@ export function decodeSpanBlockIndex(bytes: Uint8Array): SpanBlockIndex {
   if (termCount > r.remaining) throw corrupt(`span index claims ${termCount} terms`);
   const postings = new Map<string, Uint8Array>();
   const terms: IndexTerm[] = [];
+  const termFlags = new Map<string, number>();
   for (let i = 0; i < termCount; i++) {
     const field = r.u8();
-    if (field > FIELD_MAX) throw corrupt(`span index term field ${field}`);
+    if (field > (valued ? FIELD_MAX : IndexField.attr)) throw corrupt(`span index term field ${field}`);
     const key = r.str(L.stringBytesMax, 'term key');
     const value = r.str(L.stringBytesMax, 'term value');
-    const isAttr = field === IndexField.attr;
+    const isAttr = field === IndexField.attr || field === IndexField.value;
     const flags = flagged ? r.u8() : isAttr ? FORMAT1_ATTR_FLAGS : 0;
     if (flags > TERM_FLAGS_ALL || (flags !== 0) !== isAttr) throw corrupt(`span index term flags ${flags} for field ${field}`);
     const list = r.uvarint();
@@ -345,11 +492,13 @@ export function decodeSpanBlockIndex(bytes: Uint8Array): SpanBlockIndex {
     const k = termKey(field, key, value);
     if (postings.has(k)) throw corrupt('span index names a term twice');
     postings.set(k, lists[list] as Uint8Array);
+    if (isAttr) termFlags.set(k, flags);
     terms.push({ field: field as IndexFieldValue, key, value, flags });
   }
   if (r.remaining !== 0) throw corrupt(`span index has ${r.remaining} trailing bytes`);
   assert(terms.length === postings.size, 'one postings entry per term');
-  return { rows, bloom, skippedKeys, skippedKeyFlags, skippedTerms, postings, terms };
+  assert(termFlags.size <= terms.length, 'flags only for terms');
+  return { rows, bloom, skippedKeys, skippedKeyFlags, skippedTerms, postings, terms, formatVersion: version, skippedValueKeys, termFlags };
 }
 
 /** SpanPredicate is a conjunction: a row matches when every given field matches. */
@@ -364,6 +513,200 @@ export interface SpanPredicate {
   /** minDurationNs and maxDurationNs bound end − start, inclusive. */
   readonly minDurationNs?: bigint;
   readonly maxDurationNs?: bigint;
+  /** match is a further condition (TraceQL's pushdown, query/traceql/pushdown.ts): a span matches only where it may hold (see SpanMatch). */
+  readonly match?: SpanMatch;
+}
+
+/**
+ * SpanMatch is a positive formula (no negation) over span conditions, so
+ * TraceQL can push `&&`, `||` and attribute equalities into the indexes.
+ * Its meaning is an over-approximation, the same on every path (index,
+ * block scan, head, spanMatchHolds): `attr` holds when some attribute of the
+ * scope ('any': span or resource) with that key has, as a scalar or as an
+ * element of an array, the TraceQL form (traceqlIndexForm) `type`, `value`.
+ * An empty `and` holds, an empty `or` does not. The index may answer more
+ * rows than hold (postings merge scopes and types), never fewer.
+ */
+export type SpanMatch =
+  | { readonly kind: 'and' | 'or'; readonly args: readonly SpanMatch[] }
+  | { readonly kind: 'attr'; readonly scope: TagScope | 'any'; readonly key: string; readonly type: TagType; readonly value: string }
+  | { readonly kind: 'name'; readonly value: string }
+  | { readonly kind: 'status'; readonly code: StatusCode }
+  | { readonly kind: 'spanKind'; readonly value: SpanKind };
+
+/** valueHolds says whether an attribute value is, or holds as an array element, the TraceQL form (type, value). */
+function valueHolds(v: AnyValue, type: TagType, value: string): boolean {
+  if (v.type === 'array') {
+    for (const e of v.values) {
+      const f = traceqlIndexForm(e);
+      if (f !== undefined && f.type === type && f.value === value) return true;
+    }
+    return false;
+  }
+  const f = traceqlIndexForm(v);
+  return f !== undefined && f.type === type && f.value === value;
+}
+
+function listHolds(list: readonly KeyValue[], key: string, type: TagType, value: string): boolean {
+  for (const kv of list) if (kv.key === key && valueHolds(kv.value, type, value)) return true;
+  return false;
+}
+
+/** SpanMatchFacts are what spanMatchHolds reads of a span; intrinsics null: unknown (their atoms hold, as an over-approximation). */
+interface SpanMatchFacts {
+  readonly attributes: readonly KeyValue[];
+  readonly resourceAttributes: readonly KeyValue[];
+  readonly intrinsics: { readonly name: string; readonly status: StatusCode; readonly kind: SpanKind } | null;
+}
+
+function holds(m: SpanMatch, f: SpanMatchFacts): boolean {
+  switch (m.kind) {
+    case 'and':
+      return m.args.every((a) => holds(a, f));
+    case 'or':
+      return m.args.some((a) => holds(a, f));
+    case 'attr':
+      return (
+        (m.scope !== 'resource' && listHolds(f.attributes, m.key, m.type, m.value)) ||
+        (m.scope !== 'span' && listHolds(f.resourceAttributes, m.key, m.type, m.value))
+      );
+    case 'name':
+      return f.intrinsics === null || f.intrinsics.name === m.value;
+    case 'status':
+      return f.intrinsics === null || f.intrinsics.status === m.code;
+    case 'spanKind':
+      return f.intrinsics === null || f.intrinsics.kind === m.value;
+  }
+}
+
+/** spanMatchHolds evaluates a SpanMatch on one whole span (the head's and a full scan's path). */
+export function spanMatchHolds(s: SpanRow, m: SpanMatch): boolean {
+  return holds(m, { attributes: s.attributes, resourceAttributes: s.resource.attributes, intrinsics: { name: s.name, status: s.status.code, kind: s.kind } });
+}
+
+function scopeFlags(scope: TagScope | 'any', type: TagType): number {
+  return scope === 'any' ? termFlag('span', type) | termFlag('resource', type) : termFlag(scope, type);
+}
+
+function mayBeSkippedTerm(idx: SpanBlockIndex, field: number, key: string, value: string): boolean {
+  return idx.skippedTerms === null || bloomHas(idx.skippedTerms, termKey(field, key, value));
+}
+
+/**
+ * AtomPlan is how the index answers one attr atom in one block: `lists` are
+ * the postings to unite (terms whose flags say the scope and type occur),
+ * `scan` says a skipped key may hold the value, so every row may (the rows
+ * are then checked on the block's columns), `exact` false says the index
+ * cannot tell at all (format < 3): the block is never skipped for it, and
+ * its rows are checked on the columns.
+ */
+interface AtomPlan {
+  readonly lists: Uint8Array[];
+  readonly scan: boolean;
+  readonly exact: boolean;
+}
+
+function planAtom(idx: SpanBlockIndex, m: Extract<SpanMatch, { kind: 'attr' }>): AtomPlan {
+  if (idx.formatVersion < SPAN_INDEX_FORMAT_VERSION) return { lists: [], scan: false, exact: false };
+  const want = scopeFlags(m.scope, m.type);
+  const lists: Uint8Array[] = [];
+  let scan = false;
+  // The tag-form terms hold scalar strings, ints and bools under the same form (a double is never there).
+  if (idx.skippedKeys.has(m.key)) {
+    if (((idx.skippedKeyFlags.get(m.key) ?? 0) & want) !== 0 && mayBeSkippedTerm(idx, IndexField.attr, m.key, m.value)) scan = true;
+  } else {
+    const k = termKey(IndexField.attr, m.key, m.value);
+    const p = idx.postings.get(k);
+    if (p !== undefined && ((idx.termFlags.get(k) ?? 0) & want) !== 0) lists.push(p);
+  }
+  if (idx.skippedValueKeys.has(m.key)) {
+    if (mayBeSkippedTerm(idx, IndexField.value, m.key, m.value)) scan = true;
+  } else {
+    const k = termKey(IndexField.value, m.key, m.value);
+    const p = idx.postings.get(k);
+    if (p !== undefined && ((idx.termFlags.get(k) ?? 0) & want) !== 0) lists.push(p);
+  }
+  return { lists, scan, exact: true };
+}
+
+/** matchMayHold says from the index alone whether some row of the block may satisfy m (false: skip the block). */
+function matchMayHold(idx: SpanBlockIndex, m: SpanMatch): boolean {
+  switch (m.kind) {
+    case 'and':
+      return m.args.every((a) => matchMayHold(idx, a));
+    case 'or':
+      return m.args.some((a) => matchMayHold(idx, a));
+    case 'attr': {
+      const plan = planAtom(idx, m);
+      return !plan.exact || plan.scan || plan.lists.length > 0;
+    }
+    case 'name':
+      return idx.postings.has(termKey(IndexField.name, '', m.value));
+    case 'status':
+      return idx.postings.has(termKey(IndexField.status, '', String(m.code)));
+    case 'spanKind':
+      return idx.postings.has(termKey(IndexField.kind, '', String(m.value)));
+  }
+}
+
+/** MatchRows are the candidate rows of a SpanMatch in one block: null is every row; check says rows must still be checked on the columns. */
+interface MatchRows {
+  readonly rows: Uint32Array | null;
+  readonly check: boolean;
+}
+
+function postingsRows(p: Uint8Array, rows: number): Uint32Array {
+  const ids = decodePostings(p);
+  if (ids.length > 0 && (ids[ids.length - 1] as number) >= rows) throw corrupt(`span index postings name row ${ids[ids.length - 1]} of a ${rows}-row block`);
+  return ids;
+}
+
+/**
+ * matchRows are the rows the postings leave for m: an atom's united
+ * postings (all rows when a skipped key may hold it, or when the format
+ * cannot tell); `and` intersects, `or` unites. check is set when such an
+ * atom took every row, so the caller checks rows on the columns.
+ */
+function matchRows(idx: SpanBlockIndex, m: SpanMatch, intersect: (a: Uint32Array, b: Uint32Array) => Uint32Array): MatchRows {
+  switch (m.kind) {
+    case 'and': {
+      let rows: Uint32Array | null = null;
+      let check = false;
+      for (const a of m.args) {
+        const r = matchRows(idx, a, intersect);
+        check ||= r.check;
+        if (r.rows !== null) rows = rows === null ? r.rows : intersect(rows, r.rows);
+        if (rows !== null && rows.length === 0) return { rows, check: false };
+      }
+      return { rows, check };
+    }
+    case 'or': {
+      let rows: Uint32Array = new Uint32Array(0);
+      let check = false;
+      for (const a of m.args) {
+        const r = matchRows(idx, a, intersect);
+        check ||= r.check;
+        if (r.rows === null) return { rows: null, check };
+        rows = union(rows, r.rows);
+      }
+      return { rows, check };
+    }
+    case 'attr': {
+      const plan = planAtom(idx, m);
+      // A skipped key, or a format that cannot tell: every row may hold, so the rows are checked on the columns.
+      if (!plan.exact || plan.scan) return { rows: null, check: true };
+      let rows: Uint32Array = new Uint32Array(0);
+      for (const p of plan.lists) rows = union(rows, postingsRows(p, idx.rows));
+      return { rows, check: false };
+    }
+    case 'name':
+    case 'status':
+    case 'spanKind': {
+      const k = m.kind === 'name' ? termKey(IndexField.name, '', m.value) : m.kind === 'status' ? termKey(IndexField.status, '', String(m.code)) : termKey(IndexField.kind, '', String(m.value));
+      const p = idx.postings.get(k);
+      return { rows: p === undefined ? new Uint32Array(0) : postingsRows(p, idx.rows), check: false };
+    }
+  }
 }
 
 /** SpanQueryStats says how much work the index saved. */
@@ -430,6 +773,7 @@ export function indexExcludes(idx: SpanBlockIndex, predicate: SpanPredicate): 'b
   if (idx.skippedTerms !== null) {
     for (const [key, value] of scanAttrs) if (!bloomHas(idx.skippedTerms, termKey(IndexField.attr, key, value))) return 'bloom';
   }
+  if (predicate.match !== undefined && !matchMayHold(idx, predicate.match)) return 'index';
   return null;
 }
 
@@ -454,6 +798,57 @@ const SURROGATE = /[\uD800-\uDFFF]/;
 function rowsHolding(rest: SpanRest, column: Uint8Array, key: string, value: string): Uint8Array | null {
   if (value.length === 0 || INT_OR_BOOL_FORM.test(value) || SURROGATE.test(value)) return null;
   for (const r of rest.resources) if (hasAttr(r.attributes, key, value)) return null;
+  return sweepMarks(rest, column, value);
+}
+
+/**
+ * matchBytes is rowsHolding for a SpanMatch: marks the rows whose record
+ * may satisfy m, or null when the bytes cannot decide (every row may). An
+ * attr atom of type string, non-empty and surrogate-free, needs its UTF-8
+ * bytes in the record of a span holding it (a string attribute or array
+ * element is a msgpack str in the record), unless a resource holds it (for
+ * scope span the resources do not count; for scope resource the record
+ * never does). `and` keeps rows marked by every decided part, `or` rows
+ * marked by some part (null if a part is undecided). Other atoms are
+ * undecided.
+ */
+function matchBytes(rest: SpanRest, column: Uint8Array, m: SpanMatch): Uint8Array | null {
+  switch (m.kind) {
+    case 'and': {
+      let out: Uint8Array | null = null;
+      for (const a of m.args) {
+        const marks = matchBytes(rest, column, a);
+        if (marks === null) continue;
+        if (out === null) out = marks;
+        else for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) & (marks[i] as number);
+      }
+      return out;
+    }
+    case 'or': {
+      const out = new Uint8Array(rest.records.length);
+      for (const a of m.args) {
+        const marks = matchBytes(rest, column, a);
+        if (marks === null) return null;
+        for (let i = 0; i < out.length; i++) out[i] = (out[i] as number) | (marks[i] as number);
+      }
+      return out;
+    }
+    case 'attr': {
+      if (m.type !== 'string' || m.value.length === 0 || SURROGATE.test(m.value)) return null;
+      if (m.scope !== 'span') {
+        for (const r of rest.resources) if (listHolds(r.attributes, m.key, 'string', m.value)) return null;
+        if (m.scope === 'resource') return new Uint8Array(rest.records.length);
+      }
+      return sweepMarks(rest, column, m.value);
+    }
+    default:
+      return null;
+  }
+}
+
+/** sweepMarks marks the rows whose record holds the UTF-8 bytes of value (one Buffer.indexOf sweep over the rest column). */
+function sweepMarks(rest: SpanRest, column: Uint8Array, value: string): Uint8Array {
+  assert(value.length > 0, 'sweepMarks needs a non-empty value');
   const rows = rest.records.length;
   const marks = new Uint8Array(rows);
   if (rows === 0) return marks;
@@ -513,18 +908,25 @@ export function querySpanBlock(
     candidates = candidates === undefined ? ids : intersect(candidates, ids);
     if (candidates.length === 0) return none();
   }
+  const matched = predicate.match === undefined ? null : matchRows(idx, predicate.match, intersect);
+  if (matched !== null && matched.rows !== null) {
+    candidates = candidates === undefined ? matched.rows : intersect(candidates, matched.rows);
+    if (candidates.length === 0) return none();
+  }
+  const checkMatch = matched !== null && matched.check ? (predicate.match as SpanMatch) : null;
   if (candidates === undefined) candidates = Uint32Array.from({ length: view.rows }, (_, i) => i);
   stats.prunedByIndex = view.rows - candidates.length;
 
   const needed: BlockColumnName[] = [];
   if (predicate.traceId !== undefined) needed.push('traceId');
   if (predicate.minDurationNs !== undefined || predicate.maxDurationNs !== undefined) needed.push('duration');
-  if (needed.length === 0 && scanAttrs.length === 0) return { rows: candidates, stats };
+  if (needed.length === 0 && scanAttrs.length === 0 && checkMatch === null) return { rows: candidates, stats };
 
   const cols = readBlockColumns(view, needed);
   const restColumn = view.columns[SpanColumn.rest] as Uint8Array;
-  const rest: SpanRest | undefined = scanAttrs.length > 0 ? readRest(restColumn, view.rows) : undefined;
+  const rest: SpanRest | undefined = scanAttrs.length > 0 || checkMatch !== null ? readRest(restColumn, view.rows) : undefined;
   const present = rest === undefined ? [] : scanAttrs.map(([k, v]) => rowsHolding(rest, restColumn, k, v)).filter((m): m is Uint8Array => m !== null);
+  const matchMarks = rest === undefined || checkMatch === null ? null : matchBytes(rest, restColumn, checkMatch);
   const out: number[] = [];
   for (const row of candidates) {
     stats.rowsScanned++;
@@ -534,9 +936,11 @@ export function querySpanBlock(
     if (predicate.maxDurationNs !== undefined && (d as bigint) > predicate.maxDurationNs) continue;
     // A row whose record lacks a value's bytes cannot hold it: only the rest are decoded.
     if (present.some((m) => m[row] === 0)) continue;
+    if (matchMarks !== null && matchMarks[row] === 0) continue;
     if (rest !== undefined) {
       const rec = readRestRecord(rest, row);
       if (!scanAttrs.every(([k, v]) => hasAttr(rec.attributes, k, v) || hasAttr(rec.resource.attributes, k, v))) continue;
+      if (checkMatch !== null && !holds(checkMatch, { attributes: rec.attributes, resourceAttributes: rec.resource.attributes, intrinsics: null })) continue;
     }
     out.push(row);
   }

@@ -80,7 +80,7 @@ import { corrupt } from '../codec/bits.js';
 import type { BlockColumns, SpanBlockView } from './span-block.js';
 import { decodeSpanRows, encodeSpanBlock, openSpanBlock, readBlockColumns, readTraceIds, readTraceSpans, serviceOf } from './span-block.js';
 import type { SpanPredicate } from './span-index.js';
-import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock } from './span-index.js';
+import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock, spanMatchHolds } from './span-index.js';
 import { locateEntrySpans } from './entry-spans.js';
 import type { TagRead, TagReadAnswer, TagReadBounds } from './tag-read.js';
 import { readTags } from './tag-read.js';
@@ -181,6 +181,7 @@ export function spanMatches(s: SpanRow, p: SpanPredicate, startNs: bigint, endNs
   if (p.minDurationNs !== undefined && d < p.minDurationNs) return false;
   if (p.maxDurationNs !== undefined && d > p.maxDurationNs) return false;
   for (const [k, v] of p.attrs ?? []) if (!hasAttr(s.attributes, k, v) && !hasAttr(s.resource.attributes, k, v)) return false;
+  if (p.match !== undefined && !spanMatchHolds(s, p.match)) return false;
   return true;
 }
 
