@@ -1399,6 +1399,24 @@ assert(TraceTagLimits.tagBytesMax <= TraceTagLimits.valueBytesMax, 'a tag name f
 // Each value costs its bytes plus at most 8 bytes of framing (a 2-tuple of a type byte and a string header).
 assert(TraceTagLimits.valueBytesMax + 8 * TraceTagLimits.valuesMax + 4096 <= TraceTagLimits.answerBytesMax, 'a full shard answer fits answerBytesMax');
 assert(TraceTagLimits.answerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'a tag answer fits one frame');
+/** AggregateLimits bound the mergeable partial aggregates of a query (src/query/aggregate-state.ts) and the k-way merges of shard answers (src/query/merge.ts). */
+export const AggregateLimits = {
+  /** sketchRelativeAccuracy is α of every quantile sketch: a returned quantile is within a factor 1 ± α of the true one (DDSketch's guarantee). */
+  sketchRelativeAccuracy: 0.01,
+  /** sketchBinsMax bounds the bins of a quantile sketch per sign; past it the lowest-magnitude bins collapse (memory stays bounded; only the smallest quantiles lose accuracy). */
+  sketchBinsMax: 2_048,
+  /** sketchKeyAbsMax refuses a sketch bin key of larger magnitude from a peer (with α = 1% every finite double maps within ±36,000). */
+  sketchKeyAbsMax: 100_000,
+  /** mergeBatchRowsMax bounds the rows of one batch a k-way merge yields. */
+  mergeBatchRowsMax: 1_024,
+  /** mergeRunsMax bounds the sorted runs one k-way merge reads at once (one per shard answer). */
+  mergeRunsMax: 4_096,
+} as const;
+assert(AggregateLimits.sketchRelativeAccuracy > 0 && AggregateLimits.sketchRelativeAccuracy < 1, '0 < sketch alpha < 1');
+assert(AggregateLimits.sketchBinsMax >= 16, 'a sketch holds a few bins');
+assert(AggregateLimits.sketchKeyAbsMax >= 40_000, 'every finite double maps to an accepted key at alpha 1%');
+assert(AggregateLimits.mergeBatchRowsMax >= 1 && AggregateLimits.mergeRunsMax >= 1, 'merges make progress');
+
 /** QueryCliLimits bound `otlpdb query` (cli/commands/query.ts). */
 export const QueryCliLimits = {
   /** sinceDefault is the searched window, ending now, when --since is not given. */
