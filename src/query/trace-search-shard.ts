@@ -239,15 +239,16 @@ export function summarizeTrace(spans: readonly SpanRow[], q: TraceSearchQuery, p
 /**
  * searchShard runs the shard part of `q` for `tenant` on one replica's
  * pinned read (store and kv from ShardStateMachine.acquireRead). `expired`
- * says the caller's deadline passed: the shard then stops and answers
- * partial.
+ * says the caller's budget ran out (its deadline passed, or the scan so far,
+ * `scanned`, read more bytes than allowed): the shard then stops and
+ * answers partial.
  */
 export async function searchShard(
   store: TraceStore,
   kv: KvRead,
   tenant: string,
   q: TraceSearchQuery,
-  expired: () => boolean,
+  expired: (scanned: Readonly<ScanStats>) => boolean,
   bounds: ShardSearchBounds = DEFAULT_BOUNDS,
   options: ShardSearchOptions = DEFAULT_OPTIONS,
 ): Promise<ShardSearchAnswer> {
@@ -287,7 +288,7 @@ export async function searchShard(
     ready.sort(compareCandidates);
     for (const c of ready) {
       if (traces.length >= q.limit) return true;
-      if (inspectedTraces >= bounds.tracesFetchedMax || expired()) {
+      if (inspectedTraces >= bounds.tracesFetchedMax || expired(stats)) {
         partial = true;
         return true;
       }
@@ -321,7 +322,7 @@ export async function searchShard(
           break scan;
         }
       }
-      if (expired()) {
+      if (expired(stats)) {
         partial = true;
         break;
       }
@@ -335,7 +336,7 @@ export async function searchShard(
           break scan;
         }
       }
-      if (expired()) {
+      if (expired(stats)) {
         partial = true;
         break;
       }
