@@ -142,14 +142,14 @@ function decodeTraceRequest(payload: Uint8Array): [GroupId, string, Uint8Array] 
   return [v[0] as GroupId, v[1], v[2]];
 }
 
-/** encodeTraceAnswer packs spans as shard entries, cut at TraceLookupLimits.answerBytesMax. */
-function encodeTraceAnswer(tenant: string, a: { spans: SpanRow[]; truncated: boolean }): Uint8Array {
+/** encodeTraceAnswer packs spans as shard entries, cut at `bytesMax` (TraceLookupLimits.answerBytesMax) with `truncated` set. */
+export function encodeTraceAnswer(tenant: string, a: { spans: SpanRow[]; truncated: boolean }, bytesMax: number = TraceLookupLimits.answerBytesMax): Uint8Array {
   const entries: Uint8Array[] = [];
   let truncated = a.truncated;
   if (a.spans.length > 0) {
     let bytes = 0;
     for (const p of encodeParts(tenant, NO_KEY, Date.now(), new Map([[1, { spans: a.spans, points: [], logs: [] }]]))) {
-      if (bytes + p.bytes.length > TraceLookupLimits.answerBytesMax) {
+      if (bytes + p.bytes.length > bytesMax) {
         truncated = true;
         break;
       }
@@ -161,7 +161,7 @@ function encodeTraceAnswer(tenant: string, a: { spans: SpanRow[]; truncated: boo
 }
 
 /** decodeTraceAnswer checks a peer's answer (a malformed one is ERR_INVALID_ARGUMENT; a bad entry ERR_CORRUPTION). */
-function decodeTraceAnswer(bytes: Uint8Array): { spans: SpanRow[]; truncated: boolean } {
+export function decodeTraceAnswer(bytes: Uint8Array): { spans: SpanRow[]; truncated: boolean } {
   let v: unknown;
   try {
     v = packr.unpack(bytes);

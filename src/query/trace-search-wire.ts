@@ -29,6 +29,7 @@ import { SPAN_ID_BYTES, TRACE_ID_BYTES } from '../storage/rows.js';
 import { readScanStatsTuple, scanStatsTuple } from '../storage/shard/signal-store.js';
 import type { SpanPredicate } from '../storage/traces/span-index.js';
 import type { TraceSearchQuery } from './search-params.js';
+import { compareSummaries } from './trace-search-shard.js';
 import type { ShardSearchAnswer, TraceSummary } from './trace-search-shard.js';
 
 /** SHARD_SEARCH_TRACES is the peer method of a shard's part of a trace search. */
@@ -231,5 +232,7 @@ export function decodeSearchAnswer(b: Uint8Array, limit: number, spss: number): 
       }),
     };
   });
+  // The coordinator merges the shards' runs k-way: a run out of order is a damaged answer (another replica is asked).
+  for (let i = 1; i < traces.length; i++) if (compareSummaries(traces[i - 1] as WireTraceSummary, traces[i] as WireTraceSummary) > 0) throw badAnswer(`trace ${i} is out of order`);
   return { partial: v[0], inspectedTraces: n(v[1], 'inspectedTraces'), inspectedSpans: n(v[2], 'inspectedSpans'), stats, traces };
 }

@@ -163,14 +163,24 @@ export class TraceSearch {
   }
 
   #runHere(group: GroupId, tenant: string, consistency: Consistency, q: TraceSearchQuery, deadlineMs: number): Promise<ShardSearchAnswer> {
-    const bytesMax = q.bytesScannedMax ?? QueryLimits.bytesScannedMaxDefault;
     return runHere(this.#d, group, consistency, deadlineMs, (read) => {
       const store = read.stores.traces;
       assert(store instanceof TraceStore, 'the traces store is a TraceStore');
-      // The part stops, partial, at its deadline or once it has read more than its bytes budget.
-      return searchShard(store, read.kv, tenant, q, (scanned) => this.#d.nowMs() > deadlineMs || scanned.bytesRead > bytesMax);
+      return searchShard(store, read.kv, tenant, q, shardPartBudget(q, deadlineMs, this.#d.nowMs));
     });
   }
+}
+
+/**
+ * shardPartBudget is a shard part's stop condition: its deadline passed
+ * (on the `nowMs` clock), or the scan read more than the query's bytes
+ * budget (QueryLimits.bytesScannedMaxDefault when it names none). The part
+ * then stops and answers partial.
+ */
+export function shardPartBudget(q: Pick<TraceSearchQuery, 'bytesScannedMax'>, deadlineMs: number, nowMs: () => number): (scanned: Readonly<ScanStats>) => boolean {
+  const bytesMax = q.bytesScannedMax ?? QueryLimits.bytesScannedMaxDefault;
+  assert(bytesMax >= 1, 'a bytes budget >= 1');
+  return (scanned) => nowMs() > deadlineMs || scanned.bytesRead > bytesMax;
 }
 
 /** tempoTraceId is a trace id as Tempo's search prints it: lower-case hex without leading zeros. */
