@@ -17,6 +17,7 @@ import type { PeerTransport } from '../transport/peer-transport.js';
 import type { TraceSearchQuery } from './search-params.js';
 import { searchShard } from './trace-search-shard.js';
 import type { ShardSearchAnswer } from './trace-search-shard.js';
+import { fanOut } from './shard-fanout.js';
 import { TraceSearch, shardPartBudget } from './trace-search.js';
 import { decodeSearchAnswer, decodeSearchRequest, encodeSearchAnswer, encodeSearchRequest } from './trace-search-wire.js';
 
@@ -159,4 +160,30 @@ t.test('a shard answer out of order is a damaged answer: another replica is aske
   const r = await f.search.search(TENANT, Q, 'stale');
   t.same(r.failedShards, [], 'every shard answered from the good replica');
   t.equal(r.partial, false);
+});
+
+t.test('fanOut given a consistency instead of a plan asks every shard, from the replica the planner would choose', async (t) => {
+  const asked: [number, number][] = [];
+  const deps = {
+    self: 9,
+    transport: {} as PeerTransport,
+    driver: () => null,
+    shardCount: () => 3,
+    replicasOf: (shard: number) => [((shard % 3) + 1) as NodeId, (((shard + 1) % 3) + 1) as NodeId],
+    nowMs: () => 0,
+    rand: new SeededRand(2),
+    sleep: async () => undefined,
+  };
+  const call = {
+    what: 'probe',
+    here: () => Promise.reject(new OtlpdbError('ERR_INTERNAL', 'no local replica')),
+    remote: async (peer: NodeId, shard: number) => {
+      asked.push([shard, peer]);
+      return shard;
+    },
+  };
+  const out = await fanOut(deps, TraceSearchLimits, 'linearizable', call);
+  t.same(out.map((o) => ('answer' in o ? o.answer : -1)), [1, 2, 3]);
+  t.same(asked, [[1, 2], [2, 3], [3, 1]], 'each shard from its first placed replica (no local replica, no known leader)');
+  await t.rejects(fanOut({ ...deps, shardCount: () => 0 }, TraceSearchLimits, 'stale', call), { code: 'ERR_UNAVAILABLE' }, 'no placement yet');
 });

@@ -33,6 +33,7 @@ import type { PeerTransport } from '../transport/peer-transport.js';
 import type { Hasher } from '../partition/hash.js';
 import { shardForKey } from '../partition/key-to-shard.js';
 import { spanPartitionKey } from '../partition/partition-key.js';
+import { replicaChoice } from './planner.js';
 import type { ShardMapSnapshot, ShardTarget } from './planner.js';
 import type { Consistency } from './trace-search-wire.js';
 
@@ -120,11 +121,26 @@ export function shardMapOf(d: FanoutDeps, hasher: Hasher | null): ShardMapSnapsh
 }
 
 /**
- * fanOut runs `call` on every planned shard target, in parallel, and
- * resolves with one outcome per target in target order. ERR_UNAVAILABLE
- * when `signal` cancels it (its client went away).
+ * everyShard is the targets of a read of every shard at `consistency`
+ * (planner.ts replicaChoice on this node's snapshot), for callers that
+ * have no plan of their own. ERR_UNAVAILABLE when there is no placement.
  */
-export async function fanOut<A>(d: FanoutDeps, bounds: FanoutBounds, targets: readonly ShardTarget[], call: ShardCall<A>, signal?: AbortSignal): Promise<ShardOutcome<A>[]> {
+export function everyShard(d: FanoutDeps, consistency: Consistency): ShardTarget[] {
+  const map = shardMapOf(d, null);
+  if (map.shardCount < 1) throw new OtlpdbError('ERR_UNAVAILABLE', 'the cluster is bootstrapping: no shard placement yet; retry');
+  const out: ShardTarget[] = [];
+  for (let shard = 1; shard <= map.shardCount; shard++) out.push({ shard, first: replicaChoice(map, shard, consistency), replicas: map.replicasOf(shard) });
+  return out;
+}
+
+/**
+ * fanOut runs `call` on every planned shard target (or, given a
+ * consistency instead of a plan's targets, on every shard: everyShard), in
+ * parallel, and resolves with one outcome per target in target order.
+ * ERR_UNAVAILABLE when `signal` cancels it (its client went away).
+ */
+export async function fanOut<A>(d: FanoutDeps, bounds: FanoutBounds, plan: readonly ShardTarget[] | Consistency, call: ShardCall<A>, signal?: AbortSignal): Promise<ShardOutcome<A>[]> {
+  const targets = typeof plan === 'string' ? everyShard(d, plan) : plan;
   assert(targets.length >= 1, 'a fan-out asks at least one shard');
   const cancelled = (): OtlpdbError => new OtlpdbError('ERR_UNAVAILABLE', `the ${call.what} was cancelled: its client went away`);
   const isAborted = (): boolean => signal?.aborted === true;
