@@ -542,6 +542,11 @@ export class OtlpdbNode implements ApiSource {
     return this.#search.counters();
   }
 
+  /** lookupStats counts this node's trace-by-id lookups in flight and those their client cancelled. */
+  lookupStats(): { readonly inflight: number; readonly cancelled: number } {
+    return this.#traces.counters();
+  }
+
   /** readTags reads tag names or one tag's values across the cluster (Tempo's tag routes; api/tag-routes.ts renders them). */
   async readTags(tenant: string, q: TagRead, consistency: Consistency, signal: AbortSignal): Promise<TagsResult> {
     return this.#tags.read(tenant, q, consistency, signal);

@@ -68,6 +68,9 @@ const BOUNDS: FanoutBounds = {
 /** TraceLookup finds a trace by id; see the top of this file. */
 export class TraceLookup {
   readonly #d: TraceLookupDeps;
+  /** Invariant: #inflight counts the lookups started and not yet settled (>= 0); #cancelled only grows. */
+  #inflight = 0;
+  #cancelled = 0;
 
   constructor(deps: TraceLookupDeps) {
     this.#d = deps;
@@ -92,6 +95,24 @@ export class TraceLookup {
    * error not worth a retry elsewhere) as it is.
    */
   async traceById(tenant: string, traceId: Uint8Array, signal?: AbortSignal): Promise<TraceAnswer> {
+    this.#inflight++;
+    try {
+      return await this.#lookup(tenant, traceId, signal);
+    } catch (err) {
+      if (signal?.aborted === true) this.#cancelled++;
+      throw err;
+    } finally {
+      this.#inflight--;
+      assert(this.#inflight >= 0, 'inflight >= 0');
+    }
+  }
+
+  /** counters are the lookups in flight and those cancelled by their client since start. */
+  counters(): { readonly inflight: number; readonly cancelled: number } {
+    return { inflight: this.#inflight, cancelled: this.#cancelled };
+  }
+
+  async #lookup(tenant: string, traceId: Uint8Array, signal: AbortSignal | undefined): Promise<TraceAnswer> {
     const plan = planQuery(validateIr(traceByIdIr(tenant, traceId)), shardMapOf(this.#d, this.#d.hasher));
     assert(plan.targets.length === 1 && plan.shardPart.kind === 'traceById', 'a trace lookup asks one shard');
     const [outcome] = await fanOut(this.#d, BOUNDS, plan.targets, {

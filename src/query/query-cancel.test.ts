@@ -10,13 +10,13 @@ import { TraceSearchLimits } from '../limits.js';
 // client goes away: the search is cancelled at once — the node counts it
 // cancelled and holds no search in flight — long before the wall time
 // (the poll bound below is a tenth of it), and the node answers the next
-// request as before.
+// request as before. The same for a trace-by-id lookup.
 
 const POLLS_MAX = 1500;
 const POLL_MS = 40;
 const CANCEL_POLLS_MAX = TraceSearchLimits.wallMsMax / 10 / 20;
 
-t.test('a search is cancelled when its client disconnects', async (t) => {
+t.test('a search and a trace lookup are cancelled when their client disconnects', async (t) => {
   const c = await inProcessCluster(t, { n: 3, founders: 3, prefix: 'otlpdb-qcancel-', seedBase: 6161, extra: { shards: 4, replicas: 3, tickMs: 20 } });
   for (const id of [1, 2, 3]) c.nodes.set(id, await OtlpdbNode.start({ ...c.options(id), initialCluster: c.founders }));
   for (const id of [1, 2, 3]) t.ok(await pollUntil(async () => (await httpRequest(c.api(id), '/readyz')).status === 200, POLLS_MAX, POLL_MS), `node ${id} ready`);
@@ -46,4 +46,19 @@ t.test('a search is cancelled when its client disconnects', async (t) => {
   const stale = await httpRequest(a, '/api/search?limit=5&consistency=stale');
   t.equal(stale.status, 200, 'a stale search on the survivor still answers');
   t.equal(node.searchStats().cancelled, 1, 'an answered search is not counted cancelled');
+
+  // A trace lookup, too: its shard has no leader, so it waits until its client leaves.
+  t.same(node.lookupStats(), { inflight: 0, cancelled: 0 });
+  const lookup = http.request({ host: a.host, port: a.port, path: '/api/traces/5b8efff798038103d269b633813fc60c', method: 'GET', agent: false }, () => {
+    answered = true;
+  });
+  lookup.on('error', () => undefined);
+  lookup.end();
+  t.ok(await pollUntil(async () => node.lookupStats().inflight === 1, POLLS_MAX, 5), 'the lookup is in flight, waiting for its shard leader');
+  lookup.destroy();
+  t.ok(
+    await pollUntil(async () => node.lookupStats().inflight === 0 && node.lookupStats().cancelled === 1, CANCEL_POLLS_MAX, 20),
+    `the lookup is cancelled within ${CANCEL_POLLS_MAX} polls of 20 ms`,
+  );
+  t.equal(answered, false, 'its client got no answer either');
 });
