@@ -1399,6 +1399,58 @@ assert(TraceTagLimits.tagBytesMax <= TraceTagLimits.valueBytesMax, 'a tag name f
 // Each value costs its bytes plus at most 8 bytes of framing (a 2-tuple of a type byte and a string header).
 assert(TraceTagLimits.valueBytesMax + 8 * TraceTagLimits.valuesMax + 4096 <= TraceTagLimits.answerBytesMax, 'a full shard answer fits answerBytesMax');
 assert(TraceTagLimits.answerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'a tag answer fits one frame');
+/** QueryLimits bound every query's IR (src/query/ir.ts validateIr) and its shard parts (src/query/planner.ts), whatever its language. */
+export const QueryLimits = {
+  /** rangeMsMax refuses a longer [start, end) window (Tempo's max_duration: 168h). */
+  rangeMsMax: 168 * 60 * 60 * 1000,
+  /** resultsMax bounds the rows or groups of an answer for the projections without their own bound (samples, log lines, top-k's k). */
+  resultsMax: 10_000,
+  /** stringBytesMax bounds one field name, value or pattern of a predicate (and the tenant). */
+  stringBytesMax: 64 * 1024,
+  /** programBytesMax bounds a program predicate's text (TraceQL's own bound). */
+  programBytesMax: TraceqlLimits.queryBytesMax,
+  /** predicatesMax bounds the predicate nodes of one query (Tempo's tags: at most 32 pairs plus the special keys). */
+  predicatesMax: 128,
+  /** predicateDepthMax bounds the nesting of and/or/not. */
+  predicateDepthMax: 32,
+  /** aggregationsMax bounds the aggregations of one query. */
+  aggregationsMax: 16,
+  /** groupByFieldsMax bounds the grouping fields of one aggregation. */
+  groupByFieldsMax: 32,
+  /**
+   * bytesScannedMaxDefault is the bytes one shard part of a search may read
+   * (blocks, indexes, whole traces) before it stops and answers partial.
+   */
+  bytesScannedMaxDefault: 1024 * 1024 * 1024,
+  /** bytesScannedMaxCeiling refuses a larger per-shard budget. */
+  bytesScannedMaxCeiling: 16 * 1024 * 1024 * 1024,
+  /** wallMsCeiling refuses a longer wall-time budget for a whole query. */
+  wallMsCeiling: 60_000,
+} as const;
+assert(QueryLimits.rangeMsMax >= TraceSearchLimits.rangeMsMax, 'the IR admits every search range');
+assert(QueryLimits.predicatesMax >= TraceSearchLimits.tagsMax + 8, 'the IR admits every tag search');
+assert(QueryLimits.bytesScannedMaxDefault >= 1 && QueryLimits.bytesScannedMaxDefault <= QueryLimits.bytesScannedMaxCeiling, '1 <= bytes scanned default <= ceiling');
+assert(QueryLimits.wallMsCeiling >= TraceSearchLimits.wallMsMax && QueryLimits.wallMsCeiling >= TraceLookupLimits.lookupMsMax, 'the trace reads fit the wall-time ceiling');
+assert(QueryLimits.wallMsCeiling <= TransportLimits.callDeadlineMsMax, 'a query wall time is an allowed call deadline');
+
+/** AggregateLimits bound the mergeable partial aggregates of a query (src/query/aggregate-state.ts) and the k-way merges of shard answers (src/query/merge.ts). */
+export const AggregateLimits = {
+  /** sketchRelativeAccuracy is α of every quantile sketch: a returned quantile is within a factor 1 ± α of the true one (DDSketch's guarantee). */
+  sketchRelativeAccuracy: 0.01,
+  /** sketchBinsMax bounds the bins of a quantile sketch per sign; past it the lowest-magnitude bins collapse (memory stays bounded; only the smallest quantiles lose accuracy). */
+  sketchBinsMax: 2_048,
+  /** sketchKeyAbsMax refuses a sketch bin key of larger magnitude from a peer (with α = 1% every finite double maps within ±36,000). */
+  sketchKeyAbsMax: 100_000,
+  /** mergeBatchRowsMax bounds the rows of one batch a k-way merge yields. */
+  mergeBatchRowsMax: 1_024,
+  /** mergeRunsMax bounds the sorted runs one k-way merge reads at once (one per shard answer). */
+  mergeRunsMax: 4_096,
+} as const;
+assert(AggregateLimits.sketchRelativeAccuracy > 0 && AggregateLimits.sketchRelativeAccuracy < 1, '0 < sketch alpha < 1');
+assert(AggregateLimits.sketchBinsMax >= 16, 'a sketch holds a few bins');
+assert(AggregateLimits.sketchKeyAbsMax >= 40_000, 'every finite double maps to an accepted key at alpha 1%');
+assert(AggregateLimits.mergeBatchRowsMax >= 1 && AggregateLimits.mergeRunsMax >= 1, 'merges make progress');
+
 /** QueryCliLimits bound `otlpdb query` (cli/commands/query.ts). */
 export const QueryCliLimits = {
   /** sinceDefault is the searched window, ending now, when --since is not given. */

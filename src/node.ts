@@ -530,14 +530,24 @@ export class OtlpdbNode implements ApiSource {
   }
 
   /** traceById finds a trace across the cluster (GET /api/traces/{id}; the API server writes it as OTLP JSON or protobuf). */
-  async traceById(tenant: string, traceId: Uint8Array): Promise<{ spans: SpanRow[]; truncated: boolean }> {
-    const t = await this.#traces.traceById(tenant, traceId);
+  async traceById(tenant: string, traceId: Uint8Array, signal?: AbortSignal): Promise<{ spans: SpanRow[]; truncated: boolean }> {
+    const t = await this.#traces.traceById(tenant, traceId, signal);
     return { spans: t.spans, truncated: t.truncated };
   }
 
   /** searchTraces runs a Tempo search across the cluster and renders Tempo's JSON (GET /api/search). */
   async searchTraces(tenant: string, q: TraceSearchQuery, consistency: Consistency, signal: AbortSignal): Promise<unknown> {
     return tempoSearchJson(await this.#search.search(tenant, q, consistency, signal));
+  }
+
+  /** searchStats counts this node's searches in flight and those their client cancelled (tests and operators watch cancellation). */
+  searchStats(): { readonly inflight: number; readonly cancelled: number } {
+    return this.#search.counters();
+  }
+
+  /** lookupStats counts this node's trace-by-id lookups in flight and those their client cancelled. */
+  lookupStats(): { readonly inflight: number; readonly cancelled: number } {
+    return this.#traces.counters();
   }
 
   /** readTags reads tag names or one tag's values across the cluster (Tempo's tag routes; api/tag-routes.ts renders them). */

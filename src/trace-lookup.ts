@@ -12,27 +12,29 @@
  * codec, each entry at most StorageLimits.entryBytesMax); an answer is cut
  * at TraceLookupLimits.answerBytesMax with `truncated` set.
  *
- * Routing: this node when it leads the shard; else the leader it knows,
- * else the shard's placed replicas in order, following ERR_NOT_LEADER hints
- * (at most TraceLookupLimits.attemptsMax calls).
+ * Routing: the query planner's (query/planner.ts: the one shard, its
+ * leader first) and the shared fan-out's (query/shard-fanout.ts: this node
+ * when it leads the shard, else the leader it knows, else the placed
+ * replicas in order, following ERR_NOT_LEADER hints, backing off between
+ * rounds; at most TraceLookupLimits.attemptsMax calls within lookupMsMax).
  */
 import { Packr } from 'msgpackr';
 import { OtlpdbError, assert } from './errors.js';
 import { TraceLookupLimits } from './limits.js';
 import type { Hasher } from './partition/hash.js';
-import { shardForKey } from './partition/key-to-shard.js';
-import { spanPartitionKey } from './partition/partition-key.js';
-import type { MultiRaftDriver } from './raft/driver/multi-raft.js';
+import { validateIr } from './query/ir.js';
+import { planQuery } from './query/planner.js';
+import { fanOut, shardMapOf } from './query/shard-fanout.js';
+import type { FanoutBounds, FanoutDeps } from './query/shard-fanout.js';
+import { traceByIdIr } from './query/trace-ir.js';
 import { NONE, StateRole } from './raft/types.js';
-import type { GroupId, NodeId, Rand } from './raft/types.js';
-import { reconnectDelayMs } from './transport/backoff.js';
+import type { GroupId } from './raft/types.js';
 import { encodeParts } from './otlp/shard-parts.js';
 import type { SpanRow } from './storage/rows.js';
 import { TRACE_ID_BYTES } from './storage/rows.js';
 import { decodeShardEntry } from './storage/shard-entry.js';
 import { ShardStateMachine } from './storage/shard/shard-state-machine.js';
 import { TraceStore } from './storage/traces/trace-store.js';
-import type { PeerTransport } from './transport/peer-transport.js';
 
 /** SHARD_TRACE_BY_ID is the peer method of a trace lookup on a shard leader. */
 export const SHARD_TRACE_BY_ID = 'shard.traceById';
@@ -49,26 +51,26 @@ export interface TraceAnswer {
   readonly shard: GroupId;
 }
 
-/** TraceLookupDeps are what the lookup needs from its node. */
-export interface TraceLookupDeps {
-  readonly self: NodeId;
+/** TraceLookupDeps are what the lookup needs from its node: a fan-out's deps and the hasher that maps a trace id to its shard. */
+export interface TraceLookupDeps extends FanoutDeps {
   readonly hasher: Hasher;
-  readonly transport: PeerTransport;
-  readonly driver: () => MultiRaftDriver | null;
-  /** shardCount is the recorded shard count (0 before the placement is known). */
-  readonly shardCount: () => number;
-  readonly replicasOf: (shard: GroupId) => readonly NodeId[];
-  /** nowMs is a monotonic clock in ms; rand jitters the backoff between calls and sleep waits it out. */
-  readonly nowMs: () => number;
-  readonly rand: Rand;
-  readonly sleep: (ms: number) => Promise<void>;
 }
 
-const BACKOFF = { baseMs: TraceLookupLimits.retryBackoffBaseMs, maxMs: TraceLookupLimits.retryBackoffMaxMs, jitterPercent: 50 } as const;
+/** BOUNDS are a lookup's fan-out bounds: one shard, its calls, retries and backoff within lookupMsMax. */
+const BOUNDS: FanoutBounds = {
+  wallMsMax: TraceLookupLimits.lookupMsMax,
+  shardCallMs: TraceLookupLimits.callMs,
+  attemptsPerShardMax: TraceLookupLimits.attemptsMax,
+  retryBackoffBaseMs: TraceLookupLimits.retryBackoffBaseMs,
+  retryBackoffMaxMs: TraceLookupLimits.retryBackoffMaxMs,
+};
 
 /** TraceLookup finds a trace by id; see the top of this file. */
 export class TraceLookup {
   readonly #d: TraceLookupDeps;
+  /** Invariant: #inflight counts the lookups started and not yet settled (>= 0); #cancelled only grows. */
+  #inflight = 0;
+  #cancelled = 0;
 
   constructor(deps: TraceLookupDeps) {
     this.#d = deps;
@@ -83,50 +85,46 @@ export class TraceLookup {
     });
   }
 
-  /** traceById looks a trace up on its shard's leader; ERR_UNAVAILABLE when no leader answers in time. */
-  async traceById(tenant: string, traceId: Uint8Array): Promise<TraceAnswer> {
-    const shardCount = this.#d.shardCount();
-    if (shardCount < 1) throw new OtlpdbError('ERR_UNAVAILABLE', 'the cluster is bootstrapping: no shard placement yet; retry');
-    const shard = shardForKey(this.#d.hasher, spanPartitionKey(tenant, traceId), shardCount);
-    const replicas = this.#d.replicasOf(shard);
-    const local = this.#d.driver()?.status(shard) ?? null;
-    let target: NodeId = local?.role === StateRole.Leader ? this.#d.self : local !== null && local.lead !== NONE ? local.lead : (replicas[0] ?? NONE);
-    let last: OtlpdbError | null = null;
-    const deadline = this.#d.nowMs() + TraceLookupLimits.lookupMsMax;
-    let failures = 0;
-    const tried = new Set<NodeId>();
-    for (let attempt = 0; attempt < TraceLookupLimits.attemptsMax; attempt++) {
-      if (target === NONE) target = replicas[attempt % Math.max(1, replicas.length)] ?? NONE;
-      const leftMs = Math.floor(deadline - this.#d.nowMs());
-      if (target === NONE || leftMs < 1) break;
-      tried.add(target);
-      try {
-        if (target === this.#d.self) return { ...(await this.readHere(shard, tenant, traceId, Math.min(leftMs, TraceLookupLimits.callMs))), shard };
-        const bytes = await this.#d.transport.call(target, SHARD_TRACE_BY_ID, packr.pack([shard, tenant, traceId]), Math.min(leftMs, TraceLookupLimits.callMs));
-        return { ...decodeTraceAnswer(bytes), shard };
-      } catch (err) {
-        if (!(err instanceof OtlpdbError) || !err.retryable) throw err;
-        last = err;
-        const hint = Number(err.details['leaderHint'] ?? NONE);
-        // A hint is followed once a round: after a leader dies its followers keep naming it until they elect another.
-        if (err.code === 'ERR_NOT_LEADER' && hint !== NONE && hint !== target && !tried.has(hint)) {
-          target = hint;
-          continue;
-        }
-        // The next replica not tried this round; when every one was, a pause (an election, a replica down) and a new round.
-        const untried = replicas.find((r) => !tried.has(r));
-        const i = replicas.indexOf(target);
-        target = untried ?? replicas[(i + 1) % Math.max(1, replicas.length)] ?? NONE;
-        if (untried === undefined) {
-          failures++;
-          const pauseMs = Math.min(reconnectDelayMs(failures, this.#d.rand, BACKOFF), Math.floor(deadline - this.#d.nowMs()));
-          if (pauseMs < 1) break;
-          await this.#d.sleep(pauseMs);
-          tried.clear();
-        }
-      }
+  /**
+   * traceById looks a trace up on its shard's leader: the query is a
+   * QueryIr (query/trace-ir.ts traceByIdIr), validated and planned
+   * (query/planner.ts prunes to the one shard the trace id hashes to, and
+   * starts at its leader), and run on the shared fan-out with
+   * TraceLookupLimits' bounds. ERR_UNAVAILABLE when no leader answers in
+   * time or `signal` cancels it (its client went away); a refusal (any
+   * error not worth a retry elsewhere) as it is.
+   */
+  async traceById(tenant: string, traceId: Uint8Array, signal?: AbortSignal): Promise<TraceAnswer> {
+    this.#inflight++;
+    try {
+      return await this.#lookup(tenant, traceId, signal);
+    } catch (err) {
+      if (signal?.aborted === true) this.#cancelled++;
+      throw err;
+    } finally {
+      this.#inflight--;
+      assert(this.#inflight >= 0, 'inflight >= 0');
     }
-    throw new OtlpdbError('ERR_UNAVAILABLE', `no leader of shard ${shard} answered the trace lookup${last === null ? '' : `: ${last.message}`}`, { shard });
+  }
+
+  /** counters are the lookups in flight and those cancelled by their client since start. */
+  counters(): { readonly inflight: number; readonly cancelled: number } {
+    return { inflight: this.#inflight, cancelled: this.#cancelled };
+  }
+
+  async #lookup(tenant: string, traceId: Uint8Array, signal: AbortSignal | undefined): Promise<TraceAnswer> {
+    const plan = planQuery(validateIr(traceByIdIr(tenant, traceId)), shardMapOf(this.#d, this.#d.hasher));
+    assert(plan.targets.length === 1 && plan.shardPart.kind === 'traceById', 'a trace lookup asks one shard');
+    const [outcome] = await fanOut(this.#d, BOUNDS, plan.targets, {
+      what: 'trace lookup',
+      here: (shard, deadlineMs) => this.readHere(shard, tenant, traceId, Math.max(1, Math.floor(deadlineMs - this.#d.nowMs()))),
+      remote: async (peer, shard, timeoutMs) => decodeTraceAnswer(await this.#d.transport.call(peer, SHARD_TRACE_BY_ID, packr.pack([shard, tenant, traceId]), timeoutMs)),
+    }, signal);
+    assert(outcome !== undefined, 'one outcome');
+    if ('answer' in outcome) return { ...outcome.answer, shard: outcome.shard };
+    const e = outcome.error;
+    if (!e.retryable && e.code !== 'ERR_CORRUPTION' && e.code !== 'ERR_TIMEOUT') throw e;
+    throw new OtlpdbError('ERR_UNAVAILABLE', `no leader of shard ${outcome.shard} answered the trace lookup: ${e.message}`, { shard: outcome.shard });
   }
 
   /** readHere reads a trace on this node, which must lead the shard, after a ReadIndex barrier of at most `timeoutMs`. */
@@ -165,14 +163,14 @@ function decodeTraceRequest(payload: Uint8Array): [GroupId, string, Uint8Array] 
   return [v[0] as GroupId, v[1], v[2]];
 }
 
-/** encodeTraceAnswer packs spans as shard entries, cut at TraceLookupLimits.answerBytesMax. */
-function encodeTraceAnswer(tenant: string, a: { spans: SpanRow[]; truncated: boolean }): Uint8Array {
+/** encodeTraceAnswer packs spans as shard entries, cut at `bytesMax` (TraceLookupLimits.answerBytesMax) with `truncated` set. */
+export function encodeTraceAnswer(tenant: string, a: { spans: SpanRow[]; truncated: boolean }, bytesMax: number = TraceLookupLimits.answerBytesMax): Uint8Array {
   const entries: Uint8Array[] = [];
   let truncated = a.truncated;
   if (a.spans.length > 0) {
     let bytes = 0;
     for (const p of encodeParts(tenant, NO_KEY, Date.now(), new Map([[1, { spans: a.spans, points: [], logs: [] }]]))) {
-      if (bytes + p.bytes.length > TraceLookupLimits.answerBytesMax) {
+      if (bytes + p.bytes.length > bytesMax) {
         truncated = true;
         break;
       }
@@ -184,7 +182,7 @@ function encodeTraceAnswer(tenant: string, a: { spans: SpanRow[]; truncated: boo
 }
 
 /** decodeTraceAnswer checks a peer's answer (a malformed one is ERR_INVALID_ARGUMENT; a bad entry ERR_CORRUPTION). */
-function decodeTraceAnswer(bytes: Uint8Array): { spans: SpanRow[]; truncated: boolean } {
+export function decodeTraceAnswer(bytes: Uint8Array): { spans: SpanRow[]; truncated: boolean } {
   let v: unknown;
   try {
     v = packr.unpack(bytes);

@@ -170,7 +170,7 @@ function traceRequest(method: string, path: string, org: string | string[] | und
  * unknown, 400 for an id that is not 1..32 hex digits (shorter ids are
  * left-padded with zeros, as Tempo does) or a bad tenant. Errors stay JSON.
  */
-async function serveTrace(s: ApiSource, r: TraceRequest): Promise<AsyncResponse & { allow?: string }> {
+async function serveTrace(s: ApiSource, r: TraceRequest, signal: AbortSignal): Promise<AsyncResponse & { allow?: string }> {
   if (r.method !== 'GET') {
     return { ...json(405, errorBody('ERR_INVALID_ARGUMENT', `method ${r.method} not allowed on trace by id; allowed: GET`)), allow: 'GET' };
   }
@@ -181,7 +181,7 @@ async function serveTrace(s: ApiSource, r: TraceRequest): Promise<AsyncResponse 
   if (tenantProblem !== null) return json(400, errorBody('ERR_INVALID_ARGUMENT', `X-Scope-OrgID: ${tenantProblem}`));
   const id = Buffer.from(r.idText.padStart(32, '0'), 'hex');
   try {
-    const t = await lookup.call(s, r.tenant, new Uint8Array(id));
+    const t = await lookup.call(s, r.tenant, new Uint8Array(id), signal);
     if (t.spans.length === 0) return json(404, errorBody('ERR_NOT_FOUND', `trace ${r.idText} not found`));
     const partial = t.truncated ? TRACE_PARTIAL_MESSAGE : null;
     if (r.protobuf) {
@@ -339,7 +339,12 @@ export class ApiServer {
       }
       const trace = traceRequest(method, path, req.headers['x-scope-orgid'], req.headers.accept);
       if (trace !== null) {
-        void serveTrace(this.#source, trace).then((r) => send(r.status, r.contentType, r.body, false, r.allow));
+        // A lookup, too, stops when its client goes away (no further call or retry starts).
+        const abort = new AbortController();
+        res.on('close', () => {
+          if (!res.writableFinished) abort.abort();
+        });
+        void serveTrace(this.#source, trace, abort.signal).then((r) => send(r.status, r.contentType, r.body, false, r.allow));
         return;
       }
       const asyncRoute = ASYNC_ROUTES.get(path);

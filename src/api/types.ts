@@ -104,9 +104,10 @@ export interface ApiSource {
    * traceById finds a trace by id for `tenant` across the cluster (GET
    * /api/traces/{id}); absent: 404. Resolves with the trace's spans (the
    * server writes them as OTLP JSON or protobuf), none when the trace is
-   * unknown, and whether a bound cut the answer.
+   * unknown, and whether a bound cut the answer. `signal` aborts when the
+   * client goes away.
    */
-  traceById?(tenant: string, traceId: Uint8Array): Promise<{ readonly spans: readonly SpanRow[]; readonly truncated: boolean }>;
+  traceById?(tenant: string, traceId: Uint8Array, signal?: AbortSignal): Promise<{ readonly spans: readonly SpanRow[]; readonly truncated: boolean }>;
   /**
    * searchTraces runs a Tempo search for `tenant` across the cluster (GET
    * /api/search) and resolves with the answer in Tempo's JSON shape; absent: 404.

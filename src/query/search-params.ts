@@ -58,6 +58,8 @@ export interface TraceSearchQuery {
   readonly fullScan?: boolean;
   /** traceql is the TraceQL text of `q` (already parsed once; every shard parses it again); predicate then holds its pushdown. */
   readonly traceql?: string;
+  /** bytesScannedMax is each shard part's bytes budget; past it the part stops and answers partial. Absent: QueryLimits.bytesScannedMaxDefault. */
+  readonly bytesScannedMax?: number;
 }
 
 function bad(param: string, why: string): OtlpdbError {

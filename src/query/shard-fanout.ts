@@ -3,11 +3,10 @@
  * RPC (DESIGN.md §7 step 3): the routing, failover, backoff, deadline and
  * cancellation every shard-wide read shares (trace-search.ts, trace-tags.ts).
  *
- * Replica choice per shard:
- * - `linearizable` (the default, promise 2): the shard leader, after a
- *   ReadIndex barrier: this node when it leads, else the leader it knows,
- *   else the placed replicas in order;
- * - `stale`: this node's replica when it hosts one, else the placed replicas.
+ * The shards and the replica each is asked first come from the query's
+ * plan (planner.ts: shard pruning, and replica choice by consistency —
+ * the leader after a ReadIndex barrier for `linearizable`, this node's own
+ * replica for `stale`); shardMapOf takes the snapshot the planner reads.
  * A retryable failure (or ERR_CORRUPTION: a damaged answer) hands the shard
  * on: to the leader an ERR_NOT_LEADER names, once a round (after a leader
  * stops, its followers keep naming it until they elect another); else to
@@ -31,6 +30,11 @@ import { ShardStateMachine } from '../storage/shard/shard-state-machine.js';
 import type { ShardRead } from '../storage/shard/shard-state-machine.js';
 import { reconnectDelayMs } from '../transport/backoff.js';
 import type { PeerTransport } from '../transport/peer-transport.js';
+import type { Hasher } from '../partition/hash.js';
+import { shardForKey } from '../partition/key-to-shard.js';
+import { spanPartitionKey } from '../partition/partition-key.js';
+import { replicaChoice } from './planner.js';
+import type { ShardMapSnapshot, ShardTarget } from './planner.js';
 import type { Consistency } from './trace-search-wire.js';
 
 /** FanoutDeps are what a fan-out needs from its node; injected so tests can run it over fake peers. */
@@ -95,19 +99,53 @@ export function allFailedError(failed: readonly FailedShard[], what: string): Ot
 }
 
 /**
- * fanOut runs `call` on every shard and resolves with one outcome per shard
- * in shard order. ERR_UNAVAILABLE when the cluster has no placement yet or
- * `signal` cancels it.
+ * shardMapOf is the planner's snapshot of the cluster as this node sees it
+ * now: placement, shard count, its own replicas' roles. `hasher` maps a
+ * trace id to its shard (only trace lookups need it).
  */
-export async function fanOut<A>(d: FanoutDeps, bounds: FanoutBounds, consistency: Consistency, call: ShardCall<A>, signal?: AbortSignal): Promise<ShardOutcome<A>[]> {
+export function shardMapOf(d: FanoutDeps, hasher: Hasher | null): ShardMapSnapshot {
   const shardCount = d.shardCount();
-  if (shardCount < 1) throw new OtlpdbError('ERR_UNAVAILABLE', 'the cluster is bootstrapping: no shard placement yet; retry');
+  return {
+    self: d.self,
+    shardCount,
+    replicasOf: (shard) => d.replicasOf(shard),
+    local: (shard) => {
+      const st = d.driver()?.status(shard) ?? null;
+      return st === null ? null : { leader: st.role === StateRole.Leader, lead: st.lead };
+    },
+    shardOfTrace: (tenant, traceId) => {
+      assert(hasher !== null, 'a trace-pinned plan needs the hasher');
+      return shardForKey(hasher, spanPartitionKey(tenant, traceId), shardCount);
+    },
+  };
+}
+
+/**
+ * everyShard is the targets of a read of every shard at `consistency`
+ * (planner.ts replicaChoice on this node's snapshot), for callers that
+ * have no plan of their own. ERR_UNAVAILABLE when there is no placement.
+ */
+export function everyShard(d: FanoutDeps, consistency: Consistency): ShardTarget[] {
+  const map = shardMapOf(d, null);
+  if (map.shardCount < 1) throw new OtlpdbError('ERR_UNAVAILABLE', 'the cluster is bootstrapping: no shard placement yet; retry');
+  const out: ShardTarget[] = [];
+  for (let shard = 1; shard <= map.shardCount; shard++) out.push({ shard, first: replicaChoice(map, shard, consistency), replicas: map.replicasOf(shard) });
+  return out;
+}
+
+/**
+ * fanOut runs `call` on every planned shard target (or, given a
+ * consistency instead of a plan's targets, on every shard: everyShard), in
+ * parallel, and resolves with one outcome per target in target order.
+ * ERR_UNAVAILABLE when `signal` cancels it (its client went away).
+ */
+export async function fanOut<A>(d: FanoutDeps, bounds: FanoutBounds, plan: readonly ShardTarget[] | Consistency, call: ShardCall<A>, signal?: AbortSignal): Promise<ShardOutcome<A>[]> {
+  const targets = typeof plan === 'string' ? everyShard(d, plan) : plan;
+  assert(targets.length >= 1, 'a fan-out asks at least one shard');
   const cancelled = (): OtlpdbError => new OtlpdbError('ERR_UNAVAILABLE', `the ${call.what} was cancelled: its client went away`);
   const isAborted = (): boolean => signal?.aborted === true;
   if (isAborted()) throw cancelled();
   const deadline = d.nowMs() + bounds.wallMsMax;
-  const shards: GroupId[] = [];
-  for (let s = 1; s <= shardCount; s++) shards.push(s);
   let onAbort: (() => void) | null = null;
   const aborted = new Promise<never>((_, reject) => {
     onAbort = () => reject(cancelled());
@@ -115,35 +153,19 @@ export async function fanOut<A>(d: FanoutDeps, bounds: FanoutBounds, consistency
   });
   aborted.catch(() => undefined);
   try {
-    const outcomes = await Promise.race([Promise.all(shards.map((s) => routeShard(d, bounds, s, consistency, call, deadline, isAborted))), aborted]);
+    const outcomes = await Promise.race([Promise.all(targets.map((t) => routeShard(d, bounds, t, call, deadline, isAborted))), aborted]);
     if (isAborted()) throw cancelled();
-    assert(outcomes.length === shardCount, 'one outcome a shard');
+    assert(outcomes.length === targets.length, 'one outcome a target');
     return outcomes;
   } finally {
     if (onAbort !== null) signal?.removeEventListener('abort', onAbort);
   }
 }
 
-function firstTarget(d: FanoutDeps, shard: GroupId, consistency: Consistency, replicas: readonly NodeId[]): NodeId {
-  const local = d.driver()?.status(shard) ?? null;
-  if (consistency === 'stale' && local !== null) return d.self;
-  if (local?.role === StateRole.Leader) return d.self;
-  if (local !== null && local.lead !== NONE) return local.lead;
-  return replicas[0] ?? NONE;
-}
-
-async function routeShard<A>(
-  d: FanoutDeps,
-  bounds: FanoutBounds,
-  shard: GroupId,
-  consistency: Consistency,
-  call: ShardCall<A>,
-  deadline: number,
-  isAborted: () => boolean,
-): Promise<ShardOutcome<A>> {
+async function routeShard<A>(d: FanoutDeps, bounds: FanoutBounds, plan: ShardTarget, call: ShardCall<A>, deadline: number, isAborted: () => boolean): Promise<ShardOutcome<A>> {
   const backoff = { baseMs: bounds.retryBackoffBaseMs, maxMs: bounds.retryBackoffMaxMs, jitterPercent: 50 };
-  const replicas = d.replicasOf(shard);
-  let target = firstTarget(d, shard, consistency, replicas);
+  const { shard, replicas } = plan;
+  let target = plan.first;
   let last = new OtlpdbError('ERR_UNAVAILABLE', `shard ${shard} has no known replica`, { shard });
   const tried = new Set<NodeId>();
   let failures = 0;

@@ -266,15 +266,16 @@ function plantSpanOnly(m: SpanMatch): SpanMatch {
 /**
  * searchShard runs the shard part of `q` for `tenant` on one replica's
  * pinned read (store and kv from ShardStateMachine.acquireRead). `expired`
- * says the caller's deadline passed: the shard then stops and answers
- * partial.
+ * says the caller's budget ran out (its deadline passed, or the scan so far,
+ * `scanned`, read more bytes than allowed): the shard then stops and
+ * answers partial.
  */
 export async function searchShard(
   store: TraceStore,
   kv: KvRead,
   tenant: string,
   q: TraceSearchQuery,
-  expired: () => boolean,
+  expired: (scanned: Readonly<ScanStats>) => boolean,
   bounds: ShardSearchBounds = DEFAULT_BOUNDS,
   options: ShardSearchOptions = DEFAULT_OPTIONS,
 ): Promise<ShardSearchAnswer> {
@@ -318,7 +319,7 @@ export async function searchShard(
     ready.sort(compareCandidates);
     for (const c of ready) {
       if (traces.length >= q.limit) return true;
-      if (inspectedTraces >= bounds.tracesFetchedMax || expired()) {
+      if (inspectedTraces >= bounds.tracesFetchedMax || expired(stats)) {
         partial = true;
         return true;
       }
@@ -352,7 +353,7 @@ export async function searchShard(
           break scan;
         }
       }
-      if (expired()) {
+      if (expired(stats)) {
         partial = true;
         break;
       }
@@ -366,7 +367,7 @@ export async function searchShard(
           break scan;
         }
       }
-      if (expired()) {
+      if (expired(stats)) {
         partial = true;
         break;
       }

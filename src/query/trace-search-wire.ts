@@ -5,8 +5,13 @@
  *                       answer   [partial, inspectedTraces, inspectedSpans, stats, traces]
  *
  *   query   = [startNs, endNs, service, name, kind, status, attrs, minSpanNs, maxSpanNs,
- *              rootService, rootName, minTraceNs, maxTraceNs, limit, spss, fullScan, traceql]
- *             (ns as decimal strings; an absent field is nil)
+ *              rootService, rootName, minTraceNs, maxTraceNs, limit, spss, fullScan, traceql
+ *              (, bytesScannedMax)]
+ *             (ns as decimal strings; an absent field is nil). The 18th field
+ *             is sent only when the query's bytes budget differs from
+ *             QueryLimits.bytesScannedMaxDefault, so a default query's frame
+ *             is the 17-field frame of earlier versions (which refuse 18
+ *             fields with ERR_INVALID_ARGUMENT rather than ignore a budget).
  *   stats   = [blocksScanned, blocksPrunedTime, blocksPrunedBloom, blocksPrunedIndex, bytesRead, headRowsScanned]
  *   trace   = [traceId(16 B), rootServiceName, rootTraceName, startNs, durationNs, matched, [span...]]
  *   span    = [spanId(8 B), name, startNs, durationNs, [[key, AnyValue as OTLP JSON]...]]
@@ -17,13 +22,14 @@
  */
 import { Packr } from 'msgpackr';
 import { OtlpdbError } from '../errors.js';
-import { TraceSearchLimits as L, TraceqlLimits } from '../limits.js';
+import { QueryLimits, TraceSearchLimits as L, TraceqlLimits } from '../limits.js';
 import { anyValueJson } from '../otlp/otlp-json-writer.js';
 import type { AnyValue, SpanKind, StatusCode } from '../storage/rows.js';
 import { SPAN_ID_BYTES, TRACE_ID_BYTES } from '../storage/rows.js';
 import { readScanStatsTuple, scanStatsTuple } from '../storage/shard/signal-store.js';
 import type { SpanPredicate } from '../storage/traces/span-index.js';
 import type { TraceSearchQuery } from './search-params.js';
+import { compareSummaries } from './trace-search-shard.js';
 import type { ShardSearchAnswer, TraceSummary } from './trace-search-shard.js';
 
 /** SHARD_SEARCH_TRACES is the peer method of a shard's part of a trace search. */
@@ -77,6 +83,7 @@ export function encodeSearchRequest(r: ShardSearchRequest): Uint8Array {
     [
       ns(q.startNs), ns(q.endNs), opt(p.service), opt(p.name), opt(p.kind), opt(p.status), p.attrs === undefined ? null : p.attrs.map(([k, v]) => [k, v]),
       ns(p.minDurationNs), ns(p.maxDurationNs), opt(q.rootService), opt(q.rootName), ns(q.minTraceDurationNs), ns(q.maxTraceDurationNs), q.limit, q.spss, q.fullScan === true, opt(q.traceql),
+      ...(q.bytesScannedMax !== undefined && q.bytesScannedMax !== QueryLimits.bytesScannedMaxDefault ? [q.bytesScannedMax] : []),
     ],
   ]);
 }
@@ -122,7 +129,8 @@ export function decodeSearchRequest(b: Uint8Array): ShardSearchRequest {
   const consistency = v[2];
   if (consistency !== 'linearizable' && consistency !== 'stale') throw badRequest('consistency is not linearizable or stale');
   const q: unknown = v[3];
-  if (!Array.isArray(q) || q.length !== 17) throw badRequest('query is not a 17-field tuple');
+  if (!Array.isArray(q) || (q.length !== 17 && q.length !== 18)) throw badRequest('query is not a 17- or 18-field tuple');
+  const bytesScannedMax = q.length === 18 ? int(q[17], 'bytesScannedMax', 1, QueryLimits.bytesScannedMaxCeiling, badRequest) : undefined;
   if (typeof q[15] !== 'boolean') throw badRequest('fullScan is not a boolean');
   const attrsRaw: unknown = q[6];
   let attrs: [string, string][] | undefined;
@@ -169,6 +177,7 @@ export function decodeSearchRequest(b: Uint8Array): ShardSearchRequest {
     spss: int(q[14], 'spss', 1, L.spssMax, badRequest),
     ...(q[15] === true ? { fullScan: true } : {}),
     ...(traceql !== undefined ? { traceql } : {}),
+    ...(bytesScannedMax !== undefined ? { bytesScannedMax } : {}),
   };
   return { group, tenant, consistency, query };
 }
@@ -223,5 +232,7 @@ export function decodeSearchAnswer(b: Uint8Array, limit: number, spss: number): 
       }),
     };
   });
+  // The coordinator merges the shards' runs k-way: a run out of order is a damaged answer (another replica is asked).
+  for (let i = 1; i < traces.length; i++) if (compareSummaries(traces[i - 1] as WireTraceSummary, traces[i] as WireTraceSummary) > 0) throw badAnswer(`trace ${i} is out of order`);
   return { partial: v[0], inspectedTraces: n(v[1], 'inspectedTraces'), inspectedSpans: n(v[2], 'inspectedSpans'), stats, traces };
 }

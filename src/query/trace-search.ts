@@ -3,27 +3,39 @@
  * coordinator of Tempo's `GET /api/search`: every shard's part
  * (trace-search-shard.ts) in parallel over peer RPC, then a merge.
  *
- * Replica choice, failover, backoff, the deadline and cancellation are
- * shard-fanout.ts's, with TraceSearchLimits' bounds: the leader after a
+ * A search is a QueryIr (trace-ir.ts: traceSearchIr), validated (ir.ts)
+ * and planned (planner.ts: every shard, the replica by consistency, the
+ * shard part lowered back to the shard.searchTraces frame, the coordinator
+ * part a k-way merge by trace start). Failover, backoff, the deadline and
+ * cancellation are shard-fanout.ts's, with TraceSearchLimits' bounds: the leader after a
  * ReadIndex barrier for `linearizable` (the default, promise 2: the answer
  * holds every write acknowledged before the search began), any replica for
  * `stale`. A shard no replica answered is reported in `failedShards` and
  * the answer is `partial` — the search never fails because one shard did,
  * unless every shard did.
  *
- * Merge: every shard's traces ordered by compareSummaries (trace start
- * descending, then trace id), the first `limit` kept. Stats are summed.
+ * Merge: every shard's traces, each shard's run sorted by compareSummaries
+ * (trace start descending, then trace id), merged k-way (merge.ts) and cut
+ * at `limit`. Stats are summed. Each shard part also stops, partial, once
+ * it has read more than its bytes budget (QueryLimits.bytesScannedMaxDefault
+ * unless the query says less; checked between batches and traces, so it
+ * may overrun by one batch or one trace).
  *
  * Owner: the node owns one TraceSearch; it registers shard.searchTraces on
  * the node's transport.
  */
 import { assert } from '../errors.js';
-import { TraceSearchLimits as L } from '../limits.js';
+import { QueryLimits, TraceSearchLimits as L } from '../limits.js';
 import type { GroupId } from '../raft/types.js';
 import type { ScanStats } from '../storage/shard/signal-store.js';
 import { addScanStats, newScanStats } from '../storage/shard/signal-store.js';
 import { TraceStore } from '../storage/traces/trace-store.js';
-import { allFailedError, fanOut, runHere } from './shard-fanout.js';
+import { validateIr } from './ir.js';
+import { kWayMerge, takeMerged } from './merge.js';
+import { planQuery } from './planner.js';
+import type { QueryPlan } from './planner.js';
+import { allFailedError, fanOut, runHere, shardMapOf } from './shard-fanout.js';
+import { traceSearchIr } from './trace-ir.js';
 import type { FailedShard, FanoutDeps } from './shard-fanout.js';
 
 export type { FailedShard } from './shard-fanout.js';
@@ -52,6 +64,9 @@ export interface SearchResult {
 export class TraceSearch {
   readonly #d: TraceSearchDeps;
   readonly #shardOptions: ShardSearchOptions | undefined;
+  /** Invariant: #inflight counts the runs started and not yet settled (>= 0); #cancelled only grows. */
+  #inflight = 0;
+  #cancelled = 0;
 
   /** shardOptions are the options of this node's shard parts (searchShard's defaults when absent; a test plants bugs through them). */
   constructor(deps: TraceSearchDeps, shardOptions?: ShardSearchOptions) {
@@ -76,10 +91,41 @@ export class TraceSearch {
    * query alike: then that refusal).
    */
   async search(tenant: string, q: TraceSearchQuery, consistency: Consistency, signal?: AbortSignal): Promise<SearchResult> {
+    return this.run(planQuery(validateIr(traceSearchIr(tenant, q, consistency)), shardMapOf(this.#d, null)), signal);
+  }
+
+  /**
+   * run executes a trace-search plan (planner.ts): its shard part on every
+   * target over shard-fanout.ts, then its coordinator part — a k-way merge
+   * of the shards' answers (each sorted by compareSummaries, checked on
+   * decode) cut at the limit.
+   */
+  async run(plan: QueryPlan, signal?: AbortSignal): Promise<SearchResult> {
+    const part = plan.shardPart;
+    assert(part.kind === 'traceSearch' && plan.coordinator.merge === 'kwayByTime', 'run takes a trace-search plan');
+    this.#inflight++;
+    try {
+      return await this.#run(plan, part.query, signal);
+    } catch (err) {
+      if (signal?.aborted === true) this.#cancelled++;
+      throw err;
+    } finally {
+      this.#inflight--;
+      assert(this.#inflight >= 0, 'inflight >= 0');
+    }
+  }
+
+  /** counters are the searches in flight and those cancelled by their client since start. */
+  counters(): { readonly inflight: number; readonly cancelled: number } {
+    return { inflight: this.#inflight, cancelled: this.#cancelled };
+  }
+
+  async #run(plan: QueryPlan, q: TraceSearchQuery, signal: AbortSignal | undefined): Promise<SearchResult> {
+    const { tenant, consistency } = plan.ir;
     const outcomes = await fanOut(
       this.#d,
-      L,
-      consistency,
+      { ...L, wallMsMax: plan.ir.limits.wallMsMax },
+      plan.targets,
       {
         what: 'search',
         here: (shard, deadlineMs) => this.searchHere(shard, tenant, consistency, q, deadlineMs),
@@ -89,7 +135,7 @@ export class TraceSearch {
       signal,
     );
     const failedShards: FailedShard[] = [];
-    const traces: WireTraceSummary[] = [];
+    const runs: WireTraceSummary[][] = [];
     const stats = newScanStats();
     let partial = false;
     let inspectedTraces = 0;
@@ -103,11 +149,10 @@ export class TraceSearch {
       inspectedTraces += o.answer.inspectedTraces;
       inspectedSpans += o.answer.inspectedSpans;
       addScanStats(stats, o.answer.stats);
-      for (const t of o.answer.traces) traces.push(t);
+      runs.push(o.answer.traces);
     }
     if (failedShards.length === outcomes.length) throw allFailedError(failedShards, 'search');
-    traces.sort(compareSummaries);
-    if (traces.length > q.limit) traces.length = q.limit;
+    const traces = takeMerged(kWayMerge(runs, compareSummaries), plan.coordinator.limit).rows;
     return { traces, partial: partial || failedShards.length > 0, shardsAsked: outcomes.length, failedShards, inspectedTraces, inspectedSpans, stats };
   }
 
@@ -124,9 +169,21 @@ export class TraceSearch {
     return runHere(this.#d, group, consistency, deadlineMs, (read) => {
       const store = read.stores.traces;
       assert(store instanceof TraceStore, 'the traces store is a TraceStore');
-      return searchShard(store, read.kv, tenant, q, () => this.#d.nowMs() > deadlineMs, undefined, this.#shardOptions);
+      return searchShard(store, read.kv, tenant, q, shardPartBudget(q, deadlineMs, this.#d.nowMs), undefined, this.#shardOptions);
     });
   }
+}
+
+/**
+ * shardPartBudget is a shard part's stop condition: its deadline passed
+ * (on the `nowMs` clock), or the scan read more than the query's bytes
+ * budget (QueryLimits.bytesScannedMaxDefault when it names none). The part
+ * then stops and answers partial.
+ */
+export function shardPartBudget(q: Pick<TraceSearchQuery, 'bytesScannedMax'>, deadlineMs: number, nowMs: () => number): (scanned: Readonly<ScanStats>) => boolean {
+  const bytesMax = q.bytesScannedMax ?? QueryLimits.bytesScannedMaxDefault;
+  assert(bytesMax >= 1, 'a bytes budget >= 1');
+  return (scanned) => nowMs() > deadlineMs || scanned.bytesRead > bytesMax;
 }
 
 /** tempoTraceId is a trace id as Tempo's search prints it: lower-case hex without leading zeros. */

@@ -6,8 +6,9 @@
  * over the peer method shard.readTags (frames in trace-tags-wire.ts), then a
  * merge.
  *
- * Replica choice, failover, backoff, the deadline and cancellation are
- * shard-fanout.ts's, with the search's bounds (TraceSearchLimits):
+ * A tag read is a QueryIr (trace-ir.ts: tagReadIr; projection `tags`),
+ * validated and planned (planner.ts) like a search. Failover, backoff, the
+ * deadline and cancellation are shard-fanout.ts's, with the search's bounds (TraceSearchLimits):
  * `linearizable` asks the shard leader after a ReadIndex barrier, `stale`
  * this node's replica when it hosts one. A shard no replica answered is
  * listed in `failedShards` and the answer is partial; only when every shard
@@ -28,7 +29,10 @@ import { addScanStats, newScanStats } from '../storage/shard/signal-store.js';
 import type { TagEntry, TagRead, TagReadAnswer } from '../storage/traces/tag-read.js';
 import { compareEntries } from '../storage/traces/tag-read.js';
 import { TraceStore } from '../storage/traces/trace-store.js';
-import { allFailedError, fanOut, runHere } from './shard-fanout.js';
+import { validateIr } from './ir.js';
+import { planQuery } from './planner.js';
+import { allFailedError, fanOut, runHere, shardMapOf } from './shard-fanout.js';
+import { tagReadIr } from './trace-ir.js';
 import type { FailedShard, FanoutDeps } from './shard-fanout.js';
 import type { Consistency } from './trace-search-wire.js';
 import { SHARD_READ_TAGS, decodeTagsAnswer, decodeTagsRequest, encodeTagsAnswer, encodeTagsRequest } from './trace-tags-wire.js';
@@ -91,10 +95,12 @@ export class TraceTags {
    * went away, or no shard answered (unless every shard refused alike).
    */
   async read(tenant: string, q: TagRead, consistency: Consistency, signal?: AbortSignal): Promise<TagsResult> {
+    const plan = planQuery(validateIr(tagReadIr(tenant, q, consistency)), shardMapOf(this.#d, null));
+    assert(plan.shardPart.kind === 'tagRead' && plan.coordinator.merge === 'distinctUnion', 'a tag read plans a tag read');
     const outcomes = await fanOut(
       this.#d,
-      S,
-      consistency,
+      { ...S, wallMsMax: plan.ir.limits.wallMsMax },
+      plan.targets,
       {
         what: 'tag read',
         here: (shard, deadlineMs) => this.readHere(shard, tenant, consistency, q, deadlineMs),
@@ -117,7 +123,7 @@ export class TraceTags {
       addScanStats(stats, o.answer.stats);
     }
     if (failedShards.length === outcomes.length) throw allFailedError(failedShards, 'tag read');
-    const merged = mergeTagAnswers(answers, q.valuesMax);
+    const merged = mergeTagAnswers(answers, plan.coordinator.limit);
     return { entries: merged.entries, partial: partial || merged.cut || failedShards.length > 0, shardsAsked: outcomes.length, failedShards, stats };
   }
 
