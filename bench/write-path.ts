@@ -13,9 +13,9 @@
  *   a request (512 items over 16 shards, as a one-node cluster splits them);
  * - direct: encodeShardEntry(entry, 'fast') against (entry, 'packed'): the
  *   entry written by EntryWriter (src/storage/entry-writer.ts) against
- *   msgpackr's pack of the wire tuples, both with the fast check, on the
- *   same part (logs take the msgpackr path in both: expect 1.0x). Both must
- *   write the same bytes; the bench asserts it before timing.
+ *   msgpackr's pack of the wire tuples, both with the fast check (the byte
+ *   decoders, or for 'packed' logs the readers over the tuples), on the same
+ *   part. Both must write the same bytes; the bench asserts it before timing.
  *
  * Bodies: bench/ingest-payloads.ts, the ingest bench's requests (batch 512),
  * decoded once by the node's decoders. Each round times A then B for --ms

@@ -3,19 +3,23 @@ import { OtlpdbError } from '../errors.js';
 import { SeededRand } from '../fs/seeded-rand.js';
 import { StorageLimits } from '../limits.js';
 import { EntryWriter } from './entry-writer.js';
-import type { AnyValue, KeyValue, MetricPointRow, Resource, Scope, SpanRow } from './rows.js';
+import { checkLogEntry } from './log-entry.js';
+import { logToWire, resourceToWire, scopeToWire } from './row-wire.js';
+import { STORAGE_PACKR } from './storage-packr.js';
+import { codeOf } from './storage-test-util.js';
+import type { AnyValue, KeyValue, LogRow, MetricPointRow, Resource, Scope, SpanRow } from './rows.js';
 import { randomRows } from './rows-test-util.js';
 import { SHARD_ENTRY_VERSION, decodeShardEntry, encodeShardEntry } from './shard-entry.js';
 import type { ShardEntry } from './shard-entry.js';
 
 const KEY = '00112233445566aa';
 
-function entryOf(tenant: string, spans: readonly SpanRow[], points: readonly MetricPointRow[], leaderTimeMs = 1_790_000_000_123): ShardEntry {
-  return { version: SHARD_ENTRY_VERSION, tenant, idempotencyKey: KEY, part: 2, parts: 3, leaderTimeMs, spans, points, logs: [] };
+function entryOf(tenant: string, spans: readonly SpanRow[], points: readonly MetricPointRow[], leaderTimeMs = 1_790_000_000_123, logs: readonly LogRow[] = []): ShardEntry {
+  return { version: SHARD_ENTRY_VERSION, tenant, idempotencyKey: KEY, part: 2, parts: 3, leaderTimeMs, spans, points, logs };
 }
 
 function write(w: EntryWriter, e: ShardEntry): Uint8Array | null {
-  return w.writeEntry(e.version, e.tenant, e.idempotencyKey, e.part, e.parts, e.leaderTimeMs, e.spans, e.points);
+  return w.writeEntry(e.version, e.tenant, e.idempotencyKey, e.part, e.parts, e.leaderTimeMs, e.spans, e.points, e.logs);
 }
 
 /** firstDifference is the first offset where a and b differ, or -1 when they are equal. */
@@ -41,20 +45,25 @@ t.test('firstDifference finds a planted one-byte change, a truncation, and nothi
   t.equal(firstDifference(a, new Uint8Array([1, 2, 3])), 3);
 });
 
-t.test('seeded spans-only and points-only entries: the writer writes exactly msgpackr\'s bytes', async (t) => {
+t.test('seeded spans-only, points-only and logs-only entries: the writer writes exactly msgpackr\'s bytes', async (t) => {
   const seed = 20261128;
   const rand = new SeededRand(seed);
   const w = new EntryWriter();
   let written = 0;
   let declined = 0;
-  for (let i = 0; i < 600; i++) {
+  let logsChecked = 0;
+  for (let i = 0; i < 900; i++) {
     const tenant = i % 2 === 0 ? 'default' : `tenant-${i % 7}`;
-    const spansOnly = i % 2 === 0;
-    const rows = randomRows(rand, spansOnly ? { spans: 1 + rand.intn(12), tenant } : { points: 1 + rand.intn(12), tenant });
-    // Three points entries in four keep only what the writer takes (gauges and sums without exemplars); the rest are mostly declined.
-    const points = i % 8 === 1 ? rows.points : rows.points.filter((p) => p.data.type === 'gauge' || p.data.type === 'sum').map((p) => ({ ...p, exemplars: [] }));
-    if (!spansOnly && points.length === 0) continue;
-    const e = entryOf(tenant, rows.spans, points, 1_790_000_000_000 + rand.intn(1_000_000));
+    const kind = i % 3;
+    const count = 1 + rand.intn(12);
+    const rows = randomRows(rand, kind === 0 ? { spans: count, tenant } : kind === 1 ? { points: count, tenant } : { logs: count, tenant });
+    // Most points entries keep only what the writer takes (gauges and sums without exemplars); the rest are mostly declined.
+    const points = i % 4 === 1 ? rows.points : rows.points.filter((p) => p.data.type === 'gauge' || p.data.type === 'sum').map((p) => ({ ...p, exemplars: [] }));
+    if (kind === 1 && points.length === 0) continue;
+    // Half the log entries keep only scalar bodies and attributes (what checkLogEntry takes; random resources may still nest); random ones mostly nest.
+    const scalar = (v: AnyValue): boolean => v.type !== 'array' && v.type !== 'kvlist' && v.type !== 'bytes';
+    const logs = i % 2 === 0 ? rows.logs : rows.logs.map((r) => ({ ...r, body: scalar(r.body) ? r.body : { type: 'string' as const, value: 'plain' }, attributes: r.attributes.filter((kv) => scalar(kv.value)) }));
+    const e = entryOf(tenant, rows.spans, points, 1_790_000_000_000 + rand.intn(1_000_000), logs);
     const packed = encodeShardEntry(e, 'packed');
     const direct = write(w, e);
     if (direct === null) {
@@ -69,9 +78,14 @@ t.test('seeded spans-only and points-only entries: the writer writes exactly msg
     }
     // And encodeShardEntry's default path returns those bytes.
     t.equal(firstDifference(encodeShardEntry(e), packed), -1);
+    // Log entries: the byte check accepts exactly what decodeShardEntry accepts (here: valid entries; nested bodies are left to it).
+    if (kind === 2 && checkLogEntry(direct)) {
+      logsChecked++;
+      t.equal(decodeShardEntry(direct).logs.length, e.logs.length);
+    }
   }
-  // Points with histograms, summaries or exemplars are declined; spans never are here.
-  t.ok(written >= 450 && declined > 0, `written ${written}, declined ${declined}`);
+  // Points with histograms, summaries or exemplars are declined; spans and logs never are here.
+  t.ok(written >= 650 && declined > 0 && logsChecked >= 25, `written ${written}, declined ${declined}, log entries taken by checkLogEntry ${logsChecked}`);
 });
 
 /** row builders for the boundary test */
@@ -213,7 +227,7 @@ t.test('the writer declines what it leaves to msgpackr, and encodeShardEntry the
   t.equal(decodeShardEntry(one ?? new Uint8Array(0)).spans[0]?.name, 'first');
 });
 
-t.test("planted defects in spans-only and points-only entries: the direct path gives the msgpackr path's verdict and bytes", async (t) => {
+t.test("planted defects in spans-only, points-only and logs-only entries: the direct path gives the msgpackr path's verdict and bytes", async (t) => {
   const seed = 5151;
   const rand = new SeededRand(seed);
   const replacements: (() => unknown)[] = [
@@ -247,8 +261,9 @@ t.test("planted defects in spans-only and points-only entries: the direct path g
   const verdicts = new Map<string, number>();
   for (let i = 0; i < 3000; i++) {
     const tenant = i % 3 === 0 ? 'default' : 'tenant-a';
-    const rows = randomRows(rand, i % 2 === 0 ? { spans: 1 + rand.intn(4), tenant } : { points: 1 + rand.intn(4), tenant });
-    const entry = structuredClone(entryOf(tenant, rows.spans, rows.points));
+    const kind = i % 3;
+    const rows = randomRows(rand, kind === 0 ? { spans: 1 + rand.intn(4), tenant } : kind === 1 ? { points: 1 + rand.intn(4), tenant } : { logs: 1 + rand.intn(4), tenant });
+    const entry = structuredClone(entryOf(tenant, rows.spans, rows.points, 1_790_000_000_123, rows.logs));
     const slots: [Record<string | number, unknown>, string | number][] = [];
     const walk = (o: Record<string | number, unknown>, depth: number): void => {
       for (const k of Object.keys(o)) {
@@ -276,4 +291,73 @@ t.test("planted defects in spans-only and points-only entries: the direct path g
     verdicts.set(packed, (verdicts.get(packed) ?? 0) + 1);
   }
   t.ok((verdicts.get('ok') ?? 0) > 100 && (verdicts.get('ERR_INVALID_ARGUMENT') ?? 0) > 300, `verdicts ${JSON.stringify([...verdicts])}`);
+});
+
+function logRow(over: Partial<LogRow>): LogRow {
+  return {
+    tenant: 'default',
+    timeUnixNano: 1_790_000_000_000_000_000n,
+    observedTimeUnixNano: 1_790_000_000_000_000_001n,
+    severityNumber: 9,
+    severityText: 'INFO',
+    body: { type: 'string', value: 'GET /api/v1/users 200 12ms' },
+    attributes: [{ key: 'http.status_code', value: { type: 'int', value: 200n } }],
+    droppedAttributesCount: 0,
+    traceId: new Uint8Array(16).fill(3),
+    spanId: new Uint8Array(8).fill(4),
+    flags: 1,
+    eventName: '',
+    resource: RES,
+    scope: SCOPE,
+    ...over,
+  };
+}
+
+t.test('checkLogEntry: planted defects in the bytes are refused, and nothing it accepts fails decodeShardEntry (seeded mutations)', async (t) => {
+  const w = new EntryWriter();
+  const good = write(w, entryOf('default', [], [], 1_790_000_000_123, [logRow({}), logRow({ traceId: new Uint8Array(0), spanId: new Uint8Array(0), body: { type: 'empty' } })]));
+  t.ok(good !== null && checkLogEntry(good), 'a valid entry is accepted');
+  if (good === null) return;
+  // Planted: rows the regular reader refuses, packed by msgpackr straight from hand-made wire tuples (encode would refuse them).
+  const raw = (rows: unknown[][]): Uint8Array => STORAGE_PACKR.pack([SHARD_ENTRY_VERSION, 'default', KEY, 0, 1, 1_790_000_000_123, [resourceToWire(RES)], [scopeToWire(SCOPE)], [], [], rows]);
+  const wire = (over: Partial<LogRow>): unknown[] => logToWire(logRow(over), 0, 0);
+  t.ok(checkLogEntry(raw([wire({})])), 'the hand-made valid entry is accepted');
+  const bad: [string, unknown[]][] = [
+    ['severity 25', wire({ severityNumber: 25 })],
+    ['a 5-byte trace id', wire({ traceId: new Uint8Array(5) })],
+    ['a 16-byte span id', wire({ spanId: new Uint8Array(16) })],
+    ['too many attributes', wire({ attributes: Array.from({ length: StorageLimits.attributesPerListMax + 1 }, (_, i) => ({ key: `k${i}`, value: { type: 'empty' as const } })) })],
+    ['a resource index past the table', [1, ...wire({}).slice(1)]],
+    ['a negative time', [0, 0, -1n, ...wire({}).slice(3)]],
+    ['12 fields', wire({}).slice(0, 12)],
+  ];
+  for (const [name, tuple] of bad) {
+    const bytes = raw([tuple]);
+    t.equal(checkLogEntry(bytes), false, `${name}: refused`);
+    t.equal(codeOf(() => decodeShardEntry(bytes)), 'ERR_CORRUPTION', `${name}: decodeShardEntry refuses it too`);
+  }
+  // Seeded mutations of a valid entry: whatever the check accepts decodes.
+  const seed = 777;
+  const rand = new SeededRand(seed);
+  let accepted = 0;
+  let refused = 0;
+  for (let i = 0; i < 3000; i++) {
+    const m = Uint8Array.from(good);
+    const op = rand.intn(3);
+    const at = rand.intn(m.length);
+    if (op === 0) m[at] = (m[at] as number) ^ (1 << rand.intn(8));
+    else if (op === 1) m[at] = rand.intn(256);
+    const bytes = op === 2 ? m.subarray(0, at) : m;
+    if (!checkLogEntry(bytes)) {
+      refused++;
+      continue;
+    }
+    accepted++;
+    const code = codeOf(() => decodeShardEntry(bytes));
+    if (code !== 'ok') {
+      t.fail(`seed ${seed} mutation ${i}: checkLogEntry accepted bytes decodeShardEntry refuses (${code})`);
+      break;
+    }
+  }
+  t.ok(accepted > 100 && refused > 100, `accepted ${accepted}, refused ${refused}`);
 });

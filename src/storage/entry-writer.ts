@@ -37,7 +37,7 @@
  */
 import { OtlpdbError, assert } from '../errors.js';
 import { StorageLimits as L } from '../limits.js';
-import type { AnyValue, KeyValue, MetricData, MetricPointRow, NumberValue, Resource, Scope, SpanRow } from './rows.js';
+import type { AnyValue, KeyValue, LogRow, MetricData, MetricPointRow, NumberValue, Resource, Scope, SpanRow } from './rows.js';
 
 /** WRITER_SLACK_BYTES is how far past entryBytesMax the scratch may grow before the writer declines (one large string's room). */
 const WRITER_SLACK_BYTES = 4096;
@@ -61,9 +61,10 @@ type Utf8Write = (this: Buffer, s: string, offset: number, length: number) => nu
 const utf8Write = (Buffer.prototype as unknown as { utf8Write: Utf8Write }).utf8Write;
 
 /**
- * EntryWriter writes shard entries of spans only or points only (gauges and
- * sums; a point of another kind or with exemplars makes it decline). One per
- * thread is enough: a write runs synchronously to its end.
+ * EntryWriter writes shard entries of one signal: spans only, points only
+ * (gauges and sums; a point of another kind or with exemplars makes it
+ * decline) or logs only. One per thread is enough: a write runs
+ * synchronously to its end.
  */
 export class EntryWriter {
   #buf: Buffer = Buffer.allocUnsafe(SCRATCH_BYTES_INITIAL);
@@ -80,7 +81,7 @@ export class EntryWriter {
    * writeEntry returns the entry's bytes (header fields as encodeShardEntry
    * writes them, resources and scopes deduplicated by identity, then by
    * bytes, in first-use order), or null when it declines (see the file
-   * comment). `spans` and `points` may not both be non-empty.
+   * comment). At most one of `spans`, `points` and `logs` is non-empty.
    */
   writeEntry(
     version: number,
@@ -91,8 +92,9 @@ export class EntryWriter {
     leaderTimeMs: number,
     spans: readonly SpanRow[],
     points: readonly MetricPointRow[],
+    logs: readonly LogRow[],
   ): Uint8Array | null {
-    assert(spans.length === 0 || points.length === 0, 'EntryWriter writes spans or points, not both');
+    assert((spans.length > 0 ? 1 : 0) + (points.length > 0 ? 1 : 0) + (logs.length > 0 ? 1 : 0) <= 1, 'EntryWriter writes rows of one signal');
     this.#pos = 0;
     this.#resources.clear();
     this.#scopes.clear();
@@ -101,8 +103,9 @@ export class EntryWriter {
     this.#scopeBytes.length = 0;
     try {
       // Rows first, into the scratch after a gap: the tables are only known once every row is interned.
-      const resIdx = new Int32Array(spans.length + points.length);
-      const scopeIdx = new Int32Array(spans.length + points.length);
+      const rows = spans.length + points.length + logs.length;
+      const resIdx = new Int32Array(rows);
+      const scopeIdx = new Int32Array(rows);
       for (let i = 0; i < spans.length; i++) {
         const s = spans[i] as SpanRow;
         resIdx[i] = this.#intern(s.resource, this.#resources, this.#resourceBytes, 'r');
@@ -112,6 +115,11 @@ export class EntryWriter {
         const p = points[i] as MetricPointRow;
         resIdx[i] = this.#intern(p.resource, this.#resources, this.#resourceBytes, 'r');
         scopeIdx[i] = this.#intern(p.scope, this.#scopes, this.#scopeBytes, 's');
+      }
+      for (let i = 0; i < logs.length; i++) {
+        const r = logs[i] as LogRow;
+        resIdx[i] = this.#intern(r.resource, this.#resources, this.#resourceBytes, 'r');
+        scopeIdx[i] = this.#intern(r.scope, this.#scopes, this.#scopeBytes, 's');
       }
       this.#pos = 0;
       this.#u8(0x9b); // fixarray of 11
@@ -127,7 +135,8 @@ export class EntryWriter {
       for (let i = 0; i < spans.length; i++) this.#span(spans[i] as SpanRow, resIdx[i] as number, scopeIdx[i] as number);
       this.#arrayHeader(points.length);
       for (let i = 0; i < points.length; i++) this.#point(points[i] as MetricPointRow, resIdx[i] as number, scopeIdx[i] as number);
-      this.#arrayHeader(0);
+      this.#arrayHeader(logs.length);
+      for (let i = 0; i < logs.length; i++) this.#log(logs[i] as LogRow, resIdx[i] as number, scopeIdx[i] as number);
     } catch (err) {
       // A broken invariant of this code (OtlpdbError ERR_INTERNAL from assert) is a bug and is not hidden.
       if (err instanceof OtlpdbError) throw err;
@@ -252,6 +261,23 @@ export class EntryWriter {
     // Exemplars are rare; their tuples stay with the msgpackr path.
     if (p.exemplars.length !== 0) throw DECLINED;
     this.#arrayHeader(0);
+  }
+
+  #log(r: LogRow, resourceIndex: number, scopeIndex: number): void {
+    this.#arrayHeader(13);
+    this.#number(resourceIndex);
+    this.#number(scopeIndex);
+    this.#bigint(r.timeUnixNano);
+    this.#bigint(r.observedTimeUnixNano);
+    this.#number(r.severityNumber);
+    this.#string(r.severityText);
+    this.#anyValue(r.body, 1);
+    this.#attributes(r.attributes);
+    this.#number(r.droppedAttributesCount);
+    this.#bin(r.traceId);
+    this.#bin(r.spanId);
+    this.#number(r.flags);
+    this.#string(r.eventName);
   }
 
   #data(d: MetricData): void {

@@ -37,6 +37,7 @@ import { WireReader } from './wire-reader.js';
 import type { WireMode } from './wire-reader.js';
 import { EntryWriter } from './entry-writer.js';
 import { SpanEntryColumns, decodeSpanEntry } from './span-entry.js';
+import { checkLogEntry } from './log-entry.js';
 
 /** SHARD_ENTRY_VERSION is the entry format version this code writes and reads. */
 export const SHARD_ENTRY_VERSION = 1;
@@ -67,12 +68,12 @@ const IDEMPOTENCY_KEY = /^[0-9a-f]{16}$/;
  *
  * - 'full' decodes the bytes with decodeShardEntry's rules (msgpack and every
  *   row read again): the reference, for tests;
- * - 'fast' (the default) gives the same verdict for less: a points-only or
- *   spans-only entry is written straight from its rows by EntryWriter
- *   (entry-writer.ts: the same bytes msgpackr writes, without the wire
- *   tuples) and read from its bytes by decodeMetricEntry (metric-entry.ts) or
- *   decodeSpanEntry (span-entry.ts), which accept only entries
- *   decodeShardEntry accepts. Any other entry, or one the writer or the
+ * - 'fast' (the default) gives the same verdict for less: a points-only,
+ *   spans-only or logs-only entry is written straight from its rows by
+ *   EntryWriter (entry-writer.ts: the same bytes msgpackr writes, without the
+ *   wire tuples) and read from its bytes by decodeMetricEntry
+ *   (metric-entry.ts), decodeSpanEntry (span-entry.ts) or checkLogEntry
+ *   (log-entry.ts), which accept only entries decodeShardEntry accepts. Any other entry, or one the writer or the
  *   reader declines, goes the msgpackr way: a points-only entry is read by
  *   decodeMetricEntry again, any other by decodeShardEntry's own readers
  *   over the wire tuples just packed, skipping the msgpack decode. That is the same
@@ -149,7 +150,7 @@ const ENTRY_WRITER = new EntryWriter();
 let SPAN_CHECK_COLUMNS: SpanEntryColumns | null = null;
 
 /**
- * encodeDirect writes a points-only or spans-only entry with EntryWriter and
+ * encodeDirect writes a points-only, spans-only or logs-only entry with EntryWriter and
  * checks it from its bytes; null when the entry is of another shape or the
  * writer or the check declines (the caller then takes the msgpackr path,
  * which encodes the same bytes or refuses the entry as it always did). It
@@ -158,10 +159,12 @@ let SPAN_CHECK_COLUMNS: SpanEntryColumns | null = null;
 function encodeDirect(entry: ShardEntry): Uint8Array | null {
   const spansOnly = entry.spans.length > 0 && entry.points.length === 0 && entry.logs.length === 0;
   const pointsOnly = entry.points.length > 0 && entry.spans.length === 0 && entry.logs.length === 0;
-  if (!spansOnly && !pointsOnly) return null;
+  const logsOnly = entry.logs.length > 0 && entry.spans.length === 0 && entry.points.length === 0;
+  if (!spansOnly && !pointsOnly && !logsOnly) return null;
   for (const s of entry.spans) if (s.tenant !== entry.tenant) return null;
   for (const p of entry.points) if (p.tenant !== entry.tenant) return null;
-  const bytes = ENTRY_WRITER.writeEntry(entry.version, entry.tenant, entry.idempotencyKey, entry.part, entry.parts, entry.leaderTimeMs, entry.spans, entry.points);
+  for (const r of entry.logs) if (r.tenant !== entry.tenant) return null;
+  const bytes = ENTRY_WRITER.writeEntry(entry.version, entry.tenant, entry.idempotencyKey, entry.part, entry.parts, entry.leaderTimeMs, entry.spans, entry.points, entry.logs);
   if (bytes === null) return null;
   assert(bytes.length <= L.entryBytesMax, 'the writer declines entries over entryBytesMax');
   let ok: boolean;
@@ -169,6 +172,8 @@ function encodeDirect(entry: ShardEntry): Uint8Array | null {
     CHECK_COLUMNS ??= new MetricEntryColumns();
     ok = decodeMetricEntry(bytes, CHECK_COLUMNS);
     CHECK_COLUMNS.release();
+  } else if (logsOnly) {
+    ok = checkLogEntry(bytes);
   } else {
     SPAN_CHECK_COLUMNS ??= new SpanEntryColumns();
     ok = decodeSpanEntry(bytes, SPAN_CHECK_COLUMNS);
