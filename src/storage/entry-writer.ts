@@ -32,15 +32,13 @@
  *
  * Invariants: between calls the scratch holds no entry (`#pos` is reset at
  * the start of every write); the scratch never grows past
- * StorageLimits.entryBytesMax + WRITER_SLACK_BYTES; a returned entry is a
+ * StorageLimits.entryWriterScratchBytesMax; a returned entry is a
  * copy, never a view of the scratch.
  */
 import { OtlpdbError, assert } from '../errors.js';
 import { StorageLimits as L } from '../limits.js';
 import type { AnyValue, KeyValue, LogRow, MetricData, MetricPointRow, NumberValue, Resource, Scope, SpanRow } from './rows.js';
 
-/** WRITER_SLACK_BYTES is how far past entryBytesMax the scratch may grow before the writer declines (one large string's room). */
-const WRITER_SLACK_BYTES = 4096;
 const SCRATCH_BYTES_INITIAL = 64 * 1024;
 const ANY_ARRAY = 0;
 const ANY_KVLIST = 1;
@@ -511,14 +509,14 @@ export class EntryWriter {
     this.#pos = start + header + n;
   }
 
-  /** #room makes `n` more bytes writable at #pos, or declines past entryBytesMax + WRITER_SLACK_BYTES. */
+  /** #room makes `n` more bytes writable at #pos, or declines past entryWriterScratchBytesMax. */
   #room(n: number): void {
     const need = this.#pos + n;
     if (need <= this.#buf.length) return;
-    if (need > L.entryBytesMax + WRITER_SLACK_BYTES) throw DECLINED;
+    if (need > L.entryWriterScratchBytesMax) throw DECLINED;
     let size = this.#buf.length * 2;
     while (size < need) size *= 2;
-    size = Math.min(size, L.entryBytesMax + WRITER_SLACK_BYTES);
+    size = Math.min(size, L.entryWriterScratchBytesMax);
     const next = Buffer.allocUnsafe(size);
     this.#buf.copy(next, 0, 0, this.#pos);
     this.#buf = next;
