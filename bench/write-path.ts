@@ -8,9 +8,14 @@
  * - split: splitByShard against routeReference per row (a Record of labels
  *   and the partition-key.ts functions, what splitByShard did before the
  *   PartitionKeyBuffer);
- * - check: encodeShardEntry(entry, 'fast') against (entry, 'full') (the
+ * - encode: encodeShardEntry(entry, 'fast') against (entry, 'full') (the
  *   self-check that decodes the bytes it just wrote), on one shard's part of
- *   a request (512 items over 16 shards, as a one-node cluster splits them).
+ *   a request (512 items over 16 shards, as a one-node cluster splits them);
+ * - direct: encodeShardEntry(entry, 'fast') against (entry, 'packed'): the
+ *   entry written by EntryWriter (src/storage/entry-writer.ts) against
+ *   msgpackr's pack of the wire tuples, both with the fast check (the byte
+ *   decoders, or for 'packed' logs the readers over the tuples), on the same
+ *   part. Both must write the same bytes; the bench asserts it before timing.
  *
  * Bodies: bench/ingest-payloads.ts, the ingest bench's requests (batch 512),
  * decoded once by the node's decoders. Each round times A then B for --ms
@@ -82,9 +87,11 @@ async function main(): Promise<void> {
     const part = [...splitByShard(hasher, SHARDS, 'bench', KEY, batch).values()][0] as RowBatch;
     const partRows = part.spans.length + part.points.length + part.logs.length;
     const entry: ShardEntry = { version: SHARD_ENTRY_VERSION, tenant: 'bench', idempotencyKey: KEY, part: 0, parts: 1, leaderTimeMs: nowMs, ...part };
+    assert(Buffer.compare(encodeShardEntry(entry, 'fast'), encodeShardEntry(entry, 'packed')) === 0, 'the direct writer writes msgpackr\'s bytes');
     const steps: [string, () => void, () => void, number][] = [
       ['split', split, reference, BATCH],
       ['encode', () => void encodeShardEntry(entry, 'fast'), () => void encodeShardEntry(entry, 'full'), partRows],
+      ['direct', () => void encodeShardEntry(entry, 'fast'), () => void encodeShardEntry(entry, 'packed'), partRows],
     ];
     for (const [step, fast, slow, items] of steps) {
       const a: number[] = [];

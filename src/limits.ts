@@ -567,6 +567,8 @@ assert(ReconcileLimits.drainPollMs < ReconcileLimits.drainRetryMs, 'drain polls 
 export const StorageLimits = {
   /** entryBytesMax bounds one encoded shard entry (one Raft entry); the receiver splits larger shard parts. */
   entryBytesMax: 8 * 1024 * 1024,
+  /** entryWriterScratchBytesMax bounds the scratch of the direct entry writer (entry-writer.ts): one entry plus one string's room; past it the writer declines. */
+  entryWriterScratchBytesMax: 8 * 1024 * 1024 + 4096,
   /** rowsPerEntryMax bounds spans + points + logs of one shard entry. */
   rowsPerEntryMax: 100_000,
   /** tenantBytesMax bounds the UTF-8 length of the tenant id carried by an entry (the same bound as a tenant setting). */
@@ -630,6 +632,7 @@ export const StorageLimits = {
   tokenCharsMax: 128,
 } as const;
 assert(StorageLimits.entryBytesMax <= WalLimits.recordBytesMax, 'a shard entry fits one WAL record');
+assert(StorageLimits.entryWriterScratchBytesMax > StorageLimits.entryBytesMax, 'the entry writer can hold any entry it may return');
 assert(StorageLimits.entryBytesMax <= StorageLimits.blockPayloadBytesMax, 'an entry fits one block');
 assert(StorageLimits.rowsPerEntryMax >= 1, 'rowsPerEntryMax >= 1');
 assert(StorageLimits.idSlabBytes >= 16 && StorageLimits.idSlabBytes <= 64 * 1024, 'an id slab holds a trace id and stays small');

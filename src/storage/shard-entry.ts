@@ -35,6 +35,9 @@ import type { RowContext } from './row-wire.js';
 import { MetricEntryColumns, decodeMetricEntry } from './metric-entry.js';
 import { WireReader } from './wire-reader.js';
 import type { WireMode } from './wire-reader.js';
+import { EntryWriter } from './entry-writer.js';
+import { SpanEntryColumns, decodeSpanEntry } from './span-entry.js';
+import { checkLogEntry } from './log-entry.js';
 
 /** SHARD_ENTRY_VERSION is the entry format version this code writes and reads. */
 export const SHARD_ENTRY_VERSION = 1;
@@ -65,11 +68,15 @@ const IDEMPOTENCY_KEY = /^[0-9a-f]{16}$/;
  *
  * - 'full' decodes the bytes with decodeShardEntry's rules (msgpack and every
  *   row read again): the reference, for tests;
- * - 'fast' (the default) gives the same verdict for less: a points-only entry
- *   is read from its bytes by decodeMetricEntry (metric-entry.ts), which
- *   accepts only entries decodeShardEntry accepts, and any other entry (or
- *   one it declines) is checked by decodeShardEntry's own readers over the
- *   wire tuples just packed, skipping the msgpack decode. That is the same
+ * - 'fast' (the default) gives the same verdict for less: a points-only,
+ *   spans-only or logs-only entry is written straight from its rows by
+ *   EntryWriter (entry-writer.ts: the same bytes msgpackr writes, without the
+ *   wire tuples) and read from its bytes by decodeMetricEntry
+ *   (metric-entry.ts), decodeSpanEntry (span-entry.ts) or checkLogEntry
+ *   (log-entry.ts), which accept only entries decodeShardEntry accepts. Any other entry, or one the writer or the
+ *   reader declines, goes the msgpackr way: a points-only entry is read by
+ *   decodeMetricEntry again, any other by decodeShardEntry's own readers
+ *   over the wire tuples just packed, skipping the msgpack decode. That is the same
  *   verdict because msgpackr gives back every value the readers accept
  *   (strings, numbers, bigints, booleans, null, byte strings, arrays) with
  *   the same type and a value that passes the same checks (a lone surrogate
@@ -77,8 +84,11 @@ const IDEMPOTENCY_KEY = /^[0-9a-f]{16}$/;
  *   type is refused before packing even where msgpackr would have turned it
  *   into an accepted one. shard-entry.test.ts compares the two checks over
  *   seeded rows with planted defects.
+ * - 'packed' is 'fast' without EntryWriter: always the msgpackr path (what
+ *   'fast' was before the writer), for the writer's tests and
+ *   bench/write-path.ts's A/B.
  */
-export type EntryCheck = 'fast' | 'full';
+export type EntryCheck = 'fast' | 'packed' | 'full';
 
 /**
  * encodeShardEntry encodes an entry. It checks its input with the decoder's
@@ -91,6 +101,10 @@ export function encodeShardEntry(entry: ShardEntry, check: EntryCheck = 'fast'):
   const rowCount = entry.spans.length + entry.points.length + entry.logs.length;
   if (rowCount > L.rowsPerEntryMax) {
     throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `shard entry of ${rowCount} rows exceeds StorageLimits.rowsPerEntryMax (${L.rowsPerEntryMax})`);
+  }
+  if (check === 'fast') {
+    const direct = encodeDirect(entry);
+    if (direct !== null) return direct;
   }
   const tables = new RefTables();
   const tenantOf = (row: { tenant: string }, what: string): void => {
@@ -127,6 +141,45 @@ export function encodeShardEntry(entry: ShardEntry, check: EntryCheck = 'fast'):
   if (check === 'full') decodeWith(bytes, 'input');
   else if (!pointsOnlyAccepted(entry, bytes)) checkWire(wire);
   return bytes;
+}
+
+/** ENTRY_WRITER is the direct writer of encodeDirect (one per thread: a write runs synchronously to its end). */
+const ENTRY_WRITER = new EntryWriter();
+
+/** SPAN_CHECK_COLUMNS is the scratch of the spans-only check, like CHECK_COLUMNS below. */
+let SPAN_CHECK_COLUMNS: SpanEntryColumns | null = null;
+
+/**
+ * encodeDirect writes a points-only, spans-only or logs-only entry with EntryWriter and
+ * checks it from its bytes; null when the entry is of another shape or the
+ * writer or the check declines (the caller then takes the msgpackr path,
+ * which encodes the same bytes or refuses the entry as it always did). It
+ * never throws for bad rows.
+ */
+function encodeDirect(entry: ShardEntry): Uint8Array | null {
+  const spansOnly = entry.spans.length > 0 && entry.points.length === 0 && entry.logs.length === 0;
+  const pointsOnly = entry.points.length > 0 && entry.spans.length === 0 && entry.logs.length === 0;
+  const logsOnly = entry.logs.length > 0 && entry.spans.length === 0 && entry.points.length === 0;
+  if (!spansOnly && !pointsOnly && !logsOnly) return null;
+  for (const s of entry.spans) if (s.tenant !== entry.tenant) return null;
+  for (const p of entry.points) if (p.tenant !== entry.tenant) return null;
+  for (const r of entry.logs) if (r.tenant !== entry.tenant) return null;
+  const bytes = ENTRY_WRITER.writeEntry(entry.version, entry.tenant, entry.idempotencyKey, entry.part, entry.parts, entry.leaderTimeMs, entry.spans, entry.points, entry.logs);
+  if (bytes === null) return null;
+  assert(bytes.length <= L.entryBytesMax, 'the writer declines entries over entryBytesMax');
+  let ok: boolean;
+  if (pointsOnly) {
+    CHECK_COLUMNS ??= new MetricEntryColumns();
+    ok = decodeMetricEntry(bytes, CHECK_COLUMNS);
+    CHECK_COLUMNS.release();
+  } else if (logsOnly) {
+    ok = checkLogEntry(bytes);
+  } else {
+    SPAN_CHECK_COLUMNS ??= new SpanEntryColumns();
+    ok = decodeSpanEntry(bytes, SPAN_CHECK_COLUMNS);
+    SPAN_CHECK_COLUMNS.release();
+  }
+  return ok ? bytes : null;
 }
 
 /**
