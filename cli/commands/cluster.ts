@@ -357,7 +357,11 @@ function tryItLines(entries: readonly ClusterNodeEntry[], dir: string): string[]
     `  curl http://${b}/api/v1/kv/greeting                        # a linearizable read through another node`,
     `  curl http://${a}/metrics                                   # Prometheus metrics of node 1`,
     `  kill -9 <a PID above>   then   npx otlpdb cluster status --dir ${dir}   # the survivors elect new leaders`,
-    'The query APIs (TraceQL search, PromQL, LogQL) are not served yet.',
+    '',
+    'Find traces (Tempo\'s API, so Grafana\'s Tempo data source works against any node):',
+    `  npx otlpdb query traces '{ status = error }' --since 1h --target http://${a}   # TraceQL, one line per trace`,
+    `  curl 'http://${a}/api/search?tags=service.name%3Dcart&minDuration=10ms'   # Tempo's tag search`,
+    'PromQL and LogQL (the Prometheus and Loki APIs) are not served yet.',
     '',
   ];
 }
