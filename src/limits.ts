@@ -1498,6 +1498,8 @@ export const JepsenLimits = {
   iptablesChain: 'OTLPDB-JEPSEN',
   /** iptablesTimeoutMs bounds one iptables command. */
   iptablesTimeoutMs: 10_000,
+  /** adminAttemptsMax is how many times the nemesis sends one admin request (transport faults, clock offset) before it gives up. */
+  adminAttemptsMax: 3,
   /** plantPeerPort, plantApiPort, plantOtlpGrpcPort and plantOtlpHttpPort are the ports of the planted-bug tests' cluster, apart from a run's (so CI may run both at once). */
   plantPeerPort: 29_400,
   plantApiPort: 29_200,

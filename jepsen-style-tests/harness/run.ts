@@ -18,6 +18,9 @@ import { isNodeAlive, stopNodes } from '../../cli/commands/cluster.js';
 import { OtlpdbError } from '../../src/errors.js';
 import { JepsenLimits } from '../../src/limits.js';
 import { IptablesPartitioner, probeIptables, removeChain } from '../nemeses/iptables.js';
+import { TransportFaultCutter } from '../nemeses/link-cutter.js';
+import type { AdminCall, LinkCutter } from '../nemeses/link-cutter.js';
+import { requestText } from '../../src/http-client.js';
 import { Nemesis } from '../nemeses/nemesis.js';
 import { buildResults } from '../report/results.js';
 import type { Results, WorkloadResult } from '../report/results.js';
@@ -54,7 +57,15 @@ export interface JepsenPlan {
   readonly reportDir: string;
   /** cliPath is the built CLI that starts the cluster. */
   readonly cliPath: string;
+  /** partitioner is how links are cut: iptables where it works else the transport's fault hooks (`auto`), or one of them by name. */
+  readonly partitioner: PartitionerChoice;
 }
+
+/** PARTITIONER_CHOICES are the values of --partitioner. */
+export const PARTITIONER_CHOICES = ['auto', 'iptables', 'transport-faults'] as const;
+
+/** PartitionerChoice is one value of --partitioner. */
+export type PartitionerChoice = (typeof PARTITIONER_CHOICES)[number];
 
 /** JepsenIo is where a run prints notices and progress. */
 export interface JepsenIo {
@@ -83,10 +94,19 @@ export async function runJepsen(plan: JepsenPlan, io: JepsenIo): Promise<JepsenO
   }
   const notices: string[] = [];
   let partitioner: IptablesPartitioner | null = null;
+  let useTransportFaults = false;
   if (plan.nemeses.includes('partition')) {
-    const probe = probeIptables();
-    if (probe.available) partitioner = new IptablesPartitioner(JepsenLimits.iptablesChain, JepsenLimits.peerPort);
-    else notices.push(`notice: skipping the partition nemesis: ${probe.reason}`);
+    const probe = plan.partitioner === 'transport-faults' ? { available: false, reason: '--partitioner transport-faults' } : probeIptables();
+    if (probe.available) {
+      partitioner = new IptablesPartitioner(JepsenLimits.iptablesChain, JepsenLimits.peerPort);
+    } else if (plan.partitioner === 'iptables') {
+      throw new OtlpdbError('ERR_UNAVAILABLE', `--partitioner iptables: ${probe.reason}`);
+    } else {
+      useTransportFaults = true;
+      notices.push(
+        `notice: partitions use the transport's fault hooks instead of iptables (${probe.reason}): each cut link drops every Raft message its sender sends (PUT /api/v1/admin/faults); forwarded calls still get through`,
+      );
+    }
   }
   for (const n of notices) io.err(n);
   const clusterDir = join(plan.dir, 'cluster');
@@ -118,7 +138,20 @@ export async function runJepsen(plan: JepsenPlan, io: JepsenIo): Promise<JepsenO
     for (const name of plan.workloads) {
       contexts.set(name, { cluster, history, rng: root.fork(`workload-${name}`), rateOpsPerSec: plan.rateOpsPerSec, clients: JepsenLimits.clientsPerWorkload, stopped });
     }
-    const nemesis = new Nemesis(cluster, history, partitioner);
+    const live = cluster;
+    const adminCall: AdminCall = async (node, method, path, body) => {
+      let last: unknown = null;
+      for (let i = 0; i < JepsenLimits.adminAttemptsMax; i++) {
+        try {
+          return (await requestText(live.node(node).api, method, path, body, JepsenLimits.opTimeoutMs)).status;
+        } catch (err) {
+          last = err;
+        }
+      }
+      throw last instanceof Error ? last : new OtlpdbError('ERR_UNAVAILABLE', `node ${node} did not answer ${method} ${path}`);
+    };
+    const cutter: LinkCutter | null = partitioner ?? (useTransportFaults ? new TransportFaultCutter(adminCall) : null);
+    const nemesis = new Nemesis(cluster, history, cutter);
     const clients: Promise<void>[] = [];
     for (const [name, ctx] of contexts) for (let c = 0; c < ctx.clients; c++) clients.push(WORKLOADS[name].runClient(c, ctx));
     const nemesisDone = nemesis.run(schedule, stopped);

@@ -1,11 +1,13 @@
 /**
  * schedule.test.ts — the nemesis schedule is a pure function of its seed:
  * same seed, same faults; another seed, other faults; faults never overlap
- * and end within the run; partitions split the nodes into two non-empty
- * sides with a majority on one.
+ * and end within the run; partitions lay a shape over a permutation of
+ * the nodes, and every shape is drawn (what each shape cuts is
+ * nemeses/partition-shapes.test.ts).
  */
 import t from 'tap';
 import { JepsenLimits } from '../../src/limits.js';
+import { PARTITION_SHAPES } from '../nemeses/partition-shapes.js';
 import { drawSchedule, parseDurationMs, parseNemeses } from './schedule.js';
 import type { ScheduleOptions } from './schedule.js';
 
@@ -28,9 +30,8 @@ t.test('faults start after the quiet start, never overlap, and end within the ru
       if (f.durationMs > JepsenLimits.faultMsMax) t.fail(`seed ${seed}: a fault is too long`);
       prevEnd = f.startMs + f.durationMs;
       if (f.fault === 'partition') {
-        const all = [...f.sides[0], ...f.sides[1]].sort((a, b) => a - b);
-        t.same(all, [1, 2, 3, 4, 5], 'every node on exactly one side');
-        t.ok(f.sides[0].length >= 1 && f.sides[1].length > base.nodes / 2, 'a non-empty minority and a majority');
+        t.same([...f.plan.order].sort((a, b) => a - b), [1, 2, 3, 4, 5], 'the order is a permutation of the nodes');
+        t.ok(f.shard >= 1 && f.shard <= base.shards, 'a shard of the cluster');
       } else if (f.target.kind === 'node') {
         t.ok(f.target.node >= 1 && f.target.node <= base.nodes, 'a node of the cluster');
       } else {
@@ -45,6 +46,8 @@ t.test('only the chosen nemeses are drawn, and each of them is', async (t) => {
   t.same([...kinds], ['pause']);
   const all = new Set(drawSchedule({ ...base, timeMs: 600_000 }).map((f) => f.fault));
   t.same([...all].sort(), ['kill', 'partition', 'pause']);
+  const shapes = new Set(drawSchedule({ ...base, nemeses: ['partition'], timeMs: 600_000 }).flatMap((f) => (f.fault === 'partition' ? [f.plan.shape] : [])));
+  t.same([...shapes].sort(), [...PARTITION_SHAPES].sort(), 'every partition shape is drawn');
 });
 
 t.test('flags: nemesis lists and durations', async (t) => {

@@ -13,6 +13,8 @@
  */
 import { OtlpdbError, assert } from '../../src/errors.js';
 import { JepsenLimits } from '../../src/limits.js';
+import { PARTITION_SHAPES } from '../nemeses/partition-shapes.js';
+import type { PartitionPlan } from '../nemeses/partition-shapes.js';
 import { Prng } from '../sim/prng.js';
 
 /** NEMESIS_KINDS are the faults this slice injects, in the order the CLI lists them. */
@@ -31,10 +33,10 @@ export type ScheduledFault =
       readonly fault: 'partition';
       readonly startMs: number;
       readonly durationMs: number;
-      /** shape is how the nodes were split: two halves, or one node cut off from all others. */
-      readonly shape: 'halves' | 'isolate';
-      /** sides are the two groups that cannot reach each other; each node is in exactly one. */
-      readonly sides: readonly [readonly number[], readonly number[]];
+      /** plan is the shape and the seeded node order it is laid over (nemeses/partition-shapes.ts). */
+      readonly plan: PartitionPlan;
+      /** shard is whose leader `isolate-leader` cuts off (resolved when the fault starts). */
+      readonly shard: number;
     };
 
 /** ScheduleOptions are what a schedule depends on. */
@@ -62,12 +64,8 @@ export function drawSchedule(o: ScheduleOptions): ScheduledFault[] {
     const durationMs = Math.min(remaining, rng.range(JepsenLimits.faultMsMin, JepsenLimits.faultMsMax));
     const fault = rng.pick(o.nemeses);
     if (fault === 'partition') {
-      const shuffled = rng.shuffle([...nodeIds]);
-      const shape = rng.chance(0.5) ? 'halves' : 'isolate';
-      const cut = shape === 'halves' ? Math.floor(o.nodes / 2) : 1;
-      const minority = shuffled.slice(0, cut).sort((a, b) => a - b);
-      const majority = shuffled.slice(cut).sort((a, b) => a - b);
-      faults.push({ fault, startMs: t, durationMs, shape, sides: [minority, majority] });
+      const plan: PartitionPlan = { shape: rng.pick(PARTITION_SHAPES), order: rng.shuffle([...nodeIds]), direction: rng.chance(0.5) ? 'in' : 'out' };
+      faults.push({ fault, startMs: t, durationMs, plan, shard: rng.range(1, o.shards) });
     } else {
       const target: ProcessTarget = rng.chance(0.5) ? { kind: 'node', node: rng.pick(nodeIds) } : { kind: 'shard-leader', shard: rng.range(1, o.shards) };
       faults.push({ fault, startMs: t, durationMs, target });

@@ -14,7 +14,8 @@ import type { HistoryRecorder } from '../harness/history.js';
 import type { LiveCluster } from '../harness/live-cluster.js';
 import type { ScheduledFault } from '../harness/schedule.js';
 import type { NemesisEvent } from '../report/results.js';
-import type { IptablesPartitioner } from './iptables.js';
+import type { LinkCutter } from './link-cutter.js';
+import { describeLinks, partitionLinks } from './partition-shapes.js';
 
 type Active = { kind: 'kill' | 'pause'; node: number } | { kind: 'partition' } | null;
 
@@ -23,13 +24,13 @@ export class Nemesis {
   readonly events: NemesisEvent[] = [];
   readonly #cluster: LiveCluster;
   readonly #history: HistoryRecorder;
-  readonly #partitioner: IptablesPartitioner | null;
+  readonly #cutter: LinkCutter | null;
   #active: Active = null;
 
-  constructor(cluster: LiveCluster, history: HistoryRecorder, partitioner: IptablesPartitioner | null) {
+  constructor(cluster: LiveCluster, history: HistoryRecorder, cutter: LinkCutter | null) {
     this.#cluster = cluster;
     this.#history = history;
-    this.#partitioner = partitioner;
+    this.#cutter = cutter;
   }
 
   /** run plays `schedule` until it ends or `stopped()` turns true, then heals. */
@@ -66,19 +67,30 @@ export class Nemesis {
       await this.#cluster.resume(a.node);
     } else {
       this.#log('heal', this.#cluster.nodes.map((n) => n.entry.id));
-      this.#partitioner?.heal();
+      await this.#cutter?.heal();
     }
   }
 
   async #apply(f: ScheduledFault): Promise<void> {
     if (f.fault === 'partition') {
-      if (this.#partitioner === null) {
-        this.#log('skip', [], 'partition: iptables unavailable');
+      if (this.#cutter === null) {
+        this.#log('skip', [], 'partition: no way to cut links here (see the notice)');
         return;
       }
-      this.#partitioner.partition(f.sides);
+      let leader: number | null = null;
+      if (f.plan.shape === 'isolate-leader') {
+        leader = await this.#cluster.shardLeader(f.shard);
+        if (leader === null || !f.plan.order.includes(leader)) {
+          this.#log('skip', [], `partition isolate-leader: the leader of shard ${f.shard} is not known`);
+          return;
+        }
+      }
+      const links = partitionLinks(f.plan, leader);
+      // Active before the cut: a cut that fails half-way is still healed.
       this.#active = { kind: 'partition' };
-      this.#log('partition', [...f.sides[0], ...f.sides[1]], `${f.shape}: ${f.sides[0].join(',')} | ${f.sides[1].join(',')}`);
+      await this.#cutter.cut(links);
+      const who = f.plan.shape === 'isolate-leader' ? ` (leader of shard ${f.shard})` : '';
+      this.#log('partition', [...new Set(links.flat())].sort((a, b) => a - b), `${f.plan.shape}${who} by ${this.#cutter.name}: ${describeLinks(links)}`);
       return;
     }
     let node: number | null = f.target.kind === 'node' ? f.target.node : await this.#cluster.shardLeader(f.target.shard);
