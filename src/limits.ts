@@ -438,6 +438,8 @@ assert(ControlApiLimits.kvPutBodyBytesMax >= ApiLimits.requestBodyBytesMax, 'the
 export const AdminApiLimits = {
   /** faultsBodyBytesMax bounds the body of PUT /api/v1/admin/faults/{peer}: four numeric fields fit in far less. */
   faultsBodyBytesMax: 1024,
+  /** clockOffsetMsMax bounds |offsetMs| of PUT /api/v1/admin/clock: a day either way is far more skew than any NTP failure and keeps stamps well inside ControlLimits.stampMsMax. */
+  clockOffsetMsMax: 86_400_000,
 } as const;
 assert(AdminApiLimits.faultsBodyBytesMax <= ApiLimits.requestBodyBytesMax, 'the admin body limit only lowers the default');
 
@@ -1498,6 +1500,12 @@ export const JepsenLimits = {
   iptablesChain: 'OTLPDB-JEPSEN',
   /** iptablesTimeoutMs bounds one iptables command. */
   iptablesTimeoutMs: 10_000,
+  /** diskFullHeadroomBytes is how much free space the full-disk fault leaves on a node's tmpfs: about a second of the workloads' writes, so the disk fills within the fault. */
+  diskFullHeadroomBytes: 16 * 1024,
+  /** diskGrownBytes is the size of that tmpfs before the fault and after it heals ("space returns"). */
+  diskGrownBytes: 256 * 1024 * 1024,
+  /** diskMountsMax bounds the tmpfs mounts of one run (at most one per node). */
+  diskMountsMax: 9,
   /** adminAttemptsMax is how many times the nemesis sends one admin request (transport faults, clock offset) before it gives up. */
   adminAttemptsMax: 3,
   /** plantPeerPort, plantApiPort, plantOtlpGrpcPort and plantOtlpHttpPort are the ports of the planted-bug tests' cluster, apart from a run's (so CI may run both at once). */

@@ -16,7 +16,7 @@ import { parseIntegerFlag } from '../flags.js';
 export const JEPSEN_DIR_DEFAULT = join('.otlpdb', 'jepsen');
 
 /** FAULT_STARTS are the nemesis events that start a fault (the others heal one or say one was skipped), for the verdict's count. */
-const FAULT_STARTS: readonly string[] = ['kill', 'pause', 'partition'];
+const FAULT_STARTS: readonly string[] = ['kill', 'pause', 'partition', 'torn-tail', 'corrupt', 'disk-full'];
 
 /** JepsenCommandOptions are the raw flag values of `otlpdb jepsen`. */
 export interface JepsenCommandOptions {
@@ -87,6 +87,7 @@ export async function runJepsenCommand(o: JepsenCommandOptions, io: JepsenCliIo)
       );
       for (const a of w.anomalies.slice(0, 5)) io.out(`    ${a}`);
     }
+    for (const a of r.results.nemesisAnomalies.slice(0, 5)) io.out(`  fault outcome: ${a}`);
     const faults = r.results.nemesis.filter((e) => FAULT_STARTS.includes(e.fault)).length;
     io.out(`  nemesis: ${faults} fault(s) applied, ${r.results.nemesis.filter((e) => e.fault === 'skip').length} skipped`);
     io.out(`report: ${r.report.html} (results.json, history.jsonl beside it)`);
@@ -106,6 +107,8 @@ export async function runJepsenCleanup(o: JepsenCleanupOptions, io: JepsenCliIo)
     io.out(`stopped node PIDs: ${s.stopped.join(', ') || 'none'}`);
     if (s.survived.length > 0) io.out(`survived SIGKILL: ${s.survived.join(', ')}`);
     io.out(s.chainRemoved === null ? 'iptables: not available here; nothing removed' : `iptables: no chain ${s.chainRemoved} left`);
+    if (s.unmounted.length > 0) io.out(`unmounted: ${s.unmounted.join(', ')}`);
+    if (s.stuckMounts.length > 0) io.out(`could not unmount: ${s.stuckMounts.join(', ')}`);
   }
-  return s.survived.length === 0 ? 0 : 1;
+  return s.survived.length === 0 && s.stuckMounts.length === 0 ? 0 : 1;
 }

@@ -12,7 +12,7 @@
  * before it is stopped (SIGTERM is not handled while stopped).
  */
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -102,6 +102,7 @@ function readArgv(pid: number): string[] {
 export class LiveCluster {
   readonly nodes: readonly LiveNode[];
   readonly #o: LiveClusterOptions;
+  #mounts: readonly string[] = [];
 
   private constructor(o: LiveClusterOptions, nodes: LiveNode[]) {
     this.#o = o;
@@ -151,12 +152,19 @@ export class LiveCluster {
       clusterDir: this.#o.clusterDir,
       nodes: this.nodes.map((n) => ({ id: n.entry.id, pid: n.pid, dataDir: n.entry.dataDir, paused: n.paused })),
       iptablesChain: this.#o.iptablesChain,
+      mounts: [...this.#mounts],
     };
   }
 
   /** setIptablesChain records (or clears) the chain the run owns, before it is created and after it is removed. */
   async setIptablesChain(chain: string | null): Promise<void> {
     this.#o.iptablesChain = chain;
+    await this.save();
+  }
+
+  /** setMounts records the full-disk fault's mount points, before one is made and after one is removed. */
+  async setMounts(mounts: readonly string[]): Promise<void> {
+    this.#mounts = [...mounts];
     await this.save();
   }
 
@@ -186,6 +194,12 @@ export class LiveCluster {
 
   /** restart starts node `id` again on its data dir with its original command line and waits for /readyz, bounded, and no longer than `giveUp()` stays false. */
   async restart(id: number, giveUp: () => boolean = () => false): Promise<void> {
+    await this.spawn(id);
+    await this.waitReadyOrExit(id, giveUp);
+  }
+
+  /** spawn starts node `id` again on its data dir with its original command line (its output appended to its log) and returns at once. */
+  async spawn(id: number): Promise<void> {
     const n = this.node(id);
     assert(n.down, 'restart a node that is down');
     const [bin, ...args] = n.argv;
@@ -204,8 +218,54 @@ export class LiveCluster {
     n.pid = pid;
     n.down = false;
     await this.save();
+  }
+
+  /**
+   * waitReadyOrExit waits until node `id` answers /readyz (`ready`), its
+   * process ends (`exited`: the node is then marked down), or
+   * JepsenLimits.restartReadyDeadlineMs passes or `giveUp()` turns true
+   * (`waiting`).
+   */
+  async waitReadyOrExit(id: number, giveUp: () => boolean = () => false): Promise<'ready' | 'exited' | 'waiting'> {
+    const n = this.node(id);
     const deadline = performance.now() + JepsenLimits.restartReadyDeadlineMs;
-    while (performance.now() < deadline && !giveUp() && !(await this.isReady(id))) await sleep(JepsenLimits.recoveryPollMs);
+    while (performance.now() < deadline && !giveUp()) {
+      if (!this.alive(id)) {
+        n.down = true;
+        await this.save();
+        return 'exited';
+      }
+      if (await this.isReady(id)) return 'ready';
+      await sleep(JepsenLimits.recoveryPollMs);
+    }
+    return 'waiting';
+  }
+
+  /** alive says whether node `id`'s latest process is still running (isNodeAlive: a zombie or a reused PID is not). */
+  alive(id: number): boolean {
+    const n = this.node(id);
+    return !n.down && isNodeAlive(n.pid, n.entry.dataDir);
+  }
+
+  /** logBytes is the current size of node `id`'s log, so that logSince can read what a restart wrote. */
+  logBytes(id: number): number {
+    try {
+      return statSync(this.node(id).entry.log).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** logSince returns node `id`'s log from byte `offset` on (at most JepsenLimits.childOutputBytesMax bytes). */
+  logSince(id: number, offset: number): string {
+    const fd = openSync(this.node(id).entry.log, 'r');
+    try {
+      const buf = Buffer.alloc(JepsenLimits.childOutputBytesMax);
+      const n = readSync(fd, buf, 0, buf.length, offset);
+      return buf.subarray(0, n).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** pause sends SIGSTOP to node `id`. */

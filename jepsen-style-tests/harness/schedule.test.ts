@@ -8,7 +8,7 @@
 import t from 'tap';
 import { JepsenLimits } from '../../src/limits.js';
 import { PARTITION_SHAPES } from '../nemeses/partition-shapes.js';
-import { drawSchedule, parseDurationMs, parseNemeses } from './schedule.js';
+import { DISK_MODES, drawSchedule, parseDurationMs, parseNemeses } from './schedule.js';
 import type { ScheduleOptions } from './schedule.js';
 
 const base: ScheduleOptions = { seed: 1, timeMs: 60_000, nemeses: ['kill', 'pause', 'partition'], nodes: 5, shards: 4 };
@@ -48,12 +48,14 @@ t.test('only the chosen nemeses are drawn, and each of them is', async (t) => {
   t.same([...all].sort(), ['kill', 'partition', 'pause']);
   const shapes = new Set(drawSchedule({ ...base, nemeses: ['partition'], timeMs: 600_000 }).flatMap((f) => (f.fault === 'partition' ? [f.plan.shape] : [])));
   t.same([...shapes].sort(), [...PARTITION_SHAPES].sort(), 'every partition shape is drawn');
+  const modes = new Set(drawSchedule({ ...base, nemeses: ['disk'], timeMs: 600_000 }).flatMap((f) => (f.fault === 'disk' ? [f.mode] : [])));
+  t.same([...modes].sort(), [...DISK_MODES].sort(), 'every disk fault is drawn');
 });
 
 t.test('flags: nemesis lists and durations', async (t) => {
   t.same(parseNemeses('kill,pause,kill'), ['kill', 'pause']);
   t.same(parseNemeses('none'), []);
-  t.throws(() => parseNemeses('kill,clock'), { code: 'ERR_INVALID_ARGUMENT' });
+  t.throws(() => parseNemeses('kill,tornado'), { code: 'ERR_INVALID_ARGUMENT' });
   t.equal(parseDurationMs('--time', '10s'), 10_000);
   t.equal(parseDurationMs('--time', '5m'), 300_000);
   t.equal(parseDurationMs('--time', '1500ms'), 1_500);

@@ -18,7 +18,7 @@ import type { PartitionPlan } from '../nemeses/partition-shapes.js';
 import { Prng } from '../sim/prng.js';
 
 /** NEMESIS_KINDS are the faults this slice injects, in the order the CLI lists them. */
-export const NEMESIS_KINDS = ['kill', 'pause', 'partition'] as const;
+export const NEMESIS_KINDS = ['kill', 'pause', 'partition', 'disk'] as const;
 
 /** NemesisKind names one kind of fault. */
 export type NemesisKind = (typeof NEMESIS_KINDS)[number];
@@ -37,7 +37,14 @@ export type ScheduledFault =
       readonly plan: PartitionPlan;
       /** shard is whose leader `isolate-leader` cuts off (resolved when the fault starts). */
       readonly shard: number;
-    };
+    }
+  | { readonly fault: 'disk'; readonly startMs: number; readonly durationMs: number; readonly mode: DiskMode; readonly target: ProcessTarget };
+
+/** DISK_MODES are the disk faults: a torn WAL tail or a flipped byte before it on a killed node (nemeses/wal-damage.ts), or a full filesystem under a node (nemeses/small-disk.ts). */
+export const DISK_MODES = ['torn-tail', 'corrupt', 'full'] as const;
+
+/** DiskMode names one disk fault. */
+export type DiskMode = (typeof DISK_MODES)[number];
 
 /** ScheduleOptions are what a schedule depends on. */
 export interface ScheduleOptions {
@@ -46,6 +53,10 @@ export interface ScheduleOptions {
   readonly nemeses: readonly NemesisKind[];
   readonly nodes: number;
   readonly shards: number;
+}
+
+function drawTarget(rng: Prng, nodeIds: readonly number[], shards: number): ProcessTarget {
+  return rng.chance(0.5) ? { kind: 'node', node: rng.pick(nodeIds) } : { kind: 'shard-leader', shard: rng.range(1, shards) };
 }
 
 /** drawSchedule draws the faults of one run from its seed (deterministic; empty when no nemesis is chosen). */
@@ -66,9 +77,11 @@ export function drawSchedule(o: ScheduleOptions): ScheduledFault[] {
     if (fault === 'partition') {
       const plan: PartitionPlan = { shape: rng.pick(PARTITION_SHAPES), order: rng.shuffle([...nodeIds]), direction: rng.chance(0.5) ? 'in' : 'out' };
       faults.push({ fault, startMs: t, durationMs, plan, shard: rng.range(1, o.shards) });
+    } else if (fault === 'disk') {
+      const mode = rng.pick(DISK_MODES);
+      faults.push({ fault, startMs: t, durationMs, mode, target: drawTarget(rng, nodeIds, o.shards) });
     } else {
-      const target: ProcessTarget = rng.chance(0.5) ? { kind: 'node', node: rng.pick(nodeIds) } : { kind: 'shard-leader', shard: rng.range(1, o.shards) };
-      faults.push({ fault, startMs: t, durationMs, target });
+      faults.push({ fault, startMs: t, durationMs, target: drawTarget(rng, nodeIds, o.shards) });
     }
     t += durationMs + rng.range(JepsenLimits.healMsMin, JepsenLimits.healMsMax);
   }
