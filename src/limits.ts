@@ -1506,6 +1506,13 @@ export const JepsenLimits = {
   diskGrownBytes: 256 * 1024 * 1024,
   /** diskMountsMax bounds the tmpfs mounts of one run (at most one per node). */
   diskMountsMax: 9,
+  /**
+   * clockOffsetsMs are the wall-clock skews the clock nemesis draws from: a
+   * few seconds (a lease's TTL), half a minute, and 20 minutes either way
+   * (past StorageLimits.idempotencyWindowMsDefault, so a retried request
+   * meets a window that moved).
+   */
+  clockOffsetsMs: [-1_200_000, -30_000, -3_000, 3_000, 30_000, 1_200_000] as readonly number[],
   /** adminAttemptsMax is how many times the nemesis sends one admin request (transport faults, clock offset) before it gives up. */
   adminAttemptsMax: 3,
   /** plantPeerPort, plantApiPort, plantOtlpGrpcPort and plantOtlpHttpPort are the ports of the planted-bug tests' cluster, apart from a run's (so CI may run both at once). */
@@ -1525,6 +1532,7 @@ export const JepsenLimits = {
 assert(JepsenLimits.timeMsMin <= JepsenLimits.timeMsDefault && JepsenLimits.timeMsDefault <= JepsenLimits.timeMsMax, 'the default --time is allowed');
 assert(JepsenLimits.faultMsMin <= JepsenLimits.faultMsMax && JepsenLimits.healMsMin <= JepsenLimits.healMsMax, 'fault and heal ranges are ordered');
 assert(JepsenLimits.faultMsMin > 0 && JepsenLimits.healMsMin > 0, 'every fault and gap lasts');
+assert(JepsenLimits.clockOffsetsMs.every((ms) => ms !== 0 && Math.abs(ms) <= AdminApiLimits.clockOffsetMsMax), 'every drawn clock offset is a skew the admin route allows');
 assert(JepsenLimits.setAttemptsMax >= 1 && JepsenLimits.clientsPerWorkload >= 1, 'clients send at least once');
 assert(Number(JepsenLimits.plantPeerPort) !== Number(JepsenLimits.peerPort) && Number(JepsenLimits.plantApiPort) !== Number(JepsenLimits.apiPort), 'the planted-bug cluster does not share a run\'s ports');
 assert(JepsenLimits.plantCutOffMs >= 2 * RaftLimits.electionTicks * JepsenLimits.tickMs, 'a cut-off outlasts the longest randomized election timeout');

@@ -321,6 +321,13 @@ export class LiveCluster {
     return s === undefined || s.leader === 0 ? null : s.leader;
   }
 
+  /** metaLeader returns the node leading the meta group as some running node sees it, or null when none is known. */
+  async metaLeader(): Promise<number | null> {
+    const v = await this.clusterView();
+    const l = v?.meta?.leader ?? 0;
+    return l === 0 ? null : l;
+  }
+
   /** notRecovered says why the cluster has not recovered yet (a node not ready, the meta group or a shard without a leader), or null once every node is ready and, as a node sees it, every group has a leader. */
   async notRecovered(): Promise<string | null> {
     for (const n of this.nodes) {

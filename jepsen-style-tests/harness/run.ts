@@ -163,7 +163,7 @@ export async function runJepsen(plan: JepsenPlan, io: JepsenIo): Promise<JepsenO
     };
     const cutter: LinkCutter | null = partitioner ?? (useTransportFaults ? new TransportFaultCutter(adminCall) : null);
     disks = plan.nemeses.includes('disk') && disksUnavailable === '' ? new SmallDisks((m) => live.setMounts(m)) : null;
-    const nemesis = new Nemesis({ cluster, history, cutter, disks, disksUnavailable, rng: root.fork('nemesis-disk') });
+    const nemesis = new Nemesis({ cluster, history, cutter, disks, disksUnavailable, rng: root.fork('nemesis-disk'), admin: adminCall });
     const clients: Promise<void>[] = [];
     for (const [name, ctx] of contexts) for (let c = 0; c < ctx.clients; c++) clients.push(WORKLOADS[name].runClient(c, ctx));
     const nemesisDone = nemesis.run(schedule, stopped);

@@ -32,6 +32,8 @@ t.test('faults start after the quiet start, never overlap, and end within the ru
       if (f.fault === 'partition') {
         t.same([...f.plan.order].sort((a, b) => a - b), [1, 2, 3, 4, 5], 'the order is a permutation of the nodes');
         t.ok(f.shard >= 1 && f.shard <= base.shards, 'a shard of the cluster');
+      } else if (f.target.kind === 'meta-leader') {
+        t.equal(f.fault, 'clock', 'only a clock fault targets the meta leader');
       } else if (f.target.kind === 'node') {
         t.ok(f.target.node >= 1 && f.target.node <= base.nodes, 'a node of the cluster');
       } else {
@@ -50,6 +52,9 @@ t.test('only the chosen nemeses are drawn, and each of them is', async (t) => {
   t.same([...shapes].sort(), [...PARTITION_SHAPES].sort(), 'every partition shape is drawn');
   const modes = new Set(drawSchedule({ ...base, nemeses: ['disk'], timeMs: 600_000 }).flatMap((f) => (f.fault === 'disk' ? [f.mode] : [])));
   t.same([...modes].sort(), [...DISK_MODES].sort(), 'every disk fault is drawn');
+  const clocks = drawSchedule({ ...base, nemeses: ['clock'], timeMs: 600_000 }).flatMap((f) => (f.fault === 'clock' ? [f] : []));
+  t.same([...new Set(clocks.map((f) => f.offsetMs))].sort((a, b) => a - b), [...JepsenLimits.clockOffsetsMs].sort((a, b) => a - b), 'every clock offset is drawn');
+  t.same([...new Set(clocks.map((f) => f.target.kind))].sort(), ['meta-leader', 'node', 'shard-leader'], 'and every kind of target');
 });
 
 t.test('flags: nemesis lists and durations', async (t) => {

@@ -18,7 +18,7 @@ import type { PartitionPlan } from '../nemeses/partition-shapes.js';
 import { Prng } from '../sim/prng.js';
 
 /** NEMESIS_KINDS are the faults this slice injects, in the order the CLI lists them. */
-export const NEMESIS_KINDS = ['kill', 'pause', 'partition', 'disk'] as const;
+export const NEMESIS_KINDS = ['kill', 'pause', 'partition', 'disk', 'clock'] as const;
 
 /** NemesisKind names one kind of fault. */
 export type NemesisKind = (typeof NEMESIS_KINDS)[number];
@@ -38,7 +38,16 @@ export type ScheduledFault =
       /** shard is whose leader `isolate-leader` cuts off (resolved when the fault starts). */
       readonly shard: number;
     }
-  | { readonly fault: 'disk'; readonly startMs: number; readonly durationMs: number; readonly mode: DiskMode; readonly target: ProcessTarget };
+  | { readonly fault: 'disk'; readonly startMs: number; readonly durationMs: number; readonly mode: DiskMode; readonly target: ProcessTarget }
+  | {
+      readonly fault: 'clock';
+      readonly startMs: number;
+      readonly durationMs: number;
+      /** target is whose wall clock is skewed: a node, a shard's leader, or the meta group's leader (whose clock stamps lock leases). */
+      readonly target: ProcessTarget | { readonly kind: 'meta-leader' };
+      /** offsetMs is added to the target's wall clock for the fault's window (one of JepsenLimits.clockOffsetsMs). */
+      readonly offsetMs: number;
+    };
 
 /** DISK_MODES are the disk faults: a torn WAL tail or a flipped byte before it on a killed node (nemeses/wal-damage.ts), or a full filesystem under a node (nemeses/small-disk.ts). */
 export const DISK_MODES = ['torn-tail', 'corrupt', 'full'] as const;
@@ -80,6 +89,9 @@ export function drawSchedule(o: ScheduleOptions): ScheduledFault[] {
     } else if (fault === 'disk') {
       const mode = rng.pick(DISK_MODES);
       faults.push({ fault, startMs: t, durationMs, mode, target: drawTarget(rng, nodeIds, o.shards) });
+    } else if (fault === 'clock') {
+      const offsetMs = rng.pick(JepsenLimits.clockOffsetsMs);
+      faults.push({ fault, startMs: t, durationMs, offsetMs, target: rng.chance(1 / 3) ? { kind: 'meta-leader' } : drawTarget(rng, nodeIds, o.shards) });
     } else {
       faults.push({ fault, startMs: t, durationMs, target: drawTarget(rng, nodeIds, o.shards) });
     }

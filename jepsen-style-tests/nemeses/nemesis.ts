@@ -1,8 +1,9 @@
 /**
  * nemesis.ts — plays a drawn schedule (harness/schedule.ts) against the live
- * cluster: at each fault's start it kills, pauses, partitions or damages a
- * disk, and at its end it heals (restart, SIGCONT, flush the cut, restart on
- * a repaired WAL, give the disk space back). Every step is logged as a
+ * cluster: at each fault's start it kills, pauses, partitions, damages a
+ * disk or skews a wall clock, and at its end it heals (restart, SIGCONT,
+ * flush the cut, restart on a repaired WAL, give the disk space back, reset
+ * the clock). Every step is logged as a
  * NemesisEvent on the history's clock. A fault that cannot be applied (no
  * shard leader known, no way to cut links or mount a small disk) is logged
  * as `skip` with the reason, never silently dropped.
@@ -26,7 +27,7 @@ import { join } from 'node:path';
 import { assert } from '../../src/errors.js';
 import { JepsenLimits } from '../../src/limits.js';
 import type { Prng } from '../sim/prng.js';
-import type { LinkCutter } from './link-cutter.js';
+import type { AdminCall, LinkCutter } from './link-cutter.js';
 import type { SmallDisks } from './small-disk.js';
 import { corruptBeforeTail, restoreCorruption, tearTail, tornTailGone } from './wal-damage.js';
 import type { WalDamage } from './wal-damage.js';
@@ -38,6 +39,7 @@ type Active =
   | { kind: 'partition' }
   | { kind: 'wal'; node: number; damage: WalDamage }
   | { kind: 'disk-full'; node: number; logOffset: number }
+  | { kind: 'clock'; node: number }
   | null;
 
 /** NemesisOptions are what the nemesis acts with; a null tool skips its faults with `skip` and the reason. */
@@ -50,6 +52,8 @@ export interface NemesisOptions {
   readonly disksUnavailable: string;
   /** rng draws the bytes of WAL damage (forked from the run's seed). */
   readonly rng: Prng;
+  /** admin sends an admin request to a node (the clock offset). */
+  readonly admin: AdminCall;
 }
 
 /** LOG_EXCERPT_CHARS bounds the node log quoted in an anomaly. */
@@ -108,6 +112,15 @@ export class Nemesis {
     } else if (a.kind === 'partition') {
       this.#log('heal', this.#cluster.nodes.map((n) => n.entry.id));
       await this.#cutter?.heal();
+    } else if (a.kind === 'clock') {
+      this.#log('clock-reset', [a.node]);
+      try {
+        const status = await this.#o.admin(a.node, 'DELETE', '/api/v1/admin/clock', null);
+        if (status !== 200) this.anomalies.push(`node ${a.node} refused to reset its clock offset (HTTP ${status})`);
+      } catch (err) {
+        // A node that cannot be reached keeps its offset: the run would go on with a skew it did not schedule.
+        this.anomalies.push(`node ${a.node} could not be asked to reset its clock offset: ${String(err)}`);
+      }
     } else if (a.kind === 'wal') {
       await this.#healWal(a.node, a.damage, stopped);
     } else {
@@ -194,14 +207,24 @@ export class Nemesis {
       this.#log('partition', [...new Set(links.flat())].sort((a, b) => a - b), `${f.plan.shape}${who} by ${this.#cutter.name}: ${describeLinks(links)}`);
       return;
     }
-    let node: number | null = f.target.kind === 'node' ? f.target.node : await this.#cluster.shardLeader(f.target.shard);
-    const how = f.target.kind === 'node' ? 'a random node' : `the leader of shard ${f.target.shard}`;
+    const target = f.target;
+    let node: number | null =
+      target.kind === 'node' ? target.node : target.kind === 'shard-leader' ? await this.#cluster.shardLeader(target.shard) : await this.#cluster.metaLeader();
+    const how = target.kind === 'node' ? 'a random node' : target.kind === 'shard-leader' ? `the leader of shard ${target.shard}` : 'the meta leader';
     if (node === null) {
       this.#log('skip', [], `${f.fault}: ${how} is not known`);
       return;
     }
     node = Math.trunc(node);
-    if (f.fault !== 'disk') {
+    if (f.fault === 'clock') {
+      const status = await this.#o.admin(node, 'PUT', '/api/v1/admin/clock', JSON.stringify({ offsetMs: f.offsetMs }));
+      if (status !== 200) {
+        this.#log('skip', [], `clock: node ${node} refused the offset (HTTP ${status})`);
+        return;
+      }
+      this.#active = { kind: 'clock', node };
+      this.#log('clock', [node], `${how}: wall clock ${f.offsetMs > 0 ? '+' : ''}${f.offsetMs} ms`);
+    } else if (f.fault !== 'disk') {
       if (f.fault === 'kill') {
         await this.#cluster.kill(node);
         this.#active = { kind: 'kill', node };
