@@ -1513,6 +1513,10 @@ export const JepsenLimits = {
    * meets a window that moved).
    */
   clockOffsetsMs: [-1_200_000, -30_000, -3_000, 3_000, 30_000, 1_200_000] as readonly number[],
+  /** joinersMax bounds the nodes the membership nemesis adds over one run (node ids N+1..N+joinersMax, each on its own loopback address). */
+  joinersMax: 3,
+  /** leaveTimeoutMs is how long `otlpdb cluster remove` gets to move a joiner's replicas away (below cliDeadlineMs). */
+  leaveTimeoutMs: 45_000,
   /** adminAttemptsMax is how many times the nemesis sends one admin request (transport faults, clock offset) before it gives up. */
   adminAttemptsMax: 3,
   /** plantPeerPort, plantApiPort, plantOtlpGrpcPort and plantOtlpHttpPort are the ports of the planted-bug tests' cluster, apart from a run's (so CI may run both at once). */
@@ -1533,6 +1537,8 @@ assert(JepsenLimits.timeMsMin <= JepsenLimits.timeMsDefault && JepsenLimits.time
 assert(JepsenLimits.faultMsMin <= JepsenLimits.faultMsMax && JepsenLimits.healMsMin <= JepsenLimits.healMsMax, 'fault and heal ranges are ordered');
 assert(JepsenLimits.faultMsMin > 0 && JepsenLimits.healMsMin > 0, 'every fault and gap lasts');
 assert(JepsenLimits.clockOffsetsMs.every((ms) => ms !== 0 && Math.abs(ms) <= AdminApiLimits.clockOffsetMsMax), 'every drawn clock offset is a skew the admin route allows');
+assert(JepsenLimits.leaveTimeoutMs < JepsenLimits.cliDeadlineMs, 'cluster remove finishes within the CLI deadline');
+assert(Math.max(...JepsenLimits.nodesAllowed) + JepsenLimits.joinersMax <= 254, 'every joiner gets a loopback address');
 assert(JepsenLimits.setAttemptsMax >= 1 && JepsenLimits.clientsPerWorkload >= 1, 'clients send at least once');
 assert(Number(JepsenLimits.plantPeerPort) !== Number(JepsenLimits.peerPort) && Number(JepsenLimits.plantApiPort) !== Number(JepsenLimits.apiPort), 'the planted-bug cluster does not share a run\'s ports');
 assert(JepsenLimits.plantCutOffMs >= 2 * RaftLimits.electionTicks * JepsenLimits.tickMs, 'a cut-off outlasts the longest randomized election timeout');

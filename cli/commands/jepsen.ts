@@ -16,7 +16,7 @@ import { parseIntegerFlag } from '../flags.js';
 export const JEPSEN_DIR_DEFAULT = join('.otlpdb', 'jepsen');
 
 /** FAULT_STARTS are the nemesis events that start a fault (the others heal one or say one was skipped), for the verdict's count. */
-const FAULT_STARTS: readonly string[] = ['kill', 'pause', 'partition', 'torn-tail', 'corrupt', 'disk-full', 'clock'];
+const FAULT_STARTS: readonly string[] = ['kill', 'pause', 'partition', 'torn-tail', 'corrupt', 'disk-full', 'clock', 'join'];
 
 /** JepsenCommandOptions are the raw flag values of `otlpdb jepsen`. */
 export interface JepsenCommandOptions {

@@ -6,7 +6,8 @@
  * dir with the very flags `cluster up` gave it.
  *
  * Invariants: `nodes` always holds the PID of the latest process of each
- * node; the state file (state-file.ts) and DIR/cluster.json are rewritten
+ * founding node, `joiners` each node the membership nemesis added and has
+ * not removed yet (at most JepsenLimits.joinersMax); the state file (state-file.ts) and DIR/cluster.json are rewritten
  * after every kill, restart, pause and resume, so `otlpdb jepsen cleanup`
  * and `otlpdb cluster down` both find the live PIDs. A paused node is resumed
  * before it is stopped (SIGTERM is not handled while stopped).
@@ -102,6 +103,7 @@ function readArgv(pid: number): string[] {
 export class LiveCluster {
   readonly nodes: readonly LiveNode[];
   readonly #o: LiveClusterOptions;
+  readonly #joiners: LiveNode[] = [];
   #mounts: readonly string[] = [];
 
   private constructor(o: LiveClusterOptions, nodes: LiveNode[]) {
@@ -137,11 +139,89 @@ export class LiveCluster {
     return c;
   }
 
-  /** node returns node `id` (1-based). */
+  /** node returns node `id` (1-based): a founder, or a node that joined during the run (membership nemesis). */
   node(id: number): LiveNode {
-    const n = this.nodes[id - 1];
-    assert(n !== undefined && n.entry.id === id, 'node ids are 1..N in order');
+    const n = this.nodes[id - 1] ?? this.#joiners.find((j) => j.entry.id === id);
+    assert(n !== undefined && n.entry.id === id, 'node ids are 1..N in order, then the joiners');
     return n;
+  }
+
+  /** joiners are the nodes that joined during the run and have not been removed yet; the workloads do not aim at them. */
+  get joiners(): readonly LiveNode[] {
+    return this.#joiners;
+  }
+
+  /**
+   * join starts node `id` (not a founder) on 127.0.0.id with the suite's
+   * ports and `otlpdb start --join` through node `via`'s API, with the
+   * founders' CLI, tick and shard count; then waits (waitReadyOrExit).
+   */
+  async join(id: number, via: number, giveUp: () => boolean): Promise<'ready' | 'exited' | 'waiting'> {
+    assert(id > this.nodes.length && this.#joiners.every((j) => j.entry.id !== id), 'a joiner has a new id');
+    assert(this.#joiners.length < JepsenLimits.joinersMax, 'a bounded number of joiners');
+    const ports = this.#o.ports ?? DEFAULT_PORTS;
+    const founder = this.node(1);
+    const [bin, script] = founder.argv;
+    assert(bin !== undefined && script !== undefined, 'a founder command line names the binary and the CLI');
+    const host = `127.0.0.${id}`;
+    const entry: ClusterNodeEntry = {
+      id,
+      pid: 0,
+      peer: `${host}:${ports.peer}`,
+      api: `${host}:${ports.api}`,
+      otlpGrpc: `${host}:${ports.otlpGrpc}`,
+      otlpHttp: `${host}:${ports.otlpHttp}`,
+      dataDir: join(this.#o.clusterDir, `n${id}`),
+      log: join(this.#o.clusterDir, `n${id}.log`),
+    };
+    const viaApi = this.node(via).entry.api;
+    const argv = [
+      bin, script, 'start', '--id', String(id), '--data', entry.dataDir, '--peer', entry.peer, '--api', entry.api,
+      '--otlp-grpc', entry.otlpGrpc ?? '', '--otlp-http', entry.otlpHttp ?? '', '--join', viaApi,
+      '--shards', String(JepsenLimits.shards), '--tick-ms', String(JepsenLimits.tickMs),
+    ];
+    const n: LiveNode = {
+      entry,
+      api: parseHostPort('api', entry.api, ports.api),
+      otlpHttp: parseHostPort('otlpHttp', entry.otlpHttp ?? '', ports.otlpHttp),
+      argv,
+      pid: 0,
+      down: true,
+      paused: false,
+    };
+    this.#joiners.push(n);
+    await this.spawn(id);
+    return this.waitReadyOrExit(id, giveUp);
+  }
+
+  /**
+   * leave removes joiner `id` with the real CLI (`otlpdb cluster remove
+   * --dir`: its replicas move away, the meta group forgets it, its process
+   * is stopped and cluster.json drops it). A joiner that could not be
+   * removed is stopped anyway (SIGKILL) and reported; either way it is no
+   * longer a joiner of the run.
+   */
+  async leave(id: number): Promise<{ ok: boolean; output: string }> {
+    const n = this.node(id);
+    assert(this.#joiners.includes(n), 'only a joiner leaves');
+    let out: { ok: boolean; output: string };
+    try {
+      const stdout = await runCli(this.#o.cliPath, ['cluster', 'remove', String(id), '--dir', this.#o.clusterDir, '--json', '--timeout-ms', String(JepsenLimits.leaveTimeoutMs)], nodeEnv(this.#o));
+      out = { ok: true, output: stdout.trim().split('\n').pop() ?? '' };
+    } catch (err) {
+      out = { ok: false, output: String(err) };
+    }
+    if (isNodeAlive(n.pid, n.entry.dataDir)) {
+      try {
+        process.kill(n.pid, 'SIGKILL');
+      } catch {
+        // Gone.
+      }
+    }
+    n.down = true;
+    this.#joiners.splice(this.#joiners.indexOf(n), 1);
+    await this.save();
+    return out;
   }
 
   /** state is the state-file document for the current PIDs. */
@@ -150,7 +230,7 @@ export class LiveCluster {
       version: 1,
       runnerPid: process.pid,
       clusterDir: this.#o.clusterDir,
-      nodes: this.nodes.map((n) => ({ id: n.entry.id, pid: n.pid, dataDir: n.entry.dataDir, paused: n.paused })),
+      nodes: [...this.nodes, ...this.#joiners].map((n) => ({ id: n.entry.id, pid: n.pid, dataDir: n.entry.dataDir, paused: n.paused })),
       iptablesChain: this.#o.iptablesChain,
       mounts: [...this.#mounts],
     };
@@ -171,7 +251,7 @@ export class LiveCluster {
   /** save rewrites the state file and DIR/cluster.json with the current PIDs. */
   async save(): Promise<void> {
     await writeState(this.#o.suiteDir, this.state());
-    const doc: ClusterFile = { dir: this.#o.clusterDir, nodes: this.nodes.map((n) => ({ ...n.entry, pid: n.pid })) };
+    const doc: ClusterFile = { dir: this.#o.clusterDir, nodes: [...this.nodes, ...this.#joiners].map((n) => ({ ...n.entry, pid: n.pid })) };
     const file = join(this.#o.clusterDir, CLUSTER_FILE);
     await writeFile(`${file}.tmp`, `${JSON.stringify(doc, null, 2)}\n`);
     await rename(`${file}.tmp`, file);
@@ -344,7 +424,7 @@ export class LiveCluster {
 
   /** stop resumes paused nodes, then stops every node (SIGTERM, SIGKILL past the deadline); returns the ids that survived. */
   async stop(): Promise<number[]> {
-    for (const n of this.nodes) {
+    for (const n of [...this.nodes, ...this.#joiners]) {
       if (n.paused) {
         try {
           process.kill(n.pid, 'SIGCONT');
@@ -355,10 +435,10 @@ export class LiveCluster {
       }
     }
     const outcome = await stopNodes(
-      this.nodes.map((n) => ({ ...n.entry, pid: n.pid })),
+      [...this.nodes, ...this.#joiners].filter((n) => !n.down).map((n) => ({ ...n.entry, pid: n.pid })),
       JepsenLimits.stopTimeoutMs,
     );
-    for (const n of this.nodes) n.down = true;
+    for (const n of [...this.nodes, ...this.#joiners]) n.down = true;
     return [...outcome].filter(([, r]) => r === 'survived').map(([id]) => id);
   }
 }

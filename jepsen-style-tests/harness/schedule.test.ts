@@ -8,10 +8,10 @@
 import t from 'tap';
 import { JepsenLimits } from '../../src/limits.js';
 import { PARTITION_SHAPES } from '../nemeses/partition-shapes.js';
-import { DISK_MODES, drawSchedule, parseDurationMs, parseNemeses } from './schedule.js';
+import { DISK_MODES, NEMESIS_KINDS, drawSchedule, parseDurationMs, parseNemeses } from './schedule.js';
 import type { ScheduleOptions } from './schedule.js';
 
-const base: ScheduleOptions = { seed: 1, timeMs: 60_000, nemeses: ['kill', 'pause', 'partition'], nodes: 5, shards: 4 };
+const base: ScheduleOptions = { seed: 1, timeMs: 60_000, nemeses: [...NEMESIS_KINDS], nodes: 5, shards: 4 };
 
 t.test('the same seed draws the same schedule; another seed another', async (t) => {
   t.same(drawSchedule(base), drawSchedule(base), 'deterministic');
@@ -32,6 +32,8 @@ t.test('faults start after the quiet start, never overlap, and end within the ru
       if (f.fault === 'partition') {
         t.same([...f.plan.order].sort((a, b) => a - b), [1, 2, 3, 4, 5], 'the order is a permutation of the nodes');
         t.ok(f.shard >= 1 && f.shard <= base.shards, 'a shard of the cluster');
+      } else if (f.fault === 'membership') {
+        t.ok(f.via >= 1 && f.via <= base.nodes, 'a new node joins through a founder');
       } else if (f.target.kind === 'meta-leader') {
         t.equal(f.fault, 'clock', 'only a clock fault targets the meta leader');
       } else if (f.target.kind === 'node') {
@@ -47,7 +49,7 @@ t.test('only the chosen nemeses are drawn, and each of them is', async (t) => {
   const kinds = new Set(drawSchedule({ ...base, nemeses: ['pause'], timeMs: 600_000 }).map((f) => f.fault));
   t.same([...kinds], ['pause']);
   const all = new Set(drawSchedule({ ...base, timeMs: 600_000 }).map((f) => f.fault));
-  t.same([...all].sort(), ['kill', 'partition', 'pause']);
+  t.same([...all].sort(), [...NEMESIS_KINDS].sort());
   const shapes = new Set(drawSchedule({ ...base, nemeses: ['partition'], timeMs: 600_000 }).flatMap((f) => (f.fault === 'partition' ? [f.plan.shape] : [])));
   t.same([...shapes].sort(), [...PARTITION_SHAPES].sort(), 'every partition shape is drawn');
   const modes = new Set(drawSchedule({ ...base, nemeses: ['disk'], timeMs: 600_000 }).flatMap((f) => (f.fault === 'disk' ? [f.mode] : [])));

@@ -18,7 +18,7 @@ import type { PartitionPlan } from '../nemeses/partition-shapes.js';
 import { Prng } from '../sim/prng.js';
 
 /** NEMESIS_KINDS are the faults this slice injects, in the order the CLI lists them. */
-export const NEMESIS_KINDS = ['kill', 'pause', 'partition', 'disk', 'clock'] as const;
+export const NEMESIS_KINDS = ['kill', 'pause', 'partition', 'disk', 'clock', 'membership'] as const;
 
 /** NemesisKind names one kind of fault. */
 export type NemesisKind = (typeof NEMESIS_KINDS)[number];
@@ -47,6 +47,13 @@ export type ScheduledFault =
       readonly target: ProcessTarget | { readonly kind: 'meta-leader' };
       /** offsetMs is added to the target's wall clock for the fault's window (one of JepsenLimits.clockOffsetsMs). */
       readonly offsetMs: number;
+    }
+  | {
+      readonly fault: 'membership';
+      readonly startMs: number;
+      readonly durationMs: number;
+      /** via is the founder whose API the new node joins through; the node is removed (`otlpdb cluster remove`) when the fault heals. */
+      readonly via: number;
     };
 
 /** DISK_MODES are the disk faults: a torn WAL tail or a flipped byte before it on a killed node (nemeses/wal-damage.ts), or a full filesystem under a node (nemeses/small-disk.ts). */
@@ -89,6 +96,8 @@ export function drawSchedule(o: ScheduleOptions): ScheduledFault[] {
     } else if (fault === 'disk') {
       const mode = rng.pick(DISK_MODES);
       faults.push({ fault, startMs: t, durationMs, mode, target: drawTarget(rng, nodeIds, o.shards) });
+    } else if (fault === 'membership') {
+      faults.push({ fault, startMs: t, durationMs, via: rng.pick(nodeIds) });
     } else if (fault === 'clock') {
       const offsetMs = rng.pick(JepsenLimits.clockOffsetsMs);
       faults.push({ fault, startMs: t, durationMs, offsetMs, target: rng.chance(1 / 3) ? { kind: 'meta-leader' } : drawTarget(rng, nodeIds, o.shards) });

@@ -40,6 +40,7 @@ type Active =
   | { kind: 'wal'; node: number; damage: WalDamage }
   | { kind: 'disk-full'; node: number; logOffset: number }
   | { kind: 'clock'; node: number }
+  | { kind: 'member'; node: number }
   | null;
 
 /** NemesisOptions are what the nemesis acts with; a null tool skips its faults with `skip` and the reason. */
@@ -69,6 +70,8 @@ export class Nemesis {
   readonly #cutter: LinkCutter | null;
   readonly #o: NemesisOptions;
   #active: Active = null;
+  /** #joined counts the nodes the membership fault added (at most JepsenLimits.joinersMax). */
+  #joined = 0;
 
   constructor(o: NemesisOptions) {
     this.#cluster = o.cluster;
@@ -121,6 +124,11 @@ export class Nemesis {
         // A node that cannot be reached keeps its offset: the run would go on with a skew it did not schedule.
         this.anomalies.push(`node ${a.node} could not be asked to reset its clock offset: ${String(err)}`);
       }
+    } else if (a.kind === 'member') {
+      this.#log('leave', [a.node], `otlpdb cluster remove ${a.node}`);
+      const r = await this.#cluster.leave(a.node);
+      if (r.ok) this.#log('left', [a.node], r.output);
+      else this.anomalies.push(`node ${a.node} could not be removed within ${JepsenLimits.leaveTimeoutMs} ms: ${r.output.slice(0, LOG_EXCERPT_CHARS)}`);
     } else if (a.kind === 'wal') {
       await this.#healWal(a.node, a.damage, stopped);
     } else {
@@ -205,6 +213,20 @@ export class Nemesis {
       await this.#cutter.cut(links);
       const who = f.plan.shape === 'isolate-leader' ? ` (leader of shard ${f.shard})` : '';
       this.#log('partition', [...new Set(links.flat())].sort((a, b) => a - b), `${f.plan.shape}${who} by ${this.#cutter.name}: ${describeLinks(links)}`);
+      return;
+    }
+    if (f.fault === 'membership') {
+      if (this.#joined >= JepsenLimits.joinersMax) {
+        this.#log('skip', [], `membership: ${JepsenLimits.joinersMax} nodes have joined already (JepsenLimits.joinersMax)`);
+        return;
+      }
+      const id = this.#cluster.nodes.length + ++this.#joined;
+      this.#active = { kind: 'member', node: id };
+      this.#log('join', [id], `node ${id} starts with --join through node ${f.via}`);
+      const offset = 0;
+      const r = await this.#cluster.join(id, f.via, stopped);
+      if (r === 'exited') this.anomalies.push(`node ${id} stopped while joining through node ${f.via}: ${this.#cluster.logSince(id, offset).trim().slice(-LOG_EXCERPT_CHARS)}`);
+      else this.#log('joined', [id], r === 'ready' ? 'ready' : 'not ready yet');
       return;
     }
     const target = f.target;

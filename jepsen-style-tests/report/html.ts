@@ -9,7 +9,7 @@ import type { HistoryOp } from '../harness/history.js';
 import type { NemesisEvent, Results } from './results.js';
 
 const COLORS: Readonly<Record<string, string>> = { ok: '#2e9e44', fail: '#d33', unknown: '#e6a100' };
-const ENDS: Readonly<Record<string, string>> = { kill: 'restart', pause: 'resume', partition: 'heal', 'torn-tail': 'restart', corrupt: 'restart', 'disk-full': 'disk-space', clock: 'clock-reset' };
+const ENDS: Readonly<Record<string, string>> = { kill: 'restart', pause: 'resume', partition: 'heal', 'torn-tail': 'restart', corrupt: 'restart', 'disk-full': 'disk-space', clock: 'clock-reset', join: 'leave' };
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

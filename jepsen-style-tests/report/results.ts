@@ -36,7 +36,7 @@ export interface WorkloadResult {
 /** NemesisEvent is one step of the nemesis: a fault starting or healed. */
 export interface NemesisEvent {
   readonly time: number;
-  /** fault is kill, restart, pause, resume, partition, heal, torn-tail, corrupt, wal-recovered, wal-refused, disk-full, disk-space, clock, clock-reset, or skip (a fault that could not be applied). */
+  /** fault is kill, restart, pause, resume, partition, heal, torn-tail, corrupt, wal-recovered, wal-refused, disk-full, disk-space, clock, clock-reset, join, joined, leave, left, or skip (a fault that could not be applied). */
   readonly fault: string;
   readonly targets: readonly number[];
   /** detail says more (the partition's sides, why a fault was skipped). */
