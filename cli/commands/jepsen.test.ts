@@ -41,7 +41,7 @@ function runCli(args: readonly string[]): Promise<{ code: number | null; stdout:
   });
 }
 
-t.test('otlpdb jepsen: a 60 s run under kill (and partition where iptables works) is valid and leaves nothing behind', async (t) => {
+t.test('otlpdb jepsen: a 60 s run under kill and partition (iptables, or the transport fallback) is valid and leaves nothing behind', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'otlpdb-jepsen-ci-'));
   t.teardown(async () => {
     await runCli(['jepsen', 'cleanup', '--dir', dir]);
