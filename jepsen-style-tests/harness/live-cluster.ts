@@ -321,10 +321,27 @@ export class LiveCluster {
     return 'waiting';
   }
 
-  /** alive says whether node `id`'s latest process is still running (isNodeAlive: a zombie or a reused PID is not). */
+  /**
+   * alive says whether node `id`'s latest process is still running. Not
+   * isNodeAlive: right after spawn the child may not have exec'd yet, so its
+   * command line does not name the data dir; the run spawned this PID
+   * itself, so "exists and is not a zombie" is the test.
+   */
   alive(id: number): boolean {
     const n = this.node(id);
-    return !n.down && isNodeAlive(n.pid, n.entry.dataDir);
+    if (n.down) return false;
+    try {
+      process.kill(n.pid, 0);
+    } catch {
+      return false;
+    }
+    try {
+      const stat = readFileSync(`/proc/${n.pid}/stat`, 'utf8');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      return state !== 'Z' && state !== 'X';
+    } catch {
+      return false;
+    }
   }
 
   /** logBytes is the current size of node `id`'s log, so that logSince can read what a restart wrote. */
