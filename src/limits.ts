@@ -1462,6 +1462,8 @@ export const JepsenLimits = {
   /** faultMsMin and faultMsMax bound how long one fault lasts. */
   faultMsMin: 1_500,
   faultMsMax: 4_000,
+  /** faultLeftMsMin is the least of its window a fault must have left when the previous heal ends, or it is skipped (not applied for no time). */
+  faultLeftMsMin: 500,
   /** healMsMin and healMsMax bound the healthy gap after each fault. */
   healMsMin: 1_000,
   healMsMax: 3_000,
@@ -1536,6 +1538,7 @@ export const JepsenLimits = {
 assert(JepsenLimits.timeMsMin <= JepsenLimits.timeMsDefault && JepsenLimits.timeMsDefault <= JepsenLimits.timeMsMax, 'the default --time is allowed');
 assert(JepsenLimits.faultMsMin <= JepsenLimits.faultMsMax && JepsenLimits.healMsMin <= JepsenLimits.healMsMax, 'fault and heal ranges are ordered');
 assert(JepsenLimits.faultMsMin > 0 && JepsenLimits.healMsMin > 0, 'every fault and gap lasts');
+assert(JepsenLimits.faultLeftMsMin < JepsenLimits.faultMsMin, 'a fault on time is never skipped');
 assert(JepsenLimits.clockOffsetsMs.every((ms) => ms !== 0 && Math.abs(ms) <= AdminApiLimits.clockOffsetMsMax), 'every drawn clock offset is a skew the admin route allows');
 assert(JepsenLimits.leaveTimeoutMs < JepsenLimits.cliDeadlineMs, 'cluster remove finishes within the CLI deadline');
 assert(Math.max(...JepsenLimits.nodesAllowed) + JepsenLimits.joinersMax <= 254, 'every joiner gets a loopback address');

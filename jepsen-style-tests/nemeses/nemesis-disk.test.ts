@@ -80,7 +80,7 @@ async function walDir(t: Test): Promise<string> {
 async function play(cluster: LiveCluster, mode: 'torn-tail' | 'corrupt'): Promise<Nemesis> {
   const history = new HistoryRecorder();
   const n = new Nemesis({ cluster, history, cutter: null, disks: null, disksUnavailable: 'test', rng: new Prng(3), admin: async () => 200 });
-  const f: ScheduledFault = { fault: 'disk', startMs: 0, durationMs: 500, mode, target: { kind: 'node', node: 1 } };
+  const f: ScheduledFault = { fault: 'disk', startMs: 0, durationMs: 1500, mode, target: { kind: 'node', node: 1 } };
   await n.run([f], () => false);
   return n;
 }

@@ -84,8 +84,8 @@ export class Nemesis {
   async run(schedule: readonly ScheduledFault[], stopped: () => boolean): Promise<void> {
     for (const f of schedule) {
       if (!(await this.#sleepUntil(f.startMs, stopped))) break;
-      if (this.#history.nowMs() >= f.startMs + f.durationMs) {
-        // A slow restart of the previous fault ran past this fault's whole window: skip it rather than apply it for no time.
+      if (this.#history.nowMs() + JepsenLimits.faultLeftMsMin > f.startMs + f.durationMs) {
+        // A slow heal of the previous fault (a restart, a node leaving) ran past nearly all of this fault's window: skip it rather than apply it for no time.
         this.#log('skip', [], `${f.fault}: its window passed while the previous fault healed`);
         continue;
       }
