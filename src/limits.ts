@@ -438,6 +438,8 @@ assert(ControlApiLimits.kvPutBodyBytesMax >= ApiLimits.requestBodyBytesMax, 'the
 export const AdminApiLimits = {
   /** faultsBodyBytesMax bounds the body of PUT /api/v1/admin/faults/{peer}: four numeric fields fit in far less. */
   faultsBodyBytesMax: 1024,
+  /** clockOffsetMsMax bounds |offsetMs| of PUT /api/v1/admin/clock: a day either way is far more skew than any NTP failure and keeps stamps well inside ControlLimits.stampMsMax. */
+  clockOffsetMsMax: 86_400_000,
 } as const;
 assert(AdminApiLimits.faultsBodyBytesMax <= ApiLimits.requestBodyBytesMax, 'the admin body limit only lowers the default');
 
@@ -1515,6 +1517,8 @@ export const JepsenLimits = {
   /** faultMsMin and faultMsMax bound how long one fault lasts. */
   faultMsMin: 1_500,
   faultMsMax: 4_000,
+  /** faultLeftMsMin is the least of its window a fault must have left when the previous heal ends, or it is skipped (not applied for no time). */
+  faultLeftMsMin: 500,
   /** healMsMin and healMsMax bound the healthy gap after each fault. */
   healMsMin: 1_000,
   healMsMax: 3_000,
@@ -1553,6 +1557,25 @@ export const JepsenLimits = {
   iptablesChain: 'OTLPDB-JEPSEN',
   /** iptablesTimeoutMs bounds one iptables command. */
   iptablesTimeoutMs: 10_000,
+  /** diskFullHeadroomBytes is how much free space the full-disk fault leaves on a node's tmpfs: about a second of the workloads' writes, so the disk fills within the fault. */
+  diskFullHeadroomBytes: 16 * 1024,
+  /** diskGrownBytes is the size of that tmpfs before the fault and after it heals ("space returns"). */
+  diskGrownBytes: 256 * 1024 * 1024,
+  /** diskMountsMax bounds the tmpfs mounts of one run (at most one per node). */
+  diskMountsMax: 9,
+  /**
+   * clockOffsetsMs are the wall-clock skews the clock nemesis draws from: a
+   * few seconds (a lease's TTL), half a minute, and 20 minutes either way
+   * (past StorageLimits.idempotencyWindowMsDefault, so a retried request
+   * meets a window that moved).
+   */
+  clockOffsetsMs: [-1_200_000, -30_000, -3_000, 3_000, 30_000, 1_200_000] as readonly number[],
+  /** joinersMax bounds the nodes the membership nemesis adds over one run (node ids N+1..N+joinersMax, each on its own loopback address). */
+  joinersMax: 3,
+  /** leaveTimeoutMs is how long `otlpdb cluster remove` gets to move a joiner's replicas away (below cliDeadlineMs). */
+  leaveTimeoutMs: 45_000,
+  /** adminAttemptsMax is how many times the nemesis sends one admin request (transport faults, clock offset) before it gives up. */
+  adminAttemptsMax: 3,
   /** plantPeerPort, plantApiPort, plantOtlpGrpcPort and plantOtlpHttpPort are the ports of the planted-bug tests' cluster, apart from a run's (so CI may run both at once). */
   plantPeerPort: 29_400,
   plantApiPort: 29_200,
@@ -1570,6 +1593,10 @@ export const JepsenLimits = {
 assert(JepsenLimits.timeMsMin <= JepsenLimits.timeMsDefault && JepsenLimits.timeMsDefault <= JepsenLimits.timeMsMax, 'the default --time is allowed');
 assert(JepsenLimits.faultMsMin <= JepsenLimits.faultMsMax && JepsenLimits.healMsMin <= JepsenLimits.healMsMax, 'fault and heal ranges are ordered');
 assert(JepsenLimits.faultMsMin > 0 && JepsenLimits.healMsMin > 0, 'every fault and gap lasts');
+assert(JepsenLimits.faultLeftMsMin < JepsenLimits.faultMsMin, 'a fault on time is never skipped');
+assert(JepsenLimits.clockOffsetsMs.every((ms) => ms !== 0 && Math.abs(ms) <= AdminApiLimits.clockOffsetMsMax), 'every drawn clock offset is a skew the admin route allows');
+assert(JepsenLimits.leaveTimeoutMs < JepsenLimits.cliDeadlineMs, 'cluster remove finishes within the CLI deadline');
+assert(Math.max(...JepsenLimits.nodesAllowed) + JepsenLimits.joinersMax <= 254, 'every joiner gets a loopback address');
 assert(JepsenLimits.setAttemptsMax >= 1 && JepsenLimits.clientsPerWorkload >= 1, 'clients send at least once');
 assert(Number(JepsenLimits.plantPeerPort) !== Number(JepsenLimits.peerPort) && Number(JepsenLimits.plantApiPort) !== Number(JepsenLimits.apiPort), 'the planted-bug cluster does not share a run\'s ports');
 assert(JepsenLimits.plantCutOffMs >= 2 * RaftLimits.electionTicks * JepsenLimits.tickMs, 'a cut-off outlasts the longest randomized election timeout');

@@ -27,7 +27,8 @@
  *   setImmediate callback;
  * - meta commands (the HTTP control routes) are proposed on the meta
  *   leader: a follower forwards them with the `meta.propose` call, and the
- *   leader stamps lock commands with its own wall clock (Date.now()) just
+ *   leader stamps lock commands with its own wall clock (Date.now() plus the
+ *   admin clock offset, `clock`) just
  *   before proposing, so every stamp comes from the proposing leader;
  *   while it leads, the node proposes lockExpire every lockExpireIntervalMs
  *   when a held lock's lease has ended (at most one such proposal at a time);
@@ -37,7 +38,7 @@
 import { randomInt } from 'node:crypto';
 import { OtlpdbError, assert } from './errors.js';
 import { ApiServer } from './api/server.js';
-import type { AdminSource, ApiSource, ControlSource, GroupView, IngestMetricsView, NodeView, ProposalCounts, WalSyncHistogram } from './api/types.js';
+import type { AdminSource, WallClockSource, ApiSource, ControlSource, GroupView, IngestMetricsView, NodeView, ProposalCounts, WalSyncHistogram } from './api/types.js';
 import { MetaStateMachine, checkMetaCommand, decodeMetaCommand, decodeMetaResult, encodeMetaCommand, encodeMetaResult } from './control/index.js';
 import type { KvEntry, KvListResult, MetaCommand, MetaResult } from './control/index.js';
 import { NodeFileSystem } from './fs/node-file-system.js';
@@ -46,7 +47,7 @@ import { ClusterController, NODE_REPORT, encodeReports } from './cluster-control
 import type { GroupReport } from './cluster-controller.js';
 import { admitNode, joinThrough, retireNode } from './node-membership.js';
 import type { MembershipDeps } from './node-membership.js';
-import { DriverLimits, IngestLimits, NodeDefaults, NodeLimits, PartitionLimits, ReceiveWorkerLimits, ReconcileLimits } from './limits.js';
+import { AdminApiLimits, DriverLimits, IngestLimits, NodeDefaults, NodeLimits, PartitionLimits, ReceiveWorkerLimits, ReconcileLimits } from './limits.js';
 import { checkMembership, formatHostPort } from './node-config.js';
 import type { HostPort } from './node-config.js';
 import { NodeLog, silentLog } from './node-log.js';
@@ -339,7 +340,7 @@ export class OtlpdbNode implements ApiSource {
         return { bytesPerSecond: s.ingestBytesPerSecondMax, burstBytes: s.ingestBurstBytesMax, traceSampleRatio: s.traceSampleRatio };
       },
       nowMs: () => performance.now(),
-      wallMs: () => Date.now(),
+      wallMs: () => this.clock.wallMs(),
       settings: resolveIngestSettings(opts.ingest),
       itemLimits: this.#itemLimits,
       plantAckBeforeCommit: plants.has('ack-before-commit'),
@@ -420,6 +421,8 @@ export class OtlpdbNode implements ApiSource {
     });
     let opened: MultiRaftDriver | null = null;
     let controllerRef: ClusterController | null = null;
+    // The node's wall clock (with its admin offset) once the node exists; the plain wall clock while it opens.
+    let nodeRef: OtlpdbNode | null = null;
     const shardService = new ShardService({
       self: opts.id,
       dataDir: opts.dataDir,
@@ -431,6 +434,7 @@ export class OtlpdbNode implements ApiSource {
       },
       driver: () => opened,
       members: () => controllerRef?.memberIds() ?? [opts.id],
+      wallMs: () => nodeRef?.clock.wallMs() ?? Date.now(),
     });
     // A joining node opens the meta group as an empty replica that learns its membership from the leader.
     const specs = placement === null ? [{ group: NodeDefaults.metaGroup, voters: [] }] : groupSpecs(opts.id, members, placement);
@@ -455,6 +459,7 @@ export class OtlpdbNode implements ApiSource {
     });
     opened = driver;
     const node = new OtlpdbNode(opts, driver, transport, log, seed, shardService, hasher, plants.active);
+    nodeRef = node;
     node.#controller = new ClusterController({
       self: opts.id,
       peer: opts.peer,
@@ -766,6 +771,26 @@ export class OtlpdbNode implements ApiSource {
     peers: () => this.nodes().map((n) => n.id).filter((id) => id !== this.nodeId && this.#transport.peerStatus(id) !== undefined),
   };
 
+  /** #wallOffsetMs is the admin offset of this node's wall clock (the jepsen clock nemesis); 0 unless PUT /api/v1/admin/clock set one. */
+  #wallOffsetMs = 0;
+
+  /**
+   * clock is this node's wall clock, Date.now() plus the admin offset: it
+   * stamps lock commands and lock expiry (the proposing leader's clock, see
+   * meta-state-machine.ts), the received time of ingested data, the leader
+   * time of shard entries, and the retention cutoffs (ShardService). Raft
+   * never reads it; its elections and heartbeats run on ticks.
+   */
+  readonly clock: WallClockSource = {
+    offsetMs: () => this.#wallOffsetMs,
+    setOffsetMs: (ms) => {
+      assert(Number.isSafeInteger(ms) && Math.abs(ms) <= AdminApiLimits.clockOffsetMsMax, 'a bounded integer clock offset');
+      this.#wallOffsetMs = ms;
+      this.log.event('clock_offset', { offsetMs: ms });
+    },
+    wallMs: () => Date.now() + this.#wallOffsetMs,
+  };
+
   /** control serves the control KV and locks of the meta group to the HTTP API. */
   readonly control: ControlSource = {
     propose: (c) => this.#proposeMeta(c),
@@ -813,7 +838,7 @@ export class OtlpdbNode implements ApiSource {
    * resolves with the encoded result.
    */
   async #proposeAsLeader(c: MetaCommand): Promise<Uint8Array> {
-    const stamped = stamp(c, Date.now());
+    const stamped = stamp(c, this.clock.wallMs());
     const refused = checkMetaCommand(stamped);
     if (refused !== null) return encodeMetaResult(refused);
     const r = await this.#driver.propose(this.metaGroup, encodeMetaCommand(stamped));
@@ -850,7 +875,7 @@ export class OtlpdbNode implements ApiSource {
     if (this.#driver.status(this.metaGroup)?.role !== StateRole.Leader) return;
     const sm = this.#driver.stateMachine(this.metaGroup);
     if (!(sm instanceof MetaStateMachine)) return;
-    const now = Date.now();
+    const now = this.clock.wallMs();
     if (!sm.locks().some((l) => l.expiresAtMs <= now)) return;
     this.#expiring = true;
     this.#proposeAsLeader({ op: 'lockExpire', nowMs: now })

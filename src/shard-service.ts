@@ -104,6 +104,8 @@ export interface ShardServiceDeps {
   readonly driver: () => MultiRaftDriver | null;
   /** members lists the node ids to ask for cluster-wide answers. */
   readonly members: () => readonly NodeId[];
+  /** wallMs is the node's wall clock (Node.clock: Date.now() plus the admin offset), for leader stamps and retention cutoffs. */
+  readonly wallMs: () => number;
 }
 
 /** ShardService owns the node's shard-storage glue; see the top of this file. */
@@ -123,8 +125,8 @@ export class ShardService {
       group,
       dir: join(this.#d.dataDir, 'shards', String(group)),
       makeStores: this.#d.makeStores,
-      nowMs: () => Date.now(),
-      retention: () => retentionCutoffs(this.#d.meta(), Date.now()),
+      nowMs: () => this.#d.wallMs(),
+      retention: () => retentionCutoffs(this.#d.meta(), this.#d.wallMs()),
       peer: {
         fetchPage: async (peer, request) =>
           decodeSnapshotPage(await transport.call(peer, SHARD_SNAPSHOT_PAGE, encodeSnapshotPageRequest(request), ShardLimits.snapshotPageDeadlineMs)),
@@ -171,7 +173,7 @@ export class ShardService {
     }
     this.#inflight.set(group, held + entry.length);
     try {
-      const r = await driver.propose(group, restampLeaderTime(entry, Date.now()), timeoutMs);
+      const r = await driver.propose(group, restampLeaderTime(entry, this.#d.wallMs()), timeoutMs);
       return r.result;
     } finally {
       const left = (this.#inflight.get(group) ?? 0) - entry.length;

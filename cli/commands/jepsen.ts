@@ -8,12 +8,15 @@ import { join, resolve } from 'node:path';
 import { OtlpdbError } from '../../src/errors.js';
 import { JepsenLimits } from '../../src/limits.js';
 import { builtCliPath } from '../../src/repo-root.js';
-import { cleanupJepsen, parseDurationMs, parseNemeses, runJepsen, WORKLOAD_NAMES } from '../../jepsen-style-tests/harness/index.js';
-import type { JepsenPlan, WorkloadName } from '../../jepsen-style-tests/harness/index.js';
+import { cleanupJepsen, parseDurationMs, parseNemeses, runJepsen, PARTITIONER_CHOICES, WORKLOAD_NAMES } from '../../jepsen-style-tests/harness/index.js';
+import type { JepsenPlan, PartitionerChoice, WorkloadName } from '../../jepsen-style-tests/harness/index.js';
 import { parseIntegerFlag } from '../flags.js';
 
 /** JEPSEN_DIR_DEFAULT is the suite's directory (cluster, state file, report) when --dir is not given: inside .otlpdb, beside a default `cluster up`'s files and ignored by git like them. */
 export const JEPSEN_DIR_DEFAULT = join('.otlpdb', 'jepsen');
+
+/** FAULT_STARTS are the nemesis events that start a fault (the others heal one or say one was skipped), for the verdict's count. */
+const FAULT_STARTS: readonly string[] = ['kill', 'pause', 'partition', 'torn-tail', 'corrupt', 'disk-full', 'clock', 'join'];
 
 /** JepsenCommandOptions are the raw flag values of `otlpdb jepsen`. */
 export interface JepsenCommandOptions {
@@ -25,6 +28,7 @@ export interface JepsenCommandOptions {
   readonly seed?: string;
   readonly report?: string;
   readonly dir?: string;
+  readonly partitioner?: string;
   readonly json?: boolean;
 }
 
@@ -62,7 +66,11 @@ export function parseJepsenOptions(o: JepsenCommandOptions): JepsenPlan {
   const dir = resolve(o.dir ?? JEPSEN_DIR_DEFAULT);
   if (o.report === '') throw invalid('--report must not be empty', '--report');
   const reportDir = resolve(o.report ?? join(dir, `report-seed-${seed}`));
-  return { nodes, timeMs, nemeses, workloads, rateOpsPerSec, seed, dir, reportDir, cliPath: builtCliPath() };
+  const partitioner = o.partitioner ?? 'auto';
+  if (!(PARTITIONER_CHOICES as readonly string[]).includes(partitioner)) {
+    throw invalid(`--partitioner must be one of ${PARTITIONER_CHOICES.join(', ')}, got ${JSON.stringify(partitioner)}`, '--partitioner');
+  }
+  return { nodes, timeMs, nemeses, workloads, rateOpsPerSec, seed, dir, reportDir, cliPath: builtCliPath(), partitioner: partitioner as PartitionerChoice };
 }
 
 /** runJepsenCommand runs the suite and prints the verdict (or results.json with --json); 0 when valid. */
@@ -79,7 +87,8 @@ export async function runJepsenCommand(o: JepsenCommandOptions, io: JepsenCliIo)
       );
       for (const a of w.anomalies.slice(0, 5)) io.out(`    ${a}`);
     }
-    const faults = r.results.nemesis.filter((e) => ['kill', 'pause', 'partition'].includes(e.fault)).length;
+    for (const a of r.results.nemesisAnomalies.slice(0, 5)) io.out(`  fault outcome: ${a}`);
+    const faults = r.results.nemesis.filter((e) => FAULT_STARTS.includes(e.fault)).length;
     io.out(`  nemesis: ${faults} fault(s) applied, ${r.results.nemesis.filter((e) => e.fault === 'skip').length} skipped`);
     io.out(`report: ${r.report.html} (results.json, history.jsonl beside it)`);
   }
@@ -98,6 +107,8 @@ export async function runJepsenCleanup(o: JepsenCleanupOptions, io: JepsenCliIo)
     io.out(`stopped node PIDs: ${s.stopped.join(', ') || 'none'}`);
     if (s.survived.length > 0) io.out(`survived SIGKILL: ${s.survived.join(', ')}`);
     io.out(s.chainRemoved === null ? 'iptables: not available here; nothing removed' : `iptables: no chain ${s.chainRemoved} left`);
+    if (s.unmounted.length > 0) io.out(`unmounted: ${s.unmounted.join(', ')}`);
+    if (s.stuckMounts.length > 0) io.out(`could not unmount: ${s.stuckMounts.join(', ')}`);
   }
-  return s.survived.length === 0 ? 0 : 1;
+  return s.survived.length === 0 && s.stuckMounts.length === 0 ? 0 : 1;
 }

@@ -2,19 +2,20 @@
  * cleanup.test.ts — `otlpdb jepsen cleanup` undoes what a crashed run left:
  * a node process listed in the state file (even a paused one) is stopped by
  * its PID, a PID now held by another process is left alone, the iptables
- * chain named in the state file is removed (where iptables works), and the
- * state file goes. The "node" is a stand-in process whose command line
+ * chain named in the state file is removed (where iptables works), a
+ * full-disk mount it lists is unmounted (as root), and the state file goes. The "node" is a stand-in process whose command line
  * names its data dir, as a real node's does.
  */
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { isNodeAlive } from '../../cli/commands/cluster.js';
 import { IptablesPartitioner, probeIptables } from '../nemeses/index.js';
+import { isMountPoint, probeMount, unmount } from '../nemeses/small-disk.js';
 import { cleanupJepsen, readState, writeState } from './index.js';
 
 t.test('cleanup stops the listed node PIDs (resuming a paused one), spares a reused PID, removes the chain and the state file', async (t) => {
@@ -39,6 +40,15 @@ t.test('cleanup stops the listed node PIDs (resuming a paused one), spares a reu
     p.partition([[201], [202]]);
     t.match(execFileSync('iptables', ['-w', '-S', chain], { encoding: 'utf8' }), /127\.0\.0\.201/, 'the planted rule exists');
   }
+  const mountable = probeMount();
+  const mountPoint = join(dir, 'cluster', 'n3');
+  if (mountable.available) {
+    await mkdir(mountPoint, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=65536', 'tmpfs', mountPoint]);
+    t.teardown(() => {
+      if (isMountPoint(mountPoint)) unmount(mountPoint);
+    });
+  }
   await writeState(dir, {
     version: 1,
     runnerPid: 999_999,
@@ -49,6 +59,7 @@ t.test('cleanup stops the listed node PIDs (resuming a paused one), spares a reu
       { id: 2, pid: process.pid, dataDir: join(dir, 'cluster', 'n2'), paused: false },
     ],
     iptablesChain: iptables.available ? chain : null,
+    mounts: mountable.available ? [mountPoint] : [],
   });
 
   const s = await cleanupJepsen(dir);
@@ -61,6 +72,12 @@ t.test('cleanup stops the listed node PIDs (resuming a paused one), spares a reu
     t.notMatch(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' }), new RegExp(chain), 'the chain and its jump are gone');
   } else {
     t.equal(s.chainRemoved, null, `iptables unavailable here (${iptables.reason})`);
+  }
+  if (mountable.available) {
+    t.same(s.unmounted, [mountPoint], 'the full-disk mount was removed');
+    t.notOk(isMountPoint(mountPoint), 'no mount left');
+  } else {
+    t.same(s.unmounted, [], `no mounts here (${mountable.reason})`);
   }
   t.same((await cleanupJepsen(dir)).stopped, [], 'a second cleanup finds nothing to do');
 });

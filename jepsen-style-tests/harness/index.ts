@@ -3,8 +3,8 @@
  * (`otlpdb jepsen`): the run, cleanup, the seeded schedule, the history and
  * the live cluster. Explicit named exports only.
  */
-export { runJepsen, cleanupJepsen, WORKLOAD_NAMES } from './run.js';
-export type { JepsenPlan, JepsenIo, JepsenOutcome, CleanupSummary, WorkloadName } from './run.js';
+export { runJepsen, cleanupJepsen, PARTITIONER_CHOICES, WORKLOAD_NAMES } from './run.js';
+export type { PartitionerChoice, JepsenPlan, JepsenIo, JepsenOutcome, CleanupSummary, WorkloadName } from './run.js';
 export { drawSchedule, parseNemeses, parseDurationMs, NEMESIS_KINDS } from './schedule.js';
 export type { NemesisKind, ProcessTarget, ScheduledFault, ScheduleOptions } from './schedule.js';
 export { HistoryRecorder, historyJsonLines } from './history.js';

@@ -6,13 +6,14 @@
  * dir with the very flags `cluster up` gave it.
  *
  * Invariants: `nodes` always holds the PID of the latest process of each
- * node; the state file (state-file.ts) and DIR/cluster.json are rewritten
+ * founding node, `joiners` each node the membership nemesis added and has
+ * not removed yet (at most JepsenLimits.joinersMax); the state file (state-file.ts) and DIR/cluster.json are rewritten
  * after every kill, restart, pause and resume, so `otlpdb jepsen cleanup`
  * and `otlpdb cluster down` both find the live PIDs. A paused node is resumed
  * before it is stopped (SIGTERM is not handled while stopped).
  */
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -102,6 +103,8 @@ function readArgv(pid: number): string[] {
 export class LiveCluster {
   readonly nodes: readonly LiveNode[];
   readonly #o: LiveClusterOptions;
+  readonly #joiners: LiveNode[] = [];
+  #mounts: readonly string[] = [];
 
   private constructor(o: LiveClusterOptions, nodes: LiveNode[]) {
     this.#o = o;
@@ -136,11 +139,89 @@ export class LiveCluster {
     return c;
   }
 
-  /** node returns node `id` (1-based). */
+  /** node returns node `id` (1-based): a founder, or a node that joined during the run (membership nemesis). */
   node(id: number): LiveNode {
-    const n = this.nodes[id - 1];
-    assert(n !== undefined && n.entry.id === id, 'node ids are 1..N in order');
+    const n = this.nodes[id - 1] ?? this.#joiners.find((j) => j.entry.id === id);
+    assert(n !== undefined && n.entry.id === id, 'node ids are 1..N in order, then the joiners');
     return n;
+  }
+
+  /** joiners are the nodes that joined during the run and have not been removed yet; the workloads do not aim at them. */
+  get joiners(): readonly LiveNode[] {
+    return this.#joiners;
+  }
+
+  /**
+   * join starts node `id` (not a founder) on 127.0.0.id with the suite's
+   * ports and `otlpdb start --join` through node `via`'s API, with the
+   * founders' CLI, tick and shard count; then waits (waitReadyOrExit).
+   */
+  async join(id: number, via: number, giveUp: () => boolean): Promise<'ready' | 'exited' | 'waiting'> {
+    assert(id > this.nodes.length && this.#joiners.every((j) => j.entry.id !== id), 'a joiner has a new id');
+    assert(this.#joiners.length < JepsenLimits.joinersMax, 'a bounded number of joiners');
+    const ports = this.#o.ports ?? DEFAULT_PORTS;
+    const founder = this.node(1);
+    const [bin, script] = founder.argv;
+    assert(bin !== undefined && script !== undefined, 'a founder command line names the binary and the CLI');
+    const host = `127.0.0.${id}`;
+    const entry: ClusterNodeEntry = {
+      id,
+      pid: 0,
+      peer: `${host}:${ports.peer}`,
+      api: `${host}:${ports.api}`,
+      otlpGrpc: `${host}:${ports.otlpGrpc}`,
+      otlpHttp: `${host}:${ports.otlpHttp}`,
+      dataDir: join(this.#o.clusterDir, `n${id}`),
+      log: join(this.#o.clusterDir, `n${id}.log`),
+    };
+    const viaApi = this.node(via).entry.api;
+    const argv = [
+      bin, script, 'start', '--id', String(id), '--data', entry.dataDir, '--peer', entry.peer, '--api', entry.api,
+      '--otlp-grpc', entry.otlpGrpc ?? '', '--otlp-http', entry.otlpHttp ?? '', '--join', viaApi,
+      '--shards', String(JepsenLimits.shards), '--tick-ms', String(JepsenLimits.tickMs),
+    ];
+    const n: LiveNode = {
+      entry,
+      api: parseHostPort('api', entry.api, ports.api),
+      otlpHttp: parseHostPort('otlpHttp', entry.otlpHttp ?? '', ports.otlpHttp),
+      argv,
+      pid: 0,
+      down: true,
+      paused: false,
+    };
+    this.#joiners.push(n);
+    await this.spawn(id);
+    return this.waitReadyOrExit(id, giveUp);
+  }
+
+  /**
+   * leave removes joiner `id` with the real CLI (`otlpdb cluster remove
+   * --dir`: its replicas move away, the meta group forgets it, its process
+   * is stopped and cluster.json drops it). A joiner that could not be
+   * removed is stopped anyway (SIGKILL) and reported; either way it is no
+   * longer a joiner of the run.
+   */
+  async leave(id: number): Promise<{ ok: boolean; output: string }> {
+    const n = this.node(id);
+    assert(this.#joiners.includes(n), 'only a joiner leaves');
+    let out: { ok: boolean; output: string };
+    try {
+      const stdout = await runCli(this.#o.cliPath, ['cluster', 'remove', String(id), '--dir', this.#o.clusterDir, '--json', '--timeout-ms', String(JepsenLimits.leaveTimeoutMs)], nodeEnv(this.#o));
+      out = { ok: true, output: stdout.trim().split('\n').pop() ?? '' };
+    } catch (err) {
+      out = { ok: false, output: String(err) };
+    }
+    if (isNodeAlive(n.pid, n.entry.dataDir)) {
+      try {
+        process.kill(n.pid, 'SIGKILL');
+      } catch {
+        // Gone.
+      }
+    }
+    n.down = true;
+    this.#joiners.splice(this.#joiners.indexOf(n), 1);
+    await this.save();
+    return out;
   }
 
   /** state is the state-file document for the current PIDs. */
@@ -149,8 +230,9 @@ export class LiveCluster {
       version: 1,
       runnerPid: process.pid,
       clusterDir: this.#o.clusterDir,
-      nodes: this.nodes.map((n) => ({ id: n.entry.id, pid: n.pid, dataDir: n.entry.dataDir, paused: n.paused })),
+      nodes: [...this.nodes, ...this.#joiners].map((n) => ({ id: n.entry.id, pid: n.pid, dataDir: n.entry.dataDir, paused: n.paused })),
       iptablesChain: this.#o.iptablesChain,
+      mounts: [...this.#mounts],
     };
   }
 
@@ -160,10 +242,16 @@ export class LiveCluster {
     await this.save();
   }
 
+  /** setMounts records the full-disk fault's mount points, before one is made and after one is removed. */
+  async setMounts(mounts: readonly string[]): Promise<void> {
+    this.#mounts = [...mounts];
+    await this.save();
+  }
+
   /** save rewrites the state file and DIR/cluster.json with the current PIDs. */
   async save(): Promise<void> {
     await writeState(this.#o.suiteDir, this.state());
-    const doc: ClusterFile = { dir: this.#o.clusterDir, nodes: this.nodes.map((n) => ({ ...n.entry, pid: n.pid })) };
+    const doc: ClusterFile = { dir: this.#o.clusterDir, nodes: [...this.nodes, ...this.#joiners].map((n) => ({ ...n.entry, pid: n.pid })) };
     const file = join(this.#o.clusterDir, CLUSTER_FILE);
     await writeFile(`${file}.tmp`, `${JSON.stringify(doc, null, 2)}\n`);
     await rename(`${file}.tmp`, file);
@@ -186,6 +274,12 @@ export class LiveCluster {
 
   /** restart starts node `id` again on its data dir with its original command line and waits for /readyz, bounded, and no longer than `giveUp()` stays false. */
   async restart(id: number, giveUp: () => boolean = () => false): Promise<void> {
+    await this.spawn(id);
+    await this.waitReadyOrExit(id, giveUp);
+  }
+
+  /** spawn starts node `id` again on its data dir with its original command line (its output appended to its log) and returns at once. */
+  async spawn(id: number): Promise<void> {
     const n = this.node(id);
     assert(n.down, 'restart a node that is down');
     const [bin, ...args] = n.argv;
@@ -204,8 +298,71 @@ export class LiveCluster {
     n.pid = pid;
     n.down = false;
     await this.save();
+  }
+
+  /**
+   * waitReadyOrExit waits until node `id` answers /readyz (`ready`), its
+   * process ends (`exited`: the node is then marked down), or
+   * JepsenLimits.restartReadyDeadlineMs passes or `giveUp()` turns true
+   * (`waiting`).
+   */
+  async waitReadyOrExit(id: number, giveUp: () => boolean = () => false): Promise<'ready' | 'exited' | 'waiting'> {
+    const n = this.node(id);
     const deadline = performance.now() + JepsenLimits.restartReadyDeadlineMs;
-    while (performance.now() < deadline && !giveUp() && !(await this.isReady(id))) await sleep(JepsenLimits.recoveryPollMs);
+    while (performance.now() < deadline && !giveUp()) {
+      if (!this.alive(id)) {
+        n.down = true;
+        await this.save();
+        return 'exited';
+      }
+      if (await this.isReady(id)) return 'ready';
+      await sleep(JepsenLimits.recoveryPollMs);
+    }
+    return 'waiting';
+  }
+
+  /**
+   * alive says whether node `id`'s latest process is still running. Not
+   * isNodeAlive: right after spawn the child may not have exec'd yet, so its
+   * command line does not name the data dir; the run spawned this PID
+   * itself, so "exists and is not a zombie" is the test.
+   */
+  alive(id: number): boolean {
+    const n = this.node(id);
+    if (n.down) return false;
+    try {
+      process.kill(n.pid, 0);
+    } catch {
+      return false;
+    }
+    try {
+      const stat = readFileSync(`/proc/${n.pid}/stat`, 'utf8');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      return state !== 'Z' && state !== 'X';
+    } catch {
+      return false;
+    }
+  }
+
+  /** logBytes is the current size of node `id`'s log, so that logSince can read what a restart wrote. */
+  logBytes(id: number): number {
+    try {
+      return statSync(this.node(id).entry.log).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  /** logSince returns node `id`'s log from byte `offset` on (at most JepsenLimits.childOutputBytesMax bytes). */
+  logSince(id: number, offset: number): string {
+    const fd = openSync(this.node(id).entry.log, 'r');
+    try {
+      const buf = Buffer.alloc(JepsenLimits.childOutputBytesMax);
+      const n = readSync(fd, buf, 0, buf.length, offset);
+      return buf.subarray(0, n).toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
   }
 
   /** pause sends SIGSTOP to node `id`. */
@@ -261,6 +418,13 @@ export class LiveCluster {
     return s === undefined || s.leader === 0 ? null : s.leader;
   }
 
+  /** metaLeader returns the node leading the meta group as some running node sees it, or null when none is known. */
+  async metaLeader(): Promise<number | null> {
+    const v = await this.clusterView();
+    const l = v?.meta?.leader ?? 0;
+    return l === 0 ? null : l;
+  }
+
   /** notRecovered says why the cluster has not recovered yet (a node not ready, the meta group or a shard without a leader), or null once every node is ready and, as a node sees it, every group has a leader. */
   async notRecovered(): Promise<string | null> {
     for (const n of this.nodes) {
@@ -277,7 +441,7 @@ export class LiveCluster {
 
   /** stop resumes paused nodes, then stops every node (SIGTERM, SIGKILL past the deadline); returns the ids that survived. */
   async stop(): Promise<number[]> {
-    for (const n of this.nodes) {
+    for (const n of [...this.nodes, ...this.#joiners]) {
       if (n.paused) {
         try {
           process.kill(n.pid, 'SIGCONT');
@@ -288,10 +452,10 @@ export class LiveCluster {
       }
     }
     const outcome = await stopNodes(
-      this.nodes.map((n) => ({ ...n.entry, pid: n.pid })),
+      [...this.nodes, ...this.#joiners].filter((n) => !n.down).map((n) => ({ ...n.entry, pid: n.pid })),
       JepsenLimits.stopTimeoutMs,
     );
-    for (const n of this.nodes) n.down = true;
+    for (const n of [...this.nodes, ...this.#joiners]) n.down = true;
     return [...outcome].filter(([, r]) => r === 'survived').map(([id]) => id);
   }
 }

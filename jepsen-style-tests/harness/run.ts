@@ -6,9 +6,10 @@
  * cluster. Also `cleanup`, which undoes what a crashed run left (by the
  * state file: node PIDs and the iptables chain).
  *
- * Ownership: the run owns the cluster, the iptables chain and the state
- * file from start to finish; a `finally` heals, removes the chain and stops
- * every node whatever happened, including SIGINT/SIGTERM (the first signal
+ * Ownership: the run owns the cluster, the iptables chain, the full-disk
+ * fault's mounts and the state file from start to finish; a `finally`
+ * heals, removes the chain, stops every node and then unmounts whatever
+ * happened, including SIGINT/SIGTERM (the first signal
  * ends the run early and still reports; the handlers are removed after).
  */
 import { rm } from 'node:fs/promises';
@@ -18,7 +19,11 @@ import { isNodeAlive, stopNodes } from '../../cli/commands/cluster.js';
 import { OtlpdbError } from '../../src/errors.js';
 import { JepsenLimits } from '../../src/limits.js';
 import { IptablesPartitioner, probeIptables, removeChain } from '../nemeses/iptables.js';
+import { TransportFaultCutter } from '../nemeses/link-cutter.js';
+import type { AdminCall, LinkCutter } from '../nemeses/link-cutter.js';
+import { requestText } from '../../src/http-client.js';
 import { Nemesis } from '../nemeses/nemesis.js';
+import { SmallDisks, isMountPoint, probeMount, unmount } from '../nemeses/small-disk.js';
 import { buildResults } from '../report/results.js';
 import type { Results, WorkloadResult } from '../report/results.js';
 import { writeReport } from '../report/write-report.js';
@@ -54,7 +59,15 @@ export interface JepsenPlan {
   readonly reportDir: string;
   /** cliPath is the built CLI that starts the cluster. */
   readonly cliPath: string;
+  /** partitioner is how links are cut: iptables where it works else the transport's fault hooks (`auto`), or one of them by name. */
+  readonly partitioner: PartitionerChoice;
 }
+
+/** PARTITIONER_CHOICES are the values of --partitioner. */
+export const PARTITIONER_CHOICES = ['auto', 'iptables', 'transport-faults'] as const;
+
+/** PartitionerChoice is one value of --partitioner. */
+export type PartitionerChoice = (typeof PARTITIONER_CHOICES)[number];
 
 /** JepsenIo is where a run prints notices and progress. */
 export interface JepsenIo {
@@ -83,10 +96,27 @@ export async function runJepsen(plan: JepsenPlan, io: JepsenIo): Promise<JepsenO
   }
   const notices: string[] = [];
   let partitioner: IptablesPartitioner | null = null;
+  let useTransportFaults = false;
   if (plan.nemeses.includes('partition')) {
-    const probe = probeIptables();
-    if (probe.available) partitioner = new IptablesPartitioner(JepsenLimits.iptablesChain, JepsenLimits.peerPort);
-    else notices.push(`notice: skipping the partition nemesis: ${probe.reason}`);
+    const probe = plan.partitioner === 'transport-faults' ? { available: false, reason: '--partitioner transport-faults' } : probeIptables();
+    if (probe.available) {
+      partitioner = new IptablesPartitioner(JepsenLimits.iptablesChain, JepsenLimits.peerPort);
+    } else if (plan.partitioner === 'iptables') {
+      throw new OtlpdbError('ERR_UNAVAILABLE', `--partitioner iptables: ${probe.reason}`);
+    } else {
+      useTransportFaults = true;
+      notices.push(
+        `notice: partitions use the transport's fault hooks instead of iptables (${probe.reason}): each cut link drops every Raft message its sender sends (PUT /api/v1/admin/faults); forwarded calls still get through`,
+      );
+    }
+  }
+  let disksUnavailable = '';
+  if (plan.nemeses.includes('disk')) {
+    const probe = probeMount();
+    if (!probe.available) {
+      disksUnavailable = probe.reason;
+      notices.push(`notice: the disk nemesis skips its full-disk fault: ${probe.reason}; WAL tears and corruption still run`);
+    }
   }
   for (const n of notices) io.err(n);
   const clusterDir = join(plan.dir, 'cluster');
@@ -103,6 +133,7 @@ export async function runJepsen(plan: JepsenPlan, io: JepsenIo): Promise<JepsenO
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let cluster: LiveCluster | null = null;
+  let disks: SmallDisks | null = null;
   try {
     cluster = await LiveCluster.start({ cliPath: plan.cliPath, suiteDir: plan.dir, clusterDir, nodes: plan.nodes, iptablesChain: null });
     io.err(`jepsen: ${elapsed()}: cluster ready; running clients and nemesis`);
@@ -118,7 +149,21 @@ export async function runJepsen(plan: JepsenPlan, io: JepsenIo): Promise<JepsenO
     for (const name of plan.workloads) {
       contexts.set(name, { cluster, history, rng: root.fork(`workload-${name}`), rateOpsPerSec: plan.rateOpsPerSec, clients: JepsenLimits.clientsPerWorkload, stopped });
     }
-    const nemesis = new Nemesis(cluster, history, partitioner);
+    const live = cluster;
+    const adminCall: AdminCall = async (node, method, path, body) => {
+      let last: unknown = null;
+      for (let i = 0; i < JepsenLimits.adminAttemptsMax; i++) {
+        try {
+          return (await requestText(live.node(node).api, method, path, body, JepsenLimits.opTimeoutMs)).status;
+        } catch (err) {
+          last = err;
+        }
+      }
+      throw last instanceof Error ? last : new OtlpdbError('ERR_UNAVAILABLE', `node ${node} did not answer ${method} ${path}`);
+    };
+    const cutter: LinkCutter | null = partitioner ?? (useTransportFaults ? new TransportFaultCutter(adminCall) : null);
+    disks = plan.nemeses.includes('disk') && disksUnavailable === '' ? new SmallDisks((m) => live.setMounts(m)) : null;
+    const nemesis = new Nemesis({ cluster, history, cutter, disks, disksUnavailable, rng: root.fork('nemesis-disk'), admin: adminCall });
     const clients: Promise<void>[] = [];
     for (const [name, ctx] of contexts) for (let c = 0; c < ctx.clients; c++) clients.push(WORKLOADS[name].runClient(c, ctx));
     const nemesisDone = nemesis.run(schedule, stopped);
@@ -143,7 +188,7 @@ export async function runJepsen(plan: JepsenPlan, io: JepsenIo): Promise<JepsenO
       // What was checked may hold, but an interrupted run did not do what was asked of it: it proves nothing.
       for (const [name, w] of Object.entries(workloads)) workloads[name] = { ...w, valid: false, anomalies: [`run interrupted by ${String(interrupted)}`, ...w.anomalies] };
     }
-    const results: Results = buildResults(workloads, nemesis.events);
+    const results: Results = buildResults(workloads, nemesis.events, nemesis.anomalies);
     const report = await writeReport(plan.reportDir, results, history.ops(), `otlpdb jepsen seed ${plan.seed}`);
     io.err(`jepsen: ${elapsed()}: checked; stopping the cluster`);
     return { results, report, notices };
@@ -155,7 +200,9 @@ export async function runJepsen(plan: JepsenPlan, io: JepsenIo): Promise<JepsenO
     }
     if (cluster !== null) {
       const survivors = await cluster.stop();
+      const stuck = survivors.length === 0 && disks !== null ? await disks.unmountAll() : [];
       if (survivors.length > 0) io.err(`jepsen: nodes ${survivors.join(', ')} survived SIGKILL; run \`otlpdb jepsen cleanup --dir ${plan.dir}\``);
+      else if (stuck.length > 0) io.err(`jepsen: could not unmount ${stuck.join(', ')}; run \`otlpdb jepsen cleanup --dir ${plan.dir}\``);
       else await removeState(plan.dir);
       io.err(`jepsen: ${elapsed()}: cluster stopped`);
     }
@@ -170,13 +217,17 @@ export interface CleanupSummary {
   readonly stopped: readonly number[];
   readonly survived: readonly number[];
   readonly chainRemoved: string | null;
+  /** unmounted are the full-disk fault's mounts cleanup removed; stuckMounts those it could not. */
+  readonly unmounted: readonly string[];
+  readonly stuckMounts: readonly string[];
 }
 
 /**
  * cleanupJepsen undoes what a crashed run left in `dir`: resumes and stops
  * every node PID the state file lists (only while the PID is still that
- * node's process), and removes the iptables chain (the state file's, or the
- * suite's default name when iptables works here).
+ * node's process), removes the iptables chain (the state file's, or the
+ * suite's default name when iptables works here), and unmounts the
+ * full-disk fault's filesystems once no node runs on them.
  */
 export async function cleanupJepsen(dir: string): Promise<CleanupSummary> {
   const s = readState(dir);
@@ -200,6 +251,11 @@ export async function cleanupJepsen(dir: string): Promise<CleanupSummary> {
   const chain = s?.iptablesChain ?? JepsenLimits.iptablesChain;
   let chainRemoved: string | null = null;
   if (probeIptables().available && removeChain(chain)) chainRemoved = chain;
-  if (survived.length === 0) await removeState(dir);
-  return { stateFile: s !== null, stopped, survived, chainRemoved };
+  const unmounted: string[] = [];
+  const stuckMounts: string[] = [];
+  if (survived.length === 0) {
+    for (const m of s?.mounts ?? []) (!isMountPoint(m) || unmount(m) ? unmounted : stuckMounts).push(m);
+  }
+  if (survived.length === 0 && stuckMounts.length === 0) await removeState(dir);
+  return { stateFile: s !== null, stopped, survived, chainRemoved, unmounted, stuckMounts };
 }

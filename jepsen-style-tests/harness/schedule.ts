@@ -13,10 +13,12 @@
  */
 import { OtlpdbError, assert } from '../../src/errors.js';
 import { JepsenLimits } from '../../src/limits.js';
+import { PARTITION_SHAPES } from '../nemeses/partition-shapes.js';
+import type { PartitionPlan } from '../nemeses/partition-shapes.js';
 import { Prng } from '../sim/prng.js';
 
 /** NEMESIS_KINDS are the faults this slice injects, in the order the CLI lists them. */
-export const NEMESIS_KINDS = ['kill', 'pause', 'partition'] as const;
+export const NEMESIS_KINDS = ['kill', 'pause', 'partition', 'disk', 'clock', 'membership'] as const;
 
 /** NemesisKind names one kind of fault. */
 export type NemesisKind = (typeof NEMESIS_KINDS)[number];
@@ -31,11 +33,34 @@ export type ScheduledFault =
       readonly fault: 'partition';
       readonly startMs: number;
       readonly durationMs: number;
-      /** shape is how the nodes were split: two halves, or one node cut off from all others. */
-      readonly shape: 'halves' | 'isolate';
-      /** sides are the two groups that cannot reach each other; each node is in exactly one. */
-      readonly sides: readonly [readonly number[], readonly number[]];
+      /** plan is the shape and the seeded node order it is laid over (nemeses/partition-shapes.ts). */
+      readonly plan: PartitionPlan;
+      /** shard is whose leader `isolate-leader` cuts off (resolved when the fault starts). */
+      readonly shard: number;
+    }
+  | { readonly fault: 'disk'; readonly startMs: number; readonly durationMs: number; readonly mode: DiskMode; readonly target: ProcessTarget }
+  | {
+      readonly fault: 'clock';
+      readonly startMs: number;
+      readonly durationMs: number;
+      /** target is whose wall clock is skewed: a node, a shard's leader, or the meta group's leader (whose clock stamps lock leases). */
+      readonly target: ProcessTarget | { readonly kind: 'meta-leader' };
+      /** offsetMs is added to the target's wall clock for the fault's window (one of JepsenLimits.clockOffsetsMs). */
+      readonly offsetMs: number;
+    }
+  | {
+      readonly fault: 'membership';
+      readonly startMs: number;
+      readonly durationMs: number;
+      /** via is the founder whose API the new node joins through; the node is removed (`otlpdb cluster remove`) when the fault heals. */
+      readonly via: number;
     };
+
+/** DISK_MODES are the disk faults: a torn WAL tail or a flipped byte before it on a killed node (nemeses/wal-damage.ts), or a full filesystem under a node (nemeses/small-disk.ts). */
+export const DISK_MODES = ['torn-tail', 'corrupt', 'full'] as const;
+
+/** DiskMode names one disk fault. */
+export type DiskMode = (typeof DISK_MODES)[number];
 
 /** ScheduleOptions are what a schedule depends on. */
 export interface ScheduleOptions {
@@ -44,6 +69,10 @@ export interface ScheduleOptions {
   readonly nemeses: readonly NemesisKind[];
   readonly nodes: number;
   readonly shards: number;
+}
+
+function drawTarget(rng: Prng, nodeIds: readonly number[], shards: number): ProcessTarget {
+  return rng.chance(0.5) ? { kind: 'node', node: rng.pick(nodeIds) } : { kind: 'shard-leader', shard: rng.range(1, shards) };
 }
 
 /** drawSchedule draws the faults of one run from its seed (deterministic; empty when no nemesis is chosen). */
@@ -62,15 +91,18 @@ export function drawSchedule(o: ScheduleOptions): ScheduledFault[] {
     const durationMs = Math.min(remaining, rng.range(JepsenLimits.faultMsMin, JepsenLimits.faultMsMax));
     const fault = rng.pick(o.nemeses);
     if (fault === 'partition') {
-      const shuffled = rng.shuffle([...nodeIds]);
-      const shape = rng.chance(0.5) ? 'halves' : 'isolate';
-      const cut = shape === 'halves' ? Math.floor(o.nodes / 2) : 1;
-      const minority = shuffled.slice(0, cut).sort((a, b) => a - b);
-      const majority = shuffled.slice(cut).sort((a, b) => a - b);
-      faults.push({ fault, startMs: t, durationMs, shape, sides: [minority, majority] });
+      const plan: PartitionPlan = { shape: rng.pick(PARTITION_SHAPES), order: rng.shuffle([...nodeIds]), direction: rng.chance(0.5) ? 'in' : 'out' };
+      faults.push({ fault, startMs: t, durationMs, plan, shard: rng.range(1, o.shards) });
+    } else if (fault === 'disk') {
+      const mode = rng.pick(DISK_MODES);
+      faults.push({ fault, startMs: t, durationMs, mode, target: drawTarget(rng, nodeIds, o.shards) });
+    } else if (fault === 'membership') {
+      faults.push({ fault, startMs: t, durationMs, via: rng.pick(nodeIds) });
+    } else if (fault === 'clock') {
+      const offsetMs = rng.pick(JepsenLimits.clockOffsetsMs);
+      faults.push({ fault, startMs: t, durationMs, offsetMs, target: rng.chance(1 / 3) ? { kind: 'meta-leader' } : drawTarget(rng, nodeIds, o.shards) });
     } else {
-      const target: ProcessTarget = rng.chance(0.5) ? { kind: 'node', node: rng.pick(nodeIds) } : { kind: 'shard-leader', shard: rng.range(1, o.shards) };
-      faults.push({ fault, startMs: t, durationMs, target });
+      faults.push({ fault, startMs: t, durationMs, target: drawTarget(rng, nodeIds, o.shards) });
     }
     t += durationMs + rng.range(JepsenLimits.healMsMin, JepsenLimits.healMsMax);
   }

@@ -2,7 +2,7 @@
  * state-file.ts — what a running `otlpdb jepsen` leaves on disk so that
  * `otlpdb jepsen cleanup` can undo it after a crash: the node PIDs (with
  * their data dirs, so a reused PID is never signalled), which of them are
- * paused, and the iptables chain. The file is rewritten (atomically) after
+ * paused, the iptables chain, and the mounts of the full-disk fault. The file is rewritten (atomically) after
  * every change and removed by a clean exit or by cleanup.
  */
 import { readFileSync } from 'node:fs';
@@ -29,6 +29,8 @@ export interface JepsenState {
   readonly nodes: readonly JepsenStateNode[];
   /** iptablesChain is set from before the chain is created until after it is removed. */
   readonly iptablesChain: string | null;
+  /** mounts are the size-limited filesystems the full-disk fault mounted (absent in files of older runs); cleanup unmounts them. */
+  readonly mounts?: readonly string[];
 }
 
 /** statePath is where the state file of the suite directory `dir` lives. */

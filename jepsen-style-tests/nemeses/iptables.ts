@@ -12,7 +12,10 @@
  * outside the chain except the one jump.
  */
 import { execFileSync } from 'node:child_process';
+import { assert } from '../../src/errors.js';
 import { JepsenLimits } from '../../src/limits.js';
+import type { LinkCutter } from './link-cutter.js';
+import type { Link } from './partition-shapes.js';
 
 /** IptablesProbe says whether partitions can be injected here, and why not. */
 export interface IptablesProbe {
@@ -45,7 +48,8 @@ export function probeIptables(): IptablesProbe {
  * addresses. `chain` and `peerPort` are injected so tests and cleanup can
  * name another chain.
  */
-export class IptablesPartitioner {
+export class IptablesPartitioner implements LinkCutter {
+  readonly name = 'iptables';
   readonly chain: string;
   readonly peerPort: number;
 
@@ -62,15 +66,14 @@ export class IptablesPartitioner {
 
   /** partition drops peer traffic between every node of one side and every node of the other, both ways. */
   partition(sides: readonly [readonly number[], readonly number[]]): void {
-    for (const a of sides[0]) {
-      for (const b of sides[1]) {
-        for (const [src, dst] of [[a, b], [b, a]] as const) {
-          for (const portFlag of ['--dport', '--sport']) {
-            this.#must(['-A', this.chain, '-s', `127.0.0.${src}`, '-d', `127.0.0.${dst}`, '-p', 'tcp', portFlag, String(this.peerPort), '-j', 'DROP']);
-          }
-        }
-      }
-    }
+    const links: Link[] = [];
+    for (const a of sides[0]) for (const b of sides[1]) links.push([a, b], [b, a]);
+    this.cut(links);
+  }
+
+  /** cut adds the rules of directed links (iptablesCutRules); a rule that cannot be added throws. */
+  cut(links: readonly Link[]): void {
+    for (const args of iptablesCutRules(this.chain, this.peerPort, links)) this.#must(args);
   }
 
   /** heal removes every rule of the chain (the chain and its jump stay until teardown). */
@@ -87,6 +90,25 @@ export class IptablesPartitioner {
     const r = iptables(args);
     if (!r.ok) throw new Error(`iptables ${args.join(' ')} failed: ${r.out.trim()}`);
   }
+}
+
+/**
+ * iptablesCutRules are the `iptables -A` argument lists that cut the
+ * directed links: "messages from A do not reach B". A node sends its peer
+ * messages only on the connection it dials (peer-transport.ts), so A's
+ * messages to B travel on A's connection to B's peer port: dropping what A
+ * sends to that port, and what B answers from it, loses them, while B's own
+ * connection to A (to A's peer port) keeps working. A link both ways is then
+ * the old bidirectional cut.
+ */
+export function iptablesCutRules(chain: string, peerPort: number, links: readonly Link[]): string[][] {
+  const out: string[][] = [];
+  for (const [from, to] of links) {
+    assert(Number.isInteger(from) && Number.isInteger(to) && from !== to && from >= 1 && to >= 1 && from <= 254 && to <= 254, 'a link joins two loopback node ids');
+    out.push(['-A', chain, '-s', `127.0.0.${from}`, '-d', `127.0.0.${to}`, '-p', 'tcp', '--dport', String(peerPort), '-j', 'DROP']);
+    out.push(['-A', chain, '-s', `127.0.0.${to}`, '-d', `127.0.0.${from}`, '-p', 'tcp', '--sport', String(peerPort), '-j', 'DROP']);
+  }
+  return out;
 }
 
 /** removeChain deletes every INPUT jump to `chain`, then flushes and deletes it; returns whether no such chain is left. */

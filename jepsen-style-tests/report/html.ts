@@ -9,7 +9,7 @@ import type { HistoryOp } from '../harness/history.js';
 import type { NemesisEvent, Results } from './results.js';
 
 const COLORS: Readonly<Record<string, string>> = { ok: '#2e9e44', fail: '#d33', unknown: '#e6a100' };
-const ENDS: Readonly<Record<string, string>> = { kill: 'restart', pause: 'resume', partition: 'heal' };
+const ENDS: Readonly<Record<string, string>> = { kill: 'restart', pause: 'resume', partition: 'heal', 'torn-tail': 'restart', corrupt: 'restart', 'disk-full': 'disk-space', clock: 'clock-reset', join: 'leave' };
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -89,6 +89,7 @@ ${rows}
 <h2>Timeline</h2><p>Operations by outcome (green ok, red fail, amber unknown); faults shaded.</p>
 ${renderTimelineSvg(ops, results.nemesis)}
 <h2>Nemesis</h2><ul>${nemesis}</ul>
+${results.nemesisAnomalies.length === 0 ? '' : `<h2>Fault outcomes that break a promise</h2><ul>${results.nemesisAnomalies.map((a) => `<li>${esc(a)}</li>`).join('\n')}</ul>`}
 </body></html>
 `;
 }

@@ -28,10 +28,11 @@ const nemesis = [
 t.test('results.json: valid only when every workload is', async (t) => {
   const r = buildResults({ register: ok, set: ok }, nemesis);
   t.equal(r.valid, true);
-  t.same(Object.keys(r), ['valid', 'workloads', 'nemesis']);
+  t.same(Object.keys(r), ['valid', 'workloads', 'nemesis', 'nemesisAnomalies']);
   t.same(Object.keys(r.workloads['register'] ?? {}).sort(), ['anomalies', 'duplicates', 'fail', 'lost', 'ok', 'ops', 'unexpected', 'unknown', 'valid']);
   t.equal(buildResults({ register: ok, set: bad }, nemesis).valid, false, 'one invalid workload');
   t.equal(buildResults({}, nemesis).valid, false, 'nothing checked is not valid');
+  t.equal(buildResults({ register: ok, set: ok }, nemesis, ['node 2 started on a corrupt WAL']).valid, false, 'a fault outcome that breaks a promise');
   const many = Array.from({ length: JepsenLimits.anomaliesShownMax + 5 }, (_, i) => `a${i}`);
   t.equal(capAnomalies(many).length, JepsenLimits.anomaliesShownMax + 1);
   t.match(capAnomalies(many).at(-1), /and 5 more/);

@@ -3,11 +3,15 @@
  *
  *   {"valid": bool,
  *    "workloads": {"<name>": {"valid","ops","ok","fail","unknown","lost","unexpected","duplicates","anomalies":[...]}},
- *    "nemesis": [{"time","fault","targets"}]}
+ *    "nemesis": [{"time","fault","targets"}],
+ *    "nemesisAnomalies": [...]}
  *
  * `time` is milliseconds since the run started (the history's clock);
  * anomalies are short sentences, at most JepsenLimits.anomaliesShownMax per
- * workload (the counts stay exact).
+ * workload (the counts stay exact). nemesisAnomalies are fault outcomes
+ * that break a promise by themselves (a node that started on a WAL
+ * corrupted before its tail, one that did not come back after a torn tail
+ * or a full disk); any of them makes the run invalid.
  */
 import { assert } from '../../src/errors.js';
 import { JepsenLimits } from '../../src/limits.js';
@@ -32,7 +36,7 @@ export interface WorkloadResult {
 /** NemesisEvent is one step of the nemesis: a fault starting or healed. */
 export interface NemesisEvent {
   readonly time: number;
-  /** fault is kill, restart, pause, resume, partition, heal, or skip (a fault that could not be applied). */
+  /** fault is kill, restart, pause, resume, partition, heal, torn-tail, corrupt, wal-recovered, wal-refused, disk-full, disk-space, clock, clock-reset, join, joined, leave, left, or skip (a fault that could not be applied). */
   readonly fault: string;
   readonly targets: readonly number[];
   /** detail says more (the partition's sides, why a fault was skipped). */
@@ -44,6 +48,7 @@ export interface Results {
   readonly valid: boolean;
   readonly workloads: Readonly<Record<string, WorkloadResult>>;
   readonly nemesis: readonly NemesisEvent[];
+  readonly nemesisAnomalies: readonly string[];
 }
 
 /** countOutcomes counts a workload's client operations by outcome. */
@@ -66,9 +71,9 @@ export function capAnomalies(anomalies: readonly string[]): string[] {
   return [...anomalies.slice(0, JepsenLimits.anomaliesShownMax), `... and ${anomalies.length - JepsenLimits.anomaliesShownMax} more`];
 }
 
-/** buildResults assembles results.json; the run is valid only when it checked at least one workload and every workload is valid. */
-export function buildResults(workloads: Readonly<Record<string, WorkloadResult>>, nemesis: readonly NemesisEvent[]): Results {
+/** buildResults assembles results.json; the run is valid only when it checked at least one workload, every workload is valid and no fault outcome broke a promise. */
+export function buildResults(workloads: Readonly<Record<string, WorkloadResult>>, nemesis: readonly NemesisEvent[], nemesisAnomalies: readonly string[] = []): Results {
   const names = Object.keys(workloads);
-  const valid = names.length > 0 && names.every((n) => workloads[n]?.valid === true);
-  return { valid, workloads, nemesis };
+  const valid = names.length > 0 && names.every((n) => workloads[n]?.valid === true) && nemesisAnomalies.length === 0;
+  return { valid, workloads, nemesis, nemesisAnomalies: capAnomalies(nemesisAnomalies) };
 }

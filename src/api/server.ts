@@ -5,7 +5,8 @@
  * trace by id (/api/traces/{id}, /api/v2/traces/{id}; OTLP JSON, or
  * protobuf with `Accept: application/protobuf`) and /api/echo, the
  * control KV and locks (/api/v1/kv/, /api/v1/locks/; control-routes.ts) and
- * the fault-injection admin routes (/api/v1/admin/faults; admin-routes.ts). Every error
+ * the fault-injection admin routes (/api/v1/admin/faults; admin-routes.ts; and
+ * /api/v1/admin/clock; clock-routes.ts). Every error
  * body is `{"error":{"code","message"}}` with a stable OtlpdbError code; the
  * status comes from the code, except 404 (no such route) and 405 (wrong
  * method), which HTTP defines by the route and not by the error.
@@ -32,6 +33,7 @@ import { OtlpdbError, assert } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import type { ApiSource } from './types.js';
 import { adminBodyLimit, isAdminPath, serveAdmin } from './admin-routes.js';
+import { isClockPath, serveClock } from './clock-routes.js';
 import { bodyLimitFor, isControlPath, serveControl } from './control-routes.js';
 import { prometheusText } from './prometheus-text.js';
 import { SEARCH_PATH, serveSearch } from './search-routes.js';
@@ -270,7 +272,8 @@ export class ApiServer {
     const url = req.url ?? '/';
     const path = url.split('?')[0] ?? '/';
     const control = isControlPath(path);
-    const admin = isAdminPath(path);
+    const clock = isClockPath(path);
+    const admin = isAdminPath(path) || clock;
     const keepBody = control || admin;
     const limit = admin ? adminBodyLimit() : bodyLimitFor(method, path);
     const tooLarge = (): void => {
@@ -312,6 +315,11 @@ export class ApiServer {
           ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
         };
         void serveControl(this.#source.control, request).then((r) => send(r.status, r.contentType, r.body, false, r.allow));
+        return;
+      }
+      if (clock) {
+        const r = serveClock(this.#source.clock, { method, path, body: Buffer.concat(chunks) });
+        send(r.status, r.contentType, r.body, false, r.allow);
         return;
       }
       if (admin) {

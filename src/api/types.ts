@@ -86,6 +86,8 @@ export interface ApiSource {
   inboxDropped?(): number;
   /** admin serves the fault-injection admin routes; absent, they answer 503 ERR_UNAVAILABLE. */
   readonly admin?: AdminSource;
+  /** clock is the node's wall clock with its admin offset (PUT/GET/DELETE /api/v1/admin/clock); absent: 503. */
+  readonly clock?: WallClockSource;
   /**
    * clusterGroups gathers every reachable node's view of its groups (not
    * only the local ones), for GET /api/v1/cluster; absent, the document shows
@@ -117,6 +119,20 @@ export interface ApiSource {
   readTags?(tenant: string, q: TagRead, consistency: Consistency, signal: AbortSignal): Promise<TagsResult>;
   /** notReadyReason says why this node must not serve although its groups are fine (it was removed), or null. */
   notReadyReason?(): string | null;
+}
+
+/**
+ * WallClockSource is a node's wall clock with an offset an admin sets (the
+ * jepsen clock nemesis): it stamps lock leases and expiries and the
+ * received time of ingested data. Raft never reads it (it runs on ticks).
+ */
+export interface WallClockSource {
+  /** offsetMs is the offset added to Date.now(). */
+  offsetMs(): number;
+  /** setOffsetMs replaces the offset (checked by the route: |ms| <= AdminApiLimits.clockOffsetMsMax). */
+  setOffsetMs(ms: number): void;
+  /** wallMs is Date.now() + offsetMs(). */
+  wallMs(): number;
 }
 
 /**

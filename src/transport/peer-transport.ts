@@ -363,8 +363,8 @@ export class PeerTransport {
   /**
    * call sends one unary request to a peer and resolves with its answer.
    * Rejects with ERR_TIMEOUT at the deadline (outcome unknown),
-   * ERR_UNAVAILABLE when the peer is not connected, its connection breaks or
-   * this transport stops, ERR_LIMIT_EXCEEDED past callsPendingMax, or the
+   * ERR_UNAVAILABLE when the peer is not configured (it left, or a stale hint
+   * names it) or not connected, its connection breaks or this transport stops, ERR_LIMIT_EXCEEDED past callsPendingMax, or the
    * error code the remote handler threw.
    */
   call(peer: NodeId, method: string, payload: Uint8Array, deadlineMs: number): Promise<Uint8Array> {
@@ -376,7 +376,11 @@ export class PeerTransport {
     }
     if (this.#state !== 'started') return Promise.reject(new OtlpdbError('ERR_UNAVAILABLE', 'transport is not running'));
     const link = this.#links.get(peer);
-    if (link === undefined) return Promise.reject(new OtlpdbError('ERR_INVALID_ARGUMENT', 'unknown peer', { peer }));
+    if (link === undefined) {
+      // Retryable, not a bad argument: a leader hint or placement may still name a node that has just left the
+      // membership, and an OTLP client told 400 would drop a request part of which may already be committed.
+      return Promise.reject(new OtlpdbError('ERR_UNAVAILABLE', `node ${peer} is not a configured peer (it may have left the cluster); retry`, { peer }));
+    }
     // A call is worth a dial now: waiting out the backoff would fail it although the peer may be back.
     if (link.state === 'backoff') this.#redialNow(link);
     if (link.state !== 'connected' && link.state !== 'connecting') {
