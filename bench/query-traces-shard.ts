@@ -1,16 +1,21 @@
 /**
  * query-traces-shard.ts — `node dist/bench/query-traces-shard.js [--traces N]
- * [--searches N] [--profile]`: one shard's part of bench/query-traces'
- * searches (searchShard over a TraceStore on a real LevelDB in a temporary
- * directory), without the cluster: N traces shaped like query-traces-data.ts
- * (10-30 spans, customer.id of ~5 traces, trace duration = root's), one
- * flush. Figures: shard part latency p50/p99 of the attribute search and of
- * the duration search, each answer checked against a full scan. Quick to
- * rerun while profiling (`node --cpu-prof`). Timing never gates anything.
+ * [--searches N] [--flushes N] [--profile]`: one shard's part of
+ * bench/query-traces' queries (traceById and searchShard over a TraceStore on
+ * a real LevelDB in a temporary directory), without the cluster: N traces
+ * shaped like query-traces-data.ts (10-30 spans, customer.id of ~5 traces,
+ * trace duration = root's), written in start-time order in `--flushes`
+ * flushes (default 1). Figures: latency p50/p99 of trace by id, of the
+ * attribute search and of the duration search, each answer checked (by id:
+ * the span count; searches: against the data and a full scan), and the
+ * full-scan duration search in the same run (ratio). `--profile` prints the
+ * top frames of a CPU profile of the queries only (not of the load). Quick
+ * to rerun while profiling. Timing never gates anything.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { SeededRand } from '../src/fs/seeded-rand.js';
 import type { KeyValue, Resource, Scope, SpanKind, SpanRow, StatusCode } from '../src/storage/rows.js';
@@ -19,6 +24,7 @@ import { TraceStore } from '../src/storage/traces/trace-store.js';
 import { searchShard } from '../src/query/trace-search-shard.js';
 import type { TraceSearchQuery } from '../src/query/search-params.js';
 import { percentileMs } from './ingest-plan.js';
+import { topFrames } from './raft-core-cluster.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -94,49 +100,88 @@ export function shardSpans(rand: SeededRand, traces: number, tenant: string): { 
 async function main(): Promise<void> {
   const traces = arg('traces', 1250);
   const searches = arg('searches', 30);
+  const flushes = arg('flushes', 1);
+  const profile = process.argv.includes('--profile');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-bench-search-shard-'));
   const db = await ShardDb.open(dir);
   try {
     const rand = new SeededRand(3200);
     const { spans, customers, durations } = shardSpans(rand, traces, 'bench');
+    // Start-time order, as live telemetry arrives: each flush holds a stretch of the hour.
+    const byTrace = new Map<string, SpanRow[]>();
+    for (const s of spans) {
+      const k = Buffer.from(s.traceId).toString('hex');
+      let list = byTrace.get(k);
+      if (list === undefined) byTrace.set(k, (list = []));
+      list.push(s);
+    }
+    const ordered = [...byTrace.values()].sort((a, b) => ((a[0] as SpanRow).startTimeUnixNano < (b[0] as SpanRow).startTimeUnixNano ? -1 : 1));
     const store = new TraceStore();
     await store.load(db);
-    store.add('bench', spans, 0);
-    store.freeze();
-    const batch = new KvWriteBatch();
-    await store.writeFrozen({ kv: db, batch, flushIndex: 1 });
-    await db.write(batch);
-    store.dropFrozen();
+    const perFlush = Math.ceil(ordered.length / flushes);
+    for (let f = 0; f < flushes; f++) {
+      store.add('bench', ordered.slice(f * perFlush, (f + 1) * perFlush).flat(), 0);
+      store.freeze();
+      const batch = new KvWriteBatch();
+      await store.writeFrozen({ kv: db, batch, flushIndex: f + 1 });
+      await db.write(batch);
+      store.dropFrozen();
+    }
     const base = { startNs: WINDOW_START_NS, endNs: WINDOW_START_NS + WINDOW_NS, spss: 3 };
     const names = [...customers.keys()];
+    const ids = [...byTrace.keys()];
     const time = async (q: TraceSearchQuery): Promise<{ ms: number; ids: string[] }> => {
       const t0 = performance.now();
       const a = await searchShard(store, db, 'bench', q, () => false);
       return { ms: performance.now() - t0, ids: a.traces.map((t) => Buffer.from(t.traceId).toString('hex')) };
     };
+    const minNs = 300_000_000n;
+    const durationQuery: TraceSearchQuery = { ...base, predicate: {}, minTraceDurationNs: minNs, limit: 20 };
+    const want = (await searchShard(store, db, 'bench', { ...durationQuery, fullScan: true }, () => false)).traces.map((t) => Buffer.from(t.traceId).toString('hex'));
+    const byIdMs: number[] = [];
     const attrMs: number[] = [];
     const durMs: number[] = [];
+    const scanMs: number[] = [];
     let wrong = 0;
+    const session = new Session();
+    if (profile) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+    }
+    for (let i = 0; i < searches; i++) {
+      const id = ids[rand.intn(ids.length)] as string;
+      const t0 = performance.now();
+      const r = await store.traceById(db, 'bench', Buffer.from(id, 'hex'));
+      byIdMs.push(performance.now() - t0);
+      if (r.spans.length !== (byTrace.get(id) as SpanRow[]).length) wrong++;
+    }
     for (let i = 0; i < searches; i++) {
       const c = names[rand.intn(names.length)] as string;
       const r = await time({ ...base, predicate: { attrs: [['customer.id', c]] }, limit: 100 });
       attrMs.push(r.ms);
       if (JSON.stringify(r.ids.sort()) !== JSON.stringify([...(customers.get(c) ?? [])].sort())) wrong++;
     }
-    const minNs = 300_000_000n;
-    let want: string[] | null = null;
     for (let i = 0; i < searches; i++) {
-      const r = await time({ ...base, predicate: {}, minTraceDurationNs: minNs, limit: 20 });
+      const r = await time(durationQuery);
       durMs.push(r.ms);
       if (r.ids.length !== 20 || r.ids.some((id) => (durations.get(id) ?? 0n) < minNs)) wrong++;
-      if (want === null) want = (await searchShard(store, db, 'bench', { ...base, predicate: {}, minTraceDurationNs: minNs, limit: 20, fullScan: true }, () => false)).traces.map((t) => Buffer.from(t.traceId).toString('hex'));
       if (JSON.stringify(r.ids) !== JSON.stringify(want)) wrong++;
     }
-    const p = (xs: number[], q: number): number => Math.round(percentileMs([...xs].sort((a, b) => a - b), q) * 10) / 10;
-    console.log(`query-traces-shard: ${spans.length} spans in ${traces} traces, one flush; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    let frames: string[] = [];
+    if (profile) {
+      const { profile: cpu } = await session.post('Profiler.stop');
+      session.disconnect();
+      frames = topFrames(cpu, 25);
+    }
+    for (let i = 0; i < Math.max(1, Math.floor(searches / 10)); i++) scanMs.push((await time({ ...durationQuery, fullScan: true })).ms);
+    const p = (xs: number[], q: number): number => Math.round(percentileMs([...xs].sort((a, b) => a - b), q) * 100) / 100;
+    console.log(`query-traces-shard: ${spans.length} spans in ${traces} traces, ${flushes} flush(es); load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    console.log(`  trace by id       p50 ${p(byIdMs, 50)} ms  p99 ${p(byIdMs, 99)} ms`);
     console.log(`  attribute search  p50 ${p(attrMs, 50)} ms  p99 ${p(attrMs, 99)} ms`);
-    console.log(`  duration search   p50 ${p(durMs, 50)} ms  p99 ${p(durMs, 99)} ms`);
+    console.log(`  duration search   p50 ${p(durMs, 50)} ms  p99 ${p(durMs, 99)} ms  (full scan p50 ${p(scanMs, 50)} ms: ${Math.round((p(scanMs, 50) / Math.max(p(durMs, 50), 0.01)) * 10) / 10}x)`);
     console.log(`  wrong answers: ${wrong}`);
+    for (const f of frames) console.log(`  ${f}`);
     if (wrong > 0) process.exitCode = 1;
   } finally {
     await db.close();
