@@ -130,10 +130,13 @@ async function main(): Promise<void> {
     const base = { startNs: WINDOW_START_NS, endNs: WINDOW_START_NS + WINDOW_NS, spss: 3 };
     const names = [...customers.keys()];
     const ids = [...byTrace.keys()];
-    const time = async (q: TraceSearchQuery): Promise<{ ms: number; ids: string[] }> => {
+    const bytes = { byId: 0, attribute: 0, duration: 0 };
+    const time = async (q: TraceSearchQuery, kind?: 'attribute' | 'duration'): Promise<{ ms: number; ids: string[] }> => {
       const t0 = performance.now();
       const a = await searchShard(store, db, 'bench', q, () => false);
-      return { ms: performance.now() - t0, ids: a.traces.map((t) => Buffer.from(t.traceId).toString('hex')) };
+      const ms = performance.now() - t0;
+      if (kind !== undefined) bytes[kind] += a.stats.bytesRead;
+      return { ms, ids: a.traces.map((t) => Buffer.from(t.traceId).toString('hex')) };
     };
     const minNs = 300_000_000n;
     const durationQuery: TraceSearchQuery = { ...base, predicate: {}, minTraceDurationNs: minNs, limit: 20 };
@@ -154,16 +157,17 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const r = await store.traceById(db, 'bench', Buffer.from(id, 'hex'));
       byIdMs.push(performance.now() - t0);
+      bytes.byId += r.stats.bytesRead;
       if (r.spans.length !== (byTrace.get(id) as SpanRow[]).length) wrong++;
     }
     for (let i = 0; i < searches; i++) {
       const c = names[rand.intn(names.length)] as string;
-      const r = await time({ ...base, predicate: { attrs: [['customer.id', c]] }, limit: 100 });
+      const r = await time({ ...base, predicate: { attrs: [['customer.id', c]] }, limit: 100 }, 'attribute');
       attrMs.push(r.ms);
       if (JSON.stringify(r.ids.sort()) !== JSON.stringify([...(customers.get(c) ?? [])].sort())) wrong++;
     }
     for (let i = 0; i < searches; i++) {
-      const r = await time(durationQuery);
+      const r = await time(durationQuery, 'duration');
       durMs.push(r.ms);
       if (r.ids.length !== 20 || r.ids.some((id) => (durations.get(id) ?? 0n) < minNs)) wrong++;
       if (JSON.stringify(r.ids) !== JSON.stringify(want)) wrong++;
@@ -177,9 +181,10 @@ async function main(): Promise<void> {
     for (let i = 0; i < Math.max(1, Math.floor(searches / 10)); i++) scanMs.push((await time({ ...durationQuery, fullScan: true })).ms);
     const p = (xs: number[], q: number): number => Math.round(percentileMs([...xs].sort((a, b) => a - b), q) * 100) / 100;
     console.log(`query-traces-shard: ${spans.length} spans in ${traces} traces, ${flushes} flush(es); load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-    console.log(`  trace by id       p50 ${p(byIdMs, 50)} ms  p99 ${p(byIdMs, 99)} ms`);
-    console.log(`  attribute search  p50 ${p(attrMs, 50)} ms  p99 ${p(attrMs, 99)} ms`);
-    console.log(`  duration search   p50 ${p(durMs, 50)} ms  p99 ${p(durMs, 99)} ms  (full scan p50 ${p(scanMs, 50)} ms: ${Math.round((p(scanMs, 50) / Math.max(p(durMs, 50), 0.01)) * 10) / 10}x)`);
+    const kb = (n: number): string => `${Math.round(n / searches / 1024)} KiB read`;
+    console.log(`  trace by id       p50 ${p(byIdMs, 50)} ms  p99 ${p(byIdMs, 99)} ms  ${kb(bytes.byId)}`);
+    console.log(`  attribute search  p50 ${p(attrMs, 50)} ms  p99 ${p(attrMs, 99)} ms  ${kb(bytes.attribute)}`);
+    console.log(`  duration search   p50 ${p(durMs, 50)} ms  p99 ${p(durMs, 99)} ms  ${kb(bytes.duration)}  (full scan p50 ${p(scanMs, 50)} ms: ${Math.round((p(scanMs, 50) / Math.max(p(durMs, 50), 0.01)) * 10) / 10}x)`);
     console.log(`  wrong answers: ${wrong}`);
     for (const f of frames) console.log(`  ${f}`);
     if (wrong > 0) process.exitCode = 1;

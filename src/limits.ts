@@ -1098,6 +1098,8 @@ assert(TraceStoreLimits.headSlabBytesMin >= 1024 && TraceStoreLimits.headSlabByt
 assert((TraceStoreLimits.headTableSlotsMin & (TraceStoreLimits.headTableSlotsMin - 1)) === 0, 'headTableSlotsMin is a power of two');
 assert(TraceStoreLimits.headTableSlotsMin >= 2 * TraceStoreLimits.headInitialSpans, 'the span table starts at most half full');
 assert(StoreLimits.blockRowsMax <= SpanBlockLimits.rowsMax, 'a trace store block fits a span block');
+// A format-3 block keys its pages by a u16 page number (trace-keys.ts pageKey).
+assert(Math.ceil(StoreLimits.blockRowsMax / SpanPageLimits.pageRowsDefault) <= 0xffff, 'the pages of a store block fit a u16');
 
 /** TraceqlLimits bound one TraceQL query (src/query/traceql): its text, its shape and the trace it runs over. */
 export const TraceqlLimits = {

@@ -25,9 +25,11 @@
  * - #stats is what the last durable flush (or load, or expire) wrote under
  *   0x1f; a flush's new stats wait in #pending until dropFrozen (the batch
  *   is then durable).
- * - Every block has its index (0x11), its meta (0x13) and one trace-id entry
- *   (0x12) per distinct trace id in it; all are written and deleted together
- *   (with the shadow markers on the block).
+ * - Every block has its index (0x11), its meta (0x13), one trace-id entry
+ *   (0x12) per distinct trace id in it and, in format 3, one page value
+ *   (0x15) per page its head lists; all are written and deleted together
+ *   (with the shadow markers on the block). A block's dataBytes count its
+ *   block key and value and its page keys and values.
  * - A trace written by a flush while older blocks already hold it gets one
  *   shadow marker (0x14) per such older block: a search drops a stale block
  *   row by looking for newer versions only for the traces its block has
@@ -47,11 +49,13 @@
  * - searchSpans scans the markers of every block it opens (usually none),
  *   and for a marked trace its trace-id entries; it opens a newer block only
  *   when the trace has one.
- * - A search opens a block whole (CRC32C over all of it) and decodes its
- *   columns whole; only the msgpack records of the rows returned are
- *   unpacked (decodeSpanRows). traceById checks and decodes only the pages
- *   of a paged block (span-block.ts format 2) that hold its trace
- *   (readTraceSpans), though LevelDB still reads the whole value.
+ * - A flush writes blocks in format 3 (span-block.ts): a head under the
+ *   block key and each page under its own key (block-read.ts reads every
+ *   format). A search opens a block whole (the head and every page, each
+ *   checked) and decodes its columns whole; only the msgpack records of the
+ *   rows returned are unpacked (decodeSpanRows). traceById reads the head
+ *   and only the pages that hold its trace (one or two), so LevelDB returns
+ *   a few KiB instead of the whole block.
  *
  * NB: this file is past ~500 lines; the reads (traceById, searchSpans and
  * their shadow checks) could move to their own file over a small read view
@@ -78,7 +82,8 @@ import type {
 import { newScanStats } from '../shard/signal-store.js';
 import { corrupt } from '../codec/bits.js';
 import type { BlockColumns, SpanBlockView } from './span-block.js';
-import { decodeSpanRows, encodeSpanBlock, openSpanBlock, readBlockColumns, readTraceIds, readTraceSpans, serviceOf } from './span-block.js';
+import { decodeSpanRows, encodeSplitSpanBlock, readBlockColumns, readTraceIds, serviceOf } from './span-block.js';
+import { blockPageKeys, readBlockTrace, readBlockView } from './block-read.js';
 import type { SpanPredicate } from './span-index.js';
 import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock } from './span-index.js';
 import { locateEntrySpans } from './entry-spans.js';
@@ -91,6 +96,7 @@ import {
   TraceKeySpace as K,
   blockKey,
   bucketKey,
+  pageKey,
   bucketOf,
   bucketStartNs,
   decodeBlockMeta,
@@ -438,9 +444,17 @@ export class TraceStore implements SignalStore<SpanRow> {
   #writeBlock(ctx: FlushContext, tenant: string, ref: BlockRef, spans: readonly SpanRow[]): { dataBytes: number; indexBytes: number } {
     assert(spans.length >= 1 && spans.length <= StoreLimits.blockRowsMax, 'a block holds 1 ..= blockRowsMax spans');
     const bk = blockKey(K.block, tenant, ref);
-    const block = encodeSpanBlock(spans);
-    assert(block.length <= ShardDbLimits.valueBytesMax, 'a span block cut by blockBytesTarget fits one LevelDB value');
-    ctx.batch.put(bk, block);
+    // Format 3: the head under the block key, each page under its own key (a lookup reads only its pages).
+    const block = encodeSplitSpanBlock(spans);
+    assert(block.head.length <= ShardDbLimits.valueBytesMax, 'a span block head fits one LevelDB value');
+    ctx.batch.put(bk, block.head);
+    let dataBytes = bk.length + block.head.length;
+    assert(block.pages.length <= 0xffff, 'page numbers fit a u16');
+    block.pages.forEach((page, p) => {
+      const pk = pageKey(tenant, ref, p);
+      ctx.batch.put(pk, page);
+      dataBytes += pk.length + page.length;
+    });
     const ik = blockKey(K.index, tenant, ref);
     const index = encodeSpanBlockIndex(spans);
     ctx.batch.put(ik, index);
@@ -468,7 +482,6 @@ export class TraceStore implements SignalStore<SpanRow> {
       ctx.batch.put(tk, tv);
       indexBytes += tk.length + tv.length;
     }
-    const dataBytes = bk.length + block.length;
     const meta: BlockMeta = { rows: spans.length, traces: traces.size, dataBytes, indexBytes, minStartNs, maxStartNs, maxEndNs };
     const mk = blockKey(K.meta, tenant, ref);
     const mv = encodeBlockMeta(this.#w, meta);
@@ -544,7 +557,8 @@ export class TraceStore implements SignalStore<SpanRow> {
           const bk = blockKey(K.block, tenant, ref);
           const block = await ctx.kv.get(bk);
           if (block === undefined) throw corrupt('a span block named by its meta is missing', { tenant, ...ref });
-          const { dict } = readTraceIds(openSpanBlock(block));
+          const pageKeys = blockPageKeys(tenant, ref, block);
+          const { dict } = readTraceIds(await readBlockView(ctx.kv, tenant, ref, newScanStats()));
           if (dict.length !== meta.traces) throw corrupt(`span block holds ${dict.length} traces, its meta says ${meta.traces}`);
           for (const traceId of dict) {
             ctx.batch.del(traceEntryKey(tenant, traceId, ref));
@@ -558,9 +572,10 @@ export class TraceStore implements SignalStore<SpanRow> {
             }
           }
           ctx.batch.del(bk);
+          for (const pk of pageKeys) ctx.batch.del(pk);
           ctx.batch.del(blockKey(K.index, tenant, ref));
           ctx.batch.del(e.key);
-          deleted += 3 + dict.length;
+          deleted += 3 + pageKeys.length + dict.length;
           st.spans -= meta.rows;
           st.dataBytes -= meta.dataBytes;
           st.indexBytes -= meta.indexBytes + e.key.length + e.value.length;
@@ -667,12 +682,9 @@ export class TraceStore implements SignalStore<SpanRow> {
         truncated = true;
         break;
       }
-      const bytes = await kv.get(blockKey(K.block, tenant, ref));
-      if (bytes === undefined) throw corrupt('a span block named by the trace-id index is missing', { tenant, ...ref });
-      stats.bytesRead += bytes.length;
       stats.blocksScanned++;
-      // A paged block (format 2) is checked and decoded only in the pages of this trace.
-      const rows = readTraceSpans(bytes, traceId).spans;
+      // A paged block is checked and decoded only in the pages of this trace (format 3: only those are read).
+      const rows = await readBlockTrace(kv, tenant, ref, traceId, stats);
       if (rows.length !== spans) throw corrupt(`trace-id entry says ${spans} spans, its block holds ${rows.length}`, { tenant, ...ref });
       for (const s of rows) {
         const sk = idKey(s.spanId);
@@ -874,10 +886,7 @@ export class TraceStore implements SignalStore<SpanRow> {
       else stats.blocksPrunedIndex++;
       return null;
     }
-    const blockBytes = await kv.get(blockKey(K.block, tenant, ref));
-    if (blockBytes === undefined) throw corrupt('a span block named by its meta is missing', { tenant, ...ref });
-    stats.bytesRead += blockBytes.length;
-    const view = openSpanBlock(blockBytes);
+    const view = await readBlockView(kv, tenant, ref, stats);
     if (view.rows !== meta.rows) throw corrupt(`span block of ${view.rows} rows, its meta says ${meta.rows}`, { tenant, ...ref });
     const res = querySpanBlock(view, index, q.predicate);
     if (res.rows.length === 0 && res.stats.prunedByIndex === view.rows) {
@@ -984,11 +993,8 @@ export class TraceStore implements SignalStore<SpanRow> {
       const ck = `${r.bucket}/${r.flushIndex}/${r.part}`;
       let keys = cache.get(ck);
       if (keys === undefined) {
-        const bytes = await kv.get(blockKey(K.block, tenant, r));
-        if (bytes === undefined) throw corrupt('a span block named by the trace-id index is missing', { tenant, ...r });
-        stats.bytesRead += bytes.length;
         stats.blocksScanned++;
-        const cols = readBlockColumns(bytes, ['traceId', 'spanId']);
+        const cols = readBlockColumns(await readBlockView(kv, tenant, r, stats), ['traceId', 'spanId']);
         keys = new Set();
         for (let i = 0; i < cols.rows; i++) keys.add(idKey(cols.traceId?.[i] as Uint8Array) + idKey(cols.spanId?.[i] as Uint8Array));
         if (cache.size >= TraceStoreLimits.shadowBlocksMax) cache.clear();
