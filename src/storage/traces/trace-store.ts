@@ -130,6 +130,7 @@ export interface TraceReadLimits {
   readonly spansPerTraceMax: number;
   readonly traceBlocksMax: number;
   readonly searchBatchRowsMax: number;
+  readonly searchBucketBlocksMax: number;
 }
 
 /** SpanSearch is the query of searchSpans: a span matches when its start is in [startNs, endNs) and the predicate holds. */
@@ -151,6 +152,12 @@ export interface SpanRefBatch {
   readonly startsNs: bigint[];
   /** frontierNs: every matching span yielded after this batch starts at or before it; null: none is left. */
   readonly frontierNs: bigint | null;
+}
+
+/** TraceExtent is a trace's first span start and last span end (traceExtent). */
+export interface TraceExtent {
+  readonly minStartNs: bigint;
+  readonly maxEndNs: bigint;
 }
 
 /** TraceResult is traceById's answer: the latest version of each span, ordered by start time then span id. */
@@ -241,8 +248,10 @@ export class TraceStore implements SignalStore<SpanRow> {
       spansPerTraceMax: limits.spansPerTraceMax ?? TraceStoreLimits.spansPerTraceMax,
       traceBlocksMax: limits.traceBlocksMax ?? TraceStoreLimits.traceBlocksMax,
       searchBatchRowsMax: limits.searchBatchRowsMax ?? TraceStoreLimits.searchBatchRowsMax,
+      searchBucketBlocksMax: limits.searchBucketBlocksMax ?? TraceStoreLimits.searchBucketBlocksMax,
     };
-    for (const k of ['spansPerTraceMax', 'traceBlocksMax', 'searchBatchRowsMax'] as const) {
+    assert(this.#limits.searchBucketBlocksMax >= 2, 'a search group orders at least two blocks');
+    for (const k of ['spansPerTraceMax', 'traceBlocksMax', 'searchBatchRowsMax', 'searchBucketBlocksMax'] as const) {
       assert(Number.isSafeInteger(this.#limits[k]) && this.#limits[k] >= 1, `${k} >= 1`);
       assert(this.#limits[k] <= TraceStoreLimits[k], `${k} within TraceStoreLimits`);
     }
@@ -699,6 +708,39 @@ export class TraceStore implements SignalStore<SpanRow> {
   }
 
   /**
+   * traceExtent is the first start and last end of a trace's spans when the
+   * trace-id index alone answers them exactly: no head holds the trace and
+   * exactly one block does (so every span there is the latest version),
+   * with no more spans than traceById returns. Otherwise null: read the
+   * trace (traceById). A search uses it to drop a trace whose duration
+   * fails without reading any of its pages.
+   */
+  async traceExtent(kv: KvRead, tenant: string, traceId: Uint8Array, stats: ScanStats): Promise<TraceExtent | null> {
+    assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
+    const tk = idKey(traceId);
+    for (const head of this.#frozen === null ? [this.#head] : [this.#head, this.#frozen]) {
+      const h = head.get(tenant);
+      if (h !== undefined && h.traceNo(tk) >= 0) return null;
+    }
+    const offset = tenantPrefixBytes(tenant) + TRACE_ID_BYTES;
+    let found: TraceExtent | null = null;
+    let entries = 0;
+    // Two entries are enough to say "more than one block": the scan reads at most that.
+    for await (const page of kv.pages(prefixRange(tracePrefix(tenant, traceId)), 2)) {
+      for (const e of page) {
+        stats.bytesRead += e.key.length + e.value.length;
+        entries++;
+        const ref = readRef(e.key, offset);
+        const entry = decodeTraceEntry(e.value, ref.bucket);
+        found = entry.spans <= this.#limits.spansPerTraceMax ? { minStartNs: entry.minStartNs, maxEndNs: entry.maxEndNs } : null;
+      }
+      break;
+    }
+    assert(entries <= 2, 'the extent scan reads at most two entries');
+    return entries === 1 ? found : null;
+  }
+
+  /**
    * searchSpans yields the latest versions of the tenant's spans that start in
    * [startNs, endNs) and match the predicate, in batches of at most
    * TraceStoreLimits.searchBatchRowsMax, at most `limit` in all: head spans
@@ -753,7 +795,10 @@ export class TraceStore implements SignalStore<SpanRow> {
    * Every batch carries `frontierNs`: no span yielded later starts after it
    * (null: nothing is left), so a caller that wants the most recent matches
    * can stop early (trace-search-shard.ts). Head spans come first, under
-   * the frontier endNs − 1. Memory: one bucket's block metas at a time.
+   * the frontier endNs − 1. Memory: at most
+   * TraceStoreLimits.searchBucketBlocksMax block metas at a time (a bucket
+   * with more is read in groups, with a frontier at the bucket's end until
+   * its last group).
    */
   async *searchSpanRefs(kv: KvRead, tenant: string, q: SpanSearch, stats: ScanStats): AsyncGenerator<SpanRefBatch> {
     assert(Number.isSafeInteger(q.limit) && q.limit >= 1 && q.limit <= TraceStoreLimits.searchLimitMax, 'search limit in [1, searchLimitMax]');
@@ -783,19 +828,27 @@ export class TraceStore implements SignalStore<SpanRow> {
     const newer = new Map<string, Set<string>>();
     // One bucket's metas at a time, newest bucket first (the reverse scan meets a bucket's keys together).
     let group: { ref: BlockRef; meta: BlockMeta }[] = [];
-    const runGroup = async function* (this: TraceStore, list: { ref: BlockRef; meta: BlockMeta }[]): AsyncGenerator<SpanRefBatch> {
+    /**
+     * runGroup reads a group of one bucket's blocks by descending maxStartNs. When the group is
+     * the bucket's last (`last`), every block left is in the group or in an older bucket, so the
+     * frontier after a block is the next one's maxStartNs; otherwise unread blocks of the bucket
+     * may start as late as the bucket's end, and the frontier stays there.
+     */
+    const runGroup = async function* (this: TraceStore, list: { ref: BlockRef; meta: BlockMeta }[], last: boolean): AsyncGenerator<SpanRefBatch> {
       if (list.length === 0) return;
       const bucket = (list[0] as { ref: BlockRef }).ref.bucket;
       list.sort((a, b) => (a.meta.maxStartNs !== b.meta.maxStartNs ? (a.meta.maxStartNs > b.meta.maxStartNs ? -1 : 1) : b.ref.flushIndex - a.ref.flushIndex || a.ref.part - b.ref.part));
       // Past the bucket's last block, every span left starts in an older bucket.
       const below = bucketStartNs(bucket) - 1n;
       const afterBucket = bucket <= firstBucket || below < q.startNs ? null : below < top ? below : top;
+      const bucketEnd = bucketStartNs(bucket + 1) - 1n;
+      const capped = bucketEnd < top ? bucketEnd : top;
       for (let i = 0; i < list.length; i++) {
         if (emitted >= q.limit) return;
         const { ref, meta } = list[i] as { ref: BlockRef; meta: BlockMeta };
         assert(ref.bucket === bucket, 'a group holds one bucket');
         const next = list[i + 1];
-        const frontierNs = next === undefined ? afterBucket : next.meta.maxStartNs < top ? next.meta.maxStartNs : top;
+        const frontierNs = !last ? capped : next === undefined ? afterBucket : next.meta.maxStartNs < top ? next.meta.maxStartNs : top;
         const m = await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted);
         if (m !== null) {
           const cols = m.cols;
@@ -803,7 +856,7 @@ export class TraceStore implements SignalStore<SpanRow> {
             traceIds.push(cols.traceId?.[row] as Uint8Array);
             startsNs.push(cols.startTime?.[row] as bigint);
             emitted++;
-            if (traceIds.length >= batchMax) yield cut(meta.maxStartNs < top ? meta.maxStartNs : top);
+            if (traceIds.length >= batchMax) yield cut(!last ? capped : meta.maxStartNs < top ? meta.maxStartNs : top);
           }
         }
         yield cut(frontierNs);
@@ -812,13 +865,21 @@ export class TraceStore implements SignalStore<SpanRow> {
     for await (const b of this.#blocksInTime(kv, tenant, q, stats, true, () => emitted >= q.limit)) {
       if (group.length > 0 && (group[0] as { ref: BlockRef }).ref.bucket !== b.ref.bucket) {
         assert((group[0] as { ref: BlockRef }).ref.bucket > b.ref.bucket, 'buckets come newest first');
-        yield* runGroup.call(this, group);
+        yield* runGroup.call(this, group, true);
+        group = [];
+        if (emitted >= q.limit) break;
+      }
+      if (group.length >= this.#limits.searchBucketBlocksMax) {
+        // A bucket of more blocks than the bound is read in groups; a group that is not its
+        // bucket's last cannot say how late the bucket's unread blocks start (see runGroup).
+        yield* runGroup.call(this, group, false);
         group = [];
         if (emitted >= q.limit) break;
       }
       group.push(b);
+      assert(group.length <= this.#limits.searchBucketBlocksMax, 'a group holds at most searchBucketBlocksMax metas');
     }
-    if (emitted < q.limit) yield* runGroup.call(this, group);
+    if (emitted < q.limit) yield* runGroup.call(this, group, true);
     // Cut short by `limit`, the scan cannot say nothing is left.
     yield cut(emitted >= q.limit ? top : null);
     assert(emitted <= q.limit, 'a search yields at most limit spans');
