@@ -131,7 +131,11 @@ async function writeAll(data: QueryTracesData, targets: readonly string[], conne
       if (body === undefined) return;
       const target = targets[(i + w) % targets.length] as string;
       for (let attempt = 0; ; attempt++) {
-        const r = await request(`http://${target}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'x-scope-orgid': BENCH_TENANT }, body });
+        // A connection closed under us is retried like a 503: the request's idempotency key makes a repeat harmless (DESIGN.md §1.3).
+        const r = await request(`http://${target}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'x-scope-orgid': BENCH_TENANT }, body }).catch((err: unknown) => {
+          log(`  request ${i}: ${err instanceof Error ? `${err.message}${err.cause === undefined ? '' : `: ${String(err.cause)}`}` : String(err)}; retrying`);
+          return { status: 503, text: String(err), retryAfterS: 1 };
+        });
         if (r.status === 200) break;
         if ((r.status !== 429 && r.status !== 503) || attempt >= SEND_RETRIES_MAX) throw new Error(`bench/query-traces: request ${i} answered ${r.status}: ${r.text.slice(0, 200)}`);
         await new Promise((res) => setTimeout(res, Math.min(5, r.retryAfterS) * 1000));
