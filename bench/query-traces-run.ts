@@ -44,6 +44,9 @@ export const DURATION_MIN_MS = 300;
 const SEND_RETRIES_MAX = 50;
 /** REQUEST_TIMEOUT_MS bounds one HTTP request of the bench. */
 const REQUEST_TIMEOUT_MS = 120_000;
+/** FLUSH_TIMEOUT_MS bounds one flush request; FLUSH_ATTEMPTS_MAX the flush requests (a 2M-span flush on a loaded machine takes minutes). */
+const FLUSH_TIMEOUT_MS = 300_000;
+const FLUSH_ATTEMPTS_MAX = 4;
 
 /** QueryTracesConfig is what the flags choose. */
 export interface QueryTracesConfig {
@@ -103,8 +106,8 @@ export interface QueryTracesReport {
   readonly loadAverage: { readonly before: readonly number[]; readonly after: readonly number[] };
 }
 
-async function request(url: string, init: RequestInit = {}): Promise<{ status: number; text: string; retryAfterS: number }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+async function request(url: string, init: RequestInit = {}, timeoutMs = REQUEST_TIMEOUT_MS): Promise<{ status: number; text: string; retryAfterS: number }> {
+  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
   const text = await res.text();
   const retryAfterS = Number(res.headers.get('retry-after') ?? '1');
   return { status: res.status, text, retryAfterS: Number.isFinite(retryAfterS) ? retryAfterS : 1 };
@@ -128,7 +131,11 @@ async function writeAll(data: QueryTracesData, targets: readonly string[], conne
       if (body === undefined) return;
       const target = targets[(i + w) % targets.length] as string;
       for (let attempt = 0; ; attempt++) {
-        const r = await request(`http://${target}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'x-scope-orgid': BENCH_TENANT }, body });
+        // A connection closed under us is retried like a 503: the request's idempotency key makes a repeat harmless (DESIGN.md §1.3).
+        const r = await request(`http://${target}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'x-scope-orgid': BENCH_TENANT }, body }).catch((err: unknown) => {
+          log(`  request ${i}: ${err instanceof Error ? `${err.message}${err.cause === undefined ? '' : `: ${String(err.cause)}`}` : String(err)}; retrying`);
+          return { status: 503, text: String(err), retryAfterS: 1 };
+        });
         if (r.status === 200) break;
         if ((r.status !== 429 && r.status !== 503) || attempt >= SEND_RETRIES_MAX) throw new Error(`bench/query-traces: request ${i} answered ${r.status}: ${r.text.slice(0, 200)}`);
         await new Promise((res) => setTimeout(res, Math.min(5, r.retryAfterS) * 1000));
@@ -193,8 +200,14 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
     await writeAll(data, webs, config.connections, o.log);
     const writeSec = (performance.now() - w0) / 1000;
     const f0 = performance.now();
-    const flush = await request(`http://${apis[0] as string}/api/v1/admin/flush`, { method: 'POST' });
-    if (flush.status !== 200) throw new Error(`bench/query-traces: flush answered ${flush.status}: ${flush.text.slice(0, 200)}`);
+    // A flush of millions of spans on a loaded machine can outlast one node's flush deadline
+    // (ShardServiceLimits.flushDeadlineMs) or one request: the nodes keep flushing, so ask again.
+    for (let attempt = 1; ; attempt++) {
+      const flush = await request(`http://${apis[0] as string}/api/v1/admin/flush`, { method: 'POST' }, FLUSH_TIMEOUT_MS).catch((err: unknown) => ({ status: 0, text: String(err), retryAfterS: 1 }));
+      if (flush.status === 200) break;
+      if (attempt >= FLUSH_ATTEMPTS_MAX) throw new Error(`bench/query-traces: flush answered ${flush.status}: ${flush.text.slice(0, 200)}`);
+      o.log(`flush attempt ${attempt} answered ${flush.status} (${flush.text.slice(0, 120)}); asking again`);
+    }
     const flushSec = (performance.now() - f0) / 1000;
 
     const rand = new SeededRand(DATA_SEED + 1);

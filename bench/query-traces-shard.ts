@@ -1,20 +1,25 @@
 /**
  * query-traces-shard.ts — `node dist/bench/query-traces-shard.js [--traces N]
- * [--searches N] [--flushes N] [--profile]`: one shard's part of bench/query-traces'
- * searches (searchShard over a TraceStore on a real LevelDB in a temporary
- * directory), without the cluster: N traces shaped like query-traces-data.ts
- * (10-30 spans, customer.id of ~5 traces, trace duration = root's), one
- * flush (or N flushes: N blocks per bucket). Figures: shard part latency
- * p50/p99 of the attribute search and of the duration search, each answer
- * checked against a full scan; and the TraceQL attribute equality
- * `{ span.customer.id = "c" }` with its span match pushed into the block
- * indexes and without (ShardSearchOptions.spanMatch false), alternating in
- * one run, with blocks pruned, bytes and traces read per search. Quick to
- * rerun while profiling (`node --cpu-prof`). Timing never gates anything.
+ * [--searches N] [--flushes N] [--profile]`: one shard's part of
+ * bench/query-traces' queries (traceById and searchShard over a TraceStore on
+ * a real LevelDB in a temporary directory), without the cluster: N traces
+ * shaped like query-traces-data.ts (10-30 spans, customer.id of ~5 traces,
+ * trace duration = root's), written in start-time order in `--flushes`
+ * flushes (default 1). Figures: latency p50/p99 of trace by id, of the
+ * attribute search and of the duration search, each answer checked (by id:
+ * the span count; searches: against the data and a full scan), and the
+ * full-scan duration search in the same run (ratio); and the TraceQL
+ * attribute equality `{ span.customer.id = "c" }` with its span match pushed
+ * into the block indexes and without (ShardSearchOptions.spanMatch false),
+ * alternating in one run, with blocks pruned, bytes and traces read per
+ * search. `--profile` prints the top frames of a CPU profile of the queries
+ * only (not of the load). Quick to rerun while profiling. Timing never gates
+ * anything.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { SeededRand } from '../src/fs/seeded-rand.js';
 import type { KeyValue, Resource, Scope, SpanKind, SpanRow, StatusCode } from '../src/storage/rows.js';
@@ -26,6 +31,7 @@ import type { ScanStats } from '../src/storage/shard/signal-store.js';
 import { addScanStats, newScanStats } from '../src/storage/shard/signal-store.js';
 import type { TraceSearchQuery } from '../src/query/search-params.js';
 import { percentileMs } from './ingest-plan.js';
+import { topFrames } from './raft-core-cluster.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -101,17 +107,27 @@ export function shardSpans(rand: SeededRand, traces: number, tenant: string): { 
 async function main(): Promise<void> {
   const traces = arg('traces', 1250);
   const searches = arg('searches', 30);
+  const flushes = arg('flushes', 1);
+  const profile = process.argv.includes('--profile');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-bench-search-shard-'));
   const db = await ShardDb.open(dir);
   try {
     const rand = new SeededRand(3200);
     const { spans, customers, durations } = shardSpans(rand, traces, 'bench');
+    // Start-time order, as live telemetry arrives: each flush holds a stretch of the hour.
+    const byTrace = new Map<string, SpanRow[]>();
+    for (const s of spans) {
+      const k = Buffer.from(s.traceId).toString('hex');
+      let list = byTrace.get(k);
+      if (list === undefined) byTrace.set(k, (list = []));
+      list.push(s);
+    }
+    const ordered = [...byTrace.values()].sort((a, b) => ((a[0] as SpanRow).startTimeUnixNano < (b[0] as SpanRow).startTimeUnixNano ? -1 : 1));
     const store = new TraceStore();
     await store.load(db);
-    const flushes = arg('flushes', 1);
-    const per = Math.ceil(spans.length / flushes);
+    const perFlush = Math.ceil(ordered.length / flushes);
     for (let f = 0; f < flushes; f++) {
-      store.add('bench', spans.slice(f * per, (f + 1) * per), 0);
+      store.add('bench', ordered.slice(f * perFlush, (f + 1) * perFlush).flat(), 0);
       store.freeze();
       const batch = new KvWriteBatch();
       await store.writeFrozen({ kv: db, batch, flushIndex: f + 1 });
@@ -120,17 +136,44 @@ async function main(): Promise<void> {
     }
     const base = { startNs: WINDOW_START_NS, endNs: WINDOW_START_NS + WINDOW_NS, spss: 3 };
     const names = [...customers.keys()];
-    const time = async (q: TraceSearchQuery, options: ShardSearchOptions = { earlyStop: true }): Promise<{ ms: number; ids: string[]; stats: ScanStats; traces: number }> => {
+    const ids = [...byTrace.keys()];
+    const bytes = { byId: 0, attribute: 0, duration: 0 };
+    const time = async (
+      q: TraceSearchQuery,
+      kind?: 'attribute' | 'duration',
+      options?: ShardSearchOptions,
+    ): Promise<{ ms: number; ids: string[]; stats: ScanStats; traces: number }> => {
       const t0 = performance.now();
       const a = await searchShard(store, db, 'bench', q, () => false, undefined, options);
-      return { ms: performance.now() - t0, ids: a.traces.map((t) => Buffer.from(t.traceId).toString('hex')), stats: a.stats, traces: a.inspectedTraces };
+      const ms = performance.now() - t0;
+      if (kind !== undefined) bytes[kind] += a.stats.bytesRead;
+      return { ms, ids: a.traces.map((t) => Buffer.from(t.traceId).toString('hex')), stats: a.stats, traces: a.inspectedTraces };
     };
+    const minNs = 300_000_000n;
+    const durationQuery: TraceSearchQuery = { ...base, predicate: {}, minTraceDurationNs: minNs, limit: 20 };
+    const want = (await searchShard(store, db, 'bench', { ...durationQuery, fullScan: true }, () => false)).traces.map((t) => Buffer.from(t.traceId).toString('hex'));
+    const byIdMs: number[] = [];
     const attrMs: number[] = [];
     const durMs: number[] = [];
+    const scanMs: number[] = [];
     let wrong = 0;
+    const session = new Session();
+    if (profile) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+    }
+    for (let i = 0; i < searches; i++) {
+      const id = ids[rand.intn(ids.length)] as string;
+      const t0 = performance.now();
+      const r = await store.traceById(db, 'bench', Buffer.from(id, 'hex'));
+      byIdMs.push(performance.now() - t0);
+      bytes.byId += r.stats.bytesRead;
+      if (r.spans.length !== (byTrace.get(id) as SpanRow[]).length) wrong++;
+    }
     for (let i = 0; i < searches; i++) {
       const c = names[rand.intn(names.length)] as string;
-      const r = await time({ ...base, predicate: { attrs: [['customer.id', c]] }, limit: 100 });
+      const r = await time({ ...base, predicate: { attrs: [['customer.id', c]] }, limit: 100 }, 'attribute');
       attrMs.push(r.ms);
       if (JSON.stringify(r.ids.sort()) !== JSON.stringify([...(customers.get(c) ?? [])].sort())) wrong++;
     }
@@ -139,36 +182,43 @@ async function main(): Promise<void> {
     for (let i = 0; i < searches; i++) {
       const c = names[rand.intn(names.length)] as string;
       const q: TraceSearchQuery = { ...base, predicate: {}, traceql: `{ span.customer.id = ${JSON.stringify(c)} }`, limit: 100 };
-      const want = JSON.stringify([...(customers.get(c) ?? [])].sort());
+      const wantIds = JSON.stringify([...(customers.get(c) ?? [])].sort());
       for (const pushed of i % 2 === 0 ? [true, false] : [false, true]) {
-        const r = await time(q, { earlyStop: true, spanMatch: pushed });
+        const r = await time(q, undefined, { earlyStop: true, spanMatch: pushed });
         (pushed ? tql.with : tql.without).push(r.ms);
         addScanStats(pushed ? tql.statsWith : tql.statsWithout, r.stats);
         if (pushed) tql.tracesWith += r.traces;
         else tql.tracesWithout += r.traces;
-        if (JSON.stringify(r.ids.sort()) !== want) wrong++;
+        if (JSON.stringify(r.ids.sort()) !== wantIds) wrong++;
       }
     }
-    const minNs = 300_000_000n;
-    let want: string[] | null = null;
     for (let i = 0; i < searches; i++) {
-      const r = await time({ ...base, predicate: {}, minTraceDurationNs: minNs, limit: 20 });
+      const r = await time(durationQuery, 'duration');
       durMs.push(r.ms);
       if (r.ids.length !== 20 || r.ids.some((id) => (durations.get(id) ?? 0n) < minNs)) wrong++;
-      if (want === null) want = (await searchShard(store, db, 'bench', { ...base, predicate: {}, minTraceDurationNs: minNs, limit: 20, fullScan: true }, () => false)).traces.map((t) => Buffer.from(t.traceId).toString('hex'));
       if (JSON.stringify(r.ids) !== JSON.stringify(want)) wrong++;
     }
-    const p = (xs: number[], q: number): number => Math.round(percentileMs([...xs].sort((a, b) => a - b), q) * 10) / 10;
-    console.log(`query-traces-shard: ${spans.length} spans in ${traces} traces, ${flushes === 1 ? 'one flush' : `${flushes} flushes`}; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-    console.log(`  attribute search  p50 ${p(attrMs, 50)} ms  p99 ${p(attrMs, 99)} ms`);
-    console.log(`  duration search   p50 ${p(durMs, 50)} ms  p99 ${p(durMs, 99)} ms`);
+    let frames: string[] = [];
+    if (profile) {
+      const { profile: cpu } = await session.post('Profiler.stop');
+      session.disconnect();
+      frames = topFrames(cpu, 25);
+    }
+    for (let i = 0; i < Math.max(1, Math.floor(searches / 10)); i++) scanMs.push((await time({ ...durationQuery, fullScan: true })).ms);
+    const p = (xs: number[], q: number): number => Math.round(percentileMs([...xs].sort((a, b) => a - b), q) * 100) / 100;
+    console.log(`query-traces-shard: ${spans.length} spans in ${traces} traces, ${flushes} flush(es); load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    const kb = (n: number): string => `${Math.round(n / searches / 1024)} KiB read`;
+    console.log(`  trace by id       p50 ${p(byIdMs, 50)} ms  p99 ${p(byIdMs, 99)} ms  ${kb(bytes.byId)}`);
+    console.log(`  attribute search  p50 ${p(attrMs, 50)} ms  p99 ${p(attrMs, 99)} ms  ${kb(bytes.attribute)}`);
+    console.log(`  duration search   p50 ${p(durMs, 50)} ms  p99 ${p(durMs, 99)} ms  ${kb(bytes.duration)}  (full scan p50 ${p(scanMs, 50)} ms: ${Math.round((p(scanMs, 50) / Math.max(p(durMs, 50), 0.01)) * 10) / 10}x)`);
     const per1 = (n: number): string => (n / searches).toFixed(1);
     const statLine = (st: ScanStats, traces: number): string =>
       `blocks scanned ${per1(st.blocksScanned)}, pruned by index ${per1(st.blocksPrunedIndex)} bloom ${per1(st.blocksPrunedBloom)}, bytes read ${per1(st.bytesRead)}, traces read ${per1(traces)} (per search)`;
     console.log(`  TraceQL span.customer.id, span match pushed   p50 ${p(tql.with, 50)} ms  p99 ${p(tql.with, 99)} ms; ${statLine(tql.statsWith, tql.tracesWith)}`);
     console.log(`  TraceQL span.customer.id, without (baseline)  p50 ${p(tql.without, 50)} ms  p99 ${p(tql.without, 99)} ms; ${statLine(tql.statsWithout, tql.tracesWithout)}`);
-    console.log(`  TraceQL baseline / pushed: p50 ${(p(tql.without, 50) / Math.max(0.1, p(tql.with, 50))).toFixed(1)}x, bytes read ${(tql.statsWithout.bytesRead / Math.max(1, tql.statsWith.bytesRead)).toFixed(1)}x`);
+    console.log(`  TraceQL baseline / pushed: p50 ${(p(tql.without, 50) / Math.max(0.01, p(tql.with, 50))).toFixed(1)}x, bytes read ${(tql.statsWithout.bytesRead / Math.max(1, tql.statsWith.bytesRead)).toFixed(1)}x`);
     console.log(`  wrong answers: ${wrong}`);
+    for (const f of frames) console.log(`  ${f}`);
     if (wrong > 0) process.exitCode = 1;
   } finally {
     await db.close();

@@ -1063,6 +1063,8 @@ export const TraceStoreLimits = {
   searchLimitMax: 1_000_000,
   /** flushProbesInflightMax bounds the trace-id index scans a flush runs at once (distinct-trace count, shadow markers). */
   flushProbesInflightMax: 32,
+  /** searchBucketBlocksMax bounds the block metas searchSpanRefs holds at once (one bucket's, sorted newest first; a bucket with more is read in groups of this many). */
+  searchBucketBlocksMax: 1024,
   /** shadowBlocksMax bounds the newer blocks whose span ids one searchSpans keeps to drop stale versions (dropped and re-read past it). */
   shadowBlocksMax: 64,
   /** headSpanBytesBase is estimateSpanBytes' fixed bytes per decoded span (the row object, its ids and times); flushes cut blocks by that estimate. */
@@ -1096,6 +1098,7 @@ assert(TraceStoreLimits.traceBlocksMax >= 1, 'traceBlocksMax >= 1');
 assert(TraceStoreLimits.searchBatchRowsMax >= 1, 'searchBatchRowsMax >= 1');
 assert(TraceStoreLimits.searchLimitMax >= TraceStoreLimits.searchBatchRowsMax, 'searchLimitMax >= searchBatchRowsMax');
 assert(TraceStoreLimits.shadowBlocksMax >= 1, 'shadowBlocksMax >= 1');
+assert(TraceStoreLimits.searchBucketBlocksMax >= 2, 'searchBucketBlocksMax >= 2: a group orders blocks');
 assert(TraceStoreLimits.flushProbesInflightMax >= 1, 'flushProbesInflightMax >= 1');
 assert(TraceStoreLimits.headSpanBytesBase >= 64, 'a span costs at least its ids and times');
 assert(TraceStoreLimits.headInitialTraces >= 1 && TraceStoreLimits.headInitialSpans >= 1, 'a span head starts with room');
@@ -1103,6 +1106,8 @@ assert(TraceStoreLimits.headSlabBytesMin >= 1024 && TraceStoreLimits.headSlabByt
 assert((TraceStoreLimits.headTableSlotsMin & (TraceStoreLimits.headTableSlotsMin - 1)) === 0, 'headTableSlotsMin is a power of two');
 assert(TraceStoreLimits.headTableSlotsMin >= 2 * TraceStoreLimits.headInitialSpans, 'the span table starts at most half full');
 assert(StoreLimits.blockRowsMax <= SpanBlockLimits.rowsMax, 'a trace store block fits a span block');
+// A format-3 block keys its pages by a u16 page number (trace-keys.ts pageKey).
+assert(Math.ceil(StoreLimits.blockRowsMax / SpanPageLimits.pageRowsDefault) <= 0xffff, 'the pages of a store block fit a u16');
 
 /** TraceqlLimits bound one TraceQL query (src/query/traceql): its text, its shape and the trace it runs over. */
 export const TraceqlLimits = {

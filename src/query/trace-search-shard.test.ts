@@ -298,6 +298,51 @@ t.test('early stop returns the same traces as reading every candidate (seeded di
   t.ok(fewer > cases / 4, `early stop read fewer spans in ${fewer} of ${cases} cases`);
 });
 
+t.test('a bucket read in groups of 2 block metas (searchBucketBlocksMax) answers as one read whole', async (t) => {
+  const rand = new SeededRand(SEED + 22);
+  const spans = spreadSpans(rand, 300);
+  const whole = await storeWith(t, spans, 2);
+  const grouped = await storeWith(t, spans, 2, new TraceStore({ searchBucketBlocksMax: 2 }));
+  const cases = Math.max(10, Math.floor(Number(process.env.OTLPDB_SEARCH_CASES ?? 40) / 2));
+  for (let i = 0; i < cases; i++) {
+    const q = { ...randomQuery(rand, spans), limit: [1, 3, 20][rand.intn(3)]! };
+    const label = `case ${i} (reproduce: OTLPDB_SEARCH_SEED=${SEED}): ${JSON.stringify(q, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`;
+    t.same(shape(await searchShard(grouped.store, grouped.db, TENANT, q, () => false)), shape(await searchShard(whole.store, whole.db, TENANT, q, () => false)), label);
+  }
+});
+
+/** ExtentStore's traceExtent: 'off' answers null (every trace is read whole), 'true' the store's own, 'lie' an extent of 0 ns (a planted bug that drops traces). */
+class ExtentStore extends TraceStore {
+  mode: 'off' | 'true' | 'lie' = 'true';
+  calls = 0;
+  override async traceExtent(...args: Parameters<TraceStore['traceExtent']>): ReturnType<TraceStore['traceExtent']> {
+    const e = await super.traceExtent(...args);
+    if (e === null || this.mode === 'off') return null;
+    this.calls++;
+    return this.mode === 'true' ? e : { minStartNs: e.minStartNs, maxEndNs: e.minStartNs };
+  }
+}
+
+t.test('the duration prefilter (traceExtent) answers as reading every trace, and a planted wrong extent is caught', async (t) => {
+  const rand = new SeededRand(SEED + 23);
+  const spans = spreadSpans(rand, 300);
+  const store = new ExtentStore();
+  const { db } = await storeWith(t, spans, 3, store);
+  const json = (a: ShardSearchAnswer): string => JSON.stringify(shape(a), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+  let caught = 0;
+  for (let i = 0; i < 10; i++) {
+    const q: TraceSearchQuery = { startNs: 0n, endNs: 1n << 63n, predicate: {}, minTraceDurationNs: BigInt(1 + rand.intn(50_000_000)), limit: 3 + rand.intn(20), spss: 3 };
+    store.mode = 'off';
+    const want = json(await searchShard(store, db, TENANT, q, () => false));
+    store.mode = 'true';
+    t.equal(json(await searchShard(store, db, TENANT, q, () => false)), want, `case ${i}: equals the search that reads every trace whole`);
+    store.mode = 'lie';
+    if (json(await searchShard(store, db, TENANT, q, () => false)) !== want) caught++;
+  }
+  t.ok(store.calls > 0, `the prefilter answered ${store.calls} times (not vacuous)`);
+  t.ok(caught > 0, `a wrong extent changed ${caught} of 10 answers`);
+});
+
 /** LyingStore claims, while `lie` is set, a frontier an hour lower than the truth: settled candidates may still move. */
 class LyingStore extends TraceStore {
   lie = false;

@@ -139,12 +139,6 @@ interface Candidate {
   done: boolean;
 }
 
-/** compareCandidates orders candidates newest first (latest matching start descending), then by trace id hex. */
-function compareCandidates(a: Candidate, b: Candidate): number {
-  if (a.lastStartNs !== b.lastStartNs) return a.lastStartNs > b.lastStartNs ? -1 : 1;
-  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
-}
-
 const DEFAULT_BOUNDS: ShardSearchBounds = {
   candidateSpansMax: L.candidateSpansMax,
   candidateTracesMax: L.candidateTracesMax,
@@ -216,6 +210,77 @@ function selectedValues(selected: readonly TraceqlSelected[]): MatchedSpan['attr
   return out;
 }
 
+/** durationPasses is the trace-duration filter of a search (minDuration and maxDuration, inclusive). */
+function durationPasses(durationNs: bigint, q: TraceSearchQuery): boolean {
+  if (q.minTraceDurationNs !== undefined && durationNs < q.minTraceDurationNs) return false;
+  if (q.maxTraceDurationNs !== undefined && durationNs > q.maxTraceDurationNs) return false;
+  return true;
+}
+
+/**
+ * CandidateHeap holds the unsettled candidates as a binary heap in
+ * compareCandidates order (newest latest matching start first, then trace
+ * id). An entry records the start it was pushed with; once the candidate
+ * moved (a later push) or was settled the entry is stale and dropped when it
+ * reaches the top. Entries are at most the spans noted, which
+ * TraceSearchLimits.candidateSpansMax bounds.
+ */
+class CandidateHeap {
+  readonly #items: { c: Candidate; startNs: bigint }[] = [];
+
+  /** push adds candidate c as of its latest matching start `startNs`. */
+  push(c: Candidate, startNs: bigint): void {
+    assert(c.lastStartNs === startNs, 'a candidate is pushed with its current start');
+    const a = this.#items;
+    a.push({ c, startNs });
+    let i = a.length - 1;
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      if (this.#before(up, i)) break;
+      [a[up], a[i]] = [a[i] as { c: Candidate; startNs: bigint }, a[up] as { c: Candidate; startNs: bigint }];
+      i = up;
+    }
+  }
+
+  /** peekLive drops stale entries off the top and returns the first live candidate, or null. */
+  peekLive(): Candidate | null {
+    for (;;) {
+      const top = this.#items[0];
+      if (top === undefined) return null;
+      if (!top.c.done && top.c.lastStartNs === top.startNs) return top.c;
+      this.pop();
+    }
+  }
+
+  /** pop removes the top entry. */
+  pop(): void {
+    const a = this.#items;
+    assert(a.length > 0, 'pop from a non-empty heap');
+    const last = a.pop() as { c: Candidate; startNs: bigint };
+    if (a.length === 0) return;
+    a[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < a.length && !this.#before(m, l)) m = l;
+      if (r < a.length && !this.#before(m, r)) m = r;
+      if (m === i) return;
+      [a[m], a[i]] = [a[i] as { c: Candidate; startNs: bigint }, a[m] as { c: Candidate; startNs: bigint }];
+      i = m;
+    }
+  }
+
+  /** #before says entry i sorts before entry j (compareCandidates on the pushed starts). */
+  #before(i: number, j: number): boolean {
+    const a = this.#items[i] as { c: Candidate; startNs: bigint };
+    const b = this.#items[j] as { c: Candidate; startNs: bigint };
+    if (a.startNs !== b.startNs) return a.startNs > b.startNs;
+    return a.c.key <= b.c.key;
+  }
+}
+
 /**
  * summarizeTrace is the search's view of one whole trace, or null when the
  * trace fails a trace-level filter or none of its spans matches.
@@ -231,8 +296,7 @@ export function summarizeTrace(spans: readonly SpanRow[], q: TraceSearchQuery, p
     if (s.parentSpanId.length === 0 && (root === null || s.startTimeUnixNano < root.startTimeUnixNano)) root = s;
   }
   const durationNs = end > start ? end - start : 0n;
-  if (q.minTraceDurationNs !== undefined && durationNs < q.minTraceDurationNs) return null;
-  if (q.maxTraceDurationNs !== undefined && durationNs > q.maxTraceDurationNs) return null;
+  if (!durationPasses(durationNs, q)) return null;
   const rootServiceName = root === null ? ROOT_NOT_RECEIVED : serviceOf(root.resource);
   const rootTraceName = root === null ? '' : root.name;
   if (q.rootService !== undefined && (root === null || rootServiceName !== q.rootService)) return null;
@@ -294,6 +358,10 @@ export async function searchShard(
   let inspectedTraces = 0;
   const traces: TraceSummary[] = [];
   const candidates = new Map<string, Candidate>();
+  // Unsettled candidates, newest first: settle pops only those past the frontier instead of
+  // re-scanning every candidate per batch. A candidate that moves is pushed again; its old
+  // entry is stale (its start no longer matches) and skipped when popped.
+  const heap = new CandidateHeap();
   /** note counts one matching span; false when the candidate-traces bound stops the scan. */
   const note = (traceId: Uint8Array, startNs: bigint): boolean => {
     inspectedSpans++;
@@ -301,29 +369,41 @@ export async function searchShard(
     const c = candidates.get(key);
     if (c === undefined) {
       if (candidates.size >= bounds.candidateTracesMax) return false;
-      candidates.set(key, { key, traceId, lastStartNs: startNs, done: false });
+      const fresh = { key, traceId, lastStartNs: startNs, done: false };
+      candidates.set(key, fresh);
+      heap.push(fresh, startNs);
     } else if (startNs > c.lastStartNs) {
       assert(!c.done, 'a summarised candidate never moves: its spans left start at or before the frontier');
       c.lastStartNs = startNs;
+      heap.push(c, startNs);
     }
     return true;
   };
+  const filtersDuration = q.minTraceDurationNs !== undefined || q.maxTraceDurationNs !== undefined;
   /**
    * settle reads and summarises, newest first, the candidates no unread span
    * can move (latest matching start after `frontierNs`; all of them when
    * null), until `limit` traces; true when the shard is done.
    */
   const settle = async (frontierNs: bigint | null): Promise<boolean> => {
-    const ready: Candidate[] = [];
-    for (const c of candidates.values()) if (!c.done && (frontierNs === null || c.lastStartNs > frontierNs)) ready.push(c);
-    ready.sort(compareCandidates);
-    for (const c of ready) {
+    for (;;) {
+      const c = heap.peekLive();
+      if (c === null || (frontierNs !== null && c.lastStartNs <= frontierNs)) break;
       if (traces.length >= q.limit) return true;
       if (inspectedTraces >= bounds.tracesFetchedMax || expired(stats)) {
         partial = true;
         return true;
       }
+      heap.pop();
       c.done = true;
+      if (filtersDuration) {
+        // The trace-id index alone often says the trace's duration fails: then no page is read.
+        const extent = await store.traceExtent(kv, tenant, c.traceId, stats);
+        if (extent !== null && !durationPasses(extent.maxEndNs > extent.minStartNs ? extent.maxEndNs - extent.minStartNs : 0n, q)) {
+          inspectedTraces++;
+          continue;
+        }
+      }
       const t = await store.traceById(kv, tenant, c.traceId);
       inspectedTraces++;
       addScanStats(stats, t.stats);

@@ -5,7 +5,22 @@ import { BlockKind, openBlock, sealBlock } from '../block.js';
 import { randomRows } from '../rows-test-util.js';
 import type { SpanRow } from '../rows.js';
 import type { BlockColumnName, SpanPage } from './span-block.js';
-import { decodeSpanBlock, decodeSpanRows, encodeSpanBlock, openSpanBlock, readBlockColumns, readTraceIds, readTraceSpans, serviceOf } from './span-block.js';
+import {
+  decodeSpanBlock,
+  decodeSpanRows,
+  encodeSpanBlock,
+  encodeSplitSpanBlock,
+  isSplitHead,
+  joinSplitBlock,
+  openSpanBlock,
+  openSplitHead,
+  readBlockColumns,
+  readSplitTraceSpans,
+  readTraceIds,
+  readTraceSpans,
+  serviceOf,
+  splitTracePages,
+} from './span-block.js';
 import { realisticSpans } from './traces-test-util.js';
 
 
@@ -234,4 +249,82 @@ t.test('planted corruption: a flipped byte in a page is ERR_CORRUPTION for its t
   }
   t.same(Object.keys(outcomes).filter((k) => k !== 'ok' && k !== 'ERR_CORRUPTION'), [], `outcomes ${JSON.stringify(outcomes)} (seed ${seed})`);
   t.ok((outcomes.ERR_CORRUPTION ?? 0) > 0 && (outcomes.ok ?? 0) > 0, `flips outside the trace's pages leave it readable (seed ${seed})`);
+});
+
+/** splitLookup reads one trace from a format-3 block the way the store does: the head, then only the trace's pages. */
+function splitLookup(head: Uint8Array, pages: readonly (Uint8Array | undefined)[], id: Uint8Array): SpanRow[] {
+  const h = openSplitHead(head);
+  const at = splitTracePages(h, id);
+  if (at === null) return [];
+  return readSplitTraceSpans(h, id, pages.slice(at.first, at.last + 1)).spans;
+}
+
+t.test('differential: a split block (format 3) reads what its format-2 block reads, whole and by trace', async (t) => {
+  const seed = 9091;
+  const rand = new SeededRand(seed);
+  let lookups = 0;
+  for (let i = 0; i < 10; i++) {
+    const spans = i % 3 === 2 ? realisticSpans(rand, 1 + rand.intn(12), 'acme') : tracedRows(rand, 1 + rand.intn(80), 1 + rand.intn(12), i % 2 === 0);
+    const pageRows = 1 + rand.intn(24);
+    const v2 = encodeSpanBlock(spans, { pageRows });
+    const split = encodeSplitSpanBlock(spans, { pageRows });
+    t.ok(isSplitHead(split.head) && !isSplitHead(v2), 'the head says format 3, a whole block does not');
+    t.equal(split.pages.length, Math.ceil(spans.length / pageRows), `block ${i}: one value per page`);
+    const joined = joinSplitBlock(openSplitHead(split.head), split.pages);
+    t.same(decodeSpanRows(joined, Array.from({ length: spans.length }, (_, r) => r)), spans, `block ${i}: the joined block decodes to the rows (seed ${seed})`);
+    const names: BlockColumnName[] = ['traceId', 'spanId', 'name', 'service', 'startTime', 'duration', 'status', 'kind'];
+    t.same(readBlockColumns(joined, names), readBlockColumns(v2, names), `block ${i}: every column reads as format 2's`);
+    const ids = new Map(spans.map((s) => [Buffer.from(s.traceId).toString('hex'), s.traceId]));
+    ids.set('absent', rand.bytes(16));
+    for (const id of ids.values()) {
+      t.same(splitLookup(split.head, split.pages, id), readTraceSpans(v2, id).spans, `block ${i}: trace ${Buffer.from(id).toString('hex')} (seed ${seed})`);
+      lookups++;
+    }
+  }
+  t.ok(lookups > 40, `${lookups} lookups compared`);
+});
+
+t.test('a split block lookup needs only its trace\'s pages: the others may be absent', async (t) => {
+  const spans = realisticSpans(new SeededRand(23), 30, 'acme');
+  const split = encodeSplitSpanBlock(spans, { pageRows: 16 });
+  t.ok(split.pages.length >= 4, 'several pages');
+  const id = (spans[spans.length - 1] as SpanRow).traceId;
+  const h = openSplitHead(split.head);
+  const at = splitTracePages(h, id);
+  const n = spans.filter((s) => Buffer.compare(s.traceId, id) === 0).length;
+  t.ok(at !== null && at.last < split.pages.length && at.last - at.first <= Math.ceil(n / 16), 'a trace sits on the pages its rows need, plus one at most');
+  const sparse = split.pages.map((p, i) => (at !== null && i >= at.first && i <= at.last ? p : undefined));
+  t.same(splitLookup(split.head, sparse, id), spans.filter((s) => Buffer.compare(s.traceId, id) === 0));
+  const headBytes = split.head.length;
+  const total = headBytes + split.pages.reduce((n, p) => n + p.length, 0);
+  t.ok(headBytes < total / 3, `the head is ${headBytes} of ${total} bytes`);
+});
+
+t.test('planted corruption in a split block: a flipped page byte, a missing page, a swapped page and a flipped head are ERR_CORRUPTION', async (t) => {
+  const spans = realisticSpans(new SeededRand(29), 30, 'acme');
+  const split = encodeSplitSpanBlock(spans, { pageRows: 16 });
+  const h = openSplitHead(split.head);
+  const id = (spans[0] as SpanRow).traceId;
+  const at = splitTracePages(h, id);
+  t.ok(at !== null && at.first === 0, 'the first trace is on page 0');
+  const flipped = split.pages.map((p) => Uint8Array.from(p));
+  const p0 = flipped[0] as Uint8Array;
+  p0[p0.length >> 1] = (p0[p0.length >> 1] as number) ^ 0x10;
+  t.equal(codeOf(() => splitLookup(split.head, flipped, id)), 'ERR_CORRUPTION', 'a flipped byte in the trace\'s page');
+  t.equal(codeOf(() => joinSplitBlock(h, flipped)), 'ERR_CORRUPTION', 'a whole-block read of it');
+  const missing = split.pages.map((p, i) => (i === 1 ? undefined : p));
+  t.equal(codeOf(() => joinSplitBlock(h, missing)), 'ERR_CORRUPTION', 'a missing page');
+  t.equal(codeOf(() => joinSplitBlock(h, split.pages.slice(1))), 'ERR_CORRUPTION', 'a page too few');
+  const swapped = [split.pages[1], split.pages[0], ...split.pages.slice(2)];
+  t.equal(codeOf(() => joinSplitBlock(h, swapped)), 'ERR_CORRUPTION', 'two pages swapped');
+  t.equal(codeOf(() => splitLookup(split.head, swapped, id)), 'ERR_CORRUPTION', 'a lookup given the wrong page');
+  for (let i = 0; i < 40; i++) {
+    const head = Uint8Array.from(split.head);
+    const bit = (i * 997) % (head.length * 8);
+    head[bit >>> 3] = (head[bit >>> 3] as number) ^ (1 << (bit & 7));
+    const code = codeOf(() => openSplitHead(head));
+    if (code !== 'ERR_CORRUPTION') t.fail(`head bit ${bit}: ${code}`);
+  }
+  t.pass('every sampled head flip is ERR_CORRUPTION');
+  t.same(splitLookup(split.head, split.pages, id), spans.filter((s) => Buffer.compare(s.traceId, id) === 0), 'the intact block reads');
 });

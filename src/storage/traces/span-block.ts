@@ -3,8 +3,9 @@
  * spans of one tenant and one time bucket, one column per hot query field so
  * that a query reads only the columns it filters on. Pure code, no I/O.
  *
- * Sealed with block.ts (BlockKind.spans). Two payload formats are read;
- * format 2 is written (format 1 only when a test asks for it).
+ * Sealed with block.ts (BlockKind.spans). Three payload formats are read;
+ * the store writes format 3 (encodeSplitSpanBlock), encodeSpanBlock writes
+ * format 2 (format 1 only when a test asks for it).
  *
  * Format 1 (whole columns):
  *
@@ -73,6 +74,31 @@
  * it, as in format 1); a lookup checks instead dirCrc32c and the CRC32C of
  * the pages it decodes. A trace's pages are a range: the flush writes the
  * spans of a trace next to each other, so it is one page or two.
+ *
+ * Format 3 (split, SPAN_BLOCK_SPLIT_FORMAT): format 2 cut into LevelDB values
+ * (trace-keys.ts names their keys), because LevelDB returns a value whole:
+ * a trace-by-id lookup then fetches its one or two pages instead of the
+ * whole block. The head is sealed (BlockKind.spans); a page value is not
+ * (its CRC32C sits in the head):
+ *
+ *   head (block key)   u8 formatVersion (3), then format 2's bytes from `rows`
+ *                      through the page CRC32Cs unchanged (dirCrc32c is format
+ *                      2's: over version byte 2, not 3), then the 13 column
+ *                      heads back to back (no chunk)
+ *   page p (page key)  page p's 13 chunks back to back in column order; its
+ *                      length is the page directory's row p, its CRC32C
+ *                      pageCrc32c[p]
+ *
+ *   +----+--------------------------------------------------+----------------+
+ *   | v3 | rows .. trace dir | dirCrc | pageCrc × pages       | heads × 13     |   head
+ *   +----+--------------------------------------------------+----------------+
+ *   +-------------+-------------+-----+--------------+
+ *   | p: traceId  | p: spanId   | ... | p: rest      |                           page p
+ *   +-------------+-------------+-----+--------------+
+ *
+ * A whole-block reader joins the head and every page back into format 2's
+ * payload in memory (joinSplitBlock); a lookup reads the head, then only
+ * its trace's pages (splitTracePages, readSplitTraceSpans).
  *
  * bigvarint is unsigned LEB128 of a bigint below 2^70 (at most 10 bytes):
  * times are u64 and a zigzagged duration needs 65 bits, past the 53 bits of
@@ -515,8 +541,27 @@ function readHeader(r: ByteReader): { rows: number; tenant: string } {
   return { rows, tenant };
 }
 
-/** parsePaged reads format 2's directory after the version byte: every length is checked against the bytes, no CRC is. */
-function parsePaged(payload: Uint8Array, r: ByteReader): PagedLayout {
+/** PagedDirectory is the directory formats 2 and 3 share (everything between the version byte and the column bytes), its lengths checked against the bytes left, no CRC yet. */
+interface PagedDirectory {
+  readonly rows: number;
+  readonly tenant: string;
+  readonly pageRows: number;
+  readonly pageCount: number;
+  /** lengths[c] is column c's bytes (head + every chunk); headLengths[c] its head's. */
+  readonly lengths: readonly number[];
+  readonly headLengths: readonly number[];
+  /** chunkLengths[p * SPAN_COLUMN_COUNT + c] is page p's bytes of column c. */
+  readonly chunkLengths: Uint32Array;
+  /** traceDir holds each trace's [firstPage, lastPage − firstPage], in dictionary order. */
+  readonly traceDir: Uint32Array;
+  /** dirEnd is where the directory (everything dirCrc covers before the heads) ends in the payload. */
+  readonly dirEnd: number;
+  readonly dirCrc: number;
+  readonly pageCrcs: Uint32Array;
+}
+
+/** parseDirectory reads the paged directory after the version byte, up to and including the page CRC32Cs. */
+function parseDirectory(r: ByteReader): PagedDirectory {
   const { rows, tenant } = readHeader(r);
   const pageRows = r.uvarint();
   if (pageRows < 1 || pageRows > SpanPageLimits.pageRowsMax) throw corrupt(`span block pages of ${pageRows} rows`);
@@ -544,6 +589,13 @@ function parsePaged(payload: Uint8Array, r: ByteReader): PagedLayout {
   if (r.remaining < 4 * pageCount) throw corrupt(`span block page checksums overrun the block`);
   const pageCrcs = new Uint32Array(pageCount);
   for (let p = 0; p < pageCount; p++) pageCrcs[p] = readU32(r);
+  return { rows, tenant, pageRows, pageCount, lengths, headLengths, chunkLengths, traceDir, dirEnd, dirCrc, pageCrcs };
+}
+
+/** parsePaged reads format 2's directory after the version byte: every length is checked against the bytes, no CRC is. */
+function parsePaged(payload: Uint8Array, r: ByteReader): PagedLayout {
+  const d = parseDirectory(r);
+  const { rows, tenant, pageRows, pageCount, lengths, headLengths, chunkLengths } = d;
   const columns: Uint8Array[] = [];
   const heads: Uint8Array[] = [];
   const chunks: Uint8Array[][] = Array.from({ length: pageCount }, () => new Array<Uint8Array>(SPAN_COLUMN_COUNT));
@@ -557,8 +609,8 @@ function parsePaged(payload: Uint8Array, r: ByteReader): PagedLayout {
   }
   if (r.remaining !== 0) throw corrupt(`span block has ${r.remaining} bytes after its columns`);
   const pages: SpanPage[] = chunks.map((ch, p) => ({ firstRow: p * pageRows, rows: Math.min(pageRows, rows - p * pageRows), chunks: ch }));
-  assert(payload.length >= dirEnd, 'the directory is inside the payload');
-  return { view: { rows, tenant, columns, paged: true, pages, heads }, traceDir, dirEnd, dirCrc, pageCrcs };
+  assert(payload.length >= d.dirEnd, 'the directory is inside the payload');
+  return { view: { rows, tenant, columns, paged: true, pages, heads }, traceDir: d.traceDir, dirEnd: d.dirEnd, dirCrc: d.dirCrc, pageCrcs: d.pageCrcs };
 }
 
 /** pageView is page p of a paged view as a format-1 view of its rows (traceId and rest are the page's ids and records only). */
@@ -608,46 +660,233 @@ export function readTraceSpans(bytes: Uint8Array, traceId: Uint8Array): TraceSpa
   let crc = crc32c(payload, 0, layout.dirEnd);
   for (const h of view.heads) crc = crc32c(h, 0, h.length, crc);
   if (crc !== layout.dirCrc) throw corrupt('span block directory checksum mismatch', { field: 'dirCrc32c' });
-  let checkedBytes = BLOCK_HEADER_BYTES + layout.dirEnd + view.heads.reduce((n, h) => n + h.length, 0);
-  const head = new ByteReader(view.heads[SpanColumn.traceId] as Uint8Array);
-  const size = head.uvarint();
-  if (size !== layout.traceDir.length / 2 || head.remaining !== size * TRACE_ID_BYTES) throw corrupt(`trace id dictionary of ${size} disagrees with its directory`);
-  const dictBytes = head.take(size * TRACE_ID_BYTES);
-  let t = -1;
-  for (let i = 0; i < size; i++) {
-    if (idsEqual(dictBytes, i * TRACE_ID_BYTES, traceId)) {
-      t = i;
-      break;
-    }
-  }
-  if (t < 0) return { spans: [], checkedBytes };
-  const first = layout.traceDir[2 * t] as number;
-  const last = first + (layout.traceDir[2 * t + 1] as number);
-  let tables: RestTables | null = null;
-  const out: SpanRow[] = [];
-  for (let p = first; p <= last; p++) {
+  const checkedBytes = BLOCK_HEADER_BYTES + layout.dirEnd + view.heads.reduce((n, h) => n + h.length, 0);
+  const found = findTrace(view.heads, layout.traceDir, traceId);
+  if (found === null) return { spans: [], checkedBytes };
+  let pageBytes = 0;
+  const spans = decodeTracePages(view, found, (p) => {
     const page = view.pages[p] as SpanPage;
     let pc = 0;
     for (const c of page.chunks) {
       pc = crc32c(c, 0, c.length, pc);
-      checkedBytes += c.length;
+      pageBytes += c.length;
     }
     if (pc !== layout.pageCrcs[p]) throw corrupt(`span block page ${p} checksum mismatch`, { field: 'pageCrc32c', page: p });
+    return page;
+  });
+  return { spans, checkedBytes: checkedBytes + pageBytes };
+}
+
+/** FoundTrace is a trace's place in a paged block: its dictionary id, its pages (inclusive) and the dictionary bytes. */
+interface FoundTrace {
+  readonly t: number;
+  readonly first: number;
+  readonly last: number;
+  readonly size: number;
+  readonly dictBytes: Uint8Array;
+}
+
+/** findTrace looks a trace id up in a paged block's dictionary (heads[traceId]) and trace directory; null when the block lacks it. */
+function findTrace(heads: readonly Uint8Array[], traceDir: Uint32Array, traceId: Uint8Array): FoundTrace | null {
+  const head = new ByteReader(heads[SpanColumn.traceId] as Uint8Array);
+  const size = head.uvarint();
+  if (size !== traceDir.length / 2 || head.remaining !== size * TRACE_ID_BYTES) throw corrupt(`trace id dictionary of ${size} disagrees with its directory`);
+  const dictBytes = head.take(size * TRACE_ID_BYTES);
+  for (let t = 0; t < size; t++) {
+    if (!idsEqual(dictBytes, t * TRACE_ID_BYTES, traceId)) continue;
+    const first = traceDir[2 * t] as number;
+    return { t, first, last: first + (traceDir[2 * t + 1] as number), size, dictBytes };
+  }
+  return null;
+}
+
+/** decodeTracePages decodes the rows of trace `f` from its pages, each got (and checked) through `pageOf`. */
+function decodeTracePages(view: { readonly rows: number; readonly tenant: string; readonly heads: readonly Uint8Array[] }, f: FoundTrace, pageOf: (p: number) => SpanPage): SpanRow[] {
+  let tables: RestTables | null = null;
+  const out: SpanRow[] = [];
+  const id = f.dictBytes.slice(f.t * TRACE_ID_BYTES, (f.t + 1) * TRACE_ID_BYTES);
+  for (let p = f.first; p <= f.last; p++) {
+    const page = pageOf(p);
     const ir = new ByteReader(page.chunks[SpanColumn.traceId] as Uint8Array);
     const local: number[] = [];
     for (let i = 0; i < page.rows; i++) {
-      const id = ir.uvarint();
-      if (id >= size) throw corrupt(`trace id ${id} is past the dictionary of ${size}`);
-      if (id === t) local.push(i);
+      const tid = ir.uvarint();
+      if (tid >= f.size) throw corrupt(`trace id ${tid} is past the dictionary of ${f.size}`);
+      if (tid === f.t) local.push(i);
     }
     done(ir, 'traceId');
     if (local.length === 0) continue;
     tables ??= readRestTables(view.heads[SpanColumn.rest] as Uint8Array, view.rows);
     const rest: SpanRest = { ...tables, records: readRestRecords(page.chunks[SpanColumn.rest] as Uint8Array, page.rows) };
-    const id = dictBytes.slice(t * TRACE_ID_BYTES, (t + 1) * TRACE_ID_BYTES);
-    out.push(...decodeRowsOf(pageView(view, page), local, () => id.slice(), rest, 0));
+    const pv: SpanBlockView = { rows: page.rows, tenant: view.tenant, columns: page.chunks, paged: false, pages: [], heads: [] };
+    out.push(...decodeRowsOf(pv, local, () => id.slice(), rest, 0));
   }
-  return { spans: out, checkedBytes };
+  return out;
+}
+
+// ---------------------------------------------------------------- format 3 (split)
+
+const PAGED_VERSION_BYTE = Uint8Array.of(2);
+
+/** SPAN_BLOCK_SPLIT_FORMAT is the payload version of a split block's head (format 3): format 2 with its pages stored as values of their own. */
+export const SPAN_BLOCK_SPLIT_FORMAT = 3;
+
+/** SplitSpanBlock is a block in format 3: the sealed head, and each page's value (page p's chunks in column order, checked by the head's pageCrc32c[p]). */
+export interface SplitSpanBlock {
+  readonly head: Uint8Array;
+  readonly pages: readonly Uint8Array[];
+}
+
+/**
+ * encodeSplitSpanBlock encodes the spans as format 2 and splits it (format
+ * 3): the head keeps the version byte (3), the directory, dirCrc32c, the
+ * page CRC32Cs and the column heads; each page's chunks become one value,
+ * so that a reader fetches from LevelDB only the pages it decodes.
+ */
+export function encodeSplitSpanBlock(spans: readonly SpanRow[], options: { readonly pageRows?: number } = {}): SplitSpanBlock {
+  const sealed = encodeSpanBlock(spans, { formatVersion: 2, ...(options.pageRows === undefined ? {} : { pageRows: options.pageRows }) });
+  const payload = payloadUnchecked(sealed);
+  const r = new ByteReader(payload);
+  assert(r.u8() === 2, 'encodeSpanBlock wrote format 2');
+  const layout = parsePaged(payload, r);
+  const { view } = layout;
+  const headsStart = layout.dirEnd + 4 + 4 * view.pages.length;
+  const w = new ByteWriter();
+  w.reset();
+  w.u8(SPAN_BLOCK_SPLIT_FORMAT);
+  w.raw(payload.subarray(1, headsStart));
+  for (const h of view.heads) w.raw(h);
+  const head = sealBlock(BlockKind.spans, w.finish());
+  const pages = view.pages.map((page) => {
+    let n = 0;
+    for (const c of page.chunks) n += c.length;
+    const out = new Uint8Array(n);
+    let at = 0;
+    for (const c of page.chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  });
+  assert(pages.length >= 1 || view.rows === 0, 'a block of rows has pages');
+  return { head, pages };
+}
+
+/** SplitBlockHead is an opened format-3 head: the checked directory and column heads, without any page. */
+export interface SplitBlockHead {
+  readonly rows: number;
+  readonly tenant: string;
+  readonly pageCount: number;
+  readonly heads: readonly Uint8Array[];
+  readonly dir: PagedDirectory;
+  /** payload is the head's payload; its bytes before `headsStart` are the directory and the CRC32Cs. */
+  readonly payload: Uint8Array;
+  readonly headsStart: number;
+}
+
+/** isSplitHead says whether a stored span block value is a format-3 head (its pages are stored apart); the envelope is not checked here. */
+export function isSplitHead(bytes: Uint8Array): boolean {
+  return bytes.length > BLOCK_HEADER_BYTES && bytes[BLOCK_HEADER_BYTES] === SPAN_BLOCK_SPLIT_FORMAT;
+}
+
+/** openSplitHead checks a format-3 head (envelope CRC32C, directory CRC32C, every length) and parses it (ERR_CORRUPTION on any mismatch). */
+export function openSplitHead(bytes: Uint8Array): SplitBlockHead {
+  const payload = openBlock(bytes, BlockKind.spans);
+  const r = new ByteReader(payload);
+  const version = r.u8();
+  if (version !== SPAN_BLOCK_SPLIT_FORMAT) throw corrupt(`span block head format ${version} is not ${SPAN_BLOCK_SPLIT_FORMAT}`);
+  const dir = parseDirectory(r);
+  const headsStart = r.pos;
+  const heads: Uint8Array[] = [];
+  for (let c = 0; c < SPAN_COLUMN_COUNT; c++) heads.push(r.take(dir.headLengths[c] as number));
+  if (r.remaining !== 0) throw corrupt(`span block head has ${r.remaining} bytes after its column heads`);
+  // dirCrc32c is format 2's: its version byte (2) then the directory, then the heads.
+  let crc = crc32c(PAGED_VERSION_BYTE);
+  crc = crc32c(payload, 1, dir.dirEnd, crc);
+  for (const h of heads) crc = crc32c(h, 0, h.length, crc);
+  if (crc !== dir.dirCrc) throw corrupt('span block directory checksum mismatch', { field: 'dirCrc32c' });
+  for (let c = 0; c < SPAN_COLUMN_COUNT; c++) {
+    let n = dir.headLengths[c] as number;
+    for (let p = 0; p < dir.pageCount; p++) n += dir.chunkLengths[p * SPAN_COLUMN_COUNT + c] as number;
+    if (n !== dir.lengths[c]) throw corrupt(`span column ${c} of ${dir.lengths[c]} bytes disagrees with its head and pages (${n})`);
+  }
+  return { rows: dir.rows, tenant: dir.tenant, pageCount: dir.pageCount, heads, dir, payload, headsStart };
+}
+
+/** splitPage checks page p's value against the head (length, CRC32C) and cuts it into its column chunks (ERR_CORRUPTION on a mismatch). */
+function splitPage(h: SplitBlockHead, p: number, bytes: Uint8Array | undefined): SpanPage {
+  assert(p >= 0 && p < h.pageCount, 'a page of the block');
+  if (bytes === undefined) throw corrupt(`span block page ${p} is missing`, { page: p });
+  let n = 0;
+  for (let c = 0; c < SPAN_COLUMN_COUNT; c++) n += h.dir.chunkLengths[p * SPAN_COLUMN_COUNT + c] as number;
+  if (bytes.length !== n) throw corrupt(`span block page ${p} of ${bytes.length} bytes, its directory says ${n}`, { page: p });
+  if (crc32c(bytes) !== h.dir.pageCrcs[p]) throw corrupt(`span block page ${p} checksum mismatch`, { field: 'pageCrc32c', page: p });
+  const chunks: Uint8Array[] = [];
+  let at = 0;
+  for (let c = 0; c < SPAN_COLUMN_COUNT; c++) {
+    const len = h.dir.chunkLengths[p * SPAN_COLUMN_COUNT + c] as number;
+    chunks.push(bytes.subarray(at, at + len));
+    at += len;
+  }
+  const firstRow = p * h.dir.pageRows;
+  return { firstRow, rows: Math.min(h.dir.pageRows, h.rows - firstRow), chunks };
+}
+
+/** splitTracePages is the pages (first ..= last) a trace's rows are on in a format-3 block, or null when the block lacks the trace. */
+export function splitTracePages(h: SplitBlockHead, traceId: Uint8Array): { readonly first: number; readonly last: number } | null {
+  assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
+  const f = findTrace(h.heads, h.dir.traceDir, traceId);
+  return f === null ? null : { first: f.first, last: f.last };
+}
+
+/**
+ * readSplitTraceSpans decodes the rows of one trace from a format-3 block,
+ * given its head and the values of the pages splitTracePages named
+ * (pages[i] is page first + i), each checked by its CRC32C.
+ */
+export function readSplitTraceSpans(h: SplitBlockHead, traceId: Uint8Array, pages: readonly (Uint8Array | undefined)[]): TraceSpans {
+  assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
+  const f = findTrace(h.heads, h.dir.traceDir, traceId);
+  if (f === null) return { spans: [], checkedBytes: h.payload.length };
+  assert(pages.length === f.last - f.first + 1, 'one value per page of the trace');
+  let checkedBytes = h.payload.length;
+  const spans = decodeTracePages(h, f, (p) => {
+    const bytes = pages[p - f.first];
+    checkedBytes += bytes?.length ?? 0;
+    return splitPage(h, p, bytes);
+  });
+  return { spans, checkedBytes };
+}
+
+/**
+ * joinSplitBlock rebuilds a whole-block view of a format-3 block from its
+ * head and every page value (each checked by its CRC32C), as a format-2
+ * payload in memory, so that every whole-block reader (queries, indexes,
+ * tags) reads it unchanged.
+ */
+export function joinSplitBlock(h: SplitBlockHead, pages: readonly (Uint8Array | undefined)[]): SpanBlockView {
+  if (pages.length !== h.pageCount) throw corrupt(`span block of ${h.pageCount} pages got ${pages.length}`);
+  const split = pages.map((bytes, p) => splitPage(h, p, bytes));
+  let total = h.payload.length;
+  for (const b of pages) total += (b as Uint8Array).length;
+  const out = new Uint8Array(total);
+  out.set(h.payload.subarray(0, h.headsStart), 0);
+  out[0] = 2;
+  let at = h.headsStart;
+  for (let c = 0; c < SPAN_COLUMN_COUNT; c++) {
+    const head = h.heads[c] as Uint8Array;
+    out.set(head, at);
+    at += head.length;
+    for (const page of split) {
+      const chunk = page.chunks[c] as Uint8Array;
+      out.set(chunk, at);
+      at += chunk.length;
+    }
+  }
+  assert(at === total, 'the joined payload is exactly the head and the pages');
+  const r = new ByteReader(out);
+  r.u8();
+  return parsePaged(out, r).view;
 }
 
 function idsEqual(bytes: Uint8Array, at: number, id: Uint8Array): boolean {

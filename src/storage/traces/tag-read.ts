@@ -38,7 +38,8 @@ import type { KeyValue, SpanRow } from '../rows.js';
 import type { KvRead } from '../shard/shard-db.js';
 import type { ScanStats } from '../shard/signal-store.js';
 import { newScanStats } from '../shard/signal-store.js';
-import { SpanColumn, openSpanBlock } from './span-block.js';
+import { SpanColumn } from './span-block.js';
+import { readBlockView } from './block-read.js';
 import type { SpanHead } from './span-head.js';
 import type { IndexTerm, TagScope, TagType } from './span-index.js';
 import { IndexField, SCOPE_FLAGS, attrIndexValue, attrTagType, decodeSpanBlockIndex, flagPairs } from './span-index.js';
@@ -261,11 +262,8 @@ export async function readTags(
         // Answered from the index alone (the usual case): the block itself is not read.
         if (skippedFlags === undefined || !wantsSkipped(target, skippedFlags)) continue;
         // The key is not indexed in this block: its values are in the rows.
-        const blockBytes = await kv.get(blockKey(K.block, tenant, ref));
-        if (blockBytes === undefined) throw corrupt('a span block named by its meta is missing', { tenant, ...ref });
-        stats.bytesRead += blockBytes.length;
         stats.blocksScanned++;
-        const view = openSpanBlock(blockBytes);
+        const view = await readBlockView(kv, tenant, ref, stats);
         if (view.rows !== meta.rows) throw corrupt(`span block of ${view.rows} rows, its meta says ${meta.rows}`, { tenant, ...ref });
         const rest = readRest(view.columns[SpanColumn.rest] as Uint8Array, view.rows);
         for (let i = 0; i < view.rows; i++) {

@@ -10,7 +10,8 @@
  * StoreLimits.blockRowsMax spans). All numbers are big-endian, so key order is
  * (tenant, bucket, flushIndex, part) order.
  *
- *   0x10 | tenant 0x00 | bucket u64 | flushIndex u64 | part u16              -> sealed span block (span-block.ts)
+ *   0x10 | tenant 0x00 | bucket u64 | flushIndex u64 | part u16              -> sealed span block (span-block.ts): formats 1
+ *                                                                               and 2 whole; format 3 its head only
  *   0x11 | tenant 0x00 | bucket u64 | flushIndex u64 | part u16              -> sealed span block index (span-index.ts:
  *                                                                               postings + trace-id bloom)
  *   0x12 | tenant 0x00 | traceId 16 B | bucket u64 | flushIndex u64 | part u16 -> TraceEntry (the exact trace-id index)
@@ -19,6 +20,8 @@
  *                                                                               wrote spans of this trace", so a search
  *                                                                               checks this block's rows of the trace
  *                                                                               for newer versions (and no other rows)
+ *   0x15 | tenant 0x00 | bucket u64 | flushIndex u64 | part u16 | page u16  -> page `page` of a format-3 block (span-block.ts:
+ *                                                                               its chunks; checked by the head's page CRC32C)
  *   0x1f | tenant 0x00                                                       -> sealed TenantTraceStats (durable stats)
  *
  * Values:
@@ -28,7 +31,7 @@
  *                Not sealed (it would double its size): a reader checks `spans`
  *                against the block it names, which is sealed.
  *   BlockMeta    sealed (BlockKind.blockMeta) payload: u8 version 1, u8 record 1,
- *                uvarint rows, uvarint traces, uvarint dataBytes (block key + value),
+ *                uvarint rows, uvarint traces, uvarint dataBytes (block key + value, + page keys and values),
  *                uvarint indexBytes (index key + value, trace entries' keys + values;
  *                not the meta itself), bigvarint minStart, bigvarint maxStart, bigvarint maxEnd
  *   Stats        sealed (BlockKind.blockMeta) payload: u8 version 1, u8 record 2,
@@ -53,6 +56,7 @@ export const TraceKeySpace = {
   traceId: 0x12,
   meta: 0x13,
   shadow: 0x14,
+  page: 0x15,
   stats: 0x1f,
 } as const;
 for (const v of Object.values(TraceKeySpace)) assert(v >= KeySpace.TracesFirst && v <= KeySpace.TracesLast, 'trace keys stay in the traces range');
@@ -112,6 +116,12 @@ export function tracePrefix(tenant: string, traceId: Uint8Array): Uint8Array {
 export function traceEntryKey(tenant: string, traceId: Uint8Array, ref: BlockRef): Uint8Array {
   assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
   return key(TraceKeySpace.traceId).tenant(tenant).bytes(traceId).u64(ref.bucket).u64(ref.flushIndex).u16(ref.part).build();
+}
+
+/** pageKey is the key of page `page` of the format-3 block `ref`. */
+export function pageKey(tenant: string, ref: BlockRef, page: number): Uint8Array {
+  assert(Number.isInteger(page) && page >= 0 && page <= 0xffff, 'a page number is a u16');
+  return key(TraceKeySpace.page).tenant(tenant).u64(ref.bucket).u64(ref.flushIndex).u16(ref.part).u16(page).build();
 }
 
 /** shadowKey is the key of the shadow marker of `traceId` in the older block `ref`. */
@@ -200,7 +210,7 @@ export function decodeTraceEntry(bytes: Uint8Array, bucket: number): TraceEntry 
 export interface BlockMeta {
   readonly rows: number;
   readonly traces: number;
-  /** dataBytes is the block's key and value. */
+  /** dataBytes is the block's key and value, plus its page keys and values (format 3). */
   readonly dataBytes: number;
   /** indexBytes is the block index's key and value plus its trace entries' keys and values (not this meta). */
   readonly indexBytes: number;

@@ -17,6 +17,8 @@ import type { SpanPredicate } from './span-index.js';
 import { TraceKeySpace, bucketOf, tenantPrefix, tenantPrefixBytes, tracePrefix } from './trace-keys.js';
 import type { SpanSearch } from './trace-store.js';
 import { TraceStore, estimateSpanBytes } from './trace-store.js';
+import { readBlockView } from './block-read.js';
+import { decodeSpanRows, encodeSpanBlock } from './span-block.js';
 import { realisticSpans } from './traces-test-util.js';
 
 const HOUR = StoreLimits.traceBucketNs;
@@ -235,13 +237,13 @@ async function checkBytes(store: TraceStore, kv: KvRead): Promise<string[]> {
   for (const tenant of TENANTS) {
     let data = 0;
     let index = 0;
-    for (const space of [TraceKeySpace.block, TraceKeySpace.index, TraceKeySpace.traceId, TraceKeySpace.meta, TraceKeySpace.shadow]) {
+    for (const space of [TraceKeySpace.block, TraceKeySpace.page, TraceKeySpace.index, TraceKeySpace.traceId, TraceKeySpace.meta, TraceKeySpace.shadow]) {
       const prefix = tenantPrefix(space, tenant);
       const end = Uint8Array.from(prefix);
       end[end.length - 1] = 1;
       for await (const page of kv.pages({ gte: prefix, lt: end })) {
         for (const e of page) {
-          if (space === TraceKeySpace.block) data += e.key.length + e.value.length;
+          if (space === TraceKeySpace.block || space === TraceKeySpace.page) data += e.key.length + e.value.length;
           else index += e.key.length + e.value.length;
         }
       }
@@ -255,7 +257,7 @@ async function checkBytes(store: TraceStore, kv: KvRead): Promise<string[]> {
 /** checkExpired lists the keys of `tenant` in buckets before endBucket that are still in the database. */
 async function checkExpired(kv: KvRead, tenant: string, endBucket: number): Promise<string[]> {
   const problems: string[] = [];
-  for (const space of [TraceKeySpace.block, TraceKeySpace.index, TraceKeySpace.meta, TraceKeySpace.shadow, TraceKeySpace.traceId]) {
+  for (const space of [TraceKeySpace.block, TraceKeySpace.page, TraceKeySpace.index, TraceKeySpace.meta, TraceKeySpace.shadow, TraceKeySpace.traceId]) {
     const prefix = tenantPrefix(space, tenant);
     const end = Uint8Array.from(prefix);
     end[end.length - 1] = 1;
@@ -617,6 +619,63 @@ t.test('traceById across 3 flushes and 2 buckets, without a time hint', async (t
   t.equal(otherTenant.spans.length, 0, 'a trace id of one tenant is invisible to another');
 });
 
+t.test('blocks a store wrote in format 1 or 2 (one value each) read like format 3 (head and page values) through every read, and expire', async (t) => {
+  const rand = new SeededRand(41);
+  const spans = realisticSpans(rand, 120, 'acme');
+  const ids = [...new Map(spans.map((s) => [Buffer.from(s.traceId).toString('hex'), s.traceId])).values()];
+  const all: SpanSearch = { startNs: 0n, endNs: U64_END - 1n, predicate: {}, limit: TraceStoreLimits.searchLimitMax };
+  const answers = async (store: TraceStore, db: ShardDb): Promise<unknown> => {
+    const byId = [];
+    for (const id of ids) byId.push((await store.traceById(db, 'acme', id)).spans.map(canon).sort());
+    const found: string[] = [];
+    for await (const b of store.searchSpans(db, 'acme', all, newScanStats())) for (const x of b) found.push(canon(x));
+    const refs: string[] = [];
+    for await (const b of store.searchSpanRefs(db, 'acme', { ...all, predicate: { name: (spans[3] as SpanRow).name } }, newScanStats())) {
+      b.traceIds.forEach((id, i) => refs.push(`${Buffer.from(id).toString('hex')}@${String(b.startsNs[i])}`));
+    }
+    const tags = await store.readTags(db, 'acme', { startNs: 0n, endNs: U64_END - 1n, target: { kind: 'values', scope: 'any', key: 'user.id' }, valuesMax: 1000 }, () => false);
+    return { byId, found: found.sort(), refs, tags: tags.entries };
+  };
+  for (const format of [1, 2] as const) {
+    const tmp = tempDir(t);
+    const db = await tmp.open();
+    const store = new TraceStore();
+    await store.load(db);
+    const f = new Flusher(store, db);
+    store.add('acme', spans.slice(0, 1000), 0);
+    await f.flush();
+    store.add('acme', spans.slice(1000), 0);
+    await f.flush();
+    const want = await answers(store, db);
+    t.ok(JSON.stringify(want).length > 1000, 'the answers hold data (the comparison is not vacuous)');
+    // Rewrite every block as the older code wrote it: one value under the block key, no page keys.
+    const rewrite = new KvWriteBatch();
+    let blocks = 0;
+    for await (const page of db.pages({ gte: Uint8Array.of(TraceKeySpace.block), lt: Uint8Array.of(TraceKeySpace.block + 1) })) {
+      for (const e of page) {
+        const ref = { bucket: Number(Buffer.from(e.key).readBigUInt64BE(tenantPrefixBytes('acme'))), flushIndex: Number(Buffer.from(e.key).readBigUInt64BE(tenantPrefixBytes('acme') + 8)), part: Buffer.from(e.key).readUInt16BE(tenantPrefixBytes('acme') + 16) };
+        const view = await readBlockView(db, 'acme', ref, newScanStats());
+        const rows = decodeSpanRows(view, Array.from({ length: view.rows }, (_, i) => i));
+        rewrite.put(e.key, encodeSpanBlock(rows, { formatVersion: format }));
+        blocks++;
+      }
+    }
+    for await (const page of db.pages({ gte: Uint8Array.of(TraceKeySpace.page), lt: Uint8Array.of(TraceKeySpace.page + 1) })) for (const e of page) rewrite.del(e.key);
+    await db.write(rewrite);
+    t.ok(blocks >= 2, `${blocks} blocks rewritten in format ${format}`);
+    t.same(await answers(store, db), want, `format ${format}: traceById, searchSpans, searchSpanRefs and readTags answer the same`);
+    const restarted = new TraceStore();
+    await restarted.load(db);
+    t.same(await answers(restarted, db), want, `format ${format}: and after a restart`);
+    const batch = new KvWriteBatch();
+    await restarted.expire({ batch, kv: db, flushIndex: 100 }, { defaultBeforeNs: U64_END - 1n, byTenant: new Map() });
+    await db.write(batch);
+    const left: string[] = [];
+    for await (const page of db.pages({ gte: Uint8Array.of(0x10), lt: Uint8Array.of(0x20) })) for (const e of page) left.push(Buffer.from(e.key).toString('hex'));
+    t.same(left, [], `format ${format}: expire deletes every key of the old blocks`);
+  }
+});
+
 t.test('a flipped byte is ERR_CORRUPTION from every read, never data', async (t) => {
   const tmp = tempDir(t);
   const db = await tmp.open();
@@ -644,6 +703,7 @@ t.test('a flipped byte is ERR_CORRUPTION from every read, never data', async (t)
   };
   const cases: [string, Uint8Array, (value: Uint8Array) => number, (keyof typeof reads)[]][] = [
     ['span block', Uint8Array.of(TraceKeySpace.block), (v) => v.length >> 1, ['traceById', 'search', 'searchByTrace']],
+    ['span block page', Uint8Array.of(TraceKeySpace.page), (v) => v.length >> 1, ['traceById', 'search', 'searchByTrace']],
     ['span block index', Uint8Array.of(TraceKeySpace.index), (v) => v.length - 3, ['search', 'searchByTrace']],
     ['block meta', Uint8Array.of(TraceKeySpace.meta), (v) => v.length - 1, ['search', 'searchByTrace']],
     ['trace-id entry count', tracePrefix('acme', traceId), () => 0, ['traceById']],

@@ -25,9 +25,11 @@
  * - #stats is what the last durable flush (or load, or expire) wrote under
  *   0x1f; a flush's new stats wait in #pending until dropFrozen (the batch
  *   is then durable).
- * - Every block has its index (0x11), its meta (0x13) and one trace-id entry
- *   (0x12) per distinct trace id in it; all are written and deleted together
- *   (with the shadow markers on the block).
+ * - Every block has its index (0x11), its meta (0x13), one trace-id entry
+ *   (0x12) per distinct trace id in it and, in format 3, one page value
+ *   (0x15) per page its head lists; all are written and deleted together
+ *   (with the shadow markers on the block). A block's dataBytes count its
+ *   block key and value and its page keys and values.
  * - A trace written by a flush while older blocks already hold it gets one
  *   shadow marker (0x14) per such older block: a search drops a stale block
  *   row by looking for newer versions only for the traces its block has
@@ -47,11 +49,13 @@
  * - searchSpans scans the markers of every block it opens (usually none),
  *   and for a marked trace its trace-id entries; it opens a newer block only
  *   when the trace has one.
- * - A search opens a block whole (CRC32C over all of it) and decodes its
- *   columns whole; only the msgpack records of the rows returned are
- *   unpacked (decodeSpanRows). traceById checks and decodes only the pages
- *   of a paged block (span-block.ts format 2) that hold its trace
- *   (readTraceSpans), though LevelDB still reads the whole value.
+ * - A flush writes blocks in format 3 (span-block.ts): a head under the
+ *   block key and each page under its own key (block-read.ts reads every
+ *   format). A search opens a block whole (the head and every page, each
+ *   checked) and decodes its columns whole; only the msgpack records of the
+ *   rows returned are unpacked (decodeSpanRows). traceById reads the head
+ *   and only the pages that hold its trace (one or two), so LevelDB returns
+ *   a few KiB instead of the whole block.
  *
  * NB: this file is past ~500 lines; the reads (traceById, searchSpans and
  * their shadow checks) could move to their own file over a small read view
@@ -78,7 +82,8 @@ import type {
 import { newScanStats } from '../shard/signal-store.js';
 import { corrupt } from '../codec/bits.js';
 import type { BlockColumns, SpanBlockView } from './span-block.js';
-import { decodeSpanRows, encodeSpanBlock, openSpanBlock, readBlockColumns, readTraceIds, readTraceSpans, serviceOf } from './span-block.js';
+import { decodeSpanRows, encodeSplitSpanBlock, readBlockColumns, readTraceIds, serviceOf } from './span-block.js';
+import { blockPageKeys, readBlockTrace, readBlockView } from './block-read.js';
 import type { SpanPredicate } from './span-index.js';
 import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock, spanMatchHolds } from './span-index.js';
 import { locateEntrySpans } from './entry-spans.js';
@@ -91,6 +96,7 @@ import {
   TraceKeySpace as K,
   blockKey,
   bucketKey,
+  pageKey,
   bucketOf,
   bucketStartNs,
   decodeBlockMeta,
@@ -124,6 +130,7 @@ export interface TraceReadLimits {
   readonly spansPerTraceMax: number;
   readonly traceBlocksMax: number;
   readonly searchBatchRowsMax: number;
+  readonly searchBucketBlocksMax: number;
 }
 
 /** SpanSearch is the query of searchSpans: a span matches when its start is in [startNs, endNs) and the predicate holds. */
@@ -145,6 +152,12 @@ export interface SpanRefBatch {
   readonly startsNs: bigint[];
   /** frontierNs: every matching span yielded after this batch starts at or before it; null: none is left. */
   readonly frontierNs: bigint | null;
+}
+
+/** TraceExtent is a trace's first span start and last span end (traceExtent). */
+export interface TraceExtent {
+  readonly minStartNs: bigint;
+  readonly maxEndNs: bigint;
 }
 
 /** TraceResult is traceById's answer: the latest version of each span, ordered by start time then span id. */
@@ -236,8 +249,10 @@ export class TraceStore implements SignalStore<SpanRow> {
       spansPerTraceMax: limits.spansPerTraceMax ?? TraceStoreLimits.spansPerTraceMax,
       traceBlocksMax: limits.traceBlocksMax ?? TraceStoreLimits.traceBlocksMax,
       searchBatchRowsMax: limits.searchBatchRowsMax ?? TraceStoreLimits.searchBatchRowsMax,
+      searchBucketBlocksMax: limits.searchBucketBlocksMax ?? TraceStoreLimits.searchBucketBlocksMax,
     };
-    for (const k of ['spansPerTraceMax', 'traceBlocksMax', 'searchBatchRowsMax'] as const) {
+    assert(this.#limits.searchBucketBlocksMax >= 2, 'a search group orders at least two blocks');
+    for (const k of ['spansPerTraceMax', 'traceBlocksMax', 'searchBatchRowsMax', 'searchBucketBlocksMax'] as const) {
       assert(Number.isSafeInteger(this.#limits[k]) && this.#limits[k] >= 1, `${k} >= 1`);
       assert(this.#limits[k] <= TraceStoreLimits[k], `${k} within TraceStoreLimits`);
     }
@@ -439,9 +454,17 @@ export class TraceStore implements SignalStore<SpanRow> {
   #writeBlock(ctx: FlushContext, tenant: string, ref: BlockRef, spans: readonly SpanRow[]): { dataBytes: number; indexBytes: number } {
     assert(spans.length >= 1 && spans.length <= StoreLimits.blockRowsMax, 'a block holds 1 ..= blockRowsMax spans');
     const bk = blockKey(K.block, tenant, ref);
-    const block = encodeSpanBlock(spans);
-    assert(block.length <= ShardDbLimits.valueBytesMax, 'a span block cut by blockBytesTarget fits one LevelDB value');
-    ctx.batch.put(bk, block);
+    // Format 3: the head under the block key, each page under its own key (a lookup reads only its pages).
+    const block = encodeSplitSpanBlock(spans);
+    assert(block.head.length <= ShardDbLimits.valueBytesMax, 'a span block head fits one LevelDB value');
+    ctx.batch.put(bk, block.head);
+    let dataBytes = bk.length + block.head.length;
+    assert(block.pages.length <= 0xffff, 'page numbers fit a u16');
+    block.pages.forEach((page, p) => {
+      const pk = pageKey(tenant, ref, p);
+      ctx.batch.put(pk, page);
+      dataBytes += pk.length + page.length;
+    });
     const ik = blockKey(K.index, tenant, ref);
     const index = encodeSpanBlockIndex(spans);
     ctx.batch.put(ik, index);
@@ -469,7 +492,6 @@ export class TraceStore implements SignalStore<SpanRow> {
       ctx.batch.put(tk, tv);
       indexBytes += tk.length + tv.length;
     }
-    const dataBytes = bk.length + block.length;
     const meta: BlockMeta = { rows: spans.length, traces: traces.size, dataBytes, indexBytes, minStartNs, maxStartNs, maxEndNs };
     const mk = blockKey(K.meta, tenant, ref);
     const mv = encodeBlockMeta(this.#w, meta);
@@ -545,7 +567,8 @@ export class TraceStore implements SignalStore<SpanRow> {
           const bk = blockKey(K.block, tenant, ref);
           const block = await ctx.kv.get(bk);
           if (block === undefined) throw corrupt('a span block named by its meta is missing', { tenant, ...ref });
-          const { dict } = readTraceIds(openSpanBlock(block));
+          const pageKeys = blockPageKeys(tenant, ref, block);
+          const { dict } = readTraceIds(await readBlockView(ctx.kv, tenant, ref, newScanStats()));
           if (dict.length !== meta.traces) throw corrupt(`span block holds ${dict.length} traces, its meta says ${meta.traces}`);
           for (const traceId of dict) {
             ctx.batch.del(traceEntryKey(tenant, traceId, ref));
@@ -559,9 +582,10 @@ export class TraceStore implements SignalStore<SpanRow> {
             }
           }
           ctx.batch.del(bk);
+          for (const pk of pageKeys) ctx.batch.del(pk);
           ctx.batch.del(blockKey(K.index, tenant, ref));
           ctx.batch.del(e.key);
-          deleted += 3 + dict.length;
+          deleted += 3 + pageKeys.length + dict.length;
           st.spans -= meta.rows;
           st.dataBytes -= meta.dataBytes;
           st.indexBytes -= meta.indexBytes + e.key.length + e.value.length;
@@ -668,12 +692,9 @@ export class TraceStore implements SignalStore<SpanRow> {
         truncated = true;
         break;
       }
-      const bytes = await kv.get(blockKey(K.block, tenant, ref));
-      if (bytes === undefined) throw corrupt('a span block named by the trace-id index is missing', { tenant, ...ref });
-      stats.bytesRead += bytes.length;
       stats.blocksScanned++;
-      // A paged block (format 2) is checked and decoded only in the pages of this trace.
-      const rows = readTraceSpans(bytes, traceId).spans;
+      // A paged block is checked and decoded only in the pages of this trace (format 3: only those are read).
+      const rows = await readBlockTrace(kv, tenant, ref, traceId, stats);
       if (rows.length !== spans) throw corrupt(`trace-id entry says ${spans} spans, its block holds ${rows.length}`, { tenant, ...ref });
       for (const s of rows) {
         const sk = idKey(s.spanId);
@@ -685,6 +706,39 @@ export class TraceStore implements SignalStore<SpanRow> {
     const out = [...found.values()].sort(compareSpans);
     assert(out.length <= this.#limits.spansPerTraceMax, 'a trace answer stays within spansPerTraceMax');
     return { spans: out, truncated, stats };
+  }
+
+  /**
+   * traceExtent is the first start and last end of a trace's spans when the
+   * trace-id index alone answers them exactly: no head holds the trace and
+   * exactly one block does (so every span there is the latest version),
+   * with no more spans than traceById returns. Otherwise null: read the
+   * trace (traceById). A search uses it to drop a trace whose duration
+   * fails without reading any of its pages.
+   */
+  async traceExtent(kv: KvRead, tenant: string, traceId: Uint8Array, stats: ScanStats): Promise<TraceExtent | null> {
+    assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
+    const tk = idKey(traceId);
+    for (const head of this.#frozen === null ? [this.#head] : [this.#head, this.#frozen]) {
+      const h = head.get(tenant);
+      if (h !== undefined && h.traceNo(tk) >= 0) return null;
+    }
+    const offset = tenantPrefixBytes(tenant) + TRACE_ID_BYTES;
+    let found: TraceExtent | null = null;
+    let entries = 0;
+    // Two entries are enough to say "more than one block": the scan reads at most that.
+    for await (const page of kv.pages(prefixRange(tracePrefix(tenant, traceId)), 2)) {
+      for (const e of page) {
+        stats.bytesRead += e.key.length + e.value.length;
+        entries++;
+        const ref = readRef(e.key, offset);
+        const entry = decodeTraceEntry(e.value, ref.bucket);
+        found = entry.spans <= this.#limits.spansPerTraceMax ? { minStartNs: entry.minStartNs, maxEndNs: entry.maxEndNs } : null;
+      }
+      break;
+    }
+    assert(entries <= 2, 'the extent scan reads at most two entries');
+    return entries === 1 ? found : null;
   }
 
   /**
@@ -742,7 +796,10 @@ export class TraceStore implements SignalStore<SpanRow> {
    * Every batch carries `frontierNs`: no span yielded later starts after it
    * (null: nothing is left), so a caller that wants the most recent matches
    * can stop early (trace-search-shard.ts). Head spans come first, under
-   * the frontier endNs − 1. Memory: one bucket's block metas at a time.
+   * the frontier endNs − 1. Memory: at most
+   * TraceStoreLimits.searchBucketBlocksMax block metas at a time (a bucket
+   * with more is read in groups, with a frontier at the bucket's end until
+   * its last group).
    */
   async *searchSpanRefs(kv: KvRead, tenant: string, q: SpanSearch, stats: ScanStats): AsyncGenerator<SpanRefBatch> {
     assert(Number.isSafeInteger(q.limit) && q.limit >= 1 && q.limit <= TraceStoreLimits.searchLimitMax, 'search limit in [1, searchLimitMax]');
@@ -772,19 +829,27 @@ export class TraceStore implements SignalStore<SpanRow> {
     const newer = new Map<string, Set<string>>();
     // One bucket's metas at a time, newest bucket first (the reverse scan meets a bucket's keys together).
     let group: { ref: BlockRef; meta: BlockMeta }[] = [];
-    const runGroup = async function* (this: TraceStore, list: { ref: BlockRef; meta: BlockMeta }[]): AsyncGenerator<SpanRefBatch> {
+    /**
+     * runGroup reads a group of one bucket's blocks by descending maxStartNs. When the group is
+     * the bucket's last (`last`), every block left is in the group or in an older bucket, so the
+     * frontier after a block is the next one's maxStartNs; otherwise unread blocks of the bucket
+     * may start as late as the bucket's end, and the frontier stays there.
+     */
+    const runGroup = async function* (this: TraceStore, list: { ref: BlockRef; meta: BlockMeta }[], last: boolean): AsyncGenerator<SpanRefBatch> {
       if (list.length === 0) return;
       const bucket = (list[0] as { ref: BlockRef }).ref.bucket;
       list.sort((a, b) => (a.meta.maxStartNs !== b.meta.maxStartNs ? (a.meta.maxStartNs > b.meta.maxStartNs ? -1 : 1) : b.ref.flushIndex - a.ref.flushIndex || a.ref.part - b.ref.part));
       // Past the bucket's last block, every span left starts in an older bucket.
       const below = bucketStartNs(bucket) - 1n;
       const afterBucket = bucket <= firstBucket || below < q.startNs ? null : below < top ? below : top;
+      const bucketEnd = bucketStartNs(bucket + 1) - 1n;
+      const capped = bucketEnd < top ? bucketEnd : top;
       for (let i = 0; i < list.length; i++) {
         if (emitted >= q.limit) return;
         const { ref, meta } = list[i] as { ref: BlockRef; meta: BlockMeta };
         assert(ref.bucket === bucket, 'a group holds one bucket');
         const next = list[i + 1];
-        const frontierNs = next === undefined ? afterBucket : next.meta.maxStartNs < top ? next.meta.maxStartNs : top;
+        const frontierNs = !last ? capped : next === undefined ? afterBucket : next.meta.maxStartNs < top ? next.meta.maxStartNs : top;
         const m = await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted);
         if (m !== null) {
           const cols = m.cols;
@@ -792,7 +857,7 @@ export class TraceStore implements SignalStore<SpanRow> {
             traceIds.push(cols.traceId?.[row] as Uint8Array);
             startsNs.push(cols.startTime?.[row] as bigint);
             emitted++;
-            if (traceIds.length >= batchMax) yield cut(meta.maxStartNs < top ? meta.maxStartNs : top);
+            if (traceIds.length >= batchMax) yield cut(!last ? capped : meta.maxStartNs < top ? meta.maxStartNs : top);
           }
         }
         yield cut(frontierNs);
@@ -801,13 +866,21 @@ export class TraceStore implements SignalStore<SpanRow> {
     for await (const b of this.#blocksInTime(kv, tenant, q, stats, true, () => emitted >= q.limit)) {
       if (group.length > 0 && (group[0] as { ref: BlockRef }).ref.bucket !== b.ref.bucket) {
         assert((group[0] as { ref: BlockRef }).ref.bucket > b.ref.bucket, 'buckets come newest first');
-        yield* runGroup.call(this, group);
+        yield* runGroup.call(this, group, true);
+        group = [];
+        if (emitted >= q.limit) break;
+      }
+      if (group.length >= this.#limits.searchBucketBlocksMax) {
+        // A bucket of more blocks than the bound is read in groups; a group that is not its
+        // bucket's last cannot say how late the bucket's unread blocks start (see runGroup).
+        yield* runGroup.call(this, group, false);
         group = [];
         if (emitted >= q.limit) break;
       }
       group.push(b);
+      assert(group.length <= this.#limits.searchBucketBlocksMax, 'a group holds at most searchBucketBlocksMax metas');
     }
-    if (emitted < q.limit) yield* runGroup.call(this, group);
+    if (emitted < q.limit) yield* runGroup.call(this, group, true);
     // Cut short by `limit`, the scan cannot say nothing is left.
     yield cut(emitted >= q.limit ? top : null);
     assert(emitted <= q.limit, 'a search yields at most limit spans');
@@ -875,10 +948,7 @@ export class TraceStore implements SignalStore<SpanRow> {
       else stats.blocksPrunedIndex++;
       return null;
     }
-    const blockBytes = await kv.get(blockKey(K.block, tenant, ref));
-    if (blockBytes === undefined) throw corrupt('a span block named by its meta is missing', { tenant, ...ref });
-    stats.bytesRead += blockBytes.length;
-    const view = openSpanBlock(blockBytes);
+    const view = await readBlockView(kv, tenant, ref, stats);
     if (view.rows !== meta.rows) throw corrupt(`span block of ${view.rows} rows, its meta says ${meta.rows}`, { tenant, ...ref });
     const res = querySpanBlock(view, index, q.predicate);
     if (res.rows.length === 0 && res.stats.prunedByIndex === view.rows) {
@@ -985,11 +1055,8 @@ export class TraceStore implements SignalStore<SpanRow> {
       const ck = `${r.bucket}/${r.flushIndex}/${r.part}`;
       let keys = cache.get(ck);
       if (keys === undefined) {
-        const bytes = await kv.get(blockKey(K.block, tenant, r));
-        if (bytes === undefined) throw corrupt('a span block named by the trace-id index is missing', { tenant, ...r });
-        stats.bytesRead += bytes.length;
         stats.blocksScanned++;
-        const cols = readBlockColumns(bytes, ['traceId', 'spanId']);
+        const cols = readBlockColumns(await readBlockView(kv, tenant, r, stats), ['traceId', 'spanId']);
         keys = new Set();
         for (let i = 0; i < cols.rows; i++) keys.add(idKey(cols.traceId?.[i] as Uint8Array) + idKey(cols.spanId?.[i] as Uint8Array));
         if (cache.size >= TraceStoreLimits.shadowBlocksMax) cache.clear();
