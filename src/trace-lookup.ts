@@ -18,6 +18,8 @@
  * replicas in order, following ERR_NOT_LEADER hints, backing off between
  * rounds; at most TraceLookupLimits.attemptsMax calls within lookupMsMax).
  */
+import { QueryCounters } from './query/query-counters.js';
+import type { QueryCounts } from './query/query-counters.js';
 import { Packr } from 'msgpackr';
 import { OtlpdbError, assert } from './errors.js';
 import { TraceLookupLimits } from './limits.js';
@@ -68,9 +70,7 @@ const BOUNDS: FanoutBounds = {
 /** TraceLookup finds a trace by id; see the top of this file. */
 export class TraceLookup {
   readonly #d: TraceLookupDeps;
-  /** Invariant: #inflight counts the lookups started and not yet settled (>= 0); #cancelled only grows. */
-  #inflight = 0;
-  #cancelled = 0;
+  readonly #counters = new QueryCounters();
 
   constructor(deps: TraceLookupDeps) {
     this.#d = deps;
@@ -95,21 +95,12 @@ export class TraceLookup {
    * error not worth a retry elsewhere) as it is.
    */
   async traceById(tenant: string, traceId: Uint8Array, signal?: AbortSignal): Promise<TraceAnswer> {
-    this.#inflight++;
-    try {
-      return await this.#lookup(tenant, traceId, signal);
-    } catch (err) {
-      if (signal?.aborted === true) this.#cancelled++;
-      throw err;
-    } finally {
-      this.#inflight--;
-      assert(this.#inflight >= 0, 'inflight >= 0');
-    }
+    return this.#counters.track(signal, () => this.#lookup(tenant, traceId, signal));
   }
 
   /** counters are the lookups in flight and those cancelled by their client since start. */
-  counters(): { readonly inflight: number; readonly cancelled: number } {
-    return { inflight: this.#inflight, cancelled: this.#cancelled };
+  counters(): QueryCounts {
+    return this.#counters.counts();
   }
 
   async #lookup(tenant: string, traceId: Uint8Array, signal: AbortSignal | undefined): Promise<TraceAnswer> {

@@ -160,8 +160,16 @@ export interface HttpOutcome {
  * beside node-test-util's httpRequest because a write forwarded to a dead
  * leader may hang for the node's forward deadline (longer than a test
  * wants to wait); a request that misses the deadline has an unknown outcome.
+ * `headers` go with the request (a tenant, an OTLP content type).
  */
-export function requestWithin(a: HostPort, path: string, method: string, body: string | undefined, deadlineMs: number): Promise<HttpOutcome> {
+export function requestWithin(
+  a: HostPort,
+  path: string,
+  method: string,
+  body: string | undefined,
+  deadlineMs: number,
+  headers: Readonly<Record<string, string>> = {},
+): Promise<HttpOutcome> {
   return new Promise((resolve) => {
     let settled = false;
     const settle = (o: HttpOutcome): void => {
@@ -170,7 +178,7 @@ export function requestWithin(a: HostPort, path: string, method: string, body: s
       clearTimeout(timer);
       resolve(o);
     };
-    const req = http.request({ host: a.host, port: a.port, path, method, agent: false }, (res) => {
+    const req = http.request({ host: a.host, port: a.port, path, method, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => settle({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));

@@ -16,7 +16,6 @@
  * Ports 28580-28592 (peer, API) and 29580-29592 (OTLP): apart from the
  * other cluster tests. No assertion is about speed.
  */
-import http from 'node:http';
 import t from 'tap';
 import { SeededRand } from '../../src/fs/seeded-rand.js';
 import { TraceLookupLimits, TraceSearchLimits } from '../../src/limits.js';
@@ -24,8 +23,7 @@ import { parseHostPort } from '../../src/node-config.js';
 import { resourceSpansJson } from '../../src/otlp/otlp-json-writer.js';
 import type { SpanRow } from '../../src/storage/rows.js';
 import { realisticSpans } from '../../src/storage/traces/traces-test-util.js';
-import type { HostPort } from '../../src/node-config.js';
-import { LocalCluster, pidGone } from './cluster-test-util.js';
+import { LocalCluster, pidGone, requestWithin } from './cluster-test-util.js';
 import type { ClusterSpec, ClusterView, HttpOutcome } from './cluster-test-util.js';
 
 const SPEC: ClusterSpec = { peerPort: 28_580, apiPort: 28_590, tickMs: 20, shards: 4, nodes: 3 };
@@ -38,31 +36,6 @@ const FINAL_LOOKUPS_AT_ONCE = 8;
 const WRITE_DEADLINE_MS = 10_000;
 const SEARCH_DEADLINE_MS = TraceSearchLimits.wallMsMax + 5_000;
 const LOOKUP_DEADLINE_MS = TraceLookupLimits.lookupMsMax + 5_000;
-
-/** requestWithin is cluster-test-util's, with headers (the tenant, the OTLP content type); `null` status when no answer came in time. */
-function requestWithin(a: HostPort, path: string, method: string, body: string | undefined, deadlineMs: number, headers: Record<string, string> = {}): Promise<HttpOutcome> {
-  return new Promise((resolve) => {
-    let settled = false;
-    const settle = (o: HttpOutcome): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(o);
-    };
-    const req = http.request({ host: a.host, port: a.port, path, method, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (ch: Buffer) => chunks.push(ch));
-      res.on('end', () => settle({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', (err) => settle({ status: null, body: String(err) }));
-    });
-    const timer = setTimeout(() => {
-      req.destroy();
-      settle({ status: null, body: `no answer within ${deadlineMs} ms` });
-    }, deadlineMs);
-    req.on('error', (err) => settle({ status: null, body: String(err) }));
-    req.end(body);
-  });
-}
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const tempoId = (h: string): string => h.replace(/^0+/, '') || '0';

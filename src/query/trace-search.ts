@@ -24,6 +24,8 @@
  * Owner: the node owns one TraceSearch; it registers shard.searchTraces on
  * the node's transport.
  */
+import { QueryCounters } from './query-counters.js';
+import type { QueryCounts } from './query-counters.js';
 import { assert } from '../errors.js';
 import { QueryLimits, TraceSearchLimits as L } from '../limits.js';
 import type { GroupId } from '../raft/types.js';
@@ -64,9 +66,7 @@ export interface SearchResult {
 export class TraceSearch {
   readonly #d: TraceSearchDeps;
   readonly #shardOptions: ShardSearchOptions | undefined;
-  /** Invariant: #inflight counts the runs started and not yet settled (>= 0); #cancelled only grows. */
-  #inflight = 0;
-  #cancelled = 0;
+  readonly #counters = new QueryCounters();
 
   /** shardOptions are the options of this node's shard parts (searchShard's defaults when absent; a test plants bugs through them). */
   constructor(deps: TraceSearchDeps, shardOptions?: ShardSearchOptions) {
@@ -103,21 +103,12 @@ export class TraceSearch {
   async run(plan: QueryPlan, signal?: AbortSignal): Promise<SearchResult> {
     const part = plan.shardPart;
     assert(part.kind === 'traceSearch' && plan.coordinator.merge === 'kwayByTime', 'run takes a trace-search plan');
-    this.#inflight++;
-    try {
-      return await this.#run(plan, part.query, signal);
-    } catch (err) {
-      if (signal?.aborted === true) this.#cancelled++;
-      throw err;
-    } finally {
-      this.#inflight--;
-      assert(this.#inflight >= 0, 'inflight >= 0');
-    }
+    return this.#counters.track(signal, () => this.#run(plan, part.query, signal));
   }
 
   /** counters are the searches in flight and those cancelled by their client since start. */
-  counters(): { readonly inflight: number; readonly cancelled: number } {
-    return { inflight: this.#inflight, cancelled: this.#cancelled };
+  counters(): QueryCounts {
+    return this.#counters.counts();
   }
 
   async #run(plan: QueryPlan, q: TraceSearchQuery, signal: AbortSignal | undefined): Promise<SearchResult> {
