@@ -171,21 +171,16 @@ function duration(params: URLSearchParams, name: string): bigint | undefined {
 }
 
 /**
- * parseSearchParams turns Tempo's search parameters into a TraceSearchQuery,
- * or throws ERR_INVALID_ARGUMENT naming the parameter.
- */
-/**
  * pushdownPredicate turns TraceQL's pushdown conditions into the span
  * predicate the trace store's indexes answer. Only conditions the indexes
  * answer exactly or as a superset are taken: the intrinsics name, status
  * and kind, and the duration range.
- * NB: attribute equalities (resource.service.name included) are not pushed
- * down yet. TraceQL's `.x = v` also holds when x is an array with an
- * element equal to v, and a numeric `= 200` also matches a double 200.0;
- * the span index holds neither (attrIndexValue skips arrays and doubles), so
- * pushing them would lose matching traces — the TraceQL differential test
- * in trace-search-shard.test.ts found exactly that. Indexing array elements
- * and doubles by their TraceQL value would let them be pushed.
+ * Attribute equalities are not taken here: the span predicate's attribute
+ * terms have Tempo's tag form, and TraceQL's `.x = v` also holds for an
+ * array element equal to v and for a double equal to an int. Each shard
+ * pushes them instead as the span match it derives from the query text
+ * (traceql/pushdown.ts extractSpanMatch), which span index format 3 answers
+ * through its TraceQL-form value terms.
  */
 export function pushdownPredicate(conditions: readonly PushdownCondition[]): SpanPredicate {
   const p: { name?: string; status?: StatusCode; kind?: SpanKind; minDurationNs?: bigint; maxDurationNs?: bigint } = {};
@@ -205,6 +200,10 @@ export function pushdownPredicate(conditions: readonly PushdownCondition[]): Spa
   return p;
 }
 
+/**
+ * parseSearchParams turns Tempo's search parameters into a TraceSearchQuery,
+ * or throws ERR_INVALID_ARGUMENT naming the parameter.
+ */
 export function parseSearchParams(params: URLSearchParams, nowMs: number): TraceSearchQuery {
   const qText = params.get('q');
   const traceql = qText === null || qText.trim() === '' ? undefined : qText;
