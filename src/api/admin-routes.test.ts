@@ -1,13 +1,11 @@
 import t from 'tap';
-import type { Test } from 'tap';
 import { SeededRand } from '../fs/seeded-rand.js';
 import type { HostPort } from '../node-config.js';
 import { httpRequest } from '../node-test-util.js';
 import { FaultInjector } from '../transport/faults.js';
 import type { Faults } from '../transport/faults.js';
-import { newMetrics } from '../transport/transport-types.js';
 import { AdminApiLimits, TransportLimits } from '../limits.js';
-import { ApiServer } from './server.js';
+import { bareApiSource, serveApi } from './api-test-util.js';
 import type { AdminSource, ApiSource } from './types.js';
 
 /** InjectorAdmin is an AdminSource over a real FaultInjector and a fixed peer set, as a node's transport would be. */
@@ -32,22 +30,9 @@ class InjectorAdmin implements AdminSource {
 }
 
 function source(admin?: AdminSource): ApiSource {
-  return {
-    nodeId: 1,
-    metaGroup: 0,
-    nodes: () => [],
-    groups: () => [],
-    transportMetrics: () => newMetrics(),
-    driverStats: () => ({}),
-    ...(admin === undefined ? {} : { admin }),
-  };
+  return bareApiSource(admin === undefined ? {} : { admin: admin });
 }
 
-async function serve(t: Test, s: ApiSource): Promise<HostPort> {
-  const api = await ApiServer.start({ host: '127.0.0.1', port: 0, source: s });
-  t.teardown(() => api.stop());
-  return api.address();
-}
 
 function put(a: HostPort, path: string, body: string | Buffer) {
   return httpRequest(a, path, 'PUT', typeof body === 'string' ? Buffer.from(body) : body, { 'content-type': 'application/json' });
@@ -55,7 +40,7 @@ function put(a: HostPort, path: string, body: string | Buffer) {
 
 t.test('PUT sets faults per peer, GET lists them, DELETE clears them all', async (t) => {
   const admin = new InjectorAdmin([2, 3]);
-  const a = await serve(t, source(admin));
+  const a = await serveApi(t, source(admin));
   const r = await put(a, '/api/v1/admin/faults/2', '{"dropProbability":0.25,"delayMs":40}');
   t.equal(r.status, 200, r.body);
   t.same(JSON.parse(r.body), { peer: 2, faults: { dropProbability: 0.25, delayMs: 40 } });
@@ -79,7 +64,7 @@ t.test('PUT sets faults per peer, GET lists them, DELETE clears them all', async
 
 t.test('bad input is 400 ERR_INVALID_ARGUMENT with a message naming the problem; nothing changes', async (t) => {
   const admin = new InjectorAdmin([2]);
-  const a = await serve(t, source(admin));
+  const a = await serveApi(t, source(admin));
   const cases: Array<[string, string | Buffer, RegExp]> = [
     ['not JSON', '{dropProbability:1}', /JSON object/],
     ['empty body', '', /JSON object/],
@@ -114,7 +99,7 @@ t.test('bad input is 400 ERR_INVALID_ARGUMENT with a message naming the problem;
 
 t.test('unknown peer 404, oversized body 413, wrong method 405, no admin source 503', async (t) => {
   const admin = new InjectorAdmin([2]);
-  const a = await serve(t, source(admin));
+  const a = await serveApi(t, source(admin));
   const unknown = await put(a, '/api/v1/admin/faults/7', '{"dropProbability":1}');
   t.equal(unknown.status, 404);
   t.match(JSON.parse(unknown.body), { error: { code: 'ERR_NOT_FOUND', message: /node 7 is not a configured peer/, details: { peer: 7 } } });
@@ -130,7 +115,7 @@ t.test('unknown peer 404, oversized body 413, wrong method 405, no admin source 
   const wrong2 = await httpRequest(a, '/api/v1/admin/faults', 'POST', Buffer.from('{}'));
   t.equal(wrong2.status, 405);
 
-  const b = await serve(t, source());
+  const b = await serveApi(t, source());
   for (const [method, path] of [
     ['PUT', '/api/v1/admin/faults/2'],
     ['GET', '/api/v1/admin/faults'],

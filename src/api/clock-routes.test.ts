@@ -7,12 +7,10 @@
  * so no assertion depends on the time of day.
  */
 import t from 'tap';
-import type { Test } from 'tap';
 import type { HostPort } from '../node-config.js';
 import { httpRequest } from '../node-test-util.js';
-import { newMetrics } from '../transport/transport-types.js';
 import { AdminApiLimits } from '../limits.js';
-import { ApiServer } from './server.js';
+import { bareApiSource, serveApi } from './api-test-util.js';
 import type { ApiSource, WallClockSource } from './types.js';
 
 /** FixedClock is a WallClockSource whose base time is fixed, so wallMs is exactly base + offset. */
@@ -31,22 +29,9 @@ class FixedClock implements WallClockSource {
 }
 
 function source(clock?: WallClockSource): ApiSource {
-  return {
-    nodeId: 1,
-    metaGroup: 0,
-    nodes: () => [],
-    groups: () => [],
-    transportMetrics: () => newMetrics(),
-    driverStats: () => ({}),
-    ...(clock === undefined ? {} : { clock }),
-  };
+  return bareApiSource(clock === undefined ? {} : { clock: clock });
 }
 
-async function serve(t: Test, s: ApiSource): Promise<HostPort> {
-  const api = await ApiServer.start({ host: '127.0.0.1', port: 0, source: s });
-  t.teardown(() => api.stop());
-  return api.address();
-}
 
 function put(a: HostPort, body: string) {
   return httpRequest(a, '/api/v1/admin/clock', 'PUT', Buffer.from(body), { 'content-type': 'application/json' });
@@ -54,7 +39,7 @@ function put(a: HostPort, body: string) {
 
 t.test('PUT sets the offset, GET reads it with the skewed wall clock, DELETE resets it', async (t) => {
   const clock = new FixedClock(1_000_000);
-  const a = await serve(t, source(clock));
+  const a = await serveApi(t, source(clock));
   const r = await put(a, '{"offsetMs":-5000}');
   t.equal(r.status, 200, r.body);
   t.same(JSON.parse(r.body), { offsetMs: -5000, wallMs: 995_000 });
@@ -69,7 +54,7 @@ t.test('PUT sets the offset, GET reads it with the skewed wall clock, DELETE res
 t.test('bad input is 400 ERR_INVALID_ARGUMENT and changes nothing; other methods 405; no clock 503', async (t) => {
   const clock = new FixedClock(0);
   clock.setOffsetMs(7);
-  const a = await serve(t, source(clock));
+  const a = await serveApi(t, source(clock));
   for (const body of ['', '[]', 'null', '{"offsetMs":"5"}', '{"offsetMs":1.5}', '{"offsetMs":1,"x":2}', '{"skew":1}', `{"offsetMs":${AdminApiLimits.clockOffsetMsMax + 1}}`, `{"offsetMs":${-AdminApiLimits.clockOffsetMsMax - 1}}`]) {
     const r = await put(a, body);
     t.equal(r.status, 400, `${body}: 400`);
@@ -79,7 +64,7 @@ t.test('bad input is 400 ERR_INVALID_ARGUMENT and changes nothing; other methods
   const post = await httpRequest(a, '/api/v1/admin/clock', 'POST', Buffer.from('{}'));
   t.equal(post.status, 405);
   t.equal(post.headers['allow'], 'GET, PUT, DELETE');
-  const b = await serve(t, source());
+  const b = await serveApi(t, source());
   const none = await put(b, '{"offsetMs":1}');
   t.equal(none.status, 503);
   t.equal((JSON.parse(none.body) as { error: { code: string } }).error.code, 'ERR_UNAVAILABLE');
@@ -91,7 +76,7 @@ t.test('planted bug: a clock that ignores the offset is caught by GET', async (t
       return this.baseMs;
     }
   }
-  const a = await serve(t, source(new Stuck(1_000)));
+  const a = await serveApi(t, source(new Stuck(1_000)));
   await put(a, '{"offsetMs":250}');
   const doc = JSON.parse((await httpRequest(a, '/api/v1/admin/clock')).body) as { offsetMs: number; wallMs: number };
   t.not(doc.wallMs, 1_000 + doc.offsetMs, 'the skew did not reach the wall clock, and the document shows it');

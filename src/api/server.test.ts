@@ -1,12 +1,10 @@
 import t from 'tap';
-import type { Test } from 'tap';
-import type { HostPort } from '../node-config.js';
 import { badPrometheusLines, httpRequest } from '../node-test-util.js';
 import { newMetrics, newPeerMetrics } from '../transport/transport-types.js';
 import type { PeerMetrics } from '../transport/transport-types.js';
 import { parsePrometheusText, sampleValue } from './prometheus-test-util.js';
 import { ApiLimits } from '../limits.js';
-import { ApiServer } from './server.js';
+import { serveApi } from './api-test-util.js';
 import type { ApiSource, GroupView } from './types.js';
 
 function group(g: number, over: Partial<GroupView> = {}): GroupView {
@@ -60,15 +58,10 @@ class FakeSource implements ApiSource {
   }
 }
 
-async function serve(t: Test, source: ApiSource): Promise<HostPort> {
-  const api = await ApiServer.start({ host: '127.0.0.1', port: 0, source });
-  t.teardown(() => api.stop());
-  return api.address();
-}
 
 t.test('health, readiness, cluster and metrics routes answer from the source', async (t) => {
   const source = new FakeSource();
-  const a = await serve(t, source);
+  const a = await serveApi(t, source);
   const health = await httpRequest(a, '/healthz');
   t.equal(health.status, 200);
   t.equal(health.body, 'ok');
@@ -131,7 +124,7 @@ t.test('metrics omit the optional families when the source has none', async (t) 
     transportMetrics: () => newMetrics(),
     driverStats: () => ({}),
   };
-  const a = await serve(t, bare);
+  const a = await serveApi(t, bare);
   const fams = parsePrometheusText((await httpRequest(a, '/metrics')).body);
   t.ok(fams.has('otlpdb_raft_term'));
   for (const name of ['otlpdb_raft_proposals_total', 'otlpdb_wal_fsync_duration_seconds', 'otlpdb_transport_peer_bytes_sent_total', 'otlpdb_node_inbox_dropped_messages_total']) {
@@ -141,7 +134,7 @@ t.test('metrics omit the optional families when the source has none', async (t) 
 
 t.test('readyz names the first group that is not ready, meta group first', async (t) => {
   const source = new FakeSource();
-  const a = await serve(t, source);
+  const a = await serveApi(t, source);
   source.views = [group(0), group(1, { leader: 0 }), group(2, { applied: 5 })];
   let r = await httpRequest(a, '/readyz');
   t.equal(r.status, 503);
@@ -155,7 +148,7 @@ t.test('readyz names the first group that is not ready, meta group first', async
 });
 
 t.test('unknown paths, wrong methods and oversized bodies are refused with JSON error codes', async (t) => {
-  const a = await serve(t, new FakeSource());
+  const a = await serveApi(t, new FakeSource());
   const missing = await httpRequest(a, '/nope?x=1');
   t.equal(missing.status, 404);
   t.match(missing.headers['content-type'], /application\/json/);
@@ -178,7 +171,7 @@ t.test('unknown paths, wrong methods and oversized bodies are refused with JSON 
 t.test('readyz gives the node-level reason first, and every answer names the node that gave it', async (t) => {
   const source = Object.assign(new FakeSource(), { notReadyReason: (): string | null => 'the cluster is bootstrapping' });
   source.views = [group(0), group(1)];
-  const a = await serve(t, source);
+  const a = await serveApi(t, source);
   const r = await httpRequest(a, '/readyz');
   t.equal(r.status, 503);
   t.match(JSON.parse(r.body), { error: { code: 'ERR_UNAVAILABLE', details: { group: 0, reason: 'the cluster is bootstrapping' } } });
@@ -189,7 +182,7 @@ t.test('readyz gives the node-level reason first, and every answer names the nod
 
 t.test('the stats and flush routes answer a wrong method with 405 and Allow, and 404 when the source has no shards', async (t) => {
   const source = new FakeSource();
-  const a = await serve(t, source);
+  const a = await serveApi(t, source);
   const post = await httpRequest(a, '/api/v1/stats', 'POST');
   t.equal(post.status, 405);
   t.equal(post.headers.allow, 'GET');

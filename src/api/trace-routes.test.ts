@@ -5,8 +5,7 @@
  * trace, short ids left-padded as Tempo pads them, and the refusals.
  */
 import t from 'tap';
-import type { Test } from 'tap';
-import { ApiServer } from './server.js';
+import { serveApi } from './api-test-util.js';
 import type { ApiSource, GroupView } from './types.js';
 import { newMetrics } from '../transport/transport-types.js';
 import type { HostPort } from '../node-config.js';
@@ -68,11 +67,6 @@ class TraceSource implements ApiSource {
   }
 }
 
-async function serve(t: Test, source: ApiSource): Promise<HostPort> {
-  const api = await ApiServer.start({ host: '127.0.0.1', port: 0, source });
-  t.teardown(() => api.stop());
-  return api.address();
-}
 
 async function get(a: HostPort, path: string, headers: Record<string, string> = {}): Promise<{ status: number; type: string; body: Buffer }> {
   const r = await fetch(`http://${a.host}:${a.port}${path}`, { headers });
@@ -82,7 +76,7 @@ async function get(a: HostPort, path: string, headers: Record<string, string> = 
 const PROTO = { accept: 'application/protobuf' };
 
 t.test('GET /api/echo answers 200 echo, as Tempo', async (t) => {
-  const a = await serve(t, new TraceSource());
+  const a = await serveApi(t, new TraceSource());
   const r = await get(a, '/api/echo');
   t.equal(r.status, 200);
   t.equal(r.body.toString(), 'echo\n', "Go's http.Error(w, \"echo\", 200) ends with a newline");
@@ -92,7 +86,7 @@ t.test('GET /api/echo answers 200 echo, as Tempo', async (t) => {
 
 t.test('trace by id: v1 and v2, JSON and protobuf, say the same', async (t) => {
   const source = new TraceSource();
-  const a = await serve(t, source);
+  const a = await serveApi(t, source);
   const types = loadTempoTypes();
 
   const v1 = await get(a, `/api/traces/${TRACE_HEX}`);
@@ -130,7 +124,7 @@ t.test('trace by id: v1 and v2, JSON and protobuf, say the same', async (t) => {
 });
 
 t.test('trace by id: short ids are left-padded; refusals', async (t) => {
-  const a = await serve(t, new TraceSource());
+  const a = await serveApi(t, new TraceSource());
   for (const id of ['abcdef012345', 'ABCDEF012345', '0abcdef012345', TRACE_HEX]) {
     t.equal((await get(a, `/api/traces/${id}`)).status, 200, `${id} names the trace`);
   }
