@@ -1,0 +1,117 @@
+/**
+ * source.ts — the boundary between the LogQL engine (parse, evaluate,
+ * split for shards; this folder) and where log entries come from: an
+ * in-memory corpus in tests, one shard replica's LogStore on the node serving
+ * a shard part, or the whole cluster on a coordinator (src/query/logs-*.ts).
+ *
+ * The engine is written against LogSource only, so the same evaluator runs
+ * on a coordinator and on a shard. A log stream is spread over shards (a
+ * record is placed by trace id, or by stream and request; DESIGN.md §4), so
+ * pushdown is: a log query's whole pipeline runs per entry on each shard,
+ * which answers its first `limit` entries in the query's direction (the
+ * coordinator merges k-way by time and cuts at `limit`); a metric query's
+ * range aggregation runs on each shard as a partial state per output series
+ * and step (count_over_time, rate, bytes_over_time, bytes_rate,
+ * sum_over_time as sums; min/max_over_time as min/max; avg_over_time as sum
+ * and count), combined exactly by the coordinator; everything else gathers
+ * entries through `select`.
+ *
+ * Units: times in nanoseconds since the Unix epoch as bigint; ranges
+ * inclusive at both ends.
+ */
+
+/** LogLabel is one label of a log stream or one structured-metadata pair. */
+export interface LogLabel {
+  readonly name: string;
+  readonly value: string;
+}
+
+/** LogLabels are sorted by name, no duplicate names. */
+export type LogLabels = readonly LogLabel[];
+
+/** StreamSelectorMatcher is one stream selector matcher; regexes are fully anchored RE2 syntax, as in Loki. */
+export interface StreamSelectorMatcher {
+  readonly name: string;
+  readonly op: '=' | '!=' | '=~' | '!~';
+  readonly value: string;
+}
+
+/** LogEntry is one log record as LogQL sees it. */
+export interface LogEntry {
+  /** stream is the record's stream labels (resource attributes with dots as underscores, and `level`). */
+  readonly stream: LogLabels;
+  readonly timeNs: bigint;
+  readonly line: string;
+  /** metadata is the structured metadata: log attributes, trace_id, span_id. */
+  readonly metadata: LogLabels;
+}
+
+/**
+ * LineHint is what a source may use to skip blocks before the engine checks
+ * each line exactly: every entry the query can keep contains all `contains`
+ * substrings (case-sensitive, or case-insensitive when `caseInsensitive`).
+ * A hint only narrows what is read; the engine still applies every filter.
+ */
+export interface LineHint {
+  readonly contains: readonly string[];
+  readonly caseInsensitive: boolean;
+}
+
+/** SelectLogsRequest asks for the entries of the selected streams in [startNs, endNs], in `direction` order. */
+export interface SelectLogsRequest {
+  readonly matchers: readonly StreamSelectorMatcher[];
+  readonly startNs: bigint;
+  readonly endNs: bigint;
+  readonly direction: 'forward' | 'backward';
+  /** limit is the most entries wanted, or null for all of them (a metric query; the source's own bounds still hold). */
+  readonly limit: number | null;
+  /** hints are alternatives (an `or` of line filters gives several): an entry can match only if it satisfies one of them; empty = no hint. */
+  readonly hints: readonly LineHint[];
+}
+
+/** LogShardEvalRequest is a query (LogQL text the engine formats from its AST) for every shard to run over its own entries. */
+export interface LogShardEvalRequest {
+  readonly expr: string;
+  readonly startNs: bigint;
+  readonly endNs: bigint;
+  /** stepNs is the metric query's step (0 for an instant query and for log queries). */
+  readonly stepNs: bigint;
+  readonly direction: 'forward' | 'backward';
+  readonly limit: number;
+}
+
+/** ShardPartialSeries is one output series of a pushed metric query on one shard: a partial state per step. */
+export interface ShardPartialSeries {
+  readonly labels: LogLabels;
+  /** stepsNs are the evaluation times that have a value, ascending. */
+  readonly stepsNs: readonly bigint[];
+  /** values[i] is the partial state at stepsNs[i]: [sum] or [min] or [max] or [sum, count], by the pushed aggregation. */
+  readonly values: readonly (readonly number[])[];
+}
+
+/** LogShardAnswer is the union of every shard's answer to a LogShardEvalRequest. */
+export type LogShardAnswer =
+  | { readonly kind: 'entries'; readonly entries: readonly LogEntry[] }
+  | { readonly kind: 'partials'; readonly series: readonly ShardPartialSeries[] };
+
+/** LogSourceStats count what a source did for one query; the API reports them. */
+export interface LogSourceStats {
+  shardsAsked: number;
+  blocksScanned: number;
+  blocksPruned: number;
+  entriesRead: number;
+  bytesRead: number;
+  readonly partialFailures: { readonly shard: number; readonly code: string; readonly message: string }[];
+}
+
+/**
+ * LogSource is where the engine reads log entries. `select` yields batches
+ * of at most LogqlLimits' batch size in the request's direction, ordered by
+ * time (ties in a stable order) across the whole source. `shardEval`, when
+ * present, runs a pushed-down query on every shard and answers their union.
+ */
+export interface LogSource {
+  select(req: SelectLogsRequest, signal: AbortSignal): AsyncIterable<readonly LogEntry[]>;
+  shardEval?(req: LogShardEvalRequest, signal: AbortSignal): Promise<LogShardAnswer>;
+  readonly stats: LogSourceStats;
+}

@@ -1,0 +1,95 @@
+/**
+ * source.ts — the boundary between the PromQL engine (parse, evaluate,
+ * split for shards; this folder) and where series come from: an in-memory
+ * set in tests, one shard replica's MetricStore on the node serving a shard
+ * part, or the whole cluster on a coordinator (src/query/metrics-*.ts).
+ *
+ * The engine is written against SeriesSource only, so the same evaluator
+ * runs on a coordinator and on a shard. Pushdown (DESIGN.md §7): a source
+ * that spans shards offers `shardEval`; the engine then hands it the
+ * subexpressions that are exact when evaluated per shard and combined
+ * (range functions over a selector, since a series lives whole in one
+ * shard; and the aggregations that merge exactly — sum, count, min, max,
+ * group, topk, bottomk, avg as sum and count — combined by the same
+ * aggregation over the union of the shards' answers). Everything else
+ * gathers series through `select`.
+ *
+ * Units: times in integer milliseconds since the Unix epoch; ranges
+ * inclusive at both ends, as Prometheus's selectors are.
+ */
+
+/** PromLabel is one label of a Prometheus series. */
+export interface PromLabel {
+  readonly name: string;
+  readonly value: string;
+}
+
+/** PromLabels are a series' labels sorted by name, `__name__` included when the series has a name; no empty values. */
+export type PromLabels = readonly PromLabel[];
+
+/** PromMatchOp is a label matcher's operator; regexes are fully anchored RE2 syntax, as in Prometheus. */
+export type PromMatchOp = '=' | '!=' | '=~' | '!~';
+
+/** PromMatcher is one label matcher of a selector (`__name__` for the metric name). */
+export interface PromMatcher {
+  readonly name: string;
+  readonly op: PromMatchOp;
+  readonly value: string;
+}
+
+/** FloatSeries is one series' float samples: timestamps ascending and distinct, values aligned. */
+export interface FloatSeries {
+  readonly labels: PromLabels;
+  readonly timestampsMs: Float64Array;
+  readonly values: Float64Array;
+}
+
+/** SelectRequest asks for the samples of every series the matchers select, with timestamps in [startMs, endMs]. */
+export interface SelectRequest {
+  readonly matchers: readonly PromMatcher[];
+  readonly startMs: number;
+  readonly endMs: number;
+  /** stepMs is the query's step (0 for an instant query): a hint a source may use to read rollups (documented where it does). */
+  readonly stepMs: number;
+}
+
+/** EvalRange is the steps a query is evaluated at: startMs, startMs + stepMs, ... <= endMs; an instant query has startMs = endMs and stepMs = 0. */
+export interface EvalRange {
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly stepMs: number;
+}
+
+/** ShardEvalRequest is one subexpression to evaluate on every shard over the query's steps. */
+export interface ShardEvalRequest {
+  /** expr is PromQL text the engine parses again on the shard (it formats it from its AST). */
+  readonly expr: string;
+  readonly range: EvalRange;
+  /** lookbackMs is the query's lookback delta (Prometheus's default 5 minutes). */
+  readonly lookbackMs: number;
+}
+
+/** SourceStats count what a source did for one query; the API reports them. */
+export interface SourceStats {
+  shardsAsked: number;
+  seriesRead: number;
+  samplesRead: number;
+  bytesRead: number;
+  /** partialFailures names shards that did not answer; a non-empty list makes the answer partial. */
+  readonly partialFailures: { readonly shard: number; readonly code: string; readonly message: string }[];
+}
+
+/**
+ * SeriesSource is where the engine reads series. `select` answers every
+ * matching series once (a source merges replicas and shards), sorted by
+ * labels, and refuses with ERR_LIMIT_EXCEEDED past its series or sample
+ * bounds instead of growing. `shardEval`, when present, evaluates a
+ * pushed-down subexpression on every shard and answers the union of the
+ * shards' range results (one FloatSeries per series per shard; a series
+ * may come from several shards when the expression aggregates).
+ */
+export interface SeriesSource {
+  select(req: SelectRequest, signal: AbortSignal): Promise<readonly FloatSeries[]>;
+  shardEval?(req: ShardEvalRequest, signal: AbortSignal): Promise<readonly FloatSeries[]>;
+  readonly stats: SourceStats;
+}
