@@ -115,3 +115,46 @@ export interface LogSource {
   shardEval?(req: LogShardEvalRequest, signal: AbortSignal): Promise<LogShardAnswer>;
   readonly stats: LogSourceStats;
 }
+
+/** LogqlStream is one stream of a log query's answer: labels after the pipeline, entries in the query's direction. */
+export interface LogqlStream {
+  readonly labels: LogLabels;
+  readonly entries: readonly { readonly timeNs: bigint; readonly line: string; readonly metadata: LogLabels }[];
+}
+
+/** LogqlSeries is one series of a metric query's answer: a value at each step that has one, ascending. */
+export interface LogqlSeries {
+  readonly labels: LogLabels;
+  readonly timesNs: readonly bigint[];
+  readonly values: readonly number[];
+}
+
+/** LogqlResult is what a LogQL evaluation answers, as Loki's API types it. */
+export type LogqlResult =
+  | { readonly kind: 'streams'; readonly streams: readonly LogqlStream[] }
+  | { readonly kind: 'matrix'; readonly series: readonly LogqlSeries[] }
+  | { readonly kind: 'vector'; readonly samples: readonly { readonly labels: LogLabels; readonly timeNs: bigint; readonly value: number }[] }
+  | { readonly kind: 'scalar'; readonly timeNs: bigint; readonly value: number };
+
+/** LogqlParams are one evaluation's range and shape (Loki's query and query_range parameters). */
+export interface LogqlParams {
+  readonly startNs: bigint;
+  readonly endNs: bigint;
+  /** stepNs is the metric query's step; 0 for an instant query. */
+  readonly stepNs: bigint;
+  readonly direction: 'forward' | 'backward';
+  /** limit is the most entries a log query returns (Loki's `limit`, default 100). */
+  readonly limit: number;
+  /** signal aborts the evaluation (the client went away, or the wall-time bound passed). */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * LogqlEngine is what the API routes call. A parse error is
+ * ERR_INVALID_ARGUMENT naming the position and what was expected (the route
+ * answers 400 with Loki's plain-text error); a bound passed is
+ * ERR_LIMIT_EXCEEDED.
+ */
+export interface LogqlEngine {
+  evaluate(text: string, params: LogqlParams, source: LogSource): Promise<LogqlResult>;
+}

@@ -93,3 +93,35 @@ export interface SeriesSource {
   shardEval?(req: ShardEvalRequest, signal: AbortSignal): Promise<readonly FloatSeries[]>;
   readonly stats: SourceStats;
 }
+
+/** PromSample is one sample of an instant vector. */
+export interface PromSample {
+  readonly labels: PromLabels;
+  readonly timestampMs: number;
+  readonly value: number;
+}
+
+/** PromResult is what a PromQL evaluation answers, as Prometheus's API types it (a range query always answers a matrix). */
+export type PromResult =
+  | { readonly kind: 'vector'; readonly samples: readonly PromSample[] }
+  | { readonly kind: 'matrix'; readonly series: readonly FloatSeries[] }
+  | { readonly kind: 'scalar'; readonly timestampMs: number; readonly value: number }
+  | { readonly kind: 'string'; readonly timestampMs: number; readonly value: string };
+
+/** PromqlOptions are one evaluation's settings; bounds come from src/limits.ts. */
+export interface PromqlOptions {
+  /** lookbackMs is the lookback delta (Prometheus's default 300,000). */
+  readonly lookbackMs: number;
+  /** signal aborts the evaluation (the client went away, or the wall-time bound passed). */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * PromqlEngine is what the API routes call: evaluate PromQL text over a
+ * source at an instant (range.stepMs = 0) or over a range. A parse error is
+ * ERR_INVALID_ARGUMENT naming the position and what was expected (the route
+ * answers Prometheus's `bad_data`); a bound passed is ERR_LIMIT_EXCEEDED.
+ */
+export interface PromqlEngine {
+  evaluate(text: string, range: EvalRange, source: SeriesSource, opts: PromqlOptions): Promise<PromResult>;
+}
