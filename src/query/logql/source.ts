@@ -157,4 +157,6 @@ export interface LogqlParams {
  */
 export interface LogqlEngine {
   evaluate(text: string, params: LogqlParams, source: LogSource): Promise<LogqlResult>;
+  /** evaluateShardPart is the shard side of `LogSource.shardEval`: run a pushed query over one shard's own entries. */
+  evaluateShardPart(req: LogShardEvalRequest, source: LogSource, signal: AbortSignal): Promise<LogShardAnswer>;
 }
