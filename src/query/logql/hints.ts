@@ -107,8 +107,8 @@ class RegexAnalyzer {
   #quantified(): Info {
     const atom = this.#atom();
     const c = this.#src[this.#i];
-    let min = 1;
-    let max: number | null = 1;
+    let min: number;
+    let max: number | null;
     if (c === '*' || c === '+' || c === '?') {
       this.#i++;
       min = c === '+' ? 1 : 0;
