@@ -122,8 +122,8 @@ export function streamsOf(entries: readonly LogEntry[]): LogqlStream[] {
   return [...streams.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, s]) => s);
 }
 
-/** SampleExtractor turns a range aggregation's pipeline output into a sample (labels, value), or null when it yields none. */
-function sampleExtractor(node: RangeAggregation): (s: PipelineState) => { labels: LogLabels; value: number } | null {
+/** sampleExtractor turns a range aggregation's pipeline output into a sample (labels, value, the entry's `__error__`), or null when it yields none. */
+function sampleExtractor(node: RangeAggregation): (s: PipelineState) => { labels: LogLabels; value: number; error: string | null } | null {
   const post = (node.unwrap?.postFilters ?? []).map(compileLabelFilterExpr);
   return (s) => {
     let value = 1;
@@ -144,12 +144,23 @@ function sampleExtractor(node: RangeAggregation): (s: PipelineState) => { labels
       s.labels.delete(u.label);
     } else if (node.fn === 'bytes_over_time' || node.fn === 'bytes_rate') value = Buffer.byteLength(s.line, 'utf8');
     const err = s.labels.get(ERROR_LABEL);
-    if (err !== undefined) {
-      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `LogQL: pipeline error: '${err.value}' for series ${labelsKey(allLabelsOf(s))}; filter it with | __error__=""`, { error: err.value });
-    }
     const all = allLabelsOf(s);
-    return { labels: node.grouping === null ? all : groupLabels(all, node.grouping), value };
+    return { labels: node.grouping === null ? all : groupLabels(all, node.grouping), value, error: err?.value ?? null };
   };
+}
+
+/** inSomeWindow says whether a sample time falls in the window (t - offset - range, t - offset] of some step. */
+function inSomeWindow(ts: bigint, steps: readonly bigint[], node: RangeAggregation): boolean {
+  // The first step t with t - offset >= ts is the only candidate: later ones start later.
+  let lo = 0;
+  let hi = steps.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((steps[mid] as bigint) - node.offsetNs >= ts) hi = mid;
+    else lo = mid + 1;
+  }
+  const t = steps[lo];
+  return t !== undefined && t - node.offsetNs - node.rangeNs < ts;
 }
 
 /** gatherSamples reads a range aggregation's entries from a source and groups their samples by series. */
@@ -175,6 +186,13 @@ async function gatherSamples(node: RangeAggregation, source: LogSource, steps: r
       if (s === null) continue;
       const sample = extract(s);
       if (sample === null) continue;
+      if (sample.error !== null) {
+        // Loki refuses a metric query whose samples carry __error__; only a sample some window holds counts.
+        if (inSomeWindow(entry.timeNs, steps, node)) {
+          throw new OtlpdbError('ERR_INVALID_ARGUMENT', `LogQL: pipeline error: '${sample.error}' for series ${labelsKey(sample.labels)}; filter it with | __error__=""`, { error: sample.error });
+        }
+        continue;
+      }
       const key = labelsKey(sample.labels);
       let ss = series.get(key);
       if (ss === undefined) {

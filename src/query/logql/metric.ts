@@ -310,6 +310,8 @@ export function binaryStep(e: BinaryExpr, lhs: Sample[] | number, rhs: Sample[] 
     const keys = new Set(lhs.map((s) => matchKey(s.labels, e.matching)));
     return [...lhs, ...rhs.filter((s) => !keys.has(matchKey(s.labels, e.matching)))];
   }
+  // As Prometheus: nothing matches when a side is empty (no duplicate check either).
+  if (lhs.length === 0 || rhs.length === 0) return [];
   const right = new Map<string, Sample>();
   for (const s of rhs) {
     const k = matchKey(s.labels, e.matching);

@@ -59,6 +59,7 @@ const PRECEDENCE: ReadonlyMap<string, number> = new Map([
   ['%', 5],
   ['^', 6],
 ]);
+const STAGE_KEYWORDS: ReadonlySet<string> = new Set(['json', 'logfmt', 'regexp', 'pattern', 'unpack', 'line_format', 'label_format', 'drop', 'keep']);
 const COMPARISONS: ReadonlySet<string> = new Set(['==', '!=', '>', '>=', '<', '<=']);
 const SET_OPS: ReadonlySet<string> = new Set(['and', 'or', 'unless']);
 /** Range aggregations that accept `by`/`without` (Loki: the unwrapped ones other than rate). */
@@ -387,8 +388,8 @@ class Parser {
     const t = this.#peek();
     if (t.kind === '(') return { kind: 'labelFilter', expr: this.#labelFilterOr() };
     if (t.kind !== 'word') this.#fail('expected a parser (json, logfmt, regexp, pattern, unpack), a label filter, line_format, label_format, drop or keep');
-    const next = this.#peek(1).kind;
-    if (MATCH_OPS.has(next) || COMPARE_OPS.has(next)) return { kind: 'labelFilter', expr: this.#labelFilterOr() };
+    // Stage keywords are reserved (as in Loki): `| unpack != "x"` is unpack and a line filter.
+    if (!STAGE_KEYWORDS.has(t.text)) return { kind: 'labelFilter', expr: this.#labelFilterOr() };
     this.#next();
     switch (t.text) {
       case 'json':
@@ -454,10 +455,13 @@ class Parser {
       case 'keep': {
         const items: LabelMatchItem[] = [];
         for (;;) {
-          const name = this.#expect('word', 'expected a label name').text;
+          const nameTok = this.#expect('word', 'expected a label name');
+          const name = nameTok.text;
           let matcher: LabelMatchItem['matcher'] = null;
           const opTok = this.#peek();
-          if (MATCH_OPS.has(opTok.kind)) {
+          // `!=` and `!~` are also line filters: after a drop/keep item they are its matcher only when written right after the name.
+          const adjacent = opTok.offset === nameTok.offset + nameTok.text.length;
+          if (MATCH_OPS.has(opTok.kind) && (adjacent || opTok.kind === '=' || opTok.kind === '=~')) {
             this.#next();
             const vt = this.#peek();
             const value = this.#string('expected a quoted value');
