@@ -389,7 +389,11 @@ class Parser {
     if (t.kind === '(') return { kind: 'labelFilter', expr: this.#labelFilterOr() };
     if (t.kind !== 'word') this.#fail('expected a parser (json, logfmt, regexp, pattern, unpack), a label filter, line_format, label_format, drop or keep');
     // Stage keywords are reserved (as in Loki): `| unpack != "x"` is unpack and a line filter.
-    if (!STAGE_KEYWORDS.has(t.text)) return { kind: 'labelFilter', expr: this.#labelFilterOr() };
+    if (!STAGE_KEYWORDS.has(t.text)) {
+      const next = this.#peek(1).kind;
+      if (!MATCH_OPS.has(next) && !COMPARE_OPS.has(next)) this.#fail('expected a parser (json, logfmt, regexp, pattern, unpack), a label filter (name op value), line_format, label_format, drop or keep');
+      return { kind: 'labelFilter', expr: this.#labelFilterOr() };
+    }
     this.#next();
     switch (t.text) {
       case 'json':
