@@ -79,6 +79,19 @@ export function compareOutputEntries(direction: 'forward' | 'backward'): (a: Log
   };
 }
 
+/** sortOutputEntries sorts entries in canonical order, computing each entry's label keys once (not once per comparison). */
+export function sortOutputEntries(entries: readonly LogEntry[], direction: 'forward' | 'backward'): LogEntry[] {
+  const sign = direction === 'forward' ? 1 : -1;
+  const decorated = entries.map((e) => ({ e, s: labelsKey(e.stream), m: labelsKey(e.metadata) }));
+  decorated.sort((a, b) => {
+    if (a.e.timeNs !== b.e.timeNs) return (a.e.timeNs < b.e.timeNs ? -1 : 1) * sign;
+    if (a.s !== b.s) return a.s < b.s ? -1 : 1;
+    if (a.e.line !== b.e.line) return a.e.line < b.e.line ? -1 : 1;
+    return a.m < b.m ? -1 : a.m > b.m ? 1 : 0;
+  });
+  return decorated.map((d) => d.e);
+}
+
 /**
  * collectLogEntries runs a log query over a source and answers its first
  * `limit` entries in canonical order (the stream labels are the pipeline's
@@ -103,8 +116,7 @@ export async function collectLogEntries(log: LogExpr, source: LogSource, startNs
     }
   }
   checkAbort(signal);
-  kept.sort(compareOutputEntries(direction));
-  return kept.slice(0, limit);
+  return sortOutputEntries(kept, direction).slice(0, limit);
 }
 
 /** streamsOf groups a log query's ordered entries into streams by labels (streams in label order, entries keep their order). */
@@ -348,7 +360,7 @@ async function evaluate(text: string, params: LogqlParams, source: LogSource): P
       checkAbort(params.signal);
       if (answer.kind !== 'entries') throw new OtlpdbError('ERR_CORRUPTION', 'LogQL: a pushed log query was answered with partials');
       if (answer.entries.length > LogqlLimits.entriesHeldMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `LogQL: the shards answered more than LogqlLimits.entriesHeldMax (${LogqlLimits.entriesHeldMax}) entries`);
-      entries = [...answer.entries].sort(compareOutputEntries(params.direction)).slice(0, params.limit);
+      entries = sortOutputEntries(answer.entries, params.direction).slice(0, params.limit);
     } else {
       entries = await collectLogEntries(expr, source, params.startNs, params.endNs, params.direction, params.limit, params.signal);
     }

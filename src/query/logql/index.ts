@@ -29,6 +29,6 @@ export type {
 export { RANGE_FNS, VECTOR_OPS } from './ast.js';
 export { parseLogql } from './parser.js';
 export { formatLogql, formatLogExpr, quoteLogql } from './format.js';
-export { logqlEngine, compareOutputEntries } from './engine.js';
+export { logqlEngine, compareOutputEntries, sortOutputEntries } from './engine.js';
 export { lineHints, hintMatches, hintsAdmit, regexRequirements } from './hints.js';
 export { selectorMatches } from './pipeline.js';
