@@ -5,6 +5,7 @@
  * which queries are pushed to shards (shardEval) and which gather entries.
  */
 import t from 'tap';
+import { LogqlLimits } from '../../limits.js';
 import { logqlEngine } from './engine.js';
 import { MemoryLogSource } from './memory-log-source.js';
 import { sortedLabels } from './pipeline.js';
@@ -160,4 +161,12 @@ t.test('an abort between batches cancels the query', async (t) => {
     },
   };
   await t.rejects(logqlEngine.evaluate('count_over_time({app="a"}[1h])', params({ signal: ac.signal }), source), { code: 'ERR_UNAVAILABLE' });
+});
+
+t.test('bounds: series past seriesMax and ties past entriesHeldMax are ERR_LIMIT_EXCEEDED', async (t) => {
+  const many = Array.from({ length: LogqlLimits.seriesMax + 1 }, (_, i) => entry(1 + (i % 3000), `id=${i}`));
+  await t.rejects(logqlEngine.evaluate('count_over_time({app="a"} | logfmt [1h])', params(), new MemoryLogSource(many)), { code: 'ERR_LIMIT_EXCEEDED', message: /seriesMax/ });
+  t.same(vector(await logqlEngine.evaluate('count(count_over_time({app="a"} | logfmt | drop id [1h]))', params(), new MemoryLogSource(many))), { '': 1 }, 'the same entries in one series are fine');
+  const tied = Array.from({ length: LogqlLimits.entriesHeldMax + 1 }, (_, i) => entry(5, `l${i}`));
+  await t.rejects(logqlEngine.evaluate('{app="a"}', params({ limit: 1 }), new MemoryLogSource(tied)), { code: 'ERR_LIMIT_EXCEEDED', message: /entriesHeldMax/ });
 });
