@@ -40,7 +40,7 @@ import {
 } from './metric.js';
 import { parseLogql } from './parser.js';
 import type { PipelineState } from './pipeline.js';
-import { ERROR_LABEL, allLabelsOf, compileLabelFilterExpr, compilePipeline, labelsKey, outputOf, setError, sortedLabels } from './pipeline.js';
+import { ERROR_LABEL, allLabelsOf, compileLabelFilterExpr, compilePipeline, labelsKey, mergedLabels, outputOf, setError, sortedLabels } from './pipeline.js';
 import type {
   LogEntry,
   LogLabels,
@@ -189,14 +189,23 @@ async function gatherSamples(node: RangeAggregation, source: LogSource, steps: r
   };
   const pipeline = compilePipeline(node.log);
   const extract = sampleExtractor(node);
+  // No stage and no unwrap: the sample's labels are the entry's own (the common `count_over_time({...}[5m])`), without a pipeline state.
+  const bare = node.log.stages.length === 0 && node.unwrap === null;
+  const bytes = node.fn === 'bytes_over_time' || node.fn === 'bytes_rate';
   const series = new Map<string, SeriesSamples>();
   let held = 0;
   for await (const batch of source.select(req, signal)) {
     checkAbort(signal);
     for (const entry of batch) {
-      const s = pipeline.run(entry);
-      if (s === null) continue;
-      const sample = extract(s);
+      let sample: ReturnType<typeof extract>;
+      if (bare) {
+        const labels = mergedLabels(entry);
+        sample = { labels: node.grouping === null ? labels : groupLabels(labels, node.grouping), value: bytes ? Buffer.byteLength(entry.line, 'utf8') : 1, error: null };
+      } else {
+        const s = pipeline.run(entry);
+        if (s === null) continue;
+        sample = extract(s);
+      }
       if (sample === null) continue;
       if (sample.error !== null) {
         // Loki refuses a metric query whose samples carry __error__; only a sample some window holds counts.

@@ -11,7 +11,7 @@
  */
 import { LogqlLimits } from '../../limits.js';
 import { hintsAdmit } from './hints.js';
-import { selectorMatches } from './pipeline.js';
+import { compileSelector } from './pipeline.js';
 import type { LogEntry, LogShardAnswer, LogShardEvalRequest, LogSource, LogSourceStats, SelectLogsRequest } from './source.js';
 
 /** newLogSourceStats makes zeroed stats. */
@@ -33,10 +33,11 @@ export class MemoryLogSource implements LogSource {
 
   async *select(req: SelectLogsRequest, signal: AbortSignal): AsyncIterable<readonly LogEntry[]> {
     const idx: number[] = [];
+    const selected = compileSelector(req.matchers);
     for (let i = 0; i < this.#entries.length; i++) {
       const e = this.#entries[i] as LogEntry;
       if (e.timeNs < req.startNs || e.timeNs > req.endNs) continue;
-      if (!selectorMatches(req.matchers, e.stream)) continue;
+      if (!selected(e.stream)) continue;
       if (!this.#hintFilter(req.hints, e.line)) {
         this.stats.blocksPruned++;
         continue;

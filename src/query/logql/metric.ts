@@ -56,8 +56,11 @@ export function sortSeriesSamples(s: SeriesSamples): void {
   });
   const ts = idx.map((i) => s.ts[i] as bigint);
   const vals = idx.map((i) => s.vals[i] as number);
-  s.ts.splice(0, s.ts.length, ...ts);
-  s.vals.splice(0, s.vals.length, ...vals);
+  // Copied element by element: a spread of a long series would overflow the call stack.
+  for (let i = 0; i < ts.length; i++) {
+    s.ts[i] = ts[i] as bigint;
+    s.vals[i] = vals[i] as number;
+  }
 }
 
 /** PartialKind is the state a pushed range aggregation keeps per series and step (source.ts ShardPartialSeries). */

@@ -100,12 +100,49 @@ export function compareNumbers(op: CompareOp, a: number | bigint, b: number | bi
   }
 }
 
-/** selectorMatches says whether stream labels satisfy every matcher of a stream selector (absent label = empty value). */
+/** compileSelector compiles a stream selector once into a predicate on stream labels (absent label = empty value). */
+export function compileSelector(matchers: readonly StreamSelectorMatcher[]): (stream: LogLabels) => boolean {
+  const compiled = matchers.map((m) => ({ m, re: m.op === '=~' || m.op === '!~' ? compileLogqlRegex(m.value, true) : null }));
+  return (stream) =>
+    compiled.every(({ m, re }) => {
+      let v = '';
+      for (const l of stream) {
+        if (l.name === m.name) {
+          v = l.value;
+          break;
+        }
+      }
+      return matchString(m.op, v, m.value, re);
+    });
+}
+
+/** selectorMatches says whether stream labels satisfy every matcher of a stream selector (compiles it each call; use compileSelector in loops). */
 export function selectorMatches(matchers: readonly StreamSelectorMatcher[], stream: LogLabels): boolean {
-  return matchers.every((m) => {
-    const v = stream.find((l) => l.name === m.name)?.value ?? '';
-    return matchString(m.op, v, m.value, m.op === '=~' || m.op === '!~' ? compileLogqlRegex(m.value, true) : null);
-  });
+  return compileSelector(matchers)(stream);
+}
+
+/** mergedLabels is an entry's stream labels and metadata as one sorted set without empty values (a stream label wins a name clash): allLabelsOf of an entry no stage touched. */
+export function mergedLabels(entry: LogEntry): LogLabel[] {
+  const out: LogLabel[] = [];
+  const a = entry.stream;
+  const b = entry.metadata;
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    let next: LogLabel;
+    if (y === undefined || (x !== undefined && x.name <= y.name)) {
+      next = x as LogLabel;
+      i++;
+      if (y !== undefined && y.name === next.name) j++;
+    } else {
+      next = y;
+      j++;
+    }
+    if (next.value !== '') out.push(next);
+  }
+  return out;
 }
 
 /** stateOf starts an entry's pipeline state from its stream labels and metadata. */
