@@ -31,4 +31,4 @@ export { parseLogql } from './parser.js';
 export { formatLogql, formatLogExpr, quoteLogql } from './format.js';
 export { logqlEngine, compareOutputEntries, sortOutputEntries } from './engine.js';
 export { lineHints, hintMatches, hintsAdmit, regexRequirements } from './hints.js';
-export { selectorMatches } from './pipeline.js';
+export { compileSelector, selectorMatches } from './pipeline.js';

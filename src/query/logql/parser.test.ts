@@ -123,3 +123,12 @@ t.test('limits: query bytes, nesting, regex bytes and stages are ERR_LIMIT_EXCEE
   t.throws(() => parseLogql(`{a="b"} |~ "${'a'.repeat(LogqlLimits.regexBytesMax + 1)}"`), { code: 'ERR_LIMIT_EXCEEDED' });
   t.throws(() => parseLogql(`{a="b"}${' |= "x"'.repeat(LogqlLimits.stagesMax + 1)}`), { code: 'ERR_LIMIT_EXCEEDED' });
 });
+
+t.test('quoted strings with escapes, control characters and non-ASCII text round-trip', async (t) => {
+  for (const v of ['a"b', 'back\\slash', 'line\nbreak\ttab\r', '\u0001\u007f', 'čeněk ſ K 🙂', '{{.x}}', '']) {
+    const e = { kind: 'log' as const, matchers: [{ name: 'a', op: '=' as const, value: 'b' }], stages: [{ kind: 'lineFilter' as const, op: '|=' as const, values: [v] }] };
+    t.same(parseLogql(formatLogql(e)), e, JSON.stringify(v));
+  }
+  t.same(parseLogql('{a="b"} |= `raw \\d "quotes"`'), { kind: 'log', matchers: [{ name: 'a', op: '=', value: 'b' }], stages: [{ kind: 'lineFilter', op: '|=', values: ['raw \\d "quotes"'] }] }, 'backticks are raw');
+  t.match(parseLogql('{a="b"} # a comment\n |= "x"'), { stages: [{ kind: 'lineFilter', values: ['x'] }] }, '# comments run to the end of the line');
+});
