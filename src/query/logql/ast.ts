@@ -167,8 +167,14 @@ export interface NumberLiteral {
   readonly value: number;
 }
 
+/** VectorLiteral is `vector(n)`: one series without labels holding n at every step (Loki's `... or vector(0)`). */
+export interface VectorLiteral {
+  readonly kind: 'vectorLiteral';
+  readonly value: number;
+}
+
 /** MetricExpr is a metric query. */
-export type MetricExpr = RangeAggregation | VectorAggregation | BinaryExpr | NumberLiteral;
+export type MetricExpr = RangeAggregation | VectorAggregation | BinaryExpr | NumberLiteral | VectorLiteral;
 
 /** LogqlExpr is any LogQL query. */
 export type LogqlExpr = LogExpr | MetricExpr;

@@ -304,6 +304,8 @@ async function evalMetric(e: MetricExpr, source: LogSource, params: LogqlParams,
   switch (e.kind) {
     case 'number':
       return { kind: 'scalar', steps: steps.map(() => e.value) };
+    case 'vectorLiteral':
+      return { kind: 'vector', steps: steps.map(() => [{ labels: [], key: labelsKey([]), value: e.value }]) };
     case 'range': {
       const kind = partialKindOf(e.fn);
       const vec = source.shardEval !== undefined && kind !== null ? await rangePushed(e, kind, source, params, steps) : await rangeLocally(e, source, steps, params.signal);

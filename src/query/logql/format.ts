@@ -80,6 +80,8 @@ function metric(e: MetricExpr): string {
   switch (e.kind) {
     case 'number':
       return formatNumber(e.value);
+    case 'vectorLiteral':
+      return `vector(${formatNumber(e.value)})`;
     case 'range': {
       let inner = formatLogExpr(e.log);
       if (e.unwrap !== null) {

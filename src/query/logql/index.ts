@@ -24,6 +24,7 @@ export type {
   Stage,
   Unwrap,
   VectorAggregation,
+  VectorLiteral,
   VectorOp,
 } from './ast.js';
 export { RANGE_FNS, VECTOR_OPS } from './ast.js';

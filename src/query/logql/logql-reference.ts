@@ -340,6 +340,7 @@ function binaryAt(e: BinaryExpr, l: RSample[] | number, r: RSample[] | number): 
 
 function metricAt(e: MetricExpr, rows: readonly LogEntry[], t: bigint): RSample[] | number {
   if (e.kind === 'number') return e.value;
+  if (e.kind === 'vectorLiteral') return [{ labels: [], value: e.value }];
   if (e.kind === 'range') return rangeAt(e, rows, t);
   if (e.kind === 'binary') return binaryAt(e, metricAt(e.lhs, rows, t), metricAt(e.rhs, rows, t));
   const inner = metricAt(e.expr, rows, t) as RSample[];

@@ -252,6 +252,7 @@ export function randomMetric(r: SeededRand, depth = 0): MetricExpr {
   }
   const lhs: MetricExpr = { kind: 'vector', op: pick(r, ['sum', 'max', 'count'] as const), param: null, grouping: { without: false, labels: ['level'] }, expr: randomRange(r) };
   const rhs: MetricExpr = { kind: 'vector', op: pick(r, ['sum', 'min', 'avg'] as const), param: null, grouping: { without: false, labels: pick(r, [['level'], ['level', 'env']]) }, expr: randomRange(r) };
+  if (chance(r, 20)) return { kind: 'binary', op: 'or', bool: false, matching: null, lhs, rhs: { kind: 'vectorLiteral', value: pick(r, [0, 1]) } };
   const op = pick(r, ['+', '/', 'and', 'or', 'unless', '>', '-'] as const);
   return { kind: 'binary', op, bool: op === '>' && chance(r, 50), matching: chance(r, 50) ? { on: true, labels: ['level'] } : chance(r, 50) ? { on: false, labels: ['env'] } : null, lhs, rhs };
 }

@@ -37,6 +37,7 @@ const EXAMPLES = [
   'sum(rate({app="foo", level="warn"}[1m])) / sum(rate({app="foo", level="error"}[1m])) > bool 0.5',
   'sum(count_over_time({app="a"}[1m])) by (level) and on (level) sum(count_over_time({app="b"}[1m])) by (level, env) or absent_over_time({app="c"}[1m])',
   '2 * 3 ^ 2 ^ 0.5 - 1',
+  'sum(rate({app="a"}[1m])) or vector(0)',
   'bottomk by (level) (2, bytes_rate({app="a"}[30s])) unless ignoring (env) bytes_over_time({app="b"}[30s])',
 ];
 

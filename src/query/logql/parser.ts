@@ -210,6 +210,14 @@ class Parser {
       this.#expect(')', "expected ')'");
       return e;
     }
+    if (t.kind === 'word' && t.text === 'vector' && this.#peek(1).kind === '(') {
+      this.#next();
+      this.#next();
+      const sign = this.#peek().kind === '-' ? (this.#next(), -1) : 1;
+      const n = this.#expect('number', "expected vector()'s number");
+      this.#expect(')', "expected ')'");
+      return { kind: 'vectorLiteral', value: sign * (n.numberValue as number) };
+    }
     if (t.kind === 'word' && RANGE_FN_SET.has(t.text)) return this.#rangeAgg();
     if (t.kind === 'word' && VECTOR_OP_SET.has(t.text)) return this.#vectorAgg();
     if (t.kind === '{') this.#fail('a log query cannot be an operand; wrap it in a range aggregation such as count_over_time(... [5m])');
