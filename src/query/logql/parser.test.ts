@@ -101,6 +101,8 @@ const ERRORS: readonly (readonly [string, RegExp])[] = [
   ['{a="b"}\n  | json |= 5', /expected a quoted string after the line filter at 2:13, found '5'/],
   ['count_over_time({a="b"}[5x])', /expected a number, a duration .* at 1:25/],
   ['{a="b"} |= "\\q"', /unknown escape/],
+  ['{a="b"} | json x="a[\\"\\\\q\\"]"', /expected a path such as/],
+  ['{a="b"} | json x="a..b["', /expected a path such as .* at 1:18/],
   ['sum(1)', /sum needs a vector, not a scalar/],
   ['count_over_time({a="b"}[1m]) + {a="b"}', /a log query cannot be an operand/],
   ['{a="b"} | x = 1 | sum', /expected a parser/],

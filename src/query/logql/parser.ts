@@ -35,6 +35,7 @@ import { describeFound, logqlError, positionOf, tokenize } from './lexer.js';
 import { compileLogqlRegex, regexProblem } from './regex.js';
 import type { StreamSelectorMatcher } from './source.js';
 import { parsePattern } from './pattern.js';
+import { parseJsonPath } from './pipeline.js';
 import { parseTemplate } from './template.js';
 
 const RANGE_FN_SET: ReadonlySet<string> = new Set(RANGE_FNS);
@@ -507,7 +508,9 @@ class Parser {
       let path = label;
       if (this.#peek().kind === '=') {
         this.#next();
+        const pt = this.#peek();
         path = this.#string('expected a quoted expression');
+        if (parseJsonPath(path) === null) this.#fail('expected a path such as a.b[0]["c d"]', pt);
       }
       params.push({ label, path });
       if (this.#peek().kind !== ',') break;

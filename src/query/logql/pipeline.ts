@@ -242,7 +242,14 @@ export function parseJsonPath(path: string): (string | number)[] | null {
     if (path[i] === '[') {
       const m = /^\[(?:(\d+)|"((?:[^"\\]|\\.)*)")\]/.exec(path.slice(i));
       if (m === null) return null;
-      out.push(m[1] !== undefined ? Number(m[1]) : (JSON.parse(`"${m[2] as string}"`) as string));
+      if (m[1] !== undefined) out.push(Number(m[1]));
+      else {
+        try {
+          out.push(JSON.parse(`"${m[2] as string}"`) as string);
+        } catch {
+          return null;
+        }
+      }
       i += m[0].length;
       continue;
     }
