@@ -7,6 +7,10 @@
  * Binary operator precedence, lowest first (Prometheus'): `or`; `and`
  * `unless`; comparisons; `+ -`; `* / %`; `^` (right-associative). Label
  * filters: `or` binds looser than `and` (and `,`, which means `and`).
+ *
+ * NB: past the ~500-line mark; the log-pipeline grammar (#stage and the
+ * label filters) should move to its own file once the token cursor is a
+ * shared class instead of this class's private methods.
  */
 import { OtlpdbError } from '../../errors.js';
 import { LogqlLimits } from '../../limits.js';
