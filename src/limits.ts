@@ -1618,3 +1618,44 @@ assert(JepsenLimits.setAttemptsMax >= 1 && JepsenLimits.clientsPerWorkload >= 1,
 assert(Number(JepsenLimits.plantPeerPort) !== Number(JepsenLimits.peerPort) && Number(JepsenLimits.plantApiPort) !== Number(JepsenLimits.apiPort), 'the planted-bug cluster does not share a run\'s ports');
 assert(JepsenLimits.plantCutOffMs >= 2 * RaftLimits.electionTicks * JepsenLimits.tickMs, 'a cut-off outlasts the longest randomized election timeout');
 assert(JepsenLimits.logsReadPagesMax * JepsenLimits.logsReadPageLines >= JepsenLimits.logsRequestsMax * JepsenLimits.logLinesPerRequest, 'every line one stream can hold is read back');
+
+/** LogqlLimits bound one LogQL query (src/query/logql): its text and shape, the entries, samples, series and steps it holds. */
+export const LogqlLimits = {
+  /** queryBytesMax bounds the UTF-8 length of one query text; a longer query is refused before it is lexed. */
+  queryBytesMax: 64 * 1024,
+  /** nestingDepthMax bounds the parser's recursion (parentheses, nested aggregations, label filter groups). */
+  nestingDepthMax: 64,
+  /** regexBytesMax bounds the UTF-8 length of one regular expression. */
+  regexBytesMax: 4096,
+  /** stagesMax bounds the stages of one log pipeline. */
+  stagesMax: 128,
+  /** templateBytesMax bounds the UTF-8 length of one line_format or label_format template. */
+  templateBytesMax: 4096,
+  /** lineFormatBytesMax bounds the UTF-8 length of a line a template produces; longer output is ERR_LIMIT_EXCEEDED. */
+  lineFormatBytesMax: 256 * 1024,
+  /** limitMax bounds a log query's `limit` (Loki's max_entries_limit_per_query). */
+  limitMax: 5_000,
+  /** entriesHeldMax bounds the entries a log query holds at once: its limit, entries tied at the cut, and the shards' answers. */
+  entriesHeldMax: 200_000,
+  /** samplesHeldMax bounds the samples a metric query holds (gathered entries turned into samples). */
+  samplesHeldMax: 2_000_000,
+  /** seriesMax bounds the series of any intermediate or final result of a metric query. */
+  seriesMax: 20_000,
+  /** stepsMax bounds the evaluation steps of a range query (Loki's 11,000 points per series). */
+  stepsMax: 11_000,
+  /** pointsMax bounds series × steps of one intermediate result. */
+  pointsMax: 5_000_000,
+  /** selectBatchEntriesMax is the most entries a LogSource yields in one batch. */
+  selectBatchEntriesMax: 1_000,
+  /** hintsMax bounds the LineHint alternatives derived from one query (past it, fewer filters are used: hints only over-approximate). */
+  hintsMax: 16,
+  /** hintLiteralsMax bounds the `contains` substrings of one LineHint. */
+  hintLiteralsMax: 16,
+} as const;
+assert(LogqlLimits.regexBytesMax < LogqlLimits.queryBytesMax, 'logql regexBytesMax < queryBytesMax');
+assert(LogqlLimits.templateBytesMax < LogqlLimits.queryBytesMax, 'logql templateBytesMax < queryBytesMax');
+assert(LogqlLimits.limitMax >= 100, 'logql limitMax admits Loki\'s default limit of 100');
+assert(LogqlLimits.entriesHeldMax >= 2 * LogqlLimits.limitMax, 'a log query holds its limit and a tie group');
+assert(LogqlLimits.pointsMax >= LogqlLimits.stepsMax && LogqlLimits.pointsMax >= LogqlLimits.seriesMax, 'one full series and one step of every series fit');
+assert(LogqlLimits.selectBatchEntriesMax >= 1 && LogqlLimits.selectBatchEntriesMax <= LogqlLimits.entriesHeldMax, 'a batch fits the held entries');
+assert(LogqlLimits.hintsMax >= 1 && LogqlLimits.hintLiteralsMax >= 1, 'at least one hint of one literal');

@@ -1,0 +1,339 @@
+/**
+ * metric.ts — the metric half of LogQL over already extracted samples:
+ * evaluation steps, range aggregations over Loki's windows (t - offset -
+ * range, t - offset] (left-open, right-closed), partial states for pushdown
+ * and their exact combination, vector aggregations and binary operators.
+ * Pure; the engine (engine.ts) feeds it samples or shard partials.
+ *
+ * Determinism: a series' samples are ordered by (time, value) before any
+ * window function, so first/last_over_time and float sums do not depend on
+ * the order a source (or a shard) yielded them.
+ */
+import { OtlpdbError } from '../../errors.js';
+import { LogqlLimits } from '../../limits.js';
+import type { BinaryExpr, Grouping, RangeFn, VectorOp } from './ast.js';
+import { labelsKey } from './pipeline.js';
+import type { LogLabel, LogLabels } from './source.js';
+
+/** Sample is one value of one series at one step. */
+export interface Sample {
+  readonly labels: LogLabels;
+  readonly key: string;
+  readonly value: number;
+}
+
+/** StepValues is an intermediate result: a vector or a scalar at every step. */
+export type StepValues = { readonly kind: 'vector'; readonly steps: Sample[][] } | { readonly kind: 'scalar'; readonly steps: number[] };
+
+/** SeriesSamples are one series' raw samples, sorted by (time, value). */
+export interface SeriesSamples {
+  readonly labels: LogLabels;
+  readonly key: string;
+  readonly ts: bigint[];
+  readonly vals: number[];
+}
+
+/** evaluationSteps lists the evaluation times: [endNs] for an instant query, else start, start+step, ... <= end (bounded by stepsMax). */
+export function evaluationSteps(startNs: bigint, endNs: bigint, stepNs: bigint): bigint[] {
+  if (stepNs === 0n) return [endNs];
+  const n = (endNs - startNs) / stepNs + 1n;
+  if (n > BigInt(LogqlLimits.stepsMax)) {
+    throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `LogQL: ${n} steps exceed LogqlLimits.stepsMax (${LogqlLimits.stepsMax}); use a larger step`);
+  }
+  const out: bigint[] = [];
+  for (let t = startNs; t <= endNs; t += stepNs) out.push(t);
+  return out;
+}
+
+/** sortSeriesSamples orders a series' samples by (time, value). */
+export function sortSeriesSamples(s: SeriesSamples): void {
+  const idx = s.ts.map((_, i) => i);
+  idx.sort((a, b) => {
+    const x = s.ts[a] as bigint;
+    const y = s.ts[b] as bigint;
+    if (x !== y) return x < y ? -1 : 1;
+    return (s.vals[a] as number) - (s.vals[b] as number);
+  });
+  const ts = idx.map((i) => s.ts[i] as bigint);
+  const vals = idx.map((i) => s.vals[i] as number);
+  // Copied element by element: a spread of a long series would overflow the call stack.
+  for (let i = 0; i < ts.length; i++) {
+    s.ts[i] = ts[i] as bigint;
+    s.vals[i] = vals[i] as number;
+  }
+}
+
+/** PartialKind is the state a pushed range aggregation keeps per series and step (source.ts ShardPartialSeries). */
+export type PartialKind = 'sum' | 'min' | 'max' | 'avg';
+
+/** partialKindOf says how a range aggregation is pushed to shards, or null when it is not (its entries are gathered instead). */
+export function partialKindOf(fn: RangeFn): PartialKind | null {
+  switch (fn) {
+    case 'count_over_time':
+    case 'rate':
+    case 'bytes_over_time':
+    case 'bytes_rate':
+    case 'sum_over_time':
+      return 'sum';
+    case 'min_over_time':
+      return 'min';
+    case 'max_over_time':
+      return 'max';
+    case 'avg_over_time':
+      return 'avg';
+    default:
+      return null;
+  }
+}
+
+/** partialOf computes a window's partial state. */
+export function partialOf(kind: PartialKind, vals: readonly number[]): number[] {
+  switch (kind) {
+    case 'sum':
+      return [vals.reduce((a, b) => a + b, 0)];
+    case 'min':
+      return [vals.reduce((a, b) => (b < a || Number.isNaN(a) ? b : a))];
+    case 'max':
+      return [vals.reduce((a, b) => (b > a || Number.isNaN(a) ? b : a))];
+    case 'avg':
+      return [vals.reduce((a, b) => a + b, 0), vals.length];
+  }
+}
+
+/** combinePartials merges two partial states of the same series and step, exactly. */
+export function combinePartials(kind: PartialKind, a: readonly number[], b: readonly number[]): number[] {
+  const x = a[0] as number;
+  const y = b[0] as number;
+  switch (kind) {
+    case 'sum':
+      return [x + y];
+    case 'min':
+      return [y < x || Number.isNaN(x) ? y : x];
+    case 'max':
+      return [y > x || Number.isNaN(x) ? y : x];
+    case 'avg':
+      return [x + y, (a[1] as number) + (b[1] as number)];
+  }
+}
+
+/** finishPartial turns a combined partial into the range aggregation's value. */
+export function finishPartial(fn: RangeFn, state: readonly number[], rangeNs: bigint): number {
+  const v = state[0] as number;
+  switch (fn) {
+    case 'rate':
+    case 'bytes_rate':
+      return v / (Number(rangeNs) / 1e9);
+    case 'avg_over_time':
+      return v / (state[1] as number);
+    default:
+      return v;
+  }
+}
+
+function quantile(phi: number, values: readonly number[]): number {
+  if (Number.isNaN(phi)) return Number.NaN;
+  if (phi < 0) return -Infinity;
+  if (phi > 1) return Infinity;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = phi * (sorted.length - 1);
+  const lo = Math.max(0, Math.floor(rank));
+  const hi = Math.min(sorted.length - 1, lo + 1);
+  const w = rank - Math.floor(rank);
+  return (sorted[lo] as number) * (1 - w) + (sorted[hi] as number) * w;
+}
+
+function variance(vals: readonly number[]): number {
+  const mean = vals.reduce((a, b) => a + b, 0) / vals.length;
+  return vals.reduce((a, b) => a + (b - mean) * (b - mean), 0) / vals.length;
+}
+
+/** windowValue computes a range aggregation over one window's values (sorted by time, then value). */
+export function windowValue(fn: RangeFn, param: number | null, vals: readonly number[], rangeNs: bigint): number {
+  const kind = partialKindOf(fn);
+  if (kind !== null) return finishPartial(fn, partialOf(kind, vals), rangeNs);
+  switch (fn) {
+    case 'stddev_over_time':
+      return Math.sqrt(variance(vals));
+    case 'stdvar_over_time':
+      return variance(vals);
+    case 'quantile_over_time':
+      return quantile(param as number, vals);
+    case 'first_over_time':
+      return vals[0] as number;
+    case 'last_over_time':
+      return vals[vals.length - 1] as number;
+    default:
+      throw new OtlpdbError('ERR_INTERNAL', `invariant violated: windowValue of ${fn}`);
+  }
+}
+
+/** forEachWindow calls `visit(stepIndex, lo, hi)` with the sample index range of every non-empty window (t - offset - range, t - offset]. */
+export function forEachWindow(ts: readonly bigint[], steps: readonly bigint[], rangeNs: bigint, offsetNs: bigint, visit: (step: number, lo: number, hi: number) => void): void {
+  let lo = 0;
+  let hi = 0;
+  for (let i = 0; i < steps.length; i++) {
+    const end = (steps[i] as bigint) - offsetNs;
+    const start = end - rangeNs;
+    while (hi < ts.length && (ts[hi] as bigint) <= end) hi++;
+    while (lo < hi && (ts[lo] as bigint) <= start) lo++;
+    if (hi > lo) visit(i, lo, hi);
+  }
+}
+
+/** checkPoints refuses an intermediate result past seriesMax or pointsMax. */
+export function checkPoints(series: number, points: number): void {
+  if (series > LogqlLimits.seriesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `LogQL: ${series} series exceed LogqlLimits.seriesMax (${LogqlLimits.seriesMax})`);
+  if (points > LogqlLimits.pointsMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `LogQL: ${points} points exceed LogqlLimits.pointsMax (${LogqlLimits.pointsMax})`);
+}
+
+/** groupLabels applies `by`/`without` to a label set (no grouping: the empty set). */
+export function groupLabels(labels: LogLabels, g: Grouping | null): LogLabel[] {
+  if (g === null) return [];
+  return labels.filter((l) => (g.without ? !g.labels.includes(l.name) : g.labels.includes(l.name)));
+}
+
+function byValue(desc: boolean): (a: Sample, b: Sample) => number {
+  return (a, b) => {
+    const an = Number.isNaN(a.value);
+    const bn = Number.isNaN(b.value);
+    if (an || bn) return an && bn ? (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) : an ? 1 : -1;
+    if (a.value !== b.value) return desc ? b.value - a.value : a.value - b.value;
+    return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+  };
+}
+
+/** vectorAggregate applies a vector aggregation to one step's samples. */
+export function vectorAggregate(op: VectorOp, param: number | null, grouping: Grouping | null, samples: readonly Sample[]): Sample[] {
+  const groups = new Map<string, { labels: LogLabel[]; members: Sample[] }>();
+  for (const s of samples) {
+    const labels = groupLabels(s.labels, grouping);
+    const key = labelsKey(labels);
+    let g = groups.get(key);
+    if (g === undefined) {
+      g = { labels, members: [] };
+      groups.set(key, g);
+    }
+    g.members.push(s);
+  }
+  const out: Sample[] = [];
+  for (const [key, g] of groups) {
+    const vals = g.members.map((m) => m.value);
+    if (op === 'topk' || op === 'bottomk') {
+      out.push(...[...g.members].sort(byValue(op === 'topk')).slice(0, param as number));
+      continue;
+    }
+    let value: number;
+    switch (op) {
+      case 'sum':
+        value = vals.reduce((a, b) => a + b, 0);
+        break;
+      case 'avg':
+        value = vals.reduce((a, b) => a + b, 0) / vals.length;
+        break;
+      case 'min':
+        value = vals.reduce((a, b) => (b < a || Number.isNaN(a) ? b : a));
+        break;
+      case 'max':
+        value = vals.reduce((a, b) => (b > a || Number.isNaN(a) ? b : a));
+        break;
+      case 'count':
+        value = vals.length;
+        break;
+      case 'stddev':
+        value = Math.sqrt(variance(vals));
+        break;
+      case 'stdvar':
+        value = variance(vals);
+        break;
+    }
+    out.push({ labels: g.labels, key, value });
+  }
+  return out;
+}
+
+/** arithmetic applies an arithmetic or comparison operator to two numbers (comparisons answer 1 or 0). */
+export function arithmetic(op: BinaryExpr['op'], a: number, b: number): number {
+  switch (op) {
+    case '+':
+      return a + b;
+    case '-':
+      return a - b;
+    case '*':
+      return a * b;
+    case '/':
+      return a / b;
+    case '%':
+      return a % b;
+    case '^':
+      return a ** b;
+    case '==':
+      return a === b ? 1 : 0;
+    case '!=':
+      return a !== b ? 1 : 0;
+    case '>':
+      return a > b ? 1 : 0;
+    case '>=':
+      return a >= b ? 1 : 0;
+    case '<':
+      return a < b ? 1 : 0;
+    case '<=':
+      return a <= b ? 1 : 0;
+    default:
+      throw new OtlpdbError('ERR_INTERNAL', `invariant violated: arithmetic of ${op}`);
+  }
+}
+
+const COMPARISON: ReadonlySet<string> = new Set(['==', '!=', '>', '>=', '<', '<=']);
+
+function matchKey(labels: LogLabels, m: BinaryExpr['matching']): string {
+  if (m === null) return labelsKey(labels);
+  return labelsKey(labels.filter((l) => (m.on ? m.labels.includes(l.name) : !m.labels.includes(l.name))));
+}
+
+/** binaryStep applies a binary operator to one step's operands. */
+export function binaryStep(e: BinaryExpr, lhs: Sample[] | number, rhs: Sample[] | number): Sample[] | number {
+  const cmp = COMPARISON.has(e.op);
+  if (typeof lhs === 'number' && typeof rhs === 'number') return arithmetic(e.op, lhs, rhs);
+  if (typeof lhs === 'number' || typeof rhs === 'number') {
+    const vec = (typeof lhs === 'number' ? rhs : lhs) as Sample[];
+    const out: Sample[] = [];
+    for (const s of vec) {
+      const v = typeof lhs === 'number' ? arithmetic(e.op, lhs, s.value) : arithmetic(e.op, s.value, rhs as number);
+      if (cmp && !e.bool) {
+        if (v === 1) out.push(s);
+      } else out.push({ labels: s.labels, key: s.key, value: v });
+    }
+    return out;
+  }
+  if (e.op === 'and' || e.op === 'unless') {
+    const keys = new Set(rhs.map((s) => matchKey(s.labels, e.matching)));
+    return lhs.filter((s) => keys.has(matchKey(s.labels, e.matching)) === (e.op === 'and'));
+  }
+  if (e.op === 'or') {
+    const keys = new Set(lhs.map((s) => matchKey(s.labels, e.matching)));
+    return [...lhs, ...rhs.filter((s) => !keys.has(matchKey(s.labels, e.matching)))];
+  }
+  // As Prometheus: nothing matches when a side is empty (no duplicate check either).
+  if (lhs.length === 0 || rhs.length === 0) return [];
+  const right = new Map<string, Sample>();
+  for (const s of rhs) {
+    const k = matchKey(s.labels, e.matching);
+    if (right.has(k)) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `LogQL: many-to-many matching not allowed: found duplicate series on the right side of '${e.op}' (${k})`);
+    right.set(k, s);
+  }
+  const seen = new Set<string>();
+  const out: Sample[] = [];
+  for (const s of lhs) {
+    const k = matchKey(s.labels, e.matching);
+    const r = right.get(k);
+    if (r === undefined) continue;
+    if (seen.has(k)) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `LogQL: multiple matches for labels on the left side of '${e.op}' (${k}); many-to-one matching is not supported`);
+    seen.add(k);
+    const v = arithmetic(e.op, s.value, r.value);
+    if (cmp && !e.bool && v !== 1) continue;
+    const m = e.matching;
+    const labels = m === null ? s.labels : s.labels.filter((l) => (m.on ? m.labels.includes(l.name) : !m.labels.includes(l.name)));
+    out.push({ labels, key: labelsKey(labels), value: cmp && !e.bool ? s.value : v });
+  }
+  return out;
+}
