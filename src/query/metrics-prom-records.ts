@@ -33,14 +33,20 @@ import type { FloatSeries, PromLabel } from './promql/source.js';
 import type { PromFamily } from './metrics-prom-view.js';
 import { withName } from './metrics-prom-view.js';
 
-/** formatPromFloat spells a float as a label value the way Prometheus does (`+Inf`, `-Inf`, `NaN`, shortest round-trip otherwise). */
+/** formatPromFloat spells a float as Prometheus does in labels and JSON values (Go's FormatFloat(v, 'f', -1, 64): shortest round-trip digits, never an exponent; `+Inf`, `-Inf`, `NaN`). */
 export function formatPromFloat(v: number): string {
   if (v === Infinity) return '+Inf';
   if (v === -Infinity) return '-Inf';
   if (Number.isNaN(v)) return 'NaN';
   const s = String(v);
-  // Go's strconv.FormatFloat(v, 'f', -1, 64) never uses an exponent below 1e21: Prometheus writes bounds that way.
-  return /e/.test(s) ? v.toFixed(20).replace(/\.?0+$/, '') : s;
+  const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(s);
+  if (m === null) return s;
+  const sign = m[1] as string;
+  const digits = (m[2] as string) + (m[3] ?? '');
+  const point = 1 + Number(m[4]);
+  if (point <= 0) return `${sign}0.${'0'.repeat(-point)}${digits}`;
+  if (point >= digits.length) return sign + digits + '0'.repeat(point - digits.length);
+  return `${sign}${digits.slice(0, point)}.${digits.slice(point)}`;
 }
 
 /** classicBuckets is a histogram point's (upper bound, cumulative count) pairs, ascending, without `+Inf`. */

@@ -113,6 +113,10 @@ t.test('histogram, summary and exponential histogram expansion', async (t) => {
   t.ok(b.length <= 161, `downscaled to ${b.length} buckets`);
   t.equal(b[b.length - 1]?.[1], 401, 'no count lost by downscaling');
   t.equal(formatPromFloat(1e-7), '0.0000001');
+  t.equal(formatPromFloat(1.5e-25), '0.00000000000000000000000015');
+  t.equal(formatPromFloat(1e21), '1000000000000000000000');
+  t.equal(formatPromFloat(-2.5e22), '-25000000000000000000000');
+  t.equal(formatPromFloat(0.1), '0.1');
   t.equal(formatPromFloat(Infinity), '+Inf');
 });
 

@@ -7,6 +7,8 @@
  *
  *   op 'select'  body = [matchers, startMs, endMs, seriesMax, samplesMax]
  *   op 'series'  body = [matchers, startMs, endMs, seriesMax, samplesMax]   (answers labels only)
+ *   op 'metadata' body = [matchers, startMs, endMs, seriesMax, samplesMax]  (answers one label set per
+ *                family: __name__ = its base name, type, unit and help when not empty; no samples)
  *   op 'eval'    body = [expr, startMs, endMs, stepMs, lookbackMs, seriesMax, samplesMax]
  *   matchers = [[name, op, value]...]          op one of = != =~ !~
  *   stats    = scanStatsTuple (signal-store.ts)
@@ -45,7 +47,7 @@ export type MetricsShardRequest = {
   readonly consistency: Consistency;
   readonly budget: MetricsBudget;
 } & (
-  | { readonly op: 'select' | 'series'; readonly matchers: readonly PromMatcher[]; readonly startMs: number; readonly endMs: number }
+  | { readonly op: 'select' | 'series' | 'metadata'; readonly matchers: readonly PromMatcher[]; readonly startMs: number; readonly endMs: number }
   | { readonly op: 'eval'; readonly expr: string; readonly startMs: number; readonly endMs: number; readonly stepMs: number; readonly lookbackMs: number }
 );
 
@@ -116,7 +118,7 @@ export function decodeMetricsRequest(bytes: Uint8Array): MetricsShardRequest {
   if (consistency !== 'linearizable' && consistency !== 'stale') throw badRequest('consistency is not linearizable or stale');
   const body: unknown = v[4];
   const head = { group, tenant, consistency } as const;
-  if (op === 'select' || op === 'series') {
+  if (op === 'select' || op === 'series' || op === 'metadata') {
     if (!Array.isArray(body) || body.length !== 5) throw badRequest(`${op} body is not a 5-field tuple`);
     const matchers = decodeMatchers(body[0]);
     const startMs = int(body[1], 'startMs', -TIME_MS_MAX, TIME_MS_MAX, badRequest);
@@ -135,7 +137,7 @@ export function decodeMetricsRequest(bytes: Uint8Array): MetricsShardRequest {
     const budget = { seriesMax: int(body[5], 'seriesMax', 1, L.seriesMax, badRequest), samplesMax: int(body[6], 'samplesMax', 0, L.samplesMax, badRequest) };
     return { ...head, op, expr, startMs, endMs, stepMs, lookbackMs, budget };
   }
-  throw badRequest('op is not select, series or eval');
+  throw badRequest('op is not select, series, metadata or eval');
 }
 
 function f64Bytes(a: Float64Array): Uint8Array {

@@ -40,7 +40,7 @@ import { SHARD_METRICS_READ, decodeMetricsAnswer, decodeMetricsRequest, encodeMe
 import type { MetricsBudget, MetricsShardAnswer, MetricsShardRequest } from './metrics-read-wire.js';
 import type { PromView } from './metrics-prom-view.js';
 import { mergeCollisions } from './metrics-prom-view.js';
-import { evalOnShard, readShardSeries, toStoreMatchers } from './metrics-shard-read.js';
+import { evalOnShard, readShardMetadata, readShardSeries, toStoreMatchers } from './metrics-shard-read.js';
 import type { ShardReadContext, ShardReadResult } from './metrics-shard-read.js';
 
 /** MetricsReadDeps are what a Prometheus read needs from its node. */
@@ -55,7 +55,7 @@ export function newSourceStats(): SourceStats {
   return { shardsAsked: 0, seriesRead: 0, samplesRead: 0, bytesRead: 0, partialFailures: [] };
 }
 
-type ShardPart = { op: 'select' | 'series'; matchers: readonly PromMatcher[]; startMs: number; endMs: number } | { op: 'eval'; expr: string; startMs: number; endMs: number; stepMs: number; lookbackMs: number };
+type ShardPart = { op: 'select' | 'series' | 'metadata'; matchers: readonly PromMatcher[]; startMs: number; endMs: number } | { op: 'eval'; expr: string; startMs: number; endMs: number; stepMs: number; lookbackMs: number };
 
 /** MetricsRead runs Prometheus reads for its node and serves its shards' parts; see the top of this file. */
 export class MetricsRead {
@@ -90,6 +90,11 @@ export class MetricsRead {
     const all: FloatSeries[] = [];
     for (const matchers of matcherSets) all.push(...(await this.#gather(tenant, consistency, { op: 'series', matchers, startMs, endMs }, signal, stats)));
     return this.#merged(all);
+  }
+
+  /** metadata lists the metric families (name, type, unit, help as labels) the matchers select on every shard, distinct and sorted. */
+  async metadata(tenant: string, matchers: readonly PromMatcher[], consistency: Consistency, signal: AbortSignal, stats: SourceStats): Promise<FloatSeries[]> {
+    return this.#merged(await this.#gather(tenant, consistency, { op: 'metadata', matchers, startMs: 0, endMs: 0 }, signal, stats));
   }
 
   /** shardEval evaluates a pushed-down subexpression on every shard and answers the union. */
@@ -159,6 +164,8 @@ export class MetricsRead {
         } finally {
           clearTimeout(timer);
         }
+      } else if (r.op === 'metadata') {
+        res = readShardMetadata(c, toStoreMatchers(r.matchers), r.budget);
       } else {
         res = await readShardSeries(c, toStoreMatchers(r.matchers), r.startMs, r.endMs, r.budget, r.op === 'select');
       }

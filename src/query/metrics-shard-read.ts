@@ -162,6 +162,35 @@ export async function readShardSeries(c: ShardReadContext, matchers: readonly Ma
 }
 
 /**
+ * readShardMetadata lists the families of the series the matchers select
+ * (tested on each family's base name and labels, no data read): one label
+ * set per distinct (name, type, unit, help), as `__name__`, `type`, `unit`,
+ * `help` (empty ones left out).
+ */
+export function readShardMetadata(c: ShardReadContext, matchers: readonly Matcher[], budget: MetricsBudget): ShardReadResult {
+  const compiled = compileMatchers(matchers);
+  const seen = new Map<string, FloatSeries>();
+  for (const id of c.store.seriesIds(c.tenant, ALL_SERIES)) {
+    const info = c.store.seriesInfo(id);
+    const f = c.view.familyOf(c.shard, id, info.name, info.labels);
+    const labels = withName(f.labels, f.name);
+    if (!compiled.every((m) => m.matches(labels.find((l) => l.name === m.name)?.value ?? ''))) continue;
+    const meta = [
+      { name: '__name__', value: f.name },
+      { name: 'help', value: f.help },
+      { name: 'type', value: f.type },
+      { name: 'unit', value: f.unit },
+    ].filter((l) => l.value !== '');
+    const key = meta.map((l) => `${l.name}\u0000${l.value}`).join('\u0000');
+    if (seen.has(key)) continue;
+    if (seen.size >= budget.seriesMax) throw overBudget('metric families', budget.seriesMax);
+    seen.set(key, { labels: meta, timestampsMs: new Float64Array(0), values: new Float64Array(0) });
+  }
+  const series = [...seen.values()];
+  return { series: mergeCollisions(series), seriesRead: series.length, samplesRead: 0 };
+}
+
+/**
  * promResultSeries turns an engine's answer on a shard into FloatSeries: a
  * vector gives one single-point series per sample, a matrix its series, a
  * scalar one label-less series; a string is ERR_INVALID_ARGUMENT (no
