@@ -72,6 +72,7 @@ export function buildProgram(): Command {
     .option('--otlp-max-request-bytes <n>', 'largest OTLP request body, on the wire and after gzip (default 16777216; 413 past it)')
     .option('--otlp-max-inflight-bytes <n>', 'OTLP request bytes the node holds at once before refusing with 503 (default 268435456)')
     .option('--receive-workers <n>', `worker threads that decode and split OTLP requests off the Raft thread; 0 = on the main thread (default ${ReceiveWorkerLimits.workersDefault})`)
+    .option('--promote-resource-attributes <keys>', 'comma-separated OTLP resource attribute keys shown as Prometheus labels, e.g. k8s.pod.name,host.name (default none; job and instance always)')
     .option('--otlp-deadline-ms <n>', 'how long a request without a client deadline waits for its shards to commit (default 8000)')
     .option('--otlp-max-attributes <n>', 'attributes kept per item; the rest counted as dropped (points with more are refused) (default 256)')
     .option('--otlp-max-attribute-bytes <n>', 'attribute string values are cut to this many UTF-8 bytes, counted (default 65536)')

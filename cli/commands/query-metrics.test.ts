@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { sparkline } from '../render/sparkline.js';
+import { parseStartOptions } from './start.js';
 import { renderInstant, renderRange, runQueryMetrics, seriesText } from './query-metrics.js';
 
 t.test('sparkline: scaled blocks, gaps, NaN, resampling', async (t) => {
@@ -78,4 +79,11 @@ t.test('against a Prometheus-shaped server: instant, range, errors; bad flags re
   t.equal(await code('bad(', {}), 'ERR_INVALID_ARGUMENT', 'bad_data from the node');
   t.equal(await code('down', {}), 'ERR_UNAVAILABLE', 'unavailable from the node');
   t.equal(await code('up', { server: 'http://127.0.0.1:1' }), 'ERR_UNAVAILABLE', 'nothing listening');
+});
+
+t.test('otlpdb start --promote-resource-attributes reaches the node options', async (t) => {
+  const base = { id: '1', data: '/d', peer: '127.0.0.1', initialCluster: '1=127.0.0.1:7400' };
+  t.same(parseStartOptions({ ...base, promoteResourceAttributes: 'k8s.pod.name, host.name,' }).promoteResourceAttributes, ['k8s.pod.name', 'host.name']);
+  t.equal(parseStartOptions(base).promoteResourceAttributes, undefined, 'none by default');
+  t.throws(() => parseStartOptions({ ...base, promoteResourceAttributes: Array.from({ length: 300 }, (_, i) => `k${i}`).join(',') }), { code: 'ERR_INVALID_ARGUMENT' });
 });
