@@ -195,12 +195,21 @@ function matcherSets(p: URLSearchParams): PromMatcher[][] {
   return raw.map((m) => parseSelector(m));
 }
 
+/** timeParam parses an optional time parameter with Prometheus's parseTimeParam wording. */
+function timeParam(raw: string, param: string): number {
+  try {
+    return parseTime(raw, param);
+  } catch {
+    throw new OtlpdbError('ERR_INVALID_ARGUMENT', `invalid parameter "${param}": Invalid time value for '${param}': cannot parse "${raw}" to a valid timestamp`);
+  }
+}
+
 function range(p: URLSearchParams): { startMs: number; endMs: number } {
   const s = p.get('start');
   const e = p.get('end');
-  const startMs = s === null || s === '' ? MIN_TIME_MS : parseTime(s, 'start');
-  const endMs = e === null || e === '' ? MAX_TIME_MS : parseTime(e, 'end');
-  if (endMs < startMs) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'invalid parameter "end": end timestamp must not be before start time');
+  const startMs = s === null || s === '' ? MIN_TIME_MS : timeParam(s, 'start');
+  const endMs = e === null || e === '' ? MAX_TIME_MS : timeParam(e, 'end');
+  if (endMs < startMs) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'end timestamp must not be before start time');
   return { startMs, endMs };
 }
 
@@ -223,19 +232,20 @@ function withWarnings(a: PromAnswer, warnings: readonly string[]): PromAnswer {
   return { ...a, body: JSON.stringify(body) };
 }
 
-/** queryRange validates a query's time parameters as Prometheus does, in its order. */
+/** queryTimes validates a query's time parameters as Prometheus does, in its order. */
 export function queryTimes(route: 'query' | 'query_range', p: URLSearchParams, nowMs: number): { startMs: number; endMs: number; stepMs: number } {
   if (route === 'query') {
     const raw = p.get('time');
-    const t = raw === null || raw === '' ? nowMs : parseTime(raw, 'time');
+    const t = raw === null || raw === '' ? nowMs : timeParam(raw, 'time');
     return { startMs: t, endMs: t, stepMs: 0 };
   }
   const startMs = parseTime(p.get('start') ?? '', 'start');
   const endMs = parseTime(p.get('end') ?? '', 'end');
-  if (endMs < startMs) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'invalid parameter "end": end timestamp must not be before start time');
+  if (endMs < startMs) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'end timestamp must not be before start time');
   const stepMs = parseDuration(p.get('step') ?? '', 'step');
-  if (stepMs <= 0) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'invalid parameter "step": zero or negative query resolution step widths are not accepted. Try a positive integer');
-  if ((endMs - startMs) / stepMs > L.rangePointsMax) {
+  if (stepMs <= 0) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+  // Go's Duration / Duration: integer division.
+  if (Math.floor((endMs - startMs) / stepMs) > L.rangePointsMax) {
     throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
   }
   return { startMs, endMs, stepMs };
@@ -285,6 +295,8 @@ async function serveQuery(s: PromApiSource, route: 'query' | 'query_range', tena
   } catch (err) {
     if (timedOut) return promError('timeout', 'query timed out in query execution');
     if (r.signal.aborted) return promError('canceled', 'query was canceled in query execution');
+    // Prometheus words a query the engine refuses as a bad `query` parameter.
+    if (err instanceof OtlpdbError && err.code === 'ERR_INVALID_ARGUMENT') return promError('bad_data', `invalid parameter "query": ${err.message}`);
     return failure(err);
   } finally {
     clearTimeout(timer);
