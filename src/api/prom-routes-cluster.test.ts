@@ -155,6 +155,22 @@ t.test('Prometheus API across a 3-node cluster', async (t) => {
   t.equal(data.stats.otlpdb.shardsAsked, 4);
   const viaShards = await getJson(c.api(2), `/api/v1/query_range?query=shard:http_requests_total&start=${start}&end=${start + 31}&step=15`);
   t.equal((viaShards.doc.data as { result: unknown[] }).result.length, 6, 'shardEval answers the union of the shards');
+  const form = await httpRequest(c.api(3), '/api/v1/query_range', 'POST', Buffer.from(`query=http_requests_total&start=${start}&end=${start + 31}&step=15s`), {
+    'content-type': 'application/x-www-form-urlencoded',
+    'x-scope-orgid': 'acme',
+  });
+  t.equal((JSON.parse(form.body) as { data: { result: unknown[] } }).data.result.length, 6, 'POST form-encoded query_range');
+  const formSeries = await httpRequest(c.api(2), '/api/v1/series', 'POST', Buffer.from(`match[]=${encodeURIComponent('node_load1{instance="h2:9100"}')}`), {
+    'content-type': 'application/x-www-form-urlencoded',
+    'x-scope-orgid': 'acme',
+  });
+  t.same(JSON.parse(formSeries.body), { status: 'success', data: [{ __name__: 'node_load1', instance: 'h2:9100', job: 'node' }] }, 'POST form-encoded series');
+
+  // A NaN is stored; a staleness marker is dropped.
+  const nan = encodeWriteRequest([{ labels: [['__name__', 'rw_nan']], samples: [[NaN, T0], [0, T0 + 15_000, true]] }]);
+  t.equal((await httpRequest(c.api(1), '/api/v1/write', 'POST', Buffer.from(snappy.compress(nan)), headers)).status, 204);
+  const nanDoc = await getJson(c.api(2), `/api/v1/query_range?query=rw_nan&start=${start}&end=${start + 31}&step=15`);
+  t.same((nanDoc.doc.data as { result: unknown[] }).result, [{ metric: { __name__: 'rw_nan' }, values: [[T0 / 1000, 'NaN']] }]);
   const viaShardsUnwired = await getJson(c.api(3), `/api/v1/series?match[]=${encodeURIComponent('{job=~"shop/.*"}')}&consistency=stale`);
   t.equal(viaShardsUnwired.status, 200, 'stale listing on any replica');
   const badMatch = await getJson(c.api(1), `/api/v1/series?match[]=${encodeURIComponent('{job=~"("}')}`);
