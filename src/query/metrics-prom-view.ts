@@ -286,7 +286,8 @@ export function promFamilyOf(storedName: string, stored: Labels, cfg: PromViewCo
   if (inst !== undefined && inst !== '') out.set('instance', inst);
   const labels: PromLabel[] = [];
   for (const [name, value] of out) if (value !== '') labels.push({ name, value });
-  const nameType = kind === 'float' ? type : 'unknown';
+  // otlptranslator's metric type for naming: `_total` for monotonic cumulative sums only, `_ratio` for gauges (not other sums) of unit 1.
+  const nameType: PromMetricType = otelType === 'gauge' ? 'gauge' : type === 'counter' ? 'counter' : 'unknown';
   return { kind, name: promMetricName(storedName, unit, nameType), labels: labels.sort(byName), type, unit, help: get(OTEL_DESCRIPTION_LABEL) ?? '' };
 }
 

@@ -63,7 +63,8 @@ const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: 
 const MATCH_OPS = new Set(['=', '!=', '=~', '!~']);
 const TIME_MS_MAX = 8.64e15;
 const EXPR_BYTES_MAX = 256 * 1024;
-const STRING_BYTES_MAX = 64 * 1024;
+/** STRING_BYTES_MAX bounds one label name or value in a frame (an attribute rendered as JSON may pass the 64 KiB OTLP value bound). */
+const STRING_BYTES_MAX = 1024 * 1024;
 
 function badRequest(why: string): OtlpdbError {
   return new OtlpdbError('ERR_INVALID_ARGUMENT', `${SHARD_METRICS_READ} request: ${why}`);
