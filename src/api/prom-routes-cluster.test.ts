@@ -18,6 +18,8 @@ import { encodeWriteRequest } from './prom-write-test-util.js';
 
 const POLLS_MAX = 1500;
 const POLL_MS = 40;
+/** WRITE_ATTEMPTS bounds the retries of one write while the cluster settles. */
+const WRITE_ATTEMPTS = 40;
 const T0 = Date.now() - 60_000;
 
 const kv = (key: string, value: string): unknown => ({ key, value: { stringValue: value } });
@@ -85,8 +87,10 @@ t.test('Prometheus API across a 3-node cluster', async (t) => {
   for (const id of [1, 2, 3]) t.ok(await pollUntil(async () => (await httpRequest(c.api(id), '/readyz')).status === 200, POLLS_MAX, POLL_MS), `node ${id} ready`);
 
   const web = (c.nodes.get(1) as OtlpdbNode).otlpHttpAddress() as HostPort;
-  const sent = await httpRequest(web, '/v1/metrics', 'POST', Buffer.from(JSON.stringify(otlpMetrics())), { 'content-type': 'application/json', 'x-scope-orgid': 'acme' });
-  t.equal(sent.status, 200, 'OTLP metrics acknowledged');
+  // A loaded machine may still be placing shards after /readyz: the write is retried until acknowledged (a retry is deduplicated by its idempotency key).
+  const otlpBody = Buffer.from(JSON.stringify(otlpMetrics()));
+  const sent = await pollUntil(async () => (await httpRequest(web, '/v1/metrics', 'POST', otlpBody, { 'content-type': 'application/json', 'x-scope-orgid': 'acme' })).status === 200, WRITE_ATTEMPTS, 250);
+  t.ok(sent, 'OTLP metrics acknowledged');
 
   const series = await getJson(c.api(2), `/api/v1/series?match[]=http_requests_total&match[]=${encodeURIComponent('{__name__="queue_depth",instance="a"}')}`);
   t.equal(series.status, 200);
@@ -122,8 +126,13 @@ t.test('Prometheus API across a 3-node cluster', async (t) => {
     { labels: [['__name__', 'node_load1'], ['job', 'node'], ['instance', 'h2:9100']], samples: [[1, T0]] },
   ]);
   const headers = { 'content-encoding': 'snappy', 'content-type': 'application/x-protobuf', 'x-prometheus-remote-write-version': '0.1.0', 'x-scope-orgid': 'acme' };
-  const w = await httpRequest(c.api(3), '/api/v1/write', 'POST', Buffer.from(snappy.compress(rw)), headers);
-  t.equal(w.status, 204, `remote write stored (${w.body})`);
+  let last = '';
+  const stored = await pollUntil(async () => {
+    const w = await httpRequest(c.api(3), '/api/v1/write', 'POST', Buffer.from(snappy.compress(rw)), headers);
+    last = `${w.status} ${w.body}`;
+    return w.status === 204;
+  }, WRITE_ATTEMPTS, 250);
+  t.ok(stored, `remote write stored (${last})`);
   t.same((await getJson(c.api(1), '/api/v1/series?match[]=node_load1')).doc.data, [
     { __name__: 'node_load1', instance: 'h2:9100', job: 'node' },
     { __name__: 'node_load1', instance: 'h:9100', job: 'node' },
@@ -168,7 +177,7 @@ t.test('Prometheus API across a 3-node cluster', async (t) => {
 
   // A NaN is stored; a staleness marker is dropped.
   const nan = encodeWriteRequest([{ labels: [['__name__', 'rw_nan']], samples: [[NaN, T0], [0, T0 + 15_000, true]] }]);
-  t.equal((await httpRequest(c.api(1), '/api/v1/write', 'POST', Buffer.from(snappy.compress(nan)), headers)).status, 204);
+  t.ok(await pollUntil(async () => (await httpRequest(c.api(1), '/api/v1/write', 'POST', Buffer.from(snappy.compress(nan)), headers)).status === 204, WRITE_ATTEMPTS, 250), 'NaN written');
   const nanDoc = await getJson(c.api(2), `/api/v1/query_range?query=rw_nan&start=${start}&end=${start + 31}&step=15`);
   t.same((nanDoc.doc.data as { result: unknown[] }).result, [{ metric: { __name__: 'rw_nan' }, values: [[T0 / 1000, 'NaN']] }]);
   const viaShardsUnwired = await getJson(c.api(3), `/api/v1/series?match[]=${encodeURIComponent('{job=~"shop/.*"}')}&consistency=stale`);
