@@ -18,6 +18,8 @@ import { DEFAULT_TARGET, runTraceCommand } from './commands/trace.js';
 import { ReceiveWorkerLimits, TraceSearchLimits } from '../src/limits.js';
 import { runQueryTraces } from './commands/query.js';
 import type { QueryTracesOptions } from './commands/query.js';
+import { runQueryMetrics } from './commands/query-metrics.js';
+import type { QueryMetricsOptions } from './commands/query-metrics.js';
 import type { TraceCommandOptions } from './commands/trace.js';
 import { runJepsenCleanup, runJepsenCommand } from './commands/jepsen.js';
 import type { JepsenCleanupOptions, JepsenCommandOptions } from './commands/jepsen.js';
@@ -70,6 +72,7 @@ export function buildProgram(): Command {
     .option('--otlp-max-request-bytes <n>', 'largest OTLP request body, on the wire and after gzip (default 16777216; 413 past it)')
     .option('--otlp-max-inflight-bytes <n>', 'OTLP request bytes the node holds at once before refusing with 503 (default 268435456)')
     .option('--receive-workers <n>', `worker threads that decode and split OTLP requests off the Raft thread; 0 = on the main thread (default ${ReceiveWorkerLimits.workersDefault})`)
+    .option('--promote-resource-attributes <keys>', 'comma-separated OTLP resource attribute keys shown as Prometheus labels, e.g. k8s.pod.name,host.name (default none; job and instance always)')
     .option('--otlp-deadline-ms <n>', 'how long a request without a client deadline waits for its shards to commit (default 8000)')
     .option('--otlp-max-attributes <n>', 'attributes kept per item; the rest counted as dropped (points with more are refused) (default 256)')
     .option('--otlp-max-attribute-bytes <n>', 'attribute string values are cut to this many UTF-8 bytes, counted (default 65536)')
@@ -160,7 +163,7 @@ export function buildProgram(): Command {
       process.exitCode = await runTraceCommand(id, options, { ...io, isTTY: process.stdout.isTTY === true, columns: process.stdout.columns, env: process.env });
     });
 
-  const query = program.command('query').description('Query the cluster in the languages its users know (traces: TraceQL, as Tempo\'s /api/search).');
+  const query = program.command('query').description('Query the cluster in the languages its users know (traces: TraceQL, as Tempo\'s /api/search; metrics: PromQL, as Prometheus\'s /api/v1/query).');
   query
     .command('traces')
     .argument('<traceql>', 'a TraceQL query, for example \'{ resource.service.name = "cart" && status = error }\'')
@@ -175,6 +178,25 @@ export function buildProgram(): Command {
     .option('--json', 'print the raw search answer (Tempo\'s JSON) instead of the table')
     .action(async (traceql: string, options: QueryTracesOptions) => {
       process.exitCode = await runQueryTraces(traceql, options, io);
+    });
+
+  query
+    .command('metrics')
+    .argument('<promql>', "a PromQL query, for example 'sum by (job) (rate(http_requests_total[5m]))'")
+    .description(
+      'Run a PromQL query (Prometheus\'s /api/v1/query, or /api/v1/query_range with --range) and print a table of the instant result, ' +
+        'or per series a sparkline over the range with min, max and last. Exits 1 when the target cannot be reached.',
+    )
+    .option('--range <duration>', 'query a range ending at --time, a duration such as 15m, 1h or 24h')
+    .option('--step <duration>', 'the range\'s step, such as 15s or 1m (default: the range / 60, at least 1s)')
+    .option('--time <time>', 'the instant, or the end of the range: RFC 3339 or unix seconds (default now)')
+    .option('--server <url>', `API of any node, or a Prometheus (default ${DEFAULT_TARGET})`)
+    .option('--target <url>', 'the same as --server')
+    .option('--tenant <id>', 'the tenant to query (sent as X-Scope-OrgID; default: the default tenant)')
+    .option('--width <n>', 'sparkline width in columns (default 60)')
+    .option('--json', 'print the raw answer (Prometheus\'s JSON) instead of the table or chart')
+    .action(async (promql: string, options: QueryMetricsOptions) => {
+      process.exitCode = await runQueryMetrics(promql, options, io);
     });
 
   const jepsen = program

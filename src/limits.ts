@@ -1659,3 +1659,53 @@ assert(LogqlLimits.entriesHeldMax >= 2 * LogqlLimits.limitMax, 'a log query hold
 assert(LogqlLimits.pointsMax >= LogqlLimits.stepsMax && LogqlLimits.pointsMax >= LogqlLimits.seriesMax, 'one full series and one step of every series fit');
 assert(LogqlLimits.selectBatchEntriesMax >= 1 && LogqlLimits.selectBatchEntriesMax <= LogqlLimits.entriesHeldMax, 'a batch fits the held entries');
 assert(LogqlLimits.hintsMax >= 1 && LogqlLimits.hintLiteralsMax >= 1, 'at least one hint of one literal');
+
+/**
+ * MetricsQueryLimits bound the Prometheus API's reads (query/metrics-read.ts,
+ * api/prom-routes.ts, api/prom-remote-write.ts). A read past a series,
+ * sample or byte budget is refused with ERR_LIMIT_EXCEEDED, never cut short
+ * silently (a PromQL answer over part of the data would be wrong).
+ */
+export const MetricsQueryLimits = {
+  /** seriesMax bounds the Prometheus series one query (select, series, labels) reads across the cluster. */
+  seriesMax: 100_000,
+  /** samplesMax bounds the float samples one query reads across the cluster. */
+  samplesMax: 50_000_000,
+  /** answerBytesMax bounds one shard's encoded answer. */
+  answerBytesMax: 64 * 1024 * 1024,
+  /** viewCacheSeriesMax bounds the Prometheus view's per-series cache (metrics-prom-view.ts). */
+  viewCacheSeriesMax: 200_000,
+  /** expBucketsMax bounds the classic buckets one exponential histogram point becomes; more are downscaled. */
+  expBucketsMax: 160,
+  /** matchersMax bounds the matchers of one selector, as the store does. */
+  matchersMax: 64,
+  /** matchSetsMax bounds the `match[]` parameters of one API call. */
+  matchSetsMax: 64,
+  /** rangePointsMax is Prometheus's bound on a range query's points per series (11,000). */
+  rangePointsMax: 11_000,
+  /** lookbackMsDefault is Prometheus's lookback delta (5 minutes). */
+  lookbackMsDefault: 5 * 60 * 1000,
+  /** timeoutMsDefault bounds a query without `timeout` (Prometheus's default 2 minutes). */
+  timeoutMsDefault: 2 * 60 * 1000,
+  /** timeoutMsMax refuses a longer `timeout`. */
+  timeoutMsMax: 10 * 60 * 1000,
+  /** shardCallMs bounds one shard's part of a read. */
+  shardCallMs: 30_000,
+  /** attemptsPerShardMax, retryBackoffBaseMs and retryBackoffMaxMs are the fan-out's failover bounds (as TraceSearchLimits's). */
+  attemptsPerShardMax: 64,
+  retryBackoffBaseMs: 20,
+  retryBackoffMaxMs: 1_000,
+  /** remoteWriteBodyBytesMax bounds a compressed remote-write body. */
+  remoteWriteBodyBytesMax: 16 * 1024 * 1024,
+  /** remoteWriteDecodedBytesMax bounds a remote-write body once snappy-decoded. */
+  remoteWriteDecodedBytesMax: 64 * 1024 * 1024,
+  /** remoteWriteLabelsMax bounds the labels of one remote-write series. */
+  remoteWriteLabelsMax: 128,
+  /** rangeMsDefault is the window /series, /labels and /label/{name}/values read without start and end. */
+  rangeMsDefault: 6 * 60 * 60 * 1000,
+} as const;
+assert(MetricsQueryLimits.seriesMax >= 1 && MetricsQueryLimits.samplesMax >= MetricsQueryLimits.seriesMax, 'a query may read at least one sample per series');
+assert(MetricsQueryLimits.viewCacheSeriesMax >= MetricsQueryLimits.seriesMax, 'one query\'s series fit the view cache');
+assert(MetricsQueryLimits.timeoutMsDefault <= MetricsQueryLimits.timeoutMsMax && MetricsQueryLimits.shardCallMs <= MetricsQueryLimits.timeoutMsMax, 'default timeout and shard budget within the max');
+assert(MetricsQueryLimits.remoteWriteBodyBytesMax <= MetricsQueryLimits.remoteWriteDecodedBytesMax, 'a decoded body may be larger than its compressed form');
+assert(MetricsQueryLimits.expBucketsMax >= 2, 'an exponential histogram keeps at least two buckets');

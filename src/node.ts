@@ -38,7 +38,7 @@
 import { randomInt } from 'node:crypto';
 import { OtlpdbError, assert } from './errors.js';
 import { ApiServer } from './api/server.js';
-import type { AdminSource, WallClockSource, ApiSource, ControlSource, GroupView, IngestMetricsView, NodeView, ProposalCounts, WalSyncHistogram } from './api/types.js';
+import type { AdminSource, WallClockSource, ApiSource, ControlSource, GroupView, IngestMetricsView, NodeView, PromApiSource, ProposalCounts, WalSyncHistogram } from './api/types.js';
 import { MetaStateMachine, checkMetaCommand, decodeMetaCommand, decodeMetaResult, encodeMetaCommand, encodeMetaResult } from './control/index.js';
 import type { KvEntry, KvListResult, MetaCommand, MetaResult } from './control/index.js';
 import { NodeFileSystem } from './fs/node-file-system.js';
@@ -75,6 +75,10 @@ import { TraceSearch, tempoSearchJson } from './query/trace-search.js';
 import type { FanoutDeps } from './query/shard-fanout.js';
 import { TraceTags } from './query/trace-tags.js';
 import type { TagsResult } from './query/trace-tags.js';
+import { ClusterSeriesSource, MetricsRead } from './query/metrics-read.js';
+import { PromView } from './query/metrics-prom-view.js';
+import type { PromqlEngine } from './query/promql/source.js';
+import { remoteWriteVia } from './api/prom-remote-write.js';
 import type { TagRead } from './storage/traces/tag-read.js';
 import type { TraceSearchQuery } from './query/search-params.js';
 import type { Consistency } from './query/trace-search-wire.js';
@@ -127,6 +131,20 @@ export interface OtlpdbNodeOptions {
    * ReceiveWorkerLimits.workersDefault.
    */
   readonly receiveWorkers?: number;
+  /**
+   * promql is the PromQL engine the Prometheus query routes and the shard
+   * parts of pushed-down subexpressions run (query/promql); absent or null,
+   * /api/v1/query and /api/v1/query_range answer 503 "PromQL engine not
+   * wired" and eval parts are refused. The one place it is passed in.
+   */
+  readonly promql?: PromqlEngine | null;
+  /**
+   * promoteResourceAttributes are the OTLP resource attribute keys shown as
+   * Prometheus labels (query/metrics-prom-view.ts; Prometheus's
+   * otlp.promote_resource_attributes); default none (job and instance come
+   * from service.* always).
+   */
+  readonly promoteResourceAttributes?: readonly string[];
 }
 
 /**
@@ -271,6 +289,9 @@ export class OtlpdbNode implements ApiSource {
   readonly #traces: TraceLookup;
   readonly #search: TraceSearch;
   readonly #tags: TraceTags;
+  readonly #metricsRead: MetricsRead;
+  /** prometheus serves the Prometheus API routes (api/prom-routes.ts) over the cluster. */
+  readonly prometheus: PromApiSource;
   readonly #itemLimits: OtlpItemLimits;
   /** placementMap is placement()'s answer for the placement object it was built from. */
   #placementMap: { readonly of: object; readonly map: ReadonlyMap<number, readonly NodeId[]> } | null = null;
@@ -359,6 +380,20 @@ export class OtlpdbNode implements ApiSource {
     this.#traces = new TraceLookup({ ...readDeps(0x7ace1d), hasher });
     this.#search = new TraceSearch(readDeps(0x5ea5c4), { earlyStop: true, plantDropResourceMatches: plants.has('traceql-pushdown-drops-resource-matches') });
     this.#tags = new TraceTags(readDeps(0x7a65));
+    const metricsRead = new MetricsRead({
+      ...readDeps(0x9e7c),
+      view: new PromView({ promoteResourceAttributes: opts.promoteResourceAttributes ?? [] }),
+      engine: opts.promql ?? null,
+    });
+    this.#metricsRead = metricsRead;
+    const ingester = this.#ingester;
+    this.prometheus = {
+      engine: opts.promql ?? null,
+      sourceFor: (tenant, consistency) => new ClusterSeriesSource(metricsRead, tenant, consistency),
+      series: (tenant, sets, startMs, endMs, consistency, signal, stats) => metricsRead.series(tenant, sets, startMs, endMs, consistency, signal, stats),
+      metadata: (tenant, matchers, consistency, signal, stats) => metricsRead.metadata(tenant, matchers, consistency, signal, stats),
+      remoteWrite: (tenant, wire) => remoteWriteVia(ingester, tenant, wire),
+    };
     this.nodeId = opts.id;
     this.seed = seed;
     this.#opts = opts;
@@ -478,6 +513,7 @@ export class OtlpdbNode implements ApiSource {
     node.#traces.register();
     node.#search.register();
     node.#tags.register();
+    node.#metricsRead.register();
     transport.onMessages((from, msgs) => node.#enqueue(from, msgs));
     transport.handle(META_PROPOSE, async (payload) => {
       const c = decodeMetaCommand(payload);

@@ -44,6 +44,8 @@ export interface StartCommandOptions {
   readonly replicas?: string;
   readonly tickMs?: string;
   readonly receiveWorkers?: string;
+  /** promoteResourceAttributes is a comma-separated list of OTLP resource attribute keys shown as Prometheus labels. */
+  readonly promoteResourceAttributes?: string;
 }
 
 /** StartIo is where `otlpdb start` writes and how it learns to stop; injected for tests. */
@@ -111,13 +113,17 @@ export function parseStartOptions(o: StartCommandOptions): OtlpdbNodeOptions {
   itemLimit('--otlp-max-future-ms', o.otlpMaxFutureMs, 'timestampFutureMsMax');
   const receiveWorkers =
     o.receiveWorkers === undefined ? undefined : parseIntegerFlag('--receive-workers', o.receiveWorkers, 0, ReceiveWorkerLimits.workersMax);
+  const promote = o.promoteResourceAttributes === undefined ? [] : o.promoteResourceAttributes.split(',').map((k) => k.trim()).filter((k) => k !== '');
+  if (promote.length > 256 || promote.some((k) => Buffer.byteLength(k) > 1024)) {
+    throw new OtlpdbError('ERR_INVALID_ARGUMENT', '--promote-resource-attributes takes at most 256 keys of at most 1024 bytes', { flag: '--promote-resource-attributes' });
+  }
   try {
     resolveIngestSettings(ingest);
   } catch (err) {
     throw new OtlpdbError('ERR_INVALID_ARGUMENT', (err as Error).message, { flag: '--otlp-max-inflight-bytes' });
   }
   return { id, dataDir, peer, api, otlpGrpc, otlpHttp, ingest, otlpItemLimits, initialCluster, ...(join === undefined ? {} : { join }), shards, replicas, tickMs,
-    ...(receiveWorkers === undefined ? {} : { receiveWorkers }) };
+    ...(receiveWorkers === undefined ? {} : { receiveWorkers }), ...(promote.length === 0 ? {} : { promoteResourceAttributes: promote }) };
 }
 
 /** runStartCommand runs a node until a stop signal and returns the exit code (0 after a clean stop). */

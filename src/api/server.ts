@@ -1,7 +1,9 @@
 /**
  * server.ts — the node's HTTP API (DESIGN.md §8, port 3200) on node:http.
  *
- * Routes so far: /healthz, /readyz, /api/v1/cluster, /metrics, Tempo's
+ * Routes so far: Prometheus's API (/api/v1/query, query_range, series,
+ * labels, label/{name}/values, metadata, status/buildinfo, write;
+ * prom-routes.ts, prom-remote-write.ts), /healthz, /readyz, /api/v1/cluster, /metrics, Tempo's
  * trace by id (/api/traces/{id}, /api/v2/traces/{id}; OTLP JSON, or
  * protobuf with `Accept: application/protobuf`) and /api/echo, the
  * control KV and locks (/api/v1/kv/, /api/v1/locks/; control-routes.ts) and
@@ -16,9 +18,10 @@
  *   connection, so after it resolves nothing of the server remains;
  * - no request body is buffered beyond ApiLimits.requestBodyBytesMax
  *   (ControlApiLimits.kvPutBodyBytesMax for PUT /api/v1/kv/{key},
- *   AdminApiLimits.faultsBodyBytesMax for the admin routes): a larger one is
- *   refused with 413 and the connection closed; only the control and admin
- *   routes keep a body at all;
+ *   AdminApiLimits.faultsBodyBytesMax for the admin routes,
+ *   MetricsQueryLimits.remoteWriteBodyBytesMax for POST /api/v1/write): a
+ *   larger one is refused with 413 and the connection closed; only the
+ *   control, admin and Prometheus routes keep a body at all;
  * - the source is only read by the node routes; the control routes change
  *   the meta group only through source.control, the admin routes the
  *   transport faults only through source.admin.
@@ -28,7 +31,7 @@ import type { AddressInfo } from 'node:net';
 import { checkTenantId } from '../control/tenant.js';
 import { resourceSpansJson } from '../otlp/otlp-json-writer.js';
 import { traceByIdResponseProto, traceProto } from '../otlp/otlp-proto-writer.js';
-import { ApiLimits } from '../limits.js';
+import { ApiLimits, MetricsQueryLimits } from '../limits.js';
 import { OtlpdbError, assert } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import type { ApiSource } from './types.js';
@@ -37,6 +40,8 @@ import { isClockPath, serveClock } from './clock-routes.js';
 import { bodyLimitFor, isControlPath, serveControl } from './control-routes.js';
 import { prometheusText } from './prometheus-text.js';
 import { SEARCH_PATH, serveSearch } from './search-routes.js';
+import { mergeForm, promRoute, servePrometheus } from './prom-routes.js';
+import { serveRemoteWrite } from './prom-remote-write.js';
 import { serveTags, tagRoute } from './tag-routes.js';
 import { clusterDocument, readiness } from './views.js';
 
@@ -274,8 +279,9 @@ export class ApiServer {
     const control = isControlPath(path);
     const clock = isClockPath(path);
     const admin = isAdminPath(path) || clock;
-    const keepBody = control || admin;
-    const limit = admin ? adminBodyLimit() : bodyLimitFor(method, path);
+    const prom = promRoute(path);
+    const keepBody = control || admin || prom !== null;
+    const limit = prom?.route === 'write' ? MetricsQueryLimits.remoteWriteBodyBytesMax : admin ? adminBodyLimit() : bodyLimitFor(method, path);
     const tooLarge = (): void => {
       const err = new OtlpdbError('ERR_LIMIT_EXCEEDED', `request body larger than ${limit} bytes`, { limitBytes: limit });
       send(err.httpStatus, JSON_TYPE, JSON.stringify(errorBody(err.code, err.message, err.details)), true);
@@ -325,6 +331,23 @@ export class ApiServer {
       if (admin) {
         const r = serveAdmin(this.#source.admin, { method, path, body: Buffer.concat(chunks) });
         send(r.status, r.contentType, r.body, false, r.allow);
+        return;
+      }
+      if (prom !== null) {
+        // A Prometheus query, too, stops when its client goes away.
+        const abort = new AbortController();
+        res.on('close', () => void (res.writableFinished || abort.abort()));
+        const body = Buffer.concat(chunks);
+        if (prom.route === 'write' && method === 'POST') {
+          void serveRemoteWrite(this.#source.prometheus, req.headers, body).then((r) => {
+            if (r.retryAfterSeconds !== undefined && !res.headersSent) res.setHeader('retry-after', String(r.retryAfterSeconds));
+            send(r.status, TEXT, r.body);
+          });
+          return;
+        }
+        const params = mergeForm(new URLSearchParams(url.slice(path.length + 1)), body, req.headers['content-type']);
+        const request = { method, params, org: req.headers['x-scope-orgid'], body, headers: req.headers, nowMs: Date.now(), signal: abort.signal };
+        void servePrometheus(this.#source.prometheus, prom, request).then((r) => send(r.status, r.contentType, r.body, false, r.allow));
         return;
       }
       const tags = tagRoute(path);

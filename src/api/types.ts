@@ -12,6 +12,7 @@ import type { TraceSearchQuery } from '../query/search-params.js';
 import type { Consistency } from '../query/trace-search-wire.js';
 import type { TagsResult } from '../query/trace-tags.js';
 import type { TagRead } from '../storage/traces/tag-read.js';
+import type { FloatSeries, PromMatcher, PromqlEngine, SeriesSource, SourceStats } from '../query/promql/source.js';
 
 /** NodeView is one cluster member as this node sees it. */
 export interface NodeView {
@@ -117,6 +118,8 @@ export interface ApiSource {
   searchTraces?(tenant: string, q: TraceSearchQuery, consistency: Consistency, signal: AbortSignal): Promise<unknown>;
   /** readTags reads tag names or one tag's values for `tenant` across the cluster (Tempo's tag routes, api/tag-routes.ts); absent: 404. */
   readTags?(tenant: string, q: TagRead, consistency: Consistency, signal: AbortSignal): Promise<TagsResult>;
+  /** prometheus serves the Prometheus API (api/prom-routes.ts, api/prom-remote-write.ts); absent: those routes answer 404. */
+  readonly prometheus?: PromApiSource;
   /** notReadyReason says why this node must not serve although its groups are fine (it was removed), or null. */
   notReadyReason?(): string | null;
 }
@@ -198,4 +201,26 @@ export interface IngestMetricsView {
   readonly breakersOpen: number;
   /** limits are the named limits in force (IngestLimits and the decoders' OtlpLimits), by name. */
   readonly limits: Readonly<Record<string, number>>;
+}
+
+/**
+ * PromApiSource is what the Prometheus routes read from a node: the PromQL
+ * engine (null until it is wired: the query routes then answer 503
+ * `unavailable`), the cluster SeriesSource it evaluates over, the series
+ * and metadata listings, and the remote-write path.
+ */
+export interface PromApiSource {
+  readonly engine: PromqlEngine | null;
+  /** sourceFor is a fresh cluster source for one query of `tenant` (its stats count that query's shard calls). */
+  sourceFor(tenant: string, consistency: 'linearizable' | 'stale'): SeriesSource;
+  /** series lists the label sets any matcher set selects in [startMs, endMs], distinct, sorted; stats accumulate into `stats`. */
+  series(tenant: string, matcherSets: readonly (readonly PromMatcher[])[], startMs: number, endMs: number, consistency: 'linearizable' | 'stale', signal: AbortSignal, stats: SourceStats): Promise<readonly FloatSeries[]>;
+  /** metadata lists metric families as label sets `__name__`, `type`, `unit`, `help` (empty ones absent). */
+  metadata(tenant: string, matchers: readonly PromMatcher[], consistency: 'linearizable' | 'stale', signal: AbortSignal, stats: SourceStats): Promise<readonly FloatSeries[]>;
+  /**
+   * remoteWrite stores a Prometheus remote-write request (its body as sent:
+   * snappy-compressed protobuf) for `tenant` through the OTLP write path,
+   * resolving once every part committed; absent: 404.
+   */
+  remoteWrite?(tenant: string, wire: Uint8Array): Promise<{ readonly accepted: number; readonly rejected: number; readonly message: string }>;
 }

@@ -813,6 +813,17 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     return [...values].sort(compareCodePoints);
   }
 
+  /**
+   * seriesInfo is a series' identity (its raw OTLP name and stored labels)
+   * and whether it holds float samples (gauges, sums) rather than records:
+   * the query layer's Prometheus view (query/metrics-prom-view.ts) maps it
+   * without reading data. The id must be one seriesIds answered.
+   */
+  seriesInfo(id: number): { readonly name: string; readonly labels: Labels; readonly isFloat: boolean } {
+    const info = this.#registry.info(id);
+    return { name: info.name, labels: info.labels, isFloat: this.#isFloat[id] === true };
+  }
+
   /** seriesIds is the sorted ids of the tenant's series matching every matcher (label-index.ts semantics). */
   seriesIds(tenant: string, matchers: readonly Matcher[]): Uint32Array {
     return this.#index.select(tenant, matchers);

@@ -1,0 +1,201 @@
+/**
+ * metrics-read-wire.ts — the peer frames of a shard's part of a Prometheus
+ * read (metrics-read.ts):
+ *
+ *   shard.metricsRead  request  [op, group, tenant, consistency, body]
+ *                      answer   [stats, seriesRead, samplesRead, series]
+ *
+ *   op 'select'  body = [matchers, startMs, endMs, seriesMax, samplesMax]
+ *   op 'series'  body = [matchers, startMs, endMs, seriesMax, samplesMax]   (answers labels only)
+ *   op 'metadata' body = [matchers, startMs, endMs, seriesMax, samplesMax]  (answers one label set per
+ *                family: __name__ = its base name, type, unit and help when not empty; no samples)
+ *   op 'eval'    body = [expr, startMs, endMs, stepMs, lookbackMs, seriesMax, samplesMax]
+ *   matchers = [[name, op, value]...]          op one of = != =~ !~
+ *   stats    = scanStatsTuple (signal-store.ts)
+ *   series   = [[labels, timestamps, values]...]
+ *   labels   = [name, value, name, value, ...] sorted by name, distinct, no empty value
+ *   timestamps, values = little-endian float64 bytes of equal length (empty for 'series');
+ *                        timestamps integer ms, strictly increasing
+ *
+ * A peer's frame is outside input: the request decoder throws
+ * ERR_INVALID_ARGUMENT and the answer decoder ERR_CORRUPTION on anything
+ * malformed — wrong shapes, unsorted or empty labels, misaligned or
+ * unordered samples, more series or samples than the request's budget, a
+ * frame past MetricsQueryLimits.answerBytesMax.
+ */
+import { Packr } from 'msgpackr';
+import { OtlpdbError } from '../errors.js';
+import { MetricsQueryLimits as L } from '../limits.js';
+import { readScanStatsTuple, scanStatsTuple } from '../storage/shard/signal-store.js';
+import type { ScanStats } from '../storage/shard/signal-store.js';
+import type { FloatSeries, PromLabel, PromMatcher } from './promql/source.js';
+import type { Consistency } from './trace-search-wire.js';
+
+/** SHARD_METRICS_READ is the peer method of a shard's part of a Prometheus read. */
+export const SHARD_METRICS_READ = 'shard.metricsRead';
+
+/** MetricsBudget is what one shard may read for one request; past it the shard refuses with ERR_LIMIT_EXCEEDED. */
+export interface MetricsBudget {
+  readonly seriesMax: number;
+  readonly samplesMax: number;
+}
+
+/** MetricsShardRequest is one shard.metricsRead call. */
+export type MetricsShardRequest = {
+  readonly group: number;
+  readonly tenant: string;
+  readonly consistency: Consistency;
+  readonly budget: MetricsBudget;
+} & (
+  | { readonly op: 'select' | 'series' | 'metadata'; readonly matchers: readonly PromMatcher[]; readonly startMs: number; readonly endMs: number }
+  | { readonly op: 'eval'; readonly expr: string; readonly startMs: number; readonly endMs: number; readonly stepMs: number; readonly lookbackMs: number }
+);
+
+/** MetricsShardAnswer is one shard's answer. */
+export interface MetricsShardAnswer {
+  readonly stats: ScanStats;
+  readonly seriesRead: number;
+  readonly samplesRead: number;
+  readonly series: readonly FloatSeries[];
+}
+
+const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true });
+const MATCH_OPS = new Set(['=', '!=', '=~', '!~']);
+const TIME_MS_MAX = 8.64e15;
+const EXPR_BYTES_MAX = 256 * 1024;
+/** STRING_BYTES_MAX bounds one label name or value in a frame (an attribute rendered as JSON may pass the 64 KiB OTLP value bound). */
+const STRING_BYTES_MAX = 1024 * 1024;
+
+function badRequest(why: string): OtlpdbError {
+  return new OtlpdbError('ERR_INVALID_ARGUMENT', `${SHARD_METRICS_READ} request: ${why}`);
+}
+function badAnswer(why: string): OtlpdbError {
+  return new OtlpdbError('ERR_CORRUPTION', `${SHARD_METRICS_READ} answer: ${why}`);
+}
+function unpack(b: Uint8Array, fail: (why: string) => OtlpdbError): unknown {
+  try {
+    return packr.unpack(b);
+  } catch {
+    throw fail('not msgpack');
+  }
+}
+function str(v: unknown, what: string, maxBytes: number, fail: (why: string) => OtlpdbError): string {
+  if (typeof v !== 'string' || Buffer.byteLength(v) > maxBytes) throw fail(`${what} is not a string of at most ${maxBytes} bytes`);
+  return v;
+}
+function int(v: unknown, what: string, min: number, max: number, fail: (why: string) => OtlpdbError): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw fail(`${what} is not an integer in [${min}, ${max}]`);
+  return v;
+}
+
+function decodeMatchers(v: unknown): PromMatcher[] {
+  if (!Array.isArray(v) || v.length < 1 || v.length > L.matchersMax) throw badRequest(`matchers is not a list of 1 to ${L.matchersMax}`);
+  return v.map((m: unknown, i) => {
+    if (!Array.isArray(m) || m.length !== 3 || !MATCH_OPS.has(m[1] as string)) throw badRequest(`matcher ${i} is not [name, op, value]`);
+    const name = str(m[0], `matcher ${i} name`, STRING_BYTES_MAX, badRequest);
+    if (name === '') throw badRequest(`matcher ${i} has an empty name`);
+    return { name, op: m[1] as PromMatcher['op'], value: str(m[2], `matcher ${i} value`, STRING_BYTES_MAX, badRequest) };
+  });
+}
+
+/** encodeMetricsRequest packs a shard.metricsRead request. */
+export function encodeMetricsRequest(r: MetricsShardRequest): Uint8Array {
+  const b = r.budget;
+  const body =
+    r.op === 'eval'
+      ? [r.expr, r.startMs, r.endMs, r.stepMs, r.lookbackMs, b.seriesMax, b.samplesMax]
+      : [r.matchers.map((m) => [m.name, m.op, m.value]), r.startMs, r.endMs, b.seriesMax, b.samplesMax];
+  return packr.pack([r.op, r.group, r.tenant, r.consistency, body]);
+}
+
+/** decodeMetricsRequest checks a shard.metricsRead request (ERR_INVALID_ARGUMENT when malformed). */
+export function decodeMetricsRequest(bytes: Uint8Array): MetricsShardRequest {
+  const v = unpack(bytes, badRequest);
+  if (!Array.isArray(v) || v.length !== 5) throw badRequest('not [op, group, tenant, consistency, body]');
+  const op = v[0];
+  const group = int(v[1], 'group', 1, 0xffff_ffff, badRequest);
+  const tenant = str(v[2], 'tenant', 1024, badRequest);
+  const consistency = v[3];
+  if (consistency !== 'linearizable' && consistency !== 'stale') throw badRequest('consistency is not linearizable or stale');
+  const body: unknown = v[4];
+  const head = { group, tenant, consistency } as const;
+  if (op === 'select' || op === 'series' || op === 'metadata') {
+    if (!Array.isArray(body) || body.length !== 5) throw badRequest(`${op} body is not a 5-field tuple`);
+    const matchers = decodeMatchers(body[0]);
+    const startMs = int(body[1], 'startMs', -TIME_MS_MAX, TIME_MS_MAX, badRequest);
+    const endMs = int(body[2], 'endMs', startMs, TIME_MS_MAX, badRequest);
+    const budget = { seriesMax: int(body[3], 'seriesMax', 1, L.seriesMax, badRequest), samplesMax: int(body[4], 'samplesMax', 0, L.samplesMax, badRequest) };
+    return { ...head, op, matchers, startMs, endMs, budget };
+  }
+  if (op === 'eval') {
+    if (!Array.isArray(body) || body.length !== 7) throw badRequest('eval body is not a 7-field tuple');
+    const expr = str(body[0], 'expr', EXPR_BYTES_MAX, badRequest);
+    const startMs = int(body[1], 'startMs', -TIME_MS_MAX, TIME_MS_MAX, badRequest);
+    const endMs = int(body[2], 'endMs', startMs, TIME_MS_MAX, badRequest);
+    const stepMs = int(body[3], 'stepMs', 0, TIME_MS_MAX, badRequest);
+    if (stepMs === 0 && endMs !== startMs) throw badRequest('an instant eval (stepMs 0) has startMs = endMs');
+    const lookbackMs = int(body[4], 'lookbackMs', 1, TIME_MS_MAX, badRequest);
+    const budget = { seriesMax: int(body[5], 'seriesMax', 1, L.seriesMax, badRequest), samplesMax: int(body[6], 'samplesMax', 0, L.samplesMax, badRequest) };
+    return { ...head, op, expr, startMs, endMs, stepMs, lookbackMs, budget };
+  }
+  throw badRequest('op is not select, series, metadata or eval');
+}
+
+function f64Bytes(a: Float64Array): Uint8Array {
+  const out = new Uint8Array(a.length * 8);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < a.length; i++) dv.setFloat64(i * 8, a[i] as number, true);
+  return out;
+}
+function f64Of(v: unknown, what: string): Float64Array {
+  if (!(v instanceof Uint8Array) || v.length % 8 !== 0) throw badAnswer(`${what} is not float64 bytes`);
+  const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
+  const out = new Float64Array(v.length / 8);
+  for (let i = 0; i < out.length; i++) out[i] = dv.getFloat64(i * 8, true);
+  return out;
+}
+
+/** encodeMetricsAnswer packs a shard's answer; one past MetricsQueryLimits.answerBytesMax is refused with ERR_LIMIT_EXCEEDED (a cut answer would be a wrong one). */
+export function encodeMetricsAnswer(a: MetricsShardAnswer): Uint8Array {
+  const series = a.series.map((s) => [s.labels.flatMap((l) => [l.name, l.value]), f64Bytes(s.timestampsMs), f64Bytes(s.values)]);
+  const out = packr.pack([scanStatsTuple(a.stats), a.seriesRead, a.samplesRead, series]);
+  if (out.length > L.answerBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a shard's metrics answer exceeds MetricsQueryLimits.answerBytesMax (${L.answerBytesMax} bytes); narrow the query`);
+  return out;
+}
+
+/** decodeMetricsAnswer checks a shard's answer to a request with `budget` (ERR_CORRUPTION when malformed). */
+export function decodeMetricsAnswer(bytes: Uint8Array, budget: MetricsBudget): MetricsShardAnswer {
+  if (bytes.length > L.answerBytesMax) throw badAnswer(`frame exceeds ${L.answerBytesMax} bytes`);
+  const v = unpack(bytes, badAnswer);
+  if (!Array.isArray(v) || v.length !== 4) throw badAnswer('not [stats, seriesRead, samplesRead, series]');
+  const stats = readScanStatsTuple(v[0], badAnswer);
+  const seriesRead = int(v[1], 'seriesRead', 0, Number.MAX_SAFE_INTEGER, badAnswer);
+  const samplesRead = int(v[2], 'samplesRead', 0, Number.MAX_SAFE_INTEGER, badAnswer);
+  const raw: unknown = v[3];
+  if (!Array.isArray(raw) || raw.length > budget.seriesMax) throw badAnswer(`series is not a list of at most ${budget.seriesMax}`);
+  let samples = 0;
+  const series: FloatSeries[] = raw.map((s: unknown, i): FloatSeries => {
+    if (!Array.isArray(s) || s.length !== 3 || !Array.isArray(s[0]) || s[0].length % 2 !== 0) throw badAnswer(`series ${i} is not [labels, timestamps, values]`);
+    const flat = s[0] as unknown[];
+    const labels: PromLabel[] = [];
+    for (let j = 0; j < flat.length; j += 2) {
+      const name = str(flat[j], `series ${i} label name`, STRING_BYTES_MAX, badAnswer);
+      const value = str(flat[j + 1], `series ${i} label value`, STRING_BYTES_MAX, badAnswer);
+      if (name === '' || value === '') throw badAnswer(`series ${i} has an empty label name or value`);
+      const prev = labels[labels.length - 1];
+      if (prev !== undefined && !(prev.name < name)) throw badAnswer(`series ${i} labels are not sorted and distinct`);
+      labels.push({ name, value });
+    }
+    const timestampsMs = f64Of(s[1], `series ${i} timestamps`);
+    const values = f64Of(s[2], `series ${i} values`);
+    if (timestampsMs.length !== values.length) throw badAnswer(`series ${i} has ${timestampsMs.length} timestamps and ${values.length} values`);
+    for (let j = 0; j < timestampsMs.length; j++) {
+      const t = timestampsMs[j] as number;
+      if (!Number.isSafeInteger(t) || (j > 0 && t <= (timestampsMs[j - 1] as number))) throw badAnswer(`series ${i} timestamps are not increasing integers`);
+    }
+    samples += values.length;
+    return { labels, timestampsMs, values };
+  });
+  if (samples > budget.samplesMax) throw badAnswer(`${samples} samples exceed the budget of ${budget.samplesMax}`);
+  return { stats, seriesRead, samplesRead, series };
+}

@@ -1,0 +1,203 @@
+/**
+ * metrics-read.ts — Prometheus reads across the cluster (DESIGN.md §7): a
+ * shard's part (metrics-shard-read.ts) on every shard in parallel over the
+ * peer method shard.metricsRead (frames in metrics-read-wire.ts), then a
+ * merge; and ClusterSeriesSource, the SeriesSource the PromQL engine reads
+ * the whole cluster through on a coordinator.
+ *
+ * Routing, failover, backoff, the deadline and cancellation are
+ * shard-fanout.ts's with MetricsQueryLimits's bounds: `linearizable` (the
+ * default) asks each shard's leader after a ReadIndex barrier, `stale`
+ * this node's replica when it hosts one (planner.ts replicaChoice through
+ * everyShard).
+ *
+ * Failures: a shard refusing the query itself (ERR_INVALID_ARGUMENT, e.g. a
+ * bad regex; ERR_LIMIT_EXCEEDED, past the budget) fails the whole read with
+ * that error — every shard would refuse alike, and a PromQL answer over part
+ * of the data past a bound would be wrong. A shard no replica answered is
+ * listed in the stats' partialFailures and the answer is partial; only when
+ * every shard failed is the read an error (allFailedError).
+ *
+ * Merge: series equal by labels are merged (mergeCollisions; the lower
+ * shard wins a timestamp), sorted by labels; the budget is checked again on
+ * the union. shardEval answers the union without merging (the engine
+ * combines per-shard partial aggregates itself).
+ *
+ * Owner: the node owns one MetricsRead; it registers shard.metricsRead on the
+ * node's transport. The PromQL engine is injected (null until wired): an
+ * eval part on a node without one is ERR_UNAVAILABLE.
+ */
+import { OtlpdbError, assert } from '../errors.js';
+import { MetricsQueryLimits as L } from '../limits.js';
+import type { GroupId } from '../raft/types.js';
+import { MetricStore } from '../storage/metrics/metric-store.js';
+import { newScanStats } from '../storage/shard/signal-store.js';
+import type { FloatSeries, PromMatcher, PromqlEngine, SelectRequest, SeriesSource, ShardEvalRequest, SourceStats } from './promql/source.js';
+import { allFailedError, fanOut, runHere } from './shard-fanout.js';
+import type { FanoutDeps, ShardOutcome } from './shard-fanout.js';
+import type { Consistency } from './trace-search-wire.js';
+import { SHARD_METRICS_READ, decodeMetricsAnswer, decodeMetricsRequest, encodeMetricsAnswer, encodeMetricsRequest } from './metrics-read-wire.js';
+import type { MetricsBudget, MetricsShardAnswer, MetricsShardRequest } from './metrics-read-wire.js';
+import type { PromView } from './metrics-prom-view.js';
+import { mergeCollisions } from './metrics-prom-view.js';
+import { evalOnShard, readShardMetadata, readShardSeries, toStoreMatchers } from './metrics-shard-read.js';
+import type { ShardReadContext, ShardReadResult } from './metrics-shard-read.js';
+
+/** MetricsReadDeps are what a Prometheus read needs from its node. */
+export interface MetricsReadDeps extends FanoutDeps {
+  readonly view: PromView;
+  /** engine evaluates pushed-down subexpressions on this node's shards; null until the PromQL engine is wired. */
+  readonly engine: PromqlEngine | null;
+}
+
+/** newSourceStats is an empty SourceStats. */
+export function newSourceStats(): SourceStats {
+  return { shardsAsked: 0, seriesRead: 0, samplesRead: 0, bytesRead: 0, partialFailures: [] };
+}
+
+type ShardPart = { op: 'select' | 'series' | 'metadata'; matchers: readonly PromMatcher[]; startMs: number; endMs: number } | { op: 'eval'; expr: string; startMs: number; endMs: number; stepMs: number; lookbackMs: number };
+
+/** MetricsRead runs Prometheus reads for its node and serves its shards' parts; see the top of this file. */
+export class MetricsRead {
+  readonly #d: MetricsReadDeps;
+
+  constructor(deps: MetricsReadDeps) {
+    this.#d = deps;
+  }
+
+  /** engine is the injected PromQL engine, or null. */
+  get engine(): PromqlEngine | null {
+    return this.#d.engine;
+  }
+
+  /** register installs shard.metricsRead on the node's transport. */
+  register(): void {
+    this.#d.transport.handle(SHARD_METRICS_READ, async (payload, ctx) => {
+      const r = decodeMetricsRequest(payload);
+      const deadline = this.#d.nowMs() + Math.min(L.shardCallMs, ctx.deadlineMs);
+      return encodeMetricsAnswer(await this.#runHere(r, deadline));
+    });
+  }
+
+  /** select reads every shard's matching series and samples and merges them; stats accumulate into `stats`. */
+  async select(tenant: string, req: SelectRequest, consistency: Consistency, signal: AbortSignal, stats: SourceStats): Promise<FloatSeries[]> {
+    const all = await this.#gather(tenant, consistency, { op: 'select', matchers: req.matchers, startMs: req.startMs, endMs: req.endMs }, signal, stats);
+    return this.#merged(all);
+  }
+
+  /** series lists the label sets of every series any matcher set selects in [startMs, endMs], distinct and sorted. */
+  async series(tenant: string, matcherSets: readonly (readonly PromMatcher[])[], startMs: number, endMs: number, consistency: Consistency, signal: AbortSignal, stats: SourceStats): Promise<FloatSeries[]> {
+    const all: FloatSeries[] = [];
+    for (const matchers of matcherSets) all.push(...(await this.#gather(tenant, consistency, { op: 'series', matchers, startMs, endMs }, signal, stats)));
+    return this.#merged(all);
+  }
+
+  /** metadata lists the metric families (name, type, unit, help as labels) the matchers select on every shard, distinct and sorted. */
+  async metadata(tenant: string, matchers: readonly PromMatcher[], consistency: Consistency, signal: AbortSignal, stats: SourceStats): Promise<FloatSeries[]> {
+    return this.#merged(await this.#gather(tenant, consistency, { op: 'metadata', matchers, startMs: 0, endMs: 0 }, signal, stats));
+  }
+
+  /** shardEval evaluates a pushed-down subexpression on every shard and answers the union. */
+  async shardEval(tenant: string, req: ShardEvalRequest, consistency: Consistency, signal: AbortSignal, stats: SourceStats): Promise<FloatSeries[]> {
+    const r = req.range;
+    return this.#gather(tenant, consistency, { op: 'eval', expr: req.expr, startMs: r.startMs, endMs: r.endMs, stepMs: r.stepMs, lookbackMs: req.lookbackMs }, signal, stats);
+  }
+
+  #merged(all: FloatSeries[]): FloatSeries[] {
+    const merged = mergeCollisions(all);
+    if (merged.length > L.seriesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `the query reads more than ${L.seriesMax} series (MetricsQueryLimits.seriesMax)`);
+    return merged;
+  }
+
+  async #gather(tenant: string, consistency: Consistency, part: ShardPart, signal: AbortSignal, stats: SourceStats): Promise<FloatSeries[]> {
+    const budget: MetricsBudget = { seriesMax: Math.max(1, L.seriesMax - stats.seriesRead), samplesMax: Math.max(0, L.samplesMax - stats.samplesRead) };
+    const outcomes: ShardOutcome<MetricsShardAnswer>[] = await fanOut(
+      this.#d,
+      { wallMsMax: L.timeoutMsMax, shardCallMs: L.shardCallMs, attemptsPerShardMax: L.attemptsPerShardMax, retryBackoffBaseMs: L.retryBackoffBaseMs, retryBackoffMaxMs: L.retryBackoffMaxMs },
+      consistency,
+      {
+        what: 'metrics read',
+        here: (shard, deadlineMs) => this.readHere({ ...part, group: shard, tenant, consistency, budget } as MetricsShardRequest, deadlineMs),
+        remote: async (peer, shard, timeoutMs) =>
+          decodeMetricsAnswer(await this.#d.transport.call(peer, SHARD_METRICS_READ, encodeMetricsRequest({ ...part, group: shard, tenant, consistency, budget } as MetricsShardRequest), timeoutMs), budget),
+      },
+      signal,
+    );
+    stats.shardsAsked += outcomes.length;
+    const failed: { shard: number; code: string; message: string }[] = [];
+    const out: FloatSeries[] = [];
+    for (const o of outcomes) {
+      if ('error' in o) {
+        if (o.error.code === 'ERR_LIMIT_EXCEEDED' || o.error.code === 'ERR_INVALID_ARGUMENT') throw o.error;
+        failed.push({ shard: o.shard, code: o.error.code, message: o.error.message });
+        continue;
+      }
+      stats.seriesRead += o.answer.seriesRead;
+      stats.samplesRead += o.answer.samplesRead;
+      stats.bytesRead += o.answer.stats.bytesRead;
+      out.push(...o.answer.series);
+    }
+    if (failed.length === outcomes.length) throw allFailedError(failed, 'metrics read');
+    stats.partialFailures.push(...failed);
+    if (stats.samplesRead > L.samplesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `the query reads more than ${L.samplesMax} samples (MetricsQueryLimits.samplesMax)`);
+    return out;
+  }
+
+  /** readHere runs a shard's part on this node, through the wire codec so a local and a remote answer look the same. */
+  async readHere(r: MetricsShardRequest, deadlineMs: number): Promise<MetricsShardAnswer> {
+    return decodeMetricsAnswer(encodeMetricsAnswer(await this.#runHere(r, deadlineMs)), r.budget);
+  }
+
+  #runHere(r: MetricsShardRequest, deadlineMs: number): Promise<MetricsShardAnswer> {
+    return runHere(this.#d, r.group as GroupId, r.consistency, deadlineMs, async (read) => {
+      const store = read.stores.metrics;
+      assert(store instanceof MetricStore, 'the metrics store is a MetricStore');
+      const c: ShardReadContext = { shard: r.group, store, kv: read.kv, tenant: r.tenant, view: this.#d.view, stats: newScanStats() };
+      let res: ShardReadResult;
+      if (r.op === 'eval') {
+        const engine = this.#d.engine;
+        if (engine === null) throw new OtlpdbError('ERR_UNAVAILABLE', 'PromQL engine not wired on this node');
+        const abort = new AbortController();
+        const timer = setTimeout(() => abort.abort(), Math.max(1, Math.floor(deadlineMs - this.#d.nowMs())));
+        try {
+          res = await evalOnShard(engine, c, r, r.budget, abort.signal);
+        } finally {
+          clearTimeout(timer);
+        }
+      } else if (r.op === 'metadata') {
+        res = readShardMetadata(c, toStoreMatchers(r.matchers), r.budget);
+      } else {
+        res = await readShardSeries(c, toStoreMatchers(r.matchers), r.startMs, r.endMs, r.budget, r.op === 'select');
+      }
+      return { stats: c.stats, seriesRead: res.seriesRead, samplesRead: res.samplesRead, series: res.series };
+    });
+  }
+}
+
+/**
+ * ClusterSeriesSource is the SeriesSource a coordinator's PromQL engine
+ * reads through: select and shardEval fan out to every shard of `tenant`
+ * at `consistency`; `stats` count every shard call of the query.
+ */
+export class ClusterSeriesSource implements SeriesSource {
+  readonly stats: SourceStats = newSourceStats();
+  readonly #read: MetricsRead;
+  readonly #tenant: string;
+  readonly #consistency: Consistency;
+
+  constructor(read: MetricsRead, tenant: string, consistency: Consistency) {
+    this.#read = read;
+    this.#tenant = tenant;
+    this.#consistency = consistency;
+  }
+
+  /** select reads the matching series of every shard, merged. */
+  select(req: SelectRequest, signal: AbortSignal): Promise<readonly FloatSeries[]> {
+    return this.#read.select(this.#tenant, req, this.#consistency, signal, this.stats);
+  }
+
+  /** shardEval evaluates a pushed-down subexpression on every shard and answers the union. */
+  shardEval(req: ShardEvalRequest, signal: AbortSignal): Promise<readonly FloatSeries[]> {
+    return this.#read.shardEval(this.#tenant, req, this.#consistency, signal, this.stats);
+  }
+}
