@@ -25,7 +25,7 @@ import { streamLabels } from '../storage/logs/log-line.js';
 import type { LogStore } from '../storage/logs/log-store.js';
 import type { LogRow } from '../storage/rows.js';
 import type { KvRead } from '../storage/shard/shard-db.js';
-import { newScanStats } from '../storage/shard/signal-store.js';
+import { addScanStats, newScanStats } from '../storage/shard/signal-store.js';
 import type { ScanStats } from '../storage/shard/signal-store.js';
 import type { LogEntry, LogSource, LogSourceStats, SelectLogsRequest } from './logql/source.js';
 import { splitMatchers } from './logs-selector.js';
@@ -66,6 +66,8 @@ export function checkSelect(req: SelectLogsRequest): void {
 /** ShardLogSource is a LogSource over one shard replica; see the top of this file. */
 export class ShardLogSource implements LogSource {
   readonly stats: LogSourceStats = newLogSourceStats();
+  /** scan is the store's own counters over every select of this source (what a shard answer carries). */
+  readonly scan: ScanStats = newScanStats();
   readonly #d: ShardSourceDeps;
 
   constructor(deps: ShardSourceDeps) {
@@ -129,6 +131,7 @@ export class ShardLogSource implements LogSource {
       if (batch.length > 0) yield batch;
     } finally {
       addScanToSourceStats(this.stats, scan);
+      addScanStats(this.scan, scan);
       await gen.return(undefined);
     }
   }

@@ -63,7 +63,8 @@ import { decodeLogBlock, encodeLogBlock, openLogBlock, readTimes, streamKey } fr
 import type { StreamLabel } from './log-line.js';
 import { streamLabels } from './log-line.js';
 import { attributesBytes, logRowBytes, logRowMatches } from './log-head.js';
-import { readLabelNames, readLabelValues, readSeries } from './log-labels.js';
+import { readIndexStats, readLabelNames, readLabelValues, readSeries } from './log-labels.js';
+import type { IndexStats } from './log-labels.js';
 import type { LogBlockId, LogBlockMeta, LogStream, LogTenantStats, LogTimeRange } from './log-store-format.js';
 import {
   LOG_BLOCK_SPACES,
@@ -681,6 +682,11 @@ export class LogStore implements SignalStore<LogRow> {
   /** series lists the distinct streams of `tenant` that satisfy every matcher in the buckets that overlap the range (readSeries, log-labels.ts). */
   async series(kv: KvRead, tenant: string, matchers: readonly StreamMatcher[], range: LogTimeRange, stats: ScanStats): Promise<StreamLabel[][]> {
     return readSeries(kv, tenant, matchers, range, stats, (b0, b1, f) => this.#headRowsIn(tenant, b0, b1, stats, f));
+  }
+
+  /** indexStats counts the streams `keep` admits, their blocks, entries and line bytes in the buckets that overlap the range (readIndexStats, log-labels.ts). */
+  async indexStats(kv: KvRead, tenant: string, keep: (labels: readonly StreamLabel[]) => boolean, range: LogTimeRange, stats: ScanStats): Promise<IndexStats> {
+    return readIndexStats(kv, tenant, keep, range, stats, (b0, b1, f) => this.#headRowsIn(tenant, b0, b1, stats, f));
   }
 }
 
