@@ -38,6 +38,9 @@ import { bodyLimitFor, isControlPath, serveControl } from './control-routes.js';
 import { prometheusText } from './prometheus-text.js';
 import { SEARCH_PATH, serveSearch } from './search-routes.js';
 import { serveTags, tagRoute } from './tag-routes.js';
+import { lokiRoute, serveLoki, servePush } from './loki-routes.js';
+import { LOKI_PUSH_PATH } from './loki-push.js';
+import { LogsQueryLimits } from '../limits.js';
 import { clusterDocument, readiness } from './views.js';
 
 
@@ -274,8 +277,11 @@ export class ApiServer {
     const control = isControlPath(path);
     const clock = isClockPath(path);
     const admin = isAdminPath(path) || clock;
-    const keepBody = control || admin;
-    const limit = admin ? adminBodyLimit() : bodyLimitFor(method, path);
+    const lokiPush = path === LOKI_PUSH_PATH;
+    const loki = lokiRoute(path);
+    // Loki's push carries a body; its query routes may carry their parameters form-encoded in a POST body.
+    const keepBody = control || admin || lokiPush || loki !== null;
+    const limit = admin ? adminBodyLimit() : lokiPush ? LogsQueryLimits.pushBodyBytesMax : bodyLimitFor(method, path);
     const tooLarge = (): void => {
       const err = new OtlpdbError('ERR_LIMIT_EXCEEDED', `request body larger than ${limit} bytes`, { limitBytes: limit });
       send(err.httpStatus, JSON_TYPE, JSON.stringify(errorBody(err.code, err.message, err.details)), true);
@@ -325,6 +331,27 @@ export class ApiServer {
       if (admin) {
         const r = serveAdmin(this.#source.admin, { method, path, body: Buffer.concat(chunks) });
         send(r.status, r.contentType, r.body, false, r.allow);
+        return;
+      }
+      if (lokiPush) {
+        const enc = req.headers['content-encoding'];
+        void servePush(this.#source.loki, { method, contentType: req.headers['content-type'], contentEncoding: typeof enc === 'string' ? enc : undefined, org: req.headers['x-scope-orgid'], body: Buffer.concat(chunks) }).then((r) =>
+          send(r.status, r.contentType, r.body, false, r.allow),
+        );
+        return;
+      }
+      if (loki !== null) {
+        // A Loki query stops when its client goes away (DESIGN.md §7 step 5).
+        const abort = new AbortController();
+        res.on('close', () => void (res.writableFinished || abort.abort()));
+        const params = new URLSearchParams(url.slice(path.length + 1));
+        const form = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() === 'application/x-www-form-urlencoded';
+        if (method === 'POST' && form) for (const [k, v] of new URLSearchParams(Buffer.concat(chunks).toString('utf8'))) params.append(k, v);
+        const flags = req.headers['x-loki-response-encoding-flags'];
+        const categorize = typeof flags === 'string' && flags.split(',').some((f) => f.trim() === 'categorize-labels');
+        void serveLoki(this.#source.loki, loki, { method, params, org: req.headers['x-scope-orgid'], categorize, signal: abort.signal, nowMs: Date.now() }).then((r) =>
+          send(r.status, r.contentType, r.body, false, r.allow),
+        );
         return;
       }
       const tags = tagRoute(path);

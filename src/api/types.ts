@@ -12,6 +12,7 @@ import type { TraceSearchQuery } from '../query/search-params.js';
 import type { Consistency } from '../query/trace-search-wire.js';
 import type { TagsResult } from '../query/trace-tags.js';
 import type { TagRead } from '../storage/traces/tag-read.js';
+import type { LokiSource } from './loki-routes.js';
 
 /** NodeView is one cluster member as this node sees it. */
 export interface NodeView {
@@ -117,6 +118,8 @@ export interface ApiSource {
   searchTraces?(tenant: string, q: TraceSearchQuery, consistency: Consistency, signal: AbortSignal): Promise<unknown>;
   /** readTags reads tag names or one tag's values for `tenant` across the cluster (Tempo's tag routes, api/tag-routes.ts); absent: 404. */
   readTags?(tenant: string, q: TagRead, consistency: Consistency, signal: AbortSignal): Promise<TagsResult>;
+  /** loki serves Loki's query, label and push routes (api/loki-routes.ts); absent: they answer 404. */
+  readonly loki?: LokiSource;
   /** notReadyReason says why this node must not serve although its groups are fine (it was removed), or null. */
   notReadyReason?(): string | null;
 }

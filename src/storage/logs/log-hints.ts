@@ -58,7 +58,10 @@ export interface LineHintPlan {
 const WORD_CHAR = /[\p{L}\p{N}\p{M}_]/u;
 const WORD_RUNS = /[\p{L}\p{N}\p{M}_]+/gu;
 const SOFT_SEPARATORS = new Set(['-', ':', '.']);
-const ASCII = /^[\x00-\x7f]*$/;
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
 
 function isHard(c: string): boolean {
   return !WORD_CHAR.test(c) && !SOFT_SEPARATORS.has(c);
@@ -90,7 +93,7 @@ function piecesOf(text: string, caseInsensitive: boolean): string[] {
     const stripped = r.replace(/^\p{Nd}+/u, '');
     if (stripped !== '') r = stripped;
     if (r.includes('\u03a3') || r.includes('\u03c3') || r.includes('\u03c2')) continue;
-    if (caseInsensitive && !ASCII.test(r)) continue;
+    if (caseInsensitive && !isAscii(r)) continue;
     const lower = r.toLowerCase();
     if (lower !== '') out.push(lower);
   }
