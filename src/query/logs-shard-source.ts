@@ -51,6 +51,8 @@ export interface ShardSourceDeps {
   /** deadlineMs is when the part must stop, on the nowMs clock. */
   readonly deadlineMs: number;
   readonly nowMs: () => number;
+  /** compileHints compiles line hints (log-hints.ts compileLineHints by default; a test plants a broken one). */
+  readonly compileHints?: typeof compileLineHints;
 }
 
 /** checkSelect refuses a malformed request (ERR_INVALID_ARGUMENT). */
@@ -107,7 +109,7 @@ export class ShardLogSource implements LogSource {
         direction: req.direction,
         limit,
         ...(rowFilter !== undefined ? { rowFilter } : {}),
-        hints: compileLineHints(req.hints),
+        hints: (this.#d.compileHints ?? compileLineHints)(req.hints),
       },
       scan,
     );
