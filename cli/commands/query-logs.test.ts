@@ -62,8 +62,8 @@ t.test('query logs against a server', async (t) => {
   const tty = capture(true);
   t.equal(await runQueryLogs('{app=~".+"} |= "error"', { server, since: '5m', limit: '50' }, tty, now), 0);
   t.equal(tty.lines.length, 4, 'three lines and a summary');
-  t.match(tty.lines[0] as string, /another \u001b\[1;31merror\u001b\[0m$/, 'newest first, highlighted');
-  t.match(tty.lines[1] as string, /\{app="shop"\}  payment \u001b\[1;31merror\u001b\[0m: declined$/);
+  t.ok((tty.lines[0] as string).endsWith('another \u001b[1;31merror\u001b[0m'), 'newest first, highlighted');
+  t.ok((tty.lines[1] as string).endsWith('{app="shop"}  payment \u001b[1;31merror\u001b[0m: declined'));
   t.equal(tty.lines[3], '3 line(s)');
   t.same(seen === null ? null : { limit: (seen as LogqlParams).limit, span: (seen as LogqlParams).endNs - (seen as LogqlParams).startNs, direction: (seen as LogqlParams).direction }, { limit: 50, span: 300_000_000_000n, direction: 'backward' }, 'the parameters sent');
 
@@ -81,7 +81,7 @@ t.test('query logs against a server', async (t) => {
   const metric = capture(false);
   await runQueryLogs('rate({app="shop"}[1m])', { server }, metric, now);
   t.equal(metric.lines[0], '{app="shop"}');
-  t.match(metric.lines[1] as string, /  0\.5$/);
+  t.ok((metric.lines[1] as string).endsWith(' 0.5'));
 
   await t.rejects(runQueryLogs('bad query', { server }, capture(false), now), { code: 'ERR_INVALID_ARGUMENT', message: /parse error at line 1/ }, 'a refused query');
   await t.rejects(runQueryLogs('{a="b"}', { server, limit: '0' }, capture(false), now), { code: 'ERR_INVALID_ARGUMENT' }, 'a bad --limit');
