@@ -4,7 +4,9 @@
  * Routes so far: /healthz, /readyz, /api/v1/cluster, /metrics, Tempo's
  * trace by id (/api/traces/{id}, /api/v2/traces/{id}; OTLP JSON, or
  * protobuf with `Accept: application/protobuf`) and /api/echo, the
- * control KV and locks (/api/v1/kv/, /api/v1/locks/; control-routes.ts) and
+ * control KV and locks (/api/v1/kv/, /api/v1/locks/; control-routes.ts), Loki's
+ * API (/loki/api/v1/*: queries, labels, series, index stats, push;
+ * loki-routes.ts, loki-push.ts; Loki's plain-text errors) and
  * the fault-injection admin routes (/api/v1/admin/faults; admin-routes.ts; and
  * /api/v1/admin/clock; clock-routes.ts). Every error
  * body is `{"error":{"code","message"}}` with a stable OtlpdbError code; the
@@ -16,9 +18,11 @@
  *   connection, so after it resolves nothing of the server remains;
  * - no request body is buffered beyond ApiLimits.requestBodyBytesMax
  *   (ControlApiLimits.kvPutBodyBytesMax for PUT /api/v1/kv/{key},
- *   AdminApiLimits.faultsBodyBytesMax for the admin routes): a larger one is
- *   refused with 413 and the connection closed; only the control and admin
- *   routes keep a body at all;
+ *   AdminApiLimits.faultsBodyBytesMax for the admin routes,
+ *   LogsQueryLimits.pushBodyBytesMax for Loki push): a larger one is
+ *   refused with 413 and the connection closed; only the control, admin and
+ *   Loki routes keep a body at all (Loki's query routes for form-encoded
+ *   POST parameters);
  * - the source is only read by the node routes; the control routes change
  *   the meta group only through source.control, the admin routes the
  *   transport faults only through source.admin.
@@ -349,7 +353,7 @@ export class ApiServer {
         if (method === 'POST' && form) for (const [k, v] of new URLSearchParams(Buffer.concat(chunks).toString('utf8'))) params.append(k, v);
         const flags = req.headers['x-loki-response-encoding-flags'];
         const categorize = typeof flags === 'string' && flags.split(',').some((f) => f.trim() === 'categorize-labels');
-        void serveLoki(this.#source.loki, loki, { method, params, org: req.headers['x-scope-orgid'], categorize, signal: abort.signal, nowMs: Date.now() }).then((r) =>
+        void serveLoki(this.#source.loki, loki, { method, params, org: req.headers['x-scope-orgid'], categorize, signal: abort.signal, nowMs: this.#source.clock?.wallMs() ?? Date.now() }).then((r) =>
           send(r.status, r.contentType, r.body, false, r.allow),
         );
         return;
