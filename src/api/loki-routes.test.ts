@@ -9,6 +9,7 @@
  * bad parameters and bad push bodies are refused as Loki does; and without
  * an engine the query routes answer 503.
  */
+import http from 'node:http';
 import snappy from 'snappyjs';
 import t from 'tap';
 import { OtlpdbNode } from '../node.js';
@@ -130,6 +131,36 @@ t.test('without an engine the query routes answer 503 and label routes still wor
   t.match(q.body, /LogQL engine not wired/);
   t.same((await get(a, '/loki/api/v1/labels')).doc, { status: 'success', data: ['a'] });
   t.equal((await httpRequest(a, '/loki/api/v1/labels', 'DELETE')).status, 405);
+});
+
+t.test('a client that goes away cancels its query', async (t) => {
+  let aborted = false;
+  let started = false;
+  const loki: LokiSource = {
+    engine: {
+      evaluate: (_text, p) =>
+        new Promise((_, reject) => {
+          started = true;
+          p.signal.addEventListener('abort', () => {
+            aborted = true;
+            reject(new Error('aborted'));
+          });
+        }),
+      evaluateShardPart: async () => ({ kind: 'entries', entries: [] }),
+    },
+    source: () => ({ select: () => (async function* () {})(), stats: { shardsAsked: 0, blocksScanned: 0, blocksPruned: 0, entriesRead: 0, bytesRead: 0, partialFailures: [] } }),
+    labels: async () => {
+      throw new Error('not used');
+    },
+    push: async () => ({ accepted: 0, rejected: 0, message: '', parts: 0 }),
+  };
+  const a = await serveApi(t, bareApiSource({ loki }));
+  const req = http.request({ host: a.host, port: a.port, path: '/loki/api/v1/query_range?query=%7Ba%3D%22b%22%7D', agent: false });
+  req.on('error', () => undefined);
+  req.end();
+  t.ok(await pollUntil(async () => started, 500, 10), 'the query started');
+  req.destroy();
+  t.ok(await pollUntil(async () => aborted, 500, 10), 'the engine saw its signal abort');
 });
 
 t.test('Loki API on a real node', async (t) => {
