@@ -248,6 +248,9 @@ t.test('Loki API on a real node', async (t) => {
   await bad(`/loki/api/v1/query_range?query=${sel}&start=20&end=10`, 'end before start');
   await bad(`/loki/api/v1/query_range?query=${sel}&start=nope`, 'bad start');
   await bad(`/loki/api/v1/query_range?query=${sel}&step=1ms&since=1h`, 'too many steps');
+  await bad(`/loki/api/v1/query_range?query=${sel}&step=0`, 'a zero step');
+  await bad(`/loki/api/v1/query_range?query=${sel}&end=9999-12-31T00:00:00Z`, 'an end past u64 nanoseconds');
+  await bad(`/loki/api/v1/labels?start=9999-12-30T00:00:00Z&end=9999-12-31T00:00:00Z`, 'a label read past u64 nanoseconds');
   await bad(`/loki/api/v1/query_range?query=${encodeURIComponent('{app=}')}`, 'a parse error');
   await bad('/loki/api/v1/query_range', 'no query');
   await bad('/loki/api/v1/series', 'no match[]');

@@ -150,7 +150,11 @@ const DURATION_UNITS: Readonly<Record<string, bigint>> = { ns: 1n, us: 1_000n, Â
 
 /** parseLokiDuration reads a Prometheus/Go duration ("5m", "1h30m", "250ms") or, when `seconds` is allowed, float seconds. */
 export function parseLokiDuration(v: string, param: string, seconds: boolean): bigint {
-  if (seconds && /^\d+(\.\d+)?$/.test(v)) return BigInt(Math.round(Number(v) * 1e9));
+  if (seconds && /^\d+(\.\d+)?$/.test(v)) {
+    const n = BigInt(Math.round(Number(v) * 1e9));
+    if (n <= 0n) throw badParam(param, 'zero or negative query resolution step widths are not accepted. Try a positive integer');
+    return n;
+  }
   const re = /(\d+)(ns|us|Âµs|ms|s|m|h|d|w|y)/y;
   let at = 0;
   let total = 0n;
@@ -180,6 +184,7 @@ function rangeOf(p: URLSearchParams, nowNs: bigint, defaultMs: number): RangePar
   else if (since !== null && since !== '') startNs = endNs - parseLokiDuration(since, 'since', false);
   else startNs = endNs - BigInt(defaultMs) * 1_000_000n;
   if (startNs < 0n) startNs = 0n;
+  if (endNs >= 1n << 64n) throw badParam('end', 'beyond the largest time otlpdb stores (u64 nanoseconds)');
   if (endNs < startNs) throw badParam('end', 'end timestamp must not be before start time');
   if (endNs - startNs > BigInt(L.rangeMsMax) * 1_000_000n) {
     throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `the query time range exceeds the limit (query length: ${(endNs - startNs) / 3_600_000_000_000n}h, limit: ${L.rangeMsMax / 3_600_000}h)`, { param: 'start' });
