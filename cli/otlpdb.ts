@@ -206,7 +206,7 @@ export function buildProgram(): Command {
     .option('--time <duration>', 'how long clients and the nemesis run, e.g. 60s or 5m (default 60s)')
     .option('--nemesis <list>', 'faults: kill,pause,partition,disk,clock,membership (default kill,pause,partition; partitions use iptables as root, else the transport\'s fault hooks, with a notice)')
     .option('--partitioner <how>', 'how partitions cut links: auto, iptables or transport-faults (default auto: iptables where it works)')
-    .option('--workload <list>', 'workloads: register,set (default both)')
+    .option('--workload <list>', 'workloads: register,set,logs,counter (default all)')
     .option('--rate <n>', 'operations per second of each workload (default 10)')
     .option('--seed <s>', 'seed of the schedule and the clients (default 1)')
     .option('--report <dir>', 'report directory (default DIR/report-seed-S)')

@@ -1516,6 +1516,18 @@ export const JepsenLimits = {
   setAttemptsMax: 3,
   /** setRequestsMax bounds the set workload's requests of one run (and so the trace reads afterwards). */
   setRequestsMax: 20_000,
+  /** logLinesPerRequest is how many lines (of one client's stream) one logs-workload request carries. */
+  logLinesPerRequest: 3,
+  /** logsRequestsMax bounds the logs workload's requests of one run. */
+  logsRequestsMax: 20_000,
+  /** logsReadPageLines is the `limit` of one Loki read-back page. */
+  logsReadPageLines: 1_000,
+  /** logsReadPagesMax bounds the pages read back per stream (logsRequestsMax * logLinesPerRequest lines fit). */
+  logsReadPagesMax: 100,
+  /** counterPointsPerRequest is how many points (of one client's series) one counter-workload request carries. */
+  counterPointsPerRequest: 3,
+  /** counterRequestsMax bounds the counter workload's requests of one run. */
+  counterRequestsMax: 20_000,
   /** opTimeoutMs is the client deadline of one operation; past it the outcome is unknown. */
   opTimeoutMs: 3_000,
   /** responseBytesMax caps one answer the clients read. */
@@ -1608,6 +1620,7 @@ assert(Math.max(...JepsenLimits.nodesAllowed) + JepsenLimits.joinersMax <= 254, 
 assert(JepsenLimits.setAttemptsMax >= 1 && JepsenLimits.clientsPerWorkload >= 1, 'clients send at least once');
 assert(Number(JepsenLimits.plantPeerPort) !== Number(JepsenLimits.peerPort) && Number(JepsenLimits.plantApiPort) !== Number(JepsenLimits.apiPort), 'the planted-bug cluster does not share a run\'s ports');
 assert(JepsenLimits.plantCutOffMs >= 2 * RaftLimits.electionTicks * JepsenLimits.tickMs, 'a cut-off outlasts the longest randomized election timeout');
+assert(JepsenLimits.logsReadPagesMax * JepsenLimits.logsReadPageLines >= JepsenLimits.logsRequestsMax * JepsenLimits.logLinesPerRequest, 'every line one stream can hold is read back');
 
 /**
  * LogsQueryLimits bound Loki's API on a node and the shard-wide log reads

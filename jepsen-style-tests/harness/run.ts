@@ -31,6 +31,8 @@ import type { ReportPaths } from '../report/write-report.js';
 import { Prng } from '../sim/prng.js';
 import { registerWorkload } from '../workloads/register.js';
 import { setWorkload } from '../workloads/set.js';
+import { logsWorkload } from '../workloads/logs.js';
+import { counterWorkload } from '../workloads/counter.js';
 import type { Workload, WorkloadContext } from '../workloads/types.js';
 import { HistoryRecorder } from './history.js';
 import { LiveCluster } from './live-cluster.js';
@@ -38,13 +40,13 @@ import { drawSchedule } from './schedule.js';
 import type { NemesisKind } from './schedule.js';
 import { readState, removeState } from './state-file.js';
 
-/** WORKLOAD_NAMES are the workloads of this slice. */
-export const WORKLOAD_NAMES = ['register', 'set'] as const;
+/** WORKLOAD_NAMES are the workloads `--workload` may name. */
+export const WORKLOAD_NAMES = ['register', 'set', 'logs', 'counter'] as const;
 
 /** WorkloadName names one workload. */
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
 
-const WORKLOADS: Readonly<Record<WorkloadName, Workload>> = { register: registerWorkload, set: setWorkload };
+const WORKLOADS: Readonly<Record<WorkloadName, Workload>> = { register: registerWorkload, set: setWorkload, logs: logsWorkload, counter: counterWorkload };
 
 /** JepsenPlan is a checked `otlpdb jepsen` command line. */
 export interface JepsenPlan {

@@ -13,12 +13,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { assert } from '../../src/errors.js';
 import { JepsenLimits } from '../../src/limits.js';
-import type { HistoryOp, Outcome } from '../harness/history.js';
+import type { HistoryOp } from '../harness/history.js';
 import { countOutcomes } from '../report/results.js';
 import type { WorkloadResult } from '../report/results.js';
 import type { Prng } from '../sim/prng.js';
 import { attempt } from './client-http.js';
 import { checkSet } from './set-checker.js';
+import { sendRetried } from './send-retried.js';
 import type { SentRequest, SentSpan, TraceRead } from './set-checker.js';
 import type { Workload, WorkloadContext } from './types.js';
 
@@ -74,19 +75,6 @@ export function spanIdsOfTrace(body: string): string[] {
   return out;
 }
 
-function outcomeOf(statuses: readonly (number | 'refused' | 'unknown')[]): { outcome: Outcome; refused: boolean } {
-  const last = statuses[statuses.length - 1];
-  assert(last !== undefined, 'a request was sent at least once');
-  if (last === 200) return { outcome: 'ok', refused: false };
-  const definite = (s: number | 'refused' | 'unknown'): boolean => s === 'refused' || (typeof s === 'number' && s >= 400 && s < 500 && s !== 429 && s !== 408);
-  if (statuses.every(definite)) return { outcome: 'fail', refused: statuses.some((s) => typeof s === 'number') };
-  return { outcome: 'unknown', refused: false };
-}
-
-function retryable(s: number | 'refused' | 'unknown'): boolean {
-  return s === 'refused' || s === 'unknown' || s === 429 || s === 408 || (typeof s === 'number' && s >= 500);
-}
-
 /**
  * sendSpans sends one request carrying `spans` as client `process`, first
  * to node `firstNode`, then (on no answer, a 429 or a 5xx) byte for byte to
@@ -99,24 +87,9 @@ export async function sendSpans(ctx: WorkloadContext, process: number, firstNode
   assert(spans.length > 0, 'a request carries spans');
   const body = spansBody(spans, Date.now());
   const start = ctx.history.nowUs();
-  const statuses: (number | 'refused' | 'unknown')[] = [];
-  let node = firstNode;
-  let error: string | undefined;
-  for (let i = 0; i < attemptsMax; i++) {
-    if (i > 0) node = (node % ctx.cluster.nodes.length) + 1;
-    const a = await attempt(ctx.cluster.node(node).otlpHttp, 'POST', '/v1/traces', body);
-    let s: number | 'refused' | 'unknown' = a.kind === 'answer' ? a.status : a.kind;
-    if (a.kind === 'answer' && a.status === 200) {
-      const rejected = Number((JSON.parse(a.body === '' ? '{}' : a.body) as { partialSuccess?: { rejectedSpans?: string | number } }).partialSuccess?.rejectedSpans ?? 0);
-      if (rejected > 0) s = 'unknown';
-    }
-    statuses.push(s);
-    error = a.kind === 'answer' ? (a.status === 200 ? undefined : `HTTP ${a.status}: ${a.body.slice(0, 200)}`) : a.error;
-    if (s === 200 || !retryable(s)) break;
-  }
-  const { outcome, refused } = outcomeOf(statuses);
-  const value: SetValue = { spans, attempts: statuses.length, refused };
-  const op: HistoryOp = { workload: 'set', process, f: 'send', start, end: ctx.history.nowUs(), outcome, value, node, ...(outcome === 'ok' || error === undefined ? {} : { error }) };
+  const r = await sendRetried(ctx, firstNode, '/v1/traces', body, attemptsMax);
+  const value: SetValue = { spans, attempts: r.attempts, refused: r.refused };
+  const op: HistoryOp = { workload: 'set', process, f: 'send', start, end: ctx.history.nowUs(), outcome: r.outcome, value, node: r.node, ...(r.error === undefined ? {} : { error: r.error }) };
   ctx.history.record(op);
   return op;
 }
