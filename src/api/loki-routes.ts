@@ -121,7 +121,7 @@ function badParam(param: string, why: string): OtlpdbError {
   return new OtlpdbError('ERR_INVALID_ARGUMENT', `invalid parameter ${param}: ${why}`, { param });
 }
 
-/** failure is Loki's plain-text error: 400 for bad input and limits, else the code's status. */
+/** lokiFailure is Loki's plain-text error for a query or label route: 400 for bad input and limits, else the code's status. */
 export function lokiFailure(err: unknown): LokiAnswer {
   const e = err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', String(err));
   const status = e.code === 'ERR_LIMIT_EXCEEDED' || e.code === 'ERR_INVALID_ARGUMENT' ? 400 : e.httpStatus;
