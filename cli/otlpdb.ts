@@ -15,8 +15,10 @@ import type { SimCommandOptions } from './commands/sim.js';
 import { processSignals, runStartCommand } from './commands/start.js';
 import type { StartCommandOptions } from './commands/start.js';
 import { DEFAULT_TARGET, runTraceCommand } from './commands/trace.js';
-import { ReceiveWorkerLimits, TraceSearchLimits } from '../src/limits.js';
+import { LogsQueryLimits, ReceiveWorkerLimits, TraceSearchLimits } from '../src/limits.js';
 import { runQueryTraces } from './commands/query.js';
+import { runQueryLogs } from './commands/query-logs.js';
+import type { QueryLogsOptions } from './commands/query-logs.js';
 import type { QueryTracesOptions } from './commands/query.js';
 import { runQueryMetrics } from './commands/query-metrics.js';
 import type { QueryMetricsOptions } from './commands/query-metrics.js';
@@ -163,7 +165,7 @@ export function buildProgram(): Command {
       process.exitCode = await runTraceCommand(id, options, { ...io, isTTY: process.stdout.isTTY === true, columns: process.stdout.columns, env: process.env });
     });
 
-  const query = program.command('query').description('Query the cluster in the languages its users know (traces: TraceQL, as Tempo\'s /api/search; metrics: PromQL, as Prometheus\'s /api/v1/query).');
+  const query = program.command('query').description('Query the cluster in the languages its users know (traces: TraceQL, as Tempo\'s /api/search; metrics: PromQL, as Prometheus\'s /api/v1/query; logs: LogQL, as Loki\'s query_range).');
   query
     .command('traces')
     .argument('<traceql>', 'a TraceQL query, for example \'{ resource.service.name = "cart" && status = error }\'')
@@ -178,6 +180,23 @@ export function buildProgram(): Command {
     .option('--json', 'print the raw search answer (Tempo\'s JSON) instead of the table')
     .action(async (traceql: string, options: QueryTracesOptions) => {
       process.exitCode = await runQueryTraces(traceql, options, io);
+    });
+  query
+    .command('logs')
+    .argument('<logql>', 'a LogQL query, for example \'{service_name="cart"} |= "error"\'')
+    .description(
+      'Query logs with LogQL (GET /loki/api/v1/query_range, Loki\'s API) and print one line per entry, newest first: time (UTC), stream labels, ' +
+        'the line with the query\'s |= and |~ matches highlighted on a terminal (plain when piped or NO_COLOR is set); metric queries print each series. ' +
+        'A syntax error names its position. Exits 1 when the server cannot be reached.',
+    )
+    .option('--since <duration>', 'how far back to query, a duration such as 15m, 1h or 24h (default 1h)')
+    .option('--limit <n>', `at most this many lines (default ${LogsQueryLimits.limitDefault}, at most ${LogsQueryLimits.limitMax})`)
+    .option('--server <url>', `API of any node, or a Loki (default ${DEFAULT_TARGET})`)
+    .option('--target <url>', 'the same as --server')
+    .option('--tenant <id>', 'the tenant to query (sent as X-Scope-OrgID; default: the default tenant)')
+    .option('--json', 'print the raw answer (Loki\'s JSON) instead of the lines')
+    .action(async (logql: string, options: QueryLogsOptions) => {
+      process.exitCode = await runQueryLogs(logql, options, { ...io, isTTY: process.stdout.isTTY === true, env: process.env });
     });
 
   query

@@ -1023,6 +1023,8 @@ export const LogStoreLimits = {
   headAttributeOverheadBytes: 64,
   /** queryRowsMax bounds the `limit` of one queryLogs call (Loki's default max_entries_limit_per_query is 5000). */
   queryRowsMax: 5000,
+  /** selectRowsMax bounds the `limit` of one selectLogs call (the LogQL engine's shard-local reads; a metric query reads every entry of its range up to this). */
+  selectRowsMax: 200_000,
   /** queryBatchRowsMax bounds the rows of one batch queryLogs yields. */
   queryBatchRowsMax: 256,
   /** labelResultsMax bounds the names, values or series one label read returns; past it the read is ERR_LIMIT_EXCEEDED. */
@@ -1037,6 +1039,7 @@ export const LogStoreLimits = {
 assert(LogStoreLimits.headRowOverheadBytes >= 64, 'a head row costs at least its object');
 assert(LogStoreLimits.headAttributeOverheadBytes >= 16, 'an attribute costs at least its object');
 assert(LogStoreLimits.queryRowsMax >= 1, 'queryRowsMax >= 1');
+assert(LogStoreLimits.selectRowsMax >= LogStoreLimits.queryRowsMax, 'a select reads at least what a query may');
 assert(LogStoreLimits.queryBatchRowsMax >= 1, 'queryBatchRowsMax >= 1');
 assert(LogStoreLimits.queryBatchRowsMax <= LogStoreLimits.queryRowsMax, 'a batch is at most one query');
 assert(LogStoreLimits.labelResultsMax >= 1, 'labelResultsMax >= 1');
@@ -1709,3 +1712,59 @@ assert(MetricsQueryLimits.viewCacheSeriesMax >= MetricsQueryLimits.seriesMax, 'o
 assert(MetricsQueryLimits.timeoutMsDefault <= MetricsQueryLimits.timeoutMsMax && MetricsQueryLimits.shardCallMs <= MetricsQueryLimits.timeoutMsMax, 'default timeout and shard budget within the max');
 assert(MetricsQueryLimits.remoteWriteBodyBytesMax <= MetricsQueryLimits.remoteWriteDecodedBytesMax, 'a decoded body may be larger than its compressed form');
 assert(MetricsQueryLimits.expBucketsMax >= 2, 'an exponential histogram keeps at least two buckets');
+/**
+ * LogsQueryLimits bound Loki's API on a node and the shard-wide log reads
+ * behind it (src/query/logs-*.ts, src/api/loki-routes.ts, loki-push.ts):
+ * one LogQL query's wall time, entries and answer bytes, the label reads,
+ * and a Loki push body.
+ */
+export const LogsQueryLimits = {
+  /** wallMsMax bounds a whole query (every shard call and retry); shards not answered by then are partial failures. */
+  wallMsMax: 30_000,
+  /** shardCallMs bounds one shard's part (its ReadIndex barrier and scan). */
+  shardCallMs: 20_000,
+  /** attemptsPerShardMax bounds the calls for one shard, leader hints followed included. */
+  attemptsPerShardMax: 64,
+  /** retryBackoffBaseMs is the first pause after a failed shard call. */
+  retryBackoffBaseMs: 20,
+  /** retryBackoffMaxMs caps the pause between shard calls. */
+  retryBackoffMaxMs: 1_000,
+  /** limitDefault is Loki's default `limit` (entries of a log query). */
+  limitDefault: 100,
+  /** limitMax bounds `limit` (Loki's max_entries_limit_per_query). */
+  limitMax: 5_000,
+  /** shardEntriesMax bounds the entries one shard answers a select or a pushed log query with; a select of every entry (a metric query) past it is ERR_LIMIT_EXCEEDED. */
+  shardEntriesMax: 100_000,
+  /** answerBytesMax bounds one shard's encoded answer; an answer past it keeps fewer entries and is a partial failure. */
+  answerBytesMax: 8 * 1024 * 1024,
+  /** batchEntriesMax bounds one batch a LogSource yields. */
+  batchEntriesMax: 256,
+  /** rangeMsMax bounds [start, end] of a query or label read (Loki's max_query_length is 721 h). */
+  rangeMsMax: 721 * 60 * 60 * 1000,
+  /** rangeDefaultMs is the window, ending now, of a query or label read without `start` (Loki: the last hour for queries). */
+  rangeDefaultMs: 60 * 60 * 1000,
+  /** labelsRangeDefaultMs is the window of the label routes without `start` (Loki: the last 6 h). */
+  labelsRangeDefaultMs: 6 * 60 * 60 * 1000,
+  /** stepsMax bounds (end - start) / step of a range query (Loki refuses more than 11,000 points). */
+  stepsMax: 11_000,
+  /** queryBytesMax bounds the LogQL text of `query` (and a pushed-down shard query). */
+  queryBytesMax: 64 * 1024,
+  /** matchersMax bounds the matchers of one stream selector, `match[]` values of /series, and label pairs of a pushed stream. */
+  matchersMax: 64,
+  /** seriesMatchesMax bounds the `match[]` parameters of one /series call. */
+  seriesMatchesMax: 32,
+  /** stringBytesMax bounds one string of a shard frame (a label name or value, a line, a tenant). */
+  stringBytesMax: 256 * 1024,
+  /** pushBodyBytesMax bounds a Loki push body on the wire (before snappy); the ingest path's requestBytesMax bounds it decompressed. */
+  pushBodyBytesMax: 4 * 1024 * 1024,
+  /** pushStreamsMax bounds the streams of one push. */
+  pushStreamsMax: 10_000,
+} as const;
+assert(LogsQueryLimits.shardCallMs <= LogsQueryLimits.wallMsMax, 'a shard call fits the query');
+assert(LogsQueryLimits.wallMsMax <= QueryLimits.wallMsCeiling, 'a log query fits the wall-time ceiling');
+assert(LogsQueryLimits.limitDefault <= LogsQueryLimits.limitMax && LogsQueryLimits.limitMax <= LogsQueryLimits.shardEntriesMax, 'limits ordered');
+assert(LogsQueryLimits.shardEntriesMax < LogStoreLimits.selectRowsMax, 'a shard select can tell that it passed shardEntriesMax');
+assert(LogsQueryLimits.answerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'a shard answer fits one frame');
+assert(LogsQueryLimits.rangeDefaultMs <= LogsQueryLimits.rangeMsMax && LogsQueryLimits.labelsRangeDefaultMs <= LogsQueryLimits.rangeMsMax, 'default ranges are allowed');
+assert(LogsQueryLimits.batchEntriesMax >= 1 && LogsQueryLimits.batchEntriesMax <= AggregateLimits.mergeBatchRowsMax, 'a batch is a merge batch');
+assert(LogsQueryLimits.pushBodyBytesMax <= IngestLimits.requestBytesMax, 'a push body fits an ingest request');

@@ -90,6 +90,9 @@ import { PeerTransport } from './transport/peer-transport.js';
 import type { PeerMetrics, TransportMetrics } from './transport/transport-types.js';
 import type { GroupStats } from './raft/driver/multi-raft.js';
 import type { SpanRow } from './storage/rows.js';
+import { LogsQuery } from './query/logs-query.js';
+import type { LogqlEngine } from './query/logql/source.js';
+import type { LokiSource } from './api/loki-routes.js';
 
 
 /** OtlpdbNodeOptions configure OtlpdbNode.start. */
@@ -145,6 +148,12 @@ export interface OtlpdbNodeOptions {
    * from service.* always).
    */
   readonly promoteResourceAttributes?: readonly string[];
+  /**
+   * logqlEngine is the LogQL engine (query/logql) Loki's query routes and
+   * the pushed shard parts (shard.logsEval) run; absent or null, those
+   * answer 503 "LogQL engine not wired". The one wiring point of the engine.
+   */
+  readonly logqlEngine?: LogqlEngine | null;
 }
 
 /**
@@ -292,6 +301,7 @@ export class OtlpdbNode implements ApiSource {
   readonly #metricsRead: MetricsRead;
   /** prometheus serves the Prometheus API routes (api/prom-routes.ts) over the cluster. */
   readonly prometheus: PromApiSource;
+  readonly #logs: LogsQuery;
   readonly #itemLimits: OtlpItemLimits;
   /** placementMap is placement()'s answer for the placement object it was built from. */
   #placementMap: { readonly of: object; readonly map: ReadonlyMap<number, readonly NodeId[]> } | null = null;
@@ -394,6 +404,7 @@ export class OtlpdbNode implements ApiSource {
       metadata: (tenant, matchers, consistency, signal, stats) => metricsRead.metadata(tenant, matchers, consistency, signal, stats),
       remoteWrite: (tenant, wire) => remoteWriteVia(ingester, tenant, wire),
     };
+    this.#logs = new LogsQuery(readDeps(0x10c5), opts.logqlEngine ?? null);
     this.nodeId = opts.id;
     this.seed = seed;
     this.#opts = opts;
@@ -514,6 +525,7 @@ export class OtlpdbNode implements ApiSource {
     node.#search.register();
     node.#tags.register();
     node.#metricsRead.register();
+    node.#logs.register();
     transport.onMessages((from, msgs) => node.#enqueue(from, msgs));
     transport.handle(META_PROPOSE, async (payload) => {
       const c = decodeMetaCommand(payload);
@@ -594,6 +606,36 @@ export class OtlpdbNode implements ApiSource {
   /** readTags reads tag names or one tag's values across the cluster (Tempo's tag routes; api/tag-routes.ts renders them). */
   async readTags(tenant: string, q: TagRead, consistency: Consistency, signal: AbortSignal): Promise<TagsResult> {
     return this.#tags.read(tenant, q, consistency, signal);
+  }
+
+  /**
+   * loki serves Loki's API (api/loki-routes.ts): queries through the
+   * injected LogQL engine over a cluster LogSource, label reads, and Loki
+   * push through the OTLP write path (admission, decoding, idempotency,
+   * commit wait).
+   */
+  readonly loki: LokiSource = this.#lokiSource();
+
+  #lokiSource(): LokiSource {
+    // Read late: the field is initialised before the constructor sets #logs.
+    const engine = (): LogqlEngine | null => this.#logs.engine;
+    return {
+      get engine() {
+        return engine();
+      },
+      source: (tenant, consistency) => this.#logs.source(tenant, consistency),
+      labels: (tenant, read, consistency, signal) => this.#logs.labels(tenant, read, consistency, signal),
+      push: async (tenant, wireBytes, convert) => {
+        const admission = this.#ingester.admit('logs', tenant, wireBytes);
+        try {
+          const body = await convert(this.#ingester.settings.requestBytesMax);
+          this.#ingester.grow(admission, body.length);
+          return await this.#ingester.ingest({ signal: 'logs', tenant, format: 'proto', body, deadlineMs: performance.now() + this.#ingester.settings.requestDeadlineMs });
+        } finally {
+          this.#ingester.release(admission);
+        }
+      },
+    };
   }
 
   /** ingestMetrics are the OTLP write path's counters and limits for /metrics. */

@@ -6,7 +6,9 @@
  * prom-routes.ts, prom-remote-write.ts), /healthz, /readyz, /api/v1/cluster, /metrics, Tempo's
  * trace by id (/api/traces/{id}, /api/v2/traces/{id}; OTLP JSON, or
  * protobuf with `Accept: application/protobuf`) and /api/echo, the
- * control KV and locks (/api/v1/kv/, /api/v1/locks/; control-routes.ts) and
+ * control KV and locks (/api/v1/kv/, /api/v1/locks/; control-routes.ts), Loki's
+ * API (/loki/api/v1/*: queries, labels, series, index stats, push;
+ * loki-routes.ts, loki-push.ts; Loki's plain-text errors) and
  * the fault-injection admin routes (/api/v1/admin/faults; admin-routes.ts; and
  * /api/v1/admin/clock; clock-routes.ts). Every error
  * body is `{"error":{"code","message"}}` with a stable OtlpdbError code; the
@@ -19,9 +21,11 @@
  * - no request body is buffered beyond ApiLimits.requestBodyBytesMax
  *   (ControlApiLimits.kvPutBodyBytesMax for PUT /api/v1/kv/{key},
  *   AdminApiLimits.faultsBodyBytesMax for the admin routes,
- *   MetricsQueryLimits.remoteWriteBodyBytesMax for POST /api/v1/write): a
- *   larger one is refused with 413 and the connection closed; only the
- *   control, admin and Prometheus routes keep a body at all;
+ *   MetricsQueryLimits.remoteWriteBodyBytesMax for POST /api/v1/write,
+ *   LogsQueryLimits.pushBodyBytesMax for Loki push): a larger one is
+ *   refused with 413 and the connection closed; only the control, admin,
+ *   Prometheus and Loki routes keep a body at all (the query routes of both
+ *   for form-encoded POST parameters);
  * - the source is only read by the node routes; the control routes change
  *   the meta group only through source.control, the admin routes the
  *   transport faults only through source.admin.
@@ -31,7 +35,7 @@ import type { AddressInfo } from 'node:net';
 import { checkTenantId } from '../control/tenant.js';
 import { resourceSpansJson } from '../otlp/otlp-json-writer.js';
 import { traceByIdResponseProto, traceProto } from '../otlp/otlp-proto-writer.js';
-import { ApiLimits, MetricsQueryLimits } from '../limits.js';
+import { ApiLimits, LogsQueryLimits, MetricsQueryLimits } from '../limits.js';
 import { OtlpdbError, assert } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import type { ApiSource } from './types.js';
@@ -43,6 +47,8 @@ import { SEARCH_PATH, serveSearch } from './search-routes.js';
 import { mergeForm, promRoute, servePrometheus } from './prom-routes.js';
 import { serveRemoteWrite } from './prom-remote-write.js';
 import { serveTags, tagRoute } from './tag-routes.js';
+import { lokiRoute, serveLoki, servePush } from './loki-routes.js';
+import { LOKI_PUSH_PATH } from './loki-push.js';
 import { clusterDocument, readiness } from './views.js';
 
 
@@ -280,8 +286,12 @@ export class ApiServer {
     const clock = isClockPath(path);
     const admin = isAdminPath(path) || clock;
     const prom = promRoute(path);
-    const keepBody = control || admin || prom !== null;
-    const limit = prom?.route === 'write' ? MetricsQueryLimits.remoteWriteBodyBytesMax : admin ? adminBodyLimit() : bodyLimitFor(method, path);
+    const lokiPush = path === LOKI_PUSH_PATH;
+    const loki = lokiRoute(path);
+    // Loki's push and remote write carry a body; the Prometheus and Loki query routes may carry their parameters form-encoded in a POST body.
+    const keepBody = control || admin || prom !== null || lokiPush || loki !== null;
+    const limit =
+      prom?.route === 'write' ? MetricsQueryLimits.remoteWriteBodyBytesMax : admin ? adminBodyLimit() : lokiPush ? LogsQueryLimits.pushBodyBytesMax : bodyLimitFor(method, path);
     const tooLarge = (): void => {
       const err = new OtlpdbError('ERR_LIMIT_EXCEEDED', `request body larger than ${limit} bytes`, { limitBytes: limit });
       send(err.httpStatus, JSON_TYPE, JSON.stringify(errorBody(err.code, err.message, err.details)), true);
@@ -346,8 +356,29 @@ export class ApiServer {
           return;
         }
         const params = mergeForm(new URLSearchParams(url.slice(path.length + 1)), body, req.headers['content-type']);
-        const request = { method, params, org: req.headers['x-scope-orgid'], body, headers: req.headers, nowMs: Date.now(), signal: abort.signal };
+        const request = { method, params, org: req.headers['x-scope-orgid'], body, headers: req.headers, nowMs: this.#source.clock?.wallMs() ?? Date.now(), signal: abort.signal };
         void servePrometheus(this.#source.prometheus, prom, request).then((r) => send(r.status, r.contentType, r.body, false, r.allow));
+        return;
+      }
+      if (lokiPush) {
+        const enc = req.headers['content-encoding'];
+        void servePush(this.#source.loki, { method, contentType: req.headers['content-type'], contentEncoding: typeof enc === 'string' ? enc : undefined, org: req.headers['x-scope-orgid'], body: Buffer.concat(chunks) }).then((r) =>
+          send(r.status, r.contentType, r.body, false, r.allow),
+        );
+        return;
+      }
+      if (loki !== null) {
+        // A Loki query stops when its client goes away (DESIGN.md §7 step 5).
+        const abort = new AbortController();
+        res.on('close', () => void (res.writableFinished || abort.abort()));
+        const params = new URLSearchParams(url.slice(path.length + 1));
+        const form = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() === 'application/x-www-form-urlencoded';
+        if (method === 'POST' && form) for (const [k, v] of new URLSearchParams(Buffer.concat(chunks).toString('utf8'))) params.append(k, v);
+        const flags = req.headers['x-loki-response-encoding-flags'];
+        const categorize = typeof flags === 'string' && flags.split(',').some((f) => f.trim() === 'categorize-labels');
+        void serveLoki(this.#source.loki, loki, { method, params, org: req.headers['x-scope-orgid'], categorize, signal: abort.signal, nowMs: this.#source.clock?.wallMs() ?? Date.now() }).then((r) =>
+          send(r.status, r.contentType, r.body, false, r.allow),
+        );
         return;
       }
       const tags = tagRoute(path);

@@ -13,6 +13,7 @@ import type { Consistency } from '../query/trace-search-wire.js';
 import type { TagsResult } from '../query/trace-tags.js';
 import type { TagRead } from '../storage/traces/tag-read.js';
 import type { FloatSeries, PromMatcher, PromqlEngine, SeriesSource, SourceStats } from '../query/promql/source.js';
+import type { LokiSource } from './loki-routes.js';
 
 /** NodeView is one cluster member as this node sees it. */
 export interface NodeView {
@@ -120,6 +121,8 @@ export interface ApiSource {
   readTags?(tenant: string, q: TagRead, consistency: Consistency, signal: AbortSignal): Promise<TagsResult>;
   /** prometheus serves the Prometheus API (api/prom-routes.ts, api/prom-remote-write.ts); absent: those routes answer 404. */
   readonly prometheus?: PromApiSource;
+  /** loki serves Loki's query, label and push routes (api/loki-routes.ts); absent: they answer 404. */
+  readonly loki?: LokiSource;
   /** notReadyReason says why this node must not serve although its groups are fine (it was removed), or null. */
   notReadyReason?(): string | null;
 }

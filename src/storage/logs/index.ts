@@ -5,17 +5,19 @@
  */
 export { LOG_BLOCK_VERSION, decodeLogBlock, encodeLogBlock, openLogBlock, readLines, readLogBlockHeader, readTimes, streamKey } from './log-block.js';
 export type { LogBlockHeader, LogLines, OpenedLogBlock } from './log-block.js';
-export { levelOf, logLine, renderValue, streamLabels } from './log-line.js';
+export { LOKI_PUSH_SCOPE, levelOf, logLine, renderValue, sanitizeLabelName, streamLabels } from './log-line.js';
+export { bloomAlternatives, compileLineHints, termsAdmit } from './log-hints.js';
+export type { HintAlternative, HintLiteral, LineHintPlan } from './log-hints.js';
 export type { StreamLabel } from './log-line.js';
 export { LOG_INDEX_VERSION, consecutivePositions, encodeLogIndex, queryLogBlock, queryLogBlockWith } from './term-index.js';
 export type { EncodedLogIndex, LogQuery, LogQueryResult, LogQueryStats, PhraseCheck, StreamMatcher } from './term-index.js';
-export { bloomAdmits, normalizeLogQuery, queryLogIndex } from './term-index.js';
+export { bloomAdmits, normalizeLogQuery, queryLogIndex, readIndexTerms } from './term-index.js';
 export type { NormalizedLogQuery } from './term-index.js';
 export { LogStore } from './log-store.js';
 export type { HeadView, LogHit, LogScanQuery } from './log-store.js';
 export { attributesBytes, logRowBytes, logRowMatches, matchesStream } from './log-head.js';
-export { readLabelNames, readLabelValues, readSeries } from './log-labels.js';
-export type { HeadVisitor } from './log-labels.js';
+export { readIndexStats, readLabelNames, readLabelValues, readSeries } from './log-labels.js';
+export type { HeadVisitor, IndexStats } from './log-labels.js';
 export {
   LOG_BLOCK_SPACES,
   LOG_STORE_FORMAT_VERSION,

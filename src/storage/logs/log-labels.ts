@@ -19,7 +19,7 @@ import type { KvEntry, KvRead } from '../shard/shard-db.js';
 import type { ScanStats } from '../shard/signal-store.js';
 import { streamKey } from './log-block.js';
 import type { StreamLabel } from './log-line.js';
-import { streamLabels } from './log-line.js';
+import { logLine, streamLabels } from './log-line.js';
 import { matchesStream } from './log-head.js';
 import { LogKeySpace, bucketKey, checkTimeRange, decodeStreamTable, labelNamePrefix, parseBlockKey, parseKeyBucket, parseLabelEntry } from './log-store-format.js';
 import type { LogTimeRange } from './log-store-format.js';
@@ -155,4 +155,76 @@ function successor(k: Uint8Array): Uint8Array {
   const out = new Uint8Array(k.length + 1);
   out.set(k);
   return out;
+}
+
+/** IndexStats is Loki's /index/stats answer for one shard: the matching streams, the blocks holding them, their entries and line bytes. */
+export interface IndexStats {
+  /** chunks counts the blocks (and the head, when it holds a matching record) with a matching stream. */
+  readonly chunks: number;
+  readonly entries: number;
+  /** bytes is the UTF-8 bytes of the matching lines (0 for blocks whose stream table predates per-stream bytes). */
+  readonly bytes: number;
+  /** series are the distinct matching streams, sorted by streamKey. */
+  readonly series: StreamLabel[][];
+}
+
+/**
+ * readIndexStats answers /index/stats for `tenant` from the stream tables
+ * (0x35) of the buckets that overlap the range and the head: every stream
+ * `keep` admits counts, with its rows and line bytes. Bucket granularity, as
+ * the other label reads. ERR_LIMIT_EXCEEDED past labelResultsMax streams.
+ */
+export async function readIndexStats(
+  kv: KvRead,
+  tenant: string,
+  keep: (labels: readonly StreamLabel[]) => boolean,
+  range: LogTimeRange,
+  stats: ScanStats,
+  visitHead: HeadVisitor,
+): Promise<IndexStats> {
+  const { b0, b1 } = checkTimeRange(range.startNs, range.endNs);
+  const found = new Map<string, StreamLabel[]>();
+  const verdicts = new Map<string, boolean>();
+  const admit = (labels: readonly StreamLabel[]): boolean => {
+    const k = streamKey(labels);
+    let v = verdicts.get(k);
+    if (v === undefined) {
+      v = keep(labels);
+      if (verdicts.size < LogStoreLimits.labelResultsMax * 4) verdicts.set(k, v);
+    }
+    if (v && !found.has(k)) {
+      found.set(k, labels.slice());
+      if (found.size > LogStoreLimits.labelResultsMax) throw tooMany('series');
+    }
+    return v;
+  };
+  let chunks = 0;
+  let entries = 0;
+  let bytes = 0;
+  let headHit = false;
+  visitHead(b0, b1, (row) => {
+    if (!admit(streamLabels(row))) return;
+    headHit = true;
+    entries++;
+    bytes += Buffer.byteLength(logLine(row));
+  });
+  if (headHit) chunks++;
+  const r = { gte: bucketKey(LogKeySpace.streams, tenant, b0), lt: bucketKey(LogKeySpace.streams, tenant, b1 + 1) };
+  for await (const page of kv.pages(r, LogStoreLimits.scanPageEntries)) {
+    for (const e of page) {
+      stats.bytesRead += e.value.length;
+      parseBlockKey(e.key, tenant);
+      let hit = false;
+      for (const st of decodeStreamTable(e.value)) {
+        if (!admit(st.labels)) continue;
+        hit = true;
+        entries += st.rows;
+        bytes += st.lineBytes ?? 0;
+      }
+      if (hit) chunks++;
+    }
+  }
+  const series = [...found.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map((x) => x[1]);
+  assert(chunks >= 0 && entries >= 0 && bytes >= 0, 'index stats are counts');
+  return { chunks, entries, bytes, series };
 }

@@ -24,9 +24,32 @@
  * attribute named `level`. Labels are sorted by name (UTF-16 code units).
  * NB: other characters Loki refuses in label names (such as "-" or "/") are
  * kept as they are; the Loki API layer will have to escape or refuse them.
+ *
+ * Loki push (api/loki-push.ts): a record pushed through Loki's API is stored
+ * with its stream labels as resource attributes (names unchanged: Loki label
+ * names have no dots) under the instrumentation scope LOKI_PUSH_SCOPE. Such a
+ * record's stream is its resource attributes only: no `level` is derived
+ * (a pushed `level` label is an ordinary attribute), so the view shows the
+ * labels exactly as pushed. An OTLP record that names that scope gets the
+ * same treatment; nothing else about it changes.
  */
 import { LogBlockLimits } from '../../limits.js';
 import type { AnyValue, LogRow, Resource } from '../rows.js';
+
+/** LOKI_PUSH_SCOPE is the instrumentation scope name of records pushed through Loki's API (see the file comment). */
+export const LOKI_PUSH_SCOPE = 'otlpdb/loki-push';
+
+
+/**
+ * sanitizeLabelName turns any name into a valid Loki/Prometheus label name
+ * ([a-zA-Z_][a-zA-Z0-9_]*): every other character becomes "_", and a name
+ * starting with a digit (or empty) gets a leading "_". The view uses it for
+ * structured-metadata names (log attribute keys).
+ */
+export function sanitizeLabelName(name: string): string {
+  const s = name.replace(/[^a-zA-Z0-9_]/g, '_');
+  return s === '' || (s.charCodeAt(0) >= 0x30 && s.charCodeAt(0) <= 0x39) ? `_${s}` : s;
+}
 
 /** StreamLabel is one label of a log stream. */
 export interface StreamLabel {
@@ -115,28 +138,33 @@ export function logLine(row: LogRow): string {
  * are frozen: they are shared.
  */
 const STREAM_MEMO = new WeakMap<Resource, Map<string, StreamLabel[]>>();
+/** PUSH_STREAM_MEMO is STREAM_MEMO for pushed records (LOKI_PUSH_SCOPE), whose streams carry no level. */
+const PUSH_STREAM_MEMO = new WeakMap<Resource, Map<string, StreamLabel[]>>();
 
 /** streamLabels is the stream of a log row (see the file comment), sorted by name; the list is shared and frozen. */
 export function streamLabels(row: LogRow): StreamLabel[] {
-  const level = levelOf(row.severityNumber, row.severityText);
-  let byLevel = STREAM_MEMO.get(row.resource);
+  const pushed = row.scope.name === LOKI_PUSH_SCOPE;
+  // A pushed record's stream has no level: its memo is a map of its own, keyed by the empty string.
+  const level = pushed ? '' : levelOf(row.severityNumber, row.severityText);
+  const memo = pushed ? PUSH_STREAM_MEMO : STREAM_MEMO;
+  let byLevel = memo.get(row.resource);
   const known = byLevel?.get(level);
   if (known !== undefined) return known;
   const byName = new Map<string, string>();
   for (const kv of row.resource.attributes) {
     const name = kv.key.replaceAll('.', '_');
-    if (name === 'level' || byName.has(name)) continue;
+    if ((name === 'level' && !pushed) || byName.has(name)) continue;
     const value = cut(renderValue(kv.value));
     if (value !== '') byName.set(name, value);
   }
-  byName.set('level', level);
+  if (!pushed) byName.set('level', level);
   const out: StreamLabel[] = [];
   for (const [name, value] of byName) out.push(Object.freeze({ name, value }));
   out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   Object.freeze(out);
   if (byLevel === undefined) {
     byLevel = new Map();
-    STREAM_MEMO.set(row.resource, byLevel);
+    memo.set(row.resource, byLevel);
   }
   if (byLevel.size < LogBlockLimits.streamMemoLevelsPerResourceMax) byLevel.set(level, out);
   return out;

@@ -70,12 +70,23 @@ export interface LogBlockMeta {
   readonly maxTimeNs: bigint;
   readonly rows: number;
   readonly streams: number;
+  /**
+   * truncatedRows counts the rows whose line the tokenizer stopped short of
+   * (StorageLimits.tokensPerLineMax): their later terms are not indexed, so
+   * a term may prune the block only when it is 0. null: a meta written
+   * before the field existed (unknown, so never pruned by terms).
+   */
+  readonly truncatedRows: number | null;
+  /** lineBytes is the UTF-8 bytes of the block's lines (index/stats); null in a meta written before the field existed. */
+  readonly lineBytes: number | null;
 }
 
 /** LogStream is one stream of a block's stream table with its rows in that block. */
 export interface LogStream {
   readonly labels: readonly StreamLabel[];
   readonly rows: number;
+  /** lineBytes is the UTF-8 bytes of the stream's lines in the block; absent in a table written before the field existed. */
+  readonly lineBytes?: number;
 }
 
 /** LogTenantStats are the durable counts of one tenant's logs. */
@@ -282,10 +293,16 @@ function smallReader(sealed: Uint8Array, tag: number): ByteReader {
   return r;
 }
 
-/** encodeBlockMeta seals a block meta: u64 BE minTimeNs, u64 BE maxTimeNs, uvarint rows, uvarint streams. */
+/**
+ * encodeBlockMeta seals a block meta: u64 BE minTimeNs, u64 BE maxTimeNs,
+ * uvarint rows, uvarint streams, then (since issue 8; absent in older
+ * metas) uvarint truncatedRows, uvarint lineBytes.
+ */
 export function encodeBlockMeta(m: LogBlockMeta): Uint8Array {
   assert(m.minTimeNs <= m.maxTimeNs, 'meta minTimeNs <= maxTimeNs');
   assert(m.rows >= 1 && m.streams >= 1 && m.streams <= m.rows, 'meta counts');
+  assert((m.truncatedRows === null) === (m.lineBytes === null), 'the issue-8 fields come together');
+  assert(m.truncatedRows === null || (m.truncatedRows >= 0 && m.truncatedRows <= m.rows), 'truncated rows within rows');
   return sealSmall(LogValueTag.meta, (w) => {
     const t = new Uint8Array(16);
     const view = new DataView(t.buffer);
@@ -294,6 +311,10 @@ export function encodeBlockMeta(m: LogBlockMeta): Uint8Array {
     w.raw(t);
     w.uvarint(m.rows);
     w.uvarint(m.streams);
+    if (m.truncatedRows !== null && m.lineBytes !== null) {
+      w.uvarint(m.truncatedRows);
+      w.uvarint(m.lineBytes);
+    }
   });
 }
 
@@ -306,16 +327,25 @@ export function decodeBlockMeta(sealed: Uint8Array): LogBlockMeta {
   const maxTimeNs = view.getBigUint64(8);
   const rows = r.uvarint();
   const streams = r.uvarint();
+  const extended = r.remaining > 0;
+  const truncatedRows = extended ? r.uvarint() : null;
+  const lineBytes = extended ? r.uvarint() : null;
   if (r.remaining !== 0) throw corrupt('trailing bytes in a block meta');
   if (minTimeNs > maxTimeNs) throw corrupt('block meta minTimeNs > maxTimeNs');
   if (rows < 1 || rows > LogBlockLimits.rowsPerBlockMax) throw corrupt(`block meta of ${rows} rows`);
   if (streams < 1 || streams > rows) throw corrupt(`block meta of ${streams} streams`);
-  return { minTimeNs, maxTimeNs, rows, streams };
+  if (truncatedRows !== null && truncatedRows > rows) throw corrupt(`block meta of ${truncatedRows} truncated rows of ${rows}`);
+  return { minTimeNs, maxTimeNs, rows, streams, truncatedRows, lineBytes };
 }
 
-/** encodeStreamTable seals a block's streams: uvarint count, then per stream uvarint labels, labels × [str name][str value], uvarint rows. */
+/**
+ * encodeStreamTable seals a block's streams: uvarint count, then per stream
+ * uvarint labels, labels × [str name][str value], uvarint rows; then (since
+ * issue 8, when every stream has it) streams × uvarint lineBytes.
+ */
 export function encodeStreamTable(streams: readonly LogStream[]): Uint8Array {
   assert(streams.length >= 1, 'a block has a stream');
+  const withBytes = streams.every((s) => s.lineBytes !== undefined);
   return sealSmall(LogValueTag.streams, (w) => {
     w.uvarint(streams.length);
     for (const s of streams) {
@@ -327,6 +357,7 @@ export function encodeStreamTable(streams: readonly LogStream[]): Uint8Array {
       }
       w.uvarint(s.rows);
     }
+    if (withBytes) for (const s of streams) w.uvarint(s.lineBytes as number);
   });
 }
 
@@ -349,8 +380,10 @@ export function decodeStreamTable(sealed: Uint8Array): LogStream[] {
     if (rows < 1) throw corrupt('a stream of no rows');
     out.push({ labels, rows });
   }
+  if (r.remaining === 0) return out;
+  const withBytes = out.map((st) => ({ ...st, lineBytes: r.uvarint() }));
   if (r.remaining !== 0) throw corrupt('trailing bytes in a stream table');
-  return out;
+  return withBytes;
 }
 
 /** encodeTenantStats seals a tenant's stats: uvarint records, dataBytes, indexBytes. */

@@ -63,7 +63,8 @@ import { decodeLogBlock, encodeLogBlock, openLogBlock, readTimes, streamKey } fr
 import type { StreamLabel } from './log-line.js';
 import { streamLabels } from './log-line.js';
 import { attributesBytes, logRowBytes, logRowMatches } from './log-head.js';
-import { readLabelNames, readLabelValues, readSeries } from './log-labels.js';
+import { readIndexStats, readLabelNames, readLabelValues, readSeries } from './log-labels.js';
+import type { IndexStats } from './log-labels.js';
 import type { LogBlockId, LogBlockMeta, LogStream, LogTenantStats, LogTimeRange } from './log-store-format.js';
 import {
   LOG_BLOCK_SPACES,
@@ -84,7 +85,12 @@ import {
   tenantPrefix,
 } from './log-store-format.js';
 import type { LogQuery, NormalizedLogQuery, StreamMatcher } from './term-index.js';
-import { bloomAdmits, encodeLogIndex, normalizeLogQuery, queryLogIndex } from './term-index.js';
+import { bloomAdmits, encodeLogIndex, normalizeLogQuery, queryLogIndex, readIndexTerms } from './term-index.js';
+import type { LineHintPlan } from './log-hints.js';
+import { bloomAlternatives, termsAdmit } from './log-hints.js';
+import { logLine } from './log-line.js';
+import { bloomHas, decodeBloom } from '../bloom.js';
+import { BlockKind, openBlock } from '../block.js';
 
 /** LogScanQuery is one shard-local log query (see the file comment for ordering and ranges). */
 export interface LogScanQuery {
@@ -95,8 +101,12 @@ export interface LogScanQuery {
   readonly terms?: readonly string[];
   readonly phrases?: readonly (readonly string[])[];
   readonly direction: 'forward' | 'backward';
-  /** limit is the most hits returned, 1..LogStoreLimits.queryRowsMax. */
+  /** limit is the most hits returned, 1..LogStoreLimits.queryRowsMax (selectLogs: 1..selectRowsMax). */
   readonly limit: number;
+  /** rowFilter, when given, must also hold for a hit (regex stream matchers); it runs before the limit is counted. */
+  readonly rowFilter?: (row: LogRow) => boolean;
+  /** hints prune blocks that cannot hold a line the query keeps (log-hints.ts); rows are not filtered by them. */
+  readonly hints?: LineHintPlan | null;
 }
 
 /** LogHit is one record a query found, with its time. */
@@ -156,16 +166,22 @@ interface EncodedPart {
   readonly postings: Uint8Array;
   readonly bloom: Uint8Array;
   readonly streams: LogStream[];
+  readonly truncatedRows: number;
+  readonly lineBytes: number;
 }
 
 function streamsOf(rows: readonly LogRow[]): LogStream[] {
-  const byKey = new Map<string, { labels: StreamLabel[]; rows: number }>();
+  const byKey = new Map<string, { labels: StreamLabel[]; rows: number; lineBytes: number }>();
   for (const row of rows) {
     const labels = streamLabels(row);
     const k = streamKey(labels);
+    const bytes = Buffer.byteLength(logLine(row));
     const s = byKey.get(k);
-    if (s === undefined) byKey.set(k, { labels, rows: 1 });
-    else s.rows++;
+    if (s === undefined) byKey.set(k, { labels, rows: 1, lineBytes: bytes });
+    else {
+      s.rows++;
+      s.lineBytes += bytes;
+    }
   }
   return [...byKey.values()];
 }
@@ -183,7 +199,9 @@ function encodeParts(rows: readonly LogRow[], out: EncodedPart[]): void {
     for (const v of [block, index.postings]) {
       if (v.length > ShardDbLimits.valueBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', 'a log block value past valueBytesMax');
     }
-    out.push({ rows, block, postings: index.postings, bloom: index.bloom, streams: streamsOf(rows) });
+    const streams = streamsOf(rows);
+    const lineBytes = streams.reduce((n, st) => n + (st.lineBytes as number), 0);
+    out.push({ rows, block, postings: index.postings, bloom: index.bloom, streams, truncatedRows: index.truncatedRows, lineBytes });
   } catch (err) {
     if (!(err instanceof OtlpdbError && err.code === 'ERR_LIMIT_EXCEEDED') || rows.length === 1) throw err;
     const half = rows.length >>> 1;
@@ -308,7 +326,14 @@ export class LogStore implements SignalStore<LogRow> {
           put(LogKeySpace.block, blockKey(LogKeySpace.block, tenant, id), p.block);
           put(LogKeySpace.postings, blockKey(LogKeySpace.postings, tenant, id), p.postings);
           put(LogKeySpace.bloom, blockKey(LogKeySpace.bloom, tenant, id), p.bloom);
-          const meta: LogBlockMeta = { minTimeNs: first.timeUnixNano, maxTimeNs: last.timeUnixNano, rows: p.rows.length, streams: p.streams.length };
+          const meta: LogBlockMeta = {
+            minTimeNs: first.timeUnixNano,
+            maxTimeNs: last.timeUnixNano,
+            rows: p.rows.length,
+            streams: p.streams.length,
+            truncatedRows: p.truncatedRows,
+            lineBytes: p.lineBytes,
+          };
           put(LogKeySpace.meta, blockKey(LogKeySpace.meta, tenant, id), encodeBlockMeta(meta));
           put(LogKeySpace.streams, blockKey(LogKeySpace.streams, tenant, id), encodeStreamTable(p.streams));
           const pairs = new Map<string, StreamLabel>();
@@ -434,10 +459,24 @@ export class LogStore implements SignalStore<LogRow> {
    * Fills `stats`. Throws ERR_INVALID_ARGUMENT, ERR_LIMIT_EXCEEDED (query
    * shape) and ERR_CORRUPTION (a damaged value).
    */
-  async *queryLogs(kv: KvRead, tenant: string, q: LogScanQuery, stats: ScanStats): AsyncGenerator<LogHit[]> {
+  queryLogs(kv: KvRead, tenant: string, q: LogScanQuery, stats: ScanStats): AsyncGenerator<LogHit[]> {
+    return this.#query(kv, tenant, q, stats, LogStoreLimits.queryRowsMax);
+  }
+
+  /**
+   * selectLogs is queryLogs for the LogQL engine's shard-local source
+   * (query/logs-shard-source.ts): the same order and batches, a limit up to
+   * LogStoreLimits.selectRowsMax (a metric query reads every entry), the
+   * query's rowFilter and line hints applied.
+   */
+  selectLogs(kv: KvRead, tenant: string, q: LogScanQuery, stats: ScanStats): AsyncGenerator<LogHit[]> {
+    return this.#query(kv, tenant, q, stats, LogStoreLimits.selectRowsMax);
+  }
+
+  async *#query(kv: KvRead, tenant: string, q: LogScanQuery, stats: ScanStats, limitMax: number): AsyncGenerator<LogHit[]> {
     const { b0, b1 } = checkTimeRange(q.startNs, q.endNs);
-    if (!(Number.isSafeInteger(q.limit) && q.limit >= 1 && q.limit <= LogStoreLimits.queryRowsMax)) {
-      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `log query limit ${q.limit} is not in 1..${LogStoreLimits.queryRowsMax}`);
+    if (!(Number.isSafeInteger(q.limit) && q.limit >= 1 && q.limit <= limitMax)) {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `log query limit ${q.limit} is not in 1..${limitMax}`);
     }
     if (q.direction !== 'forward' && q.direction !== 'backward') throw new OtlpdbError('ERR_INVALID_ARGUMENT', `log query direction ${String(q.direction)}`);
     const backward = q.direction === 'backward';
@@ -454,6 +493,7 @@ export class LogStore implements SignalStore<LogRow> {
         const row = v.rows[i] as LogRow;
         stats.headRowsScanned++;
         if (!logRowMatches(row, nq, q.startNs, q.endNs)) continue;
+        if (q.rowFilter !== undefined && !q.rowFilter(row)) continue;
         const b = bucketOf(row.timeUnixNano);
         const c: Candidate = { row, timeNs: row.timeUnixNano, flushIndex: v.rank, part: 0, ordinal: i };
         const list = headHits.get(b);
@@ -470,7 +510,7 @@ export class LogStore implements SignalStore<LogRow> {
       const cands: Candidate[] = headHits.get(bucket) ?? [];
       for (const { id, meta } of metas) {
         if (servedFromHead(id.flushIndex)) continue;
-        for (const c of await this.#scanBlock(kv, tenant, id, meta, blockQuery, nq, stats, remaining, backward)) cands.push(c);
+        for (const c of await this.#scanBlock(kv, tenant, id, meta, blockQuery, nq, stats, remaining, backward, q)) cands.push(c);
       }
       cands.sort(compareCandidates);
       if (backward) cands.reverse();
@@ -547,12 +587,16 @@ export class LogStore implements SignalStore<LogRow> {
     stats: ScanStats,
     keep: number,
     backward: boolean,
+    scan: Pick<LogScanQuery, 'rowFilter' | 'hints'>,
   ): Promise<Candidate[]> {
     if (meta.maxTimeNs < (q.minTimeNs as bigint) || meta.minTimeNs > (q.maxTimeNs as bigint)) {
       stats.blocksPrunedTime++;
       return [];
     }
-    if (nq.terms.length > 0 || nq.phrases.length > 0) {
+    // Hints prune only a block whose every line was tokenized whole (log-hints.ts).
+    const hints = scan.hints !== undefined && scan.hints !== null && meta.truncatedRows === 0 ? scan.hints : null;
+    const hintExact = hints !== null && hints.alternatives.every((a) => a.exact.length > 0);
+    if (nq.terms.length > 0 || nq.phrases.length > 0 || hintExact) {
       const bloom = own(await kv.get(blockKey(LogKeySpace.bloom, tenant, id)));
       if (bloom === undefined) throw corrupt('a block meta without its bloom', { tenant, ...id });
       stats.bytesRead += bloom.length;
@@ -560,10 +604,21 @@ export class LogStore implements SignalStore<LogRow> {
         stats.blocksPrunedBloom++;
         return [];
       }
+      if (hints !== null && hintExact) {
+        const filter = decodeBloom(openBlock(bloom, BlockKind.bloom));
+        if (!bloomAlternatives(hints, (t) => bloomHas(filter, t))) {
+          stats.blocksPrunedBloom++;
+          return [];
+        }
+      }
     }
     const postings = own(await kv.get(blockKey(LogKeySpace.postings, tenant, id)));
     if (postings === undefined) throw corrupt('a block meta without its postings', { tenant, ...id });
     stats.bytesRead += postings.length;
+    if (hints !== null && !termsAdmit(hints, readIndexTerms(postings))) {
+      stats.blocksPrunedIndex++;
+      return [];
+    }
     let cand = queryLogIndex(postings, meta.rows, q);
     if (cand.length === 0) {
       stats.blocksPrunedIndex++;
@@ -589,12 +644,16 @@ export class LogStore implements SignalStore<LogRow> {
     }
     const rows = decodeLogBlock(block);
     assert(rows.length === meta.rows, 'a checked block decodes to its rows');
-    const ords = backward ? cand.subarray(Math.max(0, cand.length - keep)) : cand.subarray(0, keep);
     const out: Candidate[] = [];
-    for (const o of ords) {
+    const filter = scan.rowFilter;
+    // The `keep` rows from the direction's end that pass the row filter, returned in block order.
+    for (let k = 0; k < cand.length && out.length < keep; k++) {
+      const o = cand[backward ? cand.length - 1 - k : k] as number;
       const row = rows[o] as LogRow;
+      if (filter !== undefined && !filter(row)) continue;
       out.push({ row, timeNs: row.timeUnixNano, flushIndex: id.flushIndex, part: id.part, ordinal: o });
     }
+    if (backward) out.reverse();
     return out;
   }
 
@@ -623,6 +682,11 @@ export class LogStore implements SignalStore<LogRow> {
   /** series lists the distinct streams of `tenant` that satisfy every matcher in the buckets that overlap the range (readSeries, log-labels.ts). */
   async series(kv: KvRead, tenant: string, matchers: readonly StreamMatcher[], range: LogTimeRange, stats: ScanStats): Promise<StreamLabel[][]> {
     return readSeries(kv, tenant, matchers, range, stats, (b0, b1, f) => this.#headRowsIn(tenant, b0, b1, stats, f));
+  }
+
+  /** indexStats counts the streams `keep` admits, their blocks, entries and line bytes in the buckets that overlap the range (readIndexStats, log-labels.ts). */
+  async indexStats(kv: KvRead, tenant: string, keep: (labels: readonly StreamLabel[]) => boolean, range: LogTimeRange, stats: ScanStats): Promise<IndexStats> {
+    return readIndexStats(kv, tenant, keep, range, stats, (b0, b1, f) => this.#headRowsIn(tenant, b0, b1, stats, f));
   }
 }
 

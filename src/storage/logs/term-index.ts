@@ -72,6 +72,8 @@ export interface EncodedLogIndex {
   readonly postings: Uint8Array;
   /** bloom is sealed as BlockKind.bloom (the block's terms). */
   readonly bloom: Uint8Array;
+  /** truncatedRows counts the rows whose line the tokenizer stopped short of (tokensPerLineMax): their later terms are not indexed. */
+  readonly truncatedRows: number;
 }
 
 /** StreamMatcher is one stream selector condition (LogQL `{name="value"}` / `{name!="value"}`). */
@@ -166,9 +168,10 @@ export function encodeLogIndex(rows: readonly LogRow[]): EncodedLogIndex {
   }
   const terms = new Map<string, TermBuild>();
   const pairs = new Map<string, { name: string; value: string; rows: number[] }>();
+  let truncatedRows = 0;
   for (let i = 0; i < n; i++) {
     const row = rows[i] as LogRow;
-    tokenizeLine(logLine(row), (term, position) => {
+    const counts = tokenizeLine(logLine(row), (term, position) => {
       let e = terms.get(term);
       if (e === undefined) {
         if (terms.size >= LogBlockLimits.termsPerBlockMax) {
@@ -183,6 +186,7 @@ export function encodeLogIndex(rows: readonly LogRow[]): EncodedLogIndex {
       }
       (e.positions[e.positions.length - 1] as number[]).push(position);
     });
+    if (counts.lineTruncated) truncatedRows++;
     for (const l of streamLabels(row)) {
       const key = JSON.stringify([l.name, l.value]);
       let p = pairs.get(key);
@@ -231,7 +235,7 @@ export function encodeLogIndex(rows: readonly LogRow[]): EncodedLogIndex {
   section(out, encodeStringColumn(sortedPairs.map((p) => p.value), w));
   section(out, pairPostings.finish());
   const bloom = encodeBloom(buildBloom(sortedTerms, StorageLimits.bloomFalsePositiveTarget));
-  return { postings: sealBlock(BlockKind.postings, out.finish()), bloom: sealBlock(BlockKind.bloom, bloom) };
+  return { postings: sealBlock(BlockKind.postings, out.finish()), bloom: sealBlock(BlockKind.bloom, bloom), truncatedRows };
 }
 
 // ---------------------------------------------------------------- reading
@@ -370,6 +374,11 @@ export function normalizeLogQuery(q: LogQuery): NormalizedLogQuery {
     throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'minTimeNs > maxTimeNs');
   }
   return { terms, phrases, matchers };
+}
+
+/** readIndexTerms is a block index's term dictionary, sorted (the line-hint pruning scans it; log-hints.ts). Throws ERR_CORRUPTION. */
+export function readIndexTerms(postings: Uint8Array): readonly string[] {
+  return new OpenedIndex(postings).terms;
 }
 
 /** queryLogBlock answers `q` over one block and its index (see the file comment). Throws ERR_CORRUPTION, ERR_INVALID_ARGUMENT, ERR_LIMIT_EXCEEDED. */

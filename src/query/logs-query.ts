@@ -1,0 +1,356 @@
+/**
+ * logs-query.ts — the shard-wide log reads of a node (DESIGN.md §7) behind
+ * Loki's API: a cluster LogSource for the LogQL engine (select fanned out
+ * and merged k-way by time; shardEval fanned out and united), the label
+ * reads (/labels, /label/{name}/values, /series, /index/stats), and the
+ * shard handlers that answer them (peer methods in logs-wire.ts).
+ *
+ * Routing, failover, backoff, the deadline and cancellation are
+ * shard-fanout.ts's (planner.ts replicaChoice): `linearizable`, the default,
+ * asks each shard's leader after a ReadIndex barrier; `stale` any replica,
+ * this node's first. A shard no replica answered, or whose answer was cut at
+ * LogsQueryLimits.answerBytesMax, is a partial failure in the source's
+ * stats; only when every shard failed is the read an error.
+ *
+ * select: each shard answers its first `limit` entries in the direction
+ * (every entry, up to shardEntriesMax, for limit null); the coordinator
+ * merges the runs k-way by time (merge.ts; ties in shard order) and yields
+ * batches of at most batchEntriesMax, stopping at `limit`.
+ * NB: one call per shard, no cursor paging: a shard answer cut by bytes is
+ * reported, not continued.
+ *
+ * shardEval: the engine injected at construction (null until the lead wires
+ * the LogQL engine in) runs each shard's part over that shard's
+ * ShardLogSource; answers are united: entries merged by time in the
+ * direction and cut at the request's limit, partial series concatenated
+ * (the engine combines them).
+ *
+ * Owner: the node owns one LogsQuery; register() installs the handlers on
+ * its transport.
+ */
+import { OtlpdbError, assert } from '../errors.js';
+import { LogsQueryLimits as L, LogStoreLimits } from '../limits.js';
+import type { GroupId } from '../raft/types.js';
+import { streamKey } from '../storage/logs/log-block.js';
+import { LogStore } from '../storage/logs/log-store.js';
+import type { ShardRead } from '../storage/shard/shard-state-machine.js';
+import { newScanStats } from '../storage/shard/signal-store.js';
+import type { ScanStats } from '../storage/shard/signal-store.js';
+import type { LogEntry, LogLabels, LogShardAnswer, LogShardEvalRequest, LogSource, LogSourceStats, LogqlEngine, SelectLogsRequest } from './logql/source.js';
+import { byTimeAsc, byTimeDesc, kWayMerge } from './merge.js';
+import { allFailedError, fanOut, runHere } from './shard-fanout.js';
+import type { FanoutBounds, FanoutDeps, ShardOutcome } from './shard-fanout.js';
+import { matchesSelector, splitMatchers } from './logs-selector.js';
+import { ShardLogSource, addScanToSourceStats, checkSelect, newLogSourceStats } from './logs-shard-source.js';
+import {
+  SHARD_LOGS_EVAL,
+  SHARD_LOGS_LABELS,
+  SHARD_LOGS_SELECT,
+  decodeEntriesAnswer,
+  decodeEvalAnswer,
+  decodeEvalRequest,
+  decodeLabelsAnswer,
+  decodeLabelsRequest,
+  decodeSelectRequest,
+  encodeEntriesAnswer,
+  encodeEvalAnswer,
+  encodeEvalRequest,
+  encodeLabelsAnswer,
+  encodeLabelsRequest,
+  encodeSelectRequest,
+} from './logs-wire.js';
+import type { LabelsRead, LabelsResult, ShardCallHeader, ShardEntriesAnswer, ShardEvalAnswer } from './logs-wire.js';
+import type { Consistency } from './trace-search-wire.js';
+
+/** LOG_FANOUT_BOUNDS are the fan-out bounds of every log read. */
+const LOG_FANOUT_BOUNDS: FanoutBounds = L;
+
+/** engineMissing is the error of a pushed query on a node without a LogQL engine. */
+export function engineMissing(): OtlpdbError {
+  return new OtlpdbError('ERR_UNAVAILABLE', 'LogQL engine not wired');
+}
+
+function cancelled(): OtlpdbError {
+  return new OtlpdbError('ERR_UNAVAILABLE', 'the log query was cancelled: its client went away');
+}
+
+/** LabelsAnswer is a merged label read with its stats. */
+export interface LabelsAnswer {
+  readonly result: LabelsResult;
+  readonly stats: LogSourceStats;
+}
+
+/** LogsQuery runs a node's shard-wide log reads and serves its shards' parts; see the top of this file. */
+export class LogsQuery {
+  readonly #d: FanoutDeps;
+  readonly #engine: LogqlEngine | null;
+
+  /** engine is the LogQL engine the pushed shard parts run (null: those parts answer ERR_UNAVAILABLE "LogQL engine not wired"). */
+  constructor(deps: FanoutDeps, engine: LogqlEngine | null) {
+    this.#d = deps;
+    this.#engine = engine;
+  }
+
+  /** engine is the injected LogQL engine, or null. */
+  get engine(): LogqlEngine | null {
+    return this.#engine;
+  }
+
+  /** register installs shard.logsSelect, shard.logsEval and shard.logsLabels on the node's transport. */
+  register(): void {
+    const deadline = (ctxMs: number): number => this.#d.nowMs() + Math.min(L.shardCallMs, ctxMs);
+    this.#d.transport.handle(SHARD_LOGS_SELECT, async (payload, ctx) => {
+      const r = decodeSelectRequest(payload);
+      return encodeEntriesAnswer(await this.#selectHere(r.header, r.req, deadline(ctx.deadlineMs)));
+    });
+    this.#d.transport.handle(SHARD_LOGS_EVAL, async (payload, ctx) => {
+      const r = decodeEvalRequest(payload);
+      return encodeEvalAnswer(await this.#evalHere(r.header, r.req, deadline(ctx.deadlineMs)));
+    });
+    this.#d.transport.handle(SHARD_LOGS_LABELS, async (payload, ctx) => {
+      const r = decodeLabelsRequest(payload);
+      const a = await this.#labelsHere(r.header, r.read, deadline(ctx.deadlineMs));
+      return encodeLabelsAnswer(a.stats, a.result);
+    });
+  }
+
+  /** source is a cluster LogSource for one query of `tenant` at `consistency` (its stats are that query's). */
+  source(tenant: string, consistency: Consistency): ClusterLogSource {
+    return new ClusterLogSource(this, tenant, consistency);
+  }
+
+  /** fan runs one shard call on every shard (shard-fanout.ts) at `consistency`. */
+  fan<A>(what: string, consistency: Consistency, here: (h: ShardCallHeader, deadlineMs: number) => Promise<A>, remote: (h: ShardCallHeader, peer: number, timeoutMs: number) => Promise<A>, tenant: string, signal: AbortSignal): Promise<ShardOutcome<A>[]> {
+    return fanOut(
+      this.#d,
+      LOG_FANOUT_BOUNDS,
+      consistency,
+      {
+        what,
+        here: (shard, deadlineMs) => here({ group: shard, tenant, consistency }, deadlineMs),
+        remote: (peer, shard, timeoutMs) => remote({ group: shard, tenant, consistency }, peer, timeoutMs),
+      },
+      signal,
+    );
+  }
+
+  /** selectShards runs a select's shard parts and returns the outcomes (local parts pass through the wire codec too). */
+  selectShards(tenant: string, consistency: Consistency, req: SelectLogsRequest, signal: AbortSignal): Promise<ShardOutcome<ShardEntriesAnswer>[]> {
+    return this.fan(
+      'log select',
+      consistency,
+      async (h, deadlineMs) => decodeEntriesAnswer(encodeEntriesAnswer(await this.#selectHere(h, req, deadlineMs)), req.direction, req.limit),
+      async (h, peer, timeoutMs) => decodeEntriesAnswer(await this.#d.transport.call(peer, SHARD_LOGS_SELECT, encodeSelectRequest(h, req), timeoutMs), req.direction, req.limit),
+      tenant,
+      signal,
+    );
+  }
+
+  /** evalShards runs a pushed query's shard parts. */
+  evalShards(tenant: string, consistency: Consistency, req: LogShardEvalRequest, signal: AbortSignal): Promise<ShardOutcome<ShardEvalAnswer>[]> {
+    return this.fan(
+      'log query',
+      consistency,
+      async (h, deadlineMs) => decodeEvalAnswer(encodeEvalAnswer(await this.#evalHere(h, req, deadlineMs)), req),
+      async (h, peer, timeoutMs) => decodeEvalAnswer(await this.#d.transport.call(peer, SHARD_LOGS_EVAL, encodeEvalRequest(h, req), timeoutMs), req),
+      tenant,
+      signal,
+    );
+  }
+
+  /**
+   * labels runs a label read on every shard and merges: names and values
+   * the sorted distinct union; series distinct; stats summed, streams
+   * counted once. Past LogStoreLimits.labelResultsMax the merge is cut and
+   * the stats record it.
+   */
+  async labels(tenant: string, read: LabelsRead, consistency: Consistency, signal: AbortSignal): Promise<LabelsAnswer> {
+    const outcomes = await this.fan(
+      'label read',
+      consistency,
+      async (h, deadlineMs) => {
+        const a = await this.#labelsHere(h, read, deadlineMs);
+        return decodeLabelsAnswer(encodeLabelsAnswer(a.stats, a.result), read);
+      },
+      async (h, peer, timeoutMs) => decodeLabelsAnswer(await this.#d.transport.call(peer, SHARD_LOGS_LABELS, encodeLabelsRequest(h, read), timeoutMs), read),
+      tenant,
+      signal,
+    );
+    const stats = newLogSourceStats();
+    stats.shardsAsked = outcomes.length;
+    const results: LabelsResult[] = [];
+    for (const o of outcomes) {
+      if ('error' in o) {
+        stats.partialFailures.push({ shard: o.shard, code: o.error.code, message: o.error.message });
+        continue;
+      }
+      addScanToSourceStats(stats, o.answer.stats);
+      results.push(o.answer.result);
+    }
+    if (stats.partialFailures.length === outcomes.length) throw allFailedError(stats.partialFailures, 'label read');
+    return { result: mergeLabels(read, results, stats), stats };
+  }
+
+  async #selectHere(h: ShardCallHeader, req: SelectLogsRequest, deadlineMs: number): Promise<ShardEntriesAnswer> {
+    checkSelect(req);
+    return this.#onShard(h, deadlineMs, async (read) => {
+      const src = this.#shardSource(read, h.tenant, deadlineMs);
+      const entries: LogEntry[] = [];
+      for await (const batch of src.select(req, new AbortController().signal)) for (const e of batch) entries.push(e);
+      return { cut: false, stats: src.scan, entriesRead: src.stats.entriesRead, entries };
+    });
+  }
+
+  async #evalHere(h: ShardCallHeader, req: LogShardEvalRequest, deadlineMs: number): Promise<ShardEvalAnswer> {
+    const engine = this.#engine;
+    if (engine === null) throw engineMissing();
+    return this.#onShard(h, deadlineMs, async (read) => {
+      const src = this.#shardSource(read, h.tenant, deadlineMs);
+      const a: LogShardAnswer = await engine.evaluateShardPart(req, src, new AbortController().signal);
+      if (a.kind === 'entries') return { kind: 'entries', cut: false, stats: src.scan, entriesRead: src.stats.entriesRead, entries: a.entries };
+      return { kind: 'partials', cut: false, stats: src.scan, entriesRead: src.stats.entriesRead, series: a.series };
+    });
+  }
+
+  async #labelsHere(h: ShardCallHeader, read: LabelsRead, deadlineMs: number): Promise<{ stats: ScanStats; result: LabelsResult }> {
+    return this.#onShard(h, deadlineMs, async (r) => {
+      const store = logStoreOf(r);
+      const stats = newScanStats();
+      const range = { startNs: read.startNs, endNs: read.endNs };
+      switch (read.op) {
+        case 'names':
+          return { stats, result: { op: 'names', values: await store.labelNames(r.kv, h.tenant, range, stats) } };
+        case 'values':
+          return { stats, result: { op: 'values', values: await store.labelValues(r.kv, h.tenant, read.name as string, range, stats) } };
+        case 'series': {
+          const found = new Map<string, LogLabels>();
+          for (const sel of read.selectors.length === 0 ? [[]] : read.selectors) {
+            const split = splitMatchers(sel);
+            for (const s of await store.series(r.kv, h.tenant, split.postings, range, stats)) {
+              if (split.check === null || split.check(s)) found.set(streamKey(s), s);
+            }
+          }
+          return { stats, result: { op: 'series', series: [...found.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map((e) => e[1]) } };
+        }
+        case 'stats': {
+          const sel = read.selectors[0] ?? [];
+          const s = await store.indexStats(r.kv, h.tenant, (labels) => matchesSelector(labels, sel), range, stats);
+          return { stats, result: { op: 'stats', chunks: s.chunks, entries: s.entries, bytes: s.bytes, series: s.series } };
+        }
+      }
+    });
+  }
+
+  #onShard<T>(h: ShardCallHeader, deadlineMs: number, fn: (read: ShardRead) => Promise<T>): Promise<T> {
+    return runHere(this.#d, h.group as GroupId, h.consistency, deadlineMs, fn);
+  }
+
+  #shardSource(read: ShardRead, tenant: string, deadlineMs: number): ShardLogSource {
+    return new ShardLogSource({ store: logStoreOf(read), kv: read.kv, tenant, deadlineMs, nowMs: this.#d.nowMs });
+  }
+}
+
+function logStoreOf(read: ShardRead): LogStore {
+  const store = read.stores.logs;
+  assert(store instanceof LogStore, 'the logs store is a LogStore');
+  return store;
+}
+
+/** mergeLabels unites shard results of one read (see LogsQuery.labels). */
+export function mergeLabels(read: LabelsRead, results: readonly LabelsResult[], stats: LogSourceStats): LabelsResult {
+  const max = LogStoreLimits.labelResultsMax;
+  const cutNote = (what: string): void => {
+    stats.partialFailures.push({ shard: 0, code: 'ERR_LIMIT_EXCEEDED', message: `more than LogStoreLimits.labelResultsMax (${max}) ${what}; the answer is cut` });
+  };
+  if (read.op === 'names' || read.op === 'values') {
+    const all = new Set<string>();
+    for (const r of results) if ('values' in r) for (const v of r.values) all.add(v);
+    const values = [...all].sort();
+    if (values.length > max) {
+      values.length = max;
+      cutNote(read.op === 'names' ? 'label names' : 'label values');
+    }
+    return { op: read.op, values };
+  }
+  const series = new Map<string, LogLabels>();
+  let chunks = 0;
+  let entries = 0;
+  let bytes = 0;
+  for (const r of results) {
+    if (r.op === 'stats') {
+      chunks += r.chunks;
+      entries += r.entries;
+      bytes += r.bytes;
+    }
+    if (r.op === 'series' || r.op === 'stats') for (const s of r.series) series.set(streamKey(s), s);
+  }
+  const sorted = [...series.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map((e) => e[1]);
+  if (sorted.length > max && read.op === 'series') {
+    sorted.length = max;
+    cutNote('series');
+  }
+  if (read.op === 'series') return { op: 'series', series: sorted };
+  return { op: 'stats', chunks, entries, bytes, series: sorted };
+}
+
+/** ClusterLogSource is a LogSource over every shard of the cluster for one query (see the top of this file). */
+export class ClusterLogSource implements LogSource {
+  readonly stats: LogSourceStats = newLogSourceStats();
+  readonly #q: LogsQuery;
+  readonly #tenant: string;
+  readonly #consistency: Consistency;
+
+  constructor(q: LogsQuery, tenant: string, consistency: Consistency) {
+    this.#q = q;
+    this.#tenant = tenant;
+    this.#consistency = consistency;
+  }
+
+  #collect<A extends { readonly stats: ScanStats; readonly entriesRead: number; readonly cut: boolean }>(outcomes: readonly ShardOutcome<A>[], what: string): A[] {
+    this.stats.shardsAsked += outcomes.length;
+    const answers: A[] = [];
+    for (const o of outcomes) {
+      if ('error' in o) {
+        this.stats.partialFailures.push({ shard: o.shard, code: o.error.code, message: o.error.message });
+        continue;
+      }
+      addScanToSourceStats(this.stats, o.answer.stats);
+      this.stats.entriesRead += o.answer.entriesRead;
+      if (o.answer.cut) this.stats.partialFailures.push({ shard: o.shard, code: 'ERR_LIMIT_EXCEEDED', message: `shard ${o.shard}: its answer was cut at LogsQueryLimits.answerBytesMax (${L.answerBytesMax} bytes)` });
+      answers.push(o.answer);
+    }
+    if (answers.length === 0) throw allFailedError(outcomes.map((o) => ('error' in o ? { shard: o.shard, code: o.error.code, message: o.error.message } : { shard: o.shard, code: 'ERR_INTERNAL', message: '' })), what);
+    return answers;
+  }
+
+  async *select(req: SelectLogsRequest, signal: AbortSignal): AsyncGenerator<readonly LogEntry[]> {
+    checkSelect(req);
+    const answers = this.#collect(await this.#q.selectShards(this.#tenant, this.#consistency, req, signal), 'log select');
+    const cmp = req.direction === 'forward' ? byTimeAsc<LogEntry>((e) => e.timeNs) : byTimeDesc<LogEntry>((e) => e.timeNs);
+    let left = req.limit ?? Number.MAX_SAFE_INTEGER;
+    for (const batch of kWayMerge(answers.map((a) => a.entries), cmp, L.batchEntriesMax)) {
+      if (signal.aborted) throw cancelled();
+      const out = batch.length > left ? batch.slice(0, left) : batch;
+      left -= out.length;
+      if (out.length > 0) yield out;
+      if (left === 0) return;
+    }
+  }
+
+  async shardEval(req: LogShardEvalRequest, signal: AbortSignal): Promise<LogShardAnswer> {
+    if (this.#q.engine === null) throw engineMissing();
+    const answers = this.#collect(await this.#q.evalShards(this.#tenant, this.#consistency, req, signal), 'log query');
+    const kinds = new Set(answers.map((a) => a.kind));
+    if (kinds.size !== 1) throw new OtlpdbError('ERR_INTERNAL', 'shards answered a pushed query with different kinds');
+    if (answers[0]?.kind === 'partials') return { kind: 'partials', series: answers.flatMap((a) => (a.kind === 'partials' ? a.series : [])) };
+    const cmp = req.direction === 'forward' ? byTimeAsc<LogEntry>((e) => e.timeNs) : byTimeDesc<LogEntry>((e) => e.timeNs);
+    const entries: LogEntry[] = [];
+    for (const batch of kWayMerge(answers.map((a) => (a.kind === 'entries' ? a.entries : [])), cmp)) {
+      for (const e of batch) {
+        if (entries.length === req.limit) return { kind: 'entries', entries };
+        entries.push(e);
+      }
+    }
+    return { kind: 'entries', entries };
+  }
+}
