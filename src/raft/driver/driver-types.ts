@@ -107,6 +107,8 @@ export interface DriverStats {
   iterations: number;
   /** walSyncs counts the iterations that synced the WAL (one sync each, whatever the number of groups). */
   walSyncs: number;
+  /** appliesDuringSync counts group applies that ran while their iteration's WAL fsync was in flight (pipelining, multi-raft.ts). */
+  appliesDuringSync: number;
   /** groupsSyncedMax is the most groups with a mustSync Ready one sync covered. */
   groupsSyncedMax: number;
   messagesSent: number;
@@ -129,6 +131,7 @@ export function newDriverStats(): DriverStats {
   return {
     iterations: 0,
     walSyncs: 0,
+    appliesDuringSync: 0,
     groupsSyncedMax: 0,
     messagesSent: 0,
     messagesReceived: 0,
