@@ -17,18 +17,52 @@
  *
  * ## One iteration (`runIteration`)
  *
- *   1. take the Ready of every group that has one;
+ *   1. take the Ready of every group that has one, cut stableCommittedOnly
+ *      (its committed entries are only entries an earlier iteration synced);
  *   2. persist each: snapshot (image to the SnapshotStore, metadata to the
  *      WAL buffer), entries, hard state — all buffered;
- *   3. ONE `wal.sync()` when any Ready had mustSync (group commit);
+ *   3. start ONE `wal.sync()` when any Ready had mustSync (group commit);
+ *   5a. while it is in flight: apply the committed entries of every Ready
+ *      without a snapshot or ConfChange, resolve the proposals and read
+ *      barriers they satisfy ("Pipelining" below); then await the sync;
  *   4. send every message of every Ready in one `transport.send` batch;
- *   5. apply: install a received snapshot into the state machine, apply
- *      committed entries (ConfChange entries also to Raft), resolve the
- *      proposals and read barriers they satisfy;
+ *   5b. apply the Readies left: install a received snapshot into the state
+ *      machine, apply committed entries (ConfChange entries also to Raft),
+ *      resolve proposals and reads;
  *   6. advance every RawNode;
  *   7. compaction policy: a group whose applied index is `snapshotEntries`
  *      past its snapshot snapshots its state machine, compacts its log, and
  *      the WAL purges dead segments.
+ * ## Pipelining
+ *
+ * The serial order (sync, then apply) left the CPU idle during every fsync
+ * and the disk idle during every apply. Now an iteration applies the
+ * entries that became durable in the iteration before it while its own
+ * entries are fsynced (etcd's async storage writes: entries are applied
+ * only once stable on this node). The sync runs in libuv's pool; the apply
+ * yields to the event loop between groups so the WAL's write completion can
+ * issue the fsync. A single-voter group so commits an entry in the
+ * iteration that writes it and applies it in the next one.
+ *
+ * What may overlap the fsync: applying committed entries that an earlier
+ * iteration's sync made durable (stableCommittedOnly guarantees it: they lie
+ * below the unstable offset, which only advance() after a completed sync
+ * moves), resolving their proposals (acknowledgements) and read barriers,
+ * and, as always, stepping inbound messages, ticks and new proposals into
+ * the RawNodes (carried out by the next iteration).
+ *
+ * What may not, until the sync resolves: applying or acknowledging any
+ * entry of this iteration's Readies (the leader counts its own entries
+ * toward commit when it appends them, so a single voter's commit index runs
+ * ahead of its disk: the Ready's cut, not the commit index, decides what is
+ * applied); sending any message (votes, append responses and appends carry
+ * state this sync makes durable, and a commit index that may count the
+ * leader's unsynced entries); advance() (it marks the entries stable);
+ * installing a snapshot or applying a ConfChange (both write the storage
+ * being synced: they wait for step 5b); the compaction policy (step 7).
+ * The planted bug "acknowledge before the fsync completes" (a Ready cut
+ * without stableCommittedOnly) is caught by pipelining.test.ts's crash test.
+ *
  * ## Durable state machines
  *
  * A group whose state machine is a DurableStateMachine (a shard replica on
@@ -61,6 +95,9 @@
  * - At most one iteration or group change runs at a time (DriverLoop chain).
  * - Messages of a Ready are handed to the transport only after the sync that
  *   covers its mustSync records (step 3 before 4).
+ * - An entry is applied, and its proposal acknowledged, only after the sync
+ *   that covers it resolved (every Ready is cut stableCommittedOnly; 5a runs
+ *   during this iteration's sync on entries earlier syncs covered).
  * - For every group, state machine applied index === Raft applied index
  *   between iterations (group-state.ts; asserted after step 6).
  * - Waiter maps are bounded per group (waiters.ts); the group map by
