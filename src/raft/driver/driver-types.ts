@@ -67,6 +67,13 @@ export interface MultiRaftDriverOptions {
   /** compactKeepEntries: entries kept behind a new snapshot for slow followers. */
   readonly compactKeepEntries?: number;
   readonly wal?: WalOptions;
+  /**
+   * pipelined applies durable committed entries while the iteration's fsync
+   * is in flight (multi-raft.ts, "Pipelining"; default true). false is the
+   * serial order (sync, send, then apply), kept for the same-process A/B of
+   * bench/driver-pipeline.ts and as a fallback.
+   */
+  readonly pipelined?: boolean;
 }
 
 /** ProposeResult says where a proposal landed and what the state machine answered. */
@@ -165,6 +172,7 @@ export interface DriverSettings {
   readonly snapshotEntries: number;
   readonly compactKeepEntries: number;
   readonly tickMs: number;
+  readonly pipelined: boolean;
 }
 
 /**
@@ -184,5 +192,5 @@ export function driverSettings(o: MultiRaftDriverOptions): DriverSettings {
   );
   const tickMs = o.tickMs ?? DriverLimits.tickMsDefault;
   assert(Number.isSafeInteger(tickMs) && tickMs > 0, 'tickMs > 0');
-  return { autoRun: o.autoRun ?? o.scheduler !== undefined, proposalTimeoutMs, readTimeoutMs, snapshotEntries, compactKeepEntries, tickMs };
+  return { autoRun: o.autoRun ?? o.scheduler !== undefined, proposalTimeoutMs, readTimeoutMs, snapshotEntries, compactKeepEntries, tickMs, pipelined: o.pipelined ?? true };
 }

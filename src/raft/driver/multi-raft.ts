@@ -167,6 +167,9 @@ export type {
 /** PIPELINED is the ReadyOptions of every iteration: committed entries are handed out only once durable here. */
 const PIPELINED: ReadyOptions = Object.freeze({ stableCommittedOnly: true });
 
+/** SERIAL is the ReadyOptions of a driver opened with `pipelined: false`: committed entries apply after the sync of their own Ready. */
+const SERIAL: ReadyOptions = Object.freeze({});
+
 /**
  * overlapsSync says whether a Ready's apply may run while the iteration's
  * fsync is in flight: it installs no snapshot and applies no ConfChange
@@ -569,7 +572,8 @@ export class MultiRaftDriver {
   }
 
   async #iterate(): Promise<boolean> {
-    const opts = this.readyOptions();
+    const pipelined = this.#settings.pipelined;
+    const opts = pipelined ? this.readyOptions() : SERIAL;
     const work: { g: GroupState; rd: Ready }[] = [];
     for (const g of this.#groups.values()) if (g.raw.hasReady()) work.push({ g, rd: g.raw.ready(opts) });
     if (work.length === 0) return false;
@@ -606,7 +610,7 @@ export class MultiRaftDriver {
       // fsync (5b): both touch the storage the fsync is writing.
       let applied = 0;
       for (const w of work) {
-        if (!overlapsSync(w.rd)) {
+        if (!pipelined || !overlapsSync(w.rd)) {
           later.push(w);
           continue;
         }
