@@ -128,9 +128,14 @@ interface CrashRun {
  * power cut of every node, and then checks that every acknowledged proposal
  * is applied on every node and no two nodes diverge.
  */
-async function crashRun(seed: number, nodes: readonly NodeId[], driverClass?: TestClusterOptions['driverClass']): Promise<CrashRun> {
+async function crashRun(
+  seed: number,
+  nodes: readonly NodeId[],
+  driverClass?: TestClusterOptions['driverClass'],
+  pipelined = true,
+): Promise<CrashRun> {
   const groups = [0, 1, 2];
-  const c = new TestCluster({ seed, nodes, groups, ...(driverClass === undefined ? {} : { driverClass }) });
+  const c = new TestCluster({ seed, nodes, groups, pipelined, ...(driverClass === undefined ? {} : { driverClass }) });
   const acked: { group: GroupId; key: string; value: string }[] = [];
   const problems: string[] = [];
   let crashesInIteration = 0;
@@ -210,6 +215,15 @@ t.test('crashes inside an iteration (1 node and 3 nodes): every acknowledged pro
     }
     t.ok(acked > 30, `${acked} acknowledged proposals checked on ${nodes.length} node(s)`);
     t.ok(cuts > 3, `${cuts} power cuts fell inside an iteration on ${nodes.length} node(s)`);
+  }
+});
+
+t.test('the serial order (pipelined: false) passes the same crash test', async (t) => {
+  for (const nodes of [[1], [1, 2, 3]]) {
+    for (const seed of [31, 32]) {
+      const run = await crashRun(seed, nodes, undefined, false);
+      t.same(run.problems, [], `${nodes.length} node(s), seed ${seed}, serial (${run.acked} acknowledged)`);
+    }
   }
 });
 
