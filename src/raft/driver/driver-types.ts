@@ -69,9 +69,13 @@ export interface MultiRaftDriverOptions {
   readonly wal?: WalOptions;
   /**
    * pipelined applies durable committed entries while the iteration's fsync
-   * is in flight (multi-raft.ts, "Pipelining"; default true). false is the
-   * serial order (sync, send, then apply), kept for the same-process A/B of
-   * bench/driver-pipeline.ts and as a fallback.
+   * is in flight (multi-raft.ts, "Pipelining"). Default false, the serial
+   * order (sync, send, then apply). NB: off by default until the real-cluster
+   * tests have been run with it on a quiet machine: on the loaded machine of
+   * its change, node-membership.test.ts and cluster-differential.test.ts
+   * failed with it (timeouts, a read through a new node) and passed once
+   * without it, while other cluster tests failed either way; the driver
+   * tests, the crash tests and the simulator run it (TestCluster defaults it on).
    */
   readonly pipelined?: boolean;
 }
@@ -192,5 +196,5 @@ export function driverSettings(o: MultiRaftDriverOptions): DriverSettings {
   );
   const tickMs = o.tickMs ?? DriverLimits.tickMsDefault;
   assert(Number.isSafeInteger(tickMs) && tickMs > 0, 'tickMs > 0');
-  return { autoRun: o.autoRun ?? o.scheduler !== undefined, proposalTimeoutMs, readTimeoutMs, snapshotEntries, compactKeepEntries, tickMs, pipelined: o.pipelined ?? true };
+  return { autoRun: o.autoRun ?? o.scheduler !== undefined, proposalTimeoutMs, readTimeoutMs, snapshotEntries, compactKeepEntries, tickMs, pipelined: o.pipelined ?? false };
 }

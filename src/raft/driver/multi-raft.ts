@@ -17,8 +17,10 @@
  *
  * ## One iteration (`runIteration`)
  *
- *   1. take the Ready of every group that has one, cut stableCommittedOnly
- *      (its committed entries are only entries an earlier iteration synced);
+ *   1. take the Ready of every group that has one; pipelined, cut
+ *      stableCommittedOnly (its committed entries are only entries an
+ *      earlier iteration synced). Serial (the default), steps 5a is empty
+ *      and every Ready applies in 5b, after the sync and the send;
  *   2. persist each: snapshot (image to the SnapshotStore, metadata to the
  *      WAL buffer), entries, hard state — all buffered;
  *   3. start ONE `wal.sync()` when any Ready had mustSync (group commit);
@@ -33,7 +35,7 @@
  *   7. compaction policy: a group whose applied index is `snapshotEntries`
  *      past its snapshot snapshots its state machine, compacts its log, and
  *      the WAL purges dead segments.
- * ## Pipelining
+ * ## Pipelining (option `pipelined`; off by default for now, see its NB in driver-types.ts)
  *
  * The serial order (sync, then apply) left the CPU idle during every fsync
  * and the disk idle during every apply. Now an iteration applies the
@@ -109,8 +111,9 @@
  * - Messages of a Ready are handed to the transport only after the sync that
  *   covers its mustSync records (step 3 before 4).
  * - An entry is applied, and its proposal acknowledged, only after the sync
- *   that covers it resolved (every Ready is cut stableCommittedOnly; 5a runs
- *   during this iteration's sync on entries earlier syncs covered).
+ *   that covers it resolved (serial: 5b follows the sync; pipelined: every
+ *   Ready is cut stableCommittedOnly and 5a runs during this iteration's
+ *   sync on entries earlier syncs covered).
  * - For every group, state machine applied index === Raft applied index
  *   between iterations (group-state.ts; asserted after step 6).
  * - Waiter maps are bounded per group (waiters.ts); the group map by
@@ -177,7 +180,7 @@ export type {
   Transport,
 } from './driver-types.js';
 
-/** PIPELINED is the ReadyOptions of every iteration: committed entries are handed out only once durable here. */
+/** PIPELINED is the ReadyOptions of every pipelined iteration: committed entries are handed out only once durable here. */
 const PIPELINED: ReadyOptions = Object.freeze({ stableCommittedOnly: true });
 
 /** SERIAL is the ReadyOptions of a driver opened with `pipelined: false`: committed entries apply after the sync of their own Ready. */
@@ -662,7 +665,7 @@ export class MultiRaftDriver {
   }
 
   /**
-   * readyOptions is how the driver cuts each Ready: only entries persisted
+   * readyOptions is how a pipelined driver cuts each Ready: only entries persisted
    * by an earlier iteration are handed out to apply ("Pipelining" above).
    * It exists as a seam for the test that plants "acknowledge before the
    * fsync completes" (multi-raft.test.ts); production code never overrides it.

@@ -37,7 +37,7 @@ export interface TestClusterOptions {
   readonly wal?: WalOptions;
   /** dropPercent drops that share of messages at random. */
   readonly dropPercent?: number;
-  /** pipelined is the drivers' option of that name (default: the driver's default, pipelined). */
+  /** pipelined is the drivers' option of that name (default true here, so every driver test runs the pipelined order). */
   readonly pipelined?: boolean;
 }
 
@@ -101,7 +101,7 @@ export class TestCluster {
       ...(o.snapshotEntries === undefined ? {} : { snapshotEntries: o.snapshotEntries }),
       ...(o.compactKeepEntries === undefined ? {} : { compactKeepEntries: o.compactKeepEntries }),
       ...(o.wal === undefined ? {} : { wal: o.wal }),
-      ...(o.pipelined === undefined ? {} : { pipelined: o.pipelined }),
+      pipelined: o.pipelined ?? true,
     };
     const cls = o.driverClass ?? MultiRaftDriver;
     const d = await (cls as unknown as typeof MultiRaftDriver).open.call(cls as typeof MultiRaftDriver, options);
