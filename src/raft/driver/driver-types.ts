@@ -72,10 +72,10 @@ export interface MultiRaftDriverOptions {
    * is in flight (multi-raft.ts, "Pipelining"). Default false, the serial
    * order (sync, send, then apply). NB: off by default until the real-cluster
    * tests have been run with it on a quiet machine: on the loaded machine of
-   * its change, node-membership.test.ts and cluster-differential.test.ts
-   * failed with it (timeouts, a read through a new node) and passed once
-   * without it, while other cluster tests failed either way; the driver
-   * tests, the crash tests and the simulator run it (TestCluster defaults it on).
+   * its change, node-membership.test.ts failed twice with it (a read through
+   * a node that had just joined) and passed twice without it, while other
+   * cluster tests timed out either way; the driver tests, the crash tests
+   * and the simulator run it (TestCluster defaults it on).
    */
   readonly pipelined?: boolean;
 }
