@@ -33,6 +33,8 @@ export type DriverPhase = 'persist' | 'sync' | 'send' | 'apply' | 'advance';
 /** DriverPhases is the correct order (src/raft/types.ts): persist, fsync, send, apply, advance. */
 export const DriverPhases: readonly DriverPhase[] = ['persist', 'sync', 'send', 'apply', 'advance'];
 
+const STABLE_ONLY = Object.freeze({ stableCommittedOnly: true });
+
 /** DriverReadiesPerStepMax bounds the Readies one node carries out in one step (the core quiesces well before). */
 export const DriverReadiesPerStepMax = SimLimits.readiesPerStepMax;
 
@@ -46,7 +48,16 @@ export const DriverReadsPendingMax = SimLimits.readsPendingMax;
  */
 export interface DriverHooks {
   readonly phaseOrder?: readonly DriverPhase[];
+  /**
+   * stableCommittedOnly cuts every Ready with RawNode's stableCommittedOnly,
+   * as the real driver does (multi-raft.ts, "Pipelining"); with it, apply may
+   * come before sync (PipelinedPhases).
+   */
+  readonly stableCommittedOnly?: boolean;
 }
+
+/** PipelinedPhases is the real driver's pipelined order: durable committed entries apply while the Ready's own entries are synced. */
+export const PipelinedPhases: readonly DriverPhase[] = ['persist', 'apply', 'sync', 'send', 'advance'];
 
 /** MakeRaft lets TEST code run a Raft subclass with a planted bug. */
 export type MakeRaft = (config: Config) => Raft;
@@ -142,7 +153,7 @@ export class SimNode {
     for (let n = 0; n < DriverReadiesPerStepMax; n++) {
       const raw = this.raw;
       if (raw === null || !raw.hasReady()) return raw !== null;
-      const rd = raw.ready();
+      const rd = raw.ready(hooks.stableCommittedOnly === true ? STABLE_ONLY : undefined);
       for (let p = 0; p < order.length; p++) {
         const phase = order[p] as DriverPhase;
         this.#runPhase(phase, rd, raw, inv, ev);

@@ -3,6 +3,7 @@
  * simulator, the benchmark, a real node) import from here only.
  */
 export { RawNode } from './raw-node.js';
+export type { ReadyOptions } from './raw-node.js';
 export { Raft, CAMPAIGN_TRANSFER, CampaignType } from './raft.js';
 export { MemoryStorage } from './memory-storage.js';
 export {

@@ -199,11 +199,20 @@ export class RaftLog {
     return this.committed + 1 > off;
   }
 
-  /** nextCommittedEnts returns the committed, unapplied entries, at most `bytesMax` bytes (at least one). */
-  nextCommittedEnts(bytesMax: number): Entry[] {
+  /**
+   * nextCommittedEnts returns the committed, unapplied entries, at most
+   * `bytesMax` bytes (at least one). With `stableOnly` it returns only
+   * entries the driver has already reported persisted (below the unstable
+   * offset, and none while an unstable snapshot waits): etcd's rule for
+   * async storage writes, so a driver may apply them while it fsyncs newer
+   * ones (multi-raft.ts, "Pipelining").
+   */
+  nextCommittedEnts(bytesMax: number, stableOnly = false): Entry[] {
     const off = Math.max(this.applied + 1, this.firstIndex());
-    if (this.committed + 1 <= off) return [];
-    return this.slice(off, this.committed + 1, bytesMax);
+    let hi = this.committed;
+    if (stableOnly) hi = this.unstable.snapshot !== null ? 0 : Math.min(hi, this.unstable.offset - 1);
+    if (hi + 1 <= off) return [];
+    return this.slice(off, hi + 1, bytesMax);
   }
 
   /** snapshot returns the unstable snapshot if there is one, else the storage's. */

@@ -40,6 +40,22 @@ function hardStateEqual(a: HardState, b: HardState): boolean {
   return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }
 
+/**
+ * ReadyOptions say how ready() cuts a Ready. `stableCommittedOnly` limits
+ * its committedEntries to entries already persisted (reported by an earlier
+ * advance()): a driver that applies committed entries while the Ready's own
+ * entries are still being fsynced (multi-raft.ts, "Pipelining") must never
+ * apply, and so acknowledge, an entry that is not yet durable on this node.
+ * The leader counts its own entries toward the commit index when it appends
+ * them; with this option that count shows nowhere before the fsync: not in
+ * an apply (this option) and not in a message (sent after the fsync).
+ * hasReady() needs no option: committed entries that are not stable are
+ * unstable entries, which make a Ready non-empty by themselves.
+ */
+export interface ReadyOptions {
+  readonly stableCommittedOnly?: boolean;
+}
+
 /** RawNode drives one Raft replica through the Ready/advance protocol (see types.ts for the driver's order). */
 export class RawNode {
   readonly #raft: Raft;
@@ -159,8 +175,13 @@ export class RawNode {
     return log.hasNextCommittedEnts();
   }
 
-  /** ready returns the work to do now; carry it out in the documented order, then call advance(). */
-  ready(): Ready {
+  /**
+   * ready returns the work to do now; carry it out in the documented order,
+   * then call advance(). With `opts.stableCommittedOnly` its committedEntries
+   * are only entries an earlier advance() reported persisted, never entries
+   * of this Ready (see ReadyOptions).
+   */
+  ready(opts?: ReadyOptions): Ready {
     assert(this.#outstanding === null, 'advance() the previous Ready before asking for another');
     const r = this.#raft;
     const log = r.raftLog;
@@ -170,7 +191,8 @@ export class RawNode {
     const hardChanged = !hardStateEqual(hard, this.#prevHard);
     const snapshot = log.unstable.snapshot;
     const entries = log.unstable.entries.length === 0 ? NO_ENTRIES : log.unstableEntries();
-    const committedEntries = log.hasNextCommittedEnts() ? log.nextCommittedEnts(r.committedEntriesBytesMax) : NO_ENTRIES;
+    const stableOnly = opts?.stableCommittedOnly === true;
+    const committedEntries = log.hasNextCommittedEnts() ? log.nextCommittedEnts(r.committedEntriesBytesMax, stableOnly) : NO_ENTRIES;
     const messages = r.msgs;
     r.msgs = [];
     const readStates = r.readStates;

@@ -12,6 +12,10 @@
  *      applied by calling `applyConfChange`), and serve `readStates` once the
  *      applied index reaches each one's index;
  *   4. call `advance()`.
+ * A Ready cut with `ready({ stableCommittedOnly: true })` holds only
+ * committed entries an earlier advance() reported persisted; a driver may
+ * apply those while it persists and syncs the Ready's own entries, before
+ * it sends (multi-raft.ts, "Pipelining").
  */
 
 /** NodeId names a replica. 0 (NONE) means "no node". */
@@ -186,7 +190,7 @@ export interface Ready {
   readonly mustSync: boolean;
   /** messages are sent only after the persistence above is done. */
   readonly messages: readonly Message[];
-  /** committedEntries are applied, in order, after messages are sent. */
+  /** committedEntries are applied, in order, after messages are sent (or, when the Ready was cut stableCommittedOnly, while its own entries are synced). */
   readonly committedEntries: readonly Entry[];
   /** readStates are served once the state machine has applied up to each index. */
   readonly readStates: readonly ReadState[];

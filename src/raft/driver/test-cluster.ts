@@ -37,6 +37,8 @@ export interface TestClusterOptions {
   readonly wal?: WalOptions;
   /** dropPercent drops that share of messages at random. */
   readonly dropPercent?: number;
+  /** pipelined is the drivers' option of that name (default true here, so every driver test runs the pipelined order). */
+  readonly pipelined?: boolean;
 }
 
 /** TestClusterNode is one node: its file system and, while it is up, its driver. */
@@ -99,6 +101,7 @@ export class TestCluster {
       ...(o.snapshotEntries === undefined ? {} : { snapshotEntries: o.snapshotEntries }),
       ...(o.compactKeepEntries === undefined ? {} : { compactKeepEntries: o.compactKeepEntries }),
       ...(o.wal === undefined ? {} : { wal: o.wal }),
+      pipelined: o.pipelined ?? true,
     };
     const cls = o.driverClass ?? MultiRaftDriver;
     const d = await (cls as unknown as typeof MultiRaftDriver).open.call(cls as typeof MultiRaftDriver, options);
