@@ -90,6 +90,7 @@ import { PeerTransport } from './transport/peer-transport.js';
 import type { PeerMetrics, TransportMetrics } from './transport/transport-types.js';
 import type { GroupStats } from './raft/driver/multi-raft.js';
 import type { SpanRow } from './storage/rows.js';
+import { logqlEngine } from './query/logql/index.js';
 import { LogsQuery } from './query/logs-query.js';
 import type { LogqlEngine } from './query/logql/source.js';
 import type { LokiSource } from './api/loki-routes.js';
@@ -150,8 +151,9 @@ export interface OtlpdbNodeOptions {
   readonly promoteResourceAttributes?: readonly string[];
   /**
    * logqlEngine is the LogQL engine (query/logql) Loki's query routes and
-   * the pushed shard parts (shard.logsEval) run; absent or null, those
-   * answer 503 "LogQL engine not wired". The one wiring point of the engine.
+   * the pushed shard parts (shard.logsEval) run; absent, query/logql's
+   * engine; null switches LogQL off (those routes answer 503 "LogQL engine
+   * not wired"). The one wiring point of the engine.
    */
   readonly logqlEngine?: LogqlEngine | null;
 }
@@ -404,7 +406,7 @@ export class OtlpdbNode implements ApiSource {
       metadata: (tenant, matchers, consistency, signal, stats) => metricsRead.metadata(tenant, matchers, consistency, signal, stats),
       remoteWrite: (tenant, wire) => remoteWriteVia(ingester, tenant, wire),
     };
-    this.#logs = new LogsQuery(readDeps(0x10c5), opts.logqlEngine ?? null);
+    this.#logs = new LogsQuery(readDeps(0x10c5), opts.logqlEngine === undefined ? logqlEngine : opts.logqlEngine);
     this.nodeId = opts.id;
     this.seed = seed;
     this.#opts = opts;

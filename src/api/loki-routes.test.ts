@@ -3,9 +3,9 @@
  * node, 2 shards): logs written over OTLP/HTTP and over Loki push (JSON and
  * protobuf with snappy) are listed by /labels, /label/{name}/values,
  * /series and /index/stats exactly as a naive computation over what was
- * sent, pushed streams keep their labels; query_range through a stand-in
- * engine (logs-test-engine.ts: the cluster select, line hints and a pushed
- * shard query) answers Loki's shapes; after a flush a hint prunes blocks;
+ * sent, pushed streams keep their labels; query_range through the LogQL
+ * engine (query/logql; pushed to every shard, line hints) answers Loki's
+ * shapes; after a flush a hint prunes blocks;
  * bad parameters and bad push bodies are refused as Loki does; and without
  * an engine the query routes answer 503.
  */
@@ -16,7 +16,6 @@ import { OtlpdbNode } from '../node.js';
 import type { HostPort } from '../node-config.js';
 import { httpRequest, inProcessCluster, pollUntil } from '../node-test-util.js';
 import { ProtoWriter } from '../otlp/rpc-status.js';
-import { selectorTestEngine } from '../query/logs-test-engine.js';
 import { bareApiSource, serveApi } from './api-test-util.js';
 import type { LokiSource } from './loki-routes.js';
 import { parseLokiDuration, parseLokiTime } from './loki-routes.js';
@@ -164,7 +163,7 @@ t.test('a client that goes away cancels its query', async (t) => {
 });
 
 t.test('Loki API on a real node', async (t) => {
-  const c = await inProcessCluster(t, { n: 1, founders: 1, prefix: 'otlpdb-loki-', seedBase: 0x10c1, extra: { shards: 2, replicas: 1, tickMs: 20, logqlEngine: selectorTestEngine }, otlp: true });
+  const c = await inProcessCluster(t, { n: 1, founders: 1, prefix: 'otlpdb-loki-', seedBase: 0x10c1, extra: { shards: 2, replicas: 1, tickMs: 20 }, otlp: true });
   const node = await OtlpdbNode.start({ ...c.options(1), initialCluster: c.founders });
   c.nodes.set(1, node);
   const api = c.api(1);
@@ -198,7 +197,7 @@ t.test('Loki API on a real node', async (t) => {
     t.ok((stats.chunks ?? 0) >= 1, `${phase}: index stats chunks`);
     t.same((await get(api, `/loki/api/v1/labels?${range}`, { 'x-scope-orgid': 'other' })).doc, { status: 'success', data: [] }, `${phase}: tenants are isolated`);
 
-    // Queries through the stand-in engine.
+    // Queries through the LogQL engine (query/logql): every log query over the cluster runs pushed to the shards.
     const q = (await get(api, `/loki/api/v1/query_range?${range}&direction=forward&limit=1000&query=${encodeURIComponent('{service_name="web"}')}`)).doc as {
       status: string;
       data: { resultType: string; result: { stream: Record<string, string>; values: string[][] }[]; stats: { otlpdb: { shardsAsked: number } } };
@@ -218,7 +217,7 @@ t.test('Loki API on a real node', async (t) => {
     t.same(newest, LINES.map((l) => l.timeNs.toString()).sort().slice(-3), `${phase}: backward limit 3 keeps the newest`);
     const filtered = (await get(api, `/loki/api/v1/query_range?${range}&limit=1000&query=${encodeURIComponent('{level="error"} |= "code=E1"')}`)).doc as { data: { result: { values: string[][] }[] } };
     t.same(filtered.data.result.flatMap((s) => s.values.map((v) => v[1] as string)).sort(), LINES.filter((l) => l.line.includes('code=E1')).map((l) => l.line).sort(), `${phase}: a line filter`);
-    const pushed = (await get(api, `/loki/api/v1/query_range?${range}&limit=1000&query=${encodeURIComponent('pushed {app="shop"}')}`, { 'x-loki-response-encoding-flags': 'categorize-labels' })).doc as {
+    const pushed = (await get(api, `/loki/api/v1/query_range?${range}&limit=1000&query=${encodeURIComponent('{app="shop"}')}`, { 'x-loki-response-encoding-flags': 'categorize-labels' })).doc as {
       data: { result: { stream: Record<string, string>; values: unknown[][] }[] };
     };
     const shop = pushed.data.result.flatMap((s) => s.values);

@@ -5,13 +5,12 @@
  * acknowledgement (linearizable), by the cluster select (k-way merge over
  * peer calls), a pushed shard query (shard.logsEval on every shard's
  * leader) and the label reads; a stale read answers too. Queries run
- * through the stand-in engine (logs-test-engine.ts).
+ * through the LogQL engine (query/logql).
  */
 import t from 'tap';
 import { OtlpdbNode } from '../node.js';
 import type { HostPort } from '../node-config.js';
 import { httpRequest, inProcessCluster, pollUntil } from '../node-test-util.js';
-import { selectorTestEngine } from './logs-test-engine.js';
 
 const TENANT = 'acme';
 const NOW_NS = BigInt(Date.now()) * 1_000_000n;
@@ -38,7 +37,7 @@ async function doc(a: HostPort, path: string): Promise<{ status: number; body: s
 }
 
 t.test('log reads across a 3-node cluster', async (t) => {
-  const c = await inProcessCluster(t, { n: 3, founders: 3, prefix: 'otlpdb-logs3-', seedBase: 0x1063, extra: { shards: 4, replicas: 3, tickMs: 20, logqlEngine: selectorTestEngine }, otlp: true });
+  const c = await inProcessCluster(t, { n: 3, founders: 3, prefix: 'otlpdb-logs3-', seedBase: 0x1063, extra: { shards: 4, replicas: 3, tickMs: 20 }, otlp: true });
   for (const id of [1, 2, 3]) c.nodes.set(id, await OtlpdbNode.start({ ...c.options(id), initialCluster: c.founders }));
   for (const id of [1, 2, 3]) t.ok(await pollUntil(async () => (await httpRequest(c.api(id), '/readyz')).status === 200, 1500, 40), `node ${id} is ready`);
   const otlp = c.nodes.get(1)?.otlpHttpAddress() as HostPort;
@@ -62,7 +61,7 @@ t.test('log reads across a 3-node cluster', async (t) => {
   t.same((all.json as { data: { stats: { otlpdb: { partialFailures: unknown[] } } } }).data.stats.otlpdb.partialFailures, []);
   const newest = lines((await doc(c.api(2), `/loki/api/v1/query_range?${range}&limit=5&query=${encodeURIComponent('{service_name=~".+"}')}`)).json);
   t.same(newest.map((v) => v[0]).sort(), Array.from({ length: 5 }, (_, i) => (BASE_NS + BigInt(N - 5 + i) * 1_000_000n).toString()), 'backward limit 5 merges the newest across shards');
-  const viaShards = lines((await q('pushed {service_name="odd"} |= "line 1"')).json);
+  const viaShards = lines((await q('{service_name="odd"} |= "line 1"')).json);
   t.same(viaShards.map((v) => v[1]).sort(), Array.from({ length: N }, (_, i) => i).filter((i) => i % 2 === 1 && `line ${i} of odd`.includes('line 1')).map((i) => `line ${i} of odd`).sort(), 'a pushed shard query on every shard');
   t.same(lines((await q('{app="shop"}', '&consistency=stale')).json).map((v) => v[1]), ['pushed one', 'pushed two'], 'a stale read of the pushed stream');
   t.same((await doc(c.api(1), `/loki/api/v1/label/service_name/values?${range}`)).json, { status: 'success', data: ['even', 'odd'] }, 'label values');
