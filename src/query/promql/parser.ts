@@ -1,0 +1,510 @@
+/**
+ * parser.ts — PromQL text to the typed AST (ast.ts): lezer-promql's tree
+ * walked into our nodes, then type-checked as Prometheus's parser checks.
+ *
+ * lezer-promql is an editor grammar: it groups postfix modifiers (`offset`,
+ * `@`, `[range:step]`) around a whole binary or unary expression
+ * (`a + b offset 5m` parses as `(a + b) offset 5m`). Prometheus binds them
+ * to the nearest operand, so `attachPostfix` pushes them down to the
+ * rightmost operand; parentheses the text wrote are kept as ParenNode, which
+ * stops the push as in Prometheus.
+ */
+
+import { parser } from '@prometheus-io/lezer-promql';
+import type { SyntaxNode } from '@lezer/common';
+import { OtlpdbError } from '../../errors.js';
+import { PromqlLimits } from '../../limits.js';
+import type { AggregateOp, AtModifier, BinaryOp, Expr, ValueType, VectorMatching, VectorSelectorNode } from './ast.js';
+import { isComparisonOp, isSetOp, unwrapParens } from './ast.js';
+import { FunctionTypes, typeName } from './function-types.js';
+import type { PromMatchOp, PromMatcher } from './source.js';
+
+/** parsePromql parses and type-checks PromQL text; a bad query is ERR_INVALID_ARGUMENT naming the position and what was expected. */
+export function parsePromql(text: string): Expr {
+  if (Buffer.byteLength(text, 'utf8') > PromqlLimits.queryBytesMax) {
+    throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `the query is longer than ${PromqlLimits.queryBytesMax} bytes`);
+  }
+  if (text.trim() === '') throw syntaxError(text, 0, 'unexpected end of input', 'an expression');
+  const tree = parser.parse(text);
+  const top = tree.topNode;
+  const err = firstError(top);
+  if (err !== null) {
+    const bad = text.slice(err.from, Math.max(err.to, err.from + 1));
+    const what = err.from >= text.length ? 'unexpected end of input' : `unexpected ${JSON.stringify(bad)}`;
+    throw syntaxError(text, err.from, what, expectedAt(err));
+  }
+  const first = top.firstChild;
+  if (first === null) throw syntaxError(text, 0, 'unexpected end of input', 'an expression');
+  const w = new Walker(text);
+  const expr = w.expr(first);
+  checkExpr(expr);
+  return expr;
+}
+
+/** exprType is an expression's static type. */
+export function exprType(e: Expr): ValueType {
+  switch (e.type) {
+    case 'vectorSelector': return 'vector';
+    case 'matrixSelector': return 'matrix';
+    case 'subquery': return 'matrix';
+    case 'number': return 'scalar';
+    case 'string': return 'string';
+    case 'paren': return exprType(e.expr);
+    case 'unary': return exprType(e.expr);
+    case 'binary': return exprType(e.lhs) === 'scalar' && exprType(e.rhs) === 'scalar' ? 'scalar' : 'vector';
+    case 'aggregate': return 'vector';
+    case 'call': return FunctionTypes.get(e.func)?.returns ?? 'vector';
+  }
+}
+
+function lineCol(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  const line = before.split('\n').length;
+  const col = offset - before.lastIndexOf('\n');
+  return `${line}:${col}`;
+}
+
+function syntaxError(text: string, offset: number, what: string, expected: string): OtlpdbError {
+  return new OtlpdbError('ERR_INVALID_ARGUMENT', `parse error at char ${offset + 1} (line ${lineCol(text, offset)}): ${what}, expected ${expected}`, { offset, promErrorType: 'bad_data' });
+}
+
+function semanticError(message: string): OtlpdbError {
+  return new OtlpdbError('ERR_INVALID_ARGUMENT', message, { promErrorType: 'bad_data' });
+}
+
+function firstError(n: SyntaxNode): SyntaxNode | null {
+  if (n.type.isError) return n;
+  for (let c = n.firstChild; c !== null; c = c.nextSibling) {
+    const e = firstError(c);
+    if (e !== null) return e;
+  }
+  return null;
+}
+
+function expectedAt(err: SyntaxNode): string {
+  switch (err.parent?.name) {
+    case 'LabelMatchers': return 'a label matcher or "}"';
+    case 'UnquotedLabelMatcher': case 'QuotedLabelMatcher': return 'a label matcher operator and a quoted value';
+    case 'FunctionCallBody': return 'an expression, "," or ")"';
+    case 'GroupingLabels': return 'a label name, "," or ")"';
+    case 'MatrixSelector': case 'SubqueryExpr': case 'DurationExpr': return 'a duration such as 5m';
+    case 'BinaryExpr': return 'an expression after the operator';
+    default: return 'an expression';
+  }
+}
+
+const durationUnitsMs: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+
+/** parseDurationMs parses a Prometheus duration (`1h30m`, `500ms`) or a number of seconds into milliseconds. */
+export function parseDurationMs(s: string): number | null {
+  if (/^[0-9]+(\.[0-9]+)?$/.test(s)) return Math.round(Number(s) * 1000);
+  const re = /([0-9]+)(ms|s|m|h|d|w|y)/gy;
+  let total = 0;
+  let pos = 0;
+  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
+    total += Number(m[1]) * (durationUnitsMs[m[2] ?? ''] ?? 0);
+    pos = re.lastIndex;
+  }
+  return pos === s.length && pos > 0 ? total : null;
+}
+
+/** parseNumber parses a PromQL number literal (decimal, hex, Inf, NaN, or a duration in seconds). */
+function parseNumber(s: string): number | null {
+  const l = s.toLowerCase();
+  if (l === 'inf' || l === '+inf') return Infinity;
+  if (l === '-inf') return -Infinity;
+  if (l === 'nan') return NaN;
+  if (/^(0x[0-9a-f]+|[0-9]*\.?[0-9]+(e[+-]?[0-9]+)?|[0-9]+\.(e[+-]?[0-9]+)?)$/.test(l)) return Number(l.endsWith('.') ? l.slice(0, -1) : l.replace(/\.e/, 'e'));
+  const d = parseDurationMs(s);
+  return d === null ? null : d / 1000;
+}
+
+/** unquote decodes a PromQL string literal (Go's quoting rules: "..." and '...' with escapes, `...` raw). */
+export function unquote(s: string): string | null {
+  const q = s[0];
+  if (s.length < 2 || s[s.length - 1] !== q) return null;
+  const body = s.slice(1, -1);
+  if (q === '`') return body;
+  let out = '';
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i] ?? '';
+    if (c !== '\\') { out += c; continue; }
+    const e = body[++i] ?? '';
+    const simple: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', '"': '"', "'": "'" };
+    const mapped = simple[e];
+    if (mapped !== undefined) { out += mapped; continue; }
+    const hexLen = e === 'x' ? 2 : e === 'u' ? 4 : e === 'U' ? 8 : 0;
+    if (hexLen > 0) {
+      const h = body.slice(i + 1, i + 1 + hexLen);
+      if (!new RegExp(`^[0-9a-fA-F]{${hexLen}}$`).test(h)) return null;
+      out += String.fromCodePoint(parseInt(h, 16));
+      i += hexLen;
+      continue;
+    }
+    if (/^[0-7]{3}$/.test(body.slice(i, i + 3))) { out += String.fromCharCode(parseInt(body.slice(i, i + 3), 8)); i += 2; continue; }
+    return null;
+  }
+  return out;
+}
+
+const binaryOps: Readonly<Record<string, BinaryOp>> = {
+  Add: '+', Sub: '-', Mul: '*', Div: '/', Mod: '%', Pow: '^', Atan2: 'atan2', Eql: '==', Neq: '!=', Gtr: '>', Lss: '<', Gte: '>=', Lte: '<=',
+  And: 'and', Or: 'or', Unless: 'unless',
+};
+
+const matchOps: Readonly<Record<string, PromMatchOp>> = { EqlSingle: '=', Neq: '!=', EqlRegex: '=~', NeqRegex: '!~' };
+
+function children(n: SyntaxNode): SyntaxNode[] {
+  const out: SyntaxNode[] = [];
+  for (let c = n.firstChild; c !== null; c = c.nextSibling) out.push(c);
+  return out;
+}
+
+class Walker {
+  readonly #text: string;
+  #depth = 0;
+
+  constructor(text: string) {
+    this.#text = text;
+  }
+
+  src(n: SyntaxNode): string {
+    return this.#text.slice(n.from, n.to);
+  }
+
+  fail(n: SyntaxNode, what: string, expected: string): never {
+    throw syntaxError(this.#text, n.from, what, expected);
+  }
+
+  str(n: SyntaxNode): string {
+    const s = unquote(this.src(n));
+    if (s === null) this.fail(n, `invalid string literal ${this.src(n)}`, 'a quoted string');
+    return s;
+  }
+
+  duration(n: SyntaxNode): number {
+    const s = this.src(n).trim();
+    const d = parseDurationMs(s);
+    if (d === null) this.fail(n, `unsupported duration ${JSON.stringify(s)}`, 'a duration such as 5m');
+    return d;
+  }
+
+  expr(n: SyntaxNode): Expr {
+    if (++this.#depth > PromqlLimits.exprDepthMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `the query nests deeper than ${PromqlLimits.exprDepthMax} levels`);
+    try {
+      return this.exprInner(n);
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  exprInner(n: SyntaxNode): Expr {
+    const cs = children(n);
+    switch (n.name) {
+      case 'PromQL': case 'Expr': {
+        const c = cs[0];
+        if (c === undefined) this.fail(n, 'unexpected end of input', 'an expression');
+        return this.expr(c);
+      }
+      case 'NumberDurationLiteral': {
+        const v = parseNumber(this.src(n));
+        if (v === null) this.fail(n, `bad number ${JSON.stringify(this.src(n))}`, 'a number');
+        return { type: 'number', value: v };
+      }
+      case 'StringLiteral': return { type: 'string', value: this.str(n) };
+      case 'ParenExpr': return { type: 'paren', expr: this.expr(this.only(n, cs)) };
+      case 'UnaryExpr': {
+        const op = cs[0] !== undefined && this.src(cs[0]) === '-' ? '-' : '+';
+        const inner = this.expr(cs[cs.length - 1] ?? n);
+        return { type: 'unary', op, expr: inner };
+      }
+      case 'VectorSelector': return this.vectorSelector(n, cs);
+      case 'MatrixSelector': {
+        const inner = this.expr(cs[0] ?? n);
+        const rangeMs = this.duration(cs[1] ?? n);
+        return attachPostfix(inner, (leaf) => {
+          if (leaf.type !== 'vectorSelector') throw semanticError('ranges only allowed for vector selectors');
+          if (leaf.offsetMs !== 0 || leaf.at !== null) throw semanticError('no offset or @ modifier allowed before range');
+          return { type: 'matrixSelector', selector: leaf, rangeMs };
+        });
+      }
+      case 'SubqueryExpr': {
+        const inner = this.expr(cs[0] ?? n);
+        const durs = cs.slice(1).filter((c) => c.name === 'DurationExpr');
+        const rangeMs = this.duration(durs[0] ?? n);
+        const stepMs = durs[1] === undefined ? 0 : this.duration(durs[1]);
+        return attachPostfix(inner, (leaf) => ({ type: 'subquery', expr: leaf, rangeMs, stepMs, offsetMs: 0, at: null }));
+      }
+      case 'OffsetExpr': {
+        const inner = this.expr(cs[0] ?? n);
+        const od = cs.find((c) => c.name === 'OffsetDurationExpr');
+        if (od === undefined) this.fail(n, 'missing offset duration', 'a duration');
+        const neg = od.firstChild?.name === 'UnaryOp' && this.src(od.firstChild) === '-';
+        const ms = this.duration(neg ? (od.lastChild ?? od) : od) * (neg ? -1 : 1);
+        return attachPostfix(inner, (leaf) => {
+          if (leaf.type === 'vectorSelector') {
+            if (leaf.offsetMs !== 0) throw semanticError('offset may not be set multiple times');
+            return { ...leaf, offsetMs: ms };
+          }
+          if (leaf.type === 'matrixSelector') {
+            if (leaf.selector.offsetMs !== 0) throw semanticError('offset may not be set multiple times');
+            return { ...leaf, selector: { ...leaf.selector, offsetMs: ms } };
+          }
+          if (leaf.type === 'subquery') {
+            if (leaf.offsetMs !== 0) throw semanticError('offset may not be set multiple times');
+            return { ...leaf, offsetMs: ms };
+          }
+          throw semanticError('offset modifier must be preceded by an instant vector selector or range vector selector or a subquery');
+        });
+      }
+      case 'StepInvariantExpr': {
+        const inner = this.expr(cs[0] ?? n);
+        const last = cs[cs.length - 1];
+        let at: AtModifier;
+        if (last?.name === 'AtModifierPreprocessors') at = this.src(last).startsWith('start') ? { kind: 'start' } : { kind: 'end' };
+        else {
+          const v = parseNumber(this.src(last ?? n));
+          if (v === null || !Number.isFinite(v)) throw semanticError(`invalid @ timestamp ${this.src(last ?? n)}`);
+          at = { kind: 'time', timeMs: Math.round(v * 1000) };
+        }
+        return attachPostfix(inner, (leaf) => {
+          if (leaf.type === 'vectorSelector') {
+            if (leaf.at !== null) throw semanticError('@ <timestamp> may not be set multiple times');
+            return { ...leaf, at };
+          }
+          if (leaf.type === 'matrixSelector') {
+            if (leaf.selector.at !== null) throw semanticError('@ <timestamp> may not be set multiple times');
+            return { ...leaf, selector: { ...leaf.selector, at } };
+          }
+          if (leaf.type === 'subquery') {
+            if (leaf.at !== null) throw semanticError('@ <timestamp> may not be set multiple times');
+            return { ...leaf, at };
+          }
+          throw semanticError('@ modifier must be preceded by an instant vector selector or range vector selector or a subquery');
+        });
+      }
+      case 'BinaryExpr': return this.binary(n, cs);
+      case 'AggregateExpr': return this.aggregate(n, cs);
+      case 'FunctionCall': {
+        const name = this.src(cs[0] ?? n);
+        if (!FunctionTypes.has(name)) throw semanticError(`unknown function with name ${JSON.stringify(name)}`);
+        const body = cs.find((c) => c.name === 'FunctionCallBody');
+        const args = body === undefined ? [] : children(body).map((c) => this.expr(c));
+        return { type: 'call', func: name, args };
+      }
+      default:
+        return this.fail(n, `unsupported syntax ${JSON.stringify(this.src(n))}`, 'an expression Prometheus 2.42 supports');
+    }
+  }
+
+  only(n: SyntaxNode, cs: SyntaxNode[]): SyntaxNode {
+    const c = cs[0];
+    if (c === undefined || cs.length !== 1) this.fail(n, 'unexpected input', 'one expression in parentheses');
+    return c;
+  }
+
+  vectorSelector(n: SyntaxNode, cs: SyntaxNode[]): VectorSelectorNode {
+    let name = '';
+    const matchers: PromMatcher[] = [];
+    for (const c of cs) {
+      if (c.name === 'Identifier' || c.name === 'MetricName') name = this.src(c);
+      else if (c.name === 'LabelMatchers') {
+        for (const m of children(c)) {
+          if (m.name === 'QuotedLabelName') {
+            // A bare quoted name `{"foo"}` selects the metric name (Prometheus 3 syntax).
+            matchers.push({ name: '__name__', op: '=', value: this.str(m.firstChild ?? m) });
+            continue;
+          }
+          const parts = children(m);
+          const ln = parts[0];
+          const op = parts[1];
+          const val = parts[2];
+          if (ln === undefined || op === undefined || val === undefined) this.fail(m, 'incomplete label matcher', 'name, operator and value');
+          const labelName = ln.name === 'QuotedLabelName' ? this.str(ln.firstChild ?? ln) : this.src(ln);
+          const mop = matchOps[op.firstChild?.name ?? ''];
+          if (mop === undefined) this.fail(op, `unknown matcher ${this.src(op)}`, 'one of = != =~ !~');
+          const value = this.str(val);
+          if (mop === '=~' || mop === '!~') checkRegex(value);
+          matchers.push({ name: labelName, op: mop, value });
+        }
+      }
+    }
+    if (name !== '') {
+      if (matchers.some((m) => m.name === '__name__')) throw semanticError(`metric name must not be set twice: ${JSON.stringify(name)} or ${JSON.stringify(matchers.find((m) => m.name === '__name__')?.value ?? '')}`);
+      matchers.unshift({ name: '__name__', op: '=', value: name });
+    }
+    if (matchers.length > PromqlLimits.matchersMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a selector has more than ${PromqlLimits.matchersMax} matchers`);
+    if (!matchers.some((m) => !matchesEmpty(m))) this.fail(n, 'vector selector must contain at least one non-empty matcher', 'a matcher that does not match the empty string');
+    return { type: 'vectorSelector', name, matchers, offsetMs: 0, at: null };
+  }
+
+  binary(n: SyntaxNode, cs: SyntaxNode[]): Expr {
+    const lhsNode = cs[0];
+    const rhsNode = cs[cs.length - 1];
+    if (lhsNode === undefined || rhsNode === undefined || cs.length < 3) this.fail(n, 'incomplete binary expression', 'two operands');
+    let op: BinaryOp | null = null;
+    let returnBool = false;
+    let matching: VectorMatching | null = null;
+    for (const c of cs.slice(1, -1)) {
+      const o = binaryOps[c.name];
+      if (o !== undefined) op = o;
+      else if (c.name === 'BoolModifier') returnBool = true;
+      else if (c.name === 'MatchingModifierClause') matching = this.matching(c);
+      else this.fail(c, `unsupported ${JSON.stringify(this.src(c))}`, 'a binary operator modifier');
+    }
+    if (op === null) this.fail(n, 'missing operator', 'a binary operator');
+    const lhs = this.expr(lhsNode);
+    const rhs = this.expr(rhsNode);
+    if (isSetOp(op)) {
+      if (matching !== null && matching.card !== 'one-to-one') throw semanticError(`no grouping allowed for "${op}" operation`);
+      matching = { card: 'many-to-many', on: matching?.on ?? false, labels: matching?.labels ?? [], include: [] };
+    }
+    return { type: 'binary', op, lhs, rhs, returnBool, matching };
+  }
+
+  matching(n: SyntaxNode): VectorMatching {
+    let on = false;
+    let labels: string[] = [];
+    let include: string[] = [];
+    let card: VectorMatching['card'] = 'one-to-one';
+    let last = '';
+    for (const c of children(n)) {
+      if (c.name === 'On') { on = true; last = 'on'; } else if (c.name === 'Ignoring') { on = false; last = 'on'; } else if (c.name === 'GroupLeft') { card = 'many-to-one'; last = 'group'; } else if (c.name === 'GroupRight') { card = 'one-to-many'; last = 'group'; } else if (c.name === 'GroupingLabels') {
+        const ls = this.groupingLabels(c);
+        if (last === 'group') include = ls; else labels = ls;
+      } else this.fail(c, `unsupported ${JSON.stringify(this.src(c))}`, 'on, ignoring, group_left or group_right');
+    }
+    if (on) {
+      for (const l of include) if (labels.includes(l)) throw semanticError(`label "${l}" must not occur in ON and GROUP clause at once`);
+    }
+    return { card, on, labels, include };
+  }
+
+  groupingLabels(n: SyntaxNode): string[] {
+    return children(n).map((c) => (c.name === 'QuotedLabelName' ? this.str(c.firstChild ?? c) : this.src(c)));
+  }
+
+  aggregate(n: SyntaxNode, cs: SyntaxNode[]): Expr {
+    const op = this.src(cs[0] ?? n) as AggregateOp;
+    const known: readonly string[] = ['sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar', 'quantile', 'topk', 'bottomk', 'count_values'];
+    if (!known.includes(op)) this.fail(n, `unsupported aggregation ${JSON.stringify(op)}`, 'an aggregation Prometheus 2.42 supports');
+    let grouping: string[] = [];
+    let without = false;
+    let args: Expr[] = [];
+    for (const c of cs.slice(1)) {
+      if (c.name === 'AggregateModifier') {
+        without = c.firstChild?.name === 'Without';
+        const gl = children(c).find((x) => x.name === 'GroupingLabels');
+        grouping = gl === undefined ? [] : this.groupingLabels(gl);
+      } else if (c.name === 'FunctionCallBody') args = children(c).map((x) => this.expr(x));
+    }
+    const needsParam = op === 'quantile' || op === 'topk' || op === 'bottomk' || op === 'count_values';
+    const want = needsParam ? 2 : 1;
+    if (args.length !== want) throw semanticError(`wrong number of arguments for aggregate expression provided, expected ${want}, got ${args.length}`);
+    const expr = args[args.length - 1] as Expr;
+    const param = needsParam ? (args[0] as Expr) : null;
+    return { type: 'aggregate', op, expr, param, grouping, without };
+  }
+}
+
+/** attachPostfix applies a postfix modifier to the rightmost operand of a binary or unary expression, as Prometheus binds it. */
+function attachPostfix(e: Expr, f: (leaf: Expr) => Expr): Expr {
+  if (e.type === 'binary') return { ...e, rhs: attachPostfix(e.rhs, f) };
+  if (e.type === 'unary') return { ...e, expr: attachPostfix(e.expr, f) };
+  return f(e);
+}
+
+function matchesEmpty(m: PromMatcher): boolean {
+  switch (m.op) {
+    case '=': return m.value === '';
+    case '!=': return m.value !== '';
+    case '=~': return compileAnchored(m.value).test('');
+    case '!~': return !compileAnchored(m.value).test('');
+  }
+}
+
+/** compileAnchored compiles a Prometheus regex fully anchored, as Prometheus's matchers and label_replace do. */
+export function compileAnchored(re: string): RegExp {
+  return new RegExp(`^(?:${re})$`, 's');
+}
+
+function checkRegex(re: string): void {
+  if (re.length > PromqlLimits.regexBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a regex is longer than ${PromqlLimits.regexBytesMax} bytes`);
+  try {
+    compileAnchored(re);
+  } catch (err) {
+    throw semanticError(`invalid regular expression ${JSON.stringify(re)}: ${(err as Error).message}`);
+  }
+}
+
+function expectType(e: Expr, want: ValueType, context: string): void {
+  const got = exprType(e);
+  if (got !== want) throw semanticError(`expected type ${typeName(want)} in ${context}, got ${typeName(got)}`);
+}
+
+/** checkExpr type-checks a tree as Prometheus's checkAST does. */
+function checkExpr(e: Expr): void {
+  switch (e.type) {
+    case 'vectorSelector': case 'number': case 'string': return;
+    case 'matrixSelector':
+      if (e.rangeMs <= 0) throw semanticError('range vector selector duration must be greater than 0');
+      return;
+    case 'paren': checkExpr(e.expr); return;
+    case 'subquery': {
+      checkExpr(e.expr);
+      const t = exprType(e.expr);
+      if (t !== 'vector') throw semanticError(`subquery is only allowed on instant vector, got ${typeName(t)} instead`);
+      if (e.rangeMs <= 0) throw semanticError('subquery range must be greater than 0');
+      return;
+    }
+    case 'unary': {
+      checkExpr(e.expr);
+      const t = exprType(e.expr);
+      if (t !== 'scalar' && t !== 'vector') throw semanticError(`unary expression only allowed on expressions of type scalar or instant vector, got "${typeName(t)}"`);
+      return;
+    }
+    case 'binary': {
+      checkExpr(e.lhs);
+      checkExpr(e.rhs);
+      const lt = exprType(e.lhs);
+      const rt = exprType(e.rhs);
+      if ((lt !== 'scalar' && lt !== 'vector') || (rt !== 'scalar' && rt !== 'vector')) throw semanticError('binary expression must contain only scalar and instant vector types');
+      if (e.returnBool && !isComparisonOp(e.op)) throw semanticError('bool modifier can only be used on comparisons');
+      if (isComparisonOp(e.op) && lt === 'scalar' && rt === 'scalar' && !e.returnBool) throw semanticError('comparisons between scalars must use BOOL modifier');
+      if (isSetOp(e.op) && (lt === 'scalar' || rt === 'scalar')) throw semanticError(`set operator "${e.op}" not allowed in binary scalar expression`);
+      if (e.matching !== null && (lt !== 'vector' || rt !== 'vector') && !(isSetOp(e.op) && e.matching.labels.length === 0 && !e.matching.on)) {
+        throw semanticError('vector matching only allowed between instant vectors');
+      }
+      return;
+    }
+    case 'aggregate': {
+      checkExpr(e.expr);
+      expectType(e.expr, 'vector', 'aggregation expression');
+      if (e.param !== null) {
+        checkExpr(e.param);
+        expectType(e.param, e.op === 'count_values' ? 'string' : 'scalar', 'aggregation parameter');
+      }
+      return;
+    }
+    case 'call': {
+      const ft = FunctionTypes.get(e.func);
+      if (ft === undefined) throw semanticError(`unknown function with name ${JSON.stringify(e.func)}`);
+      const n = e.args.length;
+      const min = ft.variadic === 0 ? ft.args.length : ft.variadic > 0 ? ft.args.length - ft.variadic : ft.args.length;
+      const max = ft.variadic === 0 ? ft.args.length : ft.variadic > 0 ? ft.args.length : Infinity;
+      if (ft.variadic === 0 && n !== min) throw semanticError(`expected ${min} argument(s) in call to "${e.func}", got ${n}`);
+      if (n < min) throw semanticError(`expected at least ${min} argument(s) in call to "${e.func}", got ${n}`);
+      if (n > max) throw semanticError(`expected at most ${max} argument(s) in call to "${e.func}", got ${n}`);
+      e.args.forEach((a, i) => {
+        checkExpr(a);
+        const want = ft.args[Math.min(i, ft.args.length - 1)] ?? 'vector';
+        expectType(a, want, `call to function "${e.func}"`);
+      });
+      if (e.func === 'label_replace' || e.func === 'label_join') {
+        const dst = unwrapParens(e.args[1] ?? e);
+        if (dst.type === 'string' && !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(dst.value)) throw semanticError(`invalid destination label name in ${e.func}(): ${dst.value}`);
+      }
+      return;
+    }
+  }
+}
