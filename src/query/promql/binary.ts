@@ -11,7 +11,7 @@ import { isComparisonOp, isSetOp } from './ast.js';
 import type { EvalCtx, Grid, Val } from './eval-types.js';
 import { executionError } from './eval-types.js';
 import type { Sample } from './labels.js';
-import { dropMetricName, getLabel, labelsKey, setLabel } from './labels.js';
+import { checkUnique, dropMetricName, getLabel, labelsKey, setLabel } from './labels.js';
 import type { PromLabel, PromLabels } from './source.js';
 
 /** goPow is Go's math.Pow where it differs from JavaScript's `**` (1 ** NaN, (-1) ** ±Inf). */
@@ -66,6 +66,7 @@ export function evalBinary(e: BinaryNode, lhs: Val, rhs: Val, grid: Grid, ctx: E
     else if (lhs.type === 'vector' && rhs.type === 'scalar') out = vectorScalar(e, lhs.steps[i] ?? [], rhs.values[i] as number, false);
     else if (lhs.type === 'scalar' && rhs.type === 'vector') out = vectorScalar(e, rhs.steps[i] ?? [], lhs.values[i] as number, true);
     else throw executionError('binary expression must contain only scalar and instant vector types');
+    checkUnique(out);
     ctx.budget.add(out.length);
     steps.push(out);
   }

@@ -18,7 +18,7 @@ import type { EvalCtx, Grid, MatrixVal, RawSeries, Val, VectorVal } from './eval
 import { checkAbort, executionError, lowerBound, makeGrid, stepTime, upperBound } from './eval-types.js';
 import { applyCall } from './functions.js';
 import type { Sample } from './labels.js';
-import { sampleKey } from './labels.js';
+import { checkUnique, sampleKey } from './labels.js';
 import { tryPushdown } from './pushdown.js';
 import { PromqlLimits } from '../../limits.js';
 
@@ -67,7 +67,9 @@ export async function evalExpr(e: Expr, grid: Grid, ctx: EvalCtx, allowPush = tr
       if (e.op === '+') return v;
       if (v.type === 'scalar') return { type: 'scalar', values: v.values.map((x) => -x) };
       if (v.type !== 'vector') throw executionError('unary minus needs a scalar or an instant vector');
-      return { type: 'vector', steps: v.steps.map((s) => s.map((x) => ({ labels: dropName(x.labels), value: -x.value }))) };
+      const steps = v.steps.map((s) => s.map((x) => ({ labels: dropName(x.labels), value: -x.value })));
+      for (const s of steps) checkUnique(s);
+      return { type: 'vector', steps };
     }
     case 'binary': {
       const lhs = await evalExpr(e.lhs, grid, ctx);

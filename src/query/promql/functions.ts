@@ -14,7 +14,7 @@ import type { EvalCtx, Grid, MatrixVal, Val } from './eval-types.js';
 import { checkAbort, executionError, lowerBound, stepTime, upperBound } from './eval-types.js';
 import { histogramQuantile } from './histogram.js';
 import type { Sample } from './labels.js';
-import { dropMetricName, getLabel, labelsKey, sampleKey, setLabel } from './labels.js';
+import { checkUnique, dropMetricName, getLabel, labelsKey, setLabel } from './labels.js';
 import { compileAnchored } from './parser.js';
 import type { RangeFn } from './range-functions.js';
 import type { PromLabels } from './source.js';
@@ -49,17 +49,6 @@ function stringArg(v: Val | undefined): string {
 
 function vectorAt(v: Val | undefined, i: number): readonly Sample[] {
   return v !== undefined && v.type === 'vector' ? (v.steps[i] ?? []) : [];
-}
-
-/** checkUnique refuses a step whose vector holds one label set twice, as Prometheus does after a function drops names. */
-function checkUnique(out: readonly Sample[]): void {
-  if (out.length < 2) return;
-  const seen = new Set<string>();
-  for (const s of out) {
-    const k = sampleKey(s);
-    if (seen.has(k)) throw executionError('vector cannot contain metrics with the same labelset');
-    seen.add(k);
-  }
 }
 
 /** applyCall evaluates a function call over a grid from its evaluated arguments. */

@@ -4,6 +4,7 @@
  * Go's float formatting (count_values and `le` values print as Go prints).
  */
 
+import { OtlpdbError } from '../../errors.js';
 import { compileAnchored } from './parser.js';
 import type { PromLabel, PromLabels, PromMatcher } from './source.js';
 
@@ -27,6 +28,17 @@ export function labelsKey(labels: PromLabels): string {
 export function sampleKey(s: Sample): string {
   if (s.key === undefined) s.key = labelsKey(s.labels);
   return s.key;
+}
+
+/** checkUnique refuses a step's vector that holds one label set twice, as Prometheus does after an operation drops names. */
+export function checkUnique(out: readonly Sample[]): void {
+  if (out.length < 2) return;
+  const seen = new Set<string>();
+  for (const s of out) {
+    const k = sampleKey(s);
+    if (seen.has(k)) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'vector cannot contain metrics with the same labelset', { promErrorType: 'execution' });
+    seen.add(k);
+  }
 }
 
 /** dropMetricName removes `__name__`, as Prometheus does for most functions and arithmetic. */

@@ -63,7 +63,8 @@ export const OracleCorpus: readonly string[] = [
   `${G}{zone="a"} unless on (job) ${G}{job="db"}`, `${C} or ${G}`, `nonexistent_metric or ${G}`, `${G} and nonexistent_metric`,
   `${G} unless ignoring (zone) ${G}{zone="a"}`, `(${G} > 25) or (${G} < 20)`,
   // matching errors
-  `${G} + ${C}`, `${G} * on (job) ${G}`, `${C} * on (job, instance) group_left ${G}`, `${G} + on (job) group_left ${G}`,
+  `${G} + ${C}`, `{__name__=~"${H}_sum|${H}_count"} * 2`, `-{__name__=~"${H}_sum|${H}_count"}`, `rate({__name__=~"${H}_sum|${H}_count"}[5m])`,
+  `last_over_time({__name__=~"${H}_sum|${H}_count"}[5m])`, `${G} * on (job) ${G}`, `${C} * on (job, instance) group_left ${G}`, `${G} + on (job) group_left ${G}`,
   // functions: math
   `abs(${G} - 25)`, `ceil(${G})`, `floor(${G})`, `round(${G})`, `round(${G}, 5)`, `round(${G}, 0.1)`, `exp(${G} / 10)`, `ln(${G})`, `log2(${G})`,
   `log10(${G})`, `sqrt(${G})`, `sgn(${G} - 25)`, `clamp(${G}, 20, 30)`, `clamp(${G}, 30, 20)`, `clamp_min(${G}, 25)`, `clamp_max(${G}, 25)`,

@@ -18,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatGoFloat, labelsKey } from './labels.js';
 import type { EvalRange, FloatSeries, PromqlEngine, PromResult, SeriesSource } from './source.js';
-import { oracleOpenMetrics } from './oracle-dataset.js';
+import { OracleCorpus } from './oracle-corpus.js';
+import { oracleOpenMetrics, OracleT0Ms } from './oracle-dataset.js';
 
 /** PromApiResponse is a Prometheus HTTP API answer to /api/v1/query or /api/v1/query_range. */
 export type PromApiResponse =
@@ -142,6 +143,22 @@ export interface OracleCase {
   readonly range: EvalRange;
 }
 
+/**
+ * oracleCases are the corpus's runs over the oracle dataset: every query as
+ * an instant query at two times (one inside a gauge's gap) and as a range
+ * query over two hours at step 1m; every third also at an odd step (37 s)
+ * that no subquery step divides.
+ */
+export function oracleCases(corpus: readonly string[] = OracleCorpus): OracleCase[] {
+  const out: OracleCase[] = [];
+  corpus.forEach((query, i) => {
+    for (const at of [OracleT0Ms + 9_003_000, OracleT0Ms + 4_200_000]) out.push({ query, range: { startMs: at, endMs: at, stepMs: 0 } });
+    out.push({ query, range: { startMs: OracleT0Ms + 3_600_000, endMs: OracleT0Ms + 10_800_000, stepMs: 60_000 } });
+    if (i % 3 === 0) out.push({ query, range: { startMs: OracleT0Ms + 1_800_000, endMs: OracleT0Ms + 7_200_000, stepMs: 37_000 } });
+  });
+  return out;
+}
+
 /** OracleMismatch is one case where the runners disagree, with both answers. */
 export interface OracleMismatch {
   readonly query: string;
@@ -151,16 +168,32 @@ export interface OracleMismatch {
   readonly got: string;
 }
 
+/** OracleOutcome is a corpus run: the mismatches, and how many cases both answered non-empty or refused (so agreement is not vacuous). */
+export interface OracleOutcome {
+  readonly mismatches: OracleMismatch[];
+  readonly nonEmpty: number;
+  readonly errors: number;
+}
+
+function isNonEmpty(r: PromApiResponse): boolean {
+  if (r.status !== 'success') return false;
+  return !Array.isArray(r.data.result) || r.data.result.length > 0;
+}
+
 /** runOracle runs every case through both runners and lists where they disagree. */
-export async function runOracle(cases: readonly OracleCase[], want: PromqlRunner, got: PromqlRunner): Promise<OracleMismatch[]> {
-  const out: OracleMismatch[] = [];
+export async function runOracle(cases: readonly OracleCase[], want: PromqlRunner, got: PromqlRunner): Promise<OracleOutcome> {
+  const mismatches: OracleMismatch[] = [];
+  let nonEmpty = 0;
+  let errors = 0;
   for (const c of cases) {
     const w = await want(c.query, c.range);
     const g = await got(c.query, c.range);
+    if (isNonEmpty(w)) nonEmpty++;
+    if (w.status === 'error') errors++;
     const d = compareResponses(w, g);
-    if (d !== null) out.push({ query: c.query, range: c.range, difference: d, want: JSON.stringify(w).slice(0, 1500), got: JSON.stringify(g).slice(0, 1500) });
+    if (d !== null) mismatches.push({ query: c.query, range: c.range, difference: d, want: JSON.stringify(w).slice(0, 1500), got: JSON.stringify(g).slice(0, 1500) });
   }
-  return out;
+  return { mismatches, nonEmpty, errors };
 }
 
 /** RunningPrometheus is a started Prometheus: its URL, and stop() (kills it by PID and removes its directory). */

@@ -22,7 +22,7 @@ import type { EvalCtx, Grid, Val } from './eval-types.js';
 import { checkAbort, executionError } from './eval-types.js';
 import { formatPromql } from './format.js';
 import type { Sample } from './labels.js';
-import { labelsKey, sampleKey } from './labels.js';
+import { checkUnique, labelsKey, sampleKey } from './labels.js';
 import { RangeFunctions } from './range-functions.js';
 import type { FloatSeries } from './source.js';
 
@@ -101,14 +101,7 @@ export async function tryPushdown(e: Expr, grid: Grid, ctx: EvalCtx): Promise<Va
   }
   if (isPerSeries(e)) {
     const steps = await ship(e, grid, ctx);
-    for (const vec of steps) {
-      const seen = new Set<string>();
-      for (const s of vec) {
-        const k = sampleKey(s);
-        if (seen.has(k)) throw executionError('vector cannot contain metrics with the same labelset');
-        seen.add(k);
-      }
-    }
+    for (const vec of steps) checkUnique(vec);
     return { type: 'vector', steps };
   }
   return null;
