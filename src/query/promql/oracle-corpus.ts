@@ -54,6 +54,10 @@ export const OracleCorpus: readonly string[] = [
   `${C} * ignoring (method, code) group_left ${G}{zone="b"}`,
   `${H}_sum / ${H}_count`, `rate(${H}_sum[5m]) / rate(${H}_count[5m])`,
   `sum by (job) (${C}) / on (job) group_left sum by (job) (${G})`,
+  // precedence and postfix binding
+  `-2 ^ 2`, `-${G} ^ 2`, `1 - -1`, `2 * 3 % 4`, `10 / 2 / 5`, `2 ^ -1`, `${G} offset 5m + 1`, `1 + ${G} offset 5m`, `1 + ${G}[5m:1m] offset 5m`,
+  `${G} > 20 and ${G} < 25 or ${G} > 29`, `${G} unless ${G} > 25 or ${G} < 22`, `${G} + 1 > ${G} * 1.02`, `sum(${G}) by (job) * 2`,
+  `1 + -${G} offset 1m`, `${G} * -1 ^ 2`, `(((${G})))`, `-(-${G})`, `${G} - ${G} offset 5m - 1`,
   // comparisons and bool
   `${G} > 25`, `${G} < 20`, `${G} >= 25`, `${G} <= 25`, `${G} == 25`, `${G} != 25`, `30 > ${G}`, `${G} > bool 25`, `30 < bool ${G}`,
   `${G} > ${G} offset 5m`, `${G} > bool ${G} offset 5m`, `${G} == bool ${G}`, `1 > bool 2`, `1 <= bool 1`, `rate(${C}[5m]) > 0.5`,

@@ -207,9 +207,12 @@ class Walker {
         return this.expr(c);
       }
       case 'NumberDurationLiteral': {
-        const v = parseNumber(this.src(n));
-        if (v === null) this.fail(n, `bad number ${JSON.stringify(this.src(n))}`, 'a number');
-        return { type: 'number', value: v };
+        const text = this.src(n);
+        // lezer lexes a signed literal (`-2`) as one token; Prometheus reads it as unary minus, which binds looser than `^`.
+        const sign = text[0] === '-' || text[0] === '+' ? text[0] : '';
+        const v = parseNumber(sign === '' ? text : text.slice(1));
+        if (v === null) this.fail(n, `bad number ${JSON.stringify(text)}`, 'a number');
+        return sign === '' ? { type: 'number', value: v } : { type: 'unary', op: sign, expr: { type: 'number', value: v } };
       }
       case 'StringLiteral': return { type: 'string', value: this.str(n) };
       case 'ParenExpr': return { type: 'paren', expr: this.expr(this.only(n, cs)) };
@@ -359,6 +362,8 @@ class Walker {
       if (matching !== null && matching.card !== 'one-to-one') throw semanticError(`no grouping allowed for "${op}" operation`);
       matching = { card: 'many-to-many', on: matching?.on ?? false, labels: matching?.labels ?? [], include: [] };
     }
+    // Unary minus binds looser than `^` in Prometheus (`-2 ^ 2` is -4); lezer groups it tighter, so regroup.
+    if (op === '^' && lhs.type === 'unary') return { type: 'unary', op: lhs.op, expr: { type: 'binary', op, lhs: lhs.expr, rhs, returnBool, matching } };
     return { type: 'binary', op, lhs, rhs, returnBool, matching };
   }
 
