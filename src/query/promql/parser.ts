@@ -29,6 +29,11 @@ export function parsePromql(text: string): Expr {
   const top = tree.topNode;
   const err = firstError(top);
   if (err !== null) {
+    const call = /([a-zA-Z_][a-zA-Z0-9_]*)\s*\($/.exec(text.slice(0, err.from + 1));
+    const name = call?.[1];
+    if (name !== undefined && !FunctionTypes.has(name) && !aggregateOps.includes(name) && !['by', 'without', 'on', 'ignoring', 'group_left', 'group_right'].includes(name)) {
+      throw semanticError(`unknown function with name ${JSON.stringify(name)}`);
+    }
     const bad = text.slice(err.from, Math.max(err.to, err.from + 1));
     const what = err.from >= text.length ? 'unexpected end of input' : `unexpected ${JSON.stringify(bad)}`;
     throw syntaxError(text, err.from, what, expectedAt(err));
@@ -146,6 +151,8 @@ export function unquote(s: string): string | null {
   }
   return out;
 }
+
+const aggregateOps: readonly string[] = ['sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar', 'quantile', 'topk', 'bottomk', 'count_values'];
 
 const binaryOps: Readonly<Record<string, BinaryOp>> = {
   Add: '+', Sub: '-', Mul: '*', Div: '/', Mod: '%', Pow: '^', Atan2: 'atan2', Eql: '==', Neq: '!=', Gtr: '>', Lss: '<', Gte: '>=', Lte: '<=',
@@ -391,8 +398,7 @@ class Walker {
 
   aggregate(n: SyntaxNode, cs: SyntaxNode[]): Expr {
     const op = this.src(cs[0] ?? n) as AggregateOp;
-    const known: readonly string[] = ['sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar', 'quantile', 'topk', 'bottomk', 'count_values'];
-    if (!known.includes(op)) this.fail(n, `unsupported aggregation ${JSON.stringify(op)}`, 'an aggregation Prometheus 2.42 supports');
+    if (!aggregateOps.includes(op)) this.fail(n, `unsupported aggregation ${JSON.stringify(op)}`, 'an aggregation Prometheus 2.42 supports');
     let grouping: string[] = [];
     let without = false;
     let args: Expr[] = [];
