@@ -132,3 +132,30 @@ export function upperBound(ts: Float64Array, t: number): number {
   }
   return lo;
 }
+
+/** StaleNaNBits are the high and low 32-bit words of Prometheus's staleness marker (value.StaleNaN, 0x7ff0000000000002). */
+const StaleNaNHigh = 0x7ff00000;
+const StaleNaNLow = 0x00000002;
+
+/** isStaleMarker says whether sample j of values is Prometheus's staleness marker (a NaN with a distinct payload; read from the raw bits). */
+export function isStaleMarker(values: Float64Array, j: number): boolean {
+  if (!Number.isNaN(values[j] as number)) return false;
+  const words = new Uint32Array(values.buffer, values.byteOffset + j * 8, 2);
+  // Little-endian hosts (every Node target) keep the low word first.
+  return words[1] === StaleNaNHigh && words[0] === StaleNaNLow;
+}
+
+/** dropStaleMarkers removes staleness markers from a series, as Prometheus drops them from range windows (the same series when it holds none). */
+export function dropStaleMarkers(s: RawSeries): RawSeries {
+  let any = false;
+  for (let j = 0; j < s.values.length && !any; j++) any = isStaleMarker(s.values, j);
+  if (!any) return s;
+  const ts: number[] = [];
+  const vs: number[] = [];
+  for (let j = 0; j < s.values.length; j++) {
+    if (isStaleMarker(s.values, j)) continue;
+    ts.push(s.timestampsMs[j] as number);
+    vs.push(s.values[j] as number);
+  }
+  return { labels: s.labels, timestampsMs: Float64Array.from(ts), values: Float64Array.from(vs) };
+}

@@ -12,7 +12,17 @@ function series(name: string, labels: Record<string, string>, points: [number, n
 
 const every15s = (values: number[], fromMs = 0): [number, number][] => values.map((v, i) => [fromMs + i * 15_000, v]);
 
+/** staleSeries ends with Prometheus's staleness marker, written bit by bit (0x7ff0000000000002). */
+function staleSeries(): FloatSeries {
+  const s = series('stale', {}, every15s([1, 2, 0]));
+  const words = new Uint32Array(s.values.buffer, s.values.byteOffset + 2 * 8, 2);
+  words[0] = 0x00000002;
+  words[1] = 0x7ff00000;
+  return s;
+}
+
 const source = new MemorySeriesSource([
+  staleSeries(),
   series('c_total', { job: 'a' }, every15s([0, 10, 20, 30, 40, 50])),
   series('r_total', { job: 'a' }, every15s([5, 10, 2, 7])),
   series('h_bucket', { job: 'a', le: '1' }, every15s([10])),
@@ -61,6 +71,12 @@ t.test('lookback: an instant selector sees the latest sample at most 5 minutes o
   t.equal((await vector('c_total offset 1m', 75_000))[0]?.value, 10);
   t.equal((await vector('c_total @ 30', 999_000))[0]?.value, 20);
   t.equal((await vector('timestamp(c_total)', 70_000))[0]?.value, 60, 'timestamp() of a selector is the sample time');
+});
+
+t.test('a staleness marker ends a series at once and never enters a range window', async (t) => {
+  t.equal((await vector('stale', 20_000))[0]?.value, 2);
+  t.same(await vector('stale', 40_000), [], 'no lookback past the marker');
+  t.equal((await vector('count_over_time(stale[1m])', 40_000))[0]?.value, 2);
 });
 
 t.test('histogram_quantile interpolates inside the bucket holding the rank', async (t) => {

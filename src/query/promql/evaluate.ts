@@ -15,7 +15,7 @@ import { unwrapParens } from './ast.js';
 import { aggregateStep } from './aggregations.js';
 import { evalBinary } from './binary.js';
 import type { EvalCtx, Grid, MatrixVal, RawSeries, Val, VectorVal } from './eval-types.js';
-import { checkAbort, executionError, lowerBound, makeGrid, stepTime, upperBound } from './eval-types.js';
+import { checkAbort, dropStaleMarkers, executionError, isStaleMarker, lowerBound, makeGrid, stepTime, upperBound } from './eval-types.js';
 import { applyCall } from './functions.js';
 import type { Sample } from './labels.js';
 import { checkUnique, sampleKey } from './labels.js';
@@ -130,14 +130,13 @@ export async function evalVectorSelector(sel: VectorSelectorNode, grid: Grid, ct
   for (let k = 0; k < series.length; k++) {
     if (k % PromqlLimits.abortCheckEvery === 0) checkAbort(ctx.signal);
     const s = series[k] as RawSeries;
-    const key = undefined;
     for (let i = 0; i < grid.n; i++) {
       const ref = refs[i] as number;
       const j = upperBound(s.timestampsMs, ref) - 1;
       if (j < 0) continue;
       const t = s.timestampsMs[j] as number;
-      if (t < ref - ctx.lookbackMs) continue;
-      (steps[i] as Sample[]).push({ labels: s.labels, value: s.values[j] as number, sampleTimeMs: t, key });
+      if (t < ref - ctx.lookbackMs || isStaleMarker(s.values, j)) continue;
+      (steps[i] as Sample[]).push({ labels: s.labels, value: s.values[j] as number, sampleTimeMs: t });
       held++;
     }
   }
@@ -156,7 +155,8 @@ export async function evalMatrix(e: Expr, grid: Grid, ctx: EvalCtx): Promise<Mat
       ends[i] = refTimeMs(sel.at, sel.offsetMs, stepTime(grid, i));
       starts[i] = (ends[i] as number) - u.rangeMs;
     }
-    const series = await selectSeries(sel, Math.min(...[starts[0] as number, starts[grid.n - 1] as number]), Math.max(ends[0] as number, ends[grid.n - 1] as number), grid, ctx);
+    const read = await selectSeries(sel, Math.min(starts[0] as number, starts[grid.n - 1] as number), Math.max(ends[0] as number, ends[grid.n - 1] as number), grid, ctx);
+    const series = read.map(dropStaleMarkers);
     return { type: 'matrix', series, rangeMs: u.rangeMs, windowStartMs: starts, windowEndMs: ends };
   }
   if (u.type === 'subquery') return evalSubquery(u, grid, ctx);

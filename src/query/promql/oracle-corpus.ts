@@ -17,7 +17,7 @@ export const OracleCorpus: readonly string[] = [
   G, `${G}{job="api"}`, `${G}{job!="api"}`, `${G}{instance=~"i[12]"}`, `${G}{instance!~"i1|i3"}`, `{__name__=~"node_.*", zone="b"}`,
   `${G} offset 5m`, `${G} offset -2m`, `${G} @ 1700003000`, `${G} @ start()`, `${G} @ end()`, `${G} @ 1700003000 offset 10m`,
   `${C}{method="GET", code="200"}`, `${H}_bucket{le="+Inf"}`, `${G}{job="db", instance="i3", zone="a"}`, `${G}{zone=""}`, `${G}{nonexistent=""}`,
-  `nonexistent_metric`, `${G}{job=~".+"}`, `${G}{job=~"API"}`,
+  `nonexistent_metric`, `${G}{job=~".+"}`, `${G}{job=~"API"}`, `${G}{job=~"(?i)API"}`, `label_replace(${G}, "n", "$n", "instance", "(?P<n>i)[0-9]")`,
   // range selectors and subqueries as instant results
   `${G}[2m]`, `${C}{job="api", instance="i1"}[1m]`, `${G}[5m:1m]`, `rate(${C}[5m])[10m:2m]`, `${G}[3m] offset 1m`,
   // rate family

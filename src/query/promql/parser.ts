@@ -434,9 +434,20 @@ function matchesEmpty(m: PromMatcher): boolean {
   }
 }
 
-/** compileAnchored compiles a Prometheus regex fully anchored, as Prometheus's matchers and label_replace do. */
+/**
+ * compileAnchored compiles a Prometheus (RE2) regex fully anchored, as
+ * Prometheus 2.42's matchers and label_replace do, translating the RE2
+ * spellings JavaScript lacks: a leading `(?i)` flag and `(?P<name>...)`.
+ */
 export function compileAnchored(re: string): RegExp {
-  return new RegExp(`^(?:${re})$`, 's');
+  let body = re;
+  let flags = '';
+  if (body.startsWith('(?i)')) {
+    body = body.slice(4);
+    flags = 'i';
+  }
+  body = body.replace(/\(\?P</g, '(?<');
+  return new RegExp(`^(?:${body})$`, flags);
 }
 
 function checkRegex(re: string): void {
