@@ -47,8 +47,11 @@ export function byValueNaNFirst(a: number, b: number): number {
   return a - b;
 }
 
+/** GroupCache remembers each series' group labels and key for one aggregation node (weakly: it lives as long as the series' labels). */
+export type GroupCache = WeakMap<PromLabels, { readonly labels: PromLabels; readonly key: string }>;
+
 /** aggregateStep applies an aggregation to one step's vector; `param` is the step's parameter (k, φ, or count_values' label). */
-export function aggregateStep(e: AggregateNode, param: number | string | null, vec: readonly Sample[]): Sample[] {
+export function aggregateStep(e: AggregateNode, param: number | string | null, vec: readonly Sample[], groupCache?: GroupCache): Sample[] {
   const groups = new Map<string, Group>();
   const order: Group[] = [];
   let k = 0;
@@ -65,9 +68,22 @@ export function aggregateStep(e: AggregateNode, param: number | string | null, v
     if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(valueLabel)) throw executionError(`invalid label name "${valueLabel}"`);
   }
   for (const s of vec) {
-    let gl = groupLabels(s.labels, e.grouping, e.without);
-    if (e.op === 'count_values') gl = setLabel(gl, valueLabel, formatGoFloat(s.value));
-    const key = labelsKey(gl);
+    let gl: PromLabels;
+    let key: string;
+    if (e.op === 'count_values') {
+      gl = setLabel(groupLabels(s.labels, e.grouping, e.without), valueLabel, formatGoFloat(s.value));
+      key = labelsKey(gl);
+    } else {
+      // A series keeps one labels object across steps, so its group is computed once a query.
+      let cached = groupCache?.get(s.labels);
+      if (cached === undefined) {
+        const labels = groupLabels(s.labels, e.grouping, e.without);
+        cached = { labels, key: labelsKey(labels) };
+        groupCache?.set(s.labels, cached);
+      }
+      gl = cached.labels;
+      key = cached.key;
+    }
     let g = groups.get(key);
     if (g === undefined) {
       g = { labels: gl, value: s.value, mean: s.value, count: 1, samples: [s] };

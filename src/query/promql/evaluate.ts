@@ -12,6 +12,7 @@
 
 import type { AtModifier, Expr, SubqueryNode, VectorSelectorNode } from './ast.js';
 import { unwrapParens } from './ast.js';
+import type { GroupCache } from './aggregations.js';
 import { aggregateStep } from './aggregations.js';
 import { evalBinary } from './binary.js';
 import type { EvalCtx, Grid, MatrixVal, RawSeries, Val, VectorVal } from './eval-types.js';
@@ -81,11 +82,12 @@ export async function evalExpr(e: Expr, grid: Grid, ctx: EvalCtx, allowPush = tr
       const v = await evalExpr(e.expr, grid, ctx);
       if (v.type !== 'vector') throw executionError('aggregation over a non-vector');
       const steps: Sample[][] = [];
+      const groupCache: GroupCache = new WeakMap();
       for (let i = 0; i < grid.n; i++) {
         if (i % PromqlLimits.abortCheckEvery === 0) checkAbort(ctx.signal);
         let p: number | string | null = null;
         if (param !== null) p = param.type === 'string' ? param.value : param.type === 'scalar' ? (param.values[i] as number) : NaN;
-        const out = aggregateStep(e, p, v.steps[i] ?? []);
+        const out = aggregateStep(e, p, v.steps[i] ?? [], groupCache);
         ctx.budget.add(out.length);
         steps.push(out);
       }

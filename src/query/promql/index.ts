@@ -11,6 +11,8 @@ export { formatPromql } from './format.js';
 export type { EngineOptions } from './engine.js';
 export { createPromqlEngine, evaluateShard, promqlEngine } from './engine.js';
 export { MemorySeriesSource } from './memory-source.js';
+export type { PromApiResponse } from './api-json.js';
+export { toPromApiJson } from './api-json.js';
 export type {
   EvalRange, FloatSeries, PromLabel, PromLabels, PromMatchOp, PromMatcher, PromqlEngine, PromqlOptions, PromResult, PromSample,
   SelectRequest, SeriesSource, ShardEvalRequest, SourceStats,

@@ -96,6 +96,8 @@ export const OracleCorpus: readonly string[] = [
   `max_over_time(sum(rate(${C}[5m]))[30m:5m])`, `rate(${C}[5m:30s])`, `avg_over_time(${G}[20m:1m] offset 5m)`, `deriv(avg_over_time(${G}[5m])[20m:1m])`,
   `sum_over_time(count(${G})[10m:1m])`, `max_over_time(${G}[10m:1m] @ 1700003000)`, `min_over_time(max_over_time(${G}[5m:1m])[15m:3m])`,
   `quantile_over_time(0.5, rate(${C}[2m])[10m:1m])`, `last_over_time(${G}[10m:1m] @ end())`, `sum(rate(${C}[5m] @ start()))`,
+  // literals
+  `"hello"`, `42`, `-1.5`, `Inf`, `NaN`, `0x10`, `1e3`, `vector(NaN)`, `${G} * Inf`, `${G} > NaN`,
   // parse/type errors (both must refuse)
   `rate(${G})`, `sum(${G}[5m])`, `${G}[5m] + 1`, `1 > 2`, `${G} and 1`, `sum(${G}) bool`, `foo{`, `rate(${C}[5m]`, `unknown_fn(${G})`,
   `label_replace(${G}, "1bad", "", "", "")`, `topk(${G})`, `${G} offset 5m offset 1m`, `(${G} + 1) offset 5m`, `{job=""}`,

@@ -16,38 +16,20 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatGoFloat, labelsKey } from './labels.js';
-import type { EvalRange, FloatSeries, PromqlEngine, PromResult, SeriesSource } from './source.js';
+import type { PromApiResponse } from './api-json.js';
+import { toPromApiJson } from './api-json.js';
+import { labelsKey } from './labels.js';
+import type { EvalRange, FloatSeries, PromqlEngine, SeriesSource } from './source.js';
 import { OracleCorpus } from './oracle-corpus.js';
 import { oracleOpenMetrics, OracleT0Ms } from './oracle-dataset.js';
 
-/** PromApiResponse is a Prometheus HTTP API answer to /api/v1/query or /api/v1/query_range. */
-export type PromApiResponse =
-  | { readonly status: 'success'; readonly data: { readonly resultType: string; readonly result: unknown } }
-  | { readonly status: 'error'; readonly errorType: string; readonly error: string };
+
+export type { PromApiResponse };
 
 /** PromqlRunner answers one query over one range (stepMs 0: instant) in Prometheus's API shape. */
 export type PromqlRunner = (query: string, range: EvalRange) => Promise<PromApiResponse>;
 
-type JsonMetric = Record<string, string>;
-
-function metricOf(labels: FloatSeries['labels']): JsonMetric {
-  const m: JsonMetric = {};
-  for (const l of labels) m[l.name] = l.value;
-  return m;
-}
-
 const sec = (ms: number): number => ms / 1000;
-
-/** toPromApiJson shapes an engine result as Prometheus's API does (values as Go-formatted strings, times in seconds). */
-export function toPromApiJson(r: PromResult): PromApiResponse {
-  switch (r.kind) {
-    case 'vector': return { status: 'success', data: { resultType: 'vector', result: r.samples.map((s) => ({ metric: metricOf(s.labels), value: [sec(s.timestampMs), formatGoFloat(s.value)] })) } };
-    case 'matrix': return { status: 'success', data: { resultType: 'matrix', result: r.series.map((s) => ({ metric: metricOf(s.labels), values: Array.from(s.timestampsMs, (t, i) => [sec(t), formatGoFloat(s.values[i] as number)]) })) } };
-    case 'scalar': return { status: 'success', data: { resultType: 'scalar', result: [sec(r.timestampMs), formatGoFloat(r.value)] } };
-    case 'string': return { status: 'success', data: { resultType: 'string', result: [sec(r.timestampMs), r.value] } };
-  }
-}
 
 /** engineRunner runs queries through a PromqlEngine over a source. */
 export function engineRunner(engine: PromqlEngine, source: SeriesSource, lookbackMs = 300_000): PromqlRunner {
@@ -95,7 +77,7 @@ export function floatsEqual(a: number, b: number): boolean {
   return Math.abs(a - b) <= 1e-9 * Math.max(Math.abs(a), Math.abs(b)) || Math.abs(a - b) < 1e-12;
 }
 
-function keyOf(metric: JsonMetric): string {
+function keyOf(metric: Record<string, string>): string {
   return labelsKey(Object.keys(metric).sort().map((name) => ({ name, value: metric[name] ?? '' })));
 }
 
@@ -114,7 +96,7 @@ export function compareResponses(want: PromApiResponse, got: PromApiResponse): s
   }
   const index = (rs: unknown): Map<string, [number, string][]> => {
     const m = new Map<string, [number, string][]>();
-    for (const r of rs as { metric: JsonMetric; value?: [number, string]; values?: [number, string][] }[]) {
+    for (const r of rs as { metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }[]) {
       const k = keyOf(r.metric);
       if (m.has(k)) m.set(`${k}#dup${m.size}`, r.values ?? (r.value === undefined ? [] : [r.value]));
       else m.set(k, r.values ?? (r.value === undefined ? [] : [r.value]));
