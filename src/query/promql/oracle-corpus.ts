@@ -7,6 +7,8 @@
  * query.
  */
 
+import { SeededRand } from '../../fs/seeded-rand.js';
+
 const G = 'node_temp_celsius';
 const C = 'http_requests_total';
 const H = 'request_duration_seconds';
@@ -102,3 +104,32 @@ export const OracleCorpus: readonly string[] = [
   `rate(${G})`, `sum(${G}[5m])`, `${G}[5m] + 1`, `1 > 2`, `${G} and 1`, `sum(${G}) bool`, `foo{`, `rate(${C}[5m]`, `unknown_fn(${G})`,
   `label_replace(${G}, "1bad", "", "", "")`, `topk(${G})`, `${G} offset 5m offset 1m`, `(${G} + 1) offset 5m`, `{job=""}`,
 ];
+
+/**
+ * randomOracleQueries draws n seeded random queries over the oracle dataset:
+ * selectors with offset/@, range functions, aggregations, binary and set
+ * operators, math functions, subqueries, quantile and histogram_quantile,
+ * nested a few levels. topk/bottomk apply to selectors only: over a computed
+ * vector in a range query Prometheus 2.42 breaks ties in Go's random map
+ * order, so no engine can match it there.
+ */
+export function randomOracleQueries(seed: number, n: number): string[] {
+  const r = new SeededRand(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[r.intn(xs.length)] as T;
+  const sel = (): string => pick([G, C, `${G}{job="db"}`, `${C}{code="500"}`, `${H}_bucket`, `${H}_count`]);
+  const dur = (): string => pick(['30s', '1m', '2m', '5m', '7m', '15m', '1h']);
+  const vec = (d: number): string => {
+    switch (d > 2 ? 0 : r.intn(9)) {
+      case 0: return sel() + pick(['', ' offset 3m', ' offset 90s', ' @ 1700004321.5']);
+      case 1: return `${pick(['rate', 'irate', 'increase', 'delta', 'idelta', 'deriv', 'resets', 'changes', 'avg_over_time', 'min_over_time', 'max_over_time', 'sum_over_time', 'count_over_time', 'stddev_over_time', 'stdvar_over_time', 'last_over_time', 'present_over_time'])}(${sel()}[${dur()}]${pick(['', ' offset 2m'])})`;
+      case 2: return `${pick(['sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar'])}${pick(['', ' by (job)', ' without (instance)', ' by (job, le)'])} (${vec(d + 1)})`;
+      case 3: return `${vec(d + 1)} ${pick(['+', '-', '*', '/', '>', '<', '>= bool', 'and', 'or', 'unless'])} ${pick([vec(d + 1), '3', '0.5'])}`;
+      case 4: return `${pick(['abs', 'ceil', 'floor', 'sqrt', 'ln', 'exp', 'sgn'])}(${vec(d + 1)})`;
+      case 5: return `${pick(['max_over_time', 'avg_over_time', 'rate', 'deriv', 'count_over_time'])}((${vec(d + 1)})[${dur()}:${pick(['', '30s', '1m', '45s'])}])`;
+      case 6: return `${pick(['topk', 'bottomk'])}(${1 + r.intn(4)}, ${sel()})`;
+      case 7: return `quantile(${pick(['0.1', '0.5', '0.99'])}, ${vec(d + 1)})`;
+      default: return `histogram_quantile(${pick(['0.5', '0.9'])}, ${pick(['sum by (le) ', 'sum by (job, le) ', ''])}(rate(${H}_bucket[${dur()}])))`;
+    }
+  };
+  return Array.from({ length: n }, () => vec(0));
+}

@@ -80,6 +80,8 @@ t.test('postfix modifiers bind to the nearest operand, as in Prometheus', async 
   t.match(s, { type: 'binary', rhs: { type: 'call', args: [{ type: 'subquery', rangeMs: 600_000, stepMs: 60_000, at: { kind: 'time', timeMs: 100_000 } }] } });
   t.match(parsePromql('foo[5m] offset -1m @ start()'), { type: 'matrixSelector', rangeMs: 300_000, selector: { offsetMs: -60_000, at: { kind: 'start' } } });
   t.match(parsePromql('-2 ^ 2'), { type: 'unary', op: '-', expr: { type: 'binary', op: '^' } });
+  t.match(parsePromql('a or b @ 1 * 3'), { type: 'binary', op: 'or', rhs: { type: 'binary', op: '*', lhs: { type: 'vectorSelector', name: 'b', at: { kind: 'time', timeMs: 1000 } } } }, 'precedence survives a pushed-down modifier');
+  t.match(parseError('(a or b) @ 1').message, /@ modifier must be preceded by an instant vector selector/, 'parentheses stop the push');
 });
 
 t.test('precedence and associativity', async (t) => {

@@ -14,7 +14,7 @@ import { parser } from '@prometheus-io/lezer-promql';
 import type { SyntaxNode } from '@lezer/common';
 import { OtlpdbError } from '../../errors.js';
 import { PromqlLimits } from '../../limits.js';
-import type { AggregateOp, AtModifier, BinaryOp, Expr, ValueType, VectorMatching, VectorSelectorNode } from './ast.js';
+import type { AggregateOp, AtModifier, BinaryNode, BinaryOp, Expr, ValueType, VectorMatching, VectorSelectorNode } from './ast.js';
 import { isComparisonOp, isSetOp, unwrapParens } from './ast.js';
 import { FunctionTypes, typeName } from './function-types.js';
 import type { PromMatchOp, PromMatcher } from './source.js';
@@ -369,9 +369,7 @@ class Walker {
       if (matching !== null && matching.card !== 'one-to-one') throw semanticError(`no grouping allowed for "${op}" operation`);
       matching = { card: 'many-to-many', on: matching?.on ?? false, labels: matching?.labels ?? [], include: [] };
     }
-    // Unary minus binds looser than `^` in Prometheus (`-2 ^ 2` is -4); lezer groups it tighter, so regroup.
-    if (op === '^' && lhs.type === 'unary') return { type: 'unary', op: lhs.op, expr: { type: 'binary', op, lhs: lhs.expr, rhs, returnBool, matching } };
-    return { type: 'binary', op, lhs, rhs, returnBool, matching };
+    return rebalance({ type: 'binary', op, lhs, rhs, returnBool, matching });
   }
 
   matching(n: SyntaxNode): VectorMatching {
@@ -416,6 +414,39 @@ class Walker {
     const param = needsParam ? (args[0] as Expr) : null;
     return { type: 'aggregate', op, expr, param, grouping, without };
   }
+}
+
+/** precedence is Prometheus's binary operator precedence (higher binds tighter). */
+function precedence(op: BinaryOp): number {
+  switch (op) {
+    case 'or': return 1;
+    case 'and': case 'unless': return 2;
+    case '==': case '!=': case '>': case '<': case '>=': case '<=': return 3;
+    case '+': case '-': return 4;
+    case '*': case '/': case '%': case 'atan2': return 5;
+    case '^': return 6;
+  }
+}
+
+/**
+ * rebalance restores Prometheus's precedence where lezer's grouping of a
+ * postfix modifier (pushed down by attachPostfix) or of a signed literal
+ * left an operand bound too loosely: `a or b @ 1 * 3` is `a or ((b @ 1) * 3)`,
+ * and unary minus binds looser than `^` (`-2 ^ 2` is -4). Parentheses the
+ * text wrote are ParenNodes and are never crossed.
+ */
+function rebalance(b: BinaryNode): Expr {
+  const p = precedence(b.op);
+  const l = b.lhs;
+  if (l.type === 'binary' && (precedence(l.op) < p || (precedence(l.op) === p && b.op === '^'))) {
+    return { ...l, rhs: rebalance({ ...b, lhs: l.rhs }) };
+  }
+  if (l.type === 'unary' && b.op === '^') return { ...l, expr: rebalance({ ...b, lhs: l.expr }) };
+  const r = b.rhs;
+  if (r.type === 'binary' && (precedence(r.op) < p || (precedence(r.op) === p && b.op !== '^'))) {
+    return { ...r, lhs: rebalance({ ...b, rhs: r.lhs }) };
+  }
+  return b;
 }
 
 /** attachPostfix applies a postfix modifier to the rightmost operand of a binary or unary expression, as Prometheus binds it. */

@@ -11,7 +11,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { createPromqlEngine, promqlEngine } from './engine.js';
 import { MemorySeriesSource } from './memory-source.js';
-import { OracleCorpus } from './oracle-corpus.js';
+import { OracleCorpus, randomOracleQueries } from './oracle-corpus.js';
 import { makeOracleDataset, oracleOtlpBodies, oracleSeries } from './oracle-dataset.js';
 import type { OracleMismatch, RunningPrometheus } from './prometheus-oracle-util.js';
 import { engineRunner, httpRunner, oracleCases, prometheusBinaries, runOracle, startPrometheus } from './prometheus-oracle-util.js';
@@ -61,11 +61,12 @@ t.test('oracle: the engine answers the corpus as Prometheus 2.42 does', async (t
   let prom: RunningPrometheus | null = null;
   try {
     prom = await startPrometheus(series, port);
-    const cases = oracleCases();
+    const random = randomOracleQueries(seed, 100);
+    const cases = oracleCases([...OracleCorpus, ...random]);
     const prometheus = httpRunner(prom.url);
     const { mismatches, nonEmpty, errors } = await runOracle(cases, prometheus, engineRunner(promqlEngine, new MemorySeriesSource(series)));
     report(t, mismatches);
-    t.equal(mismatches.length, 0, `${cases.length} cases over ${OracleCorpus.length} queries (seed ${seed}), ${mismatches.length} mismatches`);
+    t.equal(mismatches.length, 0, `${cases.length} cases over ${OracleCorpus.length} corpus and ${random.length} random queries (seed ${seed}), ${mismatches.length} mismatches`);
     t.ok(nonEmpty > cases.length * 0.75, `${nonEmpty} cases answered a non-empty result, ${errors} were refused by both`);
 
     await t.test('planted bug: rate without extrapolation is caught', async (t) => {

@@ -145,6 +145,7 @@ export const RangeFunctions: ReadonlyMap<string, RangeFn> = new Map<string, Rang
   })],
   ['avg_over_time', overTime((vs) => {
     let mean = 0;
+    let c = 0;
     let count = 0;
     for (const v of vs) {
       count++;
@@ -152,9 +153,9 @@ export const RangeFunctions: ReadonlyMap<string, RangeFn> = new Map<string, Rang
         if (!Number.isFinite(v) && !Number.isNaN(v) && (mean > 0) === (v > 0)) continue;
         if (Number.isFinite(v)) continue;
       }
-      mean += v / count - mean / count;
+      [mean, c] = kahanInc(v / count - mean / count, mean, c);
     }
-    return mean;
+    return !Number.isFinite(mean) && !Number.isNaN(mean) ? mean : mean + c;
   })],
   ['min_over_time', overTime((vs) => {
     let m = vs[0] as number;
@@ -167,9 +168,10 @@ export const RangeFunctions: ReadonlyMap<string, RangeFn> = new Map<string, Rang
     return m;
   })],
   ['sum_over_time', overTime((vs) => {
-    let s = 0;
-    for (const v of vs) s += v;
-    return s;
+    let sum = 0;
+    let c = 0;
+    for (const v of vs) [sum, c] = kahanInc(v, sum, c);
+    return !Number.isFinite(sum) && !Number.isNaN(sum) ? sum : sum + c;
   })],
   ['count_over_time', overTime((vs) => vs.length)],
   ['last_over_time', overTime((vs) => vs[vs.length - 1] as number)],
