@@ -7,7 +7,7 @@
  * grid (scalar values, vector steps); a MatrixVal carries its windows.
  */
 
-import { OtlpdbError } from '../../errors.js';
+import { OtlpdbError, assert } from '../../errors.js';
 import { PromqlLimits } from '../../limits.js';
 import type { AggregateOp } from './ast.js';
 import type { Sample } from './labels.js';
@@ -29,6 +29,7 @@ export function makeGrid(startMs: number, endMs: number, stepMs: number): Grid {
   if (n > PromqlLimits.stepsMax) {
     throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `exceeded maximum resolution of ${PromqlLimits.stepsMax} points per timeseries. Try decreasing the query resolution (?step=XX)`);
   }
+  assert(n >= 1 && stepMs > 0, 'a range grid has at least one step');
   return { startMs, endMs: startMs + (n - 1) * stepMs, stepMs, n };
 }
 
@@ -69,11 +70,13 @@ export class Budget {
   readonly #max: number;
 
   constructor(max: number = PromqlLimits.samplesMax) {
+    assert(max >= 1 && max <= PromqlLimits.samplesMax, 'a budget is positive and within PromqlLimits.samplesMax');
     this.#max = max;
   }
 
   /** add charges n samples. */
   add(n: number): void {
+    assert(Number.isSafeInteger(n) && n >= 0, 'a budget charge is a count of samples');
     this.#samples += n;
     if (this.#samples > this.#max) {
       throw new OtlpdbError('ERR_LIMIT_EXCEEDED', 'query processing would load too many samples into memory in query execution', { samplesMax: this.#max });

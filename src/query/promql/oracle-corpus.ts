@@ -119,7 +119,22 @@ export function randomOracleQueries(seed: number, n: number): string[] {
   const sel = (): string => pick([G, C, `${G}{job="db"}`, `${C}{code="500"}`, `${H}_bucket`, `${H}_count`]);
   const dur = (): string => pick(['30s', '1m', '2m', '5m', '7m', '15m', '1h']);
   const vec = (d: number): string => {
-    switch (d > 2 ? 0 : r.intn(9)) {
+    switch (d > 2 ? 0 : r.intn(13)) {
+      case 9: return `${vec(d + 1)} ${pick(['*', '/', '-', '>', '< bool'])} on (job, instance) group_left ${pick(['sum', 'max', 'count'])} by (job, instance) (${vec(d + 1)})`;
+      case 10: {
+        const f = pick(['clamp', 'clamp_min', 'clamp_max', 'round', 'predict_linear']);
+        if (f === 'predict_linear') return `predict_linear(${sel()}[${dur()}], ${pick(['60', '-30'])})`;
+        if (f === 'clamp') return `clamp(${vec(d + 1)}, ${pick(['1', '20'])}, ${pick(['30', '0.5'])})`;
+        return `${f}(${vec(d + 1)}${f === 'round' ? pick(['', ', 0.5', ', 3']) : pick([', 20', ', 0.5'])})`;
+      }
+      case 11: {
+        const f = pick(['label_replace', 'timestamp', 'absent', 'scalar', 'sort']);
+        if (f === 'label_replace') return `label_replace(${vec(d + 1)}, "x", "$1", "instance", "i(.)")`;
+        return f === 'scalar' ? `${vec(d + 1)} * scalar(${vec(d + 1)})` : `${f}(${vec(d + 1)})`;
+      }
+      case 12: return r.intn(2) === 0
+        ? `${pick(['quantile_over_time(0.3, ', 'absent_over_time(', 'count_values("v", '])}${pick([`${sel()}[${dur()}]`, vec(d + 1)])})`
+        : `${pick(['vector(time()) - ', 'time() - ', '-'])}${vec(d + 1)}`;
       case 0: return sel() + pick(['', ' offset 3m', ' offset 90s', ' @ 1700004321.5']);
       case 1: return `${pick(['rate', 'irate', 'increase', 'delta', 'idelta', 'deriv', 'resets', 'changes', 'avg_over_time', 'min_over_time', 'max_over_time', 'sum_over_time', 'count_over_time', 'stddev_over_time', 'stdvar_over_time', 'last_over_time', 'present_over_time'])}(${sel()}[${dur()}]${pick(['', ' offset 2m'])})`;
       case 2: return `${pick(['sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar'])}${pick(['', ' by (job)', ' without (instance)', ' by (job, le)'])} (${vec(d + 1)})`;
