@@ -19,7 +19,7 @@ import type { EvalCtx, Grid, MatrixVal, RawSeries, Val, VectorVal } from './eval
 import { checkAbort, dropStaleMarkers, executionError, isStaleMarker, lowerBound, makeGrid, stepTime, upperBound } from './eval-types.js';
 import { applyCall } from './functions.js';
 import type { Sample } from './labels.js';
-import { checkUnique, sampleKey } from './labels.js';
+import { checkUnique, dropMetricName, sampleKey } from './labels.js';
 import { tryPushdown } from './pushdown.js';
 import { PromqlLimits } from '../../limits.js';
 
@@ -68,7 +68,7 @@ export async function evalExpr(e: Expr, grid: Grid, ctx: EvalCtx, allowPush = tr
       if (e.op === '+') return v;
       if (v.type === 'scalar') return { type: 'scalar', values: v.values.map((x) => -x) };
       if (v.type !== 'vector') throw executionError('unary minus needs a scalar or an instant vector');
-      const steps = v.steps.map((s) => s.map((x) => ({ labels: dropName(x.labels), value: -x.value })));
+      const steps = v.steps.map((s) => s.map((x) => ({ labels: dropMetricName(x.labels), value: -x.value })));
       for (const s of steps) checkUnique(s);
       return { type: 'vector', steps };
     }
@@ -103,10 +103,6 @@ export async function evalExpr(e: Expr, grid: Grid, ctx: EvalCtx, allowPush = tr
       return applyCall(e, vals, grid, ctx);
     }
   }
-}
-
-function dropName(labels: Sample['labels']): Sample['labels'] {
-  return labels.some((l) => l.name === '__name__') ? labels.filter((l) => l.name !== '__name__') : labels;
 }
 
 /** selectSeries reads every series a selector matches in [startMs, endMs] from the source, charging the budget. */

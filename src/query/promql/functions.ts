@@ -15,7 +15,7 @@ import { checkAbort, executionError, lowerBound, stepTime, upperBound } from './
 import { histogramQuantile } from './histogram.js';
 import type { Sample } from './labels.js';
 import { checkUnique, dropMetricName, getLabel, labelsKey, setLabel } from './labels.js';
-import { compileAnchored } from './parser.js';
+import { compileAnchored } from './literals.js';
 import type { RangeFn } from './range-functions.js';
 import type { PromLabels } from './source.js';
 import { PromqlLimits } from '../../limits.js';

@@ -6,7 +6,9 @@ export type {
   AggregateNode, AggregateOp, AtModifier, BinaryNode, BinaryOp, CallNode, Expr, MatrixSelectorNode, NumberNode, ParenNode,
   StringNode, SubqueryNode, UnaryNode, ValueType, VectorMatching, VectorSelectorNode,
 } from './ast.js';
-export { parsePromql, parseDurationMs } from './parser.js';
+export { parsePromql } from './parser.js';
+export { parseDurationMs } from './literals.js';
+export { exprType } from './typecheck.js';
 export { formatPromql } from './format.js';
 export type { EngineOptions } from './engine.js';
 export { createPromqlEngine, evaluateShard, promqlEngine } from './engine.js';

@@ -5,7 +5,7 @@
  */
 
 import { OtlpdbError } from '../../errors.js';
-import { compileAnchored } from './parser.js';
+import { compileAnchored } from './literals.js';
 import type { PromLabel, PromLabels, PromMatcher } from './source.js';
 
 /** Sample is one element of an instant vector inside the evaluator; `key` caches labelsKey(labels). */

@@ -3,7 +3,8 @@ import { OtlpdbError } from '../../errors.js';
 import type { Expr } from './ast.js';
 import { formatPromql } from './format.js';
 import { OracleCorpus } from './oracle-corpus.js';
-import { parseDurationMs, parsePromql, unquote } from './parser.js';
+import { parseDurationMs, unquote } from './literals.js';
+import { parsePromql } from './parser.js';
 
 function parseError(q: string): OtlpdbError {
   try {

@@ -14,9 +14,11 @@ import { parser } from '@prometheus-io/lezer-promql';
 import type { SyntaxNode } from '@lezer/common';
 import { OtlpdbError } from '../../errors.js';
 import { PromqlLimits } from '../../limits.js';
-import type { AggregateOp, AtModifier, BinaryNode, BinaryOp, Expr, ValueType, VectorMatching, VectorSelectorNode } from './ast.js';
-import { isComparisonOp, isSetOp, unwrapParens } from './ast.js';
-import { FunctionTypes, typeName } from './function-types.js';
+import type { AggregateOp, AtModifier, BinaryNode, BinaryOp, Expr, VectorMatching, VectorSelectorNode } from './ast.js';
+import { isSetOp } from './ast.js';
+import { FunctionTypes } from './function-types.js';
+import { compileAnchored, parseDurationMs, parseNumber, unquote } from './literals.js';
+import { checkExpr } from './typecheck.js';
 import type { PromMatchOp, PromMatcher } from './source.js';
 
 /** parsePromql parses and type-checks PromQL text; a bad query is ERR_INVALID_ARGUMENT naming the position and what was expected. */
@@ -44,22 +46,6 @@ export function parsePromql(text: string): Expr {
   const expr = w.expr(first);
   checkExpr(expr);
   return expr;
-}
-
-/** exprType is an expression's static type. */
-export function exprType(e: Expr): ValueType {
-  switch (e.type) {
-    case 'vectorSelector': return 'vector';
-    case 'matrixSelector': return 'matrix';
-    case 'subquery': return 'matrix';
-    case 'number': return 'scalar';
-    case 'string': return 'string';
-    case 'paren': return exprType(e.expr);
-    case 'unary': return exprType(e.expr);
-    case 'binary': return exprType(e.lhs) === 'scalar' && exprType(e.rhs) === 'scalar' ? 'scalar' : 'vector';
-    case 'aggregate': return 'vector';
-    case 'call': return FunctionTypes.get(e.func)?.returns ?? 'vector';
-  }
 }
 
 function lineCol(text: string, offset: number): string {
@@ -96,60 +82,6 @@ function expectedAt(err: SyntaxNode): string {
     case 'BinaryExpr': return 'an expression after the operator';
     default: return 'an expression';
   }
-}
-
-const durationUnitsMs: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
-
-/** parseDurationMs parses a Prometheus duration (`1h30m`, `500ms`) or a number of seconds into milliseconds. */
-export function parseDurationMs(s: string): number | null {
-  if (/^[0-9]+(\.[0-9]+)?$/.test(s)) return Math.round(Number(s) * 1000);
-  const re = /([0-9]+)(ms|s|m|h|d|w|y)/gy;
-  let total = 0;
-  let pos = 0;
-  for (let m = re.exec(s); m !== null; m = re.exec(s)) {
-    total += Number(m[1]) * (durationUnitsMs[m[2] ?? ''] ?? 0);
-    pos = re.lastIndex;
-  }
-  return pos === s.length && pos > 0 ? total : null;
-}
-
-/** parseNumber parses a PromQL number literal (decimal, hex, Inf, NaN, or a duration in seconds). */
-function parseNumber(s: string): number | null {
-  const l = s.toLowerCase();
-  if (l === 'inf' || l === '+inf') return Infinity;
-  if (l === '-inf') return -Infinity;
-  if (l === 'nan') return NaN;
-  if (/^(0x[0-9a-f]+|[0-9]*\.?[0-9]+(e[+-]?[0-9]+)?|[0-9]+\.(e[+-]?[0-9]+)?)$/.test(l)) return Number(l.endsWith('.') ? l.slice(0, -1) : l.replace(/\.e/, 'e'));
-  const d = parseDurationMs(s);
-  return d === null ? null : d / 1000;
-}
-
-/** unquote decodes a PromQL string literal (Go's quoting rules: "..." and '...' with escapes, `...` raw). */
-export function unquote(s: string): string | null {
-  const q = s[0];
-  if (s.length < 2 || s[s.length - 1] !== q) return null;
-  const body = s.slice(1, -1);
-  if (q === '`') return body;
-  let out = '';
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i] ?? '';
-    if (c !== '\\') { out += c; continue; }
-    const e = body[++i] ?? '';
-    const simple: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', '"': '"', "'": "'" };
-    const mapped = simple[e];
-    if (mapped !== undefined) { out += mapped; continue; }
-    const hexLen = e === 'x' ? 2 : e === 'u' ? 4 : e === 'U' ? 8 : 0;
-    if (hexLen > 0) {
-      const h = body.slice(i + 1, i + 1 + hexLen);
-      if (!new RegExp(`^[0-9a-fA-F]{${hexLen}}$`).test(h)) return null;
-      out += String.fromCodePoint(parseInt(h, 16));
-      i += hexLen;
-      continue;
-    }
-    if (/^[0-7]{3}$/.test(body.slice(i, i + 3))) { out += String.fromCharCode(parseInt(body.slice(i, i + 3), 8)); i += 2; continue; }
-    return null;
-  }
-  return out;
 }
 
 const aggregateOps: readonly string[] = ['sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar', 'quantile', 'topk', 'bottomk', 'count_values'];
@@ -465,22 +397,6 @@ function matchesEmpty(m: PromMatcher): boolean {
   }
 }
 
-/**
- * compileAnchored compiles a Prometheus (RE2) regex fully anchored, as
- * Prometheus 2.42's matchers and label_replace do, translating the RE2
- * spellings JavaScript lacks: a leading `(?i)` flag and `(?P<name>...)`.
- */
-export function compileAnchored(re: string): RegExp {
-  let body = re;
-  let flags = '';
-  if (body.startsWith('(?i)')) {
-    body = body.slice(4);
-    flags = 'i';
-  }
-  body = body.replace(/\(\?P</g, '(?<');
-  return new RegExp(`^(?:${body})$`, flags);
-}
-
 function checkRegex(re: string): void {
   if (re.length > PromqlLimits.regexBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a regex is longer than ${PromqlLimits.regexBytesMax} bytes`);
   try {
@@ -490,74 +406,3 @@ function checkRegex(re: string): void {
   }
 }
 
-function expectType(e: Expr, want: ValueType, context: string): void {
-  const got = exprType(e);
-  if (got !== want) throw semanticError(`expected type ${typeName(want)} in ${context}, got ${typeName(got)}`);
-}
-
-/** checkExpr type-checks a tree as Prometheus's checkAST does. */
-function checkExpr(e: Expr): void {
-  switch (e.type) {
-    case 'vectorSelector': case 'number': case 'string': return;
-    case 'matrixSelector':
-      if (e.rangeMs <= 0) throw semanticError('range vector selector duration must be greater than 0');
-      return;
-    case 'paren': checkExpr(e.expr); return;
-    case 'subquery': {
-      checkExpr(e.expr);
-      const t = exprType(e.expr);
-      if (t !== 'vector') throw semanticError(`subquery is only allowed on instant vector, got ${typeName(t)} instead`);
-      if (e.rangeMs <= 0) throw semanticError('subquery range must be greater than 0');
-      return;
-    }
-    case 'unary': {
-      checkExpr(e.expr);
-      const t = exprType(e.expr);
-      if (t !== 'scalar' && t !== 'vector') throw semanticError(`unary expression only allowed on expressions of type scalar or instant vector, got "${typeName(t)}"`);
-      return;
-    }
-    case 'binary': {
-      checkExpr(e.lhs);
-      checkExpr(e.rhs);
-      const lt = exprType(e.lhs);
-      const rt = exprType(e.rhs);
-      if ((lt !== 'scalar' && lt !== 'vector') || (rt !== 'scalar' && rt !== 'vector')) throw semanticError('binary expression must contain only scalar and instant vector types');
-      if (e.returnBool && !isComparisonOp(e.op)) throw semanticError('bool modifier can only be used on comparisons');
-      if (isComparisonOp(e.op) && lt === 'scalar' && rt === 'scalar' && !e.returnBool) throw semanticError('comparisons between scalars must use BOOL modifier');
-      if (isSetOp(e.op) && (lt === 'scalar' || rt === 'scalar')) throw semanticError(`set operator "${e.op}" not allowed in binary scalar expression`);
-      if (e.matching !== null && (lt !== 'vector' || rt !== 'vector') && !(isSetOp(e.op) && e.matching.labels.length === 0 && !e.matching.on)) {
-        throw semanticError('vector matching only allowed between instant vectors');
-      }
-      return;
-    }
-    case 'aggregate': {
-      checkExpr(e.expr);
-      expectType(e.expr, 'vector', 'aggregation expression');
-      if (e.param !== null) {
-        checkExpr(e.param);
-        expectType(e.param, e.op === 'count_values' ? 'string' : 'scalar', 'aggregation parameter');
-      }
-      return;
-    }
-    case 'call': {
-      const ft = FunctionTypes.get(e.func);
-      if (ft === undefined) throw semanticError(`unknown function with name ${JSON.stringify(e.func)}`);
-      const n = e.args.length;
-      const min = ft.variadic === 0 ? ft.args.length : ft.variadic > 0 ? ft.args.length - ft.variadic : ft.args.length;
-      const max = ft.variadic === 0 ? ft.args.length : ft.variadic > 0 ? ft.args.length : Infinity;
-      if (ft.variadic === 0 && n !== min) throw semanticError(`expected ${min} argument(s) in call to "${e.func}", got ${n}`);
-      if (n < min) throw semanticError(`expected at least ${min} argument(s) in call to "${e.func}", got ${n}`);
-      if (n > max) throw semanticError(`expected at most ${max} argument(s) in call to "${e.func}", got ${n}`);
-      e.args.forEach((a, i) => {
-        checkExpr(a);
-        const want = ft.args[Math.min(i, ft.args.length - 1)] ?? 'vector';
-        expectType(a, want, `call to function "${e.func}"`);
-      });
-      if (e.func === 'label_replace' || e.func === 'label_join') {
-        const dst = unwrapParens(e.args[1] ?? e);
-        if (dst.type === 'string' && !/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(dst.value)) throw semanticError(`invalid destination label name in ${e.func}(): ${dst.value}`);
-      }
-      return;
-    }
-  }
-}
