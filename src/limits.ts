@@ -1734,3 +1734,6 @@ export const PromqlLimits = {
 assert(PromqlLimits.regexBytesMax < PromqlLimits.queryBytesMax, 'promql regexBytesMax < queryBytesMax');
 assert(PromqlLimits.seriesMax <= PromqlLimits.samplesMax, 'a series holds at least one sample');
 assert(PromqlLimits.stepsMax >= 1 && PromqlLimits.lookbackMsDefault > 0, 'promql steps and lookback are positive');
+assert(PromqlLimits.stepsMax === MetricsQueryLimits.rangePointsMax, 'the engine and the API routes bound range queries alike');
+assert(PromqlLimits.lookbackMsDefault === MetricsQueryLimits.lookbackMsDefault, 'the engine and the API routes default to the same lookback');
+assert(PromqlLimits.samplesMax >= MetricsQueryLimits.samplesMax, 'the engine holds at least what the cluster may read for it');
