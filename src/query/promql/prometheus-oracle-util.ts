@@ -128,7 +128,7 @@ export interface OracleCase {
 /**
  * oracleCases are the corpus's runs over the oracle dataset: every query as
  * an instant query at two times (one inside a gauge's gap) and as a range
- * query over two hours at step 1m; every third also at an odd step (37 s)
+ * query over two hours at step 1m; every fourth also at an odd step (37 s)
  * that no subquery step divides.
  */
 export function oracleCases(corpus: readonly string[] = OracleCorpus): OracleCase[] {
@@ -136,7 +136,7 @@ export function oracleCases(corpus: readonly string[] = OracleCorpus): OracleCas
   corpus.forEach((query, i) => {
     for (const at of [OracleT0Ms + 9_003_000, OracleT0Ms + 4_200_000]) out.push({ query, range: { startMs: at, endMs: at, stepMs: 0 } });
     out.push({ query, range: { startMs: OracleT0Ms + 3_600_000, endMs: OracleT0Ms + 10_800_000, stepMs: 60_000 } });
-    if (i % 3 === 0) out.push({ query, range: { startMs: OracleT0Ms + 1_800_000, endMs: OracleT0Ms + 7_200_000, stepMs: 37_000 } });
+    if (i % 4 === 0) out.push({ query, range: { startMs: OracleT0Ms + 1_800_000, endMs: OracleT0Ms + 7_200_000, stepMs: 37_000 } });
   });
   return out;
 }
