@@ -1768,3 +1768,31 @@ assert(LogsQueryLimits.answerBytesMax + 64 * 1024 <= TransportLimits.frameBytesM
 assert(LogsQueryLimits.rangeDefaultMs <= LogsQueryLimits.rangeMsMax && LogsQueryLimits.labelsRangeDefaultMs <= LogsQueryLimits.rangeMsMax, 'default ranges are allowed');
 assert(LogsQueryLimits.batchEntriesMax >= 1 && LogsQueryLimits.batchEntriesMax <= AggregateLimits.mergeBatchRowsMax, 'a batch is a merge batch');
 assert(LogsQueryLimits.pushBodyBytesMax <= IngestLimits.requestBytesMax, 'a push body fits an ingest request');
+
+/** PromqlLimits bound one PromQL evaluation (src/query/promql): its text, its shape, and the series and samples it holds. */
+export const PromqlLimits = {
+  /** queryBytesMax bounds the UTF-8 length of one query text; a longer query is refused before it is parsed. */
+  queryBytesMax: 64 * 1024,
+  /** exprDepthMax bounds the nesting of one query's syntax tree (the walkers recurse). */
+  exprDepthMax: 128,
+  /** matchersMax bounds the label matchers of one selector. */
+  matchersMax: 64,
+  /** regexBytesMax bounds one regex (a matcher's or label_replace's). */
+  regexBytesMax: 4 * 1024,
+  /** stepsMax bounds the steps of one range query (Prometheus's 11,000 points per series). */
+  stepsMax: 11_000,
+  /** samplesMax bounds the samples one query holds at once: read from its source and in its intermediate and final results (Prometheus's query.max-samples default). */
+  samplesMax: 50_000_000,
+  /** seriesMax bounds the series one selector or one step's vector may hold. */
+  seriesMax: 1_000_000,
+  /** lookbackMsDefault is Prometheus's default lookback delta (5 minutes). */
+  lookbackMsDefault: 300_000,
+  /** abortCheckEvery is how many series or steps the evaluator handles between checks of its AbortSignal. */
+  abortCheckEvery: 256,
+} as const;
+assert(PromqlLimits.regexBytesMax < PromqlLimits.queryBytesMax, 'promql regexBytesMax < queryBytesMax');
+assert(PromqlLimits.seriesMax <= PromqlLimits.samplesMax, 'a series holds at least one sample');
+assert(PromqlLimits.stepsMax >= 1 && PromqlLimits.lookbackMsDefault > 0, 'promql steps and lookback are positive');
+assert(PromqlLimits.stepsMax === MetricsQueryLimits.rangePointsMax, 'the engine and the API routes bound range queries alike');
+assert(PromqlLimits.lookbackMsDefault === MetricsQueryLimits.lookbackMsDefault, 'the engine and the API routes default to the same lookback');
+assert(PromqlLimits.samplesMax >= MetricsQueryLimits.samplesMax, 'the engine holds at least what the cluster may read for it');

@@ -1,0 +1,164 @@
+/**
+ * eval-types.ts — the values the evaluator passes between nodes, the step
+ * grid it evaluates over, and the per-query context (source, lookback,
+ * signal, sample budget).
+ *
+ * Invariant: a Val evaluated over a Grid has one entry per step of that
+ * grid (scalar values, vector steps); a MatrixVal carries its windows.
+ */
+
+import { OtlpdbError, assert } from '../../errors.js';
+import { PromqlLimits } from '../../limits.js';
+import type { AggregateOp } from './ast.js';
+import type { Sample } from './labels.js';
+import type { RangeFn } from './range-functions.js';
+import type { PromLabels, SeriesSource } from './source.js';
+
+/** Grid is the regular set of steps a node is evaluated at: startMs + i * stepMs for i < n (stepMs 0 and n 1 for an instant). */
+export interface Grid {
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly stepMs: number;
+  readonly n: number;
+}
+
+/** makeGrid builds a grid from a range; past PromqlLimits.stepsMax steps it is ERR_LIMIT_EXCEEDED. */
+export function makeGrid(startMs: number, endMs: number, stepMs: number): Grid {
+  if (stepMs === 0 || startMs === endMs) return { startMs, endMs: startMs, stepMs: 0, n: 1 };
+  const n = Math.floor((endMs - startMs) / stepMs) + 1;
+  if (n > PromqlLimits.stepsMax) {
+    throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `exceeded maximum resolution of ${PromqlLimits.stepsMax} points per timeseries. Try decreasing the query resolution (?step=XX)`);
+  }
+  assert(n >= 1 && stepMs > 0, 'a range grid has at least one step');
+  return { startMs, endMs: startMs + (n - 1) * stepMs, stepMs, n };
+}
+
+/** stepTime is the time of step i of a grid. */
+export function stepTime(g: Grid, i: number): number {
+  return g.startMs + i * g.stepMs;
+}
+
+/** RawSeries is one series' samples as read (or as a subquery produced them). */
+export interface RawSeries {
+  readonly labels: PromLabels;
+  readonly timestampsMs: Float64Array;
+  readonly values: Float64Array;
+}
+
+/** MatrixVal is a range vector: series and, per step, the inclusive window [windowStartMs[i], windowEndMs[i]] to read. */
+export interface MatrixVal {
+  readonly type: 'matrix';
+  readonly series: readonly RawSeries[];
+  readonly rangeMs: number;
+  readonly windowStartMs: Float64Array;
+  readonly windowEndMs: Float64Array;
+}
+
+/** Val is what evaluating a node over a grid answers. */
+export type Val =
+  | { readonly type: 'scalar'; readonly values: Float64Array }
+  | { readonly type: 'vector'; readonly steps: Sample[][] }
+  | MatrixVal
+  | { readonly type: 'string'; readonly value: string };
+
+/** VectorVal is the vector arm of Val. */
+export type VectorVal = Extract<Val, { type: 'vector' }>;
+
+/** Budget counts the samples one query holds; past PromqlLimits.samplesMax it is ERR_LIMIT_EXCEEDED (Prometheus's query.max-samples). */
+export class Budget {
+  #samples = 0;
+  readonly #max: number;
+
+  constructor(max: number = PromqlLimits.samplesMax) {
+    assert(max >= 1 && max <= PromqlLimits.samplesMax, 'a budget is positive and within PromqlLimits.samplesMax');
+    this.#max = max;
+  }
+
+  /** add charges n samples. */
+  add(n: number): void {
+    assert(Number.isSafeInteger(n) && n >= 0, 'a budget charge is a count of samples');
+    this.#samples += n;
+    if (this.#samples > this.#max) {
+      throw new OtlpdbError('ERR_LIMIT_EXCEEDED', 'query processing would load too many samples into memory in query execution', { samplesMax: this.#max });
+    }
+  }
+
+  get samples(): number {
+    return this.#samples;
+  }
+}
+
+/** EvalCtx is one evaluation's settings and shared state. */
+export interface EvalCtx {
+  readonly source: SeriesSource;
+  readonly lookbackMs: number;
+  readonly signal: AbortSignal;
+  readonly budget: Budget;
+  /** pushdown says the engine may hand exact-per-shard subtrees to source.shardEval. */
+  readonly pushdown: boolean;
+  /** rangeFunctions computes the range-vector functions (RangeFunctions; a planted-bug test swaps one). */
+  readonly rangeFunctions: ReadonlyMap<string, RangeFn>;
+  /** combineOp names the aggregation that merges shards' partials of an op (pushdown.ts combineOp; a planted-bug test swaps it). */
+  readonly combineOp: (op: AggregateOp) => AggregateOp;
+}
+
+/** checkAbort throws when the evaluation's signal aborted (the client went away or the deadline passed). */
+export function checkAbort(signal: AbortSignal): void {
+  if (signal.aborted) throw new OtlpdbError('ERR_UNAVAILABLE', 'the PromQL query was cancelled: its client went away or its deadline passed');
+}
+
+/** executionError is a runtime PromQL error (Prometheus's errorType "execution"). */
+export function executionError(message: string): OtlpdbError {
+  return new OtlpdbError('ERR_INVALID_ARGUMENT', message, { promErrorType: 'execution' });
+}
+
+/** lowerBound is the first index whose timestamp is >= t. */
+export function lowerBound(ts: Float64Array, t: number): number {
+  let lo = 0;
+  let hi = ts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ts[mid] as number) < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** upperBound is the first index whose timestamp is > t. */
+export function upperBound(ts: Float64Array, t: number): number {
+  let lo = 0;
+  let hi = ts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ts[mid] as number) <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** StaleNaNBits are the high and low 32-bit words of Prometheus's staleness marker (value.StaleNaN, 0x7ff0000000000002). */
+const StaleNaNHigh = 0x7ff00000;
+const StaleNaNLow = 0x00000002;
+
+/** isStaleMarker says whether sample j of values is Prometheus's staleness marker (a NaN with a distinct payload; read from the raw bits). */
+export function isStaleMarker(values: Float64Array, j: number): boolean {
+  if (!Number.isNaN(values[j] as number)) return false;
+  const words = new Uint32Array(values.buffer, values.byteOffset + j * 8, 2);
+  // Little-endian hosts (every Node target) keep the low word first.
+  return words[1] === StaleNaNHigh && words[0] === StaleNaNLow;
+}
+
+/** dropStaleMarkers removes staleness markers from a series, as Prometheus drops them from range windows (the same series when it holds none). */
+export function dropStaleMarkers(s: RawSeries): RawSeries {
+  let any = false;
+  for (let j = 0; j < s.values.length && !any; j++) any = isStaleMarker(s.values, j);
+  if (!any) return s;
+  const ts: number[] = [];
+  const vs: number[] = [];
+  for (let j = 0; j < s.values.length; j++) {
+    if (isStaleMarker(s.values, j)) continue;
+    ts.push(s.timestampsMs[j] as number);
+    vs.push(s.values[j] as number);
+  }
+  return { labels: s.labels, timestampsMs: Float64Array.from(ts), values: Float64Array.from(vs) };
+}

@@ -1,0 +1,108 @@
+/**
+ * pushdown.ts — which subtrees run on the shards (SeriesSource.shardEval)
+ * and how the coordinator combines the shards' answers.
+ *
+ * Exact per shard, because a series lives whole in one shard:
+ *   - a plain instant selector (not the argument of timestamp(), which needs
+ *     the stored sample's own time);
+ *   - a range function (rate, *_over_time, ...; not absent_over_time) over a
+ *     range selector, its other arguments number literals.
+ * Exact after a combine, over such a per-series argument:
+ *   - sum, min, max, group, topk, bottomk: each shard aggregates, the
+ *     coordinator applies the same aggregation (same grouping) to the union;
+ *   - count: the coordinator sums the shards' counts;
+ *   - avg: shipped as sum and count, divided on the coordinator.
+ * Everything else gathers series through `select`.
+ */
+
+import type { AggregateNode, AggregateOp, Expr } from './ast.js';
+import { unwrapParens } from './ast.js';
+import { aggregateStep } from './aggregations.js';
+import type { EvalCtx, Grid, Val } from './eval-types.js';
+import { checkAbort, executionError } from './eval-types.js';
+import { formatPromql } from './format.js';
+import type { Sample } from './labels.js';
+import { checkUnique, labelsKey, sampleKey } from './labels.js';
+import { RangeFunctions } from './range-functions.js';
+import type { FloatSeries } from './source.js';
+
+const mergeable: ReadonlySet<AggregateOp> = new Set<AggregateOp>(['sum', 'count', 'min', 'max', 'group', 'topk', 'bottomk', 'avg']);
+
+/** combineOp is the aggregation that merges the shards' partial answers of op (count merges by sum). */
+export function combineOp(op: AggregateOp): AggregateOp {
+  return op === 'count' ? 'sum' : op;
+}
+
+/** isPerSeries says whether an expression is exact when evaluated on each shard alone and the answers united. */
+export function isPerSeries(e: Expr): boolean {
+  const u = unwrapParens(e);
+  if (u.type === 'vectorSelector') return true;
+  if (u.type !== 'call' || !RangeFunctions.has(u.func)) return false;
+  return u.args.every((a) => {
+    const x = unwrapParens(a);
+    return x.type === 'matrixSelector' || x.type === 'number';
+  }) && u.args.some((a) => unwrapParens(a).type === 'matrixSelector');
+}
+
+/** isPushableAggregate says whether an aggregation merges exactly from per-shard partial aggregates. */
+export function isPushableAggregate(e: Expr): e is AggregateNode {
+  const u = unwrapParens(e);
+  if (u.type !== 'aggregate' || !mergeable.has(u.op)) return false;
+  if (u.param !== null && unwrapParens(u.param).type !== 'number') return false;
+  return isPerSeries(u.expr);
+}
+
+/** seriesToSteps spreads shard answers (one point per step) back onto the grid's per-step vectors. */
+export function seriesToSteps(series: readonly FloatSeries[], grid: Grid): Sample[][] {
+  const steps: Sample[][] = Array.from({ length: grid.n }, () => []);
+  for (const s of series) {
+    const key = labelsKey(s.labels);
+    for (let j = 0; j < s.timestampsMs.length; j++) {
+      const t = s.timestampsMs[j] as number;
+      const i = grid.stepMs === 0 ? 0 : Math.round((t - grid.startMs) / grid.stepMs);
+      const step = steps[i];
+      if (step === undefined) throw executionError(`a shard answered a point at ${t}, off the query's steps`);
+      step.push({ labels: s.labels, value: s.values[j] as number, key });
+    }
+  }
+  return steps;
+}
+
+async function ship(e: Expr, grid: Grid, ctx: EvalCtx): Promise<Sample[][]> {
+  const shardEval = ctx.source.shardEval;
+  if (shardEval === undefined) throw executionError('the source has no shardEval');
+  const series = await shardEval.call(ctx.source, { expr: formatPromql(e), range: { startMs: grid.startMs, endMs: grid.endMs, stepMs: grid.stepMs }, lookbackMs: ctx.lookbackMs }, ctx.signal);
+  checkAbort(ctx.signal);
+  let n = 0;
+  for (const s of series) n += s.values.length;
+  ctx.budget.add(n);
+  return seriesToSteps(series, grid);
+}
+
+/** tryPushdown evaluates e through shardEval when it is pushable, or answers null for the caller to evaluate it itself. */
+export async function tryPushdown(e: Expr, grid: Grid, ctx: EvalCtx): Promise<Val | null> {
+  if (ctx.source.shardEval === undefined || e.type === 'paren') return null;
+  if (isPushableAggregate(e)) {
+    if (e.op === 'avg') {
+      const sums = await ship({ ...e, op: 'sum' }, grid, ctx);
+      const counts = await ship({ ...e, op: 'count' }, grid, ctx);
+      const steps = sums.map((vec, i) => {
+        const total = aggregateStep({ ...e, op: 'sum' }, null, vec);
+        const count = new Map(aggregateStep({ ...e, op: 'sum' }, null, counts[i] ?? []).map((s) => [sampleKey(s), s.value]));
+        return total.map((s) => ({ labels: s.labels, value: s.value / (count.get(sampleKey(s)) ?? NaN) }));
+      });
+      return { type: 'vector', steps };
+    }
+    const param = e.param === null ? null : unwrapParens(e.param);
+    const p = param !== null && param.type === 'number' ? param.value : null;
+    const partial = await ship(e, grid, ctx);
+    const combine: AggregateNode = { ...e, op: ctx.combineOp(e.op) };
+    return { type: 'vector', steps: partial.map((vec) => aggregateStep(combine, p, vec)) };
+  }
+  if (isPerSeries(e)) {
+    const steps = await ship(e, grid, ctx);
+    for (const vec of steps) checkUnique(vec);
+    return { type: 'vector', steps };
+  }
+  return null;
+}
