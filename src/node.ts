@@ -91,6 +91,7 @@ import type { PeerMetrics, TransportMetrics } from './transport/transport-types.
 import type { GroupStats } from './raft/driver/multi-raft.js';
 import type { SpanRow } from './storage/rows.js';
 import { logqlEngine } from './query/logql/index.js';
+import { promqlEngine } from './query/promql/index.js';
 import { LogsQuery } from './query/logs-query.js';
 import type { LogqlEngine } from './query/logql/source.js';
 import type { LokiSource } from './api/loki-routes.js';
@@ -137,9 +138,10 @@ export interface OtlpdbNodeOptions {
   readonly receiveWorkers?: number;
   /**
    * promql is the PromQL engine the Prometheus query routes and the shard
-   * parts of pushed-down subexpressions run (query/promql); absent or null,
-   * /api/v1/query and /api/v1/query_range answer 503 "PromQL engine not
-   * wired" and eval parts are refused. The one place it is passed in.
+   * parts of pushed-down subexpressions run; absent, query/promql's engine;
+   * null switches PromQL off (/api/v1/query and /api/v1/query_range answer
+   * 503 "PromQL engine not wired" and eval parts are refused). The one
+   * place it is passed in.
    */
   readonly promql?: PromqlEngine | null;
   /**
@@ -167,11 +169,14 @@ export interface OtlpdbNodeOptions {
  *   local meta state without the ReadIndex barrier, even on a follower;
  * - `traceql-pushdown-drops-resource-matches`: a TraceQL search's span match
  *   ignores resource attributes on this node's shard parts (the TraceQL
+ *   cluster differential test must catch it);
+ * - `logql-shard-drops-metadata`: a pushed LogQL log query loses the
+ *   entries' structured metadata on this node's shard parts (the LogQL
  *   cluster differential test must catch it).
  * They exist only to be caught; see readTestPlants for why no production
  * node can run with one.
  */
-export const TEST_PLANTS = ['ack-before-commit', 'read-without-readindex', 'traceql-pushdown-drops-resource-matches'] as const;
+export const TEST_PLANTS = ['ack-before-commit', 'read-without-readindex', 'traceql-pushdown-drops-resource-matches', 'logql-shard-drops-metadata'] as const;
 
 /** TestPlant names one planted bug. */
 export type TestPlant = (typeof TEST_PLANTS)[number];
@@ -392,21 +397,22 @@ export class OtlpdbNode implements ApiSource {
     this.#traces = new TraceLookup({ ...readDeps(0x7ace1d), hasher });
     this.#search = new TraceSearch(readDeps(0x5ea5c4), { earlyStop: true, plantDropResourceMatches: plants.has('traceql-pushdown-drops-resource-matches') });
     this.#tags = new TraceTags(readDeps(0x7a65));
+    const promql = opts.promql === undefined ? promqlEngine : opts.promql;
     const metricsRead = new MetricsRead({
       ...readDeps(0x9e7c),
       view: new PromView({ promoteResourceAttributes: opts.promoteResourceAttributes ?? [] }),
-      engine: opts.promql ?? null,
+      engine: promql,
     });
     this.#metricsRead = metricsRead;
     const ingester = this.#ingester;
     this.prometheus = {
-      engine: opts.promql ?? null,
+      engine: promql,
       sourceFor: (tenant, consistency) => new ClusterSeriesSource(metricsRead, tenant, consistency),
       series: (tenant, sets, startMs, endMs, consistency, signal, stats) => metricsRead.series(tenant, sets, startMs, endMs, consistency, signal, stats),
       metadata: (tenant, matchers, consistency, signal, stats) => metricsRead.metadata(tenant, matchers, consistency, signal, stats),
       remoteWrite: (tenant, wire) => remoteWriteVia(ingester, tenant, wire),
     };
-    this.#logs = new LogsQuery(readDeps(0x10c5), opts.logqlEngine === undefined ? logqlEngine : opts.logqlEngine);
+    this.#logs = new LogsQuery(readDeps(0x10c5), opts.logqlEngine === undefined ? logqlEngine : opts.logqlEngine, { plantDropMetadata: plants.has('logql-shard-drops-metadata') });
     this.nodeId = opts.id;
     this.seed = seed;
     this.#opts = opts;

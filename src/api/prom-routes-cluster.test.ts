@@ -3,7 +3,6 @@ import snappy from 'snappyjs';
 import { OtlpdbNode } from '../node.js';
 import type { HostPort } from '../node-config.js';
 import { httpRequest, inProcessCluster, pollUntil } from '../node-test-util.js';
-import type { PromqlEngine } from '../query/promql/source.js';
 import { encodeWriteRequest } from './prom-write-test-util.js';
 
 // The Prometheus API against a real 3-node cluster in this process (4
@@ -11,8 +10,9 @@ import { encodeWriteRequest } from './prom-write-test-util.js';
 // write: series, labels, label values and metadata show the Prometheus view
 // (names with _total and _bucket, job and instance, a promoted resource
 // attribute), read linearizably right after the acknowledgements on other
-// nodes; remote-write series come back unchanged; a stand-in engine reads
-// through the cluster SeriesSource (select across shards, and shardEval's
+// nodes; remote-write series come back unchanged; the PromQL engine reads
+// through the cluster SeriesSource (a raw range selector gathered by select
+// across shards, and a range function pushed to every shard: shardEval's
 // union of the shards' own evaluations). (A node without an engine is
 // tested in prom-routes.test.ts.)
 
@@ -62,18 +62,6 @@ async function getJson(a: HostPort, path: string): Promise<{ status: number; doc
   return { status: r.status, doc: JSON.parse(r.body) as { status: string; data?: unknown } };
 }
 
-/** ENGINE stands in for the PromQL engine: `name` selects a metric through the source; `shard:name` pushes that selection to every shard. */
-const ENGINE: PromqlEngine = {
-  async evaluate(text, range, source, opts) {
-    const pushed = text.startsWith('shard:');
-    const name = pushed ? text.slice(6) : text;
-    const series = pushed
-      ? await (source.shardEval as NonNullable<typeof source.shardEval>).call(source, { expr: name, range, lookbackMs: opts.lookbackMs }, opts.signal)
-      : await source.select({ matchers: [{ name: '__name__', op: '=', value: name }], startMs: range.startMs - opts.lookbackMs, endMs: range.endMs, stepMs: range.stepMs }, opts.signal);
-    return { kind: 'matrix', series };
-  },
-};
-
 t.test('Prometheus API across a 3-node cluster', async (t) => {
   const c = await inProcessCluster(t, {
     n: 3,
@@ -83,7 +71,7 @@ t.test('Prometheus API across a 3-node cluster', async (t) => {
     extra: { shards: 4, replicas: 3, tickMs: 20, promoteResourceAttributes: ['host.name'] },
     otlp: true,
   });
-  for (const id of [1, 2, 3]) c.nodes.set(id, await OtlpdbNode.start({ ...c.options(id), initialCluster: c.founders, promql: ENGINE }));
+  for (const id of [1, 2, 3]) c.nodes.set(id, await OtlpdbNode.start({ ...c.options(id), initialCluster: c.founders }));
   for (const id of [1, 2, 3]) t.ok(await pollUntil(async () => (await httpRequest(c.api(id), '/readyz')).status === 200, POLLS_MAX, POLL_MS), `node ${id} ready`);
 
   const web = (c.nodes.get(1) as OtlpdbNode).otlpHttpAddress() as HostPort;
@@ -146,9 +134,10 @@ t.test('Prometheus API across a 3-node cluster', async (t) => {
   const huge = await httpRequest(c.api(3), '/api/v1/write', 'POST', Buffer.alloc(17 * 1024 * 1024), headers);
   t.equal(huge.status, 413, 'an oversized body is 413');
 
-  // The stand-in engine reads through the cluster source.
+  // The PromQL engine reads through the cluster source: a raw range selector at an instant just after the last sample.
   const start = Math.floor(T0 / 1000);
-  const q = `/api/v1/query_range?query=http_requests_total&start=${start}&end=${start + 31}&step=15&stats=all`;
+  const at = start + 31;
+  const q = `/api/v1/query?query=${encodeURIComponent('http_requests_total[1m]')}&time=${at}&stats=all`;
   const viaSelect = await getJson(c.api(1), q);
   t.equal(viaSelect.status, 200);
   const data = viaSelect.doc.data as { resultType: string; result: { metric: Record<string, string>; values: [number, string][] }[]; stats: { otlpdb: { shardsAsked: number; seriesRead: number } } };
@@ -162,13 +151,15 @@ t.test('Prometheus API across a 3-node cluster', async (t) => {
     ],
   );
   t.equal(data.stats.otlpdb.shardsAsked, 4);
-  const viaShards = await getJson(c.api(2), `/api/v1/query_range?query=shard:http_requests_total&start=${start}&end=${start + 31}&step=15`);
-  t.equal((viaShards.doc.data as { result: unknown[] }).result.length, 6, 'shardEval answers the union of the shards');
-  const form = await httpRequest(c.api(3), '/api/v1/query_range', 'POST', Buffer.from(`query=http_requests_total&start=${start}&end=${start + 31}&step=15s`), {
+  const viaShards = await getJson(c.api(2), `/api/v1/query?query=${encodeURIComponent('last_over_time(http_requests_total[1m])')}&time=${at}`);
+  const pushed = (viaShards.doc.data as { result: { metric: Record<string, string>; value: [number, string] }[] }).result;
+  t.equal(pushed.length, 6, 'a range function pushed to every shard: the union of the shards');
+  t.same(pushed.find((r) => r.metric['instance'] === 'b' && r.metric['http_method'] === 'GET')?.value, [at, '21'], 'its value');
+  const form = await httpRequest(c.api(3), '/api/v1/query', 'POST', Buffer.from(`query=${encodeURIComponent('http_requests_total[1m]')}&time=${at}`), {
     'content-type': 'application/x-www-form-urlencoded',
     'x-scope-orgid': 'acme',
   });
-  t.equal((JSON.parse(form.body) as { data: { result: unknown[] } }).data.result.length, 6, 'POST form-encoded query_range');
+  t.equal((JSON.parse(form.body) as { data: { result: unknown[] } }).data.result.length, 6, 'POST form-encoded query');
   const formSeries = await httpRequest(c.api(2), '/api/v1/series', 'POST', Buffer.from(`match[]=${encodeURIComponent('node_load1{instance="h2:9100"}')}`), {
     'content-type': 'application/x-www-form-urlencoded',
     'x-scope-orgid': 'acme',
@@ -178,7 +169,7 @@ t.test('Prometheus API across a 3-node cluster', async (t) => {
   // A NaN is stored; a staleness marker is dropped.
   const nan = encodeWriteRequest([{ labels: [['__name__', 'rw_nan']], samples: [[NaN, T0], [0, T0 + 15_000, true]] }]);
   t.ok(await pollUntil(async () => (await httpRequest(c.api(1), '/api/v1/write', 'POST', Buffer.from(snappy.compress(nan)), headers)).status === 204, WRITE_ATTEMPTS, 250), 'NaN written');
-  const nanDoc = await getJson(c.api(2), `/api/v1/query_range?query=rw_nan&start=${start}&end=${start + 31}&step=15`);
+  const nanDoc = await getJson(c.api(2), `/api/v1/query?query=${encodeURIComponent('rw_nan[1m]')}&time=${at}`);
   t.same((nanDoc.doc.data as { result: unknown[] }).result, [{ metric: { __name__: 'rw_nan' }, values: [[T0 / 1000, 'NaN']] }]);
   const viaShardsUnwired = await getJson(c.api(3), `/api/v1/series?match[]=${encodeURIComponent('{job=~"shop/.*"}')}&consistency=stale`);
   t.equal(viaShardsUnwired.status, 200, 'stale listing on any replica');

@@ -86,7 +86,11 @@ export class LogsQuery {
   readonly #engine: LogqlEngine | null;
 
   /** engine is the LogQL engine the pushed shard parts run (null: those parts answer ERR_UNAVAILABLE "LogQL engine not wired"). */
-  constructor(deps: FanoutDeps, engine: LogqlEngine | null) {
+  /** plantDropMetadata is the test-only planted bug `logql-shard-drops-metadata` (node.ts TEST_PLANTS): pushed log queries lose structured metadata on the shard. */
+  readonly #plantDropMetadata: boolean;
+
+  constructor(deps: FanoutDeps, engine: LogqlEngine | null, opts: { readonly plantDropMetadata?: boolean } = {}) {
+    this.#plantDropMetadata = opts.plantDropMetadata === true;
     this.#d = deps;
     this.#engine = engine;
   }
@@ -207,7 +211,10 @@ export class LogsQuery {
     return this.#onShard(h, deadlineMs, async (read) => {
       const src = this.#shardSource(read, h.tenant, deadlineMs);
       const a: LogShardAnswer = await engine.evaluateShardPart(req, src, new AbortController().signal);
-      if (a.kind === 'entries') return { kind: 'entries', cut: false, stats: src.scan, entriesRead: src.stats.entriesRead, entries: a.entries };
+      if (a.kind === 'entries') {
+        const entries = this.#plantDropMetadata ? a.entries.map((e) => ({ ...e, metadata: [] })) : a.entries;
+        return { kind: 'entries', cut: false, stats: src.scan, entriesRead: src.stats.entriesRead, entries };
+      }
       return { kind: 'partials', cut: false, stats: src.scan, entriesRead: src.stats.entriesRead, series: a.series };
     });
   }
@@ -311,6 +318,8 @@ export class ClusterLogSource implements LogSource {
     const answers: A[] = [];
     for (const o of outcomes) {
       if ('error' in o) {
+        // A shard refusing the query itself (a pipeline error, a bound passed) refuses it everywhere: the query fails, it is not partial.
+        if (o.error.code === 'ERR_INVALID_ARGUMENT' || o.error.code === 'ERR_LIMIT_EXCEEDED') throw o.error;
         this.stats.partialFailures.push({ shard: o.shard, code: o.error.code, message: o.error.message });
         continue;
       }

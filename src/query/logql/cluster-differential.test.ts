@@ -15,12 +15,18 @@
  * range aggregations pushed to every shard's leader over peer calls, the
  * rest gathered through the cluster select (k-way merge by time).
  *
- * OTLPDB_LOGQL_CLUSTER_CASES sets the number of queries (default 80);
+ * Planted bug: a second cluster whose nodes run with the test-only plant
+ * `logql-shard-drops-metadata` (node.ts TEST_PLANTS: pushed log queries lose
+ * structured metadata on the shards) must disagree with the reference.
+ *
+ * OTLPDB_LOGQL_CLUSTER_CASES sets the number of queries (default 150);
  * LOGQL_SEED the base seed. A failure prints both, the case and the query.
  */
 import t from 'tap';
-import { OtlpdbNode } from '../../node.js';
+import type { Test } from 'tap';
+import { OtlpdbNode, TEST_HOOKS_ENV, TEST_HOOKS_TOKEN, TEST_PLANT_ENV } from '../../node.js';
 import { httpRequest, inProcessCluster, pollUntil } from '../../node-test-util.js';
+import type { InProcessCluster } from '../../node-test-util.js';
 import { resultJson } from '../../api/loki-routes.js';
 import type { LogqlExpr } from './ast.js';
 import { formatLogql } from './format.js';
@@ -38,7 +44,7 @@ function envInt(name: string, fallback: number): number {
 }
 
 const BASE_SEED = envInt('LOGQL_SEED', 20261127);
-const CASES = envInt('OTLPDB_LOGQL_CLUSTER_CASES', 80);
+const CASES = envInt('OTLPDB_LOGQL_CLUSTER_CASES', 150);
 const TENANT = 'logql-diff';
 const SEC = 1_000_000_000n;
 /** SHIFT_NS moves the generated corpus (which starts on 2026-11-18) to two hours ago, inside the write path's timestamp window. */
@@ -93,13 +99,32 @@ function expectedOf(expr: LogqlExpr, corpus: readonly LogEntry[], p: Params): un
   }
 }
 
-t.test('LogQL on a 3-node cluster equals the naive reference on random queries', async (t) => {
-  const c = await inProcessCluster(t, { n: 3, founders: 3, prefix: 'otlpdb-logql-diff-', seedBase: 0x10d1, extra: { shards: 4, replicas: 3, tickMs: 20 }, otlp: true });
-  for (const id of [1, 2, 3]) c.nodes.set(id, await OtlpdbNode.start({ ...c.options(id), initialCluster: c.founders }));
+/** startCluster starts 3 nodes (4 shards, R=3); `plant` names a test-only planted bug every node runs with. */
+async function startCluster(t: Test, seed: number, plant?: string): Promise<InProcessCluster> {
+  const c = await inProcessCluster(t, { n: 3, founders: 3, prefix: 'otlpdb-logql-diff-', seedBase: seed, extra: { shards: 4, replicas: 3, tickMs: 20 }, otlp: true });
+  // A node reads its plants from the environment once, at start: set them only around the starts.
+  const saved = [process.env[TEST_PLANT_ENV], process.env[TEST_HOOKS_ENV]];
+  try {
+    if (plant !== undefined) {
+      process.env[TEST_PLANT_ENV] = plant;
+      process.env[TEST_HOOKS_ENV] = TEST_HOOKS_TOKEN;
+    }
+    for (const id of [1, 2, 3]) c.nodes.set(id, await OtlpdbNode.start({ ...c.options(id), initialCluster: c.founders }));
+  } finally {
+    for (const [name, value] of [
+      [TEST_PLANT_ENV, saved[0]],
+      [TEST_HOOKS_ENV, saved[1]],
+    ] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
   for (const id of [1, 2, 3]) t.ok(await pollUntil(async () => (await httpRequest(c.api(id), '/readyz')).status === 200, 1500, 40), `node ${id} is ready`);
+  return c;
+}
 
-  const r0 = caseRand(BASE_SEED, 1_000_000);
-  const corpus = randomCorpus(r0, 600).map((e) => ({ ...e, timeNs: e.timeNs + SHIFT_NS }));
+/** loadCorpus pushes `corpus` through Loki's push API in two rounds with a flush between (blocks and heads). */
+async function loadCorpus(t: Test, c: InProcessCluster, corpus: readonly LogEntry[]): Promise<void> {
   const push = async (part: readonly LogEntry[], node: number): Promise<void> => {
     // A write may meet a shard still electing its first leader: retry the same bytes (the idempotency key dedupes).
     const body = pushBody(part);
@@ -111,14 +136,26 @@ t.test('LogQL on a 3-node cluster equals the naive reference on random queries',
     }
     t.equal(status, 204, `push of ${part.length} lines through node ${node}`);
   };
-  await push(corpus.slice(0, 400), 1);
+  const half = Math.floor((corpus.length * 2) / 3);
+  await push(corpus.slice(0, half), 1);
   t.equal((await httpRequest(c.api(2), '/api/v1/admin/flush', 'POST')).status, 200, 'flush: the first round is in blocks');
-  await push(corpus.slice(400), 3);
+  await push(corpus.slice(half), 3);
+}
 
+interface RunOutcome {
+  readonly agreed: number;
+  readonly nonEmpty: number;
+  readonly refused: number;
+  /** failure describes the first disagreement (how to reproduce it, both answers), or null. */
+  readonly failure: string | null;
+}
+
+/** runQueries sends `cases` seeded random queries, rotating over the nodes, and compares each answer with the reference's; it stops at the first disagreement. */
+async function runQueries(c: InProcessCluster, corpus: readonly LogEntry[], cases: number): Promise<RunOutcome> {
   let agreed = 0;
   let nonEmpty = 0;
   let refused = 0;
-  for (let caseNo = 0; caseNo < CASES; caseNo++) {
+  for (let caseNo = 0; caseNo < cases; caseNo++) {
     const r = caseRand(BASE_SEED, caseNo);
     const expr = r.intn(100) < 45 ? randomLogExpr(r) : randomMetric(r);
     const text = formatLogql(expr);
@@ -139,17 +176,38 @@ t.test('LogQL on a 3-node cluster equals the naive reference on random queries',
     const expected = expectedOf(parsed, corpus, p);
     const res = await httpRequest(c.api(node), path, 'GET', undefined, { 'x-scope-orgid': TENANT, 'x-loki-response-encoding-flags': 'categorize-labels' });
     const actual: unknown = res.status === 200 ? (JSON.parse(res.body) as { data: { result: unknown } }).data.result : res.status >= 400 && res.status < 500 ? 'refused' : `HTTP ${res.status}: ${res.body.slice(0, 300)}`;
-    const repro = `LOGQL_SEED=${BASE_SEED} case ${caseNo} (node ${node}): ${text}\nparams: start=${p.startNs} end=${p.endNs} step=${p.stepNs} direction=${p.direction} limit=${p.limit}`;
     if (!close(expected, actual)) {
-      t.fail(`disagreement: ${repro}\nexpected: ${JSON.stringify(expected).slice(0, 3000)}\nactual:   ${JSON.stringify(actual).slice(0, 3000)}`);
-      return;
+      const repro = `LOGQL_SEED=${BASE_SEED} case ${caseNo} (node ${node}): ${text}\nparams: start=${p.startNs} end=${p.endNs} step=${p.stepNs} direction=${p.direction} limit=${p.limit}`;
+      return { agreed, nonEmpty, refused, failure: `${repro}\nexpected: ${JSON.stringify(expected).slice(0, 3000)}\nactual:   ${JSON.stringify(actual).slice(0, 3000)}` };
     }
     agreed++;
     if (expected === 'refused') refused++;
     else if (JSON.stringify(expected) !== '[]') nonEmpty++;
   }
-  t.equal(agreed, CASES, `${CASES} queries agree with the reference`);
-  t.comment(`non-empty answers ${nonEmpty}, refusals ${refused}`);
+  return { agreed, nonEmpty, refused, failure: null };
+}
+
+function shiftedCorpus(): LogEntry[] {
+  return randomCorpus(caseRand(BASE_SEED, 1_000_000), 600).map((e) => ({ ...e, timeNs: e.timeNs + SHIFT_NS }));
+}
+
+t.test('LogQL on a 3-node cluster equals the naive reference on random queries', async (t) => {
+  const c = await startCluster(t, 0x10d1);
+  const corpus = shiftedCorpus();
+  await loadCorpus(t, c, corpus);
+  const o = await runQueries(c, corpus, CASES);
+  if (o.failure !== null) t.fail(`disagreement: ${o.failure}`);
+  t.equal(o.agreed, CASES, `${CASES} queries agree with the reference`);
+  t.comment(`non-empty answers ${o.nonEmpty}, refusals ${o.refused}`);
   // Agreement proves little if most answers are empty or refusals.
-  t.ok(nonEmpty > CASES / 3, `most queries find something (${nonEmpty} of ${CASES})`);
+  t.ok(o.nonEmpty > CASES / 3, `most queries find something (${o.nonEmpty} of ${CASES})`);
+});
+
+t.test('the cluster differential catches a planted bug: logql-shard-drops-metadata', async (t) => {
+  const c = await startCluster(t, 0x10d9, 'logql-shard-drops-metadata');
+  const corpus = shiftedCorpus();
+  await loadCorpus(t, c, corpus);
+  const o = await runQueries(c, corpus, CASES);
+  t.ok(o.failure !== null, 'a disagreement is found');
+  t.comment(`caught after ${o.agreed} agreeing queries`);
 });
