@@ -138,8 +138,12 @@ export function compileRegex(source: string): RegExp {
       regexBytesMax: MetricHeadLimits.regexBytesMax,
     });
   }
+  // RE2 spellings JavaScript lacks, as the PromQL engine translates them (promql/literals.ts compileAnchored): a leading (?i), and (?P<name>...).
+  // Like Prometheus's RE2 (no (?s)), `.` does not match a newline.
+  const caseless = source.startsWith('(?i)');
+  const body = (caseless ? source.slice(4) : source).replace(/\(\?P</g, '(?<');
   try {
-    return new RegExp(`^(?:${source})$`, 'su');
+    return new RegExp(`^(?:${body})$`, caseless ? 'iu' : 'u');
   } catch (err) {
     throw new OtlpdbError('ERR_INVALID_ARGUMENT', `select: malformed regex ${JSON.stringify(source.slice(0, 128))}: ${(err as Error).message}`);
   }
