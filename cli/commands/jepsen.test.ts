@@ -49,12 +49,12 @@ t.test('otlpdb jepsen: a 60 s run under kill and partition (iptables, or the tra
   });
   const iptables = probeIptables();
   const t0 = performance.now();
-  const r = await runCli(['jepsen', '--nodes', '3', '--time', '60s', '--nemesis', 'kill,partition', '--workload', 'register,set', '--seed', '1', '--dir', dir, '--json']);
+  const r = await runCli(['jepsen', '--nodes', '3', '--time', '60s', '--nemesis', 'kill,partition', '--workload', 'register,set,logs,counter', '--seed', '1', '--dir', dir, '--json']);
   t.comment(`run took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   t.equal(r.code, 0, `exit 0 (valid); stderr:\n${r.stderr}`);
   const results = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Results;
   t.equal(results.valid, true, `valid: ${JSON.stringify(results.workloads)}`);
-  for (const name of ['register', 'set']) {
+  for (const name of ['register', 'set', 'logs', 'counter']) {
     const w = results.workloads[name];
     t.ok(w !== undefined && w.ok > 0, `${name} had acknowledged operations`);
     t.same(w?.anomalies, [], `${name} has no anomalies`);
