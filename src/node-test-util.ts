@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostPort } from './node-config.js';
-import type { OtlpdbNode, OtlpdbNodeOptions } from './node.js';
+import { OtlpdbNode, TEST_HOOKS_ENV, TEST_HOOKS_TOKEN, TEST_PLANT_ENV } from './node.js';
+import type { OtlpdbNodeOptions } from './node.js';
 
 /** freePort asks the OS for a port free on `host` right now (listen on 0, close). */
 export async function freePort(host: string): Promise<number> {
@@ -181,4 +182,38 @@ export async function inProcessCluster(
     ...o.extra,
   });
   return { peers, apis, founders, nodes, options, api: (id) => apis.get(id) as HostPort };
+}
+
+/**
+ * startThreeNodes starts a 3-node cluster in this process (4 shards, R=3,
+ * OTLP receivers) and waits until every node is ready; `plant` names a
+ * test-only planted bug (node.ts TEST_PLANTS) every node runs with. The
+ * cluster differential tests use it for their clean and planted clusters.
+ */
+export async function startThreeNodes(
+  t: { teardown(fn: () => unknown): void; ok(v: unknown, msg: string): void },
+  prefix: string,
+  seedBase: number,
+  plant?: string,
+): Promise<InProcessCluster> {
+  const c = await inProcessCluster(t, { n: 3, founders: 3, prefix, seedBase, extra: { shards: 4, replicas: 3, tickMs: 20 }, otlp: true });
+  // A node reads its plants from the environment once, at start: set them only around the starts.
+  const saved = [process.env[TEST_PLANT_ENV], process.env[TEST_HOOKS_ENV]];
+  try {
+    if (plant !== undefined) {
+      process.env[TEST_PLANT_ENV] = plant;
+      process.env[TEST_HOOKS_ENV] = TEST_HOOKS_TOKEN;
+    }
+    for (const id of [1, 2, 3]) c.nodes.set(id, await OtlpdbNode.start({ ...c.options(id), initialCluster: c.founders }));
+  } finally {
+    for (const [name, value] of [
+      [TEST_PLANT_ENV, saved[0]],
+      [TEST_HOOKS_ENV, saved[1]],
+    ] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+  for (const id of [1, 2, 3]) t.ok(await pollUntil(async () => (await httpRequest(c.api(id), '/readyz')).status === 200, 1500, 40), `node ${id} is ready`);
+  return c;
 }

@@ -24,8 +24,7 @@
  */
 import t from 'tap';
 import type { Test } from 'tap';
-import { OtlpdbNode, TEST_HOOKS_ENV, TEST_HOOKS_TOKEN, TEST_PLANT_ENV } from '../../node.js';
-import { httpRequest, inProcessCluster, pollUntil } from '../../node-test-util.js';
+import { httpRequest, startThreeNodes } from '../../node-test-util.js';
 import type { InProcessCluster } from '../../node-test-util.js';
 import { resultJson } from '../../api/loki-routes.js';
 import type { LogqlExpr } from './ast.js';
@@ -100,27 +99,8 @@ function expectedOf(expr: LogqlExpr, corpus: readonly LogEntry[], p: Params): un
 }
 
 /** startCluster starts 3 nodes (4 shards, R=3); `plant` names a test-only planted bug every node runs with. */
-async function startCluster(t: Test, seed: number, plant?: string): Promise<InProcessCluster> {
-  const c = await inProcessCluster(t, { n: 3, founders: 3, prefix: 'otlpdb-logql-diff-', seedBase: seed, extra: { shards: 4, replicas: 3, tickMs: 20 }, otlp: true });
-  // A node reads its plants from the environment once, at start: set them only around the starts.
-  const saved = [process.env[TEST_PLANT_ENV], process.env[TEST_HOOKS_ENV]];
-  try {
-    if (plant !== undefined) {
-      process.env[TEST_PLANT_ENV] = plant;
-      process.env[TEST_HOOKS_ENV] = TEST_HOOKS_TOKEN;
-    }
-    for (const id of [1, 2, 3]) c.nodes.set(id, await OtlpdbNode.start({ ...c.options(id), initialCluster: c.founders }));
-  } finally {
-    for (const [name, value] of [
-      [TEST_PLANT_ENV, saved[0]],
-      [TEST_HOOKS_ENV, saved[1]],
-    ] as const) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  }
-  for (const id of [1, 2, 3]) t.ok(await pollUntil(async () => (await httpRequest(c.api(id), '/readyz')).status === 200, 1500, 40), `node ${id} is ready`);
-  return c;
+function startCluster(t: Test, seed: number, plant?: string): Promise<InProcessCluster> {
+  return startThreeNodes(t, 'otlpdb-logql-diff-', seed, plant);
 }
 
 /** loadCorpus pushes `corpus` through Loki's push API in two rounds with a flush between (blocks and heads). */

@@ -22,10 +22,10 @@ import { performance } from 'node:perf_hooks';
 import t from 'tap';
 import type { Test } from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';
-import { OtlpdbNode, TEST_HOOKS_ENV, TEST_HOOKS_TOKEN, TEST_PLANT_ENV } from '../../node.js';
+import type { OtlpdbNode } from '../../node.js';
 import type { HostPort } from '../../node-config.js';
 import type { InProcessCluster } from '../../node-test-util.js';
-import { httpRequest, inProcessCluster, pollUntil } from '../../node-test-util.js';
+import { httpRequest, startThreeNodes } from '../../node-test-util.js';
 import { traceProto } from '../../otlp/otlp-proto-writer.js';
 import type { SpanRow } from '../../storage/rows.js';
 import { formatTraceql } from './format.js';
@@ -39,8 +39,6 @@ const TRACES = 150;
 /** PLANTED_TRACES is the smaller data set of the planted-bug cluster (it stops at the first failure). */
 const PLANTED_TRACES = 60;
 const ROUNDS = 3;
-const POLLS_MAX = 1500;
-const POLL_MS = 40;
 const TENANT = 'tql';
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 /** tempoId is a trace id as Tempo's search prints it: lower-case hex without leading zeros. */
@@ -79,27 +77,8 @@ function makeTraces(seed: number, nowNs: bigint, count: number): SpanRow[][] {
 }
 
 /** startCluster starts 3 nodes (4 shards, R=3); `plant` names a test-only planted bug every node runs with. */
-async function startCluster(t: Test, seed: number, plant?: string): Promise<InProcessCluster> {
-  const c = await inProcessCluster(t, { n: 3, founders: 3, prefix: 'otlpdb-tqldiff-', seedBase: seed, extra: { shards: 4, replicas: 3, tickMs: 20 }, otlp: true });
-  // A node reads its plants from the environment once, at start: set them only around the starts.
-  const saved = [process.env[TEST_PLANT_ENV], process.env[TEST_HOOKS_ENV]];
-  try {
-    if (plant !== undefined) {
-      process.env[TEST_PLANT_ENV] = plant;
-      process.env[TEST_HOOKS_ENV] = TEST_HOOKS_TOKEN;
-    }
-    for (const id of [1, 2, 3]) c.nodes.set(id, await OtlpdbNode.start({ ...c.options(id), initialCluster: c.founders }));
-  } finally {
-    for (const [name, value] of [
-      [TEST_PLANT_ENV, saved[0]],
-      [TEST_HOOKS_ENV, saved[1]],
-    ] as const) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  }
-  for (const id of [1, 2, 3]) t.ok(await pollUntil(async () => (await httpRequest(c.api(id), '/readyz')).status === 200, POLLS_MAX, POLL_MS), `node ${id} ready`);
-  return c;
+function startCluster(t: Test, seed: number, plant?: string): Promise<InProcessCluster> {
+  return startThreeNodes(t, 'otlpdb-tqldiff-', seed, plant);
 }
 
 /** load sends the traces in ROUNDS rounds over OTLP/HTTP protobuf, each acknowledged in full; every round but the last is flushed into blocks. */
