@@ -211,7 +211,7 @@ t.test('TraceQL searches equal the reference evaluator run over every stored tra
   const all = traces.flat();
   const { store, db } = await storeWith(t, all, 3);
   let nonEmpty = 0;
-  const cases = Number(process.env.OTLPDB_SEARCH_CASES ?? 40);
+  const cases = Number(process.env.OTLPDB_SEARCH_CASES ?? 24);
   for (let i = 0; i < cases; i++) {
     const ast = i % 2 === 0 ? randomConjunctionQuery(rand) : randomTraceqlQuery(rand);
     const text = formatTraceql(ast);
@@ -283,7 +283,7 @@ t.test('early stop returns the same traces as reading every candidate (seeded di
   const rand = new SeededRand(SEED + 20);
   const spans = spreadSpans(rand, 300);
   const { store, db } = await storeWith(t, spans, 4);
-  const cases = Number(process.env.OTLPDB_SEARCH_CASES ?? 40);
+  const cases = Number(process.env.OTLPDB_SEARCH_CASES ?? 24);
   let fewer = 0;
   for (let i = 0; i < cases; i++) {
     const q = { ...randomQuery(rand, spans), limit: [1, 3, 20][rand.intn(3)]! };
@@ -303,7 +303,7 @@ t.test('a bucket read in groups of 2 block metas (searchBucketBlocksMax) answers
   const spans = spreadSpans(rand, 300);
   const whole = await storeWith(t, spans, 2);
   const grouped = await storeWith(t, spans, 2, new TraceStore({ searchBucketBlocksMax: 2 }));
-  const cases = Math.max(10, Math.floor(Number(process.env.OTLPDB_SEARCH_CASES ?? 40) / 2));
+  const cases = Math.max(10, Math.floor(Number(process.env.OTLPDB_SEARCH_CASES ?? 24) / 2));
   for (let i = 0; i < cases; i++) {
     const q = { ...randomQuery(rand, spans), limit: [1, 3, 20][rand.intn(3)]! };
     const label = `case ${i} (reproduce: OTLPDB_SEARCH_SEED=${SEED}): ${JSON.stringify(q, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`;

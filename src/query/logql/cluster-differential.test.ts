@@ -19,7 +19,7 @@
  * `logql-shard-drops-metadata` (node.ts TEST_PLANTS: pushed log queries lose
  * structured metadata on the shards) must disagree with the reference.
  *
- * OTLPDB_LOGQL_CLUSTER_CASES sets the number of queries (default 150);
+ * OTLPDB_LOGQL_CLUSTER_CASES sets the number of queries (default 100);
  * LOGQL_SEED the base seed. A failure prints both, the case and the query.
  */
 import t from 'tap';
@@ -43,7 +43,7 @@ function envInt(name: string, fallback: number): number {
 }
 
 const BASE_SEED = envInt('LOGQL_SEED', 20261127);
-const CASES = envInt('OTLPDB_LOGQL_CLUSTER_CASES', 150);
+const CASES = envInt('OTLPDB_LOGQL_CLUSTER_CASES', 100);
 const TENANT = 'logql-diff';
 const SEC = 1_000_000_000n;
 /** SHIFT_NS moves the generated corpus (which starts on 2026-11-18) to two hours ago, inside the write path's timestamp window. */

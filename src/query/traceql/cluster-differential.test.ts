@@ -16,7 +16,7 @@
  *
  * Every failure names the seed and the query. Reproduce:
  *   OTLPDB_TRACEQL_SEED=<seed> npx tap src/query/traceql/cluster-differential.test.ts
- * OTLPDB_TRACEQL_QUERIES=<n> runs more queries (default 100).
+ * OTLPDB_TRACEQL_QUERIES=<n> runs more queries (default 70).
  */
 import { performance } from 'node:perf_hooks';
 import t from 'tap';
@@ -34,7 +34,7 @@ import { referenceEvaluate } from './traceql-reference.js';
 import { caseRand, randomConjunctionQuery, randomQuery, randomTargetedQuery, randomTrace } from './traceql-test-gen.js';
 
 const SEED = Number(process.env.OTLPDB_TRACEQL_SEED ?? 20261127);
-const QUERIES = Number(process.env.OTLPDB_TRACEQL_QUERIES ?? 100);
+const QUERIES = Number(process.env.OTLPDB_TRACEQL_QUERIES ?? 70);
 const TRACES = 150;
 /** PLANTED_TRACES is the smaller data set of the planted-bug cluster (it stops at the first failure). */
 const PLANTED_TRACES = 60;
