@@ -38,8 +38,15 @@ const TICK_MS = 20;
 const POLLS_MAX = 1500;
 const POLL_MS = 40;
 const MIB = 1024 * 1024;
-/** RSS_GROWTH_BYTES_MAX bounds how much the process RSS may grow over the run (a memory bound, not a timing one). */
-const RSS_GROWTH_BYTES_MAX = 400 * MIB;
+/**
+ * RSS_GROWTH_BYTES_MAX bounds how much the process RSS may grow over the run
+ * (a memory bound, not a timing one). It is the peak RSS of this process,
+ * which hosts the node and the clients, garbage not yet collected included:
+ * the same seed measured 305 and 410 MiB in two CI runs of one commit (GC
+ * timing), so the bound leaves room above that; growth without bound over
+ * 10,000 payloads passes it.
+ */
+const RSS_GROWTH_BYTES_MAX = 600 * MIB;
 /** FAILURES_SHOWN_MAX bounds the failing payloads described one by one. */
 const FAILURES_SHOWN_MAX = 20;
 const REPRODUCE = `reproduce: OTLPDB_FUZZ_SEED=${SEED} npx tap src/otlp/fuzz.test.ts`;
