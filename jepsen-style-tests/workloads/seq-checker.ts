@@ -1,10 +1,12 @@
 /**
- * seq-checker.ts — the pure checker of the logs and counter workloads. Each
- * client writes to its own stream (a log stream, or a metric series) items
- * numbered 0, 1, 2, ... (log lines, or metric points); a request carries a
- * few consecutive items. Given what was sent (each request's stream, item
- * numbers and outcome) and what the final reads found per stream (item
- * numbers, with repeats), it counts:
+ * seq-checker.ts — the pure checker of the logs, counter and set workloads.
+ * Each item belongs to a stream and has an id unique within it: the logs and
+ * counter clients write to their own stream (a log stream, or a metric
+ * series) items numbered 0, 1, 2, ... (log lines, or metric points); the set
+ * workload's streams are traces and its items span ids (set-checker.ts). A
+ * request carries a few items. Given what was sent (each request's stream,
+ * item ids and outcome) and what the final reads found per stream (item ids,
+ * with repeats), it counts:
  *   lost        an item of an acknowledged request not found;
  *   unexpected  an item found that was never sent, or found although its
  *               request was refused outright (4xx: nothing may be stored);
@@ -19,17 +21,32 @@ import { assert } from '../../src/errors.js';
 import type { Outcome } from '../harness/history.js';
 import { capAnomalies } from '../report/results.js';
 
-/** SentItems is one request of the logs or counter workload: its stream, its items' numbers, and what the client learnt. */
-export interface SentItems {
+/** ItemId is an item's id within its stream: a sequence number (logs, counter) or a span id (set). */
+export type ItemId = number | string;
+
+/** SentItems is one request's items of one stream: their ids, and what the client learnt of the request. */
+export interface SentItems<K extends ItemId = number> {
   readonly stream: string;
-  readonly seqs: readonly number[];
+  readonly seqs: readonly K[];
   readonly outcome: Outcome;
   /** refused is true when the request was refused outright (4xx), so none of its items may be stored. */
   readonly refused: boolean;
 }
 
-/** StreamRead is what the final read of one stream found: its items' numbers (with repeats), or a failure. */
-export type StreamRead = { readonly ok: true; readonly seqs: readonly number[] } | { readonly ok: false; readonly error: string };
+/** StreamRead is what the final read of one stream found: its items' ids (with repeats), or a failure. */
+export type StreamRead<K extends ItemId = number> = { readonly ok: true; readonly seqs: readonly K[] } | { readonly ok: false; readonly error: string };
+
+/** SeqWords are the words anomalies use: an item ("line", "span"), a stream ("stream", "trace"), and an item's full name. */
+export interface SeqWords {
+  readonly item: string;
+  readonly stream: string;
+  readonly name: (stream: string, id: ItemId) => string;
+}
+
+/** seqWords are the logs and counter workloads' words: `what` names an item; an item is `stream#seq`. */
+export function seqWords(what: string): SeqWords {
+  return { item: what, stream: 'stream', name: (stream, id) => `${stream}#${id}` };
+}
 
 /** SeqCheck is the checker's verdict and counts. */
 export interface SeqCheck {
@@ -41,15 +58,20 @@ export interface SeqCheck {
   readonly anomalies: readonly string[];
 }
 
-/** checkSequences compares what was sent with what was read back; `what` names an item in anomalies ("line", "point"). */
-export function checkSequences(what: string, sent: readonly SentItems[], reads: ReadonlyMap<string, StreamRead>): SeqCheck {
-  const expected = new Map<string, Map<number, SentItems>>();
+/** checkSequences compares what was sent with what was read back; `words` (or `what`, an item's word) name things in anomalies. */
+export function checkSequences<K extends ItemId>(
+  what: string | SeqWords,
+  sent: readonly SentItems<K>[],
+  reads: ReadonlyMap<string, StreamRead<K>>,
+): SeqCheck {
+  const words = typeof what === 'string' ? seqWords(what) : what;
+  const expected = new Map<string, Map<K, SentItems<K>>>();
   for (const r of sent) {
     let byStream = expected.get(r.stream);
     if (byStream === undefined) expected.set(r.stream, (byStream = new Map()));
     for (const seq of r.seqs) {
-      assert(Number.isSafeInteger(seq) && seq >= 0, 'item numbers are non-negative integers');
-      assert(!byStream.has(seq), 'every sent item number is unique within its stream');
+      assert(typeof seq === 'string' || (Number.isSafeInteger(seq) && (seq as number) >= 0), 'item numbers are non-negative integers');
+      assert(!byStream.has(seq), 'every sent item id is unique within its stream');
       byStream.set(seq, r);
     }
   }
@@ -61,24 +83,24 @@ export function checkSequences(what: string, sent: readonly SentItems[], reads: 
   for (const [stream, read] of reads) {
     if (!read.ok) {
       unreadable++;
-      anomalies.push(`stream ${stream} could not be read after recovery: ${read.error}`);
+      anomalies.push(`${words.stream} ${stream} could not be read after recovery: ${read.error}`);
       continue;
     }
     const byStream = expected.get(stream);
-    const seen = new Map<number, number>();
+    const seen = new Map<K, number>();
     for (const seq of read.seqs) seen.set(seq, (seen.get(seq) ?? 0) + 1);
     for (const [seq, times] of seen) {
       const req = byStream?.get(seq);
       if (req === undefined) {
         unexpected++;
-        anomalies.push(`${what} ${stream}#${seq} was found but never sent`);
+        anomalies.push(`${words.item} ${words.name(stream, seq)} was found but never sent`);
       } else if (req.refused) {
         unexpected++;
-        anomalies.push(`${what} ${stream}#${seq} was found although its request was refused`);
+        anomalies.push(`${words.item} ${words.name(stream, seq)} was found although its request was refused`);
       }
       if (times > 1) {
         duplicates++;
-        anomalies.push(`${what} ${stream}#${seq} was found ${times} times`);
+        anomalies.push(`${words.item} ${words.name(stream, seq)} was found ${times} times`);
       }
     }
   }
@@ -87,7 +109,7 @@ export function checkSequences(what: string, sent: readonly SentItems[], reads: 
     const read = reads.get(r.stream);
     if (read === undefined) {
       unreadable++;
-      anomalies.push(`stream ${r.stream} of an acknowledged ${what} was never read`);
+      anomalies.push(`${words.stream} ${r.stream} of an acknowledged ${words.item} was never read`);
       continue;
     }
     if (!read.ok) continue;
@@ -95,7 +117,7 @@ export function checkSequences(what: string, sent: readonly SentItems[], reads: 
     for (const seq of r.seqs) {
       if (!found.has(seq)) {
         lost++;
-        anomalies.push(`acknowledged ${what} ${r.stream}#${seq} was not found`);
+        anomalies.push(`acknowledged ${words.item} ${words.name(r.stream, seq)} was not found`);
       }
     }
   }

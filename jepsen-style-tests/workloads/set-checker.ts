@@ -9,11 +9,12 @@
  *   unreadable  a trace whose read failed on every node (nothing can be
  *               proven about it, so the workload is not valid).
  * Spans of requests with unknown or retryable-failed outcomes may or may
- * not be present; either is legal.
+ * not be present; either is legal. It is checkSequences (seq-checker.ts)
+ * with traces as the streams and span ids as the items.
  */
-import { assert } from '../../src/errors.js';
 import type { Outcome } from '../harness/history.js';
-import { capAnomalies } from '../report/results.js';
+import { checkSequences } from './seq-checker.js';
+import type { SeqCheck, SentItems, SeqWords, StreamRead } from './seq-checker.js';
 
 /** SentSpan names one span sent by the set workload. */
 export interface SentSpan {
@@ -33,69 +34,24 @@ export interface SentRequest {
 export type TraceRead = { readonly ok: true; readonly spanIds: readonly string[] } | { readonly ok: false; readonly error: string };
 
 /** SetCheck is the checker's verdict and counts. */
-export interface SetCheck {
-  readonly valid: boolean;
-  readonly lost: number;
-  readonly unexpected: number;
-  readonly duplicates: number;
-  readonly unreadable: number;
-  readonly anomalies: readonly string[];
-}
+export type SetCheck = SeqCheck;
+
+/** SPAN_WORDS name a set anomaly's things: span `trace/span` of trace `trace`. */
+const SPAN_WORDS: SeqWords = { item: 'span', stream: 'trace', name: (traceId, spanId) => `${traceId}/${spanId}` };
 
 /** checkSet compares what was sent with what was read back (trace ids are lower-case hex on both sides). */
 export function checkSet(sent: readonly SentRequest[], reads: ReadonlyMap<string, TraceRead>): SetCheck {
-  const expected = new Map<string, Map<string, SentRequest>>();
+  const items: SentItems<string>[] = [];
   for (const r of sent) {
+    const byTrace = new Map<string, string[]>();
     for (const s of r.spans) {
-      let byTrace = expected.get(s.traceId);
-      if (byTrace === undefined) expected.set(s.traceId, (byTrace = new Map()));
-      assert(!byTrace.has(s.spanId), 'every sent span id is unique within its trace');
-      byTrace.set(s.spanId, r);
+      let ids = byTrace.get(s.traceId);
+      if (ids === undefined) byTrace.set(s.traceId, (ids = []));
+      ids.push(s.spanId);
     }
+    for (const [traceId, spanIds] of byTrace) items.push({ stream: traceId, seqs: spanIds, outcome: r.outcome, refused: r.refused });
   }
-  const anomalies: string[] = [];
-  let lost = 0;
-  let unexpected = 0;
-  let duplicates = 0;
-  let unreadable = 0;
-  for (const [traceId, read] of reads) {
-    const byTrace = expected.get(traceId);
-    if (!read.ok) {
-      unreadable++;
-      anomalies.push(`trace ${traceId} could not be read after recovery: ${read.error}`);
-      continue;
-    }
-    const seen = new Map<string, number>();
-    for (const id of read.spanIds) seen.set(id, (seen.get(id) ?? 0) + 1);
-    for (const [spanId, times] of seen) {
-      const req = byTrace?.get(spanId);
-      if (req === undefined) {
-        unexpected++;
-        anomalies.push(`span ${traceId}/${spanId} was found but never sent`);
-      } else if (req.refused) {
-        unexpected++;
-        anomalies.push(`span ${traceId}/${spanId} was found although its request was refused`);
-      }
-      if (times > 1) {
-        duplicates++;
-        anomalies.push(`span ${traceId}/${spanId} was found ${times} times`);
-      }
-    }
-  }
-  for (const r of sent) {
-    if (r.outcome !== 'ok') continue;
-    for (const s of r.spans) {
-      const read = reads.get(s.traceId);
-      if (read === undefined) {
-        unreadable++;
-        anomalies.push(`trace ${s.traceId} of an acknowledged span was never read`);
-      } else if (read.ok && !read.spanIds.includes(s.spanId)) {
-        lost++;
-        anomalies.push(`acknowledged span ${s.traceId}/${s.spanId} was not found`);
-      }
-    }
-  }
-  const valid = lost === 0 && unexpected === 0 && duplicates === 0 && unreadable === 0;
-  assert(valid === (anomalies.length === 0), 'an invalid set has anomalies to show');
-  return { valid, lost, unexpected, duplicates, unreadable, anomalies: capAnomalies(anomalies) };
+  const streams = new Map<string, StreamRead<string>>();
+  for (const [traceId, read] of reads) streams.set(traceId, read.ok ? { ok: true, seqs: read.spanIds } : read);
+  return checkSequences(SPAN_WORDS, items, streams);
 }
