@@ -6,11 +6,10 @@ import type { CrashFileSystem } from '../../fs/crash-file-system.js';
 import { NodeFileSystem } from '../../fs/node-file-system.js';
 import { newMessage } from '../message.js';
 import { MessageType } from '../types.js';
-import type { GroupId } from '../types.js';
 import { MultiRaftDriver } from './multi-raft.js';
 import { decodeKvResult, encodeKvCommand } from './state-machine.js';
 import { TestCluster } from './test-cluster.js';
-import type { TestClusterOptions } from './test-cluster.js';
+import type { AckedPut, TestClusterOptions } from './test-cluster.js';
 
 const NODES = [1, 2, 3];
 const GROUPS = [0, 1, 2, 3];
@@ -86,7 +85,7 @@ interface CrashRun {
 async function crashRun(seed: number, driverClass?: TestClusterOptions['driverClass']): Promise<CrashRun> {
   const groups = [0, 1, 2];
   const c = new TestCluster({ seed, nodes: NODES, groups, dropPercent: 5, ...(driverClass === undefined ? {} : { driverClass }) });
-  const acked: { group: GroupId; key: string; value: string }[] = [];
+  const acked: AckedPut[] = [];
   const problems: string[] = [];
   try {
     await c.startAll();
@@ -95,17 +94,7 @@ async function crashRun(seed: number, driverClass?: TestClusterOptions['driverCl
     for (let step = 0; step < 200; step++) {
       const r = c.rand.intn(100);
       if (r < 45) {
-        const g = groups[c.rand.intn(groups.length)] as GroupId;
-        const lead = c.leaderOf(g);
-        if (lead === null) continue;
-        const key = `s${seed}-${n++}`;
-        const value = `v${step}`;
-        c.driver(lead)
-          .propose(g, put(key, value))
-          .then(
-            () => acked.push({ group: g, key, value }),
-            () => undefined,
-          );
+        c.proposeRandomPut(groups, `s${seed}-${n++}`, `v${step}`, acked);
       } else if (r < 65) {
         c.nowMs += 100;
         for (const node of c.nodes.values()) node.driver?.tick();
@@ -126,16 +115,7 @@ async function crashRun(seed: number, driverClass?: TestClusterOptions['driverCl
     await c.startAll();
     await c.untilLeaders();
     await c.untilCaughtUp();
-    for (const a of ackedAtCrash) {
-      for (const id of NODES) {
-        const got = c.kv(id, a.group).get(a.key);
-        if (got !== a.value) problems.push(`seed ${seed}: node ${id} group ${a.group} lost acknowledged ${a.key}=${a.value} (has ${got})`);
-      }
-    }
-    for (const g of groups) {
-      const ref = JSON.stringify(c.kv(1, g).entries());
-      for (const id of NODES) if (JSON.stringify(c.kv(id, g).entries()) !== ref) problems.push(`seed ${seed}: node ${id} group ${g} diverged`);
-    }
+    problems.push(...c.durabilityProblems(`seed ${seed}`, NODES, groups, ackedAtCrash));
     return { acked: ackedAtCrash.length, problems };
   } catch (err) {
     problems.push(`seed ${seed}: ${String(err)}`);

@@ -4,11 +4,11 @@ import { SeededRand } from '../../fs/seeded-rand.js';
 import { MemoryStorage } from '../memory-storage.js';
 import { RawNode } from '../raw-node.js';
 import type { ReadyOptions } from '../raw-node.js';
-import type { GroupId, NodeId } from '../types.js';
+import type { NodeId } from '../types.js';
 import { MultiRaftDriver } from './multi-raft.js';
 import { encodeKvCommand } from './state-machine.js';
 import { TestCluster } from './test-cluster.js';
-import type { TestClusterOptions } from './test-cluster.js';
+import type { AckedPut, TestClusterOptions } from './test-cluster.js';
 
 // Pipelining (multi-raft.ts): committed entries that were durable before an
 // iteration apply while its fsync is in flight; nothing of the iteration's
@@ -136,7 +136,7 @@ async function crashRun(
 ): Promise<CrashRun> {
   const groups = [0, 1, 2];
   const c = new TestCluster({ seed, nodes, groups, pipelined, ...(driverClass === undefined ? {} : { driverClass }) });
-  const acked: { group: GroupId; key: string; value: string }[] = [];
+  const acked: AckedPut[] = [];
   const problems: string[] = [];
   let crashesInIteration = 0;
   const fsOf = (id: NodeId): CrashFileSystem => c.node(id).fs as CrashFileSystem;
@@ -147,17 +147,7 @@ async function crashRun(
     for (let step = 0; step < 160; step++) {
       const r = c.rand.intn(100);
       if (r < 45) {
-        const g = groups[c.rand.intn(groups.length)] as GroupId;
-        const lead = c.leaderOf(g);
-        if (lead === null) continue;
-        const key = `s${seed}-${n++}`;
-        const value = `v${step}`;
-        c.driver(lead)
-          .propose(g, put(key, value))
-          .then(
-            () => acked.push({ group: g, key, value }),
-            () => undefined,
-          );
+        c.proposeRandomPut(groups, `s${seed}-${n++}`, `v${step}`, acked);
       } else if (r < 60) {
         c.nowMs += 100;
         for (const node of c.nodes.values()) node.driver?.tick();
@@ -186,16 +176,7 @@ async function crashRun(
     await c.startAll();
     await c.untilLeaders();
     await c.untilCaughtUp();
-    for (const a of ackedAtCrash) {
-      for (const id of nodes) {
-        const got = c.kv(id, a.group).get(a.key);
-        if (got !== a.value) problems.push(`seed ${seed}: node ${id} group ${a.group} lost acknowledged ${a.key}=${a.value} (has ${got})`);
-      }
-    }
-    for (const g of groups) {
-      const ref = JSON.stringify(c.kv(nodes[0] as NodeId, g).entries());
-      for (const id of nodes) if (JSON.stringify(c.kv(id, g).entries()) !== ref) problems.push(`seed ${seed}: node ${id} group ${g} diverged`);
-    }
+    problems.push(...c.durabilityProblems(`seed ${seed}`, nodes, groups, ackedAtCrash));
     return { acked: ackedAtCrash.length, crashesInIteration, problems };
   } catch (err) {
     problems.push(`seed ${seed}: ${String(err)}`);

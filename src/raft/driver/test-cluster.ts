@@ -17,7 +17,14 @@ import type { GroupId, Message, MessageType, NodeId } from '../types.js';
 import { MultiRaftDriver } from './multi-raft.js';
 import type { DriverInit, GroupSpec, MultiRaftDriverOptions, RaftTuning } from './multi-raft.js';
 import type { WalOptions } from '../wal/wal.js';
-import { KvStateMachine } from './state-machine.js';
+import { KvStateMachine, encodeKvCommand } from './state-machine.js';
+
+/** AckedPut is a KV put that a leader acknowledged: what every node must apply. */
+export interface AckedPut {
+  readonly group: GroupId;
+  readonly key: string;
+  readonly value: string;
+}
 
 /** TestClusterOptions configure a TestCluster. */
 export interface TestClusterOptions {
@@ -231,5 +238,45 @@ export class TestCluster {
     const sm = this.driver(id).stateMachine(group);
     assert(sm instanceof KvStateMachine, 'the cluster runs KV state machines');
     return sm;
+  }
+
+  /**
+   * proposeRandomPut proposes key=value to the leader of a random group of
+   * `groups` (nothing when it has none) and records it in `acked` once the
+   * leader acknowledges it; a refusal is legal and not recorded.
+   */
+  proposeRandomPut(groups: readonly GroupId[], key: string, value: string, acked: AckedPut[]): void {
+    const group = groups[this.rand.intn(groups.length)];
+    assert(group !== undefined, 'groups is not empty');
+    const lead = this.leaderOf(group);
+    if (lead === null) return;
+    this.driver(lead)
+      .propose(group, encodeKvCommand({ op: 'put', key, value }))
+      .then(
+        () => acked.push({ group, key, value }),
+        () => undefined,
+      );
+  }
+
+  /**
+   * durabilityProblems checks, on every node of `ids` (all up and caught
+   * up), that every acknowledged put is applied and that no two nodes'
+   * state machines of a group differ; it returns what it found, prefixed
+   * with `tag` (the seed that reproduces it).
+   */
+  durabilityProblems(tag: string, ids: readonly NodeId[], groups: readonly GroupId[], acked: readonly AckedPut[]): string[] {
+    assert(ids.length > 0, 'at least one node to check');
+    const problems: string[] = [];
+    for (const a of acked) {
+      for (const id of ids) {
+        const got = this.kv(id, a.group).get(a.key);
+        if (got !== a.value) problems.push(`${tag}: node ${id} group ${a.group} lost acknowledged ${a.key}=${a.value} (has ${got})`);
+      }
+    }
+    for (const g of groups) {
+      const ref = JSON.stringify(this.kv(ids[0] as NodeId, g).entries());
+      for (const id of ids) if (JSON.stringify(this.kv(id, g).entries()) !== ref) problems.push(`${tag}: node ${id} group ${g} diverged`);
+    }
+    return problems;
   }
 }
