@@ -137,9 +137,14 @@ export interface MetricsBodyPlan {
   readonly hostsPerBody: number;
 }
 
-/** planBodies picks a window and hosts per request near pointsPerBody points (10-minute windows; fewer hosts for small data). */
+/**
+ * planBodies picks a window and hosts per request near pointsPerBody
+ * points: 10-minute windows of whole hosts; data of less than one host
+ * (the smoke test) takes longer windows instead, so it needs few requests.
+ */
 export function planBodies(shape: MetricsShape, pointsPerBody: number): MetricsBodyPlan {
-  const windowSamples = Math.min(40, samplesPerSeries(shape));
+  const window = shape.series >= SERIES_PER_HOST ? 40 : Math.max(40, Math.floor(pointsPerBody / shape.series));
+  const windowSamples = Math.min(window, samplesPerSeries(shape));
   const hosts = Math.ceil(shape.series / SERIES_PER_HOST);
   const hostsPerBody = Math.max(1, Math.min(hosts, Math.floor(pointsPerBody / (windowSamples * SERIES_PER_HOST))));
   return { windowSamples, hostsPerBody };

@@ -74,6 +74,8 @@ export interface QueryMetricsConfig {
   readonly pointsPerBody: number;
   /** waitCompaction waits for Prometheus's first compaction before querying (off in the smoke test: it takes a minute). */
   readonly waitCompaction: boolean;
+  /** cpuProfDir, when set, runs the nodes with `--cpu-prof` writing there (a profile per node when it stops). */
+  readonly cpuProfDir: string | null;
   readonly json: boolean;
 }
 
@@ -295,6 +297,7 @@ export async function runQueryMetricsBench(config: QueryMetricsConfig, o: { read
     cluster = await startOtlpdb({
       dir: join(root, 'cluster'), nodes: 3, apiPort: o.ports.api, peerPort: o.ports.peer,
       extraArgs: ['--replicas', '3', '--port-step', '1', '--otlp-grpc-port', String(o.ports.otlpGrpc), '--otlp-http-port', String(o.ports.otlpHttp)],
+      nodeArgs: config.cpuProfDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', config.cpuProfDir],
     });
     const apis = cluster.file.nodes.map((n) => n.api);
     const webs = cluster.file.nodes.map((n) => n.otlpHttp ?? '');

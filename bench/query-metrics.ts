@@ -1,7 +1,7 @@
 /**
  * query-metrics.ts — `node dist/bench/query-metrics.js [--scale F]
  * [--hours H] [--queries N] [--instant N] [--warmups N] [--connections N]
- * [--points N] [--no-compaction-wait] [--json]`: PromQL latency of a real
+ * [--points N] [--no-compaction-wait] [--cpu-prof DIR] [--json]`: PromQL latency of a real
  * 3-node otlpdb cluster (R=3) against Prometheus 2.42 holding the same
  * samples, in the same run, interleaved: `sum by (app)
  * (rate(bench_requests_total[5m]))` over the whole data at step 1m
@@ -10,9 +10,11 @@
  * (57.6 M samples); `--scale` loads that fraction of the series. Every
  * answer pair is compared; a wrong answer fails the run. Targets (issue 7):
  * aggregation p99 < 500 ms and no slower than Prometheus.
+ * `--cpu-prof DIR` runs the nodes under `node --cpu-prof` (profiles in DIR).
  * query-metrics-run.ts runs it; query-metrics-data.ts makes the data.
  * Never a CI gate: timing lives here, not in tests.
  */
+import { resolve } from 'node:path';
 import { runQueryMetricsBench } from './query-metrics-run.js';
 import type { QueryFigures, QueryMetricsConfig, QueryMetricsReport } from './query-metrics-run.js';
 
@@ -24,7 +26,7 @@ export const TARGET_AGG_P99_MS = 500;
 /** parseQueryMetricsArgs reads the flags; a bad one throws with the flag's name. */
 export function parseQueryMetricsArgs(argv: readonly string[]): QueryMetricsConfig {
   const c: { -readonly [K in keyof QueryMetricsConfig]: QueryMetricsConfig[K] } = {
-    scale: 1, hours: 24, aggQueries: 20, instantQueries: 100, warmups: 2, connections: 4, pointsPerBody: 8_000, waitCompaction: true, json: false,
+    scale: 1, hours: 24, aggQueries: 20, instantQueries: 100, warmups: 2, connections: 4, pointsPerBody: 8_000, waitCompaction: true, cpuProfDir: null, json: false,
   };
   const int = (flag: string, v: string | undefined, min: number, max: number): number => {
     if (v === undefined || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Error(`${flag} takes an integer in [${min}, ${max}]`);
@@ -60,11 +62,17 @@ export function parseQueryMetricsArgs(argv: readonly string[]): QueryMetricsConf
       case '--no-compaction-wait':
         c.waitCompaction = false;
         break;
+      case '--cpu-prof': {
+        const v = argv[++i];
+        if (v === undefined || v === '' || v.startsWith('--')) throw new Error('--cpu-prof takes a directory');
+        c.cpuProfDir = resolve(v);
+        break;
+      }
       case '--json':
         c.json = true;
         break;
       default:
-        throw new Error(`unknown argument ${String(a)}; usage: query-metrics.js [--scale F] [--hours H] [--queries N] [--instant N] [--warmups N] [--connections N] [--points N] [--no-compaction-wait] [--json]`);
+        throw new Error(`unknown argument ${String(a)}; usage: query-metrics.js [--scale F] [--hours H] [--queries N] [--instant N] [--warmups N] [--connections N] [--points N] [--no-compaction-wait] [--cpu-prof DIR] [--json]`);
     }
   }
   return c;
