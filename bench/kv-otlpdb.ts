@@ -26,6 +26,8 @@ export interface OtlpdbClusterOptions {
   readonly peerPort: number;
   /** extraArgs are further `cluster up` flags (bench/ingest.ts: --replicas and the OTLP ports). */
   readonly extraArgs?: readonly string[];
+  /** nodeArgs are Node flags for `cluster up`, which its nodes inherit (bench/query-metrics: --cpu-prof). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** OtlpdbCluster is a started cluster: the API origins to load, the node PIDs to sample and stop. */
@@ -36,13 +38,13 @@ export interface OtlpdbCluster {
   stop(): Promise<void>;
 }
 
-function runCli(args: readonly string[]): Promise<string> {
+function runCli(args: readonly string[], nodeArgs: readonly string[] = []): Promise<string> {
   const cli = builtCliPath();
   if (!existsSync(cli)) throw new Error(`bench/kv: ${cli} is missing; run npm run build first`);
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      [cli, ...args],
+      [...nodeArgs, cli, ...args],
       { timeout: KvBenchLimits.startDeadlineMs, maxBuffer: KvBenchLimits.childOutputBytesMax, encoding: 'utf8' },
       (err, stdout, stderr) => {
         if (err !== null) reject(new Error(`otlpdb ${args.slice(0, 2).join(' ')} failed: ${err.message}\n${stderr}`));
@@ -58,7 +60,7 @@ export async function startOtlpdb(o: OtlpdbClusterOptions): Promise<OtlpdbCluste
   const stdout = await runCli([
     'cluster', 'up', '--detach', '--json', '--dir', o.dir, '--nodes', String(o.nodes),
     '--api-port', String(o.apiPort), '--peer-port', String(o.peerPort), ...(o.extraArgs ?? []),
-  ]);
+  ], o.nodeArgs);
   const line = stdout.trim().split('\n').pop() ?? '';
   const file = JSON.parse(line) as ClusterFile;
   assert(file.nodes.length === o.nodes, 'cluster up printed every node');

@@ -197,6 +197,23 @@ export function prometheusBinaries(): { prometheus: string; promtool: string } |
 
 /** startPrometheus loads series into a fresh TSDB with promtool and starts Prometheus over it on 127.0.0.1:port, waiting until it is ready. */
 export async function startPrometheus(series: readonly FloatSeries[], port: number, deadlineMs = 60_000): Promise<RunningPrometheus> {
+  return startPrometheusOver((om) => writeFileSync(om, oracleOpenMetrics(series)), port, { deadlineMs });
+}
+
+/** PrometheusStartOptions tune startPrometheusOver: the deadline of promtool and of readiness (each), and extra `promtool tsdb create-blocks-from openmetrics` flags (bench/query-metrics: `--max-block-duration`). */
+export interface PrometheusStartOptions {
+  readonly deadlineMs?: number;
+  readonly promtoolArgs?: readonly string[];
+}
+
+/**
+ * startPrometheusOver is startPrometheus for data too large to hold as one
+ * string: `writeOpenMetrics` writes the OpenMetrics file at the path it is
+ * given (bench/query-metrics streams millions of samples), then promtool
+ * and Prometheus run as for the oracle.
+ */
+export async function startPrometheusOver(writeOpenMetrics: (path: string) => Promise<void> | void, port: number, o: PrometheusStartOptions = {}): Promise<RunningPrometheus> {
+  const deadlineMs = o.deadlineMs ?? 60_000;
   const bins = prometheusBinaries();
   if (bins === null) throw new Error('prometheus or promtool is not installed');
   const dir = mkdtempSync(join(tmpdir(), 'otlpdb-prom-oracle-'));
@@ -211,10 +228,11 @@ export async function startPrometheus(series: readonly FloatSeries[], port: numb
   };
   try {
     const om = join(dir, 'data.om');
-    writeFileSync(om, oracleOpenMetrics(series));
+    await writeOpenMetrics(om);
     const tsdb = join(dir, 'tsdb');
-    const created = spawnSync(bins.promtool, ['tsdb', 'create-blocks-from', 'openmetrics', om, tsdb], { encoding: 'utf8', timeout: deadlineMs });
+    const created = spawnSync(bins.promtool, ['tsdb', 'create-blocks-from', 'openmetrics', ...(o.promtoolArgs ?? []), om, tsdb], { encoding: 'utf8', timeout: deadlineMs });
     if (created.status !== 0) throw new Error(`promtool failed: ${created.stderr}${created.stdout}`);
+    rmSync(om, { force: true });
     const config = join(dir, 'prometheus.yml');
     writeFileSync(config, 'global:\n  scrape_interval: 15s\n  evaluation_interval: 1m\n');
     child = spawn(bins.prometheus, [`--config.file=${config}`, `--storage.tsdb.path=${tsdb}`, `--web.listen-address=127.0.0.1:${port}`,
