@@ -86,7 +86,11 @@ t.test('the judge: equal answers pass; a wrong value, a missing series, an empty
   t.equal(ratio(3, 2), 1.5);
 });
 
-t.test('a tiny real run: otlpdb answers as Prometheus does', async (t) => {
+// The real run starts 3 nodes, promtool and Prometheus: ~30 s on a quiet
+// machine, ~100 s on a loaded one. CI's 20-minute budget cannot hold it, and
+// src/query/promql/node-oracle.test.ts already checks otlpdb's answers
+// against Prometheus through real nodes; run it with OTLPDB_BENCH_RUN=1.
+t.test('a tiny real run: otlpdb answers as Prometheus does (OTLPDB_BENCH_RUN=1)', { skip: process.env['OTLPDB_BENCH_RUN'] === '1' ? false : 'set OTLPDB_BENCH_RUN=1 to run it' }, async (t) => {
   if (prometheusBinaries() === null) {
     const msg = '!!! PROMETHEUS IS NOT INSTALLED: bench/query-metrics smoke run did NOT run (apt-get install prometheus) !!!';
     t.comment(msg);
