@@ -26,6 +26,10 @@
  * index), so a flush writes exactly the state at its index; load() puts the
  * durable pages back, and Raft replays what came after.
  *
+ * NB: descriptions are not counted in the head's bytes (the flush trigger):
+ * they are bounded by the series count × descriptionCharsMax and shared
+ * through the intern table, and a flush writes only the pages that changed.
+ *
  * Invariants: #desc.length === the number of registered series; #changed
  * holds ids < #desc.length only (so it is bounded by the series count);
  * #intern holds at most MetricStoreLimits.descriptionInternMax strings.
