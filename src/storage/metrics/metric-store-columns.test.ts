@@ -233,3 +233,25 @@ t.test('the equivalence check catches a planted bug: a memo that trusts its hash
     for (const d of dbs) await removeTempDb(d);
   }
 });
+
+t.test('the equivalence check catches a planted bug: a column path that drops descriptions', async (t) => {
+  const rand = new SeededRand(11);
+  const pool = seriesPool(rand, 8).map((s) => ({ ...s, type: 'gauge' as const }));
+  const entries = randomEntries(rand, pool, 4);
+  const good = new MetricStore({ hasher });
+  class NoDescriptions extends MetricStore {
+    override addColumns(c: MetricEntryColumns, entryTimeMs: number): ReturnType<MetricStore['addColumns']> {
+      for (let i = 0; i < c.n; i++) c.descEnd[i] = c.descAt[i] as number;
+      return super.addColumns(c, entryTimeMs);
+    }
+  }
+  const bad = new NoDescriptions({ hasher });
+  const c = new MetricEntryColumns();
+  for (const e of entries) {
+    good.add(TENANT, decodeShardEntry(e).points, T0);
+    decodeMetricEntry(e, c);
+    bad.addColumns(c, T0);
+  }
+  const d = diff(infos(good), infos(bad));
+  t.not(d, null, `a dropped description is caught: ${d}`);
+});
