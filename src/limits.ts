@@ -1164,7 +1164,12 @@ export const MetricStoreLimits = {
   headRecordBytes: 128,
   /** headExemplarBytes is the accounted memory of one exemplar, plus its attributes' rendered length. */
   headExemplarBytes: 160,
+  /** descriptionCharsMax cuts a metric's description (UTF-16 units, never inside a surrogate pair) before the store keeps it per series. */
+  descriptionCharsMax: 1024,
+  /** descriptionInternMax bounds the table that shares one string among the series of one description (cleared when full; it only saves memory). */
+  descriptionInternMax: 4096,
 } as const;
+assert(MetricStoreLimits.descriptionCharsMax >= 1 && MetricStoreLimits.descriptionInternMax >= 1, 'descriptions are kept');
 assert(MetricStoreLimits.bucketMs % 3_600_000 === 0, 'a bucket holds whole 1h rollup windows');
 assert(MetricStoreLimits.seriesMax <= MetricHeadLimits.seriesMax, 'seriesMax within the registry bound');
 assert(MetricStoreLimits.seriesMax <= 0xffff_ffff, 'series ids are u32');

@@ -32,8 +32,9 @@
  *
  * NB: buildinfo reports version 2.42.0 (the Prometheus release the oracle
  * compares against) so clients pick that API level; revision and branch
- * name otlpdb. NB: /api/v1/metadata has no help or unit for OTLP series
- * until the store records them (metrics-prom-view.ts NB).
+ * name otlpdb. /api/v1/metadata answers, per Prometheus metric name, each
+ * distinct (type, help, unit) of its series: help is the OTLP description of
+ * a series' latest point, unit the Prometheus unit (metrics-prom-view.ts).
  */
 import { checkTenantId } from '../control/tenant.js';
 import { OtlpdbError } from '../errors.js';

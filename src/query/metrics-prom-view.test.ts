@@ -76,10 +76,13 @@ t.test('promFamilyOf: job, instance, promotion, collisions joined, types', async
   const delta = pointRow('d', { type: 'sum', temporality: 1, monotonic: true, value: { type: 'int', value: 1n } }, [], 0);
   t.equal(promFamilyOf('d', storedLabels(delta), CFG).type, 'gauge', 'a delta sum is a gauge without _total');
   t.equal(promFamilyOf('d', storedLabels(delta), CFG).name, 'd');
-  const upDown = [...storedLabels(pointRow('free', { type: 'sum', temporality: 2, monotonic: false, value: { type: 'int', value: 1n } }, [], 0)), { name: 'otel_monotonic', value: 'false' }, { name: 'otel_unit', value: '1' }];
+  const upDownRow = { ...pointRow('free', { type: 'sum', temporality: 2, monotonic: false, value: { type: 'int', value: 1n } }, [], 0), unit: '1' };
+  const upDown = storedLabels(upDownRow);
   t.same([promFamilyOf('free', upDown, CFG).name, promFamilyOf('free', upDown, CFG).type], ['free', 'gauge'], 'a non-monotonic sum: no _total, and no _ratio (not a gauge)');
-  const withUnit = [...storedLabels(pointRow('lat', { type: 'gauge', value: { type: 'double', value: 1 } }, [], 0)), { name: 'otel_unit', value: 'ms' }];
-  t.equal(promFamilyOf('lat', withUnit, CFG).name, 'lat_milliseconds', 'the unit label, when the store records it, gives the suffix');
+  const withUnit = storedLabels({ ...pointRow('lat', { type: 'gauge', value: { type: 'double', value: 1 } }, [], 0), unit: 'ms' });
+  t.equal(promFamilyOf('lat', withUnit, CFG).name, 'lat_milliseconds', 'the stored unit gives the suffix');
+  t.equal(promFamilyOf('lat', withUnit, CFG, 'Latency.').help, 'Latency.', 'the description is the help');
+  t.equal(promFamilyOf('lat', withUnit, CFG).unit, 'milliseconds', 'the unit as Prometheus names it');
   const rw = pointRow('up', { type: 'gauge', value: { type: 'double', value: 1 } }, [kv('job', 'node'), kv('instance', 'h:9100'), kv('__weird', 'v')], 0, [], REMOTE_WRITE_SCOPE);
   const fr = promFamilyOf('up', storedLabels(rw), CFG);
   t.equal(fr.name, 'up', 'a remote-write series keeps its name');

@@ -44,13 +44,17 @@
  * attribute; the view shows them unchanged: name as written, labels as
  * written, no suffixes.
  *
- * NB: the store does not record an OTLP metric's unit, description or
- * monotonic flag (they are not part of a series' identity). The view reads
- * them from the store labels `otel_unit`, `otel_monotonic` and
- * `otel_description` when present, and otherwise takes no unit, no help and
- * a monotonic sum — so a cumulative UpDownCounter is shown with `_total`
- * and type counter until the store records the flag.
- *
+ * Metadata: the unit and the monotonic flag are part of a stored series'
+ * identity (series-identity.ts labels `otel_unit`, `otel_monotonic=false`);
+ * the description is kept beside the series (the store's seriesInfo, the
+ * description of the series' latest point) and passed to familyOf, so a new
+ * description changes HELP without starting a new series. A family's `unit`
+ * is the Prometheus unit (otlptranslator's UnitNamer: `s` → `seconds`,
+ * `By/s` → `bytes_per_second`, `1` and `{…}` → none), the suffix its name
+ * carries, as Prometheus's OTLP receiver records it in metadata; `help` is
+ * the description. A series stored before the unit and flag were recorded
+ * has neither label: no unit, and a sum is taken as monotonic.
+
  * NB: the view is not injective: two stored series (two scopes, or
  * attribute keys that sanitize alike) can become one Prometheus series.
  * Readers merge them deterministically (mergeCollisions): samples by
@@ -65,17 +69,11 @@ import { MetricsQueryLimits } from '../limits.js';
 import { assert } from '../errors.js';
 import type { Labels } from '../storage/metrics/series-registry.js';
 import { compareCodePoints } from '../storage/metrics/series-registry.js';
-import { OTEL_SCOPE_NAME_LABEL, OTEL_TEMPORALITY_LABEL, OTEL_TYPE_LABEL, RESOURCE_LABEL_PREFIX } from '../storage/metrics/series-identity.js';
+import { OTEL_MONOTONIC_LABEL, OTEL_SCOPE_NAME_LABEL, OTEL_TEMPORALITY_LABEL, OTEL_TYPE_LABEL, OTEL_UNIT_LABEL, RESOURCE_LABEL_PREFIX } from '../storage/metrics/series-identity.js';
 import type { FloatSeries, PromLabel, PromLabels } from './promql/source.js';
 
 /** REMOTE_WRITE_SCOPE is the instrumentation scope name remote-write series are stored under (see the file comment). */
 export const REMOTE_WRITE_SCOPE = 'otlpdb.prometheus.remote_write';
-/** OTEL_UNIT_LABEL, OTEL_MONOTONIC_LABEL and OTEL_DESCRIPTION_LABEL are store labels the view honours when the store records them (see the NB). */
-export const OTEL_UNIT_LABEL = 'otel_unit';
-/** OTEL_MONOTONIC_LABEL: see OTEL_UNIT_LABEL. */
-export const OTEL_MONOTONIC_LABEL = 'otel_monotonic';
-/** OTEL_DESCRIPTION_LABEL: see OTEL_UNIT_LABEL. */
-export const OTEL_DESCRIPTION_LABEL = 'otel_description';
 
 /** PromViewConfig chooses which resource attributes become labels (node option promoteResourceAttributes). */
 export interface PromViewConfig {
@@ -97,7 +95,9 @@ export interface PromFamily {
   /** labels are sorted by name, without `__name__`. */
   readonly labels: PromLabels;
   readonly type: PromMetricType;
+  /** unit is the Prometheus unit (promUnitName of the OTLP unit), "" when none. */
   readonly unit: string;
+  /** help is the OTLP description, "" when none. */
   readonly help: string;
 }
 
@@ -169,6 +169,14 @@ export function unitSuffixes(unit: string): { main: string; per: string } {
   return { main: cleanUpUnit(main), per: cleanUpUnit(per) };
 }
 
+/** promUnitName is an OTLP unit as Prometheus names it (otlptranslator's UnitNamer): the suffix promMetricName appends, "" when none. */
+export function promUnitName(unit: string): string {
+  const s = unitSuffixes(unit);
+  const per = s.per === 'per_' ? '' : s.per.replace(/_$/, '');
+  const main = per !== '' ? s.main.replace(/_$/, '') : s.main;
+  return [main, per].filter((x) => x !== '').join('_');
+}
+
 /** promMetricName is an OTLP metric's Prometheus name (see the file comment); `counter` adds `_total`, a `gauge` of unit `1` `_ratio`. */
 export function promMetricName(name: string, unit: string, type: PromMetricType): string {
   let tokens = name.split(/[^a-zA-Z0-9:]+/).filter((t) => t !== '');
@@ -226,10 +234,10 @@ function byName(a: PromLabel, b: PromLabel): number {
 }
 
 /**
- * promFamilyOf maps one stored series (raw name, stored labels) to its
- * Prometheus family; pure, see the file comment.
+ * promFamilyOf maps one stored series (raw name, stored labels, its
+ * description) to its Prometheus family; pure, see the file comment.
  */
-export function promFamilyOf(storedName: string, stored: Labels, cfg: PromViewConfig): PromFamily {
+export function promFamilyOf(storedName: string, stored: Labels, cfg: PromViewConfig, description = ''): PromFamily {
   const get = (n: string): string | undefined => stored.find((l) => l.name === n)?.value;
   const otelType = get(OTEL_TYPE_LABEL) ?? 'gauge';
   if (get(OTEL_SCOPE_NAME_LABEL) === REMOTE_WRITE_SCOPE && otelType === 'gauge') {
@@ -238,7 +246,7 @@ export function promFamilyOf(storedName: string, stored: Labels, cfg: PromViewCo
       if (l.name.startsWith('otel_') || l.name.startsWith(RESOURCE_LABEL_PREFIX) || l.value === '') continue;
       labels.push({ name: unescapeLabelName(l.name), value: l.value });
     }
-    return { kind: 'float', name: storedName, labels: labels.sort(byName), type: 'unknown', unit: '', help: '' };
+    return { kind: 'float', name: storedName, labels: labels.sort(byName), type: 'unknown', unit: '', help: description };
   }
   const delta = get(OTEL_TEMPORALITY_LABEL) === 'delta';
   const unit = get(OTEL_UNIT_LABEL) ?? '';
@@ -288,7 +296,7 @@ export function promFamilyOf(storedName: string, stored: Labels, cfg: PromViewCo
   for (const [name, value] of out) if (value !== '') labels.push({ name, value });
   // otlptranslator's metric type for naming: `_total` for monotonic cumulative sums only, `_ratio` for gauges (not other sums) of unit 1.
   const nameType: PromMetricType = otelType === 'gauge' ? 'gauge' : type === 'counter' ? 'counter' : 'unknown';
-  return { kind, name: promMetricName(storedName, unit, nameType), labels: labels.sort(byName), type, unit, help: get(OTEL_DESCRIPTION_LABEL) ?? '' };
+  return { kind, name: promMetricName(storedName, unit, nameType), labels: labels.sort(byName), type, unit: promUnitName(unit), help: description };
 }
 
 /** familyNames are the metric names a family's series carry, with the label each name adds per sample (`le`, `quantile`) or null. */
@@ -378,12 +386,12 @@ export class PromView {
     this.config = config;
   }
 
-  /** familyOf is the family of series `id` of shard `shard`, computed once while cached. */
-  familyOf(shard: number, id: number, storedName: string, stored: Labels): PromFamily {
+  /** familyOf is the family of series `id` of shard `shard`, computed once while cached (again when its description changed). */
+  familyOf(shard: number, id: number, storedName: string, stored: Labels, description = ''): PromFamily {
     const k = `${shard}:${id}`;
     const hit = this.#cache.get(k);
-    if (hit !== undefined) return hit;
-    const f = promFamilyOf(storedName, stored, this.config);
+    if (hit !== undefined && hit.help === description) return hit;
+    const f = promFamilyOf(storedName, stored, this.config, description);
     if (this.#cache.size >= MetricsQueryLimits.viewCacheSeriesMax) this.#cache.clear();
     this.#cache.set(k, f);
     assert(this.#cache.size <= MetricsQueryLimits.viewCacheSeriesMax, 'the view cache stays bounded');

@@ -73,7 +73,7 @@ function candidatesOf(c: ShardReadContext, matchers: readonly Matcher[]): Candid
   const out: Candidate[] = [];
   for (const id of c.store.seriesIds(c.tenant, ALL_SERIES)) {
     const info = c.store.seriesInfo(id);
-    const family = c.view.familyOf(c.shard, id, info.name, info.labels);
+    const family = c.view.familyOf(c.shard, id, info.name, info.labels, info.description);
     const names = new Set<string>();
     for (const n of familyNames(family)) {
       const labels = withName(family.labels, n.name);
@@ -172,7 +172,7 @@ export function readShardMetadata(c: ShardReadContext, matchers: readonly Matche
   const seen = new Map<string, FloatSeries>();
   for (const id of c.store.seriesIds(c.tenant, ALL_SERIES)) {
     const info = c.store.seriesInfo(id);
-    const f = c.view.familyOf(c.shard, id, info.name, info.labels);
+    const f = c.view.familyOf(c.shard, id, info.name, info.labels, info.description);
     const labels = withName(f.labels, f.name);
     if (!compiled.every((m) => m.matches(labels.find((l) => l.name === m.name)?.value ?? ''))) continue;
     const meta = [

@@ -50,6 +50,8 @@ export const BlockKind = {
   metricStats: 37,
   /** metricChunkBlock is the float samples of one id page of series in one bucket, with shared timestamp columns (metrics/chunk-block.ts). */
   metricChunkBlock: 38,
+  /** metricDescriptions is the descriptions of one page of metric series (metrics/series-descriptions.ts). */
+  metricDescriptions: 39,
 } as const;
 
 /** BlockKindValue is one of the BlockKind numbers. */

@@ -34,7 +34,7 @@ export type {
 } from './rows.js';
 export { SHARD_ENTRY_VERSION, decodeShardEntry, encodeShardEntry, restampLeaderTime } from './shard-entry.js';
 export type { ShardEntry } from './shard-entry.js';
-export { KIND_GAUGE, KIND_ROW, KIND_SUM_CUMULATIVE, KIND_SUM_DELTA, MetricEntryColumns, decodeMetricEntry, hasAddColumns } from './metric-entry.js';
+export { KIND_GAUGE, KIND_ROW, KIND_SUM_CUMULATIVE, KIND_SUM_CUMULATIVE_NON_MONOTONIC, KIND_SUM_DELTA, KIND_SUM_DELTA_NON_MONOTONIC, MetricEntryColumns, decodeMetricEntry, hasAddColumns } from './metric-entry.js';
 export type { ColumnarMetricStore } from './metric-entry.js';
 export { IDEMPOTENCY_SNAPSHOT_VERSION, IdempotencyWindow } from './idempotency.js';
 export type { IdempotencyStats, IdempotencyWindowOptions } from './idempotency.js';

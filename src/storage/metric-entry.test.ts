@@ -4,7 +4,7 @@ import type { MetricPointRow } from './rows.js';
 import { randomRows } from './rows-test-util.js';
 import { SHARD_ENTRY_VERSION, decodeShardEntry, encodeShardEntry } from './shard-entry.js';
 import type { ShardEntry } from './shard-entry.js';
-import { KIND_GAUGE, KIND_ROW, KIND_SUM_CUMULATIVE, KIND_SUM_DELTA, MetricEntryColumns, decodeMetricEntry, wellFormedUtf8 } from './metric-entry.js';
+import { KIND_GAUGE, KIND_ROW, KIND_SUM_CUMULATIVE, KIND_SUM_CUMULATIVE_NON_MONOTONIC, KIND_SUM_DELTA, KIND_SUM_DELTA_NON_MONOTONIC, MetricEntryColumns, decodeMetricEntry, wellFormedUtf8 } from './metric-entry.js';
 import { numberValue, timestampMs } from './metrics/series-identity.js';
 
 function pointsEntry(rand: SeededRand, points: MetricPointRow[], tenant = 'default'): ShardEntry {
@@ -33,7 +33,8 @@ function randomPointsEntry(rand: SeededRand, n: number): ShardEntry {
 function kindOf(p: MetricPointRow): number {
   const d = p.data;
   if (d.type === 'gauge') return KIND_GAUGE;
-  if (d.type === 'sum') return d.temporality === 1 ? KIND_SUM_DELTA : KIND_SUM_CUMULATIVE;
+  if (d.type === 'sum' && d.monotonic) return d.temporality === 1 ? KIND_SUM_DELTA : KIND_SUM_CUMULATIVE;
+  if (d.type === 'sum') return d.temporality === 1 ? KIND_SUM_DELTA_NON_MONOTONIC : KIND_SUM_CUMULATIVE_NON_MONOTONIC;
   return KIND_ROW;
 }
 

@@ -6,7 +6,7 @@
  *
  * What it decodes: for each gauge or sum point whose fields use the plain
  * msgpack forms msgpackr writes (the "fast grammar" below), the identity
- * parts as byte ranges of the entry (name, attributes) plus the resource and
+ * parts as byte ranges of the entry (name, description, unit, attributes) plus the resource and
  * scope indexes and the kind, the time in ms and the value as a float64. Any
  * other point (histograms, summaries, exemplars, bytes or nested attribute
  * values, unusual number forms) is decoded as a MetricPointRow by the regular
@@ -66,8 +66,12 @@ export const KIND_ROW = 0;
 export const KIND_GAUGE = 4;
 /** KIND_SUM_DELTA is a delta sum point in the columns. */
 export const KIND_SUM_DELTA = 9;
-/** KIND_SUM_CUMULATIVE is a cumulative sum point in the columns. */
+/** KIND_SUM_CUMULATIVE is a cumulative (monotonic) sum point in the columns. */
 export const KIND_SUM_CUMULATIVE = 10;
+/** KIND_SUM_DELTA_NON_MONOTONIC is a delta sum point with is_monotonic false (identity-memo.ts: + KIND_NON_MONOTONIC, 32). */
+export const KIND_SUM_DELTA_NON_MONOTONIC = 41;
+/** KIND_SUM_CUMULATIVE_NON_MONOTONIC is a cumulative sum point with is_monotonic false (an UpDownCounter). */
+export const KIND_SUM_CUMULATIVE_NON_MONOTONIC = 42;
 
 const EMPTY = new Uint8Array(0);
 
@@ -93,6 +97,12 @@ export class MetricEntryColumns {
   /** nameAt[i]..nameEnd[i] is the metric name's UTF-8 bytes; attrsAt[i]..attrsEnd[i] the attribute list's whole msgpack value. */
   nameAt = new Int32Array(0);
   nameEnd = new Int32Array(0);
+  /** identAt[i]..identEnd[i] is the msgpack of name, description and unit, headers included (the raw identity memo's name key: unambiguous, and it holds the unit). */
+  identAt = new Int32Array(0);
+  identEnd = new Int32Array(0);
+  /** descAt[i]..descEnd[i] is the description's UTF-8 bytes. */
+  descAt = new Int32Array(0);
+  descEnd = new Int32Array(0);
   attrsAt = new Int32Array(0);
   attrsEnd = new Int32Array(0);
   /** pointAt[i]..pointEnd[i] is the point's whole tuple (decoded again as a row when the store needs one). */
@@ -138,6 +148,10 @@ export class MetricEntryColumns {
       this.scope = new Int32Array(cap);
       this.nameAt = new Int32Array(cap);
       this.nameEnd = new Int32Array(cap);
+      this.identAt = new Int32Array(cap);
+      this.identEnd = new Int32Array(cap);
+      this.descAt = new Int32Array(cap);
+      this.descEnd = new Int32Array(cap);
       this.attrsAt = new Int32Array(cap);
       this.attrsEnd = new Int32Array(cap);
       this.pointAt = new Int32Array(cap);
@@ -299,10 +313,15 @@ function readPointFast(s: Scan, c: MetricEntryColumns, i: number, resources: num
   if (ri < 0 || ri >= resources) return false;
   const si = s.uint();
   if (si < 0 || si >= scopes) return false;
+  const identAt = s.at;
   if (!s.string()) return false;
   const nameAt = s.strAt;
   const nameEnd = s.at;
-  if (!s.string() || !s.string()) return false; // description, unit
+  if (!s.string()) return false;
+  const descAt = s.strAt;
+  const descEnd = s.at;
+  if (!s.string()) return false; // unit
+  const identEnd = s.at;
   // Data: gauge [0, Number] or sum [1, temporality, monotonic, Number].
   const head = s.byte();
   let kind: number;
@@ -315,7 +334,8 @@ function readPointFast(s: Scan, c: MetricEntryColumns, i: number, resources: num
     if (temporality !== 1 && temporality !== 2) return false;
     const monotonic = s.byte();
     if (monotonic !== 0xc2 && monotonic !== 0xc3) return false;
-    kind = temporality === 1 ? KIND_SUM_DELTA : KIND_SUM_CUMULATIVE;
+    if (monotonic === 0xc3) kind = temporality === 1 ? KIND_SUM_DELTA : KIND_SUM_CUMULATIVE;
+    else kind = temporality === 1 ? KIND_SUM_DELTA_NON_MONOTONIC : KIND_SUM_CUMULATIVE_NON_MONOTONIC;
   } else return false;
   if (!s.number()) return false;
   const value = s.num;
@@ -333,6 +353,10 @@ function readPointFast(s: Scan, c: MetricEntryColumns, i: number, resources: num
   c.scope[i] = si;
   c.nameAt[i] = nameAt;
   c.nameEnd[i] = nameEnd;
+  c.identAt[i] = identAt;
+  c.identEnd[i] = identEnd;
+  c.descAt[i] = descAt;
+  c.descEnd[i] = descEnd;
   c.attrsAt[i] = attrsAt;
   c.attrsEnd[i] = attrsEnd;
   c.tMs[i] = t;

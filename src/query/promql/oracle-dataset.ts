@@ -152,8 +152,12 @@ const nanos = (ms: number): string => `${BigInt(ms) * 1_000_000n}`;
  * bodies, one per resource (service.name = job, service.instance.id =
  * instance): gauges, counters as monotonic cumulative sums (start time moved
  * at each reset), histograms with explicit bounds and per-bucket (not
- * cumulative) counts. Names are Prometheus-shaped and units empty, so
- * Prometheus's OTLP translation keeps them.
+ * cumulative) counts. Names are Prometheus-shaped and carry their unit
+ * already (`Cel` on node_temp_celsius, `s` on request_duration_seconds, `1`
+ * on the http_requests_total counter), so Prometheus's OTLP translation keeps
+ * them unchanged: the openmetrics side needs no unit, and the otlpdb side
+ * exercises the unit path (a suffix already present is not doubled; `1`
+ * adds nothing to a counter).
  */
 export function oracleOtlpBodies(ds: OracleDataset): object[] {
   const byResource = new Map<string, OracleMetric[]>();
@@ -167,17 +171,17 @@ export function oracleOtlpBodies(ds: OracleDataset): object[] {
     if (first === undefined) continue;
     const metrics = ms.map((m) => {
       const attributes = Object.entries(m.attrs).map(([k, v]) => attr(k, v));
-      if (m.kind === 'gauge') return { name: m.name, unit: '', gauge: { dataPoints: m.points.map((p) => ({ attributes, timeUnixNano: nanos(p.t), asDouble: p.v })) } };
+      if (m.kind === 'gauge') return { name: m.name, unit: 'Cel', gauge: { dataPoints: m.points.map((p) => ({ attributes, timeUnixNano: nanos(p.t), asDouble: p.v })) } };
       if (m.kind === 'counter') {
         const startOf = (t: number): number => m.startsMs.filter((s) => s <= t).reduce((a, s) => Math.max(a, s), m.startsMs[0] ?? t);
         return {
-          name: m.name, unit: '',
+          name: m.name, unit: '1',
           sum: { aggregationTemporality: 2, isMonotonic: true, dataPoints: m.points.map((p) => ({ attributes, startTimeUnixNano: nanos(startOf(p.t)), timeUnixNano: nanos(p.t), asDouble: p.v })) },
         };
       }
       const h = m as Extract<OracleMetric, { kind: 'histogram' }>;
       return {
-        name: h.name, unit: '',
+        name: h.name, unit: 's',
         histogram: {
           aggregationTemporality: 2,
           dataPoints: h.points.map((p) => ({ attributes, startTimeUnixNano: nanos(OracleT0Ms), timeUnixNano: nanos(p.t), count: String(p.count), sum: p.sum, bucketCounts: p.buckets.map(String), explicitBounds: h.bounds })),

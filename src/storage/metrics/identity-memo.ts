@@ -1,6 +1,6 @@
 /**
  * identity-memo.ts — a memo from a metric point's raw identity (tenant, name,
- * point type and temporality, scope name/version, point attributes in given
+ * unit, point type, temporality and monotonicity, scope name/version, point attributes in given
  * order, resource attributes) to its series id, so the store's hot path skips
  * label rendering, escaping, sorting and the registry's validation and
  * canonical-key hashing for a series it has seen.
@@ -67,12 +67,15 @@ function valueOf(kv: KeyValue): string {
   return kv.value.type === 'string' ? kv.value.value : renderAnyValue(kv.value);
 }
 
-/** kindOf packs the point type and temporality, the two parts of identity the data carries. */
+/** KIND_NON_MONOTONIC is added to kindOf for a non-monotonic sum (series-identity.ts's otel_monotonic label). */
+export const KIND_NON_MONOTONIC = 32;
+
+/** kindOf packs the point type, temporality and (sums) monotonicity, the parts of identity the data carries. */
 function kindOf(row: MetricPointRow): number {
   const d = row.data;
   const type = d.type === 'gauge' ? 1 : d.type === 'sum' ? 2 : d.type === 'histogram' ? 3 : d.type === 'exponentialHistogram' ? 4 : 5;
   const temporality = d.type === 'sum' || d.type === 'histogram' || d.type === 'exponentialHistogram' ? d.temporality : 0;
-  return type * 4 + temporality;
+  return type * 4 + temporality + (d.type === 'sum' && !d.monotonic ? KIND_NON_MONOTONIC : 0);
 }
 
 function hashAttrs(attrs: readonly KeyValue[]): number {
@@ -86,6 +89,10 @@ function hashAttrs(attrs: readonly KeyValue[]): number {
 
 function samePair(parts: readonly string[], a: string, b: string): boolean {
   return parts.length === 2 && parts[0] === a && parts[1] === b;
+}
+
+function sameTriple(parts: readonly string[], a: string, b: string, c: string): boolean {
+  return parts.length === 3 && parts[0] === a && parts[1] === b && parts[2] === c;
 }
 
 function sameAttrs(parts: readonly string[], attrs: readonly KeyValue[]): boolean {
@@ -128,6 +135,17 @@ class InternTable {
     return this.#add(hash, found, [a, b]);
   }
 
+  /** triple is the number of [a, b, c] (hashed as `hash`). */
+  triple(hash: number, a: string, b: string, c: string): number {
+    const found = this.#byHash.get(hash);
+    if (found !== undefined) {
+      if (!Array.isArray(found)) {
+        if (sameTriple(found.parts, a, b, c)) return found.num;
+      } else for (const x of found) if (sameTriple(x.parts, a, b, c)) return x.num;
+    }
+    return this.#add(hash, found, [a, b, c]);
+  }
+
   /** attrs is the number of the rendered [key, value, …] of `attrs` (hashed as `hash`, hashAttrs). */
   attrs(hash: number, attrs: readonly KeyValue[]): number {
     const found = this.#byHash.get(hash);
@@ -167,9 +185,10 @@ export class IdentityMemo {
   /** #lastResourceObj and #lastScopeObj are the objects #res and #scope were found for (null: none, or cleared). */
   #lastResourceObj: object | null = null;
   #lastScopeObj: object | null = null;
-  /** #lastTenant and #lastName are the strings #name was found for (#name -1: none, or cleared). */
+  /** #lastTenant, #lastName and #lastUnit are the strings #name was found for (#name -1: none, or cleared). */
   #lastTenant = '';
   #lastName = '';
+  #lastUnit = '';
   #lastRow: MetricPointRow | null = null;
 
   constructor(entriesMax: number = MetricStoreLimits.identityMemoEntriesMax) {
@@ -196,10 +215,11 @@ export class IdentityMemo {
       this.#scope = this.#scopes.pair(hashStr(hashStr(FNV_OFFSET, s.name), s.version) & HASH_MASK, s.name, s.version);
       this.#lastScopeObj = row.scope;
     }
-    if (this.#name < 0 || tenant !== this.#lastTenant || row.name !== this.#lastName) {
-      this.#name = this.#names.pair(hashStr(hashStr(FNV_OFFSET, tenant), row.name) & HASH_MASK, tenant, row.name);
+    if (this.#name < 0 || tenant !== this.#lastTenant || row.name !== this.#lastName || row.unit !== this.#lastUnit) {
+      this.#name = this.#names.triple(hashStr(hashStr(hashStr(FNV_OFFSET, tenant), row.name), row.unit) & HASH_MASK, tenant, row.name, row.unit);
       this.#lastTenant = tenant;
       this.#lastName = row.name;
+      this.#lastUnit = row.unit;
     }
     const attrs = row.attributes;
     const attrNum = this.#attrs.attrs(hashAttrs(attrs), attrs);

@@ -20,6 +20,8 @@ interface Series {
   readonly resource: Resource;
   readonly scope: Scope;
   readonly type: 'gauge' | 'sum' | 'histogram';
+  readonly unit: string;
+  readonly monotonic: boolean;
 }
 
 function seriesPool(rand: SeededRand, n: number): Series[] {
@@ -50,13 +52,15 @@ function seriesPool(rand: SeededRand, n: number): Series[] {
     resource: resources[rand.intn(resources.length)] as Resource,
     scope: scopes[rand.intn(scopes.length)] as Scope,
     type: (['gauge', 'gauge', 'sum', 'histogram'] as const)[rand.intn(4)] as Series['type'],
+    unit: ['', '', 's', 'By/s', '{req}'][rand.intn(5)] as string,
+    monotonic: rand.intn(3) !== 0,
   }));
 }
 
-function dataOf(rand: SeededRand, type: Series['type']): MetricData {
+function dataOf(rand: SeededRand, type: Series['type'], monotonic = true): MetricData {
   const v = rand.intn(3) === 0 ? { type: 'int' as const, value: BigInt(rand.intn(1000) - 500) } : { type: 'double' as const, value: rand.intn(4) === 0 ? rand.intn(100) : rand.intn(100_000) / 7 };
   if (type === 'gauge') return { type: 'gauge', value: v };
-  if (type === 'sum') return { type: 'sum', temporality: 2, monotonic: true, value: v };
+  if (type === 'sum') return { type: 'sum', temporality: rand.intn(4) === 0 ? 1 : 2, monotonic, value: v };
   const bucketCounts = [rand.intn(5), rand.intn(5), rand.intn(5)];
   const count = bucketCounts.reduce((a, b) => a + b, 0);
   return { type: 'histogram', temporality: 1, count, sum: count * 2, min: null, max: null, bounds: [1, 10], bucketCounts };
@@ -79,9 +83,9 @@ function randomEntries(rand: SeededRand, pool: readonly Series[], entries: numbe
       points.push({
         tenant: TENANT,
         name: s.name,
-        description: rand.intn(2) === 0 ? '' : 'd',
-        unit: '',
-        data: dataOf(rand, s.type),
+        description: ['', 'd', 'dé €', 'd'][rand.intn(4)] as string,
+        unit: s.unit,
+        data: dataOf(rand, s.type, s.monotonic),
         attributes: s.attributes,
         startTimeUnixNano: 0n,
         // Now and then a point ten days ahead: its series then refuses the points behind it.
@@ -95,6 +99,11 @@ function randomEntries(rand: SeededRand, pool: readonly Series[], entries: numbe
     out.push(encodeShardEntry({ version: SHARD_ENTRY_VERSION, tenant: TENANT, idempotencyKey: (e + 1).toString(16).padStart(16, '0'), part: 0, parts: 1, leaderTimeMs: T0 + e, spans: [], points, logs: [] }));
   }
   return out;
+}
+
+/** infos is every series of the tenant with its identity and description, in id order. */
+function infos(s: MetricStore): unknown[] {
+  return [...s.seriesIds(TENANT, ALL)].map((id) => s.seriesInfo(id));
 }
 
 /**
@@ -121,6 +130,8 @@ async function sameAsRows(entries: readonly Uint8Array[], columnOpts: readonly P
         if (d !== null) return d;
         if ((stores[k] as MetricStore).headBytes() !== rowsStore.headBytes()) return `entry ${e} store ${k}: headBytes ${(stores[k] as MetricStore).headBytes()} != ${rowsStore.headBytes()}`;
         if ((stores[k] as MetricStore).headRows() !== rowsStore.headRows()) return `entry ${e} store ${k}: headRows differ`;
+        const d2 = diff(infos(rowsStore), infos(stores[k] as MetricStore), `entry ${e} store ${k} series and descriptions`);
+        if (d2 !== null) return d2;
       }
       if ((e + 1) % flushEvery === 0 || e === entries.length - 1) {
         for (let k = 0; k < stores.length; k++) {
@@ -194,7 +205,7 @@ t.test('the equivalence check catches a planted bug: a memo that trusts its hash
   // A store whose raw memo hash ignores the attribute bytes, with verification defeated by a hash-only table, would merge
   // series; emulate it by a store that maps every column point to the first series it saw: the check must name a difference.
   const rand = new SeededRand(8);
-  const pool = seriesPool(rand, 6).map((s) => ({ ...s, type: 'gauge' as const }));
+  const pool = seriesPool(rand, 6).map((s) => ({ ...s, type: 'gauge' as const, unit: '' }));
   const entries = randomEntries(rand, pool, 6);
   class MergingStore extends MetricStore {
     override addColumns(c: MetricEntryColumns, entryTimeMs: number): ReturnType<MetricStore['addColumns']> {
@@ -221,4 +232,26 @@ t.test('the equivalence check catches a planted bug: a memo that trusts its hash
   } finally {
     for (const d of dbs) await removeTempDb(d);
   }
+});
+
+t.test('the equivalence check catches a planted bug: a column path that drops descriptions', async (t) => {
+  const rand = new SeededRand(11);
+  const pool = seriesPool(rand, 8).map((s) => ({ ...s, type: 'gauge' as const }));
+  const entries = randomEntries(rand, pool, 4);
+  const good = new MetricStore({ hasher });
+  class NoDescriptions extends MetricStore {
+    override addColumns(c: MetricEntryColumns, entryTimeMs: number): ReturnType<MetricStore['addColumns']> {
+      for (let i = 0; i < c.n; i++) c.descEnd[i] = c.descAt[i] as number;
+      return super.addColumns(c, entryTimeMs);
+    }
+  }
+  const bad = new NoDescriptions({ hasher });
+  const c = new MetricEntryColumns();
+  for (const e of entries) {
+    good.add(TENANT, decodeShardEntry(e).points, T0);
+    decodeMetricEntry(e, c);
+    bad.addColumns(c, T0);
+  }
+  const d = diff(infos(good), infos(bad));
+  t.not(d, null, `a dropped description is caught: ${d}`);
 });

@@ -19,6 +19,9 @@
  *   0x24 tenant\0 bucket:u64 seriesId:u32 flush:u64   → exemplars of the points
  *   0x25 tenant\0 res:u8 bucket:u64 seriesId:u32 flush:u64 → float rollup partials (res 1 = 5m, 2 = 1h)
  *   0x26 tenant\0 res:u8 bucket:u64 seriesId:u32 flush:u64 → record rollup partials (histograms, summaries)
+ *   0x27 page:u32                                     → description page: the descriptions of series
+ *                                                        page×1024 … +1023 (series-descriptions.ts; rewritten by
+ *                                                        each flush that changed one; not part of any identity)
  *   0x2e tenant\0 bucket:u64 flush:u64                → bucket stat: samples, bytes and keys one flush wrote in
  *                                                        the bucket (retention reads these, not the data)
  *   0x2f tenant\0                                     → tenant stats: series, samples, dataBytes, indexBytes
@@ -78,7 +81,7 @@
  * are their own files.
  *
  * Invariants: #lastT.length >= registry.size; #tenantOf.length === #isFloat.length
- * === registry.size; a head's float columns per series are strictly
+ * === #descs.size === registry.size; a head's float columns per series are strictly
  * increasing in t; at most one frozen head.
  */
 import { CodecLimits, MetricStoreLimits, StoreLimits } from '../../limits.js';
@@ -102,6 +105,7 @@ import { LabelIndex, METRIC_NAME_LABEL, type Matcher } from './label-index.js';
 import { type Labels, PREPARE_NEW, PREPARE_REFUSED, type SeriesHasher, SeriesRegistry, compareCodePoints } from './series-registry.js';
 import { isFloatPoint, numberValue, seriesLabels, timestampMs } from './series-identity.js';
 import { IdentityMemo } from './identity-memo.js';
+import { SeriesDescriptions, decodeDescriptionPage, descriptionPageKey, encodeDescriptionPage } from './series-descriptions.js';
 import { ChunkBlockDecoder, ChunkBlockEncoder, type ChunkBlockSeries, type DecodedSeries } from './chunk-block.js';
 import { PART_RESOURCE, PART_SCOPE, RawIdentityMemo, type RawIdentityHash, rawIdentityHash } from './raw-identity-memo.js';
 import { KIND_ROW, type MetricEntryColumns } from '../metric-entry.js';
@@ -238,6 +242,13 @@ export class MetricStore implements SignalStore<MetricPointRow> {
   #tenantOf: string[] = [];
   #isFloat: boolean[] = [];
   #lastT = new Float64Array(1024);
+  /** #descs is every series' description, kept beside (not in) its identity. */
+  readonly #descs = new SeriesDescriptions();
+  /** #descBytes, #descAt and #descEnd cache the last description decoded from the current entry's bytes (most points of an entry share one); null outside addColumns. */
+  #descBytes: Uint8Array | null = null;
+  #descAt = 0;
+  #descEnd = 0;
+  #desc = '';
   #head: Head = new Head(0);
   #frozen: Head | null = null;
   /** #stats is the durable counts per tenant; #lastTPageBytes the size of each lastT page on disk. */
@@ -292,6 +303,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     this.#rawMemo = this.#newRawMemo();
     this.#tenantOf = [];
     this.#isFloat = [];
+    this.#descs.reset();
     this.#stats = new Map();
     this.#lastTPageBytes = new Map();
     this.#buckets = new Map();
@@ -323,6 +335,9 @@ export class MetricStore implements SignalStore<MetricPointRow> {
         for (let j = 0; j < values.length && first + j < all.length; j++) this.#lastT[first + j] = values[j] as number;
         this.#lastTPageBytes.set(p, e.key.length + e.value.length);
       }
+    }
+    for await (const page of kv.pages(spaceRange(MetricKeySpace.Descriptions))) {
+      for (const e of page) this.#descs.loadPage(new DataView(e.key.buffer, e.key.byteOffset).getUint32(1), decodeDescriptionPage(e.value));
     }
     for await (const page of kv.pages(spaceRange(MetricKeySpace.TenantStats))) {
       for (const e of page) this.#stats.set(tenantOfKey(e.key), decodeStats(e.value));
@@ -368,6 +383,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     const refusals: RowRefusal[] = [];
     let refused = 0;
     const head = this.#head;
+    this.#descBytes = null; // the cache compares bytes of this entry only
     let tenantNum = -1;
     if (this.#useMemo) {
       this.#rawMemo.beginEntry(c.n, c.resourceCount + c.scopeCount);
@@ -381,6 +397,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
       if (refusals.length < StoreLimits.refusalsReportedMax) refusals.push({ row: i, code: why.code, reason: why.reason });
     }
     head.rows += c.n - refused;
+    this.#descBytes = null;
     return { accepted: c.n - refused, refused, refusals };
   }
 
@@ -399,7 +416,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     const res = tenantNum < 0 ? -1 : (this.#resNums[c.res[i] as number] as number);
     const scope = tenantNum < 0 ? -1 : (this.#scopeNums[c.scope[i] as number] as number);
     const memo = res >= 0 && scope >= 0;
-    let id = memo ? this.#rawMemo.get(tenantNum, res, scope, c.kind[i] as number, c.bytes, c.nameAt[i] as number, c.nameEnd[i] as number, c.attrsAt[i] as number, c.attrsEnd[i] as number) : -1;
+    let id = memo ? this.#rawMemo.get(tenantNum, res, scope, c.kind[i] as number, c.bytes, c.identAt[i] as number, c.identEnd[i] as number, c.attrsAt[i] as number, c.attrsEnd[i] as number) : -1;
     if (id < 0) {
       const got = this.#seriesOf(c.tenant, c.row(i));
       if (typeof got !== 'number') return got;
@@ -409,8 +426,33 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     assert(this.#isFloat[id] === true, 'a column point is a float point, and so is its series');
     const last = this.#lastT[id] as number;
     if (t < last) return { code: 'ERR_INVALID_ARGUMENT', reason: `out of order sample: timestamp ${t} < last ${last}` };
+    this.#descs.set(id, this.#columnDescription(c, i));
     this.#appendFloat(head, id, t, c.value[i] as number);
     return null;
+  }
+
+  /** #columnDescription is point i's description, decoded once per run of points with equal description bytes. */
+  #columnDescription(c: MetricEntryColumns, i: number): string {
+    const at = c.descAt[i] as number;
+    const end = c.descEnd[i] as number;
+    if (at === end) return '';
+    const b = c.bytes;
+    const prev = this.#descBytes;
+    if (prev !== null && this.#descEnd - this.#descAt === end - at) {
+      let same = true;
+      for (let k = 0; k < end - at && same; k++) same = prev[this.#descAt + k] === b[at + k];
+      if (same) {
+        this.#descBytes = b;
+        this.#descAt = at;
+        this.#descEnd = end;
+        return this.#desc;
+      }
+    }
+    this.#desc = Buffer.from(b.buffer, b.byteOffset + at, end - at).toString('utf8');
+    this.#descBytes = b;
+    this.#descAt = at;
+    this.#descEnd = end;
+    return this.#desc;
   }
 
   #addRow(head: Head, tenant: string, row: MetricPointRow): Refusal | null {
@@ -426,6 +468,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     const last = this.#lastT[id] as number;
     if (t < last) return { code: 'ERR_INVALID_ARGUMENT', reason: `out of order sample: timestamp ${t} < last ${last}` };
     assert((this.#isFloat[id] as boolean) === isFloatPoint(row.data), 'a series keeps its point type (otel_type is in its labels)');
+    this.#descs.set(id, row.description);
     const d = row.data;
     if (d.type === 'gauge' || d.type === 'sum') this.#appendFloat(head, id, t, numberValue(d.value));
     else {
@@ -497,6 +540,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
   #register(id: number, tenant: string, isFloat?: boolean): void {
     assert(id === this.#tenantOf.length, 'series ids are registered in order');
     this.#tenantOf.push(tenant);
+    this.#descs.register(id);
     if (isFloat === undefined) {
       const type = this.#registry.info(id).labels.find((l) => l.name === 'otel_type')?.value;
       isFloat = type === 'gauge' || type === 'sum';
@@ -534,6 +578,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
       const to = Math.min(from + LAST_T_PAGE_SERIES, h.seriesTo);
       h.lastTPages.set(p, this.#lastT.slice(from, to));
     }
+    h.descPages = this.#descs.freeze(h.seriesTo);
     this.#frozen = h;
     this.#head = new Head(h.seriesTo);
   }
@@ -604,6 +649,12 @@ export class MetricStore implements SignalStore<MetricPointRow> {
       this.#lastTPageBytes.set(p, k.length + v.length);
     }
     indexBytes += lastTBytes;
+    for (const [p, descs] of h.descPages) {
+      const k = descriptionPageKey(p);
+      const v = encodeDescriptionPage(descs);
+      batch.put(k, v);
+      indexBytes += k.length + v.length;
+    }
 
     // Float samples: rollups per series and bucket; chunk blocks per (tenant, bucket, id page), with shared timestamp
     // columns. Series come in id order, so a page's blocks are complete (and written, and their columns() copies
@@ -814,14 +865,14 @@ export class MetricStore implements SignalStore<MetricPointRow> {
   }
 
   /**
-   * seriesInfo is a series' identity (its raw OTLP name and stored labels)
-   * and whether it holds float samples (gauges, sums) rather than records:
+   * seriesInfo is a series' identity (its raw OTLP name and stored labels),
+   * its description (series-descriptions.ts: its latest point's) and whether it holds float samples (gauges, sums) rather than records:
    * the query layer's Prometheus view (query/metrics-prom-view.ts) maps it
    * without reading data. The id must be one seriesIds answered.
    */
-  seriesInfo(id: number): { readonly name: string; readonly labels: Labels; readonly isFloat: boolean } {
+  seriesInfo(id: number): { readonly name: string; readonly labels: Labels; readonly isFloat: boolean; readonly description: string } {
     const info = this.#registry.info(id);
-    return { name: info.name, labels: info.labels, isFloat: this.#isFloat[id] === true };
+    return { name: info.name, labels: info.labels, isFloat: this.#isFloat[id] === true, description: this.#descs.get(id) };
   }
 
   /** seriesIds is the sorted ids of the tenant's series matching every matcher (label-index.ts semantics). */

@@ -4,8 +4,12 @@
  * columnar path resolves a known series without decoding a row, building a
  * string or touching the registry.
  *
- * Key of a point: (tenant number, resource number, scope number, kind, the
- * metric name's UTF-8 bytes, the attribute list's msgpack bytes). Resources
+ * Key of a point: (tenant number, resource number, scope number, kind (type,
+ * temporality, monotonicity), the msgpack bytes of the metric name,
+ * description and unit (metric-entry.ts identAt..identEnd: the unit is part
+ * of a series' identity; the description is not, but equal bytes still mean
+ * one identity, so it only makes a second key of the same id), the attribute
+ * list's msgpack bytes). Resources
  * and scopes are first interned by their whole msgpack bytes to numbers
  * (`part`, once per table entry per shard entry); tenants by their string.
  * Equal bytes decode to equal values (metric-entry.ts only takes well-formed
@@ -266,8 +270,8 @@ export class RawIdentityMemo {
    * are given, or -1; after a miss, `set` may remember the id the regular path found.
    */
   get(tenant: number, res: number, scope: number, kind: number, bytes: Uint8Array, nameAt: number, nameEnd: number, attrsAt: number, attrsEnd: number): number {
-    assert(res >= 0 && scope >= 0 && kind >= 0 && kind < 16, 'interned parts and a kind');
-    const c = scope * 16 + kind;
+    assert(res >= 0 && scope >= 0 && kind >= 0 && kind < 64, 'interned parts and a kind');
+    const c = scope * 64 + kind;
     const h = this.#hash(tenant, res, c, bytes, nameAt, nameEnd, attrsAt, attrsEnd);
     const found = this.#series.find(h, tenant, res, c, bytes, nameAt, nameEnd, attrsAt, attrsEnd);
     if (found >= 0) return found;

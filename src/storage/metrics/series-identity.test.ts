@@ -60,12 +60,22 @@ t.test('renderAnyValue spells every AnyValue type', async (t) => {
   );
 });
 
-t.test('seriesLabels: type, temporality, scope, point attributes and prefixed resource attributes', async (t) => {
+t.test('seriesLabels: type, temporality, unit, monotonicity, scope, point attributes and prefixed resource attributes', async (t) => {
   const base = row('t', { name: 'x', host: 'web-1', tMs: 1000, data: gauge(1) });
   t.same(
     seriesLabels(base).map((l) => `${l.name}=${l.value}`),
-    ['otel_type=gauge', 'otel_scope_name=test-scope', 'otel_scope_version=1.0', 'cpu=total', 'resource_U__host_2e_name=web-1'],
+    ['otel_type=gauge', 'otel_unit=1', 'otel_scope_name=test-scope', 'otel_scope_version=1.0', 'cpu=total', 'resource_U__host_2e_name=web-1'],
   );
+  const upDown: MetricPointRow = { ...base, unit: '', data: { type: 'sum', temporality: 2, monotonic: false, value: { type: 'int', value: 1n } } };
+  t.same(seriesLabels(upDown).slice(0, 3), [
+    { name: 'otel_type', value: 'sum' },
+    { name: 'otel_temporality', value: 'cumulative' },
+    { name: 'otel_monotonic', value: 'false' },
+  ], 'a non-monotonic sum says so; an empty unit is no label');
+  const counter: MetricPointRow = { ...upDown, data: { type: 'sum', temporality: 2, monotonic: true, value: { type: 'int', value: 1n } } };
+  t.notOk(seriesLabels(counter).some((l) => l.name === 'otel_monotonic'), 'a monotonic sum keeps the identity it had before the flag was recorded');
+  const described: MetricPointRow = { ...base, description: 'a new wording' };
+  t.same(seriesLabels(described), seriesLabels(base), 'the description is not part of the identity');
   const hist: MetricPointRow = {
     ...base,
     data: { type: 'histogram', temporality: 1, count: 0, sum: null, min: null, max: null, bounds: [], bucketCounts: [] },

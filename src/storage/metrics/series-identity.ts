@@ -8,6 +8,15 @@
  *   otel_type            gauge | sum | histogram | exponential_histogram | summary,
  *                        so a gauge and a histogram of one name are different series
  *   otel_temporality     delta | cumulative (sums and both histograms only)
+ *   otel_unit            the metric's unit, as sent (absent when empty): the
+ *                        Prometheus name carries the unit (`_seconds`), so two
+ *                        units of one name are two Prometheus metrics anyway
+ *   otel_monotonic       `false` for a non-monotonic sum (an UpDownCounter);
+ *                        absent for a monotonic sum and every other type, so a
+ *                        monotonic sum keeps the identity it had before the
+ *                        flag was recorded; the Prometheus view gives
+ *                        `_total` and type counter only to monotonic
+ *                        cumulative sums
  *   otel_scope_name      the instrumentation scope's name (absent when empty)
  *   otel_scope_version   the scope's version (absent when empty)
  *   <point attribute>    each point attribute, under escapeLabelName(key)
@@ -24,6 +33,10 @@
  * [a-zA-Z0-9] kept, and every other code point written `_<lower hex>_`
  * (`host.name` → `U__host_2e_name`). Point attributes, resource attributes and
  * the `otel_` labels therefore live in disjoint name spaces.
+ *
+ * The metric's description is deliberately not part of the identity: a new
+ * wording must not start a new series. The store keeps it beside the series
+ * (metric-store.ts, the description of the series' latest point).
  *
  * Label values (renderAnyValue): a string as is; a bool `true`/`false`; an
  * int in decimal; a double in JavaScript's shortest round-trip form, NaN as
@@ -49,6 +62,10 @@ export const RESOURCE_LABEL_PREFIX = 'resource_';
 export const OTEL_TYPE_LABEL = 'otel_type';
 /** OTEL_TEMPORALITY_LABEL carries the aggregation temporality of sums and histograms. */
 export const OTEL_TEMPORALITY_LABEL = 'otel_temporality';
+/** OTEL_UNIT_LABEL carries the metric's unit when it is not empty (see the file comment). */
+export const OTEL_UNIT_LABEL = 'otel_unit';
+/** OTEL_MONOTONIC_LABEL is `false` on a non-monotonic sum's series (see the file comment). */
+export const OTEL_MONOTONIC_LABEL = 'otel_monotonic';
 /** OTEL_SCOPE_NAME_LABEL carries the instrumentation scope name. */
 export const OTEL_SCOPE_NAME_LABEL = 'otel_scope_name';
 /** OTEL_SCOPE_VERSION_LABEL carries the instrumentation scope version. */
@@ -129,6 +146,8 @@ export function seriesLabels(row: MetricPointRow): Label[] {
   if (d.type === 'sum' || d.type === 'histogram' || d.type === 'exponentialHistogram') {
     out.push({ name: OTEL_TEMPORALITY_LABEL, value: d.temporality === 1 ? 'delta' : 'cumulative' });
   }
+  if (row.unit !== '') out.push({ name: OTEL_UNIT_LABEL, value: row.unit });
+  if (d.type === 'sum' && !d.monotonic) out.push({ name: OTEL_MONOTONIC_LABEL, value: 'false' });
   out.push({ name: OTEL_SCOPE_NAME_LABEL, value: row.scope.name });
   out.push({ name: OTEL_SCOPE_VERSION_LABEL, value: row.scope.version });
   pushAttributes(out, row.attributes, '');
@@ -154,6 +173,14 @@ export function pointLabelsInto(row: MetricPointRow, names: string[], values: st
   if (d.type === 'sum' || d.type === 'histogram' || d.type === 'exponentialHistogram') {
     names[i] = OTEL_TEMPORALITY_LABEL;
     values[i++] = d.temporality === 1 ? 'delta' : 'cumulative';
+  }
+  if (row.unit !== '') {
+    names[i] = OTEL_UNIT_LABEL;
+    values[i++] = row.unit;
+  }
+  if (d.type === 'sum' && !d.monotonic) {
+    names[i] = OTEL_MONOTONIC_LABEL;
+    values[i++] = 'false';
   }
   names[i] = OTEL_SCOPE_NAME_LABEL;
   values[i++] = row.scope.name;

@@ -48,6 +48,8 @@ export const MetricKeySpace = {
   Exemplars: 0x24,
   Rollups: 0x25,
   RecordRollups: 0x26,
+  /** Descriptions: the series' descriptions, per page of 1024 ids (series-descriptions.ts). */
+  Descriptions: 0x27,
   BucketStats: 0x2e,
   TenantStats: 0x2f,
 } as const;

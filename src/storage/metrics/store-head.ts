@@ -221,6 +221,8 @@ export class Head {
   bytes = 0;
   /** lastTPages is the pages (index → copy) of last timestamps this head's flush writes, taken at freeze. */
   lastTPages = new Map<number, Float64Array>();
+  /** descPages is the description pages (index → copy) this head's flush writes, taken at freeze (series-descriptions.ts). */
+  descPages = new Map<number, string[]>();
   /** flushIndex is the flush that writes this head (set by writeFrozen); reads skip its durable copy. */
   flushIndex = -1;
   /** minT and maxT bound the times of the head's points (reads slice time by them). */
