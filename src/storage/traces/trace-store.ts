@@ -56,6 +56,10 @@
  *   rows returned are unpacked (decodeSpanRows). traceById reads the head
  *   and only the pages that hold its trace (one or two), so LevelDB returns
  *   a few KiB instead of the whole block.
+ * - With the node's block cache (block-cache.ts, given to the constructor)
+ *   a block's index, its whole view and its format-3 head are read and
+ *   checked once and then served from memory until evicted; the shadow
+ *   markers, trace-id entries and metas are still read from LevelDB.
  *
  * NB: this file is past ~500 lines; the reads (traceById, searchSpans and
  * their shadow checks) could move to their own file over a small read view
