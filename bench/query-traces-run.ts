@@ -58,15 +58,18 @@ export interface QueryTracesConfig {
   readonly connections: number;
   /** arrival is the order the traces are written in (query-traces-data.ts). */
   readonly arrival: QueryTracesArrival;
+  /** portBase, when set, puts every node on 127.0.0.1 with ports from it (query-traces.ts portBasePorts); null: node i on 127.0.0.i. */
+  readonly portBase: number | null;
   readonly json: boolean;
 }
 
-/** QueryPorts are the base ports of the cluster (node i listens on 127.0.0.i). */
+/** QueryPorts are the base ports of the cluster (node i listens on 127.0.0.i, or with `step` on 127.0.0.1 at base + step × (i - 1)). */
 export interface QueryPorts {
   readonly api: number;
   readonly peer: number;
   readonly otlpGrpc: number;
   readonly otlpHttp: number;
+  readonly step?: number;
 }
 
 /** LatencyFigures are one query kind's latencies and how many answers were wrong. */
@@ -188,7 +191,10 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
       nodes: config.nodes,
       apiPort: o.ports.api,
       peerPort: o.ports.peer,
-      extraArgs: ['--replicas', String(config.nodes), '--otlp-grpc-port', String(o.ports.otlpGrpc), '--otlp-http-port', String(o.ports.otlpHttp)],
+      extraArgs: [
+        '--replicas', String(config.nodes), '--otlp-grpc-port', String(o.ports.otlpGrpc), '--otlp-http-port', String(o.ports.otlpHttp),
+        ...(o.ports.step === undefined ? [] : ['--port-step', String(o.ports.step)]),
+      ],
     });
     const apis = cluster.file.nodes.map((n) => n.api);
     const webs = cluster.file.nodes.map((n) => n.otlpHttp ?? '');

@@ -1,6 +1,6 @@
 /**
  * query-traces-shard.ts — `node dist/bench/query-traces-shard.js [--traces N]
- * [--searches N] [--flushes N] [--profile]`: one shard's part of
+ * [--searches N] [--flushes N] [--profile] [--cache-ab]`: one shard's part of
  * bench/query-traces' queries (traceById and searchShard over a TraceStore on
  * a real LevelDB in a temporary directory), without the cluster: N traces
  * shaped like query-traces-data.ts (10-30 spans, customer.id of ~5 traces,
@@ -12,7 +12,11 @@
  * attribute equality `{ span.customer.id = "c" }` with its span match pushed
  * into the block indexes and without (ShardSearchOptions.spanMatch false),
  * alternating in one run, with blocks pruned, bytes and traces read per
- * search. `--profile` prints the top frames of a CPU profile of the queries
+ * search. `--cache-ab` instead alternates the three queries between a store
+ * with the node's block cache (storage/traces/block-cache.ts, default bound)
+ * and one without, over the same LevelDB, and prints the ratio of each
+ * (the cache warms as the run goes: the first reads of a block miss).
+ * `--profile` prints the top frames of a CPU profile of the queries
  * only (not of the load). Quick to rerun while profiling. Timing never gates
  * anything.
  */
@@ -25,6 +29,7 @@ import { SeededRand } from '../src/fs/seeded-rand.js';
 import type { KeyValue, Resource, Scope, SpanKind, SpanRow, StatusCode } from '../src/storage/rows.js';
 import { KvWriteBatch, ShardDb } from '../src/storage/shard/shard-db.js';
 import { TraceStore } from '../src/storage/traces/trace-store.js';
+import { SpanBlockCache } from '../src/storage/traces/block-cache.js';
 import { searchShard } from '../src/query/trace-search-shard.js';
 import type { ShardSearchOptions } from '../src/query/trace-search-shard.js';
 import type { ScanStats } from '../src/storage/shard/signal-store.js';
@@ -137,6 +142,10 @@ async function main(): Promise<void> {
     const base = { startNs: WINDOW_START_NS, endNs: WINDOW_START_NS + WINDOW_NS, spss: 3 };
     const names = [...customers.keys()];
     const ids = [...byTrace.keys()];
+    if (process.argv.includes('--cache-ab')) {
+      await cacheAb(db, rand, searches, base, names, ids, byTrace, customers);
+      return;
+    }
     const bytes = { byId: 0, attribute: 0, duration: 0 };
     const time = async (
       q: TraceSearchQuery,
@@ -224,6 +233,79 @@ async function main(): Promise<void> {
     await db.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * cacheAb runs each query kind `searches` times on a cached and an uncached
+ * store over the same LevelDB (every block flushed, the heads empty),
+ * alternating which goes first, checks that both answer the same, and
+ * prints p50/p99 of each and the uncached/cached ratio of the p50s.
+ */
+async function cacheAb(
+  db: ShardDb,
+  rand: SeededRand,
+  searches: number,
+  base: { startNs: bigint; endNs: bigint; spss: number },
+  names: readonly string[],
+  ids: readonly string[],
+  byTrace: ReadonlyMap<string, SpanRow[]>,
+  customers: ReadonlyMap<string, Set<string>>,
+): Promise<void> {
+  const cache = new SpanBlockCache();
+  const cached = new TraceStore({}, cache);
+  const plain = new TraceStore();
+  await cached.load(db);
+  await plain.load(db);
+  let wrong = 0;
+  const p = (xs: number[], q: number): number => Math.round(percentileMs([...xs].sort((a, b) => a - b), q) * 100) / 100;
+  const kinds: { name: string; run: (s: TraceStore, i: number) => Promise<string> }[] = [
+    {
+      name: 'trace by id',
+      run: async (s, i) => {
+        const id = ids[i % ids.length] as string;
+        const r = await s.traceById(db, 'bench', Buffer.from(id, 'hex'));
+        if (r.spans.length !== (byTrace.get(id) as SpanRow[]).length) wrong++;
+        return String(r.spans.length);
+      },
+    },
+    {
+      name: 'attribute search',
+      run: async (s, i) => {
+        const c = names[i % names.length] as string;
+        const a = await searchShard(s, db, 'bench', { ...base, predicate: { attrs: [['customer.id', c]] }, limit: 100 }, () => false);
+        const got = a.traces.map((t) => Buffer.from(t.traceId).toString('hex')).sort();
+        if (JSON.stringify(got) !== JSON.stringify([...(customers.get(c) ?? [])].sort())) wrong++;
+        return got.join();
+      },
+    },
+    {
+      name: 'duration search',
+      run: async (s) => {
+        const a = await searchShard(s, db, 'bench', { ...base, predicate: {}, minTraceDurationNs: 300_000_000n, limit: 20 }, () => false);
+        return a.traces.map((t) => Buffer.from(t.traceId).toString('hex')).join();
+      },
+    },
+  ];
+  console.log(`query-traces-shard --cache-ab: ${ids.length} traces; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  for (const k of kinds) {
+    const ms = { cached: [] as number[], plain: [] as number[] };
+    const picks = Array.from({ length: searches }, () => rand.intn(1 << 30));
+    for (let i = 0; i < searches; i++) {
+      const answers: string[] = [];
+      for (const which of i % 2 === 0 ? (['cached', 'plain'] as const) : (['plain', 'cached'] as const)) {
+        const t0 = performance.now();
+        answers.push(await k.run(which === 'cached' ? cached : plain, picks[i] as number));
+        ms[which].push(performance.now() - t0);
+      }
+      if (answers[0] !== answers[1]) wrong++;
+    }
+    const ratio = p(ms.plain, 50) / Math.max(0.01, p(ms.cached, 50));
+    console.log(`  ${k.name.padEnd(17)} uncached p50 ${p(ms.plain, 50)} / p99 ${p(ms.plain, 99)} ms; cached p50 ${p(ms.cached, 50)} / p99 ${p(ms.cached, 99)} ms; uncached/cached p50 ${ratio.toFixed(2)}x`);
+  }
+  const st = cache.stats();
+  console.log(`  cache: ${st.hits} hits, ${st.misses} misses, ${st.entries} entries, ${(st.bytes / 1024 / 1024).toFixed(1)} of ${(st.bytesMax / 1024 / 1024).toFixed(0)} MiB`);
+  console.log(`  wrong answers: ${wrong}`);
+  if (wrong > 0) process.exitCode = 1;
 }
 
 if (process.argv[1]?.endsWith('query-traces-shard.js') === true) await main();

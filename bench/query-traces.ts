@@ -1,7 +1,7 @@
 /**
  * query-traces.ts — `node dist/bench/query-traces.js [--nodes 1|3]
  * [--traces N] [--by-id N] [--searches N] [--scans N] [--connections N]
- * [--arrival time|random] [--json]`: query latency over a real otlpdb cluster holding about 20 × N
+ * [--arrival time|random] [--port-base P] [--json]`: query latency over a real otlpdb cluster holding about 20 × N
  * spans (default 100,000 traces, 2,000,000 spans, 3 nodes with R=3): trace
  * by id, a selective attribute-equality search and a broad duration-range
  * search over the last hour (Tempo's API), every answer checked against the
@@ -13,10 +13,19 @@
  * Never a CI gate: timing lives here, not in tests.
  */
 import { runQueryTracesBench } from './query-traces-run.js';
-import type { LatencyFigures, QueryTracesConfig, QueryTracesReport } from './query-traces-run.js';
+import type { LatencyFigures, QueryPorts, QueryTracesConfig, QueryTracesReport } from './query-traces-run.js';
 
 /** QUERY_PORTS are base ports on 127.0.0.i, away from a default cluster's and the other benches'. */
 const QUERY_PORTS = { api: 15_200, peer: 19_400, otlpGrpc: 15_317, otlpHttp: 15_318 } as const;
+/**
+ * portBasePorts are the ports of `--port-base P`: every node on 127.0.0.1
+ * (`cluster up --port-step 1`), peer P.., API P+10.., OTLP gRPC P+20..,
+ * OTLP HTTP P+30.., so a run stays inside one block of 40 ports and off the
+ * other loopback addresses.
+ */
+export function portBasePorts(p: number): QueryPorts {
+  return { api: p + 10, peer: p, otlpGrpc: p + 20, otlpHttp: p + 30, step: 1 };
+}
 /** TARGETS_P99_MS are the issue's latency targets. */
 export const TARGETS_P99_MS = { byId: 10, attribute: 50, duration: 100 } as const;
 /** TRACES_MAX bounds --traces (memory: the bodies are held for the run). */
@@ -25,7 +34,7 @@ const TRACES_MAX = 1_000_000;
 /** parseQueryTracesArgs reads the flags; a bad one throws with the flag's name. */
 export function parseQueryTracesArgs(argv: readonly string[]): QueryTracesConfig {
   const c: { -readonly [K in keyof QueryTracesConfig]: QueryTracesConfig[K] } = {
-    nodes: 3, traces: 100_000, byIdQueries: 200, searchQueries: 100, scanQueries: 10, connections: 8, arrival: 'time', json: false,
+    nodes: 3, traces: 100_000, byIdQueries: 200, searchQueries: 100, scanQueries: 10, connections: 8, arrival: 'time', portBase: null, json: false,
   };
   const int = (flag: string, v: string | undefined, min: number, max: number): number => {
     if (v === undefined || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Error(`${flag} takes an integer in [${min}, ${max}]`);
@@ -59,11 +68,14 @@ export function parseQueryTracesArgs(argv: readonly string[]): QueryTracesConfig
         c.arrival = v;
         break;
       }
+      case '--port-base':
+        c.portBase = int(a, argv[++i], 1024, 65_000);
+        break;
       case '--json':
         c.json = true;
         break;
       default:
-        throw new Error(`unknown argument ${String(a)}; usage: query-traces.js [--nodes 1|3] [--traces N] [--by-id N] [--searches N] [--scans N] [--connections N] [--arrival time|random] [--json]`);
+        throw new Error(`unknown argument ${String(a)}; usage: query-traces.js [--nodes 1|3] [--traces N] [--by-id N] [--searches N] [--scans N] [--connections N] [--arrival time|random] [--port-base P] [--json]`);
     }
   }
   return c;
@@ -102,7 +114,7 @@ function printText(r: QueryTracesReport): void {
 
 async function main(): Promise<number> {
   const config = parseQueryTracesArgs(process.argv.slice(2));
-  const report = await runQueryTracesBench(config, { ports: QUERY_PORTS, log });
+  const report = await runQueryTracesBench(config, { ports: config.portBase === null ? QUERY_PORTS : portBasePorts(config.portBase), log });
   if (config.json) console.log(JSON.stringify({ bench: 'query-traces', ...report }, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
   else printText(report);
   const wrong = report.byId.wrong + report.attribute.wrong + report.duration.wrong + report.attributeScan.wrong + report.durationScan.wrong;

@@ -1096,6 +1096,26 @@ export const TraceStoreLimits = {
   /** headTableSlotsMin is the first size of a span head's (trace, span id) hash table: a power of two, at least twice headInitialSpans. */
   headTableSlotsMin: 128,
 } as const;
+
+/**
+ * BlockCacheLimits bound the node-wide cache of opened span blocks and their
+ * decoded indexes (storage/traces/block-cache.ts), shared by every traces
+ * store of the node. Accounted bytes are the LevelDB bytes the entry was
+ * opened from times TraceStore's overhead factor (block-cache.ts users).
+ */
+export const BlockCacheLimits = {
+  /** bytesMaxDefault is the cache's bound on a node: small against a shard's 256 MiB head bound, large enough for the blocks of a working hour. */
+  bytesMaxDefault: 64 * 1024 * 1024,
+  /** bytesMax bounds any cache's bytesMax (tests and benches choose smaller or zero). */
+  bytesMax: 1024 * 1024 * 1024,
+  /** entryShareDivisor: an entry over bytesMax / entryShareDivisor is not kept (one huge block must not evict everything). */
+  entryShareDivisor: 8,
+  /** entryOverheadBytes is added to every entry's accounted bytes (its key, map slot and decoded objects). */
+  entryOverheadBytes: 1024,
+} as const;
+assert(BlockCacheLimits.bytesMaxDefault <= BlockCacheLimits.bytesMax, 'block cache bytesMaxDefault <= bytesMax');
+assert(BlockCacheLimits.entryShareDivisor >= 1, 'block cache entryShareDivisor >= 1');
+assert(BlockCacheLimits.bytesMaxDefault / BlockCacheLimits.entryShareDivisor >= StorageLimits.entryBytesMax, 'the default cache keeps a block value as large as an entry');
 assert(TraceStoreLimits.spansPerTraceMax >= 1, 'spansPerTraceMax >= 1');
 assert(TraceStoreLimits.traceBlocksMax >= 1, 'traceBlocksMax >= 1');
 assert(TraceStoreLimits.searchBatchRowsMax >= 1, 'searchBatchRowsMax >= 1');

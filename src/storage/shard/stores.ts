@@ -5,10 +5,18 @@
 import { LogStore } from '../logs/log-store.js';
 import { MetricStore } from '../metrics/metric-store.js';
 import type { SeriesHasher } from '../metrics/series-registry.js';
+import { SpanBlockCache } from '../traces/block-cache.js';
 import { TraceStore } from '../traces/trace-store.js';
 import type { ShardStores } from './shard-state-machine.js';
 
-/** shardStoresFactory returns the factory of a replica's stores: traces, metrics (series ids hashed with `hasher`, xxhash64) and logs. */
+/**
+ * shardStoresFactory returns the factory of a replica's stores: traces,
+ * metrics (series ids hashed with `hasher`, xxhash64) and logs. Every traces
+ * store it makes shares one block cache (traces/block-cache.ts), so a node
+ * holds at most BlockCacheLimits.bytesMaxDefault of opened blocks however
+ * many replicas it hosts.
+ */
 export function shardStoresFactory(hasher: SeriesHasher): () => ShardStores {
-  return () => ({ traces: new TraceStore(), metrics: new MetricStore({ hasher }), logs: new LogStore() });
+  const blocks = new SpanBlockCache();
+  return () => ({ traces: new TraceStore({}, blocks), metrics: new MetricStore({ hasher }), logs: new LogStore() });
 }

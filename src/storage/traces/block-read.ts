@@ -4,7 +4,11 @@
  * the block key; format 3 is a head under the block key and one value per
  * page under the page keys (trace-keys.ts), so a lookup fetches only the
  * pages of its trace. Stateless: every function takes the KvRead of one
- * snapshot and counts the bytes it reads into the caller's ScanStats.
+ * snapshot and counts the bytes it reads into the caller's ScanStats. A
+ * caller may pass a BlockCacheRef (block-cache.ts): an opened block view, a
+ * format-3 head or a decoded index found there is used instead of reading
+ * and checking the bytes again (blocks are immutable), and its bytes are
+ * still counted in ScanStats.bytesRead (the bytes the read covered).
  */
 import { assert } from '../../errors.js';
 import type { SpanRow } from '../rows.js';
@@ -14,6 +18,11 @@ import type { ScanStats } from '../shard/signal-store.js';
 import { corrupt } from '../codec/bits.js';
 import type { SpanBlockView, SplitBlockHead } from './span-block.js';
 import { isSplitHead, joinSplitBlock, openSpanBlock, openSplitHead, readSplitTraceSpans, readTraceSpans, splitTracePages } from './span-block.js';
+import { BlockCacheLimits } from '../../limits.js';
+import type { SpanBlockCache } from './block-cache.js';
+import { spanBlockCacheKey } from './block-cache.js';
+import type { SpanBlockIndex } from './span-index.js';
+import { decodeSpanBlockIndex } from './span-index.js';
 import type { BlockRef } from './trace-keys.js';
 import { TraceKeySpace as K, blockKey, pageKey } from './trace-keys.js';
 
@@ -36,12 +45,61 @@ async function readPages(kv: KvRead, tenant: string, ref: BlockRef, first: numbe
   return pages;
 }
 
+/** BlockCacheRef is a cache and the key space of one database lineage in it (TraceStore takes a new space per load). */
+export interface BlockCacheRef {
+  readonly cache: SpanBlockCache;
+  readonly space: string;
+}
+
+/** Cached is a value kept in the cache with the LevelDB bytes it was opened from (counted again on every hit). */
+interface Cached<V> {
+  readonly value: V;
+  readonly bytesRead: number;
+}
+
+/**
+ * cachedRead is `open()` through the cache: a hit counts the entry's bytes
+ * into stats.bytesRead and returns it; a miss opens (counting what it reads)
+ * and keeps the result, accounted at its bytes times `factor` plus
+ * BlockCacheLimits.entryOverheadBytes.
+ */
+async function cachedRead<V>(c: BlockCacheRef | null, kind: 'i' | 'v' | 'h', key: Uint8Array, stats: ScanStats, factor: number, open: () => Promise<V>): Promise<V> {
+  if (c === null) return open();
+  const k = spanBlockCacheKey(c.space, kind, key);
+  const hit = c.cache.get<Cached<V>>(k);
+  if (hit !== undefined) {
+    stats.bytesRead += hit.bytesRead;
+    return hit.value;
+  }
+  const before = stats.bytesRead;
+  const value = await open();
+  const bytesRead = stats.bytesRead - before;
+  assert(bytesRead >= 0, 'an open counts what it reads');
+  c.cache.set(k, { value, bytesRead }, Math.ceil(bytesRead * factor) + BlockCacheLimits.entryOverheadBytes);
+  return value;
+}
+
+/** readBlockIndex opens a block's index (0x11), every byte checked; a block its meta names must have one. */
+export async function readBlockIndex(kv: KvRead, tenant: string, ref: BlockRef, stats: ScanStats, c: BlockCacheRef | null = null): Promise<SpanBlockIndex> {
+  const key = blockKey(K.index, tenant, ref);
+  // The decoded index keeps views into its bytes plus a string and a map slot per term: twice the bytes.
+  return cachedRead(c, 'i', key, stats, 2, async () => {
+    const bytes = await kv.get(key);
+    if (bytes === undefined) throw corrupt('a span block index named by its meta is missing', { tenant, ...ref });
+    stats.bytesRead += bytes.length;
+    return decodeSpanBlockIndex(bytes);
+  });
+}
+
 /** readBlockView opens a whole span block of any format (format 3: its head and every page, joined), every byte checked. */
-export async function readBlockView(kv: KvRead, tenant: string, ref: BlockRef, stats: ScanStats): Promise<SpanBlockView> {
-  const bytes = await readBlockValue(kv, tenant, ref, stats);
-  if (!isSplitHead(bytes)) return openSpanBlock(bytes);
-  const head = openSplitHead(bytes);
-  return joinSplitBlock(head, await readPages(kv, tenant, ref, 0, head.pageCount - 1, stats));
+export async function readBlockView(kv: KvRead, tenant: string, ref: BlockRef, stats: ScanStats, c: BlockCacheRef | null = null): Promise<SpanBlockView> {
+  // The view holds the block's bytes once (format 3: the head and pages joined into one buffer).
+  return cachedRead(c, 'v', blockKey(K.block, tenant, ref), stats, 1, async () => {
+    const bytes = await readBlockValue(kv, tenant, ref, stats);
+    if (!isSplitHead(bytes)) return openSpanBlock(bytes);
+    const head = openSplitHead(bytes);
+    return joinSplitBlock(head, await readPages(kv, tenant, ref, 0, head.pageCount - 1, stats));
+  });
 }
 
 /**
@@ -50,11 +108,15 @@ export async function readBlockView(kv: KvRead, tenant: string, ref: BlockRef, s
  * pages only; format 2 checks and decodes only those pages (LevelDB still
  * returns the whole value); format 1 opens the whole block.
  */
-export async function readBlockTrace(kv: KvRead, tenant: string, ref: BlockRef, traceId: Uint8Array, stats: ScanStats): Promise<SpanRow[]> {
+export async function readBlockTrace(kv: KvRead, tenant: string, ref: BlockRef, traceId: Uint8Array, stats: ScanStats, c: BlockCacheRef | null = null): Promise<SpanRow[]> {
   assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
-  const bytes = await readBlockValue(kv, tenant, ref, stats);
-  if (!isSplitHead(bytes)) return readTraceSpans(bytes, traceId).spans;
-  const head = openSplitHead(bytes);
+  // Format 3's head is the common case and the one worth keeping (checked and parsed once); formats 1 and 2 read as before.
+  const opened = await cachedRead(c, 'h', blockKey(K.block, tenant, ref), stats, 1, async (): Promise<Uint8Array | SplitBlockHead> => {
+    const bytes = await readBlockValue(kv, tenant, ref, stats);
+    return isSplitHead(bytes) ? openSplitHead(bytes) : bytes;
+  });
+  if (opened instanceof Uint8Array) return readTraceSpans(opened, traceId).spans;
+  const head = opened;
   const at = splitTracePages(head, traceId);
   if (at === null) return [];
   return readSplitTraceSpans(head, traceId, await readPages(kv, tenant, ref, at.first, at.last, stats)).spans;

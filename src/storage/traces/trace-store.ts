@@ -56,6 +56,10 @@
  *   rows returned are unpacked (decodeSpanRows). traceById reads the head
  *   and only the pages that hold its trace (one or two), so LevelDB returns
  *   a few KiB instead of the whole block.
+ * - With the node's block cache (block-cache.ts, given to the constructor)
+ *   a block's index, its whole view and its format-3 head are read and
+ *   checked once and then served from memory until evicted; the shadow
+ *   markers, trace-id entries and metas are still read from LevelDB.
  *
  * NB: this file is past ~500 lines; the reads (traceById, searchSpans and
  * their shadow checks) could move to their own file over a small read view
@@ -83,9 +87,11 @@ import { newScanStats } from '../shard/signal-store.js';
 import { corrupt } from '../codec/bits.js';
 import type { BlockColumns, SpanBlockView } from './span-block.js';
 import { decodeSpanRows, encodeSplitSpanBlock, readBlockColumns, readTraceIds, serviceOf } from './span-block.js';
-import { blockPageKeys, readBlockTrace, readBlockView } from './block-read.js';
+import { blockPageKeys, readBlockIndex, readBlockTrace, readBlockView } from './block-read.js';
+import type { BlockCacheRef } from './block-read.js';
+import type { SpanBlockCache } from './block-cache.js';
 import type { SpanPredicate } from './span-index.js';
-import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock, spanMatchHolds } from './span-index.js';
+import { attrIndexValue, encodeSpanBlockIndex, indexExcludes, querySpanBlock, spanMatchHolds } from './span-index.js';
 import { locateEntrySpans } from './entry-spans.js';
 import type { TagRead, TagReadAnswer, TagReadBounds } from './tag-read.js';
 import { readTags } from './tag-read.js';
@@ -242,9 +248,18 @@ export class TraceStore implements SignalStore<SpanRow> {
   readonly #limits: TraceReadLimits;
   /** #columns is addEntry's scratch (the rows' columns and ranges), reused from entry to entry. */
   readonly #columns = new SpanEntryColumns();
+  /** #cache is the node's block cache (block-cache.ts) or null; #cacheRef its space for the database last loaded (a new one per load: a new lineage). */
+  readonly #cache: SpanBlockCache | null;
+  #cacheRef: BlockCacheRef | null;
 
-  /** The constructor takes read limits below TraceStoreLimits' (tests reach truncation and batching with them). */
-  constructor(limits: Partial<TraceReadLimits> = {}) {
+  /**
+   * The constructor takes read limits below TraceStoreLimits' (tests reach
+   * truncation and batching with them) and the node's block cache (null:
+   * every read opens its blocks from LevelDB).
+   */
+  constructor(limits: Partial<TraceReadLimits> = {}, cache: SpanBlockCache | null = null) {
+    this.#cache = cache;
+    this.#cacheRef = cache === null ? null : { cache, space: cache.newSpace() };
     this.#limits = {
       spansPerTraceMax: limits.spansPerTraceMax ?? TraceStoreLimits.spansPerTraceMax,
       traceBlocksMax: limits.traceBlocksMax ?? TraceStoreLimits.traceBlocksMax,
@@ -266,6 +281,8 @@ export class TraceStore implements SignalStore<SpanRow> {
     this.#headBytes = 0;
     this.#headRows = 0;
     this.#stats.clear();
+    // A (re)loaded database may be another lineage (a snapshot installed): its block keys may name other blocks.
+    this.#cacheRef = this.#cache === null ? null : { cache: this.#cache, space: this.#cache.newSpace() };
     for await (const page of kv.pages(spaceRange(K.stats))) {
       for (const e of page) this.#stats.set(tenantOfStatsKey(e.key), decodeTenantStats(e.value));
     }
@@ -660,6 +677,7 @@ export class TraceStore implements SignalStore<SpanRow> {
     const found = new Map<string, SpanRow>();
     let truncated = false;
     const tk = idKey(traceId);
+    const cache = this.#cacheRef;
     for (const head of this.#frozen === null ? [this.#head] : [this.#head, this.#frozen]) {
       const h = head.get(tenant);
       const t = h === undefined ? -1 : h.traceNo(tk);
@@ -694,7 +712,7 @@ export class TraceStore implements SignalStore<SpanRow> {
       }
       stats.blocksScanned++;
       // A paged block is checked and decoded only in the pages of this trace (format 3: only those are read).
-      const rows = await readBlockTrace(kv, tenant, ref, traceId, stats);
+      const rows = await readBlockTrace(kv, tenant, ref, traceId, stats, cache);
       if (rows.length !== spans) throw corrupt(`trace-id entry says ${spans} spans, its block holds ${rows.length}`, { tenant, ...ref });
       for (const s of rows) {
         const sk = idKey(s.spanId);
@@ -777,8 +795,9 @@ export class TraceStore implements SignalStore<SpanRow> {
     }
 
     const newer = new Map<string, Set<string>>();
+    const cache = this.#cacheRef;
     for await (const { ref, meta } of this.#blocksInTime(kv, tenant, q, stats, false, () => emitted >= q.limit)) {
-      const m = await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted);
+      const m = await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted, cache);
       if (m === null) continue;
       for (const s of decodeSpanRows(m.view, m.keep)) yield* take(s);
     }
@@ -827,6 +846,7 @@ export class TraceStore implements SignalStore<SpanRow> {
 
     const firstBucket = bucketOf(q.startNs);
     const newer = new Map<string, Set<string>>();
+    const cache = this.#cacheRef;
     // One bucket's metas at a time, newest bucket first (the reverse scan meets a bucket's keys together).
     let group: { ref: BlockRef; meta: BlockMeta }[] = [];
     /**
@@ -850,7 +870,7 @@ export class TraceStore implements SignalStore<SpanRow> {
         assert(ref.bucket === bucket, 'a group holds one bucket');
         const next = list[i + 1];
         const frontierNs = !last ? capped : next === undefined ? afterBucket : next.meta.maxStartNs < top ? next.meta.maxStartNs : top;
-        const m = await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted);
+        const m = await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted, cache);
         if (m !== null) {
           const cols = m.cols;
           for (const row of m.keep) {
@@ -933,22 +953,20 @@ export class TraceStore implements SignalStore<SpanRow> {
     stats: ScanStats,
     newer: Map<string, Set<string>>,
     room: number,
+    cache: BlockCacheRef | null,
   ): Promise<{ view: SpanBlockView; keep: number[]; cols: BlockColumns } | null> {
     assert(room >= 1, 'a block is read only when the search has room');
     const head = this.#head.get(tenant);
     const frozen = this.#frozen?.get(tenant);
     const offset = tenantPrefixBytes(tenant);
-    const indexBytes = await kv.get(blockKey(K.index, tenant, ref));
-    if (indexBytes === undefined) throw corrupt('a span block index named by its meta is missing', { tenant, ...ref });
-    stats.bytesRead += indexBytes.length;
-    const index = decodeSpanBlockIndex(indexBytes);
+    const index = await readBlockIndex(kv, tenant, ref, stats, cache);
     const excluded = indexExcludes(index, q.predicate);
     if (excluded !== null) {
       if (excluded === 'bloom') stats.blocksPrunedBloom++;
       else stats.blocksPrunedIndex++;
       return null;
     }
-    const view = await readBlockView(kv, tenant, ref, stats);
+    const view = await readBlockView(kv, tenant, ref, stats, cache);
     if (view.rows !== meta.rows) throw corrupt(`span block of ${view.rows} rows, its meta says ${meta.rows}`, { tenant, ...ref });
     const res = querySpanBlock(view, index, q.predicate);
     if (res.rows.length === 0 && res.stats.prunedByIndex === view.rows) {
