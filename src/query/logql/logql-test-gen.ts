@@ -251,6 +251,9 @@ function randomLabelReplace(r: SeededRand, expr: MetricExpr): MetricExpr {
     ['env', 'p.*'],
     ['missing', '(.*)'],
     ['level', 'x'],
+    ['level', 'err'],
+    ['service_name', '(pay|check)'],
+    ['env', '(d)'],
   ] as const);
   return {
     kind: 'labelReplace',
@@ -287,6 +290,14 @@ function groupedBinary(r: SeededRand): MetricExpr {
 
 /** randomMetric draws a metric query: range aggregations under vector aggregations (sort too), binary operators (grouped matching too) and label_replace. */
 export function randomMetric(r: SeededRand, depth = 0): MetricExpr {
+  // An outermost sort orders an instant answer: draw it often enough to matter.
+  if (depth === 0 && chance(r, 15)) {
+    // Half the time over several series with wide windows, so that the order shows.
+    const inner: MetricExpr = chance(r, 50)
+      ? randomMetric(r, 1)
+      : { kind: 'vector', op: pick(r, ['sum', 'count', 'max'] as const), param: null, grouping: { without: false, labels: [pick(r, ['level', 'service_name', 'env'])] }, expr: { ...randomRange(r), rangeNs: 300_000_000_000n } };
+    return { kind: 'vector', op: pick(r, ['sort', 'sort_desc'] as const), param: null, grouping: chance(r, 20) ? grouping(r) : null, expr: inner };
+  }
   const k = depth >= 2 ? r.intn(2) : r.intn(7);
   if (k === 0) return randomRange(r);
   if (k === 5) return groupedBinary(r);
