@@ -73,6 +73,7 @@ export interface LogExpr {
 export type RangeFn =
   | 'count_over_time'
   | 'rate'
+  | 'rate_counter'
   | 'bytes_over_time'
   | 'bytes_rate'
   | 'absent_over_time'
@@ -90,6 +91,7 @@ export type RangeFn =
 export const RANGE_FNS: readonly RangeFn[] = [
   'count_over_time',
   'rate',
+  'rate_counter',
   'bytes_over_time',
   'bytes_rate',
   'absent_over_time',

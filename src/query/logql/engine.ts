@@ -253,7 +253,7 @@ async function rangeLocally(node: RangeAggregation, source: LogSource, steps: re
   let points = 0;
   for (const s of series) {
     forEachWindow(s.ts, steps, node.rangeNs, node.offsetNs, (i, lo, hi) => {
-      (out[i] as Sample[]).push({ labels: s.labels, key: s.key, value: windowValue(node.fn, node.param, s.vals.slice(lo, hi), node.rangeNs) });
+      (out[i] as Sample[]).push({ labels: s.labels, key: s.key, value: windowValue(node.fn, node.param, s.vals.slice(lo, hi), node.rangeNs, node.fn === 'rate_counter' ? s.ts.slice(lo, hi) : []) });
       points++;
     });
   }

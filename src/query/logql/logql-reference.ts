@@ -267,6 +267,18 @@ function rangeAt(node: RangeAggregation, rows: readonly LogEntry[], t: bigint): 
     const fns: Record<string, () => number> = {
       count_over_time: () => v.length,
       rate: () => sum / secs,
+      rate_counter: () => {
+        // Loki's extrapolatedRate on nanosecond times read as milliseconds (README "Semantics").
+        if (v.length < 2) return 0;
+        let inc = (v[v.length - 1] as number) - (v[0] as number);
+        for (let i = 1; i < v.length; i++) if ((v[i] as number) < (v[i - 1] as number)) inc += v[i - 1] as number;
+        const span = Number((g.pts[g.pts.length - 1] as [bigint, number])[0] - (g.pts[0] as [bigint, number])[0]) / 1000;
+        const avg = span / (v.length - 1);
+        let toStart = Number(node.rangeNs / 1_000_000n) / 1000;
+        if (inc > 0 && (v[0] as number) >= 0) toStart = Math.min(toStart, span * ((v[0] as number) / inc));
+        const to = span + (toStart < avg * 1.1 ? toStart : avg / 2) + (0 < avg * 1.1 ? 0 : avg / 2);
+        return (inc * (to / span)) / secs;
+      },
       bytes_over_time: () => sum,
       bytes_rate: () => sum / secs,
       sum_over_time: () => sum,

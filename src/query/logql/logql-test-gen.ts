@@ -209,7 +209,7 @@ function grouping(r: SeededRand): Grouping {
 
 /** randomRange draws a range aggregation. */
 export function randomRange(r: SeededRand): RangeAggregation {
-  const fn = pick(r, ['count_over_time', 'rate', 'bytes_over_time', 'bytes_rate', 'absent_over_time', 'sum_over_time', 'avg_over_time', 'min_over_time', 'max_over_time', 'stddev_over_time', 'stdvar_over_time', 'quantile_over_time', 'first_over_time', 'last_over_time', 'count_over_time', 'avg_over_time', 'rate'] as const satisfies readonly RangeFn[]);
+  const fn = pick(r, ['count_over_time', 'rate', 'bytes_over_time', 'bytes_rate', 'absent_over_time', 'sum_over_time', 'avg_over_time', 'min_over_time', 'max_over_time', 'stddev_over_time', 'stdvar_over_time', 'quantile_over_time', 'first_over_time', 'last_over_time', 'count_over_time', 'avg_over_time', 'rate', 'rate_counter'] as const satisfies readonly RangeFn[]);
   const unwrapped = !['count_over_time', 'rate', 'bytes_over_time', 'bytes_rate', 'absent_over_time'].includes(fn) || (fn === 'rate' && chance(r, 25));
   const log = randomLogExpr(r);
   const u = pick(r, UNWRAPS);
@@ -227,7 +227,7 @@ export function randomRange(r: SeededRand): RangeAggregation {
   }
   // Metric results grouped by every label: drop the line-unique ones most of the time.
   if (chance(r, 70)) stages.push({ kind: 'keep', items: [{ name: 'service_name', matcher: null }, { name: 'level', matcher: null }, { name: 'trace_id', matcher: null }, ...(unwrap === null ? [] : [{ name: unwrap.label, matcher: null }])] });
-  const groupable = unwrapped && fn !== 'rate';
+  const groupable = unwrapped && fn !== 'rate' && fn !== 'rate_counter';
   return {
     kind: 'range',
     fn,

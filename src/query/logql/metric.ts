@@ -147,11 +147,49 @@ function variance(vals: readonly number[]): number {
   return vals.reduce((a, b) => a + (b - mean) * (b - mean), 0) / vals.length;
 }
 
-/** windowValue computes a range aggregation over one window's values (sorted by time, then value). */
-export function windowValue(fn: RangeFn, param: number | null, vals: readonly number[], rangeNs: bigint): number {
+/**
+ * rateCounter is Loki's rate_counter over one window (its extrapolatedRate,
+ * taken from Prometheus, with counter resets): fewer than two samples give 0.
+ * Loki feeds it nanosecond timestamps where Prometheus' code expects
+ * milliseconds, so the window start is the first sample's time minus the
+ * range in milliseconds and intervals are ns / 1000; this follows Loki's
+ * arithmetic exactly (the extrapolation is then almost always negligible).
+ */
+export function rateCounter(ts: readonly bigint[], vals: readonly number[], rangeNs: bigint): number {
+  const n = vals.length;
+  if (n < 2) return 0;
+  const first = vals[0] as number;
+  const last = vals[n - 1] as number;
+  let result = last - first;
+  let previous = 0;
+  for (const v of vals) {
+    if (v < previous) result += previous;
+    previous = v;
+  }
+  const t0 = ts[0] as bigint;
+  const t1 = ts[n - 1] as bigint;
+  let durationToStart = Number(rangeNs / 1_000_000n) / 1000;
+  const durationToEnd = 0;
+  const sampledInterval = Number(t1 - t0) / 1000;
+  const averageInterval = sampledInterval / (n - 1);
+  if (result > 0 && first >= 0) {
+    const durationToZero = sampledInterval * (first / result);
+    if (durationToZero < durationToStart) durationToStart = durationToZero;
+  }
+  const threshold = averageInterval * 1.1;
+  let extrapolateTo = sampledInterval;
+  extrapolateTo += durationToStart < threshold ? durationToStart : averageInterval / 2;
+  extrapolateTo += durationToEnd < threshold ? durationToEnd : averageInterval / 2;
+  return (result * (extrapolateTo / sampledInterval)) / (Number(rangeNs) / 1e9);
+}
+
+/** windowValue computes a range aggregation over one window's values (sorted by time, then value); `ts` are their times (rate_counter reads them). */
+export function windowValue(fn: RangeFn, param: number | null, vals: readonly number[], rangeNs: bigint, ts: readonly bigint[] = []): number {
   const kind = partialKindOf(fn);
   if (kind !== null) return finishPartial(fn, partialOf(kind, vals), rangeNs);
   switch (fn) {
+    case 'rate_counter':
+      return rateCounter(ts, vals, rangeNs);
     case 'stddev_over_time':
       return Math.sqrt(variance(vals));
     case 'stdvar_over_time':

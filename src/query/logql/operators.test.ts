@@ -188,3 +188,15 @@ t.test('decolorize strips ANSI colours; later filters see the plain line, and hi
   await each('{app="c"} | decolorize |> "INFO <_>"', (r, w) => t.same(lines(r), ['INFO ok'], w), { startNs: T0, endNs: T0 + 10n * S }, corpus);
   t.same(lineHints(parseLogql('{a="b"} |= "x" | decolorize |= "y"') as never), [{ contains: ['x'], caseInsensitive: false }], 'filters after decolorize give no hint');
 });
+
+t.test("rate_counter is Loki's extrapolated counter rate (resets counted, nanosecond times as Loki reads them)", async (t) => {
+  const corpus = [entry(10, 'n=1', { app: 'k' }), entry(20, 'n=5', { app: 'k' }), entry(30, 'n=2', { app: 'k' }), entry(35, 'n=7', { app: 'j' })];
+  // increase 2 - 1 plus the reset at 5 = 6; extrapolated by (2e7 + 60) / 2e7 (Loki's units); per second of the 1m range.
+  const want = (6 * ((2e7 + 60) / 2e7)) / 60;
+  await each('rate_counter({app=~"k|j"} | logfmt | unwrap n [1m])', (r, w) => {
+    t.same(samples(r).map((x) => x.replace(/=[\d.e-]+$/, '')), ['{app=j}', '{app=k}'], w);
+    t.ok(r.kind === 'vector' && Math.abs((r.samples[1]?.value ?? 0) - want) < 1e-12 && r.samples[0]?.value === 0, `${w}: ${JSON.stringify(samples(r))} (one sample gives 0)`);
+  }, { startNs: T0 + 40n * S, endNs: T0 + 40n * S }, corpus);
+  t.throws(() => parseLogql('rate_counter({a="b"}[1m])'), { message: /rate_counter needs '\| unwrap <label>' before the range/ });
+  t.throws(() => parseLogql('rate_counter({a="b"} | unwrap x [1m]) by (a)'), { message: /rate_counter takes no by\/without/ });
+});
