@@ -12,10 +12,10 @@ export type MatchOp = '=' | '!=' | '=~' | '!~';
 /** CompareOp is a numeric comparison of a label filter (`=` is read as `==`). */
 export type CompareOp = '==' | '!=' | '>' | '>=' | '<' | '<=';
 
-/** LineFilterOp is a line filter: contains, does not contain, regex matches, does not match. */
-export type LineFilterOp = '|=' | '!=' | '|~' | '!~';
+/** LineFilterOp is a line filter: contains, does not contain, regex matches, does not match, pattern matches (`|>`), does not match (`!>`). */
+export type LineFilterOp = '|=' | '!=' | '|~' | '!~' | '|>' | '!>';
 
-/** LineFilter is `|= "a" or "b"`: `values` are the `or` alternatives (for `!=`/`!~` the line must match none). */
+/** LineFilter is `|= "a" or "b"`: `values` are the `or` alternatives (for `!=`/`!~`/`!>` the line must match none). */
 export interface LineFilter {
   readonly kind: 'lineFilter';
   readonly op: LineFilterOp;
@@ -58,6 +58,7 @@ export type Stage =
   | { readonly kind: 'unpack' }
   | { readonly kind: 'labelFilter'; readonly expr: LabelFilterExpr }
   | { readonly kind: 'lineFormat'; readonly template: string }
+  | { readonly kind: 'decolorize' }
   | { readonly kind: 'labelFormat'; readonly items: readonly LabelFormatItem[] }
   | { readonly kind: 'drop' | 'keep'; readonly items: readonly LabelMatchItem[] };
 
@@ -72,6 +73,7 @@ export interface LogExpr {
 export type RangeFn =
   | 'count_over_time'
   | 'rate'
+  | 'rate_counter'
   | 'bytes_over_time'
   | 'bytes_rate'
   | 'absent_over_time'
@@ -89,6 +91,7 @@ export type RangeFn =
 export const RANGE_FNS: readonly RangeFn[] = [
   'count_over_time',
   'rate',
+  'rate_counter',
   'bytes_over_time',
   'bytes_rate',
   'absent_over_time',
@@ -132,11 +135,11 @@ export interface RangeAggregation {
   readonly grouping: Grouping | null;
 }
 
-/** VectorOp names the vector aggregations. */
-export type VectorOp = 'sum' | 'avg' | 'min' | 'max' | 'count' | 'stddev' | 'stdvar' | 'topk' | 'bottomk';
+/** VectorOp names the vector aggregations; `sort`/`sort_desc` keep every series and order an instant answer by value. */
+export type VectorOp = 'sum' | 'avg' | 'min' | 'max' | 'count' | 'stddev' | 'stdvar' | 'topk' | 'bottomk' | 'sort' | 'sort_desc';
 
 /** VECTOR_OPS lists every vector aggregation. */
-export const VECTOR_OPS: readonly VectorOp[] = ['sum', 'avg', 'min', 'max', 'count', 'stddev', 'stdvar', 'topk', 'bottomk'];
+export const VECTOR_OPS: readonly VectorOp[] = ['sum', 'avg', 'min', 'max', 'count', 'stddev', 'stdvar', 'topk', 'bottomk', 'sort', 'sort_desc'];
 
 /** VectorAggregation is `op [by|without (...)] ([k,] expr)`. */
 export interface VectorAggregation {
@@ -151,12 +154,24 @@ export interface VectorAggregation {
 /** BinaryOp names the binary operators. */
 export type BinaryOp = '+' | '-' | '*' | '/' | '%' | '^' | '==' | '!=' | '>' | '>=' | '<' | '<=' | 'and' | 'or' | 'unless';
 
-/** BinaryExpr is `lhs op [bool] [on|ignoring (...)] rhs`. */
+/**
+ * VectorMatching is `on (...)` / `ignoring (...)` and an optional
+ * `group_left (...)` / `group_right (...)`: `group` null is one-to-one;
+ * `left` is many-to-one (the left side is the "many" side), `right`
+ * one-to-many; `include` lists the labels copied from the "one" side.
+ */
+export interface VectorMatching {
+  readonly on: boolean;
+  readonly labels: readonly string[];
+  readonly group: { readonly side: 'left' | 'right'; readonly include: readonly string[] } | null;
+}
+
+/** BinaryExpr is `lhs op [bool] [on|ignoring (...) [group_left|group_right (...)]] rhs`. */
 export interface BinaryExpr {
   readonly kind: 'binary';
   readonly op: BinaryOp;
   readonly bool: boolean;
-  readonly matching: { readonly on: boolean; readonly labels: readonly string[] } | null;
+  readonly matching: VectorMatching | null;
   readonly lhs: MetricExpr;
   readonly rhs: MetricExpr;
 }
@@ -173,8 +188,23 @@ export interface VectorLiteral {
   readonly value: number;
 }
 
+/**
+ * LabelReplaceExpr is `label_replace(expr, "dst", "replacement", "src", "regex")`
+ * (Prometheus' function): where `regex` (fully anchored) matches the value of
+ * `src`, `dst` becomes the expanded replacement (`$1`, `${name}`; empty
+ * removes `dst`); elsewhere the series is unchanged.
+ */
+export interface LabelReplaceExpr {
+  readonly kind: 'labelReplace';
+  readonly expr: MetricExpr;
+  readonly dst: string;
+  readonly replacement: string;
+  readonly src: string;
+  readonly regex: string;
+}
+
 /** MetricExpr is a metric query. */
-export type MetricExpr = RangeAggregation | VectorAggregation | BinaryExpr | NumberLiteral | VectorLiteral;
+export type MetricExpr = RangeAggregation | VectorAggregation | BinaryExpr | NumberLiteral | VectorLiteral | LabelReplaceExpr;
 
 /** LogqlExpr is any LogQL query. */
 export type LogqlExpr = LogExpr | MetricExpr;

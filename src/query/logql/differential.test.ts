@@ -7,13 +7,14 @@
  * them), both equal to the naive reference (logql-reference.ts). Every
  * generated query also prints and reparses to itself. Planted bugs (avg
  * partials averaged on the shards, a hint's case-insensitivity dropped, a
- * window closed on the left) must be caught. LOGQL_SEED and LOGQL_CASES
+ * window closed on the left, and misreadings of group_left/right, sort_desc,
+ * label_replace, pattern line filters and decolorize) must be caught. LOGQL_SEED and LOGQL_CASES
  * override the base seed and the number of cases; a failure prints both,
  * the case and the query.
  */
 import t from 'tap';
 import { OtlpdbError, isOtlpdbError } from '../../errors.js';
-import type { LogqlExpr } from './ast.js';
+import type { LogExpr, LogqlExpr, MetricExpr, Stage } from './ast.js';
 import { logqlEngine } from './engine.js';
 import { formatLogql } from './format.js';
 import { hintsAdmit } from './hints.js';
@@ -21,6 +22,7 @@ import { referenceEvaluate } from './logql-reference.js';
 import { CORPUS_SPAN_NS, CORPUS_START_NS, caseRand, pick, randomCorpus, randomLogExpr, randomMetric } from './logql-test-gen.js';
 import { MemoryLogSource } from './memory-log-source.js';
 import { parseLogql } from './parser.js';
+import { parseLinePattern } from './pattern.js';
 import type { LogEntry, LogShardAnswer, LogShardEvalRequest, LogSource, LogqlParams } from './source.js';
 
 function envInt(name: string, fallback: number): number {
@@ -36,7 +38,52 @@ const CASES = envInt('LOGQL_CASES', 300);
 const SEC = 1_000_000_000n;
 
 /** Plant names a deliberate bug the differential must catch. */
-type Plant = 'none' | 'avgAveragedOnShards' | 'hintCaseSensitive' | 'windowClosedLeft';
+type Plant = 'none' | 'avgAveragedOnShards' | 'hintCaseSensitive' | 'windowClosedLeft' | RewritePlant;
+
+/**
+ * RewritePlant is a bug in how the engine reads a new operator, planted by
+ * handing the engine a rewritten query (the reference reads the original):
+ * group_left read as group_right; sort_desc read as sort; label_replace's
+ * regex not anchored at the end; a pattern line filter read as substring
+ * filters of its literals (order and line ends ignored); decolorize skipped.
+ */
+type RewritePlant = 'groupSideSwapped' | 'sortDescAsSort' | 'labelReplaceUnanchored' | 'patternFilterAsSubstrings' | 'decolorizeSkipped';
+
+const REWRITE_PLANTS: readonly RewritePlant[] = ['groupSideSwapped', 'sortDescAsSort', 'labelReplaceUnanchored', 'patternFilterAsSubstrings', 'decolorizeSkipped'];
+
+function rewriteLog(log: LogExpr, plant: RewritePlant): LogExpr {
+  const stages: Stage[] = [];
+  for (const s of log.stages) {
+    if (plant === 'decolorizeSkipped' && s.kind === 'decolorize') continue;
+    if (plant === 'patternFilterAsSubstrings' && s.kind === 'lineFilter' && s.op === '|>' && s.values.length === 1) {
+      const parts = parseLinePattern(s.values[0] as string);
+      if (typeof parts !== 'string') for (const p of parts) if (p.kind === 'literal') stages.push({ kind: 'lineFilter', op: '|=', values: [p.text] });
+      continue;
+    }
+    stages.push(s);
+  }
+  return { ...log, stages };
+}
+
+function rewrite(e: LogqlExpr, plant: RewritePlant): LogqlExpr {
+  switch (e.kind) {
+    case 'log':
+      return rewriteLog(e, plant);
+    case 'range':
+      return { ...e, log: rewriteLog(e.log, plant) };
+    case 'vector':
+      return { ...e, op: plant === 'sortDescAsSort' && e.op === 'sort_desc' ? 'sort' : e.op, expr: rewrite(e.expr, plant) as MetricExpr };
+    case 'binary': {
+      const m = e.matching;
+      const matching = plant === 'groupSideSwapped' && m !== null && m.group !== null ? { ...m, group: { ...m.group, side: m.group.side === 'left' ? ('right' as const) : ('left' as const) } } : m;
+      return { ...e, matching, lhs: rewrite(e.lhs, plant) as MetricExpr, rhs: rewrite(e.rhs, plant) as MetricExpr };
+    }
+    case 'labelReplace':
+      return { ...e, regex: plant === 'labelReplaceUnanchored' ? `${e.regex}.*` : e.regex, expr: rewrite(e.expr, plant) as MetricExpr };
+    default:
+      return e;
+  }
+}
 
 function shardedSource(corpus: readonly LogEntry[], shards: number, plant: Plant): LogSource {
   const parts: LogEntry[][] = Array.from({ length: shards }, () => []);
@@ -125,8 +172,9 @@ async function runDifferential(baseSeed: number, cases: number, plant: Plant, st
       ['one source', new MemoryLogSource(plant === 'hintCaseSensitive' ? [...corpus] : corpus, plant === 'hintCaseSensitive' ? (h, l) => hintsAdmit(h.map((x) => ({ ...x, caseInsensitive: false })), l) : hintsAdmit)],
       ['sharded', shardedSource(corpus, 3, plant)],
     ];
+    const engineText = plant === 'none' || !(REWRITE_PLANTS as readonly string[]).includes(plant) ? text : formatLogql(rewrite(parsed, plant as RewritePlant));
     for (const [which, source] of sources) {
-      const actual = await outcome(() => logqlEngine.evaluate(text, { ...p, signal }, source));
+      const actual = await outcome(() => logqlEngine.evaluate(engineText, { ...p, signal }, source));
       if (!close(expected, actual)) return { caseNo, query: text, params: paramsText, which, expected, actual };
     }
     if (stats !== undefined) {
@@ -157,7 +205,7 @@ t.test('the engine (one source and sharded) equals the naive reference on random
   t.ok(stats.empty < CASES / 2, `most answers are not empty (${stats.empty}/${CASES})`);
 });
 
-for (const plant of ['avgAveragedOnShards', 'hintCaseSensitive', 'windowClosedLeft'] as const) {
+for (const plant of ['avgAveragedOnShards', 'hintCaseSensitive', 'windowClosedLeft', ...REWRITE_PLANTS] as const) {
   t.test(`the differential test catches a planted bug: ${plant}`, async (t) => {
     // A planted run stops at its first disagreement; it may look further than the clean run (up to 4 × LOGQL_CASES).
     const failure = await runDifferential(BASE_SEED, 4 * CASES, plant);

@@ -38,6 +38,7 @@ import {
   vectorAggregate,
   windowValue,
 } from './metric.js';
+import { compileLabelReplace } from './label-replace.js';
 import { parseLogql } from './parser.js';
 import type { PipelineState } from './pipeline.js';
 import { ERROR_LABEL, allLabelsOf, compileLabelFilterExpr, compilePipeline, labelsKey, mergedLabels, outputOf, setError, sortedLabels } from './pipeline.js';
@@ -252,7 +253,7 @@ async function rangeLocally(node: RangeAggregation, source: LogSource, steps: re
   let points = 0;
   for (const s of series) {
     forEachWindow(s.ts, steps, node.rangeNs, node.offsetNs, (i, lo, hi) => {
-      (out[i] as Sample[]).push({ labels: s.labels, key: s.key, value: windowValue(node.fn, node.param, s.vals.slice(lo, hi), node.rangeNs) });
+      (out[i] as Sample[]).push({ labels: s.labels, key: s.key, value: windowValue(node.fn, node.param, s.vals.slice(lo, hi), node.rangeNs, node.fn === 'rate_counter' ? s.ts.slice(lo, hi) : []) });
       points++;
     });
   }
@@ -325,15 +326,32 @@ async function evalMetric(e: MetricExpr, source: LogSource, params: LogqlParams,
       checkPoints(0, vec.reduce((a, s) => a + s.length, 0));
       return { kind: 'vector', steps: vec };
     }
+    case 'labelReplace': {
+      const inner = await evalMetric(e.expr, source, params, steps);
+      assert(inner.kind === 'vector', 'the parser gives label_replace a vector');
+      const replace = compileLabelReplace(e);
+      return { kind: 'vector', steps: inner.steps.map(replace) };
+    }
   }
 }
 
-/** resultOf shapes a metric evaluation as Loki's API types it: vector/scalar for an instant query, matrix for a range query. */
-export function resultOf(v: StepValues, steps: readonly bigint[], instant: boolean): LogqlResult {
+/** sortsAnswer says whether an instant answer keeps the evaluation order (a `sort`/`sort_desc` outermost, under label_replace at most) instead of label order. */
+export function sortsAnswer(e: MetricExpr): boolean {
+  if (e.kind === 'vector') return e.op === 'sort' || e.op === 'sort_desc';
+  return e.kind === 'labelReplace' && sortsAnswer(e.expr);
+}
+
+/**
+ * resultOf shapes a metric evaluation as Loki's API types it: vector/scalar
+ * for an instant query (samples in label order, or as evaluated when
+ * `keepOrder`: the query sorts by value), matrix for a range query (series in
+ * label order: sort has no effect there, as in Prometheus).
+ */
+export function resultOf(v: StepValues, steps: readonly bigint[], instant: boolean, keepOrder = false): LogqlResult {
   if (instant) {
     const t = steps[0] as bigint;
     if (v.kind === 'scalar') return { kind: 'scalar', timeNs: t, value: v.steps[0] as number };
-    const samples = [...(v.steps[0] as Sample[])].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const samples = keepOrder ? (v.steps[0] as Sample[]) : [...(v.steps[0] as Sample[])].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return { kind: 'vector', samples: samples.map((s) => ({ labels: s.labels, timeNs: t, value: s.value })) };
   }
   const series = new Map<string, { labels: LogLabels; timesNs: bigint[]; values: number[] }>();
@@ -379,7 +397,7 @@ async function evaluate(text: string, params: LogqlParams, source: LogSource): P
   }
   const steps = evaluationSteps(params.startNs, params.endNs, params.stepNs);
   const v = await evalMetric(expr, source, params, steps);
-  return resultOf(v, steps, params.stepNs === 0n);
+  return resultOf(v, steps, params.stepNs === 0n, sortsAnswer(expr));
 }
 
 async function evaluateShardPart(req: LogShardEvalRequest, source: LogSource, signal: AbortSignal): Promise<LogShardAnswer> {

@@ -54,6 +54,8 @@ function stage(s: Stage): string {
       return `| pattern ${quoteLogql(s.pattern)}`;
     case 'unpack':
       return '| unpack';
+    case 'decolorize':
+      return '| decolorize';
     case 'labelFilter':
       return `| ${labelFilter(s.expr, false)}`;
     case 'lineFormat':
@@ -97,9 +99,13 @@ function metric(e: MetricExpr): string {
       return `${e.op}${grouping(e.grouping)} (${e.param === null ? '' : `${e.param}, `}${metric(e.expr)})`;
     case 'binary': {
       const side = (x: MetricExpr): string => (x.kind === 'binary' ? `(${metric(x)})` : metric(x));
-      const matching = e.matching === null ? '' : ` ${e.matching.on ? 'on' : 'ignoring'} (${e.matching.labels.join(', ')})`;
+      const m = e.matching;
+      const group = m === null || m.group === null ? '' : ` group_${m.group.side} (${m.group.include.join(', ')})`;
+      const matching = m === null ? '' : ` ${m.on ? 'on' : 'ignoring'} (${m.labels.join(', ')})${group}`;
       return `${side(e.lhs)} ${e.op}${e.bool ? ' bool' : ''}${matching} ${side(e.rhs)}`;
     }
+    case 'labelReplace':
+      return `label_replace(${metric(e.expr)}, ${[e.dst, e.replacement, e.src, e.regex].map(quoteLogql).join(', ')})`;
   }
 }
 

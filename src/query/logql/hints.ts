@@ -2,7 +2,8 @@
  * hints.ts — the LineHints of a log query: substrings every line the query
  * can keep must contain, so a source may skip blocks without them. Derived
  * from the positive line filters before the first stage that rewrites the
- * line (line_format, unpack): `|= "a" or "b"` gives two alternatives;
+ * line (line_format, unpack, decolorize): `|= "a" or "b"` gives two
+ * alternatives; `|>` requires every literal of its pattern;
  * `|~` derives the literals its regex requires (`error.*timeout` → "error"
  * and "timeout"; alternations give alternatives; `(?i)` makes the hint
  * case-insensitive); chained filters combine as a conjunction (the cross
@@ -18,6 +19,7 @@
  */
 import type { LogExpr } from './ast.js';
 import { LogqlLimits } from '../../limits.js';
+import { parseLinePattern } from './pattern.js';
 import { splitFlags } from './regex.js';
 import type { LineHint } from './source.js';
 
@@ -197,12 +199,17 @@ export function regexRequirements(pattern: string): { dnf: string[][]; caseInsen
 export function lineHints(log: LogExpr): LineHint[] {
   let hints: { contains: string[]; ci: boolean }[] = [{ contains: [], ci: false }];
   for (const stage of log.stages) {
-    if (stage.kind === 'lineFormat' || stage.kind === 'unpack') break;
-    if (stage.kind !== 'lineFilter' || (stage.op !== '|=' && stage.op !== '|~')) continue;
+    if (stage.kind === 'lineFormat' || stage.kind === 'unpack' || stage.kind === 'decolorize') break;
+    if (stage.kind !== 'lineFilter' || (stage.op !== '|=' && stage.op !== '|~' && stage.op !== '|>')) continue;
     let alts: { contains: string[]; ci: boolean }[] = [];
     for (const v of stage.values) {
       if (stage.op === '|=') alts.push({ contains: v === '' ? [] : [v], ci: false });
-      else {
+      else if (stage.op === '|>') {
+        // A line passing a pattern filter contains every literal of the pattern.
+        const parts = parseLinePattern(v);
+        const literals = typeof parts === 'string' ? [] : parts.flatMap((p) => (p.kind === 'literal' ? [p.text] : []));
+        alts.push({ contains: [...new Set(literals)].slice(0, LogqlLimits.hintLiteralsMax), ci: false });
+      } else {
         const r = regexRequirements(v);
         for (const a of r.dnf) alts.push({ contains: a, ci: r.caseInsensitive });
       }

@@ -12,6 +12,7 @@ export type {
   LabelFilterExpr,
   LabelFormatItem,
   LabelMatchItem,
+  LabelReplaceExpr,
   LineFilter,
   LineFilterOp,
   LogExpr,
@@ -25,6 +26,7 @@ export type {
   Unwrap,
   VectorAggregation,
   VectorLiteral,
+  VectorMatching,
   VectorOp,
 } from './ast.js';
 export { RANGE_FNS, VECTOR_OPS } from './ast.js';

@@ -24,6 +24,8 @@ export type TokenKind =
   | '|'
   | '|='
   | '|~'
+  | '|>'
+  | '!>'
   | '!='
   | '!~'
   | '='
@@ -87,7 +89,7 @@ export function logqlError(text: string, offset: number, what: string, found: st
   });
 }
 
-const TWO: ReadonlySet<string> = new Set(['|=', '|~', '!=', '!~', '=~', '==', '>=', '<=']);
+const TWO: ReadonlySet<string> = new Set(['|=', '|~', '|>', '!>', '!=', '!~', '=~', '==', '>=', '<=']);
 const ONE: ReadonlySet<string> = new Set(['{', '}', '(', ')', '[', ']', ',', '|', '=', '>', '<', '+', '-', '*', '/', '%', '^']);
 
 const isDigit = (c: string | undefined): boolean => c !== undefined && c >= '0' && c <= '9';

@@ -9,11 +9,12 @@
  * again here, as simply as possible.
  */
 import { OtlpdbError } from '../../errors.js';
-import type { BinaryExpr, Grouping, LabelFilterExpr, LogExpr, LogqlExpr, MetricExpr, RangeAggregation, Stage } from './ast.js';
+import type { BinaryExpr, Grouping, LabelFilterExpr, LabelReplaceExpr, LogExpr, LogqlExpr, MetricExpr, RangeAggregation, Stage } from './ast.js';
 import { scanLogfmt } from './logfmt.js';
 import { matchPattern, parsePattern } from './pattern.js';
 import type { PatternPart } from './pattern.js';
 import { parseJsonPath } from './pipeline.js';
+import { stripAnsi } from './decolorize.js';
 import { compileLogqlRegex } from './regex.js';
 import type { LogEntry, LogLabel, LogqlParams, LogqlResult } from './source.js';
 import { parseTemplate, renderTemplate } from './template.js';
@@ -97,12 +98,30 @@ function scalarText(v: unknown): string {
   return v === null ? '' : typeof v === 'string' ? v : typeof v === 'object' ? JSON.stringify(v) : String(v);
 }
 
+/** patternTest is Loki's pattern line filter: literals in order (a later one not right where the previous ended), the end as the last part says. */
+function patternTest(pattern: string, line: string): boolean {
+  const parts = pattern.split(/(<_>)/).filter((x) => x !== '');
+  if (line === '' || parts.length === 0) return line === '' && parts.length === 0;
+  let off = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i] as string;
+    if (p === '<_>') continue;
+    const j = line.indexOf(p, off);
+    if (j < 0 || (i > 0 && j === off)) return false;
+    off = j + p.length;
+  }
+  return (parts[parts.length - 1] === '<_>') === off < line.length;
+}
+
 function applyStage(s: Stage, st: St): boolean {
   switch (s.kind) {
     case 'lineFilter': {
-      const hit = s.values.some((v) => (s.op === '|=' || s.op === '!=' ? st.line.includes(v) : compileLogqlRegex(v, false).test(st.line)));
-      return s.op === '|=' || s.op === '|~' ? hit : !hit;
+      const hit = s.values.some((v) => (s.op === '|=' || s.op === '!=' ? st.line.includes(v) : s.op === '|>' || s.op === '!>' ? patternTest(v, st.line) : compileLogqlRegex(v, false).test(st.line)));
+      return s.op === '|=' || s.op === '|~' || s.op === '|>' ? hit : !hit;
     }
+    case 'decolorize':
+      st.line = stripAnsi(st.line);
+      return true;
     case 'json': {
       const o = jsonObj(st.line);
       if (o === null) {
@@ -248,6 +267,18 @@ function rangeAt(node: RangeAggregation, rows: readonly LogEntry[], t: bigint): 
     const fns: Record<string, () => number> = {
       count_over_time: () => v.length,
       rate: () => sum / secs,
+      rate_counter: () => {
+        // Loki's extrapolatedRate on nanosecond times read as milliseconds (README "Semantics").
+        if (v.length < 2) return 0;
+        let inc = (v[v.length - 1] as number) - (v[0] as number);
+        for (let i = 1; i < v.length; i++) if ((v[i] as number) < (v[i - 1] as number)) inc += v[i - 1] as number;
+        const span = Number((g.pts[g.pts.length - 1] as [bigint, number])[0] - (g.pts[0] as [bigint, number])[0]) / 1000;
+        const avg = span / (v.length - 1);
+        let toStart = Number(node.rangeNs / 1_000_000n) / 1000;
+        if (inc > 0 && (v[0] as number) >= 0) toStart = Math.min(toStart, span * ((v[0] as number) / inc));
+        const to = span + (toStart < avg * 1.1 ? toStart : avg / 2) + (0 < avg * 1.1 ? 0 : avg / 2);
+        return (inc * (to / span)) / secs;
+      },
       bytes_over_time: () => sum,
       bytes_rate: () => sum / secs,
       sum_over_time: () => sum,
@@ -319,22 +350,56 @@ function binaryAt(e: BinaryExpr, l: RSample[] | number, r: RSample[] | number): 
   if (e.op === 'and') return l.filter((s) => r.some((o) => sig(o.labels) === sig(s.labels)));
   if (e.op === 'unless') return l.filter((s) => !r.some((o) => sig(o.labels) === sig(s.labels)));
   if (e.op === 'or') return [...l, ...r.filter((s) => !l.some((o) => sig(o.labels) === sig(s.labels)))];
-  if (l.length === 0 || r.length === 0) return [];
-  if (new Set(r.map((o) => sig(o.labels))).size !== r.length) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'reference: many-to-many');
+  // Vector matching (Loki's vectorBinop): for group_right the sides swap so that `many` is the "many" side.
+  const m = e.matching;
+  const right = m?.group?.side === 'right';
+  const many = right ? r : l;
+  const ones = right ? l : r;
+  if (new Set(ones.map((o) => sig(o.labels))).size !== ones.length) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'reference: many-to-many');
   const out: RSample[] = [];
-  const used = new Set<string>();
-  for (const s of l) {
-    const matches = r.filter((o) => sig(o.labels) === sig(s.labels));
-    if (matches.length > 1) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'reference: many-to-many');
-    const m = matches[0];
-    if (m === undefined) continue;
-    if (used.has(sig(s.labels))) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'reference: many-to-one');
-    used.add(sig(s.labels));
-    const v = arith(e.op, s.value, m.value);
+  const results = new Map<string, string[]>();
+  for (const s of many) {
+    const o = ones.find((x) => sig(x.labels) === sig(s.labels));
+    if (o === undefined) continue;
+    let labels: LogLabel[];
+    if (m === null) labels = s.labels;
+    else if (m.group === null) labels = s.labels.filter((x) => m.labels.includes(x.name) === m.on);
+    else {
+      const inc = m.group.include;
+      labels = sorted([...s.labels.filter((x) => !inc.includes(x.name)), ...o.labels.filter((x) => inc.includes(x.name))].map((x) => [x.name, x.value]));
+    }
+    const seen = results.get(sig(s.labels));
+    if (seen !== undefined && (m === null || m.group === null)) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'reference: many-to-one without group_left');
+    if (seen !== undefined && seen.includes(key(labels))) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'reference: grouping labels not unique');
+    results.set(sig(s.labels), [...(seen ?? []), key(labels)]);
+    const [a, b] = right ? [o.value, s.value] : [s.value, o.value];
+    const v = arith(e.op, a, b);
     if (isCmp && !e.bool && v !== 1) continue;
-    const labels = e.matching === null ? s.labels : s.labels.filter((x) => (e.matching as { on: boolean; labels: readonly string[] }).labels.includes(x.name) === e.matching?.on);
-    out.push({ labels, value: isCmp && !e.bool ? s.value : v });
+    out.push({ labels, value: isCmp && !e.bool ? a : v });
   }
+  return out;
+}
+
+/** expand is Go's Regexp.Expand of a label_replace replacement, written again from its definition. */
+function expand(template: string, m: RegExpExecArray): string {
+  return template.replace(/\$(?:(\$)|\{([\p{L}\p{Nd}_]+)\}|([\p{L}\p{Nd}_]+))/gu, (_all, dollar: string | undefined, braced: string | undefined, bare: string | undefined) => {
+    if (dollar !== undefined) return '$';
+    const name = (braced ?? bare) as string;
+    const isIndex = /^(0|[1-9][0-9]{0,7})$/.test(name);
+    return (isIndex ? m[Number(name)] : m.groups?.[name]) ?? '';
+  });
+}
+
+function labelReplaceAt(e: LabelReplaceExpr, v: RSample[]): RSample[] {
+  const re = compileLogqlRegex(e.regex, true);
+  const out = v.map((s) => {
+    const m = re.exec(s.labels.find((x) => x.name === e.src)?.value ?? '');
+    if (m === null) return s;
+    const pairs: [string, string][] = s.labels.filter((x) => x.name !== e.dst).map((x) => [x.name, x.value]);
+    pairs.push([e.dst, expand(e.replacement, m)]);
+    return { labels: sorted(pairs), value: s.value };
+  });
+  if (new Set(out.map((s) => key(s.labels))).size !== out.length) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'reference: label_replace duplicates');
   return out;
 }
 
@@ -343,6 +408,7 @@ function metricAt(e: MetricExpr, rows: readonly LogEntry[], t: bigint): RSample[
   if (e.kind === 'vectorLiteral') return [{ labels: [], value: e.value }];
   if (e.kind === 'range') return rangeAt(e, rows, t);
   if (e.kind === 'binary') return binaryAt(e, metricAt(e.lhs, rows, t), metricAt(e.rhs, rows, t));
+  if (e.kind === 'labelReplace') return labelReplaceAt(e, metricAt(e.expr, rows, t) as RSample[]);
   const inner = metricAt(e.expr, rows, t) as RSample[];
   const groups = new Map<string, { labels: LogLabel[]; m: RSample[] }>();
   for (const s of inner) {
@@ -357,6 +423,7 @@ function metricAt(e: MetricExpr, rows: readonly LogEntry[], t: bigint): RSample[
     const sum = v.reduce((a, b) => a + b, 0);
     const mean = sum / v.length;
     const variance = v.reduce((a, b) => a + (b - mean) ** 2, 0) / v.length;
+    if (e.op === 'sort' || e.op === 'sort_desc') continue;
     if (e.op === 'topk' || e.op === 'bottomk') {
       const sign = e.op === 'topk' ? -1 : 1;
       // NaN ranks last for both; ties by labels.
@@ -365,8 +432,17 @@ function metricAt(e: MetricExpr, rows: readonly LogEntry[], t: bigint): RSample[
       out.push(...ranked.slice(0, e.param as number));
       continue;
     }
-    const value = { sum, avg: mean, min: nanAwareMin(v), max: nanAwareMax(v), count: v.length, stddev: Math.sqrt(variance), stdvar: variance }[e.op];
+    const value = { sum, avg: mean, min: nanAwareMin(v), max: nanAwareMax(v), count: v.length, stddev: Math.sqrt(variance), stdvar: variance }[e.op as 'sum'];
     out.push({ labels: g.labels, value });
+  }
+  if (e.op === 'sort' || e.op === 'sort_desc') {
+    // Groups in label order, each by value (NaN last), ties by labels.
+    const sign = e.op === 'sort' ? 1 : -1;
+    const rank = (x: RSample): number => (Number.isNaN(x.value) ? Infinity : sign * x.value);
+    for (const k of [...groups.keys()].sort()) {
+      const members = (groups.get(k) as { m: RSample[] }).m;
+      out.push(...[...members].sort((a, b) => (rank(a) !== rank(b) ? (rank(a) < rank(b) ? -1 : 1) : key(a.labels) < key(b.labels) ? -1 : key(a.labels) > key(b.labels) ? 1 : 0)));
+    }
   }
   return out;
 }
@@ -407,7 +483,10 @@ export function referenceEvaluate(expr: LogqlExpr, rows: readonly LogEntry[], p:
   if (p.stepNs === 0n) {
     const v = at[0] as RSample[] | number;
     if (typeof v === 'number') return { kind: 'scalar', timeNs: p.endNs, value: v };
-    return { kind: 'vector', samples: [...v].sort((a, b) => (key(a.labels) < key(b.labels) ? -1 : 1)).map((s) => ({ labels: s.labels, timeNs: p.endNs, value: s.value })) };
+    let top: MetricExpr = expr;
+    while (top.kind === 'labelReplace') top = top.expr;
+    const byValue = top.kind === 'vector' && (top.op === 'sort' || top.op === 'sort_desc');
+    return { kind: 'vector', samples: (byValue ? v : [...v].sort((a, b) => (key(a.labels) < key(b.labels) ? -1 : 1))).map((s) => ({ labels: s.labels, timeNs: p.endNs, value: s.value })) };
   }
   const series = new Map<string, { labels: LogLabel[]; timesNs: bigint[]; values: number[] }>();
   at.forEach((v, i) => {

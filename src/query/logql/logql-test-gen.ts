@@ -46,7 +46,9 @@ function accessLine(r: SeededRand): string {
 }
 
 function appLine(r: SeededRand, level: string): string {
-  const head = `2026-11-27T10:00:0${r.intn(10)}Z ${level.toUpperCase()} [${pick(r, APPS)}] ${pick(r, MESSAGES)}`;
+  // Some application lines colour their level (ANSI escapes), for `| decolorize`.
+  const lvl = chance(r, 25) ? `\u001b[${pick(r, ['31', '33', '1;32', '0;36'])}m${level.toUpperCase()}\u001b[0m` : level.toUpperCase();
+  const head = `2026-11-27T10:00:0${r.intn(10)}Z ${lvl} [${pick(r, APPS)}] ${pick(r, MESSAGES)}`;
   if (level !== 'error' || !chance(r, 60)) return head;
   const frames = 1 + r.intn(3);
   let out = `${head}\nError: ${pick(r, ['timeout', 'ECONNREFUSED', 'NullPointerException'])}`;
@@ -108,6 +110,8 @@ export function randomCorpus(r: SeededRand, n: number): LogEntry[] {
 
 const WORDS = ['error', 'ERROR', 'timeout', 'GET', 'api', 'Connection', 'at ', '"status":', 'level=', 'payment failed', 'ms', '', 'e', 'a'];
 const REGEXES = ['(?i)error', 'time(out)?', 'error.*timeout', 'GET|POST', '(?i)conn(ection)? refused', '\\d{3} \\d+', 'at [A-Z]\\w+\\.', 'status=5\\d\\d', '^\\{', 'db.ts:\\d+', '(?i)(db|cache) (timeout|miss)', 'a+b*c?'];
+/** LINE_PATTERNS are pattern line filter (`|>`, `!>`) patterns: `<_>` and literals only. */
+const LINE_PATTERNS = ['<_> ERROR <_>', '<_> - - <_> "GET <_>', 'level=<_> msg=<_>', '<_>timeout<_>', '{"level":<_>', '<_>ms', '', '<_>', '<_> [checkout] <_>', '10.0.<_>'];
 const LABELS = ['level', 'status', 'msg', 'path', 'service_name', 'env', 'trace_id', 'user_id', 'latency', 'duration', 'size', 'method', 'app', 'app_extracted', '__error__', 'format'];
 
 function selector(r: SeededRand): StreamSelectorMatcher[] {
@@ -142,14 +146,16 @@ function labelFilter(r: SeededRand, depth = 0): LabelFilterExpr {
 }
 
 function stage(r: SeededRand): Stage {
-  switch (r.intn(14)) {
+  switch (r.intn(15)) {
     case 0:
     case 1: {
-      const op = pick(r, ['|=', '!=', '|~', '!~', '|=', '|~'] as const);
+      const op = pick(r, ['|=', '!=', '|~', '!~', '|=', '|~', '|>', '!>'] as const);
       const n = chance(r, 25) ? 2 : 1;
-      const values = Array.from({ length: n }, () => (op === '|=' || op === '!=' ? pick(r, WORDS) : pick(r, REGEXES)));
+      const values = Array.from({ length: n }, () => (op === '|=' || op === '!=' ? pick(r, WORDS) : op === '|>' || op === '!>' ? pick(r, LINE_PATTERNS) : pick(r, REGEXES)));
       return { kind: 'lineFilter', op, values };
     }
+    case 14:
+      return { kind: 'decolorize' };
     case 2:
       return chance(r, 70) ? { kind: 'json', params: [] } : { kind: 'json', params: [{ label: 'user_name', path: pick(r, ['user.name', 'user["name"]']) }, { label: 'first_tag', path: 'tags[0]' }, ...(chance(r, 50) ? [{ label: 'status', path: 'status' }] : [])] };
     case 3:
@@ -203,7 +209,7 @@ function grouping(r: SeededRand): Grouping {
 
 /** randomRange draws a range aggregation. */
 export function randomRange(r: SeededRand): RangeAggregation {
-  const fn = pick(r, ['count_over_time', 'rate', 'bytes_over_time', 'bytes_rate', 'absent_over_time', 'sum_over_time', 'avg_over_time', 'min_over_time', 'max_over_time', 'stddev_over_time', 'stdvar_over_time', 'quantile_over_time', 'first_over_time', 'last_over_time', 'count_over_time', 'avg_over_time', 'rate'] as const satisfies readonly RangeFn[]);
+  const fn = pick(r, ['count_over_time', 'rate', 'bytes_over_time', 'bytes_rate', 'absent_over_time', 'sum_over_time', 'avg_over_time', 'min_over_time', 'max_over_time', 'stddev_over_time', 'stdvar_over_time', 'quantile_over_time', 'first_over_time', 'last_over_time', 'count_over_time', 'avg_over_time', 'rate', 'rate_counter'] as const satisfies readonly RangeFn[]);
   const unwrapped = !['count_over_time', 'rate', 'bytes_over_time', 'bytes_rate', 'absent_over_time'].includes(fn) || (fn === 'rate' && chance(r, 25));
   const log = randomLogExpr(r);
   const u = pick(r, UNWRAPS);
@@ -221,7 +227,7 @@ export function randomRange(r: SeededRand): RangeAggregation {
   }
   // Metric results grouped by every label: drop the line-unique ones most of the time.
   if (chance(r, 70)) stages.push({ kind: 'keep', items: [{ name: 'service_name', matcher: null }, { name: 'level', matcher: null }, { name: 'trace_id', matcher: null }, ...(unwrap === null ? [] : [{ name: unwrap.label, matcher: null }])] });
-  const groupable = unwrapped && fn !== 'rate';
+  const groupable = unwrapped && fn !== 'rate' && fn !== 'rate_counter';
   return {
     kind: 'range',
     fn,
@@ -234,12 +240,70 @@ export function randomRange(r: SeededRand): RangeAggregation {
   };
 }
 
-/** randomMetric draws a metric query: range aggregations under vector aggregations and binary operators. */
+/** randomLabelReplace wraps a metric query in label_replace (matches, misses, named groups, empty results that remove the label, overwrites that may collide). */
+function randomLabelReplace(r: SeededRand, expr: MetricExpr): MetricExpr {
+  const [src, regex] = pick(r, [
+    ['level', '(.*)'],
+    ['level', '(e.*)'],
+    ['level', '(?P<name>[a-z]+)'],
+    ['level', 'err(or)?'],
+    ['service_name', '(.)(.*)'],
+    ['env', 'p.*'],
+    ['missing', '(.*)'],
+    ['level', 'x'],
+    ['level', 'err'],
+    ['service_name', '(pay|check)'],
+    ['env', '(d)'],
+  ] as const);
+  return {
+    kind: 'labelReplace',
+    expr,
+    dst: pick(r, ['lvl', 'lvl', 'tag', 'level', 'service_name']),
+    replacement: pick(r, ['$1', '${1}-x', '$1$2', '$name', '${name}_${1}', 'const', '', '$$1', '$1x', '$']),
+    src,
+    regex,
+  };
+}
+
+/** groupedBinary draws a many-to-one (group_left) or one-to-many (group_right) operation; the "one" side is unique per level (or per level and service, for an included label). */
+function groupedBinary(r: SeededRand): MetricExpr {
+  const manyBy = pick(r, [['level', 'env'], ['level', 'format'], ['env', 'level', 'format']]);
+  const many: MetricExpr = { kind: 'vector', op: pick(r, ['sum', 'count', 'max'] as const), param: null, grouping: { without: false, labels: manyBy }, expr: randomRange(r) };
+  const withService = chance(r, 40);
+  const oneRange: RangeAggregation = withService
+    ? { kind: 'range', fn: 'count_over_time', param: null, log: { kind: 'log', matchers: [{ name: 'service_name', op: '=', value: pick(r, APPS) }], stages: [] }, unwrap: null, rangeNs: pick(r, RANGES_NS), offsetNs: 0n, grouping: null }
+    : randomRange(r);
+  const one: MetricExpr = { kind: 'vector', op: pick(r, ['sum', 'min', 'avg'] as const), param: null, grouping: { without: false, labels: withService ? ['level', 'service_name'] : ['level'] }, expr: oneRange };
+  const include = withService ? (chance(r, 80) ? ['service_name'] : []) : chance(r, 15) ? ['env'] : [];
+  const matching = chance(r, 70) || withService ? { on: true, labels: ['level'] } : { on: false, labels: manyBy.filter((l) => l !== 'level') };
+  const op = pick(r, ['/', '*', '-', '>', '+', '<='] as const);
+  const side = chance(r, 50) ? ('left' as const) : ('right' as const);
+  return {
+    kind: 'binary',
+    op,
+    bool: (op === '>' || op === '<=') && chance(r, 50),
+    matching: { ...matching, group: { side, include } },
+    lhs: side === 'left' ? many : one,
+    rhs: side === 'left' ? one : many,
+  };
+}
+
+/** randomMetric draws a metric query: range aggregations under vector aggregations (sort too), binary operators (grouped matching too) and label_replace. */
 export function randomMetric(r: SeededRand, depth = 0): MetricExpr {
-  const k = depth >= 2 ? r.intn(2) : r.intn(5);
+  // An outermost sort orders an instant answer: draw it often enough to matter.
+  if (depth === 0 && chance(r, 15)) {
+    // Half the time over several series with wide windows, so that the order shows.
+    const inner: MetricExpr = chance(r, 50)
+      ? randomMetric(r, 1)
+      : { kind: 'vector', op: pick(r, ['sum', 'count', 'max'] as const), param: null, grouping: { without: false, labels: [pick(r, ['level', 'service_name', 'env'])] }, expr: { ...randomRange(r), rangeNs: 300_000_000_000n } };
+    return { kind: 'vector', op: pick(r, ['sort', 'sort_desc'] as const), param: null, grouping: chance(r, 20) ? grouping(r) : null, expr: inner };
+  }
+  const k = depth >= 2 ? r.intn(2) : r.intn(7);
   if (k === 0) return randomRange(r);
+  if (k === 5) return groupedBinary(r);
+  if (k === 6) return randomLabelReplace(r, randomMetric(r, depth + 1));
   if (k === 1 || k === 2) {
-    const op = pick(r, ['sum', 'avg', 'min', 'max', 'count', 'stddev', 'stdvar', 'topk', 'bottomk', 'sum'] as const satisfies readonly VectorOp[]);
+    const op = pick(r, ['sum', 'avg', 'min', 'max', 'count', 'stddev', 'stdvar', 'topk', 'bottomk', 'sum', 'sort', 'sort_desc'] as const satisfies readonly VectorOp[]);
     return { kind: 'vector', op, param: op === 'topk' || op === 'bottomk' ? 1 + r.intn(3) : null, grouping: chance(r, 60) ? grouping(r) : null, expr: randomMetric(r, depth + 1) };
   }
   if (k === 3) {
@@ -254,5 +318,5 @@ export function randomMetric(r: SeededRand, depth = 0): MetricExpr {
   const rhs: MetricExpr = { kind: 'vector', op: pick(r, ['sum', 'min', 'avg'] as const), param: null, grouping: { without: false, labels: pick(r, [['level'], ['level', 'env']]) }, expr: randomRange(r) };
   if (chance(r, 20)) return { kind: 'binary', op: 'or', bool: false, matching: null, lhs, rhs: { kind: 'vectorLiteral', value: pick(r, [0, 1]) } };
   const op = pick(r, ['+', '/', 'and', 'or', 'unless', '>', '-'] as const);
-  return { kind: 'binary', op, bool: op === '>' && chance(r, 50), matching: chance(r, 50) ? { on: true, labels: ['level'] } : chance(r, 50) ? { on: false, labels: ['env'] } : null, lhs, rhs };
+  return { kind: 'binary', op, bool: op === '>' && chance(r, 50), matching: chance(r, 50) ? { on: true, labels: ['level'], group: null } : chance(r, 50) ? { on: false, labels: ['env'], group: null } : null, lhs, rhs };
 }

@@ -147,11 +147,49 @@ function variance(vals: readonly number[]): number {
   return vals.reduce((a, b) => a + (b - mean) * (b - mean), 0) / vals.length;
 }
 
-/** windowValue computes a range aggregation over one window's values (sorted by time, then value). */
-export function windowValue(fn: RangeFn, param: number | null, vals: readonly number[], rangeNs: bigint): number {
+/**
+ * rateCounter is Loki's rate_counter over one window (its extrapolatedRate,
+ * taken from Prometheus, with counter resets): fewer than two samples give 0.
+ * Loki feeds it nanosecond timestamps where Prometheus' code expects
+ * milliseconds, so the window start is the first sample's time minus the
+ * range in milliseconds and intervals are ns / 1000; this follows Loki's
+ * arithmetic exactly (the extrapolation is then almost always negligible).
+ */
+export function rateCounter(ts: readonly bigint[], vals: readonly number[], rangeNs: bigint): number {
+  const n = vals.length;
+  if (n < 2) return 0;
+  const first = vals[0] as number;
+  const last = vals[n - 1] as number;
+  let result = last - first;
+  let previous = 0;
+  for (const v of vals) {
+    if (v < previous) result += previous;
+    previous = v;
+  }
+  const t0 = ts[0] as bigint;
+  const t1 = ts[n - 1] as bigint;
+  let durationToStart = Number(rangeNs / 1_000_000n) / 1000;
+  const durationToEnd = 0;
+  const sampledInterval = Number(t1 - t0) / 1000;
+  const averageInterval = sampledInterval / (n - 1);
+  if (result > 0 && first >= 0) {
+    const durationToZero = sampledInterval * (first / result);
+    if (durationToZero < durationToStart) durationToStart = durationToZero;
+  }
+  const threshold = averageInterval * 1.1;
+  let extrapolateTo = sampledInterval;
+  extrapolateTo += durationToStart < threshold ? durationToStart : averageInterval / 2;
+  extrapolateTo += durationToEnd < threshold ? durationToEnd : averageInterval / 2;
+  return (result * (extrapolateTo / sampledInterval)) / (Number(rangeNs) / 1e9);
+}
+
+/** windowValue computes a range aggregation over one window's values (sorted by time, then value); `ts` are their times (rate_counter reads them). */
+export function windowValue(fn: RangeFn, param: number | null, vals: readonly number[], rangeNs: bigint, ts: readonly bigint[] = []): number {
   const kind = partialKindOf(fn);
   if (kind !== null) return finishPartial(fn, partialOf(kind, vals), rangeNs);
   switch (fn) {
+    case 'rate_counter':
+      return rateCounter(ts, vals, rangeNs);
     case 'stddev_over_time':
       return Math.sqrt(variance(vals));
     case 'stdvar_over_time':
@@ -216,6 +254,11 @@ export function vectorAggregate(op: VectorOp, param: number | null, grouping: Gr
     g.members.push(s);
   }
   const out: Sample[] = [];
+  if (op === 'sort' || op === 'sort_desc') {
+    // Every series stays; groups in label order, each sorted by value (Loki sorts within each group).
+    for (const key of [...groups.keys()].sort()) out.push(...sortByValue((groups.get(key) as { members: Sample[] }).members, op === 'sort_desc'));
+    return out;
+  }
   for (const [key, g] of groups) {
     const vals = g.members.map((m) => m.value);
     if (op === 'topk' || op === 'bottomk') {
@@ -245,6 +288,8 @@ export function vectorAggregate(op: VectorOp, param: number | null, grouping: Gr
       case 'stdvar':
         value = variance(vals);
         break;
+      default:
+        throw new OtlpdbError('ERR_INTERNAL', `invariant violated: vectorAggregate of ${op}`);
     }
     out.push({ labels: g.labels, key, value });
   }
@@ -290,6 +335,29 @@ function matchKey(labels: LogLabels, m: BinaryExpr['matching']): string {
   return labelsKey(labels.filter((l) => (m.on ? m.labels.includes(l.name) : !m.labels.includes(l.name))));
 }
 
+/**
+ * resultLabels are the labels of a matched pair (Loki's resultMetric): the
+ * left ("many") side's; one-to-one keeps only the `on` labels or drops the
+ * `ignoring` ones; `group_*` labels are copied from the "one" side (removed
+ * where it has none).
+ */
+function resultLabels(many: LogLabels, one: LogLabels, m: BinaryExpr['matching']): LogLabel[] {
+  if (m === null) return [...many];
+  let out: LogLabel[] = m.group === null ? many.filter((l) => (m.on ? m.labels.includes(l.name) : !m.labels.includes(l.name))) : [...many];
+  if (m.group !== null && m.group.include.length > 0) {
+    const include = m.group.include;
+    out = out.filter((l) => !include.includes(l.name));
+    for (const l of one) if (include.includes(l.name)) out.push(l);
+    out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+  return out;
+}
+
+/** sortByValue orders one group of `sort`/`sort_desc`: by value (NaN last), ties by labels. */
+export function sortByValue(samples: readonly Sample[], desc: boolean): Sample[] {
+  return [...samples].sort(byValue(desc));
+}
+
 /** binaryStep applies a binary operator to one step's operands. */
 export function binaryStep(e: BinaryExpr, lhs: Sample[] | number, rhs: Sample[] | number): Sample[] | number {
   const cmp = COMPARISON.has(e.op);
@@ -313,27 +381,54 @@ export function binaryStep(e: BinaryExpr, lhs: Sample[] | number, rhs: Sample[] 
     const keys = new Set(lhs.map((s) => matchKey(s.labels, e.matching)));
     return [...lhs, ...rhs.filter((s) => !keys.has(matchKey(s.labels, e.matching)))];
   }
-  // As Prometheus: nothing matches when a side is empty (no duplicate check either).
-  if (lhs.length === 0 || rhs.length === 0) return [];
-  const right = new Map<string, Sample>();
-  for (const s of rhs) {
-    const k = matchKey(s.labels, e.matching);
-    if (right.has(k)) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `LogQL: many-to-many matching not allowed: found duplicate series on the right side of '${e.op}' (${k})`);
-    right.set(k, s);
+  return vectorMatch(e, lhs, rhs);
+}
+
+/**
+ * vectorMatch is Loki's vectorBinop: for `group_right` the sides swap so
+ * that `many` is the "many" side; the "one" side must have unique match
+ * keys (else many-to-many, refused even when the other side is empty);
+ * one-to-one refuses a second "many" sample with a match key already used
+ * (many-to-one must be explicit); grouped matching refuses two results with
+ * the same labels for one match key. The operator always applies left op
+ * right, and a comparison without `bool` keeps the left sample's value.
+ */
+function vectorMatch(e: BinaryExpr, lhs: Sample[], rhs: Sample[]): Sample[] {
+  const m = e.matching;
+  const swapped = m?.group?.side === 'right';
+  const many = swapped ? rhs : lhs;
+  const ones = swapped ? lhs : rhs;
+  const one = new Map<string, Sample>();
+  for (const s of ones) {
+    const k = matchKey(s.labels, m);
+    if (one.has(k)) {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `LogQL: found duplicate series on the ${swapped ? 'left' : 'right'} hand-side of '${e.op}' (match labels ${k}); many-to-many matching not allowed: matching labels must be unique on one side`);
+    }
+    one.set(k, s);
   }
-  const seen = new Set<string>();
+  const matched = new Map<string, Set<string>>();
+  const cmp = COMPARISON.has(e.op);
   const out: Sample[] = [];
-  for (const s of lhs) {
-    const k = matchKey(s.labels, e.matching);
-    const r = right.get(k);
-    if (r === undefined) continue;
-    if (seen.has(k)) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `LogQL: multiple matches for labels on the left side of '${e.op}' (${k}); many-to-one matching is not supported`);
-    seen.add(k);
-    const v = arithmetic(e.op, s.value, r.value);
+  for (const s of many) {
+    const k = matchKey(s.labels, m);
+    const o = one.get(k);
+    if (o === undefined) continue;
+    const labels = resultLabels(s.labels, o.labels, m);
+    const key = labelsKey(labels);
+    const inserted = matched.get(k);
+    if (m === null || m.group === null) {
+      if (inserted !== undefined) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `LogQL: multiple matches for labels ${k} on the left side of '${e.op}': many-to-one matching must be explicit (group_left/group_right)`);
+      matched.set(k, new Set());
+    } else if (inserted === undefined) matched.set(k, new Set([key]));
+    else {
+      if (inserted.has(key)) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `LogQL: multiple matches for labels ${k} of '${e.op}': grouping labels must ensure unique matches`);
+      inserted.add(key);
+    }
+    const left = swapped ? o : s;
+    const right = swapped ? s : o;
+    const v = arithmetic(e.op, left.value, right.value);
     if (cmp && !e.bool && v !== 1) continue;
-    const m = e.matching;
-    const labels = m === null ? s.labels : s.labels.filter((l) => (m.on ? m.labels.includes(l.name) : !m.labels.includes(l.name)));
-    out.push({ labels, key: labelsKey(labels), value: cmp && !e.bool ? s.value : v });
+    out.push({ labels, key, value: cmp && !e.bool ? left.value : v });
   }
   return out;
 }

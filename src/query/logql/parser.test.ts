@@ -39,6 +39,12 @@ const EXAMPLES = [
   '2 * 3 ^ 2 ^ 0.5 - 1',
   'sum(rate({app="a"}[1m])) or vector(0)',
   'bottomk by (level) (2, bytes_rate({app="a"}[30s])) unless ignoring (env) bytes_over_time({app="b"}[30s])',
+  'sum by (level, env) (rate({a="b"}[1m])) / on (level) group_left (team) sum by (level, team) (rate({a="c"}[1m]))',
+  'sum by (level) (rate({a="b"}[1m])) - ignoring (env) group_right sum by (level, env) (rate({a="c"}[1m]))',
+  'label_replace(rate({a="b"}[1m]), "foo", "$1", "service", "(.*):.*")',
+  'sort_desc(sum by (a) (rate({a="b"}[1m])))',
+  '{a="b"} |> "<_> error <_>" or "<_> fatal <_>" !> "<_> debug <_>" | decolorize',
+  'rate_counter({a="b"} | logfmt | unwrap n [1m])',
 ];
 
 t.test('Loki documentation examples parse and print back to the same tree', async (t) => {

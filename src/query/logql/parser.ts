@@ -31,6 +31,7 @@ import type {
   RangeFn,
   Stage,
   Unwrap,
+  VectorMatching,
   VectorOp,
 } from './ast.js';
 import { LOG_RANGE_FNS, RANGE_FNS, VECTOR_OPS } from './ast.js';
@@ -38,7 +39,8 @@ import type { Token, TokenKind } from './lexer.js';
 import { describeFound, logqlError, positionOf, tokenize } from './lexer.js';
 import { compileLogqlRegex, regexProblem } from './regex.js';
 import type { StreamSelectorMatcher } from './source.js';
-import { parsePattern } from './pattern.js';
+import { LABEL_NAME } from './label-replace.js';
+import { parseLinePattern, parsePattern } from './pattern.js';
 import { parseJsonPath } from './pipeline.js';
 import { parseTemplate } from './template.js';
 
@@ -46,7 +48,7 @@ const RANGE_FN_SET: ReadonlySet<string> = new Set(RANGE_FNS);
 const VECTOR_OP_SET: ReadonlySet<string> = new Set(VECTOR_OPS);
 const MATCH_OPS: ReadonlySet<TokenKind> = new Set<TokenKind>(['=', '!=', '=~', '!~']);
 const COMPARE_OPS: ReadonlySet<TokenKind> = new Set<TokenKind>(['=', '==', '!=', '>', '>=', '<', '<=']);
-const LINE_FILTER_OPS: ReadonlySet<TokenKind> = new Set<TokenKind>(['|=', '!=', '|~', '!~']);
+const LINE_FILTER_OPS: ReadonlySet<TokenKind> = new Set<TokenKind>(['|=', '!=', '|~', '!~', '|>', '!>']);
 const PRECEDENCE: ReadonlyMap<string, number> = new Map([
   ['or', 1],
   ['and', 2],
@@ -64,7 +66,7 @@ const PRECEDENCE: ReadonlyMap<string, number> = new Map([
   ['%', 5],
   ['^', 6],
 ]);
-const STAGE_KEYWORDS: ReadonlySet<string> = new Set(['json', 'logfmt', 'regexp', 'pattern', 'unpack', 'line_format', 'label_format', 'drop', 'keep']);
+const STAGE_KEYWORDS: ReadonlySet<string> = new Set(['json', 'logfmt', 'regexp', 'pattern', 'unpack', 'line_format', 'label_format', 'drop', 'keep', 'decolorize']);
 const COMPARISONS: ReadonlySet<string> = new Set(['==', '!=', '>', '>=', '<', '<=']);
 const SET_OPS: ReadonlySet<string> = new Set(['and', 'or', 'unless']);
 /** Range aggregations that accept `by`/`without` (Loki: the unwrapped ones other than rate). */
@@ -109,7 +111,7 @@ class Parser {
   parseQuery(): LogqlExpr {
     if (this.#peek().kind === '{') {
       const log = this.#logExpr();
-      if (this.#peek().kind !== 'eof') this.#fail("expected a pipeline stage ('|', '|=', '!=', '|~', '!~') or end of query");
+      if (this.#peek().kind !== 'eof') this.#fail("expected a pipeline stage ('|', '|=', '!=', '|~', '!~', '|>', '!>') or end of query");
       return log;
     }
     const e = this.#expr(0);
@@ -179,12 +181,23 @@ class Parser {
         this.#next();
         bool = true;
       }
-      let matching: { on: boolean; labels: string[] } | null = null;
+      let matching: VectorMatching | null = null;
       if (this.#isWord('on') || this.#isWord('ignoring')) {
         const on = this.#next().text === 'on';
-        matching = { on, labels: this.#labelList() };
+        const labels = this.#labelList();
+        let group: VectorMatching['group'] = null;
+        if (this.#isWord('group_left') || this.#isWord('group_right')) {
+          const g = this.#next();
+          if (SET_OPS.has(op)) this.#fail(`set operator '${op}' takes no ${g.text} (it matches many-to-many)`, g);
+          // As Prometheus: a '(' right after group_x opens its label list, never the right operand.
+          const include = this.#peek().kind === '(' ? this.#labelList() : [];
+          const both = on ? include.find((l) => labels.includes(l)) : undefined;
+          if (both !== undefined) this.#fail(`label '${both}' must not be listed in both on (...) and ${g.text} (...)`, g);
+          group = { side: g.text === 'group_left' ? 'left' : 'right', include };
+        }
+        matching = { on, labels, group };
       }
-      if (this.#isWord('group_left') || this.#isWord('group_right')) this.#fail('group_left/group_right are not supported');
+      if (this.#isWord('group_left') || this.#isWord('group_right')) this.#fail(`${this.#peek().text} needs on (...) or ignoring (...) before it`);
       const rhs = this.#expr(op === '^' ? prec : prec + 1);
       const scalars = isScalarExpr(lhs) && isScalarExpr(rhs);
       if (SET_OPS.has(op) && (isScalarExpr(lhs) || isScalarExpr(rhs))) this.#fail(`set operator '${op}' needs vectors on both sides`, t);
@@ -223,10 +236,34 @@ class Parser {
       this.#expect(')', "expected ')'");
       return { kind: 'vectorLiteral', value: sign * (n.numberValue as number) };
     }
+    if (t.kind === 'word' && t.text === 'label_replace' && this.#peek(1).kind === '(') return this.#labelReplace();
     if (t.kind === 'word' && RANGE_FN_SET.has(t.text)) return this.#rangeAgg();
     if (t.kind === 'word' && VECTOR_OP_SET.has(t.text)) return this.#vectorAgg();
     if (t.kind === '{') this.#fail('a log query cannot be an operand; wrap it in a range aggregation such as count_over_time(... [5m])');
     return this.#fail('expected a number, a range aggregation (count_over_time, rate, ...), a vector aggregation (sum, topk, ...) or \'(\'');
+  }
+
+  #labelReplace(): MetricExpr {
+    const fnTok = this.#next();
+    this.#enter();
+    this.#next();
+    const expr = this.#expr(0);
+    if (isScalarExpr(expr)) this.#fail('label_replace needs a vector, not a scalar', fnTok);
+    const args: string[] = [];
+    const names = ['the destination label', 'the replacement', 'the source label', 'the regular expression'];
+    let regexTok = fnTok;
+    for (const what of names) {
+      this.#expect(',', `expected ',' and ${what} (a quoted string)`);
+      if (what === 'the regular expression') regexTok = this.#peek();
+      args.push(this.#string(`expected ${what} (a quoted string)`));
+    }
+    this.#expect(')', "expected ')'");
+    this.#depth--;
+    const [dst, replacement, src, regex] = args as [string, string, string, string];
+    if (!LABEL_NAME.test(dst)) this.#fail(`label_replace's destination '${dst}' is not a valid label name`, fnTok);
+    if (!LABEL_NAME.test(src)) this.#fail(`label_replace's source '${src}' is not a valid label name`, fnTok);
+    this.#regex(regexTok, regex);
+    return { kind: 'labelReplace', expr, dst, replacement, src, regex };
   }
 
   #labelList(): string[] {
@@ -387,6 +424,10 @@ class Parser {
       const vt = this.#peek();
       const v = this.#string('expected a quoted string after the line filter');
       if (op === '|~' || op === '!~') this.#regex(vt, v);
+      if (op === '|>' || op === '!>') {
+        const problem = parseLinePattern(v);
+        if (typeof problem === 'string') this.#fail(`invalid pattern (${problem})`, vt);
+      }
       values.push(v);
       if (this.#isWord('or') && this.#peek(1).kind === 'string') {
         this.#next();
@@ -400,7 +441,7 @@ class Parser {
   #stage(): Stage {
     const t = this.#peek();
     if (t.kind === '(') return { kind: 'labelFilter', expr: this.#labelFilterOr() };
-    if (t.kind !== 'word') this.#fail('expected a parser (json, logfmt, regexp, pattern, unpack), a label filter, line_format, label_format, drop or keep');
+    if (t.kind !== 'word') this.#fail('expected a parser (json, logfmt, regexp, pattern, unpack), a label filter, line_format, label_format, decolorize, drop or keep');
     // Stage keywords are reserved (as in Loki): `| unpack != "x"` is unpack and a line filter.
     if (!STAGE_KEYWORDS.has(t.text)) {
       const next = this.#peek(1).kind;
@@ -438,6 +479,8 @@ class Parser {
       }
       case 'unpack':
         return { kind: 'unpack' };
+      case 'decolorize':
+        return { kind: 'decolorize' };
       case 'line_format': {
         const vt = this.#peek();
         const template = this.#string('expected a quoted template');
@@ -492,7 +535,7 @@ class Parser {
         return { kind: t.text, items };
       }
       default:
-        return this.#fail('expected a parser (json, logfmt, regexp, pattern, unpack), a label filter, line_format, label_format, drop or keep', t);
+        return this.#fail('expected a parser (json, logfmt, regexp, pattern, unpack), a label filter, line_format, label_format, decolorize, drop or keep', t);
     }
   }
 

@@ -51,3 +51,48 @@ export function matchPattern(parts: readonly PatternPart[], line: string): [stri
   }
   return out;
 }
+
+/**
+ * parseLinePattern parses the pattern of a pattern line filter (`|>`, `!>`):
+ * literals and `<_>` only (Loki refuses named captures there), no two
+ * captures in a row; the empty pattern is allowed (it matches the empty
+ * line only). Returns the parts or why the pattern is invalid.
+ */
+export function parseLinePattern(pattern: string): PatternPart[] | string {
+  const parts: PatternPart[] = [];
+  const re = /<(_|[A-Za-z_][A-Za-z0-9_]*)>/g;
+  let last = 0;
+  for (const m of pattern.matchAll(re)) {
+    if (m[1] !== '_') return 'named captures are not allowed in a pattern line filter; use <_>';
+    const idx = m.index;
+    if (idx > last) parts.push({ kind: 'literal', text: pattern.slice(last, idx) });
+    const prev = parts[parts.length - 1];
+    if (prev !== undefined && prev.kind === 'capture') return 'two captures in a row need literal text between them';
+    parts.push({ kind: 'capture', name: null });
+    last = idx + m[0].length;
+  }
+  if (last < pattern.length) parts.push({ kind: 'literal', text: pattern.slice(last) });
+  return parts;
+}
+
+/**
+ * testLinePattern is Loki's pattern line filter test: each literal is found
+ * after the previous one (the first anywhere, a later one not immediately:
+ * a capture matches at least one character); a pattern ending on a literal
+ * must end the line there, one ending on `<_>` must leave text for it. The
+ * empty line matches only the empty pattern.
+ */
+export function testLinePattern(parts: readonly PatternPart[], line: string): boolean {
+  if (line.length === 0 || parts.length === 0) return line.length === 0 && parts.length === 0;
+  let off = 0;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i] as PatternPart;
+    if (p.kind !== 'literal') continue;
+    const j = line.indexOf(p.text, off);
+    if (j < 0) return false;
+    if (i !== 0 && j === off) return false;
+    off = j + p.text.length;
+  }
+  const endsOnCapture = (parts[parts.length - 1] as PatternPart).kind === 'capture';
+  return endsOnCapture === (off !== line.length);
+}

@@ -1,7 +1,7 @@
 /**
  * pipeline.ts — a log pipeline compiled once (regexes, templates, patterns)
- * and run per entry: line filters, parsers, label filters, line_format,
- * label_format, drop, keep. Pure; shared by the coordinator (non-pushed
+ * and run per entry: line filters (substring, regex, pattern), parsers,
+ * label filters, line_format, decolorize, label_format, drop, keep. Pure; shared by the coordinator (non-pushed
  * queries) and the shards (pushed ones).
  *
  * Label model (README "Labels"): one map per entry of name → value and
@@ -23,7 +23,8 @@ import { LogqlLimits } from '../../limits.js';
 import type { CompareOp, LabelFilterExpr, LogExpr, MatchOp, Stage } from './ast.js';
 import { scanLogfmt } from './logfmt.js';
 import type { PatternPart } from './pattern.js';
-import { matchPattern, parsePattern } from './pattern.js';
+import { matchPattern, parseLinePattern, parsePattern, testLinePattern } from './pattern.js';
+import { stripAnsi } from './decolorize.js';
 import { compileLogqlRegex } from './regex.js';
 import type { LogEntry, LogLabel, LogLabels, StreamSelectorMatcher } from './source.js';
 import type { TemplatePart } from './template.js';
@@ -273,9 +274,15 @@ function parseJsonObject(line: string): Record<string, unknown> | null {
 function compileStage(stage: Stage): Step {
   switch (stage.kind) {
     case 'lineFilter': {
-      const res = stage.op === '|~' || stage.op === '!~' ? stage.values.map((v) => compileLogqlRegex(v, false)) : null;
-      const anyMatch = (line: string): boolean => (res === null ? stage.values.some((v) => line.includes(v)) : res.some((re) => re.test(line)));
-      return stage.op === '|=' || stage.op === '|~' ? (s) => anyMatch(s.line) : (s) => !anyMatch(s.line);
+      let anyMatch: (line: string) => boolean;
+      if (stage.op === '|~' || stage.op === '!~') {
+        const res = stage.values.map((v) => compileLogqlRegex(v, false));
+        anyMatch = (line) => res.some((re) => re.test(line));
+      } else if (stage.op === '|>' || stage.op === '!>') {
+        const patterns = stage.values.map((v) => parseLinePattern(v) as PatternPart[]);
+        anyMatch = (line) => patterns.some((p) => testLinePattern(p, line));
+      } else anyMatch = (line) => stage.values.some((v) => line.includes(v));
+      return stage.op === '|=' || stage.op === '|~' || stage.op === '|>' ? (s) => anyMatch(s.line) : (s) => !anyMatch(s.line);
     }
     case 'json': {
       if (stage.params.length === 0) {
@@ -365,6 +372,11 @@ function compileStage(stage: Stage): Step {
         return true;
       };
     }
+    case 'decolorize':
+      return (s) => {
+        s.line = stripAnsi(s.line);
+        return true;
+      };
     case 'labelFormat': {
       const items = stage.items.map((i) => ({ dst: i.dst, src: i.src, parts: i.src.kind === 'template' ? (parseTemplate(i.src.template) as TemplatePart[]) : null }));
       return (s) => {
