@@ -8,7 +8,14 @@ import type { SeriesHasher } from '../metrics/series-registry.js';
 import { TraceStore } from '../traces/trace-store.js';
 import type { ShardStores } from './shard-state-machine.js';
 
+/** ShardStoresOptions tune the stores a factory builds. */
+export interface ShardStoresOptions {
+  /** logTermIndex is LogStoreOptions.termIndex (default true; false only for bench/query-logs' ingest baseline). */
+  readonly logTermIndex?: boolean;
+}
+
 /** shardStoresFactory returns the factory of a replica's stores: traces, metrics (series ids hashed with `hasher`, xxhash64) and logs. */
-export function shardStoresFactory(hasher: SeriesHasher): () => ShardStores {
-  return () => ({ traces: new TraceStore(), metrics: new MetricStore({ hasher }), logs: new LogStore() });
+export function shardStoresFactory(hasher: SeriesHasher, options: ShardStoresOptions = {}): () => ShardStores {
+  const termIndex = options.logTermIndex ?? true;
+  return () => ({ traces: new TraceStore(), metrics: new MetricStore({ hasher }), logs: new LogStore({ termIndex }) });
 }
