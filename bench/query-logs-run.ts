@@ -22,7 +22,7 @@
  * nearest rank. Ownership: runQueryLogsBench owns the clusters, the SQLite
  * file and the temp dir.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -43,6 +43,8 @@ const SEND_RETRIES_MAX = 50;
 const REQUEST_TIMEOUT_MS = 120_000;
 const FLUSH_TIMEOUT_MS = 600_000;
 const FLUSH_ATTEMPTS_MAX = 4;
+/** QUERY_ATTEMPTS_MAX bounds the sends of one query whose connection failed. */
+const QUERY_ATTEMPTS_MAX = 3;
 
 /** QueryLogsConfig is what the flags choose. */
 export interface QueryLogsConfig {
@@ -184,6 +186,23 @@ async function loadCluster(config: QueryLogsConfig, data: QueryLogsData, dir: st
   }
 }
 
+/**
+ * queryWithRetry sends one query, again (at most QUERY_ATTEMPTS_MAX times)
+ * when the connection fails before an answer: undici reuses a kept-alive
+ * socket the server may be closing ("other side closed"). The time of the
+ * failed attempts counts in the query's latency; each is logged.
+ */
+async function queryWithRetry(url: string, headers: Record<string, string>, log: (l: string) => void): Promise<{ status: number; text: string }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request(url, { headers });
+    } catch (err) {
+      if (attempt >= QUERY_ATTEMPTS_MAX) throw err;
+      log(`  query failed (${err instanceof Error ? `${err.message}${err.cause === undefined ? '' : `: ${String(err.cause)}`}` : String(err)}); sending it again`);
+    }
+  }
+}
+
 function latency(ms: number[]): Latency {
   const sorted = [...ms].sort((a, b) => a - b);
   const r = (v: number): number => Math.round(v * 100) / 100;
@@ -286,7 +305,7 @@ export async function runQueryLogsBench(config: QueryLogsConfig, o: { readonly p
         const w = buildQuerySpec(kind, 0, data);
         const wp = new URLSearchParams({ query: logqlOf(w), start: String(w.startNs), end: String(w.endNs), limit: String(LOG_LIMIT), direction: 'backward' });
         if (kind === 'count') wp.set('step', `${COUNT_STEP_S}s`);
-        await request(`http://${api}/loki/api/v1/query_range?${wp.toString()}`, { headers });
+        await queryWithRetry(`http://${api}/loki/api/v1/query_range?${wp.toString()}`, headers, o.log);
       }
       const msO: number[] = [];
       const msB: number[] = [];
@@ -300,7 +319,7 @@ export async function runQueryLogsBench(config: QueryLogsConfig, o: { readonly p
         if (kind === 'count') params.set('step', `${COUNT_STEP_S}s`);
         const api = apis[turn++ % apis.length] as string;
         const t0 = performance.now();
-        const r = await request(`http://${api}/loki/api/v1/query_range?${params.toString()}`, { headers });
+        const r = await queryWithRetry(`http://${api}/loki/api/v1/query_range?${params.toString()}`, headers, o.log);
         msO.push(performance.now() - t0);
         const doc = r.status === 200 ? (JSON.parse(r.text) as LokiDoc) : null;
         const b0 = performance.now();
@@ -346,6 +365,15 @@ export async function runQueryLogsBench(config: QueryLogsConfig, o: { readonly p
       kinds,
       loadAverage: { before, after: loadavg() },
     };
+  } catch (err) {
+    // The directory goes in `finally`: say first how each node's log ended.
+    for (const sub of ['index-off', 'index-on']) {
+      for (let i = 1; i <= config.nodes; i++) {
+        const text = await readFile(join(root, sub, `n${i}.log`), 'utf8').catch(() => null);
+        if (text !== null) o.log(`${sub} n${i}.log ends: ${text.slice(-600)}`);
+      }
+    }
+    throw err;
   } finally {
     fts?.close();
     await cluster?.stop().catch((e: unknown) => o.log(`bench/query-logs: stopping the cluster: ${String(e)}`));

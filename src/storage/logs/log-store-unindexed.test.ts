@@ -122,7 +122,7 @@ t.test('index off: no postings or bloom on disk, metas marked, answers equal the
   await off.load(dbOff);
   const rows: LogRow[] = [];
   for (let f = 1; f <= 3; f++) {
-    const batch = genRows(rand, 150 + rand.intn(100));
+    const batch = genRows(rand, 80 + rand.intn(60));
     rows.push(...batch);
     on.add('acme', batch, 0);
     off.add('acme', batch, 0);
@@ -142,12 +142,12 @@ t.test('index off: no postings or bloom on disk, metas marked, answers equal the
   }
   t.ok(metas >= 3, 'blocks were written');
   // Some rows in the head too: a read mixes head and blocks.
-  const late = genRows(rand, 40);
+  const late = genRows(rand, 30);
   rows.push(...late);
   on.add('acme', late, 0);
   off.add('acme', late, 0);
-  t.same(await differential(off, dbOff, rows, new SeededRand(SEED + 1), 60), [], 'unindexed store = reference');
-  t.same(await differential(on, dbOn, rows, new SeededRand(SEED + 1), 60), [], 'indexed store = reference (same queries)');
+  t.same(await differential(off, dbOff, rows, new SeededRand(SEED + 1), 30), [], 'unindexed store = reference');
+  t.same(await differential(on, dbOn, rows, new SeededRand(SEED + 1), 30), [], 'indexed store = reference (same queries)');
   const stats = newScanStats();
   for await (const _ of off.queryLogs(dbOff, 'acme', { startNs: 0n, endNs: U64_MAX, terms: ['absentxyz'], direction: 'forward', limit: 10 }, stats)) void _;
   t.equal(stats.blocksPrunedBloom + stats.blocksPrunedIndex, 0, 'nothing is pruned by an index that is not there');
@@ -164,13 +164,13 @@ t.test('indexed and unindexed blocks of one tenant mix in one read (the option c
     // Odd flushes indexed, even ones not: a new store on the same LevelDB, as a restarted node with the other flag.
     store = new LogStore({ termIndex: f % 2 === 1 });
     await store.load(db);
-    const batch = genRows(rand, 120 + rand.intn(80));
+    const batch = genRows(rand, 60 + rand.intn(40));
     rows.push(...batch);
     store.add('acme', batch, 0);
     await flush(store, db, f);
   }
   t.ok((await spaceKeys(db, LogKeySpace.postings)) > 0, 'some blocks are indexed');
-  t.same(await differential(store, db, rows, new SeededRand(SEED + 8), 80), [], 'a mixed read = reference');
+  t.same(await differential(store, db, rows, new SeededRand(SEED + 8), 40), [], 'a mixed read = reference');
 });
 
 t.test('a planted bug in the unindexed row check (phrases ignored) fails the differential', async (t) => {
@@ -183,7 +183,7 @@ t.test('a planted bug in the unindexed row check (phrases ignored) fails the dif
   const db = await openDb(t);
   const store = new PhraseBlind({ termIndex: false });
   await store.load(db);
-  const rows = genRows(rand, 300);
+  const rows = genRows(rand, 200);
   store.add('acme', rows, 0);
   await flush(store, db, 1);
   const bad = await differential(store, db, rows, new SeededRand(SEED + 12), 120);
