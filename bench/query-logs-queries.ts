@@ -194,7 +194,7 @@ export function bruteCount(d: QueryLogsData, q: QuerySpec): CountAnswer {
   const out: CountAnswer = new Map();
   for (let i = 0; i < d.lines.length; i++) {
     const off = d.offsetsNs[i] as number;
-    // A step end past `end` is not evaluated; offset 0 (= start) belongs to no step (t − step, t] with t ≥ start + step... except when it is the evaluation time start itself (k = 0).
+    // A line exactly at `start` counts at the first evaluation time, start itself (k = 0); a step end past `end` is not evaluated.
     if (off < start || off > end || !(admits[d.streamOf[i] as number] as boolean)) continue;
     if (!test(d.lines[i] as string)) continue;
     const k = off === start ? 0 : stepOf(off - start);
@@ -205,5 +205,5 @@ export function bruteCount(d: QueryLogsData, q: QuerySpec): CountAnswer {
   return out;
 }
 
-/** countSteps is stepOf for FTS5's SQL: the same arithmetic in integers. */
+/** COUNT_STEP_SQL is stepOf (and the k = 0 case) for FTS5's SQL: the same arithmetic in integers. */
 export const COUNT_STEP_SQL = `CASE WHEN t = @start THEN 0 ELSE (t - @start - 1) / ${COUNT_STEP_S * 1e9} + 1 END`;
