@@ -24,3 +24,10 @@ export function parseIntegerFlag(flag: string, raw: string, min: number, max: nu
   }
   return value;
 }
+
+/** parseLogTermIndex reads `--log-term-index on|off` (undefined: the node default, on); anything else is ERR_INVALID_ARGUMENT naming the flag. */
+export function parseLogTermIndex(raw: string | undefined): boolean | undefined {
+  if (raw === undefined) return undefined;
+  if (raw !== 'on' && raw !== 'off') throw new OtlpdbError('ERR_INVALID_ARGUMENT', '--log-term-index takes on or off', { flag: '--log-term-index' });
+  return raw === 'on';
+}

@@ -85,6 +85,7 @@ export function buildProgram(): Command {
     .option('--shards <n>', 'shard count S of a new cluster (default 16; fixed at creation)')
     .option('--replicas <n>', 'replicas per shard R of a new cluster (default 3, at most the node count)')
     .option('--tick-ms <n>', 'Raft tick in milliseconds (default 100)')
+    .option('--log-term-index <on|off>', 'write the term index (postings, bloom) of log blocks (default on; off only for benchmark baselines: log queries then check every row)')
     .action(async (options: StartCommandOptions) => {
       process.exitCode = await runStartCommand(options, { ...io, untilSignal: processSignals });
     });
@@ -112,6 +113,7 @@ export function buildProgram(): Command {
     .option('--tick-ms <n>', 'Raft tick in milliseconds passed to every node (default: as `otlpdb start`)')
     .option('--receive-workers <n>', 'receive worker threads per node, passed to every node (default: as `otlpdb start`)')
     .option('--replicas <n>', 'replicas per shard R (default 3, at most the node count)')
+    .option('--log-term-index <on|off>', 'passed to every node (default: as `otlpdb start`)')
     .action(async (options: ClusterUpOptions) => {
       process.exitCode = await runClusterUp(options, { ...io, untilSignal: processSignals });
     });

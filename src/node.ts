@@ -158,6 +158,13 @@ export interface OtlpdbNodeOptions {
    * not wired"). The one wiring point of the engine.
    */
   readonly logqlEngine?: LogqlEngine | null;
+  /**
+   * logTermIndex (default true) says whether log flushes write the term
+   * index (postings and bloom) of each block; false only serves
+   * bench/query-logs' ingest baseline (what the index costs). Queries stay
+   * correct on blocks written without it: they check every row.
+   */
+  readonly logTermIndex?: boolean;
 }
 
 /**
@@ -481,7 +488,7 @@ export class OtlpdbNode implements ApiSource {
       self: opts.id,
       dataDir: opts.dataDir,
       transport,
-      makeStores: shardStoresFactory(hasher),
+      makeStores: shardStoresFactory(hasher, { logTermIndex: opts.logTermIndex ?? true }),
       meta: () => {
         const sm = opened?.stateMachine(NodeDefaults.metaGroup) ?? null;
         return sm instanceof MetaStateMachine ? sm : null;

@@ -72,6 +72,8 @@ t.test('parseClusterUpOptions places nodes on 127.0.0.i, or on 127.0.0.1 with --
     ],
   );
   t.equal(b.detach, false);
+  t.equal(a.logTermIndex, undefined, 'no --log-term-index: the node default');
+  t.equal(parseClusterUpOptions({ logTermIndex: 'off' }).logTermIndex, false, '--log-term-index off is passed on');
   t.same(
     a.nodes.map((n) => [n.otlpGrpc, n.otlpHttp]),
     [1, 2, 3].map((i) => [{ host: `127.0.0.${i}`, port: 4317 }, { host: `127.0.0.${i}`, port: 4318 }]),
@@ -93,6 +95,7 @@ t.test('parseClusterUpOptions refuses every bad flag with ERR_INVALID_ARGUMENT',
     ['colliding listeners', { portStep: '1', peerPort: '5000', apiPort: '5001' }],
     ['an empty dir', { dir: '' }],
     ['a bad tick', { tickMs: '0' }],
+    ['a bad log term index', { logTermIndex: 'no' }],
   ] as const) {
     t.throws(() => parseClusterUpOptions(o), { code: 'ERR_INVALID_ARGUMENT' }, what);
   }

@@ -21,7 +21,7 @@ import { requestText } from '../../src/http-client.js';
 import type { TextResponse } from '../../src/http-client.js';
 import { formatHostPort, parseHostPort, parseNodeId } from '../../src/node-config.js';
 import type { HostPort } from '../../src/node-config.js';
-import { parseIntegerFlag } from '../flags.js';
+import { parseIntegerFlag, parseLogTermIndex } from '../flags.js';
 
 
 /** CLUSTER_FILE is the name of the pid file inside the cluster directory. */
@@ -68,6 +68,7 @@ export interface ClusterUpOptions {
   readonly otlpHttpPort?: string;
   readonly tickMs?: string;
   readonly receiveWorkers?: string;
+  readonly logTermIndex?: string;
 }
 
 /** ClusterDownOptions are the raw flag values of `otlpdb cluster down`. */
@@ -102,6 +103,8 @@ export interface ClusterUpPlan {
   readonly tickMs: number | undefined;
   /** receiveWorkers is passed to every node's `--receive-workers` when set. */
   readonly receiveWorkers: number | undefined;
+  /** logTermIndex is passed to every node's `--log-term-index` when set. */
+  readonly logTermIndex?: boolean;
   readonly detach: boolean;
   readonly json: boolean;
 }
@@ -153,7 +156,8 @@ export function parseClusterUpOptions(o: ClusterUpOptions): ClusterUpPlan {
       seen.add(key);
     }
   }
-  return { dir: parseDir(o.dir), nodes, shards, replicas, tickMs, receiveWorkers, detach: o.detach === true, json: o.json === true };
+  const logTermIndex = parseLogTermIndex(o.logTermIndex);
+  return { dir: parseDir(o.dir), nodes, shards, replicas, tickMs, receiveWorkers, ...(logTermIndex === undefined ? {} : { logTermIndex }), detach: o.detach === true, json: o.json === true };
 }
 
 // ---------------------------------------------------------------------------
@@ -425,6 +429,7 @@ export async function runClusterUp(o: ClusterUpOptions, io: ClusterIo): Promise<
       if (plan.replicas !== undefined) args.push('--replicas', String(plan.replicas));
       if (plan.tickMs !== undefined) args.push('--tick-ms', String(plan.tickMs));
       if (plan.receiveWorkers !== undefined) args.push('--receive-workers', String(plan.receiveWorkers));
+      if (plan.logTermIndex !== undefined) args.push('--log-term-index', plan.logTermIndex ? 'on' : 'off');
       const fd = openSync(log, 'a');
       let child;
       try {

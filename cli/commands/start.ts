@@ -17,7 +17,7 @@ import {
   parseNodeId,
 } from '../../src/node-config.js';
 import type { HostPort } from '../../src/node-config.js';
-import { parseIntegerFlag } from '../flags.js';
+import { parseIntegerFlag, parseLogTermIndex } from '../flags.js';
 import { INGEST_SETTINGS_RANGES, resolveIngestSettings } from '../../src/otlp/ingest.js';
 import type { IngestSettings } from '../../src/otlp/ingest.js';
 import { OTLP_ITEM_LIMITS_RANGES } from '../../src/otlp/decode-result.js';
@@ -46,6 +46,8 @@ export interface StartCommandOptions {
   readonly receiveWorkers?: string;
   /** promoteResourceAttributes is a comma-separated list of OTLP resource attribute keys shown as Prometheus labels. */
   readonly promoteResourceAttributes?: string;
+  /** logTermIndex is `on` (default) or `off`: whether log flushes write the term index (a benchmark baseline). */
+  readonly logTermIndex?: string;
 }
 
 /** StartIo is where `otlpdb start` writes and how it learns to stop; injected for tests. */
@@ -117,14 +119,17 @@ export function parseStartOptions(o: StartCommandOptions): OtlpdbNodeOptions {
   if (promote.length > 256 || promote.some((k) => Buffer.byteLength(k) > 1024)) {
     throw new OtlpdbError('ERR_INVALID_ARGUMENT', '--promote-resource-attributes takes at most 256 keys of at most 1024 bytes', { flag: '--promote-resource-attributes' });
   }
+  const logTermIndex = parseLogTermIndex(o.logTermIndex);
   try {
     resolveIngestSettings(ingest);
   } catch (err) {
     throw new OtlpdbError('ERR_INVALID_ARGUMENT', (err as Error).message, { flag: '--otlp-max-inflight-bytes' });
   }
   return { id, dataDir, peer, api, otlpGrpc, otlpHttp, ingest, otlpItemLimits, initialCluster, ...(join === undefined ? {} : { join }), shards, replicas, tickMs,
-    ...(receiveWorkers === undefined ? {} : { receiveWorkers }), ...(promote.length === 0 ? {} : { promoteResourceAttributes: promote }) };
+    ...(receiveWorkers === undefined ? {} : { receiveWorkers }), ...(promote.length === 0 ? {} : { promoteResourceAttributes: promote }),
+    ...(logTermIndex === undefined ? {} : { logTermIndex }) };
 }
+
 
 /** runStartCommand runs a node until a stop signal and returns the exit code (0 after a clean stop). */
 export async function runStartCommand(o: StartCommandOptions, io: StartIo): Promise<number> {

@@ -79,6 +79,12 @@ export interface LogBlockMeta {
   readonly truncatedRows: number | null;
   /** lineBytes is the UTF-8 bytes of the block's lines (index/stats); null in a meta written before the field existed. */
   readonly lineBytes: number | null;
+  /**
+   * unindexed is true when the flush wrote no term index for the block (no
+   * postings, no bloom: LogStoreOptions.termIndex false, a benchmark
+   * baseline); a read then checks every row of the block. Absent: indexed.
+   */
+  readonly unindexed?: true;
 }
 
 /** LogStream is one stream of a block's stream table with its rows in that block. */
@@ -293,10 +299,14 @@ function smallReader(sealed: Uint8Array, tag: number): ByteReader {
   return r;
 }
 
+/** META_FLAG_UNINDEXED marks a block meta whose block has no postings and no bloom (LogBlockMeta.unindexed). */
+const META_FLAG_UNINDEXED = 1;
+
 /**
  * encodeBlockMeta seals a block meta: u64 BE minTimeNs, u64 BE maxTimeNs,
  * uvarint rows, uvarint streams, then (since issue 8; absent in older
- * metas) uvarint truncatedRows, uvarint lineBytes.
+ * metas) uvarint truncatedRows, uvarint lineBytes, then (only for a block
+ * written without its term index) uvarint flags = META_FLAG_UNINDEXED.
  */
 export function encodeBlockMeta(m: LogBlockMeta): Uint8Array {
   assert(m.minTimeNs <= m.maxTimeNs, 'meta minTimeNs <= maxTimeNs');
@@ -314,6 +324,7 @@ export function encodeBlockMeta(m: LogBlockMeta): Uint8Array {
     if (m.truncatedRows !== null && m.lineBytes !== null) {
       w.uvarint(m.truncatedRows);
       w.uvarint(m.lineBytes);
+      if (m.unindexed === true) w.uvarint(META_FLAG_UNINDEXED);
     }
   });
 }
@@ -330,12 +341,14 @@ export function decodeBlockMeta(sealed: Uint8Array): LogBlockMeta {
   const extended = r.remaining > 0;
   const truncatedRows = extended ? r.uvarint() : null;
   const lineBytes = extended ? r.uvarint() : null;
+  const flags = r.remaining > 0 ? r.uvarint() : 0;
+  if (flags !== 0 && flags !== META_FLAG_UNINDEXED) throw corrupt(`block meta flags ${flags}`);
   if (r.remaining !== 0) throw corrupt('trailing bytes in a block meta');
   if (minTimeNs > maxTimeNs) throw corrupt('block meta minTimeNs > maxTimeNs');
   if (rows < 1 || rows > LogBlockLimits.rowsPerBlockMax) throw corrupt(`block meta of ${rows} rows`);
   if (streams < 1 || streams > rows) throw corrupt(`block meta of ${streams} streams`);
   if (truncatedRows !== null && truncatedRows > rows) throw corrupt(`block meta of ${truncatedRows} truncated rows of ${rows}`);
-  return { minTimeNs, maxTimeNs, rows, streams, truncatedRows, lineBytes };
+  return { minTimeNs, maxTimeNs, rows, streams, truncatedRows, lineBytes, ...(flags === META_FLAG_UNINDEXED ? { unindexed: true as const } : {}) };
 }
 
 /**

@@ -159,6 +159,24 @@ function corrupt(message: string, details?: Record<string, unknown>): OtlpdbErro
   return new OtlpdbError('ERR_CORRUPTION', `logs store: ${message}`, details);
 }
 
+/** NO_INDEX stands in for encodeLogIndex's output when the term index is off: nothing is written (empty postings). */
+const NO_INDEX = { postings: new Uint8Array(0), bloom: new Uint8Array(0), truncatedRows: 0 } as const;
+
+/**
+ * LogStoreOptions configure a LogStore.
+ */
+export interface LogStoreOptions {
+  /**
+   * termIndex (default true) says whether a flush writes each block's term
+   * index (postings and bloom). false exists for one purpose: the ingest
+   * baseline of bench/query-logs (what the index costs a flush). Blocks
+   * written without it are marked in their meta (LogBlockMeta.unindexed)
+   * and answered by checking every row, so queries stay correct, only
+   * slower.
+   */
+  readonly termIndex?: boolean;
+}
+
 /** EncodedPart is one block of a flush with everything written beside it. */
 interface EncodedPart {
   readonly rows: readonly LogRow[];
@@ -191,11 +209,11 @@ function streamsOf(rows: readonly LogRow[]): LogStream[] {
  * limit refuses (streams, terms, bytes) until each part fits: a flush must
  * never fail on data that was accepted.
  */
-function encodeParts(rows: readonly LogRow[], out: EncodedPart[]): void {
+function encodeParts(rows: readonly LogRow[], out: EncodedPart[], termIndex: boolean): void {
   assert(rows.length >= 1 && rows.length <= StoreLimits.blockRowsMax, 'a part is 1..blockRowsMax rows');
   try {
     const block = encodeLogBlock(rows);
-    const index = encodeLogIndex(rows);
+    const index = termIndex ? encodeLogIndex(rows) : NO_INDEX;
     for (const v of [block, index.postings]) {
       if (v.length > ShardDbLimits.valueBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', 'a log block value past valueBytesMax');
     }
@@ -205,8 +223,8 @@ function encodeParts(rows: readonly LogRow[], out: EncodedPart[]): void {
   } catch (err) {
     if (!(err instanceof OtlpdbError && err.code === 'ERR_LIMIT_EXCEEDED') || rows.length === 1) throw err;
     const half = rows.length >>> 1;
-    encodeParts(rows.slice(0, half), out);
-    encodeParts(rows.slice(half), out);
+    encodeParts(rows.slice(0, half), out, termIndex);
+    encodeParts(rows.slice(half), out, termIndex);
   }
 }
 
@@ -225,6 +243,12 @@ export class LogStore implements SignalStore<LogRow> {
   #stats = new Map<string, LogTenantStats>();
   /** #staged are the counts writeFrozen put into the flush's batch, current at dropFrozen. */
   #staged: Map<string, LogTenantStats> | null = null;
+  /** #termIndex is LogStoreOptions.termIndex: false writes blocks without postings and bloom. */
+  readonly #termIndex: boolean;
+
+  constructor(options: LogStoreOptions = {}) {
+    this.#termIndex = options.termIndex ?? true;
+  }
 
   // ------------------------------------------------------------ life cycle
 
@@ -311,7 +335,7 @@ export class LogStore implements SignalStore<LogRow> {
         // Stable: equal times keep apply order.
         const sorted = (byBucket.get(bucket) as LogRow[]).slice().sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0));
         const parts: EncodedPart[] = [];
-        for (let i = 0; i < sorted.length; i += StoreLimits.blockRowsMax) encodeParts(sorted.slice(i, i + StoreLimits.blockRowsMax), parts);
+        for (let i = 0; i < sorted.length; i += StoreLimits.blockRowsMax) encodeParts(sorted.slice(i, i + StoreLimits.blockRowsMax), parts, this.#termIndex);
         assert(parts.length <= 0x1_0000, 'parts of one bucket fit u16');
         for (let part = 0; part < parts.length; part++) {
           const p = parts[part] as EncodedPart;
@@ -324,8 +348,10 @@ export class LogStore implements SignalStore<LogRow> {
           const first = p.rows[0] as LogRow;
           const last = p.rows[p.rows.length - 1] as LogRow;
           put(LogKeySpace.block, blockKey(LogKeySpace.block, tenant, id), p.block);
-          put(LogKeySpace.postings, blockKey(LogKeySpace.postings, tenant, id), p.postings);
-          put(LogKeySpace.bloom, blockKey(LogKeySpace.bloom, tenant, id), p.bloom);
+          if (this.#termIndex) {
+            put(LogKeySpace.postings, blockKey(LogKeySpace.postings, tenant, id), p.postings);
+            put(LogKeySpace.bloom, blockKey(LogKeySpace.bloom, tenant, id), p.bloom);
+          }
           const meta: LogBlockMeta = {
             minTimeNs: first.timeUnixNano,
             maxTimeNs: last.timeUnixNano,
@@ -333,6 +359,7 @@ export class LogStore implements SignalStore<LogRow> {
             streams: p.streams.length,
             truncatedRows: p.truncatedRows,
             lineBytes: p.lineBytes,
+            ...(this.#termIndex ? {} : { unindexed: true as const }),
           };
           put(LogKeySpace.meta, blockKey(LogKeySpace.meta, tenant, id), encodeBlockMeta(meta));
           put(LogKeySpace.streams, blockKey(LogKeySpace.streams, tenant, id), encodeStreamTable(p.streams));
@@ -593,6 +620,7 @@ export class LogStore implements SignalStore<LogRow> {
       stats.blocksPrunedTime++;
       return [];
     }
+    if (meta.unindexed === true) return this.#scanUnindexedBlock(kv, tenant, id, meta, q, nq, stats, keep, backward, scan.rowFilter);
     // Hints prune only a block whose every line was tokenized whole (log-hints.ts).
     const hints = scan.hints !== undefined && scan.hints !== null && meta.truncatedRows === 0 ? scan.hints : null;
     const hintExact = hints !== null && hints.alternatives.every((a) => a.exact.length > 0);
@@ -650,6 +678,54 @@ export class LogStore implements SignalStore<LogRow> {
     for (let k = 0; k < cand.length && out.length < keep; k++) {
       const o = cand[backward ? cand.length - 1 - k : k] as number;
       const row = rows[o] as LogRow;
+      if (filter !== undefined && !filter(row)) continue;
+      out.push({ row, timeNs: row.timeUnixNano, flushIndex: id.flushIndex, part: id.part, ordinal: o });
+    }
+    if (backward) out.reverse();
+    return out;
+  }
+
+  /**
+   * unindexedRowMatches is the row check of a block without its term index:
+   * the head's reference filter (logRowMatches). Protected so a test can
+   * plant a wrong check and show its differential catches it.
+   */
+  protected unindexedRowMatches(row: LogRow, nq: NormalizedLogQuery, minTimeNs: bigint, maxTimeNs: bigint): boolean {
+    return logRowMatches(row, nq, minTimeNs, maxTimeNs);
+  }
+
+  /**
+   * #scanUnindexedBlock answers the query over a block written without its
+   * term index (LogBlockMeta.unindexed): it decodes the block and keeps the
+   * rows the head's reference filter admits (logRowMatches: time, stream
+   * matchers, terms, phrases), then the row filter, at most `keep` from the
+   * direction's end, in block order, as #scanBlock does.
+   */
+  async #scanUnindexedBlock(
+    kv: KvRead,
+    tenant: string,
+    id: LogBlockId,
+    meta: LogBlockMeta,
+    q: LogQuery,
+    nq: NormalizedLogQuery,
+    stats: ScanStats,
+    keep: number,
+    backward: boolean,
+    filter: LogScanQuery['rowFilter'],
+  ): Promise<Candidate[]> {
+    const block = own(await kv.get(blockKey(LogKeySpace.block, tenant, id)));
+    if (block === undefined) throw corrupt('a block meta without its block', { tenant, ...id });
+    stats.bytesRead += block.length;
+    stats.blocksScanned++;
+    const rows = decodeLogBlock(block);
+    if (rows.length !== meta.rows) throw corrupt('a block disagrees with its meta', { tenant, ...id });
+    const lo = q.minTimeNs as bigint;
+    const hi = q.maxTimeNs as bigint;
+    const out: Candidate[] = [];
+    for (let k = 0; k < rows.length && out.length < keep; k++) {
+      const o = backward ? rows.length - 1 - k : k;
+      const row = rows[o] as LogRow;
+      if (!this.unindexedRowMatches(row, nq, lo, hi)) continue;
       if (filter !== undefined && !filter(row)) continue;
       out.push({ row, timeNs: row.timeUnixNano, flushIndex: id.flushIndex, part: id.part, ordinal: o });
     }

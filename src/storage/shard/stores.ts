@@ -9,6 +9,12 @@ import { SpanBlockCache } from '../traces/block-cache.js';
 import { TraceStore } from '../traces/trace-store.js';
 import type { ShardStores } from './shard-state-machine.js';
 
+/** ShardStoresOptions tune the stores a factory builds. */
+export interface ShardStoresOptions {
+  /** logTermIndex is LogStoreOptions.termIndex (default true; false only for bench/query-logs' ingest baseline). */
+  readonly logTermIndex?: boolean;
+}
+
 /**
  * shardStoresFactory returns the factory of a replica's stores: traces,
  * metrics (series ids hashed with `hasher`, xxhash64) and logs. Every traces
@@ -16,7 +22,8 @@ import type { ShardStores } from './shard-state-machine.js';
  * holds at most BlockCacheLimits.bytesMaxDefault of opened blocks however
  * many replicas it hosts.
  */
-export function shardStoresFactory(hasher: SeriesHasher): () => ShardStores {
+export function shardStoresFactory(hasher: SeriesHasher, options: ShardStoresOptions = {}): () => ShardStores {
   const blocks = new SpanBlockCache();
-  return () => ({ traces: new TraceStore({}, blocks), metrics: new MetricStore({ hasher }), logs: new LogStore() });
+  const termIndex = options.logTermIndex ?? true;
+  return () => ({ traces: new TraceStore({}, blocks), metrics: new MetricStore({ hasher }), logs: new LogStore({ termIndex }) });
 }
