@@ -134,7 +134,7 @@ t.test('the canonical JSON and the peer frame round-trip', async (t) => {
 /** mutateValue replaces a random part of a JSON value with something random. */
 function mutateValue(r: SeededRand, v: unknown, depth = 0): unknown {
   const junk = (): unknown =>
-    [null, true, 0, -1, 1.5, 3, 1e309, '', 'x', 'two words', '!!', [], {}, { term: 'x' }, { fuzzy: {} }, { range: {} }, { and: [{}] }, [1, [2]], 'z'.repeat(5000)][r.intn(19)];
+    [null, true, 0, -1, 1.5, 3, Number.POSITIVE_INFINITY, '', 'x', 'two words', '!!', [], {}, { term: 'x' }, { fuzzy: {} }, { range: {} }, { and: [{}] }, [1, [2]], 'z'.repeat(5000)][r.intn(19)];
   if (depth > 6 || r.intn(4) === 0) return junk();
   if (Array.isArray(v)) {
     const out = [...v];
