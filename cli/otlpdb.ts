@@ -6,7 +6,7 @@
  * 2 the command line was refused (ERR_INVALID_ARGUMENT).
  */
 import { Command, CommanderError } from 'commander';
-import { isOtlpdbError } from '../src/errors.js';
+import { OtlpdbError, isOtlpdbError } from '../src/errors.js';
 import { CLI_USAGE_EXIT_CODE } from './flags.js';
 import { runClusterDown, runClusterRemove, runClusterStatus, runClusterUp } from './commands/cluster.js';
 import type { ClusterDownOptions, ClusterRemoveOptions, ClusterStatusOptions, ClusterUpOptions } from './commands/cluster.js';
@@ -19,6 +19,7 @@ import { LogsQueryLimits, ReceiveWorkerLimits, TraceSearchLimits } from '../src/
 import { runQueryTraces } from './commands/query.js';
 import { runQueryLogs } from './commands/query-logs.js';
 import type { QueryLogsOptions } from './commands/query-logs.js';
+import { runQueryLogsSearch } from './commands/query-logs-search.js';
 import type { QueryTracesOptions } from './commands/query.js';
 import { runQueryMetrics } from './commands/query-metrics.js';
 import type { QueryMetricsOptions } from './commands/query-metrics.js';
@@ -185,7 +186,7 @@ export function buildProgram(): Command {
     });
   query
     .command('logs')
-    .argument('<logql>', 'a LogQL query, for example \'{service_name="cart"} |= "error"\'')
+    .argument('[logql]', 'a LogQL query, for example \'{service_name="cart"} |= "error"\' (or none, with --search)')
     .description(
       'Query logs with LogQL (GET /loki/api/v1/query_range, Loki\'s API) and print one line per entry, newest first: time (UTC), stream labels, ' +
         'the line with the query\'s |= and |~ matches highlighted on a terminal (plain when piped or NO_COLOR is set); metric queries print each series. ' +
@@ -197,8 +198,15 @@ export function buildProgram(): Command {
     .option('--target <url>', 'the same as --server')
     .option('--tenant <id>', 'the tenant to query (sent as X-Scope-OrgID; default: the default tenant)')
     .option('--json', 'print the raw answer (Loki\'s JSON) instead of the lines')
-    .action(async (logql: string, options: QueryLogsOptions) => {
-      process.exitCode = await runQueryLogs(logql, options, { ...io, isTTY: process.stdout.isTTY === true, env: process.env });
+    .option('--search <json>', 'otlpdb\'s native JSON search instead of LogQL (POST /api/v1/logs/search; docs/log-search.md), for example \'{"and": [{"term": "timeout"}, {"not": {"term": "debug"}}]}\'')
+    .action(async (logql: string | undefined, options: QueryLogsOptions) => {
+      const logsIo = { ...io, isTTY: process.stdout.isTTY === true, env: process.env };
+      if (options.search !== undefined) {
+        if (logql !== undefined) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'give a LogQL query or --search, not both', { flag: '--search' });
+        process.exitCode = await runQueryLogsSearch(options.search, options, logsIo);
+        return;
+      }
+      process.exitCode = await runQueryLogs(logql ?? '', options, logsIo);
     });
 
   query

@@ -1794,6 +1794,40 @@ assert(LogsQueryLimits.rangeDefaultMs <= LogsQueryLimits.rangeMsMax && LogsQuery
 assert(LogsQueryLimits.batchEntriesMax >= 1 && LogsQueryLimits.batchEntriesMax <= AggregateLimits.mergeBatchRowsMax, 'a batch is a merge batch');
 assert(LogsQueryLimits.pushBodyBytesMax <= IngestLimits.requestBytesMax, 'a push body fits an ingest request');
 
+/**
+ * LogSearchLimits bound otlpdb's native JSON log search (query/log-search*.ts,
+ * POST /api/v1/logs/search): the body, the shape of its boolean query, fuzzy
+ * expansion per block, and what one search may read and return. Time range,
+ * wall time and the per-shard answer bytes are LogsQueryLimits'.
+ */
+export const LogSearchLimits = {
+  /** bodyBytesMax bounds the JSON body of one search (or its `query=` parameter). */
+  bodyBytesMax: 64 * 1024,
+  /** nodesMax bounds the nodes (and, or, not, term, phrase, fuzzy, range) of one query. */
+  nodesMax: 256,
+  /** depthMax bounds the nesting of and/or/not. */
+  depthMax: 16,
+  /** termsMax bounds the terms of one query: every term, fuzzy term and phrase term counts one. */
+  termsMax: 64,
+  /** phraseTermsMax bounds the terms of one phrase (as LogBlockLimits.phraseTermsMax). */
+  phraseTermsMax: 32,
+  /** stringBytesMax bounds one term, phrase, field name or selector string. */
+  stringBytesMax: 4096,
+  /** fuzzyDistanceMax is the largest Levenshtein distance a fuzzy term may ask. */
+  fuzzyDistanceMax: 2,
+  /** fuzzyExpansionsMax bounds the dictionary terms one fuzzy node expands to in one block; past it the block is not pruned by that node and its rows are checked one by one. */
+  fuzzyExpansionsMax: 512,
+  /** fieldsPerLineMax bounds the logfmt pairs a range filter reads of one line. */
+  fieldsPerLineMax: 1024,
+  /** bytesScannedMaxPerShard bounds the index and block bytes one shard reads for a search; past it the shard stops and its answer is partial. */
+  bytesScannedMaxPerShard: 1024 * 1024 * 1024,
+} as const;
+assert(LogSearchLimits.phraseTermsMax <= LogBlockLimits.phraseTermsMax, 'a search phrase fits a block phrase');
+assert(LogSearchLimits.termsMax <= LogSearchLimits.nodesMax, 'terms are nodes, or inside phrase nodes');
+assert(LogSearchLimits.fuzzyDistanceMax >= 1 && LogSearchLimits.fuzzyDistanceMax <= 2, 'fuzzy distance is 1 or 2');
+assert(LogSearchLimits.bodyBytesMax <= LogsQueryLimits.queryBytesMax, 'a search body fits a shard frame string');
+assert(LogSearchLimits.stringBytesMax <= LogSearchLimits.bodyBytesMax, 'a string fits the body');
+
 /** PromqlLimits bound one PromQL evaluation (src/query/promql): its text, its shape, and the series and samples it holds. */
 export const PromqlLimits = {
   /** queryBytesMax bounds the UTF-8 length of one query text; a longer query is refused before it is parsed. */

@@ -93,6 +93,9 @@ import type { SpanRow } from './storage/rows.js';
 import { logqlEngine } from './query/logql/index.js';
 import { promqlEngine } from './query/promql/index.js';
 import { LogsQuery } from './query/logs-query.js';
+import { LogSearch } from './query/log-search.js';
+import type { LogSearchAnswer } from './query/log-search.js';
+import type { LogSearchRequest } from './query/log-search-query.js';
 import type { LogqlEngine } from './query/logql/source.js';
 import type { LokiSource } from './api/loki-routes.js';
 
@@ -316,6 +319,7 @@ export class OtlpdbNode implements ApiSource {
   /** prometheus serves the Prometheus API routes (api/prom-routes.ts) over the cluster. */
   readonly prometheus: PromApiSource;
   readonly #logs: LogsQuery;
+  readonly #logSearch: LogSearch;
   readonly #itemLimits: OtlpItemLimits;
   /** placementMap is placement()'s answer for the placement object it was built from. */
   #placementMap: { readonly of: object; readonly map: ReadonlyMap<number, readonly NodeId[]> } | null = null;
@@ -420,6 +424,7 @@ export class OtlpdbNode implements ApiSource {
       remoteWrite: (tenant, wire) => remoteWriteVia(ingester, tenant, wire),
     };
     this.#logs = new LogsQuery(readDeps(0x10c5), opts.logqlEngine === undefined ? logqlEngine : opts.logqlEngine, { plantDropMetadata: plants.has('logql-shard-drops-metadata') });
+    this.#logSearch = new LogSearch(readDeps(0x5ea4c5));
     this.nodeId = opts.id;
     this.seed = seed;
     this.#opts = opts;
@@ -541,6 +546,7 @@ export class OtlpdbNode implements ApiSource {
     node.#tags.register();
     node.#metricsRead.register();
     node.#logs.register();
+    node.#logSearch.register();
     transport.onMessages((from, msgs) => node.#enqueue(from, msgs));
     transport.handle(META_PROPOSE, async (payload) => {
       const c = decodeMetaCommand(payload);
@@ -606,6 +612,11 @@ export class OtlpdbNode implements ApiSource {
   /** searchTraces runs a Tempo search across the cluster and renders Tempo's JSON (GET /api/search). */
   async searchTraces(tenant: string, q: TraceSearchQuery, consistency: Consistency, signal: AbortSignal): Promise<unknown> {
     return tempoSearchJson(await this.#search.search(tenant, q, consistency, signal));
+  }
+
+  /** searchLogs runs otlpdb's native JSON log search across the cluster (api/log-search-routes.ts renders it). */
+  async searchLogs(tenant: string, req: LogSearchRequest, signal: AbortSignal): Promise<LogSearchAnswer> {
+    return this.#logSearch.search(tenant, req, signal);
   }
 
   /** searchStats counts this node's searches in flight and those their client cancelled (tests and operators watch cancellation). */

@@ -28,6 +28,8 @@ export interface QueryLogsOptions {
   readonly since?: string;
   readonly limit?: string;
   readonly json?: boolean;
+  /** search is a native JSON log search (query-logs-search.ts) instead of LogQL. */
+  readonly search?: string;
 }
 
 /** QueryLogsIo is where the command writes and whether it may colour; injected for tests. */

@@ -35,7 +35,7 @@ import type { AddressInfo } from 'node:net';
 import { checkTenantId } from '../control/tenant.js';
 import { resourceSpansJson } from '../otlp/otlp-json-writer.js';
 import { traceByIdResponseProto, traceProto } from '../otlp/otlp-proto-writer.js';
-import { ApiLimits, LogsQueryLimits, MetricsQueryLimits } from '../limits.js';
+import { ApiLimits, LogSearchLimits, LogsQueryLimits, MetricsQueryLimits } from '../limits.js';
 import { OtlpdbError, assert } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import type { ApiSource } from './types.js';
@@ -49,6 +49,7 @@ import { serveRemoteWrite } from './prom-remote-write.js';
 import { serveTags, tagRoute } from './tag-routes.js';
 import { lokiRoute, serveLoki, servePush } from './loki-routes.js';
 import { LOKI_PUSH_PATH } from './loki-push.js';
+import { LOG_SEARCH_PATH, serveLogSearch } from './log-search-routes.js';
 import { clusterDocument, readiness } from './views.js';
 
 
@@ -288,10 +289,11 @@ export class ApiServer {
     const prom = promRoute(path);
     const lokiPush = path === LOKI_PUSH_PATH;
     const loki = lokiRoute(path);
+    const logSearch = path === LOG_SEARCH_PATH;
     // Loki's push and remote write carry a body; the Prometheus and Loki query routes may carry their parameters form-encoded in a POST body.
-    const keepBody = control || admin || prom !== null || lokiPush || loki !== null;
+    const keepBody = control || admin || prom !== null || lokiPush || loki !== null || logSearch;
     const limit =
-      prom?.route === 'write' ? MetricsQueryLimits.remoteWriteBodyBytesMax : admin ? adminBodyLimit() : lokiPush ? LogsQueryLimits.pushBodyBytesMax : bodyLimitFor(method, path);
+      prom?.route === 'write' ? MetricsQueryLimits.remoteWriteBodyBytesMax : admin ? adminBodyLimit() : lokiPush ? LogsQueryLimits.pushBodyBytesMax : logSearch ? LogSearchLimits.bodyBytesMax : bodyLimitFor(method, path);
     const tooLarge = (): void => {
       const err = new OtlpdbError('ERR_LIMIT_EXCEEDED', `request body larger than ${limit} bytes`, { limitBytes: limit });
       send(err.httpStatus, JSON_TYPE, JSON.stringify(errorBody(err.code, err.message, err.details)), true);
@@ -379,6 +381,22 @@ export class ApiServer {
         void serveLoki(this.#source.loki, loki, { method, params, org: req.headers['x-scope-orgid'], categorize, signal: abort.signal, nowMs: this.#source.clock?.wallMs() ?? Date.now() }).then((r) =>
           send(r.status, r.contentType, r.body, false, r.allow),
         );
+        return;
+      }
+      if (logSearch) {
+        // A log search, too, stops when its client goes away.
+        const abort = new AbortController();
+        res.on('close', () => void (res.writableFinished || abort.abort()));
+        const source = this.#source;
+        const search = source.searchLogs === undefined ? undefined : source.searchLogs.bind(source);
+        void serveLogSearch(search, {
+          method,
+          params: new URLSearchParams(url.slice(path.length + 1)),
+          body: Buffer.concat(chunks),
+          org: req.headers['x-scope-orgid'],
+          signal: abort.signal,
+          nowMs: source.clock?.wallMs() ?? Date.now(),
+        }).then((r) => send(r.status, JSON_TYPE, JSON.stringify(r.body), false, r.allow));
         return;
       }
       const tags = tagRoute(path);

@@ -14,6 +14,8 @@ import type { TagsResult } from '../query/trace-tags.js';
 import type { TagRead } from '../storage/traces/tag-read.js';
 import type { FloatSeries, PromMatcher, PromqlEngine, SeriesSource, SourceStats } from '../query/promql/source.js';
 import type { LokiSource } from './loki-routes.js';
+import type { LogSearchAnswer } from '../query/log-search.js';
+import type { LogSearchRequest } from '../query/log-search-query.js';
 
 /** NodeView is one cluster member as this node sees it. */
 export interface NodeView {
@@ -119,6 +121,8 @@ export interface ApiSource {
   searchTraces?(tenant: string, q: TraceSearchQuery, consistency: Consistency, signal: AbortSignal): Promise<unknown>;
   /** readTags reads tag names or one tag's values for `tenant` across the cluster (Tempo's tag routes, api/tag-routes.ts); absent: 404. */
   readTags?(tenant: string, q: TagRead, consistency: Consistency, signal: AbortSignal): Promise<TagsResult>;
+  /** searchLogs runs otlpdb's native JSON log search for `tenant` across the cluster (api/log-search-routes.ts); absent: 404. */
+  searchLogs?(tenant: string, req: LogSearchRequest, signal: AbortSignal): Promise<LogSearchAnswer>;
   /** prometheus serves the Prometheus API (api/prom-routes.ts, api/prom-remote-write.ts); absent: those routes answer 404. */
   readonly prometheus?: PromApiSource;
   /** loki serves Loki's query, label and push routes (api/loki-routes.ts); absent: they answer 404. */

@@ -11,7 +11,8 @@ export type { HintAlternative, HintLiteral, LineHintPlan } from './log-hints.js'
 export type { StreamLabel } from './log-line.js';
 export { LOG_INDEX_VERSION, consecutivePositions, encodeLogIndex, queryLogBlock, queryLogBlockWith } from './term-index.js';
 export type { EncodedLogIndex, LogQuery, LogQueryResult, LogQueryStats, PhraseCheck, StreamMatcher } from './term-index.js';
-export { bloomAdmits, normalizeLogQuery, queryLogIndex, readIndexTerms } from './term-index.js';
+export { bloomAdmits, normalizeLogQuery, openLogIndex, queryLogIndex, readIndexTerms } from './term-index.js';
+export type { BlockSearchPrune, LogIndexReader } from './term-index.js';
 export type { NormalizedLogQuery } from './term-index.js';
 export { LogStore } from './log-store.js';
 export type { HeadView, LogHit, LogScanQuery } from './log-store.js';

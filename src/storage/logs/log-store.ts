@@ -84,8 +84,9 @@ import {
   parseStatsTenant,
   tenantPrefix,
 } from './log-store-format.js';
-import type { LogQuery, NormalizedLogQuery, StreamMatcher } from './term-index.js';
-import { bloomAdmits, encodeLogIndex, normalizeLogQuery, queryLogIndex, readIndexTerms } from './term-index.js';
+import type { BlockSearchPrune, LogQuery, NormalizedLogQuery, StreamMatcher } from './term-index.js';
+import { bloomAdmits, encodeLogIndex, normalizeLogQuery, openLogIndex, queryLogIndex, readIndexTerms } from './term-index.js';
+import { intersect } from '../codec/index.js';
 import type { LineHintPlan } from './log-hints.js';
 import { bloomAlternatives, termsAdmit } from './log-hints.js';
 import { logLine } from './log-line.js';
@@ -107,6 +108,8 @@ export interface LogScanQuery {
   readonly rowFilter?: (row: LogRow) => boolean;
   /** hints prune blocks that cannot hold a line the query keeps (log-hints.ts); rows are not filtered by them. */
   readonly hints?: LineHintPlan | null;
+  /** search, when given, prunes blocks by a boolean search's bloom and postings tests (term-index.ts BlockSearchPrune); rows are still checked by rowFilter. */
+  readonly search?: BlockSearchPrune | null;
 }
 
 /** LogHit is one record a query found, with its time. */
@@ -614,7 +617,7 @@ export class LogStore implements SignalStore<LogRow> {
     stats: ScanStats,
     keep: number,
     backward: boolean,
-    scan: Pick<LogScanQuery, 'rowFilter' | 'hints'>,
+    scan: Pick<LogScanQuery, 'rowFilter' | 'hints' | 'search'>,
   ): Promise<Candidate[]> {
     if (meta.maxTimeNs < (q.minTimeNs as bigint) || meta.minTimeNs > (q.maxTimeNs as bigint)) {
       stats.blocksPrunedTime++;
@@ -624,7 +627,8 @@ export class LogStore implements SignalStore<LogRow> {
     // Hints prune only a block whose every line was tokenized whole (log-hints.ts).
     const hints = scan.hints !== undefined && scan.hints !== null && meta.truncatedRows === 0 ? scan.hints : null;
     const hintExact = hints !== null && hints.alternatives.every((a) => a.exact.length > 0);
-    if (nq.terms.length > 0 || nq.phrases.length > 0 || hintExact) {
+    const search = scan.search ?? null;
+    if (nq.terms.length > 0 || nq.phrases.length > 0 || hintExact || search !== null) {
       const bloom = own(await kv.get(blockKey(LogKeySpace.bloom, tenant, id)));
       if (bloom === undefined) throw corrupt('a block meta without its bloom', { tenant, ...id });
       stats.bytesRead += bloom.length;
@@ -639,6 +643,13 @@ export class LogStore implements SignalStore<LogRow> {
           return [];
         }
       }
+      if (search !== null) {
+        const filter = decodeBloom(openBlock(bloom, BlockKind.bloom));
+        if (!search.bloomMay((t) => bloomHas(filter, t))) {
+          stats.blocksPrunedBloom++;
+          return [];
+        }
+      }
     }
     const postings = own(await kv.get(blockKey(LogKeySpace.postings, tenant, id)));
     if (postings === undefined) throw corrupt('a block meta without its postings', { tenant, ...id });
@@ -648,6 +659,7 @@ export class LogStore implements SignalStore<LogRow> {
       return [];
     }
     let cand = queryLogIndex(postings, meta.rows, q);
+    if (search !== null && cand.length > 0) cand = intersect(cand, search.candidates(openLogIndex(postings, meta.rows)));
     if (cand.length === 0) {
       stats.blocksPrunedIndex++;
       return [];

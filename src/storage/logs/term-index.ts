@@ -444,11 +444,61 @@ export function queryLogIndex(postings: Uint8Array, blockRows: number, q: LogQue
   return postingsCandidates(postings, blockRows, normalizeLogQuery(q), consecutivePositions);
 }
 
-function postingsCandidates(postings: Uint8Array, blockRows: number, nq: NormalizedLogQuery, phraseCheck: PhraseCheck): Uint32Array {
-  const { terms, phrases, matchers } = nq;
-  const none = new Uint32Array(0);
+/**
+ * LogIndexReader is one block index opened for a boolean search
+ * (query/log-search-*.ts): its sorted term dictionary, and the rows of a
+ * term or of a phrase (consecutive positions), all without reading the
+ * block. Row sets are increasing row ordinals.
+ */
+export interface LogIndexReader {
+  /** rows is the block's row count. */
+  readonly rows: number;
+  /** terms is the block's distinct terms, sorted by UTF-16 code units. */
+  readonly terms: readonly string[];
+  /** termRows is the rows whose line holds `term` (a normalized term), empty when the block lacks it. */
+  termRows(term: string): Uint32Array;
+  /** phraseRows is the rows whose line holds `phrase`'s normalized terms at consecutive positions. */
+  phraseRows(phrase: readonly string[]): Uint32Array;
+}
+
+/**
+ * BlockSearchPrune is what a boolean search gives the logs store to skip
+ * blocks (log-store.ts #scanBlock) before any line is read: a test of the
+ * block's term bloom, and a superset of the matching rows from its index.
+ * Both may only over-admit; the store still runs the search's row filter
+ * on every row it returns.
+ */
+export interface BlockSearchPrune {
+  /** bloomMay is false only when no row of a block whose bloom answers `has` can match. */
+  bloomMay(has: (term: string) => boolean): boolean;
+  /** candidates is a superset of the block's matching rows. */
+  candidates(index: LogIndexReader): Uint32Array;
+}
+
+/** openLogIndex opens a block's sealed postings for a boolean search. Throws ERR_CORRUPTION (also when it indexes another row count). */
+export function openLogIndex(postings: Uint8Array, blockRows: number, phraseCheck: PhraseCheck = consecutivePositions): LogIndexReader {
   const idx = new OpenedIndex(postings);
   if (idx.rows !== blockRows) throw corrupt(`index of ${idx.rows} rows for a block of ${blockRows}`);
+  return {
+    rows: idx.rows,
+    terms: idx.terms,
+    termRows: (term) => {
+      const id = idx.termId(term);
+      return id < 0 ? new Uint32Array(0) : idx.termEntry(id, false).rows;
+    },
+    phraseRows: (phrase) => candidatesIn(idx, blockRows, { terms: [], phrases: [[...phrase]], matchers: [] }, phraseCheck),
+  };
+}
+
+function postingsCandidates(postings: Uint8Array, blockRows: number, nq: NormalizedLogQuery, phraseCheck: PhraseCheck): Uint32Array {
+  const idx = new OpenedIndex(postings);
+  if (idx.rows !== blockRows) throw corrupt(`index of ${idx.rows} rows for a block of ${blockRows}`);
+  return candidatesIn(idx, blockRows, nq, phraseCheck);
+}
+
+function candidatesIn(idx: OpenedIndex, blockRows: number, nq: NormalizedLogQuery, phraseCheck: PhraseCheck): Uint32Array {
+  const { terms, phrases, matchers } = nq;
+  const none = new Uint32Array(0);
   let cand: Uint32Array = Uint32Array.from({ length: blockRows }, (_, i) => i);
   const all = cand;
   for (const term of terms) {
