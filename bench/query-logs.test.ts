@@ -12,7 +12,7 @@ import { parseCountAnswer, parseLogAnswer, runQueryLogsBench, sameCount, sameLog
 // Not a timed test: it checks the bench's flags, its data, that the three
 // forms of every query (LogQL's meaning as the brute-force scan, FTS5, and
 // the answer parsers) agree on a small corpus, that the comparison catches
-// planted wrong answers, and (QUERY_LOGS_REAL_RUN=1) that one tiny real run
+// planted wrong answers, and (OTLPDB_BENCH_RUN=1) that one tiny real run
 // on one node (index off, then on) answers every query correctly. It asserts
 // no timing.
 
@@ -107,10 +107,10 @@ t.test('the answer parsers and comparisons: equal answers pass, planted wrong an
 });
 
 // Two real clusters (index off, then on) take minutes on a loaded 2-core machine, past CI's budget for a new test:
-// opt in with QUERY_LOGS_REAL_RUN=1 (the bench itself checks every answer on every run).
-const REAL_RUN = process.env.QUERY_LOGS_REAL_RUN === '1';
+// opt in with OTLPDB_BENCH_RUN=1 (the bench itself checks every answer on every run).
+const REAL_RUN = process.env.OTLPDB_BENCH_RUN === '1';
 
-t.test('a tiny real run on one node (index off, then on) answers every query correctly', { skip: REAL_RUN ? false : 'set QUERY_LOGS_REAL_RUN=1 to start two real one-node clusters' }, async (t) => {
+t.test('a tiny real run on one node (index off, then on) answers every query correctly', { skip: REAL_RUN ? false : 'set OTLPDB_BENCH_RUN=1 to start two real one-node clusters' }, async (t) => {
   const lines: string[] = [];
   const r = await runQueryLogsBench(
     { nodes: 1, lines: 3_000, queries: 3, connections: 2, ingestBaseline: true, fts5: true, json: false },
