@@ -168,7 +168,7 @@ export function re2Problem(pattern: string, bound: Re2Bound): Re2Problem | null 
   try {
     new RegExp(t.source, t.flags);
   } catch (err) {
-    return invalid(`invalid regular expression (${(err as Error).message})`);
+    return invalid((err as Error).message);
   }
   return null;
 }
@@ -187,6 +187,6 @@ export function compileRe2(pattern: string, anchored: boolean, bound: Re2Bound, 
   return new RegExp(anchored ? `^(?:${t.source})$` : t.source, t.flags);
 }
 
-function invalid(message: string): Re2Problem {
-  return { code: 'ERR_INVALID_ARGUMENT', message };
+function invalid(why: string): Re2Problem {
+  return { code: 'ERR_INVALID_ARGUMENT', message: `invalid regular expression (${why})` };
 }

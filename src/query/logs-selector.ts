@@ -22,6 +22,7 @@
 import { OtlpdbError } from '../errors.js';
 import { LogsQueryLimits as L } from '../limits.js';
 import type { StreamMatcher } from '../storage/logs/term-index.js';
+import { compileLogqlRegex } from './logql/regex.js';
 import type { LogLabels, StreamSelectorMatcher } from './logql/source.js';
 
 const NAME = /[a-zA-Z_][a-zA-Z0-9_]*/y;
@@ -124,18 +125,8 @@ export function parseSelector(text: string, allowEmpty = false): StreamSelectorM
 /** compileMatcherRegex is the anchored RegExp of a regex matcher (null for = and !=). ERR_INVALID_ARGUMENT when it does not compile. */
 export function compileMatcherRegex(m: StreamSelectorMatcher): RegExp | null {
   if (m.op !== '=~' && m.op !== '!~') return null;
-  let pattern = m.value;
-  let flags = '';
-  const f = /^\(\?([ism]+)\)/.exec(pattern);
-  if (f !== null) {
-    flags = [...new Set(f[1])].join('');
-    pattern = pattern.slice(f[0].length);
-  }
-  try {
-    return new RegExp(`^(?:${pattern})$`, flags);
-  } catch (err) {
-    throw new OtlpdbError('ERR_INVALID_ARGUMENT', `invalid regex ${JSON.stringify(m.value)} for label ${m.name}: ${(err as Error).message}`);
-  }
+  // The same RE2 translation and bound as LogQL's own matchers (logql/regex.ts).
+  return compileLogqlRegex(m.value, true);
 }
 
 /** SplitMatchers are a selector's matchers split by where they run: `=`/`!=` on the stream postings, regexes per stream. */

@@ -29,6 +29,8 @@
  * value present in the map has a non-empty list.
  */
 import { MetricHeadLimits } from '../../limits.js';
+import { compileRe2 } from '../../re2.js';
+import type { Re2Bound } from '../../re2.js';
 import { OtlpdbError, assert } from '../../errors.js';
 import { difference, intersect, union } from '../codec/index.js';
 import { type Labels, compareCodePoints } from './series-registry.js';
@@ -133,21 +135,11 @@ export function compileMatchers(matchers: readonly Matcher[]): CompiledMatcher[]
 
 /** compileRegex compiles a fully anchored matcher regex; ERR_INVALID_ARGUMENT when malformed, ERR_LIMIT_EXCEEDED when too long. */
 export function compileRegex(source: string): RegExp {
-  if (source.length > MetricHeadLimits.regexBytesMax) {
-    throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `select: regex longer than ${MetricHeadLimits.regexBytesMax} characters`, {
-      regexBytesMax: MetricHeadLimits.regexBytesMax,
-    });
-  }
-  // RE2 spellings JavaScript lacks, as the PromQL engine translates them (promql/literals.ts compileAnchored): a leading (?i), and (?P<name>...).
-  // Like Prometheus's RE2 (no (?s)), `.` does not match a newline.
-  const caseless = source.startsWith('(?i)');
-  const body = (caseless ? source.slice(4) : source).replace(/\(\?P</g, '(?<');
-  try {
-    return new RegExp(`^(?:${body})$`, caseless ? 'iu' : 'u');
-  } catch (err) {
-    throw new OtlpdbError('ERR_INVALID_ARGUMENT', `select: malformed regex ${JSON.stringify(source.slice(0, 128))}: ${(err as Error).message}`);
-  }
+  // RE2 as the PromQL engine reads it (src/re2.ts, shared by every language).
+  return compileRe2(source, true, REGEX_BOUND, 'select');
 }
+
+const REGEX_BOUND: Re2Bound = { bytesMax: MetricHeadLimits.regexBytesMax, name: 'MetricHeadLimits.regexBytesMax' };
 
 /** LabelIndex is the postings of one head, scoped by tenant. */
 export class LabelIndex {
