@@ -47,7 +47,7 @@ import { logEntryOf, metadataOf } from './logs-view.js';
 import { decodeEntriesAnswer, encodeEntriesAnswer } from './logs-wire.js';
 import type { ShardCallHeader, ShardEntriesAnswer } from './logs-wire.js';
 import { byTimeAsc, byTimeDesc, kWayMerge } from './merge.js';
-import { allFailedError, fanOut, runHere } from './shard-fanout.js';
+import { allFailedError, fanOut, isQueryRefusal, runHere } from './shard-fanout.js';
 import type { FanoutDeps, FailedShard } from './shard-fanout.js';
 
 /** ShardSearchDeps are one shard part's store, pinned read, tenant and deadline. */
@@ -219,7 +219,7 @@ export function mergeSearchAnswers(
   const scan = newScanStats();
   for (const o of outcomes) {
     if ('error' in o) {
-      if (o.error.code === 'ERR_INVALID_ARGUMENT' || o.error.code === 'ERR_LIMIT_EXCEEDED') throw o.error;
+      if (isQueryRefusal(o.error)) throw o.error;
       failed.push({ shard: o.shard as GroupId, code: o.error.code, message: o.error.message });
       continue;
     }

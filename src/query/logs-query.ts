@@ -38,7 +38,7 @@ import { newScanStats } from '../storage/shard/signal-store.js';
 import type { ScanStats } from '../storage/shard/signal-store.js';
 import type { LogEntry, LogLabels, LogShardAnswer, LogShardEvalRequest, LogSource, LogSourceStats, LogqlEngine, SelectLogsRequest } from './logql/source.js';
 import { byTimeAsc, byTimeDesc, kWayMerge } from './merge.js';
-import { allFailedError, fanOut, runHere } from './shard-fanout.js';
+import { allFailedError, fanOut, isQueryRefusal, runHere } from './shard-fanout.js';
 import type { FanoutBounds, FanoutDeps, ShardOutcome } from './shard-fanout.js';
 import { matchesSelector, splitMatchers } from './logs-selector.js';
 import { ShardLogSource, addScanToSourceStats, checkSelect, newLogSourceStats } from './logs-shard-source.js';
@@ -319,7 +319,7 @@ export class ClusterLogSource implements LogSource {
     for (const o of outcomes) {
       if ('error' in o) {
         // A shard refusing the query itself (a pipeline error, a bound passed) refuses it everywhere: the query fails, it is not partial.
-        if (o.error.code === 'ERR_INVALID_ARGUMENT' || o.error.code === 'ERR_LIMIT_EXCEEDED') throw o.error;
+        if (isQueryRefusal(o.error)) throw o.error;
         this.stats.partialFailures.push({ shard: o.shard, code: o.error.code, message: o.error.message });
         continue;
       }

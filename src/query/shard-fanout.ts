@@ -86,6 +86,16 @@ function isErrorCode(code: string): code is ErrorCode {
 }
 
 /**
+ * isQueryRefusal is true of a shard's error that refuses the query itself
+ * (ERR_INVALID_ARGUMENT: a bad regex or pipeline; ERR_LIMIT_EXCEEDED: a bound
+ * passed). Every shard would refuse alike, so the read fails with it instead
+ * of answering from the other shards with a `partial` flag.
+ */
+export function isQueryRefusal(err: { readonly code: string }): boolean {
+  return err.code === 'ERR_INVALID_ARGUMENT' || err.code === 'ERR_LIMIT_EXCEEDED';
+}
+
+/**
  * allFailedError is the error of a read no shard answered: every shard
  * refusing the same way (a query a shard cannot run) is that refusal;
  * anything else is the cluster being unavailable.
