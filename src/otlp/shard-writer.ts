@@ -98,7 +98,7 @@ export class ShardWriter {
 
   async #writePart(part: ShardPart, deadlineMs: number): Promise<PartOutcome> {
     this.stats.parts++;
-    const replicas = this.#d.replicasOf(part.shard);
+    let replicas = this.#d.replicasOf(part.shard);
     let target = this.#firstTarget(part.shard, replicas);
     let failures = 0;
     let hops = 0;
@@ -109,7 +109,9 @@ export class ShardWriter {
       if (target === NONE) {
         failures++;
         if (!(await this.#backoff(failures, deadlineMs))) break;
-        target = this.#nextReplica(replicas, target, attempt);
+        // The placement may have become known meanwhile (a node that just started, a shard just placed).
+        replicas = this.#d.replicasOf(part.shard);
+        target = this.#firstTarget(part.shard, replicas);
         continue;
       }
       const breaker = this.#breaker(target);

@@ -213,6 +213,27 @@ t.test('ShardWriter follows leader hints, remembers them, and fails over from an
   t.equal(w.stats.notLeader, 1);
 });
 
+t.test('ShardWriter waits for a placement that becomes known during the deadline (a node just started)', async (t) => {
+  const c = new FakeCluster();
+  c.leader = 2;
+  const deps = c.deps(4);
+  let placed = false;
+  const w = new ShardWriter({
+    ...deps,
+    replicasOf: () => (placed ? [1, 2, 3] : []),
+    sleep: async (ms) => {
+      c.now += ms;
+      placed = true;
+    },
+  });
+  const [o] = await w.write([part(1, 0)], 20_000);
+  t.ok(o?.ok, `committed once the placement was known (${o !== undefined && !o.ok ? o.error.message : 'ok'})`);
+  t.ok(c.calls.includes('2:1'), 'reached the leader');
+  const never = new ShardWriter({ ...c.deps(4), replicasOf: () => [] });
+  const [o2] = await never.write([part(1, 1)], c.now + 5_000);
+  t.ok(o2 !== undefined && !o2.ok && o2.error.code === 'ERR_UNAVAILABLE' && o2.error.retryable, 'a shard never placed ends at the deadline, retryable');
+});
+
 t.test('ShardWriter opens a dead peer\'s breaker, ends at the deadline with a retryable error, and never retries a bug', async (t) => {
   const c = new FakeCluster();
   c.down = new Set([1, 2, 3]);
