@@ -45,7 +45,8 @@ t.test('planted corruption in answers is caught as ERR_CORRUPTION', async (t) =>
   const series = (x: unknown[]): unknown[][] => x[3] as unknown[][];
   const cases: [string, Uint8Array][] = [
     ['not msgpack', Uint8Array.of(0xc1, 0xc1)],
-    ['wrong arity', plant((x) => x.pop())],
+    ['wrong arity', plant((x) => x.push(0))],
+    ['more rollup points than samples', plant((x) => (x[4] = 4))],
     ['unsorted labels', plant((x) => ((series(x)[0] as unknown[])[0] = ['x', '1', '__name__', 'a']))],
     ['empty label value', plant((x) => ((series(x)[0] as unknown[])[0] = ['__name__', '']))],
     ['misaligned values', plant((x) => ((series(x)[0] as unknown[])[2] = new Uint8Array(8)))],
@@ -91,6 +92,9 @@ t.test('bad requests are ERR_INVALID_ARGUMENT', async (t) => {
     ['end before start', ['select', 1, 't', 'stale', [[['a', '=', 'b']], 5, 1, 1, 1]]],
     ['instant eval with a range', ['eval', 1, 't', 'stale', ['x', 0, 10, 0, 1, 1, 1]]],
     ['budget over the limit', ['select', 1, 't', 'stale', [[['a', '=', 'b']], 0, 1, 1e9, 1]]],
+    ['unknown resolution', ['select', 1, 't', 'stale', [[['a', '=', 'b']], 0, 1, 1, 1, '10m', 'sum']]],
+    ['unknown aggregate', ['select', 1, 't', 'stale', [[['a', '=', 'b']], 0, 1, 1, 1, '5m', 'avg']]],
+    ['unknown max resolution', ['eval', 1, 't', 'stale', ['x', 0, 0, 0, 1, 1, 1, 'hourly']]],
   ] as const;
   for (const [name, v] of bad) t.throws(() => decodeMetricsRequest(packr.pack(v)), { code: 'ERR_INVALID_ARGUMENT' }, name);
 });
