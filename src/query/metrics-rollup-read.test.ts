@@ -16,7 +16,7 @@ import { Flusher, type TempDb, openTempDb, removeTempDb } from '../storage/metri
 import type { KeyValue, MetricData, MetricPointRow } from '../storage/rows.js';
 import { newScanStats } from '../storage/shard/signal-store.js';
 import { PromView } from './metrics-prom-view.js';
-import { ShardSeriesSource, readShardSeries } from './metrics-shard-read.js';
+import { ShardSeriesSource, evalOnShard, readShardSeries } from './metrics-shard-read.js';
 import { promqlEngine } from './promql/engine.js';
 import { MemorySeriesSource } from './promql/memory-source.js';
 import type { MaxSourceResolution } from './promql/rollup-eval.js';
@@ -209,6 +209,15 @@ t.test('coarse steps read rollups: equal to the rollup-eval reference, to raw on
     t.equal(src.stats.rollupPointsRead, 0, `step ${stepMs} ms reads raw under auto`);
     t.equal(diff(got, matrixOf(await run('sum_over_time(g[1h])', range, mem(), 'raw')), 0), null, `step ${stepMs} ms equals raw exactly`);
   }
+
+  // A pushed-down part on a shard (evalOnShard, what shard.metricsRead 'eval' runs) honours the query's max_source_resolution.
+  const shardPart = async (max: MaxSourceResolution): Promise<Map<string, Map<number, number>>> => {
+    const r = await evalOnShard(promqlEngine, ctx, { expr: 'sum_over_time(g[1h])', ...offBoundary, lookbackMs: 300_000, maxSourceResolution: max }, budget, signal);
+    t.equal(r.rollupPointsRead > 0, max !== 'raw', `shard eval at ${max} reads ${r.rollupPointsRead} rollup points`);
+    return matrixOf({ kind: 'matrix', series: r.series });
+  };
+  t.equal(diff(await shardPart('auto'), reference(raw, 'g', 'sum_over_time', H, offBoundary, '1h'), 1e-9), null, 'shard eval (auto) equals the reference');
+  t.equal(diff(await shardPart('raw'), matrixOf(await run('sum_over_time(g[1h])', offBoundary, mem(), 'raw')), 0), null, 'shard eval (raw) equals raw');
 
   // Planted bugs: the comparison must catch them.
   const stripped = matrixOf(await run('sum_over_time(g[1h])', offBoundary, new StripRollup(shard()), 'auto'));
