@@ -219,6 +219,7 @@ export function buildProgram(): Command {
     .option('--range <duration>', 'query a range ending at --time, a duration such as 15m, 1h or 24h')
     .option('--step <duration>', 'the range\'s step, such as 15s or 1m (default: the range / 60, at least 1s)')
     .option('--time <time>', 'the instant, or the end of the range: RFC 3339 or unix seconds (default now)')
+    .option('--max-source-resolution <res>', 'raw, 5m, 1h or auto (default): the coarsest data the query may read; with auto, *_over_time functions at steps of 5m or more read 5m/1h rollups')
     .option('--server <url>', `API of any node, or a Prometheus (default ${DEFAULT_TARGET})`)
     .option('--target <url>', 'the same as --server')
     .option('--tenant <id>', 'the tenant to query (sent as X-Scope-OrgID; default: the default tenant)')

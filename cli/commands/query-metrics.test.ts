@@ -55,6 +55,10 @@ t.test('against a Prometheus-shaped server: instant, range, errors; bad flags re
   t.same(out[0], 'up');
   t.same(err, ['warning: shard 2 did not answer']);
   out.length = 0;
+  t.equal(await runQueryMetrics('up', { server: server_, range: '2h', step: '1h', time: '1700000000', maxSourceResolution: '5m' }, io), 0);
+  t.match(seen[2], /&step=3600&max_source_resolution=5m$/, '--max-source-resolution is sent as max_source_resolution');
+  err.length = 0;
+  out.length = 0;
   t.equal(await runQueryMetrics('up', { server: server_, json: true }, io), 0);
   t.match(out[0], /^\{"status":"success"/);
   const code = async (q: string, o: Record<string, string>): Promise<string> => {
@@ -75,6 +79,7 @@ t.test('against a Prometheus-shaped server: instant, range, errors; bad flags re
   t.equal(await code('up', { tenant: 'a b' }), 'ERR_INVALID_ARGUMENT', 'a bad tenant');
   t.equal(await code('up', { target: 'http://x' }), 'ERR_INVALID_ARGUMENT', '--server and --target together');
   t.equal(await code('up', { width: '2' }), 'ERR_INVALID_ARGUMENT', 'a bad --width');
+  t.equal(await code('up', { maxSourceResolution: '10m' }), 'ERR_INVALID_ARGUMENT', 'a bad --max-source-resolution');
   t.equal(seen.length, before, 'nothing was sent for a bad flag');
   t.equal(await code('bad(', {}), 'ERR_INVALID_ARGUMENT', 'bad_data from the node');
   t.equal(await code('down', {}), 'ERR_UNAVAILABLE', 'unavailable from the node');

@@ -10,6 +10,8 @@
  *
  * --time is the instant (or the end of the range): RFC 3339 or unix
  * seconds, default now. --step defaults to the range / 60 (at least 1s).
+ * --max-source-resolution (raw, 5m, 1h, auto) is sent as
+ * `max_source_resolution` (src/query/promql/README.md "Rollups").
  * Flags are checked before anything is sent: a bad duration or time, a
  * --step without --range, or more than 11,000 steps (Prometheus's bound)
  * is ERR_INVALID_ARGUMENT (exit 2). The node's errors: bad_data →
@@ -19,7 +21,7 @@
 import { checkTenantId } from '../../src/control/tenant.js';
 import { OtlpdbError } from '../../src/errors.js';
 import { MetricsQueryLimits, QueryCliLimits } from '../../src/limits.js';
-import { parseDuration, parseTime } from '../../src/api/prom-params.js';
+import { maxSourceResolutionParam, parseDuration, parseTime } from '../../src/api/prom-params.js';
 import { parseIntegerFlag } from '../flags.js';
 import { sparkline } from '../render/sparkline.js';
 import { DEFAULT_TARGET, getFromTarget, parseTarget } from './trace.js';
@@ -33,6 +35,8 @@ export interface QueryMetricsOptions {
   readonly range?: string;
   readonly step?: string;
   readonly time?: string;
+  /** maxSourceResolution is --max-source-resolution (raw, 5m, 1h, auto), sent as max_source_resolution when given. */
+  readonly maxSourceResolution?: string;
   readonly width?: string;
   readonly json?: boolean;
 }
@@ -119,6 +123,15 @@ export async function runQueryMetrics(promql: string, o: QueryMetricsOptions, io
   }
   if (o.step !== undefined && o.range === undefined) throw new OtlpdbError('ERR_INVALID_ARGUMENT', '--step needs --range (an instant query has no step)', { flag: '--step' });
   const width = o.width === undefined ? 60 : parseIntegerFlag('--width', o.width, 8, 400);
+  const resolution: Record<string, string> = {};
+  if (o.maxSourceResolution !== undefined) {
+    try {
+      maxSourceResolutionParam(o.maxSourceResolution);
+    } catch {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `--max-source-resolution ${JSON.stringify(o.maxSourceResolution)} is not raw, 5m, 1h or auto`, { flag: '--max-source-resolution' });
+    }
+    resolution['max_source_resolution'] = o.maxSourceResolution;
+  }
   const endS = timeMs / 1000;
   let path: string;
   let range: { startS: number; stepS: number } | null = null;
@@ -129,9 +142,9 @@ export async function runQueryMetrics(promql: string, o: QueryMetricsOptions, io
       throw new OtlpdbError('ERR_INVALID_ARGUMENT', `--range / --step is more than ${MetricsQueryLimits.rangePointsMax} steps (Prometheus's bound); use a larger --step`, { flag: '--step' });
     }
     range = { startS: endS - rangeMs / 1000, stepS: stepMs / 1000 };
-    path = `/api/v1/query_range?${new URLSearchParams({ query: promql, start: String(range.startS), end: String(endS), step: String(range.stepS) }).toString()}`;
+    path = `/api/v1/query_range?${new URLSearchParams({ query: promql, start: String(range.startS), end: String(endS), step: String(range.stepS), ...resolution }).toString()}`;
   } else {
-    path = `/api/v1/query?${new URLSearchParams({ query: promql, time: String(endS) }).toString()}`;
+    path = `/api/v1/query?${new URLSearchParams({ query: promql, time: String(endS), ...resolution }).toString()}`;
   }
   const res = await getFromTarget(target, path, o.tenant);
   let doc: PromDoc;

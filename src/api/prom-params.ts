@@ -12,6 +12,8 @@
 import { OtlpdbError } from '../errors.js';
 import { MetricsQueryLimits } from '../limits.js';
 import type { PromMatcher } from '../query/promql/source.js';
+import type { MaxSourceResolution } from '../query/promql/rollup-eval.js';
+import { parseMaxSourceResolution } from '../query/promql/rollup-eval.js';
 
 function bad(message: string): OtlpdbError {
   return new OtlpdbError('ERR_INVALID_ARGUMENT', message);
@@ -178,3 +180,15 @@ export function parseSelector(raw: string): PromMatcher[] {
 
 /** LABEL_NAME is a valid (legacy) Prometheus label name. */
 export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+/**
+ * maxSourceResolutionParam reads `max_source_resolution` (Thanos's
+ * parameter: raw, 5m, 1h or auto, the default; promql/README.md "Rollups"
+ * says what each reads); any other value is ERR_INVALID_ARGUMENT, answered
+ * as bad_data.
+ */
+export function maxSourceResolutionParam(raw: string | null): MaxSourceResolution {
+  const r = parseMaxSourceResolution(raw);
+  if (r === null) throw bad(`invalid parameter "max_source_resolution": ${JSON.stringify(raw)} is not raw, 5m, 1h or auto`);
+  return r;
+}

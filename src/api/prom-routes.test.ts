@@ -109,15 +109,23 @@ t.test('query routes: shapes, validation errors, engine errors', async (t) => {
     ['/api/v1/query', 'query=up&consistency=eventual', 'invalid parameter "consistency": linearizable or stale'],
     ['/api/v1/query', 'query=', 'invalid parameter "query": 1:1: parse error: no expression found in input'],
     ['/api/v1/query_range', 'query=up&start=0&end=11000.5&step=1', 'ok'],
+    ['/api/v1/query', 'query=up&max_source_resolution=10m', 'invalid parameter "max_source_resolution": "10m" is not raw, 5m, 1h or auto'],
+    ['/api/v1/query_range', 'query=up&start=0&end=600&step=300&max_source_resolution=hourly', 'invalid parameter "max_source_resolution": "hourly" is not raw, 5m, 1h or auto'],
+    ['/api/v1/query_range', 'query=up&start=0&end=600&step=300&max_source_resolution=1h', 'ok'],
   ];
   for (const [path, qs, error] of bad) {
     const r = await call(s, path, qs);
     if (error === 'ok') {
-      t.equal(r.status, 200, `${qs}: 11,000 whole steps are allowed (integer division, as Go's)`);
+      t.equal(r.status, 200, `${qs}: accepted`);
       continue;
     }
     t.same({ status: r.status, doc: r.doc }, { status: 400, doc: { status: 'error', errorType: 'bad_data', error } }, qs);
   }
+  // max_source_resolution reaches the engine (default auto).
+  const seen: (string | undefined)[] = [];
+  const spy: PromqlEngine = { evaluate: (text, range, source, opts) => (seen.push(opts.maxSourceResolution), ENGINE.evaluate(text, range, source, opts)) };
+  for (const qs of ['query=up', 'query=up&max_source_resolution=raw', 'query=up&max_source_resolution=5m']) await call(fakeSource(spy), '/api/v1/query', qs);
+  t.same(seen, ['auto', 'raw', '5m'], 'max_source_resolution is passed to the engine, auto by default');
   const big = await call(s, '/api/v1/query', 'query=big');
   t.same([big.status, big.doc['errorType']], [422, 'execution'], 'a limit is an execution error');
   const slow = await call(s, '/api/v1/query', 'query=slow&timeout=0.05');

@@ -3,8 +3,12 @@
  * and errors as prometheus.io/docs/prometheus/latest/querying/api/
  * documents them:
  *
- *   GET|POST /api/v1/query            query, time, timeout
- *   GET|POST /api/v1/query_range      query, start, end, step, timeout
+ *   GET|POST /api/v1/query            query, time, timeout, max_source_resolution
+ *   GET|POST /api/v1/query_range      query, start, end, step, timeout, max_source_resolution
+ *
+ * max_source_resolution (raw | 5m | 1h | auto, the default; Thanos's
+ * parameter) caps the rollups a query may read (query/promql/README.md
+ * "Rollups"); another value is bad_data.
  *   GET|POST /api/v1/series           match[] (required), start, end, limit
  *   GET|POST /api/v1/labels           match[], start, end, limit
  *   GET      /api/v1/label/{name}/values   match[], start, end, limit
@@ -43,7 +47,7 @@ import { compareCodePoints } from '../storage/metrics/series-registry.js';
 import type { FloatSeries, PromLabels, PromMatcher, PromResult, SourceStats } from '../query/promql/source.js';
 import { formatPromFloat } from '../query/metrics-prom-records.js';
 import { newSourceStats } from '../query/metrics-read.js';
-import { LABEL_NAME, MAX_TIME_MS, MIN_TIME_MS, parseDuration, parseSelector, parseTime } from './prom-params.js';
+import { LABEL_NAME, MAX_TIME_MS, MIN_TIME_MS, maxSourceResolutionParam, parseDuration, parseSelector, parseTime } from './prom-params.js';
 import type { PromApiSource } from './types.js';
 
 /** PromRoute is a recognised Prometheus API path. */
@@ -269,6 +273,7 @@ async function serveQuery(s: PromApiSource, route: 'query' | 'query_range', tena
   const lookbackRaw = p.get('lookback_delta');
   const lookbackMs = lookbackRaw === null || lookbackRaw === '' ? L.lookbackMsDefault : parseDuration(lookbackRaw, 'lookback_delta');
   if (lookbackMs <= 0) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'invalid parameter "lookback_delta": must be positive');
+  const maxSourceResolution = maxSourceResolutionParam(p.get('max_source_resolution'));
   const engine = s.engine;
   if (engine === null) return promError('unavailable', 'PromQL engine not wired');
   const abort = new AbortController();
@@ -282,14 +287,14 @@ async function serveQuery(s: PromApiSource, route: 'query' | 'query_range', tena
   const source = s.sourceFor(tenant, consistency);
   const began = performance.now();
   try {
-    const result = await engine.evaluate(text, times, source, { lookbackMs, signal: abort.signal });
+    const result = await engine.evaluate(text, times, source, { lookbackMs, signal: abort.signal, maxSourceResolution });
     const data = promResultJson(route === 'query_range' && result.kind !== 'matrix' ? toMatrix(result) : result) as Record<string, unknown>;
     if (p.get('stats') === 'all') {
       const st = source.stats;
       data['stats'] = {
         timings: { evalTotalTime: (performance.now() - began) / 1000, resultSortTime: 0, queryPreparationTime: 0, innerEvalTime: 0, execQueueTime: 0, execTotalTime: (performance.now() - began) / 1000 },
         samples: { totalQueryableSamples: st.samplesRead, peakSamples: 0 },
-        otlpdb: { shardsAsked: st.shardsAsked, seriesRead: st.seriesRead, samplesRead: st.samplesRead, bytesRead: st.bytesRead, partialFailures: st.partialFailures },
+        otlpdb: { shardsAsked: st.shardsAsked, seriesRead: st.seriesRead, samplesRead: st.samplesRead, rollupPointsRead: st.rollupPointsRead, bytesRead: st.bytesRead, partialFailures: st.partialFailures },
       };
     }
     return success(data, source.stats);

@@ -11,6 +11,7 @@ const answer: MetricsShardAnswer = {
   stats: { ...newScanStats(), bytesRead: 42 },
   seriesRead: 2,
   samplesRead: 3,
+  rollupPointsRead: 1,
   series: [
     { labels: [{ name: '__name__', value: 'a' }, { name: 'x', value: '1' }], timestampsMs: Float64Array.of(1, 2), values: Float64Array.of(0.5, NaN) },
     { labels: [{ name: '__name__', value: 'b' }], timestampsMs: Float64Array.of(7), values: Float64Array.of(-Infinity) },
@@ -21,13 +22,16 @@ t.test('requests and answers round-trip', async (t) => {
   const reqs: MetricsShardRequest[] = [
     { op: 'select', group: 3, tenant: 'acme', consistency: 'stale', budget, matchers: [{ name: '__name__', op: '=~', value: 'a.*' }], startMs: 0, endMs: 10 },
     { op: 'series', group: 1, tenant: 'acme', consistency: 'linearizable', budget, matchers: [{ name: 'x', op: '!=', value: '' }], startMs: -5, endMs: 5 },
-    { op: 'eval', group: 2, tenant: 'acme', consistency: 'linearizable', budget, expr: 'sum(rate(a[5m]))', startMs: 0, endMs: 60_000, stepMs: 15_000, lookbackMs: 300_000 },
+    { op: 'eval', group: 2, tenant: 'acme', consistency: 'linearizable', budget, expr: 'sum(rate(a[5m]))', startMs: 0, endMs: 60_000, stepMs: 15_000, lookbackMs: 300_000, maxSourceResolution: 'auto' },
+    { op: 'select', group: 3, tenant: 'acme', consistency: 'stale', budget, matchers: [{ name: '__name__', op: '=', value: 'a' }], startMs: 0, endMs: 10, rollup: { resolution: '1h', aggregate: 'count' } },
+    { op: 'eval', group: 2, tenant: 'acme', consistency: 'linearizable', budget, expr: 'sum_over_time(a[1h])', startMs: 0, endMs: 7_200_000, stepMs: 3_600_000, lookbackMs: 300_000, maxSourceResolution: 'raw' },
   ];
   for (const r of reqs) t.same(decodeMetricsRequest(encodeMetricsRequest(r)), r, r.op);
   const back = decodeMetricsAnswer(encodeMetricsAnswer(answer), budget);
   t.same(back.series[0]?.labels, answer.series[0]?.labels);
   t.ok(Number.isNaN(back.series[0]?.values[1]), 'NaN survives');
   t.equal(back.series[1]?.values[0], -Infinity);
+  t.equal(back.rollupPointsRead, 1, 'rollup points counted');
   t.equal(back.stats.bytesRead, 42);
 });
 
@@ -41,7 +45,8 @@ t.test('planted corruption in answers is caught as ERR_CORRUPTION', async (t) =>
   const series = (x: unknown[]): unknown[][] => x[3] as unknown[][];
   const cases: [string, Uint8Array][] = [
     ['not msgpack', Uint8Array.of(0xc1, 0xc1)],
-    ['wrong arity', plant((x) => x.pop())],
+    ['wrong arity', plant((x) => x.push(0))],
+    ['more rollup points than samples', plant((x) => (x[4] = 4))],
     ['unsorted labels', plant((x) => ((series(x)[0] as unknown[])[0] = ['x', '1', '__name__', 'a']))],
     ['empty label value', plant((x) => ((series(x)[0] as unknown[])[0] = ['__name__', '']))],
     ['misaligned values', plant((x) => ((series(x)[0] as unknown[])[2] = new Uint8Array(8)))],
@@ -87,6 +92,9 @@ t.test('bad requests are ERR_INVALID_ARGUMENT', async (t) => {
     ['end before start', ['select', 1, 't', 'stale', [[['a', '=', 'b']], 5, 1, 1, 1]]],
     ['instant eval with a range', ['eval', 1, 't', 'stale', ['x', 0, 10, 0, 1, 1, 1]]],
     ['budget over the limit', ['select', 1, 't', 'stale', [[['a', '=', 'b']], 0, 1, 1e9, 1]]],
+    ['unknown resolution', ['select', 1, 't', 'stale', [[['a', '=', 'b']], 0, 1, 1, 1, '10m', 'sum']]],
+    ['unknown aggregate', ['select', 1, 't', 'stale', [[['a', '=', 'b']], 0, 1, 1, 1, '5m', 'avg']]],
+    ['unknown max resolution', ['eval', 1, 't', 'stale', ['x', 0, 0, 0, 1, 1, 1, 'hourly']]],
   ] as const;
   for (const [name, v] of bad) t.throws(() => decodeMetricsRequest(packr.pack(v)), { code: 'ERR_INVALID_ARGUMENT' }, name);
 });

@@ -3,13 +3,17 @@
  * read (metrics-read.ts):
  *
  *   shard.metricsRead  request  [op, group, tenant, consistency, body]
- *                      answer   [stats, seriesRead, samplesRead, series]
+ *                      answer   [stats, seriesRead, samplesRead, series, rollupPointsRead]
  *
- *   op 'select'  body = [matchers, startMs, endMs, seriesMax, samplesMax]
+ *   op 'select'  body = [matchers, startMs, endMs, seriesMax, samplesMax, resolution, aggregate]
+ *                resolution 'raw' (samples) or '5m' / '1h' (one point per rollup window at its lastT
+ *                carrying aggregate min | max | sum | count | last; promql/source.ts SelectRollup);
+ *                a 5-field body (a node before rollups) reads raw
  *   op 'series'  body = [matchers, startMs, endMs, seriesMax, samplesMax]   (answers labels only)
  *   op 'metadata' body = [matchers, startMs, endMs, seriesMax, samplesMax]  (answers one label set per
  *                family: __name__ = its base name, type, unit and help when not empty; no samples)
- *   op 'eval'    body = [expr, startMs, endMs, stepMs, lookbackMs, seriesMax, samplesMax]
+ *   op 'eval'    body = [expr, startMs, endMs, stepMs, lookbackMs, seriesMax, samplesMax, maxSourceResolution]
+ *                maxSourceResolution raw | 5m | 1h | auto (a 7-field body: auto)
  *   matchers = [[name, op, value]...]          op one of = != =~ !~
  *   stats    = scanStatsTuple (signal-store.ts)
  *   series   = [[labels, timestamps, values]...]
@@ -28,7 +32,8 @@ import { OtlpdbError } from '../errors.js';
 import { MetricsQueryLimits as L } from '../limits.js';
 import { readScanStatsTuple, scanStatsTuple } from '../storage/shard/signal-store.js';
 import type { ScanStats } from '../storage/shard/signal-store.js';
-import type { FloatSeries, PromLabel, PromMatcher } from './promql/source.js';
+import type { FloatSeries, PromLabel, PromMatcher, RollupAggregate, SelectRollup } from './promql/source.js';
+import type { MaxSourceResolution } from './promql/rollup-eval.js';
 import type { Consistency } from './trace-search-wire.js';
 
 /** SHARD_METRICS_READ is the peer method of a shard's part of a Prometheus read. */
@@ -47,8 +52,16 @@ export type MetricsShardRequest = {
   readonly consistency: Consistency;
   readonly budget: MetricsBudget;
 } & (
-  | { readonly op: 'select' | 'series' | 'metadata'; readonly matchers: readonly PromMatcher[]; readonly startMs: number; readonly endMs: number }
-  | { readonly op: 'eval'; readonly expr: string; readonly startMs: number; readonly endMs: number; readonly stepMs: number; readonly lookbackMs: number }
+  | { readonly op: 'select' | 'series' | 'metadata'; readonly matchers: readonly PromMatcher[]; readonly startMs: number; readonly endMs: number; readonly rollup?: SelectRollup }
+  | {
+      readonly op: 'eval';
+      readonly expr: string;
+      readonly startMs: number;
+      readonly endMs: number;
+      readonly stepMs: number;
+      readonly lookbackMs: number;
+      readonly maxSourceResolution: MaxSourceResolution;
+    }
 );
 
 /** MetricsShardAnswer is one shard's answer. */
@@ -57,10 +70,14 @@ export interface MetricsShardAnswer {
   readonly seriesRead: number;
   readonly samplesRead: number;
   readonly series: readonly FloatSeries[];
+  /** rollupPointsRead counts the rollup points among samplesRead. */
+  readonly rollupPointsRead: number;
 }
 
 const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true });
 const MATCH_OPS = new Set(['=', '!=', '=~', '!~']);
+const AGGREGATES: ReadonlySet<string> = new Set<RollupAggregate>(['min', 'max', 'sum', 'count', 'last']);
+const MAX_RESOLUTIONS: ReadonlySet<string> = new Set<MaxSourceResolution>(['raw', '5m', '1h', 'auto']);
 const TIME_MS_MAX = 8.64e15;
 const EXPR_BYTES_MAX = 256 * 1024;
 /** STRING_BYTES_MAX bounds one label name or value in a frame (an attribute rendered as JSON may pass the 64 KiB OTLP value bound). */
@@ -103,8 +120,8 @@ export function encodeMetricsRequest(r: MetricsShardRequest): Uint8Array {
   const b = r.budget;
   const body =
     r.op === 'eval'
-      ? [r.expr, r.startMs, r.endMs, r.stepMs, r.lookbackMs, b.seriesMax, b.samplesMax]
-      : [r.matchers.map((m) => [m.name, m.op, m.value]), r.startMs, r.endMs, b.seriesMax, b.samplesMax];
+      ? [r.expr, r.startMs, r.endMs, r.stepMs, r.lookbackMs, b.seriesMax, b.samplesMax, r.maxSourceResolution]
+      : [r.matchers.map((m) => [m.name, m.op, m.value]), r.startMs, r.endMs, b.seriesMax, b.samplesMax, r.rollup?.resolution ?? 'raw', r.rollup?.aggregate ?? 'last'];
   return packr.pack([r.op, r.group, r.tenant, r.consistency, body]);
 }
 
@@ -120,15 +137,20 @@ export function decodeMetricsRequest(bytes: Uint8Array): MetricsShardRequest {
   const body: unknown = v[4];
   const head = { group, tenant, consistency } as const;
   if (op === 'select' || op === 'series' || op === 'metadata') {
-    if (!Array.isArray(body) || body.length !== 5) throw badRequest(`${op} body is not a 5-field tuple`);
+    if (!Array.isArray(body) || (body.length !== 5 && body.length !== 7)) throw badRequest(`${op} body is not a 5- or 7-field tuple`);
     const matchers = decodeMatchers(body[0]);
     const startMs = int(body[1], 'startMs', -TIME_MS_MAX, TIME_MS_MAX, badRequest);
     const endMs = int(body[2], 'endMs', startMs, TIME_MS_MAX, badRequest);
     const budget = { seriesMax: int(body[3], 'seriesMax', 1, L.seriesMax, badRequest), samplesMax: int(body[4], 'samplesMax', 0, L.samplesMax, badRequest) };
-    return { ...head, op, matchers, startMs, endMs, budget };
+    const res: unknown = body[5] ?? 'raw';
+    const aggregate: unknown = body[6] ?? 'last';
+    if (res !== 'raw' && res !== '5m' && res !== '1h') throw badRequest('resolution is not raw, 5m or 1h');
+    if (typeof aggregate !== 'string' || !AGGREGATES.has(aggregate)) throw badRequest('aggregate is not min, max, sum, count or last');
+    if (res === 'raw') return { ...head, op, matchers, startMs, endMs, budget };
+    return { ...head, op, matchers, startMs, endMs, budget, rollup: { resolution: res, aggregate: aggregate as RollupAggregate } };
   }
   if (op === 'eval') {
-    if (!Array.isArray(body) || body.length !== 7) throw badRequest('eval body is not a 7-field tuple');
+    if (!Array.isArray(body) || (body.length !== 7 && body.length !== 8)) throw badRequest('eval body is not a 7- or 8-field tuple');
     const expr = str(body[0], 'expr', EXPR_BYTES_MAX, badRequest);
     const startMs = int(body[1], 'startMs', -TIME_MS_MAX, TIME_MS_MAX, badRequest);
     const endMs = int(body[2], 'endMs', startMs, TIME_MS_MAX, badRequest);
@@ -136,7 +158,9 @@ export function decodeMetricsRequest(bytes: Uint8Array): MetricsShardRequest {
     if (stepMs === 0 && endMs !== startMs) throw badRequest('an instant eval (stepMs 0) has startMs = endMs');
     const lookbackMs = int(body[4], 'lookbackMs', 1, TIME_MS_MAX, badRequest);
     const budget = { seriesMax: int(body[5], 'seriesMax', 1, L.seriesMax, badRequest), samplesMax: int(body[6], 'samplesMax', 0, L.samplesMax, badRequest) };
-    return { ...head, op, expr, startMs, endMs, stepMs, lookbackMs, budget };
+    const max: unknown = body[7] ?? 'auto';
+    if (typeof max !== 'string' || !MAX_RESOLUTIONS.has(max)) throw badRequest('maxSourceResolution is not raw, 5m, 1h or auto');
+    return { ...head, op, expr, startMs, endMs, stepMs, lookbackMs, budget, maxSourceResolution: max as MaxSourceResolution };
   }
   throw badRequest('op is not select, series, metadata or eval');
 }
@@ -158,7 +182,7 @@ function f64Of(v: unknown, what: string): Float64Array {
 /** encodeMetricsAnswer packs a shard's answer; one past MetricsQueryLimits.answerBytesMax is refused with ERR_LIMIT_EXCEEDED (a cut answer would be a wrong one). */
 export function encodeMetricsAnswer(a: MetricsShardAnswer): Uint8Array {
   const series = a.series.map((s) => [s.labels.flatMap((l) => [l.name, l.value]), f64Bytes(s.timestampsMs), f64Bytes(s.values)]);
-  const out = packr.pack([scanStatsTuple(a.stats), a.seriesRead, a.samplesRead, series]);
+  const out = packr.pack([scanStatsTuple(a.stats), a.seriesRead, a.samplesRead, series, a.rollupPointsRead]);
   if (out.length > L.answerBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a shard's metrics answer exceeds MetricsQueryLimits.answerBytesMax (${L.answerBytesMax} bytes); narrow the query`);
   return out;
 }
@@ -167,10 +191,11 @@ export function encodeMetricsAnswer(a: MetricsShardAnswer): Uint8Array {
 export function decodeMetricsAnswer(bytes: Uint8Array, budget: MetricsBudget): MetricsShardAnswer {
   if (bytes.length > L.answerBytesMax) throw badAnswer(`frame exceeds ${L.answerBytesMax} bytes`);
   const v = unpack(bytes, badAnswer);
-  if (!Array.isArray(v) || v.length !== 4) throw badAnswer('not [stats, seriesRead, samplesRead, series]');
+  if (!Array.isArray(v) || (v.length !== 4 && v.length !== 5)) throw badAnswer('not [stats, seriesRead, samplesRead, series, rollupPointsRead]');
   const stats = readScanStatsTuple(v[0], badAnswer);
   const seriesRead = int(v[1], 'seriesRead', 0, Number.MAX_SAFE_INTEGER, badAnswer);
   const samplesRead = int(v[2], 'samplesRead', 0, Number.MAX_SAFE_INTEGER, badAnswer);
+  const rollupPointsRead = int(v[4] ?? 0, 'rollupPointsRead', 0, samplesRead, badAnswer);
   const raw: unknown = v[3];
   if (!Array.isArray(raw) || raw.length > budget.seriesMax) throw badAnswer(`series is not a list of at most ${budget.seriesMax}`);
   let samples = 0;
@@ -197,5 +222,5 @@ export function decodeMetricsAnswer(bytes: Uint8Array, budget: MetricsBudget): M
     return { labels, timestampsMs, values };
   });
   if (samples > budget.samplesMax) throw badAnswer(`${samples} samples exceed the budget of ${budget.samplesMax}`);
-  return { stats, seriesRead, samplesRead, series };
+  return { stats, seriesRead, samplesRead, series, rollupPointsRead };
 }

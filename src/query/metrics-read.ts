@@ -32,7 +32,8 @@ import { MetricsQueryLimits as L } from '../limits.js';
 import type { GroupId } from '../raft/types.js';
 import { MetricStore } from '../storage/metrics/metric-store.js';
 import { newScanStats } from '../storage/shard/signal-store.js';
-import type { FloatSeries, PromMatcher, PromqlEngine, SelectRequest, SeriesSource, ShardEvalRequest, SourceStats } from './promql/source.js';
+import type { FloatSeries, PromMatcher, PromqlEngine, SelectRequest, SelectRollup, SeriesSource, ShardEvalRequest, SourceStats } from './promql/source.js';
+import type { MaxSourceResolution } from './promql/rollup-eval.js';
 import { allFailedError, fanOut, runHere } from './shard-fanout.js';
 import type { FanoutDeps, ShardOutcome } from './shard-fanout.js';
 import type { Consistency } from './trace-search-wire.js';
@@ -52,10 +53,12 @@ export interface MetricsReadDeps extends FanoutDeps {
 
 /** newSourceStats is an empty SourceStats. */
 export function newSourceStats(): SourceStats {
-  return { shardsAsked: 0, seriesRead: 0, samplesRead: 0, bytesRead: 0, partialFailures: [] };
+  return { shardsAsked: 0, seriesRead: 0, samplesRead: 0, rollupPointsRead: 0, bytesRead: 0, partialFailures: [] };
 }
 
-type ShardPart = { op: 'select' | 'series' | 'metadata'; matchers: readonly PromMatcher[]; startMs: number; endMs: number } | { op: 'eval'; expr: string; startMs: number; endMs: number; stepMs: number; lookbackMs: number };
+type ShardPart =
+  | { op: 'select' | 'series' | 'metadata'; matchers: readonly PromMatcher[]; startMs: number; endMs: number; rollup?: SelectRollup }
+  | { op: 'eval'; expr: string; startMs: number; endMs: number; stepMs: number; lookbackMs: number; maxSourceResolution: MaxSourceResolution };
 
 /** MetricsRead runs Prometheus reads for its node and serves its shards' parts; see the top of this file. */
 export class MetricsRead {
@@ -81,7 +84,7 @@ export class MetricsRead {
 
   /** select reads every shard's matching series and samples and merges them; stats accumulate into `stats`. */
   async select(tenant: string, req: SelectRequest, consistency: Consistency, signal: AbortSignal, stats: SourceStats): Promise<FloatSeries[]> {
-    const all = await this.#gather(tenant, consistency, { op: 'select', matchers: req.matchers, startMs: req.startMs, endMs: req.endMs }, signal, stats);
+    const all = await this.#gather(tenant, consistency, { op: 'select', matchers: req.matchers, startMs: req.startMs, endMs: req.endMs, ...(req.rollup === undefined ? {} : { rollup: req.rollup }) }, signal, stats);
     return this.#merged(all);
   }
 
@@ -100,7 +103,7 @@ export class MetricsRead {
   /** shardEval evaluates a pushed-down subexpression on every shard and answers the union. */
   async shardEval(tenant: string, req: ShardEvalRequest, consistency: Consistency, signal: AbortSignal, stats: SourceStats): Promise<FloatSeries[]> {
     const r = req.range;
-    return this.#gather(tenant, consistency, { op: 'eval', expr: req.expr, startMs: r.startMs, endMs: r.endMs, stepMs: r.stepMs, lookbackMs: req.lookbackMs }, signal, stats);
+    return this.#gather(tenant, consistency, { op: 'eval', expr: req.expr, startMs: r.startMs, endMs: r.endMs, stepMs: r.stepMs, lookbackMs: req.lookbackMs, maxSourceResolution: req.maxSourceResolution }, signal, stats);
   }
 
   #merged(all: FloatSeries[]): FloatSeries[] {
@@ -134,6 +137,7 @@ export class MetricsRead {
       }
       stats.seriesRead += o.answer.seriesRead;
       stats.samplesRead += o.answer.samplesRead;
+      stats.rollupPointsRead += o.answer.rollupPointsRead;
       stats.bytesRead += o.answer.stats.bytesRead;
       out.push(...o.answer.series);
     }
@@ -167,9 +171,9 @@ export class MetricsRead {
       } else if (r.op === 'metadata') {
         res = readShardMetadata(c, toStoreMatchers(r.matchers), r.budget);
       } else {
-        res = await readShardSeries(c, toStoreMatchers(r.matchers), r.startMs, r.endMs, r.budget, r.op === 'select');
+        res = await readShardSeries(c, toStoreMatchers(r.matchers), r.startMs, r.endMs, r.budget, r.op === 'select', r.rollup);
       }
-      return { stats: c.stats, seriesRead: res.seriesRead, samplesRead: res.samplesRead, series: res.series };
+      return { stats: c.stats, seriesRead: res.seriesRead, samplesRead: res.samplesRead, series: res.series, rollupPointsRead: res.rollupPointsRead };
     });
   }
 }

@@ -10,8 +10,16 @@
  * matchers on each name the family expands to (`x`, or `x_bucket`, `x_sum`,
  * `x_count`, …); a matcher on `le` or `quantile` is tested once the points
  * give those labels. Data is then read from the store per stored metric
- * name (`__name__ = raw name`), raw resolution, and series the view made
- * equal are merged (mergeCollisions, lowest id first).
+ * name (`__name__ = raw name`), and series the view made equal are merged
+ * (mergeCollisions, lowest id first).
+ *
+ * Rollups: a select with `rollup` (promql/source.ts SelectRollup) reads the
+ * store's 5m/1h rollups of float series (flushed partials merged with the
+ * heads' samples rolled up, metric-store.ts select) and answers one point
+ * per window, at its lastT, with the asked aggregate; histogram and summary
+ * series (expanded to floats from their points) are rolled up from their raw
+ * points with the same code (promql/rollup-points.ts), so every series
+ * answers alike.
  * NB: every series id of the tenant is mapped on every select (cached, no
  * data read); a postings-level prefilter from `__name__` would need the
  * view's inverse. NB: `series` lists a float series whether or not it has
@@ -34,6 +42,10 @@ import type { MetricsBudget } from './metrics-read-wire.js';
 import type { PromFamily, PromView } from './metrics-prom-view.js';
 import { familyNames, mergeCollisions, withName } from './metrics-prom-view.js';
 import { expandRecords } from './metrics-prom-records.js';
+import { pointsSeries, rawRangeForRollup, rollupRaw } from './promql/rollup-points.js';
+import type { SelectRollup } from './promql/source.js';
+import type { MaxSourceResolution } from './promql/rollup-eval.js';
+import type { RollupPoint } from '../storage/metrics/rollup.js';
 
 /** ShardReadContext is one pinned read of one shard replica's metrics store. */
 export interface ShardReadContext {
@@ -50,6 +62,8 @@ export interface ShardReadResult {
   readonly series: FloatSeries[];
   readonly seriesRead: number;
   readonly samplesRead: number;
+  /** rollupPointsRead counts the rollup points among samplesRead. */
+  readonly rollupPointsRead: number;
 }
 
 const ALL_SERIES: readonly Matcher[] = [{ name: 'otel_type', op: '=~', value: '.+' }];
@@ -98,10 +112,19 @@ function byStoredName(cands: readonly Candidate[]): Map<string, Map<number, Cand
 /**
  * readShardSeries answers a select (`withSamples`) or a series listing on
  * one shard: the matching Prometheus series, sorted by labels, collisions
- * merged. ERR_INVALID_ARGUMENT for bad matchers (as the store's label index
- * judges them), ERR_LIMIT_EXCEEDED past the budget.
+ * merged; with `rollup`, rollup points instead of samples (see the top of
+ * this file). ERR_INVALID_ARGUMENT for bad matchers (as the store's label
+ * index judges them), ERR_LIMIT_EXCEEDED past the budget.
  */
-export async function readShardSeries(c: ShardReadContext, matchers: readonly Matcher[], startMs: number, endMs: number, budget: MetricsBudget, withSamples: boolean): Promise<ShardReadResult> {
+export async function readShardSeries(
+  c: ShardReadContext,
+  matchers: readonly Matcher[],
+  startMs: number,
+  endMs: number,
+  budget: MetricsBudget,
+  withSamples: boolean,
+  rollup?: SelectRollup,
+): Promise<ShardReadResult> {
   const compiled = compileMatchers(matchers);
   const cands = candidatesOf(c, matchers);
   const out: FloatSeries[] = [];
@@ -116,6 +139,25 @@ export async function readShardSeries(c: ShardReadContext, matchers: readonly Ma
   const records = cands.filter((x) => !x.isFloat);
   if (!withSamples) {
     for (const f of floats) push({ labels: withName(f.family.labels, f.family.name), timestampsMs: new Float64Array(0), values: new Float64Array(0) });
+  } else if (rollup !== undefined) {
+    for (const [name, group] of byStoredName(floats)) {
+      const acc = new Map<number, RollupPoint[]>();
+      let n = 0;
+      for await (const batch of c.store.select(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], startMs, endMs, { resolution: rollup.resolution }, c.stats)) {
+        for (const s of batch) {
+          if (s.kind !== 'rollups' || !group.has(s.seriesId)) continue;
+          let a = acc.get(s.seriesId);
+          if (a === undefined) acc.set(s.seriesId, (a = []));
+          a.push(...s.points);
+          n += s.points.length;
+          if (samples + n > budget.samplesMax) throw overBudget('samples', budget.samplesMax);
+        }
+      }
+      for (const [id, points] of [...acc].sort((x, y) => x[0] - y[0])) {
+        const cand = group.get(id) as Candidate;
+        push(pointsSeries(withName(cand.family.labels, cand.family.name), points, rollup.aggregate));
+      }
+    }
   } else {
     for (const [name, group] of byStoredName(floats)) {
       const acc = new Map<number, { ts: number[]; vs: number[] }>();
@@ -137,9 +179,10 @@ export async function readShardSeries(c: ShardReadContext, matchers: readonly Ma
       }
     }
   }
+  const [recFrom, recTo] = withSamples && rollup !== undefined ? rawRangeForRollup(startMs, endMs, rollup) : [startMs, endMs];
   for (const [name, group] of byStoredName(records)) {
     const acc = new Map<number, RecordPoint[]>();
-    for await (const batch of c.store.selectRecords(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], startMs, endMs, c.stats)) {
+    for await (const batch of c.store.selectRecords(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], recFrom, recTo, c.stats)) {
       for (const s of batch) {
         if (!group.has(s.seriesId)) continue;
         let a = acc.get(s.seriesId);
@@ -153,12 +196,13 @@ export async function readShardSeries(c: ShardReadContext, matchers: readonly Ma
         const metric = s.labels.find((l) => l.name === '__name__')?.value ?? '';
         if (!cand.names.has(metric)) continue;
         if (!compiled.every((m) => m.matches(s.labels.find((l) => l.name === m.name)?.value ?? ''))) continue;
-        push(withSamples ? s : { labels: s.labels, timestampsMs: new Float64Array(0), values: new Float64Array(0) });
+        if (!withSamples) push({ labels: s.labels, timestampsMs: new Float64Array(0), values: new Float64Array(0) });
+        else push(rollup === undefined ? s : rollupRaw(s, rollup));
       }
     }
   }
   const merged = mergeCollisions(out);
-  return { series: merged, seriesRead: out.length, samplesRead: samples };
+  return { series: merged, seriesRead: out.length, samplesRead: samples, rollupPointsRead: withSamples && rollup !== undefined ? samples : 0 };
 }
 
 /**
@@ -187,7 +231,7 @@ export function readShardMetadata(c: ShardReadContext, matchers: readonly Matche
     seen.set(key, { labels: meta, timestampsMs: new Float64Array(0), values: new Float64Array(0) });
   }
   const series = [...seen.values()];
-  return { series: mergeCollisions(series), seriesRead: series.length, samplesRead: 0 };
+  return { series: mergeCollisions(series), seriesRead: series.length, samplesRead: 0, rollupPointsRead: 0 };
 }
 
 /**
@@ -221,7 +265,7 @@ export function toStoreMatchers(ms: readonly { name: string; op: Matcher['op']; 
  * evaluation.
  */
 export class ShardSeriesSource implements SeriesSource {
-  readonly stats: SourceStats = { shardsAsked: 1, seriesRead: 0, samplesRead: 0, bytesRead: 0, partialFailures: [] };
+  readonly stats: SourceStats = { shardsAsked: 1, seriesRead: 0, samplesRead: 0, bytesRead: 0, rollupPointsRead: 0, partialFailures: [] };
   readonly #c: ShardReadContext;
   readonly #budget: MetricsBudget;
 
@@ -234,9 +278,10 @@ export class ShardSeriesSource implements SeriesSource {
   async select(req: SelectRequest, signal: AbortSignal): Promise<readonly FloatSeries[]> {
     if (signal.aborted) throw new OtlpdbError('ERR_UNAVAILABLE', 'the evaluation was cancelled');
     const left = { seriesMax: Math.max(1, this.#budget.seriesMax - this.stats.seriesRead), samplesMax: Math.max(0, this.#budget.samplesMax - this.stats.samplesRead) };
-    const r = await readShardSeries(this.#c, toStoreMatchers(req.matchers), req.startMs, req.endMs, left, true);
+    const r = await readShardSeries(this.#c, toStoreMatchers(req.matchers), req.startMs, req.endMs, left, true, req.rollup);
     this.stats.seriesRead += r.seriesRead;
     this.stats.samplesRead += r.samplesRead;
+    this.stats.rollupPointsRead += r.rollupPointsRead;
     this.stats.bytesRead = this.#c.stats.bytesRead;
     return r.series;
   }
@@ -246,11 +291,11 @@ export class ShardSeriesSource implements SeriesSource {
 export async function evalOnShard(
   engine: PromqlEngine,
   c: ShardReadContext,
-  req: { expr: string; startMs: number; endMs: number; stepMs: number; lookbackMs: number },
+  req: { expr: string; startMs: number; endMs: number; stepMs: number; lookbackMs: number; maxSourceResolution: MaxSourceResolution },
   budget: MetricsBudget,
   signal: AbortSignal,
 ): Promise<ShardReadResult> {
   const source = new ShardSeriesSource(c, budget);
-  const r = await engine.evaluate(req.expr, { startMs: req.startMs, endMs: req.endMs, stepMs: req.stepMs }, source, { lookbackMs: req.lookbackMs, signal });
-  return { series: promResultSeries(r), seriesRead: source.stats.seriesRead, samplesRead: source.stats.samplesRead };
+  const r = await engine.evaluate(req.expr, { startMs: req.startMs, endMs: req.endMs, stepMs: req.stepMs }, source, { lookbackMs: req.lookbackMs, signal, maxSourceResolution: req.maxSourceResolution });
+  return { series: promResultSeries(r), seriesRead: source.stats.seriesRead, samplesRead: source.stats.samplesRead, rollupPointsRead: source.stats.rollupPointsRead };
 }

@@ -19,6 +19,7 @@ import type { RangeFn } from './range-functions.js';
 import { RangeFunctions } from './range-functions.js';
 import type { EvalRange, FloatSeries, PromqlEngine, PromResult, SeriesSource } from './source.js';
 import { typeName } from './function-types.js';
+import type { MaxSourceResolution } from './rollup-eval.js';
 
 /** EngineOptions choose an engine variant: pushdown on or off, and (for planted-bug tests only) swapped internals. */
 export interface EngineOptions {
@@ -38,8 +39,9 @@ function checkRange(range: EvalRange): void {
   if (range.stepMs === 0 && range.endMs !== range.startMs) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'zero or negative query resolution step widths are not accepted', { promErrorType: 'bad_data' });
 }
 
-function makeCtx(source: SeriesSource, lookbackMs: number, signal: AbortSignal, o: EngineOptions, pushdown: boolean): EvalCtx {
+function makeCtx(source: SeriesSource, lookbackMs: number, signal: AbortSignal, o: EngineOptions, pushdown: boolean, maxSourceResolution: MaxSourceResolution): EvalCtx {
   return {
+    maxSourceResolution,
     source,
     lookbackMs,
     signal,
@@ -91,7 +93,7 @@ export function createPromqlEngine(o: EngineOptions = {}): PromqlEngine {
     async evaluate(text, range, source, opts) {
       checkAbort(opts.signal);
       const { expr, grid } = prepare(text, range);
-      const ctx = makeCtx(source, opts.lookbackMs, opts.signal, o, (o.pushdown ?? true) && source.shardEval !== undefined);
+      const ctx = makeCtx(source, opts.lookbackMs, opts.signal, o, (o.pushdown ?? true) && source.shardEval !== undefined, opts.maxSourceResolution ?? 'auto');
       const v = await evalExpr(expr, grid, ctx);
       return toResult(v, grid, range.stepMs === 0);
     },
@@ -107,10 +109,18 @@ export const promqlEngine: PromqlEngine = createPromqlEngine();
  * matrix (one point per series per step; an instant evaluation gives one
  * point per series), sorted by labels, and never pushes further.
  */
-export async function evaluateShard(text: string, range: EvalRange, lookbackMs: number, localSource: SeriesSource, signal: AbortSignal, o: EngineOptions = {}): Promise<FloatSeries[]> {
+export async function evaluateShard(
+  text: string,
+  range: EvalRange,
+  lookbackMs: number,
+  localSource: SeriesSource,
+  signal: AbortSignal,
+  o: EngineOptions = {},
+  maxSourceResolution: MaxSourceResolution = 'auto',
+): Promise<FloatSeries[]> {
   checkAbort(signal);
   const { expr, grid } = prepare(text, range);
-  const ctx = makeCtx(localSource, lookbackMs, signal, o, false);
+  const ctx = makeCtx(localSource, lookbackMs, signal, o, false, maxSourceResolution);
   const v = await evalExpr(expr, grid, ctx);
   if (v.type === 'vector') return sortSeries(stepsToSeries(v.steps, grid));
   if (v.type === 'scalar') return [{ labels: [], timestampsMs: Float64Array.from({ length: grid.n }, (_, i) => stepTime(grid, i)), values: Float64Array.from(v.values) }];

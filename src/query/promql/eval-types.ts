@@ -7,6 +7,7 @@
  * grid (scalar values, vector steps); a MatrixVal carries its windows.
  */
 
+import type { MaxSourceResolution } from './rollup-eval.js';
 import { OtlpdbError, assert } from '../../errors.js';
 import { PromqlLimits } from '../../limits.js';
 import type { AggregateOp } from './ast.js';
@@ -100,6 +101,8 @@ export interface EvalCtx {
   readonly rangeFunctions: ReadonlyMap<string, RangeFn>;
   /** combineOp names the aggregation that merges shards' partials of an op (pushdown.ts combineOp; a planted-bug test swaps it). */
   readonly combineOp: (op: AggregateOp) => AggregateOp;
+  /** maxSourceResolution caps what selectors read (rollup-eval.ts chooseRollup; rollup-read.ts). */
+  readonly maxSourceResolution: MaxSourceResolution;
 }
 
 /** checkAbort throws when the evaluation's signal aborted (the client went away or the deadline passed). */

@@ -21,6 +21,8 @@ import { applyCall } from './functions.js';
 import type { Sample } from './labels.js';
 import { checkUnique, dropMetricName, sampleKey } from './labels.js';
 import { tryPushdown } from './pushdown.js';
+import { selectorRollup, tryRollupCall } from './rollup-read.js';
+import type { SelectRollup } from './source.js';
 import { PromqlLimits } from '../../limits.js';
 
 /** SubqueryStepMsDefault is a subquery's step when the text gives none: Prometheus's default evaluation_interval (1m). */
@@ -94,6 +96,8 @@ export async function evalExpr(e: Expr, grid: Grid, ctx: EvalCtx, allowPush = tr
       return { type: 'vector', steps };
     }
     case 'call': {
+      const rolled = await tryRollupCall(e, grid, ctx);
+      if (rolled !== null) return rolled;
       const vals: Val[] = [];
       for (const a of e.args) {
         const u = unwrapParens(a);
@@ -106,8 +110,9 @@ export async function evalExpr(e: Expr, grid: Grid, ctx: EvalCtx, allowPush = tr
 }
 
 /** selectSeries reads every series a selector matches in [startMs, endMs] from the source, charging the budget. */
-async function selectSeries(sel: VectorSelectorNode, startMs: number, endMs: number, grid: Grid, ctx: EvalCtx): Promise<readonly RawSeries[]> {
-  const series = await ctx.source.select({ matchers: sel.matchers, startMs, endMs, stepMs: grid.stepMs }, ctx.signal);
+async function selectSeries(sel: VectorSelectorNode, startMs: number, endMs: number, grid: Grid, ctx: EvalCtx, rollup?: SelectRollup): Promise<readonly RawSeries[]> {
+  const req = { matchers: sel.matchers, startMs, endMs, stepMs: grid.stepMs };
+  const series = await ctx.source.select(rollup === undefined ? req : { ...req, rollup }, ctx.signal);
   checkAbort(ctx.signal);
   if (series.length > PromqlLimits.seriesMax) throw executionError(`a selector matched more than ${PromqlLimits.seriesMax} series`);
   let total = 0;
@@ -116,13 +121,13 @@ async function selectSeries(sel: VectorSelectorNode, startMs: number, endMs: num
   return series;
 }
 
-/** evalVectorSelector answers, per step, each series' latest sample within the lookback before the step's reference time (inclusive). */
+/** evalVectorSelector answers, per step, each series' latest sample within the lookback before the step's reference time (inclusive); from rollups (each window's last at its lastT) where chooseRollup allows. */
 export async function evalVectorSelector(sel: VectorSelectorNode, grid: Grid, ctx: EvalCtx): Promise<VectorVal> {
   const refs = new Float64Array(grid.n);
   for (let i = 0; i < grid.n; i++) refs[i] = refTimeMs(sel.at, sel.offsetMs, stepTime(grid, i));
   const minRef = Math.min(refs[0] as number, refs[grid.n - 1] as number);
   const maxRef = Math.max(refs[0] as number, refs[grid.n - 1] as number);
-  const series = await selectSeries(sel, minRef - ctx.lookbackMs, maxRef, grid, ctx);
+  const series = await selectSeries(sel, minRef - ctx.lookbackMs, maxRef, grid, ctx, selectorRollup(grid, ctx));
   const steps: Sample[][] = Array.from({ length: grid.n }, () => []);
   let held = 0;
   for (let k = 0; k < series.length; k++) {

@@ -22,7 +22,7 @@ const T0 = 1_700_000_000_000;
 class ShardedSource implements SeriesSource {
   readonly shards: MemorySeriesSource[];
   shardEvals = 0;
-  readonly stats: SourceStats = { shardsAsked: 0, seriesRead: 0, samplesRead: 0, bytesRead: 0, partialFailures: [] };
+  readonly stats: SourceStats = { shardsAsked: 0, seriesRead: 0, samplesRead: 0, rollupPointsRead: 0, bytesRead: 0, partialFailures: [] };
 
   constructor(series: readonly FloatSeries[], n: number) {
     const parts: FloatSeries[][] = Array.from({ length: n }, () => []);
@@ -43,7 +43,7 @@ class ShardedSource implements SeriesSource {
   async shardEval(req: ShardEvalRequest, signal: AbortSignal): Promise<readonly FloatSeries[]> {
     this.shardEvals++;
     const out: FloatSeries[] = [];
-    for (const s of this.shards) out.push(...(await evaluateShard(req.expr, req.range, req.lookbackMs, s, signal)));
+    for (const s of this.shards) out.push(...(await evaluateShard(req.expr, req.range, req.lookbackMs, s, signal, {}, req.maxSourceResolution)));
     return out;
   }
 }

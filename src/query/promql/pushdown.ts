@@ -71,7 +71,7 @@ export function seriesToSteps(series: readonly FloatSeries[], grid: Grid): Sampl
 async function ship(e: Expr, grid: Grid, ctx: EvalCtx): Promise<Sample[][]> {
   const shardEval = ctx.source.shardEval;
   if (shardEval === undefined) throw executionError('the source has no shardEval');
-  const series = await shardEval.call(ctx.source, { expr: formatPromql(e), range: { startMs: grid.startMs, endMs: grid.endMs, stepMs: grid.stepMs }, lookbackMs: ctx.lookbackMs }, ctx.signal);
+  const series = await shardEval.call(ctx.source, { expr: formatPromql(e), range: { startMs: grid.startMs, endMs: grid.endMs, stepMs: grid.stepMs }, lookbackMs: ctx.lookbackMs, maxSourceResolution: ctx.maxSourceResolution }, ctx.signal);
   checkAbort(ctx.signal);
   let n = 0;
   for (const s of series) n += s.values.length;

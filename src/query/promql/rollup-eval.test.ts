@@ -163,7 +163,8 @@ t.test('chooseRollup: step and range at least the window, supported functions, m
   t.equal(chooseRollup('rate', 3_600_000, 3_600_000, 'raw'), 'raw');
   t.equal(chooseRollup('irate', 3_600_000, 3_600_000, 'auto'), 'raw', 'irate needs raw samples');
   t.equal(chooseRollup('quantile_over_time', 3_600_000, 3_600_000, 'auto'), 'raw');
-  t.equal(chooseRollup('', 300_000, 3_600_000, 'auto'), '5m', 'a plain selector: the lookback is its range');
+  t.equal(chooseRollup('', 300_000, 3_600_000, '1h'), '5m', 'a plain selector: the lookback is its range');
+  t.equal(chooseRollup('', 300_000, 3_600_000, 'auto'), 'raw', 'a plain selector reads rollups only on request');
   t.equal(chooseRollup('sum_over_time', 3_600_000, 0, 'auto'), 'raw', 'an instant query reads raw');
   t.same(['auto', '5m', '1h', 'raw', 'x'].map(parseMaxSourceResolution), ['auto', '5m', '1h', 'raw', null]);
 });

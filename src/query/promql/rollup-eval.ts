@@ -64,12 +64,16 @@ const COUNTER_FUNCTIONS: ReadonlySet<string> = new Set(['rate', 'increase']);
  * instant query (stepMs 0) always reads raw. rate and increase read rollups
  * only when `max` names a window (never under auto: a counter reset inside
  * a window is invisible to its last value) and rangeMs >= 3 × W (two
- * windows' lasts at least, so the rate is defined at every step).
+ * windows' lasts at least, so the rate is defined at every step). A plain
+ * selector, too, reads rollups only when `max` names a window: at a step
+ * time t on a window boundary its window ends just before t, so a sample
+ * exactly at t (common when scrapes align with steps: the node oracle's
+ * promtool range query at step 5m) is missed where raw answers it.
  */
 export function chooseRollup(func: string, rangeMs: number, stepMs: number, max: MaxSourceResolution): RollupChoice {
   if (max === 'raw' || !ROLLUP_FUNCTIONS.has(func) || stepMs <= 0) return 'raw';
   const counter = COUNTER_FUNCTIONS.has(func);
-  if (counter && max === 'auto') return 'raw';
+  if ((counter || func === '') && max === 'auto') return 'raw';
   const fits = (w: number): boolean => stepMs >= w && rangeMs >= (counter ? 3 * w : w);
   if (max !== '5m' && fits(ROLLUP_WINDOW_MS['1h'])) return '1h';
   if (fits(ROLLUP_WINDOW_MS['5m'])) return '5m';

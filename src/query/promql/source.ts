@@ -17,6 +17,7 @@
  * Units: times in integer milliseconds since the Unix epoch; ranges
  * inclusive at both ends, as Prometheus's selectors are.
  */
+import type { MaxSourceResolution } from './rollup-eval.js';
 
 /** PromLabel is one label of a Prometheus series. */
 export interface PromLabel {
@@ -49,8 +50,27 @@ export interface SelectRequest {
   readonly matchers: readonly PromMatcher[];
   readonly startMs: number;
   readonly endMs: number;
-  /** stepMs is the query's step (0 for an instant query): a hint a source may use to read rollups (documented where it does). */
+  /** stepMs is the query's step (0 for an instant query). */
   readonly stepMs: number;
+  /** rollup, when present, asks for rollup points instead of raw samples (see SelectRollup); the engine sets it where chooseRollup allows. */
+  readonly rollup?: SelectRollup;
+}
+
+/** RollupAggregate names the aggregate of a rollup window a select answers (storage/metrics/rollup.ts RollupPoint). */
+export type RollupAggregate = 'min' | 'max' | 'sum' | 'count' | 'last';
+
+/**
+ * SelectRollup asks a source for one point per rollup window of
+ * `resolution` instead of raw samples: at the window's lastT, the window's
+ * `aggregate`, for every window whose start lies in
+ * [floor(startMs / window) × window, endMs] (so a window's lastT may be past
+ * endMs; the engine windows by lastT, rollup-eval.ts). A source answers
+ * from stored rollups where it has them and rolls up raw samples itself
+ * (partialsOf, pointOf) elsewhere, so both give the same points.
+ */
+export interface SelectRollup {
+  readonly resolution: '5m' | '1h';
+  readonly aggregate: RollupAggregate;
 }
 
 /** EvalRange is the steps a query is evaluated at: startMs, startMs + stepMs, ... <= endMs; an instant query has startMs = endMs and stepMs = 0. */
@@ -67,6 +87,8 @@ export interface ShardEvalRequest {
   readonly range: EvalRange;
   /** lookbackMs is the query's lookback delta (Prometheus's default 5 minutes). */
   readonly lookbackMs: number;
+  /** maxSourceResolution is the query's `max_source_resolution` (rollup-eval.ts), applied again on the shard. */
+  readonly maxSourceResolution: MaxSourceResolution;
 }
 
 /** SourceStats count what a source did for one query; the API reports them. */
@@ -74,6 +96,8 @@ export interface SourceStats {
   shardsAsked: number;
   seriesRead: number;
   samplesRead: number;
+  /** rollupPointsRead counts the rollup points among samplesRead (reads that chooseRollup sent to 5m/1h rollups). */
+  rollupPointsRead: number;
   bytesRead: number;
   /** partialFailures names shards that did not answer; a non-empty list makes the answer partial. */
   readonly partialFailures: { readonly shard: number; readonly code: string; readonly message: string }[];
@@ -114,6 +138,8 @@ export interface PromqlOptions {
   readonly lookbackMs: number;
   /** signal aborts the evaluation (the client went away, or the wall-time bound passed). */
   readonly signal: AbortSignal;
+  /** maxSourceResolution caps the data selectors read (rollup-eval.ts chooseRollup; absent: `auto`). */
+  readonly maxSourceResolution?: MaxSourceResolution;
 }
 
 /**
