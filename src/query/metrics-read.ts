@@ -34,7 +34,7 @@ import { MetricStore } from '../storage/metrics/metric-store.js';
 import { newScanStats } from '../storage/shard/signal-store.js';
 import type { FloatSeries, PromMatcher, PromqlEngine, SelectRequest, SelectRollup, SeriesSource, ShardEvalRequest, SourceStats } from './promql/source.js';
 import type { MaxSourceResolution } from './promql/rollup-eval.js';
-import { allFailedError, fanOut, runHere } from './shard-fanout.js';
+import { allFailedError, fanOut, isQueryRefusal, runHere } from './shard-fanout.js';
 import type { FanoutDeps, ShardOutcome } from './shard-fanout.js';
 import type { Consistency } from './trace-search-wire.js';
 import { SHARD_METRICS_READ, decodeMetricsAnswer, decodeMetricsRequest, encodeMetricsAnswer, encodeMetricsRequest } from './metrics-read-wire.js';
@@ -131,7 +131,7 @@ export class MetricsRead {
     const out: FloatSeries[] = [];
     for (const o of outcomes) {
       if ('error' in o) {
-        if (o.error.code === 'ERR_LIMIT_EXCEEDED' || o.error.code === 'ERR_INVALID_ARGUMENT') throw o.error;
+        if (isQueryRefusal(o.error)) throw o.error;
         failed.push({ shard: o.shard, code: o.error.code, message: o.error.message });
         continue;
       }

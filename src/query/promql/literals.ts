@@ -3,6 +3,8 @@
  * strings, and regexes compiled fully anchored with RE2 spellings
  * translated for JavaScript.
  */
+import { OtlpdbError } from '../../errors.js';
+import { translateRe2 } from '../../re2.js';
 
 const durationUnitsMs: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
 
@@ -60,16 +62,14 @@ export function unquote(s: string): string | null {
 
 /**
  * compileAnchored compiles a Prometheus (RE2) regex fully anchored, as
- * Prometheus 2.42's matchers and label_replace do, translating the RE2
- * spellings JavaScript lacks: a leading `(?i)` flag and `(?P<name>...)`.
+ * Prometheus 2.42's matchers and label_replace do, through the RE2
+ * translation every language shares (src/re2.ts: flags, named groups,
+ * escaped punctuation, literal braces). A pattern RE2 refuses or JavaScript
+ * cannot say throws; callers add where it stood. The length bound is the
+ * parser's (checkRegex).
  */
 export function compileAnchored(re: string): RegExp {
-  let body = re;
-  let flags = '';
-  if (body.startsWith('(?i)')) {
-    body = body.slice(4);
-    flags = 'i';
-  }
-  body = body.replace(/\(\?P</g, '(?<');
-  return new RegExp(`^(?:${body})$`, flags);
+  const t = translateRe2(re);
+  if ('code' in t) throw new OtlpdbError(t.code, t.message);
+  return new RegExp(`^(?:${t.source})$`, t.flags);
 }
