@@ -38,6 +38,9 @@
  *                has at least one shadow marker (0x14), 0 when it has none. A flush that writes the
  *                first marker on a block rewrites its meta with 1 in the same batch (same size, so the
  *                byte counts stay exact); a meta without the byte says "unknown" and a reader scans.
+ *                NB: readable by this code from older databases, not the other way: code before the
+ *                flag refuses a meta with it (trailing bytes), and would not set it when it writes a
+ *                marker, so a database must not go back to older code and then forward again.
  *   Stats        sealed (BlockKind.blockMeta) payload: u8 version 1, u8 record 2,
  *                uvarint spans, uvarint traces, uvarint dataBytes, uvarint indexBytes
  *
