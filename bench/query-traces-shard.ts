@@ -1,6 +1,6 @@
 /**
  * query-traces-shard.ts — `node dist/bench/query-traces-shard.js [--traces N]
- * [--searches N] [--flushes N] [--profile] [--cache-ab]`: one shard's part of
+ * [--searches N] [--flushes N] [--profile] [--cache-ab] [--round-trips-ab]`: one shard's part of
  * bench/query-traces' queries (traceById and searchShard over a TraceStore on
  * a real LevelDB in a temporary directory), without the cluster: N traces
  * shaped like query-traces-data.ts (10-30 spans, customer.id of ~5 traces,
@@ -16,6 +16,8 @@
  * with the node's block cache (storage/traces/block-cache.ts, default bound)
  * and one without, over the same LevelDB, and prints the ratio of each
  * (the cache warms as the run goes: the first reads of a block miss).
+ * `--round-trips-ab` instead compares the reads before and after the removal
+ * of the round trips the cache left (query-traces-round-trips.ts).
  * `--profile` prints the top frames of a CPU profile of the queries
  * only (not of the load). Quick to rerun while profiling. Timing never gates
  * anything.
@@ -37,6 +39,7 @@ import { addScanStats, newScanStats } from '../src/storage/shard/signal-store.js
 import type { TraceSearchQuery } from '../src/query/search-params.js';
 import { percentileMs } from './ingest-plan.js';
 import { topFrames } from './raft-core-cluster.js';
+import { roundTripsAb } from './query-traces-round-trips.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -144,6 +147,10 @@ async function main(): Promise<void> {
     const ids = [...byTrace.keys()];
     if (process.argv.includes('--cache-ab')) {
       await cacheAb(db, rand, searches, base, names, ids, byTrace, customers);
+      return;
+    }
+    if (process.argv.includes('--round-trips-ab')) {
+      await roundTripsAb(db, rand, searches, base, names);
       return;
     }
     const bytes = { byId: 0, attribute: 0, duration: 0 };

@@ -54,7 +54,7 @@ import { addScanStats, newScanStats } from '../storage/shard/signal-store.js';
 import { serviceOf } from '../storage/traces/span-block.js';
 import type { SpanMatch, SpanPredicate } from '../storage/traces/span-index.js';
 import { attrIndexValue } from '../storage/traces/span-index.js';
-import type { TraceStore } from '../storage/traces/trace-store.js';
+import type { TraceRefs, TraceStore } from '../storage/traces/trace-store.js';
 import { spanMatches } from '../storage/traces/trace-store.js';
 import type { TraceSearchQuery } from './search-params.js';
 import { TraceqlProgram, extractSpanMatch, formatDuration, parseTraceql } from './traceql/index.js';
@@ -396,15 +396,18 @@ export async function searchShard(
       }
       heap.pop();
       c.done = true;
+      let known: TraceRefs | undefined;
       if (filtersDuration) {
         // The trace-id index alone often says the trace's duration fails: then no page is read.
-        const extent = await store.traceExtent(kv, tenant, c.traceId, stats);
+        // It is scanned once: the same entries serve traceById when the trace must be read.
+        known = await store.traceRefs(kv, tenant, c.traceId, stats);
+        const extent = await store.traceExtent(kv, tenant, c.traceId, stats, known);
         if (extent !== null && !durationPasses(extent.maxEndNs > extent.minStartNs ? extent.maxEndNs - extent.minStartNs : 0n, q)) {
           inspectedTraces++;
           continue;
         }
       }
-      const t = await store.traceById(kv, tenant, c.traceId);
+      const t = await store.traceById(kv, tenant, c.traceId, known);
       inspectedTraces++;
       addScanStats(stats, t.stats);
       if (t.truncated) partial = true;

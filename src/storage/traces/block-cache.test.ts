@@ -96,6 +96,11 @@ async function answers(store: TraceStore, db: ShardDb, spans: readonly SpanRow[]
     for await (const b of store.searchSpanRefs(db, 'default', q, newScanStats())) refs.push(...b.traceIds.map((x) => Buffer.from(x).toString('hex')));
     out.push(`search ${JSON.stringify(q.predicate)} ${q.limit}: ${rows.join(',')} | ${refs.join(',')}`);
   }
+  // Tag reads: names (block indexes only) and the values of an indexed and of a skipped key (user.id: the blocks are read).
+  for (const target of [{ kind: 'names', scopes: ['span', 'resource'] }, { kind: 'values', scope: 'any', key: 'http.method' }, { kind: 'values', scope: 'span', key: 'user.id' }] as const) {
+    const a = await store.readTags(db, 'default', { ...WIDE, target, valuesMax: 5000 }, () => false);
+    out.push(`tags ${JSON.stringify(target)}: ${a.partial} ${a.entries.map((e) => `${e.kind}:${e.text}`).join(',')}`);
+  }
   return out;
 }
 

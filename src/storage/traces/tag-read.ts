@@ -39,12 +39,13 @@ import type { KvRead } from '../shard/shard-db.js';
 import type { ScanStats } from '../shard/signal-store.js';
 import { newScanStats } from '../shard/signal-store.js';
 import { SpanColumn } from './span-block.js';
-import { readBlockView } from './block-read.js';
+import type { BlockCacheRef } from './block-read.js';
+import { readBlockIndex, readBlockView } from './block-read.js';
 import type { SpanHead } from './span-head.js';
 import type { IndexTerm, TagScope, TagType } from './span-index.js';
-import { IndexField, SCOPE_FLAGS, attrIndexValue, attrTagType, decodeSpanBlockIndex, flagPairs } from './span-index.js';
+import { IndexField, SCOPE_FLAGS, attrIndexValue, attrTagType, flagPairs } from './span-index.js';
 import { readRest, readRestRecord } from './span-rest.js';
-import { TraceKeySpace as K, blockKey, bucketKey, bucketOf, decodeBlockMeta, readRef, tenantPrefixBytes } from './trace-keys.js';
+import { TraceKeySpace as K, bucketKey, bucketOf, decodeBlockMeta, readRef, tenantPrefixBytes } from './trace-keys.js';
 
 /** TagValueType is a tag value's type as Tempo's v2 values route prints it; kind and status are `keyword`s. */
 export type TagValueType = TagType | 'keyword';
@@ -200,7 +201,9 @@ function wantsSkipped(target: TagTarget, flags: number): boolean {
 /**
  * readTags runs one tag read over a tenant's heads (head first, then the
  * frozen head) and its blocks; see the top of this file. `expired` is
- * checked between blocks and every 1024 head spans.
+ * checked between blocks and every 1024 head spans. With the node's block
+ * cache (`cache`, block-read.ts) a block's index and view opened by any
+ * earlier read are served from memory, not read and checked again.
  */
 export async function readTags(
   heads: readonly SpanHead[],
@@ -209,6 +212,7 @@ export async function readTags(
   q: TagRead,
   expired: () => boolean,
   bounds: TagReadBounds = TraceTagLimits,
+  cache: BlockCacheRef | null = null,
 ): Promise<TagReadAnswer> {
   assert(Number.isSafeInteger(q.valuesMax) && q.valuesMax >= 1 && q.valuesMax <= TraceTagLimits.valuesMax, 'valuesMax in [1, TraceTagLimits.valuesMax]');
   assert(bounds.blocksMax >= 1 && bounds.rowsScannedMax >= 1 && bounds.valueBytesMax >= 1, 'bounds >= 1');
@@ -246,10 +250,7 @@ export async function readTags(
         if (expired()) throw new Cut('deadline');
         if (++blocks > bounds.blocksMax) throw new Cut('blocksMax');
         const ref = readRef(e.key, offset);
-        const indexBytes = await kv.get(blockKey(K.index, tenant, ref));
-        if (indexBytes === undefined) throw corrupt('a span block index named by its meta is missing', { tenant, ...ref });
-        stats.bytesRead += indexBytes.length;
-        const idx = decodeSpanBlockIndex(indexBytes);
+        const idx = await readBlockIndex(kv, tenant, ref, stats, cache);
         if (idx.rows !== meta.rows) throw corrupt(`span index of ${idx.rows} rows, its meta says ${meta.rows}`, { tenant, ...ref });
         for (const t of idx.terms) addTerm(c, q.target, t);
         for (const [key, flags] of idx.skippedKeyFlags) {
@@ -263,7 +264,7 @@ export async function readTags(
         if (skippedFlags === undefined || !wantsSkipped(target, skippedFlags)) continue;
         // The key is not indexed in this block: its values are in the rows.
         stats.blocksScanned++;
-        const view = await readBlockView(kv, tenant, ref, stats);
+        const view = await readBlockView(kv, tenant, ref, stats, cache);
         if (view.rows !== meta.rows) throw corrupt(`span block of ${view.rows} rows, its meta says ${meta.rows}`, { tenant, ...ref });
         const rest = readRest(view.columns[SpanColumn.rest] as Uint8Array, view.rows);
         for (let i = 0; i < view.rows; i++) {

@@ -33,7 +33,14 @@
  *   BlockMeta    sealed (BlockKind.blockMeta) payload: u8 version 1, u8 record 1,
  *                uvarint rows, uvarint traces, uvarint dataBytes (block key + value, + page keys and values),
  *                uvarint indexBytes (index key + value, trace entries' keys + values;
- *                not the meta itself), bigvarint minStart, bigvarint maxStart, bigvarint maxEnd
+ *                not the meta itself), bigvarint minStart, bigvarint maxStart, bigvarint maxEnd,
+ *                then (written since the shadow flag; absent in older metas) u8 marked: 1 when the block
+ *                has at least one shadow marker (0x14), 0 when it has none. A flush that writes the
+ *                first marker on a block rewrites its meta with 1 in the same batch (same size, so the
+ *                byte counts stay exact); a meta without the byte says "unknown" and a reader scans.
+ *                NB: readable by this code from older databases, not the other way: code before the
+ *                flag refuses a meta with it (trailing bytes), and would not set it when it writes a
+ *                marker, so a database must not go back to older code and then forward again.
  *   Stats        sealed (BlockKind.blockMeta) payload: u8 version 1, u8 record 2,
  *                uvarint spans, uvarint traces, uvarint dataBytes, uvarint indexBytes
  *
@@ -217,6 +224,11 @@ export interface BlockMeta {
   readonly minStartNs: bigint;
   readonly maxStartNs: bigint;
   readonly maxEndNs: bigint;
+  /**
+   * marked says whether the block has shadow markers: false means none (a search skips the
+   * marker scan), true means some, undefined (a meta written before the flag) means unknown.
+   */
+  readonly marked?: boolean;
 }
 
 /** encodeBlockMeta seals a BlockMeta. */
@@ -233,6 +245,7 @@ export function encodeBlockMeta(w: ByteWriter, m: BlockMeta): Uint8Array {
   writeBigUvarint(w, m.minStartNs);
   writeBigUvarint(w, m.maxStartNs);
   writeBigUvarint(w, m.maxEndNs);
+  if (m.marked !== undefined) w.u8(m.marked ? 1 : 0);
   return sealBlock(BlockKind.blockMeta, w.finish());
 }
 
@@ -255,10 +268,17 @@ export function decodeBlockMeta(bytes: Uint8Array): BlockMeta {
   const minStartNs = readBigUvarint(r);
   const maxStartNs = readBigUvarint(r);
   const maxEndNs = readBigUvarint(r);
+  let marked: boolean | undefined;
+  if (r.remaining > 0) {
+    const flag = r.u8();
+    if (flag > 1) throw corrupt(`span block meta shadow flag ${flag} is not 0 or 1`);
+    marked = flag === 1;
+  }
   if (r.remaining !== 0) throw corrupt(`span block meta has ${r.remaining} trailing bytes`);
   if (rows < 1 || rows > StoreLimits.blockRowsMax || traces < 1 || traces > rows) throw corrupt(`span block meta of ${rows} rows, ${traces} traces`);
   if (minStartNs > maxStartNs || maxStartNs > U64_MAX || maxEndNs > U64_MAX) throw corrupt('span block meta times are out of order');
-  return { rows, traces, dataBytes, indexBytes, minStartNs, maxStartNs, maxEndNs };
+  const meta = { rows, traces, dataBytes, indexBytes, minStartNs, maxStartNs, maxEndNs };
+  return marked === undefined ? meta : { ...meta, marked };
 }
 
 /** TenantTraceStats are one tenant's durable counts. */

@@ -34,7 +34,9 @@
  *   shadow marker (0x14) per such older block: a search drops a stale block
  *   row by looking for newer versions only for the traces its block has
  *   markers for, which is the rare case (a trace flushed in pieces, a span
- *   sent again).
+ *   sent again). A block's meta says whether it has any marker (its
+ *   `marked` flag, set by the flush that writes the first one, in the same
+ *   batch); a meta written before the flag says "unknown".
  *
  * Costs (bench/trace-store.ts prints them):
  * - add copies the spans' part of the entry (resources to last span), walks
@@ -46,9 +48,11 @@
  * - writeFrozen scans the trace-id index once per distinct trace of the
  *   flush (an iterator seek; TraceStoreLimits.flushProbesInflightMax at a
  *   time) to keep the trace count exact and to write the shadow markers.
- * - searchSpans scans the markers of every block it opens (usually none),
- *   and for a marked trace its trace-id entries; it opens a newer block only
- *   when the trace has one.
+ * - searchSpans scans the markers of every block it opens whose meta does
+ *   not say "none" (so a block without markers costs no iterator), and for
+ *   a marked trace its trace-id entries; it opens a newer block only when
+ *   the trace has one. A flush that writes a block's first marker reads and
+ *   rewrites that block's meta (#markMetas).
  * - A flush writes blocks in format 3 (span-block.ts): a head under the
  *   block key and each page under its own key (block-read.ts reads every
  *   format). A search opens a block whole (the head and every page, each
@@ -58,8 +62,10 @@
  *   a few KiB instead of the whole block.
  * - With the node's block cache (block-cache.ts, given to the constructor)
  *   a block's index, its whole view and its format-3 head are read and
- *   checked once and then served from memory until evicted; the shadow
- *   markers, trace-id entries and metas are still read from LevelDB.
+ *   checked once and then served from memory until evicted (tag reads
+ *   too); the trace-id entries, metas and the markers of marked blocks are
+ *   still read from LevelDB. A duration search scans a candidate's
+ *   trace-id entries once (traceRefs) for its extent and its read.
  *
  * NB: this file is past ~500 lines; the reads (traceById, searchSpans and
  * their shadow checks) could move to their own file over a small read view
@@ -158,6 +164,18 @@ export interface SpanRefBatch {
   readonly startsNs: bigint[];
   /** frontierNs: every matching span yielded after this batch starts at or before it; null: none is left. */
   readonly frontierNs: bigint | null;
+}
+
+/**
+ * TraceRefs is what the trace-id index (0x12) says of one trace: the blocks
+ * holding it with each one's entry, in key order, at most traceBlocksMax of
+ * them (`truncated` when there were more). A caller that needs both the
+ * extent and the spans scans the index once (traceRefs) and passes it to
+ * traceExtent and traceById.
+ */
+export interface TraceRefs {
+  readonly refs: readonly { readonly ref: BlockRef; readonly spans: number; readonly minStartNs: bigint; readonly maxEndNs: bigint }[];
+  readonly truncated: boolean;
 }
 
 /** TraceExtent is a trace's first span start and last span end (traceExtent). */
@@ -403,18 +421,22 @@ export class TraceStore implements SignalStore<SpanRow> {
       // some older block holds gets shadow markers on those blocks instead (see #olderMarkers).
       const traceIds: Uint8Array[] = [];
       for (const [, t] of th.traces()) traceIds.push(th.traceId(t));
+      // The blocks that get a marker in this flush: their metas say so (see #markMetas).
+      const marked = new Map<string, BlockRef>();
       for (let at = 0; at < traceIds.length; at += TraceStoreLimits.flushProbesInflightMax) {
         const chunk = traceIds.slice(at, at + TraceStoreLimits.flushProbesInflightMax);
         const older = await Promise.all(chunk.map((id) => this.#olderMarkers(ctx.kv, tenant, id)));
         for (const o of older) {
           if (o.blocks === 0) st.traces++;
-          for (const k of o.missing) {
+          for (const { key: k, ref } of o.missing) {
             ctx.batch.put(k, EMPTY);
             st.indexBytes += k.length;
             indexBytes += k.length;
+            marked.set(`${ref.bucket}/${ref.flushIndex}/${ref.part}`, ref);
           }
         }
       }
+      await this.#markMetas(ctx, tenant, marked.values());
       // Group slots by bucket; spans of one trace stay together (the head keeps them together).
       const byBucket = new Map<number, number[]>();
       for (const [, t] of th.traces()) {
@@ -509,11 +531,33 @@ export class TraceStore implements SignalStore<SpanRow> {
       ctx.batch.put(tk, tv);
       indexBytes += tk.length + tv.length;
     }
-    const meta: BlockMeta = { rows: spans.length, traces: traces.size, dataBytes, indexBytes, minStartNs, maxStartNs, maxEndNs };
+    // No marker yet: a later flush that writes one sets the flag (#markMetas).
+    const meta: BlockMeta = { rows: spans.length, traces: traces.size, dataBytes, indexBytes, minStartNs, maxStartNs, maxEndNs, marked: false };
     const mk = blockKey(K.meta, tenant, ref);
     const mv = encodeBlockMeta(this.#w, meta);
     ctx.batch.put(mk, mv);
     return { dataBytes, indexBytes: indexBytes + mk.length + mv.length };
+  }
+
+  /**
+   * #markMetas rewrites, in the flush's batch, the meta of every block in
+   * `refs` (blocks that get a shadow marker in this flush) whose flag says
+   * "no markers", so a search never skips the marker scan of a marked block.
+   * The flag is one byte either way, so the meta's size and the byte counts
+   * do not change; a meta written before the flag (unknown) stays as it is.
+   * Memory: one meta at a time (the refs are at most one per marker written).
+   */
+  async #markMetas(ctx: FlushContext, tenant: string, refs: Iterable<BlockRef>): Promise<void> {
+    for (const ref of refs) {
+      const mk = blockKey(K.meta, tenant, ref);
+      const mv = await ctx.kv.get(mk);
+      if (mv === undefined) throw corrupt('a span block named by the trace-id index has no meta', { tenant, ...ref });
+      const meta = decodeBlockMeta(mv);
+      if (meta.marked !== false) continue;
+      const next = encodeBlockMeta(this.#w, { ...meta, marked: true });
+      assert(next.length === mv.length, 'setting the shadow flag keeps the meta size');
+      ctx.batch.put(mk, next);
+    }
   }
 
   /**
@@ -523,16 +567,17 @@ export class TraceStore implements SignalStore<SpanRow> {
    * scan page of memory per trace; probes of one flush run
    * TraceStoreLimits.flushProbesInflightMax at a time.
    */
-  async #olderMarkers(kv: KvRead, tenant: string, traceId: Uint8Array): Promise<{ blocks: number; missing: Uint8Array[] }> {
+  async #olderMarkers(kv: KvRead, tenant: string, traceId: Uint8Array): Promise<{ blocks: number; missing: { key: Uint8Array; ref: BlockRef }[] }> {
     const offset = tenantPrefixBytes(tenant) + TRACE_ID_BYTES;
     let blocks = 0;
-    const missing: Uint8Array[] = [];
+    const missing: { key: Uint8Array; ref: BlockRef }[] = [];
     for await (const page of kv.pages(prefixRange(tracePrefix(tenant, traceId)))) {
       blocks += page.length;
-      const keys = page.map((e) => shadowKey(tenant, readRef(e.key, offset), traceId));
+      const refs = page.map((e) => readRef(e.key, offset));
+      const keys = refs.map((r) => shadowKey(tenant, r, traceId));
       const have = await kv.getMany(keys);
       keys.forEach((k, i) => {
-        if (have[i] === undefined) missing.push(k);
+        if (have[i] === undefined) missing.push({ key: k, ref: refs[i] as BlockRef });
       });
     }
     return { blocks, missing };
@@ -671,7 +716,7 @@ export class TraceStore implements SignalStore<SpanRow> {
    * No time hint is needed. Bounded by TraceStoreLimits.spansPerTraceMax
    * spans and traceBlocksMax blocks (`truncated` says so).
    */
-  async traceById(kv: KvRead, tenant: string, traceId: Uint8Array): Promise<TraceResult> {
+  async traceById(kv: KvRead, tenant: string, traceId: Uint8Array, known?: TraceRefs): Promise<TraceResult> {
     assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
     const stats = newScanStats();
     const found = new Map<string, SpanRow>();
@@ -691,19 +736,10 @@ export class TraceStore implements SignalStore<SpanRow> {
         else found.set(sk, reader.row(slot));
       }
     }
-    const refs: { ref: BlockRef; spans: number }[] = [];
-    const offset = tenantPrefixBytes(tenant) + TRACE_ID_BYTES;
-    scan: for await (const page of kv.pages(prefixRange(tracePrefix(tenant, traceId)))) {
-      for (const e of page) {
-        if (refs.length >= this.#limits.traceBlocksMax) {
-          truncated = true;
-          break scan;
-        }
-        stats.bytesRead += e.key.length + e.value.length;
-        const ref = readRef(e.key, offset);
-        refs.push({ ref, spans: decodeTraceEntry(e.value, ref.bucket).spans });
-      }
-    }
+    // A caller's scan of the index (same snapshot) was counted in its own stats.
+    const index = known ?? (await this.traceRefs(kv, tenant, traceId, stats));
+    if (index.truncated) truncated = true;
+    const refs = [...index.refs];
     refs.sort((a, b) => b.ref.flushIndex - a.ref.flushIndex || a.ref.bucket - b.ref.bucket || a.ref.part - b.ref.part);
     for (const { ref, spans } of refs) {
       if (found.size >= this.#limits.spansPerTraceMax) {
@@ -727,19 +763,45 @@ export class TraceStore implements SignalStore<SpanRow> {
   }
 
   /**
+   * traceRefs scans the trace-id index of one trace (one iterator), at most
+   * traceBlocksMax entries, counting the bytes read into `stats`.
+   */
+  async traceRefs(kv: KvRead, tenant: string, traceId: Uint8Array, stats: ScanStats): Promise<TraceRefs> {
+    assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
+    const refs: { ref: BlockRef; spans: number; minStartNs: bigint; maxEndNs: bigint }[] = [];
+    const offset = tenantPrefixBytes(tenant) + TRACE_ID_BYTES;
+    for await (const page of kv.pages(prefixRange(tracePrefix(tenant, traceId)))) {
+      for (const e of page) {
+        if (refs.length >= this.#limits.traceBlocksMax) return { refs, truncated: true };
+        stats.bytesRead += e.key.length + e.value.length;
+        const ref = readRef(e.key, offset);
+        const entry = decodeTraceEntry(e.value, ref.bucket);
+        refs.push({ ref, spans: entry.spans, minStartNs: entry.minStartNs, maxEndNs: entry.maxEndNs });
+      }
+    }
+    return { refs, truncated: false };
+  }
+
+  /**
    * traceExtent is the first start and last end of a trace's spans when the
    * trace-id index alone answers them exactly: no head holds the trace and
    * exactly one block does (so every span there is the latest version),
    * with no more spans than traceById returns. Otherwise null: read the
    * trace (traceById). A search uses it to drop a trace whose duration
-   * fails without reading any of its pages.
+   * fails without reading any of its pages. With `known` (traceRefs of the
+   * same snapshot) it reads nothing.
    */
-  async traceExtent(kv: KvRead, tenant: string, traceId: Uint8Array, stats: ScanStats): Promise<TraceExtent | null> {
+  async traceExtent(kv: KvRead, tenant: string, traceId: Uint8Array, stats: ScanStats, known?: TraceRefs): Promise<TraceExtent | null> {
     assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
     const tk = idKey(traceId);
     for (const head of this.#frozen === null ? [this.#head] : [this.#head, this.#frozen]) {
       const h = head.get(tenant);
       if (h !== undefined && h.traceNo(tk) >= 0) return null;
+    }
+    if (known !== undefined) {
+      const only = known.refs[0];
+      if (known.truncated || known.refs.length !== 1 || only === undefined) return null;
+      return only.spans <= this.#limits.spansPerTraceMax ? { minStartNs: only.minStartNs, maxEndNs: only.maxEndNs } : null;
     }
     const offset = tenantPrefixBytes(tenant) + TRACE_ID_BYTES;
     let found: TraceExtent | null = null;
@@ -977,10 +1039,13 @@ export class TraceStore implements SignalStore<SpanRow> {
     stats.blocksScanned++;
     const cols = readBlockColumns(view, ['startTime', 'traceId', 'spanId']);
     const shadowed = new Set<string>();
-    for await (const marks of kv.pages(prefixRange(blockKey(K.shadow, tenant, ref)))) {
-      for (const m of marks) {
-        stats.bytesRead += m.key.length + m.value.length;
-        shadowed.add(idKey(readShadowTrace(m.key, offset)));
+    // A meta that says "no markers" (read from the same snapshot as the markers) spares the scan.
+    if (meta.marked !== false) {
+      for await (const marks of kv.pages(prefixRange(blockKey(K.shadow, tenant, ref)))) {
+        for (const m of marks) {
+          stats.bytesRead += m.key.length + m.value.length;
+          shadowed.add(idKey(readShadowTrace(m.key, offset)));
+        }
       }
     }
     const later = new Map<string, BlockRef[]>();
@@ -1046,7 +1111,7 @@ export class TraceStore implements SignalStore<SpanRow> {
   async readTags(kv: KvRead, tenant: string, q: TagRead, expired: () => boolean, bounds?: TagReadBounds): Promise<TagReadAnswer> {
     const heads: SpanHead[] = [];
     for (const h of [this.#head.get(tenant), this.#frozen?.get(tenant)]) if (h !== undefined) heads.push(h);
-    return readTags(heads, kv, tenant, q, expired, bounds);
+    return readTags(heads, kv, tenant, q, expired, bounds, this.#cacheRef);
   }
 
   /** #laterRefs lists the blocks of flushes after `flushIndex` that hold spans of the trace. */
