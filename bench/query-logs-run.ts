@@ -22,6 +22,7 @@
  * nearest rank. Ownership: runQueryLogsBench owns the clusters, the SQLite
  * file and the temp dir.
  */
+import { BENCH_TENANT, benchRequest, configureBenchTenant, writeAllBodies } from './bench-http.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,11 +37,9 @@ import type { QueryLogsData } from './query-logs-data.js';
 import type { CountAnswer, LogAnswer, QueryKind, QuerySpec } from './query-logs-queries.js';
 import { COUNT_STEP_S, LOG_LIMIT, QUERY_KINDS, bruteCount, bruteLog, buildQuerySpec, logqlOf } from './query-logs-queries.js';
 
-/** BENCH_TENANT is the tenant of every request. */
-export const BENCH_TENANT = 'bench';
+/** BENCH_TENANT is the tenant of every request (bench-http.ts). */
+export { BENCH_TENANT } from './bench-http.js';
 const DATA_SEED = 8_008;
-const SEND_RETRIES_MAX = 50;
-const REQUEST_TIMEOUT_MS = 120_000;
 const FLUSH_TIMEOUT_MS = 600_000;
 const FLUSH_ATTEMPTS_MAX = 4;
 /** QUERY_ATTEMPTS_MAX bounds the sends of one query whose connection failed. */
@@ -106,50 +105,10 @@ export interface QueryLogsReport {
   readonly loadAverage: { readonly before: readonly number[]; readonly after: readonly number[] };
 }
 
-async function request(url: string, init: RequestInit = {}, timeoutMs = REQUEST_TIMEOUT_MS): Promise<{ status: number; text: string; retryAfterS: number }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
-  const text = await res.text();
-  const retryAfterS = Number(res.headers.get('retry-after') ?? '1');
-  return { status: res.status, text, retryAfterS: Number.isFinite(retryAfterS) ? retryAfterS : 1 };
-}
-
-async function configureTenant(apis: readonly string[]): Promise<void> {
-  const settings = { ingestBytesPerSecondMax: 1024 * 1024 * 1024, ingestBurstBytesMax: 2 * 1024 * 1024 * 1024 };
-  const put = await request(`http://${apis[0] as string}/api/v1/tenants/${BENCH_TENANT}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(settings) });
-  if (put.status !== 200) throw new Error(`bench/query-logs: PUT tenant answered ${put.status}: ${put.text}`);
-  for (const api of apis) await request(`http://${api}/api/v1/tenants/${BENCH_TENANT}`);
-}
-
-async function writeAll(data: QueryLogsData, targets: readonly string[], connections: number, log: (l: string) => void): Promise<void> {
-  let next = 0;
-  let done = 0;
-  const worker = async (w: number): Promise<void> => {
-    for (;;) {
-      const i = next++;
-      const body = data.bodies[i];
-      if (body === undefined) return;
-      const target = targets[(i + w) % targets.length] as string;
-      for (let attempt = 0; ; attempt++) {
-        // A closed connection is retried like a 503: the request's idempotency key makes a repeat harmless (DESIGN.md §1.3).
-        const r = await request(`http://${target}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'x-scope-orgid': BENCH_TENANT }, body }).catch((err: unknown) => {
-          log(`  request ${i}: ${err instanceof Error ? `${err.message}${err.cause === undefined ? '' : `: ${String(err.cause)}`}` : String(err)}; retrying`);
-          return { status: 503, text: String(err), retryAfterS: 1 };
-        });
-        if (r.status === 200) break;
-        if ((r.status !== 429 && r.status !== 503) || attempt >= SEND_RETRIES_MAX) throw new Error(`bench/query-logs: request ${i} answered ${r.status}: ${r.text.slice(0, 200)}`);
-        await new Promise((res) => setTimeout(res, Math.min(5, r.retryAfterS) * 1000));
-      }
-      done++;
-      if (done % 500 === 0) log(`  written ${done} of ${data.bodies.length} requests`);
-    }
-  };
-  await Promise.all(Array.from({ length: connections }, (_, w) => worker(w)));
-}
-
 async function flushAll(api: string, log: (l: string) => void): Promise<void> {
   // A big flush on a loaded machine can outlast a node's flush deadline or one request: the nodes keep flushing, so ask again.
   for (let attempt = 1; ; attempt++) {
-    const flush = await request(`http://${api}/api/v1/admin/flush`, { method: 'POST' }, FLUSH_TIMEOUT_MS).catch((err: unknown) => ({ status: 0, text: String(err), retryAfterS: 1 }));
+    const flush = await benchRequest(`http://${api}/api/v1/admin/flush`, { method: 'POST' }, FLUSH_TIMEOUT_MS).catch((err: unknown) => ({ status: 0, text: String(err), retryAfterS: 1 }));
     if (flush.status === 200) return;
     if (attempt >= FLUSH_ATTEMPTS_MAX) throw new Error(`bench/query-logs: flush answered ${flush.status}: ${flush.text.slice(0, 200)}`);
     log(`flush attempt ${attempt} answered ${flush.status} (${flush.text.slice(0, 120)}); asking again`);
@@ -171,10 +130,10 @@ async function loadCluster(config: QueryLogsConfig, data: QueryLogsData, dir: st
     const apis = cluster.file.nodes.map((n) => n.api);
     const webs = cluster.file.nodes.map((n) => n.otlpHttp ?? '');
     assert(webs.every((w) => w !== ''), 'cluster up printed every node\'s OTLP/HTTP address');
-    await configureTenant(apis);
+    await configureBenchTenant(apis, 'bench/query-logs');
     log(`writing ${data.lines.length} lines in ${data.bodies.length} requests (${Math.round(data.bytes / 1e6)} MB)`);
     const w0 = performance.now();
-    await writeAll(data, webs, config.connections, log);
+    await writeAllBodies({ bench: 'bench/query-logs', bodies: data.bodies, path: '/v1/logs', targets: webs, connections: config.connections, logEvery: 500, log });
     const writeSec = (performance.now() - w0) / 1000;
     const f0 = performance.now();
     await flushAll(apis[0] as string, log);
@@ -195,7 +154,7 @@ async function loadCluster(config: QueryLogsConfig, data: QueryLogsData, dir: st
 async function queryWithRetry(url: string, headers: Record<string, string>, log: (l: string) => void): Promise<{ status: number; text: string }> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await request(url, { headers });
+      return await benchRequest(url, { headers });
     } catch (err) {
       if (attempt >= QUERY_ATTEMPTS_MAX) throw err;
       log(`  query failed (${err instanceof Error ? `${err.message}${err.cause === undefined ? '' : `: ${String(err.cause)}`}` : String(err)}); sending it again`);

@@ -22,6 +22,7 @@
  * Latencies are wall clock at the client, ms, per query; p50/p99 by
  * nearest rank. Ownership: runQueryTracesBench owns the cluster and its dir.
  */
+import { BENCH_TENANT, benchRequest, configureBenchTenant, writeAllBodies } from './bench-http.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,17 +34,13 @@ import { startOtlpdb } from './kv-otlpdb.js';
 import type { OtlpdbCluster } from './kv-otlpdb.js';
 import { buildQueryTracesData } from './query-traces-data.js';
 import type { QueryTracesArrival } from './query-traces-data.js';
-import type { QueryTracesData, TraceFacts } from './query-traces-data.js';
+import type { TraceFacts } from './query-traces-data.js';
 
-/** BENCH_TENANT is the tenant of every request. */
-export const BENCH_TENANT = 'bench';
+/** BENCH_TENANT is the tenant of every request (bench-http.ts). */
+export { BENCH_TENANT } from './bench-http.js';
 const DATA_SEED = 3200;
 /** DURATION_MIN_MS is the broad search's minDuration: about two thirds of the traces last longer. */
 export const DURATION_MIN_MS = 300;
-/** SENDS_RETRIES_MAX bounds the retries of one refused request. */
-const SEND_RETRIES_MAX = 50;
-/** REQUEST_TIMEOUT_MS bounds one HTTP request of the bench. */
-const REQUEST_TIMEOUT_MS = 120_000;
 /** FLUSH_TIMEOUT_MS bounds one flush request; FLUSH_ATTEMPTS_MAX the flush requests (a 2M-span flush on a loaded machine takes minutes). */
 const FLUSH_TIMEOUT_MS = 300_000;
 const FLUSH_ATTEMPTS_MAX = 4;
@@ -109,47 +106,6 @@ export interface QueryTracesReport {
   readonly loadAverage: { readonly before: readonly number[]; readonly after: readonly number[] };
 }
 
-async function request(url: string, init: RequestInit = {}, timeoutMs = REQUEST_TIMEOUT_MS): Promise<{ status: number; text: string; retryAfterS: number }> {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
-  const text = await res.text();
-  const retryAfterS = Number(res.headers.get('retry-after') ?? '1');
-  return { status: res.status, text, retryAfterS: Number.isFinite(retryAfterS) ? retryAfterS : 1 };
-}
-
-async function configureTenant(apis: readonly string[]): Promise<void> {
-  const settings = { ingestBytesPerSecondMax: 1024 * 1024 * 1024, ingestBurstBytesMax: 2 * 1024 * 1024 * 1024 };
-  const put = await request(`http://${apis[0] as string}/api/v1/tenants/${BENCH_TENANT}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(settings) });
-  if (put.status !== 200) throw new Error(`bench/query-traces: PUT tenant answered ${put.status}: ${put.text}`);
-  // A linearizable read on each node returns once that node applied the write.
-  for (const api of apis) await request(`http://${api}/api/v1/tenants/${BENCH_TENANT}`);
-}
-
-async function writeAll(data: QueryTracesData, targets: readonly string[], connections: number, log: (l: string) => void): Promise<void> {
-  let next = 0;
-  let done = 0;
-  const worker = async (w: number): Promise<void> => {
-    for (;;) {
-      const i = next++;
-      const body = data.bodies[i];
-      if (body === undefined) return;
-      const target = targets[(i + w) % targets.length] as string;
-      for (let attempt = 0; ; attempt++) {
-        // A connection closed under us is retried like a 503: the request's idempotency key makes a repeat harmless (DESIGN.md §1.3).
-        const r = await request(`http://${target}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'x-scope-orgid': BENCH_TENANT }, body }).catch((err: unknown) => {
-          log(`  request ${i}: ${err instanceof Error ? `${err.message}${err.cause === undefined ? '' : `: ${String(err.cause)}`}` : String(err)}; retrying`);
-          return { status: 503, text: String(err), retryAfterS: 1 };
-        });
-        if (r.status === 200) break;
-        if ((r.status !== 429 && r.status !== 503) || attempt >= SEND_RETRIES_MAX) throw new Error(`bench/query-traces: request ${i} answered ${r.status}: ${r.text.slice(0, 200)}`);
-        await new Promise((res) => setTimeout(res, Math.min(5, r.retryAfterS) * 1000));
-      }
-      done++;
-      if (done % 200 === 0) log(`  written ${done} of ${data.bodies.length} requests`);
-    }
-  };
-  await Promise.all(Array.from({ length: connections }, (_, w) => worker(w)));
-}
-
 function figures(latencies: number[], wrong: string[], docs: readonly SearchDoc[] | null = null): LatencyFigures {
   const sorted = [...latencies].sort((a, b) => a - b);
   const r = (v: number): number => Math.round(v * 100) / 100;
@@ -199,17 +155,17 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
     const apis = cluster.file.nodes.map((n) => n.api);
     const webs = cluster.file.nodes.map((n) => n.otlpHttp ?? '');
     assert(webs.every((w) => w !== ''), 'cluster up printed every node\'s OTLP/HTTP address');
-    await configureTenant(apis);
+    await configureBenchTenant(apis, 'bench/query-traces');
 
     o.log(`writing ${data.spans} spans in ${data.bodies.length} requests (${Math.round(data.bytes / 1e6)} MB)`);
     const w0 = performance.now();
-    await writeAll(data, webs, config.connections, o.log);
+    await writeAllBodies({ bench: 'bench/query-traces', bodies: data.bodies, path: '/v1/traces', targets: webs, connections: config.connections, logEvery: 200, log: o.log });
     const writeSec = (performance.now() - w0) / 1000;
     const f0 = performance.now();
     // A flush of millions of spans on a loaded machine can outlast one node's flush deadline
     // (ShardServiceLimits.flushDeadlineMs) or one request: the nodes keep flushing, so ask again.
     for (let attempt = 1; ; attempt++) {
-      const flush = await request(`http://${apis[0] as string}/api/v1/admin/flush`, { method: 'POST' }, FLUSH_TIMEOUT_MS).catch((err: unknown) => ({ status: 0, text: String(err), retryAfterS: 1 }));
+      const flush = await benchRequest(`http://${apis[0] as string}/api/v1/admin/flush`, { method: 'POST' }, FLUSH_TIMEOUT_MS).catch((err: unknown) => ({ status: 0, text: String(err), retryAfterS: 1 }));
       if (flush.status === 200) break;
       if (attempt >= FLUSH_ATTEMPTS_MAX) throw new Error(`bench/query-traces: flush answered ${flush.status}: ${flush.text.slice(0, 200)}`);
       o.log(`flush attempt ${attempt} answered ${flush.status} (${flush.text.slice(0, 120)}); asking again`);
@@ -223,7 +179,7 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
     const range = `start=${data.windowStartS}&end=${data.windowEndS}`;
     const timed = async (path: string): Promise<{ ms: number; status: number; text: string }> => {
       const t0 = performance.now();
-      const r = await request(`http://${nextApi()}${path}`, { headers });
+      const r = await benchRequest(`http://${nextApi()}${path}`, { headers });
       return { ms: performance.now() - t0, status: r.status, text: r.text };
     };
 
