@@ -30,17 +30,9 @@ import { resultJson } from '../../api/loki-routes.js';
 import type { LogqlExpr } from './ast.js';
 import { formatLogql } from './format.js';
 import { referenceEvaluate } from './logql-reference.js';
-import { CORPUS_SPAN_NS, CORPUS_START_NS, caseRand, pick, randomCorpus, randomLogExpr, randomMetric } from './logql-test-gen.js';
+import { CORPUS_SPAN_NS, CORPUS_START_NS, caseRand, envInt, pick, randomCorpus, randomLogExpr, randomMetric } from './logql-test-gen.js';
 import { parseLogql } from './parser.js';
 import type { LogEntry, LogqlParams } from './source.js';
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 const BASE_SEED = envInt('LOGQL_SEED', 20261127);
 const CASES = envInt('OTLPDB_LOGQL_CLUSTER_CASES', 100);

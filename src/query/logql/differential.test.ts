@@ -19,19 +19,11 @@ import { logqlEngine } from './engine.js';
 import { formatLogql } from './format.js';
 import { hintsAdmit } from './hints.js';
 import { referenceEvaluate } from './logql-reference.js';
-import { CORPUS_SPAN_NS, CORPUS_START_NS, caseRand, pick, randomCorpus, randomLogExpr, randomMetric } from './logql-test-gen.js';
+import { CORPUS_SPAN_NS, CORPUS_START_NS, caseRand, envInt, pick, randomCorpus, randomLogExpr, randomMetric } from './logql-test-gen.js';
 import { MemoryLogSource } from './memory-log-source.js';
 import { parseLogql } from './parser.js';
 import { parseLinePattern } from './pattern.js';
 import type { LogEntry, LogShardAnswer, LogShardEvalRequest, LogSource, LogqlParams } from './source.js';
-
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 const BASE_SEED = envInt('LOGQL_SEED', 20261127);
 const CASES = envInt('LOGQL_CASES', 300);

@@ -12,6 +12,19 @@ import { sortedLabels } from './pipeline.js';
 import type { LogEntry, StreamSelectorMatcher } from './source.js';
 
 /** pick draws one element. */
+/**
+ * envInt reads a test's size or seed from the environment (a reproduction
+ * sets LOGQL_SEED and the case counts), or `fallback`; anything but a
+ * non-negative integer is refused loudly.
+ */
+export function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
 export function pick<T>(r: SeededRand, xs: readonly T[]): T {
   return xs[r.intn(xs.length)] as T;
 }
