@@ -244,6 +244,7 @@ export function buildProgram(): Command {
     .option('--seed <s>', 'seed of the schedule and the clients (default 1)')
     .option('--report <dir>', 'report directory (default DIR/report-seed-S)')
     .option('--dir <dir>', 'suite directory: the cluster and the state file cleanup reads (default .otlpdb/jepsen)')
+    .option('--port-offset <k>', 'add K (a multiple of 10, at most 990) to the suite\'s ports (27400/23200/24317/24318) and use the chain OTLPDB-JEPSEN-K, so two runs can go side by side (default 0)')
     .option('--json', 'print results.json instead of the verdict')
     .action(async (options: JepsenCommandOptions) => {
       process.exitCode = await runJepsenCommand(options, io);

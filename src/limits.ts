@@ -1598,8 +1598,19 @@ export const JepsenLimits = {
   tickMs: 100,
   /** shards is the shard count of the suite's clusters (small: a laptop runs 3-5 nodes of it). */
   shards: 4,
-  /** iptablesChain is the suite's own chain; every rule it adds lives there, jumped to from INPUT. */
+  /** iptablesChain is the suite's own chain; every rule it adds lives there, jumped to from INPUT (a run with --port-offset K uses `OTLPDB-JEPSEN-K`: its rules only match its own peer port). */
   iptablesChain: 'OTLPDB-JEPSEN',
+  /**
+   * portOffsetStep and portOffsetMax bound --port-offset, which adds K to
+   * each of the four ports so that two runs can go side by side: a multiple
+   * of 10 (so one run's OTLP/gRPC port never meets another's OTLP/HTTP port,
+   * one apart) and at most 990 (the API ports stay below the OTLP ones, the
+   * peer ports below the planted-bug tests').
+   */
+  portOffsetStep: 10,
+  portOffsetMax: 990,
+  /** killMajorityChance is the share of kill faults that kill a majority of the founders together ("a majority for a while"); the rest kill one node. */
+  killMajorityChance: 0.2,
   /** iptablesTimeoutMs bounds one iptables command. */
   iptablesTimeoutMs: 10_000,
   /** diskFullHeadroomBytes is how much free space the full-disk fault leaves on a node's tmpfs: about a second of the workloads' writes, so the disk fills within the fault. */
@@ -1638,6 +1649,10 @@ export const JepsenLimits = {
 assert(JepsenLimits.timeMsMin <= JepsenLimits.timeMsDefault && JepsenLimits.timeMsDefault <= JepsenLimits.timeMsMax, 'the default --time is allowed');
 assert(JepsenLimits.faultMsMin <= JepsenLimits.faultMsMax && JepsenLimits.healMsMin <= JepsenLimits.healMsMax, 'fault and heal ranges are ordered');
 assert(JepsenLimits.faultMsMin > 0 && JepsenLimits.healMsMin > 0, 'every fault and gap lasts');
+assert(JepsenLimits.killMajorityChance > 0 && JepsenLimits.killMajorityChance < 1, 'kills hit one node and a majority, both');
+assert(JepsenLimits.apiPort + JepsenLimits.portOffsetMax < JepsenLimits.otlpGrpcPort, 'offset API ports stay below the OTLP ports');
+assert(JepsenLimits.otlpHttpPort - JepsenLimits.otlpGrpcPort < JepsenLimits.portOffsetStep, 'offset runs never share an OTLP port');
+assert(JepsenLimits.peerPort + JepsenLimits.portOffsetMax < JepsenLimits.plantApiPort, 'offset peer ports stay below the planted-bug tests\' ports');
 assert(JepsenLimits.faultLeftMsMin < JepsenLimits.faultMsMin, 'a fault on time is never skipped');
 assert(JepsenLimits.clockOffsetsMs.every((ms) => ms !== 0 && Math.abs(ms) <= AdminApiLimits.clockOffsetMsMax), 'every drawn clock offset is a skew the admin route allows');
 assert(JepsenLimits.leaveTimeoutMs < JepsenLimits.cliDeadlineMs, 'cluster remove finishes within the CLI deadline');

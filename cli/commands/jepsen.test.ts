@@ -6,7 +6,8 @@
  * valid, write the report, and leave nothing behind (no node PID of its
  * state file, no iptables chain). Where iptables cannot be used here the
  * partitions go through the transport's fault hooks with a printed notice,
- * which is asserted.
+ * which is asserted. It runs with `--port-offset 990` (its own ports and
+ * chain), so a user's run or a batch on the default ports can go beside it.
  * Also: flags the command refuses.
  */
 import { spawn } from 'node:child_process';
@@ -20,6 +21,9 @@ import type { Results } from '../../jepsen-style-tests/report/index.js';
 import { JepsenLimits } from '../../src/limits.js';
 import { builtCliPath } from '../../src/repo-root.js';
 import { parseJepsenOptions } from './jepsen.js';
+
+/** PORT_OFFSET keeps the smoke run off the default ports and chain (JepsenLimits.portOffsetMax). */
+const PORT_OFFSET = JepsenLimits.portOffsetMax;
 
 /** RUN_DEADLINE_MS bounds the whole child run; past it the child is SIGINTed (it then cleans up and reports). */
 const RUN_DEADLINE_MS = 150_000;
@@ -49,7 +53,7 @@ t.test('otlpdb jepsen: a 60 s run under kill and partition (iptables, or the tra
   });
   const iptables = probeIptables();
   const t0 = performance.now();
-  const r = await runCli(['jepsen', '--nodes', '3', '--time', '60s', '--nemesis', 'kill,partition', '--workload', 'register,set,logs,counter', '--seed', '1', '--dir', dir, '--json']);
+  const r = await runCli(['jepsen', '--nodes', '3', '--time', '60s', '--nemesis', 'kill,partition', '--workload', 'register,set,logs,counter', '--seed', '1', '--dir', dir, '--port-offset', String(PORT_OFFSET), '--json']);
   t.comment(`run took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   t.equal(r.code, 0, `exit 0 (valid); stderr:\n${r.stderr}`);
   const results = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Results;
@@ -78,7 +82,7 @@ t.test('otlpdb jepsen: a 60 s run under kill and partition (iptables, or the tra
   t.match(JSON.parse(c.stdout) as unknown, { dir, stateFile: false, stopped: [] }, '`jepsen cleanup --dir` finds nothing left');
   if (iptables.available) {
     const { execFileSync } = await import('node:child_process');
-    t.notMatch(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' }), new RegExp(`(^| )${JepsenLimits.iptablesChain}( |$)`, 'm'), 'no chain left (the planted-bug test\'s own chain may run beside it)');
+    t.notMatch(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' }), new RegExp(`(^| )${JepsenLimits.iptablesChain}-${PORT_OFFSET}( |$)`, 'm'), 'no chain left (other runs\' chains may be there beside it)');
   }
 });
 
@@ -95,4 +99,9 @@ t.test('otlpdb jepsen refuses bad flags', async (t) => {
   t.same(plan.nemeses, ['kill']);
   t.same(plan.workloads, ['register', 'set', 'logs', 'counter']);
   t.match(plan.reportDir, /report-seed-7$/);
+  t.equal(plan.portOffset, 0, 'the suite\'s own ports by default');
+  t.equal(parseJepsenOptions({ portOffset: '500' }).portOffset, 500);
+  t.throws(() => parseJepsenOptions({ portOffset: '505' }), { code: 'ERR_INVALID_ARGUMENT' }, 'a multiple of 10 only');
+  t.throws(() => parseJepsenOptions({ portOffset: '1000' }), { code: 'ERR_INVALID_ARGUMENT' }, 'at most 990');
+  t.throws(() => parseJepsenOptions({ portOffset: '-10' }), { code: 'ERR_INVALID_ARGUMENT' });
 });

@@ -29,6 +29,7 @@ export interface JepsenCommandOptions {
   readonly report?: string;
   readonly dir?: string;
   readonly partitioner?: string;
+  readonly portOffset?: string;
   readonly json?: boolean;
 }
 
@@ -70,7 +71,9 @@ export function parseJepsenOptions(o: JepsenCommandOptions): JepsenPlan {
   if (!(PARTITIONER_CHOICES as readonly string[]).includes(partitioner)) {
     throw invalid(`--partitioner must be one of ${PARTITIONER_CHOICES.join(', ')}, got ${JSON.stringify(partitioner)}`, '--partitioner');
   }
-  return { nodes, timeMs, nemeses, workloads, rateOpsPerSec, seed, dir, reportDir, cliPath: builtCliPath(), partitioner: partitioner as PartitionerChoice };
+  const portOffset = o.portOffset === undefined ? 0 : parseIntegerFlag('--port-offset', o.portOffset, 0, JepsenLimits.portOffsetMax);
+  if (portOffset % JepsenLimits.portOffsetStep !== 0) throw invalid(`--port-offset must be a multiple of ${JepsenLimits.portOffsetStep}, got ${portOffset}`, '--port-offset');
+  return { nodes, timeMs, nemeses, workloads, rateOpsPerSec, seed, dir, reportDir, cliPath: builtCliPath(), partitioner: partitioner as PartitionerChoice, portOffset };
 }
 
 /** runJepsenCommand runs the suite and prints the verdict (or results.json with --json); 0 when valid. */

@@ -16,7 +16,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isNodeAlive, stopNodes } from '../../cli/commands/cluster.js';
-import { OtlpdbError } from '../../src/errors.js';
+import { OtlpdbError, assert } from '../../src/errors.js';
 import { JepsenLimits } from '../../src/limits.js';
 import { IptablesPartitioner, probeIptables, removeChain } from '../nemeses/iptables.js';
 import { TransportFaultCutter } from '../nemeses/link-cutter.js';
@@ -36,6 +36,7 @@ import { counterWorkload } from '../workloads/counter.js';
 import type { Workload, WorkloadContext } from '../workloads/types.js';
 import { HistoryRecorder } from './history.js';
 import { LiveCluster } from './live-cluster.js';
+import type { LiveClusterPorts } from './live-cluster.js';
 import { drawSchedule } from './schedule.js';
 import type { NemesisKind } from './schedule.js';
 import { readState, removeState } from './state-file.js';
@@ -63,6 +64,20 @@ export interface JepsenPlan {
   readonly cliPath: string;
   /** partitioner is how links are cut: iptables where it works else the transport's fault hooks (`auto`), or one of them by name. */
   readonly partitioner: PartitionerChoice;
+  /** portOffset (a multiple of JepsenLimits.portOffsetStep, 0 by default) is added to each of the suite's ports; a run with an offset cuts links in its own chain, `OTLPDB-JEPSEN-<offset>`, so two runs can go side by side. */
+  readonly portOffset: number;
+}
+
+/** suitePorts are a run's ports: the suite's (JepsenLimits) plus the plan's offset. */
+export function suitePorts(portOffset: number): LiveClusterPorts {
+  assert(Number.isInteger(portOffset) && portOffset >= 0 && portOffset <= JepsenLimits.portOffsetMax, 'a port offset within JepsenLimits.portOffsetMax');
+  assert(portOffset % JepsenLimits.portOffsetStep === 0, 'a port offset is a multiple of JepsenLimits.portOffsetStep');
+  return { peer: JepsenLimits.peerPort + portOffset, api: JepsenLimits.apiPort + portOffset, otlpGrpc: JepsenLimits.otlpGrpcPort + portOffset, otlpHttp: JepsenLimits.otlpHttpPort + portOffset };
+}
+
+/** suiteChain is a run's iptables chain: the suite's, suffixed with the port offset when there is one. */
+export function suiteChain(portOffset: number): string {
+  return portOffset === 0 ? JepsenLimits.iptablesChain : `${JepsenLimits.iptablesChain}-${portOffset}`;
 }
 
 /** PARTITIONER_CHOICES are the values of --partitioner. */
@@ -102,7 +117,7 @@ export async function runJepsen(plan: JepsenPlan, io: JepsenIo): Promise<JepsenO
   if (plan.nemeses.includes('partition')) {
     const probe = plan.partitioner === 'transport-faults' ? { available: false, reason: '--partitioner transport-faults' } : probeIptables();
     if (probe.available) {
-      partitioner = new IptablesPartitioner(JepsenLimits.iptablesChain, JepsenLimits.peerPort);
+      partitioner = new IptablesPartitioner(suiteChain(plan.portOffset), suitePorts(plan.portOffset).peer);
     } else if (plan.partitioner === 'iptables') {
       throw new OtlpdbError('ERR_UNAVAILABLE', `--partitioner iptables: ${probe.reason}`);
     } else {
@@ -137,7 +152,7 @@ export async function runJepsen(plan: JepsenPlan, io: JepsenIo): Promise<JepsenO
   let cluster: LiveCluster | null = null;
   let disks: SmallDisks | null = null;
   try {
-    cluster = await LiveCluster.start({ cliPath: plan.cliPath, suiteDir: plan.dir, clusterDir, nodes: plan.nodes, iptablesChain: null });
+    cluster = await LiveCluster.start({ cliPath: plan.cliPath, suiteDir: plan.dir, clusterDir, nodes: plan.nodes, iptablesChain: null, ports: suitePorts(plan.portOffset) });
     io.err(`jepsen: ${elapsed()}: cluster ready; running clients and nemesis`);
     if (partitioner !== null) {
       await cluster.setIptablesChain(partitioner.chain);

@@ -38,6 +38,11 @@ t.test('faults start after the quiet start, never overlap, and end within the ru
         t.equal(f.fault, 'clock', 'only a clock fault targets the meta leader');
       } else if (f.target.kind === 'node') {
         t.ok(f.target.node >= 1 && f.target.node <= base.nodes, 'a node of the cluster');
+      } else if (f.target.kind === 'majority') {
+        t.equal(f.fault, 'kill', 'only a kill targets a majority');
+        t.equal(f.target.nodes.length, Math.floor(base.nodes / 2) + 1, 'exactly a majority');
+        t.equal(new Set(f.target.nodes).size, f.target.nodes.length, 'distinct nodes');
+        t.ok(f.target.nodes.every((n) => n >= 1 && n <= base.nodes), 'founders');
       } else {
         t.ok(f.target.shard >= 1 && f.target.shard <= base.shards, 'a shard of the cluster');
       }
@@ -57,6 +62,12 @@ t.test('only the chosen nemeses are drawn, and each of them is', async (t) => {
   const clocks = drawSchedule({ ...base, nemeses: ['clock'], timeMs: 600_000 }).flatMap((f) => (f.fault === 'clock' ? [f] : []));
   t.same([...new Set(clocks.map((f) => f.offsetMs))].sort((a, b) => a - b), [...JepsenLimits.clockOffsetsMs].sort((a, b) => a - b), 'every clock offset is drawn');
   t.same([...new Set(clocks.map((f) => f.target.kind))].sort(), ['meta-leader', 'node', 'shard-leader'], 'and every kind of target');
+  const kills = drawSchedule({ ...base, nemeses: ['kill'], timeMs: 600_000 }).flatMap((f) => (f.fault === 'kill' ? [f] : []));
+  t.same([...new Set(kills.map((f) => f.target.kind))].sort(), ['majority', 'node', 'shard-leader'], 'a kill hits a node, a shard leader or a majority');
+  const share = kills.filter((f) => f.target.kind === 'majority').length / kills.length;
+  t.ok(share > JepsenLimits.killMajorityChance / 2 && share < JepsenLimits.killMajorityChance * 2, `about ${JepsenLimits.killMajorityChance} of the kills take a majority (${share.toFixed(2)})`);
+  const pauses = drawSchedule({ ...base, nemeses: ['pause'], timeMs: 600_000 });
+  t.notOk(pauses.some((f) => f.fault === 'pause' && (f.target.kind as string) === 'majority'), 'pauses hit one node');
 });
 
 t.test('flags: nemesis lists and durations', async (t) => {

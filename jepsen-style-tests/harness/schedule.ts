@@ -4,9 +4,13 @@
  * schedule on every machine, so a run's faults can be replayed by its seed.
  *
  * Shape: a quiet start (JepsenLimits.faultStartMs), then faults one at a
- * time, each followed by a healthy gap. Faults never overlap, so at most one
- * node is down, paused or cut off at once and a majority of 3 or 5 always
- * survives; the last fault ends no later than the run does.
+ * time, each followed by a healthy gap; the last fault ends no later than
+ * the run does. Faults never overlap, so at most one node is down, paused
+ * or cut off at once and a majority of 3 or 5 survives — except a kill
+ * whose target is a majority (JepsenLimits.killMajorityChance of the
+ * kills): it takes a majority down for the fault's window on purpose, so
+ * the cluster cannot commit anything until they restart (writes fail or
+ * time out as unknown; nothing acknowledged before may be lost after).
  *
  * Targets that depend on the running cluster (the leader of a shard) are
  * drawn as a shard number and resolved when the fault starts.
@@ -26,9 +30,13 @@ export type NemesisKind = (typeof NEMESIS_KINDS)[number];
 /** ProcessTarget picks the node a kill or pause hits: a node drawn from the seed, or whichever node leads `shard` when the fault starts. */
 export type ProcessTarget = { readonly kind: 'node'; readonly node: number } | { readonly kind: 'shard-leader'; readonly shard: number };
 
+/** KillTarget is what a kill hits: one node as a ProcessTarget, or a majority of the founders (drawn from the seed), all killed together and restarted together. */
+export type KillTarget = ProcessTarget | { readonly kind: 'majority'; readonly nodes: readonly number[] };
+
 /** ScheduledFault is one fault window: it starts at `startMs` after the run starts and is healed `durationMs` later. */
 export type ScheduledFault =
-  | { readonly fault: 'kill' | 'pause'; readonly startMs: number; readonly durationMs: number; readonly target: ProcessTarget }
+  | { readonly fault: 'kill'; readonly startMs: number; readonly durationMs: number; readonly target: KillTarget }
+  | { readonly fault: 'pause'; readonly startMs: number; readonly durationMs: number; readonly target: ProcessTarget }
   | {
       readonly fault: 'partition';
       readonly startMs: number;
@@ -75,6 +83,14 @@ function drawTarget(rng: Prng, nodeIds: readonly number[], shards: number): Proc
   return rng.chance(0.5) ? { kind: 'node', node: rng.pick(nodeIds) } : { kind: 'shard-leader', shard: rng.range(1, shards) };
 }
 
+function drawKillTarget(rng: Prng, nodeIds: readonly number[], shards: number): KillTarget {
+  if (!rng.chance(JepsenLimits.killMajorityChance)) return drawTarget(rng, nodeIds, shards);
+  const majority = Math.floor(nodeIds.length / 2) + 1;
+  const nodes = rng.shuffle([...nodeIds]).slice(0, majority).sort((a, b) => a - b);
+  assert(nodes.length === majority && majority < nodeIds.length + 1, 'a majority kill takes a majority of the founders');
+  return { kind: 'majority', nodes };
+}
+
 /** drawSchedule draws the faults of one run from its seed (deterministic; empty when no nemesis is chosen). */
 export function drawSchedule(o: ScheduleOptions): ScheduledFault[] {
   assert(Number.isInteger(o.nodes) && o.nodes >= 2, 'a schedule needs at least two nodes');
@@ -101,6 +117,8 @@ export function drawSchedule(o: ScheduleOptions): ScheduledFault[] {
     } else if (fault === 'clock') {
       const offsetMs = rng.pick(JepsenLimits.clockOffsetsMs);
       faults.push({ fault, startMs: t, durationMs, offsetMs, target: rng.chance(1 / 3) ? { kind: 'meta-leader' } : drawTarget(rng, nodeIds, o.shards) });
+    } else if (fault === 'kill') {
+      faults.push({ fault, startMs: t, durationMs, target: drawKillTarget(rng, nodeIds, o.shards) });
     } else {
       faults.push({ fault, startMs: t, durationMs, target: drawTarget(rng, nodeIds, o.shards) });
     }

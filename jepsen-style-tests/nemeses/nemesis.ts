@@ -16,7 +16,9 @@
  * (`anomalies`), which makes the run invalid.
  *
  * Invariant: at most one fault is active; healAll() undoes it whatever state
- * the run was interrupted in.
+ * the run was interrupted in. A kill of a majority is one fault: its nodes
+ * are killed together and restarted together (spawned all at once, since a
+ * restarted node of a cluster without quorum cannot become ready alone).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HistoryRecorder } from '../harness/history.js';
@@ -34,7 +36,7 @@ import type { WalDamage } from './wal-damage.js';
 import { describeLinks, partitionLinks } from './partition-shapes.js';
 
 type Active =
-  | { kind: 'kill'; node: number }
+  | { kind: 'kill'; nodes: readonly number[] }
   | { kind: 'pause'; node: number }
   | { kind: 'partition' }
   | { kind: 'wal'; node: number; damage: WalDamage }
@@ -107,8 +109,9 @@ export class Nemesis {
     if (a === null) return;
     // Logged when the heal starts: a restarted node's wait for /readyz belongs to recovery, not to the fault window.
     if (a.kind === 'kill') {
-      this.#log('restart', [a.node]);
-      await this.#cluster.restart(a.node, stopped);
+      this.#log('restart', a.nodes);
+      for (const n of a.nodes) await this.#cluster.spawn(n);
+      await Promise.all(a.nodes.map((n) => this.#cluster.waitReadyOrExit(n, stopped)));
     } else if (a.kind === 'pause') {
       this.#log('resume', [a.node]);
       await this.#cluster.resume(a.node);
@@ -229,6 +232,24 @@ export class Nemesis {
       else this.#log('joined', [id], r === 'ready' ? 'ready' : 'not ready yet');
       return;
     }
+    if (f.fault === 'kill' && f.target.kind === 'majority') {
+      const nodes = f.target.nodes;
+      assert(nodes.length * 2 > this.#cluster.nodes.length, 'a majority kill takes a majority of the founders');
+      const down = nodes.filter((n) => this.#cluster.node(n).down);
+      if (down.length > 0) {
+        this.#log('skip', [], `kill: a majority, but node ${down.join(', ')} is down (it did not come back from an earlier fault)`);
+        return;
+      }
+      // Active before the first kill: a kill that fails half-way still restarts what it killed.
+      const killed: number[] = [];
+      this.#active = { kind: 'kill', nodes: killed };
+      for (const n of nodes) {
+        await this.#cluster.kill(n);
+        killed.push(n);
+      }
+      this.#log('kill', nodes, `a majority (${nodes.length} of ${this.#cluster.nodes.length} founders) for the fault's window`);
+      return;
+    }
     const target = f.target;
     let node: number | null =
       target.kind === 'node' ? target.node : target.kind === 'shard-leader' ? await this.#cluster.shardLeader(target.shard) : await this.#cluster.metaLeader();
@@ -238,6 +259,10 @@ export class Nemesis {
       return;
     }
     node = Math.trunc(node);
+    if (this.#cluster.node(node).down) {
+      this.#log('skip', [], `${f.fault}: ${how}, node ${node}, is down (it did not come back from an earlier fault)`);
+      return;
+    }
     if (f.fault === 'clock') {
       const status = await this.#o.admin(node, 'PUT', '/api/v1/admin/clock', JSON.stringify({ offsetMs: f.offsetMs }));
       if (status !== 200) {
@@ -249,7 +274,7 @@ export class Nemesis {
     } else if (f.fault !== 'disk') {
       if (f.fault === 'kill') {
         await this.#cluster.kill(node);
-        this.#active = { kind: 'kill', node };
+        this.#active = { kind: 'kill', nodes: [node] };
       } else {
         await this.#cluster.pause(node);
         this.#active = { kind: 'pause', node };
@@ -259,7 +284,7 @@ export class Nemesis {
       await this.#applyDiskFull(node, how, stopped);
     } else {
       await this.#cluster.kill(node);
-      this.#active = { kind: 'kill', node };
+      this.#active = { kind: 'kill', nodes: [node] };
       const walDir = join(this.#cluster.node(node).entry.dataDir, 'wal');
       const damage = f.mode === 'torn-tail' ? await tearTail(walDir, this.#o.rng) : await corruptBeforeTail(walDir, this.#o.rng);
       if (damage === null) {
@@ -285,7 +310,7 @@ export class Nemesis {
     const dataDir = this.#cluster.node(node).entry.dataDir;
     if (!disks.mounts.includes(dataDir)) {
       await this.#cluster.kill(node);
-      this.#active = { kind: 'kill', node };
+      this.#active = { kind: 'kill', nodes: [node] };
       await disks.move(dataDir);
       this.#log('disk-move', [node], `${how}: killed, its data dir moved onto a tmpfs, restarted`);
       await this.#cluster.restart(node, stopped);
