@@ -42,6 +42,7 @@ import type { AdminSource, WallClockSource, ApiSource, ControlSource, GroupView,
 import { MetaStateMachine, checkMetaCommand, decodeMetaCommand, decodeMetaResult, encodeMetaCommand, encodeMetaResult } from './control/index.js';
 import type { KvEntry, KvListResult, MetaCommand, MetaResult } from './control/index.js';
 import { NodeFileSystem } from './fs/node-file-system.js';
+import { LazyFileSystem } from './fs/lazy-file-system.js';
 import { SeededRand } from './fs/seeded-rand.js';
 import { ClusterController, NODE_REPORT, encodeReports } from './cluster-controller.js';
 import type { GroupReport } from './cluster-controller.js';
@@ -182,11 +183,26 @@ export interface OtlpdbNodeOptions {
  *   cluster differential test must catch it);
  * - `logql-shard-drops-metadata`: a pushed LogQL log query loses the
  *   entries' structured metadata on this node's shard parts (the LogQL
- *   cluster differential test must catch it).
+ *   cluster differential test must catch it);
+ * - `wal-skip-fsync`: the WAL does not fsync the segment after appending
+ *   records (WalOptions.plantSkipRecordSync); only a power cut can show it,
+ *   so the jepsen test runs it with the fixture `wal-lazy-fs`.
  * They exist only to be caught; see readTestPlants for why no production
  * node can run with one.
  */
-export const TEST_PLANTS = ['ack-before-commit', 'read-without-readindex', 'traceql-pushdown-drops-resource-matches', 'logql-shard-drops-metadata'] as const;
+export const TEST_PLANTS = ['ack-before-commit', 'read-without-readindex', 'traceql-pushdown-drops-resource-matches', 'logql-shard-drops-metadata', 'wal-skip-fsync'] as const;
+
+/**
+ * TEST_FIXTURES are test-only ways a node process may run that are not bugs,
+ * named in the same environment variable as the plants and under the same
+ * marker: `wal-lazy-fs` puts the node's WAL, snapshots and group registry on
+ * a LazyFileSystem (src/fs/lazy-file-system.ts), whose unsynced bytes die
+ * with the process, so kill -9 of every node is a power cut.
+ */
+export const TEST_FIXTURES = ['wal-lazy-fs'] as const;
+
+/** TestFixture names one test fixture. */
+export type TestFixture = (typeof TEST_FIXTURES)[number];
 
 /** TestPlant names one planted bug. */
 export type TestPlant = (typeof TEST_PLANTS)[number];
@@ -201,6 +217,8 @@ export const TEST_PLANT_ENV = 'OTLPDB_TEST_PLANT';
 /** TestPlants is what a node read from its environment at start. */
 export interface TestPlants {
   readonly active: ReadonlySet<TestPlant>;
+  /** fixtures are the test fixtures named beside the plants (TEST_FIXTURES). */
+  readonly fixtures: ReadonlySet<TestFixture>;
   /** ignored explains a TEST_PLANT_ENV that was set without the marker (logged as a warning), or is null. */
   readonly ignored: string | null;
 }
@@ -218,19 +236,24 @@ export interface TestPlants {
  */
 export function readTestPlants(env: Readonly<Record<string, string | undefined>>): TestPlants {
   const raw = env[TEST_PLANT_ENV];
-  if (raw === undefined || raw.trim() === '') return { active: new Set(), ignored: null };
+  if (raw === undefined || raw.trim() === '') return { active: new Set(), fixtures: new Set(), ignored: null };
   if (env[TEST_HOOKS_ENV] !== TEST_HOOKS_TOKEN) {
-    return { active: new Set(), ignored: `${TEST_PLANT_ENV}=${raw} is ignored: ${TEST_HOOKS_ENV} is not set to the test marker` };
+    return { active: new Set(), fixtures: new Set(), ignored: `${TEST_PLANT_ENV}=${raw} is ignored: ${TEST_HOOKS_ENV} is not set to the test marker` };
   }
   const active = new Set<TestPlant>();
+  const fixtures = new Set<TestFixture>();
   for (const name of raw.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
-    if (!(TEST_PLANTS as readonly string[]).includes(name)) {
-      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${TEST_PLANT_ENV}: unknown plant ${JSON.stringify(name)}; known: ${TEST_PLANTS.join(', ')}`);
+    if ((TEST_FIXTURES as readonly string[]).includes(name)) {
+      fixtures.add(name as TestFixture);
+    } else if ((TEST_PLANTS as readonly string[]).includes(name)) {
+      active.add(name as TestPlant);
+    } else {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${TEST_PLANT_ENV}: unknown plant ${JSON.stringify(name)}; known: ${[...TEST_PLANTS, ...TEST_FIXTURES].join(', ')}`);
     }
-    active.add(name as TestPlant);
   }
   assert(active.size <= TEST_PLANTS.length, 'plants are distinct known names');
-  return { active, ignored: null };
+  assert(fixtures.size <= TEST_FIXTURES.length, 'fixtures are distinct known names');
+  return { active, fixtures, ignored: null };
 }
 
 /** META_PROPOSE is the transport method a follower forwards a meta command with. */
@@ -472,6 +495,9 @@ export class OtlpdbNode implements ApiSource {
     if (plants.active.size > 0) {
       log.event('TEST_PLANT_ACTIVE', { plants: [...plants.active], warning: 'this node has bugs planted ON PURPOSE for a test: it may lose acknowledged data and serve stale reads' }, undefined, 'error');
     }
+    if (plants.fixtures.size > 0) {
+      log.event('test_fixture_active', { fixtures: [...plants.fixtures], warning: 'test-only: unsynced WAL bytes are held in this process and die with it (a power cut on kill -9)' }, undefined, 'warn');
+    }
     const hasher = await initHash();
     const members = [...opts.initialCluster.keys()];
     const placement = joining ? null : bootstrapPlacement(hasher, members, shards, Math.min(replicas, members.length));
@@ -506,8 +532,9 @@ export class OtlpdbNode implements ApiSource {
     const specs = placement === null ? [{ group: NodeDefaults.metaGroup, voters: [] }] : groupSpecs(opts.id, members, placement);
     const driver = await MultiRaftDriver.open({
       nodeId: opts.id,
-      fs: new NodeFileSystem(),
+      fs: plants.fixtures.has('wal-lazy-fs') ? new LazyFileSystem(new NodeFileSystem()) : new NodeFileSystem(),
       dir: opts.dataDir,
+      ...(plants.active.has('wal-skip-fsync') ? { wal: { plantSkipRecordSync: true } } : {}),
       transport: { send: (msgs) => transport.send(msgs) },
       rand: new SeededRand(seed),
       clock: { nowMs: () => performance.now() },

@@ -17,10 +17,14 @@
  * A control runs the very same scenarios on a cluster without plants and
  * must come out valid, so the INVALID verdicts are the plants' doing.
  *
- * The third planted bug of the issue, a WAL that skips fsync, is not here:
- * kill -9 cannot catch it (the page cache outlives the process), so it
- * needs a power-loss fault the harness does not have yet (see the report of
- * this slice).
+ * The third planted bug, a WAL that skips fsync (`wal-skip-fsync`), needs a
+ * power cut: kill -9 alone cannot show it, since unsynced bytes outlive the
+ * process in the page cache. So its cluster runs on the test fixture
+ * `wal-lazy-fs` (src/fs/lazy-file-system.ts: unsynced WAL bytes live in the
+ * node process and die with it), takes acknowledged spans through every
+ * node, and then every node is killed at once and restarted: the set
+ * checker must find acknowledged spans lost with the plant, and none lost
+ * with the fixture alone (the control).
  *
  * Ports and iptables chain are the suite's plant* ones (JepsenLimits), so
  * this file may run beside cli/commands/jepsen.test.ts. Every failure prints
@@ -53,6 +57,9 @@ const REPRODUCE = `reproduce: npm run build && npx tap dist/jepsen-style-tests/h
 const CUT_OFF = 3;
 const MAJORITY = [1, 2];
 const PLANTS = 'ack-before-commit,read-without-readindex';
+/** POWER_CUT_FIXTURE is the power-cut scenario's control; POWER_CUT_PLANTED adds the WAL's missing fsync. */
+const POWER_CUT_FIXTURE = 'wal-lazy-fs';
+const POWER_CUT_PLANTED = 'wal-lazy-fs,wal-skip-fsync';
 
 interface ScenarioResult {
   readonly register: WorkloadResult;
@@ -149,6 +156,55 @@ async function runScenarios(t: Test, env: Readonly<Record<string, string>> | und
   return { register, set, staleRead, setAcked, logs };
 }
 
+interface PowerCutResult {
+  readonly set: WorkloadResult;
+  readonly acked: number;
+  /** notRecovered is why the cluster did not recover after the power cut, or null. */
+  readonly notRecovered: string | null;
+  readonly logs: string;
+}
+
+/** runPowerCut starts a cluster with `plants` (under the marker), has every node acknowledge spans, kills every node at once, restarts them all, and checks the spans. */
+async function runPowerCut(t: Test, plants: string): Promise<PowerCutResult> {
+  const dir = await mkdtemp(join(tmpdir(), 'otlpdb-jepsen-powercut-'));
+  let cluster: LiveCluster | null = null;
+  t.teardown(async () => {
+    if (cluster !== null) await cluster.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+  cluster = await LiveCluster.start({
+    cliPath: builtCliPath(),
+    suiteDir: dir,
+    clusterDir: join(dir, 'cluster'),
+    nodes: 3,
+    iptablesChain: null,
+    ports: { peer: JepsenLimits.plantPeerPort, api: JepsenLimits.plantApiPort, otlpGrpc: JepsenLimits.plantOtlpGrpcPort, otlpHttp: JepsenLimits.plantOtlpHttpPort },
+    testNodeEnv: { [TEST_HOOKS_ENV]: TEST_HOOKS_TOKEN, [TEST_PLANT_ENV]: plants },
+  });
+  const live = cluster;
+  const history = new HistoryRecorder();
+  const ctx: WorkloadContext = { cluster, history, rng: new Prng(SEED), rateOpsPerSec: JepsenLimits.rateDefault, clients: 1, stopped: () => true };
+  const ready = await recovered(cluster);
+  if (ready !== null) throw new Error(`the cluster did not become ready: ${ready}; ${REPRODUCE}`);
+  const rng = new Prng(SEED).fork('plant-power-cut');
+  let acked = 0;
+  const sends: Promise<unknown>[] = [];
+  for (let i = 0; i < JepsenLimits.plantRequests; i++) {
+    const node = (i % live.nodes.length) + 1;
+    sends.push(sendSpans(ctx, i, node, drawSpans(rng), 1).then((op) => (acked += op.outcome === 'ok' ? 1 : 0)));
+  }
+  await Promise.all(sends);
+  // The power goes out everywhere at once: no node is left to hold the spans in memory, and no flush has moved them out of the WAL's reach.
+  for (const n of live.nodes) await live.kill(n.entry.id);
+  for (const n of live.nodes) await live.spawn(n.entry.id);
+  await Promise.all(live.nodes.map((n) => live.waitReadyOrExit(n.entry.id)));
+  const notRecovered = await recovered(live);
+  const set = await setWorkload.check(ctx);
+  let logs = '';
+  for (const n of live.nodes) logs += await readFile(n.entry.log, 'utf8');
+  return { set, acked, notRecovered, logs };
+}
+
 const iptables = probeIptables();
 
 t.test('readTestPlants: plants only with the exact marker; unknown names refuse to start', async (t) => {
@@ -158,7 +214,35 @@ t.test('readTestPlants: plants only with the exact marker; unknown names refuse 
   t.match(noMarker.ignored, /ignored/, 'and says so');
   t.same([...readTestPlants({ [TEST_PLANT_ENV]: 'ack-before-commit', [TEST_HOOKS_ENV]: '1' }).active], [], '`1` is not the marker');
   t.same([...readTestPlants({ [TEST_PLANT_ENV]: PLANTS, [TEST_HOOKS_ENV]: TEST_HOOKS_TOKEN }).active], ['ack-before-commit', 'read-without-readindex']);
-  t.throws(() => readTestPlants({ [TEST_PLANT_ENV]: 'wal-skip-fsync', [TEST_HOOKS_ENV]: TEST_HOOKS_TOKEN }), { code: 'ERR_INVALID_ARGUMENT' });
+  t.throws(() => readTestPlants({ [TEST_PLANT_ENV]: 'wal-forgets-everything', [TEST_HOOKS_ENV]: TEST_HOOKS_TOKEN }), { code: 'ERR_INVALID_ARGUMENT' }, 'an unknown name refuses');
+  const powerCut = readTestPlants({ [TEST_PLANT_ENV]: POWER_CUT_PLANTED, [TEST_HOOKS_ENV]: TEST_HOOKS_TOKEN });
+  t.same([...powerCut.active], ['wal-skip-fsync'], 'the missing fsync is a plant');
+  t.same([...powerCut.fixtures], ['wal-lazy-fs'], 'the lazy file system is a fixture, not a plant');
+  t.same([...readTestPlants({ [TEST_PLANT_ENV]: POWER_CUT_FIXTURE }).fixtures], [], 'a fixture needs the marker too');
+});
+
+t.test('a power cut of the whole cluster catches a WAL that skips fsync', async (t) => {
+  await t.test('planted: wal-skip-fsync on the lazy file system → acknowledged spans lost', async (t) => {
+    const t0 = performance.now();
+    const r = await runPowerCut(t, POWER_CUT_PLANTED);
+    t.comment(`planted power cut took ${((performance.now() - t0) / 1000).toFixed(1)} s; recovery: ${r.notRecovered ?? 'recovered'}`);
+    t.match(r.logs, /TEST_PLANT_ACTIVE/, 'every planted node says so loudly in its log');
+    t.ok(r.acked > 0, `the nodes acknowledged requests; ${REPRODUCE}`);
+    t.equal(r.set.valid, false, `set: INVALID; ${REPRODUCE}; ${JSON.stringify(r.set)}`);
+    t.ok(r.set.lost > 0, `set: acknowledged spans lost (${r.set.lost} of ${r.acked * JepsenLimits.spansPerRequest}); ${REPRODUCE}`);
+  });
+
+  await t.test('control: the same power cut with fsync in place loses nothing', async (t) => {
+    const t0 = performance.now();
+    const r = await runPowerCut(t, POWER_CUT_FIXTURE);
+    t.comment(`control power cut took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    t.notMatch(r.logs, /TEST_PLANT_ACTIVE/, 'no plant');
+    t.match(r.logs, /test_fixture_active/, 'the fixture says so in the log');
+    t.equal(r.notRecovered, null, `the cluster recovered after the power cut; ${REPRODUCE}`);
+    t.equal(r.acked, JepsenLimits.plantRequests, 'every request was acknowledged before the cut');
+    t.same(r.set.anomalies, [], `set valid; ${REPRODUCE}`);
+    t.equal(r.set.valid, true);
+  });
 });
 
 t.test('the suite catches planted bugs on a real cluster', { skip: iptables.available ? false : `the scenarios cut a node off with iptables: ${iptables.reason}` }, async (t) => {

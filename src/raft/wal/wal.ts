@@ -138,6 +138,13 @@ export interface WalOptions {
   readonly segmentBytesMax?: number;
   /** recordBytesMax bounds one record (default and ceiling WalLimits.recordBytesMax). */
   readonly recordBytesMax?: number;
+  /**
+   * plantSkipRecordSync is a test-only planted bug (node.ts TEST_PLANTS
+   * `wal-skip-fsync`): records are appended but their segment is not
+   * fsynced, so `sync()` resolves on bytes that are not durable. Never set
+   * in production; the jepsen suite shows a power cut catches it.
+   */
+  readonly plantSkipRecordSync?: boolean;
 }
 
 /** WalRecovery is what `Wal.open` found: per group state, and events the node should log. */
@@ -229,6 +236,8 @@ export class Wal {
   #failed: unknown = null;
   #closed = false;
   #lock: Promise<unknown> = Promise.resolve();
+  /** plantSkipRecordSync: WalOptions.plantSkipRecordSync (a test-only planted bug). */
+  #plantSkipRecordSync = false;
 
   private constructor(fs: FileSystem, dir: string, segmentBytesMax: number, recordBytesMax: number, segments: Segment[], active: WritableFile) {
     assert(segments.length > 0, 'a WAL has an active segment');
@@ -298,6 +307,7 @@ export class Wal {
       last.sizeBytes = SEGMENT_HEADER_BYTES;
     }
     const wal = new Wal(fs, dir, segmentBytesMax, recordBytesMax, segments, active);
+    wal.#plantSkipRecordSync = options.plantSkipRecordSync === true;
     wal.stats.segmentsCreated = created;
     for (const [g, r] of rec.groups) {
       const lastEntry = r.entries[r.entries.length - 1];
@@ -602,7 +612,7 @@ export class Wal {
   async #writeChunk(seg: Segment, w: ByteWriter, from: number, to: number): Promise<void> {
     if (to === from) return;
     await this.#active.append(w.bytes.subarray(from, to));
-    await this.#active.sync();
+    if (!this.#plantSkipRecordSync) await this.#active.sync();
     seg.sizeBytes += to - from;
     this.stats.fileSyncs++;
     this.stats.bytesWritten += to - from;
