@@ -64,6 +64,7 @@ t.test('otlpdb jepsen: a 60 s run under kill and partition (iptables, or the tra
     t.same(w?.anomalies, [], `${name} has no anomalies`);
   }
   t.ok(results.nemesis.some((e) => e.fault === 'kill'), 'the nemesis killed a node');
+  t.ok(results.nemesis.some((e) => e.fault === 'kill' && e.targets.length * 2 > 3), 'and a majority at once (seed 1 draws four such kills)');
   t.ok(results.nemesis.some((e) => e.fault === 'partition'), 'and partitioned the cluster');
   if (iptables.available) t.notMatch(r.stderr, /notice: partitions use the transport's fault hooks/, 'iptables works here: no notice');
   else t.match(r.stderr, /notice: partitions use the transport's fault hooks/, `the notice says why (${iptables.reason})`);
