@@ -91,6 +91,19 @@ async function putUntilOk(ctx: WorkloadContext, key: string, value: string): Pro
   return false;
 }
 
+/** startPlantCluster starts this file's 3-node cluster in `dir` on the plant ports (JepsenLimits.plant*), its nodes with `env` added. */
+function startPlantCluster(dir: string, env: Readonly<Record<string, string>> | undefined): Promise<LiveCluster> {
+  return LiveCluster.start({
+    cliPath: builtCliPath(),
+    suiteDir: dir,
+    clusterDir: join(dir, 'cluster'),
+    nodes: 3,
+    iptablesChain: null,
+    ports: { peer: JepsenLimits.plantPeerPort, api: JepsenLimits.plantApiPort, otlpGrpc: JepsenLimits.plantOtlpGrpcPort, otlpHttp: JepsenLimits.plantOtlpHttpPort },
+    ...(env === undefined ? {} : { testNodeEnv: env }),
+  });
+}
+
 /** runScenarios starts a cluster with `env` for its nodes, plays both scenarios, heals, recovers and checks. */
 async function runScenarios(t: Test, env: Readonly<Record<string, string>> | undefined): Promise<ScenarioResult> {
   const dir = await mkdtemp(join(tmpdir(), 'otlpdb-jepsen-plant-'));
@@ -102,15 +115,7 @@ async function runScenarios(t: Test, env: Readonly<Record<string, string>> | und
     if (cluster !== null) await cluster.stop();
     await rm(dir, { recursive: true, force: true });
   });
-  cluster = await LiveCluster.start({
-    cliPath: builtCliPath(),
-    suiteDir: dir,
-    clusterDir: join(dir, 'cluster'),
-    nodes: 3,
-    iptablesChain: null,
-    ports: { peer: JepsenLimits.plantPeerPort, api: JepsenLimits.plantApiPort, otlpGrpc: JepsenLimits.plantOtlpGrpcPort, otlpHttp: JepsenLimits.plantOtlpHttpPort },
-    ...(env === undefined ? {} : { testNodeEnv: env }),
-  });
+  cluster = await startPlantCluster(dir, env);
   await cluster.setIptablesChain(partitioner.chain);
   partitioner.setup();
   const history = new HistoryRecorder();
@@ -172,15 +177,7 @@ async function runPowerCut(t: Test, plants: string): Promise<PowerCutResult> {
     if (cluster !== null) await cluster.stop();
     await rm(dir, { recursive: true, force: true });
   });
-  cluster = await LiveCluster.start({
-    cliPath: builtCliPath(),
-    suiteDir: dir,
-    clusterDir: join(dir, 'cluster'),
-    nodes: 3,
-    iptablesChain: null,
-    ports: { peer: JepsenLimits.plantPeerPort, api: JepsenLimits.plantApiPort, otlpGrpc: JepsenLimits.plantOtlpGrpcPort, otlpHttp: JepsenLimits.plantOtlpHttpPort },
-    testNodeEnv: { [TEST_HOOKS_ENV]: TEST_HOOKS_TOKEN, [TEST_PLANT_ENV]: plants },
-  });
+  cluster = await startPlantCluster(dir, { [TEST_HOOKS_ENV]: TEST_HOOKS_TOKEN, [TEST_PLANT_ENV]: plants });
   const live = cluster;
   const history = new HistoryRecorder();
   const ctx: WorkloadContext = { cluster, history, rng: new Prng(SEED), rateOpsPerSec: JepsenLimits.rateDefault, clients: 1, stopped: () => true };
