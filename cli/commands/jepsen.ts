@@ -109,7 +109,7 @@ export async function runJepsenCleanup(o: JepsenCleanupOptions, io: JepsenCliIo)
     io.out(s.stateFile ? `state file found in ${dir}` : `no state file in ${dir}`);
     io.out(`stopped node PIDs: ${s.stopped.join(', ') || 'none'}`);
     if (s.survived.length > 0) io.out(`survived SIGKILL: ${s.survived.join(', ')}`);
-    io.out(s.chainRemoved === null ? 'iptables: not available here; nothing removed' : `iptables: no chain ${s.chainRemoved} left`);
+    io.out(s.chainRemoved === null ? 'iptables: no chain of this run to remove' : `iptables: no chain ${s.chainRemoved} left`);
     if (s.unmounted.length > 0) io.out(`unmounted: ${s.unmounted.join(', ')}`);
     if (s.stuckMounts.length > 0) io.out(`could not unmount: ${s.stuckMounts.join(', ')}`);
   }

@@ -81,3 +81,18 @@ t.test('cleanup stops the listed node PIDs (resuming a paused one), spares a reu
   }
   t.same((await cleanupJepsen(dir)).stopped, [], 'a second cleanup finds nothing to do');
 });
+
+t.test('cleanup without a state file leaves every chain alone (another run may own it)', { skip: probeIptables().available ? false : 'iptables unavailable here' }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'otlpdb-jepsen-cleanup-nostate-'));
+  const chain = `OTLPDB-JN-${process.pid}`.slice(0, 28);
+  const p = new IptablesPartitioner(chain, 65_001);
+  t.teardown(async () => {
+    p.teardown();
+    await rm(dir, { recursive: true, force: true });
+  });
+  p.setup();
+  const s = await cleanupJepsen(dir);
+  t.equal(s.stateFile, false);
+  t.equal(s.chainRemoved, null, 'nothing removed');
+  t.match(execFileSync('iptables', ['-w', '-S'], { encoding: 'utf8' }), new RegExp(`-N ${chain}`), 'the other run\'s chain is still there');
+});

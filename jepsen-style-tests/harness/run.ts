@@ -242,9 +242,13 @@ export interface CleanupSummary {
 /**
  * cleanupJepsen undoes what a crashed run left in `dir`: resumes and stops
  * every node PID the state file lists (only while the PID is still that
- * node's process), removes the iptables chain (the state file's, or the
- * suite's default name when iptables works here), and unmounts the
- * full-disk fault's filesystems once no node runs on them.
+ * node's process), removes the iptables chain the state file names, and
+ * unmounts the full-disk fault's filesystems once no node runs on them.
+ * Without a state file it touches no chain: a run records its chain before
+ * it creates it, so a chain with no state file behind it belongs to another
+ * run (one in another --dir, or at another --port-offset) that may be going
+ * on right now. (Removing the default chain here once cut a running batch's
+ * partitions from under it.)
  */
 export async function cleanupJepsen(dir: string): Promise<CleanupSummary> {
   const s = readState(dir);
@@ -265,9 +269,9 @@ export async function cleanupJepsen(dir: string): Promise<CleanupSummary> {
     for (const e of entries) (outcome.get(e.id) === 'survived' ? survived : stopped).push(e.pid);
     survived = [...new Set(survived)];
   }
-  const chain = s?.iptablesChain ?? JepsenLimits.iptablesChain;
+  const chain = s?.iptablesChain ?? null;
   let chainRemoved: string | null = null;
-  if (probeIptables().available && removeChain(chain)) chainRemoved = chain;
+  if (chain !== null && probeIptables().available && removeChain(chain)) chainRemoved = chain;
   const unmounted: string[] = [];
   const stuckMounts: string[] = [];
   if (survived.length === 0) {
