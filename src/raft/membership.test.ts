@@ -1,7 +1,9 @@
 import t from 'tap';
 import { isOtlpdbError } from '../errors.js';
+import { Raft } from './raft.js';
 import { TestNetwork, bytes, text } from './test-network.js';
 import { ConfChangeType, MessageType, NONE, StateRole } from './types.js';
+import type { Config } from './types.js';
 
 t.test('thesis §4.2.1: add a learner, catch it up, promote it, then remove an old voter — one change at a time', async (t) => {
   const net = new TestNetwork([1, 2, 3]);
@@ -153,4 +155,67 @@ t.test('a follower drops a transfer to another node (it cannot send in that node
   net.node(1).raw.transferLeader(3);
   net.deliverAll();
   t.equal(net.raft(3).role, StateRole.Leader, 'asked of the leader, the transfer happens');
+});
+
+/**
+ * stale candidate scenario (found by the jepsen suite, mix C seed 2): node 3
+ * lags; 1 and 2 commit without it; 2 is swapped out for 4 and later added
+ * again as a new, empty incarnation under id 2. Node 3 still holds the old
+ * membership [1, 2, 3] and campaigns where only the new node 2 hears it.
+ * Returns the network after node 3's campaign.
+ */
+function staleCandidateAfterReAdd(makeRaft?: (config: Config) => Raft): TestNetwork {
+  const net = new TestNetwork([1, 2, 3], makeRaft === undefined ? {} : { makeRaft });
+  net.campaign(1);
+  net.propose(1, bytes('seen-by-all'));
+  net.isolate(3);
+  net.propose(1, bytes('committed-without-3'));
+  net.addEmptyNode(4);
+  net.isolate(3);
+  for (const cc of [
+    { type: ConfChangeType.AddLearner, nodeId: 4 },
+    { type: ConfChangeType.AddNode, nodeId: 4 },
+    { type: ConfChangeType.RemoveNode, nodeId: 2 },
+  ]) {
+    if (net.node(1).raw.proposeConfChange(cc) !== null) throw new Error(`conf change ${JSON.stringify(cc)} refused`);
+    net.deliverAll();
+    net.tick(2, [1, 2, 4]);
+  }
+  net.replaceWithEmpty(2);
+  net.heal();
+  net.cut(3, 1);
+  net.cut(3, 4);
+  net.node(3).raw.campaign();
+  net.deliverAll();
+  return net;
+}
+
+t.test('a replica added again with an empty log does not vote, so a stale candidate cannot erase committed entries', async (t) => {
+  const net = staleCandidateAfterReAdd();
+  t.same(net.node(1).confState.voters, [1, 3, 4], 'the group is [1, 3, 4]');
+  t.same(net.node(3).confState.voters, [1, 2, 3], 'node 3 still holds the old membership');
+  t.not(net.raft(3).role, StateRole.Leader, 'the empty node 2 refused its vote: node 3 does not lead');
+  net.heal();
+  net.tick(30);
+  const leaders = net.leaders();
+  t.equal(leaders.length, 1, 'one leader after healing');
+  t.ok(leaders.every((l) => l.id === 1 || l.id === 4), `the leader holds the committed entries (${JSON.stringify(leaders)})`);
+  for (const id of [1, 3, 4]) {
+    t.ok(net.node(id).applied.some((e) => text(e.data) === 'committed-without-3'), `node ${id} applied the entry committed without node 3`);
+  }
+});
+
+t.test('planted: a replica that votes without being a voter lets the stale candidate win and lose a committed entry (the test above can fail)', async (t) => {
+  class VotesAsAnyone extends Raft {
+    protected override mayVote(): boolean {
+      return true;
+    }
+  }
+  const net = staleCandidateAfterReAdd((c) => new VotesAsAnyone(c));
+  t.equal(net.raft(3).role, StateRole.Leader, 'node 3 won with the empty node 2\'s vote');
+  net.heal();
+  net.tick(30);
+  const has = (id: number): boolean => net.node(id).applied.some((e) => text(e.data) === 'committed-without-3');
+  t.ok(has(1), 'node 1 applied the committed entry');
+  t.notOk(has(3), 'the new leader never has it: the replicas\' state machines diverged');
 });

@@ -234,6 +234,15 @@ export class Raft {
     return this.tracker.isVoter(this.id);
   }
 
+  /**
+   * mayVote says whether this replica may grant a vote or a pre-vote: only as
+   * a voter of its own membership in force (why: the comment at the vote in
+   * step()). A hook so a test can plant the old rule and see it caught.
+   */
+  protected mayVote(): boolean {
+    return this.promotable();
+  }
+
   #send(f: MessageFields): void {
     const needsExplicitTerm =
       f.type === MessageType.Vote ||
@@ -502,10 +511,23 @@ export class Raft {
         return null;
       case MessageType.Vote:
       case MessageType.PreVote: {
+        // Only a voter of its own membership in force votes. A node id names a
+        // replica across incarnations: a replica removed from a group and
+        // added again starts with an empty log, while a stale replica may
+        // still hold a membership in which the old incarnation was a voter.
+        // Voting with the empty log would let that stale candidate win
+        // without the entries the old incarnation had acknowledged, and erase
+        // committed entries (found by the jepsen suite: remove node 2, re-add
+        // it, the lagging node 3 elected by the new node 2's vote). The
+        // durable vote and log of Raft §3.8 are per incarnation, so a replica
+        // that is not (yet) a voter refuses: the joining incarnation becomes
+        // a voter only by a promotion entry, which it holds, after every
+        // entry its old incarnation could have acknowledged. The cost is
+        // liveness only: a replica promoted in an entry it has not applied
+        // yet cannot vote until it applies it.
         const canVote =
-          this.vote === m.from ||
-          (this.vote === NONE && this.lead === NONE) ||
-          (m.type === MessageType.PreVote && m.term > this.term);
+          this.mayVote() &&
+          (this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (m.type === MessageType.PreVote && m.term > this.term));
         const respType = m.type === MessageType.Vote ? MessageType.VoteResp : MessageType.PreVoteResp;
         if (canVote && this.isLogUpToDate(m.index, m.logTerm)) {
           this.#send({ type: respType, to: m.from, term: m.term });
@@ -513,9 +535,10 @@ export class Raft {
             this.electionElapsed = 0;
             this.vote = m.from;
           }
-        } else {
+        } else if (this.term > 0) {
           this.#send({ type: respType, to: m.from, term: this.term, reject: true });
         }
+        // A replica at term 0 (a new incarnation that has heard nothing yet) refuses a pre-vote by silence: it has no term to answer with.
         return null;
       }
       default:

@@ -105,6 +105,13 @@ export class TestNetwork {
     return this.#addNode(id, new MemoryStorage());
   }
 
+  /** replaceWithEmpty drops replica id and starts a new, empty incarnation under the same id (removed, its state wiped, added again). */
+  replaceWithEmpty(id: NodeId): TestNode {
+    assert(this.nodes.has(id), 'an existing node id');
+    this.nodes.delete(id);
+    return this.#addNode(id, new MemoryStorage());
+  }
+
   /** node returns replica id. */
   node(id: NodeId): TestNode {
     const n = this.nodes.get(id);
