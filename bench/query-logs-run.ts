@@ -44,6 +44,8 @@ const FLUSH_TIMEOUT_MS = 600_000;
 const FLUSH_ATTEMPTS_MAX = 4;
 /** QUERY_ATTEMPTS_MAX bounds the sends of one query whose connection failed. */
 const QUERY_ATTEMPTS_MAX = 3;
+/** SLOW_QUERY_LOG_MS: a query slower than this is logged with its node and otlpdb's stats (where the time went). */
+const SLOW_QUERY_LOG_MS = 1_000;
 
 /** QueryLogsConfig is what the flags choose. */
 export interface QueryLogsConfig {
@@ -279,8 +281,10 @@ export async function runQueryLogsBench(config: QueryLogsConfig, o: { readonly p
         const api = apis[turn++ % apis.length] as string;
         const t0 = performance.now();
         const r = await queryWithRetry(`http://${api}/loki/api/v1/query_range?${params.toString()}`, headers, o.log);
-        msO.push(performance.now() - t0);
+        const tookMs = performance.now() - t0;
+        msO.push(tookMs);
         const doc = r.status === 200 ? (JSON.parse(r.text) as LokiDoc) : null;
+        if (tookMs > SLOW_QUERY_LOG_MS) o.log(`  slow: ${kind} #${i} on ${api}: ${Math.round(tookMs)} ms, ${logql}; stats ${JSON.stringify((doc?.data as { stats?: unknown } | undefined)?.stats ?? r.text.slice(0, 300))}`);
         const b0 = performance.now();
         const want = kind === 'count' ? bruteCount(data, q) : bruteLog(data, q);
         msB.push(performance.now() - b0);
