@@ -509,9 +509,38 @@ export function readLines(bytes: Uint8Array): LogLines {
   return { tenant: o.tenant, rows: o.rows, minTimeNs: o.minTimeNs, maxTimeNs: o.maxTimeNs, timesNs, lines, streamIds, streams };
 }
 
+/**
+ * readLineColumn decodes only the line column of an opened block (section
+ * 4: what a line check needs before any row is built). Throws ERR_CORRUPTION.
+ */
+export function readLineColumn(o: OpenedLogBlock): string[] {
+  return decodeStrings(o, SEC_LINE, 'line');
+}
+
 /** decodeLogBlock decodes every row of a sealed block, exactly as encoded. Throws ERR_CORRUPTION. */
 export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
-  const o = openLogBlock(bytes);
+  return decodeRows(openLogBlock(bytes), null, null);
+}
+
+/**
+ * decodeLogRowsAt decodes only the rows at `ordinals` (strictly increasing,
+ * each < rows) of an opened block, in that order, exactly as decodeLogBlock
+ * would give them: the columns are read whole (they are sequential), but a
+ * row's attributes, body and ids are built only when it is picked, which is
+ * most of a row's cost. `lines`, when the caller already read the line
+ * column (readLineColumn), is reused. Throws ERR_CORRUPTION.
+ */
+export function decodeLogRowsAt(o: OpenedLogBlock, ordinals: ArrayLike<number>, lines: readonly string[] | null): LogRow[] {
+  for (let k = 0; k < ordinals.length; k++) {
+    const x = ordinals[k] as number;
+    assert(Number.isSafeInteger(x) && x >= 0 && x < o.rows, 'an ordinal names a row of the block');
+    assert(k === 0 || x > (ordinals[k - 1] as number), 'ordinals are strictly increasing');
+  }
+  assert(lines === null || lines.length === o.rows, 'a line column of the block');
+  return decodeRows(o, ordinals, lines);
+}
+
+function decodeRows(o: OpenedLogBlock, pick: ArrayLike<number> | null, givenLines: readonly string[] | null): LogRow[] {
   const n = o.rows;
   const times = decodeTimes(o);
 
@@ -526,8 +555,8 @@ export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
 
   const sev = decodeSeverity(o);
   const sevText = decodeStrings(o, SEC_SEV_TEXT, 'severity text');
-  const lines = decodeStrings(o, SEC_LINE, 'line');
-  decodeStreams(o); // derived from the rows; checked, not needed to rebuild them
+  const lines = givenLines ?? decodeStrings(o, SEC_LINE, 'line');
+  if (pick === null) decodeStreams(o); // derived from the rows; checked, not needed to rebuild them
 
   const ri = sectionReader(o, SEC_IDS);
   const traceIds: Uint8Array[] = new Array(n);
@@ -536,8 +565,9 @@ export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
   for (let i = 0; i < n; i++) {
     const mask = ri.u8();
     if (mask > (MASK_TRACE | MASK_SPAN)) throw corrupt(`row ${i} id mask ${mask}`, { index: i });
-    traceIds[i] = (mask & MASK_TRACE) !== 0 ? ri.take(TRACE_ID_BYTES).slice() : empty;
-    spanIds[i] = (mask & MASK_SPAN) !== 0 ? ri.take(SPAN_ID_BYTES).slice() : empty;
+    // Views for now; a picked row copies its own (rows own their bytes).
+    traceIds[i] = (mask & MASK_TRACE) !== 0 ? ri.take(TRACE_ID_BYTES) : empty;
+    spanIds[i] = (mask & MASK_SPAN) !== 0 ? ri.take(SPAN_ID_BYTES) : empty;
   }
   done(ri, 'ids');
 
@@ -548,13 +578,14 @@ export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
   } catch (err) {
     throw corrupt(`rest section is not valid msgpack (${(err as Error).message})`);
   }
-  const rows: LogRow[] = new Array(n);
+  const rows: LogRow[] = new Array(pick === null ? n : pick.length);
   try {
     const t = wr.tuple(raw, 'log block rest', 3);
     const resources = wr.array(t[0], 'log block resources', n).map((v) => readResource(wr, v));
     const scopes = wr.array(t[1], 'log block scopes', n).map((v) => readScope(wr, v));
     const rest = wr.tuple(t[2], 'log block rows', n);
-    for (let i = 0; i < n; i++) {
+    for (let k = 0; k < rows.length; k++) {
+      const i = pick === null ? k : (pick[k] as number);
       const f = wr.tuple(rest[i], 'log block row', 7);
       const resource = resources[wr.uint(f[0], 'log resourceIndex', resources.length - 1)] as Resource;
       const scope = scopes[wr.uint(f[1], 'log scopeIndex', scopes.length - 1)] as Scope;
@@ -565,7 +596,7 @@ export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
         body = readAnyValue(wr, wr.tuple(f[6], 'log body', 1)[0], 'log body', 1);
         if (body.type === 'string') wr.fail('log body', 'is a string outside the line column');
       }
-      rows[i] = {
+      rows[k] = {
         tenant: o.tenant,
         timeUnixNano: times[i] as bigint,
         observedTimeUnixNano: observed[i] as bigint,
@@ -574,8 +605,8 @@ export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
         body,
         attributes: readAttributes(wr, f[5], 'log attributes'),
         droppedAttributesCount: wr.u32(f[4], 'log droppedAttributesCount'),
-        traceId: traceIds[i] as Uint8Array,
-        spanId: spanIds[i] as Uint8Array,
+        traceId: (traceIds[i] as Uint8Array).slice(),
+        spanId: (spanIds[i] as Uint8Array).slice(),
         flags: wr.u32(f[2], 'log flags'),
         eventName: wr.string(f[3], 'log eventName', StorageLimits.stringBytesMax),
         resource,

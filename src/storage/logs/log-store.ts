@@ -59,7 +59,9 @@ import type {
   SignalStats,
   SignalStore,
 } from '../shard/signal-store.js';
-import { decodeLogBlock, encodeLogBlock, openLogBlock, readTimes, streamKey } from './log-block.js';
+import { decodeLogBlock, decodeLogRowsAt, encodeLogBlock, streamKey } from './log-block.js';
+import { LogBlockReads } from './log-block-read.js';
+import type { SpanBlockCache } from '../traces/block-cache.js';
 import type { StreamLabel } from './log-line.js';
 import { streamLabels } from './log-line.js';
 import { attributesBytes, logRowBytes, logRowMatches } from './log-head.js';
@@ -85,13 +87,12 @@ import {
   tenantPrefix,
 } from './log-store-format.js';
 import type { BlockSearchPrune, LogQuery, NormalizedLogQuery, StreamMatcher } from './term-index.js';
-import { bloomAdmits, encodeLogIndex, normalizeLogQuery, openLogIndex, queryLogIndex, readIndexTerms } from './term-index.js';
+import { encodeLogIndex, normalizeLogQuery } from './term-index.js';
 import { intersect } from '../codec/index.js';
 import type { LineHintPlan } from './log-hints.js';
-import { bloomAlternatives, termsAdmit } from './log-hints.js';
+import { bloomAlternatives, lineAdmits, termsAdmit } from './log-hints.js';
 import { logLine } from './log-line.js';
-import { bloomHas, decodeBloom } from '../bloom.js';
-import { BlockKind, openBlock } from '../block.js';
+import { bloomHas } from '../bloom.js';
 
 /** LogScanQuery is one shard-local log query (see the file comment for ordering and ranges). */
 export interface LogScanQuery {
@@ -106,7 +107,7 @@ export interface LogScanQuery {
   readonly limit: number;
   /** rowFilter, when given, must also hold for a hit (regex stream matchers); it runs before the limit is counted. */
   readonly rowFilter?: (row: LogRow) => boolean;
-  /** hints prune blocks that cannot hold a line the query keeps (log-hints.ts); rows are not filtered by them. */
+  /** hints prune blocks that cannot hold a line the query keeps (log-hints.ts), and rows whose line no case-sensitive alternative admits (lineAdmits). */
   readonly hints?: LineHintPlan | null;
   /** search, when given, prunes blocks by a boolean search's bloom and postings tests (term-index.ts BlockSearchPrune); rows are still checked by rowFilter. */
   readonly search?: BlockSearchPrune | null;
@@ -178,6 +179,8 @@ export interface LogStoreOptions {
    * slower.
    */
   readonly termIndex?: boolean;
+  /** cache is the node's block cache (log-block-read.ts; shared with the traces stores), or null to open every block anew. */
+  readonly cache?: SpanBlockCache | null;
 }
 
 /** EncodedPart is one block of a flush with everything written beside it. */
@@ -249,8 +252,12 @@ export class LogStore implements SignalStore<LogRow> {
   /** #termIndex is LogStoreOptions.termIndex: false writes blocks without postings and bloom. */
   readonly #termIndex: boolean;
 
+  /** #reads opens blocks for queries, through the node's block cache (a new lineage at each load). */
+  readonly #reads: LogBlockReads;
+
   constructor(options: LogStoreOptions = {}) {
     this.#termIndex = options.termIndex ?? true;
+    this.#reads = new LogBlockReads(options.cache ?? null);
   }
 
   // ------------------------------------------------------------ life cycle
@@ -266,6 +273,7 @@ export class LogStore implements SignalStore<LogRow> {
     this.#stats = stats;
     this.#staged = null;
     this.#head = new Head();
+    this.#reads.newLineage();
   }
 
   add(tenant: string, rows: readonly LogRow[], entryTimeMs: number): AddResult {
@@ -518,12 +526,14 @@ export class LogStore implements SignalStore<LogRow> {
     // A block written from a head this read captured is served from the capture, never twice.
     const servedFromHead = (flushIndex: number): boolean => views.some((v) => v.flushIndex() === flushIndex);
     const headHits = new Map<number, Candidate[]>();
+    const hintPlan = q.hints ?? null;
     for (const v of views) {
       for (let i = 0; i < v.count; i++) {
         const row = v.rows[i] as LogRow;
         stats.headRowsScanned++;
         if (!logRowMatches(row, nq, q.startNs, q.endNs)) continue;
         if (q.rowFilter !== undefined && !q.rowFilter(row)) continue;
+        if (hintPlan !== null && !lineAdmits(hintPlan, logLine(row))) continue;
         const b = bucketOf(row.timeUnixNano);
         const c: Candidate = { row, timeNs: row.timeUnixNano, flushIndex: v.rank, part: 0, ordinal: i };
         const list = headHits.get(b);
@@ -628,68 +638,56 @@ export class LogStore implements SignalStore<LogRow> {
     const hints = scan.hints !== undefined && scan.hints !== null && meta.truncatedRows === 0 ? scan.hints : null;
     const hintExact = hints !== null && hints.alternatives.every((a) => a.exact.length > 0);
     const search = scan.search ?? null;
+    const ix = await this.#reads.index(kv, tenant, id, meta, stats);
     if (nq.terms.length > 0 || nq.phrases.length > 0 || hintExact || search !== null) {
-      const bloom = own(await kv.get(blockKey(LogKeySpace.bloom, tenant, id)));
-      if (bloom === undefined) throw corrupt('a block meta without its bloom', { tenant, ...id });
-      stats.bytesRead += bloom.length;
-      if (!bloomAdmits(bloom, nq)) {
+      const has = (t: string): boolean => bloomHas(ix.bloom, t);
+      const wanted = [...nq.terms, ...nq.phrases.flat()];
+      if (!wanted.every(has) || (hints !== null && hintExact && !bloomAlternatives(hints, has)) || (search !== null && !search.bloomMay(has))) {
         stats.blocksPrunedBloom++;
         return [];
       }
-      if (hints !== null && hintExact) {
-        const filter = decodeBloom(openBlock(bloom, BlockKind.bloom));
-        if (!bloomAlternatives(hints, (t) => bloomHas(filter, t))) {
-          stats.blocksPrunedBloom++;
-          return [];
-        }
-      }
-      if (search !== null) {
-        const filter = decodeBloom(openBlock(bloom, BlockKind.bloom));
-        if (!search.bloomMay((t) => bloomHas(filter, t))) {
-          stats.blocksPrunedBloom++;
-          return [];
-        }
-      }
     }
-    const postings = own(await kv.get(blockKey(LogKeySpace.postings, tenant, id)));
-    if (postings === undefined) throw corrupt('a block meta without its postings', { tenant, ...id });
-    stats.bytesRead += postings.length;
-    if (hints !== null && !termsAdmit(hints, readIndexTerms(postings))) {
+    if (hints !== null && !termsAdmit(hints, ix.index.reader.terms)) {
       stats.blocksPrunedIndex++;
       return [];
     }
-    let cand = queryLogIndex(postings, meta.rows, q);
-    if (search !== null && cand.length > 0) cand = intersect(cand, search.candidates(openLogIndex(postings, meta.rows)));
+    let cand = ix.index.candidates(nq);
+    if (search !== null && cand.length > 0) cand = intersect(cand, search.candidates(ix.index.reader));
     if (cand.length === 0) {
       stats.blocksPrunedIndex++;
       return [];
     }
-    const block = own(await kv.get(blockKey(LogKeySpace.block, tenant, id)));
-    if (block === undefined) throw corrupt('a block meta without its block', { tenant, ...id });
-    stats.bytesRead += block.length;
+    const bv = await this.#reads.block(kv, tenant, id, meta, stats);
     stats.blocksScanned++;
-    const opened = openLogBlock(block);
-    if (opened.tenant !== tenant || opened.rows !== meta.rows || opened.minTimeNs !== meta.minTimeNs || opened.maxTimeNs !== meta.maxTimeNs) {
-      throw corrupt('a block disagrees with its meta', { tenant, ...id });
-    }
+    const opened = bv.opened;
     const lo = q.minTimeNs as bigint;
     const hi = q.maxTimeNs as bigint;
     if (opened.minTimeNs < lo || opened.maxTimeNs > hi) {
-      const times = readTimes(opened);
+      const times = bv.timesNs;
       cand = cand.filter((o) => {
         const tm = times[o] as bigint;
         return tm >= lo && tm <= hi;
       });
       if (cand.length === 0) return [];
     }
-    const rows = decodeLogBlock(block);
-    assert(rows.length === meta.rows, 'a checked block decodes to its rows');
-    const out: Candidate[] = [];
+    // Lines the hints rule out are dropped before any row is built (log-hints.ts lineAdmits: exact, from the line column alone).
+    const lineHints = scan.hints ?? null;
+    const lines = bv.lines;
+    if (lineHints !== null) {
+      cand = cand.filter((o) => lineAdmits(lineHints, lines[o] as string));
+      if (cand.length === 0) return [];
+    }
     const filter = scan.rowFilter;
+    // Without a row filter only the `keep` candidates at the direction's end can be hits: decode just those.
+    if (filter === undefined && cand.length > keep) cand = backward ? cand.slice(cand.length - keep) : cand.slice(0, keep);
+    const rows = decodeLogRowsAt(opened, cand, lines);
+    assert(rows.length === cand.length, 'one decoded row a candidate');
+    const out: Candidate[] = [];
     // The `keep` rows from the direction's end that pass the row filter, returned in block order.
     for (let k = 0; k < cand.length && out.length < keep; k++) {
-      const o = cand[backward ? cand.length - 1 - k : k] as number;
-      const row = rows[o] as LogRow;
+      const at = backward ? cand.length - 1 - k : k;
+      const o = cand[at] as number;
+      const row = rows[at] as LogRow;
       if (filter !== undefined && !filter(row)) continue;
       out.push({ row, timeNs: row.timeUnixNano, flushIndex: id.flushIndex, part: id.part, ordinal: o });
     }
