@@ -61,6 +61,7 @@ import type {
 } from '../shard/signal-store.js';
 import { decodeLogBlock, decodeLogRowsAt, encodeLogBlock, streamKey } from './log-block.js';
 import { LogBlockReads } from './log-block-read.js';
+import type { OpenedLogBlockColumns } from './log-block-read.js';
 import type { SpanBlockCache } from '../traces/block-cache.js';
 import type { StreamLabel } from './log-line.js';
 import { streamLabels } from './log-line.js';
@@ -146,12 +147,50 @@ class Head {
   flushIndex: number | null = null;
 }
 
+/**
+ * Candidate is a row a query may return: a head or unindexed block row
+ * (row set, filters passed), or an indexed block's row not decoded yet (row
+ * null, `src` its opened block; the row filter is still to run).
+ */
 interface Candidate {
-  readonly row: LogRow;
+  readonly row: LogRow | null;
+  readonly src: OpenedLogBlockColumns | null;
   readonly timeNs: bigint;
   readonly flushIndex: number;
   readonly part: number;
   readonly ordinal: number;
+}
+
+/** DECODE_CHUNK_ROWS_MIN is the first chunk of candidates a bucket decodes; each next chunk doubles (a limit-100 query decodes one chunk, a full read O(log n) chunks). */
+const DECODE_CHUNK_ROWS_MIN = 256;
+
+/** materialize decodes the candidates without a row (one decodeLogRowsAt per block) and keeps those the row filter admits, in order. */
+function materialize(cs: readonly Candidate[], rowFilter: ((row: LogRow) => boolean) | undefined): LogHit[] {
+  const rows: (LogRow | null)[] = cs.map((c) => c.row);
+  const bySrc = new Map<OpenedLogBlockColumns, number[]>();
+  cs.forEach((c, i) => {
+    if (c.row !== null) return;
+    assert(c.src !== null, 'an undecoded candidate names its block');
+    const list = bySrc.get(c.src);
+    if (list === undefined) bySrc.set(c.src, [i]);
+    else list.push(i);
+  });
+  const decoded = new Set<number>();
+  for (const [src, at] of bySrc) {
+    at.sort((a, b) => (cs[a] as Candidate).ordinal - (cs[b] as Candidate).ordinal);
+    const got = decodeLogRowsAt(src.opened, at.map((i) => (cs[i] as Candidate).ordinal), src.lines);
+    at.forEach((i, k) => {
+      rows[i] = got[k] as LogRow;
+      decoded.add(i);
+    });
+  }
+  const out: LogHit[] = [];
+  for (let i = 0; i < cs.length; i++) {
+    const row = rows[i] as LogRow;
+    if (decoded.has(i) && rowFilter !== undefined && !rowFilter(row)) continue;
+    out.push({ row, timeNs: (cs[i] as Candidate).timeNs });
+  }
+  return out;
 }
 
 function compareCandidates(a: Candidate, b: Candidate): number {
@@ -535,7 +574,7 @@ export class LogStore implements SignalStore<LogRow> {
         if (q.rowFilter !== undefined && !q.rowFilter(row)) continue;
         if (hintPlan !== null && !lineAdmits(hintPlan, logLine(row))) continue;
         const b = bucketOf(row.timeUnixNano);
-        const c: Candidate = { row, timeNs: row.timeUnixNano, flushIndex: v.rank, part: 0, ordinal: i };
+        const c: Candidate = { row, src: null, timeNs: row.timeUnixNano, flushIndex: v.rank, part: 0, ordinal: i };
         const list = headHits.get(b);
         if (list === undefined) headHits.set(b, [c]);
         else list.push(c);
@@ -546,16 +585,24 @@ export class LogStore implements SignalStore<LogRow> {
 
     let remaining = q.limit;
     let hb = 0;
-    const bucketHits = async (bucket: number, metas: readonly { id: LogBlockId; meta: LogBlockMeta }[]): Promise<LogHit[]> => {
+    // A bucket's candidates in the direction's order, decoded a growing chunk at a time: a consumer that stops early decodes little.
+    const scanBlock = (id: LogBlockId, meta: LogBlockMeta): Promise<Candidate[]> => this.#scanBlock(kv, tenant, id, meta, blockQuery, nq, stats, remaining, backward, q);
+    async function* bucketHits(bucket: number, metas: readonly { id: LogBlockId; meta: LogBlockMeta }[]): AsyncGenerator<LogHit[]> {
       const cands: Candidate[] = headHits.get(bucket) ?? [];
       for (const { id, meta } of metas) {
         if (servedFromHead(id.flushIndex)) continue;
-        for (const c of await this.#scanBlock(kv, tenant, id, meta, blockQuery, nq, stats, remaining, backward, q)) cands.push(c);
+        for (const c of await scanBlock(id, meta)) cands.push(c);
       }
       cands.sort(compareCandidates);
       if (backward) cands.reverse();
-      return cands.slice(0, remaining).map((c) => ({ row: c.row, timeNs: c.timeNs }));
-    };
+      let chunk = DECODE_CHUNK_ROWS_MIN;
+      for (let i = 0; i < cands.length && remaining > 0; i += chunk, chunk *= 2) {
+        const hits = materialize(cands.slice(i, i + chunk), q.rowFilter).slice(0, remaining);
+        for (let j = 0; j < hits.length; j += LogStoreLimits.queryBatchRowsMax) yield hits.slice(j, j + LogStoreLimits.queryBatchRowsMax);
+        remaining -= hits.length;
+        assert(remaining >= 0, 'no more hits than the limit');
+      }
+    }
 
     const groups = this.#metaGroups(kv, tenant, b0, b1, backward, stats);
     try {
@@ -564,17 +611,12 @@ export class LogStore implements SignalStore<LogRow> {
         const nextBlockBucket = g.done === true ? null : g.value.bucket;
         // Buckets only the heads hold, before the next block bucket.
         while (hb < headBuckets.length && (nextBlockBucket === null || before(headBuckets[hb] as number, nextBlockBucket))) {
-          const hits = await bucketHits(headBuckets[hb++] as number, []);
-          for (let i = 0; i < hits.length; i += LogStoreLimits.queryBatchRowsMax) yield hits.slice(i, i + LogStoreLimits.queryBatchRowsMax);
-          remaining -= hits.length;
+          yield* bucketHits(headBuckets[hb++] as number, []);
           if (remaining === 0) return;
         }
         if (g.done === true) return;
         if (headBuckets[hb] === g.value.bucket) hb++;
-        const hits = await bucketHits(g.value.bucket, g.value.blocks);
-        for (let i = 0; i < hits.length; i += LogStoreLimits.queryBatchRowsMax) yield hits.slice(i, i + LogStoreLimits.queryBatchRowsMax);
-        remaining -= hits.length;
-        assert(remaining >= 0, 'no more hits than the limit');
+        yield* bucketHits(g.value.bucket, g.value.blocks);
         if (remaining === 0) return;
       }
     } finally {
@@ -677,22 +719,11 @@ export class LogStore implements SignalStore<LogRow> {
       cand = cand.filter((o) => lineAdmits(lineHints, lines[o] as string));
       if (cand.length === 0) return [];
     }
-    const filter = scan.rowFilter;
-    // Without a row filter only the `keep` candidates at the direction's end can be hits: decode just those.
-    if (filter === undefined && cand.length > keep) cand = backward ? cand.slice(cand.length - keep) : cand.slice(0, keep);
-    const rows = decodeLogRowsAt(opened, cand, lines);
-    assert(rows.length === cand.length, 'one decoded row a candidate');
-    const out: Candidate[] = [];
-    // The `keep` rows from the direction's end that pass the row filter, returned in block order.
-    for (let k = 0; k < cand.length && out.length < keep; k++) {
-      const at = backward ? cand.length - 1 - k : k;
-      const o = cand[at] as number;
-      const row = rows[at] as LogRow;
-      if (filter !== undefined && !filter(row)) continue;
-      out.push({ row, timeNs: row.timeUnixNano, flushIndex: id.flushIndex, part: id.part, ordinal: o });
-    }
-    if (backward) out.reverse();
-    return out;
+    // Without a row filter only the `keep` candidates at the direction's end can be hits.
+    if (scan.rowFilter === undefined && cand.length > keep) cand = backward ? cand.slice(cand.length - keep) : cand.slice(0, keep);
+    // Rows are decoded later, a chunk at a time, and the row filter runs then (materialize).
+    const times = bv.timesNs;
+    return Array.from(cand, (o) => ({ row: null, src: bv, timeNs: times[o] as bigint, flushIndex: id.flushIndex, part: id.part, ordinal: o }));
   }
 
   /**
@@ -737,7 +768,7 @@ export class LogStore implements SignalStore<LogRow> {
       const row = rows[o] as LogRow;
       if (!this.unindexedRowMatches(row, nq, lo, hi)) continue;
       if (filter !== undefined && !filter(row)) continue;
-      out.push({ row, timeNs: row.timeUnixNano, flushIndex: id.flushIndex, part: id.part, ordinal: o });
+      out.push({ row, src: null, timeNs: row.timeUnixNano, flushIndex: id.flushIndex, part: id.part, ordinal: o });
     }
     if (backward) out.reverse();
     return out;
