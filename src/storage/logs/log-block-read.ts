@@ -20,8 +20,8 @@
  * names two different blocks. Values are immutable and shared.
  *
  * Accounting: an entry counts the LevelDB bytes it was opened from times
- * LOG_CACHE_OVERHEAD_FACTOR (decoded strings and row sets take about that
- * much more than the encoded bytes) plus BlockCacheLimits.entryOverheadBytes.
+ * LOG_CACHE_OVERHEAD_FACTOR for an index, LOG_CACHE_BLOCK_FACTOR for a
+ * block, plus BlockCacheLimits.entryOverheadBytes.
  */
 import { assert } from '../../errors.js';
 import { OtlpdbError } from '../../errors.js';
@@ -32,15 +32,23 @@ import { BlockKind, openBlock } from '../block.js';
 import type { KvRead } from '../shard/shard-db.js';
 import type { ScanStats } from '../shard/signal-store.js';
 import type { SpanBlockCache } from '../traces/block-cache.js';
-import type { OpenedLogBlock } from './log-block.js';
-import { openLogBlock, readLineColumn, readTimes } from './log-block.js';
+import type { LogColumns, OpenedLogBlock } from './log-block.js';
+import { decodeLogColumns, openLogBlock } from './log-block.js';
 import type { LogBlockId, LogBlockMeta } from './log-store-format.js';
 import { LogKeySpace, blockKey } from './log-store-format.js';
 import type { LogBlockIndex } from './term-index.js';
 import { openLogBlockIndex } from './term-index.js';
 
-/** LOG_CACHE_OVERHEAD_FACTOR is what an opened log block or index is taken to weigh, per encoded byte, in the block cache. */
+/** LOG_CACHE_OVERHEAD_FACTOR is what an opened log index is taken to weigh, per encoded byte, in the block cache. */
 export const LOG_CACHE_OVERHEAD_FACTOR = 3;
+/**
+ * LOG_CACHE_BLOCK_FACTOR is what a block with every column decoded is taken
+ * to weigh per encoded byte: its lines inflate about 3-4x from the deflated
+ * column, and the unpacked rest section is JavaScript objects.
+ * NB: an estimate, not measured per block; the cache's byte bound holds
+ * only as well as it does.
+ */
+export const LOG_CACHE_BLOCK_FACTOR = 8;
 
 /** OpenedLogIndex is a block's term index opened: postings and decoded bloom. */
 export interface OpenedLogIndex {
@@ -48,9 +56,10 @@ export interface OpenedLogIndex {
   readonly bloom: BlockBloom;
 }
 
-/** OpenedLogBlockColumns is a block opened and checked, with the columns every query reads. */
+/** OpenedLogBlockColumns is a block opened and checked, with every column decoded (rows are built from them one by one, log-block.ts logRowsAt). */
 export interface OpenedLogBlockColumns {
   readonly opened: OpenedLogBlock;
+  readonly columns: LogColumns;
   readonly timesNs: readonly bigint[];
   readonly lines: readonly string[];
 }
@@ -67,8 +76,8 @@ function cacheKey(space: string, kind: 'i' | 'b', key: Uint8Array): string {
   return `${space}${kind}${Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')}`;
 }
 
-function weigh(encodedBytes: number): number {
-  return encodedBytes * LOG_CACHE_OVERHEAD_FACTOR + BlockCacheLimits.entryOverheadBytes;
+function weigh(encodedBytes: number, factor: number): number {
+  return encodedBytes * factor + BlockCacheLimits.entryOverheadBytes;
 }
 
 /**
@@ -105,7 +114,7 @@ export class LogBlockReads {
     const bytes = postings.length + bloom.length;
     stats.bytesRead += bytes;
     const value: OpenedLogIndex = { index: openLogBlockIndex(postings, meta.rows), bloom: decodeBloom(openBlock(bloom, BlockKind.bloom)) };
-    if (ck !== null) this.#cache?.set(ck, { value, bytes }, weigh(bytes));
+    if (ck !== null) this.#cache?.set(ck, { value, bytes }, weigh(bytes, LOG_CACHE_OVERHEAD_FACTOR));
     return value;
   }
 
@@ -125,9 +134,10 @@ export class LogBlockReads {
     if (opened.tenant !== tenant || opened.rows !== meta.rows || opened.minTimeNs !== meta.minTimeNs || opened.maxTimeNs !== meta.maxTimeNs) {
       throw corrupt('a block disagrees with its meta', { tenant, ...id });
     }
-    const value: OpenedLogBlockColumns = { opened, timesNs: readTimes(opened), lines: readLineColumn(opened) };
+    const columns = decodeLogColumns(opened, null);
+    const value: OpenedLogBlockColumns = { opened, columns, timesNs: columns.timesNs, lines: columns.lines };
     assert(value.timesNs.length === meta.rows && value.lines.length === meta.rows, 'one time and one line a row');
-    if (ck !== null) this.#cache?.set(ck, { value, bytes: block.length }, weigh(block.length));
+    if (ck !== null) this.#cache?.set(ck, { value, bytes: block.length }, weigh(block.length, LOG_CACHE_BLOCK_FACTOR));
     return value;
   }
 }

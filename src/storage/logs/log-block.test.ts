@@ -5,7 +5,7 @@ import { OtlpdbError } from '../../errors.js';
 import { BLOCK_HEADER_BYTES, BlockKind, openBlock, sealBlock } from '../block.js';
 import { randomRows } from '../rows-test-util.js';
 import type { LogRow } from '../rows.js';
-import { LOG_BLOCK_VERSION, decodeLogBlock, decodeLogRowsAt, encodeLogBlock, openLogBlock, readLineColumn, readLines, readLogBlockHeader } from './log-block.js';
+import { LOG_BLOCK_VERSION, decodeLogBlock, decodeLogColumns, decodeLogRowsAt, logRowsAt, encodeLogBlock, openLogBlock, readLineColumn, readLines, readLogBlockHeader } from './log-block.js';
 import { levelOf, logLine, renderValue, streamLabels } from './log-line.js';
 import { realisticLogs } from './log-test-util.js';
 
@@ -48,6 +48,9 @@ t.test('decodeLogRowsAt gives the picked rows exactly as decodeLogBlock, with or
     const lines = readLineColumn(o);
     t.same(lines, rows.map(logLine), `seed ${SEED + 100 + s}: readLineColumn`);
     t.same(decodeLogRowsAt(o, picked, lines), want, `seed ${SEED + 100 + s}: with the line column given`);
+    const cols = decodeLogColumns(o, null);
+    t.same(logRowsAt(cols, picked), want, `seed ${SEED + 100 + s}: built from the decoded columns`);
+    t.same(logRowsAt(cols, [...picked].reverse()), [...want].reverse(), 'in the order asked');
     // A picked row owns its ids: changing one leaves the block's next decode alone.
     const got = decodeLogRowsAt(o, picked, lines);
     const first = got.find((r) => r.traceId.length > 0);

@@ -541,6 +541,37 @@ export function decodeLogRowsAt(o: OpenedLogBlock, ordinals: ArrayLike<number>, 
 }
 
 function decodeRows(o: OpenedLogBlock, pick: ArrayLike<number> | null, givenLines: readonly string[] | null): LogRow[] {
+  const c = decodeLogColumns(o, givenLines);
+  if (pick === null) decodeStreams(o); // derived from the rows; checked, not needed to rebuild them
+  return buildRows(c, pick);
+}
+
+/**
+ * LogColumns are every column of a block decoded once, the rest section
+ * unpacked and its resources and scopes read, so that any row is then built
+ * alone (logRowsAt). log-block-read.ts keeps them in the node's block cache.
+ * Immutable and shared: rows built from them copy their ids and build
+ * their own attributes and body; resources and scopes are shared, as
+ * decodeLogBlock shares them between the rows of a block.
+ */
+export interface LogColumns {
+  readonly tenant: string;
+  readonly rows: number;
+  readonly timesNs: readonly bigint[];
+  readonly observedNs: readonly bigint[];
+  readonly severity: Uint8Array;
+  readonly severityText: readonly string[];
+  readonly lines: readonly string[];
+  readonly traceIds: readonly Uint8Array[];
+  readonly spanIds: readonly Uint8Array[];
+  readonly resources: readonly Resource[];
+  readonly scopes: readonly Scope[];
+  /** rest is each row's unpacked rest tuple (checked when its row is built). */
+  readonly rest: readonly unknown[];
+}
+
+/** decodeLogColumns decodes every column of an opened block (`lines` reused when given). Throws ERR_CORRUPTION. */
+export function decodeLogColumns(o: OpenedLogBlock, givenLines: readonly string[] | null): LogColumns {
   const n = o.rows;
   const times = decodeTimes(o);
 
@@ -556,7 +587,7 @@ function decodeRows(o: OpenedLogBlock, pick: ArrayLike<number> | null, givenLine
   const sev = decodeSeverity(o);
   const sevText = decodeStrings(o, SEC_SEV_TEXT, 'severity text');
   const lines = givenLines ?? decodeStrings(o, SEC_LINE, 'line');
-  if (pick === null) decodeStreams(o); // derived from the rows; checked, not needed to rebuild them
+  assert(lines.length === n, 'one line a row');
 
   const ri = sectionReader(o, SEC_IDS);
   const traceIds: Uint8Array[] = new Array(n);
@@ -565,7 +596,7 @@ function decodeRows(o: OpenedLogBlock, pick: ArrayLike<number> | null, givenLine
   for (let i = 0; i < n; i++) {
     const mask = ri.u8();
     if (mask > (MASK_TRACE | MASK_SPAN)) throw corrupt(`row ${i} id mask ${mask}`, { index: i });
-    // Views for now; a picked row copies its own (rows own their bytes).
+    // Views; a built row copies its own (rows own their bytes).
     traceIds[i] = (mask & MASK_TRACE) !== 0 ? ri.take(TRACE_ID_BYTES) : empty;
     spanIds[i] = (mask & MASK_SPAN) !== 0 ? ri.take(SPAN_ID_BYTES) : empty;
   }
@@ -578,12 +609,32 @@ function decodeRows(o: OpenedLogBlock, pick: ArrayLike<number> | null, givenLine
   } catch (err) {
     throw corrupt(`rest section is not valid msgpack (${(err as Error).message})`);
   }
-  const rows: LogRow[] = new Array(pick === null ? n : pick.length);
   try {
     const t = wr.tuple(raw, 'log block rest', 3);
     const resources = wr.array(t[0], 'log block resources', n).map((v) => readResource(wr, v));
     const scopes = wr.array(t[1], 'log block scopes', n).map((v) => readScope(wr, v));
     const rest = wr.tuple(t[2], 'log block rows', n);
+    return { tenant: o.tenant, rows: n, timesNs: times, observedNs: observed, severity: sev, severityText: sevText, lines, traceIds, spanIds, resources, scopes, rest };
+  } catch (err) {
+    if (err instanceof OtlpdbError) throw err;
+    throw corrupt(`rest section could not be checked (${(err as Error).message})`);
+  }
+}
+
+/** logRowsAt builds the rows at `ordinals` (each < rows) of decoded columns, in that order. Throws ERR_CORRUPTION. */
+export function logRowsAt(c: LogColumns, ordinals: ArrayLike<number>): LogRow[] {
+  for (let k = 0; k < ordinals.length; k++) {
+    const x = ordinals[k] as number;
+    assert(Number.isSafeInteger(x) && x >= 0 && x < c.rows, 'an ordinal names a row of the block');
+  }
+  return buildRows(c, ordinals);
+}
+
+function buildRows(c: LogColumns, pick: ArrayLike<number> | null): LogRow[] {
+  const wr = new WireReader('stored');
+  const { resources, scopes, rest, lines } = c;
+  const rows: LogRow[] = new Array(pick === null ? c.rows : pick.length);
+  try {
     for (let k = 0; k < rows.length; k++) {
       const i = pick === null ? k : (pick[k] as number);
       const f = wr.tuple(rest[i], 'log block row', 7);
@@ -597,16 +648,16 @@ function decodeRows(o: OpenedLogBlock, pick: ArrayLike<number> | null, givenLine
         if (body.type === 'string') wr.fail('log body', 'is a string outside the line column');
       }
       rows[k] = {
-        tenant: o.tenant,
-        timeUnixNano: times[i] as bigint,
-        observedTimeUnixNano: observed[i] as bigint,
-        severityNumber: sev[i] as number,
-        severityText: sevText[i] as string,
+        tenant: c.tenant,
+        timeUnixNano: c.timesNs[i] as bigint,
+        observedTimeUnixNano: c.observedNs[i] as bigint,
+        severityNumber: c.severity[i] as number,
+        severityText: c.severityText[i] as string,
         body,
         attributes: readAttributes(wr, f[5], 'log attributes'),
         droppedAttributesCount: wr.u32(f[4], 'log droppedAttributesCount'),
-        traceId: (traceIds[i] as Uint8Array).slice(),
-        spanId: (spanIds[i] as Uint8Array).slice(),
+        traceId: (c.traceIds[i] as Uint8Array).slice(),
+        spanId: (c.spanIds[i] as Uint8Array).slice(),
         flags: wr.u32(f[2], 'log flags'),
         eventName: wr.string(f[3], 'log eventName', StorageLimits.stringBytesMax),
         resource,

@@ -59,7 +59,7 @@ import type {
   SignalStats,
   SignalStore,
 } from '../shard/signal-store.js';
-import { decodeLogBlock, decodeLogRowsAt, encodeLogBlock, streamKey } from './log-block.js';
+import { decodeLogBlock, encodeLogBlock, logRowsAt, streamKey } from './log-block.js';
 import { LogBlockReads } from './log-block-read.js';
 import type { OpenedLogBlockColumns } from './log-block-read.js';
 import type { SpanBlockCache } from '../traces/block-cache.js';
@@ -164,7 +164,7 @@ interface Candidate {
 /** DECODE_CHUNK_ROWS_MIN is the first chunk of candidates a bucket decodes; each next chunk doubles (a limit-100 query decodes one chunk, a full read O(log n) chunks). */
 const DECODE_CHUNK_ROWS_MIN = 256;
 
-/** materialize decodes the candidates without a row (one decodeLogRowsAt per block) and keeps those the row filter admits, in order. */
+/** materialize builds the candidates without a row (log-block.ts logRowsAt, from the block's decoded columns) and keeps those the row filter admits, in order. */
 function materialize(cs: readonly Candidate[], rowFilter: ((row: LogRow) => boolean) | undefined): LogHit[] {
   const rows: (LogRow | null)[] = cs.map((c) => c.row);
   const bySrc = new Map<OpenedLogBlockColumns, number[]>();
@@ -178,7 +178,7 @@ function materialize(cs: readonly Candidate[], rowFilter: ((row: LogRow) => bool
   const decoded = new Set<number>();
   for (const [src, at] of bySrc) {
     at.sort((a, b) => (cs[a] as Candidate).ordinal - (cs[b] as Candidate).ordinal);
-    const got = decodeLogRowsAt(src.opened, at.map((i) => (cs[i] as Candidate).ordinal), src.lines);
+    const got = logRowsAt(src.columns, at.map((i) => (cs[i] as Candidate).ordinal));
     at.forEach((i, k) => {
       rows[i] = got[k] as LogRow;
       decoded.add(i);
