@@ -13,6 +13,7 @@
  * otlpdb's index does) and checks the exact filter after (instr or regexp),
  * so all three answer the same rows; the bench checks that they do.
  */
+import { tokenize } from '../src/storage/tokenizer.js';
 import type { QueryLogsData, StreamKey } from './query-logs-data.js';
 
 /** LOG_LIMIT is the `limit` of every log query (Loki's default). */
@@ -25,21 +26,29 @@ export const NARROW_RANGE_S = 300;
 /** QueryKind names a row of the report. */
 export type QueryKind = 'keyword' | 'phrase' | 'regex' | 'count' | 'keywordRange' | 'fuzzy';
 
-/**
- * QUERY_KINDS are the kinds measured, in report order. 'fuzzy' is listed and
- * skipped: FUZZY_QUERY_SLOT below says where it goes.
- */
+/** QUERY_KINDS are the kinds measured, in report order. */
 export const QUERY_KINDS: readonly QueryKind[] = ['keyword', 'phrase', 'regex', 'count', 'keywordRange', 'fuzzy'];
 
 /**
- * FUZZY_QUERY_SLOT: the fuzzy query (edit distance 1-2) comes from the JSON
- * search endpoint of the logsearch work, merged separately. The lead adds it
- * here: a QuerySpec builder for kind 'fuzzy' (otlpdb through that endpoint,
- * brute force by edit distance over the line's terms, FTS5 by its closest
- * equivalent, e.g. a prefix query) and its request in query-logs-run.ts
- * (`fuzzyRequest`). Until then the report prints "not measured".
+ * FUZZY_QUERY_SLOT is the fuzzy kind's terms, taken in turn (misspellings of
+ * words the corpus holds, edit distance 1 or 2): otlpdb answers them through
+ * the JSON search endpoint (POST /api/v1/logs/search, docs/log-search.md,
+ * `{"fuzzy": {term, distance}}`), brute force by Levenshtein distance over
+ * each line's tokens (bruteLog with fuzzyTest). FTS5 has no fuzzy query: it
+ * is not measured on this kind.
  */
-export const FUZZY_QUERY_SLOT = null;
+export const FUZZY_QUERY_SLOT: readonly FuzzyTerm[] = [
+  { term: 'conection', distance: 1 },
+  { term: 'timout', distance: 1 },
+  { term: 'refusd', distance: 1 },
+  { term: 'paymet', distance: 2 },
+];
+
+/** FuzzyTerm is one fuzzy query node: a lower-case single token and its Levenshtein distance (1 or 2). */
+export interface FuzzyTerm {
+  readonly term: string;
+  readonly distance: 1 | 2;
+}
 
 /** Selector is a stream selector on one label. */
 export interface Selector {
@@ -55,7 +64,9 @@ export interface QuerySpec {
   readonly needle: string | null;
   /** regex is a `|~` RE2 pattern that JavaScript reads alike (no inline flags), or null. */
   readonly regex: string | null;
-  /** ftsMatch is the FTS5 MATCH expression that prunes (terms every match holds). */
+  /** fuzzy is the fuzzy kind's term (JSON search, not LogQL), or null. */
+  readonly fuzzy: FuzzyTerm | null;
+  /** ftsMatch is the FTS5 MATCH expression that prunes (terms every match holds); '' for fuzzy (FTS5 not run). */
   readonly ftsMatch: string;
   /** startNs and endNs bound the query, inclusive. */
   readonly startNs: bigint;
@@ -111,29 +122,31 @@ export function buildQuerySpec(kind: QueryKind, i: number, d: QueryLogsData): Qu
   switch (kind) {
     case 'keyword': {
       const k = pickOf(KEYWORDS);
-      return { kind, selector, needle: k.needle, regex: null, ftsMatch: k.fts, ...whole };
+      return { kind, selector, needle: k.needle, regex: null, fuzzy: null, ftsMatch: k.fts, ...whole };
     }
     case 'phrase': {
       const p = pickOf(PHRASES);
-      return { kind, selector, needle: p.needle, regex: null, ftsMatch: p.fts, ...whole };
+      return { kind, selector, needle: p.needle, regex: null, fuzzy: null, ftsMatch: p.fts, ...whole };
     }
     case 'regex': {
       const r = pickOf(REGEXES);
-      return { kind, selector, needle: null, regex: r.regex, ftsMatch: r.fts, ...whole };
+      return { kind, selector, needle: null, regex: r.regex, fuzzy: null, ftsMatch: r.fts, ...whole };
     }
     case 'count': {
       const k = pickOf(KEYWORDS);
-      return { kind, selector, needle: k.needle, regex: null, ftsMatch: k.fts, ...whole };
+      return { kind, selector, needle: k.needle, regex: null, fuzzy: null, ftsMatch: k.fts, ...whole };
     }
     case 'keywordRange': {
       const k = pickOf(KEYWORDS);
       // Narrow windows spread over the hour: deterministic, by query number.
       const spanNs = d.windowEndNs - d.windowStartNs - BigInt(NARROW_RANGE_S) * 1_000_000_000n;
       const startNs = d.windowStartNs + (spanNs * BigInt((i * 37) % 101)) / 100n;
-      return { kind, selector, needle: k.needle, regex: null, ftsMatch: k.fts, startNs, endNs: startNs + BigInt(NARROW_RANGE_S) * 1_000_000_000n };
+      return { kind, selector, needle: k.needle, regex: null, fuzzy: null, ftsMatch: k.fts, startNs, endNs: startNs + BigInt(NARROW_RANGE_S) * 1_000_000_000n };
     }
-    case 'fuzzy':
-      throw new Error('bench/query-logs: the fuzzy query is not wired yet (FUZZY_QUERY_SLOT)');
+    case 'fuzzy': {
+      const f = pickOf(FUZZY_QUERY_SLOT);
+      return { kind, selector, needle: null, regex: null, fuzzy: f, ftsMatch: '', ...whole };
+    }
   }
 }
 
@@ -152,12 +165,57 @@ function streamAdmits(s: StreamKey, sel: Selector): boolean {
 
 /** lineTest is the exact line filter of a query. */
 export function lineTest(q: QuerySpec): (line: string) => boolean {
+  if (q.fuzzy !== null) return fuzzyTest(q.fuzzy);
   if (q.needle !== null) {
     const needle = q.needle;
     return (line) => line.includes(needle);
   }
   const re = new RegExp(q.regex ?? '');
   return (line) => re.test(line);
+}
+
+/**
+ * editDistance is the Levenshtein distance of two strings by code points
+ * (insert, delete, substitute; a transposition is two edits), the plain
+ * dynamic program: the bench's own, not otlpdb's bounded one.
+ */
+export function editDistance(a: string, b: string): number {
+  const x = [...a];
+  const y = [...b];
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= y.length; j++) {
+      const sub = (prev[j - 1] as number) + (x[i - 1] === y[j - 1] ? 0 : 1);
+      cur.push(Math.min(sub, (prev[j] as number) + 1, (cur[j - 1] as number) + 1));
+    }
+    prev = cur;
+  }
+  return prev[y.length] as number;
+}
+
+/** fuzzyTest holds for a line with a token (the storage tokenizer's: lower-cased, cut, capped per line) within the distance of the term. */
+export function fuzzyTest(f: FuzzyTerm): (line: string) => boolean {
+  const n = [...f.term].length;
+  return (line) => tokenize(line).terms.some((t) => Math.abs([...t].length - n) <= f.distance && editDistance(t, f.term) <= f.distance);
+}
+
+/** searchBodyOf is the JSON search request (docs/log-search.md) of a fuzzy query. */
+export function searchBodyOf(q: QuerySpec, limit: number): string {
+  if (q.fuzzy === null) throw new Error('bench/query-logs: searchBodyOf takes a fuzzy query');
+  return JSON.stringify({
+    query: { fuzzy: { term: q.fuzzy.term, distance: q.fuzzy.distance } },
+    selector: selectorText(q.selector),
+    start: String(q.startNs),
+    end: String(q.endNs),
+    limit,
+    direction: 'backward',
+  });
+}
+
+/** queryText names a query in reports: its LogQL, or its JSON search node. */
+export function queryText(q: QuerySpec): string {
+  return q.fuzzy !== null ? `${selectorText(q.selector)} search {"fuzzy":{"term":"${q.fuzzy.term}","distance":${q.fuzzy.distance}}}` : logqlOf(q);
 }
 
 /** bruteLog scans the lines newest first and keeps the first LOG_LIMIT matches in the range. */

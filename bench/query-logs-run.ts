@@ -35,7 +35,7 @@ import { Fts5Baseline, loadFts5 } from './query-logs-fts5.js';
 import { buildQueryLogsData } from './query-logs-data.js';
 import type { QueryLogsData } from './query-logs-data.js';
 import type { CountAnswer, LogAnswer, QueryKind, QuerySpec } from './query-logs-queries.js';
-import { COUNT_STEP_S, LOG_LIMIT, QUERY_KINDS, bruteCount, bruteLog, buildQuerySpec, logqlOf } from './query-logs-queries.js';
+import { COUNT_STEP_S, LOG_LIMIT, QUERY_KINDS, bruteCount, bruteLog, buildQuerySpec, logqlOf, queryText, searchBodyOf } from './query-logs-queries.js';
 
 /** BENCH_TENANT is the tenant of every request (bench-http.ts). */
 export { BENCH_TENANT } from './bench-http.js';
@@ -44,6 +44,8 @@ const FLUSH_TIMEOUT_MS = 600_000;
 const FLUSH_ATTEMPTS_MAX = 4;
 /** QUERY_ATTEMPTS_MAX bounds the sends of one query whose connection failed. */
 const QUERY_ATTEMPTS_MAX = 3;
+/** SLOW_QUERY_LOG_MS: a query slower than this is logged with its node and otlpdb's stats (where the time went). */
+const SLOW_QUERY_LOG_MS = 1_000;
 
 /** QueryLogsConfig is what the flags choose. */
 export interface QueryLogsConfig {
@@ -151,15 +153,29 @@ async function loadCluster(config: QueryLogsConfig, data: QueryLogsData, dir: st
  * socket the server may be closing ("other side closed"). The time of the
  * failed attempts counts in the query's latency; each is logged.
  */
-async function queryWithRetry(url: string, headers: Record<string, string>, log: (l: string) => void): Promise<{ status: number; text: string }> {
+async function queryWithRetry(req: QueryRequest, headers: Record<string, string>, log: (l: string) => void): Promise<{ status: number; text: string }> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await benchRequest(url, { headers });
+      return await benchRequest(req.url, req.body === null ? { headers } : { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: req.body });
     } catch (err) {
       if (attempt >= QUERY_ATTEMPTS_MAX) throw err;
       log(`  query failed (${err instanceof Error ? `${err.message}${err.cause === undefined ? '' : `: ${String(err.cause)}`}` : String(err)}); sending it again`);
     }
   }
+}
+
+/** QueryRequest is one query's HTTP request: a GET of Loki's query_range, or a POST of the JSON search (fuzzy). */
+interface QueryRequest {
+  readonly url: string;
+  readonly body: string | null;
+}
+
+/** requestOf is the request of a query to one node: LogQL through /loki/api/v1/query_range, fuzzy through POST /api/v1/logs/search. */
+export function requestOf(api: string, q: QuerySpec): QueryRequest {
+  if (q.kind === 'fuzzy') return { url: `http://${api}/api/v1/logs/search`, body: searchBodyOf(q, LOG_LIMIT) };
+  const params = new URLSearchParams({ query: logqlOf(q), start: String(q.startNs), end: String(q.endNs), limit: String(LOG_LIMIT), direction: 'backward' });
+  if (q.kind === 'count') params.set('step', `${COUNT_STEP_S}s`);
+  return { url: `http://${api}/loki/api/v1/query_range?${params.toString()}`, body: null };
 }
 
 function latency(ms: number[]): Latency {
@@ -253,19 +269,9 @@ export async function runQueryLogsBench(config: QueryLogsConfig, o: { readonly p
     const headers = { 'x-scope-orgid': BENCH_TENANT };
     const kinds: KindFigures[] = [];
     for (const kind of QUERY_KINDS) {
-      if (kind === 'fuzzy') {
-        // FUZZY_QUERY_SLOT (query-logs-queries.ts): measured once logsearch's JSON search endpoint is merged.
-        kinds.push({ kind, example: 'not measured yet (logsearch JSON search endpoint)', otlpdb: null, brute: null, fts5: null, meanMatches: 0, wrong: 0, firstWrong: null });
-        continue;
-      }
       o.log(`${kind}: ${config.queries} queries`);
       // One unrecorded query first on every node (the first query of a kind pays for cold caches and code paths), as the other benches warm up.
-      for (const api of apis) {
-        const w = buildQuerySpec(kind, 0, data);
-        const wp = new URLSearchParams({ query: logqlOf(w), start: String(w.startNs), end: String(w.endNs), limit: String(LOG_LIMIT), direction: 'backward' });
-        if (kind === 'count') wp.set('step', `${COUNT_STEP_S}s`);
-        await queryWithRetry(`http://${api}/loki/api/v1/query_range?${wp.toString()}`, headers, o.log);
-      }
+      for (const api of apis) await queryWithRetry(requestOf(api, buildQuerySpec(kind, 0, data)), headers, o.log);
       const msO: number[] = [];
       const msB: number[] = [];
       const msF: number[] = [];
@@ -273,19 +279,20 @@ export async function runQueryLogsBench(config: QueryLogsConfig, o: { readonly p
       let matches = 0;
       for (let i = 0; i < config.queries; i++) {
         const q: QuerySpec = buildQuerySpec(kind, i, data);
-        const logql = logqlOf(q);
-        const params = new URLSearchParams({ query: logql, start: String(q.startNs), end: String(q.endNs), limit: String(LOG_LIMIT), direction: 'backward' });
-        if (kind === 'count') params.set('step', `${COUNT_STEP_S}s`);
+        const logql = queryText(q);
         const api = apis[turn++ % apis.length] as string;
         const t0 = performance.now();
-        const r = await queryWithRetry(`http://${api}/loki/api/v1/query_range?${params.toString()}`, headers, o.log);
-        msO.push(performance.now() - t0);
+        const r = await queryWithRetry(requestOf(api, q), headers, o.log);
+        const tookMs = performance.now() - t0;
+        msO.push(tookMs);
         const doc = r.status === 200 ? (JSON.parse(r.text) as LokiDoc) : null;
+        if (tookMs > SLOW_QUERY_LOG_MS) o.log(`  slow: ${kind} #${i} on ${api}: ${Math.round(tookMs)} ms, ${logql}; stats ${JSON.stringify((doc?.data as { stats?: unknown } | undefined)?.stats ?? r.text.slice(0, 300))}`);
         const b0 = performance.now();
         const want = kind === 'count' ? bruteCount(data, q) : bruteLog(data, q);
         msB.push(performance.now() - b0);
         let ftsGot: LogAnswer | CountAnswer | null = null;
-        if (fts !== null) {
+        // FTS5 has no fuzzy query: that kind is otlpdb against brute force only.
+        if (fts !== null && kind !== 'fuzzy') {
           const f0 = performance.now();
           ftsGot = kind === 'count' ? fts.count(q) : fts.log(q);
           msF.push(performance.now() - f0);
@@ -304,7 +311,7 @@ export async function runQueryLogsBench(config: QueryLogsConfig, o: { readonly p
       }
       kinds.push({
         kind,
-        example: logqlOf(buildQuerySpec(kind, 0, data)),
+        example: queryText(buildQuerySpec(kind, 0, data)),
         otlpdb: latency(msO),
         brute: latency(msB),
         fts5: msF.length > 0 ? latency(msF) : null,

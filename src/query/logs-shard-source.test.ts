@@ -13,6 +13,7 @@ import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { SeededRand } from '../fs/seeded-rand.js';
+import { compileLineHints } from '../storage/logs/log-hints.js';
 import type { LineHintPlan } from '../storage/logs/log-hints.js';
 import { LOKI_PUSH_SCOPE, logLine, streamLabels } from '../storage/logs/log-line.js';
 import { LogStore } from '../storage/logs/log-store.js';
@@ -172,7 +173,7 @@ t.test('random selects equal the naive reference; hints keep every match and pru
 t.test('a planted naive hint compiler is caught losing rows', async (t) => {
   const f = await fixture(t, new SeededRand(SEED + 1));
   const naive = (hints: readonly { contains: readonly string[] }[]): LineHintPlan | null =>
-    hints.length === 0 ? null : { alternatives: hints.map((h) => ({ exact: h.contains.flatMap((s) => tokenize(s).terms), pieces: [], foldLongS: false })) };
+    hints.length === 0 ? null : { alternatives: hints.map((h) => ({ exact: h.contains.flatMap((s) => tokenize(s).terms), pieces: [], foldLongS: false, literals: h.contains })) };
   const rand = new SeededRand(SEED + 2);
   let lost = 0;
   for (let c = 0; c < 60 && lost === 0; c++) {
@@ -185,4 +186,38 @@ t.test('a planted naive hint compiler is caught losing rows', async (t) => {
     lost += f.rows.filter((r) => logLine(r).includes(lit) && !have.has(key(logEntryOf(r)))).length;
   }
   t.ok(lost > 0, 'the naive compiler drops matching rows');
+});
+
+t.test('a hinted select answers exactly the lines holding the literal (rows are checked before decoding); a planted wrong literal check is caught', async (t) => {
+  const f = await fixture(t, new SeededRand(SEED + 3));
+  const rand = new SeededRand(SEED + 4);
+  // Planted bug: the row check looks for the literal without its first character's case kept (lower-cased).
+  const wrongCase = (hints: readonly { contains: readonly string[]; caseInsensitive: boolean }[]): LineHintPlan | null => {
+    const p = compileLineHints(hints);
+    return p === null ? null : { alternatives: p.alternatives.map((a) => ({ ...a, literals: a.literals.map((l) => l.toLowerCase()) })) };
+  };
+  const all = { matchers: [{ name: 'service_name', op: '=~', value: '.+' }] as StreamSelectorMatcher[], startNs: 0n, endNs: (1n << 64n) - 1n, limit: null, hints: [] };
+  let lost = 0;
+  let cases = 0;
+  for (let c = 0; c < 40; c++) {
+    const row = f.rows[rand.intn(f.rows.length)] as LogRow;
+    const line = logLine(row);
+    const s0 = rand.intn(Math.max(1, line.length - 4));
+    const lit = line.slice(s0, s0 + 3 + rand.intn(10));
+    if (lit === '') continue;
+    const direction = rand.intn(2) === 0 ? 'forward' : 'backward';
+    const req: SelectLogsRequest = { ...all, direction, hints: [{ contains: [lit], caseInsensitive: false }] };
+    const everything = await collect(source(f), { ...req, hints: [] });
+    const want = everything.filter((e) => e.line.includes(lit)).map(key);
+    const got = (await collect(source(f), req)).map(key);
+    if (compileLineHints(req.hints) !== null) t.same(got, want, `SEED=${SEED} case ${c}: hint ${JSON.stringify(lit)} ${direction}: the matching lines, in order, no other`);
+    else t.same(got.filter((k) => want.includes(k)), want, `SEED=${SEED} case ${c}: hint ${JSON.stringify(lit)} (no usable term: not checked by rows) keeps every match`);
+    cases++;
+    if (lit !== lit.toLowerCase()) {
+      const planted = new Set((await collect(source(f, { compileHints: wrongCase }), req)).map(key));
+      lost += want.filter((k) => !planted.has(k)).length;
+    }
+  }
+  t.ok(cases > 20, `${cases} hinted selects checked`);
+  t.ok(lost > 0, `the planted lower-casing row check loses matching rows (${lost})`);
 });

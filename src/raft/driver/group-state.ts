@@ -24,7 +24,7 @@ import type { DriverStats, GroupStats, MultiRaftDriverOptions } from './driver-t
 import { isDurable } from './state-machine.js';
 import type { AnyStateMachine, DurableStateMachine } from './state-machine.js';
 import type { WalStorage } from './wal-storage.js';
-import { failSnapshottedProposals, noteReadStates, resolveReads, settleProposals } from './waiters.js';
+import { failSnapshottedProposals, failUnconfirmedReads, noteReadStates, resolveReads, settleProposals } from './waiters.js';
 import type { WaiterMaps } from './waiters.js';
 
 /** GroupState is one hosted group's Raft node, storage, state machine, waiters and counters. */
@@ -156,6 +156,11 @@ export async function applyReady(g: GroupState, rd: Ready, stats: DriverStats, o
     settleProposals(g, stats, ents, results, confStates);
   }
   noteReadStates(g, rd.readStates);
+  // A new term, leader or role: the core dropped the reads it had not confirmed under the old ones (waiters.ts "Read barriers").
+  if (g.reads.size > 0 && (rd.softState !== null || rd.hardState !== null)) {
+    const st = g.raw.basicStatus();
+    failUnconfirmedReads(g, st.term, st.lead);
+  }
   resolveReads(g, g.applied);
 }
 

@@ -248,3 +248,40 @@ t.test('deadlines: a proposal that cannot commit times out', async (t) => {
   await t.rejects(p, { code: 'ERR_TIMEOUT' });
   await c.stop(lead);
 });
+
+t.test('a read barrier the leader drops by stepping down fails at once with ERR_NOT_LEADER, not at its deadline', async (t) => {
+  // Raft drops every unconfirmed ReadIndex request when the term changes
+  // (raft.ts #reset). Before the fix the driver kept the waiter until its
+  // deadline: a query's shard part on a leader that stepped down waited its
+  // whole budget (LogsQueryLimits.shardCallMs, 20 s) before it failed over.
+  const c = new TestCluster({ seed: 11, nodes: NODES, groups: [1] });
+  await c.startAll();
+  await c.untilLeaders();
+  const lead = c.leaderOf(1) as number;
+  const other = NODES.find((n) => n !== lead) as number;
+  const d = c.driver(lead);
+  const term = d.status(1)?.term as number;
+  let outcome: string | null = null;
+  const rp = d.read(1, 600_000).then(
+    () => {
+      outcome = 'resolved';
+    },
+    (e: { code: string }) => {
+      outcome = e.code;
+    },
+  );
+  // A message of a higher term reaches the leader before its heartbeat round confirms the read: it steps down.
+  d.receive(other, [newMessage(1, other, { type: MessageType.AppResp, to: lead, term: term + 1 })]);
+  await c.settle();
+  await c.tick(20);
+  t.not(d.status(1)?.term, term, 'the term moved on');
+  t.equal(outcome, 'ERR_NOT_LEADER', 'the dropped read failed with a retryable error well before its deadline (600 s; 2 s of ticks passed)');
+  if (outcome !== null) await rp; // Without the fix it would wait out its 600 s deadline.
+  // A read on the group's leader after that still works.
+  await c.untilLeaders();
+  const rp2 = c.driver(c.leaderOf(1) as number).read(1, 600_000);
+  await c.tick(3);
+  await rp2;
+  t.pass('a read after the step-down resolves');
+  for (const id of NODES) await c.stop(id);
+});

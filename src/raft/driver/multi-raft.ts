@@ -515,10 +515,12 @@ export class MultiRaftDriver {
     const full = readRoom(g);
     if (full !== null) return Promise.reject(full);
     const id = ++this.#readSeq;
+    // The term and leader the request is made under (waiters.ts failUnconfirmedReads).
+    const st = g.raw.basicStatus();
     const err = g.raw.readIndex(readContext(id));
     if (err !== null) return Promise.reject(err);
     const p = new Promise<void>((resolve, reject) => {
-      g.reads.set(id, { index: NOT_WAITING, deadlineMs: this.#clock.nowMs() + ms, resolve, reject });
+      g.reads.set(id, { index: NOT_WAITING, deadlineMs: this.#clock.nowMs() + ms, term: st.term, lead: st.lead, resolve, reject });
     });
     this.#loop.kick();
     return p;

@@ -28,7 +28,14 @@
  * A read waiter is keyed by a request id the driver allocates, carried to
  * the leader as the ReadIndex context (READ_CONTEXT_BYTES, a float64 LE).
  * Its index is NOT_WAITING until the ReadState arrives; it resolves once the
- * group's applied index reaches that index.
+ * group's applied index reaches that index. The core drops every request
+ * not yet confirmed when its term or leader changes (raft.ts #reset, and a
+ * request forwarded to a leader that is gone is lost with it). Each waiter
+ * records the term and leader it was made under; a Ready with a new
+ * SoftState or HardState fails the unconfirmed waiters of another term or
+ * leader than the core's now with ERR_NOT_LEADER (retryable, hinting the
+ * leader) instead of leaving them to their deadline (failUnconfirmedReads):
+ * a query's shard part then fails over at once.
  *
  * ## Invariants
  *
@@ -57,6 +64,9 @@ export interface ProposalWaiter {
 export interface ReadWaiter {
   index: number;
   readonly deadlineMs: number;
+  /** term and lead are the core's when the request was made: a request of another term or leader than the core's now was dropped. */
+  readonly term: number;
+  readonly lead: number;
   readonly resolve: () => void;
   readonly reject: (e: OtlpdbError) => void;
 }
@@ -183,6 +193,26 @@ export function resolveReads(g: WaiterMaps, applied: number): void {
     g.reads.delete(id);
     w.resolve();
   }
+}
+
+/**
+ * failUnconfirmedReads rejects with ERR_NOT_LEADER every read barrier of the
+ * group whose ReadState has not arrived and that was made under another term
+ * or leader than (`term`, `lead`), the core's now: the core dropped it (see
+ * "Read barriers" above). Confirmed ones keep waiting for the applied index:
+ * their ReadState stands. Returns how many failed.
+ */
+export function failUnconfirmedReads(g: WaiterMaps, term: number, lead: number): number {
+  assert(Number.isSafeInteger(term) && term >= 0, 'a term is a non-negative integer');
+  let failed = 0;
+  for (const [id, w] of g.reads) {
+    if (w.index !== NOT_WAITING || (w.term === term && w.lead === lead)) continue;
+    assert(w.term <= term, 'a read was made in a term the core has reached');
+    g.reads.delete(id);
+    failed++;
+    w.reject(new OtlpdbError('ERR_NOT_LEADER', `read barrier in group ${g.group} dropped: the group's leader changed before it was confirmed`, { group: g.group, leaderHint: lead }));
+  }
+  return failed;
 }
 
 /** expireWaiters rejects with ERR_TIMEOUT every proposal and read barrier of the group whose deadline is at or before nowMs. */

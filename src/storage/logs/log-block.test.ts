@@ -5,7 +5,7 @@ import { OtlpdbError } from '../../errors.js';
 import { BLOCK_HEADER_BYTES, BlockKind, openBlock, sealBlock } from '../block.js';
 import { randomRows } from '../rows-test-util.js';
 import type { LogRow } from '../rows.js';
-import { LOG_BLOCK_VERSION, decodeLogBlock, encodeLogBlock, readLines, readLogBlockHeader } from './log-block.js';
+import { LOG_BLOCK_VERSION, decodeLogBlock, decodeLogColumns, decodeLogRowsAt, logRowsAt, encodeLogBlock, openLogBlock, readLineColumn, readLines, readLogBlockHeader } from './log-block.js';
 import { levelOf, logLine, renderValue, streamLabels } from './log-line.js';
 import { realisticLogs } from './log-test-util.js';
 
@@ -33,6 +33,33 @@ t.test('round trip: random rows at the edges and realistic rows decode exactly',
     t.equal(header.minTimeNs, rows.reduce((m, r) => (r.timeUnixNano < m ? r.timeUnixNano : m), (1n << 64n) - 1n));
     t.equal(header.maxTimeNs, rows.reduce((m, r) => (r.timeUnixNano > m ? r.timeUnixNano : m), 0n));
   }
+});
+
+t.test('decodeLogRowsAt gives the picked rows exactly as decodeLogBlock, with or without the line column read first', async (t) => {
+  for (let s = 0; s < 20; s++) {
+    const rand = new SeededRand(SEED + 100 + s);
+    const rows = s % 2 === 0 ? randomRows(rand, { logs: 1 + rand.intn(200) }).logs : realisticLogs(rand, 1 + rand.intn(500));
+    const bytes = encodeLogBlock(rows);
+    const o = openLogBlock(bytes);
+    const picked: number[] = [];
+    for (let i = 0; i < rows.length; i++) if (rand.intn(4) === 0) picked.push(i);
+    const want = picked.map((i) => rows[i]);
+    t.same(decodeLogRowsAt(o, picked, null), want, `seed ${SEED + 100 + s}: ${picked.length} of ${rows.length} rows`);
+    const lines = readLineColumn(o);
+    t.same(lines, rows.map(logLine), `seed ${SEED + 100 + s}: readLineColumn`);
+    t.same(decodeLogRowsAt(o, picked, lines), want, `seed ${SEED + 100 + s}: with the line column given`);
+    const cols = decodeLogColumns(o, null);
+    t.same(logRowsAt(cols, picked), want, `seed ${SEED + 100 + s}: built from the decoded columns`);
+    t.same(logRowsAt(cols, [...picked].reverse()), [...want].reverse(), 'in the order asked');
+    // A picked row owns its ids: changing one leaves the block's next decode alone.
+    const got = decodeLogRowsAt(o, picked, lines);
+    const first = got.find((r) => r.traceId.length > 0);
+    if (first !== undefined) {
+      first.traceId.fill(0xee);
+      t.same(decodeLogRowsAt(o, picked, lines), want, 'rows do not share the block\'s bytes');
+    }
+  }
+  t.throws(() => decodeLogRowsAt(openLogBlock(encodeLogBlock(realisticLogs(new SeededRand(SEED), 5))), [3, 1], null), 'ordinals must increase');
 });
 
 t.test('bytes per line of realistic logs', async (t) => {

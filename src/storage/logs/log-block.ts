@@ -509,9 +509,69 @@ export function readLines(bytes: Uint8Array): LogLines {
   return { tenant: o.tenant, rows: o.rows, minTimeNs: o.minTimeNs, maxTimeNs: o.maxTimeNs, timesNs, lines, streamIds, streams };
 }
 
+/**
+ * readLineColumn decodes only the line column of an opened block (section
+ * 4: what a line check needs before any row is built). Throws ERR_CORRUPTION.
+ */
+export function readLineColumn(o: OpenedLogBlock): string[] {
+  return decodeStrings(o, SEC_LINE, 'line');
+}
+
 /** decodeLogBlock decodes every row of a sealed block, exactly as encoded. Throws ERR_CORRUPTION. */
 export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
-  const o = openLogBlock(bytes);
+  return decodeRows(openLogBlock(bytes), null, null);
+}
+
+/**
+ * decodeLogRowsAt decodes only the rows at `ordinals` (strictly increasing,
+ * each < rows) of an opened block, in that order, exactly as decodeLogBlock
+ * would give them: the columns are read whole (they are sequential), but a
+ * row's attributes, body and ids are built only when it is picked, which is
+ * most of a row's cost. `lines`, when the caller already read the line
+ * column (readLineColumn), is reused. Throws ERR_CORRUPTION.
+ */
+export function decodeLogRowsAt(o: OpenedLogBlock, ordinals: ArrayLike<number>, lines: readonly string[] | null): LogRow[] {
+  for (let k = 0; k < ordinals.length; k++) {
+    const x = ordinals[k] as number;
+    assert(Number.isSafeInteger(x) && x >= 0 && x < o.rows, 'an ordinal names a row of the block');
+    assert(k === 0 || x > (ordinals[k - 1] as number), 'ordinals are strictly increasing');
+  }
+  assert(lines === null || lines.length === o.rows, 'a line column of the block');
+  return decodeRows(o, ordinals, lines);
+}
+
+function decodeRows(o: OpenedLogBlock, pick: ArrayLike<number> | null, givenLines: readonly string[] | null): LogRow[] {
+  const c = decodeLogColumns(o, givenLines);
+  if (pick === null) decodeStreams(o); // derived from the rows; checked, not needed to rebuild them
+  return buildRows(c, pick);
+}
+
+/**
+ * LogColumns are every column of a block decoded once, the rest section
+ * unpacked and its resources and scopes read, so that any row is then built
+ * alone (logRowsAt). log-block-read.ts keeps them in the node's block cache.
+ * Immutable and shared: rows built from them copy their ids and build
+ * their own attributes and body; resources and scopes are shared, as
+ * decodeLogBlock shares them between the rows of a block.
+ */
+export interface LogColumns {
+  readonly tenant: string;
+  readonly rows: number;
+  readonly timesNs: readonly bigint[];
+  readonly observedNs: readonly bigint[];
+  readonly severity: Uint8Array;
+  readonly severityText: readonly string[];
+  readonly lines: readonly string[];
+  readonly traceIds: readonly Uint8Array[];
+  readonly spanIds: readonly Uint8Array[];
+  readonly resources: readonly Resource[];
+  readonly scopes: readonly Scope[];
+  /** rest is each row's unpacked rest tuple (checked when its row is built). */
+  readonly rest: readonly unknown[];
+}
+
+/** decodeLogColumns decodes every column of an opened block (`lines` reused when given). Throws ERR_CORRUPTION. */
+export function decodeLogColumns(o: OpenedLogBlock, givenLines: readonly string[] | null): LogColumns {
   const n = o.rows;
   const times = decodeTimes(o);
 
@@ -526,8 +586,8 @@ export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
 
   const sev = decodeSeverity(o);
   const sevText = decodeStrings(o, SEC_SEV_TEXT, 'severity text');
-  const lines = decodeStrings(o, SEC_LINE, 'line');
-  decodeStreams(o); // derived from the rows; checked, not needed to rebuild them
+  const lines = givenLines ?? decodeStrings(o, SEC_LINE, 'line');
+  assert(lines.length === n, 'one line a row');
 
   const ri = sectionReader(o, SEC_IDS);
   const traceIds: Uint8Array[] = new Array(n);
@@ -536,8 +596,9 @@ export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
   for (let i = 0; i < n; i++) {
     const mask = ri.u8();
     if (mask > (MASK_TRACE | MASK_SPAN)) throw corrupt(`row ${i} id mask ${mask}`, { index: i });
-    traceIds[i] = (mask & MASK_TRACE) !== 0 ? ri.take(TRACE_ID_BYTES).slice() : empty;
-    spanIds[i] = (mask & MASK_SPAN) !== 0 ? ri.take(SPAN_ID_BYTES).slice() : empty;
+    // Views; a built row copies its own (rows own their bytes).
+    traceIds[i] = (mask & MASK_TRACE) !== 0 ? ri.take(TRACE_ID_BYTES) : empty;
+    spanIds[i] = (mask & MASK_SPAN) !== 0 ? ri.take(SPAN_ID_BYTES) : empty;
   }
   done(ri, 'ids');
 
@@ -548,13 +609,34 @@ export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
   } catch (err) {
     throw corrupt(`rest section is not valid msgpack (${(err as Error).message})`);
   }
-  const rows: LogRow[] = new Array(n);
   try {
     const t = wr.tuple(raw, 'log block rest', 3);
     const resources = wr.array(t[0], 'log block resources', n).map((v) => readResource(wr, v));
     const scopes = wr.array(t[1], 'log block scopes', n).map((v) => readScope(wr, v));
     const rest = wr.tuple(t[2], 'log block rows', n);
-    for (let i = 0; i < n; i++) {
+    return { tenant: o.tenant, rows: n, timesNs: times, observedNs: observed, severity: sev, severityText: sevText, lines, traceIds, spanIds, resources, scopes, rest };
+  } catch (err) {
+    if (err instanceof OtlpdbError) throw err;
+    throw corrupt(`rest section could not be checked (${(err as Error).message})`);
+  }
+}
+
+/** logRowsAt builds the rows at `ordinals` (each < rows) of decoded columns, in that order. Throws ERR_CORRUPTION. */
+export function logRowsAt(c: LogColumns, ordinals: ArrayLike<number>): LogRow[] {
+  for (let k = 0; k < ordinals.length; k++) {
+    const x = ordinals[k] as number;
+    assert(Number.isSafeInteger(x) && x >= 0 && x < c.rows, 'an ordinal names a row of the block');
+  }
+  return buildRows(c, ordinals);
+}
+
+function buildRows(c: LogColumns, pick: ArrayLike<number> | null): LogRow[] {
+  const wr = new WireReader('stored');
+  const { resources, scopes, rest, lines } = c;
+  const rows: LogRow[] = new Array(pick === null ? c.rows : pick.length);
+  try {
+    for (let k = 0; k < rows.length; k++) {
+      const i = pick === null ? k : (pick[k] as number);
       const f = wr.tuple(rest[i], 'log block row', 7);
       const resource = resources[wr.uint(f[0], 'log resourceIndex', resources.length - 1)] as Resource;
       const scope = scopes[wr.uint(f[1], 'log scopeIndex', scopes.length - 1)] as Scope;
@@ -565,17 +647,17 @@ export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
         body = readAnyValue(wr, wr.tuple(f[6], 'log body', 1)[0], 'log body', 1);
         if (body.type === 'string') wr.fail('log body', 'is a string outside the line column');
       }
-      rows[i] = {
-        tenant: o.tenant,
-        timeUnixNano: times[i] as bigint,
-        observedTimeUnixNano: observed[i] as bigint,
-        severityNumber: sev[i] as number,
-        severityText: sevText[i] as string,
+      rows[k] = {
+        tenant: c.tenant,
+        timeUnixNano: c.timesNs[i] as bigint,
+        observedTimeUnixNano: c.observedNs[i] as bigint,
+        severityNumber: c.severity[i] as number,
+        severityText: c.severityText[i] as string,
         body,
         attributes: readAttributes(wr, f[5], 'log attributes'),
         droppedAttributesCount: wr.u32(f[4], 'log droppedAttributesCount'),
-        traceId: traceIds[i] as Uint8Array,
-        spanId: spanIds[i] as Uint8Array,
+        traceId: (c.traceIds[i] as Uint8Array).slice(),
+        spanId: (c.spanIds[i] as Uint8Array).slice(),
         flags: wr.u32(f[2], 'log flags'),
         eventName: wr.string(f[3], 'log eventName', StorageLimits.stringBytesMax),
         resource,

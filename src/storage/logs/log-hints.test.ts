@@ -111,7 +111,7 @@ t.test('pruning never drops a block holding a matching line (seeded)', async (t)
 
 t.test('a planted naive compiler (every token of the literal exact) is caught', async (t) => {
   const naive = (hints: readonly HintLiteral[]): LineHintPlan | null => ({
-    alternatives: hints.map((h) => ({ exact: h.contains.flatMap((s) => tokenize(s).terms), pieces: [], foldLongS: false })),
+    alternatives: hints.map((h) => ({ exact: h.contains.flatMap((s) => tokenize(s).terms), pieces: [], foldLongS: false, literals: h.contains })),
   });
   let caught = 0;
   for (let s = 0; s < 4; s++) caught += soundnessViolations(SEED + s, naive, 400).violations.length;

@@ -32,6 +32,12 @@
  *
  * Alternatives (an `or` of filters) admit a block when any one does; a
  * hint with no usable term admits every block.
+ *
+ * Rows: a hint is a contract on the stored line itself (a kept line
+ * contains every literal of some alternative), so lineAdmits drops a row
+ * whose line holds no alternative's literals, exactly, before the row is
+ * decoded. A case-insensitive alternative admits every line there (case
+ * folding is the engine's to decide; only its block pruning uses pieces).
  */
 import { StorageLimits } from '../../limits.js';
 import { tokenize } from '../tokenizer.js';
@@ -48,6 +54,8 @@ export interface HintAlternative {
   readonly pieces: readonly string[];
   /** foldLongS: compare pieces with "ſ" read as "s" (a case-insensitive literal). */
   readonly foldLongS: boolean;
+  /** literals are the hint's own substrings (HintLiteral.contains): a line the alternative admits contains each; lineAdmits checks them when case-sensitive. */
+  readonly literals: readonly string[];
 }
 
 /** LineHintPlan is a compiled hint list: a block is admitted when some alternative admits it. */
@@ -124,7 +132,7 @@ export function compileLineHints(hints: readonly HintLiteral[]): LineHintPlan | 
       }
     }
     if (exact.size === 0 && pieces.size === 0) return null;
-    alternatives.push({ exact: [...exact].sort(), pieces: [...pieces].sort(), foldLongS: h.caseInsensitive });
+    alternatives.push({ exact: [...exact].sort(), pieces: [...pieces].sort(), foldLongS: h.caseInsensitive, literals: h.contains });
   }
   return { alternatives };
 }
@@ -157,4 +165,14 @@ export function termsAdmit(plan: LineHintPlan, terms: readonly string[]): boolea
       terms.some((t) => t.length >= cutAt || (a.foldLongS ? t.replaceAll('\u017f', 's') : t).includes(p)),
     );
   });
+}
+
+/**
+ * lineAdmits says whether a stored line may be kept under the plan: some
+ * alternative is case-insensitive (not checked here) or the line contains
+ * every one of its literals. Exact for case-sensitive alternatives; the
+ * engine still applies every filter to what is admitted.
+ */
+export function lineAdmits(plan: LineHintPlan, line: string): boolean {
+  return plan.alternatives.some((a) => a.foldLongS || a.literals.every((lit) => line.includes(lit)));
 }

@@ -59,7 +59,10 @@ import type {
   SignalStats,
   SignalStore,
 } from '../shard/signal-store.js';
-import { decodeLogBlock, encodeLogBlock, openLogBlock, readTimes, streamKey } from './log-block.js';
+import { decodeLogBlock, encodeLogBlock, logRowsAt, streamKey } from './log-block.js';
+import { LogBlockReads } from './log-block-read.js';
+import type { OpenedLogBlockColumns } from './log-block-read.js';
+import type { SpanBlockCache } from '../traces/block-cache.js';
 import type { StreamLabel } from './log-line.js';
 import { streamLabels } from './log-line.js';
 import { attributesBytes, logRowBytes, logRowMatches } from './log-head.js';
@@ -85,13 +88,12 @@ import {
   tenantPrefix,
 } from './log-store-format.js';
 import type { BlockSearchPrune, LogQuery, NormalizedLogQuery, StreamMatcher } from './term-index.js';
-import { bloomAdmits, encodeLogIndex, normalizeLogQuery, openLogIndex, queryLogIndex, readIndexTerms } from './term-index.js';
+import { encodeLogIndex, normalizeLogQuery } from './term-index.js';
 import { intersect } from '../codec/index.js';
 import type { LineHintPlan } from './log-hints.js';
-import { bloomAlternatives, termsAdmit } from './log-hints.js';
+import { bloomAlternatives, lineAdmits, termsAdmit } from './log-hints.js';
 import { logLine } from './log-line.js';
-import { bloomHas, decodeBloom } from '../bloom.js';
-import { BlockKind, openBlock } from '../block.js';
+import { bloomHas } from '../bloom.js';
 
 /** LogScanQuery is one shard-local log query (see the file comment for ordering and ranges). */
 export interface LogScanQuery {
@@ -106,7 +108,7 @@ export interface LogScanQuery {
   readonly limit: number;
   /** rowFilter, when given, must also hold for a hit (regex stream matchers); it runs before the limit is counted. */
   readonly rowFilter?: (row: LogRow) => boolean;
-  /** hints prune blocks that cannot hold a line the query keeps (log-hints.ts); rows are not filtered by them. */
+  /** hints prune blocks that cannot hold a line the query keeps (log-hints.ts), and rows whose line no case-sensitive alternative admits (lineAdmits). */
   readonly hints?: LineHintPlan | null;
   /** search, when given, prunes blocks by a boolean search's bloom and postings tests (term-index.ts BlockSearchPrune); rows are still checked by rowFilter. */
   readonly search?: BlockSearchPrune | null;
@@ -145,12 +147,50 @@ class Head {
   flushIndex: number | null = null;
 }
 
+/**
+ * Candidate is a row a query may return: a head or unindexed block row
+ * (row set, filters passed), or an indexed block's row not decoded yet (row
+ * null, `src` its opened block; the row filter is still to run).
+ */
 interface Candidate {
-  readonly row: LogRow;
+  readonly row: LogRow | null;
+  readonly src: OpenedLogBlockColumns | null;
   readonly timeNs: bigint;
   readonly flushIndex: number;
   readonly part: number;
   readonly ordinal: number;
+}
+
+/** DECODE_CHUNK_ROWS_MIN is the first chunk of candidates a bucket decodes; each next chunk doubles (a limit-100 query decodes one chunk, a full read O(log n) chunks). */
+const DECODE_CHUNK_ROWS_MIN = 256;
+
+/** materialize builds the candidates without a row (log-block.ts logRowsAt, from the block's decoded columns) and keeps those the row filter admits, in order. */
+function materialize(cs: readonly Candidate[], rowFilter: ((row: LogRow) => boolean) | undefined): LogHit[] {
+  const rows: (LogRow | null)[] = cs.map((c) => c.row);
+  const bySrc = new Map<OpenedLogBlockColumns, number[]>();
+  cs.forEach((c, i) => {
+    if (c.row !== null) return;
+    assert(c.src !== null, 'an undecoded candidate names its block');
+    const list = bySrc.get(c.src);
+    if (list === undefined) bySrc.set(c.src, [i]);
+    else list.push(i);
+  });
+  const decoded = new Set<number>();
+  for (const [src, at] of bySrc) {
+    at.sort((a, b) => (cs[a] as Candidate).ordinal - (cs[b] as Candidate).ordinal);
+    const got = logRowsAt(src.columns, at.map((i) => (cs[i] as Candidate).ordinal));
+    at.forEach((i, k) => {
+      rows[i] = got[k] as LogRow;
+      decoded.add(i);
+    });
+  }
+  const out: LogHit[] = [];
+  for (let i = 0; i < cs.length; i++) {
+    const row = rows[i] as LogRow;
+    if (decoded.has(i) && rowFilter !== undefined && !rowFilter(row)) continue;
+    out.push({ row, timeNs: (cs[i] as Candidate).timeNs });
+  }
+  return out;
 }
 
 function compareCandidates(a: Candidate, b: Candidate): number {
@@ -178,6 +218,8 @@ export interface LogStoreOptions {
    * slower.
    */
   readonly termIndex?: boolean;
+  /** cache is the node's block cache (log-block-read.ts; shared with the traces stores), or null to open every block anew. */
+  readonly cache?: SpanBlockCache | null;
 }
 
 /** EncodedPart is one block of a flush with everything written beside it. */
@@ -249,8 +291,12 @@ export class LogStore implements SignalStore<LogRow> {
   /** #termIndex is LogStoreOptions.termIndex: false writes blocks without postings and bloom. */
   readonly #termIndex: boolean;
 
+  /** #reads opens blocks for queries, through the node's block cache (a new lineage at each load). */
+  readonly #reads: LogBlockReads;
+
   constructor(options: LogStoreOptions = {}) {
     this.#termIndex = options.termIndex ?? true;
+    this.#reads = new LogBlockReads(options.cache ?? null);
   }
 
   // ------------------------------------------------------------ life cycle
@@ -266,6 +312,7 @@ export class LogStore implements SignalStore<LogRow> {
     this.#stats = stats;
     this.#staged = null;
     this.#head = new Head();
+    this.#reads.newLineage();
   }
 
   add(tenant: string, rows: readonly LogRow[], entryTimeMs: number): AddResult {
@@ -518,14 +565,16 @@ export class LogStore implements SignalStore<LogRow> {
     // A block written from a head this read captured is served from the capture, never twice.
     const servedFromHead = (flushIndex: number): boolean => views.some((v) => v.flushIndex() === flushIndex);
     const headHits = new Map<number, Candidate[]>();
+    const hintPlan = q.hints ?? null;
     for (const v of views) {
       for (let i = 0; i < v.count; i++) {
         const row = v.rows[i] as LogRow;
         stats.headRowsScanned++;
         if (!logRowMatches(row, nq, q.startNs, q.endNs)) continue;
         if (q.rowFilter !== undefined && !q.rowFilter(row)) continue;
+        if (hintPlan !== null && !lineAdmits(hintPlan, logLine(row))) continue;
         const b = bucketOf(row.timeUnixNano);
-        const c: Candidate = { row, timeNs: row.timeUnixNano, flushIndex: v.rank, part: 0, ordinal: i };
+        const c: Candidate = { row, src: null, timeNs: row.timeUnixNano, flushIndex: v.rank, part: 0, ordinal: i };
         const list = headHits.get(b);
         if (list === undefined) headHits.set(b, [c]);
         else list.push(c);
@@ -536,16 +585,24 @@ export class LogStore implements SignalStore<LogRow> {
 
     let remaining = q.limit;
     let hb = 0;
-    const bucketHits = async (bucket: number, metas: readonly { id: LogBlockId; meta: LogBlockMeta }[]): Promise<LogHit[]> => {
+    // A bucket's candidates in the direction's order, decoded a growing chunk at a time: a consumer that stops early decodes little.
+    const scanBlock = (id: LogBlockId, meta: LogBlockMeta): Promise<Candidate[]> => this.#scanBlock(kv, tenant, id, meta, blockQuery, nq, stats, remaining, backward, q);
+    async function* bucketHits(bucket: number, metas: readonly { id: LogBlockId; meta: LogBlockMeta }[]): AsyncGenerator<LogHit[]> {
       const cands: Candidate[] = headHits.get(bucket) ?? [];
       for (const { id, meta } of metas) {
         if (servedFromHead(id.flushIndex)) continue;
-        for (const c of await this.#scanBlock(kv, tenant, id, meta, blockQuery, nq, stats, remaining, backward, q)) cands.push(c);
+        for (const c of await scanBlock(id, meta)) cands.push(c);
       }
       cands.sort(compareCandidates);
       if (backward) cands.reverse();
-      return cands.slice(0, remaining).map((c) => ({ row: c.row, timeNs: c.timeNs }));
-    };
+      let chunk = DECODE_CHUNK_ROWS_MIN;
+      for (let i = 0; i < cands.length && remaining > 0; i += chunk, chunk *= 2) {
+        const hits = materialize(cands.slice(i, i + chunk), q.rowFilter).slice(0, remaining);
+        for (let j = 0; j < hits.length; j += LogStoreLimits.queryBatchRowsMax) yield hits.slice(j, j + LogStoreLimits.queryBatchRowsMax);
+        remaining -= hits.length;
+        assert(remaining >= 0, 'no more hits than the limit');
+      }
+    }
 
     const groups = this.#metaGroups(kv, tenant, b0, b1, backward, stats);
     try {
@@ -554,17 +611,12 @@ export class LogStore implements SignalStore<LogRow> {
         const nextBlockBucket = g.done === true ? null : g.value.bucket;
         // Buckets only the heads hold, before the next block bucket.
         while (hb < headBuckets.length && (nextBlockBucket === null || before(headBuckets[hb] as number, nextBlockBucket))) {
-          const hits = await bucketHits(headBuckets[hb++] as number, []);
-          for (let i = 0; i < hits.length; i += LogStoreLimits.queryBatchRowsMax) yield hits.slice(i, i + LogStoreLimits.queryBatchRowsMax);
-          remaining -= hits.length;
+          yield* bucketHits(headBuckets[hb++] as number, []);
           if (remaining === 0) return;
         }
         if (g.done === true) return;
         if (headBuckets[hb] === g.value.bucket) hb++;
-        const hits = await bucketHits(g.value.bucket, g.value.blocks);
-        for (let i = 0; i < hits.length; i += LogStoreLimits.queryBatchRowsMax) yield hits.slice(i, i + LogStoreLimits.queryBatchRowsMax);
-        remaining -= hits.length;
-        assert(remaining >= 0, 'no more hits than the limit');
+        yield* bucketHits(g.value.bucket, g.value.blocks);
         if (remaining === 0) return;
       }
     } finally {
@@ -628,73 +680,50 @@ export class LogStore implements SignalStore<LogRow> {
     const hints = scan.hints !== undefined && scan.hints !== null && meta.truncatedRows === 0 ? scan.hints : null;
     const hintExact = hints !== null && hints.alternatives.every((a) => a.exact.length > 0);
     const search = scan.search ?? null;
+    const ix = await this.#reads.index(kv, tenant, id, meta, stats);
     if (nq.terms.length > 0 || nq.phrases.length > 0 || hintExact || search !== null) {
-      const bloom = own(await kv.get(blockKey(LogKeySpace.bloom, tenant, id)));
-      if (bloom === undefined) throw corrupt('a block meta without its bloom', { tenant, ...id });
-      stats.bytesRead += bloom.length;
-      if (!bloomAdmits(bloom, nq)) {
+      const has = (t: string): boolean => bloomHas(ix.bloom, t);
+      const wanted = [...nq.terms, ...nq.phrases.flat()];
+      if (!wanted.every(has) || (hints !== null && hintExact && !bloomAlternatives(hints, has)) || (search !== null && !search.bloomMay(has))) {
         stats.blocksPrunedBloom++;
         return [];
       }
-      if (hints !== null && hintExact) {
-        const filter = decodeBloom(openBlock(bloom, BlockKind.bloom));
-        if (!bloomAlternatives(hints, (t) => bloomHas(filter, t))) {
-          stats.blocksPrunedBloom++;
-          return [];
-        }
-      }
-      if (search !== null) {
-        const filter = decodeBloom(openBlock(bloom, BlockKind.bloom));
-        if (!search.bloomMay((t) => bloomHas(filter, t))) {
-          stats.blocksPrunedBloom++;
-          return [];
-        }
-      }
     }
-    const postings = own(await kv.get(blockKey(LogKeySpace.postings, tenant, id)));
-    if (postings === undefined) throw corrupt('a block meta without its postings', { tenant, ...id });
-    stats.bytesRead += postings.length;
-    if (hints !== null && !termsAdmit(hints, readIndexTerms(postings))) {
+    if (hints !== null && !termsAdmit(hints, ix.index.reader.terms)) {
       stats.blocksPrunedIndex++;
       return [];
     }
-    let cand = queryLogIndex(postings, meta.rows, q);
-    if (search !== null && cand.length > 0) cand = intersect(cand, search.candidates(openLogIndex(postings, meta.rows)));
+    let cand = ix.index.candidates(nq);
+    if (search !== null && cand.length > 0) cand = intersect(cand, search.candidates(ix.index.reader));
     if (cand.length === 0) {
       stats.blocksPrunedIndex++;
       return [];
     }
-    const block = own(await kv.get(blockKey(LogKeySpace.block, tenant, id)));
-    if (block === undefined) throw corrupt('a block meta without its block', { tenant, ...id });
-    stats.bytesRead += block.length;
+    const bv = await this.#reads.block(kv, tenant, id, meta, stats);
     stats.blocksScanned++;
-    const opened = openLogBlock(block);
-    if (opened.tenant !== tenant || opened.rows !== meta.rows || opened.minTimeNs !== meta.minTimeNs || opened.maxTimeNs !== meta.maxTimeNs) {
-      throw corrupt('a block disagrees with its meta', { tenant, ...id });
-    }
+    const opened = bv.opened;
     const lo = q.minTimeNs as bigint;
     const hi = q.maxTimeNs as bigint;
     if (opened.minTimeNs < lo || opened.maxTimeNs > hi) {
-      const times = readTimes(opened);
+      const times = bv.timesNs;
       cand = cand.filter((o) => {
         const tm = times[o] as bigint;
         return tm >= lo && tm <= hi;
       });
       if (cand.length === 0) return [];
     }
-    const rows = decodeLogBlock(block);
-    assert(rows.length === meta.rows, 'a checked block decodes to its rows');
-    const out: Candidate[] = [];
-    const filter = scan.rowFilter;
-    // The `keep` rows from the direction's end that pass the row filter, returned in block order.
-    for (let k = 0; k < cand.length && out.length < keep; k++) {
-      const o = cand[backward ? cand.length - 1 - k : k] as number;
-      const row = rows[o] as LogRow;
-      if (filter !== undefined && !filter(row)) continue;
-      out.push({ row, timeNs: row.timeUnixNano, flushIndex: id.flushIndex, part: id.part, ordinal: o });
+    // Lines the hints rule out are dropped before any row is built (log-hints.ts lineAdmits: exact, from the line column alone).
+    const lineHints = scan.hints ?? null;
+    const lines = bv.lines;
+    if (lineHints !== null) {
+      cand = cand.filter((o) => lineAdmits(lineHints, lines[o] as string));
+      if (cand.length === 0) return [];
     }
-    if (backward) out.reverse();
-    return out;
+    // Without a row filter only the `keep` candidates at the direction's end can be hits.
+    if (scan.rowFilter === undefined && cand.length > keep) cand = backward ? cand.slice(cand.length - keep) : cand.slice(0, keep);
+    // Rows are decoded later, a chunk at a time, and the row filter runs then (materialize).
+    const times = bv.timesNs;
+    return Array.from(cand, (o) => ({ row: null, src: bv, timeNs: times[o] as bigint, flushIndex: id.flushIndex, part: id.part, ordinal: o }));
   }
 
   /**
@@ -739,7 +768,7 @@ export class LogStore implements SignalStore<LogRow> {
       const row = rows[o] as LogRow;
       if (!this.unindexedRowMatches(row, nq, lo, hi)) continue;
       if (filter !== undefined && !filter(row)) continue;
-      out.push({ row, timeNs: row.timeUnixNano, flushIndex: id.flushIndex, part: id.part, ordinal: o });
+      out.push({ row, src: null, timeNs: row.timeUnixNano, flushIndex: id.flushIndex, part: id.part, ordinal: o });
     }
     if (backward) out.reverse();
     return out;

@@ -479,6 +479,10 @@ export interface BlockSearchPrune {
 export function openLogIndex(postings: Uint8Array, blockRows: number, phraseCheck: PhraseCheck = consecutivePositions): LogIndexReader {
   const idx = new OpenedIndex(postings);
   if (idx.rows !== blockRows) throw corrupt(`index of ${idx.rows} rows for a block of ${blockRows}`);
+  return readerOf(idx, blockRows, phraseCheck);
+}
+
+function readerOf(idx: OpenedIndex, blockRows: number, phraseCheck: PhraseCheck): LogIndexReader {
   return {
     rows: idx.rows,
     terms: idx.terms,
@@ -488,6 +492,25 @@ export function openLogIndex(postings: Uint8Array, blockRows: number, phraseChec
     },
     phraseRows: (phrase) => candidatesIn(idx, blockRows, { terms: [], phrases: [[...phrase]], matchers: [] }, phraseCheck),
   };
+}
+
+/**
+ * LogBlockIndex is a block's postings opened once for every later query
+ * (log-block-read.ts caches it): the boolean-search reader, and the rows a
+ * normalized query's terms, stream matchers and phrases admit (what
+ * queryLogIndex answers). Immutable; shared by readers.
+ */
+export interface LogBlockIndex {
+  readonly reader: LogIndexReader;
+  candidates(nq: NormalizedLogQuery): Uint32Array;
+}
+
+/** openLogBlockIndex opens a block's sealed postings (see LogBlockIndex). Throws ERR_CORRUPTION (also when it indexes another row count). */
+export function openLogBlockIndex(postings: Uint8Array, blockRows: number): LogBlockIndex {
+  const idx = new OpenedIndex(postings);
+  if (idx.rows !== blockRows) throw corrupt(`index of ${idx.rows} rows for a block of ${blockRows}`);
+  const reader = readerOf(idx, blockRows, consecutivePositions);
+  return { reader, candidates: (nq) => candidatesIn(idx, blockRows, nq, consecutivePositions) };
 }
 
 function postingsCandidates(postings: Uint8Array, blockRows: number, nq: NormalizedLogQuery, phraseCheck: PhraseCheck): Uint32Array {

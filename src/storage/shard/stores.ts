@@ -18,12 +18,13 @@ export interface ShardStoresOptions {
 /**
  * shardStoresFactory returns the factory of a replica's stores: traces,
  * metrics (series ids hashed with `hasher`, xxhash64) and logs. Every traces
- * store it makes shares one block cache (traces/block-cache.ts), so a node
+ * and logs store it makes shares one block cache (traces/block-cache.ts;
+ * logs/log-block-read.ts), so a node
  * holds at most BlockCacheLimits.bytesMaxDefault of opened blocks however
  * many replicas it hosts.
  */
 export function shardStoresFactory(hasher: SeriesHasher, options: ShardStoresOptions = {}): () => ShardStores {
   const blocks = new SpanBlockCache();
   const termIndex = options.logTermIndex ?? true;
-  return () => ({ traces: new TraceStore({}, blocks), metrics: new MetricStore({ hasher }), logs: new LogStore({ termIndex }) });
+  return () => ({ traces: new TraceStore({}, blocks), metrics: new MetricStore({ hasher }), logs: new LogStore({ termIndex, cache: blocks }) });
 }
