@@ -6,7 +6,8 @@
  * holds the same groups in the same order with bit-equal values; and the
  * duplicate-labelset refusal is kept. The reference is the per-step path
  * itself: the inner call evaluated to per-step vectors, then aggregateStep
- * at each step (as evaluate.ts did before columns).
+ * at each step (as evaluate.ts did before columns); the sliding window's
+ * reference is two binary searches a step (evaluate.ts windowBounds).
  */
 import t from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';
@@ -15,10 +16,10 @@ import { unwrapParens } from './ast.js';
 import { ColumnAggregateOps } from './aggregate-columns.js';
 import { aggregateStep } from './aggregations.js';
 import type { EvalCtx, Grid } from './eval-types.js';
-import { Budget, makeGrid } from './eval-types.js';
-import { evalExpr, resolveAt } from './evaluate.js';
+import { Budget, makeGrid, stepTime } from './eval-types.js';
+import { evalExpr, evalMatrix, resolveAt, windowBounds } from './evaluate.js';
 import type { Sample } from './labels.js';
-import { labelsKey } from './labels.js';
+import { dropMetricName, labelsKey } from './labels.js';
 import { MemorySeriesSource } from './memory-source.js';
 import { parsePromql } from './parser.js';
 import { combineOp } from './pushdown.js';
@@ -45,8 +46,10 @@ function seededSeries(seed: number): FloatSeries[] {
     const ts: number[] = [];
     const vs: number[] = [];
     let v = rand.intn(100);
-    const startMs = T0 + (i % 5 === 3 ? rand.intn(30) * 60_000 : rand.intn(15_000));
-    for (let t = startMs; t < T0 + HOUR; t += 15_000 + (rand.intn(8) === 0 ? rand.intn(90_000) : 0)) {
+    // Even series sit on the 15 s grid from T0 (samples exactly on window edges), odd ones off it; every fifth starts late.
+    const aligned = i % 2 === 0;
+    const startMs = T0 + (i % 5 === 3 ? rand.intn(30) * 60_000 : aligned ? 0 : rand.intn(15_000));
+    for (let t = startMs; t < T0 + HOUR; t += 15_000 + (rand.intn(8) === 0 ? (aligned ? rand.intn(6) * 15_000 : rand.intn(90_000)) : 0)) {
       const r = rand.intn(400);
       if (r === 0) v = 0;
       else v += rand.intn(50);
@@ -132,6 +135,41 @@ t.test('the column path answers the per-step path, bit for bit, groups in the sa
   }
   t.equal(compared, ColumnAggregateOps.size * inners.length * groupings.length * grids.length, 'every case compared');
   t.ok(nonEmpty > compared / 2, `most answers hold several groups (${nonEmpty} of ${compared})`);
+});
+
+t.test('the sliding window reads what two binary searches a step read (range-columns.ts)', async (t) => {
+  const series = seededSeries(11);
+  const grids = [makeGrid(T0, T0 + HOUR, 60_000), makeGrid(T0 + 7_000, T0 + HOUR - 13_000, 15_000), makeGrid(T0 + 30 * 60_000, T0 + 30 * 60_000, 0)];
+  let points = 0;
+  for (const inner of inners) {
+    const call = unwrapParens(parsePromql(inner));
+    if (call.type !== 'call') throw new Error('expected a call');
+    const rf = RangeFunctions.get(call.func);
+    if (rf === undefined) throw new Error(`no range function ${call.func}`);
+    for (const grid of grids) {
+      const e = resolveAt(call, grid.startMs, grid.endMs);
+      if (e.type !== 'call') throw new Error('expected a call');
+      const got = await evalExpr(e, grid, ctxOver(series));
+      const mi = e.args.findIndex((a) => { const u = unwrapParens(a); return u.type === 'matrixSelector' || u.type === 'subquery'; });
+      const m = await evalMatrix(e.args[mi] as Expr, grid, ctxOver(series));
+      const scalars = e.args.filter((_, j) => j !== mi).map((a) => { const u = unwrapParens(a); return u.type === 'number' ? u.value : NaN; });
+      const want: Sample[][] = Array.from({ length: grid.n }, () => []);
+      for (const s of m.series) {
+        const labels = call.func === 'last_over_time' ? s.labels : dropMetricName(s.labels);
+        for (let i = 0; i < grid.n; i++) {
+          const [lo, hi] = windowBounds(m, s, i);
+          if (hi <= lo) continue;
+          const v = rf({ ts: s.timestampsMs, vs: s.values, lo, hi, rangeStartMs: m.windowStartMs[i] as number, rangeEndMs: m.windowEndMs[i] as number, rangeMs: m.rangeMs, stepTimeMs: stepTime(grid, i) }, scalars);
+          if (v !== null) (want[i] as Sample[]).push({ labels, value: v });
+        }
+      }
+      if (got.type !== 'vector') throw new Error('expected a vector');
+      const diff = stepsDiff(got.steps, want);
+      if (diff !== null) t.fail(`${inner} over ${grid.n} steps: ${diff}`);
+      for (const v of want) points += v.length;
+    }
+  }
+  t.ok(points > 10_000, `many points compared (${points})`);
 });
 
 t.test('a group whose first series misses a step lists after the groups that have a sample there first', async (t) => {
