@@ -146,8 +146,8 @@ export class GroupColumns {
     }
   }
 
-  /** steps answers the per-step vectors (groups in their order of first sample at each step), charging `budget` for each sample. */
-  steps(budget: Budget): Sample[][] {
+  /** steps answers the per-step vectors (groups in their order of first sample at each step), charging `budget` (when given) for each sample. */
+  steps(budget: Budget | null): Sample[][] {
     const out: Sample[][] = [];
     const op = this.#e.op;
     const present: GroupCol[] = [];
@@ -166,7 +166,7 @@ export class GroupColumns {
       if (!ordered) present.sort((a, b) => (a.firstK[i] as number) - (b.firstK[i] as number));
       const vec: Sample[] = [];
       for (const g of present) vec.push({ labels: g.labels, value: groupValue(op, g, i), key: g.key });
-      budget.add(vec.length);
+      budget?.add(vec.length);
       out.push(vec);
     }
     return out;
