@@ -29,6 +29,13 @@ import { assert } from '../../errors.js';
 /** ColumnAggregateOps are the aggregations GroupColumns computes (the others need a parameter or every sample). */
 export const ColumnAggregateOps: ReadonlySet<AggregateOp> = new Set<AggregateOp>(['sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar']);
 
+/** countGroups is how many groups an aggregation makes of series with these labels (to bound groups × steps before allocating columns). */
+export function countGroups(e: AggregateNode, labels: readonly PromLabels[]): number {
+  const keys = new Set<string>();
+  for (const l of labels) keys.add(labelsKey(groupLabels(l, e.grouping, e.without)));
+  return keys.size;
+}
+
 interface GroupCol {
   readonly labels: PromLabels;
   readonly key: string;

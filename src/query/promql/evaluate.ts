@@ -21,8 +21,8 @@ import { applyCall } from './functions.js';
 import type { Sample } from './labels.js';
 import { checkUnique, dropMetricName, sampleKey } from './labels.js';
 import { isPerSeries, tryPushdown } from './pushdown.js';
-import { scanRange } from './range-columns.js';
-import { ColumnAggregateOps, GroupColumns } from './aggregate-columns.js';
+import { matrixArgIndex, rangeOutputLabels, scanRange } from './range-columns.js';
+import { ColumnAggregateOps, GroupColumns, countGroups } from './aggregate-columns.js';
 import { selectorRollup, tryRollupCall } from './rollup-read.js';
 import type { SelectRollup } from './source.js';
 import { PromqlLimits } from '../../limits.js';
@@ -128,6 +128,7 @@ function aggregateSteps(e: AggregateNode, param: Val | null, v: Val, grid: Grid,
  * (`sum by (app) (rate(m[5m]))`) as columns (range-columns.ts,
  * aggregate-columns.ts), or answers null for the per-step path: an op
  * GroupColumns does not compute, or a call the shards evaluate (pushdown).
+ * Past PromqlLimits.groupStepCellsMax groups × steps it aggregates step by step.
  */
 async function tryColumnAggregate(e: AggregateNode, grid: Grid, ctx: EvalCtx): Promise<VectorVal | null> {
   if (e.param !== null || !ColumnAggregateOps.has(e.op)) return null;
@@ -140,6 +141,9 @@ async function tryColumnAggregate(e: AggregateNode, grid: Grid, ctx: EvalCtx): P
   const rolled = await tryRollupCall(inner, grid, ctx);
   if (rolled !== null) return aggregateSteps(e, null, rolled, grid, ctx);
   const vals = await evalArgs(inner, grid, ctx);
+  const m = vals[matrixArgIndex(inner)];
+  if (m === undefined || m.type !== 'matrix') throw executionError('expected a range vector argument');
+  if (countGroups(e, rangeOutputLabels(inner, m)) * grid.n > PromqlLimits.groupStepCellsMax) return aggregateSteps(e, null, applyCall(inner, vals, grid, ctx), grid, ctx);
   const groups = new GroupColumns(e, grid.n);
   scanRange(inner, rf, vals, grid, ctx, (c) => groups.add(c));
   return { type: 'vector', steps: groups.steps(ctx.budget) };

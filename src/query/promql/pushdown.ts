@@ -18,7 +18,7 @@
 import type { AggregateNode, AggregateOp, Expr } from './ast.js';
 import { unwrapParens } from './ast.js';
 import { aggregateStep } from './aggregations.js';
-import { ColumnAggregateOps, GroupColumns } from './aggregate-columns.js';
+import { ColumnAggregateOps, GroupColumns, countGroups } from './aggregate-columns.js';
 import type { EvalCtx, Grid, Val } from './eval-types.js';
 import { checkAbort, executionError } from './eval-types.js';
 import { formatPromql } from './format.js';
@@ -88,9 +88,11 @@ async function ship(e: Expr, grid: Grid, ctx: EvalCtx): Promise<readonly FloatSe
  * foldPartials folds the shards' partial series into the columns of the
  * combining aggregation (aggregate-columns.ts), in the order seriesToSteps
  * would list them at each step, so the answer is aggregateStep's; null when
- * a series has two points on one step (then the per-step path decides).
+ * a series has two points on one step or past PromqlLimits.groupStepCellsMax
+ * groups × steps (then the per-step path decides).
  */
 function foldPartials(combine: AggregateNode, series: readonly FloatSeries[], grid: Grid, ctx: EvalCtx): Sample[][] | null {
+  if (countGroups(combine, series.map((s) => s.labels)) * grid.n > PromqlLimits.groupStepCellsMax) return null;
   const groups = new GroupColumns(combine, grid.n);
   const values = new Float64Array(grid.n);
   const present = new Uint8Array(grid.n);

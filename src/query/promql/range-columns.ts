@@ -50,6 +50,12 @@ export function matrixArgIndex(e: CallNode): number {
   return e.args.findIndex((a) => { const u = unwrapParens(a); return u.type === 'matrixSelector' || u.type === 'subquery'; });
 }
 
+/** rangeOutputLabels are the labels a range function call answers for each series of its matrix (without `__name__`, but for last_over_time). */
+export function rangeOutputLabels(e: CallNode, m: MatrixVal): PromLabels[] {
+  const keepName = e.func === 'last_over_time';
+  return m.series.map((s) => (keepName ? s.labels : dropMetricName(s.labels)));
+}
+
 function duplicateLabelsetError(): OtlpdbError {
   return new OtlpdbError('ERR_INVALID_ARGUMENT', 'vector cannot contain metrics with the same labelset', { promErrorType: 'execution' });
 }
@@ -67,8 +73,7 @@ export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: 
   assert(m.windowStartMs.length === grid.n && m.windowEndMs.length === grid.n, 'a matrix has one window per step');
   const scalarVals = vals.filter((_, j) => j !== mi);
   const scalars: number[][] = Array.from({ length: grid.n }, (_, i) => scalarVals.map((v) => (v.type === 'scalar' ? (v.values[i] as number) : NaN)));
-  const keepName = e.func === 'last_over_time';
-  const labelsOf = m.series.map((s) => (keepName ? s.labels : dropMetricName(s.labels)));
+  const labelsOf = rangeOutputLabels(e, m);
   const keys = labelsOf.map(labelsKey);
   // Series whose output labels collide must never answer the same step: remember, per colliding key, the steps taken.
   const seen = new Set<string>();
