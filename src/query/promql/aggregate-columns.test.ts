@@ -17,9 +17,10 @@ import { ColumnAggregateOps } from './aggregate-columns.js';
 import { aggregateStep } from './aggregations.js';
 import type { EvalCtx, Grid } from './eval-types.js';
 import { Budget, makeGrid, stepTime } from './eval-types.js';
-import { evalExpr, evalMatrix, resolveAt, windowBounds } from './evaluate.js';
+import { createPromqlEngine } from './engine.js';
+import { evalExpr, evalMatrix, resolveAt, stepsToSeries, windowBounds } from './evaluate.js';
 import type { Sample } from './labels.js';
-import { dropMetricName, labelsKey } from './labels.js';
+import { compareLabels, dropMetricName, labelsKey } from './labels.js';
 import { MemorySeriesSource } from './memory-source.js';
 import { parsePromql } from './parser.js';
 import { combineOp } from './pushdown.js';
@@ -212,4 +213,29 @@ t.test('planted: stepsDiff catches a swapped group order and a one-ulp differenc
   const first = got[step]?.[0] as Sample;
   const bumped = got.map((v, i) => (i === step ? [{ labels: first.labels, value: first.value * (1 + Number.EPSILON) + Number.MIN_VALUE }, ...v.slice(1)] : v));
   t.match(stepsDiff(bumped, got), /vs/, 'a one-ulp difference is caught');
+});
+
+t.test('a range query answers the groups\' columns as series equal to the per-step vectors regrouped', async (t) => {
+  const series = seededSeries(5);
+  const range = { startMs: T0, endMs: T0 + HOUR, stepMs: 30_000 };
+  const grid = makeGrid(range.startMs, range.endMs, range.stepMs);
+  const engine = createPromqlEngine();
+  let points = 0;
+  for (const op of ColumnAggregateOps) {
+    for (const text of [`${op} by (app) (rate(m[5m]))`, `${op} without (pod) (max_over_time(m[2m]))`]) {
+      const r = await engine.evaluate(text, range, new MemorySeriesSource(series), { lookbackMs: 300_000, signal: new AbortController().signal });
+      const [steps] = await columnAndReference(text, series, grid);
+      const want = stepsToSeries(steps, grid).sort((a, b) => compareLabels(a.labels, b.labels));
+      if (r.kind !== 'matrix') throw new Error('expected a matrix');
+      t.equal(r.series.length, want.length, `${text}: series`);
+      r.series.forEach((s, i) => {
+        const w = want[i];
+        if (w === undefined || labelsKey(s.labels) !== labelsKey(w.labels)) t.fail(`${text}: series ${i} labels`);
+        else if (!s.timestampsMs.every((x, j) => x === w.timestampsMs[j]) || s.timestampsMs.length !== w.timestampsMs.length) t.fail(`${text}: series ${i} times`);
+        else if (!s.values.every((x, j) => Object.is(x, w.values[j]))) t.fail(`${text}: series ${i} values`);
+        points += s.values.length;
+      });
+    }
+  }
+  t.ok(points > 1000, `${points} points compared`);
 });

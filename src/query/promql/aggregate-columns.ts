@@ -19,11 +19,12 @@
 
 import type { AggregateNode, AggregateOp } from './ast.js';
 import { groupLabels } from './aggregations.js';
-import type { Budget } from './eval-types.js';
+import type { Budget, Grid } from './eval-types.js';
+import { stepTime } from './eval-types.js';
 import type { Sample } from './labels.js';
 import { labelsKey } from './labels.js';
 import type { RangeColumn } from './range-columns.js';
-import type { PromLabels } from './source.js';
+import type { FloatSeries, PromLabels } from './source.js';
 import { assert } from '../../errors.js';
 
 /** ColumnAggregateOps are the aggregations GroupColumns computes (the others need a parameter or every sample). */
@@ -176,6 +177,32 @@ export class GroupColumns {
       budget?.add(vec.length);
       out.push(vec);
     }
+    return out;
+  }
+
+  /** series answers one series per group with a point at each step it has (stepsToSeries of steps(), without the per-step samples), charging `budget` for each point. */
+  series(grid: Grid, budget: Budget): FloatSeries[] {
+    assert(grid.n === this.#n, 'the grid the columns were folded over');
+    const op = this.#e.op;
+    const out: FloatSeries[] = [];
+    let points = 0;
+    for (const g of this.#groups) {
+      let count = 0;
+      for (let i = 0; i < this.#n; i++) if ((g.firstK[i] as number) !== -1) count++;
+      if (count === 0) continue;
+      const timestampsMs = new Float64Array(count);
+      const values = new Float64Array(count);
+      let j = 0;
+      for (let i = 0; i < this.#n; i++) {
+        if ((g.firstK[i] as number) === -1) continue;
+        timestampsMs[j] = stepTime(grid, i);
+        values[j] = groupValue(op, g, i);
+        j++;
+      }
+      points += count;
+      out.push({ labels: g.labels, timestampsMs, values });
+    }
+    budget.add(points);
     return out;
   }
 }

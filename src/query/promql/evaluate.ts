@@ -131,6 +131,12 @@ function aggregateSteps(e: AggregateNode, param: Val | null, v: Val, grid: Grid,
  * Past PromqlLimits.groupStepCellsMax groups × steps it aggregates step by step.
  */
 async function tryColumnAggregate(e: AggregateNode, grid: Grid, ctx: EvalCtx): Promise<VectorVal | null> {
+  const r = await foldColumnAggregate(e, grid, ctx);
+  return r instanceof GroupColumns ? { type: 'vector', steps: r.steps(ctx.budget) } : r;
+}
+
+/** foldColumnAggregate is tryColumnAggregate answering its groups' columns themselves when it computed them (a shard ships them as series). */
+export async function foldColumnAggregate(e: AggregateNode, grid: Grid, ctx: EvalCtx): Promise<GroupColumns | VectorVal | null> {
   if (e.param !== null || !ColumnAggregateOps.has(e.op)) return null;
   const inner = unwrapParens(e.expr);
   if (inner.type !== 'call') return null;
@@ -146,7 +152,7 @@ async function tryColumnAggregate(e: AggregateNode, grid: Grid, ctx: EvalCtx): P
   if (countGroups(e, rangeOutputLabels(inner, m)) * grid.n > PromqlLimits.groupStepCellsMax) return aggregateSteps(e, null, applyCall(inner, vals, grid, ctx), grid, ctx);
   const groups = new GroupColumns(e, grid.n);
   scanRange(inner, rf, vals, grid, ctx, (c) => groups.add(c));
-  return { type: 'vector', steps: groups.steps(ctx.budget) };
+  return groups;
 }
 
 /** selectSeries reads every series a selector matches in [startMs, endMs] from the source, charging the budget. */
