@@ -1863,9 +1863,12 @@ export const PromqlLimits = {
   lookbackMsDefault: 300_000,
   /** abortCheckEvery is how many series or steps the evaluator handles between checks of its AbortSignal. */
   abortCheckEvery: 256,
+  /** groupStepCellsMax bounds groups × steps of an aggregation computed as columns (aggregate-columns.ts: 12 to 28 bytes a cell); past it the per-step path runs. */
+  groupStepCellsMax: 16_000_000,
 } as const;
 assert(PromqlLimits.regexBytesMax < PromqlLimits.queryBytesMax, 'promql regexBytesMax < queryBytesMax');
 assert(PromqlLimits.seriesMax <= PromqlLimits.samplesMax, 'a series holds at least one sample');
+assert(PromqlLimits.groupStepCellsMax >= PromqlLimits.stepsMax, 'one group over the most steps fits the column path');
 assert(PromqlLimits.stepsMax >= 1 && PromqlLimits.lookbackMsDefault > 0, 'promql steps and lookback are positive');
 assert(PromqlLimits.stepsMax === MetricsQueryLimits.rangePointsMax, 'the engine and the API routes bound range queries alike');
 assert(PromqlLimits.lookbackMsDefault === MetricsQueryLimits.lookbackMsDefault, 'the engine and the API routes default to the same lookback');

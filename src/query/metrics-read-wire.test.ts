@@ -98,3 +98,21 @@ t.test('bad requests are ERR_INVALID_ARGUMENT', async (t) => {
   ] as const;
   for (const [name, v] of bad) t.throws(() => decodeMetricsRequest(packr.pack(v)), { code: 'ERR_INVALID_ARGUMENT' }, name);
 });
+
+t.test('float64 columns cross the wire bit for bit: staleness markers, -0, ±Inf; from a subarray at an odd offset too', async (t) => {
+  const bits = new Float64Array(6);
+  const words = new Uint32Array(bits.buffer);
+  words[0] = 0x00000002; // Prometheus's staleness marker 0x7ff0000000000002
+  words[1] = 0x7ff00000;
+  bits.set([-0, Infinity, -Infinity, 1e-310, 0.1], 1);
+  const backing = new Float64Array(8);
+  backing.set(bits, 1);
+  const values = backing.subarray(1, 7);
+  const timestampsMs = Float64Array.from([1, 2, 3, 4, 5, 6]);
+  const a = { ...answer, series: [{ labels: [{ name: '__name__', value: 'm' }], timestampsMs, values }] };
+  const back = decodeMetricsAnswer(encodeMetricsAnswer(a), budget).series[0];
+  t.ok(back !== undefined, 'one series');
+  const got = new Uint8Array((back?.values ?? new Float64Array(0)).slice().buffer);
+  t.same([...got], [...new Uint8Array(bits.buffer)], 'the same 48 bytes');
+  t.ok(Object.is(back?.values[1], -0), '-0 stays -0');
+});

@@ -27,6 +27,7 @@
  * unordered samples, more series or samples than the request's budget, a
  * frame past MetricsQueryLimits.answerBytesMax.
  */
+import { endianness } from 'node:os';
 import { Packr } from 'msgpackr';
 import { OtlpdbError } from '../errors.js';
 import { MetricsQueryLimits as L } from '../limits.js';
@@ -165,7 +166,11 @@ export function decodeMetricsRequest(bytes: Uint8Array): MetricsShardRequest {
   throw badRequest('op is not select, series, metadata or eval');
 }
 
+/** LITTLE_ENDIAN_HOST says typed arrays are little-endian here (every Node target), so float64 columns copy as bytes. */
+const LITTLE_ENDIAN_HOST = endianness() === 'LE';
+
 function f64Bytes(a: Float64Array): Uint8Array {
+  if (LITTLE_ENDIAN_HOST) return new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
   const out = new Uint8Array(a.length * 8);
   const dv = new DataView(out.buffer);
   for (let i = 0; i < a.length; i++) dv.setFloat64(i * 8, a[i] as number, true);
@@ -173,6 +178,8 @@ function f64Bytes(a: Float64Array): Uint8Array {
 }
 function f64Of(v: unknown, what: string): Float64Array {
   if (!(v instanceof Uint8Array) || v.length % 8 !== 0) throw badAnswer(`${what} is not float64 bytes`);
+  // slice copies into a fresh, aligned buffer (the frame's bytes may sit at any offset).
+  if (LITTLE_ENDIAN_HOST) return new Float64Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
   const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
   const out = new Float64Array(v.length / 8);
   for (let i = 0; i < out.length; i++) out[i] = dv.getFloat64(i * 8, true);

@@ -10,7 +10,9 @@ import { OtlpdbError } from '../../errors.js';
 import type { AggregateOp, Expr } from './ast.js';
 import type { EvalCtx, Grid, Val } from './eval-types.js';
 import { Budget, checkAbort, makeGrid, stepTime } from './eval-types.js';
-import { evalExpr, resolveAt, stepsToSeries, windowBounds } from './evaluate.js';
+import { evalExpr, foldColumnAggregate, resolveAt, stepsToSeries, windowBounds } from './evaluate.js';
+import { unwrapParens } from './ast.js';
+import { GroupColumns } from './aggregate-columns.js';
 import { compareLabels } from './labels.js';
 import { parsePromql } from './parser.js';
 import { exprType } from './typecheck.js';
@@ -76,6 +78,20 @@ function toResult(v: Val, grid: Grid, instant: boolean): PromResult {
   return { kind: 'matrix', series: sortSeries(stepsToSeries(v.steps, grid)) };
 }
 
+/**
+ * columnSeries answers a top-level aggregation computed as columns
+ * (evaluate.ts foldColumnAggregate) directly as series, one per group,
+ * without a sample per group × step; null when it is not one (or when the
+ * engine may push it to the shards: evalExpr decides then).
+ */
+async function columnSeries(expr: Expr, grid: Grid, ctx: EvalCtx): Promise<FloatSeries[] | null> {
+  const top = unwrapParens(expr);
+  if (top.type !== 'aggregate' || (ctx.pushdown && ctx.source.shardEval !== undefined)) return null;
+  const folded = await foldColumnAggregate(top, grid, ctx);
+  if (folded instanceof GroupColumns) return folded.series(grid, ctx.budget);
+  return folded === null ? null : stepsToSeries(folded.steps, grid);
+}
+
 /** prepare parses a query, resolves start()/end(), and checks its type against the range. */
 function prepare(text: string, range: EvalRange): { expr: Expr; grid: Grid } {
   checkRange(range);
@@ -94,6 +110,10 @@ export function createPromqlEngine(o: EngineOptions = {}): PromqlEngine {
       checkAbort(opts.signal);
       const { expr, grid } = prepare(text, range);
       const ctx = makeCtx(source, opts.lookbackMs, opts.signal, o, (o.pushdown ?? true) && source.shardEval !== undefined, opts.maxSourceResolution ?? 'auto');
+      if (range.stepMs > 0) {
+        const columns = await columnSeries(expr, grid, ctx);
+        if (columns !== null) return { kind: 'matrix', series: sortSeries(columns) };
+      }
       const v = await evalExpr(expr, grid, ctx);
       return toResult(v, grid, range.stepMs === 0);
     },
@@ -121,6 +141,8 @@ export async function evaluateShard(
   checkAbort(signal);
   const { expr, grid } = prepare(text, range);
   const ctx = makeCtx(localSource, lookbackMs, signal, o, false, maxSourceResolution);
+  const columns = await columnSeries(expr, grid, ctx);
+  if (columns !== null) return sortSeries(columns);
   const v = await evalExpr(expr, grid, ctx);
   if (v.type === 'vector') return sortSeries(stepsToSeries(v.steps, grid));
   if (v.type === 'scalar') return [{ labels: [], timestampsMs: Float64Array.from({ length: grid.n }, (_, i) => stepTime(grid, i)), values: Float64Array.from(v.values) }];

@@ -10,7 +10,7 @@
  * does), so a selector reads its source once per query.
  */
 
-import type { AtModifier, Expr, SubqueryNode, VectorSelectorNode } from './ast.js';
+import type { AggregateNode, AtModifier, CallNode, Expr, SubqueryNode, VectorSelectorNode } from './ast.js';
 import { unwrapParens } from './ast.js';
 import type { GroupCache } from './aggregations.js';
 import { aggregateStep } from './aggregations.js';
@@ -20,7 +20,9 @@ import { checkAbort, dropStaleMarkers, executionError, isStaleMarker, lowerBound
 import { applyCall } from './functions.js';
 import type { Sample } from './labels.js';
 import { checkUnique, dropMetricName, sampleKey } from './labels.js';
-import { tryPushdown } from './pushdown.js';
+import { isPerSeries, tryPushdown } from './pushdown.js';
+import { matrixArgIndex, rangeOutputLabels, scanRange } from './range-columns.js';
+import { ColumnAggregateOps, GroupColumns, countGroups } from './aggregate-columns.js';
 import { selectorRollup, tryRollupCall } from './rollup-read.js';
 import type { SelectRollup } from './source.js';
 import { PromqlLimits } from '../../limits.js';
@@ -80,33 +82,77 @@ export async function evalExpr(e: Expr, grid: Grid, ctx: EvalCtx, allowPush = tr
       return evalBinary(e, lhs, rhs, grid, ctx);
     }
     case 'aggregate': {
+      const columns = await tryColumnAggregate(e, grid, ctx);
+      if (columns !== null) return columns;
       const param = e.param === null ? null : await evalExpr(e.param, grid, ctx);
       const v = await evalExpr(e.expr, grid, ctx);
-      if (v.type !== 'vector') throw executionError('aggregation over a non-vector');
-      const steps: Sample[][] = [];
-      const groupCache: GroupCache = new WeakMap();
-      for (let i = 0; i < grid.n; i++) {
-        if (i % PromqlLimits.abortCheckEvery === 0) checkAbort(ctx.signal);
-        let p: number | string | null = null;
-        if (param !== null) p = param.type === 'string' ? param.value : param.type === 'scalar' ? (param.values[i] as number) : NaN;
-        const out = aggregateStep(e, p, v.steps[i] ?? [], groupCache);
-        ctx.budget.add(out.length);
-        steps.push(out);
-      }
-      return { type: 'vector', steps };
+      return aggregateSteps(e, param, v, grid, ctx);
     }
     case 'call': {
       const rolled = await tryRollupCall(e, grid, ctx);
       if (rolled !== null) return rolled;
-      const vals: Val[] = [];
-      for (const a of e.args) {
-        const u = unwrapParens(a);
-        if (u.type === 'matrixSelector' || u.type === 'subquery') vals.push(await evalMatrix(u, grid, ctx));
-        else vals.push(await evalExpr(a, grid, ctx, e.func !== 'timestamp'));
-      }
-      return applyCall(e, vals, grid, ctx);
+      return applyCall(e, await evalArgs(e, grid, ctx), grid, ctx);
     }
   }
+}
+
+/** evalArgs evaluates a call's arguments (range vectors through evalMatrix). */
+async function evalArgs(e: CallNode, grid: Grid, ctx: EvalCtx): Promise<Val[]> {
+  const vals: Val[] = [];
+  for (const a of e.args) {
+    const u = unwrapParens(a);
+    if (u.type === 'matrixSelector' || u.type === 'subquery') vals.push(await evalMatrix(u, grid, ctx));
+    else vals.push(await evalExpr(a, grid, ctx, e.func !== 'timestamp'));
+  }
+  return vals;
+}
+
+/** aggregateSteps applies an aggregation step by step to its evaluated argument (aggregations.ts aggregateStep). */
+function aggregateSteps(e: AggregateNode, param: Val | null, v: Val, grid: Grid, ctx: EvalCtx): VectorVal {
+  if (v.type !== 'vector') throw executionError('aggregation over a non-vector');
+  const steps: Sample[][] = [];
+  const groupCache: GroupCache = new WeakMap();
+  for (let i = 0; i < grid.n; i++) {
+    if (i % PromqlLimits.abortCheckEvery === 0) checkAbort(ctx.signal);
+    let p: number | string | null = null;
+    if (param !== null) p = param.type === 'string' ? param.value : param.type === 'scalar' ? (param.values[i] as number) : NaN;
+    const out = aggregateStep(e, p, v.steps[i] ?? [], groupCache);
+    ctx.budget.add(out.length);
+    steps.push(out);
+  }
+  return { type: 'vector', steps };
+}
+
+/**
+ * tryColumnAggregate evaluates an aggregation of a range function
+ * (`sum by (app) (rate(m[5m]))`) as columns (range-columns.ts,
+ * aggregate-columns.ts), or answers null for the per-step path: an op
+ * GroupColumns does not compute, or a call the shards evaluate (pushdown).
+ * Past PromqlLimits.groupStepCellsMax groups × steps it aggregates step by step.
+ */
+async function tryColumnAggregate(e: AggregateNode, grid: Grid, ctx: EvalCtx): Promise<VectorVal | null> {
+  const r = await foldColumnAggregate(e, grid, ctx);
+  return r instanceof GroupColumns ? { type: 'vector', steps: r.steps(ctx.budget) } : r;
+}
+
+/** foldColumnAggregate is tryColumnAggregate answering its groups' columns themselves when it computed them (a shard ships them as series). */
+export async function foldColumnAggregate(e: AggregateNode, grid: Grid, ctx: EvalCtx): Promise<GroupColumns | VectorVal | null> {
+  if (e.param !== null || !ColumnAggregateOps.has(e.op)) return null;
+  const inner = unwrapParens(e.expr);
+  if (inner.type !== 'call') return null;
+  const rf = ctx.rangeFunctions.get(inner.func);
+  if (rf === undefined) return null;
+  if (ctx.pushdown && ctx.source.shardEval !== undefined && isPerSeries(inner)) return null;
+  checkAbort(ctx.signal);
+  const rolled = await tryRollupCall(inner, grid, ctx);
+  if (rolled !== null) return aggregateSteps(e, null, rolled, grid, ctx);
+  const vals = await evalArgs(inner, grid, ctx);
+  const m = vals[matrixArgIndex(inner)];
+  if (m === undefined || m.type !== 'matrix') throw executionError('expected a range vector argument');
+  if (countGroups(e, rangeOutputLabels(inner, m)) * grid.n > PromqlLimits.groupStepCellsMax) return aggregateSteps(e, null, applyCall(inner, vals, grid, ctx), grid, ctx);
+  const groups = new GroupColumns(e, grid.n);
+  scanRange(inner, rf, vals, grid, ctx, (c) => groups.add(c));
+  return groups;
 }
 
 /** selectSeries reads every series a selector matches in [startMs, endMs] from the source, charging the budget. */

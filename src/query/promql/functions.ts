@@ -14,9 +14,10 @@ import type { EvalCtx, Grid, MatrixVal, Val } from './eval-types.js';
 import { checkAbort, executionError, lowerBound, stepTime, upperBound } from './eval-types.js';
 import { histogramQuantile } from './histogram.js';
 import type { Sample } from './labels.js';
-import { checkUnique, dropMetricName, getLabel, labelsKey, setLabel } from './labels.js';
+import { checkUnique, dropMetricName, getLabel, setLabel } from './labels.js';
 import { compileAnchored } from './literals.js';
 import type { RangeFn } from './range-functions.js';
+import { scanRange } from './range-columns.js';
 import type { PromLabels } from './source.js';
 import { PromqlLimits } from '../../limits.js';
 
@@ -83,33 +84,12 @@ export function applyCall(e: CallNode, vals: readonly Val[], grid: Grid, ctx: Ev
 }
 
 function applyRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: Grid, ctx: EvalCtx): Val {
-  const mi = e.args.findIndex((a) => { const u = unwrapParens(a); return u.type === 'matrixSelector' || u.type === 'subquery'; });
-  const m = vals[mi] as MatrixVal;
-  const scalarVals = vals.filter((_, j) => j !== mi);
-  const keepName = e.func === 'last_over_time';
   const steps: Sample[][] = Array.from({ length: grid.n }, () => []);
-  const scalars: number[][] = Array.from({ length: grid.n }, (_, i) => scalarVals.map((v) => scalarAt(v, i)));
-  let held = 0;
-  for (let k = 0; k < m.series.length; k++) {
-    if (k % PromqlLimits.abortCheckEvery === 0) checkAbort(ctx.signal);
-    const s = m.series[k];
-    if (s === undefined) continue;
-    const labels = keepName ? s.labels : dropMetricName(s.labels);
-    const key = labelsKey(labels);
+  scanRange(e, rf, vals, grid, ctx, (c) => {
     for (let i = 0; i < grid.n; i++) {
-      const ws = m.windowStartMs[i] as number;
-      const we = m.windowEndMs[i] as number;
-      const lo = lowerBound(s.timestampsMs, ws);
-      const hi = upperBound(s.timestampsMs, we);
-      if (hi <= lo) continue;
-      const v = rf({ ts: s.timestampsMs, vs: s.values, lo, hi, rangeStartMs: ws, rangeEndMs: we, rangeMs: m.rangeMs, stepTimeMs: stepTime(grid, i) }, scalars[i] ?? []);
-      if (v === null) continue;
-      (steps[i] as Sample[]).push({ labels, value: v, key });
-      held++;
+      if (c.present[i] === 1) (steps[i] as Sample[]).push({ labels: c.labels, value: c.values[i] as number, key: c.key });
     }
-  }
-  ctx.budget.add(held);
-  for (const st of steps) checkUnique(st);
+  });
   return { type: 'vector', steps };
 }
 

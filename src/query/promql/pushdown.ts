@@ -18,6 +18,7 @@
 import type { AggregateNode, AggregateOp, Expr } from './ast.js';
 import { unwrapParens } from './ast.js';
 import { aggregateStep } from './aggregations.js';
+import { ColumnAggregateOps, GroupColumns, countGroups } from './aggregate-columns.js';
 import type { EvalCtx, Grid, Val } from './eval-types.js';
 import { checkAbort, executionError } from './eval-types.js';
 import { formatPromql } from './format.js';
@@ -25,6 +26,7 @@ import type { Sample } from './labels.js';
 import { checkUnique, labelsKey, sampleKey } from './labels.js';
 import { RangeFunctions } from './range-functions.js';
 import type { FloatSeries } from './source.js';
+import { PromqlLimits } from '../../limits.js';
 
 const mergeable: ReadonlySet<AggregateOp> = new Set<AggregateOp>(['sum', 'count', 'min', 'max', 'group', 'topk', 'bottomk', 'avg']);
 
@@ -52,23 +54,26 @@ export function isPushableAggregate(e: Expr): e is AggregateNode {
   return isPerSeries(u.expr);
 }
 
+/** stepIndex is the grid step a shard's point at t answers (a point off the grid is a broken shard answer). */
+function stepIndex(t: number, grid: Grid): number {
+  const i = grid.stepMs === 0 ? 0 : Math.round((t - grid.startMs) / grid.stepMs);
+  if (!(i >= 0 && i < grid.n)) throw executionError(`a shard answered a point at ${t}, off the query's steps`);
+  return i;
+}
+
 /** seriesToSteps spreads shard answers (one point per step) back onto the grid's per-step vectors. */
 export function seriesToSteps(series: readonly FloatSeries[], grid: Grid): Sample[][] {
   const steps: Sample[][] = Array.from({ length: grid.n }, () => []);
   for (const s of series) {
     const key = labelsKey(s.labels);
     for (let j = 0; j < s.timestampsMs.length; j++) {
-      const t = s.timestampsMs[j] as number;
-      const i = grid.stepMs === 0 ? 0 : Math.round((t - grid.startMs) / grid.stepMs);
-      const step = steps[i];
-      if (step === undefined) throw executionError(`a shard answered a point at ${t}, off the query's steps`);
-      step.push({ labels: s.labels, value: s.values[j] as number, key });
+      (steps[stepIndex(s.timestampsMs[j] as number, grid)] as Sample[]).push({ labels: s.labels, value: s.values[j] as number, key });
     }
   }
   return steps;
 }
 
-async function ship(e: Expr, grid: Grid, ctx: EvalCtx): Promise<Sample[][]> {
+async function ship(e: Expr, grid: Grid, ctx: EvalCtx): Promise<readonly FloatSeries[]> {
   const shardEval = ctx.source.shardEval;
   if (shardEval === undefined) throw executionError('the source has no shardEval');
   const series = await shardEval.call(ctx.source, { expr: formatPromql(e), range: { startMs: grid.startMs, endMs: grid.endMs, stepMs: grid.stepMs }, lookbackMs: ctx.lookbackMs, maxSourceResolution: ctx.maxSourceResolution }, ctx.signal);
@@ -76,7 +81,43 @@ async function ship(e: Expr, grid: Grid, ctx: EvalCtx): Promise<Sample[][]> {
   let n = 0;
   for (const s of series) n += s.values.length;
   ctx.budget.add(n);
-  return seriesToSteps(series, grid);
+  return series;
+}
+
+/**
+ * foldPartials folds the shards' partial series into the columns of the
+ * combining aggregation (aggregate-columns.ts), in the order seriesToSteps
+ * would list them at each step, so the answer is aggregateStep's; null when
+ * a series has two points on one step or past PromqlLimits.groupStepCellsMax
+ * groups × steps (then the per-step path decides).
+ */
+function foldPartials(combine: AggregateNode, series: readonly FloatSeries[], grid: Grid, ctx: EvalCtx): Sample[][] | null {
+  if (countGroups(combine, series.map((s) => s.labels)) * grid.n > PromqlLimits.groupStepCellsMax) return null;
+  const groups = new GroupColumns(combine, grid.n);
+  const values = new Float64Array(grid.n);
+  const present = new Uint8Array(grid.n);
+  for (let k = 0; k < series.length; k++) {
+    if (k % PromqlLimits.abortCheckEvery === 0) checkAbort(ctx.signal);
+    const s = series[k] as FloatSeries;
+    present.fill(0);
+    for (let j = 0; j < s.timestampsMs.length; j++) {
+      const i = stepIndex(s.timestampsMs[j] as number, grid);
+      if (present[i] === 1) return null;
+      present[i] = 1;
+      values[i] = s.values[j] as number;
+    }
+    if (s.timestampsMs.length > 0) groups.add({ k, labels: s.labels, key: labelsKey(s.labels), values, present, count: s.timestampsMs.length });
+  }
+  return groups.steps(null);
+}
+
+/** combined merges the shards' partials with the combining aggregation: as columns when GroupColumns computes it, else step by step. */
+function combined(combine: AggregateNode, p: number | null, series: readonly FloatSeries[], grid: Grid, ctx: EvalCtx): Sample[][] {
+  if (p === null && ColumnAggregateOps.has(combine.op)) {
+    const steps = foldPartials({ ...combine, param: null }, series, grid, ctx);
+    if (steps !== null) return steps;
+  }
+  return seriesToSteps(series, grid).map((vec) => aggregateStep(combine, p, vec));
 }
 
 /** tryPushdown evaluates e through shardEval when it is pushable, or answers null for the caller to evaluate it itself. */
@@ -84,11 +125,11 @@ export async function tryPushdown(e: Expr, grid: Grid, ctx: EvalCtx): Promise<Va
   if (ctx.source.shardEval === undefined || e.type === 'paren') return null;
   if (isPushableAggregate(e)) {
     if (e.op === 'avg') {
-      const sums = await ship({ ...e, op: 'sum' }, grid, ctx);
-      const counts = await ship({ ...e, op: 'count' }, grid, ctx);
-      const steps = sums.map((vec, i) => {
-        const total = aggregateStep({ ...e, op: 'sum' }, null, vec);
-        const count = new Map(aggregateStep({ ...e, op: 'sum' }, null, counts[i] ?? []).map((s) => [sampleKey(s), s.value]));
+      const sum: AggregateNode = { ...e, op: 'sum' };
+      const sums = combined(sum, null, await ship(sum, grid, ctx), grid, ctx);
+      const counts = combined(sum, null, await ship({ ...e, op: 'count' }, grid, ctx), grid, ctx);
+      const steps = sums.map((total, i) => {
+        const count = new Map((counts[i] ?? []).map((s) => [sampleKey(s), s.value]));
         return total.map((s) => ({ labels: s.labels, value: s.value / (count.get(sampleKey(s)) ?? NaN) }));
       });
       return { type: 'vector', steps };
@@ -96,11 +137,10 @@ export async function tryPushdown(e: Expr, grid: Grid, ctx: EvalCtx): Promise<Va
     const param = e.param === null ? null : unwrapParens(e.param);
     const p = param !== null && param.type === 'number' ? param.value : null;
     const partial = await ship(e, grid, ctx);
-    const combine: AggregateNode = { ...e, op: ctx.combineOp(e.op) };
-    return { type: 'vector', steps: partial.map((vec) => aggregateStep(combine, p, vec)) };
+    return { type: 'vector', steps: combined({ ...e, op: ctx.combineOp(e.op) }, p, partial, grid, ctx) };
   }
   if (isPerSeries(e)) {
-    const steps = await ship(e, grid, ctx);
+    const steps = seriesToSteps(await ship(e, grid, ctx), grid);
     for (const vec of steps) checkUnique(vec);
     return { type: 'vector', steps };
   }

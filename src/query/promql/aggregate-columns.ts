@@ -1,0 +1,220 @@
+/**
+ * aggregate-columns.ts — an aggregation (sum, avg, min, max, count, group,
+ * stddev, stdvar; by/without) over a per-series argument computed as
+ * columns (range-columns.ts): each series' group is resolved once, and its
+ * column is folded into its group's columns indexed by step, instead of a
+ * map of groups built again at every step (aggregations.ts aggregateStep).
+ *
+ * The arithmetic is aggregateStep's, step by step, in the same order: at a
+ * step, a group's first sample (in series order) starts it and the next
+ * ones update it, so sums add in the same order and every NaN/Inf rule is
+ * the same. A step's vector lists its groups in the order they first had a
+ * sample at that step, as aggregateStep (and Prometheus 2.42) answer.
+ *
+ * Invariant: for group g and step i, firstK[g][i] is -1 until a series
+ * answers step i for g, then the index of the first series that did;
+ * value/mean/count hold that step's running state only once it is >= 0.
+ * Owner: one aggregation node evaluation; nothing outlives it.
+ */
+
+import type { AggregateNode, AggregateOp } from './ast.js';
+import { groupLabels } from './aggregations.js';
+import type { Budget, Grid } from './eval-types.js';
+import { stepTime } from './eval-types.js';
+import type { Sample } from './labels.js';
+import { labelsKey } from './labels.js';
+import type { RangeColumn } from './range-columns.js';
+import type { FloatSeries, PromLabels } from './source.js';
+import { assert } from '../../errors.js';
+
+/** ColumnAggregateOps are the aggregations GroupColumns computes (the others need a parameter or every sample). */
+export const ColumnAggregateOps: ReadonlySet<AggregateOp> = new Set<AggregateOp>(['sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar']);
+
+/** countGroups is how many groups an aggregation makes of series with these labels (to bound groups × steps before allocating columns). */
+export function countGroups(e: AggregateNode, labels: readonly PromLabels[]): number {
+  const keys = new Set<string>();
+  for (const l of labels) keys.add(labelsKey(groupLabels(l, e.grouping, e.without)));
+  return keys.size;
+}
+
+interface GroupCol {
+  readonly labels: PromLabels;
+  readonly key: string;
+  readonly firstK: Int32Array;
+  readonly value: Float64Array;
+  /** mean is avg's running mean and stddev/stdvar's Welford mean (empty for the other ops). */
+  readonly mean: Float64Array;
+  /** count is the samples folded at a step (avg, count, stddev, stdvar; empty for the other ops). */
+  readonly count: Float64Array;
+}
+
+/** GroupColumns folds per-series columns into one aggregation's per-group columns; see the top of this file. */
+export class GroupColumns {
+  readonly #e: AggregateNode;
+  readonly #n: number;
+  readonly #groups: GroupCol[] = [];
+  readonly #byKey = new Map<string, GroupCol>();
+  /** #bySeries caches a series' group by its labels object (series keep one labels object a query). */
+  readonly #bySeries = new Map<PromLabels, GroupCol>();
+
+  constructor(e: AggregateNode, n: number) {
+    assert(ColumnAggregateOps.has(e.op), 'GroupColumns computes only ColumnAggregateOps');
+    assert(e.param === null, 'a column aggregation has no parameter');
+    assert(Number.isSafeInteger(n) && n >= 1, 'a grid has at least one step');
+    this.#e = e;
+    this.#n = n;
+  }
+
+  #groupOf(labels: PromLabels): GroupCol {
+    let g = this.#bySeries.get(labels);
+    if (g !== undefined) return g;
+    const gl = groupLabels(labels, this.#e.grouping, this.#e.without);
+    const key = labelsKey(gl);
+    g = this.#byKey.get(key);
+    if (g === undefined) {
+      const n = this.#n;
+      const op = this.#e.op;
+      const needsMean = op === 'avg' || op === 'stddev' || op === 'stdvar';
+      const needsCount = needsMean || op === 'count';
+      g = {
+        labels: gl,
+        key,
+        firstK: new Int32Array(n).fill(-1),
+        value: new Float64Array(n),
+        mean: new Float64Array(needsMean ? n : 0),
+        count: new Float64Array(needsCount ? n : 0),
+      };
+      this.#byKey.set(key, g);
+      this.#groups.push(g);
+    }
+    this.#bySeries.set(labels, g);
+    return g;
+  }
+
+  /** add folds one series' column (series must come in increasing k, as the per-step vectors held them). */
+  add(c: RangeColumn): void {
+    const g = this.#groupOf(c.labels);
+    const { firstK, value, mean, count } = g;
+    const { values, present, k } = c;
+    const n = this.#n;
+    assert(values.length === n && present.length === n, 'a column has one entry per step');
+    switch (this.#e.op) {
+      case 'sum':
+        for (let i = 0; i < n; i++) {
+          if (present[i] === 0) continue;
+          if (firstK[i] === -1) { firstK[i] = k; value[i] = values[i] as number; } else value[i] = (value[i] as number) + (values[i] as number);
+        }
+        break;
+      case 'max': case 'min': {
+        const max = this.#e.op === 'max';
+        for (let i = 0; i < n; i++) {
+          if (present[i] === 0) continue;
+          const v = values[i] as number;
+          if (firstK[i] === -1) { firstK[i] = k; value[i] = v; continue; }
+          const cur = value[i] as number;
+          if ((max ? cur < v : cur > v) || Number.isNaN(cur)) value[i] = v;
+        }
+        break;
+      }
+      case 'count': case 'group':
+        for (let i = 0; i < n; i++) {
+          if (present[i] === 0) continue;
+          if (firstK[i] === -1) { firstK[i] = k; if (count.length > 0) count[i] = 1; } else if (count.length > 0) count[i] = (count[i] as number) + 1;
+        }
+        break;
+      case 'avg':
+        for (let i = 0; i < n; i++) {
+          if (present[i] === 0) continue;
+          const v = values[i] as number;
+          if (firstK[i] === -1) { firstK[i] = k; mean[i] = v; count[i] = 1; continue; }
+          const cnt = (count[i] as number) + 1;
+          count[i] = cnt;
+          const m = mean[i] as number;
+          if (!Number.isFinite(m) && !Number.isNaN(m)) {
+            if (!Number.isFinite(v) && !Number.isNaN(v) && (m > 0) === (v > 0)) continue;
+            if (Number.isFinite(v)) continue;
+          }
+          mean[i] = m + (v / cnt - m / cnt);
+        }
+        break;
+      case 'stddev': case 'stdvar':
+        for (let i = 0; i < n; i++) {
+          if (present[i] === 0) continue;
+          const v = values[i] as number;
+          if (firstK[i] === -1) { firstK[i] = k; value[i] = 0; mean[i] = v; count[i] = 1; continue; }
+          const cnt = (count[i] as number) + 1;
+          count[i] = cnt;
+          const delta = v - (mean[i] as number);
+          mean[i] = (mean[i] as number) + delta / cnt;
+          value[i] = (value[i] as number) + delta * (v - (mean[i] as number));
+        }
+        break;
+      default:
+        assert(false, 'GroupColumns computes only ColumnAggregateOps');
+    }
+  }
+
+  /** steps answers the per-step vectors (groups in their order of first sample at each step), charging `budget` (when given) for each sample. */
+  steps(budget: Budget | null): Sample[][] {
+    const out: Sample[][] = [];
+    const op = this.#e.op;
+    const present: GroupCol[] = [];
+    for (let i = 0; i < this.#n; i++) {
+      present.length = 0;
+      let ordered = true;
+      let lastK = -1;
+      for (const g of this.#groups) {
+        const fk = g.firstK[i] as number;
+        if (fk === -1) continue;
+        if (fk < lastK) ordered = false;
+        lastK = fk;
+        present.push(g);
+      }
+      // Groups are created in order of their first series, so they are in first-sample order unless a group's first series missed this step.
+      if (!ordered) present.sort((a, b) => (a.firstK[i] as number) - (b.firstK[i] as number));
+      const vec: Sample[] = [];
+      for (const g of present) vec.push({ labels: g.labels, value: groupValue(op, g, i), key: g.key });
+      budget?.add(vec.length);
+      out.push(vec);
+    }
+    return out;
+  }
+
+  /** series answers one series per group with a point at each step it has (stepsToSeries of steps(), without the per-step samples), charging `budget` for each point. */
+  series(grid: Grid, budget: Budget): FloatSeries[] {
+    assert(grid.n === this.#n, 'the grid the columns were folded over');
+    const op = this.#e.op;
+    const out: FloatSeries[] = [];
+    let points = 0;
+    for (const g of this.#groups) {
+      let count = 0;
+      for (let i = 0; i < this.#n; i++) if ((g.firstK[i] as number) !== -1) count++;
+      if (count === 0) continue;
+      const timestampsMs = new Float64Array(count);
+      const values = new Float64Array(count);
+      let j = 0;
+      for (let i = 0; i < this.#n; i++) {
+        if ((g.firstK[i] as number) === -1) continue;
+        timestampsMs[j] = stepTime(grid, i);
+        values[j] = groupValue(op, g, i);
+        j++;
+      }
+      points += count;
+      out.push({ labels: g.labels, timestampsMs, values });
+    }
+    budget.add(points);
+    return out;
+  }
+}
+
+function groupValue(op: AggregateOp, g: GroupCol, i: number): number {
+  switch (op) {
+    case 'sum': case 'max': case 'min': return g.value[i] as number;
+    case 'avg': return g.mean[i] as number;
+    case 'count': return g.count[i] as number;
+    case 'group': return 1;
+    case 'stdvar': return (g.value[i] as number) / (g.count[i] as number);
+    case 'stddev': return Math.sqrt((g.value[i] as number) / (g.count[i] as number));
+    default: assert(false, 'GroupColumns computes only ColumnAggregateOps'); return NaN;
+  }
+}
