@@ -16,9 +16,16 @@
  * search finds one. Without it, every subset of the pending unknown writes
  * would be explored after a violation (exponential in their number).
  *
+ * Buckets are keyed by K's hash and then by the state key, so a lookup scans
+ * only the entries that can equal or dominate it: a register history writes
+ * many distinct values, and one K can be remembered with hundreds of states
+ * (seed 16 of the simulator's sweep scanned 27 entries of other states for
+ * each one of its own state when the buckets were keyed by K alone).
+ *
  * Invariants (the owner is one search of one partition):
  * - Entries are only added, never removed; the cache dies with its search.
- * - Each bucket holds the entries whose K has the bucket's hash.
+ * - Each bucket holds the entries whose K has the bucket's hash and whose
+ *   state has the bucket's state key.
  * - bytesEstimate is the sum of the entries' estimated sizes; the search stops
  *   with 'unknown' when it passes its cacheBytesMax, so the map is bounded.
  */
@@ -37,7 +44,7 @@ interface CacheEntry<S> {
 
 /** SearchCache remembers explored configurations (K, U, state) for one search. */
 export class SearchCache<S> {
-  readonly #buckets = new Map<number, CacheEntry<S>[]>();
+  readonly #buckets = new Map<number, Map<string | number, CacheEntry<S>[]>>();
   readonly #equal: ((a: S, b: S) => boolean) | undefined;
   #entries = 0;
   #bytesEstimate = 0;
@@ -64,13 +71,23 @@ export class SearchCache<S> {
    */
   addIfNew(known: LinearizedSet, unknown: LinearizedSet, stateKey: string | number, state: S): boolean {
     const hash = known.hash;
-    let bucket = this.#buckets.get(hash);
+    let byState = this.#buckets.get(hash);
+    if (byState === undefined) {
+      byState = new Map();
+      this.#buckets.set(hash, byState);
+    }
+    let bucket = byState.get(stateKey);
     if (bucket === undefined) {
       bucket = [];
-      this.#buckets.set(hash, bucket);
+      byState.set(stateKey, bucket);
     } else {
-      for (const entry of bucket) {
-        if (entry.stateKey !== stateKey) continue;
+      // Newest first: the answer does not depend on the order, and the
+      // dominating entry is usually the newest (seed 66 of the sweep: 1.59M of
+      // its 2.33M dominated lookups, found after 18 older entries on average
+      // when scanned oldest first).
+      for (let i = bucket.length - 1; i >= 0; i--) {
+        const entry = bucket[i] as CacheEntry<S>;
+        assert(entry.stateKey === stateKey, 'SearchCache bucket holds one state key');
         if (this.#equal !== undefined && !this.#equal(entry.state, state)) continue;
         if (known.matches(entry.known) && unknown.includes(entry.unknown)) return false;
       }
