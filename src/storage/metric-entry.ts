@@ -215,7 +215,8 @@ export function hasAddColumns<T extends object>(store: T): store is T & Columnar
   return typeof (store as Partial<ColumnarMetricStore>).addColumns === 'function';
 }
 
-function unpackRange(bytes: Uint8Array, at: number, end: number): unknown {
+/** unpackRange decodes the one msgpack value in bytes[at, end) with STORAGE_UNPACKR_VIEWS (the fast decoders' tables). */
+export function unpackRange(bytes: Uint8Array, at: number, end: number): unknown {
   assert(at >= 0 && at < end && end <= bytes.length, 'a range of the entry');
   const b = bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return STORAGE_UNPACKR_VIEWS.unpack(b.subarray(at, end));
