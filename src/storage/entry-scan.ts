@@ -243,19 +243,6 @@ export class Scan {
     return wellFormedUtf8(this.b, this.strAt, this.at);
   }
 
-  /**
-   * stringBytes reads a string of at most STRING_FAST_BYTES_MAX bytes like
-   * `string` but leaves the UTF-8 check to the caller (its bytes are
-   * b[strAt, at)), or returns false.
-   */
-  stringBytes(): boolean {
-    const n = this.#strLen(this.byte());
-    if (n < 0 || n > STRING_FAST_BYTES_MAX || !this.#need(n)) return false;
-    this.strAt = this.at;
-    this.at += n;
-    return true;
-  }
-
   /** ascii reads a string of at most maxBytes ASCII bytes, or returns null. */
   ascii(maxBytes: number): string | null {
     const n = this.#strLen(this.byte());

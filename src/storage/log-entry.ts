@@ -31,7 +31,7 @@ import { readEntryHeader } from './entry-header.js';
 import { SEVERITY_NUMBER_MAX, SPAN_ID_BYTES, TRACE_ID_BYTES } from './rows.js';
 
 /** LOG_FIELDS is the arity of a log record's wire tuple (row-wire.ts). */
-export const LOG_FIELDS = 13;
+const LOG_FIELDS = 13;
 
 /** checkLogEntry says whether `bytes` is a logs-only entry in the fast grammar (see the file comment), hence one decodeShardEntry accepts. */
 export function checkLogEntry(bytes: Uint8Array): boolean {

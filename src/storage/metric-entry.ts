@@ -215,8 +215,7 @@ export function hasAddColumns<T extends object>(store: T): store is T & Columnar
   return typeof (store as Partial<ColumnarMetricStore>).addColumns === 'function';
 }
 
-/** unpackRange decodes the one msgpack value in bytes[at, end) with STORAGE_UNPACKR_VIEWS (the fast decoders' tables). */
-export function unpackRange(bytes: Uint8Array, at: number, end: number): unknown {
+function unpackRange(bytes: Uint8Array, at: number, end: number): unknown {
   assert(at >= 0 && at < end && end <= bytes.length, 'a range of the entry');
   const b = bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return STORAGE_UNPACKR_VIEWS.unpack(b.subarray(at, end));

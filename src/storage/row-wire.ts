@@ -55,9 +55,8 @@ import type {
 import { EXP_SCALE_MAX, EXP_SCALE_MIN, SEVERITY_NUMBER_MAX, SPAN_ID_BYTES, SPAN_KIND_MAX, STATUS_CODE_MAX, TRACE_ID_BYTES } from './rows.js';
 import type { WireReader } from './wire-reader.js';
 
-/** ANY_ARRAY and ANY_KVLIST tag a nested AnyValue's wire array (its first element); log-entry-decode.ts reads them too. */
-export const ANY_ARRAY = 0;
-export const ANY_KVLIST = 1;
+const ANY_ARRAY = 0;
+const ANY_KVLIST = 1;
 const DATA_GAUGE = 0;
 const DATA_SUM = 1;
 const DATA_HISTOGRAM = 2;
@@ -236,8 +235,6 @@ export function readAnyValue(w: WireReader, v: unknown, what: string, depth: num
  * what a head would otherwise keep (frozen, so a mistaken push throws).
  */
 const NONE: readonly never[] = Object.freeze([]);
-/** EMPTY_LIST is NONE for the fast decoders (log-entry-decode.ts), so their rows share it too. */
-export const EMPTY_LIST: readonly never[] = NONE;
 /** STATUSES_NO_MESSAGE are the shared statuses with an empty message (most spans), frozen like NONE. */
 const STATUSES_NO_MESSAGE: readonly SpanRow['status'][] = [0, 1, 2].map((code) => Object.freeze({ code: code as StatusCode, message: '' }));
 

@@ -25,13 +25,13 @@ const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
 
-function sameBytesAt(a: Uint8Array, b: Uint8Array, at: number): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[at + i]) return false;
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
 /** EMPTY_ID is the one empty id every reader returns for an absent optional id (length 0, so nothing can change it). */
-export const EMPTY_ID = new Uint8Array(0);
+const EMPTY_ID = new Uint8Array(0);
 
 /** WireReader checks decoded msgpack values field by field; `what` names the field in the error. */
 export class WireReader {
@@ -234,28 +234,17 @@ export class WireReader {
     if (v.length > length) this.fail(what, `is longer than ${length} bytes`, true);
     if (v.length !== length && !(optional && v.length === 0)) this.fail(what, `is ${v.length} bytes, not ${optional ? `0 or ${length}` : length}`);
     if (length === 0 || v.length === 0) return EMPTY_ID;
-    return this.idFrom(v, 0, length);
-  }
-
-  /**
-   * idFrom is `id` for an id already checked by the caller: the `length`
-   * bytes of `src` at `at`, copied into this reader's id slab (or the last
-   * trace id when equal). The fast decoders use it to copy an id without a
-   * view of the entry per id.
-   */
-  idFrom(src: Uint8Array, at: number, length: number): Uint8Array {
-    assert(length > 0 && at >= 0 && at + length <= src.length, 'idFrom reads a range of src');
     assert(length <= StorageLimits.idSlabBytes, 'an id fits one slab');
     // The spans (or log records) of one trace usually follow each other: they share one array.
     const last = this.#lastId;
-    if (last.length === length && sameBytesAt(last, src, at)) return last;
+    if (last.length === length && sameBytes(last, v)) return last;
     if (this.#slabAt + length > this.#slab.length) {
       this.#slab = new Uint8Array(StorageLimits.idSlabBytes);
       this.#slabAt = 0;
     }
     // The constructor, not subarray: subarray looks up a species constructor per call.
     const out = new Uint8Array(this.#slab.buffer, this.#slabAt, length);
-    for (let i = 0; i < length; i++) out[i] = src[at + i] as number;
+    out.set(v);
     this.#slabAt += length;
     assert(this.#slabAt <= this.#slab.length, 'the slab cursor stays in the slab');
     if (length === TRACE_ID_BYTES) this.#lastId = out;

@@ -75,7 +75,6 @@ import { IdempotencyWindow } from '../idempotency.js';
 import type { IdempotencyWindowOptions } from '../idempotency.js';
 import type { LogRow, MetricPointRow, SpanRow } from '../rows.js';
 import { decodeShardEntry } from '../shard-entry.js';
-import { decodeLogEntry } from '../log-entry-decode.js';
 import { MetricEntryColumns, decodeMetricEntry, hasAddColumns } from '../metric-entry.js';
 import { SpanEntryColumns, decodeSpanEntry, hasAddSpanColumns } from '../span-entry.js';
 import { KvWriteBatch, ShardDb } from './shard-db.js';
@@ -278,8 +277,7 @@ export class ShardStateMachine implements DurableStateMachine {
     const zero = { accepted: 0, refused: 0 };
     let entry;
     try {
-      // Logs-only entries are read straight from their bytes (log-entry-decode.ts); anything else, or any defect, by the reference decoder.
-      entry = decodeLogEntry(data) ?? decodeShardEntry(data);
+      entry = decodeShardEntry(data);
     } catch (err) {
       const why = isOtlpdbError(err) ? err.message : String(err);
       return { duplicate: false, invalid: why, spans: zero, points: zero, logs: zero, refusals: [] };
