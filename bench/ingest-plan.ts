@@ -236,6 +236,23 @@ export function phaseFigures(c: PhaseCounts, batch: number): PhaseFigures {
   };
 }
 
+/**
+ * itemsPerCpuSec is the items a phase acknowledged per CPU-second of its
+ * nodes (all threads, summed over the nodes), rounded, or null when a node's
+ * CPU time was unreadable or zero. Next to items/s it is the figure a loaded
+ * machine disturbs least: a starved node does less per second, not more per
+ * CPU-second.
+ */
+export function itemsPerCpuSec(items: number, cpuSec: readonly (number | null)[]): number | null {
+  assert(items >= 0, 'itemsPerCpuSec items >= 0');
+  let sum = 0;
+  for (const s of cpuSec) {
+    if (s === null) return null;
+    sum += s;
+  }
+  return sum > 0 ? Math.round(items / sum) : null;
+}
+
 /** decodeRate is items decoded per second, rounded. */
 export function decodeRate(items: number, elapsedSec: number): number {
   assert(items >= 0 && elapsedSec > 0, 'decodeRate items >= 0, elapsedSec > 0');

@@ -35,7 +35,7 @@ import { resendBodies, runGrpcLoad, runHttpLoad, slotPool } from './ingest-load.
 import type { LoadResult, LoadSlot, ResendOutcome } from './ingest-load.js';
 import { buildTemplate, makeBody } from './ingest-payloads.js';
 import type { BodyTemplate } from './ingest-payloads.js';
-import { decodeRate, ingestDecodeRatio, phaseFigures, targetItemsPerSec, targetMet } from './ingest-plan.js';
+import { decodeRate, ingestDecodeRatio, itemsPerCpuSec, phaseFigures, targetItemsPerSec, targetMet } from './ingest-plan.js';
 import type { IngestBenchConfig, IngestProtocol, PhaseFigures } from './ingest-plan.js';
 import { startOtlpdb } from './kv-otlpdb.js';
 import type { OtlpdbCluster } from './kv-otlpdb.js';
@@ -68,6 +68,8 @@ export interface PhaseReport {
   readonly serverCpuPercent: readonly (number | null)[];
   /** serverWaitPercent is how long each node's main thread waited for a CPU while runnable, in percent of the phase. */
   readonly serverWaitPercent: readonly (number | null)[];
+  /** itemsPerCpuSec is the phase's acknowledged items per CPU-second of all its nodes (itemsPerCpuSec in ingest-plan.ts). */
+  readonly itemsPerCpuSec: number | null;
   readonly loadGenCpuPercent: number;
   readonly ingestToDecode: number | null;
   readonly targetItemsPerSec: number;
@@ -277,6 +279,7 @@ export async function runIngestBench(config: IngestBenchConfig, o: IngestRunOpti
           elapsedSec: Math.round(r.counts.elapsedSec * 100) / 100,
           serverCpuPercent: r.serverCpuSec.map((s) => percentOf(s, r.counts.elapsedSec)),
           serverWaitPercent: r.serverWaitSec.map((s) => percentOf(s, r.counts.elapsedSec)),
+          itemsPerCpuSec: itemsPerCpuSec(f.itemsAcknowledged, r.serverCpuSec),
           loadGenCpuPercent: percentOf(r.loadGenCpuSec, r.counts.elapsedSec) ?? 0,
           ingestToDecode: ingestDecodeRatio(f.itemsPerSec, decodePerSec),
           targetItemsPerSec: targetItemsPerSec(signal, config.nodes),

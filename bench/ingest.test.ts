@@ -10,6 +10,7 @@ import { buildTemplate, makeBody } from './ingest-payloads.js';
 import {
   decodeExportResponse,
   ingestDecodeRatio,
+  itemsPerCpuSec,
   parseIngestArgs,
   percentileMs,
   phaseFigures,
@@ -74,6 +75,12 @@ t.test('figures: items count acknowledged items only; MB/s, percentiles, ratio a
   t.equal(ingestDecodeRatio(2554, 45_756), 0.056);
   t.equal(ingestDecodeRatio(1, 3), 0.333);
   t.equal(ingestDecodeRatio(5, 0), null, 'no ratio without a decode rate');
+  // Items per CPU-second sum the nodes' CPU time (three nodes share the work of one phase).
+  t.equal(itemsPerCpuSec(90_000, [1.5]), 60_000);
+  t.equal(itemsPerCpuSec(90_000, [0.5, 0.5, 0.5]), 60_000);
+  t.equal(itemsPerCpuSec(10, [3]), 3);
+  t.equal(itemsPerCpuSec(10, [1, null]), null, 'no figure when a node was unreadable');
+  t.equal(itemsPerCpuSec(10, [0]), null, 'no figure without CPU time');
   t.equal(targetItemsPerSec('traces', 1), 100_000);
   t.equal(targetItemsPerSec('metrics', 1), 500_000);
   t.equal(targetItemsPerSec('logs', 1), 200_000);

@@ -34,12 +34,12 @@ function printText(r: IngestReport): void {
     const d = r.decode[signal as keyof typeof r.decode];
     console.log(`  ${signal}: ${n(b.bytes)}-byte bodies (${b.bytesPerItem} B/item); decode ceiling ${n(d?.itemsPerSec ?? 0)} items/s (${d?.mbPerSec ?? 0} MB/s) on one thread`);
   }
-  console.log('\n  signal   proto     items/s     MB/s   p50 ms   p99 ms  non2xx  errors  ingest/decode  node CPU %      CPU wait %     loadgen %  target');
+  console.log('\n  signal   proto     items/s     MB/s   p50 ms   p99 ms  non2xx  errors  ingest/decode  node CPU %      CPU wait %     items/CPU-s  loadgen %  target');
   for (const p of r.phases) {
     const f = p.figures;
     console.log(
       `  ${p.signal.padEnd(8)} ${p.protocol.padEnd(5)} ${n(f.itemsPerSec).padStart(11)} ${String(f.mbPerSec).padStart(8)} ${String(f.latencyP50Ms).padStart(8)} ${String(f.latencyP99Ms).padStart(8)} ` +
-        `${String(f.non2xx).padStart(7)} ${String(f.errors).padStart(7)} ${String(p.ingestToDecode ?? 'n/a').padStart(14)}  ${p.serverCpuPercent.map((x) => x ?? '?').join('/').padEnd(14)} ${p.serverWaitPercent.map((x) => x ?? '?').join('/').padEnd(14)} ${String(p.loadGenCpuPercent).padStart(9)}  ` +
+        `${String(f.non2xx).padStart(7)} ${String(f.errors).padStart(7)} ${String(p.ingestToDecode ?? 'n/a').padStart(14)}  ${p.serverCpuPercent.map((x) => x ?? '?').join('/').padEnd(14)} ${p.serverWaitPercent.map((x) => x ?? '?').join('/').padEnd(14)} ${(p.itemsPerCpuSec === null ? '?' : n(p.itemsPerCpuSec)).padStart(11)}  ${String(p.loadGenCpuPercent).padStart(9)}  ` +
         `${p.targetMet ? 'met' : 'NOT met'} (>= ${n(p.targetItemsPerSec)})`,
     );
     if (f.non2xx > 0 || f.errors > 0) console.log(`        status codes: ${JSON.stringify(f.statusCodes)}`);
