@@ -69,7 +69,8 @@ t.test('request bodies: a 64-byte seeded value, distinct keys, the etcd gateway 
 t.test('the otlpdb harness writes distinct keys through every node and stops the cluster by PID', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'otlpdb-bench-kv-test-'));
   // Ports of their own, away from the bench (13200/17400) and other tests.
-  const cluster = await startOtlpdb({ dir: join(root, 'c'), nodes: 3, apiPort: 23_200, peerPort: 23_400 });
+  // 21200/21400: not the jepsen suite's 23200+ (a user's or CI's jepsen run took a port clash from this test: a restarted node failed with EADDRINUSE).
+  const cluster = await startOtlpdb({ dir: join(root, 'c'), nodes: 3, apiPort: 21_200, peerPort: 21_400 });
   t.teardown(async () => {
     await cluster.stop();
     await rm(root, { recursive: true, force: true });

@@ -66,6 +66,9 @@ export interface LiveClusterPorts {
   readonly otlpHttp: number;
 }
 
+/** KILL_POLL_MS is how often a kill or a restart looks whether a killed process is gone. */
+const KILL_POLL_MS = 20;
+
 /** DEFAULT_PORTS are the suite's ports (JepsenLimits). */
 const DEFAULT_PORTS: LiveClusterPorts = {
   peer: JepsenLimits.peerPort,
@@ -267,7 +270,7 @@ export class LiveCluster {
     } catch {
       // Already gone.
     }
-    for (let i = 0; i < 100 && isNodeAlive(n.pid, n.entry.dataDir); i++) await sleep(20);
+    for (let i = 0; i < 100 && isNodeAlive(n.pid, n.entry.dataDir); i++) await sleep(KILL_POLL_MS);
     n.down = true;
     await this.save();
   }
@@ -282,6 +285,9 @@ export class LiveCluster {
   async spawn(id: number): Promise<void> {
     const n = this.node(id);
     assert(n.down, 'restart a node that is down');
+    // A killed process can outlive SIGKILL for a while (a write or fsync in progress), still holding its
+    // ports: wait until it is gone, bounded, so the new one does not fail with EADDRINUSE for that reason.
+    for (let waited = 0; waited < JepsenLimits.killGoneWaitMsMax && isNodeAlive(n.pid, n.entry.dataDir); waited += KILL_POLL_MS) await sleep(KILL_POLL_MS);
     const [bin, ...args] = n.argv;
     assert(bin !== undefined, 'a node command line names its binary');
     const fd = openSync(n.entry.log, 'a');
