@@ -1643,6 +1643,8 @@ export const JepsenLimits = {
   plantIptablesChain: 'OTLPDB-JEPSEN-PLANT',
   /** plantCutOffMs is how long a planted-bug scenario keeps a node cut off after its acknowledgements: long enough for the majority to elect new leaders (several election timeouts of tickMs). */
   plantCutOffMs: 4_000,
+  /** plantElectMsMax bounds the wait after the cut-off for the majority to lead every group (elections are slower on a loaded machine). */
+  plantElectMsMax: 30_000,
   /** plantRequests is how many OTLP requests the ack-before-commit scenario sends to the cut-off node. */
   plantRequests: 8,
   /** plantAttemptsMax bounds each retried step of a planted-bug scenario (a write on the majority, a poll for replication). */
