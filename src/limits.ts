@@ -1577,6 +1577,8 @@ export const JepsenLimits = {
   readBackAttemptsMax: 5,
   /** readBackConcurrency is how many final reads are in flight at once. */
   readBackConcurrency: 8,
+  /** portProbeMs bounds the check, before a run starts its cluster, that nothing answers on its ports. */
+  portProbeMs: 1_000,
   /** killGoneWaitMsMax bounds how long a restart waits for the killed process of the node to be gone (it may outlive SIGKILL in a write, holding its ports). */
   killGoneWaitMsMax: 15_000,
   /** restartReadyDeadlineMs is how long a restarted node gets to answer /readyz before the heal step moves on (recovery waits again). */

@@ -15,6 +15,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLUSTER_FILE, isNodeAlive, stopNodes } from '../../cli/commands/cluster.js';
@@ -95,8 +96,27 @@ function runCli(cliPath: string, args: readonly string[], env: NodeJS.ProcessEnv
   });
 }
 
+/** portAnswers says whether something accepts TCP connections on host:port (bounded by JepsenLimits.portProbeMs). */
+function portAnswers(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createConnection({ host, port });
+    const done = (answered: boolean): void => {
+      sock.destroy();
+      resolve(answered);
+    };
+    sock.setTimeout(JepsenLimits.portProbeMs, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
 function readArgv(pid: number): string[] {
-  const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  let raw: string;
+  try {
+    raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    throw new OtlpdbError('ERR_UNAVAILABLE', `node process ${pid} exited right after \`cluster up\` (see its log in the cluster directory)`);
+  }
   const argv = raw.split('\0').filter((s, i, all) => !(s === '' && i === all.length - 1));
   assert(argv.length >= 2, 'a node command line has a binary and a script');
   return argv;
@@ -118,6 +138,14 @@ export class LiveCluster {
   static async start(o: LiveClusterOptions): Promise<LiveCluster> {
     if (!existsSync(o.cliPath)) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${o.cliPath} is missing; run npm run build first`);
     const ports = o.ports ?? DEFAULT_PORTS;
+    // cluster up judges readiness over HTTP: a node that failed to bind would look ready if another cluster answered on its address.
+    for (let i = 1; i <= o.nodes; i++) {
+      for (const port of [ports.peer, ports.api]) {
+        if (await portAnswers(`127.0.0.${i}`, port)) {
+          throw new OtlpdbError('ERR_CONFLICT', `127.0.0.${i}:${port} is already in use: another cluster runs on these ports (another otlpdb jepsen run? give each its own --port-offset)`);
+        }
+      }
+    }
     const stdout = await runCli(o.cliPath, [
       'cluster', 'up', '--detach', '--json', '--dir', o.clusterDir, '--nodes', String(o.nodes), '--shards', String(JepsenLimits.shards),
       '--tick-ms', String(JepsenLimits.tickMs), '--peer-port', String(ports.peer), '--api-port', String(ports.api),
