@@ -11,7 +11,7 @@
 import t from 'tap';
 import { initHash } from '../partition/hash.js';
 import { MetricStore } from '../storage/metrics/metric-store.js';
-import { Flusher, type TempDb, openTempDb, removeTempDb } from '../storage/metrics/store-test-util.js';
+import { Flusher, type TempDb, openTempDb, removeTempDb, testPointRow } from '../storage/metrics/store-test-util.js';
 import type { KeyValue, MetricData, MetricPointRow } from '../storage/rows.js';
 import { newScanStats } from '../storage/shard/signal-store.js';
 import { type PromMetricType, PromView, promMetricName, promUnitName } from './metrics-prom-view.js';
@@ -99,22 +99,8 @@ t.test('the table catches a planted translator bug (unit `1` gives _ratio to cou
   t.ok(wrong.length > 0, `caught by: ${wrong.join(', ')}`);
 });
 
-const kv = (key: string, value: string): KeyValue => ({ key, value: { type: 'string', value } });
 function point(name: string, unit: string, description: string, data: MetricData, tMs: number, attrs: KeyValue[] = []): MetricPointRow {
-  return {
-    tenant: 't',
-    name,
-    description,
-    unit,
-    data,
-    attributes: attrs,
-    startTimeUnixNano: 0n,
-    timeUnixNano: BigInt(tMs) * 1_000_000n,
-    flags: 0,
-    exemplars: [],
-    resource: { attributes: [kv('service.name', 'api')], droppedAttributesCount: 0, schemaUrl: '' },
-    scope: { name: 'lib', version: '', attributes: [], droppedAttributesCount: 0, schemaUrl: '' },
-  };
+  return testPointRow(name, data, attrs, tMs, { unit, description });
 }
 const sum = (v: number, monotonic: boolean, temporality: 1 | 2 = 2): MetricData => ({ type: 'sum', temporality, monotonic, value: { type: 'double', value: v } });
 const gauge = (v: number): MetricData => ({ type: 'gauge', value: { type: 'double', value: v } });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { initHash } from '../partition/hash.js';
 import { MetricStore } from '../storage/metrics/metric-store.js';
 import { escapeLabelName, seriesLabels } from '../storage/metrics/series-identity.js';
-import { type TempDb, openTempDb, removeTempDb } from '../storage/metrics/store-test-util.js';
+import { type TempDb, openTempDb, removeTempDb, stringKv, testPointRow } from '../storage/metrics/store-test-util.js';
 import { compareCodePoints } from '../storage/metrics/series-registry.js';
 import type { KeyValue, MetricData, MetricPointRow } from '../storage/rows.js';
 import { newScanStats } from '../storage/shard/signal-store.js';
@@ -11,23 +11,10 @@ import { classicBuckets, expandRecords, formatPromFloat } from './metrics-prom-r
 import { readShardSeries } from './metrics-shard-read.js';
 
 const CFG = { promoteResourceAttributes: ['k8s.pod.name'] };
-const kv = (key: string, value: string): KeyValue => ({ key, value: { type: 'string', value } });
+const kv = stringKv;
 
 function pointRow(name: string, data: MetricData, attrs: KeyValue[], tMs: number, resource: KeyValue[] = [kv('service.name', 'api'), kv('service.namespace', 'shop'), kv('service.instance.id', 'i-1')], scope = 'lib'): MetricPointRow {
-  return {
-    tenant: 't',
-    name,
-    description: '',
-    unit: '',
-    data,
-    attributes: attrs,
-    startTimeUnixNano: 0n,
-    timeUnixNano: BigInt(tMs) * 1_000_000n,
-    flags: 0,
-    exemplars: [],
-    resource: { attributes: resource, droppedAttributesCount: 0, schemaUrl: '' },
-    scope: { name: scope, version: '', attributes: [], droppedAttributesCount: 0, schemaUrl: '' },
-  };
+  return testPointRow(name, data, attrs, tMs, { resource, scope });
 }
 function storedLabels(r: MetricPointRow): { name: string; value: string }[] {
   return seriesLabels(r).filter((l) => l.value !== '').sort((a, b) => compareCodePoints(a.name, b.name));

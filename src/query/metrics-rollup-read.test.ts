@@ -12,7 +12,7 @@ import t from 'tap';
 import { initHash } from '../partition/hash.js';
 import { MetricStore } from '../storage/metrics/metric-store.js';
 import { ROLLUP_WINDOW_MS, partialsOf, pointOf } from '../storage/metrics/rollup.js';
-import { Flusher, type TempDb, openTempDb, removeTempDb } from '../storage/metrics/store-test-util.js';
+import { Flusher, type TempDb, openTempDb, removeTempDb, stringKv, testPointRow } from '../storage/metrics/store-test-util.js';
 import type { KeyValue, MetricData, MetricPointRow } from '../storage/rows.js';
 import { newScanStats } from '../storage/shard/signal-store.js';
 import { PromView } from './metrics-prom-view.js';
@@ -27,7 +27,7 @@ const SEED = 20261128;
 const H = 3_600_000;
 const T0 = 1_700_000_000_000 - (1_700_000_000_000 % H); // an hour boundary
 const HOURS = 6;
-const kv = (key: string, value: string): KeyValue => ({ key, value: { type: 'string', value } });
+const kv = stringKv;
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -41,23 +41,9 @@ function rng(seed: number): () => number {
 }
 
 function row(name: string, data: MetricData, attrs: KeyValue[], tMs: number): MetricPointRow {
-  return {
-    tenant: 't',
-    name,
-    description: '',
-    unit: '',
-    data,
-    attributes: attrs,
-    startTimeUnixNano: 0n,
-    timeUnixNano: BigInt(tMs) * 1_000_000n,
-    flags: 0,
-    exemplars: [],
-    resource: { attributes: [kv('service.name', 'api')], droppedAttributesCount: 0, schemaUrl: '' },
-    scope: { name: 'lib', version: '', attributes: [], droppedAttributesCount: 0, schemaUrl: '' },
-  };
+  return testPointRow(name, data, attrs, tMs);
 }
 
-/** rowsOf: 3 gauges (random walks) and 2 counters without resets, scraped every 15 s at a 7 s offset, ~3 % of scrapes missed. */
 function rowsOf(seed: number): MetricPointRow[] {
   const r = rng(seed);
   const out: MetricPointRow[] = [];

@@ -4,12 +4,12 @@ import path from 'node:path';
 import t from 'tap';
 import { SeededRand } from '../fs/seeded-rand.js';
 import type { SpanRow } from '../storage/rows.js';
-import type { KeyRange, KvEntry, KvRead } from '../storage/shard/shard-db.js';
+import type { KvRead } from '../storage/shard/shard-db.js';
 import { KvWriteBatch, ShardDb } from '../storage/shard/shard-db.js';
 import { TraceKeySpace } from '../storage/traces/trace-keys.js';
 import type { TraceResult } from '../storage/traces/trace-store.js';
 import { TraceStore } from '../storage/traces/trace-store.js';
-import { realisticSpans } from '../storage/traces/traces-test-util.js';
+import { SpaceScanCounter, realisticSpans } from '../storage/traces/traces-test-util.js';
 import { searchShard } from './trace-search-shard.js';
 
 // A duration search scans each candidate's trace-id index once (traceRefs,
@@ -19,22 +19,6 @@ import { searchShard } from './trace-search-shard.js';
 // makes a search scan the index for another reason. Seeded; no timing.
 
 const TENANT = 'acme';
-
-/** IndexScans counts the iterators opened over the trace-id index (0x12). */
-class IndexScans implements KvRead {
-  scans = 0;
-  constructor(readonly inner: KvRead) {}
-  get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.inner.get(key);
-  }
-  getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
-    return this.inner.getMany(keys);
-  }
-  pages(range: KeyRange, pageEntries?: number): AsyncGenerator<readonly KvEntry[]> {
-    if (range.gte?.[0] === TraceKeySpace.traceId) this.scans++;
-    return this.inner.pages(range, pageEntries);
-  }
-}
 
 /** TwiceStore is the planted regression: traceById scans the index again instead of taking the search's scan. */
 class TwiceStore extends TraceStore {
@@ -70,7 +54,7 @@ t.test('a duration search scans each candidate trace-id index once; a planted se
   const q = { startNs: 0n, endNs: 1n << 62n, predicate: {}, minTraceDurationNs: 1n, limit: 20, spss: 3 };
   const run = async (store: TraceStore): Promise<{ scans: number; inspected: number; answer: string }> => {
     await store.load(db);
-    const kv = new IndexScans(db);
+    const kv = new SpaceScanCounter(db, TraceKeySpace.traceId);
     const a = await searchShard(store, kv, TENANT, q, () => false);
     return { scans: kv.scans, inspected: a.inspectedTraces, answer: a.traces.map((x) => Buffer.from(x.traceId).toString('hex')).join() };
   };

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { KvWriteBatch, ShardDb } from '../shard/shard-db.js';
 import type { AddResult, FlushReport } from '../shard/signal-store.js';
 import { newScanStats } from '../shard/signal-store.js';
-import type { Exemplar, MetricData, MetricPointRow } from '../rows.js';
+import type { Exemplar, KeyValue, MetricData, MetricPointRow } from '../rows.js';
 import type { Matcher } from './label-index.js';
 import type { MetricStore } from './metric-store.js';
 import { seriesLabels, timestampMs } from './series-identity.js';
@@ -44,6 +44,39 @@ export function row(tenant: string, s: RowSpec): MetricPointRow {
     exemplars: s.exemplars ?? [],
     resource: { attributes: [{ key: 'host.name', value: { type: 'string', value: s.host } }], droppedAttributesCount: 0, schemaUrl: '' },
     scope: { name: 'test-scope', version: '1.0', attributes: [], droppedAttributesCount: 0, schemaUrl: '' },
+  };
+}
+
+/** stringKv is a string-valued attribute. */
+export function stringKv(key: string, value: string): KeyValue {
+  return { key, value: { type: 'string', value } };
+}
+
+/** PointRowOptions are the optional parts of testPointRow's row. */
+export interface PointRowOptions {
+  readonly unit?: string;
+  readonly description?: string;
+  /** resource is the resource's attributes (default: service.name=api). */
+  readonly resource?: KeyValue[];
+  /** scope is the instrumentation scope's name (default: lib). */
+  readonly scope?: string;
+}
+
+/** testPointRow builds a MetricPointRow of tenant `t` with the given point attributes, for query tests that vary resource, unit and description. */
+export function testPointRow(name: string, data: MetricData, attrs: KeyValue[], tMs: number, o: PointRowOptions = {}): MetricPointRow {
+  return {
+    tenant: 't',
+    name,
+    description: o.description ?? '',
+    unit: o.unit ?? '',
+    data,
+    attributes: attrs,
+    startTimeUnixNano: 0n,
+    timeUnixNano: BigInt(tMs) * 1_000_000n,
+    flags: 0,
+    exemplars: [],
+    resource: { attributes: o.resource ?? [stringKv('service.name', 'api')], droppedAttributesCount: 0, schemaUrl: '' },
+    scope: { name: o.scope ?? 'lib', version: '', attributes: [], droppedAttributesCount: 0, schemaUrl: '' },
   };
 }
 

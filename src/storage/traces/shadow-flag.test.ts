@@ -7,7 +7,7 @@ import { OtlpdbError } from '../../errors.js';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { ByteWriter } from '../codec/varint.js';
 import type { SpanRow } from '../rows.js';
-import type { KeyRange, KvEntry, KvRead } from '../shard/shard-db.js';
+import type { KvRead } from '../shard/shard-db.js';
 import { KvWriteBatch, ShardDb } from '../shard/shard-db.js';
 import { newScanStats } from '../shard/signal-store.js';
 import { SpanBlockCache } from './block-cache.js';
@@ -15,7 +15,7 @@ import type { BlockMeta } from './trace-keys.js';
 import { TraceKeySpace as K, blockKey, decodeBlockMeta, encodeBlockMeta, prefixRange, readRef, spaceRange, tenantPrefixBytes } from './trace-keys.js';
 import { TraceStore } from './trace-store.js';
 import type { SpanSearch } from './trace-store.js';
-import { realisticSpans } from './traces-test-util.js';
+import { SpaceScanCounter, realisticSpans } from './traces-test-util.js';
 
 // The block meta's shadow flag (trace-keys.ts BlockMeta.marked): a search
 // skips the marker scan of a block whose meta says "no markers", so a flag
@@ -100,22 +100,6 @@ async function rewriteMetas(db: ShardDb, to: boolean | undefined): Promise<numbe
   return n;
 }
 
-/** PageCounter counts the iterators opened over the shadow marker space. */
-class PageCounter implements KvRead {
-  shadowScans = 0;
-  constructor(readonly inner: KvRead) {}
-  get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.inner.get(key);
-  }
-  getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
-    return this.inner.getMany(keys);
-  }
-  pages(range: KeyRange, pageEntries?: number): AsyncGenerator<readonly KvEntry[]> {
-    if (range.gte?.[0] === K.shadow) this.shadowScans++;
-    return this.inner.pages(range, pageEntries);
-  }
-}
-
 t.test('the meta codec: the flag round-trips, a meta without it reads as unknown, a bad flag is refused', async (t) => {
   const w = new ByteWriter();
   const base: BlockMeta = { rows: 3, traces: 2, dataBytes: 100, indexBytes: 50, minStartNs: 5n, maxStartNs: 9n, maxEndNs: 12n };
@@ -165,11 +149,11 @@ t.test('a flush flags exactly the blocks it marks; searches skip unmarked blocks
     t.ok(after.length > markedBlocks, `${label}: and some blocks stay unmarked`);
     t.ok(store.stats().indexBytes > 0, 'stats are kept');
 
-    const counter = new PageCounter(db);
+    const counter = new SpaceScanCounter(db, K.shadow);
     const good = await staleRows(store, counter, replaced);
     t.equal(good.stale, 0, `${label}: no stale version of the rewritten trace is found`);
     t.ok(good.rows > 0, `${label}: the search finds the other v1 spans (${good.rows})`);
-    t.ok(counter.shadowScans > 0 && counter.shadowScans <= 2 * markedBlocks, `${label}: only marked blocks are scanned for markers (${counter.shadowScans} scans, ${markedBlocks} marked of ${after.length})`);
+    t.ok(counter.scans > 0 && counter.scans <= 2 * markedBlocks, `${label}: only marked blocks are scanned for markers (${counter.scans} scans, ${markedBlocks} marked of ${after.length})`);
 
     // Planted bug: the marked blocks' flags cleared (a flush that forgot #markMetas). The cache keeps
     // no metas, so the next search sees the lie.

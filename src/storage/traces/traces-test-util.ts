@@ -8,6 +8,7 @@
  * a numeric id, user.id). Test code only.
  */
 import type { SeededRand } from '../../fs/seeded-rand.js';
+import type { KeyRange, KvEntry, KvRead } from '../shard/shard-db.js';
 import type { KeyValue, Resource, Scope, SpanKind, SpanRow, StatusCode } from '../rows.js';
 import { SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
 
@@ -79,4 +80,23 @@ export function realisticSpans(rand: SeededRand, traces: number, tenant = 'defau
     }
   }
   return spans;
+}
+
+/** SpaceScanCounter is a KvRead over `inner` that counts the iterators opened over one key space (a range whose lower bound starts with `space`). */
+export class SpaceScanCounter implements KvRead {
+  scans = 0;
+  constructor(
+    readonly inner: KvRead,
+    readonly space: number,
+  ) {}
+  get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    return this.inner.get(key);
+  }
+  getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    return this.inner.getMany(keys);
+  }
+  pages(range: KeyRange, pageEntries?: number): AsyncGenerator<readonly KvEntry[]> {
+    if (range.gte?.[0] === this.space) this.scans++;
+    return this.inner.pages(range, pageEntries);
+  }
 }
