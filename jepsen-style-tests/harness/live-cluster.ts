@@ -70,13 +70,12 @@ export interface LiveClusterPorts {
 /** KILL_POLL_MS is how often a kill or a restart looks whether a killed process is gone. */
 const KILL_POLL_MS = 20;
 
-/** DEFAULT_PORTS are the suite's ports (JepsenLimits). */
-const DEFAULT_PORTS: LiveClusterPorts = {
-  peer: JepsenLimits.peerPort,
-  api: JepsenLimits.apiPort,
-  otlpGrpc: JepsenLimits.otlpGrpcPort,
-  otlpHttp: JepsenLimits.otlpHttpPort,
-};
+/** suitePorts are a run's ports: the suite's (JepsenLimits) plus the run's --port-offset. */
+export function suitePorts(portOffset: number): LiveClusterPorts {
+  assert(Number.isInteger(portOffset) && portOffset >= 0 && portOffset <= JepsenLimits.portOffsetMax, 'a port offset within JepsenLimits.portOffsetMax');
+  assert(portOffset % JepsenLimits.portOffsetStep === 0, 'a port offset is a multiple of JepsenLimits.portOffsetStep');
+  return { peer: JepsenLimits.peerPort + portOffset, api: JepsenLimits.apiPort + portOffset, otlpGrpc: JepsenLimits.otlpGrpcPort + portOffset, otlpHttp: JepsenLimits.otlpHttpPort + portOffset };
+}
 
 function nodeEnv(o: LiveClusterOptions): NodeJS.ProcessEnv {
   return o.testNodeEnv === undefined ? process.env : { ...process.env, ...o.testNodeEnv };
@@ -137,7 +136,7 @@ export class LiveCluster {
   /** start runs `otlpdb cluster up --detach --json` with the suite's ports and returns once every node is ready. */
   static async start(o: LiveClusterOptions): Promise<LiveCluster> {
     if (!existsSync(o.cliPath)) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${o.cliPath} is missing; run npm run build first`);
-    const ports = o.ports ?? DEFAULT_PORTS;
+    const ports = o.ports ?? suitePorts(0);
     // cluster up judges readiness over HTTP: a node that failed to bind would look ready if another cluster answered on its address.
     for (let i = 1; i <= o.nodes; i++) {
       for (const port of [ports.peer, ports.api]) {
@@ -190,7 +189,7 @@ export class LiveCluster {
   async join(id: number, via: number, giveUp: () => boolean): Promise<'ready' | 'exited' | 'waiting'> {
     assert(id > this.nodes.length && this.#joiners.every((j) => j.entry.id !== id), 'a joiner has a new id');
     assert(this.#joiners.length < JepsenLimits.joinersMax, 'a bounded number of joiners');
-    const ports = this.#o.ports ?? DEFAULT_PORTS;
+    const ports = this.#o.ports ?? suitePorts(0);
     const founder = this.node(1);
     const [bin, script] = founder.argv;
     assert(bin !== undefined && script !== undefined, 'a founder command line names the binary and the CLI');

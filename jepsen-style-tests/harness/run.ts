@@ -16,7 +16,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isNodeAlive, stopNodes } from '../../cli/commands/cluster.js';
-import { OtlpdbError, assert } from '../../src/errors.js';
+import { OtlpdbError } from '../../src/errors.js';
 import { JepsenLimits } from '../../src/limits.js';
 import { IptablesPartitioner, probeIptables, removeChain } from '../nemeses/iptables.js';
 import { TransportFaultCutter } from '../nemeses/link-cutter.js';
@@ -35,8 +35,7 @@ import { logsWorkload } from '../workloads/logs.js';
 import { counterWorkload } from '../workloads/counter.js';
 import type { Workload, WorkloadContext } from '../workloads/types.js';
 import { HistoryRecorder } from './history.js';
-import { LiveCluster } from './live-cluster.js';
-import type { LiveClusterPorts } from './live-cluster.js';
+import { LiveCluster, suitePorts } from './live-cluster.js';
 import { drawSchedule } from './schedule.js';
 import type { NemesisKind } from './schedule.js';
 import { readState, removeState } from './state-file.js';
@@ -66,13 +65,6 @@ export interface JepsenPlan {
   readonly partitioner: PartitionerChoice;
   /** portOffset (a multiple of JepsenLimits.portOffsetStep, 0 by default) is added to each of the suite's ports; a run with an offset cuts links in its own chain, `OTLPDB-JEPSEN-<offset>`, so two runs can go side by side. */
   readonly portOffset: number;
-}
-
-/** suitePorts are a run's ports: the suite's (JepsenLimits) plus the plan's offset. */
-export function suitePorts(portOffset: number): LiveClusterPorts {
-  assert(Number.isInteger(portOffset) && portOffset >= 0 && portOffset <= JepsenLimits.portOffsetMax, 'a port offset within JepsenLimits.portOffsetMax');
-  assert(portOffset % JepsenLimits.portOffsetStep === 0, 'a port offset is a multiple of JepsenLimits.portOffsetStep');
-  return { peer: JepsenLimits.peerPort + portOffset, api: JepsenLimits.apiPort + portOffset, otlpGrpc: JepsenLimits.otlpGrpcPort + portOffset, otlpHttp: JepsenLimits.otlpHttpPort + portOffset };
 }
 
 /** suiteChain is a run's iptables chain: the suite's, suffixed with the port offset when there is one. */
