@@ -6,6 +6,8 @@ export { RawNode } from './raw-node.js';
 export type { ReadyOptions } from './raw-node.js';
 export { Raft, CAMPAIGN_TRANSFER, CampaignType } from './raft.js';
 export { MemoryStorage } from './memory-storage.js';
+export { NO_FLOOR, NO_TOMBSTONE, floorAtLeast, incarnationHardState, tombstoneOf } from './tombstone.js';
+export type { ReplicaTombstone } from './tombstone.js';
 export {
   applyChangeToConfState,
   decodeConfChange,
@@ -48,5 +50,6 @@ export type {
   SnapshotMetadata,
   SoftState,
   Storage,
+  VoteFloor,
 } from './types.js';
 export type { MessageFields } from './message.js';

@@ -160,11 +160,13 @@ t.test('a follower drops a transfer to another node (it cannot send in that node
 /**
  * stale candidate scenario (found by the jepsen suite, mix C seed 2): node 3
  * lags; 1 and 2 commit without it; 2 is swapped out for 4 and later added
- * again as a new, empty incarnation under id 2. Node 3 still holds the old
+ * again as a new, empty incarnation under id 2 — from the tombstone its old
+ * incarnation left (`replaceFromTombstone`), or, to plant the bug, wiped
+ * with nothing left (`replaceWithEmpty`). Node 3 still holds the old
  * membership [1, 2, 3] and campaigns where only the new node 2 hears it.
  * Returns the network after node 3's campaign.
  */
-function staleCandidateAfterReAdd(makeRaft?: (config: Config) => Raft): TestNetwork {
+function staleCandidateAfterReAdd(readd: 'tombstone' | 'wiped', makeRaft?: (config: Config) => Raft): TestNetwork {
   const net = new TestNetwork([1, 2, 3], makeRaft === undefined ? {} : { makeRaft });
   net.campaign(1);
   net.propose(1, bytes('seen-by-all'));
@@ -181,7 +183,8 @@ function staleCandidateAfterReAdd(makeRaft?: (config: Config) => Raft): TestNetw
     net.deliverAll();
     net.tick(2, [1, 2, 4]);
   }
-  net.replaceWithEmpty(2);
+  if (readd === 'tombstone') net.replaceFromTombstone(2);
+  else net.replaceWithEmpty(2);
   net.heal();
   net.cut(3, 1);
   net.cut(3, 4);
@@ -190,11 +193,13 @@ function staleCandidateAfterReAdd(makeRaft?: (config: Config) => Raft): TestNetw
   return net;
 }
 
-t.test('a replica added again with an empty log does not vote, so a stale candidate cannot erase committed entries', async (t) => {
-  const net = staleCandidateAfterReAdd();
+t.test('a replica added again from its tombstone votes only for logs past its predecessor\'s last entry, so a stale candidate cannot erase committed entries', async (t) => {
+  const net = staleCandidateAfterReAdd('tombstone');
   t.same(net.node(1).confState.voters, [1, 3, 4], 'the group is [1, 3, 4]');
   t.same(net.node(3).confState.voters, [1, 2, 3], 'node 3 still holds the old membership');
-  t.not(net.raft(3).role, StateRole.Leader, 'the empty node 2 refused its vote: node 3 does not lead');
+  t.equal(net.node(2).storage.lastIndex(), 0, 'the new node 2 holds no entry');
+  t.ok(net.raft(2).voteFloor.index > net.node(3).storage.lastIndex(), 'its vote floor is past node 3\'s log');
+  t.not(net.raft(3).role, StateRole.Leader, 'the new node 2 refused its vote: node 3 does not lead');
   net.heal();
   net.tick(30);
   const leaders = net.leaders();
@@ -205,17 +210,87 @@ t.test('a replica added again with an empty log does not vote, so a stale candid
   }
 });
 
-t.test('planted: a replica that votes without being a voter lets the stale candidate win and lose a committed entry (the test above can fail)', async (t) => {
-  class VotesAsAnyone extends Raft {
-    protected override mayVote(): boolean {
-      return true;
-    }
-  }
-  const net = staleCandidateAfterReAdd((c) => new VotesAsAnyone(c));
+t.test('planted: a replica added again with nothing of its predecessor lets the stale candidate win and lose a committed entry (the test above can fail)', async (t) => {
+  const net = staleCandidateAfterReAdd('wiped');
   t.equal(net.raft(3).role, StateRole.Leader, 'node 3 won with the empty node 2\'s vote');
   net.heal();
   net.tick(30);
   const has = (id: number): boolean => net.node(id).applied.some((e) => text(e.data) === 'committed-without-3');
   t.ok(has(1), 'node 1 applied the committed entry');
   t.notOk(has(3), 'the new leader never has it: the replicas\' state machines diverged');
+});
+
+t.test('a tombstone keeps the old incarnation\'s term and vote, and passes on a floor the new one never reached', async (t) => {
+  const net = staleCandidateAfterReAdd('tombstone');
+  const second = net.node(2);
+  const hs = second.storage.initialState().hardState;
+  t.ok(hs.term >= 2, `the new incarnation starts at its predecessor's term (${hs.term})`);
+  const floor = net.raft(2).voteFloor;
+  const again = net.replaceFromTombstone(2);
+  t.same(again.raw.raft.voteFloor, floor, 'removed again before it caught up: the floor is passed on, not lowered');
+});
+
+/**
+ * unappliedPromotion: voters [1, 2, 3] and a caught-up learner 4; 4 is cut
+ * off while [1, 2, 3] commit its promotion, then the leader 1 is cut off for
+ * good. The group [1, 2, 3, 4] needs three votes among 2, 3 and 4, and 4
+ * has not applied the entry that makes it a voter.
+ */
+function unappliedPromotion(makeRaft?: (config: Config) => Raft): TestNetwork {
+  const net = new TestNetwork([1, 2, 3], makeRaft === undefined ? {} : { makeRaft });
+  net.campaign(1);
+  net.addEmptyNode(4);
+  if (net.node(1).raw.proposeConfChange({ type: ConfChangeType.AddLearner, nodeId: 4 }) !== null) throw new Error('AddLearner refused');
+  net.deliverAll();
+  net.tick(2);
+  net.isolate(4);
+  if (net.node(1).raw.proposeConfChange({ type: ConfChangeType.AddNode, nodeId: 4 }) !== null) throw new Error('AddNode refused');
+  net.deliverAll();
+  net.tick(2, [1, 2, 3]);
+  net.heal();
+  net.isolate(1);
+  net.tick(60, [2, 3, 4]);
+  return net;
+}
+
+t.test('liveness: a voter that has not yet applied its own promotion still votes, so the group elects a leader with one voter gone', async (t) => {
+  const net = unappliedPromotion();
+  t.same(net.node(2).confState.voters, [1, 2, 3, 4], 'the group counts node 4 as a voter');
+  const leaders = net.leaders().filter((l) => l.id !== 1);
+  t.equal(leaders.length, 1, `a leader among 2, 3 and 4 (${JSON.stringify(net.leaders())})`);
+  net.tick(5, [2, 3, 4]);
+  t.same(net.node(4).confState.voters, [1, 2, 3, 4], 'node 4 then learns its promotion from the new leader');
+});
+
+t.test('planted: only a voter of its own membership votes (the earlier rule) — the group never elects a leader (the test above can fail; simulator seed 480)', async (t) => {
+  class VotesOnlyAsVoter extends Raft {
+    protected override mayVote(): boolean {
+      return this.promotable();
+    }
+  }
+  const net = unappliedPromotion((c) => new VotesOnlyAsVoter(c));
+  t.equal(net.leaders().filter((l) => l.id !== 1).length, 0, 'no leader: node 4 refuses every vote');
+});
+
+t.test('a learner re-added at its tombstone\'s higher term makes the stale-term leader step down, without pre-vote or check-quorum (simulator seed 58)', async (t) => {
+  const net = new TestNetwork([1, 2, 3, 4], { config: { preVote: false, checkQuorum: false } });
+  net.campaign(1);
+  net.propose(1, bytes('before'));
+  net.isolate(2);
+  for (let i = 0; i < 3; i++) net.node(2).raw.campaign(); // Alone and without pre-vote, node 2 raises its term.
+  net.deliverAll();
+  const isolatedTerm = net.raft(2).term;
+  t.ok(isolatedTerm > net.raft(1).term, `node 2 is at term ${isolatedTerm}, the leader at ${net.raft(1).term}`);
+  if (net.node(1).raw.proposeConfChange({ type: ConfChangeType.RemoveNode, nodeId: 2 }) !== null) throw new Error('RemoveNode refused');
+  net.deliverAll();
+  net.replaceFromTombstone(2);
+  t.equal(net.raft(2).term, isolatedTerm, 'the new incarnation starts at its predecessor\'s term');
+  net.heal();
+  if (net.node(1).raw.proposeConfChange({ type: ConfChangeType.AddLearner, nodeId: 2 }) !== null) throw new Error('AddLearner refused');
+  net.deliverAll();
+  net.tick(40);
+  net.propose(net.leaders().at(-1)?.id ?? 1, bytes('after'));
+  net.tick(5);
+  t.ok(net.leaders().some((l) => l.term > isolatedTerm), `a leader of a later term (${JSON.stringify(net.leaders())})`);
+  t.same(net.node(2).applied.map((e) => text(e.data)), ['before', 'after'], 'the re-added learner caught up');
 });

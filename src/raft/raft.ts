@@ -41,6 +41,7 @@ import { VoteResult } from './quorum.js';
 import { RaftLog } from './raft-log.js';
 import { ReadOnly } from './read-only.js';
 import { SnapshotReceiver } from './snapshot-receiver.js';
+import { NO_FLOOR, floorAtLeast } from './tombstone.js';
 import { ProgressTracker } from './tracker.js';
 import type { Progress } from './progress.js';
 import { EntryType, MessageType, NONE, ProgressState, StateRole } from './types.js';
@@ -57,6 +58,7 @@ import type {
   ReadState,
   Snapshot,
   SoftState,
+  VoteFloor,
 } from './types.js';
 
 /** CAMPAIGN_TRANSFER is the context of votes caused by a leader transfer; it bypasses the leader lease (thesis §3.10, §4.2.3). */
@@ -132,6 +134,8 @@ export class Raft {
   readonly heartbeatTicks: number;
   /** checkQuorum enables leader step-down and the leader lease (thesis §6.2, §4.2.3). */
   readonly checkQuorum: boolean;
+  /** voteFloor is the removed predecessor's last log position (tombstone.ts); NO_FLOOR for a first incarnation. */
+  readonly voteFloor: VoteFloor;
   /** preVote enables the pre-vote phase (thesis §9.6). */
   readonly preVote: boolean;
   /** disableProposalForwarding makes followers refuse proposals instead of forwarding them. */
@@ -187,6 +191,11 @@ export class Raft {
     this.#readIndexPendingMax = configNumber(config.readIndexPendingMax, RaftLimits.readIndexPendingMax, 'readIndexPendingMax', 1);
     const snapshotBytesMax = configNumber(config.snapshotBytesMax, RaftLimits.snapshotBytesMax, 'snapshotBytesMax', 1);
     this.checkQuorum = config.checkQuorum ?? true;
+    const floor = config.voteFloor ?? NO_FLOOR;
+    if (!Number.isSafeInteger(floor.index) || floor.index < 0 || !Number.isSafeInteger(floor.term) || floor.term < 0) {
+      throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'raft config voteFloor needs a non-negative index and term');
+    }
+    this.voteFloor = floor;
     this.preVote = config.preVote ?? true;
     this.disableProposalForwarding = config.disableProposalForwarding ?? false;
 
@@ -235,12 +244,16 @@ export class Raft {
   }
 
   /**
-   * mayVote says whether this replica may grant a vote or a pre-vote: only as
-   * a voter of its own membership in force (why: the comment at the vote in
-   * step()). A hook so a test can plant the old rule and see it caught.
+   * mayVote says whether this replica may grant a vote or a pre-vote at all.
+   * Every replica may, as in etcd: a voter that has not yet applied the
+   * entry promoting it must still vote, or a group that counts it cannot
+   * elect a leader once another voter is down. A hook so a test can plant the
+   * earlier rule (only a voter of its own membership votes), which the
+   * simulator caught deadlocking (seed 480); safety against a stale
+   * candidate and a re-added replica comes from the vote floor instead.
    */
   protected mayVote(): boolean {
-    return this.promotable();
+    return true;
   }
 
   #send(f: MessageFields): void {
@@ -463,7 +476,7 @@ export class Raft {
    * pre-vote (§5.4.1 Election restriction).
    */
   protected isLogUpToDate(candidateLastIndex: number, candidateLastTerm: number): boolean {
-    return this.raftLog.isUpToDate(candidateLastIndex, candidateLastTerm);
+    return this.raftLog.isUpToDate(candidateLastIndex, candidateLastTerm) && floorAtLeast(this.voteFloor, candidateLastIndex, candidateLastTerm);
   }
 
   // ---------------------------------------------------------------- step
@@ -495,9 +508,13 @@ export class Raft {
         this.becomeFollower(m.term, NONE);
       }
     } else if (m.term < this.term) {
-      if ((this.checkQuorum || this.preVote) && (m.type === MessageType.Heartbeat || m.type === MessageType.App)) {
+      if ((this.checkQuorum || this.preVote || !this.promotable()) && (m.type === MessageType.Heartbeat || m.type === MessageType.App)) {
         // A stale leader (e.g. after a partition healed, with pre-vote/lease
-        // keeping our term from spreading) learns the new term from this and steps down.
+        // keeping our term from spreading) learns the new term from this and
+        // steps down. A replica that cannot campaign (a learner; a replica
+        // re-added at its tombstone's term, tombstone.ts) has no other way to
+        // spread its term, so it answers even without pre-vote and lease, or
+        // the leader's appends would never reach it.
         this.#send({ type: MessageType.AppResp, to: m.from });
       } else if (m.type === MessageType.PreVote) {
         this.#send({ type: MessageType.PreVoteResp, to: m.from, term: this.term, reject: true });
@@ -511,20 +528,13 @@ export class Raft {
         return null;
       case MessageType.Vote:
       case MessageType.PreVote: {
-        // Only a voter of its own membership in force votes. A node id names a
-        // replica across incarnations: a replica removed from a group and
-        // added again starts with an empty log, while a stale replica may
-        // still hold a membership in which the old incarnation was a voter.
-        // Voting with the empty log would let that stale candidate win
-        // without the entries the old incarnation had acknowledged, and erase
-        // committed entries (found by the jepsen suite: remove node 2, re-add
-        // it, the lagging node 3 elected by the new node 2's vote). The
-        // durable vote and log of Raft §3.8 are per incarnation, so a replica
-        // that is not (yet) a voter refuses: the joining incarnation becomes
-        // a voter only by a promotion entry, which it holds, after every
-        // entry its old incarnation could have acknowledged. The cost is
-        // liveness only: a replica promoted in an entry it has not applied
-        // yet cannot vote until it applies it.
+        // A node id names a replica across incarnations: a replica removed
+        // from a group and added again may be asked for its vote by a stale
+        // member whose membership still counts the old incarnation. The new
+        // incarnation votes as if it still held its predecessor's last entry
+        // (the vote floor, tombstone.ts), so that candidate cannot win
+        // without the entries the old incarnation acknowledged (found by the
+        // jepsen suite, mix C seed 2).
         const canVote =
           this.mayVote() &&
           (this.vote === m.from || (this.vote === NONE && this.lead === NONE) || (m.type === MessageType.PreVote && m.term > this.term));

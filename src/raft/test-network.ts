@@ -14,8 +14,9 @@ import { MemoryStorage } from './memory-storage.js';
 import type { Raft } from './raft.js';
 import { SeededRand } from '../fs/seeded-rand.js';
 import { RawNode } from './raw-node.js';
+import { incarnationHardState, tombstoneOf } from './tombstone.js';
 import { EntryType, StateRole } from './types.js';
-import type { Config, ConfState, Entry, Message, NodeId, ReadState, Snapshot } from './types.js';
+import type { Config, ConfState, Entry, Message, NodeId, ReadState, Snapshot, VoteFloor } from './types.js';
 
 /** TestNode is one replica of a TestNetwork and what its driver observed. */
 export interface TestNode {
@@ -73,7 +74,7 @@ export class TestNetwork {
     }
   }
 
-  #addNode(id: NodeId, storage: MemoryStorage): TestNode {
+  #addNode(id: NodeId, storage: MemoryStorage, voteFloor?: VoteFloor): TestNode {
     const config: Config = {
       electionTicks: 10,
       heartbeatTicks: 1,
@@ -83,6 +84,7 @@ export class TestNetwork {
       storage,
       rand: new SeededRand(this.#seed * 7919 + id * 104729),
       applied: storage.snapshot().metadata.index,
+      ...(voteFloor === undefined ? {} : { voteFloor }),
     };
     const raw = this.#opts.makeRaft === undefined ? new RawNode(config) : new RawNode(config, this.#opts.makeRaft);
     const node: TestNode = {
@@ -110,6 +112,22 @@ export class TestNetwork {
     assert(this.nodes.has(id), 'an existing node id');
     this.nodes.delete(id);
     return this.#addNode(id, new MemoryStorage());
+  }
+
+  /**
+   * replaceFromTombstone drops replica id and starts a new, empty incarnation
+   * under the same id from the tombstone the old one leaves (its durable
+   * hard state and last log position, tombstone.ts), as a node does when a
+   * group's replica is removed and later added back.
+   */
+  replaceFromTombstone(id: NodeId): TestNode {
+    const old = this.node(id);
+    const last = old.storage.lastIndex();
+    const t = tombstoneOf(old.storage.initialState().hardState, last, old.storage.term(last), old.raw.raft.voteFloor);
+    this.nodes.delete(id);
+    const storage = new MemoryStorage();
+    storage.setHardState(incarnationHardState(t, storage.initialState().hardState));
+    return this.#addNode(id, storage, t.floor);
   }
 
   /** node returns replica id. */

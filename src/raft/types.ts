@@ -223,6 +223,16 @@ export interface Rand {
   intn(n: number): number;
 }
 
+/**
+ * VoteFloor is a log position (index, term) below which this replica grants
+ * no vote: the last entry of a removed predecessor under the same node id
+ * (tombstone.ts). { index: 0, term: 0 } is no floor.
+ */
+export interface VoteFloor {
+  readonly index: number;
+  readonly term: number;
+}
+
 /** Config configures one Raft group replica. Limits default to src/limits.ts RaftLimits. */
 export interface Config {
   readonly id: NodeId;
@@ -250,6 +260,8 @@ export interface Config {
   readonly snapshotBytesMax?: number;
   /** transferLeaderTicks aborts a leadership transfer not finished within this many ticks (added by the raft core; default RaftLimits). */
   readonly transferLeaderTicks?: number;
+  /** voteFloor is the removed predecessor's last log position (tombstone.ts); a candidate's log must reach it to get this replica's vote. Default none. */
+  readonly voteFloor?: VoteFloor;
 }
 
 /** ProgressState is how a leader replicates to one peer (etcd's tracker.StateType). */
