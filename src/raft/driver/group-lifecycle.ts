@@ -37,6 +37,8 @@
 import { posix } from 'node:path';
 import { OtlpdbError, assert } from '../../errors.js';
 import { DriverLimits } from '../../limits.js';
+import { NO_TOMBSTONE, incarnationHardState } from '../tombstone.js';
+import type { ReplicaTombstone } from '../tombstone.js';
 import type { ConfState, GroupId, NodeId } from '../types.js';
 import { GROUP_ID_MAX } from '../wal/record-format.js';
 import { Wal } from '../wal/wal.js';
@@ -155,9 +157,20 @@ export interface LifecycleIo {
   readonly sync: () => Promise<void>;
 }
 
-/** hostedEntry is the registry entry addGroup writes for `spec`, copied when addGroup is called. */
-export function hostedEntry(spec: GroupSpec): RegistryEntry {
-  return { group: spec.group, state: RegistryState.Hosted, voters: [...spec.voters], learners: [...(spec.learners ?? [])] };
+/**
+ * hostedEntry is the registry entry addGroup writes for `spec`. It carries
+ * the tombstone of the group's previous replica on this node, if any
+ * (`previous`: the group's registry entry now), so the new incarnation
+ * starts at that term and vote with that vote floor (../tombstone.ts).
+ */
+export function hostedEntry(spec: GroupSpec, previous: RegistryEntry | undefined): RegistryEntry {
+  return {
+    group: spec.group,
+    state: RegistryState.Hosted,
+    voters: [...spec.voters],
+    learners: [...(spec.learners ?? [])],
+    tombstone: previous?.tombstone ?? NO_TOMBSTONE,
+  };
 }
 
 /** refuseAdd says why `group` cannot be added to a node hosting `hostedCount` groups (ERR_CONFLICT, ERR_LIMIT_EXCEEDED), or null. */
@@ -185,23 +198,28 @@ export async function hostGroup(io: LifecycleIo, spec: GroupSpec, entry: Registr
   assert(entry.group === group && entry.state === RegistryState.Hosted, 'addGroup writes a hosted entry for its own group');
   if (io.wal.hasGroup(group)) {
     // A stale incarnation (a group dropped from the configuration): forget it durably before the registry names the new one.
+    // NB: it leaves no tombstone (only removeGroup writes one): a node's configured groups are fixed at cluster creation
+    // (runtime moves go through addGroup/removeGroup), so this path needs a node restarted with a changed group list.
     io.wal.forgetGroup(group);
     await io.sync();
   }
   await io.store.prune(group, PRUNE_ALL);
   await io.registry.put(entry);
   const storage = await WalStorage.recover(io.wal, io.store, group, undefined, bootstrapOf(spec));
+  // A new incarnation keeps its predecessor's term and vote (the registry entry holds its vote floor).
+  if (entry.tombstone.term > 0) storage.setHardState(incarnationHardState(entry.tombstone, storage.hardState()));
   await io.sync();
   return storage;
 }
 
 /**
  * unhostGroup carries out the durable steps of removeGroup after the group
- * left the driver's map (see "Membership of the node"): tombstone, WAL
- * forget + sync, images pruned, WAL purge, whose result it returns.
+ * left the driver's map (see "Membership of the node"): tombstone (with the
+ * replica's term, vote and vote floor, `tombstone`), WAL forget + sync,
+ * images pruned, WAL purge, whose result it returns.
  */
-export async function unhostGroup(io: LifecycleIo, group: GroupId): Promise<PurgeResult> {
-  await io.registry.put({ group, state: RegistryState.Removed, voters: [], learners: [] });
+export async function unhostGroup(io: LifecycleIo, group: GroupId, tombstone: ReplicaTombstone): Promise<PurgeResult> {
+  await io.registry.put({ group, state: RegistryState.Removed, voters: [], learners: [], tombstone });
   io.wal.forgetGroup(group);
   await io.sync();
   await io.store.prune(group, PRUNE_ALL);

@@ -19,10 +19,17 @@
  *   body:  count u32 | count x entry      (entries sorted by group id, each id once)
  *   entry: group u32 | state u8 (1 = hosted, 2 = removed)
  *          | voterCount u32 | voterCount x u64 | learnerCount u32 | learnerCount x u64
+ *          | term u64 | vote u64 | floorIndex u64 | floorTerm u64     (version 2 only)
  *
  * A hosted entry's membership is what `addGroup` was given: it bootstraps
  * the group when the WAL holds nothing of it (empty for a joining replica).
  * A removed entry has no members. A missing file is an empty registry.
+ *
+ * The last four fields are the entry's replica tombstone (../tombstone.ts):
+ * on a removed entry, what the removed replica left (its term, vote and
+ * vote floor); on a hosted entry, the tombstone its incarnation started
+ * from, so its vote floor survives restarts. Version 1 files (no tombstone)
+ * still read, as NO_TOMBSTONE; every write is version 2.
  *
  * Invariants: the file holds at most DriverLimits.registryEntriesMax
  * entries of at most registryMembersPerGroupMax members each; `entries` in
@@ -34,6 +41,8 @@ import { OtlpdbError, assert } from '../../errors.js';
 import type { FileSystem } from '../../fs/file-system.js';
 import { isNotFoundError } from '../../fs/file-system.js';
 import { DriverLimits } from '../../limits.js';
+import { NO_TOMBSTONE } from '../tombstone.js';
+import type { ReplicaTombstone } from '../tombstone.js';
 import type { GroupId, NodeId } from '../types.js';
 import { crc32c } from '../wal/crc32c.js';
 import { ByteReader, ByteWriter, GROUP_ID_MAX, PayloadError } from '../wal/record-format.js';
@@ -44,8 +53,10 @@ export const GROUP_REGISTRY_FILE = 'GROUPS';
 export const GROUP_REGISTRY_TMP_FILE = 'GROUPS.tmp';
 /** GROUP_REGISTRY_MAGIC is "OGRG" read as a little-endian u32. */
 export const GROUP_REGISTRY_MAGIC = 0x4752474f;
-/** GROUP_REGISTRY_VERSION is the format version of the registry file. */
-export const GROUP_REGISTRY_VERSION = 1;
+/** GROUP_REGISTRY_VERSION is the format version written; GROUP_REGISTRY_VERSION_V1 (no tombstones) still reads. */
+export const GROUP_REGISTRY_VERSION = 2;
+/** GROUP_REGISTRY_VERSION_V1 is the first format: entries without a tombstone. */
+export const GROUP_REGISTRY_VERSION_V1 = 1;
 /** GROUP_REGISTRY_HEADER_BYTES is the fixed part before the body. */
 export const GROUP_REGISTRY_HEADER_BYTES = 16;
 
@@ -59,6 +70,8 @@ export interface RegistryEntry {
   readonly state: RegistryState;
   readonly voters: readonly NodeId[];
   readonly learners: readonly NodeId[];
+  /** tombstone is what a removed replica left, or what a hosted incarnation started from (NO_TOMBSTONE: nothing). */
+  readonly tombstone: ReplicaTombstone;
 }
 
 /** encodeGroupRegistry returns the bytes of a registry file holding `entries`. */
@@ -79,6 +92,10 @@ export function encodeGroupRegistry(entries: ReadonlyMap<GroupId, RegistryEntry>
     for (const v of e.voters) w.u64(v);
     w.u32(e.learners.length);
     for (const l of e.learners) w.u64(l);
+    w.u64(e.tombstone.term);
+    w.u64(e.tombstone.vote);
+    w.u64(e.tombstone.floor.index);
+    w.u64(e.tombstone.floor.term);
   }
   w.setU32At(12, w.length - GROUP_REGISTRY_HEADER_BYTES);
   w.setU32At(8, crc32c(w.bytes, GROUP_REGISTRY_HEADER_BYTES, w.length));
@@ -97,12 +114,21 @@ function decodeIds(r: ByteReader, what: string): NodeId[] {
   return out;
 }
 
+function decodeTombstone(r: ByteReader): ReplicaTombstone {
+  const term = r.u64('tombstone term');
+  const vote = r.u64('tombstone vote');
+  const floor = { index: r.u64('vote floor index'), term: r.u64('vote floor term') };
+  if (floor.term > term) throw new PayloadError(`vote floor term ${floor.term} is past the tombstone's term ${term}`);
+  return { term, vote, floor };
+}
+
 /** decodeGroupRegistry parses registry bytes; any damage is ERR_CORRUPTION (the file is only ever renamed into place whole). */
 export function decodeGroupRegistry(bytes: Uint8Array, file: string): Map<GroupId, RegistryEntry> {
   if (bytes.length < GROUP_REGISTRY_HEADER_BYTES) throw corrupt(file, 0, `${bytes.length} bytes is shorter than the header`);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (v.getUint32(0, true) !== GROUP_REGISTRY_MAGIC) throw corrupt(file, 0, 'bad magic');
-  if (v.getUint32(4, true) !== GROUP_REGISTRY_VERSION) throw corrupt(file, 4, `unsupported version ${v.getUint32(4, true)}`);
+  const version = v.getUint32(4, true);
+  if (version !== GROUP_REGISTRY_VERSION && version !== GROUP_REGISTRY_VERSION_V1) throw corrupt(file, 4, `unsupported version ${version}`);
   const bodyBytes = v.getUint32(12, true);
   if (GROUP_REGISTRY_HEADER_BYTES + bodyBytes !== bytes.length) throw corrupt(file, 12, `body length ${bodyBytes} does not match the file size`);
   const want = v.getUint32(8, true);
@@ -120,7 +146,8 @@ export function decodeGroupRegistry(bytes: Uint8Array, file: string): Map<GroupI
       if (state !== RegistryState.Hosted && state !== RegistryState.Removed) throw new PayloadError(`unknown state ${state}`);
       const voters = decodeIds(r, 'voter');
       const learners = decodeIds(r, 'learner');
-      out.set(group, { group, state, voters, learners });
+      const tombstone = version === GROUP_REGISTRY_VERSION_V1 ? NO_TOMBSTONE : decodeTombstone(r);
+      out.set(group, { group, state, voters, learners, tombstone });
     }
     if (r.remaining() !== 0) throw new PayloadError(`${r.remaining()} bytes after the last entry`);
   } catch (err) {

@@ -19,7 +19,7 @@ import { OtlpdbError, assert } from '../../errors.js';
 import { decodeConfChange } from '../conf-change.js';
 import { RawNode } from '../raw-node.js';
 import { EntryType } from '../types.js';
-import type { ConfState, Entry, GroupId, NodeId, Ready } from '../types.js';
+import type { ConfState, Entry, GroupId, NodeId, Ready, VoteFloor } from '../types.js';
 import type { DriverStats, GroupStats, MultiRaftDriverOptions } from './driver-types.js';
 import { isDurable } from './state-machine.js';
 import type { AnyStateMachine, DurableStateMachine } from './state-machine.js';
@@ -53,7 +53,7 @@ export interface GroupState extends WaiterMaps {
  * behind by an earlier incarnation of the group on this node — is wiped and
  * reopened empty).
  */
-export async function openGroupState(options: MultiRaftDriverOptions, group: GroupId, storage: WalStorage): Promise<GroupState> {
+export async function openGroupState(options: MultiRaftDriverOptions, group: GroupId, storage: WalStorage, voteFloor: VoteFloor): Promise<GroupState> {
   const snap = storage.snapshot();
   let sm = options.makeStateMachine(group);
   if (isDurable(sm)) {
@@ -84,6 +84,7 @@ export async function openGroupState(options: MultiRaftDriverOptions, group: Gro
     rand: options.rand,
     applied,
     disableProposalForwarding: true,
+    voteFloor,
   });
   return {
     group,

@@ -129,6 +129,7 @@
 import { OtlpdbError, assert } from '../../errors.js';
 import { EntryType, MessageType, StateRole } from '../types.js';
 import type { ReadyOptions } from '../raw-node.js';
+import { NO_FLOOR, tombstoneOf } from '../tombstone.js';
 import type { ConfChange, ConfState, GroupId, Message, NodeId, RaftStatus, Ready } from '../types.js';
 import type { Wal } from '../wal/wal.js';
 import { checkTimeout, driverSettings, newDriverStats } from './driver-types.js';
@@ -277,7 +278,7 @@ export class MultiRaftDriver {
   static async open<D extends MultiRaftDriver>(this: new (init: DriverInit) => D, options: MultiRaftDriverOptions): Promise<D> {
     const { wal, store, registry, storages } = await openHostedGroups(options);
     const groups = new Map<GroupId, GroupState>();
-    for (const [group, storage] of storages) groups.set(group, await openGroupState(options, group, storage));
+    for (const [group, storage] of storages) groups.set(group, await openGroupState(options, group, storage, registry.get(group)?.tombstone.floor ?? NO_FLOOR));
     return new this({ options, wal, store, groups, registry });
   }
 
@@ -292,13 +293,13 @@ export class MultiRaftDriver {
     const bad = checkSpec(spec);
     if (bad !== null) return Promise.reject(bad);
     const group = spec.group;
-    const entry = hostedEntry(spec);
     return this.#loop.enqueue(async () => {
       const refused = this.#loop.refusal() ?? refuseAdd(this.#io, this.#groups.has(group), this.#groups.size, group, this.nodeId);
       if (refused !== null) throw refused;
+      const entry = hostedEntry(spec, this.#io.registry.get(group));
       await this.#loop.poisonOnError(async () => {
         const storage = await hostGroup(this.#io, spec, entry);
-        this.#groups.set(group, await openGroupState(this.#options, group, storage));
+        this.#groups.set(group, await openGroupState(this.#options, group, storage, entry.tombstone.floor));
       });
       assert(this.#groups.has(group), 'an added group is hosted');
       this.#loop.kick();
@@ -323,7 +324,8 @@ export class MultiRaftDriver {
       this.#groups.delete(group);
       failWaiters(g, new OtlpdbError('ERR_UNAVAILABLE', `group ${group} was removed from node ${this.nodeId}`, { group }));
       await this.#loop.poisonOnError(async () => {
-        const res = await unhostGroup(this.#io, group);
+        const last = g.storage.lastIndex();
+        const res = await unhostGroup(this.#io, group, tombstoneOf(g.storage.hardState(), last, g.storage.term(last), g.raw.raft.voteFloor));
         this.stats.purges++;
         this.stats.segmentsDeleted += res.deletedFiles.length;
         // The WAL forgot the group durably; its durable state goes too (a crash before this leaves files a re-add wipes).

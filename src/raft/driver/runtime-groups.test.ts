@@ -10,6 +10,7 @@ import type { CrashFileSystem } from '../../fs/crash-file-system.js';
 import { ConfChangeType, MessageType, ProgressState, StateRole } from '../types.js';
 import type { GroupId, NodeId } from '../types.js';
 import { newMessage } from '../message.js';
+import { GroupRegistry } from './group-registry.js';
 import { MultiRaftDriver } from './multi-raft.js';
 import { encodeKvCommand } from './state-machine.js';
 import { TestCluster } from './test-cluster.js';
@@ -131,6 +132,7 @@ t.test('removeGroup: waiters fail, messages refused, a restart does not recreate
   await c.untilLeaders();
   const d = c.driver(1);
   await settled(c, d.propose(7, put('old', 'x')));
+  const last = d.status(7); // Everything acknowledged so far is at or below last.commit.
   const waiting = d.propose(7, put('never', 'x'));
   await d.removeGroup(7);
   await t.rejects(waiting, { code: 'ERR_UNAVAILABLE' }, 'a waiter of the removed group fails');
@@ -142,18 +144,25 @@ t.test('removeGroup: waiters fail, messages refused, a restart does not recreate
   t.same(res, { accepted: 0, refused: 1 }, 'a message for the removed group is refused');
   t.equal(d.stats.refusedUnknownGroup, before + 1, 'counted as unknown group');
   t.same(await c.node(1).fs.readdir('/node/snap/7').catch(() => []), [], 'its snapshot images are pruned');
+  const tomb = (await GroupRegistry.load(c.node(1).fs, '/node')).get(7)?.tombstone;
+  t.ok(last !== null && tomb !== undefined, 'the removal left a tombstone');
+  t.equal(tomb?.term, last?.term, 'the tombstone keeps the replica\'s term');
+  t.ok((tomb?.floor.index ?? 0) >= (last?.commit ?? 1) && (last?.commit ?? 0) > 0, `its vote floor (${tomb?.floor.index}) is at or past every entry it acknowledged (${last?.commit})`);
+  t.equal(tomb?.floor.term, last?.term, 'at the term of its last entry');
 
   await c.stop(1);
   await c.start(1); // Its specs DO list group 7.
   t.same(c.driver(1).groups(), [0], 'the tombstone keeps the configured group from coming back');
 
   await c.driver(1).addGroup({ group: 7, voters: [1] });
+  t.ok((c.driver(1).status(7)?.term ?? 0) >= (tomb?.term ?? 1), 'the new incarnation starts at its predecessor\'s term');
   await untilLeader(c, 7);
   t.equal(c.kv(1, 7).get('old'), undefined, 'the new incarnation starts fresh');
   await settled(c, c.driver(1).propose(7, put('new', 'y')));
   await c.stop(1);
   await c.start(1);
   t.same(c.driver(1).groups().sort(), [0, 7], 're-added group is hosted after a restart');
+  t.same((await GroupRegistry.load(c.node(1).fs, '/node')).get(7)?.tombstone, tomb, 'its registry entry keeps the tombstone it started from, so the floor survives restarts');
   await untilLeader(c, 7);
   await untilApplied(c, 1, 7, c.driver(1).status(7)?.commit ?? 0);
   t.equal(c.kv(1, 7).get('new'), 'y', 'with the new state');
