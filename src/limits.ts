@@ -326,6 +326,8 @@ export const ControlLimits = {
   stampMsMax: 10_000_000_000_000,
   /** nodesMax bounds the membership list (the same bound as a placement's member set). */
   nodesMax: 1024,
+  /** retiredNodesMax bounds the ids of nodes that left (kept so that none is admitted again; past it, a removal is refused). */
+  retiredNodesMax: 16_384,
   /** nodeIdBytesMax bounds the UTF-8 length of a node id (the same bound as placement node ids). */
   nodeIdBytesMax: 256,
   /** addressBytesMax bounds the UTF-8 length of a peer or API address. */
@@ -353,6 +355,7 @@ export const ControlLimits = {
 assert(ControlLimits.kvKeyBytesMax > 0, 'kvKeyBytesMax > 0');
 assert(ControlLimits.kvValueBytesMax >= ControlLimits.kvKeyBytesMax, 'kvValueBytesMax >= kvKeyBytesMax');
 assert(ControlLimits.kvListEntriesMax >= 1, 'kvListEntriesMax >= 1');
+assert(ControlLimits.retiredNodesMax >= ControlLimits.nodesMax, 'retiredNodesMax >= nodesMax: every member can leave once');
 assert(ControlLimits.kvListEntriesMax <= ControlLimits.kvKeysMax, 'kvListEntriesMax <= kvKeysMax');
 assert(ControlLimits.lockTtlMsMin > 0, 'lockTtlMsMin > 0');
 assert(ControlLimits.lockTtlMsMin <= ControlLimits.lockTtlMsMax, 'lockTtlMsMin <= lockTtlMsMax');

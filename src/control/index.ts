@@ -31,6 +31,7 @@ export type {
 export {
   META_SNAPSHOT_MAGIC,
   META_SNAPSHOT_VERSION,
+  META_SNAPSHOT_VERSION_V1,
   canonicalPlacement,
   decodeMetaImage,
   encodeMetaImage,

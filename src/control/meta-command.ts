@@ -95,8 +95,8 @@ const OPCODES: Readonly<Record<MetaOp, number>> = {
   deleteTenant: 24,
 };
 
-/** MetaRefusalCode is the error code of a refused command: the input is malformed, or over a limit. */
-export type MetaRefusalCode = 'ERR_INVALID_ARGUMENT' | 'ERR_LIMIT_EXCEEDED';
+/** MetaRefusalCode is the error code of a refused command: the input is malformed, over a limit, or conflicts with the state (a retired node id). */
+export type MetaRefusalCode = 'ERR_INVALID_ARGUMENT' | 'ERR_LIMIT_EXCEEDED' | 'ERR_CONFLICT';
 
 /** MetaRefusal is the result of a command the state machine refused; it changed nothing. */
 export interface MetaRefusal {

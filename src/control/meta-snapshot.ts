@@ -11,12 +11,15 @@
  *   +-------------------+---------+-------------------------------------+
  *
  * Body: [applied, kvRevision, kv, lockTokenLast, logTimeMs, locks, nodes,
- * placement | null, tenants, requests] where
+ * placement | null, tenants, requests, retired] where
  *   kv       = [[key, value, createIndex, modIndex], ...] sorted by key;
  *   locks    = [[name, owner, token, acquiredAtMs, expiresAtMs], ...] sorted by name;
  *   nodes    = [[id, peerAddress, apiAddress, state], ...] sorted by id;
  *   tenants  = [[id, settings], ...] sorted by id;
- *   requests = [[requestId, index, resultBytes], ...] oldest first (eviction order).
+ *   requests = [[requestId, index, resultBytes], ...] oldest first (eviction order);
+ *   retired  = [nodeId, ...] sorted: ids of nodes that left, never admitted
+ *              again (version 2; a version 1 image has 10 elements and no
+ *              retired ids).
  * Every list is in a canonical order, so two replicas in the same state
  * produce byte-identical images whatever order they built their maps in.
  * The image carries no checksum of its own: the snapshot file around it
@@ -40,8 +43,10 @@ import type { TenantSettings } from './tenant.js';
 
 /** META_SNAPSHOT_MAGIC opens every meta snapshot image ("OMSM"). */
 export const META_SNAPSHOT_MAGIC = Uint8Array.of(0x4f, 0x4d, 0x53, 0x4d);
-/** META_SNAPSHOT_VERSION is the image format version this code writes and reads. */
-export const META_SNAPSHOT_VERSION = 1;
+/** META_SNAPSHOT_VERSION is the image format version this code writes; it also reads META_SNAPSHOT_VERSION_V1. */
+export const META_SNAPSHOT_VERSION = 2;
+/** META_SNAPSHOT_VERSION_V1 is the first format: no retired node ids. */
+export const META_SNAPSHOT_VERSION_V1 = 1;
 const HEADER_BYTES = META_SNAPSHOT_MAGIC.length + 1;
 
 /** KvRecord is one control-KV entry: its value, the Raft index that created it and the one that last changed it. */
@@ -77,6 +82,8 @@ export interface MetaImage {
   readonly placement: Placement | null;
   readonly tenants: readonly (readonly [string, TenantSettings])[];
   readonly requests: readonly (readonly [string, RememberedRequest])[];
+  /** retired lists, sorted, the ids of nodes that left the cluster: none is admitted again (node-membership.ts). */
+  readonly retired: readonly string[];
 }
 
 const NODE_STATES: readonly NodeState[] = ['joining', 'active', 'leaving'];
@@ -94,6 +101,7 @@ export function encodeMetaImage(img: MetaImage): Uint8Array {
     img.placement,
     img.tenants.map(([id, s]) => [id, s]),
     img.requests.map(([id, r]) => [id, r.index, r.result]),
+    img.retired,
   ]);
   const out = new Uint8Array(HEADER_BYTES + body.length);
   out.set(META_SNAPSHOT_MAGIC, 0);
@@ -123,15 +131,18 @@ export function decodeMetaImage(bytes: Uint8Array, index: number): MetaImage {
   if (bytes.length < HEADER_BYTES + 1) return corrupt(`${bytes.length} bytes is too short`);
   for (let i = 0; i < META_SNAPSHOT_MAGIC.length; i++) if (bytes[i] !== META_SNAPSHOT_MAGIC[i]) corrupt('bad magic');
   const version = bytes[META_SNAPSHOT_MAGIC.length];
-  if (version !== META_SNAPSHOT_VERSION) corrupt(`unknown version ${String(version)} (this code reads ${META_SNAPSHOT_VERSION})`);
+  if (version !== META_SNAPSHOT_VERSION && version !== META_SNAPSHOT_VERSION_V1) {
+    corrupt(`unknown version ${String(version)} (this code reads ${META_SNAPSHOT_VERSION_V1} and ${META_SNAPSHOT_VERSION})`);
+  }
   let body: unknown;
   try {
     body = unpack(bytes.subarray(HEADER_BYTES));
   } catch {
     return corrupt('body is not msgpack');
   }
-  if (!Array.isArray(body) || body.length !== 10) return corrupt('body is not a 10-element list');
-  const [applied, kvRevision, kvRaw, lockTokenLast, logTimeMs, locksRaw, nodesRaw, placementRaw, tenantsRaw, requestsRaw] = body as unknown[];
+  const width = version === META_SNAPSHOT_VERSION_V1 ? 10 : 11;
+  if (!Array.isArray(body) || body.length !== width) return corrupt(`body is not a ${width}-element list`);
+  const [applied, kvRevision, kvRaw, lockTokenLast, logTimeMs, locksRaw, nodesRaw, placementRaw, tenantsRaw, requestsRaw, retiredRaw] = body as unknown[];
   if (applied !== index) corrupt(`image is at index ${String(applied)}, expected ${index}`);
   if (!isUint(kvRevision) || kvRevision > index) corrupt('kvRevision');
   if (!isUint(lockTokenLast) || !isUint(logTimeMs)) corrupt('lockTokenLast or logTimeMs');
@@ -189,7 +200,23 @@ export function decodeMetaImage(bytes: Uint8Array, index: number): MetaImage {
     seen.add(id);
     return [id, { index: i, result: Uint8Array.from(res) }];
   });
-  return { applied: index, kvRevision: rev, kv, lockTokenLast: lockTokenLast as number, logTimeMs: logTimeMs as number, locks, nodes, placement, tenants, requests };
+  const retired = retiredRaw === undefined ? [] : retiredRaw;
+  if (!Array.isArray(retired) || !retired.every(isStr)) return corrupt('retired is not a list of node ids');
+  checkSortedDistinct(retired, 'retired node ids');
+  for (const n of nodes) if (retired.includes(n.id)) corrupt(`node ${JSON.stringify(n.id)} is both a member and retired`);
+  return {
+    applied: index,
+    kvRevision: rev,
+    kv,
+    lockTokenLast: lockTokenLast as number,
+    logTimeMs: logTimeMs as number,
+    locks,
+    nodes,
+    placement,
+    tenants,
+    requests,
+    retired: [...retired],
+  };
 }
 
 /** canonicalPlacement copies a validated placement with its fields in one fixed order (extra fields dropped). */

@@ -5,7 +5,7 @@ import { EntryType } from '../raft/types.js';
 import { ControlLimits } from '../limits.js';
 import { COMMAND_FORMAT_VERSION, decodeMetaCommand, decodeMetaResult, encodeMetaCommand } from './meta-command.js';
 import type { MetaResult } from './meta-command.js';
-import { META_SNAPSHOT_VERSION } from './meta-snapshot.js';
+import { META_SNAPSHOT_VERSION, META_SNAPSHOT_VERSION_V1 } from './meta-snapshot.js';
 import { MetaStateMachine } from './meta-state-machine.js';
 import { TenantDefaults } from './tenant.js';
 import { MetaRunner } from './test-helpers.js';
@@ -187,6 +187,9 @@ t.test('config: nodes, placement validation and membership, tenants with default
   m.run(node('n4', 'leaving'));
   t.equal(m.run({ op: 'removeNode', id: 'n4' }).ok, true);
   t.equal(m.run({ op: 'removeNode', id: 'n4' }).ok, false);
+  t.same(m.sm.image().retired, ['n4'], 'a removed node id is retired');
+  t.equal(refusedCode(m.run(node('n4', 'joining'))), 'ERR_CONFLICT', 'a retired node id is never admitted again (its replicas\' tombstones left with it)');
+  t.equal(m.sm.node('n4'), null);
 
   t.same(m.sm.tenant('acme'), TenantDefaults, 'an unconfigured tenant has the defaults');
   const r = m.run({ op: 'setTenant', id: 'acme', settings: { queryConcurrencyMax: 2, retentionMs: { logs: 2 * 3_600_000 } } });
@@ -295,9 +298,11 @@ t.test('malformed and unknown-version snapshots are refused with ERR_CORRUPTION 
     ['header only', good.subarray(0, 5), 2],
     ['wrong index', good, 3],
     ['valid msgpack, wrong shape', Uint8Array.of(...good.subarray(0, 5), ...pack([2, 1])), 2],
-    ['token above the counter', Uint8Array.of(...good.subarray(0, 5), ...pack([2, 1, [['a', '1', 1, 1]], 0, 5, [['L', 'o', 1, 5, 1005]], [], null, [], []])), 2],
-    ['kv indices beyond revision', Uint8Array.of(...good.subarray(0, 5), ...pack([2, 1, [['a', '1', 1, 2]], 1, 5, [], [], null, [], []])), 2],
-    ['unsorted keys', Uint8Array.of(...good.subarray(0, 5), ...pack([2, 2, [['b', '1', 1, 1], ['a', '1', 2, 2]], 0, 0, [], [], null, [], []])), 2],
+    ['token above the counter', Uint8Array.of(...good.subarray(0, 5), ...pack([2, 1, [['a', '1', 1, 1]], 0, 5, [['L', 'o', 1, 5, 1005]], [], null, [], [], []])), 2],
+    ['kv indices beyond revision', Uint8Array.of(...good.subarray(0, 5), ...pack([2, 1, [['a', '1', 1, 2]], 1, 5, [], [], null, [], [], []])), 2],
+    ['a retired id that is still a member', Uint8Array.of(...good.subarray(0, 5), ...pack([2, 0, [], 0, 0, [], [['n1', 'a:1', 'a:2', 1]], null, [], [], ['n1']])), 2],
+    ['a 10-element body in version 2', Uint8Array.of(...good.subarray(0, 5), ...pack([2, 0, [], 0, 0, [], [], null, [], []])), 2],
+    ['unsorted keys', Uint8Array.of(...good.subarray(0, 5), ...pack([2, 2, [['b', '1', 1, 1], ['a', '1', 2, 2]], 0, 0, [], [], null, [], [], []])), 2],
   ];
   for (const [what, img, index] of images) {
     t.throws(() => target.sm.restore(img, index), corrupt, what);
@@ -308,4 +313,15 @@ t.test('malformed and unknown-version snapshots are refused with ERR_CORRUPTION 
   target.sm.restore(new Uint8Array(0), 7);
   t.equal(target.sm.appliedIndex(), 7);
   t.equal(target.sm.kvSize(), 0, 'an empty image is the empty state');
+});
+
+t.test('a version 1 snapshot (no retired ids) restores, with no retired ids', async (t) => {
+  const m = new MetaRunner();
+  m.run({ op: 'kvPut', key: 'a', value: '1' });
+  const v1 = Uint8Array.of(...m.sm.snapshot().subarray(0, 4), META_SNAPSHOT_VERSION_V1, ...pack([1, 1, [['a', '1', 1, 1]], 0, 0, [], [], null, [], []]));
+  const target = new MetaRunner();
+  target.sm.restore(v1, 1);
+  t.same(target.sm.get('a'), { key: 'a', value: '1', createIndex: 1, modIndex: 1 });
+  t.same(target.sm.image().retired, []);
+  t.same(target.sm.snapshot(), m.sm.snapshot(), 'and writes the same version 2 image as a replica that never saw version 1');
 });

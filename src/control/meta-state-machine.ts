@@ -98,6 +98,8 @@ export class MetaStateMachine implements StateMachine {
   #lockTokenLast = 0;
   #logTimeMs = 0;
   readonly #nodes = new Map<string, NodeInfo>();
+  /** #retired holds the ids of nodes removed from the membership (at most ControlLimits.retiredNodesMax); none is admitted again. */
+  readonly #retired = new Set<string>();
   #placement: Placement | null = null;
   readonly #tenants = new Map<string, TenantSettings>();
   readonly #requests = new Map<string, RememberedRequest>();
@@ -130,6 +132,7 @@ export class MetaStateMachine implements StateMachine {
     this.#kvKeys = [];
     this.#locks.clear();
     this.#nodes.clear();
+    this.#retired.clear();
     this.#tenants.clear();
     this.#requests.clear();
     this.#applied = index;
@@ -145,6 +148,7 @@ export class MetaStateMachine implements StateMachine {
     this.#lockTokenLast = img.lockTokenLast;
     this.#logTimeMs = img.logTimeMs;
     for (const n of img.nodes) this.#nodes.set(n.id, n);
+    for (const id of img.retired) this.#retired.add(id);
     this.#placement = img.placement;
     for (const [id, s] of img.tenants) this.#tenants.set(id, s);
     for (const [id, r] of img.requests) this.#requests.set(id, r);
@@ -168,6 +172,7 @@ export class MetaStateMachine implements StateMachine {
       placement: this.#placement,
       tenants: sortedEntries(this.#tenants),
       requests: [...this.#requests.entries()],
+      retired: [...this.#retired].sort(byCodeUnits),
     };
   }
 
@@ -301,16 +306,26 @@ export class MetaStateMachine implements StateMachine {
       case 'lockExpire':
         return { kind: 'expire', ok: true, expired: this.#expireLocks(this.#advanceLogTime(c.nowMs)) };
       case 'setNode':
+        if (this.#retired.has(c.node.id)) {
+          // A node id names Raft replicas; the tombstones that keep a re-added replica's promises (src/raft/tombstone.ts) went with the old node.
+          return refusal('ERR_CONFLICT', `node id ${JSON.stringify(c.node.id)} left the cluster and is not admitted again; start the node with a new --node-id`);
+        }
         if (!this.#nodes.has(c.node.id) && this.#nodes.size >= ControlLimits.nodesMax) {
           return refusal('ERR_LIMIT_EXCEEDED', `the membership already has nodesMax ${ControlLimits.nodesMax} nodes`);
         }
         this.#nodes.set(c.node.id, { id: c.node.id, peerAddress: c.node.peerAddress, apiAddress: c.node.apiAddress, state: c.node.state });
         return config(true);
-      case 'removeNode':
+      case 'removeNode': {
         if (this.#placement?.nodes.includes(c.id) === true) {
           return refusal('ERR_INVALID_ARGUMENT', `node ${JSON.stringify(c.id)} is named by the placement; move its replicas first`);
         }
-        return config(this.#nodes.delete(c.id));
+        if (this.#nodes.has(c.id) && this.#retired.size >= ControlLimits.retiredNodesMax) {
+          return refusal('ERR_LIMIT_EXCEEDED', `retiredNodesMax ${ControlLimits.retiredNodesMax} nodes have left the cluster already`);
+        }
+        const removed = this.#nodes.delete(c.id);
+        if (removed) this.#retired.add(c.id);
+        return config(removed);
+      }
       case 'setPlacement':
         return this.#setPlacement(c.placement);
       case 'setTenant': {
