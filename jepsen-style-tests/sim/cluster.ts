@@ -15,14 +15,18 @@
  *   6. removals decided by applied configuration changes take effect.
  *
  * Invariants:
- * - `nodes` holds every node ever created, founders 1..clusterSize and
- *   joiners after; a removed node stays, down, and never restarts.
+ * - `nodes` holds the latest incarnation of every node id ever created,
+ *   founders 1..clusterSize and joiners after; a removed node stays, down,
+ *   and never restarts. When a removed id is added back, a new incarnation
+ *   with a wiped disk replaces it (its `life` continues the old count, so its
+ *   random stream is new).
  * - `now` is the current tick; it only increases.
  * - Nothing in this file reads a clock or Math.random(): every draw comes
  *   from a stream forked off the seed, by a fixed label.
  */
 import { SimLimits } from '../../src/limits.js';
 import { assert } from '../../src/errors.js';
+import { incarnationHardState, tombstoneOf } from '../../src/raft/index.js';
 import { ConfChangeType, MessageType, StateRole } from '../../src/raft/types.js';
 import type { ConfChange, Message, NodeId, Ready, ReadState, Snapshot } from '../../src/raft/types.js';
 import { SimDisk } from './disk.js';
@@ -60,6 +64,8 @@ export interface ClusterStats {
   snapshotsInstalled: number;
   nodesAdded: number;
   nodesRemoved: number;
+  /** nodesRejoined counts removed ids that came back as a new, wiped incarnation. */
+  nodesRejoined: number;
 }
 
 /** Cluster is one seed's simulated world. */
@@ -79,6 +85,7 @@ export class Cluster implements DriverEvents {
     snapshotsInstalled: 0,
     nodesAdded: 0,
     nodesRemoved: 0,
+    nodesRejoined: 0,
   };
   now = 0;
   #tickEvents = 0;
@@ -203,6 +210,47 @@ export class Cluster implements DriverEvents {
     node.start(this.scenario.raft, this.#nodeRand(node), this.#makeRaft);
     this.network.setUp(id, true);
     this.trace(6, id, node.life, node.applied);
+  }
+
+  /**
+   * rejoin brings a removed node id back as a new incarnation with an empty
+   * log, running before any membership lists it again: as a node that a
+   * group's replica left and comes back to creates the empty replica first
+   * and is added as a learner afterwards. All it keeps of the old
+   * incarnation is the tombstone (src/raft/tombstone.ts: term, vote, vote
+   * floor), which `otlpdb` keeps in its group registry; a stale member's old
+   * membership may still count it a voter. `wipeTombstone` (a planted bug)
+   * starts it with nothing at all.
+   */
+  rejoin(id: NodeId): void {
+    const previous = this.nodes.get(id);
+    assert(previous !== undefined && previous.removed && !previous.up, 'rejoin a removed node');
+    const disk = new SimDisk();
+    const node = new SimNode(id, disk);
+    if (this.#hooks.wipeTombstone !== true) {
+      const image = previous.disk.durable();
+      const last = image.entries.at(-1) ?? { index: image.snapshot.metadata.index, term: image.snapshot.metadata.term };
+      const t = tombstoneOf(image.hardState, last.index, last.term, previous.voteFloor);
+      disk.setHardState(incarnationHardState(t, disk.live.initialState().hardState));
+      disk.sync();
+      node.voteFloor = t.floor;
+    }
+    node.life = previous.life + 1;
+    this.nodes.set(id, node);
+    this.invariants.wiped(id);
+    this.#ids = [...this.#ids, id].sort((a, b) => a - b);
+    node.start(this.scenario.raft, this.#nodeRand(node), this.#makeRaft);
+    this.network.setUp(id, true);
+    this.stats.nodesRejoined++;
+    this.trace(12, id, node.life, 0);
+  }
+
+  /** abandonRejoin removes again a rejoined node that no membership took in before the run healed. */
+  abandonRejoin(id: NodeId): void {
+    const node = this.nodes.get(id);
+    assert(node !== undefined && !node.removed, 'abandon a rejoined node');
+    this.#removals.push(id);
+    this.#applyRemovals();
   }
 
   /** compact snapshots a node's state machine at its applied index and drops its log up to `keep` entries below. */
@@ -334,7 +382,7 @@ export class Cluster implements DriverEvents {
 
   /** heal ends every fault: no new faults, no partition, no loss or duplication, every crashed member restarted; clients stop issuing. */
   heal(): void {
-    this.nemesis.calm();
+    this.nemesis.calm(this);
     this.network.setPartition(null);
     this.network.calm();
     for (const id of this.#ids) {

@@ -18,10 +18,10 @@
  */
 import { SimLimits } from '../../src/limits.js';
 import { assert } from '../../src/errors.js';
-import { RawNode, decodeConfChange } from '../../src/raft/index.js';
+import { NO_FLOOR, RawNode, decodeConfChange } from '../../src/raft/index.js';
 import type { Raft } from '../../src/raft/index.js';
 import { EntryType, StateRole } from '../../src/raft/types.js';
-import type { Config, ConfChange, ConfState, Entry, Message, NodeId, Ready, ReadState, Snapshot } from '../../src/raft/types.js';
+import type { Config, ConfChange, ConfState, Entry, Message, NodeId, Ready, ReadState, Snapshot, VoteFloor } from '../../src/raft/types.js';
 import type { SimDisk } from './disk.js';
 import type { Invariants } from './invariants.js';
 import { KvStore, decodeKvCommand } from './kv.js';
@@ -54,6 +54,8 @@ export interface DriverHooks {
    * come before sync (PipelinedPhases).
    */
   readonly stableCommittedOnly?: boolean;
+  /** wipeTombstone (a planted bug) starts a rejoined node with nothing of its predecessor: no term, no vote, no vote floor (cluster.ts rejoin). */
+  readonly wipeTombstone?: boolean;
 }
 
 /** PipelinedPhases is the real driver's pipelined order: durable committed entries apply while the Ready's own entries are synced. */
@@ -103,6 +105,8 @@ export class SimNode {
   life = 0;
   /** removed is set once the node is out of the group for good. */
   removed = false;
+  /** voteFloor is the vote floor this incarnation started with (a rejoined node's tombstone, src/raft/tombstone.ts). */
+  voteFloor: VoteFloor = NO_FLOOR;
   pendingReads: ReadState[] = [];
 
   constructor(id: NodeId, disk: SimDisk) {
@@ -131,7 +135,7 @@ export class SimNode {
     this.role = StateRole.Follower;
     this.lead = 0;
     this.pendingReads = [];
-    const full: Config = { ...config, id: this.id, group: 0, storage, rand, applied: this.applied };
+    const full: Config = { ...config, id: this.id, group: 0, storage, rand, applied: this.applied, voteFloor: this.voteFloor };
     this.raw = makeRaft === undefined ? new RawNode(full) : new RawNode(full, makeRaft);
   }
 

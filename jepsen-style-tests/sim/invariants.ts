@@ -271,6 +271,22 @@ export class Invariants {
   }
 
   /**
+   * wiped starts a new incarnation of a node id: it left the group, its disk
+   * was wiped, and it was added back. It may legally forget every term and
+   * vote of the old incarnation, so the per-node promises start over; what
+   * protects committed entries then is that the empty replica grants no vote
+   * until it knows itself a voter (`Raft.mayVote`), which the global
+   * invariants (election safety, leader completeness, state-machine safety)
+   * check.
+   */
+  wiped(node: NodeId): void {
+    this.#progress.delete(node);
+    this.#termSent.delete(node);
+    this.#voteGranted.delete(node);
+    this.#durableTerm.delete(node);
+  }
+
+  /**
    * restarted checks what a node recovered from its disk: its durable term,
    * the terms and votes it announced before the crash, and that its durable
    * snapshot and the durable log up to its durable commit index contradict no

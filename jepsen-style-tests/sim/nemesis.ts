@@ -21,6 +21,13 @@ import type { Prng } from './prng.js';
 import type { FaultRates } from './scenario.js';
 import { SimNodesMax, SimVotersMin } from './scenario.js';
 
+/**
+ * RejoinProposeTicksMax bounds how long a rejoined node runs, empty and in no
+ * membership, before the nemesis proposes its learner addition: the window in
+ * which a stale candidate may ask it for a vote.
+ */
+const RejoinProposeTicksMax = 150;
+
 /** LearnerCatchUpEntriesMax is how far behind the leader a learner may be when the nemesis promotes it. */
 const LearnerCatchUpEntriesMax = 20;
 
@@ -33,17 +40,23 @@ export interface NemesisStats {
   confChangesProposed: number;
   transfers: number;
   compactions: number;
+  /** rejoinsProposed counts learner additions that reuse a removed node's id (a wiped new incarnation). */
+  rejoinsProposed: number;
 }
 
 /** Nemesis decides, step by step, which fault happens next. */
 export class Nemesis {
   readonly #rates: FaultRates;
   readonly #rand: Prng;
+  /** #rejoinRand decides re-adds on its own stream, so seeds without removals draw exactly as before. */
+  readonly #rejoinRand: Prng;
   readonly #restartAt = new Map<NodeId, number>();
   readonly #crashAt = new Map<NodeId, number>();
   readonly #isolateAt = new Map<NodeId, number>();
   #healAt = -1;
   #calm = false;
+  /** #pendingRejoin is a rejoined node running before its learner addition is proposed (at most one). */
+  #pendingRejoin: { readonly id: NodeId; readonly proposeAt: number } | null = null;
   #nextNodeId: NodeId;
   /** stats counts the faults injected. */
   readonly stats: NemesisStats = {
@@ -54,17 +67,21 @@ export class Nemesis {
     confChangesProposed: 0,
     transfers: 0,
     compactions: 0,
+    rejoinsProposed: 0,
   };
 
   constructor(rates: FaultRates, rand: Prng, firstJoinerId: NodeId) {
     this.#rates = rates;
     this.#rand = rand;
+    this.#rejoinRand = rand.fork('rejoin');
     this.#nextNodeId = firstJoinerId;
   }
 
-  /** calm stops new faults (the run is healing). */
-  calm(): void {
+  /** calm stops new faults (the run is healing); a rejoined node not yet proposed for addition leaves again. */
+  calm(c: Cluster): void {
     this.#calm = true;
+    if (this.#pendingRejoin !== null) c.abandonRejoin(this.#pendingRejoin.id);
+    this.#pendingRejoin = null;
     this.#restartAt.clear();
     this.#crashAt.clear();
     this.#isolateAt.clear();
@@ -193,6 +210,26 @@ export class Nemesis {
     }
   }
 
+  /**
+   * #rejoin decides, with the seed's rejoinBias, to bring a removed node back
+   * (a new incarnation on a wiped disk, running at once) and to propose its
+   * learner addition later. Only a node whose removal has taken effect and
+   * that the leader's membership no longer lists. Returns the id to add as a
+   * learner now, or 0.
+   */
+  #rejoin(c: Cluster, voters: readonly NodeId[]): NodeId {
+    const pending = this.#pendingRejoin;
+    if (pending !== null) return pending.proposeAt <= c.now ? pending.id : 0;
+    if (this.#rates.rejoinBias === 0) return 0;
+    const removed: NodeId[] = [];
+    for (const n of c.nodes.values()) if (n.removed && !voters.includes(n.id)) removed.push(n.id);
+    if (removed.length === 0 || !this.#rejoinRand.chance(this.#rates.rejoinBias)) return 0;
+    const id = this.#rejoinRand.pick(removed);
+    c.rejoin(id);
+    this.#pendingRejoin = { id, proposeAt: c.now + this.#rejoinRand.range(0, RejoinProposeTicksMax) };
+    return 0;
+  }
+
   #changeMembership(c: Cluster): void {
     const leader = c.leader();
     if (leader === null || leader.raw === null) return;
@@ -208,14 +245,20 @@ export class Nemesis {
       const followers = voters.filter((v) => v !== leader.id);
       const victim = r.chance(0.2) || followers.length === 0 ? leader.id : r.pick(followers);
       cc = { type: ConfChangeType.RemoveNode, nodeId: victim };
-    } else if (learners.length === 0 && c.memberIds().length < SimNodesMax && this.#nextNodeId <= NodeIdMax) {
-      cc = { type: ConfChangeType.AddLearner, nodeId: this.#nextNodeId };
+    } else if (learners.length === 0 && c.memberIds().length < SimNodesMax) {
+      const rejoin = this.#rejoin(c, voters);
+      if (rejoin !== 0) cc = { type: ConfChangeType.AddLearner, nodeId: rejoin };
+      else if (this.#pendingRejoin === null && this.#nextNodeId <= NodeIdMax) cc = { type: ConfChangeType.AddLearner, nodeId: this.#nextNodeId };
     }
     if (cc === null) return;
     const err = leader.raw.proposeConfChange(cc);
     if (err === null) {
       this.stats.confChangesProposed++;
-      if (cc.type === ConfChangeType.AddLearner) this.#nextNodeId++;
+      if (cc.type === ConfChangeType.AddLearner && cc.nodeId === this.#nextNodeId) this.#nextNodeId++;
+      else if (cc.type === ConfChangeType.AddLearner) {
+        this.stats.rejoinsProposed++;
+        this.#pendingRejoin = null;
+      }
       c.trace(8, cc.type, cc.nodeId, leader.id);
     }
   }

@@ -44,5 +44,6 @@ export const PlantedBugs: readonly PlantedBug[] = [
   { name: 'figure-8 commit by counting an older term', makeRaft: (c: Config) => new Figure8Raft(c) },
   { name: 'vote granted without the up-to-date log check', makeRaft: (c: Config) => new AnyLogVoterRaft(c) },
   { name: 'ReadIndex answered without quorum confirmation', makeRaft: (c: Config) => new UnconfirmedReadRaft(c) },
+  { name: 'a rejoined replica starts without its predecessor\'s tombstone (term, vote, vote floor)', driverHooks: { wipeTombstone: true } },
   { name: 'driver sends before it persists', driverHooks: { phaseOrder: ['send', 'persist', 'sync', 'apply', 'advance'] } },
 ];

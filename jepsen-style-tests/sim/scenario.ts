@@ -55,6 +55,14 @@ export interface FaultRates {
   readonly compactPerNodeStep: number;
   /** compactKeepEntriesMax is the most entries a compaction keeps below the snapshot index. */
   readonly compactKeepEntriesMax: number;
+  /**
+   * rejoinBias is the chance that adding a learner re-adds a removed node's
+   * id instead of a new one: the node comes back as a new incarnation with
+   * a wiped disk (what `otlpdb` does when a node leaves and later joins
+   * again: its replica ids are its node id). A stale member whose log still
+   * lists the id as a voter may ask the empty replica for its vote.
+   */
+  readonly rejoinBias: number;
 }
 
 /** Scenario is the whole per-seed setup. */
@@ -118,7 +126,7 @@ export function makeScenario(r: Prng): Scenario {
     valuePaddingBytes: r.pick([0, 0, 32, 128]),
   };
   const chaos = r.chance(1 / 3);
-  const faults: FaultRates = {
+  const faultsDrawn: FaultRates = {
     crashPerStep: between(r, 0.0005, 0.006),
     crashLeaderBias: between(r, 0, 0.8),
     restartTicksMin: 2,
@@ -138,6 +146,16 @@ export function makeScenario(r: Prng): Scenario {
     transferPerStep: r.chance(0.4) ? 0 : between(r, 0, 0.004),
     compactPerNodeStep: between(r, 0.002, 0.03),
     compactKeepEntriesMax: r.pick([0, 5, 30]),
+    // The last draw of the scenario, so adding it shifted no other field.
+    rejoinBias: r.chance(0.3) ? 0 : between(r, 0.3, 1),
   };
+  // A third of the seeds are "membership churn" (drawn last, so the draws
+  // above are the same in every seed): members are swapped out and back in
+  // often, while partitions leave some member stale, so a stale member's old
+  // membership meets a rejoined, wiped replica.
+  const churn = r.chance(1 / 3);
+  const faults: FaultRates = churn
+    ? { ...faultsDrawn, confChangePerStep: between(r, 0.02, 0.06), rejoinBias: between(r, 0.7, 1), partitionPerStep: between(r, 0.005, 0.02), partitionTicksMax: r.range(200, 500) }
+    : faultsDrawn;
   return { clusterSize, raft, network, workload, faults };
 }

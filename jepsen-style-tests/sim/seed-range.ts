@@ -14,7 +14,7 @@ export function sweepSeeds(t: Test, start: number, count: number): void {
   const t0 = performance.now();
   let ops = 0;
   let failures = 0;
-  const seen = { crashes: 0, phaseCrashes: 0, partitions: 0, confChanges: 0, snapshotsInstalled: 0, snapshotChunks: 0, transfers: 0, lostWrites: 0, unknownOps: 0 };
+  const seen = { crashes: 0, phaseCrashes: 0, partitions: 0, confChanges: 0, snapshotsInstalled: 0, snapshotChunks: 0, transfers: 0, rejoins: 0, lostWrites: 0, unknownOps: 0 };
   for (let seed = start; seed < start + count; seed++) {
     const report = runSeed({ seed, steps: SweepStepsPerSeed });
     ops += report.opsChecked;
@@ -26,6 +26,7 @@ export function sweepSeeds(t: Test, start: number, count: number): void {
     seen.snapshotsInstalled += st.cluster.snapshotsInstalled;
     seen.snapshotChunks += st.cluster.snapshotChunksSent;
     seen.transfers += st.nemesis.transfers;
+    seen.rejoins += st.cluster.nodesRejoined;
     seen.lostWrites += st.disk.lostWrites;
     seen.unknownOps += st.clients.unknown;
     for (const v of report.violations) {
