@@ -1354,6 +1354,12 @@ export const IngestBenchLimits = {
   metricTimeBackMs: 60_000,
   /** verifyDeadlineMs bounds the flush and stats calls of the verification. */
   verifyDeadlineMs: 180_000,
+  /** metricsSampleMs is how often the bench fetches every node's /metrics during a phase (bench/ingest-diag.ts). */
+  metricsSampleMs: 2_000,
+  /** metricsSampleTimeoutMs bounds one /metrics fetch; a node that does not answer in time is recorded as such. */
+  metricsSampleTimeoutMs: 5_000,
+  /** metricsSamplesPerPhaseMax bounds the samples of one phase (a 600 s phase at metricsSampleMs, plus the last one). */
+  metricsSamplesPerPhaseMax: 400,
 } as const;
 assert(IngestBenchLimits.durationSecDefault <= IngestBenchLimits.durationSecMax, 'ingest bench durationSecDefault <= durationSecMax');
 assert(IngestBenchLimits.connectionsDefault <= IngestBenchLimits.connectionsMax, 'ingest bench connectionsDefault <= connectionsMax');
