@@ -1376,6 +1376,12 @@ export const IngestBenchLimits = {
   metricsSampleTimeoutMs: 5_000,
   /** metricsSamplesPerPhaseMax bounds the samples of one phase (a 600 s phase at metricsSampleMs, plus the last one). */
   metricsSamplesPerPhaseMax: 400,
+  /** windowBench*: bench/ingest-grpc-window.ts's busy time per server loop turn, body (bench/ingest's 512-record log request) and rounds. */
+  windowBenchBlockMsDefault: 50,
+  windowBenchBlockMsMax: 5_000,
+  windowBenchBodyBytesDefault: 141_317,
+  windowBenchRoundsDefault: 3,
+  windowBenchRoundsMax: 100,
 } as const;
 assert(IngestBenchLimits.durationSecDefault <= IngestBenchLimits.durationSecMax, 'ingest bench durationSecDefault <= durationSecMax');
 assert(IngestBenchLimits.connectionsDefault <= IngestBenchLimits.connectionsMax, 'ingest bench connectionsDefault <= connectionsMax');
