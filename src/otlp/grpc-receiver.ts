@@ -151,7 +151,8 @@ export function widenReceiveWindows(server: grpc.Server, streamBytes: number, co
     const h2 = create.call(server, credentials);
     h2.on('session', (session: http2.ServerHttp2Session) => {
       // Sends the WINDOW_UPDATE for the connection right after the server's SETTINGS, before any DATA is due.
-      session.setLocalWindowSize(connectionBytes);
+      // A session already gone would throw here, in an event handler: it needs no window.
+      if (!session.destroyed) session.setLocalWindowSize(connectionBytes);
     });
     return h2;
   };
