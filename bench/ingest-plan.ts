@@ -25,12 +25,14 @@ export interface IngestBenchConfig {
   readonly protocols: readonly IngestProtocol[];
   /** receiveWorkers is each node's `--receive-workers` (undefined: the node default). */
   readonly receiveWorkers: number | undefined;
+  /** keepDir keeps the run's directory (data, node logs, /metrics samples) instead of removing it. */
+  readonly keepDir: boolean;
   readonly json: boolean;
 }
 
 /** INGEST_USAGE is the synopsis printed with a flag error. */
 export const INGEST_USAGE =
-  'usage: ingest.js [--signal traces|metrics|logs|all] [--nodes 1|3] [--duration S] [--connections N] [--batch 512|1000] [--grpc | --http] [--receive-workers N] [--json]';
+  'usage: ingest.js [--signal traces|metrics|logs|all] [--nodes 1|3] [--duration S] [--connections N] [--batch 512|1000] [--grpc | --http] [--receive-workers N] [--keep-dir] [--json]';
 
 function positiveInt(flag: string, raw: string | undefined, max: number): number {
   const v = Number(raw);
@@ -54,6 +56,7 @@ export function parseIngestArgs(argv: readonly string[]): IngestBenchConfig {
   let grpcOnly = false;
   let httpOnly = false;
   let json = false;
+  let keepDir = false;
   let receiveWorkers: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -84,6 +87,8 @@ export function parseIngestArgs(argv: readonly string[]): IngestBenchConfig {
     } else if (a === '--receive-workers') {
       const raw = argv[++i];
       receiveWorkers = raw === '0' ? 0 : positiveInt('--receive-workers', raw, ReceiveWorkerLimits.workersMax);
+    } else if (a === '--keep-dir') {
+      keepDir = true;
     } else if (a === '--json') {
       json = true;
     } else {
@@ -93,7 +98,7 @@ export function parseIngestArgs(argv: readonly string[]): IngestBenchConfig {
   if (grpcOnly && httpOnly) throw new Error(`--grpc and --http exclude each other (give neither for both); ${INGEST_USAGE}`);
   const protocols: readonly IngestProtocol[] = grpcOnly ? ['grpc'] : httpOnly ? ['http'] : ['http', 'grpc'];
   assert(signals.length >= 1 && protocols.length >= 1, 'at least one phase');
-  return { signals, nodes, durationSec, connections, batch, protocols, receiveWorkers, json };
+  return { signals, nodes, durationSec, connections, batch, protocols, receiveWorkers, keepDir, json };
 }
 
 /** ExportResponse is the part of an Export*ServiceResponse the bench reads: partial_success's rejected count and message. */

@@ -17,7 +17,11 @@
  *     stored == acknowledged (warm-ups, measured phases and resends). A
  *     mismatch is reported, loudly, by the caller;
  *  6. the cluster stopped by PID and its directory removed, also on errors
- *     and SIGINT/SIGTERM.
+ *     and SIGINT/SIGTERM; with --keep-dir the directory stays. Every node's
+ *     /metrics is sampled during each phase (ingest-diag.ts); when a phase
+ *     had errors or non-2xx answers, the check failed or the run threw, the
+ *     node logs and those samples are copied out first and the copy's path
+ *     is printed (IngestReport.keptDir).
  *
  * Ownership: runIngestBench owns the cluster and the temp dir it creates.
  */
@@ -37,6 +41,7 @@ import { buildTemplate, makeBody } from './ingest-payloads.js';
 import type { BodyTemplate } from './ingest-payloads.js';
 import { decodeRate, ingestDecodeRatio, itemsPerCpuSec, phaseFigures, targetItemsPerSec, targetMet } from './ingest-plan.js';
 import type { IngestBenchConfig, IngestProtocol, PhaseFigures } from './ingest-plan.js';
+import { MetricsSampler, diagDir, keepDiagnostics } from './ingest-diag.js';
 import { startOtlpdb } from './kv-otlpdb.js';
 import type { OtlpdbCluster } from './kv-otlpdb.js';
 
@@ -99,6 +104,8 @@ export interface IngestReport {
   readonly checks: readonly SignalCheck[];
   readonly shardsMissing: readonly number[];
   readonly loadAverage: { readonly before: readonly number[]; readonly after: readonly number[] };
+  /** keptDir is where the node logs and /metrics samples were kept (a failed phase or --keep-dir), else null. */
+  readonly keptDir: string | null;
 }
 
 /** IngestRunOptions are what the CLI and the test choose besides the flags. */
@@ -201,9 +208,24 @@ export async function runIngestBench(config: IngestBenchConfig, o: IngestRunOpti
   const root = await mkdtemp(join(tmpdir(), 'otlpdb-bench-ingest-'));
   let cluster: OtlpdbCluster | null = null;
   let cleaning: Promise<void> | null = null;
+  // failed: something the node logs may explain happened (a phase's errors, a check mismatch, a throw).
+  let failed = false;
+  let keptDir: string | null = null;
   const cleanup = (): Promise<void> => {
     cleaning ??= (async () => {
       await cluster?.stop().catch((e: unknown) => o.log(`bench/ingest: stopping the cluster: ${String(e)}`));
+      if (config.keepDir) {
+        keptDir = root;
+        o.log(`bench/ingest: kept the run's directory (--keep-dir): ${root} (node logs in cluster/, /metrics samples in diag/)`);
+        return;
+      }
+      if (failed) {
+        keptDir = await keepDiagnostics(root).catch((e: unknown) => {
+          o.log(`bench/ingest: keeping the node logs: ${String(e)}`);
+          return null;
+        });
+        if (keptDir !== null) o.log(`bench/ingest: a phase failed: node logs and /metrics samples kept in ${keptDir}`);
+      }
       await rm(root, { recursive: true, force: true });
     })();
     return cleaning;
@@ -233,6 +255,7 @@ export async function runIngestBench(config: IngestBenchConfig, o: IngestRunOpti
     const httpTargets = nodes.map((n) => n.otlpHttp ?? '');
     assert(grpcTargets.every((t) => t !== '') && httpTargets.every((t) => t !== ''), 'cluster up printed every node\'s OTLP addresses');
     await configureTenant(apis);
+    const samples = await diagDir(root);
 
     let slotCounter = 0;
     const nextSlot = (): number => slotCounter++;
@@ -257,14 +280,26 @@ export async function runIngestBench(config: IngestBenchConfig, o: IngestRunOpti
           pids: cluster?.pids ?? [],
         });
         const warmupSec = o.warmupSec ?? IngestBenchLimits.warmupSec;
+        const sampler = new MetricsSampler(samples, `${String(phases.length + 1).padStart(2, '0')}-${signal}-${protocol}`, apis);
+        sampler.start();
         let warm: LoadResult | null = null;
-        if (warmupSec > 0) {
-          o.log(`${signal} over ${protocol}: warm-up ${warmupSec} s`);
-          warm = await run(spec(warmupSec));
+        let r: LoadResult;
+        try {
+          if (warmupSec > 0) {
+            o.log(`${signal} over ${protocol}: warm-up ${warmupSec} s`);
+            warm = await run(spec(warmupSec));
+          }
+          o.log(`${signal} over ${protocol}: ${config.connections} connection(s), batch ${config.batch}, ${config.durationSec} s`);
+          r = await run(spec(config.durationSec));
+        } finally {
+          await sampler.stop();
         }
-        o.log(`${signal} over ${protocol}: ${config.connections} connection(s), batch ${config.batch}, ${config.durationSec} s`);
-        const r = await run(spec(config.durationSec));
         const f = phaseFigures(r.counts, config.batch);
+        const warmFailed = warm !== null && (warm.counts.non2xx > 0 || warm.counts.errors > 0);
+        if (f.non2xx > 0 || f.errors > 0 || warmFailed) {
+          failed = true;
+          o.log(`${signal} over ${protocol}: failed answers: phase ${JSON.stringify(f.statusCodes)}${warm === null ? '' : `, warm-up ${JSON.stringify(warm.counts.statusCodes)}`}`);
+        }
         const toResend = [...(warm?.resend ?? []), ...r.resend];
         if (toResend.length > 0) o.log(`${signal} over ${protocol}: resending ${toResend.length} unanswered or refused bodies`);
         const resend = await resendBodies(httpTargets[0] as string, signal, BENCH_TENANT, config.batch, toResend);
@@ -299,8 +334,12 @@ export async function runIngestBench(config: IngestBenchConfig, o: IngestRunOpti
       unresolvedBodies: unresolved[signal],
       match: acknowledged[signal] === stats.rows[signal] && stats.shardsMissing.length === 0,
     }));
-    await cluster.stop();
-    return { config, replicas, bodies, decode, phases, checks, shardsMissing: stats.shardsMissing, loadAverage: { before: loadBefore, after: loadavg() } };
+    if (checks.some((k) => !k.match)) failed = true;
+    await cleanup();
+    return { config, replicas, bodies, decode, phases, checks, shardsMissing: stats.shardsMissing, loadAverage: { before: loadBefore, after: loadavg() }, keptDir };
+  } catch (e) {
+    failed = true;
+    throw e;
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);

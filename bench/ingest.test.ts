@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { readFile, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import t from 'tap';
 import { IngestBenchLimits } from '../src/limits.js';
 import { encodeExportResponseProto } from '../src/otlp/export-response.js';
@@ -19,6 +22,7 @@ import {
 } from './ingest-plan.js';
 import type { PhaseCounts } from './ingest-plan.js';
 import { runIngestBench } from './ingest-run.js';
+import { DIAG_DIR, keepDiagnostics } from './ingest-diag.js';
 
 // Not a timed test: it checks the bench's flags, bodies and arithmetic
 // exactly, and that one tiny real run stores exactly what it acknowledged,
@@ -30,10 +34,11 @@ const counts = (over: Partial<PhaseCounts>): PhaseCounts => ({
 
 t.test('parseIngestArgs: defaults, every flag, and refusals', async (t) => {
   t.same(parseIngestArgs([]), {
-    signals: ['traces', 'metrics', 'logs'], nodes: 1, durationSec: 10, connections: 16, batch: 512, protocols: ['http', 'grpc'], json: false,
+    signals: ['traces', 'metrics', 'logs'], nodes: 1, durationSec: 10, connections: 16, batch: 512, protocols: ['http', 'grpc'], keepDir: false, json: false,
   });
+  t.equal(parseIngestArgs(['--keep-dir']).keepDir, true);
   t.same(parseIngestArgs(['--signal', 'logs', '--nodes', '3', '--duration', '5', '--connections', '64', '--batch', '1000', '--grpc', '--json']), {
-    signals: ['logs'], nodes: 3, durationSec: 5, connections: 64, batch: 1000, protocols: ['grpc'], json: true,
+    signals: ['logs'], nodes: 3, durationSec: 5, connections: 64, batch: 1000, protocols: ['grpc'], keepDir: false, json: true,
   });
   t.same(parseIngestArgs(['--signal', 'all', '--http']).protocols, ['http']);
   t.same(parseIngestArgs(['--signal', 'all']).signals, ['traces', 'metrics', 'logs']);
@@ -142,13 +147,35 @@ t.test('slotPool hands out the same slots again in the next phase, and new ones 
   t.equal(a.seq, 5, 'the sequence continues');
 });
 
-t.test('a tiny real run (1 node, R=1, 1 s per phase) stores exactly what it acknowledged', async (t) => {
+t.test('keepDiagnostics copies the node logs and the /metrics samples, not the data', async (t) => {
+  const root = t.testdir({
+    cluster: { 'n1.log': 'node one\n', 'n2.log': 'node two\n', 'cluster.json': '{}', n1: { 'data.ldb': 'x' } },
+    [DIAG_DIR]: { '01-logs-grpc-n1.metrics.txt': 'otlpdb_ingest_inflight_bytes 0\n' },
+  });
+  const kept = await keepDiagnostics(root);
+  t.teardown(() => rm(kept, { recursive: true, force: true }));
+  t.same((await readdir(kept)).sort(), [DIAG_DIR, 'n1.log', 'n2.log']);
+  t.equal(await readFile(join(kept, 'n2.log'), 'utf8'), 'node two\n');
+  t.same(await readdir(join(kept, DIAG_DIR)), ['01-logs-grpc-n1.metrics.txt']);
+  t.ok(existsSync(join(root, 'cluster', 'n1.log')), 'the original stays (the caller removes it)');
+});
+
+t.test('a tiny real run (1 node, R=1, 1 s per phase) stores exactly what it acknowledged, and --keep-dir keeps its logs and samples', async (t) => {
   const lines: string[] = [];
   const report = await runIngestBench(
-    { signals: ['traces', 'metrics', 'logs'], nodes: 1, durationSec: 1, connections: 2, batch: 512, protocols: ['http', 'grpc'], receiveWorkers: undefined, json: true },
+    { signals: ['traces', 'metrics', 'logs'], nodes: 1, durationSec: 1, connections: 2, batch: 512, protocols: ['http', 'grpc'], receiveWorkers: undefined, keepDir: true, json: true },
     // Ports of their own, away from the bench (14200...) and other tests.
-    { ports: { api: 25_200, peer: 25_400, otlpGrpc: 25_317, otlpHttp: 25_318 }, log: (l) => lines.push(l), decodeSec: 0.2, warmupSec: 0 },
+    { ports: { api: 31_810, peer: 31_820, otlpGrpc: 31_830, otlpHttp: 31_840 }, log: (l) => lines.push(l), decodeSec: 0.2, warmupSec: 0 },
   );
+  const kept = report.keptDir;
+  t.ok(kept !== null, '--keep-dir names the kept directory');
+  if (kept !== null) {
+    t.teardown(() => rm(kept, { recursive: true, force: true }));
+    t.ok(existsSync(join(kept, 'cluster', 'n1.log')), 'the node log is kept');
+    const samples = (await readdir(join(kept, DIAG_DIR))).sort();
+    t.same(samples, ['01-traces-http', '02-traces-grpc', '03-metrics-http', '04-metrics-grpc', '05-logs-http', '06-logs-grpc'].map((p) => `${p}-n1.metrics.txt`));
+    t.match(await readFile(join(kept, DIAG_DIR, '06-logs-grpc-n1.metrics.txt'), 'utf8'), /otlpdb_ingest_inflight_bytes/, 'a sample holds the node\'s /metrics');
+  }
   t.equal(report.phases.length, 6, 'three signals over two protocols');
   t.equal(report.checks.length, 3);
   for (const k of report.checks) {

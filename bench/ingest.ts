@@ -67,6 +67,7 @@ async function main(): Promise<number> {
       );
     }
   }
+  if (report.keptDir !== null) log(`bench/ingest: node logs and /metrics samples: ${report.keptDir}`);
   if (report.phases.some((p) => p.figures.non2xx > 0 || p.figures.errors > 0)) log('bench/ingest: some requests failed (non-2xx or errors above); items/s counts acknowledged items only');
   return failed ? 1 : 0;
 }

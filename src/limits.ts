@@ -1248,6 +1248,20 @@ export const IngestLimits = {
   retryAfterSecondsDefault: 1,
   /** grpcConcurrentStreamsMax bounds the concurrent calls of one gRPC connection. */
   grpcConcurrentStreamsMax: 256,
+  /**
+   * grpcStreamWindowBytes is the HTTP/2 receive window the gRPC receiver
+   * grants each call (SETTINGS_INITIAL_WINDOW_SIZE), and
+   * grpcConnectionWindowBytes the window of a whole connection. HTTP/2's
+   * default of 65,535 bytes for both lets a client send at most 64 KiB per
+   * turn of the node's event loop over all its calls together (the window is
+   * only re-opened when the loop reads the socket), so 16 calls of 141 KB
+   * stalled past their deadline when apply and flush made the turns long
+   * (grpc-receiver.ts). Memory is not bounded by these windows but by
+   * grpcConcurrentStreamsMax × requestBytesMax per connection and by the
+   * node's in-flight admission.
+   */
+  grpcStreamWindowBytes: 1024 * 1024,
+  grpcConnectionWindowBytes: 8 * 1024 * 1024,
   /** reasonsShownMax bounds the refusal reasons named in one partial_success message. */
   reasonsShownMax: 8,
   /** messageCharsMax bounds a partial_success message. */
@@ -1267,6 +1281,8 @@ assert(IngestLimits.requestDeadlineMsDefault <= IngestLimits.requestDeadlineMsMa
 assert(IngestLimits.callMsMin < IngestLimits.partCallMsMax, 'a call may last longer than the minimum');
 assert(IngestLimits.retryBaseMs <= IngestLimits.retryMaxMs, 'retry base within max');
 assert(IngestLimits.requestBytesMax <= IngestLimits.nodeInflightBytesMax, 'one request fits the node bound');
+assert(IngestLimits.grpcStreamWindowBytes >= 65_535 && IngestLimits.grpcStreamWindowBytes <= IngestLimits.grpcConnectionWindowBytes, 'a call\'s window within its connection\'s, and not below HTTP/2\'s default');
+assert(IngestLimits.grpcConnectionWindowBytes <= 2 ** 31 - 1, 'an HTTP/2 window fits 31 bits (RFC 9113 §6.9.1)');
 assert(IngestLimits.requestBytesMax <= IngestLimits.requestBytesCeiling, 'the default request bound within its ceiling');
 assert(IngestLimits.nodeInflightBytesMax <= IngestLimits.nodeInflightBytesCeiling, 'the default in-flight bound within its ceiling');
 assert(IngestLimits.leaderHopsMax < IngestLimits.partAttemptsMax, 'hops within attempts');
@@ -1357,6 +1373,18 @@ export const IngestBenchLimits = {
   metricTimeBackMs: 60_000,
   /** verifyDeadlineMs bounds the flush and stats calls of the verification. */
   verifyDeadlineMs: 180_000,
+  /** metricsSampleMs is how often the bench fetches every node's /metrics during a phase (bench/ingest-diag.ts). */
+  metricsSampleMs: 2_000,
+  /** metricsSampleTimeoutMs bounds one /metrics fetch; a node that does not answer in time is recorded as such. */
+  metricsSampleTimeoutMs: 5_000,
+  /** metricsSamplesPerPhaseMax bounds the samples of one phase (a 600 s phase at metricsSampleMs, plus the last one). */
+  metricsSamplesPerPhaseMax: 400,
+  /** windowBench*: bench/ingest-grpc-window.ts's busy time per server loop turn, body (bench/ingest's 512-record log request) and rounds. */
+  windowBenchBlockMsDefault: 50,
+  windowBenchBlockMsMax: 5_000,
+  windowBenchBodyBytesDefault: 141_317,
+  windowBenchRoundsDefault: 3,
+  windowBenchRoundsMax: 100,
 } as const;
 assert(IngestBenchLimits.durationSecDefault <= IngestBenchLimits.durationSecMax, 'ingest bench durationSecDefault <= durationSecMax');
 assert(IngestBenchLimits.connectionsDefault <= IngestBenchLimits.connectionsMax, 'ingest bench connectionsDefault <= connectionsMax');

@@ -20,8 +20,21 @@
  * gets the client's deadline less a reply margin (deadlineOf). RetryInfo
  * travels in the google.rpc.Status of the `grpc-status-details-bin` trailer.
  * The tenant is the `x-scope-orgid` metadata (default `default`).
+ *
+ * Flow control: every connection and call gets a large HTTP/2 receive window
+ * (IngestLimits.grpcConnectionWindowBytes, grpcStreamWindowBytes) instead of
+ * HTTP/2's 65,535 bytes. With the default, a client may send 64 KiB over all
+ * its calls and then waits for a WINDOW_UPDATE, which the node sends only when
+ * its event loop next reads the socket: under load (long apply and flush turns
+ * on the main thread) 16 concurrent 141 KB log requests shared 64 KiB per
+ * turn, none arrived whole before its deadline, and the whole gRPC phase of
+ * bench/ingest ended in DEADLINE_EXCEEDED while the same node answered
+ * OTLP/HTTP (whose TCP window the kernel keeps open) at full rate. Requests
+ * must reach admission (`Ingester.admit`), where an overloaded node refuses
+ * them explicitly, rather than be throttled invisibly by the transport.
  */
 import * as grpc from '@grpc/grpc-js';
+import type * as http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import { checkTenantId } from '../control/tenant.js';
 import { OtlpdbError, assert } from '../errors.js';
@@ -67,6 +80,7 @@ export class OtlpGrpcReceiver {
       'grpc.max_send_message_length': 1024 * 1024,
       'grpc.max_concurrent_streams': IngestLimits.grpcConcurrentStreamsMax,
     });
+    widenReceiveWindows(server, IngestLimits.grpcStreamWindowBytes, IngestLimits.grpcConnectionWindowBytes);
     for (const svc of OTLP_GRPC_SERVICES) {
       const definition: grpc.ServiceDefinition = {
         Export: {
@@ -104,6 +118,44 @@ export class OtlpGrpcReceiver {
     });
     return this.#stopping;
   }
+}
+
+/** GrpcServerInternals are the two members of grpc-js 1.14's Server that widenReceiveWindows needs (private in its typings). */
+interface GrpcServerInternals {
+  commonServerOptions?: http2.ServerOptions;
+  createHttp2Server?: (credentials: grpc.ServerCredentials) => http2.Http2Server;
+}
+
+/**
+ * widenReceiveWindows makes every HTTP/2 connection `server` accepts grant
+ * `streamBytes` per call and `connectionBytes` per connection (see the top of
+ * this file). Call it before binding.
+ *
+ * NB: grpc-js 1.14.7 (the latest) reads no option for its server's windows
+ * (grpc-node PR #3058, `grpc-node.flow_control_window` on the server, is
+ * open), so this sets the SETTINGS of the http2 server grpc-js creates and
+ * raises each session's connection window, through two members its typings
+ * mark private. The asserts fail loudly if an upgrade renames them, and
+ * grpc-receiver.test.ts checks the windows a client is granted.
+ */
+export function widenReceiveWindows(server: grpc.Server, streamBytes: number, connectionBytes: number): void {
+  assert(Number.isSafeInteger(streamBytes) && streamBytes >= 65_535 && streamBytes <= connectionBytes, 'widenReceiveWindows: stream window within [65535, connection window]');
+  assert(connectionBytes <= 2 ** 31 - 1, 'widenReceiveWindows: a window fits 31 bits');
+  const internals = server as unknown as GrpcServerInternals;
+  const options = internals.commonServerOptions;
+  const create = internals.createHttp2Server;
+  assert(typeof options === 'object' && options !== null, 'grpc-js Server has commonServerOptions (the http2 server options)');
+  assert(typeof create === 'function', 'grpc-js Server has createHttp2Server');
+  options.settings = { ...options.settings, initialWindowSize: streamBytes };
+  internals.createHttp2Server = (credentials) => {
+    const h2 = create.call(server, credentials);
+    h2.on('session', (session: http2.ServerHttp2Session) => {
+      // Sends the WINDOW_UPDATE for the connection right after the server's SETTINGS, before any DATA is due.
+      // A session already gone would throw here, in an event handler: it needs no window.
+      if (!session.destroyed) session.setLocalWindowSize(connectionBytes);
+    });
+    return h2;
+  };
 }
 
 /** exportCall serves one Export call. */
