@@ -104,6 +104,7 @@ export class ShardWriter {
     let hops = 0;
     // Built only when a part fails: an error (with its stack) per part was a measurable share of a node's ingest CPU.
     let last: OtlpdbError | null = null;
+    let breakerOpenAt = NONE; // The last peer skipped for an open breaker, for the error when nothing else failed.
     for (let attempt = 0; attempt < IngestLimits.partAttemptsMax; attempt++) {
       const leftMs = Math.floor(deadlineMs - this.#d.nowMs());
       if (leftMs < IngestLimits.callMsMin) break;
@@ -118,6 +119,7 @@ export class ShardWriter {
       const breaker = this.#breaker(target);
       if (target !== this.#d.self && !breaker.tryAcquire(this.#d.nowMs())) {
         this.stats.breakerSkips++;
+        breakerOpenAt = target;
         const next = this.#nextReplica(replicas, target, attempt);
         if (next === target || next === NONE) {
           failures++;
@@ -160,7 +162,10 @@ export class ShardWriter {
       }
     }
     this.stats.partsFailed++;
-    last ??= new OtlpdbError('ERR_UNAVAILABLE', `shard ${part.shard} has no known replica`, { shard: part.shard });
+    last ??=
+      breakerOpenAt === NONE
+        ? new OtlpdbError('ERR_UNAVAILABLE', `shard ${part.shard} has no known replica`, { shard: part.shard })
+        : new OtlpdbError('ERR_UNAVAILABLE', `the circuit breaker to node ${breakerOpenAt} (shard ${part.shard}) stayed open`, { shard: part.shard, peer: breakerOpenAt });
     const retryable = RETRYABLE_CODES.has(last.code) || last.code === 'ERR_INTERNAL';
     const error = retryable
       ? new OtlpdbError('ERR_UNAVAILABLE', `shard ${part.shard} did not commit part ${part.part} before the deadline: ${last.message}`, { shard: part.shard, cause: last.code })

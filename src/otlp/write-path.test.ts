@@ -250,6 +250,8 @@ t.test('ShardWriter opens a dead peer\'s breaker, ends at the deadline with a re
   t.same([...w.breakerStates().values()].filter((s) => s !== 'closed').length > 0, true, 'some breaker opened');
   const calls = c.calls.length;
   t.ok(calls < IngestLimits.partAttemptsMax, `bounded tries (${calls})`);
+  const [again] = await w.write([part(5, 1)], c.now + IngestLimits.breakerOpenMs / 2);
+  t.ok(again !== undefined && !again.ok && /circuit breaker to node \d+ \(shard 5\) stayed open/.test(again.error.message), `a part that only met open breakers says so, not "no known replica" (${again !== undefined && !again.ok ? again.error.message : 'ok'})`);
 
   const bug = new FakeCluster();
   const deps = bug.deps(1);
