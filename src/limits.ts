@@ -1066,6 +1066,12 @@ export const TraceStoreLimits = {
   searchLimitMax: 1_000_000,
   /** flushProbesInflightMax bounds the trace-id index scans a flush runs at once (distinct-trace count, shadow markers). */
   flushProbesInflightMax: 32,
+  /**
+   * summarySpansKept is how many first spans (by start) a block's trace
+   * summary keeps (trace-summaries.ts): a search whose `spss` is at most this
+   * (Tempo's default is 3) lists them without reading the trace's pages.
+   */
+  summarySpansKept: 3,
   /** searchBucketBlocksMax bounds the block metas searchSpanRefs holds at once (one bucket's, sorted newest first; a bucket with more is read in groups of this many). */
   searchBucketBlocksMax: 1024,
   /** shadowBlocksMax bounds the newer blocks whose span ids one searchSpans keeps to drop stale versions (dropped and re-read past it). */
@@ -1407,6 +1413,7 @@ export const TraceSearchLimits = {
 } as const;
 assert(TraceSearchLimits.limitDefault >= 1 && TraceSearchLimits.limitDefault <= TraceSearchLimits.limitMax, '1 <= limitDefault <= limitMax');
 assert(TraceSearchLimits.spssDefault >= 1 && TraceSearchLimits.spssDefault <= TraceSearchLimits.spssMax, '1 <= spssDefault <= spssMax');
+assert(TraceStoreLimits.summarySpansKept >= TraceSearchLimits.spssDefault, 'a block trace summary keeps the spans a default search lists');
 assert(TraceSearchLimits.rangeDefaultMs <= TraceSearchLimits.rangeMsMax, 'rangeDefaultMs <= rangeMsMax');
 assert(TraceSearchLimits.candidateTracesMax >= TraceSearchLimits.limitMax, 'a shard can hold candidates for a full answer');
 assert(TraceSearchLimits.candidateSpansMax <= TraceStoreLimits.searchLimitMax, 'candidate spans within searchSpans limit');

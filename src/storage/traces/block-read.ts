@@ -23,6 +23,8 @@ import type { SpanBlockCache } from './block-cache.js';
 import { spanBlockCacheKey } from './block-cache.js';
 import type { SpanBlockIndex } from './span-index.js';
 import { decodeSpanBlockIndex } from './span-index.js';
+import type { TraceSummaryTable } from './trace-summaries.js';
+import { decodeTraceSummaries } from './trace-summaries.js';
 import type { BlockRef } from './trace-keys.js';
 import { TraceKeySpace as K, blockKey, pageKey } from './trace-keys.js';
 
@@ -63,7 +65,7 @@ interface Cached<V> {
  * and keeps the result, accounted at its bytes times `factor` plus
  * BlockCacheLimits.entryOverheadBytes.
  */
-async function cachedRead<V>(c: BlockCacheRef | null, kind: 'i' | 'v' | 'h', key: Uint8Array, stats: ScanStats, factor: number, open: () => Promise<V>): Promise<V> {
+async function cachedRead<V>(c: BlockCacheRef | null, kind: 'i' | 'v' | 'h' | 's', key: Uint8Array, stats: ScanStats, factor: number, open: () => Promise<V>): Promise<V> {
   if (c === null) return open();
   const k = spanBlockCacheKey(c.space, kind, key);
   const hit = c.cache.get<Cached<V>>(k);
@@ -88,6 +90,22 @@ export async function readBlockIndex(kv: KvRead, tenant: string, ref: BlockRef, 
     if (bytes === undefined) throw corrupt('a span block index named by its meta is missing', { tenant, ...ref });
     stats.bytesRead += bytes.length;
     return decodeSpanBlockIndex(bytes);
+  });
+}
+
+/**
+ * readTraceSummaries opens a block's trace summary table (0x16,
+ * trace-summaries.ts), every byte checked, or null for a block written
+ * before the table existed (the "none" answer is cached too).
+ */
+export async function readTraceSummaries(kv: KvRead, tenant: string, ref: BlockRef, stats: ScanStats, c: BlockCacheRef | null = null): Promise<TraceSummaryTable | null> {
+  const key = blockKey(K.summaries, tenant, ref);
+  // The decoded table holds an object, a few strings and bigints per trace: about three times its bytes.
+  return cachedRead(c, 's', key, stats, 3, async () => {
+    const bytes = await kv.get(key);
+    if (bytes === undefined) return null;
+    stats.bytesRead += bytes.length;
+    return decodeTraceSummaries(bytes);
   });
 }
 

@@ -27,9 +27,10 @@
  *   is then durable).
  * - Every block has its index (0x11), its meta (0x13), one trace-id entry
  *   (0x12) per distinct trace id in it and, in format 3, one page value
- *   (0x15) per page its head lists; all are written and deleted together
+ *   (0x15) per page its head lists and, since the table exists, its trace
+ *   summaries (0x16, trace-summaries.ts); all are written and deleted together
  *   (with the shadow markers on the block). A block's dataBytes count its
- *   block key and value and its page keys and values.
+ *   block key and value, its page keys and values and its summary table.
  * - A trace written by a flush while older blocks already hold it gets one
  *   shadow marker (0x14) per such older block: a search drops a stale block
  *   row by looking for newer versions only for the traces its block has
@@ -93,7 +94,9 @@ import { newScanStats } from '../shard/signal-store.js';
 import { corrupt } from '../codec/bits.js';
 import type { BlockColumns, SpanBlockView } from './span-block.js';
 import { decodeSpanRows, encodeSplitSpanBlock, readBlockColumns, readTraceIds, serviceOf } from './span-block.js';
-import { blockPageKeys, readBlockIndex, readBlockTrace, readBlockView } from './block-read.js';
+import { blockPageKeys, readBlockIndex, readBlockTrace, readBlockView, readTraceSummaries } from './block-read.js';
+import type { TraceSummaryEntry } from './trace-summaries.js';
+import { compareSpans, encodeTraceSummaries, summarizeBlockTraces, summaryOf } from './trace-summaries.js';
 import type { BlockCacheRef } from './block-read.js';
 import type { SpanBlockCache } from './block-cache.js';
 import type { SpanPredicate } from './span-index.js';
@@ -241,10 +244,6 @@ function headMayMatch(h: SpanHead, slot: number, tk: string, q: SpanSearch, trac
   return true;
 }
 
-function compareSpans(a: SpanRow, b: SpanRow): number {
-  if (a.startTimeUnixNano !== b.startTimeUnixNano) return a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1;
-  return Buffer.compare(a.spanId, b.spanId);
-}
 
 function emptyStats(): TenantTraceStats {
   return { spans: 0, traces: 0, dataBytes: 0, indexBytes: 0 };
@@ -508,6 +507,13 @@ export class TraceStore implements SignalStore<SpanRow> {
     const index = encodeSpanBlockIndex(spans);
     ctx.batch.put(ik, index);
     let indexBytes = ik.length + index.length;
+    // The trace summaries (trace-summaries.ts) let a search settle a one-block trace without its
+    // pages. They copy span fields, so they count as the block's data.
+    const sk = blockKey(K.summaries, tenant, ref);
+    const sv = encodeTraceSummaries(this.#w, summarizeBlockTraces(spans));
+    assert(sv.length <= ShardDbLimits.valueBytesMax, 'a block trace summary table fits one LevelDB value');
+    ctx.batch.put(sk, sv);
+    dataBytes += sk.length + sv.length;
     const traces = new Map<string, { id: Uint8Array; spans: number; minStartNs: bigint; maxEndNs: bigint }>();
     let minStartNs = spans[0]?.startTimeUnixNano as bigint;
     let maxStartNs = minStartNs;
@@ -646,6 +652,12 @@ export class TraceStore implements SignalStore<SpanRow> {
           ctx.batch.del(bk);
           for (const pk of pageKeys) ctx.batch.del(pk);
           ctx.batch.del(blockKey(K.index, tenant, ref));
+          // Blocks written before the summary table have none: only an existing key counts as deleted.
+          const sk = blockKey(K.summaries, tenant, ref);
+          if ((await ctx.kv.get(sk)) !== undefined) {
+            ctx.batch.del(sk);
+            deleted++;
+          }
           ctx.batch.del(e.key);
           deleted += 3 + pageKeys.length + dict.length;
           st.spans -= meta.rows;
@@ -819,6 +831,29 @@ export class TraceStore implements SignalStore<SpanRow> {
     }
     assert(entries <= 2, 'the extent scan reads at most two entries');
     return entries === 1 ? found : null;
+  }
+
+  /**
+   * traceSummary is the summary (trace-summaries.ts) of a trace that lies
+   * wholly in one block, read from that block's table (through the block
+   * cache), when traceExtent answers for the trace (no head holds it, the
+   * trace-id index names exactly one block); null otherwise, or when the
+   * block has no table (written before it). `known` is traceRefs of the same
+   * snapshot. The entry's span count and times must equal the trace-id
+   * index entry's (ERR_CORRUPTION otherwise).
+   */
+  async traceSummary(kv: KvRead, tenant: string, traceId: Uint8Array, stats: ScanStats, known: TraceRefs): Promise<TraceSummaryEntry | null> {
+    if ((await this.traceExtent(kv, tenant, traceId, stats, known)) === null) return null;
+    const only = known.refs[0];
+    assert(only !== undefined && known.refs.length === 1, 'an extent names one block');
+    const table = await readTraceSummaries(kv, tenant, only.ref, stats, this.#cacheRef);
+    if (table === null) return null;
+    const entry = summaryOf(table, traceId);
+    if (entry === undefined) throw corrupt('a block the trace-id index names has no summary of the trace', { tenant, ...only.ref });
+    if (entry.spans !== only.spans || entry.firstStartNs !== only.minStartNs || entry.lastEndNs !== only.maxEndNs) {
+      throw corrupt('a block trace summary disagrees with the trace-id index', { tenant, ...only.ref });
+    }
+    return entry;
   }
 
   /**
