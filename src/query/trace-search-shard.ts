@@ -137,6 +137,13 @@ export interface ShardSearchOptions {
    * the benches' "before".
    */
   readonly summaries?: boolean;
+  /**
+   * pageFilters false reads every block whose skipped-terms bloom may hold a
+   * skipped key's value whole, as before the per-page filters
+   * (storage/traces/page-filters.ts). Same answer, more reads: the
+   * differential tests' reference and the benches' "before".
+   */
+  readonly pageFilters?: boolean;
 }
 
 const DEFAULT_OPTIONS: ShardSearchOptions = { earlyStop: true };
@@ -448,7 +455,7 @@ export async function searchShard(
     }
     return traces.length >= q.limit;
   };
-  const search = { startNs: q.startNs, endNs: q.endNs, limit: bounds.candidateSpansMax };
+  const search = { startNs: q.startNs, endNs: q.endNs, limit: bounds.candidateSpansMax, ...(options.pageFilters === false ? { pageFilters: false } : {}) };
   if (q.fullScan === true) {
     // A full scan asks the store for every span of the range and tests the predicate here; it never stops early.
     scan: for await (const batch of store.searchSpans(kv, tenant, { ...search, predicate: {} }, stats)) {

@@ -17,7 +17,9 @@ import type { KvRead } from '../shard/shard-db.js';
 import type { ScanStats } from '../shard/signal-store.js';
 import { corrupt } from '../codec/bits.js';
 import type { SpanBlockView, SplitBlockHead } from './span-block.js';
-import { isSplitHead, joinSplitBlock, openSpanBlock, openSplitHead, readSplitTraceSpans, readTraceSpans, splitTracePages } from './span-block.js';
+import { isSplitHead, joinSplitBlock, openSpanBlock, openSplitHead, readSplitPageRows, readSplitTraceSpans, readTraceSpans, splitTracePages } from './span-block.js';
+import type { PageFilters } from './page-filters.js';
+import { decodePageFilters } from './page-filters.js';
 import { BlockCacheLimits } from '../../limits.js';
 import type { SpanBlockCache } from './block-cache.js';
 import { spanBlockCacheKey } from './block-cache.js';
@@ -65,7 +67,7 @@ interface Cached<V> {
  * and keeps the result, accounted at its bytes times `factor` plus
  * BlockCacheLimits.entryOverheadBytes.
  */
-async function cachedRead<V>(c: BlockCacheRef | null, kind: 'i' | 'v' | 'h' | 's', key: Uint8Array, stats: ScanStats, factor: number, open: () => Promise<V>): Promise<V> {
+async function cachedRead<V>(c: BlockCacheRef | null, kind: 'i' | 'v' | 'h' | 's' | 'p', key: Uint8Array, stats: ScanStats, factor: number, open: () => Promise<V>): Promise<V> {
   if (c === null) return open();
   const k = spanBlockCacheKey(c.space, kind, key);
   const hit = c.cache.get<Cached<V>>(k);
@@ -107,6 +109,51 @@ export async function readTraceSummaries(kv: KvRead, tenant: string, ref: BlockR
     stats.bytesRead += bytes.length;
     return decodeTraceSummaries(bytes);
   });
+}
+
+/**
+ * readPageFilters opens a block's page filters (0x17, page-filters.ts),
+ * every byte checked, or null for a block without them (the "none" answer
+ * is cached too).
+ */
+export async function readPageFilters(kv: KvRead, tenant: string, ref: BlockRef, stats: ScanStats, c: BlockCacheRef | null = null): Promise<PageFilters | null> {
+  const key = blockKey(K.pageFilters, tenant, ref);
+  // The decoded filters hold their bit arrays and a small object per page: about twice the bytes.
+  return cachedRead(c, 'p', key, stats, 2, async () => {
+    const bytes = await kv.get(key);
+    if (bytes === undefined) return null;
+    stats.bytesRead += bytes.length;
+    return decodePageFilters(bytes);
+  });
+}
+
+/**
+ * readBlockPageRows decodes every row of `pages` (ascending) of a format-3
+ * block of `pageRows`-row pages: its head (through the cache, as
+ * readBlockTrace) and those pages' values only, each checked; out[i] are
+ * page pages[i]'s rows. Null for a block of another format (the caller
+ * reads it whole).
+ */
+export async function readBlockPageRows(
+  kv: KvRead,
+  tenant: string,
+  ref: BlockRef,
+  pages: readonly number[],
+  pageRows: number,
+  stats: ScanStats,
+  c: BlockCacheRef | null = null,
+): Promise<SpanRow[][] | null> {
+  const opened = await cachedRead(c, 'h', blockKey(K.block, tenant, ref), stats, 1, async (): Promise<Uint8Array | SplitBlockHead> => {
+    const bytes = await readBlockValue(kv, tenant, ref, stats);
+    return isSplitHead(bytes) ? openSplitHead(bytes) : bytes;
+  });
+  if (opened instanceof Uint8Array) return null;
+  if (opened.dir.pageRows !== pageRows) throw corrupt(`span block of ${opened.dir.pageRows}-row pages, its page filters say ${pageRows}`, { tenant, ...ref });
+  for (const p of pages) if (p >= opened.pageCount) throw corrupt(`span block page ${p} of ${opened.pageCount}`, { tenant, ...ref });
+  const values = await kv.getMany(pages.map((p) => pageKey(tenant, ref, p)));
+  assert(values.length === pages.length, 'getMany answers every key');
+  for (const b of values) stats.bytesRead += b?.length ?? 0;
+  return readSplitPageRows(opened, pages, values);
 }
 
 /** readBlockView opens a whole span block of any format (format 3: its head and every page, joined), every byte checked. */

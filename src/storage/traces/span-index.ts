@@ -317,8 +317,18 @@ class TermCollector {
 
 
 
+/** SpanIndexOptions choose what encodeSpanBlockIndex writes. */
+export interface SpanIndexOptions {
+  /**
+   * skippedTermsBloom false writes no skipped-terms bloom (as when there are
+   * too many terms): the traces store does so for a block whose page filters
+   * (page-filters.ts) hold the same terms page by page.
+   */
+  readonly skippedTermsBloom?: boolean;
+}
+
 /** encodeSpanBlockIndex builds and seals the index of the block encodeSpanBlock(spans) makes (row ordinal i is spans[i]). */
-export function encodeSpanBlockIndex(spans: readonly SpanRow[]): Uint8Array {
+export function encodeSpanBlockIndex(spans: readonly SpanRow[], options: SpanIndexOptions = {}): Uint8Array {
   if (spans.length > SpanBlockLimits.rowsMax) {
     throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `span block of ${spans.length} rows exceeds SpanBlockLimits.rowsMax (${SpanBlockLimits.rowsMax})`);
   }
@@ -363,7 +373,7 @@ export function encodeSpanBlockIndex(spans: readonly SpanRow[]): Uint8Array {
   const skippedValueKeys = [...c.valueSkipped].sort();
   w.uvarint(skippedValueKeys.length);
   for (const k of skippedValueKeys) w.str(k);
-  if (c.skippedTerms.size === 0 || c.skippedTerms.size > SpanBlockLimits.skippedTermsMax) {
+  if (c.skippedTerms.size === 0 || c.skippedTerms.size > SpanBlockLimits.skippedTermsMax || options.skippedTermsBloom === false) {
     w.uvarint(0);
   } else {
     const terms = encodeBloom(buildBloom([...c.skippedTerms], SpanBlockLimits.skippedTermsFalsePositiveTarget));
@@ -757,6 +767,40 @@ function splitTerms(idx: SpanBlockIndex, predicate: SpanPredicate): { terms: str
     else terms.push(termKey(IndexField.attr, key, value));
   }
   return { terms, scanAttrs };
+}
+
+/**
+ * skippedTermsOfRow are the items a span adds to its block's skipped-terms
+ * bloom, given the block's skipped keys and skipped value keys: key=value
+ * (attrIndexValue) of each span and resource attribute of a skipped key,
+ * and the value terms (traceqlIndexForm of a double or of an array's
+ * elements) of a skipped value key — what TermCollector adds for the row
+ * once the block's skipped sets are final. page-filters.ts builds each
+ * page's filter of its rows' items, the block's filter restricted to the page.
+ */
+export function skippedTermsOfRow(s: SpanRow, skippedKeys: ReadonlySet<string>, skippedValueKeys: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const attrs of [s.attributes, s.resource.attributes]) {
+    for (const kv of attrs) {
+      if (skippedKeys.has(kv.key)) {
+        const v = attrIndexValue(kv.value);
+        if (v !== undefined) out.push(termKey(IndexField.attr, kv.key, v));
+      }
+      if (!skippedValueKeys.has(kv.key)) continue;
+      const v = kv.value;
+      const elements = v.type === 'double' ? [v] : v.type === 'array' ? v.values : [];
+      for (const e of elements) {
+        const f = traceqlIndexForm(e);
+        if (f !== undefined) out.push(termKey(IndexField.value, kv.key, f.value));
+      }
+    }
+  }
+  return out;
+}
+
+/** scanAttrsOf are the predicate's attribute equalities whose key the block does not index (the ones its skipped-terms bloom answers). */
+export function scanAttrsOf(idx: SpanBlockIndex, predicate: SpanPredicate): (readonly [string, string])[] {
+  return splitTerms(idx, predicate).scanAttrs;
 }
 
 /**

@@ -26,6 +26,10 @@
  *                                                                               (trace-summaries.ts: per trace its extent,
  *                                                                               root and first spans); absent in blocks
  *                                                                               written before it
+ *   0x17 | tenant 0x00 | bucket u64 | flushIndex u64 | part u16              -> sealed page filters of a block (page-filters.ts:
+ *                                                                               per page a bloom of its skipped-key terms);
+ *                                                                               absent without skipped keys, in one-page
+ *                                                                               blocks and in blocks written before it
  *   0x1f | tenant 0x00                                                       -> sealed TenantTraceStats (durable stats)
  *
  * Values:
@@ -36,7 +40,7 @@
  *                against the block it names, which is sealed.
  *   BlockMeta    sealed (BlockKind.blockMeta) payload: u8 version 1, u8 record 1,
  *                uvarint rows, uvarint traces, uvarint dataBytes (block key + value, + page keys and values, + the summary table's key and value),
- *                uvarint indexBytes (index key + value, trace entries' keys + values;
+ *                uvarint indexBytes (index key + value, trace entries' keys + values, page filters' key + value;
  *                not the meta itself), bigvarint minStart, bigvarint maxStart, bigvarint maxEnd,
  *                then (written since the shadow flag; absent in older metas) u8 marked: 1 when the block
  *                has at least one shadow marker (0x14), 0 when it has none. A flush that writes the
@@ -69,6 +73,7 @@ export const TraceKeySpace = {
   shadow: 0x14,
   page: 0x15,
   summaries: 0x16,
+  pageFilters: 0x17,
   stats: 0x1f,
 } as const;
 for (const v of Object.values(TraceKeySpace)) assert(v >= KeySpace.TracesFirst && v <= KeySpace.TracesLast, 'trace keys stay in the traces range');

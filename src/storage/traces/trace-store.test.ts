@@ -237,7 +237,7 @@ async function checkBytes(store: TraceStore, kv: KvRead): Promise<string[]> {
   for (const tenant of TENANTS) {
     let data = 0;
     let index = 0;
-    for (const space of [TraceKeySpace.block, TraceKeySpace.page, TraceKeySpace.index, TraceKeySpace.traceId, TraceKeySpace.meta, TraceKeySpace.shadow, TraceKeySpace.summaries]) {
+    for (const space of [TraceKeySpace.block, TraceKeySpace.page, TraceKeySpace.index, TraceKeySpace.traceId, TraceKeySpace.meta, TraceKeySpace.shadow, TraceKeySpace.summaries, TraceKeySpace.pageFilters]) {
       const prefix = tenantPrefix(space, tenant);
       const end = Uint8Array.from(prefix);
       end[end.length - 1] = 1;
@@ -257,7 +257,7 @@ async function checkBytes(store: TraceStore, kv: KvRead): Promise<string[]> {
 /** checkExpired lists the keys of `tenant` in buckets before endBucket that are still in the database. */
 async function checkExpired(kv: KvRead, tenant: string, endBucket: number): Promise<string[]> {
   const problems: string[] = [];
-  for (const space of [TraceKeySpace.block, TraceKeySpace.page, TraceKeySpace.index, TraceKeySpace.meta, TraceKeySpace.shadow, TraceKeySpace.traceId, TraceKeySpace.summaries]) {
+  for (const space of [TraceKeySpace.block, TraceKeySpace.page, TraceKeySpace.index, TraceKeySpace.meta, TraceKeySpace.shadow, TraceKeySpace.traceId, TraceKeySpace.summaries, TraceKeySpace.pageFilters]) {
     const prefix = tenantPrefix(space, tenant);
     const end = Uint8Array.from(prefix);
     end[end.length - 1] = 1;
