@@ -1075,9 +1075,10 @@ export const TraceStoreLimits = {
   /**
    * pageFilterFalsePositiveTarget is the target of a page's bloom filter of
    * skipped-key terms (page-filters.ts): the share of pages lacking a value
-   * that an attribute search still reads.
+   * that an attribute search still reads in a block the block-level
+   * skipped-terms bloom let through (coarse, to keep the index small).
    */
-  pageFilterFalsePositiveTarget: 0.1,
+  pageFilterFalsePositiveTarget: 0.25,
   /** pageFilterTermsMax bounds the distinct skipped-key terms one page's filter holds; past it the page has no filter (a search reads it). */
   pageFilterTermsMax: 65_536,
   /** searchBucketBlocksMax bounds the block metas searchSpanRefs holds at once (one bucket's, sorted newest first; a bucket with more is read in groups of this many). */

@@ -129,9 +129,11 @@ export async function readPageFilters(kv: KvRead, tenant: string, ref: BlockRef,
 
 /**
  * readBlockPageRows decodes every row of `pages` (ascending) of a format-3
- * block of `pageRows`-row pages: its head (through the cache, as
- * readBlockTrace) and those pages' values only, each checked; out[i] are
- * page pages[i]'s rows. Null for a block of another format (the caller
+ * block of `pageRows`-row pages: its head and those pages' values only
+ * (both through the cache), each checked; out[i] are
+ * page pages[i]'s rows, or none when some `needles` (span-index.ts
+ * valueNeedle: bytes every matching row's record holds) are in neither the
+ * page's nor the head's bytes: such a page is checked, not decoded. Null for a block of another format (the caller
  * reads it whole).
  */
 export async function readBlockPageRows(
@@ -140,6 +142,7 @@ export async function readBlockPageRows(
   ref: BlockRef,
   pages: readonly number[],
   pageRows: number,
+  needles: readonly Uint8Array[],
   stats: ScanStats,
   c: BlockCacheRef | null = null,
 ): Promise<SpanRow[][] | null> {
@@ -150,10 +153,35 @@ export async function readBlockPageRows(
   if (opened instanceof Uint8Array) return null;
   if (opened.dir.pageRows !== pageRows) throw corrupt(`span block of ${opened.dir.pageRows}-row pages, its page filters say ${pageRows}`, { tenant, ...ref });
   for (const p of pages) if (p >= opened.pageCount) throw corrupt(`span block page ${p} of ${opened.pageCount}`, { tenant, ...ref });
-  const values = await kv.getMany(pages.map((p) => pageKey(tenant, ref, p)));
-  assert(values.length === pages.length, 'getMany answers every key');
+  // Page values are kept in the cache as read (checked by their CRC32C on every decode); only the missing ones are fetched.
+  const keys = pages.map((p) => pageKey(tenant, ref, p));
+  const values: (Uint8Array | undefined)[] = keys.map((k) => (c === null ? undefined : c.cache.get<Uint8Array>(spanBlockCacheKey(c.space, 'g', k))));
+  const missing = keys.flatMap((k, i) => (values[i] === undefined ? [i] : []));
+  if (missing.length > 0) {
+    const fetched = await kv.getMany(missing.map((i) => keys[i] as Uint8Array));
+    assert(fetched.length === missing.length, 'getMany answers every key');
+    missing.forEach((i, j) => {
+      const b = fetched[j];
+      values[i] = b;
+      if (b !== undefined && c !== null) c.cache.set(spanBlockCacheKey(c.space, 'g', keys[i] as Uint8Array), b, b.length + BlockCacheLimits.entryOverheadBytes);
+    });
+  }
   for (const b of values) stats.bytesRead += b?.length ?? 0;
-  return readSplitPageRows(opened, pages, values);
+  // A needle neither the head nor a page's bytes hold rules the page out without decoding it (its CRC is still checked).
+  const head = Buffer.from(opened.payload.buffer, opened.payload.byteOffset, opened.payload.byteLength);
+  const open = needles.filter((n) => head.indexOf(n) < 0);
+  const decode = pages.flatMap((p, i) => {
+    const b = values[i];
+    if (b === undefined || open.length === 0) return [i];
+    const page = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    return open.every((n) => page.indexOf(n) >= 0) ? [i] : [];
+  });
+  const skipped = pages.flatMap((p, i) => (decode.includes(i) ? [] : [i]));
+  if (skipped.length > 0) readSplitPageRows(opened, skipped.map((i) => pages[i] as number), skipped.map((i) => values[i]), true);
+  const rows = readSplitPageRows(opened, decode.map((i) => pages[i] as number), decode.map((i) => values[i]));
+  const out: SpanRow[][] = pages.map(() => []);
+  decode.forEach((i, j) => (out[i] = rows[j] as SpanRow[]));
+  return out;
 }
 
 /** readBlockView opens a whole span block of any format (format 3: its head and every page, joined), every byte checked. */

@@ -83,14 +83,14 @@ async function keysIn(db: ShardDb, space: number): Promise<Uint8Array[]> {
   return out;
 }
 
-t.test('a block of several pages keeps page filters instead of the block-level skipped-terms bloom', async (t) => {
+t.test('a block of several pages keeps page filters beside the block-level skipped-terms bloom', async (t) => {
   const db = await storeWith(t, customerSpans(new SeededRand(SEED), 400), 1, new TraceStore());
   const filters = await keysIn(db, TraceKeySpace.pageFilters);
   t.ok(filters.length >= 1, `${filters.length} blocks with page filters`);
   for (const k of filters) {
     const index = decodeSpanBlockIndex((await db.get(Uint8Array.of(TraceKeySpace.index, ...k.subarray(1)))) as Uint8Array);
     t.ok(index.skippedKeys.has('customer.id'), 'customer.id is a skipped key');
-    t.equal(index.skippedTerms, null, 'no block-level bloom beside page filters');
+    t.not(index.skippedTerms, null, 'the block-level bloom stays (asked first)');
     t.equal(decodePageFilters((await db.get(k)) as Uint8Array).filters.length, Math.ceil(index.rows / 256), 'one filter a page');
   }
 });
@@ -116,7 +116,7 @@ t.test('searches through page filters equal reading whole blocks and a full scan
       if (got.traces.length > 0) found++;
     }
     t.ok(found > cases / 3, `${found} of ${cases} searches find traces (not vacuous)`);
-    t.ok(bytes.filtered * 2 < bytes.whole, `page filters read ${bytes.filtered} bytes, whole blocks ${bytes.whole}`);
+    t.ok(bytes.filtered < bytes.whole, `page filters read ${bytes.filtered} bytes, whole blocks ${bytes.whole}`);
   }
 });
 

@@ -21,10 +21,11 @@
  * TraceStoreLimits.pageFilterTermsMax terms keeps no filter and is always
  * read.
  *
- * A block with page filters is written without the block-level
- * skipped-terms bloom (the filters hold the same items, page by page, so
- * the index does not grow): a search asks the page filters instead, and
- * a block whose pages all lack the value is not read at all.
+ * The block-level bloom (10% false positives) stays and is asked first: it
+ * drops most blocks lacking the value with no further read. The page
+ * filters are asked only for a block it lets through, so they can be
+ * coarse (TraceStoreLimits.pageFilterFalsePositiveTarget, 25%: about 2.9
+ * bits an item) and keep the index within its 10% of the data.
  *
  * Layout (sealed: BlockKind.blockMeta envelope with its CRC32C; record tag
  * 4 beside trace-keys.ts's 1 and 2 and trace-summaries.ts's 3):

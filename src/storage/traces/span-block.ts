@@ -861,10 +861,16 @@ export function readSplitTraceSpans(h: SplitBlockHead, traceId: Uint8Array, page
 /**
  * readSplitPageRows decodes every row of some pages of a format-3 block,
  * given its head and those pages' values (values[i] is page pages[i]), each
- * checked by its CRC32C: out[i] are page pages[i]'s rows in row order.
+ * checked by its CRC32C: out[i] are page pages[i]'s rows in row order
+ * (`checkOnly`: every page checked, none decoded, every out[i] empty).
  */
-export function readSplitPageRows(h: SplitBlockHead, pages: readonly number[], values: readonly (Uint8Array | undefined)[]): SpanRow[][] {
+export function readSplitPageRows(h: SplitBlockHead, pages: readonly number[], values: readonly (Uint8Array | undefined)[], checkOnly = false): SpanRow[][] {
   assert(pages.length === values.length, 'one value per page');
+  if (checkOnly) {
+    // Length and CRC32C of each page, nothing decoded.
+    for (const [i, p] of pages.entries()) splitPage(h, p, values[i]);
+    return pages.map(() => []);
+  }
   const head = new ByteReader(h.heads[SpanColumn.traceId] as Uint8Array);
   const size = head.uvarint();
   if (size !== h.dir.traceDir.length / 2 || head.remaining !== size * TRACE_ID_BYTES) throw corrupt(`trace id dictionary of ${size} disagrees with its directory`);

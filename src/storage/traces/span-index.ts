@@ -317,18 +317,8 @@ class TermCollector {
 
 
 
-/** SpanIndexOptions choose what encodeSpanBlockIndex writes. */
-export interface SpanIndexOptions {
-  /**
-   * skippedTermsBloom false writes no skipped-terms bloom (as when there are
-   * too many terms): the traces store does so for a block whose page filters
-   * (page-filters.ts) hold the same terms page by page.
-   */
-  readonly skippedTermsBloom?: boolean;
-}
-
 /** encodeSpanBlockIndex builds and seals the index of the block encodeSpanBlock(spans) makes (row ordinal i is spans[i]). */
-export function encodeSpanBlockIndex(spans: readonly SpanRow[], options: SpanIndexOptions = {}): Uint8Array {
+export function encodeSpanBlockIndex(spans: readonly SpanRow[]): Uint8Array {
   if (spans.length > SpanBlockLimits.rowsMax) {
     throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `span block of ${spans.length} rows exceeds SpanBlockLimits.rowsMax (${SpanBlockLimits.rowsMax})`);
   }
@@ -373,7 +363,7 @@ export function encodeSpanBlockIndex(spans: readonly SpanRow[], options: SpanInd
   const skippedValueKeys = [...c.valueSkipped].sort();
   w.uvarint(skippedValueKeys.length);
   for (const k of skippedValueKeys) w.str(k);
-  if (c.skippedTerms.size === 0 || c.skippedTerms.size > SpanBlockLimits.skippedTermsMax || options.skippedTermsBloom === false) {
+  if (c.skippedTerms.size === 0 || c.skippedTerms.size > SpanBlockLimits.skippedTermsMax) {
     w.uvarint(0);
   } else {
     const terms = encodeBloom(buildBloom([...c.skippedTerms], SpanBlockLimits.skippedTermsFalsePositiveTarget));
@@ -825,6 +815,18 @@ export function indexExcludes(idx: SpanBlockIndex, predicate: SpanPredicate): 'b
 const INT_OR_BOOL_FORM = /^(-?\d+|true|false)$/;
 /** SURROGATE matches any UTF-16 surrogate: a value holding one is not byte-searched (its UTF-8 form is not certain). */
 const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * valueNeedle is the UTF-8 bytes a span record holds when one of its span
+ * attributes equals `value` (as attrIndexValue), or null when the bytes
+ * cannot decide (empty, an int or bool form, a UTF-16 surrogate): the same
+ * rule rowsHolding sweeps by. page-filters.ts skips a page whose value lacks
+ * them (unless the block's head holds them: a resource may).
+ */
+export function valueNeedle(value: string): Uint8Array | null {
+  if (value.length === 0 || INT_OR_BOOL_FORM.test(value) || SURROGATE.test(value)) return null;
+  return Buffer.from(value, 'utf8');
+}
 
 /**
  * rowsHolding marks the rows whose rest record holds the UTF-8 bytes of

@@ -105,7 +105,7 @@ import { compareSpans, encodeTraceSummaries, summarizeBlockTraces, summaryOf } f
 import type { BlockCacheRef } from './block-read.js';
 import type { SpanBlockCache } from './block-cache.js';
 import type { SpanBlockIndex, SpanPredicate } from './span-index.js';
-import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock, scanAttrsOf, spanMatchHolds } from './span-index.js';
+import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock, scanAttrsOf, spanMatchHolds, valueNeedle } from './span-index.js';
 import { locateEntrySpans } from './entry-spans.js';
 import type { TagRead, TagReadAnswer, TagReadBounds } from './tag-read.js';
 import { readTags } from './tag-read.js';
@@ -182,8 +182,8 @@ async function pageHits(
   stats: ScanStats,
   cache: BlockCacheRef | null,
 ): Promise<BlockHits | 'none' | null> {
-  // Only a block written with page filters lacks its block-level bloom; only a skipped key's value or a span match asks it.
-  if (index.skippedTerms !== null || (index.skippedKeys.size === 0 && index.skippedValueKeys.size === 0)) return null;
+  // Only a skipped key's value or a span match asks the page filters (the block-level bloom said "maybe").
+  if (index.skippedKeys.size === 0 && index.skippedValueKeys.size === 0) return null;
   if (q.predicate.match === undefined && scanAttrsOf(index, q.predicate).length === 0) return null;
   const filters = await readPageFilters(kv, tenant, ref, stats, cache);
   if (filters === null) return null;
@@ -191,7 +191,15 @@ async function pageHits(
   const pages = pagesMayMatch(filters, index, q.predicate);
   if (pages.length === 0) return 'none';
   if (pages.length === filters.filters.length) return null;
-  const pageRows = await readBlockPageRows(kv, tenant, ref, pages, filters.pageRows, stats, cache);
+  // A tag search's values (not a TraceQL match) also rule out pages whose bytes lack them.
+  const needles: Uint8Array[] = [];
+  if (q.predicate.match === undefined) {
+    for (const [, v] of scanAttrsOf(index, q.predicate)) {
+      const n = valueNeedle(v);
+      if (n !== null) needles.push(n);
+    }
+  }
+  const pageRows = await readBlockPageRows(kv, tenant, ref, pages, filters.pageRows, needles, stats, cache);
   if (pageRows === null) return null;
   const rows: SpanRow[] = [];
   for (const list of pageRows) for (const s of list) if (spanMatches(s, q.predicate, q.startNs, q.endNs)) rows.push(s);
@@ -574,12 +582,12 @@ export class TraceStore implements SignalStore<SpanRow> {
       dataBytes += pk.length + page.length;
     });
     const ik = blockKey(K.index, tenant, ref);
-    // A block of several pages keeps its skipped-key terms in page filters (page-filters.ts: the
-    // pages that may hold a value) instead of the index's block-level bloom, which they replace.
-    const paged = spans.length > SpanPageLimits.pageRowsDefault;
-    const index = encodeSpanBlockIndex(spans, { skippedTermsBloom: !paged });
+    const index = encodeSpanBlockIndex(spans);
     ctx.batch.put(ik, index);
     let indexBytes = ik.length + index.length;
+    // A block of several pages also gets page filters of its skipped-key terms (page-filters.ts):
+    // past the index's block-level bloom, the pages that may hold a value.
+    const paged = spans.length > SpanPageLimits.pageRowsDefault;
     const filters = paged ? encodePageFilters(this.#w, spans, SpanPageLimits.pageRowsDefault, decodeSpanBlockIndex(index)) : null;
     if (filters !== null) {
       const fk = blockKey(K.pageFilters, tenant, ref);
