@@ -24,6 +24,10 @@
  *     its matching spans (latest versions) as one span set — for a TraceQL
  *     search, the spans of the spanset the query yields over the whole
  *     trace (its predicate is only the pushdown, a necessary condition);
+ *     A candidate of a search whose span predicate is the time range alone
+ *     (a duration search) that lies wholly in one block is answered from
+ *     that block's trace summaries instead (trace-search-summary.ts), with
+ *     the same result and no page read;
  *  3. at most `limit` summaries.
  *
  * Early stop: searchSpanRefs reads the newest blocks first and says with
