@@ -34,7 +34,7 @@ import { searchShard } from '../src/query/trace-search-shard.js';
 import { percentileMs } from './ingest-plan.js';
 
 /** CountingKv counts the LevelDB calls made through it; with `unflag`, metas come back without their shadow flag. */
-class CountingKv implements KvRead {
+export class CountingKv implements KvRead {
   gets = 0;
   getManys = 0;
   iterators = 0;

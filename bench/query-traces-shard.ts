@@ -1,6 +1,6 @@
 /**
  * query-traces-shard.ts — `node dist/bench/query-traces-shard.js [--traces N]
- * [--searches N] [--flushes N] [--profile] [--cache-ab] [--round-trips-ab]`: one shard's part of
+ * [--searches N] [--flushes N] [--profile] [--cache-ab] [--round-trips-ab] [--summaries-ab]`: one shard's part of
  * bench/query-traces' queries (traceById and searchShard over a TraceStore on
  * a real LevelDB in a temporary directory), without the cluster: N traces
  * shaped like query-traces-data.ts (10-30 spans, customer.id of ~5 traces,
@@ -18,6 +18,8 @@
  * (the cache warms as the run goes: the first reads of a block miss).
  * `--round-trips-ab` instead compares the reads before and after the removal
  * of the round trips the cache left (query-traces-round-trips.ts).
+ * `--summaries-ab` instead compares the searches with and without the
+ * per-block trace summaries (query-traces-summaries.ts).
  * `--profile` prints the top frames of a CPU profile of the queries
  * only (not of the load). Quick to rerun while profiling. Timing never gates
  * anything.
@@ -40,6 +42,7 @@ import type { TraceSearchQuery } from '../src/query/search-params.js';
 import { percentileMs } from './ingest-plan.js';
 import { topFrames } from './raft-core-cluster.js';
 import { roundTripsAb } from './query-traces-round-trips.js';
+import { summariesAb } from './query-traces-summaries.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -151,6 +154,10 @@ async function main(): Promise<void> {
     }
     if (process.argv.includes('--round-trips-ab')) {
       await roundTripsAb(db, rand, searches, base, names);
+      return;
+    }
+    if (process.argv.includes('--summaries-ab')) {
+      await summariesAb(db, rand, searches, base, names);
       return;
     }
     const bytes = { byId: 0, attribute: 0, duration: 0 };

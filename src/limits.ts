@@ -1069,6 +1069,21 @@ export const TraceStoreLimits = {
   searchLimitMax: 1_000_000,
   /** flushProbesInflightMax bounds the trace-id index scans a flush runs at once (distinct-trace count, shadow markers). */
   flushProbesInflightMax: 32,
+  /**
+   * summarySpansKept is how many first spans (by start) a block's trace
+   * summary keeps (trace-summaries.ts): a search whose `spss` is at most this
+   * (Tempo's default is 3) lists them without reading the trace's pages.
+   */
+  summarySpansKept: 3,
+  /**
+   * pageFilterFalsePositiveTarget is the target of a page's bloom filter of
+   * skipped-key terms (page-filters.ts): the share of pages lacking a value
+   * that an attribute search still reads in a block the block-level
+   * skipped-terms bloom let through (coarse, to keep the index small).
+   */
+  pageFilterFalsePositiveTarget: 0.25,
+  /** pageFilterTermsMax bounds the distinct skipped-key terms one page's filter holds; past it the page has no filter (a search reads it). */
+  pageFilterTermsMax: 65_536,
   /** searchBucketBlocksMax bounds the block metas searchSpanRefs holds at once (one bucket's, sorted newest first; a bucket with more is read in groups of this many). */
   searchBucketBlocksMax: 1024,
   /** shadowBlocksMax bounds the newer blocks whose span ids one searchSpans keeps to drop stale versions (dropped and re-read past it). */
@@ -1438,6 +1453,9 @@ export const TraceSearchLimits = {
 } as const;
 assert(TraceSearchLimits.limitDefault >= 1 && TraceSearchLimits.limitDefault <= TraceSearchLimits.limitMax, '1 <= limitDefault <= limitMax');
 assert(TraceSearchLimits.spssDefault >= 1 && TraceSearchLimits.spssDefault <= TraceSearchLimits.spssMax, '1 <= spssDefault <= spssMax');
+assert(TraceStoreLimits.summarySpansKept >= TraceSearchLimits.spssDefault, 'a block trace summary keeps the spans a default search lists');
+assert(TraceStoreLimits.pageFilterFalsePositiveTarget > 0 && TraceStoreLimits.pageFilterFalsePositiveTarget < 1, 'pageFilterFalsePositiveTarget in (0, 1)');
+assert(TraceStoreLimits.pageFilterTermsMax <= StorageLimits.bloomItemsMax, 'a page filter fits one bloom filter');
 assert(TraceSearchLimits.rangeDefaultMs <= TraceSearchLimits.rangeMsMax, 'rangeDefaultMs <= rangeMsMax');
 assert(TraceSearchLimits.candidateTracesMax >= TraceSearchLimits.limitMax, 'a shard can hold candidates for a full answer');
 assert(TraceSearchLimits.candidateSpansMax <= TraceStoreLimits.searchLimitMax, 'candidate spans within searchSpans limit');

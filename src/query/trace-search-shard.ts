@@ -24,6 +24,10 @@
  *     its matching spans (latest versions) as one span set — for a TraceQL
  *     search, the spans of the spanset the query yields over the whole
  *     trace (its predicate is only the pushdown, a necessary condition);
+ *     A candidate of a search whose span predicate is the time range alone
+ *     (a duration search) that lies wholly in one block is answered from
+ *     that block's trace summaries instead (trace-search-summary.ts), with
+ *     the same result and no page read;
  *  3. at most `limit` summaries.
  *
  * Early stop: searchSpanRefs reads the newest blocks first and says with
@@ -57,6 +61,7 @@ import { attrIndexValue } from '../storage/traces/span-index.js';
 import type { TraceRefs, TraceStore } from '../storage/traces/trace-store.js';
 import { spanMatches } from '../storage/traces/trace-store.js';
 import type { TraceSearchQuery } from './search-params.js';
+import { summaryAnswers, summaryFromEntry } from './trace-search-summary.js';
 import { TraceqlProgram, extractSpanMatch, formatDuration, parseTraceql } from './traceql/index.js';
 import type { TraceqlSelected, TraceqlValue } from './traceql/index.js';
 
@@ -90,8 +95,10 @@ export interface ShardSearchAnswer {
   readonly traces: TraceSummary[];
   /** partial says a bound (candidates, traces read, deadline) stopped the shard before it saw everything. */
   readonly partial: boolean;
-  /** inspectedTraces counts the traces read whole; inspectedSpans the spans that matched the span predicate. */
+  /** inspectedTraces counts the traces settled (read whole or answered from summaries); inspectedSpans the spans that matched the span predicate. */
   readonly inspectedTraces: number;
+  /** summarizedTraces counts the traces of inspectedTraces answered from block trace summaries, without reading their spans (a shard answer only: the wire does not carry it). */
+  readonly summarizedTraces?: number;
   readonly inspectedSpans: number;
   readonly stats: ScanStats;
 }
@@ -127,6 +134,20 @@ export interface ShardSearchOptions {
    * bench/query-traces-shard measures the span match against.
    */
   readonly spanMatch?: boolean;
+  /**
+   * summaries false never answers a trace from its block's trace summaries
+   * (trace-search-summary.ts): every candidate is read whole, as before the
+   * table. Same answer, more reads: the differential tests' reference and
+   * the benches' "before".
+   */
+  readonly summaries?: boolean;
+  /**
+   * pageFilters false reads every block whose skipped-terms bloom may hold a
+   * skipped key's value whole, as before the per-page filters
+   * (storage/traces/page-filters.ts). Same answer, more reads: the
+   * differential tests' reference and the benches' "before".
+   */
+  readonly pageFilters?: boolean;
 }
 
 const DEFAULT_OPTIONS: ShardSearchOptions = { earlyStop: true };
@@ -380,6 +401,8 @@ export async function searchShard(
     return true;
   };
   const filtersDuration = q.minTraceDurationNs !== undefined || q.maxTraceDurationNs !== undefined;
+  const useSummaries = options.summaries !== false && summaryAnswers(q);
+  let summarized = 0;
   /**
    * settle reads and summarises, newest first, the candidates no unread span
    * can move (latest matching start after `frontierNs`; all of them when
@@ -397,10 +420,22 @@ export async function searchShard(
       heap.pop();
       c.done = true;
       let known: TraceRefs | undefined;
+      if (useSummaries) {
+        // A trace wholly in one block is often answered by that block's trace summaries: no page is read.
+        known = await store.traceRefs(kv, tenant, c.traceId, stats);
+        const entry = await store.traceSummary(kv, tenant, c.traceId, stats, known);
+        const answer = entry === null ? undefined : summaryFromEntry(c.traceId, entry, q);
+        if (answer !== undefined) {
+          inspectedTraces++;
+          summarized++;
+          if (answer !== null) traces.push(answer);
+          continue;
+        }
+      }
       if (filtersDuration) {
         // The trace-id index alone often says the trace's duration fails: then no page is read.
         // It is scanned once: the same entries serve traceById when the trace must be read.
-        known = await store.traceRefs(kv, tenant, c.traceId, stats);
+        known ??= await store.traceRefs(kv, tenant, c.traceId, stats);
         const extent = await store.traceExtent(kv, tenant, c.traceId, stats, known);
         if (extent !== null && !durationPasses(extent.maxEndNs > extent.minStartNs ? extent.maxEndNs - extent.minStartNs : 0n, q)) {
           inspectedTraces++;
@@ -424,7 +459,7 @@ export async function searchShard(
     }
     return traces.length >= q.limit;
   };
-  const search = { startNs: q.startNs, endNs: q.endNs, limit: bounds.candidateSpansMax };
+  const search = { startNs: q.startNs, endNs: q.endNs, limit: bounds.candidateSpansMax, ...(options.pageFilters === false ? { pageFilters: false } : {}) };
   if (q.fullScan === true) {
     // A full scan asks the store for every span of the range and tests the predicate here; it never stops early.
     scan: for await (const batch of store.searchSpans(kv, tenant, { ...search, predicate: {} }, stats)) {
@@ -461,5 +496,6 @@ export async function searchShard(
   await settle(null);
   traces.sort(compareSummaries);
   assert(traces.length <= q.limit, 'a shard answers at most limit traces');
-  return { traces, partial, inspectedTraces, inspectedSpans, stats };
+  assert(summarized <= inspectedTraces, 'summarised traces are settled traces');
+  return { traces, partial, inspectedTraces, summarizedTraces: summarized, inspectedSpans, stats };
 }

@@ -108,7 +108,7 @@ export class SpanBlockCache {
   }
 }
 
-/** spanBlockCacheKey is the cache key of a value under LevelDB key `key` in `space` (kind: 'i' index, 'v' whole block view, 'h' split head). */
-export function spanBlockCacheKey(space: string, kind: 'i' | 'v' | 'h', key: Uint8Array): string {
+/** spanBlockCacheKey is the cache key of a value under LevelDB key `key` in `space` (kind: 'i' index, 'v' whole block view, 'h' split head, 's' trace summaries, 'p' page filters, 'g' one page's value). */
+export function spanBlockCacheKey(space: string, kind: 'i' | 'v' | 'h' | 's' | 'p' | 'g', key: Uint8Array): string {
   return `${space}${kind}${Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')}`;
 }

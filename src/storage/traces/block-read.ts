@@ -17,12 +17,16 @@ import type { KvRead } from '../shard/shard-db.js';
 import type { ScanStats } from '../shard/signal-store.js';
 import { corrupt } from '../codec/bits.js';
 import type { SpanBlockView, SplitBlockHead } from './span-block.js';
-import { isSplitHead, joinSplitBlock, openSpanBlock, openSplitHead, readSplitTraceSpans, readTraceSpans, splitTracePages } from './span-block.js';
+import { isSplitHead, joinSplitBlock, openSpanBlock, openSplitHead, readSplitPageRows, readSplitTraceSpans, readTraceSpans, splitTracePages } from './span-block.js';
+import type { PageFilters } from './page-filters.js';
+import { decodePageFilters } from './page-filters.js';
 import { BlockCacheLimits } from '../../limits.js';
 import type { SpanBlockCache } from './block-cache.js';
 import { spanBlockCacheKey } from './block-cache.js';
 import type { SpanBlockIndex } from './span-index.js';
 import { decodeSpanBlockIndex } from './span-index.js';
+import type { TraceSummaryTable } from './trace-summaries.js';
+import { decodeTraceSummaries } from './trace-summaries.js';
 import type { BlockRef } from './trace-keys.js';
 import { TraceKeySpace as K, blockKey, pageKey } from './trace-keys.js';
 
@@ -63,7 +67,7 @@ interface Cached<V> {
  * and keeps the result, accounted at its bytes times `factor` plus
  * BlockCacheLimits.entryOverheadBytes.
  */
-async function cachedRead<V>(c: BlockCacheRef | null, kind: 'i' | 'v' | 'h', key: Uint8Array, stats: ScanStats, factor: number, open: () => Promise<V>): Promise<V> {
+async function cachedRead<V>(c: BlockCacheRef | null, kind: 'i' | 'v' | 'h' | 's' | 'p', key: Uint8Array, stats: ScanStats, factor: number, open: () => Promise<V>): Promise<V> {
   if (c === null) return open();
   const k = spanBlockCacheKey(c.space, kind, key);
   const hit = c.cache.get<Cached<V>>(k);
@@ -89,6 +93,95 @@ export async function readBlockIndex(kv: KvRead, tenant: string, ref: BlockRef, 
     stats.bytesRead += bytes.length;
     return decodeSpanBlockIndex(bytes);
   });
+}
+
+/**
+ * readTraceSummaries opens a block's trace summary table (0x16,
+ * trace-summaries.ts), every byte checked, or null for a block written
+ * before the table existed (the "none" answer is cached too).
+ */
+export async function readTraceSummaries(kv: KvRead, tenant: string, ref: BlockRef, stats: ScanStats, c: BlockCacheRef | null = null): Promise<TraceSummaryTable | null> {
+  const key = blockKey(K.summaries, tenant, ref);
+  // The decoded table holds an object, a few strings and bigints per trace: about three times its bytes.
+  return cachedRead(c, 's', key, stats, 3, async () => {
+    const bytes = await kv.get(key);
+    if (bytes === undefined) return null;
+    stats.bytesRead += bytes.length;
+    return decodeTraceSummaries(bytes);
+  });
+}
+
+/**
+ * readPageFilters opens a block's page filters (0x17, page-filters.ts),
+ * every byte checked, or null for a block without them (the "none" answer
+ * is cached too).
+ */
+export async function readPageFilters(kv: KvRead, tenant: string, ref: BlockRef, stats: ScanStats, c: BlockCacheRef | null = null): Promise<PageFilters | null> {
+  const key = blockKey(K.pageFilters, tenant, ref);
+  // The decoded filters hold their bit arrays and a small object per page: about twice the bytes.
+  return cachedRead(c, 'p', key, stats, 2, async () => {
+    const bytes = await kv.get(key);
+    if (bytes === undefined) return null;
+    stats.bytesRead += bytes.length;
+    return decodePageFilters(bytes);
+  });
+}
+
+/**
+ * readBlockPageRows decodes every row of `pages` (ascending) of a format-3
+ * block of `pageRows`-row pages: its head and those pages' values only
+ * (both through the cache), each checked; out[i] are
+ * page pages[i]'s rows, or none when some `needles` (span-index.ts
+ * valueNeedle: bytes every matching row's record holds) are in neither the
+ * page's nor the head's bytes: such a page is checked, not decoded. Null for a block of another format (the caller
+ * reads it whole).
+ */
+export async function readBlockPageRows(
+  kv: KvRead,
+  tenant: string,
+  ref: BlockRef,
+  pages: readonly number[],
+  pageRows: number,
+  needles: readonly Uint8Array[],
+  stats: ScanStats,
+  c: BlockCacheRef | null = null,
+): Promise<SpanRow[][] | null> {
+  const opened = await cachedRead(c, 'h', blockKey(K.block, tenant, ref), stats, 1, async (): Promise<Uint8Array | SplitBlockHead> => {
+    const bytes = await readBlockValue(kv, tenant, ref, stats);
+    return isSplitHead(bytes) ? openSplitHead(bytes) : bytes;
+  });
+  if (opened instanceof Uint8Array) return null;
+  if (opened.dir.pageRows !== pageRows) throw corrupt(`span block of ${opened.dir.pageRows}-row pages, its page filters say ${pageRows}`, { tenant, ...ref });
+  for (const p of pages) if (p >= opened.pageCount) throw corrupt(`span block page ${p} of ${opened.pageCount}`, { tenant, ...ref });
+  // Page values are kept in the cache as read (checked by their CRC32C on every decode); only the missing ones are fetched.
+  const keys = pages.map((p) => pageKey(tenant, ref, p));
+  const values: (Uint8Array | undefined)[] = keys.map((k) => (c === null ? undefined : c.cache.get<Uint8Array>(spanBlockCacheKey(c.space, 'g', k))));
+  const missing = keys.flatMap((k, i) => (values[i] === undefined ? [i] : []));
+  if (missing.length > 0) {
+    const fetched = await kv.getMany(missing.map((i) => keys[i] as Uint8Array));
+    assert(fetched.length === missing.length, 'getMany answers every key');
+    missing.forEach((i, j) => {
+      const b = fetched[j];
+      values[i] = b;
+      if (b !== undefined && c !== null) c.cache.set(spanBlockCacheKey(c.space, 'g', keys[i] as Uint8Array), b, b.length + BlockCacheLimits.entryOverheadBytes);
+    });
+  }
+  for (const b of values) stats.bytesRead += b?.length ?? 0;
+  // A needle neither the head nor a page's bytes hold rules the page out without decoding it (its CRC is still checked).
+  const head = Buffer.from(opened.payload.buffer, opened.payload.byteOffset, opened.payload.byteLength);
+  const open = needles.filter((n) => head.indexOf(n) < 0);
+  const decode = pages.flatMap((p, i) => {
+    const b = values[i];
+    if (b === undefined || open.length === 0) return [i];
+    const page = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+    return open.every((n) => page.indexOf(n) >= 0) ? [i] : [];
+  });
+  const skipped = pages.flatMap((p, i) => (decode.includes(i) ? [] : [i]));
+  if (skipped.length > 0) readSplitPageRows(opened, skipped.map((i) => pages[i] as number), skipped.map((i) => values[i]), true);
+  const rows = readSplitPageRows(opened, decode.map((i) => pages[i] as number), decode.map((i) => values[i]));
+  const out: SpanRow[][] = pages.map(() => []);
+  decode.forEach((i, j) => (out[i] = rows[j] as SpanRow[]));
+  return out;
 }
 
 /** readBlockView opens a whole span block of any format (format 3: its head and every page, joined), every byte checked. */

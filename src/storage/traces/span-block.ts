@@ -859,6 +859,41 @@ export function readSplitTraceSpans(h: SplitBlockHead, traceId: Uint8Array, page
 }
 
 /**
+ * readSplitPageRows decodes every row of some pages of a format-3 block,
+ * given its head and those pages' values (values[i] is page pages[i]), each
+ * checked by its CRC32C: out[i] are page pages[i]'s rows in row order
+ * (`checkOnly`: every page checked, none decoded, every out[i] empty).
+ */
+export function readSplitPageRows(h: SplitBlockHead, pages: readonly number[], values: readonly (Uint8Array | undefined)[], checkOnly = false): SpanRow[][] {
+  assert(pages.length === values.length, 'one value per page');
+  if (checkOnly) {
+    // Length and CRC32C of each page, nothing decoded.
+    for (const [i, p] of pages.entries()) splitPage(h, p, values[i]);
+    return pages.map(() => []);
+  }
+  const head = new ByteReader(h.heads[SpanColumn.traceId] as Uint8Array);
+  const size = head.uvarint();
+  if (size !== h.dir.traceDir.length / 2 || head.remaining !== size * TRACE_ID_BYTES) throw corrupt(`trace id dictionary of ${size} disagrees with its directory`);
+  const dictBytes = head.take(size * TRACE_ID_BYTES);
+  const tables = readRestTables(h.heads[SpanColumn.rest] as Uint8Array, h.rows);
+  return pages.map((p, i) => {
+    const page = splitPage(h, p, values[i]);
+    const ir = new ByteReader(page.chunks[SpanColumn.traceId] as Uint8Array);
+    const tids = new Uint32Array(page.rows);
+    for (let j = 0; j < page.rows; j++) {
+      const tid = ir.uvarint();
+      if (tid >= size) throw corrupt(`trace id ${tid} is past the dictionary of ${size}`);
+      tids[j] = tid;
+    }
+    done(ir, 'traceId');
+    const rest: SpanRest = { ...tables, records: readRestRecords(page.chunks[SpanColumn.rest] as Uint8Array, page.rows) };
+    const pv: SpanBlockView = { rows: page.rows, tenant: h.tenant, columns: page.chunks, paged: false, pages: [], heads: [] };
+    const at = (j: number): number => (tids[j] as number) * TRACE_ID_BYTES;
+    return decodeRowsOf(pv, Array.from({ length: page.rows }, (_, j) => j), (j) => dictBytes.slice(at(j), at(j) + TRACE_ID_BYTES), rest, 0);
+  });
+}
+
+/**
  * joinSplitBlock rebuilds a whole-block view of a format-3 block from its
  * head and every page value (each checked by its CRC32C), as a format-2
  * payload in memory, so that every whole-block reader (queries, indexes,

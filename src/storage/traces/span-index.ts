@@ -760,6 +760,40 @@ function splitTerms(idx: SpanBlockIndex, predicate: SpanPredicate): { terms: str
 }
 
 /**
+ * skippedTermsOfRow are the items a span adds to its block's skipped-terms
+ * bloom, given the block's skipped keys and skipped value keys: key=value
+ * (attrIndexValue) of each span and resource attribute of a skipped key,
+ * and the value terms (traceqlIndexForm of a double or of an array's
+ * elements) of a skipped value key — what TermCollector adds for the row
+ * once the block's skipped sets are final. page-filters.ts builds each
+ * page's filter of its rows' items, the block's filter restricted to the page.
+ */
+export function skippedTermsOfRow(s: SpanRow, skippedKeys: ReadonlySet<string>, skippedValueKeys: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (const attrs of [s.attributes, s.resource.attributes]) {
+    for (const kv of attrs) {
+      if (skippedKeys.has(kv.key)) {
+        const v = attrIndexValue(kv.value);
+        if (v !== undefined) out.push(termKey(IndexField.attr, kv.key, v));
+      }
+      if (!skippedValueKeys.has(kv.key)) continue;
+      const v = kv.value;
+      const elements = v.type === 'double' ? [v] : v.type === 'array' ? v.values : [];
+      for (const e of elements) {
+        const f = traceqlIndexForm(e);
+        if (f !== undefined) out.push(termKey(IndexField.value, kv.key, f.value));
+      }
+    }
+  }
+  return out;
+}
+
+/** scanAttrsOf are the predicate's attribute equalities whose key the block does not index (the ones its skipped-terms bloom answers). */
+export function scanAttrsOf(idx: SpanBlockIndex, predicate: SpanPredicate): (readonly [string, string])[] {
+  return splitTerms(idx, predicate).scanAttrs;
+}
+
+/**
  * indexExcludes says from the index alone that no row of the block can match
  * `predicate`, so a caller can skip reading the block: 'bloom' when the
  * trace-id filter lacks the trace or the skipped-terms filter lacks a skipped
@@ -781,6 +815,18 @@ export function indexExcludes(idx: SpanBlockIndex, predicate: SpanPredicate): 'b
 const INT_OR_BOOL_FORM = /^(-?\d+|true|false)$/;
 /** SURROGATE matches any UTF-16 surrogate: a value holding one is not byte-searched (its UTF-8 form is not certain). */
 const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * valueNeedle is the UTF-8 bytes a span record holds when one of its span
+ * attributes equals `value` (as attrIndexValue), or null when the bytes
+ * cannot decide (empty, an int or bool form, a UTF-16 surrogate): the same
+ * rule rowsHolding sweeps by. page-filters.ts skips a page whose value lacks
+ * them (unless the block's head holds them: a resource may).
+ */
+export function valueNeedle(value: string): Uint8Array | null {
+  if (value.length === 0 || INT_OR_BOOL_FORM.test(value) || SURROGATE.test(value)) return null;
+  return Buffer.from(value, 'utf8');
+}
 
 /**
  * rowsHolding marks the rows whose rest record holds the UTF-8 bytes of

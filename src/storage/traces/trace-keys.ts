@@ -22,6 +22,14 @@
  *                                                                               for newer versions (and no other rows)
  *   0x15 | tenant 0x00 | bucket u64 | flushIndex u64 | part u16 | page u16  -> page `page` of a format-3 block (span-block.ts:
  *                                                                               its chunks; checked by the head's page CRC32C)
+ *   0x16 | tenant 0x00 | bucket u64 | flushIndex u64 | part u16              -> sealed trace summary table of a block
+ *                                                                               (trace-summaries.ts: per trace its extent,
+ *                                                                               root and first spans); absent in blocks
+ *                                                                               written before it
+ *   0x17 | tenant 0x00 | bucket u64 | flushIndex u64 | part u16              -> sealed page filters of a block (page-filters.ts:
+ *                                                                               per page a bloom of its skipped-key terms);
+ *                                                                               absent without skipped keys, in one-page
+ *                                                                               blocks and in blocks written before it
  *   0x1f | tenant 0x00                                                       -> sealed TenantTraceStats (durable stats)
  *
  * Values:
@@ -31,8 +39,8 @@
  *                Not sealed (it would double its size): a reader checks `spans`
  *                against the block it names, which is sealed.
  *   BlockMeta    sealed (BlockKind.blockMeta) payload: u8 version 1, u8 record 1,
- *                uvarint rows, uvarint traces, uvarint dataBytes (block key + value, + page keys and values),
- *                uvarint indexBytes (index key + value, trace entries' keys + values;
+ *                uvarint rows, uvarint traces, uvarint dataBytes (block key + value, + page keys and values, + the summary table's key and value),
+ *                uvarint indexBytes (index key + value, trace entries' keys + values, page filters' key + value;
  *                not the meta itself), bigvarint minStart, bigvarint maxStart, bigvarint maxEnd,
  *                then (written since the shadow flag; absent in older metas) u8 marked: 1 when the block
  *                has at least one shadow marker (0x14), 0 when it has none. A flush that writes the
@@ -64,6 +72,8 @@ export const TraceKeySpace = {
   meta: 0x13,
   shadow: 0x14,
   page: 0x15,
+  summaries: 0x16,
+  pageFilters: 0x17,
   stats: 0x1f,
 } as const;
 for (const v of Object.values(TraceKeySpace)) assert(v >= KeySpace.TracesFirst && v <= KeySpace.TracesLast, 'trace keys stay in the traces range');

@@ -237,13 +237,13 @@ async function checkBytes(store: TraceStore, kv: KvRead): Promise<string[]> {
   for (const tenant of TENANTS) {
     let data = 0;
     let index = 0;
-    for (const space of [TraceKeySpace.block, TraceKeySpace.page, TraceKeySpace.index, TraceKeySpace.traceId, TraceKeySpace.meta, TraceKeySpace.shadow]) {
+    for (const space of [TraceKeySpace.block, TraceKeySpace.page, TraceKeySpace.index, TraceKeySpace.traceId, TraceKeySpace.meta, TraceKeySpace.shadow, TraceKeySpace.summaries, TraceKeySpace.pageFilters]) {
       const prefix = tenantPrefix(space, tenant);
       const end = Uint8Array.from(prefix);
       end[end.length - 1] = 1;
       for await (const page of kv.pages({ gte: prefix, lt: end })) {
         for (const e of page) {
-          if (space === TraceKeySpace.block || space === TraceKeySpace.page) data += e.key.length + e.value.length;
+          if (space === TraceKeySpace.block || space === TraceKeySpace.page || space === TraceKeySpace.summaries) data += e.key.length + e.value.length;
           else index += e.key.length + e.value.length;
         }
       }
@@ -257,7 +257,7 @@ async function checkBytes(store: TraceStore, kv: KvRead): Promise<string[]> {
 /** checkExpired lists the keys of `tenant` in buckets before endBucket that are still in the database. */
 async function checkExpired(kv: KvRead, tenant: string, endBucket: number): Promise<string[]> {
   const problems: string[] = [];
-  for (const space of [TraceKeySpace.block, TraceKeySpace.page, TraceKeySpace.index, TraceKeySpace.meta, TraceKeySpace.shadow, TraceKeySpace.traceId]) {
+  for (const space of [TraceKeySpace.block, TraceKeySpace.page, TraceKeySpace.index, TraceKeySpace.meta, TraceKeySpace.shadow, TraceKeySpace.traceId, TraceKeySpace.summaries, TraceKeySpace.pageFilters]) {
     const prefix = tenantPrefix(space, tenant);
     const end = Uint8Array.from(prefix);
     end[end.length - 1] = 1;

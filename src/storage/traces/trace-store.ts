@@ -27,9 +27,11 @@
  *   is then durable).
  * - Every block has its index (0x11), its meta (0x13), one trace-id entry
  *   (0x12) per distinct trace id in it and, in format 3, one page value
- *   (0x15) per page its head lists; all are written and deleted together
+ *   (0x15) per page its head lists and, since the table exists, its trace
+ *   summaries (0x16, trace-summaries.ts) and, with skipped keys, its page
+ *   filters (0x17, page-filters.ts); all are written and deleted together
  *   (with the shadow markers on the block). A block's dataBytes count its
- *   block key and value and its page keys and values.
+ *   block key and value, its page keys and values and its summary table.
  * - A trace written by a flush while older blocks already hold it gets one
  *   shadow marker (0x14) per such older block: a search drops a stale block
  *   row by looking for newer versions only for the traces its block has
@@ -59,7 +61,11 @@
  *   checked) and decodes its columns whole; only the msgpack records of the
  *   rows returned are unpacked (decodeSpanRows). traceById reads the head
  *   and only the pages that hold its trace (one or two), so LevelDB returns
- *   a few KiB instead of the whole block.
+ *   a few KiB instead of the whole block. A search on a skipped key's
+ *   value reads only the head and the pages whose page filter may hold it
+ *   (page-filters.ts), and decodes those pages' rows. A duration search
+ *   answers a trace that lies wholly in one block from that block's trace
+ *   summaries (trace-summaries.ts, TraceStore.traceSummary).
  * - With the node's block cache (block-cache.ts, given to the constructor)
  *   a block's index, its whole view and its format-3 head are read and
  *   checked once and then served from memory until evicted (tag reads
@@ -72,7 +78,7 @@
  * of the heads, once the query engine shows which reads stay.
  */
 import { assert } from '../../errors.js';
-import { ShardDbLimits, StoreLimits, TraceStoreLimits } from '../../limits.js';
+import { ShardDbLimits, SpanPageLimits, StoreLimits, TraceStoreLimits } from '../../limits.js';
 import { ByteWriter } from '../codec/varint.js';
 import type { SpanRow } from '../rows.js';
 import { TRACE_ID_BYTES } from '../rows.js';
@@ -91,13 +97,15 @@ import type {
 } from '../shard/signal-store.js';
 import { newScanStats } from '../shard/signal-store.js';
 import { corrupt } from '../codec/bits.js';
-import type { BlockColumns, SpanBlockView } from './span-block.js';
 import { decodeSpanRows, encodeSplitSpanBlock, readBlockColumns, readTraceIds, serviceOf } from './span-block.js';
-import { blockPageKeys, readBlockIndex, readBlockTrace, readBlockView } from './block-read.js';
+import { blockPageKeys, readBlockIndex, readBlockPageRows, readBlockTrace, readBlockView, readPageFilters, readTraceSummaries } from './block-read.js';
+import { encodePageFilters, pagesMayMatch } from './page-filters.js';
+import type { TraceSummaryEntry } from './trace-summaries.js';
+import { compareSpans, encodeTraceSummaries, summarizeBlockTraces, summaryOf } from './trace-summaries.js';
 import type { BlockCacheRef } from './block-read.js';
 import type { SpanBlockCache } from './block-cache.js';
-import type { SpanPredicate } from './span-index.js';
-import { attrIndexValue, encodeSpanBlockIndex, indexExcludes, querySpanBlock, spanMatchHolds } from './span-index.js';
+import type { SpanBlockIndex, SpanPredicate } from './span-index.js';
+import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock, scanAttrsOf, spanMatchHolds, valueNeedle } from './span-index.js';
 import { locateEntrySpans } from './entry-spans.js';
 import type { TagRead, TagReadAnswer, TagReadBounds } from './tag-read.js';
 import { readTags } from './tag-read.js';
@@ -137,6 +145,73 @@ type Head = Map<string, SpanHead>;
 /** ADD_ENTRY_ROWS is how many rows add() encodes into one entry (it makes entries for callers without entry bytes). */
 const ADD_ENTRY_ROWS = 256;
 
+/** BlockHits are a block's rows that match a search's predicate, before the latest-version checks (#blockMatches). */
+interface BlockHits {
+  readonly count: number;
+  readonly traceId: (i: number) => Uint8Array;
+  readonly spanId: (i: number) => Uint8Array;
+  readonly startNs: (i: number) => bigint;
+  /** decode is the hits `keep` (indices, ascending) as rows. */
+  readonly decode: (keep: readonly number[]) => SpanRow[];
+}
+
+/** BlockMatches are one block's part of a search: `count` rows, latest versions in the time range, in row order. */
+interface BlockMatches {
+  readonly count: number;
+  readonly traceId: (j: number) => Uint8Array;
+  readonly startNs: (j: number) => bigint;
+  readonly rows: () => SpanRow[];
+}
+
+/**
+ * pageHits is a block's matching rows read through its page filters
+ * (page-filters.ts) when the predicate's attribute equalities or span match
+ * may involve a key the block does not index: 'none' when no page may hold the values,
+ * the matching rows (spanMatches, every row of the pages that may) when some
+ * pages may, or null when the filters do not narrow the read (no such key,
+ * a block without filters or of another format, every page may hold them):
+ * the caller then reads the whole block.
+ */
+async function pageHits(
+  kv: KvRead,
+  tenant: string,
+  ref: BlockRef,
+  meta: BlockMeta,
+  index: SpanBlockIndex,
+  q: SpanSearch,
+  stats: ScanStats,
+  cache: BlockCacheRef | null,
+): Promise<BlockHits | 'none' | null> {
+  // Only a skipped key's value or a span match asks the page filters (the block-level bloom said "maybe").
+  if (index.skippedKeys.size === 0 && index.skippedValueKeys.size === 0) return null;
+  if (q.predicate.match === undefined && scanAttrsOf(index, q.predicate).length === 0) return null;
+  const filters = await readPageFilters(kv, tenant, ref, stats, cache);
+  if (filters === null) return null;
+  if (filters.filters.length !== Math.ceil(meta.rows / filters.pageRows)) throw corrupt(`page filters of ${filters.filters.length} pages for a block of ${meta.rows} rows`, { tenant, ...ref });
+  const pages = pagesMayMatch(filters, index, q.predicate);
+  if (pages.length === 0) return 'none';
+  if (pages.length === filters.filters.length) return null;
+  // A tag search's values (not a TraceQL match) also rule out pages whose bytes lack them.
+  const needles: Uint8Array[] = [];
+  if (q.predicate.match === undefined) {
+    for (const [, v] of scanAttrsOf(index, q.predicate)) {
+      const n = valueNeedle(v);
+      if (n !== null) needles.push(n);
+    }
+  }
+  const pageRows = await readBlockPageRows(kv, tenant, ref, pages, filters.pageRows, needles, stats, cache);
+  if (pageRows === null) return null;
+  const rows: SpanRow[] = [];
+  for (const list of pageRows) for (const s of list) if (spanMatches(s, q.predicate, q.startNs, q.endNs)) rows.push(s);
+  return {
+    count: rows.length,
+    traceId: (i) => (rows[i] as SpanRow).traceId,
+    spanId: (i) => (rows[i] as SpanRow).spanId,
+    startNs: (i) => (rows[i] as SpanRow).startTimeUnixNano,
+    decode: (keep) => keep.map((i) => rows[i] as SpanRow),
+  };
+}
+
 /** TraceReadLimits are the read bounds of one TraceStore (TraceStoreLimits' by default). */
 export interface TraceReadLimits {
   readonly spansPerTraceMax: number;
@@ -152,6 +227,12 @@ export interface SpanSearch {
   readonly predicate: SpanPredicate;
   /** limit bounds the spans yielded in all (1 ..= TraceStoreLimits.searchLimitMax). */
   readonly limit: number;
+  /**
+   * pageFilters false reads a block whose skipped-terms bloom may hold a
+   * skipped key's value whole, as before page filters (page-filters.ts); the
+   * answer is the same. For the benches' "before" and the tests' reference.
+   */
+  readonly pageFilters?: boolean;
 }
 
 /**
@@ -241,10 +322,6 @@ function headMayMatch(h: SpanHead, slot: number, tk: string, q: SpanSearch, trac
   return true;
 }
 
-function compareSpans(a: SpanRow, b: SpanRow): number {
-  if (a.startTimeUnixNano !== b.startTimeUnixNano) return a.startTimeUnixNano < b.startTimeUnixNano ? -1 : 1;
-  return Buffer.compare(a.spanId, b.spanId);
-}
 
 function emptyStats(): TenantTraceStats {
   return { spans: 0, traces: 0, dataBytes: 0, indexBytes: 0 };
@@ -508,6 +585,23 @@ export class TraceStore implements SignalStore<SpanRow> {
     const index = encodeSpanBlockIndex(spans);
     ctx.batch.put(ik, index);
     let indexBytes = ik.length + index.length;
+    // A block of several pages also gets page filters of its skipped-key terms (page-filters.ts):
+    // past the index's block-level bloom, the pages that may hold a value.
+    const paged = spans.length > SpanPageLimits.pageRowsDefault;
+    const filters = paged ? encodePageFilters(this.#w, spans, SpanPageLimits.pageRowsDefault, decodeSpanBlockIndex(index)) : null;
+    if (filters !== null) {
+      const fk = blockKey(K.pageFilters, tenant, ref);
+      assert(filters.length <= ShardDbLimits.valueBytesMax, 'a block page filters value fits one LevelDB value');
+      ctx.batch.put(fk, filters);
+      indexBytes += fk.length + filters.length;
+    }
+    // The trace summaries (trace-summaries.ts) let a search settle a one-block trace without its
+    // pages. They copy span fields, so they count as the block's data.
+    const sk = blockKey(K.summaries, tenant, ref);
+    const sv = encodeTraceSummaries(this.#w, summarizeBlockTraces(spans));
+    assert(sv.length <= ShardDbLimits.valueBytesMax, 'a block trace summary table fits one LevelDB value');
+    ctx.batch.put(sk, sv);
+    dataBytes += sk.length + sv.length;
     const traces = new Map<string, { id: Uint8Array; spans: number; minStartNs: bigint; maxEndNs: bigint }>();
     let minStartNs = spans[0]?.startTimeUnixNano as bigint;
     let maxStartNs = minStartNs;
@@ -646,6 +740,14 @@ export class TraceStore implements SignalStore<SpanRow> {
           ctx.batch.del(bk);
           for (const pk of pageKeys) ctx.batch.del(pk);
           ctx.batch.del(blockKey(K.index, tenant, ref));
+          // Blocks written before the summary table or page filters (and blocks without filters) have
+          // none: only an existing key counts as deleted.
+          for (const space of [K.summaries, K.pageFilters]) {
+            const k = blockKey(space, tenant, ref);
+            if ((await ctx.kv.get(k)) === undefined) continue;
+            ctx.batch.del(k);
+            deleted++;
+          }
           ctx.batch.del(e.key);
           deleted += 3 + pageKeys.length + dict.length;
           st.spans -= meta.rows;
@@ -822,6 +924,29 @@ export class TraceStore implements SignalStore<SpanRow> {
   }
 
   /**
+   * traceSummary is the summary (trace-summaries.ts) of a trace that lies
+   * wholly in one block, read from that block's table (through the block
+   * cache), when traceExtent answers for the trace (no head holds it, the
+   * trace-id index names exactly one block); null otherwise, or when the
+   * block has no table (written before it). `known` is traceRefs of the same
+   * snapshot. The entry's span count and times must equal the trace-id
+   * index entry's (ERR_CORRUPTION otherwise).
+   */
+  async traceSummary(kv: KvRead, tenant: string, traceId: Uint8Array, stats: ScanStats, known: TraceRefs): Promise<TraceSummaryEntry | null> {
+    if ((await this.traceExtent(kv, tenant, traceId, stats, known)) === null) return null;
+    const only = known.refs[0];
+    assert(only !== undefined && known.refs.length === 1, 'an extent names one block');
+    const table = await readTraceSummaries(kv, tenant, only.ref, stats, this.#cacheRef);
+    if (table === null) return null;
+    const entry = summaryOf(table, traceId);
+    if (entry === undefined) throw corrupt('a block the trace-id index names has no summary of the trace', { tenant, ...only.ref });
+    if (entry.spans !== only.spans || entry.firstStartNs !== only.minStartNs || entry.lastEndNs !== only.maxEndNs) {
+      throw corrupt('a block trace summary disagrees with the trace-id index', { tenant, ...only.ref });
+    }
+    return entry;
+  }
+
+  /**
    * searchSpans yields the latest versions of the tenant's spans that start in
    * [startNs, endNs) and match the predicate, in batches of at most
    * TraceStoreLimits.searchBatchRowsMax, at most `limit` in all: head spans
@@ -861,7 +986,7 @@ export class TraceStore implements SignalStore<SpanRow> {
     for await (const { ref, meta } of this.#blocksInTime(kv, tenant, q, stats, false, () => emitted >= q.limit)) {
       const m = await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted, cache);
       if (m === null) continue;
-      for (const s of decodeSpanRows(m.view, m.keep)) yield* take(s);
+      for (const s of m.rows()) yield* take(s);
     }
     if (batch.length > 0) yield batch;
     assert(emitted <= q.limit, 'a search yields at most limit spans');
@@ -934,10 +1059,9 @@ export class TraceStore implements SignalStore<SpanRow> {
         const frontierNs = !last ? capped : next === undefined ? afterBucket : next.meta.maxStartNs < top ? next.meta.maxStartNs : top;
         const m = await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted, cache);
         if (m !== null) {
-          const cols = m.cols;
-          for (const row of m.keep) {
-            traceIds.push(cols.traceId?.[row] as Uint8Array);
-            startsNs.push(cols.startTime?.[row] as bigint);
+          for (let j = 0; j < m.count; j++) {
+            traceIds.push(m.traceId(j));
+            startsNs.push(m.startNs(j));
             emitted++;
             if (traceIds.length >= batchMax) yield cut(!last ? capped : meta.maxStartNs < top ? meta.maxStartNs : top);
           }
@@ -1000,7 +1124,9 @@ export class TraceStore implements SignalStore<SpanRow> {
    * #blockMatches is one block's part of a search, or null when the block
    * cannot match: its index first (a trace id or a skipped key's value its
    * blooms lack, a term without postings: the block is never read), then
-   * querySpanBlock over the opened block; the surviving rows in the time
+   * for a skipped key's value its page filters (pageHits: only the pages
+   * that may hold it are read and their rows checked with spanMatches, or
+   * none), else querySpanBlock over the opened block; the surviving rows in the time
    * range that are the latest versions of their spans (not in the head or
    * the frozen head, not in a later flush's block — looked for only for
    * the traces with shadow markers on this block), at most `room` of them.
@@ -1016,7 +1142,7 @@ export class TraceStore implements SignalStore<SpanRow> {
     newer: Map<string, Set<string>>,
     room: number,
     cache: BlockCacheRef | null,
-  ): Promise<{ view: SpanBlockView; keep: number[]; cols: BlockColumns } | null> {
+  ): Promise<BlockMatches | null> {
     assert(room >= 1, 'a block is read only when the search has room');
     const head = this.#head.get(tenant);
     const frozen = this.#frozen?.get(tenant);
@@ -1028,16 +1154,34 @@ export class TraceStore implements SignalStore<SpanRow> {
       else stats.blocksPrunedIndex++;
       return null;
     }
-    const view = await readBlockView(kv, tenant, ref, stats, cache);
-    if (view.rows !== meta.rows) throw corrupt(`span block of ${view.rows} rows, its meta says ${meta.rows}`, { tenant, ...ref });
-    const res = querySpanBlock(view, index, q.predicate);
-    if (res.rows.length === 0 && res.stats.prunedByIndex === view.rows) {
-      if (res.stats.bloomSkipped) stats.blocksPrunedBloom++;
-      else stats.blocksPrunedIndex++;
+    // A skipped key's value: the page filters may name the few pages that can hold it.
+    const paged = q.pageFilters === false ? null : await pageHits(kv, tenant, ref, meta, index, q, stats, cache);
+    if (paged === 'none') {
+      stats.blocksPrunedBloom++;
       return null;
     }
+    let hits: BlockHits;
+    if (paged !== null) hits = paged;
+    else {
+      const view = await readBlockView(kv, tenant, ref, stats, cache);
+      if (view.rows !== meta.rows) throw corrupt(`span block of ${view.rows} rows, its meta says ${meta.rows}`, { tenant, ...ref });
+      const res = querySpanBlock(view, index, q.predicate);
+      if (res.rows.length === 0 && res.stats.prunedByIndex === view.rows) {
+        if (res.stats.bloomSkipped) stats.blocksPrunedBloom++;
+        else stats.blocksPrunedIndex++;
+        return null;
+      }
+      const cols = readBlockColumns(view, ['startTime', 'traceId', 'spanId']);
+      const rows = res.rows;
+      hits = {
+        count: rows.length,
+        traceId: (i) => cols.traceId?.[rows[i] as number] as Uint8Array,
+        spanId: (i) => cols.spanId?.[rows[i] as number] as Uint8Array,
+        startNs: (i) => cols.startTime?.[rows[i] as number] as bigint,
+        decode: (keep) => decodeSpanRows(view, keep.map((i) => rows[i] as number)),
+      };
+    }
     stats.blocksScanned++;
-    const cols = readBlockColumns(view, ['startTime', 'traceId', 'spanId']);
     const shadowed = new Set<string>();
     // A meta that says "no markers" (read from the same snapshot as the markers) spares the scan.
     if (meta.marked !== false) {
@@ -1050,13 +1194,13 @@ export class TraceStore implements SignalStore<SpanRow> {
     }
     const later = new Map<string, BlockRef[]>();
     const keep: number[] = [];
-    for (const row of res.rows) {
+    for (let i = 0; i < hits.count; i++) {
       if (keep.length >= room) break;
-      const start = cols.startTime?.[row] as bigint;
+      const start = hits.startNs(i);
       if (start < q.startNs || start >= q.endNs) continue;
-      const traceId = cols.traceId?.[row] as Uint8Array;
+      const traceId = hits.traceId(i);
       const tk = idKey(traceId);
-      const spanId = cols.spanId?.[row] as Uint8Array;
+      const spanId = hits.spanId(i);
       if ((head !== undefined && head.slotOf(tk, spanId) !== -1) || (frozen !== undefined && frozen.slotOf(tk, spanId) !== -1)) continue;
       const sk = idKey(spanId);
       if (shadowed.has(tk)) {
@@ -1067,10 +1211,10 @@ export class TraceStore implements SignalStore<SpanRow> {
         }
         if (await this.#anyHas(kv, tenant, refs, tk + sk, newer, stats)) continue;
       }
-      keep.push(row);
+      keep.push(i);
     }
     assert(keep.length <= room, 'a block yields at most room rows');
-    return { view, keep, cols };
+    return { count: keep.length, traceId: (j) => hits.traceId(keep[j] as number), startNs: (j) => hits.startNs(keep[j] as number), rows: () => hits.decode(keep) };
   }
 
 

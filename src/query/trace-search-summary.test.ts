@@ -1,0 +1,215 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import type { Test } from 'tap';
+import { OtlpdbError } from '../errors.js';
+import { SeededRand } from '../fs/seeded-rand.js';
+import type { SpanRow } from '../storage/rows.js';
+import { ByteWriter } from '../storage/codec/varint.js';
+import { KvWriteBatch, ShardDb } from '../storage/shard/shard-db.js';
+import { SpanBlockCache } from '../storage/traces/block-cache.js';
+import { TraceKeySpace } from '../storage/traces/trace-keys.js';
+import { TraceStore } from '../storage/traces/trace-store.js';
+import { decodeTraceSummaries, encodeTraceSummaries } from '../storage/traces/trace-summaries.js';
+import type { TraceSummaryEntry } from '../storage/traces/trace-summaries.js';
+import { realisticSpans } from '../storage/traces/traces-test-util.js';
+import type { TraceSearchQuery } from './search-params.js';
+import { searchShard } from './trace-search-shard.js';
+import type { ShardSearchAnswer } from './trace-search-shard.js';
+
+const SEED = Number(process.env.OTLPDB_SEARCH_SEED ?? 20261128);
+const TENANT = 'acme';
+const HOUR_NS = 3_600_000_000_000n;
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+/** json is an answer's traces (every field) and partial flag as text; ids as hex, whether a Buffer (toJSON) or a Uint8Array. */
+const json = (a: ShardSearchAnswer): string =>
+  JSON.stringify({ traces: a.traces, partial: a.partial }, function (this: Record<string, unknown>, k: string, v: unknown) {
+    const raw = this[k];
+    return raw instanceof Uint8Array ? hex(raw) : typeof v === 'bigint' ? String(v) : v;
+  });
+
+/** storeWith adds `spans` 97 at a time, flushing every `flushEvery` adds; what is left stays in the head. */
+async function storeWith(t: Test, spans: readonly SpanRow[], flushEvery: number, store: TraceStore): Promise<ShardDb> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-summary-'));
+  const db = await ShardDb.open(dir);
+  t.teardown(async () => {
+    await db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  let flushIndex = 0;
+  for (let i = 0; i < spans.length; i += 97) {
+    store.add(TENANT, spans.slice(i, i + 97), 1_000);
+    if ((i / 97) % flushEvery === flushEvery - 1) {
+      store.freeze();
+      const batch = new KvWriteBatch();
+      await store.writeFrozen({ batch, kv: db, flushIndex: ++flushIndex });
+      await db.write(batch);
+      store.dropFrozen();
+    }
+  }
+  return db;
+}
+
+/**
+ * summarySpans: realistic traces over three hours (some cross a bucket, so
+ * they lie in two blocks), some roots dropped, some spans with an int
+ * service.name (a summary cannot list those), some sent again later (two
+ * versions in two flushes).
+ */
+function summarySpans(rand: SeededRand, traces: number): SpanRow[] {
+  const spans = realisticSpans(rand, traces, TENANT);
+  const shift = new Map<string, bigint>();
+  const out: SpanRow[] = [];
+  spans.forEach((s, i) => {
+    const k = hex(s.traceId);
+    let d = shift.get(k);
+    if (d === undefined) {
+      d = BigInt(rand.intn(3)) * HOUR_NS + BigInt(rand.intn(3_600)) * 1_000_000_000n;
+      shift.set(k, d);
+    }
+    if (s.parentSpanId.length === 0 && i % 9 === 0) return;
+    let row: SpanRow = { ...s, startTimeUnixNano: s.startTimeUnixNano + d, endTimeUnixNano: s.endTimeUnixNano + d };
+    if (i % 31 === 0) row = { ...row, resource: { ...row.resource, attributes: [{ key: 'service.name', value: { type: 'int', value: 7n } }] } };
+    out.push(row);
+  });
+  for (let i = 0; i < out.length / 25; i++) {
+    const s = out[rand.intn(out.length)] as SpanRow;
+    out.push({ ...s, name: `${s.name}-again`, endTimeUnixNano: s.endTimeUnixNano + BigInt(rand.intn(1_000)) * 1_000_000n });
+  }
+  return out;
+}
+
+/** durationQuery is a random search the summaries may answer: the time range, trace-level filters, limit and spss. */
+function durationQuery(rand: SeededRand, spans: readonly SpanRow[]): TraceSearchQuery {
+  const s = spans[rand.intn(spans.length)] as SpanRow;
+  const wide = rand.intn(3) !== 0;
+  const startNs = wide ? 0n : s.startTimeUnixNano - BigInt(rand.intn(3_600)) * 1_000_000_000n;
+  const endNs = wide ? 1n << 63n : s.startTimeUnixNano + BigInt(1 + rand.intn(3_600)) * 1_000_000_000n;
+  const svc = s.resource.attributes.find((kv) => kv.key === 'service.name');
+  return {
+    startNs,
+    endNs,
+    predicate: {},
+    limit: [1, 5, 20, 1000][rand.intn(4)] as number,
+    spss: 1 + rand.intn(5),
+    ...(rand.intn(2) === 0 ? { minTraceDurationNs: BigInt(rand.intn(400)) * 1_000_000n } : {}),
+    ...(rand.intn(5) === 0 ? { maxTraceDurationNs: BigInt(rand.intn(600)) * 1_000_000n } : {}),
+    ...(rand.intn(5) === 0 && svc?.value.type === 'string' ? { rootService: svc.value.value } : {}),
+    ...(rand.intn(6) === 0 ? { rootName: s.name } : {}),
+  };
+}
+
+t.test('answers from block trace summaries equal reading every trace (seeded differential, every field)', async (t) => {
+  const rand = new SeededRand(SEED);
+  const spans = summarySpans(rand, 400);
+  for (const cache of [null, new SpanBlockCache()]) {
+    const store = new TraceStore({}, cache);
+    const db = await storeWith(t, spans, 4, store);
+    let summarized = 0;
+    let read = 0;
+    const cases = Number(process.env.OTLPDB_SEARCH_CASES ?? 40);
+    for (let i = 0; i < cases; i++) {
+      const q = durationQuery(rand, spans);
+      const label = `${cache === null ? 'uncached' : 'cached'} case ${i} (reproduce: OTLPDB_SEARCH_SEED=${SEED}): ${JSON.stringify(q, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`;
+      const got = await searchShard(store, db, TENANT, q, () => false);
+      const want = await searchShard(store, db, TENANT, q, () => false, undefined, { earlyStop: true, summaries: false });
+      t.equal(json(got), json(want), label);
+      t.equal(want.summarizedTraces, 0, 'summaries: false answers nothing from summaries');
+      summarized += got.summarizedTraces ?? 0;
+      read += got.inspectedTraces - (got.summarizedTraces ?? 0);
+    }
+    // Not vacuous: both paths ran (one-block traces from summaries; split, head-held and inexact ones read).
+    t.ok(summarized > cases, `${summarized} traces answered from summaries`);
+    t.ok(read > 0, `${read} traces read whole`);
+  }
+});
+
+t.test('a tag, TraceQL or full-scan search never uses summaries', async (t) => {
+  const rand = new SeededRand(SEED + 1);
+  const spans = summarySpans(rand, 100);
+  const store = new TraceStore();
+  const db = await storeWith(t, spans, 2, store);
+  const base: TraceSearchQuery = { startNs: 0n, endNs: 1n << 63n, predicate: {}, limit: 20, spss: 3 };
+  t.ok(((await searchShard(store, db, TENANT, base, () => false)).summarizedTraces ?? 0) > 0, 'the plain search does (not vacuous)');
+  for (const q of [
+    { ...base, predicate: { attrs: [['http.method', 'GET'] as const] } },
+    { ...base, predicate: { name: (spans[0] as SpanRow).name } },
+    { ...base, traceql: '{ }' },
+    { ...base, fullScan: true },
+  ]) {
+    t.equal((await searchShard(store, db, TENANT, q, () => false)).summarizedTraces, 0, JSON.stringify(q, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
+  }
+});
+
+/** rewriteSummaries re-seals every block's table in `db` with `change` applied to each entry (a planted wrong summary). */
+async function rewriteSummaries(db: ShardDb, change: (e: TraceSummaryEntry) => TraceSummaryEntry): Promise<number> {
+  const batch = new KvWriteBatch();
+  let tables = 0;
+  for await (const page of db.pages({ gte: Uint8Array.of(TraceKeySpace.summaries), lt: Uint8Array.of(TraceKeySpace.summaries + 1) })) {
+    for (const e of page) {
+      batch.put(e.key, encodeTraceSummaries(new ByteWriter(), [...decodeTraceSummaries(e.value).entries.values()].map(change)));
+      tables++;
+    }
+  }
+  await db.write(batch);
+  return tables;
+}
+
+t.test('planted wrong summaries: the differential catches a wrong root or span, the index check a wrong extent', async (t) => {
+  const plants: [string, (e: TraceSummaryEntry) => TraceSummaryEntry][] = [
+    ['a root name off by one letter', (e) => (e.root === null ? e : { ...e, root: { ...e.root, name: `${e.root.name}x` } })],
+    ['a root span that is not there', (e) => (e.root === null ? { ...e, root: { service: 'ghost', name: 'ghost' } } : e)],
+    ['a first span listed 1 ns longer', (e) => ({ ...e, kept: e.kept.map((k, i) => (i === 0 ? { ...k, endNs: k.endNs + 1n } : k)) })],
+    ['a trace that ends 1 s later', (e) => ({ ...e, lastEndNs: e.lastEndNs + 1_000_000_000n })],
+  ];
+  for (const [what, change] of plants) {
+    const rand = new SeededRand(SEED + 2);
+    const spans = summarySpans(rand, 200);
+    const store = new TraceStore();
+    const db = await storeWith(t, spans, 3, store);
+    const queries = Array.from({ length: 20 }, () => durationQuery(rand, spans));
+    const want: string[] = [];
+    for (const q of queries) want.push(json(await searchShard(store, db, TENANT, q, () => false)));
+    t.ok((await rewriteSummaries(db, change)) > 0, `${what}: tables rewritten`);
+    let caught = 0;
+    for (const [i, q] of queries.entries()) {
+      const got = await searchShard(store, db, TENANT, q, () => false).then(json, (err: unknown) => (err instanceof OtlpdbError ? `threw ${err.code}` : 'threw'));
+      const reference = json(await searchShard(store, db, TENANT, q, () => false, undefined, { earlyStop: true, summaries: false }));
+      t.equal(reference, want[i], `${what}: the reference reads pages, not summaries`);
+      if (got !== reference) caught++;
+    }
+    t.ok(caught > 0, `${what}: caught in ${caught} of ${queries.length} queries`);
+  }
+});
+
+t.test('a damaged summary table is refused (ERR_CORRUPTION); blocks without tables read as before', async (t) => {
+  const rand = new SeededRand(SEED + 3);
+  const spans = summarySpans(rand, 150);
+  const store = new TraceStore();
+  const db = await storeWith(t, spans, 3, store);
+  const q: TraceSearchQuery = { startNs: 0n, endNs: 1n << 63n, predicate: {}, limit: 1000, spss: 3, minTraceDurationNs: 1n };
+  const want = json(await searchShard(store, db, TENANT, q, () => false, undefined, { earlyStop: true, summaries: false }));
+  const keys: Uint8Array[] = [];
+  for await (const page of db.pages({ gte: Uint8Array.of(TraceKeySpace.summaries), lt: Uint8Array.of(TraceKeySpace.summaries + 1) })) for (const e of page) keys.push(e.key);
+  t.ok(keys.length > 1, `${keys.length} tables`);
+  const first = (await db.get(keys[0] as Uint8Array)) as Uint8Array;
+  const damaged = Uint8Array.from(first);
+  const at = damaged.length >> 1;
+  damaged[at] = (damaged[at] as number) ^ 0x01;
+  let b = new KvWriteBatch();
+  b.put(keys[0] as Uint8Array, damaged);
+  await db.write(b);
+  const code = await searchShard(store, db, TENANT, q, () => false).then(
+    () => 'ok',
+    (err: unknown) => (err instanceof OtlpdbError ? err.code : 'other'),
+  );
+  t.equal(code, 'ERR_CORRUPTION', 'one flipped bit in a table');
+  // Blocks written before the table: no 0x16 key at all.
+  b = new KvWriteBatch();
+  for (const k of keys) b.del(k);
+  await db.write(b);
+  const old = await searchShard(store, db, TENANT, q, () => false);
+  t.equal(json(old), want, 'same answer without tables');
+  t.equal(old.summarizedTraces, 0, 'nothing answered from summaries');
+});

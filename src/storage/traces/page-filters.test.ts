@@ -1,0 +1,173 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import type { Test } from 'tap';
+import { OtlpdbError } from '../../errors.js';
+import { SeededRand } from '../../fs/seeded-rand.js';
+import { ByteWriter } from '../codec/varint.js';
+import type { SpanRow } from '../rows.js';
+import { KvWriteBatch, ShardDb } from '../shard/shard-db.js';
+import { newScanStats } from '../shard/signal-store.js';
+import type { ScanStats } from '../shard/signal-store.js';
+import { searchShard } from '../../query/trace-search-shard.js';
+import type { ShardSearchAnswer } from '../../query/trace-search-shard.js';
+import type { TraceSearchQuery } from '../../query/search-params.js';
+import { SpanBlockCache } from './block-cache.js';
+import { decodePageFilters, sealPageFilters } from './page-filters.js';
+import { decodeSpanBlockIndex } from './span-index.js';
+import { TraceKeySpace } from './trace-keys.js';
+import { TraceStore } from './trace-store.js';
+import { realisticSpans } from './traces-test-util.js';
+
+const SEED = Number(process.env.OTLPDB_SEARCH_SEED ?? 20261129);
+const TENANT = 'acme';
+const CUSTOMERS = 150;
+
+/** customerSpans: realistic traces, each with a `customer.id` of CUSTOMERS values (too many for a block to index: a skipped key), on every span. */
+function customerSpans(rand: SeededRand, traces: number): SpanRow[] {
+  const customer = new Map<string, string>();
+  return realisticSpans(rand, traces, TENANT).map((s) => {
+    const k = Buffer.from(s.traceId).toString('hex');
+    let c = customer.get(k);
+    if (c === undefined) customer.set(k, (c = `c${rand.intn(CUSTOMERS)}`));
+    return { ...s, attributes: [...s.attributes, { key: 'customer.id', value: { type: 'string', value: c } }] };
+  });
+}
+
+/** storeWith flushes `spans` in `flushes` flushes into a fresh LevelDB. */
+async function storeWith(t: Test, spans: readonly SpanRow[], flushes: number, store: TraceStore): Promise<ShardDb> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-page-filters-'));
+  const db = await ShardDb.open(dir);
+  t.teardown(async () => {
+    await db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const per = Math.ceil(spans.length / flushes);
+  for (let f = 0; f < flushes; f++) {
+    store.add(TENANT, spans.slice(f * per, (f + 1) * per), 1_000);
+    store.freeze();
+    const batch = new KvWriteBatch();
+    await store.writeFrozen({ batch, kv: db, flushIndex: f + 1 });
+    await db.write(batch);
+    store.dropFrozen();
+  }
+  return db;
+}
+
+const json = (a: ShardSearchAnswer): string =>
+  JSON.stringify({ traces: a.traces, partial: a.partial }, function (this: Record<string, unknown>, k: string, v: unknown) {
+    const raw = this[k];
+    return raw instanceof Uint8Array ? Buffer.from(raw).toString('hex') : typeof v === 'bigint' ? String(v) : v;
+  });
+
+/** randomSearch is a search on the skipped key: a tag search (sometimes with another tag) or the TraceQL equality, for a customer that may not exist. */
+function randomSearch(rand: SeededRand, spans: readonly SpanRow[]): TraceSearchQuery {
+  const c = `c${rand.intn(CUSTOMERS + 20)}`;
+  const s = spans[rand.intn(spans.length)] as SpanRow;
+  const base = { startNs: 0n, endNs: 1n << 63n, limit: [3, 20, 1000][rand.intn(3)] as number, spss: 3 };
+  switch (rand.intn(4)) {
+    case 0:
+      return { ...base, predicate: {}, traceql: `{ span.customer.id = ${JSON.stringify(c)} }` };
+    case 1:
+      return { ...base, predicate: { attrs: [['customer.id', c]], name: s.name } };
+    default:
+      return { ...base, predicate: { attrs: [['customer.id', c]] } };
+  }
+}
+
+/** keysIn lists the keys of one key space. */
+async function keysIn(db: ShardDb, space: number): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for await (const page of db.pages({ gte: Uint8Array.of(space), lt: Uint8Array.of(space + 1) })) for (const e of page) out.push(e.key);
+  return out;
+}
+
+t.test('a block of several pages keeps page filters beside the block-level skipped-terms bloom', async (t) => {
+  const db = await storeWith(t, customerSpans(new SeededRand(SEED), 400), 1, new TraceStore());
+  const filters = await keysIn(db, TraceKeySpace.pageFilters);
+  t.ok(filters.length >= 1, `${filters.length} blocks with page filters`);
+  for (const k of filters) {
+    const index = decodeSpanBlockIndex((await db.get(Uint8Array.of(TraceKeySpace.index, ...k.subarray(1)))) as Uint8Array);
+    t.ok(index.skippedKeys.has('customer.id'), 'customer.id is a skipped key');
+    t.not(index.skippedTerms, null, 'the block-level bloom stays (asked first)');
+    t.equal(decodePageFilters((await db.get(k)) as Uint8Array).filters.length, Math.ceil(index.rows / 256), 'one filter a page');
+  }
+});
+
+t.test('searches through page filters equal reading whole blocks and a full scan (seeded differential), and read less', async (t) => {
+  const rand = new SeededRand(SEED + 1);
+  const spans = customerSpans(rand, 600);
+  for (const cache of [null, new SpanBlockCache()]) {
+    const store = new TraceStore({}, cache);
+    const db = await storeWith(t, spans, 3, store);
+    const bytes = { filtered: 0, whole: 0 };
+    let found = 0;
+    const cases = Number(process.env.OTLPDB_SEARCH_CASES ?? 40);
+    for (let i = 0; i < cases; i++) {
+      const q = randomSearch(rand, spans);
+      const label = `${cache === null ? 'uncached' : 'cached'} case ${i} (reproduce: OTLPDB_SEARCH_SEED=${SEED}): ${JSON.stringify(q, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`;
+      const got = await searchShard(store, db, TENANT, q, () => false);
+      const whole = await searchShard(store, db, TENANT, q, () => false, undefined, { earlyStop: true, pageFilters: false });
+      t.equal(json(got), json(whole), label);
+      t.equal(json(got), json(await searchShard(store, db, TENANT, { ...q, fullScan: true }, () => false)), `${label} as a full scan`);
+      bytes.filtered += got.stats.bytesRead;
+      bytes.whole += whole.stats.bytesRead;
+      if (got.traces.length > 0) found++;
+    }
+    t.ok(found > cases / 3, `${found} of ${cases} searches find traces (not vacuous)`);
+    t.ok(bytes.filtered < bytes.whole, `page filters read ${bytes.filtered} bytes, whole blocks ${bytes.whole}`);
+  }
+});
+
+t.test('planted wrong page filters (each page given the next page\'s filter) lose matches, and the differential sees it', async (t) => {
+  const rand = new SeededRand(SEED + 2);
+  const spans = customerSpans(rand, 400);
+  const store = new TraceStore();
+  const db = await storeWith(t, spans, 2, store);
+  const queries = Array.from({ length: 20 }, () => randomSearch(rand, spans));
+  const want: string[] = [];
+  for (const q of queries) want.push(json(await searchShard(store, db, TENANT, q, () => false, undefined, { earlyStop: true, pageFilters: false })));
+  const b = new KvWriteBatch();
+  for (const k of await keysIn(db, TraceKeySpace.pageFilters)) {
+    const f = decodePageFilters((await db.get(k)) as Uint8Array);
+    b.put(k, sealPageFilters(new ByteWriter(), { pageRows: f.pageRows, filters: f.filters.map((_x, p) => f.filters[(p + 1) % f.filters.length] ?? null) }));
+  }
+  await db.write(b);
+  let caught = 0;
+  for (const [i, q] of queries.entries()) {
+    if (json(await searchShard(store, db, TENANT, q, () => false)) !== want[i]) caught++;
+    t.equal(json(await searchShard(store, db, TENANT, q, () => false, undefined, { earlyStop: true, pageFilters: false })), want[i], `query ${i}: the reference reads whole blocks`);
+  }
+  t.ok(caught > 0, `wrong filters changed ${caught} of ${queries.length} answers`);
+});
+
+t.test('damaged page filters are refused (ERR_CORRUPTION); blocks without them read whole, with the same answers', async (t) => {
+  const rand = new SeededRand(SEED + 3);
+  const spans = customerSpans(rand, 300);
+  const store = new TraceStore();
+  const db = await storeWith(t, spans, 1, store);
+  const q: TraceSearchQuery = { startNs: 0n, endNs: 1n << 63n, predicate: { attrs: [['customer.id', 'c7']] }, limit: 1000, spss: 3 };
+  const want = json(await searchShard(store, db, TENANT, q, () => false, undefined, { earlyStop: true, pageFilters: false }));
+  const keys = await keysIn(db, TraceKeySpace.pageFilters);
+  t.ok(keys.length >= 1, `${keys.length} page filter values`);
+  const value = (await db.get(keys[0] as Uint8Array)) as Uint8Array;
+  const damaged = Uint8Array.from(value);
+  damaged[damaged.length >> 1] = (damaged[damaged.length >> 1] as number) ^ 0x04;
+  let b = new KvWriteBatch();
+  b.put(keys[0] as Uint8Array, damaged);
+  await db.write(b);
+  const code = await searchShard(store, db, TENANT, q, () => false).then(
+    () => 'ok',
+    (err: unknown) => (err instanceof OtlpdbError ? err.code : 'other'),
+  );
+  t.equal(code, 'ERR_CORRUPTION', 'one flipped bit in page filters');
+  b = new KvWriteBatch();
+  for (const k of keys) b.del(k);
+  await db.write(b);
+  const stats: ScanStats = newScanStats();
+  const a = await searchShard(store, db, TENANT, q, () => false);
+  Object.assign(stats, a.stats);
+  t.equal(json(a), want, 'same answer without page filters');
+  t.ok(stats.blocksScanned >= 1, 'the blocks are read whole');
+});

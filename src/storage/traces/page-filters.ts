@@ -1,0 +1,141 @@
+/**
+ * page-filters.ts — per-page bloom filters of a span block's skipped-key
+ * terms, written by the flush beside the block (trace-keys.ts key 0x17), so
+ * an attribute search on a key the block does not index reads only the
+ * pages that may hold the value.
+ *
+ * Why: a key with more than SpanBlockLimits.attrValuesPerKeyMax values in a
+ * block (a customer id, a request id) gets no postings; the block's
+ * skipped-terms bloom (span-index.ts) tells whether the block may hold
+ * key=value, and when it says "maybe" the search read the whole block: the
+ * head and every page. With these filters it reads the head and the pages
+ * whose filter says "maybe" (the value's traces usually sit on one or two
+ * of a block's ~32 pages).
+ *
+ * Exactness: a page's filter holds skippedTermsOfRow (span-index.ts) of
+ * every row of the page — the same items the block's skipped-terms bloom
+ * holds, restricted to the page's rows. Whatever the block bloom rules out
+ * for a block (indexExcludes: a skipped key's value, a TraceQL span match),
+ * the page's filter rules out for the page's rows, so a page it excludes
+ * has no matching row. A page with more than
+ * TraceStoreLimits.pageFilterTermsMax terms keeps no filter and is always
+ * read.
+ *
+ * The block-level bloom (10% false positives) stays and is asked first: it
+ * drops most blocks lacking the value with no further read. The page
+ * filters are asked only for a block it lets through, so they can be
+ * coarse (TraceStoreLimits.pageFilterFalsePositiveTarget, 25%: about 2.9
+ * bits an item) and keep the index within its 10% of the data.
+ *
+ * Layout (sealed: BlockKind.blockMeta envelope with its CRC32C; record tag
+ * 4 beside trace-keys.ts's 1 and 2 and trace-summaries.ts's 3):
+ *
+ *   u8 version 1 | u8 record 4 | uvarint pageRows | uvarint pages
+ *   per page: uvarint filterBytes (0: no filter, the page may hold anything) | filter (bloom.ts encodeBloom)
+ *
+ * A block without skipped keys, or of one page, gets no value. Blocks
+ * written before this file have none: a search reads them as before. Pure
+ * code, no I/O.
+ */
+import { assert } from '../../errors.js';
+import { SpanPageLimits, TraceStoreLimits } from '../../limits.js';
+import { BlockKind, openBlock, sealBlock } from '../block.js';
+import type { BlockBloom } from '../bloom.js';
+import { buildBloom, decodeBloom, encodeBloom } from '../bloom.js';
+import { corrupt } from '../codec/bits.js';
+import type { ByteWriter } from '../codec/varint.js';
+import { ByteReader } from '../codec/varint.js';
+import type { SpanRow } from '../rows.js';
+import type { SpanBlockIndex, SpanPredicate } from './span-index.js';
+import { indexExcludes, skippedTermsOfRow } from './span-index.js';
+
+const FILTERS_VERSION = 1;
+const RECORD_PAGE_FILTERS = 4;
+
+/** PageFilters are a block's decoded page filters: filters[p] is page p's, or null when the page keeps none (read it). */
+export interface PageFilters {
+  readonly pageRows: number;
+  readonly filters: readonly (BlockBloom | null)[];
+}
+
+/** SkippedSets are a block index's skipped keys and skipped value keys (span-index.ts). */
+export type SkippedSets = Pick<SpanBlockIndex, 'skippedKeys' | 'skippedValueKeys'>;
+
+/** pageTerms are the skipped-terms items of rows [from, to) of `spans`. */
+function pageTerms(spans: readonly SpanRow[], from: number, to: number, skipped: SkippedSets): Set<string> {
+  const terms = new Set<string>();
+  for (let row = from; row < to; row++) for (const t of skippedTermsOfRow(spans[row] as SpanRow, skipped.skippedKeys, skipped.skippedValueKeys)) terms.add(t);
+  return terms;
+}
+
+/**
+ * encodePageFilters seals the page filters of a block of `spans` (row i is
+ * spans[i]) cut in pages of `pageRows`, whose index lists `skippedKeys`;
+ * null when there is nothing to filter (no skipped key, or one page).
+ */
+export function encodePageFilters(w: ByteWriter, spans: readonly SpanRow[], pageRows: number, skipped: SkippedSets): Uint8Array | null {
+  assert(pageRows >= 1 && pageRows <= SpanPageLimits.pageRowsMax, 'pageRows in [1, pageRowsMax]');
+  const pages = Math.ceil(spans.length / pageRows);
+  if ((skipped.skippedKeys.size === 0 && skipped.skippedValueKeys.size === 0) || pages <= 1) return null;
+  const filters: (BlockBloom | null)[] = [];
+  for (let p = 0; p < pages; p++) {
+    const terms = pageTerms(spans, p * pageRows, Math.min(spans.length, (p + 1) * pageRows), skipped);
+    filters.push(terms.size > TraceStoreLimits.pageFilterTermsMax ? null : buildBloom([...terms], TraceStoreLimits.pageFilterFalsePositiveTarget));
+  }
+  return sealPageFilters(w, { pageRows, filters });
+}
+
+/** sealPageFilters writes page filters in the layout above (encodePageFilters' last step; tests plant wrong filters with it). */
+export function sealPageFilters(w: ByteWriter, f: PageFilters): Uint8Array {
+  assert(f.filters.length >= 2, 'page filters of two or more pages');
+  w.reset();
+  w.u8(FILTERS_VERSION);
+  w.u8(RECORD_PAGE_FILTERS);
+  w.uvarint(f.pageRows);
+  w.uvarint(f.filters.length);
+  for (const bloom of f.filters) {
+    if (bloom === null) {
+      w.uvarint(0);
+      continue;
+    }
+    const bytes = encodeBloom(bloom);
+    w.uvarint(bytes.length);
+    w.raw(bytes);
+  }
+  return sealBlock(BlockKind.blockMeta, w.finish());
+}
+
+/** decodePageFilters opens sealed page filters, every byte checked (ERR_CORRUPTION on a bad one). */
+export function decodePageFilters(bytes: Uint8Array): PageFilters {
+  const r = new ByteReader(openBlock(bytes, BlockKind.blockMeta));
+  const version = r.u8();
+  if (version !== FILTERS_VERSION) throw corrupt(`page filters version ${version} is not ${FILTERS_VERSION}`);
+  const record = r.u8();
+  if (record !== RECORD_PAGE_FILTERS) throw corrupt(`page filters record type ${record} is not ${RECORD_PAGE_FILTERS}`);
+  const pageRows = r.uvarint();
+  if (pageRows < 1 || pageRows > SpanPageLimits.pageRowsMax) throw corrupt(`page filters of ${pageRows}-row pages`);
+  const pages = r.uvarint();
+  if (pages < 2 || pages > r.remaining) throw corrupt(`page filters of ${pages} pages in ${r.remaining} bytes`);
+  const filters: (BlockBloom | null)[] = [];
+  for (let p = 0; p < pages; p++) {
+    const n = r.uvarint();
+    filters.push(n === 0 ? null : decodeBloom(r.take(n)));
+  }
+  if (r.remaining !== 0) throw corrupt(`page filters have ${r.remaining} trailing bytes`);
+  return { pageRows, filters };
+}
+
+/**
+ * pagesMayMatch are the pages (ascending) on which a row may match
+ * `predicate`: indexExcludes asked of the block's index with the page's
+ * filter as its skipped-terms bloom (a page without a filter may hold
+ * anything). Sound because a page's filter holds every skipped-terms item
+ * of its rows.
+ */
+export function pagesMayMatch(f: PageFilters, idx: SpanBlockIndex, predicate: SpanPredicate): number[] {
+  const out: number[] = [];
+  f.filters.forEach((bloom, p) => {
+    if (bloom === null || indexExcludes({ ...idx, skippedTerms: bloom }, predicate) === null) out.push(p);
+  });
+  return out;
+}
