@@ -115,3 +115,102 @@ t.test('random lines: every term is non-empty, lower-case, bounded; the scan is 
   tokenize('ab:12.3-'.repeat(100_000));
   t.ok(performance.now() - start < 2000, '800 KB of mixed punctuation in well under 2 s');
 });
+
+/**
+ * regexTokenize is the tokenizer as the regexes alone define it (the file
+ * comment's rules, no fast paths): the reference the fast scans of
+ * tokenizeLine must equal.
+ */
+function regexTokenize(line: string): { terms: string[]; truncatedTokens: number; lineTruncated: boolean } {
+  const re = {
+    uuid: /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![\p{L}\p{N}\p{M}_])/iuy,
+    ipv6: /(?:[0-9a-f]{0,4}:){2,8}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9a-f]{1,4})?(?![\p{L}\p{N}\p{M}_:])/iuy,
+    dotted: /\d+(?:\.\d+)+/y,
+    word: /[\p{L}\p{N}\p{M}_]+/uy,
+  };
+  const at = (r: RegExp, i: number): string | undefined => {
+    r.lastIndex = i;
+    return r.exec(line)?.[0];
+  };
+  const isIpv6 = (s: string): boolean => {
+    const dc = s.indexOf('::');
+    if (dc !== s.lastIndexOf('::') || s.includes(':::')) return false;
+    if ((s.startsWith(':') && dc !== 0) || (s.endsWith(':') && dc !== s.length - 2)) return false;
+    let groups = 0;
+    for (const g of s.split(':')) if (g.length > 0) groups += g.includes('.') ? 2 : 1;
+    return dc >= 0 ? groups <= 7 : groups === 8;
+  };
+  const terms: string[] = [];
+  let truncatedTokens = 0;
+  let lineTruncated = false;
+  let noIpv6Before = 0;
+  for (let i = 0; i < line.length; ) {
+    if (terms.length >= StorageLimits.tokensPerLineMax) {
+      lineTruncated = true;
+      break;
+    }
+    const c = line[i] as string;
+    let tok: string | undefined;
+    if (/[0-9:a-fA-F]/.test(c)) {
+      tok = at(re.uuid, i);
+      if (tok === undefined && i >= noIpv6Before) {
+        const cand = at(re.ipv6, i);
+        if (cand !== undefined) {
+          if (isIpv6(cand)) tok = cand;
+          else noIpv6Before = i + cand.length;
+        }
+      }
+      if (tok === undefined && /[0-9]/.test(c)) tok = at(re.dotted, i);
+    }
+    tok ??= at(re.word, i);
+    if (tok === undefined) {
+      i++;
+      continue;
+    }
+    i += tok.length;
+    let term = tok.toLowerCase();
+    if (term.length > StorageLimits.tokenCharsMax) {
+      let cut = StorageLimits.tokenCharsMax;
+      const last = term.charCodeAt(cut - 1);
+      if (last >= 0xd800 && last <= 0xdbff) cut--;
+      term = term.slice(0, cut);
+      truncatedTokens++;
+    }
+    terms.push(term);
+  }
+  return { terms, truncatedTokens, lineTruncated };
+}
+
+/** FRAGMENTS are the pieces random lines are made of: every token kind, near misses of each, separators, non-ASCII. */
+const FRAGMENTS = [
+  'a', 'F', 'deadbeef', 'DEADBEEF-', '550e8400-e29b-41d4-a716-446655440000', '550e8400-e29b-41d4-a716-44665544000',
+  '550E8400-E29B-41D4-A716-446655440000x', '2001:db8::1', 'fe80::', '::1', '1:2:3:4:5:6:7:8', 'a::b::c', '12:34:56', 'abcde:f',
+  'abcd:', ':', '::', ':::', '10.0.0.1', '1.2.3.', '1..2', '0.25', '.5', '7', '123', '::ffff:10.0.0.1', '_', '__x_',
+  ' ', '  ', '-', '.', '/', '"', '=', ',', '\n', '\t', 'é', 'É', 'ß', 'İ', 'ﬀ', 'Ωmega', '日本', 'x\u0301', '😀', '\ud83d', '\ude00',
+  '٣', 'ab٣', '9é', 'A'.repeat(40), 'a'.repeat(300), 'NullPointerException', 'GET', 'HTTP/1.1',
+];
+
+t.test('the fast scans equal the regexes alone on random lines (and a planted difference is seen)', async (t) => {
+  const rand = new SeededRand(0x70c3);
+  let tokens = 0;
+  for (let k = 0; k < 4_000; k++) {
+    const parts: string[] = [];
+    const count = 1 + rand.intn(24);
+    for (let j = 0; j < count; j++) parts.push(FRAGMENTS[rand.intn(FRAGMENTS.length)] as string);
+    const line = parts.join('');
+    const want = regexTokenize(line);
+    const got = tokenize(line);
+    tokens += got.terms.length;
+    if (JSON.stringify(got.terms) !== JSON.stringify(want.terms) || got.truncatedTokens !== want.truncatedTokens || got.lineTruncated !== want.lineTruncated) {
+      t.same({ terms: got.terms, truncatedTokens: got.truncatedTokens, lineTruncated: got.lineTruncated }, want, `line ${JSON.stringify(line)}`);
+      return;
+    }
+  }
+  const long = 'x '.repeat(StorageLimits.tokensPerLineMax + 5);
+  t.same(tokenize(long).terms, regexTokenize(long).terms, 'past tokensPerLineMax');
+  t.equal(tokenize(long).lineTruncated, true, 'a long line is cut');
+  t.ok(tokens > 20_000, `${tokens} tokens compared`);
+  // The comparison is not vacuous: a reference that differs in one rule (no dotted numbers) is told apart.
+  const planted = (line: string): string[] => regexTokenize(line.replace(/(\d)\.(\d)/g, '$1 $2')).terms;
+  t.not(JSON.stringify(planted('v 10.0.0.1 up')), JSON.stringify(tokenize('v 10.0.0.1 up').terms), 'a planted rule change is caught');
+});

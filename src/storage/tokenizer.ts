@@ -47,7 +47,6 @@ export interface Tokens extends TokenizeCounts {
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![\p{L}\p{N}\p{M}_])/iuy;
 const IPV6_CANDIDATE = /(?:[0-9a-f]{0,4}:){2,8}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9a-f]{1,4})?(?![\p{L}\p{N}\p{M}_:])/iuy;
-const DOTTED_NUMBER = /\d+(?:\.\d+)+/y;
 const WORD = /[\p{L}\p{N}\p{M}_]+/uy;
 
 function isHexOrColon(c: number): boolean {
@@ -78,24 +77,82 @@ function match(re: RegExp, line: string, at: number): string | undefined {
   return m === null ? undefined : m[0];
 }
 
+/** UUID_CHARS is the length of a UUID token (8-4-4-4-12 hex digits and four dashes). */
+const UUID_CHARS = 36;
+/** IPV6_FIRST_GROUP_CHARS_MAX is the most hex digits before an IPv6 candidate's first colon. */
+const IPV6_FIRST_GROUP_CHARS_MAX = 4;
+
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
+/** isAsciiWord says whether an ASCII code unit is a WORD character (letters, digits, "_"). */
+function isAsciiWord(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f;
+}
+
+/**
+ * mayBeIpv6 is a cheap necessary condition for IPV6_CANDIDATE at `at`: its
+ * first group is at most four hex digits followed by a colon. When it is
+ * false the regex cannot match, so skipping it changes nothing.
+ */
+function mayBeIpv6(line: string, at: number): boolean {
+  for (let k = 0; k <= IPV6_FIRST_GROUP_CHARS_MAX; k++) {
+    const c = line.charCodeAt(at + k);
+    if (c === 0x3a) return true;
+    if (!isHex(c)) return false;
+  }
+  return false;
+}
+
+/** dottedNumberEnd is where the dotted number /\d+(?:\.\d+)+/ (greedy, ASCII digits) matched at `at` ends (`at` holds a digit), or -1 when it does not match. */
+function dottedNumberEnd(line: string, at: number): number {
+  let j = at;
+  while (isDigit(line.charCodeAt(j))) j++;
+  if (!(line.charCodeAt(j) === 0x2e && isDigit(line.charCodeAt(j + 1)))) return -1;
+  do {
+    j++;
+    while (isDigit(line.charCodeAt(j))) j++;
+  } while (line.charCodeAt(j) === 0x2e && isDigit(line.charCodeAt(j + 1)));
+  return j;
+}
+
+/** wordLower says whether the last ASCII word wordAt scanned by hand had no upper-case letter (so lower-casing it changes nothing). */
+let wordLower = false;
+
+/**
+ * wordAt is WORD's match at `at`, or undefined: ASCII words are scanned by
+ * hand (setting wordLower), and any word that meets a non-ASCII code unit
+ * is left to the regex (Unicode letters, marks, surrogate pairs), so the
+ * result is the regex's.
+ */
+function wordAt(line: string, at: number): string | undefined {
+  let j = at;
+  let upper = false;
+  for (;;) {
+    const c = line.charCodeAt(j);
+    if (c >= 0x80) {
+      wordLower = false;
+      return match(WORD, line, at);
+    }
+    if (!isAsciiWord(c)) break; // NaN past the end is not a word character either
+    if (c >= 0x41 && c <= 0x5a) upper = true;
+    j++;
+  }
+  wordLower = !upper;
+  return j === at ? undefined : line.slice(at, j);
+}
+
 /**
  * tokenizeLine calls `sink` for each term of `line`, in order, and returns
- * the counts. It allocates only the term strings.
+ * the counts. It allocates only the term strings. The regexes above define
+ * the tokens; the scans beside them (mayBeIpv6, dottedNumberEnd, wordAt,
+ * the UUID dash check) only skip regex calls that cannot match or do an
+ * ASCII match by hand (tokenizer.test.ts checks them against the regexes
+ * alone on random lines).
  */
 export function tokenizeLine(line: string, sink: TokenSink): TokenizeCounts {
   const counts: TokenizeCounts = { tokens: 0, truncatedTokens: 0, lineTruncated: false };
-  const emit = (raw: string): void => {
-    let term = raw.toLowerCase();
-    if (term.length > StorageLimits.tokenCharsMax) {
-      let cut = StorageLimits.tokenCharsMax;
-      const last = term.charCodeAt(cut - 1);
-      if (last >= 0xd800 && last <= 0xdbff) cut--; // keep surrogate pairs whole
-      term = term.slice(0, cut);
-      counts.truncatedTokens++;
-    }
-    sink(term, counts.tokens);
-    counts.tokens++;
-  };
   let i = 0;
   const n = line.length;
   // A rejected IPv6 candidate is split into words; no address may start inside it ("a::b::c" is not "a", "b::c").
@@ -108,23 +165,39 @@ export function tokenizeLine(line: string, sink: TokenSink): TokenizeCounts {
     const c = line.charCodeAt(i);
     let tok: string | undefined;
     if (isHexOrColon(c)) {
-      tok = match(UUID, line, i);
-      if (tok === undefined && i >= noIpv6Before) {
+      if (i + UUID_CHARS <= n && line.charCodeAt(i + 8) === 0x2d) tok = match(UUID, line, i);
+      if (tok === undefined && i >= noIpv6Before && mayBeIpv6(line, i)) {
         const cand = match(IPV6_CANDIDATE, line, i);
         if (cand !== undefined) {
           if (isIpv6(cand)) tok = cand;
           else noIpv6Before = i + cand.length;
         }
       }
-      if (tok === undefined && isDigit(c)) tok = match(DOTTED_NUMBER, line, i);
+      if (tok === undefined && isDigit(c)) {
+        const end = dottedNumberEnd(line, i);
+        if (end >= 0) tok = line.slice(i, end);
+      }
     }
-    tok ??= match(WORD, line, i);
+    let lower = false;
+    if (tok === undefined) {
+      tok = wordAt(line, i);
+      lower = wordLower;
+    }
     if (tok === undefined) {
       i++;
       continue;
     }
-    emit(tok);
     i += tok.length;
+    let term = lower ? tok : tok.toLowerCase();
+    if (term.length > StorageLimits.tokenCharsMax) {
+      let cut = StorageLimits.tokenCharsMax;
+      const last = term.charCodeAt(cut - 1);
+      if (last >= 0xd800 && last <= 0xdbff) cut--; // keep surrogate pairs whole
+      term = term.slice(0, cut);
+      counts.truncatedTokens++;
+    }
+    sink(term, counts.tokens);
+    counts.tokens++;
   }
   return counts;
 }

@@ -93,7 +93,6 @@ import { intersect } from '../codec/index.js';
 import type { LineHintPlan } from './log-hints.js';
 import { bloomAlternatives, lineAdmits, termsAdmit } from './log-hints.js';
 import { logLine } from './log-line.js';
-import { bloomHas } from '../bloom.js';
 
 /** LogScanQuery is one shard-local log query (see the file comment for ordering and ranges). */
 export interface LogScanQuery {
@@ -682,7 +681,7 @@ export class LogStore implements SignalStore<LogRow> {
     const search = scan.search ?? null;
     const ix = await this.#reads.index(kv, tenant, id, meta, stats);
     if (nq.terms.length > 0 || nq.phrases.length > 0 || hintExact || search !== null) {
-      const has = (t: string): boolean => bloomHas(ix.bloom, t);
+      const has = (t: string): boolean => ix.bloom.has(t);
       const wanted = [...nq.terms, ...nq.phrases.flat()];
       if (!wanted.every(has) || (hints !== null && hintExact && !bloomAlternatives(hints, has)) || (search !== null && !search.bloomMay(has))) {
         stats.blocksPrunedBloom++;

@@ -8,8 +8,9 @@
  * encodeLogIndex returns two sealed values, stored under separate keys
  * (storage/README.md: 0x31 postings, 0x32 bloom) so the bloom is read alone:
  *
- *   bloom     BlockKind.bloom: bloom.ts's compact filter of every distinct
- *             term, sized for StorageLimits.bloomFalsePositiveTarget (1%)
+ *   bloom     BlockKind.bloom: term-bloom.ts's filter of every distinct term
+ *             (version 2; version 1 blooms of older blocks still read),
+ *             sized for StorageLimits.bloomFalsePositiveTarget (1%)
  *   postings  BlockKind.postings, payload version 1:
  *     u8       LOG_INDEX_VERSION (1)
  *     uvarint  rows (as in the block; a query checks they agree)
@@ -45,7 +46,6 @@
 import { OtlpdbError, assert } from '../../errors.js';
 import { LogBlockLimits, StorageLimits } from '../../limits.js';
 import { BlockKind, openBlock, sealBlock } from '../block.js';
-import { bloomHas, buildBloom, decodeBloom, encodeBloom } from '../bloom.js';
 import {
   ByteReader,
   ByteWriter,
@@ -59,8 +59,9 @@ import {
 } from '../codec/index.js';
 import type { LogRow } from '../rows.js';
 import { tokenize, tokenizeLine } from '../tokenizer.js';
-import { openLogBlock, readTimes } from './log-block.js';
+import { openLogBlock, readTimes, streamKey } from './log-block.js';
 import { logLine, streamLabels } from './log-line.js';
+import { buildTermBloom, decodeTermBloom } from './term-bloom.js';
 
 /** LOG_INDEX_VERSION is byte 0 of a log index payload. */
 export const LOG_INDEX_VERSION = 1;
@@ -150,9 +151,54 @@ function cmp(a: string, b: string): number {
 
 // ---------------------------------------------------------------- encoding
 
-interface TermBuild {
+/** OCCURRENCES_PER_ROW_INITIAL sizes the occurrence columns of a build at first (they double when full). */
+const OCCURRENCES_PER_ROW_INITIAL = 16;
+
+/**
+ * Occurrences are one index build's token occurrences as three columns
+ * (term id, row, position), in tokenizing order: rows increasing, positions
+ * increasing within a row. Columns instead of an object or array per term
+ * and row: a block's build allocates a handful of typed arrays, not one
+ * array per (term, row).
+ */
+class Occurrences {
+  term: Uint32Array;
+  row: Uint32Array;
+  pos: Uint32Array;
+  length = 0;
+
+  constructor(capacity: number) {
+    this.term = new Uint32Array(capacity);
+    this.row = new Uint32Array(capacity);
+    this.pos = new Uint32Array(capacity);
+  }
+
+  push(term: number, row: number, pos: number): void {
+    if (this.length === this.term.length) this.#grow();
+    const k = this.length++;
+    this.term[k] = term;
+    this.row[k] = row;
+    this.pos[k] = pos;
+  }
+
+  #grow(): void {
+    const cap = this.term.length * 2;
+    const grown = (a: Uint32Array): Uint32Array => {
+      const b = new Uint32Array(cap);
+      b.set(a);
+      return b;
+    };
+    this.term = grown(this.term);
+    this.row = grown(this.row);
+    this.pos = grown(this.pos);
+  }
+}
+
+/** StreamPair is one distinct stream label (name, value) of a block and the rows that carry it. */
+interface StreamPair {
+  readonly name: string;
+  readonly value: string;
   readonly rows: number[];
-  readonly positions: number[][];
 }
 
 function section(out: ByteWriter, body: Uint8Array): void {
@@ -160,65 +206,122 @@ function section(out: ByteWriter, body: Uint8Array): void {
   out.raw(body);
 }
 
-/** encodeLogIndex builds the index of a block of `rows` (the rows given to encodeLogBlock, in the same order). */
+/**
+ * encodeLogIndex builds the index of a block of `rows` (the rows given to
+ * encodeLogBlock, in the same order). The layout is the file comment's;
+ * the build tokenizes every line once into Occurrences, groups them by term
+ * with one counting sort (stable, so each term's rows and positions stay in
+ * order), and writes each term's entry from its run.
+ */
 export function encodeLogIndex(rows: readonly LogRow[]): EncodedLogIndex {
   const n = rows.length;
   if (n === 0 || n > LogBlockLimits.rowsPerBlockMax) {
     throw new OtlpdbError(n === 0 ? 'ERR_INVALID_ARGUMENT' : 'ERR_LIMIT_EXCEEDED', `a log index of ${n} rows`);
   }
-  const terms = new Map<string, TermBuild>();
-  const pairs = new Map<string, { name: string; value: string; rows: number[] }>();
-  let truncatedRows = 0;
-  for (let i = 0; i < n; i++) {
-    const row = rows[i] as LogRow;
-    const counts = tokenizeLine(logLine(row), (term, position) => {
-      let e = terms.get(term);
-      if (e === undefined) {
-        if (terms.size >= LogBlockLimits.termsPerBlockMax) {
-          throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a log block of more than ${LogBlockLimits.termsPerBlockMax} distinct terms`);
-        }
-        e = { rows: [], positions: [] };
-        terms.set(term, e);
+  const termIdOf = new Map<string, number>();
+  const termStrs: string[] = [];
+  const occ = new Occurrences(n * OCCURRENCES_PER_ROW_INITIAL);
+  let row = 0;
+  const sink = (term: string, position: number): void => {
+    let id = termIdOf.get(term);
+    if (id === undefined) {
+      if (termStrs.length >= LogBlockLimits.termsPerBlockMax) {
+        throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a log block of more than ${LogBlockLimits.termsPerBlockMax} distinct terms`);
       }
-      if (e.rows[e.rows.length - 1] !== i) {
-        e.rows.push(i);
-        e.positions.push([]);
-      }
-      (e.positions[e.positions.length - 1] as number[]).push(position);
-    });
-    if (counts.lineTruncated) truncatedRows++;
-    for (const l of streamLabels(row)) {
-      const key = JSON.stringify([l.name, l.value]);
-      let p = pairs.get(key);
-      if (p === undefined) {
-        p = { name: l.name, value: l.value, rows: [] };
-        pairs.set(key, p);
-      }
-      p.rows.push(i);
+      id = termStrs.length;
+      termStrs.push(term);
+      termIdOf.set(term, id);
     }
+    occ.push(id, row, position);
+  };
+  // Stream pairs: each distinct stream's pair ids are found once; a row then appends itself to its stream's pairs.
+  const streamIdOf = new Map<string, number>();
+  const streamPairs: number[][] = [];
+  const pairIdOf = new Map<string, number>();
+  const pairs: StreamPair[] = [];
+  let truncatedRows = 0;
+  for (row = 0; row < n; row++) {
+    const r = rows[row] as LogRow;
+    if (tokenizeLine(logLine(r), sink).lineTruncated) truncatedRows++;
+    const labels = streamLabels(r);
+    const key = streamKey(labels);
+    let sid = streamIdOf.get(key);
+    if (sid === undefined) {
+      sid = streamPairs.length;
+      streamIdOf.set(key, sid);
+      streamPairs.push(
+        labels.map((l) => {
+          const pk = JSON.stringify([l.name, l.value]);
+          let pid = pairIdOf.get(pk);
+          if (pid === undefined) {
+            pid = pairs.length;
+            pairIdOf.set(pk, pid);
+            pairs.push({ name: l.name, value: l.value, rows: [] });
+          }
+          return pid;
+        }),
+      );
+    }
+    for (const pid of streamPairs[sid] as number[]) (pairs[pid] as StreamPair).rows.push(row);
   }
-  const sortedTerms = [...terms.keys()].sort(cmp);
+
+  // Group the occurrences by term: a counting sort by term id, stable.
+  const termCount = termStrs.length;
+  const m = occ.length;
+  const start = new Uint32Array(termCount + 1);
+  for (let k = 0; k < m; k++) {
+    const t = (occ.term[k] as number) + 1;
+    start[t] = (start[t] as number) + 1;
+  }
+  for (let t = 0; t < termCount; t++) start[t + 1] = (start[t + 1] as number) + (start[t] as number);
+  const cursor = start.slice(0, termCount);
+  const rowOf = new Uint32Array(m);
+  const posOf = new Uint32Array(m);
+  for (let k = 0; k < m; k++) {
+    const t = occ.term[k] as number;
+    const at = cursor[t] as number;
+    cursor[t] = at + 1;
+    rowOf[at] = occ.row[k] as number;
+    posOf[at] = occ.pos[k] as number;
+  }
+
+  const order = Array.from({ length: termCount }, (_, i) => i).sort((a, b) => cmp(termStrs[a] as string, termStrs[b] as string));
+  const sortedTerms = order.map((id) => termStrs[id] as string);
   const w = new ByteWriter();
   const entries = new ByteWriter();
   const sizes = new ByteWriter();
   const pw = new ByteWriter();
-  for (const term of sortedTerms) {
-    const e = terms.get(term) as TermBuild;
-    const start = entries.length;
-    const postings = encodePostings(e.rows, pw);
+  const termRows = new Uint32Array(n);
+  for (const id of order) {
+    const from = start[id] as number;
+    const to = start[id + 1] as number;
+    assert(to > from, 'a term occurs');
+    let count = 0;
+    for (let k = from; k < to; k++) {
+      const r = rowOf[k] as number;
+      if (count === 0 || termRows[count - 1] !== r) termRows[count++] = r;
+    }
+    const entryStart = entries.length;
+    const postings = encodePostings(termRows.subarray(0, count), pw);
     entries.uvarint(postings.length);
     entries.raw(postings);
-    for (const ps of e.positions) {
-      entries.uvarint(ps.length);
+    // Per posted row: its positions' count, then their deltas (the first from 0).
+    for (let k = from; k < to; ) {
+      const r = rowOf[k] as number;
+      let end = k + 1;
+      while (end < to && rowOf[end] === r) end++;
+      entries.uvarint(end - k);
       let prev = 0;
-      for (const p of ps) {
+      for (let j = k; j < end; j++) {
+        const p = posOf[j] as number;
         entries.uvarint(p - prev);
         prev = p;
       }
+      k = end;
     }
-    sizes.uvarint(entries.length - start);
+    sizes.uvarint(entries.length - entryStart);
   }
-  const sortedPairs = [...pairs.values()].sort((a, b) => cmp(a.name, b.name) || cmp(a.value, b.value));
+  const sortedPairs = pairs.slice().sort((a, b) => cmp(a.name, b.name) || cmp(a.value, b.value));
   const pairPostings = new ByteWriter();
   for (const p of sortedPairs) {
     const postings = encodePostings(p.rows, pw);
@@ -234,7 +337,7 @@ export function encodeLogIndex(rows: readonly LogRow[]): EncodedLogIndex {
   section(out, encodeStringColumn(sortedPairs.map((p) => p.name), w));
   section(out, encodeStringColumn(sortedPairs.map((p) => p.value), w));
   section(out, pairPostings.finish());
-  const bloom = encodeBloom(buildBloom(sortedTerms, StorageLimits.bloomFalsePositiveTarget));
+  const bloom = buildTermBloom(termStrs, StorageLimits.bloomFalsePositiveTarget);
   return { postings: sealBlock(BlockKind.postings, out.finish()), bloom: sealBlock(BlockKind.bloom, bloom), truncatedRows };
 }
 
@@ -428,8 +531,8 @@ export function queryLogBlockWith(block: Uint8Array, index: EncodedLogIndex, q: 
 export function bloomAdmits(sealedBloom: Uint8Array, nq: NormalizedLogQuery): boolean {
   const wanted = [...nq.terms, ...nq.phrases.flat()];
   if (wanted.length === 0) return true;
-  const bloom = decodeBloom(openBlock(sealedBloom, BlockKind.bloom));
-  return wanted.every((t) => bloomHas(bloom, t));
+  const bloom = decodeTermBloom(openBlock(sealedBloom, BlockKind.bloom));
+  return wanted.every((t) => bloom.has(t));
 }
 
 /**
