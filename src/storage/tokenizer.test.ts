@@ -1,7 +1,8 @@
 import t from 'tap';
 import { SeededRand } from '../fs/seeded-rand.js';
 import { StorageLimits } from '../limits.js';
-import { tokenize, tokenizeLine } from './tokenizer.js';
+import { OtlpdbError } from '../errors.js';
+import { TermIds, tokenize, tokenizeLine, tokenizeLineIds } from './tokenizer.js';
 
 const terms = (line: string): string[] => tokenize(line).terms;
 
@@ -213,4 +214,53 @@ t.test('the fast scans equal the regexes alone on random lines (and a planted di
   // The comparison is not vacuous: a reference that differs in one rule (no dotted numbers) is told apart.
   const planted = (line: string): string[] => regexTokenize(line.replace(/(\d)\.(\d)/g, '$1 $2')).terms;
   t.not(JSON.stringify(planted('v 10.0.0.1 up')), JSON.stringify(tokenize('v 10.0.0.1 up').terms), 'a planted rule change is caught');
+});
+
+t.test('tokenizeLineIds gives the ids of exactly tokenizeLine\'s terms, one id per distinct term', async (t) => {
+  const rand = new SeededRand(0x1d5);
+  const ids = new TermIds(1_000_000, 'a test build');
+  const seen = new Map<string, number>();
+  let tokens = 0;
+  for (let k = 0; k < 3_000; k++) {
+    const parts: string[] = [];
+    const count = 1 + rand.intn(24);
+    for (let j = 0; j < count; j++) parts.push(FRAGMENTS[rand.intn(FRAGMENTS.length)] as string);
+    const line = parts.join(k % 2 === 0 ? ' ' : '');
+    const want = tokenize(line);
+    const got: string[] = [];
+    const positions: number[] = [];
+    const counts = tokenizeLineIds(line, ids, (id, position) => {
+      got.push(ids.terms[id] as string);
+      positions.push(position);
+    });
+    tokens += got.length;
+    if (JSON.stringify(got) !== JSON.stringify(want.terms) || JSON.stringify(positions) !== JSON.stringify(want.positions) || counts.truncatedTokens !== want.truncatedTokens) {
+      t.same(got, want.terms, `line ${JSON.stringify(line)}`);
+      return;
+    }
+    for (const term of got) {
+      const id = ids.idOf(term);
+      if (seen.has(term) && seen.get(term) !== id) {
+        t.fail(`term ${term} has two ids`);
+        return;
+      }
+      seen.set(term, id);
+    }
+  }
+  t.equal(ids.terms.length, seen.size, 'one id per distinct term, none extra');
+  t.equal(new Set(ids.terms).size, ids.terms.length, 'ids name distinct terms');
+  t.ok(tokens > 20_000 && ids.terms.length > 500, `${tokens} tokens, ${ids.terms.length} distinct terms (the table grew)`);
+});
+
+t.test('TermIds refuses a term past its most terms (ERR_LIMIT_EXCEEDED)', async (t) => {
+  const ids = new TermIds(3, 'a tiny build');
+  tokenizeLineIds('a b c a b c', ids, () => {});
+  let code = 'none';
+  try {
+    tokenizeLineIds('d', ids, () => {});
+  } catch (err) {
+    code = err instanceof OtlpdbError ? err.code : 'other';
+  }
+  t.equal(code, 'ERR_LIMIT_EXCEEDED');
+  t.same(ids.terms, ['a', 'b', 'c']);
 });

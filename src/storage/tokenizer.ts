@@ -24,6 +24,7 @@
  * line is not scanned and the line is reported as truncated. Work is linear
  * in the line length. Pure code.
  */
+import { OtlpdbError, assert } from '../errors.js';
 import { StorageLimits } from '../limits.js';
 
 /** TokenSink receives each term with its token position (0, 1, 2, ...). */
@@ -117,41 +118,155 @@ function dottedNumberEnd(line: string, at: number): number {
   return j;
 }
 
-/** wordLower says whether the last ASCII word wordAt scanned by hand had no upper-case letter (so lower-casing it changes nothing). */
+/** wordLower says whether the last ASCII word wordEnd scanned had no upper-case letter (so lower-casing it changes nothing). */
 let wordLower = false;
+/** wordHash is termHash of the last ASCII word wordEnd scanned, lower-cased. */
+let wordHash = 0;
 
-/**
- * wordAt is WORD's match at `at`, or undefined: ASCII words are scanned by
- * hand (setting wordLower), and any word that meets a non-ASCII code unit
- * is left to the regex (Unicode letters, marks, surrogate pairs), so the
- * result is the regex's.
- */
-function wordAt(line: string, at: number): string | undefined {
-  let j = at;
-  let upper = false;
-  for (;;) {
-    const c = line.charCodeAt(j);
-    if (c >= 0x80) {
-      wordLower = false;
-      return match(WORD, line, at);
-    }
-    if (!isAsciiWord(c)) break; // NaN past the end is not a word character either
-    if (c >= 0x41 && c <= 0x5a) upper = true;
-    j++;
-  }
-  wordLower = !upper;
-  return j === at ? undefined : line.slice(at, j);
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** termHash is FNV-1a over a term's UTF-16 code units (TermIds' hash; wordEnd computes the same while it scans). */
+function termHash(term: string): number {
+  let h = FNV_OFFSET;
+  for (let k = 0; k < term.length; k++) h = Math.imul(h ^ term.charCodeAt(k), FNV_PRIME);
+  return h;
 }
 
 /**
- * tokenizeLine calls `sink` for each term of `line`, in order, and returns
- * the counts. It allocates only the term strings. The regexes above define
- * the tokens; the scans beside them (mayBeIpv6, dottedNumberEnd, wordAt,
- * the UUID dash check) only skip regex calls that cannot match or do an
- * ASCII match by hand (tokenizer.test.ts checks them against the regexes
- * alone on random lines).
+ * wordEnd scans an ASCII WORD match at `at` by hand and returns where it
+ * ends (`at` itself when no word starts there), setting wordLower and
+ * wordHash; or -1 when the word meets a non-ASCII code unit, which is left
+ * to the regex (Unicode letters, marks, surrogate pairs), so the token is
+ * always the regex's.
  */
-export function tokenizeLine(line: string, sink: TokenSink): TokenizeCounts {
+function wordEnd(line: string, at: number): number {
+  let j = at;
+  let upper = false;
+  let h = FNV_OFFSET;
+  for (;;) {
+    let c = line.charCodeAt(j);
+    if (c >= 0x80) return -1;
+    if (!isAsciiWord(c)) break; // NaN past the end is not a word character either
+    if (c >= 0x41 && c <= 0x5a) {
+      upper = true;
+      c |= 0x20;
+    }
+    h = Math.imul(h ^ c, FNV_PRIME);
+    j++;
+  }
+  wordLower = !upper;
+  wordHash = h;
+  return j;
+}
+
+/** TermIdSink receives each term's id (TermIds) with its token position. */
+export type TermIdSink = (id: number, position: number) => void;
+
+/** TERM_IDS_SLOTS_INITIAL is the first table size of a TermIds (a power of two; it doubles at half full). */
+const TERM_IDS_SLOTS_INITIAL = 1 << 12;
+
+/**
+ * TermIds numbers the distinct terms of one index build 0, 1, 2, ... in
+ * first-seen order (term-index.ts). It exists for speed: tokenizeLineIds
+ * finds an ASCII word's id from the line's characters (an open-addressing
+ * table of FNV-1a hashes, compared lower-cased in place), so a word seen
+ * before costs no string, no lower-casing and no Map lookup.
+ * Invariant: terms[id] is distinct per id; #slots holds each id once, at
+ * the first free slot from its hash's home (linear probing); at most half
+ * the slots are used.
+ */
+export class TermIds {
+  /** terms are the terms by id. */
+  readonly terms: string[] = [];
+  readonly #termsMax: number;
+  #slots = new Int32Array(TERM_IDS_SLOTS_INITIAL).fill(-1);
+  #shift = 32 - Math.log2(TERM_IDS_SLOTS_INITIAL);
+  #hashes = new Int32Array(TERM_IDS_SLOTS_INITIAL / 2);
+
+  /** The constructor takes the most distinct terms (ERR_LIMIT_EXCEEDED past it, naming `what`). */
+  constructor(termsMax: number, readonly what: string) {
+    assert(Number.isSafeInteger(termsMax) && termsMax >= 1, 'TermIds termsMax >= 1');
+    this.#termsMax = termsMax;
+  }
+
+  #home(h: number): number {
+    return Math.imul(h, 0x9e3779b1) >>> this.#shift;
+  }
+
+  /** idOf is the id of `term` (a term as the tokenizer emits it), adding it when new. */
+  idOf(term: string): number {
+    const h = termHash(term) | 0;
+    const mask = this.#slots.length - 1;
+    for (let s = this.#home(h); ; s = (s + 1) & mask) {
+      const id = this.#slots[s] as number;
+      if (id < 0) return this.#add(term, h, s);
+      if (this.#hashes[id] === h && this.terms[id] === term) return id;
+    }
+  }
+
+  /** idOfAscii is idOf(line.slice(start, end).toLowerCase()) for an ASCII word whose lower-cased hash is `h`, without building the string unless it is new. */
+  idOfAscii(line: string, start: number, end: number, h: number, lower: boolean): number {
+    h |= 0;
+    const mask = this.#slots.length - 1;
+    const len = end - start;
+    for (let s = this.#home(h); ; s = (s + 1) & mask) {
+      const id = this.#slots[s] as number;
+      if (id < 0) {
+        const raw = line.slice(start, end);
+        return this.#add(lower ? raw : raw.toLowerCase(), h, s);
+      }
+      if (this.#hashes[id] !== h) continue;
+      const t = this.terms[id] as string;
+      if (t.length !== len) continue;
+      let k = 0;
+      while (k < len) {
+        let c = line.charCodeAt(start + k);
+        if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+        if (c !== t.charCodeAt(k)) break;
+        k++;
+      }
+      if (k === len) return id;
+    }
+  }
+
+  #add(term: string, h: number, slot: number): number {
+    const id = this.terms.length;
+    if (id >= this.#termsMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `${this.what} of more than ${this.#termsMax} distinct terms`);
+    this.terms.push(term);
+    if (id === this.#hashes.length) {
+      const grown = new Int32Array(this.#hashes.length * 2);
+      grown.set(this.#hashes);
+      this.#hashes = grown;
+    }
+    this.#hashes[id] = h;
+    this.#slots[slot] = id;
+    if (this.terms.length * 2 > this.#slots.length) this.#rehash();
+    return id;
+  }
+
+  #rehash(): void {
+    const slots = new Int32Array(this.#slots.length * 2).fill(-1);
+    this.#shift--;
+    const mask = slots.length - 1;
+    for (let id = 0; id < this.terms.length; id++) {
+      let s = this.#home(this.#hashes[id] as number);
+      while ((slots[s] as number) >= 0) s = (s + 1) & mask;
+      slots[s] = id;
+    }
+    this.#slots = slots;
+  }
+}
+
+/**
+ * scanLine is the tokenizer (tokenizeLine, tokenizeLineIds): with `ids`
+ * null it gives `sink` each term; otherwise it gives `idSink` each term's
+ * id in `ids`. The regexes above define the tokens; the scans beside them
+ * (mayBeIpv6, dottedNumberEnd, wordEnd, the UUID dash check) only skip
+ * regex calls that cannot match or do an ASCII match by hand
+ * (tokenizer.test.ts checks them against the regexes alone on random lines).
+ */
+function scanLine(line: string, sink: TokenSink | null, ids: TermIds | null, idSink: TermIdSink | null): TokenizeCounts {
   const counts: TokenizeCounts = { tokens: 0, truncatedTokens: 0, lineTruncated: false };
   let i = 0;
   const n = line.length;
@@ -180,8 +295,18 @@ export function tokenizeLine(line: string, sink: TokenSink): TokenizeCounts {
     }
     let lower = false;
     if (tok === undefined) {
-      tok = wordAt(line, i);
-      lower = wordLower;
+      const end = wordEnd(line, i);
+      if (end < 0) {
+        tok = match(WORD, line, i);
+      } else if (end > i && ids !== null && end - i <= StorageLimits.tokenCharsMax) {
+        (idSink as TermIdSink)(ids.idOfAscii(line, i, end, wordHash, wordLower), counts.tokens);
+        counts.tokens++;
+        i = end;
+        continue;
+      } else if (end > i) {
+        tok = line.slice(i, end);
+        lower = wordLower;
+      }
     }
     if (tok === undefined) {
       i++;
@@ -196,10 +321,26 @@ export function tokenizeLine(line: string, sink: TokenSink): TokenizeCounts {
       term = term.slice(0, cut);
       counts.truncatedTokens++;
     }
-    sink(term, counts.tokens);
+    if (ids !== null) (idSink as TermIdSink)(ids.idOf(term), counts.tokens);
+    else (sink as TokenSink)(term, counts.tokens);
     counts.tokens++;
   }
   return counts;
+}
+
+/** tokenizeLine calls `sink` for each term of `line`, in order, and returns the counts. It allocates only the term strings. */
+export function tokenizeLine(line: string, sink: TokenSink): TokenizeCounts {
+  return scanLine(line, sink, null, null);
+}
+
+/**
+ * tokenizeLineIds is tokenizeLine giving each term's id in `ids` instead of
+ * the term (ids.terms[id] is the term tokenizeLine would give): what an
+ * index build wants, at a fraction of the cost for words seen before.
+ * Throws ERR_LIMIT_EXCEEDED when `ids` would pass its most terms.
+ */
+export function tokenizeLineIds(line: string, ids: TermIds, sink: TermIdSink): TokenizeCounts {
+  return scanLine(line, null, ids, sink);
 }
 
 /** tokenize is tokenizeLine collecting terms and positions into arrays. */

@@ -58,8 +58,9 @@ import {
   union,
 } from '../codec/index.js';
 import type { LogRow } from '../rows.js';
-import { tokenize, tokenizeLine } from '../tokenizer.js';
+import { TermIds, tokenize, tokenizeLineIds } from '../tokenizer.js';
 import { openLogBlock, readTimes, streamKey } from './log-block.js';
+import type { StreamLabel } from './log-line.js';
 import { logLine, streamLabels } from './log-line.js';
 import { buildTermBloom, decodeTermBloom } from './term-bloom.js';
 
@@ -218,37 +219,32 @@ export function encodeLogIndex(rows: readonly LogRow[]): EncodedLogIndex {
   if (n === 0 || n > LogBlockLimits.rowsPerBlockMax) {
     throw new OtlpdbError(n === 0 ? 'ERR_INVALID_ARGUMENT' : 'ERR_LIMIT_EXCEEDED', `a log index of ${n} rows`);
   }
-  const termIdOf = new Map<string, number>();
-  const termStrs: string[] = [];
+  const ids = new TermIds(LogBlockLimits.termsPerBlockMax, 'a log block');
   const occ = new Occurrences(n * OCCURRENCES_PER_ROW_INITIAL);
   let row = 0;
-  const sink = (term: string, position: number): void => {
-    let id = termIdOf.get(term);
-    if (id === undefined) {
-      if (termStrs.length >= LogBlockLimits.termsPerBlockMax) {
-        throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a log block of more than ${LogBlockLimits.termsPerBlockMax} distinct terms`);
-      }
-      id = termStrs.length;
-      termStrs.push(term);
-      termIdOf.set(term, id);
-    }
-    occ.push(id, row, position);
-  };
+  const sink = (id: number, position: number): void => occ.push(id, row, position);
   // Stream pairs: each distinct stream's pair ids are found once; a row then appends itself to its stream's pairs.
   const streamIdOf = new Map<string, number>();
+  const streamIdOfList = new Map<readonly StreamLabel[], number>();
   const streamPairs: number[][] = [];
   const pairIdOf = new Map<string, number>();
   const pairs: StreamPair[] = [];
   let truncatedRows = 0;
   for (row = 0; row < n; row++) {
     const r = rows[row] as LogRow;
-    if (tokenizeLine(logLine(r), sink).lineTruncated) truncatedRows++;
+    if (tokenizeLineIds(logLine(r), ids, sink).lineTruncated) truncatedRows++;
     const labels = streamLabels(r);
-    const key = streamKey(labels);
-    let sid = streamIdOf.get(key);
+    // By identity first: rows of one resource share one frozen label list (streamLabels' memo); by value otherwise.
+    let sid = streamIdOfList.get(labels);
+    if (sid === undefined) {
+      const key = streamKey(labels);
+      sid = streamIdOf.get(key);
+      if (sid !== undefined) streamIdOfList.set(labels, sid);
+    }
     if (sid === undefined) {
       sid = streamPairs.length;
-      streamIdOf.set(key, sid);
+      streamIdOf.set(streamKey(labels), sid);
+      streamIdOfList.set(labels, sid);
       streamPairs.push(
         labels.map((l) => {
           const pk = JSON.stringify([l.name, l.value]);
@@ -266,6 +262,7 @@ export function encodeLogIndex(rows: readonly LogRow[]): EncodedLogIndex {
   }
 
   // Group the occurrences by term: a counting sort by term id, stable.
+  const termStrs = ids.terms;
   const termCount = termStrs.length;
   const m = occ.length;
   const start = new Uint32Array(termCount + 1);
