@@ -3,8 +3,11 @@
  * and stream a row shows to search, and the block's term index and query.
  * Pure code, no I/O, except the store (log-store.ts) over a shard LevelDB.
  */
-export { LOG_BLOCK_VERSION, decodeLogBlock, encodeLogBlock, openLogBlock, readLines, readLogBlockHeader, readTimes, streamKey } from './log-block.js';
-export type { LogBlockHeader, LogLines, OpenedLogBlock } from './log-block.js';
+export { encodeLogBlock, streamKey } from './log-block.js';
+export { LOG_BLOCK_VERSION } from './log-block-format.js';
+export type { LogBlockHeader } from './log-block-format.js';
+export { decodeLogBlock, openLogBlock, readLines, readLogBlockHeader, readTimes } from './log-block-decode.js';
+export type { LogLines, OpenedLogBlock } from './log-block-decode.js';
 export { LOKI_PUSH_SCOPE, levelOf, logLine, renderValue, sanitizeLabelName, streamLabels } from './log-line.js';
 export { bloomAlternatives, compileLineHints, termsAdmit } from './log-hints.js';
 export type { HintAlternative, HintLiteral, LineHintPlan } from './log-hints.js';

@@ -59,7 +59,8 @@ import type {
   SignalStats,
   SignalStore,
 } from '../shard/signal-store.js';
-import { decodeLogBlock, encodeLogBlock, logRowsAt, streamKey } from './log-block.js';
+import { encodeLogBlock, streamKey } from './log-block.js';
+import { decodeLogBlock, logRowsAt } from './log-block-decode.js';
 import { LogBlockReads } from './log-block-read.js';
 import type { OpenedLogBlockColumns } from './log-block-read.js';
 import type { SpanBlockCache } from '../traces/block-cache.js';

@@ -59,7 +59,8 @@ import {
 } from '../codec/index.js';
 import type { LogRow } from '../rows.js';
 import { TermIds, tokenize, tokenizeLineIds } from '../tokenizer.js';
-import { openLogBlock, readTimes, streamKey } from './log-block.js';
+import { streamKey } from './log-block.js';
+import { openLogBlock, readTimes } from './log-block-decode.js';
 import type { StreamLabel } from './log-line.js';
 import { logLine, streamLabels } from './log-line.js';
 import { buildTermBloom, decodeTermBloom } from './term-bloom.js';
