@@ -87,10 +87,21 @@ function isHex(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
 }
 
-/** isAsciiWord says whether an ASCII code unit is a WORD character (letters, digits, "_"). */
-function isAsciiWord(c: number): boolean {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f;
-}
+/** ASCII_WORD and ASCII_UPPER are the bits of ASCII_CLASS: a WORD character (letters, digits, "_"), an upper-case letter. */
+const ASCII_WORD = 1;
+const ASCII_UPPER = 2;
+/** ASCII_CLASS classifies the 128 ASCII code units for wordEnd's scan (one load instead of four comparisons). */
+const ASCII_CLASS = (() => {
+  const t = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) {
+    const upper = c >= 0x41 && c <= 0x5a;
+    if ((c >= 0x61 && c <= 0x7a) || upper || (c >= 0x30 && c <= 0x39) || c === 0x5f) t[c] = ASCII_WORD | (upper ? ASCII_UPPER : 0);
+  }
+  return t;
+})();
+/** TOKENS_PER_LINE_MAX and TOKEN_CHARS_MAX are the StorageLimits the scan reads per token, read once. */
+const TOKENS_PER_LINE_MAX = StorageLimits.tokensPerLineMax;
+const TOKEN_CHARS_MAX = StorageLimits.tokenCharsMax;
 
 /**
  * mayBeIpv6 is a cheap necessary condition for IPV6_CANDIDATE at `at`: its
@@ -144,15 +155,18 @@ function wordEnd(line: string, at: number): number {
   let j = at;
   let upper = false;
   let h = FNV_OFFSET;
-  for (;;) {
-    let c = line.charCodeAt(j);
+  const n = line.length;
+  while (j < n) {
+    const c = line.charCodeAt(j);
     if (c >= 0x80) return -1;
-    if (!isAsciiWord(c)) break; // NaN past the end is not a word character either
-    if (c >= 0x41 && c <= 0x5a) {
+    const k = ASCII_CLASS[c] as number;
+    if (k === 0) break;
+    if (k === (ASCII_WORD | ASCII_UPPER)) {
       upper = true;
-      c |= 0x20;
+      h = Math.imul(h ^ (c | 0x20), FNV_PRIME);
+    } else {
+      h = Math.imul(h ^ c, FNV_PRIME);
     }
-    h = Math.imul(h ^ c, FNV_PRIME);
     j++;
   }
   wordLower = !upper;
@@ -267,17 +281,24 @@ export class TermIds {
  * (tokenizer.test.ts checks them against the regexes alone on random lines).
  */
 function scanLine(line: string, sink: TokenSink | null, ids: TermIds | null, idSink: TermIdSink | null): TokenizeCounts {
-  const counts: TokenizeCounts = { tokens: 0, truncatedTokens: 0, lineTruncated: false };
+  let tokens = 0;
+  let truncatedTokens = 0;
+  let lineTruncated = false;
   let i = 0;
   const n = line.length;
   // A rejected IPv6 candidate is split into words; no address may start inside it ("a::b::c" is not "a", "b::c").
   let noIpv6Before = 0;
   while (i < n) {
-    if (counts.tokens >= StorageLimits.tokensPerLineMax) {
-      counts.lineTruncated = true;
+    if (tokens >= TOKENS_PER_LINE_MAX) {
+      lineTruncated = true;
       break;
     }
     const c = line.charCodeAt(i);
+    // An ASCII separator (not a word character, not a colon) starts no token.
+    if (c < 0x80 && ASCII_CLASS[c] === 0 && c !== 0x3a) {
+      i++;
+      continue;
+    }
     let tok: string | undefined;
     if (isHexOrColon(c)) {
       if (i + UUID_CHARS <= n && line.charCodeAt(i + 8) === 0x2d) tok = match(UUID, line, i);
@@ -298,9 +319,9 @@ function scanLine(line: string, sink: TokenSink | null, ids: TermIds | null, idS
       const end = wordEnd(line, i);
       if (end < 0) {
         tok = match(WORD, line, i);
-      } else if (end > i && ids !== null && end - i <= StorageLimits.tokenCharsMax) {
-        (idSink as TermIdSink)(ids.idOfAscii(line, i, end, wordHash, wordLower), counts.tokens);
-        counts.tokens++;
+      } else if (end > i && ids !== null && end - i <= TOKEN_CHARS_MAX) {
+        (idSink as TermIdSink)(ids.idOfAscii(line, i, end, wordHash, wordLower), tokens);
+        tokens++;
         i = end;
         continue;
       } else if (end > i) {
@@ -314,18 +335,18 @@ function scanLine(line: string, sink: TokenSink | null, ids: TermIds | null, idS
     }
     i += tok.length;
     let term = lower ? tok : tok.toLowerCase();
-    if (term.length > StorageLimits.tokenCharsMax) {
-      let cut = StorageLimits.tokenCharsMax;
+    if (term.length > TOKEN_CHARS_MAX) {
+      let cut = TOKEN_CHARS_MAX;
       const last = term.charCodeAt(cut - 1);
       if (last >= 0xd800 && last <= 0xdbff) cut--; // keep surrogate pairs whole
       term = term.slice(0, cut);
-      counts.truncatedTokens++;
+      truncatedTokens++;
     }
-    if (ids !== null) (idSink as TermIdSink)(ids.idOf(term), counts.tokens);
-    else (sink as TokenSink)(term, counts.tokens);
-    counts.tokens++;
+    if (ids !== null) (idSink as TermIdSink)(ids.idOf(term), tokens);
+    else (sink as TokenSink)(term, tokens);
+    tokens++;
   }
-  return counts;
+  return { tokens, truncatedTokens, lineTruncated };
 }
 
 /** tokenizeLine calls `sink` for each term of `line`, in order, and returns the counts. It allocates only the term strings. */
