@@ -16,7 +16,8 @@ import type { HintLiteral, LineHintPlan } from './log-hints.js';
 import { bloomAlternatives, compileLineHints, termsAdmit } from './log-hints.js';
 import { logLine } from './log-line.js';
 import { randomLine, realisticLogs } from './log-test-util.js';
-import { encodeLogIndex, readIndexTerms } from './term-index.js';
+import { readIndexTerms } from './term-index.js';
+import { encodeLogIndex } from './term-index-build.js';
 
 const SEED = Number(process.env.SEED ?? 0x41e7);
 const ALPHABET = [...'abcdefXYZ0123456789_-:.. /=",[]ſKΣσ\u00e9'];

@@ -7,7 +7,8 @@ import { buildBloom, encodeBloom } from '../bloom.js';
 import { encodeLogBlock } from './log-block.js';
 import { realisticLogs } from './log-test-util.js';
 import { TERM_BLOOM_VERSION, buildTermBloom, decodeTermBloom } from './term-bloom.js';
-import { encodeLogIndex, queryLogBlock } from './term-index.js';
+import { queryLogBlock } from './term-index.js';
+import { encodeLogIndex } from './term-index-build.js';
 
 function randomTerms(rand: SeededRand, n: number, prefix: string): string[] {
   const out = new Set<string>();
