@@ -42,19 +42,6 @@ const DATA_SEED = 8_008;
 const TENANT = 'bench';
 const LINES_PER_REPORT = 100_000;
 
-function flag(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  assert(Number.isSafeInteger(v) && v >= 1, `${name} is a positive integer`);
-  return v;
-}
-
-function flagString(name: string): string | null {
-  const i = process.argv.indexOf(name);
-  return i < 0 ? null : (process.argv[i + 1] ?? null);
-}
-
 /** Sample is one mode's cost in one round. */
 interface Sample {
   readonly wallMs: number;
@@ -64,7 +51,7 @@ interface Sample {
 }
 
 /** shardRows decodes the bench's bodies into rows and splits them over `shards` by stream, in arrival order. */
-function shardRows(lines: number, shards: number): LogRow[][] {
+export function shardRows(lines: number, shards: number): LogRow[][] {
   const nowMs = Date.now();
   const data = buildQueryLogsData(lines, nowMs, DATA_SEED);
   const out: LogRow[][] = Array.from({ length: shards }, () => []);
@@ -152,13 +139,46 @@ class Profiler {
   }
 }
 
-async function main(): Promise<void> {
-  const lines = flag('--lines', 200_000);
-  const shardCount = flag('--shards', 4);
-  const rounds = flag('--rounds', 3);
-  const profileFile = flagString('--profile');
-  const json = process.argv.includes('--json');
-  const shards = shardRows(lines, shardCount);
+/** LogFlushConfig is one run's shape (the flags). */
+export interface LogFlushConfig {
+  readonly lines: number;
+  readonly shards: number;
+  readonly rounds: number;
+  /** profileFile, when set, receives a CPU profile of the first round's index-on flushes. */
+  readonly profileFile: string | null;
+}
+
+/** ModeFigures are one mode's medians per LINES_PER_REPORT lines. */
+export interface ModeFigures {
+  readonly wallMs: number;
+  readonly cpuMs: number;
+  readonly encodeMs: number;
+  readonly bytes: number;
+}
+
+/** LogFlushResult is a run's figures: each mode's, and on/off. */
+export interface LogFlushResult {
+  readonly on: ModeFigures;
+  readonly off: ModeFigures;
+  readonly ratio: { readonly wall: number; readonly cpu: number; readonly encode: number };
+}
+
+/** parseLogFlushArgs reads the flags (see the file comment). */
+export function parseLogFlushArgs(argv: readonly string[]): LogFlushConfig {
+  const flag = (name: string, fallback: number): number => {
+    const i = argv.indexOf(name);
+    if (i < 0) return fallback;
+    const v = Number(argv[i + 1]);
+    assert(Number.isSafeInteger(v) && v >= 1, `${name} is a positive integer`);
+    return v;
+  };
+  const p = argv.indexOf('--profile');
+  return { lines: flag('--lines', 200_000), shards: flag('--shards', 4), rounds: flag('--rounds', 3), profileFile: p < 0 ? null : (argv[p + 1] ?? null) };
+}
+
+/** runLogFlush runs the comparison (see the file comment) in temp dirs it removes. */
+export async function runLogFlush(config: LogFlushConfig): Promise<LogFlushResult> {
+  const shards = shardRows(config.lines, config.shards);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-bench-log-flush-'));
   const dbOn = await ShardDb.open(path.join(dir, 'on'));
   const dbOff = await ShardDb.open(path.join(dir, 'off'));
@@ -170,21 +190,22 @@ async function main(): Promise<void> {
     // One unrecorded warm-up flush each (JIT), then the rounds.
     await on.flush(shards);
     await off.flush(shards);
-    const samples = new Map<string, Sample[]>([
-      [on.name, []],
-      [off.name, []],
+    const samples = new Map<Mode, Sample[]>([
+      [on, []],
+      [off, []],
     ]);
-    const profiler = profileFile === null ? null : new Profiler();
-    for (let r = 0; r < rounds; r++) {
+    const profiler = config.profileFile === null ? null : new Profiler();
+    for (let r = 0; r < config.rounds; r++) {
       for (const m of r % 2 === 0 ? [on, off] : [off, on]) {
-        if (profiler !== null && m === on && r === 0) await profiler.start();
-        (samples.get(m.name) as Sample[]).push(await m.flush(shards));
-        if (profiler !== null && m === on && r === 0) await profiler.stop(profileFile as string);
+        const profiled = profiler !== null && m === on && r === 0;
+        if (profiled) await profiler.start();
+        (samples.get(m) as Sample[]).push(await m.flush(shards));
+        if (profiled) await profiler.stop(config.profileFile as string);
       }
     }
-    const per = LINES_PER_REPORT / lines;
-    const summary = (name: string): { wallMs: number; cpuMs: number; encodeMs: number; bytes: number } => {
-      const s = samples.get(name) as Sample[];
+    const per = LINES_PER_REPORT / config.lines;
+    const figures = (m: Mode): ModeFigures => {
+      const s = samples.get(m) as Sample[];
       return {
         wallMs: median(s.map((x) => x.wallMs)) * per,
         cpuMs: median(s.map((x) => x.cpuMs)) * per,
@@ -192,22 +213,9 @@ async function main(): Promise<void> {
         bytes: median(s.map((x) => x.bytes)) * per,
       };
     };
-    const a = summary(on.name);
-    const b = summary(off.name);
-    const ratio = { wall: a.wallMs / b.wallMs, cpu: a.cpuMs / b.cpuMs, encode: a.encodeMs / b.encodeMs };
-    if (json) {
-      console.log(JSON.stringify({ lines, shards: shardCount, rounds, perLines: LINES_PER_REPORT, on: a, off: b, ratio, load: os.loadavg() }));
-      return;
-    }
-    console.log(`${lines} lines, ${shardCount} shards, ${rounds} rounds (median), per ${LINES_PER_REPORT} lines; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-    for (const [name, s] of [
-      [on.name, a],
-      [off.name, b],
-    ] as const) {
-      console.log(`${name.padEnd(10)} wall ${s.wallMs.toFixed(0).padStart(6)} ms  cpu ${s.cpuMs.toFixed(0).padStart(6)} ms  writeFrozen ${s.encodeMs.toFixed(0).padStart(6)} ms  bytes ${(s.bytes / 1e6).toFixed(2)} MB`);
-    }
-    console.log(`on/off     wall ${ratio.wall.toFixed(2)}  cpu ${ratio.cpu.toFixed(2)}  writeFrozen ${ratio.encode.toFixed(2)}`);
-    if (profileFile !== null) console.log(`profile of the first index-on round: ${profileFile}`);
+    const a = figures(on);
+    const b = figures(off);
+    return { on: a, off: b, ratio: { wall: a.wallMs / b.wallMs, cpu: a.cpuMs / b.cpuMs, encode: a.encodeMs / b.encodeMs } };
   } finally {
     await dbOn.close();
     await dbOff.close();
@@ -215,4 +223,22 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+async function main(): Promise<void> {
+  const config = parseLogFlushArgs(process.argv.slice(2));
+  const r = await runLogFlush(config);
+  if (process.argv.includes('--json')) {
+    console.log(JSON.stringify({ ...config, perLines: LINES_PER_REPORT, ...r, load: os.loadavg() }));
+    return;
+  }
+  console.log(`${config.lines} lines, ${config.shards} shards, ${config.rounds} rounds (median), per ${LINES_PER_REPORT} lines; load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  for (const [name, s] of [
+    ['index on', r.on],
+    ['index off', r.off],
+  ] as const) {
+    console.log(`${name.padEnd(10)} wall ${s.wallMs.toFixed(0).padStart(6)} ms  cpu ${s.cpuMs.toFixed(0).padStart(6)} ms  writeFrozen ${s.encodeMs.toFixed(0).padStart(6)} ms  bytes ${(s.bytes / 1e6).toFixed(2)} MB`);
+  }
+  console.log(`on/off     wall ${r.ratio.wall.toFixed(2)}  cpu ${r.ratio.cpu.toFixed(2)}  writeFrozen ${r.ratio.encode.toFixed(2)}`);
+  if (config.profileFile !== null) console.log(`profile of the first index-on round: ${config.profileFile}`);
+}
+
+if (process.argv[1]?.endsWith('log-flush.js') === true) await main();
