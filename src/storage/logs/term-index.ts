@@ -3,10 +3,12 @@
  * postings with token positions (so phrases can be checked without reading
  * lines), stream-label postings, and a bloom filter of the block's terms so a
  * query skips a block that lacks a term without opening anything else. Row
- * ids are the block's row ordinals (log-block.ts). Pure code, no I/O.
+ * ids are the block's row ordinals (log-block.ts). This file reads and
+ * queries an index; term-index-build.ts builds one. Pure code, no I/O.
  *
- * encodeLogIndex (term-index-build.ts) returns two sealed values, stored under separate keys
- * (storage/README.md: 0x31 postings, 0x32 bloom) so the bloom is read alone:
+ * encodeLogIndex (term-index-build.ts) returns two sealed values, stored
+ * under separate keys (storage/README.md: 0x31 postings, 0x32 bloom) so the
+ * bloom is read alone:
  *
  *   bloom     BlockKind.bloom: term-bloom.ts's filter of every distinct term
  *             (version 2; version 1 blooms of older blocks still read),
