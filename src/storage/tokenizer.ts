@@ -23,6 +23,11 @@
  * surrogate pair, and counted; after tokensPerLineMax tokens the rest of the
  * line is not scanned and the line is reported as truncated. Work is linear
  * in the line length. Pure code.
+ *
+ * tokenizeLine gives each term as a string; tokenizeLineIds gives each
+ * term's id in a TermIds (an index build's dictionary) and, for an ASCII
+ * word seen before, makes no string at all. Both are one scan (scanLine),
+ * so they cannot disagree.
  */
 import { OtlpdbError, assert } from '../errors.js';
 import { StorageLimits } from '../limits.js';
@@ -129,7 +134,13 @@ function dottedNumberEnd(line: string, at: number): number {
   return j;
 }
 
-/** wordLower says whether the last ASCII word wordEnd scanned had no upper-case letter (so lower-casing it changes nothing). */
+/**
+ * wordLower says whether the last ASCII word wordEnd scanned had no
+ * upper-case letter (so lower-casing it changes nothing).
+ * NB: wordLower and wordHash are module-level scratch, wordEnd's second and
+ * third results (so the hot scan returns one number and allocates nothing);
+ * scanLine reads them right after the call, in synchronous code only.
+ */
 let wordLower = false;
 /** wordHash is termHash of the last ASCII word wordEnd scanned, lower-cased. */
 let wordHash = 0;
@@ -182,7 +193,7 @@ const TERM_IDS_SLOTS_INITIAL = 1 << 12;
 
 /**
  * TermIds numbers the distinct terms of one index build 0, 1, 2, ... in
- * first-seen order (term-index.ts). It exists for speed: tokenizeLineIds
+ * first-seen order (term-index-build.ts). It exists for speed: tokenizeLineIds
  * finds an ASCII word's id from the line's characters (an open-addressing
  * table of FNV-1a hashes, compared lower-cased in place), so a word seen
  * before costs no string, no lower-casing and no Map lookup.
