@@ -189,6 +189,7 @@ const FRAGMENTS = [
   'abcd:', ':', '::', ':::', '10.0.0.1', '1.2.3.', '1..2', '0.25', '.5', '7', '123', '::ffff:10.0.0.1', '_', '__x_',
   ' ', '  ', '-', '.', '/', '"', '=', ',', '\n', '\t', 'é', 'É', 'ß', 'İ', 'ﬀ', 'Ωmega', '日本', 'x\u0301', '😀', '\ud83d', '\ude00',
   '٣', 'ab٣', '9é', 'A'.repeat(40), 'a'.repeat(300), 'NullPointerException', 'GET', 'HTTP/1.1',
+  '06:22:58', 'T06:22:58.123Z', 'a:b:c:d:e:f', '1:2:3:4:5:6:10.0.0.1', '1:2:3:4:5:10.0.0.1', 'ab:'.repeat(25), 'key:value',
 ];
 
 t.test('the fast scans equal the regexes alone on random lines (and a planted difference is seen)', async (t) => {

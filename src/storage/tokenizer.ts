@@ -116,10 +116,43 @@ const TOKEN_CHARS_MAX = StorageLimits.tokenCharsMax;
 function mayBeIpv6(line: string, at: number): boolean {
   for (let k = 0; k <= IPV6_FIRST_GROUP_CHARS_MAX; k++) {
     const c = line.charCodeAt(at + k);
-    if (c === 0x3a) return true;
+    if (c === 0x3a) return colonRunMayBeIpv6(line, at);
     if (!isHex(c)) return false;
   }
   return false;
+}
+
+/** IPV6_RUN_SCAN_CHARS_MAX bounds colonRunMayBeIpv6's scan (more than IPV6_CANDIDATE can match: 8 groups of 5 and a dotted quad). */
+const IPV6_RUN_SCAN_CHARS_MAX = 64;
+/** IPV6_COLONS_MIN is the fewest colons of an address without "::" (six groups and a dotted quad). */
+const IPV6_COLONS_MIN = 6;
+
+/**
+ * colonRunMayBeIpv6 is mayBeIpv6's second necessary condition: an address
+ * has "::" or at least six colons, all inside the run of hex digits and
+ * colons at `at`. When that run ends within the scan bound with neither,
+ * no candidate at `at` (nor at any later start inside the run, whose run is
+ * a part of this one) is an address, so the regex and the rejected-candidate
+ * bookkeeping it would do (noIpv6Before) change nothing: times such as
+ * 12:34:56 and "key:value" skip the regex.
+ */
+function colonRunMayBeIpv6(line: string, at: number): boolean {
+  let colons = 0;
+  let prevColon = false;
+  const end = Math.min(line.length, at + IPV6_RUN_SCAN_CHARS_MAX);
+  for (let j = at; j < end; j++) {
+    const c = line.charCodeAt(j);
+    if (c === 0x3a) {
+      if (prevColon) return true;
+      colons++;
+      prevColon = true;
+    } else if (isHex(c)) {
+      prevColon = false;
+    } else {
+      return colons >= IPV6_COLONS_MIN;
+    }
+  }
+  return end < line.length || colons >= IPV6_COLONS_MIN;
 }
 
 /** dottedNumberEnd is where the dotted number /\d+(?:\.\d+)+/ (greedy, ASCII digits) matched at `at` ends (`at` holds a digit), or -1 when it does not match. */
