@@ -1,7 +1,8 @@
 import t from 'tap';
 import { SeededRand } from '../fs/seeded-rand.js';
 import { StorageLimits } from '../limits.js';
-import { tokenize, tokenizeLine } from './tokenizer.js';
+import { OtlpdbError } from '../errors.js';
+import { TermIds, tokenize, tokenizeLine, tokenizeLineIds } from './tokenizer.js';
 
 const terms = (line: string): string[] => tokenize(line).terms;
 
@@ -114,4 +115,153 @@ t.test('random lines: every term is non-empty, lower-case, bounded; the scan is 
   const start = performance.now();
   tokenize('ab:12.3-'.repeat(100_000));
   t.ok(performance.now() - start < 2000, '800 KB of mixed punctuation in well under 2 s');
+});
+
+/**
+ * regexTokenize is the tokenizer as the regexes alone define it (the file
+ * comment's rules, no fast paths): the reference the fast scans of
+ * tokenizeLine must equal.
+ */
+function regexTokenize(line: string): { terms: string[]; truncatedTokens: number; lineTruncated: boolean } {
+  const re = {
+    uuid: /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![\p{L}\p{N}\p{M}_])/iuy,
+    ipv6: /(?:[0-9a-f]{0,4}:){2,8}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9a-f]{1,4})?(?![\p{L}\p{N}\p{M}_:])/iuy,
+    dotted: /\d+(?:\.\d+)+/y,
+    word: /[\p{L}\p{N}\p{M}_]+/uy,
+  };
+  const at = (r: RegExp, i: number): string | undefined => {
+    r.lastIndex = i;
+    return r.exec(line)?.[0];
+  };
+  const isIpv6 = (s: string): boolean => {
+    const dc = s.indexOf('::');
+    if (dc !== s.lastIndexOf('::') || s.includes(':::')) return false;
+    if ((s.startsWith(':') && dc !== 0) || (s.endsWith(':') && dc !== s.length - 2)) return false;
+    let groups = 0;
+    for (const g of s.split(':')) if (g.length > 0) groups += g.includes('.') ? 2 : 1;
+    return dc >= 0 ? groups <= 7 : groups === 8;
+  };
+  const terms: string[] = [];
+  let truncatedTokens = 0;
+  let lineTruncated = false;
+  let noIpv6Before = 0;
+  for (let i = 0; i < line.length; ) {
+    if (terms.length >= StorageLimits.tokensPerLineMax) {
+      lineTruncated = true;
+      break;
+    }
+    const c = line[i] as string;
+    let tok: string | undefined;
+    if (/[0-9:a-fA-F]/.test(c)) {
+      tok = at(re.uuid, i);
+      if (tok === undefined && i >= noIpv6Before) {
+        const cand = at(re.ipv6, i);
+        if (cand !== undefined) {
+          if (isIpv6(cand)) tok = cand;
+          else noIpv6Before = i + cand.length;
+        }
+      }
+      if (tok === undefined && /[0-9]/.test(c)) tok = at(re.dotted, i);
+    }
+    tok ??= at(re.word, i);
+    if (tok === undefined) {
+      i++;
+      continue;
+    }
+    i += tok.length;
+    let term = tok.toLowerCase();
+    if (term.length > StorageLimits.tokenCharsMax) {
+      let cut = StorageLimits.tokenCharsMax;
+      const last = term.charCodeAt(cut - 1);
+      if (last >= 0xd800 && last <= 0xdbff) cut--;
+      term = term.slice(0, cut);
+      truncatedTokens++;
+    }
+    terms.push(term);
+  }
+  return { terms, truncatedTokens, lineTruncated };
+}
+
+/** FRAGMENTS are the pieces random lines are made of: every token kind, near misses of each, separators, non-ASCII. */
+const FRAGMENTS = [
+  'a', 'F', 'deadbeef', 'DEADBEEF-', '550e8400-e29b-41d4-a716-446655440000', '550e8400-e29b-41d4-a716-44665544000',
+  '550E8400-E29B-41D4-A716-446655440000x', '2001:db8::1', 'fe80::', '::1', '1:2:3:4:5:6:7:8', 'a::b::c', '12:34:56', 'abcde:f',
+  'abcd:', ':', '::', ':::', '10.0.0.1', '1.2.3.', '1..2', '0.25', '.5', '7', '123', '::ffff:10.0.0.1', '_', '__x_',
+  ' ', '  ', '-', '.', '/', '"', '=', ',', '\n', '\t', 'é', 'É', 'ß', 'İ', 'ﬀ', 'Ωmega', '日本', 'x\u0301', '😀', '\ud83d', '\ude00',
+  '٣', 'ab٣', '9é', 'A'.repeat(40), 'a'.repeat(300), 'NullPointerException', 'GET', 'HTTP/1.1',
+  '06:22:58', 'T06:22:58.123Z', 'a:b:c:d:e:f', '1:2:3:4:5:6:10.0.0.1', '1:2:3:4:5:10.0.0.1', 'ab:'.repeat(25), 'key:value',
+];
+
+t.test('the fast scans equal the regexes alone on random lines (and a planted difference is seen)', async (t) => {
+  const rand = new SeededRand(0x70c3);
+  let tokens = 0;
+  for (let k = 0; k < 4_000; k++) {
+    const parts: string[] = [];
+    const count = 1 + rand.intn(24);
+    for (let j = 0; j < count; j++) parts.push(FRAGMENTS[rand.intn(FRAGMENTS.length)] as string);
+    const line = parts.join('');
+    const want = regexTokenize(line);
+    const got = tokenize(line);
+    tokens += got.terms.length;
+    if (JSON.stringify(got.terms) !== JSON.stringify(want.terms) || got.truncatedTokens !== want.truncatedTokens || got.lineTruncated !== want.lineTruncated) {
+      t.same({ terms: got.terms, truncatedTokens: got.truncatedTokens, lineTruncated: got.lineTruncated }, want, `line ${JSON.stringify(line)}`);
+      return;
+    }
+  }
+  const long = 'x '.repeat(StorageLimits.tokensPerLineMax + 5);
+  t.same(tokenize(long).terms, regexTokenize(long).terms, 'past tokensPerLineMax');
+  t.equal(tokenize(long).lineTruncated, true, 'a long line is cut');
+  t.ok(tokens > 20_000, `${tokens} tokens compared`);
+  // The comparison is not vacuous: a reference that differs in one rule (no dotted numbers) is told apart.
+  const planted = (line: string): string[] => regexTokenize(line.replace(/(\d)\.(\d)/g, '$1 $2')).terms;
+  t.not(JSON.stringify(planted('v 10.0.0.1 up')), JSON.stringify(tokenize('v 10.0.0.1 up').terms), 'a planted rule change is caught');
+});
+
+t.test('tokenizeLineIds gives the ids of exactly tokenizeLine\'s terms, one id per distinct term', async (t) => {
+  const rand = new SeededRand(0x1d5);
+  const ids = new TermIds(1_000_000, 'a test build');
+  const seen = new Map<string, number>();
+  let tokens = 0;
+  for (let k = 0; k < 3_000; k++) {
+    const parts: string[] = [];
+    const count = 1 + rand.intn(24);
+    for (let j = 0; j < count; j++) parts.push(FRAGMENTS[rand.intn(FRAGMENTS.length)] as string);
+    const line = parts.join(k % 2 === 0 ? ' ' : '');
+    const want = tokenize(line);
+    const got: string[] = [];
+    const positions: number[] = [];
+    const counts = tokenizeLineIds(line, ids, (id, position) => {
+      got.push(ids.terms[id] as string);
+      positions.push(position);
+    });
+    tokens += got.length;
+    if (JSON.stringify(got) !== JSON.stringify(want.terms) || JSON.stringify(positions) !== JSON.stringify(want.positions) || counts.truncatedTokens !== want.truncatedTokens) {
+      t.same(got, want.terms, `line ${JSON.stringify(line)}`);
+      return;
+    }
+    for (const term of got) {
+      const id = ids.idOf(term);
+      if (seen.has(term) && seen.get(term) !== id) {
+        t.fail(`term ${term} has two ids`);
+        return;
+      }
+      seen.set(term, id);
+    }
+  }
+  t.equal(ids.terms.length, seen.size, 'one id per distinct term, none extra');
+  t.equal(new Set(ids.terms).size, ids.terms.length, 'ids name distinct terms');
+  t.ok(tokens > 20_000 && ids.terms.length > 500, `${tokens} tokens, ${ids.terms.length} distinct terms (the table grew)`);
+});
+
+t.test('TermIds refuses a term past its most terms (ERR_LIMIT_EXCEEDED)', async (t) => {
+  const ids = new TermIds(3, 'a tiny build');
+  tokenizeLineIds('a b c a b c', ids, () => {});
+  let code = 'none';
+  try {
+    tokenizeLineIds('d', ids, () => {});
+  } catch (err) {
+    code = err instanceof OtlpdbError ? err.code : 'other';
+  }
+  t.equal(code, 'ERR_LIMIT_EXCEEDED');
+  t.same(ids.terms, ['a', 'b', 'c']);
 });

@@ -23,7 +23,13 @@
  * surrogate pair, and counted; after tokensPerLineMax tokens the rest of the
  * line is not scanned and the line is reported as truncated. Work is linear
  * in the line length. Pure code.
+ *
+ * tokenizeLine gives each term as a string; tokenizeLineIds gives each
+ * term's id in a TermIds (an index build's dictionary) and, for an ASCII
+ * word seen before, makes no string at all. Both are one scan (scanLine),
+ * so they cannot disagree.
  */
+import { OtlpdbError, assert } from '../errors.js';
 import { StorageLimits } from '../limits.js';
 
 /** TokenSink receives each term with its token position (0, 1, 2, ...). */
@@ -47,7 +53,6 @@ export interface Tokens extends TokenizeCounts {
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?![\p{L}\p{N}\p{M}_])/iuy;
 const IPV6_CANDIDATE = /(?:[0-9a-f]{0,4}:){2,8}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9a-f]{1,4})?(?![\p{L}\p{N}\p{M}_:])/iuy;
-const DOTTED_NUMBER = /\d+(?:\.\d+)+/y;
 const WORD = /[\p{L}\p{N}\p{M}_]+/uy;
 
 function isHexOrColon(c: number): boolean {
@@ -78,55 +83,329 @@ function match(re: RegExp, line: string, at: number): string | undefined {
   return m === null ? undefined : m[0];
 }
 
+/** UUID_CHARS is the length of a UUID token (8-4-4-4-12 hex digits and four dashes). */
+const UUID_CHARS = 36;
+/** IPV6_FIRST_GROUP_CHARS_MAX is the most hex digits before an IPv6 candidate's first colon. */
+const IPV6_FIRST_GROUP_CHARS_MAX = 4;
+
+function isHex(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66);
+}
+
+/** ASCII_WORD and ASCII_UPPER are the bits of ASCII_CLASS: a WORD character (letters, digits, "_"), an upper-case letter. */
+const ASCII_WORD = 1;
+const ASCII_UPPER = 2;
+/** ASCII_CLASS classifies the 128 ASCII code units for wordEnd's scan (one load instead of four comparisons). */
+const ASCII_CLASS = (() => {
+  const t = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) {
+    const upper = c >= 0x41 && c <= 0x5a;
+    if ((c >= 0x61 && c <= 0x7a) || upper || (c >= 0x30 && c <= 0x39) || c === 0x5f) t[c] = ASCII_WORD | (upper ? ASCII_UPPER : 0);
+  }
+  return t;
+})();
+/** TOKENS_PER_LINE_MAX and TOKEN_CHARS_MAX are the StorageLimits the scan reads per token, read once. */
+const TOKENS_PER_LINE_MAX = StorageLimits.tokensPerLineMax;
+const TOKEN_CHARS_MAX = StorageLimits.tokenCharsMax;
+
 /**
- * tokenizeLine calls `sink` for each term of `line`, in order, and returns
- * the counts. It allocates only the term strings.
+ * mayBeIpv6 is a cheap necessary condition for IPV6_CANDIDATE at `at`: its
+ * first group is at most four hex digits followed by a colon. When it is
+ * false the regex cannot match, so skipping it changes nothing.
  */
-export function tokenizeLine(line: string, sink: TokenSink): TokenizeCounts {
-  const counts: TokenizeCounts = { tokens: 0, truncatedTokens: 0, lineTruncated: false };
-  const emit = (raw: string): void => {
-    let term = raw.toLowerCase();
-    if (term.length > StorageLimits.tokenCharsMax) {
-      let cut = StorageLimits.tokenCharsMax;
-      const last = term.charCodeAt(cut - 1);
-      if (last >= 0xd800 && last <= 0xdbff) cut--; // keep surrogate pairs whole
-      term = term.slice(0, cut);
-      counts.truncatedTokens++;
+function mayBeIpv6(line: string, at: number): boolean {
+  for (let k = 0; k <= IPV6_FIRST_GROUP_CHARS_MAX; k++) {
+    const c = line.charCodeAt(at + k);
+    if (c === 0x3a) return colonRunMayBeIpv6(line, at);
+    if (!isHex(c)) return false;
+  }
+  return false;
+}
+
+/** IPV6_RUN_SCAN_CHARS_MAX bounds colonRunMayBeIpv6's scan (more than IPV6_CANDIDATE can match: 8 groups of 5 and a dotted quad). */
+const IPV6_RUN_SCAN_CHARS_MAX = 64;
+/** IPV6_COLONS_MIN is the fewest colons of an address without "::" (six groups and a dotted quad). */
+const IPV6_COLONS_MIN = 6;
+
+/**
+ * colonRunMayBeIpv6 is mayBeIpv6's second necessary condition: an address
+ * has "::" or at least six colons, all inside the run of hex digits and
+ * colons at `at`. When that run ends within the scan bound with neither,
+ * no candidate at `at` (nor at any later start inside the run, whose run is
+ * a part of this one) is an address, so the regex and the rejected-candidate
+ * bookkeeping it would do (noIpv6Before) change nothing: times such as
+ * 12:34:56 and "key:value" skip the regex.
+ */
+function colonRunMayBeIpv6(line: string, at: number): boolean {
+  let colons = 0;
+  let prevColon = false;
+  const end = Math.min(line.length, at + IPV6_RUN_SCAN_CHARS_MAX);
+  for (let j = at; j < end; j++) {
+    const c = line.charCodeAt(j);
+    if (c === 0x3a) {
+      if (prevColon) return true;
+      colons++;
+      prevColon = true;
+    } else if (isHex(c)) {
+      prevColon = false;
+    } else {
+      return colons >= IPV6_COLONS_MIN;
     }
-    sink(term, counts.tokens);
-    counts.tokens++;
-  };
+  }
+  return end < line.length || colons >= IPV6_COLONS_MIN;
+}
+
+/** dottedNumberEnd is where the dotted number /\d+(?:\.\d+)+/ (greedy, ASCII digits) matched at `at` ends (`at` holds a digit), or -1 when it does not match. */
+function dottedNumberEnd(line: string, at: number): number {
+  let j = at;
+  while (isDigit(line.charCodeAt(j))) j++;
+  if (!(line.charCodeAt(j) === 0x2e && isDigit(line.charCodeAt(j + 1)))) return -1;
+  do {
+    j++;
+    while (isDigit(line.charCodeAt(j))) j++;
+  } while (line.charCodeAt(j) === 0x2e && isDigit(line.charCodeAt(j + 1)));
+  return j;
+}
+
+/**
+ * wordLower says whether the last ASCII word wordEnd scanned had no
+ * upper-case letter (so lower-casing it changes nothing).
+ * NB: wordLower and wordHash are module-level scratch, wordEnd's second and
+ * third results (so the hot scan returns one number and allocates nothing);
+ * scanLine reads them right after the call, in synchronous code only.
+ */
+let wordLower = false;
+/** wordHash is termHash of the last ASCII word wordEnd scanned, lower-cased. */
+let wordHash = 0;
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/** termHash is FNV-1a over a term's UTF-16 code units (TermIds' hash; wordEnd computes the same while it scans). */
+function termHash(term: string): number {
+  let h = FNV_OFFSET;
+  for (let k = 0; k < term.length; k++) h = Math.imul(h ^ term.charCodeAt(k), FNV_PRIME);
+  return h;
+}
+
+/**
+ * wordEnd scans an ASCII WORD match at `at` by hand and returns where it
+ * ends (`at` itself when no word starts there), setting wordLower and
+ * wordHash; or -1 when the word meets a non-ASCII code unit, which is left
+ * to the regex (Unicode letters, marks, surrogate pairs), so the token is
+ * always the regex's.
+ */
+function wordEnd(line: string, at: number): number {
+  let j = at;
+  let upper = false;
+  let h = FNV_OFFSET;
+  const n = line.length;
+  while (j < n) {
+    const c = line.charCodeAt(j);
+    if (c >= 0x80) return -1;
+    const k = ASCII_CLASS[c] as number;
+    if (k === 0) break;
+    if (k === (ASCII_WORD | ASCII_UPPER)) {
+      upper = true;
+      h = Math.imul(h ^ (c | 0x20), FNV_PRIME);
+    } else {
+      h = Math.imul(h ^ c, FNV_PRIME);
+    }
+    j++;
+  }
+  wordLower = !upper;
+  wordHash = h;
+  return j;
+}
+
+/** TermIdSink receives each term's id (TermIds) with its token position. */
+export type TermIdSink = (id: number, position: number) => void;
+
+/** TERM_IDS_SLOTS_INITIAL is the first table size of a TermIds (a power of two; it doubles at half full). */
+const TERM_IDS_SLOTS_INITIAL = 1 << 12;
+
+/**
+ * TermIds numbers the distinct terms of one index build 0, 1, 2, ... in
+ * first-seen order (term-index-build.ts). It exists for speed: tokenizeLineIds
+ * finds an ASCII word's id from the line's characters (an open-addressing
+ * table of FNV-1a hashes, compared lower-cased in place), so a word seen
+ * before costs no string, no lower-casing and no Map lookup.
+ * Invariant: terms[id] is distinct per id; #slots holds each id once, at
+ * the first free slot from its hash's home (linear probing); at most half
+ * the slots are used.
+ */
+export class TermIds {
+  /** terms are the terms by id. */
+  readonly terms: string[] = [];
+  readonly #termsMax: number;
+  #slots = new Int32Array(TERM_IDS_SLOTS_INITIAL).fill(-1);
+  #shift = 32 - Math.log2(TERM_IDS_SLOTS_INITIAL);
+  #hashes = new Int32Array(TERM_IDS_SLOTS_INITIAL / 2);
+
+  /** The constructor takes the most distinct terms (ERR_LIMIT_EXCEEDED past it, naming `what`). */
+  constructor(termsMax: number, readonly what: string) {
+    assert(Number.isSafeInteger(termsMax) && termsMax >= 1, 'TermIds termsMax >= 1');
+    this.#termsMax = termsMax;
+  }
+
+  #home(h: number): number {
+    return Math.imul(h, 0x9e3779b1) >>> this.#shift;
+  }
+
+  /** idOf is the id of `term` (a term as the tokenizer emits it), adding it when new. */
+  idOf(term: string): number {
+    const h = termHash(term) | 0;
+    const mask = this.#slots.length - 1;
+    for (let s = this.#home(h); ; s = (s + 1) & mask) {
+      const id = this.#slots[s] as number;
+      if (id < 0) return this.#add(term, h, s);
+      if (this.#hashes[id] === h && this.terms[id] === term) return id;
+    }
+  }
+
+  /** idOfAscii is idOf(line.slice(start, end).toLowerCase()) for an ASCII word whose lower-cased hash is `h`, without building the string unless it is new. */
+  idOfAscii(line: string, start: number, end: number, h: number, lower: boolean): number {
+    h |= 0;
+    const mask = this.#slots.length - 1;
+    const len = end - start;
+    for (let s = this.#home(h); ; s = (s + 1) & mask) {
+      const id = this.#slots[s] as number;
+      if (id < 0) {
+        const raw = line.slice(start, end);
+        return this.#add(lower ? raw : raw.toLowerCase(), h, s);
+      }
+      if (this.#hashes[id] !== h) continue;
+      const t = this.terms[id] as string;
+      if (t.length !== len) continue;
+      let k = 0;
+      while (k < len) {
+        let c = line.charCodeAt(start + k);
+        if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+        if (c !== t.charCodeAt(k)) break;
+        k++;
+      }
+      if (k === len) return id;
+    }
+  }
+
+  #add(term: string, h: number, slot: number): number {
+    const id = this.terms.length;
+    if (id >= this.#termsMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `${this.what} of more than ${this.#termsMax} distinct terms`);
+    this.terms.push(term);
+    if (id === this.#hashes.length) {
+      const grown = new Int32Array(this.#hashes.length * 2);
+      grown.set(this.#hashes);
+      this.#hashes = grown;
+    }
+    this.#hashes[id] = h;
+    this.#slots[slot] = id;
+    if (this.terms.length * 2 > this.#slots.length) this.#rehash();
+    return id;
+  }
+
+  #rehash(): void {
+    const slots = new Int32Array(this.#slots.length * 2).fill(-1);
+    this.#shift--;
+    const mask = slots.length - 1;
+    for (let id = 0; id < this.terms.length; id++) {
+      let s = this.#home(this.#hashes[id] as number);
+      while ((slots[s] as number) >= 0) s = (s + 1) & mask;
+      slots[s] = id;
+    }
+    this.#slots = slots;
+  }
+}
+
+/**
+ * scanLine is the tokenizer (tokenizeLine, tokenizeLineIds): with `ids`
+ * null it gives `sink` each term; otherwise it gives `idSink` each term's
+ * id in `ids`. The regexes above define the tokens; the scans beside them
+ * (mayBeIpv6, dottedNumberEnd, wordEnd, the UUID dash check) only skip
+ * regex calls that cannot match or do an ASCII match by hand
+ * (tokenizer.test.ts checks them against the regexes alone on random lines).
+ */
+function scanLine(line: string, sink: TokenSink | null, ids: TermIds | null, idSink: TermIdSink | null): TokenizeCounts {
+  let tokens = 0;
+  let truncatedTokens = 0;
+  let lineTruncated = false;
   let i = 0;
   const n = line.length;
   // A rejected IPv6 candidate is split into words; no address may start inside it ("a::b::c" is not "a", "b::c").
   let noIpv6Before = 0;
   while (i < n) {
-    if (counts.tokens >= StorageLimits.tokensPerLineMax) {
-      counts.lineTruncated = true;
+    if (tokens >= TOKENS_PER_LINE_MAX) {
+      lineTruncated = true;
       break;
     }
     const c = line.charCodeAt(i);
+    // An ASCII separator (not a word character, not a colon) starts no token.
+    if (c < 0x80 && ASCII_CLASS[c] === 0 && c !== 0x3a) {
+      i++;
+      continue;
+    }
     let tok: string | undefined;
     if (isHexOrColon(c)) {
-      tok = match(UUID, line, i);
-      if (tok === undefined && i >= noIpv6Before) {
+      if (i + UUID_CHARS <= n && line.charCodeAt(i + 8) === 0x2d) tok = match(UUID, line, i);
+      if (tok === undefined && i >= noIpv6Before && mayBeIpv6(line, i)) {
         const cand = match(IPV6_CANDIDATE, line, i);
         if (cand !== undefined) {
           if (isIpv6(cand)) tok = cand;
           else noIpv6Before = i + cand.length;
         }
       }
-      if (tok === undefined && isDigit(c)) tok = match(DOTTED_NUMBER, line, i);
+      if (tok === undefined && isDigit(c)) {
+        const end = dottedNumberEnd(line, i);
+        if (end >= 0) tok = line.slice(i, end);
+      }
     }
-    tok ??= match(WORD, line, i);
+    let lower = false;
+    if (tok === undefined) {
+      const end = wordEnd(line, i);
+      if (end < 0) {
+        tok = match(WORD, line, i);
+      } else if (end > i && ids !== null && end - i <= TOKEN_CHARS_MAX) {
+        (idSink as TermIdSink)(ids.idOfAscii(line, i, end, wordHash, wordLower), tokens);
+        tokens++;
+        i = end;
+        continue;
+      } else if (end > i) {
+        tok = line.slice(i, end);
+        lower = wordLower;
+      }
+    }
     if (tok === undefined) {
       i++;
       continue;
     }
-    emit(tok);
     i += tok.length;
+    let term = lower ? tok : tok.toLowerCase();
+    if (term.length > TOKEN_CHARS_MAX) {
+      let cut = TOKEN_CHARS_MAX;
+      const last = term.charCodeAt(cut - 1);
+      if (last >= 0xd800 && last <= 0xdbff) cut--; // keep surrogate pairs whole
+      term = term.slice(0, cut);
+      truncatedTokens++;
+    }
+    if (ids !== null) (idSink as TermIdSink)(ids.idOf(term), tokens);
+    else (sink as TokenSink)(term, tokens);
+    tokens++;
   }
-  return counts;
+  return { tokens, truncatedTokens, lineTruncated };
+}
+
+/** tokenizeLine calls `sink` for each term of `line`, in order, and returns the counts. It allocates only the term strings. */
+export function tokenizeLine(line: string, sink: TokenSink): TokenizeCounts {
+  return scanLine(line, sink, null, null);
+}
+
+/**
+ * tokenizeLineIds is tokenizeLine giving each term's id in `ids` instead of
+ * the term (ids.terms[id] is the term tokenizeLine would give): what an
+ * index build wants, at a fraction of the cost for words seen before.
+ * Throws ERR_LIMIT_EXCEEDED when `ids` would pass its most terms.
+ */
+export function tokenizeLineIds(line: string, ids: TermIds, sink: TermIdSink): TokenizeCounts {
+  return scanLine(line, null, ids, sink);
 }
 
 /** tokenize is tokenizeLine collecting terms and positions into arrays. */

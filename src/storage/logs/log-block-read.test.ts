@@ -11,7 +11,7 @@ import { SpanBlockCache } from '../traces/block-cache.js';
 import { compileLineHints } from './log-hints.js';
 import { logLine } from './log-line.js';
 import { LogStore } from './log-store.js';
-import type { LogScanQuery } from './log-store.js';
+import type { LogScanQuery } from './log-scan.js';
 import { realisticLogs } from './log-test-util.js';
 
 const SEED = Number(process.env.SEED ?? 0x10cb);

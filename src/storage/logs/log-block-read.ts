@@ -26,16 +26,16 @@
 import { assert } from '../../errors.js';
 import { OtlpdbError } from '../../errors.js';
 import { BlockCacheLimits } from '../../limits.js';
-import type { BlockBloom } from '../bloom.js';
-import { decodeBloom } from '../bloom.js';
 import { BlockKind, openBlock } from '../block.js';
 import type { KvRead } from '../shard/shard-db.js';
 import type { ScanStats } from '../shard/signal-store.js';
 import type { SpanBlockCache } from '../traces/block-cache.js';
-import type { LogColumns, OpenedLogBlock } from './log-block.js';
-import { decodeLogColumns, openLogBlock } from './log-block.js';
+import type { LogColumns, OpenedLogBlock } from './log-block-decode.js';
+import { decodeLogColumns, openLogBlock } from './log-block-decode.js';
 import type { LogBlockId, LogBlockMeta } from './log-store-format.js';
 import { LogKeySpace, blockKey } from './log-store-format.js';
+import type { TermBloom } from './term-bloom.js';
+import { decodeTermBloom } from './term-bloom.js';
 import type { LogBlockIndex } from './term-index.js';
 import { openLogBlockIndex } from './term-index.js';
 
@@ -53,7 +53,7 @@ export const LOG_CACHE_BLOCK_FACTOR = 8;
 /** OpenedLogIndex is a block's term index opened: postings and decoded bloom. */
 export interface OpenedLogIndex {
   readonly index: LogBlockIndex;
-  readonly bloom: BlockBloom;
+  readonly bloom: TermBloom;
 }
 
 /** OpenedLogBlockColumns is a block opened and checked, with every column decoded (rows are built from them one by one, log-block.ts logRowsAt). */
@@ -113,7 +113,7 @@ export class LogBlockReads {
     if (bloom === undefined) throw corrupt('a block meta without its bloom', { tenant, ...id });
     const bytes = postings.length + bloom.length;
     stats.bytesRead += bytes;
-    const value: OpenedLogIndex = { index: openLogBlockIndex(postings, meta.rows), bloom: decodeBloom(openBlock(bloom, BlockKind.bloom)) };
+    const value: OpenedLogIndex = { index: openLogBlockIndex(postings, meta.rows), bloom: decodeTermBloom(openBlock(bloom, BlockKind.bloom)) };
     if (ck !== null) this.#cache?.set(ck, { value, bytes }, weigh(bytes, LOG_CACHE_OVERHEAD_FACTOR));
     return value;
   }

@@ -5,7 +5,9 @@ import { OtlpdbError } from '../../errors.js';
 import { BLOCK_HEADER_BYTES, BlockKind, openBlock, sealBlock } from '../block.js';
 import { randomRows } from '../rows-test-util.js';
 import type { LogRow } from '../rows.js';
-import { LOG_BLOCK_VERSION, decodeLogBlock, decodeLogColumns, decodeLogRowsAt, logRowsAt, encodeLogBlock, openLogBlock, readLineColumn, readLines, readLogBlockHeader } from './log-block.js';
+import { encodeLogBlock } from './log-block.js';
+import { decodeLogBlock, decodeLogColumns, decodeLogRowsAt, logRowsAt, openLogBlock, readLineColumn, readLines, readLogBlockHeader } from './log-block-decode.js';
+import { LOG_BLOCK_VERSION } from './log-block-format.js';
 import { levelOf, logLine, renderValue, streamLabels } from './log-line.js';
 import { realisticLogs } from './log-test-util.js';
 

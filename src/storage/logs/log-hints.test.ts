@@ -9,14 +9,15 @@ import t from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { StorageLimits } from '../../limits.js';
 import { BlockKind, openBlock } from '../block.js';
-import { bloomHas, decodeBloom } from '../bloom.js';
+import { decodeTermBloom } from './term-bloom.js';
 import type { LogRow } from '../rows.js';
 import { tokenize } from '../tokenizer.js';
 import type { HintLiteral, LineHintPlan } from './log-hints.js';
 import { bloomAlternatives, compileLineHints, termsAdmit } from './log-hints.js';
 import { logLine } from './log-line.js';
 import { randomLine, realisticLogs } from './log-test-util.js';
-import { encodeLogIndex, readIndexTerms } from './term-index.js';
+import { readIndexTerms } from './term-index.js';
+import { encodeLogIndex } from './term-index-build.js';
 
 const SEED = Number(process.env.SEED ?? 0x41e7);
 const ALPHABET = [...'abcdefXYZ0123456789_-:.. /=",[]ſKΣσ\u00e9'];
@@ -35,7 +36,7 @@ function withLine(base: LogRow, line: string): LogRow {
 interface Block {
   readonly lines: string[];
   readonly terms: readonly string[];
-  readonly bloom: ReturnType<typeof decodeBloom>;
+  readonly bloom: ReturnType<typeof decodeTermBloom>;
   readonly truncatedRows: number;
 }
 
@@ -46,7 +47,7 @@ function buildBlocks(rand: SeededRand, count: number, rows: number): Block[] {
     const lines: string[] = [];
     for (let i = 0; i < rows; i++) lines.push(rand.intn(2) === 0 ? randomLine(rand) : synthLine(rand));
     const idx = encodeLogIndex(lines.map((l) => withLine(base, l)));
-    out.push({ lines: lines.map((l) => logLine(withLine(base, l))), terms: readIndexTerms(idx.postings), bloom: decodeBloom(openBlock(idx.bloom, BlockKind.bloom)), truncatedRows: idx.truncatedRows });
+    out.push({ lines: lines.map((l) => logLine(withLine(base, l))), terms: readIndexTerms(idx.postings), bloom: decodeTermBloom(openBlock(idx.bloom, BlockKind.bloom)), truncatedRows: idx.truncatedRows });
   }
   return out;
 }
@@ -63,7 +64,7 @@ function lineHas(line: string, lit: string, ci: boolean): boolean {
 
 function admits(plan: LineHintPlan | null, b: Block): boolean {
   if (plan === null || b.truncatedRows > 0) return true;
-  return bloomAlternatives(plan, (term) => bloomHas(b.bloom, term)) && termsAdmit(plan, b.terms);
+  return bloomAlternatives(plan, (term) => b.bloom.has(term)) && termsAdmit(plan, b.terms);
 }
 
 /** randomLiteral is a substring of a random line of a random block (code-point boundaries), its case flipped at random when ci. */
@@ -122,7 +123,7 @@ t.test('edge cases: dotted numbers, cut tokens, truncated lines, long s, no usab
   const base = realisticLogs(new SeededRand(3), 1)[0] as LogRow;
   const block = (lines: string[]): Block => {
     const idx = encodeLogIndex(lines.map((l) => withLine(base, l)));
-    return { lines, terms: readIndexTerms(idx.postings), bloom: decodeBloom(openBlock(idx.bloom, BlockKind.bloom)), truncatedRows: idx.truncatedRows };
+    return { lines, terms: readIndexTerms(idx.postings), bloom: decodeTermBloom(openBlock(idx.bloom, BlockKind.bloom)), truncatedRows: idx.truncatedRows };
   };
   const cs = (lit: string): LineHintPlan | null => compileLineHints([{ contains: [lit], caseInsensitive: false }]);
   const b1 = block(['v 1.23abc x']);

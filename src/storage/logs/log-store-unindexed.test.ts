@@ -11,7 +11,7 @@ import { KvWriteBatch, ShardDb } from '../shard/shard-db.js';
 import { newScanStats } from '../shard/signal-store.js';
 import { canon, codeOf } from '../storage-test-util.js';
 import { logRowMatches } from './log-head.js';
-import type { LogScanQuery } from './log-store.js';
+import type { LogScanQuery } from './log-scan.js';
 import { LogStore } from './log-store.js';
 import { LogKeySpace, bucketOf, bucketStartNs, decodeBlockMeta, encodeBlockMeta } from './log-store-format.js';
 import type { LogBlockMeta } from './log-store-format.js';

@@ -14,13 +14,14 @@ import { newScanStats } from '../shard/signal-store.js';
 import { encodeLogBlock, streamKey } from './log-block.js';
 import type { StreamLabel } from './log-line.js';
 import { streamLabels } from './log-line.js';
-import type { HeadView, LogHit, LogScanQuery } from './log-store.js';
+import type { HeadView, LogHit, LogScanQuery } from './log-scan.js';
 import { LogStore } from './log-store.js';
 import { logRowMatches } from './log-head.js';
 import { LogKeySpace, bucketOf, bucketStartNs } from './log-store-format.js';
 import { oracleQuery, randomQuery, realisticLogs } from './log-test-util.js';
 import type { StreamMatcher } from './term-index.js';
-import { encodeLogIndex, normalizeLogQuery, queryLogBlock } from './term-index.js';
+import { normalizeLogQuery, queryLogBlock } from './term-index.js';
+import { encodeLogIndex } from './term-index-build.js';
 
 const SEED = Number(process.env.SEED ?? 0x1065);
 const U64_MAX = (1n << 64n) - 1n;

@@ -46,7 +46,7 @@
  * answer at bucket granularity (log-labels.ts).
  */
 import { OtlpdbError, assert } from '../../errors.js';
-import { LogStoreLimits, ShardDbLimits, StoreLimits } from '../../limits.js';
+import { LogStoreLimits, StoreLimits } from '../../limits.js';
 import type { LogRow } from '../rows.js';
 import type { KvRead } from '../shard/shard-db.js';
 import type {
@@ -59,83 +59,36 @@ import type {
   SignalStats,
   SignalStore,
 } from '../shard/signal-store.js';
-import { decodeLogBlock, encodeLogBlock, logRowsAt, streamKey } from './log-block.js';
 import { LogBlockReads } from './log-block-read.js';
-import type { OpenedLogBlockColumns } from './log-block-read.js';
 import type { SpanBlockCache } from '../traces/block-cache.js';
 import type { StreamLabel } from './log-line.js';
-import { streamLabels } from './log-line.js';
 import { attributesBytes, logRowBytes, logRowMatches } from './log-head.js';
 import { readIndexStats, readLabelNames, readLabelValues, readSeries } from './log-labels.js';
 import type { IndexStats } from './log-labels.js';
-import type { LogBlockId, LogBlockMeta, LogStream, LogTenantStats, LogTimeRange } from './log-store-format.js';
+import type { LogBlockId, LogBlockMeta, LogTenantStats, LogTimeRange } from './log-store-format.js';
 import {
   LOG_BLOCK_SPACES,
   LogKeySpace,
-  blockKey,
   bucketKey,
   bucketOf,
   checkTimeRange,
   decodeBlockMeta,
   decodeTenantStats,
-  encodeBlockMeta,
-  encodeStreamTable,
   encodeTenantStats,
-  labelPairEntry,
   parseBlockKey,
   parseKeyBucket,
   parseStatsTenant,
   tenantPrefix,
 } from './log-store-format.js';
-import type { BlockSearchPrune, LogQuery, NormalizedLogQuery, StreamMatcher } from './term-index.js';
-import { encodeLogIndex, normalizeLogQuery } from './term-index.js';
-import { intersect } from '../codec/index.js';
-import type { LineHintPlan } from './log-hints.js';
-import { bloomAlternatives, lineAdmits, termsAdmit } from './log-hints.js';
+import type { LogQuery, NormalizedLogQuery, StreamMatcher } from './term-index.js';
+import { normalizeLogQuery } from './term-index.js';
+import type { BlockScanContext, Candidate, HeadView, LogHit, LogScanQuery } from './log-scan.js';
+import { DECODE_CHUNK_ROWS_MIN, FROZEN_RANK, HEAD_RANK, compareCandidates, materialize, scanLogBlock } from './log-scan.js';
+import { ZERO_STATS, addStats, writeTenantFlush } from './log-flush-write.js';
+import { lineAdmits } from './log-hints.js';
 import { logLine } from './log-line.js';
-import { bloomHas } from '../bloom.js';
 
-/** LogScanQuery is one shard-local log query (see the file comment for ordering and ranges). */
-export interface LogScanQuery {
-  /** startNs and endNs bound the record time, both inclusive. */
-  readonly startNs: bigint;
-  readonly endNs: bigint;
-  readonly streamMatchers?: readonly StreamMatcher[];
-  readonly terms?: readonly string[];
-  readonly phrases?: readonly (readonly string[])[];
-  readonly direction: 'forward' | 'backward';
-  /** limit is the most hits returned, 1..LogStoreLimits.queryRowsMax (selectLogs: 1..selectRowsMax). */
-  readonly limit: number;
-  /** rowFilter, when given, must also hold for a hit (regex stream matchers); it runs before the limit is counted. */
-  readonly rowFilter?: (row: LogRow) => boolean;
-  /** hints prune blocks that cannot hold a line the query keeps (log-hints.ts), and rows whose line no case-sensitive alternative admits (lineAdmits). */
-  readonly hints?: LineHintPlan | null;
-  /** search, when given, prunes blocks by a boolean search's bloom and postings tests (term-index.ts BlockSearchPrune); rows are still checked by rowFilter. */
-  readonly search?: BlockSearchPrune | null;
-}
 
-/** LogHit is one record a query found, with its time. */
-export interface LogHit {
-  readonly row: LogRow;
-  readonly timeNs: bigint;
-}
-
-/**
- * HeadView is one part of the in-memory state a read sees: the first `count`
- * records of a tenant in the head or the frozen head, in apply order.
- */
-export interface HeadView {
-  readonly rows: readonly LogRow[];
-  readonly count: number;
-  /** rank orders equal times after every block: FROZEN_RANK before HEAD_RANK. */
-  readonly rank: number;
-  /** flushIndex is the flush writing these rows (a read skips that flush's blocks), or null. */
-  flushIndex(): number | null;
-}
-
-/** HEAD_RANK and FROZEN_RANK stand in for a flushIndex in the order of equal times. */
-const HEAD_RANK = Number.MAX_SAFE_INTEGER;
-const FROZEN_RANK = Number.MAX_SAFE_INTEGER - 1;
 const U64_MAX = (1n << 64n) - 1n;
 
 /** Head is a head or frozen head: each tenant's records in apply order. */
@@ -147,63 +100,11 @@ class Head {
   flushIndex: number | null = null;
 }
 
-/**
- * Candidate is a row a query may return: a head or unindexed block row
- * (row set, filters passed), or an indexed block's row not decoded yet (row
- * null, `src` its opened block; the row filter is still to run).
- */
-interface Candidate {
-  readonly row: LogRow | null;
-  readonly src: OpenedLogBlockColumns | null;
-  readonly timeNs: bigint;
-  readonly flushIndex: number;
-  readonly part: number;
-  readonly ordinal: number;
-}
-
-/** DECODE_CHUNK_ROWS_MIN is the first chunk of candidates a bucket decodes; each next chunk doubles (a limit-100 query decodes one chunk, a full read O(log n) chunks). */
-const DECODE_CHUNK_ROWS_MIN = 256;
-
-/** materialize builds the candidates without a row (log-block.ts logRowsAt, from the block's decoded columns) and keeps those the row filter admits, in order. */
-function materialize(cs: readonly Candidate[], rowFilter: ((row: LogRow) => boolean) | undefined): LogHit[] {
-  const rows: (LogRow | null)[] = cs.map((c) => c.row);
-  const bySrc = new Map<OpenedLogBlockColumns, number[]>();
-  cs.forEach((c, i) => {
-    if (c.row !== null) return;
-    assert(c.src !== null, 'an undecoded candidate names its block');
-    const list = bySrc.get(c.src);
-    if (list === undefined) bySrc.set(c.src, [i]);
-    else list.push(i);
-  });
-  const decoded = new Set<number>();
-  for (const [src, at] of bySrc) {
-    at.sort((a, b) => (cs[a] as Candidate).ordinal - (cs[b] as Candidate).ordinal);
-    const got = logRowsAt(src.columns, at.map((i) => (cs[i] as Candidate).ordinal));
-    at.forEach((i, k) => {
-      rows[i] = got[k] as LogRow;
-      decoded.add(i);
-    });
-  }
-  const out: LogHit[] = [];
-  for (let i = 0; i < cs.length; i++) {
-    const row = rows[i] as LogRow;
-    if (decoded.has(i) && rowFilter !== undefined && !rowFilter(row)) continue;
-    out.push({ row, timeNs: (cs[i] as Candidate).timeNs });
-  }
-  return out;
-}
-
-function compareCandidates(a: Candidate, b: Candidate): number {
-  if (a.timeNs !== b.timeNs) return a.timeNs < b.timeNs ? -1 : 1;
-  return a.flushIndex - b.flushIndex || a.part - b.part || a.ordinal - b.ordinal;
-}
 
 function corrupt(message: string, details?: Record<string, unknown>): OtlpdbError {
   return new OtlpdbError('ERR_CORRUPTION', `logs store: ${message}`, details);
 }
 
-/** NO_INDEX stands in for encodeLogIndex's output when the term index is off: nothing is written (empty postings). */
-const NO_INDEX = { postings: new Uint8Array(0), bloom: new Uint8Array(0), truncatedRows: 0 } as const;
 
 /**
  * LogStoreOptions configure a LogStore.
@@ -222,62 +123,6 @@ export interface LogStoreOptions {
   readonly cache?: SpanBlockCache | null;
 }
 
-/** EncodedPart is one block of a flush with everything written beside it. */
-interface EncodedPart {
-  readonly rows: readonly LogRow[];
-  readonly block: Uint8Array;
-  readonly postings: Uint8Array;
-  readonly bloom: Uint8Array;
-  readonly streams: LogStream[];
-  readonly truncatedRows: number;
-  readonly lineBytes: number;
-}
-
-function streamsOf(rows: readonly LogRow[]): LogStream[] {
-  const byKey = new Map<string, { labels: StreamLabel[]; rows: number; lineBytes: number }>();
-  for (const row of rows) {
-    const labels = streamLabels(row);
-    const k = streamKey(labels);
-    const bytes = Buffer.byteLength(logLine(row));
-    const s = byKey.get(k);
-    if (s === undefined) byKey.set(k, { labels, rows: 1, lineBytes: bytes });
-    else {
-      s.rows++;
-      s.lineBytes += bytes;
-    }
-  }
-  return [...byKey.values()];
-}
-
-/**
- * encodeParts encodes time-sorted rows as blocks, halving a run that a block
- * limit refuses (streams, terms, bytes) until each part fits: a flush must
- * never fail on data that was accepted.
- */
-function encodeParts(rows: readonly LogRow[], out: EncodedPart[], termIndex: boolean): void {
-  assert(rows.length >= 1 && rows.length <= StoreLimits.blockRowsMax, 'a part is 1..blockRowsMax rows');
-  try {
-    const block = encodeLogBlock(rows);
-    const index = termIndex ? encodeLogIndex(rows) : NO_INDEX;
-    for (const v of [block, index.postings]) {
-      if (v.length > ShardDbLimits.valueBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', 'a log block value past valueBytesMax');
-    }
-    const streams = streamsOf(rows);
-    const lineBytes = streams.reduce((n, st) => n + (st.lineBytes as number), 0);
-    out.push({ rows, block, postings: index.postings, bloom: index.bloom, streams, truncatedRows: index.truncatedRows, lineBytes });
-  } catch (err) {
-    if (!(err instanceof OtlpdbError && err.code === 'ERR_LIMIT_EXCEEDED') || rows.length === 1) throw err;
-    const half = rows.length >>> 1;
-    encodeParts(rows.slice(0, half), out, termIndex);
-    encodeParts(rows.slice(half), out, termIndex);
-  }
-}
-
-function addStats(a: LogTenantStats, b: LogTenantStats): LogTenantStats {
-  return { records: a.records + b.records, dataBytes: a.dataBytes + b.dataBytes, indexBytes: a.indexBytes + b.indexBytes };
-}
-
-const ZERO_STATS: LogTenantStats = { records: 0, dataBytes: 0, indexBytes: 0 };
 
 /** LogStore is the logs store of one shard replica (see the file comment). */
 export class LogStore implements SignalStore<LogRow> {
@@ -372,56 +217,10 @@ export class LogStore implements SignalStore<LogRow> {
     for (const tenant of [...frozen.byTenant.keys()].sort()) {
       const rows = frozen.byTenant.get(tenant) as LogRow[];
       if (rows.length === 0) continue;
-      const byBucket = new Map<number, LogRow[]>();
-      for (const row of rows) {
-        const b = bucketOf(row.timeUnixNano);
-        const list = byBucket.get(b);
-        if (list === undefined) byBucket.set(b, [row]);
-        else list.push(row);
-      }
-      let tData = 0;
-      let tIndex = 0;
-      for (const bucket of [...byBucket.keys()].sort((a, b) => a - b)) {
-        // Stable: equal times keep apply order.
-        const sorted = (byBucket.get(bucket) as LogRow[]).slice().sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0));
-        const parts: EncodedPart[] = [];
-        for (let i = 0; i < sorted.length; i += StoreLimits.blockRowsMax) encodeParts(sorted.slice(i, i + StoreLimits.blockRowsMax), parts, this.#termIndex);
-        assert(parts.length <= 0x1_0000, 'parts of one bucket fit u16');
-        for (let part = 0; part < parts.length; part++) {
-          const p = parts[part] as EncodedPart;
-          const id: LogBlockId = { bucket, flushIndex: ctx.flushIndex, part };
-          const put = (space: number, k: Uint8Array, v: Uint8Array): void => {
-            ctx.batch.put(k, v);
-            if (space === LogKeySpace.block) tData += k.length + v.length;
-            else tIndex += k.length + v.length;
-          };
-          const first = p.rows[0] as LogRow;
-          const last = p.rows[p.rows.length - 1] as LogRow;
-          put(LogKeySpace.block, blockKey(LogKeySpace.block, tenant, id), p.block);
-          if (this.#termIndex) {
-            put(LogKeySpace.postings, blockKey(LogKeySpace.postings, tenant, id), p.postings);
-            put(LogKeySpace.bloom, blockKey(LogKeySpace.bloom, tenant, id), p.bloom);
-          }
-          const meta: LogBlockMeta = {
-            minTimeNs: first.timeUnixNano,
-            maxTimeNs: last.timeUnixNano,
-            rows: p.rows.length,
-            streams: p.streams.length,
-            truncatedRows: p.truncatedRows,
-            lineBytes: p.lineBytes,
-            ...(this.#termIndex ? {} : { unindexed: true as const }),
-          };
-          put(LogKeySpace.meta, blockKey(LogKeySpace.meta, tenant, id), encodeBlockMeta(meta));
-          put(LogKeySpace.streams, blockKey(LogKeySpace.streams, tenant, id), encodeStreamTable(p.streams));
-          const pairs = new Map<string, StreamLabel>();
-          for (const s of p.streams) for (const l of s.labels) pairs.set(JSON.stringify([l.name, l.value]), l);
-          for (const l of pairs.values()) {
-            const e = labelPairEntry(tenant, id, l);
-            put(LogKeySpace.label, e.key, e.value);
-          }
-          blocks++;
-        }
-      }
+      const written = writeTenantFlush(ctx.batch, tenant, rows, ctx.flushIndex, this.#termIndex);
+      blocks += written.blocks;
+      const tData = written.dataBytes;
+      const tIndex = written.indexBytes;
       const next = addStats(staged.get(tenant) ?? ZERO_STATS, { records: rows.length, dataBytes: tData, indexBytes: tIndex });
       staged.set(tenant, next);
       ctx.batch.put(tenantPrefix(LogKeySpace.stats, tenant), encodeTenantStats(next));
@@ -586,7 +385,8 @@ export class LogStore implements SignalStore<LogRow> {
     let remaining = q.limit;
     let hb = 0;
     // A bucket's candidates in the direction's order, decoded a growing chunk at a time: a consumer that stops early decodes little.
-    const scanBlock = (id: LogBlockId, meta: LogBlockMeta): Promise<Candidate[]> => this.#scanBlock(kv, tenant, id, meta, blockQuery, nq, stats, remaining, backward, q);
+    const scanCtx: BlockScanContext = { kv, tenant, reads: this.#reads, unindexedRowMatches: (row, n, lo, hi) => this.unindexedRowMatches(row, n, lo, hi) };
+    const scanBlock = (id: LogBlockId, meta: LogBlockMeta): Promise<Candidate[]> => scanLogBlock(scanCtx, id, meta, blockQuery, nq, stats, remaining, backward, q);
     async function* bucketHits(bucket: number, metas: readonly { id: LogBlockId; meta: LogBlockMeta }[]): AsyncGenerator<LogHit[]> {
       const cands: Candidate[] = headHits.get(bucket) ?? [];
       for (const { id, meta } of metas) {
@@ -651,80 +451,6 @@ export class LogStore implements SignalStore<LogRow> {
     if (group !== null) yield group;
   }
 
-  /**
-   * #scanBlock answers the query over one block with queryLogBlock's steps
-   * and semantics, in the order that reads least: the meta's time range (no
-   * read), the bloom (only when the query names terms), the postings
-   * (queryLogIndex), and only then the block: time row by row when the block
-   * straddles the range, then the matching rows, at most `keep` from the
-   * direction's end.
-   */
-  async #scanBlock(
-    kv: KvRead,
-    tenant: string,
-    id: LogBlockId,
-    meta: LogBlockMeta,
-    q: LogQuery,
-    nq: NormalizedLogQuery,
-    stats: ScanStats,
-    keep: number,
-    backward: boolean,
-    scan: Pick<LogScanQuery, 'rowFilter' | 'hints' | 'search'>,
-  ): Promise<Candidate[]> {
-    if (meta.maxTimeNs < (q.minTimeNs as bigint) || meta.minTimeNs > (q.maxTimeNs as bigint)) {
-      stats.blocksPrunedTime++;
-      return [];
-    }
-    if (meta.unindexed === true) return this.#scanUnindexedBlock(kv, tenant, id, meta, q, nq, stats, keep, backward, scan.rowFilter);
-    // Hints prune only a block whose every line was tokenized whole (log-hints.ts).
-    const hints = scan.hints !== undefined && scan.hints !== null && meta.truncatedRows === 0 ? scan.hints : null;
-    const hintExact = hints !== null && hints.alternatives.every((a) => a.exact.length > 0);
-    const search = scan.search ?? null;
-    const ix = await this.#reads.index(kv, tenant, id, meta, stats);
-    if (nq.terms.length > 0 || nq.phrases.length > 0 || hintExact || search !== null) {
-      const has = (t: string): boolean => bloomHas(ix.bloom, t);
-      const wanted = [...nq.terms, ...nq.phrases.flat()];
-      if (!wanted.every(has) || (hints !== null && hintExact && !bloomAlternatives(hints, has)) || (search !== null && !search.bloomMay(has))) {
-        stats.blocksPrunedBloom++;
-        return [];
-      }
-    }
-    if (hints !== null && !termsAdmit(hints, ix.index.reader.terms)) {
-      stats.blocksPrunedIndex++;
-      return [];
-    }
-    let cand = ix.index.candidates(nq);
-    if (search !== null && cand.length > 0) cand = intersect(cand, search.candidates(ix.index.reader));
-    if (cand.length === 0) {
-      stats.blocksPrunedIndex++;
-      return [];
-    }
-    const bv = await this.#reads.block(kv, tenant, id, meta, stats);
-    stats.blocksScanned++;
-    const opened = bv.opened;
-    const lo = q.minTimeNs as bigint;
-    const hi = q.maxTimeNs as bigint;
-    if (opened.minTimeNs < lo || opened.maxTimeNs > hi) {
-      const times = bv.timesNs;
-      cand = cand.filter((o) => {
-        const tm = times[o] as bigint;
-        return tm >= lo && tm <= hi;
-      });
-      if (cand.length === 0) return [];
-    }
-    // Lines the hints rule out are dropped before any row is built (log-hints.ts lineAdmits: exact, from the line column alone).
-    const lineHints = scan.hints ?? null;
-    const lines = bv.lines;
-    if (lineHints !== null) {
-      cand = cand.filter((o) => lineAdmits(lineHints, lines[o] as string));
-      if (cand.length === 0) return [];
-    }
-    // Without a row filter only the `keep` candidates at the direction's end can be hits.
-    if (scan.rowFilter === undefined && cand.length > keep) cand = backward ? cand.slice(cand.length - keep) : cand.slice(0, keep);
-    // Rows are decoded later, a chunk at a time, and the row filter runs then (materialize).
-    const times = bv.timesNs;
-    return Array.from(cand, (o) => ({ row: null, src: bv, timeNs: times[o] as bigint, flushIndex: id.flushIndex, part: id.part, ordinal: o }));
-  }
 
   /**
    * unindexedRowMatches is the row check of a block without its term index:
@@ -735,44 +461,6 @@ export class LogStore implements SignalStore<LogRow> {
     return logRowMatches(row, nq, minTimeNs, maxTimeNs);
   }
 
-  /**
-   * #scanUnindexedBlock answers the query over a block written without its
-   * term index (LogBlockMeta.unindexed): it decodes the block and keeps the
-   * rows the head's reference filter admits (logRowMatches: time, stream
-   * matchers, terms, phrases), then the row filter, at most `keep` from the
-   * direction's end, in block order, as #scanBlock does.
-   */
-  async #scanUnindexedBlock(
-    kv: KvRead,
-    tenant: string,
-    id: LogBlockId,
-    meta: LogBlockMeta,
-    q: LogQuery,
-    nq: NormalizedLogQuery,
-    stats: ScanStats,
-    keep: number,
-    backward: boolean,
-    filter: LogScanQuery['rowFilter'],
-  ): Promise<Candidate[]> {
-    const block = own(await kv.get(blockKey(LogKeySpace.block, tenant, id)));
-    if (block === undefined) throw corrupt('a block meta without its block', { tenant, ...id });
-    stats.bytesRead += block.length;
-    stats.blocksScanned++;
-    const rows = decodeLogBlock(block);
-    if (rows.length !== meta.rows) throw corrupt('a block disagrees with its meta', { tenant, ...id });
-    const lo = q.minTimeNs as bigint;
-    const hi = q.maxTimeNs as bigint;
-    const out: Candidate[] = [];
-    for (let k = 0; k < rows.length && out.length < keep; k++) {
-      const o = backward ? rows.length - 1 - k : k;
-      const row = rows[o] as LogRow;
-      if (!this.unindexedRowMatches(row, nq, lo, hi)) continue;
-      if (filter !== undefined && !filter(row)) continue;
-      out.push({ row, src: null, timeNs: row.timeUnixNano, flushIndex: id.flushIndex, part: id.part, ordinal: o });
-    }
-    if (backward) out.reverse();
-    return out;
-  }
 
   /** #headRowsIn calls `f` with every head and frozen-head record of `tenant` in buckets [b0, b1]. */
   #headRowsIn(tenant: string, b0: number, b1: number, stats: ScanStats, f: (row: LogRow) => void): void {
@@ -807,13 +495,3 @@ export class LogStore implements SignalStore<LogRow> {
   }
 }
 
-/**
- * own copies a value read from LevelDB into a Uint8Array of its own.
- * classic-level hands out Node Buffers that may share a pooled ArrayBuffer,
- * and Buffer#slice is a view, not a copy: the codecs' `slice()` (postings
- * bitmaps, ids) would then read or keep the pool. A copy per block read is
- * cheap next to decoding it.
- */
-function own(v: Uint8Array | undefined): Uint8Array | undefined {
-  return v === undefined ? undefined : new Uint8Array(v);
-}

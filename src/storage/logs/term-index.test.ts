@@ -7,7 +7,8 @@ import { encodeLogBlock } from './log-block.js';
 import { logLine } from './log-line.js';
 import { oracleQuery, randomQuery, realisticLogs } from './log-test-util.js';
 import type { EncodedLogIndex, LogQuery, PhraseCheck } from './term-index.js';
-import { consecutivePositions, encodeLogIndex, queryLogBlock, queryLogBlockWith, queryLogIndex } from './term-index.js';
+import { consecutivePositions, queryLogBlock, queryLogBlockWith, queryLogIndex } from './term-index.js';
+import { encodeLogIndex } from './term-index-build.js';
 
 const SEED = Number(process.env.SEED ?? 0x7e57);
 

@@ -3,13 +3,16 @@
  * postings with token positions (so phrases can be checked without reading
  * lines), stream-label postings, and a bloom filter of the block's terms so a
  * query skips a block that lacks a term without opening anything else. Row
- * ids are the block's row ordinals (log-block.ts). Pure code, no I/O.
+ * ids are the block's row ordinals (log-block.ts). This file reads and
+ * queries an index; term-index-build.ts builds one. Pure code, no I/O.
  *
- * encodeLogIndex returns two sealed values, stored under separate keys
- * (storage/README.md: 0x31 postings, 0x32 bloom) so the bloom is read alone:
+ * encodeLogIndex (term-index-build.ts) returns two sealed values, stored
+ * under separate keys (storage/README.md: 0x31 postings, 0x32 bloom) so the
+ * bloom is read alone:
  *
- *   bloom     BlockKind.bloom: bloom.ts's compact filter of every distinct
- *             term, sized for StorageLimits.bloomFalsePositiveTarget (1%)
+ *   bloom     BlockKind.bloom: term-bloom.ts's filter of every distinct term
+ *             (version 2; version 1 blooms of older blocks still read),
+ *             sized for StorageLimits.bloomFalsePositiveTarget (1%)
  *   postings  BlockKind.postings, payload version 1:
  *     u8       LOG_INDEX_VERSION (1)
  *     uvarint  rows (as in the block; a query checks they agree)
@@ -44,23 +47,11 @@
  */
 import { OtlpdbError, assert } from '../../errors.js';
 import { LogBlockLimits, StorageLimits } from '../../limits.js';
-import { BlockKind, openBlock, sealBlock } from '../block.js';
-import { bloomHas, buildBloom, decodeBloom, encodeBloom } from '../bloom.js';
-import {
-  ByteReader,
-  ByteWriter,
-  decodePostings,
-  decodeStringColumn,
-  difference,
-  encodePostings,
-  encodeStringColumn,
-  intersect,
-  union,
-} from '../codec/index.js';
-import type { LogRow } from '../rows.js';
-import { tokenize, tokenizeLine } from '../tokenizer.js';
-import { openLogBlock, readTimes } from './log-block.js';
-import { logLine, streamLabels } from './log-line.js';
+import { BlockKind, openBlock } from '../block.js';
+import { ByteReader, decodePostings, decodeStringColumn, difference, intersect, union } from '../codec/index.js';
+import { tokenize } from '../tokenizer.js';
+import { openLogBlock, readTimes } from './log-block-decode.js';
+import { decodeTermBloom } from './term-bloom.js';
 
 /** LOG_INDEX_VERSION is byte 0 of a log index payload. */
 export const LOG_INDEX_VERSION = 1;
@@ -146,96 +137,6 @@ function corrupt(message: string): OtlpdbError {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-// ---------------------------------------------------------------- encoding
-
-interface TermBuild {
-  readonly rows: number[];
-  readonly positions: number[][];
-}
-
-function section(out: ByteWriter, body: Uint8Array): void {
-  out.uvarint(body.length);
-  out.raw(body);
-}
-
-/** encodeLogIndex builds the index of a block of `rows` (the rows given to encodeLogBlock, in the same order). */
-export function encodeLogIndex(rows: readonly LogRow[]): EncodedLogIndex {
-  const n = rows.length;
-  if (n === 0 || n > LogBlockLimits.rowsPerBlockMax) {
-    throw new OtlpdbError(n === 0 ? 'ERR_INVALID_ARGUMENT' : 'ERR_LIMIT_EXCEEDED', `a log index of ${n} rows`);
-  }
-  const terms = new Map<string, TermBuild>();
-  const pairs = new Map<string, { name: string; value: string; rows: number[] }>();
-  let truncatedRows = 0;
-  for (let i = 0; i < n; i++) {
-    const row = rows[i] as LogRow;
-    const counts = tokenizeLine(logLine(row), (term, position) => {
-      let e = terms.get(term);
-      if (e === undefined) {
-        if (terms.size >= LogBlockLimits.termsPerBlockMax) {
-          throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a log block of more than ${LogBlockLimits.termsPerBlockMax} distinct terms`);
-        }
-        e = { rows: [], positions: [] };
-        terms.set(term, e);
-      }
-      if (e.rows[e.rows.length - 1] !== i) {
-        e.rows.push(i);
-        e.positions.push([]);
-      }
-      (e.positions[e.positions.length - 1] as number[]).push(position);
-    });
-    if (counts.lineTruncated) truncatedRows++;
-    for (const l of streamLabels(row)) {
-      const key = JSON.stringify([l.name, l.value]);
-      let p = pairs.get(key);
-      if (p === undefined) {
-        p = { name: l.name, value: l.value, rows: [] };
-        pairs.set(key, p);
-      }
-      p.rows.push(i);
-    }
-  }
-  const sortedTerms = [...terms.keys()].sort(cmp);
-  const w = new ByteWriter();
-  const entries = new ByteWriter();
-  const sizes = new ByteWriter();
-  const pw = new ByteWriter();
-  for (const term of sortedTerms) {
-    const e = terms.get(term) as TermBuild;
-    const start = entries.length;
-    const postings = encodePostings(e.rows, pw);
-    entries.uvarint(postings.length);
-    entries.raw(postings);
-    for (const ps of e.positions) {
-      entries.uvarint(ps.length);
-      let prev = 0;
-      for (const p of ps) {
-        entries.uvarint(p - prev);
-        prev = p;
-      }
-    }
-    sizes.uvarint(entries.length - start);
-  }
-  const sortedPairs = [...pairs.values()].sort((a, b) => cmp(a.name, b.name) || cmp(a.value, b.value));
-  const pairPostings = new ByteWriter();
-  for (const p of sortedPairs) {
-    const postings = encodePostings(p.rows, pw);
-    pairPostings.uvarint(postings.length);
-    pairPostings.raw(postings);
-  }
-  const out = new ByteWriter();
-  out.u8(LOG_INDEX_VERSION);
-  out.uvarint(n);
-  section(out, encodeStringColumn(sortedTerms, w));
-  section(out, sizes.finish());
-  section(out, entries.finish());
-  section(out, encodeStringColumn(sortedPairs.map((p) => p.name), w));
-  section(out, encodeStringColumn(sortedPairs.map((p) => p.value), w));
-  section(out, pairPostings.finish());
-  const bloom = encodeBloom(buildBloom(sortedTerms, StorageLimits.bloomFalsePositiveTarget));
-  return { postings: sealBlock(BlockKind.postings, out.finish()), bloom: sealBlock(BlockKind.bloom, bloom), truncatedRows };
 }
 
 // ---------------------------------------------------------------- reading
@@ -428,8 +329,8 @@ export function queryLogBlockWith(block: Uint8Array, index: EncodedLogIndex, q: 
 export function bloomAdmits(sealedBloom: Uint8Array, nq: NormalizedLogQuery): boolean {
   const wanted = [...nq.terms, ...nq.phrases.flat()];
   if (wanted.length === 0) return true;
-  const bloom = decodeBloom(openBlock(sealedBloom, BlockKind.bloom));
-  return wanted.every((t) => bloomHas(bloom, t));
+  const bloom = decodeTermBloom(openBlock(sealedBloom, BlockKind.bloom));
+  return wanted.every((t) => bloom.has(t));
 }
 
 /**
@@ -463,7 +364,7 @@ export interface LogIndexReader {
 
 /**
  * BlockSearchPrune is what a boolean search gives the logs store to skip
- * blocks (log-store.ts #scanBlock) before any line is read: a test of the
+ * blocks (log-scan.ts scanLogBlock) before any line is read: a test of the
  * block's term bloom, and a superset of the matching rows from its index.
  * Both may only over-admit; the store still runs the search's row filter
  * on every row it returns.

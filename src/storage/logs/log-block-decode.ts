@@ -1,0 +1,369 @@
+/**
+ * log-block-decode.ts — reading a log block (layout in log-block-format.ts):
+ * the envelope and header checked once (openLogBlock), then only the
+ * sections a reader needs — times, lines, streams — or every column
+ * (decodeLogColumns) from which rows are built one by one (logRowsAt).
+ * Decoding checks every count, range and id against the header and the
+ * limits, and that every section is consumed exactly; any defect is
+ * ERR_CORRUPTION, and the envelope's CRC-32C catches flipped bits first.
+ * Pure code, no I/O.
+ */
+import { STORAGE_PACKR } from '../storage-packr.js';
+import { OtlpdbError, assert } from '../../errors.js';
+import { LogBlockLimits, StorageLimits } from '../../limits.js';
+import { BlockKind, openBlock } from '../block.js';
+import { ByteReader, decodeStringColumn } from '../codec/index.js';
+import type { AnyValue, LogRow, Resource, Scope } from '../rows.js';
+import { SEVERITY_NUMBER_MAX, SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
+import { readAnyValue, readAttributes, readResource, readScope } from '../row-wire.js';
+import { WireReader } from '../wire-reader.js';
+import type { StreamLabel } from './log-line.js';
+import type { LogBlockHeader } from './log-block-format.js';
+import {
+  LOG_BLOCK_VERSION,
+  MASK_SPAN,
+  MASK_TRACE,
+  SECTIONS,
+  SEC_IDS,
+  SEC_LINE,
+  SEC_OBSERVED,
+  SEC_REST,
+  SEC_SEVERITY,
+  SEC_SEV_TEXT,
+  SEC_STREAM,
+  SEC_TIME,
+  SEV_BYTES,
+  SEV_RUNS,
+  U64_MAX,
+  blockCorrupt as corrupt,
+  readBigUvarint,
+  unpackLines,
+  unzigzag,
+} from './log-block-format.js';
+import { streamKey } from './log-block.js';
+
+/** LogLines is readLines' output: per row its time, line and stream id, and the block's streams. */
+export interface LogLines extends LogBlockHeader {
+  readonly timesNs: bigint[];
+  readonly lines: string[];
+  readonly streamIds: Uint32Array;
+  readonly streams: readonly (readonly StreamLabel[])[];
+}
+
+/** OpenedLogBlock is a checked block (envelope, header, section bounds) whose sections are decoded on demand. */
+export interface OpenedLogBlock extends LogBlockHeader {
+  readonly payload: Uint8Array;
+  readonly bounds: readonly (readonly [number, number])[];
+}
+
+/** STR_BYTES_MAX bounds a length-prefixed string of a log block (a stored string, or a rendered line). */
+const STR_BYTES_MAX = Math.max(StorageLimits.stringBytesMax, LogBlockLimits.renderedCharsMax * 3);
+
+function readStr(r: ByteReader): string {
+  return r.str(STR_BYTES_MAX, 'string');
+}
+
+/** openLogBlock checks a sealed block's envelope and header once, for several section reads. Throws ERR_CORRUPTION. */
+export function openLogBlock(bytes: Uint8Array): OpenedLogBlock {
+  const payload = openBlock(bytes, BlockKind.logs);
+  const r = new ByteReader(payload);
+  const version = r.u8();
+  if (version !== LOG_BLOCK_VERSION) throw corrupt(`version ${version} is not ${LOG_BLOCK_VERSION}`);
+  const tenant = readStr(r);
+  const rows = r.uvarint();
+  if (rows < 1 || rows > LogBlockLimits.rowsPerBlockMax) throw corrupt(`${rows} rows`);
+  const head = r.take(16);
+  const view = new DataView(head.buffer, head.byteOffset, 16);
+  const minTimeNs = view.getBigUint64(0);
+  const maxTimeNs = view.getBigUint64(8);
+  if (minTimeNs > maxTimeNs) throw corrupt('minTimeNs > maxTimeNs');
+  const bounds: [number, number][] = [];
+  for (let s = 0; s < SECTIONS; s++) {
+    const len = r.uvarint();
+    const start = r.pos;
+    r.take(len);
+    bounds.push([start, r.pos]);
+  }
+  if (r.remaining !== 0) throw corrupt(`${r.remaining} trailing bytes`);
+  return { tenant, rows, minTimeNs, maxTimeNs, payload, bounds };
+}
+
+function sectionReader(o: OpenedLogBlock, s: number): ByteReader {
+  const b = o.bounds[s] as readonly [number, number];
+  return new ByteReader(o.payload, b[0], b[1]);
+}
+
+function sectionBytes(o: OpenedLogBlock, s: number): Uint8Array {
+  const b = o.bounds[s] as readonly [number, number];
+  return o.payload.subarray(b[0], b[1]);
+}
+
+function done(r: ByteReader, what: string): void {
+  if (r.remaining !== 0) throw corrupt(`${r.remaining} trailing bytes in the ${what} section`);
+}
+
+function decodeTimes(o: OpenedLogBlock): bigint[] {
+  const r = sectionReader(o, SEC_TIME);
+  const out: bigint[] = new Array(o.rows);
+  let prev = o.minTimeNs;
+  for (let i = 0; i < o.rows; i++) {
+    prev += unzigzag(readBigUvarint(r));
+    if (prev < o.minTimeNs || prev > o.maxTimeNs) throw corrupt(`row ${i} time outside the block's range`, { index: i });
+    out[i] = prev;
+  }
+  done(r, 'time');
+  return out;
+}
+
+
+function decodeStrings(o: OpenedLogBlock, s: number, what: string): string[] {
+  const bytes = s === SEC_LINE ? unpackLines(sectionBytes(o, s)) : sectionBytes(o, s);
+  const col = decodeStringColumn(bytes);
+  if (col.length !== o.rows) throw corrupt(`${what} column of ${col.length} rows, not ${o.rows}`);
+  return col;
+}
+
+function decodeStreams(o: OpenedLogBlock): { streams: StreamLabel[][]; streamIds: Uint32Array } {
+  const r = sectionReader(o, SEC_STREAM);
+  const count = r.uvarint();
+  if (count < 1 || count > Math.min(o.rows, LogBlockLimits.streamsPerBlockMax)) throw corrupt(`${count} streams`);
+  const streams: StreamLabel[][] = [];
+  const seen = new Set<string>();
+  for (let s = 0; s < count; s++) {
+    const k = r.uvarint();
+    if (k > LogBlockLimits.labelsPerStreamMax) throw corrupt(`stream ${s} has ${k} labels`);
+    const labels: StreamLabel[] = [];
+    for (let j = 0; j < k; j++) {
+      const name = readStr(r);
+      const value = readStr(r);
+      const before = labels[j - 1];
+      if (before !== undefined && !(before.name < name)) throw corrupt(`stream ${s} labels are not sorted and distinct`);
+      labels.push({ name, value });
+    }
+    const key = streamKey(labels);
+    if (seen.has(key)) throw corrupt(`stream ${s} repeats an earlier stream`);
+    seen.add(key);
+    streams.push(labels);
+  }
+  const streamIds = new Uint32Array(o.rows);
+  for (let i = 0; i < o.rows; i++) {
+    const id = r.uvarint();
+    if (id >= count) throw corrupt(`row ${i} names stream ${id} of ${count}`, { index: i });
+    streamIds[i] = id;
+  }
+  done(r, 'stream');
+  return { streams, streamIds };
+}
+
+function decodeSeverity(o: OpenedLogBlock): Uint8Array {
+  const n = o.rows;
+  const sev = new Uint8Array(n);
+  const r = sectionReader(o, SEC_SEVERITY);
+  const layout = r.u8();
+  if (layout === SEV_BYTES) {
+    sev.set(r.take(n));
+  } else if (layout === SEV_RUNS) {
+    const runs = r.uvarint();
+    if (runs < 1 || runs > n) throw corrupt(`${runs} severity runs`);
+    let at = 0;
+    for (let k = 0; k < runs; k++) {
+      const v = r.u8();
+      const len = r.uvarint();
+      if (len < 1 || len > n - at) throw corrupt(`severity run of ${len} rows at row ${at}`);
+      sev.fill(v, at, at + len);
+      at += len;
+    }
+    if (at !== n) throw corrupt(`severity runs cover ${at} rows, not ${n}`);
+  } else {
+    throw corrupt(`severity layout ${layout}`);
+  }
+  for (let i = 0; i < n; i++) if ((sev[i] as number) > SEVERITY_NUMBER_MAX) throw corrupt(`row ${i} severity ${sev[i]}`, { index: i });
+  done(r, 'severity');
+  return sev;
+}
+
+/** readLogBlockHeader checks a sealed block and returns its header (tenant, rows, time range). */
+export function readLogBlockHeader(bytes: Uint8Array): LogBlockHeader {
+  const o = openLogBlock(bytes);
+  return { tenant: o.tenant, rows: o.rows, minTimeNs: o.minTimeNs, maxTimeNs: o.maxTimeNs };
+}
+
+/** readTimes decodes only the time column of a block (for time filtering after an index lookup). */
+export function readTimes(block: Uint8Array | OpenedLogBlock): bigint[] {
+  return decodeTimes(block instanceof Uint8Array ? openLogBlock(block) : block);
+}
+
+/**
+ * readLines decodes only what showing lines needs: time, line and stream of
+ * each row (sections 0, 3, 4). Throws ERR_CORRUPTION.
+ */
+export function readLines(bytes: Uint8Array): LogLines {
+  const o = openLogBlock(bytes);
+  const timesNs = decodeTimes(o);
+  const lines = decodeStrings(o, SEC_LINE, 'line');
+  const { streams, streamIds } = decodeStreams(o);
+  return { tenant: o.tenant, rows: o.rows, minTimeNs: o.minTimeNs, maxTimeNs: o.maxTimeNs, timesNs, lines, streamIds, streams };
+}
+
+/**
+ * readLineColumn decodes only the line column of an opened block (section
+ * 4: what a line check needs before any row is built). Throws ERR_CORRUPTION.
+ */
+export function readLineColumn(o: OpenedLogBlock): string[] {
+  return decodeStrings(o, SEC_LINE, 'line');
+}
+
+/** decodeLogBlock decodes every row of a sealed block, exactly as encoded. Throws ERR_CORRUPTION. */
+export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
+  return decodeRows(openLogBlock(bytes), null, null);
+}
+
+/**
+ * decodeLogRowsAt decodes only the rows at `ordinals` (strictly increasing,
+ * each < rows) of an opened block, in that order, exactly as decodeLogBlock
+ * would give them: the columns are read whole (they are sequential), but a
+ * row's attributes, body and ids are built only when it is picked, which is
+ * most of a row's cost. `lines`, when the caller already read the line
+ * column (readLineColumn), is reused. Throws ERR_CORRUPTION.
+ */
+export function decodeLogRowsAt(o: OpenedLogBlock, ordinals: ArrayLike<number>, lines: readonly string[] | null): LogRow[] {
+  for (let k = 0; k < ordinals.length; k++) {
+    const x = ordinals[k] as number;
+    assert(Number.isSafeInteger(x) && x >= 0 && x < o.rows, 'an ordinal names a row of the block');
+    assert(k === 0 || x > (ordinals[k - 1] as number), 'ordinals are strictly increasing');
+  }
+  assert(lines === null || lines.length === o.rows, 'a line column of the block');
+  return decodeRows(o, ordinals, lines);
+}
+
+function decodeRows(o: OpenedLogBlock, pick: ArrayLike<number> | null, givenLines: readonly string[] | null): LogRow[] {
+  const c = decodeLogColumns(o, givenLines);
+  if (pick === null) decodeStreams(o); // derived from the rows; checked, not needed to rebuild them
+  return buildRows(c, pick);
+}
+
+/**
+ * LogColumns are every column of a block decoded once, the rest section
+ * unpacked and its resources and scopes read, so that any row is then built
+ * alone (logRowsAt). log-block-read.ts keeps them in the node's block cache.
+ * Immutable and shared: rows built from them copy their ids and build
+ * their own attributes and body; resources and scopes are shared, as
+ * decodeLogBlock shares them between the rows of a block.
+ */
+export interface LogColumns {
+  readonly tenant: string;
+  readonly rows: number;
+  readonly timesNs: readonly bigint[];
+  readonly observedNs: readonly bigint[];
+  readonly severity: Uint8Array;
+  readonly severityText: readonly string[];
+  readonly lines: readonly string[];
+  readonly traceIds: readonly Uint8Array[];
+  readonly spanIds: readonly Uint8Array[];
+  readonly resources: readonly Resource[];
+  readonly scopes: readonly Scope[];
+  /** rest is each row's unpacked rest tuple (checked when its row is built). */
+  readonly rest: readonly unknown[];
+}
+
+/** decodeLogColumns decodes every column of an opened block (`lines` reused when given). Throws ERR_CORRUPTION. */
+export function decodeLogColumns(o: OpenedLogBlock, givenLines: readonly string[] | null): LogColumns {
+  const n = o.rows;
+  const times = decodeTimes(o);
+
+  const ro = sectionReader(o, SEC_OBSERVED);
+  const observed: bigint[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = (times[i] as bigint) + unzigzag(readBigUvarint(ro));
+    if (v < 0n || v > U64_MAX) throw corrupt(`row ${i} observed time outside u64`, { index: i });
+    observed[i] = v;
+  }
+  done(ro, 'observed');
+
+  const sev = decodeSeverity(o);
+  const sevText = decodeStrings(o, SEC_SEV_TEXT, 'severity text');
+  const lines = givenLines ?? decodeStrings(o, SEC_LINE, 'line');
+  assert(lines.length === n, 'one line a row');
+
+  const ri = sectionReader(o, SEC_IDS);
+  const traceIds: Uint8Array[] = new Array(n);
+  const spanIds: Uint8Array[] = new Array(n);
+  const empty = new Uint8Array(0);
+  for (let i = 0; i < n; i++) {
+    const mask = ri.u8();
+    if (mask > (MASK_TRACE | MASK_SPAN)) throw corrupt(`row ${i} id mask ${mask}`, { index: i });
+    // Views; a built row copies its own (rows own their bytes).
+    traceIds[i] = (mask & MASK_TRACE) !== 0 ? ri.take(TRACE_ID_BYTES) : empty;
+    spanIds[i] = (mask & MASK_SPAN) !== 0 ? ri.take(SPAN_ID_BYTES) : empty;
+  }
+  done(ri, 'ids');
+
+  const wr = new WireReader('stored');
+  let raw: unknown;
+  try {
+    raw = STORAGE_PACKR.unpack(sectionBytes(o, SEC_REST));
+  } catch (err) {
+    throw corrupt(`rest section is not valid msgpack (${(err as Error).message})`);
+  }
+  try {
+    const t = wr.tuple(raw, 'log block rest', 3);
+    const resources = wr.array(t[0], 'log block resources', n).map((v) => readResource(wr, v));
+    const scopes = wr.array(t[1], 'log block scopes', n).map((v) => readScope(wr, v));
+    const rest = wr.tuple(t[2], 'log block rows', n);
+    return { tenant: o.tenant, rows: n, timesNs: times, observedNs: observed, severity: sev, severityText: sevText, lines, traceIds, spanIds, resources, scopes, rest };
+  } catch (err) {
+    if (err instanceof OtlpdbError) throw err;
+    throw corrupt(`rest section could not be checked (${(err as Error).message})`);
+  }
+}
+
+/** logRowsAt builds the rows at `ordinals` (each < rows) of decoded columns, in that order. Throws ERR_CORRUPTION. */
+export function logRowsAt(c: LogColumns, ordinals: ArrayLike<number>): LogRow[] {
+  for (let k = 0; k < ordinals.length; k++) {
+    const x = ordinals[k] as number;
+    assert(Number.isSafeInteger(x) && x >= 0 && x < c.rows, 'an ordinal names a row of the block');
+  }
+  return buildRows(c, ordinals);
+}
+
+function buildRows(c: LogColumns, pick: ArrayLike<number> | null): LogRow[] {
+  const wr = new WireReader('stored');
+  const { resources, scopes, rest, lines } = c;
+  const rows: LogRow[] = new Array(pick === null ? c.rows : pick.length);
+  try {
+    for (let k = 0; k < rows.length; k++) {
+      const i = pick === null ? k : (pick[k] as number);
+      const f = wr.tuple(rest[i], 'log block row', 7);
+      const resource = resources[wr.uint(f[0], 'log resourceIndex', resources.length - 1)] as Resource;
+      const scope = scopes[wr.uint(f[1], 'log scopeIndex', scopes.length - 1)] as Scope;
+      let body: AnyValue;
+      if (f[6] === 0) {
+        body = { type: 'string', value: lines[i] as string };
+      } else {
+        body = readAnyValue(wr, wr.tuple(f[6], 'log body', 1)[0], 'log body', 1);
+        if (body.type === 'string') wr.fail('log body', 'is a string outside the line column');
+      }
+      rows[k] = {
+        tenant: c.tenant,
+        timeUnixNano: c.timesNs[i] as bigint,
+        observedTimeUnixNano: c.observedNs[i] as bigint,
+        severityNumber: c.severity[i] as number,
+        severityText: c.severityText[i] as string,
+        body,
+        attributes: readAttributes(wr, f[5], 'log attributes'),
+        droppedAttributesCount: wr.u32(f[4], 'log droppedAttributesCount'),
+        traceId: (c.traceIds[i] as Uint8Array).slice(),
+        spanId: (c.spanIds[i] as Uint8Array).slice(),
+        flags: wr.u32(f[2], 'log flags'),
+        eventName: wr.string(f[3], 'log eventName', StorageLimits.stringBytesMax),
+        resource,
+        scope,
+      };
+    }
+  } catch (err) {
+    if (err instanceof OtlpdbError) throw err;
+    throw corrupt(`rest section could not be checked (${(err as Error).message})`);
+  }
+  return rows;
+}
+

@@ -1,0 +1,152 @@
+/**
+ * log-flush-write.ts — what a logs flush writes for one tenant (the logs
+ * store's writeFrozen calls it per tenant, log-store.ts): the frozen rows
+ * bucketed by time, sorted (ties in apply order), cut into blocks that fit
+ * every block limit (encodeParts), and per block the block, its term index
+ * (postings and bloom, unless the index is off), meta, stream table and
+ * label-pair entries, all put into the flush's one batch (key layout in
+ * log-store-format.ts). Bytes are counted as data (blocks) or index
+ * (everything else) for the tenant's stats.
+ */
+import { OtlpdbError, assert } from '../../errors.js';
+import { ShardDbLimits, StoreLimits } from '../../limits.js';
+import type { LogRow } from '../rows.js';
+import type { KvWriteBatch } from '../shard/shard-db.js';
+import { encodeLogBlock, streamKey } from './log-block.js';
+import type { StreamLabel } from './log-line.js';
+import { logLine, streamLabels } from './log-line.js';
+import type { LogBlockId, LogBlockMeta, LogStream, LogTenantStats } from './log-store-format.js';
+import { LogKeySpace, blockKey, bucketOf, encodeBlockMeta, encodeStreamTable, labelPairEntry } from './log-store-format.js';
+import { encodeLogIndex } from './term-index-build.js';
+
+/** NO_INDEX stands in for encodeLogIndex's output when the term index is off: nothing is written (empty postings). */
+const NO_INDEX = { postings: new Uint8Array(0), bloom: new Uint8Array(0), truncatedRows: 0 } as const;
+
+/** EncodedPart is one block of a flush with everything written beside it. */
+interface EncodedPart {
+  readonly rows: readonly LogRow[];
+  readonly block: Uint8Array;
+  readonly postings: Uint8Array;
+  readonly bloom: Uint8Array;
+  readonly streams: LogStream[];
+  readonly truncatedRows: number;
+  readonly lineBytes: number;
+}
+
+function streamsOf(rows: readonly LogRow[]): LogStream[] {
+  const byKey = new Map<string, { labels: StreamLabel[]; rows: number; lineBytes: number }>();
+  for (const row of rows) {
+    const labels = streamLabels(row);
+    const k = streamKey(labels);
+    const bytes = Buffer.byteLength(logLine(row));
+    const s = byKey.get(k);
+    if (s === undefined) byKey.set(k, { labels, rows: 1, lineBytes: bytes });
+    else {
+      s.rows++;
+      s.lineBytes += bytes;
+    }
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * encodeParts encodes time-sorted rows as blocks, halving a run that a block
+ * limit refuses (streams, terms, bytes) until each part fits: a flush must
+ * never fail on data that was accepted.
+ */
+function encodeParts(rows: readonly LogRow[], out: EncodedPart[], termIndex: boolean): void {
+  assert(rows.length >= 1 && rows.length <= StoreLimits.blockRowsMax, 'a part is 1..blockRowsMax rows');
+  try {
+    const block = encodeLogBlock(rows);
+    const index = termIndex ? encodeLogIndex(rows) : NO_INDEX;
+    for (const v of [block, index.postings]) {
+      if (v.length > ShardDbLimits.valueBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', 'a log block value past valueBytesMax');
+    }
+    const streams = streamsOf(rows);
+    const lineBytes = streams.reduce((n, st) => n + (st.lineBytes as number), 0);
+    out.push({ rows, block, postings: index.postings, bloom: index.bloom, streams, truncatedRows: index.truncatedRows, lineBytes });
+  } catch (err) {
+    if (!(err instanceof OtlpdbError && err.code === 'ERR_LIMIT_EXCEEDED') || rows.length === 1) throw err;
+    const half = rows.length >>> 1;
+    encodeParts(rows.slice(0, half), out, termIndex);
+    encodeParts(rows.slice(half), out, termIndex);
+  }
+}
+
+/** addStats adds two tenants' counts. */
+export function addStats(a: LogTenantStats, b: LogTenantStats): LogTenantStats {
+  return { records: a.records + b.records, dataBytes: a.dataBytes + b.dataBytes, indexBytes: a.indexBytes + b.indexBytes };
+}
+
+/** ZERO_STATS are a tenant's counts before anything is written. */
+export const ZERO_STATS: LogTenantStats = { records: 0, dataBytes: 0, indexBytes: 0 };
+
+/** TenantFlush is what writeTenantFlush put into the batch for one tenant. */
+export interface TenantFlush {
+  readonly blocks: number;
+  readonly dataBytes: number;
+  readonly indexBytes: number;
+}
+
+/**
+ * writeTenantFlush puts the blocks of one tenant's frozen `rows` (apply
+ * order, at least one) into `batch` under `flushIndex`, with the term index
+ * when `termIndex` (see the file comment). A flush never fails on data that
+ * was accepted: a run a block limit refuses is halved until it fits.
+ */
+export function writeTenantFlush(batch: KvWriteBatch, tenant: string, rows: readonly LogRow[], flushIndex: number, termIndex: boolean): TenantFlush {
+  assert(rows.length > 0, 'a tenant flush has rows');
+  let blocks = 0;
+  const byBucket = new Map<number, LogRow[]>();
+  for (const row of rows) {
+    const b = bucketOf(row.timeUnixNano);
+    const list = byBucket.get(b);
+    if (list === undefined) byBucket.set(b, [row]);
+    else list.push(row);
+  }
+  let tData = 0;
+  let tIndex = 0;
+  for (const bucket of [...byBucket.keys()].sort((a, b) => a - b)) {
+    // Stable: equal times keep apply order.
+    const sorted = (byBucket.get(bucket) as LogRow[]).slice().sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0));
+    const parts: EncodedPart[] = [];
+    for (let i = 0; i < sorted.length; i += StoreLimits.blockRowsMax) encodeParts(sorted.slice(i, i + StoreLimits.blockRowsMax), parts, termIndex);
+    assert(parts.length <= 0x1_0000, 'parts of one bucket fit u16');
+    for (let part = 0; part < parts.length; part++) {
+      const p = parts[part] as EncodedPart;
+      const id: LogBlockId = { bucket, flushIndex: flushIndex, part };
+      const put = (space: number, k: Uint8Array, v: Uint8Array): void => {
+        batch.put(k, v);
+        if (space === LogKeySpace.block) tData += k.length + v.length;
+        else tIndex += k.length + v.length;
+      };
+      const first = p.rows[0] as LogRow;
+      const last = p.rows[p.rows.length - 1] as LogRow;
+      put(LogKeySpace.block, blockKey(LogKeySpace.block, tenant, id), p.block);
+      if (termIndex) {
+        put(LogKeySpace.postings, blockKey(LogKeySpace.postings, tenant, id), p.postings);
+        put(LogKeySpace.bloom, blockKey(LogKeySpace.bloom, tenant, id), p.bloom);
+      }
+      const meta: LogBlockMeta = {
+        minTimeNs: first.timeUnixNano,
+        maxTimeNs: last.timeUnixNano,
+        rows: p.rows.length,
+        streams: p.streams.length,
+        truncatedRows: p.truncatedRows,
+        lineBytes: p.lineBytes,
+        ...(termIndex ? {} : { unindexed: true as const }),
+      };
+      put(LogKeySpace.meta, blockKey(LogKeySpace.meta, tenant, id), encodeBlockMeta(meta));
+      put(LogKeySpace.streams, blockKey(LogKeySpace.streams, tenant, id), encodeStreamTable(p.streams));
+      const pairs = new Map<string, StreamLabel>();
+      for (const s of p.streams) for (const l of s.labels) pairs.set(JSON.stringify([l.name, l.value]), l);
+      for (const l of pairs.values()) {
+        const e = labelPairEntry(tenant, id, l);
+        put(LogKeySpace.label, e.key, e.value);
+      }
+      blocks++;
+    }
+  }
+  assert(tData >= 0 && tIndex >= 0, 'flush bytes are counts');
+  return { blocks, dataBytes: tData, indexBytes: tIndex };
+}

@@ -1,0 +1,250 @@
+/**
+ * log-scan.ts — one shard-local log read (the logs store's queryLogs and
+ * selectLogs, log-store.ts): the query's shape (LogScanQuery), what the
+ * heads show it (HeadView), the candidates it collects and how they are
+ * ordered and turned into hits (materialize), and how one block is scanned
+ * (scanLogBlock: meta time range, bloom, postings, then the block).
+ */
+import { OtlpdbError, assert } from '../../errors.js';
+import type { LogRow } from '../rows.js';
+import type { KvRead } from '../shard/shard-db.js';
+import type { ScanStats } from '../shard/signal-store.js';
+import { intersect } from '../codec/index.js';
+import { decodeLogBlock, logRowsAt } from './log-block-decode.js';
+import type { LogBlockReads, OpenedLogBlockColumns } from './log-block-read.js';
+import type { LineHintPlan } from './log-hints.js';
+import { bloomAlternatives, lineAdmits, termsAdmit } from './log-hints.js';
+import type { LogBlockId, LogBlockMeta } from './log-store-format.js';
+import { LogKeySpace, blockKey } from './log-store-format.js';
+import type { BlockSearchPrune, LogQuery, NormalizedLogQuery, StreamMatcher } from './term-index.js';
+
+/** LogScanQuery is one shard-local log query (see the file comment for ordering and ranges). */
+export interface LogScanQuery {
+  /** startNs and endNs bound the record time, both inclusive. */
+  readonly startNs: bigint;
+  readonly endNs: bigint;
+  readonly streamMatchers?: readonly StreamMatcher[];
+  readonly terms?: readonly string[];
+  readonly phrases?: readonly (readonly string[])[];
+  readonly direction: 'forward' | 'backward';
+  /** limit is the most hits returned, 1..LogStoreLimits.queryRowsMax (selectLogs: 1..selectRowsMax). */
+  readonly limit: number;
+  /** rowFilter, when given, must also hold for a hit (regex stream matchers); it runs before the limit is counted. */
+  readonly rowFilter?: (row: LogRow) => boolean;
+  /** hints prune blocks that cannot hold a line the query keeps (log-hints.ts), and rows whose line no case-sensitive alternative admits (lineAdmits). */
+  readonly hints?: LineHintPlan | null;
+  /** search, when given, prunes blocks by a boolean search's bloom and postings tests (term-index.ts BlockSearchPrune); rows are still checked by rowFilter. */
+  readonly search?: BlockSearchPrune | null;
+}
+
+/** LogHit is one record a query found, with its time. */
+export interface LogHit {
+  readonly row: LogRow;
+  readonly timeNs: bigint;
+}
+
+/**
+ * HeadView is one part of the in-memory state a read sees: the first `count`
+ * records of a tenant in the head or the frozen head, in apply order.
+ */
+export interface HeadView {
+  readonly rows: readonly LogRow[];
+  readonly count: number;
+  /** rank orders equal times after every block: FROZEN_RANK before HEAD_RANK. */
+  readonly rank: number;
+  /** flushIndex is the flush writing these rows (a read skips that flush's blocks), or null. */
+  flushIndex(): number | null;
+}
+
+/** HEAD_RANK and FROZEN_RANK stand in for a flushIndex in the order of equal times. */
+export const HEAD_RANK = Number.MAX_SAFE_INTEGER;
+export const FROZEN_RANK = Number.MAX_SAFE_INTEGER - 1;
+
+/**
+ * Candidate is a row a query may return: a head or unindexed block row
+ * (row set, filters passed), or an indexed block's row not decoded yet (row
+ * null, `src` its opened block; the row filter is still to run).
+ */
+export interface Candidate {
+  readonly row: LogRow | null;
+  readonly src: OpenedLogBlockColumns | null;
+  readonly timeNs: bigint;
+  readonly flushIndex: number;
+  readonly part: number;
+  readonly ordinal: number;
+}
+
+/** DECODE_CHUNK_ROWS_MIN is the first chunk of candidates a bucket decodes; each next chunk doubles (a limit-100 query decodes one chunk, a full read O(log n) chunks). */
+export const DECODE_CHUNK_ROWS_MIN = 256;
+
+/** materialize builds the candidates without a row (log-block.ts logRowsAt, from the block's decoded columns) and keeps those the row filter admits, in order. */
+export function materialize(cs: readonly Candidate[], rowFilter: ((row: LogRow) => boolean) | undefined): LogHit[] {
+  const rows: (LogRow | null)[] = cs.map((c) => c.row);
+  const bySrc = new Map<OpenedLogBlockColumns, number[]>();
+  cs.forEach((c, i) => {
+    if (c.row !== null) return;
+    assert(c.src !== null, 'an undecoded candidate names its block');
+    const list = bySrc.get(c.src);
+    if (list === undefined) bySrc.set(c.src, [i]);
+    else list.push(i);
+  });
+  const decoded = new Set<number>();
+  for (const [src, at] of bySrc) {
+    at.sort((a, b) => (cs[a] as Candidate).ordinal - (cs[b] as Candidate).ordinal);
+    const got = logRowsAt(src.columns, at.map((i) => (cs[i] as Candidate).ordinal));
+    at.forEach((i, k) => {
+      rows[i] = got[k] as LogRow;
+      decoded.add(i);
+    });
+  }
+  const out: LogHit[] = [];
+  for (let i = 0; i < cs.length; i++) {
+    const row = rows[i] as LogRow;
+    if (decoded.has(i) && rowFilter !== undefined && !rowFilter(row)) continue;
+    out.push({ row, timeNs: (cs[i] as Candidate).timeNs });
+  }
+  return out;
+}
+
+/** compareCandidates orders candidates as the file comment of log-store.ts says: time, then flushIndex, part, ordinal. */
+export function compareCandidates(a: Candidate, b: Candidate): number {
+  if (a.timeNs !== b.timeNs) return a.timeNs < b.timeNs ? -1 : 1;
+  return a.flushIndex - b.flushIndex || a.part - b.part || a.ordinal - b.ordinal;
+}
+function corrupt(message: string, details?: Record<string, unknown>): OtlpdbError {
+  return new OtlpdbError('ERR_CORRUPTION', `logs store: ${message}`, details);
+}
+
+/** BlockScanContext is what scanLogBlock needs of its store: the read's LevelDB and tenant, the store's block reads, and its row check of unindexed blocks. */
+export interface BlockScanContext {
+  readonly kv: KvRead;
+  readonly tenant: string;
+  readonly reads: LogBlockReads;
+  readonly unindexedRowMatches: (row: LogRow, nq: NormalizedLogQuery, minTimeNs: bigint, maxTimeNs: bigint) => boolean;
+}
+
+/**
+ * scanLogBlock answers the query over one block with queryLogBlock's steps
+ * and semantics, in the order that reads least: the meta's time range (no
+ * read), the bloom (only when the query names terms), the postings
+ * (queryLogIndex), and only then the block: time row by row when the block
+ * straddles the range, then the matching rows, at most `keep` from the
+ * direction's end.
+ */
+export async function scanLogBlock(
+  c: BlockScanContext,
+  id: LogBlockId,
+  meta: LogBlockMeta,
+  q: LogQuery,
+  nq: NormalizedLogQuery,
+  stats: ScanStats,
+  keep: number,
+  backward: boolean,
+  scan: Pick<LogScanQuery, 'rowFilter' | 'hints' | 'search'>,
+): Promise<Candidate[]> {
+  const { kv, tenant, reads } = c;
+  if (meta.maxTimeNs < (q.minTimeNs as bigint) || meta.minTimeNs > (q.maxTimeNs as bigint)) {
+    stats.blocksPrunedTime++;
+    return [];
+  }
+  if (meta.unindexed === true) return scanUnindexedBlock(c, id, meta, q, nq, stats, keep, backward, scan.rowFilter);
+  // Hints prune only a block whose every line was tokenized whole (log-hints.ts).
+  const hints = scan.hints !== undefined && scan.hints !== null && meta.truncatedRows === 0 ? scan.hints : null;
+  const hintExact = hints !== null && hints.alternatives.every((a) => a.exact.length > 0);
+  const search = scan.search ?? null;
+  const ix = await reads.index(kv, tenant, id, meta, stats);
+  if (nq.terms.length > 0 || nq.phrases.length > 0 || hintExact || search !== null) {
+    const has = (t: string): boolean => ix.bloom.has(t);
+    const wanted = [...nq.terms, ...nq.phrases.flat()];
+    if (!wanted.every(has) || (hints !== null && hintExact && !bloomAlternatives(hints, has)) || (search !== null && !search.bloomMay(has))) {
+      stats.blocksPrunedBloom++;
+      return [];
+    }
+  }
+  if (hints !== null && !termsAdmit(hints, ix.index.reader.terms)) {
+    stats.blocksPrunedIndex++;
+    return [];
+  }
+  let cand = ix.index.candidates(nq);
+  if (search !== null && cand.length > 0) cand = intersect(cand, search.candidates(ix.index.reader));
+  if (cand.length === 0) {
+    stats.blocksPrunedIndex++;
+    return [];
+  }
+  const bv = await reads.block(kv, tenant, id, meta, stats);
+  stats.blocksScanned++;
+  const opened = bv.opened;
+  const lo = q.minTimeNs as bigint;
+  const hi = q.maxTimeNs as bigint;
+  if (opened.minTimeNs < lo || opened.maxTimeNs > hi) {
+    const times = bv.timesNs;
+    cand = cand.filter((o) => {
+      const tm = times[o] as bigint;
+      return tm >= lo && tm <= hi;
+    });
+    if (cand.length === 0) return [];
+  }
+  // Lines the hints rule out are dropped before any row is built (log-hints.ts lineAdmits: exact, from the line column alone).
+  const lineHints = scan.hints ?? null;
+  const lines = bv.lines;
+  if (lineHints !== null) {
+    cand = cand.filter((o) => lineAdmits(lineHints, lines[o] as string));
+    if (cand.length === 0) return [];
+  }
+  // Without a row filter only the `keep` candidates at the direction's end can be hits.
+  if (scan.rowFilter === undefined && cand.length > keep) cand = backward ? cand.slice(cand.length - keep) : cand.slice(0, keep);
+  // Rows are decoded later, a chunk at a time, and the row filter runs then (materialize).
+  const times = bv.timesNs;
+  return Array.from(cand, (o) => ({ row: null, src: bv, timeNs: times[o] as bigint, flushIndex: id.flushIndex, part: id.part, ordinal: o }));
+}
+
+/**
+ * scanUnindexedBlock answers the query over a block written without its
+ * term index (LogBlockMeta.unindexed): it decodes the block and keeps the
+ * rows the head's reference filter admits (logRowMatches: time, stream
+ * matchers, terms, phrases), then the row filter, at most `keep` from the
+ * direction's end, in block order, as scanLogBlock does.
+ */
+async function scanUnindexedBlock(
+  c: BlockScanContext,
+  id: LogBlockId,
+  meta: LogBlockMeta,
+  q: LogQuery,
+  nq: NormalizedLogQuery,
+  stats: ScanStats,
+  keep: number,
+  backward: boolean,
+  filter: LogScanQuery['rowFilter'],
+): Promise<Candidate[]> {
+  const { kv, tenant } = c;
+  const block = own(await kv.get(blockKey(LogKeySpace.block, tenant, id)));
+  if (block === undefined) throw corrupt('a block meta without its block', { tenant, ...id });
+  stats.bytesRead += block.length;
+  stats.blocksScanned++;
+  const rows = decodeLogBlock(block);
+  if (rows.length !== meta.rows) throw corrupt('a block disagrees with its meta', { tenant, ...id });
+  const lo = q.minTimeNs as bigint;
+  const hi = q.maxTimeNs as bigint;
+  const out: Candidate[] = [];
+  for (let k = 0; k < rows.length && out.length < keep; k++) {
+    const o = backward ? rows.length - 1 - k : k;
+    const row = rows[o] as LogRow;
+    if (!c.unindexedRowMatches(row, nq, lo, hi)) continue;
+    if (filter !== undefined && !filter(row)) continue;
+    out.push({ row, src: null, timeNs: row.timeUnixNano, flushIndex: id.flushIndex, part: id.part, ordinal: o });
+  }
+  if (backward) out.reverse();
+  return out;
+}
+
+/**
+ * own copies a value read from LevelDB into a Uint8Array of its own.
+ * classic-level hands out Node Buffers that may share a pooled ArrayBuffer,
+ * and Buffer#slice is a view, not a copy: the codecs' `slice()` (postings
+ * bitmaps, ids) would then read or keep the pool. A copy per block read is
+ * cheap next to decoding it.
+ */
+function own(v: Uint8Array | undefined): Uint8Array | undefined {
+  return v === undefined ? undefined : new Uint8Array(v);
+}
+
