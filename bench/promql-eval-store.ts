@@ -1,6 +1,6 @@
 /**
  * promql-eval-store.ts — `node dist/bench/promql-eval-store.js [--series N]
- * [--hours H] [--flushes F] [--runs R] [--json]`: the shard side of a
+ * [--hours H] [--flushes F] [--runs R] [--only a,b] [--json]`: the shard side of a
  * metrics query over a real LevelDB metrics store (no cluster, no HTTP):
  * query-metrics's counter (promql-eval-data.ts; defaults 1,000 series × 24 h
  * at 15 s = 5.76 M samples) added to one MetricStore as OTLP rows (monotonic
@@ -20,7 +20,12 @@
  * - rate: `rate(bench_requests_total[5m])` at step 1m (no aggregation);
  * - selector: `bench_requests_total` at step 1m (a plain range selector).
  *
- * Each figure is the median of R timed runs after one untimed run. The run
+ * `--only` times only the named figures (select, read, agg, rate,
+ * selector; a profile of one of them); the others print as 0.
+ *
+ * Each figure is the median of R timed runs after one untimed run, in wall
+ * time and in process CPU time (user + system: what a loaded machine moves
+ * least). The run
  * checks the answers' shapes and exits 1 on a wrong one. Timing never gates
  * anything; the ratios to the baseline are the figures to compare.
  */
@@ -52,16 +57,33 @@ function arg(name: string, fallback: number): number {
 const WINDOW_SAMPLES = 40;
 const TENANT = 'bench';
 
-/** medianMs runs f once untimed, then `runs` times, and answers the median wall time. */
-async function medianMs(runs: number, f: () => Promise<unknown>): Promise<number> {
+const ONLY_AT = process.argv.indexOf('--only');
+const ONLY = ONLY_AT >= 0 ? new Set((process.argv[ONLY_AT + 1] ?? '').split(',')) : null;
+
+/** CPU_MS is, per figure timed, the median process CPU time (user + system) of its runs: less moved by a loaded machine than wall time. */
+const CPU_MS: Record<string, number> = {};
+
+/** timed is the median wall time of f (medianMs) when figure `what` is asked for (all are, without --only; the baseline always), else 0. */
+function timed(what: string, runs: number, f: () => Promise<unknown>): Promise<number> {
+  return what === 'baseline' || ONLY === null || ONLY.has(what) ? medianMs(what, runs, f) : Promise.resolve(0);
+}
+
+/** medianMs runs f once untimed, then `runs` times, and answers the median wall time (the median CPU time goes to CPU_MS[what]). */
+async function medianMs(what: string, runs: number, f: () => Promise<unknown>): Promise<number> {
   await f();
   const times: number[] = [];
+  const cpu: number[] = [];
   for (let r = 0; r < runs; r++) {
+    const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     await f();
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
   }
   times.sort((a, b) => a - b);
+  cpu.sort((a, b) => a - b);
+  CPU_MS[what] = cpu[Math.floor(cpu.length / 2)] as number;
   return times[Math.floor(times.length / 2)] as number;
 }
 
@@ -151,12 +173,12 @@ async function main(): Promise<void> {
     const inRange = shape.series * (Math.floor((range.endMs - shape.t0Ms) / INTERVAL_MS) + 1);
     const inMemory: FloatSeries[] = (await new ShardSeriesSource(ctx(), budget).select({ matchers, startMs: readFromMs, endMs: range.endMs, stepMs: range.stepMs }, opts.signal)).map((s) => ({ labels: s.labels, timestampsMs: Float64Array.from(s.timestampsMs), values: Float64Array.from(s.values) }));
     let sink = 0;
-    const baselineMs = await medianMs(runs, () => {
+    const baselineMs = await timed('baseline', runs, () => {
       for (const s of inMemory) for (let k = 0; k < s.values.length; k++) sink += s.values[k] as number;
       return Promise.resolve();
     });
     let selected = 0;
-    const selectMs = await medianMs(runs, async () => {
+    const selectMs = await timed('select', runs, async () => {
       selected = 0;
       for await (const batch of store.select(db, TENANT, [{ name: '__name__', op: '=', value: METRIC_NAME }], readFromMs, range.endMs, { resolution: 'raw' }, newScanStats())) {
         for (const s of batch) {
@@ -167,40 +189,42 @@ async function main(): Promise<void> {
       }
     });
     let readSamples = 0;
-    const readMs = await medianMs(runs, async () => {
+    const readMs = await timed('read', runs, async () => {
       readSamples = 0;
       for (const s of await new ShardSeriesSource(ctx(), budget).select({ matchers, startMs: readFromMs, endMs: range.endMs, stepMs: range.stepMs }, opts.signal)) readSamples += s.values.length;
     });
     let aggShape = { series: 0, points: 0 };
-    const aggMs = await medianMs(runs, async () => { aggShape = matrixShape(await engine.evaluate(agg, range, new ShardSeriesSource(ctx(), budget), opts)); });
+    const aggMs = await timed('agg', runs, async () => { aggShape = matrixShape(await engine.evaluate(agg, range, new ShardSeriesSource(ctx(), budget), opts)); });
     let rateShape = { series: 0, points: 0 };
-    const rateMs = await medianMs(runs, async () => { rateShape = matrixShape(await engine.evaluate(rate, range, new ShardSeriesSource(ctx(), budget), opts)); });
+    const rateMs = await timed('rate', runs, async () => { rateShape = matrixShape(await engine.evaluate(rate, range, new ShardSeriesSource(ctx(), budget), opts)); });
     let selShape = { series: 0, points: 0 };
-    const selMs = await medianMs(runs, async () => { selShape = matrixShape(await engine.evaluate(METRIC_NAME, range, new ShardSeriesSource(ctx(), budget), opts)); });
+    const selMs = await timed('selector', runs, async () => { selShape = matrixShape(await engine.evaluate(METRIC_NAME, range, new ShardSeriesSource(ctx(), budget), opts)); });
     const after = os.loadavg();
 
     const groups = Math.min(shape.series, GROUPS);
-    const ok = selected === inRange && readSamples === inRange && aggShape.series === groups && rateShape.series === shape.series && selShape.series === shape.series && selShape.points === shape.series * steps;
+    const ok = ONLY !== null || selected === inRange && readSamples === inRange && aggShape.series === groups && rateShape.series === shape.series && selShape.series === shape.series && selShape.points === shape.series * steps;
     const report = {
       series: shape.series, hours: shape.hours, samples, flushes, steps, runs, groups,
       baselineMs, selectMs, readMs, aggMs, rateMs, selMs,
       selectOverBaseline: selectMs / baselineMs, readOverBaseline: readMs / baselineMs, aggOverBaseline: aggMs / baselineMs,
       rateOverBaseline: rateMs / baselineMs, selOverBaseline: selMs / baselineMs,
+      cpuMs: CPU_MS,
       loadBefore: before.map((x) => Number(x.toFixed(2))), loadAfter: after.map((x) => Number(x.toFixed(2))), ok, sink,
     };
     if (json) {
       console.log(JSON.stringify(report));
     } else {
       const f = (ms: number): string => ms.toFixed(1).padStart(10);
-      const line = (what: string, ms: number, extra = ''): void => console.log(`  ${what.padEnd(44)} ${f(ms)} ms  ${(ms / baselineMs).toFixed(1).padStart(6)}x baseline${extra}`);
+      const line = (what: string, key: string, ms: number, extra = ''): void =>
+        console.log(`  ${what.padEnd(44)} ${f(ms)} ms  ${(ms / baselineMs).toFixed(1).padStart(6)}x baseline  CPU ${f(CPU_MS[key] ?? 0)} ms${extra}`);
       console.log(`promql-eval-store: ${shape.series} series × ${shape.hours} h at ${INTERVAL_MS / 1000} s = ${samples.toLocaleString('en-US')} samples in LevelDB (${flushes} flushes); ${steps} steps of 1m; median of ${runs} runs`);
       console.log(`  load average before/after: ${report.loadBefore.join(' ')} / ${report.loadAfter.join(' ')}`);
       console.log(`  ${'baseline (one pass over every sample)'.padEnd(44)} ${f(baselineMs)} ms`);
-      line('store select (every sample)', selectMs);
-      line('shard read (ShardSeriesSource.select)', readMs);
-      line(agg, aggMs, `  (${aggShape.series} series, ${aggShape.points} points)`);
-      line(rate, rateMs, `  (${rateShape.series} series, ${rateShape.points} points)`);
-      line(METRIC_NAME, selMs, `  (${selShape.series} series, ${selShape.points} points)`);
+      line('store select (every sample)', 'select', selectMs);
+      line('shard read (ShardSeriesSource.select)', 'read', readMs);
+      line(agg, 'agg', aggMs, `  (${aggShape.series} series, ${aggShape.points} points)`);
+      line(rate, 'rate', rateMs, `  (${rateShape.series} series, ${rateShape.points} points)`);
+      line(METRIC_NAME, 'selector', selMs, `  (${selShape.series} series, ${selShape.points} points)`);
     }
     if (!ok) {
       console.error(`bench/promql-eval-store: unexpected answers: selected ${selected}, read ${readSamples} of ${inRange} samples in range; aggregation ${aggShape.series} series (want ${groups}), rate ${rateShape.series}, selector ${selShape.series} series ${selShape.points} points (want ${shape.series}, ${shape.series * steps})`);
