@@ -13,7 +13,7 @@ import { Budget, checkAbort, makeGrid, stepTime } from './eval-types.js';
 import { evalExpr, foldColumnAggregate, resolveAt, stepsToSeries, windowBounds } from './evaluate.js';
 import { unwrapParens } from './ast.js';
 import { GroupColumns } from './aggregate-columns.js';
-import { perSeriesColumns } from './series-columns.js';
+import { perSeriesColumns, tryPushdownSeries } from './series-columns.js';
 import { compareLabels } from './labels.js';
 import { parsePromql } from './parser.js';
 import { exprType } from './typecheck.js';
@@ -83,16 +83,16 @@ function toResult(v: Val, grid: Grid, instant: boolean): PromResult {
 
 /**
  * columnSeries answers a top-level aggregation computed as columns
- * (evaluate.ts foldColumnAggregate) directly as series, one per group,
- * without a sample per group × step (null when the engine may push it to
- * the shards: evalExpr decides then), and a per-series expression — a
- * selector, a range function — as series too (series-columns.ts); null for
- * anything else.
+ * (evaluate.ts foldColumnAggregate; pushed to the shards, the combining
+ * columns: series-columns.ts tryPushdownSeries) directly as series, one per
+ * group, without a sample per group × step, and a per-series expression —
+ * a selector, a range function — as series too (series-columns.ts); null
+ * for anything else (evalExpr decides then).
  */
 async function columnSeries(expr: Expr, grid: Grid, ctx: EvalCtx, perSeries: boolean): Promise<FloatSeries[] | null> {
   const top = unwrapParens(expr);
   if (top.type !== 'aggregate') return perSeries ? perSeriesColumns(top, grid, ctx) : null;
-  if (ctx.pushdown && ctx.source.shardEval !== undefined) return null;
+  if (ctx.pushdown && ctx.source.shardEval !== undefined) return perSeries ? tryPushdownSeries(top, grid, ctx) : null;
   const folded = await foldColumnAggregate(top, grid, ctx);
   if (folded instanceof GroupColumns) return folded.series(grid, ctx.budget);
   return folded === null ? null : stepsToSeries(folded.steps, grid);

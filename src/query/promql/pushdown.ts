@@ -93,6 +93,11 @@ export async function ship(e: Expr, grid: Grid, ctx: EvalCtx): Promise<readonly 
  * groups × steps (then the per-step path decides).
  */
 function foldPartials(combine: AggregateNode, series: readonly FloatSeries[], grid: Grid, ctx: EvalCtx): Sample[][] | null {
+  return foldPartialColumns(combine, series, grid, ctx)?.steps(null) ?? null;
+}
+
+/** foldPartialColumns is foldPartials answering the combining aggregation's columns (null in the same cases). */
+export function foldPartialColumns(combine: AggregateNode, series: readonly FloatSeries[], grid: Grid, ctx: EvalCtx): GroupColumns | null {
   if (countGroups(combine, series.map((s) => s.labels)) * grid.n > PromqlLimits.groupStepCellsMax) return null;
   const groups = new GroupColumns(combine, grid.n);
   const values = new Float64Array(grid.n);
@@ -109,7 +114,7 @@ function foldPartials(combine: AggregateNode, series: readonly FloatSeries[], gr
     }
     if (s.timestampsMs.length > 0) groups.add({ k, labels: s.labels, key: labelsKey(s.labels), values, present, count: s.timestampsMs.length });
   }
-  return groups.steps(null);
+  return groups;
 }
 
 /** combined merges the shards' partials with the combining aggregation: as columns when GroupColumns computes it, else step by step. */

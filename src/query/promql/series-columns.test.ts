@@ -6,7 +6,9 @@
  * values, the same errors — over seeded series with gaps, resets, NaN, ±Inf
  * and staleness markers, with offset and `@`, series that differ only by
  * `__name__` (merged by a range function where they answer different steps,
- * refused where they share one), on one source and through shardEval.
+ * refused where they share one), on one source and through shardEval
+ * (aggregations too: the coordinator combines the shards' partials as
+ * columns).
  * Planted: the comparison catches a one-ulp value, a missing point and a
  * column path whose lookback is one millisecond short.
  */
@@ -113,6 +115,9 @@ const QUERIES = [
   'last_over_time(m[10m])', 'count_over_time(m[3m])', 'quantile_over_time(0.9, m[5m])', 'predict_linear(m[10m], 60)',
   'rate({__name__=~"a|b"}[5m])', 'rate({job="y"}[5m])', 'sum_over_time({__name__=~"a|b"}[30m])', 'last_over_time({job="y"}[5m])',
   '(rate(m[5m]))',
+  // Aggregations: shipped to the shards, combined as columns (tryPushdownSeries) or step by step (avg, topk).
+  'sum by (app) (rate(m[5m]))', 'max(m)', 'count by (app) (m)', 'min without (pod) (last_over_time(m[10m]))', 'group by (job) ({__name__=~"a|b"})',
+  'sum by (job) (rate({job="y"}[5m]))', 'avg by (app) (rate(m[5m]))', 'topk(2, m)',
 ];
 
 const RANGES: readonly EvalRange[] = [

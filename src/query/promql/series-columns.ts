@@ -25,13 +25,15 @@
  * Owner: one evaluation; nothing outlives it.
  */
 
-import type { CallNode, Expr, VectorSelectorNode } from './ast.js';
+import type { AggregateNode, CallNode, Expr, VectorSelectorNode } from './ast.js';
 import { unwrapParens } from './ast.js';
 import type { EvalCtx, Grid, RawSeries } from './eval-types.js';
 import { checkAbort, executionError, isStaleMarker, stepTime, upperBound } from './eval-types.js';
 import { evalArgs, readSelector, selectorSteps, stepsToSeries } from './evaluate.js';
 import { checkUnique, labelsKey } from './labels.js';
-import { isPerSeries, seriesToSteps, ship, stepIndex } from './pushdown.js';
+import { foldPartialColumns, isPerSeries, isPushableAggregate, seriesToSteps, ship, stepIndex } from './pushdown.js';
+import { aggregateStep } from './aggregations.js';
+import { ColumnAggregateOps } from './aggregate-columns.js';
 import type { RangeColumn } from './range-columns.js';
 import { matrixArgIndex, rangeOutputLabels, scanRange } from './range-columns.js';
 import { tryRollupCall } from './rollup-read.js';
@@ -206,4 +208,22 @@ export function shippedSeries(series: readonly FloatSeries[], grid: Grid): Float
     out.push({ labels: s.labels, timestampsMs, values: s.values });
   }
   return out;
+}
+
+/**
+ * tryPushdownSeries answers a range query's top-level pushable aggregation
+ * (not avg, no parameter, its combining op one GroupColumns computes) as
+ * series straight from the combining columns — what tryPushdown's per-step
+ * vectors regrouped by stepsToSeries answer, without a sample per group ×
+ * step — or null for tryPushdown (nothing shipped then). When the partials
+ * do not fold (foldPartials' null) the per-step combine runs on them.
+ */
+export async function tryPushdownSeries(e: Expr, grid: Grid, ctx: EvalCtx): Promise<FloatSeries[] | null> {
+  if (ctx.source.shardEval === undefined || e.type === 'paren' || !isPushableAggregate(e)) return null;
+  const combine: AggregateNode = { ...e, op: ctx.combineOp(e.op) };
+  if (e.op === 'avg' || e.param !== null || !ColumnAggregateOps.has(combine.op)) return null;
+  const partial = await ship(e, grid, ctx);
+  const groups = foldPartialColumns(combine, partial, grid, ctx);
+  if (groups !== null) return groups.series(grid, null);
+  return stepsToSeries(seriesToSteps(partial, grid).map((vec) => aggregateStep(combine, null, vec)), grid);
 }
