@@ -13,7 +13,11 @@
  *   input series: the range function and the answer's shape, no grouping);
  * - sharded: the aggregation over 3 in-memory shards through shardEval
  *   (each shard evaluates it with evaluateShard, the coordinator combines
- *   the partials), the path a cluster query takes.
+ *   the partials), the path a cluster query takes;
+ * - selector: `bench_requests_total` at step 1m (a plain range selector);
+ * - rate and selector again with the per-step path (EngineOptions
+ *   perSeriesColumns false: per-step sample vectors regrouped into series),
+ *   the before figure of series-columns.ts in the same process.
  *
  * Each figure is the median of R timed runs after one untimed run. Timing
  * never gates anything; the ratios to the baseline are the figures to compare.
@@ -62,6 +66,7 @@ async function main(): Promise<void> {
   const samples = shape.series * samplesPerSeries(shape);
   const steps = (range.endMs - range.startMs) / range.stepMs + 1;
   const engine = createPromqlEngine();
+  const perStep = createPromqlEngine({ perSeriesColumns: false });
   const opts = { lookbackMs: EVAL_LOOKBACK_MS, signal: new AbortController().signal };
   const local = new MemorySeriesSource(series);
   const shards = shardedSource(series, EVAL_SHARDS);
@@ -80,13 +85,17 @@ async function main(): Promise<void> {
   const rateMs = await medianMs(runs, async () => { rateShape = matrixShape(await engine.evaluate(rate, range, local, opts)); });
   let shardedShape = { series: 0, points: 0 };
   const shardedMs = await medianMs(runs, async () => { shardedShape = matrixShape(await engine.evaluate(agg, range, shards, opts)); });
+  let selShape = { series: 0, points: 0 };
+  const selMs = await medianMs(runs, async () => { selShape = matrixShape(await engine.evaluate(METRIC_NAME, range, local, opts)); });
+  const rateStepsMs = await medianMs(runs, async () => { matrixShape(await perStep.evaluate(rate, range, local, opts)); });
+  const selStepsMs = await medianMs(runs, async () => { matrixShape(await perStep.evaluate(METRIC_NAME, range, local, opts)); });
   const after = loadavg();
 
   const groups = Math.min(shape.series, GROUPS);
-  const ok = aggShape.series === groups && shardedShape.series === groups && rateShape.series === shape.series && aggShape.points === shardedShape.points;
+  const ok = aggShape.series === groups && shardedShape.series === groups && rateShape.series === shape.series && aggShape.points === shardedShape.points && selShape.series === shape.series;
   const report = {
     series: shape.series, hours: shape.hours, samples, steps, runs, groups,
-    baselineMs, aggMs, rateMs, shardedMs,
+    baselineMs, aggMs, rateMs, shardedMs, selMs, rateStepsMs, selStepsMs,
     aggOverBaseline: aggMs / baselineMs, rateOverBaseline: rateMs / baselineMs, shardedOverBaseline: shardedMs / baselineMs,
     aggSeries: aggShape.series, aggPoints: aggShape.points, rateSeries: rateShape.series, ratePoints: rateShape.points,
     loadBefore: before.map((x) => Number(x.toFixed(2))), loadAfter: after.map((x) => Number(x.toFixed(2))), ok, sink,
@@ -101,6 +110,9 @@ async function main(): Promise<void> {
     console.log(`  ${agg.padEnd(42)} ${f(aggMs)} ms  ${report.aggOverBaseline.toFixed(1)}x baseline  (${aggShape.series} series, ${aggShape.points} points)`);
     console.log(`  ${rate.padEnd(42)} ${f(rateMs)} ms  ${report.rateOverBaseline.toFixed(1)}x baseline  (${rateShape.series} series, ${rateShape.points} points)`);
     console.log(`  ${`the aggregation over ${EVAL_SHARDS} shards (pushdown)`.padEnd(42)} ${f(shardedMs)} ms  ${report.shardedOverBaseline.toFixed(1)}x baseline`);
+    console.log(`  ${METRIC_NAME.padEnd(42)} ${f(selMs)} ms  ${(selMs / baselineMs).toFixed(1)}x baseline  (${selShape.series} series, ${selShape.points} points)`);
+    console.log(`  ${'rate, per-step path (before series columns)'.padEnd(42)} ${f(rateStepsMs)} ms  ${(rateStepsMs / rateMs).toFixed(1)}x the column path`);
+    console.log(`  ${'selector, per-step path'.padEnd(42)} ${f(selStepsMs)} ms  ${(selStepsMs / selMs).toFixed(1)}x the column path`);
   }
   if (!ok) {
     console.error(`bench/promql-eval: unexpected answer shapes: aggregation ${aggShape.series} series, sharded ${shardedShape.series}, rate ${rateShape.series} (want ${groups}, ${groups}, ${shape.series})`);

@@ -45,6 +45,7 @@ import type { PromApiResponse, PromqlRunner, RunningPrometheus } from '../src/qu
 import { compareResponses, httpRunner, startPrometheusOver } from '../src/query/promql/prometheus-oracle-util.js';
 import { decodeExportResponse, percentileMs } from './ingest-plan.js';
 import { startOtlpdb } from './kv-otlpdb.js';
+import { cpuSec } from './kv-load.js';
 import type { OtlpdbCluster } from './kv-otlpdb.js';
 import { GROUPS, METRIC_NAME, MetricsBodies, openMetricsChunks, planBodies, samplesPerSeries } from './query-metrics-data.js';
 import type { MetricsShape } from './query-metrics-data.js';
@@ -106,6 +107,9 @@ export interface QueryFigures {
   readonly compared: number;
   readonly wrong: number;
   readonly firstWrong: string | null;
+  /** nodeCpuMsP50 and nodeCpuMsTotal are the CPU time (user + system, every thread) the 3 nodes spent during otlpdb's timed queries, the median per query and the sum; null when /proc could not be read. */
+  readonly nodeCpuMsP50: number | null;
+  readonly nodeCpuMsTotal: number | null;
 }
 
 /** QueryMetricsReport is a run's figures. */
@@ -335,14 +339,28 @@ export async function runQueryMetricsBench(config: QueryMetricsConfig, o: { read
     const aggRange = { startMs: shape.t0Ms, endMs, stepMs: 60_000 };
     const rand = new SeededRand(QUERY_SEED);
     let turn = 0;
-    const timed = async (run: PromqlRunner, query: string, range: { startMs: number; endMs: number; stepMs: number }): Promise<{ ms: number; r: PromApiResponse }> => {
+    // The nodes' CPU time around each otlpdb query (all three: the coordinator and the shards' leaders), from /proc.
+    const pids = cluster.pids;
+    const nodesCpuSec = (): number | null => {
+      let sum = 0;
+      for (const pid of pids) {
+        const c = cpuSec(pid);
+        if (c === null) return null;
+        sum += c;
+      }
+      return sum;
+    };
+    const timed = async (run: PromqlRunner, query: string, range: { startMs: number; endMs: number; stepMs: number }): Promise<{ ms: number; r: PromApiResponse; cpuMs: number | null }> => {
+      const c0 = nodesCpuSec();
       const t0 = performance.now();
       const r = await run(query, range);
-      return { ms: performance.now() - t0, r };
+      const ms = performance.now() - t0;
+      const c1 = nodesCpuSec();
+      return { ms, r, cpuMs: c0 === null || c1 === null ? null : (c1 - c0) * 1000 };
     };
     const kinds = {
-      aggregation: { query: aggQuery, otlpdb: [] as number[], prometheus: [] as number[], compared: 0, wrong: [] as string[] },
-      instant: { query: `${METRIC_NAME}{pod="p-N"}`, otlpdb: [] as number[], prometheus: [] as number[], compared: 0, wrong: [] as string[] },
+      aggregation: { query: aggQuery, otlpdb: [] as number[], prometheus: [] as number[], cpuMs: [] as (number | null)[], compared: 0, wrong: [] as string[] },
+      instant: { query: `${METRIC_NAME}{pod="p-N"}`, otlpdb: [] as number[], prometheus: [] as number[], cpuMs: [] as (number | null)[], compared: 0, wrong: [] as string[] },
     };
     const round = async (kind: keyof typeof kinds, query: string, range: { startMs: number; endMs: number; stepMs: number }, wantSeries: number, record: boolean): Promise<void> => {
       const node = nodes[turn % nodes.length] as PromqlRunner;
@@ -359,6 +377,7 @@ export async function runQueryMetricsBench(config: QueryMetricsConfig, o: { read
       }
       k.prometheus.push(p.ms);
       k.otlpdb.push(x.ms);
+      k.cpuMs.push(x.cpuMs);
       k.compared++;
       if (wrong !== null) k.wrong.push(`${query} ${JSON.stringify(range)}: ${wrong}`);
     };
@@ -383,7 +402,11 @@ export async function runQueryMetricsBench(config: QueryMetricsConfig, o: { read
     const figures = (k: (typeof kinds)[keyof typeof kinds]): QueryFigures => {
       const x = latencyOf(k.otlpdb);
       const p = latencyOf(k.prometheus);
-      return { query: k.query, otlpdb: x, prometheus: p, ratioP50: ratio(x.p50Ms, p.p50Ms), ratioP99: ratio(x.p99Ms, p.p99Ms), compared: k.compared, wrong: k.wrong.length, firstWrong: k.wrong[0] ?? null };
+      const cpu = k.cpuMs.every((c) => c !== null) && k.cpuMs.length > 0 ? (k.cpuMs as number[]) : null;
+      return {
+        query: k.query, otlpdb: x, prometheus: p, ratioP50: ratio(x.p50Ms, p.p50Ms), ratioP99: ratio(x.p99Ms, p.p99Ms), compared: k.compared, wrong: k.wrong.length, firstWrong: k.wrong[0] ?? null,
+        nodeCpuMsP50: cpu === null ? null : Math.round(latencyOf(cpu).p50Ms), nodeCpuMsTotal: cpu === null ? null : Math.round(cpu.reduce((a, b) => a + b, 0)),
+      };
     };
     return {
       config,

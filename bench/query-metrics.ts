@@ -9,7 +9,9 @@
  * "p-N"}` (one series). Scale 1 is the issue's 10,000 series × 24 h at 15 s
  * (57.6 M samples); `--scale` loads that fraction of the series. Every
  * answer pair is compared; a wrong answer fails the run. Targets (issue 7):
- * aggregation p99 < 500 ms and no slower than Prometheus.
+ * aggregation p99 < 500 ms and no slower than Prometheus. Beside latency it
+ * prints the CPU time the three nodes spent during otlpdb's queries (/proc,
+ * every thread), which a loaded machine moves less than wall time.
  * `--cpu-prof DIR` runs the nodes under `node --cpu-prof` (profiles in DIR).
  * query-metrics-run.ts runs it; query-metrics-data.ts makes the data.
  * Never a CI gate: timing lives here, not in tests.
@@ -106,6 +108,7 @@ function printText(r: QueryMetricsReport): void {
     console.log(row(name, 'otlpdb', f.otlpdb));
     console.log(row('', 'prometheus', f.prometheus));
     console.log(`  ${''.padEnd(12)} otlpdb/prom ${''.padStart(7)} ${`${f.ratioP50}x`.padStart(10)} ${`${f.ratioP99}x`.padStart(10)}   answers compared ${f.compared}, wrong ${f.wrong}`);
+    console.log(`  ${''.padEnd(12)} otlpdb nodes' CPU a query: p50 ${f.nodeCpuMsP50 ?? '?'} ms, total ${f.nodeCpuMsTotal ?? '?'} ms`);
   }
   console.log(`\n  aggregation = ${r.aggregation.query} over ${c.hours} h, step 1m; instant = ${r.instant.query} at a seeded time`);
   console.log(`  targets: ${verdict(r.aggregation)}`);

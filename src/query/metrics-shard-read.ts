@@ -30,10 +30,10 @@
  * Budget: more series or samples than the request's budget is
  * ERR_LIMIT_EXCEEDED; the read stops as soon as it passes one.
  */
-import { OtlpdbError } from '../errors.js';
+import { OtlpdbError, assert } from '../errors.js';
 import type { Matcher } from '../storage/metrics/label-index.js';
 import { compileMatchers } from '../storage/metrics/label-index.js';
-import type { MetricStore } from '../storage/metrics/metric-store.js';
+import type { MetricStore, SeriesSamples } from '../storage/metrics/metric-store.js';
 import type { RecordPoint } from '../storage/metrics/store-format.js';
 import type { KvRead } from '../storage/shard/shard-db.js';
 import type { ScanStats } from '../storage/shard/signal-store.js';
@@ -109,6 +109,22 @@ function byStoredName(cands: readonly Candidate[]): Map<string, Map<number, Cand
   return out;
 }
 
+/** concatSlices puts a series' time slices (select's batches, in order) end to end: the one slice itself, else one copy. */
+function concatSlices(slices: readonly SeriesSamples[], n: number): { timestampsMs: Float64Array; values: Float64Array } {
+  const first = slices[0];
+  if (slices.length === 1 && first !== undefined) return { timestampsMs: first.timestamps, values: first.values };
+  const timestampsMs = new Float64Array(n);
+  const values = new Float64Array(n);
+  let at = 0;
+  for (const s of slices) {
+    timestampsMs.set(s.timestamps, at);
+    values.set(s.values, at);
+    at += s.timestamps.length;
+  }
+  assert(at === n, 'every slice copied');
+  return { timestampsMs, values };
+}
+
 /**
  * readShardSeries answers a select (`withSamples`) or a series listing on
  * one shard: the matching Prometheus series, sorted by labels, collisions
@@ -160,22 +176,21 @@ export async function readShardSeries(
     }
   } else {
     for (const [name, group] of byStoredName(floats)) {
-      const acc = new Map<number, { ts: number[]; vs: number[] }>();
+      // A series comes in one batch per time slice, each a later, disjoint slice of its samples: its columns are those slices end to end.
+      const acc = new Map<number, { slices: SeriesSamples[]; n: number }>();
       for await (const batch of c.store.select(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], startMs, endMs, { resolution: 'raw' }, c.stats)) {
         for (const s of batch) {
           if (s.kind !== 'samples' || !group.has(s.seriesId)) continue;
           let a = acc.get(s.seriesId);
-          if (a === undefined) acc.set(s.seriesId, (a = { ts: [], vs: [] }));
-          for (let i = 0; i < s.timestamps.length; i++) {
-            a.ts.push(s.timestamps[i] as number);
-            a.vs.push(s.values[i] as number);
-          }
-          if (samples + a.ts.length > budget.samplesMax) throw overBudget('samples', budget.samplesMax);
+          if (a === undefined) acc.set(s.seriesId, (a = { slices: [], n: 0 }));
+          a.slices.push(s);
+          a.n += s.timestamps.length;
+          if (samples + a.n > budget.samplesMax) throw overBudget('samples', budget.samplesMax);
         }
       }
       for (const [id, a] of [...acc].sort((x, y) => x[0] - y[0])) {
         const cand = group.get(id) as Candidate;
-        push({ labels: withName(cand.family.labels, cand.family.name), timestampsMs: Float64Array.from(a.ts), values: Float64Array.from(a.vs) });
+        push({ labels: withName(cand.family.labels, cand.family.name), ...concatSlices(a.slices, a.n) });
       }
     }
   }

@@ -180,8 +180,8 @@ export class GroupColumns {
     return out;
   }
 
-  /** series answers one series per group with a point at each step it has (stepsToSeries of steps(), without the per-step samples), charging `budget` for each point. */
-  series(grid: Grid, budget: Budget): FloatSeries[] {
+  /** series answers one series per group with a point at each step it has (stepsToSeries of steps(), without the per-step samples), charging `budget` (when given) for each point. */
+  series(grid: Grid, budget: Budget | null): FloatSeries[] {
     assert(grid.n === this.#n, 'the grid the columns were folded over');
     const op = this.#e.op;
     const out: FloatSeries[] = [];
@@ -202,7 +202,7 @@ export class GroupColumns {
       points += count;
       out.push({ labels: g.labels, timestampsMs, values });
     }
-    budget.add(points);
+    budget?.add(points);
     return out;
   }
 }

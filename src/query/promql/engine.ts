@@ -13,6 +13,7 @@ import { Budget, checkAbort, makeGrid, stepTime } from './eval-types.js';
 import { evalExpr, foldColumnAggregate, resolveAt, stepsToSeries, windowBounds } from './evaluate.js';
 import { unwrapParens } from './ast.js';
 import { GroupColumns } from './aggregate-columns.js';
+import { perSeriesColumns, tryPushdownSeries } from './series-columns.js';
 import { compareLabels } from './labels.js';
 import { parsePromql } from './parser.js';
 import { exprType } from './typecheck.js';
@@ -33,6 +34,8 @@ export interface EngineOptions {
   readonly rangeFunctions?: ReadonlyMap<string, RangeFn>;
   /** combineOp overrides how shard partials merge (planted-bug tests). */
   readonly combineOp?: (op: AggregateOp) => AggregateOp;
+  /** perSeriesColumns (default true) answers per-series range queries as columns (series-columns.ts); false runs the per-step path (tests compare both, bench/promql-eval times both). */
+  readonly perSeriesColumns?: boolean;
 }
 
 function checkRange(range: EvalRange): void {
@@ -80,13 +83,16 @@ function toResult(v: Val, grid: Grid, instant: boolean): PromResult {
 
 /**
  * columnSeries answers a top-level aggregation computed as columns
- * (evaluate.ts foldColumnAggregate) directly as series, one per group,
- * without a sample per group × step; null when it is not one (or when the
- * engine may push it to the shards: evalExpr decides then).
+ * (evaluate.ts foldColumnAggregate; pushed to the shards, the combining
+ * columns: series-columns.ts tryPushdownSeries) directly as series, one per
+ * group, without a sample per group × step, and a per-series expression —
+ * a selector, a range function — as series too (series-columns.ts); null
+ * for anything else (evalExpr decides then).
  */
-async function columnSeries(expr: Expr, grid: Grid, ctx: EvalCtx): Promise<FloatSeries[] | null> {
+async function columnSeries(expr: Expr, grid: Grid, ctx: EvalCtx, perSeries: boolean): Promise<FloatSeries[] | null> {
   const top = unwrapParens(expr);
-  if (top.type !== 'aggregate' || (ctx.pushdown && ctx.source.shardEval !== undefined)) return null;
+  if (top.type !== 'aggregate') return perSeries ? perSeriesColumns(top, grid, ctx) : null;
+  if (ctx.pushdown && ctx.source.shardEval !== undefined) return perSeries ? tryPushdownSeries(top, grid, ctx) : null;
   const folded = await foldColumnAggregate(top, grid, ctx);
   if (folded instanceof GroupColumns) return folded.series(grid, ctx.budget);
   return folded === null ? null : stepsToSeries(folded.steps, grid);
@@ -111,7 +117,7 @@ export function createPromqlEngine(o: EngineOptions = {}): PromqlEngine {
       const { expr, grid } = prepare(text, range);
       const ctx = makeCtx(source, opts.lookbackMs, opts.signal, o, (o.pushdown ?? true) && source.shardEval !== undefined, opts.maxSourceResolution ?? 'auto');
       if (range.stepMs > 0) {
-        const columns = await columnSeries(expr, grid, ctx);
+        const columns = await columnSeries(expr, grid, ctx, o.perSeriesColumns ?? true);
         if (columns !== null) return { kind: 'matrix', series: sortSeries(columns) };
       }
       const v = await evalExpr(expr, grid, ctx);
@@ -141,7 +147,7 @@ export async function evaluateShard(
   checkAbort(signal);
   const { expr, grid } = prepare(text, range);
   const ctx = makeCtx(localSource, lookbackMs, signal, o, false, maxSourceResolution);
-  const columns = await columnSeries(expr, grid, ctx);
+  const columns = await columnSeries(expr, grid, ctx, o.perSeriesColumns ?? true);
   if (columns !== null) return sortSeries(columns);
   const v = await evalExpr(expr, grid, ctx);
   if (v.type === 'vector') return sortSeries(stepsToSeries(v.steps, grid));

@@ -97,7 +97,7 @@ export async function evalExpr(e: Expr, grid: Grid, ctx: EvalCtx, allowPush = tr
 }
 
 /** evalArgs evaluates a call's arguments (range vectors through evalMatrix). */
-async function evalArgs(e: CallNode, grid: Grid, ctx: EvalCtx): Promise<Val[]> {
+export async function evalArgs(e: CallNode, grid: Grid, ctx: EvalCtx): Promise<Val[]> {
   const vals: Val[] = [];
   for (const a of e.args) {
     const u = unwrapParens(a);
@@ -167,13 +167,25 @@ async function selectSeries(sel: VectorSelectorNode, startMs: number, endMs: num
   return series;
 }
 
-/** evalVectorSelector answers, per step, each series' latest sample within the lookback before the step's reference time (inclusive); from rollups (each window's last at its lastT) where chooseRollup allows. */
-export async function evalVectorSelector(sel: VectorSelectorNode, grid: Grid, ctx: EvalCtx): Promise<VectorVal> {
+/** SelectorRead is what a plain selector read over a grid: its series and, per step, the time it reads at. */
+export interface SelectorRead {
+  readonly series: readonly RawSeries[];
+  readonly refs: Float64Array;
+}
+
+/** readSelector reads the series of a plain selector over a grid (from rollups, each window's last at its lastT, where chooseRollup allows), charging the budget. */
+export async function readSelector(sel: VectorSelectorNode, grid: Grid, ctx: EvalCtx): Promise<SelectorRead> {
   const refs = new Float64Array(grid.n);
   for (let i = 0; i < grid.n; i++) refs[i] = refTimeMs(sel.at, sel.offsetMs, stepTime(grid, i));
   const minRef = Math.min(refs[0] as number, refs[grid.n - 1] as number);
   const maxRef = Math.max(refs[0] as number, refs[grid.n - 1] as number);
   const series = await selectSeries(sel, minRef - ctx.lookbackMs, maxRef, grid, ctx, selectorRollup(grid, ctx));
+  return { series, refs };
+}
+
+/** selectorSteps answers, per step, each series' latest sample within the lookback before the step's reference time (inclusive), charging the budget. */
+export function selectorSteps(read: SelectorRead, grid: Grid, ctx: EvalCtx): Sample[][] {
+  const { series, refs } = read;
   const steps: Sample[][] = Array.from({ length: grid.n }, () => []);
   let held = 0;
   for (let k = 0; k < series.length; k++) {
@@ -190,7 +202,12 @@ export async function evalVectorSelector(sel: VectorSelectorNode, grid: Grid, ct
     }
   }
   ctx.budget.add(held);
-  return { type: 'vector', steps };
+  return steps;
+}
+
+/** evalVectorSelector answers, per step, each series' latest sample within the lookback before the step's reference time (readSelector, selectorSteps). */
+export async function evalVectorSelector(sel: VectorSelectorNode, grid: Grid, ctx: EvalCtx): Promise<VectorVal> {
+  return { type: 'vector', steps: selectorSteps(await readSelector(sel, grid, ctx), grid, ctx) };
 }
 
 /** evalMatrix evaluates a range selector or a subquery into series and per-step windows. */

@@ -55,7 +55,7 @@ export function isPushableAggregate(e: Expr): e is AggregateNode {
 }
 
 /** stepIndex is the grid step a shard's point at t answers (a point off the grid is a broken shard answer). */
-function stepIndex(t: number, grid: Grid): number {
+export function stepIndex(t: number, grid: Grid): number {
   const i = grid.stepMs === 0 ? 0 : Math.round((t - grid.startMs) / grid.stepMs);
   if (!(i >= 0 && i < grid.n)) throw executionError(`a shard answered a point at ${t}, off the query's steps`);
   return i;
@@ -73,7 +73,8 @@ export function seriesToSteps(series: readonly FloatSeries[], grid: Grid): Sampl
   return steps;
 }
 
-async function ship(e: Expr, grid: Grid, ctx: EvalCtx): Promise<readonly FloatSeries[]> {
+/** ship evaluates e on every shard (SeriesSource.shardEval) and answers the union of their series, charging the budget. */
+export async function ship(e: Expr, grid: Grid, ctx: EvalCtx): Promise<readonly FloatSeries[]> {
   const shardEval = ctx.source.shardEval;
   if (shardEval === undefined) throw executionError('the source has no shardEval');
   const series = await shardEval.call(ctx.source, { expr: formatPromql(e), range: { startMs: grid.startMs, endMs: grid.endMs, stepMs: grid.stepMs }, lookbackMs: ctx.lookbackMs, maxSourceResolution: ctx.maxSourceResolution }, ctx.signal);
@@ -92,6 +93,11 @@ async function ship(e: Expr, grid: Grid, ctx: EvalCtx): Promise<readonly FloatSe
  * groups × steps (then the per-step path decides).
  */
 function foldPartials(combine: AggregateNode, series: readonly FloatSeries[], grid: Grid, ctx: EvalCtx): Sample[][] | null {
+  return foldPartialColumns(combine, series, grid, ctx)?.steps(null) ?? null;
+}
+
+/** foldPartialColumns is foldPartials answering the combining aggregation's columns (null in the same cases). */
+export function foldPartialColumns(combine: AggregateNode, series: readonly FloatSeries[], grid: Grid, ctx: EvalCtx): GroupColumns | null {
   if (countGroups(combine, series.map((s) => s.labels)) * grid.n > PromqlLimits.groupStepCellsMax) return null;
   const groups = new GroupColumns(combine, grid.n);
   const values = new Float64Array(grid.n);
@@ -108,7 +114,7 @@ function foldPartials(combine: AggregateNode, series: readonly FloatSeries[], gr
     }
     if (s.timestampsMs.length > 0) groups.add({ k, labels: s.labels, key: labelsKey(s.labels), values, present, count: s.timestampsMs.length });
   }
-  return groups.steps(null);
+  return groups;
 }
 
 /** combined merges the shards' partials with the combining aggregation: as columns when GroupColumns computes it, else step by step. */

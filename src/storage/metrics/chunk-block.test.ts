@@ -178,3 +178,46 @@ function catchOf(f: () => unknown): unknown {
   }
   return null;
 }
+
+t.test('open then decodeInto fills one column from several blocks at their offsets, bit for bit; open decodes no sample', async (t) => {
+  const rand = new SeededRand(77);
+  const enc = new ChunkBlockEncoder();
+  const dec = new ChunkBlockDecoder();
+  let compared = 0;
+  for (let round = 0; round < 20; round++) {
+    const page = rand.intn(4);
+    const blocks = [pageOf(rand, page), pageOf(rand, page)].map((s) => enc.encode(page, s, [7, 120][rand.intn(2)] as number)[0] as Uint8Array);
+    const opened = blocks.map((b) => dec.open(b, page, null));
+    const want = blocks.map((b) => dec.decode(b, page, null));
+    // One column per series, sized from the opened blocks' counts, filled block after block.
+    const totals = new Map<number, number>();
+    for (const o of opened) for (let k = 0; k < o.ids.length; k++) totals.set(o.ids[k] as number, (totals.get(o.ids[k] as number) ?? 0) + (o.counts[k] as number));
+    for (const [id, n] of totals) {
+      const ts = new Float64Array(n + 3);
+      const vs = new Float64Array(n + 3);
+      let at = 3;
+      const wantTs: number[] = [];
+      const wantVs: number[] = [];
+      opened.forEach((o, b) => {
+        const k = o.ids.indexOf(id);
+        if (k < 0) return;
+        dec.decodeInto(o, k, ts, vs, at);
+        at += o.counts[k] as number;
+        const w = want[b]?.get(id);
+        wantTs.push(...(w?.ts ?? []));
+        wantVs.push(...(w?.vs ?? []));
+      });
+      if (!sameBits(ts.subarray(3), Float64Array.from(wantTs)) || !sameBits(vs.subarray(3), Float64Array.from(wantVs))) {
+        t.fail(`round ${round} series ${id}: decodeInto differs from decode`);
+        return;
+      }
+      compared++;
+    }
+  }
+  t.ok(compared > 100, `${compared} series filled from two blocks each equal decode's (seed 77)`);
+  const page = 0;
+  const bytes = enc.encode(page, pageOf(new SeededRand(3), page), 120)[0] as Uint8Array;
+  const o = dec.open(bytes, page, null);
+  t.ok(o.columns.every((c) => c === null), 'open decodes no timestamp column');
+  t.throws(() => dec.decodeInto(o, 0, new Float64Array(0), new Float64Array(0), 0), 'a column too small for the series is a programmer error');
+});

@@ -287,6 +287,26 @@ export interface DecodedSeries {
 }
 
 /**
+ * OpenChunkBlock is a verified chunk block's layout (ChunkBlockDecoder.open):
+ * the wanted series, in id order, with their sample counts and chunk bytes,
+ * before any sample is decoded — so a reader sizes one column per series
+ * over every block it reads and decodes each block straight into it
+ * (ChunkBlockDecoder.decodeInto). It holds views of the block's bytes.
+ */
+export interface OpenChunkBlock {
+  /** ids are the wanted series of the block, in id order; counts[k] is series ids[k]'s samples. */
+  readonly ids: readonly number[];
+  readonly counts: readonly number[];
+  /** chunks[k] is series ids[k]'s stored chunks; refs[k] its column ref (0: none, r: column r − 1). */
+  readonly chunks: readonly (readonly Uint8Array[])[];
+  readonly refs: readonly number[];
+  readonly columnBytes: readonly Uint8Array[];
+  readonly shapes: readonly TimestampColumnShape[];
+  /** columns caches the decoded timestamp columns (null until a series of the column is decoded). */
+  readonly columns: (Float64Array | null)[];
+}
+
+/**
  * ChunkBlockDecoder opens chunk blocks; it keeps its chunk iterator and
  * column decoder between blocks.
  */
@@ -303,6 +323,25 @@ export class ChunkBlockDecoder {
    * null), by id. Throws ERR_CORRUPTION.
    */
   decode(bytes: Uint8Array, page: number, wanted: ReadonlySet<number> | null): Map<number, DecodedSeries> {
+    const block = this.open(bytes, page, wanted);
+    const out = new Map<number, DecodedSeries>();
+    for (let k = 0; k < block.ids.length; k++) {
+      const n = block.counts[k] as number;
+      const ts = new Float64Array(n);
+      const vs = new Float64Array(n);
+      this.decodeInto(block, k, ts, vs, 0);
+      out.set(block.ids[k] as number, { ts, vs });
+    }
+    return out;
+  }
+
+  /**
+   * open verifies the block (envelope CRC, then every invariant in the file
+   * comment that needs no sample decoded) and answers the layout of the
+   * series in `wanted` (all when null). Throws ERR_CORRUPTION; decodeInto
+   * checks the rest (chunk against column piece, increasing times).
+   */
+  open(bytes: Uint8Array, page: number, wanted: ReadonlySet<number> | null): OpenChunkBlock {
     if (bytes.length >= 4 && bytes[3] === BlockKind.metricChunk) {
       throw new OtlpdbError('ERR_CORRUPTION', 'metrics: a per-series chunk run of store format 1; this build reads chunk blocks (store format 2) only');
     }
@@ -319,11 +358,9 @@ export class ChunkBlockDecoder {
       columnBytes.push(bytes);
       shapes.push(timestampColumnShape(bytes));
     }
-    const columns: (Float64Array | null)[] = columnBytes.map(() => null);
     const referenced = new Uint8Array(nColumns);
     const nSeries = r.uvarint();
     if (nSeries < 1 || nSeries > P) throw corrupt(`metrics chunk block of ${nSeries} series`);
-    const out = new Map<number, DecodedSeries>();
     const ids = this.#ids.subarray(0, nSeries);
     const refs = this.#refs.subarray(0, nSeries);
     let next = page * P;
@@ -346,6 +383,8 @@ export class ChunkBlockDecoder {
       at += length;
     }
     if (at !== nSeries) throw corrupt(`metrics chunk block: column ref runs cover ${at} of ${nSeries} series`);
+    const block = { ids: [] as number[], counts: [] as number[], chunks: [] as Uint8Array[][], refs: [] as number[], columnBytes, shapes, columns: columnBytes.map(() => null) };
+    const it = this.#it;
     for (let s = 0; s < nSeries; s++) {
       const id = ids[s] as number;
       const ref = refs[s] as number;
@@ -361,54 +400,68 @@ export class ChunkBlockDecoder {
       const chunks: Uint8Array[] = [];
       for (let j = 0; j < k; j++) chunks.push(r.take(r.uvarint()));
       if (wanted !== null && !wanted.has(id)) continue;
-      let column: Float64Array | undefined;
+      let n = 0;
       if (ref > 0) {
-        column = columns[ref - 1] ?? undefined;
-        if (column === undefined) {
-          column = this.#cols.decode(columnBytes[ref - 1] as Uint8Array);
-          columns[ref - 1] = column;
+        n = (shapes[ref - 1] as TimestampColumnShape).count;
+      } else {
+        for (const c of chunks) {
+          it.reset(c);
+          n += it.count;
         }
       }
-      out.set(id, this.#series(id, chunks, column, ref > 0 ? (shapes[ref - 1] as TimestampColumnShape).pieceSamples : 0));
+      block.ids.push(id);
+      block.counts.push(n);
+      block.chunks.push(chunks);
+      block.refs.push(ref);
     }
     if (r.remaining !== 0) throw corrupt('metrics chunk block: trailing bytes');
     for (let c = 0; c < nColumns; c++) if (referenced[c] === 0) throw corrupt(`metrics chunk block: timestamp column ${c} is not referenced`);
-    return out;
+    return block;
   }
 
-  #series(id: number, chunks: readonly Uint8Array[], column: Float64Array | undefined, pieceSamples: number): DecodedSeries {
-    const it = this.#it;
-    let n = 0;
-    if (column === undefined) {
-      for (const c of chunks) {
-        it.reset(c);
-        n += it.count;
+  /**
+   * decodeInto decodes series block.ids[k]'s samples into ts and vs from
+   * index `at` (block.counts[k] of them; the caller sized the columns) and
+   * checks that its times strictly increase. Throws ERR_CORRUPTION.
+   */
+  decodeInto(block: OpenChunkBlock, k: number, ts: Float64Array, vs: Float64Array, at: number): void {
+    const id = block.ids[k] as number;
+    const n = block.counts[k] as number;
+    const ref = block.refs[k] as number;
+    assert(at >= 0 && at + n <= ts.length && ts.length === vs.length, 'decodeInto: the columns hold the series');
+    let column: Float64Array | undefined;
+    let pieceSamples = 0;
+    if (ref > 0) {
+      column = block.columns[ref - 1] ?? undefined;
+      if (column === undefined) {
+        column = this.#cols.decode(block.columnBytes[ref - 1] as Uint8Array);
+        block.columns[ref - 1] = column;
       }
-    } else {
-      n = column.length;
+      pieceSamples = (block.shapes[ref - 1] as TimestampColumnShape).pieceSamples;
     }
-    const ts = new Float64Array(n);
-    const vs = new Float64Array(n);
-    const bits = new Uint32Array(vs.buffer);
+    const it = this.#it;
+    const bits = new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
     let i = 0;
-    for (const c of chunks) {
+    for (const c of block.chunks[k] as readonly Uint8Array[]) {
       if (column === undefined) {
         it.reset(c);
+        if (it.count > n - i) throw corrupt(`metrics chunk block: series ${id} has more than ${n} samples`);
       } else {
         it.reset(this.#whole(c), column, Math.min(i, n));
         const piece = Math.min(pieceSamples, n - i);
         if (it.count !== piece) throw corrupt(`metrics chunk block: series ${id} has a chunk of ${it.count} samples for a column piece of ${piece}`);
       }
+      let j = at + i;
       while (it.next()) {
-        ts[i] = it.t;
-        bits[2 * i] = it.vLo;
-        bits[2 * i + 1] = it.vHi;
-        i++;
+        ts[j] = it.t;
+        bits[2 * j] = it.vLo;
+        bits[2 * j + 1] = it.vHi;
+        j++;
       }
+      i = j - at;
     }
     if (i !== n) throw corrupt(`metrics chunk block: series ${id} has ${i} samples for ${n}`);
-    for (let j = 1; j < n; j++) if (!((ts[j] as number) > (ts[j - 1] as number))) throw corrupt(`metrics chunk block: series ${id} times do not increase`);
-    return { ts, vs };
+    for (let j = at + 1; j < at + n; j++) if (!((ts[j] as number) > (ts[j - 1] as number))) throw corrupt(`metrics chunk block: series ${id} times do not increase`);
   }
 
   /** #whole puts a stored chunk's version byte back, in a buffer reused from chunk to chunk. */

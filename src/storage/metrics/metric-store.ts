@@ -106,10 +106,10 @@ import { type Labels, PREPARE_NEW, PREPARE_REFUSED, type SeriesHasher, SeriesReg
 import { isFloatPoint, numberValue, seriesLabels, timestampMs } from './series-identity.js';
 import { IdentityMemo } from './identity-memo.js';
 import { SeriesDescriptions, decodeDescriptionPage, descriptionPageKey, encodeDescriptionPage } from './series-descriptions.js';
-import { ChunkBlockDecoder, ChunkBlockEncoder, type ChunkBlockSeries, type DecodedSeries } from './chunk-block.js';
+import { ChunkBlockDecoder, ChunkBlockEncoder, type ChunkBlockSeries, type OpenChunkBlock } from './chunk-block.js';
 import { PART_RESOURCE, PART_SCOPE, RawIdentityMemo, type RawIdentityHash, rawIdentityHash } from './raw-identity-memo.js';
 import { KIND_ROW, type MetricEntryColumns } from '../metric-entry.js';
-import { type FloatColumns, Head, forEachBucket, lastWins, mergeSamples } from './store-head.js';
+import { type FloatColumns, Head, type SampleRun, forEachBucket, lastWins, mergeRuns } from './store-head.js';
 import { type RecordRollupPartial, type RecordRollupPoint, mergeRecordInto, recordPartialsOf, recordPointOf } from './record-rollup.js';
 import { ROLLUP_RESOLUTIONS, ROLLUP_WINDOW_MS, type Resolution, type RollupPartial, type RollupPoint, mergeInto, partialsOf, pickResolution, pointOf } from './rollup.js';
 import {
@@ -1034,25 +1034,16 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     const parts = await this.#readChunkBlocks(kv, tenant, group, buckets, stats);
     const out: SeriesSamples[] = [];
     for (const id of group) {
-      const ts: number[] = [];
-      const vs: number[] = [];
-      for (const p of parts.get(id) ?? []) {
-        for (let i = 0; i < p.ts.length; i++) {
-          ts.push(p.ts[i] as number);
-          vs.push(p.vs[i] as number);
-        }
-      }
+      // The decoded parts and the heads' copies are this read's own: mergeRuns may answer views of them.
+      const durable = parts.get(id);
+      const runs: SampleRun[] = durable === undefined ? [] : [durable];
       for (const h of this.#heads()) {
         const cols = h.floats.get(id);
         if (cols === undefined) continue;
         stats.headRowsScanned += cols.n;
-        const c = cols.columns();
-        for (let i = 0; i < cols.n; i++) {
-          ts.push(c.ts[i] as number);
-          vs.push(c.vs[i] as number);
-        }
+        runs.push(cols.columns());
       }
-      const merged = mergeSamples(ts, vs, minMs, maxMs);
+      const merged = mergeRuns(runs, minMs, maxMs);
       if (merged.timestamps.length === 0) continue;
       const info = this.#registry.info(id);
       out.push({ kind: 'samples', seriesId: id, name: info.name, labels: info.labels, ...merged });
@@ -1139,12 +1130,16 @@ export class MetricStore implements SignalStore<MetricPointRow> {
 
   /**
    * #readChunkBlocks reads the float samples of the series `group` (sorted
-   * ids) in `buckets` (sorted) from the chunk blocks of their id pages, per
-   * series in (bucket, flushIndex) order — write order. The durable copy of
-   * the frozen head is skipped, as in #readDurable.
+   * ids) in `buckets` (sorted) from the chunk blocks of their id pages: per
+   * series one run holding its blocks' samples in (bucket, flushIndex) order
+   * — write order — with `increasing` false when they do not strictly
+   * increase across blocks (a time rewritten by a later flush). Every block
+   * is opened first (ChunkBlockDecoder.open: verified, sample counts known)
+   * and then decoded straight into its series' run, sized once. The durable
+   * copy of the frozen head is skipped, as in #readDurable.
    */
-  async #readChunkBlocks(kv: KvRead, tenant: string, group: number[], buckets: readonly number[], stats: ScanStats): Promise<Map<number, DecodedSeries[]>> {
-    const out = new Map<number, DecodedSeries[]>();
+  async #readChunkBlocks(kv: KvRead, tenant: string, group: number[], buckets: readonly number[], stats: ScanStats): Promise<Map<number, SampleRun>> {
+    const out = new Map<number, SampleRun>();
     if (group.length === 0) return out;
     const wanted = new Set(group);
     const skipFlush = this.#frozen?.flushIndex ?? -1;
@@ -1152,6 +1147,8 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     const lastPage = chunkBlockPage(group[group.length - 1] as number);
     const prefixBytes = tenantPrefix(MetricKeySpace.Chunks, tenant).length;
     const dec = new ChunkBlockDecoder();
+    const blocks: OpenChunkBlock[] = [];
+    const totals = new Map<number, number>();
     for (const bucket of buckets) {
       const range = { gte: dataKeyPrefix(MetricKeySpace.Chunks, tenant, bucket, firstPage), lt: dataKeyPrefix(MetricKeySpace.Chunks, tenant, bucket, lastPage + 1) };
       for await (const page of kv.pages(range)) {
@@ -1160,13 +1157,27 @@ export class MetricStore implements SignalStore<MetricPointRow> {
           if (f.flushIndex === skipFlush) continue;
           stats.blocksScanned++;
           stats.bytesRead += e.value.length;
-          for (const [id, samples] of dec.decode(e.value, f.page, wanted)) {
-            let list = out.get(id);
-            if (list === undefined) out.set(id, (list = []));
-            list.push(samples);
-          }
+          const block = dec.open(e.value, f.page, wanted);
+          blocks.push(block);
+          for (let k = 0; k < block.ids.length; k++) totals.set(block.ids[k] as number, (totals.get(block.ids[k] as number) ?? 0) + (block.counts[k] as number));
         }
       }
+    }
+    const runs = new Map<number, { ts: Float64Array; vs: Float64Array; filled: number; increasing: boolean }>();
+    for (const [id, n] of totals) runs.set(id, { ts: new Float64Array(n), vs: new Float64Array(n), filled: 0, increasing: true });
+    for (const block of blocks) {
+      for (let k = 0; k < block.ids.length; k++) {
+        const run = runs.get(block.ids[k] as number);
+        assert(run !== undefined, 'every opened series has a run');
+        const at = run.filled;
+        dec.decodeInto(block, k, run.ts, run.vs, at);
+        run.filled += block.counts[k] as number;
+        if (at > 0 && run.filled > at && !((run.ts[at] as number) > (run.ts[at - 1] as number))) run.increasing = false;
+      }
+    }
+    for (const [id, run] of runs) {
+      assert(run.filled === run.ts.length, 'every counted sample decoded');
+      out.set(id, run.increasing ? { ts: run.ts, vs: run.vs } : { ts: run.ts, vs: run.vs, increasing: false });
     }
     return out;
   }

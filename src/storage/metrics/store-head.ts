@@ -265,12 +265,12 @@ export function lastWins<T>(items: T[], timeOf: (x: T) => number): T[] {
 }
 
 /** mergeSamples sorts samples given in write order by time, keeps the last write of each timestamp, and cuts [minMs, maxMs]. */
-export function mergeSamples(ts: number[], vs: number[], minMs: number, maxMs: number): { timestamps: Float64Array; values: Float64Array } {
+export function mergeSamples(ts: ArrayLike<number>, vs: ArrayLike<number>, minMs: number, maxMs: number): { timestamps: Float64Array; values: Float64Array } {
   if (ts.length === 0) return { timestamps: EMPTY_F64, values: EMPTY_F64 };
   let order: number[] | null = null;
   for (let i = 1; i < ts.length; i++) {
     if ((ts[i] as number) < (ts[i - 1] as number)) {
-      order = ts.map((_, j) => j).sort((a, b) => (ts[a] as number) - (ts[b] as number) || a - b);
+      order = Array.from({ length: ts.length }, (_, j) => j).sort((a, b) => (ts[a] as number) - (ts[b] as number) || a - b);
       break;
     }
   }
@@ -288,4 +288,98 @@ export function mergeSamples(ts: number[], vs: number[], minMs: number, maxMs: n
     }
   }
   return { timestamps: Float64Array.from(outT), values: Float64Array.from(outV) };
+}
+
+/** SampleRun is one series' samples from one source (its chunk blocks, a head), strictly increasing in t unless `increasing` is false. */
+export interface SampleRun {
+  readonly ts: Float64Array;
+  readonly vs: Float64Array;
+  /** increasing false says the times may repeat or go back (blocks of several flushes rewrote a time). */
+  readonly increasing?: boolean;
+}
+
+/** lowerBound is the first index of the sorted ts whose time is >= t (n when none is). */
+export function lowerBound(ts: Float64Array, t: number): number {
+  let lo = 0;
+  let hi = ts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ts[mid] as number) < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** upperBound is the first index of the sorted ts whose time is > t (ts.length when none is). */
+export function upperBound(ts: Float64Array, t: number): number {
+  let lo = 0;
+  let hi = ts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((ts[mid] as number) <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * mergeRuns is mergeSamples over runs given in write order, each strictly
+ * increasing in t unless it says otherwise. When every run starts after the one before it ends (one
+ * flush per bucket, the head after them: the usual read) their
+ * concatenation is already merged: the window [minMs, maxMs] is cut from
+ * each run by binary search and copied once into the answer — or, when it
+ * lies in one run, answered as views of that run, not copied (the caller
+ * gives up the runs). Otherwise (a rewrite of a time across flushes, runs
+ * out of order, a run not increasing) the runs are concatenated and mergeSamples sorts them.
+ */
+export function mergeRuns(runs: readonly SampleRun[], minMs: number, maxMs: number): { timestamps: Float64Array; values: Float64Array } {
+  let total = 0;
+  let lastT = -Infinity;
+  let ordered = true;
+  let nonEmpty = 0;
+  let only: SampleRun | null = null;
+  for (const r of runs) {
+    assert(r.ts.length === r.vs.length, 'a run has a value per time');
+    const n = r.ts.length;
+    if (n === 0) continue;
+    total += n;
+    nonEmpty++;
+    only = r;
+    if (!((r.ts[0] as number) > lastT) || r.increasing === false) ordered = false;
+    lastT = r.ts[n - 1] as number;
+  }
+  if (total === 0) return { timestamps: EMPTY_F64, values: EMPTY_F64 };
+  if (!ordered) {
+    const ts = new Float64Array(total);
+    const vs = new Float64Array(total);
+    let at = 0;
+    for (const r of runs) {
+      ts.set(r.ts, at);
+      vs.set(r.vs, at);
+      at += r.ts.length;
+    }
+    return mergeSamples(ts, vs, minMs, maxMs);
+  }
+  if (nonEmpty === 1 && only !== null) {
+    const from = lowerBound(only.ts, minMs);
+    const to = upperBound(only.ts, maxMs);
+    if (to <= from) return { timestamps: EMPTY_F64, values: EMPTY_F64 };
+    return { timestamps: only.ts.subarray(from, to), values: only.vs.subarray(from, to) };
+  }
+  let n = 0;
+  for (const r of runs) n += Math.max(0, upperBound(r.ts, maxMs) - lowerBound(r.ts, minMs));
+  if (n === 0) return { timestamps: EMPTY_F64, values: EMPTY_F64 };
+  const timestamps = new Float64Array(n);
+  const values = new Float64Array(n);
+  let at = 0;
+  for (const r of runs) {
+    const from = lowerBound(r.ts, minMs);
+    const to = upperBound(r.ts, maxMs);
+    if (to <= from) continue;
+    timestamps.set(r.ts.subarray(from, to), at);
+    values.set(r.vs.subarray(from, to), at);
+    at += to - from;
+  }
+  assert(at === n, 'every sample of the window copied');
+  return { timestamps, values };
 }
