@@ -83,7 +83,15 @@ async function run(engine: PromqlEngine, q: string, range: EvalRange, source: Se
   }
 }
 
+/**
+ * sameBits compares two values bit for bit, except that every NaN equals
+ * every NaN: the API prints any NaN as "NaN", and the sign bit of a NaN made
+ * from +Inf and -Inf depends on which operand came first, which through
+ * shards can follow the order their partials arrived in (seen flaky: "avg by
+ * (app) (rate(m[5m]))", seed 1, "NaN vs NaN").
+ */
 function sameBits(a: number, b: number): boolean {
+  if (Number.isNaN(a) && Number.isNaN(b)) return true;
   const x = new Float64Array([a, b]);
   const w = new Uint32Array(x.buffer);
   return w[0] === w[2] && w[1] === w[3];
