@@ -115,29 +115,8 @@ export function executionError(message: string): OtlpdbError {
   return new OtlpdbError('ERR_INVALID_ARGUMENT', message, { promErrorType: 'execution' });
 }
 
-/** lowerBound is the first index whose timestamp is >= t. */
-export function lowerBound(ts: Float64Array, t: number): number {
-  let lo = 0;
-  let hi = ts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((ts[mid] as number) < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/** upperBound is the first index whose timestamp is > t. */
-export function upperBound(ts: Float64Array, t: number): number {
-  let lo = 0;
-  let hi = ts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((ts[mid] as number) <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+// lowerBound and upperBound: one binary search for the store's columns and the evaluator's (store-head.ts).
+export { lowerBound, upperBound } from '../../storage/metrics/store-head.js';
 
 /** StaleNaNBits are the high and low 32-bit words of Prometheus's staleness marker (value.StaleNaN, 0x7ff0000000000002). */
 const StaleNaNHigh = 0x7ff00000;
