@@ -1020,6 +1020,15 @@ assert(ShardServiceLimits.statsDeadlineMs <= TransportLimits.callDeadlineMsMax, 
  * query, the label reads, and one retention pass.
  */
 export const LogStoreLimits = {
+  /**
+   * blockRowsMax bounds the rows of one log block: a flush cuts a bucket's
+   * time-sorted rows into consecutive blocks of at most this many, so a
+   * time range or a limit-N query in one direction reads only the blocks at
+   * its end (the read settles rows no unread block can precede). 65,536 (the
+   * span blocks' cut) gave one block per shard at 1 M lines, each read whole
+   * by every query.
+   */
+  blockRowsMax: 16_384,
   /** headRowOverheadBytes is the accounted memory of one head row beyond its strings and ids (object, array slot, bigints). */
   headRowOverheadBytes: 256,
   /** headAttributeOverheadBytes is the accounted memory of one attribute beyond its key and value strings. */
@@ -1051,7 +1060,7 @@ assert(LogStoreLimits.labelKeyStringBytesMax >= 16, 'a label key holds a short n
 assert(256 + 4 * LogStoreLimits.labelKeyStringBytesMax + 32 <= ShardDbLimits.keyBytesMax, 'a label key fits keyBytesMax');
 assert(LogStoreLimits.expireBucketsMax >= 1, 'expireBucketsMax >= 1');
 assert(LogStoreLimits.scanPageEntries >= 1 && LogStoreLimits.scanPageEntries <= ShardDbLimits.scanPageEntriesMax, 'scan pages within ShardDb pages');
-assert(StoreLimits.blockRowsMax <= LogBlockLimits.rowsPerBlockMax, 'a store block fits a log block');
+assert(LogStoreLimits.blockRowsMax <= LogBlockLimits.rowsPerBlockMax, 'a log store block fits a log block');
 
 /**
  * TraceStoreLimits bound the traces store of one shard replica

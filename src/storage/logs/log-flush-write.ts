@@ -9,7 +9,7 @@
  * (everything else) for the tenant's stats.
  */
 import { OtlpdbError, assert } from '../../errors.js';
-import { ShardDbLimits, StoreLimits } from '../../limits.js';
+import { LogStoreLimits, ShardDbLimits } from '../../limits.js';
 import type { LogRow } from '../rows.js';
 import type { KvWriteBatch } from '../shard/shard-db.js';
 import { encodeLogBlock, streamKey } from './log-block.js';
@@ -55,7 +55,7 @@ function streamsOf(rows: readonly LogRow[]): LogStream[] {
  * never fail on data that was accepted.
  */
 function encodeParts(rows: readonly LogRow[], out: EncodedPart[], termIndex: boolean): void {
-  assert(rows.length >= 1 && rows.length <= StoreLimits.blockRowsMax, 'a part is 1..blockRowsMax rows');
+  assert(rows.length >= 1 && rows.length <= LogStoreLimits.blockRowsMax, 'a part is 1..blockRowsMax rows');
   try {
     const block = encodeLogBlock(rows);
     const index = termIndex ? encodeLogIndex(rows) : NO_INDEX;
@@ -110,7 +110,7 @@ export function writeTenantFlush(batch: KvWriteBatch, tenant: string, rows: read
     // Stable: equal times keep apply order.
     const sorted = (byBucket.get(bucket) as LogRow[]).slice().sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0));
     const parts: EncodedPart[] = [];
-    for (let i = 0; i < sorted.length; i += StoreLimits.blockRowsMax) encodeParts(sorted.slice(i, i + StoreLimits.blockRowsMax), parts, termIndex);
+    for (let i = 0; i < sorted.length; i += LogStoreLimits.blockRowsMax) encodeParts(sorted.slice(i, i + LogStoreLimits.blockRowsMax), parts, termIndex);
     assert(parts.length <= 0x1_0000, 'parts of one bucket fit u16');
     for (let part = 0; part < parts.length; part++) {
       const p = parts[part] as EncodedPart;

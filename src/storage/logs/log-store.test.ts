@@ -517,7 +517,7 @@ t.test('label keys: long names and values are cut in the key and read whole; NUL
 t.test('a bucket of more than blockRowsMax rows is cut into parts that read back in order', async (t) => {
   const h = await Harness.open(t);
   const base = realisticLogs(new SeededRand(8), 1, 'acme')[0] as LogRow;
-  const n = StoreLimits.blockRowsMax + 3;
+  const n = LogStoreLimits.blockRowsMax + 3;
   const t0 = bucketStartNs(BASE_BUCKET);
   // Applied newest first, so the flush must sort; every 1000th row shares its time with the next.
   const rows = Array.from({ length: n }, (_, i): LogRow => {
@@ -532,6 +532,39 @@ t.test('a bucket of more than blockRowsMax rows is cut into parts that read back
   t.same(got, referenceQuery(rows, q).map(canon), 'the newest rows, across the part boundary');
   const fwd = (await collect(h.store.queryLogs(h.db, 'acme', { ...q, direction: 'forward' }, newScanStats()))).hits.map((x) => canon(x.row));
   t.same(fwd, referenceQuery(rows, { ...q, direction: 'forward' }).map(canon), 'the oldest rows');
+});
+
+t.test('a limit-N query reads only the blocks at its end of a bucket, and stays exact when flushes overlap in time', async (t) => {
+  const h = await Harness.open(t);
+  const base = realisticLogs(new SeededRand(9), 1, 'acme')[0] as LogRow;
+  const t0 = bucketStartNs(BASE_BUCKET);
+  const row = (i: number, timeStep: number, tag: string): LogRow => {
+    const time = t0 + BigInt(timeStep) * 1000n;
+    return { ...base, timeUnixNano: time, observedTimeUnixNano: time, body: { type: 'string', value: `row ${tag} ${i}` } };
+  };
+  const n = 3 * LogStoreLimits.blockRowsMax + 5;
+  const first = Array.from({ length: n }, (_, i) => row(i, i - (i % 7 === 1 ? 1 : 0), 'a')); // Some times shared by neighbours.
+  h.add('acme', first);
+  const blocks = (await h.flush()).blocks;
+  t.ok(blocks >= 4, `one flush, ${blocks} time-ordered blocks (the last holds the 5 newest rows)`);
+  const query = async (rows: readonly LogRow[], q: LogScanQuery, what: string): Promise<ScanStats> => {
+    const stats = newScanStats();
+    const got = (await collect(h.store.queryLogs(h.db, 'acme', q, stats))).hits.map((x) => canon(x.row));
+    t.same(got, referenceQuery(rows, q).map(canon), what);
+    return stats;
+  };
+  const q: LogScanQuery = { startNs: 0n, endNs: U64_MAX, terms: ['row'], direction: 'backward', limit: 100 };
+  const back = (await query(first, q, 'the newest 100')).blocksScanned;
+  t.equal(back, 2, `backward: only the 5-row newest block and the one before it are read, of ${blocks}`);
+  t.equal((await query(first, { ...q, direction: 'forward' }, 'the oldest 100')).blocksScanned, 1, 'forward: only the oldest block is read');
+  // A second flush whose rows fall between and on the first one's times: every block of it overlaps.
+  const second = Array.from({ length: LogStoreLimits.blockRowsMax + 7 }, (_, i) => row(i, 6 * i + (i % 3), 'b'));
+  h.add('acme', second);
+  await h.flush();
+  const all = [...first, ...second];
+  for (const direction of ['backward', 'forward'] as const) {
+    for (const limit of [1, 100, 4_999]) await query(all, { ...q, direction, limit }, `${direction}, limit ${limit}, over overlapping flushes`);
+  }
 });
 
 t.test('the head filter (logRowMatches) answers exactly as queryLogBlock, upper-case terms included', async (t) => {

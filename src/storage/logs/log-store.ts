@@ -124,6 +124,11 @@ export interface LogStoreOptions {
 }
 
 
+/** cmpNs orders two nanosecond times. */
+function cmpNs(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** LogStore is the logs store of one shard replica (see the file comment). */
 export class LogStore implements SignalStore<LogRow> {
   readonly signal = 'logs' as const;
@@ -387,20 +392,36 @@ export class LogStore implements SignalStore<LogRow> {
     // A bucket's candidates in the direction's order, decoded a growing chunk at a time: a consumer that stops early decodes little.
     const scanCtx: BlockScanContext = { kv, tenant, reads: this.#reads, unindexedRowMatches: (row, n, lo, hi) => this.unindexedRowMatches(row, n, lo, hi) };
     const scanBlock = (id: LogBlockId, meta: LogBlockMeta): Promise<Candidate[]> => scanLogBlock(scanCtx, id, meta, blockQuery, nq, stats, remaining, backward, q);
+    // A bucket's blocks are read newest first (backward; oldest first forward), and after each block the
+    // candidates no unread block can precede are settled and emitted: a limit-100 query over time-ordered
+    // blocks (one flush cuts its sorted rows into consecutive blocks) reads the few blocks at its end.
+    // Exact: an unread block holds no row later (backward) than its meta's maxTimeNs, and only candidates
+    // strictly past that frontier are settled, so ties wait for every block that may hold them.
     async function* bucketHits(bucket: number, metas: readonly { id: LogBlockId; meta: LogBlockMeta }[]): AsyncGenerator<LogHit[]> {
-      const cands: Candidate[] = headHits.get(bucket) ?? [];
-      for (const { id, meta } of metas) {
-        if (servedFromHead(id.flushIndex)) continue;
-        for (const c of await scanBlock(id, meta)) cands.push(c);
-      }
-      cands.sort(compareCandidates);
-      if (backward) cands.reverse();
-      let chunk = DECODE_CHUNK_ROWS_MIN;
-      for (let i = 0; i < cands.length && remaining > 0; i += chunk, chunk *= 2) {
-        const hits = materialize(cands.slice(i, i + chunk), q.rowFilter).slice(0, remaining);
-        for (let j = 0; j < hits.length; j += LogStoreLimits.queryBatchRowsMax) yield hits.slice(j, j + LogStoreLimits.queryBatchRowsMax);
-        remaining -= hits.length;
-        assert(remaining >= 0, 'no more hits than the limit');
+      const order = metas
+        .filter(({ id }) => !servedFromHead(id.flushIndex))
+        .sort((a, b) => (backward ? cmpNs(b.meta.maxTimeNs, a.meta.maxTimeNs) : cmpNs(a.meta.minTimeNs, b.meta.minTimeNs)));
+      let pending: Candidate[] = [...(headHits.get(bucket) ?? [])];
+      for (let k = 0; k <= order.length && remaining > 0; k++) {
+        const block = order[k];
+        if (block !== undefined) for (const c of await scanBlock(block.id, block.meta)) pending.push(c);
+        pending.sort(compareCandidates);
+        if (backward) pending.reverse();
+        const after = order[k + 1];
+        const frontier = after === undefined || block === undefined ? null : backward ? after.meta.maxTimeNs : after.meta.minTimeNs;
+        let settled = pending.length;
+        if (frontier !== null) {
+          settled = 0;
+          while (settled < pending.length && (backward ? (pending[settled] as Candidate).timeNs > frontier : (pending[settled] as Candidate).timeNs < frontier)) settled++;
+        }
+        let chunk = DECODE_CHUNK_ROWS_MIN;
+        for (let i = 0; i < settled && remaining > 0; i += chunk, chunk *= 2) {
+          const hits = materialize(pending.slice(i, Math.min(i + chunk, settled)), q.rowFilter).slice(0, remaining);
+          for (let j = 0; j < hits.length; j += LogStoreLimits.queryBatchRowsMax) yield hits.slice(j, j + LogStoreLimits.queryBatchRowsMax);
+          remaining -= hits.length;
+          assert(remaining >= 0, 'no more hits than the limit');
+        }
+        pending = pending.slice(settled);
       }
     }
 
