@@ -1,13 +1,10 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { SeededRand } from '../fs/seeded-rand.js';
 import type { AnyValue, SpanRow, StatusCode } from '../storage/rows.js';
-import { KvWriteBatch, ShardDb } from '../storage/shard/shard-db.js';
+import type { ShardDb } from '../storage/shard/shard-db.js';
 import { TraceStore } from '../storage/traces/trace-store.js';
-import { realisticSpans } from '../storage/traces/traces-test-util.js';
+import { addAndFlush, realisticSpans, tempTraceDb } from '../storage/traces/traces-test-util.js';
 import type { TraceSearchQuery } from './search-params.js';
 import { pushdownPredicate } from './search-params.js';
 import { extractPushdown, formatTraceql, parseTraceql } from './traceql/index.js';
@@ -20,24 +17,10 @@ const SEED = Number(process.env.OTLPDB_SEARCH_SEED ?? 20261127);
 const TENANT = 'acme';
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
+/** storeWith adds `spans` 97 at a time, flushing every `flushEvery` adds; what is left stays in the head. */
 async function storeWith(t: Test, spans: readonly SpanRow[], flushEvery: number, store = new TraceStore()): Promise<{ store: TraceStore; db: ShardDb }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-search-'));
-  const db = await ShardDb.open(dir);
-  t.teardown(async () => {
-    await db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  let flushIndex = 0;
-  for (let i = 0; i < spans.length; i += 97) {
-    store.add(TENANT, spans.slice(i, i + 97), 1_000);
-    if ((i / 97) % flushEvery === flushEvery - 1) {
-      store.freeze();
-      const batch = new KvWriteBatch();
-      await store.writeFrozen({ batch, kv: db, flushIndex: ++flushIndex });
-      await db.write(batch);
-      store.dropFrozen();
-    }
-  }
+  const db = await tempTraceDb(t, 'otlpdb-search-');
+  await addAndFlush(store, db, TENANT, spans, 97, flushEvery);
   return { store, db };
 }
 

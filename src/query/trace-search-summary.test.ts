@@ -1,19 +1,17 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { OtlpdbError } from '../errors.js';
 import { SeededRand } from '../fs/seeded-rand.js';
 import type { SpanRow } from '../storage/rows.js';
 import { ByteWriter } from '../storage/codec/varint.js';
-import { KvWriteBatch, ShardDb } from '../storage/shard/shard-db.js';
+import { KvWriteBatch } from '../storage/shard/shard-db.js';
+import type { ShardDb } from '../storage/shard/shard-db.js';
 import { SpanBlockCache } from '../storage/traces/block-cache.js';
 import { TraceKeySpace } from '../storage/traces/trace-keys.js';
 import { TraceStore } from '../storage/traces/trace-store.js';
 import { decodeTraceSummaries, encodeTraceSummaries } from '../storage/traces/trace-summaries.js';
 import type { TraceSummaryEntry } from '../storage/traces/trace-summaries.js';
-import { realisticSpans } from '../storage/traces/traces-test-util.js';
+import { addAndFlush, damageValue, deleteKeys, keysIn, outcomeCode, realisticSpans, tempTraceDb } from '../storage/traces/traces-test-util.js';
 import type { TraceSearchQuery } from './search-params.js';
 import { searchShard } from './trace-search-shard.js';
 import type { ShardSearchAnswer } from './trace-search-shard.js';
@@ -31,23 +29,8 @@ const json = (a: ShardSearchAnswer): string =>
 
 /** storeWith adds `spans` 97 at a time, flushing every `flushEvery` adds; what is left stays in the head. */
 async function storeWith(t: Test, spans: readonly SpanRow[], flushEvery: number, store: TraceStore): Promise<ShardDb> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-summary-'));
-  const db = await ShardDb.open(dir);
-  t.teardown(async () => {
-    await db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  let flushIndex = 0;
-  for (let i = 0; i < spans.length; i += 97) {
-    store.add(TENANT, spans.slice(i, i + 97), 1_000);
-    if ((i / 97) % flushEvery === flushEvery - 1) {
-      store.freeze();
-      const batch = new KvWriteBatch();
-      await store.writeFrozen({ batch, kv: db, flushIndex: ++flushIndex });
-      await db.write(batch);
-      store.dropFrozen();
-    }
-  }
+  const db = await tempTraceDb(t, 'otlpdb-summary-');
+  await addAndFlush(store, db, TENANT, spans, 97, flushEvery);
   return db;
 }
 
@@ -190,25 +173,12 @@ t.test('a damaged summary table is refused (ERR_CORRUPTION); blocks without tabl
   const db = await storeWith(t, spans, 3, store);
   const q: TraceSearchQuery = { startNs: 0n, endNs: 1n << 63n, predicate: {}, limit: 1000, spss: 3, minTraceDurationNs: 1n };
   const want = json(await searchShard(store, db, TENANT, q, () => false, undefined, { earlyStop: true, summaries: false }));
-  const keys: Uint8Array[] = [];
-  for await (const page of db.pages({ gte: Uint8Array.of(TraceKeySpace.summaries), lt: Uint8Array.of(TraceKeySpace.summaries + 1) })) for (const e of page) keys.push(e.key);
+  const keys = await keysIn(db, TraceKeySpace.summaries);
   t.ok(keys.length > 1, `${keys.length} tables`);
-  const first = (await db.get(keys[0] as Uint8Array)) as Uint8Array;
-  const damaged = Uint8Array.from(first);
-  const at = damaged.length >> 1;
-  damaged[at] = (damaged[at] as number) ^ 0x01;
-  let b = new KvWriteBatch();
-  b.put(keys[0] as Uint8Array, damaged);
-  await db.write(b);
-  const code = await searchShard(store, db, TENANT, q, () => false).then(
-    () => 'ok',
-    (err: unknown) => (err instanceof OtlpdbError ? err.code : 'other'),
-  );
-  t.equal(code, 'ERR_CORRUPTION', 'one flipped bit in a table');
+  await damageValue(db, keys[0] as Uint8Array, 0x01);
+  t.equal(await outcomeCode(searchShard(store, db, TENANT, q, () => false)), 'ERR_CORRUPTION', 'one flipped bit in a table');
   // Blocks written before the table: no 0x16 key at all.
-  b = new KvWriteBatch();
-  for (const k of keys) b.del(k);
-  await db.write(b);
+  await deleteKeys(db, keys);
   const old = await searchShard(store, db, TENANT, q, () => false);
   t.equal(json(old), want, 'same answer without tables');
   t.equal(old.summarizedTraces, 0, 'nothing answered from summaries');

@@ -16,7 +16,7 @@ import { unwrapParens } from './ast.js';
 import { ColumnAggregateOps } from './aggregate-columns.js';
 import { aggregateStep } from './aggregations.js';
 import type { EvalCtx, Grid } from './eval-types.js';
-import { Budget, makeGrid, stepTime } from './eval-types.js';
+import { Budget, STALE_NAN, makeGrid, stepTime } from './eval-types.js';
 import { createPromqlEngine } from './engine.js';
 import { evalExpr, evalMatrix, resolveAt, stepsToSeries, windowBounds } from './evaluate.js';
 import type { Sample } from './labels.js';
@@ -30,14 +30,6 @@ import type { FloatSeries } from './source.js';
 const T0 = 1_700_000_000_000;
 const HOUR = 3_600_000;
 
-/** staleNaN is Prometheus's staleness marker (0x7ff0000000000002). */
-function staleNaN(): number {
-  const a = new Float64Array(1);
-  const w = new Uint32Array(a.buffer);
-  w[0] = 0x00000002;
-  w[1] = 0x7ff00000;
-  return a[0] as number;
-}
 
 /** seededSeries are counters and gauges with gaps, resets, NaN, ±Inf and stale markers; a few series start late so groups miss steps. */
 function seededSeries(seed: number): FloatSeries[] {
@@ -55,7 +47,7 @@ function seededSeries(seed: number): FloatSeries[] {
       if (r === 0) v = 0;
       else v += rand.intn(50);
       ts.push(t);
-      vs.push(r === 1 ? NaN : r === 2 ? Infinity : r === 3 ? -Infinity : r === 4 ? staleNaN() : i % 7 === 6 ? v / 3 - 20 : v);
+      vs.push(r === 1 ? NaN : r === 2 ? Infinity : r === 3 ? -Infinity : r === 4 ? STALE_NAN : i % 7 === 6 ? v / 3 - 20 : v);
     }
     const labels = [
       { name: '__name__', value: 'm' },

@@ -122,6 +122,15 @@ export { lowerBound, upperBound } from '../../storage/metrics/store-head.js';
 const StaleNaNHigh = 0x7ff00000;
 const StaleNaNLow = 0x00000002;
 
+/** STALE_NAN is Prometheus's staleness marker as a number (tests and sources that write one; its payload survives Float64Array stores). */
+export const STALE_NAN: number = (() => {
+  const a = new Float64Array(1);
+  const w = new Uint32Array(a.buffer);
+  w[0] = StaleNaNLow;
+  w[1] = StaleNaNHigh;
+  return a[0] as number;
+})();
+
 /** isStaleMarker says whether sample j of values is Prometheus's staleness marker (a NaN with a distinct payload; read from the raw bits). */
 export function isStaleMarker(values: Float64Array, j: number): boolean {
   if (!Number.isNaN(values[j] as number)) return false;

@@ -17,20 +17,13 @@ import { SeededRand } from '../../fs/seeded-rand.js';
 import { createPromqlEngine, evaluateShard } from './engine.js';
 import type { PromqlEngine } from './source.js';
 import { labelsKey } from './labels.js';
+import { STALE_NAN } from './eval-types.js';
 import { MemorySeriesSource } from './memory-source.js';
 import type { EvalRange, FloatSeries, PromResult, SeriesSource } from './source.js';
 
 const T0 = 1_700_000_000_000;
 const HOUR = 3_600_000;
 
-/** staleNaN is Prometheus's staleness marker (0x7ff0000000000002). */
-function staleNaN(): number {
-  const a = new Float64Array(1);
-  const w = new Uint32Array(a.buffer);
-  w[0] = 0x00000002;
-  w[1] = 0x7ff00000;
-  return a[0] as number;
-}
 
 /** seededSeries are counters and gauges `m` with gaps, resets, NaN, ±Inf and stale markers (some start late), and pairs differing only by name. */
 function seededSeries(seed: number): FloatSeries[] {
@@ -45,7 +38,7 @@ function seededSeries(seed: number): FloatSeries[] {
       if (r === 0) v = 0;
       else v += rand.intn(50);
       ts.push(t);
-      vs.push(r === 1 ? NaN : r === 2 ? Infinity : r === 3 ? -Infinity : r === 4 ? staleNaN() : v);
+      vs.push(r === 1 ? NaN : r === 2 ? Infinity : r === 3 ? -Infinity : r === 4 ? STALE_NAN : v);
     }
     out.push({ labels, timestampsMs: Float64Array.from(ts), values: Float64Array.from(vs) });
   };

@@ -1,13 +1,10 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
-import { OtlpdbError } from '../../errors.js';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { ByteWriter } from '../codec/varint.js';
 import type { SpanRow } from '../rows.js';
-import { KvWriteBatch, ShardDb } from '../shard/shard-db.js';
+import { KvWriteBatch } from '../shard/shard-db.js';
+import type { ShardDb } from '../shard/shard-db.js';
 import { newScanStats } from '../shard/signal-store.js';
 import type { ScanStats } from '../shard/signal-store.js';
 import { searchShard } from '../../query/trace-search-shard.js';
@@ -18,7 +15,7 @@ import { decodePageFilters, sealPageFilters } from './page-filters.js';
 import { decodeSpanBlockIndex } from './span-index.js';
 import { TraceKeySpace } from './trace-keys.js';
 import { TraceStore } from './trace-store.js';
-import { realisticSpans } from './traces-test-util.js';
+import { addAndFlush, damageValue, deleteKeys, keysIn, outcomeCode, realisticSpans, tempTraceDb } from './traces-test-util.js';
 
 const SEED = Number(process.env.OTLPDB_SEARCH_SEED ?? 20261129);
 const TENANT = 'acme';
@@ -37,21 +34,8 @@ function customerSpans(rand: SeededRand, traces: number): SpanRow[] {
 
 /** storeWith flushes `spans` in `flushes` flushes into a fresh LevelDB. */
 async function storeWith(t: Test, spans: readonly SpanRow[], flushes: number, store: TraceStore): Promise<ShardDb> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-page-filters-'));
-  const db = await ShardDb.open(dir);
-  t.teardown(async () => {
-    await db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  const per = Math.ceil(spans.length / flushes);
-  for (let f = 0; f < flushes; f++) {
-    store.add(TENANT, spans.slice(f * per, (f + 1) * per), 1_000);
-    store.freeze();
-    const batch = new KvWriteBatch();
-    await store.writeFrozen({ batch, kv: db, flushIndex: f + 1 });
-    await db.write(batch);
-    store.dropFrozen();
-  }
+  const db = await tempTraceDb(t, 'otlpdb-page-filters-');
+  await addAndFlush(store, db, TENANT, spans, Math.ceil(spans.length / flushes), 1);
   return db;
 }
 
@@ -74,13 +58,6 @@ function randomSearch(rand: SeededRand, spans: readonly SpanRow[]): TraceSearchQ
     default:
       return { ...base, predicate: { attrs: [['customer.id', c]] } };
   }
-}
-
-/** keysIn lists the keys of one key space. */
-async function keysIn(db: ShardDb, space: number): Promise<Uint8Array[]> {
-  const out: Uint8Array[] = [];
-  for await (const page of db.pages({ gte: Uint8Array.of(space), lt: Uint8Array.of(space + 1) })) for (const e of page) out.push(e.key);
-  return out;
 }
 
 t.test('a block of several pages keeps page filters beside the block-level skipped-terms bloom', async (t) => {
@@ -151,20 +128,9 @@ t.test('damaged page filters are refused (ERR_CORRUPTION); blocks without them r
   const want = json(await searchShard(store, db, TENANT, q, () => false, undefined, { earlyStop: true, pageFilters: false }));
   const keys = await keysIn(db, TraceKeySpace.pageFilters);
   t.ok(keys.length >= 1, `${keys.length} page filter values`);
-  const value = (await db.get(keys[0] as Uint8Array)) as Uint8Array;
-  const damaged = Uint8Array.from(value);
-  damaged[damaged.length >> 1] = (damaged[damaged.length >> 1] as number) ^ 0x04;
-  let b = new KvWriteBatch();
-  b.put(keys[0] as Uint8Array, damaged);
-  await db.write(b);
-  const code = await searchShard(store, db, TENANT, q, () => false).then(
-    () => 'ok',
-    (err: unknown) => (err instanceof OtlpdbError ? err.code : 'other'),
-  );
-  t.equal(code, 'ERR_CORRUPTION', 'one flipped bit in page filters');
-  b = new KvWriteBatch();
-  for (const k of keys) b.del(k);
-  await db.write(b);
+  await damageValue(db, keys[0] as Uint8Array, 0x04);
+  t.equal(await outcomeCode(searchShard(store, db, TENANT, q, () => false)), 'ERR_CORRUPTION', 'one flipped bit in page filters');
+  await deleteKeys(db, keys);
   const stats: ScanStats = newScanStats();
   const a = await searchShard(store, db, TENANT, q, () => false);
   Object.assign(stats, a.stats);

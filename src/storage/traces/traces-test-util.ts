@@ -7,10 +7,17 @@
  * http.status_code, db.system) and one high-cardinality one (http.target with
  * a numeric id, user.id). Test code only.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Test } from 'tap';
+import { OtlpdbError } from '../../errors.js';
 import type { SeededRand } from '../../fs/seeded-rand.js';
+import { KvWriteBatch, ShardDb } from '../shard/shard-db.js';
 import type { KeyRange, KvEntry, KvRead } from '../shard/shard-db.js';
 import type { KeyValue, Resource, Scope, SpanKind, SpanRow, StatusCode } from '../rows.js';
 import { SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
+import type { TraceStore } from './trace-store.js';
 
 const SERVICES = ['frontend', 'checkout', 'cart', 'payment', 'inventory', 'auth'];
 const OPERATIONS = ['GET /api/cart', 'POST /api/checkout', 'SELECT orders', 'redis GET', 'grpc.Payment/Charge', 'auth.verify', 'render'];
@@ -99,4 +106,62 @@ export class SpaceScanCounter implements KvRead {
     if (range.gte?.[0] === this.space) this.scans++;
     return this.inner.pages(range, pageEntries);
   }
+}
+
+/** tempTraceDb opens a ShardDb in a fresh temp dir, closed and removed at the test's teardown. */
+export async function tempTraceDb(t: Test, prefix: string): Promise<ShardDb> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const db = await ShardDb.open(dir);
+  t.teardown(async () => {
+    await db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return db;
+}
+
+/** addAndFlush adds `spans` to `store` `chunk` at a time and flushes after every `flushEvery` chunks (flush indexes 1, 2, ...); what is left stays in the head. */
+export async function addAndFlush(store: TraceStore, db: ShardDb, tenant: string, spans: readonly SpanRow[], chunk: number, flushEvery: number): Promise<void> {
+  let flushIndex = 0;
+  for (let i = 0; i < spans.length; i += chunk) {
+    store.add(tenant, spans.slice(i, i + chunk), 1_000);
+    if ((i / chunk) % flushEvery === flushEvery - 1) {
+      store.freeze();
+      const batch = new KvWriteBatch();
+      await store.writeFrozen({ batch, kv: db, flushIndex: ++flushIndex });
+      await db.write(batch);
+      store.dropFrozen();
+    }
+  }
+}
+
+/** keysIn lists the keys of one trace key space (every tenant). */
+export async function keysIn(db: KvRead, space: number): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  for await (const page of db.pages({ gte: Uint8Array.of(space), lt: Uint8Array.of(space + 1) })) for (const e of page) out.push(e.key);
+  return out;
+}
+
+/** damageValue flips the bits of `mask` in the middle byte of the value stored under `key`. */
+export async function damageValue(db: ShardDb, key: Uint8Array, mask: number): Promise<void> {
+  const damaged = Uint8Array.from((await db.get(key)) as Uint8Array);
+  const at = damaged.length >> 1;
+  damaged[at] = (damaged[at] as number) ^ mask;
+  const b = new KvWriteBatch();
+  b.put(key, damaged);
+  await db.write(b);
+}
+
+/** deleteKeys deletes `keys` in one batch. */
+export async function deleteKeys(db: ShardDb, keys: readonly Uint8Array[]): Promise<void> {
+  const b = new KvWriteBatch();
+  for (const k of keys) b.del(k);
+  await db.write(b);
+}
+
+/** outcomeCode is 'ok' when `p` resolves, else the OtlpdbError code it rejects with ('other' for anything else). */
+export function outcomeCode(p: Promise<unknown>): Promise<string> {
+  return p.then(
+    () => 'ok',
+    (err: unknown) => (err instanceof OtlpdbError ? err.code : 'other'),
+  );
 }
