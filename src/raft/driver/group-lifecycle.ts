@@ -11,8 +11,9 @@
  * node runs. They run inside the iteration chain (never concurrently with an
  * iteration) and are durable through the group registry (file `GROUPS` in
  * the driver dir) and the WAL:
- *   addGroup:    [WAL forgetGroup of a stale incarnation + sync] → registry
- *                entry "hosted" (with the founding membership) → bootstrap
+ *   addGroup:    [a stale incarnation retired: registry tombstone, then WAL
+ *                forgetGroup + sync] → registry entry "hosted" (with the
+ *                founding membership and the tombstone) → bootstrap
  *                records + sync → the group is hosted.
  *   removeGroup: the group leaves the map (waiters fail ERR_UNAVAILABLE) →
  *                registry tombstone → WAL forgetGroup + sync → snapshot
@@ -21,7 +22,15 @@
  * stale WAL incarnation is already forgotten) and undoes a remove; after it,
  * open finishes the change: a hosted entry whose WAL holds nothing is
  * bootstrapped from the registry, a tombstoned group still in the WAL is
- * forgotten and its images pruned. At open the hosted groups are (configured
+ * forgotten and its images pruned.
+ *
+ * A **stale incarnation** is a group the WAL holds that is neither hosted
+ * nor tombstoned: its node was restarted with a group list that no longer
+ * names it. Open leaves its records alone (a restart with the list put
+ * back hosts it again, log and all) and computes the tombstone it would
+ * leave (`staleTombstone`); an addGroup of that group retires it as
+ * removeGroup would, tombstone first, so its term, vote and vote floor pass
+ * to the new incarnation (../tombstone.ts) even across a crash. At open the hosted groups are (configured
  * groups not tombstoned) ∪ (registry groups marked hosted); a registry entry
  * overrides the configured membership of its group.
  *
@@ -37,9 +46,10 @@
 import { posix } from 'node:path';
 import { OtlpdbError, assert } from '../../errors.js';
 import { DriverLimits } from '../../limits.js';
-import { NO_TOMBSTONE, incarnationHardState } from '../tombstone.js';
+import { NO_FLOOR, NO_TOMBSTONE, incarnationHardState, tombstoneOf } from '../tombstone.js';
 import type { ReplicaTombstone } from '../tombstone.js';
 import type { ConfState, GroupId, NodeId } from '../types.js';
+import type { RecoveredGroup } from '../wal/group-replay.js';
 import { GROUP_ID_MAX } from '../wal/record-format.js';
 import { Wal } from '../wal/wal.js';
 import type { PurgeResult } from '../wal/wal.js';
@@ -91,12 +101,42 @@ function bootstrapOf(spec: GroupSpec): ConfState | undefined {
   return { voters: [...spec.voters], learners: [...(spec.learners ?? [])] };
 }
 
-/** OpenedGroups is what openHostedGroups recovered: the shared WAL, the image store, the registry and the storage of every hosted group. */
+/**
+ * OpenedGroups is what openHostedGroups recovered: the shared WAL, the image
+ * store, the registry, the storage of every hosted group, and the tombstone
+ * of every stale incarnation (see "Membership of the node").
+ */
 export interface OpenedGroups {
   readonly wal: Wal;
   readonly store: SnapshotStore;
   readonly registry: GroupRegistry;
   readonly storages: Map<GroupId, WalStorage>;
+  readonly stale: Map<GroupId, ReplicaTombstone>;
+}
+
+/**
+ * staleTombstone is the tombstone a stale incarnation leaves: its recovered
+ * hard state and the position of its last entry (or of its snapshot when
+ * the log is compacted to it). A torn tail can keep a Ready's entries
+ * without that Ready's hard state; nothing of that Ready was sent (the
+ * driver sends after the sync), so its term is taken without a vote.
+ */
+export function staleTombstone(rec: RecoveredGroup): ReplicaTombstone {
+  const snap = rec.snapshot;
+  let index = snap?.index ?? 0;
+  let term = snap?.term ?? 0;
+  const lastEntry = rec.entries[rec.entries.length - 1];
+  if (lastEntry !== undefined && lastEntry.index >= index) {
+    index = lastEntry.index;
+    term = lastEntry.term;
+  } else if (rec.compactedIndex > index) {
+    throw new OtlpdbError('ERR_CORRUPTION', `group ${rec.group}: compacted index ${rec.compactedIndex} is past its snapshot ${index}`, { group: rec.group });
+  }
+  const hs = rec.hardState ?? { term: 0, vote: 0, commit: 0 };
+  const hard = term > hs.term ? { term, vote: 0, commit: hs.commit } : hs;
+  const t = tombstoneOf(hard, index, term, NO_FLOOR);
+  assert(t.floor.index === index && t.floor.term === term, 'a stale incarnation\'s floor is its last entry');
+  return t;
 }
 
 /**
@@ -142,11 +182,32 @@ export async function openHostedGroups(options: MultiRaftDriverOptions): Promise
   }
   const storages = new Map<GroupId, WalStorage>();
   for (const [group, spec] of hosted) {
-    storages.set(group, await WalStorage.recover(wal, store, group, recovery.groups.get(group), bootstrapOf(spec)));
+    const storage = await WalStorage.recover(wal, store, group, recovery.groups.get(group), bootstrapOf(spec));
+    // Again at every open: a crash after addGroup's registry write but before its hard state was synced bootstraps here.
+    startFrom(storage, registry.get(group)?.tombstone ?? NO_TOMBSTONE);
+    storages.set(group, storage);
+  }
+  const stale = new Map<GroupId, ReplicaTombstone>();
+  for (const [group, rec] of recovery.groups) {
+    if (!hosted.has(group) && registry.get(group) === undefined) stale.set(group, staleTombstone(rec));
   }
   await wal.sync(); // Bootstrap records, recovery's re-compactions, finished removals.
   assert(storages.size === hosted.size, 'every hosted group has a storage');
-  return { wal, store, registry, storages };
+  return { wal, store, registry, storages, stale };
+}
+
+/**
+ * startFrom gives an incarnation its predecessor's term and vote
+ * (incarnationHardState; the vote floor goes to the Raft config at open),
+ * buffering the hard state when that changes it: idempotent, so open can
+ * apply it to every hosted group with a tombstone.
+ */
+function startFrom(storage: WalStorage, tombstone: ReplicaTombstone): void {
+  if (tombstone.term === 0) return;
+  const hs = storage.hardState();
+  const next = incarnationHardState(tombstone, hs);
+  if (next.term !== hs.term || next.vote !== hs.vote) storage.setHardState(next);
+  assert(storage.hardState().term >= tombstone.term, 'an incarnation starts at least at its predecessor\'s term');
 }
 
 /** LifecycleIo is what a runtime group change writes: the driver's WAL, image store and registry, and its (timed) WAL sync. */
@@ -160,16 +221,17 @@ export interface LifecycleIo {
 /**
  * hostedEntry is the registry entry addGroup writes for `spec`. It carries
  * the tombstone of the group's previous replica on this node, if any
- * (`previous`: the group's registry entry now), so the new incarnation
- * starts at that term and vote with that vote floor (../tombstone.ts).
+ * (`previous`: the group's registry tombstone, or a stale incarnation's),
+ * so the new incarnation starts at that term and vote with that vote floor
+ * (../tombstone.ts).
  */
-export function hostedEntry(spec: GroupSpec, previous: RegistryEntry | undefined): RegistryEntry {
+export function hostedEntry(spec: GroupSpec, previous: ReplicaTombstone = NO_TOMBSTONE): RegistryEntry {
   return {
     group: spec.group,
     state: RegistryState.Hosted,
     voters: [...spec.voters],
     learners: [...(spec.learners ?? [])],
-    tombstone: previous?.tombstone ?? NO_TOMBSTONE,
+    tombstone: previous,
   };
 }
 
@@ -197,17 +259,19 @@ export async function hostGroup(io: LifecycleIo, spec: GroupSpec, entry: Registr
   const group = spec.group;
   assert(entry.group === group && entry.state === RegistryState.Hosted, 'addGroup writes a hosted entry for its own group');
   if (io.wal.hasGroup(group)) {
-    // A stale incarnation (a group dropped from the configuration): forget it durably before the registry names the new one.
-    // NB: it leaves no tombstone (only removeGroup writes one): a node's configured groups are fixed at cluster creation
-    // (runtime moves go through addGroup/removeGroup), so this path needs a node restarted with a changed group list.
+    // A stale incarnation (see "Membership of the node"): retired as removeGroup retires a replica, its tombstone (which
+    // `entry` carries: staleTombstone at open) durable before the WAL forgets it, and forgotten before the registry names
+    // the new one. A crash in between leaves a tombstoned group, whose tombstone a later addGroup starts from.
+    assert(io.registry.get(group) === undefined, 'a group the registry names is hosted or was forgotten at open');
+    assert(entry.tombstone.term > 0, 'a stale incarnation leaves a term');
+    await io.registry.put({ group, state: RegistryState.Removed, voters: [], learners: [], tombstone: entry.tombstone });
     io.wal.forgetGroup(group);
     await io.sync();
   }
   await io.store.prune(group, PRUNE_ALL);
   await io.registry.put(entry);
   const storage = await WalStorage.recover(io.wal, io.store, group, undefined, bootstrapOf(spec));
-  // A new incarnation keeps its predecessor's term and vote (the registry entry holds its vote floor).
-  if (entry.tombstone.term > 0) storage.setHardState(incarnationHardState(entry.tombstone, storage.hardState()));
+  startFrom(storage, entry.tombstone);
   await io.sync();
   return storage;
 }

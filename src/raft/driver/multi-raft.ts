@@ -130,6 +130,7 @@ import { OtlpdbError, assert } from '../../errors.js';
 import { EntryType, MessageType, StateRole } from '../types.js';
 import type { ReadyOptions } from '../raw-node.js';
 import { NO_FLOOR, tombstoneOf } from '../tombstone.js';
+import type { ReplicaTombstone } from '../tombstone.js';
 import type { ConfChange, ConfState, GroupId, Message, NodeId, RaftStatus, Ready } from '../types.js';
 import type { Wal } from '../wal/wal.js';
 import { checkTimeout, driverSettings, newDriverStats } from './driver-types.js';
@@ -212,6 +213,7 @@ export interface DriverInit {
   readonly store: SnapshotStore;
   readonly groups: Map<GroupId, GroupState>;
   readonly registry: GroupRegistry;
+  readonly stale: Map<GroupId, ReplicaTombstone>;
 }
 
 /** MultiRaftDriver runs every Raft group of one node over one WAL; see the design at the top of this file. */
@@ -234,6 +236,8 @@ export class MultiRaftDriver {
   readonly #ticker: { cancel(): void } | null;
   readonly #options: MultiRaftDriverOptions;
   readonly #io: LifecycleIo;
+  /** #stale holds the tombstone of every stale incarnation the WAL keeps (group-lifecycle.ts); bounded by WalLimits.groupsMax. */
+  readonly #stale: Map<GroupId, ReplicaTombstone>;
   readonly #walSyncHistogram = new LatencyHistogram(WAL_SYNC_BUCKETS_MS);
   readonly #loop: DriverLoop;
   #readSeq = 0;
@@ -248,6 +252,7 @@ export class MultiRaftDriver {
     this.#transport = o.transport;
     this.#clock = o.clock;
     this.#groups = init.groups;
+    this.#stale = init.stale;
     this.#io = { wal: init.wal, store: init.store, registry: init.registry, sync: () => this.#timedSync() };
     const settings = driverSettings(o);
     this.#settings = settings;
@@ -276,10 +281,10 @@ export class MultiRaftDriver {
    * iterations. Called on a subclass, it builds that subclass.
    */
   static async open<D extends MultiRaftDriver>(this: new (init: DriverInit) => D, options: MultiRaftDriverOptions): Promise<D> {
-    const { wal, store, registry, storages } = await openHostedGroups(options);
+    const { wal, store, registry, storages, stale } = await openHostedGroups(options);
     const groups = new Map<GroupId, GroupState>();
     for (const [group, storage] of storages) groups.set(group, await openGroupState(options, group, storage, registry.get(group)?.tombstone.floor ?? NO_FLOOR));
-    return new this({ options, wal, store, groups, registry });
+    return new this({ options, wal, store, groups, registry, stale });
   }
 
   /**
@@ -296,9 +301,10 @@ export class MultiRaftDriver {
     return this.#loop.enqueue(async () => {
       const refused = this.#loop.refusal() ?? refuseAdd(this.#io, this.#groups.has(group), this.#groups.size, group, this.nodeId);
       if (refused !== null) throw refused;
-      const entry = hostedEntry(spec, this.#io.registry.get(group));
+      const entry = hostedEntry(spec, this.#io.registry.get(group)?.tombstone ?? this.#stale.get(group));
       await this.#loop.poisonOnError(async () => {
         const storage = await hostGroup(this.#io, spec, entry);
+        this.#stale.delete(group);
         this.#groups.set(group, await openGroupState(this.#options, group, storage, entry.tombstone.floor));
       });
       assert(this.#groups.has(group), 'an added group is hosted');

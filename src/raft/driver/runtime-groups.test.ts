@@ -6,9 +6,12 @@
  * of both across restarts and crashes.
  */
 import t from 'tap';
+import assert from 'node:assert/strict';
 import type { CrashFileSystem } from '../../fs/crash-file-system.js';
-import { ConfChangeType, MessageType, ProgressState, StateRole } from '../types.js';
-import type { GroupId, NodeId } from '../types.js';
+import { ConfChangeType, EntryType, MessageType, ProgressState, StateRole } from '../types.js';
+import type { Entry, GroupId, NodeId } from '../types.js';
+import type { RecoveredGroup } from '../wal/group-replay.js';
+import { staleTombstone } from './group-lifecycle.js';
 import { newMessage } from '../message.js';
 import { GroupRegistry } from './group-registry.js';
 import { MultiRaftDriver } from './multi-raft.js';
@@ -277,4 +280,74 @@ t.test('crash: right after addGroup resolves the group is hosted; before its reg
     t.ok(r.index > 1, `n=${n}: the group works after the crash (hosted=${hosted})`);
   }
   t.ok(hostedFrom > 1, `crashes before op ${hostedFrom} leave no group; from it on the group is hosted`);
+});
+
+t.test('a stale incarnation (its group dropped from the configured list) passes its tombstone to the next one, at every crash point', async (t) => {
+  // The node first hosts group 7 as a configured group, then restarts with a list that omits it: the WAL keeps the
+  // group's records, nothing removed it. addGroup of 7 must start from what that incarnation promised (its term,
+  // vote and last entry), as after removeGroup (tombstone.ts) — also when it crashes part way.
+  let configured: GroupId[] = [0, 7];
+  const cluster = (): TestCluster => new TestCluster({ seed: 19, nodes: [1], groups: [0, 7], specsFor: () => configured.map((group) => ({ group, voters: [1] })) });
+  const spec = { group: 7, voters: [1] };
+  /** stale starts a node whose WAL holds group 7 (acknowledged puts, then a restart without it). */
+  const stale = async (): Promise<{ c: TestCluster; term: number; commit: number }> => {
+    configured = [0, 7];
+    const c = cluster();
+    await c.startAll();
+    await c.untilLeaders();
+    for (let k = 0; k < 3; k++) await settled(c, c.driver(1).propose(7, put(`k${k}`, 'v')));
+    const st = c.driver(1).status(7);
+    assert.ok(st !== null && st.commit > 1 && st.term > 1);
+    await c.stop(1);
+    configured = [0];
+    await c.start(1);
+    return { c, term: st.term, commit: st.commit };
+  };
+  const checkStarted = async (c: TestCluster, term: number, commit: number, tag: string): Promise<void> => {
+    const tomb = (await GroupRegistry.load(c.node(1).fs, '/node')).get(7)?.tombstone;
+    t.ok(tomb !== undefined && tomb.term >= term, `${tag}: the registry keeps the stale incarnation's term (${tomb?.term} >= ${term})`);
+    t.ok((tomb?.floor.index ?? 0) >= commit, `${tag}: its vote floor (${tomb?.floor.index}) covers every acknowledged entry (${commit})`);
+    t.ok((c.driver(1).status(7)?.term ?? 0) >= term, `${tag}: the new incarnation starts at that term`);
+  };
+
+  const probe = await stale();
+  t.same(probe.c.driver(1).groups(), [0], 'the group left the configured list: not hosted');
+  const pfs = probe.c.node(1).fs as CrashFileSystem;
+  const before = pfs.stats.mutatingOps;
+  await probe.c.driver(1).addGroup(spec);
+  const ops = pfs.stats.mutatingOps - before;
+  await checkStarted(probe.c, probe.term, probe.commit, 'no crash');
+  await untilLeader(probe.c, 7);
+  t.equal(probe.c.kv(1, 7).get('k0'), undefined, 'the new incarnation starts without the old state');
+
+  for (let n = 1; n <= ops; n++) {
+    const { c, term, commit } = await stale();
+    const fs = c.node(1).fs as CrashFileSystem;
+    fs.crashAfterOps(n);
+    const resolved = await c
+      .driver(1)
+      .addGroup(spec)
+      .then(
+        () => true,
+        () => false,
+      );
+    fs.disarm();
+    c.crash(1);
+    await c.start(1);
+    if (!c.driver(1).groups().includes(7)) {
+      t.notOk(resolved, `n=${n}: a resolved addGroup is hosted after the crash`);
+      await c.driver(1).addGroup(spec);
+    }
+    await checkStarted(c, term, commit, `n=${n}`);
+  }
+});
+
+t.test('staleTombstone: the last entry, the snapshot when the log is compacted to it, a torn hard state, a damaged WAL view', async (t) => {
+  const e = (index: number, term: number): Entry => ({ index, term, type: EntryType.Normal, data: new Uint8Array() });
+  const rec = (o: Partial<RecoveredGroup>): RecoveredGroup => ({ group: 7, hardState: null, snapshot: null, compactedIndex: 0, entries: [], ...o });
+  t.same(staleTombstone(rec({ hardState: { term: 4, vote: 2, commit: 6 }, entries: [e(5, 3), e(6, 4), e(7, 4)] })), { term: 4, vote: 2, floor: { index: 7, term: 4 } });
+  const snap = { index: 9, term: 3, confState: { voters: [1], learners: [] } };
+  t.same(staleTombstone(rec({ hardState: { term: 5, vote: 0, commit: 9 }, snapshot: snap, compactedIndex: 9 })), { term: 5, vote: 0, floor: { index: 9, term: 3 } }, 'compacted to its snapshot');
+  t.same(staleTombstone(rec({ hardState: { term: 2, vote: 1, commit: 3 }, entries: [e(1, 1), e(2, 2), e(3, 3)] })), { term: 3, vote: 0, floor: { index: 3, term: 3 } }, 'entries of a later term than the surviving hard state: that term, no vote');
+  t.throws(() => staleTombstone(rec({ hardState: { term: 2, vote: 1, commit: 3 }, snapshot: snap, compactedIndex: 12 })), { code: 'ERR_CORRUPTION' }, 'compacted past its snapshot with no entries');
 });
