@@ -1907,6 +1907,18 @@ assert(LogSearchLimits.fuzzyDistanceMax >= 1 && LogSearchLimits.fuzzyDistanceMax
 assert(LogSearchLimits.bodyBytesMax <= LogsQueryLimits.queryBytesMax, 'a search body fits a shard frame string');
 assert(LogSearchLimits.stringBytesMax <= LogSearchLimits.bodyBytesMax, 'a string fits the body');
 
+/**
+ * Re2Limits bound how query regular expressions run (src/re2-guard.ts): V8's
+ * backtracking engine only where its worst case stays under
+ * backtrackStepsMax steps for the value at hand, the linear-time engine
+ * elsewhere.
+ */
+export const Re2Limits = {
+  /** backtrackStepsMax bounds the estimated worst-case backtracking steps of one match on V8 (about 10-50 ms). */
+  backtrackStepsMax: 2 ** 24,
+} as const;
+assert(Re2Limits.backtrackStepsMax >= 1024, 'backtrackStepsMax leaves V8 the short values of simple patterns');
+
 /** PromqlLimits bound one PromQL evaluation (src/query/promql): its text, its shape, and the series and samples it holds. */
 export const PromqlLimits = {
   /** queryBytesMax bounds the UTF-8 length of one query text; a longer query is refused before it is parsed. */

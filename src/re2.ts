@@ -27,12 +27,28 @@
  * Anchoring: matchers are fully anchored (`=~ "a"` means `^(?:a)$`) in all
  * three languages; LogQL's line filters and `regexp` parser search anywhere.
  *
- * NB: JavaScript's engine backtracks where RE2 runs in linear time; a
- * pattern such as `(a+)+b` can take exponential time on an adversarial value.
- * Patterns are bounded by each language's regexBytesMax and values by the
- * ingest limits; a linear-time engine would be the real fix.
+ * Engines: JavaScript's engine backtracks where RE2 runs in linear time (a
+ * pattern such as `(a+)+b` takes exponential time on `aaaa…`); compileRe2
+ * returns an Re2Regex (re2-guard.ts) that runs a value on V8 only where the
+ * pattern's worst case for that value is bounded, and on re2js (a port of
+ * Go's regexp, linear time) otherwise. A pattern must compile on both.
+ *
+ * Anchoring and `(?m)`: Prometheus anchors a matcher as `^(?:` + pattern +
+ * `)$`, and a `(?m)` inside stays inside the group, so the outer anchors
+ * still mean the text's ends. JavaScript's m flag would turn them into line
+ * anchors; so `(?m)` is translated, not passed on: the pattern's own `^`
+ * and `$` become `(?:^|(?<=\n))` and `(?:$|(?=\n))`.
+ *
+ * NB: the two engines agree on whether a value matches and where the
+ * leftmost match starts (re2-guard.test.ts), but an unanchored match's
+ * extent, and groups, can differ for patterns whose repeated group can
+ * match empty: ECMAScript refuses an empty iteration (`([^a]??)?` takes one
+ * character on V8, none in RE2). Groups are read only by LogQL's `regexp`
+ * parser and by `label_replace`; a value short enough for V8 gets
+ * ECMAScript's answer there, as every value did before the linear engine.
  */
 import { OtlpdbError } from './errors.js';
+import { Re2Regex, linearProblem } from './re2-guard.js';
 
 /** Re2Problem says why a pattern was refused, with the code a caller reports. */
 export interface Re2Problem {
@@ -55,6 +71,9 @@ export interface Re2Translation {
 const LEADING_FLAGS = /^\(\?([a-zA-Z]+)\)/;
 const FLAGS_KNOWN = new Set(['i', 'm', 's']);
 const QUANTIFIER = /^\{\d+(,\d*)?\}/;
+/** LINE_START and LINE_END are RE2's `^` and `$` under `(?m)`: at the text's ends or next to a newline (the m flag itself is not used: see "Anchoring"). */
+const LINE_START = '(?:^|(?<=\\n))';
+const LINE_END = '(?:$|(?=\\n))';
 /** UNICODE_CATEGORY matches a general category's name (`L`, `Lu`); RE2's other `\p{Name}` are scripts (`\p{Greek}`). */
 const UNICODE_CATEGORY = /^[A-Z][a-z]?$/;
 
@@ -74,6 +93,7 @@ export function translateRe2(pattern: string): Re2Translation | Re2Problem {
     }
     body = body.slice(lead[0].length);
   }
+  const multiLine = flags.has('m');
   let out = '';
   let inClass = false;
   for (let i = 0; i < body.length; i++) {
@@ -149,8 +169,11 @@ export function translateRe2(pattern: string): Re2Translation | Re2Problem {
       }
       return invalid('flag groups are supported only at the start of the pattern');
     }
-    out += c;
+    if (multiLine && c === '^') out += LINE_START;
+    else if (multiLine && c === '$') out += LINE_END;
+    else out += c;
   }
+  flags.delete('m');
   return { source: out, flags: `u${[...flags].sort().join('')}` };
 }
 
@@ -170,7 +193,8 @@ export function re2Problem(pattern: string, bound: Re2Bound): Re2Problem | null 
   } catch (err) {
     return invalid((err as Error).message);
   }
-  return null;
+  const linear = linearProblem(pattern);
+  return linear === null ? null : invalid(linear);
 }
 
 /**
@@ -179,12 +203,23 @@ export function re2Problem(pattern: string, bound: Re2Bound): Re2Problem | null 
  * OtlpdbError with the problem's code, its message prefixed with `context`
  * ("LogQL", "select", ...).
  */
-export function compileRe2(pattern: string, anchored: boolean, bound: Re2Bound, context: string): RegExp {
+export function compileRe2(pattern: string, anchored: boolean, bound: Re2Bound, context: string): Re2Regex {
   const problem = re2Problem(pattern, bound);
   if (problem !== null) throw new OtlpdbError(problem.code, `${context}: ${problem.message}`, { pattern: pattern.slice(0, 128) });
+  return buildRe2(pattern, anchored, context);
+}
+
+/**
+ * buildRe2 compiles a pattern whose length its caller already bounded (as
+ * compileRe2 does with re2Problem): a pattern either engine refuses throws
+ * ERR_INVALID_ARGUMENT, its message prefixed with `context`.
+ */
+export function buildRe2(pattern: string, anchored: boolean, context: string): Re2Regex {
   const t = translateRe2(pattern);
   if ('code' in t) throw new OtlpdbError(t.code, `${context}: ${t.message}`);
-  return new RegExp(anchored ? `^(?:${t.source})$` : t.source, t.flags);
+  const linear = linearProblem(pattern);
+  if (linear !== null) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${context}: ${invalid(linear).message}`);
+  return new Re2Regex(pattern, new RegExp(anchored ? `^(?:${t.source})$` : t.source, t.flags), anchored, t.source);
 }
 
 function invalid(why: string): Re2Problem {

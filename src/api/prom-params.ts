@@ -10,7 +10,9 @@
  * as `bad_data`.
  */
 import { OtlpdbError } from '../errors.js';
-import { MetricsQueryLimits } from '../limits.js';
+import { MetricsQueryLimits, PromqlLimits } from '../limits.js';
+import { compileRe2 } from '../re2.js';
+import type { Re2Regex } from '../re2-guard.js';
 import type { PromMatcher } from '../query/promql/source.js';
 import type { MaxSourceResolution } from '../query/promql/rollup-eval.js';
 import { parseMaxSourceResolution } from '../query/promql/rollup-eval.js';
@@ -150,6 +152,9 @@ class SelectorParser {
   }
 }
 
+/** REGEX_BOUND: a `match[]` matcher's regex is bounded as a PromQL one is. */
+const REGEX_BOUND = { bytesMax: PromqlLimits.regexBytesMax, name: 'PromqlLimits.regexBytesMax' };
+
 /**
  * parseSelector parses one series selector of `match[]`. Like Prometheus it
  * demands a matcher that does not match the empty string ("vector selector
@@ -164,9 +169,9 @@ export function parseSelector(raw: string): PromMatcher[] {
       case '!=':
         return m.value !== '';
       default: {
-        let re: RegExp;
+        let re: Re2Regex;
         try {
-          re = new RegExp(`^(?:${m.value})$`, 'su');
+          re = compileRe2(m.value, true, REGEX_BOUND, 'match[]');
         } catch {
           throw bad(`1:1: parse error: invalid regular expression ${JSON.stringify(m.value)}`);
         }

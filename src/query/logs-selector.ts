@@ -24,6 +24,7 @@ import { LogsQueryLimits as L } from '../limits.js';
 import type { StreamMatcher } from '../storage/logs/term-index.js';
 import { compileLogqlRegex } from './logql/regex.js';
 import type { LogLabels, StreamSelectorMatcher } from './logql/source.js';
+import type { Re2Regex } from '../re2-guard.js';
 
 const NAME = /[a-zA-Z_][a-zA-Z0-9_]*/y;
 
@@ -122,8 +123,8 @@ export function parseSelector(text: string, allowEmpty = false): StreamSelectorM
   return out;
 }
 
-/** compileMatcherRegex is the anchored RegExp of a regex matcher (null for = and !=). ERR_INVALID_ARGUMENT when it does not compile. */
-export function compileMatcherRegex(m: StreamSelectorMatcher): RegExp | null {
+/** compileMatcherRegex is the anchored regex of a regex matcher (null for = and !=). ERR_INVALID_ARGUMENT when it does not compile. */
+export function compileMatcherRegex(m: StreamSelectorMatcher): Re2Regex | null {
   if (m.op !== '=~' && m.op !== '!~') return null;
   // The same RE2 translation and bound as LogQL's own matchers (logql/regex.ts).
   return compileLogqlRegex(m.value, true);
@@ -145,7 +146,7 @@ export function labelValue(labels: LogLabels, name: string): string {
 /** splitMatchers splits (and compiles) a selector's matchers; see SplitMatchers. */
 export function splitMatchers(ms: readonly StreamSelectorMatcher[]): SplitMatchers {
   const postings: StreamMatcher[] = [];
-  const regexes: { name: string; re: RegExp; negate: boolean }[] = [];
+  const regexes: { name: string; re: Re2Regex; negate: boolean }[] = [];
   for (const m of ms) {
     const re = compileMatcherRegex(m);
     if (re === null) postings.push({ name: m.name, op: m.op as '=' | '!=', value: m.value });

@@ -30,6 +30,7 @@ import type { LogEntry, LogLabel, LogLabels, StreamSelectorMatcher } from './sou
 import type { TemplatePart } from './template.js';
 import { parseTemplate, renderTemplate } from './template.js';
 import { parseBytes, parseDurationNs, parseNumber, sanitizeLabelName } from './values.js';
+import type { Re2Regex } from '../../re2-guard.js';
 
 /** LabelCategory says where a label came from: `s` stream, `m` structured metadata, `p` a pipeline stage. */
 export type LabelCategory = 's' | 'm' | 'p';
@@ -70,16 +71,16 @@ export function sortedLabels(pairs: Iterable<readonly [string, string]>): LogLab
 }
 
 /** matchString applies a string matcher (regexes fully anchored, compiled by the caller). */
-export function matchString(op: MatchOp, value: string, literal: string, re: RegExp | null): boolean {
+export function matchString(op: MatchOp, value: string, literal: string, re: Re2Regex | null): boolean {
   switch (op) {
     case '=':
       return value === literal;
     case '!=':
       return value !== literal;
     case '=~':
-      return (re as RegExp).test(value);
+      return (re as Re2Regex).test(value);
     case '!~':
-      return !(re as RegExp).test(value);
+      return !(re as Re2Regex).test(value);
   }
 }
 

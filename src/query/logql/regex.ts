@@ -8,6 +8,7 @@
 import { LogqlLimits } from '../../limits.js';
 import { compileRe2, re2Problem } from '../../re2.js';
 import type { Re2Bound, Re2Problem } from '../../re2.js';
+import type { Re2Regex } from '../../re2-guard.js';
 
 const BOUND: Re2Bound = { bytesMax: LogqlLimits.regexBytesMax, name: 'LogqlLimits.regexBytesMax' };
 
@@ -24,6 +25,6 @@ export function regexProblem(pattern: string): Re2Problem | null {
 }
 
 /** compileLogqlRegex compiles a pattern the parser accepted: anchored for matchers, unanchored for line filters and `regexp`. */
-export function compileLogqlRegex(pattern: string, anchored: boolean): RegExp {
+export function compileLogqlRegex(pattern: string, anchored: boolean): Re2Regex {
   return compileRe2(pattern, anchored, BOUND, 'LogQL');
 }

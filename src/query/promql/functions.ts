@@ -20,6 +20,7 @@ import type { RangeFn } from './range-functions.js';
 import { scanRange } from './range-columns.js';
 import type { PromLabels } from './source.js';
 import { PromqlLimits } from '../../limits.js';
+import type { Re2Regex } from '../../re2-guard.js';
 
 const simpleMath: Readonly<Record<string, (v: number) => number>> = {
   abs: Math.abs, ceil: Math.ceil, floor: Math.floor, exp: Math.exp, ln: Math.log, log2: Math.log2, log10: Math.log10, sqrt: Math.sqrt,
@@ -191,7 +192,7 @@ export function expandTemplate(repl: string, m: RegExpExecArray): string {
 }
 
 function labelReplace(vec: readonly Sample[], dst: string, repl: string, src: string, regex: string): Sample[] {
-  let re: RegExp;
+  let re: Re2Regex;
   try {
     re = compileAnchored(regex);
   } catch (err) {

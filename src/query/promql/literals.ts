@@ -3,8 +3,8 @@
  * strings, and regexes compiled fully anchored with RE2 spellings
  * translated for JavaScript.
  */
-import { OtlpdbError } from '../../errors.js';
-import { translateRe2 } from '../../re2.js';
+import { buildRe2 } from '../../re2.js';
+import type { Re2Regex } from '../../re2-guard.js';
 
 const durationUnitsMs: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
 
@@ -68,8 +68,6 @@ export function unquote(s: string): string | null {
  * cannot say throws; callers add where it stood. The length bound is the
  * parser's (checkRegex).
  */
-export function compileAnchored(re: string): RegExp {
-  const t = translateRe2(re);
-  if ('code' in t) throw new OtlpdbError(t.code, t.message);
-  return new RegExp(`^(?:${t.source})$`, t.flags);
+export function compileAnchored(re: string): Re2Regex {
+  return buildRe2(re, true, 'PromQL');
 }

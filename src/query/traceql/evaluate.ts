@@ -27,6 +27,7 @@ import { compileTraceqlRegex } from './regex.js';
 import { TraceContext } from './trace-context.js';
 import type { TraceqlValue } from './values.js';
 import { FALSE, TRUE, compareNumeric, compareValues, literalValue, matchRegex } from './values.js';
+import type { Re2Regex } from '../../re2-guard.js';
 
 /** TraceqlSelected is one selected field of a span: its printed name and value. */
 export interface TraceqlSelected {
@@ -64,11 +65,11 @@ const CONVERSE: Readonly<Record<StructuralRelation, StructuralRelation>> = { '>'
  */
 export class TraceqlProgram {
   readonly query: TraceqlQuery;
-  readonly #regexes: ReadonlyMap<string, RegExp>;
+  readonly #regexes: ReadonlyMap<string, Re2Regex>;
 
   constructor(query: TraceqlQuery) {
     this.query = query;
-    const regexes = new Map<string, RegExp>();
+    const regexes = new Map<string, Re2Regex>();
     collectRegexes(query, regexes);
     this.#regexes = regexes;
   }
@@ -109,7 +110,7 @@ export function evaluateTraceql(query: TraceqlQuery, spans: readonly SpanRow[]):
   return new TraceqlProgram(query).evaluate(spans);
 }
 
-function collectRegexes(stageOrExpr: Stage | FieldExpr, out: Map<string, RegExp>): void {
+function collectRegexes(stageOrExpr: Stage | FieldExpr, out: Map<string, Re2Regex>): void {
   switch (stageOrExpr.kind) {
     case 'pipeline':
       for (const s of stageOrExpr.stages) collectRegexes(s, out);
@@ -178,9 +179,9 @@ function union(a: readonly number[], b: readonly number[]): number[] {
 /** Evaluator holds one evaluation: the trace's context and the query's compiled regular expressions. */
 class Evaluator {
   readonly ctx: TraceContext;
-  readonly #regexes: ReadonlyMap<string, RegExp>;
+  readonly #regexes: ReadonlyMap<string, Re2Regex>;
 
-  constructor(ctx: TraceContext, regexes: ReadonlyMap<string, RegExp>) {
+  constructor(ctx: TraceContext, regexes: ReadonlyMap<string, Re2Regex>) {
     this.ctx = ctx;
     this.#regexes = regexes;
   }
@@ -396,7 +397,7 @@ class Evaluator {
     }
   }
 
-  #regex(pattern: string): RegExp {
+  #regex(pattern: string): Re2Regex {
     const re = this.#regexes.get(pattern);
     assert(re !== undefined, 'every regex of the query was compiled by TraceqlProgram');
     return re;

@@ -7,6 +7,7 @@
 import { TraceqlLimits } from '../../limits.js';
 import { compileRe2, re2Problem } from '../../re2.js';
 import type { Re2Bound, Re2Problem } from '../../re2.js';
+import type { Re2Regex } from '../../re2-guard.js';
 
 const BOUND: Re2Bound = { bytesMax: TraceqlLimits.regexBytesMax, name: 'TraceqlLimits.regexBytesMax' };
 
@@ -23,6 +24,6 @@ export function regexProblem(pattern: string): Re2Problem | null {
  * compileTraceqlRegex compiles a pattern the parser accepted into a fully
  * anchored RegExp. A pattern regexProblem refuses is a programmer error here.
  */
-export function compileTraceqlRegex(pattern: string): RegExp {
+export function compileTraceqlRegex(pattern: string): Re2Regex {
   return compileRe2(pattern, true, BOUND, 'TraceQL');
 }

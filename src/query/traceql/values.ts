@@ -13,6 +13,7 @@
  * - NaN: every comparison is false except `!=`.
  */
 import type { ComparisonOp, LiteralValue, TraceqlKind, TraceqlStatus } from './ast.js';
+import type { Re2Regex } from '../../re2-guard.js';
 
 /** TraceqlValue is the value of a field of one span, or of a literal (nil aside); `undefined` elsewhere means absent. */
 export type TraceqlValue =
@@ -93,7 +94,7 @@ function fromOrder(op: ComparisonOp, order: -1 | 0 | 1 | null): boolean {
   }
 }
 
-/** compareScalars applies op to two present non-array values (regex ops take a compiled RegExp as rhs elsewhere). */
+/** compareScalars applies op to two present non-array values (regex ops take a compiled regex as rhs elsewhere). */
 function compareScalars(l: TraceqlValue, op: ComparisonOp, r: TraceqlValue): boolean {
   const ln = numericOf(l);
   const rn = numericOf(r);
@@ -125,7 +126,7 @@ export function compareValues(l: TraceqlValue, op: ComparisonOp, r: TraceqlValue
 }
 
 /** matchRegex applies `=~` (negate false) or `!~` (negate true) to a present value; non-strings never match either. */
-export function matchRegex(l: TraceqlValue, re: RegExp, negate: boolean): boolean {
+export function matchRegex(l: TraceqlValue, re: Re2Regex, negate: boolean): boolean {
   if (l.type === 'string') return re.test(l.value) !== negate;
   if (l.type === 'array') {
     const any = l.values.some((e) => e.type === 'string' && re.test(e.value));

@@ -34,6 +34,7 @@ import type { Re2Bound } from '../../re2.js';
 import { OtlpdbError, assert } from '../../errors.js';
 import { difference, intersect, union } from '../codec/index.js';
 import { type Labels, compareCodePoints } from './series-registry.js';
+import type { Re2Regex } from '../../re2-guard.js';
 
 /** METRIC_NAME_LABEL is the label name the metric name is indexed under. */
 export const METRIC_NAME_LABEL = '__name__';
@@ -134,7 +135,7 @@ export function compileMatchers(matchers: readonly Matcher[]): CompiledMatcher[]
 }
 
 /** compileRegex compiles a fully anchored matcher regex; ERR_INVALID_ARGUMENT when malformed, ERR_LIMIT_EXCEEDED when too long. */
-export function compileRegex(source: string): RegExp {
+export function compileRegex(source: string): Re2Regex {
   // RE2 as the PromQL engine reads it (src/re2.ts, shared by every language).
   return compileRe2(source, true, REGEX_BOUND, 'select');
 }
