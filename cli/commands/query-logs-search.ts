@@ -22,7 +22,7 @@ import { parseSearchRequest } from '../../src/query/log-search-query.js';
 import { parseGoDuration } from '../../src/query/search-params.js';
 import { parseIntegerFlag } from '../flags.js';
 import { highlight, renderLokiAnswer } from './query-logs.js';
-import type { QueryLogsIo, QueryLogsOptions } from './query-logs.js';
+import type { HighlightPattern, QueryLogsIo, QueryLogsOptions } from './query-logs.js';
 import { DEFAULT_TARGET, getFromTarget, parseTarget } from './trace.js';
 
 const WORD = '[\\p{L}\\p{N}\\p{M}_]';
@@ -45,13 +45,14 @@ export function searchHighlighter(query: unknown): (line: string) => string {
     return (line) => line;
   }
   const p = positiveTerms(node);
-  const patterns: RegExp[] = [];
-  const whole = (body: string): RegExp => new RegExp(`(?<!${WORD})${body}(?!${WORD})`, 'giu');
+  const patterns: HighlightPattern[] = [];
+  // Escaped words and phrases: no backtracking beyond the word boundaries, any line length.
+  const whole = (body: string): HighlightPattern => ({ re: new RegExp(`(?<!${WORD})${body}(?!${WORD})`, 'giu'), lineCharsMax: Number.MAX_SAFE_INTEGER });
   for (const term of p.terms) patterns.push(whole(escape(term)));
   for (const ph of p.phrases) patterns.push(whole(ph.map(escape).join(`${NOT_WORD}+`)));
   const fuzzy = p.fuzzy;
   return (line) => {
-    const extra: RegExp[] = [];
+    const extra: HighlightPattern[] = [];
     if (fuzzy.length > 0) {
       const near = new Set<string>();
       for (const m of line.matchAll(new RegExp(`${WORD}+`, 'gu'))) {

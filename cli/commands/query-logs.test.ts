@@ -91,3 +91,14 @@ t.test('query logs against a server', async (t) => {
   const none = await serveApi(t, bareApiSource({ loki: lokiWith(null) }));
   await t.rejects(runQueryLogs('{a="b"}', { server: `${none.host}:${none.port}` }, capture(false), now), { code: 'ERR_UNAVAILABLE', message: /LogQL engine not wired/ }, 'no engine');
 });
+
+t.test('highlighting uses RE2 meaning and never backtracks without bound', async (t) => {
+  const [m] = highlightPatterns('{a="b"} |~ `(?m)^b`');
+  t.ok(m !== undefined);
+  t.equal(highlight('a\nb', m === undefined ? [] : [m]), 'a\n\u001b[1;31mb\u001b[0m', '(?m) as RE2 means it: ^ after a newline');
+  t.same(highlightPatterns('{a="b"} |~ `\\Q1+1\\E`').length, 1, 'RE2-only syntax translated, not dropped');
+  const [evil] = highlightPatterns('{a="b"} |~ "(a+)+b"');
+  t.equal(evil?.lineCharsMax, -1, 'a nested repeat: never run on V8');
+  const line = 'a'.repeat(40);
+  t.equal(highlight(line, evil === undefined ? [] : [evil]), line, 'the line is printed unmarked (V8 would backtrack 2^40 ways)');
+});

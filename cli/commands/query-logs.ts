@@ -17,6 +17,8 @@ import { checkTenantId } from '../../src/control/tenant.js';
 import { OtlpdbError } from '../../src/errors.js';
 import { LogsQueryLimits, QueryCliLimits } from '../../src/limits.js';
 import { parseGoDuration } from '../../src/query/search-params.js';
+import { backtrackShape, backtrackingCharsMax } from '../../src/re2-guard.js';
+import { translateRe2 } from '../../src/re2.js';
 import { parseIntegerFlag } from '../flags.js';
 import { DEFAULT_TARGET, getFromTarget, parseTarget } from './trace.js';
 
@@ -44,12 +46,23 @@ const HIGHLIGHT_ON = '\u001b[1;31m';
 const HIGHLIGHT_OFF = '\u001b[0m';
 
 /**
- * highlightPatterns are what a query's line filters look for: each `|=`
- * literal (case-sensitive) and each `|~` regex that compiles here (a
- * leading `(?i)` as the i flag). Negative filters are not highlighted.
+ * HighlightPattern is one thing to highlight: a global RegExp, and the
+ * longest line it may run on (V8 backtracks; src/re2-guard.ts bounds how far:
+ * a longer line is printed without this pattern's marks).
  */
-export function highlightPatterns(logql: string): RegExp[] {
-  const out: RegExp[] = [];
+export interface HighlightPattern {
+  readonly re: RegExp;
+  readonly lineCharsMax: number;
+}
+
+/**
+ * highlightPatterns are what a query's line filters look for: each `|=`
+ * literal (case-sensitive) and each `|~` regex, in RE2's meaning (src/re2.ts
+ * translates it; one RE2 refuses is not highlighted). Negative filters are
+ * not highlighted.
+ */
+export function highlightPatterns(logql: string): HighlightPattern[] {
+  const out: HighlightPattern[] = [];
   const re = /\|([=~])\s*(?:"((?:[^"\\]|\\.)*)"|`([^`]*)`)/g;
   for (const m of logql.matchAll(re)) {
     let text: string;
@@ -59,12 +72,14 @@ export function highlightPatterns(logql: string): RegExp[] {
       continue;
     }
     if (text === '') continue;
+    if (m[1] === '=') {
+      out.push({ re: new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gu'), lineCharsMax: Number.MAX_SAFE_INTEGER });
+      continue;
+    }
+    const tr = translateRe2(text);
+    if ('code' in tr) continue;
     try {
-      if (m[1] === '=') out.push(new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'g'));
-      else {
-        const ci = text.startsWith('(?i)');
-        out.push(new RegExp(ci ? text.slice(4) : text, ci ? 'gi' : 'g'));
-      }
+      out.push({ re: new RegExp(tr.source, `${tr.flags}g`), lineCharsMax: backtrackingCharsMax(backtrackShape(tr.source)) });
     } catch {
       // a pattern JavaScript cannot compile is just not highlighted
     }
@@ -73,11 +88,12 @@ export function highlightPatterns(logql: string): RegExp[] {
 }
 
 /** highlight wraps every match of `patterns` in `line` (overlaps merged) in the terminal's bold red. */
-export function highlight(line: string, patterns: readonly RegExp[]): string {
+export function highlight(line: string, patterns: readonly HighlightPattern[]): string {
   const marks: [number, number][] = [];
   for (const p of patterns) {
-    p.lastIndex = 0;
-    for (const m of line.matchAll(p)) if (m[0] !== '' && m.index !== undefined) marks.push([m.index, m.index + m[0].length]);
+    if (line.length > p.lineCharsMax) continue;
+    p.re.lastIndex = 0;
+    for (const m of line.matchAll(p.re)) if (m[0] !== '' && m.index !== undefined) marks.push([m.index, m.index + m[0].length]);
   }
   if (marks.length === 0) return line;
   marks.sort((a, b) => a[0] - b[0]);
@@ -124,7 +140,7 @@ interface LokiDoc {
 }
 
 /** renderLokiAnswer renders a query_range answer as lines (see the top of this file). */
-export function renderLokiAnswer(doc: LokiDoc, patterns: readonly RegExp[], color: boolean, limit: number): string[] {
+export function renderLokiAnswer(doc: LokiDoc, patterns: readonly HighlightPattern[], color: boolean, limit: number): string[] {
   const type = doc.data?.resultType;
   const result = Array.isArray(doc.data?.result) ? (doc.data?.result as unknown[]) : [];
   const lines: string[] = [];
