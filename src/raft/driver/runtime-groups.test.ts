@@ -52,6 +52,23 @@ async function untilApplied(c: TestCluster, id: NodeId, group: GroupId, index: n
   throw new Error(`node ${id} did not apply ${index} in group ${group}`);
 }
 
+/** addGroupCrashingAfter runs addGroup on node 1 with its disk crashing after `n` mutating operations, then crashes and restarts the node; it says whether addGroup resolved. */
+async function addGroupCrashingAfter(c: TestCluster, spec: { group: GroupId; voters: NodeId[] }, n: number): Promise<boolean> {
+  const fs = c.node(1).fs as CrashFileSystem;
+  fs.crashAfterOps(n);
+  const resolved = await c
+    .driver(1)
+    .addGroup(spec)
+    .then(
+      () => true,
+      () => false,
+    );
+  fs.disarm();
+  c.crash(1);
+  await c.start(1);
+  return resolved;
+}
+
 async function walSegments(c: TestCluster, id: NodeId): Promise<number> {
   return (await c.node(id).fs.readdir('/node/wal')).filter((n) => n.endsWith('.wal')).length;
 }
@@ -254,18 +271,7 @@ t.test('crash: right after addGroup resolves the group is hosted; before its reg
     const c = new TestCluster({ seed: 17, nodes: [1], groups: [0] });
     await c.startAll();
     await c.untilLeaders();
-    const fs = c.node(1).fs as CrashFileSystem;
-    fs.crashAfterOps(n);
-    const resolved = await c
-      .driver(1)
-      .addGroup(spec)
-      .then(
-        () => true,
-        () => false,
-      );
-    fs.disarm();
-    c.crash(1);
-    await c.start(1);
+    const resolved = await addGroupCrashingAfter(c, spec, n);
     const hosted = c.driver(1).groups().includes(9);
     if (resolved) t.ok(hosted, `n=${n}: resolved, so hosted after the crash`);
     if (hosted && hostedFrom < 0) hostedFrom = n;
@@ -322,18 +328,7 @@ t.test('a stale incarnation (its group dropped from the configured list) passes 
 
   for (let n = 1; n <= ops; n++) {
     const { c, term, commit } = await stale();
-    const fs = c.node(1).fs as CrashFileSystem;
-    fs.crashAfterOps(n);
-    const resolved = await c
-      .driver(1)
-      .addGroup(spec)
-      .then(
-        () => true,
-        () => false,
-      );
-    fs.disarm();
-    c.crash(1);
-    await c.start(1);
+    const resolved = await addGroupCrashingAfter(c, spec, n);
     if (!c.driver(1).groups().includes(7)) {
       t.notOk(resolved, `n=${n}: a resolved addGroup is hosted after the crash`);
       await c.driver(1).addGroup(spec);
