@@ -1,0 +1,144 @@
+/**
+ * query-traces-by-id.ts — where a trace-by-id lookup of bench/query-traces
+ * spends its tail. Each lookup is classified by its path: `local` when the
+ * node asked leads the trace's shard (ReadIndex barrier, then the store's
+ * read, on that node), `forwarded` when it does not (one more peer hop to the
+ * leader, which does the same). The shard is the one the node computes
+ * (spanPartitionKey, jump hash over the shard count); leaders are read from
+ * `/api/v1/cluster` before the lookups (a leader that changed during the run
+ * would misclassify its lookups: the run prints how many leaders changed).
+ *
+ * Then every lookup is asked again, same node, same order ("second pass"):
+ * the store's reads are then warm (block cache, OS pages), so a tail that
+ * stays is not a cold read, and one that moves to other lookups is transient
+ * (GC, a background LevelDB compaction, another process).
+ *
+ * Latencies are client wall clock, ms. Timing never gates anything.
+ */
+import { performance } from 'node:perf_hooks';
+import { initHash } from '../src/partition/hash.js';
+import { spanPartitionKey } from '../src/partition/partition-key.js';
+import { percentileMs } from './ingest-plan.js';
+import { BENCH_TENANT, benchRequest } from './bench-http.js';
+
+/** ByIdLookup is one timed lookup: its index in the run, the node asked, its path and its latency. */
+export interface ByIdLookup {
+  readonly i: number;
+  readonly traceIdHex: string;
+  readonly api: string;
+  readonly shard: number;
+  readonly path: 'local' | 'forwarded';
+  readonly ms: number;
+}
+
+/** PathFigures are one path's lookups: how many, p50/p99/max ms. */
+export interface PathFigures {
+  readonly queries: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+/** ByIdBreakdown is what query-traces.ts prints about trace by id's tail. */
+export interface ByIdBreakdown {
+  readonly first: { readonly local: PathFigures; readonly forwarded: PathFigures };
+  readonly second: { readonly local: PathFigures; readonly forwarded: PathFigures };
+  /** slowest are the first pass's slowest lookups, with the second pass's time of the same lookup. */
+  readonly slowest: readonly (ByIdLookup & { readonly secondMs: number })[];
+  /** leadersChanged counts the shards whose leader differed after the lookups (their lookups may be misclassified). */
+  readonly leadersChanged: number;
+}
+
+interface ClusterDoc {
+  readonly nodes: readonly { readonly id: number }[];
+  readonly shards: readonly { readonly id: number; readonly leader: number }[];
+}
+
+/** SLOWEST_LISTED is how many of the slowest lookups the breakdown lists. */
+const SLOWEST_LISTED = 5;
+
+async function leaders(api: string): Promise<Map<number, number>> {
+  const r = await benchRequest(`http://${api}/api/v1/cluster`, {});
+  if (r.status !== 200) throw new Error(`bench/query-traces: /api/v1/cluster answered ${r.status}`);
+  const doc = JSON.parse(r.text) as ClusterDoc;
+  return new Map(doc.shards.map((s) => [s.id, s.leader]));
+}
+
+function pathFigures(ls: readonly { readonly ms: number }[]): PathFigures {
+  const sorted = ls.map((l) => l.ms).sort((a, b) => a - b);
+  const r = (v: number): number => Math.round(v * 100) / 100;
+  return { queries: sorted.length, p50Ms: r(percentileMs(sorted, 50)), p99Ms: r(percentileMs(sorted, 99)), maxMs: r(sorted[sorted.length - 1] ?? 0) };
+}
+
+/**
+ * ByIdPaths classifies lookups: made once the cluster is up and flushed
+ * (`nodes` are the cluster file's id and API address of every node).
+ */
+export class ByIdPaths {
+  readonly #shardOf: (traceIdHex: string) => number;
+  readonly #leaders: Map<number, number>;
+  readonly #nodeOfApi: Map<string, number>;
+  readonly #apiOfAny: string;
+
+  private constructor(shardOf: (traceIdHex: string) => number, leadersNow: Map<number, number>, nodes: readonly { id: number; api: string }[]) {
+    this.#shardOf = shardOf;
+    this.#leaders = leadersNow;
+    this.#nodeOfApi = new Map(nodes.map((n) => [n.api, n.id]));
+    this.#apiOfAny = (nodes[0] as { api: string }).api;
+  }
+
+  /** open reads the shard leaders and prepares the shard hash. */
+  static async open(nodes: readonly { id: number; api: string }[]): Promise<ByIdPaths> {
+    const hasher = await initHash();
+    const l = await leaders((nodes[0] as { api: string }).api);
+    const shardCount = l.size;
+    return new ByIdPaths((hex) => hasher.h64ToShard(spanPartitionKey(BENCH_TENANT, Buffer.from(hex, 'hex')), shardCount), l, nodes);
+  }
+
+  /** classify is lookup i's record. */
+  classify(i: number, traceIdHex: string, api: string, ms: number): ByIdLookup {
+    const shard = this.#shardOf(traceIdHex);
+    const path = this.#leaders.get(shard) === this.#nodeOfApi.get(api) ? 'local' : 'forwarded';
+    return { i, traceIdHex, api, shard, path, ms };
+  }
+
+  /**
+   * breakdown asks every lookup of the first pass again (same node, same
+   * order), then summarises both passes by path and lists the slowest.
+   */
+  async breakdown(first: readonly ByIdLookup[]): Promise<ByIdBreakdown> {
+    const second: ByIdLookup[] = [];
+    for (const l of first) {
+      const t0 = performance.now();
+      const r = await benchRequest(`http://${l.api}/api/traces/${l.traceIdHex}`, { headers: { 'x-scope-orgid': BENCH_TENANT } });
+      const ms = performance.now() - t0;
+      if (r.status !== 200) throw new Error(`bench/query-traces: second pass lookup of ${l.traceIdHex} answered ${r.status}`);
+      second.push({ ...l, ms });
+    }
+    const after = await leaders(this.#apiOfAny);
+    let leadersChanged = 0;
+    for (const [shard, leader] of this.#leaders) if (after.get(shard) !== leader) leadersChanged++;
+    const by = (ls: readonly ByIdLookup[]): ByIdBreakdown['first'] => ({
+      local: pathFigures(ls.filter((l) => l.path === 'local')),
+      forwarded: pathFigures(ls.filter((l) => l.path === 'forwarded')),
+    });
+    const slowest = [...first]
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, SLOWEST_LISTED)
+      .map((l) => ({ ...l, ms: Math.round(l.ms * 100) / 100, secondMs: Math.round((second[l.i]?.ms ?? -1) * 100) / 100 }));
+    return { first: by(first), second: by(second), slowest, leadersChanged };
+  }
+}
+
+/** printByIdBreakdown prints a breakdown under the bench's table. */
+export function printByIdBreakdown(b: ByIdBreakdown, log: (line: string) => void): void {
+  const f = (p: PathFigures): string => `${String(p.queries).padStart(4)} lookups  p50 ${p.p50Ms} ms  p99 ${p.p99Ms} ms  max ${p.maxMs} ms`;
+  log('\n  trace by id by path (local: the node asked leads the shard; forwarded: one more peer hop)');
+  log(`  first pass   local     ${f(b.first.local)}`);
+  log(`  first pass   forwarded ${f(b.first.forwarded)}`);
+  log(`  second pass  local     ${f(b.second.local)}`);
+  log(`  second pass  forwarded ${f(b.second.forwarded)}`);
+  log(`  slowest of the first pass (lookup #, path, shard, first ms -> same lookup in the second pass):`);
+  for (const s of b.slowest) log(`    #${s.i} ${s.path} shard ${s.shard}: ${s.ms} -> ${s.secondMs} ms`);
+  if (b.leadersChanged > 0) log(`  NB: ${b.leadersChanged} shard leader(s) changed during the lookups; their lookups may be misclassified`);
+}
