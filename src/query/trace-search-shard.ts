@@ -137,8 +137,10 @@ export interface ShardSearchOptions {
   /**
    * summaries false never answers a trace from its block's trace summaries
    * (trace-search-summary.ts): every candidate is read whole, as before the
-   * table. Same answer, more reads: the differential tests' reference and
-   * the benches' "before".
+   * table; nor takes a block's candidates from them (storage/traces/
+   * summary-refs.ts): every block of the candidate stage is read. Same
+   * answer, more reads: the differential tests' reference and the benches'
+   * "before".
    */
   readonly summaries?: boolean;
   /**
@@ -459,7 +461,13 @@ export async function searchShard(
     }
     return traces.length >= q.limit;
   };
-  const search = { startNs: q.startNs, endNs: q.endNs, limit: bounds.candidateSpansMax, ...(options.pageFilters === false ? { pageFilters: false } : {}) };
+  const search = {
+    startNs: q.startNs,
+    endNs: q.endNs,
+    limit: bounds.candidateSpansMax,
+    ...(options.pageFilters === false ? { pageFilters: false } : {}),
+    ...(options.summaries === false ? { summaries: false } : {}),
+  };
   if (q.fullScan === true) {
     // A full scan asks the store for every span of the range and tests the predicate here; it never stops early.
     scan: for await (const batch of store.searchSpans(kv, tenant, { ...search, predicate: {} }, stats)) {

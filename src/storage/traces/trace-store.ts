@@ -107,6 +107,7 @@ import type { SpanBlockCache } from './block-cache.js';
 import type { SpanBlockIndex, SpanPredicate } from './span-index.js';
 import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock, scanAttrsOf, spanMatchHolds, valueNeedle } from './span-index.js';
 import { locateEntrySpans } from './entry-spans.js';
+import { summaryBlockRefs } from './summary-refs.js';
 import type { TagRead, TagReadAnswer, TagReadBounds } from './tag-read.js';
 import { readTags } from './tag-read.js';
 import { SpanEntryColumns } from '../span-entry.js';
@@ -233,6 +234,13 @@ export interface SpanSearch {
    * answer is the same. For the benches' "before" and the tests' reference.
    */
   readonly pageFilters?: boolean;
+  /**
+   * summaries false never takes a block's candidate pairs from its trace
+   * summaries (summary-refs.ts; searchSpanRefs only): every block is read as
+   * before. The answer is the same. For the benches' "before" and the tests'
+   * reference.
+   */
+  readonly summaries?: boolean;
 }
 
 /**
@@ -1037,6 +1045,8 @@ export class TraceStore implements SignalStore<SpanRow> {
     const firstBucket = bucketOf(q.startNs);
     const newer = new Map<string, Set<string>>();
     const cache = this.#cacheRef;
+    // The heads as #blockMatches sees them, asked at each call.
+    const held = (tk: string): boolean => (this.#head.get(tenant)?.traceNo(tk) ?? -1) >= 0 || (this.#frozen?.get(tenant)?.traceNo(tk) ?? -1) >= 0;
     // One bucket's metas at a time, newest bucket first (the reverse scan meets a bucket's keys together).
     let group: { ref: BlockRef; meta: BlockMeta }[] = [];
     /**
@@ -1060,7 +1070,9 @@ export class TraceStore implements SignalStore<SpanRow> {
         assert(ref.bucket === bucket, 'a group holds one bucket');
         const next = list[i + 1];
         const frontierNs = !last ? capped : next === undefined ? afterBucket : next.meta.maxStartNs < top ? next.meta.maxStartNs : top;
-        const m = await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted, cache);
+        // A time-only search takes the block's pairs from its trace summaries when they say exactly what the rows would (summary-refs.ts).
+        const fromSummaries = q.summaries === false ? null : await summaryBlockRefs(kv, tenant, ref, meta, q, held, q.limit - emitted, stats, cache);
+        const m = fromSummaries ?? (await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted, cache));
         if (m !== null) {
           for (let j = 0; j < m.count; j++) {
             traceIds.push(m.traceId(j));
