@@ -11,7 +11,12 @@
  * Then every lookup is asked again, same node, same order ("second pass"):
  * the store's reads are then warm (block cache, OS pages), so a tail that
  * stays is not a cold read, and one that moves to other lookups is transient
- * (GC, a background LevelDB compaction, another process).
+ * (GC, a background LevelDB compaction, another process). A "third pass",
+ * after the searches and full scans (minutes after the flush, so LevelDB's
+ * compactions of the flushed blocks are likely done), asks as many other
+ * traces: cold for the trace store again. Third ≈ first says cold reads cost
+ * the difference; third ≈ second says the first pass paid for the time
+ * right after the flush.
  *
  * Latencies are client wall clock, ms. Timing never gates anything.
  */
@@ -43,6 +48,7 @@ export interface PathFigures {
 export interface ByIdBreakdown {
   readonly first: { readonly local: PathFigures; readonly forwarded: PathFigures };
   readonly second: { readonly local: PathFigures; readonly forwarded: PathFigures };
+  readonly third: { readonly local: PathFigures; readonly forwarded: PathFigures };
   /** slowest are the first pass's slowest lookups, with the second pass's time of the same lookup. */
   readonly slowest: readonly (ByIdLookup & { readonly secondMs: number })[];
   /** leadersChanged counts the shards whose leader differed after the lookups (their lookups may be misclassified). */
@@ -102,19 +108,24 @@ export class ByIdPaths {
     return { i, traceIdHex, api, shard, path, ms };
   }
 
-  /**
-   * breakdown asks every lookup of the first pass again (same node, same
-   * order), then summarises both passes by path and lists the slowest.
-   */
-  async breakdown(first: readonly ByIdLookup[]): Promise<ByIdBreakdown> {
-    const second: ByIdLookup[] = [];
-    for (const l of first) {
+  /** again asks `lookups` (trace and node of each) again, in order, and classifies them. */
+  async again(lookups: readonly { readonly traceIdHex: string; readonly api: string }[]): Promise<ByIdLookup[]> {
+    const out: ByIdLookup[] = [];
+    for (const [i, l] of lookups.entries()) {
       const t0 = performance.now();
       const r = await benchRequest(`http://${l.api}/api/traces/${l.traceIdHex}`, { headers: { 'x-scope-orgid': BENCH_TENANT } });
       const ms = performance.now() - t0;
-      if (r.status !== 200) throw new Error(`bench/query-traces: second pass lookup of ${l.traceIdHex} answered ${r.status}`);
-      second.push({ ...l, ms });
+      if (r.status !== 200) throw new Error(`bench/query-traces: lookup of ${l.traceIdHex} answered ${r.status}`);
+      out.push(this.classify(i, l.traceIdHex, l.api, ms));
     }
+    return out;
+  }
+
+  /**
+   * breakdown summarises the passes (`second` asked `first` again at once;
+   * `third` other traces later) by path and lists the first pass's slowest.
+   */
+  async breakdown(first: readonly ByIdLookup[], second: readonly ByIdLookup[], third: readonly ByIdLookup[]): Promise<ByIdBreakdown> {
     const after = await leaders(this.#apiOfAny);
     let leadersChanged = 0;
     for (const [shard, leader] of this.#leaders) if (after.get(shard) !== leader) leadersChanged++;
@@ -126,7 +137,7 @@ export class ByIdPaths {
       .sort((a, b) => b.ms - a.ms)
       .slice(0, SLOWEST_LISTED)
       .map((l) => ({ ...l, ms: Math.round(l.ms * 100) / 100, secondMs: Math.round((second[l.i]?.ms ?? -1) * 100) / 100 }));
-    return { first: by(first), second: by(second), slowest, leadersChanged };
+    return { first: by(first), second: by(second), third: by(third), slowest, leadersChanged };
   }
 }
 
@@ -138,6 +149,8 @@ export function printByIdBreakdown(b: ByIdBreakdown, log: (line: string) => void
   log(`  first pass   forwarded ${f(b.first.forwarded)}`);
   log(`  second pass  local     ${f(b.second.local)}`);
   log(`  second pass  forwarded ${f(b.second.forwarded)}`);
+  log(`  third pass   local     ${f(b.third.local)}`);
+  log(`  third pass   forwarded ${f(b.third.forwarded)}`);
   log(`  slowest of the first pass (lookup #, path, shard, first ms -> same lookup in the second pass):`);
   for (const s of b.slowest) log(`    #${s.i} ${s.path} shard ${s.shard}: ${s.ms} -> ${s.secondMs} ms`);
   if (b.leadersChanged > 0) log(`  NB: ${b.leadersChanged} shard leader(s) changed during the lookups; their lookups may be misclassified`);

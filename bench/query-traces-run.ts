@@ -203,7 +203,7 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
       if (spans !== f.spans) byIdWrong.push(`trace ${f.traceIdHex}: ${r.status}, ${spans} spans, want ${f.spans}${r.status === 200 ? '' : `: ${r.text.slice(0, 300)}`}`);
     }
 
-    const byIdPaths = await paths.breakdown(lookups);
+    const secondPass = await paths.again(lookups);
 
     const byCustomer = new Map<string, string[]>();
     for (const f of data.traces) byCustomer.set(f.customer, [...(byCustomer.get(f.customer) ?? []), f.traceIdHex]);
@@ -246,6 +246,9 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
     o.log(`the same as full scans: ${config.scanQueries} each`);
     const attributeScan = await attributeSearch(config.scanQueries, '&scan=full');
     const durationScan = await durationSearch(config.scanQueries, '&scan=full');
+    // Trace by id's third pass: as many other traces, each to the node its first-pass counterpart asked.
+    const thirdPass = await paths.again(lookups.map((l) => ({ traceIdHex: (data.traces[rand.intn(data.traces.length)] as TraceFacts).traceIdHex, api: l.api })));
+    const byIdPaths = await paths.breakdown(lookups, secondPass, thirdPass);
     return {
       config,
       spans: data.spans,
