@@ -144,6 +144,13 @@ export interface ShardSearchOptions {
    */
   readonly summaries?: boolean;
   /**
+   * summaryRefs false keeps the trace summaries out of the candidate stage
+   * only (storage/traces/summary-refs.ts: every block is read for its
+   * pairs) while settling still uses them. Same answer: the bench's A/B of
+   * the candidate stage alone.
+   */
+  readonly summaryRefs?: boolean;
+  /**
    * pageFilters false reads every block whose skipped-terms bloom may hold a
    * skipped key's value whole, as before the per-page filters
    * (storage/traces/page-filters.ts). Same answer, more reads: the
@@ -466,7 +473,7 @@ export async function searchShard(
     endNs: q.endNs,
     limit: bounds.candidateSpansMax,
     ...(options.pageFilters === false ? { pageFilters: false } : {}),
-    ...(options.summaries === false ? { summaries: false } : {}),
+    ...(options.summaries === false || options.summaryRefs === false ? { summaries: false } : {}),
   };
   if (q.fullScan === true) {
     // A full scan asks the store for every span of the range and tests the predicate here; it never stops early.
