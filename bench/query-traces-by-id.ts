@@ -5,8 +5,10 @@
  * read, on that node), `forwarded` when it does not (one more peer hop to the
  * leader, which does the same). The shard is the one the node computes
  * (spanPartitionKey, jump hash over the shard count); leaders are read from
- * `/api/v1/cluster` before the lookups (a leader that changed during the run
- * would misclassify its lookups: the run prints how many leaders changed).
+ * `/api/v1/cluster` once they have settled (settleLeaders: after a load the
+ * control loop moves leadership to each shard's preferred node; the lookups
+ * wait for that) — a leader that changed during the run would misclassify
+ * its lookups: the run prints how many leaders changed).
  *
  * Then every lookup is asked again, same node, same order ("second pass"):
  * the store's reads are then warm (block cache, OS pages), so a tail that
@@ -53,6 +55,17 @@ export interface ByIdBreakdown {
   readonly slowest: readonly (ByIdLookup & { readonly secondMs: number })[];
   /** leadersChanged counts the shards whose leader differed after the lookups (their lookups may be misclassified). */
   readonly leadersChanged: number;
+  /** settle is how the leaders settled before the lookups (ByIdPaths.open). */
+  readonly settle: LeaderSettle;
+}
+
+/** LeaderSettle is the wait for stable shard leaders before the lookups: how long, how many polls saw a change, the shards whose leader moved. */
+export interface LeaderSettle {
+  readonly waitedMs: number;
+  readonly changes: number;
+  readonly movedShards: readonly number[];
+  /** settled is false when SETTLE_MS_MAX passed with leaders still moving. */
+  readonly settled: boolean;
 }
 
 interface ClusterDoc {
@@ -62,6 +75,41 @@ interface ClusterDoc {
 
 /** SLOWEST_LISTED is how many of the slowest lookups the breakdown lists. */
 const SLOWEST_LISTED = 5;
+/** SETTLE_POLL_MS is the pause between two reads of the shard leaders while waiting for them to settle. */
+const SETTLE_POLL_MS = 500;
+/** SETTLE_STABLE_POLLS is how many reads in a row must see the same leaders. */
+const SETTLE_STABLE_POLLS = 6;
+/** SETTLE_MS_MAX bounds the wait; past it the lookups start anyway and the report says so. */
+const SETTLE_MS_MAX = 60_000;
+
+/**
+ * settleLeaders waits until `SETTLE_STABLE_POLLS` reads in a row of
+ * /api/v1/cluster see the same leader of every shard (with no shard
+ * leaderless). After a load, the control loop moves leadership to each
+ * shard's preferred node once that replica has caught up (control/reconcile.ts
+ * "spread leadership"): a lookup during such a transfer meets ERR_NOT_LEADER
+ * and backs off. The lookups are meant to measure the steady state.
+ */
+async function settleLeaders(api: string): Promise<{ leaders: Map<number, number>; settle: LeaderSettle }> {
+  const t0 = performance.now();
+  let last = await leaders(api);
+  const first = last;
+  let stable = 1;
+  let changes = 0;
+  while (stable < SETTLE_STABLE_POLLS && performance.now() - t0 < SETTLE_MS_MAX) {
+    await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+    const now = await leaders(api);
+    const same = now.size === last.size && [...now].every(([shard, leader]) => leader !== 0 && last.get(shard) === leader);
+    if (same) stable++;
+    else {
+      stable = 1;
+      changes++;
+    }
+    last = now;
+  }
+  const movedShards = [...last].filter(([shard, leader]) => first.get(shard) !== leader).map(([shard]) => shard);
+  return { leaders: last, settle: { waitedMs: Math.round(performance.now() - t0), changes, movedShards, settled: stable >= SETTLE_STABLE_POLLS } };
+}
 
 async function leaders(api: string): Promise<Map<number, number>> {
   const r = await benchRequest(`http://${api}/api/v1/cluster`, {});
@@ -85,20 +133,22 @@ export class ByIdPaths {
   readonly #leaders: Map<number, number>;
   readonly #nodeOfApi: Map<string, number>;
   readonly #apiOfAny: string;
+  readonly #settle: LeaderSettle;
 
-  private constructor(shardOf: (traceIdHex: string) => number, leadersNow: Map<number, number>, nodes: readonly { id: number; api: string }[]) {
+  private constructor(shardOf: (traceIdHex: string) => number, leadersNow: Map<number, number>, settle: LeaderSettle, nodes: readonly { id: number; api: string }[]) {
     this.#shardOf = shardOf;
     this.#leaders = leadersNow;
+    this.#settle = settle;
     this.#nodeOfApi = new Map(nodes.map((n) => [n.api, n.id]));
     this.#apiOfAny = (nodes[0] as { api: string }).api;
   }
 
-  /** open reads the shard leaders and prepares the shard hash. */
+  /** open waits for the shard leaders to settle (settleLeaders), reads them and prepares the shard hash. */
   static async open(nodes: readonly { id: number; api: string }[]): Promise<ByIdPaths> {
     const hasher = await initHash();
-    const l = await leaders((nodes[0] as { api: string }).api);
+    const { leaders: l, settle } = await settleLeaders((nodes[0] as { api: string }).api);
     const shardCount = l.size;
-    return new ByIdPaths((hex) => hasher.h64ToShard(spanPartitionKey(BENCH_TENANT, Buffer.from(hex, 'hex')), shardCount), l, nodes);
+    return new ByIdPaths((hex) => hasher.h64ToShard(spanPartitionKey(BENCH_TENANT, Buffer.from(hex, 'hex')), shardCount), l, settle, nodes);
   }
 
   /** classify is lookup i's record. */
@@ -137,14 +187,16 @@ export class ByIdPaths {
       .sort((a, b) => b.ms - a.ms)
       .slice(0, SLOWEST_LISTED)
       .map((l) => ({ ...l, ms: Math.round(l.ms * 100) / 100, secondMs: Math.round((second[l.i]?.ms ?? -1) * 100) / 100 }));
-    return { first: by(first), second: by(second), third: by(third), slowest, leadersChanged };
+    return { first: by(first), second: by(second), third: by(third), slowest, leadersChanged, settle: this.#settle };
   }
 }
 
 /** printByIdBreakdown prints a breakdown under the bench's table. */
 export function printByIdBreakdown(b: ByIdBreakdown, log: (line: string) => void): void {
   const f = (p: PathFigures): string => `${String(p.queries).padStart(4)} lookups  p50 ${p.p50Ms} ms  p99 ${p.p99Ms} ms  max ${p.maxMs} ms`;
-  log('\n  trace by id by path (local: the node asked leads the shard; forwarded: one more peer hop)');
+  const st = b.settle;
+  log(`\n  shard leaders before the lookups: ${st.settled ? 'settled' : 'STILL MOVING'} after ${st.waitedMs} ms, ${st.changes} change(s) seen, moved: shards [${st.movedShards.join(', ')}]`);
+  log('  trace by id by path (local: the node asked leads the shard; forwarded: one more peer hop)');
   log(`  first pass   local     ${f(b.first.local)}`);
   log(`  first pass   forwarded ${f(b.first.forwarded)}`);
   log(`  second pass  local     ${f(b.second.local)}`);
