@@ -80,10 +80,11 @@ export async function summaryBlockRefs(
   if (meta.marked !== false || !timeOnlyPredicate(q.predicate)) return null;
   // The whole block must lie in the range: a cheap first check from the meta, before any read.
   if (meta.minStartNs < q.startNs || meta.maxStartNs >= q.endNs) return null;
-  const head = await readSplitHead(kv, tenant, ref, stats, cache);
-  if (head === null) return null;
+  // The table first: a block without one (written before tables, so also every format-1 or 2 block) costs one missed get.
   const table = await readTraceSummaries(kv, tenant, ref, stats, cache);
   if (table === null) return null;
+  const head = await readSplitHead(kv, tenant, ref, stats, cache);
+  if (head === null) return null;
   const ids = splitBlockTraceIds(head);
   if (ids.length !== table.entries.size || ids.length !== meta.traces) {
     throw corrupt(`a block of ${ids.length} traces has ${table.entries.size} trace summaries, its meta says ${meta.traces}`, { tenant, ...ref });
