@@ -32,6 +32,8 @@ import { SeededRand } from '../src/fs/seeded-rand.js';
 import { percentileMs } from './ingest-plan.js';
 import { startOtlpdb } from './kv-otlpdb.js';
 import type { OtlpdbCluster } from './kv-otlpdb.js';
+import { ByIdPaths } from './query-traces-by-id.js';
+import type { ByIdBreakdown, ByIdLookup } from './query-traces-by-id.js';
 import { buildQueryTracesData } from './query-traces-data.js';
 import type { QueryTracesArrival } from './query-traces-data.js';
 import type { TraceFacts } from './query-traces-data.js';
@@ -99,6 +101,8 @@ export interface QueryTracesReport {
   readonly writeSec: number;
   readonly flushSec: number;
   readonly byId: LatencyFigures;
+  /** byIdPaths splits trace by id by path (leader asked or forwarded) over two passes (query-traces-by-id.ts). */
+  readonly byIdPaths: ByIdBreakdown;
   readonly attribute: LatencyFigures;
   readonly duration: LatencyFigures;
   readonly attributeScan: LatencyFigures;
@@ -186,14 +190,20 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
     o.log(`trace by id: ${config.byIdQueries} queries`);
     const byIdMs: number[] = [];
     const byIdWrong: string[] = [];
+    const paths = await ByIdPaths.open(cluster.file.nodes);
+    const lookups: ByIdLookup[] = [];
     for (let i = 0; i < config.byIdQueries; i++) {
       const f = data.traces[rand.intn(data.traces.length)] as TraceFacts;
+      const api = apis[turn % apis.length] as string;
       const r = await timed(`/api/traces/${f.traceIdHex}`);
       byIdMs.push(r.ms);
+      lookups.push(paths.classify(i, f.traceIdHex, api, r.ms));
       const doc = r.status === 200 ? (JSON.parse(r.text) as { batches: { scopeSpans: { spans: unknown[] }[] }[] }) : null;
       const spans = doc?.batches.reduce((n, b) => n + b.scopeSpans.reduce((m, s) => m + s.spans.length, 0), 0) ?? -1;
       if (spans !== f.spans) byIdWrong.push(`trace ${f.traceIdHex}: ${r.status}, ${spans} spans, want ${f.spans}${r.status === 200 ? '' : `: ${r.text.slice(0, 300)}`}`);
     }
+
+    const secondPass = await paths.again(lookups);
 
     const byCustomer = new Map<string, string[]>();
     for (const f of data.traces) byCustomer.set(f.customer, [...(byCustomer.get(f.customer) ?? []), f.traceIdHex]);
@@ -236,6 +246,9 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
     o.log(`the same as full scans: ${config.scanQueries} each`);
     const attributeScan = await attributeSearch(config.scanQueries, '&scan=full');
     const durationScan = await durationSearch(config.scanQueries, '&scan=full');
+    // Trace by id's third pass: as many other traces, each to the node its first-pass counterpart asked.
+    const thirdPass = await paths.again(lookups.map((l) => ({ traceIdHex: (data.traces[rand.intn(data.traces.length)] as TraceFacts).traceIdHex, api: l.api })));
+    const byIdPaths = await paths.breakdown(lookups, secondPass, thirdPass);
     return {
       config,
       spans: data.spans,
@@ -244,6 +257,7 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
       writeSec: Math.round(writeSec * 10) / 10,
       flushSec: Math.round(flushSec * 10) / 10,
       byId: figures(byIdMs, byIdWrong),
+      byIdPaths,
       attribute,
       duration,
       attributeScan,

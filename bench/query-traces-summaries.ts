@@ -9,6 +9,10 @@
  *   candidate that passes the extent prefilter whole (ShardSearchOptions
  *   summaries false, the read path before the table); after answers one-block
  *   traces from their block's table;
+ * - duration search, candidate stage only: before reads every block of the
+ *   candidate stage for its (trace id, start) pairs (ShardSearchOptions
+ *   summaryRefs false), after takes them from the block's trace summaries
+ *   (storage/traces/summary-refs.ts); both settle from summaries;
  * - attribute search (`customer.id`, a skipped key): the same options (the
  *   summaries do not apply to tag searches: a control row, equal by design).
  *
@@ -83,7 +87,7 @@ export async function searchAb(db: ShardDb, title: string, searches: number, kin
     const per = (n: number): string => (n / searches).toFixed(1);
     const kib = (n: number): string => (n / searches / 1024).toFixed(0);
     console.log(
-      `  ${k.name.padEnd(17)} before ${kib(bytes.before)} KiB, ${per(calls.before)} LevelDB calls, p50 ${p(ms.before, 50)} / p99 ${p(ms.before, 99)} ms; ` +
+      `  ${k.name.padEnd(20)} before ${kib(bytes.before)} KiB, ${per(calls.before)} LevelDB calls, p50 ${p(ms.before, 50)} / p99 ${p(ms.before, 99)} ms; ` +
         `after ${kib(bytes.after)} KiB, ${per(calls.after)} calls, p50 ${p(ms.after, 50)} / p99 ${p(ms.after, 99)} ms ` +
         `(${per(settled.after)} traces a query from summaries); before/after p50 ${(p(ms.before, 50) / Math.max(0.01, p(ms.after, 50))).toFixed(2)}x`,
     );
@@ -99,6 +103,7 @@ export async function summariesAb(db: ShardDb, rand: SeededRand, searches: numbe
   const on: ShardSearchOptions = { earlyStop: true };
   await searchAb(db, 'query-traces-shard --summaries-ab', searches, [
     { name: 'duration search', query: () => ({ ...base, predicate: {}, minTraceDurationNs: 300_000_000n, limit: 20 }), before: off, after: on },
+    { name: 'duration, candidates', query: () => ({ ...base, predicate: {}, minTraceDurationNs: 300_000_000n, limit: 20 }), before: { earlyStop: true, summaryRefs: false }, after: on },
     { name: 'attribute search', query: (i) => ({ ...base, predicate: { attrs: [['customer.id', names[(picks[i] as number) % names.length] as string]] }, limit: 100 }), before: off, after: on },
   ]);
 }

@@ -12,6 +12,7 @@
  * 100 ms. query-traces-run.ts runs it; query-traces-data.ts makes the data.
  * Never a CI gate: timing lives here, not in tests.
  */
+import { printByIdBreakdown } from './query-traces-by-id.js';
 import { runQueryTracesBench } from './query-traces-run.js';
 import type { LatencyFigures, QueryPorts, QueryTracesConfig, QueryTracesReport } from './query-traces-run.js';
 
@@ -102,6 +103,7 @@ function printText(r: QueryTracesReport): void {
   console.log(row('duration search', r.duration, TARGETS_P99_MS.duration, r.durationScan));
   console.log(row('attribute full scan', r.attributeScan, null, null));
   console.log(row('duration full scan', r.durationScan, null, null));
+  printByIdBreakdown(r.byIdPaths, (l) => console.log(l));
   console.log('\n  shard work, mean per search: blocks scanned / pruned, spans inspected, bytes read');
   for (const [k, f] of Object.entries({ attribute: r.attribute, duration: r.duration, attributeScan: r.attributeScan, durationScan: r.durationScan })) {
     const w = f.work;

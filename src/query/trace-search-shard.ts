@@ -137,10 +137,19 @@ export interface ShardSearchOptions {
   /**
    * summaries false never answers a trace from its block's trace summaries
    * (trace-search-summary.ts): every candidate is read whole, as before the
-   * table. Same answer, more reads: the differential tests' reference and
-   * the benches' "before".
+   * table; nor takes a block's candidates from them (storage/traces/
+   * summary-refs.ts): every block of the candidate stage is read. Same
+   * answer, more reads: the differential tests' reference and the benches'
+   * "before".
    */
   readonly summaries?: boolean;
+  /**
+   * summaryRefs false keeps the trace summaries out of the candidate stage
+   * only (storage/traces/summary-refs.ts: every block is read for its
+   * pairs) while settling still uses them. Same answer: the bench's A/B of
+   * the candidate stage alone.
+   */
+  readonly summaryRefs?: boolean;
   /**
    * pageFilters false reads every block whose skipped-terms bloom may hold a
    * skipped key's value whole, as before the per-page filters
@@ -459,7 +468,13 @@ export async function searchShard(
     }
     return traces.length >= q.limit;
   };
-  const search = { startNs: q.startNs, endNs: q.endNs, limit: bounds.candidateSpansMax, ...(options.pageFilters === false ? { pageFilters: false } : {}) };
+  const search = {
+    startNs: q.startNs,
+    endNs: q.endNs,
+    limit: bounds.candidateSpansMax,
+    ...(options.pageFilters === false ? { pageFilters: false } : {}),
+    ...(options.summaries === false || options.summaryRefs === false ? { summaries: false } : {}),
+  };
   if (q.fullScan === true) {
     // A full scan asks the store for every span of the range and tests the predicate here; it never stops early.
     scan: for await (const batch of store.searchSpans(kv, tenant, { ...search, predicate: {} }, stats)) {

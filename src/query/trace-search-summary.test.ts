@@ -20,9 +20,9 @@ const SEED = Number(process.env.OTLPDB_SEARCH_SEED ?? 20261128);
 const TENANT = 'acme';
 const HOUR_NS = 3_600_000_000_000n;
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-/** json is an answer's traces (every field) and partial flag as text; ids as hex, whether a Buffer (toJSON) or a Uint8Array. */
+/** json is an answer's traces (every field), partial flag and spans inspected as text; ids as hex, whether a Buffer (toJSON) or a Uint8Array. */
 const json = (a: ShardSearchAnswer): string =>
-  JSON.stringify({ traces: a.traces, partial: a.partial }, function (this: Record<string, unknown>, k: string, v: unknown) {
+  JSON.stringify({ traces: a.traces, partial: a.partial, inspectedSpans: a.inspectedSpans }, function (this: Record<string, unknown>, k: string, v: unknown) {
     const raw = this[k];
     return raw instanceof Uint8Array ? hex(raw) : typeof v === 'bigint' ? String(v) : v;
   });

@@ -128,6 +128,18 @@ export async function readPageFilters(kv: KvRead, tenant: string, ref: BlockRef,
 }
 
 /**
+ * readSplitHead opens a block's head (through the cache), or null for a
+ * block of format 1 or 2 (one value: the caller reads it whole).
+ */
+export async function readSplitHead(kv: KvRead, tenant: string, ref: BlockRef, stats: ScanStats, c: BlockCacheRef | null = null): Promise<SplitBlockHead | null> {
+  const opened = await cachedRead(c, 'h', blockKey(K.block, tenant, ref), stats, 1, async (): Promise<Uint8Array | SplitBlockHead> => {
+    const bytes = await readBlockValue(kv, tenant, ref, stats);
+    return isSplitHead(bytes) ? openSplitHead(bytes) : bytes;
+  });
+  return opened instanceof Uint8Array ? null : opened;
+}
+
+/**
  * readBlockPageRows decodes every row of `pages` (ascending) of a format-3
  * block of `pageRows`-row pages: its head and those pages' values only
  * (both through the cache), each checked; out[i] are
@@ -146,11 +158,8 @@ export async function readBlockPageRows(
   stats: ScanStats,
   c: BlockCacheRef | null = null,
 ): Promise<SpanRow[][] | null> {
-  const opened = await cachedRead(c, 'h', blockKey(K.block, tenant, ref), stats, 1, async (): Promise<Uint8Array | SplitBlockHead> => {
-    const bytes = await readBlockValue(kv, tenant, ref, stats);
-    return isSplitHead(bytes) ? openSplitHead(bytes) : bytes;
-  });
-  if (opened instanceof Uint8Array) return null;
+  const opened = await readSplitHead(kv, tenant, ref, stats, c);
+  if (opened === null) return null;
   if (opened.dir.pageRows !== pageRows) throw corrupt(`span block of ${opened.dir.pageRows}-row pages, its page filters say ${pageRows}`, { tenant, ...ref });
   for (const p of pages) if (p >= opened.pageCount) throw corrupt(`span block page ${p} of ${opened.pageCount}`, { tenant, ...ref });
   // Page values are kept in the cache as read (checked by their CRC32C on every decode); only the missing ones are fetched.

@@ -832,6 +832,22 @@ function splitPage(h: SplitBlockHead, p: number, bytes: Uint8Array | undefined):
   return { firstRow, rows: Math.min(h.dir.pageRows, h.rows - firstRow), chunks };
 }
 
+/**
+ * splitBlockTraceIds are the trace ids of a format-3 block, from its head's
+ * trace-id dictionary (no page is read): each a view of the head's bytes,
+ * in dictionary order. The dictionary must agree with the trace directory.
+ */
+export function splitBlockTraceIds(h: SplitBlockHead): Uint8Array[] {
+  const head = new ByteReader(h.heads[SpanColumn.traceId] as Uint8Array);
+  const size = head.uvarint();
+  if (size !== h.dir.traceDir.length / 2 || head.remaining !== size * TRACE_ID_BYTES) throw corrupt(`trace id dictionary of ${size} disagrees with its directory`);
+  const dict = head.take(size * TRACE_ID_BYTES);
+  const ids: Uint8Array[] = [];
+  for (let t = 0; t < size; t++) ids.push(dict.subarray(t * TRACE_ID_BYTES, (t + 1) * TRACE_ID_BYTES));
+  assert(ids.length === size, 'one id per dictionary entry');
+  return ids;
+}
+
 /** splitTracePages is the pages (first ..= last) a trace's rows are on in a format-3 block, or null when the block lacks the trace. */
 export function splitTracePages(h: SplitBlockHead, traceId: Uint8Array): { readonly first: number; readonly last: number } | null {
   assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');

@@ -65,7 +65,9 @@
  *   value reads only the head and the pages whose page filter may hold it
  *   (page-filters.ts), and decodes those pages' rows. A duration search
  *   answers a trace that lies wholly in one block from that block's trace
- *   summaries (trace-summaries.ts, TraceStore.traceSummary).
+ *   summaries (trace-summaries.ts, TraceStore.traceSummary), and takes a
+ *   block's candidates from the same table and the block's head when they
+ *   say exactly what its rows say (summary-refs.ts): no index or page read.
  * - With the node's block cache (block-cache.ts, given to the constructor)
  *   a block's index, its whole view and its format-3 head are read and
  *   checked once and then served from memory until evicted (tag reads
@@ -73,7 +75,8 @@
  *   still read from LevelDB. A duration search scans a candidate's
  *   trace-id entries once (traceRefs) for its extent and its read.
  *
- * NB: this file is past ~500 lines; the reads (traceById, searchSpans and
+ * NB: this file is past ~500 lines; what a search is and its pure parts
+ * (span-search.ts) moved out, and the reads (traceById, searchSpans and
  * their shadow checks) could move to their own file over a small read view
  * of the heads, once the query engine shows which reads stay.
  */
@@ -97,16 +100,18 @@ import type {
 } from '../shard/signal-store.js';
 import { newScanStats } from '../shard/signal-store.js';
 import { corrupt } from '../codec/bits.js';
-import { decodeSpanRows, encodeSplitSpanBlock, readBlockColumns, readTraceIds, serviceOf } from './span-block.js';
-import { blockPageKeys, readBlockIndex, readBlockPageRows, readBlockTrace, readBlockView, readPageFilters, readTraceSummaries } from './block-read.js';
-import { encodePageFilters, pagesMayMatch } from './page-filters.js';
+import { decodeSpanRows, encodeSplitSpanBlock, readBlockColumns, readTraceIds } from './span-block.js';
+import { blockPageKeys, readBlockIndex, readBlockTrace, readBlockView, readTraceSummaries } from './block-read.js';
+import { encodePageFilters } from './page-filters.js';
 import type { TraceSummaryEntry } from './trace-summaries.js';
 import { compareSpans, encodeTraceSummaries, summarizeBlockTraces, summaryOf } from './trace-summaries.js';
 import type { BlockCacheRef } from './block-read.js';
 import type { SpanBlockCache } from './block-cache.js';
-import type { SpanBlockIndex, SpanPredicate } from './span-index.js';
-import { attrIndexValue, decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock, scanAttrsOf, spanMatchHolds, valueNeedle } from './span-index.js';
+import { decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock } from './span-index.js';
 import { locateEntrySpans } from './entry-spans.js';
+import { summaryBlockRefs } from './summary-refs.js';
+import type { BlockHits, BlockMatches, SpanRefBatch, SpanSearch } from './span-search.js';
+import { headMayMatch, pageHits, spanMatches } from './span-search.js';
 import type { TagRead, TagReadAnswer, TagReadBounds } from './tag-read.js';
 import { readTags } from './tag-read.js';
 import { SpanEntryColumns } from '../span-entry.js';
@@ -145,106 +150,12 @@ type Head = Map<string, SpanHead>;
 /** ADD_ENTRY_ROWS is how many rows add() encodes into one entry (it makes entries for callers without entry bytes). */
 const ADD_ENTRY_ROWS = 256;
 
-/** BlockHits are a block's rows that match a search's predicate, before the latest-version checks (#blockMatches). */
-interface BlockHits {
-  readonly count: number;
-  readonly traceId: (i: number) => Uint8Array;
-  readonly spanId: (i: number) => Uint8Array;
-  readonly startNs: (i: number) => bigint;
-  /** decode is the hits `keep` (indices, ascending) as rows. */
-  readonly decode: (keep: readonly number[]) => SpanRow[];
-}
-
-/** BlockMatches are one block's part of a search: `count` rows, latest versions in the time range, in row order. */
-interface BlockMatches {
-  readonly count: number;
-  readonly traceId: (j: number) => Uint8Array;
-  readonly startNs: (j: number) => bigint;
-  readonly rows: () => SpanRow[];
-}
-
-/**
- * pageHits is a block's matching rows read through its page filters
- * (page-filters.ts) when the predicate's attribute equalities or span match
- * may involve a key the block does not index: 'none' when no page may hold the values,
- * the matching rows (spanMatches, every row of the pages that may) when some
- * pages may, or null when the filters do not narrow the read (no such key,
- * a block without filters or of another format, every page may hold them):
- * the caller then reads the whole block.
- */
-async function pageHits(
-  kv: KvRead,
-  tenant: string,
-  ref: BlockRef,
-  meta: BlockMeta,
-  index: SpanBlockIndex,
-  q: SpanSearch,
-  stats: ScanStats,
-  cache: BlockCacheRef | null,
-): Promise<BlockHits | 'none' | null> {
-  // Only a skipped key's value or a span match asks the page filters (the block-level bloom said "maybe").
-  if (index.skippedKeys.size === 0 && index.skippedValueKeys.size === 0) return null;
-  if (q.predicate.match === undefined && scanAttrsOf(index, q.predicate).length === 0) return null;
-  const filters = await readPageFilters(kv, tenant, ref, stats, cache);
-  if (filters === null) return null;
-  if (filters.filters.length !== Math.ceil(meta.rows / filters.pageRows)) throw corrupt(`page filters of ${filters.filters.length} pages for a block of ${meta.rows} rows`, { tenant, ...ref });
-  const pages = pagesMayMatch(filters, index, q.predicate);
-  if (pages.length === 0) return 'none';
-  if (pages.length === filters.filters.length) return null;
-  // A tag search's values (not a TraceQL match) also rule out pages whose bytes lack them.
-  const needles: Uint8Array[] = [];
-  if (q.predicate.match === undefined) {
-    for (const [, v] of scanAttrsOf(index, q.predicate)) {
-      const n = valueNeedle(v);
-      if (n !== null) needles.push(n);
-    }
-  }
-  const pageRows = await readBlockPageRows(kv, tenant, ref, pages, filters.pageRows, needles, stats, cache);
-  if (pageRows === null) return null;
-  const rows: SpanRow[] = [];
-  for (const list of pageRows) for (const s of list) if (spanMatches(s, q.predicate, q.startNs, q.endNs)) rows.push(s);
-  return {
-    count: rows.length,
-    traceId: (i) => (rows[i] as SpanRow).traceId,
-    spanId: (i) => (rows[i] as SpanRow).spanId,
-    startNs: (i) => (rows[i] as SpanRow).startTimeUnixNano,
-    decode: (keep) => keep.map((i) => rows[i] as SpanRow),
-  };
-}
-
 /** TraceReadLimits are the read bounds of one TraceStore (TraceStoreLimits' by default). */
 export interface TraceReadLimits {
   readonly spansPerTraceMax: number;
   readonly traceBlocksMax: number;
   readonly searchBatchRowsMax: number;
   readonly searchBucketBlocksMax: number;
-}
-
-/** SpanSearch is the query of searchSpans: a span matches when its start is in [startNs, endNs) and the predicate holds. */
-export interface SpanSearch {
-  readonly startNs: bigint;
-  readonly endNs: bigint;
-  readonly predicate: SpanPredicate;
-  /** limit bounds the spans yielded in all (1 ..= TraceStoreLimits.searchLimitMax). */
-  readonly limit: number;
-  /**
-   * pageFilters false reads a block whose skipped-terms bloom may hold a
-   * skipped key's value whole, as before page filters (page-filters.ts); the
-   * answer is the same. For the benches' "before" and the tests' reference.
-   */
-  readonly pageFilters?: boolean;
-}
-
-/**
- * SpanRefBatch is one batch of searchSpanRefs: the matching spans' trace ids
- * and starts (startsNs[i] is traceIds[i]'s span's), and how late a span not
- * yet yielded may start.
- */
-export interface SpanRefBatch {
-  readonly traceIds: Uint8Array[];
-  readonly startsNs: bigint[];
-  /** frontierNs: every matching span yielded after this batch starts at or before it; null: none is left. */
-  readonly frontierNs: bigint | null;
 }
 
 /**
@@ -273,54 +184,11 @@ export interface TraceResult {
   readonly stats: ScanStats;
 }
 
+/** SpanSearch, SpanRefBatch and spanMatches live in span-search.ts; re-exported for the store's callers. */
+export type { SpanRefBatch, SpanSearch } from './span-search.js';
+export { spanMatches } from './span-search.js';
 /** estimateSpanBytes lives with the span columns (span-entry.ts), which compute it from entry bytes too; re-exported for the store's callers. */
 export { estimateSpanBytes } from '../span-entry.js';
-
-function hasAttr(list: SpanRow['attributes'], key: string, value: string): boolean {
-  for (const kv of list) if (kv.key === key && attrIndexValue(kv.value) === value) return true;
-  return false;
-}
-
-function idEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** spanMatches is querySpanBlock's predicate on one in-memory span (same semantics), plus the start-time range. */
-export function spanMatches(s: SpanRow, p: SpanPredicate, startNs: bigint, endNs: bigint): boolean {
-  if (s.startTimeUnixNano < startNs || s.startTimeUnixNano >= endNs) return false;
-  if (p.service !== undefined && serviceOf(s.resource) !== p.service) return false;
-  if (p.name !== undefined && s.name !== p.name) return false;
-  if (p.kind !== undefined && s.kind !== p.kind) return false;
-  if (p.status !== undefined && s.status.code !== p.status) return false;
-  if (p.traceId !== undefined && !idEqual(s.traceId, p.traceId)) return false;
-  const d = s.endTimeUnixNano - s.startTimeUnixNano;
-  if (p.minDurationNs !== undefined && d < p.minDurationNs) return false;
-  if (p.maxDurationNs !== undefined && d > p.maxDurationNs) return false;
-  for (const [k, v] of p.attrs ?? []) if (!hasAttr(s.attributes, k, v) && !hasAttr(s.resource.attributes, k, v)) return false;
-  if (p.match !== undefined && !spanMatchHolds(s, p.match)) return false;
-  return true;
-}
-
-/**
- * headMayMatch is the part of spanMatches a head answers from its columns
- * (start range, kind, status, duration, trace): false means the span cannot
- * match; true means decode it and ask spanMatches.
- */
-function headMayMatch(h: SpanHead, slot: number, tk: string, q: SpanSearch, traceKey: string | null): boolean {
-  const p = q.predicate;
-  if (traceKey !== null && tk !== traceKey) return false;
-  if (p.kind !== undefined && h.kind(slot) !== p.kind) return false;
-  if (p.status !== undefined && h.statusCode(slot) !== p.status) return false;
-  const start = h.startNs(slot);
-  if (start < q.startNs || start >= q.endNs) return false;
-  if (p.minDurationNs === undefined && p.maxDurationNs === undefined) return true;
-  const d = h.endNs(slot) - start;
-  if (p.minDurationNs !== undefined && d < p.minDurationNs) return false;
-  if (p.maxDurationNs !== undefined && d > p.maxDurationNs) return false;
-  return true;
-}
 
 
 function emptyStats(): TenantTraceStats {
@@ -1037,6 +905,8 @@ export class TraceStore implements SignalStore<SpanRow> {
     const firstBucket = bucketOf(q.startNs);
     const newer = new Map<string, Set<string>>();
     const cache = this.#cacheRef;
+    // The heads as #blockMatches sees them, asked at each call.
+    const held = (tk: string): boolean => (this.#head.get(tenant)?.traceNo(tk) ?? -1) >= 0 || (this.#frozen?.get(tenant)?.traceNo(tk) ?? -1) >= 0;
     // One bucket's metas at a time, newest bucket first (the reverse scan meets a bucket's keys together).
     let group: { ref: BlockRef; meta: BlockMeta }[] = [];
     /**
@@ -1060,7 +930,9 @@ export class TraceStore implements SignalStore<SpanRow> {
         assert(ref.bucket === bucket, 'a group holds one bucket');
         const next = list[i + 1];
         const frontierNs = !last ? capped : next === undefined ? afterBucket : next.meta.maxStartNs < top ? next.meta.maxStartNs : top;
-        const m = await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted, cache);
+        // A time-only search takes the block's pairs from its trace summaries when they say exactly what the rows would (summary-refs.ts).
+        const fromSummaries = q.summaries === false ? null : await summaryBlockRefs(kv, tenant, ref, meta, q, held, q.limit - emitted, stats, cache);
+        const m = fromSummaries ?? (await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted, cache));
         if (m !== null) {
           for (let j = 0; j < m.count; j++) {
             traceIds.push(m.traceId(j));
