@@ -31,7 +31,8 @@ import type { EvalCtx, Grid, RawSeries } from './eval-types.js';
 import { checkAbort, executionError, isStaleMarker, stepTime, upperBound } from './eval-types.js';
 import { evalArgs, readSelector, selectorSteps, stepsToSeries } from './evaluate.js';
 import { checkUnique, labelsKey } from './labels.js';
-import { foldPartialColumns, isPerSeries, isPushableAggregate, seriesToSteps, ship, stepIndex } from './pushdown.js';
+import { foldPartialColumns, isPerSeries, isPushableAggregate, seriesToSteps, ship, shipGrid, stepIndex } from './pushdown.js';
+import { foldGridColumns, gridToSeries } from './grid-partials.js';
 import { aggregateStep } from './aggregations.js';
 import { ColumnAggregateOps } from './aggregate-columns.js';
 import type { RangeColumn } from './range-columns.js';
@@ -222,7 +223,16 @@ export async function tryPushdownSeries(e: Expr, grid: Grid, ctx: EvalCtx): Prom
   if (ctx.source.shardEval === undefined || e.type === 'paren' || !isPushableAggregate(e)) return null;
   const combine: AggregateNode = { ...e, op: ctx.combineOp(e.op) };
   if (e.op === 'avg' || e.param !== null || !ColumnAggregateOps.has(combine.op)) return null;
-  const partial = await ship(e, grid, ctx);
+  let partial: readonly FloatSeries[];
+  if (ctx.gridPartials && ctx.source.shardEvalGrid !== undefined) {
+    const answer = await shipGrid(e, grid, ctx);
+    if ('series' in answer) partial = answer.series;
+    else {
+      const groups = foldGridColumns(combine, answer.grids, grid, ctx);
+      if (groups !== null) return groups.series(grid, null);
+      partial = answer.grids.flatMap((g) => gridToSeries(g, grid));
+    }
+  } else partial = await ship(e, grid, ctx);
   const groups = foldPartialColumns(combine, partial, grid, ctx);
   if (groups !== null) return groups.series(grid, null);
   return stepsToSeries(seriesToSteps(partial, grid).map((vec) => aggregateStep(combine, null, vec)), grid);
