@@ -311,7 +311,7 @@ async function serveQuery(s: PromApiSource, route: 'query' | 'query_range', tena
       const st = source.stats;
       stats = {
         timings: { evalTotalTime: (performance.now() - began) / 1000, resultSortTime: 0, queryPreparationTime: 0, innerEvalTime: 0, execQueueTime: 0, execTotalTime: (performance.now() - began) / 1000 },
-        samples: { totalQueryableSamples: st.samplesRead, peakSamples: 0 },
+        samples: { totalQueryableSamples: st.samplesRead, peakSamples: st.samplesHeld },
         otlpdb: { shardsAsked: st.shardsAsked, seriesRead: st.seriesRead, samplesRead: st.samplesRead, rollupPointsRead: st.rollupPointsRead, bytesRead: st.bytesRead, partialFailures: st.partialFailures },
       };
     }

@@ -19,8 +19,18 @@
  * every shard failed is the read an error (allFailedError).
  *
  * Merge: series equal by labels are merged (mergeCollisions; the lower
- * shard wins a timestamp), sorted by labels; the budget is checked again on
- * the union. shardEval answers the union without merging (the engine
+ * shard wins a timestamp), sorted by labels; the series bound is checked
+ * again on the union.
+ *
+ * Samples: as Prometheus's query.max-samples, MetricsQueryLimits.samplesMax
+ * bounds what a query holds on its coordinator — every sample a select
+ * gathers, every point a pushed part answers (stats.samplesHeld) — not what
+ * the shards read: `sum(rate(m[5m]))` over 57.7 M samples is answered with a
+ * few thousand points. Each shard's part reads at most shardSamplesMax
+ * (a shard holds the columns it evaluates over) and answers at most what
+ * the coordinator may still hold; past either, ERR_LIMIT_EXCEEDED.
+ * NB: the shard parts on one node run at once, so a node may hold up to
+ * (its shard parts) × shardSamplesMax; a streaming shard read would lift that. shardEval answers the union without merging (the engine
  * combines per-shard partial aggregates itself).
  *
  * Owner: the node owns one MetricsRead; it registers shard.metricsRead on the
@@ -52,11 +62,19 @@ export interface MetricsReadDeps extends FanoutDeps {
   readonly view: PromView;
   /** engine evaluates pushed-down subexpressions on this node's shards; null until the PromQL engine is wired. */
   readonly engine: PromqlEngine | null;
+  /** limits override MetricsQueryLimits's sample bounds (tests: small ones); absent, the constants. */
+  readonly limits?: MetricsReadLimits;
+}
+
+/** MetricsReadLimits are the sample bounds of one query (MetricsQueryLimits.samplesMax and shardSamplesMax). */
+export interface MetricsReadLimits {
+  readonly samplesMax: number;
+  readonly shardSamplesMax: number;
 }
 
 /** newSourceStats is an empty SourceStats. */
 export function newSourceStats(): SourceStats {
-  return { shardsAsked: 0, seriesRead: 0, samplesRead: 0, rollupPointsRead: 0, bytesRead: 0, partialFailures: [] };
+  return { shardsAsked: 0, seriesRead: 0, samplesRead: 0, samplesHeld: 0, rollupPointsRead: 0, bytesRead: 0, partialFailures: [] };
 }
 
 type ShardPart =
@@ -131,7 +149,9 @@ export class MetricsRead {
   }
 
   async #gather(tenant: string, consistency: Consistency, part: ShardPart, signal: AbortSignal, stats: SourceStats): Promise<MetricsShardAnswer[]> {
-    const budget: MetricsBudget = { seriesMax: Math.max(1, L.seriesMax - stats.seriesRead), samplesMax: Math.max(0, L.samplesMax - stats.samplesRead) };
+    const limits = this.#d.limits ?? L;
+    // A shard may read what one shard part may hold, and answer no more than the coordinator may still hold.
+    const budget: MetricsBudget = { seriesMax: Math.max(1, L.seriesMax - stats.seriesRead), samplesMax: Math.max(0, Math.min(limits.shardSamplesMax, limits.samplesMax - stats.samplesHeld)) };
     const outcomes: ShardOutcome<MetricsShardAnswer>[] = await fanOut(
       this.#d,
       { wallMsMax: L.timeoutMsMax, shardCallMs: L.shardCallMs, attemptsPerShardMax: L.attemptsPerShardMax, retryBackoffBaseMs: L.retryBackoffBaseMs, retryBackoffMaxMs: L.retryBackoffMaxMs },
@@ -157,11 +177,14 @@ export class MetricsRead {
       stats.samplesRead += o.answer.samplesRead;
       stats.rollupPointsRead += o.answer.rollupPointsRead;
       stats.bytesRead += o.answer.stats.bytesRead;
+      stats.samplesHeld += answerPoints(o.answer);
       out.push(o.answer);
     }
     if (failed.length === outcomes.length) throw allFailedError(failed, 'metrics read');
     stats.partialFailures.push(...failed);
-    if (stats.samplesRead > L.samplesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `the query reads more than ${L.samplesMax} samples (MetricsQueryLimits.samplesMax)`);
+    if (stats.samplesHeld > limits.samplesMax) {
+      throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `query processing would load too many samples into memory in query execution: the shards answered more than ${limits.samplesMax} samples (MetricsQueryLimits.samplesMax)`, { max: limits.samplesMax });
+    }
     return out;
   }
 
@@ -192,11 +215,21 @@ export class MetricsRead {
         res = await readShardSeries(c, toStoreMatchers(r.matchers), r.startMs, r.endMs, r.budget, r.op === 'select', r.rollup);
       }
       const answer = { stats: c.stats, seriesRead: res.seriesRead, samplesRead: res.samplesRead, series: res.series, rollupPointsRead: res.rollupPointsRead };
+      // An evaluation may answer more points than it read (a step finer than the samples): the answer is held by the coordinator, so it is bounded too.
+      if (answerPoints(answer) > r.budget.samplesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a shard's answer holds more than ${r.budget.samplesMax} samples (MetricsQueryLimits.samplesMax); narrow the query`, { max: r.budget.samplesMax });
       if (r.op !== 'eval' || r.answerForm !== 'grid') return answer;
       const grid = seriesToGrid(res.series, r);
       return grid === null ? answer : { ...answer, series: [], grid };
     });
   }
+}
+
+/** answerPoints counts the samples or points an answer carries (what its receiver holds). */
+function answerPoints(a: MetricsShardAnswer): number {
+  if (a.grid !== undefined) return a.grid.values.length;
+  let n = 0;
+  for (const s of a.series) n += s.values.length;
+  return n;
 }
 
 /** seriesOf is the union of the answers' series (none of them answered a grid). */

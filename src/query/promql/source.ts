@@ -97,6 +97,8 @@ export interface SourceStats {
   shardsAsked: number;
   seriesRead: number;
   samplesRead: number;
+  /** samplesHeld counts the samples and points the shards answered the coordinator with (what it holds; MetricsQueryLimits.samplesMax bounds it). */
+  samplesHeld: number;
   /** rollupPointsRead counts the rollup points among samplesRead (reads that chooseRollup sent to 5m/1h rollups). */
   rollupPointsRead: number;
   bytesRead: number;
