@@ -1197,8 +1197,13 @@ export const MetricStoreLimits = {
   chunkBlockBytesTarget: 1024 * 1024,
   /** selectSeriesPerBatchMax bounds the series of one batch a read yields (and the series whose data a read holds at once). */
   selectSeriesPerBatchMax: 512,
-  /** selectBucketsPerBatchMax bounds the time buckets (with data) one read batch covers: 24 hours of 2-hour buckets. */
-  selectBucketsPerBatchMax: 12,
+  /**
+   * selectBucketsPerBatchMax bounds the time buckets (with data) one read
+   * batch covers: 24 hours and a 5-minute lookback of 2-hour buckets at any
+   * alignment (14), so a day's query reads each series in one slice instead
+   * of two copied together (query/metrics-shard-read.ts concatSlices).
+   */
+  selectBucketsPerBatchMax: 14,
   /** expireKeysPerPassMax bounds the deletions one retention pass puts in a batch; the buckets left over go at the next pass (a bucket is never split). */
   expireKeysPerPassMax: 1_000_000,
   /** identityMemoEntriesMax bounds the memo of point identities to series ids (cleared when full; it only saves work). */
