@@ -265,8 +265,8 @@ function decodeGrid(v: unknown, budget: MetricsBudget, steps: number | null): Gr
   const values = f64Of(v[count + 2], 'grid values');
   if (values.length !== bits) throw badAnswer(`grid has ${bits} points and ${values.length} values`);
   if (bits > budget.samplesMax) throw badAnswer(`${bits} samples exceed the budget of ${budget.samplesMax}`);
-  // present is a view of the frame: copy it, as f64Of copies the values.
-  return { steps: n, labels, present: present.slice(), values };
+  // present is a view of the frame (a Buffer's slice would be one too): copy it, as f64Of copies the values.
+  return { steps: n, labels, present: new Uint8Array(present), values };
 }
 
 /**

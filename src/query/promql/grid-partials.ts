@@ -71,15 +71,16 @@ export function seriesToGrid(series: readonly FloatSeries[], r: EvalRange): Grid
   let at = 0;
   for (let k = 0; k < series.length; k++) {
     const s = series[k] as FloatSeries;
+    const ts = s.timestampsMs;
     const base = k * stride;
-    let prev = -1;
-    for (let j = 0; j < s.timestampsMs.length; j++) {
-      const d = (s.timestampsMs[j] as number) - r.startMs;
-      const i = step === 0 ? (d === 0 ? 0 : -1) : d / step;
-      // Strictly increasing steps: a point per step at most, in step order (the values follow the bits).
-      if (!Number.isInteger(i) || i <= prev || i >= n) return null;
-      prev = i;
+    // i walks the steps forward: each point must be exactly at a later step than the one before (the values follow the bits in step order).
+    let i = 0;
+    for (let j = 0; j < ts.length; j++) {
+      const t = ts[j] as number;
+      while (i < n && r.startMs + i * step < t) i++;
+      if (i >= n || r.startMs + i * step !== t) return null;
       present[base + (i >>> 3)] = (present[base + (i >>> 3)] as number) | (1 << (i & 7));
+      i++;
     }
     values.set(s.values, at);
     at += s.values.length;
@@ -131,10 +132,17 @@ export function foldGridColumns(combine: AggregateNode, grids: readonly GridPart
       if (k % PromqlLimits.abortCheckEvery === 0) checkAbort(ctx.signal);
       const base = s * stride;
       let count = 0;
-      for (let i = 0; i < grid.n; i++) {
-        const bit = ((g.present[base + (i >>> 3)] as number) >>> (i & 7)) & 1;
-        present[i] = bit;
-        if (bit === 1) values[i] = g.values[at + count++] as number;
+      present.fill(0);
+      // Byte by byte: a zero byte is 8 absent steps; a set bit takes the next value.
+      for (let b = 0; b < stride; b++) {
+        let byte = g.present[base + b] as number;
+        while (byte !== 0) {
+          const bit = 31 - Math.clz32(byte & -byte);
+          const i = (b << 3) + bit;
+          present[i] = 1;
+          values[i] = g.values[at + count++] as number;
+          byte &= byte - 1;
+        }
       }
       at += count;
       const labels = g.labels[s] as PromLabels;
