@@ -216,8 +216,10 @@ export function shippedSeries(series: readonly FloatSeries[], grid: Grid): Float
  * (not avg, no parameter, its combining op one GroupColumns computes) as
  * series straight from the combining columns — what tryPushdown's per-step
  * vectors regrouped by stepsToSeries answer, without a sample per group ×
- * step — or null for tryPushdown (nothing shipped then). When the partials
- * do not fold (foldPartials' null) the per-step combine runs on them.
+ * step — or null for tryPushdown (nothing shipped then). The partials come
+ * on the step grid (shipGrid, grid-partials.ts) when the source offers it
+ * and EvalCtx.gridPartials allows, else as series. When the partials do not
+ * fold (foldPartials' null) the per-step combine runs on them as series.
  */
 export async function tryPushdownSeries(e: Expr, grid: Grid, ctx: EvalCtx): Promise<FloatSeries[] | null> {
   if (ctx.source.shardEval === undefined || e.type === 'paren' || !isPushableAggregate(e)) return null;
