@@ -1197,8 +1197,13 @@ export const MetricStoreLimits = {
   chunkBlockBytesTarget: 1024 * 1024,
   /** selectSeriesPerBatchMax bounds the series of one batch a read yields (and the series whose data a read holds at once). */
   selectSeriesPerBatchMax: 512,
-  /** selectBucketsPerBatchMax bounds the time buckets (with data) one read batch covers: 24 hours of 2-hour buckets. */
-  selectBucketsPerBatchMax: 12,
+  /**
+   * selectBucketsPerBatchMax bounds the time buckets (with data) one read
+   * batch covers: 24 hours and a 5-minute lookback of 2-hour buckets at any
+   * alignment (14), so a day's query reads each series in one slice instead
+   * of two copied together (query/metrics-shard-read.ts concatSlices).
+   */
+  selectBucketsPerBatchMax: 14,
   /** expireKeysPerPassMax bounds the deletions one retention pass puts in a batch; the buckets left over go at the next pass (a bucket is never split). */
   expireKeysPerPassMax: 1_000_000,
   /** identityMemoEntriesMax bounds the memo of point identities to series ids (cleared when full; it only saves work). */
@@ -1776,8 +1781,17 @@ assert(LogqlLimits.hintsMax >= 1 && LogqlLimits.hintLiteralsMax >= 1, 'at least 
 export const MetricsQueryLimits = {
   /** seriesMax bounds the Prometheus series one query (select, series, labels) reads across the cluster. */
   seriesMax: 100_000,
-  /** samplesMax bounds the float samples one query reads across the cluster. */
+  /**
+   * samplesMax bounds the float samples one query holds at once on its
+   * coordinator, as Prometheus's query.max-samples bounds what a query loads
+   * into memory, not what it reads: every sample `select` gathers (all held
+   * there) and every point the shards answer a pushed-down part with. What a
+   * shard reads for a pushed part (an aggregation streams its partials) is
+   * bounded per shard by shardSamplesMax instead.
+   */
   samplesMax: 50_000_000,
+  /** shardSamplesMax bounds the samples one shard's part of a query reads, which it holds at once (a shard evaluates over whole columns). */
+  shardSamplesMax: 10_000_000,
   /** answerBytesMax bounds one shard's encoded answer. */
   answerBytesMax: 64 * 1024 * 1024,
   /** viewCacheSeriesMax bounds the Prometheus view's per-series cache (metrics-prom-view.ts). */
@@ -1812,6 +1826,7 @@ export const MetricsQueryLimits = {
   rangeMsDefault: 6 * 60 * 60 * 1000,
 } as const;
 assert(MetricsQueryLimits.seriesMax >= 1 && MetricsQueryLimits.samplesMax >= MetricsQueryLimits.seriesMax, 'a query may read at least one sample per series');
+assert(MetricsQueryLimits.shardSamplesMax >= 1 && MetricsQueryLimits.shardSamplesMax <= MetricsQueryLimits.samplesMax, 'a shard part holds no more than its coordinator may');
 assert(MetricsQueryLimits.viewCacheSeriesMax >= MetricsQueryLimits.seriesMax, 'one query\'s series fit the view cache');
 assert(MetricsQueryLimits.timeoutMsDefault <= MetricsQueryLimits.timeoutMsMax && MetricsQueryLimits.shardCallMs <= MetricsQueryLimits.timeoutMsMax, 'default timeout and shard budget within the max');
 assert(MetricsQueryLimits.remoteWriteBodyBytesMax <= MetricsQueryLimits.remoteWriteDecodedBytesMax, 'a decoded body may be larger than its compressed form');

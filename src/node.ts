@@ -77,6 +77,7 @@ import type { FanoutDeps } from './query/shard-fanout.js';
 import { TraceTags } from './query/trace-tags.js';
 import type { TagsResult } from './query/trace-tags.js';
 import { ClusterSeriesSource, MetricsRead } from './query/metrics-read.js';
+import type { MetricsReadLimits } from './query/metrics-read.js';
 import { PromView } from './query/metrics-prom-view.js';
 import type { PromqlEngine } from './query/promql/source.js';
 import { remoteWriteVia } from './api/prom-remote-write.js';
@@ -155,6 +156,8 @@ export interface OtlpdbNodeOptions {
    * from service.* always).
    */
   readonly promoteResourceAttributes?: readonly string[];
+  /** metricsQueryLimits override a Prometheus query's sample bounds (query/metrics-read.ts; tests use small ones); absent, MetricsQueryLimits's. */
+  readonly metricsQueryLimits?: MetricsReadLimits;
   /**
    * logqlEngine is the LogQL engine (query/logql) Loki's query routes and
    * the pushed shard parts (shard.logsEval) run; absent, query/logql's
@@ -436,6 +439,7 @@ export class OtlpdbNode implements ApiSource {
       ...readDeps(0x9e7c),
       view: new PromView({ promoteResourceAttributes: opts.promoteResourceAttributes ?? [] }),
       engine: promql,
+      ...(opts.metricsQueryLimits === undefined ? {} : { limits: opts.metricsQueryLimits }),
     });
     this.#metricsRead = metricsRead;
     const ingester = this.#ingester;

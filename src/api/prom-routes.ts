@@ -45,6 +45,7 @@ import { OtlpdbError } from '../errors.js';
 import { MetricsQueryLimits as L } from '../limits.js';
 import { compareCodePoints } from '../storage/metrics/series-registry.js';
 import type { FloatSeries, PromLabels, PromMatcher, PromResult, SourceStats } from '../query/promql/source.js';
+import { matrixResultJson } from './prom-json.js';
 import { formatPromFloat } from '../query/metrics-prom-records.js';
 import { newSourceStats } from '../query/metrics-read.js';
 import { LABEL_NAME, MAX_TIME_MS, MIN_TIME_MS, maxSourceResolutionParam, parseDuration, parseSelector, parseTime } from './prom-params.js';
@@ -136,10 +137,26 @@ function failure(err: unknown): PromAnswer {
 }
 
 function success(data: unknown, stats: SourceStats | null): PromAnswer {
+  return successText(JSON.stringify(data), stats);
+}
+
+/** successText is success with `data` already JSON text: the same bytes as JSON.stringify of the whole body. */
+function successText(dataJson: string, stats: SourceStats | null): PromAnswer {
   const failed = stats?.partialFailures ?? [];
   const warnings = failed.map((f) => `shard ${f.shard} did not answer (${f.code}): ${f.message}`);
-  const body = { status: 'success', data, ...(warnings.length > 0 ? { warnings, partial: true } : {}) };
-  return { status: 200, contentType: JSON_TYPE, body: JSON.stringify(body) };
+  const tail = warnings.length > 0 ? `,"warnings":${JSON.stringify(warnings)},"partial":true` : '';
+  return { status: 200, contentType: JSON_TYPE, body: `{"status":"success","data":${dataJson}${tail}}` };
+}
+
+/** queryDataJson is `data` of a query answer as JSON text: a matrix's result written directly (prom-json.ts), anything else through promResultJson; `stats` (when given) last. */
+export function queryDataJson(r: PromResult, stats: unknown, direct = true): string {
+  const resultJson = direct && r.kind === 'matrix' ? matrixResultJson(r.series) : null;
+  if (resultJson === null) {
+    const data = promResultJson(r) as Record<string, unknown>;
+    if (stats !== undefined) data['stats'] = stats;
+    return JSON.stringify(data);
+  }
+  return `{"resultType":"matrix","result":${resultJson}${stats === undefined ? '' : `,"stats":${JSON.stringify(stats)}`}}`;
 }
 
 function metricObject(labels: PromLabels): Record<string, string> {
@@ -288,16 +305,17 @@ async function serveQuery(s: PromApiSource, route: 'query' | 'query_range', tena
   const began = performance.now();
   try {
     const result = await engine.evaluate(text, times, source, { lookbackMs, signal: abort.signal, maxSourceResolution });
-    const data = promResultJson(route === 'query_range' && result.kind !== 'matrix' ? toMatrix(result) : result) as Record<string, unknown>;
+    const shaped = route === 'query_range' && result.kind !== 'matrix' ? toMatrix(result) : result;
+    let stats: unknown;
     if (p.get('stats') === 'all') {
       const st = source.stats;
-      data['stats'] = {
+      stats = {
         timings: { evalTotalTime: (performance.now() - began) / 1000, resultSortTime: 0, queryPreparationTime: 0, innerEvalTime: 0, execQueueTime: 0, execTotalTime: (performance.now() - began) / 1000 },
-        samples: { totalQueryableSamples: st.samplesRead, peakSamples: 0 },
+        samples: { totalQueryableSamples: st.samplesRead, peakSamples: st.samplesHeld },
         otlpdb: { shardsAsked: st.shardsAsked, seriesRead: st.seriesRead, samplesRead: st.samplesRead, rollupPointsRead: st.rollupPointsRead, bytesRead: st.bytesRead, partialFailures: st.partialFailures },
       };
     }
-    return success(data, source.stats);
+    return successText(queryDataJson(shaped, stats), source.stats);
   } catch (err) {
     if (timedOut) return promError('timeout', 'query timed out in query execution');
     if (r.signal.aborted) return promError('canceled', 'query was canceled in query execution');

@@ -25,6 +25,7 @@ t.test('requests and answers round-trip', async (t) => {
     { op: 'eval', group: 2, tenant: 'acme', consistency: 'linearizable', budget, expr: 'sum(rate(a[5m]))', startMs: 0, endMs: 60_000, stepMs: 15_000, lookbackMs: 300_000, maxSourceResolution: 'auto' },
     { op: 'select', group: 3, tenant: 'acme', consistency: 'stale', budget, matchers: [{ name: '__name__', op: '=', value: 'a' }], startMs: 0, endMs: 10, rollup: { resolution: '1h', aggregate: 'count' } },
     { op: 'eval', group: 2, tenant: 'acme', consistency: 'linearizable', budget, expr: 'sum_over_time(a[1h])', startMs: 0, endMs: 7_200_000, stepMs: 3_600_000, lookbackMs: 300_000, maxSourceResolution: 'raw' },
+    { op: 'eval', group: 2, tenant: 'acme', consistency: 'linearizable', budget, expr: 'sum(rate(a[5m]))', startMs: 0, endMs: 60_000, stepMs: 15_000, lookbackMs: 300_000, maxSourceResolution: 'auto', answerForm: 'grid' },
   ];
   for (const r of reqs) t.same(decodeMetricsRequest(encodeMetricsRequest(r)), r, r.op);
   const back = decodeMetricsAnswer(encodeMetricsAnswer(answer), budget);
@@ -95,6 +96,8 @@ t.test('bad requests are ERR_INVALID_ARGUMENT', async (t) => {
     ['unknown resolution', ['select', 1, 't', 'stale', [[['a', '=', 'b']], 0, 1, 1, 1, '10m', 'sum']]],
     ['unknown aggregate', ['select', 1, 't', 'stale', [[['a', '=', 'b']], 0, 1, 1, 1, '5m', 'avg']]],
     ['unknown max resolution', ['eval', 1, 't', 'stale', ['x', 0, 0, 0, 1, 1, 1, 'hourly']]],
+    ['unknown answer form', ['eval', 1, 't', 'stale', ['x', 0, 0, 0, 1, 1, 1, 'auto', 'columns']]],
+    ['a 10-field eval body', ['eval', 1, 't', 'stale', ['x', 0, 0, 0, 1, 1, 1, 'auto', 'grid', 0]]],
   ] as const;
   for (const [name, v] of bad) t.throws(() => decodeMetricsRequest(packr.pack(v)), { code: 'ERR_INVALID_ARGUMENT' }, name);
 });

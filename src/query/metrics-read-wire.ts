@@ -12,8 +12,14 @@
  *   op 'series'  body = [matchers, startMs, endMs, seriesMax, samplesMax]   (answers labels only)
  *   op 'metadata' body = [matchers, startMs, endMs, seriesMax, samplesMax]  (answers one label set per
  *                family: __name__ = its base name, type, unit and help when not empty; no samples)
- *   op 'eval'    body = [expr, startMs, endMs, stepMs, lookbackMs, seriesMax, samplesMax, maxSourceResolution]
+ *   op 'eval'    body = [expr, startMs, endMs, stepMs, lookbackMs, seriesMax, samplesMax, maxSourceResolution, form]
  *                maxSourceResolution raw | 5m | 1h | auto (a 7-field body: auto)
+ *                form 'series' (a 7- or 8-field body) or 'grid': the answer may then carry its series
+ *                laid on the request's step grid instead (promql/grid-partials.ts):
+ *                answer [stats, seriesRead, samplesRead, [], rollupPointsRead, grid]
+ *                grid = [steps, labels..., present, values]   labels as below, one per series;
+ *                present = the series' bitmaps, ceil(steps / 8) bytes each; values = little-endian
+ *                float64 bytes of the present points, series after series, in step order
  *   matchers = [[name, op, value]...]          op one of = != =~ !~
  *   stats    = scanStatsTuple (signal-store.ts)
  *   series   = [[labels, timestamps, values]...]
@@ -24,16 +30,19 @@
  * A peer's frame is outside input: the request decoder throws
  * ERR_INVALID_ARGUMENT and the answer decoder ERR_CORRUPTION on anything
  * malformed — wrong shapes, unsorted or empty labels, misaligned or
- * unordered samples, more series or samples than the request's budget, a
- * frame past MetricsQueryLimits.answerBytesMax.
+ * unordered samples, a grid of other steps than the request's or whose
+ * bitmaps and values disagree, more series or samples than the request's
+ * budget, a frame past MetricsQueryLimits.answerBytesMax.
  */
 import { endianness } from 'node:os';
 import { Packr } from 'msgpackr';
-import { OtlpdbError } from '../errors.js';
+import { OtlpdbError, assert } from '../errors.js';
 import { MetricsQueryLimits as L } from '../limits.js';
 import { readScanStatsTuple, scanStatsTuple } from '../storage/shard/signal-store.js';
 import type { ScanStats } from '../storage/shard/signal-store.js';
-import type { FloatSeries, PromLabel, PromMatcher, RollupAggregate, SelectRollup } from './promql/source.js';
+import type { FloatSeries, PromLabel, PromLabels, PromMatcher, RollupAggregate, SelectRollup } from './promql/source.js';
+import type { GridPartials } from './promql/grid-partials.js';
+import { strideBytes } from './promql/grid-partials.js';
 import type { MaxSourceResolution } from './promql/rollup-eval.js';
 import type { Consistency } from './trace-search-wire.js';
 
@@ -62,8 +71,13 @@ export type MetricsShardRequest = {
       readonly stepMs: number;
       readonly lookbackMs: number;
       readonly maxSourceResolution: MaxSourceResolution;
+      /** answerForm 'grid' lets the shard answer on the step grid (GridPartials); absent or 'series': series only. */
+      readonly answerForm?: AnswerForm;
     }
 );
+
+/** AnswerForm is how an eval answer may carry its series: as (timestamps, values) pairs, or laid on the request's grid. */
+export type AnswerForm = 'series' | 'grid';
 
 /** MetricsShardAnswer is one shard's answer. */
 export interface MetricsShardAnswer {
@@ -73,6 +87,8 @@ export interface MetricsShardAnswer {
   readonly series: readonly FloatSeries[];
   /** rollupPointsRead counts the rollup points among samplesRead. */
   readonly rollupPointsRead: number;
+  /** grid, when present, is the answer on the request's grid (an eval asked with answerForm 'grid'); `series` is then empty. */
+  readonly grid?: GridPartials;
 }
 
 const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true });
@@ -121,7 +137,7 @@ export function encodeMetricsRequest(r: MetricsShardRequest): Uint8Array {
   const b = r.budget;
   const body =
     r.op === 'eval'
-      ? [r.expr, r.startMs, r.endMs, r.stepMs, r.lookbackMs, b.seriesMax, b.samplesMax, r.maxSourceResolution]
+      ? [r.expr, r.startMs, r.endMs, r.stepMs, r.lookbackMs, b.seriesMax, b.samplesMax, r.maxSourceResolution, ...(r.answerForm === 'grid' ? ['grid'] : [])]
       : [r.matchers.map((m) => [m.name, m.op, m.value]), r.startMs, r.endMs, b.seriesMax, b.samplesMax, r.rollup?.resolution ?? 'raw', r.rollup?.aggregate ?? 'last'];
   return packr.pack([r.op, r.group, r.tenant, r.consistency, body]);
 }
@@ -151,7 +167,7 @@ export function decodeMetricsRequest(bytes: Uint8Array): MetricsShardRequest {
     return { ...head, op, matchers, startMs, endMs, budget, rollup: { resolution: res, aggregate: aggregate as RollupAggregate } };
   }
   if (op === 'eval') {
-    if (!Array.isArray(body) || (body.length !== 7 && body.length !== 8)) throw badRequest('eval body is not a 7- or 8-field tuple');
+    if (!Array.isArray(body) || body.length < 7 || body.length > 9) throw badRequest('eval body is not a 7- to 9-field tuple');
     const expr = str(body[0], 'expr', EXPR_BYTES_MAX, badRequest);
     const startMs = int(body[1], 'startMs', -TIME_MS_MAX, TIME_MS_MAX, badRequest);
     const endMs = int(body[2], 'endMs', startMs, TIME_MS_MAX, badRequest);
@@ -161,7 +177,9 @@ export function decodeMetricsRequest(bytes: Uint8Array): MetricsShardRequest {
     const budget = { seriesMax: int(body[5], 'seriesMax', 1, L.seriesMax, badRequest), samplesMax: int(body[6], 'samplesMax', 0, L.samplesMax, badRequest) };
     const max: unknown = body[7] ?? 'auto';
     if (typeof max !== 'string' || !MAX_RESOLUTIONS.has(max)) throw badRequest('maxSourceResolution is not raw, 5m, 1h or auto');
-    return { ...head, op, expr, startMs, endMs, stepMs, lookbackMs, budget, maxSourceResolution: max as MaxSourceResolution };
+    const form: unknown = body[8] ?? 'series';
+    if (form !== 'series' && form !== 'grid') throw badRequest('form is not series or grid');
+    return { ...head, op, expr, startMs, endMs, stepMs, lookbackMs, budget, maxSourceResolution: max as MaxSourceResolution, ...(form === 'grid' ? { answerForm: form } : {}) };
   }
   throw badRequest('op is not select, series, metadata or eval');
 }
@@ -186,38 +204,94 @@ function f64Of(v: unknown, what: string): Float64Array {
   return out;
 }
 
+function flatLabels(labels: PromLabels): string[] {
+  return labels.flatMap((l) => [l.name, l.value]);
+}
+
+function gridTuple(g: GridPartials): unknown[] {
+  return [g.steps, ...g.labels.map(flatLabels), g.present, f64Bytes(g.values)];
+}
+
 /** encodeMetricsAnswer packs a shard's answer; one past MetricsQueryLimits.answerBytesMax is refused with ERR_LIMIT_EXCEEDED (a cut answer would be a wrong one). */
 export function encodeMetricsAnswer(a: MetricsShardAnswer): Uint8Array {
-  const series = a.series.map((s) => [s.labels.flatMap((l) => [l.name, l.value]), f64Bytes(s.timestampsMs), f64Bytes(s.values)]);
-  const out = packr.pack([scanStatsTuple(a.stats), a.seriesRead, a.samplesRead, series, a.rollupPointsRead]);
+  assert(a.grid === undefined || a.series.length === 0, 'a grid answer carries no series beside it');
+  const series = a.series.map((s) => [flatLabels(s.labels), f64Bytes(s.timestampsMs), f64Bytes(s.values)]);
+  const tuple = [scanStatsTuple(a.stats), a.seriesRead, a.samplesRead, series, a.rollupPointsRead];
+  const out = packr.pack(a.grid === undefined ? tuple : [...tuple, gridTuple(a.grid)]);
   if (out.length > L.answerBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a shard's metrics answer exceeds MetricsQueryLimits.answerBytesMax (${L.answerBytesMax} bytes); narrow the query`);
   return out;
 }
 
-/** decodeMetricsAnswer checks a shard's answer to a request with `budget` (ERR_CORRUPTION when malformed). */
-export function decodeMetricsAnswer(bytes: Uint8Array, budget: MetricsBudget): MetricsShardAnswer {
+function decodeLabels(v: unknown, what: string): PromLabel[] {
+  if (!Array.isArray(v) || v.length % 2 !== 0) throw badAnswer(`${what} labels are not [name, value, ...]`);
+  const labels: PromLabel[] = [];
+  for (let j = 0; j < v.length; j += 2) {
+    const name = str(v[j], `${what} label name`, STRING_BYTES_MAX, badAnswer);
+    const value = str(v[j + 1], `${what} label value`, STRING_BYTES_MAX, badAnswer);
+    if (name === '' || value === '') throw badAnswer(`${what} has an empty label name or value`);
+    const prev = labels[labels.length - 1];
+    if (prev !== undefined && !(prev.name < name)) throw badAnswer(`${what} labels are not sorted and distinct`);
+    labels.push({ name, value });
+  }
+  return labels;
+}
+
+/** popcount8 is the number of set bits of each byte value. */
+const POPCOUNT8 = Uint8Array.from({ length: 256 }, (_, b) => {
+  let n = 0;
+  for (let x = b; x !== 0; x >>>= 1) n += x & 1;
+  return n;
+});
+
+/** decodeGrid checks a grid answer against the request's step count and budget (see the top of this file). */
+function decodeGrid(v: unknown, budget: MetricsBudget, steps: number | null): GridPartials {
+  if (!Array.isArray(v) || v.length < 3) throw badAnswer('grid is not [steps, labels..., present, values]');
+  const n = int(v[0], 'grid steps', 1, Number.MAX_SAFE_INTEGER, badAnswer);
+  if (steps === null || n !== steps) throw badAnswer(`a grid of ${n} steps answers a request of ${steps ?? 'no grid'}`);
+  const count = v.length - 3;
+  if (count > budget.seriesMax) throw badAnswer(`grid series are not a list of at most ${budget.seriesMax}`);
+  const labels: PromLabels[] = [];
+  for (let k = 0; k < count; k++) labels.push(decodeLabels(v[1 + k], `grid series ${k}`));
+  const present: unknown = v[count + 1];
+  const stride = strideBytes(n);
+  if (!(present instanceof Uint8Array) || present.length !== count * stride) throw badAnswer(`grid present is not ${count} bitmaps of ${stride} bytes`);
+  let bits = 0;
+  for (let k = 0; k < count; k++) {
+    const base = k * stride;
+    for (let b = 0; b < stride; b++) bits += POPCOUNT8[present[base + b] as number] as number;
+    // Bits past the last step are 0: a set one would be a point off the grid.
+    if (n % 8 !== 0 && ((present[base + stride - 1] as number) >>> (n % 8)) !== 0) throw badAnswer(`grid series ${k} has a point past step ${n - 1}`);
+  }
+  const values = f64Of(v[count + 2], 'grid values');
+  if (values.length !== bits) throw badAnswer(`grid has ${bits} points and ${values.length} values`);
+  if (bits > budget.samplesMax) throw badAnswer(`${bits} samples exceed the budget of ${budget.samplesMax}`);
+  // present is a view of the frame (a Buffer's slice would be one too): copy it, as f64Of copies the values.
+  return { steps: n, labels, present: new Uint8Array(present), values };
+}
+
+/**
+ * decodeMetricsAnswer checks a shard's answer to a request with `budget`
+ * (ERR_CORRUPTION when malformed); `steps` is the request's grid step count
+ * when it asked for the grid form (null: a grid answer is refused).
+ */
+export function decodeMetricsAnswer(bytes: Uint8Array, budget: MetricsBudget, steps: number | null = null): MetricsShardAnswer {
   if (bytes.length > L.answerBytesMax) throw badAnswer(`frame exceeds ${L.answerBytesMax} bytes`);
   const v = unpack(bytes, badAnswer);
-  if (!Array.isArray(v) || (v.length !== 4 && v.length !== 5)) throw badAnswer('not [stats, seriesRead, samplesRead, series, rollupPointsRead]');
+  if (!Array.isArray(v) || v.length < 4 || v.length > 6) throw badAnswer('not [stats, seriesRead, samplesRead, series, rollupPointsRead, grid]');
   const stats = readScanStatsTuple(v[0], badAnswer);
   const seriesRead = int(v[1], 'seriesRead', 0, Number.MAX_SAFE_INTEGER, badAnswer);
   const samplesRead = int(v[2], 'samplesRead', 0, Number.MAX_SAFE_INTEGER, badAnswer);
   const rollupPointsRead = int(v[4] ?? 0, 'rollupPointsRead', 0, samplesRead, badAnswer);
   const raw: unknown = v[3];
   if (!Array.isArray(raw) || raw.length > budget.seriesMax) throw badAnswer(`series is not a list of at most ${budget.seriesMax}`);
+  if (v.length === 6) {
+    if (raw.length !== 0) throw badAnswer('a grid answer carries series beside it');
+    return { stats, seriesRead, samplesRead, series: [], rollupPointsRead, grid: decodeGrid(v[5], budget, steps) };
+  }
   let samples = 0;
   const series: FloatSeries[] = raw.map((s: unknown, i): FloatSeries => {
-    if (!Array.isArray(s) || s.length !== 3 || !Array.isArray(s[0]) || s[0].length % 2 !== 0) throw badAnswer(`series ${i} is not [labels, timestamps, values]`);
-    const flat = s[0] as unknown[];
-    const labels: PromLabel[] = [];
-    for (let j = 0; j < flat.length; j += 2) {
-      const name = str(flat[j], `series ${i} label name`, STRING_BYTES_MAX, badAnswer);
-      const value = str(flat[j + 1], `series ${i} label value`, STRING_BYTES_MAX, badAnswer);
-      if (name === '' || value === '') throw badAnswer(`series ${i} has an empty label name or value`);
-      const prev = labels[labels.length - 1];
-      if (prev !== undefined && !(prev.name < name)) throw badAnswer(`series ${i} labels are not sorted and distinct`);
-      labels.push({ name, value });
-    }
+    if (!Array.isArray(s) || s.length !== 3) throw badAnswer(`series ${i} is not [labels, timestamps, values]`);
+    const labels = decodeLabels(s[0], `series ${i}`);
     const timestampsMs = f64Of(s[1], `series ${i} timestamps`);
     const values = f64Of(s[2], `series ${i} values`);
     if (timestampsMs.length !== values.length) throw badAnswer(`series ${i} has ${timestampsMs.length} timestamps and ${values.length} values`);

@@ -19,8 +19,18 @@
  * every shard failed is the read an error (allFailedError).
  *
  * Merge: series equal by labels are merged (mergeCollisions; the lower
- * shard wins a timestamp), sorted by labels; the budget is checked again on
- * the union. shardEval answers the union without merging (the engine
+ * shard wins a timestamp), sorted by labels; the series bound is checked
+ * again on the union.
+ *
+ * Samples: as Prometheus's query.max-samples, MetricsQueryLimits.samplesMax
+ * bounds what a query holds on its coordinator — every sample a select
+ * gathers, every point a pushed part answers (stats.samplesHeld) — not what
+ * the shards read: `sum(rate(m[5m]))` over 57.7 M samples is answered with a
+ * few thousand points. Each shard's part reads at most shardSamplesMax
+ * (a shard holds the columns it evaluates over) and answers at most what
+ * the coordinator may still hold; past either, ERR_LIMIT_EXCEEDED.
+ * NB: the shard parts on one node run at once, so a node may hold up to
+ * (its shard parts) × shardSamplesMax; a streaming shard read would lift that. shardEval answers the union without merging (the engine
  * combines per-shard partial aggregates itself).
  *
  * Owner: the node owns one MetricsRead; it registers shard.metricsRead on the
@@ -38,7 +48,10 @@ import { allFailedError, fanOut, isQueryRefusal, runHere } from './shard-fanout.
 import type { FanoutDeps, ShardOutcome } from './shard-fanout.js';
 import type { Consistency } from './trace-search-wire.js';
 import { SHARD_METRICS_READ, decodeMetricsAnswer, decodeMetricsRequest, encodeMetricsAnswer, encodeMetricsRequest } from './metrics-read-wire.js';
-import type { MetricsBudget, MetricsShardAnswer, MetricsShardRequest } from './metrics-read-wire.js';
+import type { AnswerForm, MetricsBudget, MetricsShardAnswer, MetricsShardRequest } from './metrics-read-wire.js';
+import type { GridPartials, ShardGridAnswer } from './promql/grid-partials.js';
+import { gridSteps, gridToSeries, seriesToGrid } from './promql/grid-partials.js';
+import { makeGrid } from './promql/eval-types.js';
 import type { PromView } from './metrics-prom-view.js';
 import { mergeCollisions } from './metrics-prom-view.js';
 import { evalOnShard, readShardMetadata, readShardSeries, toStoreMatchers } from './metrics-shard-read.js';
@@ -49,16 +62,24 @@ export interface MetricsReadDeps extends FanoutDeps {
   readonly view: PromView;
   /** engine evaluates pushed-down subexpressions on this node's shards; null until the PromQL engine is wired. */
   readonly engine: PromqlEngine | null;
+  /** limits override MetricsQueryLimits's sample bounds (tests: small ones); absent, the constants. */
+  readonly limits?: MetricsReadLimits;
+}
+
+/** MetricsReadLimits are the sample bounds of one query (MetricsQueryLimits.samplesMax and shardSamplesMax). */
+export interface MetricsReadLimits {
+  readonly samplesMax: number;
+  readonly shardSamplesMax: number;
 }
 
 /** newSourceStats is an empty SourceStats. */
 export function newSourceStats(): SourceStats {
-  return { shardsAsked: 0, seriesRead: 0, samplesRead: 0, rollupPointsRead: 0, bytesRead: 0, partialFailures: [] };
+  return { shardsAsked: 0, seriesRead: 0, samplesRead: 0, samplesHeld: 0, rollupPointsRead: 0, bytesRead: 0, partialFailures: [] };
 }
 
 type ShardPart =
   | { op: 'select' | 'series' | 'metadata'; matchers: readonly PromMatcher[]; startMs: number; endMs: number; rollup?: SelectRollup }
-  | { op: 'eval'; expr: string; startMs: number; endMs: number; stepMs: number; lookbackMs: number; maxSourceResolution: MaxSourceResolution };
+  | { op: 'eval'; expr: string; startMs: number; endMs: number; stepMs: number; lookbackMs: number; maxSourceResolution: MaxSourceResolution; answerForm?: AnswerForm };
 
 /** MetricsRead runs Prometheus reads for its node and serves its shards' parts; see the top of this file. */
 export class MetricsRead {
@@ -85,25 +106,40 @@ export class MetricsRead {
   /** select reads every shard's matching series and samples and merges them; stats accumulate into `stats`. */
   async select(tenant: string, req: SelectRequest, consistency: Consistency, signal: AbortSignal, stats: SourceStats): Promise<FloatSeries[]> {
     const all = await this.#gather(tenant, consistency, { op: 'select', matchers: req.matchers, startMs: req.startMs, endMs: req.endMs, ...(req.rollup === undefined ? {} : { rollup: req.rollup }) }, signal, stats);
-    return this.#merged(all);
+    return this.#merged(seriesOf(all));
   }
 
   /** series lists the label sets of every series any matcher set selects in [startMs, endMs], distinct and sorted. */
   async series(tenant: string, matcherSets: readonly (readonly PromMatcher[])[], startMs: number, endMs: number, consistency: Consistency, signal: AbortSignal, stats: SourceStats): Promise<FloatSeries[]> {
     const all: FloatSeries[] = [];
-    for (const matchers of matcherSets) all.push(...(await this.#gather(tenant, consistency, { op: 'series', matchers, startMs, endMs }, signal, stats)));
+    for (const matchers of matcherSets) all.push(...seriesOf(await this.#gather(tenant, consistency, { op: 'series', matchers, startMs, endMs }, signal, stats)));
     return this.#merged(all);
   }
 
   /** metadata lists the metric families (name, type, unit, help as labels) the matchers select on every shard, distinct and sorted. */
   async metadata(tenant: string, matchers: readonly PromMatcher[], consistency: Consistency, signal: AbortSignal, stats: SourceStats): Promise<FloatSeries[]> {
-    return this.#merged(await this.#gather(tenant, consistency, { op: 'metadata', matchers, startMs: 0, endMs: 0 }, signal, stats));
+    return this.#merged(seriesOf(await this.#gather(tenant, consistency, { op: 'metadata', matchers, startMs: 0, endMs: 0 }, signal, stats)));
   }
 
   /** shardEval evaluates a pushed-down subexpression on every shard and answers the union. */
   async shardEval(tenant: string, req: ShardEvalRequest, consistency: Consistency, signal: AbortSignal, stats: SourceStats): Promise<FloatSeries[]> {
     const r = req.range;
-    return this.#gather(tenant, consistency, { op: 'eval', expr: req.expr, startMs: r.startMs, endMs: r.endMs, stepMs: r.stepMs, lookbackMs: req.lookbackMs, maxSourceResolution: req.maxSourceResolution }, signal, stats);
+    return seriesOf(await this.#gather(tenant, consistency, { op: 'eval', expr: req.expr, startMs: r.startMs, endMs: r.endMs, stepMs: r.stepMs, lookbackMs: req.lookbackMs, maxSourceResolution: req.maxSourceResolution }, signal, stats));
+  }
+
+  /**
+   * shardEvalGrid is shardEval asking the shards for the grid form
+   * (promql/grid-partials.ts): every shard's grid when all answered one,
+   * else the union as series (a shard answered series).
+   */
+  async shardEvalGrid(tenant: string, req: ShardEvalRequest, consistency: Consistency, signal: AbortSignal, stats: SourceStats): Promise<ShardGridAnswer> {
+    const r = req.range;
+    const answers = await this.#gather(tenant, consistency, { op: 'eval', expr: req.expr, startMs: r.startMs, endMs: r.endMs, stepMs: r.stepMs, lookbackMs: req.lookbackMs, maxSourceResolution: req.maxSourceResolution, answerForm: 'grid' }, signal, stats);
+    const grids: GridPartials[] = [];
+    for (const a of answers) if (a.grid !== undefined) grids.push(a.grid);
+    if (grids.length === answers.length) return { grids };
+    const grid = makeGrid(r.startMs, r.endMs, r.stepMs);
+    return { series: answers.flatMap((a) => (a.grid === undefined ? a.series : gridToSeries(a.grid, grid))) };
   }
 
   #merged(all: FloatSeries[]): FloatSeries[] {
@@ -112,8 +148,10 @@ export class MetricsRead {
     return merged;
   }
 
-  async #gather(tenant: string, consistency: Consistency, part: ShardPart, signal: AbortSignal, stats: SourceStats): Promise<FloatSeries[]> {
-    const budget: MetricsBudget = { seriesMax: Math.max(1, L.seriesMax - stats.seriesRead), samplesMax: Math.max(0, L.samplesMax - stats.samplesRead) };
+  async #gather(tenant: string, consistency: Consistency, part: ShardPart, signal: AbortSignal, stats: SourceStats): Promise<MetricsShardAnswer[]> {
+    const limits = this.#d.limits ?? L;
+    // A shard may read what one shard part may hold, and answer no more than the coordinator may still hold.
+    const budget: MetricsBudget = { seriesMax: Math.max(1, L.seriesMax - stats.seriesRead), samplesMax: Math.max(0, Math.min(limits.shardSamplesMax, limits.samplesMax - stats.samplesHeld)) };
     const outcomes: ShardOutcome<MetricsShardAnswer>[] = await fanOut(
       this.#d,
       { wallMsMax: L.timeoutMsMax, shardCallMs: L.shardCallMs, attemptsPerShardMax: L.attemptsPerShardMax, retryBackoffBaseMs: L.retryBackoffBaseMs, retryBackoffMaxMs: L.retryBackoffMaxMs },
@@ -122,13 +160,13 @@ export class MetricsRead {
         what: 'metrics read',
         here: (shard, deadlineMs) => this.readHere({ ...part, group: shard, tenant, consistency, budget } as MetricsShardRequest, deadlineMs),
         remote: async (peer, shard, timeoutMs) =>
-          decodeMetricsAnswer(await this.#d.transport.call(peer, SHARD_METRICS_READ, encodeMetricsRequest({ ...part, group: shard, tenant, consistency, budget } as MetricsShardRequest), timeoutMs), budget),
+          decodeMetricsAnswer(await this.#d.transport.call(peer, SHARD_METRICS_READ, encodeMetricsRequest({ ...part, group: shard, tenant, consistency, budget } as MetricsShardRequest), timeoutMs), budget, gridStepsOf(part)),
       },
       signal,
     );
     stats.shardsAsked += outcomes.length;
     const failed: { shard: number; code: string; message: string }[] = [];
-    const out: FloatSeries[] = [];
+    const out: MetricsShardAnswer[] = [];
     for (const o of outcomes) {
       if ('error' in o) {
         if (isQueryRefusal(o.error)) throw o.error;
@@ -139,17 +177,20 @@ export class MetricsRead {
       stats.samplesRead += o.answer.samplesRead;
       stats.rollupPointsRead += o.answer.rollupPointsRead;
       stats.bytesRead += o.answer.stats.bytesRead;
-      out.push(...o.answer.series);
+      stats.samplesHeld += answerPoints(o.answer);
+      out.push(o.answer);
     }
     if (failed.length === outcomes.length) throw allFailedError(failed, 'metrics read');
     stats.partialFailures.push(...failed);
-    if (stats.samplesRead > L.samplesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `the query reads more than ${L.samplesMax} samples (MetricsQueryLimits.samplesMax)`);
+    if (stats.samplesHeld > limits.samplesMax) {
+      throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `query processing would load too many samples into memory in query execution: the shards answered more than ${limits.samplesMax} samples (MetricsQueryLimits.samplesMax)`, { max: limits.samplesMax });
+    }
     return out;
   }
 
   /** readHere runs a shard's part on this node, through the wire codec so a local and a remote answer look the same. */
   async readHere(r: MetricsShardRequest, deadlineMs: number): Promise<MetricsShardAnswer> {
-    return decodeMetricsAnswer(encodeMetricsAnswer(await this.#runHere(r, deadlineMs)), r.budget);
+    return decodeMetricsAnswer(encodeMetricsAnswer(await this.#runHere(r, deadlineMs)), r.budget, gridStepsOf(r));
   }
 
   #runHere(r: MetricsShardRequest, deadlineMs: number): Promise<MetricsShardAnswer> {
@@ -173,9 +214,37 @@ export class MetricsRead {
       } else {
         res = await readShardSeries(c, toStoreMatchers(r.matchers), r.startMs, r.endMs, r.budget, r.op === 'select', r.rollup);
       }
-      return { stats: c.stats, seriesRead: res.seriesRead, samplesRead: res.samplesRead, series: res.series, rollupPointsRead: res.rollupPointsRead };
+      const answer = { stats: c.stats, seriesRead: res.seriesRead, samplesRead: res.samplesRead, series: res.series, rollupPointsRead: res.rollupPointsRead };
+      // An evaluation may answer more points than it read (a step finer than the samples): the answer is held by the coordinator, so it is bounded too.
+      if (answerPoints(answer) > r.budget.samplesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a shard's answer holds more than ${r.budget.samplesMax} samples (MetricsQueryLimits.samplesMax); narrow the query`, { max: r.budget.samplesMax });
+      if (r.op !== 'eval' || r.answerForm !== 'grid') return answer;
+      const grid = seriesToGrid(res.series, r);
+      return grid === null ? answer : { ...answer, series: [], grid };
     });
   }
+}
+
+/** answerPoints counts the samples or points an answer carries (what its receiver holds). */
+function answerPoints(a: MetricsShardAnswer): number {
+  if (a.grid !== undefined) return a.grid.values.length;
+  let n = 0;
+  for (const s of a.series) n += s.values.length;
+  return n;
+}
+
+/** seriesOf is the union of the answers' series (none of them answered a grid). */
+function seriesOf(answers: readonly MetricsShardAnswer[]): FloatSeries[] {
+  const out: FloatSeries[] = [];
+  for (const a of answers) {
+    assert(a.grid === undefined, 'only shardEvalGrid asks for a grid');
+    for (const s of a.series) out.push(s);
+  }
+  return out;
+}
+
+/** gridStepsOf is the grid step count an eval part asking for the grid form is answered on (null for any other part: a grid answer is then refused). */
+function gridStepsOf(part: ShardPart): number | null {
+  return part.op === 'eval' && part.answerForm === 'grid' ? gridSteps(part) : null;
 }
 
 /**
@@ -203,5 +272,10 @@ export class ClusterSeriesSource implements SeriesSource {
   /** shardEval evaluates a pushed-down subexpression on every shard and answers the union. */
   shardEval(req: ShardEvalRequest, signal: AbortSignal): Promise<readonly FloatSeries[]> {
     return this.#read.shardEval(this.#tenant, req, this.#consistency, signal, this.stats);
+  }
+
+  /** shardEvalGrid is shardEval answering on the query's step grid where every shard could (promql/grid-partials.ts). */
+  shardEvalGrid(req: ShardEvalRequest, signal: AbortSignal): Promise<ShardGridAnswer> {
+    return this.#read.shardEvalGrid(this.#tenant, req, this.#consistency, signal, this.stats);
   }
 }

@@ -280,7 +280,7 @@ export function toStoreMatchers(ms: readonly { name: string; op: Matcher['op']; 
  * evaluation.
  */
 export class ShardSeriesSource implements SeriesSource {
-  readonly stats: SourceStats = { shardsAsked: 1, seriesRead: 0, samplesRead: 0, bytesRead: 0, rollupPointsRead: 0, partialFailures: [] };
+  readonly stats: SourceStats = { shardsAsked: 1, seriesRead: 0, samplesRead: 0, samplesHeld: 0, bytesRead: 0, rollupPointsRead: 0, partialFailures: [] };
   readonly #c: ShardReadContext;
   readonly #budget: MetricsBudget;
 

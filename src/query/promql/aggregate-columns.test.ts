@@ -69,6 +69,7 @@ function ctxOver(series: readonly FloatSeries[]): EvalCtx {
     pushdown: false,
     rangeFunctions: RangeFunctions,
     combineOp,
+    gridPartials: true,
     maxSourceResolution: 'raw',
   };
 }

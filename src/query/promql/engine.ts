@@ -36,6 +36,8 @@ export interface EngineOptions {
   readonly combineOp?: (op: AggregateOp) => AggregateOp;
   /** perSeriesColumns (default true) answers per-series range queries as columns (series-columns.ts); false runs the per-step path (tests compare both, bench/promql-eval times both). */
   readonly perSeriesColumns?: boolean;
+  /** gridPartials (default true) takes a top-level pushed aggregation's partials on the step grid (source.shardEvalGrid, grid-partials.ts); false ships them as series (the A/B of the compact form). */
+  readonly gridPartials?: boolean;
 }
 
 function checkRange(range: EvalRange): void {
@@ -54,6 +56,7 @@ function makeCtx(source: SeriesSource, lookbackMs: number, signal: AbortSignal, 
     pushdown,
     rangeFunctions: o.rangeFunctions ?? RangeFunctions,
     combineOp: o.combineOp ?? combineOp,
+    gridPartials: o.gridPartials ?? true,
   };
 }
 

@@ -101,6 +101,8 @@ export interface EvalCtx {
   readonly rangeFunctions: ReadonlyMap<string, RangeFn>;
   /** combineOp names the aggregation that merges shards' partials of an op (pushdown.ts combineOp; a planted-bug test swaps it). */
   readonly combineOp: (op: AggregateOp) => AggregateOp;
+  /** gridPartials lets the engine take pushed partial aggregates on the step grid (source.shardEvalGrid) when the source offers it. */
+  readonly gridPartials: boolean;
   /** maxSourceResolution caps what selectors read (rollup-eval.ts chooseRollup; rollup-read.ts). */
   readonly maxSourceResolution: MaxSourceResolution;
 }

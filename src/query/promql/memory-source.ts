@@ -15,7 +15,7 @@ import type { FloatSeries, SelectRequest, SeriesSource, SourceStats } from './so
 /** MemorySeriesSource answers `select` from a fixed set of series (sorted by labels once, at construction). */
 export class MemorySeriesSource implements SeriesSource {
   readonly #series: readonly FloatSeries[];
-  readonly stats: SourceStats = { shardsAsked: 0, seriesRead: 0, samplesRead: 0, bytesRead: 0, rollupPointsRead: 0, partialFailures: [] };
+  readonly stats: SourceStats = { shardsAsked: 0, seriesRead: 0, samplesRead: 0, samplesHeld: 0, bytesRead: 0, rollupPointsRead: 0, partialFailures: [] };
 
   constructor(series: readonly FloatSeries[]) {
     this.#series = [...series].sort((a, b) => compareLabels(a.labels, b.labels));

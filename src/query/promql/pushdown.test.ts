@@ -22,7 +22,7 @@ const T0 = 1_700_000_000_000;
 class ShardedSource implements SeriesSource {
   readonly shards: MemorySeriesSource[];
   shardEvals = 0;
-  readonly stats: SourceStats = { shardsAsked: 0, seriesRead: 0, samplesRead: 0, rollupPointsRead: 0, bytesRead: 0, partialFailures: [] };
+  readonly stats: SourceStats = { shardsAsked: 0, seriesRead: 0, samplesRead: 0, samplesHeld: 0, rollupPointsRead: 0, bytesRead: 0, partialFailures: [] };
 
   constructor(series: readonly FloatSeries[], n: number) {
     const parts: FloatSeries[][] = Array.from({ length: n }, () => []);

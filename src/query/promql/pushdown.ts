@@ -26,6 +26,7 @@ import type { Sample } from './labels.js';
 import { checkUnique, labelsKey, sampleKey } from './labels.js';
 import { RangeFunctions } from './range-functions.js';
 import type { FloatSeries } from './source.js';
+import type { ShardGridAnswer } from './grid-partials.js';
 import { PromqlLimits } from '../../limits.js';
 
 const mergeable: ReadonlySet<AggregateOp> = new Set<AggregateOp>(['sum', 'count', 'min', 'max', 'group', 'topk', 'bottomk', 'avg']);
@@ -83,6 +84,19 @@ export async function ship(e: Expr, grid: Grid, ctx: EvalCtx): Promise<readonly 
   for (const s of series) n += s.values.length;
   ctx.budget.add(n);
   return series;
+}
+
+/** shipGrid is ship through source.shardEvalGrid: the shards' answers on the grid (or as series when one could not), charging the budget alike. */
+export async function shipGrid(e: Expr, grid: Grid, ctx: EvalCtx): Promise<ShardGridAnswer> {
+  const shardEvalGrid = ctx.source.shardEvalGrid;
+  if (shardEvalGrid === undefined) throw executionError('the source has no shardEvalGrid');
+  const answer = await shardEvalGrid.call(ctx.source, { expr: formatPromql(e), range: { startMs: grid.startMs, endMs: grid.endMs, stepMs: grid.stepMs }, lookbackMs: ctx.lookbackMs, maxSourceResolution: ctx.maxSourceResolution }, ctx.signal);
+  checkAbort(ctx.signal);
+  let n = 0;
+  if ('grids' in answer) for (const g of answer.grids) n += g.values.length;
+  else for (const s of answer.series) n += s.values.length;
+  ctx.budget.add(n);
+  return answer;
 }
 
 /**

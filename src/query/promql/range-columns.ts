@@ -88,13 +88,20 @@ export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: 
   for (let i = 0; i < grid.n; i++) stepTimes[i] = stepTime(grid, i);
   let held = 0;
   let duplicate = false;
+  // dropsBefore[x] counts the j < x with vs[j] < vs[j - 1] in the current series (Window.drops: the same comparison rate's reset scan makes).
+  let dropsBefore = new Int32Array(0);
   for (let k = 0; k < m.series.length; k++) {
     if (k % PromqlLimits.abortCheckEvery === 0) checkAbort(ctx.signal);
     const s = m.series[k];
     if (s === undefined) continue;
     const ts = s.timestampsMs;
     const len = ts.length;
-    const w: MutableWindow = { ts, vs: s.values, lo: 0, hi: 0, rangeStartMs: 0, rangeEndMs: 0, rangeMs: m.rangeMs, stepTimeMs: 0 };
+    const vs = s.values;
+    if (dropsBefore.length < len + 1) dropsBefore = new Int32Array(Math.max(len + 1, 2 * dropsBefore.length));
+    dropsBefore[0] = 0;
+    if (len > 0) dropsBefore[1] = 0;
+    for (let j = 1; j < len; j++) dropsBefore[j + 1] = (dropsBefore[j] as number) + ((vs[j] as number) < (vs[j - 1] as number) ? 1 : 0);
+    const w: MutableWindow = { ts, vs, lo: 0, hi: 0, rangeStartMs: 0, rangeEndMs: 0, rangeMs: m.rangeMs, stepTimeMs: 0, drops: 0 };
     present.fill(0);
     let count = 0;
     let lo = 0;
@@ -117,6 +124,7 @@ export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: 
       w.rangeStartMs = ws;
       w.rangeEndMs = we;
       w.stepTimeMs = stepTimes[i] as number;
+      w.drops = (dropsBefore[hi] as number) - (dropsBefore[lo + 1] as number);
       const v = rf(w, scalars[i] as number[]);
       if (v === null) continue;
       values[i] = v;

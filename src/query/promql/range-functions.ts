@@ -18,6 +18,12 @@ export interface Window {
   readonly rangeMs: number;
   /** stepMs is the evaluation time of the step (predict_linear's intercept). */
   readonly stepTimeMs: number;
+  /**
+   * drops, when known, counts the indexes j in (lo, hi) with vs[j] < vs[j - 1]
+   * (a counter reset there): 0 lets rate skip its reset scan, which would add
+   * nothing (range-columns.ts keeps it; absent, the scan runs).
+   */
+  readonly drops?: number;
 }
 
 /** RangeFn computes one output value from a window and the step's scalar arguments, or null for no output. */
@@ -31,7 +37,7 @@ export function extrapolatedRate(w: Window, isCounter: boolean, isRate: boolean)
   const lastT = w.ts[w.hi - 1] as number;
   const firstV = w.vs[w.lo] as number;
   let result = (w.vs[w.hi - 1] as number) - firstV;
-  if (isCounter) {
+  if (isCounter && w.drops !== 0) {
     let prev = firstV;
     for (let i = w.lo + 1; i < w.hi; i++) {
       const cur = w.vs[i] as number;

@@ -31,7 +31,8 @@ import type { EvalCtx, Grid, RawSeries } from './eval-types.js';
 import { checkAbort, executionError, isStaleMarker, stepTime, upperBound } from './eval-types.js';
 import { evalArgs, readSelector, selectorSteps, stepsToSeries } from './evaluate.js';
 import { checkUnique, labelsKey } from './labels.js';
-import { foldPartialColumns, isPerSeries, isPushableAggregate, seriesToSteps, ship, stepIndex } from './pushdown.js';
+import { foldPartialColumns, isPerSeries, isPushableAggregate, seriesToSteps, ship, shipGrid, stepIndex } from './pushdown.js';
+import { foldGridColumns, gridToSeries } from './grid-partials.js';
 import { aggregateStep } from './aggregations.js';
 import { ColumnAggregateOps } from './aggregate-columns.js';
 import type { RangeColumn } from './range-columns.js';
@@ -215,14 +216,25 @@ export function shippedSeries(series: readonly FloatSeries[], grid: Grid): Float
  * (not avg, no parameter, its combining op one GroupColumns computes) as
  * series straight from the combining columns — what tryPushdown's per-step
  * vectors regrouped by stepsToSeries answer, without a sample per group ×
- * step — or null for tryPushdown (nothing shipped then). When the partials
- * do not fold (foldPartials' null) the per-step combine runs on them.
+ * step — or null for tryPushdown (nothing shipped then). The partials come
+ * on the step grid (shipGrid, grid-partials.ts) when the source offers it
+ * and EvalCtx.gridPartials allows, else as series. When the partials do not
+ * fold (foldPartials' null) the per-step combine runs on them as series.
  */
 export async function tryPushdownSeries(e: Expr, grid: Grid, ctx: EvalCtx): Promise<FloatSeries[] | null> {
   if (ctx.source.shardEval === undefined || e.type === 'paren' || !isPushableAggregate(e)) return null;
   const combine: AggregateNode = { ...e, op: ctx.combineOp(e.op) };
   if (e.op === 'avg' || e.param !== null || !ColumnAggregateOps.has(combine.op)) return null;
-  const partial = await ship(e, grid, ctx);
+  let partial: readonly FloatSeries[];
+  if (ctx.gridPartials && ctx.source.shardEvalGrid !== undefined) {
+    const answer = await shipGrid(e, grid, ctx);
+    if ('series' in answer) partial = answer.series;
+    else {
+      const groups = foldGridColumns(combine, answer.grids, grid, ctx);
+      if (groups !== null) return groups.series(grid, null);
+      partial = answer.grids.flatMap((g) => gridToSeries(g, grid));
+    }
+  } else partial = await ship(e, grid, ctx);
   const groups = foldPartialColumns(combine, partial, grid, ctx);
   if (groups !== null) return groups.series(grid, null);
   return stepsToSeries(seriesToSteps(partial, grid).map((vec) => aggregateStep(combine, null, vec)), grid);

@@ -18,6 +18,7 @@
  * inclusive at both ends, as Prometheus's selectors are.
  */
 import type { MaxSourceResolution } from './rollup-eval.js';
+import type { ShardGridAnswer } from './grid-partials.js';
 
 /** PromLabel is one label of a Prometheus series. */
 export interface PromLabel {
@@ -96,6 +97,8 @@ export interface SourceStats {
   shardsAsked: number;
   seriesRead: number;
   samplesRead: number;
+  /** samplesHeld counts the samples and points the shards answered the coordinator with (what it holds; MetricsQueryLimits.samplesMax bounds it). */
+  samplesHeld: number;
   /** rollupPointsRead counts the rollup points among samplesRead (reads that chooseRollup sent to 5m/1h rollups). */
   rollupPointsRead: number;
   bytesRead: number;
@@ -111,10 +114,14 @@ export interface SourceStats {
  * pushed-down subexpression on every shard and answers the union of the
  * shards' range results (one FloatSeries per series per shard; a series
  * may come from several shards when the expression aggregates).
+ * `shardEvalGrid`, when present, is shardEval answering the shards' series
+ * laid on the query's step grid (grid-partials.ts), which the engine folds
+ * into its combining columns without placing each point.
  */
 export interface SeriesSource {
   select(req: SelectRequest, signal: AbortSignal): Promise<readonly FloatSeries[]>;
   shardEval?(req: ShardEvalRequest, signal: AbortSignal): Promise<readonly FloatSeries[]>;
+  shardEvalGrid?(req: ShardEvalRequest, signal: AbortSignal): Promise<ShardGridAnswer>;
   readonly stats: SourceStats;
 }
 
