@@ -1079,6 +1079,12 @@ export const TraceStoreLimits = {
   /** flushProbesInflightMax bounds the trace-id index scans a flush runs at once (distinct-trace count, shadow markers). */
   flushProbesInflightMax: 32,
   /**
+   * flushScanIndexPerTraceMax: a flush reads the tenant's whole trace-id index range (one ordered scan)
+   * instead of seeking once per trace while the tenant's stored traces are at most this many per trace of
+   * the flush. A seek costs ~60-85 us of a node's time, a scanned entry ~1-2 us (bench/trace-store.ts).
+   */
+  flushScanIndexPerTraceMax: 16,
+  /**
    * summarySpansKept is how many first spans (by start) a block's trace
    * summary keeps (trace-summaries.ts): a search whose `spss` is at most this
    * (Tempo's default is 3) lists them without reading the trace's pages.
@@ -1150,6 +1156,7 @@ assert(TraceStoreLimits.searchLimitMax >= TraceStoreLimits.searchBatchRowsMax, '
 assert(TraceStoreLimits.shadowBlocksMax >= 1, 'shadowBlocksMax >= 1');
 assert(TraceStoreLimits.searchBucketBlocksMax >= 2, 'searchBucketBlocksMax >= 2: a group orders blocks');
 assert(TraceStoreLimits.flushProbesInflightMax >= 1, 'flushProbesInflightMax >= 1');
+assert(TraceStoreLimits.flushScanIndexPerTraceMax >= 0, 'flushScanIndexPerTraceMax >= 0');
 assert(TraceStoreLimits.headSpanBytesBase >= 64, 'a span costs at least its ids and times');
 assert(TraceStoreLimits.headInitialTraces >= 1 && TraceStoreLimits.headInitialSpans >= 1, 'a span head starts with room');
 assert(TraceStoreLimits.headSlabBytesMin >= 1024 && TraceStoreLimits.headSlabBytesMin <= TraceStoreLimits.headSlabBytesMax, 'span head slabs grow from min to max');
