@@ -570,6 +570,8 @@ export class TraceStore implements SignalStore<SpanRow> {
         if (cur.length > 0) parts.push(cur);
         assert(parts.length <= 0xffff, 'parts of one bucket fit a u16');
         for (let part = 0; part < parts.length; part++) {
+          // One block per step: a large flush leaves the event loop between its blocks (flush-pacer.ts).
+          if (ctx.pace !== undefined) await ctx.pace();
           const spans = (parts[part] as number[]).map((slot) => reader.row(slot));
           const w = this.#writeBlock(ctx, tenant, { bucket, flushIndex: ctx.flushIndex, part }, spans);
           rows += spans.length;
