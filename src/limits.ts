@@ -976,6 +976,14 @@ export const ShardLimits = {
   headBytesHardMax: 256 * 1024 * 1024,
   /** headAgeMsMax: a head older than this asks for a flush (wall clock, local to the replica). */
   headAgeMsMax: 5 * 60 * 1000,
+  /**
+   * flushStepShareMax: the share of a node's main thread its flush steps may take while they queue
+   * (flush-pacer.ts): after a step of s ms the next one waits s·(1 − share)/share ms (at most
+   * flushPauseMsMax), so requests, Raft and apply keep the rest.
+   */
+  flushStepShareMax: 0.5,
+  /** flushPauseMsMax bounds one pause between two flush steps (flush-pacer.ts). */
+  flushPauseMsMax: 500,
   /** refusalsPerResultMax bounds the refused rows one apply result lists. */
   refusalsPerResultMax: 16,
   /** snapshotPageEntriesMax bounds the key/value pairs of one snapshot page. */
@@ -994,6 +1002,8 @@ export const ShardLimits = {
   retentionIntervalMs: 10 * 60 * 1000,
 } as const;
 assert(ShardLimits.headBytesSoftMax < ShardLimits.headBytesHardMax, 'the soft head bound is below the hard one');
+assert(ShardLimits.flushStepShareMax > 0 && ShardLimits.flushStepShareMax <= 1, 'flush steps take a share in (0, 1] of the main thread');
+assert(ShardLimits.flushPauseMsMax >= 1, 'flushPauseMsMax >= 1');
 // A page stops after the value that crossed snapshotPageBytesMax: it holds at most that plus one key and one value, plus framing.
 assert(
   ShardLimits.snapshotPageBytesMax + ShardDbLimits.keyBytesMax + ShardDbLimits.valueBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax,

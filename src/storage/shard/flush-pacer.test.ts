@@ -45,6 +45,32 @@ t.test('turns come in call order, one per event-loop turn', async (t) => {
   t.equal(pacer.turns, 8);
 });
 
+t.test('a queued step is followed by a pause that keeps flushes within their share of the thread', async (t) => {
+  let clock = 1_000;
+  const pacer = new FlushPacer({ nowMs: () => clock, stepShareMax: 0.25, pauseMsMax: 50 });
+  // A holder's step runs in its own reaction to the turn, registered before the next caller queues (as a store's await).
+  const a = pacer.turn().then(() => {
+    t.equal(pacer.lastPauseMs, 0, 'the first turn has no step to pay for');
+    clock += 10; // a's step takes 10 ms
+  });
+  const b = pacer.turn(); // queued behind a
+  await a;
+  await b;
+  t.equal(pacer.lastPauseMs, 30, 'a 10 ms step at a 25% share waits 30 ms');
+  const c = pacer.turn().then(() => {
+    clock += 1_000; // c's step takes 1 s: the pause is capped
+  });
+  const d = pacer.turn();
+  await c;
+  await d;
+  t.equal(pacer.lastPauseMs, 50, 'capped at pauseMsMax');
+  // One flush alone: its next block pays for the one before.
+  await pacer.turn();
+  clock += 4;
+  await pacer.turn();
+  t.equal(pacer.lastPauseMs, 12, 'a 4 ms step of a lone flush waits 12 ms before its next');
+});
+
 t.test('planted: a pacer that hands out every turn at once is caught', async (t) => {
   const seen = await turnsSeen(() => Promise.resolve(), 8);
   t.notOk(paced(seen), 'every caller resumed in the same loop turn');
