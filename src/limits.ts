@@ -976,6 +976,14 @@ export const ShardLimits = {
   headBytesHardMax: 256 * 1024 * 1024,
   /** headAgeMsMax: a head older than this asks for a flush (wall clock, local to the replica). */
   headAgeMsMax: 5 * 60 * 1000,
+  /**
+   * flushStepShareMax: the share of a node's main thread its flush steps may take while they queue
+   * (flush-pacer.ts): after a step of s ms the next one waits s·(1 − share)/share ms (at most
+   * flushPauseMsMax), so requests, Raft and apply keep the rest.
+   */
+  flushStepShareMax: 0.5,
+  /** flushPauseMsMax bounds one pause between two flush steps (flush-pacer.ts). */
+  flushPauseMsMax: 500,
   /** refusalsPerResultMax bounds the refused rows one apply result lists. */
   refusalsPerResultMax: 16,
   /** snapshotPageEntriesMax bounds the key/value pairs of one snapshot page. */
@@ -994,6 +1002,8 @@ export const ShardLimits = {
   retentionIntervalMs: 10 * 60 * 1000,
 } as const;
 assert(ShardLimits.headBytesSoftMax < ShardLimits.headBytesHardMax, 'the soft head bound is below the hard one');
+assert(ShardLimits.flushStepShareMax > 0 && ShardLimits.flushStepShareMax <= 1, 'flush steps take a share in (0, 1] of the main thread');
+assert(ShardLimits.flushPauseMsMax >= 1, 'flushPauseMsMax >= 1');
 // A page stops after the value that crossed snapshotPageBytesMax: it holds at most that plus one key and one value, plus framing.
 assert(
   ShardLimits.snapshotPageBytesMax + ShardDbLimits.keyBytesMax + ShardDbLimits.valueBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax,
@@ -1079,6 +1089,12 @@ export const TraceStoreLimits = {
   /** flushProbesInflightMax bounds the trace-id index scans a flush runs at once (distinct-trace count, shadow markers). */
   flushProbesInflightMax: 32,
   /**
+   * flushScanIndexPerTraceMax: a flush reads the tenant's whole trace-id index range (one ordered scan)
+   * instead of seeking once per trace while the tenant's stored traces are at most this many per trace of
+   * the flush. A seek costs ~60-85 us of a node's time, a scanned entry ~1-2 us (bench/trace-store.ts).
+   */
+  flushScanIndexPerTraceMax: 16,
+  /**
    * summarySpansKept is how many first spans (by start) a block's trace
    * summary keeps (trace-summaries.ts): a search whose `spss` is at most this
    * (Tempo's default is 3) lists them without reading the trace's pages.
@@ -1150,6 +1166,7 @@ assert(TraceStoreLimits.searchLimitMax >= TraceStoreLimits.searchBatchRowsMax, '
 assert(TraceStoreLimits.shadowBlocksMax >= 1, 'shadowBlocksMax >= 1');
 assert(TraceStoreLimits.searchBucketBlocksMax >= 2, 'searchBucketBlocksMax >= 2: a group orders blocks');
 assert(TraceStoreLimits.flushProbesInflightMax >= 1, 'flushProbesInflightMax >= 1');
+assert(TraceStoreLimits.flushScanIndexPerTraceMax >= 0, 'flushScanIndexPerTraceMax >= 0');
 assert(TraceStoreLimits.headSpanBytesBase >= 64, 'a span costs at least its ids and times');
 assert(TraceStoreLimits.headInitialTraces >= 1 && TraceStoreLimits.headInitialSpans >= 1, 'a span head starts with room');
 assert(TraceStoreLimits.headSlabBytesMin >= 1024 && TraceStoreLimits.headSlabBytesMin <= TraceStoreLimits.headSlabBytesMax, 'span head slabs grow from min to max');

@@ -27,6 +27,7 @@ import { SHARD_PROPOSE } from './otlp/shard-writer.js';
 import type { MultiRaftDriver } from './raft/driver/multi-raft.js';
 import type { GroupId, NodeId } from './raft/types.js';
 import { NONE, StateRole } from './raft/types.js';
+import { FlushPacer } from './storage/shard/flush-pacer.js';
 import { ShardStateMachine } from './storage/shard/shard-state-machine.js';
 import { restampLeaderTime } from './storage/shard-entry.js';
 import type { ShardStores } from './storage/shard/shard-state-machine.js';
@@ -113,6 +114,8 @@ export class ShardService {
   readonly #d: ShardServiceDeps;
   /** inflight is the entry bytes this node proposed per shard and has not seen applied (bounded by IngestLimits.shardInflightBytesMax each). */
   readonly #inflight = new Map<GroupId, number>();
+  /** flushPacer is shared by every replica of the node: one flush step (a block) per event-loop turn (flush-pacer.ts). */
+  readonly #flushPacer = new FlushPacer();
 
   constructor(deps: ShardServiceDeps) {
     this.#d = deps;
@@ -126,6 +129,7 @@ export class ShardService {
       dir: join(this.#d.dataDir, 'shards', String(group)),
       makeStores: this.#d.makeStores,
       nowMs: () => this.#d.wallMs(),
+      flushPacer: this.#flushPacer,
       retention: () => retentionCutoffs(this.#d.meta(), this.#d.wallMs()),
       peer: {
         fetchPage: async (peer, request) =>

@@ -3,7 +3,9 @@ import { codeOf } from './storage-test-util.js';
 import { SeededRand } from '../fs/seeded-rand.js';
 import { StorageLimits } from '../limits.js';
 import { crc32c } from '../raft/wal/index.js';
-import { bloomHas, buildBloom, decodeBloom, encodeBloom } from './bloom.js';
+import bloomFilters from 'bloom-filters';
+import { BLOOM_SEED, bitIndexes, bitIndexesReference, bloomHas, bloomHasReference, buildBloom, decodeBloom, encodeBloom } from './bloom.js';
+import type { BloomItem } from './bloom.js';
 
 
 t.test('trace ids: no false negatives, false positives within 2x the target, compact bytes', async (t) => {
@@ -63,4 +65,52 @@ t.test('decodeBloom refuses malformed bytes', async (t) => {
   t.not(sizeBits % 8, 0, `${sizeBits} bits leave unused bits in the last byte`);
   t.equal(codeOf(() => decodeBloom(edit(good.length - 1, (good[good.length - 1] as number) | 0x80))), 'ERR_CORRUPTION', 'a bit past the size');
   // A size change within the same byte count is structurally valid; the block checksum (block.ts) catches it.
+});
+
+/** randomItem is a seeded string (ASCII, BMP, astral, lone surrogates) or byte string, 0..80 units long. */
+function randomItem(rand: SeededRand): BloomItem {
+  const n = rand.intn(81);
+  if (rand.intn(2) === 0) return rand.bytes(n);
+  let s = '';
+  for (let i = 0; i < n; i++) {
+    const kind = rand.intn(10);
+    if (kind < 5) s += String.fromCharCode(0x20 + rand.intn(0x5f));
+    else if (kind < 7) s += String.fromCharCode(0x80 + rand.intn(0xd800 - 0x80));
+    else if (kind < 8) s += String.fromCodePoint(0x10000 + rand.intn(0x100000));
+    else s += String.fromCharCode(0xd800 + rand.intn(0x800)); // a lone high or low surrogate
+  }
+  return s;
+}
+
+t.test("the bit indexes are bloom-filters' own, over seeded strings and byte strings", async (t) => {
+  const seed = Number(process.env.OTLPDB_BLOOM_SEED ?? 4242);
+  const rand = new SeededRand(seed);
+  let differ = 0;
+  let plantedDiffer = 0;
+  for (let k = 0; k < 3000; k++) {
+    const item = randomItem(rand);
+    const size = 1 + rand.intn(200_000);
+    const hashes = 1 + rand.intn(StorageLimits.bloomHashesMax);
+    const ref = bitIndexesReference(item, size, hashes);
+    if (JSON.stringify(bitIndexes(item, size, hashes)) !== JSON.stringify(ref)) differ++;
+    // Planted: strings hashed as TextEncoder's UTF-8 (lone surrogates become U+FFFD) instead of xxhashjs's conversion.
+    const planted = typeof item === 'string' ? bitIndexes(new TextEncoder().encode(item), size, hashes) : bitIndexes(item, size, hashes);
+    if (JSON.stringify(planted) !== JSON.stringify(ref)) plantedDiffer++;
+  }
+  t.equal(differ, 0, `every item's indexes match (seed ${seed})`);
+  t.ok(plantedDiffer > 0, `planted: TextEncoder's UTF-8 is caught (${plantedDiffer} items differ)`);
+});
+
+t.test("a built filter's bytes are those bloom-filters' own add builds, and lookups agree", async (t) => {
+  const rand = new SeededRand(77);
+  for (let round = 0; round < 20; round++) {
+    const items = Array.from({ length: 1 + rand.intn(300) }, () => randomItem(rand));
+    const ref = bloomFilters.BloomFilter.create(items.length, StorageLimits.bloomFalsePositiveTarget);
+    ref.seed = BLOOM_SEED;
+    for (const item of items) ref.add(typeof item === 'string' ? item : Buffer.from(item.buffer, item.byteOffset, item.byteLength));
+    const built = buildBloom(items);
+    t.same(encodeBloom(built), encodeBloom({ filter: ref }), `round ${round}: same bytes`);
+    const probes = [...items.slice(0, 20), ...Array.from({ length: 20 }, () => randomItem(rand))];
+    t.ok(probes.every((p) => bloomHas(built, p) === bloomHasReference(built, p)), `round ${round}: lookups agree`);
+  }
 });

@@ -21,14 +21,25 @@
  * version (bloom.test.ts pins the bytes of a small filter to catch it).
  * Seal the bytes with block.ts (BlockKind.bloom) when written to LevelDB.
  *
- * NB: a lookup costs ~20 µs (bloom-filters hashes with xxhashjs, pure JS
- * 64-bit emulation; bloom.test.ts's 100,000 probes take about 2 s). If block
- * pruning becomes hot, hash with xxhash-wasm over the same BitSet layout as
- * format version 2.
+ * The bits are computed here, not by bloom-filters' Hashing (xxhashjs, pure
+ * JS 64-bit emulation: ~20 µs an item, a third of a traces flush's time on a
+ * node, bench/README.md "ingest"), with the same result: bloom-filters 3.0.4
+ * sets, for i in 0..hashes-1, bit |(a + i·b + floor((i³ - i)/6)) mod size|
+ * where a and b are xxhashjs's `h64(item, seed + 1).toNumber()` and
+ * `h64(item, seed + 2).toNumber()`: the low 32 bits of xxhash64 with the
+ * seed cut to its low 32 bits (cuint's fromNumber), of the item's bytes (a
+ * string through xxhashjs's own UTF-8 conversion, utf8Like below, which pairs
+ * any surrogate with the next code unit). xxhash64 itself is xxhash-wasm's.
+ * bloom.test.ts compares every bit index with bloom-filters' own over seeded
+ * strings (lone surrogates included) and byte strings, and pins the bytes.
  */
 import bloomFilters from 'bloom-filters';
+import xxhash from 'xxhash-wasm';
 import { OtlpdbError, assert } from '../errors.js';
 import { StorageLimits } from '../limits.js';
+
+/** XXH is xxhash-wasm's API: compiled once when this module loads (WebAssembly compiles asynchronously). */
+const XXH = await xxhash();
 
 /** BLOOM_VERSION is the compact bloom format version. */
 export const BLOOM_VERSION = 1;
@@ -59,14 +70,95 @@ export function buildBloom(items: readonly BloomItem[], falsePositiveTarget: num
   }
   const filter = bloomFilters.BloomFilter.create(Math.max(1, items.length), falsePositiveTarget);
   filter.seed = BLOOM_SEED;
-  for (const item of items) filter.add(hashable(item));
+  const bits = filter._filter;
+  for (const item of items) {
+    const h = itemHashes(item);
+    for (let i = 0; i < filter._nbHashes; i++) bits.add(bitIndex(i, h, filter._size));
+  }
   assert(filter._nbHashes >= 1 && filter._nbHashes <= StorageLimits.bloomHashesMax, 'bloom hash count in range');
   return { filter };
 }
 
 /** bloomHas says whether `item` may be in the filter (false means certainly not). */
 export function bloomHas(bloom: BlockBloom, item: BloomItem): boolean {
+  const f = bloom.filter;
+  const h = itemHashes(item);
+  for (let i = 0; i < f._nbHashes; i++) if (!f._filter.has(bitIndex(i, h, f._size))) return false;
+  return true;
+}
+
+/** bloomHasReference is bloomHas through bloom-filters' own hashing (bloom.test.ts compares the two). */
+export function bloomHasReference(bloom: BlockBloom, item: BloomItem): boolean {
   return bloom.filter.has(hashable(item));
+}
+
+/** bitIndexesReference are the bit indexes bloom-filters' own hashing gives `item` in a filter of `size` bits and `hashes` hashes. */
+export function bitIndexesReference(item: BloomItem, size: number, hashes: number): number[] {
+  const f = new bloomFilters.BloomFilter(size, hashes);
+  f.seed = BLOOM_SEED;
+  return f._hashing.getIndexes(hashable(item), size, hashes, BLOOM_SEED);
+}
+
+/** bitIndexes are the bit indexes this file's hashing gives `item` (see the file comment). */
+export function bitIndexes(item: BloomItem, size: number, hashes: number): number[] {
+  const h = itemHashes(item);
+  const out: number[] = [];
+  for (let i = 0; i < hashes; i++) out.push(bitIndex(i, h, size));
+  return out;
+}
+
+// xxhashjs cuts a number seed to its low 32 bits (cuint's fromNumber); bloom-filters hashes with seed + 1 and seed + 2.
+const SEED_A = BigInt((BLOOM_SEED + 1) >>> 0);
+const SEED_B = BigInt((BLOOM_SEED + 2) >>> 0);
+const LOW32 = 0xffffffffn;
+
+/** ItemHashes are an item's two hashes (a, b), each the low 32 bits of an xxhash64, reused. */
+const HASHES = { a: 0, b: 0 };
+
+function itemHashes(item: BloomItem): { readonly a: number; readonly b: number } {
+  const bytes = typeof item === 'string' ? utf8Like(item) : item;
+  HASHES.a = Number(XXH.h64Raw(bytes, SEED_A) & LOW32);
+  HASHES.b = Number(XXH.h64Raw(bytes, SEED_B) & LOW32);
+  return HASHES;
+}
+
+/** bitIndex is bloom-filters 3.0.4's doubleHashing(i, a, b, size). */
+function bitIndex(i: number, h: { readonly a: number; readonly b: number }, size: number): number {
+  return Math.abs((h.a + i * h.b + Math.floor((Math.pow(i, 3) - i) / 6)) % size);
+}
+
+/** UTF8_SCRATCH is utf8Like's output buffer, grown as needed (4 bytes per code unit at most). */
+let UTF8_SCRATCH = new Uint8Array(256);
+
+/**
+ * utf8Like is xxhashjs 0.2.2's toUTF8Array: UTF-8, except that any
+ * surrogate (high or low, paired or not) is combined with the next code
+ * unit (NaN past the end reads as 0). Returns a view of a reused buffer.
+ */
+function utf8Like(str: string): Uint8Array {
+  if (UTF8_SCRATCH.length < str.length * 4) UTF8_SCRATCH = new Uint8Array(str.length * 4);
+  const out = UTF8_SCRATCH;
+  let n = 0;
+  for (let i = 0; i < str.length; i++) {
+    let c = str.charCodeAt(i);
+    if (c < 0x80) out[n++] = c;
+    else if (c < 0x800) {
+      out[n++] = 0xc0 | (c >> 6);
+      out[n++] = 0x80 | (c & 0x3f);
+    } else if (c < 0xd800 || c >= 0xe000) {
+      out[n++] = 0xe0 | (c >> 12);
+      out[n++] = 0x80 | ((c >> 6) & 0x3f);
+      out[n++] = 0x80 | (c & 0x3f);
+    } else {
+      i++;
+      c = 0x10000 + (((c & 0x3ff) << 10) | (str.charCodeAt(i) & 0x3ff));
+      out[n++] = 0xf0 | (c >> 18);
+      out[n++] = 0x80 | ((c >> 12) & 0x3f);
+      out[n++] = 0x80 | ((c >> 6) & 0x3f);
+      out[n++] = 0x80 | (c & 0x3f);
+    }
+  }
+  return out.subarray(0, n);
 }
 
 /** encodeBloom writes the compact form (layout above). */

@@ -4,6 +4,7 @@
  * shard state machine and the signal stores (signal-store.ts).
  */
 export { KeyBuilder, KeySpace, compareKeys, key, prefixEnd, readU32, readU64 } from './keys.js';
+export { FlushPacer } from './flush-pacer.js';
 export { KvWriteBatch, ShardDb } from './shard-db.js';
 export type { KeyRange, KvEntry, KvRead } from './shard-db.js';
 export { newScanStats } from './signal-store.js';

@@ -77,6 +77,7 @@ import type { LogRow, MetricPointRow, SpanRow } from '../rows.js';
 import { decodeShardEntry } from '../shard-entry.js';
 import { MetricEntryColumns, decodeMetricEntry, hasAddColumns } from '../metric-entry.js';
 import { SpanEntryColumns, decodeSpanEntry, hasAddSpanColumns } from '../span-entry.js';
+import { FlushPacer } from './flush-pacer.js';
 import { KvWriteBatch, ShardDb } from './shard-db.js';
 import type { KvView } from './shard-db.js';
 import {
@@ -118,6 +119,8 @@ export interface ShardStateMachineOptions {
   readonly headBytesHardMax?: number;
   readonly headAgeMsMax?: number;
   readonly idempotency?: IdempotencyWindowOptions;
+  /** flushPacer spreads flush steps over event-loop turns, shared by a node's replicas (flush-pacer.ts); default: one of its own. */
+  readonly flushPacer?: FlushPacer;
 }
 
 /** FlushSummary is what the last flush wrote, per signal. */
@@ -196,6 +199,8 @@ export class ShardStateMachine implements DurableStateMachine {
   #applied = 0;
   #durable = 0;
   #flushes = 0;
+  /** #pace is the flush steps' pacer's turn (flush-pacer.ts), handed to the stores in every FlushContext. */
+  readonly #pace: () => Promise<void>;
   #flushing: Promise<number> | null = null;
   #headSinceMs: number | null = null;
   #lastRetentionMs = 0;
@@ -218,6 +223,8 @@ export class ShardStateMachine implements DurableStateMachine {
     assert(this.#ageMax > 0, 'headAgeMsMax > 0');
     this.#stores = options.makeStores();
     this.#window = new IdempotencyWindow(options.idempotency);
+    const pacer = options.flushPacer ?? new FlushPacer();
+    this.#pace = () => pacer.turn();
   }
 
   // ---- life cycle -------------------------------------------------------
@@ -432,7 +439,7 @@ export class ShardStateMachine implements DurableStateMachine {
 
   async #writeFlush(db: ShardDb, index: number, windowBytes: Uint8Array): Promise<number> {
     const batch = new KvWriteBatch();
-    const ctx = { batch, kv: db, flushIndex: index };
+    const ctx = { batch, kv: db, flushIndex: index, pace: this.#pace };
     const reports = {} as Record<Signal, FlushReport>;
     for (const s of SIGNALS) reports[s] = await this.#stores[s].writeFrozen(ctx);
     batch.put(IDEMPOTENCY_KEY, windowBytes);

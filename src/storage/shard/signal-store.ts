@@ -60,6 +60,12 @@ export interface FlushContext {
    * increasing per replica, so it names this flush's blocks (`...bucket, flushIndex`).
    */
   readonly flushIndex: number;
+  /**
+   * pace, when given, resolves when the flush may run its next step (a
+   * block); a store awaits it before each block, so a large flush leaves the
+   * event loop between its blocks (flush-pacer.ts). Absent: no pause.
+   */
+  readonly pace?: () => Promise<void>;
 }
 
 /** FlushReport says what a store wrote in one flush. */

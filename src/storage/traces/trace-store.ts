@@ -47,9 +47,12 @@
  *   bytes (about the cost of decodeShardEntry per span). searchSpans
  *   filters head spans on their columns (time, kind, status, duration,
  *   trace) first and decodes only the rest.
- * - writeFrozen scans the trace-id index once per distinct trace of the
- *   flush (an iterator seek; TraceStoreLimits.flushProbesInflightMax at a
- *   time) to keep the trace count exact and to write the shadow markers.
+ * - writeFrozen reads the trace-id index for every distinct trace of the
+ *   flush, to keep the trace count exact and to write the shadow markers:
+ *   while the tenant's stored traces are at most
+ *   TraceStoreLimits.flushScanIndexPerTraceMax per trace of the flush, in
+ *   one ordered scan merged with the sorted ids; past that, one iterator
+ *   seek per trace (TraceStoreLimits.flushProbesInflightMax at a time).
  * - searchSpans scans the markers of every block it opens whose meta does
  *   not say "none" (so a block without markers costs no iterator), and for
  *   a marked trace its trace-id entries; it opens a newer block only when
@@ -144,6 +147,12 @@ import {
 
 const EMPTY = new Uint8Array(0);
 
+/** OlderMarkers is what a flush learns of one of its traces from the trace-id index: the older blocks holding it, and the shadow markers they lack. */
+interface OlderMarkers {
+  blocks: number;
+  readonly missing: { key: Uint8Array; ref: BlockRef }[];
+}
+
 /** Head is the applied spans of every tenant: tenant -> its compact head. */
 type Head = Map<string, SpanHead>;
 
@@ -214,13 +223,20 @@ export class TraceStore implements SignalStore<SpanRow> {
   /** #cache is the node's block cache (block-cache.ts) or null; #cacheRef its space for the database last loaded (a new one per load: a new lineage). */
   readonly #cache: SpanBlockCache | null;
   #cacheRef: BlockCacheRef | null;
+  /** #flushScanIndexPerTraceMax: see TraceStoreLimits.flushScanIndexPerTraceMax (0 turns the scan off). */
+  readonly #flushScanIndexPerTraceMax: number;
 
   /**
    * The constructor takes read limits below TraceStoreLimits' (tests reach
-   * truncation and batching with them) and the node's block cache (null:
-   * every read opens its blocks from LevelDB).
+   * truncation and batching with them), the node's block cache (null:
+   * every read opens its blocks from LevelDB) and the flush's scan bound
+   * (TraceStoreLimits.flushScanIndexPerTraceMax; 0: always one seek per
+   * trace, which tests compare the scan with).
    */
-  constructor(limits: Partial<TraceReadLimits> = {}, cache: SpanBlockCache | null = null) {
+  constructor(limits: Partial<TraceReadLimits> = {}, cache: SpanBlockCache | null = null, flushScanIndexPerTraceMax: number = TraceStoreLimits.flushScanIndexPerTraceMax) {
+    assert(Number.isSafeInteger(flushScanIndexPerTraceMax) && flushScanIndexPerTraceMax >= 0, 'flushScanIndexPerTraceMax >= 0');
+    assert(flushScanIndexPerTraceMax <= TraceStoreLimits.flushScanIndexPerTraceMax, 'flushScanIndexPerTraceMax within TraceStoreLimits');
+    this.#flushScanIndexPerTraceMax = flushScanIndexPerTraceMax;
     this.#cache = cache;
     this.#cacheRef = cache === null ? null : { cache, space: cache.newSpace() };
     this.#limits = {
@@ -368,17 +384,23 @@ export class TraceStore implements SignalStore<SpanRow> {
       for (const [, t] of th.traces()) traceIds.push(th.traceId(t));
       // The blocks that get a marker in this flush: their metas say so (see #markMetas).
       const marked = new Map<string, BlockRef>();
-      for (let at = 0; at < traceIds.length; at += TraceStoreLimits.flushProbesInflightMax) {
-        const chunk = traceIds.slice(at, at + TraceStoreLimits.flushProbesInflightMax);
-        const older = await Promise.all(chunk.map((id) => this.#olderMarkers(ctx.kv, tenant, id)));
-        for (const o of older) {
-          if (o.blocks === 0) st.traces++;
-          for (const { key: k, ref } of o.missing) {
-            ctx.batch.put(k, EMPTY);
-            st.indexBytes += k.length;
-            indexBytes += k.length;
-            marked.set(`${ref.bucket}/${ref.flushIndex}/${ref.part}`, ref);
-          }
+      const noteOlder = (o: OlderMarkers): void => {
+        if (o.blocks === 0) st.traces++;
+        for (const { key: k, ref } of o.missing) {
+          ctx.batch.put(k, EMPTY);
+          st.indexBytes += k.length;
+          indexBytes += k.length;
+          marked.set(`${ref.bucket}/${ref.flushIndex}/${ref.part}`, ref);
+        }
+      };
+      // The tenant's index is small next to this flush's traces (the stored distinct traces estimate its entries):
+      // one ordered scan of it answers every trace, instead of one iterator seek per trace.
+      if (this.#flushScanIndexPerTraceMax > 0 && st.traces <= this.#flushScanIndexPerTraceMax * traceIds.length) {
+        for (const o of await this.#olderMarkersScan(ctx.kv, tenant, traceIds)) noteOlder(o);
+      } else {
+        for (let at = 0; at < traceIds.length; at += TraceStoreLimits.flushProbesInflightMax) {
+          const chunk = traceIds.slice(at, at + TraceStoreLimits.flushProbesInflightMax);
+          for (const o of await Promise.all(chunk.map((id) => this.#olderMarkers(ctx.kv, tenant, id)))) noteOlder(o);
         }
       }
       await this.#markMetas(ctx, tenant, marked.values());
@@ -416,6 +438,8 @@ export class TraceStore implements SignalStore<SpanRow> {
         if (cur.length > 0) parts.push(cur);
         assert(parts.length <= 0xffff, 'parts of one bucket fit a u16');
         for (let part = 0; part < parts.length; part++) {
+          // One block per step: a large flush leaves the event loop between its blocks (flush-pacer.ts).
+          if (ctx.pace !== undefined) await ctx.pace();
           const spans = (parts[part] as number[]).map((slot) => reader.row(slot));
           const w = this.#writeBlock(ctx, tenant, { bucket, flushIndex: ctx.flushIndex, part }, spans);
           rows += spans.length;
@@ -532,7 +556,7 @@ export class TraceStore implements SignalStore<SpanRow> {
    * scan page of memory per trace; probes of one flush run
    * TraceStoreLimits.flushProbesInflightMax at a time.
    */
-  async #olderMarkers(kv: KvRead, tenant: string, traceId: Uint8Array): Promise<{ blocks: number; missing: { key: Uint8Array; ref: BlockRef }[] }> {
+  async #olderMarkers(kv: KvRead, tenant: string, traceId: Uint8Array): Promise<OlderMarkers> {
     const offset = tenantPrefixBytes(tenant) + TRACE_ID_BYTES;
     let blocks = 0;
     const missing: { key: Uint8Array; ref: BlockRef }[] = [];
@@ -546,6 +570,47 @@ export class TraceStore implements SignalStore<SpanRow> {
       });
     }
     return { blocks, missing };
+  }
+
+  /**
+   * #olderMarkersScan answers #olderMarkers for every trace of `traceIds` (distinct ids; the order of the
+   * answers is theirs) from one ordered scan of the tenant's trace-id index between the smallest and the
+   * largest id: the ids are sorted and merged with the index's keys page by page, and the shadow markers
+   * of the blocks found are looked up one page at a time. Memory: the sorted ids, the answers and one page.
+   * It pays when the index is not much larger than the flush (TraceStoreLimits.flushScanIndexPerTraceMax).
+   */
+  async #olderMarkersScan(kv: KvRead, tenant: string, traceIds: readonly Uint8Array[]): Promise<OlderMarkers[]> {
+    const answers: OlderMarkers[] = traceIds.map(() => ({ blocks: 0, missing: [] }));
+    if (traceIds.length === 0) return answers;
+    const order = traceIds.map((_, i) => i).sort((a, b) => Buffer.compare(traceIds[a] as Uint8Array, traceIds[b] as Uint8Array));
+    const tenantBytes = tenantPrefixBytes(tenant);
+    const offset = tenantBytes + TRACE_ID_BYTES;
+    const first = traceIds[order[0] as number] as Uint8Array;
+    const last = traceIds[order[order.length - 1] as number] as Uint8Array;
+    const range = { gte: tracePrefix(tenant, first), lt: prefixRange(tracePrefix(tenant, last)).lt };
+    let j = 0; // order[j] is the smallest id not below the current entry's
+    for await (const page of kv.pages(range)) {
+      const found: { at: number; key: Uint8Array; ref: BlockRef }[] = [];
+      for (const e of page) {
+        const id = e.key.subarray(tenantBytes, offset);
+        let c = -1;
+        while (j < order.length && (c = Buffer.compare(traceIds[order[j] as number] as Uint8Array, id)) < 0) j++;
+        if (j === order.length) break;
+        if (c !== 0) continue; // an entry of a trace this flush does not hold
+        const at = order[j] as number;
+        const ref = readRef(e.key, offset);
+        (answers[at] as OlderMarkers).blocks++;
+        found.push({ at, key: shadowKey(tenant, ref, traceIds[at] as Uint8Array), ref });
+      }
+      if (found.length > 0) {
+        const have = await kv.getMany(found.map((f) => f.key));
+        found.forEach((f, i) => {
+          if (have[i] === undefined) (answers[f.at] as OlderMarkers).missing.push({ key: f.key, ref: f.ref });
+        });
+      }
+      if (j === order.length) break;
+    }
+    return answers;
   }
 
   dropFrozen(): void {

@@ -1,0 +1,109 @@
+/**
+ * flush-pacer.ts — spreads the CPU work of flushes over event-loop turns.
+ *
+ * A flush builds its blocks on the node's main thread, which also runs Raft,
+ * the WAL, apply and the receivers' framing. A store that builds every block
+ * of a large head in one synchronous run holds that thread for seconds (a
+ * node that had taken 2.4M spans spent over 100 s in its traces flushes with
+ * its event loop never idle, and answered almost nothing meanwhile:
+ * bench/README.md "ingest"). So a store awaits `FlushContext.pace()` before
+ * each block, and the replicas of one node share one pacer:
+ *
+ * - at most one flush step runs per event-loop turn, whichever replica it
+ *   belongs to, and the turn's I/O (requests, fsync completions, peer
+ *   messages) runs between two steps;
+ * - while steps queue, a step that took s ms is followed by a pause of
+ *   s·(1 − share)/share ms (ShardLimits.flushStepShareMax, at most
+ *   flushPauseMsMax), so flushes take at most about that share of the
+ *   thread and the rest stays with the write path. A step is bounded by the
+ *   stores' block bounds (StoreLimits.blockBytesTarget, blockRowsMax).
+ *
+ * Flushes then take longer in wall time; a head that grows meanwhile meets
+ * the explicit backpressure of ShardLimits.headBytesHardMax (DESIGN.md §5).
+ *
+ * Invariant: turn() resolves callers in call order, each in a later
+ * event-loop turn (a later setImmediate or timer) than the previous caller.
+ * Ownership: the node's ShardService owns one pacer and hands it to every
+ * shard state machine it makes; a machine made without one makes its own.
+ */
+import { performance } from 'node:perf_hooks';
+import { assert } from '../../errors.js';
+import { ShardLimits } from '../../limits.js';
+
+/** FlushPacerOptions tune a pacer (tests inject a clock). */
+export interface FlushPacerOptions {
+  /** nowMs is a monotonic clock in ms (default performance.now). */
+  readonly nowMs?: () => number;
+  readonly stepShareMax?: number;
+  readonly pauseMsMax?: number;
+}
+
+/** FlushPacer hands out flush steps, one per event-loop turn, within a share of the thread; see the top of this file. */
+export class FlushPacer {
+  #tail: Promise<void> = Promise.resolve();
+  #turns = 0;
+  /** #resolvedMs is when the last turn was handed out (null before the first). */
+  #resolvedMs: number | null = null;
+  /** #stepEndMs is when the step of the last turn handed out ended (null while it runs). */
+  #stepEndMs: number | null = null;
+  #lastPauseMs = 0;
+  readonly #nowMs: () => number;
+  readonly #share: number;
+  readonly #pauseMsMax: number;
+
+  constructor(o: FlushPacerOptions = {}) {
+    this.#nowMs = o.nowMs ?? (() => performance.now());
+    this.#share = o.stepShareMax ?? ShardLimits.flushStepShareMax;
+    this.#pauseMsMax = o.pauseMsMax ?? ShardLimits.flushPauseMsMax;
+    assert(this.#share > 0 && this.#share <= 1, 'stepShareMax in (0, 1]');
+    assert(this.#pauseMsMax >= 0, 'pauseMsMax >= 0');
+  }
+
+  /** turn resolves once every earlier caller's turn has come, in a later event-loop turn than the last of them. */
+  turn(): Promise<void> {
+    this.#endStep();
+    const p = this.#tail.then(() => this.#next());
+    this.#tail = p;
+    this.#turns++;
+    return p;
+  }
+
+  /**
+   * #endStep notes the end of the step of the last turn handed out: the
+   * first turn() call or queued hand-out after it. NB: when no step follows
+   * at once (the last block of a flush, then the batch write), the time
+   * until the next request counts as the step; the pause it causes is capped
+   * by pauseMsMax.
+   */
+  #endStep(): void {
+    if (this.#resolvedMs !== null && this.#stepEndMs === null) this.#stepEndMs = this.#nowMs();
+  }
+
+  /** #next hands out one turn, after the pause the previous step earned. */
+  #next(): Promise<void> {
+    this.#endStep();
+    const stepMs = this.#resolvedMs === null || this.#stepEndMs === null ? 0 : Math.max(0, this.#stepEndMs - this.#resolvedMs);
+    const pauseMs = Math.min(this.#pauseMsMax, (stepMs * (1 - this.#share)) / this.#share);
+    assert(pauseMs >= 0 && pauseMs <= this.#pauseMsMax, 'a pause within its bound');
+    this.#lastPauseMs = pauseMs;
+    return new Promise<void>((resolve) => {
+      const go = (): void => {
+        this.#resolvedMs = this.#nowMs();
+        this.#stepEndMs = null;
+        resolve();
+      };
+      if (pauseMs >= 1) setTimeout(go, pauseMs);
+      else setImmediate(go);
+    });
+  }
+
+  /** turns counts the turns handed out (tests and diagnostics). */
+  get turns(): number {
+    return this.#turns;
+  }
+
+  /** lastPauseMs is the pause before the last turn handed out (tests and diagnostics). */
+  get lastPauseMs(): number {
+    return this.#lastPauseMs;
+  }
+}
