@@ -73,7 +73,8 @@ interface Fixture {
   readonly rows: LogRow[];
 }
 
-async function fixture(t: Test, rand: SeededRand): Promise<Fixture> {
+/** fixture stores 1,500 realistic rows: `flushes` flushes of `perFlush` rows (several blocks), the rest in the head; `sorted` orders the rows by time first, so the flushes' blocks do not overlap. */
+async function fixture(t: Test, rand: SeededRand, o: { flushes: number; perFlush: number; sorted: boolean } = { flushes: 3, perFlush: 400, sorted: false }): Promise<Fixture> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-logsrc-'));
   const db = await ShardDb.open(dir);
   t.teardown(async () => {
@@ -83,17 +84,17 @@ async function fixture(t: Test, rand: SeededRand): Promise<Fixture> {
   const store = new LogStore();
   await store.load(db);
   const rows = realisticLogs(rand, 1500, TENANT);
-  // Three flushes of 400 rows (several small blocks per bucket), the rest in the head.
+  if (o.sorted) rows.sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0));
   let flushIndex = 0;
-  for (let i = 0; i < 3; i++) {
-    store.add(TENANT, rows.slice(i * 400, (i + 1) * 400), 0);
+  for (let i = 0; i < o.flushes; i++) {
+    store.add(TENANT, rows.slice(i * o.perFlush, (i + 1) * o.perFlush), 0);
     store.freeze();
     const batch = new KvWriteBatch();
     await store.writeFrozen({ batch, kv: db, flushIndex: ++flushIndex });
     await db.write(batch);
     store.dropFrozen();
   }
-  store.add(TENANT, rows.slice(1200), 0);
+  store.add(TENANT, rows.slice(o.flushes * o.perFlush), 0);
   return { db, store, rows };
 }
 
@@ -220,4 +221,21 @@ t.test('a hinted select answers exactly the lines holding the literal (rows are 
   }
   t.ok(cases > 20, `${cases} hinted selects checked`);
   t.ok(lost > 0, `the planted lower-casing row check loses matching rows (${lost})`);
+});
+
+t.test('a consumer that stops after its first batch stops the block reads: hits are handed on as the store settles them', async (t) => {
+  // Six flushes of 250 time-ordered rows: one block each, none overlapping, nothing in the head. A limit-N reader
+  // (collectLogEntries) breaks off once it has enough; the store reads blocks lazily from the query's end, which
+  // only helps if the source does not hold hits back until a full batch (256) arrived.
+  const f = await fixture(t, new SeededRand(SEED + 5), { flushes: 6, perFlush: 250, sorted: true });
+  const req: SelectLogsRequest = { matchers: [{ name: 'service_name', op: '=~', value: '.+' }], startNs: 0n, endNs: (1n << 64n) - 1n, direction: 'forward', limit: null, hints: [] };
+  const full = source(f);
+  t.equal((await collect(full, req)).length, 1500, 'every row');
+  const lazy = source(f);
+  for await (const batch of lazy.select(req, new AbortController().signal)) {
+    t.ok(batch.length >= 1 && batch.length <= 250, `the first batch (${batch.length} entries) comes from the first block`);
+    break;
+  }
+  t.ok(full.scan.blocksScanned >= 6, `reading everything scans every block (${full.scan.blocksScanned})`);
+  t.equal(lazy.scan.blocksScanned, 1, 'stopping after the first batch scanned one block (holding hits for a full batch of 256 needed two)');
 });

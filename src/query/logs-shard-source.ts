@@ -9,7 +9,9 @@
  * the stream's shared label list); line hints prune blocks (log-hints.ts:
  * only ever over-admitting; the engine re-checks every entry). Entries come
  * in the store's order (time, ties in apply order; backward is the exact
- * reverse), in batches of at most LogsQueryLimits.batchEntriesMax. A select
+ * reverse), in batches of at most LogsQueryLimits.batchEntriesMax, each
+ * batch yielded as soon as the store settled it (so a consumer that stops at
+ * its limit stops the store's block reads too). A select
  * of every entry (limit null) reads at most LogsQueryLimits.shardEntriesMax
  * and refuses with ERR_LIMIT_EXCEEDED past it, so a metric query is never
  * computed from a silent cut. Between batches the source checks its signal
@@ -129,8 +131,14 @@ export class ShardLogSource implements LogSource {
             batch = [];
           }
         }
+        // What the store settled is handed on now, not held for a full batch: the store reads blocks lazily
+        // from the query's end, and a consumer with a limit (collectLogEntries) stops pulling once it has
+        // enough; holding hits back until 256 arrived made it read every block of a shard with fewer matches.
+        if (batch.length > 0) {
+          yield batch;
+          batch = [];
+        }
       }
-      if (batch.length > 0) yield batch;
     } finally {
       addScanToSourceStats(this.stats, scan);
       addScanStats(this.scan, scan);
