@@ -20,9 +20,9 @@ import { createPromqlEngine, evaluateShard } from './engine.js';
 import { STALE_NAN, makeGrid } from './eval-types.js';
 import type { GridPartials } from './grid-partials.js';
 import { gridSteps, gridToSeries, seriesToGrid, strideBytes } from './grid-partials.js';
-import { labelsKey } from './labels.js';
+import { outcomeDiff, runOutcome as run } from './outcome-test-util.js';
 import { MemorySeriesSource } from './memory-source.js';
-import type { EvalRange, FloatSeries, PromqlEngine, PromResult, SeriesSource } from './source.js';
+import type { EvalRange, FloatSeries, SeriesSource } from './source.js';
 
 const T0 = 1_700_000_000_000;
 const HOUR = 3_600_000;
@@ -76,41 +76,6 @@ function shardedOver(series: readonly FloatSeries[], n: number, mutate: Mutate =
       return { grids };
     },
   };
-}
-
-type Outcome = { readonly result: PromResult } | { readonly error: string };
-
-async function run(engine: PromqlEngine, q: string, range: EvalRange, source: SeriesSource): Promise<Outcome> {
-  try {
-    return { result: await engine.evaluate(q, range, source, { lookbackMs: 300_000, signal: new AbortController().signal, maxSourceResolution: 'raw' }) };
-  } catch (e) {
-    return { error: `${(e as { code?: string }).code ?? ''} ${(e as Error).message}` };
-  }
-}
-
-/** sameBits compares two values bit for bit, but any NaN equals any NaN (the sign of Inf-Inf follows which shard's partial came first; the API prints NaN). */
-function sameBits(a: number, b: number): boolean {
-  if (Number.isNaN(a) && Number.isNaN(b)) return true;
-  return Object.is(a, b);
-}
-
-function outcomeDiff(a: Outcome, b: Outcome): string | null {
-  if ('error' in a || 'error' in b) return 'error' in a && 'error' in b && a.error === b.error ? null : `outcomes ${JSON.stringify(a).slice(0, 160)} vs ${JSON.stringify(b).slice(0, 160)}`;
-  if (a.result.kind !== 'matrix' || b.result.kind !== 'matrix') return `kinds ${a.result.kind} vs ${b.result.kind}`;
-  const x = a.result.series;
-  const y = b.result.series;
-  if (x.length !== y.length) return `${x.length} series vs ${y.length}`;
-  for (let k = 0; k < x.length; k++) {
-    const p = x[k] as FloatSeries;
-    const q = y[k] as FloatSeries;
-    if (labelsKey(p.labels) !== labelsKey(q.labels)) return `series ${k}: ${labelsKey(p.labels)} vs ${labelsKey(q.labels)}`;
-    if (p.timestampsMs.length !== q.timestampsMs.length) return `series ${k}: ${p.timestampsMs.length} points vs ${q.timestampsMs.length}`;
-    for (let j = 0; j < p.timestampsMs.length; j++) {
-      if (p.timestampsMs[j] !== q.timestampsMs[j]) return `series ${k} point ${j}: at ${p.timestampsMs[j]} vs ${q.timestampsMs[j]}`;
-      if (!sameBits(p.values[j] as number, q.values[j] as number)) return `series ${k} point ${j}: ${p.values[j]} vs ${q.values[j]}`;
-    }
-  }
-  return null;
 }
 
 const QUERIES = [

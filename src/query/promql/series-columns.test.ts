@@ -15,11 +15,11 @@
 import t from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { createPromqlEngine, evaluateShard } from './engine.js';
-import type { PromqlEngine } from './source.js';
-import { labelsKey } from './labels.js';
+import { outcomeDiff, runOutcome as run } from './outcome-test-util.js';
+import type { Outcome } from './outcome-test-util.js';
 import { STALE_NAN } from './eval-types.js';
 import { MemorySeriesSource } from './memory-source.js';
-import type { EvalRange, FloatSeries, PromResult, SeriesSource } from './source.js';
+import type { EvalRange, FloatSeries, SeriesSource } from './source.js';
 
 const T0 = 1_700_000_000_000;
 const HOUR = 3_600_000;
@@ -64,50 +64,6 @@ function shardedOver(series: readonly FloatSeries[], n: number, perSeriesColumns
     select: (req, signal) => whole.select(req, signal),
     shardEval: async (req, signal) => (await Promise.all(shards.map((s) => evaluateShard(req.expr, req.range, req.lookbackMs, s, signal, { perSeriesColumns }, req.maxSourceResolution)))).flat(),
   };
-}
-
-type Outcome = { readonly result: PromResult } | { readonly error: string };
-
-async function run(engine: PromqlEngine, q: string, range: EvalRange, source: SeriesSource, lookbackMs = 300_000): Promise<Outcome> {
-  try {
-    return { result: await engine.evaluate(q, range, source, { lookbackMs, signal: new AbortController().signal, maxSourceResolution: 'raw' }) };
-  } catch (e) {
-    return { error: (e as Error).message };
-  }
-}
-
-/**
- * sameBits compares two values bit for bit, except that every NaN equals
- * every NaN: the API prints any NaN as "NaN", and the sign bit of a NaN made
- * from +Inf and -Inf depends on which operand came first, which through
- * shards can follow the order their partials arrived in (seen flaky: "avg by
- * (app) (rate(m[5m]))", seed 1, "NaN vs NaN").
- */
-function sameBits(a: number, b: number): boolean {
-  if (Number.isNaN(a) && Number.isNaN(b)) return true;
-  const x = new Float64Array([a, b]);
-  const w = new Uint32Array(x.buffer);
-  return w[0] === w[2] && w[1] === w[3];
-}
-
-/** outcomeDiff describes the first difference between two outcomes (series, labels, step times, value bits, error text), or null. */
-function outcomeDiff(a: Outcome, b: Outcome): string | null {
-  if ('error' in a || 'error' in b) return 'error' in a && 'error' in b && a.error === b.error ? null : `outcomes ${JSON.stringify(a).slice(0, 120)} vs ${JSON.stringify(b).slice(0, 120)}`;
-  if (a.result.kind !== 'matrix' || b.result.kind !== 'matrix') return `kinds ${a.result.kind} vs ${b.result.kind}`;
-  const x = a.result.series;
-  const y = b.result.series;
-  if (x.length !== y.length) return `${x.length} series vs ${y.length}`;
-  for (let k = 0; k < x.length; k++) {
-    const p = x[k] as FloatSeries;
-    const q = y[k] as FloatSeries;
-    if (labelsKey(p.labels) !== labelsKey(q.labels)) return `series ${k}: ${labelsKey(p.labels)} vs ${labelsKey(q.labels)}`;
-    if (p.timestampsMs.length !== q.timestampsMs.length) return `series ${k}: ${p.timestampsMs.length} points vs ${q.timestampsMs.length}`;
-    for (let j = 0; j < p.timestampsMs.length; j++) {
-      if (p.timestampsMs[j] !== q.timestampsMs[j]) return `series ${k} point ${j}: at ${p.timestampsMs[j]} vs ${q.timestampsMs[j]}`;
-      if (!sameBits(p.values[j] as number, q.values[j] as number)) return `series ${k} point ${j}: ${p.values[j]} vs ${q.values[j]}`;
-    }
-  }
-  return null;
 }
 
 const QUERIES = [
@@ -158,7 +114,7 @@ t.test('series differing only by name: a range function merges them where they a
   const got = await run(createPromqlEngine(), 'rate({__name__=~"a|b"}[5m])', range, new MemorySeriesSource(series));
   t.ok('result' in got && got.result.kind === 'matrix' && got.result.series.length === 1, 'one series {job="x"}');
   const refused = await run(createPromqlEngine(), 'rate({job="y"}[5m])', range, new MemorySeriesSource(series));
-  t.same(refused, { error: 'vector cannot contain metrics with the same labelset' });
+  t.same(refused, { error: 'ERR_INVALID_ARGUMENT vector cannot contain metrics with the same labelset' }, 'refused with its code');
 });
 
 t.test('planted: outcomeDiff catches a one-ulp value and a missing point; a column path with a lookback 1 ms short is caught', async (t) => {
