@@ -3,15 +3,12 @@ import type { Test } from 'tap';
 import { OtlpdbError } from '../errors.js';
 import { SeededRand } from '../fs/seeded-rand.js';
 import type { SpanRow } from '../storage/rows.js';
-import { ByteWriter } from '../storage/codec/varint.js';
-import { KvWriteBatch } from '../storage/shard/shard-db.js';
 import type { ShardDb } from '../storage/shard/shard-db.js';
 import { SpanBlockCache } from '../storage/traces/block-cache.js';
 import { TraceKeySpace } from '../storage/traces/trace-keys.js';
 import { TraceStore } from '../storage/traces/trace-store.js';
-import { decodeTraceSummaries, encodeTraceSummaries } from '../storage/traces/trace-summaries.js';
 import type { TraceSummaryEntry } from '../storage/traces/trace-summaries.js';
-import { addAndFlush, damageValue, deleteKeys, keysIn, outcomeCode, realisticSpans, tempTraceDb } from '../storage/traces/traces-test-util.js';
+import { addAndFlush, damageValue, deleteKeys, keysIn, outcomeCode, realisticSpans, rewriteSummaries, tempTraceDb } from '../storage/traces/traces-test-util.js';
 import type { TraceSearchQuery } from './search-params.js';
 import { searchShard } from './trace-search-shard.js';
 import type { ShardSearchAnswer } from './trace-search-shard.js';
@@ -124,20 +121,6 @@ t.test('a tag, TraceQL or full-scan search never uses summaries', async (t) => {
     t.equal((await searchShard(store, db, TENANT, q, () => false)).summarizedTraces, 0, JSON.stringify(q, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
   }
 });
-
-/** rewriteSummaries re-seals every block's table in `db` with `change` applied to each entry (a planted wrong summary). */
-async function rewriteSummaries(db: ShardDb, change: (e: TraceSummaryEntry) => TraceSummaryEntry): Promise<number> {
-  const batch = new KvWriteBatch();
-  let tables = 0;
-  for await (const page of db.pages({ gte: Uint8Array.of(TraceKeySpace.summaries), lt: Uint8Array.of(TraceKeySpace.summaries + 1) })) {
-    for (const e of page) {
-      batch.put(e.key, encodeTraceSummaries(new ByteWriter(), [...decodeTraceSummaries(e.value).entries.values()].map(change)));
-      tables++;
-    }
-  }
-  await db.write(batch);
-  return tables;
-}
 
 t.test('planted wrong summaries: the differential catches a wrong root or span, the index check a wrong extent', async (t) => {
   const plants: [string, (e: TraceSummaryEntry) => TraceSummaryEntry][] = [

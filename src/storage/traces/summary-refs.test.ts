@@ -13,7 +13,7 @@ import { TraceStore } from './trace-store.js';
 import type { SpanSearch } from './trace-store.js';
 import { decodeTraceSummaries, encodeTraceSummaries } from './trace-summaries.js';
 import type { TraceSummaryEntry } from './trace-summaries.js';
-import { addAndFlush, realisticSpans, tempTraceDb } from './traces-test-util.js';
+import { addAndFlush, realisticSpans, rewriteSummaries, tempTraceDb } from './traces-test-util.js';
 
 // The candidate stage of a time-only search (TraceStore.searchSpanRefs) takes
 // a block's (trace id, start) pairs from its trace summaries when they say
@@ -146,20 +146,6 @@ t.test('candidates from trace summaries equal reading every block (seeded differ
     if (cache === null) t.ok(fewer > 0, `${fewer} of ${cases} searches read fewer indexes`);
   }
 });
-
-/** rewriteSummaries re-seals every block's table in `db` with `change` applied to each entry. */
-async function rewriteSummaries(db: ShardDb, change: (e: TraceSummaryEntry) => TraceSummaryEntry): Promise<number> {
-  const batch = new KvWriteBatch();
-  let tables = 0;
-  for await (const page of db.pages({ gte: Uint8Array.of(TraceKeySpace.summaries), lt: Uint8Array.of(TraceKeySpace.summaries + 1) })) {
-    for (const e of page) {
-      batch.put(e.key, encodeTraceSummaries(new ByteWriter(), [...decodeTraceSummaries(e.value).entries.values()].map(change)));
-      tables++;
-    }
-  }
-  await db.write(batch);
-  return tables;
-}
 
 t.test('planted bug: summaries whose last start is their last kept span\'s give other candidates, and the differential sees it', async (t) => {
   const rand = new SeededRand(SEED + 1);

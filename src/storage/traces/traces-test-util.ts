@@ -17,7 +17,11 @@ import { KvWriteBatch, ShardDb } from '../shard/shard-db.js';
 import type { KeyRange, KvEntry, KvRead } from '../shard/shard-db.js';
 import type { KeyValue, Resource, Scope, SpanKind, SpanRow, StatusCode } from '../rows.js';
 import { SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
+import { ByteWriter } from '../codec/varint.js';
+import { TraceKeySpace } from './trace-keys.js';
 import type { TraceStore } from './trace-store.js';
+import { decodeTraceSummaries, encodeTraceSummaries } from './trace-summaries.js';
+import type { TraceSummaryEntry } from './trace-summaries.js';
 
 const SERVICES = ['frontend', 'checkout', 'cart', 'payment', 'inventory', 'auth'];
 const OPERATIONS = ['GET /api/cart', 'POST /api/checkout', 'SELECT orders', 'redis GET', 'grpc.Payment/Charge', 'auth.verify', 'render'];
@@ -164,4 +168,18 @@ export function outcomeCode(p: Promise<unknown>): Promise<string> {
     () => 'ok',
     (err: unknown) => (err instanceof OtlpdbError ? err.code : 'other'),
   );
+}
+
+/** rewriteSummaries re-seals every block's trace summary table in `db` with `change` applied to each entry (a planted wrong summary); it returns how many tables it rewrote. */
+export async function rewriteSummaries(db: ShardDb, change: (e: TraceSummaryEntry) => TraceSummaryEntry): Promise<number> {
+  const batch = new KvWriteBatch();
+  let tables = 0;
+  for await (const page of db.pages({ gte: Uint8Array.of(TraceKeySpace.summaries), lt: Uint8Array.of(TraceKeySpace.summaries + 1) })) {
+    for (const e of page) {
+      batch.put(e.key, encodeTraceSummaries(new ByteWriter(), [...decodeTraceSummaries(e.value).entries.values()].map(change)));
+      tables++;
+    }
+  }
+  await db.write(batch);
+  return tables;
 }
