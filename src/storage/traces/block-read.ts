@@ -96,19 +96,27 @@ export async function readBlockIndex(kv: KvRead, tenant: string, ref: BlockRef, 
 }
 
 /**
+ * readOptional reads a block's optional value through the cache (`kind`,
+ * decoded size about `factor` times its bytes): null when the block was
+ * written without it (that answer is cached too), else `decode` of it.
+ */
+function readOptional<V>(kv: KvRead, key: Uint8Array, stats: ScanStats, c: BlockCacheRef | null, kind: 's' | 'p', factor: number, decode: (bytes: Uint8Array) => V): Promise<V | null> {
+  return cachedRead(c, kind, key, stats, factor, async () => {
+    const bytes = await kv.get(key);
+    if (bytes === undefined) return null;
+    stats.bytesRead += bytes.length;
+    return decode(bytes);
+  });
+}
+
+/**
  * readTraceSummaries opens a block's trace summary table (0x16,
  * trace-summaries.ts), every byte checked, or null for a block written
  * before the table existed (the "none" answer is cached too).
  */
 export async function readTraceSummaries(kv: KvRead, tenant: string, ref: BlockRef, stats: ScanStats, c: BlockCacheRef | null = null): Promise<TraceSummaryTable | null> {
-  const key = blockKey(K.summaries, tenant, ref);
   // The decoded table holds an object, a few strings and bigints per trace: about three times its bytes.
-  return cachedRead(c, 's', key, stats, 3, async () => {
-    const bytes = await kv.get(key);
-    if (bytes === undefined) return null;
-    stats.bytesRead += bytes.length;
-    return decodeTraceSummaries(bytes);
-  });
+  return readOptional(kv, blockKey(K.summaries, tenant, ref), stats, c, 's', 3, decodeTraceSummaries);
 }
 
 /**
@@ -117,14 +125,8 @@ export async function readTraceSummaries(kv: KvRead, tenant: string, ref: BlockR
  * is cached too).
  */
 export async function readPageFilters(kv: KvRead, tenant: string, ref: BlockRef, stats: ScanStats, c: BlockCacheRef | null = null): Promise<PageFilters | null> {
-  const key = blockKey(K.pageFilters, tenant, ref);
   // The decoded filters hold their bit arrays and a small object per page: about twice the bytes.
-  return cachedRead(c, 'p', key, stats, 2, async () => {
-    const bytes = await kv.get(key);
-    if (bytes === undefined) return null;
-    stats.bytesRead += bytes.length;
-    return decodePageFilters(bytes);
-  });
+  return readOptional(kv, blockKey(K.pageFilters, tenant, ref), stats, c, 'p', 2, decodePageFilters);
 }
 
 /**
