@@ -92,9 +92,19 @@ export interface TenantFlush {
  * writeTenantFlush puts the blocks of one tenant's frozen `rows` (apply
  * order, at least one) into `batch` under `flushIndex`, with the term index
  * when `termIndex` (see the file comment). A flush never fails on data that
- * was accepted: a run a block limit refuses is halved until it fits.
+ * was accepted: a run a block limit refuses is halved until it fits. It
+ * awaits `pace` (FlushContext.pace, flush-pacer.ts) before encoding each run
+ * of at most blockRowsMax rows, so a large flush leaves the node's event loop
+ * between its blocks instead of holding it for the whole head.
  */
-export function writeTenantFlush(batch: KvWriteBatch, tenant: string, rows: readonly LogRow[], flushIndex: number, termIndex: boolean): TenantFlush {
+export async function writeTenantFlush(
+  batch: KvWriteBatch,
+  tenant: string,
+  rows: readonly LogRow[],
+  flushIndex: number,
+  termIndex: boolean,
+  pace?: () => Promise<void>,
+): Promise<TenantFlush> {
   assert(rows.length > 0, 'a tenant flush has rows');
   let blocks = 0;
   const byBucket = new Map<number, LogRow[]>();
@@ -109,44 +119,53 @@ export function writeTenantFlush(batch: KvWriteBatch, tenant: string, rows: read
   for (const bucket of [...byBucket.keys()].sort((a, b) => a - b)) {
     // Stable: equal times keep apply order.
     const sorted = (byBucket.get(bucket) as LogRow[]).slice().sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0));
-    const parts: EncodedPart[] = [];
-    for (let i = 0; i < sorted.length; i += LogStoreLimits.blockRowsMax) encodeParts(sorted.slice(i, i + LogStoreLimits.blockRowsMax), parts, termIndex);
-    assert(parts.length <= 0x1_0000, 'parts of one bucket fit u16');
-    for (let part = 0; part < parts.length; part++) {
-      const p = parts[part] as EncodedPart;
-      const id: LogBlockId = { bucket, flushIndex: flushIndex, part };
-      const put = (space: number, k: Uint8Array, v: Uint8Array): void => {
-        batch.put(k, v);
-        if (space === LogKeySpace.block) tData += k.length + v.length;
-        else tIndex += k.length + v.length;
-      };
-      const first = p.rows[0] as LogRow;
-      const last = p.rows[p.rows.length - 1] as LogRow;
-      put(LogKeySpace.block, blockKey(LogKeySpace.block, tenant, id), p.block);
-      if (termIndex) {
-        put(LogKeySpace.postings, blockKey(LogKeySpace.postings, tenant, id), p.postings);
-        put(LogKeySpace.bloom, blockKey(LogKeySpace.bloom, tenant, id), p.bloom);
+    let part = 0;
+    for (let i = 0; i < sorted.length; i += LogStoreLimits.blockRowsMax) {
+      // One run per step: encoding is the flush's CPU work (flush-pacer.ts).
+      if (pace !== undefined) await pace();
+      const parts: EncodedPart[] = [];
+      encodeParts(sorted.slice(i, i + LogStoreLimits.blockRowsMax), parts, termIndex);
+      for (const p of parts) {
+        assert(part < 0x1_0000, 'parts of one bucket fit u16');
+        part = putPart(p, { bucket, flushIndex, part });
       }
-      const meta: LogBlockMeta = {
-        minTimeNs: first.timeUnixNano,
-        maxTimeNs: last.timeUnixNano,
-        rows: p.rows.length,
-        streams: p.streams.length,
-        truncatedRows: p.truncatedRows,
-        lineBytes: p.lineBytes,
-        ...(termIndex ? {} : { unindexed: true as const }),
-      };
-      put(LogKeySpace.meta, blockKey(LogKeySpace.meta, tenant, id), encodeBlockMeta(meta));
-      put(LogKeySpace.streams, blockKey(LogKeySpace.streams, tenant, id), encodeStreamTable(p.streams));
-      const pairs = new Map<string, StreamLabel>();
-      for (const s of p.streams) for (const l of s.labels) pairs.set(JSON.stringify([l.name, l.value]), l);
-      for (const l of pairs.values()) {
-        const e = labelPairEntry(tenant, id, l);
-        put(LogKeySpace.label, e.key, e.value);
-      }
-      blocks++;
     }
   }
   assert(tData >= 0 && tIndex >= 0, 'flush bytes are counts');
   return { blocks, dataBytes: tData, indexBytes: tIndex };
+
+  /** putPart puts block `id` of part `p` and everything written beside it; returns the next part number. */
+  function putPart(p: EncodedPart, id: LogBlockId): number {
+    const put = (space: number, k: Uint8Array, v: Uint8Array): void => {
+      batch.put(k, v);
+      if (space === LogKeySpace.block) tData += k.length + v.length;
+      else tIndex += k.length + v.length;
+    };
+    const first = p.rows[0] as LogRow;
+    const last = p.rows[p.rows.length - 1] as LogRow;
+    put(LogKeySpace.block, blockKey(LogKeySpace.block, tenant, id), p.block);
+    if (termIndex) {
+      put(LogKeySpace.postings, blockKey(LogKeySpace.postings, tenant, id), p.postings);
+      put(LogKeySpace.bloom, blockKey(LogKeySpace.bloom, tenant, id), p.bloom);
+    }
+    const meta: LogBlockMeta = {
+      minTimeNs: first.timeUnixNano,
+      maxTimeNs: last.timeUnixNano,
+      rows: p.rows.length,
+      streams: p.streams.length,
+      truncatedRows: p.truncatedRows,
+      lineBytes: p.lineBytes,
+      ...(termIndex ? {} : { unindexed: true as const }),
+    };
+    put(LogKeySpace.meta, blockKey(LogKeySpace.meta, tenant, id), encodeBlockMeta(meta));
+    put(LogKeySpace.streams, blockKey(LogKeySpace.streams, tenant, id), encodeStreamTable(p.streams));
+    const pairs = new Map<string, StreamLabel>();
+    for (const s of p.streams) for (const l of s.labels) pairs.set(JSON.stringify([l.name, l.value]), l);
+    for (const l of pairs.values()) {
+      const e = labelPairEntry(tenant, id, l);
+      put(LogKeySpace.label, e.key, e.value);
+    }
+    blocks++;
+    return id.part + 1;
+  }
 }

@@ -222,7 +222,7 @@ export class LogStore implements SignalStore<LogRow> {
     for (const tenant of [...frozen.byTenant.keys()].sort()) {
       const rows = frozen.byTenant.get(tenant) as LogRow[];
       if (rows.length === 0) continue;
-      const written = writeTenantFlush(ctx.batch, tenant, rows, ctx.flushIndex, this.#termIndex);
+      const written = await writeTenantFlush(ctx.batch, tenant, rows, ctx.flushIndex, this.#termIndex, ctx.pace);
       blocks += written.blocks;
       const tData = written.dataBytes;
       const tIndex = written.indexBytes;

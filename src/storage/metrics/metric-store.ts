@@ -673,7 +673,11 @@ export class MetricStore implements SignalStore<MetricPointRow> {
       const cols = h.floats.get(id) as FloatColumns;
       const tenant = this.#tenantOf[id] as string;
       const page = chunkBlockPage(id);
-      if (page !== openPage) writeChunkBlocks();
+      if (page !== openPage) {
+        writeChunkBlocks();
+        // One id page per step: a large flush leaves the event loop between its pages (flush-pacer.ts).
+        if (ctx.pace !== undefined) await ctx.pace();
+      }
       openPage = page;
       const all = cols.columns();
       forEachBucket(all.ts, cols.n, B, (bucket, from, to) => {
