@@ -420,6 +420,25 @@ export const ApiLimits = {
 } as const;
 assert(ApiLimits.headersTimeoutMs <= ApiLimits.requestTimeoutMs, 'headers timeout within request timeout');
 
+/** HttpServerLimits bound the HTTP servers of a node (the API on 3200 and the OTLP/HTTP receiver on 4318) alike. */
+export const HttpServerLimits = {
+  /**
+   * keepAliveMsMax is how long a server keeps an idle keep-alive connection
+   * after its last response (Node's default is 5 s; Tempo's and Loki's
+   * servers keep one 120 s). Node arms this timer when a response ends, and a
+   * main thread busy for longer than it (a long flush, a GC pause on a loaded
+   * machine) runs the expired timer before reading the request the client
+   * has already sent on that connection: the client sees ECONNRESET on a
+   * request it cannot know was not read (http-server.test.ts).
+   */
+  keepAliveMsMax: 120_000,
+  /** otlpConnectionsMax bounds the OTLP/HTTP receiver's concurrent connections (the API's bound is ApiLimits.connectionsMax). */
+  otlpConnectionsMax: 1024,
+  /** otlpHeadersTimeoutMs bounds how long an OTLP/HTTP client may take to send its headers. */
+  otlpHeadersTimeoutMs: 30_000,
+} as const;
+assert(HttpServerLimits.keepAliveMsMax >= 5_000, 'keep connections at least as long as Node\'s default');
+
 /** NodeLimits bound a node's own queues. */
 export const NodeLimits = {
   /** inboxMessagesMax bounds messages received but not yet handed to the driver. */

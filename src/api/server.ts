@@ -30,11 +30,12 @@
  *   the meta group only through source.control, the admin routes the
  *   transport faults only through source.admin.
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { checkTenantId } from '../control/tenant.js';
 import { resourceSpansJson } from '../otlp/otlp-json-writer.js';
 import { traceByIdResponseProto, traceProto } from '../otlp/otlp-proto-writer.js';
+import { createHttpServer } from '../http-server.js';
 import { ApiLimits, LogSearchLimits, LogsQueryLimits, MetricsQueryLimits } from '../limits.js';
 import { OtlpdbError, assert } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
@@ -230,8 +231,7 @@ export class ApiServer {
 
   /** start listens on host:port; a port in use is ERR_UNAVAILABLE. */
   static async start(opts: ApiServerOptions): Promise<ApiServer> {
-    const server = http.createServer({ requestTimeout: ApiLimits.requestTimeoutMs, headersTimeout: ApiLimits.headersTimeoutMs });
-    server.maxConnections = ApiLimits.connectionsMax;
+    const server = createHttpServer({ requestTimeoutMs: ApiLimits.requestTimeoutMs, headersTimeoutMs: ApiLimits.headersTimeoutMs, connectionsMax: ApiLimits.connectionsMax });
     const api = new ApiServer(server, opts.source);
     server.on('request', (req, res) => api.#serve(req, res));
     try {

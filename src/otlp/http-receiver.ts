@@ -22,13 +22,14 @@
  * bytes of a body being read are always within its admission (a chunked
  * body grows it chunk by chunk, refused with 503 when the node is full).
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { gunzip } from 'node:zlib';
 import { checkTenantId } from '../control/tenant.js';
 import { OtlpdbError, assert } from '../errors.js';
-import { IngestLimits } from '../limits.js';
+import { createHttpServer } from '../http-server.js';
+import { HttpServerLimits, IngestLimits } from '../limits.js';
 import { encodeExportResponseProto, exportResponseJson } from './export-response.js';
 import type { Admission, BodyFormat, Ingester, OtlpSignal } from './ingest.js';
 import { encodeRpcStatus, rpcStatusJson } from './rpc-status.js';
@@ -64,7 +65,11 @@ export class OtlpHttpReceiver {
 
   /** start listens on host:port (ERR_UNAVAILABLE when the address is taken). */
   static async start(o: OtlpHttpReceiverOptions): Promise<OtlpHttpReceiver> {
-    const server = http.createServer({ requestTimeout: IngestLimits.requestDeadlineMsMax, headersTimeout: 30_000 });
+    const server = createHttpServer({
+      requestTimeoutMs: IngestLimits.requestDeadlineMsMax,
+      headersTimeoutMs: HttpServerLimits.otlpHeadersTimeoutMs,
+      connectionsMax: HttpServerLimits.otlpConnectionsMax,
+    });
     const r = new OtlpHttpReceiver(server, o.ingester);
     server.on('request', (req, res) => r.#serve(req, res));
     await new Promise<void>((resolve, reject) => {
