@@ -993,6 +993,15 @@ export const ShardLimits = {
   headBytesSoftMax: 64 * 1024 * 1024,
   /** headBytesHardMax: past it the driver flushes before applying more (and proposers are refused with a retryable error). */
   headBytesHardMax: 256 * 1024 * 1024,
+  /**
+   * nodeHeadHeapPercent: the heads of all a node's replicas together are
+   * bounded by this share of V8's heap limit (HeadBudget's hard bound,
+   * head-budget.ts); past nodeHeadSoftPercent of that bound the largest heads
+   * flush early. 16 replicas at headBytesSoftMax (1 GiB) stay under the soft
+   * bound of a default 4 GiB heap, so it only acts when flushes fall behind.
+   */
+  nodeHeadHeapPercent: 50,
+  nodeHeadSoftPercent: 75,
   /** headAgeMsMax: a head older than this asks for a flush (wall clock, local to the replica). */
   headAgeMsMax: 5 * 60 * 1000,
   /**
@@ -1021,6 +1030,8 @@ export const ShardLimits = {
   retentionIntervalMs: 10 * 60 * 1000,
 } as const;
 assert(ShardLimits.headBytesSoftMax < ShardLimits.headBytesHardMax, 'the soft head bound is below the hard one');
+assert(ShardLimits.nodeHeadHeapPercent > 0 && ShardLimits.nodeHeadHeapPercent < 100, 'the node\'s heads take part of the heap');
+assert(ShardLimits.nodeHeadSoftPercent > 0 && ShardLimits.nodeHeadSoftPercent < 100, 'the node\'s soft head bound is below its hard one');
 assert(ShardLimits.flushStepShareMax > 0 && ShardLimits.flushStepShareMax <= 1, 'flush steps take a share in (0, 1] of the main thread');
 assert(ShardLimits.flushPauseMsMax >= 1, 'flushPauseMsMax >= 1');
 // A page stops after the value that crossed snapshotPageBytesMax: it holds at most that plus one key and one value, plus framing.

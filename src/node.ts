@@ -698,6 +698,7 @@ export class OtlpdbNode implements ApiSource {
   /** ingestMetrics are the OTLP write path's counters and limits for /metrics. */
   ingestMetrics(): IngestMetricsView {
     const st = this.#ingester.stats;
+    const heads = this.#shards.headBudget();
     const by = (signal: 'traces' | 'metrics' | 'logs'): { requests: number; accepted: number; rejected: number } => ({
       requests: st.requests[signal],
       accepted: st.accepted[signal],
@@ -709,9 +710,17 @@ export class OtlpdbNode implements ApiSource {
       truncatedValues: st.truncatedValues,
       sampledOut: st.sampledOut,
       inflightBytes: this.#ingester.inflightBytes,
+      headBytes: heads.totalBytes,
       writer: { ...this.#writer.stats },
       breakersOpen: [...this.#writer.breakerStates().values()].filter((s) => s !== 'closed').length,
-      limits: { ...numericLimits(IngestLimits), ...numericLimits({ ...this.#ingester.settings }), ...OTLP_LIMITS, ...numericLimits({ ...this.#itemLimits }) },
+      limits: {
+        ...numericLimits(IngestLimits),
+        ...numericLimits({ ...this.#ingester.settings }),
+        ...OTLP_LIMITS,
+        ...numericLimits({ ...this.#itemLimits }),
+        nodeHeadBytesSoftMax: heads.softBytes,
+        nodeHeadBytesHardMax: heads.hardBytes,
+      },
     };
   }
 

@@ -18,6 +18,7 @@
  * highest term, else of the replica with the highest durable index).
  */
 import { join } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { Packr } from 'msgpackr';
 import { TenantDefaults } from './control/tenant.js';
 import type { MetaStateMachine } from './control/index.js';
@@ -28,6 +29,7 @@ import type { MultiRaftDriver } from './raft/driver/multi-raft.js';
 import type { GroupId, NodeId } from './raft/types.js';
 import { NONE, StateRole } from './raft/types.js';
 import { FlushPacer } from './storage/shard/flush-pacer.js';
+import { nodeHeadBudget } from './storage/shard/head-budget.js';
 import { ShardStateMachine } from './storage/shard/shard-state-machine.js';
 import { restampLeaderTime } from './storage/shard-entry.js';
 import type { ShardStores } from './storage/shard/shard-state-machine.js';
@@ -116,6 +118,8 @@ export class ShardService {
   readonly #inflight = new Map<GroupId, number>();
   /** flushPacer is shared by every replica of the node: one flush step (a block) per event-loop turn (flush-pacer.ts). */
   readonly #flushPacer = new FlushPacer();
+  /** headBudget bounds the heads of every replica of the node together (head-budget.ts), sized from the V8 heap limit. */
+  readonly #headBudget = nodeHeadBudget(getHeapStatistics().heap_size_limit);
 
   constructor(deps: ShardServiceDeps) {
     this.#d = deps;
@@ -130,6 +134,7 @@ export class ShardService {
       makeStores: this.#d.makeStores,
       nowMs: () => this.#d.wallMs(),
       flushPacer: this.#flushPacer,
+      headBudget: this.#headBudget,
       retention: () => retentionCutoffs(this.#d.meta(), this.#d.wallMs()),
       peer: {
         fetchPage: async (peer, request) =>
@@ -170,7 +175,7 @@ export class ShardService {
     if (driver === null || st === null) throw new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} hosts no replica of shard ${group}`, { group, leaderHint: NONE });
     if (st.role !== StateRole.Leader) throw new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} does not lead shard ${group}`, { group, leaderHint: st.lead });
     const sm = this.#shard(group);
-    if (sm.headFull()) throw new OtlpdbError('ERR_UNAVAILABLE', `shard ${group} is flushing a full head; retry`, { group, overloaded: true });
+    if (sm.headFull()) throw new OtlpdbError('ERR_UNAVAILABLE', `shard ${group}'s head, or this node's heads together (ShardLimits.nodeHeadHeapPercent of the heap), are full and flushing; retry`, { group, overloaded: true });
     const held = this.#inflight.get(group) ?? 0;
     if (held + entry.length > IngestLimits.shardInflightBytesMax) {
       throw new OtlpdbError('ERR_UNAVAILABLE', `shard ${group} has ${held} bytes of proposals in flight (IngestLimits.shardInflightBytesMax); retry`, { group, overloaded: true });
@@ -200,6 +205,12 @@ export class ShardService {
     const driver = this.#d.driver();
     if (driver === null) throw new OtlpdbError('ERR_UNAVAILABLE', `node ${this.#d.self} is starting`);
     return driver.flush();
+  }
+
+  /** headBudget is the node's head budget: its bounds and the heads' bytes together now. */
+  headBudget(): { readonly totalBytes: number; readonly softBytes: number; readonly hardBytes: number } {
+    const b = this.#headBudget;
+    return { totalBytes: b.totalBytes(), softBytes: b.softBytes, hardBytes: b.hardBytes };
   }
 
   /** localStats reports every shard replica of this node. */

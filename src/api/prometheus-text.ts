@@ -229,6 +229,9 @@ function ingestFamilies(node: string, m: IngestMetricsView): Family[] {
     simple('otlpdb_ingest_truncated_values_total', 'counter', 'Attribute values cut at the value length limit.', [{ labels: { node }, value: m.truncatedValues }]),
     simple('otlpdb_ingest_sampled_out_spans_total', 'counter', 'Spans dropped by the tenant\'s head sampling.', [{ labels: { node }, value: m.sampledOut }]),
     simple('otlpdb_ingest_inflight_bytes', 'gauge', 'Request bytes admitted and not yet answered.', [{ labels: { node }, value: m.inflightBytes }]),
+    ...(m.headBytes === undefined
+      ? []
+      : [simple('otlpdb_node_head_bytes', 'gauge', 'Accounted bytes of all shard heads on the node (bounded by the ingest limits nodeHeadBytesSoftMax and nodeHeadBytesHardMax).', [{ labels: { node }, value: m.headBytes }])]),
     ...Object.entries(m.writer).map(([key, value]) =>
       simple(`otlpdb_ingest_writer_${snakeCase(key)}_total`, 'counter', `Shard writer counter ${key}.`, [{ labels: { node }, value }]),
     ),

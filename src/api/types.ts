@@ -202,6 +202,8 @@ export interface IngestMetricsView {
   /** sampledOut counts spans dropped by head sampling. */
   readonly sampledOut: number;
   readonly inflightBytes: number;
+  /** headBytes is the accounted bytes of every shard replica's head on the node together (the node's HeadBudget, storage/shard/head-budget.ts); absent when unknown. */
+  readonly headBytes?: number;
   /** writer is the shard writer's counters (parts, partsFailed, forwarded, notLeader, retries, breakerSkips). */
   readonly writer: Readonly<Record<string, number>>;
   /** breakersOpen counts peers whose breaker is not closed. */

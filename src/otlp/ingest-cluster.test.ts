@@ -138,4 +138,6 @@ t.test('the SDK exporters write traces, metrics and logs into a 3-node cluster; 
   const metrics = (await httpRequest(c.api(1), '/metrics')).body;
   t.match(metrics, /otlpdb_ingest_items_accepted_total\{node="1",signal="logs"\} 25/, 'node 1 counted the http/protobuf logs it took');
   t.match(metrics, /otlpdb_ingest_limit\{node="1",name="requestBytesMax"\} 16777216/, 'limits are exported');
+  t.match(metrics, /otlpdb_ingest_limit\{node="1",name="nodeHeadBytesHardMax"\} [1-9]\d*/, 'the node\'s head budget is exported');
+  t.match(metrics, /otlpdb_node_head_bytes\{node="1"\} \d+/, 'and the heads\' bytes under it');
 });

@@ -5,6 +5,8 @@
  */
 export { KeyBuilder, KeySpace, compareKeys, key, prefixEnd, readU32, readU64 } from './keys.js';
 export { FlushPacer } from './flush-pacer.js';
+export { HeadBudget, nodeHeadBudget } from './head-budget.js';
+export type { HeadMember } from './head-budget.js';
 export { KvWriteBatch, ShardDb } from './shard-db.js';
 export type { KeyRange, KvEntry, KvRead } from './shard-db.js';
 export { newScanStats } from './signal-store.js';

@@ -58,7 +58,9 @@
  * - durableIndex <= appliedIndex; the meta record in db/ says durableIndex.
  * - At most one flush runs (#flushing); installSnapshot and close wait for it.
  * - Head bytes <= headBytesHardMax + one entry's rows: the driver flushes
- *   before applying past the hard bound (mustFlushBeforeApply).
+ *   before applying past the hard bound (mustFlushBeforeApply). With a node's
+ *   HeadBudget (head-budget.ts), the replicas' heads together stay near its
+ *   hard bound the same way, and proposals are refused past it.
  * - Serving sessions <= ShardLimits.snapshotSessionsMax; one stage at a time.
  * Owner: the driver owns the state machine's life cycle; the node's query
  * and ingest paths read through acquireRead() and headFull().
@@ -78,6 +80,7 @@ import { decodeShardEntry } from '../shard-entry.js';
 import { MetricEntryColumns, decodeMetricEntry, hasAddColumns } from '../metric-entry.js';
 import { SpanEntryColumns, decodeSpanEntry, hasAddSpanColumns } from '../span-entry.js';
 import { FlushPacer } from './flush-pacer.js';
+import type { HeadBudget } from './head-budget.js';
 import { KvWriteBatch, ShardDb } from './shard-db.js';
 import type { KvView } from './shard-db.js';
 import {
@@ -121,6 +124,8 @@ export interface ShardStateMachineOptions {
   readonly idempotency?: IdempotencyWindowOptions;
   /** flushPacer spreads flush steps over event-loop turns, shared by a node's replicas (flush-pacer.ts); default: one of its own. */
   readonly flushPacer?: FlushPacer;
+  /** headBudget bounds the heads of a node's replicas together (head-budget.ts), shared by them; default: none. */
+  readonly headBudget?: HeadBudget;
 }
 
 /** FlushSummary is what the last flush wrote, per signal. */
@@ -189,6 +194,9 @@ export class ShardStateMachine implements DurableStateMachine {
   readonly #softMax: number;
   readonly #hardMax: number;
   readonly #ageMax: number;
+  readonly #budget: HeadBudget | undefined;
+  /** #inBudget: the replica is a member of #budget (from the end of open to close). */
+  #inBudget = false;
   #db: ShardDb | null = null;
   #stores: ShardStores;
   #window: IdempotencyWindow;
@@ -225,6 +233,7 @@ export class ShardStateMachine implements DurableStateMachine {
     this.#window = new IdempotencyWindow(options.idempotency);
     const pacer = options.flushPacer ?? new FlushPacer();
     this.#pace = () => pacer.turn();
+    this.#budget = options.headBudget;
   }
 
   // ---- life cycle -------------------------------------------------------
@@ -246,11 +255,17 @@ export class ShardStateMachine implements DurableStateMachine {
       }
       this.#applied = snapshot.index;
     }
+    if (this.#budget !== undefined) {
+      this.#budget.join(this);
+      this.#inBudget = true;
+    }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#budget?.leave(this);
+    this.#inBudget = false;
     if (this.#flushing !== null) await this.#flushing.catch(() => undefined);
     await this.#closeSessions();
     await this.#closeDb();
@@ -397,19 +412,21 @@ export class ShardStateMachine implements DurableStateMachine {
     return n;
   }
 
-  /** headFull says a proposer should refuse new writes with a retryable error (the head is at its hard bound). */
+  /** headFull says a proposer should refuse new writes with a retryable error (the head, or the node's heads together, at the hard bound). */
   headFull(): boolean {
-    return this.headBytes() >= this.#hardMax;
+    return this.headBytes() >= this.#hardMax || (this.#budget?.full() ?? false);
   }
 
   flushDue(nowMs: number): boolean {
     if (this.#applied === this.#durable) return false;
     if (this.headBytes() >= this.#softMax) return true;
+    if (this.#inBudget && this.#budget?.flushDue(this) === true) return true;
     return this.#headSinceMs !== null && nowMs - this.#headSinceMs >= this.#ageMax;
   }
 
   mustFlushBeforeApply(): boolean {
-    return this.headBytes() >= this.#hardMax;
+    if (this.headBytes() >= this.#hardMax) return true;
+    return this.#inBudget && this.#budget?.mustFlushBeforeApply(this) === true;
   }
 
   get flushing(): boolean {
