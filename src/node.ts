@@ -38,7 +38,7 @@
 import { randomInt } from 'node:crypto';
 import { OtlpdbError, assert } from './errors.js';
 import { ApiServer } from './api/server.js';
-import type { AdminSource, WallClockSource, ApiSource, ControlSource, GroupView, IngestMetricsView, NodeView, PromApiSource, ProposalCounts, WalSyncHistogram } from './api/types.js';
+import type { AdminSource, WallClockSource, ApiSource, ControlSource, GroupView, IngestMetricsView, NodeView, ProcessMemoryView, PromApiSource, ProposalCounts, WalSyncHistogram } from './api/types.js';
 import { MetaStateMachine, checkMetaCommand, decodeMetaCommand, decodeMetaResult, encodeMetaCommand, encodeMetaResult } from './control/index.js';
 import type { KvEntry, KvListResult, MetaCommand, MetaResult } from './control/index.js';
 import { NodeFileSystem } from './fs/node-file-system.js';
@@ -693,6 +693,11 @@ export class OtlpdbNode implements ApiSource {
         }
       },
     };
+  }
+
+  /** processMemory is this process's memory for /metrics. */
+  processMemory(): ProcessMemoryView {
+    return process.memoryUsage();
   }
 
   /** ingestMetrics are the OTLP write path's counters and limits for /metrics. */
