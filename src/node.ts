@@ -127,6 +127,9 @@ export interface OtlpdbNodeOptions {
   /** snapshotEntries and compactKeepEntries tune the driver's log compaction (tests make it frequent). */
   readonly snapshotEntries?: number;
   readonly compactKeepEntries?: number;
+  /** walSegmentsSoftMax and walSegmentBytesMax tune when quiet groups are compacted by force and the WAL's segment size (tests make them small). */
+  readonly walSegmentsSoftMax?: number;
+  readonly walSegmentBytesMax?: number;
   /** otlpGrpc and otlpHttp are where the OTLP receivers listen (port 0: the OS chooses); absent, that receiver is not started. */
   readonly otlpGrpc?: HostPort;
   readonly otlpHttp?: HostPort;
@@ -538,7 +541,10 @@ export class OtlpdbNode implements ApiSource {
       nodeId: opts.id,
       fs: plants.fixtures.has('wal-lazy-fs') ? new LazyFileSystem(new NodeFileSystem()) : new NodeFileSystem(),
       dir: opts.dataDir,
-      ...(plants.active.has('wal-skip-fsync') ? { wal: { plantSkipRecordSync: true } } : {}),
+      wal: {
+        ...(plants.active.has('wal-skip-fsync') ? { plantSkipRecordSync: true } : {}),
+        ...(opts.walSegmentBytesMax === undefined ? {} : { segmentBytesMax: opts.walSegmentBytesMax }),
+      },
       transport: { send: (msgs) => transport.send(msgs) },
       rand: new SeededRand(seed),
       clock: { nowMs: () => performance.now() },
@@ -546,6 +552,7 @@ export class OtlpdbNode implements ApiSource {
       makeStateMachine: (group) => (group === NodeDefaults.metaGroup ? new MetaStateMachine() : shardService.makeStateMachine(group)),
       ...(opts.snapshotEntries === undefined ? {} : { snapshotEntries: opts.snapshotEntries }),
       ...(opts.compactKeepEntries === undefined ? {} : { compactKeepEntries: opts.compactKeepEntries }),
+      ...(opts.walSegmentsSoftMax === undefined ? {} : { walSegmentsSoftMax: opts.walSegmentsSoftMax }),
       scheduler: {
         every: (ms, fn) => {
           const timer = setInterval(fn, ms);
