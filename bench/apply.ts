@@ -1,5 +1,5 @@
 /**
- * apply.ts — `node dist/bench/apply.js [--samples N] [--spans N] [--logs N] [--only metrics|traces|logs] [--json]`:
+ * apply.ts — `node dist/bench/apply.js [--samples N] [--spans N] [--logs N] [--only metrics|traces|logs] [--ingest-entries] [--json]`:
  * rows applied per second by one shard state machine (src/storage/shard,
  * with the real trace, metric and log stores on a real LevelDB) without Raft,
  * one signal at a time, and the head memory at the end.
@@ -9,6 +9,12 @@
  *   1,000 points per entry, time-major (every series at t, then at t + 10 s);
  * - spans: realistic traces (src/storage/traces/traces-test-util.ts), 500 per entry;
  * - logs: realistic log lines (src/storage/logs/log-test-util.ts), 500 per entry.
+ *
+ * `--ingest-entries` replaces those workloads by the ingest bench's own
+ * entries (bench/ingest-payloads.ts bodies, batch 512, through the receive
+ * worker's prepareParts over 16 shards: about 32 rows per entry, every entry
+ * of every shard applied by the one state machine), the entries a node's
+ * main thread applies under `bench/ingest.ts`.
  *
  * Baseline, in the same run: decoding the same entries (decodeShardEntry),
  * the work every replica must do before storing anything. The ratio
@@ -31,6 +37,10 @@ import { ShardStateMachine } from '../src/storage/shard/shard-state-machine.js';
 import { initHash } from '../src/partition/hash.js';
 import { shardStoresFactory } from '../src/storage/shard/stores.js';
 import { realisticSpans } from '../src/storage/traces/traces-test-util.js';
+import { OTLP_DECODERS } from '../src/otlp/decoders.js';
+import { prepareParts } from '../src/otlp/prepare-parts.js';
+import type { OtlpSignal } from '../src/otlp/ingest.js';
+import { buildTemplate, makeBody } from './ingest-payloads.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -43,6 +53,10 @@ const SAMPLES = arg('samples', 1_000_000);
 const SPANS = arg('spans', 200_000);
 const LOGS = arg('logs', 200_000);
 const JSON_OUT = process.argv.includes('--json');
+const INGEST_ENTRIES = process.argv.includes('--ingest-entries');
+/** INGEST_BATCH and INGEST_SHARDS are the ingest bench's defaults (batch 512, a cluster's 16 shards). */
+const INGEST_BATCH = 512;
+const INGEST_SHARDS = 16;
 const ONLY = onlyArg();
 
 /** onlyArg is the one signal `--only` names, or null for all three. */
@@ -120,6 +134,28 @@ function entries(rows: Rows, perEntry: number, total: number): Entry[] {
   return out;
 }
 
+/**
+ * ingestEntries encodes at least `rows` items of `signal` as the ingest bench
+ * sends them (one body per (slot, seq), prepareParts as the receive worker
+ * runs it) and returns every shard part as an entry, in request order.
+ */
+async function ingestEntries(signal: OtlpSignal, rows: number): Promise<{ es: Entry[]; rows: number }> {
+  const hasher = await initHash();
+  const nowMs = Date.now();
+  const template = buildTemplate(signal, INGEST_BATCH, nowMs, 7);
+  const es: Entry[] = [];
+  let n = 0;
+  for (let seq = 0; n < rows; seq++) {
+    const body = makeBody(template, seq % 16, Math.floor(seq / 16), nowMs - 60_000);
+    const job = { signal, tenant: 'bench', format: 'proto' as const, body, shardCount: INGEST_SHARDS, traceSampleRatio: 1, wallMs: nowMs };
+    for (const part of prepareParts(job, { hasher, decoders: OTLP_DECODERS }).parts) {
+      es.push({ index: es.length + 1, term: 1, type: EntryType.Normal, data: part.bytes });
+      n += part.rows;
+    }
+  }
+  return { es, rows: n };
+}
+
 interface Figure {
   readonly signal: string;
   readonly rows: number;
@@ -189,18 +225,30 @@ async function main(): Promise<void> {
   const rand = new SeededRand(2026);
   const makeStores = shardStoresFactory(await initHash());
   const figures: Figure[] = [];
-  if (ONLY === null || ONLY === 'metrics') {
+  if (INGEST_ENTRIES) {
+    const wanted: [OtlpSignal, 'metrics' | 'traces' | 'logs', number, number][] = [
+      ['metrics', 'metrics', SAMPLES, 1_000_000],
+      ['traces', 'traces', SPANS, 200_000],
+      ['logs', 'logs', LOGS, 200_000],
+    ];
+    for (const [signal, name, rows, target] of wanted) {
+      if (ONLY !== null && ONLY !== name) continue;
+      const w = await ingestEntries(signal, rows);
+      figures.push(await measure(makeStores, name, w.es, w.rows, target));
+    }
+  }
+  if (!INGEST_ENTRIES && (ONLY === null || ONLY === 'metrics')) {
     // The rows are dropped once encoded: the timed phase's heap holds the entries, not a million row objects.
     const es = entries({ spans: [], points: tsbsPoints(rand, SAMPLES), logs: [] }, 1000, SAMPLES);
     figures.push(await measure(makeStores, 'metrics', es, SAMPLES, 1_000_000));
   }
-  if (ONLY === null || ONLY === 'traces') {
+  if (!INGEST_ENTRIES && (ONLY === null || ONLY === 'traces')) {
     const spans: SpanRow[] = [];
     while (spans.length < SPANS) spans.push(...realisticSpans(rand, 100));
     spans.length = SPANS;
     figures.push(await measure(makeStores, 'traces', entries({ spans, points: [], logs: [] }, 500, spans.length), spans.length, 200_000));
   }
-  if (ONLY === null || ONLY === 'logs') {
+  if (!INGEST_ENTRIES && (ONLY === null || ONLY === 'logs')) {
     const logs = realisticLogs(rand, LOGS);
     figures.push(await measure(makeStores, 'logs', entries({ spans: [], points: [], logs }, 500, logs.length), logs.length, 200_000));
   }

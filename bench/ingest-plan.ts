@@ -27,12 +27,14 @@ export interface IngestBenchConfig {
   readonly receiveWorkers: number | undefined;
   /** keepDir keeps the run's directory (data, node logs, /metrics samples) instead of removing it. */
   readonly keepDir: boolean;
+  /** cpuProfDir, when set, runs the nodes under `node --cpu-prof` writing one profile per thread there when they stop (undefined: no profile). */
+  readonly cpuProfDir?: string | undefined;
   readonly json: boolean;
 }
 
 /** INGEST_USAGE is the synopsis printed with a flag error. */
 export const INGEST_USAGE =
-  'usage: ingest.js [--signal traces|metrics|logs|all] [--nodes 1|3] [--duration S] [--connections N] [--batch 512|1000] [--grpc | --http] [--receive-workers N] [--keep-dir] [--json]';
+  'usage: ingest.js [--signal traces|metrics|logs|all] [--nodes 1|3] [--duration S] [--connections N] [--batch 512|1000] [--grpc | --http] [--receive-workers N] [--keep-dir] [--cpu-prof DIR] [--json]';
 
 function positiveInt(flag: string, raw: string | undefined, max: number): number {
   const v = Number(raw);
@@ -58,6 +60,7 @@ export function parseIngestArgs(argv: readonly string[]): IngestBenchConfig {
   let json = false;
   let keepDir = false;
   let receiveWorkers: number | undefined;
+  let cpuProfDir: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--signal') {
@@ -89,6 +92,10 @@ export function parseIngestArgs(argv: readonly string[]): IngestBenchConfig {
       receiveWorkers = raw === '0' ? 0 : positiveInt('--receive-workers', raw, ReceiveWorkerLimits.workersMax);
     } else if (a === '--keep-dir') {
       keepDir = true;
+    } else if (a === '--cpu-prof') {
+      const raw = argv[++i];
+      if (raw === undefined || raw === '' || raw.startsWith('--')) throw new Error(`--cpu-prof needs a directory; ${INGEST_USAGE}`);
+      cpuProfDir = raw;
     } else if (a === '--json') {
       json = true;
     } else {
@@ -98,7 +105,7 @@ export function parseIngestArgs(argv: readonly string[]): IngestBenchConfig {
   if (grpcOnly && httpOnly) throw new Error(`--grpc and --http exclude each other (give neither for both); ${INGEST_USAGE}`);
   const protocols: readonly IngestProtocol[] = grpcOnly ? ['grpc'] : httpOnly ? ['http'] : ['http', 'grpc'];
   assert(signals.length >= 1 && protocols.length >= 1, 'at least one phase');
-  return { signals, nodes, durationSec, connections, batch, protocols, receiveWorkers, keepDir, json };
+  return { signals, nodes, durationSec, connections, batch, protocols, receiveWorkers, keepDir, cpuProfDir, json };
 }
 
 /** ExportResponse is the part of an Export*ServiceResponse the bench reads: partial_success's rejected count and message. */

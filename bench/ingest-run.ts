@@ -248,6 +248,7 @@ export async function runIngestBench(config: IngestBenchConfig, o: IngestRunOpti
         '--replicas', String(replicas), '--otlp-grpc-port', String(o.ports.otlpGrpc), '--otlp-http-port', String(o.ports.otlpHttp),
         ...(config.receiveWorkers === undefined ? [] : ['--receive-workers', String(config.receiveWorkers)]),
       ],
+      nodeArgs: config.cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', config.cpuProfDir],
     });
     const nodes = cluster.file.nodes;
     const apis = nodes.map((n) => n.api);

@@ -37,6 +37,9 @@ t.test('parseIngestArgs: defaults, every flag, and refusals', async (t) => {
     signals: ['traces', 'metrics', 'logs'], nodes: 1, durationSec: 10, connections: 16, batch: 512, protocols: ['http', 'grpc'], keepDir: false, json: false,
   });
   t.equal(parseIngestArgs(['--keep-dir']).keepDir, true);
+  t.equal(parseIngestArgs(['--cpu-prof', '/tmp/p']).cpuProfDir, '/tmp/p');
+  t.throws(() => parseIngestArgs(['--cpu-prof']), /--cpu-prof/);
+  t.throws(() => parseIngestArgs(['--cpu-prof', '--json']), /--cpu-prof/);
   t.same(parseIngestArgs(['--signal', 'logs', '--nodes', '3', '--duration', '5', '--connections', '64', '--batch', '1000', '--grpc', '--json']), {
     signals: ['logs'], nodes: 3, durationSec: 5, connections: 64, batch: 1000, protocols: ['grpc'], keepDir: false, json: true,
   });

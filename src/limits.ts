@@ -615,6 +615,13 @@ export const StorageLimits = {
    * of one each. A slab lives while any id in it does.
    */
   idSlabBytes: 4096,
+  /**
+   * storedReaderEntriesMax is how many consecutive entries decodeShardEntry
+   * decodes with one stored-mode reader before starting a fresh one
+   * (shard-entry.ts STORED_READER): the interned keys, values and pairs and
+   * the id slab are shared between them.
+   */
+  storedReaderEntriesMax: 64,
   /** internedKeysPerReaderMax bounds the distinct attribute keys one decoder shares between the rows of one message. */
   internedKeysPerReaderMax: 1024,
   /** internedValuesPerReaderMax bounds the distinct attribute values one decoder shares between the rows of one message. */

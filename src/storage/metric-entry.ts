@@ -52,6 +52,7 @@ import type { MetricPointRow, Resource, Scope } from './rows.js';
 import { readPoint, readResource, readScope } from './row-wire.js';
 import type { RowContext } from './row-wire.js';
 import { readEntryHeader } from './entry-header.js';
+import type { EntryHeader, EntryPeek } from './entry-header.js';
 import { STORAGE_UNPACKR_VIEWS } from './storage-packr.js';
 import { Scan, readResourceFast, readScopeFast } from './entry-scan.js';
 import { WireReader } from './wire-reader.js';
@@ -225,14 +226,17 @@ function unpackRange(bytes: Uint8Array, at: number, end: number): unknown {
  * decodeMetricEntry decodes a points-only shard entry into `c` and returns
  * true, or returns false when the entry is not one this decoder takes (other
  * rows, other forms, or any defect): the caller then uses decodeShardEntry.
+ * `peek`, when given, is peekEntry's read of this entry's header, used once:
+ * the decoder continues from its scan (the same verdict as without it).
  */
-export function decodeMetricEntry(bytes: Uint8Array, c: MetricEntryColumns): boolean {
+export function decodeMetricEntry(bytes: Uint8Array, c: MetricEntryColumns, peek: EntryPeek | null = null): boolean {
+  assert(peek === null || peek.scan.b === bytes, 'a peek of this entry');
   c.reset(bytes);
   if (bytes.length > L.entryBytesMax) return false;
-  const s = new Scan(bytes);
+  const s = peek?.scan ?? new Scan(bytes);
   let ok: boolean;
   try {
-    ok = readEntry(s, c);
+    ok = readEntry(s, c, peek?.header ?? null);
   } catch (err) {
     // A row point (or table entry) the regular reader refuses is ERR_CORRUPTION: decodeShardEntry reports it.
     // A broken invariant of this code (ERR_INTERNAL) is a bug and is not hidden; anything msgpackr throws on a
@@ -248,9 +252,10 @@ export function decodeMetricEntry(bytes: Uint8Array, c: MetricEntryColumns): boo
   return true;
 }
 
-function readEntry(s: Scan, c: MetricEntryColumns): boolean {
+function readEntry(s: Scan, c: MetricEntryColumns, peeked: EntryHeader | null): boolean {
   // Tables: checked below, decoded only if a row point or a new series needs them (MetricEntryColumns.context).
-  const h = readEntryHeader(s);
+  // A peeked header was read by the same readEntryHeader, and the scan stands where it left it.
+  const h = peeked ?? readEntryHeader(s);
   if (h === null) return false;
   const { tenant, idempotencyKey: key, part, parts, leaderTimeMs, resourcesAt, resources, scopesAt, scopes } = h;
   if (s.byte() !== 0x90) return false; // spans: none

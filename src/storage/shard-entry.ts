@@ -34,7 +34,6 @@ import { logToWire, pointToWire, readLog, readPoint, readResource, readScope, re
 import type { RowContext } from './row-wire.js';
 import { MetricEntryColumns, decodeMetricEntry } from './metric-entry.js';
 import { WireReader } from './wire-reader.js';
-import type { WireMode } from './wire-reader.js';
 import { EntryWriter } from './entry-writer.js';
 import { SpanEntryColumns, decodeSpanEntry } from './span-entry.js';
 import { checkLogEntry } from './log-entry.js';
@@ -138,7 +137,7 @@ export function encodeShardEntry(entry: ShardEntry, check: EntryCheck = 'fast'):
   if (bytes.length > L.entryBytesMax) {
     throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `shard entry of ${bytes.length} bytes exceeds StorageLimits.entryBytesMax (${L.entryBytesMax})`);
   }
-  if (check === 'full') decodeWith(bytes, 'input');
+  if (check === 'full') decodeWith(bytes, new WireReader('input'));
   else if (!pointsOnlyAccepted(entry, bytes)) checkWire(wire);
   return bytes;
 }
@@ -211,11 +210,42 @@ function checkWire(wire: unknown[]): void {
 
 /** decodeShardEntry decodes and checks a stored entry; any defect throws ERR_CORRUPTION naming the field. */
 export function decodeShardEntry(bytes: Uint8Array): ShardEntry {
-  return decodeWith(bytes, 'stored');
+  return decodeWith(bytes, storedReader());
 }
 
-function decodeWith(bytes: Uint8Array, mode: WireMode): ShardEntry {
-  const w = new WireReader(mode);
+/**
+ * decodeStoredEntry is decodeShardEntry with a given stored-mode reader
+ * instead of the shared one (tests: a fresh reader per entry is the
+ * reference the shared one must match).
+ */
+export function decodeStoredEntry(bytes: Uint8Array, w: WireReader): ShardEntry {
+  assert(w.mode === 'stored', 'decodeStoredEntry reads stored bytes');
+  return decodeWith(bytes, w);
+}
+
+/**
+ * STORED_READER is the stored-mode WireReader decodeShardEntry shares between
+ * consecutive entries (STORED_READER_USES of them, then a fresh one): attribute
+ * keys, values and pairs interned by one entry are shared by the next ones,
+ * and their ids fill one id slab instead of a slab per entry. Rows are
+ * read-only, so sharing equal values between entries (of any tenant) changes
+ * nothing a reader of them can see. A decode runs synchronously to its end,
+ * so one reader per thread is never used by two decodes at once.
+ */
+let STORED_READER: WireReader | null = null;
+let STORED_READER_USES = 0;
+
+/** storedReader is STORED_READER, replaced after StorageLimits.storedReaderEntriesMax entries (its interning maps are bounded, but stop sharing once full). */
+function storedReader(): WireReader {
+  if (STORED_READER === null || STORED_READER_USES >= L.storedReaderEntriesMax) {
+    STORED_READER = new WireReader('stored');
+    STORED_READER_USES = 0;
+  }
+  STORED_READER_USES++;
+  return STORED_READER;
+}
+
+function decodeWith(bytes: Uint8Array, w: WireReader): ShardEntry {
   if (bytes.length > L.entryBytesMax) w.fail('entry', `is ${bytes.length} bytes, more than ${L.entryBytesMax}`, true);
   let raw: unknown;
   try {

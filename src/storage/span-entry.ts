@@ -53,6 +53,7 @@ import type { RowContext } from './row-wire.js';
 import type { SpanRow } from './rows.js';
 import { SPAN_ID_BYTES, SPAN_KIND_MAX, STATUS_CODE_MAX, TRACE_ID_BYTES } from './rows.js';
 import { readEntryHeader } from './entry-header.js';
+import type { EntryHeader, EntryPeek } from './entry-header.js';
 import type { AddResult } from './shard/signal-store.js';
 import { EntrySpanRanges, unpackRange } from './traces/entry-spans.js';
 import { WireReader } from './wire-reader.js';
@@ -196,14 +197,17 @@ export function hasAddSpanColumns<T extends object>(store: T): store is T & Colu
  * decodeSpanEntry decodes a spans-only shard entry into `c` and returns
  * true, or returns false when the entry is not one this decoder takes (other
  * rows, other forms, or any defect): the caller then uses decodeShardEntry.
+ * `peek`, when given, is peekEntry's read of this entry's header, used once:
+ * the decoder continues from its scan (the same verdict as without it).
  */
-export function decodeSpanEntry(bytes: Uint8Array, c: SpanEntryColumns): boolean {
+export function decodeSpanEntry(bytes: Uint8Array, c: SpanEntryColumns, peek: EntryPeek | null = null): boolean {
+  assert(peek === null || peek.scan.b === bytes, 'a peek of this entry');
   c.reset(bytes);
   if (bytes.length > L.entryBytesMax) return false;
-  const s = new Scan(bytes);
+  const s = peek?.scan ?? new Scan(bytes);
   let ok: boolean;
   try {
-    ok = readEntry(s, c);
+    ok = readEntry(s, c, peek?.header ?? null);
   } catch (err) {
     // A row span (or table entry) the regular reader refuses is ERR_CORRUPTION: decodeShardEntry reports it.
     // A broken invariant of this code (ERR_INTERNAL) is a bug and is not hidden.
@@ -219,8 +223,9 @@ export function decodeSpanEntry(bytes: Uint8Array, c: SpanEntryColumns): boolean
   return true;
 }
 
-function readEntry(s: Scan, c: SpanEntryColumns): boolean {
-  const h = readEntryHeader(s);
+function readEntry(s: Scan, c: SpanEntryColumns, peeked: EntryHeader | null): boolean {
+  // A peeked header was read by the same readEntryHeader, and the scan stands where it left it.
+  const h = peeked ?? readEntryHeader(s);
   if (h === null) return false;
   const { tenant, idempotencyKey: key, part, parts, leaderTimeMs, resourcesAt, resources, scopesAt, scopes } = h;
   const contextEnd = s.at;

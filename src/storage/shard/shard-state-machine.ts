@@ -79,6 +79,8 @@ import type { LogRow, MetricPointRow, SpanRow } from '../rows.js';
 import { decodeShardEntry } from '../shard-entry.js';
 import { MetricEntryColumns, decodeMetricEntry, hasAddColumns } from '../metric-entry.js';
 import { SpanEntryColumns, decodeSpanEntry, hasAddSpanColumns } from '../span-entry.js';
+import { peekEntry } from '../entry-header.js';
+import type { EntryPeek } from '../entry-header.js';
 import { FlushPacer } from './flush-pacer.js';
 import type { HeadBudget } from './head-budget.js';
 import { KvWriteBatch, ShardDb } from './shard-db.js';
@@ -294,7 +296,9 @@ export class ShardStateMachine implements DurableStateMachine {
   }
 
   #applyEntry(data: Uint8Array): ShardApplyResult {
-    const columnar = this.#applyMetricColumns(data) ?? this.#applySpanColumns(data);
+    // One header read picks the one fast decoder that may take the entry (a log entry is tried by neither).
+    const peek = peekEntry(data);
+    const columnar = peek === null ? null : peek.rows === 'points' ? this.#applyMetricColumns(data, peek) : peek.rows === 'spans' ? this.#applySpanColumns(data, peek) : null;
     if (columnar !== null) return columnar;
     const zero = { accepted: 0, refused: 0 };
     let entry;
@@ -336,11 +340,11 @@ export class ShardStateMachine implements DurableStateMachine {
    * when the entry is not one that path takes: #applyEntry then decodes it
    * with decodeShardEntry, which also reports any defect.
    */
-  #applyMetricColumns(data: Uint8Array): ShardApplyResult | null {
+  #applyMetricColumns(data: Uint8Array, peek: EntryPeek): ShardApplyResult | null {
     const metrics = this.#stores.metrics;
     if (!hasAddColumns(metrics)) return null;
     const c = this.#metricColumns;
-    if (!decodeMetricEntry(data, c)) return null;
+    if (!decodeMetricEntry(data, c, peek)) return null;
     const zero = { accepted: 0, refused: 0 };
     this.#window.expire(c.leaderTimeMs);
     if (this.#window.seen(c.idempotencyKey, c.part)) {
@@ -369,11 +373,11 @@ export class ShardStateMachine implements DurableStateMachine {
    * one that path takes: #applyEntry then decodes it with decodeShardEntry,
    * which also reports any defect.
    */
-  #applySpanColumns(data: Uint8Array): ShardApplyResult | null {
+  #applySpanColumns(data: Uint8Array, peek: EntryPeek): ShardApplyResult | null {
     const traces = this.#stores.traces;
     if (!hasAddSpanColumns(traces)) return null;
     const c = this.#spanColumns;
-    if (!decodeSpanEntry(data, c)) return null;
+    if (!decodeSpanEntry(data, c, peek)) return null;
     const zero = { accepted: 0, refused: 0 };
     this.#window.expire(c.leaderTimeMs);
     if (this.#window.seen(c.idempotencyKey, c.part)) {
