@@ -188,6 +188,8 @@ export const DriverLimits = {
   snapshotEntriesDefault: 10_000,
   /** compactKeepEntriesDefault is how many applied entries compaction keeps behind a snapshot for slow followers. */
   compactKeepEntriesDefault: 1_000,
+  /** compactKeepBytesMax bounds the bytes of the entries a compaction keeps behind a snapshot, per group (they stay in memory). */
+  compactKeepBytesMax: 16 * 1024 * 1024,
   /**
    * walSegmentsSoftMaxDefault: past this many WAL segments (of
    * WalLimits.segmentBytesMax each), the groups that pin the oldest one

@@ -66,6 +66,8 @@ export interface MultiRaftDriverOptions {
   readonly snapshotEntries?: number;
   /** compactKeepEntries: entries kept behind a new snapshot for slow followers. */
   readonly compactKeepEntries?: number;
+  /** compactKeepBytesMax bounds the bytes of the entries kept behind a new snapshot (DriverLimits.compactKeepBytesMax). */
+  readonly compactKeepBytesMax?: number;
   /** walSegmentsSoftMax: past this many WAL segments, the groups pinning the oldest are compacted (DriverLimits.walSegmentsSoftMaxDefault). */
   readonly walSegmentsSoftMax?: number;
   readonly wal?: WalOptions;
@@ -183,6 +185,7 @@ export interface DriverSettings {
   readonly readTimeoutMs: number;
   readonly snapshotEntries: number;
   readonly compactKeepEntries: number;
+  readonly compactKeepBytesMax: number;
   readonly walSegmentsSoftMax: number;
   readonly tickMs: number;
   readonly pipelined: boolean;
@@ -203,6 +206,8 @@ export function driverSettings(o: MultiRaftDriverOptions): DriverSettings {
     Number.isSafeInteger(compactKeepEntries) && compactKeepEntries >= 0 && compactKeepEntries < snapshotEntries,
     '0 <= compactKeepEntries < snapshotEntries',
   );
+  const compactKeepBytesMax = o.compactKeepBytesMax ?? DriverLimits.compactKeepBytesMax;
+  assert(Number.isSafeInteger(compactKeepBytesMax) && compactKeepBytesMax >= 0, 'compactKeepBytesMax >= 0');
   const walSegmentsSoftMax = o.walSegmentsSoftMax ?? DriverLimits.walSegmentsSoftMaxDefault;
   assert(walSegmentsSoftMax === Infinity || (Number.isSafeInteger(walSegmentsSoftMax) && walSegmentsSoftMax >= 2), 'walSegmentsSoftMax >= 2');
   const tickMs = o.tickMs ?? DriverLimits.tickMsDefault;
@@ -213,6 +218,7 @@ export function driverSettings(o: MultiRaftDriverOptions): DriverSettings {
     readTimeoutMs,
     snapshotEntries,
     compactKeepEntries,
+    compactKeepBytesMax,
     walSegmentsSoftMax,
     tickMs,
     pipelined: o.pipelined ?? false,

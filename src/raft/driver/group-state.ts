@@ -17,6 +17,7 @@
  */
 import { OtlpdbError, assert } from '../../errors.js';
 import { decodeConfChange } from '../conf-change.js';
+import { entrySizeBytes } from '../entry-size.js';
 import { RawNode } from '../raw-node.js';
 import { EntryType } from '../types.js';
 import type { ConfState, Entry, GroupId, NodeId, Ready, VoteFloor } from '../types.js';
@@ -202,7 +203,7 @@ export async function maybeFlushOrSnapshot(
   g: GroupState,
   stats: DriverStats,
   nowMs: number,
-  settings: { readonly snapshotEntries: number; readonly compactKeepEntries: number },
+  settings: { readonly snapshotEntries: number; readonly compactKeepEntries: number; readonly compactKeepBytesMax: number },
   onFlushError: (err: unknown) => void,
 ): Promise<number | null> {
   const sm = g.durable;
@@ -214,7 +215,7 @@ export async function maybeFlushOrSnapshot(
     if (at.index > g.storage.snapshot().metadata.index) {
       await g.storage.createSnapshot(at.index, at.confState, sm.snapshotDescriptor(at.index));
       stats.snapshotsTaken++;
-      const to = at.index - settings.compactKeepEntries;
+      const to = compactionPoint(g, at.index, settings.compactKeepEntries, settings.compactKeepBytesMax);
       if (to >= g.storage.firstIndex()) g.storage.compact(to);
       taken = at.index;
     }
@@ -224,6 +225,26 @@ export async function maybeFlushOrSnapshot(
     if (sm.flushDue(nowMs) || behind >= settings.snapshotEntries) void startFlush(g, onFlushError);
   }
   return taken;
+}
+
+/**
+ * compactionPoint is where a compaction behind a snapshot at `index` stops:
+ * it keeps at most `keepEntries` entries behind the snapshot for slow
+ * followers, and at most `keepBytesMax` bytes of them (the entries stay in
+ * memory until compacted: a thousand 1 MiB entries in each of 16 groups
+ * would be 16 GiB). Returns the last index to compact.
+ */
+export function compactionPoint(g: GroupState, index: number, keepEntries: number, keepBytesMax: number): number {
+  assert(keepEntries >= 0 && index <= g.storage.lastIndex(), 'compaction keeps a count behind an index in the log');
+  const lo = Math.max(g.storage.firstIndex(), index - keepEntries + 1);
+  if (keepEntries === 0 || lo > index) return index - keepEntries;
+  const kept = g.storage.entries(lo, index + 1, Number.MAX_SAFE_INTEGER);
+  let bytes = 0;
+  for (let k = kept.length - 1; k >= 0; k--) {
+    bytes += entrySizeBytes(kept[k] as Entry);
+    if (bytes > keepBytesMax) return lo + k;
+  }
+  return index - keepEntries;
 }
 
 /**
@@ -263,7 +284,13 @@ export async function forceCompact(g: GroupState, stats: DriverStats, onFlushErr
  * `compactKeepEntries` entries. Returns the new snapshot's index, or null
  * when none was due; the caller then purges the WAL and prunes older images.
  */
-export async function maybeSnapshot(g: GroupState, stats: DriverStats, snapshotEntries: number, compactKeepEntries: number): Promise<number | null> {
+export async function maybeSnapshot(
+  g: GroupState,
+  stats: DriverStats,
+  snapshotEntries: number,
+  compactKeepEntries: number,
+  compactKeepBytesMax: number,
+): Promise<number | null> {
   assert(compactKeepEntries >= 0 && compactKeepEntries < snapshotEntries, '0 <= compactKeepEntries < snapshotEntries');
   const sm = g.sm;
   assert(!isDurable(sm), 'durable groups take snapshots at their flushes (maybeFlushOrSnapshot)');
@@ -272,7 +299,7 @@ export async function maybeSnapshot(g: GroupState, stats: DriverStats, snapshotE
   const index = g.applied;
   await g.storage.createSnapshot(index, g.confState, sm.snapshot());
   stats.snapshotsTaken++;
-  const to = index - compactKeepEntries;
+  const to = compactionPoint(g, index, compactKeepEntries, compactKeepBytesMax);
   if (to >= g.storage.firstIndex()) g.storage.compact(to);
   return index;
 }

@@ -690,7 +690,7 @@ export class MultiRaftDriver {
     for (const g of this.#groups.values()) {
       const index =
         g.durable === null
-          ? await maybeSnapshot(g, this.stats, this.#settings.snapshotEntries, this.#settings.compactKeepEntries)
+          ? await maybeSnapshot(g, this.stats, this.#settings.snapshotEntries, this.#settings.compactKeepEntries, this.#settings.compactKeepBytesMax)
           : await maybeFlushOrSnapshot(g, this.stats, nowMs, this.#settings, this.#onFlushError);
       if (index !== null) compacted.push({ g, index });
     }

@@ -38,6 +38,8 @@ export interface TestClusterOptions {
   readonly raft?: RaftTuning;
   readonly snapshotEntries?: number;
   readonly compactKeepEntries?: number;
+  /** compactKeepBytesMax is the drivers' option of that name. */
+  readonly compactKeepBytesMax?: number;
   /** walSegmentsSoftMax is the drivers' option of that name. */
   readonly walSegmentsSoftMax?: number;
   /** specsFor, when set, gives node id's configured groups (default: every group of `groups`, every node a voter). */
@@ -110,6 +112,7 @@ export class TestCluster {
       ...(o.snapshotEntries === undefined ? {} : { snapshotEntries: o.snapshotEntries }),
       ...(o.compactKeepEntries === undefined ? {} : { compactKeepEntries: o.compactKeepEntries }),
       ...(o.walSegmentsSoftMax === undefined ? {} : { walSegmentsSoftMax: o.walSegmentsSoftMax }),
+      ...(o.compactKeepBytesMax === undefined ? {} : { compactKeepBytesMax: o.compactKeepBytesMax }),
       ...(o.wal === undefined ? {} : { wal: o.wal }),
       pipelined: o.pipelined ?? true,
     };
