@@ -524,6 +524,60 @@ export class CompactDecimalValueDecoder {
     this.#setValue(r);
   }
 
+  /**
+   * decodeRun reads a whole chunk's values (header included: call it where
+   * header would be called, count >= 1) into out[at .. at + count), for a
+   * chunk whose stream holds value fields only (external timestamps: no
+   * timestamp field between two values). It makes exactly header's and
+   * next's checks and leaves the decoder as count − 1 calls of next would;
+   * a value is written as a number, which keeps its bits (a compact decimal
+   * value is finite, never a NaN whose payload a number could lose).
+   */
+  decodeRun(r: BitReader, count: number, out: Float64Array, at: number): void {
+    assert(count >= 1 && at >= 0 && at + count <= out.length, 'decodeRun: the run fits its column');
+    this.header(r, count);
+    out[at] = this.value;
+    const order = this.#order;
+    const first = this.#first;
+    const p = this.#p;
+    const fixups = this.#fixups;
+    let m = this.#m;
+    let d = this.#d;
+    let value = this.value;
+    for (let i = 1; i < count; i++) {
+      if (i >= first) {
+        const x = this.#readResidual(r);
+        if (order === DecimalOrder.Level) {
+          m = this.#m0 + x;
+        } else if (order === DecimalOrder.Delta) {
+          m += x;
+        } else {
+          d += x;
+          if (!(d <= 2 * M_MAX && d >= -2 * M_MAX)) throw corrupt('compact decimal delta out of range');
+          m += d;
+        }
+      } else {
+        // Order 2, i = 1: d_1 came with the header.
+        m += d;
+      }
+      if (!(m <= M_MAX && m >= -M_MAX)) throw corrupt('compact decimal scaled value out of range');
+      if (fixups) {
+        this.#m = m;
+        this.#setValue(r);
+        value = this.value;
+      } else {
+        value = m / p;
+      }
+      out[at + i] = value;
+    }
+    this.#m = m;
+    this.#d = d;
+    this.#i = count - 1;
+    this.value = value;
+    this.hi = float64Hi(value);
+    this.lo = float64Lo(value);
+  }
+
   #readResidual(r: BitReader): number {
     let x: number;
     if (this.#coding === DecimalCoding.Rice) {
