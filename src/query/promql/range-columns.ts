@@ -84,6 +84,8 @@ export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: 
   }
   const values = new Float64Array(grid.n);
   const present = new Uint8Array(grid.n);
+  const windowStarts = m.windowStartMs;
+  const windowEnds = m.windowEndMs;
   const stepTimes = new Float64Array(grid.n);
   for (let i = 0; i < grid.n; i++) stepTimes[i] = stepTime(grid, i);
   let held = 0;
@@ -119,8 +121,8 @@ export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: 
     let prevStart = -Infinity;
     let prevEnd = -Infinity;
     for (let i = 0; i < grid.n; i++) {
-      const ws = m.windowStartMs[i] as number;
-      const we = m.windowEndMs[i] as number;
+      const ws = windowStarts[i] as number;
+      const we = windowEnds[i] as number;
       // The windows of a grid slide forward; a window that moves back (never seen in practice) is searched afresh.
       if (ws < prevStart) lo = lowerBound(ts, ws);
       else while (lo < len && (ts[lo] as number) < ws) lo++;
