@@ -110,6 +110,7 @@ import { ChunkBlockDecoder, ChunkBlockEncoder, type ChunkBlockSeries, type OpenC
 import { PART_RESOURCE, PART_SCOPE, RawIdentityMemo, type RawIdentityHash, rawIdentityHash } from './raw-identity-memo.js';
 import { KIND_ROW, type MetricEntryColumns } from '../metric-entry.js';
 import { type FloatColumns, Head, type SampleRun, forEachBucket, lastWins, mergeRuns } from './store-head.js';
+import { SharedTimes } from './shared-times.js';
 import { type RecordRollupPartial, type RecordRollupPoint, mergeRecordInto, recordPartialsOf, recordPointOf } from './record-rollup.js';
 import { ROLLUP_RESOLUTIONS, ROLLUP_WINDOW_MS, type Resolution, type RollupPartial, type RollupPoint, mergeInto, partialsOf, pickResolution, pointOf } from './rollup.js';
 import {
@@ -1149,8 +1150,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     const dec = new ChunkBlockDecoder();
     const blocks: OpenChunkBlock[] = [];
     const totals = new Map<number, number>();
-    // timeKeys[id] names the times a series reads: per block its column, or null once a block gives it times of its own.
-    const timeKeys = new Map<number, string | null>();
+    const times = new SharedTimes();
     for (const bucket of buckets) {
       const range = { gte: dataKeyPrefix(MetricKeySpace.Chunks, tenant, bucket, firstPage), lt: dataKeyPrefix(MetricKeySpace.Chunks, tenant, bucket, lastPage + 1) };
       for await (const page of kv.pages(range)) {
@@ -1164,27 +1164,14 @@ export class MetricStore implements SignalStore<MetricPointRow> {
           for (let k = 0; k < block.ids.length; k++) {
             const id = block.ids[k] as number;
             totals.set(id, (totals.get(id) ?? 0) + (block.counts[k] as number));
-            const key = timeKeys.get(id);
-            const ref = block.refs[k] as number;
-            timeKeys.set(id, key === null || ref === 0 ? null : `${key ?? ''}${blocks.length - 1}:${ref},`);
+            times.note(id, blocks.length - 1, block.refs[k] as number);
           }
         }
       }
     }
     const runs = new Map<number, { ts: Float64Array; vs: Float64Array; filled: number; increasing: boolean }>();
-    // Series that read the same column in every block read the same times: they share one times array (each
-    // decode writes the same times into it again), so a read of S series of one exporter holds S + 1 columns, not 2 S.
-    const sharedTimes = new Map<string, Float64Array>();
-    for (const [id, n] of totals) {
-      const key = timeKeys.get(id) ?? null;
-      let ts = key === null ? undefined : sharedTimes.get(key);
-      if (ts === undefined) {
-        ts = new Float64Array(n);
-        if (key !== null) sharedTimes.set(key, ts);
-      }
-      assert(ts.length === n, 'series that read the same columns hold as many samples');
-      runs.set(id, { ts, vs: new Float64Array(n), filled: 0, increasing: true });
-    }
+    // Series that read the same column in every block share one times array (shared-times.ts).
+    for (const [id, n] of totals) runs.set(id, { ts: times.timesFor(id, n), vs: new Float64Array(n), filled: 0, increasing: true });
     for (const block of blocks) {
       for (let k = 0; k < block.ids.length; k++) {
         const run = runs.get(block.ids[k] as number);

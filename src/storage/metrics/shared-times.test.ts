@@ -3,6 +3,7 @@ import { initHash } from '../../partition/hash.js';
 import { newScanStats } from '../shard/signal-store.js';
 import type { MetricPointRow } from '../rows.js';
 import { MetricStore } from './metric-store.js';
+import { SharedTimes } from './shared-times.js';
 import { Flusher, type TempDb, gauge, openTempDb, removeTempDb, stringKv, testPointRow } from './store-test-util.js';
 
 const hasher = await initHash();
@@ -74,4 +75,17 @@ t.test('series that read the same timestamp columns share one times array; the o
   } finally {
     await removeTempDb(tmp);
   }
+});
+
+t.test('SharedTimes: one array for equal (block, column) lists; none for a series with times of its own in any block', async (t) => {
+  const s = new SharedTimes();
+  for (const id of [1, 2, 3, 4, 5]) s.note(id, 0, id === 5 ? 2 : 1);
+  for (const id of [1, 2, 3, 4, 5]) s.note(id, 1, id === 3 ? 0 : id === 4 ? 2 : 1);
+  const a = s.timesFor(1, 8);
+  t.equal(s.timesFor(2, 8), a, 'series 1 and 2 read column 1 of blocks 0 and 1: one array');
+  t.not(s.timesFor(3, 8), a, 'series 3 read its own times in block 1');
+  t.not(s.timesFor(3, 8), s.timesFor(3, 8), 'and never shares, not even with itself');
+  t.not(s.timesFor(4, 8), a, 'series 4 read another column of block 1');
+  t.not(s.timesFor(5, 8), s.timesFor(4, 8), 'series 5 and 4 differ in block 0');
+  t.throws(() => s.timesFor(2, 9), 'a sample count that differs from the shared array is a programmer error');
 });
