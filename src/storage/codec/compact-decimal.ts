@@ -450,7 +450,7 @@ export class CompactDecimalValueDecoder {
   #g = 1;
   #residualAbsMax = 4 * M_MAX;
   #i = 0;
-  /** #fields holds one chunk's packed residual fields while decodeRun sums them (grown, then reused). */
+  /** #fields holds one chunk's packed residual fields while decodeRun sums them (grown, then reused; at most CodecLimits.chunkSamplesMax). */
   #fields = new Float64Array(128);
 
   /** header reads the value fields after the timestamp header (count >= 1) and sets v_0. */
