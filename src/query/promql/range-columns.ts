@@ -84,12 +84,15 @@ export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: 
   }
   const values = new Float64Array(grid.n);
   const present = new Uint8Array(grid.n);
+  const windowStarts = m.windowStartMs;
+  const windowEnds = m.windowEndMs;
   const stepTimes = new Float64Array(grid.n);
   for (let i = 0; i < grid.n; i++) stepTimes[i] = stepTime(grid, i);
   let held = 0;
   let duplicate = false;
-  // dropsBefore[x] counts the j < x with vs[j] < vs[j - 1] in the current series (Window.drops: the same comparison rate's reset scan makes).
-  let dropsBefore = new Int32Array(0);
+  // dropAt[0 .. drops) are the j with vs[j] < vs[j - 1] in the current series, increasing (Window.drops: the same
+  // comparison rate's reset scan makes); a counter drops a few times a day, so this list is short.
+  let dropAt = new Int32Array(16);
   for (let k = 0; k < m.series.length; k++) {
     if (k % PromqlLimits.abortCheckEvery === 0) checkAbort(ctx.signal);
     const s = m.series[k];
@@ -97,10 +100,19 @@ export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: 
     const ts = s.timestampsMs;
     const len = ts.length;
     const vs = s.values;
-    if (dropsBefore.length < len + 1) dropsBefore = new Int32Array(Math.max(len + 1, 2 * dropsBefore.length));
-    dropsBefore[0] = 0;
-    if (len > 0) dropsBefore[1] = 0;
-    for (let j = 1; j < len; j++) dropsBefore[j + 1] = (dropsBefore[j] as number) + ((vs[j] as number) < (vs[j - 1] as number) ? 1 : 0);
+    let drops = 0;
+    for (let j = 1; j < len; j++) {
+      if (!((vs[j] as number) < (vs[j - 1] as number))) continue;
+      if (drops === dropAt.length) {
+        const grown = new Int32Array(2 * dropAt.length);
+        grown.set(dropAt);
+        dropAt = grown;
+      }
+      dropAt[drops++] = j;
+    }
+    // dLo and dHi index the first drop past lo and the first at or past hi: the window's drops are dHi − dLo.
+    let dLo = 0;
+    let dHi = 0;
     const w: MutableWindow = { ts, vs, lo: 0, hi: 0, rangeStartMs: 0, rangeEndMs: 0, rangeMs: m.rangeMs, stepTimeMs: 0, drops: 0 };
     present.fill(0);
     let count = 0;
@@ -109,8 +121,8 @@ export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: 
     let prevStart = -Infinity;
     let prevEnd = -Infinity;
     for (let i = 0; i < grid.n; i++) {
-      const ws = m.windowStartMs[i] as number;
-      const we = m.windowEndMs[i] as number;
+      const ws = windowStarts[i] as number;
+      const we = windowEnds[i] as number;
       // The windows of a grid slide forward; a window that moves back (never seen in practice) is searched afresh.
       if (ws < prevStart) lo = lowerBound(ts, ws);
       else while (lo < len && (ts[lo] as number) < ws) lo++;
@@ -124,7 +136,16 @@ export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: 
       w.rangeStartMs = ws;
       w.rangeEndMs = we;
       w.stepTimeMs = stepTimes[i] as number;
-      w.drops = (dropsBefore[hi] as number) - (dropsBefore[lo + 1] as number);
+      if (drops === 0) {
+        w.drops = 0;
+      } else {
+        // lo and hi only move forward but for a window searched afresh: then the drop indexes start over.
+        if (dLo > 0 && (dropAt[dLo - 1] as number) > lo) dLo = 0;
+        if (dHi > 0 && (dropAt[dHi - 1] as number) >= hi) dHi = 0;
+        while (dLo < drops && (dropAt[dLo] as number) <= lo) dLo++;
+        while (dHi < drops && (dropAt[dHi] as number) < hi) dHi++;
+        w.drops = dHi - dLo;
+      }
       const v = rf(w, scalars[i] as number[]);
       if (v === null) continue;
       values[i] = v;

@@ -85,3 +85,21 @@ t.test('planted: a drop count missing the window\'s last sample is caught', asyn
   const short = createPromqlEngine({ rangeFunctions: withRate((w) => countDrops(w.vs, w.lo + 1, w.hi - 1)) });
   t.match(firstDifference(await answers(short, data), want), /point/, 'a reset at a window\'s end, skipped, changes the answer');
 });
+
+t.test('the drops range-columns gives each window are exactly the window\'s drops (many resets, gaps, windows wider and narrower than the step)', async (t) => {
+  let windows = 0;
+  let withDrops = 0;
+  let wrong = '';
+  const checking = createPromqlEngine({
+    rangeFunctions: withRate((w) => {
+      const want = countDrops(w.vs, w.lo + 1, w.hi);
+      windows++;
+      if (want > 0) withDrops++;
+      if (w.drops !== want && wrong === '') wrong = `window [${w.lo}, ${w.hi}): ${w.drops} drops, want ${want}`;
+      return w.drops;
+    }),
+  });
+  for (const seed of [5, 6, 7]) await answers(checking, counters(seed));
+  t.equal(wrong, '', `${windows} windows`);
+  t.ok(withDrops > windows / 10, `${withDrops} windows hold a drop`);
+});

@@ -191,6 +191,34 @@ export class BitReader {
     return v >>> 0;
   }
 
+  /**
+   * readFields reads `count` consecutive n-bit unsigned fields (0 <= n <= 32)
+   * into out[at .. at + count): readBits `count` times, with one bounds check
+   * for the run (a truncated run is ERR_CORRUPTION before any field is read)
+   * and no call per field.
+   */
+  readFields(n: number, count: number, out: Float64Array, at: number): void {
+    if (!(n >= 0 && n <= 32)) assert(false, `readFields n in [0, 32], got ${n}`);
+    assert(Number.isSafeInteger(count) && count >= 0 && at >= 0 && at + count <= out.length, 'readFields: the run fits its column');
+    let pos = this.#pos;
+    if (pos + n * count > this.#end) throw corrupt('bit stream truncated', { bitPos: pos, bits: n * count, bitEnd: this.#end });
+    const buf = this.#buf;
+    for (let i = 0; i < count; i++) {
+      let left = n;
+      let v = 0;
+      while (left > 0) {
+        const off = pos & 7;
+        const avail = 8 - off;
+        const take = left < avail ? left : avail;
+        v = (v << take) | (((buf[pos >>> 3] as number) >>> (avail - take)) & ((1 << take) - 1));
+        left -= take;
+        pos += take;
+      }
+      out[at + i] = v >>> 0;
+    }
+    this.#pos = pos;
+  }
+
   /** readBit reads one bit. */
   readBit(): number {
     const pos = this.#pos;

@@ -174,6 +174,45 @@ export class ChunkIterator {
     this.#index = i + 1;
     return true;
   }
+
+  /**
+   * decodeInto decodes every sample of the chunk (just reset, none read yet)
+   * into ts[at ..] and vs[at ..] and answers how many; vsBits is a
+   * Uint32Array over vs's bytes (2 words a value), so a NaN keeps its exact
+   * payload (a staleness marker). It makes next()'s checks: the same bytes
+   * are ERR_CORRUPTION. A compact decimal chunk with external timestamps —
+   * the metrics store's common case — is decoded in one run
+   * (CompactDecimalValueDecoder.decodeRun) and its times copied in one set,
+   * not sample by sample.
+   */
+  decodeInto(ts: Float64Array, vs: Float64Array, vsBits: Uint32Array, at: number): number {
+    const n = this.#count;
+    assert(this.#index === 0, 'decodeInto: the chunk is read from its first sample');
+    assert(Number.isSafeInteger(at) && at >= 0 && at + n <= ts.length && ts.length === vs.length, 'decodeInto: the columns hold the chunk');
+    assert(vsBits.buffer === vs.buffer && vsBits.byteOffset === vs.byteOffset && vsBits.length === 2 * vs.length, 'decodeInto: vsBits views vs');
+    if (n === 0) return 0;
+    const ext = this.#external;
+    if (ext !== null && this.#encoding === ChunkEncoding.DecimalCompact) {
+      this.#index = n; // stays done if a read below throws
+      const from = this.#externalFrom;
+      ts.set(ext.subarray(from, from + n), at);
+      this.#cdec.decodeRun(this.#r, n, vs, at);
+      this.#r.checkPadding();
+      this.t = ts[at + n - 1] as number;
+      this.v = this.#cdec.value;
+      this.vHi = this.#cdec.hi;
+      this.vLo = this.#cdec.lo;
+      return n;
+    }
+    let j = at;
+    while (this.next()) {
+      ts[j] = this.t;
+      vsBits[2 * j] = this.vLo;
+      vsBits[2 * j + 1] = this.vHi;
+      j++;
+    }
+    return j - at;
+  }
 }
 
 /** DecodedChunk is a chunk as two columns. */

@@ -450,6 +450,8 @@ export class CompactDecimalValueDecoder {
   #g = 1;
   #residualAbsMax = 4 * M_MAX;
   #i = 0;
+  /** #fields holds one chunk's packed residual fields while decodeRun sums them (grown, then reused; at most CodecLimits.chunkSamplesMax). */
+  #fields = new Float64Array(128);
 
   /** header reads the value fields after the timestamp header (count >= 1) and sets v_0. */
   header(r: BitReader, count: number): void {
@@ -522,6 +524,98 @@ export class CompactDecimalValueDecoder {
       this.#m = checkScaled(this.#m + this.#d);
     }
     this.#setValue(r);
+  }
+
+  /**
+   * decodeRun reads a whole chunk's values (header included: call it where
+   * header would be called, count >= 1) into out[at .. at + count), for a
+   * chunk whose stream holds value fields only (external timestamps: no
+   * timestamp field between two values). It makes exactly header's and
+   * next's checks and leaves the decoder as count − 1 calls of next would;
+   * a value is written as a number, which keeps its bits (a compact decimal
+   * value is finite, never a NaN whose payload a number could lose). Packed
+   * residuals without fix-ups (a counter's usual chunk) are read in one run
+   * (BitReader.readFields) and summed in a loop of their own.
+   */
+  decodeRun(r: BitReader, count: number, out: Float64Array, at: number): void {
+    assert(count >= 1 && at >= 0 && at + count <= out.length, 'decodeRun: the run fits its column');
+    this.header(r, count);
+    out[at] = this.value;
+    const order = this.#order;
+    const first = this.#first;
+    const p = this.#p;
+    const fixups = this.#fixups;
+    let m = this.#m;
+    let d = this.#d;
+    let value = this.value;
+    let from = 1;
+    if (!fixups && this.#coding === DecimalCoding.Packed && this.#width <= 32 && count > first) {
+      // Packed residuals without fix-ups are back to back: read them in one run, then sum them up.
+      const fields = count - first;
+      if (this.#fields.length < fields) this.#fields = new Float64Array(Math.max(fields, 2 * this.#fields.length));
+      const xs = this.#fields;
+      r.readFields(this.#width, fields, xs, 0);
+      const rMin = this.#rMin;
+      const g = this.#g;
+      const bound = this.#residualAbsMax;
+      const m0 = this.#m0;
+      if (first === 2) {
+        // Order 2, i = 1: d_1 came with the header.
+        m += d;
+        if (!(m <= M_MAX && m >= -M_MAX)) throw corrupt('compact decimal scaled value out of range');
+        out[at + 1] = m / p;
+      }
+      for (let i = first; i < count; i++) {
+        let x = rMin + (xs[i - first] as number);
+        if (!(x <= bound && x >= -bound)) throw corrupt('compact decimal residual out of range');
+        if (g !== 1) x *= g;
+        if (order === DecimalOrder.Level) {
+          m = m0 + x;
+        } else if (order === DecimalOrder.Delta) {
+          m += x;
+        } else {
+          d += x;
+          if (!(d <= 2 * M_MAX && d >= -2 * M_MAX)) throw corrupt('compact decimal delta out of range');
+          m += d;
+        }
+        if (!(m <= M_MAX && m >= -M_MAX)) throw corrupt('compact decimal scaled value out of range');
+        out[at + i] = m / p;
+      }
+      value = out[at + count - 1] as number;
+      from = count;
+    }
+    for (let i = from; i < count; i++) {
+      if (i >= first) {
+        const x = this.#readResidual(r);
+        if (order === DecimalOrder.Level) {
+          m = this.#m0 + x;
+        } else if (order === DecimalOrder.Delta) {
+          m += x;
+        } else {
+          d += x;
+          if (!(d <= 2 * M_MAX && d >= -2 * M_MAX)) throw corrupt('compact decimal delta out of range');
+          m += d;
+        }
+      } else {
+        // Order 2, i = 1: d_1 came with the header.
+        m += d;
+      }
+      if (!(m <= M_MAX && m >= -M_MAX)) throw corrupt('compact decimal scaled value out of range');
+      if (fixups) {
+        this.#m = m;
+        this.#setValue(r);
+        value = this.value;
+      } else {
+        value = m / p;
+      }
+      out[at + i] = value;
+    }
+    this.#m = m;
+    this.#d = d;
+    this.#i = count - 1;
+    this.value = value;
+    this.hi = float64Hi(value);
+    this.lo = float64Lo(value);
   }
 
   #readResidual(r: BitReader): number {

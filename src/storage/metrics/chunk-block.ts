@@ -451,17 +451,11 @@ export class ChunkBlockDecoder {
         const piece = Math.min(pieceSamples, n - i);
         if (it.count !== piece) throw corrupt(`metrics chunk block: series ${id} has a chunk of ${it.count} samples for a column piece of ${piece}`);
       }
-      let j = at + i;
-      while (it.next()) {
-        ts[j] = it.t;
-        bits[2 * j] = it.vLo;
-        bits[2 * j + 1] = it.vHi;
-        j++;
-      }
-      i = j - at;
+      i += it.decodeInto(ts, vs, bits, at + i);
     }
     if (i !== n) throw corrupt(`metrics chunk block: series ${id} has ${i} samples for ${n}`);
-    for (let j = at + 1; j < at + n; j++) if (!((ts[j] as number) > (ts[j - 1] as number))) throw corrupt(`metrics chunk block: series ${id} times do not increase`);
+    // A series with a column holds exactly the column's times, which its decoder found strictly increasing.
+    if (column === undefined) for (let j = at + 1; j < at + n; j++) if (!((ts[j] as number) > (ts[j - 1] as number))) throw corrupt(`metrics chunk block: series ${id} times do not increase`);
   }
 
   /** #whole puts a stored chunk's version byte back, in a buffer reused from chunk to chunk. */

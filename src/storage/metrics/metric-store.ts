@@ -110,6 +110,7 @@ import { ChunkBlockDecoder, ChunkBlockEncoder, type ChunkBlockSeries, type OpenC
 import { PART_RESOURCE, PART_SCOPE, RawIdentityMemo, type RawIdentityHash, rawIdentityHash } from './raw-identity-memo.js';
 import { KIND_ROW, type MetricEntryColumns } from '../metric-entry.js';
 import { type FloatColumns, Head, type SampleRun, forEachBucket, lastWins, mergeRuns } from './store-head.js';
+import { SharedTimes } from './shared-times.js';
 import { type RecordRollupPartial, type RecordRollupPoint, mergeRecordInto, recordPartialsOf, recordPointOf } from './record-rollup.js';
 import { ROLLUP_RESOLUTIONS, ROLLUP_WINDOW_MS, type Resolution, type RollupPartial, type RollupPoint, mergeInto, partialsOf, pickResolution, pointOf } from './rollup.js';
 import {
@@ -1153,6 +1154,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     const dec = new ChunkBlockDecoder();
     const blocks: OpenChunkBlock[] = [];
     const totals = new Map<number, number>();
+    const times = new SharedTimes();
     for (const bucket of buckets) {
       const range = { gte: dataKeyPrefix(MetricKeySpace.Chunks, tenant, bucket, firstPage), lt: dataKeyPrefix(MetricKeySpace.Chunks, tenant, bucket, lastPage + 1) };
       for await (const page of kv.pages(range)) {
@@ -1163,12 +1165,17 @@ export class MetricStore implements SignalStore<MetricPointRow> {
           stats.bytesRead += e.value.length;
           const block = dec.open(e.value, f.page, wanted);
           blocks.push(block);
-          for (let k = 0; k < block.ids.length; k++) totals.set(block.ids[k] as number, (totals.get(block.ids[k] as number) ?? 0) + (block.counts[k] as number));
+          for (let k = 0; k < block.ids.length; k++) {
+            const id = block.ids[k] as number;
+            totals.set(id, (totals.get(id) ?? 0) + (block.counts[k] as number));
+            times.note(id, blocks.length - 1, block.refs[k] as number);
+          }
         }
       }
     }
     const runs = new Map<number, { ts: Float64Array; vs: Float64Array; filled: number; increasing: boolean }>();
-    for (const [id, n] of totals) runs.set(id, { ts: new Float64Array(n), vs: new Float64Array(n), filled: 0, increasing: true });
+    // Series that read the same column in every block share one times array (shared-times.ts).
+    for (const [id, n] of totals) runs.set(id, { ts: times.timesFor(id, n), vs: new Float64Array(n), filled: 0, increasing: true });
     for (const block of blocks) {
       for (let k = 0; k < block.ids.length; k++) {
         const run = runs.get(block.ids[k] as number);

@@ -290,7 +290,7 @@ export function mergeSamples(ts: ArrayLike<number>, vs: ArrayLike<number>, minMs
   return { timestamps: Float64Array.from(outT), values: Float64Array.from(outV) };
 }
 
-/** SampleRun is one series' samples from one source (its chunk blocks, a head), strictly increasing in t unless `increasing` is false. */
+/** SampleRun is one series' samples from one source (its chunk blocks, a head), strictly increasing in t unless `increasing` is false. Read-only: series that read the same timestamp columns share one ts (shared-times.ts). */
 export interface SampleRun {
   readonly ts: Float64Array;
   readonly vs: Float64Array;
