@@ -27,9 +27,11 @@
  *                                                                               root and first spans); absent in blocks
  *                                                                               written before it
  *   0x17 | tenant 0x00 | bucket u64 | flushIndex u64 | part u16              -> sealed page filters of a block (page-filters.ts:
- *                                                                               per page a bloom of its skipped-key terms);
- *                                                                               absent without skipped keys, in one-page
- *                                                                               blocks and in blocks written before it
+ *                                                                               per page a bloom of its skipped-key terms;
+ *                                                                               version 2 also the skipped keys, in place of
+ *                                                                               the index's skipped-terms bloom); absent
+ *                                                                               without skipped keys, in blocks written
+ *                                                                               before it and, in version 1, in one-page blocks
  *   0x1f | tenant 0x00                                                       -> sealed TenantTraceStats (durable stats)
  *
  * Values:

@@ -103,18 +103,18 @@ import type {
 } from '../shard/signal-store.js';
 import { newScanStats } from '../shard/signal-store.js';
 import { corrupt } from '../codec/bits.js';
-import { decodeSpanRows, encodeSplitSpanBlock, readBlockColumns, readTraceIds } from './span-block.js';
-import { blockPageKeys, readBlockIndex, readBlockTrace, readBlockView, readTraceSummaries } from './block-read.js';
-import { encodePageFilters } from './page-filters.js';
+import { encodeSplitSpanBlock, readBlockColumns, readTraceIds } from './span-block.js';
+import { blockPageKeys, readBlockTrace, readBlockView, readTraceSummaries } from './block-read.js';
+import { encodePageFilters, encodePageTerms } from './page-filters.js';
 import type { TraceSummaryEntry } from './trace-summaries.js';
 import { compareSpans, encodeTraceSummaries, summarizeBlockTraces, summaryOf } from './trace-summaries.js';
 import type { BlockCacheRef } from './block-read.js';
 import type { SpanBlockCache } from './block-cache.js';
-import { decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock } from './span-index.js';
+import { decodeSpanBlockIndex, encodeSpanBlockIndex } from './span-index.js';
 import { locateEntrySpans } from './entry-spans.js';
 import { summaryBlockRefs } from './summary-refs.js';
 import type { BlockHits, BlockMatches, SpanRefBatch, SpanSearch } from './span-search.js';
-import { headMayMatch, pageHits, spanMatches } from './span-search.js';
+import { headMayMatch, indexHits, pageTermHits, spanMatches } from './span-search.js';
 import type { TagRead, TagReadAnswer, TagReadBounds } from './tag-read.js';
 import { readTags } from './tag-read.js';
 import { SpanEntryColumns } from '../span-entry.js';
@@ -204,6 +204,15 @@ function emptyStats(): TenantTraceStats {
   return { spans: 0, traces: 0, dataBytes: 0, indexBytes: 0 };
 }
 
+/**
+ * TraceWriteLayout is how a flush writes a block's skipped-key terms:
+ * 'pageTerms' (the default) page filters of version 2 and an index without
+ * its skipped-terms bloom; 'blockBloom' the layout before it (the index's
+ * bloom, page filters of version 1 for blocks of several pages), which
+ * tests and benches write to check and measure blocks of that layout.
+ */
+export type TraceWriteLayout = 'pageTerms' | 'blockBloom';
+
 /** TraceStore is the traces SignalStore of one shard replica, with its shard-local reads. */
 export class TraceStore implements SignalStore<SpanRow> {
   readonly signal: Signal = 'traces';
@@ -223,6 +232,8 @@ export class TraceStore implements SignalStore<SpanRow> {
   /** #cache is the node's block cache (block-cache.ts) or null; #cacheRef its space for the database last loaded (a new one per load: a new lineage). */
   readonly #cache: SpanBlockCache | null;
   #cacheRef: BlockCacheRef | null;
+  /** #layout is how a flush writes a block's skipped-key terms (TraceWriteLayout). */
+  readonly #layout: TraceWriteLayout;
   /** #flushScanIndexPerTraceMax: see TraceStoreLimits.flushScanIndexPerTraceMax (0 turns the scan off). */
   readonly #flushScanIndexPerTraceMax: number;
 
@@ -233,7 +244,13 @@ export class TraceStore implements SignalStore<SpanRow> {
    * (TraceStoreLimits.flushScanIndexPerTraceMax; 0: always one seek per
    * trace, which tests compare the scan with).
    */
-  constructor(limits: Partial<TraceReadLimits> = {}, cache: SpanBlockCache | null = null, flushScanIndexPerTraceMax: number = TraceStoreLimits.flushScanIndexPerTraceMax) {
+  constructor(
+    limits: Partial<TraceReadLimits> = {},
+    cache: SpanBlockCache | null = null,
+    flushScanIndexPerTraceMax: number = TraceStoreLimits.flushScanIndexPerTraceMax,
+    layout: TraceWriteLayout = 'pageTerms',
+  ) {
+    this.#layout = layout;
     assert(Number.isSafeInteger(flushScanIndexPerTraceMax) && flushScanIndexPerTraceMax >= 0, 'flushScanIndexPerTraceMax >= 0');
     assert(flushScanIndexPerTraceMax <= TraceStoreLimits.flushScanIndexPerTraceMax, 'flushScanIndexPerTraceMax within TraceStoreLimits');
     this.#flushScanIndexPerTraceMax = flushScanIndexPerTraceMax;
@@ -474,13 +491,18 @@ export class TraceStore implements SignalStore<SpanRow> {
       dataBytes += pk.length + page.length;
     });
     const ik = blockKey(K.index, tenant, ref);
-    const index = encodeSpanBlockIndex(spans);
+    // Page filters of version 2 (page-filters.ts) hold the skipped-key terms page by page and
+    // the skipped keys, in place of the index's block-level skipped-terms bloom; the layout
+    // 'blockBloom' writes version 1 beside that bloom, as before (tests' older blocks).
+    const legacy = this.#layout === 'blockBloom';
+    const index = encodeSpanBlockIndex(spans, { skippedTermsFilter: legacy });
     ctx.batch.put(ik, index);
     let indexBytes = ik.length + index.length;
-    // A block of several pages also gets page filters of its skipped-key terms (page-filters.ts):
-    // past the index's block-level bloom, the pages that may hold a value.
     const paged = spans.length > SpanPageLimits.pageRowsDefault;
-    const filters = paged ? encodePageFilters(this.#w, spans, SpanPageLimits.pageRowsDefault, decodeSpanBlockIndex(index)) : null;
+    const skipped = decodeSpanBlockIndex(index);
+    let filters: Uint8Array | null;
+    if (legacy) filters = paged ? encodePageFilters(this.#w, spans, SpanPageLimits.pageRowsDefault, skipped) : null;
+    else filters = encodePageTerms(this.#w, spans, SpanPageLimits.pageRowsDefault, skipped);
     if (filters !== null) {
       const fk = blockKey(K.pageFilters, tenant, ref);
       assert(filters.length <= ShardDbLimits.valueBytesMax, 'a block page filters value fits one LevelDB value');
@@ -1087,39 +1109,18 @@ export class TraceStore implements SignalStore<SpanRow> {
     const head = this.#head.get(tenant);
     const frozen = this.#frozen?.get(tenant);
     const offset = tenantPrefixBytes(tenant);
-    const index = await readBlockIndex(kv, tenant, ref, stats, cache);
-    const excluded = indexExcludes(index, q.predicate);
-    if (excluded !== null) {
-      if (excluded === 'bloom') stats.blocksPrunedBloom++;
-      else stats.blocksPrunedIndex++;
-      return null;
-    }
-    // A skipped key's value: the page filters may name the few pages that can hold it.
-    const paged = q.pageFilters === false ? null : await pageHits(kv, tenant, ref, meta, index, q, stats, cache);
-    if (paged === 'none') {
+    // A tag search on a key the block skips: its page filters of version 2 decide, the index is not read.
+    const first = q.pageFilters === false ? {} : await pageTermHits(kv, tenant, ref, meta, q, stats, cache);
+    if (first === 'none') {
       stats.blocksPrunedBloom++;
       return null;
     }
     let hits: BlockHits;
-    if (paged !== null) hits = paged;
+    if ('count' in first) hits = first;
     else {
-      const view = await readBlockView(kv, tenant, ref, stats, cache);
-      if (view.rows !== meta.rows) throw corrupt(`span block of ${view.rows} rows, its meta says ${meta.rows}`, { tenant, ...ref });
-      const res = querySpanBlock(view, index, q.predicate);
-      if (res.rows.length === 0 && res.stats.prunedByIndex === view.rows) {
-        if (res.stats.bloomSkipped) stats.blocksPrunedBloom++;
-        else stats.blocksPrunedIndex++;
-        return null;
-      }
-      const cols = readBlockColumns(view, ['startTime', 'traceId', 'spanId']);
-      const rows = res.rows;
-      hits = {
-        count: rows.length,
-        traceId: (i) => cols.traceId?.[rows[i] as number] as Uint8Array,
-        spanId: (i) => cols.spanId?.[rows[i] as number] as Uint8Array,
-        startNs: (i) => cols.startTime?.[rows[i] as number] as bigint,
-        decode: (keep) => decodeSpanRows(view, keep.map((i) => rows[i] as number)),
-      };
+      const read = await indexHits(kv, tenant, ref, meta, q, stats, cache, first.filters);
+      if (read === null) return null;
+      hits = read;
     }
     stats.blocksScanned++;
     const shadowed = new Set<string>();
