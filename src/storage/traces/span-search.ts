@@ -19,6 +19,7 @@ import type { SpanHead } from './span-head.js';
 import type { SpanBlockIndex, SpanPredicate } from './span-index.js';
 import { attrIndexValue, indexExcludes, querySpanBlock, scanAttrsOf, spanMatchHolds, valueNeedle } from './span-index.js';
 import type { BlockMeta, BlockRef } from './trace-keys.js';
+import type { TraceSummaryEntry } from './trace-summaries.js';
 
 /** BlockHits are a block's rows that match a search's predicate, before the latest-version checks (#blockMatches). */
 export interface BlockHits {
@@ -228,6 +229,13 @@ export interface SpanRefBatch {
   readonly startsNs: bigint[];
   /** frontierNs: every matching span yielded after this batch starts at or before it; null: none is left. */
   readonly frontierNs: bigint | null;
+  /**
+   * soles[i], when set, is the summary of traceIds[i]'s trace from the
+   * block that yielded the span (summary-refs.ts), which says the block held
+   * the whole trace when written and which no later flush marked: with no
+   * head holding the trace, it is the whole trace (TraceStore.soleSummary).
+   */
+  readonly soles: (TraceSummaryEntry | null)[];
 }
 
 function hasAttr(list: SpanRow['attributes'], key: string, value: string): boolean {

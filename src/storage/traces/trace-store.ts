@@ -401,8 +401,11 @@ export class TraceStore implements SignalStore<SpanRow> {
       for (const [, t] of th.traces()) traceIds.push(th.traceId(t));
       // The blocks that get a marker in this flush: their metas say so (see #markMetas).
       const marked = new Map<string, BlockRef>();
-      const noteOlder = (o: OlderMarkers): void => {
+      // The traces some older block holds (idKey): their summaries are not "sole" (trace-summaries.ts).
+      const olderHeld = new Set<string>();
+      const noteOlder = (o: OlderMarkers, traceId: Uint8Array): void => {
         if (o.blocks === 0) st.traces++;
+        else olderHeld.add(idKey(traceId));
         for (const { key: k, ref } of o.missing) {
           ctx.batch.put(k, EMPTY);
           st.indexBytes += k.length;
@@ -413,18 +416,22 @@ export class TraceStore implements SignalStore<SpanRow> {
       // The tenant's index is small next to this flush's traces (the stored distinct traces estimate its entries):
       // one ordered scan of it answers every trace, instead of one iterator seek per trace.
       if (this.#flushScanIndexPerTraceMax > 0 && st.traces <= this.#flushScanIndexPerTraceMax * traceIds.length) {
-        for (const o of await this.#olderMarkersScan(ctx.kv, tenant, traceIds)) noteOlder(o);
+        (await this.#olderMarkersScan(ctx.kv, tenant, traceIds)).forEach((o, i) => noteOlder(o, traceIds[i] as Uint8Array));
       } else {
         for (let at = 0; at < traceIds.length; at += TraceStoreLimits.flushProbesInflightMax) {
           const chunk = traceIds.slice(at, at + TraceStoreLimits.flushProbesInflightMax);
-          for (const o of await Promise.all(chunk.map((id) => this.#olderMarkers(ctx.kv, tenant, id)))) noteOlder(o);
+          (await Promise.all(chunk.map((id) => this.#olderMarkers(ctx.kv, tenant, id)))).forEach((o, i) => noteOlder(o, chunk[i] as Uint8Array));
         }
       }
       await this.#markMetas(ctx, tenant, marked.values());
       // Group slots by bucket; spans of one trace stay together (the head keeps them together).
       const byBucket = new Map<number, number[]>();
-      for (const [, t] of th.traces()) {
+      // slotTrace[slot] is the slot's trace key; blocksOf counts the blocks of this flush that hold a trace.
+      const slotTrace = new Map<number, string>();
+      const blocksOf = new Map<string, number>();
+      for (const [tk, t] of th.traces()) {
         for (let slot = th.firstSlot(t); slot !== -1; slot = th.nextSlot(slot)) {
+          slotTrace.set(slot, tk);
           const b = bucketOf(th.startNs(slot));
           let list = byBucket.get(b);
           if (list === undefined) {
@@ -434,11 +441,10 @@ export class TraceStore implements SignalStore<SpanRow> {
           list.push(slot);
         }
       }
-      // Spans are decoded one block at a time: a flush holds one block's rows, not the head's.
-      const reader = th.reader();
+      // Blocks are cut by rows and by estimated bytes, so every value stays under ShardDbLimits.valueBytesMax.
+      const partsOf = new Map<number, number[][]>();
       for (const bucket of [...byBucket.keys()].sort((a, b) => a - b)) {
         const list = byBucket.get(bucket) as number[];
-        // Blocks are cut by rows and by estimated bytes, so every value stays under ShardDbLimits.valueBytesMax.
         const parts: number[][] = [];
         let cur: number[] = [];
         let curBytes = 0;
@@ -454,11 +460,22 @@ export class TraceStore implements SignalStore<SpanRow> {
         }
         if (cur.length > 0) parts.push(cur);
         assert(parts.length <= 0xffff, 'parts of one bucket fit a u16');
+        partsOf.set(bucket, parts);
+        for (const slots of parts) for (const tk of new Set(slots.map((slot) => slotTrace.get(slot) as string))) blocksOf.set(tk, (blocksOf.get(tk) ?? 0) + 1);
+      }
+      // A trace is "sole" in its block when no older block holds it and this flush writes it into one block only.
+      const sole = (traceId: Uint8Array): boolean => {
+        const tk = idKey(traceId);
+        return !olderHeld.has(tk) && blocksOf.get(tk) === 1;
+      };
+      // Spans are decoded one block at a time: a flush holds one block's rows, not the head's.
+      const reader = th.reader();
+      for (const [bucket, parts] of partsOf) {
         for (let part = 0; part < parts.length; part++) {
           // One block per step: a large flush leaves the event loop between its blocks (flush-pacer.ts).
           if (ctx.pace !== undefined) await ctx.pace();
           const spans = (parts[part] as number[]).map((slot) => reader.row(slot));
-          const w = this.#writeBlock(ctx, tenant, { bucket, flushIndex: ctx.flushIndex, part }, spans);
+          const w = this.#writeBlock(ctx, tenant, { bucket, flushIndex: ctx.flushIndex, part }, spans, sole);
           rows += spans.length;
           blocks++;
           dataBytes += w.dataBytes;
@@ -476,7 +493,7 @@ export class TraceStore implements SignalStore<SpanRow> {
   }
 
   /** #writeBlock puts one block, its index, its trace entries and its meta; returns the bytes (meta counted as index). */
-  #writeBlock(ctx: FlushContext, tenant: string, ref: BlockRef, spans: readonly SpanRow[]): { dataBytes: number; indexBytes: number } {
+  #writeBlock(ctx: FlushContext, tenant: string, ref: BlockRef, spans: readonly SpanRow[], sole: (traceId: Uint8Array) => boolean): { dataBytes: number; indexBytes: number } {
     assert(spans.length >= 1 && spans.length <= StoreLimits.blockRowsMax, 'a block holds 1 ..= blockRowsMax spans');
     const bk = blockKey(K.block, tenant, ref);
     // Format 3: the head under the block key, each page under its own key (a lookup reads only its pages).
@@ -515,7 +532,7 @@ export class TraceStore implements SignalStore<SpanRow> {
     // NB: counted as index instead, index/data would be about 15% (4.5 B/span of summaries),
     // over the storage issue's 10% target; the flush test's 10% check relies on this choice.
     const sk = blockKey(K.summaries, tenant, ref);
-    const sv = encodeTraceSummaries(this.#w, summarizeBlockTraces(spans));
+    const sv = encodeTraceSummaries(this.#w, summarizeBlockTraces(spans, sole));
     assert(sv.length <= ShardDbLimits.valueBytesMax, 'a block trace summary table fits one LevelDB value');
     ctx.batch.put(sk, sv);
     dataBytes += sk.length + sv.length;
@@ -905,6 +922,23 @@ export class TraceStore implements SignalStore<SpanRow> {
   }
 
   /**
+   * soleSummary is `entry` (a summary that says "sole", from a block whose
+   * meta said "no shadow markers" in the snapshot the search reads: see
+   * summary-refs.ts) when no head holds a span of the trace: then that block
+   * holds the whole trace, and the summary answers for it without a
+   * trace-id index scan. Null when a head holds the trace (read it).
+   */
+  soleSummary(tenant: string, traceId: Uint8Array, entry: TraceSummaryEntry): TraceSummaryEntry | null {
+    assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
+    assert(entry.sole === true, 'a sole summary');
+    const tk = idKey(traceId);
+    for (const head of this.#frozen === null ? [this.#head] : [this.#head, this.#frozen]) {
+      if ((head.get(tenant)?.traceNo(tk) ?? -1) >= 0) return null;
+    }
+    return entry;
+  }
+
+  /**
    * searchSpans yields the latest versions of the tenant's spans that start in
    * [startNs, endNs) and match the predicate, in batches of at most
    * TraceStoreLimits.searchBatchRowsMax, at most `limit` in all: head spans
@@ -973,16 +1007,19 @@ export class TraceStore implements SignalStore<SpanRow> {
     let emitted = 0;
     let traceIds: Uint8Array[] = [];
     let startsNs: bigint[] = [];
+    let soles: (TraceSummaryEntry | null)[] = [];
     const cut = (frontierNs: bigint | null): SpanRefBatch => {
-      assert(traceIds.length === startsNs.length, 'one start per trace id');
-      const out = { traceIds, startsNs, frontierNs };
+      assert(traceIds.length === startsNs.length && traceIds.length === soles.length, 'one start and one sole summary (or null) per trace id');
+      const out = { traceIds, startsNs, frontierNs, soles };
       traceIds = [];
       startsNs = [];
+      soles = [];
       return out;
     };
     for (const s of this.#headMatches(tenant, q, stats)) {
       traceIds.push(s.traceId);
       startsNs.push(s.startTimeUnixNano);
+      soles.push(null);
       emitted++;
       if (traceIds.length >= batchMax) yield cut(top);
       if (emitted >= q.limit) break;
@@ -1024,6 +1061,7 @@ export class TraceStore implements SignalStore<SpanRow> {
           for (let j = 0; j < m.count; j++) {
             traceIds.push(m.traceId(j));
             startsNs.push(m.startNs(j));
+            soles.push(fromSummaries === null ? null : fromSummaries.sole(j));
             emitted++;
             if (traceIds.length >= batchMax) yield cut(!last ? capped : meta.maxStartNs < top ? meta.maxStartNs : top);
           }
