@@ -119,6 +119,7 @@ import type { TagRead, TagReadAnswer, TagReadBounds } from './tag-read.js';
 import { readTags } from './tag-read.js';
 import { SpanEntryColumns } from '../span-entry.js';
 import { SpanHead, idKey } from './span-head.js';
+import type { TracePages } from './trace-keys.js';
 import type { BlockMeta, BlockRef, TenantTraceStats } from './trace-keys.js';
 import {
   TraceKeySpace as K,
@@ -175,7 +176,7 @@ export interface TraceReadLimits {
  * traceExtent and traceById.
  */
 export interface TraceRefs {
-  readonly refs: readonly { readonly ref: BlockRef; readonly spans: number; readonly minStartNs: bigint; readonly maxEndNs: bigint }[];
+  readonly refs: readonly { readonly ref: BlockRef; readonly spans: number; readonly minStartNs: bigint; readonly maxEndNs: bigint; readonly pages?: TracePages }[];
   readonly truncated: boolean;
 }
 
@@ -536,7 +537,10 @@ export class TraceStore implements SignalStore<SpanRow> {
     assert(sv.length <= ShardDbLimits.valueBytesMax, 'a block trace summary table fits one LevelDB value');
     ctx.batch.put(sk, sv);
     dataBytes += sk.length + sv.length;
-    const traces = new Map<string, { id: Uint8Array; spans: number; minStartNs: bigint; maxEndNs: bigint }>();
+    const traces = new Map<string, { id: Uint8Array; spans: number; minStartNs: bigint; maxEndNs: bigint; pages: { first: number; last: number } }>();
+    // Rows are stored in `spans` order, in pages of pageRowsDefault rows (encodeSplitSpanBlock).
+    const pageRows = SpanPageLimits.pageRowsDefault;
+    let row = 0;
     let minStartNs = spans[0]?.startTimeUnixNano as bigint;
     let maxStartNs = minStartNs;
     let maxEndNs = 0n;
@@ -546,9 +550,11 @@ export class TraceStore implements SignalStore<SpanRow> {
       if (s.endTimeUnixNano > maxEndNs) maxEndNs = s.endTimeUnixNano;
       const tk = idKey(s.traceId);
       const t = traces.get(tk);
-      if (t === undefined) traces.set(tk, { id: s.traceId, spans: 1, minStartNs: s.startTimeUnixNano, maxEndNs: s.endTimeUnixNano });
+      const page = Math.floor(row++ / pageRows);
+      if (t === undefined) traces.set(tk, { id: s.traceId, spans: 1, minStartNs: s.startTimeUnixNano, maxEndNs: s.endTimeUnixNano, pages: { first: page, last: page } });
       else {
         t.spans++;
+        t.pages.last = page;
         if (s.startTimeUnixNano < t.minStartNs) t.minStartNs = s.startTimeUnixNano;
         if (s.endTimeUnixNano > t.maxEndNs) t.maxEndNs = s.endTimeUnixNano;
       }
@@ -818,14 +824,14 @@ export class TraceStore implements SignalStore<SpanRow> {
     if (index.truncated) truncated = true;
     const refs = [...index.refs];
     refs.sort((a, b) => b.ref.flushIndex - a.ref.flushIndex || a.ref.bucket - b.ref.bucket || a.ref.part - b.ref.part);
-    for (const { ref, spans } of refs) {
+    for (const { ref, spans, pages } of refs) {
       if (found.size >= this.#limits.spansPerTraceMax) {
         truncated = true;
         break;
       }
       stats.blocksScanned++;
       // A paged block is checked and decoded only in the pages of this trace (format 3: only those are read).
-      const rows = await readBlockTrace(kv, tenant, ref, traceId, stats, cache);
+      const rows = await readBlockTrace(kv, tenant, ref, traceId, stats, cache, pages);
       if (rows.length !== spans) throw corrupt(`trace-id entry says ${spans} spans, its block holds ${rows.length}`, { tenant, ...ref });
       for (const s of rows) {
         const sk = idKey(s.spanId);
@@ -845,7 +851,7 @@ export class TraceStore implements SignalStore<SpanRow> {
    */
   async traceRefs(kv: KvRead, tenant: string, traceId: Uint8Array, stats: ScanStats): Promise<TraceRefs> {
     assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
-    const refs: { ref: BlockRef; spans: number; minStartNs: bigint; maxEndNs: bigint }[] = [];
+    const refs: { ref: BlockRef; spans: number; minStartNs: bigint; maxEndNs: bigint; pages?: TracePages }[] = [];
     const offset = tenantPrefixBytes(tenant) + TRACE_ID_BYTES;
     for await (const page of kv.pages(prefixRange(tracePrefix(tenant, traceId)))) {
       for (const e of page) {
@@ -853,7 +859,7 @@ export class TraceStore implements SignalStore<SpanRow> {
         stats.bytesRead += e.key.length + e.value.length;
         const ref = readRef(e.key, offset);
         const entry = decodeTraceEntry(e.value, ref.bucket);
-        refs.push({ ref, spans: entry.spans, minStartNs: entry.minStartNs, maxEndNs: entry.maxEndNs });
+        refs.push(entry.pages === undefined ? { ref, spans: entry.spans, minStartNs: entry.minStartNs, maxEndNs: entry.maxEndNs } : { ref, ...entry });
       }
     }
     return { refs, truncated: false };
