@@ -160,16 +160,28 @@ export async function readBlockPageRows(
   stats: ScanStats,
   c: BlockCacheRef | null = null,
 ): Promise<SpanRow[][] | null> {
-  const opened = await readSplitHead(kv, tenant, ref, stats, c);
-  if (opened === null) return null;
-  if (opened.dir.pageRows !== pageRows) throw corrupt(`span block of ${opened.dir.pageRows}-row pages, its page filters say ${pageRows}`, { tenant, ...ref });
-  for (const p of pages) if (p >= opened.pageCount) throw corrupt(`span block page ${p} of ${opened.pageCount}`, { tenant, ...ref });
-  // Page values are kept in the cache as read (checked by their CRC32C on every decode); only the missing ones are fetched.
+  // Page values are kept in the cache as read (checked by their CRC32C on every decode); only the missing ones are fetched,
+  // in one getMany with the block's head when the cache lacks it too.
   const keys = pages.map((p) => pageKey(tenant, ref, p));
   const values: (Uint8Array | undefined)[] = keys.map((k) => (c === null ? undefined : c.cache.get<Uint8Array>(spanBlockCacheKey(c.space, 'g', k))));
   const missing = keys.flatMap((k, i) => (values[i] === undefined ? [i] : []));
+  const bk = blockKey(K.block, tenant, ref);
+  const headCached = c !== null && c.cache.get(spanBlockCacheKey(c.space, 'h', bk)) !== undefined;
+  let fetched: (Uint8Array | undefined)[] = [];
+  let opened: SplitBlockHead | null;
+  if (headCached || missing.length === 0) opened = await readSplitHead(kv, tenant, ref, stats, c);
+  else {
+    const got = await kv.getMany([bk, ...missing.map((i) => keys[i] as Uint8Array)]);
+    assert(got.length === missing.length + 1, 'getMany answers every key');
+    fetched = got.slice(1);
+    // The head through the cache as readSplitHead would open it (counted, kept), from the value just got.
+    opened = await readSplitHead({ get: () => Promise.resolve(got[0]), getMany: (ks) => kv.getMany(ks), pages: (r, n) => kv.pages(r, n) }, tenant, ref, stats, c);
+  }
+  if (opened === null) return null;
+  if (opened.dir.pageRows !== pageRows) throw corrupt(`span block of ${opened.dir.pageRows}-row pages, its page filters say ${pageRows}`, { tenant, ...ref });
+  for (const p of pages) if (p >= opened.pageCount) throw corrupt(`span block page ${p} of ${opened.pageCount}`, { tenant, ...ref });
   if (missing.length > 0) {
-    const fetched = await kv.getMany(missing.map((i) => keys[i] as Uint8Array));
+    if (headCached) fetched = await kv.getMany(missing.map((i) => keys[i] as Uint8Array));
     assert(fetched.length === missing.length, 'getMany answers every key');
     missing.forEach((i, j) => {
       const b = fetched[j];
