@@ -21,11 +21,11 @@
  * TraceStoreLimits.pageFilterTermsMax terms keeps no filter and is always
  * read.
  *
- * The block-level bloom (10% false positives) stays and is asked first: it
- * drops most blocks lacking the value with no further read. The page
- * filters are asked only for a block it lets through, so they can be
- * coarse (TraceStoreLimits.pageFilterFalsePositiveTarget, 25%: about 2.9
- * bits an item) and keep the index within its 10% of the data.
+ * In version 1 the block-level bloom (10% false positives) stays in the
+ * index and is asked first: it drops most blocks lacking the value with no
+ * further read. The page filters are asked only for a block it lets
+ * through, so they are coarse (TraceStoreLimits.pageFilterFalsePositiveTarget,
+ * 25%: about 2.9 bits an item) and keep the index within its 10% of the data.
  *
  * Version 2 (written since s13): the page filters replace the block-level
  * bloom. The block's index is written without its skipped-terms filter
