@@ -84,7 +84,7 @@
  * of the heads, once the query engine shows which reads stay.
  */
 import { assert } from '../../errors.js';
-import { ShardDbLimits, SpanPageLimits, StoreLimits, TraceStoreLimits } from '../../limits.js';
+import { StoreLimits, TraceStoreLimits } from '../../limits.js';
 import { ByteWriter } from '../codec/varint.js';
 import type { SpanRow } from '../rows.js';
 import { TRACE_ID_BYTES } from '../rows.js';
@@ -103,20 +103,20 @@ import type {
 } from '../shard/signal-store.js';
 import { newScanStats } from '../shard/signal-store.js';
 import { corrupt } from '../codec/bits.js';
-import { encodeSplitSpanBlock, readBlockColumns, readTraceIds } from './span-block.js';
+import { readBlockColumns, readTraceIds } from './span-block.js';
 import { blockPageKeys, readBlockTrace, readBlockView, readTraceSummaries } from './block-read.js';
-import { encodePageFilters, encodePageTerms } from './page-filters.js';
 import type { TraceSummaryEntry } from './trace-summaries.js';
-import { compareSpans, encodeTraceSummaries, summarizeBlockTraces, summaryOf } from './trace-summaries.js';
+import { compareSpans, summaryOf } from './trace-summaries.js';
 import type { BlockCacheRef } from './block-read.js';
 import type { SpanBlockCache } from './block-cache.js';
-import { decodeSpanBlockIndex, encodeSpanBlockIndex } from './span-index.js';
 import { locateEntrySpans } from './entry-spans.js';
 import { summaryBlockRefs } from './summary-refs.js';
 import type { BlockHits, BlockMatches, SpanRefBatch, SpanSearch } from './span-search.js';
 import { headMayMatch, indexHits, pageTermHits, spanMatches } from './span-search.js';
 import type { TagRead, TagReadAnswer, TagReadBounds } from './tag-read.js';
 import { readTags } from './tag-read.js';
+import type { TraceWriteLayout } from './block-write.js';
+import { writeBlock } from './block-write.js';
 import { SpanEntryColumns } from '../span-entry.js';
 import { SpanHead, idKey } from './span-head.js';
 import type { TracePages } from './trace-keys.js';
@@ -125,7 +125,6 @@ import {
   TraceKeySpace as K,
   blockKey,
   bucketKey,
-  pageKey,
   bucketOf,
   bucketStartNs,
   decodeBlockMeta,
@@ -133,7 +132,6 @@ import {
   decodeTraceEntry,
   encodeBlockMeta,
   encodeTenantStats,
-  encodeTraceEntry,
   prefixRange,
   readRef,
   readShadowTrace,
@@ -196,6 +194,7 @@ export interface TraceResult {
 
 /** SpanSearch, SpanRefBatch and spanMatches live in span-search.ts; re-exported for the store's callers. */
 export type { SpanRefBatch, SpanSearch } from './span-search.js';
+export type { TraceWriteLayout } from './block-write.js';
 export { spanMatches } from './span-search.js';
 /** estimateSpanBytes lives with the span columns (span-entry.ts), which compute it from entry bytes too; re-exported for the store's callers. */
 export { estimateSpanBytes } from '../span-entry.js';
@@ -204,15 +203,6 @@ export { estimateSpanBytes } from '../span-entry.js';
 function emptyStats(): TenantTraceStats {
   return { spans: 0, traces: 0, dataBytes: 0, indexBytes: 0 };
 }
-
-/**
- * TraceWriteLayout is how a flush writes a block's skipped-key terms:
- * 'pageTerms' (the default) page filters of version 2 and an index without
- * its skipped-terms bloom; 'blockBloom' the layout before it (the index's
- * bloom, page filters of version 1 for blocks of several pages), which
- * tests and benches write to check and measure blocks of that layout.
- */
-export type TraceWriteLayout = 'pageTerms' | 'blockBloom';
 
 /** TraceStore is the traces SignalStore of one shard replica, with its shard-local reads. */
 export class TraceStore implements SignalStore<SpanRow> {
@@ -476,7 +466,7 @@ export class TraceStore implements SignalStore<SpanRow> {
           // One block per step: a large flush leaves the event loop between its blocks (flush-pacer.ts).
           if (ctx.pace !== undefined) await ctx.pace();
           const spans = (parts[part] as number[]).map((slot) => reader.row(slot));
-          const w = this.#writeBlock(ctx, tenant, { bucket, flushIndex: ctx.flushIndex, part }, spans, sole);
+          const w = writeBlock(this.#w, this.#layout, ctx, tenant, { bucket, flushIndex: ctx.flushIndex, part }, spans, sole);
           rows += spans.length;
           blocks++;
           dataBytes += w.dataBytes;
@@ -491,86 +481,6 @@ export class TraceStore implements SignalStore<SpanRow> {
     }
     this.#pending = pending;
     return { rows, blocks, dataBytes, indexBytes };
-  }
-
-  /** #writeBlock puts one block, its index, its trace entries and its meta; returns the bytes (meta counted as index). */
-  #writeBlock(ctx: FlushContext, tenant: string, ref: BlockRef, spans: readonly SpanRow[], sole: (traceId: Uint8Array) => boolean): { dataBytes: number; indexBytes: number } {
-    assert(spans.length >= 1 && spans.length <= StoreLimits.blockRowsMax, 'a block holds 1 ..= blockRowsMax spans');
-    const bk = blockKey(K.block, tenant, ref);
-    // Format 3: the head under the block key, each page under its own key (a lookup reads only its pages).
-    const block = encodeSplitSpanBlock(spans);
-    assert(block.head.length <= ShardDbLimits.valueBytesMax, 'a span block head fits one LevelDB value');
-    ctx.batch.put(bk, block.head);
-    let dataBytes = bk.length + block.head.length;
-    assert(block.pages.length <= 0xffff, 'page numbers fit a u16');
-    block.pages.forEach((page, p) => {
-      const pk = pageKey(tenant, ref, p);
-      ctx.batch.put(pk, page);
-      dataBytes += pk.length + page.length;
-    });
-    const ik = blockKey(K.index, tenant, ref);
-    // Page filters of version 2 (page-filters.ts) hold the skipped-key terms page by page and
-    // the skipped keys, in place of the index's block-level skipped-terms bloom; the layout
-    // 'blockBloom' writes version 1 beside that bloom, as before (tests' older blocks).
-    const legacy = this.#layout === 'blockBloom';
-    const index = encodeSpanBlockIndex(spans, { skippedTermsFilter: legacy });
-    ctx.batch.put(ik, index);
-    let indexBytes = ik.length + index.length;
-    const paged = spans.length > SpanPageLimits.pageRowsDefault;
-    const skipped = decodeSpanBlockIndex(index);
-    let filters: Uint8Array | null;
-    if (legacy) filters = paged ? encodePageFilters(this.#w, spans, SpanPageLimits.pageRowsDefault, skipped) : null;
-    else filters = encodePageTerms(this.#w, spans, SpanPageLimits.pageRowsDefault, skipped);
-    if (filters !== null) {
-      const fk = blockKey(K.pageFilters, tenant, ref);
-      assert(filters.length <= ShardDbLimits.valueBytesMax, 'a block page filters value fits one LevelDB value');
-      ctx.batch.put(fk, filters);
-      indexBytes += fk.length + filters.length;
-    }
-    // The trace summaries (trace-summaries.ts) let a search settle a one-block trace without its
-    // pages. They copy span fields, so they count as the block's data, as Tempo's trace-level
-    // columns (root service and name, start, duration) are part of its parquet blocks.
-    // NB: counted as index instead, index/data would be about 15% (4.5 B/span of summaries),
-    // over the storage issue's 10% target; the flush test's 10% check relies on this choice.
-    const sk = blockKey(K.summaries, tenant, ref);
-    const sv = encodeTraceSummaries(this.#w, summarizeBlockTraces(spans, sole));
-    assert(sv.length <= ShardDbLimits.valueBytesMax, 'a block trace summary table fits one LevelDB value');
-    ctx.batch.put(sk, sv);
-    dataBytes += sk.length + sv.length;
-    const traces = new Map<string, { id: Uint8Array; spans: number; minStartNs: bigint; maxEndNs: bigint; pages: { first: number; last: number } }>();
-    // Rows are stored in `spans` order, in pages of pageRowsDefault rows (encodeSplitSpanBlock).
-    const pageRows = SpanPageLimits.pageRowsDefault;
-    let row = 0;
-    let minStartNs = spans[0]?.startTimeUnixNano as bigint;
-    let maxStartNs = minStartNs;
-    let maxEndNs = 0n;
-    for (const s of spans) {
-      if (s.startTimeUnixNano < minStartNs) minStartNs = s.startTimeUnixNano;
-      if (s.startTimeUnixNano > maxStartNs) maxStartNs = s.startTimeUnixNano;
-      if (s.endTimeUnixNano > maxEndNs) maxEndNs = s.endTimeUnixNano;
-      const tk = idKey(s.traceId);
-      const t = traces.get(tk);
-      const page = Math.floor(row++ / pageRows);
-      if (t === undefined) traces.set(tk, { id: s.traceId, spans: 1, minStartNs: s.startTimeUnixNano, maxEndNs: s.endTimeUnixNano, pages: { first: page, last: page } });
-      else {
-        t.spans++;
-        t.pages.last = page;
-        if (s.startTimeUnixNano < t.minStartNs) t.minStartNs = s.startTimeUnixNano;
-        if (s.endTimeUnixNano > t.maxEndNs) t.maxEndNs = s.endTimeUnixNano;
-      }
-    }
-    for (const t of traces.values()) {
-      const tk = traceEntryKey(tenant, t.id, ref);
-      const tv = encodeTraceEntry(this.#w, ref.bucket, t);
-      ctx.batch.put(tk, tv);
-      indexBytes += tk.length + tv.length;
-    }
-    // No marker yet: a later flush that writes one sets the flag (#markMetas).
-    const meta: BlockMeta = { rows: spans.length, traces: traces.size, dataBytes, indexBytes, minStartNs, maxStartNs, maxEndNs, marked: false };
-    const mk = blockKey(K.meta, tenant, ref);
-    const mv = encodeBlockMeta(this.#w, meta);
-    ctx.batch.put(mk, mv);
-    return { dataBytes, indexBytes: indexBytes + mk.length + mv.length };
   }
 
   /**
