@@ -13,7 +13,7 @@ import type { TraceSearchQuery } from '../../query/search-params.js';
 import { SpanBlockCache } from './block-cache.js';
 import { decodePageFilters, sealPageFilters } from './page-filters.js';
 import { decodeSpanBlockIndex } from './span-index.js';
-import { TraceKeySpace } from './trace-keys.js';
+import { TraceKeySpace, readRef, tenantPrefixBytes } from './trace-keys.js';
 import { TraceStore } from './trace-store.js';
 import { addAndFlush, damageValue, deleteKeys, keysIn, outcomeCode, realisticSpans, tempTraceDb } from './traces-test-util.js';
 
@@ -169,7 +169,7 @@ class SpaceGetCounter implements KvRead {
   }
 }
 
-t.test('blocks of both layouts in one database: a tag search on the skipped key reads no index of a version-2 block, and answers as a full scan', async (t) => {
+t.test('blocks of both layouts in one database: a tag or TraceQL search on the skipped key reads no index of a version-2 block, and answers as a full scan', async (t) => {
   const rand = new SeededRand(SEED + 4);
   const spans = customerSpans(rand, 600);
   const db = await tempTraceDb(t, 'otlpdb-page-filters-mixed-');
@@ -190,15 +190,26 @@ t.test('blocks of both layouts in one database: a tag search on the skipped key 
   const versions = new Set<number>();
   for (const k of await keysIn(db, TraceKeySpace.pageFilters)) versions.add(decodePageFilters((await db.get(k)) as Uint8Array).skipped === undefined ? 1 : 2);
   t.same([...versions].sort(), [1, 2], 'page filters of both versions');
+  const v1Blocks = (await keysIn(db, TraceKeySpace.meta)).filter((k) => readRef(k, tenantPrefixBytes(TENANT)).flushIndex === 1).length;
+  t.ok(v1Blocks >= 1, `${v1Blocks} blocks of the older layout`);
+  // The blocks that must read their index: the older layout's, and version-2 blocks that index customer.id (few values there).
+  let decided = 0;
+  for (const k of await keysIn(db, TraceKeySpace.pageFilters)) if (decodePageFilters((await db.get(k)) as Uint8Array).skipped?.skippedKeys.has('customer.id') === true) decided++;
+  t.ok(decided >= 1, `${decided} version-2 blocks skip customer.id`);
+  const indexed = (await keysIn(db, TraceKeySpace.meta)).length - decided;
   let found = 0;
   for (let i = 0; i < 30; i++) {
-    const q: TraceSearchQuery = { startNs: 0n, endNs: 1n << 63n, predicate: { attrs: [['customer.id', `c${rand.intn(CUSTOMERS + 20)}`]] }, limit: 1000, spss: 3 };
+    const c = `c${rand.intn(CUSTOMERS + 20)}`;
+    const base = { startNs: 0n, endNs: 1n << 63n, limit: 1000, spss: 3 };
+    // Tag searches and TraceQL equalities alternate: both are decided by the page filters of version 2.
+    const q: TraceSearchQuery = i % 2 === 0 ? { ...base, predicate: { attrs: [['customer.id', c]] } } : { ...base, predicate: {}, traceql: `{ span.customer.id = ${JSON.stringify(c)} }` };
     const counter = new SpaceGetCounter(db, TraceKeySpace.index);
     const got = await searchShard(newer, counter, TENANT, q, () => false);
     t.equal(json(got), json(await searchShard(newer, db, TENANT, { ...q, fullScan: true }, () => false)), `case ${i} (seed ${SEED + 4}) as a full scan`);
     const reference = new SpaceGetCounter(db, TraceKeySpace.index);
     await searchShard(newer, reference, TENANT, q, () => false, undefined, { earlyStop: true, pageFilters: false });
     t.ok(counter.gets < reference.gets, `case ${i}: ${counter.gets} index values read, ${reference.gets} without page filters`);
+    t.ok(counter.gets <= indexed, `case ${i}: at most the ${indexed} blocks not decided by version-2 filters read their index`);
     if (got.traces.length > 0) found++;
   }
   t.ok(found >= 10, `${found} of 30 searches find traces (not vacuous)`);

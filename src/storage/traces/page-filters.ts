@@ -47,7 +47,9 @@
  *
  *   u8 version (1 | 2) | u8 record 4 | uvarint pageRows | uvarint pages
  *   version 2 only: uvarint skippedKeys, skippedKeys × str | uvarint skippedValueKeys, skippedValueKeys × str
- *                   (str = uvarint utf8Length, UTF-8; sorted, as in the index)
+ *                   | uvarint valueKeys, valueKeys × str (the keys of the index's value terms:
+ *                   a TraceQL equality on another key has no postings of value terms there)
+ *                   (str = uvarint utf8Length, UTF-8; sorted and distinct)
  *   per page: uvarint filterBytes (0: no filter, the page may hold anything) | filter (bloom.ts encodeBloom)
  *
  * Version 1: at least two pages, no key lists; the index keeps its
@@ -66,7 +68,8 @@ import type { ByteWriter } from '../codec/varint.js';
 import { ByteReader } from '../codec/varint.js';
 import type { SpanRow } from '../rows.js';
 import type { SpanBlockIndex, SpanPredicate } from './span-index.js';
-import { attrTermKey, indexExcludes, skippedTermsOfRow } from './span-index.js';
+import type { SpanMatch } from './span-index.js';
+import { IndexField, attrTermKey, indexExcludes, skippedTermsOfRow, valueTermKey } from './span-index.js';
 
 const FILTERS_VERSION_BESIDE_BLOOM = 1;
 /** PAGE_FILTERS_VERSION is the version the traces store writes: the page filters replace the index's skipped-terms bloom. */
@@ -81,7 +84,12 @@ const RECORD_PAGE_FILTERS = 4;
 export interface PageFilters {
   readonly pageRows: number;
   readonly filters: readonly (BlockBloom | null)[];
-  readonly skipped?: SkippedSets;
+  readonly skipped?: PageTermKeys;
+}
+
+/** PageTermKeys are what version 2 says of a block's index: its skipped sets and the keys of its value terms. */
+export interface PageTermKeys extends SkippedSets {
+  readonly valueKeys: ReadonlySet<string>;
 }
 
 /** SkippedSets are a block index's skipped keys and skipped value keys (span-index.ts). */
@@ -117,7 +125,10 @@ export function encodePageFilters(w: ByteWriter, spans: readonly SpanRow[], page
  * per page at TraceStoreLimits.pageTermsFalsePositiveTarget; null when the
  * block has no skipped key (a search then reads its index).
  */
-export function encodePageTerms(w: ByteWriter, spans: readonly SpanRow[], pageRows: number, skipped: SkippedSets): Uint8Array | null {
+export function encodePageTerms(w: ByteWriter, spans: readonly SpanRow[], pageRows: number, index: SpanBlockIndex): Uint8Array | null {
+  const valueKeys = new Set<string>();
+  for (const term of index.terms) if (term.field === IndexField.value) valueKeys.add(term.key);
+  const skipped: PageTermKeys = { skippedKeys: index.skippedKeys, skippedValueKeys: index.skippedValueKeys, valueKeys };
   assert(pageRows >= 1 && pageRows <= SpanPageLimits.pageRowsMax, 'pageRows in [1, pageRowsMax]');
   if (skipped.skippedKeys.size === 0 && skipped.skippedValueKeys.size === 0) return null;
   const pages = Math.ceil(spans.length / pageRows);
@@ -138,7 +149,7 @@ export function sealPageFilters(w: ByteWriter, f: PageFilters): Uint8Array {
   w.uvarint(f.pageRows);
   w.uvarint(f.filters.length);
   if (f.skipped !== undefined) {
-    for (const set of [f.skipped.skippedKeys, f.skipped.skippedValueKeys]) {
+    for (const set of [f.skipped.skippedKeys, f.skipped.skippedValueKeys, f.skipped.valueKeys]) {
       const keys = [...set].sort();
       w.uvarint(keys.length);
       for (const k of keys) w.str(k);
@@ -168,10 +179,10 @@ export function decodePageFilters(bytes: Uint8Array): PageFilters {
   const pages = r.uvarint();
   const pagesMin = version === PAGE_FILTERS_VERSION ? 1 : 2;
   if (pages < pagesMin || pages > r.remaining) throw corrupt(`page filters of ${pages} pages in ${r.remaining} bytes`);
-  let skipped: SkippedSets | undefined;
+  let skipped: PageTermKeys | undefined;
   if (version === PAGE_FILTERS_VERSION) {
     const sets: Set<string>[] = [];
-    for (const what of ['skipped key', 'skipped value key']) {
+    for (const what of ['skipped key', 'skipped value key', 'value term key']) {
       const n = r.uvarint();
       if (n > r.remaining) throw corrupt(`page filters claim ${n} ${what}s in ${r.remaining} bytes`);
       const set = new Set<string>();
@@ -184,7 +195,7 @@ export function decodePageFilters(bytes: Uint8Array): PageFilters {
       }
       sets.push(set);
     }
-    skipped = { skippedKeys: sets[0] as Set<string>, skippedValueKeys: sets[1] as Set<string> };
+    skipped = { skippedKeys: sets[0] as Set<string>, skippedValueKeys: sets[1] as Set<string>, valueKeys: sets[2] as Set<string> };
     if (skipped.skippedKeys.size === 0 && skipped.skippedValueKeys.size === 0) throw corrupt('page filters of version 2 without skipped keys');
   }
   const filters: (BlockBloom | null)[] = [];
@@ -203,15 +214,53 @@ export function decodePageFilters(bytes: Uint8Array): PageFilters {
  * (the caller checks every row it reads with spanMatches). Sound because a
  * page's filter holds the skipped-key terms of all its rows.
  */
-export function pagesMayHoldAttrs(f: PageFilters, attrs: readonly (readonly [string, string])[]): number[] {
+export function pagesMayHoldAttrs(f: PageFilters, attrs: readonly (readonly [string, string])[], match?: SpanMatch): number[] {
   assert(f.skipped !== undefined, 'pagesMayHoldAttrs asks page filters of version 2');
-  const skippedKeys = f.skipped.skippedKeys;
-  const terms = attrs.flatMap(([k, v]) => (skippedKeys.has(k) ? [attrTermKey(k, v)] : []));
+  const keys = f.skipped;
+  const terms = attrs.flatMap(([k, v]) => (keys.skippedKeys.has(k) ? [attrTermKey(k, v)] : []));
   const out: number[] = [];
   f.filters.forEach((bloom, p) => {
-    if (bloom === null || terms.every((t) => bloomHas(bloom, t))) out.push(p);
+    if (bloom === null || (terms.every((t) => bloomHas(bloom, t)) && (match === undefined || matchMayHoldOnPage(match, keys, bloom)))) out.push(p);
   });
   return out;
+}
+
+/**
+ * matchMayHoldOnPage is span-index.ts matchMayHold asked of one page's
+ * filter with the index's answers unknown: an attr atom on a key the block
+ * skips may hold when the page's filter may hold its tag-form term or its
+ * value term (skipped value key) or the index has value terms of the key
+ * (unknown here: may); any other atom may hold. Sound because the filter
+ * holds every skipped-key term of the page's rows.
+ */
+function matchMayHoldOnPage(m: SpanMatch, keys: PageTermKeys, bloom: BlockBloom): boolean {
+  switch (m.kind) {
+    case 'and':
+      return m.args.every((a) => matchMayHoldOnPage(a, keys, bloom));
+    case 'or':
+      return m.args.some((a) => matchMayHoldOnPage(a, keys, bloom));
+    case 'attr': {
+      if (!keys.skippedKeys.has(m.key)) return true;
+      if (bloomHas(bloom, attrTermKey(m.key, m.value))) return true;
+      if (keys.skippedValueKeys.has(m.key)) return bloomHas(bloom, valueTermKey(m.key, m.value));
+      return keys.valueKeys.has(m.key);
+    }
+    default:
+      return true;
+  }
+}
+
+/** matchDecidable says whether the page filters can rule rows out for `m`: some atom whose key the block skips (and whose value terms it does not index). */
+export function matchDecidable(m: SpanMatch, keys: PageTermKeys): boolean {
+  switch (m.kind) {
+    case 'and':
+    case 'or':
+      return m.args.some((a) => matchDecidable(a, keys));
+    case 'attr':
+      return keys.skippedKeys.has(m.key) && (keys.skippedValueKeys.has(m.key) || !keys.valueKeys.has(m.key));
+    default:
+      return false;
+  }
 }
 
 /**

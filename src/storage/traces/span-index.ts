@@ -207,6 +207,11 @@ function termKey(field: number, key: string, value: string): string {
   return JSON.stringify([field, key, value]);
 }
 
+/** valueTermKey is the skipped-terms item of a TraceQL value term key = value (traceqlIndexForm), as the blooms and page filters hold it. */
+export function valueTermKey(key: string, value: string): string {
+  return termKey(IndexField.value, key, value);
+}
+
 /** attrTermKey is the skipped-terms item of the attribute equality key = value (tag form, attrIndexValue), as the blooms and page filters hold it. */
 export function attrTermKey(key: string, value: string): string {
   return termKey(IndexField.attr, key, value);

@@ -13,7 +13,7 @@ import type { ScanStats } from '../shard/signal-store.js';
 import { readBlockIndex, readBlockPageRows, readBlockView, readPageFilters } from './block-read.js';
 import type { BlockCacheRef } from './block-read.js';
 import type { PageFilters } from './page-filters.js';
-import { pagesMayHoldAttrs, pagesMayMatch } from './page-filters.js';
+import { matchDecidable, pagesMayHoldAttrs, pagesMayMatch } from './page-filters.js';
 import { decodeSpanRows, readBlockColumns, serviceOf } from './span-block.js';
 import type { SpanHead } from './span-head.js';
 import type { SpanBlockIndex, SpanPredicate } from './span-index.js';
@@ -41,9 +41,9 @@ export interface BlockMatches {
 
 /**
  * pageTermHits is a block's matching rows decided by its page filters of
- * version 2 alone (page-filters.ts), without its index: when the search is
- * a tag search (no TraceQL span match) with an attribute equality whose key
- * the block skips, 'none' when no page may hold the skipped values, else
+ * version 2 alone (page-filters.ts), without its index: when the search has
+ * an attribute equality whose key the block skips, or a TraceQL span match
+ * with such an atom (matchDecidable), 'none' when no page may hold it, else
  * the matching rows (spanMatches) of the pages that may. Otherwise
  * `{ filters }`: the block's page filters as read (null: none), or `{}`
  * when not read, for pageHits on the index path.
@@ -58,16 +58,18 @@ export async function pageTermHits(
   cache: BlockCacheRef | null,
 ): Promise<BlockHits | 'none' | { readonly filters?: PageFilters | null }> {
   const attrs = q.predicate.attrs ?? [];
-  if (attrs.length === 0 || q.predicate.match !== undefined) return {};
+  const match = q.predicate.match;
+  if (attrs.length === 0 && match === undefined) return {};
   const filters = await readPageFilters(kv, tenant, ref, stats, cache);
   if (filters?.skipped === undefined) return { filters };
   const skippedKeys = filters.skipped.skippedKeys;
   const skippedAttrs = attrs.filter(([k]) => skippedKeys.has(k));
-  if (skippedAttrs.length === 0) return { filters };
+  if (skippedAttrs.length === 0 && (match === undefined || !matchDecidable(match, filters.skipped))) return { filters };
   checkPageCount(filters, meta, tenant, ref);
-  const pages = pagesMayHoldAttrs(filters, skippedAttrs);
+  const pages = pagesMayHoldAttrs(filters, skippedAttrs, match);
   if (pages.length === 0) return 'none';
-  const needles = needlesOf(skippedAttrs);
+  // A tag search's values (not a TraceQL match) also rule out pages whose bytes lack them.
+  const needles = match === undefined ? needlesOf(skippedAttrs) : [];
   const hits = await pageRowHits(kv, tenant, ref, pages, filters.pageRows, needles, q, stats, cache);
   if (hits === null) throw corrupt('a span block with page filters of version 2 is not paged', { tenant, ...ref });
   return hits;
