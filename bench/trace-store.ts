@@ -1,5 +1,5 @@
 /**
- * trace-store.ts — `node dist/bench/trace-store.js [--traces N] [--flushes N] [--json]`:
+ * trace-store.ts — `node dist/bench/trace-store.js [--traces N] [--flushes N] [--layout pageTerms|blockBloom] [--json]`:
  * the traces store of one shard replica (src/storage/traces/trace-store.ts)
  * on a real LevelDB in a temporary directory, fed the seeded realistic spans
  * of traces-test-util.ts (N traces per flush, ~16 spans each, one hour bucket
@@ -10,6 +10,8 @@
  * trace-id index for the exact distinct-trace count (one seek per trace);
  * traceById latency; searchSpans latency of a selective query and of a full
  * scan (each the median of a few runs after a warm-up). Timing never gates anything.
+ * `--layout blockBloom` writes the blocks' skipped-key terms as before page
+ * filters of version 2 (TraceWriteLayout), for the flush cost before/after.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,6 +24,7 @@ import { KvWriteBatch, ShardDb } from '../src/storage/shard/shard-db.js';
 import { newScanStats } from '../src/storage/shard/signal-store.js';
 import { prefixRange, tracePrefix } from '../src/storage/traces/trace-keys.js';
 import { TraceStore } from '../src/storage/traces/trace-store.js';
+import type { TraceWriteLayout } from '../src/storage/traces/trace-store.js';
 import { realisticSpans } from '../src/storage/traces/traces-test-util.js';
 
 function arg(name: string, fallback: number): number {
@@ -34,13 +37,14 @@ function arg(name: string, fallback: number): number {
 const TRACES = arg('traces', 500);
 const FLUSHES = arg('flushes', 8);
 const JSON_OUT = process.argv.includes('--json');
+const LAYOUT: TraceWriteLayout = process.argv.includes('blockBloom') ? 'blockBloom' : 'pageTerms';
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-bench-traces-'));
   const db = await ShardDb.open(dir);
   try {
     const rand = new SeededRand(42);
-    const store = new TraceStore();
+    const store = new TraceStore({}, null, undefined, LAYOUT);
     await store.load(db);
     let spans = 0;
     let dataBytes = 0;
@@ -113,7 +117,7 @@ async function main(): Promise<void> {
     };
     if (JSON_OUT) console.log(JSON.stringify(out));
     else {
-      console.log(`${spans} spans, ${out.traces} traces in ${FLUSHES} flushes`);
+      console.log(`${spans} spans, ${out.traces} traces in ${FLUSHES} flushes, layout ${LAYOUT}`);
       console.log(`blocks ${out.dataBytesPerSpan.toFixed(1)} B/span, indexes ${out.indexBytesPerSpan.toFixed(1)} B/span, index/data ${(100 * out.indexOverData).toFixed(2)}%`);
       console.log(`writeFrozen ${out.writeFrozenMsPerFlush.toFixed(1)} ms/flush, of which the distinct-trace probes ~${out.distinctTraceProbeMsPerFlush.toFixed(1)} ms (${out.distinctTraceProbeUsPerTrace.toFixed(1)} us/trace)`);
       console.log(`traceById ${out.traceByIdUs.toFixed(0)} us (${out.traceByIdSpansAvg.toFixed(1)} spans)`);

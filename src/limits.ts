@@ -1154,6 +1154,13 @@ export const TraceStoreLimits = {
    * skipped-terms bloom let through (coarse, to keep the index small).
    */
   pageFilterFalsePositiveTarget: 0.25,
+  /**
+   * pageTermsFalsePositiveTarget is the target of a page's filter in page
+   * filters of version 2 (page-filters.ts), which replace the block-level
+   * skipped-terms bloom: it takes that filter's bits (10%: 4.8 bits a term)
+   * besides the 25% (2.9 bits) of version 1, about 7.7 bits a term in all.
+   */
+  pageTermsFalsePositiveTarget: 0.025,
   /** pageFilterTermsMax bounds the distinct skipped-key terms one page's filter holds; past it the page has no filter (a search reads it). */
   pageFilterTermsMax: 65_536,
   /** searchBucketBlocksMax bounds the block metas searchSpanRefs holds at once (one bucket's, sorted newest first; a bucket with more is read in groups of this many). */
@@ -1533,6 +1540,7 @@ assert(TraceSearchLimits.limitDefault >= 1 && TraceSearchLimits.limitDefault <= 
 assert(TraceSearchLimits.spssDefault >= 1 && TraceSearchLimits.spssDefault <= TraceSearchLimits.spssMax, '1 <= spssDefault <= spssMax');
 assert(TraceStoreLimits.summarySpansKept >= TraceSearchLimits.spssDefault, 'a block trace summary keeps the spans a default search lists');
 assert(TraceStoreLimits.pageFilterFalsePositiveTarget > 0 && TraceStoreLimits.pageFilterFalsePositiveTarget < 1, 'pageFilterFalsePositiveTarget in (0, 1)');
+assert(TraceStoreLimits.pageTermsFalsePositiveTarget > 0 && TraceStoreLimits.pageTermsFalsePositiveTarget < TraceStoreLimits.pageFilterFalsePositiveTarget, 'pageTermsFalsePositiveTarget in (0, pageFilterFalsePositiveTarget)');
 assert(TraceStoreLimits.pageFilterTermsMax <= StorageLimits.bloomItemsMax, 'a page filter fits one bloom filter');
 assert(TraceSearchLimits.rangeDefaultMs <= TraceSearchLimits.rangeMsMax, 'rangeDefaultMs <= rangeMsMax');
 assert(TraceSearchLimits.candidateTracesMax >= TraceSearchLimits.limitMax, 'a shard can hold candidates for a full answer');

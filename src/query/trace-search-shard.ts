@@ -58,6 +58,7 @@ import { addScanStats, newScanStats } from '../storage/shard/signal-store.js';
 import { serviceOf } from '../storage/traces/span-block.js';
 import type { SpanMatch, SpanPredicate } from '../storage/traces/span-index.js';
 import { attrIndexValue } from '../storage/traces/span-index.js';
+import type { TraceSummaryEntry } from '../storage/traces/trace-summaries.js';
 import type { TraceRefs, TraceStore } from '../storage/traces/trace-store.js';
 import { spanMatches } from '../storage/traces/trace-store.js';
 import type { TraceSearchQuery } from './search-params.js';
@@ -157,6 +158,12 @@ export interface ShardSearchOptions {
    * differential tests' reference and the benches' "before".
    */
   readonly pageFilters?: boolean;
+  /**
+   * soleSummaries false settles a candidate whose block summary says "sole"
+   * as any other (trace-id index scan, then the summary); the answer is the
+   * same. For the benches' "before" and the tests' reference.
+   */
+  readonly soleSummaries?: boolean;
 }
 
 const DEFAULT_OPTIONS: ShardSearchOptions = { earlyStop: true };
@@ -167,6 +174,8 @@ interface Candidate {
   readonly traceId: Uint8Array;
   lastStartNs: bigint;
   done: boolean;
+  /** sole is the trace's "sole" block summary when every span noted came with it (SpanRefBatch.soles), else null. */
+  sole: TraceSummaryEntry | null;
 }
 
 const DEFAULT_BOUNDS: ShardSearchBounds = {
@@ -393,13 +402,14 @@ export async function searchShard(
   // entry is stale (its start no longer matches) and skipped when popped.
   const heap = new CandidateHeap();
   /** note counts one matching span; false when the candidate-traces bound stops the scan. */
-  const note = (traceId: Uint8Array, startNs: bigint): boolean => {
+  const note = (traceId: Uint8Array, startNs: bigint, sole: TraceSummaryEntry | null = null): boolean => {
     inspectedSpans++;
     const key = hexOf(traceId);
     const c = candidates.get(key);
+    if (c !== undefined && c.sole !== sole) c.sole = null;
     if (c === undefined) {
       if (candidates.size >= bounds.candidateTracesMax) return false;
-      const fresh = { key, traceId, lastStartNs: startNs, done: false };
+      const fresh = { key, traceId, lastStartNs: startNs, done: false, sole: options.soleSummaries === false ? null : sole };
       candidates.set(key, fresh);
       heap.push(fresh, startNs);
     } else if (startNs > c.lastStartNs) {
@@ -429,6 +439,15 @@ export async function searchShard(
       heap.pop();
       c.done = true;
       let known: TraceRefs | undefined;
+      // A trace its block's summary says is sole there (and no head holds): settled with no read at all.
+      const sole = useSummaries && c.sole !== null ? store.soleSummary(tenant, c.traceId, c.sole) : null;
+      const soleAnswer = sole === null ? undefined : summaryFromEntry(c.traceId, sole, q);
+      if (soleAnswer !== undefined) {
+        inspectedTraces++;
+        summarized++;
+        if (soleAnswer !== null) traces.push(soleAnswer);
+        continue;
+      }
       if (useSummaries) {
         // A trace wholly in one block is often answered by that block's trace summaries: no page is read.
         known = await store.traceRefs(kv, tenant, c.traceId, stats);
@@ -495,7 +514,7 @@ export async function searchShard(
     scan: for await (const batch of store.searchSpanRefs(kv, tenant, { ...search, predicate }, stats)) {
       for (let i = 0; i < batch.traceIds.length; i++) {
         spansRead++;
-        if (!note(batch.traceIds[i] as Uint8Array, batch.startsNs[i] as bigint)) {
+        if (!note(batch.traceIds[i] as Uint8Array, batch.startsNs[i] as bigint, batch.soles[i] ?? null)) {
           partial = true;
           break scan;
         }

@@ -5,10 +5,12 @@ import { SeededRand } from '../fs/seeded-rand.js';
 import type { SpanRow } from '../storage/rows.js';
 import type { ShardDb } from '../storage/shard/shard-db.js';
 import { SpanBlockCache } from '../storage/traces/block-cache.js';
-import { TraceKeySpace } from '../storage/traces/trace-keys.js';
+import { TraceKeySpace, blockKey, decodeBlockMeta } from '../storage/traces/trace-keys.js';
+import { newScanStats } from '../storage/shard/signal-store.js';
+import { decodeTraceSummaries, summaryOf } from '../storage/traces/trace-summaries.js';
 import { TraceStore } from '../storage/traces/trace-store.js';
 import type { TraceSummaryEntry } from '../storage/traces/trace-summaries.js';
-import { addAndFlush, damageValue, deleteKeys, keysIn, outcomeCode, realisticSpans, rewriteSummaries, tempTraceDb } from '../storage/traces/traces-test-util.js';
+import { SpaceScanCounter, addAndFlush, damageValue, deleteKeys, keysIn, outcomeCode, realisticSpans, rewriteSummaries, tempTraceDb } from '../storage/traces/traces-test-util.js';
 import type { TraceSearchQuery } from './search-params.js';
 import { searchShard } from './trace-search-shard.js';
 import type { ShardSearchAnswer } from './trace-search-shard.js';
@@ -122,7 +124,7 @@ t.test('a tag, TraceQL or full-scan search never uses summaries', async (t) => {
   }
 });
 
-t.test('planted wrong summaries: the differential catches a wrong root or span, the index check a wrong extent', async (t) => {
+t.test('planted wrong summaries: the differential catches a wrong root or span, a wrong extent (the index check, or a wrong answer on the sole path)', async (t) => {
   const plants: [string, (e: TraceSummaryEntry) => TraceSummaryEntry][] = [
     ['a root name off by one letter', (e) => (e.root === null ? e : { ...e, root: { ...e.root, name: `${e.root.name}x` } })],
     ['a root span that is not there', (e) => (e.root === null ? { ...e, root: { service: 'ghost', name: 'ghost' } } : e)],
@@ -165,4 +167,67 @@ t.test('a damaged summary table is refused (ERR_CORRUPTION); blocks without tabl
   const old = await searchShard(store, db, TENANT, q, () => false);
   t.equal(json(old), want, 'same answer without tables');
   t.equal(old.summarizedTraces, 0, 'nothing answered from summaries');
+});
+
+t.test('sole summaries settle a trace without its trace-id index scan, with the same answers (seeded differential)', async (t) => {
+  const rand = new SeededRand(SEED + 5);
+  const spans = summarySpans(rand, 400);
+  for (const cache of [null, new SpanBlockCache()]) {
+    const store = new TraceStore({}, cache);
+    const db = await storeWith(t, spans, 4, store);
+    let scansSole = 0;
+    let scansWithout = 0;
+    for (let i = 0; i < 30; i++) {
+      const q = durationQuery(rand, spans);
+      const label = `${cache === null ? 'uncached' : 'cached'} case ${i} (reproduce: OTLPDB_SEARCH_SEED=${SEED})`;
+      const sole = new SpaceScanCounter(db, TraceKeySpace.traceId);
+      const without = new SpaceScanCounter(db, TraceKeySpace.traceId);
+      const got = await searchShard(store, sole, TENANT, q, () => false);
+      t.equal(json(got), json(await searchShard(store, without, TENANT, q, () => false, undefined, { earlyStop: true, soleSummaries: false })), `${label}: as without sole summaries`);
+      t.equal(json(got), json(await searchShard(store, db, TENANT, q, () => false, undefined, { earlyStop: true, summaries: false })), `${label}: as reading every trace`);
+      scansSole += sole.scans;
+      scansWithout += without.scans;
+    }
+    // Not vacuous: the sole path skipped trace-id index scans.
+    t.ok(scansSole < scansWithout, `${scansSole} trace-id index scans with sole summaries, ${scansWithout} without`);
+  }
+});
+
+/**
+ * soleViolations lists the traces of `spans` whose summary says "sole" in a
+ * block whose meta says "no shadow markers" while the trace-id index names
+ * more than one block for the trace: the invariant the sole path relies on.
+ */
+async function soleViolations(store: TraceStore, db: ShardDb, spans: readonly SpanRow[]): Promise<{ violations: string[]; sole: number }> {
+  const violations: string[] = [];
+  let sole = 0;
+  const seen = new Set<string>();
+  for (const s of spans) {
+    const k = hex(s.traceId);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    const refs = await store.traceRefs(db, TENANT, s.traceId, newScanStats());
+    for (const { ref } of refs.refs) {
+      const table = decodeTraceSummaries((await db.get(blockKey(TraceKeySpace.summaries, TENANT, ref))) as Uint8Array);
+      const meta = decodeBlockMeta((await db.get(blockKey(TraceKeySpace.meta, TENANT, ref))) as Uint8Array);
+      const e = summaryOf(table, s.traceId);
+      if (e?.sole !== true || meta.marked !== false) continue;
+      sole++;
+      if (refs.refs.length !== 1) violations.push(`${k} is sole in ${JSON.stringify(ref)} but in ${refs.refs.length} blocks`);
+    }
+  }
+  return { violations, sole };
+}
+
+t.test('a summary says sole only for a trace wholly in its block while the block is unmarked; planted "every trace sole" is caught', async (t) => {
+  const rand = new SeededRand(SEED + 6);
+  const spans = summarySpans(rand, 300);
+  const store = new TraceStore();
+  const db = await storeWith(t, spans, 3, store);
+  const before = await soleViolations(store, db, spans);
+  t.same(before.violations, [], 'no violation as the flush writes it');
+  t.ok(before.sole > 10, `${before.sole} sole summaries in unmarked blocks (not vacuous)`);
+  t.ok((await rewriteSummaries(db, (e) => ({ ...e, sole: true }))) > 0, 'tables rewritten with every trace sole');
+  const after = await soleViolations(store, db, spans);
+  t.ok(after.violations.length > 0, `planted: ${after.violations.length} violations found`);
 });

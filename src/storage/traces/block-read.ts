@@ -27,7 +27,7 @@ import type { SpanBlockIndex } from './span-index.js';
 import { decodeSpanBlockIndex } from './span-index.js';
 import type { TraceSummaryTable } from './trace-summaries.js';
 import { decodeTraceSummaries } from './trace-summaries.js';
-import type { BlockRef } from './trace-keys.js';
+import type { BlockRef, TracePages } from './trace-keys.js';
 import { TraceKeySpace as K, blockKey, pageKey } from './trace-keys.js';
 
 /** readBlockValue gets the value under a block's key (a whole block, or a format-3 head); a block its meta or the trace-id index names must exist. */
@@ -160,16 +160,28 @@ export async function readBlockPageRows(
   stats: ScanStats,
   c: BlockCacheRef | null = null,
 ): Promise<SpanRow[][] | null> {
-  const opened = await readSplitHead(kv, tenant, ref, stats, c);
-  if (opened === null) return null;
-  if (opened.dir.pageRows !== pageRows) throw corrupt(`span block of ${opened.dir.pageRows}-row pages, its page filters say ${pageRows}`, { tenant, ...ref });
-  for (const p of pages) if (p >= opened.pageCount) throw corrupt(`span block page ${p} of ${opened.pageCount}`, { tenant, ...ref });
-  // Page values are kept in the cache as read (checked by their CRC32C on every decode); only the missing ones are fetched.
+  // Page values are kept in the cache as read (checked by their CRC32C on every decode); only the missing ones are fetched,
+  // in one getMany with the block's head when the cache lacks it too.
   const keys = pages.map((p) => pageKey(tenant, ref, p));
   const values: (Uint8Array | undefined)[] = keys.map((k) => (c === null ? undefined : c.cache.get<Uint8Array>(spanBlockCacheKey(c.space, 'g', k))));
   const missing = keys.flatMap((k, i) => (values[i] === undefined ? [i] : []));
+  const bk = blockKey(K.block, tenant, ref);
+  const headCached = c !== null && c.cache.get(spanBlockCacheKey(c.space, 'h', bk)) !== undefined;
+  let fetched: (Uint8Array | undefined)[] = [];
+  let opened: SplitBlockHead | null;
+  if (headCached || missing.length === 0) opened = await readSplitHead(kv, tenant, ref, stats, c);
+  else {
+    const got = await kv.getMany([bk, ...missing.map((i) => keys[i] as Uint8Array)]);
+    assert(got.length === missing.length + 1, 'getMany answers every key');
+    fetched = got.slice(1);
+    // The head through the cache as readSplitHead would open it (counted, kept), from the value just got.
+    opened = await readSplitHead({ get: () => Promise.resolve(got[0]), getMany: (ks) => kv.getMany(ks), pages: (r, n) => kv.pages(r, n) }, tenant, ref, stats, c);
+  }
+  if (opened === null) return null;
+  if (opened.dir.pageRows !== pageRows) throw corrupt(`span block of ${opened.dir.pageRows}-row pages, its page filters say ${pageRows}`, { tenant, ...ref });
+  for (const p of pages) if (p >= opened.pageCount) throw corrupt(`span block page ${p} of ${opened.pageCount}`, { tenant, ...ref });
   if (missing.length > 0) {
-    const fetched = await kv.getMany(missing.map((i) => keys[i] as Uint8Array));
+    if (headCached) fetched = await kv.getMany(missing.map((i) => keys[i] as Uint8Array));
     assert(fetched.length === missing.length, 'getMany answers every key');
     missing.forEach((i, j) => {
       const b = fetched[j];
@@ -212,8 +224,20 @@ export async function readBlockView(kv: KvRead, tenant: string, ref: BlockRef, s
  * pages only; format 2 checks and decodes only those pages (LevelDB still
  * returns the whole value); format 1 opens the whole block.
  */
-export async function readBlockTrace(kv: KvRead, tenant: string, ref: BlockRef, traceId: Uint8Array, stats: ScanStats, c: BlockCacheRef | null = null): Promise<SpanRow[]> {
+export async function readBlockTrace(
+  kv: KvRead,
+  tenant: string,
+  ref: BlockRef,
+  traceId: Uint8Array,
+  stats: ScanStats,
+  c: BlockCacheRef | null = null,
+  pages?: TracePages,
+): Promise<SpanRow[]> {
   assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
+  if (pages !== undefined) {
+    const rows = await readBlockTracePages(kv, tenant, ref, traceId, pages, stats, c);
+    if (rows !== null) return rows;
+  }
   // Format 3's head is the common case and the one worth keeping (checked and parsed once); formats 1 and 2 read as before.
   const opened = await cachedRead(c, 'h', blockKey(K.block, tenant, ref), stats, 1, async (): Promise<Uint8Array | SplitBlockHead> => {
     const bytes = await readBlockValue(kv, tenant, ref, stats);
@@ -224,6 +248,45 @@ export async function readBlockTrace(kv: KvRead, tenant: string, ref: BlockRef, 
   const at = splitTracePages(head, traceId);
   if (at === null) return [];
   return readSplitTraceSpans(head, traceId, await readPages(kv, tenant, ref, at.first, at.last, stats)).spans;
+}
+
+/**
+ * readBlockTracePages is readBlockTrace for a trace whose trace-id entry
+ * names its pages (trace-keys.ts TraceEntry): when the block's head is not
+ * in the cache, the head and those pages come in one getMany (one LevelDB
+ * call instead of two). The range must equal the head's trace directory's
+ * (ERR_CORRUPTION otherwise). Null for a block of format 1 or 2 (the caller
+ * reads it as before).
+ */
+async function readBlockTracePages(kv: KvRead, tenant: string, ref: BlockRef, traceId: Uint8Array, pages: TracePages, stats: ScanStats, c: BlockCacheRef | null): Promise<SpanRow[] | null> {
+  assert(pages.first >= 0 && pages.last >= pages.first, 'a page range');
+  const bk = blockKey(K.block, tenant, ref);
+  const pageKeys: Uint8Array[] = [];
+  for (let p = pages.first; p <= pages.last; p++) pageKeys.push(pageKey(tenant, ref, p));
+  let head = c === null ? undefined : c.cache.get<Cached<Uint8Array | SplitBlockHead>>(spanBlockCacheKey(c.space, 'h', bk));
+  let values: (Uint8Array | undefined)[];
+  if (head !== undefined) {
+    if (head.value instanceof Uint8Array) return null;
+    stats.bytesRead += head.bytesRead;
+    values = await kv.getMany(pageKeys);
+  } else {
+    const got = await kv.getMany([bk, ...pageKeys]);
+    const bytes = got[0];
+    if (bytes === undefined) throw corrupt('a span block named by the trace-id index is missing', { tenant, ...ref });
+    stats.bytesRead += bytes.length;
+    head = { value: isSplitHead(bytes) ? openSplitHead(bytes) : bytes, bytesRead: bytes.length };
+    if (c !== null) c.cache.set(spanBlockCacheKey(c.space, 'h', bk), head, bytes.length + BlockCacheLimits.entryOverheadBytes);
+    values = got.slice(1);
+  }
+  assert(values.length === pageKeys.length, 'getMany answers every key');
+  const opened = head.value;
+  if (opened instanceof Uint8Array) return null;
+  for (const b of values) stats.bytesRead += b?.length ?? 0;
+  const at = splitTracePages(opened, traceId);
+  if (at === null || at.first !== pages.first || at.last !== pages.last) {
+    throw corrupt(`the trace-id index names pages ${pages.first}..${pages.last} of a trace its block holds ${at === null ? 'nowhere' : `on ${at.first}..${at.last}`}`, { tenant, ...ref });
+  }
+  return readSplitTraceSpans(opened, traceId, values).spans;
 }
 
 /** blockPageKeys are the page keys a block owns besides its block key (none for formats 1 and 2), from the value under its block key. */

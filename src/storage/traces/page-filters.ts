@@ -21,41 +21,75 @@
  * TraceStoreLimits.pageFilterTermsMax terms keeps no filter and is always
  * read.
  *
- * The block-level bloom (10% false positives) stays and is asked first: it
- * drops most blocks lacking the value with no further read. The page
- * filters are asked only for a block it lets through, so they can be
- * coarse (TraceStoreLimits.pageFilterFalsePositiveTarget, 25%: about 2.9
- * bits an item) and keep the index within its 10% of the data.
+ * In version 1 the block-level bloom (10% false positives) stays in the
+ * index and is asked first: it drops most blocks lacking the value with no
+ * further read. The page filters are asked only for a block it lets
+ * through, so they are coarse (TraceStoreLimits.pageFilterFalsePositiveTarget,
+ * 25%: about 2.9 bits an item) and keep the index within its 10% of the data.
+ *
+ * Version 2 (written since s13): the page filters replace the block-level
+ * bloom. The block's index is written without its skipped-terms filter
+ * (span-index.ts encodeSpanBlockIndex `skippedTermsFilter` false) and the
+ * value carries the block's skipped keys and skipped value keys, so an
+ * attribute search on a skipped key decides a block from this one small
+ * value — no page may hold the value: the block is not read; else the
+ * pages that may — without reading the block's index (which holds every
+ * postings list, ~16 KB a block in bench/query-traces-shard). The bits the
+ * block-level filter took (10% false positives, 4.8 bits a term) go to the
+ * page filters instead (TraceStoreLimits.pageTermsFalsePositiveTarget),
+ * so a block that holds the value reads fewer pages that do not.
+ * A block is ruled out when every page's filter lacks the value, which
+ * happens for a block without it with probability (1 - p)^pages.
+ * One-page blocks get a value too; blocks without skipped keys get none.
  *
  * Layout (sealed: BlockKind.blockMeta envelope with its CRC32C; record tag
  * 4 beside trace-keys.ts's 1 and 2 and trace-summaries.ts's 3):
  *
- *   u8 version 1 | u8 record 4 | uvarint pageRows | uvarint pages
+ *   u8 version (1 | 2) | u8 record 4 | uvarint pageRows | uvarint pages
+ *   version 2 only: uvarint skippedKeys, skippedKeys × str | uvarint skippedValueKeys, skippedValueKeys × str
+ *                   | uvarint valueKeys, valueKeys × str (the keys of the index's value terms:
+ *                   a TraceQL equality on another key has no postings of value terms there)
+ *                   (str = uvarint utf8Length, UTF-8; sorted and distinct)
  *   per page: uvarint filterBytes (0: no filter, the page may hold anything) | filter (bloom.ts encodeBloom)
  *
- * A block without skipped keys, or of one page, gets no value. Blocks
- * written before this file have none: a search reads them as before. Pure
- * code, no I/O.
+ * Version 1: at least two pages, no key lists; the index keeps its
+ * skipped-terms bloom. Blocks written before this file have no value: a
+ * search reads them as before. NB: code before version 2 refuses a version-2
+ * value (ERR_CORRUPTION), so a database must not go back to it. Pure code,
+ * no I/O.
  */
 import { assert } from '../../errors.js';
-import { SpanPageLimits, TraceStoreLimits } from '../../limits.js';
+import { SpanPageLimits, StorageLimits, TraceStoreLimits } from '../../limits.js';
 import { BlockKind, openBlock, sealBlock } from '../block.js';
 import type { BlockBloom } from '../bloom.js';
-import { buildBloom, decodeBloom, encodeBloom } from '../bloom.js';
+import { bloomHas, buildBloom, decodeBloom, encodeBloom } from '../bloom.js';
 import { corrupt } from '../codec/bits.js';
 import type { ByteWriter } from '../codec/varint.js';
 import { ByteReader } from '../codec/varint.js';
 import type { SpanRow } from '../rows.js';
 import type { SpanBlockIndex, SpanPredicate } from './span-index.js';
-import { indexExcludes, skippedTermsOfRow } from './span-index.js';
+import type { SpanMatch } from './span-index.js';
+import { IndexField, attrTermKey, indexExcludes, skippedTermsOfRow, valueTermKey } from './span-index.js';
 
-const FILTERS_VERSION = 1;
+const FILTERS_VERSION_BESIDE_BLOOM = 1;
+/** PAGE_FILTERS_VERSION is the version the traces store writes: the page filters replace the index's skipped-terms bloom. */
+export const PAGE_FILTERS_VERSION = 2;
 const RECORD_PAGE_FILTERS = 4;
 
-/** PageFilters are a block's decoded page filters: filters[p] is page p's, or null when the page keeps none (read it). */
+/**
+ * PageFilters are a block's decoded page filters: filters[p] is page p's, or
+ * null when the page keeps none (read it); `skipped` (version 2) the block's
+ * skipped keys and skipped value keys, the keys whose terms the filters hold.
+ */
 export interface PageFilters {
   readonly pageRows: number;
   readonly filters: readonly (BlockBloom | null)[];
+  readonly skipped?: PageTermKeys;
+}
+
+/** PageTermKeys are what version 2 says of a block's index: its skipped sets and the keys of its value terms. */
+export interface PageTermKeys extends SkippedSets {
+  readonly valueKeys: ReadonlySet<string>;
 }
 
 /** SkippedSets are a block index's skipped keys and skipped value keys (span-index.ts). */
@@ -85,14 +119,42 @@ export function encodePageFilters(w: ByteWriter, spans: readonly SpanRow[], page
   return sealPageFilters(w, { pageRows, filters });
 }
 
-/** sealPageFilters writes page filters in the layout above (encodePageFilters' last step; tests plant wrong filters with it). */
+/**
+ * encodePageTerms seals version-2 page filters of a block of `spans` cut in
+ * pages of `pageRows` (the layout above): the skipped sets and one filter
+ * per page at TraceStoreLimits.pageTermsFalsePositiveTarget; null when the
+ * block has no skipped key (a search then reads its index).
+ */
+export function encodePageTerms(w: ByteWriter, spans: readonly SpanRow[], pageRows: number, index: SpanBlockIndex): Uint8Array | null {
+  const valueKeys = new Set<string>();
+  for (const term of index.terms) if (term.field === IndexField.value) valueKeys.add(term.key);
+  const skipped: PageTermKeys = { skippedKeys: index.skippedKeys, skippedValueKeys: index.skippedValueKeys, valueKeys };
+  assert(pageRows >= 1 && pageRows <= SpanPageLimits.pageRowsMax, 'pageRows in [1, pageRowsMax]');
+  if (skipped.skippedKeys.size === 0 && skipped.skippedValueKeys.size === 0) return null;
+  const pages = Math.ceil(spans.length / pageRows);
+  const filters: (BlockBloom | null)[] = [];
+  for (let p = 0; p < pages; p++) {
+    const terms = pageTerms(spans, p * pageRows, Math.min(spans.length, (p + 1) * pageRows), skipped);
+    filters.push(terms.size > TraceStoreLimits.pageFilterTermsMax ? null : buildBloom([...terms], TraceStoreLimits.pageTermsFalsePositiveTarget));
+  }
+  return sealPageFilters(w, { pageRows, filters, skipped });
+}
+
+/** sealPageFilters writes page filters in the layout above, version 2 when `f.skipped` is given, else 1 (the encoders' last step; tests plant wrong filters with it). */
 export function sealPageFilters(w: ByteWriter, f: PageFilters): Uint8Array {
-  assert(f.filters.length >= 2, 'page filters of two or more pages');
+  assert(f.filters.length >= (f.skipped === undefined ? 2 : 1), 'page filters of two or more pages (version 1) or one or more (version 2)');
   w.reset();
-  w.u8(FILTERS_VERSION);
+  w.u8(f.skipped === undefined ? FILTERS_VERSION_BESIDE_BLOOM : PAGE_FILTERS_VERSION);
   w.u8(RECORD_PAGE_FILTERS);
   w.uvarint(f.pageRows);
   w.uvarint(f.filters.length);
+  if (f.skipped !== undefined) {
+    for (const set of [f.skipped.skippedKeys, f.skipped.skippedValueKeys, f.skipped.valueKeys]) {
+      const keys = [...set].sort();
+      w.uvarint(keys.length);
+      for (const k of keys) w.str(k);
+    }
+  }
   for (const bloom of f.filters) {
     if (bloom === null) {
       w.uvarint(0);
@@ -109,20 +171,96 @@ export function sealPageFilters(w: ByteWriter, f: PageFilters): Uint8Array {
 export function decodePageFilters(bytes: Uint8Array): PageFilters {
   const r = new ByteReader(openBlock(bytes, BlockKind.blockMeta));
   const version = r.u8();
-  if (version !== FILTERS_VERSION) throw corrupt(`page filters version ${version} is not ${FILTERS_VERSION}`);
+  if (version !== FILTERS_VERSION_BESIDE_BLOOM && version !== PAGE_FILTERS_VERSION) throw corrupt(`page filters version ${version} is not ${FILTERS_VERSION_BESIDE_BLOOM} or ${PAGE_FILTERS_VERSION}`);
   const record = r.u8();
   if (record !== RECORD_PAGE_FILTERS) throw corrupt(`page filters record type ${record} is not ${RECORD_PAGE_FILTERS}`);
   const pageRows = r.uvarint();
   if (pageRows < 1 || pageRows > SpanPageLimits.pageRowsMax) throw corrupt(`page filters of ${pageRows}-row pages`);
   const pages = r.uvarint();
-  if (pages < 2 || pages > r.remaining) throw corrupt(`page filters of ${pages} pages in ${r.remaining} bytes`);
+  const pagesMin = version === PAGE_FILTERS_VERSION ? 1 : 2;
+  if (pages < pagesMin || pages > r.remaining) throw corrupt(`page filters of ${pages} pages in ${r.remaining} bytes`);
+  let skipped: PageTermKeys | undefined;
+  if (version === PAGE_FILTERS_VERSION) {
+    const sets: Set<string>[] = [];
+    for (const what of ['skipped key', 'skipped value key', 'value term key']) {
+      const n = r.uvarint();
+      if (n > r.remaining) throw corrupt(`page filters claim ${n} ${what}s in ${r.remaining} bytes`);
+      const set = new Set<string>();
+      let prev: string | null = null;
+      for (let i = 0; i < n; i++) {
+        const k = r.str(StorageLimits.stringBytesMax, what);
+        if (prev !== null && !(prev < k)) throw corrupt(`page filters ${what}s are not sorted and distinct`);
+        set.add(k);
+        prev = k;
+      }
+      sets.push(set);
+    }
+    skipped = { skippedKeys: sets[0] as Set<string>, skippedValueKeys: sets[1] as Set<string>, valueKeys: sets[2] as Set<string> };
+    if (skipped.skippedKeys.size === 0 && skipped.skippedValueKeys.size === 0) throw corrupt('page filters of version 2 without skipped keys');
+  }
   const filters: (BlockBloom | null)[] = [];
   for (let p = 0; p < pages; p++) {
     const n = r.uvarint();
     filters.push(n === 0 ? null : decodeBloom(r.take(n)));
   }
   if (r.remaining !== 0) throw corrupt(`page filters have ${r.remaining} trailing bytes`);
-  return { pageRows, filters };
+  return skipped === undefined ? { pageRows, filters } : { pageRows, filters, skipped };
+}
+
+/**
+ * pagesMayHoldAttrs are the pages (ascending) of a version-2 block on which
+ * a row may hold every attribute equality of `attrs` (tag form: key and
+ * attrIndexValue) whose key the block skips; the other pairs are not asked
+ * (the caller checks every row it reads with spanMatches). Sound because a
+ * page's filter holds the skipped-key terms of all its rows.
+ */
+export function pagesMayHoldAttrs(f: PageFilters, attrs: readonly (readonly [string, string])[], match?: SpanMatch): number[] {
+  assert(f.skipped !== undefined, 'pagesMayHoldAttrs asks page filters of version 2');
+  const keys = f.skipped;
+  const terms = attrs.flatMap(([k, v]) => (keys.skippedKeys.has(k) ? [attrTermKey(k, v)] : []));
+  const out: number[] = [];
+  f.filters.forEach((bloom, p) => {
+    if (bloom === null || (terms.every((t) => bloomHas(bloom, t)) && (match === undefined || matchMayHoldOnPage(match, keys, bloom)))) out.push(p);
+  });
+  return out;
+}
+
+/**
+ * matchMayHoldOnPage is span-index.ts matchMayHold asked of one page's
+ * filter with the index's answers unknown: an attr atom on a key the block
+ * skips may hold when the page's filter may hold its tag-form term or its
+ * value term (skipped value key) or the index has value terms of the key
+ * (unknown here: may); any other atom may hold. Sound because the filter
+ * holds every skipped-key term of the page's rows.
+ */
+function matchMayHoldOnPage(m: SpanMatch, keys: PageTermKeys, bloom: BlockBloom): boolean {
+  switch (m.kind) {
+    case 'and':
+      return m.args.every((a) => matchMayHoldOnPage(a, keys, bloom));
+    case 'or':
+      return m.args.some((a) => matchMayHoldOnPage(a, keys, bloom));
+    case 'attr': {
+      if (!keys.skippedKeys.has(m.key)) return true;
+      if (bloomHas(bloom, attrTermKey(m.key, m.value))) return true;
+      if (keys.skippedValueKeys.has(m.key)) return bloomHas(bloom, valueTermKey(m.key, m.value));
+      return keys.valueKeys.has(m.key);
+    }
+    default:
+      return true;
+  }
+}
+
+/** matchDecidable says whether the page filters can rule rows out for `m`: some atom whose key the block skips (and whose value terms it does not index). */
+export function matchDecidable(m: SpanMatch, keys: PageTermKeys): boolean {
+  switch (m.kind) {
+    case 'and':
+    case 'or':
+      return m.args.some((a) => matchDecidable(a, keys));
+    case 'attr':
+      return keys.skippedKeys.has(m.key) && (keys.skippedValueKeys.has(m.key) || !keys.valueKeys.has(m.key));
+    default:
+      return false;
+  }
 }
 
 /**

@@ -14,7 +14,10 @@
  * longer than attrValueBytesMax, or arrives after indexedKeysMax keys.
  * Since format 2 the skipped keys' key=value terms go into a second bloom
  * filter, so a query on a skipped key skips a block that cannot hold the
- * value without reading the block (indexExcludes).
+ * value without reading the block (indexExcludes). The traces store now
+ * writes that filter empty and keeps the terms in the block's page filters
+ * of version 2 instead (page-filters.ts), which a tag search on a skipped
+ * key reads without this index.
  *
  * Format 2 also records, for the tag routes (Tempo's /api/v2/search/tags),
  * each attribute term's scopes and value types: a flags byte per term and
@@ -204,6 +207,16 @@ function termKey(field: number, key: string, value: string): string {
   return JSON.stringify([field, key, value]);
 }
 
+/** valueTermKey is the skipped-terms item of a TraceQL value term key = value (traceqlIndexForm), as the blooms and page filters hold it. */
+export function valueTermKey(key: string, value: string): string {
+  return termKey(IndexField.value, key, value);
+}
+
+/** attrTermKey is the skipped-terms item of the attribute equality key = value (tag form, attrIndexValue), as the blooms and page filters hold it. */
+export function attrTermKey(key: string, value: string): string {
+  return termKey(IndexField.attr, key, value);
+}
+
 /** TermCollector gathers ordinal lists per term while rows are added in order. Bounded by the limits it enforces. */
 class TermCollector {
   readonly terms = new Map<string, { field: number; key: string; value: string; flags: number; rows: number[] }>();
@@ -317,8 +330,15 @@ class TermCollector {
 
 
 
-/** encodeSpanBlockIndex builds and seals the index of the block encodeSpanBlock(spans) makes (row ordinal i is spans[i]). */
-export function encodeSpanBlockIndex(spans: readonly SpanRow[]): Uint8Array {
+/**
+ * encodeSpanBlockIndex builds and seals the index of the block
+ * encodeSpanBlock(spans) makes (row ordinal i is spans[i]). With
+ * `skippedTermsFilter` false the skipped-terms bloom is left out (0 bytes,
+ * as for a block without skipped keys): the traces store does so since its
+ * page filters of version 2 (page-filters.ts) hold the same terms page by
+ * page, so the block-level filter would store them twice.
+ */
+export function encodeSpanBlockIndex(spans: readonly SpanRow[], options: { readonly skippedTermsFilter?: boolean } = {}): Uint8Array {
   if (spans.length > SpanBlockLimits.rowsMax) {
     throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `span block of ${spans.length} rows exceeds SpanBlockLimits.rowsMax (${SpanBlockLimits.rowsMax})`);
   }
@@ -363,7 +383,7 @@ export function encodeSpanBlockIndex(spans: readonly SpanRow[]): Uint8Array {
   const skippedValueKeys = [...c.valueSkipped].sort();
   w.uvarint(skippedValueKeys.length);
   for (const k of skippedValueKeys) w.str(k);
-  if (c.skippedTerms.size === 0 || c.skippedTerms.size > SpanBlockLimits.skippedTermsMax) {
+  if (options.skippedTermsFilter === false || c.skippedTerms.size === 0 || c.skippedTerms.size > SpanBlockLimits.skippedTermsMax) {
     w.uvarint(0);
   } else {
     const terms = encodeBloom(buildBloom([...c.skippedTerms], SpanBlockLimits.skippedTermsFalsePositiveTarget));

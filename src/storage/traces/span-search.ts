@@ -10,14 +10,16 @@ import { corrupt } from '../codec/bits.js';
 import type { SpanRow } from '../rows.js';
 import type { KvRead } from '../shard/shard-db.js';
 import type { ScanStats } from '../shard/signal-store.js';
-import { readBlockPageRows, readPageFilters } from './block-read.js';
+import { readBlockIndex, readBlockPageRows, readBlockView, readPageFilters } from './block-read.js';
 import type { BlockCacheRef } from './block-read.js';
-import { pagesMayMatch } from './page-filters.js';
-import { serviceOf } from './span-block.js';
+import type { PageFilters } from './page-filters.js';
+import { matchDecidable, pagesMayHoldAttrs, pagesMayMatch } from './page-filters.js';
+import { decodeSpanRows, readBlockColumns, serviceOf } from './span-block.js';
 import type { SpanHead } from './span-head.js';
 import type { SpanBlockIndex, SpanPredicate } from './span-index.js';
-import { attrIndexValue, scanAttrsOf, spanMatchHolds, valueNeedle } from './span-index.js';
+import { attrIndexValue, indexExcludes, querySpanBlock, scanAttrsOf, spanMatchHolds, valueNeedle } from './span-index.js';
 import type { BlockMeta, BlockRef } from './trace-keys.js';
+import type { TraceSummaryEntry } from './trace-summaries.js';
 
 /** BlockHits are a block's rows that match a search's predicate, before the latest-version checks (#blockMatches). */
 export interface BlockHits {
@@ -38,13 +40,89 @@ export interface BlockMatches {
 }
 
 /**
+ * pageTermHits is a block's matching rows decided by its page filters of
+ * version 2 alone (page-filters.ts), without its index: when the search has
+ * an attribute equality whose key the block skips, or a TraceQL span match
+ * with such an atom (matchDecidable), 'none' when no page may hold it, else
+ * the matching rows (spanMatches) of the pages that may. Otherwise
+ * `{ filters }`: the block's page filters as read (null: none), or `{}`
+ * when not read, for pageHits on the index path.
+ */
+export async function pageTermHits(
+  kv: KvRead,
+  tenant: string,
+  ref: BlockRef,
+  meta: BlockMeta,
+  q: SpanSearch,
+  stats: ScanStats,
+  cache: BlockCacheRef | null,
+): Promise<BlockHits | 'none' | { readonly filters?: PageFilters | null }> {
+  const attrs = q.predicate.attrs ?? [];
+  const match = q.predicate.match;
+  if (attrs.length === 0 && match === undefined) return {};
+  const filters = await readPageFilters(kv, tenant, ref, stats, cache);
+  if (filters?.skipped === undefined) return { filters };
+  const skippedKeys = filters.skipped.skippedKeys;
+  const skippedAttrs = attrs.filter(([k]) => skippedKeys.has(k));
+  if (skippedAttrs.length === 0 && (match === undefined || !matchDecidable(match, filters.skipped))) return { filters };
+  checkPageCount(filters, meta, tenant, ref);
+  const pages = pagesMayHoldAttrs(filters, skippedAttrs, match);
+  if (pages.length === 0) return 'none';
+  // A tag search's values (not a TraceQL match) also rule out pages whose bytes lack them.
+  const needles = match === undefined ? needlesOf(skippedAttrs) : [];
+  const hits = await pageRowHits(kv, tenant, ref, pages, filters.pageRows, needles, q, stats, cache);
+  if (hits === null) throw corrupt('a span block with page filters of version 2 is not paged', { tenant, ...ref });
+  return hits;
+}
+
+function checkPageCount(filters: PageFilters, meta: BlockMeta, tenant: string, ref: BlockRef): void {
+  if (filters.filters.length !== Math.ceil(meta.rows / filters.pageRows)) throw corrupt(`page filters of ${filters.filters.length} pages for a block of ${meta.rows} rows`, { tenant, ...ref });
+}
+
+/** needlesOf are the valueNeedle bytes of a tag search's attribute values (a page whose bytes lack one is not decoded). */
+function needlesOf(attrs: readonly (readonly [string, string])[]): Uint8Array[] {
+  const needles: Uint8Array[] = [];
+  for (const [, v] of attrs) {
+    const n = valueNeedle(v);
+    if (n !== null) needles.push(n);
+  }
+  return needles;
+}
+
+/** pageRowHits are the rows of `pages` of a format-3 block that match the search (spanMatches); null for a block of another format. */
+async function pageRowHits(
+  kv: KvRead,
+  tenant: string,
+  ref: BlockRef,
+  pages: readonly number[],
+  pageRows: number,
+  needles: readonly Uint8Array[],
+  q: SpanSearch,
+  stats: ScanStats,
+  cache: BlockCacheRef | null,
+): Promise<BlockHits | null> {
+  const pageRowLists = await readBlockPageRows(kv, tenant, ref, pages, pageRows, needles, stats, cache);
+  if (pageRowLists === null) return null;
+  const rows: SpanRow[] = [];
+  for (const list of pageRowLists) for (const s of list) if (spanMatches(s, q.predicate, q.startNs, q.endNs)) rows.push(s);
+  return {
+    count: rows.length,
+    traceId: (i) => (rows[i] as SpanRow).traceId,
+    spanId: (i) => (rows[i] as SpanRow).spanId,
+    startNs: (i) => (rows[i] as SpanRow).startTimeUnixNano,
+    decode: (keep) => keep.map((i) => rows[i] as SpanRow),
+  };
+}
+
+/**
  * pageHits is a block's matching rows read through its page filters
  * (page-filters.ts) when the predicate's attribute equalities or span match
  * may involve a key the block does not index: 'none' when no page may hold the values,
  * the matching rows (spanMatches, every row of the pages that may) when some
  * pages may, or null when the filters do not narrow the read (no such key,
  * a block without filters or of another format, every page may hold them):
- * the caller then reads the whole block.
+ * the caller then reads the whole block. `known` are the block's filters
+ * when the caller has read them (pageTermHits), undefined to read them here.
  */
 export async function pageHits(
   kv: KvRead,
@@ -55,34 +133,69 @@ export async function pageHits(
   q: SpanSearch,
   stats: ScanStats,
   cache: BlockCacheRef | null,
+  known?: PageFilters | null,
 ): Promise<BlockHits | 'none' | null> {
   // Only a skipped key's value or a span match asks the page filters (the block-level bloom said "maybe").
   if (index.skippedKeys.size === 0 && index.skippedValueKeys.size === 0) return null;
   if (q.predicate.match === undefined && scanAttrsOf(index, q.predicate).length === 0) return null;
-  const filters = await readPageFilters(kv, tenant, ref, stats, cache);
+  const filters = known !== undefined ? known : await readPageFilters(kv, tenant, ref, stats, cache);
   if (filters === null) return null;
-  if (filters.filters.length !== Math.ceil(meta.rows / filters.pageRows)) throw corrupt(`page filters of ${filters.filters.length} pages for a block of ${meta.rows} rows`, { tenant, ...ref });
+  checkPageCount(filters, meta, tenant, ref);
   const pages = pagesMayMatch(filters, index, q.predicate);
   if (pages.length === 0) return 'none';
   if (pages.length === filters.filters.length) return null;
   // A tag search's values (not a TraceQL match) also rule out pages whose bytes lack them.
-  const needles: Uint8Array[] = [];
-  if (q.predicate.match === undefined) {
-    for (const [, v] of scanAttrsOf(index, q.predicate)) {
-      const n = valueNeedle(v);
-      if (n !== null) needles.push(n);
-    }
+  const needles = q.predicate.match === undefined ? needlesOf(scanAttrsOf(index, q.predicate)) : [];
+  return pageRowHits(kv, tenant, ref, pages, filters.pageRows, needles, q, stats, cache);
+}
+
+/**
+ * indexHits is a block's matching rows found through its index: null when
+ * the index rules the block out (its blooms, a term without postings; the
+ * stats count why); else, for a skipped key's value, the rows of the pages
+ * its page filters let through (pageHits; `known` as there), or the rows
+ * querySpanBlock finds in the whole block.
+ */
+export async function indexHits(
+  kv: KvRead,
+  tenant: string,
+  ref: BlockRef,
+  meta: BlockMeta,
+  q: SpanSearch,
+  stats: ScanStats,
+  cache: BlockCacheRef | null,
+  known?: PageFilters | null,
+): Promise<BlockHits | null> {
+  const index = await readBlockIndex(kv, tenant, ref, stats, cache);
+  const excluded = indexExcludes(index, q.predicate);
+  if (excluded !== null) {
+    if (excluded === 'bloom') stats.blocksPrunedBloom++;
+    else stats.blocksPrunedIndex++;
+    return null;
   }
-  const pageRows = await readBlockPageRows(kv, tenant, ref, pages, filters.pageRows, needles, stats, cache);
-  if (pageRows === null) return null;
-  const rows: SpanRow[] = [];
-  for (const list of pageRows) for (const s of list) if (spanMatches(s, q.predicate, q.startNs, q.endNs)) rows.push(s);
+  // A skipped key's value: the page filters may name the few pages that can hold it.
+  const paged = q.pageFilters === false ? null : await pageHits(kv, tenant, ref, meta, index, q, stats, cache, known);
+  if (paged === 'none') {
+    stats.blocksPrunedBloom++;
+    return null;
+  }
+  if (paged !== null) return paged;
+  const view = await readBlockView(kv, tenant, ref, stats, cache);
+  if (view.rows !== meta.rows) throw corrupt(`span block of ${view.rows} rows, its meta says ${meta.rows}`, { tenant, ...ref });
+  const res = querySpanBlock(view, index, q.predicate);
+  if (res.rows.length === 0 && res.stats.prunedByIndex === view.rows) {
+    if (res.stats.bloomSkipped) stats.blocksPrunedBloom++;
+    else stats.blocksPrunedIndex++;
+    return null;
+  }
+  const cols = readBlockColumns(view, ['startTime', 'traceId', 'spanId']);
+  const rows = res.rows;
   return {
     count: rows.length,
-    traceId: (i) => (rows[i] as SpanRow).traceId,
-    spanId: (i) => (rows[i] as SpanRow).spanId,
-    startNs: (i) => (rows[i] as SpanRow).startTimeUnixNano,
-    decode: (keep) => keep.map((i) => rows[i] as SpanRow),
+    traceId: (i) => cols.traceId?.[rows[i] as number] as Uint8Array,
+    spanId: (i) => cols.spanId?.[rows[i] as number] as Uint8Array,
+    startNs: (i) => cols.startTime?.[rows[i] as number] as bigint,
+    decode: (keep) => decodeSpanRows(view, keep.map((i) => rows[i] as number)),
   };
 }
 
@@ -118,6 +231,13 @@ export interface SpanRefBatch {
   readonly startsNs: bigint[];
   /** frontierNs: every matching span yielded after this batch starts at or before it; null: none is left. */
   readonly frontierNs: bigint | null;
+  /**
+   * soles[i], when set, is the summary of traceIds[i]'s trace from the
+   * block that yielded the span (summary-refs.ts), which says the block held
+   * the whole trace when written and which no later flush marked: with no
+   * head holding the trace, it is the whole trace (TraceStore.soleSummary).
+   */
+  readonly soles: (TraceSummaryEntry | null)[];
 }
 
 function hasAttr(list: SpanRow['attributes'], key: string, value: string): boolean {

@@ -47,6 +47,8 @@ export interface SummaryRefs {
   readonly count: number;
   readonly traceId: (j: number) => Uint8Array;
   readonly startNs: (j: number) => bigint;
+  /** sole is pair j's trace summary when it says "sole" (the block held the whole trace when written), else null. */
+  readonly sole: (j: number) => TraceSummaryEntry | null;
 }
 
 /** timeOnlyPredicate says a span predicate sets no condition (every span in the range matches). */
@@ -112,5 +114,9 @@ export async function summaryBlockRefs(
     count: owner.length,
     traceId: (j) => ids[owner[j] as number] as Uint8Array,
     startNs: (j) => (entries[owner[j] as number] as TraceSummaryEntry).lastStartNs,
+    sole: (j) => {
+      const e = entries[owner[j] as number] as TraceSummaryEntry;
+      return e.sole === true ? e : null;
+    },
   };
 }

@@ -27,15 +27,23 @@
  *                                                                               root and first spans); absent in blocks
  *                                                                               written before it
  *   0x17 | tenant 0x00 | bucket u64 | flushIndex u64 | part u16              -> sealed page filters of a block (page-filters.ts:
- *                                                                               per page a bloom of its skipped-key terms);
- *                                                                               absent without skipped keys, in one-page
- *                                                                               blocks and in blocks written before it
+ *                                                                               per page a bloom of its skipped-key terms;
+ *                                                                               version 2 also the skipped keys, in place of
+ *                                                                               the index's skipped-terms bloom); absent
+ *                                                                               without skipped keys, in blocks written
+ *                                                                               before it and, in version 1, in one-page blocks
  *   0x1f | tenant 0x00                                                       -> sealed TenantTraceStats (durable stats)
  *
  * Values:
  *
  *   TraceEntry   uvarint spans (>= 1), uvarint (minStart − bucketStart) (< traceBucketNs),
- *                bigvarint zigzag(maxEnd − minStart)
+ *                bigvarint zigzag(maxEnd − minStart),
+ *                then (written since s13; absent in older entries) the trace's pages in its format-3
+ *                block: uvarint (firstPage × 2 + multi), and when multi is 1 uvarint (lastPage − firstPage)
+ *                (>= 1): one byte for a trace on one of the first 64 pages. traceById then gets the
+ *                block head and those pages in one getMany (block-read.ts); the reader checks the range
+ *                against the head's trace directory (ERR_CORRUPTION on a mismatch).
+ *                NB: code before s13 refuses an entry with the pages (trailing bytes).
  *                Not sealed (it would double its size): a reader checks `spans`
  *                against the block it names, which is sealed.
  *   BlockMeta    sealed (BlockKind.blockMeta) payload: u8 version 1, u8 record 1,
@@ -190,11 +198,18 @@ export function tenantOfStatsKey(k: Uint8Array): string {
   }
 }
 
-/** TraceEntry is the value of one trace-id index entry: the trace's spans in that block and their time span. */
+/** TracePages are the pages first ..= last of a format-3 block that hold a trace's rows. */
+export interface TracePages {
+  readonly first: number;
+  readonly last: number;
+}
+
+/** TraceEntry is the value of one trace-id index entry: the trace's spans in that block, their time span and (since s13) their pages. */
 export interface TraceEntry {
   readonly spans: number;
   readonly minStartNs: bigint;
   readonly maxEndNs: bigint;
+  readonly pages?: TracePages;
 }
 
 /** encodeTraceEntry writes a TraceEntry of a block of `bucket`. */
@@ -206,6 +221,12 @@ export function encodeTraceEntry(w: ByteWriter, bucket: number, e: TraceEntry): 
   w.uvarint(e.spans);
   w.uvarint(Number(offset));
   writeBigUvarint(w, zigzagBig(e.maxEndNs - e.minStartNs));
+  if (e.pages !== undefined) {
+    assert(e.pages.first >= 0 && e.pages.last >= e.pages.first && e.pages.last <= 0xffff, 'a trace entry names pages first ..= last (u16)');
+    const multi = e.pages.last > e.pages.first;
+    w.uvarint(e.pages.first * 2 + (multi ? 1 : 0));
+    if (multi) w.uvarint(e.pages.last - e.pages.first);
+  }
   return w.finish();
 }
 
@@ -219,8 +240,14 @@ export function decodeTraceEntry(bytes: Uint8Array, bucket: number): TraceEntry 
   const minStartNs = bucketStartNs(bucket) + BigInt(offset);
   const maxEndNs = minStartNs + unzigzagBig(readBigUvarint(r));
   if (maxEndNs < 0n || maxEndNs > U64_MAX) throw corrupt('trace entry end is outside u64');
+  if (r.remaining === 0) return { spans, minStartNs, maxEndNs };
+  const at = r.uvarint();
+  const first = Math.floor(at / 2);
+  const last = at % 2 === 1 ? first + r.uvarint() : first;
+  if (at % 2 === 1 && last === first) throw corrupt('trace entry names a multi-page range of one page');
+  if (last > 0xffff) throw corrupt(`trace entry names page ${last}`);
   if (r.remaining !== 0) throw corrupt(`trace entry has ${r.remaining} trailing bytes`);
-  return { spans, minStartNs, maxEndNs };
+  return { spans, minStartNs, maxEndNs, pages: { first, last } };
 }
 
 /** BlockMeta is what time pruning and expiry need of a block without opening it. */

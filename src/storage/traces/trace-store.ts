@@ -84,7 +84,7 @@
  * of the heads, once the query engine shows which reads stay.
  */
 import { assert } from '../../errors.js';
-import { ShardDbLimits, SpanPageLimits, StoreLimits, TraceStoreLimits } from '../../limits.js';
+import { StoreLimits, TraceStoreLimits } from '../../limits.js';
 import { ByteWriter } from '../codec/varint.js';
 import type { SpanRow } from '../rows.js';
 import { TRACE_ID_BYTES } from '../rows.js';
@@ -103,28 +103,28 @@ import type {
 } from '../shard/signal-store.js';
 import { newScanStats } from '../shard/signal-store.js';
 import { corrupt } from '../codec/bits.js';
-import { decodeSpanRows, encodeSplitSpanBlock, readBlockColumns, readTraceIds } from './span-block.js';
-import { blockPageKeys, readBlockIndex, readBlockTrace, readBlockView, readTraceSummaries } from './block-read.js';
-import { encodePageFilters } from './page-filters.js';
+import { readBlockColumns, readTraceIds } from './span-block.js';
+import { blockPageKeys, readBlockTrace, readBlockView, readTraceSummaries } from './block-read.js';
 import type { TraceSummaryEntry } from './trace-summaries.js';
-import { compareSpans, encodeTraceSummaries, summarizeBlockTraces, summaryOf } from './trace-summaries.js';
+import { compareSpans, summaryOf } from './trace-summaries.js';
 import type { BlockCacheRef } from './block-read.js';
 import type { SpanBlockCache } from './block-cache.js';
-import { decodeSpanBlockIndex, encodeSpanBlockIndex, indexExcludes, querySpanBlock } from './span-index.js';
 import { locateEntrySpans } from './entry-spans.js';
 import { summaryBlockRefs } from './summary-refs.js';
 import type { BlockHits, BlockMatches, SpanRefBatch, SpanSearch } from './span-search.js';
-import { headMayMatch, pageHits, spanMatches } from './span-search.js';
+import { headMayMatch, indexHits, pageTermHits, spanMatches } from './span-search.js';
 import type { TagRead, TagReadAnswer, TagReadBounds } from './tag-read.js';
 import { readTags } from './tag-read.js';
+import type { TraceWriteLayout } from './block-write.js';
+import { writeBlock } from './block-write.js';
 import { SpanEntryColumns } from '../span-entry.js';
 import { SpanHead, idKey } from './span-head.js';
+import type { TracePages } from './trace-keys.js';
 import type { BlockMeta, BlockRef, TenantTraceStats } from './trace-keys.js';
 import {
   TraceKeySpace as K,
   blockKey,
   bucketKey,
-  pageKey,
   bucketOf,
   bucketStartNs,
   decodeBlockMeta,
@@ -132,7 +132,6 @@ import {
   decodeTraceEntry,
   encodeBlockMeta,
   encodeTenantStats,
-  encodeTraceEntry,
   prefixRange,
   readRef,
   readShadowTrace,
@@ -175,7 +174,7 @@ export interface TraceReadLimits {
  * traceExtent and traceById.
  */
 export interface TraceRefs {
-  readonly refs: readonly { readonly ref: BlockRef; readonly spans: number; readonly minStartNs: bigint; readonly maxEndNs: bigint }[];
+  readonly refs: readonly { readonly ref: BlockRef; readonly spans: number; readonly minStartNs: bigint; readonly maxEndNs: bigint; readonly pages?: TracePages }[];
   readonly truncated: boolean;
 }
 
@@ -195,6 +194,7 @@ export interface TraceResult {
 
 /** SpanSearch, SpanRefBatch and spanMatches live in span-search.ts; re-exported for the store's callers. */
 export type { SpanRefBatch, SpanSearch } from './span-search.js';
+export type { TraceWriteLayout } from './block-write.js';
 export { spanMatches } from './span-search.js';
 /** estimateSpanBytes lives with the span columns (span-entry.ts), which compute it from entry bytes too; re-exported for the store's callers. */
 export { estimateSpanBytes } from '../span-entry.js';
@@ -223,6 +223,8 @@ export class TraceStore implements SignalStore<SpanRow> {
   /** #cache is the node's block cache (block-cache.ts) or null; #cacheRef its space for the database last loaded (a new one per load: a new lineage). */
   readonly #cache: SpanBlockCache | null;
   #cacheRef: BlockCacheRef | null;
+  /** #layout is how a flush writes a block's skipped-key terms (TraceWriteLayout). */
+  readonly #layout: TraceWriteLayout;
   /** #flushScanIndexPerTraceMax: see TraceStoreLimits.flushScanIndexPerTraceMax (0 turns the scan off). */
   readonly #flushScanIndexPerTraceMax: number;
 
@@ -233,7 +235,13 @@ export class TraceStore implements SignalStore<SpanRow> {
    * (TraceStoreLimits.flushScanIndexPerTraceMax; 0: always one seek per
    * trace, which tests compare the scan with).
    */
-  constructor(limits: Partial<TraceReadLimits> = {}, cache: SpanBlockCache | null = null, flushScanIndexPerTraceMax: number = TraceStoreLimits.flushScanIndexPerTraceMax) {
+  constructor(
+    limits: Partial<TraceReadLimits> = {},
+    cache: SpanBlockCache | null = null,
+    flushScanIndexPerTraceMax: number = TraceStoreLimits.flushScanIndexPerTraceMax,
+    layout: TraceWriteLayout = 'pageTerms',
+  ) {
+    this.#layout = layout;
     assert(Number.isSafeInteger(flushScanIndexPerTraceMax) && flushScanIndexPerTraceMax >= 0, 'flushScanIndexPerTraceMax >= 0');
     assert(flushScanIndexPerTraceMax <= TraceStoreLimits.flushScanIndexPerTraceMax, 'flushScanIndexPerTraceMax within TraceStoreLimits');
     this.#flushScanIndexPerTraceMax = flushScanIndexPerTraceMax;
@@ -384,8 +392,11 @@ export class TraceStore implements SignalStore<SpanRow> {
       for (const [, t] of th.traces()) traceIds.push(th.traceId(t));
       // The blocks that get a marker in this flush: their metas say so (see #markMetas).
       const marked = new Map<string, BlockRef>();
-      const noteOlder = (o: OlderMarkers): void => {
+      // The traces some older block holds (idKey): their summaries are not "sole" (trace-summaries.ts).
+      const olderHeld = new Set<string>();
+      const noteOlder = (o: OlderMarkers, traceId: Uint8Array): void => {
         if (o.blocks === 0) st.traces++;
+        else olderHeld.add(idKey(traceId));
         for (const { key: k, ref } of o.missing) {
           ctx.batch.put(k, EMPTY);
           st.indexBytes += k.length;
@@ -396,18 +407,22 @@ export class TraceStore implements SignalStore<SpanRow> {
       // The tenant's index is small next to this flush's traces (the stored distinct traces estimate its entries):
       // one ordered scan of it answers every trace, instead of one iterator seek per trace.
       if (this.#flushScanIndexPerTraceMax > 0 && st.traces <= this.#flushScanIndexPerTraceMax * traceIds.length) {
-        for (const o of await this.#olderMarkersScan(ctx.kv, tenant, traceIds)) noteOlder(o);
+        (await this.#olderMarkersScan(ctx.kv, tenant, traceIds)).forEach((o, i) => noteOlder(o, traceIds[i] as Uint8Array));
       } else {
         for (let at = 0; at < traceIds.length; at += TraceStoreLimits.flushProbesInflightMax) {
           const chunk = traceIds.slice(at, at + TraceStoreLimits.flushProbesInflightMax);
-          for (const o of await Promise.all(chunk.map((id) => this.#olderMarkers(ctx.kv, tenant, id)))) noteOlder(o);
+          (await Promise.all(chunk.map((id) => this.#olderMarkers(ctx.kv, tenant, id)))).forEach((o, i) => noteOlder(o, chunk[i] as Uint8Array));
         }
       }
       await this.#markMetas(ctx, tenant, marked.values());
       // Group slots by bucket; spans of one trace stay together (the head keeps them together).
       const byBucket = new Map<number, number[]>();
-      for (const [, t] of th.traces()) {
+      // slotTrace[slot] is the slot's trace key; blocksOf counts the blocks of this flush that hold a trace.
+      const slotTrace = new Map<number, string>();
+      const blocksOf = new Map<string, number>();
+      for (const [tk, t] of th.traces()) {
         for (let slot = th.firstSlot(t); slot !== -1; slot = th.nextSlot(slot)) {
+          slotTrace.set(slot, tk);
           const b = bucketOf(th.startNs(slot));
           let list = byBucket.get(b);
           if (list === undefined) {
@@ -417,11 +432,10 @@ export class TraceStore implements SignalStore<SpanRow> {
           list.push(slot);
         }
       }
-      // Spans are decoded one block at a time: a flush holds one block's rows, not the head's.
-      const reader = th.reader();
+      // Blocks are cut by rows and by estimated bytes, so every value stays under ShardDbLimits.valueBytesMax.
+      const partsOf = new Map<number, number[][]>();
       for (const bucket of [...byBucket.keys()].sort((a, b) => a - b)) {
         const list = byBucket.get(bucket) as number[];
-        // Blocks are cut by rows and by estimated bytes, so every value stays under ShardDbLimits.valueBytesMax.
         const parts: number[][] = [];
         let cur: number[] = [];
         let curBytes = 0;
@@ -437,11 +451,22 @@ export class TraceStore implements SignalStore<SpanRow> {
         }
         if (cur.length > 0) parts.push(cur);
         assert(parts.length <= 0xffff, 'parts of one bucket fit a u16');
+        partsOf.set(bucket, parts);
+        for (const slots of parts) for (const tk of new Set(slots.map((slot) => slotTrace.get(slot) as string))) blocksOf.set(tk, (blocksOf.get(tk) ?? 0) + 1);
+      }
+      // A trace is "sole" in its block when no older block holds it and this flush writes it into one block only.
+      const sole = (traceId: Uint8Array): boolean => {
+        const tk = idKey(traceId);
+        return !olderHeld.has(tk) && blocksOf.get(tk) === 1;
+      };
+      // Spans are decoded one block at a time: a flush holds one block's rows, not the head's.
+      const reader = th.reader();
+      for (const [bucket, parts] of partsOf) {
         for (let part = 0; part < parts.length; part++) {
           // One block per step: a large flush leaves the event loop between its blocks (flush-pacer.ts).
           if (ctx.pace !== undefined) await ctx.pace();
           const spans = (parts[part] as number[]).map((slot) => reader.row(slot));
-          const w = this.#writeBlock(ctx, tenant, { bucket, flushIndex: ctx.flushIndex, part }, spans);
+          const w = writeBlock(this.#w, this.#layout, ctx, tenant, { bucket, flushIndex: ctx.flushIndex, part }, spans, sole);
           rows += spans.length;
           blocks++;
           dataBytes += w.dataBytes;
@@ -456,76 +481,6 @@ export class TraceStore implements SignalStore<SpanRow> {
     }
     this.#pending = pending;
     return { rows, blocks, dataBytes, indexBytes };
-  }
-
-  /** #writeBlock puts one block, its index, its trace entries and its meta; returns the bytes (meta counted as index). */
-  #writeBlock(ctx: FlushContext, tenant: string, ref: BlockRef, spans: readonly SpanRow[]): { dataBytes: number; indexBytes: number } {
-    assert(spans.length >= 1 && spans.length <= StoreLimits.blockRowsMax, 'a block holds 1 ..= blockRowsMax spans');
-    const bk = blockKey(K.block, tenant, ref);
-    // Format 3: the head under the block key, each page under its own key (a lookup reads only its pages).
-    const block = encodeSplitSpanBlock(spans);
-    assert(block.head.length <= ShardDbLimits.valueBytesMax, 'a span block head fits one LevelDB value');
-    ctx.batch.put(bk, block.head);
-    let dataBytes = bk.length + block.head.length;
-    assert(block.pages.length <= 0xffff, 'page numbers fit a u16');
-    block.pages.forEach((page, p) => {
-      const pk = pageKey(tenant, ref, p);
-      ctx.batch.put(pk, page);
-      dataBytes += pk.length + page.length;
-    });
-    const ik = blockKey(K.index, tenant, ref);
-    const index = encodeSpanBlockIndex(spans);
-    ctx.batch.put(ik, index);
-    let indexBytes = ik.length + index.length;
-    // A block of several pages also gets page filters of its skipped-key terms (page-filters.ts):
-    // past the index's block-level bloom, the pages that may hold a value.
-    const paged = spans.length > SpanPageLimits.pageRowsDefault;
-    const filters = paged ? encodePageFilters(this.#w, spans, SpanPageLimits.pageRowsDefault, decodeSpanBlockIndex(index)) : null;
-    if (filters !== null) {
-      const fk = blockKey(K.pageFilters, tenant, ref);
-      assert(filters.length <= ShardDbLimits.valueBytesMax, 'a block page filters value fits one LevelDB value');
-      ctx.batch.put(fk, filters);
-      indexBytes += fk.length + filters.length;
-    }
-    // The trace summaries (trace-summaries.ts) let a search settle a one-block trace without its
-    // pages. They copy span fields, so they count as the block's data, as Tempo's trace-level
-    // columns (root service and name, start, duration) are part of its parquet blocks.
-    // NB: counted as index instead, index/data would be about 15% (4.5 B/span of summaries),
-    // over the storage issue's 10% target; the flush test's 10% check relies on this choice.
-    const sk = blockKey(K.summaries, tenant, ref);
-    const sv = encodeTraceSummaries(this.#w, summarizeBlockTraces(spans));
-    assert(sv.length <= ShardDbLimits.valueBytesMax, 'a block trace summary table fits one LevelDB value');
-    ctx.batch.put(sk, sv);
-    dataBytes += sk.length + sv.length;
-    const traces = new Map<string, { id: Uint8Array; spans: number; minStartNs: bigint; maxEndNs: bigint }>();
-    let minStartNs = spans[0]?.startTimeUnixNano as bigint;
-    let maxStartNs = minStartNs;
-    let maxEndNs = 0n;
-    for (const s of spans) {
-      if (s.startTimeUnixNano < minStartNs) minStartNs = s.startTimeUnixNano;
-      if (s.startTimeUnixNano > maxStartNs) maxStartNs = s.startTimeUnixNano;
-      if (s.endTimeUnixNano > maxEndNs) maxEndNs = s.endTimeUnixNano;
-      const tk = idKey(s.traceId);
-      const t = traces.get(tk);
-      if (t === undefined) traces.set(tk, { id: s.traceId, spans: 1, minStartNs: s.startTimeUnixNano, maxEndNs: s.endTimeUnixNano });
-      else {
-        t.spans++;
-        if (s.startTimeUnixNano < t.minStartNs) t.minStartNs = s.startTimeUnixNano;
-        if (s.endTimeUnixNano > t.maxEndNs) t.maxEndNs = s.endTimeUnixNano;
-      }
-    }
-    for (const t of traces.values()) {
-      const tk = traceEntryKey(tenant, t.id, ref);
-      const tv = encodeTraceEntry(this.#w, ref.bucket, t);
-      ctx.batch.put(tk, tv);
-      indexBytes += tk.length + tv.length;
-    }
-    // No marker yet: a later flush that writes one sets the flag (#markMetas).
-    const meta: BlockMeta = { rows: spans.length, traces: traces.size, dataBytes, indexBytes, minStartNs, maxStartNs, maxEndNs, marked: false };
-    const mk = blockKey(K.meta, tenant, ref);
-    const mv = encodeBlockMeta(this.#w, meta);
-    ctx.batch.put(mk, mv);
-    return { dataBytes, indexBytes: indexBytes + mk.length + mv.length };
   }
 
   /**
@@ -779,14 +734,14 @@ export class TraceStore implements SignalStore<SpanRow> {
     if (index.truncated) truncated = true;
     const refs = [...index.refs];
     refs.sort((a, b) => b.ref.flushIndex - a.ref.flushIndex || a.ref.bucket - b.ref.bucket || a.ref.part - b.ref.part);
-    for (const { ref, spans } of refs) {
+    for (const { ref, spans, pages } of refs) {
       if (found.size >= this.#limits.spansPerTraceMax) {
         truncated = true;
         break;
       }
       stats.blocksScanned++;
       // A paged block is checked and decoded only in the pages of this trace (format 3: only those are read).
-      const rows = await readBlockTrace(kv, tenant, ref, traceId, stats, cache);
+      const rows = await readBlockTrace(kv, tenant, ref, traceId, stats, cache, pages);
       if (rows.length !== spans) throw corrupt(`trace-id entry says ${spans} spans, its block holds ${rows.length}`, { tenant, ...ref });
       for (const s of rows) {
         const sk = idKey(s.spanId);
@@ -806,7 +761,7 @@ export class TraceStore implements SignalStore<SpanRow> {
    */
   async traceRefs(kv: KvRead, tenant: string, traceId: Uint8Array, stats: ScanStats): Promise<TraceRefs> {
     assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
-    const refs: { ref: BlockRef; spans: number; minStartNs: bigint; maxEndNs: bigint }[] = [];
+    const refs: { ref: BlockRef; spans: number; minStartNs: bigint; maxEndNs: bigint; pages?: TracePages }[] = [];
     const offset = tenantPrefixBytes(tenant) + TRACE_ID_BYTES;
     for await (const page of kv.pages(prefixRange(tracePrefix(tenant, traceId)))) {
       for (const e of page) {
@@ -814,7 +769,7 @@ export class TraceStore implements SignalStore<SpanRow> {
         stats.bytesRead += e.key.length + e.value.length;
         const ref = readRef(e.key, offset);
         const entry = decodeTraceEntry(e.value, ref.bucket);
-        refs.push({ ref, spans: entry.spans, minStartNs: entry.minStartNs, maxEndNs: entry.maxEndNs });
+        refs.push(entry.pages === undefined ? { ref, spans: entry.spans, minStartNs: entry.minStartNs, maxEndNs: entry.maxEndNs } : { ref, ...entry });
       }
     }
     return { refs, truncated: false };
@@ -878,6 +833,23 @@ export class TraceStore implements SignalStore<SpanRow> {
     if (entry === undefined) throw corrupt('a block the trace-id index names has no summary of the trace', { tenant, ...only.ref });
     if (entry.spans !== only.spans || entry.firstStartNs !== only.minStartNs || entry.lastEndNs !== only.maxEndNs) {
       throw corrupt('a block trace summary disagrees with the trace-id index', { tenant, ...only.ref });
+    }
+    return entry;
+  }
+
+  /**
+   * soleSummary is `entry` (a summary that says "sole", from a block whose
+   * meta said "no shadow markers" in the snapshot the search reads: see
+   * summary-refs.ts) when no head holds a span of the trace: then that block
+   * holds the whole trace, and the summary answers for it without a
+   * trace-id index scan. Null when a head holds the trace (read it).
+   */
+  soleSummary(tenant: string, traceId: Uint8Array, entry: TraceSummaryEntry): TraceSummaryEntry | null {
+    assert(traceId.length === TRACE_ID_BYTES, 'a trace id is 16 bytes');
+    assert(entry.sole === true, 'a sole summary');
+    const tk = idKey(traceId);
+    for (const head of this.#frozen === null ? [this.#head] : [this.#head, this.#frozen]) {
+      if ((head.get(tenant)?.traceNo(tk) ?? -1) >= 0) return null;
     }
     return entry;
   }
@@ -951,16 +923,19 @@ export class TraceStore implements SignalStore<SpanRow> {
     let emitted = 0;
     let traceIds: Uint8Array[] = [];
     let startsNs: bigint[] = [];
+    let soles: (TraceSummaryEntry | null)[] = [];
     const cut = (frontierNs: bigint | null): SpanRefBatch => {
-      assert(traceIds.length === startsNs.length, 'one start per trace id');
-      const out = { traceIds, startsNs, frontierNs };
+      assert(traceIds.length === startsNs.length && traceIds.length === soles.length, 'one start and one sole summary (or null) per trace id');
+      const out = { traceIds, startsNs, frontierNs, soles };
       traceIds = [];
       startsNs = [];
+      soles = [];
       return out;
     };
     for (const s of this.#headMatches(tenant, q, stats)) {
       traceIds.push(s.traceId);
       startsNs.push(s.startTimeUnixNano);
+      soles.push(null);
       emitted++;
       if (traceIds.length >= batchMax) yield cut(top);
       if (emitted >= q.limit) break;
@@ -1002,6 +977,7 @@ export class TraceStore implements SignalStore<SpanRow> {
           for (let j = 0; j < m.count; j++) {
             traceIds.push(m.traceId(j));
             startsNs.push(m.startNs(j));
+            soles.push(fromSummaries === null ? null : fromSummaries.sole(j));
             emitted++;
             if (traceIds.length >= batchMax) yield cut(!last ? capped : meta.maxStartNs < top ? meta.maxStartNs : top);
           }
@@ -1087,39 +1063,18 @@ export class TraceStore implements SignalStore<SpanRow> {
     const head = this.#head.get(tenant);
     const frozen = this.#frozen?.get(tenant);
     const offset = tenantPrefixBytes(tenant);
-    const index = await readBlockIndex(kv, tenant, ref, stats, cache);
-    const excluded = indexExcludes(index, q.predicate);
-    if (excluded !== null) {
-      if (excluded === 'bloom') stats.blocksPrunedBloom++;
-      else stats.blocksPrunedIndex++;
-      return null;
-    }
-    // A skipped key's value: the page filters may name the few pages that can hold it.
-    const paged = q.pageFilters === false ? null : await pageHits(kv, tenant, ref, meta, index, q, stats, cache);
-    if (paged === 'none') {
+    // A tag search on a key the block skips: its page filters of version 2 decide, the index is not read.
+    const first = q.pageFilters === false ? {} : await pageTermHits(kv, tenant, ref, meta, q, stats, cache);
+    if (first === 'none') {
       stats.blocksPrunedBloom++;
       return null;
     }
     let hits: BlockHits;
-    if (paged !== null) hits = paged;
+    if ('count' in first) hits = first;
     else {
-      const view = await readBlockView(kv, tenant, ref, stats, cache);
-      if (view.rows !== meta.rows) throw corrupt(`span block of ${view.rows} rows, its meta says ${meta.rows}`, { tenant, ...ref });
-      const res = querySpanBlock(view, index, q.predicate);
-      if (res.rows.length === 0 && res.stats.prunedByIndex === view.rows) {
-        if (res.stats.bloomSkipped) stats.blocksPrunedBloom++;
-        else stats.blocksPrunedIndex++;
-        return null;
-      }
-      const cols = readBlockColumns(view, ['startTime', 'traceId', 'spanId']);
-      const rows = res.rows;
-      hits = {
-        count: rows.length,
-        traceId: (i) => cols.traceId?.[rows[i] as number] as Uint8Array,
-        spanId: (i) => cols.spanId?.[rows[i] as number] as Uint8Array,
-        startNs: (i) => cols.startTime?.[rows[i] as number] as bigint,
-        decode: (keep) => decodeSpanRows(view, keep.map((i) => rows[i] as number)),
-      };
+      const read = await indexHits(kv, tenant, ref, meta, q, stats, cache, first.filters);
+      if (read === null) return null;
+      hits = read;
     }
     stats.blocksScanned++;
     const shadowed = new Set<string>();

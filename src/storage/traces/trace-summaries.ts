@@ -23,14 +23,15 @@
  * Layout (sealed: BlockKind.blockMeta envelope with its CRC32C; the same
  * version byte and record tags as trace-keys.ts's small values):
  *
- *   u8 version 1 | u8 record 3
+ *   u8 version (1 | 2) | u8 record 3
  *   u8 idBytes (4: every trace's first 4 id bytes differ within the block; else 16)
  *   bigvarint baseStart (the block's first span start)
  *   uvarint strings, then per string: uvarint len | UTF-8 bytes     (dictionary: services and names)
  *   uvarint traces, then per trace (in the block's first-row order):
  *     traceId's first idBytes bytes | uvarint spans (>= 1)
  *     bigvarint (firstStart − baseStart) | bigvarint (lastStart − firstStart) | bigvarint zigzag(lastEnd − firstStart)
- *     u8 flags: bit 0 root in the block, bit 1 every kept span's service.name is a string or absent
+ *     u8 flags: bit 0 root in the block, bit 1 every kept span's service.name is a string or absent,
+ *               bit 2 (version 2) sole: when the flush wrote the block, no other block held a span of the trace
  *     [bit 0] uvarint rootService string# | uvarint rootName string#
  *     uvarint kept (= min(spans, TraceStoreLimits.summarySpansKept)), then per kept span:
  *       uvarint spanId length | spanId bytes | uvarint name string#
@@ -58,10 +59,13 @@ import { TRACE_ID_BYTES } from '../rows.js';
 import { idKey } from './span-head.js';
 import { readBigUvarint, serviceOf, unzigzagBig, writeBigUvarint, zigzagBig } from './span-block.js';
 
-const SUMMARY_VERSION = 1;
+/** SUMMARY_VERSION is the version written: 2 may set FLAG_SOLE; version 1 tables (written before it) are still read, never sole. */
+const SUMMARY_VERSION = 2;
+const SUMMARY_VERSION_NO_SOLE = 1;
 const RECORD_SUMMARIES = 3;
 const FLAG_ROOT = 1;
 const FLAG_SERVICES_EXACT = 2;
+const FLAG_SOLE = 4;
 const SERVICE_NAME_KEY = 'service.name';
 /** SPAN_ID_BYTES_MAX bounds a kept span id's length on read (OTLP span ids are 8 bytes; longer ones are refused as corrupt). */
 const SPAN_ID_BYTES_MAX = 64;
@@ -90,6 +94,15 @@ export interface TraceSummaryEntry {
   readonly kept: readonly KeptSpan[];
   /** servicesExact says every kept span's service.name is a string or absent (else a search reads the trace for it). */
   readonly servicesExact: boolean;
+  /**
+   * sole says that when the flush wrote the block no other block held a span
+   * of the trace (no older block, no other block of the flush). While the
+   * block's meta says "no shadow markers" (no later flush wrote the trace)
+   * and no head holds it, the block holds the whole trace, so a search
+   * settles it from this entry without scanning the trace-id index.
+   * Undefined (version 1) and false: unknown.
+   */
+  readonly sole?: boolean;
 }
 
 /** ID_PREFIX_BYTES is the trace-id prefix a table stores when the prefixes of its traces differ. */
@@ -137,7 +150,7 @@ function serviceAttr(s: SpanRow): string | undefined | 'inexact' {
 }
 
 /** summarizeBlockTraces computes the table of a block's rows (pure; the flush encodes it). */
-export function summarizeBlockTraces(spans: readonly SpanRow[]): TraceSummaryEntry[] {
+export function summarizeBlockTraces(spans: readonly SpanRow[], sole: (traceId: Uint8Array) => boolean = () => false): TraceSummaryEntry[] {
   const byTrace = new Map<string, SpanRow[]>();
   for (const s of spans) {
     const k = idKey(s.traceId);
@@ -174,6 +187,7 @@ export function summarizeBlockTraces(spans: readonly SpanRow[]): TraceSummaryEnt
       root: root === null ? null : { service: serviceOf(root.resource), name: root.name },
       kept,
       servicesExact,
+      sole: sole(first.traceId),
     });
   }
   assert(out.reduce((n, e) => n + e.spans, 0) === spans.length, 'the summaries count every row of the block');
@@ -222,7 +236,7 @@ export function encodeTraceSummaries(w: ByteWriter, entries: readonly TraceSumma
     writeBigUvarint(w, e.firstStartNs - baseStartNs);
     writeBigUvarint(w, e.lastStartNs - e.firstStartNs);
     writeBigUvarint(w, zigzagBig(e.lastEndNs - e.firstStartNs));
-    w.u8((e.root !== null ? FLAG_ROOT : 0) | (e.servicesExact ? FLAG_SERVICES_EXACT : 0));
+    w.u8((e.root !== null ? FLAG_ROOT : 0) | (e.servicesExact ? FLAG_SERVICES_EXACT : 0) | (e.sole === true ? FLAG_SOLE : 0));
     if (e.root !== null) {
       w.uvarint(strings.get(e.root.service) as number);
       w.uvarint(strings.get(e.root.name) as number);
@@ -245,7 +259,8 @@ export function encodeTraceSummaries(w: ByteWriter, entries: readonly TraceSumma
 export function decodeTraceSummaries(bytes: Uint8Array): TraceSummaryTable {
   const r = new ByteReader(openBlock(bytes, BlockKind.blockMeta));
   const version = r.u8();
-  if (version !== SUMMARY_VERSION) throw corrupt(`trace summaries version ${version} is not ${SUMMARY_VERSION}`);
+  if (version !== SUMMARY_VERSION && version !== SUMMARY_VERSION_NO_SOLE) throw corrupt(`trace summaries version ${version} is not ${SUMMARY_VERSION_NO_SOLE} or ${SUMMARY_VERSION}`);
+  const flagsKnown = FLAG_ROOT | FLAG_SERVICES_EXACT | (version === SUMMARY_VERSION ? FLAG_SOLE : 0);
   const record = r.u8();
   if (record !== RECORD_SUMMARIES) throw corrupt(`trace summaries record type ${record} is not ${RECORD_SUMMARIES}`);
   const idBytes = r.u8();
@@ -272,7 +287,7 @@ export function decodeTraceSummaries(bytes: Uint8Array): TraceSummaryTable {
     const lastStartNs = firstStartNs + readBigUvarint(r);
     const lastEndNs = firstStartNs + unzigzagBig(readBigUvarint(r));
     const flags = r.u8();
-    if ((flags & ~(FLAG_ROOT | FLAG_SERVICES_EXACT)) !== 0) throw corrupt(`trace summary flags ${flags}`);
+    if ((flags & ~flagsKnown) !== 0) throw corrupt(`trace summary flags ${flags}`);
     const root = (flags & FLAG_ROOT) !== 0 ? { service: str(), name: str() } : null;
     const keptCount = r.uvarint();
     if (keptCount !== Math.min(spans, TraceStoreLimits.summarySpansKept)) throw corrupt(`trace summary keeps ${keptCount} of ${spans} spans`);
@@ -292,7 +307,7 @@ export function decodeTraceSummaries(bytes: Uint8Array): TraceSummaryTable {
     }
     const k = idKey(traceId);
     if (out.has(k)) throw corrupt('trace summaries name one trace (or id prefix) twice');
-    out.set(k, { traceId: Uint8Array.from(traceId), spans, firstStartNs, lastStartNs, lastEndNs, root, kept, servicesExact: (flags & FLAG_SERVICES_EXACT) !== 0 });
+    out.set(k, { traceId: Uint8Array.from(traceId), spans, firstStartNs, lastStartNs, lastEndNs, root, kept, servicesExact: (flags & FLAG_SERVICES_EXACT) !== 0, sole: (flags & FLAG_SOLE) !== 0 });
   }
   if (r.remaining !== 0) throw corrupt(`trace summaries have ${r.remaining} trailing bytes`);
   return { idBytes, entries: out };
