@@ -188,6 +188,14 @@ export const DriverLimits = {
   snapshotEntriesDefault: 10_000,
   /** compactKeepEntriesDefault is how many applied entries compaction keeps behind a snapshot for slow followers. */
   compactKeepEntriesDefault: 1_000,
+  /**
+   * walSegmentsSoftMaxDefault: past this many WAL segments (of
+   * WalLimits.segmentBytesMax each), the groups that pin the oldest one
+   * snapshot (or flush) and compact up to it, keeping no entries behind, so a
+   * quiet group cannot keep the whole log of the busy ones on disk
+   * (wal.ts, "Compaction").
+   */
+  walSegmentsSoftMaxDefault: 8,
   /** snapshotFileBytesMax bounds a snapshot file read back from the snapshot store. */
   snapshotFileBytesMax: RaftLimits.snapshotBytesMax + 64 * 1024 * 1024,
   /** snapshotMetaBytesMax bounds the metadata header of one snapshot file. */

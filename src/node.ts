@@ -38,7 +38,7 @@
 import { randomInt } from 'node:crypto';
 import { OtlpdbError, assert } from './errors.js';
 import { ApiServer } from './api/server.js';
-import type { AdminSource, WallClockSource, ApiSource, ControlSource, GroupView, IngestMetricsView, NodeView, PromApiSource, ProposalCounts, WalSyncHistogram } from './api/types.js';
+import type { AdminSource, WallClockSource, ApiSource, ControlSource, GroupView, IngestMetricsView, NodeView, ProcessMemoryView, PromApiSource, ProposalCounts, WalSyncHistogram } from './api/types.js';
 import { MetaStateMachine, checkMetaCommand, decodeMetaCommand, decodeMetaResult, encodeMetaCommand, encodeMetaResult } from './control/index.js';
 import type { KvEntry, KvListResult, MetaCommand, MetaResult } from './control/index.js';
 import { NodeFileSystem } from './fs/node-file-system.js';
@@ -127,6 +127,9 @@ export interface OtlpdbNodeOptions {
   /** snapshotEntries and compactKeepEntries tune the driver's log compaction (tests make it frequent). */
   readonly snapshotEntries?: number;
   readonly compactKeepEntries?: number;
+  /** walSegmentsSoftMax and walSegmentBytesMax tune when quiet groups are compacted by force and the WAL's segment size (tests make them small). */
+  readonly walSegmentsSoftMax?: number;
+  readonly walSegmentBytesMax?: number;
   /** otlpGrpc and otlpHttp are where the OTLP receivers listen (port 0: the OS chooses); absent, that receiver is not started. */
   readonly otlpGrpc?: HostPort;
   readonly otlpHttp?: HostPort;
@@ -538,7 +541,10 @@ export class OtlpdbNode implements ApiSource {
       nodeId: opts.id,
       fs: plants.fixtures.has('wal-lazy-fs') ? new LazyFileSystem(new NodeFileSystem()) : new NodeFileSystem(),
       dir: opts.dataDir,
-      ...(plants.active.has('wal-skip-fsync') ? { wal: { plantSkipRecordSync: true } } : {}),
+      wal: {
+        ...(plants.active.has('wal-skip-fsync') ? { plantSkipRecordSync: true } : {}),
+        ...(opts.walSegmentBytesMax === undefined ? {} : { segmentBytesMax: opts.walSegmentBytesMax }),
+      },
       transport: { send: (msgs) => transport.send(msgs) },
       rand: new SeededRand(seed),
       clock: { nowMs: () => performance.now() },
@@ -546,6 +552,7 @@ export class OtlpdbNode implements ApiSource {
       makeStateMachine: (group) => (group === NodeDefaults.metaGroup ? new MetaStateMachine() : shardService.makeStateMachine(group)),
       ...(opts.snapshotEntries === undefined ? {} : { snapshotEntries: opts.snapshotEntries }),
       ...(opts.compactKeepEntries === undefined ? {} : { compactKeepEntries: opts.compactKeepEntries }),
+      ...(opts.walSegmentsSoftMax === undefined ? {} : { walSegmentsSoftMax: opts.walSegmentsSoftMax }),
       scheduler: {
         every: (ms, fn) => {
           const timer = setInterval(fn, ms);
@@ -693,6 +700,11 @@ export class OtlpdbNode implements ApiSource {
         }
       },
     };
+  }
+
+  /** processMemory is this process's memory for /metrics. */
+  processMemory(): ProcessMemoryView {
+    return process.memoryUsage();
   }
 
   /** ingestMetrics are the OTLP write path's counters and limits for /metrics. */

@@ -177,7 +177,7 @@ function walFamily(node: string, h: WalSyncHistogram): Family {
 }
 
 /** GAUGE_DRIVER_STATS are driver stats that are maxima, not counters. */
-const GAUGE_DRIVER_STATS: ReadonlySet<string> = new Set(['groupsSyncedMax']);
+const GAUGE_DRIVER_STATS: ReadonlySet<string> = new Set(['groupsSyncedMax', 'walSegments']);
 
 /** prometheusText renders the node's metrics in the Prometheus text exposition format (0.0.4). */
 export function prometheusText(source: ApiSource): string {
@@ -208,6 +208,17 @@ export function prometheusText(source: ApiSource): string {
   if (inboxDropped !== undefined) {
     families.push(
       simple('otlpdb_node_inbox_dropped_messages_total', 'counter', 'Received messages dropped because the node inbox was full.', [{ labels: { node }, value: inboxDropped }]),
+    );
+  }
+  const mem = source.processMemory?.();
+  if (mem !== undefined) {
+    // The names Prometheus's Node.js client (prom-client) gives them, so existing dashboards read them.
+    families.push(
+      simple('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', [{ labels: { node }, value: mem.rss }]),
+      simple('nodejs_heap_size_total_bytes', 'gauge', 'V8 heap size in bytes.', [{ labels: { node }, value: mem.heapTotal }]),
+      simple('nodejs_heap_size_used_bytes', 'gauge', 'V8 heap used in bytes.', [{ labels: { node }, value: mem.heapUsed }]),
+      simple('nodejs_external_memory_bytes', 'gauge', 'Memory of C++ objects bound to JavaScript objects (Buffers included) in bytes.', [{ labels: { node }, value: mem.external }]),
+      simple('nodejs_array_buffers_bytes', 'gauge', 'Memory of ArrayBuffers and SharedArrayBuffers (Buffers included) in bytes.', [{ labels: { node }, value: mem.arrayBuffers }]),
     );
   }
   const ingest = source.ingestMetrics?.();

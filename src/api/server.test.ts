@@ -53,6 +53,9 @@ class FakeSource implements ApiSource {
       [3, newPeerMetrics()],
     ]);
   }
+  processMemory() {
+    return { rss: 5_000, heapTotal: 4_000, heapUsed: 3_000, external: 2_000, arrayBuffers: 1_000 };
+  }
   inboxDropped() {
     return 7;
   }
@@ -112,6 +115,11 @@ t.test('health, readiness, cluster and metrics routes answer from the source', a
   t.equal(v('otlpdb_transport_peer_bytes_sent_total', { node: '1', peer: '3' }), 0);
   t.equal(v('otlpdb_transport_frames_refused_total', { node: '1', reason: 'not_msgpack' }), 2);
   t.equal(v('otlpdb_node_inbox_dropped_messages_total', { node: '1' }), 7);
+  t.same(
+    ['process_resident_memory_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes', 'nodejs_array_buffers_bytes'].map((n) => v(n, { node: '1' })),
+    [5_000, 4_000, 3_000, 2_000, 1_000],
+    'process memory under prom-client\'s names',
+  );
   t.equal(fams.get('otlpdb_transport_peer_errors_total')?.type, 'counter');
 });
 
@@ -127,7 +135,7 @@ t.test('metrics omit the optional families when the source has none', async (t) 
   const a = await serveApi(t, bare);
   const fams = parsePrometheusText((await httpRequest(a, '/metrics')).body);
   t.ok(fams.has('otlpdb_raft_term'));
-  for (const name of ['otlpdb_raft_proposals_total', 'otlpdb_wal_fsync_duration_seconds', 'otlpdb_transport_peer_bytes_sent_total', 'otlpdb_node_inbox_dropped_messages_total']) {
+  for (const name of ['otlpdb_raft_proposals_total', 'otlpdb_wal_fsync_duration_seconds', 'otlpdb_transport_peer_bytes_sent_total', 'otlpdb_node_inbox_dropped_messages_total', 'process_resident_memory_bytes']) {
     t.notOk(fams.has(name), `${name} absent`);
   }
 });

@@ -104,6 +104,8 @@ export interface ApiSource {
   flushCluster?(): Promise<{ readonly nodes: readonly { readonly node: number; readonly groups: number; readonly error?: string }[] }>;
   /** clusterStats sums every shard's durable counts once (GET /api/v1/stats); absent: 404. */
   clusterStats?(): Promise<unknown>;
+  /** processMemory is the process's memory (Node's process.memoryUsage()); absent, /metrics omits it. */
+  processMemory?(): ProcessMemoryView;
   /** ingestMetrics are the OTLP write path's counters and limits; absent, /metrics omits them. */
   ingestMetrics?(): IngestMetricsView;
   /**
@@ -190,6 +192,15 @@ export interface JoinRequest {
   readonly id: number;
   readonly peer: string;
   readonly api: string;
+}
+
+/** ProcessMemoryView is a process's memory in bytes, as Node's process.memoryUsage() names it. */
+export interface ProcessMemoryView {
+  readonly rss: number;
+  readonly heapTotal: number;
+  readonly heapUsed: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
 }
 
 /** IngestMetricsView is what /metrics shows of the OTLP write path (src/otlp/ingest.ts, shard-writer.ts). */

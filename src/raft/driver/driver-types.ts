@@ -66,6 +66,8 @@ export interface MultiRaftDriverOptions {
   readonly snapshotEntries?: number;
   /** compactKeepEntries: entries kept behind a new snapshot for slow followers. */
   readonly compactKeepEntries?: number;
+  /** walSegmentsSoftMax: past this many WAL segments, the groups pinning the oldest are compacted (DriverLimits.walSegmentsSoftMaxDefault). */
+  readonly walSegmentsSoftMax?: number;
   readonly wal?: WalOptions;
   /**
    * pipelined applies durable committed entries while the iteration's fsync
@@ -135,6 +137,10 @@ export interface DriverStats {
   snapshotsInstalled: number;
   purges: number;
   segmentsDeleted: number;
+  /** forcedCompactions counts compactions of groups that pinned the WAL's oldest segment past walSegmentsSoftMax (group-state.ts forceCompact). */
+  forcedCompactions: number;
+  /** walSegments is the number of WAL segment files after the last compaction step (a gauge). */
+  walSegments: number;
 }
 
 /** newDriverStats is a DriverStats with every counter at zero, for a driver just opened. */
@@ -157,6 +163,8 @@ export function newDriverStats(): DriverStats {
     snapshotsInstalled: 0,
     purges: 0,
     segmentsDeleted: 0,
+    forcedCompactions: 0,
+    walSegments: 0,
   };
 }
 
@@ -175,6 +183,7 @@ export interface DriverSettings {
   readonly readTimeoutMs: number;
   readonly snapshotEntries: number;
   readonly compactKeepEntries: number;
+  readonly walSegmentsSoftMax: number;
   readonly tickMs: number;
   readonly pipelined: boolean;
 }
@@ -194,7 +203,18 @@ export function driverSettings(o: MultiRaftDriverOptions): DriverSettings {
     Number.isSafeInteger(compactKeepEntries) && compactKeepEntries >= 0 && compactKeepEntries < snapshotEntries,
     '0 <= compactKeepEntries < snapshotEntries',
   );
+  const walSegmentsSoftMax = o.walSegmentsSoftMax ?? DriverLimits.walSegmentsSoftMaxDefault;
+  assert(walSegmentsSoftMax === Infinity || (Number.isSafeInteger(walSegmentsSoftMax) && walSegmentsSoftMax >= 2), 'walSegmentsSoftMax >= 2');
   const tickMs = o.tickMs ?? DriverLimits.tickMsDefault;
   assert(Number.isSafeInteger(tickMs) && tickMs > 0, 'tickMs > 0');
-  return { autoRun: o.autoRun ?? o.scheduler !== undefined, proposalTimeoutMs, readTimeoutMs, snapshotEntries, compactKeepEntries, tickMs, pipelined: o.pipelined ?? false };
+  return {
+    autoRun: o.autoRun ?? o.scheduler !== undefined,
+    proposalTimeoutMs,
+    readTimeoutMs,
+    snapshotEntries,
+    compactKeepEntries,
+    walSegmentsSoftMax,
+    tickMs,
+    pipelined: o.pipelined ?? false,
+  };
 }

@@ -227,6 +227,36 @@ export async function maybeFlushOrSnapshot(
 }
 
 /**
+ * forceCompact compacts `g` up to its latest snapshot, keeping no entries
+ * behind it: its entries pin the WAL's oldest segment and the WAL is past
+ * walSegmentsSoftMax (wal.ts, "Compaction"). A group whose log holds
+ * nothing at or below its snapshot takes a new snapshot first: an in-memory
+ * group at its applied index, at once; a durable group starts a flush, whose
+ * snapshot (maybeFlushOrSnapshot) lets a later call compact. Returns the
+ * index compacted to, or null when nothing could be compacted yet. A
+ * follower that then needs the dropped entries gets a snapshot instead.
+ */
+export async function forceCompact(g: GroupState, stats: DriverStats, onFlushError: (err: unknown) => void): Promise<number | null> {
+  let snap = g.storage.snapshot().metadata.index;
+  if (snap < g.storage.firstIndex()) {
+    const sm = g.durable;
+    if (sm !== null) {
+      if (g.flushInFlight === null && !sm.flushing && g.applied > sm.durableIndex() && sm.appliedIndex() === g.applied) void startFlush(g, onFlushError);
+      return null;
+    }
+    if (g.applied <= snap) return null;
+    assert(!isDurable(g.sm), 'an in-memory state machine snapshots itself');
+    await g.storage.createSnapshot(g.applied, g.confState, g.sm.snapshot());
+    stats.snapshotsTaken++;
+    snap = g.applied;
+  }
+  assert(snap >= g.storage.firstIndex(), 'the snapshot is inside the log');
+  g.storage.compact(snap);
+  stats.forcedCompactions++;
+  return snap;
+}
+
+/**
  * maybeSnapshot is the compaction policy (step 7) for one group: once its
  * applied index is `snapshotEntries` past its snapshot, it snapshots the
  * state machine into the storage and compacts the log but the last

@@ -149,7 +149,7 @@ import type {
 import { hostGroup, hostedEntry, checkSpec, openHostedGroups, refuseAdd, registryRoom, unhostGroup } from './group-lifecycle.js';
 import type { LifecycleIo } from './group-lifecycle.js';
 import type { GroupRegistry } from './group-registry.js';
-import { applyReady, maybeFlushOrSnapshot, maybeSnapshot, openGroupState, startFlush } from './group-state.js';
+import { applyReady, forceCompact, maybeFlushOrSnapshot, maybeSnapshot, openGroupState, startFlush } from './group-state.js';
 import { DriverLoop } from './driver-loop.js';
 import { stepInbound } from './inbound.js';
 import type { GroupState } from './group-state.js';
@@ -694,11 +694,22 @@ export class MultiRaftDriver {
           : await maybeFlushOrSnapshot(g, this.stats, nowMs, this.#settings, this.#onFlushError);
       if (index !== null) compacted.push({ g, index });
     }
+    // Quiet groups that pin the oldest segment compact fully once the WAL is past its soft bound (wal.ts, "Compaction").
+    if (this.#wal.segmentCount > this.#settings.walSegmentsSoftMax) {
+      for (const group of this.#wal.pinningGroups()) {
+        const g = this.#groups.get(group);
+        if (g === undefined || compacted.some((c) => c.g === g)) continue;
+        const index = await forceCompact(g, this.stats, this.#onFlushError);
+        if (index !== null) compacted.push({ g, index });
+      }
+    }
+    this.stats.walSegments = this.#wal.segmentCount;
     if (compacted.length === 0) return;
     // purge() syncs the snapshot and compaction records first; only then are older images unneeded.
     const res = await this.#wal.purge();
     this.stats.purges++;
     this.stats.segmentsDeleted += res.deletedFiles.length;
+    this.stats.walSegments = this.#wal.segmentCount;
     for (const { g, index } of compacted) await this.#store.prune(g.group, index);
   }
 

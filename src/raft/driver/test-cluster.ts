@@ -38,6 +38,8 @@ export interface TestClusterOptions {
   readonly raft?: RaftTuning;
   readonly snapshotEntries?: number;
   readonly compactKeepEntries?: number;
+  /** walSegmentsSoftMax is the drivers' option of that name. */
+  readonly walSegmentsSoftMax?: number;
   /** specsFor, when set, gives node id's configured groups (default: every group of `groups`, every node a voter). */
   readonly specsFor?: (id: NodeId) => GroupSpec[];
   /** wal tunes each node's WAL (tests of purging use tiny segments). */
@@ -107,6 +109,7 @@ export class TestCluster {
       raft: { electionTicks: 10, heartbeatTicks: 1, ...o.raft },
       ...(o.snapshotEntries === undefined ? {} : { snapshotEntries: o.snapshotEntries }),
       ...(o.compactKeepEntries === undefined ? {} : { compactKeepEntries: o.compactKeepEntries }),
+      ...(o.walSegmentsSoftMax === undefined ? {} : { walSegmentsSoftMax: o.walSegmentsSoftMax }),
       ...(o.wal === undefined ? {} : { wal: o.wal }),
       pipelined: o.pipelined ?? true,
     };

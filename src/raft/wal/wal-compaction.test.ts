@@ -37,6 +37,7 @@ t.test('purge deletes a segment only when no group needs any record in it', asyn
   const before = await segmentNames(fs);
   t.ok(before.length >= 4, `the workload spans ${before.length} segments`);
 
+  t.same(wal.pinningGroups().sort(), [1, 2], 'both groups pin the oldest segment');
   t.same((await wal.purge()).deletedFiles, [], 'nothing compacted: nothing deleted');
   t.notOk(await fs.exists(`${DIR}/${MANIFEST_FILE}`), 'and no manifest written');
 
@@ -49,6 +50,7 @@ t.test('purge deletes a segment only when no group needs any record in it', asyn
     applyOp(model, op);
   }
   t.same((await wal.purge()).deletedFiles, [], 'group 1 compacted everything, but group 2 still needs every segment');
+  t.same(wal.pinningGroups(), [2], 'only group 2 pins it now');
 
   const op2 = { kind: 'compact' as const, group: 2, index: 10 };
   applyToWal(wal, op2);

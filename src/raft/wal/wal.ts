@@ -52,9 +52,14 @@
  * `forgetGroup(group)` (a GroupRemoved record) voids every record of the
  * group at once: the driver calls it when the node stops hosting the group,
  * so the group no longer pins any segment.
- * NB: a group that never compacts (a stuck follower) pins every segment from
- * its oldest live entry on; raft-engine rewrites such records into the head
- * of the log, which this WAL does not do yet.
+ * A group that compacts rarely (the meta group takes a snapshot every
+ * snapshotEntries entries; a quiet shard keeps compactKeepEntries behind its
+ * last one) pins every segment from its oldest live entry on, however busy
+ * the other groups are. `pinningGroups()` names the groups that keep the
+ * oldest segment, and the driver makes them snapshot and compact once the
+ * WAL holds more than its walSegmentsSoftMax segments (raft-engine's answer
+ * is the same list, "regions to force compact"; it can also rewrite such
+ * records into the head of the log, which this WAL does not do).
  *
  * ## Recovery (`Wal.open`)
  *
@@ -337,6 +342,23 @@ export class Wal {
   /** segmentCount is the number of segment files the WAL currently keeps. */
   get segmentCount(): number {
     return this.#segments.length;
+  }
+
+  /**
+   * pinningGroups lists the groups whose live entries keep the oldest
+   * segment (none when only the active segment is left): until each of them
+   * compacts past its entries there, purge() can delete nothing.
+   */
+  pinningGroups(): GroupId[] {
+    if (this.#segments.length < 2) return [];
+    const first = this.#segments[0] as Segment;
+    const out: GroupId[] = [];
+    for (const [g, maxIndex] of first.liveMaxIndex) {
+      const d = this.#durable.get(g);
+      assert(d !== undefined, 'a group with entries in a segment has durable state');
+      if (maxIndex > d.compactedIndex) out.push(g);
+    }
+    return out;
   }
 
   /** lastIndex is the index of a group's last entry as buffered (compacted index when it has none; 0 for an unknown group). */

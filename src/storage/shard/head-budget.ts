@@ -21,8 +21,8 @@
  *
  * The node sizes the budget from its heap (ShardLimits.nodeHeadHeapPercent
  * of V8's heap_size_limit, shard-service.ts), so `--max-old-space-size`
- * moves it. NB: frozen heads (a flush in progress) are not counted; each is
- * at most its replica's hard bound and is released when its flush ends.
+ * moves it. A replica's head bytes include its frozen head (a flush in
+ * progress), as its own bounds do, so the budget falls when a flush ends.
  *
  * Invariant: 0 < softBytes < hardBytes. Ownership: the node's ShardService
  * owns one budget; each replica joins it when it opens and leaves it when it
