@@ -78,6 +78,8 @@ export interface QueryMetricsConfig {
   /** cpuProfDir, when set, runs the nodes with `--cpu-prof` writing there (a profile per node when it stops). */
   readonly cpuProfDir: string | null;
   readonly json: boolean;
+  /** portBase is the first port: node APIs from it, then peer +10, OTLP gRPC +20, OTLP HTTP +30, Prometheus +40 (bench/query-metrics.ts). */
+  readonly portBase: number;
 }
 
 /** QueryMetricsPorts are the cluster's base ports (node i: base + i - 1, all on 127.0.0.1) and Prometheus's port. */

@@ -18,17 +18,22 @@
  */
 import { resolve } from 'node:path';
 import { runQueryMetricsBench } from './query-metrics-run.js';
-import type { QueryFigures, QueryMetricsConfig, QueryMetricsReport } from './query-metrics-run.js';
+import type { QueryFigures, QueryMetricsConfig, QueryMetricsPorts, QueryMetricsReport } from './query-metrics-run.js';
 
-/** QUERY_METRICS_PORTS are base ports on 127.0.0.1 (node i: base + i - 1), away from the other benches' and a default cluster's. */
-const QUERY_METRICS_PORTS = { api: 31_100, peer: 31_110, otlpGrpc: 31_120, otlpHttp: 31_130, prometheus: 31_140 } as const;
+/** QUERY_METRICS_PORT_BASE is the default `--port-base`, away from the other benches' and a default cluster's ports. */
+const QUERY_METRICS_PORT_BASE = 31_100;
+
+/** queryMetricsPorts are the base ports on 127.0.0.1 from `base` (node i: base + i - 1): API, peer, OTLP gRPC, OTLP HTTP, then Prometheus. */
+export function queryMetricsPorts(base: number): QueryMetricsPorts {
+  return { api: base, peer: base + 10, otlpGrpc: base + 20, otlpHttp: base + 30, prometheus: base + 40 };
+}
 /** TARGET_AGG_P99_MS is the issue's aggregation target (the seed's figure). */
 export const TARGET_AGG_P99_MS = 500;
 
 /** parseQueryMetricsArgs reads the flags; a bad one throws with the flag's name. */
 export function parseQueryMetricsArgs(argv: readonly string[]): QueryMetricsConfig {
   const c: { -readonly [K in keyof QueryMetricsConfig]: QueryMetricsConfig[K] } = {
-    scale: 1, hours: 24, aggQueries: 20, instantQueries: 100, warmups: 2, connections: 4, pointsPerBody: 8_000, waitCompaction: true, cpuProfDir: null, json: false,
+    scale: 1, hours: 24, aggQueries: 20, instantQueries: 100, warmups: 2, connections: 4, pointsPerBody: 8_000, waitCompaction: true, cpuProfDir: null, json: false, portBase: QUERY_METRICS_PORT_BASE,
   };
   const int = (flag: string, v: string | undefined, min: number, max: number): number => {
     if (v === undefined || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Error(`${flag} takes an integer in [${min}, ${max}]`);
@@ -73,8 +78,11 @@ export function parseQueryMetricsArgs(argv: readonly string[]): QueryMetricsConf
       case '--json':
         c.json = true;
         break;
+      case '--port-base':
+        c.portBase = int(a, argv[++i], 1_024, 65_535 - 40);
+        break;
       default:
-        throw new Error(`unknown argument ${String(a)}; usage: query-metrics.js [--scale F] [--hours H] [--queries N] [--instant N] [--warmups N] [--connections N] [--points N] [--no-compaction-wait] [--cpu-prof DIR] [--json]`);
+        throw new Error(`unknown argument ${String(a)}; usage: query-metrics.js [--scale F] [--hours H] [--queries N] [--instant N] [--warmups N] [--connections N] [--points N] [--no-compaction-wait] [--cpu-prof DIR] [--port-base P] [--json]`);
     }
   }
   return c;
@@ -117,7 +125,7 @@ function printText(r: QueryMetricsReport): void {
 
 async function main(): Promise<number> {
   const config = parseQueryMetricsArgs(process.argv.slice(2));
-  const report = await runQueryMetricsBench(config, { ports: QUERY_METRICS_PORTS, log });
+  const report = await runQueryMetricsBench(config, { ports: queryMetricsPorts(config.portBase), log });
   if (config.json) console.log(JSON.stringify({ bench: 'query-metrics', ...report }));
   else printText(report);
   const wrong = report.aggregation.wrong + report.instant.wrong;
