@@ -129,9 +129,9 @@ t.test('shard replicas move with their data, by streamed snapshots, while writes
   // and a failure says which condition was still false.
   let why = 'not checked yet';
   const agree = async (): Promise<boolean> => {
-    const flush = (await httpRequest(api(2), '/api/v1/admin/flush', 'POST')).status;
-    if (flush !== 200) {
-      why = `POST /api/v1/admin/flush answered ${flush}`;
+    const flush = await httpRequest(api(2), '/api/v1/admin/flush', 'POST');
+    if (flush.status !== 200) {
+      why = `POST /api/v1/admin/flush answered ${flush.status}: ${flush.body.slice(0, 600)}`;
       return false;
     }
     for (let g = 1; g <= SHARDS; g++) {
