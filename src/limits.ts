@@ -1910,6 +1910,14 @@ assert(MetricsQueryLimits.expBucketsMax >= 2, 'an exponential histogram keeps at
  * and a Loki push body.
  */
 export const LogsQueryLimits = {
+  /**
+   * firstRoundEntriesMin is the least a pushed log query's first round asks
+   * of each shard (query/logs-query.ts shardEval: a shard asked for
+   * max(this, ⌈2 × limit / shards⌉) of its newest entries, and asked again
+   * for `limit` only when its answer may reach into the merged first
+   * `limit`).
+   */
+  firstRoundEntriesMin: 16,
   /** wallMsMax bounds a whole query (every shard call and retry); shards not answered by then are partial failures. */
   wallMsMax: 30_000,
   /** shardCallMs bounds one shard's part (its ReadIndex barrier and scan). */

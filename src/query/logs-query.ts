@@ -38,7 +38,7 @@ import { newScanStats } from '../storage/shard/signal-store.js';
 import type { ScanStats } from '../storage/shard/signal-store.js';
 import type { LogEntry, LogLabels, LogShardAnswer, LogShardEvalRequest, LogSource, LogSourceStats, LogqlEngine, SelectLogsRequest } from './logql/source.js';
 import { byTimeAsc, byTimeDesc, kWayMerge } from './merge.js';
-import { allFailedError, fanOut, isQueryRefusal, runHere } from './shard-fanout.js';
+import { allFailedError, everyShard, fanOut, isQueryRefusal, runHere } from './shard-fanout.js';
 import type { FanoutBounds, FanoutDeps, ShardOutcome } from './shard-fanout.js';
 import { matchesSelector, splitMatchers } from './logs-selector.js';
 import { ShardLogSource, addScanToSourceStats, checkSelect, newLogSourceStats } from './logs-shard-source.js';
@@ -124,11 +124,19 @@ export class LogsQuery {
   }
 
   /** fan runs one shard call on every shard (shard-fanout.ts) at `consistency`. */
-  fan<A>(what: string, consistency: Consistency, here: (h: ShardCallHeader, deadlineMs: number) => Promise<A>, remote: (h: ShardCallHeader, peer: number, timeoutMs: number) => Promise<A>, tenant: string, signal: AbortSignal): Promise<ShardOutcome<A>[]> {
+  fan<A>(
+    what: string,
+    consistency: Consistency,
+    here: (h: ShardCallHeader, deadlineMs: number) => Promise<A>,
+    remote: (h: ShardCallHeader, peer: number, timeoutMs: number) => Promise<A>,
+    tenant: string,
+    signal: AbortSignal,
+    only: ReadonlySet<number> | null = null,
+  ): Promise<ShardOutcome<A>[]> {
     return fanOut(
       this.#d,
       LOG_FANOUT_BOUNDS,
-      consistency,
+      only === null ? consistency : everyShard(this.#d, consistency).filter((t) => only.has(t.shard)),
       {
         what,
         here: (shard, deadlineMs) => here({ group: shard, tenant, consistency }, deadlineMs),
@@ -150,8 +158,8 @@ export class LogsQuery {
     );
   }
 
-  /** evalShards runs a pushed query's shard parts. */
-  evalShards(tenant: string, consistency: Consistency, req: LogShardEvalRequest, signal: AbortSignal): Promise<ShardOutcome<ShardEvalAnswer>[]> {
+  /** evalShards runs a pushed query's shard parts (on the shards `only` names, when given). */
+  evalShards(tenant: string, consistency: Consistency, req: LogShardEvalRequest, signal: AbortSignal, only: ReadonlySet<number> | null = null): Promise<ShardOutcome<ShardEvalAnswer>[]> {
     return this.fan(
       'log query',
       consistency,
@@ -159,7 +167,13 @@ export class LogsQuery {
       async (h, peer, timeoutMs) => decodeEvalAnswer(await this.#d.transport.call(peer, SHARD_LOGS_EVAL, encodeEvalRequest(h, req), timeoutMs), req),
       tenant,
       signal,
+      only,
     );
+  }
+
+  /** shardCount is the cluster's recorded shard count (0 before the placement is known). */
+  shardCount(): number {
+    return this.#d.shardCount();
   }
 
   /**
@@ -300,6 +314,49 @@ export function mergeLabels(read: LabelsRead, results: readonly LabelsResult[], 
   return { op: 'stats', chunks, entries, bytes, series: sorted };
 }
 
+/** firstRoundLimit is what the first round of a pushed log query asks of each of `shards` shards (see shardEval). */
+export function firstRoundLimit(limit: number, shards: number): number {
+  assert(Number.isSafeInteger(limit) && limit >= 1, 'a log query has a limit');
+  return Math.min(limit, Math.max(L.firstRoundEntriesMin, Math.ceil((2 * limit) / Math.max(1, shards))));
+}
+
+/** mergeEntries merges shards' answers (each in the direction's order) k-way by time and keeps the first `limit`. */
+export function mergeEntries(answers: readonly (readonly LogEntry[])[], direction: 'forward' | 'backward', limit: number): LogEntry[] {
+  const cmp = direction === 'forward' ? byTimeAsc<LogEntry>((e) => e.timeNs) : byTimeDesc<LogEntry>((e) => e.timeNs);
+  const entries: LogEntry[] = [];
+  for (const batch of kWayMerge(answers, cmp)) {
+    for (const e of batch) {
+      if (entries.length === limit) return entries;
+      entries.push(e);
+    }
+  }
+  return entries;
+}
+
+/**
+ * firstRoundPlan names the shards a pushed log query must ask again for
+ * `limit` after a first round that asked each for `k` (< limit): those
+ * that answered k entries and whose last entry is not strictly past the
+ * `limit`-th of the merge (every full shard when fewer were merged).
+ * Strictly: a shard's unseen entries are no earlier in the direction than
+ * its last one, so when that is strictly past the merged `limit`-th they
+ * cannot enter the first `limit`; ties are asked again.
+ */
+export function firstRoundPlan(byShard: ReadonlyMap<number, readonly LogEntry[]>, k: number, limit: number, direction: 'forward' | 'backward'): Set<number> {
+  assert(k >= 1 && k < limit, 'a first round asks less than the limit');
+  const merged = mergeEntries([...byShard.keys()].sort((a, b) => a - b).map((s) => byShard.get(s) as readonly LogEntry[]), direction, limit);
+  const bound = merged.length === limit ? (merged[limit - 1] as LogEntry).timeNs : null;
+  const out = new Set<number>();
+  for (const [shard, entries] of byShard) {
+    assert(entries.length <= k, 'a shard answers at most what it was asked');
+    if (entries.length < k) continue;
+    const last = (entries[entries.length - 1] as LogEntry).timeNs;
+    const past = bound !== null && (direction === 'backward' ? last < bound : last > bound);
+    if (!past) out.add(shard);
+  }
+  return out;
+}
+
 /** ClusterLogSource is a LogSource over every shard of the cluster for one query (see the top of this file). */
 export class ClusterLogSource implements LogSource {
   readonly stats: LogSourceStats = newLogSourceStats();
@@ -346,20 +403,34 @@ export class ClusterLogSource implements LogSource {
     }
   }
 
+  /**
+   * shardEval runs a pushed query on every shard and unites the answers.
+   * A log query (entries) runs in two rounds: first each shard is asked for
+   * its first k = max(firstRoundEntriesMin, ⌈2 × limit / shards⌉) entries
+   * (at most `limit`); after the merge, a shard is asked again, for
+   * `limit`, only when it answered k (it may hold more) and its last entry
+   * is not strictly past the merged `limit`-th (or fewer than `limit` were
+   * merged). Exact: a shard not asked again holds nothing past what it
+   * answered that can rank before the merged `limit`-th entry, so the
+   * merge's first `limit` equal those of one round that asked every shard
+   * for `limit` (firstRoundPlan, logs-topk.test.ts).
+   */
   async shardEval(req: LogShardEvalRequest, signal: AbortSignal): Promise<LogShardAnswer> {
     if (this.#q.engine === null) throw engineMissing();
-    const answers = this.#collect(await this.#q.evalShards(this.#tenant, this.#consistency, req, signal), 'log query');
+    const k = firstRoundLimit(req.limit, this.#q.shardCount());
+    const first = await this.#q.evalShards(this.#tenant, this.#consistency, { ...req, limit: k }, signal);
+    const answers = this.#collect(first, 'log query');
     const kinds = new Set(answers.map((a) => a.kind));
     if (kinds.size !== 1) throw new OtlpdbError('ERR_INTERNAL', 'shards answered a pushed query with different kinds');
     if (answers[0]?.kind === 'partials') return { kind: 'partials', series: answers.flatMap((a) => (a.kind === 'partials' ? a.series : [])) };
-    const cmp = req.direction === 'forward' ? byTimeAsc<LogEntry>((e) => e.timeNs) : byTimeDesc<LogEntry>((e) => e.timeNs);
-    const entries: LogEntry[] = [];
-    for (const batch of kWayMerge(answers.map((a) => (a.kind === 'entries' ? a.entries : [])), cmp)) {
-      for (const e of batch) {
-        if (entries.length === req.limit) return { kind: 'entries', entries };
-        entries.push(e);
-      }
+    const byShard = new Map<number, readonly LogEntry[]>();
+    for (const o of first) if ('answer' in o && o.answer.kind === 'entries') byShard.set(o.shard, o.answer.entries);
+    const again = k < req.limit ? firstRoundPlan(byShard, k, req.limit, req.direction) : new Set<number>();
+    if (again.size > 0) {
+      const second = await this.#q.evalShards(this.#tenant, this.#consistency, req, signal, again);
+      this.#collect(second, 'log query');
+      for (const o of second) if ('answer' in o && o.answer.kind === 'entries') byShard.set(o.shard, o.answer.entries);
     }
-    return { kind: 'entries', entries };
+    return { kind: 'entries', entries: mergeEntries([...byShard.keys()].sort((a, b) => a - b).map((s) => byShard.get(s) as readonly LogEntry[]), req.direction, req.limit) };
   }
 }

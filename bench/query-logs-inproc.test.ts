@@ -1,0 +1,29 @@
+import t from 'tap';
+import { BlockCacheLimits } from '../src/limits.js';
+import { parseInprocArgs, runInproc } from './query-logs-inproc.js';
+
+const KINDS = ['keyword', 'phrase', 'regex', 'count', 'keywordRange'];
+
+t.test('flags: defaults and values', async (t) => {
+  t.same(parseInprocArgs([]), { lines: 200_000, shards: 16, queries: 30, flushRows: 20_000, cacheBytes: BlockCacheLimits.bytesMaxDefault, kinds: KINDS, twoRounds: false });
+  t.same(parseInprocArgs(['--lines', '500', '--shards', '2', '--queries', '3', '--flush-rows', '64', '--cache-mib', '0', '--kinds', 'keyword,count', '--two-rounds']), {
+    lines: 500,
+    shards: 2,
+    queries: 3,
+    flushRows: 64,
+    cacheBytes: 0,
+    kinds: ['keyword', 'count'],
+    twoRounds: true,
+  });
+  t.throws(() => parseInprocArgs(['--queries', '0']), 'a non-positive count is refused');
+});
+
+t.test('a tiny run: every kind measured, and the answers do not depend on the flushes, the cache or the rounds', async (t) => {
+  const a = await runInproc({ lines: 3_000, shards: 8, queries: 2, flushRows: 20_000, cacheBytes: BlockCacheLimits.bytesMaxDefault, kinds: parseInprocArgs([]).kinds, twoRounds: false });
+  const b = await runInproc({ lines: 3_000, shards: 8, queries: 2, flushRows: 100, cacheBytes: 0, kinds: parseInprocArgs([]).kinds, twoRounds: true });
+  t.same([...a.figures.keys()], KINDS);
+  for (const [kind, f] of a.figures) {
+    t.ok(f.blocksScanned >= 0 && f.bytesRead > 0 && f.cpuMs >= 0, `${kind}: figures are measured`);
+    t.equal(f.digest, b.figures.get(kind)?.digest, `${kind}: same answers with 100-row flushes, no cache and two rounds`);
+  }
+});
