@@ -1,7 +1,7 @@
 import t from 'tap';
 import { SeededRand } from '../fs/seeded-rand.js';
-import { randomRows } from './rows-test-util.js';
-import { SHARD_ENTRY_VERSION, encodeShardEntry } from './shard-entry.js';
+import { randomRows, seededEntry } from './rows-test-util.js';
+import { encodeShardEntry } from './shard-entry.js';
 import type { ShardEntry } from './shard-entry.js';
 import { peekEntry } from './entry-header.js';
 import type { EntryPeek } from './entry-header.js';
@@ -16,17 +16,8 @@ function randomEntry(rand: SeededRand): ShardEntry {
   const n = 1 + rand.intn(6);
   const rows = randomRows(rand, { spans: shape === 1 || shape === 3 || shape === 5 ? n : 0, points: shape === 0 || shape === 3 || shape === 4 ? n : 0, logs: shape === 2 || shape === 4 || shape === 5 ? n : 0, tenant });
   const logs = shape === 6 ? realisticLogs(rand, n, tenant) : rows.logs;
-  return {
-    version: SHARD_ENTRY_VERSION,
-    tenant,
-    idempotencyKey: rand.u64().toString(16).padStart(16, '0'),
-    part: 0,
-    parts: 1,
-    leaderTimeMs: 1_790_000_000_000 + rand.intn(1_000_000),
-    spans: rows.spans,
-    points: rows.points.map((p) => (rand.intn(2) === 0 ? p : { ...p, exemplars: [], attributes: p.attributes.filter((kv) => kv.value.type === 'string') })),
-    logs,
-  };
+  const points = rows.points.map((p) => (rand.intn(2) === 0 ? p : { ...p, exemplars: [], attributes: p.attributes.filter((kv) => kv.value.type === 'string') }));
+  return seededEntry(rand, tenant, { spans: rows.spans, points, logs });
 }
 
 function metricPrint(c: MetricEntryColumns): string {

@@ -1,24 +1,14 @@
 import t from 'tap';
 import { SeededRand } from '../fs/seeded-rand.js';
 import type { MetricPointRow } from './rows.js';
-import { randomRows } from './rows-test-util.js';
-import { SHARD_ENTRY_VERSION, decodeShardEntry, encodeShardEntry } from './shard-entry.js';
+import { randomRows, seededEntry } from './rows-test-util.js';
+import { decodeShardEntry, encodeShardEntry } from './shard-entry.js';
 import type { ShardEntry } from './shard-entry.js';
 import { KIND_GAUGE, KIND_ROW, KIND_SUM_CUMULATIVE, KIND_SUM_CUMULATIVE_NON_MONOTONIC, KIND_SUM_DELTA, KIND_SUM_DELTA_NON_MONOTONIC, MetricEntryColumns, decodeMetricEntry, wellFormedUtf8 } from './metric-entry.js';
 import { numberValue, timestampMs } from './metrics/series-identity.js';
 
 function pointsEntry(rand: SeededRand, points: MetricPointRow[], tenant = 'default'): ShardEntry {
-  return {
-    version: SHARD_ENTRY_VERSION,
-    tenant,
-    idempotencyKey: rand.u64().toString(16).padStart(16, '0'),
-    part: 0,
-    parts: 1,
-    leaderTimeMs: 1_790_000_000_000 + rand.intn(1_000_000),
-    spans: [],
-    points,
-    logs: [],
-  };
+  return seededEntry(rand, tenant, { points });
 }
 
 /** randomPointsEntry is a points-only entry; about half its points are plain (no exemplars, scalar attributes), the columns' case. */

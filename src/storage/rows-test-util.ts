@@ -9,6 +9,8 @@ import type { SeededRand } from '../fs/seeded-rand.js';
 import { StorageLimits as L } from '../limits.js';
 import type { AnyValue, KeyValue, LogRow, MetricData, MetricPointRow, NumberValue, Resource, Scope, SpanKind, SpanRow, StatusCode } from './rows.js';
 import { SEVERITY_NUMBER_MAX, SPAN_ID_BYTES, TRACE_ID_BYTES } from './rows.js';
+import { SHARD_ENTRY_VERSION } from './shard-entry.js';
+import type { ShardEntry } from './shard-entry.js';
 
 /** RowCounts says how many rows of each signal randomRows makes. */
 export interface RowCounts {
@@ -261,4 +263,19 @@ export function randomRows(rand: SeededRand, counts: RowCounts): RandomRows {
     scope: scope(),
   }));
   return { spans, points, logs };
+}
+
+/** seededEntry is a one-part shard entry of `tenant` holding `rows`, with a seeded idempotency key and leader time: the entries of the apply-path tests. */
+export function seededEntry(rand: SeededRand, tenant: string, rows: Partial<Pick<ShardEntry, 'spans' | 'points' | 'logs'>>): ShardEntry {
+  return {
+    version: SHARD_ENTRY_VERSION,
+    tenant,
+    idempotencyKey: rand.u64().toString(16).padStart(16, '0'),
+    part: 0,
+    parts: 1,
+    leaderTimeMs: 1_790_000_000_000 + rand.intn(1_000_000),
+    spans: rows.spans ?? [],
+    points: rows.points ?? [],
+    logs: rows.logs ?? [],
+  };
 }

@@ -1,8 +1,8 @@
 import t from 'tap';
 import { SeededRand } from '../fs/seeded-rand.js';
 import { StorageLimits } from '../limits.js';
-import { randomRows } from './rows-test-util.js';
-import { SHARD_ENTRY_VERSION, decodeShardEntry, decodeStoredEntry, encodeShardEntry } from './shard-entry.js';
+import { randomRows, seededEntry } from './rows-test-util.js';
+import { decodeShardEntry, decodeStoredEntry, encodeShardEntry } from './shard-entry.js';
 import type { ShardEntry } from './shard-entry.js';
 import { codeOf } from './storage-test-util.js';
 import { WireReader } from './wire-reader.js';
@@ -14,17 +14,7 @@ function randomEntry(rand: SeededRand): ShardEntry {
   const n = 1 + rand.intn(8);
   const shape = rand.intn(3);
   const rows = shape === 0 ? { spans: [], points: [], logs: realisticLogs(rand, n, tenant) } : randomRows(rand, { spans: rand.intn(2) * n, points: rand.intn(2) * n, logs: shape === 1 ? n : 0, tenant });
-  return {
-    version: SHARD_ENTRY_VERSION,
-    tenant,
-    idempotencyKey: rand.u64().toString(16).padStart(16, '0'),
-    part: 0,
-    parts: 1,
-    leaderTimeMs: 1_790_000_000_000 + rand.intn(1_000_000),
-    spans: rows.spans,
-    points: rows.points,
-    logs: rows.logs,
-  };
+  return seededEntry(rand, tenant, rows);
 }
 
 /** print renders a decoded entry with its ids in hex, so that two decodes compare by value and a changed id byte shows. */

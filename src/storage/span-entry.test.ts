@@ -2,9 +2,9 @@ import t from 'tap';
 import { SeededRand } from '../fs/seeded-rand.js';
 import { StorageLimits as L } from '../limits.js';
 import type { SpanRow } from './rows.js';
-import { randomRows } from './rows-test-util.js';
+import { randomRows, seededEntry } from './rows-test-util.js';
 import { resourceToWire, scopeToWire, spanToWire } from './row-wire.js';
-import { SHARD_ENTRY_VERSION, decodeShardEntry, encodeShardEntry } from './shard-entry.js';
+import { decodeShardEntry, encodeShardEntry } from './shard-entry.js';
 import type { ShardEntry } from './shard-entry.js';
 import { SpanEntryColumns, decodeSpanEntry, estimateSpanBytes } from './span-entry.js';
 import { STORAGE_PACKR } from './storage-packr.js';
@@ -13,17 +13,7 @@ import { EntrySpanRanges, locateEntrySpans } from './traces/entry-spans.js';
 import { realisticSpans } from './traces/traces-test-util.js';
 
 function spansEntry(rand: SeededRand, spans: readonly SpanRow[], tenant = 'default'): ShardEntry {
-  return {
-    version: SHARD_ENTRY_VERSION,
-    tenant,
-    idempotencyKey: rand.u64().toString(16).padStart(16, '0'),
-    part: 0,
-    parts: 1,
-    leaderTimeMs: 1_790_000_000_000 + rand.intn(1_000_000),
-    spans,
-    points: [],
-    logs: [],
-  };
+  return seededEntry(rand, tenant, { spans });
 }
 
 /** plain drops the attribute values the fast grammar leaves to readSpan (bytes, arrays, kvlists), everywhere in a span. */
