@@ -1726,6 +1726,13 @@ export const JepsenLimits = {
   restartReadyDeadlineMs: 15_000,
   /** stopTimeoutMs is how long nodes get after SIGTERM at the end of a run before SIGKILL (short: the cluster is thrown away, and CI waits for it). */
   stopTimeoutMs: 1_000,
+  /**
+   * portsFreeWaitMs is how long a cluster start waits for its ports to stop
+   * answering before it refuses them (ERR_CONFLICT): the previous cluster of
+   * the same test may still hold them for a moment (seen once in CI between
+   * two planted-bug scenarios, right after the first's stop; cause not found).
+   */
+  portsFreeWaitMs: 10_000,
   /** cliDeadlineMs bounds the `otlpdb cluster up` child process. */
   cliDeadlineMs: 60_000,
   /** childOutputBytesMax caps what is kept of that child's output. */

@@ -24,8 +24,8 @@ t.test('LiveCluster.start refuses ports that already answer', async (t) => {
     await rm(dir, { recursive: true, force: true });
   });
   await t.rejects(
-    LiveCluster.start({ cliPath: builtCliPath(), suiteDir: dir, clusterDir: join(dir, 'cluster'), nodes: 1, iptablesChain: null, ports: { peer: 1, api: taken, otlpGrpc: 2, otlpHttp: 3 } }),
+    LiveCluster.start({ cliPath: builtCliPath(), suiteDir: dir, clusterDir: join(dir, 'cluster'), nodes: 1, iptablesChain: null, ports: { peer: 1, api: taken, otlpGrpc: 2, otlpHttp: 3 }, portsFreeWaitMs: 300 }),
     { code: 'ERR_CONFLICT', message: /already in use.*--port-offset/ },
-    'the API port is taken: refused before cluster up',
+    'the API port is taken (and stays taken past the wait): refused before cluster up',
   );
 });

@@ -57,6 +57,8 @@ export interface LiveClusterOptions {
    * readTestPlants); `otlpdb jepsen` has no flag that sets it.
    */
   readonly testNodeEnv?: Readonly<Record<string, string>>;
+  /** portsFreeWaitMs is how long start waits for its ports to be free before ERR_CONFLICT (default JepsenLimits.portsFreeWaitMs). */
+  readonly portsFreeWaitMs?: number;
 }
 
 /** LiveClusterPorts are the ports every node of a live cluster listens on, each on its own loopback address. */
@@ -69,6 +71,8 @@ export interface LiveClusterPorts {
 
 /** KILL_POLL_MS is how often a kill or a restart looks whether a killed process is gone. */
 const KILL_POLL_MS = 20;
+/** PORTS_FREE_POLL_MS is how often start asks whether its ports are free again (JepsenLimits.portsFreeWaitMs). */
+const PORTS_FREE_POLL_MS = 250;
 
 /** suitePorts are a run's ports: the suite's (JepsenLimits) plus the run's --port-offset. */
 export function suitePorts(portOffset: number): LiveClusterPorts {
@@ -138,10 +142,14 @@ export class LiveCluster {
     if (!existsSync(o.cliPath)) throw new OtlpdbError('ERR_INVALID_ARGUMENT', `${o.cliPath} is missing; run npm run build first`);
     const ports = o.ports ?? suitePorts(0);
     // cluster up judges readiness over HTTP: a node that failed to bind would look ready if another cluster answered on its address.
+    const freeByMs = performance.now() + (o.portsFreeWaitMs ?? JepsenLimits.portsFreeWaitMs);
     for (let i = 1; i <= o.nodes; i++) {
       for (const port of [ports.peer, ports.api]) {
-        if (await portAnswers(`127.0.0.${i}`, port)) {
-          throw new OtlpdbError('ERR_CONFLICT', `127.0.0.${i}:${port} is already in use: another cluster runs on these ports (another otlpdb jepsen run? give each its own --port-offset)`);
+        while (await portAnswers(`127.0.0.${i}`, port)) {
+          if (performance.now() >= freeByMs) {
+            throw new OtlpdbError('ERR_CONFLICT', `127.0.0.${i}:${port} is already in use: another cluster runs on these ports (another otlpdb jepsen run? give each its own --port-offset)`);
+          }
+          await sleep(PORTS_FREE_POLL_MS);
         }
       }
     }
