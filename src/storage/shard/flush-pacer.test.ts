@@ -45,20 +45,28 @@ t.test('turns come in call order, one per event-loop turn', async (t) => {
   t.equal(pacer.turns, 8);
 });
 
+/** otherWork queues `ms` of simulated other work (a clock advance) in the next event-loop turn, ahead of a pacer's yield. */
+function otherWork(advance: (ms: number) => void, ms: number): void {
+  setImmediate(() => advance(ms));
+}
+
 t.test('a queued step is followed by a pause that keeps flushes within their share of the thread', async (t) => {
   let clock = 1_000;
-  const pacer = new FlushPacer({ nowMs: () => clock, stepShareMax: 0.25, pauseMsMax: 50 });
+  const advance = (ms: number): void => void (clock += ms);
+  const pacer = new FlushPacer({ nowMs: () => clock, stepShareMax: 0.25, pauseMsMax: 50, idleWorkMsMax: 1 });
   // A holder's step runs in its own reaction to the turn, registered before the next caller queues (as a store's await).
   const a = pacer.turn().then(() => {
     t.equal(pacer.lastPauseMs, 0, 'the first turn has no step to pay for');
     clock += 10; // a's step takes 10 ms
+    otherWork(advance, 5); // and a request waits meanwhile
   });
   const b = pacer.turn(); // queued behind a
   await a;
   await b;
-  t.equal(pacer.lastPauseMs, 30, 'a 10 ms step at a 25% share waits 30 ms');
+  t.equal(pacer.lastPauseMs, 30, 'a 10 ms step at a 25% share waits 30 ms while other work waits');
   const c = pacer.turn().then(() => {
     clock += 1_000; // c's step takes 1 s: the pause is capped
+    otherWork(advance, 5);
   });
   const d = pacer.turn();
   await c;
@@ -67,8 +75,33 @@ t.test('a queued step is followed by a pause that keeps flushes within their sha
   // One flush alone: its next block pays for the one before.
   await pacer.turn();
   clock += 4;
+  otherWork(advance, 2);
   await pacer.turn();
   t.equal(pacer.lastPauseMs, 12, 'a 4 ms step of a lone flush waits 12 ms before its next');
+});
+
+t.test('an idle loop gets no pause: a step follows the last at once', async (t) => {
+  let clock = 1_000;
+  const advance = (ms: number): void => void (clock += ms);
+  const pacer = new FlushPacer({ nowMs: () => clock, stepShareMax: 0.25, pauseMsMax: 50, idleWorkMsMax: 1 });
+  await pacer.turn();
+  clock += 10; // a 10 ms step, nothing else waiting
+  await pacer.turn();
+  t.equal(pacer.lastPauseMs, 0, 'nothing else ran in the yielded turn: no pause');
+  clock += 10;
+  otherWork(advance, 0.5); // under idleWorkMsMax: still idle
+  await pacer.turn();
+  t.equal(pacer.lastPauseMs, 0, 'half a millisecond of other work counts as idle');
+  clock += 10;
+  otherWork(advance, 1);
+  await pacer.turn();
+  t.equal(pacer.lastPauseMs, 30, 'a millisecond of other work brings the pause back');
+  // Planted: a pacer that always pauses (idle never detected) is told apart by the same steps.
+  const always = new FlushPacer({ nowMs: () => clock, stepShareMax: 0.25, pauseMsMax: 50, idleWorkMsMax: 0 });
+  await always.turn();
+  clock += 10;
+  await always.turn();
+  t.not(always.lastPauseMs, 0, 'planted: with the idle test off, an idle loop still pauses, and the assertion above would catch it');
 });
 
 t.test('planted: a pacer that hands out every turn at once is caught', async (t) => {

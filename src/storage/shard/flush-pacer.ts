@@ -12,11 +12,18 @@
  * - at most one flush step runs per event-loop turn, whichever replica it
  *   belongs to, and the turn's I/O (requests, fsync completions, peer
  *   messages) runs between two steps;
- * - while steps queue, a step that took s ms is followed by a pause of
+ * - while steps queue, a step that took s ms earns a pause of
  *   s·(1 − share)/share ms (ShardLimits.flushStepShareMax, at most
  *   flushPauseMsMax), so flushes take at most about that share of the
  *   thread and the rest stays with the write path. A step is bounded by the
  *   stores' block bounds (StoreLimits.blockBytesTarget, blockRowsMax).
+ * - the pause is only taken when something else wants the thread: before
+ *   each turn the pacer yields one event-loop turn (setImmediate) and times
+ *   the other work that ran in it (I/O callbacks, timers, other
+ *   immediates). Under ShardLimits.flushIdleWorkMsMax the loop is idle and
+ *   the step runs at once; otherwise the step waits what is left of its
+ *   pause. An idle node's admin flush then takes its unpaced time, not
+ *   about 1.6x it (bench/README.md "query-logs", s13).
  *
  * Flushes then take longer in wall time; a head that grows meanwhile meets
  * the explicit backpressure of ShardLimits.headBytesHardMax (DESIGN.md §5).
@@ -36,6 +43,8 @@ export interface FlushPacerOptions {
   readonly nowMs?: () => number;
   readonly stepShareMax?: number;
   readonly pauseMsMax?: number;
+  /** idleWorkMsMax: other work under this in the yielded turn means an idle loop (default ShardLimits.flushIdleWorkMsMax). */
+  readonly idleWorkMsMax?: number;
 }
 
 /** FlushPacer hands out flush steps, one per event-loop turn, within a share of the thread; see the top of this file. */
@@ -50,13 +59,16 @@ export class FlushPacer {
   readonly #nowMs: () => number;
   readonly #share: number;
   readonly #pauseMsMax: number;
+  readonly #idleWorkMsMax: number;
 
   constructor(o: FlushPacerOptions = {}) {
     this.#nowMs = o.nowMs ?? (() => performance.now());
     this.#share = o.stepShareMax ?? ShardLimits.flushStepShareMax;
     this.#pauseMsMax = o.pauseMsMax ?? ShardLimits.flushPauseMsMax;
+    this.#idleWorkMsMax = o.idleWorkMsMax ?? ShardLimits.flushIdleWorkMsMax;
     assert(this.#share > 0 && this.#share <= 1, 'stepShareMax in (0, 1]');
     assert(this.#pauseMsMax >= 0, 'pauseMsMax >= 0');
+    assert(this.#idleWorkMsMax >= 0, 'idleWorkMsMax >= 0');
   }
 
   /** turn resolves once every earlier caller's turn has come, in a later event-loop turn than the last of them. */
@@ -79,21 +91,30 @@ export class FlushPacer {
     if (this.#resolvedMs !== null && this.#stepEndMs === null) this.#stepEndMs = this.#nowMs();
   }
 
-  /** #next hands out one turn, after the pause the previous step earned. */
+  /**
+   * #next hands out one turn: it yields one event-loop turn, then, if other
+   * work ran in it, waits what is left of the pause the previous step earned.
+   */
   #next(): Promise<void> {
     this.#endStep();
     const stepMs = this.#resolvedMs === null || this.#stepEndMs === null ? 0 : Math.max(0, this.#stepEndMs - this.#resolvedMs);
-    const pauseMs = Math.min(this.#pauseMsMax, (stepMs * (1 - this.#share)) / this.#share);
-    assert(pauseMs >= 0 && pauseMs <= this.#pauseMsMax, 'a pause within its bound');
-    this.#lastPauseMs = pauseMs;
+    const earnedMs = Math.min(this.#pauseMsMax, (stepMs * (1 - this.#share)) / this.#share);
+    assert(earnedMs >= 0 && earnedMs <= this.#pauseMsMax, 'a pause within its bound');
+    const yieldedMs = this.#nowMs();
     return new Promise<void>((resolve) => {
       const go = (): void => {
         this.#resolvedMs = this.#nowMs();
         this.#stepEndMs = null;
         resolve();
       };
-      if (pauseMs >= 1) setTimeout(go, pauseMs);
-      else setImmediate(go);
+      setImmediate(() => {
+        const otherWorkMs = Math.max(0, this.#nowMs() - yieldedMs);
+        const idle = otherWorkMs < this.#idleWorkMsMax;
+        this.#lastPauseMs = idle ? 0 : earnedMs;
+        const restMs = idle ? 0 : earnedMs - otherWorkMs;
+        if (restMs >= 1) setTimeout(go, restMs);
+        else go();
+      });
     });
   }
 
@@ -102,7 +123,7 @@ export class FlushPacer {
     return this.#turns;
   }
 
-  /** lastPauseMs is the pause before the last turn handed out (tests and diagnostics). */
+  /** lastPauseMs is the pause taken before the last turn handed out: 0 when the loop was idle (tests and diagnostics). */
   get lastPauseMs(): number {
     return this.#lastPauseMs;
   }
