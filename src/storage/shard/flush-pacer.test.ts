@@ -53,7 +53,7 @@ function otherWork(advance: (ms: number) => void, ms: number): void {
 t.test('a queued step is followed by a pause that keeps flushes within their share of the thread', async (t) => {
   let clock = 1_000;
   const advance = (ms: number): void => void (clock += ms);
-  const pacer = new FlushPacer({ nowMs: () => clock, stepShareMax: 0.25, pauseMsMax: 50, idleWorkMsMax: 1 });
+  const pacer = new FlushPacer({ nowMs: () => clock, cpuMs: () => clock, stepShareMax: 0.25, pauseMsMax: 50, idleWorkMsMax: 1 });
   // A holder's step runs in its own reaction to the turn, registered before the next caller queues (as a store's await).
   const a = pacer.turn().then(() => {
     t.equal(pacer.lastPauseMs, 0, 'the first turn has no step to pay for');
@@ -83,7 +83,7 @@ t.test('a queued step is followed by a pause that keeps flushes within their sha
 t.test('an idle loop gets no pause: a step follows the last at once', async (t) => {
   let clock = 1_000;
   const advance = (ms: number): void => void (clock += ms);
-  const pacer = new FlushPacer({ nowMs: () => clock, stepShareMax: 0.25, pauseMsMax: 50, idleWorkMsMax: 1 });
+  const pacer = new FlushPacer({ nowMs: () => clock, cpuMs: () => clock, stepShareMax: 0.25, pauseMsMax: 50, idleWorkMsMax: 1 });
   await pacer.turn();
   clock += 10; // a 10 ms step, nothing else waiting
   await pacer.turn();
@@ -97,7 +97,7 @@ t.test('an idle loop gets no pause: a step follows the last at once', async (t) 
   await pacer.turn();
   t.equal(pacer.lastPauseMs, 30, 'a millisecond of other work brings the pause back');
   // Planted: a pacer that always pauses (idle never detected) is told apart by the same steps.
-  const always = new FlushPacer({ nowMs: () => clock, stepShareMax: 0.25, pauseMsMax: 50, idleWorkMsMax: 0 });
+  const always = new FlushPacer({ nowMs: () => clock, cpuMs: () => clock, stepShareMax: 0.25, pauseMsMax: 50, idleWorkMsMax: 0 });
   await always.turn();
   clock += 10;
   await always.turn();

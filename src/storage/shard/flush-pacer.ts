@@ -20,9 +20,11 @@
  * - the pause is only taken when something else wants the thread: before
  *   each turn the pacer yields one event-loop turn (setImmediate) and times
  *   the other work that ran in it (I/O callbacks, timers, other
- *   immediates). Under ShardLimits.flushIdleWorkMsMax the loop is idle and
- *   the step runs at once; otherwise the step waits what is left of its
- *   pause. An idle node's admin flush then takes its unpaced time, not
+ *   immediates) as the lesser of the wall time and the process's CPU time
+ *   of that turn (on a busy machine the wall time alone counts the time the
+ *   process was descheduled as work). Under ShardLimits.flushIdleWorkMsMax
+ *   the loop is idle and the step runs at once; otherwise the step waits
+ *   what is left of its pause. An idle node's admin flush then takes its unpaced time, not
  *   about 1.6x it (bench/README.md "query-logs", s13).
  *
  * Flushes then take longer in wall time; a head that grows meanwhile meets
@@ -37,10 +39,18 @@ import { performance } from 'node:perf_hooks';
 import { assert } from '../../errors.js';
 import { ShardLimits } from '../../limits.js';
 
+/** processCpuMs is the process's user + system CPU time in ms. */
+function processCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 /** FlushPacerOptions tune a pacer (tests inject a clock). */
 export interface FlushPacerOptions {
   /** nowMs is a monotonic clock in ms (default performance.now). */
   readonly nowMs?: () => number;
+  /** cpuMs is the process's CPU time in ms, every thread (default process.cpuUsage). */
+  readonly cpuMs?: () => number;
   readonly stepShareMax?: number;
   readonly pauseMsMax?: number;
   /** idleWorkMsMax: other work under this in the yielded turn means an idle loop (default ShardLimits.flushIdleWorkMsMax). */
@@ -51,18 +61,21 @@ export interface FlushPacerOptions {
 export class FlushPacer {
   #tail: Promise<void> = Promise.resolve();
   #turns = 0;
+  #pauses = 0;
   /** #resolvedMs is when the last turn was handed out (null before the first). */
   #resolvedMs: number | null = null;
   /** #stepEndMs is when the step of the last turn handed out ended (null while it runs). */
   #stepEndMs: number | null = null;
   #lastPauseMs = 0;
   readonly #nowMs: () => number;
+  readonly #cpuMs: () => number;
   readonly #share: number;
   readonly #pauseMsMax: number;
   readonly #idleWorkMsMax: number;
 
   constructor(o: FlushPacerOptions = {}) {
     this.#nowMs = o.nowMs ?? (() => performance.now());
+    this.#cpuMs = o.cpuMs ?? processCpuMs;
     this.#share = o.stepShareMax ?? ShardLimits.flushStepShareMax;
     this.#pauseMsMax = o.pauseMsMax ?? ShardLimits.flushPauseMsMax;
     this.#idleWorkMsMax = o.idleWorkMsMax ?? ShardLimits.flushIdleWorkMsMax;
@@ -101,6 +114,7 @@ export class FlushPacer {
     const earnedMs = Math.min(this.#pauseMsMax, (stepMs * (1 - this.#share)) / this.#share);
     assert(earnedMs >= 0 && earnedMs <= this.#pauseMsMax, 'a pause within its bound');
     const yieldedMs = this.#nowMs();
+    const yieldedCpuMs = this.#cpuMs();
     return new Promise<void>((resolve) => {
       const go = (): void => {
         this.#resolvedMs = this.#nowMs();
@@ -108,9 +122,10 @@ export class FlushPacer {
         resolve();
       };
       setImmediate(() => {
-        const otherWorkMs = Math.max(0, this.#nowMs() - yieldedMs);
+        const otherWorkMs = Math.max(0, Math.min(this.#nowMs() - yieldedMs, this.#cpuMs() - yieldedCpuMs));
         const idle = otherWorkMs < this.#idleWorkMsMax;
         this.#lastPauseMs = idle ? 0 : earnedMs;
+        if (!idle && earnedMs > 0) this.#pauses++;
         const restMs = idle ? 0 : earnedMs - otherWorkMs;
         if (restMs >= 1) setTimeout(go, restMs);
         else go();
@@ -121,6 +136,11 @@ export class FlushPacer {
   /** turns counts the turns handed out (tests and diagnostics). */
   get turns(): number {
     return this.#turns;
+  }
+
+  /** pauses counts the turns handed out after a pause, not at once (tests and diagnostics). */
+  get pauses(): number {
+    return this.#pauses;
   }
 
   /** lastPauseMs is the pause taken before the last turn handed out: 0 when the loop was idle (tests and diagnostics). */
