@@ -1389,6 +1389,17 @@ export const IngestLimits = {
    */
   replyMarginPercent: 20,
   replyMarginMsMax: 1_000,
+  /**
+   * seriesShardMemoEntriesMax bounds the series a receive thread remembers
+   * the shard of (src/otlp/series-shard-memo.ts), and
+   * seriesShardMemoKeyBytesMax the raw attribute bytes of their keys; the
+   * memo is cleared when a request could overflow either. 65,536 series of
+   * ~64 key bytes and ~40 bytes of columns each is ~7 MB per thread.
+   */
+  seriesShardMemoEntriesMax: 65_536,
+  seriesShardMemoKeyBytesMax: 8 * 1024 * 1024,
+  /** seriesShardMemoHeadsMax bounds the metric heads (tenant, name, labels besides the point attributes) the memo numbers. */
+  seriesShardMemoHeadsMax: 16_384,
 } as const;
 assert(IngestLimits.requestDeadlineMsDefault <= IngestLimits.requestDeadlineMsMax, 'default deadline within the max');
 assert(IngestLimits.callMsMin < IngestLimits.partCallMsMax, 'a call may last longer than the minimum');
@@ -1402,6 +1413,8 @@ assert(IngestLimits.leaderHopsMax < IngestLimits.partAttemptsMax, 'hops within a
 assert(IngestLimits.shedLevelsPercent.length === 3, 'a shed level per signal rank');
 assert(IngestLimits.replyMarginPercent >= 0 && IngestLimits.replyMarginPercent < 50, 'the reply margin leaves the write path most of the deadline');
 assert(IngestLimits.replyMarginMsMax < IngestLimits.requestDeadlineMsDefault, 'the reply margin is shorter than the default deadline');
+assert(IngestLimits.seriesShardMemoHeadsMax <= IngestLimits.seriesShardMemoEntriesMax, 'no more heads than series in the series shard memo');
+assert(IngestLimits.seriesShardMemoKeyBytesMax >= IngestLimits.seriesShardMemoEntriesMax, 'room for a few key bytes per remembered series');
 
 
 /** TraceLookupLimits bound a trace-by-id lookup across the cluster (src/trace-lookup.ts). */

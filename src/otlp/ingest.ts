@@ -64,6 +64,8 @@ export interface DecodedRows<Row> {
   readonly rejected: number;
   readonly rejections: readonly { readonly code: string; readonly message: string }[];
   readonly truncatedValues: number;
+  /** pointAttributeRanges are the metric protobuf decoder's raw attribute ranges per row (MetricsDecodeResult), absent from other decoders. */
+  readonly pointAttributeRanges?: Int32Array;
 }
 
 /** Decoder decodes one request body of one signal; a body that is not such a request throws ERR_INVALID_ARGUMENT. */

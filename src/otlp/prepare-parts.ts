@@ -17,6 +17,7 @@ import type { LogRow, MetricPointRow, SpanRow } from '../storage/rows.js';
 import type { OtlpItemLimits, OtlpSignal } from './decode-result.js';
 import { keepTrace, sampleUpperBound } from './head-sampling.js';
 import type { BodyFormat, DecodedRows, Decoders } from './ingest.js';
+import { SeriesShardMemo } from './series-shard-memo.js';
 import { encodeParts, splitByShard } from './shard-parts.js';
 import type { RowBatch, ShardPart } from './shard-parts.js';
 
@@ -98,7 +99,9 @@ export function prepareParts(job: PrepareJob, deps: PrepareDeps): PreparedParts 
     } else if (job.signal === 'metrics') rows.points.push(...(decoded.rows as MetricPointRow[]));
     else rows.logs.push(...(decoded.rows as LogRow[]));
     const key = idempotencyKeyOf(deps.hasher, job.signal, job.tenant, job.body);
-    const parts = encodeParts(job.tenant, key, job.wallMs, splitByShard(deps.hasher, job.shardCount, job.tenant, key, rows));
+    const ranges = job.signal === 'metrics' ? decoded.pointAttributeRanges : undefined;
+    const raw = ranges !== undefined && ranges.length === 2 * rows.points.length ? { memo: seriesShardMemoOf(deps), body: job.body, ranges } : undefined;
+    const parts = encodeParts(job.tenant, key, job.wallMs, splitByShard(deps.hasher, job.shardCount, job.tenant, key, rows, raw));
     if (parts.length > IngestLimits.partsPerRequestMax) {
       throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `request splits into ${parts.length} shard entries, more than IngestLimits.partsPerRequestMax (${IngestLimits.partsPerRequestMax})`);
     }
@@ -107,6 +110,22 @@ export function prepareParts(job: PrepareJob, deps: PrepareDeps): PreparedParts 
   } catch (err) {
     throw new PrepareFailure(err, false);
   }
+}
+
+/**
+ * SERIES_SHARD_MEMOS holds one SeriesShardMemo per PrepareDeps: the deps fix
+ * the hasher and the decoders' limits, which the memo's keys assume. A
+ * WeakMap, so a memo lives as long as the deps (a worker, a node).
+ */
+const SERIES_SHARD_MEMOS = new WeakMap<PrepareDeps, SeriesShardMemo>();
+
+function seriesShardMemoOf(deps: PrepareDeps): SeriesShardMemo {
+  let memo = SERIES_SHARD_MEMOS.get(deps);
+  if (memo === undefined) {
+    memo = new SeriesShardMemo();
+    SERIES_SHARD_MEMOS.set(deps, memo);
+  }
+  return memo;
 }
 
 /** idempotencyKeyOf is xxhash64 of the request body seeded with its signal and tenant, as 16 hex digits (DESIGN.md §1 promise 3). */

@@ -10,6 +10,7 @@
  * once the last one wins. Metric.metadata (field 12) has no place in the rows
  * and is skipped.
  */
+import { assert } from '../errors.js';
 import { StorageLimits } from '../limits.js';
 import type { Exemplar, ExponentialBuckets, KeyValue, MetricData, MetricPointRow, NumberValue, Resource, Scope, Temporality } from '../storage/rows.js';
 import { DecodeContext } from './decode-result.js';
@@ -100,13 +101,29 @@ const Q_MASK = fieldMask(1, 2);
 
 const EMPTY_BUCKETS: ExponentialBuckets = Object.freeze({ offset: 0, bucketCounts: NONE });
 
+/**
+ * MetricsDecodeResult is decodeMetricsProto's result: the rows and, for each
+ * row i, the byte range [pointAttributeRanges[2i], pointAttributeRanges[2i + 1])
+ * of the request body that holds its point's attribute fields (tags,
+ * lengths and KeyValue messages, in order), or -1, -1 when the row's
+ * attributes are not such a run (not a gauge or sum point, an attribute
+ * field after another field of the point, a value truncated). Equal ranges'
+ * bytes decode to equal attributes, which lets the receiver remember a
+ * series' shard by them (series-shard-memo.ts).
+ */
+export interface MetricsDecodeResult extends OtlpDecodeResult<MetricPointRow> {
+  readonly pointAttributeRanges: Int32Array;
+}
+
 /** decodeMetricsProto decodes an ExportMetricsServiceRequest into MetricPointRows; see src/otlp/README.md for the rules. */
-export function decodeMetricsProto(body: Uint8Array, o: OtlpDecodeOptions): OtlpDecodeResult<MetricPointRow> {
+export function decodeMetricsProto(body: Uint8Array, o: OtlpDecodeOptions): MetricsDecodeResult {
   const ctx = new DecodeContext(o);
   const r = new ProtoReader(body);
   const sink = new MetricSink(r, ctx);
   walkRequest(r, ctx, NAMES, sink);
-  return ctx.result(sink.rows);
+  const res = ctx.result(sink.rows);
+  assert(sink.ranges.length >= 2 * sink.rows.length, 'an attribute range per row');
+  return { ...res, pointAttributeRanges: sink.ranges.subarray(0, 2 * sink.rows.length) };
 }
 
 /** PointHead is what every point of one metric shares. */
@@ -135,6 +152,16 @@ class MetricSink implements ItemSink {
   time = 0n;
   flags = 0;
   exemplars: Exemplar[] | null = null;
+  /**
+   * ranges holds the rows' attribute byte ranges (MetricsDecodeResult);
+   * tagAt is the offset of the tag being read, and attrAt..attrEnd the
+   * current point's run of attribute fields (attrAt -1: none yet; -2: not a
+   * run, or not a number point).
+   */
+  ranges = new Int32Array(64);
+  tagAt = 0;
+  attrAt = -2;
+  attrEnd = -2;
 
   constructor(r: ProtoReader, ctx: DecodeContext) {
     this.r = r;
@@ -217,6 +244,7 @@ class MetricSink implements ItemSink {
       this.time = 0n;
       this.flags = 0;
       this.exemplars = null;
+      this.attrAt = dataTag === M_GAUGE || dataTag === M_SUM ? -1 : -2;
       let data: MetricData;
       switch (dataTag) {
         case M_GAUGE:
@@ -261,8 +289,22 @@ class MetricSink implements ItemSink {
       resource: head.resource,
       scope: head.scope,
     };
-    if (ctx.endItem()) this.rows.push(row);
-    else ctx.refuse(`${head.path.format()}.${head.kind}.dataPoints[${j}]`);
+    // The range is taken before endItem, which clears the item's truncation count.
+    let a0 = this.attrAt;
+    let a1 = this.attrEnd;
+    if (a0 === -1) a1 = a0 = 0; // no attribute fields: the empty run
+    if (a0 < 0 || ctx.itemTruncated !== 0 || attrs.cut !== 0) a1 = a0 = -1;
+    if (ctx.endItem()) {
+      const i = 2 * this.rows.length;
+      if (i + 2 > this.ranges.length) {
+        const grown = new Int32Array(2 * this.ranges.length);
+        grown.set(this.ranges);
+        this.ranges = grown;
+      }
+      this.ranges[i] = a0;
+      this.ranges[i + 1] = a1;
+      this.rows.push(row);
+    } else ctx.refuse(`${head.path.format()}.${head.kind}.dataPoints[${j}]`);
   }
 
   /** common reads a field every point type has at these tags; false if `tag` is not one. */
@@ -274,6 +316,10 @@ class MetricSink implements ItemSink {
       const e = r.len(end);
       this.attrs.add(r, this.ctx, e);
       r.pos = e;
+      // A run of attribute fields grows only by the field right after it.
+      if (this.attrAt === -1) this.attrAt = this.tagAt;
+      else if (this.attrAt >= 0 && this.attrEnd !== this.tagAt) this.attrAt = -2;
+      this.attrEnd = e;
     } else if (tag === exemplarTag) {
       const e = r.len(end);
       if (this.exemplars === null) this.exemplars = [];
@@ -291,6 +337,7 @@ class MetricSink implements ItemSink {
     r.where = 'NumberDataPoint';
     let value: NumberValue | null = null;
     while (r.pos < end) {
+      this.tagAt = r.pos;
       const tag = r.tag(end);
       if (tag === N_DOUBLE) value = { type: 'double', value: r.double(end) };
       else if (tag === N_INT) value = { type: 'int', value: r.sfixed64(end) };

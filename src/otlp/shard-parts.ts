@@ -26,6 +26,7 @@ import type { GroupId } from '../raft/types.js';
 import { StorageLimits } from '../limits.js';
 import type { LogRow, MetricPointRow, Resource, SpanRow } from '../storage/rows.js';
 import { SHARD_ENTRY_VERSION, encodeShardEntry } from '../storage/shard-entry.js';
+import type { SeriesShardLookup } from './series-shard-memo.js';
 import { streamLabels } from '../storage/logs/log-line.js';
 import { escapeLabelName, pointLabelsInto, resourceLabelsInto, seriesLabels } from '../storage/metrics/series-identity.js';
 
@@ -67,7 +68,7 @@ export function batchRows(b: RowBatch): number {
  * shard is the same function of the row as routeReference's, which the test
  * in shard-parts.test.ts compares it with.
  */
-export function splitByShard(hasher: Hasher, shardCount: number, tenant: string, requestKey: string, rows: RowBatch): Map<GroupId, RowBatch> {
+export function splitByShard(hasher: Hasher, shardCount: number, tenant: string, requestKey: string, rows: RowBatch, raw?: RawPointIdentities): Map<GroupId, RowBatch> {
   assert(Number.isSafeInteger(shardCount) && shardCount >= 1, 'splitByShard shardCount >= 1');
   const out = new Map<GroupId, RowBatch>();
   const batchOf = (shard: GroupId): RowBatch => {
@@ -92,9 +93,10 @@ export function splitByShard(hasher: Hasher, shardCount: number, tenant: string,
   }
   if (rows.points.length > 0) {
     const labels = new SeriesLabelScratch(keys);
-    for (const p of rows.points) {
-      const key = labels.key(tenant, p) ?? seriesKeyReference(tenant, p);
-      batchOf(shardForKey(hasher, key, shardCount)).points.push(p);
+    if (raw === undefined) {
+      for (const p of rows.points) batchOf(shardForKey(hasher, labels.key(tenant, p) ?? seriesKeyReference(tenant, p), shardCount)).points.push(p);
+    } else {
+      splitPointsRemembered(hasher, shardCount, tenant, rows.points, raw, labels, batchOf);
     }
   }
   // Trace-less records of one resource and severity share a stream, hence a shard within this request.
@@ -127,6 +129,65 @@ export function splitByShard(hasher: Hasher, shardCount: number, tenant: string,
   for (const b of out.values()) n += batchRows(b);
   assert(n === batchRows(rows), 'splitByShard keeps every row');
   return out;
+}
+
+/**
+ * RawPointIdentities lets splitByShard remember series' shards across
+ * requests (series-shard-memo.ts): the request body and, per point, the
+ * range of its attribute fields in it (decodeMetricsProto's
+ * pointAttributeRanges: two entries per point, -1 for a point without one).
+ */
+export interface RawPointIdentities {
+  readonly memo: SeriesShardLookup;
+  readonly body: Uint8Array;
+  readonly ranges: Int32Array;
+}
+
+/**
+ * splitPointsRemembered routes points as splitByShard does, taking a
+ * point's shard from `raw.memo` when its head and attribute bytes are
+ * remembered, and remembering what the regular path gives otherwise.
+ */
+function splitPointsRemembered(hasher: Hasher, shardCount: number, tenant: string, points: readonly MetricPointRow[], raw: RawPointIdentities, labels: SeriesLabelScratch, batchOf: (shard: GroupId) => RowBatch): void {
+  const { memo, body, ranges } = raw;
+  assert(ranges.length === 2 * points.length, 'an attribute range per point');
+  memo.beginRequest(points.length);
+  let headRow: MetricPointRow | null = null;
+  let head = -1;
+  for (let i = 0; i < points.length; i++) {
+    const p = points[i] as MetricPointRow;
+    const at = ranges[2 * i] as number;
+    const end = ranges[2 * i + 1] as number;
+    if (at >= 0) {
+      assert(at <= end && end <= body.length, 'an attribute range within the body');
+      if (headRow === null || !sameHead(headRow, p)) {
+        const key = labels.headKey(tenant, p);
+        head = key === null ? -1 : memo.head(key);
+        headRow = p;
+      }
+      if (head >= 0) {
+        let shard = memo.shard(head, shardCount, body, at, end);
+        if (shard < 0) {
+          shard = shardForKey(hasher, labels.key(tenant, p) ?? seriesKeyReference(tenant, p), shardCount);
+          memo.remember(head, shardCount, body, at, end, shard);
+        }
+        batchOf(shard).points.push(p);
+        continue;
+      }
+    }
+    batchOf(shardForKey(hasher, labels.key(tenant, p) ?? seriesKeyReference(tenant, p), shardCount)).points.push(p);
+  }
+}
+
+/** sameHead says whether two points share every part of their series identity besides their attributes (the tenant is the request's). */
+function sameHead(a: MetricPointRow, b: MetricPointRow): boolean {
+  if (a.resource !== b.resource || a.scope !== b.scope || a.name !== b.name || a.unit !== b.unit) return false;
+  const x = a.data;
+  const y = b.data;
+  if (x.type !== y.type) return false;
+  if (x.type === 'sum' && y.type === 'sum') return x.temporality === y.temporality && x.monotonic === y.monotonic;
+  if ((x.type === 'histogram' && y.type === 'histogram') || (x.type === 'exponentialHistogram' && y.type === 'exponentialHistogram')) return x.temporality === y.temporality;
+  return true;
 }
 
 /**
@@ -265,15 +326,34 @@ class SeriesLabelScratch {
 
   /** key is the partition key of `p` (a view of the key buffer), or null for the reference path. */
   key(tenant: string, p: MetricPointRow): Uint8Array | null {
-    let res = this.#resources.get(p.resource);
-    if (res === undefined) {
-      const n = resourceLabelsInto(p.resource, this.names, this.values, 0);
-      const block = n === 0 ? null : this.keys.labelBlock(this.names, this.values, n);
-      res = { block, slow: n > 0 && block === null };
-      this.#resources.set(p.resource, res);
-    }
+    const res = this.#resource(p.resource);
     if (res.slow) return null;
     const n = pointLabelsInto(p, this.names, this.values, 0, this.#escape);
     return this.keys.seriesKey(tenant, p.name, this.names, this.values, n, res.block);
+  }
+
+  /**
+   * headKey is the partition key `p` would have without its point
+   * attributes (a view of the key buffer): the bytes that name its head in
+   * SeriesShardMemo; null when the fast path leaves it to the reference.
+   */
+  headKey(tenant: string, p: MetricPointRow): Uint8Array | null {
+    const res = this.#resource(p.resource);
+    if (res.slow) return null;
+    // pointLabelsInto writes the point attributes last, one label each.
+    const n = pointLabelsInto(p, this.names, this.values, 0, this.#escape) - p.attributes.length;
+    assert(n >= 0, 'headKey keeps the otel_ labels');
+    return this.keys.seriesKey(tenant, p.name, this.names, this.values, n, res.block);
+  }
+
+  #resource(resource: Resource): { block: LabelBlock | null; slow: boolean } {
+    let res = this.#resources.get(resource);
+    if (res === undefined) {
+      const n = resourceLabelsInto(resource, this.names, this.values, 0);
+      const block = n === 0 ? null : this.keys.labelBlock(this.names, this.values, n);
+      res = { block, slow: n > 0 && block === null };
+      this.#resources.set(resource, res);
+    }
+    return res;
   }
 }
