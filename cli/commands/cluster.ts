@@ -365,7 +365,12 @@ function tryItLines(entries: readonly ClusterNodeEntry[], dir: string): string[]
     'Find traces (Tempo\'s API, so Grafana\'s Tempo data source works against any node):',
     `  npx otlpdb query traces '{ status = error }' --since 1h --target http://${a}   # TraceQL, one line per trace`,
     `  curl 'http://${a}/api/search?tags=service.name%3Dcart&minDuration=10ms'   # Tempo's tag search`,
-    'PromQL and LogQL (the Prometheus and Loki APIs) are not served yet.',
+    '',
+    'Query metrics and logs (Prometheus\'s and Loki\'s APIs on the same port, so Grafana\'s data sources and promtool work):',
+    `  curl http://${a}/api/v1/label/__name__/values   # your metric names, as Prometheus translates OTLP (http.server.requests, a monotonic sum: http_server_requests_total)`,
+    `  npx otlpdb query metrics 'sum by (job) (rate(http_server_requests_total[5m]))' --range 1h --target http://${a}   # PromQL, a sparkline per series`,
+    `  npx otlpdb query logs '{service_name="cart"} |= "error"' --since 1h --target http://${a}   # LogQL, matches highlighted`,
+    `  curl -G http://${a}/loki/api/v1/query_range --data-urlencode 'query={service_name="cart"}'   # Loki's range query`,
     '',
   ];
 }
