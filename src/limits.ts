@@ -1187,6 +1187,13 @@ export const TraceStoreLimits = {
   blockTermsFalsePositiveTarget: 0.1,
   /** pageTermsV3FalsePositiveTarget is the target of a page's filter in page filters of version 3, asked only for a block whose block-level filter says "maybe". */
   pageTermsV3FalsePositiveTarget: 0.25,
+  /**
+   * prefetchBlocksMax bounds the blocks whose page filters a search on an
+   * attribute or span match fetches in one getMany (prefetch-kv.ts): one
+   * LevelDB call for up to this many blocks instead of one each; a search
+   * that stops at its limit has read at most this many it did not use.
+   */
+  prefetchBlocksMax: 32,
   /** pageFilterTermsMax bounds the distinct skipped-key terms one page's filter holds; past it the page has no filter (a search reads it). */
   pageFilterTermsMax: 65_536,
   /** searchBucketBlocksMax bounds the block metas searchSpanRefs holds at once (one bucket's, sorted newest first; a bucket with more is read in groups of this many). */
@@ -1567,6 +1574,7 @@ assert(TraceSearchLimits.spssDefault >= 1 && TraceSearchLimits.spssDefault <= Tr
 assert(TraceStoreLimits.summarySpansKept >= TraceSearchLimits.spssDefault, 'a block trace summary keeps the spans a default search lists');
 assert(TraceStoreLimits.pageFilterFalsePositiveTarget > 0 && TraceStoreLimits.pageFilterFalsePositiveTarget < 1, 'pageFilterFalsePositiveTarget in (0, 1)');
 assert(TraceStoreLimits.pageTermsFalsePositiveTarget > 0 && TraceStoreLimits.pageTermsFalsePositiveTarget < TraceStoreLimits.pageFilterFalsePositiveTarget, 'pageTermsFalsePositiveTarget in (0, pageFilterFalsePositiveTarget)');
+assert(TraceStoreLimits.prefetchBlocksMax >= 2 && TraceStoreLimits.prefetchBlocksMax <= TraceStoreLimits.searchBucketBlocksMax, 'prefetchBlocksMax in [2, searchBucketBlocksMax]');
 assert(TraceStoreLimits.blockTermsFalsePositiveTarget > 0 && TraceStoreLimits.blockTermsFalsePositiveTarget < 1, 'blockTermsFalsePositiveTarget in (0, 1)');
 assert(TraceStoreLimits.pageTermsV3FalsePositiveTarget > 0 && TraceStoreLimits.pageTermsV3FalsePositiveTarget < 1, 'pageTermsV3FalsePositiveTarget in (0, 1)');
 assert(TraceStoreLimits.pageFilterTermsMax <= StorageLimits.bloomItemsMax, 'a page filter fits one bloom filter');
