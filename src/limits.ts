@@ -1179,8 +1179,8 @@ export const TraceStoreLimits = {
    * page filters of version 3 (page-filters.ts), asked before the pages': the
    * share of blocks lacking a value whose pages are asked at all. With
    * version 2's 2.5% a page alone, a block of P pages lacking the value was
-   * opened with probability 1 - 0.975^P (43% for the 22-page blocks of the 2M
-   * bench); version 3 splits about the same bits a term as version 1 did:
+   * opened with probability 1 - 0.975^P (43% for 22 pages; the 2M bench
+   * opened 187 of 433 blocks); version 3 splits about the same bits a term as version 1 did:
    * 10% (4.8 bits) for the block, 25% for its pages
    * (pageTermsV3FalsePositiveTarget, 2.9 bits).
    */
