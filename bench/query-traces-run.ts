@@ -37,6 +37,8 @@ import type { ByIdBreakdown, ByIdLookup } from './query-traces-by-id.js';
 import { buildQueryTracesData } from './query-traces-data.js';
 import type { QueryTracesArrival } from './query-traces-data.js';
 import type { TraceFacts } from './query-traces-data.js';
+import { sampleOf, searchTail } from './query-traces-tail.js';
+import type { SearchSample, SearchTail } from './query-traces-tail.js';
 
 /** BENCH_TENANT is the tenant of every request (bench-http.ts). */
 export { BENCH_TENANT } from './bench-http.js';
@@ -105,6 +107,9 @@ export interface QueryTracesReport {
   readonly byIdPaths: ByIdBreakdown;
   readonly attribute: LatencyFigures;
   readonly duration: LatencyFigures;
+  /** attributeTail and durationTail are each kind's first and slowest searches, the slowest asked again (query-traces-tail.ts). */
+  readonly attributeTail: SearchTail;
+  readonly durationTail: SearchTail;
   readonly attributeScan: LatencyFigures;
   readonly durationScan: LatencyFigures;
   readonly loadAverage: { readonly before: readonly number[]; readonly after: readonly number[] };
@@ -208,14 +213,17 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
     const byCustomer = new Map<string, string[]>();
     for (const f of data.traces) byCustomer.set(f.customer, [...(byCustomer.get(f.customer) ?? []), f.traceIdHex]);
     const customers = [...byCustomer.keys()];
+    const samples = { attribute: [] as SearchSample[], duration: [] as SearchSample[] };
     const attributeSearch = async (n: number, scan: string): Promise<LatencyFigures> => {
       const ms: number[] = [];
       const wrong: string[] = [];
       const docs: SearchDoc[] = [];
       for (let i = 0; i < n; i++) {
         const c = customers[rand.intn(customers.length)] as string;
-        const r = await timed(`/api/search?tags=${encodeURIComponent(`customer.id=${c}`)}&${range}&limit=100${scan}`);
+        const path = `/api/search?tags=${encodeURIComponent(`customer.id=${c}`)}&${range}&limit=100${scan}`;
+        const r = await timed(path);
         ms.push(r.ms);
+        if (scan === '') samples.attribute.push(sampleOf(i, path, r.ms, r.text));
         const doc = r.status === 200 ? (JSON.parse(r.text) as SearchDoc) : null;
         if (doc !== null) docs.push(doc);
         const got = (doc?.traces ?? []).map((t) => t.traceID).sort();
@@ -230,8 +238,10 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
       const wrong: string[] = [];
       const docs: SearchDoc[] = [];
       for (let i = 0; i < n; i++) {
-        const r = await timed(`/api/search?minDuration=${DURATION_MIN_MS}ms&${range}&limit=20${scan}`);
+        const path = `/api/search?minDuration=${DURATION_MIN_MS}ms&${range}&limit=20${scan}`;
+        const r = await timed(path);
         ms.push(r.ms);
+        if (scan === '') samples.duration.push(sampleOf(i, path, r.ms, r.text));
         const doc = r.status === 200 ? (JSON.parse(r.text) as SearchDoc) : null;
         if (doc !== null) docs.push(doc);
         const traces = doc?.traces ?? [];
@@ -243,6 +253,9 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
     o.log(`attribute search: ${config.searchQueries} queries; duration search: ${config.searchQueries}`);
     const attribute = await attributeSearch(config.searchQueries, '');
     const duration = await durationSearch(config.searchQueries, '');
+    // The slowest searches asked again at once: cold (fast the second time) or more work (blocks, bytes).
+    const attributeTail = await searchTail(samples.attribute, timed);
+    const durationTail = await searchTail(samples.duration, timed);
     o.log(`the same as full scans: ${config.scanQueries} each`);
     const attributeScan = await attributeSearch(config.scanQueries, '&scan=full');
     const durationScan = await durationSearch(config.scanQueries, '&scan=full');
@@ -260,6 +273,8 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
       byIdPaths,
       attribute,
       duration,
+      attributeTail,
+      durationTail,
       attributeScan,
       durationScan,
       loadAverage: { before, after: loadavg() },

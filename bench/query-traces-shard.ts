@@ -1,6 +1,6 @@
 /**
  * query-traces-shard.ts — `node dist/bench/query-traces-shard.js [--traces N]
- * [--searches N] [--flushes N] [--profile] [--cache-ab] [--round-trips-ab] [--summaries-ab]`: one shard's part of
+ * [--searches N] [--flushes N] [--layout pageTerms|pageTermsV2|blockBloom] [--profile] [--cache-ab] [--round-trips-ab] [--summaries-ab]`: one shard's part of
  * bench/query-traces' queries (traceById and searchShard over a TraceStore on
  * a real LevelDB in a temporary directory), without the cluster: N traces
  * shaped like query-traces-data.ts (10-30 spans, customer.id of ~5 traces,
@@ -134,8 +134,11 @@ async function main(): Promise<void> {
       list.push(s);
     }
     const ordered = [...byTrace.values()].sort((a, b) => ((a[0] as SpanRow).startTimeUnixNano < (b[0] as SpanRow).startTimeUnixNano ? -1 : 1));
-    const store = new TraceStore();
+    // --layout: how the flush writes skipped-key terms (TraceWriteLayout; the default, page filters of version 3).
+    const layout = process.argv.includes('pageTermsV2') ? 'pageTermsV2' : process.argv.includes('blockBloom') ? 'blockBloom' : 'pageTerms';
+    const store = new TraceStore({}, null, undefined, layout);
     await store.load(db);
+    console.log(`layout ${layout}`);
     const perFlush = Math.ceil(ordered.length / flushes);
     for (let f = 0; f < flushes; f++) {
       store.add('bench', ordered.slice(f * perFlush, (f + 1) * perFlush).flat(), 0);

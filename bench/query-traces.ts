@@ -13,6 +13,7 @@
  * Never a CI gate: timing lives here, not in tests.
  */
 import { printByIdBreakdown } from './query-traces-by-id.js';
+import { printSearchTail } from './query-traces-tail.js';
 import { runQueryTracesBench } from './query-traces-run.js';
 import type { LatencyFigures, QueryPorts, QueryTracesConfig, QueryTracesReport } from './query-traces-run.js';
 
@@ -104,6 +105,9 @@ function printText(r: QueryTracesReport): void {
   console.log(row('attribute full scan', r.attributeScan, null, null));
   console.log(row('duration full scan', r.durationScan, null, null));
   printByIdBreakdown(r.byIdPaths, (l) => console.log(l));
+  console.log('\n  the tail: each kind\'s first search and its slowest (#place in the run), asked again after the searches');
+  printSearchTail('attribute search', r.attributeTail, (l) => console.log(l));
+  printSearchTail('duration search', r.durationTail, (l) => console.log(l));
   console.log('\n  shard work, mean per search: blocks scanned / pruned, spans inspected, bytes read');
   for (const [k, f] of Object.entries({ attribute: r.attribute, duration: r.duration, attributeScan: r.attributeScan, durationScan: r.durationScan })) {
     const w = f.work;

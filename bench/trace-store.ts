@@ -1,5 +1,5 @@
 /**
- * trace-store.ts — `node dist/bench/trace-store.js [--traces N] [--flushes N] [--layout pageTerms|blockBloom] [--json]`:
+ * trace-store.ts — `node dist/bench/trace-store.js [--traces N] [--flushes N] [--layout pageTerms|pageTermsV2|blockBloom] [--json]`:
  * the traces store of one shard replica (src/storage/traces/trace-store.ts)
  * on a real LevelDB in a temporary directory, fed the seeded realistic spans
  * of traces-test-util.ts (N traces per flush, ~16 spans each, one hour bucket
@@ -37,7 +37,7 @@ function arg(name: string, fallback: number): number {
 const TRACES = arg('traces', 500);
 const FLUSHES = arg('flushes', 8);
 const JSON_OUT = process.argv.includes('--json');
-const LAYOUT: TraceWriteLayout = process.argv.includes('blockBloom') ? 'blockBloom' : 'pageTerms';
+const LAYOUT: TraceWriteLayout = process.argv.includes('blockBloom') ? 'blockBloom' : process.argv.includes('pageTermsV2') ? 'pageTermsV2' : 'pageTerms';
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-bench-traces-'));

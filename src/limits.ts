@@ -1174,6 +1174,26 @@ export const TraceStoreLimits = {
    * besides the 25% (2.9 bits) of version 1, about 7.7 bits a term in all.
    */
   pageTermsFalsePositiveTarget: 0.025,
+  /**
+   * blockTermsFalsePositiveTarget is the target of the block-level filter in
+   * page filters of version 3 (page-filters.ts), asked before the pages': the
+   * share of blocks lacking a value whose pages are asked at all. With
+   * version 2's 2.5% a page alone, a block of P pages lacking the value was
+   * opened with probability 1 - 0.975^P (43% for 22 pages; the 2M bench
+   * opened 187 of 433 blocks); version 3 splits about the same bits a term as version 1 did:
+   * 10% (4.8 bits) for the block, 25% for its pages
+   * (pageTermsV3FalsePositiveTarget, 2.9 bits).
+   */
+  blockTermsFalsePositiveTarget: 0.1,
+  /** pageTermsV3FalsePositiveTarget is the target of a page's filter in page filters of version 3, asked only for a block whose block-level filter says "maybe". */
+  pageTermsV3FalsePositiveTarget: 0.25,
+  /**
+   * prefetchBlocksMax bounds the blocks whose page filters a search on an
+   * attribute or span match fetches in one getMany (prefetch-kv.ts): one
+   * LevelDB call for up to this many blocks instead of one each; a search
+   * that stops at its limit has read at most this many it did not use.
+   */
+  prefetchBlocksMax: 32,
   /** pageFilterTermsMax bounds the distinct skipped-key terms one page's filter holds; past it the page has no filter (a search reads it). */
   pageFilterTermsMax: 65_536,
   /** searchBucketBlocksMax bounds the block metas searchSpanRefs holds at once (one bucket's, sorted newest first; a bucket with more is read in groups of this many). */
@@ -1567,6 +1587,9 @@ assert(TraceSearchLimits.spssDefault >= 1 && TraceSearchLimits.spssDefault <= Tr
 assert(TraceStoreLimits.summarySpansKept >= TraceSearchLimits.spssDefault, 'a block trace summary keeps the spans a default search lists');
 assert(TraceStoreLimits.pageFilterFalsePositiveTarget > 0 && TraceStoreLimits.pageFilterFalsePositiveTarget < 1, 'pageFilterFalsePositiveTarget in (0, 1)');
 assert(TraceStoreLimits.pageTermsFalsePositiveTarget > 0 && TraceStoreLimits.pageTermsFalsePositiveTarget < TraceStoreLimits.pageFilterFalsePositiveTarget, 'pageTermsFalsePositiveTarget in (0, pageFilterFalsePositiveTarget)');
+assert(TraceStoreLimits.prefetchBlocksMax >= 2 && TraceStoreLimits.prefetchBlocksMax <= TraceStoreLimits.searchBucketBlocksMax, 'prefetchBlocksMax in [2, searchBucketBlocksMax]');
+assert(TraceStoreLimits.blockTermsFalsePositiveTarget > 0 && TraceStoreLimits.blockTermsFalsePositiveTarget < 1, 'blockTermsFalsePositiveTarget in (0, 1)');
+assert(TraceStoreLimits.pageTermsV3FalsePositiveTarget > 0 && TraceStoreLimits.pageTermsV3FalsePositiveTarget < 1, 'pageTermsV3FalsePositiveTarget in (0, 1)');
 assert(TraceStoreLimits.pageFilterTermsMax <= StorageLimits.bloomItemsMax, 'a page filter fits one bloom filter');
 assert(TraceSearchLimits.rangeDefaultMs <= TraceSearchLimits.rangeMsMax, 'rangeDefaultMs <= rangeMsMax');
 assert(TraceSearchLimits.candidateTracesMax >= TraceSearchLimits.limitMax, 'a shard can hold candidates for a full answer');

@@ -21,12 +21,14 @@ import { encodeTraceSummaries, summarizeBlockTraces } from './trace-summaries.js
 
 /**
  * TraceWriteLayout is how a flush writes a block's skipped-key terms:
- * 'pageTerms' (the default) page filters of version 2 and an index without
- * its skipped-terms bloom; 'blockBloom' the layout before it (the index's
- * bloom, page filters of version 1 for blocks of several pages), which
- * tests and benches write to check and measure blocks of that layout.
+ * 'pageTerms' (the default) page filters of version 3 (a block-level filter
+ * and one a page) and an index without its skipped-terms bloom;
+ * 'pageTermsV2' the same with page filters of version 2 (pages only, s13);
+ * 'blockBloom' the layout before both (the index's bloom, page filters of
+ * version 1 for blocks of several pages). Tests and benches write the older
+ * layouts to check and measure blocks written so.
  */
-export type TraceWriteLayout = 'pageTerms' | 'blockBloom';
+export type TraceWriteLayout = 'pageTerms' | 'pageTermsV2' | 'blockBloom';
 
 /**
  * writeBlock puts one block, its index, its page filters, its trace
@@ -57,8 +59,8 @@ export function writeBlock(
       dataBytes += pk.length + page.length;
     });
     const ik = blockKey(K.index, tenant, ref);
-    // Page filters of version 2 (page-filters.ts) hold the skipped-key terms page by page and
-    // the skipped keys, in place of the index's block-level skipped-terms bloom; the layout
+    // Page filters of version 3 (page-filters.ts) hold the skipped-key terms for the block and page by
+    // page, and the skipped keys, in place of the index's block-level skipped-terms bloom; the layout
     // 'blockBloom' writes version 1 beside that bloom, as before (tests' older blocks).
     const legacy = layout === 'blockBloom';
     const index = encodeSpanBlockIndex(spans, { skippedTermsFilter: legacy });
@@ -68,7 +70,7 @@ export function writeBlock(
     const skipped = decodeSpanBlockIndex(index);
     let filters: Uint8Array | null;
     if (legacy) filters = paged ? encodePageFilters(w, spans, SpanPageLimits.pageRowsDefault, skipped) : null;
-    else filters = encodePageTerms(w, spans, SpanPageLimits.pageRowsDefault, skipped);
+    else filters = encodePageTerms(w, spans, SpanPageLimits.pageRowsDefault, skipped, layout === 'pageTermsV2' ? 2 : 3);
     if (filters !== null) {
       const fk = blockKey(K.pageFilters, tenant, ref);
       assert(filters.length <= ShardDbLimits.valueBytesMax, 'a block page filters value fits one LevelDB value');

@@ -1,66 +1,23 @@
 import t from 'tap';
-import type { Test } from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { ByteWriter } from '../codec/varint.js';
-import type { SpanRow } from '../rows.js';
 import { KvWriteBatch } from '../shard/shard-db.js';
-import type { KeyRange, KvEntry, KvRead, ShardDb } from '../shard/shard-db.js';
+import type { KeyRange, KvEntry, KvRead } from '../shard/shard-db.js';
 import { newScanStats } from '../shard/signal-store.js';
 import type { ScanStats } from '../shard/signal-store.js';
 import { searchShard } from '../../query/trace-search-shard.js';
-import type { ShardSearchAnswer } from '../../query/trace-search-shard.js';
 import type { TraceSearchQuery } from '../../query/search-params.js';
 import { SpanBlockCache } from './block-cache.js';
 import { decodePageFilters, sealPageFilters } from './page-filters.js';
 import { decodeSpanBlockIndex } from './span-index.js';
 import { TraceKeySpace, readRef, tenantPrefixBytes } from './trace-keys.js';
 import { TraceStore } from './trace-store.js';
-import { addAndFlush, damageValue, deleteKeys, keysIn, outcomeCode, realisticSpans, tempTraceDb } from './traces-test-util.js';
+import { damageValue, deleteKeys, keysIn, outcomeCode, tempTraceDb } from './traces-test-util.js';
+import { CUSTOMERS, TENANT, customerSpans, json, randomSearch, storeWith } from './page-filters-test-util.js';
 
 const SEED = Number(process.env.OTLPDB_SEARCH_SEED ?? 20261129);
-const TENANT = 'acme';
-const CUSTOMERS = 150;
 
-/** customerSpans: realistic traces, each with a `customer.id` of CUSTOMERS values (too many for a block to index: a skipped key), on every span. */
-function customerSpans(rand: SeededRand, traces: number): SpanRow[] {
-  const customer = new Map<string, string>();
-  return realisticSpans(rand, traces, TENANT).map((s) => {
-    const k = Buffer.from(s.traceId).toString('hex');
-    let c = customer.get(k);
-    if (c === undefined) customer.set(k, (c = `c${rand.intn(CUSTOMERS)}`));
-    return { ...s, attributes: [...s.attributes, { key: 'customer.id', value: { type: 'string', value: c } }] };
-  });
-}
-
-/** storeWith flushes `spans` in `flushes` flushes into a fresh LevelDB. */
-async function storeWith(t: Test, spans: readonly SpanRow[], flushes: number, store: TraceStore): Promise<ShardDb> {
-  const db = await tempTraceDb(t, 'otlpdb-page-filters-');
-  await addAndFlush(store, db, TENANT, spans, Math.ceil(spans.length / flushes), 1);
-  return db;
-}
-
-const json = (a: ShardSearchAnswer): string =>
-  JSON.stringify({ traces: a.traces, partial: a.partial }, function (this: Record<string, unknown>, k: string, v: unknown) {
-    const raw = this[k];
-    return raw instanceof Uint8Array ? Buffer.from(raw).toString('hex') : typeof v === 'bigint' ? String(v) : v;
-  });
-
-/** randomSearch is a search on the skipped key: a tag search (sometimes with another tag) or the TraceQL equality, for a customer that may not exist. */
-function randomSearch(rand: SeededRand, spans: readonly SpanRow[]): TraceSearchQuery {
-  const c = `c${rand.intn(CUSTOMERS + 20)}`;
-  const s = spans[rand.intn(spans.length)] as SpanRow;
-  const base = { startNs: 0n, endNs: 1n << 63n, limit: [3, 20, 1000][rand.intn(3)] as number, spss: 3 };
-  switch (rand.intn(4)) {
-    case 0:
-      return { ...base, predicate: {}, traceql: `{ span.customer.id = ${JSON.stringify(c)} }` };
-    case 1:
-      return { ...base, predicate: { attrs: [['customer.id', c]], name: s.name } };
-    default:
-      return { ...base, predicate: { attrs: [['customer.id', c]] } };
-  }
-}
-
-t.test('the flush writes page filters of version 2 in place of the index\'s skipped-terms bloom; layout blockBloom keeps version 1 beside it', async (t) => {
+t.test('the flush writes page filters of version 3 (2 with layout pageTermsV2) in place of the index\'s skipped-terms bloom; layout blockBloom keeps version 1 beside it', async (t) => {
   for (const layout of ['pageTerms', 'blockBloom'] as const) {
     const db = await storeWith(t, customerSpans(new SeededRand(SEED), 400), 1, new TraceStore({}, null, undefined, layout));
     const filters = await keysIn(db, TraceKeySpace.pageFilters);
@@ -85,7 +42,7 @@ t.test('the flush writes page filters of version 2 in place of the index\'s skip
 t.test('searches through page filters equal reading whole blocks and a full scan (seeded differential), and read less', async (t) => {
   const rand = new SeededRand(SEED + 1);
   const spans = customerSpans(rand, 600);
-  for (const [layout, cache] of [['pageTerms', null], ['pageTerms', new SpanBlockCache()], ['blockBloom', null]] as const) {
+  for (const [layout, cache] of [['pageTerms', null], ['pageTerms', new SpanBlockCache()], ['pageTermsV2', null], ['blockBloom', null]] as const) {
     const store = new TraceStore({}, cache, undefined, layout);
     const db = await storeWith(t, spans, 3, store);
     const bytes = { filtered: 0, whole: 0 };
@@ -188,8 +145,11 @@ t.test('blocks of both layouts in one database: a tag or TraceQL search on the s
     store.dropFrozen();
   }
   const versions = new Set<number>();
-  for (const k of await keysIn(db, TraceKeySpace.pageFilters)) versions.add(decodePageFilters((await db.get(k)) as Uint8Array).skipped === undefined ? 1 : 2);
-  t.same([...versions].sort(), [1, 2], 'page filters of both versions');
+  for (const k of await keysIn(db, TraceKeySpace.pageFilters)) {
+    const f = decodePageFilters((await db.get(k)) as Uint8Array);
+    versions.add(f.skipped === undefined ? 1 : f.block === undefined ? 2 : 3);
+  }
+  t.same([...versions].sort(), [1, 3], 'page filters of both versions');
   const v1Blocks = (await keysIn(db, TraceKeySpace.meta)).filter((k) => readRef(k, tenantPrefixBytes(TENANT)).flushIndex === 1).length;
   t.ok(v1Blocks >= 1, `${v1Blocks} blocks of the older layout`);
   // The blocks that must read their index: the older layout's, and version-2 blocks that index customer.id (few values there).

@@ -42,24 +42,37 @@
  * happens for a block without it with probability (1 - p)^pages.
  * One-page blocks get a value too; blocks without skipped keys get none.
  *
+ * Version 3 (written since s14): version 2 plus one block-level filter of
+ * the same items (the union of the pages'), asked first. Version 2's block
+ * was ruled out only when all of its pages' filters lacked the value, so a
+ * block of P pages lacking it was opened (head and a page read) with
+ * probability 1 - 0.975^P (43% for 22 pages; the 2M-span bench opened 187 of 433),
+ * against the 10% block bloom of version 1 (bench/README.md, s13 → s14).
+ * Version 3 splits the bits as version 1 did
+ * (TraceStoreLimits.blockTermsFalsePositiveTarget 10%, then
+ * pageTermsV3FalsePositiveTarget 25% a page) but keeps them all in this one
+ * value, so the index is still not read.
+ *
  * Layout (sealed: BlockKind.blockMeta envelope with its CRC32C; record tag
  * 4 beside trace-keys.ts's 1 and 2 and trace-summaries.ts's 3):
  *
- *   u8 version (1 | 2) | u8 record 4 | uvarint pageRows | uvarint pages
- *   version 2 only: uvarint skippedKeys, skippedKeys × str | uvarint skippedValueKeys, skippedValueKeys × str
+ *   u8 version (1 | 2 | 3) | u8 record 4 | uvarint pageRows | uvarint pages
+ *   versions 2, 3: uvarint skippedKeys, skippedKeys × str | uvarint skippedValueKeys, skippedValueKeys × str
  *                   | uvarint valueKeys, valueKeys × str (the keys of the index's value terms:
  *                   a TraceQL equality on another key has no postings of value terms there)
  *                   (str = uvarint utf8Length, UTF-8; sorted and distinct)
+ *   version 3 only: uvarint blockFilterBytes (0: no filter, more than SpanBlockLimits.skippedTermsMax
+ *                   terms) | filter (bloom.ts encodeBloom) of every page's terms
  *   per page: uvarint filterBytes (0: no filter, the page may hold anything) | filter (bloom.ts encodeBloom)
  *
  * Version 1: at least two pages, no key lists; the index keeps its
  * skipped-terms bloom. Blocks written before this file have no value: a
  * search reads them as before. NB: code before version 2 refuses a version-2
- * value (ERR_CORRUPTION), so a database must not go back to it. Pure code,
- * no I/O.
+ * value, and code before version 3 a version-3 one (ERR_CORRUPTION), so a
+ * database must not go back to it. Pure code, no I/O.
  */
 import { assert } from '../../errors.js';
-import { SpanPageLimits, StorageLimits, TraceStoreLimits } from '../../limits.js';
+import { SpanBlockLimits, SpanPageLimits, StorageLimits, TraceStoreLimits } from '../../limits.js';
 import { BlockKind, openBlock, sealBlock } from '../block.js';
 import type { BlockBloom } from '../bloom.js';
 import { bloomHas, buildBloom, decodeBloom, encodeBloom } from '../bloom.js';
@@ -72,8 +85,9 @@ import type { SpanMatch } from './span-index.js';
 import { IndexField, attrTermKey, indexExcludes, skippedTermsOfRow, valueTermKey } from './span-index.js';
 
 const FILTERS_VERSION_BESIDE_BLOOM = 1;
-/** PAGE_FILTERS_VERSION is the version the traces store writes: the page filters replace the index's skipped-terms bloom. */
-export const PAGE_FILTERS_VERSION = 2;
+const FILTERS_VERSION_PAGES_ONLY = 2;
+/** PAGE_FILTERS_VERSION is the version the traces store writes: a block-level filter and the page filters replace the index's skipped-terms bloom. */
+export const PAGE_FILTERS_VERSION = 3;
 const RECORD_PAGE_FILTERS = 4;
 
 /**
@@ -85,6 +99,8 @@ export interface PageFilters {
   readonly pageRows: number;
   readonly filters: readonly (BlockBloom | null)[];
   readonly skipped?: PageTermKeys;
+  /** block (version 3, with `skipped`) holds every page's terms, asked before them; null: none was built (too many terms), the block may hold anything. */
+  readonly block?: BlockBloom | null;
 }
 
 /** PageTermKeys are what version 2 says of a block's index: its skipped sets and the keys of its value terms. */
@@ -120,12 +136,15 @@ export function encodePageFilters(w: ByteWriter, spans: readonly SpanRow[], page
 }
 
 /**
- * encodePageTerms seals version-2 page filters of a block of `spans` cut in
- * pages of `pageRows` (the layout above): the skipped sets and one filter
- * per page at TraceStoreLimits.pageTermsFalsePositiveTarget; null when the
- * block has no skipped key (a search then reads its index).
+ * encodePageTerms seals page filters of `version` 3 (the default; 2 for the
+ * tests' and benches' older blocks) of a block of `spans` cut in pages of
+ * `pageRows` (the layout above): the skipped sets, version 3's block-level
+ * filter at TraceStoreLimits.blockTermsFalsePositiveTarget and one filter per
+ * page (version 3: pageTermsV3FalsePositiveTarget; 2:
+ * pageTermsFalsePositiveTarget); null when the block has no skipped key (a
+ * search then reads its index).
  */
-export function encodePageTerms(w: ByteWriter, spans: readonly SpanRow[], pageRows: number, index: SpanBlockIndex): Uint8Array | null {
+export function encodePageTerms(w: ByteWriter, spans: readonly SpanRow[], pageRows: number, index: SpanBlockIndex, version: 2 | 3 = PAGE_FILTERS_VERSION): Uint8Array | null {
   const valueKeys = new Set<string>();
   for (const term of index.terms) if (term.field === IndexField.value) valueKeys.add(term.key);
   const skipped: PageTermKeys = { skippedKeys: index.skippedKeys, skippedValueKeys: index.skippedValueKeys, valueKeys };
@@ -133,18 +152,28 @@ export function encodePageTerms(w: ByteWriter, spans: readonly SpanRow[], pageRo
   if (skipped.skippedKeys.size === 0 && skipped.skippedValueKeys.size === 0) return null;
   const pages = Math.ceil(spans.length / pageRows);
   const filters: (BlockBloom | null)[] = [];
+  const all = new Set<string>();
+  const pageTarget = version === PAGE_FILTERS_VERSION ? TraceStoreLimits.pageTermsV3FalsePositiveTarget : TraceStoreLimits.pageTermsFalsePositiveTarget;
   for (let p = 0; p < pages; p++) {
     const terms = pageTerms(spans, p * pageRows, Math.min(spans.length, (p + 1) * pageRows), skipped);
-    filters.push(terms.size > TraceStoreLimits.pageFilterTermsMax ? null : buildBloom([...terms], TraceStoreLimits.pageTermsFalsePositiveTarget));
+    if (version === PAGE_FILTERS_VERSION && all.size <= SpanBlockLimits.skippedTermsMax) for (const t of terms) all.add(t);
+    filters.push(terms.size > TraceStoreLimits.pageFilterTermsMax ? null : buildBloom([...terms], pageTarget));
   }
-  return sealPageFilters(w, { pageRows, filters, skipped });
+  if (version !== PAGE_FILTERS_VERSION) return sealPageFilters(w, { pageRows, filters, skipped });
+  const block = all.size > SpanBlockLimits.skippedTermsMax ? null : buildBloom([...all], TraceStoreLimits.blockTermsFalsePositiveTarget);
+  return sealPageFilters(w, { pageRows, filters, skipped, block });
 }
 
-/** sealPageFilters writes page filters in the layout above, version 2 when `f.skipped` is given, else 1 (the encoders' last step; tests plant wrong filters with it). */
+/**
+ * sealPageFilters writes page filters in the layout above: version 3 when
+ * `f.block` is given (with `f.skipped`), else 2 when `f.skipped` is, else 1
+ * (the encoders' last step; tests plant wrong filters with it).
+ */
 export function sealPageFilters(w: ByteWriter, f: PageFilters): Uint8Array {
-  assert(f.filters.length >= (f.skipped === undefined ? 2 : 1), 'page filters of two or more pages (version 1) or one or more (version 2)');
+  assert(f.filters.length >= (f.skipped === undefined ? 2 : 1), 'page filters of two or more pages (version 1) or one or more (versions 2, 3)');
+  assert(f.block === undefined || f.skipped !== undefined, 'a block-level filter (version 3) comes with the skipped keys');
   w.reset();
-  w.u8(f.skipped === undefined ? FILTERS_VERSION_BESIDE_BLOOM : PAGE_FILTERS_VERSION);
+  w.u8(f.skipped === undefined ? FILTERS_VERSION_BESIDE_BLOOM : f.block === undefined ? FILTERS_VERSION_PAGES_ONLY : PAGE_FILTERS_VERSION);
   w.u8(RECORD_PAGE_FILTERS);
   w.uvarint(f.pageRows);
   w.uvarint(f.filters.length);
@@ -155,32 +184,37 @@ export function sealPageFilters(w: ByteWriter, f: PageFilters): Uint8Array {
       for (const k of keys) w.str(k);
     }
   }
-  for (const bloom of f.filters) {
-    if (bloom === null) {
-      w.uvarint(0);
-      continue;
-    }
-    const bytes = encodeBloom(bloom);
-    w.uvarint(bytes.length);
-    w.raw(bytes);
-  }
+  if (f.block !== undefined) writeBloomOrNone(w, f.block);
+  for (const bloom of f.filters) writeBloomOrNone(w, bloom);
   return sealBlock(BlockKind.blockMeta, w.finish());
+}
+
+/** writeBloomOrNone writes uvarint filterBytes (0 for none) and the filter. */
+function writeBloomOrNone(w: ByteWriter, bloom: BlockBloom | null): void {
+  if (bloom === null) {
+    w.uvarint(0);
+    return;
+  }
+  const bytes = encodeBloom(bloom);
+  w.uvarint(bytes.length);
+  w.raw(bytes);
 }
 
 /** decodePageFilters opens sealed page filters, every byte checked (ERR_CORRUPTION on a bad one). */
 export function decodePageFilters(bytes: Uint8Array): PageFilters {
   const r = new ByteReader(openBlock(bytes, BlockKind.blockMeta));
   const version = r.u8();
-  if (version !== FILTERS_VERSION_BESIDE_BLOOM && version !== PAGE_FILTERS_VERSION) throw corrupt(`page filters version ${version} is not ${FILTERS_VERSION_BESIDE_BLOOM} or ${PAGE_FILTERS_VERSION}`);
+  if (version !== FILTERS_VERSION_BESIDE_BLOOM && version !== FILTERS_VERSION_PAGES_ONLY && version !== PAGE_FILTERS_VERSION) throw corrupt(`page filters version ${version} is not 1, 2 or 3`);
   const record = r.u8();
   if (record !== RECORD_PAGE_FILTERS) throw corrupt(`page filters record type ${record} is not ${RECORD_PAGE_FILTERS}`);
   const pageRows = r.uvarint();
   if (pageRows < 1 || pageRows > SpanPageLimits.pageRowsMax) throw corrupt(`page filters of ${pageRows}-row pages`);
   const pages = r.uvarint();
-  const pagesMin = version === PAGE_FILTERS_VERSION ? 1 : 2;
+  const pagesMin = version === FILTERS_VERSION_BESIDE_BLOOM ? 2 : 1;
   if (pages < pagesMin || pages > r.remaining) throw corrupt(`page filters of ${pages} pages in ${r.remaining} bytes`);
   let skipped: PageTermKeys | undefined;
-  if (version === PAGE_FILTERS_VERSION) {
+  let block: BlockBloom | null | undefined;
+  if (version !== FILTERS_VERSION_BESIDE_BLOOM) {
     const sets: Set<string>[] = [];
     for (const what of ['skipped key', 'skipped value key', 'value term key']) {
       const n = r.uvarint();
@@ -196,7 +230,12 @@ export function decodePageFilters(bytes: Uint8Array): PageFilters {
       sets.push(set);
     }
     skipped = { skippedKeys: sets[0] as Set<string>, skippedValueKeys: sets[1] as Set<string>, valueKeys: sets[2] as Set<string> };
-    if (skipped.skippedKeys.size === 0 && skipped.skippedValueKeys.size === 0) throw corrupt('page filters of version 2 without skipped keys');
+    if (skipped.skippedKeys.size === 0 && skipped.skippedValueKeys.size === 0) throw corrupt(`page filters of version ${version} without skipped keys`);
+    if (version === PAGE_FILTERS_VERSION) {
+      const n = r.uvarint();
+      if (n > r.remaining) throw corrupt(`page filters claim a ${n}-byte block filter in ${r.remaining} bytes`);
+      block = n === 0 ? null : decodeBloom(r.take(n));
+    }
   }
   const filters: (BlockBloom | null)[] = [];
   for (let p = 0; p < pages; p++) {
@@ -204,7 +243,8 @@ export function decodePageFilters(bytes: Uint8Array): PageFilters {
     filters.push(n === 0 ? null : decodeBloom(r.take(n)));
   }
   if (r.remaining !== 0) throw corrupt(`page filters have ${r.remaining} trailing bytes`);
-  return skipped === undefined ? { pageRows, filters } : { pageRows, filters, skipped };
+  if (skipped === undefined) return { pageRows, filters };
+  return block === undefined ? { pageRows, filters, skipped } : { pageRows, filters, skipped, block };
 }
 
 /**
@@ -215,10 +255,13 @@ export function decodePageFilters(bytes: Uint8Array): PageFilters {
  * page's filter holds the skipped-key terms of all its rows.
  */
 export function pagesMayHoldAttrs(f: PageFilters, attrs: readonly (readonly [string, string])[], match?: SpanMatch): number[] {
-  assert(f.skipped !== undefined, 'pagesMayHoldAttrs asks page filters of version 2');
+  assert(f.skipped !== undefined, 'pagesMayHoldAttrs asks page filters of version 2 or 3');
   const keys = f.skipped;
   const terms = attrs.flatMap(([k, v]) => (keys.skippedKeys.has(k) ? [attrTermKey(k, v)] : []));
   const out: number[] = [];
+  // Version 3: the block-level filter holds every page's terms; lacking them, no page holds them.
+  const block = f.block ?? null;
+  if (block !== null && !(terms.every((t) => bloomHas(block, t)) && (match === undefined || matchMayHoldOnPage(match, keys, block)))) return out;
   f.filters.forEach((bloom, p) => {
     if (bloom === null || (terms.every((t) => bloomHas(bloom, t)) && (match === undefined || matchMayHoldOnPage(match, keys, bloom)))) out.push(p);
   });
@@ -272,6 +315,8 @@ export function matchDecidable(m: SpanMatch, keys: PageTermKeys): boolean {
  */
 export function pagesMayMatch(f: PageFilters, idx: SpanBlockIndex, predicate: SpanPredicate): number[] {
   const out: number[] = [];
+  // Version 3: the block-level filter, asked as the index's skipped-terms bloom (it holds the same items).
+  if (f.block !== undefined && f.block !== null && indexExcludes({ ...idx, skippedTerms: f.block }, predicate) !== null) return out;
   f.filters.forEach((bloom, p) => {
     if (bloom === null || indexExcludes({ ...idx, skippedTerms: bloom }, predicate) === null) out.push(p);
   });

@@ -108,6 +108,7 @@ import { blockPageKeys, readBlockTrace, readBlockView, readTraceSummaries } from
 import type { TraceSummaryEntry } from './trace-summaries.js';
 import { compareSpans, summaryOf } from './trace-summaries.js';
 import type { BlockCacheRef } from './block-read.js';
+import { PrefetchKv } from './prefetch-kv.js';
 import type { SpanBlockCache } from './block-cache.js';
 import { locateEntrySpans } from './entry-spans.js';
 import { summaryBlockRefs } from './summary-refs.js';
@@ -964,15 +965,19 @@ export class TraceStore implements SignalStore<SpanRow> {
       const afterBucket = bucket <= firstBucket || below < q.startNs ? null : below < top ? below : top;
       const bucketEnd = bucketStartNs(bucket + 1) - 1n;
       const capped = bucketEnd < top ? bucketEnd : top;
+      // A search that asks blocks for their page filters gets a run of them in one getMany (prefetch-kv.ts).
+      const prefetch = q.pageFilters !== false && ((q.predicate.attrs?.length ?? 0) > 0 || q.predicate.match !== undefined) ? new PrefetchKv(kv) : null;
+      const ahead = TraceStoreLimits.prefetchBlocksMax;
       for (let i = 0; i < list.length; i++) {
         if (emitted >= q.limit) return;
         const { ref, meta } = list[i] as { ref: BlockRef; meta: BlockMeta };
+        if (prefetch !== null && i % ahead === 0) await prefetch.prefetchPageFilters(tenant, list.slice(i, i + ahead).map((b) => b.ref), cache);
         assert(ref.bucket === bucket, 'a group holds one bucket');
         const next = list[i + 1];
         const frontierNs = !last ? capped : next === undefined ? afterBucket : next.meta.maxStartNs < top ? next.meta.maxStartNs : top;
         // A time-only search takes the block's pairs from its trace summaries when they say exactly what the rows would (summary-refs.ts).
         const fromSummaries = q.summaries === false ? null : await summaryBlockRefs(kv, tenant, ref, meta, q, held, q.limit - emitted, stats, cache);
-        const m = fromSummaries ?? (await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted, cache));
+        const m = fromSummaries ?? (await this.#blockMatches(prefetch ?? kv, tenant, ref, meta, q, stats, newer, q.limit - emitted, cache));
         if (m !== null) {
           for (let j = 0; j < m.count; j++) {
             traceIds.push(m.traceId(j));
