@@ -422,9 +422,11 @@ export class ChunkBlockDecoder {
   /**
    * decodeInto decodes series block.ids[k]'s samples into ts and vs from
    * index `at` (block.counts[k] of them; the caller sized the columns) and
-   * checks that its times strictly increase. Throws ERR_CORRUPTION.
+   * checks that its times strictly increase. `vsBits`, when given, is a
+   * Uint32Array over vs's bytes (a caller decoding many blocks into one
+   * column makes it once). Throws ERR_CORRUPTION.
    */
-  decodeInto(block: OpenChunkBlock, k: number, ts: Float64Array, vs: Float64Array, at: number): void {
+  decodeInto(block: OpenChunkBlock, k: number, ts: Float64Array, vs: Float64Array, at: number, vsBits?: Uint32Array): void {
     const id = block.ids[k] as number;
     const n = block.counts[k] as number;
     const ref = block.refs[k] as number;
@@ -440,7 +442,7 @@ export class ChunkBlockDecoder {
       pieceSamples = (block.shapes[ref - 1] as TimestampColumnShape).pieceSamples;
     }
     const it = this.#it;
-    const bits = new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
+    const bits = vsBits ?? new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
     let i = 0;
     for (const c of block.chunks[k] as readonly Uint8Array[]) {
       if (column === undefined) {

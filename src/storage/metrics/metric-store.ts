@@ -1181,15 +1181,18 @@ export class MetricStore implements SignalStore<MetricPointRow> {
         }
       }
     }
-    const runs = new Map<number, { ts: Float64Array; vs: Float64Array; filled: number; increasing: boolean }>();
+    const runs = new Map<number, { ts: Float64Array; vs: Float64Array; bits: Uint32Array; filled: number; increasing: boolean }>();
     // Series that read the same column in every block share one times array (shared-times.ts).
-    for (const [id, n] of totals) runs.set(id, { ts: times.timesFor(id, n), vs: columns?.take(n) ?? new Float64Array(n), filled: 0, increasing: true });
+    for (const [id, n] of totals) {
+      const vs = columns?.take(n) ?? new Float64Array(n);
+      runs.set(id, { ts: times.timesFor(id, n), vs, bits: new Uint32Array(vs.buffer, vs.byteOffset, 2 * n), filled: 0, increasing: true });
+    }
     for (const block of blocks) {
       for (let k = 0; k < block.ids.length; k++) {
         const run = runs.get(block.ids[k] as number);
         assert(run !== undefined, 'every opened series has a run');
         const at = run.filled;
-        dec.decodeInto(block, k, run.ts, run.vs, at);
+        dec.decodeInto(block, k, run.ts, run.vs, at, run.bits);
         run.filled += block.counts[k] as number;
         if (at > 0 && run.filled > at && !((run.ts[at] as number) > (run.ts[at - 1] as number))) run.increasing = false;
       }
