@@ -314,6 +314,8 @@ export class ChunkBlockDecoder {
   readonly #it = new ChunkIterator();
   readonly #cols = new TimestampColumnDecoder();
   #scratch = new Uint8Array(256);
+  /** #wholeViews maps n to #scratch.subarray(0, n), made once per length while #scratch stays. */
+  readonly #wholeViews = new Map<number, Uint8Array>();
   readonly #ids = new Uint32Array(MetricStoreLimits.chunkBlockSeries);
   readonly #refs = new Uint32Array(MetricStoreLimits.chunkBlockSeries);
 
@@ -463,8 +465,13 @@ export class ChunkBlockDecoder {
   /** #whole puts a stored chunk's version byte back, in a buffer reused from chunk to chunk. */
   #whole(stored: Uint8Array): Uint8Array {
     const n = stored.length + 1;
-    if (this.#scratch.length < n) this.#scratch = new Uint8Array(Math.max(n, 2 * this.#scratch.length));
-    const out = this.#scratch.subarray(0, n);
+    if (this.#scratch.length < n) {
+      this.#scratch = new Uint8Array(Math.max(n, 2 * this.#scratch.length));
+      this.#wholeViews.clear();
+    }
+    // One view of the scratch a length (at most #scratch.length of them), kept while the scratch is: a read's chunks have few distinct lengths, and a view is garbage otherwise.
+    let out = this.#wholeViews.get(n);
+    if (out === undefined) this.#wholeViews.set(n, (out = this.#scratch.subarray(0, n)));
     out[0] = CHUNK_FORMAT_VERSION;
     out.set(stored, 1);
     return out;
