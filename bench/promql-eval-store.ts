@@ -20,6 +20,11 @@
  * - rate: `rate(bench_requests_total[5m])` at step 1m (no aggregation);
  * - selector: `bench_requests_total` at step 1m (a plain range selector).
  *
+ * Shard read, aggregation, rate and selector decode into columns lent by a
+ * ColumnPool (column-pool.ts), released after each run, as a node's shard
+ * parts do (query/metrics-shard-read.ts evalOnShard); `--no-pool`
+ * allocates them instead (the before of the pool, in the same build).
+ *
  * `--only` times only the named figures (select, read, agg, rate,
  * selector; a profile of one of them); the others print as 0.
  *
@@ -39,6 +44,8 @@ import { PromView } from '../src/query/metrics-prom-view.js';
 import { ShardSeriesSource } from '../src/query/metrics-shard-read.js';
 import type { ShardReadContext } from '../src/query/metrics-shard-read.js';
 import { MetricStore } from '../src/storage/metrics/metric-store.js';
+import { ColumnPool } from '../src/storage/metrics/column-pool.js';
+import type { ColumnLease } from '../src/storage/metrics/column-pool.js';
 import type { MetricPointRow, Resource, Scope } from '../src/storage/rows.js';
 import { KvWriteBatch, ShardDb } from '../src/storage/shard/shard-db.js';
 import { newScanStats } from '../src/storage/shard/signal-store.js';
@@ -58,6 +65,7 @@ const WINDOW_SAMPLES = 40;
 const TENANT = 'bench';
 
 const ONLY_AT = process.argv.indexOf('--only');
+const NO_POOL = process.argv.includes('--no-pool');
 const ONLY = ONLY_AT >= 0 ? new Set((process.argv[ONLY_AT + 1] ?? '').split(',')) : null;
 
 /** CPU_MS is, per figure timed, the median process CPU time (user + system) of its runs: less moved by a loaded machine than wall time. */
@@ -159,7 +167,17 @@ async function main(): Promise<void> {
   try {
     const store = new MetricStore({ hasher: await initHash() });
     const samples = await load(store, db, shape, flushes);
-    const ctx = (): ShardReadContext => ({ shard: 0, store, kv: db, tenant: TENANT, view: new PromView({ promoteResourceAttributes: [] }), stats: newScanStats() });
+    const ctx = (columns?: ColumnLease): ShardReadContext => ({ shard: 0, store, kv: db, tenant: TENANT, view: new PromView({ promoteResourceAttributes: [] }), stats: newScanStats(), ...(columns === undefined ? {} : { columns }) });
+    const pool = NO_POOL ? null : new ColumnPool();
+    /** pooled runs f over a context whose reads decode into a lease of the pool (none with --no-pool), released after f. */
+    const pooled = async <T>(f: (c: ShardReadContext) => Promise<T>): Promise<T> => {
+      const lease = pool?.lease();
+      try {
+        return await f(ctx(lease));
+      } finally {
+        lease?.release();
+      }
+    };
     const budget = { seriesMax: 1_000_000, samplesMax: 1_000_000_000 };
     const engine = createPromqlEngine();
     const opts = { lookbackMs: EVAL_LOOKBACK_MS, signal: new AbortController().signal };
@@ -191,20 +209,22 @@ async function main(): Promise<void> {
     let readSamples = 0;
     const readMs = await timed('read', runs, async () => {
       readSamples = 0;
-      for (const s of await new ShardSeriesSource(ctx(), budget).select({ matchers, startMs: readFromMs, endMs: range.endMs, stepMs: range.stepMs }, opts.signal)) readSamples += s.values.length;
+      await pooled(async (c) => {
+        for (const s of await new ShardSeriesSource(c, budget).select({ matchers, startMs: readFromMs, endMs: range.endMs, stepMs: range.stepMs }, opts.signal)) readSamples += s.values.length;
+      });
     });
     let aggShape = { series: 0, points: 0 };
-    const aggMs = await timed('agg', runs, async () => { aggShape = matrixShape(await engine.evaluate(agg, range, new ShardSeriesSource(ctx(), budget), opts)); });
+    const aggMs = await timed('agg', runs, async () => { aggShape = await pooled(async (c) => matrixShape(await engine.evaluate(agg, range, new ShardSeriesSource(c, budget), opts))); });
     let rateShape = { series: 0, points: 0 };
-    const rateMs = await timed('rate', runs, async () => { rateShape = matrixShape(await engine.evaluate(rate, range, new ShardSeriesSource(ctx(), budget), opts)); });
+    const rateMs = await timed('rate', runs, async () => { rateShape = await pooled(async (c) => matrixShape(await engine.evaluate(rate, range, new ShardSeriesSource(c, budget), opts))); });
     let selShape = { series: 0, points: 0 };
-    const selMs = await timed('selector', runs, async () => { selShape = matrixShape(await engine.evaluate(METRIC_NAME, range, new ShardSeriesSource(ctx(), budget), opts)); });
+    const selMs = await timed('selector', runs, async () => { selShape = await pooled(async (c) => matrixShape(await engine.evaluate(METRIC_NAME, range, new ShardSeriesSource(c, budget), opts))); });
     const after = os.loadavg();
 
     const groups = Math.min(shape.series, GROUPS);
     const ok = ONLY !== null || selected === inRange && readSamples === inRange && aggShape.series === groups && rateShape.series === shape.series && selShape.series === shape.series && selShape.points === shape.series * steps;
     const report = {
-      series: shape.series, hours: shape.hours, samples, flushes, steps, runs, groups,
+      series: shape.series, hours: shape.hours, samples, flushes, steps, runs, groups, pool: !NO_POOL,
       baselineMs, selectMs, readMs, aggMs, rateMs, selMs,
       selectOverBaseline: selectMs / baselineMs, readOverBaseline: readMs / baselineMs, aggOverBaseline: aggMs / baselineMs,
       rateOverBaseline: rateMs / baselineMs, selOverBaseline: selMs / baselineMs,
@@ -217,7 +237,7 @@ async function main(): Promise<void> {
       const f = (ms: number): string => ms.toFixed(1).padStart(10);
       const line = (what: string, key: string, ms: number, extra = ''): void =>
         console.log(`  ${what.padEnd(44)} ${f(ms)} ms  ${(ms / baselineMs).toFixed(1).padStart(6)}x baseline  CPU ${f(CPU_MS[key] ?? 0)} ms${extra}`);
-      console.log(`promql-eval-store: ${shape.series} series × ${shape.hours} h at ${INTERVAL_MS / 1000} s = ${samples.toLocaleString('en-US')} samples in LevelDB (${flushes} flushes); ${steps} steps of 1m; median of ${runs} runs`);
+      console.log(`promql-eval-store: ${shape.series} series × ${shape.hours} h at ${INTERVAL_MS / 1000} s = ${samples.toLocaleString('en-US')} samples in LevelDB (${flushes} flushes); ${steps} steps of 1m; median of ${runs} runs; ${NO_POOL ? 'no column pool' : 'pooled columns'}`);
       console.log(`  load average before/after: ${report.loadBefore.join(' ')} / ${report.loadAfter.join(' ')}`);
       console.log(`  ${'baseline (one pass over every sample)'.padEnd(44)} ${f(baselineMs)} ms`);
       line('store select (every sample)', 'select', selectMs);

@@ -1308,6 +1308,14 @@ export const MetricStoreLimits = {
    * of two copied together (query/metrics-shard-read.ts concatSlices).
    */
   selectBucketsPerBatchMax: 14,
+  /** readColumnSamplesMin is the least capacity of a pooled read column (column-pool.ts): 8 KiB. */
+  readColumnSamplesMin: 1024,
+  /**
+   * readColumnPoolBytesMax bounds the free columns a node's metrics read
+   * service keeps for the next reads (column-pool.ts): about 1,400 series
+   * × a day at 15 s of values; past it released columns go to the collector.
+   */
+  readColumnPoolBytesMax: 64 * 1024 * 1024,
   /** expireKeysPerPassMax bounds the deletions one retention pass puts in a batch; the buckets left over go at the next pass (a bucket is never split). */
   expireKeysPerPassMax: 1_000_000,
   /** identityMemoEntriesMax bounds the memo of point identities to series ids (cleared when full; it only saves work). */

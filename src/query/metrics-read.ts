@@ -54,6 +54,7 @@ import { gridSteps, gridToSeries, seriesToGrid } from './promql/grid-partials.js
 import { makeGrid } from './promql/eval-types.js';
 import type { PromView } from './metrics-prom-view.js';
 import { mergeCollisions } from './metrics-prom-view.js';
+import { ColumnPool } from '../storage/metrics/column-pool.js';
 import { evalOnShard, readShardMetadata, readShardSeries, toStoreMatchers } from './metrics-shard-read.js';
 import type { ShardReadContext, ShardReadResult } from './metrics-shard-read.js';
 
@@ -84,6 +85,8 @@ type ShardPart =
 /** MetricsRead runs Prometheus reads for its node and serves its shards' parts; see the top of this file. */
 export class MetricsRead {
   readonly #d: MetricsReadDeps;
+  /** #columns lends the shard parts evaluated here the columns their reads decode into (column-pool.ts), taken back once each part's answer is built. */
+  readonly #columns = new ColumnPool();
 
   constructor(deps: MetricsReadDeps) {
     this.#d = deps;
@@ -205,7 +208,7 @@ export class MetricsRead {
         const abort = new AbortController();
         const timer = setTimeout(() => abort.abort(), Math.max(1, Math.floor(deadlineMs - this.#d.nowMs())));
         try {
-          res = await evalOnShard(engine, c, r, r.budget, abort.signal);
+          res = await evalOnShard(engine, c, r, r.budget, abort.signal, this.#columns);
         } finally {
           clearTimeout(timer);
         }

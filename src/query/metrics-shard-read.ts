@@ -46,6 +46,7 @@ import { pointsSeries, rawRangeForRollup, rollupRaw } from './promql/rollup-poin
 import type { SelectRollup } from './promql/source.js';
 import type { MaxSourceResolution } from './promql/rollup-eval.js';
 import type { RollupPoint } from '../storage/metrics/rollup.js';
+import type { ColumnLease, ColumnPool } from '../storage/metrics/column-pool.js';
 
 /** ShardReadContext is one pinned read of one shard replica's metrics store. */
 export interface ShardReadContext {
@@ -55,6 +56,8 @@ export interface ShardReadContext {
   readonly tenant: string;
   readonly view: PromView;
   readonly stats: ScanStats;
+  /** columns, when given, lends the raw reads their columns (column-pool.ts): the series answered are views of them until the lease is released. */
+  readonly columns?: ColumnLease;
 }
 
 /** ShardReadResult is what a shard read found, with its counts. */
@@ -178,7 +181,7 @@ export async function readShardSeries(
     for (const [name, group] of byStoredName(floats)) {
       // A series comes in one batch per time slice, each a later, disjoint slice of its samples: its columns are those slices end to end.
       const acc = new Map<number, { slices: SeriesSamples[]; n: number }>();
-      for await (const batch of c.store.select(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], startMs, endMs, { resolution: 'raw' }, c.stats)) {
+      for await (const batch of c.store.select(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], startMs, endMs, { resolution: 'raw', columns: c.columns }, c.stats)) {
         for (const s of batch) {
           if (s.kind !== 'samples' || !group.has(s.seriesId)) continue;
           let a = acc.get(s.seriesId);
@@ -302,15 +305,29 @@ export class ShardSeriesSource implements SeriesSource {
   }
 }
 
-/** evalOnShard runs the engine on one shard for a pushed subexpression and answers its series. */
+/**
+ * evalOnShard runs the engine on one shard for a pushed subexpression and
+ * answers its series. With `pool`, the reads decode into columns lent by
+ * one lease (column-pool.ts), released once the answer is built: an answer
+ * series that is a view of a lent column (the engine's answers are its own
+ * arrays; this is the guard) is copied first.
+ */
 export async function evalOnShard(
   engine: PromqlEngine,
   c: ShardReadContext,
   req: { expr: string; startMs: number; endMs: number; stepMs: number; lookbackMs: number; maxSourceResolution: MaxSourceResolution },
   budget: MetricsBudget,
   signal: AbortSignal,
+  pool?: ColumnPool,
 ): Promise<ShardReadResult> {
-  const source = new ShardSeriesSource(c, budget);
-  const r = await engine.evaluate(req.expr, { startMs: req.startMs, endMs: req.endMs, stepMs: req.stepMs }, source, { lookbackMs: req.lookbackMs, signal, maxSourceResolution: req.maxSourceResolution });
-  return { series: promResultSeries(r), seriesRead: source.stats.seriesRead, samplesRead: source.stats.samplesRead, rollupPointsRead: source.stats.rollupPointsRead };
+  const lease = pool?.lease();
+  try {
+    const source = new ShardSeriesSource(lease === undefined ? c : { ...c, columns: lease }, budget);
+    const r = await engine.evaluate(req.expr, { startMs: req.startMs, endMs: req.endMs, stepMs: req.stepMs }, source, { lookbackMs: req.lookbackMs, signal, maxSourceResolution: req.maxSourceResolution });
+    const series = promResultSeries(r);
+    const own = lease === undefined ? series : series.map((s) => (lease.holds(s.values) || lease.holds(s.timestampsMs) ? { labels: s.labels, timestampsMs: s.timestampsMs.slice(), values: s.values.slice() } : s));
+    return { series: own, seriesRead: source.stats.seriesRead, samplesRead: source.stats.samplesRead, rollupPointsRead: source.stats.rollupPointsRead };
+  } finally {
+    lease?.release();
+  }
 }

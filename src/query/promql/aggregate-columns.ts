@@ -91,6 +91,17 @@ export class GroupColumns {
     return g;
   }
 
+  /**
+   * sumRow is the group row of a series with these labels for a `sum` (its
+   * running sums and first series per step, which a caller folds into as
+   * add's sum does: the first series answering a step sets it, the next add
+   * in series order), or null for any other op.
+   */
+  sumRow(labels: PromLabels): { readonly value: Float64Array; readonly firstK: Int32Array } | null {
+    if (this.#e.op !== 'sum') return null;
+    return this.#groupOf(labels);
+  }
+
   /** add folds one series' column (series must come in increasing k, as the per-step vectors held them). */
   add(c: RangeColumn): void {
     const g = this.#groupOf(c.labels);

@@ -143,8 +143,13 @@ export function isStaleMarker(values: Float64Array, j: number): boolean {
 
 /** dropStaleMarkers removes staleness markers from a series, as Prometheus drops them from range windows (the same series when it holds none). */
 export function dropStaleMarkers(s: RawSeries): RawSeries {
+  const values = s.values;
   let any = false;
-  for (let j = 0; j < s.values.length && !any; j++) any = isStaleMarker(s.values, j);
+  // Most series hold no NaN at all: one comparison a sample, the marker's bits read only for a NaN.
+  for (let j = 0; j < values.length && !any; j++) {
+    const v = values[j] as number;
+    if (v !== v) any = isStaleMarker(values, j);
+  }
   if (!any) return s;
   const ts: number[] = [];
   const vs: number[] = [];

@@ -151,7 +151,7 @@ export async function foldColumnAggregate(e: AggregateNode, grid: Grid, ctx: Eva
   if (m === undefined || m.type !== 'matrix') throw executionError('expected a range vector argument');
   if (countGroups(e, rangeOutputLabels(inner, m)) * grid.n > PromqlLimits.groupStepCellsMax) return aggregateSteps(e, null, applyCall(inner, vals, grid, ctx), grid, ctx);
   const groups = new GroupColumns(e, grid.n);
-  scanRange(inner, rf, vals, grid, ctx, (c) => groups.add(c));
+  scanRange(inner, rf, vals, grid, ctx, (c) => groups.add(c), groups);
   return groups;
 }
 

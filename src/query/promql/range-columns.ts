@@ -28,6 +28,14 @@ import { dropMetricName, labelsKey } from './labels.js';
 import type { RangeFn, Window } from './range-functions.js';
 import type { PromLabels } from './source.js';
 import { PromqlLimits } from '../../limits.js';
+import type { RateOut } from './rate-scan.js';
+import { DropList, rateKindOf, scanRate } from './rate-scan.js';
+
+/** SumSink is where scanRange may fold a `sum` straight into its group's row (aggregate-columns.ts GroupColumns.sumRow) instead of visiting a column. */
+export interface SumSink {
+  /** sumRow is the running sums and first series per step of the group of a series with these labels, or null when the aggregation is not a sum. */
+  sumRow(labels: PromLabels): { readonly value: Float64Array; readonly firstK: Int32Array } | null;
+}
 
 /** RangeColumn is one series' answer over a grid, lent to a visitor: valid only until the visitor returns. */
 export interface RangeColumn {
@@ -56,6 +64,17 @@ export function rangeOutputLabels(e: CallNode, m: MatrixVal): PromLabels[] {
   return m.series.map((s) => (keepName ? s.labels : dropMetricName(s.labels)));
 }
 
+/** markTaken notes a column's present steps as taken by its key and says whether one was taken already. */
+function markTaken(steps: Uint8Array, present: Uint8Array, n: number): boolean {
+  let duplicate = false;
+  for (let i = 0; i < n; i++) {
+    if (present[i] === 0) continue;
+    if (steps[i] === 1) duplicate = true;
+    steps[i] = 1;
+  }
+  return duplicate;
+}
+
 function duplicateLabelsetError(): OtlpdbError {
   return new OtlpdbError('ERR_INVALID_ARGUMENT', 'vector cannot contain metrics with the same labelset', { promErrorType: 'execution' });
 }
@@ -64,9 +83,12 @@ function duplicateLabelsetError(): OtlpdbError {
  * scanRange evaluates range function `rf` of call `e` (its evaluated
  * arguments `vals`) over every step of `grid`, handing each series' column
  * to `visit` in series order; it charges the budget with the samples the
- * columns hold and answers their number.
+ * columns hold and answers their number. RangeFunctions' rate, increase,
+ * delta, irate and idelta run in one pass a series (rate-scan.ts); with a
+ * `sink` whose sumRow answers, a series whose output labels no other series
+ * has is folded into its group's row there and not visited.
  */
-export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: Grid, ctx: EvalCtx, visit: (c: RangeColumn) => void): number {
+export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: Grid, ctx: EvalCtx, visit: (c: RangeColumn) => void, sink?: SumSink): number {
   const mi = matrixArgIndex(e);
   const m = vals[mi] as MatrixVal;
   assert(m !== undefined && m.type === 'matrix', 'a range function has a range-vector argument');
@@ -93,10 +115,29 @@ export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: 
   // dropAt[0 .. drops) are the j with vs[j] < vs[j - 1] in the current series, increasing (Window.drops: the same
   // comparison rate's reset scan makes); a counter drops a few times a day, so this list is short.
   let dropAt = new Int32Array(16);
+  const kind = rateKindOf(rf);
+  const windows = { startMs: windowStarts, endMs: windowEnds, rangeMs: m.rangeMs };
+  const column: RateOut = { values, present, firstK: null, k: 0 };
+  const dropList = new DropList();
   for (let k = 0; k < m.series.length; k++) {
     if (k % PromqlLimits.abortCheckEvery === 0) checkAbort(ctx.signal);
     const s = m.series[k];
     if (s === undefined) continue;
+    const key = keys[k] as string;
+    const steps = taken.get(key);
+    if (kind !== null) {
+      const row = steps === undefined && sink !== undefined ? sink.sumRow(labelsOf[k] as PromLabels) : null;
+      const rs = { ts: s.timestampsMs, vs: s.values };
+      if (row !== null) {
+        held += scanRate(kind, rs, windows, { values: row.value, present: null, firstK: row.firstK, k }, dropList);
+        continue;
+      }
+      const count = scanRate(kind, rs, windows, column, dropList);
+      held += count;
+      if (steps !== undefined) duplicate = markTaken(steps, present, grid.n) || duplicate;
+      if (count > 0) visit({ k, labels: labelsOf[k] as PromLabels, key, values, present, count });
+      continue;
+    }
     const ts = s.timestampsMs;
     const len = ts.length;
     const vs = s.values;
@@ -152,15 +193,7 @@ export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: 
       present[i] = 1;
       count++;
     }
-    const key = keys[k] as string;
-    const steps = taken.get(key);
-    if (steps !== undefined) {
-      for (let i = 0; i < grid.n; i++) {
-        if (present[i] === 0) continue;
-        if (steps[i] === 1) duplicate = true;
-        steps[i] = 1;
-      }
-    }
+    if (steps !== undefined) duplicate = markTaken(steps, present, grid.n) || duplicate;
     held += count;
     if (count > 0) visit({ k, labels: labelsOf[k] as PromLabels, key, values, present, count });
   }

@@ -314,6 +314,8 @@ export class ChunkBlockDecoder {
   readonly #it = new ChunkIterator();
   readonly #cols = new TimestampColumnDecoder();
   #scratch = new Uint8Array(256);
+  /** #wholeViews maps n to #scratch.subarray(0, n), made once per length while #scratch stays. */
+  readonly #wholeViews = new Map<number, Uint8Array>();
   readonly #ids = new Uint32Array(MetricStoreLimits.chunkBlockSeries);
   readonly #refs = new Uint32Array(MetricStoreLimits.chunkBlockSeries);
 
@@ -422,9 +424,11 @@ export class ChunkBlockDecoder {
   /**
    * decodeInto decodes series block.ids[k]'s samples into ts and vs from
    * index `at` (block.counts[k] of them; the caller sized the columns) and
-   * checks that its times strictly increase. Throws ERR_CORRUPTION.
+   * checks that its times strictly increase. `vsBits`, when given, is a
+   * Uint32Array over vs's bytes (a caller decoding many blocks into one
+   * column makes it once). Throws ERR_CORRUPTION.
    */
-  decodeInto(block: OpenChunkBlock, k: number, ts: Float64Array, vs: Float64Array, at: number): void {
+  decodeInto(block: OpenChunkBlock, k: number, ts: Float64Array, vs: Float64Array, at: number, vsBits?: Uint32Array): void {
     const id = block.ids[k] as number;
     const n = block.counts[k] as number;
     const ref = block.refs[k] as number;
@@ -440,7 +444,7 @@ export class ChunkBlockDecoder {
       pieceSamples = (block.shapes[ref - 1] as TimestampColumnShape).pieceSamples;
     }
     const it = this.#it;
-    const bits = new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
+    const bits = vsBits ?? new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
     let i = 0;
     for (const c of block.chunks[k] as readonly Uint8Array[]) {
       if (column === undefined) {
@@ -461,8 +465,13 @@ export class ChunkBlockDecoder {
   /** #whole puts a stored chunk's version byte back, in a buffer reused from chunk to chunk. */
   #whole(stored: Uint8Array): Uint8Array {
     const n = stored.length + 1;
-    if (this.#scratch.length < n) this.#scratch = new Uint8Array(Math.max(n, 2 * this.#scratch.length));
-    const out = this.#scratch.subarray(0, n);
+    if (this.#scratch.length < n) {
+      this.#scratch = new Uint8Array(Math.max(n, 2 * this.#scratch.length));
+      this.#wholeViews.clear();
+    }
+    // One view of the scratch a length (at most #scratch.length of them), kept while the scratch is: a read's chunks have few distinct lengths, and a view is garbage otherwise.
+    let out = this.#wholeViews.get(n);
+    if (out === undefined) this.#wholeViews.set(n, (out = this.#scratch.subarray(0, n)));
     out[0] = CHUNK_FORMAT_VERSION;
     out.set(stored, 1);
     return out;

@@ -84,6 +84,7 @@
  * === #descs.size === registry.size; a head's float columns per series are strictly
  * increasing in t; at most one frozen head.
  */
+import type { ColumnAlloc } from './column-pool.js';
 import { CodecLimits, MetricStoreLimits, StoreLimits } from '../../limits.js';
 import { type ErrorCode, OtlpdbError, assert } from '../../errors.js';
 import { ChunkIterator, SeriesEncoder } from '../codec/index.js';
@@ -170,6 +171,12 @@ export interface SelectOptions {
   readonly resolution?: Resolution;
   /** stepMs, when no resolution is given, picks one: the coarsest rollup whose window is ≤ the step (pickResolution). */
   readonly stepMs?: number;
+  /**
+   * columns, when given, lends the columns a raw read decodes into
+   * (column-pool.ts): the samples yielded are then views of them, valid
+   * until the lender takes them back.
+   */
+  readonly columns?: ColumnAlloc;
 }
 
 /** SeriesSamples is one series' float samples in a read: sorted, one per timestamp (the latest write). */
@@ -914,7 +921,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     for (const group of batches(ids)) {
       for (const [lo, hi, buckets] of slices) {
         const out =
-          resolution === 'raw' ? await this.#selectRaw(kv, tenant, group, lo, hi, buckets, stats) : await this.#selectRollups(kv, tenant, group, lo, hi, buckets, resolution, stats);
+          resolution === 'raw' ? await this.#selectRaw(kv, tenant, group, lo, hi, buckets, stats, opts.columns) : await this.#selectRollups(kv, tenant, group, lo, hi, buckets, resolution, stats);
         if (out.length > 0) yield out;
       }
     }
@@ -1035,8 +1042,8 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     return this.#frozen === null ? [this.#head] : [this.#frozen, this.#head];
   }
 
-  async #selectRaw(kv: KvRead, tenant: string, group: number[], minMs: number, maxMs: number, buckets: readonly number[], stats: ScanStats): Promise<SeriesSamples[]> {
-    const parts = await this.#readChunkBlocks(kv, tenant, group, buckets, stats);
+  async #selectRaw(kv: KvRead, tenant: string, group: number[], minMs: number, maxMs: number, buckets: readonly number[], stats: ScanStats, columns?: ColumnAlloc): Promise<SeriesSamples[]> {
+    const parts = await this.#readChunkBlocks(kv, tenant, group, buckets, stats, columns);
     const out: SeriesSamples[] = [];
     for (const id of group) {
       // The decoded parts and the heads' copies are this read's own: mergeRuns may answer views of them.
@@ -1048,7 +1055,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
         stats.headRowsScanned += cols.n;
         runs.push(cols.columns());
       }
-      const merged = mergeRuns(runs, minMs, maxMs);
+      const merged = mergeRuns(runs, minMs, maxMs, columns);
       if (merged.timestamps.length === 0) continue;
       const info = this.#registry.info(id);
       out.push({ kind: 'samples', seriesId: id, name: info.name, labels: info.labels, ...merged });
@@ -1141,9 +1148,10 @@ export class MetricStore implements SignalStore<MetricPointRow> {
    * increase across blocks (a time rewritten by a later flush). Every block
    * is opened first (ChunkBlockDecoder.open: verified, sample counts known)
    * and then decoded straight into its series' run, sized once. The durable
-   * copy of the frozen head is skipped, as in #readDurable.
+   * copy of the frozen head is skipped, as in #readDurable. The columns
+   * come from `columns` when given (column-pool.ts), else are allocated.
    */
-  async #readChunkBlocks(kv: KvRead, tenant: string, group: number[], buckets: readonly number[], stats: ScanStats): Promise<Map<number, SampleRun>> {
+  async #readChunkBlocks(kv: KvRead, tenant: string, group: number[], buckets: readonly number[], stats: ScanStats, columns?: ColumnAlloc): Promise<Map<number, SampleRun>> {
     const out = new Map<number, SampleRun>();
     if (group.length === 0) return out;
     const wanted = new Set(group);
@@ -1154,7 +1162,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     const dec = new ChunkBlockDecoder();
     const blocks: OpenChunkBlock[] = [];
     const totals = new Map<number, number>();
-    const times = new SharedTimes();
+    const times = new SharedTimes(columns);
     for (const bucket of buckets) {
       const range = { gte: dataKeyPrefix(MetricKeySpace.Chunks, tenant, bucket, firstPage), lt: dataKeyPrefix(MetricKeySpace.Chunks, tenant, bucket, lastPage + 1) };
       for await (const page of kv.pages(range)) {
@@ -1173,15 +1181,18 @@ export class MetricStore implements SignalStore<MetricPointRow> {
         }
       }
     }
-    const runs = new Map<number, { ts: Float64Array; vs: Float64Array; filled: number; increasing: boolean }>();
+    const runs = new Map<number, { ts: Float64Array; vs: Float64Array; bits: Uint32Array; filled: number; increasing: boolean }>();
     // Series that read the same column in every block share one times array (shared-times.ts).
-    for (const [id, n] of totals) runs.set(id, { ts: times.timesFor(id, n), vs: new Float64Array(n), filled: 0, increasing: true });
+    for (const [id, n] of totals) {
+      const vs = columns?.take(n) ?? new Float64Array(n);
+      runs.set(id, { ts: times.timesFor(id, n), vs, bits: new Uint32Array(vs.buffer, vs.byteOffset, 2 * n), filled: 0, increasing: true });
+    }
     for (const block of blocks) {
       for (let k = 0; k < block.ids.length; k++) {
         const run = runs.get(block.ids[k] as number);
         assert(run !== undefined, 'every opened series has a run');
         const at = run.filled;
-        dec.decodeInto(block, k, run.ts, run.vs, at);
+        dec.decodeInto(block, k, run.ts, run.vs, at, run.bits);
         run.filled += block.counts[k] as number;
         if (at > 0 && run.filled > at && !((run.ts[at] as number) > (run.ts[at - 1] as number))) run.increasing = false;
       }

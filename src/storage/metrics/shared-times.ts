@@ -18,12 +18,23 @@
  * (store-head.ts SampleRun is read-only).
  */
 import { assert } from '../../errors.js';
+import type { ColumnAlloc } from './column-pool.js';
 
 /** SharedTimes names, per series of one read, the times it reads, and hands out one array per distinct times. */
 export class SharedTimes {
   /** #keys[id] is the series' (block, column) list so far, or null once it read times of its own. */
   readonly #keys = new Map<number, string | null>();
   readonly #arrays = new Map<string, Float64Array>();
+  readonly #alloc: ColumnAlloc | undefined;
+
+  /** alloc, when given, lends the times arrays (column-pool.ts), else they are allocated. */
+  constructor(alloc?: ColumnAlloc) {
+    this.#alloc = alloc;
+  }
+
+  #new(n: number): Float64Array {
+    return this.#alloc?.take(n) ?? new Float64Array(n);
+  }
 
   /** note records that series `id` reads block `block` (its index in the read) with column ref `ref` (0: its own times). */
   note(id: number, block: number, ref: number): void {
@@ -35,9 +46,9 @@ export class SharedTimes {
   /** timesFor answers series `id`'s times array of n samples: shared with every series that read the same columns, else its own. */
   timesFor(id: number, n: number): Float64Array {
     const key = this.#keys.get(id) ?? null;
-    if (key === null) return new Float64Array(n);
+    if (key === null) return this.#new(n);
     let ts = this.#arrays.get(key);
-    if (ts === undefined) this.#arrays.set(key, (ts = new Float64Array(n)));
+    if (ts === undefined) this.#arrays.set(key, (ts = this.#new(n)));
     assert(ts.length === n, 'series that read the same columns hold as many samples');
     return ts;
   }

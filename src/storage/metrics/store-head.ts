@@ -8,6 +8,7 @@
  * Head's records per series are strictly increasing in t; FloatHead.keys()
  * lists each id once, in first-set order.
  */
+import type { ColumnAlloc } from './column-pool.js';
 import { assert } from '../../errors.js';
 import type { RecordPoint, StoredExemplar } from './store-format.js';
 
@@ -331,8 +332,9 @@ export function upperBound(ts: Float64Array, t: number): number {
  * lies in one run, answered as views of that run, not copied (the caller
  * gives up the runs). Otherwise (a rewrite of a time across flushes, runs
  * out of order, a run not increasing) the runs are concatenated and mergeSamples sorts them.
+ * The one copy of the usual read goes to columns `alloc` lends, when given.
  */
-export function mergeRuns(runs: readonly SampleRun[], minMs: number, maxMs: number): { timestamps: Float64Array; values: Float64Array } {
+export function mergeRuns(runs: readonly SampleRun[], minMs: number, maxMs: number, alloc?: ColumnAlloc): { timestamps: Float64Array; values: Float64Array } {
   let total = 0;
   let lastT = -Infinity;
   let ordered = true;
@@ -369,8 +371,8 @@ export function mergeRuns(runs: readonly SampleRun[], minMs: number, maxMs: numb
   let n = 0;
   for (const r of runs) n += Math.max(0, upperBound(r.ts, maxMs) - lowerBound(r.ts, minMs));
   if (n === 0) return { timestamps: EMPTY_F64, values: EMPTY_F64 };
-  const timestamps = new Float64Array(n);
-  const values = new Float64Array(n);
+  const timestamps = alloc?.take(n) ?? new Float64Array(n);
+  const values = alloc?.take(n) ?? new Float64Array(n);
   let at = 0;
   for (const r of runs) {
     const from = lowerBound(r.ts, minMs);
