@@ -14,7 +14,10 @@
  * entries (bench/ingest-payloads.ts bodies, batch 512, through the receive
  * worker's prepareParts over 16 shards: about 32 rows per entry, every entry
  * of every shard applied by the one state machine), the entries a node's
- * main thread applies under `bench/ingest.ts`.
+ * main thread applies under `bench/ingest.ts`. It also times the leader's
+ * restamp of those entries (src/shard-service.ts proposeHere): the copying
+ * restampLeaderTime against restampLeaderTimeInPlace, alternated, process CPU
+ * per row.
  *
  * Baseline, in the same run: decoding the same entries (decodeShardEntry),
  * the work every replica must do before storing anything. The ratio
@@ -31,7 +34,7 @@ import { EntryType } from '../src/raft/types.js';
 import type { Entry } from '../src/raft/types.js';
 import { realisticLogs } from '../src/storage/logs/log-test-util.js';
 import type { LogRow, MetricPointRow, Resource, Scope, SpanRow } from '../src/storage/rows.js';
-import { decodeShardEntry, encodeShardEntry } from '../src/storage/shard-entry.js';
+import { decodeShardEntry, encodeShardEntry, restampLeaderTime, restampLeaderTimeInPlace } from '../src/storage/shard-entry.js';
 import { decodeApplyResult } from '../src/storage/shard/shard-records.js';
 import { ShardStateMachine } from '../src/storage/shard/shard-state-machine.js';
 import { initHash } from '../src/partition/hash.js';
@@ -171,6 +174,28 @@ interface Figure {
   readonly applyRowsPerCpuSec: number;
 }
 
+/** RESTAMP_ROUNDS is how many times each restamp (copying, in place) runs over the entries, alternated. */
+const RESTAMP_ROUNDS = 6;
+
+/** restampNsPerRow times both restamps over the entries (each round stamps a new time), process CPU nanoseconds per row, median of the rounds. */
+function restampNsPerRow(es: readonly Entry[], rows: number): { copy: number; inPlace: number } {
+  const copy: number[] = [];
+  const inPlace: number[] = [];
+  let now = Date.now();
+  let sink = 0;
+  for (let r = 0; r < RESTAMP_ROUNDS * 2; r++) {
+    const fn = r % 2 === 0 ? restampLeaderTime : restampLeaderTimeInPlace;
+    now += 1;
+    const cpu0 = process.cpuUsage();
+    for (const e of es) sink += fn(e.data, now).length;
+    const cpu = process.cpuUsage(cpu0);
+    (r % 2 === 0 ? copy : inPlace).push(((cpu.user + cpu.system) * 1000) / rows);
+  }
+  if (sink < 0) console.log(sink);
+  const median = (xs: number[]): number => Math.round([...xs].sort((a, b) => a - b)[xs.length >> 1] as number);
+  return { copy: median(copy), inPlace: median(inPlace) };
+}
+
 async function measure(makeStores: ReturnType<typeof shardStoresFactory>, signal: 'metrics' | 'traces' | 'logs', es: Entry[], rows: number, target: number): Promise<Figure> {
   // Baseline: decode every entry.
   let t0 = performance.now();
@@ -225,6 +250,7 @@ async function main(): Promise<void> {
   const rand = new SeededRand(2026);
   const makeStores = shardStoresFactory(await initHash());
   const figures: Figure[] = [];
+  const restamps: { signal: string; copyNsPerRow: number; inPlaceNsPerRow: number }[] = [];
   if (INGEST_ENTRIES) {
     const wanted: [OtlpSignal, 'metrics' | 'traces' | 'logs', number, number][] = [
       ['metrics', 'metrics', SAMPLES, 1_000_000],
@@ -234,6 +260,8 @@ async function main(): Promise<void> {
     for (const [signal, name, rows, target] of wanted) {
       if (ONLY !== null && ONLY !== name) continue;
       const w = await ingestEntries(signal, rows);
+      const rs = restampNsPerRow(w.es, w.rows);
+      restamps.push({ signal: name, copyNsPerRow: rs.copy, inPlaceNsPerRow: rs.inPlace });
       figures.push(await measure(makeStores, name, w.es, w.rows, target));
     }
   }
@@ -254,7 +282,7 @@ async function main(): Promise<void> {
   }
   const mem = process.memoryUsage();
   if (JSON_OUT) {
-    console.log(JSON.stringify({ figures, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed }));
+    console.log(JSON.stringify({ figures, restamps, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed }));
     return;
   }
   console.log('rows applied per second by one shard state machine (no Raft), baseline = decodeShardEntry of the same entries');
@@ -264,6 +292,7 @@ async function main(): Promise<void> {
     );
   }
   for (const f of figures) console.log(`${f.signal.padEnd(8)} apply ${f.applyRowsPerCpuSec}/s of process CPU time (all threads)`);
+  for (const r of restamps) console.log(`${r.signal.padEnd(8)} restamp ${r.copyNsPerRow} ns/row copying, ${r.inPlaceNsPerRow} ns/row in place (process CPU, median of ${RESTAMP_ROUNDS})`);
   console.log(`process rss ${(mem.rss / 1048576).toFixed(0)} MiB, heap used ${(mem.heapUsed / 1048576).toFixed(0)} MiB`);
 }
 

@@ -31,7 +31,7 @@ import { NONE, StateRole } from './raft/types.js';
 import { FlushPacer } from './storage/shard/flush-pacer.js';
 import { nodeHeadBudget } from './storage/shard/head-budget.js';
 import { ShardStateMachine } from './storage/shard/shard-state-machine.js';
-import { restampLeaderTime } from './storage/shard-entry.js';
+import { restampLeaderTimeInPlace } from './storage/shard-entry.js';
 import type { ShardStores } from './storage/shard/shard-state-machine.js';
 import { decodeSnapshotPage, decodeSnapshotPageRequest, encodeSnapshotPage, encodeSnapshotPageRequest } from './storage/shard/shard-records.js';
 import type { RetentionCutoffs, Signal, SignalStats } from './storage/shard/signal-store.js';
@@ -164,8 +164,11 @@ export class ShardService {
    * proposeHere proposes a shard entry on this node, which must lead the
    * shard (else ERR_NOT_LEADER with details.leaderHint, NONE when this node
    * hosts no replica), and resolves with the encoded ShardApplyResult once
-   * it is applied here. The entry gets this leader's clock
-   * (restampLeaderTime). A shard whose head is full, or with more than
+   * it is applied here. The entry gets this leader's clock, written into
+   * `entry` itself (restampLeaderTimeInPlace): the caller hands the bytes
+   * over, and they may end up in the Raft log, so a caller that proposes
+   * the same bytes again (a retry) passes a copy (ShardWriter does; the
+   * shard.propose handler's entry is its own request's bytes). A shard whose head is full, or with more than
    * IngestLimits.shardInflightBytesMax proposed and not applied, refuses
    * with a retryable ERR_UNAVAILABLE before proposing.
    */
@@ -182,7 +185,7 @@ export class ShardService {
     }
     this.#inflight.set(group, held + entry.length);
     try {
-      const r = await driver.propose(group, restampLeaderTime(entry, this.#d.wallMs()), timeoutMs);
+      const r = await driver.propose(group, restampLeaderTimeInPlace(entry, this.#d.wallMs()), timeoutMs);
       return r.result;
     } finally {
       const left = (this.#inflight.get(group) ?? 0) - entry.length;

@@ -51,7 +51,13 @@ export interface ShardWriterDeps {
   readonly replicasOf: (shard: GroupId) => readonly NodeId[];
   /** localLeader is the leader this node sees for a shard it hosts, or NONE (not hosted, or no leader known). */
   readonly localLeader: (shard: GroupId) => NodeId;
-  /** proposeHere proposes on this node (it must lead the shard: else ERR_NOT_LEADER with details.leaderHint). */
+  /**
+   * proposeHere proposes on this node (it must lead the shard: else
+   * ERR_NOT_LEADER with details.leaderHint). It takes the entry's bytes
+   * over (ShardService stamps its clock into them and they may stay in the
+   * Raft log even when the call fails), so the writer hands a part's own
+   * bytes over once and copies for any later local attempt.
+   */
   readonly proposeHere: (shard: GroupId, entry: Uint8Array, timeoutMs: number) => Promise<Uint8Array>;
   /** call forwards to a peer (SHARD_PROPOSE). */
   readonly call: (peer: NodeId, shard: GroupId, entry: Uint8Array, timeoutMs: number) => Promise<Uint8Array>;
@@ -105,6 +111,7 @@ export class ShardWriter {
     // Built only when a part fails: an error (with its stack) per part was a measurable share of a node's ingest CPU.
     let last: OtlpdbError | null = null;
     let breakerOpenAt = NONE; // The last peer skipped for an open breaker, for the error when nothing else failed.
+    let handedOver = false; // part.bytes went to proposeHere once: they may be in the log, so later local attempts send a copy.
     for (let attempt = 0; attempt < IngestLimits.partAttemptsMax; attempt++) {
       const leftMs = Math.floor(deadlineMs - this.#d.nowMs());
       if (leftMs < IngestLimits.callMsMin) break;
@@ -130,7 +137,14 @@ export class ShardWriter {
       }
       const timeoutMs = Math.min(leftMs, IngestLimits.partCallMsMax);
       try {
-        const bytes = target === this.#d.self ? await this.#d.proposeHere(part.shard, part.bytes, timeoutMs) : await this.#forward(target, part, timeoutMs);
+        let bytes: Uint8Array;
+        if (target === this.#d.self) {
+          const entry = handedOver ? new Uint8Array(part.bytes) : part.bytes; // not slice(): a Buffer's slice is a view
+          handedOver = true;
+          bytes = await this.#d.proposeHere(part.shard, entry, timeoutMs);
+        } else {
+          bytes = await this.#forward(target, part, timeoutMs);
+        }
         if (target !== this.#d.self) breaker.success();
         this.#hints.set(part.shard, target);
         return { ok: true, part, result: decodeApplyResult(bytes) };

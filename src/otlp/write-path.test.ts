@@ -7,7 +7,7 @@ import { NONE } from '../raft/types.js';
 import type { GroupId, NodeId } from '../raft/types.js';
 import { randomRows } from '../storage/rows-test-util.js';
 import type { SpanRow } from '../storage/rows.js';
-import { SHARD_ENTRY_VERSION, decodeShardEntry, encodeShardEntry, restampLeaderTime } from '../storage/shard-entry.js';
+import { SHARD_ENTRY_VERSION, decodeShardEntry, encodeShardEntry, restampLeaderTime, restampLeaderTimeInPlace } from '../storage/shard-entry.js';
 import { encodeApplyResult } from '../storage/shard/shard-records.js';
 import type { ShardApplyResult } from '../storage/shard/shard-records.js';
 import { CircuitBreaker } from './circuit-breaker.js';
@@ -105,6 +105,36 @@ t.test('restampLeaderTime rewrites only leaderTimeMs, in place for real clocks a
   const small = encodeShardEntry({ version: SHARD_ENTRY_VERSION, tenant: 'default', idempotencyKey: 'cccccccccccccccc', part: 0, parts: 1, leaderTimeMs: 5, spans: [], points: [], logs: [] });
   t.equal(decodeShardEntry(restampLeaderTime(small, NOW)).leaderTimeMs, NOW, 'a small time (not a float64) is re-encoded');
   t.throws(() => restampLeaderTime(new Uint8Array([0x9b, 1, 2]), NOW), { code: 'ERR_CORRUPTION' }, 'a malformed entry is refused');
+});
+
+t.test('restampLeaderTimeInPlace patches only the entry\'s own eight bytes of a shared buffer', async (t) => {
+  const rows = randomRows(new SeededRand(6), { spans: 3, points: 3, logs: 3 });
+  const entries = [0, 1, 2].map((part) => encodeShardEntry({ version: SHARD_ENTRY_VERSION, tenant: 'default', idempotencyKey: 'dddddddddddddddd', part, parts: 3, leaderTimeMs: NOW, ...rows }));
+  // The parts of a receive worker's answer lie side by side in one buffer (ingest-workers.ts decodeAnswer).
+  const all = new Uint8Array(entries.reduce((n, e) => n + e.length, 0));
+  let at = 0;
+  const views = entries.map((e) => {
+    all.set(e, at);
+    at += e.length;
+    return all.subarray(at - e.length, at);
+  });
+  const before = hex(all);
+  const middle = views[1] as Uint8Array;
+  const out = restampLeaderTimeInPlace(middle, NOW + 777);
+  t.equal(out, middle, 'the same bytes, patched');
+  t.equal(decodeShardEntry(middle).leaderTimeMs, NOW + 777);
+  t.same(hex(middle), hex(restampLeaderTime(entries[1] as Uint8Array, NOW + 777)), 'identical to the copying restamp');
+  t.equal(decodeShardEntry(views[0] as Uint8Array).leaderTimeMs, NOW, 'the part before is untouched');
+  t.equal(decodeShardEntry(views[2] as Uint8Array).leaderTimeMs, NOW, 'the part after is untouched');
+  let changed = 0;
+  const after = hex(all);
+  for (let i = 0; i < before.length; i += 2) if (before.slice(i, i + 2) !== after.slice(i, i + 2)) changed++;
+  t.ok(changed > 0 && changed <= 8, `at most the float64's eight bytes changed (${changed})`);
+  const small = encodeShardEntry({ version: SHARD_ENTRY_VERSION, tenant: 'default', idempotencyKey: 'cccccccccccccccc', part: 0, parts: 1, leaderTimeMs: 5, spans: [], points: [], logs: [] });
+  const smallHex = hex(small);
+  const re = restampLeaderTimeInPlace(small, NOW);
+  t.not(re, small, 'a time that is not a float64 is re-encoded into new bytes');
+  t.equal(hex(small), smallHex, 'and the input is left alone');
 });
 
 t.test('CircuitBreaker opens after consecutive failures, probes once when half-open, and closes on success', async (t) => {
@@ -281,6 +311,35 @@ t.test('ShardWriter retries an unknown outcome and the duplicate is reported, no
   t.ok(o?.ok);
   if (o?.ok === true) t.ok(o.result.duplicate, 'the second apply was a duplicate');
   t.same([...c.applied.values()], [2], 'applied twice, the state machine dedups the second');
+});
+
+t.test('ShardWriter hands a part\'s bytes to proposeHere once: a retry never stamps bytes an earlier proposal holds', async (t) => {
+  const c = new FakeCluster();
+  c.leader = 1;
+  const deps = c.deps(1);
+  // proposeHere as ShardService does it: the clock stamped into the bytes it is handed, which the log then keeps.
+  const log: { bytes: Uint8Array; hex: string }[] = [];
+  let clock = NOW;
+  const w = new ShardWriter({
+    ...deps,
+    proposeHere: async (shard, entry, ms) => {
+      const stamped = restampLeaderTimeInPlace(entry, (clock += 1_000));
+      log.push({ bytes: stamped, hex: hex(stamped) });
+      const r = await deps.proposeHere(shard, stamped, ms);
+      if (log.length < 3) throw new OtlpdbError('ERR_TIMEOUT', 'proposal outcome unknown');
+      return r;
+    },
+  });
+  const rows = randomRows(new SeededRand(7), { spans: 2, points: 2, logs: 2 });
+  const bytes = encodeShardEntry({ version: SHARD_ENTRY_VERSION, tenant: 'default', idempotencyKey: 'eeeeeeeeeeeeeeee', part: 0, parts: 1, leaderTimeMs: NOW, ...rows });
+  const [o] = await w.write([{ shard: 3, part: 0, parts: 1, rows: 6, bytes }], 5_000);
+  t.ok(o?.ok, 'committed on the third attempt');
+  t.equal(log.length, 3);
+  t.equal(log[0]?.bytes, bytes, 'the first attempt is handed the part\'s own bytes (no copy)');
+  for (const [i, p] of log.entries()) {
+    t.equal(hex(p.bytes), p.hex, `proposal ${i}'s bytes are as proposed after every later attempt`);
+    t.equal(decodeShardEntry(p.bytes).leaderTimeMs, NOW + 1_000 * (i + 1), `proposal ${i} keeps its own leader time`);
+  }
 });
 
 /** ingesterOver builds an Ingester over the fake cluster with the production decoders and a settable tenant setting. */

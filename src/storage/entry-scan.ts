@@ -356,6 +356,8 @@ export class Scan {
 /** wellFormedUtf8 says whether b[at, end) is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
 export function wellFormedUtf8(b: Uint8Array, at: number, end: number): boolean {
   let i = at;
+  // Four ASCII bytes at a time first (labels and names mostly are ASCII); the loop below checks from the first word that is not.
+  while (i + 4 <= end && (((b[i] as number) | (b[i + 1] as number) | (b[i + 2] as number) | (b[i + 3] as number)) & 0x80) === 0) i += 4;
   while (i < end) {
     const c = b[i] as number;
     if (c < 0x80) {

@@ -202,6 +202,44 @@ t.test('wellFormedUtf8 agrees with a fatal TextDecoder', async (t) => {
   t.equal(ok, 20_000);
 });
 
+t.test('wellFormedUtf8 agrees with a fatal TextDecoder on mostly-ASCII strings and on ranges inside a buffer', async (t) => {
+  const rand = new SeededRand(22);
+  const fatal = new TextDecoder('utf-8', { fatal: true });
+  const valid = (b: Uint8Array): boolean => {
+    try {
+      fatal.decode(b);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const pieces = ['a', 'host_', '.', 'é', '€', '𝄞'].map((s) => Buffer.from(s));
+  const bad = [0x80, 0xbf, 0xc0, 0xc1, 0xe0, 0xed, 0xf0, 0xf4, 0xf5, 0xff];
+  let ok = 0;
+  let invalid = 0;
+  for (let i = 0; i < 20_000; i++) {
+    // Mostly ASCII, a multi-byte character or a stray byte now and then, at every offset of the 4-byte words.
+    const parts: number[] = [];
+    const n = rand.intn(40);
+    while (parts.length < n) {
+      const r = rand.intn(20);
+      if (r < 16) parts.push(0x20 + rand.intn(0x5f));
+      else if (r < 19) parts.push(...(pieces[rand.intn(pieces.length)] as Buffer));
+      else parts.push(bad[rand.intn(bad.length)] as number);
+    }
+    const pre = rand.intn(5);
+    const post = rand.intn(5);
+    const b = new Uint8Array(pre + parts.length + post).fill(0xff);
+    b.set(parts, pre);
+    const want = valid(b.subarray(pre, pre + parts.length));
+    if (!want) invalid++;
+    if (wellFormedUtf8(b, pre, pre + parts.length) !== want) t.fail(`bytes ${Buffer.from(parts).toString('hex')}`);
+    else ok++;
+  }
+  t.equal(ok, 20_000);
+  t.ok(invalid > 2_000 && invalid < 18_000, `both kinds drawn (${invalid} invalid)`);
+});
+
 t.test('an entry with an array16 header where a fixarray fits decodes alike', async (t) => {
   const rand = new SeededRand(31);
   const bytes = encodeShardEntry(pointsEntry(rand, randomRows(rand, { points: 20 }).points));

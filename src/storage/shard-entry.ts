@@ -359,10 +359,27 @@ const MSGPACK_FLOAT64 = 0xcb;
  * (decodeShardEntry's rules): a malformed one is ERR_CORRUPTION.
  */
 export function restampLeaderTime(entry: Uint8Array, nowMs: number): Uint8Array {
+  return restamp(entry, nowMs, false);
+}
+
+/**
+ * restampLeaderTimeInPlace is restampLeaderTime without the copy: when the
+ * float64 can be patched it is patched in `entry` itself (only the eight
+ * bytes of leaderTimeMs, within entry's own range of its buffer), and
+ * `entry` is returned; otherwise a new encoding is. The caller must own the
+ * bytes: nothing else may hold them (a Raft log that already has them, a
+ * retry that will send them again). ShardService.proposeHere, which is
+ * handed its entry, is the one caller.
+ */
+export function restampLeaderTimeInPlace(entry: Uint8Array, nowMs: number): Uint8Array {
+  return restamp(entry, nowMs, true);
+}
+
+function restamp(entry: Uint8Array, nowMs: number, inPlace: boolean): Uint8Array {
   assert(Number.isSafeInteger(nowMs) && nowMs >= 0, 'restampLeaderTime nowMs is a wall-clock time');
   const at = leaderTimeOffset(entry);
   if (at >= 0 && nowMs >= 2 ** 32) {
-    const out = new Uint8Array(entry);
+    const out = inPlace ? entry : new Uint8Array(entry);
     new DataView(out.buffer, out.byteOffset, out.byteLength).setFloat64(at + 1, nowMs, false);
     return out;
   }
