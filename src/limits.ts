@@ -874,6 +874,10 @@ export const LogBlockLimits = {
   streamMemoLevelsPerResourceMax: 32,
   /** lineColumnBytesMax bounds the unpacked line column of one block (an inflate never grows past it). */
   lineColumnBytesMax: 256 * 1024 * 1024,
+  /** pageRows is the rows of one page of a block (version 3): the unit a read decodes; 512 of the bench's ~90-byte lines inflate to ~46 KB, past deflate's 32 KB window, so pages cost little size. */
+  pageRows: 512,
+  /** pageRowsMax bounds the page size a stored block may declare. */
+  pageRowsMax: 65_536,
   /** lineDeflateLevel is the zlib level of the line column (6: zlib's default trade of size for speed). */
   lineDeflateLevel: 6,
   /** rowsPerBlockMax bounds the log rows of one block (row ordinals are u32 postings ids). */
@@ -896,6 +900,7 @@ export const LogBlockLimits = {
   streamMatchersMax: 64,
 } as const;
 assert(LogBlockLimits.rowsPerBlockMax >= 1, 'rowsPerBlockMax >= 1');
+assert(LogBlockLimits.pageRows >= 1 && LogBlockLimits.pageRows <= LogBlockLimits.pageRowsMax, '1 <= pageRows <= pageRowsMax');
 assert(LogBlockLimits.rowsPerBlockMax <= CodecLimits.stringColumnValuesMax, 'a block column fits one string column');
 assert(LogBlockLimits.rowsPerBlockMax <= CodecLimits.postingsIdsMax, 'row ordinals fit one postings list');
 // A rendered line is at most 3 UTF-8 bytes per UTF-16 unit and must fit a string column row.
