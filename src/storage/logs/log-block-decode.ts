@@ -77,10 +77,9 @@ function decodeStrings(o: LogSections, s: number, what: string): string[] {
   return col;
 }
 
-function decodeStreams(o: LogSections): { streams: StreamLabel[][]; streamIds: Uint32Array } {
-  const r = sectionReader(o, SEC_STREAM);
+function readStreamTable(r: ByteReader, rowsMax: number): StreamLabel[][] {
   const count = r.uvarint();
-  if (count < 1 || count > Math.min(o.rows, LogBlockLimits.streamsPerBlockMax)) throw corrupt(`${count} streams`);
+  if (count < 1 || count > Math.min(rowsMax, LogBlockLimits.streamsPerBlockMax)) throw corrupt(`${count} streams`);
   const streams: StreamLabel[][] = [];
   const seen = new Set<string>();
   for (let s = 0; s < count; s++) {
@@ -99,6 +98,23 @@ function decodeStreams(o: LogSections): { streams: StreamLabel[][]; streamIds: U
     seen.add(key);
     streams.push(labels);
   }
+  return streams;
+}
+
+/** decodeBlockStreams decodes a version 3 block's stream table (null for version 2). Throws ERR_CORRUPTION. */
+export function decodeBlockStreams(o: OpenedLogBlock): StreamLabel[][] | null {
+  if (o.streams === null) return null;
+  const r = new ByteReader(o.payload, o.streams[0], o.streams[1]);
+  const streams = readStreamTable(r, o.rows);
+  done(r, 'stream table');
+  return streams;
+}
+
+/** decodeStreams decodes a run's stream section: its own table then ids (version 2), or ids into the block's table (`shared`, version 3). */
+function decodeStreams(o: LogSections, shared: StreamLabel[][] | null): { streams: StreamLabel[][]; streamIds: Uint32Array } {
+  const r = sectionReader(o, SEC_STREAM);
+  const streams = shared ?? readStreamTable(r, o.rows);
+  const count = streams.length;
   const streamIds = new Uint32Array(o.rows);
   for (let i = 0; i < o.rows; i++) {
     const id = r.uvarint();
@@ -159,8 +175,9 @@ export function readLines(bytes: Uint8Array): LogLines {
   const idOf = new Map<string, number>();
   const streamIds = new Uint32Array(o.rows);
   let first = 0;
+  const shared = decodeBlockStreams(o);
   for (const page of o.pages) {
-    const got = decodeStreams(page);
+    const got = decodeStreams(page, shared);
     const local = got.streams.map((labels) => {
       const key = streamKey(labels);
       let id = idOf.get(key);
@@ -210,6 +227,8 @@ export function decodeLogRowsAt(o: OpenedLogBlock, ordinals: ArrayLike<number>, 
 
 function decodeRows(o: OpenedLogBlock, pick: ArrayLike<number> | null, givenLines: readonly string[] | null): LogRow[] {
   const times = decodeBlockTimes(o);
+  const tables = decodeBlockTables(o);
+  const shared = pick === null ? decodeBlockStreams(o) : null;
   const out: LogRow[] = [];
   let k = 0;
   for (let p = 0; p < o.pages.length; p++) {
@@ -219,22 +238,57 @@ function decodeRows(o: OpenedLogBlock, pick: ArrayLike<number> | null, givenLine
     if (pick === null) for (let i = 0; i < page.rows; i++) local.push(i);
     else for (; k < pick.length && (pick[k] as number) < first + page.rows; k++) local.push((pick[k] as number) - first);
     if (local.length === 0) continue;
-    const c = decodePageColumns(o, p, times, givenLines === null ? null : givenLines.slice(first, first + page.rows));
-    if (pick === null) decodeStreams(page); // derived from the rows; checked, not needed to rebuild them
+    const c = decodePageColumns(o, p, times, givenLines === null ? null : givenLines.slice(first, first + page.rows), tables);
+    if (pick === null) decodeStreams(page, shared); // derived from the rows; checked, not needed to rebuild them
     out.push(...buildRows(c, local));
   }
   return out;
 }
 
-/** decodePageColumns decodes every column of page `p` of an opened block, with the block's times (`lines`, the page's, reused when given); ordinals in it are local to the page. Throws ERR_CORRUPTION. */
-export function decodePageColumns(o: OpenedLogBlock, p: number, times: BlockTimes, lines: readonly string[] | null): LogColumns {
+/** decodePageLines decodes only the line column of page `p` of an opened block (what a line check needs). Throws ERR_CORRUPTION. */
+export function decodePageLines(o: OpenedLogBlock, p: number): string[] {
+  assert(Number.isSafeInteger(p) && p >= 0 && p < o.pages.length, 'a page of the block');
+  return decodeStrings(o.pages[p] as LogSections, SEC_LINE, 'line');
+}
+
+/** LogTables are a version 3 block's resources and scopes (decodeBlockTables), shared by its pages. */
+export interface LogTables {
+  readonly resources: readonly Resource[];
+  readonly scopes: readonly Scope[];
+}
+
+/** decodeBlockTables decodes a version 3 block's resource and scope tables (null for version 2). Throws ERR_CORRUPTION. */
+export function decodeBlockTables(o: OpenedLogBlock): LogTables | null {
+  if (o.tables === null) return null;
+  const wr = new WireReader('stored');
+  let raw: unknown;
+  try {
+    raw = STORAGE_PACKR.unpack(o.payload.subarray(o.tables[0], o.tables[1]));
+  } catch (err) {
+    throw corrupt(`tables section is not valid msgpack (${(err as Error).message})`);
+  }
+  try {
+    const t = wr.tuple(raw, 'log block tables', 2);
+    return {
+      resources: wr.array(t[0], 'log block resources', o.rows).map((v) => readResource(wr, v)),
+      scopes: wr.array(t[1], 'log block scopes', o.rows).map((v) => readScope(wr, v)),
+    };
+  } catch (err) {
+    if (err instanceof OtlpdbError) throw err;
+    throw corrupt(`tables section could not be checked (${(err as Error).message})`);
+  }
+}
+
+/** decodePageColumns decodes every column of page `p` of an opened block, with the block's times and tables (`lines`, the page's, reused when given); ordinals in it are local to the page. Throws ERR_CORRUPTION. */
+export function decodePageColumns(o: OpenedLogBlock, p: number, times: BlockTimes, lines: readonly string[] | null, tables: LogTables | null): LogColumns {
   assert(Number.isSafeInteger(p) && p >= 0 && p < o.pages.length, 'a page of the block');
   assert(times.length === o.rows, 'the block\'s times');
   const page = o.pages[p] as LogSections;
   const first = p * o.pageRows;
   const timesNs: bigint[] = new Array(page.rows);
   for (let i = 0; i < page.rows; i++) timesNs[i] = times.at(first + i);
-  return decodeLogColumns(page, lines, timesNs);
+  assert((tables === null) === (o.tables === null), 'a version 3 block\'s tables');
+  return decodeLogColumns(page, lines, timesNs, tables);
 }
 
 /**
@@ -262,7 +316,7 @@ export interface LogColumns {
 }
 
 /** decodeLogColumns decodes every column of a run of rows (a version 2 block or a page) given their times (`lines` reused when given). Throws ERR_CORRUPTION. */
-export function decodeLogColumns(o: LogSections, givenLines: readonly string[] | null, times: readonly bigint[]): LogColumns {
+export function decodeLogColumns(o: LogSections, givenLines: readonly string[] | null, times: readonly bigint[], tables: LogTables | null = null): LogColumns {
   const n = o.rows;
   assert(times.length === n, 'one time a row');
 
@@ -302,8 +356,11 @@ export function decodeLogColumns(o: LogSections, givenLines: readonly string[] |
   }
   try {
     const t = wr.tuple(raw, 'log block rest', 3);
-    const resources = wr.array(t[0], 'log block resources', n).map((v) => readResource(wr, v));
-    const scopes = wr.array(t[1], 'log block scopes', n).map((v) => readScope(wr, v));
+    const ownResources = wr.array(t[0], 'log block resources', n);
+    const ownScopes = wr.array(t[1], 'log block scopes', n);
+    if (tables !== null && (ownResources.length > 0 || ownScopes.length > 0)) throw corrupt('a page with tables of its own');
+    const resources = tables?.resources ?? ownResources.map((v) => readResource(wr, v));
+    const scopes = tables?.scopes ?? ownScopes.map((v) => readScope(wr, v));
     const rest = wr.tuple(t[2], 'log block rows', n);
     return { tenant: o.tenant, rows: n, timesNs: times, observedNs: observed, severity: sev, severityText: sevText, lines, traceIds, spanIds, resources, scopes, rest };
   } catch (err) {

@@ -53,12 +53,20 @@
  *             TIME_OFFSETS: rows × svarint(t[i] - t[i-1]), t[-1] = minTimeNs, as
  *                           numbers (only when maxTimeNs - minTimeNs < 2^52:
  *                           every delta and offset is then an exact double)
+ *   uvarint   byteLength, then the tables: msgpack [resources, scopes], the
+ *             block's resources and scopes deduplicated by value (as a version
+ *             2 rest section's), which every page's rest section indexes
+ *   uvarint   byteLength, then the streams: uvarint streams, streams × [uvarint
+ *             labels, labels × [str name][str value]] (version 2's section 5
+ *             without its row ids), which every page's stream ids index
  *   uvarint   pageRows (1 .. LogBlockLimits.pageRowsMax); pages = ceil(rows / pageRows),
  *             page p holds rows [p × pageRows, min(rows, (p + 1) × pageRows))
  *   pages × uvarint pageBytes (the page table: where each page starts)
  *   pages × page: sections 1-7 of version 2 in that order, each [uvarint
  *             byteLength][bytes], over the page's rows only (ordinals local to
- *             the page; streams, resources and scopes numbered per page)
+ *             the page); a page's stream section is its rows' uvarint
+ *             stream ids alone and its rest section msgpack [[], [], rows]:
+ *             both index the block's tables
  *
  * Version 2 blocks are read as one page of every row.
  *

@@ -42,6 +42,10 @@ export interface OpenedLogBlock extends LogSections {
   readonly pageRows: number;
   /** pages are the block's pages in row order (a version 2 block: itself). */
   readonly pages: readonly LogSections[];
+  /** tables bounds a version 3 block's resource and scope tables (null: version 2, whose rest section holds them). */
+  readonly tables: readonly [number, number] | null;
+  /** streams bounds a version 3 block's stream table (null: version 2, whose stream section holds it). */
+  readonly streams: readonly [number, number] | null;
 }
 
 /** STR_BYTES_MAX bounds a length-prefixed string of a log block (a stored string, or a rendered line). */
@@ -76,10 +80,10 @@ export function openLogBlock(bytes: Uint8Array): OpenedLogBlock {
   if (version === LOG_BLOCK_VERSION_UNPAGED) {
     const bounds = readSections(r, 0);
     if (r.remaining !== 0) throw corrupt(`${r.remaining} trailing bytes`);
-    const o: OpenedLogBlock = { ...header, payload, bounds, version, pageRows: rows, pages: [] };
+    const o: OpenedLogBlock = { ...header, payload, bounds, version, pageRows: rows, pages: [], tables: null, streams: null };
     return { ...o, pages: [o] };
   }
-  const timeBound = readSections(r, SECTIONS - 1)[0] as [number, number];
+  const [timeBound, tables, streams] = readSections(r, SECTIONS - 3) as [[number, number], [number, number], [number, number]];
   const pageRows = r.uvarint();
   if (pageRows < 1 || pageRows > LogBlockLimits.pageRowsMax) throw corrupt(`${pageRows} rows a page`);
   const count = Math.ceil(rows / pageRows);
@@ -99,7 +103,7 @@ export function openLogBlock(bytes: Uint8Array): OpenedLogBlock {
   const empty: [number, number] = [timeBound[1], timeBound[1]];
   const bounds = [timeBound, ...new Array<[number, number]>(SECTIONS - 1).fill(empty)];
   assert(pages.reduce((n, pg) => n + pg.rows, 0) === rows, 'pages tile the rows');
-  return { ...header, payload, bounds, version, pageRows, pages };
+  return { ...header, payload, bounds, version, pageRows, pages, tables, streams };
 }
 
 /**

@@ -15,7 +15,7 @@ import { randomRows } from '../rows-test-util.js';
 import type { LogRow } from '../rows.js';
 import { canon } from '../storage-test-util.js';
 import { encodeLogBlock, encodeLogBlockUnpaged } from './log-block.js';
-import { decodeLogBlock, readLines } from './log-block-decode.js';
+import { decodeBlockTables, decodeLogBlock, readLines } from './log-block-decode.js';
 import { LOG_BLOCK_VERSION, LOG_BLOCK_VERSION_UNPAGED, TIME_OFFSETS } from './log-block-format.js';
 import type { BlockTimes, OpenedLogBlock } from './log-block-open.js';
 import { decodeBlockTimes, openLogBlock } from './log-block-open.js';
@@ -62,7 +62,7 @@ t.test('every page size and version 2 decode to the rows encoded; a view reads r
       const lines = readLines(bytes);
       t.same(lines.lines, rows.map(logLine), `seed ${SEED + s} ${what}: lines`);
       t.same(Array.from(lines.streamIds, (id) => lines.streams[id]), rows.map(streamLabels), `seed ${SEED + s} ${what}: streams`);
-      const view = new LogBlockView({ opened: o, times: decodeBlockTimes(o) });
+      const view = new LogBlockView({ opened: o, times: decodeBlockTimes(o), tables: decodeBlockTables(o) });
       t.same(viewMismatches(view, rows, rand).slice(0, 5), [], `seed ${SEED + s} ${what}: the view`);
       t.ok(view.pagesDecoded <= o.pages.length, 'each page decoded at most once');
     }
@@ -72,7 +72,7 @@ t.test('every page size and version 2 decode to the rows encoded; a view reads r
 t.test('a view decodes only the pages of the rows it is asked for', async (t) => {
   const rows = realisticLogs(new SeededRand(SEED), 1000);
   const o = openLogBlock(encodeLogBlock(rows, 100));
-  const view = new LogBlockView({ opened: o, times: decodeBlockTimes(o) });
+  const view = new LogBlockView({ opened: o, times: decodeBlockTimes(o), tables: decodeBlockTables(o) });
   t.equal(view.line(999), logLine(rows[999] as LogRow));
   t.same(view.rowsAt([950, 990]).map(canon), [rows[950], rows[990]].map(canon));
   t.equal(view.pagesDecoded, 1, 'rows 950..999 are page 9 alone');
@@ -86,7 +86,7 @@ t.test('planted: a view whose page table is off by one row is caught', async (t)
     const o = openLogBlock(encodeLogBlock(rows, 16));
     const planted: OpenedLogBlock = { ...o, pageRows: o.pageRows + 1 };
     try {
-      if (viewMismatches(new LogBlockView({ opened: planted, times: decodeBlockTimes(o) }), rows, rand).length > 0) caught++;
+      if (viewMismatches(new LogBlockView({ opened: planted, times: decodeBlockTimes(o), tables: decodeBlockTables(o) }), rows, rand).length > 0) caught++;
     } catch {
       caught++; // an ordinal past a page's end trips an assertion: caught too
     }
@@ -145,12 +145,12 @@ t.test('damaged page tables, time sections and pages are ERR_CORRUPTION, never d
   const reseal = (p: Uint8Array): Uint8Array => sealBlock(BlockKind.logs, p);
   const readAll = (b: Uint8Array): void => {
     const opened = openLogBlock(b);
-    const view = new LogBlockView({ opened, times: decodeBlockTimes(opened) });
+    const view = new LogBlockView({ opened, times: decodeBlockTimes(opened), tables: decodeBlockTables(opened) });
     view.rowsAt(Array.from({ length: opened.rows }, (_, i) => i));
     decodeLogBlock(b);
   };
-  // The page table follows the time section: [uvarint pageRows][uvarint size] × 5.
-  const tableAt = (o.bounds[0]?.[1] as number) + 1;
+  // The page table follows the stream table: [uvarint pageRows][uvarint size] × 5.
+  const tableAt = (o.streams?.[1] as number) + 1;
   t.equal(payload[tableAt - 1], 64, 'pageRows byte');
   for (const [delta, what] of [
     [1, 'a page one byte longer'],

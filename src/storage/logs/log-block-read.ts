@@ -36,8 +36,8 @@ import type { KvRead } from '../shard/shard-db.js';
 import type { ScanStats } from '../shard/signal-store.js';
 import type { SpanBlockCache } from '../traces/block-cache.js';
 import type { LogRow } from '../rows.js';
-import type { LogColumns } from './log-block-decode.js';
-import { decodePageColumns, logRowsAt } from './log-block-decode.js';
+import type { LogColumns, LogTables } from './log-block-decode.js';
+import { decodeBlockTables, decodePageColumns, decodePageLines, logRowsAt } from './log-block-decode.js';
 import type { BlockTimes, OpenedLogBlock } from './log-block-open.js';
 import { decodeBlockTimes, openLogBlock } from './log-block-open.js';
 import type { LogBlockId, LogBlockMeta } from './log-store-format.js';
@@ -62,6 +62,8 @@ export interface OpenedLogIndex {
 export interface OpenedLogBlockPages {
   readonly opened: OpenedLogBlock;
   readonly times: BlockTimes;
+  /** tables are the block's resources and scopes (null: version 2), decoded with the block. */
+  readonly tables: LogTables | null;
 }
 
 /**
@@ -73,24 +75,29 @@ export interface OpenedLogBlockPages {
 export class LogBlockView {
   readonly opened: OpenedLogBlock;
   readonly times: BlockTimes;
+  readonly tables: LogTables | null;
   readonly #pages = new Map<number, LogColumns>();
+  /** #lines are the line columns of pages whose other columns are not decoded (a line check needs only them). */
+  readonly #lines = new Map<number, readonly string[]>();
 
   constructor(b: OpenedLogBlockPages) {
     this.opened = b.opened;
     this.times = b.times;
+    this.tables = b.tables;
   }
 
-  /** pagesDecoded is how many pages this view decoded. */
+  /** pagesDecoded is how many pages this view decoded, whole or their lines only. */
   get pagesDecoded(): number {
-    return this.#pages.size;
+    return this.#pages.size + this.#lines.size;
   }
 
   /** columns are page p's decoded columns (ordinals local to the page). Throws ERR_CORRUPTION. */
   columns(p: number): LogColumns {
     let c = this.#pages.get(p);
     if (c === undefined) {
-      c = decodePageColumns(this.opened, p, this.times, null);
+      c = decodePageColumns(this.opened, p, this.times, this.#lines.get(p) ?? null, this.tables);
       this.#pages.set(p, c);
+      this.#lines.delete(p);
     }
     return c;
   }
@@ -98,7 +105,12 @@ export class LogBlockView {
   /** line is row o's line. */
   line(o: number): string {
     const p = Math.floor(o / this.opened.pageRows);
-    return this.columns(p).lines[o - p * this.opened.pageRows] as string;
+    let lines = this.#pages.get(p)?.lines ?? this.#lines.get(p);
+    if (lines === undefined) {
+      lines = decodePageLines(this.opened, p);
+      this.#lines.set(p, lines);
+    }
+    return lines[o - p * this.opened.pageRows] as string;
   }
 
   /** rowsAt builds the rows at `ordinals` (each < rows, increasing), in that order, decoding only their pages. */
@@ -190,7 +202,7 @@ export class LogBlockReads {
     if (opened.tenant !== tenant || opened.rows !== meta.rows || opened.minTimeNs !== meta.minTimeNs || opened.maxTimeNs !== meta.maxTimeNs) {
       throw corrupt('a block disagrees with its meta', { tenant, ...id });
     }
-    const value: OpenedLogBlockPages = { opened, times: decodeBlockTimes(opened) };
+    const value: OpenedLogBlockPages = { opened, times: decodeBlockTimes(opened), tables: decodeBlockTables(opened) };
     assert(value.times.length === meta.rows, 'one time a row');
     if (ck !== null) this.#cache?.set(ck, { value, bytes: block.length }, weigh(block.length, LOG_CACHE_BLOCK_FACTOR) + value.times.bytes);
     return new LogBlockView(value);

@@ -7,7 +7,7 @@ import { randomRows } from '../rows-test-util.js';
 import type { LogRow } from '../rows.js';
 import { encodeLogBlock } from './log-block.js';
 import { decodeBlockTimes } from './log-block-open.js';
-import { decodeLogBlock, decodePageColumns, decodeLogRowsAt, logRowsAt, openLogBlock, readLineColumn, readLines, readLogBlockHeader } from './log-block-decode.js';
+import { decodeBlockTables, decodeLogBlock, decodePageColumns, decodeLogRowsAt, logRowsAt, openLogBlock, readLineColumn, readLines, readLogBlockHeader } from './log-block-decode.js';
 import { LOG_BLOCK_VERSION } from './log-block-format.js';
 import { levelOf, logLine, renderValue, streamLabels } from './log-line.js';
 import { realisticLogs } from './log-test-util.js';
@@ -52,7 +52,7 @@ t.test('decodeLogRowsAt gives the picked rows exactly as decodeLogBlock, with or
     t.same(lines, rows.map(logLine), `seed ${SEED + 100 + s}: readLineColumn`);
     t.same(decodeLogRowsAt(o, picked, lines), want, `seed ${SEED + 100 + s}: with the line column given`);
     const inFirstPage = picked.filter((i) => i < o.pageRows);
-    const cols = decodePageColumns(o, 0, decodeBlockTimes(o), null);
+    const cols = decodePageColumns(o, 0, decodeBlockTimes(o), null, decodeBlockTables(o));
     t.same(logRowsAt(cols, inFirstPage), inFirstPage.map((i) => rows[i]), `seed ${SEED + 100 + s}: built from the first page's decoded columns`);
     t.same(logRowsAt(cols, [...inFirstPage].reverse()), inFirstPage.map((i) => rows[i]).reverse(), 'in the order asked');
     // A picked row owns its ids: changing one leaves the block's next decode alone.

@@ -78,12 +78,17 @@ export function encodeLogBlock(rows: readonly LogRow[], pageRows: number = LogBl
     writeBigTimes(w, rows, minTimeNs);
   }
   section(out, w.finish());
+  const shared: SharedTables = { resources: new Dedup<Resource>(resourceToWire), scopes: new Dedup<Scope>(scopeToWire), streamIdOf: new Map(), streams: [] };
   const pages: Uint8Array[] = [];
   for (let first = 0; first < n; first += pageRows) {
     const page = new ByteWriter();
-    writeColumns(page, w, rows.slice(first, Math.min(n, first + pageRows)));
+    writeColumns(page, w, rows.slice(first, Math.min(n, first + pageRows)), shared);
     pages.push(page.finish());
   }
+  section(out, STORAGE_PACKR.pack([shared.resources.wires, shared.scopes.wires]));
+  w.reset();
+  writeStreamTable(w, shared.streams);
+  section(out, w.finish());
   out.uvarint(pageRows);
   for (const p of pages) out.uvarint(p.length);
   for (const p of pages) out.raw(p);
@@ -105,7 +110,7 @@ export function encodeLogBlockUnpaged(rows: readonly LogRow[]): Uint8Array {
   w.reset();
   writeBigTimes(w, rows, minTimeNs);
   section(out, w.finish());
-  writeColumns(out, w, rows);
+  writeColumns(out, w, rows, null);
   const sealed = sealBlock(BlockKind.logs, out.finish());
   assert(sealed.length > out.length, 'sealed block holds the payload');
   return sealed;
@@ -150,8 +155,31 @@ function writeBigTimes(w: ByteWriter, rows: readonly LogRow[], minTimeNs: bigint
   }
 }
 
-/** writeColumns appends sections 1-7 (observed .. rest) of `rows` to `out`, each [uvarint byteLength][bytes]; `w` is scratch. */
-function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[]): void {
+/** SharedTables are a version 3 block's resource, scope and stream tables, which its pages' rest and stream sections index. */
+interface SharedTables {
+  readonly resources: Dedup<Resource>;
+  readonly scopes: Dedup<Scope>;
+  readonly streamIdOf: Map<string, number>;
+  readonly streams: StreamLabel[][];
+}
+
+function writeStreamTable(w: ByteWriter, streams: readonly (readonly StreamLabel[])[]): void {
+  w.uvarint(streams.length);
+  for (const labels of streams) {
+    w.uvarint(labels.length);
+    for (const l of labels) {
+      w.str(l.name);
+      w.str(l.value);
+    }
+  }
+}
+
+/**
+ * writeColumns appends sections 1-7 (observed .. rest) of `rows` to `out`,
+ * each [uvarint byteLength][bytes]; `w` is scratch. With `shared` tables
+ * the rest section's own tables are empty and its rows index the shared ones.
+ */
+function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[], shared: SharedTables | null): void {
   const n = rows.length;
   // 1 observed time, against the time
   w.reset();
@@ -190,8 +218,8 @@ function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[]): 
 
   // 5 streams
   w.reset();
-  const streamIdOf = new Map<string, number>();
-  const streams: StreamLabel[][] = [];
+  const streamIdOf = shared?.streamIdOf ?? new Map<string, number>();
+  const streams = shared?.streams ?? [];
   const streamIds = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
     const labels = streamLabels(rows[i] as LogRow);
@@ -208,14 +236,7 @@ function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[]): 
     }
     streamIds[i] = id;
   }
-  w.uvarint(streams.length);
-  for (const labels of streams) {
-    w.uvarint(labels.length);
-    for (const l of labels) {
-      w.str(l.name);
-      w.str(l.value);
-    }
-  }
+  if (shared === null) writeStreamTable(w, streams);
   for (let i = 0; i < n; i++) w.uvarint(streamIds[i] as number);
   section(out, w.finish());
 
@@ -231,8 +252,8 @@ function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[]): 
   section(out, w.finish());
 
   // 7 rest
-  const resources = new Dedup<Resource>(resourceToWire);
-  const scopes = new Dedup<Scope>(scopeToWire);
+  const resources = shared?.resources ?? new Dedup<Resource>(resourceToWire);
+  const scopes = shared?.scopes ?? new Dedup<Scope>(scopeToWire);
   const rest = rows.map((r) => [
     resources.index(r.resource),
     scopes.index(r.scope),
@@ -242,7 +263,7 @@ function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[]): 
     attributesToWire(r.attributes),
     r.body.type === 'string' ? 0 : [anyValueToWire(r.body)],
   ]);
-  section(out, STORAGE_PACKR.pack([resources.wires, scopes.wires, rest]));
+  section(out, STORAGE_PACKR.pack(shared === null ? [resources.wires, scopes.wires, rest] : [[], [], rest]));
 }
 
 /** Dedup assigns table indexes to values, equal by identity first and by wire bytes second. */
