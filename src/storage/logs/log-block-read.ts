@@ -51,6 +51,18 @@ import { openLogBlockIndex } from './term-index.js';
 export const LOG_CACHE_OVERHEAD_FACTOR = 3;
 /** LOG_CACHE_BLOCK_FACTOR is what an opened block (its bytes, page table and header objects) is taken to weigh per encoded byte; its decoded times are added at their size. */
 export const LOG_CACHE_BLOCK_FACTOR = 1.25;
+/**
+ * LOG_CACHE_PAGE_FACTOR is what a page with every column decoded is taken to
+ * weigh per encoded byte (lines inflate 3-4x, the rest is JavaScript
+ * objects). NB: an estimate, as the whole-block factor before it was.
+ */
+export const LOG_CACHE_PAGE_FACTOR = 8;
+
+/** PageCache is where a view finds and leaves a block's decoded pages across reads (the node cache, entries of their own). */
+export interface PageCache {
+  get(p: number): LogColumns | undefined;
+  set(p: number, c: LogColumns): void;
+}
 
 /** OpenedLogIndex is a block's term index opened: postings and decoded bloom. */
 export interface OpenedLogIndex {
@@ -68,9 +80,11 @@ export interface OpenedLogBlockPages {
 
 /**
  * LogBlockView is one read's view of a block: its columns decoded a page at
- * a time, on the first row of the page asked for, and kept for this read
- * only (the candidates of the read hold the view; it goes when they do).
- * At most the block's pages are decoded once each.
+ * a time, on the first row of the page asked for, kept for this read (the
+ * candidates of the read hold the view; it goes when they do) and left in
+ * the node cache as an entry of its own per page (`pageCache`), so a
+ * later read of the same rows decodes nothing; a page whose line alone was
+ * checked is not cached. At most the block's pages are decoded once each.
  */
 export class LogBlockView {
   readonly opened: OpenedLogBlock;
@@ -80,7 +94,10 @@ export class LogBlockView {
   /** #lines are the line columns of pages whose other columns are not decoded (a line check needs only them). */
   readonly #lines = new Map<number, readonly string[]>();
 
-  constructor(b: OpenedLogBlockPages) {
+  readonly #pageCache: PageCache | null;
+
+  constructor(b: OpenedLogBlockPages, pageCache: PageCache | null = null) {
+    this.#pageCache = pageCache;
     this.opened = b.opened;
     this.times = b.times;
     this.tables = b.tables;
@@ -93,12 +110,13 @@ export class LogBlockView {
 
   /** columns are page p's decoded columns (ordinals local to the page). Throws ERR_CORRUPTION. */
   columns(p: number): LogColumns {
-    let c = this.#pages.get(p);
+    let c = this.#pages.get(p) ?? this.#pageCache?.get(p);
     if (c === undefined) {
       c = decodePageColumns(this.opened, p, this.times, this.#lines.get(p) ?? null, this.tables);
-      this.#pages.set(p, c);
-      this.#lines.delete(p);
+      this.#pageCache?.set(p, c);
     }
+    this.#pages.set(p, c);
+    this.#lines.delete(p);
     return c;
   }
 
@@ -106,6 +124,11 @@ export class LogBlockView {
   line(o: number): string {
     const p = Math.floor(o / this.opened.pageRows);
     let lines = this.#pages.get(p)?.lines ?? this.#lines.get(p);
+    if (lines === undefined) {
+      const cached = this.#pageCache?.get(p);
+      if (cached !== undefined) this.#pages.set(p, cached);
+      lines = cached?.lines;
+    }
     if (lines === undefined) {
       lines = decodePageLines(this.opened, p);
       this.#lines.set(p, lines);
@@ -193,7 +216,7 @@ export class LogBlockReads {
     const hit = ck === null ? undefined : this.#cache?.get<{ value: OpenedLogBlockPages; bytes: number }>(ck);
     if (hit !== undefined) {
       stats.bytesRead += hit.bytes;
-      return new LogBlockView(hit.value);
+      return new LogBlockView(hit.value, this.#pagesOf(ck as string, hit.value.opened));
     }
     const block = own(await kv.get(bkey));
     if (block === undefined) throw corrupt('a block meta without its block', { tenant, ...id });
@@ -205,6 +228,20 @@ export class LogBlockReads {
     const value: OpenedLogBlockPages = { opened, times: decodeBlockTimes(opened), tables: decodeBlockTables(opened) };
     assert(value.times.length === meta.rows, 'one time a row');
     if (ck !== null) this.#cache?.set(ck, { value, bytes: block.length }, weigh(block.length, LOG_CACHE_BLOCK_FACTOR) + value.times.bytes);
-    return new LogBlockView(value);
+    return new LogBlockView(value, ck === null ? null : this.#pagesOf(ck, opened));
+  }
+
+  /** #pagesOf is the page cache of the block cached under `ck`: page p under `ck` + "p" + p, weighed by its encoded bytes. */
+  #pagesOf(ck: string, opened: OpenedLogBlock): PageCache | null {
+    const cache = this.#cache;
+    if (cache === null) return null;
+    return {
+      get: (p) => cache.get<LogColumns>(`${ck}p${p}`),
+      set: (p, c) => {
+        const b = opened.pages[p]?.bounds ?? [];
+        const encoded = b.reduce((n, x) => n + (x[1] - x[0]), 0);
+        cache.set(`${ck}p${p}`, c, weigh(encoded, LOG_CACHE_PAGE_FACTOR));
+      },
+    };
   }
 }
