@@ -1,8 +1,9 @@
 /**
  * log-block-decode.ts — reading a log block (layout in log-block-format.ts):
- * the envelope and header checked once (openLogBlock), then only the
- * sections a reader needs — times, lines, streams — or every column
- * (decodeLogColumns) from which rows are built one by one (logRowsAt).
+ * the envelope, header and pages checked once (openLogBlock,
+ * log-block-open.ts), then only the sections a reader needs — times, lines,
+ * streams — or every column of a page (decodePageColumns) from which rows
+ * are built one by one (logRowsAt).
  * Decoding checks every count, range and id against the header and the
  * limits, and that every section is consumed exactly; any defect is
  * ERR_CORRUPTION, and the envelope's CRC-32C catches flipped bits first.
@@ -11,7 +12,6 @@
 import { STORAGE_PACKR } from '../storage-packr.js';
 import { OtlpdbError, assert } from '../../errors.js';
 import { LogBlockLimits, StorageLimits } from '../../limits.js';
-import { BlockKind, openBlock } from '../block.js';
 import { ByteReader, decodeStringColumn } from '../codec/index.js';
 import type { AnyValue, LogRow, Resource, Scope } from '../rows.js';
 import { SEVERITY_NUMBER_MAX, SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
@@ -20,10 +20,8 @@ import { WireReader } from '../wire-reader.js';
 import type { StreamLabel } from './log-line.js';
 import type { LogBlockHeader } from './log-block-format.js';
 import {
-  LOG_BLOCK_VERSION,
   MASK_SPAN,
   MASK_TRACE,
-  SECTIONS,
   SEC_IDS,
   SEC_LINE,
   SEC_OBSERVED,
@@ -31,7 +29,6 @@ import {
   SEC_SEVERITY,
   SEC_SEV_TEXT,
   SEC_STREAM,
-  SEC_TIME,
   SEV_BYTES,
   SEV_RUNS,
   U64_MAX,
@@ -40,6 +37,8 @@ import {
   unpackLines,
   unzigzag,
 } from './log-block-format.js';
+import type { BlockTimes, LogSections, OpenedLogBlock } from './log-block-open.js';
+import { STR_BYTES_MAX, decodeBlockTimes, openLogBlock } from './log-block-open.js';
 import { streamKey } from './log-block.js';
 
 /** LogLines is readLines' output: per row its time, line and stream id, and the block's streams. */
@@ -50,50 +49,19 @@ export interface LogLines extends LogBlockHeader {
   readonly streams: readonly (readonly StreamLabel[])[];
 }
 
-/** OpenedLogBlock is a checked block (envelope, header, section bounds) whose sections are decoded on demand. */
-export interface OpenedLogBlock extends LogBlockHeader {
-  readonly payload: Uint8Array;
-  readonly bounds: readonly (readonly [number, number])[];
-}
-
-/** STR_BYTES_MAX bounds a length-prefixed string of a log block (a stored string, or a rendered line). */
-const STR_BYTES_MAX = Math.max(StorageLimits.stringBytesMax, LogBlockLimits.renderedCharsMax * 3);
+export { openLogBlock };
+export type { OpenedLogBlock };
 
 function readStr(r: ByteReader): string {
   return r.str(STR_BYTES_MAX, 'string');
 }
 
-/** openLogBlock checks a sealed block's envelope and header once, for several section reads. Throws ERR_CORRUPTION. */
-export function openLogBlock(bytes: Uint8Array): OpenedLogBlock {
-  const payload = openBlock(bytes, BlockKind.logs);
-  const r = new ByteReader(payload);
-  const version = r.u8();
-  if (version !== LOG_BLOCK_VERSION) throw corrupt(`version ${version} is not ${LOG_BLOCK_VERSION}`);
-  const tenant = readStr(r);
-  const rows = r.uvarint();
-  if (rows < 1 || rows > LogBlockLimits.rowsPerBlockMax) throw corrupt(`${rows} rows`);
-  const head = r.take(16);
-  const view = new DataView(head.buffer, head.byteOffset, 16);
-  const minTimeNs = view.getBigUint64(0);
-  const maxTimeNs = view.getBigUint64(8);
-  if (minTimeNs > maxTimeNs) throw corrupt('minTimeNs > maxTimeNs');
-  const bounds: [number, number][] = [];
-  for (let s = 0; s < SECTIONS; s++) {
-    const len = r.uvarint();
-    const start = r.pos;
-    r.take(len);
-    bounds.push([start, r.pos]);
-  }
-  if (r.remaining !== 0) throw corrupt(`${r.remaining} trailing bytes`);
-  return { tenant, rows, minTimeNs, maxTimeNs, payload, bounds };
-}
-
-function sectionReader(o: OpenedLogBlock, s: number): ByteReader {
+function sectionReader(o: LogSections, s: number): ByteReader {
   const b = o.bounds[s] as readonly [number, number];
   return new ByteReader(o.payload, b[0], b[1]);
 }
 
-function sectionBytes(o: OpenedLogBlock, s: number): Uint8Array {
+function sectionBytes(o: LogSections, s: number): Uint8Array {
   const b = o.bounds[s] as readonly [number, number];
   return o.payload.subarray(b[0], b[1]);
 }
@@ -102,31 +70,16 @@ function done(r: ByteReader, what: string): void {
   if (r.remaining !== 0) throw corrupt(`${r.remaining} trailing bytes in the ${what} section`);
 }
 
-function decodeTimes(o: OpenedLogBlock): bigint[] {
-  const r = sectionReader(o, SEC_TIME);
-  const out: bigint[] = new Array(o.rows);
-  let prev = o.minTimeNs;
-  for (let i = 0; i < o.rows; i++) {
-    prev += unzigzag(readBigUvarint(r));
-    if (prev < o.minTimeNs || prev > o.maxTimeNs) throw corrupt(`row ${i} time outside the block's range`, { index: i });
-    out[i] = prev;
-  }
-  done(r, 'time');
-  return out;
-}
-
-
-function decodeStrings(o: OpenedLogBlock, s: number, what: string): string[] {
+function decodeStrings(o: LogSections, s: number, what: string): string[] {
   const bytes = s === SEC_LINE ? unpackLines(sectionBytes(o, s)) : sectionBytes(o, s);
   const col = decodeStringColumn(bytes);
   if (col.length !== o.rows) throw corrupt(`${what} column of ${col.length} rows, not ${o.rows}`);
   return col;
 }
 
-function decodeStreams(o: OpenedLogBlock): { streams: StreamLabel[][]; streamIds: Uint32Array } {
-  const r = sectionReader(o, SEC_STREAM);
+function readStreamTable(r: ByteReader, rowsMax: number): StreamLabel[][] {
   const count = r.uvarint();
-  if (count < 1 || count > Math.min(o.rows, LogBlockLimits.streamsPerBlockMax)) throw corrupt(`${count} streams`);
+  if (count < 1 || count > Math.min(rowsMax, LogBlockLimits.streamsPerBlockMax)) throw corrupt(`${count} streams`);
   const streams: StreamLabel[][] = [];
   const seen = new Set<string>();
   for (let s = 0; s < count; s++) {
@@ -145,6 +98,23 @@ function decodeStreams(o: OpenedLogBlock): { streams: StreamLabel[][]; streamIds
     seen.add(key);
     streams.push(labels);
   }
+  return streams;
+}
+
+/** decodeBlockStreams decodes a version 3 block's stream table (null for version 2). Throws ERR_CORRUPTION. */
+export function decodeBlockStreams(o: OpenedLogBlock): StreamLabel[][] | null {
+  if (o.streams === null) return null;
+  const r = new ByteReader(o.payload, o.streams[0], o.streams[1]);
+  const streams = readStreamTable(r, o.rows);
+  done(r, 'stream table');
+  return streams;
+}
+
+/** decodeStreams decodes a run's stream section: its own table then ids (version 2), or ids into the block's table (`shared`, version 3). */
+function decodeStreams(o: LogSections, shared: StreamLabel[][] | null): { streams: StreamLabel[][]; streamIds: Uint32Array } {
+  const r = sectionReader(o, SEC_STREAM);
+  const streams = shared ?? readStreamTable(r, o.rows);
+  const count = streams.length;
   const streamIds = new Uint32Array(o.rows);
   for (let i = 0; i < o.rows; i++) {
     const id = r.uvarint();
@@ -155,7 +125,7 @@ function decodeStreams(o: OpenedLogBlock): { streams: StreamLabel[][]; streamIds
   return { streams, streamIds };
 }
 
-function decodeSeverity(o: OpenedLogBlock): Uint8Array {
+function decodeSeverity(o: LogSections): Uint8Array {
   const n = o.rows;
   const sev = new Uint8Array(n);
   const r = sectionReader(o, SEC_SEVERITY);
@@ -190,27 +160,46 @@ export function readLogBlockHeader(bytes: Uint8Array): LogBlockHeader {
 
 /** readTimes decodes only the time column of a block (for time filtering after an index lookup). */
 export function readTimes(block: Uint8Array | OpenedLogBlock): bigint[] {
-  return decodeTimes(block instanceof Uint8Array ? openLogBlock(block) : block);
+  return decodeBlockTimes(block instanceof Uint8Array ? openLogBlock(block) : block).bigints();
 }
 
 /**
  * readLines decodes only what showing lines needs: time, line and stream of
- * each row (sections 0, 3, 4). Throws ERR_CORRUPTION.
+ * each row (streams numbered across the block's pages). Throws ERR_CORRUPTION.
  */
 export function readLines(bytes: Uint8Array): LogLines {
   const o = openLogBlock(bytes);
-  const timesNs = decodeTimes(o);
-  const lines = decodeStrings(o, SEC_LINE, 'line');
-  const { streams, streamIds } = decodeStreams(o);
+  const timesNs = readTimes(o);
+  const lines = readLineColumn(o);
+  const streams: (readonly StreamLabel[])[] = [];
+  const idOf = new Map<string, number>();
+  const streamIds = new Uint32Array(o.rows);
+  let first = 0;
+  const shared = decodeBlockStreams(o);
+  for (const page of o.pages) {
+    const got = decodeStreams(page, shared);
+    const local = got.streams.map((labels) => {
+      const key = streamKey(labels);
+      let id = idOf.get(key);
+      if (id === undefined) {
+        id = streams.length;
+        idOf.set(key, id);
+        streams.push(labels);
+      }
+      return id;
+    });
+    for (let i = 0; i < page.rows; i++) streamIds[first + i] = local[got.streamIds[i] as number] as number;
+    first += page.rows;
+  }
   return { tenant: o.tenant, rows: o.rows, minTimeNs: o.minTimeNs, maxTimeNs: o.maxTimeNs, timesNs, lines, streamIds, streams };
 }
 
 /**
- * readLineColumn decodes only the line column of an opened block (section
- * 4: what a line check needs before any row is built). Throws ERR_CORRUPTION.
+ * readLineColumn decodes only the line column of an opened block, every
+ * page's. Throws ERR_CORRUPTION.
  */
 export function readLineColumn(o: OpenedLogBlock): string[] {
-  return decodeStrings(o, SEC_LINE, 'line');
+  return o.pages.flatMap((page) => decodeStrings(page, SEC_LINE, 'line'));
 }
 
 /** decodeLogBlock decodes every row of a sealed block, exactly as encoded. Throws ERR_CORRUPTION. */
@@ -221,10 +210,10 @@ export function decodeLogBlock(bytes: Uint8Array): LogRow[] {
 /**
  * decodeLogRowsAt decodes only the rows at `ordinals` (strictly increasing,
  * each < rows) of an opened block, in that order, exactly as decodeLogBlock
- * would give them: the columns are read whole (they are sequential), but a
- * row's attributes, body and ids are built only when it is picked, which is
- * most of a row's cost. `lines`, when the caller already read the line
- * column (readLineColumn), is reused. Throws ERR_CORRUPTION.
+ * would give them: only the pages holding them are decoded, and of those a
+ * row's attributes, body and ids are built only when it is picked. `lines`,
+ * when the caller already read the line column (readLineColumn), is reused.
+ * Throws ERR_CORRUPTION.
  */
 export function decodeLogRowsAt(o: OpenedLogBlock, ordinals: ArrayLike<number>, lines: readonly string[] | null): LogRow[] {
   for (let k = 0; k < ordinals.length; k++) {
@@ -237,9 +226,69 @@ export function decodeLogRowsAt(o: OpenedLogBlock, ordinals: ArrayLike<number>, 
 }
 
 function decodeRows(o: OpenedLogBlock, pick: ArrayLike<number> | null, givenLines: readonly string[] | null): LogRow[] {
-  const c = decodeLogColumns(o, givenLines);
-  if (pick === null) decodeStreams(o); // derived from the rows; checked, not needed to rebuild them
-  return buildRows(c, pick);
+  const times = decodeBlockTimes(o);
+  const tables = decodeBlockTables(o);
+  const shared = pick === null ? decodeBlockStreams(o) : null;
+  const out: LogRow[] = [];
+  let k = 0;
+  for (let p = 0; p < o.pages.length; p++) {
+    const page = o.pages[p] as LogSections;
+    const first = p * o.pageRows;
+    const local: number[] = [];
+    if (pick === null) for (let i = 0; i < page.rows; i++) local.push(i);
+    else for (; k < pick.length && (pick[k] as number) < first + page.rows; k++) local.push((pick[k] as number) - first);
+    if (local.length === 0) continue;
+    const c = decodePageColumns(o, p, times, givenLines === null ? null : givenLines.slice(first, first + page.rows), tables);
+    if (pick === null) decodeStreams(page, shared); // derived from the rows; checked, not needed to rebuild them
+    out.push(...buildRows(c, local));
+  }
+  return out;
+}
+
+/** decodePageLines decodes only the line column of page `p` of an opened block (what a line check needs). Throws ERR_CORRUPTION. */
+export function decodePageLines(o: OpenedLogBlock, p: number): string[] {
+  assert(Number.isSafeInteger(p) && p >= 0 && p < o.pages.length, 'a page of the block');
+  return decodeStrings(o.pages[p] as LogSections, SEC_LINE, 'line');
+}
+
+/** LogTables are a version 3 block's resources and scopes (decodeBlockTables), shared by its pages. */
+export interface LogTables {
+  readonly resources: readonly Resource[];
+  readonly scopes: readonly Scope[];
+}
+
+/** decodeBlockTables decodes a version 3 block's resource and scope tables (null for version 2). Throws ERR_CORRUPTION. */
+export function decodeBlockTables(o: OpenedLogBlock): LogTables | null {
+  if (o.tables === null) return null;
+  const wr = new WireReader('stored');
+  let raw: unknown;
+  try {
+    raw = STORAGE_PACKR.unpack(o.payload.subarray(o.tables[0], o.tables[1]));
+  } catch (err) {
+    throw corrupt(`tables section is not valid msgpack (${(err as Error).message})`);
+  }
+  try {
+    const t = wr.tuple(raw, 'log block tables', 2);
+    return {
+      resources: wr.array(t[0], 'log block resources', o.rows).map((v) => readResource(wr, v)),
+      scopes: wr.array(t[1], 'log block scopes', o.rows).map((v) => readScope(wr, v)),
+    };
+  } catch (err) {
+    if (err instanceof OtlpdbError) throw err;
+    throw corrupt(`tables section could not be checked (${(err as Error).message})`);
+  }
+}
+
+/** decodePageColumns decodes every column of page `p` of an opened block, with the block's times and tables (`lines`, the page's, reused when given); ordinals in it are local to the page. Throws ERR_CORRUPTION. */
+export function decodePageColumns(o: OpenedLogBlock, p: number, times: BlockTimes, lines: readonly string[] | null, tables: LogTables | null): LogColumns {
+  assert(Number.isSafeInteger(p) && p >= 0 && p < o.pages.length, 'a page of the block');
+  assert(times.length === o.rows, 'the block\'s times');
+  const page = o.pages[p] as LogSections;
+  const first = p * o.pageRows;
+  const timesNs: bigint[] = new Array(page.rows);
+  for (let i = 0; i < page.rows; i++) timesNs[i] = times.at(first + i);
+  assert((tables === null) === (o.tables === null), 'a version 3 block\'s tables');
+  return decodeLogColumns(page, lines, timesNs, tables);
 }
 
 /**
@@ -266,10 +315,10 @@ export interface LogColumns {
   readonly rest: readonly unknown[];
 }
 
-/** decodeLogColumns decodes every column of an opened block (`lines` reused when given). Throws ERR_CORRUPTION. */
-export function decodeLogColumns(o: OpenedLogBlock, givenLines: readonly string[] | null): LogColumns {
+/** decodeLogColumns decodes every column of a run of rows (a version 2 block or a page) given their times (`lines` reused when given). Throws ERR_CORRUPTION. */
+export function decodeLogColumns(o: LogSections, givenLines: readonly string[] | null, times: readonly bigint[], tables: LogTables | null = null): LogColumns {
   const n = o.rows;
-  const times = decodeTimes(o);
+  assert(times.length === n, 'one time a row');
 
   const ro = sectionReader(o, SEC_OBSERVED);
   const observed: bigint[] = new Array(n);
@@ -307,8 +356,11 @@ export function decodeLogColumns(o: OpenedLogBlock, givenLines: readonly string[
   }
   try {
     const t = wr.tuple(raw, 'log block rest', 3);
-    const resources = wr.array(t[0], 'log block resources', n).map((v) => readResource(wr, v));
-    const scopes = wr.array(t[1], 'log block scopes', n).map((v) => readScope(wr, v));
+    const ownResources = wr.array(t[0], 'log block resources', n);
+    const ownScopes = wr.array(t[1], 'log block scopes', n);
+    if (tables !== null && (ownResources.length > 0 || ownScopes.length > 0)) throw corrupt('a page with tables of its own');
+    const resources = tables?.resources ?? ownResources.map((v) => readResource(wr, v));
+    const scopes = tables?.scopes ?? ownScopes.map((v) => readScope(wr, v));
     const rest = wr.tuple(t[2], 'log block rows', n);
     return { tenant: o.tenant, rows: n, timesNs: times, observedNs: observed, severity: sev, severityText: sevText, lines, traceIds, spanIds, resources, scopes, rest };
   } catch (err) {

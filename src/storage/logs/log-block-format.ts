@@ -40,6 +40,36 @@
  *                [AnyValue] otherwise. Resources and scopes are deduplicated
  *                by value.
  *
+ * Payload, version 3 (the current one: every column but the times cut into
+ * pages of rows, so a read decodes only the pages holding the rows it
+ * returns; bench/README.md "## query-logs"):
+ *
+ *   u8        LOG_BLOCK_VERSION (3)
+ *   str       tenant
+ *   uvarint   rows
+ *   u64 BE    minTimeNs, u64 BE maxTimeNs (as version 2)
+ *   uvarint   byteLength, then the time section: u8 layout, then
+ *             TIME_BIG:     rows × bigvarint zigzag deltas (version 2's section 0)
+ *             TIME_OFFSETS: rows × svarint(t[i] - t[i-1]), t[-1] = minTimeNs, as
+ *                           numbers (only when maxTimeNs - minTimeNs < 2^52:
+ *                           every delta and offset is then an exact double)
+ *   uvarint   byteLength, then the tables: msgpack [resources, scopes], the
+ *             block's resources and scopes deduplicated by value (as a version
+ *             2 rest section's), which every page's rest section indexes
+ *   uvarint   byteLength, then the streams: uvarint streams, streams × [uvarint
+ *             labels, labels × [str name][str value]] (version 2's section 5
+ *             without its row ids), which every page's stream ids index
+ *   uvarint   pageRows (1 .. LogBlockLimits.pageRowsMax); pages = ceil(rows / pageRows),
+ *             page p holds rows [p × pageRows, min(rows, (p + 1) × pageRows))
+ *   pages × uvarint pageBytes (the page table: where each page starts)
+ *   pages × page: sections 1-7 of version 2 in that order, each [uvarint
+ *             byteLength][bytes], over the page's rows only (ordinals local to
+ *             the page); a page's stream section is its rows' uvarint
+ *             stream ids alone and its rest section msgpack [[], [], rows]:
+ *             both index the block's tables
+ *
+ * Version 2 blocks are read as one page of every row.
+ *
  * NB: the rest section is msgpack (msgpackr, shard-entry's options) in this
  * first version: attributes are not columnar yet, and a query that needs one
  * attribute decodes the whole section.
@@ -55,8 +85,15 @@ import type { ByteReader } from '../codec/index.js';
 import { ByteReader as Reader, ByteWriter } from '../codec/index.js';
 
 
-/** LOG_BLOCK_VERSION is byte 0 of a log block payload. */
-export const LOG_BLOCK_VERSION = 2;
+/** LOG_BLOCK_VERSION is byte 0 of a log block payload as written now (paged); LOG_BLOCK_VERSION_UNPAGED is the version still read. */
+export const LOG_BLOCK_VERSION = 3;
+export const LOG_BLOCK_VERSION_UNPAGED = 2;
+
+/** TIME_BIG and TIME_OFFSETS are the layouts of a version 3 block's time section. */
+export const TIME_BIG = 0;
+export const TIME_OFFSETS = 1;
+/** TIME_OFFSETS_SPAN_NS_MAX bounds maxTimeNs - minTimeNs (exclusive) of a block whose times are stored and kept as number offsets. */
+export const TIME_OFFSETS_SPAN_NS_MAX = 1n << 52n;
 
 /** SECTIONS and SEC_* number the payload sections (layout above); SEV_* are the severity layouts, MASK_* the id mask bits. */
 export const SECTIONS = 8;

@@ -2,7 +2,12 @@
  * log-block-read.ts — a log block's read side opened once and kept in the
  * node-wide block cache (traces/block-cache.ts, the same byte-bounded LRU
  * the traces stores share): the term index (postings opened, the bloom
- * decoded) and the block (envelope checked, time and line columns decoded).
+ * decoded) and the block (envelope and page table checked, times decoded).
+ * A block's columns are decoded a page at a time for one read only
+ * (LogBlockView): the cache keeps what is cheap to keep (the block's bytes,
+ * its page table, 8 bytes a row of times), never megabytes of inflated lines
+ * and unpacked objects per block, which made the cache cost more than it
+ * saved (bench/README.md "## query-logs", s13 and s14).
  *
  * Why: a log query visits every block of its time range that the bloom and
  * the postings admit. Each visit was two or three LevelDB gets (a trip
@@ -30,8 +35,11 @@ import { BlockKind, openBlock } from '../block.js';
 import type { KvRead } from '../shard/shard-db.js';
 import type { ScanStats } from '../shard/signal-store.js';
 import type { SpanBlockCache } from '../traces/block-cache.js';
-import type { LogColumns, OpenedLogBlock } from './log-block-decode.js';
-import { decodeLogColumns, openLogBlock } from './log-block-decode.js';
+import type { LogRow } from '../rows.js';
+import type { LogColumns, LogTables } from './log-block-decode.js';
+import { decodeBlockTables, decodePageColumns, decodePageLines, logRowsAt } from './log-block-decode.js';
+import type { BlockTimes, OpenedLogBlock } from './log-block-open.js';
+import { decodeBlockTimes, openLogBlock } from './log-block-open.js';
 import type { LogBlockId, LogBlockMeta } from './log-store-format.js';
 import { LogKeySpace, blockKey } from './log-store-format.js';
 import type { TermBloom } from './term-bloom.js';
@@ -41,14 +49,20 @@ import { openLogBlockIndex } from './term-index.js';
 
 /** LOG_CACHE_OVERHEAD_FACTOR is what an opened log index is taken to weigh, per encoded byte, in the block cache. */
 export const LOG_CACHE_OVERHEAD_FACTOR = 3;
+/** LOG_CACHE_BLOCK_FACTOR is what an opened block (its bytes, page table and header objects) is taken to weigh per encoded byte; its decoded times are added at their size. */
+export const LOG_CACHE_BLOCK_FACTOR = 1.25;
 /**
- * LOG_CACHE_BLOCK_FACTOR is what a block with every column decoded is taken
- * to weigh per encoded byte: its lines inflate about 3-4x from the deflated
- * column, and the unpacked rest section is JavaScript objects.
- * NB: an estimate, not measured per block; the cache's byte bound holds
- * only as well as it does.
+ * LOG_CACHE_PAGE_FACTOR is what a page with every column decoded is taken to
+ * weigh per encoded byte (lines inflate 3-4x, the rest is JavaScript
+ * objects). NB: an estimate, as the whole-block factor before it was.
  */
-export const LOG_CACHE_BLOCK_FACTOR = 8;
+export const LOG_CACHE_PAGE_FACTOR = 8;
+
+/** PageCache is where a view finds and leaves a block's decoded pages across reads (the node cache, entries of their own). */
+export interface PageCache {
+  get(p: number): LogColumns | undefined;
+  set(p: number, c: LogColumns): void;
+}
 
 /** OpenedLogIndex is a block's term index opened: postings and decoded bloom. */
 export interface OpenedLogIndex {
@@ -56,12 +70,89 @@ export interface OpenedLogIndex {
   readonly bloom: TermBloom;
 }
 
-/** OpenedLogBlockColumns is a block opened and checked, with every column decoded (rows are built from them one by one, log-block.ts logRowsAt). */
-export interface OpenedLogBlockColumns {
+/** OpenedLogBlockPages is what the cache keeps of a block: opened and checked against its meta, with its times decoded. Immutable and shared. */
+export interface OpenedLogBlockPages {
   readonly opened: OpenedLogBlock;
-  readonly columns: LogColumns;
-  readonly timesNs: readonly bigint[];
-  readonly lines: readonly string[];
+  readonly times: BlockTimes;
+  /** tables are the block's resources and scopes (null: version 2), decoded with the block. */
+  readonly tables: LogTables | null;
+}
+
+/**
+ * LogBlockView is one read's view of a block: its columns decoded a page at
+ * a time, on the first row of the page asked for, kept for this read (the
+ * candidates of the read hold the view; it goes when they do) and left in
+ * the node cache as an entry of its own per page (`pageCache`), so a
+ * later read of the same rows decodes nothing; a page whose line alone was
+ * checked is not cached. At most the block's pages are decoded once each.
+ */
+export class LogBlockView {
+  readonly opened: OpenedLogBlock;
+  readonly times: BlockTimes;
+  readonly tables: LogTables | null;
+  readonly #pages = new Map<number, LogColumns>();
+  /** #lines are the line columns of pages whose other columns are not decoded (a line check needs only them). */
+  readonly #lines = new Map<number, readonly string[]>();
+
+  readonly #pageCache: PageCache | null;
+
+  constructor(b: OpenedLogBlockPages, pageCache: PageCache | null = null) {
+    this.#pageCache = pageCache;
+    this.opened = b.opened;
+    this.times = b.times;
+    this.tables = b.tables;
+  }
+
+  /** pagesDecoded is how many pages this view decoded, whole or their lines only. */
+  get pagesDecoded(): number {
+    return this.#pages.size + this.#lines.size;
+  }
+
+  /** columns are page p's decoded columns (ordinals local to the page). Throws ERR_CORRUPTION. */
+  columns(p: number): LogColumns {
+    let c = this.#pages.get(p) ?? this.#pageCache?.get(p);
+    if (c === undefined) {
+      c = decodePageColumns(this.opened, p, this.times, this.#lines.get(p) ?? null, this.tables);
+      this.#pageCache?.set(p, c);
+    }
+    this.#pages.set(p, c);
+    this.#lines.delete(p);
+    return c;
+  }
+
+  /** line is row o's line. */
+  line(o: number): string {
+    const p = Math.floor(o / this.opened.pageRows);
+    let lines = this.#pages.get(p)?.lines ?? this.#lines.get(p);
+    if (lines === undefined) {
+      const cached = this.#pageCache?.get(p);
+      if (cached !== undefined) this.#pages.set(p, cached);
+      lines = cached?.lines;
+    }
+    if (lines === undefined) {
+      lines = decodePageLines(this.opened, p);
+      this.#lines.set(p, lines);
+    }
+    return lines[o - p * this.opened.pageRows] as string;
+  }
+
+  /** rowsAt builds the rows at `ordinals` (each < rows, increasing), in that order, decoding only their pages. */
+  rowsAt(ordinals: readonly number[]): LogRow[] {
+    const size = this.opened.pageRows;
+    const out: LogRow[] = [];
+    for (let k = 0; k < ordinals.length; ) {
+      const p = Math.floor((ordinals[k] as number) / size);
+      const local: number[] = [];
+      for (; k < ordinals.length && Math.floor((ordinals[k] as number) / size) === p; k++) {
+        const o = ordinals[k] as number;
+        assert(Number.isSafeInteger(o) && o >= 0 && o < this.opened.rows, 'an ordinal names a row of the block');
+        assert(local.length === 0 || o - p * size > (local[local.length - 1] as number), 'ordinals increase');
+        local.push(o - p * size);
+      }
+      for (const row of logRowsAt(this.columns(p), local)) out.push(row);
+    }
+    return out;
+  }
 }
 
 function corrupt(message: string, details?: Record<string, unknown>): OtlpdbError {
@@ -77,7 +168,7 @@ function cacheKey(space: string, kind: 'i' | 'b', key: Uint8Array): string {
 }
 
 function weigh(encodedBytes: number, factor: number): number {
-  return encodedBytes * factor + BlockCacheLimits.entryOverheadBytes;
+  return Math.ceil(encodedBytes * factor) + BlockCacheLimits.entryOverheadBytes;
 }
 
 /**
@@ -118,14 +209,14 @@ export class LogBlockReads {
     return value;
   }
 
-  /** block is a block opened, checked against its meta, with its time and line columns. Throws ERR_CORRUPTION. */
-  async block(kv: KvRead, tenant: string, id: LogBlockId, meta: LogBlockMeta, stats: ScanStats): Promise<OpenedLogBlockColumns> {
+  /** block is a block opened, checked against its meta, with its times: a view for one read. Throws ERR_CORRUPTION. */
+  async block(kv: KvRead, tenant: string, id: LogBlockId, meta: LogBlockMeta, stats: ScanStats): Promise<LogBlockView> {
     const bkey = blockKey(LogKeySpace.block, tenant, id);
     const ck = this.#cache === null ? null : cacheKey(this.#space, 'b', bkey);
-    const hit = ck === null ? undefined : this.#cache?.get<{ value: OpenedLogBlockColumns; bytes: number }>(ck);
+    const hit = ck === null ? undefined : this.#cache?.get<{ value: OpenedLogBlockPages; bytes: number }>(ck);
     if (hit !== undefined) {
       stats.bytesRead += hit.bytes;
-      return hit.value;
+      return new LogBlockView(hit.value, this.#pagesOf(ck as string, hit.value.opened));
     }
     const block = own(await kv.get(bkey));
     if (block === undefined) throw corrupt('a block meta without its block', { tenant, ...id });
@@ -134,10 +225,23 @@ export class LogBlockReads {
     if (opened.tenant !== tenant || opened.rows !== meta.rows || opened.minTimeNs !== meta.minTimeNs || opened.maxTimeNs !== meta.maxTimeNs) {
       throw corrupt('a block disagrees with its meta', { tenant, ...id });
     }
-    const columns = decodeLogColumns(opened, null);
-    const value: OpenedLogBlockColumns = { opened, columns, timesNs: columns.timesNs, lines: columns.lines };
-    assert(value.timesNs.length === meta.rows && value.lines.length === meta.rows, 'one time and one line a row');
-    if (ck !== null) this.#cache?.set(ck, { value, bytes: block.length }, weigh(block.length, LOG_CACHE_BLOCK_FACTOR));
-    return value;
+    const value: OpenedLogBlockPages = { opened, times: decodeBlockTimes(opened), tables: decodeBlockTables(opened) };
+    assert(value.times.length === meta.rows, 'one time a row');
+    if (ck !== null) this.#cache?.set(ck, { value, bytes: block.length }, weigh(block.length, LOG_CACHE_BLOCK_FACTOR) + value.times.bytes);
+    return new LogBlockView(value, ck === null ? null : this.#pagesOf(ck, opened));
+  }
+
+  /** #pagesOf is the page cache of the block cached under `ck`: page p under `ck` + "p" + p, weighed by its encoded bytes. */
+  #pagesOf(ck: string, opened: OpenedLogBlock): PageCache | null {
+    const cache = this.#cache;
+    if (cache === null) return null;
+    return {
+      get: (p) => cache.get<LogColumns>(`${ck}p${p}`),
+      set: (p, c) => {
+        const b = opened.pages[p]?.bounds ?? [];
+        const encoded = b.reduce((n, x) => n + (x[1] - x[0]), 0);
+        cache.set(`${ck}p${p}`, c, weigh(encoded, LOG_CACHE_PAGE_FACTOR));
+      },
+    };
   }
 }

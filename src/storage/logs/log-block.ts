@@ -15,7 +15,21 @@ import { SEVERITY_NUMBER_MAX, SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
 import { anyValueToWire, attributesToWire, resourceToWire, scopeToWire } from '../row-wire.js';
 import type { StreamLabel } from './log-line.js';
 import { logLine, streamLabels } from './log-line.js';
-import { LOG_BLOCK_VERSION, MASK_SPAN, MASK_TRACE, SEV_BYTES, SEV_RUNS, U64_MAX, packLines, writeBigUvarint, zigzag } from './log-block-format.js';
+import {
+  LOG_BLOCK_VERSION,
+  LOG_BLOCK_VERSION_UNPAGED,
+  MASK_SPAN,
+  MASK_TRACE,
+  SEV_BYTES,
+  SEV_RUNS,
+  TIME_BIG,
+  TIME_OFFSETS,
+  TIME_OFFSETS_SPAN_NS_MAX,
+  U64_MAX,
+  packLines,
+  writeBigUvarint,
+  zigzag,
+} from './log-block-format.js';
 
 // ---------------------------------------------------------------- encoding
 
@@ -37,11 +51,72 @@ export function streamKey(labels: readonly StreamLabel[]): string {
 }
 
 /**
- * encodeLogBlock encodes and seals a block of one tenant's log rows (layout
- * above). Throws ERR_INVALID_ARGUMENT for no rows, mixed tenants or a string
- * with a lone surrogate, ERR_LIMIT_EXCEEDED past LogBlockLimits.
+ * encodeLogBlock encodes and seals a block of one tenant's log rows in the
+ * current, paged layout (version 3, log-block-format.ts): times apart, every
+ * other column in pages of `pageRows` rows. Throws ERR_INVALID_ARGUMENT for
+ * no rows, mixed tenants or a string with a lone surrogate,
+ * ERR_LIMIT_EXCEEDED past LogBlockLimits.
  */
-export function encodeLogBlock(rows: readonly LogRow[]): Uint8Array {
+export function encodeLogBlock(rows: readonly LogRow[], pageRows: number = LogBlockLimits.pageRows): Uint8Array {
+  assert(Number.isSafeInteger(pageRows) && pageRows >= 1 && pageRows <= LogBlockLimits.pageRowsMax, 'pageRows in range');
+  const { tenant, minTimeNs, maxTimeNs } = checkRows(rows);
+  const n = rows.length;
+  const w = new ByteWriter();
+  const out = new ByteWriter();
+  writeHeader(out, LOG_BLOCK_VERSION, tenant, n, minTimeNs, maxTimeNs);
+  w.reset();
+  if (maxTimeNs - minTimeNs < TIME_OFFSETS_SPAN_NS_MAX) {
+    w.u8(TIME_OFFSETS);
+    let prev = 0;
+    for (const row of rows) {
+      const off = Number(row.timeUnixNano - minTimeNs);
+      w.svarint(off - prev);
+      prev = off;
+    }
+  } else {
+    w.u8(TIME_BIG);
+    writeBigTimes(w, rows, minTimeNs);
+  }
+  section(out, w.finish());
+  const shared: SharedTables = { resources: new Dedup<Resource>(resourceToWire), scopes: new Dedup<Scope>(scopeToWire), streamIdOf: new Map(), streams: [] };
+  const pages: Uint8Array[] = [];
+  for (let first = 0; first < n; first += pageRows) {
+    const page = new ByteWriter();
+    writeColumns(page, w, rows.slice(first, Math.min(n, first + pageRows)), shared);
+    pages.push(page.finish());
+  }
+  section(out, STORAGE_PACKR.pack([shared.resources.wires, shared.scopes.wires]));
+  w.reset();
+  writeStreamTable(w, shared.streams);
+  section(out, w.finish());
+  out.uvarint(pageRows);
+  for (const p of pages) out.uvarint(p.length);
+  for (const p of pages) out.raw(p);
+  const sealed = sealBlock(BlockKind.logs, out.finish());
+  assert(sealed.length > out.length, 'sealed block holds the payload');
+  return sealed;
+}
+
+/**
+ * encodeLogBlockUnpaged encodes a block in version 2's layout (every column
+ * whole), which flushes wrote before version 3: readers still read it, and
+ * the tests and benches that show they do write it with this.
+ */
+export function encodeLogBlockUnpaged(rows: readonly LogRow[]): Uint8Array {
+  const { tenant, minTimeNs, maxTimeNs } = checkRows(rows);
+  const w = new ByteWriter();
+  const out = new ByteWriter();
+  writeHeader(out, LOG_BLOCK_VERSION_UNPAGED, tenant, rows.length, minTimeNs, maxTimeNs);
+  w.reset();
+  writeBigTimes(w, rows, minTimeNs);
+  section(out, w.finish());
+  writeColumns(out, w, rows, null);
+  const sealed = sealBlock(BlockKind.logs, out.finish());
+  assert(sealed.length > out.length, 'sealed block holds the payload');
+  return sealed;
+}
+
+function checkRows(rows: readonly LogRow[]): { tenant: string; minTimeNs: bigint; maxTimeNs: bigint } {
   const n = rows.length;
   if (n === 0) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'a log block holds at least one row');
   if (n > LogBlockLimits.rowsPerBlockMax) {
@@ -58,9 +133,11 @@ export function encodeLogBlock(rows: readonly LogRow[]): Uint8Array {
     if (row.timeUnixNano < minTimeNs) minTimeNs = row.timeUnixNano;
     if (row.timeUnixNano > maxTimeNs) maxTimeNs = row.timeUnixNano;
   }
-  const w = new ByteWriter();
-  const out = new ByteWriter();
-  out.u8(LOG_BLOCK_VERSION);
+  return { tenant, minTimeNs, maxTimeNs };
+}
+
+function writeHeader(out: ByteWriter, version: number, tenant: string, n: number, minTimeNs: bigint, maxTimeNs: bigint): void {
+  out.u8(version);
   out.str(tenant);
   out.uvarint(n);
   const head = new Uint8Array(16);
@@ -68,16 +145,42 @@ export function encodeLogBlock(rows: readonly LogRow[]): Uint8Array {
   view.setBigUint64(0, minTimeNs);
   view.setBigUint64(8, maxTimeNs);
   out.raw(head);
+}
 
-  // 0 time
-  w.reset();
+function writeBigTimes(w: ByteWriter, rows: readonly LogRow[], minTimeNs: bigint): void {
   let prev = minTimeNs;
   for (const row of rows) {
     writeBigUvarint(w, zigzag(row.timeUnixNano - prev));
     prev = row.timeUnixNano;
   }
-  section(out, w.finish());
+}
 
+/** SharedTables are a version 3 block's resource, scope and stream tables, which its pages' rest and stream sections index. */
+interface SharedTables {
+  readonly resources: Dedup<Resource>;
+  readonly scopes: Dedup<Scope>;
+  readonly streamIdOf: Map<string, number>;
+  readonly streams: StreamLabel[][];
+}
+
+function writeStreamTable(w: ByteWriter, streams: readonly (readonly StreamLabel[])[]): void {
+  w.uvarint(streams.length);
+  for (const labels of streams) {
+    w.uvarint(labels.length);
+    for (const l of labels) {
+      w.str(l.name);
+      w.str(l.value);
+    }
+  }
+}
+
+/**
+ * writeColumns appends sections 1-7 (observed .. rest) of `rows` to `out`,
+ * each [uvarint byteLength][bytes]; `w` is scratch. With `shared` tables
+ * the rest section's own tables are empty and its rows index the shared ones.
+ */
+function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[], shared: SharedTables | null): void {
+  const n = rows.length;
   // 1 observed time, against the time
   w.reset();
   for (const row of rows) {
@@ -115,8 +218,8 @@ export function encodeLogBlock(rows: readonly LogRow[]): Uint8Array {
 
   // 5 streams
   w.reset();
-  const streamIdOf = new Map<string, number>();
-  const streams: StreamLabel[][] = [];
+  const streamIdOf = shared?.streamIdOf ?? new Map<string, number>();
+  const streams = shared?.streams ?? [];
   const streamIds = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
     const labels = streamLabels(rows[i] as LogRow);
@@ -133,14 +236,7 @@ export function encodeLogBlock(rows: readonly LogRow[]): Uint8Array {
     }
     streamIds[i] = id;
   }
-  w.uvarint(streams.length);
-  for (const labels of streams) {
-    w.uvarint(labels.length);
-    for (const l of labels) {
-      w.str(l.name);
-      w.str(l.value);
-    }
-  }
+  if (shared === null) writeStreamTable(w, streams);
   for (let i = 0; i < n; i++) w.uvarint(streamIds[i] as number);
   section(out, w.finish());
 
@@ -156,8 +252,8 @@ export function encodeLogBlock(rows: readonly LogRow[]): Uint8Array {
   section(out, w.finish());
 
   // 7 rest
-  const resources = new Dedup<Resource>(resourceToWire);
-  const scopes = new Dedup<Scope>(scopeToWire);
+  const resources = shared?.resources ?? new Dedup<Resource>(resourceToWire);
+  const scopes = shared?.scopes ?? new Dedup<Scope>(scopeToWire);
   const rest = rows.map((r) => [
     resources.index(r.resource),
     scopes.index(r.scope),
@@ -167,10 +263,7 @@ export function encodeLogBlock(rows: readonly LogRow[]): Uint8Array {
     attributesToWire(r.attributes),
     r.body.type === 'string' ? 0 : [anyValueToWire(r.body)],
   ]);
-  section(out, STORAGE_PACKR.pack([resources.wires, scopes.wires, rest]));
-  const sealed = sealBlock(BlockKind.logs, out.finish());
-  assert(sealed.length > out.length, 'sealed block holds the payload');
-  return sealed;
+  section(out, STORAGE_PACKR.pack(shared === null ? [resources.wires, scopes.wires, rest] : [[], [], rest]));
 }
 
 /** Dedup assigns table indexes to values, equal by identity first and by wire bytes second. */

@@ -10,8 +10,8 @@ import type { LogRow } from '../rows.js';
 import type { KvRead } from '../shard/shard-db.js';
 import type { ScanStats } from '../shard/signal-store.js';
 import { intersect } from '../codec/index.js';
-import { decodeLogBlock, logRowsAt } from './log-block-decode.js';
-import type { LogBlockReads, OpenedLogBlockColumns } from './log-block-read.js';
+import { decodeLogBlock } from './log-block-decode.js';
+import type { LogBlockReads, LogBlockView } from './log-block-read.js';
 import type { LineHintPlan } from './log-hints.js';
 import { bloomAlternatives, lineAdmits, termsAdmit } from './log-hints.js';
 import type { LogBlockId, LogBlockMeta } from './log-store-format.js';
@@ -63,11 +63,14 @@ export const FROZEN_RANK = Number.MAX_SAFE_INTEGER - 1;
 /**
  * Candidate is a row a query may return: a head or unindexed block row
  * (row set, filters passed), or an indexed block's row not decoded yet (row
- * null, `src` its opened block; the row filter is still to run).
+ * null, `src` its block's view; the row filter, and the line hints when
+ * `lineHints` is set, are still to run).
  */
 export interface Candidate {
   readonly row: LogRow | null;
-  readonly src: OpenedLogBlockColumns | null;
+  readonly src: LogBlockView | null;
+  /** lineHints, when set, must admit the candidate's line (log-hints.ts lineAdmits) before its row is built. */
+  readonly lineHints?: LineHintPlan | null;
   readonly timeNs: bigint;
   readonly flushIndex: number;
   readonly part: number;
@@ -77,13 +80,15 @@ export interface Candidate {
 /** DECODE_CHUNK_ROWS_MIN is the first chunk of candidates a bucket decodes; each next chunk doubles (a limit-100 query decodes one chunk, a full read O(log n) chunks). */
 export const DECODE_CHUNK_ROWS_MIN = 256;
 
-/** materialize builds the candidates without a row (log-block.ts logRowsAt, from the block's decoded columns) and keeps those the row filter admits, in order. */
+/** materialize builds the candidates without a row (from their block's pages, LogBlockView.rowsAt) and keeps those their line hints and the row filter admit, in order. */
 export function materialize(cs: readonly Candidate[], rowFilter: ((row: LogRow) => boolean) | undefined): LogHit[] {
   const rows: (LogRow | null)[] = cs.map((c) => c.row);
-  const bySrc = new Map<OpenedLogBlockColumns, number[]>();
+  const bySrc = new Map<LogBlockView, number[]>();
   cs.forEach((c, i) => {
     if (c.row !== null) return;
     assert(c.src !== null, 'an undecoded candidate names its block');
+    const hints = c.lineHints ?? null;
+    if (hints !== null && !lineAdmits(hints, c.src.line(c.ordinal))) return;
     const list = bySrc.get(c.src);
     if (list === undefined) bySrc.set(c.src, [i]);
     else list.push(i);
@@ -91,7 +96,7 @@ export function materialize(cs: readonly Candidate[], rowFilter: ((row: LogRow) 
   const decoded = new Set<number>();
   for (const [src, at] of bySrc) {
     at.sort((a, b) => (cs[a] as Candidate).ordinal - (cs[b] as Candidate).ordinal);
-    const got = logRowsAt(src.columns, at.map((i) => (cs[i] as Candidate).ordinal));
+    const got = src.rowsAt(at.map((i) => (cs[i] as Candidate).ordinal));
     at.forEach((i, k) => {
       rows[i] = got[k] as LogRow;
       decoded.add(i);
@@ -99,7 +104,8 @@ export function materialize(cs: readonly Candidate[], rowFilter: ((row: LogRow) 
   }
   const out: LogHit[] = [];
   for (let i = 0; i < cs.length; i++) {
-    const row = rows[i] as LogRow;
+    const row = rows[i];
+    if (row === null || row === undefined) continue; // its line hints ruled it out
     if (decoded.has(i) && rowFilter !== undefined && !rowFilter(row)) continue;
     out.push({ row, timeNs: (cs[i] as Candidate).timeNs });
   }
@@ -176,26 +182,27 @@ export async function scanLogBlock(
   const opened = bv.opened;
   const lo = q.minTimeNs as bigint;
   const hi = q.maxTimeNs as bigint;
+  // Times first: they are decoded with the block (cheap, cached); a page is decoded only for a line or a row.
   if (opened.minTimeNs < lo || opened.maxTimeNs > hi) {
-    const times = bv.timesNs;
-    cand = cand.filter((o) => {
-      const tm = times[o] as bigint;
-      return tm >= lo && tm <= hi;
-    });
+    const inRange = bv.times.inRange(lo, hi);
+    cand = cand.filter(inRange);
     if (cand.length === 0) return [];
   }
-  // Lines the hints rule out are dropped before any row is built (log-hints.ts lineAdmits: exact, from the line column alone).
   const lineHints = scan.hints ?? null;
-  const lines = bv.lines;
-  if (lineHints !== null) {
-    cand = cand.filter((o) => lineAdmits(lineHints, lines[o] as string));
-    if (cand.length === 0) return [];
+  const made = (o: number, hints: LineHintPlan | null): Candidate => ({ row: null, src: bv, lineHints: hints, timeNs: bv.times.at(o), flushIndex: id.flushIndex, part: id.part, ordinal: o });
+  if (scan.rowFilter !== undefined) {
+    // Every candidate may be a hit: the line hints run with the row filter, when (and if) materialize reaches it.
+    return Array.from(cand, (o) => made(o, lineHints));
   }
-  // Without a row filter only the `keep` candidates at the direction's end can be hits.
-  if (scan.rowFilter === undefined && cand.length > keep) cand = backward ? cand.slice(cand.length - keep) : cand.slice(0, keep);
-  // Rows are decoded later, a chunk at a time, and the row filter runs then (materialize).
-  const times = bv.timesNs;
-  return Array.from(cand, (o) => ({ row: null, src: bv, timeNs: times[o] as bigint, flushIndex: id.flushIndex, part: id.part, ordinal: o }));
+  // Without a row filter only the `keep` candidates at the direction's end whose lines the hints admit
+  // (log-hints.ts lineAdmits: exact) can be hits: walk from that end, so only their pages are decoded.
+  const kept: number[] = [];
+  for (let k = 0; k < cand.length && kept.length < keep; k++) {
+    const o = cand[backward ? cand.length - 1 - k : k] as number;
+    if (lineHints === null || lineAdmits(lineHints, bv.line(o))) kept.push(o);
+  }
+  if (backward) kept.reverse();
+  return kept.map((o) => made(o, null));
 }
 
 /**

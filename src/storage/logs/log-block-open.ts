@@ -1,0 +1,202 @@
+/**
+ * log-block-open.ts — a log block opened (layouts in log-block-format.ts):
+ * the envelope's CRC-32C, the header and the section bounds checked once
+ * (openLogBlock), its time column decoded on its own (decodeBlockTimes), and
+ * its pages found by the page table (version 3) so that a reader decodes the
+ * columns of only the pages it needs (log-block-decode.ts decodePageColumns).
+ * A version 2 block is one page of every row.
+ *
+ * Invariants of an OpenedLogBlock: pages tile [0, rows) in order, each of
+ * `pageRows` rows but the last (1..pageRows); every page's seven column
+ * bounds lie inside the payload, consecutive, and the last page ends where
+ * the payload does. Pure code, no I/O.
+ */
+import { assert } from '../../errors.js';
+import { LogBlockLimits, StorageLimits } from '../../limits.js';
+import { BlockKind, openBlock } from '../block.js';
+import { ByteReader } from '../codec/index.js';
+import type { LogBlockHeader } from './log-block-format.js';
+import {
+  LOG_BLOCK_VERSION,
+  LOG_BLOCK_VERSION_UNPAGED,
+  SECTIONS,
+  SEC_TIME,
+  TIME_BIG,
+  TIME_OFFSETS,
+  TIME_OFFSETS_SPAN_NS_MAX,
+  blockCorrupt as corrupt,
+  readBigUvarint,
+  unzigzag,
+} from './log-block-format.js';
+
+/** LogSections is a run of rows whose sections are known by their bounds in `payload`: a version 2 block, or one page of a version 3 block (rows are the page's; its time bound is empty: times are the block's). */
+export interface LogSections extends LogBlockHeader {
+  readonly payload: Uint8Array;
+  readonly bounds: readonly (readonly [number, number])[];
+}
+
+/** OpenedLogBlock is a checked block (envelope, header, section bounds, page table) whose sections are decoded on demand. */
+export interface OpenedLogBlock extends LogSections {
+  readonly version: number;
+  /** pageRows is the rows of every page but the last (a version 2 block: rows). */
+  readonly pageRows: number;
+  /** pages are the block's pages in row order (a version 2 block: itself). */
+  readonly pages: readonly LogSections[];
+  /** tables bounds a version 3 block's resource and scope tables (null: version 2, whose rest section holds them). */
+  readonly tables: readonly [number, number] | null;
+  /** streams bounds a version 3 block's stream table (null: version 2, whose stream section holds it). */
+  readonly streams: readonly [number, number] | null;
+}
+
+/** STR_BYTES_MAX bounds a length-prefixed string of a log block (a stored string, or a rendered line). */
+export const STR_BYTES_MAX = Math.max(StorageLimits.stringBytesMax, LogBlockLimits.renderedCharsMax * 3);
+
+function readSections(r: ByteReader, from: number): [number, number][] {
+  const bounds: [number, number][] = [];
+  for (let s = from; s < SECTIONS; s++) {
+    const len = r.uvarint();
+    const start = r.pos;
+    r.take(len);
+    bounds.push([start, r.pos]);
+  }
+  return bounds;
+}
+
+/** openLogBlock checks a sealed block's envelope, header and page table once, for several section reads. Throws ERR_CORRUPTION. */
+export function openLogBlock(bytes: Uint8Array): OpenedLogBlock {
+  const payload = openBlock(bytes, BlockKind.logs);
+  const r = new ByteReader(payload);
+  const version = r.u8();
+  if (version !== LOG_BLOCK_VERSION && version !== LOG_BLOCK_VERSION_UNPAGED) throw corrupt(`version ${version} is not ${LOG_BLOCK_VERSION_UNPAGED} or ${LOG_BLOCK_VERSION}`);
+  const tenant = r.str(STR_BYTES_MAX, 'tenant');
+  const rows = r.uvarint();
+  if (rows < 1 || rows > LogBlockLimits.rowsPerBlockMax) throw corrupt(`${rows} rows`);
+  const head = r.take(16);
+  const view = new DataView(head.buffer, head.byteOffset, 16);
+  const minTimeNs = view.getBigUint64(0);
+  const maxTimeNs = view.getBigUint64(8);
+  if (minTimeNs > maxTimeNs) throw corrupt('minTimeNs > maxTimeNs');
+  const header = { tenant, rows, minTimeNs, maxTimeNs };
+  if (version === LOG_BLOCK_VERSION_UNPAGED) {
+    const bounds = readSections(r, 0);
+    if (r.remaining !== 0) throw corrupt(`${r.remaining} trailing bytes`);
+    const o: OpenedLogBlock = { ...header, payload, bounds, version, pageRows: rows, pages: [], tables: null, streams: null };
+    return { ...o, pages: [o] };
+  }
+  const [timeBound, tables, streams] = readSections(r, SECTIONS - 3) as [[number, number], [number, number], [number, number]];
+  const pageRows = r.uvarint();
+  if (pageRows < 1 || pageRows > LogBlockLimits.pageRowsMax) throw corrupt(`${pageRows} rows a page`);
+  const count = Math.ceil(rows / pageRows);
+  const sizes: number[] = [];
+  for (let p = 0; p < count; p++) sizes.push(r.uvarint());
+  const pages: LogSections[] = [];
+  for (let p = 0; p < count; p++) {
+    const size = sizes[p] as number;
+    if (size > r.remaining) throw corrupt(`page ${p} of ${size} bytes past the block's end`, { page: p });
+    const pr = new ByteReader(payload, r.pos, r.pos + size);
+    const bounds = [[pr.pos, pr.pos] as [number, number], ...readSections(pr, SEC_TIME + 1)];
+    if (pr.remaining !== 0) throw corrupt(`${pr.remaining} trailing bytes in page ${p}`, { page: p });
+    r.take(size);
+    pages.push({ ...header, rows: Math.min(pageRows, rows - p * pageRows), payload, bounds });
+  }
+  if (r.remaining !== 0) throw corrupt(`${r.remaining} trailing bytes`);
+  const empty: [number, number] = [timeBound[1], timeBound[1]];
+  const bounds = [timeBound, ...new Array<[number, number]>(SECTIONS - 1).fill(empty)];
+  assert(pages.reduce((n, pg) => n + pg.rows, 0) === rows, 'pages tile the rows');
+  return { ...header, payload, bounds, version, pageRows, pages, tables, streams };
+}
+
+/**
+ * BlockTimes is a block's time column decoded once: offsets from minTimeNs
+ * as doubles (exact: the span is under 2^52 ns, about 52 days, which every
+ * bucketed block is) or, for a wider block, bigints. Bigints are made only
+ * for the rows a read returns. Immutable; kept in the node cache (8 bytes
+ * a row).
+ */
+export class BlockTimes {
+  readonly minTimeNs: bigint;
+  readonly #offsets: Float64Array | null;
+  readonly #big: readonly bigint[] | null;
+
+  constructor(minTimeNs: bigint, offsets: Float64Array | null, big: readonly bigint[] | null) {
+    assert((offsets === null) !== (big === null), 'offsets or bigints');
+    this.minTimeNs = minTimeNs;
+    this.#offsets = offsets;
+    this.#big = big;
+  }
+
+  /** length is the block's rows. */
+  get length(): number {
+    return this.#offsets !== null ? this.#offsets.length : (this.#big as readonly bigint[]).length;
+  }
+
+  /** bytes is what the decoded column weighs. */
+  get bytes(): number {
+    return this.#offsets !== null ? this.#offsets.byteLength : this.length * 64;
+  }
+
+  /** at is row i's time. */
+  at(i: number): bigint {
+    assert(i >= 0 && i < this.length, 'a row of the block');
+    return this.#offsets !== null ? this.minTimeNs + BigInt(this.#offsets[i] as number) : ((this.#big as readonly bigint[])[i] as bigint);
+  }
+
+  /** inRange returns a test of whether a row's time lies in [lo, hi], both inclusive. */
+  inRange(lo: bigint, hi: bigint): (i: number) => boolean {
+    const off = this.#offsets;
+    if (off === null) {
+      const big = this.#big as readonly bigint[];
+      return (i) => {
+        const t = big[i] as bigint;
+        return t >= lo && t <= hi;
+      };
+    }
+    // Exact: every offset is below 2^52; a bound's offset at or past 2^53 may round but stays above every offset.
+    const loOff = lo <= this.minTimeNs ? -1 : Number(lo - this.minTimeNs);
+    const hiOff = hi < this.minTimeNs ? -1 : Number(hi - this.minTimeNs);
+    return (i) => {
+      const t = off[i] as number;
+      return t >= loOff && t <= hiOff;
+    };
+  }
+
+  /** bigints is every row's time (for callers that want the whole column). */
+  bigints(): bigint[] {
+    return Array.from({ length: this.length }, (_, i) => this.at(i));
+  }
+}
+
+/** decodeBlockTimes decodes only a block's time column; a time outside the block's range is ERR_CORRUPTION. */
+export function decodeBlockTimes(o: OpenedLogBlock): BlockTimes {
+  const b = o.bounds[SEC_TIME] as readonly [number, number];
+  const r = new ByteReader(o.payload, b[0], b[1]);
+  const span = o.maxTimeNs - o.minTimeNs;
+  const layout = o.version === LOG_BLOCK_VERSION_UNPAGED ? TIME_BIG : r.u8();
+  let times: BlockTimes;
+  if (layout === TIME_OFFSETS) {
+    if (span >= TIME_OFFSETS_SPAN_NS_MAX) throw corrupt('time offsets in a block wider than 2^52 ns');
+    const spanNum = Number(span);
+    const offsets = new Float64Array(o.rows);
+    let prev = 0;
+    for (let i = 0; i < o.rows; i++) {
+      prev += r.svarint();
+      if (!(prev >= 0 && prev <= spanNum)) throw corrupt(`row ${i} time outside the block's range`, { index: i });
+      offsets[i] = prev;
+    }
+    times = new BlockTimes(o.minTimeNs, offsets, null);
+  } else if (layout === TIME_BIG) {
+    const big: bigint[] = new Array(o.rows);
+    let prev = o.minTimeNs;
+    for (let i = 0; i < o.rows; i++) {
+      prev += unzigzag(readBigUvarint(r));
+      if (prev < o.minTimeNs || prev > o.maxTimeNs) throw corrupt(`row ${i} time outside the block's range`, { index: i });
+      big[i] = prev;
+    }
+    times =
+      span < TIME_OFFSETS_SPAN_NS_MAX ? new BlockTimes(o.minTimeNs, Float64Array.from(big, (t) => Number(t - o.minTimeNs)), null) : new BlockTimes(o.minTimeNs, null, big);
+  } else {
+    throw corrupt(`time layout ${layout}`);
+  }
+  if (r.remaining !== 0) throw corrupt(`${r.remaining} trailing bytes in the time section`);
+  return times;
+}
