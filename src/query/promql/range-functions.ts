@@ -45,8 +45,20 @@ export function extrapolatedRate(w: Window, isCounter: boolean, isRate: boolean)
       prev = cur;
     }
   }
-  let durationToStart = (firstT - w.rangeStartMs) / 1000;
-  const durationToEnd = (w.rangeEndMs - lastT) / 1000;
+  return extrapolate(result, firstT, lastT, firstV, n, w.rangeStartMs, w.rangeEndMs, isCounter, isRate, w.rangeMs / 1000);
+}
+
+/**
+ * extrapolate is extrapolatedRate's last part, shared with rate-scan.ts's
+ * one-pass loop so both make the same operations in the same order:
+ * `result` (the change over the window's n samples, resets added) is
+ * extrapolated to the window's edges [startMs, endMs], by at most half an
+ * average interval beyond the first and last sample (a counter never below
+ * zero), then divided by `rangeSec` for a rate.
+ */
+export function extrapolate(result: number, firstT: number, lastT: number, firstV: number, n: number, startMs: number, endMs: number, isCounter: boolean, isRate: boolean, rangeSec: number): number {
+  let durationToStart = (firstT - startMs) / 1000;
+  const durationToEnd = (endMs - lastT) / 1000;
   const sampledInterval = (lastT - firstT) / 1000;
   const averageDurationBetweenSamples = sampledInterval / (n - 1);
   if (isCounter && result > 0 && firstV >= 0) {
@@ -58,7 +70,7 @@ export function extrapolatedRate(w: Window, isCounter: boolean, isRate: boolean)
   extrapolateToInterval += durationToStart < threshold ? durationToStart : averageDurationBetweenSamples / 2;
   extrapolateToInterval += durationToEnd < threshold ? durationToEnd : averageDurationBetweenSamples / 2;
   let factor = extrapolateToInterval / sampledInterval;
-  if (isRate) factor /= w.rangeMs / 1000;
+  if (isRate) factor /= rangeSec;
   return result * factor;
 }
 

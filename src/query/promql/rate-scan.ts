@@ -25,7 +25,7 @@
  */
 
 import type { RangeFn } from './range-functions.js';
-import { RangeFunctions } from './range-functions.js';
+import { RangeFunctions, extrapolate } from './range-functions.js';
 import { lowerBound, upperBound } from './eval-types.js';
 import { assert } from '../../errors.js';
 
@@ -169,21 +169,7 @@ export function scanRate(kind: RateKind, s: RateSeries, w: RateWindows, out: Rat
         // The value before each drop, in window order: the additions extrapolatedRate's scan makes, in its order.
         for (let d = dLo; d < dHi; d++) result += vs[(dropAt[d] as number) - 1] as number;
       }
-      let durationToStart = (firstT - ws) / 1000;
-      const durationToEnd = (we - lastT) / 1000;
-      const sampledInterval = (lastT - firstT) / 1000;
-      const averageDurationBetweenSamples = sampledInterval / (m - 1);
-      if (isCounter && result > 0 && firstV >= 0) {
-        const durationToZero = sampledInterval * (firstV / result);
-        if (durationToZero < durationToStart) durationToStart = durationToZero;
-      }
-      const threshold = averageDurationBetweenSamples * 1.1;
-      let extrapolateToInterval = sampledInterval;
-      extrapolateToInterval += durationToStart < threshold ? durationToStart : averageDurationBetweenSamples / 2;
-      extrapolateToInterval += durationToEnd < threshold ? durationToEnd : averageDurationBetweenSamples / 2;
-      let factor = extrapolateToInterval / sampledInterval;
-      if (isRate) factor /= rangeSec;
-      v = result * factor;
+      v = extrapolate(result, firstT, lastT, firstV, m, ws, we, isCounter, isRate, rangeSec);
     }
     count++;
     if (firstK === null) {
