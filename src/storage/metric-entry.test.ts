@@ -179,17 +179,21 @@ t.test('times: the ms of every u64 is floor(ns / 1e6), exactly', async (t) => {
   t.equal(wrong, 0, `${times.length} times`);
 });
 
+const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** validUtf8 is the reference for wellFormedUtf8: whether a fatal TextDecoder accepts the bytes. */
+function validUtf8(b: Uint8Array): boolean {
+  try {
+    fatalUtf8.decode(b);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 t.test('wellFormedUtf8 agrees with a fatal TextDecoder', async (t) => {
   const rand = new SeededRand(21);
-  const fatal = new TextDecoder('utf-8', { fatal: true });
-  const valid = (b: Uint8Array): boolean => {
-    try {
-      fatal.decode(b);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const valid = validUtf8;
   let ok = 0;
   for (let i = 0; i < 20_000; i++) {
     const n = rand.intn(6);
@@ -204,15 +208,7 @@ t.test('wellFormedUtf8 agrees with a fatal TextDecoder', async (t) => {
 
 t.test('wellFormedUtf8 agrees with a fatal TextDecoder on mostly-ASCII strings and on ranges inside a buffer', async (t) => {
   const rand = new SeededRand(22);
-  const fatal = new TextDecoder('utf-8', { fatal: true });
-  const valid = (b: Uint8Array): boolean => {
-    try {
-      fatal.decode(b);
-      return true;
-    } catch {
-      return false;
-    }
-  };
+  const valid = validUtf8;
   const pieces = ['a', 'host_', '.', 'é', '€', '𝄞'].map((s) => Buffer.from(s));
   const bad = [0x80, 0xbf, 0xc0, 0xc1, 0xe0, 0xed, 0xf0, 0xf4, 0xf5, 0xff];
   let ok = 0;
