@@ -1,6 +1,7 @@
 /**
  * storage-test-util.ts — small helpers the storage tests share. Test code only.
  */
+import type { Test } from 'tap';
 import { OtlpdbError } from '../errors.js';
 
 /** codeOf runs `fn` and returns 'ok', or the code of the OtlpdbError it threw (any other error is rethrown). */
@@ -38,4 +39,14 @@ export function canon(v: unknown): string {
       .join(',')}}`;
   }
   return JSON.stringify(v);
+}
+
+/** expectCorrupt asserts that `f` throws ERR_CORRUPTION: damaged bytes are refused, never returned as data. */
+export function expectCorrupt(t: Test, f: () => unknown, what: string): void {
+  try {
+    f();
+    t.fail(`${what}: decoded without an error`);
+  } catch (err) {
+    t.ok(err instanceof OtlpdbError && err.code === 'ERR_CORRUPTION', `${what}: ERR_CORRUPTION (${(err as Error).message.slice(0, 80)})`);
+  }
 }

@@ -7,13 +7,11 @@
  * bug (a page table off by one row, a range with an exclusive bound).
  */
 import t from 'tap';
-import type { Test } from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';
-import { OtlpdbError } from '../../errors.js';
 import { BlockKind, openBlock, sealBlock } from '../block.js';
 import { randomRows } from '../rows-test-util.js';
 import type { LogRow } from '../rows.js';
-import { canon } from '../storage-test-util.js';
+import { canon, expectCorrupt } from '../storage-test-util.js';
 import { encodeLogBlock, encodeLogBlockUnpaged } from './log-block.js';
 import { decodeBlockTables, decodeLogBlock, readLines } from './log-block-decode.js';
 import { LOG_BLOCK_VERSION, LOG_BLOCK_VERSION_UNPAGED, TIME_OFFSETS } from './log-block-format.js';
@@ -126,15 +124,6 @@ t.test('block times: offsets and bigints test a range with both ends inclusive; 
   const narrow = openLogBlock(encodeLogBlock(realisticLogs(new SeededRand(SEED), 20)));
   t.equal(narrow.payload[narrow.bounds[0]?.[0] as number], TIME_OFFSETS, 'a bucket-wide block stores offsets');
 });
-
-function expectCorrupt(t: Test, f: () => unknown, what: string): void {
-  try {
-    f();
-    t.fail(`${what}: decoded without an error`);
-  } catch (err) {
-    t.ok(err instanceof OtlpdbError && err.code === 'ERR_CORRUPTION', `${what}: ERR_CORRUPTION (${(err as Error).message.slice(0, 80)})`);
-  }
-}
 
 t.test('damaged page tables, time sections and pages are ERR_CORRUPTION, never data', async (t) => {
   const rand = new SeededRand(SEED + 400);

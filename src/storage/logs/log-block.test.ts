@@ -1,9 +1,9 @@
 import t from 'tap';
-import type { Test } from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { OtlpdbError } from '../../errors.js';
 import { BLOCK_HEADER_BYTES, BlockKind, openBlock, sealBlock } from '../block.js';
 import { randomRows } from '../rows-test-util.js';
+import { expectCorrupt } from '../storage-test-util.js';
 import type { LogRow } from '../rows.js';
 import { encodeLogBlock } from './log-block.js';
 import { decodeBlockTimes } from './log-block-open.js';
@@ -125,15 +125,6 @@ t.test('input errors', async (t) => {
   const rows = realisticLogs(new SeededRand(2), 3);
   t.throws(() => encodeLogBlock([...rows, { ...(rows[0] as LogRow), tenant: 'other' }]), { code: 'ERR_INVALID_ARGUMENT' }, 'one tenant per block');
 });
-
-function expectCorrupt(t: Test, f: () => unknown, what: string): void {
-  try {
-    f();
-    t.fail(`${what}: decoded without an error`);
-  } catch (err) {
-    t.ok(err instanceof OtlpdbError && err.code === 'ERR_CORRUPTION', `${what}: ERR_CORRUPTION (${(err as Error).message.slice(0, 80)})`);
-  }
-}
 
 t.test('truncation and bit flips are ERR_CORRUPTION, never data', async (t) => {
   const rand = new SeededRand(SEED);
