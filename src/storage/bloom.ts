@@ -2,11 +2,13 @@
  * bloom.ts — the per-block bloom filters of DESIGN.md §6: trace ids of a span
  * block, terms of a log block. A query skips a block whose filter says "no".
  *
- * Built on the bloom-filters package (BloomFilter: enhanced double hashing of
- * xxhash64 via xxhashjs). Its JSON export stores the bit array as base64 plus
- * field names; the compact form below stores the raw bit array, about 25%
- * smaller (measured in bloom.test.ts: ~1.2 bytes per item at 1% against
- * ~1.6 for the JSON) and parsed without a base64 pass.
+ * Bit for bit the bloom-filters package's BloomFilter (enhanced double
+ * hashing of xxhash64 via xxhashjs), which bloom.test.ts keeps as the
+ * reference; the filters themselves are plain records (BlockBloom). Its JSON
+ * export stores the bit array as base64 plus field names; the compact form
+ * below stores the raw bit array, about 25% smaller (measured in
+ * bloom.test.ts: ~1.2 bytes per item at 1% against ~1.6 for the JSON) and
+ * parsed without a base64 pass.
  *
  * Layout, version 1 (big-endian):
  *
@@ -50,9 +52,51 @@ const HEADER_BYTES = 8;
 /** BloomItem is what a filter holds: a term (string) or an id (raw bytes, e.g. a 16-byte trace id). */
 export type BloomItem = string | Uint8Array;
 
-/** BlockBloom is one built or decoded filter. */
+/**
+ * BlockBloom is one built or decoded filter: its bit array in bloom-filters'
+ * BitSet layout (bit i is bit i % 8 of byte floor(i / 8)), its size in bits
+ * and its hash count. A plain record rather than a bloom-filters
+ * BloomFilter: that class's constructor seeds a seedrandom generator (two
+ * of them) whatever the caller does with it, which was about a third of a
+ * trace attribute search's CPU when every page filter of every block
+ * opened made one (bench/README.md query-traces, s15).
+ * Invariant: bits.length === ceil(sizeBits / 8); 1 <= hashes <= StorageLimits.bloomHashesMax.
+ */
 export interface BlockBloom {
-  readonly filter: InstanceType<typeof bloomFilters.BloomFilter>;
+  readonly bits: Uint8Array;
+  readonly sizeBits: number;
+  readonly hashes: number;
+}
+
+type ReferenceFilter = InstanceType<typeof bloomFilters.BloomFilter>;
+
+/**
+ * optimalSizeBits and optimalHashes are bloom-filters 3.0.4's formulas
+ * (optimalFilterSize, optimalHashes), which BloomFilter.create uses: the
+ * stored sizes of filters built before and after this file stopped
+ * calling create are the same (bloom.test.ts compares bytes with create's).
+ */
+function optimalSizeBits(items: number, falsePositiveTarget: number): number {
+  return Math.ceil(-((items * Math.log(falsePositiveTarget)) / Math.pow(Math.log(2), 2)));
+}
+
+function optimalHashes(sizeBits: number, items: number): number {
+  return Math.ceil((sizeBits / items) * Math.log(2));
+}
+
+/** referenceFilter is the bloom-filters BloomFilter holding the same bits (tests and bloomHasReference only: its constructor is dear). */
+export function referenceFilter(bloom: BlockBloom): ReferenceFilter {
+  const f = new bloomFilters.BloomFilter(bloom.sizeBits, bloom.hashes);
+  f.seed = BLOOM_SEED;
+  assert(f._filter.array.length === bloom.bits.length, 'BitSet allocates ceil(size/8) bytes');
+  f._filter.array.set(bloom.bits);
+  return f;
+}
+
+/** bloomOfReference is the BlockBloom of a bloom-filters BloomFilter built with BLOOM_SEED (tests compare the two builds). */
+export function bloomOfReference(f: ReferenceFilter): BlockBloom {
+  assert(f.seed === BLOOM_SEED, 'stored filters use BLOOM_SEED');
+  return { bits: Uint8Array.from(f._filter.array), sizeBits: f._size, hashes: f._nbHashes };
 }
 
 function hashable(item: BloomItem): string | Buffer {
@@ -68,28 +112,36 @@ export function buildBloom(items: readonly BloomItem[], falsePositiveTarget: num
   if (items.length > StorageLimits.bloomItemsMax) {
     throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a bloom filter of ${items.length} items exceeds StorageLimits.bloomItemsMax (${StorageLimits.bloomItemsMax})`);
   }
-  const filter = bloomFilters.BloomFilter.create(Math.max(1, items.length), falsePositiveTarget);
-  filter.seed = BLOOM_SEED;
-  const bits = filter._filter;
+  const n = Math.max(1, items.length);
+  const sizeBits = optimalSizeBits(n, falsePositiveTarget);
+  const hashes = optimalHashes(sizeBits, n);
+  assert(sizeBits >= 1, 'a filter has at least one bit');
+  assert(hashes >= 1 && hashes <= StorageLimits.bloomHashesMax, 'bloom hash count in range');
+  const bits = new Uint8Array(Math.ceil(sizeBits / 8));
   for (const item of items) {
     const h = itemHashes(item);
-    for (let i = 0; i < filter._nbHashes; i++) bits.add(bitIndex(i, h, filter._size));
+    for (let i = 0; i < hashes; i++) {
+      const at = bitIndex(i, h, sizeBits);
+      bits[at >>> 3] = (bits[at >>> 3] as number) | (1 << (at & 7));
+    }
   }
-  assert(filter._nbHashes >= 1 && filter._nbHashes <= StorageLimits.bloomHashesMax, 'bloom hash count in range');
-  return { filter };
+  return { bits, sizeBits, hashes };
 }
 
 /** bloomHas says whether `item` may be in the filter (false means certainly not). */
 export function bloomHas(bloom: BlockBloom, item: BloomItem): boolean {
-  const f = bloom.filter;
   const h = itemHashes(item);
-  for (let i = 0; i < f._nbHashes; i++) if (!f._filter.has(bitIndex(i, h, f._size))) return false;
+  const bits = bloom.bits;
+  for (let i = 0; i < bloom.hashes; i++) {
+    const at = bitIndex(i, h, bloom.sizeBits);
+    if (((bits[at >>> 3] as number) & (1 << (at & 7))) === 0) return false;
+  }
   return true;
 }
 
 /** bloomHasReference is bloomHas through bloom-filters' own hashing (bloom.test.ts compares the two). */
 export function bloomHasReference(bloom: BlockBloom, item: BloomItem): boolean {
-  return bloom.filter.has(hashable(item));
+  return referenceFilter(bloom).has(hashable(item));
 }
 
 /** bitIndexesReference are the bit indexes bloom-filters' own hashing gives `item` in a filter of `size` bits and `hashes` hashes. */
@@ -163,16 +215,15 @@ function utf8Like(str: string): Uint8Array {
 
 /** encodeBloom writes the compact form (layout above). */
 export function encodeBloom(bloom: BlockBloom): Uint8Array {
-  const f = bloom.filter;
-  const bits = f._filter.array;
-  assert(bits.length === Math.ceil(f._size / 8), 'bit array length matches the size');
-  assert(f.seed === BLOOM_SEED, 'stored filters use BLOOM_SEED');
+  const bits = bloom.bits;
+  assert(bits.length === Math.ceil(bloom.sizeBits / 8), 'bit array length matches the size');
+  assert(bloom.hashes >= 1 && bloom.hashes <= StorageLimits.bloomHashesMax, 'bloom hash count in range');
   const out = new Uint8Array(HEADER_BYTES + bits.length);
   const v = new DataView(out.buffer);
   v.setUint8(0, BLOOM_VERSION);
-  v.setUint8(1, f._nbHashes);
+  v.setUint8(1, bloom.hashes);
   v.setUint16(2, 0);
-  v.setUint32(4, f._size);
+  v.setUint32(4, bloom.sizeBits);
   out.set(bits, HEADER_BYTES);
   return out;
 }
@@ -193,9 +244,6 @@ export function decodeBloom(bytes: Uint8Array): BlockBloom {
   const n = Math.ceil(sizeBits / 8);
   if (bytes.length !== HEADER_BYTES + n) corrupt(`${bytes.length - HEADER_BYTES} bit bytes do not hold ${sizeBits} bits`);
   if (sizeBits % 8 !== 0 && (bytes[bytes.length - 1] as number) >> (sizeBits % 8) !== 0) corrupt('bits past the size are set');
-  const filter = new bloomFilters.BloomFilter(sizeBits, hashes);
-  filter.seed = BLOOM_SEED;
-  assert(filter._filter.array.length === n, 'BitSet allocates ceil(size/8) bytes');
-  filter._filter.array.set(bytes.subarray(HEADER_BYTES));
-  return { filter };
+  // A view, not a copy: callers hand in bytes they keep unchanged (a block value read from LevelDB, a cache entry).
+  return { bits: bytes.subarray(HEADER_BYTES), sizeBits, hashes };
 }
