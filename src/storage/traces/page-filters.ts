@@ -263,11 +263,32 @@ export function decodePageFilters(bytes: Uint8Array): PageFilters {
   const filters: (BlockBloom | null)[] = [];
   for (let p = 0; p < pages; p++) {
     const n = r.uvarint();
-    filters.push(n === 0 ? null : decodeBloom(r.take(n)));
+    // Versions 2 and 3: a page's filter is decoded when first asked (lazyBloom); version 1's at once.
+    filters.push(n === 0 ? null : version === FILTERS_VERSION_BESIDE_BLOOM ? decodeBloom(r.take(n)) : lazyBloom(r.take(n)));
   }
   if (r.remaining !== 0) throw corrupt(`page filters have ${r.remaining} trailing bytes`);
   if (skipped === undefined) return { pageRows, filters };
   return block === undefined ? { pageRows, filters, skipped } : { pageRows, filters, skipped, block };
+}
+
+/**
+ * lazyBloom is a page's filter decoded (bloom.ts decodeBloom, ERR_CORRUPTION
+ * on a bad one) when its `filter` is first asked. Why: decodeBloom builds a
+ * bloom-filters BloomFilter, whose constructor and seed setter each seed a
+ * seedrandom ARC4 generator; for a search that reads ~100 blocks' values of
+ * ~20 filters and asks only the block-level filter of most of them, that was
+ * about a third of its CPU (bench/query-traces-fp.ts --profile,
+ * bench/README.md s15). The value around it is CRC-sealed and its lengths
+ * checked at once; only a filter's own header waits for its first use.
+ */
+function lazyBloom(bytes: Uint8Array): BlockBloom {
+  let decoded: BlockBloom | null = null;
+  return {
+    get filter() {
+      decoded ??= decodeBloom(bytes);
+      return decoded.filter;
+    },
+  };
 }
 
 /**
