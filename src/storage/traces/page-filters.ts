@@ -279,7 +279,9 @@ export function decodePageFilters(bytes: Uint8Array): PageFilters {
  * ~20 filters and asks only the block-level filter of most of them, that was
  * about a third of its CPU (bench/query-traces-fp.ts --profile,
  * bench/README.md s15). The value around it is CRC-sealed and its lengths
- * checked at once; only a filter's own header waits for its first use.
+ * checked at once; only a filter's own header waits for its first use. It
+ * keeps a view of the value's bytes, which must not be reused (LevelDB gives
+ * each get and getMany a fresh buffer; the block cache keeps the decoded value).
  */
 function lazyBloom(bytes: Uint8Array): BlockBloom {
   let decoded: BlockBloom | null = null;
