@@ -1198,6 +1198,25 @@ export const TraceStoreLimits = {
   /** pageTermsV3FalsePositiveTarget is the target of a page's filter in page filters of version 3, asked only for a block whose block-level filter says "maybe". */
   pageTermsV3FalsePositiveTarget: 0.25,
   /**
+   * blockTermsTightFalsePositiveTarget and pageTermsTightFalsePositiveTarget
+   * are the targets a version-3 block's filters get instead of the two above
+   * when the extra bytes fit tightFiltersDataShareMax (page-filters.ts
+   * chooseFilterTargets): a block with few skipped-key terms for its bytes (a
+   * customer id a trace: ~214 terms in a 4,700-span block) then lets 1% of
+   * the searches for a value it lacks ask its pages instead of 10%, and a page
+   * lacking the value is read 1% of the time instead of 25%.
+   */
+  blockTermsTightFalsePositiveTarget: 0.01,
+  pageTermsTightFalsePositiveTarget: 0.01,
+  /**
+   * tightFiltersDataShareMax bounds what the tight targets may add to a
+   * block's page filters value, as a share of the block's data bytes (head
+   * and pages): 0.1%, so the index/data ratio moves by at most 0.1 points. A
+   * block with a skipped term a span (realisticSpans: two, ~15,500 terms
+   * a block) does not fit it and keeps 10% / 25%.
+   */
+  tightFiltersDataShareMax: 0.001,
+  /**
    * prefetchBlocksMax bounds the blocks whose page filters a search on an
    * attribute or span match fetches in one getMany (prefetch-kv.ts): one
    * LevelDB call for up to this many blocks instead of one each; a search
@@ -1261,6 +1280,11 @@ assert(TraceStoreLimits.traceBlocksMax >= 1, 'traceBlocksMax >= 1');
 assert(TraceStoreLimits.searchBatchRowsMax >= 1, 'searchBatchRowsMax >= 1');
 assert(TraceStoreLimits.searchLimitMax >= TraceStoreLimits.searchBatchRowsMax, 'searchLimitMax >= searchBatchRowsMax');
 assert(TraceStoreLimits.shadowBlocksMax >= 1, 'shadowBlocksMax >= 1');
+assert(TraceStoreLimits.blockTermsTightFalsePositiveTarget > 0, 'blockTermsTightFalsePositiveTarget > 0');
+assert(TraceStoreLimits.blockTermsTightFalsePositiveTarget < TraceStoreLimits.blockTermsFalsePositiveTarget, 'the tight block target is below the loose one');
+assert(TraceStoreLimits.pageTermsTightFalsePositiveTarget > 0, 'pageTermsTightFalsePositiveTarget > 0');
+assert(TraceStoreLimits.pageTermsTightFalsePositiveTarget < TraceStoreLimits.pageTermsV3FalsePositiveTarget, 'the tight page target is below the loose one');
+assert(TraceStoreLimits.tightFiltersDataShareMax >= 0 && TraceStoreLimits.tightFiltersDataShareMax < 0.1, 'tightFiltersDataShareMax in [0, 0.1): within the 10% index bound');
 assert(TraceStoreLimits.searchBucketBlocksMax >= 2, 'searchBucketBlocksMax >= 2: a group orders blocks');
 assert(TraceStoreLimits.flushProbesInflightMax >= 1, 'flushProbesInflightMax >= 1');
 assert(TraceStoreLimits.flushScanIndexPerTraceMax >= 0, 'flushScanIndexPerTraceMax >= 0');

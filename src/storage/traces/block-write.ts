@@ -70,7 +70,7 @@ export function writeBlock(
     const skipped = decodeSpanBlockIndex(index);
     let filters: Uint8Array | null;
     if (legacy) filters = paged ? encodePageFilters(w, spans, SpanPageLimits.pageRowsDefault, skipped) : null;
-    else filters = encodePageTerms(w, spans, SpanPageLimits.pageRowsDefault, skipped, layout === 'pageTermsV2' ? 2 : 3);
+    else filters = encodePageTerms(w, spans, SpanPageLimits.pageRowsDefault, skipped, layout === 'pageTermsV2' ? 2 : 3, dataBytes);
     if (filters !== null) {
       const fk = blockKey(K.pageFilters, tenant, ref);
       assert(filters.length <= ShardDbLimits.valueBytesMax, 'a block page filters value fits one LevelDB value');

@@ -15,7 +15,9 @@ import { KvWriteBatch } from '../shard/shard-db.js';
 import { searchShard } from '../../query/trace-search-shard.js';
 import type { TraceSearchQuery } from '../../query/search-params.js';
 import { SpanBlockCache } from './block-cache.js';
-import { decodePageFilters, sealPageFilters } from './page-filters.js';
+import { buildBloom, decodeBloom, encodeBloom } from '../bloom.js';
+import { decodePageFilters, pagesMayHoldAttrs, sealPageFilters } from './page-filters.js';
+import { attrTermKey } from './span-index.js';
 import { TraceKeySpace } from './trace-keys.js';
 import { TraceStore } from './trace-store.js';
 import { damageValue, keysIn, outcomeCode } from './traces-test-util.js';
@@ -126,4 +128,32 @@ t.test('damaged version-3 page filters are refused (ERR_CORRUPTION): a flipped b
   t.equal(await outcomeCode(Promise.resolve().then(() => decodePageFilters(unknown))), 'ERR_CORRUPTION', 'version 4');
   await damageValue(db, k, 0x10);
   t.equal(await outcomeCode(searchShard(store, db, TENANT, q, () => false)), 'ERR_CORRUPTION', 'one flipped bit, through a search');
+});
+
+t.test('a page filter is decoded when first asked: a bad filter header is ERR_CORRUPTION then, and the others answer', async (t) => {
+  const good = encodeBloom(buildBloom([attrTermKey('customer.id', 'c1')], 0.01));
+  const bad = Uint8Array.from(good);
+  bad[0] = 9; // bloom.ts version 9
+  const w = new ByteWriter();
+  w.u8(3);
+  w.u8(4);
+  w.uvarint(256);
+  w.uvarint(2);
+  for (const keys of [['customer.id'], [], []]) {
+    w.uvarint(keys.length);
+    for (const k of keys) w.str(k);
+  }
+  for (const bloom of [good, good, bad]) {
+    w.uvarint(bloom.length);
+    w.raw(bloom);
+  }
+  const f = decodePageFilters(sealBlock(BlockKind.blockMeta, w.finish()));
+  t.equal(f.filters.length, 2, 'decoded without asking the pages');
+  t.same(pagesMayHoldAttrs({ ...f, filters: [f.filters[0] ?? null] }, [['customer.id', 'c1']]), [0], 'the good page answers');
+  t.equal(await outcomeCode(Promise.resolve().then(() => pagesMayHoldAttrs(f, [['customer.id', 'c1']]))), 'ERR_CORRUPTION', 'asking the bad page');
+  // Planted: the bytes of page 0 answering for page 1 (a lazy filter bound to the wrong bytes) change what page 1 says.
+  const block = buildBloom([attrTermKey('customer.id', 'c1'), attrTermKey('customer.id', 'c2')], 0.01);
+  const other = decodePageFilters(sealPageFilters(new ByteWriter(), { ...f, block, filters: [f.filters[0] ?? null, decodeBloom(encodeBloom(buildBloom([attrTermKey('customer.id', 'c2')], 0.01)))] }));
+  t.same(pagesMayHoldAttrs(other, [['customer.id', 'c2']]), [1], 'page 1 holds c2');
+  t.same(pagesMayHoldAttrs({ ...other, filters: [other.filters[0] ?? null, other.filters[0] ?? null] }, [['customer.id', 'c2']]).length, 0, 'planted: page 0 bytes for page 1 lose it');
 });

@@ -51,7 +51,9 @@
  * Version 3 splits the bits as version 1 did
  * (TraceStoreLimits.blockTermsFalsePositiveTarget 10%, then
  * pageTermsV3FalsePositiveTarget 25% a page) but keeps them all in this one
- * value, so the index is still not read.
+ * value, so the index is still not read. Since s15 a block with few
+ * skipped-key terms for its bytes gets 1% filters instead, when they add at
+ * most 0.1% of its data (filter-targets.ts); the layout is the same.
  *
  * Layout (sealed: BlockKind.blockMeta envelope with its CRC32C; record tag
  * 4 beside trace-keys.ts's 1 and 2 and trace-summaries.ts's 3):
@@ -83,6 +85,7 @@ import type { SpanRow } from '../rows.js';
 import type { SpanBlockIndex, SpanPredicate } from './span-index.js';
 import type { SpanMatch } from './span-index.js';
 import { IndexField, attrTermKey, indexExcludes, skippedTermsOfRow, valueTermKey } from './span-index.js';
+import { chooseFilterTargets } from './filter-targets.js';
 
 const FILTERS_VERSION_BESIDE_BLOOM = 1;
 const FILTERS_VERSION_PAGES_ONLY = 2;
@@ -142,25 +145,45 @@ export function encodePageFilters(w: ByteWriter, spans: readonly SpanRow[], page
  * filter at TraceStoreLimits.blockTermsFalsePositiveTarget and one filter per
  * page (version 3: pageTermsV3FalsePositiveTarget; 2:
  * pageTermsFalsePositiveTarget); null when the block has no skipped key (a
- * search then reads its index).
+ * search then reads its index). Version 3's targets are tighter (1%) when
+ * that adds at most TraceStoreLimits.tightFiltersDataShareMax of
+ * `dataBytes`, the block's head and pages (filter-targets.ts); 0 (tests)
+ * keeps the loose ones unless the tight ones add nothing.
  */
-export function encodePageTerms(w: ByteWriter, spans: readonly SpanRow[], pageRows: number, index: SpanBlockIndex, version: 2 | 3 = PAGE_FILTERS_VERSION): Uint8Array | null {
+export function encodePageTerms(
+  w: ByteWriter,
+  spans: readonly SpanRow[],
+  pageRows: number,
+  index: SpanBlockIndex,
+  version: 2 | 3 = PAGE_FILTERS_VERSION,
+  dataBytes = 0,
+): Uint8Array | null {
   const valueKeys = new Set<string>();
   for (const term of index.terms) if (term.field === IndexField.value) valueKeys.add(term.key);
   const skipped: PageTermKeys = { skippedKeys: index.skippedKeys, skippedValueKeys: index.skippedValueKeys, valueKeys };
   assert(pageRows >= 1 && pageRows <= SpanPageLimits.pageRowsMax, 'pageRows in [1, pageRowsMax]');
   if (skipped.skippedKeys.size === 0 && skipped.skippedValueKeys.size === 0) return null;
   const pages = Math.ceil(spans.length / pageRows);
-  const filters: (BlockBloom | null)[] = [];
+  const termsOfPages: (Set<string> | null)[] = [];
   const all = new Set<string>();
-  const pageTarget = version === PAGE_FILTERS_VERSION ? TraceStoreLimits.pageTermsV3FalsePositiveTarget : TraceStoreLimits.pageTermsFalsePositiveTarget;
   for (let p = 0; p < pages; p++) {
     const terms = pageTerms(spans, p * pageRows, Math.min(spans.length, (p + 1) * pageRows), skipped);
     if (version === PAGE_FILTERS_VERSION && all.size <= SpanBlockLimits.skippedTermsMax) for (const t of terms) all.add(t);
-    filters.push(terms.size > TraceStoreLimits.pageFilterTermsMax ? null : buildBloom([...terms], pageTarget));
+    termsOfPages.push(terms.size > TraceStoreLimits.pageFilterTermsMax ? null : terms);
   }
-  if (version !== PAGE_FILTERS_VERSION) return sealPageFilters(w, { pageRows, filters, skipped });
-  const block = all.size > SpanBlockLimits.skippedTermsMax ? null : buildBloom([...all], TraceStoreLimits.blockTermsFalsePositiveTarget);
+  if (version !== PAGE_FILTERS_VERSION) {
+    const filters = termsOfPages.map((terms) => (terms === null ? null : buildBloom([...terms], TraceStoreLimits.pageTermsFalsePositiveTarget)));
+    return sealPageFilters(w, { pageRows, filters, skipped });
+  }
+  // filter-targets.ts: 1% filters when they add at most 0.1% of the block's data bytes, else 10% / 25%.
+  const blockTerms = all.size > SpanBlockLimits.skippedTermsMax ? null : all.size;
+  const targets = chooseFilterTargets(
+    blockTerms,
+    termsOfPages.map((terms) => (terms === null ? null : terms.size)),
+    dataBytes,
+  );
+  const filters = termsOfPages.map((terms) => (terms === null ? null : buildBloom([...terms], targets.page)));
+  const block = blockTerms === null ? null : buildBloom([...all], targets.block);
   return sealPageFilters(w, { pageRows, filters, skipped, block });
 }
 
@@ -240,11 +263,34 @@ export function decodePageFilters(bytes: Uint8Array): PageFilters {
   const filters: (BlockBloom | null)[] = [];
   for (let p = 0; p < pages; p++) {
     const n = r.uvarint();
-    filters.push(n === 0 ? null : decodeBloom(r.take(n)));
+    // Versions 2 and 3: a page's filter is decoded when first asked (lazyBloom); version 1's at once.
+    filters.push(n === 0 ? null : version === FILTERS_VERSION_BESIDE_BLOOM ? decodeBloom(r.take(n)) : lazyBloom(r.take(n)));
   }
   if (r.remaining !== 0) throw corrupt(`page filters have ${r.remaining} trailing bytes`);
   if (skipped === undefined) return { pageRows, filters };
   return block === undefined ? { pageRows, filters, skipped } : { pageRows, filters, skipped, block };
+}
+
+/**
+ * lazyBloom is a page's filter decoded (bloom.ts decodeBloom, ERR_CORRUPTION
+ * on a bad one) when its `filter` is first asked. Why: decodeBloom builds a
+ * bloom-filters BloomFilter, whose constructor and seed setter each seed a
+ * seedrandom ARC4 generator; for a search that reads ~100 blocks' values of
+ * ~20 filters and asks only the block-level filter of most of them, that was
+ * about a third of its CPU (bench/query-traces-fp.ts --profile,
+ * bench/README.md s15). The value around it is CRC-sealed and its lengths
+ * checked at once; only a filter's own header waits for its first use. It
+ * keeps a view of the value's bytes, which must not be reused (LevelDB gives
+ * each get and getMany a fresh buffer; the block cache keeps the decoded value).
+ */
+function lazyBloom(bytes: Uint8Array): BlockBloom {
+  let decoded: BlockBloom | null = null;
+  return {
+    get filter() {
+      decoded ??= decodeBloom(bytes);
+      return decoded.filter;
+    },
+  };
 }
 
 /**
