@@ -72,8 +72,9 @@ export function sumPackedRun(
       run.m = m;
       return;
     }
+    // Delta of delta: |d| stays under dReach, |m| under |m| + count × dReach (which bounds dReach too: count >= 1).
     const dReach = Math.abs(d) + count * xAbs;
-    if (order === 2 && dReach <= FAST_REACH_MAX && Math.abs(m) + count * dReach <= FAST_REACH_MAX) {
+    if (order === 2 && Math.abs(m) + count * dReach <= FAST_REACH_MAX) {
       for (let i = 0; i < count; i++) {
         d += (rMin + (xs[i] as number)) * g;
         m += d;
