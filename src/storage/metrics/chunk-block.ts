@@ -35,8 +35,8 @@
  *                                     count / its pieceSamples) (the store's chunk size), chunk j
  *                                     holds the times of piece j, only compact encodings with
  *                                     external timestamps, each stored without its byte 0
- *                                     (CHUNK_FORMAT_VERSION, implied by the block format and put
- *                                     back on read); its sample count stays, a cross-check
+ *                                     (CHUNK_FORMAT_VERSION, implied by the block format, read in
+ *                                     place: ChunkIterator.resetRange); its sample count stays, a cross-check
  *                                     against the column's piece
  *
  * Invariants, checked on read (ERR_CORRUPTION otherwise): format 2; 1 <= S <=
