@@ -195,7 +195,9 @@ export class BitReader {
    * readFields reads `count` consecutive n-bit unsigned fields (0 <= n <= 32)
    * into out[at .. at + count): readBits `count` times, with one bounds check
    * for the run (a truncated run is ERR_CORRUPTION before any field is read)
-   * and no call per field.
+   * and no call per field; a field of up to 24 bits is cut from an
+   * accumulator refilled a byte at a time, a wider one from one 32-bit word
+   * (and a fifth byte when it straddles it), not byte by byte.
    */
   readFields(n: number, count: number, out: Float64Array, at: number): void {
     if (!(n >= 0 && n <= 32)) assert(false, `readFields n in [0, 32], got ${n}`);
@@ -203,7 +205,43 @@ export class BitReader {
     let pos = this.#pos;
     if (pos + n * count > this.#end) throw corrupt('bit stream truncated', { bitPos: pos, bits: n * count, bitEnd: this.#end });
     const buf = this.#buf;
-    for (let i = 0; i < count; i++) {
+    let i = 0;
+    if (n === 0) {
+      out.fill(0, at, at + count);
+      i = count;
+    } else if (n <= 24 && count > 0) {
+      // Fields of up to 24 bits: an accumulator of the next `have` unread bits (fewer than 32 after a refill),
+      // refilled a byte at a time; it reads no byte past the run's last (inside #end, checked above).
+      let byte = pos >>> 3;
+      let have = 8 - (pos & 7);
+      let acc = (buf[byte++] as number) & ((1 << have) - 1);
+      const mask = (1 << n) - 1;
+      for (; i < count; i++) {
+        while (have < n) {
+          acc = (acc << 8) | (buf[byte++] as number);
+          have += 8;
+        }
+        have -= n;
+        out[at + i] = (acc >>> have) & mask;
+      }
+      pos += n * count;
+    }
+    // A wider field (n <= 32 bits) at bit offset off (< 8) of byte b lies in bytes b .. b + 4: read them as one
+    // big-endian word and a fifth byte, while all five are inside the buffer (bits past #end are never used:
+    // the run's bound is checked above); the fields left near the buffer's end go bit by bit below.
+    const sh = 32 - n;
+    const wordEnd = buf.length - 4;
+    for (; i < count; i++) {
+      const b = pos >>> 3;
+      if (b >= wordEnd) break;
+      const off = pos & 7;
+      const word = ((buf[b] as number) << 24) | ((buf[b + 1] as number) << 16) | ((buf[b + 2] as number) << 8) | (buf[b + 3] as number);
+      let v = (word << off) >>> sh;
+      if (off > sh) v = (v | ((buf[b + 4] as number) >>> (8 + sh - off))) >>> 0;
+      out[at + i] = v;
+      pos += n;
+    }
+    for (; i < count; i++) {
       let left = n;
       let v = 0;
       while (left > 0) {

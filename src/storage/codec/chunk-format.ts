@@ -221,7 +221,11 @@ export class TimestampEncoder {
 export function readChunkHeader(bytes: Uint8Array): ChunkEncodingValue {
   if (bytes.length < CHUNK_HEADER_BYTES) throw corrupt('chunk shorter than its header', { bytes: bytes.length });
   if (bytes[0] !== CHUNK_FORMAT_VERSION) throw corrupt(`unknown chunk format version ${bytes[0]}`);
-  const byte1 = bytes[1] as number;
+  return chunkEncodingOf(bytes[1] as number);
+}
+
+/** chunkEncodingOf checks a chunk's header byte 1 (encoding and CHUNK_TIMESTAMPS_EXTERNAL) and answers the encoding; ERR_CORRUPTION when unknown. */
+export function chunkEncodingOf(byte1: number): ChunkEncodingValue {
   const enc = byte1 & ~CHUNK_TIMESTAMPS_EXTERNAL;
   if ((byte1 & CHUNK_TIMESTAMPS_EXTERNAL) !== 0 && enc !== ChunkEncoding.XorCompact && enc !== ChunkEncoding.DecimalCompact && enc !== ChunkEncoding.Rational) {
     throw corrupt(`chunk encoding ${enc} cannot have external timestamps`);

@@ -26,9 +26,10 @@ import {
   TimestampDecoder,
   TimestampEncoder,
   checkChunkInput,
-  chunkTimestampsExternal,
+  CHUNK_FORMAT_VERSION,
+  CHUNK_TIMESTAMPS_EXTERNAL,
+  chunkEncodingOf,
   gorillaTimestampBits,
-  readChunkHeader,
   readSampleCount,
 } from './chunk-format.js';
 import { CompactDecimalScratch, CompactDecimalValueDecoder, writeCompactDecimalChunk } from './compact-decimal.js';
@@ -75,15 +76,36 @@ export class ChunkIterator {
    * to a chunk with its own, or too few of them, is ERR_CORRUPTION.
    */
   reset(bytes: Uint8Array, timestamps?: Float64Array, from = 0): void {
+    this.resetRange(bytes, 0, bytes.length, false, timestamps, from);
+  }
+
+  /**
+   * resetRange is reset for the chunk in bytes[start, end), without a view
+   * of it; with versionImplied the chunk is stored without its byte 0
+   * (CHUNK_FORMAT_VERSION, implied by its container: a chunk block's column
+   * series, chunk-block.ts), so bytes[start] is header byte 1. The same
+   * checks as reset (ERR_CORRUPTION).
+   */
+  resetRange(bytes: Uint8Array, start: number, end: number, versionImplied: boolean, timestamps?: Float64Array, from = 0): void {
+    assert(start >= 0 && start <= end && end <= bytes.length, 'ChunkIterator.resetRange: a range of bytes');
     this.#count = 0;
     this.#index = 0;
     this.#external = null;
-    this.#encoding = readChunkHeader(bytes);
-    const external = chunkTimestampsExternal(bytes);
+    let h = start;
+    if (versionImplied) {
+      if (end - start < CHUNK_HEADER_BYTES - 1) throw corrupt('chunk shorter than its header', { bytes: end - start + 1 });
+    } else {
+      if (end - start < CHUNK_HEADER_BYTES) throw corrupt('chunk shorter than its header', { bytes: end - start });
+      if (bytes[start] !== CHUNK_FORMAT_VERSION) throw corrupt(`unknown chunk format version ${bytes[start]}`);
+      h = start + 1;
+    }
+    const byte1 = bytes[h] as number;
+    this.#encoding = chunkEncodingOf(byte1);
+    const external = (byte1 & CHUNK_TIMESTAMPS_EXTERNAL) !== 0;
     if (external !== (timestamps !== undefined)) {
       throw corrupt(external ? 'chunk without timestamps read without a timestamp column' : 'chunk with its own timestamps where a timestamp column was given');
     }
-    this.#r.reset(bytes, CHUNK_HEADER_BYTES, bytes.length);
+    this.#r.reset(bytes, h + 1, end);
     const count = readSampleCount(this.#r);
     if (timestamps !== undefined) {
       assert(Number.isSafeInteger(from) && from >= 0, 'ChunkIterator.reset: from is a non-negative integer');
@@ -179,26 +201,29 @@ export class ChunkIterator {
    * decodeInto decodes every sample of the chunk (just reset, none read yet)
    * into ts[at ..] and vs[at ..] and answers how many; vsBits is a
    * Uint32Array over vs's bytes (2 words a value), so a NaN keeps its exact
-   * payload (a staleness marker). It makes next()'s checks: the same bytes
-   * are ERR_CORRUPTION. A compact decimal chunk with external timestamps —
-   * the metrics store's common case — is decoded in one run
+   * payload (a staleness marker). ts null writes no times: only for a chunk
+   * with external timestamps, whose reader holds them already (a chunk
+   * block's column). It makes next()'s checks: the same bytes are
+   * ERR_CORRUPTION. A compact decimal chunk with external timestamps — the
+   * metrics store's common case — is decoded in one run
    * (CompactDecimalValueDecoder.decodeRun) and its times copied in one set,
    * not sample by sample.
    */
-  decodeInto(ts: Float64Array, vs: Float64Array, vsBits: Uint32Array, at: number): number {
+  decodeInto(ts: Float64Array | null, vs: Float64Array, vsBits: Uint32Array, at: number): number {
     const n = this.#count;
     assert(this.#index === 0, 'decodeInto: the chunk is read from its first sample');
-    assert(Number.isSafeInteger(at) && at >= 0 && at + n <= ts.length && ts.length === vs.length, 'decodeInto: the columns hold the chunk');
+    assert(Number.isSafeInteger(at) && at >= 0 && at + n <= vs.length && (ts === null || ts.length === vs.length), 'decodeInto: the columns hold the chunk');
     assert(vsBits.buffer === vs.buffer && vsBits.byteOffset === vs.byteOffset && vsBits.length === 2 * vs.length, 'decodeInto: vsBits views vs');
-    if (n === 0) return 0;
     const ext = this.#external;
+    assert(ts !== null || ext !== null, 'decodeInto: only a chunk with external timestamps is decoded without its times');
+    if (n === 0) return 0;
     if (ext !== null && this.#encoding === ChunkEncoding.DecimalCompact) {
       this.#index = n; // stays done if a read below throws
       const from = this.#externalFrom;
-      ts.set(ext.subarray(from, from + n), at);
+      if (ts !== null) ts.set(ext.subarray(from, from + n), at);
       this.#cdec.decodeRun(this.#r, n, vs, at);
       this.#r.checkPadding();
-      this.t = ts[at + n - 1] as number;
+      this.t = ext[from + n - 1] as number;
       this.v = this.#cdec.value;
       this.vHi = this.#cdec.hi;
       this.vLo = this.#cdec.lo;
@@ -206,7 +231,7 @@ export class ChunkIterator {
     }
     let j = at;
     while (this.next()) {
-      ts[j] = this.t;
+      if (ts !== null) ts[j] = this.t;
       vsBits[2 * j] = this.vLo;
       vsBits[2 * j + 1] = this.vHi;
       j++;

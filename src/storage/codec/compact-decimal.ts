@@ -62,6 +62,7 @@ import type { CompactTimestampPlan } from './compact-timestamps.js';
 import { RICE_K_BITS, RICE_Z_MAX, bestRiceK, readRice, readRiceK, writeRice } from './rice.js';
 import { zigzagDecode, zigzagEncode } from './varint.js';
 import { ratioOf } from './rational.js';
+import { type PackedRun, sumPackedRun } from './compact-decimal-run.js';
 
 /** DIVISOR_ESCAPE in the D field says the scale is an integer divisor L stored after the flags, not 10^D. */
 export const DIVISOR_ESCAPE = 15;
@@ -452,6 +453,8 @@ export class CompactDecimalValueDecoder {
   #i = 0;
   /** #fields holds one chunk's packed residual fields while decodeRun sums them (grown, then reused; at most CodecLimits.chunkSamplesMax). */
   #fields = new Float64Array(128);
+  /** #run carries m and d into and out of sumPackedRun. */
+  readonly #run: PackedRun = { m: 0, d: 0 };
 
   /** header reads the value fields after the timestamp header (count >= 1) and sets v_0. */
   header(r: BitReader, count: number): void {
@@ -555,32 +558,18 @@ export class CompactDecimalValueDecoder {
       if (this.#fields.length < fields) this.#fields = new Float64Array(Math.max(fields, 2 * this.#fields.length));
       const xs = this.#fields;
       r.readFields(this.#width, fields, xs, 0);
-      const rMin = this.#rMin;
-      const g = this.#g;
-      const bound = this.#residualAbsMax;
-      const m0 = this.#m0;
       if (first === 2) {
         // Order 2, i = 1: d_1 came with the header.
         m += d;
         if (!(m <= M_MAX && m >= -M_MAX)) throw corrupt('compact decimal scaled value out of range');
         out[at + 1] = m / p;
       }
-      for (let i = first; i < count; i++) {
-        let x = rMin + (xs[i - first] as number);
-        if (!(x <= bound && x >= -bound)) throw corrupt('compact decimal residual out of range');
-        if (g !== 1) x *= g;
-        if (order === DecimalOrder.Level) {
-          m = m0 + x;
-        } else if (order === DecimalOrder.Delta) {
-          m += x;
-        } else {
-          d += x;
-          if (!(d <= 2 * M_MAX && d >= -2 * M_MAX)) throw corrupt('compact decimal delta out of range');
-          m += d;
-        }
-        if (!(m <= M_MAX && m >= -M_MAX)) throw corrupt('compact decimal scaled value out of range');
-        out[at + i] = m / p;
-      }
+      const run = this.#run;
+      run.m = m;
+      run.d = d;
+      sumPackedRun(order, xs, fields, this.#width, this.#rMin, this.#g, this.#residualAbsMax, this.#m0, p, run, out, at + first);
+      m = run.m;
+      d = run.d;
       value = out[at + count - 1] as number;
       from = count;
     }

@@ -212,6 +212,14 @@ export class ByteReader {
     return zigzagDecode(this.uvarint());
   }
 
+  /** skip passes over the next n bytes and answers where they start (no view: a reader that keeps offsets makes no garbage). */
+  skip(n: number): number {
+    if (!(n >= 0 && n <= this.end - this.pos)) throw corrupt('byte stream truncated', { pos: this.pos, want: n });
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+
   /** take returns a view of the next n bytes (no copy). */
   take(n: number): Uint8Array {
     if (!(n >= 0 && n <= this.end - this.pos)) throw corrupt('byte stream truncated', { pos: this.pos, want: n });

@@ -35,8 +35,8 @@
  *                                     count / its pieceSamples) (the store's chunk size), chunk j
  *                                     holds the times of piece j, only compact encodings with
  *                                     external timestamps, each stored without its byte 0
- *                                     (CHUNK_FORMAT_VERSION, implied by the block format and put
- *                                     back on read); its sample count stays, a cross-check
+ *                                     (CHUNK_FORMAT_VERSION, implied by the block format, read in
+ *                                     place: ChunkIterator.resetRange); its sample count stays, a cross-check
  *                                     against the column's piece
  *
  * Invariants, checked on read (ERR_CORRUPTION otherwise): format 2; 1 <= S <=
@@ -297,8 +297,15 @@ export interface OpenChunkBlock {
   /** ids are the wanted series of the block, in id order; counts[k] is series ids[k]'s samples. */
   readonly ids: readonly number[];
   readonly counts: readonly number[];
-  /** chunks[k] is series ids[k]'s stored chunks; refs[k] its column ref (0: none, r: column r − 1). */
-  readonly chunks: readonly (readonly Uint8Array[])[];
+  /**
+   * bytes is the block's payload; series ids[k]'s stored chunks are
+   * bytes[spans[2 j], spans[2 j + 1]) for j in [spanFrom[k], spanFrom[k + 1])
+   * (offsets, not views: an open makes no object per chunk). refs[k] is its
+   * column ref (0: none, r: column r − 1).
+   */
+  readonly bytes: Uint8Array;
+  readonly spans: readonly number[];
+  readonly spanFrom: readonly number[];
   readonly refs: readonly number[];
   readonly columnBytes: readonly Uint8Array[];
   readonly shapes: readonly TimestampColumnShape[];
@@ -313,9 +320,6 @@ export interface OpenChunkBlock {
 export class ChunkBlockDecoder {
   readonly #it = new ChunkIterator();
   readonly #cols = new TimestampColumnDecoder();
-  #scratch = new Uint8Array(256);
-  /** #wholeViews maps n to #scratch.subarray(0, n), made once per length while #scratch stays. */
-  readonly #wholeViews = new Map<number, Uint8Array>();
   readonly #ids = new Uint32Array(MetricStoreLimits.chunkBlockSeries);
   readonly #refs = new Uint32Array(MetricStoreLimits.chunkBlockSeries);
 
@@ -385,7 +389,9 @@ export class ChunkBlockDecoder {
       at += length;
     }
     if (at !== nSeries) throw corrupt(`metrics chunk block: column ref runs cover ${at} of ${nSeries} series`);
-    const block = { ids: [] as number[], counts: [] as number[], chunks: [] as Uint8Array[][], refs: [] as number[], columnBytes, shapes, columns: columnBytes.map(() => null) };
+    const payload = r.bytes;
+    const block = { ids: [] as number[], counts: [] as number[], bytes: payload, spans: [] as number[], spanFrom: [0], refs: [] as number[], columnBytes, shapes, columns: columnBytes.map(() => null) };
+    const spans = block.spans;
     const it = this.#it;
     for (let s = 0; s < nSeries; s++) {
       const id = ids[s] as number;
@@ -399,21 +405,24 @@ export class ChunkBlockDecoder {
         k = r.uvarint();
       }
       if (k > r.remaining) throw corrupt(`metrics chunk block: series ${id} claims ${k} chunks`);
-      const chunks: Uint8Array[] = [];
-      for (let j = 0; j < k; j++) chunks.push(r.take(r.uvarint()));
-      if (wanted !== null && !wanted.has(id)) continue;
+      if (wanted !== null && !wanted.has(id)) {
+        for (let j = 0; j < k; j++) r.skip(r.uvarint());
+        continue;
+      }
       let n = 0;
-      if (ref > 0) {
-        n = (shapes[ref - 1] as TimestampColumnShape).count;
-      } else {
-        for (const c of chunks) {
-          it.reset(c);
+      for (let j = 0; j < k; j++) {
+        const len = r.uvarint();
+        const start = r.skip(len);
+        spans.push(start, start + len);
+        if (ref === 0) {
+          it.resetRange(payload, start, start + len, false);
           n += it.count;
         }
       }
+      if (ref > 0) n = (shapes[ref - 1] as TimestampColumnShape).count;
       block.ids.push(id);
       block.counts.push(n);
-      block.chunks.push(chunks);
+      block.spanFrom.push(spans.length / 2);
       block.refs.push(ref);
     }
     if (r.remaining !== 0) throw corrupt('metrics chunk block: trailing bytes');
@@ -426,56 +435,49 @@ export class ChunkBlockDecoder {
    * index `at` (block.counts[k] of them; the caller sized the columns) and
    * checks that its times strictly increase. `vsBits`, when given, is a
    * Uint32Array over vs's bytes (a caller decoding many blocks into one
-   * column makes it once). Throws ERR_CORRUPTION.
+   * column makes it once). `timesHeld` says that ts[at ..] holds the
+   * series' times already — another series of the same column decoded
+   * them into the same array (shared-times.ts) — so only the values are
+   * decoded; it is ignored for a series without a column. Throws
+   * ERR_CORRUPTION.
    */
-  decodeInto(block: OpenChunkBlock, k: number, ts: Float64Array, vs: Float64Array, at: number, vsBits?: Uint32Array): void {
+  decodeInto(block: OpenChunkBlock, k: number, ts: Float64Array, vs: Float64Array, at: number, vsBits?: Uint32Array, timesHeld = false): void {
     const id = block.ids[k] as number;
     const n = block.counts[k] as number;
     const ref = block.refs[k] as number;
     assert(at >= 0 && at + n <= ts.length && ts.length === vs.length, 'decodeInto: the columns hold the series');
-    let column: Float64Array | undefined;
-    let pieceSamples = 0;
+    const it = this.#it;
+    const bits = vsBits ?? new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
+    const bytes = block.bytes;
+    const spans = block.spans;
+    const to = block.spanFrom[k + 1] as number;
+    let i = 0;
     if (ref > 0) {
-      column = block.columns[ref - 1] ?? undefined;
+      // A column series: its times are the column's, copied once (not per chunk), and its chunks carry values only.
+      let column = block.columns[ref - 1] ?? undefined;
       if (column === undefined) {
         column = this.#cols.decode(block.columnBytes[ref - 1] as Uint8Array);
         block.columns[ref - 1] = column;
       }
-      pieceSamples = (block.shapes[ref - 1] as TimestampColumnShape).pieceSamples;
-    }
-    const it = this.#it;
-    const bits = vsBits ?? new Uint32Array(vs.buffer, vs.byteOffset, vs.length * 2);
-    let i = 0;
-    for (const c of block.chunks[k] as readonly Uint8Array[]) {
-      if (column === undefined) {
-        it.reset(c);
-        if (it.count > n - i) throw corrupt(`metrics chunk block: series ${id} has more than ${n} samples`);
-      } else {
-        it.reset(this.#whole(c), column, Math.min(i, n));
+      if (column.length !== n) throw corrupt(`metrics chunk block: series ${id} has a column of ${column.length} times for ${n} samples`);
+      if (!timesHeld) ts.set(column, at);
+      const pieceSamples = (block.shapes[ref - 1] as TimestampColumnShape).pieceSamples;
+      for (let j = block.spanFrom[k] as number; j < to; j++) {
+        it.resetRange(bytes, spans[2 * j] as number, spans[2 * j + 1] as number, true, column, Math.min(i, n));
         const piece = Math.min(pieceSamples, n - i);
         if (it.count !== piece) throw corrupt(`metrics chunk block: series ${id} has a chunk of ${it.count} samples for a column piece of ${piece}`);
+        i += it.decodeInto(null, vs, bits, at + i);
       }
+      if (i !== n) throw corrupt(`metrics chunk block: series ${id} has ${i} samples for ${n}`);
+      // A series with a column holds exactly the column's times, which its decoder found strictly increasing.
+      return;
+    }
+    for (let j = block.spanFrom[k] as number; j < to; j++) {
+      it.resetRange(bytes, spans[2 * j] as number, spans[2 * j + 1] as number, false);
+      if (it.count > n - i) throw corrupt(`metrics chunk block: series ${id} has more than ${n} samples`);
       i += it.decodeInto(ts, vs, bits, at + i);
     }
     if (i !== n) throw corrupt(`metrics chunk block: series ${id} has ${i} samples for ${n}`);
-    // A series with a column holds exactly the column's times, which its decoder found strictly increasing.
-    if (column === undefined) for (let j = at + 1; j < at + n; j++) if (!((ts[j] as number) > (ts[j - 1] as number))) throw corrupt(`metrics chunk block: series ${id} times do not increase`);
+    for (let j = at + 1; j < at + n; j++) if (!((ts[j] as number) > (ts[j - 1] as number))) throw corrupt(`metrics chunk block: series ${id} times do not increase`);
   }
-
-  /** #whole puts a stored chunk's version byte back, in a buffer reused from chunk to chunk. */
-  #whole(stored: Uint8Array): Uint8Array {
-    const n = stored.length + 1;
-    if (this.#scratch.length < n) {
-      this.#scratch = new Uint8Array(Math.max(n, 2 * this.#scratch.length));
-      this.#wholeViews.clear();
-    }
-    // One view of the scratch a length (at most #scratch.length of them), kept while the scratch is: a read's chunks have few distinct lengths, and a view is garbage otherwise.
-    let out = this.#wholeViews.get(n);
-    if (out === undefined) this.#wholeViews.set(n, (out = this.#scratch.subarray(0, n)));
-    out[0] = CHUNK_FORMAT_VERSION;
-    out.set(stored, 1);
-    return out;
-  }
-
-
 }

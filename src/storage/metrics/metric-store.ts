@@ -1187,13 +1187,18 @@ export class MetricStore implements SignalStore<MetricPointRow> {
       const vs = columns?.take(n) ?? new Float64Array(n);
       runs.set(id, { ts: times.timesFor(id, n), vs, bits: new Uint32Array(vs.buffer, vs.byteOffset, 2 * n), filled: 0, increasing: true });
     }
+    // How far each times array is decoded: a series sharing its times array (shared-times.ts) with one decoded before it in this block decodes values only.
+    const timesTo = new Map<Float64Array, number>();
     for (const block of blocks) {
       for (let k = 0; k < block.ids.length; k++) {
         const run = runs.get(block.ids[k] as number);
         assert(run !== undefined, 'every opened series has a run');
         const at = run.filled;
-        dec.decodeInto(block, k, run.ts, run.vs, at, run.bits);
-        run.filled += block.counts[k] as number;
+        const to = at + (block.counts[k] as number);
+        const held = (timesTo.get(run.ts) ?? 0) >= to;
+        dec.decodeInto(block, k, run.ts, run.vs, at, run.bits, held);
+        if (!held) timesTo.set(run.ts, to);
+        run.filled = to;
         if (at > 0 && run.filled > at && !((run.ts[at] as number) > (run.ts[at - 1] as number))) run.increasing = false;
       }
     }
