@@ -2,10 +2,13 @@
  * term-index-build.ts — building a log block's term index (encodeLogIndex;
  * layout and query semantics in term-index.ts, the bloom in term-bloom.ts).
  * The build tokenizes every line once (tokenizeLineIds: a word seen before
- * costs no string), keeps each token occurrence in three columns instead of
+ * costs no string), keeps each token occurrence in two columns (term id;
+ * row and position packed in one u32) reused from build to build instead of
  * an object per term and row, groups them by term with one stable counting
- * sort, and writes each term's entry from its run. bench/log-flush.ts
- * measures what this costs a flush. Pure code, no I/O.
+ * sort, and writes each term's entry from its run, positions and one-row
+ * postings straight into the entries' bytes. index-build-bytes.test.ts pins
+ * the bytes; bench/log-flush.ts measures what this costs a flush. Pure
+ * code, no I/O.
  */
 import { OtlpdbError, assert } from '../../errors.js';
 import { LogBlockLimits, StorageLimits } from '../../limits.js';
@@ -13,6 +16,7 @@ import { BlockKind, sealBlock } from '../block.js';
 import { ByteWriter, POSTINGS_FORMAT_VERSION, PostingsContainer, encodePostings, encodeStringColumn } from '../codec/index.js';
 import type { LogRow } from '../rows.js';
 import { TermIds, tokenizeLineIds } from '../tokenizer.js';
+import type { RowLabels } from './log-block.js';
 import { streamKey } from './log-block.js';
 import type { StreamLabel } from './log-line.js';
 import { logLine, streamLabels } from './log-line.js';
@@ -143,9 +147,10 @@ function section(out: ByteWriter, body: Uint8Array): void {
  * encodeLogBlock, in the same order). The layout is the file comment's;
  * the build tokenizes every line once into Occurrences, groups them by term
  * with one counting sort (stable, so each term's rows and positions stay in
- * order), and writes each term's entry from its run.
+ * order), and writes each term's entry from its run. `labelsOf`, when
+ * given, is streamLabels of each row (as encodeLogBlock's `labels`).
  */
-export function encodeLogIndex(rows: readonly LogRow[]): EncodedLogIndex {
+export function encodeLogIndex(rows: readonly LogRow[], labelsOf?: RowLabels): EncodedLogIndex {
   const n = rows.length;
   if (n === 0 || n > LogBlockLimits.rowsPerBlockMax) {
     throw new OtlpdbError(n === 0 ? 'ERR_INVALID_ARGUMENT' : 'ERR_LIMIT_EXCEEDED', `a log index of ${n} rows`);
@@ -166,7 +171,7 @@ export function encodeLogIndex(rows: readonly LogRow[]): EncodedLogIndex {
     const r = rows[row] as LogRow;
     rowBase = row << POS_BITS;
     if (tokenizeLineIds(logLine(r), ids, sink).lineTruncated) truncatedRows++;
-    const labels = streamLabels(r);
+    const labels = labelsOf === undefined ? streamLabels(r) : (labelsOf[row] as readonly StreamLabel[]);
     // By identity first: rows of one resource share one frozen label list (streamLabels' memo); by value otherwise.
     let sid = streamIdOfList.get(labels);
     if (sid === undefined) {
