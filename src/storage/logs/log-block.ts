@@ -91,7 +91,7 @@ export function encodeLogBlock(rows: readonly LogRow[], pageRows: number = LogBl
   for (let first = 0; first < n; first += pageRows) {
     const page = new ByteWriter();
     const end = Math.min(n, first + pageRows);
-    writeColumns(page, w, rows.slice(first, end), shared, labels?.slice(0, end - first));
+    writeColumns(page, w, rows.slice(first, end), shared, labels?.slice(first, end));
     pages.push(page.finish());
   }
   section(out, STORAGE_PACKR.pack([shared.resources.wires, shared.scopes.wires]));
