@@ -34,19 +34,32 @@ interface EncodedPart {
   readonly lineBytes: number;
 }
 
+/** StreamCount is one stream of a part being counted by streamsOf. */
+interface StreamCount {
+  labels: StreamLabel[];
+  rows: number;
+  lineBytes: number;
+}
+
+/** streamsOf counts the rows and line bytes of each stream of `rows` (labelsOf[i] is row i's labels), found by its frozen label list first, then by key. */
 function streamsOf(rows: readonly LogRow[], labelsOf: RowLabels): LogStream[] {
-  const byKey = new Map<string, { labels: StreamLabel[]; rows: number; lineBytes: number }>();
+  const byKey = new Map<string, StreamCount>();
+  const byList = new Map<readonly StreamLabel[], StreamCount>();
   for (let i = 0; i < rows.length; i++) {
-    const row = rows[i] as LogRow;
     const labels = labelsOf[i] as StreamLabel[];
-    const k = streamKey(labels);
-    const bytes = Buffer.byteLength(logLine(row));
-    const s = byKey.get(k);
-    if (s === undefined) byKey.set(k, { labels, rows: 1, lineBytes: bytes });
-    else {
-      s.rows++;
-      s.lineBytes += bytes;
+    const bytes = Buffer.byteLength(logLine(rows[i] as LogRow));
+    let s = byList.get(labels);
+    if (s === undefined) {
+      const k = streamKey(labels);
+      s = byKey.get(k);
+      if (s === undefined) {
+        s = { labels, rows: 0, lineBytes: 0 };
+        byKey.set(k, s);
+      }
+      if (Object.isFrozen(labels)) byList.set(labels, s);
     }
+    s.rows++;
+    s.lineBytes += bytes;
   }
   return [...byKey.values()];
 }
