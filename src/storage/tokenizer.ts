@@ -218,6 +218,20 @@ function wordEnd(line: string, at: number): number {
   return j;
 }
 
+/**
+ * wordFollowerMayClaim says whether the code unit `c` right after an ASCII
+ * word run may let a rule tried before WORD match where the run starts: a
+ * UUID has "-" right after its first 8 hex digits, an IPv6 candidate a ":"
+ * within its first five code units, a dotted number a "." after its first
+ * digits, and each of those prefixes is inside the word run, so the run must
+ * end at that "-", ":" or ".". Any other follower (a separator, the line's
+ * end: NaN) leaves the word to WORD, as the regexes would, and no rejected
+ * IPv6 candidate to remember (IPV6_CANDIDATE cannot match there).
+ */
+function wordFollowerMayClaim(c: number): boolean {
+  return c === 0x2d || c === 0x3a || c === 0x2e;
+}
+
 /** TermIdSink receives each term's id (TermIds) with its token position. */
 export type TermIdSink = (id: number, position: number) => void;
 
@@ -344,6 +358,20 @@ function scanLine(line: string, sink: TokenSink | null, ids: TermIds | null, idS
       continue;
     }
     let tok: string | undefined;
+    // The common case first: an ASCII word that no earlier rule can claim (see wordFollowerMayClaim).
+    if (c < 0x80 && c !== 0x3a) {
+      const end = wordEnd(line, i);
+      if (end > i && end - i <= TOKEN_CHARS_MAX && !wordFollowerMayClaim(line.charCodeAt(end))) {
+        if (ids !== null) (idSink as TermIdSink)(ids.idOfAscii(line, i, end, wordHash, wordLower), tokens);
+        else {
+          const raw = line.slice(i, end);
+          (sink as TokenSink)(wordLower ? raw : raw.toLowerCase(), tokens);
+        }
+        tokens++;
+        i = end;
+        continue;
+      }
+    }
     if (isHexOrColon(c)) {
       if (i + UUID_CHARS <= n && line.charCodeAt(i + 8) === 0x2d) tok = match(UUID, line, i);
       if (tok === undefined && i >= noIpv6Before && mayBeIpv6(line, i)) {

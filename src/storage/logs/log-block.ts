@@ -55,9 +55,11 @@ export function streamKey(labels: readonly StreamLabel[]): string {
  * current, paged layout (version 3, log-block-format.ts): times apart, every
  * other column in pages of `pageRows` rows. Throws ERR_INVALID_ARGUMENT for
  * no rows, mixed tenants or a string with a lone surrogate,
- * ERR_LIMIT_EXCEEDED past LogBlockLimits.
+ * ERR_LIMIT_EXCEEDED past LogBlockLimits. `labels`, when given, is
+ * streamLabels of each row (a flush derives them once for the block, its
+ * index and its stream table); it must be exactly that.
  */
-export function encodeLogBlock(rows: readonly LogRow[], pageRows: number = LogBlockLimits.pageRows): Uint8Array {
+export function encodeLogBlock(rows: readonly LogRow[], pageRows: number = LogBlockLimits.pageRows, labels?: RowLabels): Uint8Array {
   assert(Number.isSafeInteger(pageRows) && pageRows >= 1 && pageRows <= LogBlockLimits.pageRowsMax, 'pageRows in range');
   const { tenant, minTimeNs, maxTimeNs } = checkRows(rows);
   const n = rows.length;
@@ -78,11 +80,18 @@ export function encodeLogBlock(rows: readonly LogRow[], pageRows: number = LogBl
     writeBigTimes(w, rows, minTimeNs);
   }
   section(out, w.finish());
-  const shared: SharedTables = { resources: new Dedup<Resource>(resourceToWire), scopes: new Dedup<Scope>(scopeToWire), streamIdOf: new Map(), streams: [] };
+  const shared: SharedTables = {
+    resources: new Dedup<Resource>(resourceToWire),
+    scopes: new Dedup<Scope>(scopeToWire),
+    streamIdOf: new Map(),
+    streamIdOfList: new Map(),
+    streams: [],
+  };
   const pages: Uint8Array[] = [];
   for (let first = 0; first < n; first += pageRows) {
     const page = new ByteWriter();
-    writeColumns(page, w, rows.slice(first, Math.min(n, first + pageRows)), shared);
+    const end = Math.min(n, first + pageRows);
+    writeColumns(page, w, rows.slice(first, end), shared, labels?.slice(first, end));
     pages.push(page.finish());
   }
   section(out, STORAGE_PACKR.pack([shared.resources.wires, shared.scopes.wires]));
@@ -160,8 +169,13 @@ interface SharedTables {
   readonly resources: Dedup<Resource>;
   readonly scopes: Dedup<Scope>;
   readonly streamIdOf: Map<string, number>;
-  readonly streams: StreamLabel[][];
+  /** streamIdOfList finds a stream by its label list's identity first (streamLabels shares one list per resource and level). */
+  readonly streamIdOfList: Map<readonly StreamLabel[], number>;
+  readonly streams: (readonly StreamLabel[])[];
 }
+
+/** RowLabels are streamLabels of each row of a block, in row order (encodeLogBlock's `labels`). */
+export type RowLabels = readonly (readonly StreamLabel[])[];
 
 function writeStreamTable(w: ByteWriter, streams: readonly (readonly StreamLabel[])[]): void {
   w.uvarint(streams.length);
@@ -179,7 +193,7 @@ function writeStreamTable(w: ByteWriter, streams: readonly (readonly StreamLabel
  * each [uvarint byteLength][bytes]; `w` is scratch. With `shared` tables
  * the rest section's own tables are empty and its rows index the shared ones.
  */
-function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[], shared: SharedTables | null): void {
+function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[], shared: SharedTables | null, labelsOf?: RowLabels): void {
   const n = rows.length;
   // 1 observed time, against the time
   w.reset();
@@ -219,12 +233,20 @@ function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[], s
   // 5 streams
   w.reset();
   const streamIdOf = shared?.streamIdOf ?? new Map<string, number>();
+  const streamIdOfList = shared?.streamIdOfList ?? new Map<readonly StreamLabel[], number>();
   const streams = shared?.streams ?? [];
   const streamIds = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
-    const labels = streamLabels(rows[i] as LogRow);
+    const labels = labelsOf === undefined ? streamLabels(rows[i] as LogRow) : (labelsOf[i] as readonly StreamLabel[]);
+    let id = streamIdOfList.get(labels);
+    if (id !== undefined) {
+      streamIds[i] = id;
+      continue;
+    }
     const key = streamKey(labels);
-    let id = streamIdOf.get(key);
+    id = streamIdOf.get(key);
+    // A list of another identity with the same labels is the same stream; a mutable list is not remembered by identity.
+    if (id !== undefined && Object.isFrozen(labels)) streamIdOfList.set(labels, id);
     if (id === undefined) {
       id = streams.length;
       if (id >= LogBlockLimits.streamsPerBlockMax) {
@@ -232,6 +254,7 @@ function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[], s
       }
       assert(labels.length <= LogBlockLimits.labelsPerStreamMax, 'stream labels within labelsPerStreamMax');
       streamIdOf.set(key, id);
+      if (Object.isFrozen(labels)) streamIdOfList.set(labels, id);
       streams.push(labels);
     }
     streamIds[i] = id;

@@ -12,6 +12,7 @@ import { OtlpdbError, assert } from '../../errors.js';
 import { LogStoreLimits, ShardDbLimits } from '../../limits.js';
 import type { LogRow } from '../rows.js';
 import type { KvWriteBatch } from '../shard/shard-db.js';
+import type { RowLabels } from './log-block.js';
 import { encodeLogBlock, streamKey } from './log-block.js';
 import type { StreamLabel } from './log-line.js';
 import { logLine, streamLabels } from './log-line.js';
@@ -33,18 +34,32 @@ interface EncodedPart {
   readonly lineBytes: number;
 }
 
-function streamsOf(rows: readonly LogRow[]): LogStream[] {
-  const byKey = new Map<string, { labels: StreamLabel[]; rows: number; lineBytes: number }>();
-  for (const row of rows) {
-    const labels = streamLabels(row);
-    const k = streamKey(labels);
-    const bytes = Buffer.byteLength(logLine(row));
-    const s = byKey.get(k);
-    if (s === undefined) byKey.set(k, { labels, rows: 1, lineBytes: bytes });
-    else {
-      s.rows++;
-      s.lineBytes += bytes;
+/** StreamCount is one stream of a part being counted by streamsOf. */
+interface StreamCount {
+  labels: StreamLabel[];
+  rows: number;
+  lineBytes: number;
+}
+
+/** streamsOf counts the rows and line bytes of each stream of `rows` (labelsOf[i] is row i's labels), found by its frozen label list first, then by key. */
+function streamsOf(rows: readonly LogRow[], labelsOf: RowLabels): LogStream[] {
+  const byKey = new Map<string, StreamCount>();
+  const byList = new Map<readonly StreamLabel[], StreamCount>();
+  for (let i = 0; i < rows.length; i++) {
+    const labels = labelsOf[i] as StreamLabel[];
+    const bytes = Buffer.byteLength(logLine(rows[i] as LogRow));
+    let s = byList.get(labels);
+    if (s === undefined) {
+      const k = streamKey(labels);
+      s = byKey.get(k);
+      if (s === undefined) {
+        s = { labels, rows: 0, lineBytes: 0 };
+        byKey.set(k, s);
+      }
+      if (Object.isFrozen(labels)) byList.set(labels, s);
     }
+    s.rows++;
+    s.lineBytes += bytes;
   }
   return [...byKey.values()];
 }
@@ -52,24 +67,25 @@ function streamsOf(rows: readonly LogRow[]): LogStream[] {
 /**
  * encodeParts encodes time-sorted rows as blocks, halving a run that a block
  * limit refuses (streams, terms, bytes) until each part fits: a flush must
- * never fail on data that was accepted.
+ * never fail on data that was accepted. Each row's stream labels are derived
+ * once (`labels`) for the block, its index and its stream table.
  */
-function encodeParts(rows: readonly LogRow[], out: EncodedPart[], termIndex: boolean): void {
+function encodeParts(rows: readonly LogRow[], out: EncodedPart[], termIndex: boolean, labels: RowLabels = rows.map(streamLabels)): void {
   assert(rows.length >= 1 && rows.length <= LogStoreLimits.blockRowsMax, 'a part is 1..blockRowsMax rows');
   try {
-    const block = encodeLogBlock(rows);
-    const index = termIndex ? encodeLogIndex(rows) : NO_INDEX;
+    const block = encodeLogBlock(rows, undefined, labels);
+    const index = termIndex ? encodeLogIndex(rows, labels) : NO_INDEX;
     for (const v of [block, index.postings]) {
       if (v.length > ShardDbLimits.valueBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', 'a log block value past valueBytesMax');
     }
-    const streams = streamsOf(rows);
+    const streams = streamsOf(rows, labels);
     const lineBytes = streams.reduce((n, st) => n + (st.lineBytes as number), 0);
     out.push({ rows, block, postings: index.postings, bloom: index.bloom, streams, truncatedRows: index.truncatedRows, lineBytes });
   } catch (err) {
     if (!(err instanceof OtlpdbError && err.code === 'ERR_LIMIT_EXCEEDED') || rows.length === 1) throw err;
     const half = rows.length >>> 1;
-    encodeParts(rows.slice(0, half), out, termIndex);
-    encodeParts(rows.slice(half), out, termIndex);
+    encodeParts(rows.slice(0, half), out, termIndex, labels.slice(0, half));
+    encodeParts(rows.slice(half), out, termIndex, labels.slice(half));
   }
 }
 

@@ -2,17 +2,21 @@
  * term-index-build.ts — building a log block's term index (encodeLogIndex;
  * layout and query semantics in term-index.ts, the bloom in term-bloom.ts).
  * The build tokenizes every line once (tokenizeLineIds: a word seen before
- * costs no string), keeps each token occurrence in three columns instead of
+ * costs no string), keeps each token occurrence in two columns (term id;
+ * row and position packed in one u32) reused from build to build instead of
  * an object per term and row, groups them by term with one stable counting
- * sort, and writes each term's entry from its run. bench/log-flush.ts
- * measures what this costs a flush. Pure code, no I/O.
+ * sort, and writes each term's entry from its run, positions and one-row
+ * postings straight into the entries' bytes. index-build-bytes.test.ts pins
+ * the bytes; bench/log-flush.ts measures what this costs a flush. Pure
+ * code, no I/O.
  */
 import { OtlpdbError, assert } from '../../errors.js';
 import { LogBlockLimits, StorageLimits } from '../../limits.js';
 import { BlockKind, sealBlock } from '../block.js';
-import { ByteWriter, encodePostings, encodeStringColumn } from '../codec/index.js';
+import { ByteWriter, POSTINGS_FORMAT_VERSION, PostingsContainer, encodePostings, encodeStringColumn } from '../codec/index.js';
 import type { LogRow } from '../rows.js';
 import { TermIds, tokenizeLineIds } from '../tokenizer.js';
+import type { RowLabels } from './log-block.js';
 import { streamKey } from './log-block.js';
 import type { StreamLabel } from './log-line.js';
 import { logLine, streamLabels } from './log-line.js';
@@ -20,6 +24,7 @@ import { buildTermBloom } from './term-bloom.js';
 import type { EncodedLogIndex } from './term-index.js';
 import { LOG_INDEX_VERSION } from './term-index.js';
 
+/** cmp orders strings by UTF-16 code units (the order of the sorted sections). */
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -28,43 +33,101 @@ function cmp(a: string, b: string): number {
 const OCCURRENCES_PER_ROW_INITIAL = 16;
 
 /**
- * Occurrences are one index build's token occurrences as three columns
- * (term id, row, position), in tokenizing order: rows increasing, positions
- * increasing within a row. Columns instead of an object or array per term
- * and row: a block's build allocates a handful of typed arrays, not one
- * array per (term, row).
+ * POS_BITS is the bits of a token position in an occurrence's packed
+ * (row, position) word: row << POS_BITS | position. Positions are below
+ * tokensPerLineMax and rows below rowsPerBlockMax, so the word fits a u32.
+ */
+const POS_BITS = Math.ceil(Math.log2(StorageLimits.tokensPerLineMax));
+const POS_MASK = (1 << POS_BITS) - 1;
+assert(StorageLimits.tokensPerLineMax <= 1 << POS_BITS, 'a token position fits POS_BITS');
+assert(LogBlockLimits.rowsPerBlockMax * 2 ** POS_BITS <= 2 ** 32, 'a (row, position) word fits a u32');
+/** TWO_BYTE_VARINT_MAX is the largest value a 2-byte uvarint holds: every per-row position count and position delta (below tokensPerLineMax). */
+const TWO_BYTE_VARINT_MAX = (1 << 14) - 1;
+assert(StorageLimits.tokensPerLineMax <= TWO_BYTE_VARINT_MAX, 'position counts and deltas are at most 2-byte uvarints');
+/**
+ * SINGLE_POSTING_BYTES_MAX bounds encodePostings' bytes for one row id:
+ * version, container, count 1, the id as a uvarint (at most 3 bytes below
+ * rowsPerBlockMax). encodePostings picks the delta container for one id
+ * (a bitmap of one word costs at least 6 bytes); the write in place equals
+ * its bytes (index-build-bytes.test.ts pins them), and the total, below
+ * 0x80, is its own 1-byte length.
+ */
+const SINGLE_POSTING_BYTES_MAX = 6;
+assert(LogBlockLimits.rowsPerBlockMax <= 1 << 21, 'a row id is at most a 3-byte uvarint');
+/** POSTINGS_LENGTH_VARINT_BYTES_MAX bounds the uvarint of one term's postings length (a u32). */
+const POSTINGS_LENGTH_VARINT_BYTES_MAX = 5;
+
+/**
+ * Occurrences are one index build's token occurrences as two columns (term
+ * id; row and position packed, see POS_BITS), in tokenizing order: rows
+ * increasing, positions increasing within a row. Columns instead of an
+ * object or array per term and row; and the columns of one module-level
+ * instance (SCRATCH) are reused by every build, which is synchronous, so a
+ * flush does not allocate and zero them per block.
  */
 class Occurrences {
-  term: Uint32Array;
-  row: Uint32Array;
-  pos: Uint32Array;
+  term: Uint32Array = new Uint32Array(0);
+  rowPos: Uint32Array = new Uint32Array(0);
+  /** sorted is the counting sort's output column (rowPos grouped by term). */
+  sorted: Uint32Array = new Uint32Array(0);
   length = 0;
 
-  constructor(capacity: number) {
-    this.term = new Uint32Array(capacity);
-    this.row = new Uint32Array(capacity);
-    this.pos = new Uint32Array(capacity);
+  /** reset empties the columns, sized for at least `capacity` occurrences. */
+  reset(capacity: number): void {
+    this.length = 0;
+    if (this.term.length < capacity) {
+      this.term = new Uint32Array(capacity);
+      this.rowPos = new Uint32Array(capacity);
+    }
   }
 
-  push(term: number, row: number, pos: number): void {
+  push(term: number, rowPos: number): void {
     if (this.length === this.term.length) this.#grow();
     const k = this.length++;
     this.term[k] = term;
-    this.row[k] = row;
-    this.pos[k] = pos;
+    this.rowPos[k] = rowPos;
+  }
+
+  /** sortedColumn is `sorted` with room for every occurrence pushed. */
+  sortedColumn(): Uint32Array {
+    if (this.sorted.length < this.length) this.sorted = new Uint32Array(this.term.length);
+    return this.sorted;
   }
 
   #grow(): void {
-    const cap = this.term.length * 2;
+    const cap = Math.max(1, this.term.length * 2);
     const grown = (a: Uint32Array): Uint32Array => {
       const b = new Uint32Array(cap);
       b.set(a);
       return b;
     };
     this.term = grown(this.term);
-    this.row = grown(this.row);
-    this.pos = grown(this.pos);
+    this.rowPos = grown(this.rowPos);
   }
+}
+
+/** SCRATCH is the occurrence columns every build reuses (see Occurrences). NB: encodeLogIndex must stay synchronous. */
+const SCRATCH = new Occurrences();
+
+/** putVarint14 writes `v` (0..TWO_BYTE_VARINT_MAX) as a uvarint at `p` of `buf` (room checked by the caller); returns the next offset. */
+function putVarint14(buf: Uint8Array, p: number, v: number): number {
+  if (v < 0x80) {
+    buf[p] = v;
+    return p + 1;
+  }
+  buf[p] = (v & 0x7f) | 0x80;
+  buf[p + 1] = v >>> 7;
+  return p + 2;
+}
+
+/** putVarint32 writes a u32 `v` as a uvarint at `p` of `buf` (room checked by the caller); returns the next offset. */
+function putVarint32(buf: Uint8Array, p: number, v: number): number {
+  while (v >= 0x80) {
+    buf[p++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[p] = v;
+  return p + 1;
 }
 
 /** StreamPair is one distinct stream label (name, value) of a block and the rows that carry it. */
@@ -84,17 +147,19 @@ function section(out: ByteWriter, body: Uint8Array): void {
  * encodeLogBlock, in the same order). The layout is the file comment's;
  * the build tokenizes every line once into Occurrences, groups them by term
  * with one counting sort (stable, so each term's rows and positions stay in
- * order), and writes each term's entry from its run.
+ * order), and writes each term's entry from its run. `labelsOf`, when
+ * given, is streamLabels of each row (as encodeLogBlock's `labels`).
  */
-export function encodeLogIndex(rows: readonly LogRow[]): EncodedLogIndex {
+export function encodeLogIndex(rows: readonly LogRow[], labelsOf?: RowLabels): EncodedLogIndex {
   const n = rows.length;
   if (n === 0 || n > LogBlockLimits.rowsPerBlockMax) {
     throw new OtlpdbError(n === 0 ? 'ERR_INVALID_ARGUMENT' : 'ERR_LIMIT_EXCEEDED', `a log index of ${n} rows`);
   }
   const ids = new TermIds(LogBlockLimits.termsPerBlockMax, 'a log block');
-  const occ = new Occurrences(n * OCCURRENCES_PER_ROW_INITIAL);
-  let row = 0;
-  const sink = (id: number, position: number): void => occ.push(id, row, position);
+  const occ = SCRATCH;
+  occ.reset(n * OCCURRENCES_PER_ROW_INITIAL);
+  let rowBase = 0;
+  const sink = (id: number, position: number): void => occ.push(id, rowBase | position);
   // Stream pairs: each distinct stream's pair ids are found once; a row then appends itself to its stream's pairs.
   const streamIdOf = new Map<string, number>();
   const streamIdOfList = new Map<readonly StreamLabel[], number>();
@@ -102,10 +167,11 @@ export function encodeLogIndex(rows: readonly LogRow[]): EncodedLogIndex {
   const pairIdOf = new Map<string, number>();
   const pairs: StreamPair[] = [];
   let truncatedRows = 0;
-  for (row = 0; row < n; row++) {
+  for (let row = 0; row < n; row++) {
     const r = rows[row] as LogRow;
+    rowBase = row << POS_BITS;
     if (tokenizeLineIds(logLine(r), ids, sink).lineTruncated) truncatedRows++;
-    const labels = streamLabels(r);
+    const labels = labelsOf === undefined ? streamLabels(r) : (labelsOf[row] as readonly StreamLabel[]);
     // By identity first: rows of one resource share one frozen label list (streamLabels' memo); by value otherwise.
     let sid = streamIdOfList.get(labels);
     if (sid === undefined) {
@@ -137,58 +203,78 @@ export function encodeLogIndex(rows: readonly LogRow[]): EncodedLogIndex {
   const termStrs = ids.terms;
   const termCount = termStrs.length;
   const m = occ.length;
+  const occTerm = occ.term;
+  const occRowPos = occ.rowPos;
   const start = new Uint32Array(termCount + 1);
   for (let k = 0; k < m; k++) {
-    const t = (occ.term[k] as number) + 1;
+    const t = (occTerm[k] as number) + 1;
     start[t] = (start[t] as number) + 1;
   }
   for (let t = 0; t < termCount; t++) start[t + 1] = (start[t + 1] as number) + (start[t] as number);
   const cursor = start.slice(0, termCount);
-  const rowOf = new Uint32Array(m);
-  const posOf = new Uint32Array(m);
+  const rowPos = occ.sortedColumn();
   for (let k = 0; k < m; k++) {
-    const t = occ.term[k] as number;
+    const t = occTerm[k] as number;
     const at = cursor[t] as number;
     cursor[t] = at + 1;
-    rowOf[at] = occ.row[k] as number;
-    posOf[at] = occ.pos[k] as number;
+    rowPos[at] = occRowPos[k] as number;
   }
 
-  const order = Array.from({ length: termCount }, (_, i) => i).sort((a, b) => cmp(termStrs[a] as string, termStrs[b] as string));
-  const sortedTerms = order.map((id) => termStrs[id] as string);
+  // The terms in code-unit order (the default sort's order, as cmp's: terms are distinct), each mapped back to its id.
+  const sortedTerms = termStrs.slice().sort();
   const w = new ByteWriter();
   const entries = new ByteWriter();
   const sizes = new ByteWriter();
   const pw = new ByteWriter();
   const termRows = new Uint32Array(n);
-  for (const id of order) {
+  for (const term of sortedTerms) {
+    const id = ids.idOf(term);
     const from = start[id] as number;
     const to = start[id + 1] as number;
     assert(to > from, 'a term occurs');
     let count = 0;
     for (let k = from; k < to; k++) {
-      const r = rowOf[k] as number;
+      const r = (rowPos[k] as number) >>> POS_BITS;
       if (count === 0 || termRows[count - 1] !== r) termRows[count++] = r;
     }
     const entryStart = entries.length;
-    const postings = encodePostings(termRows.subarray(0, count), pw);
-    entries.uvarint(postings.length);
-    entries.raw(postings);
+    let p: number;
+    let buf: Uint8Array;
+    if (count === 1) {
+      // Most terms are in one row: encodePostings' bytes for one id, written in place (see SINGLE_POSTING_BYTES_MAX).
+      entries.ensure(1 + SINGLE_POSTING_BYTES_MAX + 2 * (1 + (to - from)));
+      buf = entries.bytes;
+      const at = entryStart + 1;
+      buf[at] = POSTINGS_FORMAT_VERSION;
+      buf[at + 1] = PostingsContainer.DeltaVarint;
+      buf[at + 2] = 1;
+      p = putVarint32(buf, at + 3, termRows[0] as number);
+      buf[entryStart] = p - at;
+    } else {
+      const postings = encodePostings(termRows.subarray(0, count), pw);
+      // Room for the postings and their length, then per posted row a count and per occurrence a delta, each at most 2 bytes.
+      entries.ensure(POSTINGS_LENGTH_VARINT_BYTES_MAX + postings.length + 2 * (count + (to - from)));
+      buf = entries.bytes;
+      p = putVarint32(buf, entryStart, postings.length);
+      buf.set(postings, p);
+      p += postings.length;
+    }
     // Per posted row: its positions' count, then their deltas (the first from 0).
     for (let k = from; k < to; ) {
-      const r = rowOf[k] as number;
+      const r = (rowPos[k] as number) >>> POS_BITS;
       let end = k + 1;
-      while (end < to && rowOf[end] === r) end++;
-      entries.uvarint(end - k);
+      while (end < to && (rowPos[end] as number) >>> POS_BITS === r) end++;
+      p = putVarint14(buf, p, end - k);
       let prev = 0;
       for (let j = k; j < end; j++) {
-        const p = posOf[j] as number;
-        entries.uvarint(p - prev);
-        prev = p;
+        const pos = (rowPos[j] as number) & POS_MASK;
+        p = putVarint14(buf, p, pos - prev);
+        prev = pos;
       }
       k = end;
     }
-    sizes.uvarint(entries.length - entryStart);
+    entries.length = p;
+    sizes.uvarint(p - entryStart);
   }
   const sortedPairs = pairs.slice().sort((a, b) => cmp(a.name, b.name) || cmp(a.value, b.value));
   const pairPostings = new ByteWriter();
