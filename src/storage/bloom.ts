@@ -131,9 +131,9 @@ export function buildBloom(items: readonly BloomItem[], falsePositiveTarget: num
 /** bloomHas says whether `item` may be in the filter (false means certainly not). */
 export function bloomHas(bloom: BlockBloom, item: BloomItem): boolean {
   const h = itemHashes(item);
-  const bits = bloom.bits;
-  for (let i = 0; i < bloom.hashes; i++) {
-    const at = bitIndex(i, h, bloom.sizeBits);
+  const { bits, hashes, sizeBits } = bloom;
+  for (let i = 0; i < hashes; i++) {
+    const at = bitIndex(i, h, sizeBits);
     if (((bits[at >>> 3] as number) & (1 << (at & 7))) === 0) return false;
   }
   return true;

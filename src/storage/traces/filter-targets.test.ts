@@ -123,7 +123,7 @@ t.test('tight filters answer as whole blocks and a full scan (seeded differentia
     const store = new TraceStore({}, cache);
     const db = await storeWith(t, spans, 8, store);
     const keys = await keysIn(db, TraceKeySpace.pageFilters);
-    const tight = (await Promise.all(keys.map(async (k) => decodePageFilters((await db.get(k)) as Uint8Array)))).filter((f) => (f.block?.filter._nbHashes ?? 0) >= 6).length;
+    const tight = (await Promise.all(keys.map(async (k) => decodePageFilters((await db.get(k)) as Uint8Array)))).filter((f) => (f.block?.hashes ?? 0) >= 6).length;
     t.ok(tight >= keys.length - 1, `${tight} of ${keys.length} blocks have a tight block filter`);
     // storeWith flushes chunks of `chunk` spans, one block each: block b holds spans [b·chunk, (b+1)·chunk).
     t.equal(keys.length, 8, 'one block a flush');
@@ -164,7 +164,7 @@ t.test('planted: tight page filters shifted by one page lose matches, and the di
   const b = new KvWriteBatch();
   for (const k of await keysIn(db, TraceKeySpace.pageFilters)) {
     const f = decodePageFilters((await db.get(k)) as Uint8Array);
-    t.ok((f.block?.filter._nbHashes ?? 0) >= 6, 'a tight block filter');
+    t.ok((f.block?.hashes ?? 0) >= 6, 'a tight block filter');
     b.put(k, sealPageFilters(new ByteWriter(), { ...f, filters: f.filters.map((_, p) => f.filters[(p + 1) % f.filters.length] ?? null) }));
   }
   await db.write(b);

@@ -273,22 +273,30 @@ export function decodePageFilters(bytes: Uint8Array): PageFilters {
 
 /**
  * lazyBloom is a page's filter decoded (bloom.ts decodeBloom, ERR_CORRUPTION
- * on a bad one) when its `filter` is first asked. Why: decodeBloom builds a
- * bloom-filters BloomFilter, whose constructor and seed setter each seed a
- * seedrandom ARC4 generator; for a search that reads ~100 blocks' values of
- * ~20 filters and asks only the block-level filter of most of them, that was
- * about a third of its CPU (bench/query-traces-fp.ts --profile,
- * bench/README.md s15). The value around it is CRC-sealed and its lengths
- * checked at once; only a filter's own header waits for its first use. It
- * keeps a view of the value's bytes, which must not be reused (LevelDB gives
- * each get and getMany a fresh buffer; the block cache keeps the decoded value).
+ * on a bad one) when one of its fields is first asked. Why: a search reads
+ * ~100 blocks' values of ~20 filters and asks only the block-level filter of
+ * most of them; decoding each one made a bloom-filters BloomFilter, whose
+ * constructor seeds seedrandom, about a third of its CPU
+ * (bench/query-traces-fp.ts --profile, bench/README.md s15). decodeBloom no
+ * longer does that, but a damaged page filter still fails only the searches
+ * that ask that page (page-filters-block.test.ts). The value around it is
+ * CRC-sealed and its lengths checked at once; only a filter's own header
+ * waits for its first use. It keeps a view of the value's bytes, which must
+ * not be reused (LevelDB gives each get and getMany a fresh buffer; the block
+ * cache keeps the decoded value).
  */
 function lazyBloom(bytes: Uint8Array): BlockBloom {
   let decoded: BlockBloom | null = null;
+  const get = (): BlockBloom => (decoded ??= decodeBloom(bytes));
   return {
-    get filter() {
-      decoded ??= decodeBloom(bytes);
-      return decoded.filter;
+    get bits() {
+      return get().bits;
+    },
+    get sizeBits() {
+      return get().sizeBits;
+    },
+    get hashes() {
+      return get().hashes;
     },
   };
 }
