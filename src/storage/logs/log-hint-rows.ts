@@ -21,15 +21,10 @@
  * left out: it requires nothing, and reading that many postings would cost
  * more than the pages it saves.
  */
-import { LogStoreLimits, StorageLimits } from '../../limits.js';
+import { LogStoreLimits } from '../../limits.js';
 import { intersect } from '../codec/index.js';
 import type { HintAlternative, LineHintPlan } from './log-hints.js';
 import type { LogIndexReader } from './term-index.js';
-
-/** pieceHeld says whether a block term may hold a piece (a term that may have been cut holds every piece). */
-export function pieceHeld(a: HintAlternative, piece: string, term: string): boolean {
-  return term.length >= StorageLimits.tokenCharsMax - 1 || (a.foldLongS ? term.replaceAll('\u017f', 's') : term).includes(piece);
-}
 
 /** HintRowsFn is hintCandidates' shape (a test plants broken ones). */
 export type HintRowsFn = (plan: LineHintPlan, index: LogIndexReader) => Uint32Array | null;
@@ -68,36 +63,15 @@ function alternativeRows(a: HintAlternative, index: LogIndexReader): Uint32Array
     rows = rows === null ? index.termRows(t) : intersect(rows, index.termRows(t));
     if (rows.length === 0) return rows;
   }
-  const holders = piecesHolders(a, index.terms);
-  for (const hs of holders) {
-    if (hs === null) continue;
-    if (hs.length === 0) return new Uint32Array(0);
+  for (const piece of a.pieces) {
+    const ids = index.termIdsHolding(piece, a.foldLongS, LogStoreLimits.hintTermsPerPieceMax);
+    if (ids === null) continue;
+    if (ids.length === 0) return new Uint32Array(0);
     const mark = new Uint8Array(index.rows);
-    for (const t of hs) for (const r of index.termRows(t)) mark[r] = 1;
+    for (const id of ids) for (const r of index.termRowsById(id)) mark[r] = 1;
     const u = rowsOf(mark);
     rows = rows === null ? u : intersect(rows, u);
     if (rows.length === 0) return rows;
   }
   return rows;
-}
-
-/** piecesHolders lists, per piece of `a`, the terms that hold it, or null past hintTermsPerPieceMax; one pass over the dictionary. */
-function piecesHolders(a: HintAlternative, terms: readonly string[]): (string[] | null)[] {
-  const out: (string[] | null)[] = a.pieces.map(() => []);
-  if (a.pieces.length === 0) return out;
-  let open = a.pieces.length;
-  for (const t of terms) {
-    for (let k = 0; k < a.pieces.length; k++) {
-      const hs = out[k] as string[] | null;
-      if (hs === null || !pieceHeld(a, a.pieces[k] as string, t)) continue;
-      if (hs.length === LogStoreLimits.hintTermsPerPieceMax) {
-        out[k] = null;
-        open--;
-      } else {
-        hs.push(t);
-      }
-    }
-    if (open === 0) break;
-  }
-  return out;
 }

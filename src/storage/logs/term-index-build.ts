@@ -19,6 +19,7 @@ import { logLine, streamLabels } from './log-line.js';
 import { buildTermBloom } from './term-bloom.js';
 import type { EncodedLogIndex } from './term-index.js';
 import { LOG_INDEX_VERSION } from './term-index.js';
+import { encodeTermDict } from './term-dict.js';
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -200,7 +201,9 @@ export function encodeLogIndex(rows: readonly LogRow[]): EncodedLogIndex {
   const out = new ByteWriter();
   out.u8(LOG_INDEX_VERSION);
   out.uvarint(n);
-  section(out, encodeStringColumn(sortedTerms, w));
+  const dict = encodeTermDict(sortedTerms);
+  section(out, dict.lengths);
+  section(out, dict.bytes);
   section(out, sizes.finish());
   section(out, entries.finish());
   section(out, encodeStringColumn(sortedPairs.map((p) => p.name), w));
