@@ -1135,8 +1135,15 @@ export const LogStoreLimits = {
    * syllable) names no rows and requires nothing.
    */
   hintTermsPerPieceMax: 64,
+  /**
+   * hintAdjacentTermsMax bounds the terms on either side of an adjacent
+   * pair (log-hint-rows.ts: `status=5` needs a term holding "status" right
+   * before a term starting with "5") whose positions a block's candidate
+   * rows are checked against; past it the pair requires nothing.
+   */
+  hintAdjacentTermsMax: 1024,
 } as const;
-assert(LogStoreLimits.hintTermsPerPieceMax >= 1, 'hintTermsPerPieceMax >= 1');
+assert(LogStoreLimits.hintTermsPerPieceMax >= 1 && LogStoreLimits.hintAdjacentTermsMax >= 1, 'hint term bounds >= 1');
 assert(LogStoreLimits.headRowOverheadBytes >= 64, 'a head row costs at least its object');
 assert(LogStoreLimits.headAttributeOverheadBytes >= 16, 'an attribute costs at least its object');
 assert(LogStoreLimits.queryRowsMax >= 1, 'queryRowsMax >= 1');

@@ -11,7 +11,7 @@ import type { LogRow } from '../rows.js';
 import { StorageLimits } from '../../limits.js';
 import type { HintLiteral, LineHintPlan } from './log-hints.js';
 import { compileLineHints } from './log-hints.js';
-import { hintCandidates } from './log-hint-rows.js';
+import { adjacentPairOf, hintCandidates, hintCandidatesWith } from './log-hint-rows.js';
 import { logLine } from './log-line.js';
 import { randomLine, realisticLogs } from './log-test-util.js';
 import type { LogIndexReader } from './term-index.js';
@@ -144,4 +144,28 @@ t.test('a piece held by more than hintTermsPerPieceMax terms requires nothing', 
   const plan = compileLineHints([{ contains: ['=5'], caseInsensitive: false }]) as LineHintPlan;
   t.equal(hintCandidates(plan, reader), null, 'every row stays a candidate');
   t.ok(StorageLimits.tokenCharsMax > 2, 'the piece is not a cut term');
+});
+
+t.test('an adjacent pair (status=5) narrows the rows to a term holding the left run right before one starting with the right run', async (t) => {
+  t.same(adjacentPairOf('status=5'), { left: 'status', right: '5' });
+  t.same(adjacentPairOf('Status = 5xx'), { left: 'status', right: '5xx' });
+  t.equal(adjacentPairOf('status:5'), null, 'a soft separator between: no pair');
+  t.equal(adjacentPairOf('a=b=c'), null, 'three runs: no pair');
+  t.equal(adjacentPairOf('=5'), null, 'one run');
+  const base = realisticLogs(new SeededRand(SEED), 1)[0] as LogRow;
+  const lines = ['GET /x status=200 id=5abc', 'GET /y status=503 took=5ms', 'xstatus=500 ok', 'status=404 5 5', 'status = 5.2 s'];
+  const rows = lines.map((value) => ({ ...base, body: { type: 'string' as const, value } }));
+  const reader = openLogIndex(encodeLogIndex(rows).postings, rows.length);
+  const plan = compileLineHints([{ contains: ['status=5'], caseInsensitive: false }]) as LineHintPlan;
+  t.same([...(hintCandidates(plan, reader) ?? [])], [1, 2, 4], 'the lines with status=5…, and one the index cannot tell apart (the separators are not indexed: over-admitting only)');
+  const spaced = compileLineHints([{ contains: ['status = 5'], caseInsensitive: false }]) as LineHintPlan;
+  t.same([...(hintCandidates(spaced, reader) ?? [])], [1, 2, 4], 'hard separators of any length between');
+});
+
+t.test('a planted adjacency step (the same position, or two apart) is caught', async (t) => {
+  for (const step of [0, 2]) {
+    let caught = 0;
+    for (let s = 0; s < 3; s++) caught += rowViolations(SEED + s, (plan, reader) => hintCandidatesWith(plan, reader, step), 300).violations.length;
+    t.ok(caught > 0, `step ${step}: the planted candidates leave out matching rows (${caught})`);
+  }
 });

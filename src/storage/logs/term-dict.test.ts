@@ -103,6 +103,12 @@ function holdingMismatches(seed: number, holding: Holding): string[] {
     const want = reference.idsHolding(piece, false, max);
     const got = holding(dict, terms, piece, max);
     if (JSON.stringify(got) !== JSON.stringify(want)) out.push(`seed ${seed} piece ${JSON.stringify(piece)} max ${max}: ${JSON.stringify(got)} != ${JSON.stringify(want)}`);
+    const prefix = src.slice(0, 1 + rand.intn(3)).join('');
+    const starting = terms.flatMap((term, i) => (term.startsWith(prefix) || term.length >= 127 ? [i] : []));
+    const wantStarting = starting.length > max ? null : starting;
+    for (const d of [dict, reference]) {
+      if (JSON.stringify(d.idsStarting(prefix, max)) !== JSON.stringify(wantStarting)) out.push(`seed ${seed} prefix ${JSON.stringify(prefix)} max ${max}`);
+    }
     const id = rand.intn(terms.length);
     if (dict.termId(terms[id] as string) !== id) out.push(`termId of ${JSON.stringify(terms[id])}`);
     if (dict.termId(`${terms[id] as string}\u0000`) !== reference.termId(`${terms[id] as string}\u0000`)) out.push('termId of an absent term');
@@ -110,7 +116,7 @@ function holdingMismatches(seed: number, holding: Holding): string[] {
   return out;
 }
 
-t.test('ByteTermDict: lookups and piece holders equal the string scan (seeded; multi-byte, cut terms)', async (t) => {
+t.test('ByteTermDict: lookups, piece holders and prefixes equal the string scan (seeded; multi-byte, cut terms)', async (t) => {
   for (let s = 0; s < 3; s++) t.same(holdingMismatches(SEED + s, (d, _terms, p, max) => d.idsHolding(p, false, max)), [], `SEED=${SEED + s}`);
   t.same(new ByteTermDict(encodeTermDict([]).lengths, encodeTermDict([]).bytes).termId('a'), -1, 'an empty dictionary');
 });

@@ -38,6 +38,8 @@ export interface TermDict {
    * null when more than `max` do.
    */
   idsHolding(piece: string, foldLongS: boolean, max: number): number[] | null;
+  /** idsStarting lists, increasing, the ids of the terms that start with `prefix` or have tokenCharsMax − 1 or more UTF-16 units; null when more than `max` do. */
+  idsStarting(prefix: string, max: number): number[] | null;
 }
 
 function corrupt(message: string): OtlpdbError {
@@ -97,6 +99,33 @@ export class StringTermDict implements TermDict {
   idsHolding(piece: string, foldLongS: boolean, max: number): number[] | null {
     return scanHolding(this.#terms, piece, foldLongS, max);
   }
+
+  idsStarting(prefix: string, max: number): number[] | null {
+    return startingIn(this, (i) => this.#terms[i] as string, prefix, max, () => longIdsOf(this.#terms));
+  }
+}
+
+function longIdsOf(terms: readonly string[]): number[] {
+  return terms.flatMap((t, i) => (t.length >= CUT_AT ? [i] : []));
+}
+
+/** startingIn is idsStarting over a dictionary whose term i is termAt(i): the sorted run from prefix's lower bound, and the long terms. */
+function startingIn(dict: { readonly count: number }, termAt: (i: number) => string, prefix: string, max: number, longIds: () => number[]): number[] | null {
+  let lo = 0;
+  let hi = dict.count;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (termAt(mid) < prefix) lo = mid + 1;
+    else hi = mid;
+  }
+  const ids: number[] = [];
+  for (let i = lo; i < dict.count && termAt(i).startsWith(prefix); i++) {
+    if (ids.length === max) return null;
+    ids.push(i);
+  }
+  const long = longIds();
+  const out = long.length === 0 ? ids : [...new Set([...ids, ...long])].sort((a, b) => a - b);
+  return out.length > max ? null : out;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -188,6 +217,10 @@ export class ByteTermDict implements TermDict {
     return merged.length > max ? null : merged;
   }
 
+  idsStarting(prefix: string, max: number): number[] | null {
+    return startingIn(this, (i) => this.termAt(i), prefix, max, () => this.#long());
+  }
+
   /** #idAt is the id of the term holding byte `at`. */
   #idAt(at: number): number {
     const starts = this.#starts;
@@ -203,6 +236,13 @@ export class ByteTermDict implements TermDict {
 
   /** #withLong merges into `ids` (increasing) the ids of the terms of CUT_AT or more UTF-16 units. */
   #withLong(ids: number[]): number[] {
+    const long = this.#long();
+    if (long.length === 0) return ids;
+    return [...new Set([...ids, ...long])].sort((a, b) => a - b);
+  }
+
+  /** #long is the ids of the terms of CUT_AT or more UTF-16 units, found once. */
+  #long(): number[] {
     if (this.#longIds === null) {
       const long: number[] = [];
       for (let i = 0; i < this.count; i++) {
@@ -210,8 +250,7 @@ export class ByteTermDict implements TermDict {
       }
       this.#longIds = long;
     }
-    if (this.#longIds.length === 0) return ids;
-    return [...new Set([...ids, ...this.#longIds])].sort((a, b) => a - b);
+    return this.#longIds;
   }
 }
 

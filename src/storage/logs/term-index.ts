@@ -385,6 +385,10 @@ export interface LogIndexReader {
   termIdsHolding(piece: string, foldLongS: boolean, max: number): number[] | null;
   /** termRowsById is the rows of the term of rank `id`. */
   termRowsById(id: number): Uint32Array;
+  /** termIdsStarting is TermDict.idsStarting: the ids of the terms that may start with `prefix`, or null past `max`. */
+  termIdsStarting(prefix: string, max: number): number[] | null;
+  /** termPositionsById is the rows of the term of rank `id` and, per row, its token positions (increasing). */
+  termPositionsById(id: number): { readonly rows: Uint32Array; readonly positions: readonly Uint32Array[] };
 }
 
 /**
@@ -418,6 +422,11 @@ function readerOf(idx: OpenedIndex, blockRows: number, phraseCheck: PhraseCheck)
     termRowsById: (id) => {
       assert(Number.isSafeInteger(id) && id >= 0 && id < idx.dict.count, 'a term id of the block');
       return idx.termEntry(id, false).rows;
+    },
+    termIdsStarting: (prefix, max) => idx.dict.idsStarting(prefix, max),
+    termPositionsById: (id) => {
+      assert(Number.isSafeInteger(id) && id >= 0 && id < idx.dict.count, 'a term id of the block');
+      return idx.termEntry(id, true);
     },
     termRows: (term) => {
       const id = idx.termId(term);
