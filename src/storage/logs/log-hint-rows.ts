@@ -32,9 +32,6 @@ import type { HintAlternative, LineHintPlan } from './log-hints.js';
 import { piecesOf, segments } from './log-hints.js';
 import type { LogIndexReader } from './term-index.js';
 
-/** HintRowsFn is hintCandidates' shape (a test plants broken ones). */
-export type HintRowsFn = (plan: LineHintPlan, index: LogIndexReader) => Uint32Array | null;
-
 /**
  * hintCandidates is a superset of the rows of the block behind `index` whose
  * line some alternative of `plan` admits, increasing; null when some

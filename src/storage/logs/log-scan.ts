@@ -14,7 +14,6 @@ import { decodeLogBlock } from './log-block-decode.js';
 import type { LogBlockReads, LogBlockView } from './log-block-read.js';
 import type { LineHintPlan } from './log-hints.js';
 import { bloomAlternatives, lineAdmits } from './log-hints.js';
-import type { HintRowsFn } from './log-hint-rows.js';
 import { hintCandidates } from './log-hint-rows.js';
 import type { LogBlockId, LogBlockMeta } from './log-store-format.js';
 import { LogKeySpace, blockKey } from './log-store-format.js';
@@ -37,8 +36,6 @@ export interface LogScanQuery {
   readonly hints?: LineHintPlan | null;
   /** search, when given, prunes blocks by a boolean search's bloom and postings tests (term-index.ts BlockSearchPrune); rows are still checked by rowFilter. */
   readonly search?: BlockSearchPrune | null;
-  /** hintRows replaces log-hint-rows.ts hintCandidates (a test plants a broken one). */
-  readonly hintRows?: HintRowsFn;
 }
 
 /** LogHit is one record a query found, with its time. */
@@ -150,7 +147,7 @@ export async function scanLogBlock(
   stats: ScanStats,
   keep: number,
   backward: boolean,
-  scan: Pick<LogScanQuery, 'rowFilter' | 'hints' | 'search' | 'hintRows'>,
+  scan: Pick<LogScanQuery, 'rowFilter' | 'hints' | 'search'>,
 ): Promise<Candidate[]> {
   const { kv, tenant, reads } = c;
   if (meta.maxTimeNs < (q.minTimeNs as bigint) || meta.minTimeNs > (q.maxTimeNs as bigint)) {
@@ -176,7 +173,7 @@ export async function scanLogBlock(
   // The rows whose terms may hold a hint's literals (log-hint-rows.ts: exact terms, and the terms holding each piece):
   // an empty answer prunes the block as termsAdmit did, and the pages of the other rows are never decoded.
   if (hints !== null && cand.length > 0) {
-    const hinted = scan.hintRows === undefined ? hintCandidates(hints, ix.index.reader) : scan.hintRows(hints, ix.index.reader);
+    const hinted = hintCandidates(hints, ix.index.reader);
     if (hinted !== null) cand = intersect(cand, hinted);
   }
   if (cand.length === 0) {
