@@ -1127,7 +1127,23 @@ export const LogStoreLimits = {
   expireBucketsMax: 4096,
   /** scanPageEntries is the page size of the store's LevelDB scans. */
   scanPageEntries: 256,
+  /**
+   * hintTermsPerPieceMax bounds the dictionary terms whose postings a line
+   * hint's piece (a part of a literal that may sit inside a longer token)
+   * unions to name a block's candidate rows (log-hint-rows.ts
+   * hintCandidates); a piece held by more terms (a digit, a common
+   * syllable) names no rows and requires nothing.
+   */
+  hintTermsPerPieceMax: 64,
+  /**
+   * hintAdjacentTermsMax bounds the terms on either side of an adjacent
+   * pair (log-hint-rows.ts: `status=5` needs a term holding "status" right
+   * before a term starting with "5") whose positions a block's candidate
+   * rows are checked against; past it the pair requires nothing.
+   */
+  hintAdjacentTermsMax: 1024,
 } as const;
+assert(LogStoreLimits.hintTermsPerPieceMax >= 1 && LogStoreLimits.hintAdjacentTermsMax >= 1, 'hint term bounds >= 1');
 assert(LogStoreLimits.headRowOverheadBytes >= 64, 'a head row costs at least its object');
 assert(LogStoreLimits.headAttributeOverheadBytes >= 16, 'an attribute costs at least its object');
 assert(LogStoreLimits.queryRowsMax >= 1, 'queryRowsMax >= 1');

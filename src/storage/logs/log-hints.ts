@@ -76,7 +76,7 @@ function isHard(c: string): boolean {
 }
 
 /** segments splits a literal at its hard separators; `interior` when a hard separator bounds it on both sides inside the literal. */
-function segments(s: string): { text: string; interior: boolean }[] {
+export function segments(s: string): { text: string; interior: boolean }[] {
   const out: { text: string; interior: boolean }[] = [];
   let leftBounded = false;
   let buf = '';
@@ -94,7 +94,7 @@ function segments(s: string): { text: string; interior: boolean }[] {
 }
 
 /** piecesOf is the usable pieces of a text: its word runs, leading digits dropped when something else follows, lower-cased. */
-function piecesOf(text: string, caseInsensitive: boolean): string[] {
+export function piecesOf(text: string, caseInsensitive: boolean): string[] {
   const out: string[] = [];
   for (const m of text.matchAll(WORD_RUNS)) {
     let r = m[0];

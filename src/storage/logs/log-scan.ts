@@ -13,7 +13,8 @@ import { intersect } from '../codec/index.js';
 import { decodeLogBlock } from './log-block-decode.js';
 import type { LogBlockReads, LogBlockView } from './log-block-read.js';
 import type { LineHintPlan } from './log-hints.js';
-import { bloomAlternatives, lineAdmits, termsAdmit } from './log-hints.js';
+import { bloomAlternatives, lineAdmits } from './log-hints.js';
+import { hintCandidates } from './log-hint-rows.js';
 import type { LogBlockId, LogBlockMeta } from './log-store-format.js';
 import { LogKeySpace, blockKey } from './log-store-format.js';
 import type { BlockSearchPrune, LogQuery, NormalizedLogQuery, StreamMatcher } from './term-index.js';
@@ -167,12 +168,14 @@ export async function scanLogBlock(
       return [];
     }
   }
-  if (hints !== null && !termsAdmit(hints, ix.index.reader.terms)) {
-    stats.blocksPrunedIndex++;
-    return [];
-  }
   let cand = ix.index.candidates(nq);
   if (search !== null && cand.length > 0) cand = intersect(cand, search.candidates(ix.index.reader));
+  // The rows whose terms may hold a hint's literals (log-hint-rows.ts: exact terms, and the terms holding each piece):
+  // an empty answer prunes the block as termsAdmit did, and the pages of the other rows are never decoded.
+  if (hints !== null && cand.length > 0) {
+    const hinted = hintCandidates(hints, ix.index.reader);
+    if (hinted !== null) cand = intersect(cand, hinted);
+  }
   if (cand.length === 0) {
     stats.blocksPrunedIndex++;
     return [];

@@ -23,6 +23,7 @@ import { logLine, streamLabels } from './log-line.js';
 import { buildTermBloom } from './term-bloom.js';
 import type { EncodedLogIndex } from './term-index.js';
 import { LOG_INDEX_VERSION } from './term-index.js';
+import { encodeTermDict } from './term-dict.js';
 
 /** cmp orders strings by UTF-16 code units (the order of the sorted sections). */
 function cmp(a: string, b: string): number {
@@ -286,7 +287,9 @@ export function encodeLogIndex(rows: readonly LogRow[], labelsOf?: RowLabels): E
   const out = new ByteWriter();
   out.u8(LOG_INDEX_VERSION);
   out.uvarint(n);
-  section(out, encodeStringColumn(sortedTerms, w));
+  const dict = encodeTermDict(sortedTerms);
+  section(out, dict.lengths);
+  section(out, dict.bytes);
   section(out, sizes.finish());
   section(out, entries.finish());
   section(out, encodeStringColumn(sortedPairs.map((p) => p.name), w));

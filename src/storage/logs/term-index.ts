@@ -13,26 +13,35 @@
  *   bloom     BlockKind.bloom: term-bloom.ts's filter of every distinct term
  *             (version 2; version 1 blooms of older blocks still read),
  *             sized for StorageLimits.bloomFalsePositiveTarget (1%)
- *   postings  BlockKind.postings, payload version 1:
- *     u8       LOG_INDEX_VERSION (1)
+ *   postings  BlockKind.postings, payload version 2 (LOG_INDEX_VERSION):
+ *     u8       version
  *     uvarint  rows (as in the block; a query checks they agree)
- *     then six sections, each [uvarint byteLength][bytes]:
- *     0 terms        string column of the distinct terms, sorted by UTF-16 code units
- *     1 term sizes   terms × uvarint byteLength of the term's entry in section 2
- *     2 term entries per term: [uvarint postingsBytes][postings (codec/postings.ts)]
+ *     then seven sections, each [uvarint byteLength][bytes]:
+ *     0 term lengths and
+ *     1 term bytes   the distinct terms, sorted by UTF-16 code units, as
+ *                    term-dict.ts lays them out: read by term, no string
+ *                    decoded at open
+ *     2 term sizes   terms × uvarint byteLength of the term's entry in section 3
+ *     3 term entries per term: [uvarint postingsBytes][postings (codec/postings.ts)]
  *                    then per posted row, in row order: [uvarint count >= 1]
  *                    [count × uvarint position delta] (first delta from 0; the
  *                    positions of the term in that row's line, strictly increasing)
- *     3 pair names   string column of the stream label names of each distinct
+ *     4 pair names   string column of the stream label names of each distinct
  *                    (name, value) pair, pairs sorted by name then value
- *     4 pair values  string column of their values
- *     5 pair postings pairs × [uvarint postingsBytes][postings]
+ *     5 pair values  string column of their values
+ *     6 pair postings pairs × [uvarint postingsBytes][postings]
+ *   Version 1 (older blocks, still read): six sections, the terms as one
+ *   string column (codec/strings.ts) in place of sections 0 and 1, decoded
+ *   whole at open.
  *
- * A lookup decodes the term dictionary and sizes (prefix sums give each
- * entry's offset), then only the entries the query names.
- * NB: the term dictionary is decoded whole per query; a block of many
- * distinct terms (hex ids make most of them) would want a sparse or
- * front-coded dictionary. Measured in term-index.test.ts. A query opens
+ * Opening an index decodes the term lengths and entry sizes (numbers; prefix
+ * sums give each term's bytes and entry), a lookup decodes the terms of its
+ * binary search and the entries the query names, and a hint piece is found
+ * by a byte search over the term bytes (term-dict.ts). The whole dictionary
+ * is decoded only for a query that walks it (fuzzy search, a case-insensitive
+ * piece), then kept with the opened index. Measured in term-index.test.ts.
+ * NB: the stored value is still read (and checksummed) whole on a cache miss;
+ * splitting the entries into values of their own would read less. A query opens
  * (and checksums) the index and the block each time, about 1.4 + 2.2 ms of
  * a ~6 ms query over 10,000 rows; a block cache would keep them open.
  * NB: the index records the block's row count only; an index of another
@@ -52,10 +61,13 @@ import { ByteReader, decodePostings, decodeStringColumn, difference, intersect, 
 import { tokenize } from '../tokenizer.js';
 import { openLogBlock, readTimes } from './log-block-decode.js';
 import { decodeTermBloom } from './term-bloom.js';
+import type { TermDict } from './term-dict.js';
+import { ByteTermDict, StringTermDict } from './term-dict.js';
 
-/** LOG_INDEX_VERSION is byte 0 of a log index payload. */
-export const LOG_INDEX_VERSION = 1;
-const SECTIONS = 6;
+/** LOG_INDEX_VERSION is byte 0 of a log index payload (what encodeLogIndex writes). */
+export const LOG_INDEX_VERSION = 2;
+/** LOG_INDEX_VERSION_STRINGS is the version whose terms are one string column, decoded whole at open (older blocks; still read). */
+export const LOG_INDEX_VERSION_STRINGS = 1;
 
 /** EncodedLogIndex is a block's index as stored: two sealed values. */
 export interface EncodedLogIndex {
@@ -141,11 +153,11 @@ function cmp(a: string, b: string): number {
 
 // ---------------------------------------------------------------- reading
 
-/** OpenedIndex is a checked index payload with its dictionaries decoded and entries located. */
+/** OpenedIndex is a checked index payload with its dictionary opened and entries located. */
 class OpenedIndex {
   readonly rows: number;
-  readonly terms: string[];
-  readonly #termStarts: number[];
+  readonly dict: TermDict;
+  readonly #termStarts: Uint32Array;
   readonly #entries: Uint8Array;
   readonly pairNames: string[];
   readonly pairValues: string[];
@@ -155,20 +167,31 @@ class OpenedIndex {
     const payload = openBlock(sealed, BlockKind.postings);
     const r = new ByteReader(payload);
     const version = r.u8();
-    if (version !== LOG_INDEX_VERSION) throw corrupt(`version ${version} is not ${LOG_INDEX_VERSION}`);
+    if (version !== LOG_INDEX_VERSION && version !== LOG_INDEX_VERSION_STRINGS) throw corrupt(`version ${version} is not ${LOG_INDEX_VERSION_STRINGS} or ${LOG_INDEX_VERSION}`);
     this.rows = r.uvarint();
     if (this.rows < 1 || this.rows > LogBlockLimits.rowsPerBlockMax) throw corrupt(`${this.rows} rows`);
     const secs: Uint8Array[] = [];
-    for (let s = 0; s < SECTIONS; s++) secs.push(r.take(r.uvarint()));
+    for (let s = 0; s < (version === LOG_INDEX_VERSION ? 7 : 6); s++) secs.push(r.take(r.uvarint()));
     if (r.remaining !== 0) throw corrupt(`${r.remaining} trailing bytes`);
-    const [termsSec, sizesSec, entriesSec, namesSec, valuesSec, pairSec] = secs as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
-    this.terms = decodeStringColumn(termsSec);
-    for (let i = 1; i < this.terms.length; i++) if (!((this.terms[i - 1] as string) < (this.terms[i] as string))) throw corrupt('terms are not sorted and distinct');
+    if (version === LOG_INDEX_VERSION) {
+      this.dict = new ByteTermDict(secs[0] as Uint8Array, secs[1] as Uint8Array);
+      secs.splice(0, 2);
+    } else {
+      this.dict = new StringTermDict(secs[0] as Uint8Array);
+      secs.splice(0, 1);
+    }
+    const [sizesSec, entriesSec, namesSec, valuesSec, pairSec] = secs as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
     const sr = new ByteReader(sizesSec);
-    this.#termStarts = [0];
-    for (let i = 0; i < this.terms.length; i++) this.#termStarts.push((this.#termStarts[i] as number) + sr.uvarint());
+    const count = this.dict.count;
+    this.#termStarts = new Uint32Array(count + 1);
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      at += sr.uvarint();
+      if (at > entriesSec.length) throw corrupt('term sizes past the entries');
+      this.#termStarts[i + 1] = at;
+    }
     if (sr.remaining !== 0) throw corrupt('trailing bytes after the term sizes');
-    if (this.#termStarts[this.terms.length] !== entriesSec.length) throw corrupt('term sizes do not add up to the entries');
+    if (at !== entriesSec.length) throw corrupt('term sizes do not add up to the entries');
     this.#entries = entriesSec;
     this.pairNames = decodeStringColumn(namesSec);
     this.pairValues = decodeStringColumn(valuesSec);
@@ -182,16 +205,14 @@ class OpenedIndex {
     if (pr.remaining !== 0) throw corrupt('trailing bytes after the pair postings');
   }
 
+  /** terms is the whole dictionary, sorted (decoded on first use). */
+  get terms(): readonly string[] {
+    return this.dict.all();
+  }
+
   /** termId is the index of `term` in the dictionary, or -1. */
   termId(term: string): number {
-    let lo = 0;
-    let hi = this.terms.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.terms[mid] as string) < term) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.terms[lo] === term ? lo : -1;
+    return this.dict.termId(term);
   }
 
   /** termEntry decodes the rows of term `id`, and, when `withPositions`, each row's positions. */
@@ -360,6 +381,14 @@ export interface LogIndexReader {
   termRows(term: string): Uint32Array;
   /** phraseRows is the rows whose line holds `phrase`'s normalized terms at consecutive positions. */
   phraseRows(phrase: readonly string[]): Uint32Array;
+  /** termIdsHolding is TermDict.idsHolding: the ids (ranks in `terms`) of the terms that may hold a hint piece, or null past `max`. */
+  termIdsHolding(piece: string, foldLongS: boolean, max: number): number[] | null;
+  /** termRowsById is the rows of the term of rank `id`. */
+  termRowsById(id: number): Uint32Array;
+  /** termIdsStarting is TermDict.idsStarting: the ids of the terms that may start with `prefix`, or null past `max`. */
+  termIdsStarting(prefix: string, max: number): number[] | null;
+  /** termPositionsById is the rows of the term of rank `id` and, per row, its token positions (increasing). */
+  termPositionsById(id: number): { readonly rows: Uint32Array; readonly positions: readonly Uint32Array[] };
 }
 
 /**
@@ -386,7 +415,19 @@ export function openLogIndex(postings: Uint8Array, blockRows: number, phraseChec
 function readerOf(idx: OpenedIndex, blockRows: number, phraseCheck: PhraseCheck): LogIndexReader {
   return {
     rows: idx.rows,
-    terms: idx.terms,
+    get terms() {
+      return idx.terms;
+    },
+    termIdsHolding: (piece, foldLongS, max) => idx.dict.idsHolding(piece, foldLongS, max),
+    termRowsById: (id) => {
+      assert(Number.isSafeInteger(id) && id >= 0 && id < idx.dict.count, 'a term id of the block');
+      return idx.termEntry(id, false).rows;
+    },
+    termIdsStarting: (prefix, max) => idx.dict.idsStarting(prefix, max),
+    termPositionsById: (id) => {
+      assert(Number.isSafeInteger(id) && id >= 0 && id < idx.dict.count, 'a term id of the block');
+      return idx.termEntry(id, true);
+    },
     termRows: (term) => {
       const id = idx.termId(term);
       return id < 0 ? new Uint32Array(0) : idx.termEntry(id, false).rows;
@@ -420,34 +461,38 @@ function postingsCandidates(postings: Uint8Array, blockRows: number, nq: Normali
   return candidatesIn(idx, blockRows, nq, phraseCheck);
 }
 
+function allRows(n: number): Uint32Array {
+  const out = new Uint32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  return out;
+}
+
 function candidatesIn(idx: OpenedIndex, blockRows: number, nq: NormalizedLogQuery, phraseCheck: PhraseCheck): Uint32Array {
   const { terms, phrases, matchers } = nq;
   const none = new Uint32Array(0);
-  let cand: Uint32Array = Uint32Array.from({ length: blockRows }, (_, i) => i);
-  const all = cand;
+  // null: every row (no array of every row is made unless it is the answer or a `!=` matcher needs it).
+  let cand: Uint32Array | null = null;
   for (const term of terms) {
     const id = idx.termId(term);
-    cand = id < 0 ? none : intersect(cand, idx.termEntry(id, false).rows);
+    if (id < 0) return none;
+    const rows = idx.termEntry(id, false).rows;
+    cand = cand === null ? rows : intersect(cand, rows);
   }
   for (const m of matchers) {
-    const withName = idx.pairRows(m.name, () => true);
     let matched = idx.pairRows(m.name, m.op === '=' ? (v) => v === m.value : (v) => v !== m.value);
     const matchesMissing = (m.op === '=') === (m.value === '');
-    if (matchesMissing) matched = union(matched, difference(all, withName));
-    cand = intersect(cand, matched);
+    if (matchesMissing) matched = union(matched, difference(allRows(blockRows), idx.pairRows(m.name, () => true)));
+    cand = cand === null ? matched : intersect(cand, matched);
   }
   for (const phrase of phrases) {
-    if (cand.length === 0) break;
+    if (cand !== null && cand.length === 0) break;
     const ids = phrase.map((t) => idx.termId(t));
-    if (ids.some((id) => id < 0)) {
-      cand = none;
-      break;
-    }
+    if (ids.some((id) => id < 0)) return none;
     const entries = ids.map((id) => idx.termEntry(id, true));
-    for (const e of entries) cand = intersect(cand, e.rows);
+    for (const e of entries) cand = cand === null ? e.rows : intersect(cand, e.rows);
     const kept: number[] = [];
     const cursors = entries.map(() => 0);
-    for (const row of cand) {
+    for (const row of cand as Uint32Array) {
       const lists = entries.map((e, k) => {
         let c = cursors[k] as number;
         while ((e.rows[c] as number) < row) c++;
@@ -459,6 +504,7 @@ function candidatesIn(idx: OpenedIndex, blockRows: number, nq: NormalizedLogQuer
     }
     cand = Uint32Array.from(kept);
   }
-  assert(cand.length <= blockRows, 'no more candidates than rows');
-  return cand;
+  const out = cand ?? allRows(blockRows);
+  assert(out.length <= blockRows, 'no more candidates than rows');
+  return out;
 }
