@@ -69,7 +69,13 @@ export interface ShardReadResult {
   readonly rollupPointsRead: number;
 }
 
-const ALL_SERIES: readonly Matcher[] = [{ name: 'otel_type', op: '=~', value: '.+' }];
+/**
+ * ALL_SERIES selects every series of a tenant (each carries otel_type).
+ * `!= ""` selects exactly what `=~ ".+"` does (the series carrying the
+ * label with a non-empty value) without compiling a regex on every shard
+ * part (0.1 ms each, a third of a selective instant query's shard part).
+ */
+const ALL_SERIES: readonly Matcher[] = [{ name: 'otel_type', op: '!=', value: '' }];
 
 interface Candidate {
   readonly id: number;
