@@ -245,7 +245,9 @@ async function routeShard<A>(d: FanoutDeps, bounds: FanoutBounds, plan: ShardTar
   const backoff = { baseMs: bounds.retryBackoffBaseMs, maxMs: bounds.retryBackoffMaxMs, jitterPercent: 50 };
   const { shard, replicas } = plan;
   let target = plan.first;
-  let last = new OtlpdbError('ERR_UNAVAILABLE', `shard ${shard} has no known replica`, { shard });
+  // Built only when needed: an Error captures a stack, and every shard of every read would pay for one.
+  let last: OtlpdbError | null = null;
+  const lastError = (): OtlpdbError => last ?? new OtlpdbError('ERR_UNAVAILABLE', `shard ${shard} has no known replica`, { shard });
   const tried = new Set<NodeId>();
   let failures = 0;
   /** failedOn moves `target` on after its call failed with `e`; false ends the route. */
@@ -276,14 +278,14 @@ async function routeShard<A>(d: FanoutDeps, bounds: FanoutBounds, plan: ShardTar
     assert(target !== NONE, 'a batch item came from a named replica');
     tried.add(target);
     attempt++;
-    if (!(await failedOn(prior))) return { shard, error: last };
+    if (!(await failedOn(prior))) return { shard, error: lastError() };
   }
   for (; attempt < bounds.attemptsPerShardMax; attempt++) {
     if (target === NONE) target = replicas[attempt % Math.max(1, replicas.length)] ?? NONE;
     if (target === NONE) break;
     const leftMs = Math.floor(deadline - d.nowMs());
     if (leftMs < 1 || isAborted()) {
-      last = new OtlpdbError('ERR_TIMEOUT', `shard ${shard}: the ${call.what}'s time ran out; last error: ${last.message}`, { shard });
+      last = new OtlpdbError('ERR_TIMEOUT', `shard ${shard}: the ${call.what}'s time ran out; last error: ${lastError().message}`, { shard });
       break;
     }
     tried.add(target);
@@ -295,7 +297,7 @@ async function routeShard<A>(d: FanoutDeps, bounds: FanoutBounds, plan: ShardTar
       if (!(await failedOn(err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', String(err))))) break;
     }
   }
-  return { shard, error: last };
+  return { shard, error: lastError() };
 }
 
 /**
