@@ -10,8 +10,10 @@
  * matchers on each name the family expands to (`x`, or `x_bucket`, `x_sum`,
  * `x_count`, …); a matcher on `le` or `quantile` is tested once the points
  * give those labels. Data is then read from the store per stored metric
- * name (`__name__ = raw name`), and series the view made equal are merged
- * (mergeCollisions, lowest id first).
+ * name (`__name__ = raw name`), of the candidate ids only (the store's
+ * `only`: a selective matcher reads its series' chunks, not the whole
+ * name's), and series the view made equal are merged (mergeCollisions,
+ * lowest id first).
  *
  * Rollups: a select with `rollup` (promql/source.ts SelectRollup) reads the
  * store's 5m/1h rollups of float series (flushed partials merged with the
@@ -168,7 +170,7 @@ export async function readShardSeries(
     for (const [name, group] of byStoredName(floats)) {
       const acc = new Map<number, RollupPoint[]>();
       let n = 0;
-      for await (const batch of c.store.select(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], startMs, endMs, { resolution: rollup.resolution }, c.stats)) {
+      for await (const batch of c.store.select(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], startMs, endMs, { resolution: rollup.resolution, only: new Set(group.keys()) }, c.stats)) {
         for (const s of batch) {
           if (s.kind !== 'rollups' || !group.has(s.seriesId)) continue;
           let a = acc.get(s.seriesId);
@@ -187,7 +189,7 @@ export async function readShardSeries(
     for (const [name, group] of byStoredName(floats)) {
       // A series comes in one batch per time slice, each a later, disjoint slice of its samples: its columns are those slices end to end.
       const acc = new Map<number, { slices: SeriesSamples[]; n: number }>();
-      for await (const batch of c.store.select(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], startMs, endMs, { resolution: 'raw', columns: c.columns }, c.stats)) {
+      for await (const batch of c.store.select(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], startMs, endMs, { resolution: 'raw', columns: c.columns, only: new Set(group.keys()) }, c.stats)) {
         for (const s of batch) {
           if (s.kind !== 'samples' || !group.has(s.seriesId)) continue;
           let a = acc.get(s.seriesId);
@@ -206,7 +208,7 @@ export async function readShardSeries(
   const [recFrom, recTo] = withSamples && rollup !== undefined ? rawRangeForRollup(startMs, endMs, rollup) : [startMs, endMs];
   for (const [name, group] of byStoredName(records)) {
     const acc = new Map<number, RecordPoint[]>();
-    for await (const batch of c.store.selectRecords(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], recFrom, recTo, c.stats)) {
+    for await (const batch of c.store.selectRecords(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], recFrom, recTo, c.stats, new Set(group.keys()))) {
       for (const s of batch) {
         if (!group.has(s.seriesId)) continue;
         let a = acc.get(s.seriesId);
