@@ -22,9 +22,10 @@
  * series (expanded to floats from their points) are rolled up from their raw
  * points with the same code (promql/rollup-points.ts), so every series
  * answers alike.
- * NB: every series id of the tenant is mapped on every select (cached, no
- * data read); a postings-level prefilter from `__name__` would need the
- * view's inverse. NB: `series` lists a float series whether or not it has
+ * Without an equality matcher (`=` with a non-empty value, not on `le` or
+ * `quantile`), every series id of the tenant is mapped on every select
+ * (cached, no data read); with one, only those the view's postings give
+ * (metrics-read-postings.ts). NB: `series` lists a float series whether or not it has
  * samples in the range (the store keeps series ids forever); histogram and
  * summary series are listed from the points in range (their `le` and
  * `quantile` come from the data).
@@ -44,6 +45,7 @@ import type { MetricsBudget } from './metrics-read-wire.js';
 import type { PromFamily, PromView } from './metrics-prom-view.js';
 import { familyNames, mergeCollisions, withName } from './metrics-prom-view.js';
 import { expandRecords } from './metrics-prom-records.js';
+import { candidateIdsOf, narrowing, postingsOf } from './metrics-read-postings.js';
 import { pointsSeries, rawRangeForRollup, rollupRaw } from './promql/rollup-points.js';
 import type { SelectRollup } from './promql/source.js';
 import type { MaxSourceResolution } from './promql/rollup-eval.js';
@@ -92,11 +94,22 @@ function overBudget(what: string, max: number): OtlpdbError {
   return new OtlpdbError('ERR_LIMIT_EXCEEDED', `the query reads more than ${max} ${what} (MetricsQueryLimits); narrow its matchers or range`, { max });
 }
 
-/** candidatesOf maps every series of the tenant through the view and keeps those some expanded name may match. */
+/**
+ * candidatesOf maps the series of the tenant through the view and keeps
+ * those some expanded name may match: with an equality matcher, only the
+ * series its pairs' postings hold (metrics-read-postings.ts), else every one.
+ */
 function candidatesOf(c: ShardReadContext, matchers: readonly Matcher[]): Candidate[] {
   const compiled = compileMatchers(matchers);
   const out: Candidate[] = [];
-  for (const id of c.store.seriesIds(c.tenant, ALL_SERIES)) {
+  const all = c.store.seriesIds(c.tenant, ALL_SERIES);
+  const familyOf = (id: number): PromFamily => {
+    const info = c.store.seriesInfo(id);
+    return c.view.familyOf(c.shard, id, info.name, info.labels, info.description);
+  };
+  const postings = narrowing(matchers).length > 0 ? postingsOf(c.store, c.view, c.shard, c.tenant, all, familyOf) : undefined;
+  const ids = (postings === undefined ? undefined : candidateIdsOf(postings, matchers)) ?? all;
+  for (const id of ids) {
     const info = c.store.seriesInfo(id);
     const family = c.view.familyOf(c.shard, id, info.name, info.labels, info.description);
     const names = new Set<string>();
