@@ -1998,6 +1998,10 @@ export const MetricsQueryLimits = {
   timeoutMsMax: 10 * 60 * 1000,
   /** shardCallMs bounds one shard's part of a read. */
   shardCallMs: 30_000,
+  /** batchPartsMax bounds the shard parts one shard.metricsReadBatch call carries (query/metrics-read-batch.ts). */
+  batchPartsMax: 256,
+  /** batchAnswerBytesMax bounds the answers of one batch call together; a part past it is asked for alone. */
+  batchAnswerBytesMax: 8 * 1024 * 1024,
   /** attemptsPerShardMax, retryBackoffBaseMs and retryBackoffMaxMs are the fan-out's failover bounds (as TraceSearchLimits's). */
   attemptsPerShardMax: 64,
   retryBackoffBaseMs: 20,
@@ -2016,6 +2020,8 @@ assert(MetricsQueryLimits.shardSamplesMax >= 1 && MetricsQueryLimits.shardSample
 assert(MetricsQueryLimits.viewCacheSeriesMax >= MetricsQueryLimits.seriesMax, 'one query\'s series fit the view cache');
 assert(MetricsQueryLimits.timeoutMsDefault <= MetricsQueryLimits.timeoutMsMax && MetricsQueryLimits.shardCallMs <= MetricsQueryLimits.timeoutMsMax, 'default timeout and shard budget within the max');
 assert(MetricsQueryLimits.remoteWriteBodyBytesMax <= MetricsQueryLimits.remoteWriteDecodedBytesMax, 'a decoded body may be larger than its compressed form');
+assert(MetricsQueryLimits.batchAnswerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'a full batch answer fits one frame');
+assert(MetricsQueryLimits.batchPartsMax >= 1, 'a batch carries at least one part');
 assert(MetricsQueryLimits.expBucketsMax >= 2, 'an exponential histogram keeps at least two buckets');
 /**
  * LogsQueryLimits bound Loki's API on a node and the shard-wide log reads

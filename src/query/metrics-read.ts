@@ -6,7 +6,9 @@
  * the whole cluster through on a coordinator.
  *
  * Routing, failover, backoff, the deadline and cancellation are
- * shard-fanout.ts's with MetricsQueryLimits's bounds: `linearizable` (the
+ * shard-fanout.ts's with MetricsQueryLimits's bounds; the shards a peer is
+ * asked first for go to it in one shard.metricsReadBatch call
+ * (metrics-read-batch.ts), each part served as a single call would be: `linearizable` (the
  * default) asks each shard's leader after a ReadIndex barrier, `stale`
  * this node's replica when it hosts one (planner.ts replicaChoice through
  * everyShard).
@@ -47,6 +49,7 @@ import type { MaxSourceResolution } from './promql/rollup-eval.js';
 import { allFailedError, fanOut, isQueryRefusal, runHere } from './shard-fanout.js';
 import type { FanoutDeps, ShardOutcome } from './shard-fanout.js';
 import type { Consistency } from './trace-search-wire.js';
+import { SHARD_METRICS_READ_BATCH, askAlone, decodeBatchAnswer, decodeBatchRequest, encodeBatchAnswer, encodeBatchRequest } from './metrics-read-batch.js';
 import { SHARD_METRICS_READ, decodeMetricsAnswer, decodeMetricsRequest, encodeMetricsAnswer, encodeMetricsRequest } from './metrics-read-wire.js';
 import type { AnswerForm, MetricsBudget, MetricsShardAnswer, MetricsShardRequest } from './metrics-read-wire.js';
 import type { GridPartials, ShardGridAnswer } from './promql/grid-partials.js';
@@ -103,6 +106,13 @@ export class MetricsRead {
       const r = decodeMetricsRequest(payload);
       const deadline = this.#d.nowMs() + Math.min(L.shardCallMs, ctx.deadlineMs);
       return encodeMetricsAnswer(await this.#runHere(r, deadline));
+    });
+    // Every part starts at once (each runHere asks for its barrier before its first await), so one driver iteration carries them all.
+    this.#d.transport.handle(SHARD_METRICS_READ_BATCH, async (payload, ctx) => {
+      const parts = decodeBatchRequest(payload).map(decodeMetricsRequest);
+      const deadline = this.#d.nowMs() + Math.min(L.shardCallMs, ctx.deadlineMs);
+      const settled = await Promise.allSettled(parts.map((r) => this.#runHere(r, deadline)));
+      return encodeBatchAnswer(settled.map((o) => (o.status === 'fulfilled' ? encodeMetricsAnswer(o.value) : (o.reason as unknown))));
     });
   }
 
@@ -164,6 +174,28 @@ export class MetricsRead {
         here: (shard, deadlineMs) => this.readHere({ ...part, group: shard, tenant, consistency, budget } as MetricsShardRequest, deadlineMs),
         remote: async (peer, shard, timeoutMs) =>
           decodeMetricsAnswer(await this.#d.transport.call(peer, SHARD_METRICS_READ, encodeMetricsRequest({ ...part, group: shard, tenant, consistency, budget } as MetricsShardRequest), timeoutMs), budget, gridStepsOf(part)),
+        batch: async (peer, shards, timeoutMs) => {
+          const req = encodeBatchRequest(shards.map((shard) => encodeMetricsRequest({ ...part, group: shard, tenant, consistency, budget } as MetricsShardRequest)));
+          let answer: Uint8Array;
+          try {
+            answer = await this.#d.transport.call(peer, SHARD_METRICS_READ_BATCH, req, timeoutMs);
+          } catch (err) {
+            // A peer that refuses the whole call (an older node without the method) is asked for each part alone.
+            if (err instanceof OtlpdbError && err.code === 'ERR_INVALID_ARGUMENT') return shards.map(() => askAlone(`node ${peer} refused the batch: ${err.message}`));
+            throw err;
+          }
+          const items = decodeBatchAnswer(answer, shards.length);
+          // A damaged part is that part's ERR_CORRUPTION (another replica is asked for it), as in a single call.
+          return items.map((it) => {
+            if (it instanceof OtlpdbError) return it;
+            try {
+              return decodeMetricsAnswer(it, budget, gridStepsOf(part));
+            } catch (err) {
+              return err instanceof OtlpdbError ? err : new OtlpdbError('ERR_CORRUPTION', String(err));
+            }
+          });
+        },
+        batchPartsMax: L.batchPartsMax,
       },
       signal,
     );

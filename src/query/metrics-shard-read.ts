@@ -10,8 +10,10 @@
  * matchers on each name the family expands to (`x`, or `x_bucket`, `x_sum`,
  * `x_count`, …); a matcher on `le` or `quantile` is tested once the points
  * give those labels. Data is then read from the store per stored metric
- * name (`__name__ = raw name`), and series the view made equal are merged
- * (mergeCollisions, lowest id first).
+ * name (`__name__ = raw name`), of the candidate ids only (the store's
+ * `only`: a selective matcher reads its series' chunks, not the whole
+ * name's), and series the view made equal are merged (mergeCollisions,
+ * lowest id first).
  *
  * Rollups: a select with `rollup` (promql/source.ts SelectRollup) reads the
  * store's 5m/1h rollups of float series (flushed partials merged with the
@@ -20,9 +22,10 @@
  * series (expanded to floats from their points) are rolled up from their raw
  * points with the same code (promql/rollup-points.ts), so every series
  * answers alike.
- * NB: every series id of the tenant is mapped on every select (cached, no
- * data read); a postings-level prefilter from `__name__` would need the
- * view's inverse. NB: `series` lists a float series whether or not it has
+ * Without an equality matcher (`=` with a non-empty value, not on `le` or
+ * `quantile`), every series id of the tenant is mapped on every select
+ * (cached, no data read); with one, only those the view's postings give
+ * (metrics-read-postings.ts). NB: `series` lists a float series whether or not it has
  * samples in the range (the store keeps series ids forever); histogram and
  * summary series are listed from the points in range (their `le` and
  * `quantile` come from the data).
@@ -42,6 +45,7 @@ import type { MetricsBudget } from './metrics-read-wire.js';
 import type { PromFamily, PromView } from './metrics-prom-view.js';
 import { familyNames, mergeCollisions, withName } from './metrics-prom-view.js';
 import { expandRecords } from './metrics-prom-records.js';
+import { candidateIdsOf, narrowing, postingsOf } from './metrics-read-postings.js';
 import { pointsSeries, rawRangeForRollup, rollupRaw } from './promql/rollup-points.js';
 import type { SelectRollup } from './promql/source.js';
 import type { MaxSourceResolution } from './promql/rollup-eval.js';
@@ -69,7 +73,13 @@ export interface ShardReadResult {
   readonly rollupPointsRead: number;
 }
 
-const ALL_SERIES: readonly Matcher[] = [{ name: 'otel_type', op: '=~', value: '.+' }];
+/**
+ * ALL_SERIES selects every series of a tenant (each carries otel_type).
+ * `!= ""` selects exactly what `=~ ".+"` does (the series carrying the
+ * label with a non-empty value) without compiling a regex on every shard
+ * part (0.1 ms each, a third of a selective instant query's shard part).
+ */
+const ALL_SERIES: readonly Matcher[] = [{ name: 'otel_type', op: '!=', value: '' }];
 
 interface Candidate {
   readonly id: number;
@@ -84,11 +94,22 @@ function overBudget(what: string, max: number): OtlpdbError {
   return new OtlpdbError('ERR_LIMIT_EXCEEDED', `the query reads more than ${max} ${what} (MetricsQueryLimits); narrow its matchers or range`, { max });
 }
 
-/** candidatesOf maps every series of the tenant through the view and keeps those some expanded name may match. */
+/**
+ * candidatesOf maps the series of the tenant through the view and keeps
+ * those some expanded name may match: with an equality matcher, only the
+ * series its pairs' postings hold (metrics-read-postings.ts), else every one.
+ */
 function candidatesOf(c: ShardReadContext, matchers: readonly Matcher[]): Candidate[] {
   const compiled = compileMatchers(matchers);
   const out: Candidate[] = [];
-  for (const id of c.store.seriesIds(c.tenant, ALL_SERIES)) {
+  const all = c.store.seriesIds(c.tenant, ALL_SERIES);
+  const familyOf = (id: number): PromFamily => {
+    const info = c.store.seriesInfo(id);
+    return c.view.familyOf(c.shard, id, info.name, info.labels, info.description);
+  };
+  const postings = narrowing(matchers).length > 0 ? postingsOf(c.store, c.view, c.shard, c.tenant, all, familyOf) : undefined;
+  const ids = (postings === undefined ? undefined : candidateIdsOf(postings, matchers)) ?? all;
+  for (const id of ids) {
     const info = c.store.seriesInfo(id);
     const family = c.view.familyOf(c.shard, id, info.name, info.labels, info.description);
     const names = new Set<string>();
@@ -162,7 +183,7 @@ export async function readShardSeries(
     for (const [name, group] of byStoredName(floats)) {
       const acc = new Map<number, RollupPoint[]>();
       let n = 0;
-      for await (const batch of c.store.select(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], startMs, endMs, { resolution: rollup.resolution }, c.stats)) {
+      for await (const batch of c.store.select(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], startMs, endMs, { resolution: rollup.resolution, only: new Set(group.keys()) }, c.stats)) {
         for (const s of batch) {
           if (s.kind !== 'rollups' || !group.has(s.seriesId)) continue;
           let a = acc.get(s.seriesId);
@@ -181,7 +202,7 @@ export async function readShardSeries(
     for (const [name, group] of byStoredName(floats)) {
       // A series comes in one batch per time slice, each a later, disjoint slice of its samples: its columns are those slices end to end.
       const acc = new Map<number, { slices: SeriesSamples[]; n: number }>();
-      for await (const batch of c.store.select(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], startMs, endMs, { resolution: 'raw', columns: c.columns }, c.stats)) {
+      for await (const batch of c.store.select(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], startMs, endMs, { resolution: 'raw', columns: c.columns, only: new Set(group.keys()) }, c.stats)) {
         for (const s of batch) {
           if (s.kind !== 'samples' || !group.has(s.seriesId)) continue;
           let a = acc.get(s.seriesId);
@@ -200,7 +221,7 @@ export async function readShardSeries(
   const [recFrom, recTo] = withSamples && rollup !== undefined ? rawRangeForRollup(startMs, endMs, rollup) : [startMs, endMs];
   for (const [name, group] of byStoredName(records)) {
     const acc = new Map<number, RecordPoint[]>();
-    for await (const batch of c.store.selectRecords(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], recFrom, recTo, c.stats)) {
+    for await (const batch of c.store.selectRecords(c.kv, c.tenant, [{ name: '__name__', op: '=', value: name }], recFrom, recTo, c.stats, new Set(group.keys()))) {
       for (const s of batch) {
         if (!group.has(s.seriesId)) continue;
         let a = acc.get(s.seriesId);

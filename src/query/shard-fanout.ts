@@ -15,6 +15,11 @@
  * the fan-out's deadline and attemptsMax calls a shard. Any other error ends
  * the shard (a refusal would be refused everywhere).
  *
+ * A read that gives a batch call (ShardCall.batch) asks each peer that is
+ * the first replica of two or more shards for all of them in one call
+ * (metrics-read-batch.ts says why); a shard whose item failed is routed on
+ * from that error as above.
+ *
  * A cancelled fan-out (its client went away) rejects at once; calls in flight
  * are left to their own deadlines and no further call or retry starts.
  *
@@ -69,6 +74,20 @@ export interface ShardCall<A> {
   here(shard: GroupId, deadlineMs: number): Promise<A>;
   /** remote calls a peer and decodes its answer; timeoutMs is the call's budget. */
   remote(peer: NodeId, shard: GroupId, timeoutMs: number): Promise<A>;
+  /**
+   * batch, when given, asks a peer for several shards' parts in one call
+   * (at most batchPartsMax): one answer or error per shard, in order. A
+   * fan-out's first attempt on every shard whose first replica is a peer
+   * goes through it; a shard whose item failed goes on as after a failed
+   * single call (an item whose details say askAlone: asked alone of the same replica).
+   */
+  readonly batch?: (peer: NodeId, shards: readonly GroupId[], timeoutMs: number) => Promise<(A | OtlpdbError)[]>;
+  readonly batchPartsMax?: number;
+}
+
+/** isAskAlone says whether a batch item's error asks for the part alone, from the same replica. */
+function isAskAlone(e: OtlpdbError): boolean {
+  return e.details['askAlone'] === true;
 }
 
 /** ShardOutcome is one shard's part: its answer, or the last error when no replica answered. */
@@ -163,7 +182,7 @@ export async function fanOut<A>(d: FanoutDeps, bounds: FanoutBounds, plan: reado
   });
   aborted.catch(() => undefined);
   try {
-    const outcomes = await Promise.race([Promise.all(targets.map((t) => routeShard(d, bounds, t, call, deadline, isAborted))), aborted]);
+    const outcomes = await Promise.race([Promise.all(startShards(d, bounds, targets, call, deadline, isAborted)), aborted]);
     if (isAborted()) throw cancelled();
     assert(outcomes.length === targets.length, 'one outcome a target');
     return outcomes;
@@ -172,19 +191,101 @@ export async function fanOut<A>(d: FanoutDeps, bounds: FanoutBounds, plan: reado
   }
 }
 
-async function routeShard<A>(d: FanoutDeps, bounds: FanoutBounds, plan: ShardTarget, call: ShardCall<A>, deadline: number, isAborted: () => boolean): Promise<ShardOutcome<A>> {
+/**
+ * startShards starts every target's route: with call.batch, one batch call
+ * per peer named first by two or more targets (split at batchPartsMax),
+ * each shard then routed on from its item's error; the rest one call each.
+ */
+function startShards<A>(d: FanoutDeps, bounds: FanoutBounds, targets: readonly ShardTarget[], call: ShardCall<A>, deadline: number, isAborted: () => boolean): Promise<ShardOutcome<A>>[] {
+  const out: (Promise<ShardOutcome<A>> | null)[] = targets.map(() => null);
+  const batch = call.batch;
+  if (batch !== undefined) {
+    const partsMax = call.batchPartsMax ?? 1;
+    assert(Number.isSafeInteger(partsMax) && partsMax >= 1, 'batchPartsMax >= 1');
+    const byPeer = new Map<NodeId, number[]>();
+    targets.forEach((t, i) => {
+      if (t.first === NONE || t.first === d.self) return;
+      const list = byPeer.get(t.first) ?? [];
+      list.push(i);
+      byPeer.set(t.first, list);
+    });
+    for (const [peer, all] of byPeer) {
+      if (all.length < 2) continue;
+      for (let from = 0; from < all.length; from += partsMax) {
+        const idx = all.slice(from, from + partsMax);
+        const leftMs = Math.floor(deadline - d.nowMs());
+        const items: Promise<(A | OtlpdbError)[]> =
+          leftMs < 1 || isAborted()
+            ? Promise.reject(new OtlpdbError('ERR_TIMEOUT', `the ${call.what}'s time ran out`))
+            : batch(peer, idx.map((i) => (targets[i] as ShardTarget).shard), Math.min(leftMs, bounds.shardCallMs));
+        idx.forEach((i, k) => {
+          const t = targets[i] as ShardTarget;
+          out[i] = items.then(
+            (res) => {
+              assert(res.length === idx.length, 'one batch item a part');
+              const r = res[k] as A | OtlpdbError;
+              if (!(r instanceof OtlpdbError)) return { shard: t.shard, answer: r };
+              return routeShard(d, bounds, t, call, deadline, isAborted, isAskAlone(r) ? null : r);
+            },
+            (err: unknown) => routeShard(d, bounds, t, call, deadline, isAborted, err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', String(err))),
+          );
+        });
+      }
+    }
+  }
+  return targets.map((t, i) => out[i] ?? routeShard(d, bounds, t, call, deadline, isAborted, null));
+}
+
+/**
+ * routeShard asks a shard's replicas in turn until one answers (see the top
+ * of this file). `prior` is the error its first replica already answered
+ * (a batch item): the route goes on from it as after that failed call.
+ */
+async function routeShard<A>(d: FanoutDeps, bounds: FanoutBounds, plan: ShardTarget, call: ShardCall<A>, deadline: number, isAborted: () => boolean, prior: OtlpdbError | null): Promise<ShardOutcome<A>> {
   const backoff = { baseMs: bounds.retryBackoffBaseMs, maxMs: bounds.retryBackoffMaxMs, jitterPercent: 50 };
   const { shard, replicas } = plan;
   let target = plan.first;
-  let last = new OtlpdbError('ERR_UNAVAILABLE', `shard ${shard} has no known replica`, { shard });
+  // Built only when needed: an Error captures a stack, and every shard of every read would pay for one.
+  let last: OtlpdbError | null = null;
+  const lastError = (): OtlpdbError => last ?? new OtlpdbError('ERR_UNAVAILABLE', `shard ${shard} has no known replica`, { shard });
   const tried = new Set<NodeId>();
   let failures = 0;
-  for (let attempt = 0; attempt < bounds.attemptsPerShardMax; attempt++) {
+  /** failedOn moves `target` on after its call failed with `e`; false ends the route. */
+  const failedOn = async (e: OtlpdbError): Promise<boolean> => {
+    last = e;
+    if (!e.retryable && e.code !== 'ERR_CORRUPTION') return false;
+    const hint = Number(e.details['leaderHint'] ?? NONE);
+    // A hint is followed once a round: after a leader stops, its followers name it until they elect another.
+    if (e.code === 'ERR_NOT_LEADER' && hint !== NONE && hint !== target && !tried.has(hint)) {
+      target = hint;
+      return true;
+    }
+    // The next placed replica not tried this round; when every one was, a pause and a new round.
+    const untried = replicas.find((r) => !tried.has(r));
+    const i = replicas.indexOf(target);
+    target = untried ?? replicas[(i + 1) % Math.max(1, replicas.length)] ?? NONE;
+    if (untried === undefined) {
+      failures++;
+      const pauseMs = Math.min(reconnectDelayMs(failures, d.rand, backoff), Math.floor(deadline - d.nowMs()));
+      if (pauseMs < 1) return false;
+      await d.sleep(pauseMs);
+      tried.clear();
+    }
+    return true;
+  };
+  let attempt = 0;
+  if (prior !== null) {
+    assert(target !== NONE, 'a batch item came from a named replica');
+    tried.add(target);
+    attempt++;
+    if (!(await failedOn(prior))) return { shard, error: lastError() };
+  }
+  for (; attempt < bounds.attemptsPerShardMax; attempt++) {
     if (target === NONE) target = replicas[attempt % Math.max(1, replicas.length)] ?? NONE;
     if (target === NONE) break;
     const leftMs = Math.floor(deadline - d.nowMs());
     if (leftMs < 1 || isAborted()) {
-      last = new OtlpdbError('ERR_TIMEOUT', `shard ${shard}: the ${call.what}'s time ran out; last error: ${last.message}`, { shard });
+      last = new OtlpdbError('ERR_TIMEOUT', `shard ${shard}: the ${call.what}'s time ran out; last error: ${lastError().message}`, { shard });
       break;
     }
     tried.add(target);
@@ -193,29 +294,10 @@ async function routeShard<A>(d: FanoutDeps, bounds: FanoutBounds, plan: ShardTar
       const answer = target === d.self ? await call.here(shard, d.nowMs() + budgetMs) : await call.remote(target, shard, budgetMs);
       return { shard, answer };
     } catch (err) {
-      const e = err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', String(err));
-      last = e;
-      if (!e.retryable && e.code !== 'ERR_CORRUPTION') break;
-      const hint = Number(e.details['leaderHint'] ?? NONE);
-      // A hint is followed once a round: after a leader stops, its followers name it until they elect another.
-      if (e.code === 'ERR_NOT_LEADER' && hint !== NONE && hint !== target && !tried.has(hint)) {
-        target = hint;
-        continue;
-      }
-      // The next placed replica not tried this round; when every one was, a pause and a new round.
-      const untried = replicas.find((r) => !tried.has(r));
-      const i = replicas.indexOf(target);
-      target = untried ?? replicas[(i + 1) % Math.max(1, replicas.length)] ?? NONE;
-      if (untried === undefined) {
-        failures++;
-        const pauseMs = Math.min(reconnectDelayMs(failures, d.rand, backoff), Math.floor(deadline - d.nowMs()));
-        if (pauseMs < 1) break;
-        await d.sleep(pauseMs);
-        tried.clear();
-      }
+      if (!(await failedOn(err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', String(err))))) break;
     }
   }
-  return { shard, error: last };
+  return { shard, error: lastError() };
 }
 
 /**

@@ -177,6 +177,12 @@ export interface SelectOptions {
    * until the lender takes them back.
    */
   readonly columns?: ColumnAlloc;
+  /**
+   * only, when given, narrows the read to these series ids (among those the
+   * matchers select): a caller that already knows its series reads only
+   * their chunks, not every series of the name.
+   */
+  readonly only?: ReadonlySet<number>;
 }
 
 /** SeriesSamples is one series' float samples in a read: sorted, one per timestamp (the latest write). */
@@ -916,7 +922,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     stats: ScanStats,
   ): AsyncGenerator<(SeriesSamples | SeriesRollups)[]> {
     const resolution = opts.resolution ?? (opts.stepMs === undefined ? 'raw' : pickResolution(opts.stepMs));
-    const ids = [...this.#index.select(tenant, matchers)].filter((id) => this.#isFloat[id] === true);
+    const ids = [...this.#index.select(tenant, matchers)].filter((id) => this.#isFloat[id] === true && (opts.only === undefined || opts.only.has(id)));
     const slices = this.#slices(tenant, minMs, maxMs, stats);
     for (const group of batches(ids)) {
       for (const [lo, hi, buckets] of slices) {
@@ -927,9 +933,9 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     }
   }
 
-  /** selectRecords yields the histogram and summary series matching `matchers` with their points (and exemplars) in [minMs, maxMs]. */
-  async *selectRecords(kv: KvRead, tenant: string, matchers: readonly Matcher[], minMs: number, maxMs: number, stats: ScanStats): AsyncGenerator<SeriesRecords[]> {
-    const ids = [...this.#index.select(tenant, matchers)].filter((id) => this.#isFloat[id] === false);
+  /** selectRecords yields the histogram and summary series matching `matchers` (and in `only`, when given) with their points (and exemplars) in [minMs, maxMs]. */
+  async *selectRecords(kv: KvRead, tenant: string, matchers: readonly Matcher[], minMs: number, maxMs: number, stats: ScanStats, only?: ReadonlySet<number>): AsyncGenerator<SeriesRecords[]> {
+    const ids = [...this.#index.select(tenant, matchers)].filter((id) => this.#isFloat[id] === false && (only === undefined || only.has(id)));
     const slices = this.#slices(tenant, minMs, maxMs, stats);
     for (const group of batches(ids)) for (const [lo, hi, buckets] of slices) {
       const parts = await this.#readDurable(kv, MetricKeySpace.Records, tenant, group, buckets, stats, (v) => decodeRecords(v));
