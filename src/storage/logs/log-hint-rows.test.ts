@@ -13,21 +13,12 @@ import type { HintLiteral, LineHintPlan } from './log-hints.js';
 import { compileLineHints } from './log-hints.js';
 import { adjacentPairOf, hintCandidates, hintCandidatesWith } from './log-hint-rows.js';
 import { logLine } from './log-line.js';
-import { randomLine, realisticLogs } from './log-test-util.js';
+import { randomLine, realisticLogs, synthLine } from './log-test-util.js';
 import type { LogIndexReader } from './term-index.js';
 import { openLogIndex } from './term-index.js';
 import { encodeLogIndex } from './term-index-build.js';
 
 const SEED = Number(process.env.SEED ?? 0x5713);
-const ALPHABET = [...'abcdefXYZ0123456789_-:.. /=",[]ſKΣσ\u00e9'];
-
-function synthLine(rand: SeededRand): string {
-  const n = 1 + rand.intn(60);
-  let s = '';
-  for (let i = 0; i < n; i++) s += ALPHABET[rand.intn(ALPHABET.length)] as string;
-  return s;
-}
-
 interface IndexedBlock {
   readonly lines: string[];
   readonly reader: LogIndexReader;

@@ -15,20 +15,11 @@ import { tokenize } from '../tokenizer.js';
 import type { HintLiteral, LineHintPlan } from './log-hints.js';
 import { bloomAlternatives, compileLineHints, termsAdmit } from './log-hints.js';
 import { logLine } from './log-line.js';
-import { randomLine, realisticLogs } from './log-test-util.js';
+import { randomLine, realisticLogs, synthLine } from './log-test-util.js';
 import { readIndexTerms } from './term-index.js';
 import { encodeLogIndex } from './term-index-build.js';
 
 const SEED = Number(process.env.SEED ?? 0x41e7);
-const ALPHABET = [...'abcdefXYZ0123456789_-:.. /=",[]ſKΣσ\u00e9'];
-
-function synthLine(rand: SeededRand): string {
-  const n = 1 + rand.intn(60);
-  let s = '';
-  for (let i = 0; i < n; i++) s += ALPHABET[rand.intn(ALPHABET.length)] as string;
-  return s;
-}
-
 function withLine(base: LogRow, line: string): LogRow {
   return { ...base, body: { type: 'string', value: line } };
 }

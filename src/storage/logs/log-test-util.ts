@@ -38,6 +38,17 @@ function ip(rand: SeededRand): string {
   return `10.${rand.intn(4)}.${rand.intn(256)}.${rand.intn(256)}`;
 }
 
+/** SYNTH_ALPHABET is synthLine's characters: word, digit and separator characters, and letters whose case folding is not one to one (ſ, K, Σ/σ, é). */
+const SYNTH_ALPHABET = [...'abcdefXYZ0123456789_-:.. /=",[]ſKΣσ\u00e9'];
+
+/** synthLine is a seeded line of 1..60 characters from SYNTH_ALPHABET: separators and case-folding traps a hint or tokenizer must get right. */
+export function synthLine(rand: SeededRand): string {
+  const n = 1 + rand.intn(60);
+  let s = '';
+  for (let i = 0; i < n; i++) s += SYNTH_ALPHABET[rand.intn(SYNTH_ALPHABET.length)] as string;
+  return s;
+}
+
 /** randomLine is one realistic log line: nginx combined format, a JSON line, or an application line. */
 export function randomLine(rand: SeededRand): string {
   switch (rand.intn(3)) {
