@@ -89,7 +89,11 @@ function cell(l: Latency | null): string {
 
 function targetOf(k: KindFigures): string {
   if (k.kind === 'keyword' && k.otlpdb !== null) return `p99 < ${TARGETS.keywordP99Ms} ms: ${k.otlpdb.p99Ms < TARGETS.keywordP99Ms ? 'met' : 'NOT met'}`;
-  if (k.kind === 'keywordRange' && k.otlpdb !== null && k.fts5 !== null) return `faster than FTS5 (p99): ${k.otlpdb.p99Ms < k.fts5.p99Ms ? 'met' : 'NOT met'}`;
+  if (k.kind === 'keywordRange' && k.otlpdb !== null && k.fts5 !== null) {
+    // The issue says "faster than FTS5" without a percentile: both are judged.
+    const at = (ours: number, theirs: number): string => (ours < theirs ? 'met' : 'NOT met');
+    return `faster than FTS5: p50 ${at(k.otlpdb.p50Ms, k.fts5.p50Ms)}, p99 ${at(k.otlpdb.p99Ms, k.fts5.p99Ms)}`;
+  }
   if (k.kind === 'keywordRange') return 'faster than FTS5: not judged (no FTS5)';
   return '';
 }
@@ -105,8 +109,12 @@ function printText(r: QueryLogsReport): void {
     const off = r.ingestIndexOff;
     const offSec = off.writeSec + off.flushSec;
     const x = ratio(onSec, offSec);
+    // Judged on the exact ratio: the printed one is rounded to two decimals (1.3016 prints as 1.3).
+    const exact = offSec > 0 ? onSec / offSec : null;
     console.log(`  ingest, index off: write ${off.writeSec} s + flush ${off.flushSec} s = ${offSec.toFixed(1)} s (${Math.round(r.lines / Math.max(offSec, 0.001)).toLocaleString('en-US')} lines/s)`);
-    console.log(`  ingest on/off ${x ?? '-'} (flush on/off ${ratio(on.flushSec, off.flushSec) ?? '-'}); target <= ${TARGETS.ingestOnOverOffMax}: ${x !== null && x <= TARGETS.ingestOnOverOffMax ? 'met' : 'NOT met'}`);
+    console.log(
+      `  ingest on/off ${x ?? '-'}${exact === null ? '' : ` (${exact.toFixed(4)})`} (flush on/off ${ratio(on.flushSec, off.flushSec) ?? '-'}); target <= ${TARGETS.ingestOnOverOffMax}: ${exact !== null && exact <= TARGETS.ingestOnOverOffMax ? 'met' : 'NOT met'}`,
+    );
   } else console.log('  ingest baseline (index off) not run (--no-ingest-baseline)');
   console.log('notice' in r.fts5 ? `  FTS5: not measured. NOTICE: ${r.fts5.notice}` : `  FTS5: ${r.fts5.version}, loaded in ${r.fts5.loadSec} s`);
   console.log('\n  kind          otlpdb p50    p99 | brute p50    p99 |  FTS5 p50    p99 | otlpdb/FTS5 p99  otlpdb/brute p99 | matches wrong  target');
