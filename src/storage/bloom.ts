@@ -84,6 +84,13 @@ function optimalHashes(sizeBits: number, items: number): number {
   return Math.ceil((sizeBits / items) * Math.log(2));
 }
 
+/** bloomEncodedBytes is the size encodeBloom writes for a filter buildBloom makes of `items` items at `falsePositiveTarget` (no items sizes as one). */
+export function bloomEncodedBytes(items: number, falsePositiveTarget: number): number {
+  assert(items >= 0 && Number.isSafeInteger(items), 'items is a count');
+  assert(falsePositiveTarget > 0 && falsePositiveTarget < 1, 'falsePositiveTarget in (0, 1)');
+  return HEADER_BYTES + Math.ceil(optimalSizeBits(Math.max(1, items), falsePositiveTarget) / 8);
+}
+
 /** referenceFilter is the bloom-filters BloomFilter holding the same bits (tests and bloomHasReference only: its constructor is dear). */
 export function referenceFilter(bloom: BlockBloom): ReferenceFilter {
   const f = new bloomFilters.BloomFilter(bloom.sizeBits, bloom.hashes);

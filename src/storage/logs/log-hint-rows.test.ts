@@ -13,7 +13,7 @@ import type { HintLiteral, LineHintPlan } from './log-hints.js';
 import { compileLineHints } from './log-hints.js';
 import { adjacentPairOf, hintCandidates, hintCandidatesWith } from './log-hint-rows.js';
 import { logLine } from './log-line.js';
-import { randomLine, realisticLogs, synthLine } from './log-test-util.js';
+import { randomLine, randomSubstring, realisticLogs, synthLine } from './log-test-util.js';
 import type { LogIndexReader } from './term-index.js';
 import { openLogIndex } from './term-index.js';
 import { encodeLogIndex } from './term-index-build.js';
@@ -49,12 +49,7 @@ function lineHas(line: string, lit: string, ci: boolean): boolean {
 
 function randomLiteral(rand: SeededRand, b: IndexedBlock, ci: boolean): string {
   if (rand.intn(6) === 0) return ['status=5', 'tatus=50', 'status', '=503', 'us=5'][rand.intn(5)] as string;
-  const cps = [...(b.lines[rand.intn(b.lines.length)] as string)];
-  const start = rand.intn(cps.length);
-  const end = Math.min(cps.length, start + 1 + rand.intn(24));
-  let lit = cps.slice(start, end).join('');
-  if (ci) lit = [...lit].map((c) => (rand.intn(2) === 0 ? c.toUpperCase() : c)).join('');
-  return lit;
+  return randomSubstring(rand, b.lines[rand.intn(b.lines.length)] as string, ci);
 }
 
 type Candidates = (plan: LineHintPlan, reader: LogIndexReader) => Uint32Array | null;

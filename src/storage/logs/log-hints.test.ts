@@ -15,7 +15,7 @@ import { tokenize } from '../tokenizer.js';
 import type { HintLiteral, LineHintPlan } from './log-hints.js';
 import { bloomAlternatives, compileLineHints, termsAdmit } from './log-hints.js';
 import { logLine } from './log-line.js';
-import { randomLine, realisticLogs, synthLine } from './log-test-util.js';
+import { randomLine, randomSubstring, realisticLogs, synthLine } from './log-test-util.js';
 import { readIndexTerms } from './term-index.js';
 import { encodeLogIndex } from './term-index-build.js';
 
@@ -61,12 +61,7 @@ function admits(plan: LineHintPlan | null, b: Block): boolean {
 /** randomLiteral is a substring of a random line of a random block (code-point boundaries), its case flipped at random when ci. */
 function randomLiteral(rand: SeededRand, blocks: readonly Block[], ci: boolean): string {
   const b = blocks[rand.intn(blocks.length)] as Block;
-  const cps = [...(b.lines[rand.intn(b.lines.length)] as string)];
-  const start = rand.intn(cps.length);
-  const end = Math.min(cps.length, start + 1 + rand.intn(24));
-  let lit = cps.slice(start, end).join('');
-  if (ci) lit = [...lit].map((c) => (rand.intn(2) === 0 ? c.toUpperCase() : c)).join('');
-  return lit;
+  return randomSubstring(rand, b.lines[rand.intn(b.lines.length)] as string, ci);
 }
 
 /** soundnessViolations counts (literal, block) pairs where a block holding a matching line is pruned by `compile`. */

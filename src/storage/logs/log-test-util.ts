@@ -49,6 +49,15 @@ export function synthLine(rand: SeededRand): string {
   return s;
 }
 
+/** randomSubstring is 1..24 code points of `line` from a random start (code-point boundaries), each upper-cased at random when `ci`: a literal a hint test looks for. */
+export function randomSubstring(rand: SeededRand, line: string, ci: boolean): string {
+  const cps = [...line];
+  const start = rand.intn(cps.length);
+  const end = Math.min(cps.length, start + 1 + rand.intn(24));
+  const lit = cps.slice(start, end).join('');
+  return ci ? [...lit].map((c) => (rand.intn(2) === 0 ? c.toUpperCase() : c)).join('') : lit;
+}
+
 /** randomLine is one realistic log line: nginx combined format, a JSON line, or an application line. */
 export function randomLine(rand: SeededRand): string {
   switch (rand.intn(3)) {

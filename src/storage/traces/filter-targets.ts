@@ -26,6 +26,7 @@
  */
 import { assert } from '../../errors.js';
 import { TraceStoreLimits } from '../../limits.js';
+import { bloomEncodedBytes } from '../bloom.js';
 
 /** FilterTargets are the false-positive targets of a version-3 value's block-level filter and of its pages' filters. */
 export interface FilterTargets {
@@ -33,20 +34,8 @@ export interface FilterTargets {
   readonly page: number;
 }
 
-/** BLOOM_HEADER_BYTES is bloom.ts's compact header (version, hashes, reserved, sizeBits). */
-const BLOOM_HEADER_BYTES = 8;
-
-/**
- * bloomBytesFor is the encoded size (bloom.ts encodeBloom) of a filter of
- * `items` items at `target`: bloom-filters 3.0.4's optimalFilterSize bits
- * (ceil(-n ln p / ln² 2), n at least 1) in whole bytes, plus the header.
- */
-export function bloomBytesFor(items: number, target: number): number {
-  assert(items >= 0 && Number.isSafeInteger(items), 'items is a count');
-  assert(target > 0 && target < 1, 'target in (0, 1)');
-  const bits = Math.ceil(-(Math.max(1, items) * Math.log(target)) / Math.pow(Math.log(2), 2));
-  return BLOOM_HEADER_BYTES + Math.ceil(bits / 8);
-}
+/** bloomBytesFor is the encoded size of a filter of `items` items at `target` (bloom.ts bloomEncodedBytes). */
+export const bloomBytesFor = bloomEncodedBytes;
 
 /**
  * chooseFilterTargets picks the targets of a version-3 value (the rule
