@@ -2156,8 +2156,15 @@ export const PromqlLimits = {
   abortCheckEvery: 256,
   /** groupStepCellsMax bounds groups × steps of an aggregation computed as columns (aggregate-columns.ts: 12 to 28 bytes a cell); past it the per-step path runs. */
   groupStepCellsMax: 16_000_000,
+  /** parseCacheEntriesMax bounds the parsed query texts a node keeps (promql/parse-cache.ts): a dashboard's panels and their pushed-down parts, per tenant. */
+  parseCacheEntriesMax: 1_024,
+  /** parseCacheTextBytesMax bounds the kept texts' keys in memory (2 bytes a UTF-16 code unit); their trees are of the same order. */
+  parseCacheTextBytesMax: 4 * 1024 * 1024,
+  /** parseCacheTextBytesEachMax is the longest key kept; a longer text is parsed each time (rare, and parsing is then the smaller cost). */
+  parseCacheTextBytesEachMax: 16 * 1024,
 } as const;
 assert(PromqlLimits.regexBytesMax < PromqlLimits.queryBytesMax, 'promql regexBytesMax < queryBytesMax');
+assert(PromqlLimits.parseCacheEntriesMax >= 1 && PromqlLimits.parseCacheTextBytesEachMax <= PromqlLimits.parseCacheTextBytesMax, 'the parse cache keeps at least one text');
 assert(PromqlLimits.seriesMax <= PromqlLimits.samplesMax, 'a series holds at least one sample');
 assert(PromqlLimits.groupStepCellsMax >= PromqlLimits.stepsMax, 'one group over the most steps fits the column path');
 assert(PromqlLimits.stepsMax >= 1 && PromqlLimits.lookbackMsDefault > 0, 'promql steps and lookback are positive');

@@ -56,9 +56,12 @@ import type { GridPartials, ShardGridAnswer } from './promql/grid-partials.js';
 import { gridSteps, gridToSeries, seriesToGrid } from './promql/grid-partials.js';
 import { makeGrid } from './promql/eval-types.js';
 import type { PromView } from './metrics-prom-view.js';
+import type { Expr } from './promql/ast.js';
 import { mergeCollisions } from './metrics-prom-view.js';
 import { ColumnPool } from '../storage/metrics/column-pool.js';
 import { evalOnShard, readShardMetadata, readShardSeries, toStoreMatchers } from './metrics-shard-read.js';
+import { ParsedExprCache } from './promql/parse-cache.js';
+import type { ParseScope } from './promql/parse-cache.js';
 import type { ShardReadContext, ShardReadResult } from './metrics-shard-read.js';
 
 /** MetricsReadDeps are what a Prometheus read needs from its node. */
@@ -78,7 +81,7 @@ export interface MetricsReadLimits {
 
 /** newSourceStats is an empty SourceStats. */
 export function newSourceStats(): SourceStats {
-  return { shardsAsked: 0, seriesRead: 0, samplesRead: 0, samplesHeld: 0, rollupPointsRead: 0, bytesRead: 0, partialFailures: [] };
+  return { shardsAsked: 0, seriesRead: 0, samplesRead: 0, samplesHeld: 0, rollupPointsRead: 0, bytesRead: 0, samplesDecoded: 0, partialFailures: [] };
 }
 
 type ShardPart =
@@ -90,6 +93,8 @@ export class MetricsRead {
   readonly #d: MetricsReadDeps;
   /** #columns lends the shard parts evaluated here the columns their reads decode into (column-pool.ts), taken back once each part's answer is built. */
   readonly #columns = new ColumnPool();
+  /** #parses is the node's parsed query texts (promql/parse-cache.ts), per tenant: the coordinator's evaluations and the shard parts served here share it. */
+  readonly #parses = new ParsedExprCache();
 
   constructor(deps: MetricsReadDeps) {
     this.#d = deps;
@@ -98,6 +103,11 @@ export class MetricsRead {
   /** engine is the injected PromQL engine, or null. */
   get engine(): PromqlEngine | null {
     return this.#d.engine;
+  }
+
+  /** parseScope is the parser of one tenant's query texts on this node (cached; promql/parse-cache.ts). */
+  parseScope(tenant: string): ParseScope {
+    return this.#parses.scope(tenant);
   }
 
   /** register installs shard.metricsRead on the node's transport. */
@@ -212,6 +222,7 @@ export class MetricsRead {
       stats.samplesRead += o.answer.samplesRead;
       stats.rollupPointsRead += o.answer.rollupPointsRead;
       stats.bytesRead += o.answer.stats.bytesRead;
+      stats.samplesDecoded = (stats.samplesDecoded ?? 0) + (o.answer.stats.samplesDecoded ?? 0);
       stats.samplesHeld += answerPoints(o.answer);
       out.push(o.answer);
     }
@@ -232,7 +243,7 @@ export class MetricsRead {
     return runHere(this.#d, r.group as GroupId, r.consistency, deadlineMs, async (read) => {
       const store = read.stores.metrics;
       assert(store instanceof MetricStore, 'the metrics store is a MetricStore');
-      const c: ShardReadContext = { shard: r.group, store, kv: read.kv, tenant: r.tenant, view: this.#d.view, stats: newScanStats() };
+      const c: ShardReadContext = { shard: r.group, store, kv: read.kv, tenant: r.tenant, view: this.#d.view, stats: { ...newScanStats(), samplesDecoded: 0 }, parse: this.#parses.scope(r.tenant).parse };
       let res: ShardReadResult;
       if (r.op === 'eval') {
         const engine = this.#d.engine;
@@ -289,6 +300,8 @@ function gridStepsOf(part: ShardPart): number | null {
  */
 export class ClusterSeriesSource implements SeriesSource {
   readonly stats: SourceStats = newSourceStats();
+  /** parse is the tenant's cached parser on this node (the engine parses the query through it). */
+  readonly parse: (text: string) => Expr;
   readonly #read: MetricsRead;
   readonly #tenant: string;
   readonly #consistency: Consistency;
@@ -297,6 +310,7 @@ export class ClusterSeriesSource implements SeriesSource {
     this.#read = read;
     this.#tenant = tenant;
     this.#consistency = consistency;
+    this.parse = read.parseScope(tenant).parse;
   }
 
   /** select reads the matching series of every shard, merged. */

@@ -51,6 +51,7 @@ import type { SelectRollup } from './promql/source.js';
 import type { MaxSourceResolution } from './promql/rollup-eval.js';
 import type { RollupPoint } from '../storage/metrics/rollup.js';
 import type { ColumnLease, ColumnPool } from '../storage/metrics/column-pool.js';
+import type { Expr } from './promql/ast.js';
 
 /** ShardReadContext is one pinned read of one shard replica's metrics store. */
 export interface ShardReadContext {
@@ -60,6 +61,8 @@ export interface ShardReadContext {
   readonly tenant: string;
   readonly view: PromView;
   readonly stats: ScanStats;
+  /** parse, when given, is the tenant's cached parser of pushed-down texts (promql/parse-cache.ts); absent, each is parsed. */
+  readonly parse?: (text: string) => Expr;
   /** columns, when given, lends the raw reads their columns (column-pool.ts): the series answered are views of them until the lease is released. */
   readonly columns?: ColumnLease;
 }
@@ -304,13 +307,15 @@ export function toStoreMatchers(ms: readonly { name: string; op: Matcher['op']; 
  * evaluation.
  */
 export class ShardSeriesSource implements SeriesSource {
-  readonly stats: SourceStats = { shardsAsked: 1, seriesRead: 0, samplesRead: 0, samplesHeld: 0, bytesRead: 0, rollupPointsRead: 0, partialFailures: [] };
+  readonly stats: SourceStats = { shardsAsked: 1, seriesRead: 0, samplesRead: 0, samplesHeld: 0, bytesRead: 0, rollupPointsRead: 0, samplesDecoded: 0, partialFailures: [] };
+  readonly parse?: (text: string) => Expr;
   readonly #c: ShardReadContext;
   readonly #budget: MetricsBudget;
 
   constructor(c: ShardReadContext, budget: MetricsBudget) {
     this.#c = c;
     this.#budget = budget;
+    if (c.parse !== undefined) this.parse = c.parse;
   }
 
   /** select reads the matching series of this shard, within what is left of the budget. */
@@ -322,6 +327,7 @@ export class ShardSeriesSource implements SeriesSource {
     this.stats.samplesRead += r.samplesRead;
     this.stats.rollupPointsRead += r.rollupPointsRead;
     this.stats.bytesRead = this.#c.stats.bytesRead;
+    this.stats.samplesDecoded = this.#c.stats.samplesDecoded ?? 0;
     return r.series;
   }
 }

@@ -101,10 +101,10 @@ async function columnSeries(expr: Expr, grid: Grid, ctx: EvalCtx, perSeries: boo
   return folded === null ? null : stepsToSeries(folded.steps, grid);
 }
 
-/** prepare parses a query, resolves start()/end(), and checks its type against the range. */
-function prepare(text: string, range: EvalRange): { expr: Expr; grid: Grid } {
+/** prepare parses a query (through `parse`, a tenant's cached parser, when given), resolves start()/end(), and checks its type against the range. */
+function prepare(text: string, range: EvalRange, parse: (text: string) => Expr = parsePromql): { expr: Expr; grid: Grid } {
   checkRange(range);
-  const parsed = parsePromql(text);
+  const parsed = parse(text);
   const t = exprType(parsed);
   if (range.stepMs > 0 && t !== 'scalar' && t !== 'vector') {
     throw new OtlpdbError('ERR_INVALID_ARGUMENT', `invalid expression type "${typeName(t)}" for range query, must be Scalar or instant Vector`, { promErrorType: 'bad_data' });
@@ -117,7 +117,7 @@ export function createPromqlEngine(o: EngineOptions = {}): PromqlEngine {
   return {
     async evaluate(text, range, source, opts) {
       checkAbort(opts.signal);
-      const { expr, grid } = prepare(text, range);
+      const { expr, grid } = prepare(text, range, source.parse);
       const ctx = makeCtx(source, opts.lookbackMs, opts.signal, o, (o.pushdown ?? true) && source.shardEval !== undefined, opts.maxSourceResolution ?? 'auto');
       if (range.stepMs > 0) {
         const columns = await columnSeries(expr, grid, ctx, o.perSeriesColumns ?? true);
@@ -148,7 +148,7 @@ export async function evaluateShard(
   maxSourceResolution: MaxSourceResolution = 'auto',
 ): Promise<FloatSeries[]> {
   checkAbort(signal);
-  const { expr, grid } = prepare(text, range);
+  const { expr, grid } = prepare(text, range, localSource.parse);
   const ctx = makeCtx(localSource, lookbackMs, signal, o, false, maxSourceResolution);
   const columns = await columnSeries(expr, grid, ctx, o.perSeriesColumns ?? true);
   if (columns !== null) return sortSeries(columns);

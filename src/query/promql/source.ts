@@ -19,6 +19,7 @@
  */
 import type { MaxSourceResolution } from './rollup-eval.js';
 import type { ShardGridAnswer } from './grid-partials.js';
+import type { Expr } from './ast.js';
 
 /** PromLabel is one label of a Prometheus series. */
 export interface PromLabel {
@@ -102,6 +103,8 @@ export interface SourceStats {
   /** rollupPointsRead counts the rollup points among samplesRead (reads that chooseRollup sent to 5m/1h rollups). */
   rollupPointsRead: number;
   bytesRead: number;
+  /** samplesDecoded counts the samples the shards took from storage before cutting them to the asked range (ScanStats.samplesDecoded); absent, none counted. */
+  samplesDecoded?: number;
   /** partialFailures names shards that did not answer; a non-empty list makes the answer partial. */
   readonly partialFailures: { readonly shard: number; readonly code: string; readonly message: string }[];
 }
@@ -122,6 +125,13 @@ export interface SeriesSource {
   select(req: SelectRequest, signal: AbortSignal): Promise<readonly FloatSeries[]>;
   shardEval?(req: ShardEvalRequest, signal: AbortSignal): Promise<readonly FloatSeries[]>;
   shardEvalGrid?(req: ShardEvalRequest, signal: AbortSignal): Promise<ShardGridAnswer>;
+  /**
+   * parse, when present, is how the engine parses a query text evaluated
+   * over this source: the node's cache scoped to the source's tenant
+   * (parse-cache.ts); absent, parsePromql each time. It answers what
+   * parsePromql does, frozen.
+   */
+  readonly parse?: (text: string) => Expr;
   readonly stats: SourceStats;
 }
 
