@@ -312,7 +312,7 @@ async function serveQuery(s: PromApiSource, route: 'query' | 'query_range', tena
       stats = {
         timings: { evalTotalTime: (performance.now() - began) / 1000, resultSortTime: 0, queryPreparationTime: 0, innerEvalTime: 0, execQueueTime: 0, execTotalTime: (performance.now() - began) / 1000 },
         samples: { totalQueryableSamples: st.samplesRead, peakSamples: st.samplesHeld },
-        otlpdb: { shardsAsked: st.shardsAsked, seriesRead: st.seriesRead, samplesRead: st.samplesRead, rollupPointsRead: st.rollupPointsRead, bytesRead: st.bytesRead, partialFailures: st.partialFailures },
+        otlpdb: { shardsAsked: st.shardsAsked, seriesRead: st.seriesRead, samplesRead: st.samplesRead, rollupPointsRead: st.rollupPointsRead, bytesRead: st.bytesRead, samplesDecoded: st.samplesDecoded ?? 0, partialFailures: st.partialFailures },
       };
     }
     return successText(queryDataJson(shaped, stats), source.stats);

@@ -56,6 +56,8 @@ t.test('planted corruption in answers is caught as ERR_CORRUPTION', async (t) =>
     ['fractional timestamp', plant((x) => ((series(x)[1] as unknown[])[1] = new Uint8Array(new Float64Array([1.5]).buffer)))],
     ['more series than the budget', plant((x) => (x[3] = Array.from({ length: 11 }, (_, i) => [['__name__', `s${i}`], new Uint8Array(0), new Uint8Array(0)])))],
     ['bad stats', plant((x) => (x[0] = 'nope'))],
+    ['negative samplesDecoded', plant((x) => ((x[0] as unknown[])[6] = -1))],
+    ['stats of 8', plant((x) => (x[0] as unknown[]).push(0))],
   ];
   for (const [name, bytes] of cases) t.throws(() => decodeMetricsAnswer(bytes, budget), { code: 'ERR_CORRUPTION' }, name);
   t.throws(() => decodeMetricsAnswer(encodeMetricsAnswer(answer), { seriesMax: 10, samplesMax: 2 }), { code: 'ERR_CORRUPTION' }, 'more samples than the budget');
@@ -118,4 +120,14 @@ t.test('float64 columns cross the wire bit for bit: staleness markers, -0, ±Inf
   const got = new Uint8Array((back?.values ?? new Float64Array(0)).slice().buffer);
   t.same([...got], [...new Uint8Array(bits.buffer)], 'the same 48 bytes');
   t.ok(Object.is(back?.values[1], -0), '-0 stays -0');
+});
+
+t.test('samplesDecoded crosses the wire; an older node\'s answer (the 6-tuple of scan stats) decodes with 0', async (t) => {
+  const a: MetricsShardAnswer = { ...answer, stats: { ...newScanStats(), bytesRead: 42, samplesDecoded: 480 } };
+  t.equal(decodeMetricsAnswer(encodeMetricsAnswer(a), budget).stats.samplesDecoded, 480, 'counted on the shard, read on the coordinator');
+  const v = packr.unpack(encodeMetricsAnswer(a)) as unknown[];
+  v[0] = (v[0] as unknown[]).slice(0, 6);
+  const old = decodeMetricsAnswer(packr.pack(v), budget);
+  t.equal(old.stats.samplesDecoded, 0, 'absent: 0');
+  t.equal(old.stats.bytesRead, 42, 'the rest of the stats as sent');
 });

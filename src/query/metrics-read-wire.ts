@@ -21,7 +21,7 @@
  *                present = the series' bitmaps, ceil(steps / 8) bytes each; values = little-endian
  *                float64 bytes of the present points, series after series, in step order
  *   matchers = [[name, op, value]...]          op one of = != =~ !~
- *   stats    = scanStatsTuple (signal-store.ts)
+ *   stats    = [...scanStatsTuple (signal-store.ts), samplesDecoded]   (an older node's: the 6-tuple alone, samplesDecoded 0)
  *   series   = [[labels, timestamps, values]...]
  *   labels   = [name, value, name, value, ...] sorted by name, distinct, no empty value
  *   timestamps, values = little-endian float64 bytes of equal length (empty for 'series');
@@ -216,7 +216,7 @@ function gridTuple(g: GridPartials): unknown[] {
 export function encodeMetricsAnswer(a: MetricsShardAnswer): Uint8Array {
   assert(a.grid === undefined || a.series.length === 0, 'a grid answer carries no series beside it');
   const series = a.series.map((s) => [flatLabels(s.labels), f64Bytes(s.timestampsMs), f64Bytes(s.values)]);
-  const tuple = [scanStatsTuple(a.stats), a.seriesRead, a.samplesRead, series, a.rollupPointsRead];
+  const tuple = [[...scanStatsTuple(a.stats), a.stats.samplesDecoded ?? 0], a.seriesRead, a.samplesRead, series, a.rollupPointsRead];
   const out = packr.pack(a.grid === undefined ? tuple : [...tuple, gridTuple(a.grid)]);
   if (out.length > L.answerBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a shard's metrics answer exceeds MetricsQueryLimits.answerBytesMax (${L.answerBytesMax} bytes); narrow the query`);
   return out;
@@ -269,6 +269,14 @@ function decodeGrid(v: unknown, budget: MetricsBudget, steps: number | null): Gr
   return { steps: n, labels, present: new Uint8Array(present), values };
 }
 
+/** readMetricsStats reads an answer's stats: the scan stats' 6-tuple, then samplesDecoded (absent from an older node's answer: 0). */
+function readMetricsStats(v: unknown): ScanStats {
+  if (!Array.isArray(v) || (v.length !== 6 && v.length !== 7)) throw badAnswer('stats is not [scan stats..., samplesDecoded]');
+  const stats = readScanStatsTuple(v.slice(0, 6), badAnswer);
+  stats.samplesDecoded = int(v[6] ?? 0, 'samplesDecoded', 0, Number.MAX_SAFE_INTEGER, badAnswer);
+  return stats;
+}
+
 /**
  * decodeMetricsAnswer checks a shard's answer to a request with `budget`
  * (ERR_CORRUPTION when malformed); `steps` is the request's grid step count
@@ -278,7 +286,7 @@ export function decodeMetricsAnswer(bytes: Uint8Array, budget: MetricsBudget, st
   if (bytes.length > L.answerBytesMax) throw badAnswer(`frame exceeds ${L.answerBytesMax} bytes`);
   const v = unpack(bytes, badAnswer);
   if (!Array.isArray(v) || v.length < 4 || v.length > 6) throw badAnswer('not [stats, seriesRead, samplesRead, series, rollupPointsRead, grid]');
-  const stats = readScanStatsTuple(v[0], badAnswer);
+  const stats = readMetricsStats(v[0]);
   const seriesRead = int(v[1], 'seriesRead', 0, Number.MAX_SAFE_INTEGER, badAnswer);
   const samplesRead = int(v[2], 'samplesRead', 0, Number.MAX_SAFE_INTEGER, badAnswer);
   const rollupPointsRead = int(v[4] ?? 0, 'rollupPointsRead', 0, samplesRead, badAnswer);

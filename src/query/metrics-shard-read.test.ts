@@ -111,6 +111,12 @@ t.test('a selective read reads only its series (raw, rollup, records); a store i
     if (want.length === 0 || key(one.r.series) !== key(want)) wrong.push(`${what}: answer`);
     if (!(one.stats.headRowsScanned > 0 && one.stats.headRowsScanned * 100 <= all.stats.headRowsScanned)) wrong.push(`${what}: head rows ${one.stats.headRowsScanned} of ${all.stats.headRowsScanned}`);
     if (!(one.stats.bytesRead > 0 && one.stats.bytesRead * 2 <= all.stats.bytesRead)) wrong.push(`${what}: bytes ${one.stats.bytesRead} of ${all.stats.bytesRead}`);
+    if (rollup === undefined && name === 'c_total') {
+      // samplesDecoded counts what the read took from storage: at least what it answers, and one series' share of the whole name's.
+      const [d1, dAll] = [one.stats.samplesDecoded ?? 0, all.stats.samplesDecoded ?? 0];
+      if (!(d1 >= one.r.samplesRead && one.r.samplesRead > 0 && dAll >= all.r.samplesRead)) wrong.push(`${what}: decoded ${d1} / ${dAll} below read ${one.r.samplesRead} / ${all.r.samplesRead}`);
+      if (!(d1 * 100 <= dAll)) wrong.push(`${what}: decoded ${d1} of ${dAll}`);
+    }
     return wrong;
   };
   for (const [what, name, rollup] of cases) t.same(await check(store, what, name, rollup), [], `${what}: the answer of the whole name's read, a small part of its reading`);
@@ -118,4 +124,26 @@ t.test('a selective read reads only its series (raw, rollup, records); a store i
     const wrong = await check(ignoringOnly(store), what, name, rollup);
     t.ok(wrong.length > 0 && !wrong.some((w) => w.endsWith('answer')), `planted (${what}): the same answer, caught by the counts: ${wrong.join('; ')}`);
   }
+});
+
+t.test('samplesDecoded counts the samples taken from storage, not those answered: a range cut inside a block decodes more than it answers', async (t) => {
+  const tmp = await openTempDb();
+  t.teardown(() => removeTempDb(tmp));
+  const store = new MetricStore({ hasher: await initHash() });
+  const flusher = new Flusher(store, tmp.db);
+  const rand = new SeededRand(3);
+  for (let tMs = T0; tMs < T0 + 2 * H; tMs += 60_000) store.add('default', rowsAt(tMs, rand), 0);
+  await flusher.flush();
+  const view = new PromView({ promoteResourceAttributes: [] });
+  const read = async (fromMs: number, toMs: number): Promise<{ r: ShardReadResult; stats: ScanStats }> => {
+    const c: ShardReadContext = { shard: 0, store, kv: tmp.db, tenant: 'default', view, stats: newScanStats() };
+    const r = await readShardSeries(c, [{ name: '__name__', op: '=', value: 'c_total' }, { name: 'pod', op: '=', value: 'p3' }], fromMs, toMs, BUDGET, true);
+    return { r, stats: c.stats };
+  };
+  const whole = await read(T0, T0 + 2 * H);
+  const cut = await read(T0 + H - 5 * 60_000, T0 + H);
+  t.equal(whole.r.samplesRead, 120, 'the whole range answers its 120 samples');
+  t.equal(whole.stats.samplesDecoded, 120, 'and decodes exactly those');
+  t.equal(cut.r.samplesRead, 6, 'five minutes answer 6 samples');
+  t.ok((cut.stats.samplesDecoded ?? 0) > cut.r.samplesRead, `but the read decoded the block's ${cut.stats.samplesDecoded ?? 0}`);
 });

@@ -1059,6 +1059,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
         const cols = h.floats.get(id);
         if (cols === undefined) continue;
         stats.headRowsScanned += cols.n;
+        stats.samplesDecoded = (stats.samplesDecoded ?? 0) + cols.n;
         runs.push(cols.columns());
       }
       const merged = mergeRuns(runs, minMs, maxMs, columns);
@@ -1208,10 +1209,13 @@ export class MetricStore implements SignalStore<MetricPointRow> {
         if (at > 0 && run.filled > at && !((run.ts[at] as number) > (run.ts[at - 1] as number))) run.increasing = false;
       }
     }
+    let decoded = 0;
     for (const [id, run] of runs) {
       assert(run.filled === run.ts.length, 'every counted sample decoded');
+      decoded += run.filled;
       out.set(id, run.increasing ? { ts: run.ts, vs: run.vs } : { ts: run.ts, vs: run.vs, increasing: false });
     }
+    stats.samplesDecoded = (stats.samplesDecoded ?? 0) + decoded;
     return out;
   }
 

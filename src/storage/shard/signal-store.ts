@@ -155,6 +155,13 @@ export interface ScanStats {
   bytesRead: number;
   /** headRowsScanned counts rows checked in the in-memory heads. */
   headRowsScanned: number;
+  /**
+   * samplesDecoded counts the metric samples a read took from storage —
+   * decoded from chunk blocks, copied from the heads — before cutting them
+   * to its time range (samplesRead, what the read answers, is at most
+   * this). Only metric reads count it; absent, none were.
+   */
+  samplesDecoded?: number;
 }
 
 /** newScanStats returns a ScanStats with every counter at zero. */
@@ -170,6 +177,7 @@ export function addScanStats(into: ScanStats, from: ScanStats): void {
   into.blocksPrunedIndex += from.blocksPrunedIndex;
   into.bytesRead += from.bytesRead;
   into.headRowsScanned += from.headRowsScanned;
+  if (from.samplesDecoded !== undefined) into.samplesDecoded = (into.samplesDecoded ?? 0) + from.samplesDecoded;
 }
 
 /** scanStatsTuple is the stats as the peer frames carry them: [blocksScanned, blocksPrunedTime, blocksPrunedBloom, blocksPrunedIndex, bytesRead, headRowsScanned]. */
