@@ -140,7 +140,7 @@ t.test('Prometheus API across a 3-node cluster', async (t) => {
   const q = `/api/v1/query?query=${encodeURIComponent('http_requests_total[1m]')}&time=${at}&stats=all`;
   const viaSelect = await getJson(c.api(1), q);
   t.equal(viaSelect.status, 200);
-  const data = viaSelect.doc.data as { resultType: string; result: { metric: Record<string, string>; values: [number, string][] }[]; stats: { otlpdb: { shardsAsked: number; seriesRead: number } } };
+  const data = viaSelect.doc.data as { resultType: string; result: { metric: Record<string, string>; values: [number, string][] }[]; stats: { otlpdb: { shardsAsked: number; seriesRead: number; samplesRead: number; samplesDecoded: number } } };
   t.equal(data.result.length, 6, 'select merges every shard');
   t.same(
     data.result.find((r) => r.metric['instance'] === 'b' && r.metric['http_method'] === 'GET')?.values,
@@ -151,6 +151,8 @@ t.test('Prometheus API across a 3-node cluster', async (t) => {
     ],
   );
   t.equal(data.stats.otlpdb.shardsAsked, 4);
+  t.equal(data.stats.otlpdb.samplesRead, 18, 'six series, three samples each');
+  t.ok(data.stats.otlpdb.samplesDecoded >= data.stats.otlpdb.samplesRead, `stats=all says what the shards decoded too (${data.stats.otlpdb.samplesDecoded})`);
   const viaShards = await getJson(c.api(2), `/api/v1/query?query=${encodeURIComponent('last_over_time(http_requests_total[1m])')}&time=${at}`);
   const pushed = (viaShards.doc.data as { result: { metric: Record<string, string>; value: [number, string] }[] }).result;
   t.equal(pushed.length, 6, 'a range function pushed to every shard: the union of the shards');
