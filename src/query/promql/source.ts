@@ -84,7 +84,7 @@ export interface EvalRange {
 
 /** ShardEvalRequest is one subexpression to evaluate on every shard over the query's steps. */
 export interface ShardEvalRequest {
-  /** expr is PromQL text the engine parses again on the shard (it formats it from its AST). */
+  /** expr is PromQL text the engine parses again on the shard (it formats it from its AST); a shard's node keeps it parsed (parse-cache.ts). */
   readonly expr: string;
   readonly range: EvalRange;
   /** lookbackMs is the query's lookback delta (Prometheus's default 5 minutes). */
