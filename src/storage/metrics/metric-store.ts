@@ -76,9 +76,9 @@
  * out wants a small read-only view interface first. The head generation and
  * its merge helpers are in store-head.ts, value formats in store-format.ts.
  * The columnar add (addColumns: points-only entries decoded by metric-entry.ts,
- * series found by raw-identity-memo.ts) stays here because it shares #addRow's
- * steps and the registry, last-timestamp and head state; its decoder and memo
- * are their own files.
+ * series found by positional-memo.ts, then raw-identity-memo.ts) stays here
+ * because it shares #addRow's steps and the registry, last-timestamp and head
+ * state; its decoder and memos are their own files.
  *
  * Invariants: #lastT.length >= registry.size; #tenantOf.length === #isFloat.length
  * === #descs.size === registry.size; a head's float columns per series are strictly
