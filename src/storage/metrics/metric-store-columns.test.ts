@@ -255,3 +255,96 @@ t.test('the equivalence check catches a planted bug: a column path that drops de
   const d = diff(infos(good), infos(bad));
   t.not(d, null, `a dropped description is caught: ${d}`);
 });
+
+/**
+ * shapedEntries are points-only entries that repeat, per resource, one order
+ * of that resource's series (as an exporter's exports do), with new times,
+ * and now and then a change: two positions swapped, the last point dropped,
+ * a point of another series (maybe of another resource) in its place, or the
+ * whole order reshuffled. Times advance per series.
+ */
+function shapedEntries(rand: SeededRand, pool: readonly Series[], entries: number): Uint8Array[] {
+  const byResource = new Map<Resource, Series[]>();
+  for (const s of pool) {
+    let l = byResource.get(s.resource);
+    if (l === undefined) byResource.set(s.resource, (l = []));
+    l.push(s);
+  }
+  const shapes = [...byResource.values()];
+  const lastT = new Map<Series, number>();
+  const out: Uint8Array[] = [];
+  for (let e = 0; e < entries; e++) {
+    const shape = shapes[rand.intn(shapes.length)] as Series[];
+    const r = rand.intn(10);
+    if (r === 0 && shape.length > 1) {
+      const a = rand.intn(shape.length);
+      const b = rand.intn(shape.length);
+      [shape[a], shape[b]] = [shape[b] as Series, shape[a] as Series];
+    } else if (r === 1) shape.reverse();
+    const order = [...shape];
+    if (rand.intn(6) === 0 && order.length > 1) order.pop();
+    if (rand.intn(6) === 0) order[rand.intn(order.length)] = pool[rand.intn(pool.length)] as Series;
+    const points: MetricPointRow[] = [];
+    const seen = new Set<Series>();
+    for (const s of order) {
+      if (seen.has(s)) continue; // one point per series per entry: the time order stays simple
+      seen.add(s);
+      const tMs = (lastT.get(s) ?? T0) + 1 + rand.intn(20_000);
+      lastT.set(s, tMs);
+      points.push({
+        tenant: TENANT,
+        name: s.name,
+        description: rand.intn(20) === 0 ? 'changed' : 'd',
+        unit: s.unit,
+        data: dataOf(rand, s.type, s.monotonic),
+        attributes: s.attributes,
+        startTimeUnixNano: 0n,
+        timeUnixNano: BigInt(tMs) * 1_000_000n,
+        flags: 0,
+        exemplars: [],
+        resource: s.resource,
+        scope: s.scope,
+      });
+    }
+    out.push(encodeShardEntry({ version: SHARD_ENTRY_VERSION, tenant: TENANT, idempotencyKey: (e + 1).toString(16).padStart(16, '0'), part: 0, parts: 1, leaderTimeMs: T0 + e, spans: [], points, logs: [] }));
+  }
+  return out;
+}
+
+/** positionalHits applies the entries to one store through addColumns and returns its positional memo's hits. */
+function positionalHits(entries: readonly Uint8Array[], o: Partial<MetricStoreOptions> = {}): number {
+  const s = new MetricStore({ hasher, ...o });
+  const c = new MetricEntryColumns();
+  for (const e of entries) {
+    if (decodeMetricEntry(e, c)) s.addColumns(c, T0);
+  }
+  return s.positionalMemoHits;
+}
+
+t.test('the positional memo: entries that repeat their resource\'s order store exactly like the rows path', async (t) => {
+  const seed = 515151;
+  const rand = new SeededRand(seed);
+  let hits = 0;
+  for (let round = 0; round < 6; round++) {
+    // Gauges and sums only: a histogram point is a row point, which the memo records as unresolved.
+    const pool = seriesPool(rand, 8 + rand.intn(40)).map((s) => (rand.intn(5) === 0 ? s : { ...s, type: rand.intn(2) === 0 ? ('gauge' as const) : ('sum' as const) }));
+    const entries = shapedEntries(rand, pool, 16 + rand.intn(16));
+    hits += positionalHits(entries);
+    t.equal(await sameAsRows(entries, [{}, { identityMemo: false }, { rawIdentityHash: COLLIDING }], 1 + rand.intn(6)), null, `round ${round} (seed ${seed})`);
+  }
+  t.ok(hits > 200, `the memo resolved points (${hits} hits)`);
+  const none = positionalHits(shapedEntries(new SeededRand(3), seriesPool(new SeededRand(3), 20), 20), { identityMemo: false });
+  t.equal(none, 0, 'off with the identity memos');
+});
+
+t.test('the equivalence check catches a planted bug: a positional memo that compares lengths only', async (t) => {
+  // Series of one resource that differ only in one attribute value of the same length: a reorder puts one where the other was.
+  const rand = new SeededRand(77);
+  const a = seriesPool(rand, 1)[0] as Series;
+  const twins: Series[] = ['a', 'b', 'c', 'd', 'e'].map((v) => ({ ...a, type: 'gauge', attributes: [{ key: 'k', value: { type: 'string', value: v } }] }));
+  const lengthsOnly = (_a: Uint8Array, aAt: number, aEnd: number, _b: Uint8Array, bAt: number, bEnd: number): boolean => aEnd - aAt === bEnd - bAt;
+  const entries = shapedEntries(rand, twins, 40);
+  t.equal(await sameAsRows(entries, [{}], 4), null, 'the real memo keeps them apart');
+  const d = await sameAsRows(entries, [{ positionalSameBytes: lengthsOnly }], 4);
+  t.not(d, null, `a merged series is caught: ${d?.slice(0, 200)}`);
+});
