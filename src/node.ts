@@ -389,7 +389,7 @@ export class OtlpdbNode implements ApiSource {
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
       replicasOf: (shard) => this.placement()?.get(shard) ?? [],
       localLeader: (shard) => {
-        const st = driver.status(shard);
+        const st = driver.basicStatus(shard);
         return st === null ? NONE : st.role === StateRole.Leader ? opts.id : st.lead;
       },
       proposeHere: (shard, entry, timeoutMs) => shards.proposeHere(shard, entry, timeoutMs),

@@ -174,7 +174,7 @@ export class ShardService {
    */
   async proposeHere(group: GroupId, entry: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const driver = this.#d.driver();
-    const st = driver?.status(group) ?? null;
+    const st = driver?.basicStatus(group) ?? null;
     if (driver === null || st === null) throw new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} hosts no replica of shard ${group}`, { group, leaderHint: NONE });
     if (st.role !== StateRole.Leader) throw new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} does not lead shard ${group}`, { group, leaderHint: st.lead });
     const sm = this.#shard(group);

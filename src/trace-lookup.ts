@@ -122,7 +122,7 @@ export class TraceLookup {
   async readHere(group: GroupId, tenant: string, traceId: Uint8Array, timeoutMs: number): Promise<{ spans: SpanRow[]; truncated: boolean }> {
     assert(traceId.length === TRACE_ID_BYTES, 'readHere takes a 16-byte trace id');
     const driver = this.#d.driver();
-    const st = driver?.status(group) ?? null;
+    const st = driver?.basicStatus(group) ?? null;
     if (driver === null || st === null) throw new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} hosts no replica of shard ${group}`, { group, leaderHint: NONE });
     if (st.role !== StateRole.Leader) throw new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} does not lead shard ${group}`, { group, leaderHint: st.lead });
     await driver.read(group, Math.max(1, timeoutMs));

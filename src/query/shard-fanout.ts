@@ -139,7 +139,7 @@ export function shardMapOf(d: FanoutDeps, hasher: Hasher | null): ShardMapSnapsh
     shardCount,
     replicasOf: (shard) => d.replicasOf(shard),
     local: (shard) => {
-      const st = d.driver()?.status(shard) ?? null;
+      const st = d.driver()?.basicStatus(shard) ?? null;
       return st === null ? null : { leader: st.role === StateRole.Leader, lead: st.lead };
     },
     shardOfTrace: (tenant, traceId) => {
@@ -315,7 +315,7 @@ export async function runHere<T>(
   fn: (read: ShardRead) => Promise<T>,
 ): Promise<T> {
   const driver = d.driver();
-  const st = driver?.status(group) ?? null;
+  const st = driver?.basicStatus(group) ?? null;
   if (driver === null || st === null) throw new OtlpdbError('ERR_NOT_LEADER', `node ${d.self} hosts no replica of shard ${group}`, { group, leaderHint: NONE });
   if (consistency === 'linearizable') {
     if (st.role !== StateRole.Leader) throw new OtlpdbError('ERR_NOT_LEADER', `node ${d.self} does not lead shard ${group}`, { group, leaderHint: st.lead });

@@ -131,7 +131,7 @@ import { EntryType, MessageType, StateRole } from '../types.js';
 import type { ReadyOptions } from '../raw-node.js';
 import { NO_FLOOR, tombstoneOf } from '../tombstone.js';
 import type { ReplicaTombstone } from '../tombstone.js';
-import type { ConfChange, ConfState, GroupId, Message, NodeId, RaftStatus, Ready } from '../types.js';
+import type { BasicStatus, ConfChange, ConfState, GroupId, Message, NodeId, RaftStatus, Ready } from '../types.js';
 import type { Wal } from '../wal/wal.js';
 import { checkTimeout, driverSettings, newDriverStats } from './driver-types.js';
 import type {
@@ -357,6 +357,16 @@ export class MultiRaftDriver {
   /** status reports a group's Raft state, or null for a group this node does not host. */
   status(group: GroupId): RaftStatus | null {
     return this.#groups.get(group)?.raw.status() ?? null;
+  }
+
+  /**
+   * basicStatus is status() without per-peer progress and membership, or null
+   * for a group this node does not host: what the per-request paths (a
+   * proposal's or a read's leader check) need, without building the full
+   * status's objects on every call.
+   */
+  basicStatus(group: GroupId): BasicStatus | null {
+    return this.#groups.get(group)?.raw.basicStatus() ?? null;
   }
 
   /** confState is the membership in force in `group` as this replica applied it, or null for a group it does not host. */
@@ -666,7 +676,7 @@ export class MultiRaftDriver {
     // 6. Advance.
     for (const { g } of work) {
       g.raw.advance();
-      assert(g.raw.status().applied === g.applied, 'Raft and the state machine agree on the applied index');
+      assert(g.raw.basicStatus().applied === g.applied, 'Raft and the state machine agree on the applied index');
     }
     this.stats.iterations++;
     // 7. Compaction policy.
