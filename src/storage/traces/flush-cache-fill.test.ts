@@ -123,15 +123,19 @@ t.test('a fill keeps at most the cache bound / flushFillShareDivisor a flush and
   // A cache whose flush share holds exactly three such values.
   const bytesMax = 3 * bytes.length * TraceStoreLimits.flushFillShareDivisor;
   const f = new FlushCacheFill();
-  f.begin(bytesMax);
-  for (let i = 0; i < 20; i++) f.note('p', Uint8Array.of(K.pageFilters, i), bytes);
   const cache = new SpanBlockCache(bytesMax);
-  t.same(f.commit({ cache, space: cache.newSpace() }), { kept: 3, skipped: 17 }, 'three values fit the share, seventeen are skipped');
+  const c = { cache, space: cache.newSpace() };
+  f.begin(c);
+  for (let i = 0; i < 20; i++) f.note('p', Uint8Array.of(K.pageFilters, i), bytes);
+  t.same(f.commit(c), { kept: 3, skipped: 17 }, 'three values fit the share, seventeen are skipped');
   t.equal(cache.stats().entries, 3);
-  f.begin(bytesMax);
+  f.begin(c);
   f.note('p', Uint8Array.of(K.pageFilters, 1), bytes);
-  f.begin(bytesMax); // the flush's batch failed; the next flush begins
-  t.same(f.commit({ cache, space: cache.newSpace() }), { kept: 0, skipped: 0 }, 'a new begin drops what the failed flush noted');
+  f.begin(c); // the flush's batch failed; the next flush begins
+  t.same(f.commit(c), { kept: 0, skipped: 0 }, 'a new begin drops what the failed flush noted');
+  f.begin(c);
+  f.note('p', Uint8Array.of(K.pageFilters, 2), bytes);
+  t.same(f.commit({ cache, space: cache.newSpace() }), { kept: 0, skipped: 1 }, 'the database was replaced during the flush (a new space): nothing is kept');
   t.equal(cache.stats().entries, 3, 'nothing more reached the cache');
   // A small cache still answers right (most of a flush is not kept, reads fill the rest).
   const spans = realisticSpans(new SeededRand(92), 60);

@@ -16,8 +16,9 @@
  * drops whatever an earlier flush left (a flush whose batch never became
  * durable never commits); `note` during writeFrozen keeps a reference to
  * each value put into the batch; `commit` in dropFrozen — after the batch is
- * durable, in the store's current cache space — opens each value as its
- * read would (block-read.ts cacheWritten) and puts it in the cache.
+ * durable, in the cache space the flush began in (else nothing: the
+ * database was replaced meanwhile) — opens each value as its read would
+ * (block-read.ts cacheWritten) and puts it in the cache.
  *
  * Invariants:
  * - #bytes is the sum of the noted values' lengths and stays at most
@@ -57,13 +58,17 @@ export class FlushCacheFill {
   #bytes = 0;
   #bytesMax = 0;
   #skipped = 0;
+  /** #space is the cache space the flush began in: a commit into any other (the database was replaced meanwhile) keeps nothing. */
+  #space: BlockCacheRef | null = null;
 
-  /** begin starts a flush's fill for a cache of `cacheBytesMax` bytes (0: no cache, nothing is noted), dropping anything an earlier flush left. */
-  begin(cacheBytesMax: number): void {
-    assert(Number.isSafeInteger(cacheBytesMax) && cacheBytesMax >= 0, 'cacheBytesMax >= 0');
+  /** begin starts a flush's fill for the store's cache space `c` (null: no cache, nothing is noted), dropping anything an earlier flush left. */
+  begin(c: BlockCacheRef | null): void {
     this.#noted.length = 0;
     this.#bytes = 0;
     this.#skipped = 0;
+    this.#space = c;
+    const cacheBytesMax = c === null ? 0 : c.cache.stats().bytesMax;
+    assert(Number.isSafeInteger(cacheBytesMax) && cacheBytesMax >= 0, 'cacheBytesMax >= 0');
     this.#bytesMax = Math.floor(cacheBytesMax / TraceStoreLimits.flushFillShareDivisor);
   }
 
@@ -78,11 +83,18 @@ export class FlushCacheFill {
     assert(this.#bytes <= this.#bytesMax, 'noted bytes within the share bound');
   }
 
-  /** commit puts every noted value into `c` (the flush is durable) and forgets them; null: no cache, they are dropped. */
+  /**
+   * commit puts every noted value into `c`, the store's cache space now
+   * (the flush is durable), and forgets them; when `c` is null or not the
+   * space the flush began in (a snapshot or reload replaced the database,
+   * whose block keys may name other blocks), they are dropped.
+   */
   commit(c: BlockCacheRef | null): FlushFillReport {
     let kept = 0;
-    if (c !== null) for (const n of this.#noted) if (cacheWritten(c, n.kind, n.key, n.bytes)) kept++;
-    const report = { kept, skipped: this.#skipped + (c === null ? this.#noted.length : this.#noted.length - kept) };
+    const same = c !== null && c === this.#space;
+    if (same) for (const n of this.#noted) if (cacheWritten(c, n.kind, n.key, n.bytes)) kept++;
+    const report = { kept, skipped: this.#skipped + this.#noted.length - kept };
+    this.#space = null;
     this.#noted.length = 0;
     this.#bytes = 0;
     this.#skipped = 0;

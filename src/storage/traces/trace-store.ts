@@ -388,7 +388,7 @@ export class TraceStore implements SignalStore<SpanRow> {
     assert(this.#pending === null, 'one flush at a time');
     assert(Number.isSafeInteger(ctx.flushIndex) && ctx.flushIndex >= 0, 'flushIndex is a safe integer');
     // What an earlier flush noted and never committed (its batch failed) is dropped here.
-    this.#fill?.begin(this.#cache?.stats().bytesMax ?? 0);
+    this.#fill?.begin(this.#cacheRef);
     const fill = this.#fill;
     const note = fill === null ? undefined : (kind: FillKind, key: Uint8Array, bytes: Uint8Array): void => fill.note(kind, key, bytes);
     const pending = new Map<string, TenantTraceStats>();
