@@ -29,10 +29,36 @@ export interface TailEntry extends SearchSample {
   readonly againBytesRead: number;
 }
 
+/** FIRST_SEARCHES is how many of a kind's first searches firstVsRest sets against the rest (the cold tail: bench/README.md, s15-s16). */
+export const FIRST_SEARCHES = 5;
+
 /** SearchTail is a kind's slowest searches asked again, and its first search (the coldest). */
 export interface SearchTail {
   readonly first: SearchSample | null;
   readonly slowest: readonly TailEntry[];
+  /** firstVsRest sets the run's first FIRST_SEARCHES searches against the others. */
+  readonly firstVsRest: FirstVsRest;
+}
+
+/** FirstVsRest is the mean and max latency of a kind's first searches and the p50 and max of the rest, ms. */
+export interface FirstVsRest {
+  readonly firstMeanMs: number;
+  readonly firstMaxMs: number;
+  readonly restP50Ms: number;
+  readonly restMaxMs: number;
+}
+
+/** firstVsRest splits `samples` (in run order) into the first FIRST_SEARCHES and the rest. */
+export function firstVsRest(samples: readonly SearchSample[]): FirstVsRest {
+  const r = (v: number): number => Math.round(v * 100) / 100;
+  const first = samples.slice(0, FIRST_SEARCHES).map((s) => s.ms);
+  const rest = samples.slice(FIRST_SEARCHES).map((s) => s.ms).sort((a, b) => a - b);
+  return {
+    firstMeanMs: r(first.reduce((n, x) => n + x, 0) / Math.max(first.length, 1)),
+    firstMaxMs: r(Math.max(0, ...first)),
+    restP50Ms: r(rest[Math.max(0, Math.ceil(rest.length / 2) - 1)] ?? 0),
+    restMaxMs: r(rest[rest.length - 1] ?? 0),
+  };
 }
 
 /** Stats are the fields of a search answer's `stats` this file reads. */
@@ -61,7 +87,7 @@ export async function searchTail(samples: readonly SearchSample[], timed: (path:
     const again = sampleOf(s.i, s.path, r.ms, r.text);
     out.push({ ...s, againMs: again.ms, againBlocksScanned: again.blocksScanned, againBytesRead: again.bytesRead });
   }
-  return { first: samples[0] ?? null, slowest: out };
+  return { first: samples[0] ?? null, slowest: out, firstVsRest: firstVsRest(samples) };
 }
 
 /** printSearchTail prints a kind's tail: its first search and its slowest, each with the second ask. */
@@ -69,6 +95,8 @@ export function printSearchTail(name: string, t: SearchTail, log: (l: string) =>
   const r = (v: number): string => (Math.round(v * 100) / 100).toString();
   const mb = (b: number): string => (b / 1e6).toFixed(2);
   if (t.first !== null) log(`  ${name}: first search ${r(t.first.ms)} ms, ${t.first.blocksScanned} blocks, ${mb(t.first.bytesRead)} MB`);
+  const f = t.firstVsRest;
+  log(`    first ${FIRST_SEARCHES}: mean ${r(f.firstMeanMs)} ms, max ${r(f.firstMaxMs)} ms; the rest: p50 ${r(f.restP50Ms)} ms, max ${r(f.restMaxMs)} ms`);
   for (const s of t.slowest) {
     log(`    #${s.i} ${r(s.ms)} ms, ${s.blocksScanned} blocks, ${mb(s.bytesRead)} MB; asked again ${r(s.againMs)} ms, ${s.againBlocksScanned} blocks, ${mb(s.againBytesRead)} MB`);
   }

@@ -1239,6 +1239,13 @@ export const TraceStoreLimits = {
    * that stops at its limit has read at most this many it did not use.
    */
   prefetchBlocksMax: 32,
+  /**
+   * flushFillShareDivisor: a flush keeps in the node's block cache at most
+   * the cache's bytesMax / flushFillShareDivisor of the block heads and page
+   * filters it wrote (flush-cache-fill.ts), so one large flush cannot evict
+   * what the searches of the last hour hold.
+   */
+  flushFillShareDivisor: 8,
   /** pageFilterTermsMax bounds the distinct skipped-key terms one page's filter holds; past it the page has no filter (a search reads it). */
   pageFilterTermsMax: 65_536,
   /** searchBucketBlocksMax bounds the block metas searchSpanRefs holds at once (one bucket's, sorted newest first; a bucket with more is read in groups of this many). */
@@ -1654,6 +1661,7 @@ assert(TraceSearchLimits.spssDefault >= 1 && TraceSearchLimits.spssDefault <= Tr
 assert(TraceStoreLimits.summarySpansKept >= TraceSearchLimits.spssDefault, 'a block trace summary keeps the spans a default search lists');
 assert(TraceStoreLimits.pageFilterFalsePositiveTarget > 0 && TraceStoreLimits.pageFilterFalsePositiveTarget < 1, 'pageFilterFalsePositiveTarget in (0, 1)');
 assert(TraceStoreLimits.pageTermsFalsePositiveTarget > 0 && TraceStoreLimits.pageTermsFalsePositiveTarget < TraceStoreLimits.pageFilterFalsePositiveTarget, 'pageTermsFalsePositiveTarget in (0, pageFilterFalsePositiveTarget)');
+assert(TraceStoreLimits.flushFillShareDivisor >= 2, 'flushFillShareDivisor >= 2: a flush fills at most half the cache');
 assert(TraceStoreLimits.prefetchBlocksMax >= 2 && TraceStoreLimits.prefetchBlocksMax <= TraceStoreLimits.searchBucketBlocksMax, 'prefetchBlocksMax in [2, searchBucketBlocksMax]');
 assert(TraceStoreLimits.blockTermsFalsePositiveTarget > 0 && TraceStoreLimits.blockTermsFalsePositiveTarget < 1, 'blockTermsFalsePositiveTarget in (0, 1)');
 assert(TraceStoreLimits.pageTermsV3FalsePositiveTarget > 0 && TraceStoreLimits.pageTermsV3FalsePositiveTarget < 1, 'pageTermsV3FalsePositiveTarget in (0, 1)');

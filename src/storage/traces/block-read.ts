@@ -10,7 +10,7 @@
  * and checking the bytes again (blocks are immutable), and its bytes are
  * still counted in ScanStats.bytesRead (the bytes the read covered).
  */
-import { assert } from '../../errors.js';
+import { OtlpdbError, assert } from '../../errors.js';
 import type { SpanRow } from '../rows.js';
 import { TRACE_ID_BYTES } from '../rows.js';
 import type { KvRead } from '../shard/shard-db.js';
@@ -62,12 +62,46 @@ interface Cached<V> {
 }
 
 /**
+ * CACHE_FACTORS are the decoded size of each kind of cached value, in
+ * multiples of its bytes, as the cache accounts it (reads and
+ * cacheWritten agree): an index or page filters keep views and a small
+ * object a term or page (2), a format-3 head its bytes (1), trace summaries
+ * an object, strings and bigints a trace (3).
+ */
+const CACHE_FACTORS = { i: 2, v: 1, h: 1, s: 3, p: 2 } as const;
+
+/**
+ * cacheWritten keeps in `c` the value a flush wrote under `key`, opened
+ * from `bytes` exactly as the read of that key opens it, so the first
+ * search after a flush finds it instead of reading it back: 'h' the value
+ * under a block key (a format-3 head), 'p' a block's page filters.
+ * `bytes` must be what the durable batch holds under `key` in `c`'s
+ * lineage (flush-cache-fill.ts commits only after the batch is durable) and
+ * must not be mutated later (a decoded value keeps views of it). Bytes that
+ * do not open (ERR_CORRUPTION) are not kept: the read then finds and
+ * reports them.
+ */
+export function cacheWritten(c: BlockCacheRef, kind: 'h' | 'p', key: Uint8Array, bytes: Uint8Array): boolean {
+  let value: Uint8Array | SplitBlockHead | PageFilters;
+  try {
+    value = kind === 'h' ? (isSplitHead(bytes) ? openSplitHead(bytes) : bytes) : decodePageFilters(bytes);
+  } catch (err) {
+    if (err instanceof OtlpdbError && err.code === 'ERR_CORRUPTION') return false;
+    throw err;
+  }
+  const cached: Cached<typeof value> = { value, bytesRead: bytes.length };
+  c.cache.set(spanBlockCacheKey(c.space, kind, key), cached, Math.ceil(bytes.length * CACHE_FACTORS[kind]) + BlockCacheLimits.entryOverheadBytes);
+  return true;
+}
+
+/**
  * cachedRead is `open()` through the cache: a hit counts the entry's bytes
  * into stats.bytesRead and returns it; a miss opens (counting what it reads)
  * and keeps the result, accounted at its bytes times `factor` plus
  * BlockCacheLimits.entryOverheadBytes.
  */
 async function cachedRead<V>(c: BlockCacheRef | null, kind: 'i' | 'v' | 'h' | 's' | 'p', key: Uint8Array, stats: ScanStats, factor: number, open: () => Promise<V>): Promise<V> {
+  assert(factor === CACHE_FACTORS[kind], 'a read accounts its kind\'s factor');
   if (c === null) return open();
   const k = spanBlockCacheKey(c.space, kind, key);
   const hit = c.cache.get<Cached<V>>(k);

@@ -11,6 +11,7 @@ import { ShardDbLimits, SpanPageLimits, StoreLimits } from '../../limits.js';
 import type { ByteWriter } from '../codec/varint.js';
 import type { SpanRow } from '../rows.js';
 import type { FlushContext } from '../shard/signal-store.js';
+import type { FillKind } from './flush-cache-fill.js';
 import { encodePageFilters, encodePageTerms } from './page-filters.js';
 import { encodeSplitSpanBlock } from './span-block.js';
 import { idKey } from './span-head.js';
@@ -34,7 +35,9 @@ export type TraceWriteLayout = 'pageTerms' | 'pageTermsV2' | 'blockBloom';
  * writeBlock puts one block, its index, its page filters, its trace
  * summaries, its trace entries and its meta into ctx.batch, laid out as
  * `layout` says; `sole(traceId)` says no other block holds the trace (the
- * summaries' flag). Returns the bytes (meta counted as index).
+ * summaries' flag); `note`, when given, is told the head and the page
+ * filters put (flush-cache-fill.ts keeps them for the cache). Returns the
+ * bytes (meta counted as index).
  */
 export function writeBlock(
   w: ByteWriter,
@@ -44,6 +47,7 @@ export function writeBlock(
   ref: BlockRef,
   spans: readonly SpanRow[],
   sole: (traceId: Uint8Array) => boolean,
+  note?: (kind: FillKind, key: Uint8Array, bytes: Uint8Array) => void,
 ): { dataBytes: number; indexBytes: number } {
     assert(spans.length >= 1 && spans.length <= StoreLimits.blockRowsMax, 'a block holds 1 ..= blockRowsMax spans');
     const bk = blockKey(K.block, tenant, ref);
@@ -51,6 +55,7 @@ export function writeBlock(
     const block = encodeSplitSpanBlock(spans);
     assert(block.head.length <= ShardDbLimits.valueBytesMax, 'a span block head fits one LevelDB value');
     ctx.batch.put(bk, block.head);
+    note?.('h', bk, block.head);
     let dataBytes = bk.length + block.head.length;
     assert(block.pages.length <= 0xffff, 'page numbers fit a u16');
     block.pages.forEach((page, p) => {
@@ -75,6 +80,7 @@ export function writeBlock(
       const fk = blockKey(K.pageFilters, tenant, ref);
       assert(filters.length <= ShardDbLimits.valueBytesMax, 'a block page filters value fits one LevelDB value');
       ctx.batch.put(fk, filters);
+      note?.('p', fk, filters);
       indexBytes += fk.length + filters.length;
     }
     // The trace summaries (trace-summaries.ts) let a search settle a one-block trace without its

@@ -108,6 +108,8 @@ import { blockPageKeys, readBlockTrace, readBlockView, readTraceSummaries } from
 import type { TraceSummaryEntry } from './trace-summaries.js';
 import { compareSpans, summaryOf } from './trace-summaries.js';
 import type { BlockCacheRef } from './block-read.js';
+import { FlushCacheFill } from './flush-cache-fill.js';
+import type { FillKind } from './flush-cache-fill.js';
 import { PrefetchKv } from './prefetch-kv.js';
 import type { SpanBlockCache } from './block-cache.js';
 import { locateEntrySpans } from './entry-spans.js';
@@ -228,21 +230,28 @@ export class TraceStore implements SignalStore<SpanRow> {
   readonly #layout: TraceWriteLayout;
   /** #flushScanIndexPerTraceMax: see TraceStoreLimits.flushScanIndexPerTraceMax (0 turns the scan off). */
   readonly #flushScanIndexPerTraceMax: number;
+  /** #fill keeps the heads and page filters a flush wrote for the cache until the flush is durable (flush-cache-fill.ts); null: a flush fills nothing. */
+  readonly #fill: FlushCacheFill | null;
 
   /**
    * The constructor takes read limits below TraceStoreLimits' (tests reach
    * truncation and batching with them), the node's block cache (null:
    * every read opens its blocks from LevelDB) and the flush's scan bound
    * (TraceStoreLimits.flushScanIndexPerTraceMax; 0: always one seek per
-   * trace, which tests compare the scan with).
+   * trace, which tests compare the scan with), the block layout, and
+   * whether a durable flush puts the heads and page filters it wrote into
+   * the cache (flush-cache-fill.ts; false: the reads fill it, as before —
+   * tests' and benches' reference).
    */
   constructor(
     limits: Partial<TraceReadLimits> = {},
     cache: SpanBlockCache | null = null,
     flushScanIndexPerTraceMax: number = TraceStoreLimits.flushScanIndexPerTraceMax,
     layout: TraceWriteLayout = 'pageTerms',
+    fillOnFlush = true,
   ) {
     this.#layout = layout;
+    this.#fill = fillOnFlush && cache !== null ? new FlushCacheFill() : null;
     assert(Number.isSafeInteger(flushScanIndexPerTraceMax) && flushScanIndexPerTraceMax >= 0, 'flushScanIndexPerTraceMax >= 0');
     assert(flushScanIndexPerTraceMax <= TraceStoreLimits.flushScanIndexPerTraceMax, 'flushScanIndexPerTraceMax within TraceStoreLimits');
     this.#flushScanIndexPerTraceMax = flushScanIndexPerTraceMax;
@@ -378,6 +387,10 @@ export class TraceStore implements SignalStore<SpanRow> {
     assert(frozen !== null, 'writeFrozen needs a frozen head');
     assert(this.#pending === null, 'one flush at a time');
     assert(Number.isSafeInteger(ctx.flushIndex) && ctx.flushIndex >= 0, 'flushIndex is a safe integer');
+    // What an earlier flush noted and never committed (its batch failed) is dropped here.
+    this.#fill?.begin(this.#cacheRef);
+    const fill = this.#fill;
+    const note = fill === null ? undefined : (kind: FillKind, key: Uint8Array, bytes: Uint8Array): void => fill.note(kind, key, bytes);
     const pending = new Map<string, TenantTraceStats>();
     let rows = 0;
     let blocks = 0;
@@ -467,7 +480,7 @@ export class TraceStore implements SignalStore<SpanRow> {
           // One block per step: a large flush leaves the event loop between its blocks (flush-pacer.ts).
           if (ctx.pace !== undefined) await ctx.pace();
           const spans = (parts[part] as number[]).map((slot) => reader.row(slot));
-          const w = writeBlock(this.#w, this.#layout, ctx, tenant, { bucket, flushIndex: ctx.flushIndex, part }, spans, sole);
+          const w = writeBlock(this.#w, this.#layout, ctx, tenant, { bucket, flushIndex: ctx.flushIndex, part }, spans, sole, note);
           rows += spans.length;
           blocks++;
           dataBytes += w.dataBytes;
@@ -573,6 +586,8 @@ export class TraceStore implements SignalStore<SpanRow> {
     assert(this.#frozen !== null, 'dropFrozen needs a frozen head');
     assert(this.#pending !== null, 'dropFrozen follows writeFrozen');
     for (const [tenant, st] of this.#pending) this.#stats.set(tenant, st);
+    // The batch is durable: what it wrote may now serve reads from the cache.
+    this.#fill?.commit(this.#cacheRef);
     this.#pending = null;
     this.#frozen = null;
     this.#frozenBytes = 0;

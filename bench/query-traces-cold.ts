@@ -1,0 +1,137 @@
+/**
+ * query-traces-cold.ts — `node dist/bench/query-traces-cold.js [--traces N]
+ * [--flushes N] [--searches N] [--rounds N] [--no-fill]`: where the cold cost of the
+ * first attribute searches after a load goes, in one process on one shard's
+ * store (a real LevelDB; the data of bench/query-traces-shard.ts, written in
+ * start-time order in `--flushes` flushes). Rounds of `--searches` attribute
+ * searches (`customer.id=cN`, a seeded customer each, the same sequence in
+ * every round), each round on:
+ *
+ *   round 1: the store that wrote the blocks, its block cache as the flushes
+ *            left it — cold code (the process never searched before);
+ *   round 2+: a fresh TraceStore and a fresh block cache over the same
+ *            LevelDB — cold caches, warm code; in even rounds the LevelDB
+ *            is closed and opened again first, so its own block and table
+ *            caches are cold as well (the OS page cache stays warm);
+ *   last:    round 1's store again — warm caches, warm code.
+ *
+ * Per search: CPU ms of the process (process.cpuUsage, all threads), wall
+ * ms, LevelDB calls (gets, getManys, iterators) and block-cache misses. The
+ * first searches of round 1 against those of round 2 split the cold cost
+ * into code (JIT) and caches; counts do not depend on the machine's load.
+ * Timing never gates anything.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { SeededRand } from '../src/fs/seeded-rand.js';
+import type { SpanRow } from '../src/storage/rows.js';
+import { KvWriteBatch, ShardDb } from '../src/storage/shard/shard-db.js';
+import { TraceStore } from '../src/storage/traces/trace-store.js';
+import { SpanBlockCache } from '../src/storage/traces/block-cache.js';
+import { searchShard } from '../src/query/trace-search-shard.js';
+import { CountingKv } from './query-traces-round-trips.js';
+import { shardSpans } from './query-traces-shard.js';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
+  return v;
+}
+
+const WINDOW_START_NS = 1_790_000_000_000_000_000n;
+const WINDOW_NS = 58n * 60_000_000_000n;
+
+interface Sample {
+  readonly cpuMs: number;
+  readonly wallMs: number;
+  readonly calls: number;
+  readonly misses: number;
+  readonly blocks: number;
+}
+
+async function main(): Promise<void> {
+  const traces = arg('traces', 6250);
+  const flushes = arg('flushes', 27);
+  const searches = arg('searches', 20);
+  const rounds = arg('rounds', 3);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-bench-cold-'));
+  let db = await ShardDb.open(dir);
+  try {
+    const rand = new SeededRand(3200);
+    const { spans, customers } = shardSpans(rand, traces, 'bench');
+    const byTrace = new Map<string, SpanRow[]>();
+    for (const s of spans) {
+      const k = Buffer.from(s.traceId).toString('hex');
+      let list = byTrace.get(k);
+      if (list === undefined) byTrace.set(k, (list = []));
+      list.push(s);
+    }
+    const ordered = [...byTrace.values()].sort((a, b) => ((a[0] as SpanRow).startTimeUnixNano < (b[0] as SpanRow).startTimeUnixNano ? -1 : 1));
+    // --no-fill: the flushes leave the cache as the reads fill it (before flush-cache-fill.ts).
+    const fill = !process.argv.includes('--no-fill');
+    const cache1 = new SpanBlockCache();
+    const store1 = new TraceStore({}, cache1, undefined, undefined, fill);
+    await store1.load(db);
+    const perFlush = Math.ceil(ordered.length / flushes);
+    for (let f = 0; f < flushes; f++) {
+      store1.add('bench', ordered.slice(f * perFlush, (f + 1) * perFlush).flat(), 0);
+      store1.freeze();
+      const batch = new KvWriteBatch();
+      await store1.writeFrozen({ kv: db, batch, flushIndex: f + 1 });
+      await db.write(batch);
+      store1.dropFrozen();
+    }
+    const names = [...customers.keys()];
+    const pick = new SeededRand(77);
+    const seq = Array.from({ length: searches }, () => names[pick.intn(names.length)] as string);
+    const base = { startNs: WINDOW_START_NS, endNs: WINDOW_START_NS + WINDOW_NS, spss: 3 };
+    const round = async (store: TraceStore, cache: SpanBlockCache): Promise<Sample[]> => {
+      const out: Sample[] = [];
+      for (const c of seq) {
+        const kv = new CountingKv(db, false);
+        const m0 = cache.stats().misses;
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        const a = await searchShard(store, kv, 'bench', { ...base, predicate: { attrs: [['customer.id', c]] }, limit: 100 }, () => false);
+        const wallMs = performance.now() - t0;
+        const cu = process.cpuUsage(c0);
+        const want = customers.get(c)?.size ?? 0;
+        if (a.traces.length !== want) throw new Error(`customer ${c}: ${a.traces.length} traces, want ${want}`);
+        out.push({ cpuMs: (cu.user + cu.system) / 1000, wallMs, calls: kv.gets + kv.getManys + kv.iterators, misses: cache.stats().misses - m0, blocks: a.stats.blocksScanned });
+      }
+      return out;
+    };
+    const print = (name: string, xs: readonly Sample[]): void => {
+      const f = (v: number): string => v.toFixed(2).padStart(7);
+      const mean = (ys: readonly Sample[], k: keyof Sample): number => ys.reduce((n, s) => n + s[k], 0) / Math.max(ys.length, 1);
+      console.log(`${name}`);
+      console.log(`  per search (cpu ms / wall ms / LevelDB calls / cache misses / blocks): ${xs.map((s) => `${s.cpuMs.toFixed(1)}/${s.wallMs.toFixed(1)}/${s.calls}/${s.misses}/${s.blocks}`).join('  ')}`);
+      for (const [label, ys] of [['first 5', xs.slice(0, 5)], ['rest', xs.slice(5)]] as const) {
+        console.log(`  ${label.padEnd(8)} cpu ${f(mean(ys, 'cpuMs'))} ms  wall ${f(mean(ys, 'wallMs'))} ms  calls ${f(mean(ys, 'calls'))}  misses ${f(mean(ys, 'misses'))}  blocks ${f(mean(ys, 'blocks'))}`);
+      }
+    };
+    console.log(`query-traces-cold: ${spans.length} spans in ${traces} traces, ${flushes} flushes (fill on flush: ${fill}); ${searches} attribute searches a round; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    print(`round 1: the writing store, cold code, ${cache1.stats().entries} cache entries after the flushes`, await round(store1, cache1));
+    for (let r = 2; r < rounds; r++) {
+      // Even rounds reopen the LevelDB first: its own block and table caches start cold too (the OS page cache does not).
+      const reopen = r % 2 === 0;
+      if (reopen) {
+        await db.close();
+        db = await ShardDb.open(dir);
+      }
+      const cache = new SpanBlockCache();
+      const fresh = new TraceStore({}, cache);
+      await fresh.load(db);
+      print(`round ${r}: a fresh store and cache${reopen ? ', LevelDB reopened' : ''}, warm code`, await round(fresh, cache));
+    }
+    print(`round ${rounds}: the writing store again, warm caches and code`, await round(store1, cache1));
+  } finally {
+    await db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1]?.endsWith('query-traces-cold.js') === true) await main();
