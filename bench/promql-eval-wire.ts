@@ -19,6 +19,14 @@
  *
  * Both JSON texts must be equal (the run exits 1 otherwise). Figures: the
  * median of R runs after one untimed run, wall and process CPU time.
+ *
+ * Also timed, the last step of a shard's evaluation, what its grid answer
+ * is built from (every shard's aggregation columns, GroupColumns, filled
+ * untimed): **shard answer series** (before) — a series a group
+ * (GroupColumns.series), sorted by labels, laid on the grid (seriesToGrid);
+ * **shard answer grid** (after) — GroupColumns.grid, the grid straight from
+ * the columns (what PromqlEngine.evaluateGrid answers a shard part with).
+ * Both must give the same bytes (else exit 1).
  */
 import { SeededRand } from '../src/fs/seeded-rand.js';
 import { newScanStats } from '../src/storage/shard/signal-store.js';
@@ -29,6 +37,12 @@ import type { GridPartials } from '../src/query/promql/grid-partials.js';
 import { MemorySeriesSource } from '../src/query/promql/memory-source.js';
 import type { FloatSeries, SeriesSource } from '../src/query/promql/source.js';
 import { queryDataJson } from '../src/api/prom-routes.js';
+import { GroupColumns } from '../src/query/promql/aggregate-columns.js';
+import type { AggregateNode } from '../src/query/promql/ast.js';
+import { makeGrid } from '../src/query/promql/eval-types.js';
+import { stepIndex } from '../src/query/promql/pushdown.js';
+import { compareLabels } from '../src/query/promql/labels.js';
+import { parsePromql } from '../src/query/promql/parser.js';
 import { EVAL_LOOKBACK_MS, evalRange, evalSeries, evalShape } from './promql-eval-data.js';
 import { METRIC_NAME } from './query-metrics-data.js';
 
@@ -100,18 +114,55 @@ async function main(): Promise<void> {
   let after = '';
   const seriesFig = await medianOf(runs, async () => { before = queryDataJson(await seriesForm.evaluate(agg, range, source, opts), undefined, false); });
   const gridFig = await medianOf(runs, async () => { after = queryDataJson(await gridForm.evaluate(agg, range, source, opts), undefined, true); });
+  // Each shard's aggregation columns, filled untimed from its answer (one group a series), for the shard answer figures.
+  const grid = makeGrid(range.startMs, range.endMs, range.stepMs);
+  const top = parsePromql(agg) as AggregateNode;
+  const columns = answers.map((a) => {
+    const g = new GroupColumns({ ...top, param: null }, grid.n);
+    const values = new Float64Array(grid.n);
+    const present = new Uint8Array(grid.n);
+    a.forEach((s, k) => {
+      present.fill(0);
+      for (let j = 0; j < s.values.length; j++) {
+        const i = stepIndex(s.timestampsMs[j] as number, grid);
+        present[i] = 1;
+        values[i] = s.values[j] as number;
+      }
+      g.add({ k, labels: s.labels, key: JSON.stringify(s.labels), values, present, count: s.values.length });
+    });
+    return g;
+  });
+  let viaSeries: GridPartials[] = [];
+  let direct: GridPartials[] = [];
+  const answerSeriesFig = await medianOf(runs, () => {
+    viaSeries = columns.map((g) => seriesToGrid(g.series(grid, null).sort((x, y) => compareLabels(x.labels, y.labels)), range) as GridPartials);
+    return Promise.resolve();
+  });
+  const answerGridFig = await medianOf(runs, () => {
+    direct = columns.map((g) => g.grid(null));
+    return Promise.resolve();
+  });
+  const same = (x: GridPartials, y: GridPartials): boolean =>
+    JSON.stringify(x.labels) === JSON.stringify(y.labels) && Buffer.compare(Buffer.from(x.present), Buffer.from(y.present)) === 0 &&
+    Buffer.compare(Buffer.from(x.values.buffer, x.values.byteOffset, x.values.byteLength), Buffer.from(y.values.buffer, y.values.byteOffset, y.values.byteLength)) === 0;
+  const answersSame = viaSeries.length === shardCount && viaSeries.every((x, k) => x !== null && same(x, direct[k] as GridPartials));
   let points = 0;
   for (const a of answers) for (const s of a) points += s.values.length;
-  const ok = before === after && before.length > 0;
-  const report = { series: shape.series, hours: shape.hours, shards: shardCount, partialPoints: points, jsonBytes: after.length, runs, seriesForm: seriesFig, gridForm: gridFig, cpuRatio: gridFig.cpuMs / seriesFig.cpuMs, ok };
+  const ok = before === after && before.length > 0 && answersSame;
+  const report = {
+    series: shape.series, hours: shape.hours, shards: shardCount, partialPoints: points, jsonBytes: after.length, runs, seriesForm: seriesFig, gridForm: gridFig, cpuRatio: gridFig.cpuMs / seriesFig.cpuMs,
+    shardAnswerSeries: answerSeriesFig, shardAnswerGrid: answerGridFig, shardAnswerCpuRatio: answerGridFig.cpuMs / answerSeriesFig.cpuMs, ok,
+  };
   if (json) console.log(JSON.stringify(report));
   else {
     console.log(`promql-eval-wire: ${shape.series} series × ${shape.hours} h, ${shardCount} shards, ${points.toLocaleString('en-US')} partial points, a ${after.length.toLocaleString('en-US')}-byte answer; median of ${runs} runs`);
     console.log(`  series form (frame, fold by timestamp, JSON objects): wall ${seriesFig.wallMs.toFixed(1)} ms, CPU ${seriesFig.cpuMs.toFixed(1)} ms`);
     console.log(`  grid form (frame, fold from bitmaps, JSON text):      wall ${gridFig.wallMs.toFixed(1)} ms, CPU ${gridFig.cpuMs.toFixed(1)} ms  (${report.cpuRatio.toFixed(2)}x CPU)`);
+    console.log(`  shard answer as series, then laid on the grid:        wall ${answerSeriesFig.wallMs.toFixed(1)} ms, CPU ${answerSeriesFig.cpuMs.toFixed(1)} ms`);
+    console.log(`  shard answer straight from the columns (grid()):      wall ${answerGridFig.wallMs.toFixed(1)} ms, CPU ${answerGridFig.cpuMs.toFixed(1)} ms  (${report.shardAnswerCpuRatio.toFixed(2)}x CPU)`);
   }
   if (!ok) {
-    console.error('bench/promql-eval-wire: the two forms answered different JSON');
+    console.error(answersSame ? 'bench/promql-eval-wire: the two forms answered different JSON' : 'bench/promql-eval-wire: the shard answers built two ways differ');
     process.exitCode = 1;
   }
 }

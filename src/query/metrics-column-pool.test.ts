@@ -5,7 +5,9 @@
  * columns of its own, evaluation after evaluation and with evaluations
  * interleaved (one lease each, the pool's buffers going from one to the
  * next), over a real MetricStore (flushed twice, the rest in the head). The
- * pool: capacity classes, reuse, its bytes bound, one release a lease.
+ * pool: capacity classes, reuse, its bytes bound, one release a lease. The
+ * grid form (evalOnShard with `grid`) of an aggregation comes straight from
+ * its columns and holds the points of the series form laid on the grid.
  * Planted: a reader that outlives its lease (the series read under a lease,
  * used after its release while another lease reads the same series) reads
  * other samples, with the pool poisoning what comes back (NaN) and without
@@ -24,6 +26,7 @@ import { PromView } from './metrics-prom-view.js';
 import type { ShardReadContext } from './metrics-shard-read.js';
 import { ShardSeriesSource, evalOnShard } from './metrics-shard-read.js';
 import { promqlEngine } from './promql/engine.js';
+import { seriesToGrid } from './promql/grid-partials.js';
 import type { FloatSeries } from './promql/source.js';
 import { SeededRand } from '../fs/seeded-rand.js';
 
@@ -100,6 +103,12 @@ t.test('evaluations over pooled columns answer what they answer over their own, 
         const [x, y] = await Promise.all([evalOnShard(promqlEngine, ctx(), req(q, r), BUDGET, signal, pool), evalOnShard(promqlEngine, ctx(), req(queries[0] as string, ranges[1] as typeof r), BUDGET, signal, pool)]);
         t.ok(y.series.length > 0 && want.length > 0, 'both evaluations answer');
         t.same(flat(x.series), want, `round ${round} ${q} step ${r.stepMs}`);
+        // The grid form a coordinator asks for (answerForm 'grid'): an aggregation's straight from its columns, the same points as the series laid on the grid.
+        const g = await evalOnShard(promqlEngine, ctx(), req(q, r), BUDGET, signal, pool, true);
+        const laid = seriesToGrid(x.series, r);
+        const got = g.grid ?? seriesToGrid(g.series, r);
+        t.equal(g.grid !== undefined, /^(sum|max)\b/.test(q), `${q}: a grid from the columns for an aggregation only`);
+        t.same(got === null ? null : [got.labels, [...got.present], [...got.values]], laid === null ? null : [laid.labels, [...laid.present], [...laid.values]], `round ${round} ${q} step ${r.stepMs}: the grid form holds the same points`);
         compared++;
       }
     }

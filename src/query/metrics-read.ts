@@ -251,7 +251,7 @@ export class MetricsRead {
         const abort = new AbortController();
         const timer = setTimeout(() => abort.abort(), Math.max(1, Math.floor(deadlineMs - this.#d.nowMs())));
         try {
-          res = await evalOnShard(engine, c, r, r.budget, abort.signal, this.#columns);
+          res = await evalOnShard(engine, c, r, r.budget, abort.signal, this.#columns, r.answerForm === 'grid');
         } finally {
           clearTimeout(timer);
         }
@@ -260,10 +260,10 @@ export class MetricsRead {
       } else {
         res = await readShardSeries(c, toStoreMatchers(r.matchers), r.startMs, r.endMs, r.budget, r.op === 'select', r.rollup);
       }
-      const answer = { stats: c.stats, seriesRead: res.seriesRead, samplesRead: res.samplesRead, series: res.series, rollupPointsRead: res.rollupPointsRead };
+      const answer: MetricsShardAnswer = { stats: c.stats, seriesRead: res.seriesRead, samplesRead: res.samplesRead, series: res.series, rollupPointsRead: res.rollupPointsRead, ...(res.grid === undefined ? {} : { grid: res.grid }) };
       // An evaluation may answer more points than it read (a step finer than the samples): the answer is held by the coordinator, so it is bounded too.
       if (answerPoints(answer) > r.budget.samplesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a shard's answer holds more than ${r.budget.samplesMax} samples (MetricsQueryLimits.samplesMax); narrow the query`, { max: r.budget.samplesMax });
-      if (r.op !== 'eval' || r.answerForm !== 'grid') return answer;
+      if (r.op !== 'eval' || r.answerForm !== 'grid' || answer.grid !== undefined) return answer;
       const grid = seriesToGrid(res.series, r);
       return grid === null ? answer : { ...answer, series: [], grid };
     });

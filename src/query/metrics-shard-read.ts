@@ -52,6 +52,7 @@ import type { MaxSourceResolution } from './promql/rollup-eval.js';
 import type { RollupPoint } from '../storage/metrics/rollup.js';
 import type { ColumnLease, ColumnPool } from '../storage/metrics/column-pool.js';
 import type { Expr } from './promql/ast.js';
+import type { GridPartials } from './promql/grid-partials.js';
 
 /** ShardReadContext is one pinned read of one shard replica's metrics store. */
 export interface ShardReadContext {
@@ -74,6 +75,8 @@ export interface ShardReadResult {
   readonly samplesRead: number;
   /** rollupPointsRead counts the rollup points among samplesRead. */
   readonly rollupPointsRead: number;
+  /** grid, when present, is an eval's answer on the step grid (evalOnShard with `grid`); `series` is then empty. */
+  readonly grid?: GridPartials;
 }
 
 /**
@@ -334,10 +337,13 @@ export class ShardSeriesSource implements SeriesSource {
 
 /**
  * evalOnShard runs the engine on one shard for a pushed subexpression and
- * answers its series. With `pool`, the reads decode into columns lent by
- * one lease (column-pool.ts), released once the answer is built: an answer
- * series that is a view of a lent column (the engine's answers are its own
- * arrays; this is the guard) is copied first.
+ * answers its series or, with `grid` and an aggregation the engine computes
+ * as columns, its points on the step grid (PromqlEngine.evaluateGrid: no
+ * series a group, no seriesToGrid over them). With `pool`, the reads
+ * decode into columns lent by one lease (column-pool.ts), released once
+ * the answer is built: an answer series that is a view of a lent column
+ * (the engine's answers are its own arrays; this is the guard) is copied
+ * first.
  */
 export async function evalOnShard(
   engine: PromqlEngine,
@@ -346,14 +352,22 @@ export async function evalOnShard(
   budget: MetricsBudget,
   signal: AbortSignal,
   pool?: ColumnPool,
+  grid = false,
 ): Promise<ShardReadResult> {
   const lease = pool?.lease();
   try {
     const source = new ShardSeriesSource(lease === undefined ? c : { ...c, columns: lease }, budget);
-    const r = await engine.evaluate(req.expr, { startMs: req.startMs, endMs: req.endMs, stepMs: req.stepMs }, source, { lookbackMs: req.lookbackMs, signal, maxSourceResolution: req.maxSourceResolution });
+    const range = { startMs: req.startMs, endMs: req.endMs, stepMs: req.stepMs };
+    const opts = { lookbackMs: req.lookbackMs, signal, maxSourceResolution: req.maxSourceResolution };
+    const r = grid && engine.evaluateGrid !== undefined ? await engine.evaluateGrid(req.expr, range, source, opts) : await engine.evaluate(req.expr, range, source, opts);
+    const counts = { seriesRead: source.stats.seriesRead, samplesRead: source.stats.samplesRead, rollupPointsRead: source.stats.rollupPointsRead };
+    if (r.kind === 'grid') {
+      assert(lease === undefined || !lease.holds(r.grid.values), 'a grid answer owns its values');
+      return { series: [], grid: r.grid, ...counts };
+    }
     const series = promResultSeries(r);
     const own = lease === undefined ? series : series.map((s) => (lease.holds(s.values) || lease.holds(s.timestampsMs) ? { labels: s.labels, timestampsMs: s.timestampsMs.slice(), values: s.values.slice() } : s));
-    return { series: own, seriesRead: source.stats.seriesRead, samplesRead: source.stats.samplesRead, rollupPointsRead: source.stats.rollupPointsRead };
+    return { series: own, ...counts };
   } finally {
     lease?.release();
   }

@@ -21,8 +21,10 @@ import type { AggregateNode, AggregateOp } from './ast.js';
 import { groupLabels } from './aggregations.js';
 import type { Budget, Grid } from './eval-types.js';
 import { stepTime } from './eval-types.js';
+import type { GridPartials } from './grid-partials.js';
+import { strideBytes } from './grid-partials.js';
 import type { Sample } from './labels.js';
-import { labelsKey } from './labels.js';
+import { compareLabels, labelsKey } from './labels.js';
 import type { RangeColumn } from './range-columns.js';
 import type { FloatSeries, PromLabels } from './source.js';
 import { assert } from '../../errors.js';
@@ -215,6 +217,45 @@ export class GroupColumns {
     }
     budget?.add(points);
     return out;
+  }
+
+  /**
+   * grid answers series()'s points laid on the grid (grid-partials.ts), in
+   * the order a shard's answer lists them (sorted by labels), without a
+   * timestamps and a values column a group in between: a group's bit at
+   * step i is set iff series() has a point there, and the values are
+   * series()'s, bit for bit, group after group. Charges `budget` (when
+   * given) for each point, as series() does.
+   */
+  grid(budget: Budget | null): GridPartials {
+    const op = this.#e.op;
+    const n = this.#n;
+    const stride = strideBytes(n);
+    const rows: GroupCol[] = [];
+    let points = 0;
+    for (const g of this.#groups) {
+      let count = 0;
+      for (let i = 0; i < n; i++) if ((g.firstK[i] as number) !== -1) count++;
+      if (count === 0) continue;
+      rows.push(g);
+      points += count;
+    }
+    rows.sort((a, b) => compareLabels(a.labels, b.labels));
+    const present = new Uint8Array(rows.length * stride);
+    const values = new Float64Array(points);
+    let at = 0;
+    for (let r = 0; r < rows.length; r++) {
+      const g = rows[r] as GroupCol;
+      const base = r * stride;
+      for (let i = 0; i < n; i++) {
+        if ((g.firstK[i] as number) === -1) continue;
+        present[base + (i >>> 3)] = (present[base + (i >>> 3)] as number) | (1 << (i & 7));
+        values[at++] = groupValue(op, g, i);
+      }
+    }
+    assert(at === points, 'every point of every group laid on the grid');
+    budget?.add(points);
+    return { steps: n, labels: rows.map((g) => g.labels), present, values };
   }
 }
 

@@ -6,7 +6,7 @@
  * by labels).
  */
 
-import { OtlpdbError } from '../../errors.js';
+import { OtlpdbError, assert } from '../../errors.js';
 import type { AggregateOp, Expr } from './ast.js';
 import type { EvalCtx, Grid, Val } from './eval-types.js';
 import { Budget, checkAbort, makeGrid, stepTime } from './eval-types.js';
@@ -20,7 +20,7 @@ import { exprType } from './typecheck.js';
 import { combineOp } from './pushdown.js';
 import type { RangeFn } from './range-functions.js';
 import { RangeFunctions } from './range-functions.js';
-import type { EvalRange, FloatSeries, PromqlEngine, PromResult, SeriesSource } from './source.js';
+import type { EvalRange, FloatSeries, GridEvalResult, PromqlEngine, PromqlOptions, PromResult, SeriesSource } from './source.js';
 import { typeName } from './function-types.js';
 import type { MaxSourceResolution } from './rollup-eval.js';
 
@@ -85,20 +85,26 @@ function toResult(v: Val, grid: Grid, instant: boolean): PromResult {
 }
 
 /**
- * columnSeries answers a top-level aggregation computed as columns
- * (evaluate.ts foldColumnAggregate; pushed to the shards, the combining
- * columns: series-columns.ts tryPushdownSeries) directly as series, one per
- * group, without a sample per group × step, and a per-series expression —
- * a selector, a range function — as series too (series-columns.ts); null
- * for anything else (evalExpr decides then).
+ * columnAnswer answers a top-level aggregation computed as columns
+ * (evaluate.ts foldColumnAggregate) as its GroupColumns; pushed to the
+ * shards, the combining columns' series (series-columns.ts
+ * tryPushdownSeries), without a sample per group × step; and a per-series
+ * expression — a selector, a range function — as series
+ * (series-columns.ts); null for anything else (evalExpr decides then).
  */
-async function columnSeries(expr: Expr, grid: Grid, ctx: EvalCtx, perSeries: boolean): Promise<FloatSeries[] | null> {
+async function columnAnswer(expr: Expr, grid: Grid, ctx: EvalCtx, perSeries: boolean): Promise<GroupColumns | FloatSeries[] | null> {
   const top = unwrapParens(expr);
   if (top.type !== 'aggregate') return perSeries ? perSeriesColumns(top, grid, ctx) : null;
   if (ctx.pushdown && ctx.source.shardEval !== undefined) return perSeries ? tryPushdownSeries(top, grid, ctx) : null;
   const folded = await foldColumnAggregate(top, grid, ctx);
-  if (folded instanceof GroupColumns) return folded.series(grid, ctx.budget);
+  if (folded instanceof GroupColumns) return folded;
   return folded === null ? null : stepsToSeries(folded.steps, grid);
+}
+
+/** columnSeries is columnAnswer with the groups' columns as series, one per group. */
+async function columnSeries(expr: Expr, grid: Grid, ctx: EvalCtx, perSeries: boolean): Promise<FloatSeries[] | null> {
+  const a = await columnAnswer(expr, grid, ctx, perSeries);
+  return a instanceof GroupColumns ? a.series(grid, ctx.budget) : a;
 }
 
 /** prepare parses a query (through `parse`, a tenant's cached parser, when given), resolves start()/end(), and checks its type against the range. */
@@ -116,17 +122,28 @@ function prepare(text: string, range: EvalRange, parse: (text: string) => Expr =
 export function createPromqlEngine(o: EngineOptions = {}): PromqlEngine {
   return {
     async evaluate(text, range, source, opts) {
-      checkAbort(opts.signal);
-      const { expr, grid } = prepare(text, range, source.parse);
-      const ctx = makeCtx(source, opts.lookbackMs, opts.signal, o, (o.pushdown ?? true) && source.shardEval !== undefined, opts.maxSourceResolution ?? 'auto');
-      if (range.stepMs > 0) {
-        const columns = await columnSeries(expr, grid, ctx, o.perSeriesColumns ?? true);
-        if (columns !== null) return { kind: 'matrix', series: sortSeries(columns) };
-      }
-      const v = await evalExpr(expr, grid, ctx);
-      return toResult(v, grid, range.stepMs === 0);
+      const r = await run(text, range, source, opts, false);
+      assert(r.kind !== 'grid', 'evaluate answers no grid');
+      return r;
+    },
+    evaluateGrid(text, range, source, opts) {
+      return run(text, range, source, opts, true);
     },
   };
+
+  /** run is evaluate, answering a top-level aggregation's columns on the grid when asGrid (evaluateGrid). */
+  async function run(text: string, range: EvalRange, source: SeriesSource, opts: PromqlOptions, asGrid: boolean): Promise<GridEvalResult> {
+    checkAbort(opts.signal);
+    const { expr, grid } = prepare(text, range, source.parse);
+    const ctx = makeCtx(source, opts.lookbackMs, opts.signal, o, (o.pushdown ?? true) && source.shardEval !== undefined, opts.maxSourceResolution ?? 'auto');
+    if (range.stepMs > 0) {
+      const a = await columnAnswer(expr, grid, ctx, o.perSeriesColumns ?? true);
+      if (a instanceof GroupColumns) return asGrid ? { kind: 'grid', grid: a.grid(ctx.budget) } : { kind: 'matrix', series: sortSeries(a.series(grid, ctx.budget)) };
+      if (a !== null) return { kind: 'matrix', series: sortSeries(a) };
+    }
+    const v = await evalExpr(expr, grid, ctx);
+    return toResult(v, grid, range.stepMs === 0);
+  }
 }
 
 /** promqlEngine is the engine the API routes call (pushdown on whenever the source offers shardEval). */

@@ -113,8 +113,9 @@ export function gridToSeries(g: GridPartials, grid: Grid): FloatSeries[] {
  * foldGridColumns folds the shards' grid answers into the combining
  * aggregation's columns, series in answer order (the order
  * foldPartialColumns folds the series form in), each series scattered once
- * into one reused column; null past PromqlLimits.groupStepCellsMax groups
- * × steps (then the caller runs the per-step path on the series form).
+ * into one reused column (a sum's bits straight into its group's row);
+ * null past PromqlLimits.groupStepCellsMax groups × steps (then the caller
+ * runs the per-step path on the series form).
  */
 export function foldGridColumns(combine: AggregateNode, grids: readonly GridPartials[], grid: Grid, ctx: EvalCtx): GroupColumns | null {
   const all: PromLabels[] = [];
@@ -131,6 +132,25 @@ export function foldGridColumns(combine: AggregateNode, grids: readonly GridPart
     for (let s = 0; s < g.labels.length; s++, k++) {
       if (k % PromqlLimits.abortCheckEvery === 0) checkAbort(ctx.signal);
       const base = s * stride;
+      const labels = g.labels[s] as PromLabels;
+      // A sum folds each set bit straight into its group's row (GroupColumns.add's sum: the first series at a step starts it, the next add).
+      const row = groups.sumRow(labels);
+      if (row !== null) {
+        const { value, firstK } = row;
+        for (let b = 0; b < stride; b++) {
+          let byte = g.present[base + b] as number;
+          while (byte !== 0) {
+            const i = (b << 3) + 31 - Math.clz32(byte & -byte);
+            const v = g.values[at++] as number;
+            if (firstK[i] === -1) {
+              firstK[i] = k;
+              value[i] = v;
+            } else value[i] = (value[i] as number) + v;
+            byte &= byte - 1;
+          }
+        }
+        continue;
+      }
       let count = 0;
       present.fill(0);
       // Byte by byte: a zero byte is 8 absent steps; a set bit takes the next value.
@@ -145,7 +165,6 @@ export function foldGridColumns(combine: AggregateNode, grids: readonly GridPart
         }
       }
       at += count;
-      const labels = g.labels[s] as PromLabels;
       if (count > 0) groups.add({ k, labels, key: labelsKey(labels), values, present, count });
     }
     assert(at === g.values.length, 'every value of a grid answer folded');

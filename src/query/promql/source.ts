@@ -18,7 +18,7 @@
  * inclusive at both ends, as Prometheus's selectors are.
  */
 import type { MaxSourceResolution } from './rollup-eval.js';
-import type { ShardGridAnswer } from './grid-partials.js';
+import type { GridPartials, ShardGridAnswer } from './grid-partials.js';
 import type { Expr } from './ast.js';
 
 /** PromLabel is one label of a Prometheus series. */
@@ -167,4 +167,15 @@ export interface PromqlOptions {
  */
 export interface PromqlEngine {
   evaluate(text: string, range: EvalRange, source: SeriesSource, opts: PromqlOptions): Promise<PromResult>;
+  /**
+   * evaluateGrid, when present, is evaluate answering a range query whose
+   * top is an aggregation computed as columns on the step grid
+   * (GridPartials, as grid-partials.ts seriesToGrid would lay evaluate's
+   * matrix) without a series a group in between: a shard's grid answer.
+   * Any other expression answers evaluate's result.
+   */
+  evaluateGrid?(text: string, range: EvalRange, source: SeriesSource, opts: PromqlOptions): Promise<GridEvalResult>;
 }
+
+/** GridEvalResult is PromqlEngine.evaluateGrid's answer: the points on the step grid, or evaluate's result where the engine did not compute columns. */
+export type GridEvalResult = PromResult | { readonly kind: 'grid'; readonly grid: GridPartials };
