@@ -11,6 +11,7 @@ import type { LogRow } from '../rows.js';
 import type { KvRead } from '../shard/shard-db.js';
 import type { ScanStats } from '../shard/signal-store.js';
 import { intersect } from '../codec/index.js';
+import { soleView } from './sole-view.js';
 import { decodeLogBlock } from './log-block-decode.js';
 import type { LogBlockReads, LogBlockView } from './log-block-read.js';
 import type { LineHintPlan } from './log-hints.js';
@@ -273,15 +274,9 @@ async function scanUnindexedBlock(
   return out;
 }
 
-/**
- * own copies a value read from LevelDB into a Uint8Array of its own.
- * classic-level hands out Node Buffers that may share a pooled ArrayBuffer,
- * and Buffer#slice is a view, not a copy: the codecs' `slice()` (postings
- * bitmaps, ids) would then read or keep the pool. A copy per block read is
- * cheap next to decoding it.
- */
+/** own is a value read from LevelDB as a Uint8Array of its own (sole-view.ts: copied only when it shares a pooled ArrayBuffer). */
 function own(v: Uint8Array | undefined): Uint8Array | undefined {
-  return v === undefined ? undefined : new Uint8Array(v);
+  return v === undefined ? undefined : soleView(v);
 }
 
 
