@@ -5,8 +5,8 @@ import { parseInprocArgs, runInproc } from './query-logs-inproc.js';
 const KINDS = ['keyword', 'phrase', 'regex', 'count', 'keywordRange'];
 
 t.test('flags: defaults and values', async (t) => {
-  t.same(parseInprocArgs([]), { lines: 200_000, shards: 16, queries: 30, flushRows: 20_000, cacheBytes: BlockCacheLimits.bytesMaxDefault, kinds: KINDS, twoRounds: false });
-  t.same(parseInprocArgs(['--lines', '500', '--shards', '2', '--queries', '3', '--flush-rows', '64', '--cache-mib', '0', '--kinds', 'keyword,count', '--two-rounds']), {
+  t.same(parseInprocArgs([]), { lines: 200_000, shards: 16, queries: 30, flushRows: 20_000, cacheBytes: BlockCacheLimits.bytesMaxDefault, kinds: KINDS, twoRounds: false, perQuery: false });
+  t.same(parseInprocArgs(['--lines', '500', '--shards', '2', '--queries', '3', '--flush-rows', '64', '--cache-mib', '0', '--kinds', 'keyword,count', '--two-rounds', '--per-query']), {
     lines: 500,
     shards: 2,
     queries: 3,
@@ -14,6 +14,7 @@ t.test('flags: defaults and values', async (t) => {
     cacheBytes: 0,
     kinds: ['keyword', 'count'],
     twoRounds: true,
+    perQuery: true,
   });
   t.throws(() => parseInprocArgs(['--queries', '0']), 'a non-positive count is refused');
 });

@@ -29,9 +29,9 @@ import type { LogRow } from '../storage/rows.js';
 import type { KvRead } from '../storage/shard/shard-db.js';
 import { addScanStats, newScanStats } from '../storage/shard/signal-store.js';
 import type { ScanStats } from '../storage/shard/signal-store.js';
-import type { LogEntry, LogSource, LogSourceStats, SelectLogsRequest } from './logql/source.js';
+import type { CountEntriesRequest, CountEntriesVisitor, LogEntry, LogSource, LogSourceStats, SelectLogsRequest } from './logql/source.js';
 import { splitMatchers } from './logs-selector.js';
-import { logEntryOf } from './logs-view.js';
+import { logEntryOf, metadataOf } from './logs-view.js';
 
 /** newLogSourceStats is a LogSourceStats with every counter at zero. */
 export function newLogSourceStats(): LogSourceStats {
@@ -143,6 +143,48 @@ export class ShardLogSource implements LogSource {
       addScanToSourceStats(this.stats, scan);
       addScanStats(this.scan, scan);
       await gen.return(undefined);
+    }
+  }
+
+  /**
+   * countEntries visits the entries `req` selects without building them
+   * (LogStore.countLogs, storage/logs/log-count.ts): the same matchers
+   * (`=`/`!=` by the postings, regexes once per stream), hints and range as
+   * `select`; metadata (logs-view.ts metadataOf) only for a row that has
+   * some. No entry is held, so shardEntriesMax does not bound it; the
+   * signal and the deadline are checked between blocks.
+   */
+  async countEntries(req: CountEntriesRequest, visit: CountEntriesVisitor, signal: AbortSignal): Promise<void> {
+    checkSelect({ ...req, direction: 'forward', limit: null });
+    const split = splitMatchers(req.matchers);
+    const check = split.check;
+    const scan: ScanStats = newScanStats();
+    try {
+      await this.#d.store.countLogs(
+        this.#d.kv,
+        this.#d.tenant,
+        {
+          startNs: req.startNs,
+          endNs: req.endNs,
+          streamMatchers: split.postings,
+          ...(check !== null ? { streamFilter: check } : {}),
+          hints: (this.#d.compileHints ?? compileLineHints)(req.hints),
+          lineTest: req.lineTest,
+          lineBytes: req.lineBytes,
+        },
+        scan,
+        {
+          row: (stream, offsetNs, lineBytes, row) => {
+            this.stats.entriesRead++;
+            visit.entry(stream, offsetNs, lineBytes, row === null ? null : metadataOf(row));
+          },
+        },
+        () => this.#checkGoing(signal),
+      );
+      this.#checkGoing(signal);
+    } finally {
+      addScanToSourceStats(this.stats, scan);
+      addScanStats(this.scan, scan);
     }
   }
 

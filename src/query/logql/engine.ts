@@ -10,8 +10,10 @@
  *   (evaluateShardPart), the coordinator sorts the union and cuts.
  * - Metric queries: each range aggregation is either pushed (its partial
  *   kind in metric.ts is not null and the source has shardEval: every shard
- *   answers a partial per output series and step, combined exactly here) or
- *   evaluated from gathered entries (`select` with the query's LineHints);
+ *   answers a partial per output series and step, combined exactly here;
+ *   a shard counts instead of gathering when the pipeline is line filters
+ *   only: range-count.ts) or evaluated from gathered entries (`select` with
+ *   the query's LineHints);
  *   vector aggregations and binary operators run on the coordinator.
  *
  * Bounds (LogqlLimits): limitMax, entriesHeldMax, samplesHeldMax, seriesMax,
@@ -40,6 +42,7 @@ import {
 } from './metric.js';
 import { compileLabelReplace } from './label-replace.js';
 import { parseLogql } from './parser.js';
+import { countRangePart } from './range-count.js';
 import type { PipelineState } from './pipeline.js';
 import { ERROR_LABEL, allLabelsOf, compileLabelFilterExpr, compilePipeline, labelsKey, mergedLabels, outputOf, setError, sortedLabels } from './pipeline.js';
 import type {
@@ -412,6 +415,9 @@ async function evaluateShardPart(req: LogShardEvalRequest, source: LogSource, si
     throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'LogQL: a shard runs a log query or one pushable range aggregation (count_over_time, rate, bytes_over_time, bytes_rate, sum/min/max/avg_over_time)');
   }
   const steps = evaluationSteps(req.startNs, req.endNs, req.stepNs);
+  // Line filters only, nothing unwrapped: counted from the source's entries without building them (range-count.ts).
+  const counted = await countRangePart(expr, steps, req.stepNs, source, signal);
+  if (counted !== null) return { kind: 'partials', series: counted };
   const series = await gatherSamples(expr, source, steps, signal);
   const out: ShardPartialSeries[] = [];
   let points = 0;

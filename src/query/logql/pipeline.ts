@@ -445,6 +445,23 @@ export function compilePipeline(log: LogExpr): CompiledPipeline {
   };
 }
 
+/**
+ * compileLineTest compiles a pipeline made of line filters only into one
+ * test of a line (the same compiled stages compilePipeline runs, over one
+ * reused state: no allocation per line); null when some stage is not a line
+ * filter. A pipeline with no stage tests nothing: `() => true`.
+ */
+export function compileLineTest(stages: readonly Stage[]): ((line: string) => boolean) | null {
+  if (!stages.every((s) => s.kind === 'lineFilter')) return null;
+  const steps = stages.map(compileStage);
+  const state: PipelineState = { line: '', labels: new Map() };
+  return (line) => {
+    state.line = line;
+    for (const step of steps) if (!step(state)) return false;
+    return true;
+  };
+}
+
 /** outputOf splits a finished state into Loki's answer shape: stream labels (stream and stage labels) and structured metadata, both without empty values. */
 export function outputOf(s: PipelineState): { stream: LogLabel[]; metadata: LogLabel[] } {
   const stream: [string, string][] = [];

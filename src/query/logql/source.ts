@@ -105,6 +105,28 @@ export interface LogSourceStats {
 }
 
 /**
+ * CountEntriesRequest asks a source to count entries rather than hand them
+ * over (LogSource.countEntries): those of the selected streams in [startNs,
+ * endNs] whose line passes `lineTest`, as `select` would give them with no
+ * limit. endNs − startNs < 2^53.
+ */
+export interface CountEntriesRequest {
+  readonly matchers: readonly StreamSelectorMatcher[];
+  readonly startNs: bigint;
+  readonly endNs: bigint;
+  readonly hints: readonly LineHint[];
+  /** lineTest is the query's line filters (exact), or null when it has none. */
+  readonly lineTest: ((line: string) => boolean) | null;
+  /** lineBytes asks for each entry's line's UTF-8 bytes. */
+  readonly lineBytes: boolean;
+}
+
+/** CountEntriesVisitor receives each counted entry once: its stream labels (lists shared between entries), its time as ns past the request's startNs, its line's bytes (0 unless asked), and its structured metadata, or null when it has none. */
+export interface CountEntriesVisitor {
+  entry(stream: LogLabels, offsetNs: number, lineBytes: number, metadata: LogLabels | null): void;
+}
+
+/**
  * LogSource is where the engine reads log entries. `select` yields batches
  * of at most LogqlLimits' batch size in the request's direction, ordered by
  * time (ties in a stable order) across the whole source. `shardEval`, when
@@ -113,6 +135,8 @@ export interface LogSourceStats {
 export interface LogSource {
   select(req: SelectLogsRequest, signal: AbortSignal): AsyncIterable<readonly LogEntry[]>;
   shardEval?(req: LogShardEvalRequest, signal: AbortSignal): Promise<LogShardAnswer>;
+  /** countEntries, when present, visits the entries a request selects without building them (a shard's range aggregation over lines; query/logql/range-count.ts). */
+  countEntries?(req: CountEntriesRequest, visit: CountEntriesVisitor, signal: AbortSignal): Promise<void>;
   readonly stats: LogSourceStats;
 }
 

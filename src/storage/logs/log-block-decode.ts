@@ -125,6 +125,17 @@ function decodeStreams(o: LogSections, shared: StreamLabel[][] | null): { stream
   return { streams, streamIds };
 }
 
+/**
+ * decodePageStreams decodes page `p`'s stream ids and the streams they
+ * index: the block's table (`shared`, decodeBlockStreams; version 3) or
+ * the page's own (version 2, whose one page holds it). Throws ERR_CORRUPTION.
+ */
+export function decodePageStreams(o: OpenedLogBlock, p: number, shared: StreamLabel[][] | null): { streams: StreamLabel[][]; streamIds: Uint32Array } {
+  assert(Number.isSafeInteger(p) && p >= 0 && p < o.pages.length, 'a page of the block');
+  assert((shared === null) === (o.streams === null), "a version 3 block's stream table");
+  return decodeStreams(o.pages[p] as LogSections, shared);
+}
+
 function decodeSeverity(o: LogSections): Uint8Array {
   const n = o.rows;
   const sev = new Uint8Array(n);

@@ -160,6 +160,22 @@ export class BlockTimes {
     };
   }
 
+  /**
+   * offsetsFrom returns each row's time minus `originNs` as a number: exact
+   * for the rows whose time lies in [originNs, originNs + 2^53) (a caller
+   * that counts rows of a range starting at originNs asks for those only).
+   */
+  offsetsFrom(originNs: bigint): (i: number) => number {
+    const off = this.#offsets;
+    if (off === null) {
+      const big = this.#big as readonly bigint[];
+      return (i) => Number((big[i] as bigint) - originNs);
+    }
+    // minTimeNs - originNs is exact: the block holds a row at or past originNs, so it starts less than 2^52 ns before.
+    const base = Number(this.minTimeNs - originNs);
+    return (i) => base + (off[i] as number);
+  }
+
   /** bigints is every row's time (for callers that want the whole column). */
   bigints(): bigint[] {
     return Array.from({ length: this.length }, (_, i) => this.at(i));

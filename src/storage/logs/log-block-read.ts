@@ -30,6 +30,7 @@
  */
 import { assert } from '../../errors.js';
 import { OtlpdbError } from '../../errors.js';
+import { soleView } from './sole-view.js';
 import { BlockCacheLimits } from '../../limits.js';
 import { BlockKind, openBlock } from '../block.js';
 import type { KvRead } from '../shard/shard-db.js';
@@ -159,8 +160,9 @@ function corrupt(message: string, details?: Record<string, unknown>): OtlpdbErro
   return new OtlpdbError('ERR_CORRUPTION', `logs store: ${message}`, details);
 }
 
+/** own is a value read from LevelDB as a Uint8Array of its own (sole-view.ts: copied only when it shares a pooled ArrayBuffer). */
 function own(v: Uint8Array | undefined): Uint8Array | undefined {
-  return v === undefined ? undefined : new Uint8Array(v);
+  return v === undefined ? undefined : soleView(v);
 }
 
 function cacheKey(space: string, kind: 'i' | 'b', key: Uint8Array): string {

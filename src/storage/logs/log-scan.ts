@@ -6,17 +6,19 @@
  * (scanLogBlock: meta time range, bloom, postings, then the block).
  */
 import { OtlpdbError, assert } from '../../errors.js';
+import { LogStoreLimits } from '../../limits.js';
 import type { LogRow } from '../rows.js';
 import type { KvRead } from '../shard/shard-db.js';
 import type { ScanStats } from '../shard/signal-store.js';
 import { intersect } from '../codec/index.js';
+import { soleView } from './sole-view.js';
 import { decodeLogBlock } from './log-block-decode.js';
 import type { LogBlockReads, LogBlockView } from './log-block-read.js';
 import type { LineHintPlan } from './log-hints.js';
 import { bloomAlternatives, lineAdmits } from './log-hints.js';
 import { hintCandidates } from './log-hint-rows.js';
 import type { LogBlockId, LogBlockMeta } from './log-store-format.js';
-import { LogKeySpace, blockKey } from './log-store-format.js';
+import { LogKeySpace, blockKey, bucketKey, decodeBlockMeta, parseBlockKey } from './log-store-format.js';
 import type { BlockSearchPrune, LogQuery, NormalizedLogQuery, StreamMatcher } from './term-index.js';
 
 /** LogScanQuery is one shard-local log query (see the file comment for ordering and ranges). */
@@ -155,31 +157,8 @@ export async function scanLogBlock(
     return [];
   }
   if (meta.unindexed === true) return scanUnindexedBlock(c, id, meta, q, nq, stats, keep, backward, scan.rowFilter);
-  // Hints prune only a block whose every line was tokenized whole (log-hints.ts).
-  const hints = scan.hints !== undefined && scan.hints !== null && meta.truncatedRows === 0 ? scan.hints : null;
-  const hintExact = hints !== null && hints.alternatives.every((a) => a.exact.length > 0);
-  const search = scan.search ?? null;
-  const ix = await reads.index(kv, tenant, id, meta, stats);
-  if (nq.terms.length > 0 || nq.phrases.length > 0 || hintExact || search !== null) {
-    const has = (t: string): boolean => ix.bloom.has(t);
-    const wanted = [...nq.terms, ...nq.phrases.flat()];
-    if (!wanted.every(has) || (hints !== null && hintExact && !bloomAlternatives(hints, has)) || (search !== null && !search.bloomMay(has))) {
-      stats.blocksPrunedBloom++;
-      return [];
-    }
-  }
-  let cand = ix.index.candidates(nq);
-  if (search !== null && cand.length > 0) cand = intersect(cand, search.candidates(ix.index.reader));
-  // The rows whose terms may hold a hint's literals (log-hint-rows.ts: exact terms, and the terms holding each piece):
-  // an empty answer prunes the block as termsAdmit did, and the pages of the other rows are never decoded.
-  if (hints !== null && cand.length > 0) {
-    const hinted = hintCandidates(hints, ix.index.reader);
-    if (hinted !== null) cand = intersect(cand, hinted);
-  }
-  if (cand.length === 0) {
-    stats.blocksPrunedIndex++;
-    return [];
-  }
+  let cand = await indexedCandidates(c, id, meta, nq, stats, scan);
+  if (cand === null) return [];
   const bv = await reads.block(kv, tenant, id, meta, stats);
   stats.blocksScanned++;
   const opened = bv.opened;
@@ -206,6 +185,54 @@ export async function scanLogBlock(
   }
   if (backward) kept.reverse();
   return kept.map((o) => made(o, null));
+}
+
+/**
+ * indexedCandidates is the index side of scanLogBlock over an indexed block
+ * (LogBlockMeta.unindexed not set) whose meta overlaps the query's time: the
+ * bloom (only when the query names terms or exact hint terms), the postings
+ * (terms, phrases, stream matchers), a search's candidates and the hint
+ * candidate rows (log-hint-rows.ts), without reading the block. Null when
+ * they prune it (stats.blocksPrunedBloom or blocksPrunedIndex counted);
+ * else a superset of its matching rows, increasing, not yet cut by time.
+ * Shared by reads (scanLogBlock) and counts (log-count.ts), so both prune
+ * alike. Throws ERR_CORRUPTION.
+ */
+export async function indexedCandidates(
+  c: Pick<BlockScanContext, 'kv' | 'tenant' | 'reads'>,
+  id: LogBlockId,
+  meta: LogBlockMeta,
+  nq: NormalizedLogQuery,
+  stats: ScanStats,
+  scan: Pick<LogScanQuery, 'hints' | 'search'>,
+): Promise<Uint32Array | null> {
+  assert(meta.unindexed !== true, 'an indexed block');
+  // Hints prune only a block whose every line was tokenized whole (log-hints.ts).
+  const hints = scan.hints !== undefined && scan.hints !== null && meta.truncatedRows === 0 ? scan.hints : null;
+  const hintExact = hints !== null && hints.alternatives.every((a) => a.exact.length > 0);
+  const search = scan.search ?? null;
+  const ix = await c.reads.index(c.kv, c.tenant, id, meta, stats);
+  if (nq.terms.length > 0 || nq.phrases.length > 0 || hintExact || search !== null) {
+    const has = (t: string): boolean => ix.bloom.has(t);
+    const wanted = [...nq.terms, ...nq.phrases.flat()];
+    if (!wanted.every(has) || (hints !== null && hintExact && !bloomAlternatives(hints, has)) || (search !== null && !search.bloomMay(has))) {
+      stats.blocksPrunedBloom++;
+      return null;
+    }
+  }
+  let cand = ix.index.candidates(nq);
+  if (search !== null && cand.length > 0) cand = intersect(cand, search.candidates(ix.index.reader));
+  // The rows whose terms may hold a hint's literals (log-hint-rows.ts: exact terms, and the terms holding each piece):
+  // an empty answer prunes the block as termsAdmit did, and the pages of the other rows are never decoded.
+  if (hints !== null && cand.length > 0) {
+    const hinted = hintCandidates(hints, ix.index.reader);
+    if (hinted !== null) cand = intersect(cand, hinted);
+  }
+  if (cand.length === 0) {
+    stats.blocksPrunedIndex++;
+    return null;
+  }
+  return cand;
 }
 
 /**
@@ -247,14 +274,35 @@ async function scanUnindexedBlock(
   return out;
 }
 
-/**
- * own copies a value read from LevelDB into a Uint8Array of its own.
- * classic-level hands out Node Buffers that may share a pooled ArrayBuffer,
- * and Buffer#slice is a view, not a copy: the codecs' `slice()` (postings
- * bitmaps, ids) would then read or keep the pool. A copy per block read is
- * cheap next to decoding it.
- */
+/** own is a value read from LevelDB as a Uint8Array of its own (sole-view.ts: copied only when it shares a pooled ArrayBuffer). */
 function own(v: Uint8Array | undefined): Uint8Array | undefined {
-  return v === undefined ? undefined : new Uint8Array(v);
+  return v === undefined ? undefined : soleView(v);
 }
 
+
+/** blockMetaGroups yields the block metas of `tenant` in buckets [b0, b1], grouped by bucket, in direction order (`reverse`: newest bucket first). */
+export async function* blockMetaGroups(
+  kv: KvRead,
+  tenant: string,
+  b0: number,
+  b1: number,
+  reverse: boolean,
+  stats: ScanStats,
+): AsyncGenerator<{ bucket: number; blocks: { id: LogBlockId; meta: LogBlockMeta }[] }> {
+  let group: { bucket: number; blocks: { id: LogBlockId; meta: LogBlockMeta }[] } | null = null;
+  const range = { gte: bucketKey(LogKeySpace.meta, tenant, b0), lt: bucketKey(LogKeySpace.meta, tenant, b1 + 1), reverse };
+  for await (const page of kv.pages(range, LogStoreLimits.scanPageEntries)) {
+    for (const e of page) {
+      const id = parseBlockKey(e.key, tenant);
+      stats.bytesRead += e.value.length;
+      const meta = decodeBlockMeta(e.value);
+      if (group !== null && group.bucket !== id.bucket) {
+        yield group;
+        group = null;
+      }
+      group ??= { bucket: id.bucket, blocks: [] };
+      group.blocks.push({ id, meta });
+    }
+  }
+  if (group !== null) yield group;
+}

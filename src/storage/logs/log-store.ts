@@ -75,7 +75,6 @@ import {
   decodeBlockMeta,
   decodeTenantStats,
   encodeTenantStats,
-  parseBlockKey,
   parseKeyBucket,
   parseStatsTenant,
   tenantPrefix,
@@ -83,8 +82,10 @@ import {
 import type { LogQuery, NormalizedLogQuery, StreamMatcher } from './term-index.js';
 import { normalizeLogQuery } from './term-index.js';
 import type { BlockScanContext, Candidate, HeadView, LogHit, LogScanQuery } from './log-scan.js';
-import { DECODE_CHUNK_ROWS_MIN, FROZEN_RANK, HEAD_RANK, compareCandidates, materialize, scanLogBlock } from './log-scan.js';
+import { DECODE_CHUNK_ROWS_MIN, FROZEN_RANK, HEAD_RANK, blockMetaGroups, compareCandidates, materialize, scanLogBlock } from './log-scan.js';
 import { ZERO_STATS, addStats, writeTenantFlush } from './log-flush-write.js';
+import type { LogCountContext, LogCountQuery, LogCountSink } from './log-count.js';
+import { countLogRows } from './log-count.js';
 import { lineAdmits } from './log-hints.js';
 import { logLine } from './log-line.js';
 
@@ -425,7 +426,7 @@ export class LogStore implements SignalStore<LogRow> {
       }
     }
 
-    const groups = this.#metaGroups(kv, tenant, b0, b1, backward, stats);
+    const groups = blockMetaGroups(kv, tenant, b0, b1, backward, stats);
     try {
       for (;;) {
         const g = await groups.next();
@@ -445,33 +446,24 @@ export class LogStore implements SignalStore<LogRow> {
     }
   }
 
-  /** #metaGroups yields the block metas of `tenant` in buckets [b0, b1], grouped by bucket, in direction order. */
-  async *#metaGroups(
-    kv: KvRead,
-    tenant: string,
-    b0: number,
-    b1: number,
-    reverse: boolean,
-    stats: ScanStats,
-  ): AsyncGenerator<{ bucket: number; blocks: { id: LogBlockId; meta: LogBlockMeta }[] }> {
-    let group: { bucket: number; blocks: { id: LogBlockId; meta: LogBlockMeta }[] } | null = null;
-    const range = { gte: bucketKey(LogKeySpace.meta, tenant, b0), lt: bucketKey(LogKeySpace.meta, tenant, b1 + 1), reverse };
-    for await (const page of kv.pages(range, LogStoreLimits.scanPageEntries)) {
-      for (const e of page) {
-        const id = parseBlockKey(e.key, tenant);
-        stats.bytesRead += e.value.length;
-        const meta = decodeBlockMeta(e.value);
-        if (group !== null && group.bucket !== id.bucket) {
-          yield group;
-          group = null;
-        }
-        group ??= { bucket: id.bucket, blocks: [] };
-        group.blocks.push({ id, meta });
-      }
-    }
-    if (group !== null) yield group;
+  /**
+   * countLogs calls `sink.row` once with every record of `tenant` that
+   * matches `q`, in the heads and the blocks, without building a block row
+   * that carries no structured metadata (log-count.ts). `between` runs
+   * between blocks (a deadline check that throws). Fills `stats`. Throws
+   * ERR_INVALID_ARGUMENT, ERR_LIMIT_EXCEEDED, ERR_CORRUPTION.
+   */
+  async countLogs(kv: KvRead, tenant: string, q: LogCountQuery, stats: ScanStats, sink: LogCountSink, between?: () => void): Promise<void> {
+    const ctx: LogCountContext = {
+      kv,
+      tenant,
+      reads: this.#reads,
+      views: this.headViews(tenant),
+      unindexedRowMatches: (row, n, lo, hi) => this.unindexedRowMatches(row, n, lo, hi),
+      ...(between !== undefined ? { between } : {}),
+    };
+    await countLogRows(ctx, q, stats, sink);
   }
-
 
   /**
    * unindexedRowMatches is the row check of a block without its term index:
