@@ -98,6 +98,22 @@ function tailsIn(tails: RestTails, from: number, to: number): RestTails {
   return { bytes: tails.bytes, starts: tails.starts.subarray(from, to), ends: tails.ends.subarray(from, to) };
 }
 
+/**
+ * tailsInOrder is the rest tails of `rows` (apply order) permuted into
+ * `order`, or null when their slab would pass the codec's writer bound
+ * (a bucket of a head near V8's heap limit): the block then writes them
+ * from the rows, as before, since a flush must never fail on data that was
+ * accepted.
+ */
+function tailsInOrder(rows: readonly LogRow[], order: Uint32Array): RestTails | null {
+  try {
+    return permuted(encodeRestTails(rows, new ByteWriter()), order);
+  } catch (err) {
+    if (err instanceof OtlpdbError && err.code === 'ERR_LIMIT_EXCEEDED') return null;
+    throw err;
+  }
+}
+
 /** permuted is `tails` in `order` (row i's tail is the tail of row order[i]). */
 function permuted(tails: RestTails, order: Uint32Array): RestTails {
   return { bytes: tails.bytes, starts: order.map((k) => tails.starts[k] as number), ends: order.map((k) => tails.ends[k] as number) };
@@ -196,7 +212,7 @@ export async function writeTenantFlush(
     // Rows far out of time order (see TAILS_DESCENT_SHARE_MIN): sorted by a permutation, and the rest sections' per-row bytes written in apply order and copied in time order.
     const descents = descentsOf(applied);
     const order = descents >= TAILS_DESCENT_SHARE_MIN * applied.length ? timeOrder(applied, bucket) : null;
-    const tails = order === null ? null : permuted(encodeRestTails(applied, new ByteWriter()), order);
+    const tails = order === null ? null : tailsInOrder(applied, order);
     // Stable: equal times keep apply order.
     const sorted =
       order !== null
