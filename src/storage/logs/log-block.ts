@@ -12,7 +12,9 @@ import { BlockKind, sealBlock } from '../block.js';
 import { ByteWriter, encodeStringColumn } from '../codec/index.js';
 import type { LogRow, Resource, Scope } from '../rows.js';
 import { SEVERITY_NUMBER_MAX, SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
-import { anyValueToWire, attributesToWire, resourceToWire, scopeToWire } from '../row-wire.js';
+import { resourceToWire, scopeToWire } from '../row-wire.js';
+import type { RestTails } from './log-block-rest.js';
+import { writeRestSection } from './log-block-rest.js';
 import type { StreamLabel } from './log-line.js';
 import { logLine, streamLabels } from './log-line.js';
 import {
@@ -32,6 +34,9 @@ import {
 } from './log-block-format.js';
 
 // ---------------------------------------------------------------- encoding
+
+/** OBSERVED_NUMBER_SPAN_NS bounds (exclusive) an observed-minus-time difference written with number arithmetic (svarint takes |v| <= 2^52). */
+const OBSERVED_NUMBER_SPAN_NS = 1n << 52n;
 
 function section(out: ByteWriter, body: Uint8Array): void {
   out.uvarint(body.length);
@@ -57,9 +62,12 @@ export function streamKey(labels: readonly StreamLabel[]): string {
  * no rows, mixed tenants or a string with a lone surrogate,
  * ERR_LIMIT_EXCEEDED past LogBlockLimits. `labels`, when given, is
  * streamLabels of each row (a flush derives them once for the block, its
- * index and its stream table); it must be exactly that.
+ * index and its stream table); it must be exactly that. `tails`, when
+ * given, are each row's rest-section bytes after its table indexes
+ * (log-block-rest.ts, written by a flush in apply order); they must be
+ * exactly writeRestTail's.
  */
-export function encodeLogBlock(rows: readonly LogRow[], pageRows: number = LogBlockLimits.pageRows, labels?: RowLabels): Uint8Array {
+export function encodeLogBlock(rows: readonly LogRow[], pageRows: number = LogBlockLimits.pageRows, labels?: RowLabels, tails?: RestTails): Uint8Array {
   assert(Number.isSafeInteger(pageRows) && pageRows >= 1 && pageRows <= LogBlockLimits.pageRowsMax, 'pageRows in range');
   const { tenant, minTimeNs, maxTimeNs } = checkRows(rows);
   const n = rows.length;
@@ -91,7 +99,8 @@ export function encodeLogBlock(rows: readonly LogRow[], pageRows: number = LogBl
   for (let first = 0; first < n; first += pageRows) {
     const page = new ByteWriter();
     const end = Math.min(n, first + pageRows);
-    writeColumns(page, w, rows.slice(first, end), shared, labels?.slice(first, end));
+    const pageTails = tails === undefined ? undefined : { bytes: tails.bytes, starts: tails.starts.subarray(first, end), ends: tails.ends.subarray(first, end) };
+    writeColumns(page, w, rows.slice(first, end), shared, labels?.slice(first, end), pageTails);
     pages.push(page.finish());
   }
   section(out, STORAGE_PACKR.pack([shared.resources.wires, shared.scopes.wires]));
@@ -193,13 +202,16 @@ function writeStreamTable(w: ByteWriter, streams: readonly (readonly StreamLabel
  * each [uvarint byteLength][bytes]; `w` is scratch. With `shared` tables
  * the rest section's own tables are empty and its rows index the shared ones.
  */
-function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[], shared: SharedTables | null, labelsOf?: RowLabels): void {
+function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[], shared: SharedTables | null, labelsOf?: RowLabels, tails?: RestTails): void {
   const n = rows.length;
   // 1 observed time, against the time
   w.reset();
   for (const row of rows) {
     assert(row.observedTimeUnixNano >= 0n && row.observedTimeUnixNano <= U64_MAX, 'observed time is u64');
-    writeBigUvarint(w, zigzag(row.observedTimeUnixNano - row.timeUnixNano));
+    const d = row.observedTimeUnixNano - row.timeUnixNano;
+    // Below 2^52 in magnitude the zigzag is an exact number, and a number's uvarint is the bigint's bytes.
+    if (d > -OBSERVED_NUMBER_SPAN_NS && d < OBSERVED_NUMBER_SPAN_NS) w.svarint(Number(d));
+    else writeBigUvarint(w, zigzag(d));
   }
   section(out, w.finish());
 
@@ -274,20 +286,23 @@ function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[], s
   }
   section(out, w.finish());
 
-  // 7 rest
+  // 7 rest, written straight from the rows (log-block-rest.ts)
   const resources = shared?.resources ?? new Dedup<Resource>(resourceToWire);
   const scopes = shared?.scopes ?? new Dedup<Scope>(scopeToWire);
-  const rest = rows.map((r) => [
-    resources.index(r.resource),
-    scopes.index(r.scope),
-    r.flags,
-    r.eventName,
-    r.droppedAttributesCount,
-    attributesToWire(r.attributes),
-    r.body.type === 'string' ? 0 : [anyValueToWire(r.body)],
-  ]);
-  section(out, STORAGE_PACKR.pack(shared === null ? [resources.wires, scopes.wires, rest] : [[], [], rest]));
+  const resourceIndex = new Uint32Array(n);
+  const scopeIndex = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const row = rows[i] as LogRow;
+    resourceIndex[i] = resources.index(row.resource);
+    scopeIndex[i] = scopes.index(row.scope);
+  }
+  w.reset();
+  writeRestSection(w, rows, resourceIndex, scopeIndex, shared === null ? [resources.wires, scopes.wires] : NO_TABLES, tails);
+  section(out, w.finish());
 }
+
+/** NO_TABLES is a paged block's rest tables: empty, its rows index the block's (SharedTables). */
+const NO_TABLES: readonly [readonly unknown[], readonly unknown[]] = [[], []];
 
 /** Dedup assigns table indexes to values, equal by identity first and by wire bytes second. */
 class Dedup<T extends object> {
@@ -295,14 +310,18 @@ class Dedup<T extends object> {
   readonly #byRef = new Map<T, number>();
   readonly #byBytes = new Map<string, number>();
   readonly #toWire: (v: T) => unknown;
+  /** #last and #lastIndex are the value asked last and its index: the rows of one entry share one resource and scope object. */
+  #last: T | null = null;
+  #lastIndex = 0;
 
   constructor(toWire: (v: T) => unknown) {
     this.#toWire = toWire;
   }
 
   index(v: T): number {
+    if (v === this.#last) return this.#lastIndex;
     let i = this.#byRef.get(v);
-    if (i !== undefined) return i;
+    if (i !== undefined) return this.#remember(v, i);
     const wire = this.#toWire(v);
     const key = (STORAGE_PACKR.pack(wire) as Buffer).toString('latin1');
     i = this.#byBytes.get(key);
@@ -312,6 +331,12 @@ class Dedup<T extends object> {
       this.#byBytes.set(key, i);
     }
     this.#byRef.set(v, i);
+    return this.#remember(v, i);
+  }
+
+  #remember(v: T, i: number): number {
+    this.#last = v;
+    this.#lastIndex = i;
     return i;
   }
 }

@@ -9,11 +9,14 @@
  * (everything else) for the tenant's stats.
  */
 import { OtlpdbError, assert } from '../../errors.js';
-import { LogStoreLimits, ShardDbLimits } from '../../limits.js';
+import { LogStoreLimits, ShardDbLimits, StoreLimits } from '../../limits.js';
+import { ByteWriter } from '../codec/index.js';
 import type { LogRow } from '../rows.js';
 import type { KvWriteBatch } from '../shard/shard-db.js';
 import type { RowLabels } from './log-block.js';
 import { encodeLogBlock, streamKey } from './log-block.js';
+import type { RestTails } from './log-block-rest.js';
+import { encodeRestTails } from './log-block-rest.js';
 import type { StreamLabel } from './log-line.js';
 import { logLine, streamLabels } from './log-line.js';
 import type { LogBlockId, LogBlockMeta, LogStream, LogTenantStats } from './log-store-format.js';
@@ -70,10 +73,11 @@ function streamsOf(rows: readonly LogRow[], labelsOf: RowLabels): LogStream[] {
  * never fail on data that was accepted. Each row's stream labels are derived
  * once (`labels`) for the block, its index and its stream table.
  */
-function encodeParts(rows: readonly LogRow[], out: EncodedPart[], termIndex: boolean, labels: RowLabels = rows.map(streamLabels)): void {
+function encodeParts(rows: readonly LogRow[], out: EncodedPart[], termIndex: boolean, tails: RestTails | undefined, labels: RowLabels = rows.map(streamLabels)): void {
   assert(rows.length >= 1 && rows.length <= LogStoreLimits.blockRowsMax, 'a part is 1..blockRowsMax rows');
+  assert(tails === undefined || (tails.starts.length === rows.length && tails.ends.length === rows.length), 'a rest tail per row');
   try {
-    const block = encodeLogBlock(rows, undefined, labels);
+    const block = encodeLogBlock(rows, undefined, labels, tails);
     const index = termIndex ? encodeLogIndex(rows, labels) : NO_INDEX;
     for (const v of [block, index.postings]) {
       if (v.length > ShardDbLimits.valueBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', 'a log block value past valueBytesMax');
@@ -84,9 +88,79 @@ function encodeParts(rows: readonly LogRow[], out: EncodedPart[], termIndex: boo
   } catch (err) {
     if (!(err instanceof OtlpdbError && err.code === 'ERR_LIMIT_EXCEEDED') || rows.length === 1) throw err;
     const half = rows.length >>> 1;
-    encodeParts(rows.slice(0, half), out, termIndex, labels.slice(0, half));
-    encodeParts(rows.slice(half), out, termIndex, labels.slice(half));
+    encodeParts(rows.slice(0, half), out, termIndex, tails && tailsIn(tails, 0, half), labels.slice(0, half));
+    encodeParts(rows.slice(half), out, termIndex, tails && tailsIn(tails, half, rows.length), labels.slice(half));
   }
+}
+
+/** tailsIn is rows [from, to)'s part of `tails`. */
+function tailsIn(tails: RestTails, from: number, to: number): RestTails {
+  return { bytes: tails.bytes, starts: tails.starts.subarray(from, to), ends: tails.ends.subarray(from, to) };
+}
+
+/**
+ * tailsInOrder is the rest tails of `rows` (apply order) permuted into
+ * `order`, or null when their slab would pass the codec's writer bound
+ * (a bucket of a head near V8's heap limit): the block then writes them
+ * from the rows, as before, since a flush must never fail on data that was
+ * accepted.
+ */
+function tailsInOrder(rows: readonly LogRow[], order: Uint32Array): RestTails | null {
+  try {
+    return permuted(encodeRestTails(rows, new ByteWriter()), order);
+  } catch (err) {
+    if (err instanceof OtlpdbError && err.code === 'ERR_LIMIT_EXCEEDED') return null;
+    throw err;
+  }
+}
+
+/** permuted is `tails` in `order` (row i's tail is the tail of row order[i]). */
+function permuted(tails: RestTails, order: Uint32Array): RestTails {
+  return { bytes: tails.bytes, starts: order.map((k) => tails.starts[k] as number), ends: order.map((k) => tails.ends[k] as number) };
+}
+
+/** BUCKET_OFFSET_NS_MAX bounds a time's offset in its bucket: below it, offsets are exact doubles (timeOrder sorts by them). */
+const BUCKET_OFFSET_NS_MAX = 1n << 53n;
+assert(StoreLimits.logBucketNs <= BUCKET_OFFSET_NS_MAX, 'a time offset in its bucket is an exact double');
+
+/**
+ * TAILS_DESCENT_SHARE_MIN is the share of rows that are earlier than the row
+ * before them (in apply order) from which a flush writes the rest tails in
+ * apply order (RestTails): rows mostly in time order keep their locality
+ * when sorted, and the tails would only add a pass (measured in
+ * bench/README.md, "## log-flush", s16: the ingest bench's rows, random
+ * times, half descents; query-logs' rows, under 8% descents).
+ */
+const TAILS_DESCENT_SHARE_MIN = 0.25;
+
+/** descentsOf counts the rows of `rows` earlier than the row before them. */
+function descentsOf(rows: readonly LogRow[]): number {
+  let descents = 0;
+  for (let i = 1; i < rows.length; i++) if ((rows[i] as LogRow).timeUnixNano < (rows[i - 1] as LogRow).timeUnixNano) descents++;
+  return descents;
+}
+
+/**
+ * timeOrder is the permutation that sorts one bucket's `rows` by time,
+ * equal times in their given (apply) order: the rows' times are read once,
+ * in the given order, as offsets in the bucket, and the sort compares
+ * numbers instead of reading each row's bigint per comparison (rows far
+ * out of order lie all over memory once sorted).
+ */
+function timeOrder(rows: readonly LogRow[], bucket: number): Uint32Array {
+  const n = rows.length;
+  const start = BigInt(bucket) * StoreLimits.logBucketNs;
+  const key = new Float64Array(n);
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const off = (rows[i] as LogRow).timeUnixNano - start;
+    assert(off >= 0n && off < StoreLimits.logBucketNs, 'a row lies in its bucket');
+    key[i] = Number(off);
+    order[i] = i;
+  }
+  // Ties by index: the order is stable whatever the engine's sort.
+  order.sort((a, b) => (key[a] as number) - (key[b] as number) || a - b);
+  return order;
 }
 
 /** addStats adds two tenants' counts. */
@@ -133,14 +207,26 @@ export async function writeTenantFlush(
   let tData = 0;
   let tIndex = 0;
   for (const bucket of [...byBucket.keys()].sort((a, b) => a - b)) {
+    const applied = byBucket.get(bucket) as LogRow[];
     // Stable: equal times keep apply order.
-    const sorted = (byBucket.get(bucket) as LogRow[]).slice().sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0));
+    // Rows far out of time order (see TAILS_DESCENT_SHARE_MIN): sorted by a permutation, and the rest sections' per-row bytes written in apply order and copied in time order.
+    const descents = descentsOf(applied);
+    const order = descents >= TAILS_DESCENT_SHARE_MIN * applied.length ? timeOrder(applied, bucket) : null;
+    const tails = order === null ? null : tailsInOrder(applied, order);
+    // Stable: equal times keep apply order.
+    const sorted =
+      order !== null
+        ? Array.from(order, (k) => applied[k] as LogRow)
+        : descents === 0
+          ? applied
+          : applied.slice().sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0));
     let part = 0;
     for (let i = 0; i < sorted.length; i += LogStoreLimits.blockRowsMax) {
       // One run per step: encoding is the flush's CPU work (flush-pacer.ts).
       if (pace !== undefined) await pace();
       const parts: EncodedPart[] = [];
-      encodeParts(sorted.slice(i, i + LogStoreLimits.blockRowsMax), parts, termIndex);
+      const j = Math.min(sorted.length, i + LogStoreLimits.blockRowsMax);
+      encodeParts(sorted.slice(i, j), parts, termIndex, tails === null ? undefined : tailsIn(tails, i, j));
       for (const p of parts) {
         assert(part < 0x1_0000, 'parts of one bucket fit u16');
         part = putPart(p, { bucket, flushIndex, part });
