@@ -30,6 +30,7 @@ export { ChunkIterator, SeriesEncoder, decodeChunk, encodeSeries } from './chunk
 export { TimestampColumnDecoder, TimestampColumnEncoder, timestampColumnShape } from './timestamp-column.js';
 export type { TimestampColumnShape } from './timestamp-column.js';
 export type { DecodedChunk } from './chunk.js';
+export { MsgpackWalk } from './msgpack-walk.js';
 export { STRING_COLUMN_FORMAT_VERSION, StringLayout, decodeStringColumn, encodeStringColumn } from './strings.js';
 export type { StringColumnStats, StringLayoutValue } from './strings.js';
 export {

@@ -26,6 +26,7 @@
 import { assert } from '../../errors.js';
 import { StorageLimits } from '../../limits.js';
 import { corrupt } from '../codec/bits.js';
+import { MsgpackWalk } from '../codec/msgpack-walk.js';
 import { STORAGE_UNPACKR_VIEWS } from '../storage-packr.js';
 
 /** ENTRY_TUPLE_FIELDS is the arity of the shard entry tuple (shard-entry.ts, version 1). */
@@ -60,144 +61,14 @@ export class EntrySpanRanges {
   }
 }
 
-/** MsgpackCursor walks msgpack values by their headers; every read is bounds-checked against `end`. */
-class MsgpackCursor {
-  pos: number;
-  constructor(
-    readonly b: Uint8Array,
-    start: number,
-    readonly end: number,
-  ) {
-    this.pos = start;
-  }
-
-  #need(n: number): void {
-    if (this.pos + n > this.end) throw corrupt('shard entry walk ran past its bytes', { at: this.pos });
-  }
-
-  #u8(): number {
-    this.#need(1);
-    return this.b[this.pos++] as number;
-  }
-
-  #uint(n: 1 | 2 | 4): number {
-    this.#need(n);
-    const b = this.b;
-    const p = this.pos;
-    this.pos += n;
-    if (n === 1) return b[p] as number;
-    if (n === 2) return ((b[p] as number) << 8) | (b[p + 1] as number);
-    return ((b[p] as number) * 0x1000000 + (((b[p + 1] as number) << 16) | ((b[p + 2] as number) << 8) | (b[p + 3] as number))) >>> 0;
-  }
-
-  /** arrayHeader reads an array header and returns its element count. */
-  arrayHeader(): number {
-    const c = this.#u8();
-    if (c >= 0x90 && c <= 0x9f) return c & 0x0f;
-    if (c === 0xdc) return this.#uint(2);
-    if (c === 0xdd) return this.#uint(4);
-    throw corrupt('shard entry walk expected an array', { at: this.pos - 1 });
-  }
-
-  /** skip moves past one whole value (nested arrays and maps included), without recursion. */
-  skip(): void {
-    let pending = 1;
-    while (pending > 0) {
-      pending--;
-      const c = this.#u8();
-      if (c <= 0x7f || c >= 0xe0 || c === 0xc0 || c === 0xc2 || c === 0xc3) continue; // fixints, nil, booleans
-      if (c <= 0x8f) pending += 2 * (c & 0x0f); // fixmap
-      else if (c <= 0x9f) pending += c & 0x0f; // fixarray
-      else if (c <= 0xbf) this.#advance(c & 0x1f); // fixstr
-      else {
-        switch (c) {
-          case 0xc4: // bin 8/16/32
-          case 0xd9: // str 8/16/32
-            this.#advance(this.#uint(1));
-            break;
-          case 0xc5:
-          case 0xda:
-            this.#advance(this.#uint(2));
-            break;
-          case 0xc6:
-          case 0xdb:
-            this.#advance(this.#uint(4));
-            break;
-          case 0xc7: // ext 8/16/32: length, type byte, data
-            this.#advance(this.#uint(1) + 1);
-            break;
-          case 0xc8:
-            this.#advance(this.#uint(2) + 1);
-            break;
-          case 0xc9:
-            this.#advance(this.#uint(4) + 1);
-            break;
-          case 0xcc:
-          case 0xd0:
-            this.#advance(1);
-            break;
-          case 0xcd:
-          case 0xd1:
-            this.#advance(2);
-            break;
-          case 0xca:
-          case 0xce:
-          case 0xd2:
-            this.#advance(4);
-            break;
-          case 0xcb:
-          case 0xcf:
-          case 0xd3:
-            this.#advance(8);
-            break;
-          case 0xd4: // fixext 1/2/4/8/16: type byte, data
-            this.#advance(2);
-            break;
-          case 0xd5:
-            this.#advance(3);
-            break;
-          case 0xd6:
-            this.#advance(5);
-            break;
-          case 0xd7:
-            this.#advance(9);
-            break;
-          case 0xd8:
-            this.#advance(17);
-            break;
-          case 0xdc:
-            pending += this.#uint(2);
-            break;
-          case 0xdd:
-            pending += this.#uint(4);
-            break;
-          case 0xde:
-            pending += 2 * this.#uint(2);
-            break;
-          case 0xdf:
-            pending += 2 * this.#uint(4);
-            break;
-          default:
-            throw corrupt(`shard entry walk met the unused msgpack byte 0x${c.toString(16)}`, { at: this.pos - 1 });
-        }
-      }
-    }
-  }
-
-  #advance(n: number): void {
-    this.#need(n);
-    this.pos += n;
-  }
-}
-
 /**
  * locateEntrySpans fills `out` with the context range and the byte range of
  * every span of an entry decodeShardEntry accepted; `spans` is the number of
  * spans it decoded (a mismatch is ERR_CORRUPTION).
  */
 export function locateEntrySpans(bytes: Uint8Array, spans: number, out: EntrySpanRanges): void {
-  const c = new MsgpackCursor(bytes, 0, bytes.length);
-  if (c.arrayHeader() !== ENTRY_TUPLE_FIELDS) throw corrupt('shard entry walk: the entry is not an 11-field tuple');
+  const c = new MsgpackWalk(bytes, 0, bytes.length, 'shard entry walk');
+  if (c.arrayLength() !== ENTRY_TUPLE_FIELDS) throw corrupt('shard entry walk: the entry is not an 11-field tuple');
   for (let f = 0; f < ENTRY_RESOURCES_FIELD; f++) c.skip();
   out.contextStart = c.pos;
   c.skip();
@@ -205,7 +76,7 @@ export function locateEntrySpans(bytes: Uint8Array, spans: number, out: EntrySpa
   out.scopesStart = c.pos;
   c.skip();
   out.contextEnd = c.pos;
-  const n = c.arrayHeader();
+  const n = c.arrayLength();
   if (n !== spans) throw corrupt(`shard entry walk found ${n} spans, the decoder ${spans}`);
   out.reserve(n);
   for (let i = 0; i < n; i++) {
