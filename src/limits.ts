@@ -1379,14 +1379,6 @@ export const MetricStoreLimits = {
   identityMemoEntriesMax: 262_144,
   /** rawIdentityMemoKeyBytesMax bounds the key bytes of each table of the raw identity memo (raw-identity-memo.ts). */
   rawIdentityMemoKeyBytesMax: 32 * 1024 * 1024,
-  /**
-   * positionalMemoResourcesMax bounds the (tenant, resource) pairs whose last
-   * entry the positional memo keeps per store (positional-memo.ts; cleared
-   * when full: it only saves work).
-   */
-  positionalMemoResourcesMax: 64,
-  /** positionalMemoEntryBytesMax is the largest entry the positional memo copies and keeps (so a store keeps at most resources × this: 2 MiB). */
-  positionalMemoEntryBytesMax: 32 * 1024,
   /** headSampleBytes is the accounted memory of one float sample in a head (two float64 columns). */
   headSampleBytes: 16,
   /** headRecordBytes is the accounted memory of one histogram or summary point, plus 8 bytes per bucket or quantile. */
@@ -1410,7 +1402,6 @@ assert(MetricStoreLimits.expireKeysPerPassMax >= 1, 'a retention pass deletes so
 assert(MetricStoreLimits.headSampleBytes >= 16, 'a float sample is two float64s');
 assert(MetricStoreLimits.identityMemoEntriesMax >= 1, 'the identity memo holds an entry');
 assert(MetricStoreLimits.rawIdentityMemoKeyBytesMax >= 1, 'the raw identity memo holds a key');
-assert(MetricStoreLimits.positionalMemoResourcesMax >= 1 && MetricStoreLimits.positionalMemoEntryBytesMax >= 1, 'the positional memo keeps an entry');
 
 
 /** IngestLimits bound the OTLP write path of a node (src/otlp): admission, routing of shard parts to leaders, retries and breakers. */

@@ -21,7 +21,7 @@ import { AttrList, readString } from './proto-common.js';
 import { readExemplar } from './proto-exemplar.js';
 import { walkRequest } from './proto-envelope.js';
 import type { EnvelopeNames, ItemPath, ItemSink } from './proto-envelope.js';
-import { ProtoReader, WT_I64, WT_LEN, WT_VARINT, fieldMask, newFixed64Cache } from './proto-reader.js';
+import { ProtoReader, WT_I64, WT_LEN, WT_VARINT, fieldMask } from './proto-reader.js';
 
 const NAMES: EnvelopeNames = {
   request: 'ExportMetricsServiceRequest',
@@ -152,9 +152,6 @@ class MetricSink implements ItemSink {
   time = 0n;
   flags = 0;
   exemplars: Exemplar[] | null = null;
-  /** timeCache and startCache let the points of a run share their time bigints (ProtoReader.fixed64Cached). */
-  readonly timeCache = newFixed64Cache();
-  readonly startCache = newFixed64Cache();
   /**
    * ranges holds the rows' attribute byte ranges (MetricsDecodeResult);
    * tagAt is the offset of the tag being read, and attrAt..attrEnd the
@@ -313,8 +310,8 @@ class MetricSink implements ItemSink {
   /** common reads a field every point type has at these tags; false if `tag` is not one. */
   common(tag: number, end: number, attrTag: number, exemplarTag: number, flagsTag: number): boolean {
     const r = this.r;
-    if (tag === ANY_TIME) this.time = r.fixed64Cached(end, this.timeCache);
-    else if (tag === ANY_START) this.start = r.fixed64Cached(end, this.startCache);
+    if (tag === ANY_TIME) this.time = r.fixed64(end);
+    else if (tag === ANY_START) this.start = r.fixed64(end);
     else if (tag === attrTag) {
       const e = r.len(end);
       this.attrs.add(r, this.ctx, e);

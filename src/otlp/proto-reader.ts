@@ -40,22 +40,6 @@ interface Utf8Text {
   utf8Slice(start: number, end: number): string;
 }
 
-/**
- * Fixed64Cache is the last fixed64 ProtoReader.fixed64Cached read for one
- * field: its two 32-bit halves (lo -1: none yet, never equal to a
- * getUint32 result) and its bigint.
- */
-export interface Fixed64Cache {
-  lo: number;
-  hi: number;
-  value: bigint;
-}
-
-/** newFixed64Cache is an empty Fixed64Cache. */
-export function newFixed64Cache(): Fixed64Cache {
-  return { lo: -1, hi: -1, value: 0n };
-}
-
 /** ProtoReader reads one request body; decoders move `pos` through it. */
 export class ProtoReader {
   readonly buf: Uint8Array;
@@ -216,26 +200,6 @@ export class ProtoReader {
     const p = this.#need(8, end);
     const hi = this.#view.getUint32(p + 4, true);
     return hi < 0x20_0000 ? hi * TWO_32 + this.#view.getUint32(p, true) : COUNT_TOO_LARGE;
-  }
-
-  /**
-   * fixed64Cached reads a fixed64 as fixed64 does, but returns `cache`'s
-   * bigint when the 8 bytes equal those it was made from (and remembers a
-   * new one otherwise): the points of one metric mostly share their times,
-   * so a decoder that keeps one cache per field allocates one bigint per run
-   * instead of one per point. Equal bytes are an equal value, and a bigint
-   * is immutable, so sharing it changes nothing a caller can see.
-   */
-  fixed64Cached(end: number, cache: Fixed64Cache): bigint {
-    const p = this.#need(8, end);
-    const lo = this.#view.getUint32(p, true);
-    const hi = this.#view.getUint32(p + 4, true);
-    if (lo === cache.lo && hi === cache.hi) return cache.value;
-    const v = this.#view.getBigUint64(p, true);
-    cache.lo = lo;
-    cache.hi = hi;
-    cache.value = v;
-    return v;
   }
 
   /** sfixed64 reads protobuf's sfixed64 as a bigint. */

@@ -76,9 +76,9 @@
  * out wants a small read-only view interface first. The head generation and
  * its merge helpers are in store-head.ts, value formats in store-format.ts.
  * The columnar add (addColumns: points-only entries decoded by metric-entry.ts,
- * series found by positional-memo.ts, then raw-identity-memo.ts) stays here
- * because it shares #addRow's steps and the registry, last-timestamp and head
- * state; its decoder and memos are their own files.
+ * series found by raw-identity-memo.ts) stays here because it shares #addRow's
+ * steps and the registry, last-timestamp and head state; its decoder and memo
+ * are their own files.
  *
  * Invariants: #lastT.length >= registry.size; #tenantOf.length === #isFloat.length
  * === #descs.size === registry.size; a head's float columns per series are strictly
@@ -109,7 +109,6 @@ import { IdentityMemo } from './identity-memo.js';
 import { SeriesDescriptions, decodeDescriptionPage, descriptionPageKey, encodeDescriptionPage } from './series-descriptions.js';
 import { ChunkBlockDecoder, ChunkBlockEncoder, type ChunkBlockSeries, type OpenChunkBlock } from './chunk-block.js';
 import { PART_RESOURCE, PART_SCOPE, RawIdentityMemo, type RawIdentityHash, rawIdentityHash } from './raw-identity-memo.js';
-import { PositionalMemo, type SameBytes, sameBytes } from './positional-memo.js';
 import { KIND_ROW, type MetricEntryColumns } from '../metric-entry.js';
 import { type FloatColumns, Head, type SampleRun, forEachBucket, lastWins, mergeRuns } from './store-head.js';
 import { SharedTimes } from './shared-times.js';
@@ -164,8 +163,6 @@ export interface MetricStoreOptions {
   readonly identityMemo?: boolean;
   /** rawIdentityHash replaces the raw identity memo's hash (tests plant a colliding one). */
   readonly rawIdentityHash?: RawIdentityHash;
-  /** positionalSameBytes replaces the positional memo's byte comparison (tests plant a wrong one). */
-  readonly positionalSameBytes?: SameBytes;
 }
 
 /** SelectOptions chooses a read's resolution (pickResolution in rollup.ts maps a step to one). */
@@ -281,9 +278,6 @@ export class MetricStore implements SignalStore<MetricPointRow> {
   readonly #rawHash: RawIdentityHash;
   #resNums = new Int32Array(64);
   #scopeNums = new Int32Array(16);
-  /** #posMemo resolves a point that repeats its position in its resource's last entry (positional-memo.ts), before the raw memo. */
-  #posMemo: PositionalMemo;
-  readonly #posSame: SameBytes;
   readonly #useMemo: boolean;
   readonly #bucketsPerBatch: number;
   /** #lastNs and #lastMs cache the last point time converted (rows of one request mostly share a time). */
@@ -304,16 +298,9 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     this.#useMemo = opts.identityMemo ?? true;
     this.#rawHash = opts.rawIdentityHash ?? rawIdentityHash;
     this.#rawMemo = this.#newRawMemo();
-    this.#posSame = opts.positionalSameBytes ?? sameBytes;
-    this.#posMemo = new PositionalMemo(this.#posSame);
     this.#bucketsPerBatch = opts.selectBucketsPerBatch ?? MetricStoreLimits.selectBucketsPerBatchMax;
     assert(Number.isSafeInteger(this.#bucketsPerBatch) && this.#bucketsPerBatch >= 1, 'selectBucketsPerBatch >= 1');
     assert(this.#bucketsPerBatch <= MetricStoreLimits.selectBucketsPerBatchMax, 'selectBucketsPerBatch within its limit');
-  }
-
-  /** positionalMemoHits counts the column points the positional memo resolved (tests and benches). */
-  get positionalMemoHits(): number {
-    return this.#posMemo.hits;
   }
 
   #newRawMemo(): RawIdentityMemo {
@@ -328,7 +315,6 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     this.#index = new LabelIndex();
     this.#idMemo = new IdentityMemo();
     this.#rawMemo = this.#newRawMemo();
-    this.#posMemo = new PositionalMemo(this.#posSame);
     this.#tenantOf = [];
     this.#isFloat = [];
     this.#descs.reset();
@@ -417,24 +403,13 @@ export class MetricStore implements SignalStore<MetricPointRow> {
       this.#rawMemo.beginEntry(c.n, c.resourceCount + c.scopeCount);
       tenantNum = this.#rawMemo.tenant(tenant);
       this.#internParts(c);
-      if (c.resourceCount === 1 && (this.#resNums[0] as number) >= 0) this.#posMemo.begin(this.#rawMemo.generation, tenantNum, this.#resNums[0] as number, c.n, c.bytes.length);
     }
-    try {
-      for (let i = 0; i < c.n; i++) {
-        let why: Refusal | null;
-        if (c.kind[i] === KIND_ROW) {
-          why = this.#addRow(head, tenant, c.row(i));
-          this.#posMemo.set(i, KIND_ROW, -1, 0, 0, 0, 0, -1);
-        } else why = this.#addColumn(head, c, i, tenantNum);
-        if (why === null) continue;
-        refused++;
-        if (refusals.length < StoreLimits.refusalsReportedMax) refusals.push({ row: i, code: why.code, reason: why.reason });
-      }
-    } catch (err) {
-      this.#posMemo.abandon(); // A programmer error: whatever the record holds now is not to be trusted.
-      throw err;
+    for (let i = 0; i < c.n; i++) {
+      const why = c.kind[i] === KIND_ROW ? this.#addRow(head, tenant, c.row(i)) : this.#addColumn(head, c, i, tenantNum);
+      if (why === null) continue;
+      refused++;
+      if (refusals.length < StoreLimits.refusalsReportedMax) refusals.push({ row: i, code: why.code, reason: why.reason });
     }
-    this.#posMemo.end(c.n, c.bytes);
     head.rows += c.n - refused;
     this.#descBytes = null;
     return { accepted: c.n - refused, refused, refusals };
@@ -448,38 +423,20 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     for (let s = 0; s < c.scopeCount; s++) this.#scopeNums[s] = this.#rawMemo.part(PART_SCOPE, c.bytes, c.scopeAt[s] as number, c.scopeEnd[s] as number);
   }
 
-  /**
-   * #addColumn adds float point i of the columns (the steps of #addRow, in its
-   * order), and records in the positional memo the series it resolved to (-1
-   * when none, or when the raw memo did not number its parts).
-   */
+  /** #addColumn adds float point i of the columns (the steps of #addRow, in its order). */
   #addColumn(head: Head, c: MetricEntryColumns, i: number, tenantNum: number): Refusal | null {
     const t = c.tMs[i] as number;
-    const kind = c.kind[i] as number;
-    const identAt = c.identAt[i] as number;
-    const identEnd = c.identEnd[i] as number;
-    const attrsAt = c.attrsAt[i] as number;
-    const attrsEnd = c.attrsEnd[i] as number;
-    const pos = this.#posMemo;
-    if (!(t <= CodecLimits.timestampMsAbsMax)) {
-      pos.set(i, kind, -1, identAt, identEnd, attrsAt, attrsEnd, -1);
-      return { code: 'ERR_INVALID_ARGUMENT', reason: `timestamp ${t} ms past ${CodecLimits.timestampMsAbsMax}` };
-    }
+    if (!(t <= CodecLimits.timestampMsAbsMax)) return { code: 'ERR_INVALID_ARGUMENT', reason: `timestamp ${t} ms past ${CodecLimits.timestampMsAbsMax}` };
     const res = tenantNum < 0 ? -1 : (this.#resNums[c.res[i] as number] as number);
     const scope = tenantNum < 0 ? -1 : (this.#scopeNums[c.scope[i] as number] as number);
     const memo = res >= 0 && scope >= 0;
-    let id = memo ? pos.get(i, kind, scope, c.bytes, identAt, identEnd, attrsAt, attrsEnd) : -1;
-    if (id < 0 && memo) id = this.#rawMemo.get(tenantNum, res, scope, kind, c.bytes, identAt, identEnd, attrsAt, attrsEnd);
+    let id = memo ? this.#rawMemo.get(tenantNum, res, scope, c.kind[i] as number, c.bytes, c.identAt[i] as number, c.identEnd[i] as number, c.attrsAt[i] as number, c.attrsEnd[i] as number) : -1;
     if (id < 0) {
       const got = this.#seriesOf(c.tenant, c.row(i));
-      if (typeof got !== 'number') {
-        pos.set(i, kind, -1, identAt, identEnd, attrsAt, attrsEnd, -1);
-        return got;
-      }
+      if (typeof got !== 'number') return got;
       id = got;
       if (memo) this.#rawMemo.set(id);
     }
-    pos.set(i, kind, memo ? scope : -1, identAt, identEnd, attrsAt, attrsEnd, memo ? id : -1);
     assert(this.#isFloat[id] === true, 'a column point is a float point, and so is its series');
     const last = this.#lastT[id] as number;
     if (t < last) return { code: 'ERR_INVALID_ARGUMENT', reason: `out of order sample: timestamp ${t} < last ${last}` };

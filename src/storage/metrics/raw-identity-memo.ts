@@ -211,7 +211,6 @@ export class RawIdentityMemo {
   #y0 = 0;
   #y1 = 0;
   #pending = false;
-  #generation = 0;
 
   constructor(entriesMax: number = MetricStoreLimits.identityMemoEntriesMax, keyBytesMax: number = MetricStoreLimits.rawIdentityMemoKeyBytesMax, hash: RawIdentityHash = rawIdentityHash) {
     this.#entriesMax = entriesMax;
@@ -224,11 +223,6 @@ export class RawIdentityMemo {
   /** size is the number of series remembered. */
   get size(): number {
     return this.#series.size;
-  }
-
-  /** generation counts the clears: the part and tenant numbers of one generation stay valid until the next. */
-  get generation(): number {
-    return this.#generation;
   }
 
   /**
@@ -247,7 +241,6 @@ export class RawIdentityMemo {
       this.#series.clear();
       this.#parts.clear();
       this.#tenants.clear();
-      this.#generation++;
     }
     this.#pending = false;
   }
