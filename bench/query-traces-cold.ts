@@ -26,13 +26,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { SeededRand } from '../src/fs/seeded-rand.js';
-import type { SpanRow } from '../src/storage/rows.js';
 import { KvWriteBatch, ShardDb } from '../src/storage/shard/shard-db.js';
 import { TraceStore } from '../src/storage/traces/trace-store.js';
 import { SpanBlockCache } from '../src/storage/traces/block-cache.js';
 import { searchShard } from '../src/query/trace-search-shard.js';
 import { CountingKv } from './query-traces-round-trips.js';
-import { shardSpans } from './query-traces-shard.js';
+import { shardSpans, tracesInStartOrder } from './query-traces-shard.js';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -62,14 +61,7 @@ async function main(): Promise<void> {
   try {
     const rand = new SeededRand(3200);
     const { spans, customers } = shardSpans(rand, traces, 'bench');
-    const byTrace = new Map<string, SpanRow[]>();
-    for (const s of spans) {
-      const k = Buffer.from(s.traceId).toString('hex');
-      let list = byTrace.get(k);
-      if (list === undefined) byTrace.set(k, (list = []));
-      list.push(s);
-    }
-    const ordered = [...byTrace.values()].sort((a, b) => ((a[0] as SpanRow).startTimeUnixNano < (b[0] as SpanRow).startTimeUnixNano ? -1 : 1));
+    const { ordered } = tracesInStartOrder(spans);
     // --no-fill: the flushes leave the cache as the reads fill it (before flush-cache-fill.ts).
     const fill = !process.argv.includes('--no-fill');
     const cache1 = new SpanBlockCache();

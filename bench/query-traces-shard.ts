@@ -56,6 +56,19 @@ const REGIONS = ['eu-west-1', 'eu-central-1', 'us-east-1', 'us-east-2', 'us-west
 const WINDOW_START_NS = 1_790_000_000_000_000_000n;
 const WINDOW_NS = 58n * 60_000_000_000n;
 
+/** tracesInStartOrder groups spans by trace (byTrace, by hex trace id) and orders the traces by their first span's start, as live telemetry arrives. */
+export function tracesInStartOrder(spans: readonly SpanRow[]): { byTrace: Map<string, SpanRow[]>; ordered: SpanRow[][] } {
+  const byTrace = new Map<string, SpanRow[]>();
+  for (const s of spans) {
+    const k = Buffer.from(s.traceId).toString('hex');
+    let list = byTrace.get(k);
+    if (list === undefined) byTrace.set(k, (list = []));
+    list.push(s);
+  }
+  const ordered = [...byTrace.values()].sort((a, b) => ((a[0] as SpanRow).startTimeUnixNano < (b[0] as SpanRow).startTimeUnixNano ? -1 : 1));
+  return { byTrace, ordered };
+}
+
 /** shardSpans makes `traces` traces shaped like query-traces-data.ts's, over 58 minutes. */
 export function shardSpans(rand: SeededRand, traces: number, tenant: string): { spans: SpanRow[]; customers: Map<string, Set<string>>; durations: Map<string, bigint> } {
   const resources: Resource[] = SERVICES.map((svc, i) => ({
@@ -126,14 +139,7 @@ async function main(): Promise<void> {
     const rand = new SeededRand(3200);
     const { spans, customers, durations } = shardSpans(rand, traces, 'bench');
     // Start-time order, as live telemetry arrives: each flush holds a stretch of the hour.
-    const byTrace = new Map<string, SpanRow[]>();
-    for (const s of spans) {
-      const k = Buffer.from(s.traceId).toString('hex');
-      let list = byTrace.get(k);
-      if (list === undefined) byTrace.set(k, (list = []));
-      list.push(s);
-    }
-    const ordered = [...byTrace.values()].sort((a, b) => ((a[0] as SpanRow).startTimeUnixNano < (b[0] as SpanRow).startTimeUnixNano ? -1 : 1));
+    const { byTrace, ordered } = tracesInStartOrder(spans);
     // --layout: how the flush writes skipped-key terms (TraceWriteLayout; the default, page filters of version 3).
     const layout = process.argv.includes('pageTermsV2') ? 'pageTermsV2' : process.argv.includes('blockBloom') ? 'blockBloom' : 'pageTerms';
     const store = new TraceStore({}, null, undefined, layout);
