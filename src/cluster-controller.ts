@@ -179,12 +179,24 @@ export class ClusterController {
     return out;
   }
 
-  /** memberIds lists the nodes this node knows: recorded ones, else the initial members. */
+  /**
+   * memberIds lists the nodes to ask for cluster-wide answers (flush, stats,
+   * reports): once the local meta state is authoritative (#recordedOnly),
+   * exactly the recorded nodes and this one, so a removed initial member is
+   * not asked forever (the transport forgets it too, and every call to it
+   * would fail); before that, the initial members and whatever is recorded.
+   */
   memberIds(): NodeId[] {
-    const ids = new Set<NodeId>(this.#d.initial.keys());
-    for (const n of this.metaState()?.nodes() ?? []) ids.add(Number(n.id));
+    const sm = this.metaState();
+    const ids = new Set<NodeId>(this.#recordedOnly(sm) ? [] : this.#d.initial.keys());
+    for (const n of sm?.nodes() ?? []) ids.add(Number(n.id));
     ids.add(this.#d.self);
     return [...ids].sort((a, b) => a - b);
+  }
+
+  /** recordedOnly says the meta state names the members by itself: it has a placement and recorded nodes. */
+  #recordedOnly(sm: MetaStateMachine | null): sm is MetaStateMachine {
+    return sm !== null && sm.placement() !== null && sm.nodes().length > 0;
   }
 
   /**
@@ -251,8 +263,7 @@ export class ClusterController {
     const peers = new Map<NodeId, HostPort>();
     const sm = this.metaState();
     const recorded = sm?.nodes() ?? [];
-    const authoritative = sm !== null && sm.placement() !== null && recorded.length > 0;
-    if (!authoritative) {
+    if (!this.#recordedOnly(sm)) {
       for (const [id, a] of this.#d.initial) peers.set(id, a);
       for (const [id, a] of this.#learned) peers.set(id, a);
     }
