@@ -624,6 +624,14 @@ export const StorageLimits = {
    * the id slab are shared between them.
    */
   storedReaderEntriesMax: 64,
+  /**
+   * logStringCacheSlots is the size of log-entry-decode.ts's string cache (a
+   * direct-mapped table, power of two): short strings met again are returned
+   * from it instead of being decoded and built once more.
+   */
+  logStringCacheSlots: 4096,
+  /** logStringCacheBytesMax is the longest string (UTF-8 bytes) that cache keeps. */
+  logStringCacheBytesMax: 32,
   /** internedKeysPerReaderMax bounds the distinct attribute keys one decoder shares between the rows of one message. */
   internedKeysPerReaderMax: 1024,
   /** internedValuesPerReaderMax bounds the distinct attribute values one decoder shares between the rows of one message. */
@@ -676,6 +684,8 @@ assert(StorageLimits.entryBytesMax <= WalLimits.recordBytesMax, 'a shard entry f
 assert(StorageLimits.entryWriterScratchBytesMax > StorageLimits.entryBytesMax, 'the entry writer can hold any entry it may return');
 assert(StorageLimits.entryBytesMax <= StorageLimits.blockPayloadBytesMax, 'an entry fits one block');
 assert(StorageLimits.rowsPerEntryMax >= 1, 'rowsPerEntryMax >= 1');
+assert((StorageLimits.logStringCacheSlots & (StorageLimits.logStringCacheSlots - 1)) === 0, 'logStringCacheSlots is a power of two');
+assert(StorageLimits.logStringCacheBytesMax >= 1 && StorageLimits.logStringCacheBytesMax <= 0x7fff, 'a cached string length fits an Int16Array');
 assert(StorageLimits.idSlabBytes >= 16 && StorageLimits.idSlabBytes <= 64 * 1024, 'an id slab holds a trace id and stays small');
 assert(StorageLimits.tenantBytesMax <= StorageLimits.stringBytesMax, 'tenantBytesMax <= stringBytesMax');
 assert(StorageLimits.anyValueDepthMax >= 2, 'AnyValue nests at least one level');

@@ -37,6 +37,8 @@ import { WireReader } from './wire-reader.js';
 import { EntryWriter } from './entry-writer.js';
 import { SpanEntryColumns, decodeSpanEntry } from './span-entry.js';
 import { checkLogEntry } from './log-entry.js';
+import type { EntryPeek } from './entry-header.js';
+import { decodeLogEntry } from './log-entry-decode.js';
 
 /** SHARD_ENTRY_VERSION is the entry format version this code writes and reads. */
 export const SHARD_ENTRY_VERSION = 1;
@@ -243,6 +245,17 @@ function storedReader(): WireReader {
   }
   STORED_READER_USES++;
   return STORED_READER;
+}
+
+/**
+ * decodeLogsOnlyEntry is decodeShardEntry for the apply path's logs-only
+ * entries in the fast grammar (log-entry-decode.ts: the same entry, read from
+ * the bytes without msgpackr's value tree, through the same shared reader),
+ * or null for any other entry: the caller then calls decodeShardEntry, which
+ * decides. `peek` is peekEntry's read of `bytes`.
+ */
+export function decodeLogsOnlyEntry(bytes: Uint8Array, peek: EntryPeek): ShardEntry | null {
+  return decodeLogEntry(bytes, peek, storedReader());
 }
 
 function decodeWith(bytes: Uint8Array, w: WireReader): ShardEntry {

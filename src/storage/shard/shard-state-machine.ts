@@ -76,7 +76,7 @@ import { BlockKind, openBlock, sealBlock } from '../block.js';
 import { IdempotencyWindow } from '../idempotency.js';
 import type { IdempotencyWindowOptions } from '../idempotency.js';
 import type { LogRow, MetricPointRow, SpanRow } from '../rows.js';
-import { decodeShardEntry } from '../shard-entry.js';
+import { decodeLogsOnlyEntry, decodeShardEntry } from '../shard-entry.js';
 import { MetricEntryColumns, decodeMetricEntry, hasAddColumns } from '../metric-entry.js';
 import { SpanEntryColumns, decodeSpanEntry, hasAddSpanColumns } from '../span-entry.js';
 import { peekEntry } from '../entry-header.js';
@@ -301,12 +301,15 @@ export class ShardStateMachine implements DurableStateMachine {
     const columnar = peek === null ? null : peek.rows === 'points' ? this.#applyMetricColumns(data, peek) : peek.rows === 'spans' ? this.#applySpanColumns(data, peek) : null;
     if (columnar !== null) return columnar;
     const zero = { accepted: 0, refused: 0 };
-    let entry;
-    try {
-      entry = decodeShardEntry(data);
-    } catch (err) {
-      const why = isOtlpdbError(err) ? err.message : String(err);
-      return { duplicate: false, invalid: why, spans: zero, points: zero, logs: zero, refusals: [] };
+    // A logs-only entry is read from its bytes when it is in the fast grammar (log-entry-decode.ts); anything else by decodeShardEntry.
+    let entry = peek !== null && peek.rows === 'other' ? decodeLogsOnlyEntry(data, peek) : null;
+    if (entry === null) {
+      try {
+        entry = decodeShardEntry(data);
+      } catch (err) {
+        const why = isOtlpdbError(err) ? err.message : String(err);
+        return { duplicate: false, invalid: why, spans: zero, points: zero, logs: zero, refusals: [] };
+      }
     }
     this.#window.expire(entry.leaderTimeMs);
     if (this.#window.seen(entry.idempotencyKey, entry.part)) {
