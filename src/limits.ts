@@ -632,6 +632,10 @@ export const StorageLimits = {
   logStringCacheSlots: 4096,
   /** logStringCacheBytesMax is the longest string (UTF-8 bytes) that cache keeps. */
   logStringCacheBytesMax: 32,
+  /** logTableCacheEntriesMax bounds the resource tables, and apart the scope tables, log-table-cache.ts keeps (emptied when full). */
+  logTableCacheEntriesMax: 1024,
+  /** logTableCacheKeyBytesMax is the longest table (bytes) log-table-cache.ts keeps; longer tables are decoded every time. */
+  logTableCacheKeyBytesMax: 4096,
   /** internedKeysPerReaderMax bounds the distinct attribute keys one decoder shares between the rows of one message. */
   internedKeysPerReaderMax: 1024,
   /** internedValuesPerReaderMax bounds the distinct attribute values one decoder shares between the rows of one message. */

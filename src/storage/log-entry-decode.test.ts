@@ -203,3 +203,18 @@ t.test('decodeLogEntry: many short strings that differ only in their first byte 
   }
   t.equal(bad, 0, `${entries} entries of 100 records, each equal to the reference`);
 });
+
+t.test('decodeLogEntry: entries with the same resource table share its Resource objects', async (t) => {
+  const rand = new SeededRand(506);
+  const w = new WireReader('stored');
+  // Records in the fast grammar (realistic logs have some nested bodies, which are not), then two entries of them.
+  const logs = realisticLogs(rand, 200, 'acme').filter((row) => checkLogEntry(encodeShardEntry(seededEntry(rand, 'acme', { spans: [], points: [], logs: [row] })))).slice(0, 20);
+  t.equal(logs.length, 20, '20 records in the fast grammar');
+  const a = FAST(encodeShardEntry(seededEntry(rand, 'acme', { spans: [], points: [], logs })), w);
+  const b = FAST(encodeShardEntry(seededEntry(rand, 'acme', { spans: [], points: [], logs })), w);
+  t.ok(a !== null && b !== null, 'both in the fast grammar');
+  const shared = (b as ShardEntry).logs.filter((r) => (a as ShardEntry).logs.some((x) => x.resource === r.resource && x.scope === r.scope)).length;
+  t.equal(shared, 20, 'every record of the second entry has a resource and scope object of the first');
+  const fresh = decodeStoredEntry(encodeShardEntry(seededEntry(rand, 'acme', { spans: [], points: [], logs })), new WireReader('stored'));
+  t.ok(fresh.logs.every((r) => !(a as ShardEntry).logs.some((x) => x.resource === r.resource)), 'the reference decoder shares none');
+});

@@ -30,6 +30,7 @@ import { STRING_FAST_BYTES_MAX, Scan, wellFormedUtf8 } from './entry-scan.js';
 import type { ShardEntry } from './shard-entry.js';
 import { SHARD_ENTRY_VERSION } from './shard-entry.js';
 import type { WireReader } from './wire-reader.js';
+import { TableCache } from './log-table-cache.js';
 
 /** LOG_FIELDS is the arity of a log record's wire tuple (row-wire.ts). */
 const LOG_FIELDS = 13;
@@ -40,9 +41,10 @@ const NO_ATTRIBUTES: readonly KeyValue[] = Object.freeze([]);
 /** EMPTY_BYTES is passed to WireReader.id for an absent id (it returns its shared empty id). */
 const EMPTY_BYTES = new Uint8Array(0);
 
-/** Utf8Slicer is Buffer's native UTF-8 slice (Buffer.prototype.utf8Slice: no argument coercion, unlike toString). */
+/** Utf8Slicer is Buffer's native UTF-8 and latin1 slices (Buffer.prototype.utf8Slice, latin1Slice: no argument coercion, unlike toString). */
 interface Utf8Slicer {
   utf8Slice(start: number, end: number): string;
+  latin1Slice(start: number, end: number): string;
 }
 
 /** Reader is one decode's state: the scan, a Buffer view of the same bytes for UTF-8 slices, and the interning reader. */
@@ -70,20 +72,10 @@ export function decodeLogEntry(bytes: Uint8Array, peek: EntryPeek, w: WireReader
   const rowsAt = s.at;
   const r: Reader = { s, text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) as unknown as Utf8Slicer, w };
   s.at = h.resourcesAt;
-  if (s.arrayHeader() !== h.resources) return null;
-  const resources: Resource[] = new Array(h.resources);
-  for (let i = 0; i < h.resources; i++) {
-    const res = readResource(r);
-    if (res === null) return null;
-    resources[i] = res;
-  }
-  if (s.arrayHeader() !== h.scopes) return null;
-  const scopes: Scope[] = new Array(h.scopes);
-  for (let i = 0; i < h.scopes; i++) {
-    const scope = readScope(r);
-    if (scope === null) return null;
-    scopes[i] = scope;
-  }
+  const resources = table(r, RESOURCES, h.scopesAt, h.resources, readResource);
+  if (resources === null) return null;
+  const scopes = table(r, SCOPES, peek.scan.at, h.scopes, readScope);
+  if (scopes === null) return null;
   if (s.at !== peek.scan.at || s.bad) return null;
   s.at = rowsAt;
   const logs: LogRow[] = new Array(n);
@@ -161,6 +153,36 @@ function strLength(s: Scan): number {
     s.at += 4;
   } else return -1;
   return n >= 0 && n <= s.end - s.at ? n : -1;
+}
+
+/** RESOURCES and SCOPES are the decoded tables shared between entries with the same table bytes (log-table-cache.ts). */
+const RESOURCES = new TableCache<Resource>();
+const SCOPES = new TableCache<Scope>();
+
+/**
+ * table reads the resource or scope table that starts at the scan and ends
+ * at `end` (an array of `count` items read by `item`), from `cache` when an
+ * earlier entry had the same bytes, or returns null; the scan ends at `end`.
+ */
+function table<T>(r: Reader, cache: TableCache<T>, end: number, count: number, item: (r: Reader) => T | null): readonly T[] | null {
+  const s = r.s;
+  const at = s.at;
+  const key = end - at <= L.logTableCacheKeyBytesMax ? r.text.latin1Slice(at, end) : null;
+  const known = key === null ? undefined : cache.get(key);
+  if (known !== undefined) {
+    s.at = end;
+    return known;
+  }
+  if (s.arrayHeader() !== count) return null;
+  const out: T[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const v = item(r);
+    if (v === null) return null;
+    out[i] = v;
+  }
+  if (s.at !== end || s.bad) return null;
+  if (key !== null) cache.set(key, out);
+  return out;
 }
 
 /** str reads a fast-grammar string (what Scan.string takes: well-formed UTF-8 of at most STRING_FAST_BYTES_MAX bytes) and builds it, or returns null. */
