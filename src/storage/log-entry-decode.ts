@@ -20,7 +20,9 @@
  * It never throws for bad bytes. log-entry-decode.test.ts checks it against
  * decodeShardEntry on seeded entries of every shape, flipped and cut.
  *
- * Pure code; the only state is the WireReader the caller passes.
+ * Pure code. Its state: the WireReader the caller passes, and two caches
+ * per thread that only ever hand out values equal to what decoding gives
+ * (StringCache below; the resource and scope tables, log-table-cache.ts).
  */
 import { StorageLimits as L } from '../limits.js';
 import type { AnyValue, KeyValue, LogRow, Resource, Scope } from './rows.js';
