@@ -74,6 +74,9 @@ export class EntryWriter {
   readonly #byBytes = new Map<string, number>();
   readonly #resourceBytes: Uint8Array[] = [];
   readonly #scopeBytes: Uint8Array[] = [];
+  /** #resIdx[i] and #scopeIdx[i] are row i's table indexes during a write (scratch, reused). */
+  #resIdx = new Int32Array(0);
+  #scopeIdx = new Int32Array(0);
 
   /**
    * writeEntry returns the entry's bytes (header fields as encodeShardEntry
@@ -102,8 +105,14 @@ export class EntryWriter {
     try {
       // Rows first, into the scratch after a gap: the tables are only known once every row is interned.
       const rows = spans.length + points.length + logs.length;
-      const resIdx = new Int32Array(rows);
-      const scopeIdx = new Int32Array(rows);
+      if (this.#resIdx.length < rows) {
+        // Grown once to the largest entry's row count (the callers' entries hold at most StorageLimits.rowsPerEntryMax rows).
+        const cap = Math.max(rows, 2 * this.#resIdx.length);
+        this.#resIdx = new Int32Array(cap);
+        this.#scopeIdx = new Int32Array(cap);
+      }
+      const resIdx = this.#resIdx;
+      const scopeIdx = this.#scopeIdx;
       for (let i = 0; i < spans.length; i++) {
         const s = spans[i] as SpanRow;
         resIdx[i] = this.#intern(s.resource, this.#resources, this.#resourceBytes, 'r');
