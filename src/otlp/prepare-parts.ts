@@ -89,15 +89,16 @@ export function prepareParts(job: PrepareJob, deps: PrepareDeps): PreparedParts 
     throw new PrepareFailure(err, err instanceof OtlpdbError);
   }
   try {
-    const rows: RowBatch = { spans: [], points: [], logs: [] };
+    // The decoder's rows array itself, not a copy (nothing else holds it).
+    let rows: RowBatch;
     let sampledOut = 0;
     if (job.signal === 'traces') {
       const spans = decoded.rows as SpanRow[];
       const kept = job.traceSampleRatio >= 1 ? spans : sample(spans, job.traceSampleRatio);
       sampledOut = spans.length - kept.length;
-      rows.spans.push(...kept);
-    } else if (job.signal === 'metrics') rows.points.push(...(decoded.rows as MetricPointRow[]));
-    else rows.logs.push(...(decoded.rows as LogRow[]));
+      rows = { spans: kept, points: [], logs: [] };
+    } else if (job.signal === 'metrics') rows = { spans: [], points: decoded.rows as MetricPointRow[], logs: [] };
+    else rows = { spans: [], points: [], logs: decoded.rows as LogRow[] };
     const key = idempotencyKeyOf(deps.hasher, job.signal, job.tenant, job.body);
     const ranges = job.signal === 'metrics' ? decoded.pointAttributeRanges : undefined;
     const raw = ranges !== undefined && ranges.length === 2 * rows.points.length ? { memo: seriesShardMemoOf(deps), body: job.body, ranges } : undefined;

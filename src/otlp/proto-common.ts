@@ -191,33 +191,36 @@ export function readKeyValue(r: ProtoReader, ctx: DecodeContext, end: number, de
 /**
  * AttrList collects the repeated KeyValue field of one item: the first
  * decode's attributesPerItemMax (OtlpItemLimits) are kept, the rest only counted in `cut`.
+ * The kept ones gather in a scratch array reused from item to item; finish
+ * copies them into a list of their exact length (a list grown by push keeps
+ * room for 17, about 150 bytes per item; bench/README.md, ingest).
  */
 export class AttrList {
-  list: KeyValue[] | null = null;
+  /** #kept holds the item's kept attributes in its first #n slots (later slots: stale, of earlier items). */
+  readonly #kept: KeyValue[] = [];
+  #n = 0;
   cut = 0;
 
   /** reset empties the list for the next item. */
   reset(): void {
-    this.list = null;
+    this.#n = 0;
     this.cut = 0;
   }
 
   /** add decodes one KeyValue in [r.pos, end) (or skips it, unread, past the limit). */
   add(r: ProtoReader, ctx: DecodeContext, end: number): void {
-    let list = this.list;
-    if (list === null) {
-      list = [];
-      this.list = list;
-    }
-    if (list.length < ctx.limits.attributesPerItemMax) list.push(readKeyValue(r, ctx, end, 1, true));
-    else this.cut++;
+    if (this.#n < ctx.limits.attributesPerItemMax) {
+      // Decoded before the slot is taken: readKeyValue never reenters this list.
+      const kv = readKeyValue(r, ctx, end, 1, true);
+      this.#kept[this.#n++] = kv;
+    } else this.cut++;
   }
 
-  /** finish returns the kept attributes (NONE when empty) after the duplicate-key check. */
+  /** finish returns the kept attributes (NONE when empty) after the duplicate-key check, as a new list of their exact length. */
   finish(ctx: DecodeContext, what: string): readonly KeyValue[] {
-    const list = this.list;
-    if (list === null) return NONE;
-    return finishAttributes(ctx, list, what);
+    const n = this.#n;
+    if (n === 0) return NONE;
+    return finishAttributes(ctx, this.#kept.slice(0, n), what);
   }
 
   /** refuseCut records OTLP_TOO_MANY_ATTRIBUTES when attributes were cut from an item that has no dropped count. */

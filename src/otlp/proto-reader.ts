@@ -40,24 +40,49 @@ interface Utf8Text {
   utf8Slice(start: number, end: number): string;
 }
 
+/**
+ * ReaderCaches are a ProtoReader's short-string cache and its ValueCache.
+ * Every reader of a thread shares one (THREAD_READER_CACHES) unless given
+ * its own: a cached string is a pure function of its bytes, and the
+ * ValueCache checks what it hands out (value-cache.ts), so what one request
+ * left in them is right for the next; keeping them saves about 38 KiB of
+ * tables per request (bench/README.md, ingest). Fixed slots: bounded memory.
+ * A decode runs synchronously to its end, and two readers alive at once
+ * (a decoder inside a decoder) only replace each other's slots.
+ */
+export class ReaderCaches {
+  /** Slot i holds lengths[i] bytes at i * SHORT_STRING_BYTES and their string (length -1: empty slot). */
+  readonly bytes = new Uint8Array(VALUE_CACHE_SLOTS * SHORT_STRING_BYTES);
+  readonly lengths = new Int32Array(VALUE_CACHE_SLOTS).fill(-1);
+  readonly strings: string[] = new Array<string>(VALUE_CACHE_SLOTS).fill('');
+  readonly values = new ValueCache();
+}
+
+/** THREAD_READER_CACHES is the ReaderCaches every ProtoReader of this thread shares by default. */
+const THREAD_READER_CACHES = new ReaderCaches();
+
 /** ProtoReader reads one request body; decoders move `pos` through it. */
 export class ProtoReader {
   readonly buf: Uint8Array;
   readonly #view: DataView;
   readonly #text: Utf8Text;
-  /** The short-string cache: slot i holds #cacheLengths[i] bytes at i * SHORT_STRING_BYTES and their string. */
-  readonly #cacheBytes = new Uint8Array(VALUE_CACHE_SLOTS * SHORT_STRING_BYTES);
-  readonly #cacheLengths = new Int32Array(VALUE_CACHE_SLOTS).fill(-1);
-  readonly #cacheStrings: string[] = new Array<string>(VALUE_CACHE_SLOTS).fill('');
+  /** The short-string cache (ReaderCaches). */
+  readonly #cacheBytes: Uint8Array;
+  readonly #cacheLengths: Int32Array;
+  readonly #cacheStrings: string[];
   /** lastSlot is the cache slot of the last string() result, -1 if it was not cached. */
   lastSlot = -1;
-  /** values are the shared AnyValues and KeyValues of this request (value-cache.ts). */
-  readonly values = new ValueCache();
+  /** values are the shared AnyValues and KeyValues (value-cache.ts), of this thread's readers unless the reader was given its own caches. */
+  readonly values: ValueCache;
   pos = 0;
   /** where names the message being read, for error messages. */
   where = 'request';
 
-  constructor(body: Uint8Array) {
+  constructor(body: Uint8Array, caches: ReaderCaches = THREAD_READER_CACHES) {
+    this.#cacheBytes = caches.bytes;
+    this.#cacheLengths = caches.lengths;
+    this.#cacheStrings = caches.strings;
+    this.values = caches.values;
     // A plain Uint8Array view: the decoders index it and copy from it (never keep it).
     this.buf = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
     this.#view = new DataView(body.buffer, body.byteOffset, body.byteLength);

@@ -1,12 +1,15 @@
 /**
- * value-cache.ts — the per-request caches that let the rows of one request
+ * value-cache.ts — the caches that let the rows of a request (and of the
+ * requests after it on the same thread, proto-reader.ts ReaderCaches)
  * share their repeated attribute values and pairs instead of allocating one
  * per row (a span batch repeats http.method=GET hundreds of times): rows are
  * read-only, so sharing is invisible to readers and halves the decode's
  * garbage. Short strings themselves are cached by ProtoReader.string.
  *
  * All tables are direct-mapped with a fixed number of slots (a miss replaces
- * the slot): bounded memory, no eviction policy. Owned by one ProtoReader.
+ * the slot): bounded memory, no eviction policy. Owned by a ReaderCaches;
+ * every lookup checks what the slot holds, so a slot another reader refilled
+ * is a miss, never a wrong value.
  */
 import type { AnyValue, KeyValue } from '../storage/rows.js';
 
@@ -27,7 +30,8 @@ export class ValueCache {
   /** stringValue is the shared AnyValue of string `s` held in string-cache slot `slot`. */
   stringValue(slot: number, s: string): AnyValue {
     let v = this.stringValues[slot];
-    if (v === null || v === undefined) {
+    // The slot's string is checked too: readers sharing these caches may have refilled the string slot in between.
+    if (v === null || v === undefined || v.type !== 'string' || v.value !== s) {
       v = { type: 'string', value: s };
       this.stringValues[slot] = v;
     }

@@ -18,7 +18,7 @@
  */
 import { checkTenantId } from '../control/tenant.js';
 import { StorageLimits as L } from '../limits.js';
-import { Scan } from './entry-scan.js';
+import { AsciiMemo, Scan } from './entry-scan.js';
 import { SHARD_ENTRY_VERSION } from './shard-entry.js';
 
 const IDEMPOTENCY_KEY = /^[0-9a-f]{16}$/;
@@ -39,6 +39,10 @@ export interface EntryHeader {
   readonly scopes: number;
 }
 
+/** TENANT_MEMO and KEY_MEMO remember the last tenant and idempotency key readEntryHeader read on this thread (entry-scan.ts AsciiMemo). */
+const TENANT_MEMO = new AsciiMemo();
+const KEY_MEMO = new AsciiMemo();
+
 /**
  * readEntryHeader reads an entry's header in the fast grammar (ASCII tenant
  * and key; anything else is null and goes to decodeShardEntry), and skips
@@ -48,9 +52,9 @@ export function readEntryHeader(s: Scan): EntryHeader | null {
   if (s.arrayHeader() !== ENTRY_TUPLE_FIELDS) return null;
   if (s.uint() !== SHARD_ENTRY_VERSION) return null;
   // The tenant id and the key are ASCII when valid; anything else goes back to decodeShardEntry.
-  const tenant = s.ascii(L.tenantBytesMax);
+  const tenant = s.ascii(L.tenantBytesMax, TENANT_MEMO);
   if (tenant === null || checkTenantId(tenant) !== null) return null;
-  const idempotencyKey = s.ascii(16);
+  const idempotencyKey = s.ascii(16, KEY_MEMO);
   if (idempotencyKey === null || !IDEMPOTENCY_KEY.test(idempotencyKey)) return null;
   const part = s.uint();
   const parts = s.uint();

@@ -7,7 +7,8 @@
  * entry back to decodeShardEntry, the reference. See metric-entry.ts for the
  * fast grammar and the contract that keeps the two decoders in agreement.
  *
- * Pure code, no allocation per value read (ascii() builds its string).
+ * Pure code, no allocation per value read (ascii() builds its string unless
+ * its memo holds it).
  */
 import { StorageLimits as L } from '../limits.js';
 
@@ -19,6 +20,22 @@ const TWO_32 = 4294967296;
 /** 2^32 = 4294 × 10^6 + 967296: ns = hi × 2^32 + lo is split so that floor(ns / 10^6) is exact in float64. */
 const TWO_32_MS = 4294;
 const TWO_32_REM_NS = 967296;
+
+/** ASCII_MEMO_BYTES_MAX is the longest string an AsciiMemo keeps (a tenant id, an idempotency key). */
+export const ASCII_MEMO_BYTES_MAX = 256;
+
+/**
+ * AsciiMemo is the last string one caller of Scan.ascii read and its bytes:
+ * consecutive entries repeat their tenant, and a request's parts their
+ * idempotency key, so most reads return the remembered string instead of
+ * building one per entry (about 500 bytes of garbage per entry; bench/README.md, ingest).
+ * One per call site and thread; it holds at most ASCII_MEMO_BYTES_MAX bytes.
+ */
+export class AsciiMemo {
+  /** bytes are the ASCII bytes of `s` (a copy, never a view of an entry). */
+  bytes: Uint8Array = new Uint8Array(0);
+  s = '';
+}
 
 /**
  * Scan reads msgpack values from entry bytes. A read past the end sets `bad`
@@ -243,15 +260,31 @@ export class Scan {
     return wellFormedUtf8(this.b, this.strAt, this.at);
   }
 
-  /** ascii reads a string of at most maxBytes ASCII bytes, or returns null. */
-  ascii(maxBytes: number): string | null {
+  /**
+   * ascii reads a string of at most maxBytes ASCII bytes, or returns null.
+   * With a memo whose bytes equal the string's, it returns the memo's string
+   * instead of building one (equal ASCII bytes are an equal string).
+   */
+  ascii(maxBytes: number, memo: AsciiMemo | null = null): string | null {
     const n = this.#strLen(this.byte());
     if (n < 0 || n > maxBytes || !this.#need(n)) return null;
-    let out = '';
-    for (let i = 0; i < n; i++) {
-      const ch = this.b[this.at + i] as number;
-      if (ch >= 0x80) return null;
-      out += String.fromCharCode(ch);
+    const b = this.b;
+    const at = this.at;
+    if (memo !== null && memo.bytes.length === n) {
+      const m = memo.bytes;
+      let same = true;
+      for (let i = 0; i < n && same; i++) same = m[i] === b[at + i];
+      if (same) {
+        this.at += n;
+        return memo.s;
+      }
+    }
+    for (let i = 0; i < n; i++) if ((b[at + i] as number) >= 0x80) return null;
+    // One string of the code units (a string built by += makes one string per character).
+    const out = n === 0 ? '' : String.fromCharCode.apply(null, b.subarray(at, at + n) as unknown as number[]);
+    if (memo !== null && n <= ASCII_MEMO_BYTES_MAX) {
+      memo.bytes = b.slice(at, at + n);
+      memo.s = out;
     }
     this.at += n;
     return out;

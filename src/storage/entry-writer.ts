@@ -50,6 +50,19 @@ const U64_END = 2n ** 64n;
 /** SHORT_STRING_CHARS is msgpackr's bound below which it encodes UTF-8 in JavaScript (the same bytes as Buffer's encoder). */
 const SHORT_STRING_CHARS = 0x40;
 
+/** INTERN_SCAN_ENTRIES_MAX is the table length from which EntryWriter finds a resource's or scope's bytes through a map instead of comparing them with each entry. */
+const INTERN_SCAN_ENTRIES_MAX = 8;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function latin1(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
 /** Declined is thrown inside the writer when the entry needs the msgpackr path; writeEntry turns it into null. */
 class Declined {}
 const DECLINED = new Declined();
@@ -74,6 +87,9 @@ export class EntryWriter {
   readonly #byBytes = new Map<string, number>();
   readonly #resourceBytes: Uint8Array[] = [];
   readonly #scopeBytes: Uint8Array[] = [];
+  /** #resIdx[i] and #scopeIdx[i] are row i's table indexes during a write (scratch, reused). */
+  #resIdx = new Int32Array(0);
+  #scopeIdx = new Int32Array(0);
 
   /**
    * writeEntry returns the entry's bytes (header fields as encodeShardEntry
@@ -102,8 +118,14 @@ export class EntryWriter {
     try {
       // Rows first, into the scratch after a gap: the tables are only known once every row is interned.
       const rows = spans.length + points.length + logs.length;
-      const resIdx = new Int32Array(rows);
-      const scopeIdx = new Int32Array(rows);
+      if (this.#resIdx.length < rows) {
+        // Grown once to the largest entry's row count (the callers' entries hold at most StorageLimits.rowsPerEntryMax rows).
+        const cap = Math.max(rows, 2 * this.#resIdx.length);
+        this.#resIdx = new Int32Array(cap);
+        this.#scopeIdx = new Int32Array(cap);
+      }
+      const resIdx = this.#resIdx;
+      const scopeIdx = this.#scopeIdx;
       for (let i = 0; i < spans.length; i++) {
         const s = spans[i] as SpanRow;
         resIdx[i] = this.#intern(s.resource, this.#resources, this.#resourceBytes, 'r');
@@ -157,7 +179,10 @@ export class EntryWriter {
   /**
    * #intern returns the table index of a resource or scope: by identity, else
    * by its encoded bytes (written at the scratch's start, then kept as a
-   * copy), as shard-entry.ts's RefTables does for the msgpackr path.
+   * copy), as shard-entry.ts's RefTables does for the msgpackr path. A table
+   * shorter than INTERN_SCAN_ENTRIES_MAX is searched by comparing bytes (an
+   * entry's tables hold one or a few); a longer one through #byBytes, which
+   * gets every entry's key once the table reaches that length.
    */
   #intern<T extends Resource | Scope>(v: T, byObject: Map<T, number>, table: Uint8Array[], prefix: 'r' | 's'): number {
     const known = byObject.get(v);
@@ -166,14 +191,18 @@ export class EntryWriter {
     if (prefix === 'r') this.#resource(v as Resource);
     else this.#scope(v as Scope);
     const bytes = this.#buf.subarray(0, this.#pos);
-    const key = prefix + bytes.toString('latin1');
-    let index = this.#byBytes.get(key);
-    if (index === undefined) {
+    let index = -1;
+    if (table.length < INTERN_SCAN_ENTRIES_MAX) {
+      for (let k = 0; k < table.length && index < 0; k++) if (sameBytes(table[k] as Uint8Array, bytes)) index = k;
+    } else index = this.#byBytes.get(prefix + bytes.toString('latin1')) ?? -1;
+    if (index < 0) {
       index = table.length;
       const copy = new Uint8Array(bytes.length);
       copy.set(bytes);
       table.push(copy);
-      this.#byBytes.set(key, index);
+      if (table.length === INTERN_SCAN_ENTRIES_MAX) {
+        for (let k = 0; k < table.length; k++) this.#byBytes.set(prefix + latin1(table[k] as Uint8Array), k);
+      } else if (table.length > INTERN_SCAN_ENTRIES_MAX) this.#byBytes.set(prefix + latin1(copy), index);
     }
     byObject.set(v, index);
     assert(index < table.length, 'an interned index is in its table');

@@ -133,7 +133,30 @@ export function isFloatPoint(data: MetricData): data is Extract<MetricData, { ty
 }
 
 function pushAttributes(out: Label[], attrs: readonly KeyValue[], prefix: string): void {
-  for (const kv of attrs) out.push({ name: prefix + escapeLabelName(kv.key), value: renderAnyValue(kv.value) });
+  for (const kv of attrs) out.push({ name: prefix === '' ? escapeLabelName(kv.key) : resourceLabelName(kv.key), value: renderAnyValue(kv.value) });
+}
+
+/** RESOURCE_LABEL_NAMES_MAX bounds RESOURCE_LABEL_NAMES (entries; cleared when full). */
+export const RESOURCE_LABEL_NAMES_MAX = 4096;
+
+/**
+ * RESOURCE_LABEL_NAMES maps a resource attribute key to its label name, so
+ * that every series of a resource shares one string per label name instead
+ * of a concatenation per series and label (a resource's labels are in every
+ * series it sends; bench/README.md, ingest). Strings are immutable: sharing
+ * them changes nothing a caller sees.
+ */
+const RESOURCE_LABEL_NAMES = new Map<string, string>();
+
+/** resourceLabelName is RESOURCE_LABEL_PREFIX + escapeLabelName(key), remembered in RESOURCE_LABEL_NAMES. */
+export function resourceLabelName(key: string): string {
+  let name = RESOURCE_LABEL_NAMES.get(key);
+  if (name === undefined) {
+    if (RESOURCE_LABEL_NAMES.size >= RESOURCE_LABEL_NAMES_MAX) RESOURCE_LABEL_NAMES.clear();
+    name = RESOURCE_LABEL_PREFIX + escapeLabelName(key);
+    RESOURCE_LABEL_NAMES.set(key, name);
+  }
+  return name;
 }
 
 /**
@@ -197,7 +220,7 @@ export function pointLabelsInto(row: MetricPointRow, names: string[], values: st
 export function resourceLabelsInto(resource: Resource, names: string[], values: string[], at: number): number {
   let i = at;
   for (const kv of resource.attributes) {
-    names[i] = RESOURCE_LABEL_PREFIX + escapeLabelName(kv.key);
+    names[i] = resourceLabelName(kv.key);
     values[i++] = renderAnyValue(kv.value);
   }
   return i;

@@ -293,8 +293,14 @@ export class SeriesRegistry {
   #put(p: number, s: string): number {
     const len = Buffer.byteLength(s, 'utf8');
     if (p + len + 8 > MetricHeadLimits.seriesKeyBytesMax) return -1;
-    p = putUvarint(this.#scratch, p, len);
-    const { written } = utf8.encodeInto(s, this.#scratch.subarray(p, p + len));
+    const b = this.#scratch;
+    p = putUvarint(b, p, len);
+    if (len === s.length) {
+      // ASCII (one byte per UTF-16 unit): written in place, without the view and result object encodeInto costs per string.
+      for (let i = 0; i < len; i++) b[p + i] = s.charCodeAt(i);
+      return p + len;
+    }
+    const { written } = utf8.encodeInto(s, b.subarray(p, p + len));
     assert(written === len, 'encodeInto writes byteLength bytes');
     return p + len;
   }
