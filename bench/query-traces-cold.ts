@@ -1,6 +1,6 @@
 /**
  * query-traces-cold.ts — `node dist/bench/query-traces-cold.js [--traces N]
- * [--flushes N] [--searches N] [--rounds N] [--no-fill]`: where the cold cost of the
+ * [--flushes N] [--searches N] [--rounds N] [--no-fill] [--no-metas]`: where the cold cost of the
  * first attribute searches after a load goes, in one process on one shard's
  * store (a real LevelDB; the data of bench/query-traces-shard.ts, written in
  * start-time order in `--flushes` flushes). Rounds of `--searches` attribute
@@ -14,6 +14,10 @@
  *            is closed and opened again first, so its own block and table
  *            caches are cold as well (the OS page cache stays warm);
  *   last:    round 1's store again — warm caches, warm code.
+ *
+ * `--no-metas`: every store reads its block metas from LevelDB per search
+ * (no block meta table, block-meta-table.ts): the A/B of the table in one
+ * build.
  *
  * Per search: CPU ms of the process (process.cpuUsage, all threads), wall
  * ms, LevelDB calls (gets, getManys, iterators) and block-cache misses. The
@@ -29,6 +33,7 @@ import { SeededRand } from '../src/fs/seeded-rand.js';
 import { KvWriteBatch, ShardDb } from '../src/storage/shard/shard-db.js';
 import { TraceStore } from '../src/storage/traces/trace-store.js';
 import { SpanBlockCache } from '../src/storage/traces/block-cache.js';
+import { BlockMetaTable } from '../src/storage/traces/block-meta-table.js';
 import { searchShard } from '../src/query/trace-search-shard.js';
 import { CountingKv } from './query-traces-round-trips.js';
 import { shardSpans, tracesInStartOrder } from './query-traces-shard.js';
@@ -64,8 +69,9 @@ async function main(): Promise<void> {
     const { ordered } = tracesInStartOrder(spans);
     // --no-fill: the flushes leave the cache as the reads fill it (before flush-cache-fill.ts).
     const fill = !process.argv.includes('--no-fill');
+    const metas = !process.argv.includes('--no-metas');
     const cache1 = new SpanBlockCache();
-    const store1 = new TraceStore({}, cache1, undefined, undefined, fill);
+    const store1 = new TraceStore({}, cache1, undefined, undefined, fill, metas ? new BlockMetaTable() : null);
     await store1.load(db);
     const perFlush = Math.ceil(ordered.length / flushes);
     for (let f = 0; f < flushes; f++) {
@@ -105,7 +111,7 @@ async function main(): Promise<void> {
         console.log(`  ${label.padEnd(8)} cpu ${f(mean(ys, 'cpuMs'))} ms  wall ${f(mean(ys, 'wallMs'))} ms  calls ${f(mean(ys, 'calls'))}  misses ${f(mean(ys, 'misses'))}  blocks ${f(mean(ys, 'blocks'))}`);
       }
     };
-    console.log(`query-traces-cold: ${spans.length} spans in ${traces} traces, ${flushes} flushes (fill on flush: ${fill}); ${searches} attribute searches a round; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    console.log(`query-traces-cold: ${spans.length} spans in ${traces} traces, ${flushes} flushes (fill on flush: ${fill}, meta table: ${metas}); ${searches} attribute searches a round; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     print(`round 1: the writing store, cold code, ${cache1.stats().entries} cache entries after the flushes`, await round(store1, cache1));
     for (let r = 2; r < rounds; r++) {
       // Even rounds reopen the LevelDB first: its own block and table caches start cold too (the OS page cache does not).
@@ -115,7 +121,7 @@ async function main(): Promise<void> {
         db = await ShardDb.open(dir);
       }
       const cache = new SpanBlockCache();
-      const fresh = new TraceStore({}, cache);
+      const fresh = new TraceStore({}, cache, undefined, undefined, true, metas ? new BlockMetaTable() : null);
       await fresh.load(db);
       print(`round ${r}: a fresh store and cache${reopen ? ', LevelDB reopened' : ''}, warm code`, await round(fresh, cache));
     }
