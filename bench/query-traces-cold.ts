@@ -1,6 +1,7 @@
 /**
  * query-traces-cold.ts — `node dist/bench/query-traces-cold.js [--traces N]
- * [--flushes N] [--searches N] [--rounds N] [--no-fill] [--no-metas]`: where the cold cost of the
+ * [--flushes N] [--searches N] [--rounds N] [--no-fill] [--no-metas]
+ * [--profile-first FILE]`: where the cold cost of the
  * first attribute searches after a load goes, in one process on one shard's
  * store (a real LevelDB; the data of bench/query-traces-shard.ts, written in
  * start-time order in `--flushes` flushes). Rounds of `--searches` attribute
@@ -19,6 +20,9 @@
  * (no block meta table, block-meta-table.ts): the A/B of the table in one
  * build.
  *
+ * `--profile-first FILE`: a CPU profile (node:inspector, sampled every
+ * 100 us) of round 1's first 5 searches only, written to FILE (.cpuprofile).
+ *
  * Per search: CPU ms of the process (process.cpuUsage, all threads), wall
  * ms, LevelDB calls (gets, getManys, iterators) and block-cache misses. The
  * first searches of round 1 against those of round 2 split the cold cost
@@ -29,6 +33,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Session } from 'node:inspector/promises';
 import { SeededRand } from '../src/fs/seeded-rand.js';
 import { KvWriteBatch, ShardDb } from '../src/storage/shard/shard-db.js';
 import { TraceStore } from '../src/storage/traces/trace-store.js';
@@ -86,9 +91,25 @@ async function main(): Promise<void> {
     const pick = new SeededRand(77);
     const seq = Array.from({ length: searches }, () => names[pick.intn(names.length)] as string);
     const base = { startNs: WINDOW_START_NS, endNs: WINDOW_START_NS + WINDOW_NS, spss: 3 };
-    const round = async (store: TraceStore, cache: SpanBlockCache): Promise<Sample[]> => {
+    const pi = process.argv.indexOf('--profile-first');
+    const profileFile = pi >= 0 ? process.argv[pi + 1] : undefined;
+    let session: Session | null = null;
+    const round = async (store: TraceStore, cache: SpanBlockCache, profile = false): Promise<Sample[]> => {
       const out: Sample[] = [];
+      if (profile && profileFile !== undefined) {
+        session = new Session();
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.setSamplingInterval', { interval: 100 });
+        await session.post('Profiler.start');
+      }
       for (const c of seq) {
+        if (out.length === 5 && session !== null) {
+          const { profile: p } = await session.post('Profiler.stop');
+          fs.writeFileSync(profileFile as string, JSON.stringify(p));
+          session.disconnect();
+          session = null;
+        }
         const kv = new CountingKv(db, false);
         const m0 = cache.stats().misses;
         const c0 = process.cpuUsage();
@@ -112,7 +133,7 @@ async function main(): Promise<void> {
       }
     };
     console.log(`query-traces-cold: ${spans.length} spans in ${traces} traces, ${flushes} flushes (fill on flush: ${fill}, meta table: ${metas}); ${searches} attribute searches a round; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-    print(`round 1: the writing store, cold code, ${cache1.stats().entries} cache entries after the flushes`, await round(store1, cache1));
+    print(`round 1: the writing store, cold code, ${cache1.stats().entries} cache entries after the flushes`, await round(store1, cache1, true));
     for (let r = 2; r < rounds; r++) {
       // Even rounds reopen the LevelDB first: its own block and table caches start cold too (the OS page cache does not).
       const reopen = r % 2 === 0;
