@@ -1,7 +1,7 @@
 /**
  * query-traces-cold.ts — `node dist/bench/query-traces-cold.js [--traces N]
  * [--flushes N] [--searches N] [--rounds N] [--no-fill] [--no-metas]
- * [--profile-first FILE]`: where the cold cost of the
+ * [--profile-first FILE] [--by-id]`: where the cold cost of the
  * first attribute searches after a load goes, in one process on one shard's
  * store (a real LevelDB; the data of bench/query-traces-shard.ts, written in
  * start-time order in `--flushes` flushes). Rounds of `--searches` attribute
@@ -19,6 +19,10 @@
  * `--no-metas`: every store reads its block metas from LevelDB per search
  * (no block meta table, block-meta-table.ts): the A/B of the table in one
  * build.
+ *
+ * `--by-id`: each round asks trace by id (TraceStore.traceById: the
+ * trace-id index, then the trace's pages) of `--searches` seeded traces
+ * instead of attribute searches, the same traces in every round.
  *
  * `--profile-first FILE`: a CPU profile (node:inspector, sampled every
  * 100 us) of round 1's first 5 searches only, written to FILE (.cpuprofile).
@@ -90,6 +94,9 @@ async function main(): Promise<void> {
     const names = [...customers.keys()];
     const pick = new SeededRand(77);
     const seq = Array.from({ length: searches }, () => names[pick.intn(names.length)] as string);
+    const byId = process.argv.includes('--by-id');
+    const idRand = new SeededRand(78);
+    const idPick = Array.from({ length: searches }, () => idRand.intn(ordered.length));
     const base = { startNs: WINDOW_START_NS, endNs: WINDOW_START_NS + WINDOW_NS, spss: 3 };
     const pi = process.argv.indexOf('--profile-first');
     const profileFile = pi >= 0 ? process.argv[pi + 1] : undefined;
@@ -114,6 +121,15 @@ async function main(): Promise<void> {
         const m0 = cache.stats().misses;
         const c0 = process.cpuUsage();
         const t0 = performance.now();
+        if (byId) {
+          const trace = ordered[idPick[out.length] as number] as readonly { traceId: Uint8Array }[];
+          const r = await store.traceById(kv, 'bench', (trace[0] as { traceId: Uint8Array }).traceId);
+          const wallMs = performance.now() - t0;
+          const cu = process.cpuUsage(c0);
+          if (r.spans.length !== trace.length) throw new Error(`trace by id: ${r.spans.length} spans, want ${trace.length}`);
+          out.push({ cpuMs: (cu.user + cu.system) / 1000, wallMs, calls: kv.gets + kv.getManys + kv.iterators, misses: cache.stats().misses - m0, blocks: r.stats.blocksScanned });
+          continue;
+        }
         const a = await searchShard(store, kv, 'bench', { ...base, predicate: { attrs: [['customer.id', c]] }, limit: 100 }, () => false);
         const wallMs = performance.now() - t0;
         const cu = process.cpuUsage(c0);
@@ -132,7 +148,7 @@ async function main(): Promise<void> {
         console.log(`  ${label.padEnd(8)} cpu ${f(mean(ys, 'cpuMs'))} ms  wall ${f(mean(ys, 'wallMs'))} ms  calls ${f(mean(ys, 'calls'))}  misses ${f(mean(ys, 'misses'))}  blocks ${f(mean(ys, 'blocks'))}`);
       }
     };
-    console.log(`query-traces-cold: ${spans.length} spans in ${traces} traces, ${flushes} flushes (fill on flush: ${fill}, meta table: ${metas}); ${searches} attribute searches a round; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    console.log(`query-traces-cold: ${spans.length} spans in ${traces} traces, ${flushes} flushes (fill on flush: ${fill}, meta table: ${metas}); ${searches} ${byId ? 'traces by id' : 'attribute searches'} a round; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     print(`round 1: the writing store, cold code, ${cache1.stats().entries} cache entries after the flushes`, await round(store1, cache1, true));
     for (let r = 2; r < rounds; r++) {
       // Even rounds reopen the LevelDB first: its own block and table caches start cold too (the OS page cache does not).

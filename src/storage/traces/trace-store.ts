@@ -74,8 +74,10 @@
  * - With the node's block cache (block-cache.ts, given to the constructor)
  *   a block's index, its whole view and its format-3 head are read and
  *   checked once and then served from memory until evicted (tag reads
- *   too); the trace-id entries, metas and the markers of marked blocks are
- *   still read from LevelDB. A duration search scans a candidate's
+ *   too); the trace-id entries and the markers of marked blocks are still
+ *   read from LevelDB. The block metas are kept decoded in the store's
+ *   block meta table (block-meta-table.ts): a search reads them from
+ *   memory, or from LevelDB while the table is unknown. A duration search scans a candidate's
  *   trace-id entries once (traceRefs) for its extent and its read.
  *
  * NB: this file is past ~500 lines; what a search is and its pure parts
