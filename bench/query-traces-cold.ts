@@ -1,6 +1,7 @@
 /**
  * query-traces-cold.ts — `node dist/bench/query-traces-cold.js [--traces N]
- * [--flushes N] [--searches N] [--rounds N] [--no-fill]`: where the cold cost of the
+ * [--flushes N] [--searches N] [--rounds N] [--no-fill] [--no-metas]
+ * [--profile-first FILE] [--by-id]`: where the cold cost of the
  * first attribute searches after a load goes, in one process on one shard's
  * store (a real LevelDB; the data of bench/query-traces-shard.ts, written in
  * start-time order in `--flushes` flushes). Rounds of `--searches` attribute
@@ -15,6 +16,17 @@
  *            caches are cold as well (the OS page cache stays warm);
  *   last:    round 1's store again — warm caches, warm code.
  *
+ * `--no-metas`: every store reads its block metas from LevelDB per search
+ * (no block meta table, block-meta-table.ts): the A/B of the table in one
+ * build.
+ *
+ * `--by-id`: each round asks trace by id (TraceStore.traceById: the
+ * trace-id index, then the trace's pages) of `--searches` seeded traces
+ * instead of attribute searches, the same traces in every round.
+ *
+ * `--profile-first FILE`: a CPU profile (node:inspector, sampled every
+ * 100 us) of round 1's first 5 searches only, written to FILE (.cpuprofile).
+ *
  * Per search: CPU ms of the process (process.cpuUsage, all threads), wall
  * ms, LevelDB calls (gets, getManys, iterators) and block-cache misses. The
  * first searches of round 1 against those of round 2 split the cold cost
@@ -25,10 +37,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Session } from 'node:inspector/promises';
 import { SeededRand } from '../src/fs/seeded-rand.js';
 import { KvWriteBatch, ShardDb } from '../src/storage/shard/shard-db.js';
 import { TraceStore } from '../src/storage/traces/trace-store.js';
 import { SpanBlockCache } from '../src/storage/traces/block-cache.js';
+import { BlockMetaTable } from '../src/storage/traces/block-meta-table.js';
 import { searchShard } from '../src/query/trace-search-shard.js';
 import { CountingKv } from './query-traces-round-trips.js';
 import { shardSpans, tracesInStartOrder } from './query-traces-shard.js';
@@ -64,8 +78,9 @@ async function main(): Promise<void> {
     const { ordered } = tracesInStartOrder(spans);
     // --no-fill: the flushes leave the cache as the reads fill it (before flush-cache-fill.ts).
     const fill = !process.argv.includes('--no-fill');
+    const metas = !process.argv.includes('--no-metas');
     const cache1 = new SpanBlockCache();
-    const store1 = new TraceStore({}, cache1, undefined, undefined, fill);
+    const store1 = new TraceStore({}, cache1, undefined, undefined, fill, metas ? new BlockMetaTable() : null);
     await store1.load(db);
     const perFlush = Math.ceil(ordered.length / flushes);
     for (let f = 0; f < flushes; f++) {
@@ -79,14 +94,42 @@ async function main(): Promise<void> {
     const names = [...customers.keys()];
     const pick = new SeededRand(77);
     const seq = Array.from({ length: searches }, () => names[pick.intn(names.length)] as string);
+    const byId = process.argv.includes('--by-id');
+    const idRand = new SeededRand(78);
+    const idPick = Array.from({ length: searches }, () => idRand.intn(ordered.length));
     const base = { startNs: WINDOW_START_NS, endNs: WINDOW_START_NS + WINDOW_NS, spss: 3 };
-    const round = async (store: TraceStore, cache: SpanBlockCache): Promise<Sample[]> => {
+    const pi = process.argv.indexOf('--profile-first');
+    const profileFile = pi >= 0 ? process.argv[pi + 1] : undefined;
+    let session: Session | null = null;
+    const round = async (store: TraceStore, cache: SpanBlockCache, profile = false): Promise<Sample[]> => {
       const out: Sample[] = [];
+      if (profile && profileFile !== undefined) {
+        session = new Session();
+        session.connect();
+        await session.post('Profiler.enable');
+        await session.post('Profiler.setSamplingInterval', { interval: 100 });
+        await session.post('Profiler.start');
+      }
       for (const c of seq) {
+        if (out.length === 5 && session !== null) {
+          const { profile: p } = await session.post('Profiler.stop');
+          fs.writeFileSync(profileFile as string, JSON.stringify(p));
+          session.disconnect();
+          session = null;
+        }
         const kv = new CountingKv(db, false);
         const m0 = cache.stats().misses;
         const c0 = process.cpuUsage();
         const t0 = performance.now();
+        if (byId) {
+          const trace = ordered[idPick[out.length] as number] as readonly { traceId: Uint8Array }[];
+          const r = await store.traceById(kv, 'bench', (trace[0] as { traceId: Uint8Array }).traceId);
+          const wallMs = performance.now() - t0;
+          const cu = process.cpuUsage(c0);
+          if (r.spans.length !== trace.length) throw new Error(`trace by id: ${r.spans.length} spans, want ${trace.length}`);
+          out.push({ cpuMs: (cu.user + cu.system) / 1000, wallMs, calls: kv.gets + kv.getManys + kv.iterators, misses: cache.stats().misses - m0, blocks: r.stats.blocksScanned });
+          continue;
+        }
         const a = await searchShard(store, kv, 'bench', { ...base, predicate: { attrs: [['customer.id', c]] }, limit: 100 }, () => false);
         const wallMs = performance.now() - t0;
         const cu = process.cpuUsage(c0);
@@ -105,8 +148,8 @@ async function main(): Promise<void> {
         console.log(`  ${label.padEnd(8)} cpu ${f(mean(ys, 'cpuMs'))} ms  wall ${f(mean(ys, 'wallMs'))} ms  calls ${f(mean(ys, 'calls'))}  misses ${f(mean(ys, 'misses'))}  blocks ${f(mean(ys, 'blocks'))}`);
       }
     };
-    console.log(`query-traces-cold: ${spans.length} spans in ${traces} traces, ${flushes} flushes (fill on flush: ${fill}); ${searches} attribute searches a round; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-    print(`round 1: the writing store, cold code, ${cache1.stats().entries} cache entries after the flushes`, await round(store1, cache1));
+    console.log(`query-traces-cold: ${spans.length} spans in ${traces} traces, ${flushes} flushes (fill on flush: ${fill}, meta table: ${metas}); ${searches} ${byId ? 'traces by id' : 'attribute searches'} a round; load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+    print(`round 1: the writing store, cold code, ${cache1.stats().entries} cache entries after the flushes`, await round(store1, cache1, true));
     for (let r = 2; r < rounds; r++) {
       // Even rounds reopen the LevelDB first: its own block and table caches start cold too (the OS page cache does not).
       const reopen = r % 2 === 0;
@@ -115,7 +158,7 @@ async function main(): Promise<void> {
         db = await ShardDb.open(dir);
       }
       const cache = new SpanBlockCache();
-      const fresh = new TraceStore({}, cache);
+      const fresh = new TraceStore({}, cache, undefined, undefined, true, metas ? new BlockMetaTable() : null);
       await fresh.load(db);
       print(`round ${r}: a fresh store and cache${reopen ? ', LevelDB reopened' : ''}, warm code`, await round(fresh, cache));
     }

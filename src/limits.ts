@@ -1262,6 +1262,13 @@ export const TraceStoreLimits = {
   flushFillShareDivisor: 8,
   /** pageFilterTermsMax bounds the distinct skipped-key terms one page's filter holds; past it the page has no filter (a search reads it). */
   pageFilterTermsMax: 65_536,
+  /**
+   * blockMetasMax bounds the block metas one store keeps decoded in memory
+   * (block-meta-table.ts: every block of every tenant, ~300 bytes each, so at
+   * most ~2.5 MB a replica); a store with more blocks reads its metas from
+   * LevelDB per search, as before the table.
+   */
+  blockMetasMax: 8192,
   /** searchBucketBlocksMax bounds the block metas searchSpanRefs holds at once (one bucket's, sorted newest first; a bucket with more is read in groups of this many). */
   searchBucketBlocksMax: 1024,
   /** shadowBlocksMax bounds the newer blocks whose span ids one searchSpans keeps to drop stale versions (dropped and re-read past it). */

@@ -176,12 +176,14 @@ export async function readSplitHead(kv: KvRead, tenant: string, ref: BlockRef, s
 }
 
 /**
- * readBlockPageRows decodes every row of `pages` (ascending) of a format-3
+ * readBlockPageRows decodes the rows of `pages` (ascending) of a format-3
  * block of `pageRows`-row pages: its head and those pages' values only
  * (both through the cache), each checked; out[i] are
  * page pages[i]'s rows, or none when some `needles` (span-index.ts
  * valueNeedle: bytes every matching row's record holds) are in neither the
- * page's nor the head's bytes: such a page is checked, not decoded. Null for a block of another format (the caller
+ * page's nor the head's bytes: such a page is checked, not decoded; and of
+ * a page decoded, only the rows whose record holds every needle the head
+ * lacks (the others cannot match). Null for a block of another format (the caller
  * reads it whole).
  */
 export async function readBlockPageRows(
@@ -235,7 +237,8 @@ export async function readBlockPageRows(
   });
   const skipped = pages.flatMap((p, i) => (decode.includes(i) ? [] : [i]));
   if (skipped.length > 0) readSplitPageRows(opened, skipped.map((i) => pages[i] as number), skipped.map((i) => values[i]), true);
-  const rows = readSplitPageRows(opened, decode.map((i) => pages[i] as number), decode.map((i) => values[i]));
+  // The needles the head lacks rule out rows too: only rows whose record holds them all are decoded.
+  const rows = readSplitPageRows(opened, decode.map((i) => pages[i] as number), decode.map((i) => values[i]), false, open);
   const out: SpanRow[][] = pages.map(() => []);
   decode.forEach((i, j) => (out[i] = rows[j] as SpanRow[]));
   return out;

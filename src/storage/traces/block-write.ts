@@ -37,7 +37,8 @@ export type TraceWriteLayout = 'pageTerms' | 'pageTermsV2' | 'blockBloom';
  * `layout` says; `sole(traceId)` says no other block holds the trace (the
  * summaries' flag); `note`, when given, is told the head and the page
  * filters put (flush-cache-fill.ts keeps them for the cache). Returns the
- * bytes (meta counted as index).
+ * bytes (meta counted as index), and the meta written with its key's and
+ * value's bytes (block-meta-table.ts keeps it).
  */
 export function writeBlock(
   w: ByteWriter,
@@ -48,7 +49,7 @@ export function writeBlock(
   spans: readonly SpanRow[],
   sole: (traceId: Uint8Array) => boolean,
   note?: (kind: FillKind, key: Uint8Array, bytes: Uint8Array) => void,
-): { dataBytes: number; indexBytes: number } {
+): { dataBytes: number; indexBytes: number; meta: BlockMeta; metaBytes: number } {
     assert(spans.length >= 1 && spans.length <= StoreLimits.blockRowsMax, 'a block holds 1 ..= blockRowsMax spans');
     const bk = blockKey(K.block, tenant, ref);
     // Format 3: the head under the block key, each page under its own key (a lookup reads only its pages).
@@ -126,5 +127,5 @@ export function writeBlock(
     const mk = blockKey(K.meta, tenant, ref);
     const mv = encodeBlockMeta(w, meta);
     ctx.batch.put(mk, mv);
-    return { dataBytes, indexBytes: indexBytes + mk.length + mv.length };
+    return { dataBytes, indexBytes: indexBytes + mk.length + mv.length, meta, metaBytes: mk.length + mv.length };
 }

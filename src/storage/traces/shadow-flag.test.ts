@@ -156,12 +156,15 @@ t.test('a flush flags exactly the blocks it marks; searches skip unmarked blocks
     t.ok(counter.scans > 0 && counter.scans <= 2 * markedBlocks, `${label}: only marked blocks are scanned for markers (${counter.scans} scans, ${markedBlocks} marked of ${after.length})`);
 
     // Planted bug: the marked blocks' flags cleared (a flush that forgot #markMetas). The cache keeps
-    // no metas, so the next search sees the lie.
+    // no metas and the store's meta table (block-meta-table.ts) reads them at load, so after a reload
+    // the next search sees the lie.
     t.equal(await rewriteMetas(db, false), markedBlocks);
+    await store.load(db);
     const planted = await staleRows(store, db, replaced);
     t.ok(planted.stale > 0, `${label}: a cleared flag returns stale versions (${planted.stale}): the check catches it`);
     // A meta written before the flag: the search scans and is right again.
     await rewriteMetas(db, undefined);
+    await store.load(db);
     t.equal((await staleRows(store, db, replaced)).stale, 0, `${label}: a meta without the flag is scanned`);
     // And a later flush leaves a meta without the flag as it is (still scanned, still right).
     await flush(store, db, tagged(first, 'v4'), 4);

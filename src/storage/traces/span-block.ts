@@ -879,8 +879,12 @@ export function readSplitTraceSpans(h: SplitBlockHead, traceId: Uint8Array, page
  * given its head and those pages' values (values[i] is page pages[i]), each
  * checked by its CRC32C: out[i] are page pages[i]'s rows in row order
  * (`checkOnly`: every page checked, none decoded, every out[i] empty).
+ * With `needles` (bytes every row a search wants holds in its rest record,
+ * none of them in the head: span-index.ts valueNeedle), only the rows whose
+ * record holds every needle are decoded (recordsHolding), the others left
+ * out: the caller checks the rows it gets anyway.
  */
-export function readSplitPageRows(h: SplitBlockHead, pages: readonly number[], values: readonly (Uint8Array | undefined)[], checkOnly = false): SpanRow[][] {
+export function readSplitPageRows(h: SplitBlockHead, pages: readonly number[], values: readonly (Uint8Array | undefined)[], checkOnly = false, needles: readonly Uint8Array[] = []): SpanRow[][] {
   assert(pages.length === values.length, 'one value per page');
   if (checkOnly) {
     // Length and CRC32C of each page, nothing decoded.
@@ -902,11 +906,40 @@ export function readSplitPageRows(h: SplitBlockHead, pages: readonly number[], v
       tids[j] = tid;
     }
     done(ir, 'traceId');
-    const rest: SpanRest = { ...tables, records: readRestRecords(page.chunks[SpanColumn.rest] as Uint8Array, page.rows) };
+    const chunk = page.chunks[SpanColumn.rest] as Uint8Array;
+    const rest: SpanRest = { ...tables, records: readRestRecords(chunk, page.rows) };
     const pv: SpanBlockView = { rows: page.rows, tenant: h.tenant, columns: page.chunks, paged: false, pages: [], heads: [] };
     const at = (j: number): number => (tids[j] as number) * TRACE_ID_BYTES;
-    return decodeRowsOf(pv, Array.from({ length: page.rows }, (_, j) => j), (j) => dictBytes.slice(at(j), at(j) + TRACE_ID_BYTES), rest, 0);
+    const rows = needles.length === 0 ? Array.from({ length: page.rows }, (_, j) => j) : recordsHolding(chunk, rest.records, needles);
+    return rows.length === 0 ? [] : decodeRowsOf(pv, rows, (j) => dictBytes.slice(at(j), at(j) + TRACE_ID_BYTES), rest, 0);
   });
+}
+
+/**
+ * recordsHolding are the rows (ascending) whose record, a view of `chunk`
+ * (records in order, as readRestRecords cuts them), holds every needle's
+ * bytes wholly: one Buffer.indexOf sweep over the chunk per needle. A
+ * necessary condition only (a value may sit inside a longer one).
+ */
+function recordsHolding(chunk: Uint8Array, records: readonly Uint8Array[], needles: readonly Uint8Array[]): number[] {
+  const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  let keep: Uint8Array | null = null;
+  for (const n of needles) {
+    assert(n.length > 0, 'a needle holds bytes');
+    const mark = new Uint8Array(records.length);
+    let r = 0;
+    for (let found = buf.indexOf(n); found >= 0 && r < records.length; found = buf.indexOf(n, found + 1)) {
+      const from = chunk.byteOffset + found;
+      // The first record that ends at or after the occurrence's end; it holds it when it starts at or before it.
+      while (r < records.length && (records[r] as Uint8Array).byteOffset + (records[r] as Uint8Array).byteLength < from + n.length) r++;
+      if (r < records.length && (records[r] as Uint8Array).byteOffset <= from) mark[r] = 1;
+    }
+    if (keep === null) keep = mark;
+    else for (let i = 0; i < keep.length; i++) keep[i] = (keep[i] as number) & (mark[i] as number);
+  }
+  const out: number[] = [];
+  if (keep !== null) for (let i = 0; i < keep.length; i++) if (keep[i] === 1) out.push(i);
+  return out;
 }
 
 /**

@@ -74,8 +74,10 @@
  * - With the node's block cache (block-cache.ts, given to the constructor)
  *   a block's index, its whole view and its format-3 head are read and
  *   checked once and then served from memory until evicted (tag reads
- *   too); the trace-id entries, metas and the markers of marked blocks are
- *   still read from LevelDB. A duration search scans a candidate's
+ *   too); the trace-id entries and the markers of marked blocks are still
+ *   read from LevelDB. The block metas are kept decoded in the store's
+ *   block meta table (block-meta-table.ts): a search reads them from
+ *   memory, or from LevelDB while the table is unknown. A duration search scans a candidate's
  *   trace-id entries once (traceRefs) for its extent and its read.
  *
  * NB: this file is past ~500 lines; what a search is and its pure parts
@@ -109,6 +111,8 @@ import type { TraceSummaryEntry } from './trace-summaries.js';
 import { compareSpans, summaryOf } from './trace-summaries.js';
 import type { BlockCacheRef } from './block-read.js';
 import { FlushCacheFill } from './flush-cache-fill.js';
+import { BlockMetaTable } from './block-meta-table.js';
+import type { BlockMetas } from './block-meta-table.js';
 import type { FillKind } from './flush-cache-fill.js';
 import { PrefetchKv } from './prefetch-kv.js';
 import type { SpanBlockCache } from './block-cache.js';
@@ -232,6 +236,8 @@ export class TraceStore implements SignalStore<SpanRow> {
   readonly #flushScanIndexPerTraceMax: number;
   /** #fill keeps the heads and page filters a flush wrote for the cache until the flush is durable (flush-cache-fill.ts); null: a flush fills nothing. */
   readonly #fill: FlushCacheFill | null;
+  /** #metas keeps every block's meta decoded (block-meta-table.ts) so a search starts from memory; null: every search scans them in LevelDB. */
+  readonly #metas: BlockMetaTable | null;
 
   /**
    * The constructor takes read limits below TraceStoreLimits' (tests reach
@@ -241,7 +247,9 @@ export class TraceStore implements SignalStore<SpanRow> {
    * trace, which tests compare the scan with), the block layout, and
    * whether a durable flush puts the heads and page filters it wrote into
    * the cache (flush-cache-fill.ts; false: the reads fill it, as before —
-   * tests' and benches' reference).
+   * tests' and benches' reference), and the block meta table (null: every
+   * search reads the metas from LevelDB, the tests' and benches' reference;
+   * tests pass one with a planted bug).
    */
   constructor(
     limits: Partial<TraceReadLimits> = {},
@@ -249,8 +257,10 @@ export class TraceStore implements SignalStore<SpanRow> {
     flushScanIndexPerTraceMax: number = TraceStoreLimits.flushScanIndexPerTraceMax,
     layout: TraceWriteLayout = 'pageTerms',
     fillOnFlush = true,
+    metaTable: BlockMetaTable | null = new BlockMetaTable(),
   ) {
     this.#layout = layout;
+    this.#metas = metaTable;
     this.#fill = fillOnFlush && cache !== null ? new FlushCacheFill() : null;
     assert(Number.isSafeInteger(flushScanIndexPerTraceMax) && flushScanIndexPerTraceMax >= 0, 'flushScanIndexPerTraceMax >= 0');
     assert(flushScanIndexPerTraceMax <= TraceStoreLimits.flushScanIndexPerTraceMax, 'flushScanIndexPerTraceMax within TraceStoreLimits');
@@ -283,6 +293,7 @@ export class TraceStore implements SignalStore<SpanRow> {
     for await (const page of kv.pages(spaceRange(K.stats))) {
       for (const e of page) this.#stats.set(tenantOfStatsKey(e.key), decodeTenantStats(e.value));
     }
+    await this.#metas?.load(kv);
   }
 
   /**
@@ -389,6 +400,9 @@ export class TraceStore implements SignalStore<SpanRow> {
     assert(Number.isSafeInteger(ctx.flushIndex) && ctx.flushIndex >= 0, 'flushIndex is a safe integer');
     // What an earlier flush noted and never committed (its batch failed) is dropped here.
     this.#fill?.begin(this.#cacheRef);
+    // The same for the metas a failed flush staged; an unknown table is rebuilt here when it may be.
+    await this.#metas?.beginFlush(ctx.kv);
+    const metas = this.#metas;
     const fill = this.#fill;
     const note = fill === null ? undefined : (kind: FillKind, key: Uint8Array, bytes: Uint8Array): void => fill.note(kind, key, bytes);
     const pending = new Map<string, TenantTraceStats>();
@@ -480,7 +494,9 @@ export class TraceStore implements SignalStore<SpanRow> {
           // One block per step: a large flush leaves the event loop between its blocks (flush-pacer.ts).
           if (ctx.pace !== undefined) await ctx.pace();
           const spans = (parts[part] as number[]).map((slot) => reader.row(slot));
-          const w = writeBlock(this.#w, this.#layout, ctx, tenant, { bucket, flushIndex: ctx.flushIndex, part }, spans, sole, note);
+          const ref = { bucket, flushIndex: ctx.flushIndex, part };
+          const w = writeBlock(this.#w, this.#layout, ctx, tenant, ref, spans, sole, note);
+          metas?.notePut(tenant, ref, w.meta, w.metaBytes);
           rows += spans.length;
           blocks++;
           dataBytes += w.dataBytes;
@@ -512,9 +528,11 @@ export class TraceStore implements SignalStore<SpanRow> {
       if (mv === undefined) throw corrupt('a span block named by the trace-id index has no meta', { tenant, ...ref });
       const meta = decodeBlockMeta(mv);
       if (meta.marked !== false) continue;
-      const next = encodeBlockMeta(this.#w, { ...meta, marked: true });
+      const marked = { ...meta, marked: true };
+      const next = encodeBlockMeta(this.#w, marked);
       assert(next.length === mv.length, 'setting the shadow flag keeps the meta size');
       ctx.batch.put(mk, next);
+      this.#metas?.notePut(tenant, ref, marked, mk.length + next.length);
     }
   }
 
@@ -586,8 +604,9 @@ export class TraceStore implements SignalStore<SpanRow> {
     assert(this.#frozen !== null, 'dropFrozen needs a frozen head');
     assert(this.#pending !== null, 'dropFrozen follows writeFrozen');
     for (const [tenant, st] of this.#pending) this.#stats.set(tenant, st);
-    // The batch is durable: what it wrote may now serve reads from the cache.
+    // The batch is durable: what it wrote may now serve reads from the cache, and its metas searches.
     this.#fill?.commit(this.#cacheRef);
+    this.#metas?.commitFlush();
     this.#pending = null;
     this.#frozen = null;
     this.#frozenBytes = 0;
@@ -605,6 +624,21 @@ export class TraceStore implements SignalStore<SpanRow> {
    */
   async expire(ctx: FlushContext, cutoffs: RetentionCutoffs): Promise<ExpireReport> {
     assert(this.#pending === null, 'expire runs outside a flush');
+    this.#metas?.expireStart();
+    let deletedBlock = false;
+    try {
+      return await this.#expire(ctx, cutoffs, () => {
+        // Before the first delete enters the batch: from here the metas in memory cannot say what is published.
+        if (!deletedBlock) this.#metas?.expireDeletes();
+        deletedBlock = true;
+      });
+    } finally {
+      this.#metas?.expireEnd(deletedBlock);
+    }
+  }
+
+  /** #expire is expire's pass; `deleting` is called before each block's deletes enter the batch. */
+  async #expire(ctx: FlushContext, cutoffs: RetentionCutoffs, deleting: () => void): Promise<ExpireReport> {
     let buckets = 0;
     let keys = 0;
     for (const tenant of [...this.#stats.keys()].sort()) {
@@ -623,6 +657,7 @@ export class TraceStore implements SignalStore<SpanRow> {
           const ref = readRef(e.key, offset);
           assert(ref.bucket <= lastBucket, 'the scan stays below the cutoff');
           const meta = decodeBlockMeta(e.value);
+          deleting();
           if (ref.bucket !== bucketSeen) {
             buckets++;
             bucketSeen = ref.bucket;
@@ -884,6 +919,8 @@ export class TraceStore implements SignalStore<SpanRow> {
    * (#blockMatches). `stats` is filled as the scan goes.
    */
   async *searchSpans(kv: KvRead, tenant: string, q: SpanSearch, stats: ScanStats): AsyncGenerator<SpanRow[]> {
+    // First, in the step that pinned kv: the metas of the same state (block-meta-table.ts).
+    const metas = this.#metas?.current() ?? null;
     assert(Number.isSafeInteger(q.limit) && q.limit >= 1 && q.limit <= TraceStoreLimits.searchLimitMax, 'search limit in [1, searchLimitMax]');
     if (q.startNs >= q.endNs) return;
     let emitted = 0;
@@ -907,7 +944,7 @@ export class TraceStore implements SignalStore<SpanRow> {
 
     const newer = new Map<string, Set<string>>();
     const cache = this.#cacheRef;
-    for await (const { ref, meta } of this.#blocksInTime(kv, tenant, q, stats, false, () => emitted >= q.limit)) {
+    for await (const { ref, meta } of this.#blocksInTime(kv, metas, tenant, q, stats, false, () => emitted >= q.limit)) {
       const m = await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted, cache);
       if (m === null) continue;
       for (const s of m.rows()) yield* take(s);
@@ -932,6 +969,8 @@ export class TraceStore implements SignalStore<SpanRow> {
    * its last group).
    */
   async *searchSpanRefs(kv: KvRead, tenant: string, q: SpanSearch, stats: ScanStats): AsyncGenerator<SpanRefBatch> {
+    // First, in the step that pinned kv: the metas of the same state (block-meta-table.ts).
+    const metas = this.#metas?.current() ?? null;
     assert(Number.isSafeInteger(q.limit) && q.limit >= 1 && q.limit <= TraceStoreLimits.searchLimitMax, 'search limit in [1, searchLimitMax]');
     if (q.startNs >= q.endNs) return;
     const top = q.endNs - 1n;
@@ -1005,7 +1044,7 @@ export class TraceStore implements SignalStore<SpanRow> {
         yield cut(frontierNs);
       }
     };
-    for await (const b of this.#blocksInTime(kv, tenant, q, stats, true, () => emitted >= q.limit)) {
+    for await (const b of this.#blocksInTime(kv, metas, tenant, q, stats, true, () => emitted >= q.limit)) {
       if (group.length > 0 && (group[0] as { ref: BlockRef }).ref.bucket !== b.ref.bucket) {
         assert((group[0] as { ref: BlockRef }).ref.bucket > b.ref.bucket, 'buckets come newest first');
         yield* runGroup.call(this, group, true);
@@ -1138,16 +1177,34 @@ export class TraceStore implements SignalStore<SpanRow> {
    * start in [q.startNs, q.endNs), oldest bucket first or, with `reverse`,
    * newest first; it counts the meta bytes read and the blocks pruned by
    * time. `done` is asked before each meta entry, so a caller that has
-   * enough reads (and counts) no further entry.
+   * enough reads (and counts) no further entry. With `metas` (the table's
+   * generation the search pinned with kv) the entries come from memory, in
+   * the same order and counted the same; null: one LevelDB scan.
    */
   async *#blocksInTime(
     kv: KvRead,
+    metas: BlockMetas | null,
     tenant: string,
     q: { readonly startNs: bigint; readonly endNs: bigint },
     stats: ScanStats,
     reverse: boolean,
     done: () => boolean,
   ): AsyncGenerator<{ ref: BlockRef; meta: BlockMeta }> {
+    if (metas !== null) {
+      const list = metas.tenant(tenant);
+      const { lo, hi } = metas.bucketRange(list, bucketOf(q.startNs), bucketOf(q.endNs - 1n));
+      for (let j = 0; j < hi - lo; j++) {
+        const e = list[reverse ? hi - 1 - j : lo + j] as { ref: BlockRef; meta: BlockMeta; bytes: number };
+        if (done()) return;
+        stats.bytesRead += e.bytes;
+        if (e.meta.maxStartNs < q.startNs || e.meta.minStartNs >= q.endNs) {
+          stats.blocksPrunedTime++;
+          continue;
+        }
+        yield { ref: e.ref, meta: e.meta };
+      }
+      return;
+    }
     const offset = tenantPrefixBytes(tenant);
     const range = { gte: bucketKey(K.meta, tenant, bucketOf(q.startNs)), lt: bucketKey(K.meta, tenant, bucketOf(q.endNs - 1n) + 1), reverse };
     for await (const page of kv.pages(range)) {
