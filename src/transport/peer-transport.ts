@@ -70,6 +70,8 @@ interface Link {
   queue: QueuedFrame[];
   queueBytes: number;
   blocked: boolean;
+  /** flushScheduled says a write of the queue is scheduled for the end of this event loop turn (#flush). */
+  flushScheduled: boolean;
   failures: number;
   everConnected: boolean;
   lastBackoffMs: number;
@@ -263,6 +265,7 @@ export class PeerTransport {
         queue: [],
         queueBytes: 0,
         blocked: false,
+        flushScheduled: false,
         failures: 0,
         everConnected: false,
         lastBackoffMs: 0,
@@ -480,9 +483,37 @@ export class PeerTransport {
     return true;
   }
 
+  /**
+   * #flush writes a link's queue once the current turn of the event loop is
+   * done (setImmediate), not at once: every frame queued for the peer in
+   * that turn (a call, then the heartbeats of the driver iteration its
+   * reads start, in a later microtask) leaves in one socket write (cork,
+   * then uncork: one writev), which the peer reads in one wake-up. The
+   * frames and their order are unchanged.
+   */
   #flush(link: Link): void {
+    if (link.flushScheduled) return;
+    link.flushScheduled = true;
+    setImmediate(() => {
+      link.flushScheduled = false;
+      this.#flushNow(link);
+    });
+  }
+
+  /** #flushNow writes the link's queue now, corked into one write, until the socket passes its high-water mark. */
+  #flushNow(link: Link): void {
     const s = link.socket;
-    if (s === null || link.state !== 'connected') return;
+    if (s === null || link.state !== 'connected' || link.blocked || link.queue.length === 0) return;
+    this.#m.socketWrites++;
+    s.cork();
+    try {
+      this.#writeQueue(link, s);
+    } finally {
+      s.uncork();
+    }
+  }
+
+  #writeQueue(link: Link, s: net.Socket): void {
     while (!link.blocked && link.queue.length > 0) {
       const q = link.queue.shift();
       assert(q !== undefined, 'queue not empty');
@@ -527,11 +558,11 @@ export class PeerTransport {
       link.failures = 0;
       link.unreachableReported = false;
       link.state = 'connected';
-      this.#flush(link);
+      this.#flushNow(link);
     });
     s.on('drain', () => {
       link.blocked = false;
-      this.#flush(link);
+      this.#flushNow(link);
     });
     s.on('data', (chunk: Buffer) => {
       this.#m.bytesIn += chunk.length;
