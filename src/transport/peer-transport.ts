@@ -35,6 +35,8 @@
  *   Raft retransmits on its own;
  * - at most one frame is written past the socket's high-water mark (writes
  *   pause until 'drain'), so socket buffers are bounded too;
+ * - the frames queued for a peer in one event-loop turn are written at its
+ *   end, corked into one socket write, in queue order (#flush);
  * - #pending holds at most callsPendingMax calls; each has a deadline timer;
  *   every pending call settles exactly once (answer, deadline, connection
  *   loss, or stop());

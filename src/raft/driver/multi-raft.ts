@@ -700,7 +700,7 @@ export class MultiRaftDriver {
     }
     this.stats.iterations++;
     // 7. Compaction policy: every group when its inputs may have changed, else only groups whose flush completed.
-    await this.#maybeCompact(policyDue(work, this.#clock.nowMs(), this.#policyPassMs, this.#settings.tickMs) ? null : work);
+    await this.#maybeCompact(policyDue(work, this.#clock.nowMs(), this.#policyPassMs, this.#settings.tickMs));
     return true;
   }
 
@@ -715,17 +715,17 @@ export class MultiRaftDriver {
   }
 
   /**
-   * #maybeCompact runs the compaction policy (step 7) over every group, or,
-   * given an iteration's work, only over the groups whose flush completed
-   * since (see policyDue for why the rest can wait).
+   * #maybeCompact runs the compaction policy (step 7) over every group
+   * (`full`), or only over the groups whose flush completed since the last
+   * look (see policyDue for why the rest can wait).
    */
-  async #maybeCompact(onlyFlushed: readonly { g: GroupState; rd: Ready }[] | null = null): Promise<void> {
+  async #maybeCompact(full = true): Promise<void> {
     const compacted: { g: GroupState; index: number }[] = [];
     const nowMs = this.#clock.nowMs();
-    if (onlyFlushed === null) this.#policyPassMs = nowMs;
+    if (full) this.#policyPassMs = nowMs;
     else this.stats.policyPassesSkipped++;
     for (const g of this.#groups.values()) {
-      if (onlyFlushed !== null && g.flushedAt === null) continue;
+      if (!full && g.flushedAt === null) continue;
       const index =
         g.durable === null
           ? await maybeSnapshot(g, this.stats, this.#settings.snapshotEntries, this.#settings.compactKeepEntries, this.#settings.compactKeepBytesMax)
