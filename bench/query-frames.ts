@@ -2,12 +2,11 @@
  * query-frames.ts — `node dist/bench/query-frames.js [--queries N]
  * [--warmups N] [--port-base P] [--cpu-prof DIR] [--perf DIR]
  * [--idle-ms MS]`: the fixed cost of a selective PromQL instant query on
- * a real 3-node cluster (R=3): peer frames the three nodes send, the
- * socket writes that carry them, and the CPU they spend a query (and its
- * kernel share), with p50/p99. It writes 200 series × 1 h of
+ * a real 3-node cluster (R=3): peer frames the three nodes send and the
+ * CPU they spend a query (and its kernel share), with p50/p99. It writes 200 series × 1 h of
  * query-metrics' data (query-metrics-data.ts), sends `--warmups`
- * (default 100) warm-up queries, measures the idle rate of frames, writes
- * and CPU (Raft ticks) over IDLE_MS, then sends N linearizable
+ * (default 100) warm-up queries, measures the idle rate of frames and
+ * CPU (Raft ticks) over IDLE_MS, then sends N linearizable
  * `bench_requests_total{pod="p-N"}` queries one at a time to nodes 1-3 in
  * turn, and subtracts the idle rate over their wall time. Minutes, not
  * the half hour of query-metrics: run it base and branch back to back, in
@@ -135,16 +134,10 @@ async function main(): Promise<void> {
         }
       }
     }
-    // Frames, and the socket writes that carried them (a build without the counter reads NaN).
-    const counters = async (): Promise<[number, number]> => {
+    const frames = async (): Promise<number> => {
       let n = 0;
-      let w = 0;
-      for (const api of apis) {
-        const text = await (await fetch(`http://${api}/metrics`)).text();
-        n += Number(/^otlpdb_transport_frames_sent_total\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? NaN);
-        w += Number(/^otlpdb_transport_socket_writes_total\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? NaN);
-      }
-      return [n, w];
+      for (const api of apis) n += Number(/^otlpdb_transport_frames_sent_total\{[^}]*\} (\d+)/m.exec(await (await fetch(`http://${api}/metrics`)).text())?.[1] ?? NaN);
+      return n;
     };
     const atS = (shape.t0Ms + 30 * 60_000) / 1000;
     const query = async (i: number): Promise<void> => {
@@ -154,19 +147,17 @@ async function main(): Promise<void> {
       if (doc.status !== 'success' || doc.data?.result.length !== 1) throw new Error(`query ${i}: ${JSON.stringify(doc).slice(0, 200)}`);
     };
     for (let i = 0; i < o.warmups; i++) await query(i);
-    const [[idleF0, idleW0], idleC0, idleS0, idle0] = [await counters(), cpuMs(c.pids), sysCpuMs(c.pids), performance.now()];
+    const [idleF0, idleC0, idleS0, idle0] = [await frames(), cpuMs(c.pids), sysCpuMs(c.pids), performance.now()];
     const idleUs0 = monoUs();
     const idlePerf = o.perfDir === null ? null : perfRecord(c.pids, join(o.perfDir, 'idle.data'));
     await new Promise((res) => setTimeout(res, o.idleMs));
     const idleUs1 = monoUs();
     await idlePerf?.stop();
     const idleS = (performance.now() - idle0) / 1000;
-    const [idleF1, idleW1] = await counters();
-    const idleFramesPerS = (idleF1 - idleF0) / idleS;
-    const idleWritesPerS = (idleW1 - idleW0) / idleS;
+    const idleFramesPerS = ((await frames()) - idleF0) / idleS;
     const idleCpuMsPerS = (cpuMs(c.pids) - idleC0) / idleS;
     const idleSysMsPerS = (sysCpuMs(c.pids) - idleS0) / idleS;
-    const [[f0, sw0], c0, s0, w0] = [await counters(), cpuMs(c.pids), sysCpuMs(c.pids), performance.now()];
+    const [f0, c0, s0, w0] = [await frames(), cpuMs(c.pids), sysCpuMs(c.pids), performance.now()];
     const queryUs0 = monoUs();
     const queryPerf = o.perfDir === null ? null : perfRecord(c.pids, join(o.perfDir, 'queries.data'));
     const ms: number[] = [];
@@ -178,14 +169,13 @@ async function main(): Promise<void> {
     const queryUs1 = monoUs();
     await queryPerf?.stop();
     const wallS = (performance.now() - w0) / 1000;
-    const [[f1, sw1], c1, s1] = [await counters(), cpuMs(c.pids), sysCpuMs(c.pids)];
+    const [f1, c1, s1] = [await frames(), cpuMs(c.pids), sysCpuMs(c.pids)];
     ms.sort((a, b) => a - b);
     const q = (p: number): number => ms[Math.min(ms.length - 1, Math.floor(p * ms.length))] ?? NaN;
     console.log(JSON.stringify({
       queries: o.queries,
       framesPerQuery: +((f1 - f0 - idleFramesPerS * wallS) / o.queries).toFixed(2),
       framesPerQueryRaw: +((f1 - f0) / o.queries).toFixed(2),
-      writesPerQuery: +((sw1 - sw0 - idleWritesPerS * wallS) / o.queries).toFixed(2),
       cpuMsPerQuery: +((c1 - c0 - idleCpuMsPerS * wallS) / o.queries).toFixed(2),
       cpuMsPerQueryRaw: +((c1 - c0) / o.queries).toFixed(2),
       sysCpuMsPerQuery: +((s1 - s0 - idleSysMsPerS * wallS) / o.queries).toFixed(2),

@@ -35,8 +35,6 @@
  *   Raft retransmits on its own;
  * - at most one frame is written past the socket's high-water mark (writes
  *   pause until 'drain'), so socket buffers are bounded too;
- * - the frames queued for a peer in one event-loop turn are written at its
- *   end, corked into one socket write, in queue order (#flush);
  * - #pending holds at most callsPendingMax calls; each has a deadline timer;
  *   every pending call settles exactly once (answer, deadline, connection
  *   loss, or stop());
@@ -72,8 +70,6 @@ interface Link {
   queue: QueuedFrame[];
   queueBytes: number;
   blocked: boolean;
-  /** flushScheduled says a write of the queue is scheduled for the end of this event loop turn (#flush). */
-  flushScheduled: boolean;
   failures: number;
   everConnected: boolean;
   lastBackoffMs: number;
@@ -267,7 +263,6 @@ export class PeerTransport {
         queue: [],
         queueBytes: 0,
         blocked: false,
-        flushScheduled: false,
         failures: 0,
         everConnected: false,
         lastBackoffMs: 0,
@@ -485,37 +480,9 @@ export class PeerTransport {
     return true;
   }
 
-  /**
-   * #flush writes a link's queue once the current turn of the event loop is
-   * done (setImmediate), not at once: every frame queued for the peer in
-   * that turn (a call, then the heartbeats of the driver iteration its
-   * reads start, in a later microtask) leaves in one socket write (cork,
-   * then uncork: one writev), which the peer reads in one wake-up. The
-   * frames and their order are unchanged.
-   */
   #flush(link: Link): void {
-    if (link.flushScheduled) return;
-    link.flushScheduled = true;
-    setImmediate(() => {
-      link.flushScheduled = false;
-      this.#flushNow(link);
-    });
-  }
-
-  /** #flushNow writes the link's queue now, corked into one write, until the socket passes its high-water mark. */
-  #flushNow(link: Link): void {
     const s = link.socket;
-    if (s === null || link.state !== 'connected' || link.blocked || link.queue.length === 0) return;
-    this.#m.socketWrites++;
-    s.cork();
-    try {
-      this.#writeQueue(link, s);
-    } finally {
-      s.uncork();
-    }
-  }
-
-  #writeQueue(link: Link, s: net.Socket): void {
+    if (s === null || link.state !== 'connected') return;
     while (!link.blocked && link.queue.length > 0) {
       const q = link.queue.shift();
       assert(q !== undefined, 'queue not empty');
@@ -560,11 +527,11 @@ export class PeerTransport {
       link.failures = 0;
       link.unreachableReported = false;
       link.state = 'connected';
-      this.#flushNow(link);
+      this.#flush(link);
     });
     s.on('drain', () => {
       link.blocked = false;
-      this.#flushNow(link);
+      this.#flush(link);
     });
     s.on('data', (chunk: Buffer) => {
       this.#m.bytesIn += chunk.length;

@@ -44,8 +44,6 @@ export type CallHandler = (payload: Uint8Array, ctx: CallContext) => Promise<Uin
 /** TransportMetrics are the counters of one transport (a copy; safe to keep). */
 export interface TransportMetrics {
   framesSent: number;
-  /** socketWrites counts the writes of queued frames to peers' sockets (the frames of one event loop turn leave in one; peer-transport.ts #flush). */
-  socketWrites: number;
   framesReceived: number;
   framesRefused: Partial<Record<RefusalReason, number>>;
   bytesIn: number;
@@ -122,7 +120,6 @@ export interface PeerStatus {
 export function newMetrics(): TransportMetrics {
   return {
     framesSent: 0,
-    socketWrites: 0,
     framesReceived: 0,
     framesRefused: {},
     bytesIn: 0,
