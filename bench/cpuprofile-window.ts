@@ -7,9 +7,13 @@
  * function (name and file:line), subtracts the idle window's time scaled
  * to the query window's length (Raft ticks), and prints per query: the
  * top functions by self time and by inclusive time, and the total. A
- * profile's samples are on-CPU samples of its main thread only (a worker
- * has its own profile); "(idle)" samples are time off the CPU and are left
- * out. Never a CI gate; for finding where time goes, not for ratios.
+ * profile covers its main thread only (a worker has its own profile);
+ * "(idle)" samples (waiting in epoll) are left out. NB: V8 samples by
+ * wall time, so on a loaded machine a thread's wait for a core lands in
+ * whatever it was doing (in s17, 10 ms a query in writeBuffer against
+ * 0.28 ms of kernel write time): the totals are not CPU. For CPU use
+ * query-frames' `--perf`. Never a CI gate; for finding where time goes,
+ * not for ratios.
  */
 import { readFileSync } from 'node:fs';
 
@@ -118,7 +122,7 @@ function main(): void {
   }
   const perQ = (us: number): string => (us / 1000 / w.queries).toFixed(3);
   console.log(`\nqueries ${w.queries}, query window ${(queryLen / 1e6).toFixed(1)} s, idle window ${(idleLen / 1e6).toFixed(1)} s`);
-  console.log(`on-CPU a query, less idle: ${perQ(total)} ms (idle share scaled: ${perQ(idleTotal)} ms a query)`);
+  console.log(`sampled (not idle) a query, less idle: ${perQ(total)} ms (idle share scaled: ${perQ(idleTotal)} ms a query)`);
   for (const [title, m] of [['self', self], ['inclusive', incl]] as const) {
     console.log(`\n${title} ms a query (query window less idle):`);
     for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, TOP_ROWS)) console.log(`${perQ(v).padStart(8)}  ${k}`);
