@@ -152,7 +152,6 @@ export function decodeMetricsRequest(bytes: Uint8Array): MetricsShardRequest {
   const consistency = v[3];
   if (consistency !== 'linearizable' && consistency !== 'stale') throw badRequest('consistency is not linearizable or stale');
   const body: unknown = v[4];
-  const head = { group, tenant, consistency } as const;
   if (op === 'select' || op === 'series' || op === 'metadata') {
     if (!Array.isArray(body) || (body.length !== 5 && body.length !== 7)) throw badRequest(`${op} body is not a 5- or 7-field tuple`);
     const matchers = decodeMatchers(body[0]);
@@ -163,8 +162,9 @@ export function decodeMetricsRequest(bytes: Uint8Array): MetricsShardRequest {
     const aggregate: unknown = body[6] ?? 'last';
     if (res !== 'raw' && res !== '5m' && res !== '1h') throw badRequest('resolution is not raw, 5m or 1h');
     if (typeof aggregate !== 'string' || !AGGREGATES.has(aggregate)) throw badRequest('aggregate is not min, max, sum, count or last');
-    if (res === 'raw') return { ...head, op, matchers, startMs, endMs, budget };
-    return { ...head, op, matchers, startMs, endMs, budget, rollup: { resolution: res, aggregate: aggregate as RollupAggregate } };
+    // Literals, not a spread of the shared fields: every request of a kind then has one hidden class.
+    if (res === 'raw') return { group, tenant, consistency, op, matchers, startMs, endMs, budget };
+    return { group, tenant, consistency, op, matchers, startMs, endMs, budget, rollup: { resolution: res, aggregate: aggregate as RollupAggregate } };
   }
   if (op === 'eval') {
     if (!Array.isArray(body) || body.length < 7 || body.length > 9) throw badRequest('eval body is not a 7- to 9-field tuple');
@@ -179,7 +179,9 @@ export function decodeMetricsRequest(bytes: Uint8Array): MetricsShardRequest {
     if (typeof max !== 'string' || !MAX_RESOLUTIONS.has(max)) throw badRequest('maxSourceResolution is not raw, 5m, 1h or auto');
     const form: unknown = body[8] ?? 'series';
     if (form !== 'series' && form !== 'grid') throw badRequest('form is not series or grid');
-    return { ...head, op, expr, startMs, endMs, stepMs, lookbackMs, budget, maxSourceResolution: max as MaxSourceResolution, ...(form === 'grid' ? { answerForm: form } : {}) };
+    const maxSourceResolution = max as MaxSourceResolution;
+    if (form === 'grid') return { group, tenant, consistency, op, expr, startMs, endMs, stepMs, lookbackMs, budget, maxSourceResolution, answerForm: form };
+    return { group, tenant, consistency, op, expr, startMs, endMs, stepMs, lookbackMs, budget, maxSourceResolution };
   }
   throw badRequest('op is not select, series, metadata or eval');
 }

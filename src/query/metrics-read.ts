@@ -43,7 +43,7 @@ import { OtlpdbError, assert } from '../errors.js';
 import { MetricsQueryLimits as L } from '../limits.js';
 import type { GroupId } from '../raft/types.js';
 import { MetricStore } from '../storage/metrics/metric-store.js';
-import { newScanStats } from '../storage/shard/signal-store.js';
+import type { ScanStats } from '../storage/shard/signal-store.js';
 import type { FloatSeries, PromMatcher, PromqlEngine, SelectRequest, SelectRollup, SeriesSource, ShardEvalRequest, SourceStats } from './promql/source.js';
 import type { MaxSourceResolution } from './promql/rollup-eval.js';
 import { allFailedError, fanOut, isQueryRefusal, runHere } from './shard-fanout.js';
@@ -118,10 +118,17 @@ export class MetricsRead {
       return encodeMetricsAnswer(await this.#runHere(r, deadline));
     });
     // Every part starts at once (each runHere asks for its barrier before its first await), so one driver iteration carries them all.
+    // The parts share one deadline, so their evaluations share one abort and one timer (a part's own would fire at the same time).
     this.#d.transport.handle(SHARD_METRICS_READ_BATCH, async (payload, ctx) => {
       const parts = decodeBatchRequest(payload).map(decodeMetricsRequest);
       const deadline = this.#d.nowMs() + Math.min(L.shardCallMs, ctx.deadlineMs);
-      const settled = await Promise.allSettled(parts.map((r) => this.#runHere(r, deadline)));
+      const stop = parts.some((r) => r.op === 'eval') ? deadlineAbort(deadline - this.#d.nowMs()) : null;
+      let settled: PromiseSettledResult<MetricsShardAnswer>[];
+      try {
+        settled = await Promise.allSettled(parts.map((r) => this.#runHere(r, deadline, stop?.signal)));
+      } finally {
+        stop?.clear();
+      }
       return encodeBatchAnswer(settled.map((o) => (o.status === 'fulfilled' ? encodeMetricsAnswer(o.value) : (o.reason as unknown))));
     });
   }
@@ -239,21 +246,21 @@ export class MetricsRead {
     return decodeMetricsAnswer(encodeMetricsAnswer(await this.#runHere(r, deadlineMs)), r.budget, gridStepsOf(r));
   }
 
-  #runHere(r: MetricsShardRequest, deadlineMs: number): Promise<MetricsShardAnswer> {
+  /** #runHere serves one part here; `signal`, when given, aborts its evaluation at `deadlineMs` (a batch's parts share one), else the part arms its own. */
+  #runHere(r: MetricsShardRequest, deadlineMs: number, signal?: AbortSignal): Promise<MetricsShardAnswer> {
     return runHere(this.#d, r.group as GroupId, r.consistency, deadlineMs, async (read) => {
       const store = read.stores.metrics;
       assert(store instanceof MetricStore, 'the metrics store is a MetricStore');
-      const c: ShardReadContext = { shard: r.group, store, kv: read.kv, tenant: r.tenant, view: this.#d.view, stats: { ...newScanStats(), samplesDecoded: 0 }, parse: this.#parses.scope(r.tenant).parse };
+      const c: ShardReadContext = { shard: r.group, store, kv: read.kv, tenant: r.tenant, view: this.#d.view, stats: newPartStats(), parse: this.#parses.scope(r.tenant).parse };
       let res: ShardReadResult;
       if (r.op === 'eval') {
         const engine = this.#d.engine;
         if (engine === null) throw new OtlpdbError('ERR_UNAVAILABLE', 'PromQL engine not wired on this node');
-        const abort = new AbortController();
-        const timer = setTimeout(() => abort.abort(), Math.max(1, Math.floor(deadlineMs - this.#d.nowMs())));
+        const own = signal === undefined ? deadlineAbort(deadlineMs - this.#d.nowMs()) : null;
         try {
-          res = await evalOnShard(engine, c, r, r.budget, abort.signal, this.#columns, r.answerForm === 'grid');
+          res = await evalOnShard(engine, c, r, r.budget, signal ?? (own as DeadlineAbort).signal, this.#columns, r.answerForm === 'grid');
         } finally {
-          clearTimeout(timer);
+          own?.clear();
         }
       } else if (r.op === 'metadata') {
         res = readShardMetadata(c, toStoreMatchers(r.matchers), r.budget);
@@ -268,6 +275,24 @@ export class MetricsRead {
       return grid === null ? answer : { ...answer, series: [], grid };
     });
   }
+}
+
+/** DeadlineAbort is an abort signal that fires when its time runs out, and the clear that disarms it. */
+interface DeadlineAbort {
+  readonly signal: AbortSignal;
+  readonly clear: () => void;
+}
+
+/** deadlineAbort arms a signal that aborts in `leftMs` (at least 1 ms). */
+function deadlineAbort(leftMs: number): DeadlineAbort {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), Math.max(1, Math.floor(leftMs)));
+  return { signal: abort.signal, clear: () => clearTimeout(timer) };
+}
+
+/** newPartStats is a part's empty scan stats with samplesDecoded, as one literal (every part's stats share one hidden class). */
+function newPartStats(): ScanStats {
+  return { blocksScanned: 0, blocksPrunedTime: 0, blocksPrunedBloom: 0, blocksPrunedIndex: 0, bytesRead: 0, headRowsScanned: 0, samplesDecoded: 0 };
 }
 
 /** answerPoints counts the samples or points an answer carries (what its receiver holds). */

@@ -143,6 +143,8 @@ export interface DriverStats {
   forcedCompactions: number;
   /** walSegments is the number of WAL segment files after the last compaction step (a gauge). */
   walSegments: number;
+  /** policyPassesSkipped counts iterations whose compaction policy looked only at groups with a completed flush (multi-raft.ts policyDue). */
+  policyPassesSkipped: number;
 }
 
 /** newDriverStats is a DriverStats with every counter at zero, for a driver just opened. */
@@ -167,6 +169,7 @@ export function newDriverStats(): DriverStats {
     segmentsDeleted: 0,
     forcedCompactions: 0,
     walSegments: 0,
+    policyPassesSkipped: 0,
   };
 }
 

@@ -201,6 +201,24 @@ function overlapsSync(rd: Ready): boolean {
   return true;
 }
 
+/**
+ * policyDue says whether an iteration's compaction policy must look at
+ * every group. Its inputs are a group's applied index and head (they move
+ * only when a Ready applies entries or a snapshot), the node's heads
+ * together (the same), the time (a head's age), and a completed flush
+ * (flushedAt, which #maybeCompact checks on every group either way). So an
+ * iteration that applied nothing (a ReadIndex round: heartbeats, their
+ * answers, read states) skips the rest once a full pass ran less than a
+ * tick ago. Before this, every such iteration asked each shard whether a
+ * flush was due, and each asked the node's head budget, which sums every
+ * replica's head: O(groups²) calls an iteration, several times a query.
+ */
+export function policyDue(work: readonly { readonly rd: Ready }[], nowMs: number, lastPassMs: number, tickMs: number): boolean {
+  if (nowMs - lastPassMs >= tickMs || nowMs < lastPassMs) return true;
+  for (const { rd } of work) if (rd.committedEntries.length > 0 || rd.snapshot !== null) return true;
+  return false;
+}
+
 /** yieldToIo lets the event loop run I/O callbacks (the WAL write's completion issues its fsync) before more CPU work. */
 function yieldToIo(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -241,6 +259,8 @@ export class MultiRaftDriver {
   readonly #walSyncHistogram = new LatencyHistogram(WAL_SYNC_BUCKETS_MS);
   readonly #loop: DriverLoop;
   #readSeq = 0;
+  /** #policyPassMs is when the compaction policy last looked at every group (the injected clock; policyDue). */
+  #policyPassMs = Number.NEGATIVE_INFINITY;
 
   /** Use `MultiRaftDriver.open` (or `Subclass.open`); the constructor only wires what open recovered. */
   constructor(init: DriverInit) {
@@ -679,8 +699,8 @@ export class MultiRaftDriver {
       assert(g.raw.basicStatus().applied === g.applied, 'Raft and the state machine agree on the applied index');
     }
     this.stats.iterations++;
-    // 7. Compaction policy.
-    await this.#maybeCompact();
+    // 7. Compaction policy: every group when its inputs may have changed, else only groups whose flush completed.
+    await this.#maybeCompact(policyDue(work, this.#clock.nowMs(), this.#policyPassMs, this.#settings.tickMs));
     return true;
   }
 
@@ -694,10 +714,18 @@ export class MultiRaftDriver {
     return PIPELINED;
   }
 
-  async #maybeCompact(): Promise<void> {
+  /**
+   * #maybeCompact runs the compaction policy (step 7) over every group
+   * (`full`), or only over the groups whose flush completed since the last
+   * look (see policyDue for why the rest can wait).
+   */
+  async #maybeCompact(full = true): Promise<void> {
     const compacted: { g: GroupState; index: number }[] = [];
     const nowMs = this.#clock.nowMs();
+    if (full) this.#policyPassMs = nowMs;
+    else this.stats.policyPassesSkipped++;
     for (const g of this.#groups.values()) {
+      if (!full && g.flushedAt === null) continue;
       const index =
         g.durable === null
           ? await maybeSnapshot(g, this.stats, this.#settings.snapshotEntries, this.#settings.compactKeepEntries, this.#settings.compactKeepBytesMax)
