@@ -20,6 +20,10 @@
  * - rate: `rate(bench_requests_total[5m])` at step 1m (no aggregation);
  * - selector: `bench_requests_total` at step 1m (a plain range selector).
  *
+ * Every run reads through one PromView, as a node's reads do (node.ts keeps
+ * one for its MetricsRead), so a series' Prometheus family is computed
+ * once, not once a run.
+ *
  * Shard read, aggregation, rate and selector decode into columns lent by a
  * ColumnPool (column-pool.ts), released after each run, as a node's shard
  * parts do (query/metrics-shard-read.ts evalOnShard); `--no-pool`
@@ -228,7 +232,9 @@ async function main(): Promise<void> {
   try {
     const store = new MetricStore({ hasher: await initHash() });
     const samples = await load(store, db, shape, flushes);
-    const ctx = (columns?: ColumnLease): ShardReadContext => ({ shard: 0, store, kv: db, tenant: TENANT, view: new PromView({ promoteResourceAttributes: [] }), stats: newScanStats(), ...(columns === undefined ? {} : { columns }) });
+    // One view for every run, as a node keeps one (node.ts MetricsRead): its per-series families are cached across queries.
+    const view = new PromView({ promoteResourceAttributes: [] });
+    const ctx = (columns?: ColumnLease): ShardReadContext => ({ shard: 0, store, kv: db, tenant: TENANT, view, stats: newScanStats(), ...(columns === undefined ? {} : { columns }) });
     const pool = NO_POOL ? null : new ColumnPool();
     /** pooled runs f over a context whose reads decode into a lease of the pool (none with --no-pool), released after f. */
     const pooled = async <T>(f: (c: ShardReadContext) => Promise<T>): Promise<T> => {
