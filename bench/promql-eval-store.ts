@@ -20,6 +20,10 @@
  * - rate: `rate(bench_requests_total[5m])` at step 1m (no aggregation);
  * - selector: `bench_requests_total` at step 1m (a plain range selector).
  *
+ * Every run reads through one PromView, as a node's reads do (node.ts keeps
+ * one for its MetricsRead), so a series' Prometheus family is computed
+ * once, not once a run.
+ *
  * Shard read, aggregation, rate and selector decode into columns lent by a
  * ColumnPool (column-pool.ts), released after each run, as a node's shard
  * parts do (query/metrics-shard-read.ts evalOnShard); `--no-pool`
@@ -30,13 +34,17 @@
  *
  * Each figure is the median of R timed runs after one untimed run, in wall
  * time and in process CPU time (user + system: what a loaded machine moves
- * least). The run
+ * least). Each figure also counts the collections V8 reported during its
+ * timed runs (perf_hooks 'gc' entries: Mark-Compacts and scavenges, with
+ * their durations) and the largest growth of the process's ArrayBuffer
+ * bytes over one run. The run
  * checks the answers' shapes and exits 1 on a wrong one. Timing never gates
  * anything; the ratios to the baseline are the figures to compare.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PerformanceObserver, constants as perfConstants, performance } from 'node:perf_hooks';
 import { initHash } from '../src/partition/hash.js';
 import { createPromqlEngine } from '../src/query/promql/engine.js';
 import type { FloatSeries, PromResult } from '../src/query/promql/source.js';
@@ -71,6 +79,49 @@ const ONLY = ONLY_AT >= 0 ? new Set((process.argv[ONLY_AT + 1] ?? '').split(',')
 /** CPU_MS is, per figure timed, the median process CPU time (user + system) of its runs: less moved by a loaded machine than wall time. */
 const CPU_MS: Record<string, number> = {};
 
+/** GcCount is the collections V8 reported (perf_hooks 'gc' entries) during one figure's timed runs, summed over them. */
+interface GcCount {
+  majors: number;
+  majorMs: number;
+  minors: number;
+  minorMs: number;
+  /** arrayBuffersBytes is the largest growth of process.memoryUsage().arrayBuffers over one run (off-heap buffers live at its end). */
+  arrayBuffersBytes: number;
+}
+
+/** GC is, per figure timed, its GcCount: Mark-Compacts (major) and scavenges (minor) started inside its timed runs. */
+const GC: Record<string, GcCount> = {};
+
+/** GC_WINDOWS is the timed runs' [start, end] in performance.now() ms, per figure: GC entries are attributed by their start time. */
+const GC_WINDOWS: { what: string; fromMs: number; toMs: number }[] = [];
+
+/** GC_ENTRIES is every collection V8 reported in this process (start ms, duration ms, kind). */
+const GC_ENTRIES: { startMs: number; durationMs: number; kind: number }[] = [];
+const gcObserver = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) GC_ENTRIES.push({ startMs: e.startTime, durationMs: e.duration, kind: (e as unknown as { detail: { kind: number } }).detail.kind });
+});
+gcObserver.observe({ entryTypes: ['gc'] });
+
+/** countGc fills GC from GC_WINDOWS and GC_ENTRIES (after the runs, once the observer has delivered every entry). */
+async function countGc(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  for (const e of gcObserver.takeRecords()) GC_ENTRIES.push({ startMs: e.startTime, durationMs: e.duration, kind: (e as unknown as { detail: { kind: number } }).detail.kind });
+  gcObserver.disconnect();
+  for (const w of GC_WINDOWS) {
+    const g = (GC[w.what] ??= { majors: 0, majorMs: 0, minors: 0, minorMs: 0, arrayBuffersBytes: 0 });
+    for (const e of GC_ENTRIES) {
+      if (e.startMs < w.fromMs || e.startMs > w.toMs) continue;
+      if (e.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) {
+        g.majors++;
+        g.majorMs += e.durationMs;
+      } else if (e.kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) {
+        g.minors++;
+        g.minorMs += e.durationMs;
+      }
+    }
+  }
+}
+
 /** timed is the median wall time of f (medianMs) when figure `what` is asked for (all are, without --only; the baseline always), else 0. */
 function timed(what: string, runs: number, f: () => Promise<unknown>): Promise<number> {
   return what === 'baseline' || ONLY === null || ONLY.has(what) ? medianMs(what, runs, f) : Promise.resolve(0);
@@ -81,18 +132,32 @@ async function medianMs(what: string, runs: number, f: () => Promise<unknown>): 
   await f();
   const times: number[] = [];
   const cpu: number[] = [];
+  let abGrowth = 0;
   for (let r = 0; r < runs; r++) {
+    const ab0 = process.memoryUsage().arrayBuffers;
+    const w0 = performance.now();
     const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     await f();
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     const c = process.cpuUsage(c0);
+    GC_WINDOWS.push({ what, fromMs: w0, toMs: performance.now() });
+    abGrowth = Math.max(abGrowth, process.memoryUsage().arrayBuffers - ab0);
     cpu.push((c.user + c.system) / 1000);
   }
+  (GC[what] ??= { majors: 0, majorMs: 0, minors: 0, minorMs: 0, arrayBuffersBytes: 0 }).arrayBuffersBytes = abGrowth;
   times.sort((a, b) => a - b);
   cpu.sort((a, b) => a - b);
   CPU_MS[what] = cpu[Math.floor(cpu.length / 2)] as number;
   return times[Math.floor(times.length / 2)] as number;
+}
+
+/** gcText is one figure's collections a run, for the text report: Mark-Compacts and scavenges (count and ms), off-heap growth. */
+function gcText(what: string, runs: number): string {
+  const g = GC[what];
+  if (g === undefined) return '';
+  const per = (x: number): string => (x / runs).toFixed(1);
+  return `\n  ${''.padEnd(44)} GC a run: ${per(g.majors)} Mark-Compact (${per(g.majorMs)} ms), ${per(g.minors)} scavenges (${per(g.minorMs)} ms); arrayBuffers +${(g.arrayBuffersBytes / 2 ** 20).toFixed(1)} MiB at most`;
 }
 
 function matrixShape(r: PromResult): { series: number; points: number } {
@@ -167,7 +232,9 @@ async function main(): Promise<void> {
   try {
     const store = new MetricStore({ hasher: await initHash() });
     const samples = await load(store, db, shape, flushes);
-    const ctx = (columns?: ColumnLease): ShardReadContext => ({ shard: 0, store, kv: db, tenant: TENANT, view: new PromView({ promoteResourceAttributes: [] }), stats: newScanStats(), ...(columns === undefined ? {} : { columns }) });
+    // One view for every run, as a node keeps one (node.ts MetricsRead): its per-series families are cached across queries.
+    const view = new PromView({ promoteResourceAttributes: [] });
+    const ctx = (columns?: ColumnLease): ShardReadContext => ({ shard: 0, store, kv: db, tenant: TENANT, view, stats: newScanStats(), ...(columns === undefined ? {} : { columns }) });
     const pool = NO_POOL ? null : new ColumnPool();
     /** pooled runs f over a context whose reads decode into a lease of the pool (none with --no-pool), released after f. */
     const pooled = async <T>(f: (c: ShardReadContext) => Promise<T>): Promise<T> => {
@@ -220,6 +287,7 @@ async function main(): Promise<void> {
     let selShape = { series: 0, points: 0 };
     const selMs = await timed('selector', runs, async () => { selShape = await pooled(async (c) => matrixShape(await engine.evaluate(METRIC_NAME, range, new ShardSeriesSource(c, budget), opts))); });
     const after = os.loadavg();
+    await countGc();
 
     const groups = Math.min(shape.series, GROUPS);
     const ok = ONLY !== null || selected === inRange && readSamples === inRange && aggShape.series === groups && rateShape.series === shape.series && selShape.series === shape.series && selShape.points === shape.series * steps;
@@ -228,7 +296,7 @@ async function main(): Promise<void> {
       baselineMs, selectMs, readMs, aggMs, rateMs, selMs,
       selectOverBaseline: selectMs / baselineMs, readOverBaseline: readMs / baselineMs, aggOverBaseline: aggMs / baselineMs,
       rateOverBaseline: rateMs / baselineMs, selOverBaseline: selMs / baselineMs,
-      cpuMs: CPU_MS,
+      cpuMs: CPU_MS, gc: GC,
       loadBefore: before.map((x) => Number(x.toFixed(2))), loadAfter: after.map((x) => Number(x.toFixed(2))), ok, sink,
     };
     if (json) {
@@ -236,7 +304,7 @@ async function main(): Promise<void> {
     } else {
       const f = (ms: number): string => ms.toFixed(1).padStart(10);
       const line = (what: string, key: string, ms: number, extra = ''): void =>
-        console.log(`  ${what.padEnd(44)} ${f(ms)} ms  ${(ms / baselineMs).toFixed(1).padStart(6)}x baseline  CPU ${f(CPU_MS[key] ?? 0)} ms${extra}`);
+        console.log(`  ${what.padEnd(44)} ${f(ms)} ms  ${(ms / baselineMs).toFixed(1).padStart(6)}x baseline  CPU ${f(CPU_MS[key] ?? 0)} ms${extra}${gcText(key, runs)}`);
       console.log(`promql-eval-store: ${shape.series} series × ${shape.hours} h at ${INTERVAL_MS / 1000} s = ${samples.toLocaleString('en-US')} samples in LevelDB (${flushes} flushes); ${steps} steps of 1m; median of ${runs} runs; ${NO_POOL ? 'no column pool' : 'pooled columns'}`);
       console.log(`  load average before/after: ${report.loadBefore.join(' ')} / ${report.loadAfter.join(' ')}`);
       console.log(`  ${'baseline (one pass over every sample)'.padEnd(44)} ${f(baselineMs)} ms`);

@@ -141,11 +141,27 @@ export function isStaleMarker(values: Float64Array, j: number): boolean {
   return words[1] === StaleNaNHigh && words[0] === StaleNaNLow;
 }
 
+/**
+ * mayHoldNaN is false when `values` holds no NaN (and no infinity): the sum
+ * of every value times zero is NaN exactly when one of them is NaN or ±Inf,
+ * with no branch a sample (about a third of a compare-and-branch loop's
+ * time). True asks the caller to look sample by sample.
+ */
+export function mayHoldNaN(values: Float64Array): boolean {
+  const n = values.length;
+  let z = 0;
+  let j = 0;
+  for (; j + 4 <= n; j += 4) z += (values[j] as number) * 0 + (values[j + 1] as number) * 0 + (values[j + 2] as number) * 0 + (values[j + 3] as number) * 0;
+  for (; j < n; j++) z += (values[j] as number) * 0;
+  return z !== z;
+}
+
 /** dropStaleMarkers removes staleness markers from a series, as Prometheus drops them from range windows (the same series when it holds none). */
 export function dropStaleMarkers(s: RawSeries): RawSeries {
   const values = s.values;
+  // Most series hold no NaN at all: a branch-free pass tells (mayHoldNaN), the marker's bits are read only when it finds a NaN or an infinity.
+  if (!mayHoldNaN(values)) return s;
   let any = false;
-  // Most series hold no NaN at all: one comparison a sample, the marker's bits read only for a NaN.
   for (let j = 0; j < values.length && !any; j++) {
     const v = values[j] as number;
     if (v !== v) any = isStaleMarker(values, j);

@@ -30,6 +30,7 @@ import type { PromLabels } from './source.js';
 import { PromqlLimits } from '../../limits.js';
 import type { RateOut } from './rate-scan.js';
 import { DropList, rateKindOf, scanRate } from './rate-scan.js';
+import { FactorMemo } from './extrapolation-factor.js';
 
 /** SumSink is where scanRange may fold a `sum` straight into its group's row (aggregate-columns.ts GroupColumns.sumRow) instead of visiting a column. */
 export interface SumSink {
@@ -119,6 +120,7 @@ export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: 
   const windows = { startMs: windowStarts, endMs: windowEnds, rangeMs: m.rangeMs };
   const column: RateOut = { values, present, firstK: null, k: 0 };
   const dropList = new DropList();
+  const memo = new FactorMemo();
   for (let k = 0; k < m.series.length; k++) {
     if (k % PromqlLimits.abortCheckEvery === 0) checkAbort(ctx.signal);
     const s = m.series[k];
@@ -129,10 +131,10 @@ export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: 
       const row = steps === undefined && sink !== undefined ? sink.sumRow(labelsOf[k] as PromLabels) : null;
       const rs = { ts: s.timestampsMs, vs: s.values };
       if (row !== null) {
-        held += scanRate(kind, rs, windows, { values: row.value, present: null, firstK: row.firstK, k }, dropList);
+        held += scanRate(kind, rs, windows, { values: row.value, present: null, firstK: row.firstK, k }, dropList, memo);
         continue;
       }
-      const count = scanRate(kind, rs, windows, column, dropList);
+      const count = scanRate(kind, rs, windows, column, dropList, memo);
       held += count;
       if (steps !== undefined) duplicate = markTaken(steps, present, grid.n) || duplicate;
       if (count > 0) visit({ k, labels: labelsOf[k] as PromLabels, key, values, present, count });

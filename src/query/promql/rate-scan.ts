@@ -12,7 +12,11 @@
  * over the window plus, for a counter, the value before each drop in window
  * order; the extrapolation to the window's edges, the 1.1 × average-interval
  * threshold, the clamp at the counter's zero), so a step answers the same
- * bits. Windows are inclusive at both ends, as scanRange's are. Staleness
+ * bits. The extrapolation's factor is computed once for the windows that
+ * share its inputs (extrapolation-factor.ts FactorMemo: a regular series
+ * on a grid pays its divisions once, not once a step); a window whose
+ * counter clamp at zero moves its start goes through extrapolate itself.
+ * Windows are inclusive at both ends, as scanRange's are. Staleness
  * markers are gone before this runs (evaluate.ts evalMatrix).
  *
  * The answer goes to a column (values + present, present written at every
@@ -27,6 +31,7 @@
 import type { RangeFn } from './range-functions.js';
 import { RangeFunctions, extrapolate } from './range-functions.js';
 import { lowerBound, upperBound } from './eval-types.js';
+import { FactorMemo } from './extrapolation-factor.js';
 import { assert } from '../../errors.js';
 
 /** RateKind names the range functions rate-scan.ts computes in line. */
@@ -96,7 +101,7 @@ export interface RateOut {
  * window's end passes each sample (into `dropList`), not in a pass of
  * their own.
  */
-export function scanRate(kind: RateKind, s: RateSeries, w: RateWindows, out: RateOut, dropList: DropList): number {
+export function scanRate(kind: RateKind, s: RateSeries, w: RateWindows, out: RateOut, dropList: DropList, memo: FactorMemo = new FactorMemo()): number {
   const n = w.startMs.length;
   assert(w.endMs.length === n && out.values.length === n, 'one window and one output entry per step');
   assert((out.present === null) !== (out.firstK === null), 'a column or a sum row');
@@ -113,6 +118,7 @@ export function scanRate(kind: RateKind, s: RateSeries, w: RateWindows, out: Rat
   let lo = 0;
   let hi = 0;
   dropList.n = 0;
+  memo.reset();
   // Every j in [1, scanned) with vs[j] < vs[j - 1] is in dropList (scanned only grows, also when a window moves back).
   let scanned = 1;
   // dLo and dHi index the first drop past lo and the first at or past hi: the window's drops are at[dLo .. dHi).
@@ -169,7 +175,14 @@ export function scanRate(kind: RateKind, s: RateSeries, w: RateWindows, out: Rat
         // The value before each drop, in window order: the additions extrapolatedRate's scan makes, in its order.
         for (let d = dLo; d < dHi; d++) result += vs[(dropAt[d] as number) - 1] as number;
       }
-      v = extrapolate(result, firstT, lastT, firstV, m, ws, we, isCounter, isRate, rangeSec);
+      const startGapMs = firstT - ws;
+      const endGapMs = we - lastT;
+      const sampledMs = lastT - firstT;
+      if (startGapMs !== memo.startGapMs || endGapMs !== memo.endGapMs || sampledMs !== memo.sampledMs || m !== memo.n) memo.fill(startGapMs, endGapMs, sampledMs, m, isRate, rangeSec);
+      // extrapolate's clamp at zero, tested as it tests it: when it moves the start, the factor is not the memo's.
+      if (isCounter && result > 0 && firstV >= 0 && memo.sampledIntervalSec * (firstV / result) < memo.durationToStartSec) {
+        v = extrapolate(result, firstT, lastT, firstV, m, ws, we, isCounter, isRate, rangeSec);
+      } else v = result * memo.factor;
     }
     count++;
     if (firstK === null) {

@@ -1,0 +1,65 @@
+/**
+ * extrapolation-factor.ts — the factor extrapolatedRate multiplies a
+ * window's change by, computed once for the windows that share its inputs.
+ *
+ * range-functions.ts extrapolate makes, a window, seven divisions of which
+ * only one depends on the window's values (`firstV / result`, for a
+ * counter's clamp at zero); the others depend on four numbers: the
+ * distances from the window's start to its first sample and from its last
+ * sample to its end, the span between the first and last sample (all in
+ * ms, as doubles) and the sample count. A regular series on a grid (a
+ * scrape interval, a step that is a multiple of it) gives every window the
+ * same four numbers, so rate-scan.ts keeps the last window's key and factor
+ * (FactorMemo) and pays the divisions only when the key changes. Equal
+ * inputs to the same operations give equal bits, so a memoized factor is
+ * exactly the one extrapolate would have computed; the clamp is still
+ * tested every window and, when it moves the start, the window goes
+ * through extrapolate itself.
+ *
+ * Owner: a FactorMemo belongs to one scan of one series (rate-scan.ts
+ * scanRate); nothing outlives it.
+ */
+
+/**
+ * FactorMemo is the key and the results of the last extrapolationFactor a
+ * scan computed. NaN keys never compare equal, so a fresh memo misses.
+ */
+export class FactorMemo {
+  /** startGapMs, endGapMs, sampledMs and n are the key: firstT − startMs, endMs − lastT, lastT − firstT (ms) and the window's samples. */
+  startGapMs = NaN;
+  endGapMs = NaN;
+  sampledMs = NaN;
+  n = -1;
+  /** durationToStartSec and sampledIntervalSec are extrapolate's values for the key (the clamp's inputs). */
+  durationToStartSec = 0;
+  sampledIntervalSec = 0;
+  /** factor is extrapolate's factor for the key, before any clamp at zero. */
+  factor = 0;
+
+  /** fill computes the memo's values for a new key with extrapolate's operations in its order (no clamp). */
+  fill(startGapMs: number, endGapMs: number, sampledMs: number, n: number, isRate: boolean, rangeSec: number): void {
+    const durationToStart = startGapMs / 1000;
+    const durationToEnd = endGapMs / 1000;
+    const sampledInterval = sampledMs / 1000;
+    const averageDurationBetweenSamples = sampledInterval / (n - 1);
+    const threshold = averageDurationBetweenSamples * 1.1;
+    let extrapolateToInterval = sampledInterval;
+    extrapolateToInterval += durationToStart < threshold ? durationToStart : averageDurationBetweenSamples / 2;
+    extrapolateToInterval += durationToEnd < threshold ? durationToEnd : averageDurationBetweenSamples / 2;
+    let factor = extrapolateToInterval / sampledInterval;
+    if (isRate) factor /= rangeSec;
+    this.startGapMs = startGapMs;
+    this.endGapMs = endGapMs;
+    this.sampledMs = sampledMs;
+    this.n = n;
+    this.durationToStartSec = durationToStart;
+    this.sampledIntervalSec = sampledInterval;
+    this.factor = factor;
+  }
+
+  /** reset forgets the key (a new series, or a scan with other isRate/rangeSec). */
+  reset(): void {
+    this.startGapMs = NaN;
+    this.n = -1;
+  }
+}
