@@ -192,7 +192,9 @@ export class OpenedIndex {
       bytes = got;
       base = this.#termStarts[this.#chunkFirst[c] as number] as number;
     }
-    const r = new ByteReader(bytes, (this.#termStarts[id] as number) - base, (this.#termStarts[id + 1] as number) - base);
+    const end = (this.#termStarts[id + 1] as number) - base;
+    if (end > bytes.length) throw corrupt(`term ${id}'s entry ends past its ${bytes.length} bytes`);
+    const r = new ByteReader(bytes, (this.#termStarts[id] as number) - base, end);
     const rows = decodePostings(r.take(r.uvarint()));
     if (rows.length === 0) throw corrupt('a term with no rows');
     if ((rows[rows.length - 1] as number) >= this.rows) throw corrupt('a term posts a row past the block');
