@@ -306,6 +306,8 @@ export interface LogIndexReader {
   termIdsStarting(prefix: string, max: number): number[] | null;
   /** termPositionsById is the rows of the term of rank `id` and, per row, its token positions (increasing). */
   termPositionsById(id: number): { readonly rows: Uint32Array; readonly positions: readonly Uint32Array[] };
+  /** prefetch says the lookup will read the entries of `terms` (normalized) and of the terms of ranks `ids`: a version 3 index fetches their chunks at once. Answers nothing. */
+  prefetch(terms: readonly string[], ids: readonly number[]): void;
 }
 
 /**
@@ -349,6 +351,7 @@ function readerOf(idx: OpenedIndex, blockRows: number, phraseCheck: PhraseCheck,
       const id = idx.termId(term);
       return id < 0 ? new Uint32Array(0) : idx.termEntry(id, false, chunks).rows;
     },
+    prefetch: (terms, ids) => idx.wantTerms([...terms.map((t) => idx.termId(t)), ...ids], chunks),
     phraseRows: (phrase) => candidatesIn(idx, blockRows, { terms: [], phrases: [[...phrase]], matchers: [] }, phraseCheck, chunks),
   };
 }
