@@ -46,7 +46,11 @@ export function hintCandidates(plan: LineHintPlan, index: LogIndexReader): Uint3
 /** hintCandidatesWith is hintCandidates with an adjacent pair's position step given (1; a test plants others). */
 export function hintCandidatesWith(plan: LineHintPlan, index: LogIndexReader, step: number): Uint32Array | null {
   // The dictionary side first: every term id the alternatives may read, asked for at once (a version 3 index fetches their chunks in one read).
-  const ids = plan.alternatives.map((a) => termIdsOf(a, index));
+  // A lookup that runs again over the same reader (log-block-read.ts withEntries) finds them in IDS_MEMO.
+  let memo = IDS_MEMO.get(index);
+  if (memo === undefined) IDS_MEMO.set(index, (memo = new Map()));
+  let ids = memo.get(plan);
+  if (ids === undefined) memo.set(plan, (ids = plan.alternatives.map((a) => termIdsOf(a, index))));
   index.prefetch(
     plan.alternatives.flatMap((a) => a.exact),
     ids.flatMap((x) => [...x.pieces.flatMap((p) => p ?? []), ...x.pairs.flatMap((p) => (p === null ? [] : [...p.left, ...p.right]))]),
@@ -69,6 +73,9 @@ function rowsOf(mark: Uint8Array): Uint32Array {
   for (let i = 0; i < mark.length; i++) if (mark[i] === 1) out[k++] = i;
   return out;
 }
+
+/** IDS_MEMO keeps each reader's AlternativeIds per plan while the reader lives (one block lookup: its passes share them). */
+const IDS_MEMO = new WeakMap<LogIndexReader, Map<LineHintPlan, readonly AlternativeIds[]>>();
 
 /** AlternativeIds are the dictionary ids an alternative's pieces (each: the terms holding it, null past the bound) and adjacent pairs (null: no pair, or past the bound) read. */
 interface AlternativeIds {
