@@ -909,6 +909,14 @@ export const LogBlockLimits = {
   labelsPerStreamMax: StorageLimits.attributesPerListMax + 1,
   /** termsPerBlockMax bounds the distinct terms of one block's index (each is one bloom item). */
   termsPerBlockMax: 1_000_000,
+  /**
+   * termEntriesChunkBytesTarget is where a version 3 log index cuts its term
+   * entries into values of their own (term-entries.ts): a chunk takes whole
+   * terms until it holds this many entry bytes. A lookup reads the chunks of
+   * the terms it names, so smaller reads less a query and writes more keys a
+   * block (~20 a 16,384-row block of the bench's lines at 32 KiB).
+   */
+  termEntriesChunkBytesTarget: 32 * 1024,
   /** queryTermsMax bounds the terms of one block query. */
   queryTermsMax: 64,
   /** queryPhrasesMax bounds the phrases of one block query. */

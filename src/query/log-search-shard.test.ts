@@ -310,7 +310,7 @@ t.test('pieces of the definitions', async (t) => {
 
 t.test('a fuzzy term past fuzzyExpansionsMax stops pruning instead of losing rows', async (t) => {
   const terms = Array.from({ length: LogSearchLimits.fuzzyExpansionsMax + 10 }, (_, i) => `ab${String.fromCharCode(0x4e00 + i)}`).sort();
-  const reader = { rows: 5, terms, termRows: () => Uint32Array.of(1), phraseRows: () => new Uint32Array(0), termIdsHolding: () => null, termRowsById: () => Uint32Array.of(1), termIdsStarting: () => null, termPositionsById: () => ({ rows: Uint32Array.of(1), positions: [Uint32Array.of(0)] }) };
+  const reader = { rows: 5, terms, termRows: () => Uint32Array.of(1), phraseRows: () => new Uint32Array(0), termIdsHolding: () => null, termRowsById: () => Uint32Array.of(1), termIdsStarting: () => null, termPositionsById: () => ({ rows: Uint32Array.of(1), positions: [Uint32Array.of(0)] }), prefetch: () => {} };
   const q = parseSearchNode({ fuzzy: { term: 'abx', distance: 1 } });
   t.same([...searchPrune(q).candidates(reader)], [0, 1, 2, 3, 4], 'every row is a candidate');
   const few = { ...reader, terms: terms.slice(0, 3) };

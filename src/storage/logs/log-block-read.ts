@@ -24,9 +24,18 @@
  * names (tenant, bucket, flushIndex, part): within one lineage it never
  * names two different blocks. Values are immutable and shared.
  *
- * Accounting: an entry counts the LevelDB bytes it was opened from times
- * LOG_CACHE_OVERHEAD_FACTOR for an index, LOG_CACHE_BLOCK_FACTOR for a
- * block, plus BlockCacheLimits.entryOverheadBytes.
+ * Term entries (a version 3 index, term-entries.ts): a lookup runs over the
+ * opened dictionary with the entry chunks at hand (withEntries); the chunks
+ * it names and lacks are fetched (the node cache first, then one LevelDB
+ * getMany for the rest) and the lookup runs again, until it lacks none. A
+ * chunk is cached as an entry of its own (kind letter `e`).
+ *
+ * Accounting: an entry counts what it holds plus
+ * BlockCacheLimits.entryOverheadBytes: an index what OpenedIndex.heldBytes
+ * says (the stored value it views, offsets, decoded pairs, the dictionary's
+ * strings once decoded: re-weighed when a lookup decoded them) and its
+ * bloom's bytes; an entry chunk its stored bytes; a block the LevelDB bytes
+ * it was opened from times LOG_CACHE_BLOCK_FACTOR.
  */
 import { assert } from '../../errors.js';
 import { OtlpdbError } from '../../errors.js';
@@ -42,14 +51,13 @@ import { decodeBlockTables, decodePageColumns, decodePageLines, logRowsAt } from
 import type { BlockTimes, OpenedLogBlock } from './log-block-open.js';
 import { decodeBlockTimes, openLogBlock } from './log-block-open.js';
 import type { LogBlockId, LogBlockMeta } from './log-store-format.js';
-import { LogKeySpace, blockKey } from './log-store-format.js';
+import { LogKeySpace, blockKey, entryChunkKey } from './log-store-format.js';
 import type { TermBloom } from './term-bloom.js';
 import { decodeTermBloom } from './term-bloom.js';
-import type { LogBlockIndex } from './term-index.js';
+import type { EntryChunks } from './term-entries.js';
+import type { LogBlockIndex, LogBlockIndexView } from './term-index.js';
 import { openLogBlockIndex } from './term-index.js';
 
-/** LOG_CACHE_OVERHEAD_FACTOR is what an opened log index is taken to weigh, per encoded byte, in the block cache. */
-export const LOG_CACHE_OVERHEAD_FACTOR = 3;
 /** LOG_CACHE_BLOCK_FACTOR is what an opened block (its bytes, page table and header objects) is taken to weigh per encoded byte; its decoded times are added at their size. */
 export const LOG_CACHE_BLOCK_FACTOR = 1.25;
 /**
@@ -165,12 +173,17 @@ function own(v: Uint8Array | undefined): Uint8Array | undefined {
   return v === undefined ? undefined : soleView(v);
 }
 
-function cacheKey(space: string, kind: 'i' | 'b', key: Uint8Array): string {
+function cacheKey(space: string, kind: 'i' | 'b' | 'e', key: Uint8Array): string {
   return `${space}${kind}${Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')}`;
 }
 
 function weigh(encodedBytes: number, factor: number): number {
   return Math.ceil(encodedBytes * factor) + BlockCacheLimits.entryOverheadBytes;
+}
+
+/** weighIndex is what an opened index holds (OpenedIndex.heldBytes) with its bloom of `bloomBytes`, as a cache entry. */
+function weighIndex(ix: OpenedLogIndex, bloomBytes: number): number {
+  return weigh(ix.index.opened.heldBytes() + bloomBytes, 1);
 }
 
 /**
@@ -181,6 +194,8 @@ function weigh(encodedBytes: number, factor: number): number {
 export class LogBlockReads {
   readonly #cache: SpanBlockCache | null;
   #space: string;
+  /** #weighed is each cached index's key and accounted bytes (withEntries re-weighs one whose dictionary a lookup decoded). */
+  readonly #weighed = new WeakMap<OpenedLogIndex, { key: string; bytes: number; bloomBytes: number; weight: number }>();
 
   constructor(cache: SpanBlockCache | null) {
     this.#cache = cache;
@@ -207,8 +222,82 @@ export class LogBlockReads {
     const bytes = postings.length + bloom.length;
     stats.bytesRead += bytes;
     const value: OpenedLogIndex = { index: openLogBlockIndex(postings, meta.rows), bloom: decodeTermBloom(openBlock(bloom, BlockKind.bloom)) };
-    if (ck !== null) this.#cache?.set(ck, { value, bytes }, weigh(bytes, LOG_CACHE_OVERHEAD_FACTOR));
+    if (ck !== null) {
+      const weight = weighIndex(value, bloom.length);
+      this.#cache?.set(ck, { value, bytes }, weight);
+      this.#weighed.set(value, { key: ck, bytes, bloomBytes: bloom.length, weight });
+    }
     return value;
+  }
+
+  /**
+   * withEntries is `lookup` run over block `id`'s opened index `ix` with the
+   * entry chunks it reads (see the file comment): run, fetch what it lacked,
+   * run again. `lookup` must be a function of the index alone (it may run
+   * more than once); its last answer is returned. Fills stats.bytesRead
+   * with the chunks' stored bytes. Throws ERR_CORRUPTION.
+   */
+  async withEntries<T>(kv: KvRead, tenant: string, id: LogBlockId, ix: OpenedLogIndex, stats: ScanStats, lookup: (view: LogBlockIndexView) => T): Promise<T> {
+    const idx = ix.index.opened;
+    if (idx.chunks === 0) return this.#reweighed(ix, lookup(ix.index.view(null)));
+    const have = new Map<number, Uint8Array>();
+    const wanted = new Set<number>();
+    const chunks: EntryChunks = {
+      chunk: (c) => {
+        const b = have.get(c);
+        if (b === undefined) wanted.add(c);
+        return b;
+      },
+      want: (c) => {
+        if (!have.has(c)) wanted.add(c);
+      },
+    };
+    const view = ix.index.view(chunks);
+    for (let pass = 0; ; pass++) {
+      wanted.clear();
+      const out = lookup(view);
+      if (wanted.size === 0) return this.#reweighed(ix, out);
+      assert(pass < idx.chunks, 'each pass fetches a chunk it lacked');
+      await this.#fetchChunks(kv, tenant, id, ix, [...wanted].sort((a, b) => a - b), have, stats);
+    }
+  }
+
+  /** #fetchChunks puts chunks `cs` of block `id` into `have`: from the node cache, the rest with one getMany. */
+  async #fetchChunks(kv: KvRead, tenant: string, id: LogBlockId, ix: OpenedLogIndex, cs: readonly number[], have: Map<number, Uint8Array>, stats: ScanStats): Promise<void> {
+    const idx = ix.index.opened;
+    const base = this.#weighed.get(ix)?.key ?? null;
+    const missing: number[] = [];
+    for (const c of cs) {
+      const hit = base === null ? undefined : this.#cache?.get<{ value: Uint8Array; bytes: number }>(`${base}e${c}`);
+      if (hit === undefined) {
+        missing.push(c);
+        continue;
+      }
+      stats.bytesRead += hit.bytes;
+      have.set(c, hit.value);
+    }
+    if (missing.length === 0) return;
+    const got = (await kv.getMany(missing.map((c) => entryChunkKey(tenant, id, c)))).map(own);
+    missing.forEach((c, k) => {
+      const sealed = got[k];
+      if (sealed === undefined) throw corrupt(`a block index without its entry chunk ${c}`, { tenant, ...id });
+      stats.bytesRead += sealed.length;
+      const value = idx.openChunk(c, sealed);
+      have.set(c, value);
+      if (base !== null) this.#cache?.set(`${base}e${c}`, { value, bytes: sealed.length }, weigh(sealed.length, 1));
+    });
+  }
+
+  /** #reweighed is `out`, after re-weighing `ix` in the cache when a lookup made it hold more (its dictionary decoded whole). */
+  #reweighed<T>(ix: OpenedLogIndex, out: T): T {
+    const w = this.#weighed.get(ix);
+    if (w === undefined) return out;
+    const weight = weighIndex(ix, w.bloomBytes);
+    if (weight > w.weight) {
+      this.#cache?.set(w.key, { value: ix, bytes: w.bytes }, weight);
+      this.#weighed.set(ix, { ...w, weight });
+    }
+    return out;
   }
 
   /** block is a block opened, checked against its meta, with its times: a view for one read. Throws ERR_CORRUPTION. */

@@ -3,7 +3,7 @@
  * store's writeFrozen calls it per tenant, log-store.ts): the frozen rows
  * bucketed by time, sorted (ties in apply order), cut into blocks that fit
  * every block limit (encodeParts), and per block the block, its term index
- * (postings and bloom, unless the index is off), meta, stream table and
+ * (postings, entry chunks and bloom, unless the index is off), meta, stream table and
  * label-pair entries, all put into the flush's one batch (key layout in
  * log-store-format.ts). Bytes are counted as data (blocks) or index
  * (everything else) for the tenant's stats.
@@ -20,17 +20,19 @@ import { encodeRestTails } from './log-block-rest.js';
 import type { StreamLabel } from './log-line.js';
 import { logLine, streamLabels } from './log-line.js';
 import type { LogBlockId, LogBlockMeta, LogStream, LogTenantStats } from './log-store-format.js';
-import { LogKeySpace, blockKey, bucketOf, encodeBlockMeta, encodeStreamTable, labelPairEntry } from './log-store-format.js';
+import { LogKeySpace, blockKey, bucketOf, encodeBlockMeta, entryChunkKey, encodeStreamTable, labelPairEntry } from './log-store-format.js';
 import { encodeLogIndex } from './term-index-build.js';
 
 /** NO_INDEX stands in for encodeLogIndex's output when the term index is off: nothing is written (empty postings). */
-const NO_INDEX = { postings: new Uint8Array(0), bloom: new Uint8Array(0), truncatedRows: 0 } as const;
+const NO_INDEX = { postings: new Uint8Array(0), entries: [], bloom: new Uint8Array(0), truncatedRows: 0 } as const;
 
 /** EncodedPart is one block of a flush with everything written beside it. */
 interface EncodedPart {
   readonly rows: readonly LogRow[];
   readonly block: Uint8Array;
   readonly postings: Uint8Array;
+  /** entries are the index's sealed entry chunks (version 3), each under its own key. */
+  readonly entries: readonly Uint8Array[];
   readonly bloom: Uint8Array;
   readonly streams: LogStream[];
   readonly truncatedRows: number;
@@ -79,12 +81,12 @@ function encodeParts(rows: readonly LogRow[], out: EncodedPart[], termIndex: boo
   try {
     const block = encodeLogBlock(rows, undefined, labels, tails);
     const index = termIndex ? encodeLogIndex(rows, labels) : NO_INDEX;
-    for (const v of [block, index.postings]) {
+    for (const v of [block, index.postings, ...index.entries]) {
       if (v.length > ShardDbLimits.valueBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', 'a log block value past valueBytesMax');
     }
     const streams = streamsOf(rows, labels);
     const lineBytes = streams.reduce((n, st) => n + (st.lineBytes as number), 0);
-    out.push({ rows, block, postings: index.postings, bloom: index.bloom, streams, truncatedRows: index.truncatedRows, lineBytes });
+    out.push({ rows, block, postings: index.postings, entries: index.entries, bloom: index.bloom, streams, truncatedRows: index.truncatedRows, lineBytes });
   } catch (err) {
     if (!(err instanceof OtlpdbError && err.code === 'ERR_LIMIT_EXCEEDED') || rows.length === 1) throw err;
     const half = rows.length >>> 1;
@@ -248,6 +250,7 @@ export async function writeTenantFlush(
     put(LogKeySpace.block, blockKey(LogKeySpace.block, tenant, id), p.block);
     if (termIndex) {
       put(LogKeySpace.postings, blockKey(LogKeySpace.postings, tenant, id), p.postings);
+      p.entries.forEach((e, c) => put(LogKeySpace.entries, entryChunkKey(tenant, id, c), e));
       put(LogKeySpace.bloom, blockKey(LogKeySpace.bloom, tenant, id), p.bloom);
     }
     const meta: LogBlockMeta = {

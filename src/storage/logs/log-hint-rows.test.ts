@@ -35,7 +35,7 @@ function buildBlock(rand: SeededRand, rows: number): IndexedBlock {
     made.push({ ...base, body: { type: 'string', value: line } });
   }
   const idx = encodeLogIndex(made);
-  return { lines: made.map(logLine), reader: openLogIndex(idx.postings, rows), truncatedRows: idx.truncatedRows };
+  return { lines: made.map(logLine), reader: openLogIndex(idx, rows), truncatedRows: idx.truncatedRows };
 }
 
 function escapeRegex(s: string): string {
@@ -126,7 +126,7 @@ t.test('a piece held by more than hintTermsPerPieceMax terms requires nothing', 
   const base = realisticLogs(new SeededRand(SEED), 1)[0] as LogRow;
   const rows = Array.from({ length: 200 }, (_, i) => ({ ...base, body: { type: 'string' as const, value: `v=5${i} other` } }));
   const idx = encodeLogIndex(rows);
-  const reader = openLogIndex(idx.postings, rows.length);
+  const reader = openLogIndex(idx, rows.length);
   const plan = compileLineHints([{ contains: ['=5'], caseInsensitive: false }]) as LineHintPlan;
   t.equal(hintCandidates(plan, reader), null, 'every row stays a candidate');
   t.ok(StorageLimits.tokenCharsMax > 2, 'the piece is not a cut term');
@@ -141,7 +141,7 @@ t.test('an adjacent pair (status=5) narrows the rows to a term holding the left 
   const base = realisticLogs(new SeededRand(SEED), 1)[0] as LogRow;
   const lines = ['GET /x status=200 id=5abc', 'GET /y status=503 took=5ms', 'xstatus=500 ok', 'status=404 5 5', 'status = 5.2 s'];
   const rows = lines.map((value) => ({ ...base, body: { type: 'string' as const, value } }));
-  const reader = openLogIndex(encodeLogIndex(rows).postings, rows.length);
+  const reader = openLogIndex(encodeLogIndex(rows), rows.length);
   const plan = compileLineHints([{ contains: ['status=5'], caseInsensitive: false }]) as LineHintPlan;
   t.same([...(hintCandidates(plan, reader) ?? [])], [1, 2, 4], 'the lines with status=5…, and one the index cannot tell apart (the separators are not indexed: over-admitting only)');
   const spaced = compileLineHints([{ contains: ['status = 5'], caseInsensitive: false }]) as LineHintPlan;

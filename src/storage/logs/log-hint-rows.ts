@@ -45,9 +45,19 @@ export function hintCandidates(plan: LineHintPlan, index: LogIndexReader): Uint3
 
 /** hintCandidatesWith is hintCandidates with an adjacent pair's position step given (1; a test plants others). */
 export function hintCandidatesWith(plan: LineHintPlan, index: LogIndexReader, step: number): Uint32Array | null {
+  // The dictionary side first: every term id the alternatives may read, asked for at once (a version 3 index fetches their chunks in one read).
+  // A lookup that runs again over the same reader (log-block-read.ts withEntries) finds them in IDS_MEMO.
+  let memo = IDS_MEMO.get(index);
+  if (memo === undefined) IDS_MEMO.set(index, (memo = new Map()));
+  let ids = memo.get(plan);
+  if (ids === undefined) memo.set(plan, (ids = plan.alternatives.map((a) => termIdsOf(a, index))));
+  index.prefetch(
+    plan.alternatives.flatMap((a) => a.exact),
+    ids.flatMap((x) => [...x.pieces.flatMap((p) => p ?? []), ...x.pairs.flatMap((p) => (p === null ? [] : [...p.left, ...p.right]))]),
+  );
   let mark: Uint8Array | null = null;
-  for (const a of plan.alternatives) {
-    const rows = alternativeRows(a, index, step);
+  for (let k = 0; k < plan.alternatives.length; k++) {
+    const rows = alternativeRows(plan.alternatives[k] as HintAlternative, ids[k] as AlternativeIds, index, step);
     if (rows === null) return null;
     mark ??= new Uint8Array(index.rows);
     for (const r of rows) mark[r] = 1;
@@ -64,15 +74,39 @@ function rowsOf(mark: Uint8Array): Uint32Array {
   return out;
 }
 
+/** IDS_MEMO keeps each reader's AlternativeIds per plan while the reader lives (one block lookup: its passes share them). */
+const IDS_MEMO = new WeakMap<LogIndexReader, Map<LineHintPlan, readonly AlternativeIds[]>>();
+
+/** AlternativeIds are the dictionary ids an alternative's pieces (each: the terms holding it, null past the bound) and adjacent pairs (null: no pair, or past the bound) read. */
+interface AlternativeIds {
+  readonly pieces: (number[] | null)[];
+  readonly pairs: ({ readonly left: number[]; readonly right: number[] } | null)[];
+}
+
+/** termIdsOf is what alternative `a` reads of `index`'s dictionary (AlternativeIds; the pairs in `a.literals` order). */
+function termIdsOf(a: HintAlternative, index: LogIndexReader): AlternativeIds {
+  const pieces = a.pieces.map((piece) => index.termIdsHolding(piece, a.foldLongS, LogStoreLimits.hintTermsPerPieceMax));
+  const pairs = a.foldLongS
+    ? []
+    : a.literals.map((literal) => {
+        const pair = adjacentPairOf(literal);
+        if (pair === null) return null;
+        const max = LogStoreLimits.hintAdjacentTermsMax;
+        const left = index.termIdsHolding(pair.left, false, max);
+        const right = left === null ? null : index.termIdsStarting(pair.right, max);
+        return left === null || right === null ? null : { left, right };
+      });
+  return { pieces, pairs };
+}
+
 /** alternativeRows is one alternative's rows (see the file comment), or null when it requires nothing. */
-function alternativeRows(a: HintAlternative, index: LogIndexReader, step: number): Uint32Array | null {
+function alternativeRows(a: HintAlternative, x: AlternativeIds, index: LogIndexReader, step: number): Uint32Array | null {
   let rows: Uint32Array | null = null;
   for (const t of a.exact) {
     rows = rows === null ? index.termRows(t) : intersect(rows, index.termRows(t));
     if (rows.length === 0) return rows;
   }
-  for (const piece of a.pieces) {
-    const ids = index.termIdsHolding(piece, a.foldLongS, LogStoreLimits.hintTermsPerPieceMax);
+  for (const ids of x.pieces) {
     if (ids === null) continue;
     if (ids.length === 0) return new Uint32Array(0);
     const mark = new Uint8Array(index.rows);
@@ -82,12 +116,10 @@ function alternativeRows(a: HintAlternative, index: LogIndexReader, step: number
     if (rows.length === 0) return rows;
   }
   if (a.foldLongS) return rows;
-  for (const literal of a.literals) {
-    const pair = adjacentPairOf(literal);
+  for (const pair of x.pairs) {
     if (pair === null) continue;
-    const adjacent = adjacentRows(pair, index, rows, step);
-    if (adjacent !== null) rows = adjacent;
-    if (rows !== null && rows.length === 0) return rows;
+    rows = adjacentRows(pair, index, rows, step);
+    if (rows.length === 0) return rows;
   }
   return rows;
 }
@@ -125,16 +157,16 @@ export function adjacentPairOf(literal: string): AdjacentPair | null {
 }
 
 /**
- * adjacentRows narrows `rows` (null: every row) to those where a term
- * holding `pair.left` sits right before a term starting with `pair.right`,
- * from the terms' positions; null when either side has more than
- * LogStoreLimits.hintAdjacentTermsMax terms (the pair requires nothing).
+ * adjacentRows narrows `rows` (null: every row) to those where a term of
+ * `ids.left` (the terms holding an AdjacentPair's left) sits right before
+ * a term of `ids.right` (those starting with its right), from the terms'
+ * positions. (termIdsOf leaves out a pair with more than
+ * LogStoreLimits.hintAdjacentTermsMax terms on either side: it requires
+ * nothing.)
  */
-function adjacentRows(pair: AdjacentPair, index: LogIndexReader, rows: Uint32Array | null, step: number): Uint32Array | null {
-  const max = LogStoreLimits.hintAdjacentTermsMax;
-  const leftIds = index.termIdsHolding(pair.left, false, max);
-  const rightIds = leftIds === null ? null : index.termIdsStarting(pair.right, max);
-  if (leftIds === null || rightIds === null) return null;
+function adjacentRows(ids: { readonly left: number[]; readonly right: number[] }, index: LogIndexReader, rows: Uint32Array | null, step: number): Uint32Array {
+  const leftIds = ids.left;
+  const rightIds = ids.right;
   const allowed = rows === null ? null : new Set(rows);
   // Per candidate row, the positions right after a left term.
   const after = new Map<number, Set<number>>();

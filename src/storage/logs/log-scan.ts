@@ -220,14 +220,18 @@ export async function indexedCandidates(
       return null;
     }
   }
-  let cand = ix.index.candidates(nq);
-  if (search !== null && cand.length > 0) cand = intersect(cand, search.candidates(ix.index.reader));
-  // The rows whose terms may hold a hint's literals (log-hint-rows.ts: exact terms, and the terms holding each piece):
-  // an empty answer prunes the block as termsAdmit did, and the pages of the other rows are never decoded.
-  if (hints !== null && cand.length > 0) {
-    const hinted = hintCandidates(hints, ix.index.reader);
-    if (hinted !== null) cand = intersect(cand, hinted);
-  }
+  // A lookup of the index alone (it may run again once the entry chunks it named are fetched: log-block-read.ts withEntries).
+  const cand = await c.reads.withEntries(c.kv, c.tenant, id, ix, stats, (view) => {
+    let rows = view.candidates(nq);
+    if (search !== null && rows.length > 0) rows = intersect(rows, search.candidates(view.reader));
+    // The rows whose terms may hold a hint's literals (log-hint-rows.ts: exact terms, and the terms holding each piece):
+    // an empty answer prunes the block as termsAdmit did, and the pages of the other rows are never decoded.
+    if (hints !== null && rows.length > 0) {
+      const hinted = hintCandidates(hints, view.reader);
+      if (hinted !== null) rows = intersect(rows, hinted);
+    }
+    return rows;
+  });
   if (cand.length === 0) {
     stats.blocksPrunedIndex++;
     return null;

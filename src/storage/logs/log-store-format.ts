@@ -17,6 +17,8 @@
  *   0x34   tenant 00 | bucket u64 | name* 00 | value* 00 |       empty, or a sealed label pair when
  *            flushIndex u64 | part u16                           name or value was cut in the key
  *   0x35   tenant 00 | bucket u64 | flushIndex u64 | part u16    sealed stream table: label sets, rows each
+ *   0x36   tenant 00 | bucket u64 | flushIndex u64 | part u16 |  sealed term entry chunk c of a version 3
+ *            chunk u16                                         index (term-entries.ts)
  *   0x3f   tenant 00                                           sealed tenant stats: records, dataBytes, indexBytes
  *
  * `name*` and `value*` are the label's UTF-8 bytes cut to
@@ -45,11 +47,12 @@ export const LogKeySpace = {
   meta: 0x33,
   label: 0x34,
   streams: 0x35,
+  entries: 0x36,
   stats: 0x3f,
 } as const;
 
 /** LOG_BLOCK_SPACES are the spaces keyed by block id, in the order a retention pass deletes them. */
-export const LOG_BLOCK_SPACES = [LogKeySpace.block, LogKeySpace.postings, LogKeySpace.bloom, LogKeySpace.meta, LogKeySpace.label, LogKeySpace.streams] as const;
+export const LOG_BLOCK_SPACES = [LogKeySpace.block, LogKeySpace.postings, LogKeySpace.entries, LogKeySpace.bloom, LogKeySpace.meta, LogKeySpace.label, LogKeySpace.streams] as const;
 
 /** LogValueTag is the first payload byte of the store's small sealed values (all BlockKind.blockMeta). */
 export const LogValueTag = { meta: 1, streams: 2, stats: 3, labelPair: 4 } as const;
@@ -150,6 +153,12 @@ export function bucketKey(space: number, tenant: string, bucket: number): Uint8A
 /** blockKey is the key of a block-id keyed value. */
 export function blockKey(space: number, tenant: string, id: LogBlockId): Uint8Array {
   return key(space).tenant(tenant).u64(id.bucket).u64(id.flushIndex).u16(id.part).build();
+}
+
+/** entryChunkKey is the key of chunk `chunk` of block `id`'s term entries (LogKeySpace.entries). */
+export function entryChunkKey(tenant: string, id: LogBlockId, chunk: number): Uint8Array {
+  assert(Number.isSafeInteger(chunk) && chunk >= 0 && chunk < 0x1_0000, 'an entry chunk number fits u16');
+  return key(LogKeySpace.entries).tenant(tenant).u64(id.bucket).u64(id.flushIndex).u16(id.part).u16(chunk).build();
 }
 
 /** tenantKeyBytes is the length of `space tenant 00`. */

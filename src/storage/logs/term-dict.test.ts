@@ -17,7 +17,7 @@ import { logLine } from './log-line.js';
 import { oracleQuery, randomLine, randomQuery, realisticLogs } from './log-test-util.js';
 import { ByteTermDict, StringTermDict, encodeTermDict } from './term-dict.js';
 import type { TermDict } from './term-dict.js';
-import { LOG_INDEX_VERSION, LOG_INDEX_VERSION_STRINGS, openLogIndex, queryLogIndex } from './term-index.js';
+import { LOG_INDEX_VERSION_WHOLE, LOG_INDEX_VERSION_STRINGS, openLogIndex, queryLogIndex } from './term-index.js';
 import { encodeLogIndex } from './term-index-build.js';
 
 const SEED = Number(process.env.SEED ?? 0xd1c7);
@@ -25,7 +25,7 @@ const SEED = Number(process.env.SEED ?? 0xd1c7);
 /** sectionsOf splits a sealed version 2 index into its rows and seven sections. */
 function sectionsOf(sealed: Uint8Array): { rows: number; secs: Uint8Array[] } {
   const r = new ByteReader(openBlock(sealed, BlockKind.postings));
-  if (r.u8() !== LOG_INDEX_VERSION) throw new Error('not a version 2 index');
+  if (r.u8() !== LOG_INDEX_VERSION_WHOLE) throw new Error('not a version 2 index');
   const rows = r.uvarint();
   const secs: Uint8Array[] = [];
   for (let s = 0; s < 7; s++) secs.push(r.take(r.uvarint()));
@@ -63,10 +63,10 @@ function rowsWithLines(rand: SeededRand, n: number): LogRow[] {
 t.test('version 2 and version 1 indexes answer alike, and as the oracle', async (t) => {
   const rand = new SeededRand(SEED);
   const rows = rowsWithLines(rand, 300);
-  const v2 = encodeLogIndex(rows).postings;
+  const v2 = encodeLogIndex(rows, undefined, LOG_INDEX_VERSION_WHOLE).postings;
   const v1 = toVersion1(v2);
   t.equal(openBlock(v1, BlockKind.postings)[0], LOG_INDEX_VERSION_STRINGS, 'a version 1 index');
-  t.equal(openBlock(v2, BlockKind.postings)[0], LOG_INDEX_VERSION, 'a version 2 index');
+  t.equal(openBlock(v2, BlockKind.postings)[0], LOG_INDEX_VERSION_WHOLE, 'a version 2 index');
   let mismatches = 0;
   for (let k = 0; k < 200; k++) {
     const q = randomQuery(rand, rows);
@@ -88,7 +88,7 @@ type Holding = (dict: ByteTermDict, terms: readonly string[], piece: string, max
 function holdingMismatches(seed: number, holding: Holding): string[] {
   const rand = new SeededRand(seed);
   const rows = rowsWithLines(rand, 200);
-  const { secs } = sectionsOf(encodeLogIndex(rows).postings);
+  const { secs } = sectionsOf(encodeLogIndex(rows, undefined, LOG_INDEX_VERSION_WHOLE).postings);
   const dict = new ByteTermDict(secs[0] as Uint8Array, secs[1] as Uint8Array);
   const terms = dict.all();
   const reference = new StringTermDict(encodeStringColumn([...terms]));
@@ -159,7 +159,7 @@ t.test('a planted holder search that forgets cut terms is caught', async (t) => 
 
 t.test('a damaged version 2 dictionary is ERR_CORRUPTION', async (t) => {
   const rows = rowsWithLines(new SeededRand(SEED), 40);
-  const sealed = encodeLogIndex(rows).postings;
+  const sealed = encodeLogIndex(rows, undefined, LOG_INDEX_VERSION_WHOLE).postings;
   const { rows: n, secs } = sectionsOf(sealed);
   const expectCorrupt = (t: Test, f: () => unknown, what: string): void => {
     try {
@@ -169,7 +169,7 @@ t.test('a damaged version 2 dictionary is ERR_CORRUPTION', async (t) => {
       t.ok(err instanceof OtlpdbError && err.code === 'ERR_CORRUPTION', `${what}: ${(err as Error).message}`);
     }
   };
-  const open = (s: Uint8Array[]): (() => unknown) => () => openLogIndex(seal(LOG_INDEX_VERSION, n, s), n).termRows('get');
+  const open = (s: Uint8Array[]): (() => unknown) => () => openLogIndex(seal(LOG_INDEX_VERSION_WHOLE, n, s), n).termRows('get');
   const bytes = secs[1] as Uint8Array;
   expectCorrupt(t, open([secs[0] as Uint8Array, bytes.subarray(0, bytes.length - 1), ...secs.slice(2)]), 'term bytes one short');
   expectCorrupt(t, open([secs[0] as Uint8Array, Uint8Array.of(...bytes, 0x61), ...secs.slice(2)]), 'a trailing term byte');
@@ -179,18 +179,18 @@ t.test('a damaged version 2 dictionary is ERR_CORRUPTION', async (t) => {
   expectCorrupt(t, open([many.finish(), ...secs.slice(1)]), 'more terms than bytes');
   const bad = Uint8Array.from(bytes);
   bad.fill(0xff);
-  const badDict = seal(LOG_INDEX_VERSION, n, [secs[0] as Uint8Array, bad, ...secs.slice(2)]);
+  const badDict = seal(LOG_INDEX_VERSION_WHOLE, n, [secs[0] as Uint8Array, bad, ...secs.slice(2)]);
   expectCorrupt(t, () => openLogIndex(badDict, n).termRows('get'), 'terms that are not UTF-8 (a lookup)');
   expectCorrupt(t, () => openLogIndex(badDict, n).terms, 'terms that are not UTF-8 (the whole dictionary)');
   const d = new ByteTermDict(secs[0] as Uint8Array, secs[1] as Uint8Array);
   const rev = encodeTermDict([...d.all()].reverse());
-  expectCorrupt(t, () => openLogIndex(seal(LOG_INDEX_VERSION, n, [rev.lengths, rev.bytes, ...secs.slice(2)]), n).terms, 'terms out of order');
+  expectCorrupt(t, () => openLogIndex(seal(LOG_INDEX_VERSION_WHOLE, n, [rev.lengths, rev.bytes, ...secs.slice(2)]), n).terms, 'terms out of order');
   expectCorrupt(t, () => openLogIndex(seal(7, n, secs), n), 'an unknown version');
 });
 
 t.test('the dictionary a version 2 index opens with decodes no term until asked', async (t) => {
   const rows = rowsWithLines(new SeededRand(SEED + 9), 100);
-  const { secs } = sectionsOf(encodeLogIndex(rows).postings);
+  const { secs } = sectionsOf(encodeLogIndex(rows, undefined, LOG_INDEX_VERSION_WHOLE).postings);
   const dict: TermDict = new ByteTermDict(secs[0] as Uint8Array, secs[1] as Uint8Array);
   t.ok(dict.count > 100, `${dict.count} terms`);
   const stale = Uint8Array.from(secs[1] as Uint8Array);

@@ -31,6 +31,8 @@ export interface TermDict {
   termId(term: string): number;
   /** all is every term, sorted (decoded once, then kept). */
   all(): readonly string[];
+  /** heldBytes estimates what the dictionary holds beside the stored bytes it views: its offsets, and its strings once decoded (STRING_HELD_BYTES each plus 2 a UTF-16 unit). */
+  heldBytes(): number;
   /**
    * idsHolding lists, increasing, the ids of the terms that contain `piece`
    * (read with "ſ" as "s" when `foldLongS`) or have tokenCharsMax − 1 or
@@ -67,6 +69,15 @@ function scanHolding(terms: readonly string[], piece: string, foldLongS: boolean
   return out;
 }
 
+/** STRING_HELD_BYTES is what one decoded JavaScript string is taken to weigh beside its characters (header and array slot). */
+const STRING_HELD_BYTES = 32;
+
+function stringsHeldBytes(terms: readonly string[]): number {
+  let n = 0;
+  for (const t of terms) n += STRING_HELD_BYTES + 2 * t.length;
+  return n;
+}
+
 /** StringTermDict is a version 1 dictionary: a string column decoded whole at open. */
 export class StringTermDict implements TermDict {
   readonly #terms: string[];
@@ -94,6 +105,10 @@ export class StringTermDict implements TermDict {
 
   all(): readonly string[] {
     return this.#terms;
+  }
+
+  heldBytes(): number {
+    return stringsHeldBytes(this.#terms);
   }
 
   idsHolding(piece: string, foldLongS: boolean, max: number): number[] | null {
@@ -193,6 +208,10 @@ export class ByteTermDict implements TermDict {
       this.#all = terms;
     }
     return this.#all;
+  }
+
+  heldBytes(): number {
+    return this.#starts.byteLength + (this.#all === null ? 0 : stringsHeldBytes(this.#all)) + 8 * (this.#longIds?.length ?? 0);
   }
 
   idsHolding(piece: string, foldLongS: boolean, max: number): number[] | null {

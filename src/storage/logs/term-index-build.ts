@@ -6,9 +6,10 @@
  * row and position packed in one u32) reused from build to build instead of
  * an object per term and row, groups them by term with one stable counting
  * sort, and writes each term's entry from its run, positions and one-row
- * postings straight into the entries' bytes. index-build-bytes.test.ts pins
- * the bytes; bench/log-flush.ts measures what this costs a flush. Pure
- * code, no I/O.
+ * postings straight into the entries' bytes, then (version 3) cuts the
+ * entries into chunks of whole terms (term-entries.ts) sealed apart from
+ * the dictionary. index-build-bytes.test.ts pins the bytes;
+ * bench/log-flush.ts measures what this costs a flush. Pure code, no I/O.
  */
 import { OtlpdbError, assert } from '../../errors.js';
 import { LogBlockLimits, StorageLimits } from '../../limits.js';
@@ -21,8 +22,9 @@ import { streamKey } from './log-block.js';
 import type { StreamLabel } from './log-line.js';
 import { logLine, streamLabels } from './log-line.js';
 import { buildTermBloom } from './term-bloom.js';
-import type { EncodedLogIndex } from './term-index.js';
+import type { EncodedLogIndex, LOG_INDEX_VERSION_WHOLE } from './term-index.js';
 import { LOG_INDEX_VERSION } from './term-index.js';
+import { cutEntryChunks, sealEntryChunk } from './term-entries.js';
 import { encodeTermDict } from './term-dict.js';
 
 /** cmp orders strings by UTF-16 code units (the order of the sorted sections). */
@@ -150,8 +152,11 @@ function section(out: ByteWriter, body: Uint8Array): void {
  * with one counting sort (stable, so each term's rows and positions stay in
  * order), and writes each term's entry from its run. `labelsOf`, when
  * given, is streamLabels of each row (as encodeLogBlock's `labels`).
+ * `version` is LOG_INDEX_VERSION (entries in chunks of their own) or
+ * LOG_INDEX_VERSION_WHOLE (one value, as blocks written until s17: tests
+ * of old blocks, benches).
  */
-export function encodeLogIndex(rows: readonly LogRow[], labelsOf?: RowLabels): EncodedLogIndex {
+export function encodeLogIndex(rows: readonly LogRow[], labelsOf?: RowLabels, version: typeof LOG_INDEX_VERSION | typeof LOG_INDEX_VERSION_WHOLE = LOG_INDEX_VERSION): EncodedLogIndex {
   const n = rows.length;
   if (n === 0 || n > LogBlockLimits.rowsPerBlockMax) {
     throw new OtlpdbError(n === 0 ? 'ERR_INVALID_ARGUMENT' : 'ERR_LIMIT_EXCEEDED', `a log index of ${n} rows`);
@@ -228,6 +233,8 @@ export function encodeLogIndex(rows: readonly LogRow[], labelsOf?: RowLabels): E
   const sizes = new ByteWriter();
   const pw = new ByteWriter();
   const termRows = new Uint32Array(n);
+  const termSizes = new Uint32Array(termCount);
+  let termRank = 0;
   for (const term of sortedTerms) {
     const id = ids.idOf(term);
     const from = start[id] as number;
@@ -276,6 +283,7 @@ export function encodeLogIndex(rows: readonly LogRow[], labelsOf?: RowLabels): E
     }
     entries.length = p;
     sizes.uvarint(p - entryStart);
+    termSizes[termRank++] = p - entryStart;
   }
   const sortedPairs = pairs.slice().sort((a, b) => cmp(a.name, b.name) || cmp(a.value, b.value));
   const pairPostings = new ByteWriter();
@@ -285,17 +293,39 @@ export function encodeLogIndex(rows: readonly LogRow[], labelsOf?: RowLabels): E
     pairPostings.raw(postings);
   }
   const out = new ByteWriter();
-  out.u8(LOG_INDEX_VERSION);
+  out.u8(version);
   out.uvarint(n);
   const dict = encodeTermDict(sortedTerms);
   section(out, dict.lengths);
   section(out, dict.bytes);
   section(out, sizes.finish());
-  section(out, entries.finish());
+  const sealedEntries: Uint8Array[] = [];
+  if (version === LOG_INDEX_VERSION) {
+    // The chunk table, and each chunk's entries sealed apart (term-entries.ts).
+    const cut = cutEntryChunks(termSizes);
+    const table = new ByteWriter();
+    table.uvarint(cut.length);
+    const all = entries.bytes;
+    let firstTerm = 0;
+    let at = 0;
+    for (let c = 0; c < cut.length; c++) {
+      const terms = cut[c] as number;
+      table.uvarint(terms);
+      let bytes = 0;
+      for (let t = firstTerm; t < firstTerm + terms; t++) bytes += termSizes[t] as number;
+      sealedEntries.push(sealEntryChunk({ rows: n, chunk: c, firstTerm, terms, bytes }, all.subarray(at, at + bytes)));
+      firstTerm += terms;
+      at += bytes;
+    }
+    assert(firstTerm === termCount && at === entries.length, 'the chunks hold every entry');
+    section(out, table.finish());
+  } else {
+    section(out, entries.finish());
+  }
   section(out, encodeStringColumn(sortedPairs.map((p) => p.name), w));
   section(out, encodeStringColumn(sortedPairs.map((p) => p.value), w));
   section(out, pairPostings.finish());
   const bloom = buildTermBloom(termStrs, StorageLimits.bloomFalsePositiveTarget);
-  return { postings: sealBlock(BlockKind.postings, out.finish()), bloom: sealBlock(BlockKind.bloom, bloom), truncatedRows };
+  return { postings: sealBlock(BlockKind.postings, out.finish()), entries: sealedEntries, bloom: sealBlock(BlockKind.bloom, bloom), truncatedRows };
 }
 

@@ -7,14 +7,15 @@
  * index; term-postings.ts opens one for reading (OpenedIndex), and
  * term-index-build.ts builds one. Pure code, no I/O.
  *
- * encodeLogIndex (term-index-build.ts) returns two sealed values, stored
- * under separate keys (storage/README.md: 0x31 postings, 0x32 bloom) so the
- * bloom is read alone:
+ * encodeLogIndex (term-index-build.ts) returns sealed values stored under
+ * separate keys (log-store-format.ts: 0x31 postings, 0x32 bloom, 0x36 entry
+ * chunks) so the bloom is read alone and a lookup reads the dictionary and
+ * only the entry chunks of the terms it names:
  *
  *   bloom     BlockKind.bloom: term-bloom.ts's filter of every distinct term
  *             (version 2; version 1 blooms of older blocks still read),
  *             sized for StorageLimits.bloomFalsePositiveTarget (1%)
- *   postings  BlockKind.postings, payload version 2 (LOG_INDEX_VERSION):
+ *   postings  BlockKind.postings, payload version 3 (LOG_INDEX_VERSION) or 2:
  *     u8       version
  *     uvarint  rows (as in the block; a query checks they agree)
  *     then seven sections, each [uvarint byteLength][bytes]:
@@ -27,11 +28,20 @@
  *                    then per posted row, in row order: [uvarint count >= 1]
  *                    [count × uvarint position delta] (first delta from 0; the
  *                    positions of the term in that row's line, strictly increasing)
+ *                    Version 3: the chunk table instead, [uvarint chunks]
+ *                    [chunks × uvarint terms >= 1]: the entries, in term order,
+ *                    are cut into chunks of whole terms (term-entries.ts, about
+ *                    LogBlockLimits.termEntriesChunkBytesTarget bytes each), chunk
+ *                    c sealed under its own key (entries, below)
  *     4 pair names   string column of the stream label names of each distinct
  *                    (name, value) pair, pairs sorted by name then value
  *     5 pair values  string column of their values
  *     6 pair postings pairs × [uvarint postingsBytes][postings]
- *   Version 1 (older blocks, still read): six sections, the terms as one
+ *   entries   version 3 only: the chunks, each BlockKind.postings with a
+ *             header naming its block's rows, its number and its terms
+ *             (term-entries.ts), so a chunk out of place is ERR_CORRUPTION
+ *   Version 2 (blocks written until s17, still read): section 3 holds the
+ *   entries, one value. Version 1 (older blocks, still read): six sections, the terms as one
  *   string column (codec/strings.ts) in place of sections 0 and 1, decoded
  *   whole at open.
  *
@@ -41,8 +51,9 @@
  * by a byte search over the term bytes (term-dict.ts). The whole dictionary
  * is decoded only for a query that walks it (fuzzy search, a case-insensitive
  * piece), then kept with the opened index. Measured in term-index.test.ts.
- * NB: the stored value is still read (and checksummed) whole on a cache miss;
- * splitting the entries into values of their own would read less. A query opens
+ * A version 3 lookup names the chunks of its terms (EntryChunks): the store
+ * fetches the missing ones and runs the lookup again (log-block-read.ts
+ * withEntries). A query opens
  * (and checksums) the index and the block each time, about 1.4 + 2.2 ms of
  * a ~6 ms query over 10,000 rows; a block cache would keep them open.
  * NB: the index records the block's row count only; an index of another
@@ -62,14 +73,18 @@ import { difference, intersect, union } from '../codec/index.js';
 import { tokenize } from '../tokenizer.js';
 import { openLogBlock, readTimes } from './log-block-decode.js';
 import { decodeTermBloom } from './term-bloom.js';
+import type { EntryChunks } from './term-entries.js';
+import { entryChunksOf } from './term-entries.js';
 import { OpenedIndex } from './term-postings.js';
 
-export { LOG_INDEX_VERSION, LOG_INDEX_VERSION_STRINGS } from './term-postings.js';
+export { LOG_INDEX_VERSION, LOG_INDEX_VERSION_STRINGS, LOG_INDEX_VERSION_WHOLE } from './term-postings.js';
 
-/** EncodedLogIndex is a block's index as stored: two sealed values. */
+/** EncodedLogIndex is a block's index as stored: sealed values. */
 export interface EncodedLogIndex {
-  /** postings is sealed as BlockKind.postings (term and stream postings, positions). */
+  /** postings is sealed as BlockKind.postings (dictionary, chunk table, stream postings; version 2: with the entries). */
   readonly postings: Uint8Array;
+  /** entries are the sealed entry chunks of a version 3 index, in chunk order (empty for version 2). */
+  readonly entries: readonly Uint8Array[];
   /** bloom is sealed as BlockKind.bloom (the block's terms). */
   readonly bloom: Uint8Array;
   /** truncatedRows counts the rows whose line the tokenizer stopped short of (tokensPerLineMax): their later terms are not indexed. */
@@ -189,6 +204,17 @@ export function normalizeLogQuery(q: LogQuery): NormalizedLogQuery {
   return { terms, phrases, matchers };
 }
 
+/** StoredLogIndex is an index's postings value, with its entry chunks (version 3), or alone (version 2, or a caller that reads no entry). */
+export type StoredLogIndex = Uint8Array | Pick<EncodedLogIndex, 'postings' | 'entries'>;
+
+/** openStored opens a stored index and its chunks (null: none given). */
+function openStored(index: StoredLogIndex): { idx: OpenedIndex; chunks: EntryChunks | null } {
+  const postings = index instanceof Uint8Array ? index : index.postings;
+  const idx = new OpenedIndex(postings);
+  const chunks = index instanceof Uint8Array ? null : entryChunksOf(index.entries, (c, sealed) => idx.openChunk(c, sealed));
+  return { idx, chunks };
+}
+
 /** readIndexTerms is a block index's term dictionary, sorted (the line-hint pruning scans it; log-hints.ts). Throws ERR_CORRUPTION. */
 export function readIndexTerms(postings: Uint8Array): readonly string[] {
   return new OpenedIndex(postings).terms;
@@ -221,7 +247,7 @@ export function queryLogBlockWith(block: Uint8Array, index: EncodedLogIndex, q: 
   }
 
   // 3. Postings: terms, phrases (with positions), streams.
-  let cand = postingsCandidates(index.postings, header.rows, nq, phraseCheck);
+  let cand = postingsCandidates(index, header.rows, nq, phraseCheck);
   stats.prunedByPostings = header.rows - cand.length;
 
   // 4. Time, row by row, unless the block lies inside the query's range.
@@ -253,8 +279,8 @@ export function bloomAdmits(sealedBloom: Uint8Array, nq: NormalizedLogQuery): bo
  * block meta) reads the block only when this is not empty. Throws
  * ERR_CORRUPTION, ERR_INVALID_ARGUMENT, ERR_LIMIT_EXCEEDED.
  */
-export function queryLogIndex(postings: Uint8Array, blockRows: number, q: LogQuery): Uint32Array {
-  return postingsCandidates(postings, blockRows, normalizeLogQuery(q), consecutivePositions);
+export function queryLogIndex(index: StoredLogIndex, blockRows: number, q: LogQuery): Uint32Array {
+  return postingsCandidates(index, blockRows, normalizeLogQuery(q), consecutivePositions);
 }
 
 /**
@@ -280,6 +306,8 @@ export interface LogIndexReader {
   termIdsStarting(prefix: string, max: number): number[] | null;
   /** termPositionsById is the rows of the term of rank `id` and, per row, its token positions (increasing). */
   termPositionsById(id: number): { readonly rows: Uint32Array; readonly positions: readonly Uint32Array[] };
+  /** prefetch says the lookup will read the entries of `terms` (normalized) and of the terms of ranks `ids`: a version 3 index fetches their chunks at once. Answers nothing. */
+  prefetch(terms: readonly string[], ids: readonly number[]): void;
 }
 
 /**
@@ -296,14 +324,14 @@ export interface BlockSearchPrune {
   candidates(index: LogIndexReader): Uint32Array;
 }
 
-/** openLogIndex opens a block's sealed postings for a boolean search. Throws ERR_CORRUPTION (also when it indexes another row count). */
-export function openLogIndex(postings: Uint8Array, blockRows: number, phraseCheck: PhraseCheck = consecutivePositions): LogIndexReader {
-  const idx = new OpenedIndex(postings);
+/** openLogIndex opens a block's sealed postings (and entry chunks) for a boolean search. Throws ERR_CORRUPTION (also when it indexes another row count). */
+export function openLogIndex(index: StoredLogIndex, blockRows: number, phraseCheck: PhraseCheck = consecutivePositions): LogIndexReader {
+  const { idx, chunks } = openStored(index);
   if (idx.rows !== blockRows) throw corrupt(`index of ${idx.rows} rows for a block of ${blockRows}`);
-  return readerOf(idx, blockRows, phraseCheck);
+  return readerOf(idx, blockRows, phraseCheck, chunks);
 }
 
-function readerOf(idx: OpenedIndex, blockRows: number, phraseCheck: PhraseCheck): LogIndexReader {
+function readerOf(idx: OpenedIndex, blockRows: number, phraseCheck: PhraseCheck, chunks: EntryChunks | null): LogIndexReader {
   return {
     rows: idx.rows,
     get terms() {
@@ -312,44 +340,53 @@ function readerOf(idx: OpenedIndex, blockRows: number, phraseCheck: PhraseCheck)
     termIdsHolding: (piece, foldLongS, max) => idx.dict.idsHolding(piece, foldLongS, max),
     termRowsById: (id) => {
       assert(Number.isSafeInteger(id) && id >= 0 && id < idx.dict.count, 'a term id of the block');
-      return idx.termEntry(id, false).rows;
+      return idx.termEntry(id, false, chunks).rows;
     },
     termIdsStarting: (prefix, max) => idx.dict.idsStarting(prefix, max),
     termPositionsById: (id) => {
       assert(Number.isSafeInteger(id) && id >= 0 && id < idx.dict.count, 'a term id of the block');
-      return idx.termEntry(id, true);
+      return idx.termEntry(id, true, chunks);
     },
     termRows: (term) => {
       const id = idx.termId(term);
-      return id < 0 ? new Uint32Array(0) : idx.termEntry(id, false).rows;
+      return id < 0 ? new Uint32Array(0) : idx.termEntry(id, false, chunks).rows;
     },
-    phraseRows: (phrase) => candidatesIn(idx, blockRows, { terms: [], phrases: [[...phrase]], matchers: [] }, phraseCheck),
+    prefetch: (terms, ids) => idx.wantTerms([...terms.map((t) => idx.termId(t)), ...ids], chunks),
+    phraseRows: (phrase) => candidatesIn(idx, blockRows, { terms: [], phrases: [[...phrase]], matchers: [] }, phraseCheck, chunks),
   };
+}
+
+/** LogBlockIndexView is one lookup's view of a block index: the boolean-search reader, and the rows a normalized query's terms, stream matchers and phrases admit (what queryLogIndex answers). */
+export interface LogBlockIndexView {
+  readonly reader: LogIndexReader;
+  candidates(nq: NormalizedLogQuery): Uint32Array;
 }
 
 /**
  * LogBlockIndex is a block's postings opened once for every later query
- * (log-block-read.ts caches it): the boolean-search reader, and the rows a
- * normalized query's terms, stream matchers and phrases admit (what
- * queryLogIndex answers). Immutable; shared by readers.
+ * (log-block-read.ts caches it). A lookup views it with the entry chunks at
+ * hand (null: version 2, the entries are in the value). Immutable; shared
+ * by readers.
  */
 export interface LogBlockIndex {
-  readonly reader: LogIndexReader;
-  candidates(nq: NormalizedLogQuery): Uint32Array;
+  readonly opened: OpenedIndex;
+  view(chunks: EntryChunks | null): LogBlockIndexView;
 }
 
 /** openLogBlockIndex opens a block's sealed postings (see LogBlockIndex). Throws ERR_CORRUPTION (also when it indexes another row count). */
 export function openLogBlockIndex(postings: Uint8Array, blockRows: number): LogBlockIndex {
   const idx = new OpenedIndex(postings);
   if (idx.rows !== blockRows) throw corrupt(`index of ${idx.rows} rows for a block of ${blockRows}`);
-  const reader = readerOf(idx, blockRows, consecutivePositions);
-  return { reader, candidates: (nq) => candidatesIn(idx, blockRows, nq, consecutivePositions) };
+  return {
+    opened: idx,
+    view: (chunks) => ({ reader: readerOf(idx, blockRows, consecutivePositions, chunks), candidates: (nq) => candidatesIn(idx, blockRows, nq, consecutivePositions, chunks) }),
+  };
 }
 
-function postingsCandidates(postings: Uint8Array, blockRows: number, nq: NormalizedLogQuery, phraseCheck: PhraseCheck): Uint32Array {
-  const idx = new OpenedIndex(postings);
+function postingsCandidates(index: StoredLogIndex, blockRows: number, nq: NormalizedLogQuery, phraseCheck: PhraseCheck): Uint32Array {
+  const { idx, chunks } = openStored(index);
   if (idx.rows !== blockRows) throw corrupt(`index of ${idx.rows} rows for a block of ${blockRows}`);
-  return candidatesIn(idx, blockRows, nq, phraseCheck);
+  return candidatesIn(idx, blockRows, nq, phraseCheck, chunks);
 }
 
 function allRows(n: number): Uint32Array {
@@ -358,15 +395,17 @@ function allRows(n: number): Uint32Array {
   return out;
 }
 
-function candidatesIn(idx: OpenedIndex, blockRows: number, nq: NormalizedLogQuery, phraseCheck: PhraseCheck): Uint32Array {
+function candidatesIn(idx: OpenedIndex, blockRows: number, nq: NormalizedLogQuery, phraseCheck: PhraseCheck, chunks: EntryChunks | null): Uint32Array {
   const { terms, phrases, matchers } = nq;
   const none = new Uint32Array(0);
+  // Every entry this may read, asked for at once (a version 3 index fetches their chunks in one read).
+  idx.wantTerms([...terms, ...phrases.flat()].map((t) => idx.termId(t)), chunks);
   // null: every row (no array of every row is made unless it is the answer or a `!=` matcher needs it).
   let cand: Uint32Array | null = null;
   for (const term of terms) {
     const id = idx.termId(term);
     if (id < 0) return none;
-    const rows = idx.termEntry(id, false).rows;
+    const rows = idx.termEntry(id, false, chunks).rows;
     cand = cand === null ? rows : intersect(cand, rows);
   }
   for (const m of matchers) {
@@ -379,7 +418,7 @@ function candidatesIn(idx: OpenedIndex, blockRows: number, nq: NormalizedLogQuer
     if (cand !== null && cand.length === 0) break;
     const ids = phrase.map((t) => idx.termId(t));
     if (ids.some((id) => id < 0)) return none;
-    const entries = ids.map((id) => idx.termEntry(id, true));
+    const entries = ids.map((id) => idx.termEntry(id, true, chunks));
     for (const e of entries) cand = cand === null ? e.rows : intersect(cand, e.rows);
     const kept: number[] = [];
     const cursors = entries.map(() => 0);
