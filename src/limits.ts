@@ -636,6 +636,12 @@ export const StorageLimits = {
   logTableCacheEntriesMax: 1024,
   /** logTableCacheKeyBytesMax is the longest table (bytes) log-table-cache.ts keeps; longer tables are decoded every time. */
   logTableCacheKeyBytesMax: 4096,
+  /** asciiMemoBytesMax is the longest string an AsciiMemo (entry-scan.ts) keeps: a tenant id or an idempotency key. */
+  asciiMemoBytesMax: 256,
+  /** internScanEntriesMax is the resource or scope table length from which EntryWriter finds a table's bytes through a map instead of comparing them entry by entry. */
+  internScanEntriesMax: 8,
+  /** resourceLabelNamesMax bounds the memo of resource attribute keys to label names (series-identity.ts; cleared when full). */
+  resourceLabelNamesMax: 4096,
   /** internedKeysPerReaderMax bounds the distinct attribute keys one decoder shares between the rows of one message. */
   internedKeysPerReaderMax: 1024,
   /** internedValuesPerReaderMax bounds the distinct attribute values one decoder shares between the rows of one message. */

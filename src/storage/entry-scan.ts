@@ -21,8 +21,8 @@ const TWO_32 = 4294967296;
 const TWO_32_MS = 4294;
 const TWO_32_REM_NS = 967296;
 
-/** ASCII_MEMO_BYTES_MAX is the longest string an AsciiMemo keeps (a tenant id, an idempotency key). */
-export const ASCII_MEMO_BYTES_MAX = 256;
+/** ASCII_MEMO_BYTES_MAX is StorageLimits.asciiMemoBytesMax: the longest string an AsciiMemo keeps (a tenant id, an idempotency key). */
+export const ASCII_MEMO_BYTES_MAX = L.asciiMemoBytesMax;
 
 /**
  * AsciiMemo is the last string one caller of Scan.ascii read and its bytes:

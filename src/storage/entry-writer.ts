@@ -51,7 +51,7 @@ const U64_END = 2n ** 64n;
 const SHORT_STRING_CHARS = 0x40;
 
 /** INTERN_SCAN_ENTRIES_MAX is the table length from which EntryWriter finds a resource's or scope's bytes through a map instead of comparing them with each entry. */
-const INTERN_SCAN_ENTRIES_MAX = 8;
+const INTERN_SCAN_ENTRIES_MAX = L.internScanEntriesMax;
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

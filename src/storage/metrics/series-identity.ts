@@ -54,6 +54,7 @@
  */
 import type { AnyValue, KeyValue, MetricData, MetricPointRow, NumberValue, Resource } from '../rows.js';
 import type { Label } from './series-registry.js';
+import { StorageLimits } from '../../limits.js';
 
 /** RESOURCE_LABEL_PREFIX prefixes the label name of every resource attribute. */
 export const RESOURCE_LABEL_PREFIX = 'resource_';
@@ -136,8 +137,8 @@ function pushAttributes(out: Label[], attrs: readonly KeyValue[], prefix: string
   for (const kv of attrs) out.push({ name: prefix === '' ? escapeLabelName(kv.key) : resourceLabelName(kv.key), value: renderAnyValue(kv.value) });
 }
 
-/** RESOURCE_LABEL_NAMES_MAX bounds RESOURCE_LABEL_NAMES (entries; cleared when full). */
-export const RESOURCE_LABEL_NAMES_MAX = 4096;
+/** RESOURCE_LABEL_NAMES_MAX is StorageLimits.resourceLabelNamesMax: it bounds RESOURCE_LABEL_NAMES (entries; cleared when full). */
+export const RESOURCE_LABEL_NAMES_MAX = StorageLimits.resourceLabelNamesMax;
 
 /**
  * RESOURCE_LABEL_NAMES maps a resource attribute key to its label name, so
