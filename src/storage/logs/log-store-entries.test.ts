@@ -6,92 +6,23 @@
  * its chunks, not every chunk; a damaged or missing chunk in LevelDB is
  * ERR_CORRUPTION, never rows; retention deletes a block's chunks with it.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';
-import { LogStoreLimits } from '../../limits.js';
 import type { LogRow } from '../rows.js';
-import { KvWriteBatch, ShardDb } from '../shard/shard-db.js';
+import { KvWriteBatch } from '../shard/shard-db.js';
+import type { ShardDb } from '../shard/shard-db.js';
 import { newScanStats } from '../shard/signal-store.js';
-import type { ScanStats } from '../shard/signal-store.js';
-import { canon } from '../storage-test-util.js';
 import { decodeLogBlock } from './log-block-decode.js';
 import type { LogScanQuery } from './log-scan.js';
 import { LogStore } from './log-store.js';
-import { LogKeySpace, bucketOf, bucketStartNs } from './log-store-format.js';
-import { oracleQuery, randomQuery, realisticLogs } from './log-test-util.js';
+import { LogKeySpace, bucketStartNs } from './log-store-format.js';
+import { BASE_BUCKET, U64_MAX, flushStore as flush, genStoreRows as genRows, openTestDb, storeAnswer as answer, storeDifferential } from './log-store-test-util.js';
 import { LOG_INDEX_VERSION_WHOLE } from './term-index.js';
 import { encodeLogIndex } from './term-index-build.js';
 import { OpenedIndex } from './term-postings.js';
 
 const SEED = Number(process.env.SEED ?? 0x36e3);
-const U64_MAX = (1n << 64n) - 1n;
-const BASE_BUCKET = bucketOf(1_795_000_000_000_000_000n);
-
-async function openDb(t: Test): Promise<ShardDb> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-logs-entries-'));
-  const db = await ShardDb.open(dir);
-  t.teardown(async () => {
-    await db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return db;
-}
-
-async function flush(store: LogStore, db: ShardDb, flushIndex: number): Promise<void> {
-  store.freeze();
-  const batch = new KvWriteBatch();
-  await store.writeFrozen({ batch, kv: db, flushIndex });
-  await db.write(batch);
-  store.dropFrozen();
-}
-
-function genRows(rand: SeededRand, n: number): LogRow[] {
-  return realisticLogs(rand, n, 'acme').map((row) => {
-    const time = bucketStartNs(BASE_BUCKET + rand.intn(3)) + BigInt(rand.intn(3600)) * 1_000_000_000n + BigInt(rand.intn(1000));
-    return { ...row, timeUnixNano: time, observedTimeUnixNano: time };
-  });
-}
-
-function drawQuery(rand: SeededRand, rows: readonly LogRow[]): LogScanQuery {
-  const lq = randomQuery(rand, rows);
-  return {
-    startNs: lq.minTimeNs ?? 0n,
-    endNs: lq.maxTimeNs ?? U64_MAX,
-    streamMatchers: lq.streamMatchers,
-    terms: lq.terms,
-    phrases: lq.phrases,
-    direction: rand.intn(2) === 0 ? 'forward' : 'backward',
-    limit: [1, 5, 40, LogStoreLimits.queryRowsMax][rand.intn(4)] as number,
-  };
-}
-
-function reference(rows: readonly LogRow[], q: LogScanQuery): string[] {
-  const idx = oracleQuery(rows, { streamMatchers: q.streamMatchers, terms: q.terms, phrases: q.phrases, minTimeNs: q.startNs, maxTimeNs: q.endNs });
-  const hits = idx.map((i) => rows[i] as LogRow).sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0));
-  if (q.direction === 'backward') hits.reverse();
-  return hits.slice(0, q.limit).map(canon);
-}
-
-async function answer(store: LogStore, db: ShardDb, q: LogScanQuery, stats: ScanStats = newScanStats()): Promise<string[]> {
-  const out: string[] = [];
-  for await (const batch of store.queryLogs(db, 'acme', q, stats)) for (const h of batch) out.push(canon(h.row));
-  return out;
-}
-
-async function differential(store: LogStore, db: ShardDb, rows: readonly LogRow[], rand: SeededRand, n: number): Promise<string[]> {
-  const bad: string[] = [];
-  for (let i = 0; i < n && bad.length < 3; i++) {
-    const q = drawQuery(rand, rows);
-    const want = reference(rows, q);
-    const got = await answer(store, db, q);
-    if (got.length !== want.length || got.some((g, k) => g !== want[k])) bad.push(`query ${i} ${canon(q)}: got ${got.length}, want ${want.length} (SEED=${SEED})`);
-  }
-  return bad;
-}
 
 async function entriesOf(db: ShardDb, space: number): Promise<{ key: Uint8Array; value: Uint8Array }[]> {
   const out: { key: Uint8Array; value: Uint8Array }[] = [];
@@ -125,7 +56,7 @@ async function toVersion2(db: ShardDb): Promise<number> {
 
 async function setup(t: Test, seed: number, rowsPerFlush = 1_500): Promise<{ db: ShardDb; rows: LogRow[] }> {
   const rand = new SeededRand(seed);
-  const db = await openDb(t);
+  const db = await openTestDb(t, 'otlpdb-logs-entries-');
   const store = new LogStore();
   await store.load(db);
   const rows: LogRow[] = [];
@@ -147,7 +78,7 @@ t.test('version 2 blocks (written before s17) still answer, mixed with version 3
   t.ok(rewritten > 0 && chunksAfter > 0 && chunksAfter < chunksBefore, `${rewritten} blocks now version 2; ${chunksAfter} chunks of version 3 blocks left`);
   const store = new LogStore();
   await store.load(db);
-  t.same(await differential(store, db, rows, new SeededRand(SEED + 1), 60), [], 'a mixed read = reference');
+  t.same(await storeDifferential(store, db, rows, new SeededRand(SEED + 1), 60, SEED), [], 'a mixed read = reference');
 });
 
 t.test('a term query pruned at the index reads the dictionaries and the chunks of its term, not every chunk', async (t) => {
