@@ -39,15 +39,8 @@ export class FactorMemo {
   /** fill computes the memo's values for a new key with extrapolate's operations in its order (no clamp). */
   fill(startGapMs: number, endGapMs: number, sampledMs: number, n: number, isRate: boolean, rangeSec: number): void {
     const durationToStart = startGapMs / 1000;
-    const durationToEnd = endGapMs / 1000;
     const sampledInterval = sampledMs / 1000;
-    const averageDurationBetweenSamples = sampledInterval / (n - 1);
-    const threshold = averageDurationBetweenSamples * 1.1;
-    let extrapolateToInterval = sampledInterval;
-    extrapolateToInterval += durationToStart < threshold ? durationToStart : averageDurationBetweenSamples / 2;
-    extrapolateToInterval += durationToEnd < threshold ? durationToEnd : averageDurationBetweenSamples / 2;
-    let factor = extrapolateToInterval / sampledInterval;
-    if (isRate) factor /= rangeSec;
+    const factor = extrapolationFactor(durationToStart, endGapMs / 1000, sampledInterval, n, isRate, rangeSec);
     this.startGapMs = startGapMs;
     this.endGapMs = endGapMs;
     this.sampledMs = sampledMs;
@@ -62,4 +55,24 @@ export class FactorMemo {
     this.startGapMs = NaN;
     this.n = -1;
   }
+}
+
+/**
+ * extrapolationFactor is the factor Prometheus's extrapolatedRate multiplies
+ * a window's delta by: the sampled interval stretched to the window's edges
+ * (by at most half an average interval past the first and last sample),
+ * divided by `rangeSec` for a rate. Durations in seconds; `durationToStart`
+ * is already clamped at a counter's zero by the caller when that applies.
+ * extrapolate (range-functions.ts) and FactorMemo share it, so the memo's
+ * factor is the same float operations in the same order, bit for bit.
+ */
+export function extrapolationFactor(durationToStart: number, durationToEnd: number, sampledInterval: number, n: number, isRate: boolean, rangeSec: number): number {
+  const averageDurationBetweenSamples = sampledInterval / (n - 1);
+  const threshold = averageDurationBetweenSamples * 1.1;
+  let extrapolateToInterval = sampledInterval;
+  extrapolateToInterval += durationToStart < threshold ? durationToStart : averageDurationBetweenSamples / 2;
+  extrapolateToInterval += durationToEnd < threshold ? durationToEnd : averageDurationBetweenSamples / 2;
+  let factor = extrapolateToInterval / sampledInterval;
+  if (isRate) factor /= rangeSec;
+  return factor;
 }

@@ -6,6 +6,7 @@
  */
 
 import { quantile } from './aggregations.js';
+import { extrapolationFactor } from './extrapolation-factor.js';
 
 /** Window is one series' samples inside one step's window: indexes [lo, hi) of ts/vs, and the window's bounds. */
 export interface Window {
@@ -60,18 +61,11 @@ export function extrapolate(result: number, firstT: number, lastT: number, first
   let durationToStart = (firstT - startMs) / 1000;
   const durationToEnd = (endMs - lastT) / 1000;
   const sampledInterval = (lastT - firstT) / 1000;
-  const averageDurationBetweenSamples = sampledInterval / (n - 1);
   if (isCounter && result > 0 && firstV >= 0) {
     const durationToZero = sampledInterval * (firstV / result);
     if (durationToZero < durationToStart) durationToStart = durationToZero;
   }
-  const threshold = averageDurationBetweenSamples * 1.1;
-  let extrapolateToInterval = sampledInterval;
-  extrapolateToInterval += durationToStart < threshold ? durationToStart : averageDurationBetweenSamples / 2;
-  extrapolateToInterval += durationToEnd < threshold ? durationToEnd : averageDurationBetweenSamples / 2;
-  let factor = extrapolateToInterval / sampledInterval;
-  if (isRate) factor /= rangeSec;
-  return result * factor;
+  return result * extrapolationFactor(durationToStart, durationToEnd, sampledInterval, n, isRate, rangeSec);
 }
 
 function instantValue(w: Window, isRate: boolean): number | null {
