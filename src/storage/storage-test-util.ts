@@ -1,8 +1,12 @@
 /**
  * storage-test-util.ts — small helpers the storage tests share. Test code only.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Test } from 'tap';
 import { OtlpdbError } from '../errors.js';
+import { ShardDb } from './shard/shard-db.js';
 
 /** codeOf runs `fn` and returns 'ok', or the code of the OtlpdbError it threw (any other error is rethrown). */
 export function codeOf(fn: () => unknown): string {
@@ -49,4 +53,15 @@ export function expectCorrupt(t: Test, f: () => unknown, what: string): void {
   } catch (err) {
     t.ok(err instanceof OtlpdbError && err.code === 'ERR_CORRUPTION', `${what}: ERR_CORRUPTION (${(err as Error).message.slice(0, 80)})`);
   }
+}
+
+/** tempShardDb opens a ShardDb in a fresh temp dir (name starting with `prefix`), closed and removed at the test's teardown. */
+export async function tempShardDb(t: Test, prefix: string): Promise<ShardDb> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const db = await ShardDb.open(dir);
+  t.teardown(async () => {
+    await db.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return db;
 }

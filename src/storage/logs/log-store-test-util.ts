@@ -5,17 +5,14 @@
  * store's, and a run of random queries that reports the first mismatches
  * with the seed to reproduce them. Test code only.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import type { Test } from 'tap';
 import type { SeededRand } from '../../fs/seeded-rand.js';
 import { LogStoreLimits } from '../../limits.js';
 import type { LogRow } from '../rows.js';
-import { KvWriteBatch, ShardDb } from '../shard/shard-db.js';
+import { KvWriteBatch } from '../shard/shard-db.js';
+import type { ShardDb } from '../shard/shard-db.js';
 import { newScanStats } from '../shard/signal-store.js';
 import type { ScanStats } from '../shard/signal-store.js';
-import { canon } from '../storage-test-util.js';
+import { canon, tempShardDb } from '../storage-test-util.js';
 import type { LogScanQuery } from './log-scan.js';
 import type { LogStore } from './log-store.js';
 import { bucketOf, bucketStartNs } from './log-store-format.js';
@@ -26,16 +23,8 @@ export const U64_MAX = (1n << 64n) - 1n;
 /** BASE_BUCKET is the first of the three hourly buckets genStoreRows spreads rows over. */
 export const BASE_BUCKET = bucketOf(1_795_000_000_000_000_000n);
 
-/** openTestDb opens a LevelDB in a fresh temp folder, closed and removed at the test's end. */
-export async function openTestDb(t: Test, prefix: string): Promise<ShardDb> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  const db = await ShardDb.open(dir);
-  t.teardown(async () => {
-    await db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return db;
-}
+/** openTestDb is storage-test-util's tempShardDb: a LevelDB in a fresh temp folder, closed and removed at the test's end. */
+export const openTestDb = tempShardDb;
 
 /** flushStore freezes the head, writes the frozen part in one batch and drops it, as a node's flush does. */
 export async function flushStore(store: LogStore, db: ShardDb, flushIndex: number): Promise<{ indexBytes: number }> {

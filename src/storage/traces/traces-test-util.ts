@@ -7,13 +7,11 @@
  * http.status_code, db.system) and one high-cardinality one (http.target with
  * a numeric id, user.id). Test code only.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import type { Test } from 'tap';
+import { tempShardDb } from '../storage-test-util.js';
 import { OtlpdbError } from '../../errors.js';
 import type { SeededRand } from '../../fs/seeded-rand.js';
-import { KvWriteBatch, ShardDb } from '../shard/shard-db.js';
+import { KvWriteBatch } from '../shard/shard-db.js';
+import type { ShardDb } from '../shard/shard-db.js';
 import type { KeyRange, KvEntry, KvRead } from '../shard/shard-db.js';
 import type { KeyValue, Resource, Scope, SpanKind, SpanRow, StatusCode } from '../rows.js';
 import { SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
@@ -112,16 +110,8 @@ export class SpaceScanCounter implements KvRead {
   }
 }
 
-/** tempTraceDb opens a ShardDb in a fresh temp dir, closed and removed at the test's teardown. */
-export async function tempTraceDb(t: Test, prefix: string): Promise<ShardDb> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  const db = await ShardDb.open(dir);
-  t.teardown(async () => {
-    await db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  return db;
-}
+/** tempTraceDb is storage-test-util's tempShardDb, under the name the trace tests call it by. */
+export const tempTraceDb = tempShardDb;
 
 /** addAndFlush adds `spans` to `store` `chunk` at a time and flushes after every `flushEvery` chunks (flush indexes 1, 2, ...); what is left stays in the head. */
 export async function addAndFlush(store: TraceStore, db: ShardDb, tenant: string, spans: readonly SpanRow[], chunk: number, flushEvery: number): Promise<void> {
