@@ -8,7 +8,9 @@ import type { PeerTransport } from '../transport/peer-transport.js';
 import type { TraceSearchQuery } from './search-params.js';
 import type { ShardSearchAnswer } from './trace-search-shard.js';
 import { TraceSearch } from './trace-search.js';
-import { decodeSearchRequest, encodeSearchAnswer } from './trace-search-wire.js';
+import { SHARD_SEARCH_TRACES, decodeSearchRequest, encodeSearchAnswer } from './trace-search-wire.js';
+import { SHARD_SEARCH_TRACES_BATCH } from './trace-search-batch.js';
+import { decodeBatchRequest, encodeBatchAnswer } from './metrics-read-batch.js';
 
 // The coordinator of a trace search over injected peers (TraceSearchDeps is
 // the seam): failover from a dead replica, leader hints, a shard electing a
@@ -44,9 +46,17 @@ function harness(peers: Readonly<Record<number, Peer>>, replicas: readonly NodeI
   const calls: { peer: NodeId; group: number }[] = [];
   const sleeps: number[] = [];
   const perPeer = new Map<NodeId, number>();
-  const transport = {
+  const transport: PeerTransport = {
     handle: () => undefined,
-    call: (peer: NodeId, _method: string, payload: Uint8Array): Promise<Uint8Array> => {
+    call: (peer: NodeId, method: string, payload: Uint8Array): Promise<Uint8Array> => {
+      // A peer first for two or more shards gets them in one batch (trace-search-batch.ts): each part as a single call.
+      if (method === SHARD_SEARCH_TRACES_BATCH) {
+        return Promise.allSettled(decodeBatchRequest(payload).map((part) => transport.call(peer, SHARD_SEARCH_TRACES, part, 1_000))).then((all) => {
+          // A dead peer fails the whole call, as its connection would.
+          if (peers[peer] === undefined) throw new OtlpdbError('ERR_UNAVAILABLE', `node ${peer} is not connected`);
+          return encodeBatchAnswer(all.map((o) => (o.status === 'fulfilled' ? o.value : (o.reason as unknown))));
+        });
+      }
       const { group } = decodeSearchRequest(payload);
       calls.push({ peer, group });
       const n = perPeer.get(peer) ?? 0;

@@ -38,6 +38,7 @@ import { planQuery } from './planner.js';
 import type { QueryPlan } from './planner.js';
 import { allFailedError, fanOut, runHere, shardMapOf } from './shard-fanout.js';
 import { traceSearchIr } from './trace-ir.js';
+import { SEARCH_BATCH_PARTS_MAX, SHARD_SEARCH_TRACES_BATCH, searchBatch, serveSearchBatch } from './trace-search-batch.js';
 import type { FailedShard, FanoutDeps } from './shard-fanout.js';
 
 export type { FailedShard } from './shard-fanout.js';
@@ -82,6 +83,10 @@ export class TraceSearch {
       const deadline = this.#d.nowMs() + Math.min(L.shardCallMs, ctx.deadlineMs);
       return encodeSearchAnswer(await this.#runHere(r.group, r.tenant, r.consistency, r.query, deadline));
     });
+    this.#d.transport.handle(SHARD_SEARCH_TRACES_BATCH, async (payload, ctx) => {
+      const deadline = this.#d.nowMs() + Math.min(L.shardCallMs, ctx.deadlineMs);
+      return serveSearchBatch(payload, (r) => this.#runHere(r.group, r.tenant, r.consistency, r.query, deadline));
+    });
   }
 
   /**
@@ -122,6 +127,9 @@ export class TraceSearch {
         here: (shard, deadlineMs) => this.searchHere(shard, tenant, consistency, q, deadlineMs),
         remote: async (peer, shard, timeoutMs) =>
           decodeSearchAnswer(await this.#d.transport.call(peer, SHARD_SEARCH_TRACES, encodeSearchRequest({ group: shard, tenant, consistency, query: q }), timeoutMs), q.limit, q.spss),
+        // A peer first for two or more shards gets them in one call (trace-search-batch.ts).
+        batch: (peer, shards, timeoutMs) => searchBatch(this.#d.transport, peer, shards, timeoutMs, { tenant, consistency, query: q }),
+        batchPartsMax: SEARCH_BATCH_PARTS_MAX,
       },
       signal,
     );
