@@ -1551,7 +1551,10 @@ export const TraceLookupLimits = {
   callMs: 5_000,
   /** answerBytesMax bounds one answer's encoded spans; past it the answer says `truncated`. */
   answerBytesMax: 12 * 1024 * 1024,
+  /** replicaReadMs bounds a follower's read of its own replica (the leader's ReadIndex, then applying up to it); past it the lookup asks the leader. */
+  replicaReadMs: 1_000,
 } as const;
+assert(TraceLookupLimits.replicaReadMs < TraceLookupLimits.lookupMsMax, 'a replica read leaves time to ask the leader');
 assert(TraceLookupLimits.answerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'an answer fits one frame');
 assert(TraceLookupLimits.callMs <= TransportLimits.callDeadlineMsMax, 'a lookup call deadline is allowed');
 assert(TraceLookupLimits.callMs <= TraceLookupLimits.lookupMsMax, 'a call fits in a lookup');

@@ -190,13 +190,16 @@ export interface OtlpdbNodeOptions {
  * - `logql-shard-drops-metadata`: a pushed LogQL log query loses the
  *   entries' structured metadata on this node's shard parts (the LogQL
  *   cluster differential test must catch it);
+ * - `trace-replica-read-without-readindex`: a trace lookup on a follower of
+ *   the trace's shard reads its replica without the leader's ReadIndex
+ *   (trace-lookup.ts; src/trace-lookup.test.ts must catch it);
  * - `wal-skip-fsync`: the WAL does not fsync the segment after appending
  *   records (WalOptions.plantSkipRecordSync); only a power cut can show it,
  *   so the jepsen test runs it with the fixture `wal-lazy-fs`.
  * They exist only to be caught; see readTestPlants for why no production
  * node can run with one.
  */
-export const TEST_PLANTS = ['ack-before-commit', 'read-without-readindex', 'traceql-pushdown-drops-resource-matches', 'logql-shard-drops-metadata', 'wal-skip-fsync'] as const;
+export const TEST_PLANTS = ['ack-before-commit', 'read-without-readindex', 'traceql-pushdown-drops-resource-matches', 'logql-shard-drops-metadata', 'wal-skip-fsync', 'trace-replica-read-without-readindex'] as const;
 
 /**
  * TEST_FIXTURES are test-only ways a node process may run that are not bugs,
@@ -434,7 +437,7 @@ export class OtlpdbNode implements ApiSource {
       rand: new SeededRand(seed ^ salt),
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     });
-    this.#traces = new TraceLookup({ ...readDeps(0x7ace1d), hasher });
+    this.#traces = new TraceLookup({ ...readDeps(0x7ace1d), hasher }, { replicaReads: true, plantReplicaReadWithoutBarrier: plants.has('trace-replica-read-without-readindex') });
     this.#search = new TraceSearch(readDeps(0x5ea5c4), { earlyStop: true, plantDropResourceMatches: plants.has('traceql-pushdown-drops-resource-matches') });
     this.#tags = new TraceTags(readDeps(0x7a65));
     const promql = opts.promql === undefined ? promqlEngine : opts.promql;

@@ -17,6 +17,17 @@
  * when it leads the shard, else the leader it knows, else the placed
  * replicas in order, following ERR_NOT_LEADER hints, backing off between
  * rounds; at most TraceLookupLimits.attemptsMax calls within lookupMsMax).
+ *
+ * Replica reads: a node that follows the shard's leader reads its own
+ * replica instead (readReplica): the ReadIndex barrier is still the
+ * leader's — the driver forwards it, the leader confirms its commit index
+ * with a quorum's heartbeats and answers it — and the read waits until this
+ * replica has applied that index (Raft thesis §6.4), so the answer holds
+ * every write acknowledged before the lookup began (promise 2), as a read
+ * on the leader does. It saves the peer call that carried the spans back
+ * (encoded as shard entries, decoded here). A replica read that fails
+ * retryably or outlasts TraceLookupLimits.replicaReadMs falls back to the
+ * route above.
  */
 import { QueryCounters } from './query/query-counters.js';
 import type { QueryCounts } from './query/query-counters.js';
@@ -29,6 +40,7 @@ import { planQuery } from './query/planner.js';
 import { fanOut, shardMapOf } from './query/shard-fanout.js';
 import type { FanoutBounds, FanoutDeps } from './query/shard-fanout.js';
 import { traceByIdIr } from './query/trace-ir.js';
+import type { MultiRaftDriver } from './raft/driver/multi-raft.js';
 import { NONE, StateRole } from './raft/types.js';
 import type { GroupId } from './raft/types.js';
 import { encodeParts } from './otlp/shard-parts.js';
@@ -58,6 +70,19 @@ export interface TraceLookupDeps extends FanoutDeps {
   readonly hasher: Hasher;
 }
 
+/** TraceLookupOptions choose how a node looks traces up; the answer is the same either way. */
+export interface TraceLookupOptions {
+  /** replicaReads: a follower of the trace's shard reads its own replica after the leader's ReadIndex (see the top of this file); false: always the leader. */
+  readonly replicaReads: boolean;
+  /**
+   * plantReplicaReadWithoutBarrier is a planted bug for tests only (node.ts
+   * TEST_PLANTS `trace-replica-read-without-readindex`): a follower reads
+   * its replica without the barrier, so a lookup right after an
+   * acknowledged write can miss it on a follower that has not applied it.
+   */
+  readonly plantReplicaReadWithoutBarrier?: boolean;
+}
+
 /** BOUNDS are a lookup's fan-out bounds: one shard, its calls, retries and backoff within lookupMsMax. */
 const BOUNDS: FanoutBounds = {
   wallMsMax: TraceLookupLimits.lookupMsMax,
@@ -70,10 +95,18 @@ const BOUNDS: FanoutBounds = {
 /** TraceLookup finds a trace by id; see the top of this file. */
 export class TraceLookup {
   readonly #d: TraceLookupDeps;
+  readonly #o: TraceLookupOptions;
   readonly #counters = new QueryCounters();
+  #replicaReads = 0;
 
-  constructor(deps: TraceLookupDeps) {
+  constructor(deps: TraceLookupDeps, options: TraceLookupOptions = { replicaReads: true }) {
     this.#d = deps;
+    this.#o = options;
+  }
+
+  /** replicaReads counts the lookups this node answered from its own follower replica (readReplica) since start. */
+  get replicaReads(): number {
+    return this.#replicaReads;
   }
 
   /** register installs shard.traceById on the node's transport. */
@@ -106,6 +139,12 @@ export class TraceLookup {
   async #lookup(tenant: string, traceId: Uint8Array, signal: AbortSignal | undefined): Promise<TraceAnswer> {
     const plan = planQuery(validateIr(traceByIdIr(tenant, traceId)), shardMapOf(this.#d, this.#d.hasher));
     assert(plan.targets.length === 1 && plan.shardPart.kind === 'traceById', 'a trace lookup asks one shard');
+    const target = plan.targets[0];
+    assert(target !== undefined, 'one target');
+    if (this.#o.replicaReads) {
+      const here = await this.#replicaFirst(target.shard, tenant, traceId);
+      if (here !== null) return here;
+    }
     const [outcome] = await fanOut(this.#d, BOUNDS, plan.targets, {
       what: 'trace lookup',
       here: (shard, deadlineMs) => this.readHere(shard, tenant, traceId, Math.max(1, Math.floor(deadlineMs - this.#d.nowMs()))),
@@ -118,6 +157,39 @@ export class TraceLookup {
     throw new OtlpdbError('ERR_UNAVAILABLE', `no leader of shard ${outcome.shard} answered the trace lookup: ${e.message}`, { shard: outcome.shard });
   }
 
+  /** replicaFirst is readReplica's answer, or null when this node is no follower with a known leader or the replica read failed retryably (the caller routes to the leader). */
+  async #replicaFirst(group: GroupId, tenant: string, traceId: Uint8Array): Promise<TraceAnswer | null> {
+    const st = this.#d.driver()?.basicStatus(group) ?? null;
+    if (st === null || st.role !== StateRole.Follower || st.lead === NONE) return null;
+    try {
+      const r = await this.readReplica(group, tenant, traceId, TraceLookupLimits.replicaReadMs);
+      this.#replicaReads++;
+      return { ...r, shard: group };
+    } catch (err) {
+      if (err instanceof OtlpdbError && (err.retryable || err.code === 'ERR_TIMEOUT')) return null;
+      throw err;
+    }
+  }
+
+  /**
+   * readReplica reads a trace on this node's own replica of `group`, which
+   * must follow a known leader: the leader's ReadIndex barrier (forwarded by
+   * the driver) of at most `timeoutMs`, then this replica's store once it
+   * has applied the barrier's index. ERR_NOT_LEADER when this node is no
+   * such follower; the barrier's errors (ERR_NOT_LEADER when the leader
+   * changed before it confirmed, ERR_TIMEOUT) as they are.
+   */
+  async readReplica(group: GroupId, tenant: string, traceId: Uint8Array, timeoutMs: number): Promise<{ spans: SpanRow[]; truncated: boolean }> {
+    assert(traceId.length === TRACE_ID_BYTES, 'readReplica takes a 16-byte trace id');
+    const driver = this.#d.driver();
+    const st = driver?.basicStatus(group) ?? null;
+    if (driver === null || st === null || st.role !== StateRole.Follower || st.lead === NONE) {
+      throw new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} does not follow a known leader of shard ${group}`, { group, leaderHint: st?.lead ?? NONE });
+    }
+    if (this.#o.plantReplicaReadWithoutBarrier !== true) await driver.read(group, Math.max(1, timeoutMs));
+    return this.#readStore(driver, group, tenant, traceId);
+  }
+
   /** readHere reads a trace on this node, which must lead the shard, after a ReadIndex barrier of at most `timeoutMs`. */
   async readHere(group: GroupId, tenant: string, traceId: Uint8Array, timeoutMs: number): Promise<{ spans: SpanRow[]; truncated: boolean }> {
     assert(traceId.length === TRACE_ID_BYTES, 'readHere takes a 16-byte trace id');
@@ -126,6 +198,11 @@ export class TraceLookup {
     if (driver === null || st === null) throw new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} hosts no replica of shard ${group}`, { group, leaderHint: NONE });
     if (st.role !== StateRole.Leader) throw new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} does not lead shard ${group}`, { group, leaderHint: st.lead });
     await driver.read(group, Math.max(1, timeoutMs));
+    return this.#readStore(driver, group, tenant, traceId);
+  }
+
+  /** readStore reads a trace from this node's replica of `group` as it has applied it, over a pinned read. */
+  async #readStore(driver: MultiRaftDriver, group: GroupId, tenant: string, traceId: Uint8Array): Promise<{ spans: SpanRow[]; truncated: boolean }> {
     const sm = driver.stateMachine(group);
     assert(sm instanceof ShardStateMachine, 'a shard group runs the shard state machine');
     const read = sm.acquireRead();
