@@ -29,6 +29,7 @@ import type { MultiRaftDriver } from './raft/driver/multi-raft.js';
 import type { GroupId, NodeId } from './raft/types.js';
 import { NONE, StateRole } from './raft/types.js';
 import { FlushPacer } from './storage/shard/flush-pacer.js';
+import { collectGarbageNow } from './heap-collect.js';
 import { nodeHeadBudget } from './storage/shard/head-budget.js';
 import { ShardStateMachine } from './storage/shard/shard-state-machine.js';
 import { restampLeaderTimeInPlace } from './storage/shard-entry.js';
@@ -203,11 +204,17 @@ export class ShardService {
     return sm;
   }
 
-  /** flushLocal flushes every shard replica of this node. */
+  /**
+   * flushLocal flushes every shard replica of this node, then collects the
+   * heads it freed (heap-collect.ts: a full collection now, before the
+   * flush answers, instead of one during the queries that follow).
+   */
   async flushLocal(): Promise<{ readonly groups: number }> {
     const driver = this.#d.driver();
     if (driver === null) throw new OtlpdbError('ERR_UNAVAILABLE', `node ${this.#d.self} is starting`);
-    return driver.flush();
+    const r = await driver.flush();
+    collectGarbageNow();
+    return r;
   }
 
   /** headBudget is the node's head budget: its bounds and the heads' bytes together now. */
