@@ -2,8 +2,10 @@
  * query-traces-by-id.ts — where a trace-by-id lookup of bench/query-traces
  * spends its tail. Each lookup is classified by its path: `local` when the
  * node asked leads the trace's shard (ReadIndex barrier, then the store's
- * read, on that node), `forwarded` when it does not (one more peer hop to the
- * leader, which does the same). The shard is the one the node computes
+ * read, on that node), `forwarded` when it does not (before s18 one more
+ * peer hop to the leader, which did the same; since trace-lookup.ts reads a
+ * follower's own replica, the node's ReadIndex goes to the leader and the
+ * read stays on the node asked). The shard is the one the node computes
  * (spanPartitionKey, jump hash over the shard count); leaders are read from
  * `/api/v1/cluster` once they have settled (settleLeaders: after a load the
  * control loop moves leadership to each shard's preferred node; the lookups
@@ -196,7 +198,7 @@ export function printByIdBreakdown(b: ByIdBreakdown, log: (line: string) => void
   const f = (p: PathFigures): string => `${String(p.queries).padStart(4)} lookups  p50 ${p.p50Ms} ms  p99 ${p.p99Ms} ms  max ${p.maxMs} ms`;
   const st = b.settle;
   log(`\n  shard leaders before the lookups: ${st.settled ? 'settled' : 'STILL MOVING'} after ${st.waitedMs} ms, ${st.changes} change(s) seen, moved: shards [${st.movedShards.join(', ')}]`);
-  log('  trace by id by path (local: the node asked leads the shard; forwarded: one more peer hop)');
+  log('  trace by id by path (local: the node asked leads the shard; forwarded: it does not: a ReadIndex at the leader, then its own replica when it follows the shard)');
   log(`  first pass   local     ${f(b.first.local)}`);
   log(`  first pass   forwarded ${f(b.first.forwarded)}`);
   log(`  second pass  local     ${f(b.second.local)}`);
