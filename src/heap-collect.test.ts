@@ -11,7 +11,7 @@ import { collectGarbageNow } from './heap-collect.js';
 async function majorsDuring(fn: () => void): Promise<number> {
   let majors = 0;
   const obs = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) if (((e as { detail?: unknown }).detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++;
+    for (const e of list.getEntries()) if ((e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors++;
   });
   obs.observe({ entryTypes: ['gc'] });
   fn();
