@@ -29,7 +29,6 @@ import type { MultiRaftDriver } from './raft/driver/multi-raft.js';
 import type { GroupId, NodeId } from './raft/types.js';
 import { NONE, StateRole } from './raft/types.js';
 import { FlushPacer } from './storage/shard/flush-pacer.js';
-import { collectGarbageNow } from './heap-collect.js';
 import { nodeHeadBudget } from './storage/shard/head-budget.js';
 import { ShardStateMachine } from './storage/shard/shard-state-machine.js';
 import { restampLeaderTimeInPlace } from './storage/shard-entry.js';
@@ -204,17 +203,11 @@ export class ShardService {
     return sm;
   }
 
-  /**
-   * flushLocal flushes every shard replica of this node, then collects the
-   * heads it freed (heap-collect.ts: a full collection now, before the
-   * flush answers, instead of one during the queries that follow).
-   */
+  /** flushLocal flushes every shard replica of this node. */
   async flushLocal(): Promise<{ readonly groups: number }> {
     const driver = this.#d.driver();
     if (driver === null) throw new OtlpdbError('ERR_UNAVAILABLE', `node ${this.#d.self} is starting`);
-    const r = await driver.flush();
-    collectGarbageNow();
-    return r;
+    return driver.flush();
   }
 
   /** headBudget is the node's head budget: its bounds and the heads' bytes together now. */
