@@ -107,9 +107,10 @@ export function parseIngestArgs(argv: readonly string[]): IngestBenchConfig {
   }
   if (grpcOnly && httpOnly) throw new Error(`--grpc and --http exclude each other (give neither for both); ${INGEST_USAGE}`);
   if (grpcFirst && (grpcOnly || httpOnly)) throw new Error(`--grpc-first orders the two protocols' phases (give neither --grpc nor --http); ${INGEST_USAGE}`);
-  // NB: the second phase of a signal inherits the first's data (heads, WAL): past ~1.7M spans on one node it meets
-  // the forced compaction of walSegmentsSoftMaxDefault and pays it in its node CPU. --grpc-first swaps the order, so
-  // each protocol can be compared in the same slot (bench/README.md, "OTLP/gRPC against OTLP/HTTP per node CPU-second").
+  // NB: the second phase of a signal inherits the first's data (heads, WAL; past ~1.7M spans on one node, the forced
+  // compaction of walSegmentsSoftMaxDefault) and came out 10-39% lower per node CPU-second in s18 whichever protocol
+  // it was. --grpc-first swaps the order, so each protocol can be compared in the same slot (bench/README.md, "OTLP/gRPC
+  // against OTLP/HTTP per node CPU-second").
   const protocols: readonly IngestProtocol[] = grpcOnly ? ['grpc'] : httpOnly ? ['http'] : grpcFirst ? ['grpc', 'http'] : ['http', 'grpc'];
   assert(signals.length >= 1 && protocols.length >= 1, 'at least one phase');
   return { signals, nodes, durationSec, connections, batch, protocols, receiveWorkers, keepDir, cpuProfDir, json };
