@@ -323,6 +323,8 @@ export async function runIngestBench(config: IngestBenchConfig, o: IngestRunOpti
           resend,
           latenciesDropped: r.latenciesDropped,
         });
+        // The figures again at once: a check that fails or times out afterwards then does not take them with it.
+        o.log(`${signal} over ${protocol}: ${Math.round(f.itemsPerSec)} items/s, ${phases.at(-1)?.itemsPerCpuSec ?? '-'} items per node CPU-s, node CPU ${r.serverCpuSec.map((s) => percentOf(s, r.counts.elapsedSec)).join('/')}%`);
       }
     }
 

@@ -44,6 +44,9 @@ t.test('parseIngestArgs: defaults, every flag, and refusals', async (t) => {
     signals: ['logs'], nodes: 3, durationSec: 5, connections: 64, batch: 1000, protocols: ['grpc'], keepDir: false, json: true,
   });
   t.same(parseIngestArgs(['--signal', 'all', '--http']).protocols, ['http']);
+  t.same(parseIngestArgs(['--grpc-first']).protocols, ['grpc', 'http'], '--grpc-first swaps the phases of a signal');
+  t.throws(() => parseIngestArgs(['--grpc-first', '--grpc']), /--grpc-first/);
+  t.throws(() => parseIngestArgs(['--http', '--grpc-first']), /--grpc-first/);
   t.same(parseIngestArgs(['--signal', 'all']).signals, ['traces', 'metrics', 'logs']);
   t.throws(() => parseIngestArgs(['--signal', 'spans']), /--signal/);
   t.throws(() => parseIngestArgs(['--nodes', '2']), /--nodes/);

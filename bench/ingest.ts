@@ -1,7 +1,7 @@
 /**
  * ingest.ts — `node dist/bench/ingest.js [--signal traces|metrics|logs|all]
  * [--nodes 1|3] [--duration S] [--connections N] [--batch 512|1000]
- * [--grpc | --http] [--receive-workers N] [--keep-dir] [--cpu-prof DIR] [--json]`: OTLP items per second acknowledged by a real
+ * [--grpc | --http | --grpc-first] [--receive-workers N] [--keep-dir] [--cpu-prof DIR] [--json]`: OTLP items per second acknowledged by a real
  * otlpdb cluster (1 node with R=1, or 3 nodes with R=3, started by `otlpdb
  * cluster up`), over OTLP/HTTP (autocannon) and OTLP/gRPC (grpc-js unary
  * calls), against the decode rate of the same bodies on one thread as the
