@@ -632,6 +632,14 @@ export const StorageLimits = {
   logStringCacheSlots: 4096,
   /** logStringCacheBytesMax is the longest string (UTF-8 bytes) that cache keeps. */
   logStringCacheBytesMax: 32,
+  /**
+   * logPairCacheSlots is the size of log-entry-decode.ts's attribute pair
+   * cache (a direct-mapped table, power of two): a pair (key and short
+   * scalar value) met again is returned from it instead of being decoded.
+   */
+  logPairCacheSlots: 4096,
+  /** logPairCacheBytesMax is the longest attribute pair (msgpack bytes of the key and the value) that cache keeps. */
+  logPairCacheBytesMax: 64,
   /** logTableCacheEntriesMax bounds the resource tables, and apart the scope tables, log-table-cache.ts keeps (emptied when full). */
   logTableCacheEntriesMax: 1024,
   /** logTableCacheKeyBytesMax is the longest table (bytes) log-table-cache.ts keeps; longer tables are decoded every time. */
