@@ -704,6 +704,8 @@ assert(StorageLimits.entryBytesMax <= StorageLimits.blockPayloadBytesMax, 'an en
 assert(StorageLimits.rowsPerEntryMax >= 1, 'rowsPerEntryMax >= 1');
 assert((StorageLimits.logStringCacheSlots & (StorageLimits.logStringCacheSlots - 1)) === 0, 'logStringCacheSlots is a power of two');
 assert(StorageLimits.logStringCacheBytesMax >= 1 && StorageLimits.logStringCacheBytesMax <= 0x7fff, 'a cached string length fits an Int16Array');
+assert((StorageLimits.logPairCacheSlots & (StorageLimits.logPairCacheSlots - 1)) === 0, 'logPairCacheSlots is a power of two');
+assert(StorageLimits.logPairCacheBytesMax >= 2 && StorageLimits.logPairCacheBytesMax <= 0x7fff, 'a cached pair length fits an Int16Array');
 assert(StorageLimits.idSlabBytes >= 16 && StorageLimits.idSlabBytes <= 64 * 1024, 'an id slab holds a trace id and stays small');
 assert(StorageLimits.tenantBytesMax <= StorageLimits.stringBytesMax, 'tenantBytesMax <= stringBytesMax');
 assert(StorageLimits.anyValueDepthMax >= 2, 'AnyValue nests at least one level');
