@@ -632,6 +632,14 @@ export const StorageLimits = {
   logStringCacheSlots: 4096,
   /** logStringCacheBytesMax is the longest string (UTF-8 bytes) that cache keeps. */
   logStringCacheBytesMax: 32,
+  /**
+   * logPairCacheSlots is the size of log-entry-decode.ts's attribute pair
+   * cache (a direct-mapped table, power of two): a pair (key and short
+   * scalar value) met again is returned from it instead of being decoded.
+   */
+  logPairCacheSlots: 4096,
+  /** logPairCacheBytesMax is the longest attribute pair (msgpack bytes of the key and the value) that cache keeps. */
+  logPairCacheBytesMax: 64,
   /** logTableCacheEntriesMax bounds the resource tables, and apart the scope tables, log-table-cache.ts keeps (emptied when full). */
   logTableCacheEntriesMax: 1024,
   /** logTableCacheKeyBytesMax is the longest table (bytes) log-table-cache.ts keeps; longer tables are decoded every time. */
@@ -696,6 +704,8 @@ assert(StorageLimits.entryBytesMax <= StorageLimits.blockPayloadBytesMax, 'an en
 assert(StorageLimits.rowsPerEntryMax >= 1, 'rowsPerEntryMax >= 1');
 assert((StorageLimits.logStringCacheSlots & (StorageLimits.logStringCacheSlots - 1)) === 0, 'logStringCacheSlots is a power of two');
 assert(StorageLimits.logStringCacheBytesMax >= 1 && StorageLimits.logStringCacheBytesMax <= 0x7fff, 'a cached string length fits an Int16Array');
+assert((StorageLimits.logPairCacheSlots & (StorageLimits.logPairCacheSlots - 1)) === 0, 'logPairCacheSlots is a power of two');
+assert(StorageLimits.logPairCacheBytesMax >= 2 && StorageLimits.logPairCacheBytesMax <= 0x7fff, 'a cached pair length fits an Int16Array');
 assert(StorageLimits.idSlabBytes >= 16 && StorageLimits.idSlabBytes <= 64 * 1024, 'an id slab holds a trace id and stays small');
 assert(StorageLimits.tenantBytesMax <= StorageLimits.stringBytesMax, 'tenantBytesMax <= stringBytesMax');
 assert(StorageLimits.anyValueDepthMax >= 2, 'AnyValue nests at least one level');

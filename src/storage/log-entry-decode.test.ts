@@ -218,3 +218,61 @@ t.test('decodeLogEntry: entries with the same resource table share its Resource 
   const fresh = decodeStoredEntry(encodeShardEntry(seededEntry(rand, 'acme', { spans: [], points: [], logs })), new WireReader('stored'));
   t.ok(fresh.logs.every((r) => !(a as ShardEntry).logs.some((x) => x.resource === r.resource)), 'the reference decoder shares none');
 });
+
+t.test('decodeLogEntry: attribute pairs that differ in one byte anywhere (pair cache slots shared and replaced)', async (t) => {
+  // Pairs of every cached form (fixstr and str8 keys; fixstr, str8 and int64 values), of total lengths around
+  // logPairCacheBytesMax, that differ from others in the key's last byte, the value's first or last byte or an int's
+  // low byte: 20,000 distinct pairs in 4,096 slots, met again after their slot was taken.
+  const rand = new SeededRand(507);
+  const w = new WireReader('stored');
+  const base = realisticLogs(rand, 1, 'acme')[0] as LogRow;
+  const pairOf = (q: number): KeyValue => {
+    const d = q % 10;
+    switch (q % 5) {
+      case 0:
+        return { key: `k${d}`, value: { type: 'int', value: BigInt(q) } };
+      case 1:
+        return { key: `key.name.${d}`, value: { type: 'string', value: `v${q}` } };
+      case 2:
+        return { key: 'k', value: { type: 'string', value: `${q}`.padEnd(6 + (q % 60), 'x') } };
+      case 3:
+        return { key: `a.long.attribute.key.name.of.str8.${d}`, value: { type: 'int', value: -BigInt(q) } };
+      default:
+        return { key: `x${'y'.repeat(q % 40)}`, value: { type: 'string', value: `${'z'.repeat(q % 30)}${d}` } };
+    }
+  };
+  let bad = 0;
+  let entries = 0;
+  for (let round = 0; round < 2; round++) {
+    for (let p = 0; p < 20_000; p += 100) {
+      const logs: LogRow[] = [];
+      for (let q = p; q < p + 100; q += 5) logs.push({ ...base, attributes: [0, 1, 2, 3, 4].map((k) => pairOf(round === 0 ? q + k : 19_999 - q - k)) });
+      const bytes = encodeShardEntry(seededEntry(rand, 'acme', { spans: [], points: [], logs }));
+      const decoded = FAST(bytes, w);
+      entries++;
+      if (decoded === null || !isDeepStrictEqual(decoded, decodeStoredEntry(bytes, new WireReader('stored')))) bad++;
+    }
+  }
+  t.equal(bad, 0, `${entries} entries of 20 records with 5 pairs each, each equal to the reference`);
+});
+
+t.test('decodeLogEntry: a pair that does not decode is never cached (the same bytes are declined every time)', async (t) => {
+  const rand = new SeededRand(508);
+  const w = new WireReader('stored');
+  const base = realisticLogs(rand, 1, 'acme')[0] as LogRow;
+  const logs: LogRow[] = [0, 1, 2].map(() => ({ ...base, attributes: [{ key: 'bad.key', value: { type: 'string', value: 'ab' } }] }));
+  const good = encodeShardEntry(seededEntry(rand, 'acme', { spans: [], points: [], logs }));
+  // Every record's value "ab" (fixstr 0xa2) made ill-formed UTF-8 (0xff 0xfe): the pair's bytes are measured, then refused.
+  const bad = Uint8Array.from(good);
+  const pattern = Buffer.from([0xa7, ...Buffer.from('bad.key'), 0xa2, 0x61, 0x62]);
+  let patched = 0;
+  for (let at = Buffer.from(bad.buffer).indexOf(pattern); at >= 0; at = Buffer.from(bad.buffer).indexOf(pattern, at + 1)) {
+    bad[at + pattern.length - 2] = 0xff;
+    bad[at + pattern.length - 1] = 0xfe;
+    patched++;
+  }
+  t.equal(patched, 3, 'the value of each of the 3 records made ill-formed');
+  t.notOk(checkLogEntry(bad), 'checkLogEntry refuses the entry');
+  for (let k = 0; k < 3; k++) t.equal(FAST(bad, w), null, `declined, decode ${k + 1}`);
+  t.not(FAST(good, w), null, 'the good entry is taken');
+});

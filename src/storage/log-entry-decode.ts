@@ -20,9 +20,10 @@
  * It never throws for bad bytes. log-entry-decode.test.ts checks it against
  * decodeShardEntry on seeded entries of every shape, flipped and cut.
  *
- * Pure code. Its state: the WireReader the caller passes, and two caches
- * per thread that only ever hand out values equal to what decoding gives
- * (StringCache below; the resource and scope tables, log-table-cache.ts).
+ * Pure code. Its state: the WireReader the caller passes, and caches per
+ * thread that only ever hand out values equal to what decoding gives
+ * (STRINGS and PAIRS below, byte-key-cache.ts; the resource and scope
+ * tables, log-table-cache.ts).
  */
 import { StorageLimits as L } from '../limits.js';
 import type { AnyValue, KeyValue, LogRow, Resource, Scope } from './rows.js';
@@ -33,6 +34,7 @@ import type { ShardEntry } from './shard-entry.js';
 import { SHARD_ENTRY_VERSION } from './shard-entry.js';
 import type { WireReader } from './wire-reader.js';
 import { TableCache } from './log-table-cache.js';
+import { ByteKeyCache } from './byte-key-cache.js';
 
 /** LOG_FIELDS is the arity of a log record's wire tuple (row-wire.ts). */
 const LOG_FIELDS = 13;
@@ -91,53 +93,25 @@ export function decodeLogEntry(bytes: Uint8Array, peek: EntryPeek, w: WireReader
 }
 
 /**
- * StringCache is a direct-mapped table of short strings by their UTF-8 bytes
+ * STRINGS is the decoder's cache of short strings by their UTF-8 bytes
  * (StorageLimits.logStringCacheSlots slots of at most logStringCacheBytesMax
- * bytes; a new string replaces the one in its slot). Attribute keys, short
- * values and severity texts repeat on every record: a hit costs a hash and
- * a compare of the bytes, and returns a flat string whose hash V8 already
- * knows (the reader's interning maps look it up next). Only well-formed
- * strings are stored, so a hit needs no UTF-8 check. Strings are immutable:
- * sharing them between entries and tenants changes nothing a reader sees.
+ * bytes, byte-key-cache.ts): attribute keys, short values and severity texts
+ * repeat on every record; a hit returns a flat string whose hash V8 already
+ * knows. Only well-formed strings are stored, so a hit needs no UTF-8 check.
+ * One cache per thread: a decode runs synchronously to its end.
  */
-class StringCache {
-  readonly #bytes = new Uint8Array(L.logStringCacheSlots * L.logStringCacheBytesMax);
-  /** #lengths[i] is slot i's byte length; -1 for an empty slot. */
-  readonly #lengths = new Int16Array(L.logStringCacheSlots).fill(-1);
-  readonly #strings: string[] = new Array<string>(L.logStringCacheSlots).fill('');
+const STRINGS = new ByteKeyCache<string>(L.logStringCacheSlots, L.logStringCacheBytesMax);
 
-  /** get is the string of b[at, end) (at most logStringCacheBytesMax bytes) when cached, else null; `slot` receives the slot to put it in. */
-  get(b: Uint8Array, at: number, end: number): string | null {
-    const n = end - at;
-    let h = 0x811c9dc5 ^ n;
-    for (let i = at; i < end; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
-    // FNV-1a's low bits only see the bytes' low bits: mix the high half down before taking a slot.
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x2c1b3c6d);
-    h ^= h >>> 12;
-    const slot = (h >>> 0) & (L.logStringCacheSlots - 1);
-    this.slot = slot;
-    if (this.#lengths[slot] !== n) return null;
-    const base = slot * L.logStringCacheBytesMax;
-    const bytes = this.#bytes;
-    for (let i = 0; i < n; i++) if (bytes[base + i] !== b[at + i]) return null;
-    return this.#strings[slot] as string;
-  }
-
-  /** slot is the slot the last get looked in. */
-  slot = 0;
-
-  /** put stores `s`, the well-formed string of b[at, end), in the slot the last get (of the same bytes) looked in. */
-  put(b: Uint8Array, at: number, end: number, s: string): void {
-    const slot = this.slot;
-    this.#bytes.set(b.subarray(at, end), slot * L.logStringCacheBytesMax);
-    this.#lengths[slot] = end - at;
-    this.#strings[slot] = s;
-  }
-}
-
-/** STRINGS is the decoder's string cache; a decode runs synchronously to its end, so one cache per thread is never used by two at once. */
-const STRINGS = new StringCache();
+/**
+ * PAIRS is the decoder's cache of whole attribute pairs by their bytes (the
+ * key string and a string or int64 value, at most logPairCacheBytesMax
+ * bytes): the KeyValue the reader's key, scalarValue and pair calls gave
+ * when those bytes were first decoded, so a hit skips two string decodes
+ * and three interning lookups, and outlives the stored reader's
+ * replacement every storedReaderEntriesMax entries. Only shared pairs
+ * (what `pair(..., true)` returned) are stored.
+ */
+const PAIRS = new ByteKeyCache<KeyValue>(L.logPairCacheSlots, L.logPairCacheBytesMax);
 
 /** strLength reads a string header (fixstr, str8, str16, str32) and returns the byte length, or -1 (not a string, or past the end). */
 function strLength(s: Scan): number {
@@ -197,7 +171,7 @@ function str(r: Reader): string | null {
   s.at = end;
   if (n <= L.logStringCacheBytesMax) {
     const known = STRINGS.get(s.b, at, end);
-    if (known !== null) return known;
+    if (known !== undefined) return known;
     if (!wellFormedUtf8(s.b, at, end)) return null;
     const out = r.text.utf8Slice(at, end);
     STRINGS.put(s.b, at, end, out);
@@ -260,6 +234,31 @@ function anyValue(r: Reader): AnyValue | null {
   return { type: 'double', value: s.num };
 }
 
+/**
+ * pairEnd is where the attribute pair at b[at] ends when it is a key of the
+ * short string forms (fixstr, str8) and a value of those forms or int64 /
+ * uint64, within `limit` and at most logPairCacheBytesMax bytes in all (a
+ * pair PAIRS may hold); otherwise -1. It only measures: the bytes are
+ * checked when the pair is decoded.
+ */
+function pairEnd(b: Uint8Array, at: number, limit: number): number {
+  const end = Math.min(limit, at + L.logPairCacheBytesMax);
+  let p = shortStrEnd(b, at, end);
+  if (p < 0 || p >= end) return -1;
+  const t = b[p] as number;
+  p = t === 0xcf || t === 0xd3 ? p + 9 : shortStrEnd(b, p, end);
+  return p >= 0 && p <= end ? p : -1;
+}
+
+/** shortStrEnd is where a fixstr or str8 string at b[at] ends (possibly past `end`: the caller checks), or -1 for any other form or a header past `end`. */
+function shortStrEnd(b: Uint8Array, at: number, end: number): number {
+  if (at >= end) return -1;
+  const t = b[at] as number;
+  if (t >= 0xa0 && t <= 0xbf) return at + 1 + (t - 0xa0);
+  if (t === 0xd9 && at + 1 < end) return at + 2 + (b[at + 1] as number);
+  return -1;
+}
+
 /** attributes reads a flat attribute list as readAttributes does (string and int values interned through the reader), or returns null. */
 function attributes(r: Reader, what: string): readonly KeyValue[] | null {
   const s = r.s;
@@ -269,6 +268,16 @@ function attributes(r: Reader, what: string): readonly KeyValue[] | null {
   if (n === 0) return NO_ATTRIBUTES;
   const out: KeyValue[] = new Array(n / 2);
   for (let i = 0; i < n; i += 2) {
+    const at = s.at;
+    const end = pairEnd(s.b, at, s.end);
+    if (end > 0) {
+      const known = PAIRS.get(s.b, at, end);
+      if (known !== undefined) {
+        s.at = end;
+        out[i / 2] = known;
+        continue;
+      }
+    }
     const k = str(r);
     if (k === null) return null;
     const key = w.key(k, what, L.stringBytesMax);
@@ -278,10 +287,12 @@ function attributes(r: Reader, what: string): readonly KeyValue[] | null {
       const v = str(r);
       if (v === null) return null;
       kv = w.pair(key, w.scalarValue(v, what, L.stringBytesMax), true);
+      if (end > 0) PAIRS.put(s.b, at, end, kv);
     } else if (t === 0xcf || t === 0xd3) {
       const v = int64(s);
       if (v === null) return null;
       kv = w.pair(key, w.scalarValue(v, what, L.stringBytesMax), true);
+      if (end > 0) PAIRS.put(s.b, at, end, kv);
     } else {
       const v = anyValue(r);
       if (v === null) return null;
