@@ -32,8 +32,14 @@ export const ASCII_MEMO_BYTES_MAX = L.asciiMemoBytesMax;
  * One per call site and thread; it holds at most ASCII_MEMO_BYTES_MAX bytes.
  */
 export class AsciiMemo {
-  /** bytes are the ASCII bytes of `s` (a copy, never a view of an entry). */
-  bytes: Uint8Array = new Uint8Array(0);
+  /**
+   * bytes[0, length) are the ASCII bytes of `s`: a copy (never a view of an
+   * entry), written in place (a new copy per miss was about 200 bytes of
+   * garbage per entry on a replica whose consecutive entries each carry a new
+   * key; bench/README.md, issue 5 s18).
+   */
+  readonly bytes = new Uint8Array(ASCII_MEMO_BYTES_MAX);
+  length = 0;
   s = '';
 }
 
@@ -270,7 +276,7 @@ export class Scan {
     if (n < 0 || n > maxBytes || !this.#need(n)) return null;
     const b = this.b;
     const at = this.at;
-    if (memo !== null && memo.bytes.length === n) {
+    if (memo !== null && memo.length === n) {
       const m = memo.bytes;
       let same = true;
       for (let i = 0; i < n && same; i++) same = m[i] === b[at + i];
@@ -283,7 +289,9 @@ export class Scan {
     // One string of the code units (a string built by += makes one string per character).
     const out = n === 0 ? '' : String.fromCharCode.apply(null, b.subarray(at, at + n) as unknown as number[]);
     if (memo !== null && n <= ASCII_MEMO_BYTES_MAX) {
-      memo.bytes = b.slice(at, at + n);
+      const m = memo.bytes;
+      for (let i = 0; i < n; i++) m[i] = b[at + i] as number;
+      memo.length = n;
       memo.s = out;
     }
     this.at += n;
