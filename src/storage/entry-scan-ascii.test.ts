@@ -64,3 +64,18 @@ t.test('peekEntry reads each entry\'s own tenant and key when consecutive entrie
     t.equal(p?.header.idempotencyKey, key, `key ${key}`);
   }
 });
+
+t.test('planted bug: a memo that takes a new string but keeps the old bytes is caught by the comparison above', async (t) => {
+  // The bug: on a miss, memo.s and memo.length change but memo.bytes keep the previous string's bytes
+  // (emulated by putting them back after each read). Reading the previous string again then answers the new one.
+  const memo = new AsciiMemo();
+  const keys = ['0123456789abcdef', '0123456789abcdee', '0123456789abcdef'];
+  const wrong: string[] = [];
+  keys.forEach((key, i) => {
+    const kept = memo.bytes.slice();
+    const a = new Scan(strBytes(key)).ascii(1024, memo);
+    if (i > 0) memo.bytes.set(kept); // The first read fills the memo as it should; later ones lose their copy.
+    if (a !== key) wrong.push(`${key} read as ${String(a)}`);
+  });
+  t.ok(wrong.length > 0, `caught: ${wrong.join('; ')}`);
+});

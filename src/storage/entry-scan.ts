@@ -32,8 +32,14 @@ export const ASCII_MEMO_BYTES_MAX = L.asciiMemoBytesMax;
  * One per call site and thread; it holds at most ASCII_MEMO_BYTES_MAX bytes.
  */
 export class AsciiMemo {
-  /** bytes are the ASCII bytes of `s` (a copy, never a view of an entry). */
-  bytes: Uint8Array = new Uint8Array(0);
+  /**
+   * bytes[0, length) are the ASCII bytes of `s`: a copy (never a view of an
+   * entry), written in place (a new copy per miss was about 200 bytes of
+   * garbage per entry on a replica whose consecutive entries each carry a new
+   * key; bench/README.md, issue 5 s18).
+   */
+  readonly bytes = new Uint8Array(ASCII_MEMO_BYTES_MAX);
+  length = 0;
   s = '';
 }
 
@@ -52,6 +58,8 @@ export class Scan {
   strAt = 0;
   /** num is the last number() read. */
   num = 0;
+  /** ms is the last u64Ms() read, in ms. */
+  ms = 0;
   /** pairs is the number of key/value pairs of the last attributes() read. */
   pairs = 0;
   /** hi and lo are the last u64() read, as its two 32-bit halves. */
@@ -130,20 +138,26 @@ export class Scan {
     return this.uint();
   }
 
-  /** u64Ms reads a uint64, or an int64 >= 0 (msgpackr bigints in [0, 2^64)), as floor(value / 10^6); -1 for any other form. */
-  u64Ms(): number {
+  /**
+   * u64Ms reads a uint64, or an int64 >= 0 (msgpackr bigints in [0, 2^64)),
+   * into `ms` as floor(value / 10^6), and returns true; false for any other
+   * form. The result is a field, not the return value: a float returned by a
+   * call V8 does not inline is boxed, 16 bytes per point time (issue 5 s18).
+   */
+  u64Ms(): boolean {
     const t = this.byte();
-    if (t !== 0xcf && t !== 0xd3) return -1;
-    if (!this.#need(8)) return -1;
+    if (t !== 0xcf && t !== 0xd3) return false;
+    if (!this.#need(8)) return false;
     const hi = this.dv.getUint32(this.at);
     const lo = this.dv.getUint32(this.at + 4);
     this.at += 8;
-    if (t === 0xd3 && hi >= 0x8000_0000) return -1;
+    if (t === 0xd3 && hi >= 0x8000_0000) return false;
     // rest < 2^32 × 967296 + 2^32 < 2^53: exact; the quotient is corrected in case the division rounded up.
     const rest = hi * TWO_32_REM_NS + lo;
     let q = Math.floor(rest / 1e6);
     if (q * 1e6 > rest) q--;
-    return hi * TWO_32_MS + q;
+    this.ms = hi * TWO_32_MS + q;
+    return true;
   }
 
   /** u64 reads a uint64, or an int64 >= 0 (the msgpackr bigints WireReader.u64 takes), into hi and lo; false for any other form. */
@@ -270,7 +284,7 @@ export class Scan {
     if (n < 0 || n > maxBytes || !this.#need(n)) return null;
     const b = this.b;
     const at = this.at;
-    if (memo !== null && memo.bytes.length === n) {
+    if (memo !== null && memo.length === n) {
       const m = memo.bytes;
       let same = true;
       for (let i = 0; i < n && same; i++) same = m[i] === b[at + i];
@@ -283,7 +297,9 @@ export class Scan {
     // One string of the code units (a string built by += makes one string per character).
     const out = n === 0 ? '' : String.fromCharCode.apply(null, b.subarray(at, at + n) as unknown as number[]);
     if (memo !== null && n <= ASCII_MEMO_BYTES_MAX) {
-      memo.bytes = b.slice(at, at + n);
+      const m = memo.bytes;
+      for (let i = 0; i < n; i++) m[i] = b[at + i] as number;
+      memo.length = n;
       memo.s = out;
     }
     this.at += n;

@@ -283,6 +283,9 @@ export class MetricStore implements SignalStore<MetricPointRow> {
   /** #lastNs and #lastMs cache the last point time converted (rows of one request mostly share a time). */
   #lastNs = -1n;
   #lastMs = 0;
+  /** #floatT and #floatV carry #appendFloat's sample into #appendAt (one slot each). */
+  readonly #floatT = new Float64Array(1);
+  readonly #floatV = new Float64Array(1);
   /** #buckets is, per tenant, the buckets holding data on disk. */
   #buckets = new Map<string, Set<number>>();
 
@@ -423,10 +426,16 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     for (let s = 0; s < c.scopeCount; s++) this.#scopeNums[s] = this.#rawMemo.part(PART_SCOPE, c.bytes, c.scopeAt[s] as number, c.scopeEnd[s] as number);
   }
 
-  /** #addColumn adds float point i of the columns (the steps of #addRow, in its order). */
+  /**
+   * #addColumn adds float point i of the columns (the steps of #addRow, in its
+   * order). NB: it reads the point's time from c.tMs at each use instead of
+   * keeping it in a local: a float local that lives across the calls below was
+   * boxed as a 16-byte heap number per point, as is a float argument of a call
+   * V8 does not inline (#appendAt, FloatHead.pushAt); together 32 B per point of
+   * the apply (bench/README.md, issue 5 s18).
+   */
   #addColumn(head: Head, c: MetricEntryColumns, i: number, tenantNum: number): Refusal | null {
-    const t = c.tMs[i] as number;
-    if (!(t <= CodecLimits.timestampMsAbsMax)) return { code: 'ERR_INVALID_ARGUMENT', reason: `timestamp ${t} ms past ${CodecLimits.timestampMsAbsMax}` };
+    if (!((c.tMs[i] as number) <= CodecLimits.timestampMsAbsMax)) return { code: 'ERR_INVALID_ARGUMENT', reason: `timestamp ${c.tMs[i]} ms past ${CodecLimits.timestampMsAbsMax}` };
     const res = tenantNum < 0 ? -1 : (this.#resNums[c.res[i] as number] as number);
     const scope = tenantNum < 0 ? -1 : (this.#scopeNums[c.scope[i] as number] as number);
     const memo = res >= 0 && scope >= 0;
@@ -438,10 +447,9 @@ export class MetricStore implements SignalStore<MetricPointRow> {
       if (memo) this.#rawMemo.set(id);
     }
     assert(this.#isFloat[id] === true, 'a column point is a float point, and so is its series');
-    const last = this.#lastT[id] as number;
-    if (t < last) return { code: 'ERR_INVALID_ARGUMENT', reason: `out of order sample: timestamp ${t} < last ${last}` };
+    if ((c.tMs[i] as number) < (this.#lastT[id] as number)) return { code: 'ERR_INVALID_ARGUMENT', reason: `out of order sample: timestamp ${c.tMs[i]} < last ${this.#lastT[id]}` };
     this.#descs.set(id, this.#columnDescription(c, i));
-    this.#appendFloat(head, id, t, c.value[i] as number);
+    this.#appendAt(head, id, c.tMs, c.value, i);
     return null;
   }
 
@@ -544,8 +552,22 @@ export class MetricStore implements SignalStore<MetricPointRow> {
 
   /** #appendFloat adds (t, v) to series id's float column in `head` (t >= its last timestamp: replaces at equal t). */
   #appendFloat(head: Head, id: number, t: number, v: number): void {
-    this.#touch(head, id, t);
-    if (head.floats.push(id, t, v)) {
+    this.#floatT[0] = t;
+    this.#floatV[0] = v;
+    this.#appendAt(head, id, this.#floatT, this.#floatV, 0);
+  }
+
+  /**
+   * #appendAt is #appendFloat of (ts[i], vs[i]): the columnar add passes its
+   * entry's columns and an index, never a float, down the calls V8 may not
+   * inline, where a float argument is boxed (FloatHead.pushAt).
+   */
+  #appendAt(head: Head, id: number, ts: Float64Array, vs: Float64Array, i: number): void {
+    const t = ts[i] as number;
+    this.#lastT[id] = t;
+    if (t < head.minT) head.minT = t;
+    if (t > head.maxT) head.maxT = t;
+    if (head.floats.pushAt(id, ts, vs, i)) {
       head.points++;
       head.bytes += MetricStoreLimits.headSampleBytes;
     }

@@ -19,6 +19,7 @@ import { BlockKind, openBlock, sealBlock } from '../block.js';
 import { STORAGE_PACKR } from '../storage-packr.js';
 import { crc32c } from '../../raft/wal/crc32c.js';
 import { KeySpace } from './keys.js';
+import { APPLY_RESULT_VERSION, decodeApplyResultFast } from './apply-result-fast.js';
 
 /** META_KEY and IDEMPOTENCY_KEY are the two shard-level keys. */
 export const META_KEY = Uint8Array.of(KeySpace.Meta);
@@ -112,6 +113,7 @@ export interface ShardApplyResult {
 }
 
 const RESULT_VERSION = 1;
+assert(RESULT_VERSION === APPLY_RESULT_VERSION, 'apply-result-fast.ts reads this version');
 
 /** encodeApplyResult encodes a result for the proposer. */
 export function encodeApplyResult(r: ShardApplyResult): Uint8Array {
@@ -129,6 +131,9 @@ const SIGNAL_NAMES = new Set(['traces', 'metrics', 'logs']);
 
 /** decodeApplyResult decodes a result; a malformed one is ERR_INVALID_ARGUMENT. */
 export function decodeApplyResult(bytes: Uint8Array): ShardApplyResult {
+  // The common result (valid, no refusals) without msgpackr's objects; anything else is decided below.
+  const fast = decodeApplyResultFast(bytes);
+  if (fast !== null) return fast;
   const bad = (why: string): OtlpdbError => new OtlpdbError('ERR_INVALID_ARGUMENT', `shard apply result: ${why}`);
   let v: unknown;
   try {
