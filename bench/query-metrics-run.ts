@@ -77,6 +77,8 @@ export interface QueryMetricsConfig {
   readonly waitCompaction: boolean;
   /** cpuProfDir, when set, runs the nodes with `--cpu-prof` writing there (a profile per node when it stops). */
   readonly cpuProfDir: string | null;
+  /** nodeV8Flags are V8 heap flags the nodes run with (`--node-v8 --min-semi-space-size=16`: an A/B of the young generation's size). */
+  readonly nodeV8Flags: readonly string[];
   readonly json: boolean;
   /** portBase is the first port: node APIs from it, then peer +10, OTLP gRPC +20, OTLP HTTP +30, Prometheus +40 (bench/query-metrics.ts). */
   readonly portBase: number;
@@ -303,7 +305,7 @@ export async function runQueryMetricsBench(config: QueryMetricsConfig, o: { read
     cluster = await startOtlpdb({
       dir: join(root, 'cluster'), nodes: 3, apiPort: o.ports.api, peerPort: o.ports.peer,
       extraArgs: ['--replicas', '3', '--port-step', '1', '--otlp-grpc-port', String(o.ports.otlpGrpc), '--otlp-http-port', String(o.ports.otlpHttp)],
-      nodeArgs: config.cpuProfDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', config.cpuProfDir],
+      nodeArgs: [...(config.cpuProfDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', config.cpuProfDir]), ...config.nodeV8Flags],
     });
     const apis = cluster.file.nodes.map((n) => n.api);
     const webs = cluster.file.nodes.map((n) => n.otlpHttp ?? '');
