@@ -19,6 +19,13 @@
  * Windows are inclusive at both ends, as scanRange's are. Staleness
  * markers are gone before this runs (evaluate.ts evalMatrix).
  *
+ * Per sample only the counter-drop test remains: a cursor moving forward
+ * first tries its last advance (a regular series on a grid advances by the
+ * same count window after window) and keeps it when the two samples around
+ * it prove it (times sorted, as lowerBound needs them), else walks sample by
+ * sample as before; and a counter's clamp test, one division a window, is
+ * skipped where clamp-bound.ts proves it false without one.
+ *
  * The answer goes to a column (values + present, present written at every
  * step) or, folding a `sum` straight into its group's row (aggregate-columns
  * GroupColumns.sumRow), to that row: the first series answering a step
