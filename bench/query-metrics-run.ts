@@ -63,7 +63,11 @@ const PROMTOOL_DEADLINE_MS = 3_600_000;
 /** COMPACTION_WAIT_MS bounds the wait for Prometheus's first compaction. */
 const COMPACTION_WAIT_MS = 900_000;
 
+/** IDLE_WINDOW_MS is how long the nodes' idle CPU is sampled, before and after the timed rounds (ms; /proc counts in 10 ms ticks). */
+const IDLE_WINDOW_MS = 3_000;
+
 /** QueryMetricsConfig is what the flags choose. */
+
 export interface QueryMetricsConfig {
   /** scale is the fraction of FULL_SERIES loaded (at least one series). */
   readonly scale: number;
@@ -132,6 +136,14 @@ export interface QueryMetricsReport {
   readonly aggregation: QueryFigures;
   readonly instant: QueryFigures;
   readonly loadAverage: { readonly before: readonly number[]; readonly after: readonly number[] };
+  /**
+   * nodeIdleCpuMsPerSec is the 3 nodes' CPU time (every thread) a second of
+   * wall time with no query running, measured over IDLE_WINDOW_MS before and
+   * after the timed rounds: what a query's nodeCpuMs counts beside its own
+   * work (Raft ticks, LevelDB compactions, flushes) is about this times its
+   * wall time. Null when /proc could not be read.
+   */
+  readonly nodeIdleCpuMsPerSec: { readonly before: number | null; readonly after: number | null };
 }
 
 /** shapeOf is the data a config asks for, ending on the minute before `nowMs`. */
@@ -392,10 +404,19 @@ export async function runQueryMetricsBench(config: QueryMetricsConfig, o: { read
       const at = shape.t0Ms + 300_000 + rand.intn(span) * 1000;
       return { query: `${METRIC_NAME}{pod="p-${pod}"}`, range: { startMs: at, endMs: at, stepMs: 0 } };
     };
+    const idleCpuMsPerSec = async (): Promise<number | null> => {
+      const c0 = nodesCpuSec();
+      const t0 = performance.now();
+      await new Promise((res) => setTimeout(res, IDLE_WINDOW_MS));
+      const c1 = nodesCpuSec();
+      return c0 === null || c1 === null ? null : Math.round(((c1 - c0) * 1000 * 1000) / (performance.now() - t0));
+    };
+    let idleBefore: number | null = null;
     o.log(`queries: ${config.warmups} warm-up rounds, then ${config.aggQueries} aggregations and ${config.instantQueries} instant queries on each system, interleaved`);
     const rounds = Math.max(config.aggQueries, config.instantQueries);
     for (let i = -config.warmups; i < rounds; i++) {
       const record = i >= 0;
+      if (i === 0) idleBefore = await idleCpuMsPerSec();
       if (!record || i < config.aggQueries) await round('aggregation', aggQuery, aggRange, groups, record);
       if (!record || i < config.instantQueries) {
         const c = instantCase();
@@ -403,6 +424,7 @@ export async function runQueryMetricsBench(config: QueryMetricsConfig, o: { read
       }
       if (record && (i + 1) % 5 === 0) o.log(`  round ${i + 1} of ${rounds}`);
     }
+    const idleAfter = await idleCpuMsPerSec();
     const figures = (k: (typeof kinds)[keyof typeof kinds]): QueryFigures => {
       const x = latencyOf(k.otlpdb);
       const p = latencyOf(k.prometheus);
@@ -427,6 +449,7 @@ export async function runQueryMetricsBench(config: QueryMetricsConfig, o: { read
       aggregation: figures(kinds.aggregation),
       instant: figures(kinds.instant),
       loadAverage: { before, after: loadavg() },
+      nodeIdleCpuMsPerSec: { before: idleBefore, after: idleAfter },
     };
   } finally {
     await prom?.stop().catch((e: unknown) => o.log(`bench/query-metrics: stopping prometheus: ${String(e)}`));

@@ -12,7 +12,9 @@
  * answer pair is compared; a wrong answer fails the run. Targets (issue 7):
  * aggregation p99 < 500 ms and no slower than Prometheus. Beside latency it
  * prints the CPU time the three nodes spent during otlpdb's queries (/proc,
- * every thread), which a loaded machine moves less than wall time.
+ * every thread), which a loaded machine moves less than wall time, and
+ * the nodes' CPU a second with no query running (before and after the timed
+ * rounds): a query's CPU counts that background work for its wall time too.
  * `--cpu-prof DIR` runs the nodes under `node --cpu-prof` (profiles in DIR);
  * `--node-v8 FLAG` (repeatable) runs them with a V8 heap size flag such as
  * `--min-semi-space-size=16` (NODE_OPTIONS refuses that one).
@@ -123,6 +125,7 @@ function printText(r: QueryMetricsReport): void {
   console.log(`  load (OTLP/HTTP protobuf, ${n(r.requests)} requests, ${(r.requestBytes / 1e6).toFixed(1)} MB, ${c.connections} in flight): ${r.loadSec} s = ${n(r.samplesPerSec)} samples/s; flush ${r.flushSec} s`);
   console.log(`  prometheus: OpenMetrics + promtool + start ${r.prometheusLoadSec} s; compaction wait ${r.compactionWaitSec} s`);
   console.log(`  load average before/after: ${r.loadAverage.before.map((x) => x.toFixed(1)).join(' ')} / ${r.loadAverage.after.map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(`  nodes' idle CPU, ms a second, before/after the timed rounds: ${r.nodeIdleCpuMsPerSec.before ?? '?'} / ${r.nodeIdleCpuMsPerSec.after ?? '?'}`);
   console.log('\n  query        system       queries     p50 ms     p99 ms     max ms');
   for (const [name, f] of [['aggregation', r.aggregation], ['instant', r.instant]] as const) {
     console.log(row(name, 'otlpdb', f.otlpdb));
