@@ -63,7 +63,11 @@ const PROMTOOL_DEADLINE_MS = 3_600_000;
 /** COMPACTION_WAIT_MS bounds the wait for Prometheus's first compaction. */
 const COMPACTION_WAIT_MS = 900_000;
 
+/** IDLE_WINDOW_MS is how long the nodes' idle CPU is sampled, before and after the timed rounds (ms; /proc counts in 10 ms ticks). */
+const IDLE_WINDOW_MS = 3_000;
+
 /** QueryMetricsConfig is what the flags choose. */
+
 export interface QueryMetricsConfig {
   /** scale is the fraction of FULL_SERIES loaded (at least one series). */
   readonly scale: number;
@@ -77,6 +81,8 @@ export interface QueryMetricsConfig {
   readonly waitCompaction: boolean;
   /** cpuProfDir, when set, runs the nodes with `--cpu-prof` writing there (a profile per node when it stops). */
   readonly cpuProfDir: string | null;
+  /** nodeV8Flags are V8 heap flags the nodes run with (`--node-v8 --min-semi-space-size=16`: an A/B of the young generation's size). */
+  readonly nodeV8Flags: readonly string[];
   readonly json: boolean;
   /** portBase is the first port: node APIs from it, then peer +10, OTLP gRPC +20, OTLP HTTP +30, Prometheus +40 (bench/query-metrics.ts). */
   readonly portBase: number;
@@ -130,6 +136,14 @@ export interface QueryMetricsReport {
   readonly aggregation: QueryFigures;
   readonly instant: QueryFigures;
   readonly loadAverage: { readonly before: readonly number[]; readonly after: readonly number[] };
+  /**
+   * nodeIdleCpuMsPerSec is the 3 nodes' CPU time (every thread) a second of
+   * wall time with no query running, measured over IDLE_WINDOW_MS before and
+   * after the timed rounds: what a query's nodeCpuMs counts beside its own
+   * work (Raft ticks, LevelDB compactions, flushes) is about this times its
+   * wall time. Null when /proc could not be read.
+   */
+  readonly nodeIdleCpuMsPerSec: { readonly before: number | null; readonly after: number | null };
 }
 
 /** shapeOf is the data a config asks for, ending on the minute before `nowMs`. */
@@ -303,7 +317,7 @@ export async function runQueryMetricsBench(config: QueryMetricsConfig, o: { read
     cluster = await startOtlpdb({
       dir: join(root, 'cluster'), nodes: 3, apiPort: o.ports.api, peerPort: o.ports.peer,
       extraArgs: ['--replicas', '3', '--port-step', '1', '--otlp-grpc-port', String(o.ports.otlpGrpc), '--otlp-http-port', String(o.ports.otlpHttp)],
-      nodeArgs: config.cpuProfDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', config.cpuProfDir],
+      nodeArgs: [...(config.cpuProfDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', config.cpuProfDir]), ...config.nodeV8Flags],
     });
     const apis = cluster.file.nodes.map((n) => n.api);
     const webs = cluster.file.nodes.map((n) => n.otlpHttp ?? '');
@@ -390,10 +404,19 @@ export async function runQueryMetricsBench(config: QueryMetricsConfig, o: { read
       const at = shape.t0Ms + 300_000 + rand.intn(span) * 1000;
       return { query: `${METRIC_NAME}{pod="p-${pod}"}`, range: { startMs: at, endMs: at, stepMs: 0 } };
     };
+    const idleCpuMsPerSec = async (): Promise<number | null> => {
+      const c0 = nodesCpuSec();
+      const t0 = performance.now();
+      await new Promise((res) => setTimeout(res, IDLE_WINDOW_MS));
+      const c1 = nodesCpuSec();
+      return c0 === null || c1 === null ? null : Math.round(((c1 - c0) * 1000 * 1000) / (performance.now() - t0));
+    };
+    let idleBefore: number | null = null;
     o.log(`queries: ${config.warmups} warm-up rounds, then ${config.aggQueries} aggregations and ${config.instantQueries} instant queries on each system, interleaved`);
     const rounds = Math.max(config.aggQueries, config.instantQueries);
     for (let i = -config.warmups; i < rounds; i++) {
       const record = i >= 0;
+      if (i === 0) idleBefore = await idleCpuMsPerSec();
       if (!record || i < config.aggQueries) await round('aggregation', aggQuery, aggRange, groups, record);
       if (!record || i < config.instantQueries) {
         const c = instantCase();
@@ -401,6 +424,7 @@ export async function runQueryMetricsBench(config: QueryMetricsConfig, o: { read
       }
       if (record && (i + 1) % 5 === 0) o.log(`  round ${i + 1} of ${rounds}`);
     }
+    const idleAfter = await idleCpuMsPerSec();
     const figures = (k: (typeof kinds)[keyof typeof kinds]): QueryFigures => {
       const x = latencyOf(k.otlpdb);
       const p = latencyOf(k.prometheus);
@@ -425,6 +449,7 @@ export async function runQueryMetricsBench(config: QueryMetricsConfig, o: { read
       aggregation: figures(kinds.aggregation),
       instant: figures(kinds.instant),
       loadAverage: { before, after: loadavg() },
+      nodeIdleCpuMsPerSec: { before: idleBefore, after: idleAfter },
     };
   } finally {
     await prom?.stop().catch((e: unknown) => o.log(`bench/query-metrics: stopping prometheus: ${String(e)}`));

@@ -1,7 +1,8 @@
 /**
  * query-metrics.ts — `node dist/bench/query-metrics.js [--scale F]
  * [--hours H] [--queries N] [--instant N] [--warmups N] [--connections N]
- * [--points N] [--no-compaction-wait] [--cpu-prof DIR] [--json]`: PromQL latency of a real
+ * [--points N] [--no-compaction-wait] [--cpu-prof DIR] [--node-v8 FLAG]
+ * [--port-base P] [--json]`: PromQL latency of a real
  * 3-node otlpdb cluster (R=3) against Prometheus 2.42 holding the same
  * samples, in the same run, interleaved: `sum by (app)
  * (rate(bench_requests_total[5m]))` over the whole data at step 1m
@@ -11,8 +12,12 @@
  * answer pair is compared; a wrong answer fails the run. Targets (issue 7):
  * aggregation p99 < 500 ms and no slower than Prometheus. Beside latency it
  * prints the CPU time the three nodes spent during otlpdb's queries (/proc,
- * every thread), which a loaded machine moves less than wall time.
- * `--cpu-prof DIR` runs the nodes under `node --cpu-prof` (profiles in DIR).
+ * every thread), which a loaded machine moves less than wall time, and
+ * the nodes' CPU a second with no query running (before and after the timed
+ * rounds): a query's CPU counts that background work for its wall time too.
+ * `--cpu-prof DIR` runs the nodes under `node --cpu-prof` (profiles in DIR);
+ * `--node-v8 FLAG` (repeatable) runs them with a V8 heap size flag such as
+ * `--min-semi-space-size=16` (NODE_OPTIONS refuses that one).
  * query-metrics-run.ts runs it; query-metrics-data.ts makes the data.
  * Never a CI gate: timing lives here, not in tests.
  */
@@ -30,10 +35,13 @@ export function queryMetricsPorts(base: number): QueryMetricsPorts {
 /** TARGET_AGG_P99_MS is the issue's aggregation target (the seed's figure). */
 export const TARGET_AGG_P99_MS = 500;
 
+/** NODE_V8_FLAG is what `--node-v8` accepts: a V8 heap size flag with a value in MB, passed to every node (a young or old generation A/B). */
+const NODE_V8_FLAG = /^--(min|max)-(semi|old)-space-size=\d{1,5}$/;
+
 /** parseQueryMetricsArgs reads the flags; a bad one throws with the flag's name. */
 export function parseQueryMetricsArgs(argv: readonly string[]): QueryMetricsConfig {
   const c: { -readonly [K in keyof QueryMetricsConfig]: QueryMetricsConfig[K] } = {
-    scale: 1, hours: 24, aggQueries: 20, instantQueries: 100, warmups: 2, connections: 4, pointsPerBody: 8_000, waitCompaction: true, cpuProfDir: null, json: false, portBase: QUERY_METRICS_PORT_BASE,
+    scale: 1, hours: 24, aggQueries: 20, instantQueries: 100, warmups: 2, connections: 4, pointsPerBody: 8_000, waitCompaction: true, cpuProfDir: null, nodeV8Flags: [], json: false, portBase: QUERY_METRICS_PORT_BASE,
   };
   const int = (flag: string, v: string | undefined, min: number, max: number): number => {
     if (v === undefined || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Error(`${flag} takes an integer in [${min}, ${max}]`);
@@ -75,6 +83,12 @@ export function parseQueryMetricsArgs(argv: readonly string[]): QueryMetricsConf
         c.cpuProfDir = resolve(v);
         break;
       }
+      case '--node-v8': {
+        const v = argv[++i];
+        if (v === undefined || !NODE_V8_FLAG.test(v)) throw new Error('--node-v8 takes a V8 heap flag such as --min-semi-space-size=16');
+        c.nodeV8Flags = [...c.nodeV8Flags, v];
+        break;
+      }
       case '--json':
         c.json = true;
         break;
@@ -82,7 +96,7 @@ export function parseQueryMetricsArgs(argv: readonly string[]): QueryMetricsConf
         c.portBase = int(a, argv[++i], 1_024, 65_535 - 40);
         break;
       default:
-        throw new Error(`unknown argument ${String(a)}; usage: query-metrics.js [--scale F] [--hours H] [--queries N] [--instant N] [--warmups N] [--connections N] [--points N] [--no-compaction-wait] [--cpu-prof DIR] [--port-base P] [--json]`);
+        throw new Error(`unknown argument ${String(a)}; usage: query-metrics.js [--scale F] [--hours H] [--queries N] [--instant N] [--warmups N] [--connections N] [--points N] [--no-compaction-wait] [--cpu-prof DIR] [--node-v8 FLAG] [--port-base P] [--json]`);
     }
   }
   return c;
@@ -111,6 +125,7 @@ function printText(r: QueryMetricsReport): void {
   console.log(`  load (OTLP/HTTP protobuf, ${n(r.requests)} requests, ${(r.requestBytes / 1e6).toFixed(1)} MB, ${c.connections} in flight): ${r.loadSec} s = ${n(r.samplesPerSec)} samples/s; flush ${r.flushSec} s`);
   console.log(`  prometheus: OpenMetrics + promtool + start ${r.prometheusLoadSec} s; compaction wait ${r.compactionWaitSec} s`);
   console.log(`  load average before/after: ${r.loadAverage.before.map((x) => x.toFixed(1)).join(' ')} / ${r.loadAverage.after.map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(`  nodes' idle CPU, ms a second, before/after the timed rounds: ${r.nodeIdleCpuMsPerSec.before ?? '?'} / ${r.nodeIdleCpuMsPerSec.after ?? '?'}`);
   console.log('\n  query        system       queries     p50 ms     p99 ms     max ms');
   for (const [name, f] of [['aggregation', r.aggregation], ['instant', r.instant]] as const) {
     console.log(row(name, 'otlpdb', f.otlpdb));

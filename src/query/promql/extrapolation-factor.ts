@@ -20,6 +20,8 @@
  * scanRate); nothing outlives it.
  */
 
+import { clampFreeRatio } from './clamp-bound.js';
+
 /**
  * FactorMemo is the key and the results of the last extrapolationFactor a
  * scan computed. NaN keys never compare equal, so a fresh memo misses.
@@ -35,6 +37,8 @@ export class FactorMemo {
   sampledIntervalSec = 0;
   /** factor is extrapolate's factor for the key, before any clamp at zero. */
   factor = 0;
+  /** clampRatio is the key's clamp-bound.ts clampFreeRatio: windows with firstV > result × clampRatio skip the clamp's test. */
+  clampRatio = Infinity;
 
   /** fill computes the memo's values for a new key with extrapolate's operations in its order (no clamp). */
   fill(startGapMs: number, endGapMs: number, sampledMs: number, n: number, isRate: boolean, rangeSec: number): void {
@@ -48,6 +52,7 @@ export class FactorMemo {
     this.durationToStartSec = durationToStart;
     this.sampledIntervalSec = sampledInterval;
     this.factor = factor;
+    this.clampRatio = clampFreeRatio(durationToStart, sampledInterval);
   }
 
   /** reset forgets the key (a new series, or a scan with other isRate/rangeSec). */

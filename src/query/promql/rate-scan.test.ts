@@ -19,7 +19,11 @@
  * rate(m[5m]) …: series 0 point 1: 0.11666666666666668 vs Infinity"; a sum
  * row that never starts a step (`firstK[i] === -2`): "seed 1 sum by (app)
  * (rate(m[5m])) …: 0 series vs 3". The reset test below fails on the first
- * two as well.
+ * two as well. The cursors' tried advance: the end cursor's kept without
+ * its check of the sample before it ("seed 1 rate(m[5m]) …: series 0: 60
+ * points vs 56"), the start cursor's kept past a sample at the window's
+ * start (`ts[g - 1] <= ws`: "seed 1 rate(m[5m]) … point 11: NaN vs
+ * Infinity").
  */
 import t from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';

@@ -19,6 +19,13 @@
  * Windows are inclusive at both ends, as scanRange's are. Staleness
  * markers are gone before this runs (evaluate.ts evalMatrix).
  *
+ * Per sample only the counter-drop test remains: a cursor moving forward
+ * first tries its last advance (a regular series on a grid advances by the
+ * same count window after window) and keeps it when the two samples around
+ * it prove it (times sorted, as lowerBound needs them), else walks sample by
+ * sample as before; and a counter's clamp test, one division a window, is
+ * skipped where clamp-bound.ts proves it false without one.
+ *
  * The answer goes to a column (values + present, present written at every
  * step) or, folding a `sum` straight into its group's row (aggregate-columns
  * GroupColumns.sumRow), to that row: the first series answering a step
@@ -32,6 +39,7 @@ import type { RangeFn } from './range-functions.js';
 import { RangeFunctions, extrapolate } from './range-functions.js';
 import { lowerBound, upperBound } from './eval-types.js';
 import { FactorMemo } from './extrapolation-factor.js';
+import { clampCannotMove } from './clamp-bound.js';
 import { assert } from '../../errors.js';
 
 /** RateKind names the range functions rate-scan.ts computes in line. */
@@ -126,18 +134,36 @@ export function scanRate(kind: RateKind, s: RateSeries, w: RateWindows, out: Rat
   let dHi = 0;
   let prevStart = -Infinity;
   let prevEnd = -Infinity;
+  // loStep and hiStep are the cursors' last forward advances; prevLo and prevHi their last positions.
+  let loStep = 0;
+  let hiStep = 0;
+  let prevLo = 0;
+  let prevHi = 0;
   for (let i = 0; i < n; i++) {
     const ws = starts[i] as number;
     const we = ends[i] as number;
     // The windows of a grid slide forward; a window that moves back (never seen in practice) is searched afresh.
+    // A forward move first tries the cursor's last advance (a regular series on a grid repeats it): two compares, not one a sample.
     if (ws < prevStart) {
       lo = lowerBound(ts, ws);
       dLo = 0;
-    } else while (lo < len && (ts[lo] as number) < ws) lo++;
+    } else {
+      const g = lo + loStep;
+      if (g < len && (ts[g] as number) >= ws && (g === lo || (ts[g - 1] as number) < ws)) lo = g;
+      else while (lo < len && (ts[lo] as number) < ws) lo++;
+    }
     if (we < prevEnd) {
       hi = upperBound(ts, we);
       dHi = 0;
-    } else while (hi < len && (ts[hi] as number) <= we) hi++;
+    } else {
+      const g = hi + hiStep;
+      if (g < len && (ts[g] as number) > we && (g === hi || (ts[g - 1] as number) <= we)) hi = g;
+      else while (hi < len && (ts[hi] as number) <= we) hi++;
+    }
+    loStep = lo > prevLo ? lo - prevLo : 0;
+    hiStep = hi > prevHi ? hi - prevHi : 0;
+    prevLo = lo;
+    prevHi = hi;
     if (isCounter) {
       for (; scanned < hi; scanned++) if ((vs[scanned] as number) < (vs[scanned - 1] as number)) dropList.push(scanned);
     }
@@ -180,7 +206,8 @@ export function scanRate(kind: RateKind, s: RateSeries, w: RateWindows, out: Rat
       const sampledMs = lastT - firstT;
       if (startGapMs !== memo.startGapMs || endGapMs !== memo.endGapMs || sampledMs !== memo.sampledMs || m !== memo.n) memo.fill(startGapMs, endGapMs, sampledMs, m, isRate, rangeSec);
       // extrapolate's clamp at zero, tested as it tests it: when it moves the start, the factor is not the memo's.
-      if (isCounter && result > 0 && firstV >= 0 && memo.sampledIntervalSec * (firstV / result) < memo.durationToStartSec) {
+      // clampCannotMove (clamp-bound.ts) proves most windows' clamp test false without its division.
+      if (isCounter && result > 0 && firstV >= 0 && !clampCannotMove(firstV, result, memo.clampRatio) && memo.sampledIntervalSec * (firstV / result) < memo.durationToStartSec) {
         v = extrapolate(result, firstT, lastT, firstV, m, ws, we, isCounter, isRate, rangeSec);
       } else v = result * memo.factor;
     }
