@@ -146,7 +146,10 @@ export interface BlockScanContext {
  * read), the bloom (only when the query names terms), the postings
  * (queryLogIndex), and only then the block: time row by row when the block
  * straddles the range, then the matching rows, at most `keep` from the
- * direction's end.
+ * direction's end, their lines checked here. With a row filter, or a `keep`
+ * past DECODE_CHUNK_ROWS_MIN (a read of every hit whose consumer stops when
+ * it has enough), every candidate in the range is returned with its line
+ * check left to materialize, which runs it on the chunks it builds.
  */
 export async function scanLogBlock(
   c: BlockScanContext,
