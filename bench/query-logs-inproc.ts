@@ -1,6 +1,7 @@
 /**
  * query-logs-inproc.ts — `node dist/bench/query-logs-inproc.js [--lines N]
- * [--shards S] [--queries Q] [--flush-rows F] [--cache-mib M] [--kinds a,b] [--two-rounds] [--per-query] [--json]`: what one log query costs the shards
+ * [--shards S] [--queries Q] [--flush-rows F] [--cache-mib M] [--kinds a,b] [--two-rounds] [--per-query]
+ * [--data-dir D] [--json]`: what one log query costs the shards
  * that answer it, in one process, without a cluster's network, Raft reads or
  * other nodes' noise: the work an A/B of a storage change moves.
  *
@@ -24,6 +25,12 @@
  * pruned (ScanStats), and an answer digest (FNV-1a over every
  * shard's answer) so two builds' runs are shown to answer alike. Timing
  * never gates anything; compare two builds run back to back.
+ *
+ * `--data-dir D` keeps the loaded shards in D (not removed at the end) and,
+ * when D already holds a load of the same lines, shards and flush size
+ * (D/inproc-load.json says so), opens them instead of loading again: an
+ * A/B of two builds whose block format is the same then pays the load
+ * (minutes at 1,000,000 lines) once. The caller removes D.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -41,7 +48,8 @@ import { LogStore } from '../src/storage/logs/log-store.js';
 import type { LogRow } from '../src/storage/rows.js';
 import { KvWriteBatch, ShardDb } from '../src/storage/shard/shard-db.js';
 import { SpanBlockCache } from '../src/storage/traces/block-cache.js';
-import { buildQueryLogsData } from './query-logs-data.js';
+import { WINDOW_MS, buildQueryLogsData } from './query-logs-data.js';
+import type { QueryLogsData } from './query-logs-data.js';
 import type { QueryKind } from './query-logs-queries.js';
 import { COUNT_STEP_S, LOG_LIMIT, buildQuerySpec, logqlOf } from './query-logs-queries.js';
 
@@ -64,6 +72,8 @@ export interface InprocConfig {
   readonly twoRounds: boolean;
   /** perQuery prints every measured query's figures (stderr): its LogQL, CPU ms, MB read, blocks scanned and pruned. */
   readonly perQuery?: boolean;
+  /** dataDir keeps (and reuses) the loaded shards there, or null for a temp dir removed at the end. */
+  readonly dataDir?: string | null;
 }
 
 /** KindFigures are one query kind's figures over its queries. */
@@ -96,6 +106,7 @@ export function parseInprocArgs(argv: readonly string[]): InprocConfig {
     cacheBytes: argv.includes('--cache-mib') ? Number(argv[argv.indexOf('--cache-mib') + 1]) * 1024 * 1024 : BlockCacheLimits.bytesMaxDefault,
     twoRounds: argv.includes('--two-rounds'),
     perQuery: argv.includes('--per-query'),
+    dataDir: argv.includes('--data-dir') ? (argv[argv.indexOf('--data-dir') + 1] ?? null) : null,
     kinds: argv.includes('--kinds') ? ((argv[argv.indexOf('--kinds') + 1] ?? '').split(',') as QueryKind[]) : KINDS,
   };
 }
@@ -121,46 +132,71 @@ function answerText(a: LogShardAnswer): string {
 export async function runInproc(config: InprocConfig): Promise<{ loadMs: number; figures: Map<QueryKind, KindFigures> }> {
   const t0 = performance.now();
   const nowMs = FIXED_NOW_MS;
-  let data = buildQueryLogsData(config.lines, nowMs, DATA_SEED);
-  const perShard: LogRow[][] = Array.from({ length: config.shards }, () => []);
-  const streamIds = new Map<string, number>();
-  data.bodies.forEach((body, req) => {
-    const res = decodeLogsProto(body, { tenant: TENANT, nowMs });
-    assert(res.rejected === 0, 'every bench line is accepted');
-    for (const row of res.rows) {
-      const k = streamKey(streamLabels(row));
-      let sid = streamIds.get(k);
-      if (sid === undefined) {
-        sid = streamIds.size;
-        streamIds.set(k, sid);
-      }
-      (perShard[(sid * 31 + req * 7) % config.shards] as LogRow[]).push(row);
-    }
-  });
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-bench-query-logs-inproc-'));
+  // The window as buildQueryLogsData makes it: a query needs only the window (buildQuerySpec), so no line is held.
+  const windowEndNs = BigInt(nowMs - 2 * 60_000) * 1_000_000n;
+  const data: QueryLogsData = {
+    lines: [], offsetsNs: new Float64Array(0), streamOf: new Uint16Array(0), streams: [], bodies: [], bytes: 0, lineBytes: 0,
+    windowStartNs: windowEndNs - BigInt(WINDOW_MS) * 1_000_000n, windowEndNs,
+  };
+  const marker = JSON.stringify({ lines: config.lines, shards: config.shards, flushRows: config.flushRows, seed: DATA_SEED, nowMs });
+  const keep = config.dataDir !== undefined && config.dataDir !== null;
+  const dir = keep ? (config.dataDir as string) : fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-bench-query-logs-inproc-'));
+  const markerPath = path.join(dir, 'inproc-load.json');
+  const reuse = keep && fs.existsSync(markerPath) && fs.readFileSync(markerPath, 'utf8') === marker;
+  if (keep && !reuse) {
+    // Another load (or none) is there: only what this bench writes goes, never the rest of D.
+    fs.mkdirSync(dir, { recursive: true });
+    fs.rmSync(markerPath, { force: true });
+    for (const name of fs.readdirSync(dir)) if (/^s\d+$/.test(name)) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+  }
   assert(Number.isSafeInteger(config.cacheBytes) && config.cacheBytes >= 0, '--cache-mib is a count');
   const cache = new SpanBlockCache(config.cacheBytes);
   const shards: { store: LogStore; db: ShardDb }[] = [];
   try {
-    for (let s = 0; s < config.shards; s++) {
-      const db = await ShardDb.open(path.join(dir, `s${s}`));
-      const store = new LogStore({ cache });
-      await store.load(db);
-      shards.push({ store, db });
-      const rows = perShard[s] as LogRow[];
-      for (let at = 0, flushIndex = 1; at < rows.length; at += config.flushRows, flushIndex++) {
-        store.add(TENANT, rows.slice(at, at + config.flushRows), 0);
-        store.freeze();
-        const batch = new KvWriteBatch();
-        await store.writeFrozen({ batch, kv: db, flushIndex });
-        await db.write(batch);
-        store.dropFrozen();
+    if (!reuse) {
+      const built = buildQueryLogsData(config.lines, nowMs, DATA_SEED);
+      assert(built.windowStartNs === data.windowStartNs && built.windowEndNs === data.windowEndNs, 'the window is buildQueryLogsData\'s');
+      const perShard: LogRow[][] = Array.from({ length: config.shards }, () => []);
+      const streamIds = new Map<string, number>();
+      built.bodies.forEach((body, req) => {
+        const res = decodeLogsProto(body, { tenant: TENANT, nowMs });
+        assert(res.rejected === 0, 'every bench line is accepted');
+        for (const row of res.rows) {
+          const k = streamKey(streamLabels(row));
+          let sid = streamIds.get(k);
+          if (sid === undefined) {
+            sid = streamIds.size;
+            streamIds.set(k, sid);
+          }
+          (perShard[(sid * 31 + req * 7) % config.shards] as LogRow[]).push(row);
+        }
+      });
+      for (let s = 0; s < config.shards; s++) {
+        const db = await ShardDb.open(path.join(dir, `s${s}`));
+        const store = new LogStore({ cache });
+        await store.load(db);
+        shards.push({ store, db });
+        const rows = perShard[s] as LogRow[];
+        for (let at = 0, flushIndex = 1; at < rows.length; at += config.flushRows, flushIndex++) {
+          store.add(TENANT, rows.slice(at, at + config.flushRows), 0);
+          store.freeze();
+          const batch = new KvWriteBatch();
+          await store.writeFrozen({ batch, kv: db, flushIndex });
+          await db.write(batch);
+          store.dropFrozen();
+        }
+        // The rows are in blocks now: drop them, so the queries' garbage collections do not mark a million dead rows.
+        perShard[s] = [];
       }
-      // The rows are in blocks now: drop them, so the queries' garbage collections do not mark a million dead rows.
-      perShard[s] = [];
+      if (keep) fs.writeFileSync(markerPath, marker);
+    } else {
+      for (let s = 0; s < config.shards; s++) {
+        const db = await ShardDb.open(path.join(dir, `s${s}`));
+        const store = new LogStore({ cache });
+        await store.load(db);
+        shards.push({ store, db });
+      }
     }
-    // Likewise the lines and bodies: a query needs only the window (buildQuerySpec).
-    data = { ...data, lines: [], bodies: [], offsetsNs: new Float64Array(0), streamOf: new Uint16Array(0) };
     const loadMs = performance.now() - t0;
     const runOne = async (kind: QueryKind, i: number, warmUp = false): Promise<{ ms: number; cpuMs: number; bytes: number; blocks: number; pruned: number; text: string }> => {
       const spec = buildQuerySpec(kind, i, data);
@@ -230,7 +266,7 @@ export async function runInproc(config: InprocConfig): Promise<{ loadMs: number;
     return { loadMs, figures };
   } finally {
     for (const { db } of shards) await db.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (!keep) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -44,8 +44,8 @@ const FLUSH_TIMEOUT_MS = 600_000;
 const FLUSH_ATTEMPTS_MAX = 4;
 /** QUERY_ATTEMPTS_MAX bounds the sends of one query whose connection failed. */
 const QUERY_ATTEMPTS_MAX = 3;
-/** SLOW_QUERY_LOG_MS: a query slower than this is logged with its node and otlpdb's stats (where the time went). */
-const SLOW_QUERY_LOG_MS = 1_000;
+/** SLOW_QUERY_LOG_MS: a query slower than this is logged with its node and otlpdb's stats (where the time went); `--slow-ms` sets another bound (0 logs every query). */
+export const SLOW_QUERY_LOG_MS = 1_000;
 
 /** QueryLogsConfig is what the flags choose. */
 export interface QueryLogsConfig {
@@ -57,6 +57,8 @@ export interface QueryLogsConfig {
   readonly ingestBaseline: boolean;
   readonly fts5: boolean;
   readonly json: boolean;
+  /** slowMs: a query slower than this is logged with otlpdb's stats (SLOW_QUERY_LOG_MS unless --slow-ms). */
+  readonly slowMs?: number;
 }
 
 /** QueryPorts are the base ports of a cluster (every node on 127.0.0.1, node i on base + i − 1). */
@@ -286,7 +288,7 @@ export async function runQueryLogsBench(config: QueryLogsConfig, o: { readonly p
         const tookMs = performance.now() - t0;
         msO.push(tookMs);
         const doc = r.status === 200 ? (JSON.parse(r.text) as LokiDoc) : null;
-        if (tookMs > SLOW_QUERY_LOG_MS) o.log(`  slow: ${kind} #${i} on ${api}: ${Math.round(tookMs)} ms, ${logql}; stats ${JSON.stringify((doc?.data as { stats?: unknown } | undefined)?.stats ?? r.text.slice(0, 300))}`);
+        if (tookMs > (config.slowMs ?? SLOW_QUERY_LOG_MS)) o.log(`  slow: ${kind} #${i} on ${api}: ${Math.round(tookMs)} ms, ${logql}; stats ${JSON.stringify((doc?.data as { stats?: unknown } | undefined)?.stats ?? r.text.slice(0, 300))}`);
         const b0 = performance.now();
         const want = kind === 'count' ? bruteCount(data, q) : bruteLog(data, q);
         msB.push(performance.now() - b0);

@@ -21,11 +21,12 @@ import { parseCountAnswer, parseLogAnswer, runQueryLogsBench, sameCount, sameLog
 const NOW_MS = 1_795_000_000_000;
 
 t.test('flags: defaults, every flag, refusals', async (t) => {
-  t.same(parseQueryLogsArgs([]), { nodes: 3, lines: FULL_LINES, queries: 100, connections: 8, ingestBaseline: true, fts5: true, json: false });
+  t.same(parseQueryLogsArgs([]), { nodes: 3, lines: FULL_LINES, queries: 100, connections: 8, ingestBaseline: true, fts5: true, json: false, slowMs: 1_000 });
   t.equal(parseQueryLogsArgs(['--scale', '0.1']).lines, 500_000);
-  t.same(parseQueryLogsArgs(['--lines', '300', '--nodes', '1', '--queries', '4', '--connections', '2', '--no-ingest-baseline', '--no-fts5', '--json']), {
-    nodes: 1, lines: 300, queries: 4, connections: 2, ingestBaseline: false, fts5: false, json: true,
+  t.same(parseQueryLogsArgs(['--lines', '300', '--nodes', '1', '--queries', '4', '--connections', '2', '--no-ingest-baseline', '--no-fts5', '--json', '--slow-ms', '0']), {
+    nodes: 1, lines: 300, queries: 4, connections: 2, ingestBaseline: false, fts5: false, json: true, slowMs: 0,
   });
+  t.throws(() => parseQueryLogsArgs(['--slow-ms', '-1']), /--slow-ms/);
   t.throws(() => parseQueryLogsArgs(['--scale', '0']), /--scale/);
   t.throws(() => parseQueryLogsArgs(['--scale', 'x']), /--scale/);
   t.throws(() => parseQueryLogsArgs(['--nodes', '2']), /--nodes/);

@@ -1,7 +1,7 @@
 /**
  * query-logs.ts — `node dist/bench/query-logs.js [--scale F] [--lines N]
  * [--nodes 1|3] [--queries N] [--connections N] [--no-ingest-baseline]
- * [--no-fts5] [--json]`: log query latency over a real otlpdb cluster
+ * [--no-fts5] [--slow-ms N] [--json]`: log query latency over a real otlpdb cluster
  * holding 5,000,000 realistic lines by default (3 nodes, R=3; `--scale 0.1`
  * loads 500,000), through Loki's /loki/api/v1/query_range: keyword (`|=`),
  * phrase, regex (`|~`), `count_over_time`, and keyword over a 5-minute
@@ -13,7 +13,7 @@
  * than FTS5; ingest with the index at most 30% slower than without.
  * query-logs-run.ts runs it. Never a CI gate: timing lives here.
  */
-import { runQueryLogsBench } from './query-logs-run.js';
+import { SLOW_QUERY_LOG_MS, runQueryLogsBench } from './query-logs-run.js';
 import type { KindFigures, Latency, QueryLogsConfig, QueryLogsReport } from './query-logs-run.js';
 
 /** QUERY_LOGS_PORTS are base ports on 127.0.0.1 (node i on base + i − 1), away from a default cluster's and the other benches'. */
@@ -28,7 +28,7 @@ export const TARGETS = { keywordP99Ms: 200, keywordRangeVsFts5: 1, ingestOnOverO
 /** parseQueryLogsArgs reads the flags; a bad one throws with the flag's name. */
 export function parseQueryLogsArgs(argv: readonly string[]): QueryLogsConfig {
   const c: { -readonly [K in keyof QueryLogsConfig]: QueryLogsConfig[K] } = {
-    nodes: 3, lines: FULL_LINES, queries: 100, connections: 8, ingestBaseline: true, fts5: true, json: false,
+    nodes: 3, lines: FULL_LINES, queries: 100, connections: 8, ingestBaseline: true, fts5: true, json: false, slowMs: SLOW_QUERY_LOG_MS,
   };
   const int = (flag: string, v: string | undefined, min: number, max: number): number => {
     if (v === undefined || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Error(`${flag} takes an integer in [${min}, ${max}]`);
@@ -66,8 +66,11 @@ export function parseQueryLogsArgs(argv: readonly string[]): QueryLogsConfig {
       case '--json':
         c.json = true;
         break;
+      case '--slow-ms':
+        c.slowMs = int(a, argv[++i], 0, 3_600_000);
+        break;
       default:
-        throw new Error(`unknown argument ${String(a)}; usage: query-logs.js [--scale F] [--lines N] [--nodes 1|3] [--queries N] [--connections N] [--no-ingest-baseline] [--no-fts5] [--json]`);
+        throw new Error(`unknown argument ${String(a)}; usage: query-logs.js [--scale F] [--lines N] [--nodes 1|3] [--queries N] [--connections N] [--no-ingest-baseline] [--no-fts5] [--slow-ms N] [--json]`);
     }
   }
   return c;

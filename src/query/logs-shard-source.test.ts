@@ -239,3 +239,21 @@ t.test('a consumer that stops after its first batch stops the block reads: hits 
   t.ok(full.scan.blocksScanned >= 6, `reading everything scans every block (${full.scan.blocksScanned})`);
   t.equal(lazy.scan.blocksScanned, 1, 'stopping after the first batch scanned one block (holding hits for a full batch of 256 needed two)');
 });
+
+t.test('a select with `want` builds its first batch at most that size and reads every hit alike', async (t) => {
+  // One flush of 1,500 rows: its blocks hold far more hits than a limit-16 query takes. The LogQL engine selects every
+  // hit (limit null) and stops pulling at its limit; `want` makes the store build entries a small chunk at a time.
+  const f = await fixture(t, new SeededRand(SEED + 6), { flushes: 1, perFlush: 1_500, sorted: true });
+  const base: SelectLogsRequest = { matchers: [{ name: 'service_name', op: '=~', value: '.+' }], startNs: 0n, endNs: (1n << 64n) - 1n, direction: 'backward', limit: null, hints: [] };
+  const firstBatch = async (src: ShardLogSource, req: SelectLogsRequest): Promise<number> => {
+    for await (const batch of src.select(req, new AbortController().signal)) return batch.length;
+    return 0;
+  };
+  for (const want of [1, 5, 16, 100]) {
+    const req = { ...base, want };
+    t.same((await collect(source(f), req)).map(key), (await collect(source(f), base)).map(key), `want ${want}: every hit, in the same order`);
+    const n = await firstBatch(source(f), req);
+    t.ok(n >= 1 && n <= want, `want ${want}: the first batch holds ${n} entries`);
+  }
+  t.ok((await firstBatch(source(f), base)) > 100, 'without want the first batch is a full chunk');
+});

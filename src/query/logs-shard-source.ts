@@ -112,6 +112,7 @@ export class ShardLogSource implements LogSource {
         limit,
         ...(rowFilter !== undefined ? { rowFilter } : {}),
         hints: (this.#d.compileHints ?? compileLineHints)(req.hints),
+        ...(req.want !== undefined && Number.isSafeInteger(req.want) && req.want >= 1 ? { firstChunkRows: req.want } : {}),
       },
       scan,
     );

@@ -106,7 +106,8 @@ export async function collectLogEntries(log: LogExpr, source: LogSource, startNs
   const pipeline = compilePipeline(log);
   const kept: LogEntry[] = [];
   let boundary: bigint | null = null;
-  const req = { matchers: log.matchers, startNs, endNs, direction, limit: null, hints: lineHints(log) };
+  // `want`: the store builds entries in batches starting at `limit`, so a query whose pipeline keeps them stops after one.
+  const req = { matchers: log.matchers, startNs, endNs, direction, limit: null, hints: lineHints(log), want: limit };
   outer: for await (const batch of source.select(req, signal)) {
     checkAbort(signal);
     for (const entry of batch) {

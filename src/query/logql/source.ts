@@ -67,6 +67,14 @@ export interface SelectLogsRequest {
   readonly limit: number | null;
   /** hints are alternatives (an `or` of line filters gives several): an entry can match only if it satisfies one of them; empty = no hint. */
   readonly hints: readonly LineHint[];
+  /**
+   * want, when set, is how many entries the consumer expects to take before
+   * it stops pulling (a log query's limit: its pipeline may drop some, so
+   * `limit` stays null). A hint for the work's granularity, never a bound:
+   * a source builds its first batch about this size (logs-shard-source.ts),
+   * so a consumer that stops there made no more.
+   */
+  readonly want?: number;
 }
 
 /** LogShardEvalRequest is a query (LogQL text the engine formats from its AST) for every shard to run over its own entries. */

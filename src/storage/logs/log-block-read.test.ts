@@ -152,6 +152,8 @@ t.test('blocks written as version 2 or in pages of any size answer exactly as th
           limit: [1, 16, 100, 5_000][qr.intn(4)] as number,
           hints: lit === '' ? null : compileLineHints([{ contains: [lit], caseInsensitive: false }]),
           ...(qr.intn(3) === 0 ? { rowFilter: (r: LogRow) => r.severityNumber >= 9 } : {}),
+          // A consumer that reads every hit but expects to stop early (the LogQL engine's select): line checks deferred to the chunks built.
+          ...(qr.intn(2) === 0 ? { firstChunkRows: [1, 16, 100][qr.intn(3)] as number } : {}),
         };
         const got = await lines(store, db, q);
         const want = referenceLines(rows, q, lit);

@@ -30,6 +30,20 @@
  * getMany for the rest) and the lookup runs again, until it lacks none. A
  * chunk is cached as an entry of its own (kind letter `e`).
  *
+ * Pages: a read's decoded pages are left in the cache only when the read
+ * found the block itself there (read before and still cached): a block a
+ * read opens on a miss is cached opened, and its pages are decoded for that
+ * read alone. A query over the whole hour reads the newest blocks, as every
+ * such query does, so from the second one on its pages are cached and
+ * served as before; a query over five minutes in the middle of the hour
+ * reads blocks no query read lately, and caching their decoded pages
+ * (weighed LOG_CACHE_PAGE_FACTOR times their bytes; measured ~13x in heap)
+ * pushed the shared entries out and gave the garbage collector a cache of
+ * values read once to mark: in one process at 1,000,000 lines that query
+ * cost more CPU with the 64 MiB cache than with none (bench/README.md
+ * "## query-logs", s18). The block entry is the admission test: a page is
+ * cached on the block's second read, while the block is still cached.
+ *
  * Accounting: an entry counts what it holds plus
  * BlockCacheLimits.entryOverheadBytes: an index what OpenedIndex.heldBytes
  * says (the stored value it views, offsets, decoded pairs, the dictionary's
@@ -63,7 +77,9 @@ export const LOG_CACHE_BLOCK_FACTOR = 1.25;
 /**
  * LOG_CACHE_PAGE_FACTOR is what a page with every column decoded is taken to
  * weigh per encoded byte (lines inflate 3-4x, the rest is JavaScript
- * objects). NB: an estimate, as the whole-block factor before it was.
+ * objects). NB: an estimate, as the whole-block factor before it was; on
+ * the bench's lines a decoded page held 13.3x its encoded bytes of heap
+ * (92 KB for 6.9 KB, s18).
  */
 export const LOG_CACHE_PAGE_FACTOR = 8;
 
@@ -90,8 +106,9 @@ export interface OpenedLogBlockPages {
 /**
  * LogBlockView is one read's view of a block: its columns decoded a page at
  * a time, on the first row of the page asked for, kept for this read (the
- * candidates of the read hold the view; it goes when they do) and left in
- * the node cache as an entry of its own per page (`pageCache`), so a
+ * candidates of the read hold the view; it goes when they do) and, when
+ * the read found the block in the node cache, left there as an entry of
+ * its own per page (`pageCache`; null on a miss: see "Pages" above), so a
  * later read of the same rows decodes nothing; a page whose line alone was
  * checked is not cached. At most the block's pages are decoded once each.
  */
@@ -307,7 +324,7 @@ export class LogBlockReads {
     const hit = ck === null ? undefined : this.#cache?.get<{ value: OpenedLogBlockPages; bytes: number }>(ck);
     if (hit !== undefined) {
       stats.bytesRead += hit.bytes;
-      return new LogBlockView(hit.value, this.#pagesOf(ck as string, hit.value.opened));
+      return new LogBlockView(hit.value, this.pageCacheOf(ck as string, hit.value.opened));
     }
     const block = own(await kv.get(bkey));
     if (block === undefined) throw corrupt('a block meta without its block', { tenant, ...id });
@@ -319,11 +336,22 @@ export class LogBlockReads {
     const value: OpenedLogBlockPages = { opened, times: decodeBlockTimes(opened), tables: decodeBlockTables(opened) };
     assert(value.times.length === meta.rows, 'one time a row');
     if (ck !== null) this.#cache?.set(ck, { value, bytes: block.length }, weigh(block.length, LOG_CACHE_BLOCK_FACTOR) + value.times.bytes);
-    return new LogBlockView(value, ck === null ? null : this.#pagesOf(ck, opened));
+    // A block opened on a miss leaves its opened entry, not its decoded pages: see "Pages" in the file comment.
+    return new LogBlockView(value, ck === null ? null : this.pagesOnMiss(ck, opened));
   }
 
-  /** #pagesOf is the page cache of the block cached under `ck`: page p under `ck` + "p" + p, weighed by its encoded bytes. */
-  #pagesOf(ck: string, opened: OpenedLogBlock): PageCache | null {
+  /**
+   * pagesOnMiss is the page cache of a read that opened the block cached
+   * under `ck` on a miss: none (see "Pages" in the file comment). Protected
+   * so a test can plant the caching of every read's pages and show its
+   * check fails.
+   */
+  protected pagesOnMiss(_ck: string, _opened: OpenedLogBlock): PageCache | null {
+    return null;
+  }
+
+  /** pageCacheOf is the page cache of the block cached under `ck`: page p under `ck` + "p" + p, weighed by its encoded bytes. */
+  protected pageCacheOf(ck: string, opened: OpenedLogBlock): PageCache | null {
     const cache = this.#cache;
     if (cache === null) return null;
     return {

@@ -38,6 +38,14 @@ export interface LogScanQuery {
   readonly hints?: LineHintPlan | null;
   /** search, when given, prunes blocks by a boolean search's bloom and postings tests (term-index.ts BlockSearchPrune); rows are still checked by rowFilter. */
   readonly search?: BlockSearchPrune | null;
+  /**
+   * firstChunkRows, when given, is the first chunk of candidates a bucket
+   * builds (then doubling; DECODE_CHUNK_ROWS_MIN when absent, at most
+   * that): a consumer that reads every hit (limit past what it needs) but
+   * stops after about this many builds about this many. Work only, never
+   * the answer.
+   */
+  readonly firstChunkRows?: number;
 }
 
 /** LogHit is one record a query found, with its time. */
@@ -138,7 +146,10 @@ export interface BlockScanContext {
  * read), the bloom (only when the query names terms), the postings
  * (queryLogIndex), and only then the block: time row by row when the block
  * straddles the range, then the matching rows, at most `keep` from the
- * direction's end.
+ * direction's end, their lines checked here. With a row filter, or a `keep`
+ * past DECODE_CHUNK_ROWS_MIN (a read of every hit whose consumer stops when
+ * it has enough), every candidate in the range is returned with its line
+ * check left to materialize, which runs it on the chunks it builds.
  */
 export async function scanLogBlock(
   c: BlockScanContext,
@@ -172,8 +183,10 @@ export async function scanLogBlock(
   }
   const lineHints = scan.hints ?? null;
   const made = (o: number, hints: LineHintPlan | null): Candidate => ({ row: null, src: bv, lineHints: hints, timeNs: bv.times.at(o), flushIndex: id.flushIndex, part: id.part, ordinal: o });
-  if (scan.rowFilter !== undefined) {
-    // Every candidate may be a hit: the line hints run with the row filter, when (and if) materialize reaches it.
+  if (scan.rowFilter !== undefined || keep > DECODE_CHUNK_ROWS_MIN) {
+    // Every candidate may be a hit (a row filter, or a read of every hit whose consumer stops when it likes): the
+    // line hints run when (and if) materialize reaches the candidate, a chunk at a time from the direction's end,
+    // not over every candidate of the block here (s18: a five-minute range decoded every page it held a candidate in).
     return Array.from(cand, (o) => made(o, lineHints));
   }
   // Without a row filter only the `keep` candidates at the direction's end whose lines the hints admit

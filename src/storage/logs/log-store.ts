@@ -415,7 +415,7 @@ export class LogStore implements SignalStore<LogRow> {
           settled = 0;
           while (settled < pending.length && (backward ? (pending[settled] as Candidate).timeNs > frontier : (pending[settled] as Candidate).timeNs < frontier)) settled++;
         }
-        let chunk = DECODE_CHUNK_ROWS_MIN;
+        let chunk = Math.min(DECODE_CHUNK_ROWS_MIN, Math.max(1, q.firstChunkRows ?? DECODE_CHUNK_ROWS_MIN));
         for (let i = 0; i < settled && remaining > 0; i += chunk, chunk *= 2) {
           const hits = materialize(pending.slice(i, Math.min(i + chunk, settled)), q.rowFilter).slice(0, remaining);
           for (let j = 0; j < hits.length; j += LogStoreLimits.queryBatchRowsMax) yield hits.slice(j, j + LogStoreLimits.queryBatchRowsMax);
