@@ -12,7 +12,7 @@ import type { BlockMetaPlant } from './block-meta-table.js';
 import { TraceKeySpace as K, decodeBlockMeta } from './trace-keys.js';
 import { TraceStore } from './trace-store.js';
 import type { SpanSearch } from './trace-store.js';
-import { SpaceScanCounter, outcomeCode, realisticSpans, tempTraceDb } from './traces-test-util.js';
+import { SpaceScanCounter, flushSpans, outcomeCode, realisticSpans, tempTraceDb } from './traces-test-util.js';
 
 // The block metas a store keeps in memory (block-meta-table.ts) stay exactly
 // the metas in LevelDB through flushes (new blocks, shadow flags rewritten by
@@ -93,14 +93,9 @@ async function answers(store: TraceStore, kv: KvRead, spans: readonly SpanRow[],
   return out;
 }
 
-/** flushInto adds `spans` to `store` and flushes them as flush `flushIndex` (the batch written, then dropFrozen). */
-async function flushInto(store: TraceStore, db: ShardDb, spans: readonly SpanRow[], flushIndex: number): Promise<void> {
-  store.add('default', spans, 0);
-  store.freeze();
-  const batch = new KvWriteBatch();
-  await store.writeFrozen({ kv: db, batch, flushIndex });
-  await db.write(batch);
-  store.dropFrozen();
+/** flushInto adds `spans` and flushes them as flush `flushIndex` (traces-test-util flushSpans). */
+function flushInto(store: TraceStore, db: ShardDb, spans: readonly SpanRow[], flushIndex: number): Promise<void> {
+  return flushSpans(store, db, 'default', spans, flushIndex);
 }
 
 interface Run {

@@ -4,7 +4,6 @@ import { SeededRand } from '../../fs/seeded-rand.js';
 import { TraceStoreLimits } from '../../limits.js';
 import type { SpanRow } from '../rows.js';
 import type { KeyRange, KvEntry, KvRead, ShardDb } from '../shard/shard-db.js';
-import { KvWriteBatch } from '../shard/shard-db.js';
 import { newScanStats } from '../shard/signal-store.js';
 import { SpanBlockCache } from './block-cache.js';
 import { cacheWritten } from './block-read.js';
@@ -12,7 +11,7 @@ import { FlushCacheFill } from './flush-cache-fill.js';
 import { TraceKeySpace as K } from './trace-keys.js';
 import { TraceStore } from './trace-store.js';
 import type { SpanSearch } from './trace-store.js';
-import { keysIn, realisticSpans, tempTraceDb } from './traces-test-util.js';
+import { flushSpans, keysIn, realisticSpans, tempTraceDb } from './traces-test-util.js';
 
 // A flush that keeps the heads and page filters it wrote in the block cache
 // (flush-cache-fill.ts): the searches right after each flush answer as a
@@ -68,14 +67,9 @@ async function answers(store: TraceStore, kv: KvRead, spans: readonly SpanRow[],
   return out;
 }
 
-/** flushInto adds `spans` to `store` and flushes them as flush `flushIndex` (the batch written, then dropFrozen). */
-async function flushInto(store: TraceStore, db: ShardDb, spans: readonly SpanRow[], flushIndex: number): Promise<void> {
-  store.add('default', spans, 0);
-  store.freeze();
-  const batch = new KvWriteBatch();
-  await store.writeFrozen({ kv: db, batch, flushIndex });
-  await db.write(batch);
-  store.dropFrozen();
+/** flushInto adds `spans` and flushes them as flush `flushIndex` (traces-test-util flushSpans). */
+function flushInto(store: TraceStore, db: ShardDb, spans: readonly SpanRow[], flushIndex: number): Promise<void> {
+  return flushSpans(store, db, 'default', spans, flushIndex);
 }
 
 /** run flushes `spans` in three flushes through a store over `cache` (fill on or off) and after each flush compares its answers with a store reading LevelDB; it returns the answers and the head and page-filter reads. */

@@ -15,7 +15,7 @@ import type { BlockMeta } from './trace-keys.js';
 import { TraceKeySpace as K, blockKey, decodeBlockMeta, encodeBlockMeta, prefixRange, readRef, spaceRange, tenantPrefixBytes } from './trace-keys.js';
 import { TraceStore } from './trace-store.js';
 import type { SpanSearch } from './trace-store.js';
-import { SpaceScanCounter, realisticSpans } from './traces-test-util.js';
+import { SpaceScanCounter, flushSpans, realisticSpans } from './traces-test-util.js';
 
 // The block meta's shadow flag (trace-keys.ts BlockMeta.marked): a search
 // skips the marker scan of a block whose meta says "no markers", so a flag
@@ -44,14 +44,9 @@ function tagged(spans: readonly SpanRow[], v: string): SpanRow[] {
   return spans.map((s) => ({ ...s, attributes: [...s.attributes, { key: 'ver', value: { type: 'string', value: v } }] }));
 }
 
-/** flush adds `spans` and writes them as flush `flushIndex`. */
-async function flush(store: TraceStore, db: ShardDb, spans: readonly SpanRow[], flushIndex: number): Promise<void> {
-  store.add(TENANT, spans, 0);
-  store.freeze();
-  const batch = new KvWriteBatch();
-  await store.writeFrozen({ kv: db, batch, flushIndex });
-  await db.write(batch);
-  store.dropFrozen();
+/** flush adds `spans` and flushes them as flush `flushIndex` (traces-test-util flushSpans). */
+function flush(store: TraceStore, db: ShardDb, spans: readonly SpanRow[], flushIndex: number): Promise<void> {
+  return flushSpans(store, db, TENANT, spans, flushIndex);
 }
 
 /** metas is every block meta of the tenant with its key. */

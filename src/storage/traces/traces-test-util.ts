@@ -118,14 +118,23 @@ export async function addAndFlush(store: TraceStore, db: ShardDb, tenant: string
   let flushIndex = 0;
   for (let i = 0; i < spans.length; i += chunk) {
     store.add(tenant, spans.slice(i, i + chunk), 1_000);
-    if ((i / chunk) % flushEvery === flushEvery - 1) {
-      store.freeze();
-      const batch = new KvWriteBatch();
-      await store.writeFrozen({ batch, kv: db, flushIndex: ++flushIndex });
-      await db.write(batch);
-      store.dropFrozen();
-    }
+    if ((i / chunk) % flushEvery === flushEvery - 1) await flushHead(store, db, ++flushIndex);
   }
+}
+
+/** flushHead flushes `store`'s head as flush `flushIndex`: freeze, the frozen head written in one batch, then dropFrozen. */
+export async function flushHead(store: TraceStore, db: ShardDb, flushIndex: number): Promise<void> {
+  store.freeze();
+  const batch = new KvWriteBatch();
+  await store.writeFrozen({ kv: db, batch, flushIndex });
+  await db.write(batch);
+  store.dropFrozen();
+}
+
+/** flushSpans adds `spans` to `store` for `tenant` (time 0) and flushes them as flush `flushIndex` (flushHead). */
+export async function flushSpans(store: TraceStore, db: ShardDb, tenant: string, spans: readonly SpanRow[], flushIndex: number): Promise<void> {
+  store.add(tenant, spans, 0);
+  await flushHead(store, db, flushIndex);
 }
 
 /** keysIn lists the keys of one trace key space (every tenant). */
