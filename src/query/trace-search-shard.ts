@@ -58,6 +58,7 @@ import { addScanStats, newScanStats } from '../storage/shard/signal-store.js';
 import { serviceOf } from '../storage/traces/span-block.js';
 import type { SpanMatch, SpanPredicate } from '../storage/traces/span-index.js';
 import { attrIndexValue } from '../storage/traces/span-index.js';
+import { idKey } from '../storage/traces/span-head.js';
 import type { TraceSummaryEntry } from '../storage/traces/trace-summaries.js';
 import type { TraceRefs, TraceStore } from '../storage/traces/trace-store.js';
 import { spanMatches } from '../storage/traces/trace-store.js';
@@ -404,7 +405,10 @@ export async function searchShard(
   /** note counts one matching span; false when the candidate-traces bound stops the scan. */
   const note = (traceId: Uint8Array, startNs: bigint, sole: TraceSummaryEntry | null = null): boolean => {
     inspectedSpans++;
-    const key = hexOf(traceId);
+    // idKey, not hexOf: a batch's trace ids are small on-heap arrays, and hexOf's `id.buffer` would move
+    // each one's bytes off the heap (one backing store per noted span, every later GC slower). Both keys
+    // order traces alike (one char per byte, in byte order), which the candidate heap's tie-break relies on.
+    const key = idKey(traceId);
     const c = candidates.get(key);
     if (c !== undefined && c.sole !== sole) c.sole = null;
     if (c === undefined) {

@@ -10,7 +10,7 @@ import { newScanStats } from '../storage/shard/signal-store.js';
 import { decodeTraceSummaries, summaryOf } from '../storage/traces/trace-summaries.js';
 import { TraceStore } from '../storage/traces/trace-store.js';
 import type { TraceSummaryEntry } from '../storage/traces/trace-summaries.js';
-import { SpaceScanCounter, addAndFlush, damageValue, deleteKeys, keysIn, outcomeCode, realisticSpans, rewriteSummaries, tempTraceDb } from '../storage/traces/traces-test-util.js';
+import { SpaceScanCounter, addAndFlush, damageValue, deleteKeys, flushHead, keysIn, outcomeCode, realisticSpans, rewriteSummaries, tempTraceDb } from '../storage/traces/traces-test-util.js';
 import type { TraceSearchQuery } from './search-params.js';
 import { searchShard } from './trace-search-shard.js';
 import type { ShardSearchAnswer } from './trace-search-shard.js';
@@ -230,4 +230,30 @@ t.test('a summary says sole only for a trace wholly in its block while the block
   t.ok((await rewriteSummaries(db, (e) => ({ ...e, sole: true }))) > 0, 'tables rewritten with every trace sole');
   const after = await soleViolations(store, db, spans);
   t.ok(after.violations.length > 0, `planted: ${after.violations.length} violations found`);
+});
+
+t.test('a trace one flush cuts into two blocks (its spans straddle an hour bucket) is sole in neither; planted "counted once" is caught', async (t) => {
+  const rand = new SeededRand(SEED + 7);
+  // Every trace moved so its first span starts 1 us before an hour ends: its later spans fall in the next hour's
+  // bucket, so the one flush below writes the trace into two blocks (and many traces stay in one).
+  const spans: SpanRow[] = [];
+  const moved = new Map<string, bigint>();
+  for (const s of summarySpans(rand, 120)) {
+    const k = hex(s.traceId);
+    let d = moved.get(k);
+    if (d === undefined) {
+      d = HOUR_NS - (s.startTimeUnixNano % HOUR_NS) - 1_000n;
+      moved.set(k, d);
+    }
+    spans.push({ ...s, startTimeUnixNano: s.startTimeUnixNano + d, endTimeUnixNano: s.endTimeUnixNano + d });
+  }
+  const store = new TraceStore();
+  const db = await storeWith(t, spans, 1_000, store);
+  await flushHead(store, db, 1);
+  const { violations, sole } = await soleViolations(store, db, spans);
+  t.same(violations, [], 'no trace of two blocks is sole');
+  t.ok(sole > 0, `${sole} sole summaries (not vacuous)`);
+  let split = 0;
+  for (const k of moved.keys()) if ((await store.traceRefs(db, TENANT, Buffer.from(k, 'hex'), newScanStats())).refs.length > 1) split++;
+  t.ok(split > 0, `${split} traces in two blocks of the one flush (not vacuous)`);
 });

@@ -219,7 +219,15 @@ export function attrTermKey(key: string, value: string): string {
 
 /** TermCollector gathers ordinal lists per term while rows are added in order. Bounded by the limits it enforces. */
 class TermCollector {
-  readonly terms = new Map<string, { field: number; key: string; value: string; flags: number; rows: number[] }>();
+  /**
+   * #byField maps field, then key, then value to the term: a flush adds one term per row and
+   * attribute, and a JSON termKey for each lookup was a fifth of a flush's allocation (2 arrays
+   * and a string per call); nested maps look a term up without building a key.
+   */
+  readonly #byField = new Map<number, Map<string, Map<string, CollectedTerm>>>();
+  /** #order holds the terms in first-added order, removed ones (skip) marked dead; the index writes them in this order. */
+  readonly #order: CollectedTerm[] = [];
+  #live = 0;
   /** keyFlags are the OR of the flags of every indexable value of each attribute key (kept for the skipped keys' flags). */
   readonly keyFlags = new Map<string, number>();
   readonly attrValues = new Map<string, Set<string>>();
@@ -230,12 +238,30 @@ class TermCollector {
   readonly valueValues = new Map<string, Set<string>>();
   readonly valueSkipped = new Set<string>();
 
+  /** terms are the live terms in first-added order. */
+  terms(): CollectedTerm[] {
+    const out = this.#order.filter((t) => !t.dead);
+    assert(out.length === this.#live, 'the live count follows the terms');
+    return out;
+  }
+
   add(field: number, key: string, value: string, row: number, flags = 0): void {
-    const k = termKey(field, key, value);
-    let t = this.terms.get(k);
+    let byKey = this.#byField.get(field);
+    if (byKey === undefined) {
+      byKey = new Map();
+      this.#byField.set(field, byKey);
+    }
+    let byValue = byKey.get(key);
+    if (byValue === undefined) {
+      byValue = new Map();
+      byKey.set(key, byValue);
+    }
+    let t = byValue.get(value);
     if (t === undefined) {
-      t = { field, key, value, flags: 0, rows: [] };
-      this.terms.set(k, t);
+      t = { field, key, value, flags: 0, rows: [], dead: false };
+      byValue.set(value, t);
+      this.#order.push(t);
+      this.#live++;
     }
     t.flags |= flags;
     // A row may carry one term twice (the same key=value on span and resource): keep ordinals strictly increasing.
@@ -307,7 +333,7 @@ class TermCollector {
     values.add(f.value);
     if (values.size > SpanBlockLimits.attrValuesPerKeyMax || f.value.length > SpanBlockLimits.attrValueBytesMax) {
       for (const x of values) {
-        this.terms.delete(termKey(IndexField.value, key, x));
+        this.#remove(IndexField.value, key, x);
         this.skippedTerms.add(termKey(IndexField.value, key, x));
       }
       this.valueValues.delete(key);
@@ -319,13 +345,34 @@ class TermCollector {
 
   skip(key: string, values: Set<string>): void {
     for (const v of values) {
-      this.terms.delete(termKey(IndexField.attr, key, v));
+      this.#remove(IndexField.attr, key, v);
       this.skippedTerms.add(termKey(IndexField.attr, key, v));
     }
     this.attrValues.delete(key);
     this.skipped.add(key);
     assert(!this.attrValues.has(key), 'a skipped key has no values');
   }
+
+  /** #remove drops a term (a key skipped after some of its values were indexed); a term not added is no-op. */
+  #remove(field: number, key: string, value: string): void {
+    const byValue = this.#byField.get(field)?.get(key);
+    const t = byValue?.get(value);
+    if (byValue === undefined || t === undefined) return;
+    byValue.delete(value);
+    assert(!t.dead, 'a term is removed once');
+    t.dead = true;
+    this.#live--;
+  }
+}
+
+/** CollectedTerm is one term of a block being indexed: its rows (ordinals, increasing) and flags. */
+interface CollectedTerm {
+  readonly field: number;
+  readonly key: string;
+  readonly value: string;
+  flags: number;
+  readonly rows: number[];
+  dead: boolean;
 }
 
 
@@ -393,7 +440,8 @@ export function encodeSpanBlockIndex(spans: readonly SpanRow[], options: { reado
   const lists: Uint8Array[] = [];
   const listIds = new Map<string, number>();
   const termList: number[] = [];
-  for (const t of c.terms.values()) {
+  const terms = c.terms();
+  for (const t of terms) {
     const p = encodePostings(t.rows, pw);
     const key = Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('latin1');
     let id = listIds.get(key);
@@ -404,15 +452,15 @@ export function encodeSpanBlockIndex(spans: readonly SpanRow[], options: { reado
     }
     termList.push(id);
   }
-  assert(termList.length === c.terms.size, 'every term has a list');
+  assert(termList.length === terms.length, 'every term has a list');
   w.uvarint(lists.length);
   for (const p of lists) {
     w.uvarint(p.length);
     w.raw(p);
   }
-  w.uvarint(c.terms.size);
+  w.uvarint(terms.length);
   let i = 0;
-  for (const t of c.terms.values()) {
+  for (const t of terms) {
     assert((t.flags !== 0) === (t.field === IndexField.attr || t.field === IndexField.value), 'attribute and value terms and only they have flags');
     w.u8(t.field);
     w.str(t.key);

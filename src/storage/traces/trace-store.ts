@@ -444,13 +444,16 @@ export class TraceStore implements SignalStore<SpanRow> {
       }
       await this.#markMetas(ctx, tenant, marked.values());
       // Group slots by bucket; spans of one trace stay together (the head keeps them together).
+      // The plan is kept in slot numbers and per-trace typed columns (the head's trace numbers), not in
+      // maps keyed per slot: it lives through the whole flush, so anything it holds outlives the
+      // young generation, and a map entry per span was ~200 B of old-generation garbage per span.
       const byBucket = new Map<number, number[]>();
-      // slotTrace[slot] is the slot's trace key; blocksOf counts the blocks of this flush that hold a trace.
-      const slotTrace = new Map<number, string>();
-      const blocksOf = new Map<string, number>();
-      for (const [tk, t] of th.traces()) {
+      // blocksOf[t] counts the blocks of this flush that hold trace t; lastPart[t] is the last part counted (1-based, 0: none).
+      const blocksOf = new Uint32Array(th.traceCount);
+      const lastPart = new Uint32Array(th.traceCount);
+      let partNo = 0;
+      for (const [, t] of th.traces()) {
         for (let slot = th.firstSlot(t); slot !== -1; slot = th.nextSlot(slot)) {
-          slotTrace.set(slot, tk);
           const b = bucketOf(th.startNs(slot));
           let list = byBucket.get(b);
           if (list === undefined) {
@@ -480,12 +483,22 @@ export class TraceStore implements SignalStore<SpanRow> {
         if (cur.length > 0) parts.push(cur);
         assert(parts.length <= 0xffff, 'parts of one bucket fit a u16');
         partsOf.set(bucket, parts);
-        for (const slots of parts) for (const tk of new Set(slots.map((slot) => slotTrace.get(slot) as string))) blocksOf.set(tk, (blocksOf.get(tk) ?? 0) + 1);
+        for (const slots of parts) {
+          partNo++;
+          for (const slot of slots) {
+            const t = th.traceOf(slot);
+            if (lastPart[t] === partNo) continue;
+            lastPart[t] = partNo;
+            blocksOf[t] = (blocksOf[t] as number) + 1;
+          }
+        }
       }
       // A trace is "sole" in its block when no older block holds it and this flush writes it into one block only.
       const sole = (traceId: Uint8Array): boolean => {
         const tk = idKey(traceId);
-        return !olderHeld.has(tk) && blocksOf.get(tk) === 1;
+        const t = th.traceNo(tk);
+        assert(t >= 0, 'a block written by this flush holds traces of its head');
+        return !olderHeld.has(tk) && blocksOf[t] === 1;
       };
       // Spans are decoded one block at a time: a flush holds one block's rows, not the head's.
       const reader = th.reader();
