@@ -198,6 +198,28 @@ export const DriverLimits = {
    * (wal.ts, "Compaction").
    */
   walSegmentsSoftMaxDefault: 8,
+  /**
+   * walFlushAheadPercent: past this share of walSegmentsSoftMax segments
+   * (rounded down, at least 1), the driver flushes the durable groups that
+   * pin the oldest segments ahead of the forced bound, a few at a time
+   * (walFlushesAheadInFlightMax), so the WAL rarely reaches the forced path
+   * and the busy shards stop flushing all at once (multi-raft.ts, "Pacing
+   * the WAL"). 8 segments give a watermark of 6: at ~64 MiB a segment, 16
+   * busy shards then flush ~16-20 MiB of WAL each, one or two at a time,
+   * instead of all 16 at 8 segments (bench/README.md "ingest", s19).
+   */
+  walFlushAheadPercent: 75,
+  /** walFlushesAheadInFlightMax: the flush-ahead path starts a flush only while fewer than this many flushes run on the node (any cause). */
+  walFlushesAheadInFlightMax: 2,
+  /**
+   * walForcedFlushesInFlightMax: the forced path (past walSegmentsSoftMax)
+   * starts a flush only while fewer than this many run on the node; the
+   * pinning groups it cannot flush yet wait for a later pass (counted in
+   * DriverStats.forcedFlushesDeferred). Sixteen flushes started at once
+   * took 30 s and more before the first of them ended on a loaded 2-core
+   * machine, with ~160 MB of heap more and the write path starved.
+   */
+  walForcedFlushesInFlightMax: 4,
   /** snapshotFileBytesMax bounds a snapshot file read back from the snapshot store. */
   snapshotFileBytesMax: RaftLimits.snapshotBytesMax + 64 * 1024 * 1024,
   /** snapshotMetaBytesMax bounds the metadata header of one snapshot file. */
@@ -226,6 +248,16 @@ assert(DriverLimits.readTimeoutMsDefault >= DriverLimits.tickMsDefault * RaftLim
 assert(DriverLimits.proposalTimeoutMsDefault <= DriverLimits.timeoutMsMax, 'proposal timeout within timeoutMsMax');
 assert(DriverLimits.readTimeoutMsDefault <= DriverLimits.timeoutMsMax, 'read timeout within timeoutMsMax');
 assert(DriverLimits.compactKeepEntriesDefault < DriverLimits.snapshotEntriesDefault, 'compaction keeps fewer entries than a snapshot interval');
+assert(DriverLimits.walFlushAheadPercent > 0 && DriverLimits.walFlushAheadPercent < 100, 'the flush-ahead watermark is below the forced bound');
+assert(
+  Math.floor((DriverLimits.walSegmentsSoftMaxDefault * DriverLimits.walFlushAheadPercent) / 100) < DriverLimits.walSegmentsSoftMaxDefault,
+  'the default flush-ahead watermark is below walSegmentsSoftMaxDefault',
+);
+assert(DriverLimits.walFlushesAheadInFlightMax >= 1, 'the flush-ahead path may start a flush');
+assert(
+  DriverLimits.walForcedFlushesInFlightMax >= DriverLimits.walFlushesAheadInFlightMax,
+  'the forced path may run at least as many flushes as the flush-ahead path',
+);
 assert(DriverLimits.snapshotFileBytesMax > RaftLimits.snapshotBytesMax, 'a snapshot file holds the largest accepted image');
 assert(DriverLimits.registryEntriesMax >= 2 * DriverLimits.groupsMax, 'the registry holds every hosted group and as many tombstones');
 assert(

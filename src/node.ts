@@ -130,6 +130,8 @@ export interface OtlpdbNodeOptions {
   /** walSegmentsSoftMax and walSegmentBytesMax tune when quiet groups are compacted by force and the WAL's segment size (tests make them small). */
   readonly walSegmentsSoftMax?: number;
   readonly walSegmentBytesMax?: number;
+  /** walSegmentsFlushAhead is the driver's flush-ahead watermark (multi-raft.ts "Pacing the WAL"; default 75% of walSegmentsSoftMax, Infinity: off). */
+  readonly walSegmentsFlushAhead?: number;
   /** otlpGrpc and otlpHttp are where the OTLP receivers listen (port 0: the OS chooses); absent, that receiver is not started. */
   readonly otlpGrpc?: HostPort;
   readonly otlpHttp?: HostPort;
@@ -556,6 +558,7 @@ export class OtlpdbNode implements ApiSource {
       ...(opts.snapshotEntries === undefined ? {} : { snapshotEntries: opts.snapshotEntries }),
       ...(opts.compactKeepEntries === undefined ? {} : { compactKeepEntries: opts.compactKeepEntries }),
       ...(opts.walSegmentsSoftMax === undefined ? {} : { walSegmentsSoftMax: opts.walSegmentsSoftMax }),
+      ...(opts.walSegmentsFlushAhead === undefined ? {} : { walSegmentsFlushAhead: opts.walSegmentsFlushAhead }),
       scheduler: {
         every: (ms, fn) => {
           const timer = setInterval(fn, ms);

@@ -23,13 +23,25 @@ const BUSY_ENTRIES = 300;
 const FLUSH_EVERY = 50;
 const SEGMENT_BYTES = 32 * 1024;
 
-async function run(t: Test, walSegmentsSoftMax: number): Promise<{ segments: number; forced: number; acked: number; storedAfterRestart: number }> {
+async function run(
+  t: Test,
+  walSegmentsSoftMax: number,
+  walSegmentsFlushAhead?: number,
+): Promise<{ segments: number; forced: number; ahead: number; acked: number; storedAfterRestart: number }> {
   const c = await inProcessCluster(t, {
     n: 1,
     founders: 1,
     prefix: 'otlpdb-walpin-',
     seedBase: SEED,
-    extra: { shards: 2, replicas: 1, tickMs: 20, compactKeepEntries: 4, walSegmentsSoftMax, walSegmentBytesMax: SEGMENT_BYTES },
+    extra: {
+      shards: 2,
+      replicas: 1,
+      tickMs: 20,
+      compactKeepEntries: 4,
+      walSegmentsSoftMax,
+      ...(walSegmentsFlushAhead === undefined ? {} : { walSegmentsFlushAhead }),
+      walSegmentBytesMax: SEGMENT_BYTES,
+    },
   });
   const start = async (): Promise<OtlpdbNode> => {
     const node = await OtlpdbNode.start({ ...c.options(1), initialCluster: c.founders });
@@ -60,18 +72,22 @@ async function run(t: Test, walSegmentsSoftMax: number): Promise<{ segments: num
   await new Promise((r) => setTimeout(r, 500));
   const segments = node.driver.stats.walSegments;
   const forced = node.driver.stats.forcedCompactions;
+  const ahead = node.driver.stats.compactionsAhead + node.driver.stats.flushesAhead;
   await node.stop();
   c.nodes.delete(1);
   node = await start();
   const storedAfterRestart = (await node.clusterStats()).logs.records;
-  t.comment(`walSegmentsSoftMax ${walSegmentsSoftMax}: ${segments} segments of ${SEGMENT_BYTES} bytes, ${forced} forced compactions; ${acked} records acknowledged, ${storedAfterRestart} after a restart (WAL_PINNING_SEED=${SEED})`);
+  t.comment(
+    `walSegmentsSoftMax ${walSegmentsSoftMax}, flush-ahead ${walSegmentsFlushAhead ?? 'default'}: ${segments} segments of ${SEGMENT_BYTES} bytes, ${forced} forced compactions, ${ahead} flushes and compactions ahead; ${acked} records acknowledged, ${storedAfterRestart} after a restart (WAL_PINNING_SEED=${SEED})`,
+  );
   await node.stop();
   c.nodes.delete(1);
-  return { segments, forced, acked, storedAfterRestart };
+  return { segments, forced, ahead, acked, storedAfterRestart };
 }
 
 t.test('quiet groups do not pin the WAL of a real node: it stays near walSegmentsSoftMax, and nothing is lost', async (t) => {
-  const bounded = await run(t, 4);
+  // The forced path alone (flush-ahead off, as before s19).
+  const bounded = await run(t, 4, Infinity);
   t.ok(bounded.forced > 0, 'the quiet groups were compacted by force');
   t.ok(bounded.segments <= 4 + 2, `the WAL stays near its soft bound: ${bounded.segments} segments`);
   t.equal(bounded.storedAfterRestart, bounded.acked, 'every acknowledged record is there after a restart');
@@ -81,4 +97,11 @@ t.test('quiet groups do not pin the WAL of a real node: it stays near walSegment
   t.equal(pinned.forced, 0);
   t.ok(pinned.segments > 2 * bounded.segments, `planted: without it the WAL keeps ${pinned.segments} segments, and the bound above catches it`);
   t.equal(pinned.storedAfterRestart, pinned.acked);
+});
+
+t.test('with flush-ahead (the default) the quiet groups are flushed or compacted before the forced bound; nothing is lost', async (t) => {
+  const ahead = await run(t, 4);
+  t.ok(ahead.ahead > 0, 'the quiet groups were handled ahead of the forced bound');
+  t.ok(ahead.segments <= 4, `the WAL stays at or under its soft bound: ${ahead.segments} segments`);
+  t.equal(ahead.storedAfterRestart, ahead.acked, 'every acknowledged record is there after a restart');
 });

@@ -70,6 +70,14 @@ export interface MultiRaftDriverOptions {
   readonly compactKeepBytesMax?: number;
   /** walSegmentsSoftMax: past this many WAL segments, the groups pinning the oldest are compacted (DriverLimits.walSegmentsSoftMaxDefault). */
   readonly walSegmentsSoftMax?: number;
+  /**
+   * walSegmentsFlushAhead: past this many WAL segments, durable groups that
+   * pin the oldest segments are flushed ahead of the forced bound, a few at
+   * a time (multi-raft.ts, "Pacing the WAL"). Default
+   * DriverLimits.walFlushAheadPercent of walSegmentsSoftMax; Infinity turns
+   * it off. Must be below walSegmentsSoftMax.
+   */
+  readonly walSegmentsFlushAhead?: number;
   readonly wal?: WalOptions;
   /**
    * pipelined applies durable committed entries while the iteration's fsync
@@ -143,6 +151,20 @@ export interface DriverStats {
   forcedCompactions: number;
   /** walSegments is the number of WAL segment files after the last compaction step (a gauge). */
   walSegments: number;
+  /** walSegmentsMax is the most WAL segment files a compaction step has seen since open, before it compacted (a gauge: the WAL's high-water mark). */
+  walSegmentsMax: number;
+  /** flushesAhead counts flushes started ahead of the forced bound because their group pinned an old WAL segment (multi-raft.ts, "Pacing the WAL"). */
+  flushesAhead: number;
+  /** compactionsAhead counts compactions, ahead of the forced bound, of entries kept behind a snapshot that pinned the oldest segment and that no follower needed. */
+  compactionsAhead: number;
+  /** flushesForced counts flushes started by the forced path (past walSegmentsSoftMax) because their group pinned the oldest segment. */
+  flushesForced: number;
+  /** forcedFlushesDeferred counts forced-path flushes not started in a pass because DriverLimits.walForcedFlushesInFlightMax flushes ran. */
+  forcedFlushesDeferred: number;
+  /** flushesInFlight is the number of durable groups flushing after the last compaction step (a gauge). */
+  flushesInFlight: number;
+  /** applyFlushWaits counts applies that waited for their group's flush first (a head at its hard bound, group-state.ts applyReady). */
+  applyFlushWaits: number;
   /** policyPassesSkipped counts iterations whose compaction policy looked only at groups with a completed flush (multi-raft.ts policyDue). */
   policyPassesSkipped: number;
 }
@@ -169,6 +191,13 @@ export function newDriverStats(): DriverStats {
     segmentsDeleted: 0,
     forcedCompactions: 0,
     walSegments: 0,
+    walSegmentsMax: 0,
+    flushesAhead: 0,
+    compactionsAhead: 0,
+    flushesForced: 0,
+    forcedFlushesDeferred: 0,
+    flushesInFlight: 0,
+    applyFlushWaits: 0,
     policyPassesSkipped: 0,
   };
 }
@@ -190,6 +219,7 @@ export interface DriverSettings {
   readonly compactKeepEntries: number;
   readonly compactKeepBytesMax: number;
   readonly walSegmentsSoftMax: number;
+  readonly walSegmentsFlushAhead: number;
   readonly tickMs: number;
   readonly pipelined: boolean;
 }
@@ -213,6 +243,11 @@ export function driverSettings(o: MultiRaftDriverOptions): DriverSettings {
   assert(Number.isSafeInteger(compactKeepBytesMax) && compactKeepBytesMax >= 0, 'compactKeepBytesMax >= 0');
   const walSegmentsSoftMax = o.walSegmentsSoftMax ?? DriverLimits.walSegmentsSoftMaxDefault;
   assert(walSegmentsSoftMax === Infinity || (Number.isSafeInteger(walSegmentsSoftMax) && walSegmentsSoftMax >= 2), 'walSegmentsSoftMax >= 2');
+  const walSegmentsFlushAhead = o.walSegmentsFlushAhead ?? flushAheadDefault(walSegmentsSoftMax);
+  assert(
+    walSegmentsFlushAhead === Infinity || (Number.isSafeInteger(walSegmentsFlushAhead) && walSegmentsFlushAhead >= 1 && walSegmentsFlushAhead < walSegmentsSoftMax),
+    '1 <= walSegmentsFlushAhead < walSegmentsSoftMax',
+  );
   const tickMs = o.tickMs ?? DriverLimits.tickMsDefault;
   assert(Number.isSafeInteger(tickMs) && tickMs > 0, 'tickMs > 0');
   return {
@@ -223,7 +258,16 @@ export function driverSettings(o: MultiRaftDriverOptions): DriverSettings {
     compactKeepEntries,
     compactKeepBytesMax,
     walSegmentsSoftMax,
+    walSegmentsFlushAhead,
     tickMs,
     pipelined: o.pipelined ?? false,
   };
+}
+
+/** flushAheadDefault is the flush-ahead watermark for a forced bound of `softMax` segments: DriverLimits.walFlushAheadPercent of it, at least 1 (Infinity for no bound). */
+export function flushAheadDefault(softMax: number): number {
+  if (softMax === Infinity) return Infinity;
+  const ahead = Math.max(1, Math.floor((softMax * DriverLimits.walFlushAheadPercent) / 100));
+  assert(ahead < softMax, 'the flush-ahead watermark is below the forced bound');
+  return ahead;
 }

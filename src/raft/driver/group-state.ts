@@ -135,7 +135,10 @@ export async function applyReady(g: GroupState, rd: Ready, stats: DriverStats, o
     // Backpressure: a durable head at its hard bound is flushed before it takes more.
     if (g.durable !== null && g.durable.mustFlushBeforeApply()) {
       if (g.flushInFlight === null && g.durable.appliedIndex() === g.applied) void startFlush(g, onFlushError);
-      if (g.flushInFlight !== null) await g.flushInFlight;
+      if (g.flushInFlight !== null) {
+        stats.applyFlushWaits++;
+        await g.flushInFlight;
+      }
     }
     // confStates[k]: the membership after entry k when it is a ConfChange (allocated only when one is applied).
     let confStates: (ConfState | null)[] | null = null;
@@ -252,17 +255,26 @@ export function compactionPoint(g: GroupState, index: number, keepEntries: numbe
  * behind it: its entries pin the WAL's oldest segment and the WAL is past
  * walSegmentsSoftMax (wal.ts, "Compaction"). A group whose log holds
  * nothing at or below its snapshot takes a new snapshot first: an in-memory
- * group at its applied index, at once; a durable group starts a flush, whose
+ * group at its applied index, at once; a durable group starts a flush when
+ * `flushRoom` says the node runs fewer than
+ * DriverLimits.walForcedFlushesInFlightMax (else a later pass does), whose
  * snapshot (maybeFlushOrSnapshot) lets a later call compact. Returns the
  * index compacted to, or null when nothing could be compacted yet. A
  * follower that then needs the dropped entries gets a snapshot instead.
  */
-export async function forceCompact(g: GroupState, stats: DriverStats, onFlushError: (err: unknown) => void): Promise<number | null> {
+export async function forceCompact(g: GroupState, stats: DriverStats, onFlushError: (err: unknown) => void, flushRoom: boolean): Promise<number | null> {
   let snap = g.storage.snapshot().metadata.index;
   if (snap < g.storage.firstIndex()) {
     const sm = g.durable;
     if (sm !== null) {
-      if (g.flushInFlight === null && !sm.flushing && g.applied > sm.durableIndex() && sm.appliedIndex() === g.applied) void startFlush(g, onFlushError);
+      if (g.flushInFlight === null && !sm.flushing && g.applied > sm.durableIndex() && sm.appliedIndex() === g.applied) {
+        if (!flushRoom) {
+          stats.forcedFlushesDeferred++;
+          return null;
+        }
+        void startFlush(g, onFlushError);
+        stats.flushesForced++;
+      }
       return null;
     }
     if (g.applied <= snap) return null;

@@ -34,7 +34,35 @@
  *   6. advance every RawNode;
  *   7. compaction policy: a group whose applied index is `snapshotEntries`
  *      past its snapshot snapshots its state machine, compacts its log, and
- *      the WAL purges dead segments.
+ *      the WAL purges dead segments; past the WAL's watermarks, the groups
+ *      pinning its oldest segments flush ahead or compact by force
+ *      ("Pacing the WAL").
+ *
+ * ## Pacing the WAL
+ *
+ * Every busy shard writes into every WAL segment, so a segment is dead only
+ * once all of them have flushed and compacted past it. Left to their own
+ * head bounds, 16 equally busy shards reached the forced bound
+ * (walSegmentsSoftMax, 8 segments) together, the forced path started 16
+ * flushes at once, and their heads stayed frozen (memory counted, nothing
+ * purged) until the last of them ended, tens of seconds on a loaded node,
+ * while the write path got what the flushes left of the main thread
+ * (bench/README.md "ingest", s19). So:
+ * - flush ahead: past walSegmentsFlushAhead segments (75% of the forced
+ *   bound by default), while fewer than DriverLimits.walFlushesAheadInFlightMax
+ *   flushes run on the node, the driver flushes the durable group whose live
+ *   entries sit in the oldest segment past its snapshot, the largest head
+ *   first (#flushAhead). Shards then flush one or two at a time, staggered,
+ *   and the WAL normally stays under the forced bound;
+ * - the forced path (past walSegmentsSoftMax) compacts what needs no flush
+ *   at once (an in-memory group's image, a durable group's entries kept
+ *   behind its snapshot), and starts flushes only while fewer than
+ *   DriverLimits.walForcedFlushesInFlightMax run; the rest wait for a later
+ *   pass (forcedFlushesDeferred). Nothing waits for these flushes: apply
+ *   waits only for the flush of a head at its hard bound, as before.
+ * Durability is unchanged: a durable group's log is compacted only up to a
+ * snapshot taken at a flush that completed (maybeFlushOrSnapshot), so an
+ * entry leaves the WAL only once its group's applied state is in LevelDB.
  * ## Pipelining (option `pipelined`; off by default for now, see its NB in driver-types.ts)
  *
  * The serial order (sync, then apply) left the CPU idle during every fsync
@@ -127,6 +155,7 @@
  * its groups.
  */
 import { OtlpdbError, assert } from '../../errors.js';
+import { DriverLimits } from '../../limits.js';
 import { EntryType, MessageType, StateRole } from '../types.js';
 import type { ReadyOptions } from '../raw-node.js';
 import { NO_FLOOR, tombstoneOf } from '../tombstone.js';
@@ -156,6 +185,7 @@ import type { GroupState } from './group-state.js';
 import { LatencyHistogram, WAL_SYNC_BUCKETS_MS } from './latency-histogram.js';
 import type { HistogramSnapshot } from './latency-histogram.js';
 import type { SnapshotStore } from './snapshot-store.js';
+import { isDurable } from './state-machine.js';
 import type { AnyStateMachine } from './state-machine.js';
 import {
   NOT_WAITING,
@@ -217,6 +247,23 @@ export function policyDue(work: readonly { readonly rd: Ready }[], nowMs: number
   if (nowMs - lastPassMs >= tickMs || nowMs < lastPassMs) return true;
   for (const { rd } of work) if (rd.committedEntries.length > 0 || rd.snapshot !== null) return true;
   return false;
+}
+
+/**
+ * keptNobodyNeeds is how far a group's entries kept behind its snapshot at
+ * `snap` may be compacted without sending a snapshot to anyone: to `snap`,
+ * or, on a leader, to the lowest match of its other voters and learners
+ * when that is lower (a lagging follower still gets entries).
+ */
+function keptNobodyNeeds(g: GroupState, self: NodeId, snap: number): number {
+  assert(snap <= g.applied, 'a snapshot lies at or below the applied index');
+  const st = g.raw.status();
+  let to = snap;
+  if (st.role === StateRole.Leader && st.progress !== undefined) {
+    for (const [id, p] of Object.entries(st.progress)) if (Number(id) !== self) to = Math.min(to, p.match);
+  }
+  assert(to <= snap, 'kept entries are compacted at most up to the snapshot');
+  return to;
 }
 
 /** yieldToIo lets the event loop run I/O callbacks (the WAL write's completion issues its fsync) before more CPU work. */
@@ -732,16 +779,21 @@ export class MultiRaftDriver {
           : await maybeFlushOrSnapshot(g, this.stats, nowMs, this.#settings, this.#onFlushError);
       if (index !== null) compacted.push({ g, index });
     }
+    this.stats.walSegmentsMax = Math.max(this.stats.walSegmentsMax, this.#wal.segmentCount);
+    // Pacing the WAL (above): flush the groups pinning old segments ahead of the forced bound, a few at a time.
+    if (this.#wal.segmentCount > this.#settings.walSegmentsFlushAhead) await this.#flushAhead(compacted);
     // Quiet groups that pin the oldest segment compact fully once the WAL is past its soft bound (wal.ts, "Compaction").
     if (this.#wal.segmentCount > this.#settings.walSegmentsSoftMax) {
       for (const group of this.#wal.pinningGroups()) {
         const g = this.#groups.get(group);
         if (g === undefined || compacted.some((c) => c.g === g)) continue;
-        const index = await forceCompact(g, this.stats, this.#onFlushError);
+        const room = this.#flushesInFlight() < DriverLimits.walForcedFlushesInFlightMax;
+        const index = await forceCompact(g, this.stats, this.#onFlushError, room);
         if (index !== null) compacted.push({ g, index });
       }
     }
     this.stats.walSegments = this.#wal.segmentCount;
+    this.stats.flushesInFlight = this.#flushesInFlight();
     if (compacted.length === 0) return;
     // purge() syncs the snapshot and compaction records first; only then are older images unneeded.
     const res = await this.#wal.purge();
@@ -749,6 +801,65 @@ export class MultiRaftDriver {
     this.stats.segmentsDeleted += res.deletedFiles.length;
     this.stats.walSegments = this.#wal.segmentCount;
     for (const { g, index } of compacted) await this.#store.prune(g.group, index);
+  }
+
+  /** #flushesInFlight counts the durable groups flushing now, whatever started the flush. */
+  #flushesInFlight(): number {
+    let n = 0;
+    for (const g of this.#groups.values()) if (g.flushInFlight !== null) n++;
+    return n;
+  }
+
+  /**
+   * #flushAhead is the flush-ahead half of "Pacing the WAL": while fewer
+   * than DriverLimits.walFlushesAheadInFlightMax flushes run on the node, it
+   * starts the flush of the durable group whose live entries sit in the
+   * oldest segment (Wal.oldestPins) past its snapshot, the largest head
+   * first among those of one segment. A group that pins the oldest segment
+   * only with entries a compaction kept behind its snapshot has them
+   * compacted, up to the lowest match of its followers when it leads
+   * (keptNobodyNeeds), into `compacted`; else every flushed shard's kept
+   * entries would hold the oldest segment until the forced bound. An
+   * in-memory group (the meta group, quiet under ingest) that pins it
+   * takes its snapshot first, as the forced path would one segment later.
+   */
+  async #flushAhead(compacted: { g: GroupState; index: number }[]): Promise<void> {
+    let inFlight = this.#flushesInFlight();
+    const candidates: { g: GroupState; seq: number; headBytes: number }[] = [];
+    for (const pin of this.#wal.oldestPins()) {
+      const g = this.#groups.get(pin.group);
+      if (g === undefined) continue;
+      const sm = g.durable;
+      if (g.flushInFlight !== null || sm?.flushing === true || g.flushedAt !== null) continue;
+      let snap = g.storage.snapshot().metadata.index;
+      if (pin.maxIndex <= snap || sm === null) {
+        if (pin.seq !== 0 || compacted.some((c) => c.g === g)) continue;
+        if (sm === null && snap < pin.maxIndex) {
+          if (g.applied <= snap || isDurable(g.sm)) continue;
+          await g.storage.createSnapshot(g.applied, g.confState, g.sm.snapshot());
+          this.stats.snapshotsTaken++;
+          snap = g.applied;
+        }
+        const to = keptNobodyNeeds(g, this.nodeId, snap);
+        if (to < g.storage.firstIndex()) continue;
+        assert(sm === null || to <= sm.durableIndex(), 'a durable group is compacted only up to durable state');
+        g.storage.compact(to);
+        this.stats.compactionsAhead++;
+        compacted.push({ g, index: snap });
+        continue;
+      }
+      if (inFlight >= DriverLimits.walFlushesAheadInFlightMax) continue;
+      if (g.applied <= sm.durableIndex() || sm.appliedIndex() !== g.applied) continue;
+      candidates.push({ g, seq: pin.seq, headBytes: sm.headBytes() });
+    }
+    candidates.sort((a, b) => a.seq - b.seq || b.headBytes - a.headBytes);
+    for (const c of candidates) {
+      if (inFlight >= DriverLimits.walFlushesAheadInFlightMax) break;
+      void startFlush(c.g, this.#onFlushError);
+      this.stats.flushesAhead++;
+      inFlight++;
+    }
+    assert(this.#flushesInFlight() === inFlight, 'every flush started here is in flight');
   }
 
   /** #onFlushError stops the driver: a failed flush leaves the replica's files unknown, as a failed WAL sync does. */

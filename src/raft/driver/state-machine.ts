@@ -61,6 +61,8 @@ export interface DurableStateMachine {
   durableIndex(): number;
   /** flushDue says whether the head wants a flush (size or age) at `nowMs`. */
   flushDue(nowMs: number): boolean;
+  /** headBytes is the memory its in-memory state takes (head and frozen head): the flush-ahead policy flushes the larger heads first. */
+  headBytes(): number;
   /** mustFlushBeforeApply says the head is at its hard bound: the driver flushes before applying more. */
   mustFlushBeforeApply(): boolean;
   /** flushing says whether a flush is in progress. */

@@ -18,6 +18,7 @@ import { MultiRaftDriver } from './multi-raft.js';
 import type { DriverInit, GroupSpec, MultiRaftDriverOptions, RaftTuning } from './multi-raft.js';
 import type { WalOptions } from '../wal/wal.js';
 import { KvStateMachine, encodeKvCommand } from './state-machine.js';
+import type { AnyStateMachine } from './state-machine.js';
 
 /** AckedPut is a KV put that a leader acknowledged: what every node must apply. */
 export interface AckedPut {
@@ -42,6 +43,10 @@ export interface TestClusterOptions {
   readonly compactKeepBytesMax?: number;
   /** walSegmentsSoftMax is the drivers' option of that name. */
   readonly walSegmentsSoftMax?: number;
+  /** walSegmentsFlushAhead is the drivers' option of that name. */
+  readonly walSegmentsFlushAhead?: number;
+  /** makeStateMachine, when set, makes node id's state machine of a group (default: a KvStateMachine). */
+  readonly makeStateMachine?: (id: NodeId, group: GroupId) => AnyStateMachine;
   /** specsFor, when set, gives node id's configured groups (default: every group of `groups`, every node a voter). */
   readonly specsFor?: (id: NodeId) => GroupSpec[];
   /** wal tunes each node's WAL (tests of purging use tiny segments). */
@@ -106,12 +111,13 @@ export class TestCluster {
       rand: new SeededRand(o.seed * 7919 + id * 104729 + this.rand.intn(1000)),
       clock: { nowMs: () => this.nowMs },
       groups: o.specsFor?.(id) ?? o.groups.map((group) => ({ group, voters: [...o.nodes] })),
-      makeStateMachine: () => new KvStateMachine(),
+      makeStateMachine: (group) => o.makeStateMachine?.(id, group) ?? new KvStateMachine(),
       tickMs: TICK_MS,
       raft: { electionTicks: 10, heartbeatTicks: 1, ...o.raft },
       ...(o.snapshotEntries === undefined ? {} : { snapshotEntries: o.snapshotEntries }),
       ...(o.compactKeepEntries === undefined ? {} : { compactKeepEntries: o.compactKeepEntries }),
       ...(o.walSegmentsSoftMax === undefined ? {} : { walSegmentsSoftMax: o.walSegmentsSoftMax }),
+      ...(o.walSegmentsFlushAhead === undefined ? {} : { walSegmentsFlushAhead: o.walSegmentsFlushAhead }),
       ...(o.compactKeepBytesMax === undefined ? {} : { compactKeepBytesMax: o.compactKeepBytesMax }),
       ...(o.wal === undefined ? {} : { wal: o.wal }),
       pipelined: o.pipelined ?? true,

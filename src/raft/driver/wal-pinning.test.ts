@@ -20,8 +20,22 @@ function put(key: string, value: string): Uint8Array {
 }
 
 /** run writes 3 entries to group 1, then `busy` to group 2, and returns node 1's WAL segment count and driver stats; every node then restarts and must hold every key. */
-async function run(t: Test, walSegmentsSoftMax: number, busy: number): Promise<{ segments: number; forced: number; keysOk: boolean }> {
-  const c = new TestCluster({ seed: SEED, nodes: NODES, groups: [1, 2], snapshotEntries: 40, compactKeepEntries: 10, walSegmentsSoftMax, wal: { segmentBytesMax: 4 * 1024 } });
+async function run(
+  t: Test,
+  walSegmentsSoftMax: number,
+  busy: number,
+  walSegmentsFlushAhead?: number,
+): Promise<{ segments: number; forced: number; ahead: number; keysOk: boolean }> {
+  const c = new TestCluster({
+    seed: SEED,
+    nodes: NODES,
+    groups: [1, 2],
+    snapshotEntries: 40,
+    compactKeepEntries: 10,
+    walSegmentsSoftMax,
+    ...(walSegmentsFlushAhead === undefined ? {} : { walSegmentsFlushAhead }),
+    wal: { segmentBytesMax: 4 * 1024 },
+  });
   await c.startAll();
   await c.untilLeaders();
   const propose = async (group: number, key: string, value: string): Promise<void> => {
@@ -34,6 +48,7 @@ async function run(t: Test, walSegmentsSoftMax: number, busy: number): Promise<{
   await c.tick(2);
   const segments = c.driver(1).stats.walSegments;
   const forced = c.driver(1).stats.forcedCompactions;
+  const ahead = c.driver(1).stats.compactionsAhead;
   // Forced compaction must not lose what it compacted: every node restarts from its files and holds every key.
   for (const id of NODES) {
     c.crash(id);
@@ -46,12 +61,15 @@ async function run(t: Test, walSegmentsSoftMax: number, busy: number): Promise<{
     for (let k = 0; k < 3; k++) keysOk &&= c.kv(id, 1).get(`quiet${k}`) === `v${k}`;
     keysOk &&= c.kv(id, 2).get(`busy${busy - 1}`) === `value-${busy - 1}-${'x'.repeat(64)}`;
   }
-  t.comment(`walSegmentsSoftMax ${walSegmentsSoftMax}: ${segments} segments, ${forced} forced compactions, keys ok ${keysOk} (WAL_PINNING_SEED=${SEED})`);
-  return { segments, forced, keysOk };
+  t.comment(
+    `walSegmentsSoftMax ${walSegmentsSoftMax}, flush-ahead ${walSegmentsFlushAhead ?? 'default'}: ${segments} segments, ${forced} forced compactions, ${ahead} ahead, keys ok ${keysOk} (WAL_PINNING_SEED=${SEED})`,
+  );
+  return { segments, forced, ahead, keysOk };
 }
 
 t.test('a quiet group is compacted when it pins the WAL past walSegmentsSoftMax; nothing is lost', async (t) => {
-  const bounded = await run(t, 4, 300);
+  // The forced path alone (no flush-ahead, as before s19).
+  const bounded = await run(t, 4, 300, Infinity);
   t.ok(bounded.forced > 0, 'the quiet group was compacted by force');
   t.ok(bounded.segments <= 4 + 2, `the WAL stays near its soft bound: ${bounded.segments} segments`);
   t.ok(bounded.keysOk, 'every key of both groups survives a restart of every node');
@@ -60,4 +78,11 @@ t.test('a quiet group is compacted when it pins the WAL past walSegmentsSoftMax;
   const pinned = await run(t, Infinity, 300);
   t.equal(pinned.forced, 0);
   t.ok(pinned.segments > 3 * bounded.segments, `planted: without it the WAL grows to ${pinned.segments} segments, and the bound above catches it`);
+});
+
+t.test('with flush-ahead (the default) the quiet group is compacted before the forced bound; nothing is lost', async (t) => {
+  const ahead = await run(t, 4, 300);
+  t.ok(ahead.ahead > 0, 'the quiet group was compacted ahead of the forced bound');
+  t.ok(ahead.segments <= 4, `the WAL stays at or under its soft bound: ${ahead.segments} segments`);
+  t.ok(ahead.keysOk, 'every key of both groups survives a restart of every node');
 });

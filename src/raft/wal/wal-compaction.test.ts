@@ -181,3 +181,34 @@ t.test('a suffix replaced by a batch at or below a later compaction point stays 
   t.same(recovery.groups.get(1)?.entries, [], 'entries 7..10 of term 1 do not come back');
   t.equal(normalModel(recovery.groups), normalModel(model), 'every group exact');
 });
+
+t.test('oldestPins names each group once, at the oldest non-active segment it still needs', async (t) => {
+  const fs = newFs();
+  const { wal } = await Wal.open(fs, DIR, OPTS);
+  const model: Model = new Map();
+  await fill(wal, model, [1, 2], 20);
+  const first = wal.oldestPins();
+  t.same(first.map((p) => [p.group, p.seq]).sort(), [
+    [1, 0],
+    [2, 0],
+  ], 'both groups pin the oldest segment');
+  for (const p of first) t.ok(p.maxIndex >= 1 && p.maxIndex < 20, `group ${p.group}'s entries there end at ${p.maxIndex}, before its last`);
+
+  // Group 1 compacts past every entry of the oldest segments but its last few: its pin moves on, group 2's stays.
+  const to = 15;
+  for (const op of [
+    { kind: 'hardState' as const, group: 1, hardState: { term: 1, vote: 1, commit: 20 } },
+    { kind: 'saveSnapshot' as const, group: 1, meta: meta(to, 1) },
+    { kind: 'compact' as const, group: 1, index: to },
+  ]) {
+    applyToWal(wal, op);
+    applyOp(model, op);
+  }
+  await wal.sync();
+  const pins = new Map(wal.oldestPins().map((p) => [p.group, p]));
+  t.equal(pins.get(2)?.seq, 0, 'group 2 still pins the oldest segment');
+  const g1 = pins.get(1);
+  t.ok(g1 === undefined || (g1.seq > 0 && g1.maxIndex > to), `group 1 pins a later segment, with entries past ${to}, or none`);
+  t.same(wal.pinningGroups(), [2], 'pinningGroups agrees: only group 2 holds the oldest segment');
+  t.ok(wal.oldestPins().length <= 2, 'one pin per group at most');
+});

@@ -361,6 +361,32 @@ export class Wal {
     return out;
   }
 
+  /**
+   * oldestPins lists, for every group with live entries in a segment other
+   * than the active one, the oldest such segment (`seq`, 0 for the WAL's
+   * oldest) and the group's highest live entry index there (`maxIndex`),
+   * oldest segment first. The driver's flush-ahead policy reads it: a
+   * group whose entries there are past its snapshot needs a flush before
+   * it can let that segment go. At most one item per group.
+   */
+  oldestPins(): { readonly group: GroupId; readonly seq: number; readonly maxIndex: number }[] {
+    const out: { group: GroupId; seq: number; maxIndex: number }[] = [];
+    const seen = new Set<GroupId>();
+    for (let k = 0; k < this.#segments.length - 1; k++) {
+      const seg = this.#segments[k] as Segment;
+      for (const [g, maxIndex] of seg.liveMaxIndex) {
+        if (seen.has(g)) continue;
+        const d = this.#durable.get(g);
+        assert(d !== undefined, 'a group with entries in a segment has durable state');
+        if (maxIndex <= d.compactedIndex) continue;
+        seen.add(g);
+        out.push({ group: g, seq: k, maxIndex });
+      }
+    }
+    assert(out.length === seen.size, 'one pin per group');
+    return out;
+  }
+
   /** lastIndex is the index of a group's last entry as buffered (compacted index when it has none; 0 for an unknown group). */
   lastIndex(group: GroupId): number {
     return this.#logical.get(group)?.lastIndex ?? 0;
