@@ -115,3 +115,31 @@ t.test('rawIdentityHash spreads near-equal keys over the slots; planted: a hash 
   const planted = spread(noTail, n, 21);
   t.ok(planted.sameHash > 2 || planted.sameSlot > 600, `planted: ${planted.sameHash} full-hash collisions, ${planted.sameSlot} on a taken slot`);
 });
+
+t.test('keys at any offset of a shared buffer, of any length, differing in one byte anywhere, are told apart under a colliding hash (word and tail compare)', async (t) => {
+  const rand = new SeededRand(23);
+  const collide: RawIdentityHash = () => 7;
+  for (let round = 0; round < 20; round++) {
+    const m = new RawIdentityMemo(1000, 1 << 20, collide);
+    const buf = rand.bytes(4096);
+    const base = rand.bytes(1 + rand.intn(40));
+    const n1 = rand.intn(base.length + 1);
+    // Each key: the base bytes copied to a random offset of buf, with one byte changed (none for the first); remembered keys' copies in `kept`.
+    const kept: Buffer[] = [];
+    let wrong = 0;
+    for (let i = 0; i < 24; i++) {
+      const at = rand.intn(4096 - base.length);
+      buf.set(base, at);
+      if (i > 0) { const j = at + rand.intn(base.length); buf[j] = (buf[j] as number) ^ (1 + rand.intn(255)); }
+      const bytes = Buffer.from(buf.subarray(at, at + base.length));
+      const id = m.get(0, 0, 0, 0, buf, at, at + n1, at + n1, at + base.length);
+      const same = kept.findIndex((k) => k.equals(bytes));
+      if (same >= 0 ? id !== same : id !== -1) wrong++;
+      if (id < 0) {
+        m.set(kept.length);
+        kept.push(bytes);
+      }
+    }
+    t.equal(wrong, 0, `round ${round}: ${base.length} bytes, ranges of ${n1} and ${base.length - n1}, ${kept.length} distinct`);
+  }
+});
