@@ -15,8 +15,8 @@
  * Equal bytes decode to equal values (metric-entry.ts only takes well-formed
  * UTF-8), so equal keys mean one series identity; two encodings of one
  * identity are two keys of the same id, which is harmless. Lookups hash the
- * key (FNV-1a, 32 bits) into an open-addressing table and then compare the
- * stored key in full: a hash collision costs a comparison, never a wrong id
+ * key (rawIdentityHash: MurmurHash3's 32-bit block mix over 4-byte words)
+ * into an open-addressing table and then compare the stored key in full: a hash collision costs a comparison, never a wrong id
  * (raw-identity-memo.test.ts plants one).
  *
  * It is a pure memo: a miss goes to the regular path (decode the row, the
@@ -38,15 +38,82 @@ import { assert } from '../../errors.js';
 const FNV_OFFSET = 0x811c9dc5;
 const EMPTY = new Uint8Array(0);
 const FNV_PRIME = 0x01000193;
+/** M1, M2 and the rest are MurmurHash3 x86_32's constants. */
+const M1 = 0xcc9e2d51;
+const M2 = 0x1b873593;
+const M_ADD = 0xe6546b64;
+const FMIX1 = 0x85ebca6b;
+const FMIX2 = 0xc2b2ae35;
 
-/** hashBytes continues FNV-1a hash h over b[at, end). */
-function hashBytes(h: number, b: Uint8Array, at: number, end: number): number {
-  for (let i = at; i < end; i++) h = Math.imul(h ^ (b[i] as number), FNV_PRIME);
-  return h;
+/**
+ * hashBytes continues hash h over b[at, end): MurmurHash3 x86_32's block step
+ * over each 4-byte little-endian word, then its tail step over the 1-3 bytes
+ * left, then the length. NB: it replaced byte-at-a-time FNV-1a (one multiply
+ * per byte in one dependency chain), which was about a quarter of a metric
+ * point's apply CPU on a node's main thread (bench/README.md, issue 5 s19).
+ */
+function hashBytes(h: number, b: Uint8Array, v: DataView, at: number, end: number): number {
+  let i = at;
+  const end4 = at + ((end - at) & ~3);
+  for (; i < end4; i += 4) {
+    let k = v.getInt32(i, true);
+    k = Math.imul(k, M1);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, M2);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + M_ADD) | 0;
+  }
+  const left = end - i;
+  if (left > 0) {
+    let k = b[i] as number;
+    if (left > 1) k |= (b[i + 1] as number) << 8;
+    if (left > 2) k |= (b[i + 2] as number) << 16;
+    k = Math.imul(k, M1);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, M2);
+  }
+  return h ^ (end - at);
 }
 
 function mix(h: number, x: number): number {
   return Math.imul(h ^ x, FNV_PRIME);
+}
+
+/** viewBytes and view are the one-slot cache of viewOf. */
+let viewBytes: Uint8Array = EMPTY;
+let view: DataView = new DataView(EMPTY.buffer);
+
+/**
+ * viewOf is a DataView of `b` (the last one made, when `b` is the array it
+ * was made for): word reads through a DataView are one load where four byte
+ * reads and shifts were, and a point's keys come from one entry's bytes, so
+ * one view serves all of them. NB: the cache keeps the last array reachable
+ * until a key of another array is hashed (one entry's bytes per thread).
+ */
+function viewOf(b: Uint8Array): DataView {
+  if (b !== viewBytes) {
+    viewBytes = b;
+    view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+  return view;
+}
+
+/** sameWords says whether a[ai, ai + n) equals b[bi, bi + n), reading 4-byte words through their views, then the tail bytes. */
+function sameWords(a: Uint8Array, av: DataView, ai: number, b: Uint8Array, bv: DataView, bi: number, n: number): boolean {
+  const n4 = n & ~3;
+  let j = 0;
+  for (; j < n4; j += 4) if (av.getInt32(ai + j) !== bv.getInt32(bi + j)) return false;
+  for (; j < n; j++) if (a[ai + j] !== b[bi + j]) return false;
+  return true;
+}
+
+/** fmix is MurmurHash3's finalizer: every input bit reaches the low bits a table's slot is taken from. */
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, FMIX1);
+  h ^= h >>> 13;
+  h = Math.imul(h, FMIX2);
+  return h ^ (h >>> 16);
 }
 
 /**
@@ -66,6 +133,8 @@ export class ByteKeyTable {
   #keyAt = new Int32Array(32);
   #value = new Int32Array(32);
   #keys = new Uint8Array(4096);
+  /** #keysView is a DataView of #keys (made again when #keys grows). */
+  #keysView: DataView = new DataView(this.#keys.buffer);
   #keysUsed = 0;
   #size = 0;
 
@@ -107,11 +176,9 @@ export class ByteKeyTable {
     const n1 = x1 - x0;
     const n2 = y1 - y0;
     if (this.#len1[e] !== n1 || this.#len2[e] !== n2) return false;
-    const keys = this.#keys;
-    let k = this.#keyAt[e] as number;
-    for (let i = x0; i < x1; i++, k++) if (keys[k] !== bytes[i]) return false;
-    for (let i = y0; i < y1; i++, k++) if (keys[k] !== bytes[i]) return false;
-    return true;
+    const at = this.#keyAt[e] as number;
+    const v = viewOf(bytes);
+    return sameWords(this.#keys, this.#keysView, at, bytes, v, x0, n1) && sameWords(this.#keys, this.#keysView, at + n1, bytes, v, y0, n2);
   }
 
   /** insert adds a key find did not find; false when the table or its key bytes are full (nothing added). */
@@ -126,6 +193,7 @@ export class ByteKeyTable {
       const grown = new Uint8Array(Math.min(this.#keyBytesMax, Math.max(2 * this.#keys.length, this.#keysUsed + n1 + n2)));
       grown.set(this.#keys.subarray(0, this.#keysUsed));
       this.#keys = grown;
+      this.#keysView = new DataView(grown.buffer);
     }
     const at = this.#keysUsed;
     this.#keys.set(bytes.subarray(x0, x1), at);
@@ -179,12 +247,13 @@ export class ByteKeyTable {
 /** RawIdentityHash is the hash function of the memo (tests inject a colliding one). */
 export type RawIdentityHash = (a: number, b: number, c: number, bytes: Uint8Array, x0: number, x1: number, y0: number, y1: number) => number;
 
-/** rawIdentityHash is FNV-1a over the two byte ranges, then the three integers. */
+/** rawIdentityHash hashes the two byte ranges (hashBytes, each with its length), then mixes in the three integers and finalizes (fmix). */
 export const rawIdentityHash: RawIdentityHash = (a, b, c, bytes, x0, x1, y0, y1) => {
-  let h = hashBytes(FNV_OFFSET, bytes, x0, x1);
-  h = mix(h, 0xff); // separates the ranges: ("ab", "c") and ("a", "bc") hash apart
-  h = hashBytes(h, bytes, y0, y1);
-  return mix(mix(mix(h, a), b), c);
+  const v = viewOf(bytes);
+  let h = hashBytes(FNV_OFFSET, bytes, v, x0, x1);
+  h = mix(h, 0xff); // separates the ranges (their lengths are hashed too): ("ab", "c") and ("a", "bc") hash apart
+  h = hashBytes(h, bytes, v, y0, y1);
+  return fmix(mix(mix(mix(h, a), b), c));
 };
 
 /** PART_RESOURCE and PART_SCOPE tell the two kinds of parts apart in the parts table. */

@@ -7,7 +7,7 @@ import t from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { ShardLimits, StorageLimits } from '../../limits.js';
 import { STORAGE_PACKR } from '../storage-packr.js';
-import { decodeApplyResultFast } from './apply-result-fast.js';
+import { decodeApplyResultFast, encodeApplyResultFast } from './apply-result-fast.js';
 import { type ApplyRefusal, type ShardApplyResult, decodeApplyResult, encodeApplyResult } from './shard-records.js';
 
 /** referenceDecode reads a result with msgpackr alone (the layout of encodeApplyResult), or null when msgpackr or the layout refuses it. */
@@ -144,4 +144,75 @@ t.test('planted bugs: a reader that drops the duplicate flag, or reads two-byte 
     return { ...r, spans: { ...r.spans, accepted: (b[6] as number) + 256 * (b[7] as number) } };
   }, all);
   t.ok(littleEndian.wrong > 0, `little-endian uint16: caught on ${littleEndian.wrong} results`);
+});
+
+/** packReference is the msgpackr encoding of a result (encodeApplyResult's layout before the fast writer). */
+function packReference(r: ShardApplyResult): Uint8Array {
+  return STORAGE_PACKR.pack([
+    1,
+    r.duplicate,
+    r.invalid,
+    [r.spans.accepted, r.spans.refused, r.points.accepted, r.points.refused, r.logs.accepted, r.logs.refused],
+    r.refusals.map((f) => [f.signal, f.row, f.code, f.reason]),
+  ]);
+}
+
+/** encodeMismatches counts the results whose `encode` bytes differ from msgpackr's; null answers are declines, counted apart. */
+function encodeMismatches(encode: (r: ShardApplyResult) => Uint8Array | null, results: readonly ShardApplyResult[]): { wrong: number; taken: number; first: string } {
+  let wrong = 0;
+  let taken = 0;
+  let first = '';
+  for (const r of results) {
+    const got = encode(r);
+    if (got === null) continue;
+    taken++;
+    const want = packReference(r);
+    if (Buffer.compare(Buffer.from(got), Buffer.from(want)) !== 0) {
+      if (wrong === 0) first = `${JSON.stringify(r)}: ${Buffer.from(got).toString('hex')} against ${Buffer.from(want).toString('hex')}`;
+      wrong++;
+    }
+  }
+  return { wrong, taken, first };
+}
+
+function drawResults(seed: number, n: number): { results: ShardApplyResult[]; common: number } {
+  const rand = new SeededRand(seed);
+  const results: ShardApplyResult[] = [];
+  let common = 0;
+  for (let i = 0; i < n; i++) {
+    const r = drawResult(rand);
+    if (r.invalid === null && r.refusals.length === 0) common++;
+    results.push(r);
+  }
+  return { results, common };
+}
+
+t.test('the fast writer writes the bytes msgpackr writes for every common result and declines the others', async (t) => {
+  for (const seed of [7, 8, 9]) {
+    const { results, common } = drawResults(seed, 4000);
+    const m = encodeMismatches(encodeApplyResultFast, results);
+    t.equal(m.wrong, 0, `seed ${seed}: ${m.first === '' ? 'none differs' : m.first}`);
+    t.equal(m.taken, common, `seed ${seed}: the fast writer took each of the ${common} results without refusals or invalid`);
+    let same = 0;
+    for (const r of results) if (Buffer.compare(Buffer.from(encodeApplyResult(r)), Buffer.from(packReference(r))) === 0) same++;
+    t.equal(same, results.length, `seed ${seed}: encodeApplyResult (fast writer first) writes msgpackr's bytes`);
+  }
+  const big = { duplicate: false, invalid: null, spans: { accepted: 2 ** 32, refused: 0 }, points: { accepted: 0, refused: 0 }, logs: { accepted: 0, refused: 0 }, refusals: [] };
+  t.equal(encodeApplyResultFast(big), null, 'a count past 2^32 - 1 is declined');
+  t.same(decodeApplyResult(encodeApplyResult(big)), big, 'and still round-trips through msgpackr');
+});
+
+t.test('planted bugs: a writer that writes two-byte counts little-endian, or drops the duplicate flag, is caught', async (t) => {
+  const { results } = drawResults(10, 4000);
+  const littleEndian = encodeMismatches((r) => {
+    const b = encodeApplyResultFast(r);
+    if (b === null || b[5] !== 0xcd) return b;
+    const out = new Uint8Array(b);
+    out[6] = b[7] as number;
+    out[7] = b[6] as number;
+    return out;
+  }, results);
+  t.ok(littleEndian.wrong > 0, `little-endian uint16: caught on ${littleEndian.wrong} results`);
+  const noDup = encodeMismatches((r) => encodeApplyResultFast({ ...r, duplicate: false }), results);
+  t.ok(noDup.wrong > 0, `duplicate dropped: caught on ${noDup.wrong} results`);
 });

@@ -25,7 +25,16 @@
  *
  * The counts object of a signal with nothing accepted or refused, and the
  * empty refusals list, are shared and frozen: a result is read-only.
+ *
+ * encodeApplyResultFast is the other direction: every replica encodes a
+ * result per applied entry (ShardStateMachine.apply), and msgpackr's pack
+ * built two arrays and went through its generic encoder for it; this writer
+ * puts the common result's bytes (the grammar above, counts up to 2^32 - 1)
+ * straight into a new 12-to-36-byte array, the bytes msgpackr writes for the
+ * same result (apply-result-fast.test.ts compares them), and declines any
+ * other result (encodeApplyResult then packs it as before).
  */
+import { assert } from '../../errors.js';
 import type { ShardApplyResult, SignalCounts } from './shard-records.js';
 
 const ZERO_COUNTS: SignalCounts = Object.freeze({ accepted: 0, refused: 0 });
@@ -80,6 +89,75 @@ class FastResultReader {
 }
 
 const READER = new FastResultReader();
+
+/** U32_MAX is the largest count the fast writer takes (msgpack's 0xce form); larger counts go to msgpackr. */
+const U32_MAX = 0xffff_ffff;
+
+/** uintBytes is the length of x in msgpack's unsigned forms as msgpackr writes them (x a safe integer in [0, U32_MAX]). */
+function uintBytes(x: number): number {
+  return x <= 0x7f ? 1 : x <= 0xff ? 2 : x <= 0xffff ? 3 : 5;
+}
+
+/** writeUint writes x at b[at] in its shortest unsigned form (big-endian) and returns the position after it. */
+function writeUint(b: Uint8Array, at: number, x: number): number {
+  if (x <= 0x7f) {
+    b[at] = x;
+    return at + 1;
+  }
+  if (x <= 0xff) {
+    b[at] = 0xcc;
+    b[at + 1] = x;
+    return at + 2;
+  }
+  if (x <= 0xffff) {
+    b[at] = 0xcd;
+    b[at + 1] = x >>> 8;
+    b[at + 2] = x & 0xff;
+    return at + 3;
+  }
+  b[at] = 0xce;
+  b[at + 1] = x >>> 24;
+  b[at + 2] = (x >>> 16) & 0xff;
+  b[at + 3] = (x >>> 8) & 0xff;
+  b[at + 4] = x & 0xff;
+  return at + 5;
+}
+
+function countOk(x: number): boolean {
+  return Number.isSafeInteger(x) && x >= 0 && x <= U32_MAX;
+}
+
+/**
+ * encodeApplyResultFast is the bytes of `r` in the grammar of the file
+ * comment when `r` is a common result (valid, no refusals, every count an
+ * integer in [0, 2^32 - 1]), else null (encode with encodeApplyResult).
+ */
+export function encodeApplyResultFast(r: ShardApplyResult): Uint8Array | null {
+  if (r.invalid !== null || r.refusals.length !== 0) return null;
+  const sa = r.spans.accepted;
+  const sr = r.spans.refused;
+  const pa = r.points.accepted;
+  const pr = r.points.refused;
+  const la = r.logs.accepted;
+  const lr = r.logs.refused;
+  if (!countOk(sa) || !countOk(sr) || !countOk(pa) || !countOk(pr) || !countOk(la) || !countOk(lr)) return null;
+  const n = 5 + uintBytes(sa) + uintBytes(sr) + uintBytes(pa) + uintBytes(pr) + uintBytes(la) + uintBytes(lr) + 1;
+  const b = new Uint8Array(n);
+  b[0] = 0x95;
+  b[1] = APPLY_RESULT_VERSION;
+  b[2] = r.duplicate ? 0xc3 : 0xc2;
+  b[3] = 0xc0;
+  b[4] = 0x90 + COUNTS;
+  let at = writeUint(b, 5, sa);
+  at = writeUint(b, at, sr);
+  at = writeUint(b, at, pa);
+  at = writeUint(b, at, pr);
+  at = writeUint(b, at, la);
+  at = writeUint(b, at, lr);
+  b[at] = 0x90;
+  assert(at + 1 === n, 'the fast result fills its bytes exactly');
+  return b;
+}
 
 function countsOf(accepted: number, refused: number): SignalCounts {
   return accepted === 0 && refused === 0 ? ZERO_COUNTS : { accepted, refused };

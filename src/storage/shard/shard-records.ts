@@ -19,7 +19,7 @@ import { BlockKind, openBlock, sealBlock } from '../block.js';
 import { STORAGE_PACKR } from '../storage-packr.js';
 import { crc32c } from '../../raft/wal/crc32c.js';
 import { KeySpace } from './keys.js';
-import { APPLY_RESULT_VERSION, decodeApplyResultFast } from './apply-result-fast.js';
+import { APPLY_RESULT_VERSION, decodeApplyResultFast, encodeApplyResultFast } from './apply-result-fast.js';
 
 /** META_KEY and IDEMPOTENCY_KEY are the two shard-level keys. */
 export const META_KEY = Uint8Array.of(KeySpace.Meta);
@@ -118,6 +118,9 @@ assert(RESULT_VERSION === APPLY_RESULT_VERSION, 'apply-result-fast.ts reads this
 /** encodeApplyResult encodes a result for the proposer. */
 export function encodeApplyResult(r: ShardApplyResult): Uint8Array {
   assert(r.refusals.length <= ShardLimits.refusalsPerResultMax, 'refusals within refusalsPerResultMax');
+  // The common result (valid, no refusals) written straight to its bytes, the bytes msgpackr writes; anything else packed below.
+  const fast = encodeApplyResultFast(r);
+  if (fast !== null) return fast;
   return STORAGE_PACKR.pack([
     RESULT_VERSION,
     r.duplicate,
