@@ -340,6 +340,12 @@ f64Scratch[0] = 1;
 // The halves below assume a little-endian host (x86-64, arm64): word 0 is lo.
 assert(u32Scratch[1] === 0x3ff0_0000 && u32Scratch[0] === 0, 'little-endian host');
 
+/** INT_SUM_FIELD_BITS_MAX, INT_SUM_RMIN_ABS_MAX and INT_SUM_FIELDS_MAX bound the delta runs deltaFields sums as an int32. */
+const INT_SUM_FIELD_BITS_MAX = 20;
+const INT_SUM_RMIN_ABS_MAX = 2 ** 20;
+const INT_SUM_FIELDS_MAX = 256;
+assert(INT_SUM_FIELDS_MAX * (INT_SUM_RMIN_ABS_MAX + 2 ** INT_SUM_FIELD_BITS_MAX) < 2 ** 31, 'an int32-summed delta run cannot overflow its sum');
+
 /**
  * deltaFields is BitReader.readDeltaRun's loop over buf from bit `pos` (the
  * run checked inside the reader's range by the caller). NB: a function of
@@ -355,8 +361,8 @@ function deltaFields(buf: Uint8Array, pos: number, n: number, count: number, rMi
   let have = 8 - (pos & 7);
   let acc = (buf[byte++] as number) & ((1 << have) - 1);
   const mask = (1 << n) - 1;
-  if (n <= 20 && rMin <= 2 ** 20 && rMin >= -(2 ** 20) && count <= 256) {
-    // The residuals' running sum s stays an int32 (|s| <= 256 × 2^21 < 2^31): the loop carries an integer add, not a
+  if (n <= INT_SUM_FIELD_BITS_MAX && rMin <= INT_SUM_RMIN_ABS_MAX && rMin >= -INT_SUM_RMIN_ABS_MAX && count <= INT_SUM_FIELDS_MAX) {
+    // The residuals' running sum s stays an int32 (|s| <= 256 × 2^21 < 2^31, asserted at load): the loop carries an integer add, not a
     // double one. m + s × g is the sequential sum's value, bit for bit: every partial sum is an integer the caller
     // bounded far under 2^53 (deltaRunUnchecked), so exact in either order. m / 1 is m: an integer counter (p = 1,
     // g = 1) makes no division a sample.
