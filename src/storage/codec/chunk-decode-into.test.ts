@@ -1,5 +1,6 @@
 import t from 'tap';
 import { isOtlpdbError } from '../../errors.js';
+import { CodecLimits } from '../../limits.js';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { ChunkIterator, SeriesEncoder } from './chunk.js';
 import { CHUNK_TIMESTAMPS_EXTERNAL, ChunkEncoding } from './chunk-format.js';
@@ -196,6 +197,60 @@ t.test('damaged chunks: decodeInto throws ERR_CORRUPTION exactly when the per-sa
     }
   }
   t.ok(refused > damaged / 4, `${refused} of ${damaged} damaged chunks refused by both`);
+});
+
+t.test('damaged counters near the scaled bound: decodeInto (one delta run) refuses exactly what the per-sample decoder refuses', async (t) => {
+  // An integer counter a little under decimalScaledAbsMax, with external times: the chunk block's common case, decoded by
+  // BitReader.readDeltaRun only where deltaRunUnchecked proves no check can fail. Every bit after the two format bytes
+  // is flipped in turn; a widened field or a moved minimum must reach past the bound and be refused by both.
+  const rand = new SeededRand(5);
+  const enc = new SeriesEncoder();
+  let flips = 0;
+  let refused = 0;
+  let bad = 0;
+  for (let c = 0; c < 4; c++) {
+    const n = 60 + 30 * c;
+    const ts = new Float64Array(n);
+    const vs = new Float64Array(n);
+    let v = CodecLimits.decimalScaledAbsMax - 100 * n - rand.intn(1000);
+    for (let i = 0; i < n; i++) {
+      ts[i] = 1_795_754_521_000 + 15_000 * i;
+      vs[i] = v += rand.intn(100);
+    }
+    const good = enc.encodeChunk(ts, vs, true);
+    t.equal(decodeIntoMismatch(good, ts, realDecodeInto), null, `counter ${c} decodes`);
+    for (let bit = 16; bit < 8 * good.length; bit++) {
+      const damaged = good.slice();
+      damaged[bit >>> 3] = (damaged[bit >>> 3] as number) ^ (0x80 >>> (bit & 7));
+      flips++;
+      let wantErr = false;
+      try {
+        reference(damaged, ts, 4096);
+      } catch (err) {
+        if (!isOtlpdbError(err, 'ERR_CORRUPTION')) throw err;
+        wantErr = true;
+      }
+      // decodeInto alone first (the checker runs the reference before it), then, when both decode, the checker.
+      let got: string | null = null;
+      try {
+        const it = new ChunkIterator();
+        it.reset(damaged, ts, 0);
+        const out = new Float64Array(it.count);
+        it.decodeInto(new Float64Array(it.count), out, new Uint32Array(out.buffer), 0);
+      } catch (err) {
+        if (!isOtlpdbError(err, 'ERR_CORRUPTION')) throw err;
+        got = 'ERR_CORRUPTION';
+      }
+      if (got === null && !wantErr) got = decodeIntoMismatch(damaged, ts, realDecodeInto);
+      if (wantErr) refused++;
+      if (wantErr ? got !== 'ERR_CORRUPTION' : got !== null) {
+        bad++;
+        if (bad <= 3) t.fail(`counter ${c} bit ${bit}: the reference ${wantErr ? 'refused' : 'decoded'}, decodeInto ${got ?? 'decoded'}`);
+      }
+    }
+  }
+  t.equal(bad, 0, 'no flip answered apart');
+  t.ok(refused > 20, `${refused} of ${flips} flips refused by both`);
 });
 
 t.test('planted bugs: the checker catches a decodeInto one slot off and one that loses a staleness marker', async (t) => {

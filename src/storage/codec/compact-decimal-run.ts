@@ -23,6 +23,25 @@ const M_MAX = CodecLimits.decimalScaledAbsMax;
 /** FAST_REACH_MAX bounds the scaled values (and deltas) a run may reach for the unchecked loops: half of decimalScaledAbsMax. */
 const FAST_REACH_MAX = M_MAX / 2;
 
+/** FIELD_MAX[w] is a w-bit field's largest value, 2^w − 1 (w <= 54, the widest packed field; exact as a double). */
+const FIELD_MAX: Float64Array = Float64Array.from({ length: 55 }, (_, w) => 2 ** w - 1);
+
+/**
+ * deltaRunUnchecked says whether a delta-order run of `count` packed fields
+ * of `width` bits, residual (rMin + field) × g, starting at scaled value m,
+ * can fail none of CompactDecimalValueDecoder.next's checks whatever its
+ * fields are: every residual inside ±bound, every value it can reach
+ * within FAST_REACH_MAX. sumPackedRun's unchecked delta loop and
+ * BitReader.readDeltaRun run only where it is true.
+ */
+export function deltaRunUnchecked(count: number, width: number, rMin: number, g: number, bound: number, m: number): boolean {
+  const xLo = rMin;
+  const xHi = rMin + (FIELD_MAX[width] as number);
+  if (!(xLo >= -bound && xHi <= bound)) return false;
+  const xAbs = Math.max(Math.abs(xLo), Math.abs(xHi)) * g;
+  return Math.abs(m) + count * xAbs <= FAST_REACH_MAX;
+}
+
 /** PackedRun carries a run's scaled value m and delta d in (where the run starts) and out (after its last sample). */
 export interface PackedRun {
   m: number;
@@ -64,10 +83,23 @@ export function sumPackedRun(
       run.m = m;
       return;
     }
-    if (order === 1 && Math.abs(m) + count * xAbs <= FAST_REACH_MAX) {
-      for (let i = 0; i < count; i++) {
-        m += (rMin + (xs[i] as number)) * g;
-        out[at + i] = m / p;
+    if (order === 1 && deltaRunUnchecked(count, width, rMin, g, bound, m)) {
+      if (p === 1 && g === 1) {
+        // An integer counter's usual chunk (D = 0, no factor): m / 1 is m, bit for bit, so no division a sample.
+        for (let i = 0; i < count; i++) {
+          m += rMin + (xs[i] as number);
+          out[at + i] = m;
+        }
+      } else if (p === 1) {
+        for (let i = 0; i < count; i++) {
+          m += (rMin + (xs[i] as number)) * g;
+          out[at + i] = m;
+        }
+      } else {
+        for (let i = 0; i < count; i++) {
+          m += (rMin + (xs[i] as number)) * g;
+          out[at + i] = m / p;
+        }
       }
       run.m = m;
       return;

@@ -62,7 +62,7 @@ import type { CompactTimestampPlan } from './compact-timestamps.js';
 import { RICE_K_BITS, RICE_Z_MAX, bestRiceK, readRice, readRiceK, writeRice } from './rice.js';
 import { zigzagDecode, zigzagEncode } from './varint.js';
 import { ratioOf } from './rational.js';
-import { type PackedRun, sumPackedRun } from './compact-decimal-run.js';
+import { type PackedRun, deltaRunUnchecked, sumPackedRun } from './compact-decimal-run.js';
 
 /** DIVISOR_ESCAPE in the D field says the scale is an integer divisor L stored after the flags, not 10^D. */
 export const DIVISOR_ESCAPE = 15;
@@ -537,8 +537,10 @@ export class CompactDecimalValueDecoder {
    * next's checks and leaves the decoder as count − 1 calls of next would;
    * a value is written as a number, which keeps its bits (a compact decimal
    * value is finite, never a NaN whose payload a number could lose). Packed
-   * residuals without fix-ups (a counter's usual chunk) are read in one run
-   * (BitReader.readFields) and summed in a loop of their own.
+   * residuals without fix-ups are read in one run (BitReader.readFields) and
+   * summed in a loop of their own; a delta-order run of fields up to 24 bits
+   * that no check can fail (a counter's usual chunk) is read and summed in
+   * one loop (BitReader.readDeltaRun).
    */
   decodeRun(r: BitReader, count: number, out: Float64Array, at: number): void {
     assert(count >= 1 && at >= 0 && at + count <= out.length, 'decodeRun: the run fits its column');
@@ -555,21 +557,26 @@ export class CompactDecimalValueDecoder {
     if (!fixups && this.#coding === DecimalCoding.Packed && this.#width <= 32 && count > first) {
       // Packed residuals without fix-ups are back to back: read them in one run, then sum them up.
       const fields = count - first;
-      if (this.#fields.length < fields) this.#fields = new Float64Array(Math.max(fields, 2 * this.#fields.length));
-      const xs = this.#fields;
-      r.readFields(this.#width, fields, xs, 0);
-      if (first === 2) {
-        // Order 2, i = 1: d_1 came with the header.
-        m += d;
-        if (!(m <= M_MAX && m >= -M_MAX)) throw corrupt('compact decimal scaled value out of range');
-        out[at + 1] = m / p;
+      if (order === DecimalOrder.Delta && this.#width >= 1 && this.#width <= 24 && deltaRunUnchecked(fields, this.#width, this.#rMin, this.#g, this.#residualAbsMax, m)) {
+        // A counter's usual chunk: its fields read and summed in one loop (BitReader.readDeltaRun), no column between.
+        m = r.readDeltaRun(this.#width, fields, this.#rMin, this.#g, m, p, out, at + 1);
+      } else {
+        if (this.#fields.length < fields) this.#fields = new Float64Array(Math.max(fields, 2 * this.#fields.length));
+        const xs = this.#fields;
+        r.readFields(this.#width, fields, xs, 0);
+        if (first === 2) {
+          // Order 2, i = 1: d_1 came with the header.
+          m += d;
+          if (!(m <= M_MAX && m >= -M_MAX)) throw corrupt('compact decimal scaled value out of range');
+          out[at + 1] = m / p;
+        }
+        const run = this.#run;
+        run.m = m;
+        run.d = d;
+        sumPackedRun(order, xs, fields, this.#width, this.#rMin, this.#g, this.#residualAbsMax, this.#m0, p, run, out, at + first);
+        m = run.m;
+        d = run.d;
       }
-      const run = this.#run;
-      run.m = m;
-      run.d = d;
-      sumPackedRun(order, xs, fields, this.#width, this.#rMin, this.#g, this.#residualAbsMax, this.#m0, p, run, out, at + first);
-      m = run.m;
-      d = run.d;
       value = out[at + count - 1] as number;
       from = count;
     }
