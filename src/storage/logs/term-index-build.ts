@@ -138,7 +138,8 @@ function putVarint32(buf: Uint8Array, p: number, v: number): number {
 interface StreamPair {
   readonly name: string;
   readonly value: string;
-  readonly rows: number[];
+  /** rows is filled once the scan has counted them (encodeLogIndex). */
+  rows: Uint32Array;
 }
 
 function section(out: ByteWriter, body: Uint8Array): void {
@@ -173,12 +174,16 @@ export function encodeLogIndex(
   occ.reset(n * OCCURRENCES_PER_ROW_INITIAL);
   let rowBase = 0;
   const sink = (id: number, position: number): void => occ.push(id, rowBase | position);
-  // Stream pairs: each distinct stream's pair ids are found once; a row then appends itself to its stream's pairs.
+  // Stream pairs: each distinct stream's pair ids are found once, and each row's stream noted (a run of rows with one label list looks it up once); the pairs' rows are filled after the scan.
   const streamIdOf = new Map<string, number>();
   const streamIdOfList = new Map<readonly StreamLabel[], number>();
   const streamPairs: number[][] = [];
+  const streamRows: number[] = [];
+  const rowStream = new Uint32Array(n);
   const pairIdOf = new Map<string, number>();
   const pairs: StreamPair[] = [];
+  let lastLabels: readonly StreamLabel[] | null = null;
+  let lastSid = -1;
   let truncatedRows = 0;
   const counts: TokenizeCounts = { tokens: 0, truncatedTokens: 0, lineTruncated: false };
   for (let row = 0; row < n; row++) {
@@ -186,8 +191,9 @@ export function encodeLogIndex(
     rowBase = row << POS_BITS;
     if (tokenizeLineIds(logLine(r), ids, sink, counts).lineTruncated) truncatedRows++;
     const labels = labelsOf === undefined ? streamLabels(r) : (labelsOf[row] as readonly StreamLabel[]);
+    let sid = labels === lastLabels ? lastSid : undefined;
     // By identity first: rows of one resource share one frozen label list (streamLabels' memo); by value otherwise.
-    let sid = streamIdOfList.get(labels);
+    if (sid === undefined) sid = streamIdOfList.get(labels);
     if (sid === undefined) {
       const key = streamKey(labels);
       sid = streamIdOf.get(key);
@@ -197,6 +203,7 @@ export function encodeLogIndex(
       sid = streamPairs.length;
       streamIdOf.set(streamKey(labels), sid);
       streamIdOfList.set(labels, sid);
+      streamRows.push(0);
       streamPairs.push(
         labels.map((l) => {
           const pk = JSON.stringify([l.name, l.value]);
@@ -204,13 +211,28 @@ export function encodeLogIndex(
           if (pid === undefined) {
             pid = pairs.length;
             pairIdOf.set(pk, pid);
-            pairs.push({ name: l.name, value: l.value, rows: [] });
+            pairs.push({ name: l.name, value: l.value, rows: new Uint32Array(0) });
           }
           return pid;
         }),
       );
     }
-    for (const pid of streamPairs[sid] as number[]) (pairs[pid] as StreamPair).rows.push(row);
+    lastLabels = labels;
+    lastSid = sid;
+    rowStream[row] = sid;
+    streamRows[sid] = (streamRows[sid] as number) + 1;
+  }
+  // Each pair's rows: sized from its streams' row counts, filled in row order.
+  const pairRowCount = new Uint32Array(pairs.length);
+  for (let s = 0; s < streamPairs.length; s++) for (const pid of streamPairs[s] as number[]) pairRowCount[pid] = (pairRowCount[pid] as number) + (streamRows[s] as number);
+  for (let pid = 0; pid < pairs.length; pid++) (pairs[pid] as StreamPair).rows = new Uint32Array(pairRowCount[pid] as number);
+  pairRowCount.fill(0);
+  for (let row = 0; row < n; row++) {
+    for (const pid of streamPairs[rowStream[row] as number] as number[]) {
+      const at = pairRowCount[pid] as number;
+      ((pairs[pid] as StreamPair).rows as Uint32Array)[at] = row;
+      pairRowCount[pid] = at + 1;
+    }
   }
 
   // Group the occurrences by term: a counting sort by term id, stable.
