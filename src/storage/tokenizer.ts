@@ -188,6 +188,13 @@ function termHash(term: string): number {
   return h;
 }
 
+/** asciiHash is termHash(line.slice(start, end)) without the slice (a term taken from the line as it is). */
+function asciiHash(line: string, start: number, end: number): number {
+  let h = FNV_OFFSET;
+  for (let k = start; k < end; k++) h = Math.imul(h ^ line.charCodeAt(k), FNV_PRIME);
+  return h;
+}
+
 /**
  * wordEnd scans an ASCII WORD match at `at` by hand and returns where it
  * ends (`at` itself when no word starts there), setting wordLower and
@@ -338,7 +345,7 @@ export class TermIds {
  * regex calls that cannot match or do an ASCII match by hand
  * (tokenizer.test.ts checks them against the regexes alone on random lines).
  */
-function scanLine(line: string, sink: TokenSink | null, ids: TermIds | null, idSink: TermIdSink | null): TokenizeCounts {
+function scanLine(line: string, sink: TokenSink | null, ids: TermIds | null, idSink: TermIdSink | null, counts: TokenizeCounts): TokenizeCounts {
   let tokens = 0;
   let truncatedTokens = 0;
   let lineTruncated = false;
@@ -358,9 +365,12 @@ function scanLine(line: string, sink: TokenSink | null, ids: TermIds | null, idS
       continue;
     }
     let tok: string | undefined;
+    // wordAt is wordEnd(line, i) when the fast path below scanned it (wordHash and wordLower still its), else -2.
+    let wordAt = -2;
     // The common case first: an ASCII word that no earlier rule can claim (see wordFollowerMayClaim).
     if (c < 0x80 && c !== 0x3a) {
       const end = wordEnd(line, i);
+      wordAt = end;
       if (end > i && end - i <= TOKEN_CHARS_MAX && !wordFollowerMayClaim(line.charCodeAt(end))) {
         if (ids !== null) (idSink as TermIdSink)(ids.idOfAscii(line, i, end, wordHash, wordLower), tokens);
         else {
@@ -383,12 +393,20 @@ function scanLine(line: string, sink: TokenSink | null, ids: TermIds | null, idS
       }
       if (tok === undefined && isDigit(c)) {
         const end = dottedNumberEnd(line, i);
+        if (end >= 0 && ids !== null && end - i <= TOKEN_CHARS_MAX) {
+          // Digits and dots: the term is the code units as they are (an IPv4 address, a version), found without a string.
+          (idSink as TermIdSink)(ids.idOfAscii(line, i, end, asciiHash(line, i, end), true), tokens);
+          tokens++;
+          i = end;
+          continue;
+        }
         if (end >= 0) tok = line.slice(i, end);
       }
     }
     let lower = false;
     if (tok === undefined) {
-      const end = wordEnd(line, i);
+      // No rule above calls wordEnd, so a fast-path scan at i is still this one.
+      const end = wordAt === -2 ? wordEnd(line, i) : wordAt;
       if (end < 0) {
         tok = match(WORD, line, i);
       } else if (end > i && ids !== null && end - i <= TOKEN_CHARS_MAX) {
@@ -418,22 +436,27 @@ function scanLine(line: string, sink: TokenSink | null, ids: TermIds | null, idS
     else (sink as TokenSink)(term, tokens);
     tokens++;
   }
-  return { tokens, truncatedTokens, lineTruncated };
+  counts.tokens = tokens;
+  counts.truncatedTokens = truncatedTokens;
+  counts.lineTruncated = lineTruncated;
+  return counts;
 }
 
 /** tokenizeLine calls `sink` for each term of `line`, in order, and returns the counts. It allocates only the term strings. */
 export function tokenizeLine(line: string, sink: TokenSink): TokenizeCounts {
-  return scanLine(line, sink, null, null);
+  return scanLine(line, sink, null, null, { tokens: 0, truncatedTokens: 0, lineTruncated: false });
 }
 
 /**
  * tokenizeLineIds is tokenizeLine giving each term's id in `ids` instead of
  * the term (ids.terms[id] is the term tokenizeLine would give): what an
- * index build wants, at a fraction of the cost for words seen before.
+ * index build wants, at a fraction of the cost for words and dotted numbers
+ * seen before. `counts`, when given, receives the counts and is returned
+ * (a build reuses one instead of an object per line).
  * Throws ERR_LIMIT_EXCEEDED when `ids` would pass its most terms.
  */
-export function tokenizeLineIds(line: string, ids: TermIds, sink: TermIdSink): TokenizeCounts {
-  return scanLine(line, null, ids, sink);
+export function tokenizeLineIds(line: string, ids: TermIds, sink: TermIdSink, counts?: TokenizeCounts): TokenizeCounts {
+  return scanLine(line, null, ids, sink, counts ?? { tokens: 0, truncatedTokens: 0, lineTruncated: false });
 }
 
 /** tokenize is tokenizeLine collecting terms and positions into arrays. */

@@ -12,14 +12,16 @@
  * whose row ids take three varint bytes). Version 3 (entries in chunks of
  * their own, term-entries.ts) is pinned beside: its pins were taken at its
  * introduction (branch logs17), and term-entries.test.ts checks it holds the
- * version 2 bytes, cut.
+ * version 2 bytes, cut. Version 4 (a row's positions coded short) is pinned
+ * beside from its introduction (branch logidx19, s19); term-entries.test.ts
+ * checks it answers as version 2.
  */
 import { createHash } from 'node:crypto';
 import t from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import type { LogRow } from '../rows.js';
 import { realisticLogs } from './log-test-util.js';
-import { LOG_INDEX_VERSION, LOG_INDEX_VERSION_WHOLE } from './term-index.js';
+import { LOG_INDEX_VERSION, LOG_INDEX_VERSION_CHUNKS, LOG_INDEX_VERSION_WHOLE } from './term-index.js';
 import { encodeLogIndex } from './term-index-build.js';
 
 /** digest is the first 16 hex digits of the sha256 of each version 2 index's postings then bloom. */
@@ -33,11 +35,11 @@ function digest(blocks: readonly (readonly LogRow[])[]): string {
   return h.digest('hex').slice(0, 16);
 }
 
-/** digest3 is digest of version 3 indexes: postings, each entry chunk, bloom. */
-function digest3(blocks: readonly (readonly LogRow[])[]): string {
+/** digest3 is digest of version 3 (or `version`) indexes: postings, each entry chunk, bloom. */
+function digest3(blocks: readonly (readonly LogRow[])[], version: typeof LOG_INDEX_VERSION | typeof LOG_INDEX_VERSION_CHUNKS = LOG_INDEX_VERSION_CHUNKS): string {
   const h = createHash('sha256');
   for (const rows of blocks) {
-    const idx = encodeLogIndex(rows, undefined, LOG_INDEX_VERSION);
+    const idx = encodeLogIndex(rows, undefined, version);
     h.update(idx.postings);
     for (const e of idx.entries) h.update(e);
     h.update(idx.bloom);
@@ -52,6 +54,7 @@ function withLines(base: LogRow, lines: readonly string[]): LogRow[] {
 t.test('realistic rows: the bytes are the pinned ones', async (t) => {
   t.equal(digest([1, 2, 3].map((seed) => realisticLogs(new SeededRand(seed), 5_000))), '4b373f8508134afd');
   t.equal(digest3([1, 2, 3].map((seed) => realisticLogs(new SeededRand(seed), 5_000))), '6872daa3c7e0b629', 'version 3');
+  t.equal(digest3([1, 2, 3].map((seed) => realisticLogs(new SeededRand(seed), 5_000)), LOG_INDEX_VERSION), 'd51ffa7423f73bd4', 'version 4');
 });
 
 t.test('long lines with repeated terms: the bytes are the pinned ones', async (t) => {
@@ -64,6 +67,7 @@ t.test('long lines with repeated terms: the bytes are the pinned ones', async (t
   }
   t.equal(digest([withLines(base, lines)]), '695b5f952bdc07f4');
   t.equal(digest3([withLines(base, lines)]), 'c805771154e54bcf', 'version 3');
+  t.equal(digest3([withLines(base, lines)], LOG_INDEX_VERSION), '9753bae7d0036a7c', 'version 4');
 });
 
 t.test('a term per row over 20,000 rows: the bytes are the pinned ones', async (t) => {
@@ -71,4 +75,5 @@ t.test('a term per row over 20,000 rows: the bytes are the pinned ones', async (
   const lines = Array.from({ length: 20_000 }, (_, i) => `request u${i} served in ${i % 97} ms`);
   t.equal(digest([withLines(base, lines)]), 'a692d3542aae2f3f');
   t.equal(digest3([withLines(base, lines)]), 'a7eb2a61bbcb750a', 'version 3');
+  t.equal(digest3([withLines(base, lines)], LOG_INDEX_VERSION), '0a0c777f65595711', 'version 4');
 });

@@ -51,8 +51,8 @@ t.test('small pages, labels equal in value but not identity: the same bytes', as
 
 t.test('a whole tenant flush writes the pinned keys and values, index on and off', async (t) => {
   for (const [termIndex, pin] of [
-    // Index on: re-pinned for index version 3 (entry chunks under keys of their own, branch logs17); 2158cf449ef19b06 before.
-    [true, '9170019d8a582961'],
+    // Index on: re-pinned for index version 4 (positions coded short, branch logidx19; 9170019d8a582961 for version 3, branch logs17; 2158cf449ef19b06 before).
+    [true, '61e3be152ed867ed'],
     [false, 'dc122ed1bb60f3c6'],
   ] as const) {
     const h = createHash('sha256');

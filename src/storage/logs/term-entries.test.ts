@@ -1,12 +1,14 @@
 /**
  * term-entries.test.ts — a version 3 log index (entries in chunks of their
  * own, term-entries.ts): it holds exactly the version 2 index's bytes, cut
- * at term boundaries near the target; it answers as version 2 and the
- * oracle; a lookup opens only the chunks of the terms it names; a damaged,
+ * at term boundaries near the target; it and version 4 (positions coded
+ * short) answer as version 2 and the oracle, version 4 on long lines too,
+ * and a version 4 head of a count below 2 is ERR_CORRUPTION; a lookup opens only the chunks of the terms it names; a damaged,
  * missing, swapped, foreign or cut chunk is ERR_CORRUPTION. Planted: a
  * chunk sealed one term short, and a reader that picks the next chunk for
  * a term, are each caught.
  */
+import type { Test } from 'tap';
 import t from 'tap';
 import { OtlpdbError } from '../../errors.js';
 import { SeededRand } from '../../fs/seeded-rand.js';
@@ -18,7 +20,7 @@ import { oracleQuery, randomQuery, realisticLogs } from './log-test-util.js';
 import type { EntryChunks } from './term-entries.js';
 import { LOG_INDEX_ENTRIES_TAG, cutEntryChunks, sealEntryChunk } from './term-entries.js';
 import type { EncodedLogIndex } from './term-index.js';
-import { LOG_INDEX_VERSION, LOG_INDEX_VERSION_WHOLE, openLogIndex, queryLogIndex } from './term-index.js';
+import { LOG_INDEX_VERSION, LOG_INDEX_VERSION_CHUNKS, LOG_INDEX_VERSION_WHOLE, openLogIndex, queryLogIndex } from './term-index.js';
 import { encodeLogIndex } from './term-index-build.js';
 import { OpenedIndex } from './term-postings.js';
 
@@ -68,11 +70,11 @@ t.test('version 3 is the version 2 index cut: the same dictionary and pairs, the
   for (const seed of [SEED, SEED + 1]) {
     const rows = rowsOf(seed);
     const v2 = encodeLogIndex(rows, undefined, LOG_INDEX_VERSION_WHOLE);
-    const v3 = encodeLogIndex(rows);
+    const v3 = encodeLogIndex(rows, undefined, LOG_INDEX_VERSION_CHUNKS);
     t.same(v2.entries, [], 'version 2: no chunks');
     t.ok(v3.entries.length >= 3, `${v3.entries.length} chunks`);
     const s2 = sectionsOf(v2.postings, LOG_INDEX_VERSION_WHOLE);
-    const s3 = sectionsOf(v3.postings, LOG_INDEX_VERSION);
+    const s3 = sectionsOf(v3.postings, LOG_INDEX_VERSION_CHUNKS);
     for (const s of [0, 1, 2, 4, 5, 6]) t.same(Buffer.from(s3[s] as Uint8Array), Buffer.from(s2[s] as Uint8Array), `section ${s} equal`);
     t.ok(Buffer.from(concat(v3.entries.map(bodyOf))).equals(Buffer.from(s2[3] as Uint8Array)), 'the chunks hold the version 2 entries, in order');
     const target = LogBlockLimits.termEntriesChunkBytesTarget;
@@ -89,9 +91,9 @@ t.test('version 3 is the version 2 index cut: the same dictionary and pairs, the
   t.same(cutEntryChunks([], 10), [], 'no terms, no chunks');
 });
 
-/** sizeOfTerm is term `id`'s entry bytes in a version 3 index (from the version 2 sizes it shares). */
+/** sizeOfTerm is term `id`'s entry bytes in a version 3 or 4 index (section 2, the sizes). */
 function sizeOfTerm(id: number, v3: EncodedLogIndex): number {
-  const sizes = new ByteReader(sectionsOf(v3.postings, LOG_INDEX_VERSION)[2] as Uint8Array);
+  const sizes = new ByteReader(sectionsOf(v3.postings, openBlock(v3.postings, BlockKind.postings)[0] as number)[2] as Uint8Array);
   let size = 0;
   for (let i = 0; i <= id; i++) size = sizes.uvarint();
   return size;
@@ -111,11 +113,17 @@ function spyChunks(index: EncodedLogIndex, idx: OpenedIndex, opened: Set<number>
   };
 }
 
-t.test('version 3 answers as version 2 and the oracle; a term lookup opens its one chunk', async (t) => {
+t.test('versions 3 and 4 answer as version 2 and the oracle; a term lookup opens its one chunk', async (t) => {
+  for (const version of [LOG_INDEX_VERSION_CHUNKS, LOG_INDEX_VERSION] as const) {
+    await t.test(`version ${version}`, async (t) => answersAsVersion2(t, version));
+  }
+});
+
+async function answersAsVersion2(t: Test, version: typeof LOG_INDEX_VERSION | typeof LOG_INDEX_VERSION_CHUNKS): Promise<void> {
   const rand = new SeededRand(SEED + 2);
   const rows = rowsOf(SEED + 2);
   const v2 = encodeLogIndex(rows, undefined, LOG_INDEX_VERSION_WHOLE);
-  const v3 = encodeLogIndex(rows);
+  const v3 = encodeLogIndex(rows, undefined, version);
   const bad: string[] = [];
   for (let k = 0; k < 150; k++) {
     const { minTimeNs: _min, maxTimeNs: _max, ...q } = randomQuery(rand, rows);
@@ -137,6 +145,53 @@ t.test('version 3 answers as version 2 and the oracle; a term lookup opens its o
     t.same([...opened], [idx.chunkOf(id)], `term ${id}: only chunk ${idx.chunkOf(id)} of ${idx.chunks} opened`);
   }
   t.equal(codeOf(() => openLogIndex(v3.postings, rows.length).termRowsById(0)), 'ERR_INTERNAL', 'a version 3 lookup without its chunks is a bug, not an empty answer');
+}
+
+t.test('version 4: positions coded short read as version 2 on long lines (two-byte heads and deltas), and the entries are smaller', async (t) => {
+  const base = rowsOf(SEED + 5)[0] as LogRow;
+  const lines: string[] = [];
+  for (let i = 0; i < 400; i++) {
+    const words: string[] = [];
+    // Up to 1,300 words: positions past 63 (two-byte heads) and past tokensPerLineMax (the line cut).
+    for (let j = 0; j < 100 + (i % 13) * 100; j++) words.push(j % 3 === 0 ? `w${(i + j) % 40}` : j % 3 === 1 ? `u${i}x${j}` : 'x');
+    lines.push(words.join(' '));
+  }
+  const rows = lines.map((line, i) => ({ ...base, timeUnixNano: base.timeUnixNano + BigInt(i), body: { type: 'string' as const, value: line } }));
+  const v2 = encodeLogIndex(rows, undefined, LOG_INDEX_VERSION_WHOLE);
+  const v3 = encodeLogIndex(rows, undefined, LOG_INDEX_VERSION_CHUNKS);
+  const v4 = encodeLogIndex(rows);
+  const r2 = openLogIndex(v2, rows.length);
+  const r4 = openLogIndex(v4, rows.length);
+  const idx = new OpenedIndex(v4.postings);
+  const differ: number[] = [];
+  for (let id = 0; id < idx.dict.count; id++) {
+    if (JSON.stringify(r4.termPositionsById(id)) !== JSON.stringify(r2.termPositionsById(id))) differ.push(id);
+  }
+  t.same(differ, [], `every one of ${idx.dict.count} terms: the same rows and positions`);
+  t.ok(r4.phraseRows(['x', 'w1']).length > 0, 'a phrase over the short heads finds rows');
+  t.same([...r4.phraseRows(['x', 'w1'])], [...r2.phraseRows(['x', 'w1'])], 'and the same rows as version 2');
+  const bytes = (e: EncodedLogIndex): number => e.entries.reduce((n, c) => n + c.length, 0);
+  t.ok(bytes(v4) < bytes(v3), `entries ${bytes(v4)} B < version 3's ${bytes(v3)} B`);
+});
+
+t.test('version 4: an odd head of fewer than 2 positions is ERR_CORRUPTION', async (t) => {
+  const base = rowsOf(SEED + 6)[0] as LogRow;
+  // One term, "a", twice in row 0: head 2 << 1 | 1 = 5, then deltas 0 and 1.
+  const rows = [{ ...base, body: { type: 'string' as const, value: 'a a' } }];
+  const v4 = encodeLogIndex(rows);
+  const idx = new OpenedIndex(v4.postings);
+  t.equal(idx.dict.count, 1, 'one term');
+  const body = bodyOf(v4.entries[0] as Uint8Array);
+  t.same([...body.subarray(body.length - 3)], [5, 0, 1], 'the head and deltas as the layout says');
+  const chunksWith = (last3: number[]): EntryChunks => {
+    const b = Uint8Array.from(body);
+    b.set(last3, b.length - 3);
+    const sealed = sealEntryChunk(idx.chunkExpect(0), b);
+    return { chunk: (c) => idx.openChunk(c, sealed), want: () => {} };
+  };
+  t.same([...(idx.termEntry(0, true, chunksWith([5, 0, 1])).positions[0] as Uint32Array)], [0, 1], 'resealed unchanged, it reads');
+  t.equal(codeOf(() => idx.termEntry(0, true, chunksWith([3, 0, 1]))), 'ERR_CORRUPTION', 'count 1 in an odd head');
+  t.equal(codeOf(() => idx.termEntry(0, true, chunksWith([1, 0, 1]))), 'ERR_CORRUPTION', 'count 0 in an odd head');
 });
 
 t.test('a damaged, missing, swapped, foreign or cut entry chunk is ERR_CORRUPTION', async (t) => {

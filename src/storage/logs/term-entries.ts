@@ -1,5 +1,5 @@
 /**
- * term-entries.ts — the term entries of a version 3 log index stored apart
+ * term-entries.ts — the term entries of a version 3 or 4 log index stored apart
  * from its dictionary (layout in term-index.ts's file comment): where the
  * build cuts them (cutEntryChunks: whole terms, in term order, a chunk
  * closed once it reaches LogBlockLimits.termEntriesChunkBytesTarget), how a

@@ -16,14 +16,15 @@ import { LogBlockLimits, StorageLimits } from '../../limits.js';
 import { BlockKind, sealBlock } from '../block.js';
 import { ByteWriter, POSTINGS_FORMAT_VERSION, PostingsContainer, encodePostings, encodeStringColumn } from '../codec/index.js';
 import type { LogRow } from '../rows.js';
+import type { TokenizeCounts } from '../tokenizer.js';
 import { TermIds, tokenizeLineIds } from '../tokenizer.js';
 import type { RowLabels } from './log-block.js';
 import { streamKey } from './log-block.js';
 import type { StreamLabel } from './log-line.js';
 import { logLine, streamLabels } from './log-line.js';
 import { buildTermBloom } from './term-bloom.js';
-import type { EncodedLogIndex, LOG_INDEX_VERSION_WHOLE } from './term-index.js';
-import { LOG_INDEX_VERSION } from './term-index.js';
+import type { EncodedLogIndex, LOG_INDEX_VERSION_CHUNKS } from './term-index.js';
+import { LOG_INDEX_VERSION, LOG_INDEX_VERSION_WHOLE } from './term-index.js';
 import { cutEntryChunks, sealEntryChunk } from './term-entries.js';
 import { encodeTermDict } from './term-dict.js';
 
@@ -46,7 +47,7 @@ assert(StorageLimits.tokensPerLineMax <= 1 << POS_BITS, 'a token position fits P
 assert(LogBlockLimits.rowsPerBlockMax * 2 ** POS_BITS <= 2 ** 32, 'a (row, position) word fits a u32');
 /** TWO_BYTE_VARINT_MAX is the largest value a 2-byte uvarint holds: every per-row position count and position delta (below tokensPerLineMax). */
 const TWO_BYTE_VARINT_MAX = (1 << 14) - 1;
-assert(StorageLimits.tokensPerLineMax <= TWO_BYTE_VARINT_MAX, 'position counts and deltas are at most 2-byte uvarints');
+assert(2 * StorageLimits.tokensPerLineMax + 1 <= TWO_BYTE_VARINT_MAX, 'position counts and deltas, and version 4 heads (twice either, plus 1), are at most 2-byte uvarints');
 /**
  * SINGLE_POSTING_BYTES_MAX bounds encodePostings' bytes for one row id:
  * version, container, count 1, the id as a uvarint (at most 3 bytes below
@@ -137,7 +138,8 @@ function putVarint32(buf: Uint8Array, p: number, v: number): number {
 interface StreamPair {
   readonly name: string;
   readonly value: string;
-  readonly rows: number[];
+  /** rows is filled once the scan has counted them (encodeLogIndex). */
+  rows: Uint32Array;
 }
 
 function section(out: ByteWriter, body: Uint8Array): void {
@@ -152,11 +154,17 @@ function section(out: ByteWriter, body: Uint8Array): void {
  * with one counting sort (stable, so each term's rows and positions stay in
  * order), and writes each term's entry from its run. `labelsOf`, when
  * given, is streamLabels of each row (as encodeLogBlock's `labels`).
- * `version` is LOG_INDEX_VERSION (entries in chunks of their own) or
- * LOG_INDEX_VERSION_WHOLE (one value, as blocks written until s17: tests
- * of old blocks, benches).
+ * `version` is LOG_INDEX_VERSION (entries in chunks of their own, a row's
+ * positions coded short), LOG_INDEX_VERSION_CHUNKS (the same with count and
+ * deltas, as blocks written in s17-s18) or LOG_INDEX_VERSION_WHOLE (one
+ * value, as blocks written until s17): the older two for tests of old
+ * blocks and benches.
  */
-export function encodeLogIndex(rows: readonly LogRow[], labelsOf?: RowLabels, version: typeof LOG_INDEX_VERSION | typeof LOG_INDEX_VERSION_WHOLE = LOG_INDEX_VERSION): EncodedLogIndex {
+export function encodeLogIndex(
+  rows: readonly LogRow[],
+  labelsOf?: RowLabels,
+  version: typeof LOG_INDEX_VERSION | typeof LOG_INDEX_VERSION_CHUNKS | typeof LOG_INDEX_VERSION_WHOLE = LOG_INDEX_VERSION,
+): EncodedLogIndex {
   const n = rows.length;
   if (n === 0 || n > LogBlockLimits.rowsPerBlockMax) {
     throw new OtlpdbError(n === 0 ? 'ERR_INVALID_ARGUMENT' : 'ERR_LIMIT_EXCEEDED', `a log index of ${n} rows`);
@@ -166,20 +174,26 @@ export function encodeLogIndex(rows: readonly LogRow[], labelsOf?: RowLabels, ve
   occ.reset(n * OCCURRENCES_PER_ROW_INITIAL);
   let rowBase = 0;
   const sink = (id: number, position: number): void => occ.push(id, rowBase | position);
-  // Stream pairs: each distinct stream's pair ids are found once; a row then appends itself to its stream's pairs.
+  // Stream pairs: each distinct stream's pair ids are found once, and each row's stream noted (a run of rows with one label list looks it up once); the pairs' rows are filled after the scan.
   const streamIdOf = new Map<string, number>();
   const streamIdOfList = new Map<readonly StreamLabel[], number>();
   const streamPairs: number[][] = [];
+  const streamRows: number[] = [];
+  const rowStream = new Uint32Array(n);
   const pairIdOf = new Map<string, number>();
   const pairs: StreamPair[] = [];
+  let lastLabels: readonly StreamLabel[] | null = null;
+  let lastSid = -1;
   let truncatedRows = 0;
+  const counts: TokenizeCounts = { tokens: 0, truncatedTokens: 0, lineTruncated: false };
   for (let row = 0; row < n; row++) {
     const r = rows[row] as LogRow;
     rowBase = row << POS_BITS;
-    if (tokenizeLineIds(logLine(r), ids, sink).lineTruncated) truncatedRows++;
+    if (tokenizeLineIds(logLine(r), ids, sink, counts).lineTruncated) truncatedRows++;
     const labels = labelsOf === undefined ? streamLabels(r) : (labelsOf[row] as readonly StreamLabel[]);
+    let sid = labels === lastLabels ? lastSid : undefined;
     // By identity first: rows of one resource share one frozen label list (streamLabels' memo); by value otherwise.
-    let sid = streamIdOfList.get(labels);
+    if (sid === undefined) sid = streamIdOfList.get(labels);
     if (sid === undefined) {
       const key = streamKey(labels);
       sid = streamIdOf.get(key);
@@ -189,6 +203,7 @@ export function encodeLogIndex(rows: readonly LogRow[], labelsOf?: RowLabels, ve
       sid = streamPairs.length;
       streamIdOf.set(streamKey(labels), sid);
       streamIdOfList.set(labels, sid);
+      streamRows.push(0);
       streamPairs.push(
         labels.map((l) => {
           const pk = JSON.stringify([l.name, l.value]);
@@ -196,13 +211,28 @@ export function encodeLogIndex(rows: readonly LogRow[], labelsOf?: RowLabels, ve
           if (pid === undefined) {
             pid = pairs.length;
             pairIdOf.set(pk, pid);
-            pairs.push({ name: l.name, value: l.value, rows: [] });
+            pairs.push({ name: l.name, value: l.value, rows: new Uint32Array(0) });
           }
           return pid;
         }),
       );
     }
-    for (const pid of streamPairs[sid] as number[]) (pairs[pid] as StreamPair).rows.push(row);
+    lastLabels = labels;
+    lastSid = sid;
+    rowStream[row] = sid;
+    streamRows[sid] = (streamRows[sid] as number) + 1;
+  }
+  // Each pair's rows: sized from its streams' row counts, filled in row order.
+  const pairRowCount = new Uint32Array(pairs.length);
+  for (let s = 0; s < streamPairs.length; s++) for (const pid of streamPairs[s] as number[]) pairRowCount[pid] = (pairRowCount[pid] as number) + (streamRows[s] as number);
+  for (let pid = 0; pid < pairs.length; pid++) (pairs[pid] as StreamPair).rows = new Uint32Array(pairRowCount[pid] as number);
+  pairRowCount.fill(0);
+  for (let row = 0; row < n; row++) {
+    for (const pid of streamPairs[rowStream[row] as number] as number[]) {
+      const at = pairRowCount[pid] as number;
+      ((pairs[pid] as StreamPair).rows as Uint32Array)[at] = row;
+      pairRowCount[pid] = at + 1;
+    }
   }
 
   // Group the occurrences by term: a counting sort by term id, stable.
@@ -235,6 +265,7 @@ export function encodeLogIndex(rows: readonly LogRow[], labelsOf?: RowLabels, ve
   const termRows = new Uint32Array(n);
   const termSizes = new Uint32Array(termCount);
   let termRank = 0;
+  const headed = version === LOG_INDEX_VERSION;
   for (const term of sortedTerms) {
     const id = ids.idOf(term);
     const from = start[id] as number;
@@ -267,12 +298,20 @@ export function encodeLogIndex(rows: readonly LogRow[], labelsOf?: RowLabels, ve
       buf.set(postings, p);
       p += postings.length;
     }
-    // Per posted row: its positions' count, then their deltas (the first from 0).
+    // Per posted row: its positions' count, then their deltas (the first from 0); version 4 codes one position as position << 1, more as count << 1 | 1.
     for (let k = from; k < to; ) {
       const r = (rowPos[k] as number) >>> POS_BITS;
       let end = k + 1;
       while (end < to && (rowPos[end] as number) >>> POS_BITS === r) end++;
-      p = putVarint14(buf, p, end - k);
+      if (!headed) {
+        p = putVarint14(buf, p, end - k);
+      } else if (end - k === 1) {
+        p = putVarint14(buf, p, ((rowPos[k] as number) & POS_MASK) << 1);
+        k = end;
+        continue;
+      } else {
+        p = putVarint14(buf, p, ((end - k) << 1) | 1);
+      }
       let prev = 0;
       for (let j = k; j < end; j++) {
         const pos = (rowPos[j] as number) & POS_MASK;
@@ -300,7 +339,7 @@ export function encodeLogIndex(rows: readonly LogRow[], labelsOf?: RowLabels, ve
   section(out, dict.bytes);
   section(out, sizes.finish());
   const sealedEntries: Uint8Array[] = [];
-  if (version === LOG_INDEX_VERSION) {
+  if (version !== LOG_INDEX_VERSION_WHOLE) {
     // The chunk table, and each chunk's entries sealed apart (term-entries.ts).
     const cut = cutEntryChunks(termSizes);
     const table = new ByteWriter();

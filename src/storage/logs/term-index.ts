@@ -15,7 +15,7 @@
  *   bloom     BlockKind.bloom: term-bloom.ts's filter of every distinct term
  *             (version 2; version 1 blooms of older blocks still read),
  *             sized for StorageLimits.bloomFalsePositiveTarget (1%)
- *   postings  BlockKind.postings, payload version 3 (LOG_INDEX_VERSION) or 2:
+ *   postings  BlockKind.postings, payload version 4 (LOG_INDEX_VERSION), 3 or 2:
  *     u8       version
  *     uvarint  rows (as in the block; a query checks they agree)
  *     then seven sections, each [uvarint byteLength][bytes]:
@@ -28,7 +28,12 @@
  *                    then per posted row, in row order: [uvarint count >= 1]
  *                    [count × uvarint position delta] (first delta from 0; the
  *                    positions of the term in that row's line, strictly increasing)
- *                    Version 3: the chunk table instead, [uvarint chunks]
+ *                    Version 4 codes a posted row's count and positions shorter:
+ *                    [uvarint head]; an even head is one position, head >> 1
+ *                    (1 byte below 64, the common case); an odd head is
+ *                    count << 1 | 1 (count >= 2), then [count × uvarint
+ *                    position delta] as above. Both bounded by tokensPerLineMax.
+ *                    Versions 3 and 4: the chunk table instead, [uvarint chunks]
  *                    [chunks × uvarint terms >= 1]: the entries, in term order,
  *                    are cut into chunks of whole terms (term-entries.ts, about
  *                    LogBlockLimits.termEntriesChunkBytesTarget bytes each), chunk
@@ -37,7 +42,7 @@
  *                    (name, value) pair, pairs sorted by name then value
  *     5 pair values  string column of their values
  *     6 pair postings pairs × [uvarint postingsBytes][postings]
- *   entries   version 3 only: the chunks, each BlockKind.postings with a
+ *   entries   versions 3 and 4 only: the chunks, each BlockKind.postings with a
  *             header naming its block's rows, its number and its terms
  *             (term-entries.ts), so a chunk out of place is ERR_CORRUPTION
  *   Version 2 (blocks written until s17, still read): section 3 holds the
@@ -77,7 +82,7 @@ import type { EntryChunks } from './term-entries.js';
 import { entryChunksOf } from './term-entries.js';
 import { OpenedIndex } from './term-postings.js';
 
-export { LOG_INDEX_VERSION, LOG_INDEX_VERSION_STRINGS, LOG_INDEX_VERSION_WHOLE } from './term-postings.js';
+export { LOG_INDEX_VERSION, LOG_INDEX_VERSION_CHUNKS, LOG_INDEX_VERSION_STRINGS, LOG_INDEX_VERSION_WHOLE } from './term-postings.js';
 
 /** EncodedLogIndex is a block's index as stored: sealed values. */
 export interface EncodedLogIndex {

@@ -4,8 +4,8 @@
  * bounds checked once, the term dictionary opened by term (term-dict.ts;
  * version 1's string column decoded whole), each term's entry located by
  * the prefix sums of its size, and the stream-pair table decoded; a term's
- * rows (and positions) are decoded only when asked (termEntry). Version 3
- * holds no entries: each term's entry is in the chunk its chunk table names
+ * rows (and positions) are decoded only when asked (termEntry). Versions 3
+ * and 4 hold no entries: each term's entry is in the chunk its chunk table names
  * (term-entries.ts), which the caller hands in (EntryChunks). term-index.ts
  * queries it. Pure code, no I/O.
  *
@@ -24,8 +24,15 @@ import type { ChunkExpect, EntryChunks } from './term-entries.js';
 import { openEntryChunk } from './term-entries.js';
 import { ByteTermDict, StringTermDict } from './term-dict.js';
 
-/** LOG_INDEX_VERSION is byte 0 of a log index payload (what encodeLogIndex writes): the dictionary, its entries in chunks of their own. */
-export const LOG_INDEX_VERSION = 3;
+/**
+ * LOG_INDEX_VERSION is byte 0 of a log index payload (what encodeLogIndex
+ * writes): version 3's layout, with a row's positions coded shorter (one
+ * position, the common case, is one uvarint: position << 1; more are
+ * count << 1 | 1 and the deltas; term-index.ts's layout).
+ */
+export const LOG_INDEX_VERSION = 4;
+/** LOG_INDEX_VERSION_CHUNKS is the version whose entries are in chunks of their own, each posted row's positions a count then deltas (written s17-s18; still read, and written on request). */
+export const LOG_INDEX_VERSION_CHUNKS = 3;
 /** LOG_INDEX_VERSION_WHOLE is the version whose entries are a section of the one value (written until s17; still read, and written on request). */
 export const LOG_INDEX_VERSION_WHOLE = 2;
 /** LOG_INDEX_VERSION_STRINGS is the version whose terms are one string column, decoded whole at open (older blocks; still read). */
@@ -68,9 +75,10 @@ export class OpenedIndex {
     this.#payloadBytes = sealed.length;
     const r = new ByteReader(payload);
     const version = r.u8();
-    if (version !== LOG_INDEX_VERSION && version !== LOG_INDEX_VERSION_WHOLE && version !== LOG_INDEX_VERSION_STRINGS) {
-      throw corrupt(`version ${version} is not ${LOG_INDEX_VERSION_STRINGS}, ${LOG_INDEX_VERSION_WHOLE} or ${LOG_INDEX_VERSION}`);
+    if (version !== LOG_INDEX_VERSION && version !== LOG_INDEX_VERSION_CHUNKS && version !== LOG_INDEX_VERSION_WHOLE && version !== LOG_INDEX_VERSION_STRINGS) {
+      throw corrupt(`version ${version} is not ${LOG_INDEX_VERSION_STRINGS}, ${LOG_INDEX_VERSION_WHOLE}, ${LOG_INDEX_VERSION_CHUNKS} or ${LOG_INDEX_VERSION}`);
     }
+    const chunked = version === LOG_INDEX_VERSION || version === LOG_INDEX_VERSION_CHUNKS;
     this.version = version;
     this.rows = r.uvarint();
     if (this.rows < 1 || this.rows > LogBlockLimits.rowsPerBlockMax) throw corrupt(`${this.rows} rows`);
@@ -87,8 +95,8 @@ export class OpenedIndex {
     const [sizesSec, entriesSec, namesSec, valuesSec, pairSec] = secs as [Uint8Array, Uint8Array, Uint8Array, Uint8Array, Uint8Array];
     const sr = new ByteReader(sizesSec);
     const count = this.dict.count;
-    // Version 3's section 3 is the chunk table; the entries' length is the sizes' sum (each chunk is checked against its part).
-    const entriesMax = version === LOG_INDEX_VERSION ? 0xffff_ffff : entriesSec.length;
+    // Versions 3 and 4: section 3 is the chunk table; the entries' length is the sizes' sum (each chunk is checked against its part).
+    const entriesMax = chunked ? 0xffff_ffff : entriesSec.length;
     this.#termStarts = new Uint32Array(count + 1);
     let at = 0;
     for (let i = 0; i < count; i++) {
@@ -97,7 +105,7 @@ export class OpenedIndex {
       this.#termStarts[i + 1] = at;
     }
     if (sr.remaining !== 0) throw corrupt('trailing bytes after the term sizes');
-    if (version === LOG_INDEX_VERSION) {
+    if (chunked) {
       this.#entries = null;
       this.#chunkFirst = chunkTable(entriesSec, count);
     } else {
@@ -200,8 +208,20 @@ export class OpenedIndex {
     if ((rows[rows.length - 1] as number) >= this.rows) throw corrupt('a term posts a row past the block');
     const positions: Uint32Array[] = [];
     if (!withPositions) return { rows, positions };
+    const merged = this.version === LOG_INDEX_VERSION;
     for (let i = 0; i < rows.length; i++) {
-      const count = r.uvarint();
+      let count = r.uvarint();
+      if (merged) {
+        // Version 4: an even head is one position (head >> 1); an odd one is count << 1 | 1, a count of at least 2.
+        if ((count & 1) === 0) {
+          const p = count >>> 1;
+          if (p >= StorageLimits.tokensPerLineMax) throw corrupt(`position ${p}`);
+          positions.push(Uint32Array.of(p));
+          continue;
+        }
+        count >>>= 1;
+        if (count < 2) throw corrupt(`${count} positions in an odd head`);
+      }
       if (count < 1 || count > StorageLimits.tokensPerLineMax) throw corrupt(`${count} positions in a row`);
       const ps = new Uint32Array(count);
       let p = -1;
