@@ -212,14 +212,15 @@ export class OpenedIndex {
     for (let i = 0; i < rows.length; i++) {
       let count = r.uvarint();
       if (merged) {
-        // Version 4: an even head is one position (head >> 1); an odd one is count << 1 | 1, a count of at least 2.
-        if ((count & 1) === 0) {
-          const p = count >>> 1;
-          if (p >= StorageLimits.tokensPerLineMax) throw corrupt(`position ${p}`);
-          positions.push(Uint32Array.of(p));
+        // Version 4: an even head is one position (head / 2); an odd one is count * 2 + 1, a count of at least 2.
+        // Arithmetic, not 32-bit shifts: a head is a uvarint up to 2^53, and a shift would wrap a damaged one into range.
+        const half = Math.floor(count / 2);
+        if (count % 2 === 0) {
+          if (half >= StorageLimits.tokensPerLineMax) throw corrupt(`position ${half}`);
+          positions.push(Uint32Array.of(half));
           continue;
         }
-        count >>>= 1;
+        count = half;
         if (count < 2) throw corrupt(`${count} positions in an odd head`);
       }
       if (count < 1 || count > StorageLimits.tokensPerLineMax) throw corrupt(`${count} positions in a row`);
