@@ -386,37 +386,71 @@ interface CollectedTerm {
  * page, so the block-level filter would store them twice.
  */
 export function encodeSpanBlockIndex(spans: readonly SpanRow[], options: { readonly skippedTermsFilter?: boolean } = {}): Uint8Array {
-  if (spans.length > SpanBlockLimits.rowsMax) {
-    throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `span block of ${spans.length} rows exceeds SpanBlockLimits.rowsMax (${SpanBlockLimits.rowsMax})`);
+  const b = new SpanIndexBuilder();
+  b.add(spans);
+  return b.finish(options);
+}
+
+/**
+ * SpanIndexBuilder is encodeSpanBlockIndex batch by batch: add(spans)
+ * indexes the next rows of the block (ordinals continue from the rows added
+ * before), finish seals the index of every row added, in the same bytes
+ * encodeSpanBlockIndex writes for them in one array. A flush adds a page at
+ * a time so no decoded row outlives its page (block-write.ts).
+ */
+export class SpanIndexBuilder {
+  readonly #c = new TermCollector();
+  readonly #traceIds: Uint8Array[] = [];
+  readonly #seen = new Set<string>();
+  #rows = 0;
+  #sealed = false;
+
+  /** add indexes `spans` as the block's next rows. */
+  add(spans: readonly SpanRow[]): void {
+    assert(!this.#sealed, 'rows are added before finish');
+    if (this.#rows + spans.length > SpanBlockLimits.rowsMax) {
+      throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `span block of ${this.#rows + spans.length} rows exceeds SpanBlockLimits.rowsMax (${SpanBlockLimits.rowsMax})`);
+    }
+    const c = this.#c;
+    for (let i = 0; i < spans.length; i++) {
+      const s = spans[i] as SpanRow;
+      const row = this.#rows + i;
+      c.add(IndexField.service, '', serviceOf(s.resource), row);
+      c.add(IndexField.name, '', s.name, row);
+      c.add(IndexField.kind, '', String(s.kind), row);
+      c.add(IndexField.status, '', String(s.status.code), row);
+      for (const kv of s.attributes) {
+        c.addAttr(kv, row, 'span');
+        c.addValueTerms(kv, row, 'span');
+      }
+      for (const kv of s.resource.attributes) {
+        c.addAttr(kv, row, 'resource');
+        c.addValueTerms(kv, row, 'resource');
+      }
+      const idKey = Buffer.from(s.traceId.buffer, s.traceId.byteOffset, s.traceId.byteLength).toString('latin1');
+      if (!this.#seen.has(idKey)) {
+        this.#seen.add(idKey);
+        // A copy: the row's id may be a view into a larger buffer the row keeps alive.
+        this.#traceIds.push(Uint8Array.from(s.traceId));
+      }
+    }
+    this.#rows += spans.length;
   }
-  const c = new TermCollector();
-  const traceIds: Uint8Array[] = [];
-  const seen = new Set<string>();
-  for (let row = 0; row < spans.length; row++) {
-    const s = spans[row] as SpanRow;
-    c.add(IndexField.service, '', serviceOf(s.resource), row);
-    c.add(IndexField.name, '', s.name, row);
-    c.add(IndexField.kind, '', String(s.kind), row);
-    c.add(IndexField.status, '', String(s.status.code), row);
-    for (const kv of s.attributes) {
-      c.addAttr(kv, row, 'span');
-      c.addValueTerms(kv, row, 'span');
-    }
-    for (const kv of s.resource.attributes) {
-      c.addAttr(kv, row, 'resource');
-      c.addValueTerms(kv, row, 'resource');
-    }
-    const idKey = Buffer.from(s.traceId.buffer, s.traceId.byteOffset, s.traceId.byteLength).toString('latin1');
-    if (!seen.has(idKey)) {
-      seen.add(idKey);
-      traceIds.push(s.traceId);
-    }
+
+  /** finish seals the index of the rows added (see encodeSpanBlockIndex for `skippedTermsFilter`). */
+  finish(options: { readonly skippedTermsFilter?: boolean } = {}): Uint8Array {
+    assert(!this.#sealed, 'an index is sealed once');
+    this.#sealed = true;
+    return sealIndex(this.#c, this.#traceIds, this.#rows, options);
   }
+}
+
+function sealIndex(c: TermCollector, traceIds: readonly Uint8Array[], rows: number, options: { readonly skippedTermsFilter?: boolean }): Uint8Array {
   const bloom = encodeBloom(buildBloom(traceIds, SpanBlockLimits.bloomFalsePositiveTarget));
   const w = new ByteWriter();
   const pw = new ByteWriter();
   w.u8(SPAN_INDEX_FORMAT_VERSION);
-  w.uvarint(spans.length);
+  w.uvarint(rows);
   w.uvarint(bloom.length);
   w.raw(bloom);
   const skipped = [...c.skipped].sort();
