@@ -19,7 +19,7 @@ import type { ByteWriter } from '../codec/varint.js';
 import type { SpanRow } from '../rows.js';
 import type { FlushContext } from '../shard/signal-store.js';
 import type { FillKind } from './flush-cache-fill.js';
-import { encodePageFilters, encodePageFiltersBy, encodePageTerms, encodePageTermsBy, pageTermsOfRows } from './page-filters.js';
+import { encodePageFilters, encodePageFiltersBy, encodePageTerms, encodePageTermsBy } from './page-filters.js';
 import { SplitBlockBuilder, encodeSplitSpanBlock } from './span-block.js';
 import { idKey } from './span-head.js';
 import { SpanIndexBuilder, decodeSpanBlockIndex, encodeSpanBlockIndex } from './span-index.js';
@@ -150,10 +150,9 @@ interface TraceEntryDraft {
  * writeBlockByPages is writeBlock of a block of `rows` rows whose page p
  * (rows p * pageRowsDefault onwards) `pageOf(p)` decodes: every encoder
  * takes the page and the page is dropped, so a flush holds one page of
- * decoded rows, not a block's. Pages are asked in order, once each, and
- * again in order for the page filters when the block has skipped keys (a
- * second decode of those pages: the filters need the block's final skipped
- * keys). Same values, same bytes and same order of puts as writeBlock.
+ * decoded rows, not a block's. Pages are asked in order, once each (the
+ * page filters' items are kept by the index builder page by page). Same
+ * values, same bytes and same order of puts as writeBlock.
  */
 export function writeBlockByPages(
   w: ByteWriter,
@@ -170,7 +169,7 @@ export function writeBlockByPages(
   const pageRows = SpanPageLimits.pageRowsDefault;
   const pageCount = Math.ceil(rows / pageRows);
   const builder = new SplitBlockBuilder(pageRows);
-  const indexer = new SpanIndexBuilder();
+  const indexer = new SpanIndexBuilder(pageRows);
   const summaries = new TraceSummaryBuilder();
   const traces = new Map<string, TraceEntryDraft>();
   let minStartNs = 0n;
@@ -220,12 +219,9 @@ export function writeBlockByPages(
   ctx.batch.put(ik, index);
   let indexBytes = ik.length + index.length;
   const skipped = decodeSpanBlockIndex(index);
-  // The page filters need the block's final skipped keys: their pages are decoded again, one at a time.
-  let asked = 0;
-  const termsOf = (p: number, sets: Parameters<typeof pageTermsOfRows>[1]): Set<string> => {
-    assert(p === asked++, 'page filters ask for pages in order');
-    return pageTermsOfRows(pageOf(p), sets);
-  };
+  // The page filters' items come from the index builder, which kept each page's skipped terms (a key
+  // skipped late puts its earlier values' terms on their rows' pages): no page is decoded twice.
+  const termsOf = (p: number): Set<string> => indexer.pageTerms(p);
   let filters: Uint8Array | null;
   if (legacy) filters = rows > pageRows ? encodePageFiltersBy(w, pageCount, termsOf, pageRows, skipped) : null;
   else filters = encodePageTermsBy(w, pageCount, termsOf, pageRows, skipped, layout === 'pageTermsV2' ? 2 : 3, dataBytes);

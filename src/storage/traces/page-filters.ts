@@ -123,16 +123,11 @@ function pageTerms(spans: readonly SpanRow[], from: number, to: number, skipped:
 
 /**
  * PageTermsOf gives the skipped-terms items of page p (pageTerms of its
- * rows): the encoders below ask for pages 0, 1, ... in order, once each, so
- * a flush decodes a page's rows only when asked and drops them after
- * (block-write.ts writeBlockByPages).
+ * rows under `skipped`); the encoders below ask for pages 0, 1, ... in
+ * order. A flush's writeBlockByPages (block-write.ts) answers from the
+ * index builder, which kept them page by page (SpanIndexBuilder.pageTerms).
  */
 export type PageTermsOf = (p: number, skipped: SkippedSets) => Set<string>;
-
-/** pageTermsOfRows is the skipped-terms items of one page's rows (a PageTermsOf answer). */
-export function pageTermsOfRows(rows: readonly SpanRow[], skipped: SkippedSets): Set<string> {
-  return pageTerms(rows, 0, rows.length, skipped);
-}
 
 function termsOfSpans(spans: readonly SpanRow[], pageRows: number): PageTermsOf {
   return (p, skipped) => pageTerms(spans, p * pageRows, Math.min(spans.length, (p + 1) * pageRows), skipped);
