@@ -45,7 +45,9 @@ export type TraceWriteLayout = 'pageTerms' | 'pageTermsV2' | 'blockBloom';
  * summaries' flag); `note`, when given, is told the head and the page
  * filters put (flush-cache-fill.ts keeps them for the cache). Returns the
  * bytes (meta counted as index), and the meta written with its key's and
- * value's bytes (block-meta-table.ts keeps it).
+ * value's bytes (block-meta-table.ts keeps it). The flush writes with
+ * writeBlockByPages since s19; this whole-block form is the reference its
+ * test compares bytes against (block-write.test.ts).
  */
 export function writeBlock(
   w: ByteWriter,
