@@ -193,7 +193,7 @@ export function writeBlockByPages(
       if (s.endTimeUnixNano > maxEndNs) maxEndNs = s.endTimeUnixNano;
       const tk = idKey(s.traceId);
       const t = traces.get(tk);
-      if (t === undefined) traces.set(tk, { id: Uint8Array.from(s.traceId), spans: 1, minStartNs: s.startTimeUnixNano, maxEndNs: s.endTimeUnixNano, pages: { first: p, last: p } });
+      if (t === undefined) traces.set(tk, { id: s.traceId, spans: 1, minStartNs: s.startTimeUnixNano, maxEndNs: s.endTimeUnixNano, pages: { first: p, last: p } });
       else {
         t.spans++;
         t.pages.last = p;

@@ -834,7 +834,7 @@ export class SplitBlockBuilder {
           throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `span block of more than SpanBlockLimits.traceIdsMax (${SpanBlockLimits.traceIdsMax}) trace ids`);
         }
         this.#dictIds.set(key, t);
-        this.#dict.push(Uint8Array.from(s.traceId));
+        this.#dict.push(s.traceId);
         this.#firstPage.push(p);
         this.#lastPage.push(p);
       }

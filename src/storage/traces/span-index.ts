@@ -482,8 +482,7 @@ export class SpanIndexBuilder {
       const idKey = Buffer.from(s.traceId.buffer, s.traceId.byteOffset, s.traceId.byteLength).toString('latin1');
       if (!this.#seen.has(idKey)) {
         this.#seen.add(idKey);
-        // A copy: the row's id may be a view into a larger buffer the row keeps alive.
-        this.#traceIds.push(Uint8Array.from(s.traceId));
+        this.#traceIds.push(s.traceId);
       }
     }
     this.#rows += spans.length;

@@ -206,9 +206,10 @@ interface SummaryDraft {
   readonly kept: { readonly span: KeptSpan; readonly inexact: boolean }[];
 }
 
-function keptBefore(startNs: bigint, spanId: Uint8Array, k: KeptSpan): boolean {
-  if (startNs !== k.startNs) return startNs < k.startNs;
-  return Buffer.compare(spanId, k.spanId) < 0;
+/** spanBefore is compareSpans(a, b) < 0 over a span's start and id. */
+function spanBefore(startNs: bigint, spanId: Uint8Array, otherStartNs: bigint, otherSpanId: Uint8Array): boolean {
+  if (startNs !== otherStartNs) return startNs < otherStartNs;
+  return Buffer.compare(spanId, otherSpanId) < 0;
 }
 
 /**
@@ -229,21 +230,25 @@ export class TraceSummaryBuilder {
       const k = idKey(s.traceId);
       let d = this.#byTrace.get(k);
       if (d === undefined) {
-        d = { traceId: Uint8Array.from(s.traceId), spans: 0, lastStartNs: s.startTimeUnixNano, lastEndNs: s.endTimeUnixNano, root: null, kept: [] };
+        d = { traceId: s.traceId, spans: 0, lastStartNs: s.startTimeUnixNano, lastEndNs: s.endTimeUnixNano, root: null, kept: [] };
         this.#byTrace.set(k, d);
       }
       d.spans++;
       if (s.startTimeUnixNano > d.lastStartNs) d.lastStartNs = s.startTimeUnixNano;
       if (s.endTimeUnixNano > d.lastEndNs) d.lastEndNs = s.endTimeUnixNano;
       // summarizeBlockTraces takes the first parentless span of a stable sort: a later equal one does not replace it.
-      if (s.parentSpanId.length === 0 && (d.root === null || keptBefore(s.startTimeUnixNano, s.spanId, { spanId: d.root.spanId, name: '', startNs: d.root.startNs, endNs: 0n, service: undefined }))) {
-        d.root = { startNs: s.startTimeUnixNano, spanId: Uint8Array.from(s.spanId), service: serviceOf(s.resource), name: s.name };
+      if (s.parentSpanId.length === 0 && (d.root === null || spanBefore(s.startTimeUnixNano, s.spanId, d.root.startNs, d.root.spanId))) {
+        d.root = { startNs: s.startTimeUnixNano, spanId: s.spanId, service: serviceOf(s.resource), name: s.name };
       }
       let at = d.kept.length;
-      while (at > 0 && keptBefore(s.startTimeUnixNano, s.spanId, (d.kept[at - 1] as { span: KeptSpan }).span)) at--;
+      while (at > 0) {
+        const k = (d.kept[at - 1] as { span: KeptSpan }).span;
+        if (!spanBefore(s.startTimeUnixNano, s.spanId, k.startNs, k.spanId)) break;
+        at--;
+      }
       if (at < TraceStoreLimits.summarySpansKept) {
         const service = serviceAttr(s);
-        const span: KeptSpan = { spanId: Uint8Array.from(s.spanId), name: s.name, startNs: s.startTimeUnixNano, endNs: s.endTimeUnixNano, service: service === 'inexact' ? undefined : service };
+        const span: KeptSpan = { spanId: s.spanId, name: s.name, startNs: s.startTimeUnixNano, endNs: s.endTimeUnixNano, service: service === 'inexact' ? undefined : service };
         d.kept.splice(at, 0, { span, inexact: service === 'inexact' });
         if (d.kept.length > TraceStoreLimits.summarySpansKept) d.kept.pop();
       }
