@@ -122,17 +122,33 @@ function pageTerms(spans: readonly SpanRow[], from: number, to: number, skipped:
 }
 
 /**
+ * PageTermsOf gives the skipped-terms items of page p (pageTerms of its
+ * rows under `skipped`); the encoders below ask for pages 0, 1, ... in
+ * order. A flush's writeBlockByPages (block-write.ts) answers from the
+ * index builder, which kept them page by page (SpanIndexBuilder.pageTerms).
+ */
+export type PageTermsOf = (p: number, skipped: SkippedSets) => Set<string>;
+
+function termsOfSpans(spans: readonly SpanRow[], pageRows: number): PageTermsOf {
+  return (p, skipped) => pageTerms(spans, p * pageRows, Math.min(spans.length, (p + 1) * pageRows), skipped);
+}
+
+/**
  * encodePageFilters seals the page filters of a block of `spans` (row i is
  * spans[i]) cut in pages of `pageRows`, whose index lists `skippedKeys`;
  * null when there is nothing to filter (no skipped key, or one page).
  */
 export function encodePageFilters(w: ByteWriter, spans: readonly SpanRow[], pageRows: number, skipped: SkippedSets): Uint8Array | null {
+  return encodePageFiltersBy(w, Math.ceil(spans.length / pageRows), termsOfSpans(spans, pageRows), pageRows, skipped);
+}
+
+/** encodePageFiltersBy is encodePageFilters of a block of `pages` pages whose terms `termsOf` gives (asked in page order). */
+export function encodePageFiltersBy(w: ByteWriter, pages: number, termsOf: PageTermsOf, pageRows: number, skipped: SkippedSets): Uint8Array | null {
   assert(pageRows >= 1 && pageRows <= SpanPageLimits.pageRowsMax, 'pageRows in [1, pageRowsMax]');
-  const pages = Math.ceil(spans.length / pageRows);
   if ((skipped.skippedKeys.size === 0 && skipped.skippedValueKeys.size === 0) || pages <= 1) return null;
   const filters: (BlockBloom | null)[] = [];
   for (let p = 0; p < pages; p++) {
-    const terms = pageTerms(spans, p * pageRows, Math.min(spans.length, (p + 1) * pageRows), skipped);
+    const terms = termsOf(p, skipped);
     filters.push(terms.size > TraceStoreLimits.pageFilterTermsMax ? null : buildBloom([...terms], TraceStoreLimits.pageFilterFalsePositiveTarget));
   }
   return sealPageFilters(w, { pageRows, filters });
@@ -158,16 +174,28 @@ export function encodePageTerms(
   version: 2 | 3 = PAGE_FILTERS_VERSION,
   dataBytes = 0,
 ): Uint8Array | null {
+  return encodePageTermsBy(w, Math.ceil(spans.length / pageRows), termsOfSpans(spans, pageRows), pageRows, index, version, dataBytes);
+}
+
+/** encodePageTermsBy is encodePageTerms of a block of `pages` pages whose terms `termsOf` gives (asked in page order). */
+export function encodePageTermsBy(
+  w: ByteWriter,
+  pages: number,
+  termsOf: PageTermsOf,
+  pageRows: number,
+  index: SpanBlockIndex,
+  version: 2 | 3 = PAGE_FILTERS_VERSION,
+  dataBytes = 0,
+): Uint8Array | null {
   const valueKeys = new Set<string>();
   for (const term of index.terms) if (term.field === IndexField.value) valueKeys.add(term.key);
   const skipped: PageTermKeys = { skippedKeys: index.skippedKeys, skippedValueKeys: index.skippedValueKeys, valueKeys };
   assert(pageRows >= 1 && pageRows <= SpanPageLimits.pageRowsMax, 'pageRows in [1, pageRowsMax]');
   if (skipped.skippedKeys.size === 0 && skipped.skippedValueKeys.size === 0) return null;
-  const pages = Math.ceil(spans.length / pageRows);
   const termsOfPages: (Set<string> | null)[] = [];
   const all = new Set<string>();
   for (let p = 0; p < pages; p++) {
-    const terms = pageTerms(spans, p * pageRows, Math.min(spans.length, (p + 1) * pageRows), skipped);
+    const terms = termsOf(p, skipped);
     if (version === PAGE_FILTERS_VERSION && all.size <= SpanBlockLimits.skippedTermsMax) for (const t of terms) all.add(t);
     termsOfPages.push(terms.size > TraceStoreLimits.pageFilterTermsMax ? null : terms);
   }

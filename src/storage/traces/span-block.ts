@@ -123,7 +123,7 @@ import { ByteReader, ByteWriter } from '../codec/varint.js';
 import type { Resource, SpanKind, SpanRow, StatusCode } from '../rows.js';
 import { SPAN_ID_BYTES, SPAN_KIND_MAX, STATUS_CODE_MAX, TRACE_ID_BYTES } from '../rows.js';
 import type { RestTables, SpanRest } from './span-rest.js';
-import { encodeRest, readRest, readRestRecord, readRestRecords, readRestTables, restHeadBytes } from './span-rest.js';
+import { RestBuilder, encodeRest, readRest, readRestRecord, readRestRecords, readRestTables, restHeadBytes } from './span-rest.js';
 
 /** SPAN_BLOCK_FORMAT_VERSION is byte 0 of the span block payloads this code writes (2, paged); readers take 1 and 2. */
 export const SPAN_BLOCK_FORMAT_VERSION = 2;
@@ -770,6 +770,148 @@ export function encodeSplitSpanBlock(spans: readonly SpanRow[], options: { reado
   });
   assert(pages.length >= 1 || view.rows === 0, 'a block of rows has pages');
   return { head, pages };
+}
+
+/**
+ * SplitBlockBuilder is encodeSplitSpanBlock page by page: addPage(spans)
+ * encodes the block's next page (pageRows rows, the last page may hold
+ * fewer) into its value at once and keeps only bytes and the trace
+ * dictionary, finish() seals the head. A flush adds a page of rows decoded
+ * from the head at a time (block-write.ts), so no decoded row outlives its
+ * page; the head and pages are encodeSplitSpanBlock's bytes for the same
+ * rows (span-block-batches.test.ts compares them).
+ */
+export class SplitBlockBuilder {
+  readonly #w = new ByteWriter();
+  readonly #pageRows: number;
+  readonly #rest = new RestBuilder();
+  /** #dictIds maps a trace id (idKey form) to its number in #dict, first-seen order (traceDictionary's). */
+  readonly #dictIds = new Map<string, number>();
+  readonly #dict: Uint8Array[] = [];
+  /** #firstPage[t] and #lastPage[t] are the pages of trace t (the trace directory). */
+  readonly #firstPage: number[] = [];
+  readonly #lastPage: number[] = [];
+  /** #pages[p] is page p's value (its chunks in column order); #chunkBytes[p * SPAN_COLUMN_COUNT + c] its chunk c's length. */
+  readonly #pages: Uint8Array[] = [];
+  readonly #chunkBytes: number[] = [];
+  #tenant: string | null = null;
+  #rows = 0;
+  #short = false;
+  #sealed = false;
+
+  constructor(pageRows: number = SpanPageLimits.pageRowsDefault) {
+    assert(Number.isSafeInteger(pageRows) && pageRows >= 1 && pageRows <= SpanPageLimits.pageRowsMax, 'pageRows in [1, pageRowsMax]');
+    this.#pageRows = pageRows;
+  }
+
+  /** rows is how many rows the pages added hold. */
+  get rows(): number {
+    return this.#rows;
+  }
+
+  /** addPage encodes `spans` as the block's next page; throws as encodeSpanBlock does for wrong ids, a second tenant or a block past SpanBlockLimits. */
+  addPage(spans: readonly SpanRow[]): void {
+    assert(!this.#sealed, 'pages are added before finish');
+    assert(spans.length >= 1 && spans.length <= this.#pageRows, 'a page holds 1 ..= pageRows rows');
+    assert(!this.#short, 'only the last page holds fewer than pageRows rows');
+    if (this.#rows + spans.length > SpanBlockLimits.rowsMax) {
+      throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `span block of ${this.#rows + spans.length} rows exceeds SpanBlockLimits.rowsMax (${SpanBlockLimits.rowsMax})`);
+    }
+    const tenant = checkSpans(spans);
+    if (this.#tenant === null) this.#tenant = tenant;
+    else if (tenant !== this.#tenant) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'a span block holds the spans of one tenant', { tenant: this.#tenant, other: tenant });
+    const p = this.#pages.length;
+    const w = this.#w;
+    const cols: Uint8Array[] = new Array(SPAN_COLUMN_COUNT);
+    encodeRowColumns(spans, cols, w);
+    w.reset();
+    for (const s of spans) {
+      const key = Buffer.from(s.traceId.buffer, s.traceId.byteOffset, s.traceId.byteLength).toString('latin1');
+      let t = this.#dictIds.get(key);
+      if (t === undefined) {
+        t = this.#dict.length;
+        if (t >= SpanBlockLimits.traceIdsMax) {
+          throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `span block of more than SpanBlockLimits.traceIdsMax (${SpanBlockLimits.traceIdsMax}) trace ids`);
+        }
+        this.#dictIds.set(key, t);
+        this.#dict.push(s.traceId);
+        this.#firstPage.push(p);
+        this.#lastPage.push(p);
+      }
+      this.#lastPage[t] = p;
+      w.uvarint(t);
+    }
+    cols[SpanColumn.traceId] = w.finish();
+    w.reset();
+    for (const s of spans) {
+      const r = this.#rest.record(s);
+      w.uvarint(r.length);
+      w.raw(r);
+    }
+    cols[SpanColumn.rest] = w.finish();
+    let n = 0;
+    for (const c of cols) n += (c as Uint8Array).length;
+    const page = new Uint8Array(n);
+    let at = 0;
+    for (const c of cols) {
+      page.set(c as Uint8Array, at);
+      this.#chunkBytes.push((c as Uint8Array).length);
+      at += (c as Uint8Array).length;
+    }
+    this.#pages.push(page);
+    this.#rows += spans.length;
+    this.#short = spans.length < this.#pageRows;
+  }
+
+  /** finish seals the head (format 3) of the pages added; the block is the head and the pages' values. */
+  finish(): SplitSpanBlock {
+    assert(!this.#sealed, 'a block is sealed once');
+    this.#sealed = true;
+    const w = this.#w;
+    const pages = this.#pages.length;
+    const heads: Uint8Array[] = Array.from({ length: SPAN_COLUMN_COUNT }, () => EMPTY);
+    w.reset();
+    w.uvarint(this.#dict.length);
+    for (const id of this.#dict) w.raw(id);
+    heads[SpanColumn.traceId] = w.finish();
+    const tables = this.#rest.tables();
+    w.reset();
+    w.uvarint(tables.length);
+    w.raw(tables);
+    heads[SpanColumn.rest] = w.finish();
+    // The directory exactly as encodeSpanBlock writes format 2 (its CRC covers the version byte 2), then split as encodeSplitSpanBlock does.
+    w.reset();
+    w.u8(2);
+    w.uvarint(this.#rows);
+    w.str(this.#tenant ?? '');
+    w.uvarint(SPAN_COLUMN_COUNT);
+    w.uvarint(this.#pageRows);
+    for (let c = 0; c < SPAN_COLUMN_COUNT; c++) {
+      let len = (heads[c] as Uint8Array).length;
+      for (let p = 0; p < pages; p++) len += this.#chunkBytes[p * SPAN_COLUMN_COUNT + c] as number;
+      w.uvarint(len);
+    }
+    for (const h of heads) w.uvarint(h.length);
+    for (const len of this.#chunkBytes) w.uvarint(len);
+    w.uvarint(this.#dict.length);
+    for (let t = 0; t < this.#dict.length; t++) {
+      w.uvarint(this.#firstPage[t] as number);
+      w.uvarint((this.#lastPage[t] as number) - (this.#firstPage[t] as number));
+    }
+    const dirBytes = w.finish();
+    let dirCrc = crc32c(dirBytes);
+    for (const h of heads) dirCrc = crc32c(h, 0, h.length, dirCrc);
+    w.reset();
+    w.u8(SPAN_BLOCK_SPLIT_FORMAT);
+    w.raw(dirBytes.subarray(1));
+    writeU32(w, dirCrc);
+    for (const page of this.#pages) writeU32(w, crc32c(page));
+    for (const h of heads) w.raw(h);
+    const head = sealBlock(BlockKind.spans, w.finish());
+    assert(pages >= 1 || this.#rows === 0, 'a block of rows has pages');
+    assert(this.#chunkBytes.length === pages * SPAN_COLUMN_COUNT, 'a chunk length per page and column');
+    return { head, pages: this.#pages };
+  }
 }
 
 /** SplitBlockHead is an opened format-3 head: the checked directory and column heads, without any page. */

@@ -237,6 +237,46 @@ class TermCollector {
   /** valueValues and valueSkipped are attrValues and skipped for the value terms (their own accounting, the same limits). */
   readonly valueValues = new Map<string, Set<string>>();
   readonly valueSkipped = new Set<string>();
+  /**
+   * #pageTerms, when the collector was given pageRows, are skippedTerms page by page: page p's set
+   * holds what skippedTermsOfRow gives for its rows once the skipped sets are final (a key skipped
+   * late puts its earlier values' terms on the pages of their rows). Bounded by the block's rows.
+   */
+  readonly #pageTerms: Set<string>[] | null;
+  readonly #pageRows: number;
+
+  constructor(pageRows = 0) {
+    assert(Number.isSafeInteger(pageRows) && pageRows >= 0, 'pageRows is 0 (no page terms) or a page size');
+    this.#pageRows = pageRows;
+    this.#pageTerms = pageRows === 0 ? null : [];
+  }
+
+  /** pageTerms are page p's skipped terms (empty for a page without any); only for a collector given pageRows. */
+  pageTerms(p: number): Set<string> {
+    assert(this.#pageTerms !== null, 'page terms are kept when asked for');
+    return this.#pageTerms[p] ?? new Set();
+  }
+
+  /** #skippedAt notes that `row` carries the skipped term tk: the block-level set and, when kept, its page's. */
+  #skippedAt(row: number, tk: string): void {
+    this.skippedTerms.add(tk);
+    if (this.#pageTerms === null) return;
+    const p = Math.floor(row / this.#pageRows);
+    let terms = this.#pageTerms[p];
+    if (terms === undefined) {
+      terms = new Set();
+      this.#pageTerms[p] = terms;
+    }
+    terms.add(tk);
+  }
+
+  /** #skipTerm drops the term (field, key, value) as its key is skipped: its rows carry a skipped term now. */
+  #skipTerm(field: number, key: string, value: string): void {
+    const tk = termKey(field, key, value);
+    const t = this.#remove(field, key, value);
+    this.skippedTerms.add(tk);
+    if (t !== undefined) for (const row of t.rows) this.#skippedAt(row, tk);
+  }
 
   /** terms are the live terms in first-added order. */
   terms(): CollectedTerm[] {
@@ -274,7 +314,7 @@ class TermCollector {
     const flags = type === undefined ? 0 : termFlag(scope, type);
     if (flags !== 0) this.keyFlags.set(kv.key, (this.keyFlags.get(kv.key) ?? 0) | flags);
     if (this.skipped.has(kv.key)) {
-      if (value !== undefined) this.skippedTerms.add(termKey(IndexField.attr, kv.key, value));
+      if (value !== undefined) this.#skippedAt(row, termKey(IndexField.attr, kv.key, value));
       return;
     }
     if (value === undefined) return;
@@ -282,7 +322,7 @@ class TermCollector {
     if (values === undefined) {
       if (this.attrValues.size >= SpanBlockLimits.indexedKeysMax) {
         this.skipped.add(kv.key);
-        this.skippedTerms.add(termKey(IndexField.attr, kv.key, value));
+        this.#skippedAt(row, termKey(IndexField.attr, kv.key, value));
         return;
       }
       values = new Set();
@@ -291,6 +331,8 @@ class TermCollector {
     values.add(value);
     if (values.size > SpanBlockLimits.attrValuesPerKeyMax || value.length > SpanBlockLimits.attrValueBytesMax) {
       this.skip(kv.key, values);
+      // This row's value has no term (it made the key skipped): its term is the row's own.
+      this.#skippedAt(row, termKey(IndexField.attr, kv.key, value));
       return;
     }
     this.add(IndexField.attr, kv.key, value, row, flags);
@@ -317,14 +359,14 @@ class TermCollector {
   addValue(key: string, f: TraceqlIndexForm, row: number, scope: TagScope): void {
     const tk = termKey(IndexField.value, key, f.value);
     if (this.valueSkipped.has(key)) {
-      this.skippedTerms.add(tk);
+      this.#skippedAt(row, tk);
       return;
     }
     let values = this.valueValues.get(key);
     if (values === undefined) {
       if (this.valueValues.size >= SpanBlockLimits.indexedKeysMax) {
         this.valueSkipped.add(key);
-        this.skippedTerms.add(tk);
+        this.#skippedAt(row, tk);
         return;
       }
       values = new Set();
@@ -332,36 +374,32 @@ class TermCollector {
     }
     values.add(f.value);
     if (values.size > SpanBlockLimits.attrValuesPerKeyMax || f.value.length > SpanBlockLimits.attrValueBytesMax) {
-      for (const x of values) {
-        this.#remove(IndexField.value, key, x);
-        this.skippedTerms.add(termKey(IndexField.value, key, x));
-      }
+      for (const x of values) this.#skipTerm(IndexField.value, key, x);
       this.valueValues.delete(key);
       this.valueSkipped.add(key);
+      this.#skippedAt(row, tk);
       return;
     }
     this.add(IndexField.value, key, f.value, row, termFlag(scope, f.type));
   }
 
   skip(key: string, values: Set<string>): void {
-    for (const v of values) {
-      this.#remove(IndexField.attr, key, v);
-      this.skippedTerms.add(termKey(IndexField.attr, key, v));
-    }
+    for (const v of values) this.#skipTerm(IndexField.attr, key, v);
     this.attrValues.delete(key);
     this.skipped.add(key);
     assert(!this.attrValues.has(key), 'a skipped key has no values');
   }
 
-  /** #remove drops a term (a key skipped after some of its values were indexed); a term not added is no-op. */
-  #remove(field: number, key: string, value: string): void {
+  /** #remove drops a term (a key skipped after some of its values were indexed) and returns it; a term not added is no-op (undefined). */
+  #remove(field: number, key: string, value: string): CollectedTerm | undefined {
     const byValue = this.#byField.get(field)?.get(key);
     const t = byValue?.get(value);
-    if (byValue === undefined || t === undefined) return;
+    if (byValue === undefined || t === undefined) return undefined;
     byValue.delete(value);
     assert(!t.dead, 'a term is removed once');
     t.dead = true;
     this.#live--;
+    return t;
   }
 }
 
@@ -386,37 +424,84 @@ interface CollectedTerm {
  * page, so the block-level filter would store them twice.
  */
 export function encodeSpanBlockIndex(spans: readonly SpanRow[], options: { readonly skippedTermsFilter?: boolean } = {}): Uint8Array {
-  if (spans.length > SpanBlockLimits.rowsMax) {
-    throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `span block of ${spans.length} rows exceeds SpanBlockLimits.rowsMax (${SpanBlockLimits.rowsMax})`);
+  const b = new SpanIndexBuilder();
+  b.add(spans);
+  return b.finish(options);
+}
+
+/**
+ * SpanIndexBuilder is encodeSpanBlockIndex batch by batch: add(spans)
+ * indexes the next rows of the block (ordinals continue from the rows added
+ * before), finish seals the index of every row added, in the same bytes
+ * encodeSpanBlockIndex writes for them in one array. A flush adds a page at
+ * a time so no decoded row outlives its page (block-write.ts).
+ */
+export class SpanIndexBuilder {
+  readonly #c: TermCollector;
+  readonly #traceIds: Uint8Array[] = [];
+  readonly #seen = new Set<string>();
+  #rows = 0;
+  #sealed = false;
+
+  /**
+   * With `pageRows` the builder also keeps each page's skipped terms (pageTerms), the items the page
+   * filters hold (page-filters.ts), so a flush builds them without decoding the block's rows again.
+   */
+  constructor(pageRows = 0) {
+    this.#c = new TermCollector(pageRows);
   }
-  const c = new TermCollector();
-  const traceIds: Uint8Array[] = [];
-  const seen = new Set<string>();
-  for (let row = 0; row < spans.length; row++) {
-    const s = spans[row] as SpanRow;
-    c.add(IndexField.service, '', serviceOf(s.resource), row);
-    c.add(IndexField.name, '', s.name, row);
-    c.add(IndexField.kind, '', String(s.kind), row);
-    c.add(IndexField.status, '', String(s.status.code), row);
-    for (const kv of s.attributes) {
-      c.addAttr(kv, row, 'span');
-      c.addValueTerms(kv, row, 'span');
-    }
-    for (const kv of s.resource.attributes) {
-      c.addAttr(kv, row, 'resource');
-      c.addValueTerms(kv, row, 'resource');
-    }
-    const idKey = Buffer.from(s.traceId.buffer, s.traceId.byteOffset, s.traceId.byteLength).toString('latin1');
-    if (!seen.has(idKey)) {
-      seen.add(idKey);
-      traceIds.push(s.traceId);
-    }
+
+  /** pageTerms are page p's skipped-terms items, what skippedTermsOfRow gives for its rows under the finished index's skipped sets (a builder given pageRows, after finish). */
+  pageTerms(p: number): Set<string> {
+    assert(this.#sealed, 'page terms are final once the index is');
+    return this.#c.pageTerms(p);
   }
+
+  /** add indexes `spans` as the block's next rows. */
+  add(spans: readonly SpanRow[]): void {
+    assert(!this.#sealed, 'rows are added before finish');
+    if (this.#rows + spans.length > SpanBlockLimits.rowsMax) {
+      throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `span block of ${this.#rows + spans.length} rows exceeds SpanBlockLimits.rowsMax (${SpanBlockLimits.rowsMax})`);
+    }
+    const c = this.#c;
+    for (let i = 0; i < spans.length; i++) {
+      const s = spans[i] as SpanRow;
+      const row = this.#rows + i;
+      c.add(IndexField.service, '', serviceOf(s.resource), row);
+      c.add(IndexField.name, '', s.name, row);
+      c.add(IndexField.kind, '', String(s.kind), row);
+      c.add(IndexField.status, '', String(s.status.code), row);
+      for (const kv of s.attributes) {
+        c.addAttr(kv, row, 'span');
+        c.addValueTerms(kv, row, 'span');
+      }
+      for (const kv of s.resource.attributes) {
+        c.addAttr(kv, row, 'resource');
+        c.addValueTerms(kv, row, 'resource');
+      }
+      const idKey = Buffer.from(s.traceId.buffer, s.traceId.byteOffset, s.traceId.byteLength).toString('latin1');
+      if (!this.#seen.has(idKey)) {
+        this.#seen.add(idKey);
+        this.#traceIds.push(s.traceId);
+      }
+    }
+    this.#rows += spans.length;
+  }
+
+  /** finish seals the index of the rows added (see encodeSpanBlockIndex for `skippedTermsFilter`). */
+  finish(options: { readonly skippedTermsFilter?: boolean } = {}): Uint8Array {
+    assert(!this.#sealed, 'an index is sealed once');
+    this.#sealed = true;
+    return sealIndex(this.#c, this.#traceIds, this.#rows, options);
+  }
+}
+
+function sealIndex(c: TermCollector, traceIds: readonly Uint8Array[], rows: number, options: { readonly skippedTermsFilter?: boolean }): Uint8Array {
   const bloom = encodeBloom(buildBloom(traceIds, SpanBlockLimits.bloomFalsePositiveTarget));
   const w = new ByteWriter();
   const pw = new ByteWriter();
   w.u8(SPAN_INDEX_FORMAT_VERSION);
-  w.uvarint(spans.length);
+  w.uvarint(rows);
   w.uvarint(bloom.length);
   w.raw(bloom);
   const skipped = [...c.skipped].sort();

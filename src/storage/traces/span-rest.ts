@@ -55,22 +55,9 @@ class KeyDictionary {
 
 /** encodeRest writes the rest column: deduplicated resource and scope tables, the key dictionary, then one msgpack record per row. */
 export function encodeRest(spans: readonly SpanRow[], w: ByteWriter): Uint8Array {
-  const resources = new Interner<Resource>(resourceToWire);
-  const scopes = new Interner<Scope>(scopeToWire);
-  const keys = new KeyDictionary();
-  const records: Uint8Array[] = spans.map((s) =>
-    pack([
-      resources.intern(s.resource),
-      scopes.intern(s.scope),
-      keys.keyed(s.attributes),
-      s.droppedAttributesCount,
-      s.events.map((e) => [e.timeUnixNano, e.name, keys.keyed(e.attributes), e.droppedAttributesCount]),
-      s.droppedEventsCount,
-      s.links.map((l) => [l.traceId, l.spanId, l.traceState, keys.keyed(l.attributes), l.droppedAttributesCount, l.flags]),
-      s.droppedLinksCount,
-    ]),
-  );
-  const tables = pack([resources.table, scopes.table, keys.keys]);
+  const b = new RestBuilder();
+  const records: Uint8Array[] = spans.map((s) => b.record(s));
+  const tables = b.tables();
   w.reset();
   w.uvarint(tables.length);
   w.raw(tables);
@@ -79,6 +66,38 @@ export function encodeRest(spans: readonly SpanRow[], w: ByteWriter): Uint8Array
     w.raw(r);
   }
   return w.finish();
+}
+
+/**
+ * RestBuilder is encodeRest row by row: record(s) packs one row's record
+ * (interning its resource and scope and its attribute keys, first-seen
+ * order), tables() the tables of every row recorded so far. A flush encodes
+ * a block page by page with it (SplitBlockBuilder, span-block.ts) so no
+ * decoded row outlives its page; the bytes are encodeRest's.
+ */
+export class RestBuilder {
+  readonly #resources = new Interner<Resource>(resourceToWire);
+  readonly #scopes = new Interner<Scope>(scopeToWire);
+  readonly #keys = new KeyDictionary();
+
+  /** record packs row s's msgpack record. */
+  record(s: SpanRow): Uint8Array {
+    return pack([
+      this.#resources.intern(s.resource),
+      this.#scopes.intern(s.scope),
+      this.#keys.keyed(s.attributes),
+      s.droppedAttributesCount,
+      s.events.map((e) => [e.timeUnixNano, e.name, this.#keys.keyed(e.attributes), e.droppedAttributesCount]),
+      s.droppedEventsCount,
+      s.links.map((l) => [l.traceId, l.spanId, l.traceState, this.#keys.keyed(l.attributes), l.droppedAttributesCount, l.flags]),
+      s.droppedLinksCount,
+    ]);
+  }
+
+  /** tables packs the resource and scope tables and the key dictionary (the column's head, without its length). */
+  tables(): Uint8Array {
+    return pack([this.#resources.table, this.#scopes.table, this.#keys.keys]);
+  }
 }
 
 /** Interner deduplicates resources or scopes by identity, then by their packed wire bytes (bounded by the block's rows). */

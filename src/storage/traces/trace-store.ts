@@ -86,7 +86,7 @@
  * of the heads, once the query engine shows which reads stay.
  */
 import { assert } from '../../errors.js';
-import { StoreLimits, TraceStoreLimits } from '../../limits.js';
+import { SpanPageLimits, StoreLimits, TraceStoreLimits } from '../../limits.js';
 import { ByteWriter } from '../codec/varint.js';
 import type { SpanRow } from '../rows.js';
 import { TRACE_ID_BYTES } from '../rows.js';
@@ -123,7 +123,7 @@ import { headMayMatch, indexHits, pageTermHits, spanMatches } from './span-searc
 import type { TagRead, TagReadAnswer, TagReadBounds } from './tag-read.js';
 import { readTags } from './tag-read.js';
 import type { TraceWriteLayout } from './block-write.js';
-import { writeBlock } from './block-write.js';
+import { writeBlockByPages } from './block-write.js';
 import { SpanEntryColumns } from '../span-entry.js';
 import { SpanHead, idKey } from './span-head.js';
 import type { TracePages } from './trace-keys.js';
@@ -500,21 +500,24 @@ export class TraceStore implements SignalStore<SpanRow> {
         assert(t >= 0, 'a block written by this flush holds traces of its head');
         return !olderHeld.has(tk) && blocksOf[t] === 1;
       };
-      // Spans are decoded one block at a time: a flush holds one block's rows, not the head's.
+      // Spans are decoded one page of a block at a time (writeBlockByPages): a flush holds one page's rows,
+      // dropped before the next page is decoded, so they die in the young generation instead of being promoted.
       const reader = th.reader();
+      const pageRows = SpanPageLimits.pageRowsDefault;
       for (const [bucket, parts] of partsOf) {
         for (let part = 0; part < parts.length; part++) {
           // One block per step: a large flush leaves the event loop between its blocks (flush-pacer.ts).
           if (ctx.pace !== undefined) await ctx.pace();
-          const spans = (parts[part] as number[]).map((slot) => reader.row(slot));
+          const slots = parts[part] as number[];
+          const pageOf = (p: number): SpanRow[] => slots.slice(p * pageRows, (p + 1) * pageRows).map((slot) => reader.row(slot));
           const ref = { bucket, flushIndex: ctx.flushIndex, part };
-          const w = writeBlock(this.#w, this.#layout, ctx, tenant, ref, spans, sole, note);
+          const w = writeBlockByPages(this.#w, this.#layout, ctx, tenant, ref, slots.length, pageOf, sole, note);
           metas?.notePut(tenant, ref, w.meta, w.metaBytes);
-          rows += spans.length;
+          rows += slots.length;
           blocks++;
           dataBytes += w.dataBytes;
           indexBytes += w.indexBytes;
-          st.spans += spans.length;
+          st.spans += slots.length;
           st.dataBytes += w.dataBytes;
           st.indexBytes += w.indexBytes;
         }

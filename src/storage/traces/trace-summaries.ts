@@ -194,6 +194,92 @@ export function summarizeBlockTraces(spans: readonly SpanRow[], sole: (traceId: 
   return out;
 }
 
+/** SummaryDraft is one trace's summary being built by TraceSummaryBuilder: only what the entry needs, no row. */
+interface SummaryDraft {
+  readonly traceId: Uint8Array;
+  spans: number;
+  lastStartNs: bigint;
+  lastEndNs: bigint;
+  /** root is the parentless span first in compareSpans order so far (its start and id to compare, its service and name). */
+  root: { readonly startNs: bigint; readonly spanId: Uint8Array; readonly service: string; readonly name: string } | null;
+  /** kept are the first summarySpansKept spans so far in compareSpans order (equal ones in arrival order), with serviceAttr's answer. */
+  readonly kept: { readonly span: KeptSpan; readonly inexact: boolean }[];
+}
+
+/** spanBefore is compareSpans(a, b) < 0 over a span's start and id. */
+function spanBefore(startNs: bigint, spanId: Uint8Array, otherStartNs: bigint, otherSpanId: Uint8Array): boolean {
+  if (startNs !== otherStartNs) return startNs < otherStartNs;
+  return Buffer.compare(spanId, otherSpanId) < 0;
+}
+
+/**
+ * TraceSummaryBuilder is summarizeBlockTraces batch by batch: add(spans)
+ * takes the block's next rows and keeps per trace only counts, times, the
+ * root's service and name and the first summarySpansKept spans (bounded by
+ * the block's traces), so a flush that adds a page at a time holds no
+ * decoded row past its page; entries() gives the same table as
+ * summarizeBlockTraces of every row added.
+ */
+export class TraceSummaryBuilder {
+  readonly #byTrace = new Map<string, SummaryDraft>();
+  #rows = 0;
+
+  /** add takes `spans` as the block's next rows. */
+  add(spans: readonly SpanRow[]): void {
+    for (const s of spans) {
+      const k = idKey(s.traceId);
+      let d = this.#byTrace.get(k);
+      if (d === undefined) {
+        d = { traceId: s.traceId, spans: 0, lastStartNs: s.startTimeUnixNano, lastEndNs: s.endTimeUnixNano, root: null, kept: [] };
+        this.#byTrace.set(k, d);
+      }
+      d.spans++;
+      if (s.startTimeUnixNano > d.lastStartNs) d.lastStartNs = s.startTimeUnixNano;
+      if (s.endTimeUnixNano > d.lastEndNs) d.lastEndNs = s.endTimeUnixNano;
+      // summarizeBlockTraces takes the first parentless span of a stable sort: a later equal one does not replace it.
+      if (s.parentSpanId.length === 0 && (d.root === null || spanBefore(s.startTimeUnixNano, s.spanId, d.root.startNs, d.root.spanId))) {
+        d.root = { startNs: s.startTimeUnixNano, spanId: s.spanId, service: serviceOf(s.resource), name: s.name };
+      }
+      let at = d.kept.length;
+      while (at > 0) {
+        const k = (d.kept[at - 1] as { span: KeptSpan }).span;
+        if (!spanBefore(s.startTimeUnixNano, s.spanId, k.startNs, k.spanId)) break;
+        at--;
+      }
+      if (at < TraceStoreLimits.summarySpansKept) {
+        const service = serviceAttr(s);
+        const span: KeptSpan = { spanId: s.spanId, name: s.name, startNs: s.startTimeUnixNano, endNs: s.endTimeUnixNano, service: service === 'inexact' ? undefined : service };
+        d.kept.splice(at, 0, { span, inexact: service === 'inexact' });
+        if (d.kept.length > TraceStoreLimits.summarySpansKept) d.kept.pop();
+      }
+      assert(d.kept.length <= TraceStoreLimits.summarySpansKept, 'a draft keeps at most summarySpansKept spans');
+    }
+    this.#rows += spans.length;
+  }
+
+  /** entries are the table of the rows added, in the order their traces first came; sole as summarizeBlockTraces's. */
+  entries(sole: (traceId: Uint8Array) => boolean = () => false): TraceSummaryEntry[] {
+    const out: TraceSummaryEntry[] = [];
+    for (const d of this.#byTrace.values()) {
+      const first = d.kept[0];
+      assert(first !== undefined, 'a trace of the block keeps its first span');
+      out.push({
+        traceId: d.traceId,
+        spans: d.spans,
+        firstStartNs: first.span.startNs,
+        lastStartNs: d.lastStartNs,
+        lastEndNs: d.lastEndNs,
+        root: d.root === null ? null : { service: d.root.service, name: d.root.name },
+        kept: d.kept.map((k) => k.span),
+        servicesExact: d.kept.every((k) => !k.inexact),
+        sole: sole(d.traceId),
+      });
+    }
+    assert(out.reduce((n, e) => n + e.spans, 0) === this.#rows, 'the summaries count every row added');
+    return out;
+  }
+}
+
 /** encodeTraceSummaries seals a block's table (layout at the top of this file). */
 export function encodeTraceSummaries(w: ByteWriter, entries: readonly TraceSummaryEntry[]): Uint8Array {
   assert(entries.length >= 1 && entries.length <= StoreLimits.blockRowsMax, 'a block summarises 1 ..= blockRowsMax traces');
