@@ -11,7 +11,8 @@
  * next page is decoded: the flush's decoded rows then die young (a block's
  * rows used to live through ~30 MB of its encoders' allocation and were
  * nearly all promoted, bench/README.md "query-traces", s19). The bytes are
- * writeBlock's (block-write.test.ts compares them).
+ * those of the whole-block writer it replaced, which block-write.test.ts
+ * keeps as its reference and compares them with.
  */
 import { assert } from '../../errors.js';
 import { ShardDbLimits, SpanPageLimits, StoreLimits } from '../../limits.js';
@@ -19,13 +20,13 @@ import type { ByteWriter } from '../codec/varint.js';
 import type { SpanRow } from '../rows.js';
 import type { FlushContext } from '../shard/signal-store.js';
 import type { FillKind } from './flush-cache-fill.js';
-import { encodePageFilters, encodePageFiltersBy, encodePageTerms, encodePageTermsBy } from './page-filters.js';
-import { SplitBlockBuilder, encodeSplitSpanBlock } from './span-block.js';
+import { encodePageFiltersBy, encodePageTermsBy } from './page-filters.js';
+import { SplitBlockBuilder } from './span-block.js';
 import { idKey } from './span-head.js';
-import { SpanIndexBuilder, decodeSpanBlockIndex, encodeSpanBlockIndex } from './span-index.js';
+import { SpanIndexBuilder, decodeSpanBlockIndex } from './span-index.js';
 import type { BlockMeta, BlockRef } from './trace-keys.js';
 import { TraceKeySpace as K, blockKey, encodeBlockMeta, encodeTraceEntry, pageKey, traceEntryKey } from './trace-keys.js';
-import { TraceSummaryBuilder, encodeTraceSummaries, summarizeBlockTraces } from './trace-summaries.js';
+import { TraceSummaryBuilder, encodeTraceSummaries } from './trace-summaries.js';
 
 /**
  * TraceWriteLayout is how a flush writes a block's skipped-key terms:
@@ -38,106 +39,6 @@ import { TraceSummaryBuilder, encodeTraceSummaries, summarizeBlockTraces } from 
  */
 export type TraceWriteLayout = 'pageTerms' | 'pageTermsV2' | 'blockBloom';
 
-/**
- * writeBlock puts one block, its index, its page filters, its trace
- * summaries, its trace entries and its meta into ctx.batch, laid out as
- * `layout` says; `sole(traceId)` says no other block holds the trace (the
- * summaries' flag); `note`, when given, is told the head and the page
- * filters put (flush-cache-fill.ts keeps them for the cache). Returns the
- * bytes (meta counted as index), and the meta written with its key's and
- * value's bytes (block-meta-table.ts keeps it). The flush writes with
- * writeBlockByPages since s19; this whole-block form is the reference its
- * test compares bytes against (block-write.test.ts).
- */
-export function writeBlock(
-  w: ByteWriter,
-  layout: TraceWriteLayout,
-  ctx: FlushContext,
-  tenant: string,
-  ref: BlockRef,
-  spans: readonly SpanRow[],
-  sole: (traceId: Uint8Array) => boolean,
-  note?: (kind: FillKind, key: Uint8Array, bytes: Uint8Array) => void,
-): { dataBytes: number; indexBytes: number; meta: BlockMeta; metaBytes: number } {
-    assert(spans.length >= 1 && spans.length <= StoreLimits.blockRowsMax, 'a block holds 1 ..= blockRowsMax spans');
-    const bk = blockKey(K.block, tenant, ref);
-    // Format 3: the head under the block key, each page under its own key (a lookup reads only its pages).
-    const block = encodeSplitSpanBlock(spans);
-    assert(block.head.length <= ShardDbLimits.valueBytesMax, 'a span block head fits one LevelDB value');
-    ctx.batch.put(bk, block.head);
-    note?.('h', bk, block.head);
-    let dataBytes = bk.length + block.head.length;
-    assert(block.pages.length <= 0xffff, 'page numbers fit a u16');
-    block.pages.forEach((page, p) => {
-      const pk = pageKey(tenant, ref, p);
-      ctx.batch.put(pk, page);
-      dataBytes += pk.length + page.length;
-    });
-    const ik = blockKey(K.index, tenant, ref);
-    // Page filters of version 3 (page-filters.ts) hold the skipped-key terms for the block and page by
-    // page, and the skipped keys, in place of the index's block-level skipped-terms bloom; the layout
-    // 'blockBloom' writes version 1 beside that bloom, as before (tests' older blocks).
-    const legacy = layout === 'blockBloom';
-    const index = encodeSpanBlockIndex(spans, { skippedTermsFilter: legacy });
-    ctx.batch.put(ik, index);
-    let indexBytes = ik.length + index.length;
-    const paged = spans.length > SpanPageLimits.pageRowsDefault;
-    const skipped = decodeSpanBlockIndex(index);
-    let filters: Uint8Array | null;
-    if (legacy) filters = paged ? encodePageFilters(w, spans, SpanPageLimits.pageRowsDefault, skipped) : null;
-    else filters = encodePageTerms(w, spans, SpanPageLimits.pageRowsDefault, skipped, layout === 'pageTermsV2' ? 2 : 3, dataBytes);
-    if (filters !== null) {
-      const fk = blockKey(K.pageFilters, tenant, ref);
-      assert(filters.length <= ShardDbLimits.valueBytesMax, 'a block page filters value fits one LevelDB value');
-      ctx.batch.put(fk, filters);
-      note?.('p', fk, filters);
-      indexBytes += fk.length + filters.length;
-    }
-    // The trace summaries (trace-summaries.ts) let a search settle a one-block trace without its
-    // pages. They copy span fields, so they count as the block's data, as Tempo's trace-level
-    // columns (root service and name, start, duration) are part of its parquet blocks.
-    // NB: counted as index instead, index/data would be about 15% (4.5 B/span of summaries),
-    // over the storage issue's 10% target; the flush test's 10% check relies on this choice.
-    const sk = blockKey(K.summaries, tenant, ref);
-    const sv = encodeTraceSummaries(w, summarizeBlockTraces(spans, sole));
-    assert(sv.length <= ShardDbLimits.valueBytesMax, 'a block trace summary table fits one LevelDB value');
-    ctx.batch.put(sk, sv);
-    dataBytes += sk.length + sv.length;
-    const traces = new Map<string, { id: Uint8Array; spans: number; minStartNs: bigint; maxEndNs: bigint; pages: { first: number; last: number } }>();
-    // Rows are stored in `spans` order, in pages of pageRowsDefault rows (encodeSplitSpanBlock).
-    const pageRows = SpanPageLimits.pageRowsDefault;
-    let row = 0;
-    let minStartNs = spans[0]?.startTimeUnixNano as bigint;
-    let maxStartNs = minStartNs;
-    let maxEndNs = 0n;
-    for (const s of spans) {
-      if (s.startTimeUnixNano < minStartNs) minStartNs = s.startTimeUnixNano;
-      if (s.startTimeUnixNano > maxStartNs) maxStartNs = s.startTimeUnixNano;
-      if (s.endTimeUnixNano > maxEndNs) maxEndNs = s.endTimeUnixNano;
-      const tk = idKey(s.traceId);
-      const t = traces.get(tk);
-      const page = Math.floor(row++ / pageRows);
-      if (t === undefined) traces.set(tk, { id: s.traceId, spans: 1, minStartNs: s.startTimeUnixNano, maxEndNs: s.endTimeUnixNano, pages: { first: page, last: page } });
-      else {
-        t.spans++;
-        t.pages.last = page;
-        if (s.startTimeUnixNano < t.minStartNs) t.minStartNs = s.startTimeUnixNano;
-        if (s.endTimeUnixNano > t.maxEndNs) t.maxEndNs = s.endTimeUnixNano;
-      }
-    }
-    for (const t of traces.values()) {
-      const tk = traceEntryKey(tenant, t.id, ref);
-      const tv = encodeTraceEntry(w, ref.bucket, t);
-      ctx.batch.put(tk, tv);
-      indexBytes += tk.length + tv.length;
-    }
-    // No marker yet: a later flush that writes one sets the flag (#markMetas).
-    const meta: BlockMeta = { rows: spans.length, traces: traces.size, dataBytes, indexBytes, minStartNs, maxStartNs, maxEndNs, marked: false };
-    const mk = blockKey(K.meta, tenant, ref);
-    const mv = encodeBlockMeta(w, meta);
-    ctx.batch.put(mk, mv);
-    return { dataBytes, indexBytes: indexBytes + mk.length + mv.length, meta, metaBytes: mk.length + mv.length };
-}
 
 /** TraceEntryDraft is one trace of a block being written: what its trace-id entry holds. */
 interface TraceEntryDraft {
@@ -154,7 +55,8 @@ interface TraceEntryDraft {
  * takes the page and the page is dropped, so a flush holds one page of
  * decoded rows, not a block's. Pages are asked in order, once each (the
  * page filters' items are kept by the index builder page by page). Same
- * values, same bytes and same order of puts as writeBlock.
+ * values, same bytes and same order of puts as the whole-block writer
+ * (block-write.test.ts's reference).
  */
 export function writeBlockByPages(
   w: ByteWriter,
@@ -234,7 +136,9 @@ export function writeBlockByPages(
     note?.('p', fk, filters);
     indexBytes += fk.length + filters.length;
   }
-  // The summaries count as data (see writeBlock).
+  // The summaries copy span fields, so they count as the block's data, as Tempo's trace-level columns are part of
+  // its parquet blocks. NB: counted as index, index/data would be about 15% (4.5 B/span of summaries), over the
+  // storage issue's 10% target; the flush test's 10% check relies on this choice.
   const sk = blockKey(K.summaries, tenant, ref);
   const sv = encodeTraceSummaries(w, summaries.entries(sole));
   assert(sv.length <= ShardDbLimits.valueBytesMax, 'a block trace summary table fits one LevelDB value');
