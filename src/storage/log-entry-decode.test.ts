@@ -204,6 +204,36 @@ t.test('decodeLogEntry: many short strings that differ only in their first byte 
   t.equal(bad, 0, `${entries} entries of 100 records, each equal to the reference`);
 });
 
+t.test('decodeLogEntry: consecutive records whose ids differ in one byte anywhere (the last trace id shared, ids copied from the entry)', async (t) => {
+  // The reader shares the last trace id with the next record when their bytes are equal: a comparison or copy
+  // that skips a byte would give a record its neighbour's id. Every position, first and last bytes of the entry's ids.
+  const rand = new SeededRand(508);
+  const w = new WireReader('stored');
+  const base = realisticLogs(rand, 1, 'acme')[0] as LogRow;
+  let bad = 0;
+  let entries = 0;
+  for (let p = 0; p < 16; p++) {
+    const trace = rand.bytes(16);
+    const span = rand.bytes(8);
+    const logs: LogRow[] = [];
+    for (let q = 0; q < 6; q++) {
+      const traceId = Uint8Array.from(trace);
+      const spanId = Uint8Array.from(span);
+      // Records 2k and 2k+1 differ only at byte p of the trace id (and p % 8 of the span id); some repeat exactly.
+      if (q % 3 !== 2) traceId[p] = (traceId[p] as number) ^ (q + 1);
+      spanId[p % 8] = (spanId[p % 8] as number) ^ q;
+      logs.push({ ...base, traceId, spanId });
+    }
+    const bytes = encodeShardEntry(seededEntry(rand, 'acme', { spans: [], points: [], logs }));
+    const decoded = FAST(bytes, w);
+    entries++;
+    const reference = decodeStoredEntry(bytes, new WireReader('stored'));
+    if (decoded === null || !isDeepStrictEqual(decoded, reference)) bad++;
+    if (decoded !== null) for (let q = 0; q < 6; q++) if (!isDeepStrictEqual((decoded.logs[q] as LogRow).traceId, (logs[q] as LogRow).traceId)) bad++;
+  }
+  t.equal(bad, 0, `${entries} entries, each record with its own ids`);
+});
+
 t.test('decodeLogEntry: entries with the same resource table share its Resource objects', async (t) => {
   const rand = new SeededRand(506);
   const w = new WireReader('stored');

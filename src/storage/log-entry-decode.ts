@@ -335,13 +335,18 @@ function readScope(r: Reader): Scope | null {
   };
 }
 
-/** id reads a bin8 id of 0 or `length` bytes into the reader's slab (WireReader.id), or returns null. */
+/**
+ * id reads a bin8 id of 0 or `length` bytes into the reader's slab, or
+ * returns null: WireReader.id's result (the shared empty id, or a copy in
+ * the slab), copied from the entry's bytes by WireReader.idAt without a
+ * view of them per id.
+ */
 function id(r: Reader, length: number, what: string): Uint8Array | null {
   const s = r.s;
   const n = s.at + 1 < s.end ? (s.b[s.at + 1] as number) : -1;
   const at = s.binAt(n === 0 ? 0 : length);
   if (at < 0) return null;
-  return r.w.id(n === 0 ? EMPTY_BYTES : new Uint8Array(s.b.buffer, s.b.byteOffset + at, length), what, length, true);
+  return n === 0 ? r.w.id(EMPTY_BYTES, what, length, true) : r.w.idAt(s.b, at, length);
 }
 
 /** readLog reads one wire log record as row-wire.ts's readLog builds it (same fields, same order), or returns null. */

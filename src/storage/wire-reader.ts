@@ -25,8 +25,9 @@ const U64_MAX = (1n << 64n) - 1n;
 const I64_MIN = -(1n << 63n);
 const I64_MAX = (1n << 63n) - 1n;
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** sameBytes says whether `a` equals b[at, at + a.length) (the caller knows b holds that many bytes). */
+function sameBytes(a: Uint8Array, b: Uint8Array, at: number): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[at + i]) return false;
   return true;
 }
 
@@ -234,19 +235,39 @@ export class WireReader {
     if (v.length > length) this.fail(what, `is longer than ${length} bytes`, true);
     if (v.length !== length && !(optional && v.length === 0)) this.fail(what, `is ${v.length} bytes, not ${optional ? `0 or ${length}` : length}`);
     if (length === 0 || v.length === 0) return EMPTY_ID;
+    return this.#slabId(v, 0, length);
+  }
+
+  /**
+   * idAt is `id` for an id of exactly `length` bytes (1..idSlabBytes) at
+   * b[at, at + length), which the caller has checked are there and are the
+   * whole byte string: the same copy in this reader's id slab, without a
+   * view of the source made per id (log-entry-decode.ts reads ids from an
+   * entry's bytes; bench/README.md, "## ingest", s20).
+   */
+  idAt(b: Uint8Array, at: number, length: number): Uint8Array {
+    assert(length > 0 && Number.isInteger(at) && at >= 0 && at + length <= b.length, 'an id lies in its bytes');
+    return this.#slabId(b, at, length);
+  }
+
+  /** #slabId copies b[at, at + length) into the id slab, or returns the last trace-sized id when equal. */
+  #slabId(b: Uint8Array, at: number, length: number): Uint8Array {
     assert(length <= StorageLimits.idSlabBytes, 'an id fits one slab');
     // The spans (or log records) of one trace usually follow each other: they share one array.
     const last = this.#lastId;
-    if (last.length === length && sameBytes(last, v)) return last;
+    if (last.length === length && sameBytes(last, b, at)) return last;
     if (this.#slabAt + length > this.#slab.length) {
       this.#slab = new Uint8Array(StorageLimits.idSlabBytes);
       this.#slabAt = 0;
     }
+    const slab = this.#slab;
+    const from = this.#slabAt;
+    // Byte by byte: an id is 8 or 16 bytes, and set() would want a view of the source.
+    for (let i = 0; i < length; i++) slab[from + i] = b[at + i] as number;
     // The constructor, not subarray: subarray looks up a species constructor per call.
-    const out = new Uint8Array(this.#slab.buffer, this.#slabAt, length);
-    out.set(v);
-    this.#slabAt += length;
-    assert(this.#slabAt <= this.#slab.length, 'the slab cursor stays in the slab');
+    const out = new Uint8Array(slab.buffer, from, length);
+    this.#slabAt = from + length;
+    assert(this.#slabAt <= slab.length, 'the slab cursor stays in the slab');
     if (length === TRACE_ID_BYTES) this.#lastId = out;
     return out;
   }

@@ -18,7 +18,7 @@
  * bounds, ids, run sums, UTF-8 validity and that no byte is left over: any
  * failure is ERR_CORRUPTION. Decoded rows share the dictionary's strings.
  */
-import { OtlpdbError } from '../../errors.js';
+import { OtlpdbError, assert } from '../../errors.js';
 import { CodecLimits } from '../../limits.js';
 import { corrupt } from './bits.js';
 import { ByteReader, ByteWriter, uvarintBytes } from './varint.js';
@@ -58,10 +58,14 @@ export interface StringColumnStats {
  * encodeStringColumn encodes rows in the smallest layout. Throws
  * ERR_INVALID_ARGUMENT for a lone surrogate, ERR_LIMIT_EXCEEDED past
  * stringColumnValuesMax rows or stringBytesMax bytes in one string. Pass
- * stats to learn the choice; pass a writer to reuse its buffer.
+ * stats to learn the choice; pass a writer to reuse its buffer; pass
+ * rowBytes (at least rows.length long) to learn each row's UTF-8 length,
+ * which the encoder measures anyway (a logs flush counts a stream's line
+ * bytes with them).
  */
-export function encodeStringColumn(rows: readonly string[], w: ByteWriter = new ByteWriter(), stats?: StringColumnStats): Uint8Array {
+export function encodeStringColumn(rows: readonly string[], w: ByteWriter = new ByteWriter(), stats?: StringColumnStats, rowBytes?: Uint32Array): Uint8Array {
   const n = rows.length;
+  assert(rowBytes === undefined || rowBytes.length >= n, 'a byte count per row');
   if (n > CodecLimits.stringColumnValuesMax) {
     throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `codec: ${n} rows in one string column, past ${CodecLimits.stringColumnValuesMax}`);
   }
@@ -93,6 +97,7 @@ export function encodeStringColumn(rows: readonly string[], w: ByteWriter = new 
     }
     ids[i] = id;
     const len = lens[id] as number;
+    if (rowBytes !== undefined) rowBytes[i] = len;
     plainBytes += uvarintBytes(len) + len;
     idBytes += uvarintBytes(id);
     if (i > 0 && ids[i - 1] !== id) {

@@ -65,10 +65,13 @@ export function streamKey(labels: readonly StreamLabel[]): string {
  * index and its stream table); it must be exactly that. `tails`, when
  * given, are each row's rest-section bytes after its table indexes
  * (log-block-rest.ts, written by a flush in apply order); they must be
- * exactly writeRestTail's.
+ * exactly writeRestTail's. `lineBytes`, when given (rows.length long), is
+ * filled with each row's line length in UTF-8 bytes, as the line column
+ * measured it (a flush's stream table counts them).
  */
-export function encodeLogBlock(rows: readonly LogRow[], pageRows: number = LogBlockLimits.pageRows, labels?: RowLabels, tails?: RestTails): Uint8Array {
+export function encodeLogBlock(rows: readonly LogRow[], pageRows: number = LogBlockLimits.pageRows, labels?: RowLabels, tails?: RestTails, lineBytes?: Uint32Array): Uint8Array {
   assert(Number.isSafeInteger(pageRows) && pageRows >= 1 && pageRows <= LogBlockLimits.pageRowsMax, 'pageRows in range');
+  assert(lineBytes === undefined || lineBytes.length === rows.length, 'a line length per row');
   const { tenant, minTimeNs, maxTimeNs } = checkRows(rows);
   const n = rows.length;
   const w = new ByteWriter();
@@ -100,7 +103,7 @@ export function encodeLogBlock(rows: readonly LogRow[], pageRows: number = LogBl
     const page = new ByteWriter();
     const end = Math.min(n, first + pageRows);
     const pageTails = tails === undefined ? undefined : { bytes: tails.bytes, starts: tails.starts.subarray(first, end), ends: tails.ends.subarray(first, end) };
-    writeColumns(page, w, rows.slice(first, end), shared, labels?.slice(first, end), pageTails);
+    writeColumns(page, w, rows.slice(first, end), shared, labels?.slice(first, end), pageTails, lineBytes?.subarray(first, end));
     pages.push(page.finish());
   }
   section(out, STORAGE_PACKR.pack([shared.resources.wires, shared.scopes.wires]));
@@ -201,8 +204,9 @@ function writeStreamTable(w: ByteWriter, streams: readonly (readonly StreamLabel
  * writeColumns appends sections 1-7 (observed .. rest) of `rows` to `out`,
  * each [uvarint byteLength][bytes]; `w` is scratch. With `shared` tables
  * the rest section's own tables are empty and its rows index the shared ones.
+ * `lineBytes`, when given, gets each row's line length in UTF-8 bytes.
  */
-function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[], shared: SharedTables | null, labelsOf?: RowLabels, tails?: RestTails): void {
+function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[], shared: SharedTables | null, labelsOf?: RowLabels, tails?: RestTails, lineBytes?: Uint32Array): void {
   const n = rows.length;
   // 1 observed time, against the time
   w.reset();
@@ -240,7 +244,7 @@ function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[], s
 
   // 3 severity text, 4 line
   section(out, encodeStringColumn(rows.map((r) => r.severityText)));
-  section(out, packLines(encodeStringColumn(rows.map(logLine))));
+  section(out, packLines(encodeStringColumn(rows.map(logLine), undefined, undefined, lineBytes)));
 
   // 5 streams
   w.reset();

@@ -6,7 +6,9 @@
  * value but not in identity, and the block's bytes are pinned (taken from
  * the encoder before labels were passed, main at 992b18e), as are the keys
  * and values of a whole tenant flush (writeTenantFlush, streamsOf's stream
- * tables included).
+ * tables included), and the line bytes the metas and stream tables count
+ * (taken from the block's line column since s20) are each line's UTF-8
+ * length.
  */
 import { createHash } from 'node:crypto';
 import t from 'tap';
@@ -15,7 +17,8 @@ import type { KvWriteBatch } from '../shard/shard-db.js';
 import { encodeLogBlock } from './log-block.js';
 import { writeTenantFlush } from './log-flush-write.js';
 import type { StreamLabel } from './log-line.js';
-import { streamLabels } from './log-line.js';
+import { logLine, streamLabels } from './log-line.js';
+import { LogKeySpace, decodeBlockMeta, decodeStreamTable } from './log-store-format.js';
 import { realisticLogs } from './log-test-util.js';
 import { encodeLogIndex } from './term-index-build.js';
 
@@ -69,4 +72,38 @@ t.test('a whole tenant flush writes the pinned keys and values, index on and off
     }
     t.equal(h.digest('hex').slice(0, 16), pin, `term index ${termIndex ? 'on' : 'off'}`);
   }
+});
+
+t.test('the metas and stream tables count each stream line bytes in UTF-8 (lines of 1-4 byte characters, rendered bodies)', async (t) => {
+  const rand = new SeededRand(11);
+  const chars = ['a', 'é', 'Σ', '€', '日', '😀'];
+  const rows = realisticLogs(rand, 3_000).map((r, i) => {
+    if (i % 7 === 0) return { ...r, body: { type: 'int' as const, value: BigInt(i) * 1_000_003n } };
+    let s = '';
+    for (let k = rand.intn(40); k >= 0; k--) s += chars[rand.intn(chars.length)] as string;
+    return { ...r, body: { type: 'string' as const, value: s } };
+  });
+  // What each stream's lines weigh, by the definition (logLine's UTF-8 length).
+  const want = new Map<string, number>();
+  let wantTotal = 0;
+  for (const r of rows) {
+    const k = JSON.stringify(streamLabels(r));
+    const n = Buffer.byteLength(logLine(r));
+    want.set(k, (want.get(k) ?? 0) + n);
+    wantTotal += n;
+  }
+  const got = new Map<string, number>();
+  let metaTotal = 0;
+  const batch = {
+    put(k: Uint8Array, v: Uint8Array): void {
+      if (k[0] === LogKeySpace.meta) metaTotal += decodeBlockMeta(v).lineBytes ?? Number.NaN;
+      if (k[0] === LogKeySpace.streams) {
+        for (const s of decodeStreamTable(v)) got.set(JSON.stringify(s.labels), (got.get(JSON.stringify(s.labels)) ?? 0) + (s.lineBytes ?? Number.NaN));
+      }
+    },
+  } as unknown as KvWriteBatch;
+  await writeTenantFlush(batch, 'default', rows, 1, true);
+  t.ok(wantTotal > 3 * 3_000, 'multi-byte lines');
+  t.equal(metaTotal, wantTotal, 'the metas: every line byte');
+  t.same([...got.entries()].sort(), [...want.entries()].sort(), 'the stream tables: each stream line bytes');
 });

@@ -18,7 +18,7 @@ import { encodeLogBlock, streamKey } from './log-block.js';
 import type { RestTails } from './log-block-rest.js';
 import { encodeRestTails } from './log-block-rest.js';
 import type { StreamLabel } from './log-line.js';
-import { logLine, streamLabels } from './log-line.js';
+import { streamLabels } from './log-line.js';
 import type { LogBlockId, LogBlockMeta, LogStream, LogTenantStats } from './log-store-format.js';
 import { LogKeySpace, blockKey, bucketOf, encodeBlockMeta, entryChunkKey, encodeStreamTable, labelPairEntry } from './log-store-format.js';
 import { encodeLogIndex } from './term-index-build.js';
@@ -46,13 +46,19 @@ interface StreamCount {
   lineBytes: number;
 }
 
-/** streamsOf counts the rows and line bytes of each stream of `rows` (labelsOf[i] is row i's labels), found by its frozen label list first, then by key. */
-function streamsOf(rows: readonly LogRow[], labelsOf: RowLabels): LogStream[] {
+/**
+ * streamsOf counts the rows and line bytes of each stream of a part
+ * (labelsOf[i] is row i's labels, lineBytes[i] its line's UTF-8 length as
+ * the block's line column measured it), found by its frozen label list
+ * first, then by key.
+ */
+function streamsOf(labelsOf: RowLabels, lineBytes: Uint32Array): LogStream[] {
+  assert(labelsOf.length === lineBytes.length, 'a line length per row');
   const byKey = new Map<string, StreamCount>();
   const byList = new Map<readonly StreamLabel[], StreamCount>();
-  for (let i = 0; i < rows.length; i++) {
+  for (let i = 0; i < labelsOf.length; i++) {
     const labels = labelsOf[i] as StreamLabel[];
-    const bytes = Buffer.byteLength(logLine(rows[i] as LogRow));
+    const bytes = lineBytes[i] as number;
     let s = byList.get(labels);
     if (s === undefined) {
       const k = streamKey(labels);
@@ -79,12 +85,13 @@ function encodeParts(rows: readonly LogRow[], out: EncodedPart[], termIndex: boo
   assert(rows.length >= 1 && rows.length <= LogStoreLimits.blockRowsMax, 'a part is 1..blockRowsMax rows');
   assert(tails === undefined || (tails.starts.length === rows.length && tails.ends.length === rows.length), 'a rest tail per row');
   try {
-    const block = encodeLogBlock(rows, undefined, labels, tails);
+    const rowLineBytes = new Uint32Array(rows.length);
+    const block = encodeLogBlock(rows, undefined, labels, tails, rowLineBytes);
     const index = termIndex ? encodeLogIndex(rows, labels) : NO_INDEX;
     for (const v of [block, index.postings, ...index.entries]) {
       if (v.length > ShardDbLimits.valueBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', 'a log block value past valueBytesMax');
     }
-    const streams = streamsOf(rows, labels);
+    const streams = streamsOf(labels, rowLineBytes);
     const lineBytes = streams.reduce((n, st) => n + (st.lineBytes as number), 0);
     out.push({ rows, block, postings: index.postings, entries: index.entries, bloom: index.bloom, streams, truncatedRows: index.truncatedRows, lineBytes });
   } catch (err) {
