@@ -1,6 +1,7 @@
 /**
  * write-batch.ts — `node dist/bench/write-batch.js [--groups 16]
- * [--requests 8] [--entry-bytes 2048] [--ms 3000] [--rounds 3] [--json]`:
+ * [--requests 8] [--entry-bytes 2048] [--ms 3000] [--rounds 3] [--heap]
+ * [--sequence bp...] [--json]`:
  * the main thread's CPU per request and per shard part of the write path
  * between a request's parts and their acknowledgement (ShardWriter, the
  * propose, the driver's waiters), each part proposed on its own against one
@@ -16,10 +17,15 @@
  * bytes in a try/finally around driver.propose); the batch side through
  * `proposeHereBatch` written as ShardService's (the same checks per entry,
  * then driver.proposeBatch). Prints requests per second, process CPU µs per
- * request and per part, and the median per-round CPU ratio batch/per-part.
- * Never a CI gate.
+ * request and per part, and the median per-round CPU ratio batch/per-part;
+ * `--heap` adds the bytes allocated per part in the measured window (the
+ * inspector's sampling heap profiler, collected objects included: what the
+ * write path, the driver and the WAL allocate; the bench's parts share one
+ * payload); `--sequence bbpp` runs those sides in that order, one line
+ * each (for a profile of one side). Never a CI gate.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OtlpdbError } from '../src/errors.js';
@@ -42,6 +48,18 @@ interface Config {
   readonly durationMs: number;
   readonly rounds: number;
   readonly json: boolean;
+  readonly heap: boolean;
+}
+
+interface HeapNode {
+  readonly selfSize: number;
+  readonly children: readonly HeapNode[];
+}
+
+function heapBytes(n: HeapNode): number {
+  let sum = n.selfSize;
+  for (const c of n.children) sum += heapBytes(c);
+  return sum;
 }
 
 function arg(name: string, fallback: number): number {
@@ -86,6 +104,8 @@ interface RoundFigures {
   readonly cpuUsPerRequest: number;
   readonly cpuUsPerPart: number;
   readonly syncsPerRequest: number;
+  /** heapBytesPerPart: bytes allocated in the window per part (`--heap`: the sampling heap profiler, collected objects included), else null. */
+  readonly heapBytesPerPart: number | null;
 }
 
 /** Shards is ShardService's propose side over a bare driver: its leadership and in-flight checks, then the driver. */
@@ -209,6 +229,11 @@ async function round(c: Config, batched: boolean): Promise<RoundFigures> {
     // The first WARM_MS are not measured: the code is still being compiled.
     await new Promise((r) => setTimeout(r, WARM_MS));
     const done0 = done;
+    const session = c.heap ? new Session() : null;
+    if (session !== null) {
+      session.connect();
+      await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    }
     const syncs0 = d.stats.walSyncs;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -218,6 +243,12 @@ async function round(c: Config, batched: boolean): Promise<RoundFigures> {
     const elapsedMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const syncs = d.stats.walSyncs - syncs0;
+    let heapBytesPerPart: number | null = null;
+    if (session !== null) {
+      const { profile } = (await session.post('HeapProfiler.stopSampling')) as { profile: { head: HeapNode } };
+      session.disconnect();
+      heapBytesPerPart = Math.round(heapBytes(profile.head) / Math.max(1, measured * c.groups));
+    }
     await Promise.all(loops);
     const us = cpu.user + cpu.system;
     return {
@@ -226,6 +257,7 @@ async function round(c: Config, batched: boolean): Promise<RoundFigures> {
       cpuUsPerRequest: Math.round(us / Math.max(1, measured)),
       cpuUsPerPart: Number((us / Math.max(1, measured * c.groups)).toFixed(2)),
       syncsPerRequest: Number((syncs / Math.max(1, measured)).toFixed(3)),
+      heapBytesPerPart,
     };
   } finally {
     await d.stop();
@@ -246,6 +278,7 @@ async function main(): Promise<void> {
     durationMs: arg('ms', 3000),
     rounds: arg('rounds', 3),
     json: process.argv.includes('--json'),
+    heap: process.argv.includes('--heap'),
   };
   const each: RoundFigures[] = [];
   const batch: RoundFigures[] = [];
@@ -281,7 +314,7 @@ async function main(): Promise<void> {
     const e = each[r] as RoundFigures;
     const p = batch[r] as RoundFigures;
     console.log(
-      `round ${r + 1}: per part ${e.perSec} req/s, ${e.cpuUsPerRequest} µs CPU/request (${e.cpuUsPerPart}/part, ${e.syncsPerRequest} syncs/request) | batch ${p.perSec} req/s, ${p.cpuUsPerRequest} µs CPU/request (${p.cpuUsPerPart}/part, ${p.syncsPerRequest} syncs/request)`,
+      `round ${r + 1}: per part ${e.perSec} req/s, ${e.cpuUsPerRequest} µs CPU/request (${e.cpuUsPerPart}/part, ${e.syncsPerRequest} syncs/request${e.heapBytesPerPart === null ? '' : `, ${e.heapBytesPerPart} B/part`}) | batch ${p.perSec} req/s, ${p.cpuUsPerRequest} µs CPU/request (${p.cpuUsPerPart}/part, ${p.syncsPerRequest} syncs/request${p.heapBytesPerPart === null ? '' : `, ${p.heapBytesPerPart} B/part`})`,
     );
   }
   console.log(`median CPU per request, batch / per part: ${report.medianCpuRatio}`);
