@@ -30,6 +30,7 @@ import type { GroupId, NodeId } from './raft/types.js';
 import { NONE, StateRole } from './raft/types.js';
 import { FlushPacer } from './storage/shard/flush-pacer.js';
 import { nodeHeadBudget } from './storage/shard/head-budget.js';
+import { ShardInflight } from './shard-inflight.js';
 import { ShardStateMachine } from './storage/shard/shard-state-machine.js';
 import { restampLeaderTimeInPlace } from './storage/shard-entry.js';
 import type { ShardStores } from './storage/shard/shard-state-machine.js';
@@ -115,7 +116,7 @@ export interface ShardServiceDeps {
 export class ShardService {
   readonly #d: ShardServiceDeps;
   /** inflight is the entry bytes this node proposed per shard and has not seen applied (bounded by IngestLimits.shardInflightBytesMax each). */
-  readonly #inflight = new Map<GroupId, number>();
+  readonly #inflight = new ShardInflight(IngestLimits.shardInflightBytesMax);
   /** flushPacer is shared by every replica of the node: one flush step (a block) per event-loop turn (flush-pacer.ts). */
   readonly #flushPacer = new FlushPacer();
   /** headBudget bounds the heads of every replica of the node together (head-budget.ts), sized from the V8 heap limit. */
@@ -177,12 +178,13 @@ export class ShardService {
     const refused = this.#refuseHere(driver, group, entry.length);
     if (refused !== null) throw refused;
     assert(driver !== null, 'an accepted entry has a driver');
-    this.#inflight.set(group, (this.#inflight.get(group) ?? 0) + entry.length);
+    const took = this.#inflight.take(group, entry.length);
+    assert(took, 'refuseHere checked the shard\'s in-flight bytes');
     try {
       const r = await driver.propose(group, restampLeaderTimeInPlace(entry, this.#d.wallMs()), timeoutMs);
       return r.result;
     } finally {
-      this.#release(group, entry.length);
+      this.#inflight.release(group, entry.length);
     }
   }
 
@@ -212,18 +214,23 @@ export class ShardService {
       const group = groups[k] as GroupId;
       const entry = entries[k] as Uint8Array;
       let refused: OtlpdbError | null;
+      let stamped: Uint8Array | null = null;
       try {
         refused = this.#refuseHere(driver, group, entry.length);
+        if (refused === null) stamped = restampLeaderTimeInPlace(entry, wallMs);
       } catch (err) {
-        refused = internalError(err); // as proposeHere's rejection: the shard's state machine is not a shard's (a bug)
+        // As proposeHere's rejection: a replica that is not a shard's, or bytes that are not a shard entry (a bug).
+        refused = internalError(err);
       }
-      if (refused !== null) {
-        out[k] = refused;
+      if (refused !== null || stamped === null) {
+        out[k] = refused ?? new OtlpdbError('ERR_INTERNAL', 'a shard entry was not stamped');
         continue;
       }
-      this.#inflight.set(group, (this.#inflight.get(group) ?? 0) + entry.length);
+      // Taken entry by entry: the batch's later entries to the same shard are checked against its earlier ones.
+      const took = this.#inflight.take(group, entry.length);
+      assert(took, 'refuseHere checked the shard\'s in-flight bytes');
       sentGroups.push(group);
-      sentEntries.push(restampLeaderTimeInPlace(entry, wallMs));
+      sentEntries.push(stamped);
       sentSlots.push(k);
     }
     if (sentGroups.length === 0) return Promise.resolve(out);
@@ -232,7 +239,7 @@ export class ShardService {
       assert(results.length === sentSlots.length, 'one outcome per proposed entry');
       for (let j = 0; j < sentSlots.length; j++) {
         out[sentSlots[j] as number] = results[j] as Uint8Array | OtlpdbError;
-        this.#release(sentGroups[j] as GroupId, (sentEntries[j] as Uint8Array).length);
+        this.#inflight.release(sentGroups[j] as GroupId, (sentEntries[j] as Uint8Array).length);
       }
       return out;
     };
@@ -254,19 +261,11 @@ export class ShardService {
     if (st.role !== StateRole.Leader) return new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} does not lead shard ${group}`, { group, leaderHint: st.lead });
     const sm = this.#shard(group);
     if (sm.headFull()) return new OtlpdbError('ERR_UNAVAILABLE', `shard ${group}'s head, or this node's heads together (ShardLimits.nodeHeadHeapPercent of the heap), are full and flushing; retry`, { group, overloaded: true });
-    const held = this.#inflight.get(group) ?? 0;
-    if (held + bytes > IngestLimits.shardInflightBytesMax) {
+    const held = this.#inflight.held(group);
+    if (held + bytes > this.#inflight.bytesMax) {
       return new OtlpdbError('ERR_UNAVAILABLE', `shard ${group} has ${held} bytes of proposals in flight (IngestLimits.shardInflightBytesMax); retry`, { group, overloaded: true });
     }
     return null;
-  }
-
-  /** release gives back `bytes` of a shard's proposals in flight. */
-  #release(group: GroupId, bytes: number): void {
-    const left = (this.#inflight.get(group) ?? 0) - bytes;
-    assert(left >= 0, 'shard in-flight bytes never negative');
-    if (left === 0) this.#inflight.delete(group);
-    else this.#inflight.set(group, left);
   }
 
   #shard(group: GroupId): ShardStateMachine {

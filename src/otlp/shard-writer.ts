@@ -151,7 +151,14 @@ export class ShardWriter {
     let waiting = slots.length < parts.length;
     if (slots.length > 0) {
       this.stats.parts += slots.length;
-      const results = await batch(shards, entries, timeoutMs);
+      let results: readonly (Uint8Array | OtlpdbError)[];
+      try {
+        results = await batch(shards, entries, timeoutMs);
+      } catch (err) {
+        // proposeHereBatch never rejects by contract; if it did (a bug), every part it held ends as a failed attempt would.
+        const e = err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', String(err));
+        results = shards.map(() => e);
+      }
       assert(results.length === slots.length, 'one outcome per part proposed here');
       for (let j = 0; j < slots.length; j++) {
         const k = slots[j] as number;

@@ -404,6 +404,16 @@ t.test('ShardWriter proposes the parts this node leads in one batch and continue
   t.same(batches.length, 1, 'the hint learned from the slot sends the next part for shard 4 to node 2, not to the batch');
 });
 
+t.test('ShardWriter: a proposeHereBatch that breaks its contract and rejects ends its parts with an error each, not the request', async (t) => {
+  const c = new FakeCluster();
+  c.leader = 1;
+  const w = new ShardWriter({ ...c.deps(1), localLeader: () => 1, proposeHereBatch: () => Promise.reject(new Error('boom')) });
+  const outcomes = await w.write([part(1, 0), part(2, 1)], 5_000);
+  t.equal(outcomes.length, 2, 'one outcome per part');
+  for (const o of outcomes) t.ok(!o.ok && o.error.code === 'ERR_UNAVAILABLE' && o.error.retryable, 'a retryable error the client may retry');
+  t.equal(w.stats.partsFailed, 2);
+});
+
 /** ingesterOver builds an Ingester over the fake cluster with the production decoders and a settable tenant setting. */
 async function ingesterOver(c: FakeCluster, tenant: { bytesPerSecond: number; burstBytes: number; traceSampleRatio: number }, settings?: IngestSettings): Promise<Ingester> {
   return new Ingester({
