@@ -176,6 +176,8 @@ export const DriverLimits = {
   groupsMax: 4097,
   /** proposalsPendingPerGroupMax bounds the proposals of one group waiting to be applied; more are refused. */
   proposalsPendingPerGroupMax: 4096,
+  /** proposalBatchEntriesMax bounds the entries of one proposeBatch call (one request's shard parts proposed together). */
+  proposalBatchEntriesMax: 4096,
   /** readsPendingPerGroupMax bounds the read barriers of one group waiting for their ReadIndex. */
   readsPendingPerGroupMax: 4096,
   /** proposalTimeoutMsDefault is the deadline of a proposal (ERR_TIMEOUT after it: outcome unknown). */
@@ -1566,6 +1568,7 @@ export const IngestLimits = {
 assert(IngestLimits.requestDeadlineMsDefault <= IngestLimits.requestDeadlineMsMax, 'default deadline within the max');
 assert(IngestLimits.callMsMin < IngestLimits.partCallMsMax, 'a call may last longer than the minimum');
 assert(IngestLimits.retryBaseMs <= IngestLimits.retryMaxMs, 'retry base within max');
+assert(IngestLimits.partsPerRequestMax <= DriverLimits.proposalBatchEntriesMax, 'a request\'s parts fit in one proposal batch');
 assert(IngestLimits.requestBytesMax <= IngestLimits.nodeInflightBytesMax, 'one request fits the node bound');
 assert(IngestLimits.grpcStreamWindowBytes >= 65_535 && IngestLimits.grpcStreamWindowBytes <= IngestLimits.grpcConnectionWindowBytes, 'a call\'s window within its connection\'s, and not below HTTP/2\'s default');
 assert(IngestLimits.grpcConnectionWindowBytes <= 2 ** 31 - 1, 'an HTTP/2 window fits 31 bits (RFC 9113 §6.9.1)');

@@ -398,6 +398,7 @@ export class OtlpdbNode implements ApiSource {
         return st === null ? NONE : st.role === StateRole.Leader ? opts.id : st.lead;
       },
       proposeHere: (shard, entry, timeoutMs) => shards.proposeHere(shard, entry, timeoutMs),
+      proposeHereBatch: (groups, entries, timeoutMs) => shards.proposeHereBatch(groups, entries, timeoutMs),
       call: (peer, shard, entry, timeoutMs) => transport.call(peer, SHARD_PROPOSE, encodeProposeRequest(shard, entry), timeoutMs),
     });
     const receiveWorkers = opts.receiveWorkers ?? ReceiveWorkerLimits.workersDefault;

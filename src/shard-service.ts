@@ -30,6 +30,7 @@ import type { GroupId, NodeId } from './raft/types.js';
 import { NONE, StateRole } from './raft/types.js';
 import { FlushPacer } from './storage/shard/flush-pacer.js';
 import { nodeHeadBudget } from './storage/shard/head-budget.js';
+import { ShardInflight } from './shard-inflight.js';
 import { ShardStateMachine } from './storage/shard/shard-state-machine.js';
 import { restampLeaderTimeInPlace } from './storage/shard-entry.js';
 import type { ShardStores } from './storage/shard/shard-state-machine.js';
@@ -115,7 +116,7 @@ export interface ShardServiceDeps {
 export class ShardService {
   readonly #d: ShardServiceDeps;
   /** inflight is the entry bytes this node proposed per shard and has not seen applied (bounded by IngestLimits.shardInflightBytesMax each). */
-  readonly #inflight = new Map<GroupId, number>();
+  readonly #inflight = new ShardInflight(IngestLimits.shardInflightBytesMax);
   /** flushPacer is shared by every replica of the node: one flush step (a block) per event-loop turn (flush-pacer.ts). */
   readonly #flushPacer = new FlushPacer();
   /** headBudget bounds the heads of every replica of the node together (head-budget.ts), sized from the V8 heap limit. */
@@ -174,25 +175,97 @@ export class ShardService {
    */
   async proposeHere(group: GroupId, entry: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     const driver = this.#d.driver();
-    const st = driver?.basicStatus(group) ?? null;
-    if (driver === null || st === null) throw new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} hosts no replica of shard ${group}`, { group, leaderHint: NONE });
-    if (st.role !== StateRole.Leader) throw new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} does not lead shard ${group}`, { group, leaderHint: st.lead });
-    const sm = this.#shard(group);
-    if (sm.headFull()) throw new OtlpdbError('ERR_UNAVAILABLE', `shard ${group}'s head, or this node's heads together (ShardLimits.nodeHeadHeapPercent of the heap), are full and flushing; retry`, { group, overloaded: true });
-    const held = this.#inflight.get(group) ?? 0;
-    if (held + entry.length > IngestLimits.shardInflightBytesMax) {
-      throw new OtlpdbError('ERR_UNAVAILABLE', `shard ${group} has ${held} bytes of proposals in flight (IngestLimits.shardInflightBytesMax); retry`, { group, overloaded: true });
-    }
-    this.#inflight.set(group, held + entry.length);
+    const refused = this.#refuseHere(driver, group, entry.length);
+    if (refused !== null) throw refused;
+    assert(driver !== null, 'an accepted entry has a driver');
+    const took = this.#inflight.take(group, entry.length);
+    assert(took, 'refuseHere checked the shard\'s in-flight bytes');
     try {
       const r = await driver.propose(group, restampLeaderTimeInPlace(entry, this.#d.wallMs()), timeoutMs);
       return r.result;
     } finally {
-      const left = (this.#inflight.get(group) ?? 0) - entry.length;
-      assert(left >= 0, 'shard in-flight bytes never negative');
-      if (left === 0) this.#inflight.delete(group);
-      else this.#inflight.set(group, left);
+      this.#inflight.release(group, entry.length);
     }
+  }
+
+  /**
+   * proposeHereBatch is proposeHere for several entries at once (one
+   * request's parts whose shards this node leads): `entries[k]` goes to
+   * shard `groups[k]` under proposeHere's checks, each entry on its own
+   * (leadership, a full head, the shard's in-flight bytes, counted with the
+   * batch's earlier entries to the same shard), and the accepted ones go to
+   * the driver in one proposeBatch. Slot k of the answer holds entry k's
+   * encoded ShardApplyResult, applied here, or the error that ended it; the
+   * promise resolves once every slot has settled and never rejects. Each
+   * accepted entry's bytes stay counted in flight until the whole batch has
+   * settled (a few entries longer than proposeHere would: the bound holds).
+   * The caller hands the bytes over, as with proposeHere.
+   */
+  proposeHereBatch(groups: readonly GroupId[], entries: readonly Uint8Array[], timeoutMs: number): Promise<readonly (Uint8Array | OtlpdbError)[]> {
+    assert(groups.length === entries.length, 'one shard per entry');
+    const n = groups.length;
+    const out = new Array<Uint8Array | OtlpdbError>(n);
+    const driver = this.#d.driver();
+    const sentGroups: GroupId[] = [];
+    const sentEntries: Uint8Array[] = [];
+    const sentSlots: number[] = [];
+    const wallMs = this.#d.wallMs();
+    for (let k = 0; k < n; k++) {
+      const group = groups[k] as GroupId;
+      const entry = entries[k] as Uint8Array;
+      let refused: OtlpdbError | null;
+      let stamped: Uint8Array | null = null;
+      try {
+        refused = this.#refuseHere(driver, group, entry.length);
+        if (refused === null) stamped = restampLeaderTimeInPlace(entry, wallMs);
+      } catch (err) {
+        // As proposeHere's rejection: a replica that is not a shard's, or bytes that are not a shard entry (a bug).
+        refused = internalError(err);
+      }
+      if (refused !== null || stamped === null) {
+        out[k] = refused ?? new OtlpdbError('ERR_INTERNAL', 'a shard entry was not stamped');
+        continue;
+      }
+      // Taken entry by entry: the batch's later entries to the same shard are checked against its earlier ones.
+      const took = this.#inflight.take(group, entry.length);
+      assert(took, 'refuseHere checked the shard\'s in-flight bytes');
+      sentGroups.push(group);
+      sentEntries.push(stamped);
+      sentSlots.push(k);
+    }
+    if (sentGroups.length === 0) return Promise.resolve(out);
+    assert(driver !== null, 'an accepted entry has a driver');
+    const settled = (results: readonly (Uint8Array | OtlpdbError)[]): readonly (Uint8Array | OtlpdbError)[] => {
+      assert(results.length === sentSlots.length, 'one outcome per proposed entry');
+      for (let j = 0; j < sentSlots.length; j++) {
+        out[sentSlots[j] as number] = results[j] as Uint8Array | OtlpdbError;
+        this.#inflight.release(sentGroups[j] as GroupId, (sentEntries[j] as Uint8Array).length);
+      }
+      return out;
+    };
+    let proposing: Promise<readonly (Uint8Array | OtlpdbError)[]>;
+    try {
+      proposing = driver.proposeBatch(sentGroups, sentEntries, timeoutMs);
+    } catch (err) {
+      // A bad timeout or a broken assertion: every accepted entry ends with that error, and gives its bytes back.
+      const e = internalError(err);
+      return Promise.resolve(settled(sentEntries.map(() => e)));
+    }
+    return proposing.then(settled);
+  }
+
+  /** refuseHere is proposeHere's refusal of an entry of `bytes` to `group` before it is proposed, or null when it may be. */
+  #refuseHere(driver: MultiRaftDriver | null, group: GroupId, bytes: number): OtlpdbError | null {
+    const st = driver?.basicStatus(group) ?? null;
+    if (driver === null || st === null) return new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} hosts no replica of shard ${group}`, { group, leaderHint: NONE });
+    if (st.role !== StateRole.Leader) return new OtlpdbError('ERR_NOT_LEADER', `node ${this.#d.self} does not lead shard ${group}`, { group, leaderHint: st.lead });
+    const sm = this.#shard(group);
+    if (sm.headFull()) return new OtlpdbError('ERR_UNAVAILABLE', `shard ${group}'s head, or this node's heads together (ShardLimits.nodeHeadHeapPercent of the heap), are full and flushing; retry`, { group, overloaded: true });
+    const held = this.#inflight.held(group);
+    if (held + bytes > this.#inflight.bytesMax) {
+      return new OtlpdbError('ERR_UNAVAILABLE', `shard ${group} has ${held} bytes of proposals in flight (IngestLimits.shardInflightBytesMax); retry`, { group, overloaded: true });
+    }
+    return null;
   }
 
   #shard(group: GroupId): ShardStateMachine {
@@ -349,4 +422,9 @@ export function sumStats(reports: readonly ShardStatsReport[], shardCount: numbe
   const missing: number[] = [];
   for (let g = 1; g <= shardCount; g++) if (!best.has(g)) missing.push(g);
   return { traces: t, metrics: m, logs: l, shards: best.size, shardsMissing: missing };
+}
+
+/** internalError is `err` when it is an OtlpdbError, else an ERR_INTERNAL carrying its text. */
+function internalError(err: unknown): OtlpdbError {
+  return err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', String(err));
 }

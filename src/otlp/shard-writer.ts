@@ -59,6 +59,16 @@ export interface ShardWriterDeps {
    * bytes over once and copies for any later local attempt.
    */
   readonly proposeHere: (shard: GroupId, entry: Uint8Array, timeoutMs: number) => Promise<Uint8Array>;
+  /**
+   * proposeHereBatch, when given, is proposeHere for several entries at
+   * once (`entries[k]` to shard `shards[k]`): it resolves once every entry
+   * has settled, slot k holding entry k's encoded apply result or the error
+   * proposeHere would have thrown for it, and never rejects. The writer
+   * sends it, in one call, the first attempt of every part this node leads;
+   * a part whose slot failed goes on as if its first attempt had (retries,
+   * hints, backoff).
+   */
+  readonly proposeHereBatch?: (shards: readonly GroupId[], entries: readonly Uint8Array[], timeoutMs: number) => Promise<readonly (Uint8Array | OtlpdbError)[]>;
   /** call forwards to a peer (SHARD_PROPOSE). */
   readonly call: (peer: NodeId, shard: GroupId, entry: Uint8Array, timeoutMs: number) => Promise<Uint8Array>;
 }
@@ -96,84 +106,168 @@ export class ShardWriter {
     return new Map([...this.#breakers].map(([id, b]) => [id, b.state(now)]));
   }
 
-  /** write sends every part and resolves with one outcome per part (in part order) by `deadlineMs` (on the nowMs clock). */
+  /**
+   * write sends every part and resolves with one outcome per part (in part
+   * order) by `deadlineMs` (on the nowMs clock). With proposeHereBatch, the
+   * parts this node leads go there together first; see #writeHere.
+   */
   write(parts: readonly ShardPart[], deadlineMs: number): Promise<PartOutcome[]> {
     assert(parts.length <= IngestLimits.partsPerRequestMax, 'write parts within partsPerRequestMax');
-    return Promise.all(parts.map((p) => this.#writePart(p, deadlineMs)));
+    const batch = this.#d.proposeHereBatch;
+    const leftMs = Math.floor(deadlineMs - this.#d.nowMs());
+    if (batch === undefined || parts.length === 0 || leftMs < IngestLimits.callMsMin) return Promise.all(parts.map((p) => this.#writePart(p, deadlineMs, null)));
+    return this.#writeHere(batch, parts, deadlineMs, Math.min(leftMs, IngestLimits.partCallMsMax));
   }
 
-  async #writePart(part: ShardPart, deadlineMs: number): Promise<PartOutcome> {
-    this.stats.parts++;
+  /**
+   * writeHere proposes every part whose first target is this node in one
+   * proposeHereBatch call (the first attempt #writePart would make, with
+   * the part's own bytes handed over), starts #writePart for the others at
+   * once, and continues a part whose slot failed in #writePart from that
+   * failure. A request whose shards all lead here (one node, or R=1) pays
+   * one promise instead of a chain of frames and promises per part.
+   */
+  async #writeHere(
+    batch: NonNullable<ShardWriterDeps['proposeHereBatch']>,
+    parts: readonly ShardPart[],
+    deadlineMs: number,
+    timeoutMs: number,
+  ): Promise<PartOutcome[]> {
+    const self = this.#d.self;
+    const out = new Array<PartOutcome | Promise<PartOutcome>>(parts.length);
+    const slots: number[] = [];
+    const shards: GroupId[] = [];
+    const entries: Uint8Array[] = [];
+    for (let k = 0; k < parts.length; k++) {
+      const part = parts[k] as ShardPart;
+      if (this.#leadsHere(part.shard)) {
+        slots.push(k);
+        shards.push(part.shard);
+        entries.push(part.bytes);
+      } else {
+        out[k] = this.#writePart(part, deadlineMs, null);
+      }
+    }
+    let waiting = slots.length < parts.length;
+    if (slots.length > 0) {
+      this.stats.parts += slots.length;
+      let results: readonly (Uint8Array | OtlpdbError)[];
+      try {
+        results = await batch(shards, entries, timeoutMs);
+      } catch (err) {
+        // proposeHereBatch never rejects by contract; if it did (a bug), every part it held ends as a failed attempt would.
+        const e = err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', String(err));
+        results = shards.map(() => e);
+      }
+      assert(results.length === slots.length, 'one outcome per part proposed here');
+      for (let j = 0; j < slots.length; j++) {
+        const k = slots[j] as number;
+        const part = parts[k] as ShardPart;
+        const r = results[j];
+        if (r instanceof Uint8Array) {
+          this.#hints.set(part.shard, self);
+          out[k] = { ok: true, part, result: decodeApplyResult(r) };
+        } else {
+          assert(r instanceof OtlpdbError, 'a failed slot holds an OtlpdbError');
+          out[k] = this.#writePart(part, deadlineMs, r);
+          waiting = true;
+        }
+      }
+    }
+    return waiting ? Promise.all(out) : (out as PartOutcome[]);
+  }
+
+  /** leadsHere says whether a part for `shard` would go to this node first: its hint, else the leader this node sees. */
+  #leadsHere(shard: GroupId): boolean {
+    const hint = this.#hints.get(shard);
+    return (hint === undefined ? this.#d.localLeader(shard) : hint) === this.#d.self;
+  }
+
+  /**
+   * writePart sends one part until it commits, fails for good or the
+   * deadline comes. `prior`, when set, is the failure of the part's first
+   * attempt, made here by #writeHere with the part's own bytes: the loop
+   * starts from it as from any failed attempt on this node.
+   */
+  async #writePart(part: ShardPart, deadlineMs: number, prior: OtlpdbError | null): Promise<PartOutcome> {
+    if (prior === null) this.stats.parts++;
     let replicas = this.#d.replicasOf(part.shard);
-    let target = this.#firstTarget(part.shard, replicas);
+    let target = prior === null ? this.#firstTarget(part.shard, replicas) : this.#d.self;
     let failures = 0;
     let hops = 0;
     // Built only when a part fails: an error (with its stack) per part was a measurable share of a node's ingest CPU.
     let last: OtlpdbError | null = null;
     let breakerOpenAt = NONE; // The last peer skipped for an open breaker, for the error when nothing else failed.
-    let handedOver = false; // part.bytes went to proposeHere once: they may be in the log, so later local attempts send a copy.
+    let handedOver = prior !== null; // part.bytes went to proposeHere once: they may be in the log, so later local attempts send a copy.
+    let failed = prior; // the error of the attempt just made, when it was made before this loop
     for (let attempt = 0; attempt < IngestLimits.partAttemptsMax; attempt++) {
-      const leftMs = Math.floor(deadlineMs - this.#d.nowMs());
-      if (leftMs < IngestLimits.callMsMin) break;
-      if (target === NONE) {
-        failures++;
-        if (!(await this.#backoff(failures, deadlineMs))) break;
-        // The placement may have become known meanwhile (a node that just started, a shard just placed).
-        replicas = this.#d.replicasOf(part.shard);
-        target = this.#firstTarget(part.shard, replicas);
-        continue;
-      }
-      const breaker = this.#breaker(target);
-      if (target !== this.#d.self && !breaker.tryAcquire(this.#d.nowMs())) {
-        this.stats.breakerSkips++;
-        breakerOpenAt = target;
-        const next = this.#nextReplica(replicas, target, attempt);
-        if (next === target || next === NONE) {
+      if (failed === null) {
+        const leftMs = Math.floor(deadlineMs - this.#d.nowMs());
+        if (leftMs < IngestLimits.callMsMin) break;
+        if (target === NONE) {
           failures++;
           if (!(await this.#backoff(failures, deadlineMs))) break;
+          // The placement may have become known meanwhile (a node that just started, a shard just placed).
+          replicas = this.#d.replicasOf(part.shard);
+          target = this.#firstTarget(part.shard, replicas);
+          continue;
         }
-        target = next;
-        continue;
-      }
-      const timeoutMs = Math.min(leftMs, IngestLimits.partCallMsMax);
-      try {
-        let bytes: Uint8Array;
-        if (target === this.#d.self) {
-          const entry = handedOver ? new Uint8Array(part.bytes) : part.bytes; // not slice(): a Buffer's slice is a view
-          handedOver = true;
-          bytes = await this.#d.proposeHere(part.shard, entry, timeoutMs);
-        } else {
-          bytes = await this.#forward(target, part, timeoutMs);
-        }
-        if (target !== this.#d.self) breaker.success();
-        this.#hints.set(part.shard, target);
-        return { ok: true, part, result: decodeApplyResult(bytes) };
-      } catch (err) {
-        const e = err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', String(err));
-        last = e;
-        const answered = target === this.#d.self || e.details['remote'] === true;
-        if (target !== this.#d.self) {
-          if (answered) breaker.success();
-          else breaker.failure(this.#d.nowMs());
-        }
-        if (!RETRYABLE_CODES.has(e.code)) break;
-        this.stats.retries++;
-        if (e.code === 'ERR_NOT_LEADER') {
-          this.stats.notLeader++;
-          const hint = Number(e.details['leaderHint'] ?? NONE);
-          if (Number.isSafeInteger(hint) && hint !== NONE && hint !== target && hops < IngestLimits.leaderHopsMax) {
-            hops++;
-            this.#hints.set(part.shard, hint);
-            target = hint;
-            continue;
+        const breaker = this.#breaker(target);
+        if (target !== this.#d.self && !breaker.tryAcquire(this.#d.nowMs())) {
+          this.stats.breakerSkips++;
+          breakerOpenAt = target;
+          const next = this.#nextReplica(replicas, target, attempt);
+          if (next === target || next === NONE) {
+            failures++;
+            if (!(await this.#backoff(failures, deadlineMs))) break;
           }
+          target = next;
+          continue;
         }
-        hops = 0;
-        this.#hints.delete(part.shard);
-        failures++;
-        if (!(await this.#backoff(failures, deadlineMs))) break;
-        target = this.#nextReplica(replicas, target, attempt);
+        const timeoutMs = Math.min(leftMs, IngestLimits.partCallMsMax);
+        try {
+          let bytes: Uint8Array;
+          if (target === this.#d.self) {
+            const entry = handedOver ? new Uint8Array(part.bytes) : part.bytes; // not slice(): a Buffer's slice is a view
+            handedOver = true;
+            bytes = await this.#d.proposeHere(part.shard, entry, timeoutMs);
+          } else {
+            bytes = await this.#forward(target, part, timeoutMs);
+          }
+          if (target !== this.#d.self) breaker.success();
+          this.#hints.set(part.shard, target);
+          return { ok: true, part, result: decodeApplyResult(bytes) };
+        } catch (err) {
+          const e = err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', String(err));
+          const answered = target === this.#d.self || e.details['remote'] === true;
+          if (target !== this.#d.self) {
+            if (answered) breaker.success();
+            else breaker.failure(this.#d.nowMs());
+          }
+          failed = e;
+        }
       }
+      // The attempt just made (here or, for the first, by #writeHere) failed with `failed`.
+      const e: OtlpdbError = failed;
+      failed = null;
+      last = e;
+      if (!RETRYABLE_CODES.has(e.code)) break;
+      this.stats.retries++;
+      if (e.code === 'ERR_NOT_LEADER') {
+        this.stats.notLeader++;
+        const hint = Number(e.details['leaderHint'] ?? NONE);
+        if (Number.isSafeInteger(hint) && hint !== NONE && hint !== target && hops < IngestLimits.leaderHopsMax) {
+          hops++;
+          this.#hints.set(part.shard, hint);
+          target = hint;
+          continue;
+        }
+      }
+      hops = 0;
+      this.#hints.delete(part.shard);
+      failures++;
+      if (!(await this.#backoff(failures, deadlineMs))) break;
+      target = this.#nextReplica(replicas, target, attempt);
     }
     this.stats.partsFailed++;
     last ??=

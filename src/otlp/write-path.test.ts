@@ -342,6 +342,78 @@ t.test('ShardWriter hands a part\'s bytes to proposeHere once: a retry never sta
   }
 });
 
+t.test('ShardWriter proposes the parts this node leads in one batch and continues a failed slot as a failed first attempt', async (t) => {
+  const c = new FakeCluster();
+  const batches: string[][] = [];
+  const handed: Uint8Array[] = [];
+  c.leader = 2; // the leader FakeCluster answers for: node 2 leads shards 4 and 6; proposeHere below answers as node 1 for the rest
+  const deps2 = c.deps(1);
+  const parts = [part(3, 0), part(4, 1), part(5, 2), part(6, 3)];
+  const own5 = (parts[2] as ShardPart).bytes;
+  let local5: Uint8Array | null = null;
+  // Node 1 leads shards 3, 4 and 5 as far as it knows; in the batch shard 4 says NOT_LEADER (hint 2) and shard 5 is
+  // overloaded (a retry here after a backoff, with a copy of the bytes); node 2 leads shard 6.
+  const writer = new ShardWriter({
+    ...deps2,
+    localLeader: (shard) => (shard === 6 ? 2 : 1),
+    replicasOf: (shard) => (shard === 5 ? [1] : [1, 2, 3]), // shard 5 has no other replica: its retry comes back here
+    proposeHere: async (shard, entry, ms) => {
+      if (shard === 5) local5 = entry;
+      c.leader = 1;
+      try {
+        return await deps2.proposeHere(shard, entry, ms);
+      } finally {
+        c.leader = 2;
+      }
+    },
+    proposeHereBatch: async (shards, entries) => {
+      batches.push(shards.map((s) => String(s)));
+      return shards.map((shard, k) => {
+        const entry = entries[k] as Uint8Array;
+        handed.push(entry);
+        if (shard === 4) return new OtlpdbError('ERR_NOT_LEADER', 'not leader', { leaderHint: 2 });
+        if (shard === 5) return new OtlpdbError('ERR_UNAVAILABLE', 'in flight', { overloaded: true });
+        c.calls.push(`1:${shard}`);
+        return encodeApplyResult(okResult(false));
+      });
+    },
+  });
+  const t0 = c.now;
+  const outcomes = await writer.write(parts, c.now + 5_000);
+  t.same(
+    outcomes.map((o) => [o.part.shard, o.ok]),
+    [
+      [3, true],
+      [4, true],
+      [5, true],
+      [6, true],
+    ],
+    'one outcome per part, in part order, every one committed',
+  );
+  t.same(batches, [['3', '4', '5']], 'the three parts this node leads went in one batch; shard 6 (led by node 2) did not');
+  t.equal(handed[0], (parts[0] as ShardPart).bytes, 'the batch is handed the parts\' own bytes');
+  t.ok(c.calls.includes('2:4'), 'the NOT_LEADER slot went to its hinted leader');
+  t.ok(c.calls.includes('2:6'), 'the part led elsewhere was forwarded at once');
+  t.ok(local5 !== null && local5 !== own5 && hex(local5) === hex(own5), 'the overloaded slot was retried here with a copy of its bytes');
+  t.ok(c.now > t0, 'after a backoff');
+  t.equal(writer.stats.parts, 4, 'each part counted once');
+  t.equal(writer.stats.notLeader, 1);
+  t.equal(writer.stats.retries, 2);
+  const [again] = await writer.write([part(4, 4)], c.now + 5_000);
+  t.ok(again?.ok, 'committed');
+  t.same(batches.length, 1, 'the hint learned from the slot sends the next part for shard 4 to node 2, not to the batch');
+});
+
+t.test('ShardWriter: a proposeHereBatch that breaks its contract and rejects ends its parts with an error each, not the request', async (t) => {
+  const c = new FakeCluster();
+  c.leader = 1;
+  const w = new ShardWriter({ ...c.deps(1), localLeader: () => 1, proposeHereBatch: () => Promise.reject(new Error('boom')) });
+  const outcomes = await w.write([part(1, 0), part(2, 1)], 5_000);
+  t.equal(outcomes.length, 2, 'one outcome per part');
+  for (const o of outcomes) t.ok(!o.ok && o.error.code === 'ERR_UNAVAILABLE' && o.error.retryable, 'a retryable error the client may retry');
+  t.equal(w.stats.partsFailed, 2);
+});
+
 /** ingesterOver builds an Ingester over the fake cluster with the production decoders and a settable tenant setting. */
 async function ingesterOver(c: FakeCluster, tenant: { bytesPerSecond: number; burstBytes: number; traceSampleRatio: number }, settings?: IngestSettings): Promise<Ingester> {
   return new Ingester({

@@ -94,3 +94,29 @@ t.test('restore refuses malformed snapshots and leaves the window unchanged', as
   for (const [what, bytes] of bad) t.equal(codeOf(() => target.restore(bytes)), 'ERR_CORRUPTION', what);
   t.same(target.snapshot(), before, 'unchanged after every refusal');
 });
+
+t.test('the last pair seen is reused by remember, never for another pair, and a malformed key is still refused', async (t) => {
+  const w = new IdempotencyWindow({ keysMax: 100_000 });
+  const ref = new Set<string>();
+  const rand = new SeededRand(91);
+  let wrong = 0;
+  for (let i = 0; i < 20_000; i++) {
+    // Neighbouring pairs: the same key with another part, another key with the same part.
+    const k = key(rand.intn(50));
+    const part = rand.intn(3);
+    const other = rand.intn(2) === 0 ? [key(rand.intn(50)), part] : [k, rand.intn(3)];
+    if (w.seen(k, part) !== ref.has(`${k}/${part}`)) wrong++;
+    const [k2, p2] = other as [string, number];
+    if (rand.intn(2) === 0) {
+      if (w.remember(k2, p2, i) !== !ref.has(`${k2}/${p2}`)) wrong++;
+      ref.add(`${k2}/${p2}`);
+    } else {
+      if (w.remember(k, part, i) !== !ref.has(`${k}/${part}`)) wrong++;
+      ref.add(`${k}/${part}`);
+    }
+  }
+  t.equal(wrong, 0, 'every answer as a plain set of pairs gives it');
+  w.seen(key(1), 0);
+  t.throws(() => w.seen('XYZ', 0), 'a malformed key is refused');
+  t.throws(() => w.remember(key(1), -1, 5), 'a malformed part is refused right after a good pair');
+});

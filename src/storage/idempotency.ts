@@ -75,6 +75,15 @@ export class IdempotencyWindow {
   #highWaterMs = 0;
   #evicted = 0;
   #expired = 0;
+  /**
+   * The last pair `seen` checked and its map key: the state machine calls
+   * remember(key, part) right after seen(key, part) for a fresh entry, and
+   * building and checking the key once per entry instead of twice was a
+   * share of apply. A cache of one pair: it holds no state of the window.
+   */
+  #lastKey = '';
+  #lastPart = -1;
+  #lastPair = '';
 
   constructor(options: IdempotencyWindowOptions = {}) {
     this.#windowMs = options.windowMs ?? StorageLimits.idempotencyWindowMsDefault;
@@ -87,8 +96,7 @@ export class IdempotencyWindow {
 
   /** seen says whether (key, part) was remembered and has not expired or been evicted. */
   seen(key: string, part: number): boolean {
-    checkPair(key, part);
-    return this.#byKey.has(pairKey(key, part));
+    return this.#byKey.has(this.#pair(key, part));
   }
 
   /**
@@ -97,9 +105,8 @@ export class IdempotencyWindow {
    * remembered. A full window evicts its oldest pair first.
    */
   remember(key: string, part: number, atMs: number): boolean {
-    checkPair(key, part);
     assert(Number.isSafeInteger(atMs) && atMs >= 0, 'remember atMs is a safe non-negative integer');
-    const k = pairKey(key, part);
+    const k = this.#pair(key, part);
     if (this.#byKey.has(k)) return false;
     this.#highWaterMs = Math.max(this.#highWaterMs, atMs);
     while (this.#byKey.size >= this.#keysMax) {
@@ -111,6 +118,17 @@ export class IdempotencyWindow {
     this.#byKey.set(k, this.#highWaterMs);
     assert(this.#byKey.size <= this.#keysMax, 'window size <= keysMax');
     return true;
+  }
+
+  /** pair is (key, part)'s map key, checked; the last pair asked for is answered again without building or checking it twice. */
+  #pair(key: string, part: number): string {
+    if (key === this.#lastKey && part === this.#lastPart) return this.#lastPair;
+    checkPair(key, part);
+    const k = pairKey(key, part);
+    this.#lastKey = key;
+    this.#lastPart = part;
+    this.#lastPair = k;
+    return k;
   }
 
   /** expire forgets pairs remembered at or before nowMs - windowMs; nowMs is an entry's leaderTimeMs. Returns how many. */

@@ -189,6 +189,8 @@ import { isDurable } from './state-machine.js';
 import type { AnyStateMachine } from './state-machine.js';
 import {
   NOT_WAITING,
+  ProposalBatch,
+  ProposalSlot,
   addProposalWaiter,
   expireWaiters,
   failWaiters,
@@ -531,6 +533,56 @@ export class MultiRaftDriver {
       propose: () => g.raw.propose(data),
       resolve: (index, term, result) => resolve({ index, term, result }),
     }));
+  }
+
+  /**
+   * proposeBatch proposes `datas[k]` to group `groups[k]` for every k (at
+   * most DriverLimits.proposalBatchEntriesMax entries; a group may appear
+   * more than once) on this node, which must lead each of them, each under
+   * the rules of propose, and resolves once every entry has settled: slot k
+   * holds the result of entry k, applied here, or the error that ended it
+   * (a refusal before proposing, ERR_NOT_LEADER, ERR_TIMEOUT,
+   * ERR_PROPOSAL_DROPPED...). It never rejects. One promise for the batch
+   * and one small waiter per entry, where propose pays a promise, its
+   * closures and the caller's frame per entry: a request to 16 shards pays
+   * for one.
+   */
+  proposeBatch(groups: readonly GroupId[], datas: readonly Uint8Array[], timeoutMs: number = this.#settings.proposalTimeoutMs): Promise<readonly (Uint8Array | OtlpdbError)[]> {
+    assert(groups.length === datas.length, 'one group per proposed entry');
+    assert(groups.length > 0 && groups.length <= DriverLimits.proposalBatchEntriesMax, 'a batch holds 1..proposalBatchEntriesMax entries');
+    const ms = checkTimeout(timeoutMs, 'timeoutMs');
+    return new Promise((resolve) => {
+      const batch = this.newProposalBatch(groups.length, resolve);
+      const deadlineMs = this.#clock.nowMs() + ms;
+      let proposed = 0;
+      for (let k = 0; k < groups.length; k++) {
+        const group = groups[k] as GroupId;
+        const data = datas[k];
+        const g = this.#groups.get(group);
+        const refused = this.#refuseRequest(g, group);
+        if (refused !== null) {
+          batch.settle(k, refused);
+          continue;
+        }
+        assert(g !== undefined, 'a usable request names a hosted group');
+        const err = data instanceof Uint8Array ? (proposalRoom(g) ?? g.raw.propose(data)) : new OtlpdbError('ERR_INVALID_ARGUMENT', 'proposal data is not bytes');
+        if (err !== null) {
+          batch.settle(k, err);
+          continue;
+        }
+        // On the leader the proposal is the last entry, in the current term.
+        const st = g.raw.basicStatus();
+        assert(st.role === StateRole.Leader, 'only a leader accepts a proposal (forwarding is disabled)');
+        addProposalWaiter(g, this.stats, st.lastIndex, new ProposalSlot(batch, k, st.term, deadlineMs));
+        proposed++;
+      }
+      if (proposed > 0) this.#loop.kick();
+    });
+  }
+
+  /** newProposalBatch makes proposeBatch's bookkeeping; a seam for tests that plant a bug in it (an answer before every entry settled). */
+  protected newProposalBatch(size: number, done: (results: readonly (Uint8Array | OtlpdbError)[]) => void): ProposalBatch {
+    return new ProposalBatch(size, done);
   }
 
   /**

@@ -60,6 +60,68 @@ export interface ProposalWaiter {
   readonly reject: (e: OtlpdbError) => void;
 }
 
+/**
+ * ProposalBatch gathers the outcomes of one proposeBatch call: one slot per
+ * proposed entry, each settled once with the entry's apply result or the
+ * error that ended it; `done` runs once, when the last slot settles, and
+ * never before (the caller acknowledges nothing until every slot has its
+ * outcome). One object for the batch and one ProposalSlot per entry replace
+ * a promise, its executor and resolve closures per entry.
+ *
+ * Invariants: 0 <= left <= results.length; a slot holds undefined until it
+ * settles; done runs exactly once, when left reaches 0.
+ */
+export class ProposalBatch {
+  readonly results: (Uint8Array | OtlpdbError | undefined)[];
+  #left: number;
+  readonly #done: (results: readonly (Uint8Array | OtlpdbError)[]) => void;
+
+  constructor(size: number, done: (results: readonly (Uint8Array | OtlpdbError)[]) => void) {
+    assert(Number.isSafeInteger(size) && size > 0 && size <= DriverLimits.proposalBatchEntriesMax, 'a proposal batch holds 1..proposalBatchEntriesMax entries');
+    this.results = new Array<Uint8Array | OtlpdbError | undefined>(size).fill(undefined);
+    this.#left = size;
+    this.#done = done;
+  }
+
+  /** left is how many slots have not settled yet. */
+  get left(): number {
+    return this.#left;
+  }
+
+  /** settle records slot `slot`'s outcome; the last one to settle ends the batch. */
+  settle(slot: number, outcome: Uint8Array | OtlpdbError): void {
+    assert(slot >= 0 && slot < this.results.length, 'a batch slot is in range');
+    assert(this.results[slot] === undefined, 'a batch slot settles once');
+    assert(this.#left > 0, 'a settled batch gets no more outcomes');
+    this.results[slot] = outcome;
+    this.#left--;
+    if (this.#left === 0) this.#done(this.results as (Uint8Array | OtlpdbError)[]);
+  }
+}
+
+/** ProposalSlot is the waiter of one entry of a ProposalBatch: it settles its slot instead of a promise of its own. */
+export class ProposalSlot implements ProposalWaiter {
+  readonly #batch: ProposalBatch;
+  readonly #slot: number;
+  readonly term: number;
+  readonly deadlineMs: number;
+
+  constructor(batch: ProposalBatch, slot: number, term: number, deadlineMs: number) {
+    this.#batch = batch;
+    this.#slot = slot;
+    this.term = term;
+    this.deadlineMs = deadlineMs;
+  }
+
+  resolve(_index: number, _term: number, result: Uint8Array): void {
+    this.#batch.settle(this.#slot, result);
+  }
+
+  reject(e: OtlpdbError): void {
+    this.#batch.settle(this.#slot, e);
+  }
+}
+
 /** ReadWaiter is one read barrier, waiting for its ReadState and then for the applied index to reach it. */
 export interface ReadWaiter {
   index: number;
