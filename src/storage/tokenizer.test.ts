@@ -190,6 +190,8 @@ const FRAGMENTS = [
   ' ', '  ', '-', '.', '/', '"', '=', ',', '\n', '\t', 'é', 'É', 'ß', 'İ', 'ﬀ', 'Ωmega', '日本', 'x\u0301', '😀', '\ud83d', '\ude00',
   '٣', 'ab٣', '9é', 'A'.repeat(40), 'a'.repeat(300), 'NullPointerException', 'GET', 'HTTP/1.1',
   '06:22:58', 'T06:22:58.123Z', 'a:b:c:d:e:f', '1:2:3:4:5:6:10.0.0.1', '1:2:3:4:5:10.0.0.1', 'ab:'.repeat(25), 'key:value',
+  // Runs at the lengths wordFollowerMayClaim cuts at: 7, 8 and 9 hex digits before "-", 4 and 5 before ":", a digit or a letter first before ".".
+  'deadbee-', 'DeadBeef-', 'deadbeef0-', 'e29b-', 'abcd:', 'ABCD:1', 'abcde:', 'a1.5', '1a.5', '12345678.9', '9.', 'x.y', '2026-11-27T10:00:08Z',
 ];
 
 t.test('the fast scans equal the regexes alone on random lines (and a planted difference is seen)', async (t) => {
