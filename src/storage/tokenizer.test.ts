@@ -190,6 +190,8 @@ const FRAGMENTS = [
   ' ', '  ', '-', '.', '/', '"', '=', ',', '\n', '\t', 'é', 'É', 'ß', 'İ', 'ﬀ', 'Ωmega', '日本', 'x\u0301', '😀', '\ud83d', '\ude00',
   '٣', 'ab٣', '9é', 'A'.repeat(40), 'a'.repeat(300), 'NullPointerException', 'GET', 'HTTP/1.1',
   '06:22:58', 'T06:22:58.123Z', 'a:b:c:d:e:f', '1:2:3:4:5:6:10.0.0.1', '1:2:3:4:5:10.0.0.1', 'ab:'.repeat(25), 'key:value',
+  // Runs at the lengths wordFollowerMayClaim cuts at: 7, 8 and 9 hex digits before "-", 4 and 5 before ":", a digit or a letter first before ".".
+  'deadbee-', 'DeadBeef-', 'deadbeef0-', 'e29b-', 'abcd:', 'ABCD:1', 'abcde:', 'a1.5', '1a.5', '12345678.9', '9.', 'x.y', '2026-11-27T10:00:08Z',
 ];
 
 t.test('the fast scans equal the regexes alone on random lines (and a planted difference is seen)', async (t) => {
@@ -264,4 +266,58 @@ t.test('TermIds refuses a term past its most terms (ERR_LIMIT_EXCEEDED)', async 
   }
   t.equal(code, 'ERR_LIMIT_EXCEEDED');
   t.same(ids.terms, ['a', 'b', 'c']);
+});
+
+t.test('tokenizeLineIds equals the regex reference on random character soup (non-ASCII, long tokens, punctuation runs; a planted difference is seen)', async (t) => {
+  const rand = new SeededRand(0x10c20);
+  // Pieces by kind: ASCII letters of both cases, digits, the rules' punctuation, separators, non-ASCII letters, marks and astral symbols.
+  const kinds = ['abcdefxyzABCDEFXYZ', '0123456789', '-:.', ' "=/[],{}()_', '\u00e9\u00c9\u00df\u0130\ufb00\u6771\u0663', '\u0301\ud83d\ude00\ud83d'];
+  const soup = (): string => {
+    let line = '';
+    const pieces = rand.intn(60);
+    for (let p = 0; p < pieces; p++) {
+      const kind = kinds[rand.intn(kinds.length)] as string;
+      // Mostly short runs, sometimes a run past tokenCharsMax.
+      const len = rand.intn(20) === 0 ? StorageLimits.tokenCharsMax - 2 + rand.intn(8) : 1 + rand.intn(9);
+      for (let k = 0; k < len; k++) line += kind[rand.intn(kind.length)];
+    }
+    return line;
+  };
+  const idsOf = (line: string, ids: TermIds): { terms: string[]; positions: number[]; truncatedTokens: number; lineTruncated: boolean } => {
+    const terms: string[] = [];
+    const positions: number[] = [];
+    const counts = tokenizeLineIds(line, ids, (id, position) => {
+      terms.push(ids.terms[id] as string);
+      positions.push(position);
+    });
+    return { terms, positions, truncatedTokens: counts.truncatedTokens, lineTruncated: counts.lineTruncated };
+  };
+  let ids = new TermIds(1_000_000, 'a test build');
+  let tokens = 0;
+  let longTokens = 0;
+  for (let k = 0; k < 3_000; k++) {
+    if (k % 500 === 0) {
+      // Each term once: a word seen before (in any case) found its id instead of adding a second.
+      if (new Set(ids.terms).size !== ids.terms.length) {
+        t.fail(`a term has two ids (line ${k})`);
+        return;
+      }
+      ids = new TermIds(1_000_000, 'a test build');
+    }
+    const line = soup();
+    const want = regexTokenize(line);
+    const got = idsOf(line, ids);
+    tokens += got.terms.length;
+    longTokens += got.truncatedTokens;
+    const positionsOk = got.positions.every((p, i) => p === i);
+    if (JSON.stringify(got.terms) !== JSON.stringify(want.terms) || !positionsOk || got.truncatedTokens !== want.truncatedTokens || got.lineTruncated !== want.lineTruncated) {
+      t.same({ terms: got.terms, truncatedTokens: got.truncatedTokens, lineTruncated: got.lineTruncated }, want, `line ${JSON.stringify(line)}`);
+      return;
+    }
+  }
+  t.ok(tokens > 30_000 && longTokens > 50, `${tokens} tokens, ${longTokens} cut to tokenCharsMax, compared`);
+  // Not vacuous: a reference that does not lower-case is told apart on the same kind of line.
+  const line = 'GET /API/v1 Deadbeef-0 ÉTÉ';
+  const planted = regexTokenize(line).terms.map((term, i) => (i % 2 === 0 ? term.toUpperCase() : term));
+  t.not(JSON.stringify(idsOf(line, new TermIds(100, 'a test build')).terms), JSON.stringify(planted), 'a planted difference is caught');
 });

@@ -104,6 +104,12 @@ const ASCII_CLASS = (() => {
   }
   return t;
 })();
+/** ASCII_LOWER_BIT is what lower-cases each ASCII code unit when or-ed into it (0x20 for "A".."Z", else 0). */
+const ASCII_LOWER_BIT = (() => {
+  const t = new Uint8Array(128);
+  for (let c = 0x41; c <= 0x5a; c++) t[c] = 0x20;
+  return t;
+})();
 /** TOKENS_PER_LINE_MAX and TOKEN_CHARS_MAX are the StorageLimits the scan reads per token, read once. */
 const TOKENS_PER_LINE_MAX = StorageLimits.tokensPerLineMax;
 const TOKEN_CHARS_MAX = StorageLimits.tokenCharsMax;
@@ -225,18 +231,32 @@ function wordEnd(line: string, at: number): number {
   return j;
 }
 
+/** UUID_FIRST_GROUP_CHARS is the hex digits of a UUID before its first "-". */
+const UUID_FIRST_GROUP_CHARS = 8;
+
 /**
- * wordFollowerMayClaim says whether the code unit `c` right after an ASCII
- * word run may let a rule tried before WORD match where the run starts: a
- * UUID has "-" right after its first 8 hex digits, an IPv6 candidate a ":"
- * within its first five code units, a dotted number a "." after its first
- * digits, and each of those prefixes is inside the word run, so the run must
- * end at that "-", ":" or ".". Any other follower (a separator, the line's
- * end: NaN) leaves the word to WORD, as the regexes would, and no rejected
- * IPv6 candidate to remember (IPV6_CANDIDATE cannot match there).
+ * wordFollowerMayClaim says whether a rule tried before WORD may match at
+ * `start`, where an ASCII word run `line[start, end)` starts: each such rule
+ * has a prefix inside the run that ends the run at a "-", ":" or ".", and
+ * only runs of that prefix's shape can start one:
+ * - a UUID has "-" right after its first 8 hex digits: the run is exactly
+ *   UUID_FIRST_GROUP_CHARS long and followed by "-";
+ * - an IPv6 candidate has ":" after a first group of at most four hex
+ *   digits: the run is at most IPV6_FIRST_GROUP_CHARS_MAX long and followed
+ *   by ":";
+ * - a dotted number is digits, ".", a digit: the run starts with a digit,
+ *   is followed by "." and that by a digit.
+ * Any other run (a separator or the line's end after it: NaN; "2026-",
+ * "http.", "failed:") is left to WORD, as the regexes would, and no rejected
+ * IPv6 candidate is left to remember (IPV6_CANDIDATE cannot match there).
+ * The checks are necessary conditions only; the rules themselves decide.
  */
-function wordFollowerMayClaim(c: number): boolean {
-  return c === 0x2d || c === 0x3a || c === 0x2e;
+function wordFollowerMayClaim(line: string, start: number, end: number): boolean {
+  const c = line.charCodeAt(end);
+  if (c === 0x2d) return end - start === UUID_FIRST_GROUP_CHARS;
+  if (c === 0x3a) return end - start <= IPV6_FIRST_GROUP_CHARS_MAX;
+  if (c === 0x2e) return isDigit(line.charCodeAt(start)) && isDigit(line.charCodeAt(end + 1));
+  return false;
 }
 
 /** TermIdSink receives each term's id (TermIds) with its token position. */
@@ -244,16 +264,20 @@ export type TermIdSink = (id: number, position: number) => void;
 
 /** TERM_IDS_SLOTS_INITIAL is the first table size of a TermIds (a power of two; it doubles at half full). */
 const TERM_IDS_SLOTS_INITIAL = 1 << 12;
+/** TERM_IDS_POOL_UNITS_PER_SLOT_INITIAL sizes a TermIds' first code-unit pool (four code units a slot, eight a term at half full; it doubles when full). */
+const TERM_IDS_POOL_UNITS_PER_SLOT_INITIAL = 4;
 
 /**
  * TermIds numbers the distinct terms of one index build 0, 1, 2, ... in
  * first-seen order (term-index-build.ts). It exists for speed: tokenizeLineIds
  * finds an ASCII word's id from the line's characters (an open-addressing
- * table of FNV-1a hashes, compared lower-cased in place), so a word seen
- * before costs no string, no lower-casing and no Map lookup.
- * Invariant: terms[id] is distinct per id; #slots holds each id once, at
+ * table of FNV-1a hashes, compared lower-cased in place against the term's
+ * code units kept in one typed pool), so a word seen before costs no string,
+ * no lower-casing, no Map lookup and no load of the term's string.
+ * Invariants: terms[id] is distinct per id; #slots holds each id once, at
  * the first free slot from its hash's home (linear probing); at most half
- * the slots are used.
+ * the slots are used; #pool[#starts[id] .. #starts[id + 1]) are the UTF-16
+ * code units of terms[id] (#starts[0] = 0, non-decreasing).
  */
 export class TermIds {
   /** terms are the terms by id. */
@@ -262,6 +286,8 @@ export class TermIds {
   #slots = new Int32Array(TERM_IDS_SLOTS_INITIAL).fill(-1);
   #shift = 32 - Math.log2(TERM_IDS_SLOTS_INITIAL);
   #hashes = new Int32Array(TERM_IDS_SLOTS_INITIAL / 2);
+  #starts = new Int32Array(TERM_IDS_SLOTS_INITIAL / 2 + 1);
+  #pool = new Uint16Array(TERM_IDS_SLOTS_INITIAL * TERM_IDS_POOL_UNITS_PER_SLOT_INITIAL);
 
   /** The constructor takes the most distinct terms (ERR_LIMIT_EXCEEDED past it, naming `what`). */
   constructor(termsMax: number, readonly what: string) {
@@ -296,13 +322,14 @@ export class TermIds {
         return this.#add(lower ? raw : raw.toLowerCase(), h, s);
       }
       if (this.#hashes[id] !== h) continue;
-      const t = this.terms[id] as string;
-      if (t.length !== len) continue;
+      const at = this.#starts[id] as number;
+      if ((this.#starts[id + 1] as number) - at !== len) continue;
+      const pool = this.#pool;
       let k = 0;
       while (k < len) {
-        let c = line.charCodeAt(start + k);
-        if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-        if (c !== t.charCodeAt(k)) break;
+        // The word is ASCII (wordEnd, dottedNumberEnd), so ASCII_LOWER_BIT folds it.
+        const c = line.charCodeAt(start + k);
+        if ((c | (ASCII_LOWER_BIT[c] as number)) !== pool[at + k]) break;
         k++;
       }
       if (k === len) return id;
@@ -319,9 +346,30 @@ export class TermIds {
       this.#hashes = grown;
     }
     this.#hashes[id] = h;
+    this.#keep(id, term);
     this.#slots[slot] = id;
     if (this.terms.length * 2 > this.#slots.length) this.#rehash();
     return id;
+  }
+
+  /** #keep appends the code units of `term` (the new id `id`) to #pool. */
+  #keep(id: number, term: string): void {
+    if (id + 2 > this.#starts.length) {
+      const grown = new Int32Array(this.#starts.length * 2);
+      grown.set(this.#starts);
+      this.#starts = grown;
+    }
+    const at = this.#starts[id] as number;
+    const end = at + term.length;
+    if (end > this.#pool.length) {
+      const grown = new Uint16Array(Math.max(this.#pool.length * 2, end));
+      grown.set(this.#pool);
+      this.#pool = grown;
+    }
+    const pool = this.#pool;
+    for (let k = 0; k < term.length; k++) pool[at + k] = term.charCodeAt(k);
+    this.#starts[id + 1] = end;
+    assert(end >= at, 'the pool only grows');
   }
 
   #rehash(): void {
@@ -371,7 +419,7 @@ function scanLine(line: string, sink: TokenSink | null, ids: TermIds | null, idS
     if (c < 0x80 && c !== 0x3a) {
       const end = wordEnd(line, i);
       wordAt = end;
-      if (end > i && end - i <= TOKEN_CHARS_MAX && !wordFollowerMayClaim(line.charCodeAt(end))) {
+      if (end > i && end - i <= TOKEN_CHARS_MAX && !wordFollowerMayClaim(line, i, end)) {
         if (ids !== null) (idSink as TermIdSink)(ids.idOfAscii(line, i, end, wordHash, wordLower), tokens);
         else {
           const raw = line.slice(i, end);

@@ -198,3 +198,28 @@ t.test('the dictionary a version 2 index opens with decodes no term until asked'
   const lazy = new ByteTermDict(secs[0] as Uint8Array, stale);
   t.equal(lazy.count, dict.count, 'opening reads numbers only: a damaged first term is found when read, not before');
 });
+
+t.test('encodeTermDict writes each term as Buffer would in UTF-8 (ASCII by hand; non-ASCII, lone surrogates through Buffer)', async (t) => {
+  const rand = new SeededRand(0xd1c7);
+  const units = ['a', 'z', '0', '_', '\u007f', '\u0080', '\u00e9', '\u07ff', '\u0800', '\u6771', '\uffff', '\ud83d\ude00', '\ud83d', '\ude00'];
+  const terms = new Set<string>();
+  while (terms.size < 3_000) {
+    let term = '';
+    const len = 1 + rand.intn(12);
+    // Half the terms ASCII only (the hand-written path), half anything.
+    const pool = terms.size % 2 === 0 ? units.slice(0, 5) : units;
+    for (let k = 0; k < len; k++) term += pool[rand.intn(pool.length)];
+    terms.add(term);
+  }
+  const sorted = [...terms].sort();
+  const got = encodeTermDict(sorted);
+  const want = Buffer.concat(sorted.map((term) => Buffer.from(term, 'utf8')));
+  t.ok(Buffer.from(got.bytes).equals(want), 'the bytes are Buffer\'s UTF-8 of each term, in order');
+  const lengths = new ByteWriter();
+  lengths.uvarint(sorted.length);
+  for (const term of sorted) lengths.uvarint(Buffer.byteLength(term, 'utf8'));
+  t.ok(Buffer.from(got.lengths).equals(Buffer.from(lengths.finish())), 'the lengths are Buffer\'s byte lengths');
+  // Not vacuous: every term written by hand, a code unit a byte (as if all were ASCII), is told apart.
+  const planted = Buffer.concat(sorted.map((term) => Buffer.from(term, 'latin1')));
+  t.notOk(Buffer.from(got.bytes).equals(planted), 'a planted all-ASCII writer is caught');
+});

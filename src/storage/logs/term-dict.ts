@@ -273,21 +273,45 @@ export class ByteTermDict implements TermDict {
   }
 }
 
+/**
+ * asciiLength is the length of `term` when every code unit of it is ASCII
+ * (its UTF-8 bytes are then its code units), else -1. encodeTermDict writes
+ * such a term byte by byte instead of calling into Buffer twice per term
+ * (most terms are short ASCII words; the calls cost more than the copy).
+ */
+function asciiLength(term: string): number {
+  for (let k = 0; k < term.length; k++) if (term.charCodeAt(k) >= 0x80) return -1;
+  return term.length;
+}
+
 /** encodeTermDict writes a version 2 dictionary's two sections of `sorted` (sorted, distinct terms). */
 export function encodeTermDict(sorted: readonly string[]): { lengths: Uint8Array; bytes: Uint8Array } {
   const lengths = new ByteWriter();
   lengths.uvarint(sorted.length);
   let total = 0;
+  // sizes[i] is term i's UTF-8 bytes; ascii[i] is 1 when they are its code units.
   const sizes = new Uint32Array(sorted.length);
+  const ascii = new Uint8Array(sorted.length);
   for (let i = 0; i < sorted.length; i++) {
-    const n = Buffer.byteLength(sorted[i] as string, 'utf8');
+    const term = sorted[i] as string;
+    let n = asciiLength(term);
+    if (n >= 0) ascii[i] = 1;
+    else n = Buffer.byteLength(term, 'utf8');
     sizes[i] = n;
     total += n;
     lengths.uvarint(n);
   }
   const bytes = Buffer.allocUnsafe(total);
   let at = 0;
-  for (let i = 0; i < sorted.length; i++) at += bytes.write(sorted[i] as string, at, 'utf8');
+  for (let i = 0; i < sorted.length; i++) {
+    const term = sorted[i] as string;
+    if (ascii[i] === 1) {
+      for (let k = 0; k < term.length; k++) bytes[at + k] = term.charCodeAt(k);
+      at += term.length;
+    } else {
+      at += bytes.write(term, at, 'utf8');
+    }
+  }
   if (at !== total) throw new OtlpdbError('ERR_INTERNAL', `term dictionary: wrote ${at} bytes, expected ${total}`);
   return { lengths: lengths.finish(), bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
 }
