@@ -447,40 +447,58 @@ export class TraceStore implements SignalStore<SpanRow> {
       // The plan is kept in slot numbers and per-trace typed columns (the head's trace numbers), not in
       // maps keyed per slot: it lives through the whole flush, so anything it holds outlives the
       // young generation, and a map entry per span was ~200 B of old-generation garbage per span.
-      const byBucket = new Map<number, number[]>();
+      // The slots, trace after trace, are grouped by bucket into one Int32Array a bucket (the order of the old
+      // per-bucket lists), and a block's slots are a view of it: no JS array of every slot, twice, lives through the flush.
+      const slotCount = th.spanCount;
+      const bucketAt = new Float64Array(slotCount);
+      const inOrder = new Int32Array(slotCount);
+      const counts = new Map<number, number>();
+      let seen = 0;
       // blocksOf[t] counts the blocks of this flush that hold trace t; lastPart[t] is the last part counted (1-based, 0: none).
       const blocksOf = new Uint32Array(th.traceCount);
       const lastPart = new Uint32Array(th.traceCount);
       let partNo = 0;
       for (const [, t] of th.traces()) {
         for (let slot = th.firstSlot(t); slot !== -1; slot = th.nextSlot(slot)) {
+          assert(seen < slotCount, 'the traces hold spanCount slots');
           const b = bucketOf(th.startNs(slot));
-          let list = byBucket.get(b);
-          if (list === undefined) {
-            list = [];
-            byBucket.set(b, list);
-          }
-          list.push(slot);
+          inOrder[seen] = slot;
+          bucketAt[seen] = b;
+          seen++;
+          counts.set(b, (counts.get(b) ?? 0) + 1);
         }
       }
+      assert(seen === slotCount, 'every slot belongs to a trace');
+      const byBucket = new Map<number, Int32Array>();
+      const filled = new Map<number, number>();
+      for (const [b, n] of counts) {
+        byBucket.set(b, new Int32Array(n));
+        filled.set(b, 0);
+      }
+      for (let i = 0; i < slotCount; i++) {
+        const b = bucketAt[i] as number;
+        const at = filled.get(b) as number;
+        (byBucket.get(b) as Int32Array)[at] = inOrder[i] as number;
+        filled.set(b, at + 1);
+      }
       // Blocks are cut by rows and by estimated bytes, so every value stays under ShardDbLimits.valueBytesMax.
-      const partsOf = new Map<number, number[][]>();
+      const partsOf = new Map<number, Int32Array[]>();
       for (const bucket of [...byBucket.keys()].sort((a, b) => a - b)) {
-        const list = byBucket.get(bucket) as number[];
-        const parts: number[][] = [];
-        let cur: number[] = [];
+        const list = byBucket.get(bucket) as Int32Array;
+        assert(filled.get(bucket) === list.length, 'a bucket list is filled');
+        const parts: Int32Array[] = [];
+        let from = 0;
         let curBytes = 0;
-        for (const slot of list) {
-          const b = th.estimate(slot);
-          if (cur.length > 0 && (cur.length >= StoreLimits.blockRowsMax || curBytes + b > StoreLimits.blockBytesTarget)) {
-            parts.push(cur);
-            cur = [];
+        for (let i = 0; i < list.length; i++) {
+          const b = th.estimate(list[i] as number);
+          if (i > from && (i - from >= StoreLimits.blockRowsMax || curBytes + b > StoreLimits.blockBytesTarget)) {
+            parts.push(list.subarray(from, i));
+            from = i;
             curBytes = 0;
           }
-          cur.push(slot);
           curBytes += b;
         }
-        if (cur.length > 0) parts.push(cur);
+        if (list.length > from) parts.push(list.subarray(from));
         assert(parts.length <= 0xffff, 'parts of one bucket fit a u16');
         partsOf.set(bucket, parts);
         for (const slots of parts) {
@@ -508,8 +526,8 @@ export class TraceStore implements SignalStore<SpanRow> {
         for (let part = 0; part < parts.length; part++) {
           // One block per step: a large flush leaves the event loop between its blocks (flush-pacer.ts).
           if (ctx.pace !== undefined) await ctx.pace();
-          const slots = parts[part] as number[];
-          const pageOf = (p: number): SpanRow[] => slots.slice(p * pageRows, (p + 1) * pageRows).map((slot) => reader.row(slot));
+          const slots = parts[part] as Int32Array;
+          const pageOf = (p: number): SpanRow[] => Array.from(slots.subarray(p * pageRows, (p + 1) * pageRows), (slot) => reader.row(slot));
           const ref = { bucket, flushIndex: ctx.flushIndex, part };
           const w = writeBlockByPages(this.#w, this.#layout, ctx, tenant, ref, slots.length, pageOf, sole, note);
           metas?.notePut(tenant, ref, w.meta, w.metaBytes);
