@@ -85,6 +85,7 @@
  * their shadow checks) could move to their own file over a small read view
  * of the heads, once the query engine shows which reads stay.
  */
+import { performance } from 'node:perf_hooks';
 import { assert } from '../../errors.js';
 import { SpanPageLimits, StoreLimits, TraceStoreLimits } from '../../limits.js';
 import { ByteWriter } from '../codec/varint.js';
@@ -171,6 +172,13 @@ export interface TraceReadLimits {
   readonly traceBlocksMax: number;
   readonly searchBatchRowsMax: number;
   readonly searchBucketBlocksMax: number;
+  /** searchSliceMs is the main-thread time a search spends on blocks between event-loop turns (TraceStoreLimits.searchSliceMs). */
+  readonly searchSliceMs: number;
+}
+
+/** nextTurn resolves in a later event-loop turn (after the I/O and timers due now). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**
@@ -272,7 +280,9 @@ export class TraceStore implements SignalStore<SpanRow> {
       traceBlocksMax: limits.traceBlocksMax ?? TraceStoreLimits.traceBlocksMax,
       searchBatchRowsMax: limits.searchBatchRowsMax ?? TraceStoreLimits.searchBatchRowsMax,
       searchBucketBlocksMax: limits.searchBucketBlocksMax ?? TraceStoreLimits.searchBucketBlocksMax,
+      searchSliceMs: limits.searchSliceMs ?? TraceStoreLimits.searchSliceMs,
     };
+    assert(this.#limits.searchSliceMs >= 0, 'searchSliceMs >= 0');
     assert(this.#limits.searchBucketBlocksMax >= 2, 'a search group orders at least two blocks');
     for (const k of ['spansPerTraceMax', 'traceBlocksMax', 'searchBatchRowsMax', 'searchBucketBlocksMax'] as const) {
       assert(Number.isSafeInteger(this.#limits[k]) && this.#limits[k] >= 1, `${k} >= 1`);
@@ -1224,6 +1234,15 @@ export class TraceStore implements SignalStore<SpanRow> {
     reverse: boolean,
     done: () => boolean,
   ): AsyncGenerator<{ ref: BlockRef; meta: BlockMeta }> {
+    // Time-sliced: the consumer's work on a block (cache reads, decode, match) runs in this generator's turn;
+    // past searchSliceMs the next block waits one event-loop turn (TraceStoreLimits.searchSliceMs).
+    const sliceMs = this.#limits.searchSliceMs;
+    let sliceStartMs = performance.now();
+    const slice = async (): Promise<void> => {
+      if (performance.now() - sliceStartMs < sliceMs) return;
+      await nextTurn();
+      sliceStartMs = performance.now();
+    };
     if (metas !== null) {
       const list = metas.tenant(tenant);
       const { lo, hi } = metas.bucketRange(list, bucketOf(q.startNs), bucketOf(q.endNs - 1n));
@@ -1235,6 +1254,8 @@ export class TraceStore implements SignalStore<SpanRow> {
           stats.blocksPrunedTime++;
           continue;
         }
+        await slice();
+        if (done()) return;
         yield { ref: e.ref, meta: e.meta };
       }
       return;
@@ -1250,6 +1271,8 @@ export class TraceStore implements SignalStore<SpanRow> {
           stats.blocksPrunedTime++;
           continue;
         }
+        await slice();
+        if (done()) return;
         yield { ref: readRef(e.key, offset), meta };
       }
     }
