@@ -160,13 +160,15 @@ export class ByIdPaths {
     return { i, traceIdHex, api, shard, path, ms };
   }
 
-  /** again asks `lookups` (trace and node of each) again, in order, and classifies them. */
-  async again(lookups: readonly { readonly traceIdHex: string; readonly api: string }[]): Promise<ByIdLookup[]> {
+  /** again asks `lookups` (trace and node of each) again, in order, and classifies them; `note` sees each (the bench's query log). */
+  async again(lookups: readonly { readonly traceIdHex: string; readonly api: string }[], note?: (api: string, startMs: number, ms: number) => void): Promise<ByIdLookup[]> {
     const out: ByIdLookup[] = [];
     for (const [i, l] of lookups.entries()) {
+      const startMs = Date.now();
       const t0 = performance.now();
       const r = await benchRequest(`http://${l.api}/api/traces/${l.traceIdHex}`, { headers: { 'x-scope-orgid': BENCH_TENANT } });
       const ms = performance.now() - t0;
+      note?.(l.api, startMs, ms);
       if (r.status !== 200) throw new Error(`bench/query-traces: lookup of ${l.traceIdHex} answered ${r.status}`);
       out.push(this.classify(i, l.traceIdHex, l.api, ms));
     }

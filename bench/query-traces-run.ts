@@ -24,7 +24,7 @@
  * nearest rank. Ownership: runQueryTracesBench owns the cluster and its dir.
  */
 import { BENCH_TENANT, benchRequest, configureBenchTenant, writeAllBodies } from './bench-http.js';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -62,6 +62,10 @@ export interface QueryTracesConfig {
   readonly arrival: QueryTracesArrival;
   /** portBase, when set, puts every node on 127.0.0.1 with ports from it (query-traces.ts portBasePorts); null: node i on 127.0.0.i. */
   readonly portBase: number | null;
+  /** nodeArgs are Node flags every node runs with (`--trace-gc`, `--import=preload.mjs`: naming the pauses a query meets). */
+  readonly nodeArgs: readonly string[];
+  /** queryLog, when set, is a file that gets one JSON line per timed query: kind, place, node, start (epoch ms), latency. */
+  readonly queryLog: string | null;
   readonly json: boolean;
 }
 
@@ -157,6 +161,7 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
       nodes: config.nodes,
       apiPort: o.ports.api,
       peerPort: o.ports.peer,
+      nodeArgs: config.nodeArgs,
       extraArgs: [
         '--replicas', String(config.nodes), '--otlp-grpc-port', String(o.ports.otlpGrpc), '--otlp-http-port', String(o.ports.otlpHttp),
         ...(o.ports.step === undefined ? [] : ['--port-step', String(o.ports.step)]),
@@ -187,10 +192,24 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
     const nextApi = (): string => apis[turn++ % apis.length] as string;
     const headers = { 'x-scope-orgid': BENCH_TENANT };
     const range = `start=${data.windowStartS}&end=${data.windowEndS}`;
+    // The query log: one line per timed query, in memory until the run ends (bounded by the run's query counts).
+    const queryLines: string[] = [];
+    let phase = 'warm-up';
+    const place = new Map<string, number>();
+    const note = (api: string, startMs: number, ms: number): void => {
+      if (config.queryLog === null) return;
+      const n = place.get(phase) ?? 0;
+      place.set(phase, n + 1);
+      queryLines.push(JSON.stringify({ kind: phase, i: n, api, startMs, ms: Math.round(ms * 100) / 100 }));
+    };
     const timed = async (path: string): Promise<{ ms: number; status: number; text: string }> => {
+      const api = nextApi();
+      const startMs = Date.now();
       const t0 = performance.now();
-      const r = await benchRequest(`http://${nextApi()}${path}`, { headers });
-      return { ms: performance.now() - t0, status: r.status, text: r.text };
+      const r = await benchRequest(`http://${api}${path}`, { headers });
+      const ms = performance.now() - t0;
+      note(api, startMs, ms);
+      return { ms, status: r.status, text: r.text };
     };
 
     // One unrecorded query of each kind first on every node (its first query pays for cold caches and code paths),
@@ -198,10 +217,13 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
     const warmRand = new SeededRand(DATA_SEED + 2);
     const warm = async (kind: string, pathOf: () => string): Promise<void> => {
       const ms: number[] = [];
+      phase = `warm-up ${kind}`;
       for (const api of apis) {
+        const startMs = Date.now();
         const t0 = performance.now();
         await benchRequest(`http://${api}${pathOf()}`, { headers });
         ms.push(performance.now() - t0);
+        note(api, startMs, ms[ms.length - 1] as number);
       }
       o.log(`warm-up, ${kind}: one query a node, ${ms.map((x) => x.toFixed(1)).join(' / ')} ms (not counted)`);
     };
@@ -209,6 +231,7 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
     await warm('attribute search', () => `/api/search?tags=${encodeURIComponent(`customer.id=${(data.traces[warmRand.intn(data.traces.length)] as TraceFacts).customer}`)}&${range}&limit=100`);
     await warm('duration search', () => `/api/search?minDuration=${DURATION_MIN_MS}ms&${range}&limit=20`);
 
+    phase = 'by-id';
     o.log(`trace by id: ${config.byIdQueries} queries`);
     const byIdMs: number[] = [];
     const byIdWrong: string[] = [];
@@ -225,7 +248,8 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
       if (spans !== f.spans) byIdWrong.push(`trace ${f.traceIdHex}: ${r.status}, ${spans} spans, want ${f.spans}${r.status === 200 ? '' : `: ${r.text.slice(0, 300)}`}`);
     }
 
-    const secondPass = await paths.again(lookups);
+    phase = 'by-id-again';
+    const secondPass = await paths.again(lookups, note);
 
     const byCustomer = new Map<string, string[]>();
     for (const f of data.traces) byCustomer.set(f.customer, [...(byCustomer.get(f.customer) ?? []), f.traceIdHex]);
@@ -268,17 +292,24 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
       return figures(ms, wrong, docs);
     };
     o.log(`attribute search: ${config.searchQueries} queries; duration search: ${config.searchQueries}`);
+    phase = 'attribute';
     const attribute = await attributeSearch(config.searchQueries, '');
+    phase = 'duration';
     const duration = await durationSearch(config.searchQueries, '');
     // The slowest searches asked again at once: cold (fast the second time) or more work (blocks, bytes).
+    phase = 'tail-again';
     const attributeTail = await searchTail(samples.attribute, timed);
     const durationTail = await searchTail(samples.duration, timed);
     o.log(`the same as full scans: ${config.scanQueries} each`);
+    phase = 'attribute-scan';
     const attributeScan = await attributeSearch(config.scanQueries, '&scan=full');
+    phase = 'duration-scan';
     const durationScan = await durationSearch(config.scanQueries, '&scan=full');
     // Trace by id's third pass: as many other traces, each to the node its first-pass counterpart asked.
-    const thirdPass = await paths.again(lookups.map((l) => ({ traceIdHex: (data.traces[rand.intn(data.traces.length)] as TraceFacts).traceIdHex, api: l.api })));
+    phase = 'by-id-third';
+    const thirdPass = await paths.again(lookups.map((l) => ({ traceIdHex: (data.traces[rand.intn(data.traces.length)] as TraceFacts).traceIdHex, api: l.api })), note);
     const byIdPaths = await paths.breakdown(lookups, secondPass, thirdPass);
+    if (config.queryLog !== null) await writeFile(config.queryLog, queryLines.length === 0 ? '' : `${queryLines.join('\n')}\n`);
     return {
       config,
       spans: data.spans,

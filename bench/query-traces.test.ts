@@ -8,10 +8,12 @@ import { runQueryTracesBench } from './query-traces-run.js';
 // figures mean something. It asserts no timing.
 
 t.test('flags: defaults, every flag, refusals', async (t) => {
-  t.same(parseQueryTracesArgs([]), { nodes: 3, traces: 100_000, byIdQueries: 200, searchQueries: 100, scanQueries: 10, connections: 8, arrival: 'time', portBase: null, json: false });
-  t.same(parseQueryTracesArgs(['--nodes', '1', '--traces', '50', '--by-id', '5', '--searches', '6', '--scans', '2', '--connections', '4', '--arrival', 'random', '--port-base', '31400', '--json']), {
-    nodes: 1, traces: 50, byIdQueries: 5, searchQueries: 6, scanQueries: 2, connections: 4, arrival: 'random', portBase: 31_400, json: true,
+  t.same(parseQueryTracesArgs([]), { nodes: 3, traces: 100_000, byIdQueries: 200, searchQueries: 100, scanQueries: 10, connections: 8, arrival: 'time', portBase: null, nodeArgs: [], queryLog: null, json: false });
+  t.same(parseQueryTracesArgs(['--nodes', '1', '--traces', '50', '--by-id', '5', '--searches', '6', '--scans', '2', '--connections', '4', '--arrival', 'random', '--port-base', '31400', '--node-arg', '--trace-gc', '--node-arg', '--import=/tmp/p.mjs', '--query-log', '/tmp/q.jsonl', '--json']), {
+    nodes: 1, traces: 50, byIdQueries: 5, searchQueries: 6, scanQueries: 2, connections: 4, arrival: 'random', portBase: 31_400, nodeArgs: ['--trace-gc', '--import=/tmp/p.mjs'], queryLog: '/tmp/q.jsonl', json: true,
   });
+  t.throws(() => parseQueryTracesArgs(['--node-arg', 'trace-gc']), /--node-arg/);
+  t.throws(() => parseQueryTracesArgs(['--query-log']), /--query-log/);
   t.throws(() => parseQueryTracesArgs(['--nodes', '2']), /--nodes/);
   t.throws(() => parseQueryTracesArgs(['--traces', '0']), /--traces/);
   t.throws(() => parseQueryTracesArgs(['--by-id']), /--by-id/);
@@ -34,7 +36,7 @@ t.test('the data: seeded, 10-30 spans a trace, in the hour before now', async (t
 t.test('a tiny real run on 3 nodes answers every query correctly', async (t) => {
   const lines: string[] = [];
   const r = await runQueryTracesBench(
-    { nodes: 3, traces: 150, byIdQueries: 10, searchQueries: 5, scanQueries: 2, connections: 4, arrival: 'time', portBase: null, json: false },
+    { nodes: 3, traces: 150, byIdQueries: 10, searchQueries: 5, scanQueries: 2, connections: 4, arrival: 'time', portBase: null, nodeArgs: [], queryLog: null, json: false },
     { ports: { api: 26_200, peer: 26_400, otlpGrpc: 26_317, otlpHttp: 26_318 }, log: (l) => lines.push(l) },
   );
   t.equal(r.traces, 150);

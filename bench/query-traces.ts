@@ -1,7 +1,8 @@
 /**
  * query-traces.ts — `node dist/bench/query-traces.js [--nodes 1|3]
  * [--traces N] [--by-id N] [--searches N] [--scans N] [--connections N]
- * [--arrival time|random] [--port-base P] [--json]`: query latency over a real otlpdb cluster holding about 20 × N
+ * [--arrival time|random] [--port-base P] [--node-arg FLAG]... [--query-log FILE]
+ * [--json]`: query latency over a real otlpdb cluster holding about 20 × N
  * spans (default 100,000 traces, 2,000,000 spans, 3 nodes with R=3): trace
  * by id, a selective attribute-equality search and a broad duration-range
  * search over the last hour (Tempo's API), every answer checked against the
@@ -11,6 +12,12 @@
  * by id p99 < 10 ms, attribute search p99 < 50 ms, time-range search p99 <
  * 100 ms. query-traces-run.ts runs it; query-traces-data.ts makes the data.
  * Never a CI gate: timing lives here, not in tests.
+ *
+ * To name the pauses a query meets: `--node-arg` passes a Node flag to every
+ * node (`--node-arg --trace-gc`, `--node-arg --import=/path/preload.mjs`;
+ * the nodes inherit `cluster up`'s execArgv), and `--query-log FILE` writes
+ * one JSON line per timed query (kind, its place in the run, the node asked,
+ * start as epoch ms, latency), to line up with what the nodes logged.
  */
 import { printByIdBreakdown } from './query-traces-by-id.js';
 import { printSearchTail } from './query-traces-tail.js';
@@ -36,7 +43,7 @@ const TRACES_MAX = 1_000_000;
 /** parseQueryTracesArgs reads the flags; a bad one throws with the flag's name. */
 export function parseQueryTracesArgs(argv: readonly string[]): QueryTracesConfig {
   const c: { -readonly [K in keyof QueryTracesConfig]: QueryTracesConfig[K] } = {
-    nodes: 3, traces: 100_000, byIdQueries: 200, searchQueries: 100, scanQueries: 10, connections: 8, arrival: 'time', portBase: null, json: false,
+    nodes: 3, traces: 100_000, byIdQueries: 200, searchQueries: 100, scanQueries: 10, connections: 8, arrival: 'time', portBase: null, nodeArgs: [], queryLog: null, json: false,
   };
   const int = (flag: string, v: string | undefined, min: number, max: number): number => {
     if (v === undefined || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Error(`${flag} takes an integer in [${min}, ${max}]`);
@@ -73,11 +80,23 @@ export function parseQueryTracesArgs(argv: readonly string[]): QueryTracesConfig
       case '--port-base':
         c.portBase = int(a, argv[++i], 1024, 65_000);
         break;
+      case '--node-arg': {
+        const v = argv[++i];
+        if (v === undefined || !v.startsWith('--') || v.length < 3) throw new Error('--node-arg takes a Node flag such as --trace-gc');
+        c.nodeArgs = [...c.nodeArgs, v];
+        break;
+      }
+      case '--query-log': {
+        const v = argv[++i];
+        if (v === undefined || v === '' || v.startsWith('--')) throw new Error('--query-log takes a file');
+        c.queryLog = v;
+        break;
+      }
       case '--json':
         c.json = true;
         break;
       default:
-        throw new Error(`unknown argument ${String(a)}; usage: query-traces.js [--nodes 1|3] [--traces N] [--by-id N] [--searches N] [--scans N] [--connections N] [--arrival time|random] [--port-base P] [--json]`);
+        throw new Error(`unknown argument ${String(a)}; usage: query-traces.js [--nodes 1|3] [--traces N] [--by-id N] [--searches N] [--scans N] [--connections N] [--arrival time|random] [--port-base P] [--node-arg FLAG]... [--query-log FILE] [--json]`);
     }
   }
   return c;

@@ -1242,6 +1242,15 @@ export const TraceStoreLimits = {
   traceBlocksMax: 4096,
   /** searchBatchRowsMax bounds the spans of one batch searchSpans yields. */
   searchBatchRowsMax: 1024,
+  /**
+   * searchSliceMs bounds the main-thread time a search runs over its blocks
+   * between two event-loop turns: past it, the next block waits one turn
+   * (setImmediate), so lookups, Raft heartbeats and I/O interleave with a long
+   * search whose reads hit the block cache (they never leave the microtask
+   * queue otherwise: a full scan held a node 0.2-1.2 s at a time, bench/README
+   * "query-traces", s20).
+   */
+  searchSliceMs: 5,
   /** searchLimitMax bounds the `limit` of one searchSpans. */
   searchLimitMax: 1_000_000,
   /** flushProbesInflightMax bounds the trace-id index scans a flush runs at once (distinct-trace count, shadow markers). */
@@ -1380,6 +1389,7 @@ assert(BlockCacheLimits.bytesMaxDefault / BlockCacheLimits.entryShareDivisor >= 
 assert(TraceStoreLimits.spansPerTraceMax >= 1, 'spansPerTraceMax >= 1');
 assert(TraceStoreLimits.traceBlocksMax >= 1, 'traceBlocksMax >= 1');
 assert(TraceStoreLimits.searchBatchRowsMax >= 1, 'searchBatchRowsMax >= 1');
+assert(TraceStoreLimits.searchSliceMs > 0 && TraceStoreLimits.searchSliceMs < 50, 'a search slice is a few ms of the thread');
 assert(TraceStoreLimits.searchLimitMax >= TraceStoreLimits.searchBatchRowsMax, 'searchLimitMax >= searchBatchRowsMax');
 assert(TraceStoreLimits.shadowBlocksMax >= 1, 'shadowBlocksMax >= 1');
 assert(TraceStoreLimits.blockTermsTightFalsePositiveTarget > 0, 'blockTermsTightFalsePositiveTarget > 0');

@@ -9,6 +9,11 @@
  * - A scan page holds at most ShardDbLimits.scanPageEntriesMax entries and
  *   stops early past scanPageBytesMax: memory per scan is bounded.
  * - write() with sync (the default) returns only after LevelDB's log is fsynced.
+ * - A batch from ShardDb.batch() hands each operation to LevelDB's native
+ *   batch as it is added and keeps none in JS (a flush's thousands of keys
+ *   and values die young instead of living until the write); it is written
+ *   only to the ShardDb that made it, at most once, and a batch given up
+ *   before its write is closed (discard) so its native memory goes.
  * Owner: the shard state machine (one ShardDb per replica directory).
  */
 import { ClassicLevel } from 'classic-level';
@@ -41,25 +46,85 @@ export interface KvRead {
   pages(range: KeyRange, pageEntries?: number): AsyncGenerator<readonly KvEntry[]>;
 }
 
-/** KvWriteBatch collects puts and deletes written atomically by ShardDb.write. */
+/** KvBatchOp is one operation of a recorded batch. */
+export interface KvBatchOp {
+  type: 'put' | 'del';
+  key: Uint8Array;
+  value?: Uint8Array;
+}
+
+type LevelChainedBatch = ReturnType<ClassicLevel<Uint8Array, Uint8Array>['batch']>;
+
+/**
+ * KvWriteBatch collects puts and deletes written atomically by ShardDb.write.
+ * `new KvWriteBatch()` records its operations in `ops` (tests, benches, the
+ * snapshot stage); ShardDb.batch() makes one that passes each operation to
+ * LevelDB's native batch at once and records none (the flush's batch: its
+ * keys and values would otherwise live in a JS array until the write and be
+ * copied once more by abstract-level's array batch, tens of MB a node promoted
+ * to the old generation in a bulk flush).
+ */
 export class KvWriteBatch {
-  readonly ops: { type: 'put' | 'del'; key: Uint8Array; value?: Uint8Array }[] = [];
+  readonly #ops: KvBatchOp[] | null;
+  readonly #native: LevelChainedBatch | null;
+  /** owner is the ShardDb whose batch() made this batch (null: a recorded batch). */
+  readonly owner: ShardDb | null;
   #bytes = 0;
+  #size = 0;
+  #done = false;
+
+  constructor(native?: { readonly batch: LevelChainedBatch; readonly owner: ShardDb }) {
+    this.#native = native?.batch ?? null;
+    this.owner = native?.owner ?? null;
+    this.#ops = native === undefined ? [] : null;
+  }
+
+  /** ops are the operations in order; only a recorded batch has them (a native batch keeps none). */
+  get ops(): readonly KvBatchOp[] {
+    assert(this.#ops !== null, 'a native batch (ShardDb.batch) keeps no operations to list');
+    return this.#ops;
+  }
+
+  /** native says the operations went to LevelDB's native batch as they were added. */
+  get native(): boolean {
+    return this.#native !== null;
+  }
 
   /** put stores value at key. */
   put(key: Uint8Array, value: Uint8Array): void {
+    assert(!this.#done, 'no put after the batch was written or discarded');
     assert(key.length > 0, 'a key is not empty');
     assert(key.length <= ShardDbLimits.keyBytesMax, 'key within keyBytesMax');
     assert(value.length <= ShardDbLimits.valueBytesMax, 'value within valueBytesMax');
-    this.ops.push({ type: 'put', key, value });
+    if (this.#native !== null) this.#native.put(key, value);
+    else (this.#ops as KvBatchOp[]).push({ type: 'put', key, value });
     this.#bytes += key.length + value.length;
+    this.#size++;
   }
 
   /** del removes key. */
   del(key: Uint8Array): void {
+    assert(!this.#done, 'no del after the batch was written or discarded');
     assert(key.length > 0, 'a key is not empty');
-    this.ops.push({ type: 'del', key });
+    if (this.#native !== null) this.#native.del(key);
+    else (this.#ops as KvBatchOp[]).push({ type: 'del', key });
     this.#bytes += key.length;
+    this.#size++;
+  }
+
+  /** takeNative hands the native batch to ShardDb.write, once. */
+  takeNative(): LevelChainedBatch {
+    assert(this.#native !== null, 'takeNative of a native batch');
+    assert(!this.#done, 'a native batch is written at most once');
+    this.#done = true;
+    return this.#native;
+  }
+
+  /** discard gives up a batch before its write (a failed flush): a native batch is closed, its memory freed. */
+  async discard(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    if (this.#native !== null) await this.#native.close();
   }
 
   /** bytes is the sum of the keys and values in the batch. */
@@ -69,7 +134,7 @@ export class KvWriteBatch {
 
   /** size is the number of operations. */
   get size(): number {
-    return this.ops.length;
+    return this.#size;
   }
 }
 
@@ -192,8 +257,23 @@ export class ShardDb implements KvRead {
     }
   }
 
+  /** batch is an empty batch that goes to LevelDB's native batch as it is filled (see KvWriteBatch); write it here, or discard it. */
+  batch(): KvWriteBatch {
+    return new KvWriteBatch({ batch: this.#db.batch(), owner: this });
+  }
+
   /** write applies a batch atomically; with sync (the default) it returns after LevelDB's log is fsynced. */
   async write(batch: KvWriteBatch, sync = true): Promise<void> {
+    if (batch.native) {
+      assert(batch.owner === this, 'a native batch is written to the ShardDb that made it');
+      const native = batch.takeNative();
+      if (batch.size === 0) {
+        await native.close();
+        return;
+      }
+      await native.write({ sync });
+      return;
+    }
     if (batch.size === 0) return;
     await this.#db.batch(batch.ops as unknown as AbstractBatchOperation<ClassicLevel<Uint8Array, Uint8Array>, Uint8Array, Uint8Array>[], { sync });
   }

@@ -462,12 +462,18 @@ export class ShardStateMachine implements DurableStateMachine {
   }
 
   async #writeFlush(db: ShardDb, index: number, windowBytes: Uint8Array): Promise<number> {
-    const batch = new KvWriteBatch();
+    // The flush's operations go to LevelDB's native batch as the stores add them (shard-db.ts KvWriteBatch).
+    const batch = db.batch();
     const ctx = { batch, kv: db, flushIndex: index, pace: this.#pace };
     const reports = {} as Record<Signal, FlushReport>;
-    for (const s of SIGNALS) reports[s] = await this.#stores[s].writeFrozen(ctx);
-    batch.put(IDEMPOTENCY_KEY, windowBytes);
-    batch.put(META_KEY, encodeShardMeta({ appliedIndex: index, flushes: this.#flushes + 1, group: this.group }));
+    try {
+      for (const s of SIGNALS) reports[s] = await this.#stores[s].writeFrozen(ctx);
+      batch.put(IDEMPOTENCY_KEY, windowBytes);
+      batch.put(META_KEY, encodeShardMeta({ appliedIndex: index, flushes: this.#flushes + 1, group: this.group }));
+    } catch (err) {
+      await batch.discard();
+      throw err;
+    }
     await db.write(batch, true);
     // Step 3, synchronous: the flushed blocks become visible as the frozen heads go.
     for (const s of SIGNALS) this.#stores[s].dropFrozen();
@@ -490,10 +496,15 @@ export class ShardStateMachine implements DurableStateMachine {
     this.#lastRetentionMs = this.#o.nowMs();
     const cutoffs = this.#o.retention?.() ?? null;
     if (cutoffs === null) return 0;
-    const batch = new KvWriteBatch();
+    const batch = db.batch();
     const ctx = { batch, kv: db, flushIndex };
     let keys = 0;
-    for (const s of SIGNALS) keys += (await this.#stores[s].expire(ctx, cutoffs[s])).keys;
+    try {
+      for (const s of SIGNALS) keys += (await this.#stores[s].expire(ctx, cutoffs[s])).keys;
+    } catch (err) {
+      await batch.discard();
+      throw err;
+    }
     await db.write(batch, true);
     this.#publish(db.view());
     return keys;

@@ -275,7 +275,7 @@ class TermCollector {
     const tk = termKey(field, key, value);
     const t = this.#remove(field, key, value);
     this.skippedTerms.add(tk);
-    if (t !== undefined) for (const row of t.rows) this.#skippedAt(row, tk);
+    if (t !== undefined) for (const row of termRows(t)) this.#skippedAt(row, tk);
   }
 
   /** terms are the live terms in first-added order. */
@@ -298,14 +298,21 @@ class TermCollector {
     }
     let t = byValue.get(value);
     if (t === undefined) {
-      t = { field, key, value, flags: 0, rows: [], dead: false };
+      t = { field, key, value, flags: 0, rows: new Uint32Array(TERM_ROWS_FIRST), n: 0, dead: false };
       byValue.set(value, t);
       this.#order.push(t);
       this.#live++;
     }
     t.flags |= flags;
     // A row may carry one term twice (the same key=value on span and resource): keep ordinals strictly increasing.
-    if (t.rows[t.rows.length - 1] !== row) t.rows.push(row);
+    if (t.n > 0 && t.rows[t.n - 1] === row) return;
+    assert(t.n === 0 || (t.rows[t.n - 1] as number) < row, 'rows are added in order');
+    if (t.n === t.rows.length) {
+      const grown = new Uint32Array(t.rows.length * 2);
+      grown.set(t.rows);
+      t.rows = grown;
+    }
+    t.rows[t.n++] = row;
   }
 
   addAttr(kv: KeyValue, row: number, scope: TagScope): void {
@@ -403,14 +410,30 @@ class TermCollector {
   }
 }
 
-/** CollectedTerm is one term of a block being indexed: its rows (ordinals, increasing) and flags. */
+/**
+ * CollectedTerm is one term of a block being indexed: its rows (ordinals, increasing) and flags.
+ * The rows are a typed list grown by doubling (`rows[0..n)` used), not a JS array: a block's
+ * postings live from its first page to its last, so as JS arrays (8 B an element, and each
+ * growth's old store) nearly all of them were promoted to the old generation in every flush;
+ * a list past 16 rows keeps its elements outside the JS heap.
+ */
 interface CollectedTerm {
   readonly field: number;
   readonly key: string;
   readonly value: string;
   flags: number;
-  readonly rows: number[];
+  rows: Uint32Array;
+  n: number;
   dead: boolean;
+}
+
+/** TERM_ROWS_FIRST is a new term's row capacity (most terms of a block hold a few rows). */
+const TERM_ROWS_FIRST = 4;
+
+/** termRows are the term's rows in order (a view, no copy). */
+function termRows(t: CollectedTerm): Uint32Array {
+  assert(t.n <= t.rows.length, 'a term holds at most its capacity');
+  return t.rows.subarray(0, t.n);
 }
 
 
@@ -527,7 +550,7 @@ function sealIndex(c: TermCollector, traceIds: readonly Uint8Array[], rows: numb
   const termList: number[] = [];
   const terms = c.terms();
   for (const t of terms) {
-    const p = encodePostings(t.rows, pw);
+    const p = encodePostings(termRows(t), pw);
     const key = Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('latin1');
     let id = listIds.get(key);
     if (id === undefined) {

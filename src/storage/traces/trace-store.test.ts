@@ -894,3 +894,46 @@ t.test('addEntry keeps a copy of the entry: a caller that reuses its buffer chan
   t.equal(report.rows, spans.length, 'the flush writes every span');
   t.same(new Set((await store.traceById(db, 'acme', (spans[0] as SpanRow).traceId)).spans.map(canon)), new Set(want.map(canon)), 'and the block holds them');
 });
+
+t.test('a long search leaves the event loop between blocks past searchSliceMs (lookups interleave with it)', async (t) => {
+  const { SpanBlockCache } = await import('./block-cache.js');
+  const rand = new SeededRand(77);
+  const tmp = tempDir(t);
+  const db = await tmp.open();
+  // turnsDuring counts the event-loop turns (setImmediate ticks) while one search over every block runs.
+  const turnsDuring = async (store: TraceStore): Promise<{ turns: number; blocks: number }> => {
+    const all: SpanSearch = { startNs: 0n, endNs: U64_END - 1n, predicate: {}, limit: TraceStoreLimits.searchLimitMax };
+    const warm = newScanStats();
+    for await (const b of store.searchSpans(db, 'acme', all, warm)) void b; // the cache holds every block after this
+    let turns = 0;
+    let running = true;
+    const tick = (): void => {
+      if (!running) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const stats = newScanStats();
+    for await (const b of store.searchSpans(db, 'acme', all, stats)) void b;
+    running = false;
+    return { turns, blocks: stats.blocksScanned };
+  };
+  const writer = new TraceStore({}, new SpanBlockCache(64 * 1024 * 1024));
+  await writer.load(db);
+  const flusher = new Flusher(writer, db);
+  for (let f = 0; f < 24; f++) {
+    writer.add('acme', realisticSpans(rand, 20, 'acme'), 0);
+    await flusher.flush();
+  }
+  // searchSliceMs 0: every block after the first waits a turn; the default (5 ms) slices by time, which a test does not assert.
+  const sliced = new TraceStore({ searchSliceMs: 0 }, new SpanBlockCache(64 * 1024 * 1024));
+  await sliced.load(db);
+  const a = await turnsDuring(sliced);
+  t.ok(a.blocks >= 24, `the search scanned every block (${a.blocks})`);
+  t.ok(a.turns >= a.blocks - 1, `sliced: ${a.turns} event-loop turns during a search of ${a.blocks} cached blocks`);
+  // Planted: no slicing (a slice longer than any search); a search over cached blocks then holds the thread to its end.
+  const unsliced = new TraceStore({ searchSliceMs: 1e9 }, new SpanBlockCache(64 * 1024 * 1024));
+  await unsliced.load(db);
+  const b = await turnsDuring(unsliced);
+  t.ok(b.turns < b.blocks - 1, `caught: unsliced, ${b.turns} turns during ${b.blocks} blocks`);
+});

@@ -85,6 +85,7 @@
  * their shadow checks) could move to their own file over a small read view
  * of the heads, once the query engine shows which reads stay.
  */
+import { performance } from 'node:perf_hooks';
 import { assert } from '../../errors.js';
 import { SpanPageLimits, StoreLimits, TraceStoreLimits } from '../../limits.js';
 import { ByteWriter } from '../codec/varint.js';
@@ -171,6 +172,13 @@ export interface TraceReadLimits {
   readonly traceBlocksMax: number;
   readonly searchBatchRowsMax: number;
   readonly searchBucketBlocksMax: number;
+  /** searchSliceMs is the main-thread time a search spends on blocks between event-loop turns (TraceStoreLimits.searchSliceMs). */
+  readonly searchSliceMs: number;
+}
+
+/** nextTurn resolves in a later event-loop turn (after the I/O and timers due now). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**
@@ -272,7 +280,9 @@ export class TraceStore implements SignalStore<SpanRow> {
       traceBlocksMax: limits.traceBlocksMax ?? TraceStoreLimits.traceBlocksMax,
       searchBatchRowsMax: limits.searchBatchRowsMax ?? TraceStoreLimits.searchBatchRowsMax,
       searchBucketBlocksMax: limits.searchBucketBlocksMax ?? TraceStoreLimits.searchBucketBlocksMax,
+      searchSliceMs: limits.searchSliceMs ?? TraceStoreLimits.searchSliceMs,
     };
+    assert(this.#limits.searchSliceMs >= 0, 'searchSliceMs >= 0');
     assert(this.#limits.searchBucketBlocksMax >= 2, 'a search group orders at least two blocks');
     for (const k of ['spansPerTraceMax', 'traceBlocksMax', 'searchBatchRowsMax', 'searchBucketBlocksMax'] as const) {
       assert(Number.isSafeInteger(this.#limits[k]) && this.#limits[k] >= 1, `${k} >= 1`);
@@ -447,40 +457,58 @@ export class TraceStore implements SignalStore<SpanRow> {
       // The plan is kept in slot numbers and per-trace typed columns (the head's trace numbers), not in
       // maps keyed per slot: it lives through the whole flush, so anything it holds outlives the
       // young generation, and a map entry per span was ~200 B of old-generation garbage per span.
-      const byBucket = new Map<number, number[]>();
+      // The slots, trace after trace, are grouped by bucket into one Int32Array a bucket (the order of the old
+      // per-bucket lists), and a block's slots are a view of it: no JS array of every slot, twice, lives through the flush.
+      const slotCount = th.spanCount;
+      const bucketAt = new Float64Array(slotCount);
+      const inOrder = new Int32Array(slotCount);
+      const counts = new Map<number, number>();
+      let seen = 0;
       // blocksOf[t] counts the blocks of this flush that hold trace t; lastPart[t] is the last part counted (1-based, 0: none).
       const blocksOf = new Uint32Array(th.traceCount);
       const lastPart = new Uint32Array(th.traceCount);
       let partNo = 0;
       for (const [, t] of th.traces()) {
         for (let slot = th.firstSlot(t); slot !== -1; slot = th.nextSlot(slot)) {
+          assert(seen < slotCount, 'the traces hold spanCount slots');
           const b = bucketOf(th.startNs(slot));
-          let list = byBucket.get(b);
-          if (list === undefined) {
-            list = [];
-            byBucket.set(b, list);
-          }
-          list.push(slot);
+          inOrder[seen] = slot;
+          bucketAt[seen] = b;
+          seen++;
+          counts.set(b, (counts.get(b) ?? 0) + 1);
         }
       }
+      assert(seen === slotCount, 'every slot belongs to a trace');
+      const byBucket = new Map<number, Int32Array>();
+      const filled = new Map<number, number>();
+      for (const [b, n] of counts) {
+        byBucket.set(b, new Int32Array(n));
+        filled.set(b, 0);
+      }
+      for (let i = 0; i < slotCount; i++) {
+        const b = bucketAt[i] as number;
+        const at = filled.get(b) as number;
+        (byBucket.get(b) as Int32Array)[at] = inOrder[i] as number;
+        filled.set(b, at + 1);
+      }
       // Blocks are cut by rows and by estimated bytes, so every value stays under ShardDbLimits.valueBytesMax.
-      const partsOf = new Map<number, number[][]>();
+      const partsOf = new Map<number, Int32Array[]>();
       for (const bucket of [...byBucket.keys()].sort((a, b) => a - b)) {
-        const list = byBucket.get(bucket) as number[];
-        const parts: number[][] = [];
-        let cur: number[] = [];
+        const list = byBucket.get(bucket) as Int32Array;
+        assert(filled.get(bucket) === list.length, 'a bucket list is filled');
+        const parts: Int32Array[] = [];
+        let from = 0;
         let curBytes = 0;
-        for (const slot of list) {
-          const b = th.estimate(slot);
-          if (cur.length > 0 && (cur.length >= StoreLimits.blockRowsMax || curBytes + b > StoreLimits.blockBytesTarget)) {
-            parts.push(cur);
-            cur = [];
+        for (let i = 0; i < list.length; i++) {
+          const b = th.estimate(list[i] as number);
+          if (i > from && (i - from >= StoreLimits.blockRowsMax || curBytes + b > StoreLimits.blockBytesTarget)) {
+            parts.push(list.subarray(from, i));
+            from = i;
             curBytes = 0;
           }
-          cur.push(slot);
           curBytes += b;
         }
-        if (cur.length > 0) parts.push(cur);
+        if (list.length > from) parts.push(list.subarray(from));
         assert(parts.length <= 0xffff, 'parts of one bucket fit a u16');
         partsOf.set(bucket, parts);
         for (const slots of parts) {
@@ -508,8 +536,8 @@ export class TraceStore implements SignalStore<SpanRow> {
         for (let part = 0; part < parts.length; part++) {
           // One block per step: a large flush leaves the event loop between its blocks (flush-pacer.ts).
           if (ctx.pace !== undefined) await ctx.pace();
-          const slots = parts[part] as number[];
-          const pageOf = (p: number): SpanRow[] => slots.slice(p * pageRows, (p + 1) * pageRows).map((slot) => reader.row(slot));
+          const slots = parts[part] as Int32Array;
+          const pageOf = (p: number): SpanRow[] => Array.from(slots.subarray(p * pageRows, (p + 1) * pageRows), (slot) => reader.row(slot));
           const ref = { bucket, flushIndex: ctx.flushIndex, part };
           const w = writeBlockByPages(this.#w, this.#layout, ctx, tenant, ref, slots.length, pageOf, sole, note);
           metas?.notePut(tenant, ref, w.meta, w.metaBytes);
@@ -1206,6 +1234,15 @@ export class TraceStore implements SignalStore<SpanRow> {
     reverse: boolean,
     done: () => boolean,
   ): AsyncGenerator<{ ref: BlockRef; meta: BlockMeta }> {
+    // Time-sliced: the consumer's work on a block (cache reads, decode, match) runs in this generator's turn;
+    // past searchSliceMs the next block waits one event-loop turn (TraceStoreLimits.searchSliceMs).
+    const sliceMs = this.#limits.searchSliceMs;
+    let sliceStartMs = performance.now();
+    const slice = async (): Promise<void> => {
+      if (performance.now() - sliceStartMs < sliceMs) return;
+      await nextTurn();
+      sliceStartMs = performance.now();
+    };
     if (metas !== null) {
       const list = metas.tenant(tenant);
       const { lo, hi } = metas.bucketRange(list, bucketOf(q.startNs), bucketOf(q.endNs - 1n));
@@ -1217,6 +1254,8 @@ export class TraceStore implements SignalStore<SpanRow> {
           stats.blocksPrunedTime++;
           continue;
         }
+        await slice();
+        if (done()) return;
         yield { ref: e.ref, meta: e.meta };
       }
       return;
@@ -1232,6 +1271,8 @@ export class TraceStore implements SignalStore<SpanRow> {
           stats.blocksPrunedTime++;
           continue;
         }
+        await slice();
+        if (done()) return;
         yield { ref: readRef(e.key, offset), meta };
       }
     }
