@@ -189,8 +189,14 @@ export function decodeMetricsRequest(bytes: Uint8Array): MetricsShardRequest {
 /** LITTLE_ENDIAN_HOST says typed arrays are little-endian here (every Node target), so float64 columns copy as bytes. */
 const LITTLE_ENDIAN_HOST = endianness() === 'LE';
 
+/**
+ * f64Bytes is a float64 column as little-endian bytes for packr.pack: on a
+ * little-endian host a view of the column itself (pack copies it into its
+ * output at once; a copy here was a second one, half a megabyte a shard's
+ * grid answer), else a converted copy.
+ */
 function f64Bytes(a: Float64Array): Uint8Array {
-  if (LITTLE_ENDIAN_HOST) return new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice();
+  if (LITTLE_ENDIAN_HOST) return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   const out = new Uint8Array(a.length * 8);
   const dv = new DataView(out.buffer);
   for (let i = 0; i < a.length; i++) dv.setFloat64(i * 8, a[i] as number, true);

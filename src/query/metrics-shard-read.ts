@@ -33,6 +33,7 @@
  * Budget: more series or samples than the request's budget is
  * ERR_LIMIT_EXCEEDED; the read stops as soon as it passes one.
  */
+import { joinFacts } from '../storage/codec/value-facts.js';
 import { OtlpdbError, assert } from '../errors.js';
 import type { Matcher } from '../storage/metrics/label-index.js';
 import { compileMatchers } from '../storage/metrics/label-index.js';
@@ -139,20 +140,26 @@ function byStoredName(cands: readonly Candidate[]): Map<string, Map<number, Cand
   return out;
 }
 
-/** concatSlices puts a series' time slices (select's batches, in order) end to end: the one slice itself, else one copy. */
-function concatSlices(slices: readonly SeriesSamples[], n: number): { timestampsMs: Float64Array; values: Float64Array } {
+/**
+ * concatSlices puts a series' time slices (select's batches, in order) end
+ * to end: the one slice itself, else one copy; with the slices' value facts
+ * joined at each seam (storage/codec/value-facts.ts).
+ */
+function concatSlices(slices: readonly SeriesSamples[], n: number): { timestampsMs: Float64Array; values: Float64Array; facts: number } {
   const first = slices[0];
-  if (slices.length === 1 && first !== undefined) return { timestampsMs: first.timestamps, values: first.values };
+  if (slices.length === 1 && first !== undefined) return { timestampsMs: first.timestamps, values: first.values, facts: first.facts ?? 0 };
   const timestampsMs = new Float64Array(n);
   const values = new Float64Array(n);
   let at = 0;
+  let facts = 0;
   for (const s of slices) {
     timestampsMs.set(s.timestamps, at);
     values.set(s.values, at);
+    facts = at === 0 ? (s.facts ?? 0) : joinFacts(facts, s.facts ?? 0, values, at, s.values.length);
     at += s.timestamps.length;
   }
   assert(at === n, 'every slice copied');
-  return { timestampsMs, values };
+  return { timestampsMs, values, facts };
 }
 
 /**

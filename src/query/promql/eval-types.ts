@@ -8,6 +8,7 @@
  */
 
 import type { MaxSourceResolution } from './rollup-eval.js';
+import { VALUES_FINITE } from '../../storage/codec/value-facts.js';
 import { OtlpdbError, assert } from '../../errors.js';
 import { PromqlLimits } from '../../limits.js';
 import type { AggregateOp } from './ast.js';
@@ -44,6 +45,8 @@ export interface RawSeries {
   readonly labels: PromLabels;
   readonly timestampsMs: Float64Array;
   readonly values: Float64Array;
+  /** facts, when present, is what the store's decoder proved about values (FloatSeries.facts; storage/codec/value-facts.ts). */
+  readonly facts?: number;
 }
 
 /** MatrixVal is a range vector: series and, per step, the inclusive window [windowStartMs[i], windowEndMs[i]] to read. */
@@ -156,8 +159,14 @@ export function mayHoldNaN(values: Float64Array): boolean {
   return z !== z;
 }
 
-/** dropStaleMarkers removes staleness markers from a series, as Prometheus drops them from range windows (the same series when it holds none). */
+/**
+ * dropStaleMarkers removes staleness markers from a series, as Prometheus
+ * drops them from range windows (the same series when it holds none). A
+ * series whose decoder proved it finite (VALUES_FINITE) holds none and is
+ * not looked at.
+ */
 export function dropStaleMarkers(s: RawSeries): RawSeries {
+  if (((s.facts ?? 0) & VALUES_FINITE) !== 0) return s;
   const values = s.values;
   // Most series hold no NaN at all: a branch-free pass tells (mayHoldNaN), the marker's bits are read only when it finds a NaN or an infinity.
   if (!mayHoldNaN(values)) return s;

@@ -23,6 +23,7 @@ import type { CallNode } from './ast.js';
 import { unwrapParens } from './ast.js';
 import type { EvalCtx, Grid, MatrixVal, Val } from './eval-types.js';
 import { checkAbort, lowerBound, stepTime, upperBound } from './eval-types.js';
+import { VALUES_COUNTER_SAFE } from '../../storage/codec/value-facts.js';
 import { OtlpdbError, assert } from '../../errors.js';
 import { dropMetricName, labelsKey } from './labels.js';
 import type { RangeFn, Window } from './range-functions.js';
@@ -129,7 +130,7 @@ export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: 
     const steps = taken.get(key);
     if (kind !== null) {
       const row = steps === undefined && sink !== undefined ? sink.sumRow(labelsOf[k] as PromLabels) : null;
-      const rs = { ts: s.timestampsMs, vs: s.values };
+      const rs = { ts: s.timestampsMs, vs: s.values, nonDecreasing: ((s.facts ?? 0) & VALUES_COUNTER_SAFE) === VALUES_COUNTER_SAFE };
       if (row !== null) {
         held += scanRate(kind, rs, windows, { values: row.value, present: null, firstK: row.firstK, k }, dropList, memo);
         continue;

@@ -23,7 +23,12 @@
  * its check of the sample before it ("seed 1 rate(m[5m]) …: series 0: 60
  * points vs 56"), the start cursor's kept past a sample at the window's
  * start (`ts[g - 1] <= ws`: "seed 1 rate(m[5m]) … point 11: NaN vs
- * Infinity").
+ * Infinity"). Value facts (FloatSeries.facts): the drop test skipped on
+ * either fact, not both (`!== 0`: "seed 1 rate(m[5m] @ …) … series 5
+ * point 0: -1.0463716863480337 vs 0.21965464097828521"); the staleness
+ * pass skipped for any series that carries facts, 0 included ("seed 1
+ * rate(m[5m]) … series 2 point 1: 0.16594599999999998 vs
+ * 0.16764242857142858").
  */
 import t from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';
@@ -34,7 +39,8 @@ import { MemorySeriesSource } from './memory-source.js';
 import type { RangeFn } from './range-functions.js';
 import { RangeFunctions } from './range-functions.js';
 import { rateKindOf } from './rate-scan.js';
-import type { EvalRange, FloatSeries } from './source.js';
+import type { EvalRange, FloatSeries, SelectRequest } from './source.js';
+import { VALUES_COUNTER_SAFE, VALUES_FINITE, VALUES_NON_DECREASING } from '../../storage/codec/value-facts.js';
 
 const T0 = 1_700_000_000_000;
 const HOUR = 3_600_000;
@@ -129,5 +135,63 @@ t.test('a counter reset at a window\'s first, second and last sample, and a drop
       const want = await run(createPromqlEngine({ rangeFunctions: calledPerWindow() }), q, range, new MemorySeriesSource(series));
       t.equal(outcomeDiff(await run(createPromqlEngine(), q, range, new MemorySeriesSource(series)), want), null, `${q} step ${range.stepMs}`);
     }
+  }
+});
+
+/** truthFacts is what a store's decoder may claim of a column (storage/codec/value-facts.ts), computed sample by sample. */
+function truthFacts(vs: Float64Array): number {
+  let finite = true;
+  let rising = true;
+  for (let j = 0; j < vs.length; j++) {
+    if (!Number.isFinite(vs[j] as number)) finite = false;
+    if (j > 0 && !((vs[j] as number) >= (vs[j - 1] as number))) rising = false;
+  }
+  return (finite ? VALUES_FINITE : 0) | (finite && rising ? VALUES_NON_DECREASING : 0);
+}
+
+/** FactsSource is a MemorySeriesSource whose selects carry each series' true value facts, as a shard's store read does (FloatSeries.facts). */
+class FactsSource extends MemorySeriesSource {
+  claimed = 0;
+  override async select(req: SelectRequest, signal: AbortSignal): Promise<readonly FloatSeries[]> {
+    return (await super.select(req, signal)).map((s) => {
+      const facts = truthFacts(s.values);
+      if (facts === VALUES_COUNTER_SAFE) this.claimed++;
+      return { ...s, facts };
+    });
+  }
+}
+
+t.test('series the store proved finite and non-decreasing (FloatSeries.facts) answer the same bits, the drop test and the staleness pass skipped', async (t) => {
+  const fast = createPromqlEngine();
+  const perWindow = createPromqlEngine({ rangeFunctions: calledPerWindow() });
+  for (const seed of [1, 2, 3]) {
+    const rand = new SeededRand(100 + seed);
+    // counters()'s series (resets, NaN, ±Inf: finite-only or no facts) and clean counters (both facts; one flat, one with staleness markers: no facts).
+    const series = counters(seed);
+    for (let i = 0; i < 8; i++) {
+      let v = rand.intn(1000) / (i % 2 === 0 ? 1 : 8);
+      const ts: number[] = [];
+      const vs: number[] = [];
+      for (let at = T0 + rand.intn(15_000); at < T0 + HOUR; at += i % 3 === 0 ? 15_000 : 1 + rand.intn(40_000)) {
+        ts.push(at);
+        vs.push((v += i === 7 ? 0 : rand.intn(40) / 4));
+      }
+      const values = Float64Array.from(vs);
+      // Series 6 holds staleness markers, written straight into its column (a NaN kept in a JS array may lose its payload).
+      if (i === 6) for (let j = 5; j < values.length; j += 37) values[j] = STALE_NAN;
+      series.push({ labels: [{ name: '__name__', value: 'm' }, { name: 'app', value: `a${i % 3}` }, { name: 'pod', value: `clean${i}` }], timestampsMs: Float64Array.from(ts), values });
+    }
+    const withFacts = new FactsSource(series);
+    for (const q of QUERIES) {
+      for (const range of RANGES) {
+        const want = await run(perWindow, q, range, new MemorySeriesSource(series));
+        const diff = outcomeDiff(await run(fast, q, range, withFacts), want);
+        if (diff !== null) {
+          t.fail(`seed ${seed} ${q} ${JSON.stringify(range)}: ${diff}`);
+          return;
+        }
+      }
+    }
+    t.ok(withFacts.claimed > 0, `seed ${seed}: ${withFacts.claimed} selected series carried both facts`);
   }
 });

@@ -24,7 +24,10 @@
  * same count window after window) and keeps it when the two samples around
  * it prove it (times sorted, as lowerBound needs them), else walks sample by
  * sample as before; and a counter's clamp test, one division a window, is
- * skipped where clamp-bound.ts proves it false without one.
+ * skipped where clamp-bound.ts proves it false without one. The drop test
+ * itself is skipped for a series the store's decoder proved finite and
+ * non-decreasing (RateSeries.nonDecreasing, storage/codec/value-facts.ts):
+ * it has no drop to find.
  *
  * The answer goes to a column (values + present, present written at every
  * step) or, folding a `sum` straight into its group's row (aggregate-columns
@@ -61,6 +64,8 @@ export function rateKindOf(rf: RangeFn): RateKind | null {
 export interface RateSeries {
   readonly ts: Float64Array;
   readonly vs: Float64Array;
+  /** nonDecreasing, when true, says vs holds no NaN or ±Inf and no vs[j] < vs[j − 1] (the store's decoder proved it: storage/codec/value-facts.ts): a counter has no drop to look for. */
+  readonly nonDecreasing?: boolean;
 }
 
 /**
@@ -119,6 +124,7 @@ export function scanRate(kind: RateKind, s: RateSeries, w: RateWindows, out: Rat
   const ends = w.endMs;
   const { values, present, firstK, k } = out;
   const isCounter = kind === 'rate' || kind === 'increase';
+  const noDrops = s.nonDecreasing === true;
   const isRate = kind === 'rate' || kind === 'irate';
   const instant = kind === 'irate' || kind === 'idelta';
   const rangeSec = w.rangeMs / 1000;
@@ -164,7 +170,7 @@ export function scanRate(kind: RateKind, s: RateSeries, w: RateWindows, out: Rat
     hiStep = hi > prevHi ? hi - prevHi : 0;
     prevLo = lo;
     prevHi = hi;
-    if (isCounter) {
+    if (isCounter && !noDrops) {
       for (; scanned < hi; scanned++) if ((vs[scanned] as number) < (vs[scanned - 1] as number)) dropList.push(scanned);
     }
     prevStart = ws;

@@ -45,6 +45,13 @@ export interface FloatSeries {
   readonly labels: PromLabels;
   readonly timestampsMs: Float64Array;
   readonly values: Float64Array;
+  /**
+   * facts, when present, is what the store's decoder proved about values
+   * (storage/codec/value-facts.ts: no NaN or ±Inf, non-decreasing); absent
+   * or 0 proves nothing. Only a shard's own read sets it (it does not travel
+   * on the wire); whoever builds new values builds a series without it.
+   */
+  readonly facts?: number;
 }
 
 /** SelectRequest asks for the samples of every series the matchers select, with timestamps in [startMs, endMs]. */

@@ -52,6 +52,8 @@ export class ChunkIterator {
   vHi = 0;
   /** vLo is the bottom 32 bits of the current value's float64 pattern. */
   vLo = 0;
+  /** facts is what the chunk's header proves about the values the last decodeInto wrote (value-facts.ts; 0: nothing). */
+  facts = 0;
   #r: BitReader = new BitReader(new Uint8Array(0));
   #ts = new TimestampDecoder();
   #xor = new XorValueDecoder();
@@ -207,7 +209,8 @@ export class ChunkIterator {
    * ERR_CORRUPTION. A compact decimal chunk with external timestamps — the
    * metrics store's common case — is decoded in one run
    * (CompactDecimalValueDecoder.decodeRun) and its times copied in one set,
-   * not sample by sample.
+   * not sample by sample; its header's facts about the values
+   * (value-facts.ts) are left in `facts` (0 for every other chunk).
    */
   decodeInto(ts: Float64Array | null, vs: Float64Array, vsBits: Uint32Array, at: number): number {
     const n = this.#count;
@@ -216,6 +219,7 @@ export class ChunkIterator {
     assert(vsBits.buffer === vs.buffer && vsBits.byteOffset === vs.byteOffset && vsBits.length === 2 * vs.length, 'decodeInto: vsBits views vs');
     const ext = this.#external;
     assert(ts !== null || ext !== null, 'decodeInto: only a chunk with external timestamps is decoded without its times');
+    this.facts = 0;
     if (n === 0) return 0;
     if (ext !== null && this.#encoding === ChunkEncoding.DecimalCompact) {
       this.#index = n; // stays done if a read below throws
@@ -223,6 +227,7 @@ export class ChunkIterator {
       if (ts !== null) ts.set(ext.subarray(from, from + n), at);
       this.#cdec.decodeRun(this.#r, n, vs, at);
       this.#r.checkPadding();
+      this.facts = this.#cdec.runFacts;
       this.t = ext[from + n - 1] as number;
       this.v = this.#cdec.value;
       this.vHi = this.#cdec.hi;

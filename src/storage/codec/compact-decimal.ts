@@ -53,6 +53,7 @@
  * ULP_FIXUP_MAX; otherwise it returns null and the caller keeps XOR. The
  * decoder re-checks every bound, so damage is ERR_CORRUPTION.
  */
+import { VALUES_COUNTER_SAFE, VALUES_FINITE } from './value-facts.js';
 import { assert } from '../../errors.js';
 import { CodecLimits } from '../../limits.js';
 import type { BitWriter } from './bits.js';
@@ -436,6 +437,8 @@ export class CompactDecimalValueDecoder {
   lo = 0;
   /** value is the current value as a number (hi:lo as a double). */
   value = 0;
+  /** runFacts is what the header proves about the last decodeRun's values (value-facts.ts); 0 before any. */
+  runFacts = 0;
   #p = 1;
   #order = 0;
   #coding = 0;
@@ -580,7 +583,10 @@ export class CompactDecimalValueDecoder {
       value = out[at + count - 1] as number;
       from = count;
     }
+    // rising: every m so far >= the one before it (the value-by-value loop below checks; the runs above are judged from the header).
+    let rising = true;
     for (let i = from; i < count; i++) {
+      const before = m;
       if (i >= first) {
         const x = this.#readResidual(r);
         if (order === DecimalOrder.Level) {
@@ -597,6 +603,7 @@ export class CompactDecimalValueDecoder {
         m += d;
       }
       if (!(m <= M_MAX && m >= -M_MAX)) throw corrupt('compact decimal scaled value out of range');
+      if (m < before) rising = false;
       if (fixups) {
         this.#m = m;
         this.#setValue(r);
@@ -612,6 +619,23 @@ export class CompactDecimalValueDecoder {
     this.value = value;
     this.hi = float64Hi(value);
     this.lo = float64Lo(value);
+    this.runFacts = this.#runFacts(count, from === 1 && rising);
+  }
+
+  /**
+   * #runFacts is what decodeRun proved about the chunk's values
+   * (value-facts.ts): finite always (m / p, |m| ≤ M_MAX, p ≥ 1, and a
+   * fix-up moves a value by ulps); non-decreasing, without fix-ups, for one
+   * value, for delta order with packed residuals and rMin ≥ 0 (every
+   * residual rMin + field ≥ 0, times g ≥ 1, is added to m), or when the
+   * value-by-value loop saw every m (`checked`) at or above the one before
+   * it — m / p is monotone in m.
+   */
+  #runFacts(count: number, checked: boolean): number {
+    if (count === 1) return VALUES_COUNTER_SAFE;
+    if (this.#fixups) return VALUES_FINITE;
+    const proved = this.#order === DecimalOrder.Delta && this.#coding === DecimalCoding.Packed && this.#rMin >= 0;
+    return proved || checked ? VALUES_COUNTER_SAFE : VALUES_FINITE;
   }
 
   #readResidual(r: BitReader): number {

@@ -54,6 +54,7 @@
  * part): that is the price of the shared column and of one block header per
  * page instead of per series.
  */
+import { joinFacts } from '../codec/value-facts.js';
 import { BlockKind, openBlock, sealBlock } from '../block.js';
 import { OtlpdbError, assert } from '../../errors.js';
 import { CodecLimits, MetricStoreLimits } from '../../limits.js';
@@ -438,10 +439,11 @@ export class ChunkBlockDecoder {
    * column makes it once). `timesHeld` says that ts[at ..] holds the
    * series' times already — another series of the same column decoded
    * them into the same array (shared-times.ts) — so only the values are
-   * decoded; it is ignored for a series without a column. Throws
-   * ERR_CORRUPTION.
+   * decoded; it is ignored for a series without a column. It answers what
+   * the chunks' headers prove about vs[at .. at + n) (value-facts.ts: the
+   * chunks' facts joined, one compare at each seam). Throws ERR_CORRUPTION.
    */
-  decodeInto(block: OpenChunkBlock, k: number, ts: Float64Array, vs: Float64Array, at: number, vsBits?: Uint32Array, timesHeld = false): void {
+  decodeInto(block: OpenChunkBlock, k: number, ts: Float64Array, vs: Float64Array, at: number, vsBits?: Uint32Array, timesHeld = false): number {
     const id = block.ids[k] as number;
     const n = block.counts[k] as number;
     const ref = block.refs[k] as number;
@@ -452,6 +454,8 @@ export class ChunkBlockDecoder {
     const spans = block.spans;
     const to = block.spanFrom[k + 1] as number;
     let i = 0;
+    // facts are vs[at .. at + i)'s (the first chunk's own, then each next one joined at its seam).
+    let facts = 0;
     if (ref > 0) {
       // A column series: its times are the column's, copied once (not per chunk), and its chunks carry values only.
       let column = block.columns[ref - 1] ?? undefined;
@@ -466,18 +470,23 @@ export class ChunkBlockDecoder {
         it.resetRange(bytes, spans[2 * j] as number, spans[2 * j + 1] as number, true, column, Math.min(i, n));
         const piece = Math.min(pieceSamples, n - i);
         if (it.count !== piece) throw corrupt(`metrics chunk block: series ${id} has a chunk of ${it.count} samples for a column piece of ${piece}`);
-        i += it.decodeInto(null, vs, bits, at + i);
+        const got = it.decodeInto(null, vs, bits, at + i);
+        facts = i === 0 ? it.facts : joinFacts(facts, it.facts, vs, at + i, got);
+        i += got;
       }
       if (i !== n) throw corrupt(`metrics chunk block: series ${id} has ${i} samples for ${n}`);
       // A series with a column holds exactly the column's times, which its decoder found strictly increasing.
-      return;
+      return facts;
     }
     for (let j = block.spanFrom[k] as number; j < to; j++) {
       it.resetRange(bytes, spans[2 * j] as number, spans[2 * j + 1] as number, false);
       if (it.count > n - i) throw corrupt(`metrics chunk block: series ${id} has more than ${n} samples`);
-      i += it.decodeInto(ts, vs, bits, at + i);
+      const got = it.decodeInto(ts, vs, bits, at + i);
+      facts = i === 0 ? it.facts : joinFacts(facts, it.facts, vs, at + i, got);
+      i += got;
     }
     if (i !== n) throw corrupt(`metrics chunk block: series ${id} has ${i} samples for ${n}`);
     for (let j = at + 1; j < at + n; j++) if (!((ts[j] as number) > (ts[j - 1] as number))) throw corrupt(`metrics chunk block: series ${id} times do not increase`);
+    return facts;
   }
 }

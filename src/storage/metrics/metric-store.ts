@@ -84,6 +84,7 @@
  * === #descs.size === registry.size; a head's float columns per series are strictly
  * increasing in t; at most one frozen head.
  */
+import { joinFacts } from '../codec/value-facts.js';
 import type { ColumnAlloc } from './column-pool.js';
 import { CodecLimits, MetricStoreLimits, StoreLimits } from '../../limits.js';
 import { type ErrorCode, OtlpdbError, assert } from '../../errors.js';
@@ -193,6 +194,8 @@ export interface SeriesSamples {
   readonly labels: Labels;
   readonly timestamps: Float64Array;
   readonly values: Float64Array;
+  /** facts, when present, is what the chunks' headers prove about values (codec/value-facts.ts); absent or 0: nothing. */
+  readonly facts?: number;
 }
 
 /** SeriesRollups is one series' rollup points in a read, one per window, sorted by window. */
@@ -1210,11 +1213,11 @@ export class MetricStore implements SignalStore<MetricPointRow> {
         }
       }
     }
-    const runs = new Map<number, { ts: Float64Array; vs: Float64Array; bits: Uint32Array; filled: number; increasing: boolean }>();
+    const runs = new Map<number, { ts: Float64Array; vs: Float64Array; bits: Uint32Array; filled: number; increasing: boolean; facts: number }>();
     // Series that read the same column in every block share one times array (shared-times.ts).
     for (const [id, n] of totals) {
       const vs = columns?.take(n) ?? new Float64Array(n);
-      runs.set(id, { ts: times.timesFor(id, n), vs, bits: new Uint32Array(vs.buffer, vs.byteOffset, 2 * n), filled: 0, increasing: true });
+      runs.set(id, { ts: times.timesFor(id, n), vs, bits: new Uint32Array(vs.buffer, vs.byteOffset, 2 * n), filled: 0, increasing: true, facts: 0 });
     }
     // How far each times array is decoded: a series sharing its times array (shared-times.ts) with one decoded before it in this block decodes values only.
     const timesTo = new Map<Float64Array, number>();
@@ -1225,8 +1228,9 @@ export class MetricStore implements SignalStore<MetricPointRow> {
         const at = run.filled;
         const to = at + (block.counts[k] as number);
         const held = (timesTo.get(run.ts) ?? 0) >= to;
-        dec.decodeInto(block, k, run.ts, run.vs, at, run.bits, held);
+        const facts = dec.decodeInto(block, k, run.ts, run.vs, at, run.bits, held);
         if (!held) timesTo.set(run.ts, to);
+        run.facts = at === 0 ? facts : joinFacts(run.facts, facts, run.vs, at, to - at);
         run.filled = to;
         if (at > 0 && run.filled > at && !((run.ts[at] as number) > (run.ts[at - 1] as number))) run.increasing = false;
       }
@@ -1235,7 +1239,8 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     for (const [id, run] of runs) {
       assert(run.filled === run.ts.length, 'every counted sample decoded');
       decoded += run.filled;
-      out.set(id, run.increasing ? { ts: run.ts, vs: run.vs } : { ts: run.ts, vs: run.vs, increasing: false });
+      // Facts in time order only: runs whose times go back are sorted by mergeRuns, which drops them.
+      out.set(id, run.increasing ? { ts: run.ts, vs: run.vs, facts: run.facts } : { ts: run.ts, vs: run.vs, increasing: false });
     }
     stats.samplesDecoded = (stats.samplesDecoded ?? 0) + decoded;
     return out;

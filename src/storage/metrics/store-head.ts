@@ -316,6 +316,8 @@ export interface SampleRun {
   readonly vs: Float64Array;
   /** increasing false says the times may repeat or go back (blocks of several flushes rewrote a time). */
   readonly increasing?: boolean;
+  /** facts, when present, is what the decoder proved about vs (codec/value-facts.ts); absent or 0: nothing. */
+  readonly facts?: number;
 }
 
 /** lowerBound is the first index of the sorted ts whose time is >= t (n when none is). */
@@ -352,8 +354,9 @@ export function upperBound(ts: Float64Array, t: number): number {
  * gives up the runs). Otherwise (a rewrite of a time across flushes, runs
  * out of order, a run not increasing) the runs are concatenated and mergeSamples sorts them.
  * The one copy of the usual read goes to columns `alloc` lends, when given.
+ * Only the one-run answer carries its run's value facts (codec/value-facts.ts).
  */
-export function mergeRuns(runs: readonly SampleRun[], minMs: number, maxMs: number, alloc?: ColumnAlloc): { timestamps: Float64Array; values: Float64Array } {
+export function mergeRuns(runs: readonly SampleRun[], minMs: number, maxMs: number, alloc?: ColumnAlloc): { timestamps: Float64Array; values: Float64Array; facts?: number } {
   let total = 0;
   let lastT = -Infinity;
   let ordered = true;
@@ -385,7 +388,8 @@ export function mergeRuns(runs: readonly SampleRun[], minMs: number, maxMs: numb
     const from = lowerBound(only.ts, minMs);
     const to = upperBound(only.ts, maxMs);
     if (to <= from) return { timestamps: EMPTY_F64, values: EMPTY_F64 };
-    return { timestamps: only.ts.subarray(from, to), values: only.vs.subarray(from, to) };
+    // A run's facts hold for any slice of it (value-facts.ts); only this one-run answer keeps them (NB: a read whose window takes the head's samples too loses them).
+    return { timestamps: only.ts.subarray(from, to), values: only.vs.subarray(from, to), facts: only.facts ?? 0 };
   }
   let n = 0;
   for (const r of runs) n += Math.max(0, upperBound(r.ts, maxMs) - lowerBound(r.ts, minMs));
