@@ -44,17 +44,11 @@ import { OTLP_DECODERS } from '../src/otlp/decoders.js';
 import { prepareParts } from '../src/otlp/prepare-parts.js';
 import type { OtlpSignal } from '../src/otlp/ingest.js';
 import { buildTemplate, makeBody } from './ingest-payloads.js';
+import { positiveIntArg } from './cli-args.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
-
-const SAMPLES = arg('samples', 1_000_000);
-const SPANS = arg('spans', 200_000);
-const LOGS = arg('logs', 200_000);
+const SAMPLES = positiveIntArg('samples', 1_000_000);
+const SPANS = positiveIntArg('spans', 200_000);
+const LOGS = positiveIntArg('logs', 200_000);
 const JSON_OUT = process.argv.includes('--json');
 const INGEST_ENTRIES = process.argv.includes('--ingest-entries');
 /** INGEST_BATCH and INGEST_SHARDS are the ingest bench's defaults (batch 512, a cluster's 16 shards). */

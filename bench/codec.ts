@@ -28,18 +28,12 @@ import { ChunkEncoding } from '../src/storage/codec/chunk-format.js';
 import { encodeDecimalChunk } from '../src/storage/codec/decimal.js';
 import { encodeChunk } from '../src/storage/codec/gorilla.js';
 import { PostingsContainer, PostingsCursor, decodePostings, encodePostings, intersect, intersectEncoded } from '../src/storage/codec/postings.js';
+import { positiveIntArg } from './cli-args.js';
 
 const SAMPLES_PER_SERIES = 1440;
 const SERIES_PER_TYPE = 20;
 const CHUNK_SAMPLES = 120;
 const UNIVERSE = 1 << 20;
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
 
 interface Series {
   ts: Float64Array;
@@ -266,7 +260,7 @@ function postingsBench(ms: number): Record<string, unknown>[] {
 
 async function main(): Promise<void> {
   const json = process.argv.includes('--json');
-  const ms = arg('ms', 300);
+  const ms = positiveIntArg('ms', 300);
   await roaringLibraryInitialize();
   const chunks = chunkBench(ms);
   const postings = postingsBench(ms);

@@ -28,6 +28,7 @@ import { MultiRaftDriver } from '../src/raft/driver/multi-raft.js';
 import type { StateMachine } from '../src/raft/driver/state-machine.js';
 import { StateRole } from '../src/raft/types.js';
 import type { Entry } from '../src/raft/types.js';
+import { positiveIntArg, median } from './cli-args.js';
 
 interface Config {
   readonly groups: number;
@@ -38,13 +39,6 @@ interface Config {
   readonly durationMs: number;
   readonly rounds: number;
   readonly json: boolean;
-}
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -162,20 +156,15 @@ async function round(c: Config, pipelined: boolean): Promise<RoundFigures> {
   }
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
 async function main(): Promise<void> {
   const c: Config = {
-    groups: arg('groups', 16),
-    inflight: arg('inflight', 32),
-    entryBytes: arg('entry-bytes', 16_384),
-    applyUs: arg('apply-us', 400),
-    thinkMs: arg('think-ms', 2),
-    durationMs: arg('ms', 3000),
-    rounds: arg('rounds', 3),
+    groups: positiveIntArg('groups', 16),
+    inflight: positiveIntArg('inflight', 32),
+    entryBytes: positiveIntArg('entry-bytes', 16_384),
+    applyUs: positiveIntArg('apply-us', 400),
+    thinkMs: positiveIntArg('think-ms', 2),
+    durationMs: positiveIntArg('ms', 3000),
+    rounds: positiveIntArg('rounds', 3),
     json: process.argv.includes('--json'),
   };
   const serial: RoundFigures[] = [];

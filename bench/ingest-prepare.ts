@@ -24,6 +24,7 @@ import { prepareParts } from '../src/otlp/prepare-parts.js';
 import type { PrepareDeps, PrepareJob } from '../src/otlp/prepare-parts.js';
 import type { OtlpSignal } from '../src/otlp/ingest.js';
 import { buildTemplate, makeBody } from './ingest-payloads.js';
+import { median } from './cli-args.js';
 
 const SHARDS = 16;
 const BATCH = 512;
@@ -39,11 +40,6 @@ function intArg(name: string, dflt: number): number {
 function cpuUs(): number {
   const u = process.cpuUsage();
   return u.user + u.system;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
 }
 
 async function main(): Promise<void> {

@@ -30,16 +30,10 @@ import { LogStore } from '../src/storage/logs/log-store.js';
 import { decodeLogsOnlyEntry, decodeShardEntry } from '../src/storage/shard-entry.js';
 import type { KvRead, KvWriteBatch } from '../src/storage/shard/shard-db.js';
 import { buildTemplate, makeBody } from './ingest-payloads.js';
+import { positiveIntArg } from './cli-args.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
-
-const RECORDS = arg('records', 100_000);
-const ROUNDS = arg('rounds', 5);
+const RECORDS = positiveIntArg('records', 100_000);
+const ROUNDS = positiveIntArg('rounds', 5);
 const KEEP = !process.argv.includes('--no-keep');
 const JSON_OUT = process.argv.includes('--json');
 /** NOW_MS fixes the bodies' clock: every run builds the same entries. */

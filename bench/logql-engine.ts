@@ -20,13 +20,7 @@ import { logqlEngine } from '../src/query/logql/engine.js';
 import { CORPUS_SPAN_NS, CORPUS_START_NS, randomCorpus } from '../src/query/logql/logql-test-gen.js';
 import { MemoryLogSource } from '../src/query/logql/memory-log-source.js';
 import type { LogEntry, LogSource, LogqlParams } from '../src/query/logql/source.js';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
+import { positiveIntArg } from './cli-args.js';
 
 async function timed(f: () => Promise<unknown>): Promise<number> {
   await f();
@@ -48,7 +42,7 @@ function sharded(corpus: readonly LogEntry[], n: number): LogSource {
 }
 
 async function main(): Promise<void> {
-  const entries = arg('entries', 200_000);
+  const entries = positiveIntArg('entries', 200_000);
   const corpus = randomCorpus(new SeededRand(20261127), entries);
   const signal = new AbortController().signal;
   const whole: LogqlParams = { startNs: CORPUS_START_NS, endNs: CORPUS_START_NS + CORPUS_SPAN_NS, stepNs: 0n, direction: 'backward', limit: 100, signal };

@@ -17,16 +17,10 @@ import { initHash } from '../src/partition/hash.js';
 import { HeadSampleIterator, MetricHead } from '../src/storage/metrics/head.js';
 import type { Matcher } from '../src/storage/metrics/label-index.js';
 import type { Labels } from '../src/storage/metrics/series-registry.js';
+import { positiveIntArg } from './cli-args.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
-
-const SERIES = arg('series', 10_000);
-const SAMPLES = arg('samples', 120);
+const SERIES = positiveIntArg('series', 10_000);
+const SAMPLES = positiveIntArg('samples', 120);
 const JSON_OUT = process.argv.includes('--json');
 const ENVS = ['prod', 'staging', 'dev'];
 const T0 = 1_700_000_000_000;

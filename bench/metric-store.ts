@@ -23,17 +23,11 @@ import type { KeyValue, MetricPointRow, Resource, Scope } from '../src/storage/r
 import { MetricStore } from '../src/storage/metrics/metric-store.js';
 import { MetricKeySpace } from '../src/storage/metrics/store-format.js';
 import { tsbsDevopsSeriesAt } from './compression-data/index.js';
+import { positiveIntArg } from './cli-args.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
-
-const HOSTS = arg('hosts', 100);
-const METRICS = arg('metrics', 50);
-const SAMPLES = arg('samples', 360);
+const HOSTS = positiveIntArg('hosts', 100);
+const METRICS = positiveIntArg('metrics', 50);
+const SAMPLES = positiveIntArg('samples', 360);
 const JSON_OUT = process.argv.includes('--json');
 const INTERVAL_MS = 10_000;
 const START_MS = 1_700_000_000_000;

@@ -46,13 +46,7 @@ import { BlockMetaTable } from '../src/storage/traces/block-meta-table.js';
 import { searchShard } from '../src/query/trace-search-shard.js';
 import { CountingKv } from './query-traces-round-trips.js';
 import { shardSpans, tracesInStartOrder } from './query-traces-shard.js';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
+import { positiveIntArg } from './cli-args.js';
 
 const WINDOW_START_NS = 1_790_000_000_000_000_000n;
 const WINDOW_NS = 58n * 60_000_000_000n;
@@ -66,10 +60,10 @@ interface Sample {
 }
 
 async function main(): Promise<void> {
-  const traces = arg('traces', 6250);
-  const flushes = arg('flushes', 27);
-  const searches = arg('searches', 20);
-  const rounds = arg('rounds', 3);
+  const traces = positiveIntArg('traces', 6250);
+  const flushes = positiveIntArg('flushes', 27);
+  const searches = positiveIntArg('searches', 20);
+  const rounds = positiveIntArg('rounds', 3);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-bench-cold-'));
   let db = await ShardDb.open(dir);
   try {

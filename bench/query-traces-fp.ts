@@ -24,18 +24,12 @@ import { Session } from 'node:inspector/promises';
 import { CountingKv } from './query-traces-round-trips.js';
 import { topFrames } from './raft-core-cluster.js';
 import { shardSpans } from './query-traces-shard.js';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
+import { positiveIntArg } from './cli-args.js';
 
 async function main(): Promise<void> {
-  const traces = arg('traces', 20_000);
-  const flushes = arg('flushes', 100);
-  const searches = arg('searches', 100);
+  const traces = positiveIntArg('traces', 20_000);
+  const flushes = positiveIntArg('flushes', 100);
+  const searches = positiveIntArg('searches', 100);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-bench-fp-'));
   const db = await ShardDb.open(dir);
   try {

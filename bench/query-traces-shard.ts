@@ -43,13 +43,7 @@ import { percentileMs } from './ingest-plan.js';
 import { topFrames } from './raft-core-cluster.js';
 import { CountingKv, roundTripsAb } from './query-traces-round-trips.js';
 import { summariesAb } from './query-traces-summaries.js';
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
+import { positiveIntArg } from './cli-args.js';
 
 const SERVICES = ['frontend', 'checkout', 'cart', 'payment', 'inventory', 'auth', 'search', 'shipping', 'email', 'ads', 'currency', 'recommend'];
 const REGIONS = ['eu-west-1', 'eu-central-1', 'us-east-1', 'us-east-2', 'us-west-2', 'ap-south-1', 'ap-northeast-1', 'sa-east-1'];
@@ -129,9 +123,9 @@ export function shardSpans(rand: SeededRand, traces: number, tenant: string): { 
 }
 
 async function main(): Promise<void> {
-  const traces = arg('traces', 1250);
-  const searches = arg('searches', 30);
-  const flushes = arg('flushes', 1);
+  const traces = positiveIntArg('traces', 1250);
+  const searches = positiveIntArg('searches', 30);
+  const flushes = positiveIntArg('flushes', 1);
   const profile = process.argv.includes('--profile');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'otlpdb-bench-search-shard-'));
   const db = await ShardDb.open(dir);

@@ -26,16 +26,10 @@ import { prefixRange, tracePrefix } from '../src/storage/traces/trace-keys.js';
 import { TraceStore } from '../src/storage/traces/trace-store.js';
 import type { TraceWriteLayout } from '../src/storage/traces/trace-store.js';
 import { realisticSpans } from '../src/storage/traces/traces-test-util.js';
+import { positiveIntArg } from './cli-args.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
-
-const TRACES = arg('traces', 500);
-const FLUSHES = arg('flushes', 8);
+const TRACES = positiveIntArg('traces', 500);
+const FLUSHES = positiveIntArg('flushes', 8);
 const JSON_OUT = process.argv.includes('--json');
 const LAYOUT: TraceWriteLayout = process.argv.includes('blockBloom') ? 'blockBloom' : process.argv.includes('pageTermsV2') ? 'pageTermsV2' : 'pageTerms';
 

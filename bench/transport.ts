@@ -21,6 +21,7 @@ import { MessageType } from '../src/raft/types.js';
 import type { Message } from '../src/raft/types.js';
 import { decodeMessages, encodeMessages } from '../src/transport/codec.js';
 import { PeerTransport } from '../src/transport/peer-transport.js';
+import { positiveIntArg } from './cli-args.js';
 
 interface Config {
   batches: number;
@@ -28,13 +29,6 @@ interface Config {
   entryBytes: number;
   rounds: number;
   window: number;
-}
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
 }
 
 function makeBatches(cfg: Config): Message[][] {
@@ -166,11 +160,11 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const cfg: Config = {
-    batches: arg('batches', 2000),
-    msgs: arg('msgs', 64),
-    entryBytes: arg('entry-bytes', 256),
-    rounds: arg('rounds', 3),
-    window: arg('window', 64),
+    batches: positiveIntArg('batches', 2000),
+    msgs: positiveIntArg('msgs', 64),
+    entryBytes: positiveIntArg('entry-bytes', 256),
+    rounds: positiveIntArg('rounds', 3),
+    window: positiveIntArg('window', 64),
   };
   const batches = makeBatches(cfg);
   const payloadBytes = batches.reduce((n, b) => n + encodeMessages(b).length, 0);

@@ -19,18 +19,12 @@ import { NodeFileSystem } from '../src/fs/node-file-system.js';
 import { Wal } from '../src/raft/wal/wal.js';
 import { ByteWriter, beginRecord, encodeEntriesPayload, finishRecord, RecordType } from '../src/raft/wal/record-format.js';
 import type { Entry } from '../src/raft/types.js';
+import { positiveIntArg } from './cli-args.js';
 
 interface Config {
   groups: number;
   entryBytes: number;
   durationMs: number;
-}
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
 }
 
 function entry(index: number, bytes: Uint8Array): Entry {
@@ -86,7 +80,7 @@ function encodeRate(entryBytes: number, durationMs: number): number {
 }
 
 async function main(): Promise<void> {
-  const config: Config = { groups: arg('groups', 16), entryBytes: arg('entry-bytes', 256), durationMs: arg('ms', 3000) };
+  const config: Config = { groups: positiveIntArg('groups', 16), entryBytes: positiveIntArg('entry-bytes', 256), durationMs: positiveIntArg('ms', 3000) };
   await run({ ...config, durationMs: 300 }, false); // Warm up the JIT and the file system.
   const grouped = await run(config, false);
   const single = await run(config, true);

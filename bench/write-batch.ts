@@ -40,6 +40,7 @@ import type { StateMachine } from '../src/raft/driver/state-machine.js';
 import { NONE, StateRole } from '../src/raft/types.js';
 import type { Entry, GroupId } from '../src/raft/types.js';
 import { encodeApplyResult } from '../src/storage/shard/shard-records.js';
+import { positiveIntArg, median } from './cli-args.js';
 
 interface Config {
   readonly groups: number;
@@ -60,13 +61,6 @@ function heapBytes(n: HeapNode): number {
   let sum = n.selfSize;
   for (const c of n.children) sum += heapBytes(c);
   return sum;
-}
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isSafeInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -265,18 +259,13 @@ async function round(c: Config, batched: boolean): Promise<RoundFigures> {
   }
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
-
 async function main(): Promise<void> {
   const c: Config = {
-    groups: arg('groups', 16),
-    requests: arg('requests', 8),
-    entryBytes: arg('entry-bytes', 2048),
-    durationMs: arg('ms', 3000),
-    rounds: arg('rounds', 3),
+    groups: positiveIntArg('groups', 16),
+    requests: positiveIntArg('requests', 8),
+    entryBytes: positiveIntArg('entry-bytes', 2048),
+    durationMs: positiveIntArg('ms', 3000),
+    rounds: positiveIntArg('rounds', 3),
     json: process.argv.includes('--json'),
     heap: process.argv.includes('--heap'),
   };
