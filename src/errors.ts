@@ -167,6 +167,11 @@ export function isOtlpdbError(err: unknown, code?: ErrorCode): err is OtlpdbErro
   return err instanceof OtlpdbError && (code === undefined || err.code === code);
 }
 
+/** asOtlpdbError is `err` when it is an OtlpdbError, else an ERR_INTERNAL whose message is `what` and the thrown value's text (a bug, not bad input). */
+export function asOtlpdbError(err: unknown, what: string): OtlpdbError {
+  return err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', `${what}: ${String(err)}`);
+}
+
 /**
  * assert checks a programmer invariant. A failure is a bug in otlpdb, never a
  * consequence of bad input, so it throws ERR_INTERNAL naming the invariant.

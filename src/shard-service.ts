@@ -22,7 +22,7 @@ import { getHeapStatistics } from 'node:v8';
 import { Packr } from 'msgpackr';
 import { TenantDefaults } from './control/tenant.js';
 import type { MetaStateMachine } from './control/index.js';
-import { OtlpdbError, assert } from './errors.js';
+import { OtlpdbError, asOtlpdbError, assert } from './errors.js';
 import { IngestLimits, ShardLimits, ShardServiceLimits } from './limits.js';
 import { SHARD_PROPOSE } from './otlp/shard-writer.js';
 import type { MultiRaftDriver } from './raft/driver/multi-raft.js';
@@ -220,7 +220,7 @@ export class ShardService {
         if (refused === null) stamped = restampLeaderTimeInPlace(entry, wallMs);
       } catch (err) {
         // As proposeHere's rejection: a replica that is not a shard's, or bytes that are not a shard entry (a bug).
-        refused = internalError(err);
+        refused = asOtlpdbError(err, 'proposing a shard entry failed');
       }
       if (refused !== null || stamped === null) {
         out[k] = refused ?? new OtlpdbError('ERR_INTERNAL', 'a shard entry was not stamped');
@@ -248,7 +248,7 @@ export class ShardService {
       proposing = driver.proposeBatch(sentGroups, sentEntries, timeoutMs);
     } catch (err) {
       // A bad timeout or a broken assertion: every accepted entry ends with that error, and gives its bytes back.
-      const e = internalError(err);
+      const e = asOtlpdbError(err, 'proposing a shard entry failed');
       return Promise.resolve(settled(sentEntries.map(() => e)));
     }
     return proposing.then(settled);
@@ -422,9 +422,4 @@ export function sumStats(reports: readonly ShardStatsReport[], shardCount: numbe
   const missing: number[] = [];
   for (let g = 1; g <= shardCount; g++) if (!best.has(g)) missing.push(g);
   return { traces: t, metrics: m, logs: l, shards: best.size, shardsMissing: missing };
-}
-
-/** internalError is `err` when it is an OtlpdbError, else an ERR_INTERNAL carrying its text. */
-function internalError(err: unknown): OtlpdbError {
-  return err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', String(err));
 }

@@ -37,7 +37,7 @@ import * as grpc from '@grpc/grpc-js';
 import type * as http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import { checkTenantId } from '../control/tenant.js';
-import { OtlpdbError, assert } from '../errors.js';
+import { OtlpdbError, asOtlpdbError, assert } from '../errors.js';
 import { IngestLimits } from '../limits.js';
 import { encodeExportResponseProto } from './export-response.js';
 import { DEFAULT_TENANT, retryAfterOf } from './http-receiver.js';
@@ -182,13 +182,13 @@ async function exportCall(ingester: Ingester, signal: OtlpSignal, call: grpc.Ser
   try {
     admission = ingester.admit(signal, tenant, body.length);
   } catch (err) {
-    return cb(grpcError(asError(err)));
+    return cb(grpcError(asOtlpdbError(err, 'OTLP request failed')));
   }
   try {
     const out = await ingester.ingest({ signal, tenant, format: 'proto', body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength), deadlineMs: deadlineOf(call, ingester.settings.requestDeadlineMs) });
     cb(null, Buffer.from(encodeExportResponseProto(out.rejected, out.message, signal)));
   } catch (err) {
-    cb(grpcError(asError(err)));
+    cb(grpcError(asOtlpdbError(err, 'OTLP request failed')));
   } finally {
     ingester.release(admission);
   }
@@ -209,10 +209,6 @@ export function deadlineOf(call: Pick<grpc.ServerUnaryCall<Buffer, Buffer>, 'get
   const marginMs = Math.min(IngestLimits.replyMarginMsMax, Math.floor((leftMs * IngestLimits.replyMarginPercent) / 100));
   assert(marginMs >= 0 && marginMs <= leftMs, 'the reply margin fits the time left');
   return nowMs + leftMs - marginMs;
-}
-
-function asError(err: unknown): OtlpdbError {
-  return err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', `OTLP request failed: ${String(err)}`);
 }
 
 /** grpcError is the status a failed call ends with: the code's gRPC status, and RetryInfo when the client should retry. */

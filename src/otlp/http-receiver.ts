@@ -27,7 +27,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { gunzip } from 'node:zlib';
 import { checkTenantId } from '../control/tenant.js';
-import { OtlpdbError, assert } from '../errors.js';
+import { OtlpdbError, asOtlpdbError, assert } from '../errors.js';
 import { createHttpServer } from '../http-server.js';
 import { HttpServerLimits, IngestLimits } from '../limits.js';
 import { encodeExportResponseProto, exportResponseJson } from './export-response.js';
@@ -136,7 +136,7 @@ export class OtlpHttpReceiver {
       admission = this.#ingester.admit(signal, tenant, Number.isSafeInteger(declared) && declared > 0 ? declared : 0);
     } catch (err) {
       // Refused before reading: answer and close, so the client stops sending.
-      fail(asError(err), asError(err).httpStatus, { connection: 'close' });
+      fail(asOtlpdbError(err, 'OTLP request failed'));
       req.pause();
       return;
     }
@@ -164,7 +164,7 @@ export class OtlpHttpReceiver {
         } catch (err) {
           refused = true;
           chunks.length = 0;
-          fail(asError(err), asError(err).httpStatus, { connection: 'close' });
+          fail(asOtlpdbError(err, 'OTLP request failed'));
           req.pause();
           return;
         }
@@ -181,7 +181,7 @@ export class OtlpHttpReceiver {
           res.writeHead(200, { 'content-type': CONTENT_TYPES[format], 'content-length': body.length });
           res.end(body);
         })
-        .catch((err: unknown) => fail(asError(err), asError(err).httpStatus, {}))
+        .catch((err: unknown) => fail(asOtlpdbError(err, 'OTLP request failed'), undefined, {}))
         .finally(release);
     });
   }
@@ -216,10 +216,6 @@ function formatOf(contentType: string | undefined): BodyFormat | null {
   return null;
 }
 
-
-function asError(err: unknown): OtlpdbError {
-  return err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', `OTLP request failed: ${String(err)}`);
-}
 
 /** retryAfterOf is the delay a retryable error suggests (429 and 503 always carry one), or undefined. */
 export function retryAfterOf(err: OtlpdbError): number | undefined {
