@@ -34,7 +34,7 @@ import t from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { createPromqlEngine } from './engine.js';
 import { outcomeDiff, runOutcome as run } from './outcome-test-util.js';
-import { STALE_NAN } from './eval-types.js';
+import { STALE_NAN, isStaleMarker } from './eval-types.js';
 import { MemorySeriesSource } from './memory-source.js';
 import type { RangeFn } from './range-functions.js';
 import { RangeFunctions } from './range-functions.js';
@@ -52,15 +52,20 @@ function counters(seed: number): FloatSeries[] {
   const make = (labels: FloatSeries['labels'], fromMs: number, toMs: number, aligned: boolean): void => {
     const ts: number[] = [];
     const vs: number[] = [];
+    const staleAt: number[] = [];
     let v = rand.intn(3) === 0 ? -rand.intn(50) : rand.intn(100);
     for (let t = fromMs; t < toMs; t += 15_000 + (rand.intn(10) === 0 ? (aligned ? rand.intn(30) * 15_000 : rand.intn(700_000)) : 0)) {
       const r = rand.intn(60);
       if (r < 3) v = rand.intn(5);
       else v += rand.intn(50) / 4;
+      if (r === 6) staleAt.push(ts.length);
       ts.push(t);
-      vs.push(r === 3 ? NaN : r === 4 ? Infinity : r === 5 ? -Infinity : r === 6 ? STALE_NAN : v);
+      vs.push(r === 3 ? NaN : r === 4 ? Infinity : r === 5 ? -Infinity : v);
     }
-    out.push({ labels, timestampsMs: Float64Array.from(ts), values: Float64Array.from(vs) });
+    const values = Float64Array.from(vs);
+    // Staleness markers go straight into the column: a NaN kept in a JS array may lose its payload and read back as a plain NaN.
+    for (const j of staleAt) values[j] = STALE_NAN;
+    out.push({ labels, timestampsMs: Float64Array.from(ts), values });
   };
   for (let i = 0; i < 14; i++) {
     const aligned = i % 2 === 0;
@@ -91,6 +96,21 @@ const RANGES: readonly EvalRange[] = [
   { startMs: T0 + 7_321, endMs: T0 + HOUR, stepMs: 15_000 },
   { startMs: T0 - 10 * 60_000, endMs: T0 + HOUR + 10 * 60_000, stepMs: 210_000 },
 ];
+
+t.test('the generated counters hold staleness markers that read back as markers, not plain NaNs', async (t) => {
+  let markers = 0;
+  let plainNaNs = 0;
+  for (const seed of [1, 2, 3]) {
+    for (const s of counters(seed)) {
+      for (let j = 0; j < s.values.length; j++) {
+        if (isStaleMarker(s.values, j)) markers++;
+        else if (Number.isNaN(s.values[j] as number)) plainNaNs++;
+      }
+    }
+  }
+  t.ok(markers > 0, `counters() writes staleness markers (${markers})`);
+  t.ok(plainNaNs > 0, `and plain NaNs beside them (${plainNaNs})`);
+});
 
 t.test('rateKindOf takes only RangeFunctions\' own functions', async (t) => {
   for (const f of FUNCS) t.equal(rateKindOf(RangeFunctions.get(f) as RangeFn), f, f);
