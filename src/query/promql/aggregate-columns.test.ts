@@ -16,7 +16,7 @@ import { unwrapParens } from './ast.js';
 import { ColumnAggregateOps } from './aggregate-columns.js';
 import { aggregateStep } from './aggregations.js';
 import type { EvalCtx, Grid } from './eval-types.js';
-import { Budget, STALE_NAN, makeGrid, stepTime } from './eval-types.js';
+import { Budget, makeGrid, stepTime } from './eval-types.js';
 import { createPromqlEngine } from './engine.js';
 import { evalExpr, evalMatrix, resolveAt, stepsToSeries, windowBounds } from './evaluate.js';
 import type { Sample } from './labels.js';
@@ -25,6 +25,7 @@ import { MemorySeriesSource } from './memory-source.js';
 import { parsePromql } from './parser.js';
 import { combineOp } from './pushdown.js';
 import { RangeFunctions } from './range-functions.js';
+import { valuesColumn } from './outcome-test-util.js';
 import type { FloatSeries } from './source.js';
 
 const T0 = 1_700_000_000_000;
@@ -38,6 +39,7 @@ function seededSeries(seed: number): FloatSeries[] {
   for (let i = 0; i < 24; i++) {
     const ts: number[] = [];
     const vs: number[] = [];
+    const staleAt: number[] = [];
     let v = rand.intn(100);
     // Even series sit on the 15 s grid from T0 (samples exactly on window edges), odd ones off it; every fifth starts late.
     const aligned = i % 2 === 0;
@@ -46,8 +48,9 @@ function seededSeries(seed: number): FloatSeries[] {
       const r = rand.intn(400);
       if (r === 0) v = 0;
       else v += rand.intn(50);
+      if (r === 4) staleAt.push(ts.length);
       ts.push(t);
-      vs.push(r === 1 ? NaN : r === 2 ? Infinity : r === 3 ? -Infinity : r === 4 ? STALE_NAN : i % 7 === 6 ? v / 3 - 20 : v);
+      vs.push(r === 1 ? NaN : r === 2 ? Infinity : r === 3 ? -Infinity : i % 7 === 6 ? v / 3 - 20 : v);
     }
     const labels = [
       { name: '__name__', value: 'm' },
@@ -55,7 +58,7 @@ function seededSeries(seed: number): FloatSeries[] {
       ...(i % 3 === 0 ? [] : [{ name: 'env', value: `e${i % 2}` }]),
       { name: 'pod', value: `p${i}` },
     ];
-    out.push({ labels, timestampsMs: Float64Array.from(ts), values: Float64Array.from(vs) });
+    out.push({ labels, timestampsMs: Float64Array.from(ts), values: valuesColumn(vs, staleAt) });
   }
   return out;
 }

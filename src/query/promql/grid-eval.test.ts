@@ -15,10 +15,11 @@
 import t from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { createPromqlEngine } from './engine.js';
-import { STALE_NAN, isStaleMarker } from './eval-types.js';
+import { isStaleMarker } from './eval-types.js';
 import type { GridPartials } from './grid-partials.js';
 import { seriesToGrid } from './grid-partials.js';
 import { MemorySeriesSource } from './memory-source.js';
+import { valuesColumn } from './outcome-test-util.js';
 import type { EvalRange, FloatSeries, GridEvalResult, PromqlOptions } from './source.js';
 
 const T0 = 1_700_000_000_000;
@@ -31,6 +32,7 @@ function seededSeries(seed: number): FloatSeries[] {
   for (let i = 0; i < 23; i++) {
     const ts: number[] = [];
     const vs: number[] = [];
+    const staleAt: number[] = [];
     let v = rand.intn(100);
     const from = T0 + (i % 5 === 3 ? rand.intn(30) * 60_000 : rand.intn(15_000));
     const to = T0 + HOUR - (i % 7 === 2 ? rand.intn(20) * 60_000 : 0);
@@ -38,10 +40,11 @@ function seededSeries(seed: number): FloatSeries[] {
       const r = rand.intn(300);
       if (r === 0) v = 0;
       else v += rand.intn(50);
+      if (r === 4) staleAt.push(ts.length);
       ts.push(t);
-      vs.push(r === 1 ? NaN : r === 2 ? Infinity : r === 3 ? -Infinity : r === 4 ? STALE_NAN : r === 5 ? -0 : v);
+      vs.push(r === 1 ? NaN : r === 2 ? Infinity : r === 3 ? -Infinity : r === 5 ? -0 : v);
     }
-    out.push({ labels: [{ name: '__name__', value: 'm' }, { name: 'app', value: `a${(i * 3) % 5}` }, { name: 'pod', value: `p${i}` }], timestampsMs: Float64Array.from(ts), values: Float64Array.from(vs) });
+    out.push({ labels: [{ name: '__name__', value: 'm' }, { name: 'app', value: `a${(i * 3) % 5}` }, { name: 'pod', value: `p${i}` }], timestampsMs: Float64Array.from(ts), values: valuesColumn(vs, staleAt) });
   }
   return out;
 }

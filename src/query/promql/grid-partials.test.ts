@@ -20,7 +20,7 @@ import { createPromqlEngine, evaluateShard } from './engine.js';
 import { STALE_NAN, makeGrid } from './eval-types.js';
 import type { GridPartials } from './grid-partials.js';
 import { gridSteps, gridToSeries, seriesToGrid, strideBytes } from './grid-partials.js';
-import { outcomeDiff, runOutcome as run } from './outcome-test-util.js';
+import { outcomeDiff, runOutcome as run, valuesColumn } from './outcome-test-util.js';
 import { MemorySeriesSource } from './memory-source.js';
 import type { EvalRange, FloatSeries, SeriesSource } from './source.js';
 
@@ -35,6 +35,7 @@ function seededSeries(seed: number): FloatSeries[] {
   for (let i = 0; i < 18; i++) {
     const ts: number[] = [];
     const vs: number[] = [];
+    const staleAt: number[] = [];
     let v = rand.intn(100);
     const from = T0 + (i % 5 === 3 ? rand.intn(30) * 60_000 : rand.intn(15_000));
     const to = T0 + HOUR - (i % 7 === 2 ? rand.intn(20) * 60_000 : 0);
@@ -42,10 +43,11 @@ function seededSeries(seed: number): FloatSeries[] {
       const r = rand.intn(300);
       if (r === 0) v = 0;
       else v += rand.intn(50);
+      if (r === 4) staleAt.push(ts.length);
       ts.push(t);
-      vs.push(r === 1 ? NaN : r === 2 ? Infinity : r === 3 ? -Infinity : r === 4 ? STALE_NAN : v);
+      vs.push(r === 1 ? NaN : r === 2 ? Infinity : r === 3 ? -Infinity : v);
     }
-    out.push({ labels: [{ name: '__name__', value: 'm' }, { name: 'app', value: `a${i % 4}` }, { name: 'pod', value: `p${i}` }], timestampsMs: Float64Array.from(ts), values: Float64Array.from(vs) });
+    out.push({ labels: [{ name: '__name__', value: 'm' }, { name: 'app', value: `a${i % 4}` }, { name: 'pod', value: `p${i}` }], timestampsMs: Float64Array.from(ts), values: valuesColumn(vs, staleAt) });
   }
   return out;
 }

@@ -5,6 +5,7 @@
  * difference between two outcomes down to the value bits.
  */
 import { labelsKey } from './labels.js';
+import { STALE_NAN } from './eval-types.js';
 import type { EvalRange, FloatSeries, PromqlEngine, PromResult, SeriesSource } from './source.js';
 
 /** Outcome is what one evaluation gave: a result, or the error's code and message. */
@@ -51,4 +52,21 @@ export function outcomeDiff(a: Outcome, b: Outcome): string | null {
     }
   }
   return null;
+}
+
+/**
+ * valuesColumn makes a series' value column from `vs` with Prometheus's
+ * staleness marker at each index of `staleAt`, written into the typed array
+ * itself: the marker is a signalling NaN (0x7ff0000000000002), and a JS array
+ * quiets it on the way in (it reads back as 0x7ff8000000000002, a plain NaN to
+ * isStaleMarker), so a generator that pushes STALE_NAN into a number[] holds
+ * no marker at all.
+ */
+export function valuesColumn(vs: readonly number[], staleAt: readonly number[]): Float64Array {
+  const values = Float64Array.from(vs);
+  for (const j of staleAt) {
+    if (!(j >= 0 && j < values.length)) throw new RangeError(`valuesColumn: stale index ${j} outside 0..${values.length - 1}`);
+    values[j] = STALE_NAN;
+  }
+  return values;
 }

@@ -33,7 +33,7 @@
 import t from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { createPromqlEngine } from './engine.js';
-import { outcomeDiff, runOutcome as run } from './outcome-test-util.js';
+import { outcomeDiff, runOutcome as run, valuesColumn } from './outcome-test-util.js';
 import { STALE_NAN, isStaleMarker } from './eval-types.js';
 import { MemorySeriesSource } from './memory-source.js';
 import type { RangeFn } from './range-functions.js';
@@ -62,10 +62,7 @@ function counters(seed: number): FloatSeries[] {
       ts.push(t);
       vs.push(r === 3 ? NaN : r === 4 ? Infinity : r === 5 ? -Infinity : v);
     }
-    const values = Float64Array.from(vs);
-    // Staleness markers go straight into the column: a NaN kept in a JS array may lose its payload and read back as a plain NaN.
-    for (const j of staleAt) values[j] = STALE_NAN;
-    out.push({ labels, timestampsMs: Float64Array.from(ts), values });
+    out.push({ labels, timestampsMs: Float64Array.from(ts), values: valuesColumn(vs, staleAt) });
   };
   for (let i = 0; i < 14; i++) {
     const aligned = i % 2 === 0;

@@ -15,9 +15,8 @@
 import t from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { createPromqlEngine, evaluateShard } from './engine.js';
-import { outcomeDiff, runOutcome as run } from './outcome-test-util.js';
+import { outcomeDiff, runOutcome as run, valuesColumn } from './outcome-test-util.js';
 import type { Outcome } from './outcome-test-util.js';
-import { STALE_NAN } from './eval-types.js';
 import { MemorySeriesSource } from './memory-source.js';
 import type { EvalRange, FloatSeries, SeriesSource } from './source.js';
 
@@ -32,15 +31,17 @@ function seededSeries(seed: number): FloatSeries[] {
   const make = (labels: FloatSeries['labels'], fromMs: number, toMs: number, aligned: boolean): void => {
     const ts: number[] = [];
     const vs: number[] = [];
+    const staleAt: number[] = [];
     let v = rand.intn(100);
     for (let t = fromMs; t < toMs; t += 15_000 + (rand.intn(8) === 0 ? (aligned ? rand.intn(6) * 15_000 : rand.intn(400_000)) : 0)) {
       const r = rand.intn(300);
       if (r === 0) v = 0;
       else v += rand.intn(50);
+      if (r === 4) staleAt.push(ts.length);
       ts.push(t);
-      vs.push(r === 1 ? NaN : r === 2 ? Infinity : r === 3 ? -Infinity : r === 4 ? STALE_NAN : v);
+      vs.push(r === 1 ? NaN : r === 2 ? Infinity : r === 3 ? -Infinity : v);
     }
-    out.push({ labels, timestampsMs: Float64Array.from(ts), values: Float64Array.from(vs) });
+    out.push({ labels, timestampsMs: Float64Array.from(ts), values: valuesColumn(vs, staleAt) });
   };
   for (let i = 0; i < 16; i++) {
     const aligned = i % 2 === 0;
