@@ -24,9 +24,11 @@
  * name, an empty label value, more than remoteWriteLabelsMax labels, a
  * negative timestamp, and native histograms (not supported). A decoded body
  * past remoteWriteDecodedBytesMax is ERR_LIMIT_EXCEEDED (413).
- * Prometheus's staleness markers (the NaN with bits 0x7ff0000000000002)
- * are dropped and counted: otlpdb has no staleness markers, a series goes
- * stale after the lookback. Other NaNs are stored as NaN.
+ * A Prometheus staleness marker (the NaN with bits 0x7ff0000000000002)
+ * becomes a data point flagged FLAG_NO_RECORDED_VALUE (NumberDataPoint
+ * field 8), which the store keeps as the marker (storage/metrics/
+ * staleness.ts), so a series a Prometheus agent marks stale ends there, as
+ * in Prometheus. Other NaNs are stored as NaN.
  * NB: metadata (field 3) and exemplars are ignored.
  */
 import snappy from 'snappyjs';
@@ -36,6 +38,7 @@ import { OtlpdbError } from '../errors.js';
 import { MetricsQueryLimits as L } from '../limits.js';
 import { ProtoReader, WT_I64, WT_LEN, WT_VARINT, fieldMask } from '../otlp/proto-reader.js';
 import { REMOTE_WRITE_SCOPE } from '../query/metrics-prom-view.js';
+import { POINT_FLAG_NO_RECORDED_VALUE } from '../storage/metrics/staleness.js';
 import { LABEL_NAME } from './prom-params.js';
 
 /** STALE_NAN_BITS is Prometheus's staleness marker (value.StaleNaN). */
@@ -44,14 +47,14 @@ export const STALE_NAN_BITS = 0x7ff0000000000002n;
 /** RemoteSeries is one decoded remote-write series. */
 export interface RemoteSeries {
   readonly labels: readonly { readonly name: string; readonly value: string }[];
-  readonly samples: readonly { readonly tMs: bigint; readonly value: number }[];
+  readonly samples: readonly { readonly tMs: bigint; readonly value: number; readonly stale: boolean }[];
 }
 
-/** DecodedWrite is a decoded WriteRequest: its series and the staleness markers dropped. */
+/** DecodedWrite is a decoded WriteRequest: its series, its samples, and how many of them are staleness markers. */
 export interface DecodedWrite {
   readonly series: RemoteSeries[];
   readonly samples: number;
-  readonly staleDropped: number;
+  readonly staleMarkers: number;
 }
 
 function bad(why: string): OtlpdbError {
@@ -80,7 +83,7 @@ export function decodeWriteRequest(body: Uint8Array): DecodedWrite {
   r.where = 'WriteRequest';
   const series: RemoteSeries[] = [];
   let samples = 0;
-  let staleDropped = 0;
+  let staleMarkers = 0;
   const end = body.length;
   while (r.pos < end) {
     const tag = r.tag(end);
@@ -90,7 +93,7 @@ export function decodeWriteRequest(body: Uint8Array): DecodedWrite {
     }
     const tsEnd = r.len(end);
     const labels: { name: string; value: string }[] = [];
-    const points: { tMs: bigint; value: number }[] = [];
+    const points: { tMs: bigint; value: number; stale: boolean }[] = [];
     r.where = 'TimeSeries';
     while (r.pos < tsEnd) {
       const t = r.tag(tsEnd);
@@ -127,13 +130,11 @@ export function decodeWriteRequest(body: Uint8Array): DecodedWrite {
         }
         r.where = 'TimeSeries';
         if (tMs < 0n) throw bad(`a sample has a negative timestamp (${tMs})`);
-        if (bits === STALE_NAN_BITS) {
-          staleDropped++;
-          continue;
-        }
+        const stale = bits === STALE_NAN_BITS;
+        if (stale) staleMarkers++;
         const dv = new DataView(new ArrayBuffer(8));
         dv.setBigUint64(0, bits, true);
-        points.push({ tMs, value: dv.getFloat64(0, true) });
+        points.push({ tMs, value: dv.getFloat64(0, true), stale });
       } else if (t >>> 3 === 4) {
         throw bad('native histograms are not supported; send classic histograms');
       } else r.skip(t, tsEnd, t >>> 3 === 3 ? 0 : TS_FIELDS);
@@ -144,7 +145,7 @@ export function decodeWriteRequest(body: Uint8Array): DecodedWrite {
     samples += points.length;
     series.push({ labels, samples: points });
   }
-  return { series, samples, staleDropped };
+  return { series, samples, staleMarkers };
 }
 
 function checkLabels(labels: readonly { name: string; value: string }[]): void {
@@ -199,6 +200,10 @@ class ProtoWriter {
     new DataView(this.#buf.buffer).setBigUint64(this.#len, v, true);
     this.#len += 8;
   }
+  flags(field: number, v: number): void {
+    this.tag(field, WT_VARINT);
+    this.varint(v);
+  }
   double(field: number, v: number): void {
     this.tag(field, WT_I64);
     this.#ensure(8);
@@ -234,6 +239,7 @@ export function otlpOfWrite(w: DecodedWrite): Uint8Array {
       for (const a of attrs) dp.bytes(7, a);
       dp.fixed64(3, p.tMs * 1_000_000n);
       dp.double(4, p.value);
+      if (p.stale) dp.flags(8, POINT_FLAG_NO_RECORDED_VALUE);
       gauge.bytes(1, dp.finish());
     }
     const metric = new ProtoWriter();

@@ -44,10 +44,17 @@ function otlpMetrics(): unknown {
                 dataPoints: ['GET', 'POST'].flatMap((m) => [0, 1, 2].map((i) => ({ attributes: [kv('http.method', m)], timeUnixNano: ns(T0 + i * 15_000), asDouble: 10 * i + (m === 'GET' ? 1 : 2) }))),
               },
             },
-            { name: 'queue.depth', gauge: { dataPoints: [{ timeUnixNano: ns(T0), asInt: '7' }] } },
+            // Instance a's gauge and c's histogram end with a point flagged no-recorded-value (flags 1; the gauge's without a value): staleness markers.
+            { name: 'queue.depth', gauge: { dataPoints: [{ timeUnixNano: ns(T0), asInt: '7' }, ...(inst === 'a' ? [{ timeUnixNano: ns(T0 + 15_000), flags: 1 }] : [])] } },
             {
               name: 'rpc.duration',
-              histogram: { aggregationTemporality: 2, dataPoints: [{ timeUnixNano: ns(T0), count: '6', sum: 3, bucketCounts: ['1', '2', '3'], explicitBounds: [0.1, 1] }] },
+              histogram: {
+                aggregationTemporality: 2,
+                dataPoints: [
+                  { timeUnixNano: ns(T0), count: '6', sum: 3, bucketCounts: ['1', '2', '3'], explicitBounds: [0.1, 1] },
+                  ...(inst === 'c' ? [{ timeUnixNano: ns(T0 + 15_000), flags: 1, count: '6', sum: 3, bucketCounts: ['1', '2', '3'], explicitBounds: [0.1, 1] }] : []),
+                ],
+              },
             },
           ],
         },
@@ -168,11 +175,19 @@ t.test('Prometheus API across a 3-node cluster', async (t) => {
   });
   t.same(JSON.parse(formSeries.body), { status: 'success', data: [{ __name__: 'node_load1', instance: 'h2:9100', job: 'node' }] }, 'POST form-encoded series');
 
-  // A NaN is stored; a staleness marker is dropped.
+  // A NaN is stored; a staleness marker is kept as one: not a sample of a range, and the end of the series for an instant query.
   const nan = encodeWriteRequest([{ labels: [['__name__', 'rw_nan']], samples: [[NaN, T0], [0, T0 + 15_000, true]] }]);
   t.ok(await pollUntil(async () => (await httpRequest(c.api(1), '/api/v1/write', 'POST', Buffer.from(snappy.compress(nan)), headers)).status === 204, WRITE_ATTEMPTS, 250), 'NaN written');
   const nanDoc = await getJson(c.api(2), `/api/v1/query?query=${encodeURIComponent('rw_nan[1m]')}&time=${at}`);
   t.same((nanDoc.doc.data as { result: unknown[] }).result, [{ metric: { __name__: 'rw_nan' }, values: [[T0 / 1000, 'NaN']] }]);
+  const instant = async (expr: string, time: number): Promise<{ metric: Record<string, string>; value: [number, string] }[]> =>
+    ((await getJson(c.api(3), `/api/v1/query?query=${encodeURIComponent(expr)}&time=${time}`)).doc.data as { result: { metric: Record<string, string>; value: [number, string] }[] }).result;
+  t.same(await instant('rw_nan', at), [], 'after the marker the series answers nothing (no 5-minute lookback to the NaN)');
+  t.same((await instant('rw_nan', T0 / 1000 + 5)).map((r) => r.value[1]), ['NaN'], 'before it, the NaN');
+  // OTLP points flagged no-recorded-value, as Prometheus's OTLP translator reads them.
+  t.same((await instant('queue_depth', at)).map((r) => r.metric['instance']).sort(), ['b', 'c'], "instance a's gauge ended with a flagged point");
+  t.same((await instant('rpc_duration_count', at)).map((r) => r.metric['instance']).sort(), ['a', 'b'], "instance c's histogram ended with a flagged point");
+  t.same((await instant('rpc_duration_bucket{le="+Inf"}', T0 / 1000 + 5)).map((r) => r.metric['instance']).sort(), ['a', 'b', 'c'], 'before, all three');
   const viaShardsUnwired = await getJson(c.api(3), `/api/v1/series?match[]=${encodeURIComponent('{job=~"shop/.*"}')}&consistency=stale`);
   t.equal(viaShardsUnwired.status, 200, 'stale listing on any replica');
   const badMatch = await getJson(c.api(1), `/api/v1/series?match[]=${encodeURIComponent('{job=~"("}')}`);

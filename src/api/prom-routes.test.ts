@@ -4,6 +4,7 @@ import { OtlpdbError } from '../errors.js';
 import type { FloatSeries, PromqlEngine, SeriesSource, SourceStats } from '../query/promql/source.js';
 import { newSourceStats } from '../query/metrics-read.js';
 import { parseDuration, parseSelector, parseTime } from './prom-params.js';
+import { decodeMetricsProto } from '../otlp/proto-metrics.js';
 import { STALE_NAN_BITS, checkRemoteWriteHeaders, decodeWriteRequest, otlpOfWrite, remoteWriteStatus, uncompressSnappy } from './prom-remote-write.js';
 import { promRoute, servePrometheus } from './prom-routes.js';
 import type { PromRequest } from './prom-routes.js';
@@ -167,9 +168,13 @@ t.test('remote write: decode, convert, refuse bad input', async (t) => {
     { labels: [['__name__', 'rw_up'], ['job', 'node'], ['instance', 'h:9100']], samples: [[1.5, 1000], [NaN, 2000], [stale.getFloat64(0, true), 3000, true]] },
   ]);
   const d = decodeWriteRequest(uncompressSnappy(snappy.compress(body)));
-  t.equal(d.staleDropped, 1, 'the staleness marker is dropped');
-  t.equal(d.samples, 2);
+  t.equal(d.staleMarkers, 1, 'one staleness marker');
+  t.equal(d.samples, 3);
   t.ok(Number.isNaN(d.series[0]?.samples[1]?.value), 'a plain NaN is kept');
+  t.same(d.series[0]?.samples.map((s) => s.stale), [false, false, true], 'the marker is kept, known by its bits (not the plain NaN)');
+  // In the OTLP request, the marker is the one data point flagged no-recorded-value.
+  const otlp = decodeMetricsProto(otlpOfWrite(d), { tenant: 'default', nowMs: 10_000 });
+  t.same([otlp.rejected, otlp.rows.map((r) => r.flags)], [0, [0, 0, 1]], 'the third point is flagged, none refused');
   t.same(d.series[0]?.labels.map((l) => l.name), ['__name__', 'instance', 'job']);
   t.ok(otlpOfWrite(d).length > 0);
   t.throws(() => uncompressSnappy(snappy.compress(body).subarray(0, 10)), { code: 'ERR_INVALID_ARGUMENT' }, 'truncated snappy');

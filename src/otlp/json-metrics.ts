@@ -34,6 +34,7 @@ import {
 } from './json-fields.js';
 import type { JObj } from './json-fields.js';
 import { checkCount, checkHistogramShape, checkListMax, checkQuantile, checkScale, checkTemporality, pushBound, pushBucket } from './metric-checks.js';
+import { noRecordedValue } from '../storage/metrics/staleness.js';
 import type { EnvelopeNames, ItemPath } from './proto-envelope.js';
 
 const NAMES: EnvelopeNames = {
@@ -132,7 +133,7 @@ class JsonMetricSink implements JsonItemSink {
     ctx.beginItem(inherited);
     let data: MetricData;
     if (kind === 'gauge' || kind === 'sum') {
-      const value = this.numberValue(p, 'the data point');
+      const value = this.numberValue(p, 'the data point', noRecordedValue(u32(p, 'flags', 'flags')));
       data = kind === 'sum' ? { type: 'sum', temporality, monotonic, value } : { type: 'gauge', value };
     } else if (kind === 'histogram') data = this.histogram(p, temporality);
     else if (kind === 'exponentialHistogram') data = this.expHistogram(p, temporality);
@@ -160,11 +161,13 @@ class JsonMetricSink implements JsonItemSink {
     else ctx.refuse(`${path.format()}.${kind}.dataPoints[${j}]`);
   }
 
-  numberValue(p: JObj, what: string): NumberValue {
+  /** numberValue reads a point's or an exemplar's value; a point flagged no-recorded-value (`noValue`) may have none (the store keeps a staleness marker). */
+  numberValue(p: JObj, what: string, noValue = false): NumberValue {
     const d = field(p, 'asDouble', 'as_double');
     if (d !== undefined) return { type: 'double', value: double(d, 'asDouble') };
     const i = field(p, 'asInt', 'as_int');
     if (i !== undefined) return { type: 'int', value: i64(i, 'asInt') };
+    if (noValue) return { type: 'double', value: NaN };
     this.ctx.reject('OTLP_POINT_NO_VALUE', `${what} has neither as_double nor as_int`);
     return { type: 'double', value: 0 };
   }

@@ -321,6 +321,8 @@ class Ref {
   numberValue(it: Item, m: M): NumberValue {
     if (has(m, 'asDouble')) return { type: 'double', value: dbl(m.asDouble as number) };
     if (has(m, 'asInt')) return { type: 'int', value: BigInt(String(m.asInt)) };
+    // OTLP: a point flagged FLAG_NO_RECORDED_VALUE (flags bit 0) is valid without a value.
+    if ((num(m, 'flags') & 1) !== 0) return { type: 'double', value: NaN };
     it.fail('OTLP_POINT_NO_VALUE');
     return { type: 'double', value: 0 };
   }

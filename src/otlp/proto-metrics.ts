@@ -17,6 +17,7 @@ import { DecodeContext } from './decode-result.js';
 import type { OtlpDecodeOptions, OtlpDecodeResult, OtlpRejection } from './decode-result.js';
 import { IdSlab, NONE } from './item-values.js';
 import { checkCount, checkHistogramShape, checkListMax, checkQuantile, checkScale, checkTemporality, pushBound, pushBucket } from './metric-checks.js';
+import { noRecordedValue } from '../storage/metrics/staleness.js';
 import { AttrList, readString } from './proto-common.js';
 import { readExemplar } from './proto-exemplar.js';
 import { walkRequest } from './proto-envelope.js';
@@ -344,8 +345,9 @@ class MetricSink implements ItemSink {
       else if (!this.common(tag, end, N_ATTR, N_EXEMPLAR, N_FLAGS)) r.skip(tag, end, N_MASK);
     }
     if (value === null) {
-      this.ctx.reject('OTLP_POINT_NO_VALUE', 'the data point has neither as_double nor as_int');
-      value = { type: 'double', value: 0 };
+      // A point flagged no-recorded-value needs no value: the store keeps it as a staleness marker.
+      if (!noRecordedValue(this.flags)) this.ctx.reject('OTLP_POINT_NO_VALUE', 'the data point has neither as_double nor as_int');
+      value = { type: 'double', value: noRecordedValue(this.flags) ? NaN : 0 };
     }
     return isSum ? { type: 'sum', temporality: head.temporality, monotonic: head.monotonic, value } : { type: 'gauge', value };
   }

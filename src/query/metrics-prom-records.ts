@@ -25,9 +25,13 @@
  * Summary point: `{quantile=q}` per quantile on the base name, `_sum`,
  * `_count`. Bound and quantile values are spelled as Prometheus does
  * (formatPromFloat: shortest round-trip, `+Inf`).
+ *
+ * A point flagged no-recorded-value answers Prometheus's staleness marker in
+ * every series it expands to, as Prometheus's OTLP translator writes it.
  */
 import { MetricsQueryLimits } from '../limits.js';
 import type { RecordData, RecordPoint } from '../storage/metrics/store-format.js';
+import { STALE_NAN, noRecordedValue } from '../storage/metrics/staleness.js';
 import type { ExponentialBuckets } from '../storage/rows.js';
 import type { FloatSeries, PromLabel } from './promql/source.js';
 import type { PromFamily } from './metrics-prom-view.js';
@@ -104,25 +108,35 @@ function downscale(b: ExponentialBuckets): ExponentialBuckets {
   return { offset, bucketCounts: Array.from(counts, (c) => c ?? 0) };
 }
 
-/** SeriesBuilder collects the samples of the series one family expands to, keyed by their extra label. */
+/**
+ * SeriesBuilder collects the samples of the series one family expands to,
+ * keyed by their extra label. A point with no recorded value gives every
+ * series a staleness marker at its time, written into the built column (a
+ * JS array would quiet the marker's signalling NaN: storage/metrics/staleness.ts).
+ */
 class SeriesBuilder {
-  readonly #series = new Map<string, { labels: PromLabel[]; ts: number[]; vs: number[] }>();
+  readonly #series = new Map<string, { labels: PromLabel[]; ts: number[]; vs: number[]; staleAt: number[] }>();
   readonly #family: PromFamily;
   constructor(family: PromFamily) {
     this.#family = family;
   }
-  add(name: string, extra: PromLabel | undefined, t: number, v: number): void {
+  add(name: string, extra: PromLabel | undefined, t: number, v: number, stale: boolean): void {
     const k = `${name}\u0000${extra?.value ?? ''}`;
     let s = this.#series.get(k);
     if (s === undefined) {
-      s = { labels: withName(this.#family.labels, name, extra), ts: [], vs: [] };
+      s = { labels: withName(this.#family.labels, name, extra), ts: [], vs: [], staleAt: [] };
       this.#series.set(k, s);
     }
+    if (stale) s.staleAt.push(s.ts.length);
     s.ts.push(t);
     s.vs.push(v);
   }
   build(): FloatSeries[] {
-    return [...this.#series.values()].map((s) => ({ labels: s.labels, timestampsMs: Float64Array.from(s.ts), values: Float64Array.from(s.vs) }));
+    return [...this.#series.values()].map((s) => {
+      const values = Float64Array.from(s.vs);
+      for (const j of s.staleAt) values[j] = STALE_NAN;
+      return { labels: s.labels, timestampsMs: Float64Array.from(s.ts), values };
+    });
   }
 }
 
@@ -135,16 +149,17 @@ export function expandRecords(family: PromFamily, points: readonly RecordPoint[]
   const base = family.name;
   for (const p of points) {
     const d = p.data;
+    const stale = noRecordedValue(p.flags);
     if (d.type === 'summary') {
-      for (const q of d.quantiles) b.add(base, { name: 'quantile', value: formatPromFloat(q.quantile) }, p.t, q.value);
-      b.add(`${base}_sum`, undefined, p.t, d.sum);
-      b.add(`${base}_count`, undefined, p.t, d.count);
+      for (const q of d.quantiles) b.add(base, { name: 'quantile', value: formatPromFloat(q.quantile) }, p.t, q.value, stale);
+      b.add(`${base}_sum`, undefined, p.t, d.sum, stale);
+      b.add(`${base}_count`, undefined, p.t, d.count, stale);
       continue;
     }
-    for (const [le, c] of classicBuckets(d)) b.add(`${base}_bucket`, { name: 'le', value: formatPromFloat(le) }, p.t, c);
-    b.add(`${base}_bucket`, { name: 'le', value: '+Inf' }, p.t, d.count);
-    if (d.sum !== null) b.add(`${base}_sum`, undefined, p.t, d.sum);
-    b.add(`${base}_count`, undefined, p.t, d.count);
+    for (const [le, c] of classicBuckets(d)) b.add(`${base}_bucket`, { name: 'le', value: formatPromFloat(le) }, p.t, c, stale);
+    b.add(`${base}_bucket`, { name: 'le', value: '+Inf' }, p.t, d.count, stale);
+    if (d.sum !== null) b.add(`${base}_sum`, undefined, p.t, d.sum, stale);
+    b.add(`${base}_count`, undefined, p.t, d.count, stale);
   }
   return b.build();
 }

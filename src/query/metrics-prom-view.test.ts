@@ -9,6 +9,7 @@ import { newScanStats } from '../storage/shard/signal-store.js';
 import { PromView, REMOTE_WRITE_SCOPE, mergeCollisions, promFamilyOf, promLabelName, promMetricName, unescapeLabelName } from './metrics-prom-view.js';
 import { classicBuckets, expandRecords, formatPromFloat } from './metrics-prom-records.js';
 import { readShardSeries } from './metrics-shard-read.js';
+import { POINT_FLAG_NO_RECORDED_VALUE, isStaleMarker } from '../storage/metrics/staleness.js';
 
 const CFG = { promoteResourceAttributes: ['k8s.pod.name'] };
 const kv = stringKv;
@@ -74,6 +75,21 @@ t.test('promFamilyOf: job, instance, promotion, collisions joined, types', async
   const fr = promFamilyOf('up', storedLabels(rw), CFG);
   t.equal(fr.name, 'up', 'a remote-write series keeps its name');
   t.same(fr.labels, [{ name: '__weird', value: 'v' }, { name: 'instance', value: 'h:9100' }, { name: 'job', value: 'node' }], 'and its labels');
+});
+
+t.test('a histogram or summary point flagged no-recorded-value is a staleness marker in every series it expands to', async (t) => {
+  const data = { type: 'histogram', temporality: 2, count: 6, sum: 12, min: null, max: null, bounds: [0.1, 1], bucketCounts: [1, 2, 3] } as const;
+  const h = pointRow('rpc.duration', data, [], 1000);
+  const fam = promFamilyOf(h.name, storedLabels(h), CFG);
+  const points = [1000, 2000, 3000].map((tMs, k) => ({ t: tMs, startMs: 0, flags: k === 1 ? POINT_FLAG_NO_RECORDED_VALUE : 0, data: data as never }));
+  const series = expandRecords(fam, points);
+  t.equal(series.length, 5, 'three buckets, _sum and _count');
+  for (const s of series) {
+    t.same([0, 1, 2].map((j) => isStaleMarker(s.values, j)), [false, true, false], `${s.labels.map((l) => l.value).join(',')}: the flagged point's sample is the marker`);
+  }
+  const q = { type: 'summary', count: 4, sum: 8, quantiles: [{ quantile: 0.5, value: 2 }] } as const;
+  const qs = expandRecords(promFamilyOf('q', [], CFG), [{ t: 1000, startMs: 0, flags: POINT_FLAG_NO_RECORDED_VALUE, data: q as never }]);
+  t.same(qs.map((s) => isStaleMarker(s.values, 0)), [true, true, true], 'a summary\'s quantile, _sum and _count');
 });
 
 t.test('histogram, summary and exponential histogram expansion', async (t) => {

@@ -6,6 +6,7 @@ import { decodeShardEntry, encodeShardEntry } from './shard-entry.js';
 import type { ShardEntry } from './shard-entry.js';
 import { KIND_GAUGE, KIND_ROW, KIND_SUM_CUMULATIVE, KIND_SUM_CUMULATIVE_NON_MONOTONIC, KIND_SUM_DELTA, KIND_SUM_DELTA_NON_MONOTONIC, MetricEntryColumns, decodeMetricEntry, wellFormedUtf8 } from './metric-entry.js';
 import { numberValue, timestampMs } from './metrics/series-identity.js';
+import { isStaleMarker, noRecordedValue } from './metrics/staleness.js';
 
 function pointsEntry(rand: SeededRand, points: MetricPointRow[], tenant = 'default'): ShardEntry {
   return seededEntry(rand, tenant, { points });
@@ -57,6 +58,11 @@ function disagreement(bytes: Uint8Array, decode: (b: Uint8Array, c: MetricEntryC
     if (c.kind[i] === KIND_ROW) continue;
     if (c.kind[i] !== kindOf(p)) return `point ${i} kind ${c.kind[i]} is not ${kindOf(p)}`;
     if (c.tMs[i] !== timestampMs(p.timeUnixNano)) return `point ${i} time ${c.tMs[i]} is not ${timestampMs(p.timeUnixNano)}`;
+    // A point flagged no-recorded-value is stored as the staleness marker, whatever its value (metrics/staleness.ts).
+    if (noRecordedValue(p.flags)) {
+      if (!isStaleMarker(c.value, i)) return `point ${i} is flagged no-recorded-value but its value ${c.value[i]} is not the staleness marker`;
+      continue;
+    }
     const v = numberValue((p.data as { value: Parameters<typeof numberValue>[0] }).value);
     if (!Object.is(c.value[i], v)) return `point ${i} value ${c.value[i]} is not ${v}`;
   }

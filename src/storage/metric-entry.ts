@@ -57,6 +57,7 @@ import { STORAGE_UNPACKR_VIEWS } from './storage-packr.js';
 import { Scan, readResourceFast, readScopeFast } from './entry-scan.js';
 import { WireReader } from './wire-reader.js';
 import type { AddResult } from './shard/signal-store.js';
+import { STALE_NAN, noRecordedValue } from './metrics/staleness.js';
 
 /** wellFormedUtf8 is re-exported from entry-scan.ts, where the scanners share it. */
 export { wellFormedUtf8 } from './entry-scan.js';
@@ -353,7 +354,10 @@ function readPointFast(s: Scan, c: MetricEntryColumns, i: number, resources: num
   if (!s.u64Ms()) return false; // startTimeUnixNano
   if (!s.u64Ms()) return false;
   c.tMs[i] = s.ms;
-  if (s.uint() < 0) return false; // flags
+  const flags = s.uint();
+  if (flags < 0) return false;
+  // A point with no recorded value is Prometheus's staleness marker, whatever value it carries (metrics/staleness.ts).
+  if (noRecordedValue(flags)) c.value[i] = STALE_NAN;
   if (s.byte() !== 0x90) return false; // exemplars: none
   if (s.bad) return false;
   c.kind[i] = kind;

@@ -9,6 +9,7 @@
 
 import type { MaxSourceResolution } from './rollup-eval.js';
 import { VALUES_FINITE } from '../../storage/codec/value-facts.js';
+import { isStaleMarker } from '../../storage/metrics/staleness.js';
 import { OtlpdbError, assert } from '../../errors.js';
 import { PromqlLimits } from '../../limits.js';
 import type { AggregateOp } from './ast.js';
@@ -123,26 +124,8 @@ export function executionError(message: string): OtlpdbError {
 // lowerBound and upperBound: one binary search for the store's columns and the evaluator's (store-head.ts).
 export { lowerBound, upperBound } from '../../storage/metrics/store-head.js';
 
-/** StaleNaNBits are the high and low 32-bit words of Prometheus's staleness marker (value.StaleNaN, 0x7ff0000000000002). */
-const StaleNaNHigh = 0x7ff00000;
-const StaleNaNLow = 0x00000002;
-
-/** STALE_NAN is Prometheus's staleness marker as a number (tests and sources that write one; its payload survives Float64Array stores). */
-export const STALE_NAN: number = (() => {
-  const a = new Float64Array(1);
-  const w = new Uint32Array(a.buffer);
-  w[0] = StaleNaNLow;
-  w[1] = StaleNaNHigh;
-  return a[0] as number;
-})();
-
-/** isStaleMarker says whether sample j of values is Prometheus's staleness marker (a NaN with a distinct payload; read from the raw bits). */
-export function isStaleMarker(values: Float64Array, j: number): boolean {
-  if (!Number.isNaN(values[j] as number)) return false;
-  const words = new Uint32Array(values.buffer, values.byteOffset + j * 8, 2);
-  // Little-endian hosts (every Node target) keep the low word first.
-  return words[1] === StaleNaNHigh && words[0] === StaleNaNLow;
-}
+// STALE_NAN and isStaleMarker: the store writes the marker for OTLP points flagged no-recorded-value (staleness.ts).
+export { STALE_NAN, isStaleMarker } from '../../storage/metrics/staleness.js';
 
 /**
  * mayHoldNaN is false when `values` holds no NaN (and no infinity): the sum

@@ -38,4 +38,5 @@ export type { PointType } from './series-identity.js';
 export { ROLLUP_RESOLUTIONS, ROLLUP_WINDOW_MS, mergeInto, partialsOf, pickResolution, pointOf } from './rollup.js';
 export type { Resolution, RollupPartial, RollupPoint, RollupResolution } from './rollup.js';
 export { LAST_T_PAGE_SERIES, MetricKeySpace } from './store-format.js';
+export { POINT_FLAG_NO_RECORDED_VALUE, STALE_NAN, isStaleMarker, noRecordedValue } from './staleness.js';
 export type { RecordData, RecordPoint, StoredExemplar } from './store-format.js';

@@ -114,6 +114,7 @@ import { KIND_ROW, type MetricEntryColumns } from '../metric-entry.js';
 import { type FloatColumns, Head, type SampleRun, forEachBucket, lastWins, mergeRuns } from './store-head.js';
 import { SharedTimes } from './shared-times.js';
 import { type RecordRollupPartial, type RecordRollupPoint, mergeRecordInto, recordPartialsOf, recordPointOf } from './record-rollup.js';
+import { STALE_NAN, noRecordedValue } from './staleness.js';
 import { ROLLUP_RESOLUTIONS, ROLLUP_WINDOW_MS, type Resolution, type RollupPartial, type RollupPoint, mergeInto, partialsOf, pickResolution, pointOf } from './rollup.js';
 import {
   LAST_T_PAGE_SERIES,
@@ -495,7 +496,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     assert((this.#isFloat[id] as boolean) === isFloatPoint(row.data), 'a series keeps its point type (otel_type is in its labels)');
     this.#descs.set(id, row.description);
     const d = row.data;
-    if (d.type === 'gauge' || d.type === 'sum') this.#appendFloat(head, id, t, numberValue(d.value));
+    if (d.type === 'gauge' || d.type === 'sum') this.#appendFloat(head, id, t, noRecordedValue(row.flags) ? STALE_NAN : numberValue(d.value));
     else {
       this.#touch(head, id, t);
       let recs = head.records.get(id);
