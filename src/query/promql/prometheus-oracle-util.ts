@@ -200,19 +200,22 @@ export async function startPrometheus(series: readonly FloatSeries[], port: numb
   return startPrometheusOver((om) => writeFileSync(om, oracleOpenMetrics(series)), port, { deadlineMs });
 }
 
-/** PrometheusStartOptions tune startPrometheusOver: the deadline of promtool and of readiness (each), and extra `promtool tsdb create-blocks-from openmetrics` flags (bench/query-metrics: `--max-block-duration`). */
+/** PrometheusStartOptions tune startPrometheusOver: the deadline of promtool and of readiness (each), extra `promtool tsdb create-blocks-from openmetrics` flags (bench/query-metrics: `--max-block-duration`), and whether Prometheus accepts remote write (`--web.enable-remote-write-receiver`). */
 export interface PrometheusStartOptions {
   readonly deadlineMs?: number;
   readonly promtoolArgs?: readonly string[];
+  readonly remoteWriteReceiver?: boolean;
 }
 
 /**
  * startPrometheusOver is startPrometheus for data too large to hold as one
  * string: `writeOpenMetrics` writes the OpenMetrics file at the path it is
  * given (bench/query-metrics streams millions of samples), then promtool
- * and Prometheus run as for the oracle.
+ * and Prometheus run as for the oracle. `writeOpenMetrics` null starts
+ * Prometheus on an empty TSDB (data then arrives by remote write:
+ * `remoteWriteReceiver`; OpenMetrics cannot carry staleness markers).
  */
-export async function startPrometheusOver(writeOpenMetrics: (path: string) => Promise<void> | void, port: number, o: PrometheusStartOptions = {}): Promise<RunningPrometheus> {
+export async function startPrometheusOver(writeOpenMetrics: ((path: string) => Promise<void> | void) | null, port: number, o: PrometheusStartOptions = {}): Promise<RunningPrometheus> {
   const deadlineMs = o.deadlineMs ?? 60_000;
   const bins = prometheusBinaries();
   if (bins === null) throw new Error('prometheus or promtool is not installed');
@@ -227,16 +230,18 @@ export async function startPrometheusOver(writeOpenMetrics: (path: string) => Pr
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const om = join(dir, 'data.om');
-    await writeOpenMetrics(om);
     const tsdb = join(dir, 'tsdb');
-    const created = spawnSync(bins.promtool, ['tsdb', 'create-blocks-from', 'openmetrics', ...(o.promtoolArgs ?? []), om, tsdb], { encoding: 'utf8', timeout: deadlineMs });
-    if (created.status !== 0) throw new Error(`promtool failed: ${created.stderr}${created.stdout}`);
-    rmSync(om, { force: true });
+    if (writeOpenMetrics !== null) {
+      const om = join(dir, 'data.om');
+      await writeOpenMetrics(om);
+      const created = spawnSync(bins.promtool, ['tsdb', 'create-blocks-from', 'openmetrics', ...(o.promtoolArgs ?? []), om, tsdb], { encoding: 'utf8', timeout: deadlineMs });
+      if (created.status !== 0) throw new Error(`promtool failed: ${created.stderr}${created.stdout}`);
+      rmSync(om, { force: true });
+    }
     const config = join(dir, 'prometheus.yml');
     writeFileSync(config, 'global:\n  scrape_interval: 15s\n  evaluation_interval: 1m\n');
     child = spawn(bins.prometheus, [`--config.file=${config}`, `--storage.tsdb.path=${tsdb}`, `--web.listen-address=127.0.0.1:${port}`,
-      '--storage.tsdb.retention.time=100y', '--query.lookback-delta=5m', '--log.level=warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      '--storage.tsdb.retention.time=100y', '--query.lookback-delta=5m', '--log.level=warn', ...(o.remoteWriteReceiver === true ? ['--web.enable-remote-write-receiver'] : [])], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr?.on('data', (b: Buffer) => { stderr = (stderr + b.toString()).slice(-4000); });
     const url = `http://127.0.0.1:${port}`;
