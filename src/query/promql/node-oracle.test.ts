@@ -30,7 +30,7 @@ import { httpRequest, inProcessCluster, pollUntil } from '../../node-test-util.j
 import { OracleCorpus } from './oracle-corpus.js';
 import { OracleT0Ms, makeOracleDataset, oracleOtlpBodies, oracleSeries } from './oracle-dataset.js';
 import type { RunningPrometheus } from './prometheus-oracle-util.js';
-import { httpRunner, oracleCases, prometheusBinaries, runOracle, startPrometheus } from './prometheus-oracle-util.js';
+import { httpRunner, oracleCases, prometheusBinaries, prometheusPresent, runOracle, startPrometheus } from './prometheus-oracle-util.js';
 
 const SEED = 7;
 const PORT = 30_304;
@@ -40,14 +40,8 @@ const TEN_YEARS_MS = 10 * 365 * 24 * 3_600_000;
 const WRITE_ATTEMPTS = 40;
 
 t.test('oracle through a 3-node cluster: OTLP in, Prometheus API out, equal to Prometheus 2.42', async (t) => {
-  const bins = prometheusBinaries();
-  if (bins === null) {
-    const msg = '!!! PROMETHEUS IS NOT INSTALLED: the PromQL node oracle did NOT run (apt-get install prometheus; .ci/run installs it) !!!';
-    t.comment(msg);
-    console.error(msg);
-    if (process.env['CI'] === 'true') t.fail(msg);
-    return;
-  }
+  if (!prometheusPresent(t, 'the PromQL node oracle')) return;
+  const bins = prometheusBinaries() as { promtool: string };
   const ds = makeOracleDataset(SEED);
   const c = await inProcessCluster(t, {
     n: 3,

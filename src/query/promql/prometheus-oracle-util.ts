@@ -195,6 +195,26 @@ export function prometheusBinaries(): { prometheus: string; promtool: string } |
   return prometheus === null || promtool === null ? null : { prometheus, promtool };
 }
 
+/** OracleTest is the part of a tap test prometheusPresent reports through. */
+export interface OracleTest {
+  comment(message: string): void;
+  fail(message: string): void;
+}
+
+/**
+ * prometheusPresent answers whether prometheus and promtool are installed;
+ * when they are not, it says loudly that `what` did NOT run (on the test and
+ * on stderr) and fails the test when CI=true, where .ci/run installs them.
+ */
+export function prometheusPresent(t: OracleTest, what: string): boolean {
+  if (prometheusBinaries() !== null) return true;
+  const msg = `!!! PROMETHEUS IS NOT INSTALLED: ${what} did NOT run (apt-get install prometheus; .ci/run installs it) !!!`;
+  t.comment(msg);
+  console.error(msg);
+  if (process.env['CI'] === 'true') t.fail(msg);
+  return false;
+}
+
 /** startPrometheus loads series into a fresh TSDB with promtool and starts Prometheus over it on 127.0.0.1:port, waiting until it is ready. */
 export async function startPrometheus(series: readonly FloatSeries[], port: number, deadlineMs = 60_000): Promise<RunningPrometheus> {
   return startPrometheusOver((om) => writeFileSync(om, oracleOpenMetrics(series)), port, { deadlineMs });

@@ -14,7 +14,7 @@ import { MemorySeriesSource } from './memory-source.js';
 import { OracleCorpus, randomOracleQueries } from './oracle-corpus.js';
 import { makeOracleDataset, oracleOtlpBodies, oracleSeries } from './oracle-dataset.js';
 import type { OracleMismatch, RunningPrometheus } from './prometheus-oracle-util.js';
-import { engineRunner, httpRunner, oracleCases, prometheusBinaries, runOracle, startPrometheus } from './prometheus-oracle-util.js';
+import { engineRunner, httpRunner, oracleCases, prometheusPresent, runOracle, startPrometheus } from './prometheus-oracle-util.js';
 import type { RangeFn } from './range-functions.js';
 import { RangeFunctions } from './range-functions.js';
 
@@ -49,14 +49,7 @@ t.test('oracleOtlpBodies shapes the dataset as OTLP: per-bucket counts that sum 
 });
 
 t.test('oracle: the engine answers the corpus as Prometheus 2.42 does', async (t) => {
-  const bins = prometheusBinaries();
-  if (bins === null) {
-    const msg = '!!! PROMETHEUS IS NOT INSTALLED: the PromQL oracle did NOT run (apt-get install prometheus; .ci/run installs it) !!!';
-    t.comment(msg);
-    console.error(msg);
-    if (process.env['CI'] === 'true') t.fail(msg);
-    return;
-  }
+  if (!prometheusPresent(t, 'the PromQL oracle')) return;
   const series = oracleSeries(makeOracleDataset(seed));
   let prom: RunningPrometheus | null = null;
   try {

@@ -28,7 +28,7 @@ import { httpRequest, inProcessCluster, pollUntil } from '../../node-test-util.j
 import { encodeWriteRequest } from '../../api/prom-write-test-util.js';
 import type { TestSeries } from '../../api/prom-write-test-util.js';
 import type { OracleCase, RunningPrometheus } from './prometheus-oracle-util.js';
-import { compareResponses, httpRunner, prometheusBinaries, runOracle, startPrometheusOver } from './prometheus-oracle-util.js';
+import { compareResponses, httpRunner, prometheusPresent, runOracle, startPrometheusOver } from './prometheus-oracle-util.js';
 
 const PORT = 30_318;
 const STEP_MS = 15_000;
@@ -127,14 +127,7 @@ async function remoteWrite(url: string, series: TestSeries[], tenant?: string): 
 }
 
 t.test('staleness markers: otlpdb (remote write and OTLP flags) answers as Prometheus 2.42', async (t) => {
-  const bins = prometheusBinaries();
-  if (bins === null) {
-    const msg = '!!! PROMETHEUS IS NOT INSTALLED: the staleness oracle did NOT run (apt-get install prometheus; .ci/run installs it) !!!';
-    t.comment(msg);
-    console.error(msg);
-    if (process.env['CI'] === 'true') t.fail(msg);
-    return;
-  }
+  if (!prometheusPresent(t, 'the staleness oracle')) return;
   const c = await inProcessCluster(t, { n: 3, founders: 3, prefix: 'otlpdb-stale-oracle-', seedBase: 0x57a1, extra: { shards: 4, replicas: 3, tickMs: 20 }, otlp: true });
   for (const id of [1, 2, 3]) c.nodes.set(id, await OtlpdbNode.start({ ...c.options(id), initialCluster: c.founders }));
   for (const id of [1, 2, 3]) t.ok(await pollUntil(async () => (await httpRequest(c.api(id), '/readyz')).status === 200, 1500, 40), `node ${id} is ready`);
