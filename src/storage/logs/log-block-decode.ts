@@ -12,7 +12,9 @@
 import { STORAGE_PACKR } from '../storage-packr.js';
 import { OtlpdbError, assert } from '../../errors.js';
 import { LogBlockLimits, StorageLimits } from '../../limits.js';
-import { ByteReader, decodeStringColumn } from '../codec/index.js';
+import { ByteReader, decodeStringColumn, openStringColumn } from '../codec/index.js';
+import type { StringColumnView } from '../codec/index.js';
+import { MsgpackWalk } from '../codec/msgpack-walk.js';
 import type { AnyValue, LogRow, Resource, Scope } from '../rows.js';
 import { SEVERITY_NUMBER_MAX, SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
 import { readAnyValue, readAttributes, readResource, readScope } from '../row-wire.js';
@@ -34,6 +36,7 @@ import {
   U64_MAX,
   blockCorrupt as corrupt,
   readBigUvarint,
+  skipBigUvarint,
   unpackLines,
   unzigzag,
 } from './log-block-format.js';
@@ -262,6 +265,21 @@ export function decodePageLines(o: OpenedLogBlock, p: number): string[] {
   return decodeStrings(o.pages[p] as LogSections, SEC_LINE, 'line');
 }
 
+/**
+ * openPageLines opens the line column of page `p` of an opened block for
+ * reading a line at a time (codec/strings.ts StringColumnView): inflated and
+ * its lengths checked once, a line made only when asked for (a line check
+ * of one candidate of a page need not make the page's 256 strings). Throws
+ * ERR_CORRUPTION.
+ */
+export function openPageLines(o: OpenedLogBlock, p: number): StringColumnView {
+  assert(Number.isSafeInteger(p) && p >= 0 && p < o.pages.length, 'a page of the block');
+  const page = o.pages[p] as LogSections;
+  const col = openStringColumn(unpackLines(sectionBytes(page, SEC_LINE)));
+  if (col.rows !== page.rows) throw corrupt(`line column of ${col.rows} rows, not ${page.rows}`);
+  return col;
+}
+
 /** LogTables are a version 3 block's resources and scopes (decodeBlockTables), shared by its pages. */
 export interface LogTables {
   readonly resources: readonly Resource[];
@@ -300,6 +318,96 @@ export function decodePageColumns(o: OpenedLogBlock, p: number, times: BlockTime
   for (let i = 0; i < page.rows; i++) timesNs[i] = times.at(first + i);
   assert((tables === null) === (o.tables === null), 'a version 3 block\'s tables');
   return decodeLogColumns(page, lines, timesNs, tables);
+}
+
+/**
+ * decodePageColumnsAt decodes page `p` of an opened version 3 block for the
+ * rows `local` alone (increasing ordinals local to the page): what a read
+ * that builds a few rows of a page it will not keep needs (LogBlockView on
+ * a block read on a cache miss: a rare word's one or two rows a page).
+ * Every section is still walked whole and checked as decodeLogColumns
+ * checks it; the other rows' observed times, ids, lines and rest tuples are
+ * passed over, not made (the rest section by MsgpackWalk, each kept row's
+ * tuple unpacked alone). The columns hold those rows only (the other
+ * entries empty): build exactly `local` from them (logRowsAt), and never
+ * keep them for other rows. `lines` is the page's line column when the
+ * caller opened it. Throws ERR_CORRUPTION.
+ */
+export function decodePageColumnsAt(
+  o: OpenedLogBlock,
+  p: number,
+  times: BlockTimes,
+  lines: StringColumnView | null,
+  tables: LogTables,
+  local: readonly number[],
+): LogColumns {
+  assert(Number.isSafeInteger(p) && p >= 0 && p < o.pages.length, 'a page of the block');
+  assert(times.length === o.rows, 'the block\'s times');
+  assert(o.tables !== null, 'a version 3 block\'s tables');
+  const page = o.pages[p] as LogSections;
+  const n = page.rows;
+  const first = p * o.pageRows;
+  const want = new Uint8Array(n);
+  const timesNs: bigint[] = new Array(n);
+  for (let k = 0; k < local.length; k++) {
+    const i = local[k] as number;
+    assert(Number.isSafeInteger(i) && i >= 0 && i < n, 'a row of the page');
+    assert(k === 0 || i > (local[k - 1] as number), 'rows increase');
+    want[i] = 1;
+    timesNs[i] = times.at(first + i);
+  }
+  const ro = sectionReader(page, SEC_OBSERVED);
+  const observed: bigint[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    if (want[i] === 0) {
+      skipBigUvarint(ro);
+      continue;
+    }
+    const v = (timesNs[i] as bigint) + unzigzag(readBigUvarint(ro));
+    if (v < 0n || v > U64_MAX) throw corrupt(`row ${i} observed time outside u64`, { index: i });
+    observed[i] = v;
+  }
+  done(ro, 'observed');
+  const sev = decodeSeverity(page);
+  const sevText = decodeStrings(page, SEC_SEV_TEXT, 'severity text');
+  const col = lines ?? openPageLines(o, p);
+  assert(col.rows === n, 'one line a row');
+  const pageLines: string[] = new Array(n);
+  for (const i of local) pageLines[i] = col.at(i);
+  const ri = sectionReader(page, SEC_IDS);
+  const traceIds: Uint8Array[] = new Array(n);
+  const spanIds: Uint8Array[] = new Array(n);
+  const empty = new Uint8Array(0);
+  for (let i = 0; i < n; i++) {
+    const mask = ri.u8();
+    if (mask > (MASK_TRACE | MASK_SPAN)) throw corrupt(`row ${i} id mask ${mask}`, { index: i });
+    if (want[i] === 0) {
+      if ((mask & MASK_TRACE) !== 0) ri.skip(TRACE_ID_BYTES);
+      if ((mask & MASK_SPAN) !== 0) ri.skip(SPAN_ID_BYTES);
+      continue;
+    }
+    traceIds[i] = (mask & MASK_TRACE) !== 0 ? ri.take(TRACE_ID_BYTES) : empty;
+    spanIds[i] = (mask & MASK_SPAN) !== 0 ? ri.take(SPAN_ID_BYTES) : empty;
+  }
+  done(ri, 'ids');
+  const rb = page.bounds[SEC_REST] as readonly [number, number];
+  const w = new MsgpackWalk(page.payload, rb[0], rb[1], 'log block rest section');
+  if (w.arrayLength() !== 3) throw corrupt('rest section: not [resources, scopes, rows]');
+  if (w.arrayLength() !== 0 || w.arrayLength() !== 0) throw corrupt('a page with tables of its own');
+  if (w.arrayLength() !== n) throw corrupt(`rest section: not ${n} rows`);
+  const rest: unknown[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const at = w.pos;
+    w.skip(1);
+    if (want[i] === 0) continue;
+    try {
+      rest[i] = STORAGE_PACKR.unpack(page.payload.subarray(at, w.pos));
+    } catch (err) {
+      throw corrupt(`rest section row ${i} is not valid msgpack (${(err as Error).message})`, { index: i });
+    }
+  }
+  if (!w.done) throw corrupt('rest section: trailing bytes');
+  return { tenant: page.tenant, rows: n, timesNs, observedNs: observed, severity: sev, severityText: sevText, lines: pageLines, traceIds, spanIds, resources: tables.resources, scopes: tables.scopes, rest };
 }
 
 /**

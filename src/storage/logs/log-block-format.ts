@@ -150,6 +150,18 @@ export function readBigUvarint(r: ByteReader): bigint {
   throw blockCorrupt('time varint too long', { pos: r.pos });
 }
 
+/** skipBigUvarint passes over a bigvarint as readBigUvarint reads it (canonical, at most 10 bytes; ERR_CORRUPTION otherwise) without making its value. */
+export function skipBigUvarint(r: ByteReader): void {
+  for (let i = 0; i < 10; i++) {
+    const b = r.u8();
+    if (b < 0x80) {
+      if (b === 0 && i > 0) throw blockCorrupt('non-canonical time varint', { pos: r.pos });
+      return;
+    }
+  }
+  throw blockCorrupt('time varint too long', { pos: r.pos });
+}
+
 /** zigzag maps a signed bigint to an unsigned one (0, -1, 1, -2 ... -> 0, 1, 2, 3 ...). */
 export function zigzag(d: bigint): bigint {
   return d >= 0n ? d << 1n : ((-d) << 1n) - 1n;
