@@ -123,7 +123,8 @@ const PAGE_BOUNDS = 1 + 2 * (SECTIONS - 1);
  * block's pages: its `bounds` are made on first read, so a block opened
  * to read a few of its pages (a read on a cache miss) makes no objects for
  * the others (s21: the page table's objects were half of a miss's open
- * after the CRC). Immutable.
+ * after the CRC). Immutable. NB: a class, so a copy made by spreading a
+ * page (`{ ...page }`, as a test that damages one does) must name `bounds`.
  */
 class PageSections implements LogSections {
   readonly tenant: string;
