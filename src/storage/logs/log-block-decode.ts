@@ -309,7 +309,7 @@ export function decodeBlockTables(o: OpenedLogBlock): LogTables | null {
 }
 
 /** decodePageColumns decodes every column of page `p` of an opened block, with the block's times and tables (`lines`, the page's, reused when given); ordinals in it are local to the page. Throws ERR_CORRUPTION. */
-export function decodePageColumns(o: OpenedLogBlock, p: number, times: BlockTimes, lines: readonly string[] | null, tables: LogTables | null): LogColumns {
+export function decodePageColumns(o: OpenedLogBlock, p: number, times: BlockTimes, lines: LineColumn | readonly string[] | null, tables: LogTables | null): LogColumns {
   assert(Number.isSafeInteger(p) && p >= 0 && p < o.pages.length, 'a page of the block');
   assert(times.length === o.rows, 'the block\'s times');
   const page = o.pages[p] as LogSections;
@@ -372,8 +372,6 @@ export function decodePageColumnsAt(
   const sevText = decodeStrings(page, SEC_SEV_TEXT, 'severity text');
   const col = lines ?? openPageLines(o, p);
   assert(col.rows === n, 'one line a row');
-  const pageLines: string[] = new Array(n);
-  for (const i of local) pageLines[i] = col.at(i);
   const ri = sectionReader(page, SEC_IDS);
   const traceIds: Uint8Array[] = new Array(n);
   const spanIds: Uint8Array[] = new Array(n);
@@ -407,7 +405,31 @@ export function decodePageColumnsAt(
     }
   }
   if (!w.done) throw corrupt('rest section: trailing bytes');
-  return { tenant: page.tenant, rows: n, timesNs, observedNs: observed, severity: sev, severityText: sevText, lines: pageLines, traceIds, spanIds, resources: tables.resources, scopes: tables.scopes, rest };
+  return { tenant: page.tenant, rows: n, timesNs, observedNs: observed, severity: sev, severityText: sevText, lines: col, traceIds, spanIds, resources: tables.resources, scopes: tables.scopes, rest };
+}
+
+/**
+ * LineColumn is a run of rows' lines read one at a time: a page's line
+ * column opened (codec/strings.ts StringColumnView, which makes a line's
+ * string only when asked for, so a whole page decoded to build a few rows,
+ * or kept in the cache, holds its inflated bytes rather than a string a
+ * row), or lines at hand (linesOf).
+ */
+export interface LineColumn {
+  readonly rows: number;
+  at(i: number): string;
+}
+
+/** linesOf is lines already decoded as a LineColumn. */
+export function linesOf(lines: readonly string[]): LineColumn {
+  return { rows: lines.length, at: (i) => lines[i] as string };
+}
+
+/** openLines opens the line column of a run of rows (a version 2 block or a page). Throws ERR_CORRUPTION. */
+function openLines(o: LogSections): LineColumn {
+  const col = openStringColumn(unpackLines(sectionBytes(o, SEC_LINE)));
+  if (col.rows !== o.rows) throw corrupt(`line column of ${col.rows} rows, not ${o.rows}`);
+  return col;
 }
 
 /**
@@ -425,7 +447,8 @@ export interface LogColumns {
   readonly observedNs: readonly bigint[];
   readonly severity: Uint8Array;
   readonly severityText: readonly string[];
-  readonly lines: readonly string[];
+  /** lines is the line column, a line made when its row is built (or asked for: LogBlockView.line). */
+  readonly lines: LineColumn;
   readonly traceIds: readonly Uint8Array[];
   readonly spanIds: readonly Uint8Array[];
   readonly resources: readonly Resource[];
@@ -435,7 +458,7 @@ export interface LogColumns {
 }
 
 /** decodeLogColumns decodes every column of a run of rows (a version 2 block or a page) given their times (`lines` reused when given). Throws ERR_CORRUPTION. */
-export function decodeLogColumns(o: LogSections, givenLines: readonly string[] | null, times: readonly bigint[], tables: LogTables | null = null): LogColumns {
+export function decodeLogColumns(o: LogSections, givenLines: LineColumn | readonly string[] | null, times: readonly bigint[], tables: LogTables | null = null): LogColumns {
   const n = o.rows;
   assert(times.length === n, 'one time a row');
 
@@ -450,8 +473,8 @@ export function decodeLogColumns(o: LogSections, givenLines: readonly string[] |
 
   const sev = decodeSeverity(o);
   const sevText = decodeStrings(o, SEC_SEV_TEXT, 'severity text');
-  const lines = givenLines ?? decodeStrings(o, SEC_LINE, 'line');
-  assert(lines.length === n, 'one line a row');
+  const lines = givenLines === null ? openLines(o) : Array.isArray(givenLines) ? linesOf(givenLines as readonly string[]) : (givenLines as LineColumn);
+  assert(lines.rows === n, 'one line a row');
 
   const ri = sectionReader(o, SEC_IDS);
   const traceIds: Uint8Array[] = new Array(n);
@@ -509,7 +532,7 @@ function buildRows(c: LogColumns, pick: ArrayLike<number> | null): LogRow[] {
       const scope = scopes[wr.uint(f[1], 'log scopeIndex', scopes.length - 1)] as Scope;
       let body: AnyValue;
       if (f[6] === 0) {
-        body = { type: 'string', value: lines[i] as string };
+        body = { type: 'string', value: lines.at(i) };
       } else {
         body = readAnyValue(wr, wr.tuple(f[6], 'log body', 1)[0], 'log body', 1);
         if (body.type === 'string') wr.fail('log body', 'is a string outside the line column');

@@ -158,7 +158,7 @@ export class LogBlockView {
   columns(p: number): LogColumns {
     let c = this.#pages.get(p) ?? this.#pageCache?.get(p);
     if (c === undefined) {
-      c = decodePageColumns(this.opened, p, this.times, this.#lines.get(p)?.all() ?? null, this.tables);
+      c = decodePageColumns(this.opened, p, this.times, this.#lines.get(p) ?? null, this.tables);
       this.#pageCache?.set(p, c);
     }
     this.#pages.set(p, c);
@@ -176,7 +176,7 @@ export class LogBlockView {
       if (cached !== undefined) this.#pages.set(p, cached);
       lines = cached?.lines;
     }
-    if (lines !== undefined) return lines[local] as string;
+    if (lines !== undefined) return lines.at(local);
     let col = this.#lines.get(p);
     if (col === undefined) {
       col = openPageLines(this.opened, p);
