@@ -11,7 +11,9 @@ import t from 'tap';
 import { SeededRand } from '../../fs/seeded-rand.js';
 import { randomRows } from '../rows-test-util.js';
 import type { LogRow } from '../rows.js';
-import { canon } from '../storage-test-util.js';
+import { canon, expectCorrupt } from '../storage-test-util.js';
+import { ByteReader, ByteWriter } from '../codec/index.js';
+import { LinePacking, packLines, unpackLines } from './log-block-format.js';
 import { encodeLogBlock } from './log-block.js';
 import { decodeBlockTables, decodeLogBlock, decodePageColumnsAt, decodePageLines, logRowsAt, openPageLines } from './log-block-decode.js';
 import type { LogTables } from './log-block-decode.js';
@@ -125,4 +127,26 @@ t.test('block times with deltas of every width (one to eight varint bytes) read 
   const o = openLogBlock(encodeLogBlock(rows, 64));
   t.same(decodeBlockTimes(o).bigints(), rows.map((r) => r.timeUnixNano), 'every time as encoded');
   t.same(decodeLogBlock(encodeLogBlock(rows, 64)).map((r) => r.timeUnixNano), rows.map((r) => r.timeUnixNano), 'the whole decode agrees');
+});
+
+t.test('a deflated line column inflates to exactly its stored size; a size one off either way, or 0, is ERR_CORRUPTION', async (t) => {
+  const rand = new SeededRand(SEED + 500);
+  for (const n of [0, 1, 63, 64, 65, 5000, 70_000]) {
+    const column = new TextEncoder().encode(Array.from({ length: n }, () => 'abc '[rand.intn(4)]).join(''));
+    const packed = packLines(column);
+    t.same(Buffer.from(unpackLines(packed)), Buffer.from(column), `${n} bytes round-trip`);
+    if (packed[0] !== LinePacking.deflate) continue;
+    // Re-state the size: [u8 packing][uvarint plainBytes][body].
+    const r = new ByteReader(packed, 1);
+    const size = r.uvarint();
+    const body = packed.subarray(r.pos);
+    for (const wrong of [size - 1, size + 1, 0]) {
+      if (wrong < 0 || wrong === size) continue;
+      const w = new ByteWriter(body.length + 16);
+      w.u8(LinePacking.deflate);
+      w.uvarint(wrong);
+      w.raw(body);
+      expectCorrupt(t, () => unpackLines(w.finish()), `${n} bytes stated as ${wrong}`);
+    }
+  }
 });
