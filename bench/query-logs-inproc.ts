@@ -1,7 +1,7 @@
 /**
  * query-logs-inproc.ts — `node dist/bench/query-logs-inproc.js [--lines N]
  * [--shards S] [--queries Q] [--flush-rows F] [--cache-mib M] [--kinds a,b] [--two-rounds] [--per-query]
- * [--data-dir D] [--json]`: what one log query costs the shards
+ * [--data-dir D] [--in-memory] [--json]`: what one log query costs the shards
  * that answer it, in one process, without a cluster's network, Raft reads or
  * other nodes' noise: the work an A/B of a storage change moves.
  *
@@ -31,6 +31,13 @@
  * (D/inproc-load.json says so), opens them instead of loading again: an
  * A/B of two builds whose block format is the same then pays the load
  * (minutes at 1,000,000 lines) once. The caller removes D.
+ *
+ * `--in-memory` reads every shard's LevelDB into memory once loaded
+ * (MemKv) and runs the queries over those copies: no libuv thread pool, so
+ * `valgrind --tool=callgrind` counts a run's instructions in minutes (over
+ * LevelDB it waits on the pool's threads, s21) and the count leaves out
+ * LevelDB's own reads. A get still returns a copy of its value, as
+ * LevelDB's binding does.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -47,6 +54,7 @@ import { streamLabels } from '../src/storage/logs/log-line.js';
 import { LogStore } from '../src/storage/logs/log-store.js';
 import type { LogRow } from '../src/storage/rows.js';
 import { KvWriteBatch, ShardDb } from '../src/storage/shard/shard-db.js';
+import type { KeyRange, KvEntry, KvRead } from '../src/storage/shard/shard-db.js';
 import { SpanBlockCache } from '../src/storage/traces/block-cache.js';
 import { WINDOW_MS, buildQueryLogsData } from './query-logs-data.js';
 import type { QueryLogsData } from './query-logs-data.js';
@@ -74,6 +82,62 @@ export interface InprocConfig {
   readonly perQuery?: boolean;
   /** dataDir keeps (and reuses) the loaded shards there, or null for a temp dir removed at the end. */
   readonly dataDir?: string | null;
+  /** inMemory runs the queries over in-memory copies of the shards (MemKv) instead of their LevelDBs. */
+  readonly inMemory?: boolean;
+}
+
+/**
+ * MemKv is a shard's LevelDB read into memory (KvRead over sorted entries):
+ * gets return copies, pages are slices in key order or reverse. Read-only;
+ * bounded by the shard's size (the bench holds it for the run).
+ */
+class MemKv implements KvRead {
+  readonly #entries: KvEntry[];
+  readonly #byKey = new Map<string, Uint8Array>();
+
+  constructor(entries: KvEntry[]) {
+    this.#entries = entries;
+    for (const e of entries) this.#byKey.set(Buffer.from(e.key).toString('latin1'), e.value);
+  }
+
+  /** read copies every entry of `db`. */
+  static async read(db: ShardDb): Promise<MemKv> {
+    const entries: KvEntry[] = [];
+    for await (const page of db.pages({})) for (const e of page) entries.push({ key: Uint8Array.from(e.key), value: Uint8Array.from(e.value) });
+    return new MemKv(entries);
+  }
+
+  async get(key: Uint8Array): Promise<Uint8Array | undefined> {
+    const v = this.#byKey.get(Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'));
+    return v === undefined ? undefined : Uint8Array.from(v);
+  }
+
+  async getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+    const out: (Uint8Array | undefined)[] = [];
+    for (const k of keys) out.push(await this.get(k));
+    return out;
+  }
+
+  #lowerBound(key: Uint8Array, inclusive: boolean): number {
+    let lo = 0;
+    let hi = this.#entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = Buffer.compare((this.#entries[mid] as KvEntry).key, key);
+      if (c < 0 || (!inclusive && c === 0)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  async *pages(range: KeyRange, pageEntries = 1024): AsyncGenerator<readonly KvEntry[]> {
+    const from = range.gte !== undefined ? this.#lowerBound(range.gte, true) : range.gt !== undefined ? this.#lowerBound(range.gt, false) : 0;
+    const to = range.lt !== undefined ? this.#lowerBound(range.lt, true) : range.lte !== undefined ? this.#lowerBound(range.lte, false) : this.#entries.length;
+    let picked = this.#entries.slice(from, Math.max(from, to));
+    if (range.reverse === true) picked.reverse();
+    if (range.limit !== undefined) picked = picked.slice(0, range.limit);
+    for (let i = 0; i < picked.length; i += pageEntries) yield picked.slice(i, i + pageEntries);
+  }
 }
 
 /** KindFigures are one query kind's figures over its queries. */
@@ -107,6 +171,7 @@ export function parseInprocArgs(argv: readonly string[]): InprocConfig {
     twoRounds: argv.includes('--two-rounds'),
     perQuery: argv.includes('--per-query'),
     dataDir: argv.includes('--data-dir') ? (argv[argv.indexOf('--data-dir') + 1] ?? null) : null,
+    inMemory: argv.includes('--in-memory'),
     kinds: argv.includes('--kinds') ? ((argv[argv.indexOf('--kinds') + 1] ?? '').split(',') as QueryKind[]) : KINDS,
   };
 }
@@ -197,6 +262,9 @@ export async function runInproc(config: InprocConfig): Promise<{ loadMs: number;
         shards.push({ store, db });
       }
     }
+    // --in-memory: the queries read copies (MemKv), not the LevelDBs.
+    const kvs: KvRead[] = [];
+    for (const { db } of shards) kvs.push(config.inMemory === true ? await MemKv.read(db) : db);
     const loadMs = performance.now() - t0;
     const runOne = async (kind: QueryKind, i: number, warmUp = false): Promise<{ ms: number; cpuMs: number; bytes: number; blocks: number; pruned: number; text: string }> => {
       const spec = buildQuerySpec(kind, i, data);
@@ -211,8 +279,8 @@ export async function runInproc(config: InprocConfig): Promise<{ loadMs: number;
       const cpu0 = process.cpuUsage();
       const w0 = performance.now();
       const part = async (s: number, limit: number): Promise<LogShardAnswer> => {
-        const { store, db } = shards[s] as (typeof shards)[number];
-        const src = new ShardLogSource({ store, kv: db, tenant: TENANT, deadlineMs: Number.MAX_SAFE_INTEGER, nowMs: () => 0 });
+        const { store } = shards[s] as (typeof shards)[number];
+        const src = new ShardLogSource({ store, kv: kvs[s] as KvRead, tenant: TENANT, deadlineMs: Number.MAX_SAFE_INTEGER, nowMs: () => 0 });
         const a = await logqlEngine.evaluateShardPart({ expr, startNs: spec.startNs, endNs: spec.endNs, stepNs, direction: 'backward', limit }, src, new AbortController().signal);
         bytes += src.scan.bytesRead;
         blocks += src.scan.blocksScanned;

@@ -197,5 +197,5 @@ t.test('pageMetadataRows marks exactly the rows with metadata, and refuses a dam
   t.throws(() => pageMetadataRows(cut, 0), { code: 'ERR_CORRUPTION' }, 'a cut rest section is ERR_CORRUPTION');
   const bad = new Uint8Array(page.payload);
   bad[rest[0]] = 0xc1;
-  t.throws(() => pageMetadataRows({ ...o, pages: [{ ...page, payload: bad }] }, 0), { code: 'ERR_CORRUPTION' }, 'an unknown type byte is ERR_CORRUPTION');
+  t.throws(() => pageMetadataRows({ ...o, pages: [{ ...page, bounds: page.bounds, payload: bad }] }, 0), { code: 'ERR_CORRUPTION' }, 'an unknown type byte is ERR_CORRUPTION');
 });

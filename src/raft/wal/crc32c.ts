@@ -27,12 +27,28 @@ const TABLES: Uint32Array = (() => {
   return t;
 })();
 
+/** TABLES_I32 are TABLES as signed 32-bit words: the word path's lookups then stay 32-bit integer operations. */
+const TABLES_I32: Int32Array = new Int32Array(TABLES.buffer, TABLES.byteOffset, TABLES.length);
+
+/** LITTLE_ENDIAN: a Uint32Array over bytes reads them as the little-endian words the slice-by-8 step folds (else the byte path serves). */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/** WORDS_MIN_BYTES is the shortest run read by whole words: below it the word view costs more than it saves. */
+const WORDS_MIN_BYTES = 64;
+
 /**
  * crc32c computes the CRC-32C of `data[start, end)`. Pass a previous result
  * as `crc` to continue a checksum over several pieces:
  * crc32c(b, 0, b.length, crc32c(a)) === crc32c(a ++ b).
+ *
+ * A run of at least WORDS_MIN_BYTES on a little-endian machine is read
+ * through an Int32Array view from its first 4-byte aligned byte (two word
+ * loads a step instead of eight byte loads: ~1.5x on a 470 KB log block,
+ * s21); the same tables and steps, so the same result (crc32c.test.ts
+ * against the bitwise reference at every alignment).
  */
 export function crc32c(data: Uint8Array, start = 0, end: number = data.length, crc = 0): number {
+  if (LITTLE_ENDIAN && end - start >= WORDS_MIN_BYTES) return crc32cWords(data, start, end, crc);
   const T = TABLES;
   let c = ~crc >>> 0;
   let i = start;
@@ -53,6 +69,34 @@ export function crc32c(data: Uint8Array, start = 0, end: number = data.length, c
       (T[512 + ((b >>> 8) & 0xff)] as number) ^
       (T[256 + ((b >>> 16) & 0xff)] as number) ^
       (T[b >>> 24] as number);
+  }
+  for (; i < end; i++) c = (T[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+/** crc32cWords is crc32c's step over little-endian words: bytes one at a time up to a 4-byte aligned address, then 8 bytes a step read as two words, then the tail. */
+function crc32cWords(data: Uint8Array, start: number, end: number, crc: number): number {
+  const T = TABLES_I32;
+  let c = ~crc;
+  let i = start;
+  for (; i < end && ((data.byteOffset + i) & 3) !== 0; i++) c = (T[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  const steps = (end - i) >>> 3;
+  if (steps > 0) {
+    const w = new Int32Array(data.buffer, data.byteOffset + i, 2 * steps);
+    for (let j = 0; j < w.length; j += 2) {
+      const a = c ^ (w[j] as number);
+      const b = w[j + 1] as number;
+      c =
+        (T[1792 + (a & 0xff)] as number) ^
+        (T[1536 + ((a >>> 8) & 0xff)] as number) ^
+        (T[1280 + ((a >>> 16) & 0xff)] as number) ^
+        (T[1024 + (a >>> 24)] as number) ^
+        (T[768 + (b & 0xff)] as number) ^
+        (T[512 + ((b >>> 8) & 0xff)] as number) ^
+        (T[256 + ((b >>> 16) & 0xff)] as number) ^
+        (T[b >>> 24] as number);
+    }
+    i += 8 * steps;
   }
   for (; i < end; i++) c = (T[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
   return ~c >>> 0;

@@ -31,7 +31,7 @@ export { TimestampColumnDecoder, TimestampColumnEncoder, timestampColumnShape } 
 export type { TimestampColumnShape } from './timestamp-column.js';
 export type { DecodedChunk } from './chunk.js';
 export { MsgpackWalk } from './msgpack-walk.js';
-export { STRING_COLUMN_FORMAT_VERSION, StringLayout, decodeStringColumn, encodeStringColumn } from './strings.js';
+export { STRING_COLUMN_FORMAT_VERSION, StringColumnView, StringLayout, decodeStringColumn, encodeStringColumn, openStringColumn } from './strings.js';
 export type { StringColumnStats, StringLayoutValue } from './strings.js';
 export {
   GALLOP_RATIO,

@@ -2,7 +2,7 @@ import t from 'tap';
 import type { Test } from 'tap';
 import { isOtlpdbError } from '../../errors.js';
 import { SeededRand } from '../../fs/seeded-rand.js';
-import { type StringColumnStats, StringLayout, decodeStringColumn, encodeStringColumn } from './strings.js';
+import { type StringColumnStats, StringLayout, decodeStringColumn, encodeStringColumn, openStringColumn } from './strings.js';
 
 type Codec = { encode: (rows: readonly string[]) => Uint8Array; decode: (bytes: Uint8Array) => string[] };
 const honest: Codec = { encode: (rows) => encodeStringColumn(rows), decode: decodeStringColumn };
@@ -121,4 +121,60 @@ t.test('planted bugs: the checker catches a flipped byte and an off-by-one run d
   t.not(mismatch(rows, flipped), null, 'a flipped byte is caught');
   const offByOne: Codec = { encode: (r) => encodeStringColumn(r), decode: (b) => decodeStringColumn(b).slice(1).concat(['service-c']) };
   t.not(mismatch(rows, offByOne), null, 'a shifted decoder is caught');
+});
+
+/** openedMismatch is the checker of openStringColumn: every row asked one at a time (in a seeded order), then all(), against the rows; null when equal. */
+function openedMismatch(bytes: Uint8Array, rows: readonly string[], rand: SeededRand): string | null {
+  const col = openStringColumn(bytes);
+  if (col.rows !== rows.length) return `${col.rows} rows, want ${rows.length}`;
+  for (let k = 0; k < rows.length; k++) {
+    const i = rand.intn(rows.length);
+    if (col.at(i) !== rows[i]) return `row ${i}: ${JSON.stringify(col.at(i))} vs ${JSON.stringify(rows[i])}`;
+  }
+  const all = col.all();
+  for (let i = 0; i < rows.length; i++) if (all[i] !== rows[i]) return `all() row ${i}`;
+  return null;
+}
+
+t.test('openStringColumn: a row at a time equals the whole decode, in every layout; damage is ERR_CORRUPTION', async (t) => {
+  for (let seed = 1; seed <= 100; seed++) {
+    const rand = new SeededRand(seed);
+    const n = 1 + rand.intn(300);
+    const distinct = 1 + rand.intn(seed % 2 === 0 ? 5 : n);
+    const pool = Array.from({ length: distinct }, (_, d) => `line ${d} ${'é'.repeat(rand.intn(4))}${'x'.repeat(rand.intn(20))}`);
+    const rows = Array.from({ length: n }, () => pool[rand.intn(distinct)] as string);
+    const m = openedMismatch(encodeStringColumn(rows), rows, rand);
+    if (m !== null) t.fail(`seed ${seed}: ${m}`);
+  }
+  const bytes = encodeStringColumn(['alpha', 'beta', 'gamma']);
+  t.equal(bytes[1], StringLayout.Plain, 'a plain column');
+  for (let len = 0; len < bytes.length; len++) t.throws(() => openStringColumn(bytes.subarray(0, len)), { code: 'ERR_CORRUPTION' }, `truncated to ${len}`);
+  const longer = new Uint8Array(bytes.length + 1);
+  longer.set(bytes);
+  t.throws(() => openStringColumn(longer), { code: 'ERR_CORRUPTION' }, 'a trailing byte');
+  // Row 1 holds invalid UTF-8: rows 0 and 2 read, row 1 (and all()) is ERR_CORRUPTION, never data.
+  const bad = Uint8Array.of(1, 0, 3, 1, 0x61, 2, 0xc3, 0x28, 1, 0x62);
+  const col = openStringColumn(bad);
+  t.equal(col.at(0), 'a');
+  t.equal(col.at(2), 'b');
+  t.throws(() => col.at(1), { code: 'ERR_CORRUPTION' }, 'invalid UTF-8 in the row asked for');
+  t.throws(() => col.all(), { code: 'ERR_CORRUPTION' }, 'invalid UTF-8 in all()');
+});
+
+t.test('planted: an opened column whose offsets are off by one byte is caught by its checker', async (t) => {
+  const rand = new SeededRand(77);
+  const rows = Array.from({ length: 50 }, (_, i) => `row ${i} ${'y'.repeat(rand.intn(9))}`);
+  const bytes = encodeStringColumn(rows);
+  // The planted column: every length byte read one later (rows shift by a byte).
+  const shifted = bytes.slice(1);
+  const planted = new Uint8Array(bytes.length);
+  planted.set(bytes.subarray(0, 3));
+  planted.set(shifted.subarray(3), 3);
+  let m: string | null;
+  try {
+    m = openedMismatch(planted, rows, rand);
+  } catch (err) {
+    m = `threw ${String(err)}`;
+  }
+  t.not(m, null, `caught: ${String(m)}`);
 });

@@ -221,3 +221,86 @@ export function decodeStringColumn(bytes: Uint8Array): string[] {
   if (r.remaining !== 0) throw corrupt(`${r.remaining} trailing bytes after a string column`);
   return out;
 }
+
+/**
+ * StringColumnView is a string column whose rows are decoded one at a time,
+ * when asked for (openStringColumn): what a reader that tests a few rows of
+ * a column (a log page's line check: one or two lines of 256) needs without
+ * making a string of every row. Opening it checks everything the whole
+ * decode checks but the UTF-8 of the rows never asked for (the header,
+ * every length and its bounds, that the bytes are consumed exactly); a row
+ * asked for is checked as decodeStringColumn checks it, so every string
+ * returned was checked. Dictionary layouts are decoded whole at open (their
+ * rows share a few strings). Immutable once opened (rows are memoized).
+ */
+export class StringColumnView {
+  readonly rows: number;
+  readonly #bytes: Uint8Array;
+  /** #at is row i's UTF-8 [#at[2i], #at[2i+1]) in #bytes (plain layout), or null when #all holds every row. */
+  readonly #at: Int32Array | null;
+  readonly #made: (string | undefined)[];
+  #all: string[] | null;
+
+  constructor(bytes: Uint8Array, rows: number, at: Int32Array | null, all: string[] | null) {
+    assert((at === null) !== (all === null), 'offsets or every row');
+    assert(at === null || at.length === 2 * rows, 'two offsets a row');
+    assert(all === null || all.length === rows, 'one string a row');
+    this.rows = rows;
+    this.#bytes = bytes;
+    this.#at = at;
+    this.#all = all;
+    this.#made = all === null ? new Array<string | undefined>(rows) : [];
+  }
+
+  /** at is row i's string. Throws ERR_CORRUPTION (invalid UTF-8). */
+  at(i: number): string {
+    assert(Number.isSafeInteger(i) && i >= 0 && i < this.rows, 'a row of the column');
+    if (this.#all !== null) return this.#all[i] as string;
+    let s = this.#made[i];
+    if (s === undefined) {
+      const at = this.#at as Int32Array;
+      try {
+        s = utf8Decoder.decode(this.#bytes.subarray(at[2 * i] as number, at[2 * i + 1] as number));
+      } catch {
+        throw corrupt('invalid UTF-8 in a string column');
+      }
+      this.#made[i] = s;
+    }
+    return s;
+  }
+
+  /** all is every row's string (each decoded once). Throws ERR_CORRUPTION. */
+  all(): string[] {
+    if (this.#all === null) {
+      const out = new Array<string>(this.rows);
+      for (let i = 0; i < this.rows; i++) out[i] = this.at(i);
+      this.#all = out;
+    }
+    return this.#all;
+  }
+}
+
+/** openStringColumn opens a string column for decoding a row at a time (StringColumnView). Throws ERR_CORRUPTION on bad bytes. */
+export function openStringColumn(bytes: Uint8Array): StringColumnView {
+  const r = new ByteReader(bytes);
+  const version = r.u8();
+  if (version !== STRING_COLUMN_FORMAT_VERSION) throw corrupt(`unknown string column version ${version}`);
+  const layout = r.u8();
+  if (layout !== StringLayout.Plain) {
+    const all = decodeStringColumn(bytes);
+    return new StringColumnView(bytes, all.length, null, all);
+  }
+  const n = r.uvarint();
+  if (n > CodecLimits.stringColumnValuesMax) throw corrupt(`string column claims ${n} rows`);
+  // Every plain row takes at least one byte.
+  if (n > r.remaining) throw corrupt(`string column claims ${n} rows in ${r.remaining} bytes`);
+  const at = new Int32Array(2 * n);
+  for (let i = 0; i < n; i++) {
+    const len = r.uvarint();
+    if (len > CodecLimits.stringBytesMax) throw corrupt(`string of ${len} bytes, past ${CodecLimits.stringBytesMax}`);
+    at[2 * i] = r.skip(len);
+    at[2 * i + 1] = r.pos;
+  }
+  if (r.remaining !== 0) throw corrupt(`${r.remaining} trailing bytes after a string column`);
+  return new StringColumnView(bytes, n, at, null);
+}

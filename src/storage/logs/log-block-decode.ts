@@ -12,7 +12,9 @@
 import { STORAGE_PACKR } from '../storage-packr.js';
 import { OtlpdbError, assert } from '../../errors.js';
 import { LogBlockLimits, StorageLimits } from '../../limits.js';
-import { ByteReader, decodeStringColumn } from '../codec/index.js';
+import { ByteReader, decodeStringColumn, openStringColumn } from '../codec/index.js';
+import type { StringColumnView } from '../codec/index.js';
+import { MsgpackWalk } from '../codec/msgpack-walk.js';
 import type { AnyValue, LogRow, Resource, Scope } from '../rows.js';
 import { SEVERITY_NUMBER_MAX, SPAN_ID_BYTES, TRACE_ID_BYTES } from '../rows.js';
 import { readAnyValue, readAttributes, readResource, readScope } from '../row-wire.js';
@@ -34,6 +36,7 @@ import {
   U64_MAX,
   blockCorrupt as corrupt,
   readBigUvarint,
+  skipBigUvarint,
   unpackLines,
   unzigzag,
 } from './log-block-format.js';
@@ -262,6 +265,21 @@ export function decodePageLines(o: OpenedLogBlock, p: number): string[] {
   return decodeStrings(o.pages[p] as LogSections, SEC_LINE, 'line');
 }
 
+/**
+ * openPageLines opens the line column of page `p` of an opened block for
+ * reading a line at a time (codec/strings.ts StringColumnView): inflated and
+ * its lengths checked once, a line made only when asked for (a line check
+ * of one candidate of a page need not make the page's 256 strings). Throws
+ * ERR_CORRUPTION.
+ */
+export function openPageLines(o: OpenedLogBlock, p: number): StringColumnView {
+  assert(Number.isSafeInteger(p) && p >= 0 && p < o.pages.length, 'a page of the block');
+  const page = o.pages[p] as LogSections;
+  const col = openStringColumn(unpackLines(sectionBytes(page, SEC_LINE)));
+  if (col.rows !== page.rows) throw corrupt(`line column of ${col.rows} rows, not ${page.rows}`);
+  return col;
+}
+
 /** LogTables are a version 3 block's resources and scopes (decodeBlockTables), shared by its pages. */
 export interface LogTables {
   readonly resources: readonly Resource[];
@@ -291,7 +309,7 @@ export function decodeBlockTables(o: OpenedLogBlock): LogTables | null {
 }
 
 /** decodePageColumns decodes every column of page `p` of an opened block, with the block's times and tables (`lines`, the page's, reused when given); ordinals in it are local to the page. Throws ERR_CORRUPTION. */
-export function decodePageColumns(o: OpenedLogBlock, p: number, times: BlockTimes, lines: readonly string[] | null, tables: LogTables | null): LogColumns {
+export function decodePageColumns(o: OpenedLogBlock, p: number, times: BlockTimes, lines: LineColumn | readonly string[] | null, tables: LogTables | null): LogColumns {
   assert(Number.isSafeInteger(p) && p >= 0 && p < o.pages.length, 'a page of the block');
   assert(times.length === o.rows, 'the block\'s times');
   const page = o.pages[p] as LogSections;
@@ -300,6 +318,118 @@ export function decodePageColumns(o: OpenedLogBlock, p: number, times: BlockTime
   for (let i = 0; i < page.rows; i++) timesNs[i] = times.at(first + i);
   assert((tables === null) === (o.tables === null), 'a version 3 block\'s tables');
   return decodeLogColumns(page, lines, timesNs, tables);
+}
+
+/**
+ * decodePageColumnsAt decodes page `p` of an opened version 3 block for the
+ * rows `local` alone (increasing ordinals local to the page): what a read
+ * that builds a few rows of a page it will not keep needs (LogBlockView on
+ * a block read on a cache miss: a rare word's one or two rows a page).
+ * Every section is still walked whole and checked as decodeLogColumns
+ * checks it; the other rows' observed times, ids, lines and rest tuples are
+ * passed over, not made (the rest section by MsgpackWalk, each kept row's
+ * tuple unpacked alone). The columns hold those rows only (the other
+ * entries empty): build exactly `local` from them (logRowsAt), and never
+ * keep them for other rows. `lines` is the page's line column when the
+ * caller opened it. Throws ERR_CORRUPTION.
+ */
+export function decodePageColumnsAt(
+  o: OpenedLogBlock,
+  p: number,
+  times: BlockTimes,
+  lines: StringColumnView | null,
+  tables: LogTables,
+  local: readonly number[],
+): LogColumns {
+  assert(Number.isSafeInteger(p) && p >= 0 && p < o.pages.length, 'a page of the block');
+  assert(times.length === o.rows, 'the block\'s times');
+  assert(o.tables !== null, 'a version 3 block\'s tables');
+  const page = o.pages[p] as LogSections;
+  const n = page.rows;
+  const first = p * o.pageRows;
+  const want = new Uint8Array(n);
+  const timesNs: bigint[] = new Array(n);
+  for (let k = 0; k < local.length; k++) {
+    const i = local[k] as number;
+    assert(Number.isSafeInteger(i) && i >= 0 && i < n, 'a row of the page');
+    assert(k === 0 || i > (local[k - 1] as number), 'rows increase');
+    want[i] = 1;
+    timesNs[i] = times.at(first + i);
+  }
+  const ro = sectionReader(page, SEC_OBSERVED);
+  const observed: bigint[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    if (want[i] === 0) {
+      skipBigUvarint(ro);
+      continue;
+    }
+    const v = (timesNs[i] as bigint) + unzigzag(readBigUvarint(ro));
+    if (v < 0n || v > U64_MAX) throw corrupt(`row ${i} observed time outside u64`, { index: i });
+    observed[i] = v;
+  }
+  done(ro, 'observed');
+  const sev = decodeSeverity(page);
+  const sevText = decodeStrings(page, SEC_SEV_TEXT, 'severity text');
+  const col = lines ?? openPageLines(o, p);
+  assert(col.rows === n, 'one line a row');
+  const ri = sectionReader(page, SEC_IDS);
+  const traceIds: Uint8Array[] = new Array(n);
+  const spanIds: Uint8Array[] = new Array(n);
+  const empty = new Uint8Array(0);
+  for (let i = 0; i < n; i++) {
+    const mask = ri.u8();
+    if (mask > (MASK_TRACE | MASK_SPAN)) throw corrupt(`row ${i} id mask ${mask}`, { index: i });
+    if (want[i] === 0) {
+      if ((mask & MASK_TRACE) !== 0) ri.skip(TRACE_ID_BYTES);
+      if ((mask & MASK_SPAN) !== 0) ri.skip(SPAN_ID_BYTES);
+      continue;
+    }
+    traceIds[i] = (mask & MASK_TRACE) !== 0 ? ri.take(TRACE_ID_BYTES) : empty;
+    spanIds[i] = (mask & MASK_SPAN) !== 0 ? ri.take(SPAN_ID_BYTES) : empty;
+  }
+  done(ri, 'ids');
+  const rb = page.bounds[SEC_REST] as readonly [number, number];
+  const w = new MsgpackWalk(page.payload, rb[0], rb[1], 'log block rest section');
+  if (w.arrayLength() !== 3) throw corrupt('rest section: not [resources, scopes, rows]');
+  if (w.arrayLength() !== 0 || w.arrayLength() !== 0) throw corrupt('a page with tables of its own');
+  if (w.arrayLength() !== n) throw corrupt(`rest section: not ${n} rows`);
+  const rest: unknown[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const at = w.pos;
+    w.skip(1);
+    if (want[i] === 0) continue;
+    try {
+      rest[i] = STORAGE_PACKR.unpack(page.payload.subarray(at, w.pos));
+    } catch (err) {
+      throw corrupt(`rest section row ${i} is not valid msgpack (${(err as Error).message})`, { index: i });
+    }
+  }
+  if (!w.done) throw corrupt('rest section: trailing bytes');
+  return { tenant: page.tenant, rows: n, timesNs, observedNs: observed, severity: sev, severityText: sevText, lines: col, traceIds, spanIds, resources: tables.resources, scopes: tables.scopes, rest };
+}
+
+/**
+ * LineColumn is a run of rows' lines read one at a time: a page's line
+ * column opened (codec/strings.ts StringColumnView, which makes a line's
+ * string only when asked for, so a whole page decoded to build a few rows,
+ * or kept in the cache, holds its inflated bytes rather than a string a
+ * row), or lines at hand (linesOf).
+ */
+export interface LineColumn {
+  readonly rows: number;
+  at(i: number): string;
+}
+
+/** linesOf is lines already decoded as a LineColumn. */
+export function linesOf(lines: readonly string[]): LineColumn {
+  return { rows: lines.length, at: (i) => lines[i] as string };
+}
+
+/** openLines opens the line column of a run of rows (a version 2 block or a page). Throws ERR_CORRUPTION. */
+function openLines(o: LogSections): LineColumn {
+  const col = openStringColumn(unpackLines(sectionBytes(o, SEC_LINE)));
+  if (col.rows !== o.rows) throw corrupt(`line column of ${col.rows} rows, not ${o.rows}`);
+  return col;
 }
 
 /**
@@ -317,7 +447,8 @@ export interface LogColumns {
   readonly observedNs: readonly bigint[];
   readonly severity: Uint8Array;
   readonly severityText: readonly string[];
-  readonly lines: readonly string[];
+  /** lines is the line column, a line made when its row is built (or asked for: LogBlockView.line). */
+  readonly lines: LineColumn;
   readonly traceIds: readonly Uint8Array[];
   readonly spanIds: readonly Uint8Array[];
   readonly resources: readonly Resource[];
@@ -327,7 +458,7 @@ export interface LogColumns {
 }
 
 /** decodeLogColumns decodes every column of a run of rows (a version 2 block or a page) given their times (`lines` reused when given). Throws ERR_CORRUPTION. */
-export function decodeLogColumns(o: LogSections, givenLines: readonly string[] | null, times: readonly bigint[], tables: LogTables | null = null): LogColumns {
+export function decodeLogColumns(o: LogSections, givenLines: LineColumn | readonly string[] | null, times: readonly bigint[], tables: LogTables | null = null): LogColumns {
   const n = o.rows;
   assert(times.length === n, 'one time a row');
 
@@ -342,8 +473,8 @@ export function decodeLogColumns(o: LogSections, givenLines: readonly string[] |
 
   const sev = decodeSeverity(o);
   const sevText = decodeStrings(o, SEC_SEV_TEXT, 'severity text');
-  const lines = givenLines ?? decodeStrings(o, SEC_LINE, 'line');
-  assert(lines.length === n, 'one line a row');
+  const lines = givenLines === null ? openLines(o) : Array.isArray(givenLines) ? linesOf(givenLines as readonly string[]) : (givenLines as LineColumn);
+  assert(lines.rows === n, 'one line a row');
 
   const ri = sectionReader(o, SEC_IDS);
   const traceIds: Uint8Array[] = new Array(n);
@@ -401,7 +532,7 @@ function buildRows(c: LogColumns, pick: ArrayLike<number> | null): LogRow[] {
       const scope = scopes[wr.uint(f[1], 'log scopeIndex', scopes.length - 1)] as Scope;
       let body: AnyValue;
       if (f[6] === 0) {
-        body = { type: 'string', value: lines[i] as string };
+        body = { type: 'string', value: lines.at(i) };
       } else {
         body = readAnyValue(wr, wr.tuple(f[6], 'log body', 1)[0], 'log body', 1);
         if (body.type === 'string') wr.fail('log body', 'is a string outside the line column');

@@ -89,21 +89,77 @@ export function openLogBlock(bytes: Uint8Array): OpenedLogBlock {
   const count = Math.ceil(rows / pageRows);
   const sizes: number[] = [];
   for (let p = 0; p < count; p++) sizes.push(r.uvarint());
+  // Every page's section bounds are checked here, into one column of offsets; a page's bounds are made when read (PageSections).
+  const at = new Int32Array(count * PAGE_BOUNDS);
   const pages: LogSections[] = [];
   for (let p = 0; p < count; p++) {
     const size = sizes[p] as number;
     if (size > r.remaining) throw corrupt(`page ${p} of ${size} bytes past the block's end`, { page: p });
     const pr = new ByteReader(payload, r.pos, r.pos + size);
-    const bounds = [[pr.pos, pr.pos] as [number, number], ...readSections(pr, SEC_TIME + 1)];
+    const base = p * PAGE_BOUNDS;
+    at[base] = pr.pos;
+    for (let k = 1; k < PAGE_BOUNDS; k += 2) {
+      const len = pr.uvarint();
+      at[k + base] = pr.skip(len);
+      at[k + base + 1] = pr.pos;
+    }
     if (pr.remaining !== 0) throw corrupt(`${pr.remaining} trailing bytes in page ${p}`, { page: p });
     r.take(size);
-    pages.push({ ...header, rows: Math.min(pageRows, rows - p * pageRows), payload, bounds });
+    pages.push(new PageSections(header, Math.min(pageRows, rows - p * pageRows), payload, at, base));
   }
   if (r.remaining !== 0) throw corrupt(`${r.remaining} trailing bytes`);
   const empty: [number, number] = [timeBound[1], timeBound[1]];
   const bounds = [timeBound, ...new Array<[number, number]>(SECTIONS - 1).fill(empty)];
   assert(pages.reduce((n, pg) => n + pg.rows, 0) === rows, 'pages tile the rows');
   return { ...header, payload, bounds, version, pageRows, pages, tables, streams };
+}
+
+/** PAGE_BOUNDS is the offsets a version 3 page's sections take in PageSections' column: its start (the empty time section), then each of sections 1-7's start and end. */
+const PAGE_BOUNDS = 1 + 2 * (SECTIONS - 1);
+
+/**
+ * PageSections is one page of a version 3 block whose section bounds were
+ * checked at open (openLogBlock) into a column of offsets shared by the
+ * block's pages: its `bounds` are made on first read, so a block opened
+ * to read a few of its pages (a read on a cache miss) makes no objects for
+ * the others (s21: the page table's objects were half of a miss's open
+ * after the CRC). Immutable. NB: a class, so a copy made by spreading a
+ * page (`{ ...page }`, as a test that damages one does) must name `bounds`.
+ */
+class PageSections implements LogSections {
+  readonly tenant: string;
+  readonly rows: number;
+  readonly minTimeNs: bigint;
+  readonly maxTimeNs: bigint;
+  readonly payload: Uint8Array;
+  readonly #at: Int32Array;
+  readonly #base: number;
+  #bounds: readonly (readonly [number, number])[] | null = null;
+
+  constructor(header: LogBlockHeader, rows: number, payload: Uint8Array, at: Int32Array, base: number) {
+    assert(rows >= 1 && rows <= header.rows, 'a page holds some of its block\'s rows');
+    assert(base >= 0 && base + PAGE_BOUNDS <= at.length, 'a page\'s offsets lie in the column');
+    this.tenant = header.tenant;
+    this.rows = rows;
+    this.minTimeNs = header.minTimeNs;
+    this.maxTimeNs = header.maxTimeNs;
+    this.payload = payload;
+    this.#at = at;
+    this.#base = base;
+  }
+
+  /** bounds are the page's sections' [start, end) in payload, section 0 (the times: the block's) empty. */
+  get bounds(): readonly (readonly [number, number])[] {
+    if (this.#bounds === null) {
+      const at = this.#at;
+      const b = this.#base;
+      const start = at[b] as number;
+      const out: (readonly [number, number])[] = [[start, start]];
+      for (let k = 1; k < PAGE_BOUNDS; k += 2) out.push([at[b + k] as number, at[b + k + 1] as number]);
+      this.#bounds = out;
+    }
+    return this.#bounds;
+  }
 }
 
 /**
@@ -182,6 +238,47 @@ export class BlockTimes {
   }
 }
 
+/**
+ * readTimeOffsets reads `rows` svarint deltas from `r` as offsets from the
+ * block's minTimeNs, each in [0, spanNs] (ERR_CORRUPTION otherwise). A
+ * delta of up to four bytes (under 2^28 ns, every row of a block but a
+ * wide gap's) is read inline, with ByteReader.uvarint's checks; a longer
+ * one by ByteReader.uvarint itself: the same values and errors as
+ * `r.svarint()` a row, at a third of its cost (s21: the time column was
+ * a quarter of a block's open on a cache miss).
+ */
+function readTimeOffsets(r: ByteReader, rows: number, spanNs: number): Float64Array {
+  const buf = r.bytes;
+  const end = r.end;
+  let pos = r.pos;
+  const offsets = new Float64Array(rows);
+  let prev = 0;
+  for (let i = 0; i < rows; i++) {
+    let z = -1;
+    let v = 0;
+    for (let shift = 0, p = pos; shift < 28 && p < end; shift += 7) {
+      const b = buf[p++] as number;
+      v |= (b & 0x7f) << shift;
+      if (b < 0x80) {
+        if (b === 0 && shift > 0) break; // non-canonical: uvarint below says so
+        z = v >>> 0;
+        pos = p;
+        break;
+      }
+    }
+    if (z < 0) {
+      r.pos = pos;
+      z = r.uvarint();
+      pos = r.pos;
+    }
+    prev += z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+    if (!(prev >= 0 && prev <= spanNs)) throw corrupt(`row ${i} time outside the block's range`, { index: i });
+    offsets[i] = prev;
+  }
+  r.pos = pos;
+  return offsets;
+}
+
 /** decodeBlockTimes decodes only a block's time column; a time outside the block's range is ERR_CORRUPTION. */
 export function decodeBlockTimes(o: OpenedLogBlock): BlockTimes {
   const b = o.bounds[SEC_TIME] as readonly [number, number];
@@ -191,15 +288,7 @@ export function decodeBlockTimes(o: OpenedLogBlock): BlockTimes {
   let times: BlockTimes;
   if (layout === TIME_OFFSETS) {
     if (span >= TIME_OFFSETS_SPAN_NS_MAX) throw corrupt('time offsets in a block wider than 2^52 ns');
-    const spanNum = Number(span);
-    const offsets = new Float64Array(o.rows);
-    let prev = 0;
-    for (let i = 0; i < o.rows; i++) {
-      prev += r.svarint();
-      if (!(prev >= 0 && prev <= spanNum)) throw corrupt(`row ${i} time outside the block's range`, { index: i });
-      offsets[i] = prev;
-    }
-    times = new BlockTimes(o.minTimeNs, offsets, null);
+    times = new BlockTimes(o.minTimeNs, readTimeOffsets(r, o.rows, Number(span)), null);
   } else if (layout === TIME_BIG) {
     const big: bigint[] = new Array(o.rows);
     let prev = o.minTimeNs;

@@ -61,7 +61,8 @@ import type { ScanStats } from '../shard/signal-store.js';
 import type { SpanBlockCache } from '../traces/block-cache.js';
 import type { LogRow } from '../rows.js';
 import type { LogColumns, LogTables } from './log-block-decode.js';
-import { decodeBlockTables, decodePageColumns, decodePageLines, logRowsAt } from './log-block-decode.js';
+import { decodeBlockTables, decodePageColumns, decodePageColumnsAt, logRowsAt, openPageLines } from './log-block-decode.js';
+import type { StringColumnView } from '../codec/index.js';
 import type { BlockTimes, OpenedLogBlock } from './log-block-open.js';
 import { decodeBlockTimes, openLogBlock } from './log-block-open.js';
 import type { LogBlockId, LogBlockMeta } from './log-store-format.js';
@@ -104,13 +105,28 @@ export interface OpenedLogBlockPages {
 }
 
 /**
+ * SPARSE_ROWS_SHARE: a page of a view without a page cache (a block read on
+ * a miss) whose rows a read builds are at most 1 in SPARSE_ROWS_SHARE of
+ * its rows is decoded for those rows alone (decodePageColumnsAt), not whole:
+ * a rare word's candidates are one or two rows a page of 256, and a whole
+ * page of decoded columns (its rest section unpacked, a bigint a row) made
+ * for one row was most of what such a read allocated (bench/README.md
+ * "## query-logs", s21).
+ */
+export const SPARSE_ROWS_SHARE = 4;
+
+/**
  * LogBlockView is one read's view of a block: its columns decoded a page at
  * a time, on the first row of the page asked for, kept for this read (the
  * candidates of the read hold the view; it goes when they do) and, when
  * the read found the block in the node cache, left there as an entry of
  * its own per page (`pageCache`; null on a miss: see "Pages" above), so a
  * later read of the same rows decodes nothing; a page whose line alone was
- * checked is not cached. At most the block's pages are decoded once each.
+ * checked is not cached. A line is made only for the row asked for (the
+ * page's line column opened: codec/strings.ts StringColumnView). On a view
+ * without a page cache, a page whose rows a read builds are few
+ * (SPARSE_ROWS_SHARE) is decoded for those rows alone, each time, and not
+ * kept. Otherwise at most the block's pages are decoded once each.
  */
 export class LogBlockView {
   readonly opened: OpenedLogBlock;
@@ -118,7 +134,9 @@ export class LogBlockView {
   readonly tables: LogTables | null;
   readonly #pages = new Map<number, LogColumns>();
   /** #lines are the line columns of pages whose other columns are not decoded (a line check needs only them). */
-  readonly #lines = new Map<number, readonly string[]>();
+  readonly #lines = new Map<number, StringColumnView>();
+  /** #sparse are the pages decoded for a few rows only (decodePageColumnsAt), not kept. */
+  readonly #sparse = new Set<number>();
 
   readonly #pageCache: PageCache | null;
 
@@ -129,9 +147,11 @@ export class LogBlockView {
     this.tables = b.tables;
   }
 
-  /** pagesDecoded is how many pages this view decoded, whole or their lines only. */
+  /** pagesDecoded is how many distinct pages this view decoded, whole, for a few rows or their lines only. */
   get pagesDecoded(): number {
-    return this.#pages.size + this.#lines.size;
+    let n = this.#pages.size;
+    for (const p of new Set([...this.#lines.keys(), ...this.#sparse])) if (!this.#pages.has(p)) n++;
+    return n;
   }
 
   /** columns are page p's decoded columns (ordinals local to the page). Throws ERR_CORRUPTION. */
@@ -149,17 +169,20 @@ export class LogBlockView {
   /** line is row o's line. */
   line(o: number): string {
     const p = Math.floor(o / this.opened.pageRows);
-    let lines = this.#pages.get(p)?.lines ?? this.#lines.get(p);
-    if (lines === undefined) {
+    const local = o - p * this.opened.pageRows;
+    let lines = this.#pages.get(p)?.lines;
+    if (lines === undefined && !this.#lines.has(p)) {
       const cached = this.#pageCache?.get(p);
       if (cached !== undefined) this.#pages.set(p, cached);
       lines = cached?.lines;
     }
-    if (lines === undefined) {
-      lines = decodePageLines(this.opened, p);
-      this.#lines.set(p, lines);
+    if (lines !== undefined) return lines.at(local);
+    let col = this.#lines.get(p);
+    if (col === undefined) {
+      col = openPageLines(this.opened, p);
+      this.#lines.set(p, col);
     }
-    return lines[o - p * this.opened.pageRows] as string;
+    return col.at(local);
   }
 
   /** rowsAt builds the rows at `ordinals` (each < rows, increasing), in that order, decoding only their pages. */
@@ -175,9 +198,17 @@ export class LogBlockView {
         assert(local.length === 0 || o - p * size > (local[local.length - 1] as number), 'ordinals increase');
         local.push(o - p * size);
       }
-      for (const row of logRowsAt(this.columns(p), local)) out.push(row);
+      for (const row of logRowsAt(this.#columnsFor(p, local), local)) out.push(row);
     }
     return out;
+  }
+
+  /** #columnsFor is page p's columns holding at least rows `local`: decoded for those rows alone when the view keeps no pages across reads and they are few (SPARSE_ROWS_SHARE), else whole (columns). */
+  #columnsFor(p: number, local: readonly number[]): LogColumns {
+    const pageRows = (this.opened.pages[p] as { rows: number }).rows;
+    if (this.#pageCache !== null || this.tables === null || this.#pages.has(p) || local.length * SPARSE_ROWS_SHARE > pageRows) return this.columns(p);
+    this.#sparse.add(p);
+    return decodePageColumnsAt(this.opened, p, this.times, this.#lines.get(p) ?? null, this.tables, local);
   }
 }
 
