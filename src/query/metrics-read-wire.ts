@@ -347,7 +347,8 @@ function decodeGrid(v: unknown, budget: MetricsBudget, steps: number | null): Gr
   if (values.length !== bits) throw badAnswer(`grid has ${bits} points and ${values.length} values`);
   if (bits > budget.samplesMax) throw badAnswer(`${bits} samples exceed the budget of ${budget.samplesMax}`);
   // present (and values, when aligned) are views of the frame: nothing writes into a received frame, and the answer is dropped once folded.
-  return { steps: n, labels, present, values };
+  // A plain Uint8Array view, not the Buffer msgpackr hands out: the fold then meets one kind of array from a local and a remote answer.
+  return { steps: n, labels, present: new Uint8Array(present.buffer, present.byteOffset, present.length), values };
 }
 
 /** readMetricsStats reads an answer's stats: the scan stats' 6-tuple, then samplesDecoded (absent from an older node's answer: 0). */
