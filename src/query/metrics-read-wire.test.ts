@@ -155,7 +155,7 @@ function seededGrid(rand: SeededRand, count: number, steps: number, fill: number
 
 t.test('a grid answer written straight from its columns is the bytes packr.pack made of the whole tuple; read back bit for bit from any offset', async (t) => {
   const rand = new SeededRand(2107);
-  // Values of 0, < 256, = 256, < 65,536, = 65,536 and more bytes: every bin header size.
+  // Values of 0 and about 24 bytes (bin8), 2,048 (bin16), 65,536 (the first bin32) and more: every bin header size.
   for (const [count, steps, fill] of [[0, 10, 0], [1, 10, 0.3], [4, 64, 1], [40, 1440, 0.9], [8, 1024, 1], [40, 1440, 1]] as const) {
     const g = seededGrid(rand, count, steps, fill);
     const a: MetricsShardAnswer = { stats: { ...newScanStats(), bytesRead: 9, samplesDecoded: 77 }, seriesRead: count, samplesRead: 5_000, series: [], rollupPointsRead: 3, grid: g };
