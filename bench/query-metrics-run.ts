@@ -34,7 +34,7 @@
  * cluster, Prometheus and their directories.
  */
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -83,6 +83,8 @@ export interface QueryMetricsConfig {
   readonly cpuProfDir: string | null;
   /** nodeV8Flags are V8 heap flags the nodes run with (`--node-v8 --min-semi-space-size=16`: an A/B of the young generation's size). */
   readonly nodeV8Flags: readonly string[];
+  /** traceGcDir, when set, runs the nodes with `--trace-gc` and copies their logs there before the data is removed. */
+  readonly traceGcDir: string | null;
   readonly json: boolean;
   /** portBase is the first port: node APIs from it, then peer +10, OTLP gRPC +20, OTLP HTTP +30, Prometheus +40 (bench/query-metrics.ts). */
   readonly portBase: number;
@@ -317,7 +319,7 @@ export async function runQueryMetricsBench(config: QueryMetricsConfig, o: { read
     cluster = await startOtlpdb({
       dir: join(root, 'cluster'), nodes: 3, apiPort: o.ports.api, peerPort: o.ports.peer,
       extraArgs: ['--replicas', '3', '--port-step', '1', '--otlp-grpc-port', String(o.ports.otlpGrpc), '--otlp-http-port', String(o.ports.otlpHttp)],
-      nodeArgs: [...(config.cpuProfDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', config.cpuProfDir]), ...config.nodeV8Flags],
+      nodeArgs: [...(config.cpuProfDir === null ? [] : ['--cpu-prof', '--cpu-prof-dir', config.cpuProfDir]), ...config.nodeV8Flags, ...(config.traceGcDir === null ? [] : ['--trace-gc'])],
     });
     const apis = cluster.file.nodes.map((n) => n.api);
     const webs = cluster.file.nodes.map((n) => n.otlpHttp ?? '');
@@ -454,6 +456,17 @@ export async function runQueryMetricsBench(config: QueryMetricsConfig, o: { read
   } finally {
     await prom?.stop().catch((e: unknown) => o.log(`bench/query-metrics: stopping prometheus: ${String(e)}`));
     await cluster?.stop().catch((e: unknown) => o.log(`bench/query-metrics: stopping the cluster: ${String(e)}`));
+    if (config.traceGcDir !== null) await keepNodeLogs(join(root, 'cluster'), config.traceGcDir, o.log);
     await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** keepNodeLogs copies the nodes' logs (`nN.log` in the cluster's directory: their `--trace-gc` lines) into `dir`. */
+async function keepNodeLogs(clusterDir: string, dir: string, log: (l: string) => void): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    for (const f of await readdir(clusterDir)) if (/^n\d+\.log$/.test(f)) await copyFile(join(clusterDir, f), join(dir, f));
+  } catch (e) {
+    log(`bench/query-metrics: keeping the node logs: ${String(e)}`);
   }
 }

@@ -16,9 +16,9 @@ import { judgeAnswers, latencyOf, ratio, runQueryMetricsBench } from './query-me
 const shape: MetricsShape = { series: 230, hours: 1, seed: 5, t0Ms: 1_795_800_000_000 };
 
 t.test('flags: defaults, every flag, refusals', async (t) => {
-  t.same(parseQueryMetricsArgs([]), { scale: 1, hours: 24, aggQueries: 20, instantQueries: 100, warmups: 2, connections: 4, pointsPerBody: 8_000, waitCompaction: true, cpuProfDir: null, nodeV8Flags: [], json: false, portBase: 31_100 });
-  t.same(parseQueryMetricsArgs(['--scale', '0.05', '--hours', '2', '--queries', '3', '--instant', '4', '--warmups', '0', '--connections', '2', '--points', '500', '--no-compaction-wait', '--cpu-prof', '/tmp/p', '--node-v8', '--min-semi-space-size=16', '--node-v8', '--max-semi-space-size=32', '--json', '--port-base', '32100']), {
-    scale: 0.05, hours: 2, aggQueries: 3, instantQueries: 4, warmups: 0, connections: 2, pointsPerBody: 500, waitCompaction: false, cpuProfDir: '/tmp/p', nodeV8Flags: ['--min-semi-space-size=16', '--max-semi-space-size=32'], json: true, portBase: 32_100,
+  t.same(parseQueryMetricsArgs([]), { scale: 1, hours: 24, aggQueries: 20, instantQueries: 100, warmups: 2, connections: 4, pointsPerBody: 8_000, waitCompaction: true, cpuProfDir: null, nodeV8Flags: [], traceGcDir: null, json: false, portBase: 31_100 });
+  t.same(parseQueryMetricsArgs(['--scale', '0.05', '--hours', '2', '--queries', '3', '--instant', '4', '--warmups', '0', '--connections', '2', '--points', '500', '--no-compaction-wait', '--cpu-prof', '/tmp/p', '--node-v8', '--min-semi-space-size=16', '--node-v8', '--max-semi-space-size=32', '--trace-gc', '/tmp/g', '--json', '--port-base', '32100']), {
+    scale: 0.05, hours: 2, aggQueries: 3, instantQueries: 4, warmups: 0, connections: 2, pointsPerBody: 500, waitCompaction: false, cpuProfDir: '/tmp/p', nodeV8Flags: ['--min-semi-space-size=16', '--max-semi-space-size=32'], traceGcDir: '/tmp/g', json: true, portBase: 32_100,
   });
   t.same(queryMetricsPorts(32_100), { api: 32_100, peer: 32_110, otlpGrpc: 32_120, otlpHttp: 32_130, prometheus: 32_140 });
   t.throws(() => parseQueryMetricsArgs(['--port-base', '80']), /--port-base/);
@@ -28,6 +28,7 @@ t.test('flags: defaults, every flag, refusals', async (t) => {
   t.throws(() => parseQueryMetricsArgs(['--query', '5']), /unknown argument/);
   t.throws(() => parseQueryMetricsArgs(['--node-v8', '--inspect']), /--node-v8/);
   t.throws(() => parseQueryMetricsArgs(['--node-v8']), /--node-v8/);
+  t.throws(() => parseQueryMetricsArgs(['--trace-gc']), /--trace-gc/);
 });
 
 t.test('the OTLP bodies and the OpenMetrics text hold the same samples', async (t) => {
@@ -103,7 +104,7 @@ t.test('a tiny real run: otlpdb answers as Prometheus does (OTLPDB_BENCH_RUN=1)'
   }
   const lines: string[] = [];
   const r = await runQueryMetricsBench(
-    { scale: 0.0012, hours: 1, aggQueries: 2, instantQueries: 4, warmups: 1, connections: 2, pointsPerBody: 3_000, waitCompaction: false, cpuProfDir: null, nodeV8Flags: [], json: false, portBase: 31_150 },
+    { scale: 0.0012, hours: 1, aggQueries: 2, instantQueries: 4, warmups: 1, connections: 2, pointsPerBody: 3_000, waitCompaction: false, cpuProfDir: null, nodeV8Flags: [], traceGcDir: null, json: false, portBase: 31_150 },
     { ports: queryMetricsPorts(31_150), log: (l) => lines.push(l) },
   );
   t.equal(r.series, 12);

@@ -2,7 +2,7 @@
  * query-metrics.ts — `node dist/bench/query-metrics.js [--scale F]
  * [--hours H] [--queries N] [--instant N] [--warmups N] [--connections N]
  * [--points N] [--no-compaction-wait] [--cpu-prof DIR] [--node-v8 FLAG]
- * [--port-base P] [--json]`: PromQL latency of a real
+ * [--trace-gc DIR] [--port-base P] [--json]`: PromQL latency of a real
  * 3-node otlpdb cluster (R=3) against Prometheus 2.42 holding the same
  * samples, in the same run, interleaved: `sum by (app)
  * (rate(bench_requests_total[5m]))` over the whole data at step 1m
@@ -17,7 +17,9 @@
  * rounds): a query's CPU counts that background work for its wall time too.
  * `--cpu-prof DIR` runs the nodes under `node --cpu-prof` (profiles in DIR);
  * `--node-v8 FLAG` (repeatable) runs them with a V8 heap size flag such as
- * `--min-semi-space-size=16` (NODE_OPTIONS refuses that one).
+ * `--min-semi-space-size=16` (NODE_OPTIONS refuses that one); `--trace-gc
+ * DIR` runs them with `node --trace-gc` and copies their logs (n1.log...,
+ * one line a collection) into DIR before the data is removed.
  * query-metrics-run.ts runs it; query-metrics-data.ts makes the data.
  * Never a CI gate: timing lives here, not in tests.
  */
@@ -41,7 +43,7 @@ const NODE_V8_FLAG = /^--(min|max)-(semi|old)-space-size=\d{1,5}$/;
 /** parseQueryMetricsArgs reads the flags; a bad one throws with the flag's name. */
 export function parseQueryMetricsArgs(argv: readonly string[]): QueryMetricsConfig {
   const c: { -readonly [K in keyof QueryMetricsConfig]: QueryMetricsConfig[K] } = {
-    scale: 1, hours: 24, aggQueries: 20, instantQueries: 100, warmups: 2, connections: 4, pointsPerBody: 8_000, waitCompaction: true, cpuProfDir: null, nodeV8Flags: [], json: false, portBase: QUERY_METRICS_PORT_BASE,
+    scale: 1, hours: 24, aggQueries: 20, instantQueries: 100, warmups: 2, connections: 4, pointsPerBody: 8_000, waitCompaction: true, cpuProfDir: null, nodeV8Flags: [], traceGcDir: null, json: false, portBase: QUERY_METRICS_PORT_BASE,
   };
   const int = (flag: string, v: string | undefined, min: number, max: number): number => {
     if (v === undefined || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new Error(`${flag} takes an integer in [${min}, ${max}]`);
@@ -89,6 +91,12 @@ export function parseQueryMetricsArgs(argv: readonly string[]): QueryMetricsConf
         c.nodeV8Flags = [...c.nodeV8Flags, v];
         break;
       }
+      case '--trace-gc': {
+        const v = argv[++i];
+        if (v === undefined || v === '' || v.startsWith('--')) throw new Error('--trace-gc takes a directory');
+        c.traceGcDir = resolve(v);
+        break;
+      }
       case '--json':
         c.json = true;
         break;
@@ -96,7 +104,7 @@ export function parseQueryMetricsArgs(argv: readonly string[]): QueryMetricsConf
         c.portBase = int(a, argv[++i], 1_024, 65_535 - 40);
         break;
       default:
-        throw new Error(`unknown argument ${String(a)}; usage: query-metrics.js [--scale F] [--hours H] [--queries N] [--instant N] [--warmups N] [--connections N] [--points N] [--no-compaction-wait] [--cpu-prof DIR] [--node-v8 FLAG] [--port-base P] [--json]`);
+        throw new Error(`unknown argument ${String(a)}; usage: query-metrics.js [--scale F] [--hours H] [--queries N] [--instant N] [--warmups N] [--connections N] [--points N] [--no-compaction-wait] [--cpu-prof DIR] [--node-v8 FLAG] [--trace-gc DIR] [--port-base P] [--json]`);
     }
   }
   return c;

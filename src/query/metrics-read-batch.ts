@@ -31,10 +31,11 @@
  * malformed (the parts themselves are checked by metrics-read-wire.ts).
  */
 import { Packr } from 'msgpackr';
-import { ErrorCodes, OtlpdbError } from '../errors.js';
+import { ErrorCodes, OtlpdbError, assert } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { MetricsQueryLimits as L } from '../limits.js';
-import { decodeErrorDetails, encodeErrorDetails } from '../transport/codec.js';
+import { binHeaderBytes, decodeErrorDetails, encodeErrorDetails, writeBinHeader } from '../transport/codec.js';
+import type { AnswerBytes } from './metrics-read-wire.js';
 
 /** SHARD_METRICS_READ_BATCH is the peer method of several shards' parts of one Prometheus read on one node. */
 export const SHARD_METRICS_READ_BATCH = 'shard.metricsReadBatch';
@@ -92,23 +93,58 @@ export function askAlone(why: string): OtlpdbError {
  * encodeBatchAnswer packs the parts' outcomes in request order. Answers are
  * kept in order while they fit batchAnswerBytesMax together; an answer past
  * it becomes batchOverflow. An error other than an OtlpdbError is
- * ERR_INTERNAL.
+ * ERR_INTERNAL. An answer may come as its bytes or as AnswerBytes
+ * (metrics-read-wire.ts), written straight into the one buffer this
+ * allocates: the bytes are packr.pack's of the same list, without the
+ * packer's growing buffer and the copy out of it.
  */
-export function encodeBatchAnswer(items: readonly (Uint8Array | unknown)[]): Uint8Array {
+export function encodeBatchAnswer(items: readonly (Uint8Array | AnswerBytes | unknown)[]): Uint8Array {
+  assert(items.length <= 0xffff, 'a batch answer lists at most 65,535 items');
   let bytes = 0;
-  const out = items.map((it) => {
-    if (isBytes(it)) {
-      if (bytes + it.length <= L.batchAnswerBytesMax) {
-        bytes += it.length;
-        return [0, it];
-      }
-      const e = batchOverflow(it.length);
-      return [1, e.code, e.message, encodeErrorDetails(e.details)];
+  let total = items.length <= 15 ? 1 : 3;
+  const out = items.map((it): AnswerBytes | Uint8Array => {
+    const answer = isBytes(it) ? { byteLength: it.length, writeInto: (o: Uint8Array, at: number) => o.set(it, at) } : isAnswerBytes(it) ? it : null;
+    if (answer !== null && bytes + answer.byteLength <= L.batchAnswerBytesMax) {
+      bytes += answer.byteLength;
+      total += OK_ITEM_HEAD_BYTES + binHeaderBytes(answer.byteLength) + answer.byteLength;
+      return answer;
     }
-    const e = it instanceof OtlpdbError ? it : new OtlpdbError('ERR_INTERNAL', String(it));
-    return [1, e.code, e.message, encodeErrorDetails(e.details)];
+    const e = answer !== null ? batchOverflow(answer.byteLength) : it instanceof OtlpdbError ? it : new OtlpdbError('ERR_INTERNAL', String(it));
+    // An error item is small: packed alone (and copied once into the answer below).
+    const packed = packr.pack([1, e.code, e.message, encodeErrorDetails(e.details)]);
+    total += packed.length;
+    return packed;
   });
-  return packr.pack(out);
+  const buf = Buffer.allocUnsafe(total);
+  let at = 0;
+  if (items.length <= 15) buf[at++] = 0x90 | items.length;
+  else {
+    buf[at++] = 0xdc;
+    buf.writeUInt16BE(items.length, at);
+    at += 2;
+  }
+  for (const o of out) {
+    if (isBytes(o)) {
+      buf.set(o, at);
+      at += o.length;
+      continue;
+    }
+    // [0, answer]: a fixarray of 2, the integer 0, then the answer as a bin.
+    buf[at++] = 0x92;
+    buf[at++] = 0x00;
+    at = writeBinHeader(buf, at, o.byteLength);
+    o.writeInto(buf, at);
+    at += o.byteLength;
+  }
+  assert(at === total, 'a batch answer fills its bytes');
+  return buf;
+}
+
+/** OK_ITEM_HEAD_BYTES is the msgpack of an answered item before its answer's bin header: fixarray(2), then 0. */
+const OK_ITEM_HEAD_BYTES = 2;
+
+function isAnswerBytes(v: unknown): v is AnswerBytes {
+  return typeof v === 'object' && v !== null && typeof (v as AnswerBytes).byteLength === 'number' && typeof (v as AnswerBytes).writeInto === 'function' && !(v instanceof Error);
 }
 
 /** decodeBatchAnswer reads a batch answer of `parts` parts (ERR_CORRUPTION when malformed); each item is an answer's bytes or the part's error. */

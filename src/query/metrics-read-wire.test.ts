@@ -2,7 +2,11 @@ import t from 'tap';
 import { Packr } from 'msgpackr';
 import { SeededRand } from '../fs/seeded-rand.js';
 import { newScanStats } from '../storage/shard/signal-store.js';
-import { decodeMetricsAnswer, decodeMetricsRequest, encodeMetricsAnswer, encodeMetricsRequest } from './metrics-read-wire.js';
+import { MetricsQueryLimits as L } from '../limits.js';
+import { answerBytes, decodeMetricsAnswer, decodeMetricsRequest, encodeMetricsAnswer, encodeMetricsRequest } from './metrics-read-wire.js';
+import type { GridPartials } from './promql/grid-partials.js';
+import { strideBytes } from './promql/grid-partials.js';
+import { scanStatsTuple } from '../storage/shard/signal-store.js';
 import type { MetricsShardAnswer, MetricsShardRequest } from './metrics-read-wire.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true });
@@ -130,4 +134,53 @@ t.test('samplesDecoded crosses the wire; an older node\'s answer (the 6-tuple of
   const old = decodeMetricsAnswer(packr.pack(v), budget);
   t.equal(old.stats.samplesDecoded, 0, 'absent: 0');
   t.equal(old.stats.bytesRead, 42, 'the rest of the stats as sent');
+});
+
+/** seededGrid is a grid answer of `count` series over `steps` steps, about `fill` of the steps present, values from the seed (NaN payloads and -0 among them). */
+function seededGrid(rand: SeededRand, count: number, steps: number, fill: number): GridPartials {
+  const stride = strideBytes(steps);
+  const present = new Uint8Array(count * stride);
+  const values: number[] = [];
+  for (let k = 0; k < count; k++) {
+    for (let i = 0; i < steps; i++) {
+      if (rand.intn(1000) >= fill * 1000) continue;
+      present[k * stride + (i >>> 3)] = (present[k * stride + (i >>> 3)] as number) | (1 << (i & 7));
+      const r = rand.intn(10);
+      values.push(r === 0 ? -0 : r === 1 ? Infinity : rand.intn(1_000_000_007) / 1024 - 5e5);
+    }
+  }
+  const labels = Array.from({ length: count }, (_, k) => [{ name: '__name__', value: 'm' }, { name: 'app', value: `a-${String(k).padStart(4, '0')}` }]);
+  return { steps, labels, present, values: Float64Array.from(values) };
+}
+
+t.test('a grid answer written straight from its columns is the bytes packr.pack made of the whole tuple; read back bit for bit from any offset', async (t) => {
+  const rand = new SeededRand(2107);
+  // Values of 0 and about 24 bytes (bin8), 2,048 (bin16), 65,536 (the first bin32) and more: every bin header size.
+  for (const [count, steps, fill] of [[0, 10, 0], [1, 10, 0.3], [4, 64, 1], [40, 1440, 0.9], [8, 1024, 1], [40, 1440, 1]] as const) {
+    const g = seededGrid(rand, count, steps, fill);
+    const a: MetricsShardAnswer = { stats: { ...newScanStats(), bytesRead: 9, samplesDecoded: 77 }, seriesRead: count, samplesRead: 5_000, series: [], rollupPointsRead: 3, grid: g };
+    const flat = g.labels.map((l) => l.flatMap((x) => [x.name, x.value]));
+    const old = packr.pack([[...scanStatsTuple(a.stats), 77], a.seriesRead, a.samplesRead, [], a.rollupPointsRead, [g.steps, ...flat, g.present, new Uint8Array(g.values.buffer)]]);
+    const bytes = encodeMetricsAnswer(a);
+    t.ok(Buffer.compare(Buffer.from(bytes), Buffer.from(old)) === 0, `${count} series × ${steps} steps (${g.values.length} values): the same ${old.length} bytes`);
+    const b = answerBytes(a);
+    t.equal(b.byteLength, old.length, 'answerBytes says its exact length');
+    for (let offset = 0; offset < 9; offset++) {
+      const frame = new Uint8Array(offset + b.byteLength + 3);
+      b.writeInto(frame, offset);
+      const back = decodeMetricsAnswer(frame.subarray(offset, offset + b.byteLength), { seriesMax: 100, samplesMax: 100_000 }, steps).grid;
+      const same = back !== undefined && Buffer.compare(Buffer.from(back.values.buffer, back.values.byteOffset, back.values.byteLength), Buffer.from(g.values.buffer)) === 0 && Buffer.compare(Buffer.from(back.present), Buffer.from(g.present)) === 0;
+      if (!same || offset === 0) t.ok(same, `written at offset ${offset}: the values and bitmaps read back bit for bit`);
+    }
+  }
+});
+
+t.test('a grid answer past answerBytesMax is refused with ERR_LIMIT_EXCEEDED, as packing it whole was', async (t) => {
+  const steps = Math.ceil(L.answerBytesMax / 8) + 8;
+  const present = new Uint8Array(strideBytes(steps)).fill(0xff);
+  if (steps % 8 !== 0) present[present.length - 1] = (1 << (steps % 8)) - 1;
+  const g: GridPartials = { steps, labels: [[{ name: 'app', value: 'a' }]], present, values: new Float64Array(steps) };
+  const a: MetricsShardAnswer = { stats: newScanStats(), seriesRead: 1, samplesRead: steps, series: [], rollupPointsRead: 0, grid: g };
+  t.throws(() => answerBytes(a), { code: 'ERR_LIMIT_EXCEEDED' });
+  t.throws(() => encodeMetricsAnswer(a), { code: 'ERR_LIMIT_EXCEEDED' });
 });

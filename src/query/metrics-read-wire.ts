@@ -40,6 +40,7 @@ import { OtlpdbError, assert } from '../errors.js';
 import { MetricsQueryLimits as L } from '../limits.js';
 import { readScanStatsTuple, scanStatsTuple } from '../storage/shard/signal-store.js';
 import type { ScanStats } from '../storage/shard/signal-store.js';
+import { EMPTY_BIN_TAIL, binHeaderBytes, writeBinHeader } from '../transport/codec.js';
 import type { FloatSeries, PromLabel, PromLabels, PromMatcher, RollupAggregate, SelectRollup } from './promql/source.js';
 import type { GridPartials } from './promql/grid-partials.js';
 import { strideBytes } from './promql/grid-partials.js';
@@ -202,9 +203,16 @@ function f64Bytes(a: Float64Array): Uint8Array {
   for (let i = 0; i < a.length; i++) dv.setFloat64(i * 8, a[i] as number, true);
   return out;
 }
-function f64Of(v: unknown, what: string): Float64Array {
+/**
+ * f64Of reads float64 bytes of a frame: with `view`, a view of the frame
+ * when the bytes sit at a multiple of 8 (a float64 view must), else a copy
+ * into a fresh, aligned buffer. A series answer's columns are always
+ * copied (the engine may keep or change them); a grid answer's values,
+ * read once by the fold, may be a view.
+ */
+function f64Of(v: unknown, what: string, view = false): Float64Array {
   if (!(v instanceof Uint8Array) || v.length % 8 !== 0) throw badAnswer(`${what} is not float64 bytes`);
-  // slice copies into a fresh, aligned buffer (the frame's bytes may sit at any offset).
+  if (view && LITTLE_ENDIAN_HOST && v.byteOffset % 8 === 0) return new Float64Array(v.buffer, v.byteOffset, v.length / 8);
   if (LITTLE_ENDIAN_HOST) return new Float64Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
   const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
   const out = new Float64Array(v.length / 8);
@@ -216,17 +224,82 @@ function flatLabels(labels: PromLabels): string[] {
   return labels.flatMap((l) => [l.name, l.value]);
 }
 
-function gridTuple(g: GridPartials): unknown[] {
-  return [g.steps, ...g.labels.map(flatLabels), g.present, f64Bytes(g.values)];
+/**
+ * AnswerBytes is a shard answer ready to go on the wire: its exact encoded
+ * length, and a writer that puts those bytes at an offset of a larger
+ * buffer (the batch answer's: metrics-read-batch.ts), so a grid answer's
+ * values are copied once, from its column into the bytes that are sent,
+ * and not first into a packer's growing buffer and then out of it.
+ */
+export interface AnswerBytes {
+  readonly byteLength: number;
+  writeInto(out: Uint8Array, offset: number): void;
 }
 
-/** encodeMetricsAnswer packs a shard's answer; one past MetricsQueryLimits.answerBytesMax is refused with ERR_LIMIT_EXCEEDED (a cut answer would be a wrong one). */
-export function encodeMetricsAnswer(a: MetricsShardAnswer): Uint8Array {
+/** writeF64 writes a float64 column as little-endian bytes at `offset` (one copy; a conversion on a big-endian host). */
+function writeF64(out: Uint8Array, offset: number, a: Float64Array): void {
+  if (LITTLE_ENDIAN_HOST) {
+    out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), offset);
+    return;
+  }
+  const dv = new DataView(out.buffer, out.byteOffset + offset, a.byteLength);
+  for (let i = 0; i < a.length; i++) dv.setFloat64(i * 8, a[i] as number, true);
+}
+
+function refuseLarge(bytes: number): void {
+  if (bytes > L.answerBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a shard's metrics answer exceeds MetricsQueryLimits.answerBytesMax (${L.answerBytesMax} bytes); narrow the query`);
+}
+
+/**
+ * answerBytes is a shard's answer ready to be written (see AnswerBytes);
+ * one past MetricsQueryLimits.answerBytesMax is refused with
+ * ERR_LIMIT_EXCEEDED (a cut answer would be a wrong one). A grid answer's
+ * fields before its values are packed (a few KB: stats, labels, bitmaps),
+ * its values written after them by writeInto; the bytes are the ones
+ * packr.pack makes of the whole tuple.
+ */
+export function answerBytes(a: MetricsShardAnswer): AnswerBytes {
   assert(a.grid === undefined || a.series.length === 0, 'a grid answer carries no series beside it');
+  if (a.grid === undefined) {
+    const packed = packSeriesAnswer(a);
+    return { byteLength: packed.length, writeInto: (out, offset) => out.set(packed, offset) };
+  }
+  const stats = [...scanStatsTuple(a.stats), a.stats.samplesDecoded ?? 0];
+  const g = a.grid;
+  // The values are the tuple's last field (the grid's last, the grid the answer's last): pack the rest with an empty bin there, then write the values in its place.
+  const head = packr.pack([stats, a.seriesRead, a.samplesRead, [], a.rollupPointsRead, [g.steps, ...g.labels.map(flatLabels), g.present, EMPTY]]);
+  assert(head.length >= 2 && head[head.length - 2] === EMPTY_BIN_TAIL[0] && head[head.length - 1] === EMPTY_BIN_TAIL[1], 'a packed grid answer ends with its empty values field');
+  const headBytes = head.length - EMPTY_BIN_TAIL.length;
+  const valueBytes = g.values.byteLength;
+  const byteLength = headBytes + binHeaderBytes(valueBytes) + valueBytes;
+  refuseLarge(byteLength);
+  return {
+    byteLength,
+    writeInto: (out, offset) => {
+      assert(offset >= 0 && offset + byteLength <= out.length, 'a grid answer written inside its buffer');
+      out.set(head.subarray(0, headBytes), offset);
+      const at = writeBinHeader(out, offset + headBytes, valueBytes);
+      writeF64(out, at, g.values);
+      assert(at + valueBytes === offset + byteLength, 'a grid answer fills its bytes');
+    },
+  };
+}
+const EMPTY = new Uint8Array(0);
+
+/** packSeriesAnswer packs an answer of series (no grid) in one packr.pack, refused past answerBytesMax. */
+function packSeriesAnswer(a: MetricsShardAnswer): Uint8Array {
   const series = a.series.map((s) => [flatLabels(s.labels), f64Bytes(s.timestampsMs), f64Bytes(s.values)]);
-  const tuple = [[...scanStatsTuple(a.stats), a.stats.samplesDecoded ?? 0], a.seriesRead, a.samplesRead, series, a.rollupPointsRead];
-  const out = packr.pack(a.grid === undefined ? tuple : [...tuple, gridTuple(a.grid)]);
-  if (out.length > L.answerBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', `a shard's metrics answer exceeds MetricsQueryLimits.answerBytesMax (${L.answerBytesMax} bytes); narrow the query`);
+  const packed = packr.pack([[...scanStatsTuple(a.stats), a.stats.samplesDecoded ?? 0], a.seriesRead, a.samplesRead, series, a.rollupPointsRead]);
+  refuseLarge(packed.length);
+  return packed;
+}
+
+/** encodeMetricsAnswer packs a shard's answer (a grid answer: answerBytes written into a buffer of its own); one past MetricsQueryLimits.answerBytesMax is refused with ERR_LIMIT_EXCEEDED. */
+export function encodeMetricsAnswer(a: MetricsShardAnswer): Uint8Array {
+  if (a.grid === undefined) return packSeriesAnswer(a);
+  const b = answerBytes(a);
+  const out = Buffer.allocUnsafe(b.byteLength);
+  b.writeInto(out, 0);
   return out;
 }
 
@@ -270,11 +343,12 @@ function decodeGrid(v: unknown, budget: MetricsBudget, steps: number | null): Gr
     // Bits past the last step are 0: a set one would be a point off the grid.
     if (n % 8 !== 0 && ((present[base + stride - 1] as number) >>> (n % 8)) !== 0) throw badAnswer(`grid series ${k} has a point past step ${n - 1}`);
   }
-  const values = f64Of(v[count + 2], 'grid values');
+  const values = f64Of(v[count + 2], 'grid values', true);
   if (values.length !== bits) throw badAnswer(`grid has ${bits} points and ${values.length} values`);
   if (bits > budget.samplesMax) throw badAnswer(`${bits} samples exceed the budget of ${budget.samplesMax}`);
-  // present is a view of the frame (a Buffer's slice would be one too): copy it, as f64Of copies the values.
-  return { steps: n, labels, present: new Uint8Array(present), values };
+  // present (and values, when aligned) are views of the frame: nothing writes into a received frame, and the answer is dropped once folded.
+  // A plain Uint8Array view, not the Buffer msgpackr hands out: the fold then meets one kind of array from a local and a remote answer.
+  return { steps: n, labels, present: new Uint8Array(present.buffer, present.byteOffset, present.length), values };
 }
 
 /** readMetricsStats reads an answer's stats: the scan stats' 6-tuple, then samplesDecoded (absent from an older node's answer: 0). */

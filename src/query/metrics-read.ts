@@ -50,7 +50,7 @@ import { allFailedError, fanOut, isQueryRefusal, runHere } from './shard-fanout.
 import type { FanoutDeps, ShardOutcome } from './shard-fanout.js';
 import type { Consistency } from './trace-search-wire.js';
 import { SHARD_METRICS_READ_BATCH, askAlone, decodeBatchAnswer, decodeBatchRequest, encodeBatchAnswer, encodeBatchRequest } from './metrics-read-batch.js';
-import { SHARD_METRICS_READ, decodeMetricsAnswer, decodeMetricsRequest, encodeMetricsAnswer, encodeMetricsRequest } from './metrics-read-wire.js';
+import { SHARD_METRICS_READ, answerBytes, decodeMetricsAnswer, decodeMetricsRequest, encodeMetricsAnswer, encodeMetricsRequest } from './metrics-read-wire.js';
 import type { AnswerForm, MetricsBudget, MetricsShardAnswer, MetricsShardRequest } from './metrics-read-wire.js';
 import type { GridPartials, ShardGridAnswer } from './promql/grid-partials.js';
 import { gridSteps, gridToSeries, seriesToGrid } from './promql/grid-partials.js';
@@ -129,7 +129,8 @@ export class MetricsRead {
       } finally {
         stop?.clear();
       }
-      return encodeBatchAnswer(settled.map((o) => (o.status === 'fulfilled' ? encodeMetricsAnswer(o.value) : (o.reason as unknown))));
+      // Each answer is written once, straight into the batch answer's bytes (one past answerBytesMax refuses the call, as its encoding did).
+      return encodeBatchAnswer(settled.map((o) => (o.status === 'fulfilled' ? answerBytes(o.value) : (o.reason as unknown))));
     });
   }
 
@@ -241,9 +242,21 @@ export class MetricsRead {
     return out;
   }
 
-  /** readHere runs a shard's part on this node, through the wire codec so a local and a remote answer look the same. */
+  /**
+   * readHere runs a shard's part on this node, through the wire codec so a
+   * local and a remote answer look the same (a series answer's columns are
+   * copied out of the shard's pooled ones). A grid answer, whose columns
+   * are its own (metrics-shard-read.ts asserts it), is answered as it is,
+   * refused past answerBytesMax as its encoding would be: its values are
+   * not copied twice to arrive where they already are.
+   */
   async readHere(r: MetricsShardRequest, deadlineMs: number): Promise<MetricsShardAnswer> {
-    return decodeMetricsAnswer(encodeMetricsAnswer(await this.#runHere(r, deadlineMs)), r.budget, gridStepsOf(r));
+    const a = await this.#runHere(r, deadlineMs);
+    if (a.grid !== undefined && gridStepsOf(r) === a.grid.steps && a.grid.labels.length <= r.budget.seriesMax) {
+      answerBytes(a);
+      return a;
+    }
+    return decodeMetricsAnswer(encodeMetricsAnswer(a), r.budget, gridStepsOf(r));
   }
 
   /** #runHere serves one part here; `signal`, when given, aborts its evaluation at `deadlineMs` (a batch's parts share one), else the part arms its own. */

@@ -4,6 +4,8 @@ import { SeededRand } from '../fs/seeded-rand.js';
 import { MetricsQueryLimits as L, TraceSearchLimits } from '../limits.js';
 import type { GroupId, NodeId } from '../raft/types.js';
 import type { PeerTransport } from '../transport/peer-transport.js';
+import { Packr } from 'msgpackr';
+import { encodeErrorDetails } from '../transport/codec.js';
 import { askAlone, batchOverflow, decodeBatchAnswer, decodeBatchRequest, encodeBatchAnswer, encodeBatchRequest } from './metrics-read-batch.js';
 import { decodeMetricsRequest, encodeMetricsRequest } from './metrics-read-wire.js';
 import type { MetricsShardRequest } from './metrics-read-wire.js';
@@ -163,4 +165,34 @@ t.test('batch frames: parts and items round-trip in order; an answer past the ba
   t.throws(() => decodeBatchAnswer(encodeBatchAnswer([Uint8Array.of(1)]), 2), { code: 'ERR_CORRUPTION' }, 'an item missing');
   t.throws(() => decodeBatchRequest(Uint8Array.of(0xc1)), { code: 'ERR_INVALID_ARGUMENT' });
   t.throws(() => encodeBatchRequest([]), { code: 'ERR_INVALID_ARGUMENT' });
+});
+
+t.test('a batch answer written in one buffer is the bytes packr.pack made of its list, answers given as bytes or as AnswerBytes', async (t) => {
+  const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: true });
+  const rand = new SeededRand(2108);
+  const asWritten = (b: Uint8Array): { byteLength: number; writeInto: (o: Uint8Array, at: number) => void } => ({ byteLength: b.length, writeInto: (o, at) => o.set(b, at) });
+  // 15 and 16 items: a fixarray and an array16; answers at every bin header size.
+  for (const parts of [1, 15, 16, 40]) {
+    const items: (Uint8Array | OtlpdbError | ReturnType<typeof asWritten>)[] = [];
+    const want: unknown[] = [];
+    for (let i = 0; i < parts; i++) {
+      const kind = rand.intn(4);
+      if (kind === 3) {
+        const e = new OtlpdbError('ERR_NOT_LEADER', `part ${i}`, { leaderHint: i });
+        items.push(e);
+        want.push([1, e.code, e.message, encodeErrorDetails(e.details)]);
+        continue;
+      }
+      const n = [0, 200, 256, 65_536][rand.intn(4)] as number;
+      const b = rand.bytes(n);
+      items.push(kind === 0 ? b : asWritten(b));
+      want.push([0, b]);
+    }
+    const got = encodeBatchAnswer(items);
+    t.ok(Buffer.compare(Buffer.from(got), Buffer.from(packr.pack(want))) === 0, `${parts} parts: the same bytes`);
+    t.equal(decodeBatchAnswer(got, parts).length, parts, 'read back');
+  }
+  const over = decodeBatchAnswer(encodeBatchAnswer([asWritten(new Uint8Array(L.batchAnswerBytesMax)), asWritten(Uint8Array.of(5))]), 2);
+  t.ok(over[0] instanceof Uint8Array, 'the first answer up to the bound is kept');
+  t.match(over[1], { code: 'ERR_UNAVAILABLE', details: { askAlone: true } }, 'the next, past the bound, is asked alone');
 });

@@ -11,12 +11,14 @@ import {
   decodeMessages,
   encodeCallRequest,
   encodeCallResponse,
+  encodeCallResponseFrame,
   encodeErrorDetails,
   encodeHello,
   encodeMessages,
 } from './codec.js';
 import type { DecodeMessagesResult } from './codec.js';
 import { entry, msg } from './transport-test-util.js';
+import { FrameReader, FrameType, encodeFrame } from './frame.js';
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: false });
 
@@ -193,4 +195,28 @@ t.test('error details of a failed call round-trip: primitives kept, the rest and
   t.same(decodeErrorDetails(Uint8Array.from([0xc1, 0xff, 0x00])), {}, 'malformed bytes give no details');
   t.same(decodeErrorDetails(pack([1, 2])), {}, 'a list is not details');
   t.equal(encodeErrorDetails({ nested: {} }).length, 0, 'nothing to carry: an empty payload');
+});
+
+t.test('a call response frame written in one buffer is the packed-then-framed bytes, at every bin header size', async (t) => {
+  const rand = new SeededRand(21);
+  // Payload lengths at each edge of msgpack's bin8 / bin16 / bin32 headers.
+  for (const n of [0, 1, 255, 256, 65_535, 65_536, 300_001]) {
+    const payload = new Uint8Array(n);
+    for (let i = 0; i < n; i += 97) payload[i] = rand.intn(256);
+    for (const r of [
+      { callId: 7, code: '' as const, message: '', payload },
+      { callId: 4_000_000_000, code: 'ERR_NOT_LEADER' as const, message: 'not the leader: ask node 2', payload },
+    ]) {
+      const frame = encodeCallResponseFrame(r);
+      const want = encodeFrame(FrameType.CallResponse, encodeCallResponse(r));
+      t.ok(frame !== null && Buffer.compare(frame, want) === 0, `payload of ${n} bytes, call ${r.callId}: the same ${want.length} bytes`);
+      const read = new FrameReader().push(frame ?? Buffer.alloc(0));
+      const back = read.ok ? decodeCallResponse(read.frames[0]?.payload ?? new Uint8Array(0)) : undefined;
+      t.ok(back !== undefined && back.callId === r.callId && back.code === r.code && Buffer.compare(Buffer.from(back.payload), Buffer.from(payload)) === 0, 'read back as sent');
+    }
+  }
+  const r = { callId: 1, code: '' as const, message: '', payload: new Uint8Array(1000) };
+  const size = encodeFrame(FrameType.CallResponse, encodeCallResponse(r)).length - 4;
+  t.ok(encodeCallResponseFrame(r, size) !== null, 'a frame of exactly frameBytesMax is written');
+  t.equal(encodeCallResponseFrame(r, size - 1), null, 'one byte past it is not');
 });

@@ -23,6 +23,7 @@ import type { ErrorCode } from '../errors.js';
 import { MessageType } from '../raft/types.js';
 import type { ConfState, Entry, EntryType, Message, MessageType as MessageTypeT, SnapshotChunk } from '../raft/types.js';
 import { TransportLimits } from '../limits.js';
+import { FRAME_HEADER_BYTES, FrameType } from './frame.js';
 
 /** PROTOCOL_VERSION is carried in the handshake; a peer speaking another version is refused. */
 export const PROTOCOL_VERSION = 1;
@@ -324,6 +325,65 @@ export interface CallResponse {
 /** encodeCallResponse encodes one answer. */
 export function encodeCallResponse(r: CallResponse): Buffer {
   return pack([r.callId, r.code, r.message, r.payload]);
+}
+
+/**
+ * binHeaderBytes is the length of msgpack's bin header for `n` bytes, as
+ * msgpackr chooses it (bin8, bin16, bin32: the smallest that holds n), so
+ * bytes written around it are the ones packr.pack would write.
+ */
+export function binHeaderBytes(n: number): number {
+  assert(Number.isSafeInteger(n) && n >= 0 && n <= 0xffff_ffff, 'a bin of at most 4 GiB');
+  return n < 0x100 ? 2 : n < 0x1_0000 ? 3 : 5;
+}
+
+/** writeBinHeader writes msgpack's bin header for `n` bytes at `offset` and answers the offset after it. */
+export function writeBinHeader(out: Uint8Array, offset: number, n: number): number {
+  const size = binHeaderBytes(n);
+  assert(offset >= 0 && offset + size <= out.length, 'a bin header inside its buffer');
+  if (size === 2) {
+    out[offset] = 0xc4;
+    out[offset + 1] = n;
+  } else if (size === 3) {
+    out[offset] = 0xc5;
+    out[offset + 1] = n >>> 8;
+    out[offset + 2] = n & 0xff;
+  } else {
+    out[offset] = 0xc6;
+    out[offset + 1] = n >>> 24;
+    out[offset + 2] = (n >>> 16) & 0xff;
+    out[offset + 3] = (n >>> 8) & 0xff;
+    out[offset + 4] = n & 0xff;
+  }
+  return offset + size;
+}
+
+/** EMPTY_BIN_TAIL is how msgpack ends a tuple whose last field is an empty bin (bin8 of length 0): a writer puts the real bytes in its place. */
+export const EMPTY_BIN_TAIL: readonly number[] = [0xc4, 0x00];
+const EMPTY_BIN = new Uint8Array(0);
+
+/**
+ * encodeCallResponseFrame is encodeFrame(CallResponse, encodeCallResponse(r))
+ * written into one buffer, the same bytes: the payload (a shard's answer,
+ * up to megabytes) is copied once, not packed into the packer's buffer and
+ * copied again into the frame. Null when the frame's length would pass
+ * `frameBytesMax` (nothing is allocated for it).
+ */
+export function encodeCallResponseFrame(r: CallResponse, frameBytesMax: number = TransportLimits.frameBytesMax): Buffer | null {
+  const head = pack([r.callId, r.code, r.message, EMPTY_BIN]);
+  assert(head[head.length - 2] === EMPTY_BIN_TAIL[0] && head[head.length - 1] === EMPTY_BIN_TAIL[1], 'a packed call response ends with its empty payload');
+  const headBytes = head.length - EMPTY_BIN_TAIL.length;
+  const n = r.payload.length;
+  const bodyBytes = headBytes + binHeaderBytes(n) + n;
+  if (bodyBytes + 1 > frameBytesMax) return null;
+  const out = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bodyBytes);
+  out.writeUInt32BE(bodyBytes + 1, 0);
+  out[4] = FrameType.CallResponse;
+  out.set(head.subarray(0, headBytes), FRAME_HEADER_BYTES);
+  const at = writeBinHeader(out, FRAME_HEADER_BYTES + headBytes, n);
+  out.set(r.payload, at);
+  assert(at + n === out.length, 'a call response frame fills its bytes');
+  return out;
 }
 
 /** decodeCallResponse decodes an answer, or returns undefined when it is malformed (an unknown error code included). */

@@ -20,9 +20,9 @@ import type net from 'node:net';
 import { assert, isOtlpdbError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import type { Message, NodeId } from '../raft/types.js';
-import { PROTOCOL_VERSION, decodeCallRequest, decodeHello, decodeMessages, encodeCallResponse, encodeErrorDetails } from './codec.js';
+import { PROTOCOL_VERSION, decodeCallRequest, decodeHello, decodeMessages, encodeCallResponseFrame, encodeErrorDetails } from './codec.js';
 import type { RefusalReason } from './codec.js';
-import { FRAME_HEADER_BYTES, FrameReader, FrameType, encodeFrame } from './frame.js';
+import { FRAME_HEADER_BYTES, FrameReader, FrameType } from './frame.js';
 import type { Frame } from './frame.js';
 import { TransportLimits } from '../limits.js';
 import { countRefusal } from './transport-types.js';
@@ -191,11 +191,11 @@ export class InboundConnections {
     const m = this.#host.metrics;
     const answer = (code: ErrorCode | '', message: string, payload: Uint8Array): void => {
       if (s.destroyed) return;
-      let body = encodeCallResponse({ callId: req.callId, code, message, payload });
-      if (body.length + 1 > TransportLimits.frameBytesMax) {
-        body = encodeCallResponse({ callId: req.callId, code: 'ERR_LIMIT_EXCEEDED', message: 'answer larger than frameBytesMax', payload: EMPTY });
-      }
-      const frame = encodeFrame(FrameType.CallResponse, body);
+      // The frame is written in one buffer (the answer's bytes copied once); an answer past frameBytesMax is answered with ERR_LIMIT_EXCEEDED.
+      const frame =
+        encodeCallResponseFrame({ callId: req.callId, code, message, payload }) ??
+        encodeCallResponseFrame({ callId: req.callId, code: 'ERR_LIMIT_EXCEEDED', message: 'answer larger than frameBytesMax', payload: EMPTY });
+      assert(frame !== null, 'an empty answer fits a frame');
       m.bytesOut += frame.length;
       if (ib.pm !== null) ib.pm.bytesOut += frame.length;
       // NB: answers ignore socket backpressure; they are bounded by callsServedPerConnectionMax frames per connection.
