@@ -65,6 +65,13 @@ export class Scan {
   /** hi and lo are the last u64() read, as its two 32-bit halves. */
   hi = 0;
   lo = 0;
+  /**
+   * utf8 says whether string() (and attributes()) check that a string is
+   * well-formed UTF-8. Only metric-entry.ts turns it off, for a point's
+   * identity strings, when its caller checks them later (MetricEntryColumns.keysUnchecked);
+   * skip() always checks.
+   */
+  utf8 = true;
 
   constructor(b: Uint8Array) {
     this.b = b;
@@ -265,13 +272,13 @@ export class Scan {
     return -1;
   }
 
-  /** string reads a well-formed UTF-8 string of at most STRING_FAST_BYTES_MAX bytes (its bytes start at strAt), or returns false. */
+  /** string reads a well-formed UTF-8 string (not checked as UTF-8 while `utf8` is false) of at most STRING_FAST_BYTES_MAX bytes (its bytes start at strAt), or returns false. */
   string(): boolean {
     const n = this.#strLen(this.byte());
     if (n < 0 || n > STRING_FAST_BYTES_MAX || !this.#need(n)) return false;
     this.strAt = this.at;
     this.at += n;
-    return wellFormedUtf8(this.b, this.strAt, this.at);
+    return !this.utf8 || wellFormedUtf8(this.b, this.strAt, this.at);
   }
 
   /**

@@ -38,6 +38,18 @@
  *                values: string | nil | bool | Number forms above
  *   exemplars    fixarray(0)
  *
+ * Deferred UTF-8 (`deferKeyUtf8`, the state machine's apply only): the
+ * strings of a column point's identity (name, description, unit: identAt..
+ * identEnd; attribute keys and values: attrsAt..attrsEnd) are then scanned
+ * for their form and length but not checked as UTF-8, and the columns say so
+ * (keysUnchecked). The entry is then accepted by decodeShardEntry only if
+ * every such string is well-formed, and the caller must establish that
+ * before it stores anything (keyUtf8 per point, allKeysUtf8), or hand the
+ * entry to decodeShardEntry; MetricStore.addColumns does, checking only the
+ * points its raw identity memo does not find (the argument is there). Every
+ * other string (tenant, key, resources, scopes, row points) is checked as
+ * without it.
+ *
  * Pure code; the columns are owned by the caller (one per state machine) and
  * hold a reference to the entry bytes until the next decode.
  *
@@ -122,6 +134,15 @@ export class MetricEntryColumns {
   resourceEnd = new Int32Array(0);
   scopeAt = new Int32Array(0);
   scopeEnd = new Int32Array(0);
+  /**
+   * keysUnchecked says the column points' identity strings were not checked
+   * as UTF-8 (decodeMetricEntry's deferKeyUtf8; see the file comment): until
+   * keyUtf8 or allKeysUtf8 says so, the entry is not known to be one
+   * decodeShardEntry accepts.
+   */
+  keysUnchecked = false;
+  /** #check is the scan keyUtf8 checks this entry's strings with (made on first use per entry). */
+  #check: Scan | null = null;
   #ctx: RowContext | null = null;
   #reader: WireReader | null = null;
 
@@ -131,8 +152,35 @@ export class MetricEntryColumns {
     this.n = 0;
     this.resourceCount = 0;
     this.scopeCount = 0;
+    this.keysUnchecked = false;
+    this.#check = null;
     this.#ctx = null;
     this.#reader = null;
+  }
+
+  /**
+   * keyUtf8 says whether column point i's identity strings (name,
+   * description, unit, attribute keys and string values) are well-formed
+   * UTF-8: the check decodeMetricEntry leaves to its caller under
+   * deferKeyUtf8 (their form and lengths were scanned already).
+   */
+  keyUtf8(i: number): boolean {
+    assert(i >= 0 && i < this.n && this.kind[i] !== KIND_ROW, 'a column point of the entry');
+    const s = (this.#check ??= new Scan(this.bytes));
+    s.at = this.identAt[i] as number;
+    if (!(s.string() && s.string() && s.string())) return false;
+    assert(s.at === this.identEnd[i], 'the identity strings end where the decode found them');
+    s.at = this.attrsAt[i] as number;
+    if (!s.attributes()) return false;
+    assert(s.at === this.attrsEnd[i] && !s.bad, 'the attributes end where the decode found them');
+    return true;
+  }
+
+  /** allKeysUtf8 is keyUtf8 of every column point (true when the decode checked them already). */
+  allKeysUtf8(): boolean {
+    if (!this.keysUnchecked) return true;
+    for (let i = 0; i < this.n; i++) if (this.kind[i] !== KIND_ROW && !this.keyUtf8(i)) return false;
+    return true;
   }
 
   /** release drops the reference to the entry bytes (and decoded rows) once the entry is applied. */
@@ -207,9 +255,14 @@ export class MetricEntryColumns {
   }
 }
 
-/** ColumnarMetricStore is a metrics store that also takes decoded columns (MetricStore.addColumns). */
+/**
+ * ColumnarMetricStore is a metrics store that also takes decoded columns
+ * (MetricStore.addColumns). With c.keysUnchecked, addColumns either finds
+ * every unchecked string well-formed before it stores anything, or stores
+ * nothing and returns null (the entry then goes to decodeShardEntry).
+ */
 export interface ColumnarMetricStore {
-  addColumns(c: MetricEntryColumns, entryTimeMs: number): AddResult;
+  addColumns(c: MetricEntryColumns, entryTimeMs: number): AddResult | null;
 }
 
 /** hasAddColumns says whether a metrics store takes columns (a test double or another store may not). */
@@ -229,15 +282,19 @@ function unpackRange(bytes: Uint8Array, at: number, end: number): unknown {
  * rows, other forms, or any defect): the caller then uses decodeShardEntry.
  * `peek`, when given, is peekEntry's read of this entry's header, used once:
  * the decoder continues from its scan (the same verdict as without it).
+ * `deferKeyUtf8` leaves the UTF-8 check of the column points' identity
+ * strings to the caller (c.keysUnchecked; see the file comment): a true
+ * return then says only that the entry is accepted if those strings are
+ * well-formed.
  */
-export function decodeMetricEntry(bytes: Uint8Array, c: MetricEntryColumns, peek: EntryPeek | null = null): boolean {
+export function decodeMetricEntry(bytes: Uint8Array, c: MetricEntryColumns, peek: EntryPeek | null = null, deferKeyUtf8 = false): boolean {
   assert(peek === null || peek.scan.b === bytes, 'a peek of this entry');
   c.reset(bytes);
   if (bytes.length > L.entryBytesMax) return false;
   const s = peek?.scan ?? new Scan(bytes);
   let ok: boolean;
   try {
-    ok = readEntry(s, c, peek?.header ?? null);
+    ok = readEntry(s, c, peek?.header ?? null, !deferKeyUtf8);
   } catch (err) {
     // A row point (or table entry) the regular reader refuses is ERR_CORRUPTION: decodeShardEntry reports it.
     // A broken invariant of this code (ERR_INTERNAL) is a bug and is not hidden; anything msgpackr throws on a
@@ -250,10 +307,11 @@ export function decodeMetricEntry(bytes: Uint8Array, c: MetricEntryColumns, peek
     return false;
   }
   assert(c.n > 0 && c.n <= L.rowsPerEntryMax, 'a decoded entry has points within the limit');
+  c.keysUnchecked = deferKeyUtf8;
   return true;
 }
 
-function readEntry(s: Scan, c: MetricEntryColumns, peeked: EntryHeader | null): boolean {
+function readEntry(s: Scan, c: MetricEntryColumns, peeked: EntryHeader | null, keyUtf8: boolean): boolean {
   // Tables: checked below, decoded only if a row point or a new series needs them (MetricEntryColumns.context).
   // A peeked header was read by the same readEntryHeader, and the scan stands where it left it.
   const h = peeked ?? readEntryHeader(s);
@@ -299,7 +357,9 @@ function readEntry(s: Scan, c: MetricEntryColumns, peeked: EntryHeader | null): 
   for (let i = 0; i < n; i++) {
     const at = s.at;
     c.pointAt[i] = at;
-    if (!readPointFast(s, c, i, resources, scopes)) {
+    const fast = readPointFast(s, c, i, resources, scopes, keyUtf8);
+    s.utf8 = true; // A point not taken stops wherever it failed; skip() and every later read check UTF-8.
+    if (!fast) {
       s.at = at;
       if (!s.skip(0)) return false;
       c.kind[i] = KIND_ROW;
@@ -312,14 +372,19 @@ function readEntry(s: Scan, c: MetricEntryColumns, peeked: EntryHeader | null): 
   return s.at === s.end && !s.bad;
 }
 
-/** readPointFast reads point i in the fast grammar into the columns, or returns false (the caller rewinds). */
-function readPointFast(s: Scan, c: MetricEntryColumns, i: number, resources: number, scopes: number): boolean {
+/**
+ * readPointFast reads point i in the fast grammar into the columns, or returns
+ * false (the caller rewinds). With keyUtf8 false its identity strings are not
+ * checked as UTF-8 (decodeMetricEntry's deferKeyUtf8); the caller resets s.utf8.
+ */
+function readPointFast(s: Scan, c: MetricEntryColumns, i: number, resources: number, scopes: number, keyUtf8: boolean): boolean {
   if (s.byte() !== 0x9b) return false;
   const ri = s.uint();
   if (ri < 0 || ri >= resources) return false;
   const si = s.uint();
   if (si < 0 || si >= scopes) return false;
   const identAt = s.at;
+  s.utf8 = keyUtf8;
   if (!s.string()) return false;
   const nameAt = s.strAt;
   const nameEnd = s.at;
@@ -351,6 +416,7 @@ function readPointFast(s: Scan, c: MetricEntryColumns, i: number, resources: num
   const attrsAt = s.at;
   if (!s.attributes()) return false;
   const attrsEnd = s.at;
+  s.utf8 = true;
   if (!s.u64Ms()) return false; // startTimeUnixNano
   if (!s.u64Ms()) return false;
   c.tMs[i] = s.ms;

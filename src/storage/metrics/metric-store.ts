@@ -282,6 +282,8 @@ export class MetricStore implements SignalStore<MetricPointRow> {
   readonly #rawHash: RawIdentityHash;
   #resNums = new Int32Array(64);
   #scopeNums = new Int32Array(16);
+  /** #colIds[i] is column point i's series id found by #checkColumns (-1: not found there), for the current entry only. */
+  #colIds = new Int32Array(64);
   readonly #useMemo: boolean;
   readonly #bucketsPerBatch: number;
   /** #lastNs and #lastMs cache the last point time converted (rows of one request mostly share a time). */
@@ -397,8 +399,12 @@ export class MetricStore implements SignalStore<MetricPointRow> {
    * is found by the raw identity memo (raw-identity-memo.ts) from the entry's
    * bytes; on a miss, the point is decoded as a row and resolved as in `add`.
    * Points the decoder kept as rows (histograms, exemplars, …) go through `add`'s path.
+   * When the decoder left the identity strings' UTF-8 check to this call
+   * (c.keysUnchecked), #checkColumns makes it first, and a malformed string
+   * anywhere means null: nothing stored, the caller decodes the entry again
+   * with decodeShardEntry, which reports it as before.
    */
-  addColumns(c: MetricEntryColumns, entryTimeMs: number): AddResult {
+  addColumns(c: MetricEntryColumns, entryTimeMs: number): AddResult | null {
     void entryTimeMs; // As in add.
     const tenant = c.tenant;
     const refusals: RowRefusal[] = [];
@@ -411,8 +417,13 @@ export class MetricStore implements SignalStore<MetricPointRow> {
       tenantNum = this.#rawMemo.tenant(tenant);
       this.#internParts(c);
     }
+    const found = c.keysUnchecked;
+    if (found && !this.#checkColumns(c, tenantNum)) {
+      this.#descBytes = null;
+      return null;
+    }
     for (let i = 0; i < c.n; i++) {
-      const why = c.kind[i] === KIND_ROW ? this.#addRow(head, tenant, c.row(i)) : this.#addColumn(head, c, i, tenantNum);
+      const why = c.kind[i] === KIND_ROW ? this.#addRow(head, tenant, c.row(i)) : this.#addColumn(head, c, i, tenantNum, found ? (this.#colIds[i] as number) : -1);
       if (why === null) continue;
       refused++;
       if (refusals.length < StoreLimits.refusalsReportedMax) refusals.push({ row: i, code: why.code, reason: why.reason });
@@ -431,6 +442,42 @@ export class MetricStore implements SignalStore<MetricPointRow> {
   }
 
   /**
+   * #checkColumns looks every column point of an entry up in the raw identity
+   * memo (#colIds) and checks the identity strings of those it does not find
+   * as UTF-8 (c.keyUtf8), before anything of the entry is stored; false at
+   * the first malformed one. Then c.keysUnchecked is false.
+   *
+   * Why a point the memo finds needs no check: (1) a key enters the memo
+   * only through RawIdentityMemo.set in #addColumn, after a miss, for a
+   * point whose strings were checked: by the decoder (without deferKeyUtf8),
+   * or here, since this pass runs over the whole entry before the pass that
+   * sets; the memo is cleared, never loaded from disk or a peer. (2) A hit
+   * means the point's key bytes equal a stored key's in full: its lengths
+   * and every byte are compared (ByteKeyTable.find: a hash match alone never
+   * answers). (3) The key bytes are the msgpack of name, description and unit
+   * with their headers, and of the attribute list, so equal bytes scan into
+   * the same strings at the same offsets: every string of a found point is
+   * byte for byte a string that was checked when its key was stored.
+   * Resources, scopes and row points are checked by the decoder, always.
+   * Tested by shard-apply-columns.test.ts (malformed strings next to keys
+   * the memo holds, and a planted check that trusts misses too).
+   */
+  #checkColumns(c: MetricEntryColumns, tenantNum: number): boolean {
+    if (this.#colIds.length < c.n) this.#colIds = new Int32Array(Math.max(c.n, 2 * this.#colIds.length));
+    const ids = this.#colIds;
+    for (let i = 0; i < c.n; i++) {
+      if (c.kind[i] === KIND_ROW) continue;
+      const res = tenantNum < 0 ? -1 : (this.#resNums[c.res[i] as number] as number);
+      const scope = tenantNum < 0 ? -1 : (this.#scopeNums[c.scope[i] as number] as number);
+      const id = res >= 0 && scope >= 0 ? this.#rawMemo.get(tenantNum, res, scope, c.kind[i] as number, c.bytes, c.identAt[i] as number, c.identEnd[i] as number, c.attrsAt[i] as number, c.attrsEnd[i] as number) : -1;
+      ids[i] = id;
+      if (id < 0 && !c.keyUtf8(i)) return false;
+    }
+    c.keysUnchecked = false;
+    return true;
+  }
+
+  /**
    * #addColumn adds float point i of the columns (the steps of #addRow, in its
    * order). NB: it reads the point's time from c.tMs at each use instead of
    * keeping it in a local: a float local that lives across the calls below was
@@ -438,12 +485,13 @@ export class MetricStore implements SignalStore<MetricPointRow> {
    * V8 does not inline (#appendAt, FloatHead.pushAt); together 32 B per point of
    * the apply (bench/README.md, issue 5 s18).
    */
-  #addColumn(head: Head, c: MetricEntryColumns, i: number, tenantNum: number): Refusal | null {
+  #addColumn(head: Head, c: MetricEntryColumns, i: number, tenantNum: number, foundId: number): Refusal | null {
     if (!((c.tMs[i] as number) <= CodecLimits.timestampMsAbsMax)) return { code: 'ERR_INVALID_ARGUMENT', reason: `timestamp ${c.tMs[i]} ms past ${CodecLimits.timestampMsAbsMax}` };
     const res = tenantNum < 0 ? -1 : (this.#resNums[c.res[i] as number] as number);
     const scope = tenantNum < 0 ? -1 : (this.#scopeNums[c.scope[i] as number] as number);
     const memo = res >= 0 && scope >= 0;
-    let id = memo ? this.#rawMemo.get(tenantNum, res, scope, c.kind[i] as number, c.bytes, c.identAt[i] as number, c.identEnd[i] as number, c.attrsAt[i] as number, c.attrsEnd[i] as number) : -1;
+    // foundId >= 0: #checkColumns found it (a series id stays one while the store lives); else look up (again) so a miss can `set`.
+    let id = foundId >= 0 ? foundId : memo ? this.#rawMemo.get(tenantNum, res, scope, c.kind[i] as number, c.bytes, c.identAt[i] as number, c.identEnd[i] as number, c.attrsAt[i] as number, c.attrsEnd[i] as number) : -1;
     if (id < 0) {
       const got = this.#seriesOf(c.tenant, c.row(i));
       if (typeof got !== 'number') return got;

@@ -28,7 +28,7 @@
  * and a key that does not fit is simply not remembered.
  *
  * Invariants: every slot holds 0 (empty) or 1 + an entry index < size; an
- * entry's key bytes are keys[keyAt, keyAt + len1 + len2); the slot table's
+ * entry's key bytes are keys[keyAt, keyAt + len1 + len2) (its record's fields); the slot table's
  * load is at most one half; a part number names one byte string until the
  * next clear, and no series entry outlives the part numbers in its key.
  */
@@ -116,22 +116,33 @@ function fmix(h: number): number {
   return h ^ (h >>> 16);
 }
 
+/** R_* are the fields of a ByteKeyTable entry's record, R_STRIDE int32 words each (one record in half a cache line). */
+const R_HASH = 0;
+const R_A = 1;
+const R_B = 2;
+const R_C = 3;
+const R_LEN1 = 4;
+const R_LEN2 = 5;
+const R_KEY_AT = 6;
+const R_VALUE = 7;
+const R_STRIDE = 8;
+
 /**
  * ByteKeyTable maps keys of three integers and two byte ranges to an integer,
- * in columns (typed arrays) and one byte slab: no object per entry.
+ * in one Int32Array of records (R_STRIDE words an entry: hash, the three
+ * integers, the two lengths, where the key bytes are, the value) and one byte
+ * slab: no object per entry. NB: the records were eight parallel arrays (one
+ * per field) until s21; a hit then touched eight cache lines besides the slot
+ * and the key bytes, and the tables of a node's 16 shards do not stay in cache
+ * together (bench/README.md, issue 5 s21). Now a hit touches the slot, one
+ * record and the key bytes.
  */
 export class ByteKeyTable {
   readonly #entriesMax: number;
   readonly #keyBytesMax: number;
   #slots = new Int32Array(64);
-  #hash = new Int32Array(32);
-  #a = new Int32Array(32);
-  #b = new Int32Array(32);
-  #c = new Int32Array(32);
-  #len1 = new Int32Array(32);
-  #len2 = new Int32Array(32);
-  #keyAt = new Int32Array(32);
-  #value = new Int32Array(32);
+  /** #rec holds entry e's fields at e * R_STRIDE + R_*. */
+  #rec = new Int32Array(32 * R_STRIDE);
   #keys = new Uint8Array(4096);
   /** #keysView is a DataView of #keys (made again when #keys grows). */
   #keysView: DataView = new DataView(this.#keys.buffer);
@@ -164,19 +175,23 @@ export class ByteKeyTable {
   /** find is the value of the key hashed as `h` (see `hash`), or -1. */
   find(h: number, a: number, b: number, c: number, bytes: Uint8Array, x0: number, x1: number, y0: number, y1: number): number {
     const slots = this.#slots;
+    const rec = this.#rec;
     const mask = slots.length - 1;
     for (let s = h & mask; ; s = (s + 1) & mask) {
       const e = (slots[s] as number) - 1;
       if (e < 0) return -1;
-      if (this.#hash[e] === h && this.#a[e] === a && this.#b[e] === b && this.#c[e] === c && this.#sameKey(e, bytes, x0, x1, y0, y1)) return this.#value[e] as number;
+      const r = e * R_STRIDE;
+      if (rec[r + R_HASH] === h && rec[r + R_A] === a && rec[r + R_B] === b && rec[r + R_C] === c && this.#sameKey(r, bytes, x0, x1, y0, y1)) return rec[r + R_VALUE] as number;
     }
   }
 
-  #sameKey(e: number, bytes: Uint8Array, x0: number, x1: number, y0: number, y1: number): boolean {
+  /** #sameKey compares the key bytes of the record at `r` with bytes[x0, x1) and bytes[y0, y1). */
+  #sameKey(r: number, bytes: Uint8Array, x0: number, x1: number, y0: number, y1: number): boolean {
+    const rec = this.#rec;
     const n1 = x1 - x0;
     const n2 = y1 - y0;
-    if (this.#len1[e] !== n1 || this.#len2[e] !== n2) return false;
-    const at = this.#keyAt[e] as number;
+    if (rec[r + R_LEN1] !== n1 || rec[r + R_LEN2] !== n2) return false;
+    const at = rec[r + R_KEY_AT] as number;
     const v = viewOf(bytes);
     return sameWords(this.#keys, this.#keysView, at, bytes, v, x0, n1) && sameWords(this.#keys, this.#keysView, at + n1, bytes, v, y0, n2);
   }
@@ -188,7 +203,11 @@ export class ByteKeyTable {
     if (this.#size >= this.#entriesMax || this.#keysUsed + n1 + n2 > this.#keyBytesMax) return false;
     if (2 * (this.#size + 1) > this.#slots.length) this.#rehash(this.#slots.length * 2);
     const e = this.#size;
-    if (e === this.#hash.length) this.#growEntries();
+    if ((e + 1) * R_STRIDE > this.#rec.length) {
+      const grown = new Int32Array(2 * this.#rec.length);
+      grown.set(this.#rec);
+      this.#rec = grown;
+    }
     if (this.#keysUsed + n1 + n2 > this.#keys.length) {
       const grown = new Uint8Array(Math.min(this.#keyBytesMax, Math.max(2 * this.#keys.length, this.#keysUsed + n1 + n2)));
       grown.set(this.#keys.subarray(0, this.#keysUsed));
@@ -199,14 +218,16 @@ export class ByteKeyTable {
     this.#keys.set(bytes.subarray(x0, x1), at);
     this.#keys.set(bytes.subarray(y0, y1), at + n1);
     this.#keysUsed += n1 + n2;
-    this.#hash[e] = h;
-    this.#a[e] = a;
-    this.#b[e] = b;
-    this.#c[e] = c;
-    this.#len1[e] = n1;
-    this.#len2[e] = n2;
-    this.#keyAt[e] = at;
-    this.#value[e] = value;
+    const rec = this.#rec;
+    const r = e * R_STRIDE;
+    rec[r + R_HASH] = h;
+    rec[r + R_A] = a;
+    rec[r + R_B] = b;
+    rec[r + R_C] = c;
+    rec[r + R_LEN1] = n1;
+    rec[r + R_LEN2] = n2;
+    rec[r + R_KEY_AT] = at;
+    rec[r + R_VALUE] = value;
     this.#size++;
     this.#place(e);
     assert(this.#keysUsed <= this.#keyBytesMax, 'key bytes within their bound');
@@ -216,7 +237,7 @@ export class ByteKeyTable {
   #place(e: number): void {
     const slots = this.#slots;
     const mask = slots.length - 1;
-    let s = (this.#hash[e] as number) & mask;
+    let s = (this.#rec[e * R_STRIDE + R_HASH] as number) & mask;
     while (slots[s] !== 0) s = (s + 1) & mask;
     slots[s] = e + 1;
   }
@@ -224,23 +245,6 @@ export class ByteKeyTable {
   #rehash(slotCount: number): void {
     this.#slots = new Int32Array(slotCount);
     for (let e = 0; e < this.#size; e++) this.#place(e);
-  }
-
-  #growEntries(): void {
-    const cap = 2 * this.#hash.length;
-    const grow = (a: Int32Array): Int32Array<ArrayBuffer> => {
-      const g = new Int32Array(cap);
-      g.set(a);
-      return g;
-    };
-    this.#hash = grow(this.#hash);
-    this.#a = grow(this.#a);
-    this.#b = grow(this.#b);
-    this.#c = grow(this.#c);
-    this.#len1 = grow(this.#len1);
-    this.#len2 = grow(this.#len2);
-    this.#keyAt = grow(this.#keyAt);
-    this.#value = grow(this.#value);
   }
 }
 

@@ -59,33 +59,42 @@ export class HeadSlabs {
   }
 }
 
+/** S_* are the fields of a FloatHead series record, S_STRIDE int32 words each (one record in half a cache line; words 5-7 unused). */
+const S_N = 0;
+const S_SLAB = 1;
+const S_START = 2;
+const S_OFF = 3;
+const S_END = 4;
+const S_STRIDE = 8;
+
 /**
  * FloatHead is the float samples of every series of one head, strictly
  * increasing in t per series, in chunks of (t, v) pairs cut from the head's
  * slabs: chunk sizes double from CHUNK_SAMPLES_FIRST to CHUNK_SAMPLES_MAX, and
- * a full chunk is kept, not copied. Per-series state is a few Int32Array
- * columns indexed by series id (the current chunk's slab, start, end and
- * write offset, the sample count) instead of an object with array views per
- * series: the append path of bench/apply.ts touched three objects per sample
- * before (the columns object, its chunk view, the chunk), each a cache miss
- * when series interleave (time-major ingest), and now touches a few small
- * dense columns and the chunk. Full chunks are listed per series as
- * (slab, offset, samples) triples. Memory: at most 2 × 16 B per sample +
- * 16 × CHUNK_SAMPLES_FIRST B per series (plus the slabs' unused tails) and
- * 20 B per series id below the largest; the head's accounted 16 B per sample
+ * a full chunk is kept, not copied. Per-series state is one record of
+ * S_STRIDE int32 words per series id in one Int32Array (the sample count, the
+ * current chunk's slab, start, write offset and end) instead of an object with
+ * array views per series: the append path of bench/apply.ts touched three
+ * objects per sample before (the columns object, its chunk view, the chunk),
+ * each a cache miss when series interleave (time-major ingest), and now
+ * touches one record's cache line and the chunk. NB: until s21 the record's
+ * fields were five parallel columns, five cache lines per append (bench/README.md,
+ * issue 5 s21). Full chunks are listed per series as (slab, offset, samples)
+ * triples. Memory: at most 2 × 16 B per sample + 16 × CHUNK_SAMPLES_FIRST B
+ * per series (plus the slabs' unused tails) and 4 × S_STRIDE = 32 B per
+ * series id below the largest; the head's accounted 16 B per sample
  * (MetricStoreLimits.headSampleBytes) counts the data, as before.
  *
- * Invariants: n[id] > 0 exactly for the ids in #ids; then the current chunk
- * holds at least one sample (a new chunk is cut only to append), so the last
- * sample is at off[id] - 2 in slabs[slab[id]]; start[id] <= off[id] <= end[id].
+ * Invariants (n, slab, start, off, end: series id's record fields S_*): n > 0
+ * exactly for the ids in #ids; then the current chunk holds at least one
+ * sample (a new chunk is cut only to append), so the last sample is at off - 2
+ * in slabs[slab]; start <= off <= end.
  */
 export class FloatHead {
   readonly #slabs = new HeadSlabs();
-  #n = new Int32Array(0);
-  #slab = new Int32Array(0);
-  #start = new Int32Array(0);
-  #off = new Int32Array(0);
-  #end = new Int32Array(0);
+  /** #rec holds series id's fields at id * S_STRIDE + S_*; #cap is how many records it has room for. */
+  #rec = new Int32Array(0);
+  #cap = 0;
   /** #full[id] is the full chunks of series id, as flat (slab, offset, samples) triples. */
   readonly #full: (number[] | undefined)[] = [];
   /** #ids is the series with samples, in first-push order. */
@@ -112,67 +121,64 @@ export class FloatHead {
     assert(i >= 0 && i < ts.length && i < vs.length, 'a sample of the columns');
     const t = ts[i] as number;
     const v = vs[i] as number;
-    if (id >= this.#n.length) this.#grow(id + 1);
-    const n = this.#n[id] as number;
+    if (id >= this.#cap) this.#grow(id + 1);
+    const rec = this.#rec;
+    const r = id * S_STRIDE;
+    const n = rec[r + S_N] as number;
     let off: number;
     let slab: Float64Array;
     if (n === 0) {
-      off = this.#cut(id, CHUNK_SAMPLES_FIRST);
-      slab = this.#slabs.slabs[this.#slab[id] as number] as Float64Array;
+      off = this.#cut(r, CHUNK_SAMPLES_FIRST);
+      slab = this.#slabs.slabs[rec[r + S_SLAB] as number] as Float64Array;
       this.#ids.push(id);
     } else {
-      off = this.#off[id] as number;
-      slab = this.#slabs.slabs[this.#slab[id] as number] as Float64Array;
+      off = rec[r + S_OFF] as number;
+      slab = this.#slabs.slabs[rec[r + S_SLAB] as number] as Float64Array;
       const lastT = slab[off - 2] as number;
       if (t === lastT) {
         slab[off - 1] = v;
         return false;
       }
       assert(t > lastT, 'head samples are increasing');
-      if (off === this.#end[id]) {
-        const start = this.#start[id] as number;
+      if (off === rec[r + S_END]) {
+        const start = rec[r + S_START] as number;
         const samples = (off - start) / 2;
         let full = this.#full[id];
         if (full === undefined) this.#full[id] = full = [];
-        full.push(this.#slab[id] as number, start, samples);
-        off = this.#cut(id, Math.min(2 * samples, CHUNK_SAMPLES_MAX));
-        slab = this.#slabs.slabs[this.#slab[id] as number] as Float64Array;
+        full.push(rec[r + S_SLAB] as number, start, samples);
+        off = this.#cut(r, Math.min(2 * samples, CHUNK_SAMPLES_MAX));
+        slab = this.#slabs.slabs[rec[r + S_SLAB] as number] as Float64Array;
       }
     }
     slab[off] = t;
     slab[off + 1] = v;
-    this.#off[id] = off + 2;
-    this.#n[id] = n + 1;
+    rec[r + S_OFF] = off + 2;
+    rec[r + S_N] = n + 1;
     return true;
   }
 
-  /** #cut gives series id a new current chunk of `samples` samples and returns its offset. */
-  #cut(id: number, samples: number): number {
+  /** #cut gives the series whose record is at `r` a new current chunk of `samples` samples and returns its offset. */
+  #cut(r: number, samples: number): number {
     const off = this.#slabs.take(samples);
-    this.#slab[id] = this.#slabs.slab;
-    this.#start[id] = off;
-    this.#off[id] = off;
-    this.#end[id] = off + 2 * samples;
+    const rec = this.#rec;
+    rec[r + S_SLAB] = this.#slabs.slab;
+    rec[r + S_START] = off;
+    rec[r + S_OFF] = off;
+    rec[r + S_END] = off + 2 * samples;
     return off;
   }
 
   #grow(size: number): void {
-    const cap = Math.max(size, 2 * this.#n.length, 1024);
-    const grow = (a: Int32Array): Int32Array<ArrayBuffer> => {
-      const g = new Int32Array(cap);
-      g.set(a);
-      return g;
-    };
-    this.#n = grow(this.#n);
-    this.#slab = grow(this.#slab);
-    this.#start = grow(this.#start);
-    this.#off = grow(this.#off);
-    this.#end = grow(this.#end);
+    const cap = Math.max(size, 2 * this.#cap, 1024);
+    const g = new Int32Array(cap * S_STRIDE);
+    g.set(this.#rec);
+    this.#rec = g;
+    this.#cap = cap;
   }
 
   /** get is series id's samples (a view for reads and flushes), or undefined when it has none. */
   get(id: number): FloatColumns | undefined {
-    return id < this.#n.length && (this.#n[id] as number) > 0 ? new FloatColumns(this, id) : undefined;
+    return this.samplesOf(id) > 0 ? new FloatColumns(this, id) : undefined;
   }
 
   /** keys is the ids with samples, in the order they first got one. */
@@ -182,7 +188,7 @@ export class FloatHead {
 
   /** samplesOf is series id's sample count. */
   samplesOf(id: number): number {
-    return id < this.#n.length ? (this.#n[id] as number) : 0;
+    return id < this.#cap ? (this.#rec[id * S_STRIDE + S_N] as number) : 0;
   }
 
   /** copyOut copies series id's samples into ts and vs (each at least samplesOf(id) long). */
@@ -197,9 +203,10 @@ export class FloatHead {
     };
     const full = this.#full[id] ?? [];
     for (let k = 0; k < full.length; k += 3) copy(slabs[full[k] as number] as Float64Array, full[k + 1] as number, full[k + 2] as number);
-    const start = this.#start[id] as number;
-    copy(slabs[this.#slab[id] as number] as Float64Array, start, ((this.#off[id] as number) - start) / 2);
-    assert(j === this.#n[id], 'every sample copied');
+    const r = id * S_STRIDE;
+    const start = this.#rec[r + S_START] as number;
+    copy(slabs[this.#rec[r + S_SLAB] as number] as Float64Array, start, ((this.#rec[r + S_OFF] as number) - start) / 2);
+    assert(j === this.#rec[r + S_N], 'every sample copied');
   }
 }
 

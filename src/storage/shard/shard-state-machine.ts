@@ -341,21 +341,30 @@ export class ShardStateMachine implements DurableStateMachine {
    * store's columnar path (metric-entry.ts; the same result and stored state
    * as the rows path below, without a row object per point), or returns null
    * when the entry is not one that path takes: #applyEntry then decodes it
-   * with decodeShardEntry, which also reports any defect.
+   * with decodeShardEntry, which also reports any defect. The decode leaves
+   * the UTF-8 check of the points' identity strings to addColumns (which
+   * skips it for series its memo finds: the argument is at
+   * MetricStore.#checkColumns), or, for a duplicate, to allKeysUtf8 here: a
+   * duplicate with a malformed string is answered as decodeShardEntry answers it.
    */
   #applyMetricColumns(data: Uint8Array, peek: EntryPeek): ShardApplyResult | null {
     const metrics = this.#stores.metrics;
     if (!hasAddColumns(metrics)) return null;
     const c = this.#metricColumns;
-    if (!decodeMetricEntry(data, c, peek)) return null;
+    if (!decodeMetricEntry(data, c, peek, true)) return null;
     const zero = { accepted: 0, refused: 0 };
     this.#window.expire(c.leaderTimeMs);
     if (this.#window.seen(c.idempotencyKey, c.part)) {
+      const wellFormed = c.allKeysUtf8();
       c.release();
-      return { duplicate: true, invalid: null, spans: zero, points: zero, logs: zero, refusals: [] };
+      return wellFormed ? { duplicate: true, invalid: null, spans: zero, points: zero, logs: zero, refusals: [] } : null;
     }
     const t = c.leaderTimeMs;
     const r = metrics.addColumns(c, t);
+    if (r === null) {
+      c.release(); // A malformed identity string: nothing was stored.
+      return null;
+    }
     assert(r.accepted + r.refused === c.n, 'every point is accepted or refused');
     const refusals: ApplyRefusal[] = [];
     for (const f of r.refusals) {
