@@ -85,7 +85,7 @@ for (const path of ['rows', 'entry columns'] as const) {
       } else {
         const bytes = encodeShardEntry({ version: SHARD_ENTRY_VERSION, tenant: 't', idempotencyKey: (k + 1).toString(16).padStart(16, '0'), part: 0, parts: 1, leaderTimeMs: T0, spans: [], points, logs: [] });
         t.ok(decodeMetricEntry(bytes, c), `entry ${k} taken by the columns`);
-        t.equal(store.addColumns(c, T0).refused, 0);
+        t.equal(store.addColumns(c, T0)?.refused, 0, `entry ${k} applied from its columns`);
       }
     }
     const check = async (when: string): Promise<void> => {
