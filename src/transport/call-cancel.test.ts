@@ -24,6 +24,12 @@ interface StepRun {
   aborted: number;
 }
 
+/**
+ * stepHandler works in steps (one event-loop turn each) until its cancel,
+ * checking it between steps like a shard part between blocks; `steps`
+ * bounds a run that is never cancelled. A handler that does not honour its
+ * cancel (the planted bug) runs on IGNORED_CHECKS more checks after it.
+ */
 function stepHandler(run: StepRun, steps: number, honourCancel: boolean): (payload: Uint8Array, ctx: CallContext) => Promise<Uint8Array> {
   return async (_payload, ctx) => {
     run.started++;
@@ -33,7 +39,7 @@ function stepHandler(run: StepRun, steps: number, honourCancel: boolean): (paylo
         // The check: a shard part's budget check between blocks.
         if (ctx.signal.aborted) {
           checksAfter++;
-          if (honourCancel) break;
+          if (honourCancel || checksAfter >= IGNORED_CHECKS) break;
         }
         await new Promise((r) => setImmediate(r));
       }
@@ -47,7 +53,10 @@ function stepHandler(run: StepRun, steps: number, honourCancel: boolean): (paylo
   };
 }
 
-const STEPS = 2000;
+const IGNORED_CHECKS = 50;
+
+/** STEPS bounds a handler nobody cancels: far more event-loop turns than any test waits for its cancel (no test waits on time). */
+const STEPS = 10_000_000;
 
 t.test('a cancelled call stops its handler on the peer at its next check; counters and maps agree', async (t) => {
   const nodes = await startCluster(2, 31);
@@ -106,7 +115,7 @@ t.test('planted: a handler that ignores its cancel runs on, and the check above 
   const [n1, n2] = nodes;
   if (n1 === undefined || n2 === undefined) throw new Error('two nodes');
   const run: StepRun = { started: 0, finished: 0, checksAfterAbort: 0, checksAfterAbortMax: 0, aborted: 0 };
-  n2.transport.handle('steps', stepHandler(run, 200, false));
+  n2.transport.handle('steps', stepHandler(run, STEPS, false));
   await waitFor(() => n1.transport.peerStatus(2)?.state === 'connected', 'connected');
   const abort = new AbortController();
   const call = n1.transport.call(2, 'steps', new Uint8Array(0), 60_000, abort.signal).catch(() => undefined);
