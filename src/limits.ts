@@ -310,6 +310,8 @@ export const TransportLimits = {
   callDeadlineMsMax: 10 * 60 * 1000,
   /** callMethodBytesMax bounds the UTF-8 method name of a unary call. */
   callMethodBytesMax: 256,
+  /** callCancelBytesMax bounds a CallCancel payload ([version, callId] packs to at most 7 bytes); a longer one refuses the connection. */
+  callCancelBytesMax: 32,
   /** faultDelayMsMax bounds the injected per-peer delay. */
   faultDelayMsMax: 60_000,
   /** faultDelayedFramesMax bounds the frames held by an injected delay for one peer; more are dropped. */

@@ -73,6 +73,7 @@ import { InlinePreparer } from './otlp/prepare-parts.js';
 import { SHARD_PROPOSE, ShardWriter } from './otlp/shard-writer.js';
 import { TraceLookup } from './trace-lookup.js';
 import { TraceSearch, tempoSearchJson } from './query/trace-search.js';
+import { ShardPartCounters } from './query/shard-fanout.js';
 import type { FanoutDeps } from './query/shard-fanout.js';
 import { TraceTags } from './query/trace-tags.js';
 import type { TagsResult } from './query/trace-tags.js';
@@ -341,6 +342,7 @@ export class OtlpdbNode implements ApiSource {
   readonly #opts: OtlpdbNodeOptions;
   readonly #driver: MultiRaftDriver;
   readonly #transport: PeerTransport;
+  readonly #shardParts = new ShardPartCounters();
   readonly #shards: ShardService;
   readonly #writer: ShardWriter;
   readonly #ingester: Ingester;
@@ -429,8 +431,10 @@ export class OtlpdbNode implements ApiSource {
       itemLimits: this.#itemLimits,
       plantAckBeforeCommit: plants.has('ack-before-commit'),
     });
-    // Every shard-wide read routes the same way; each gets its own seeded jitter.
+    // Every shard-wide read routes the same way; each gets its own seeded jitter; one count of their shard parts.
+    const parts = this.#shardParts;
     const readDeps = (salt: number): FanoutDeps => ({
+      parts,
       self: opts.id,
       transport,
       driver: () => driver,
@@ -872,6 +876,11 @@ export class OtlpdbNode implements ApiSource {
   }
 
   /** transportMetrics returns the transport's counters. */
+  /** shardParts counts this node's shard parts running now and those their caller cancelled (otlpdb_shard_parts_*). */
+  shardParts(): { readonly running: number; readonly cancelled: number } {
+    return { running: this.#shardParts.running, cancelled: this.#shardParts.cancelled };
+  }
+
   transportMetrics(): TransportMetrics {
     return this.#transport.metrics();
   }

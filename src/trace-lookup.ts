@@ -148,7 +148,7 @@ export class TraceLookup {
     const [outcome] = await fanOut(this.#d, BOUNDS, plan.targets, {
       what: 'trace lookup',
       here: (shard, deadlineMs) => this.readHere(shard, tenant, traceId, Math.max(1, Math.floor(deadlineMs - this.#d.nowMs()))),
-      remote: async (peer, shard, timeoutMs) => decodeTraceAnswer(await this.#d.transport.call(peer, SHARD_TRACE_BY_ID, packr.pack([shard, tenant, traceId]), timeoutMs)),
+      remote: async (peer, shard, timeoutMs, parts) => decodeTraceAnswer(await this.#d.transport.call(peer, SHARD_TRACE_BY_ID, packr.pack([shard, tenant, traceId]), timeoutMs, parts)),
     }, signal);
     assert(outcome !== undefined, 'one outcome');
     if ('answer' in outcome) return { ...outcome.answer, shard: outcome.shard };

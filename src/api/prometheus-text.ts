@@ -204,6 +204,15 @@ export function prometheusText(source: ApiSource): string {
   families.push(...transportFamilies(node, source.transportMetrics()));
   const peers = source.peerMetrics?.();
   if (peers !== undefined) families.push(...peerFamilies(node, peers));
+  const parts = source.shardParts?.();
+  if (parts !== undefined) {
+    families.push(simple('otlpdb_shard_parts_running', 'gauge', 'Shard parts of queries (searches, reads) this node is serving now.', [{ labels: { node }, value: parts.running }]));
+    families.push(
+      simple('otlpdb_shard_parts_cancelled_total', 'counter', 'Shard parts this node stopped because their caller cancelled them (its query answered or its client went away).', [
+        { labels: { node }, value: parts.cancelled },
+      ]),
+    );
+  }
   const inboxDropped = source.inboxDropped?.();
   if (inboxDropped !== undefined) {
     families.push(

@@ -86,6 +86,8 @@ export interface ApiSource {
   walSyncHistogram?(): WalSyncHistogram | undefined;
   /** peerMetrics returns the transport's per-peer counters (PeerTransport.peerMetrics); absent, /metrics omits them. */
   peerMetrics?(): ReadonlyMap<NodeId, PeerMetrics>;
+  /** shardParts counts the node's shard parts running and those their caller cancelled; absent, /metrics omits them. */
+  shardParts?(): { readonly running: number; readonly cancelled: number };
   /** inboxDropped counts messages the node dropped because its receive inbox was full; absent, /metrics omits it. */
   inboxDropped?(): number;
   /** admin serves the fault-injection admin routes; absent, they answer 503 ERR_UNAVAILABLE. */

@@ -62,6 +62,8 @@ export interface ShardSearchDeps {
   readonly plants?: SearchPlants;
   /** bytesScannedMax overrides LogSearchLimits.bytesScannedMaxPerShard (tests). */
   readonly bytesScannedMax?: number;
+  /** signal is the part's cancel (its caller gave up), checked with the deadline. */
+  readonly signal?: AbortSignal;
 }
 
 /** searchShard runs one shard's part of a search (see the file comment). */
@@ -105,6 +107,7 @@ export async function searchShard(d: ShardSearchDeps, req: ShardSearchRequest): 
   );
   try {
     for await (const hits of gen) {
+      if (d.signal?.aborted === true) throw new OtlpdbError('ERR_UNAVAILABLE', 'the shard part of the log search was cancelled by its caller', { cancelled: true });
       if (d.nowMs() > d.deadlineMs) throw new OtlpdbError('ERR_TIMEOUT', 'the shard part of the log search ran out of time');
       for (const h of hits) entries.push(logEntryOf(h.row));
       if (scan.bytesRead > bytesMax && entries.length < req.limit) {
@@ -160,7 +163,7 @@ export class LogSearch {
   register(): void {
     this.#d.transport.handle(SHARD_LOGS_SEARCH, async (payload, ctx) => {
       const r = decodeSearchRequest(payload);
-      return encodeEntriesAnswer(await this.#here(r.header, r.req, this.#d.nowMs() + Math.min(L.shardCallMs, ctx.deadlineMs)));
+      return encodeEntriesAnswer(await this.#here(r.header, r.req, this.#d.nowMs() + Math.min(L.shardCallMs, ctx.deadlineMs), ctx.signal));
     });
   }
 
@@ -173,9 +176,14 @@ export class LogSearch {
       req.consistency,
       {
         what: 'log search',
-        here: async (shard, deadlineMs) => decodeEntriesAnswer(encodeEntriesAnswer(await this.#here({ group: shard, tenant, consistency: req.consistency }, part, deadlineMs)), part.direction, part.limit),
-        remote: async (peer, shard, timeoutMs) =>
-          decodeEntriesAnswer(await this.#d.transport.call(peer, SHARD_LOGS_SEARCH, encodeSearchRequest({ group: shard, tenant, consistency: req.consistency }, part), timeoutMs), part.direction, part.limit),
+        here: async (shard, deadlineMs, parts) =>
+          decodeEntriesAnswer(encodeEntriesAnswer(await this.#here({ group: shard, tenant, consistency: req.consistency }, part, deadlineMs, parts)), part.direction, part.limit),
+        remote: async (peer, shard, timeoutMs, parts) =>
+          decodeEntriesAnswer(
+            await this.#d.transport.call(peer, SHARD_LOGS_SEARCH, encodeSearchRequest({ group: shard, tenant, consistency: req.consistency }, part), timeoutMs, parts),
+            part.direction,
+            part.limit,
+          ),
       },
       signal,
     );
@@ -183,12 +191,19 @@ export class LogSearch {
     return mergeSearchAnswers(outcomes, req.direction, req.limit);
   }
 
-  #here(h: ShardCallHeader, req: ShardSearchRequest, deadlineMs: number): Promise<ShardEntriesAnswer> {
-    return runHere(this.#d, h.group as GroupId, h.consistency, deadlineMs, (read: ShardRead) => {
-      const store = read.stores.logs;
-      assert(store instanceof LogStore, 'the logs store is a LogStore');
-      return searchShard({ store, kv: read.kv, tenant: h.tenant, deadlineMs, nowMs: this.#d.nowMs, plants: this.#plants }, req);
-    });
+  #here(h: ShardCallHeader, req: ShardSearchRequest, deadlineMs: number, signal: AbortSignal): Promise<ShardEntriesAnswer> {
+    return runHere(
+      this.#d,
+      h.group as GroupId,
+      h.consistency,
+      deadlineMs,
+      (read: ShardRead) => {
+        const store = read.stores.logs;
+        assert(store instanceof LogStore, 'the logs store is a LogStore');
+        return searchShard({ store, kv: read.kv, tenant: h.tenant, deadlineMs, nowMs: this.#d.nowMs, plants: this.#plants, signal }, req);
+      },
+      signal,
+    );
   }
 }
 

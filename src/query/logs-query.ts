@@ -105,15 +105,15 @@ export class LogsQuery {
     const deadline = (ctxMs: number): number => this.#d.nowMs() + Math.min(L.shardCallMs, ctxMs);
     this.#d.transport.handle(SHARD_LOGS_SELECT, async (payload, ctx) => {
       const r = decodeSelectRequest(payload);
-      return encodeEntriesAnswer(await this.#selectHere(r.header, r.req, deadline(ctx.deadlineMs)));
+      return encodeEntriesAnswer(await this.#selectHere(r.header, r.req, deadline(ctx.deadlineMs), ctx.signal));
     });
     this.#d.transport.handle(SHARD_LOGS_EVAL, async (payload, ctx) => {
       const r = decodeEvalRequest(payload);
-      return encodeEvalAnswer(await this.#evalHere(r.header, r.req, deadline(ctx.deadlineMs)));
+      return encodeEvalAnswer(await this.#evalHere(r.header, r.req, deadline(ctx.deadlineMs), ctx.signal));
     });
     this.#d.transport.handle(SHARD_LOGS_LABELS, async (payload, ctx) => {
       const r = decodeLabelsRequest(payload);
-      const a = await this.#labelsHere(r.header, r.read, deadline(ctx.deadlineMs));
+      const a = await this.#labelsHere(r.header, r.read, deadline(ctx.deadlineMs), ctx.signal);
       return encodeLabelsAnswer(a.stats, a.result);
     });
   }
@@ -127,8 +127,8 @@ export class LogsQuery {
   fan<A>(
     what: string,
     consistency: Consistency,
-    here: (h: ShardCallHeader, deadlineMs: number) => Promise<A>,
-    remote: (h: ShardCallHeader, peer: number, timeoutMs: number) => Promise<A>,
+    here: (h: ShardCallHeader, deadlineMs: number, signal: AbortSignal) => Promise<A>,
+    remote: (h: ShardCallHeader, peer: number, timeoutMs: number, signal: AbortSignal) => Promise<A>,
     tenant: string,
     signal: AbortSignal,
     only: ReadonlySet<number> | null = null,
@@ -139,8 +139,8 @@ export class LogsQuery {
       only === null ? consistency : everyShard(this.#d, consistency).filter((t) => only.has(t.shard)),
       {
         what,
-        here: (shard, deadlineMs) => here({ group: shard, tenant, consistency }, deadlineMs),
-        remote: (peer, shard, timeoutMs) => remote({ group: shard, tenant, consistency }, peer, timeoutMs),
+        here: (shard, deadlineMs, parts) => here({ group: shard, tenant, consistency }, deadlineMs, parts),
+        remote: (peer, shard, timeoutMs, parts) => remote({ group: shard, tenant, consistency }, peer, timeoutMs, parts),
       },
       signal,
     );
@@ -151,8 +151,8 @@ export class LogsQuery {
     return this.fan(
       'log select',
       consistency,
-      async (h, deadlineMs) => decodeEntriesAnswer(encodeEntriesAnswer(await this.#selectHere(h, req, deadlineMs)), req.direction, req.limit),
-      async (h, peer, timeoutMs) => decodeEntriesAnswer(await this.#d.transport.call(peer, SHARD_LOGS_SELECT, encodeSelectRequest(h, req), timeoutMs), req.direction, req.limit),
+      async (h, deadlineMs, parts) => decodeEntriesAnswer(encodeEntriesAnswer(await this.#selectHere(h, req, deadlineMs, parts)), req.direction, req.limit),
+      async (h, peer, timeoutMs, parts) => decodeEntriesAnswer(await this.#d.transport.call(peer, SHARD_LOGS_SELECT, encodeSelectRequest(h, req), timeoutMs, parts), req.direction, req.limit),
       tenant,
       signal,
     );
@@ -163,8 +163,8 @@ export class LogsQuery {
     return this.fan(
       'log query',
       consistency,
-      async (h, deadlineMs) => decodeEvalAnswer(encodeEvalAnswer(await this.#evalHere(h, req, deadlineMs)), req),
-      async (h, peer, timeoutMs) => decodeEvalAnswer(await this.#d.transport.call(peer, SHARD_LOGS_EVAL, encodeEvalRequest(h, req), timeoutMs), req),
+      async (h, deadlineMs, parts) => decodeEvalAnswer(encodeEvalAnswer(await this.#evalHere(h, req, deadlineMs, parts)), req),
+      async (h, peer, timeoutMs, parts) => decodeEvalAnswer(await this.#d.transport.call(peer, SHARD_LOGS_EVAL, encodeEvalRequest(h, req), timeoutMs, parts), req),
       tenant,
       signal,
       only,
@@ -186,11 +186,11 @@ export class LogsQuery {
     const outcomes = await this.fan(
       'label read',
       consistency,
-      async (h, deadlineMs) => {
-        const a = await this.#labelsHere(h, read, deadlineMs);
+      async (h, deadlineMs, parts) => {
+        const a = await this.#labelsHere(h, read, deadlineMs, parts);
         return decodeLabelsAnswer(encodeLabelsAnswer(a.stats, a.result), read);
       },
-      async (h, peer, timeoutMs) => decodeLabelsAnswer(await this.#d.transport.call(peer, SHARD_LOGS_LABELS, encodeLabelsRequest(h, read), timeoutMs), read),
+      async (h, peer, timeoutMs, parts) => decodeLabelsAnswer(await this.#d.transport.call(peer, SHARD_LOGS_LABELS, encodeLabelsRequest(h, read), timeoutMs, parts), read),
       tenant,
       signal,
     );
@@ -209,22 +209,23 @@ export class LogsQuery {
     return { result: mergeLabels(read, results, stats), stats };
   }
 
-  async #selectHere(h: ShardCallHeader, req: SelectLogsRequest, deadlineMs: number): Promise<ShardEntriesAnswer> {
+  // The parts below check their cancel (the caller gave up) where the source checks its deadline: between blocks.
+  async #selectHere(h: ShardCallHeader, req: SelectLogsRequest, deadlineMs: number, signal: AbortSignal): Promise<ShardEntriesAnswer> {
     checkSelect(req);
-    return this.#onShard(h, deadlineMs, async (read) => {
+    return this.#onShard(h, deadlineMs, signal, async (read) => {
       const src = this.#shardSource(read, h.tenant, deadlineMs);
       const entries: LogEntry[] = [];
-      for await (const batch of src.select(req, new AbortController().signal)) for (const e of batch) entries.push(e);
+      for await (const batch of src.select(req, signal)) for (const e of batch) entries.push(e);
       return { cut: false, stats: src.scan, entriesRead: src.stats.entriesRead, entries };
     });
   }
 
-  async #evalHere(h: ShardCallHeader, req: LogShardEvalRequest, deadlineMs: number): Promise<ShardEvalAnswer> {
+  async #evalHere(h: ShardCallHeader, req: LogShardEvalRequest, deadlineMs: number, signal: AbortSignal): Promise<ShardEvalAnswer> {
     const engine = this.#engine;
     if (engine === null) throw engineMissing();
-    return this.#onShard(h, deadlineMs, async (read) => {
+    return this.#onShard(h, deadlineMs, signal, async (read) => {
       const src = this.#shardSource(read, h.tenant, deadlineMs);
-      const a: LogShardAnswer = await engine.evaluateShardPart(req, src, new AbortController().signal);
+      const a: LogShardAnswer = await engine.evaluateShardPart(req, src, signal);
       if (a.kind === 'entries') {
         const entries = this.#plantDropMetadata ? a.entries.map((e) => ({ ...e, metadata: [] })) : a.entries;
         return { kind: 'entries', cut: false, stats: src.scan, entriesRead: src.stats.entriesRead, entries };
@@ -233,8 +234,8 @@ export class LogsQuery {
     });
   }
 
-  async #labelsHere(h: ShardCallHeader, read: LabelsRead, deadlineMs: number): Promise<{ stats: ScanStats; result: LabelsResult }> {
-    return this.#onShard(h, deadlineMs, async (r) => {
+  async #labelsHere(h: ShardCallHeader, read: LabelsRead, deadlineMs: number, signal: AbortSignal): Promise<{ stats: ScanStats; result: LabelsResult }> {
+    return this.#onShard(h, deadlineMs, signal, async (r) => {
       const store = logStoreOf(r);
       const stats = newScanStats();
       const range = { startNs: read.startNs, endNs: read.endNs };
@@ -262,8 +263,8 @@ export class LogsQuery {
     });
   }
 
-  #onShard<T>(h: ShardCallHeader, deadlineMs: number, fn: (read: ShardRead) => Promise<T>): Promise<T> {
-    return runHere(this.#d, h.group as GroupId, h.consistency, deadlineMs, fn);
+  #onShard<T>(h: ShardCallHeader, deadlineMs: number, signal: AbortSignal, fn: (read: ShardRead) => Promise<T>): Promise<T> {
+    return runHere(this.#d, h.group as GroupId, h.consistency, deadlineMs, fn, signal);
   }
 
   #shardSource(read: ShardRead, tenant: string, deadlineMs: number): ShardLogSource {

@@ -115,17 +115,17 @@ export class MetricsRead {
     this.#d.transport.handle(SHARD_METRICS_READ, async (payload, ctx) => {
       const r = decodeMetricsRequest(payload);
       const deadline = this.#d.nowMs() + Math.min(L.shardCallMs, ctx.deadlineMs);
-      return encodeMetricsAnswer(await this.#runHere(r, deadline));
+      return encodeMetricsAnswer(await this.#runHere(r, deadline, undefined, ctx.signal));
     });
     // Every part starts at once (each runHere asks for its barrier before its first await), so one driver iteration carries them all.
     // The parts share one deadline, so their evaluations share one abort and one timer (a part's own would fire at the same time).
     this.#d.transport.handle(SHARD_METRICS_READ_BATCH, async (payload, ctx) => {
       const parts = decodeBatchRequest(payload).map(decodeMetricsRequest);
       const deadline = this.#d.nowMs() + Math.min(L.shardCallMs, ctx.deadlineMs);
-      const stop = parts.some((r) => r.op === 'eval') ? deadlineAbort(deadline - this.#d.nowMs()) : null;
+      const stop = parts.some((r) => r.op === 'eval') ? deadlineAbort(deadline - this.#d.nowMs(), ctx.signal) : null;
       let settled: PromiseSettledResult<MetricsShardAnswer>[];
       try {
-        settled = await Promise.allSettled(parts.map((r) => this.#runHere(r, deadline, stop?.signal)));
+        settled = await Promise.allSettled(parts.map((r) => this.#runHere(r, deadline, stop?.signal, ctx.signal)));
       } finally {
         stop?.clear();
       }
@@ -189,14 +189,18 @@ export class MetricsRead {
       consistency,
       {
         what: 'metrics read',
-        here: (shard, deadlineMs) => this.readHere({ ...part, group: shard, tenant, consistency, budget } as MetricsShardRequest, deadlineMs),
-        remote: async (peer, shard, timeoutMs) =>
-          decodeMetricsAnswer(await this.#d.transport.call(peer, SHARD_METRICS_READ, encodeMetricsRequest({ ...part, group: shard, tenant, consistency, budget } as MetricsShardRequest), timeoutMs), budget, gridStepsOf(part)),
-        batch: async (peer, shards, timeoutMs) => {
+        here: (shard, deadlineMs, parts) => this.readHere({ ...part, group: shard, tenant, consistency, budget } as MetricsShardRequest, deadlineMs, parts),
+        remote: async (peer, shard, timeoutMs, parts) =>
+          decodeMetricsAnswer(
+            await this.#d.transport.call(peer, SHARD_METRICS_READ, encodeMetricsRequest({ ...part, group: shard, tenant, consistency, budget } as MetricsShardRequest), timeoutMs, parts),
+            budget,
+            gridStepsOf(part),
+          ),
+        batch: async (peer, shards, timeoutMs, parts) => {
           const req = encodeBatchRequest(shards.map((shard) => encodeMetricsRequest({ ...part, group: shard, tenant, consistency, budget } as MetricsShardRequest)));
           let answer: Uint8Array;
           try {
-            answer = await this.#d.transport.call(peer, SHARD_METRICS_READ_BATCH, req, timeoutMs);
+            answer = await this.#d.transport.call(peer, SHARD_METRICS_READ_BATCH, req, timeoutMs, parts);
           } catch (err) {
             // A peer that refuses the whole call (an older node without the method) is asked for each part alone.
             if (err instanceof OtlpdbError && err.code === 'ERR_INVALID_ARGUMENT') return shards.map(() => askAlone(`node ${peer} refused the batch: ${err.message}`));
@@ -248,10 +252,11 @@ export class MetricsRead {
    * copied out of the shard's pooled ones). A grid answer, whose columns
    * are its own (metrics-shard-read.ts asserts it), is answered as it is,
    * refused past answerBytesMax as its encoding would be: its values are
-   * not copied twice to arrive where they already are.
+   * not copied twice to arrive where they already are. `cancel` is the
+   * part's cancel (its caller gave up).
    */
-  async readHere(r: MetricsShardRequest, deadlineMs: number): Promise<MetricsShardAnswer> {
-    const a = await this.#runHere(r, deadlineMs);
+  async readHere(r: MetricsShardRequest, deadlineMs: number, cancel?: AbortSignal): Promise<MetricsShardAnswer> {
+    const a = await this.#runHere(r, deadlineMs, undefined, cancel);
     if (a.grid !== undefined && gridStepsOf(r) === a.grid.steps && a.grid.labels.length <= r.budget.seriesMax) {
       answerBytes(a);
       return a;
@@ -259,8 +264,13 @@ export class MetricsRead {
     return decodeMetricsAnswer(encodeMetricsAnswer(a), r.budget, gridStepsOf(r));
   }
 
-  /** #runHere serves one part here; `signal`, when given, aborts its evaluation at `deadlineMs` (a batch's parts share one), else the part arms its own. */
-  #runHere(r: MetricsShardRequest, deadlineMs: number, signal?: AbortSignal): Promise<MetricsShardAnswer> {
+  /**
+   * #runHere serves one part here; `signal`, when given, aborts its
+   * evaluation at `deadlineMs` or on `cancel` (a batch's parts share one),
+   * else the part arms its own; `cancel` is the part's cancel (its caller
+   * gave up).
+   */
+  #runHere(r: MetricsShardRequest, deadlineMs: number, signal?: AbortSignal, cancel?: AbortSignal): Promise<MetricsShardAnswer> {
     return runHere(this.#d, r.group as GroupId, r.consistency, deadlineMs, async (read) => {
       const store = read.stores.metrics;
       assert(store instanceof MetricStore, 'the metrics store is a MetricStore');
@@ -269,7 +279,7 @@ export class MetricsRead {
       if (r.op === 'eval') {
         const engine = this.#d.engine;
         if (engine === null) throw new OtlpdbError('ERR_UNAVAILABLE', 'PromQL engine not wired on this node');
-        const own = signal === undefined ? deadlineAbort(deadlineMs - this.#d.nowMs()) : null;
+        const own = signal === undefined ? deadlineAbort(deadlineMs - this.#d.nowMs(), cancel) : null;
         try {
           res = await evalOnShard(engine, c, r, r.budget, signal ?? (own as DeadlineAbort).signal, this.#columns, r.answerForm === 'grid');
         } finally {
@@ -286,7 +296,7 @@ export class MetricsRead {
       if (r.op !== 'eval' || r.answerForm !== 'grid' || answer.grid !== undefined) return answer;
       const grid = seriesToGrid(res.series, r);
       return grid === null ? answer : { ...answer, series: [], grid };
-    });
+    }, cancel);
   }
 }
 
@@ -296,11 +306,21 @@ interface DeadlineAbort {
   readonly clear: () => void;
 }
 
-/** deadlineAbort arms a signal that aborts in `leftMs` (at least 1 ms). */
-function deadlineAbort(leftMs: number): DeadlineAbort {
+/** deadlineAbort arms a signal that aborts in `leftMs` (at least 1 ms), or when `cancel` aborts (the part's caller gave up). */
+function deadlineAbort(leftMs: number, cancel?: AbortSignal): DeadlineAbort {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), Math.max(1, Math.floor(leftMs)));
-  return { signal: abort.signal, clear: () => clearTimeout(timer) };
+  if (cancel === undefined) return { signal: abort.signal, clear: () => clearTimeout(timer) };
+  const onCancel = (): void => abort.abort();
+  if (cancel.aborted) abort.abort();
+  else cancel.addEventListener('abort', onCancel, { once: true });
+  return {
+    signal: abort.signal,
+    clear: () => {
+      clearTimeout(timer);
+      cancel.removeEventListener('abort', onCancel);
+    },
+  };
 }
 
 /** newPartStats is a part's empty scan stats with samplesDecoded, as one literal (every part's stats share one hidden class). */

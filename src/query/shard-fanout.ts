@@ -20,8 +20,13 @@
  * (metrics-read-batch.ts says why); a shard whose item failed is routed on
  * from that error as above.
  *
- * A cancelled fan-out (its client went away) rejects at once; calls in flight
- * are left to their own deadlines and no further call or retry starts.
+ * A cancelled fan-out (its client went away) rejects at once and no further
+ * call or retry starts. Every shard part a fan-out starts gets its `parts`
+ * signal, which aborts when the fan-out settles (answered, failed, or
+ * cancelled) — so a part still running then (a call past its time, the
+ * client gone) stops: a peer's through a CallCancel frame
+ * (peer-transport.ts), this node's own directly; either stops at its next
+ * deadline check (DESIGN.md §7.5).
  *
  * runHere is the shard side: the checks and the pinned read every shard
  * part runs under on the node that serves it.
@@ -55,6 +60,8 @@ export interface FanoutDeps {
   /** rand jitters the backoff between shard calls; sleep waits it out. */
   readonly rand: Rand;
   readonly sleep: (ms: number) => Promise<void>;
+  /** parts counts the shard parts this node serves (runHere); absent in tests that do not look. */
+  readonly parts?: ShardPartCounters;
 }
 
 /** FanoutBounds are one kind of read's bounds (TraceSearchLimits for the trace reads). */
@@ -70,10 +77,15 @@ export interface FanoutBounds {
 export interface ShardCall<A> {
   /** what names the read in messages ("search", "tag read"). */
   readonly what: string;
-  /** here runs the part on this node, which must serve it (else ERR_NOT_LEADER); deadlineMs is on the nowMs clock. */
-  here(shard: GroupId, deadlineMs: number): Promise<A>;
-  /** remote calls a peer and decodes its answer; timeoutMs is the call's budget. */
-  remote(peer: NodeId, shard: GroupId, timeoutMs: number): Promise<A>;
+  /**
+   * here runs the part on this node, which must serve it (else
+   * ERR_NOT_LEADER); deadlineMs is on the nowMs clock; `signal` aborts when
+   * the fan-out no longer wants the answer (the part should stop where it
+   * checks its deadline).
+   */
+  here(shard: GroupId, deadlineMs: number, signal: AbortSignal): Promise<A>;
+  /** remote calls a peer and decodes its answer; timeoutMs is the call's budget; `signal` is given to the call (the peer is told when it aborts). */
+  remote(peer: NodeId, shard: GroupId, timeoutMs: number, signal: AbortSignal): Promise<A>;
   /**
    * batch, when given, asks a peer for several shards' parts in one call
    * (at most batchPartsMax): one answer or error per shard, in order. A
@@ -81,7 +93,7 @@ export interface ShardCall<A> {
    * goes through it; a shard whose item failed goes on as after a failed
    * single call (an item whose details say askAlone: asked alone of the same replica).
    */
-  readonly batch?: (peer: NodeId, shards: readonly GroupId[], timeoutMs: number) => Promise<(A | OtlpdbError)[]>;
+  readonly batch?: (peer: NodeId, shards: readonly GroupId[], timeoutMs: number, signal: AbortSignal) => Promise<(A | OtlpdbError)[]>;
   readonly batchPartsMax?: number;
 }
 
@@ -175,19 +187,25 @@ export async function fanOut<A>(d: FanoutDeps, bounds: FanoutBounds, plan: reado
   const isAborted = (): boolean => signal?.aborted === true;
   if (isAborted()) throw cancelled();
   const deadline = d.nowMs() + bounds.wallMsMax;
+  // parts aborts every part still running once the fan-out is settled (see the top of this file).
+  const parts = new AbortController();
   let onAbort: (() => void) | null = null;
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(cancelled());
+    onAbort = () => {
+      parts.abort();
+      reject(cancelled());
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
   aborted.catch(() => undefined);
   try {
-    const outcomes = await Promise.race([Promise.all(startShards(d, bounds, targets, call, deadline, isAborted)), aborted]);
+    const outcomes = await Promise.race([Promise.all(startShards(d, bounds, targets, call, deadline, isAborted, parts.signal)), aborted]);
     if (isAborted()) throw cancelled();
     assert(outcomes.length === targets.length, 'one outcome a target');
     return outcomes;
   } finally {
     if (onAbort !== null) signal?.removeEventListener('abort', onAbort);
+    parts.abort();
   }
 }
 
@@ -196,7 +214,15 @@ export async function fanOut<A>(d: FanoutDeps, bounds: FanoutBounds, plan: reado
  * per peer named first by two or more targets (split at batchPartsMax),
  * each shard then routed on from its item's error; the rest one call each.
  */
-function startShards<A>(d: FanoutDeps, bounds: FanoutBounds, targets: readonly ShardTarget[], call: ShardCall<A>, deadline: number, isAborted: () => boolean): Promise<ShardOutcome<A>>[] {
+function startShards<A>(
+  d: FanoutDeps,
+  bounds: FanoutBounds,
+  targets: readonly ShardTarget[],
+  call: ShardCall<A>,
+  deadline: number,
+  isAborted: () => boolean,
+  parts: AbortSignal,
+): Promise<ShardOutcome<A>>[] {
   const out: (Promise<ShardOutcome<A>> | null)[] = targets.map(() => null);
   const batch = call.batch;
   if (batch !== undefined) {
@@ -217,7 +243,7 @@ function startShards<A>(d: FanoutDeps, bounds: FanoutBounds, targets: readonly S
         const items: Promise<(A | OtlpdbError)[]> =
           leftMs < 1 || isAborted()
             ? Promise.reject(new OtlpdbError('ERR_TIMEOUT', `the ${call.what}'s time ran out`))
-            : batch(peer, idx.map((i) => (targets[i] as ShardTarget).shard), Math.min(leftMs, bounds.shardCallMs));
+            : batch(peer, idx.map((i) => (targets[i] as ShardTarget).shard), Math.min(leftMs, bounds.shardCallMs), parts);
         idx.forEach((i, k) => {
           const t = targets[i] as ShardTarget;
           out[i] = items.then(
@@ -225,15 +251,15 @@ function startShards<A>(d: FanoutDeps, bounds: FanoutBounds, targets: readonly S
               assert(res.length === idx.length, 'one batch item a part');
               const r = res[k] as A | OtlpdbError;
               if (!(r instanceof OtlpdbError)) return { shard: t.shard, answer: r };
-              return routeShard(d, bounds, t, call, deadline, isAborted, isAskAlone(r) ? null : r);
+              return routeShard(d, bounds, t, call, deadline, isAborted, parts, isAskAlone(r) ? null : r);
             },
-            (err: unknown) => routeShard(d, bounds, t, call, deadline, isAborted, err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', String(err))),
+            (err: unknown) => routeShard(d, bounds, t, call, deadline, isAborted, parts, err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', String(err))),
           );
         });
       }
     }
   }
-  return targets.map((t, i) => out[i] ?? routeShard(d, bounds, t, call, deadline, isAborted, null));
+  return targets.map((t, i) => out[i] ?? routeShard(d, bounds, t, call, deadline, isAborted, parts, null));
 }
 
 /**
@@ -241,7 +267,16 @@ function startShards<A>(d: FanoutDeps, bounds: FanoutBounds, targets: readonly S
  * of this file). `prior` is the error its first replica already answered
  * (a batch item): the route goes on from it as after that failed call.
  */
-async function routeShard<A>(d: FanoutDeps, bounds: FanoutBounds, plan: ShardTarget, call: ShardCall<A>, deadline: number, isAborted: () => boolean, prior: OtlpdbError | null): Promise<ShardOutcome<A>> {
+async function routeShard<A>(
+  d: FanoutDeps,
+  bounds: FanoutBounds,
+  plan: ShardTarget,
+  call: ShardCall<A>,
+  deadline: number,
+  isAborted: () => boolean,
+  parts: AbortSignal,
+  prior: OtlpdbError | null,
+): Promise<ShardOutcome<A>> {
   const backoff = { baseMs: bounds.retryBackoffBaseMs, maxMs: bounds.retryBackoffMaxMs, jitterPercent: 50 };
   const { shard, replicas } = plan;
   let target = plan.first;
@@ -291,7 +326,7 @@ async function routeShard<A>(d: FanoutDeps, bounds: FanoutBounds, plan: ShardTar
     tried.add(target);
     try {
       const budgetMs = Math.min(leftMs, bounds.shardCallMs);
-      const answer = target === d.self ? await call.here(shard, d.nowMs() + budgetMs) : await call.remote(target, shard, budgetMs);
+      const answer = target === d.self ? await call.here(shard, d.nowMs() + budgetMs, parts) : await call.remote(target, shard, budgetMs, parts);
       return { shard, answer };
     } catch (err) {
       if (!(await failedOn(err instanceof OtlpdbError ? err : new OtlpdbError('ERR_INTERNAL', String(err))))) break;
@@ -306,8 +341,64 @@ async function routeShard<A>(d: FanoutDeps, bounds: FanoutBounds, plan: ShardTar
  * replica it hosts (stale), over a pinned read of the shard's stores,
  * released afterwards.
  * ERR_NOT_LEADER (with a leader hint) when this node cannot serve it.
+ * `signal` is the part's cancel (its caller gave up: CallContext.signal on
+ * a peer, the fan-out's parts signal here); `fn` checks it where it checks
+ * its deadline. A part that settles after it fired is counted in
+ * `counters` (ShardPartCounters.cancelled) and fails with ERR_UNAVAILABLE
+ * (details.cancelled): its answer may be cut short, and no one reads it.
  */
 export async function runHere<T>(
+  d: Pick<FanoutDeps, 'self' | 'driver' | 'nowMs' | 'parts'>,
+  group: GroupId,
+  consistency: Consistency,
+  deadlineMs: number,
+  fn: (read: ShardRead) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  const gone = (): boolean => signal?.aborted === true;
+  if (gone()) throw partCancelled(group);
+  const counters = d.parts;
+  if (counters !== undefined) counters.running++;
+  try {
+    const out = await runHereUncounted(d, group, consistency, deadlineMs, fn);
+    if (gone()) throw partCancelled(group);
+    return out;
+  } catch (err) {
+    if (!gone()) throw err;
+    if (counters !== undefined) counters.cancelled++;
+    throw partCancelled(group);
+  } finally {
+    if (counters !== undefined) counters.running--;
+    assert(counters === undefined || counters.running >= 0, 'running parts >= 0');
+  }
+}
+
+function partCancelled(group: GroupId): OtlpdbError {
+  return new OtlpdbError('ERR_UNAVAILABLE', `shard ${group}: the part was cancelled by its caller`, { group, cancelled: true });
+}
+
+/**
+ * ShardPartCounters count one node's shard parts (every read's, served for
+ * a peer or for this node): those running now, and those that stopped
+ * because their caller cancelled them (/metrics: otlpdb_shard_parts_*).
+ * Invariant: running >= 0; cancelled only grows.
+ */
+export class ShardPartCounters {
+  running = 0;
+  cancelled = 0;
+}
+
+/**
+ * cancellableCheck folds a part's cancel into a deadline check: true once
+ * `expired()` says so or `signal` aborted, so a part stops at its next check
+ * either way.
+ */
+export function cancellableCheck(expired: () => boolean, signal: AbortSignal | undefined): () => boolean {
+  if (signal === undefined) return expired;
+  return () => signal.aborted || expired();
+}
+
+async function runHereUncounted<T>(
   d: Pick<FanoutDeps, 'self' | 'driver' | 'nowMs'>,
   group: GroupId,
   consistency: Consistency,

@@ -60,11 +60,12 @@ export async function searchBatch(
   shards: readonly GroupId[],
   timeoutMs: number,
   o: { readonly tenant: string; readonly consistency: Consistency; readonly query: TraceSearchQuery },
+  signal?: AbortSignal,
 ): Promise<(WireShardAnswer | OtlpdbError)[]> {
   const req = encodeBatchRequest(shards.map((group) => encodeSearchRequest({ group, tenant: o.tenant, consistency: o.consistency, query: o.query })));
   let answer: Uint8Array;
   try {
-    answer = await transport.call(peer, SHARD_SEARCH_TRACES_BATCH, req, timeoutMs);
+    answer = await transport.call(peer, SHARD_SEARCH_TRACES_BATCH, req, timeoutMs, signal);
   } catch (err) {
     if (err instanceof OtlpdbError && err.code === 'ERR_INVALID_ARGUMENT') return shards.map(() => askAlone(`node ${peer} refused the batch: ${err.message}`));
     throw err;

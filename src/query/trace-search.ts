@@ -81,11 +81,11 @@ export class TraceSearch {
       const r = decodeSearchRequest(payload);
       // ctx.deadlineMs is the caller's budget for this call, in ms from its arrival.
       const deadline = this.#d.nowMs() + Math.min(L.shardCallMs, ctx.deadlineMs);
-      return encodeSearchAnswer(await this.#runHere(r.group, r.tenant, r.consistency, r.query, deadline));
+      return encodeSearchAnswer(await this.#runHere(r.group, r.tenant, r.consistency, r.query, deadline, ctx.signal));
     });
     this.#d.transport.handle(SHARD_SEARCH_TRACES_BATCH, async (payload, ctx) => {
       const deadline = this.#d.nowMs() + Math.min(L.shardCallMs, ctx.deadlineMs);
-      return serveSearchBatch(payload, (r) => this.#runHere(r.group, r.tenant, r.consistency, r.query, deadline));
+      return serveSearchBatch(payload, (r) => this.#runHere(r.group, r.tenant, r.consistency, r.query, deadline, ctx.signal));
     });
   }
 
@@ -124,11 +124,11 @@ export class TraceSearch {
       plan.targets,
       {
         what: 'search',
-        here: (shard, deadlineMs) => this.searchHere(shard, tenant, consistency, q, deadlineMs),
-        remote: async (peer, shard, timeoutMs) =>
-          decodeSearchAnswer(await this.#d.transport.call(peer, SHARD_SEARCH_TRACES, encodeSearchRequest({ group: shard, tenant, consistency, query: q }), timeoutMs), q.limit, q.spss),
+        here: (shard, deadlineMs, parts) => this.searchHere(shard, tenant, consistency, q, deadlineMs, parts),
+        remote: async (peer, shard, timeoutMs, parts) =>
+          decodeSearchAnswer(await this.#d.transport.call(peer, SHARD_SEARCH_TRACES, encodeSearchRequest({ group: shard, tenant, consistency, query: q }), timeoutMs, parts), q.limit, q.spss),
         // A peer first for two or more shards gets them in one call (trace-search-batch.ts).
-        batch: (peer, shards, timeoutMs) => searchBatch(this.#d.transport, peer, shards, timeoutMs, { tenant, consistency, query: q }),
+        batch: (peer, shards, timeoutMs, parts) => searchBatch(this.#d.transport, peer, shards, timeoutMs, { tenant, consistency, query: q }, parts),
         batchPartsMax: SEARCH_BATCH_PARTS_MAX,
       },
       signal,
@@ -158,31 +158,41 @@ export class TraceSearch {
   /**
    * searchHere runs a shard's part on this node: as its leader after a
    * ReadIndex barrier (linearizable), or on whatever replica it hosts (stale).
+   * `signal` cancels it (runHere): it stops at its next budget check.
    */
-  async searchHere(group: GroupId, tenant: string, consistency: Consistency, q: TraceSearchQuery, deadlineMs: number): Promise<WireShardAnswer> {
+  async searchHere(group: GroupId, tenant: string, consistency: Consistency, q: TraceSearchQuery, deadlineMs: number, signal?: AbortSignal): Promise<WireShardAnswer> {
     // Through the wire codec even locally, so a local and a remote part look the same to the merge.
-    return decodeSearchAnswer(encodeSearchAnswer(await this.#runHere(group, tenant, consistency, q, deadlineMs)), q.limit, q.spss);
+    return decodeSearchAnswer(encodeSearchAnswer(await this.#runHere(group, tenant, consistency, q, deadlineMs, signal)), q.limit, q.spss);
   }
 
-  #runHere(group: GroupId, tenant: string, consistency: Consistency, q: TraceSearchQuery, deadlineMs: number): Promise<ShardSearchAnswer> {
-    return runHere(this.#d, group, consistency, deadlineMs, (read) => {
-      const store = read.stores.traces;
-      assert(store instanceof TraceStore, 'the traces store is a TraceStore');
-      return searchShard(store, read.kv, tenant, q, shardPartBudget(q, deadlineMs, this.#d.nowMs), undefined, this.#shardOptions);
-    });
+  #runHere(group: GroupId, tenant: string, consistency: Consistency, q: TraceSearchQuery, deadlineMs: number, signal: AbortSignal | undefined): Promise<ShardSearchAnswer> {
+    return runHere(
+      this.#d,
+      group,
+      consistency,
+      deadlineMs,
+      (read) => {
+        const store = read.stores.traces;
+        assert(store instanceof TraceStore, 'the traces store is a TraceStore');
+        return searchShard(store, read.kv, tenant, q, shardPartBudget(q, deadlineMs, this.#d.nowMs, signal), undefined, this.#shardOptions);
+      },
+      signal,
+    );
   }
 }
 
 /**
  * shardPartBudget is a shard part's stop condition: its deadline passed
- * (on the `nowMs` clock), or the scan read more than the query's bytes
- * budget (QueryLimits.bytesScannedMaxDefault when it names none). The part
- * then stops and answers partial.
+ * (on the `nowMs` clock), the scan read more than the query's bytes
+ * budget (QueryLimits.bytesScannedMaxDefault when it names none), or its
+ * caller cancelled it (`signal`). The part then stops and answers partial
+ * (runHere turns a cancelled part's answer into its cancel error).
  */
-export function shardPartBudget(q: Pick<TraceSearchQuery, 'bytesScannedMax'>, deadlineMs: number, nowMs: () => number): (scanned: Readonly<ScanStats>) => boolean {
+export function shardPartBudget(q: Pick<TraceSearchQuery, 'bytesScannedMax'>, deadlineMs: number, nowMs: () => number, signal?: AbortSignal): (scanned: Readonly<ScanStats>) => boolean {
   const bytesMax = q.bytesScannedMax ?? QueryLimits.bytesScannedMaxDefault;
   assert(bytesMax >= 1, 'a bytes budget >= 1');
-  return (scanned) => nowMs() > deadlineMs || scanned.bytesRead > bytesMax;
+  if (signal === undefined) return (scanned) => nowMs() > deadlineMs || scanned.bytesRead > bytesMax;
+  return (scanned) => signal.aborted || nowMs() > deadlineMs || scanned.bytesRead > bytesMax;
 }
 
 /** tempoTraceId is a trace id as Tempo's search prints it: lower-case hex without leading zeros. */

@@ -31,7 +31,7 @@ import { compareEntries } from '../storage/traces/tag-read.js';
 import { TraceStore } from '../storage/traces/trace-store.js';
 import { validateIr } from './ir.js';
 import { planQuery } from './planner.js';
-import { allFailedError, fanOut, runHere, shardMapOf } from './shard-fanout.js';
+import { allFailedError, cancellableCheck, fanOut, runHere, shardMapOf } from './shard-fanout.js';
 import { tagReadIr } from './trace-ir.js';
 import type { FailedShard, FanoutDeps } from './shard-fanout.js';
 import type { Consistency } from './trace-search-wire.js';
@@ -85,7 +85,7 @@ export class TraceTags {
     this.#d.transport.handle(SHARD_READ_TAGS, async (payload, ctx) => {
       const r = decodeTagsRequest(payload);
       const deadline = this.#d.nowMs() + Math.min(S.shardCallMs, ctx.deadlineMs);
-      return encodeTagsAnswer(await this.#runHere(r.group, r.tenant, r.consistency, r.query, deadline));
+      return encodeTagsAnswer(await this.#runHere(r.group, r.tenant, r.consistency, r.query, deadline, ctx.signal));
     });
   }
 
@@ -103,9 +103,9 @@ export class TraceTags {
       plan.targets,
       {
         what: 'tag read',
-        here: (shard, deadlineMs) => this.readHere(shard, tenant, consistency, q, deadlineMs),
-        remote: async (peer, shard, timeoutMs) =>
-          decodeTagsAnswer(await this.#d.transport.call(peer, SHARD_READ_TAGS, encodeTagsRequest({ group: shard, tenant, consistency, query: q }), timeoutMs), q),
+        here: (shard, deadlineMs, parts) => this.readHere(shard, tenant, consistency, q, deadlineMs, parts),
+        remote: async (peer, shard, timeoutMs, parts) =>
+          decodeTagsAnswer(await this.#d.transport.call(peer, SHARD_READ_TAGS, encodeTagsRequest({ group: shard, tenant, consistency, query: q }), timeoutMs, parts), q),
       },
       signal,
     );
@@ -128,15 +128,22 @@ export class TraceTags {
   }
 
   /** readHere runs a shard's part on this node, through the wire codec so a local and a remote answer look the same. */
-  async readHere(group: GroupId, tenant: string, consistency: Consistency, q: TagRead, deadlineMs: number): Promise<TagReadAnswer> {
-    return decodeTagsAnswer(encodeTagsAnswer(await this.#runHere(group, tenant, consistency, q, deadlineMs)), q);
+  async readHere(group: GroupId, tenant: string, consistency: Consistency, q: TagRead, deadlineMs: number, signal?: AbortSignal): Promise<TagReadAnswer> {
+    return decodeTagsAnswer(encodeTagsAnswer(await this.#runHere(group, tenant, consistency, q, deadlineMs, signal)), q);
   }
 
-  #runHere(group: GroupId, tenant: string, consistency: Consistency, q: TagRead, deadlineMs: number): Promise<TagReadAnswer> {
-    return runHere(this.#d, group, consistency, deadlineMs, (read) => {
-      const store = read.stores.traces;
-      assert(store instanceof TraceStore, 'the traces store is a TraceStore');
-      return store.readTags(read.kv, tenant, q, () => this.#d.nowMs() > deadlineMs);
-    });
+  #runHere(group: GroupId, tenant: string, consistency: Consistency, q: TagRead, deadlineMs: number, signal: AbortSignal | undefined): Promise<TagReadAnswer> {
+    return runHere(
+      this.#d,
+      group,
+      consistency,
+      deadlineMs,
+      (read) => {
+        const store = read.stores.traces;
+        assert(store instanceof TraceStore, 'the traces store is a TraceStore');
+        return store.readTags(read.kv, tenant, q, cancellableCheck(() => this.#d.nowMs() > deadlineMs, signal));
+      },
+      signal,
+    );
   }
 }

@@ -4,11 +4,15 @@ import { SeededRand } from '../fs/seeded-rand.js';
 import { MessageType } from '../raft/types.js';
 import type { Message } from '../raft/types.js';
 import {
+  CALL_CANCEL_VERSION,
+  PROTOCOL_VERSION,
+  decodeCallCancel,
   decodeCallRequest,
   decodeCallResponse,
   decodeHello,
   decodeErrorDetails,
   decodeMessages,
+  encodeCallCancel,
   encodeCallRequest,
   encodeCallResponse,
   encodeCallResponseFrame,
@@ -175,7 +179,8 @@ t.test('per-item verdicts: one bad message does not hide the others', async (t) 
 });
 
 t.test('handshake and call codecs validate their fields', async (t) => {
-  t.same(decodeHello(encodeHello('c', 3)), { version: 1, clusterId: 'c', nodeId: 3 });
+  t.same(decodeHello(encodeHello('c', 3)), { version: PROTOCOL_VERSION, clusterId: 'c', nodeId: 3 });
+  t.equal(PROTOCOL_VERSION, 2, 'version 2: the CallCancel frame');
   t.equal(decodeHello(encodeHello('c', 0)), undefined, 'node id 0 refused');
   t.equal(decodeHello(packr.pack([1, 'x'.repeat(300), 1])), undefined, 'long cluster id refused');
   t.equal(decodeHello(Buffer.from([0xff])), undefined, 'garbage refused');
@@ -186,6 +191,12 @@ t.test('handshake and call codecs validate their fields', async (t) => {
   const resp = { callId: 5, code: 'ERR_TIMEOUT' as const, message: 'late', payload: new Uint8Array(0) };
   t.same(plain(decodeCallResponse(encodeCallResponse(resp))), plain(resp));
   t.equal(decodeCallResponse(packr.pack([5, 'ERR_NOPE', '', new Uint8Array(0)])), undefined, 'unknown error code refused');
+  t.same(plain(decodeCallCancel(encodeCallCancel(0xffff_ffff))), { version: CALL_CANCEL_VERSION, callId: 0xffff_ffff });
+  t.ok(encodeCallCancel(0xffff_ffff).length <= 7, 'a cancel packs to at most 7 bytes');
+  t.same(plain(decodeCallCancel(packr.pack([CALL_CANCEL_VERSION + 1, 3]))), { version: CALL_CANCEL_VERSION + 1, callId: 3 }, 'another version decodes (the receiver ignores it)');
+  for (const bad of [packr.pack([0, 3]), packr.pack([1]), packr.pack([1, -3]), packr.pack([1, 'x']), packr.pack([1, 2, 3]), Buffer.from([0xc1]), packr.pack([1, 1, 'y'.repeat(40)])]) {
+    t.equal(decodeCallCancel(bad), undefined, 'malformed cancel refused');
+  }
 });
 
 t.test('error details of a failed call round-trip: primitives kept, the rest and junk dropped', async (t) => {

@@ -10,6 +10,7 @@
  *   Hello    = [version, clusterId, nodeId]
  *   CallReq  = [callId, method, deadlineMs, payload]
  *   CallResp = [callId, code ('' on success), message, payload]
+ *   CallCancel = [cancelVersion, callId]
  *
  * Decoders never throw on bad input: they return a refusal with a reason (the
  * transport counts it under that reason). Every field is checked for type and
@@ -25,8 +26,15 @@ import type { ConfState, Entry, EntryType, Message, MessageType as MessageTypeT,
 import { TransportLimits } from '../limits.js';
 import { FRAME_HEADER_BYTES, FrameType } from './frame.js';
 
-/** PROTOCOL_VERSION is carried in the handshake; a peer speaking another version is refused. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * PROTOCOL_VERSION is carried in the handshake; a peer speaking another
+ * version is refused. 2: the CallCancel frame (a version 1 node would close
+ * the connection on it, so the two are refused at the Hello instead).
+ */
+export const PROTOCOL_VERSION = 2;
+
+/** CALL_CANCEL_VERSION is the first field of a CallCancel payload; a cancel of another version is counted and ignored. */
+export const CALL_CANCEL_VERSION = 1;
 
 // mapsAsObjects false: a map on the wire decodes to a Map, never to an object
 // whose keys could shadow Object.prototype; every accepted shape is an array.
@@ -51,6 +59,7 @@ export type RefusalReason =
   | 'wrong_recipient'
   | 'group_out_of_range'
   | 'bad_call'
+  | 'bad_cancel'
   | 'too_many_calls';
 
 /** MessageItemResult is the verdict on one decoded item of a batch. */
@@ -312,6 +321,29 @@ export function decodeCallRequest(bytes: Uint8Array): CallRequest | undefined {
   if (!isCount(deadlineMs) || deadlineMs > TransportLimits.callDeadlineMsMax) return undefined;
   if (!isBytes(payload)) return undefined;
   return { callId, method, deadlineMs, payload };
+}
+
+/** encodeCallCancel encodes the cancel of one call the sender made. */
+export function encodeCallCancel(callId: number): Buffer {
+  assert(isCount(callId), 'a call id is a count');
+  return pack([CALL_CANCEL_VERSION, callId]);
+}
+
+/** CallCancel is one decoded cancel: its version (CALL_CANCEL_VERSION unless a newer peer sent it) and the call it names. */
+export interface CallCancel {
+  readonly version: number;
+  readonly callId: number;
+}
+
+/** decodeCallCancel decodes a cancel, or returns undefined when it is malformed (a version other than ours still decodes: the receiver ignores it). */
+export function decodeCallCancel(bytes: Uint8Array): CallCancel | undefined {
+  if (bytes.length > TransportLimits.callCancelBytesMax) return undefined;
+  const u = unpack(bytes);
+  if (u === undefined || !Array.isArray(u.value) || u.value.length !== 2) return undefined;
+  const [version, callId] = u.value as unknown[];
+  if (!isCount(version) || version === 0) return undefined;
+  if (!isCount(callId)) return undefined;
+  return { version, callId };
 }
 
 /** CallResponse is one decoded answer; `code` is '' on success. */

@@ -30,6 +30,12 @@ export const FrameType = {
   CallRequest: 3,
   /** CallResponse answers one unary call on the connection it arrived on: [callId, code, message, payload]. */
   CallResponse: 4,
+  /**
+   * CallCancel tells the callee that the caller gave up one unary call it
+   * sent on this connection: [version, callId] (codec.ts). Protocol version
+   * 2 on (the Hello's): a version 1 node would refuse the frame type.
+   */
+  CallCancel: 5,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
 
@@ -38,7 +44,7 @@ export const FRAME_HEADER_BYTES = 5;
 
 /** isFrameType says whether a received type byte names a known frame type. */
 export function isFrameType(t: number): t is FrameType {
-  return t >= FrameType.Hello && t <= FrameType.CallResponse;
+  return t >= FrameType.Hello && t <= FrameType.CallCancel;
 }
 
 /** encodeFrame builds one frame around `payload` (copied, so the caller may reuse its buffer). */

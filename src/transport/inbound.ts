@@ -13,14 +13,23 @@
  *
  * Invariants: at most inboundConnectionsMax connections; at most one
  * handshaken connection per node (a newer one replaces the older); at most
- * callsServedPerConnectionMax calls in progress per connection; a connection
- * that has not handshaken within handshakeMsMax is refused.
+ * callsServedPerConnectionMax calls in progress per connection, each with
+ * one entry in its connection's `calls` (its abort, removed when its handler
+ * settles, so the map is bounded by the same limit); a connection that has
+ * not handshaken within handshakeMsMax is refused.
+ *
+ * Cancels (CallCancel frames): one naming a call in progress on its
+ * connection aborts that handler's CallContext.signal, and its answer is not
+ * sent; one naming no such call (answered already: the cancel crossed the
+ * answer) or of another cancel version is counted and ignored; a malformed
+ * one refuses the connection like any malformed frame. A connection that
+ * closes aborts every call still in progress on it (their caller is gone).
  */
 import type net from 'node:net';
 import { assert, isOtlpdbError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import type { Message, NodeId } from '../raft/types.js';
-import { PROTOCOL_VERSION, decodeCallRequest, decodeHello, decodeMessages, encodeCallResponseFrame, encodeErrorDetails } from './codec.js';
+import { CALL_CANCEL_VERSION, PROTOCOL_VERSION, decodeCallCancel, decodeCallRequest, decodeHello, decodeMessages, encodeCallResponseFrame, encodeErrorDetails } from './codec.js';
 import type { RefusalReason } from './codec.js';
 import { FRAME_HEADER_BYTES, FrameReader, FrameType } from './frame.js';
 import type { Frame } from './frame.js';
@@ -52,6 +61,8 @@ interface Inbound {
   /** pm is the handshaken peer's counters, null until the Hello is accepted (bad input before it has no peer). */
   pm: PeerMetrics | null;
   serving: number;
+  /** calls are the aborts of the calls in progress on this connection, by call id (at most callsServedPerConnectionMax). */
+  readonly calls: Map<number, AbortController>;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -74,6 +85,13 @@ export class InboundConnections {
     return this.#conns.size;
   }
 
+  /** callsInProgress is the calls being served on every connection (the entries of their cancel maps). */
+  get callsInProgress(): number {
+    let n = 0;
+    for (const ib of this.#conns) n += ib.calls.size;
+    return n;
+  }
+
   /** closePeer closes the connections of one node (it left the membership). */
   closePeer(id: NodeId): void {
     for (const ib of this.#conns) if (ib.peer === id) ib.socket.destroy();
@@ -92,7 +110,7 @@ export class InboundConnections {
       return;
     }
     s.setNoDelay(true);
-    const ib: Inbound = { socket: s, peer: 0, pm: null, serving: 0 };
+    const ib: Inbound = { socket: s, peer: 0, pm: null, serving: 0, calls: new Map() };
     this.#conns.add(ib);
     const m = this.#host.metrics;
     const reader = new FrameReader();
@@ -134,6 +152,8 @@ export class InboundConnections {
     s.once('close', () => {
       clearTimeout(timer);
       this.#conns.delete(ib);
+      // The caller's side of these calls failed with the connection: their handlers stop at their next check.
+      for (const abort of ib.calls.values()) abort.abort();
     });
     assert(this.#conns.size <= TransportLimits.inboundConnectionsMax, 'inbound connections within bound');
   }
@@ -162,6 +182,7 @@ export class InboundConnections {
   #onFrame(ib: Inbound, f: Frame): RefusalReason | null {
     if (f.type === FrameType.Messages) return this.#onMessagesFrame(ib, f);
     if (f.type === FrameType.CallRequest) return this.#onCallRequest(ib, f);
+    if (f.type === FrameType.CallCancel) return this.#onCallCancel(ib, f);
     return 'bad_frame_type';
   }
 
@@ -184,12 +205,35 @@ export class InboundConnections {
     return null;
   }
 
+  #onCallCancel(ib: Inbound, f: Frame): RefusalReason | null {
+    const c = decodeCallCancel(f.payload);
+    if (c === undefined) return 'bad_cancel';
+    const m = this.#host.metrics;
+    if (c.version !== CALL_CANCEL_VERSION) {
+      m.cancelsOtherVersion++;
+      return null;
+    }
+    const abort = ib.calls.get(c.callId);
+    if (abort === undefined || abort.signal.aborted) {
+      m.cancelsUnknown++;
+      return null;
+    }
+    m.cancelsReceived++;
+    abort.abort();
+    return null;
+  }
+
   #onCallRequest(ib: Inbound, f: Frame): RefusalReason | null {
     const req = decodeCallRequest(f.payload);
     if (req === undefined) return 'bad_call';
     const s = ib.socket;
     const m = this.#host.metrics;
+    const abort = new AbortController();
     const answer = (code: ErrorCode | '', message: string, payload: Uint8Array): void => {
+      if (abort.signal.aborted) {
+        m.callsServedCancelled++; // its caller settled it already (or its connection is gone): an answer would be dropped there
+        return;
+      }
       if (s.destroyed) return;
       // The frame is written in one buffer (the answer's bytes copied once); an answer past frameBytesMax is answered with ERR_LIMIT_EXCEEDED.
       const frame =
@@ -212,8 +256,12 @@ export class InboundConnections {
     }
     ib.serving++;
     m.callsServed++;
+    // A second request with the id of a call in progress (a broken peer) gets no cancel of its own: the first keeps the id.
+    const own = !ib.calls.has(req.callId);
+    if (own) ib.calls.set(req.callId, abort);
+    assert(ib.calls.size <= TransportLimits.callsServedPerConnectionMax, 'calls in progress within bound');
     Promise.resolve()
-      .then(() => fn(req.payload, { from: ib.peer, deadlineMs: req.deadlineMs }))
+      .then(() => fn(req.payload, { from: ib.peer, deadlineMs: req.deadlineMs, signal: abort.signal }))
       .then(
         (out) => {
           if (out instanceof Uint8Array) answer('', '', out);
@@ -226,6 +274,7 @@ export class InboundConnections {
       )
       .finally(() => {
         ib.serving--;
+        if (own) ib.calls.delete(req.callId);
       });
     return null;
   }

@@ -36,8 +36,13 @@
  * - at most one frame is written past the socket's high-water mark (writes
  *   pause until 'drain'), so socket buffers are bounded too;
  * - #pending holds at most callsPendingMax calls; each has a deadline timer;
- *   every pending call settles exactly once (answer, deadline, connection
- *   loss, or stop());
+ *   every pending call settles exactly once (answer, deadline, its caller's
+ *   abort signal, connection loss, or stop()), and a settled call holds no
+ *   listener on its signal;
+ * - a call settled by its caller's signal or its deadline tells the peer
+ *   (one CallCancel frame, or its request taken off the queue when it was
+ *   never written), so the peer's handler stops: cancels are best effort (a
+ *   full queue drops one; the peer's own deadline still bounds the call).
  * - after stop() no timer, socket or server of this transport remains.
  */
 import net from 'node:net';
@@ -45,7 +50,7 @@ import { OtlpdbError, assert } from '../errors.js';
 import type { Message, NodeId } from '../raft/types.js';
 import { DEFAULT_BACKOFF, checkBackoffPolicy, reconnectDelayMs } from './backoff.js';
 import type { BackoffPolicy } from './backoff.js';
-import { decodeCallResponse, decodeErrorDetails, encodeCallRequest, encodeHello, encodeMessages, estimateMessageBytes, isNetworkMessageType } from './codec.js';
+import { decodeCallResponse, decodeErrorDetails, encodeCallCancel, encodeCallRequest, encodeHello, encodeMessages, estimateMessageBytes, isNetworkMessageType } from './codec.js';
 import { FaultInjector } from './faults.js';
 import type { Faults } from './faults.js';
 import { FrameReader, FrameType, encodeFrame } from './frame.js';
@@ -57,7 +62,10 @@ import type { CallHandler, PeerAddress, PeerMetrics, PeerStatus, PeerTransportOp
 interface QueuedFrame {
   readonly frame: Buffer;
   readonly messages: number;
+  /** callId is the call whose request this frame is, 0 for any other frame. */
   readonly callId: number;
+  /** cancel marks a CallCancel frame: it names a call of the connection it was queued for, so a lost connection drops it. */
+  readonly cancel?: boolean;
 }
 
 interface Link {
@@ -83,6 +91,13 @@ interface PendingCall {
   readonly resolve: (b: Uint8Array) => void;
   readonly reject: (e: OtlpdbError) => void;
   readonly timer: NodeJS.Timeout;
+  /** unlisten removes the call's listener from its caller's signal (a no-op when it has none). */
+  readonly unlisten: () => void;
+}
+
+/** cancelledCall is the error of a call its caller's signal gave up. */
+function cancelledCall(method: string, peer: NodeId): OtlpdbError {
+  return new OtlpdbError('ERR_UNAVAILABLE', `call ${method} to node ${peer} was cancelled by its caller`, { peer, method, cancelled: true });
 }
 
 function callIdNext(id: number): number {
@@ -295,6 +310,11 @@ export class PeerTransport {
     return this.#faults.faults();
   }
 
+  /** callsInFlight is how many outgoing calls await an answer and how many incoming ones are being served (tests: neither map outlives its calls). */
+  callsInFlight(): { readonly pending: number; readonly served: number } {
+    return { pending: this.#pending.size, served: this.#inbound.callsInProgress };
+  }
+
   /** metrics returns a copy of the counters. */
   metrics(): TransportMetrics {
     return { ...this.#m, framesRefused: { ...this.#m.framesRefused } };
@@ -365,9 +385,11 @@ export class PeerTransport {
    * Rejects with ERR_TIMEOUT at the deadline (outcome unknown),
    * ERR_UNAVAILABLE when the peer is not configured (it left, or a stale hint
    * names it) or not connected, its connection breaks or this transport stops, ERR_LIMIT_EXCEEDED past callsPendingMax, or the
-   * error code the remote handler threw.
+   * error code the remote handler threw. `signal` aborting settles the call
+   * with ERR_UNAVAILABLE (details.cancelled) and tells the peer, whose
+   * handler sees its CallContext.signal abort.
    */
-  call(peer: NodeId, method: string, payload: Uint8Array, deadlineMs: number): Promise<Uint8Array> {
+  call(peer: NodeId, method: string, payload: Uint8Array, deadlineMs: number, signal?: AbortSignal): Promise<Uint8Array> {
     if (!Number.isSafeInteger(deadlineMs) || deadlineMs < 1 || deadlineMs > TransportLimits.callDeadlineMsMax) {
       return Promise.reject(new OtlpdbError('ERR_INVALID_ARGUMENT', `deadlineMs must be in [1, ${TransportLimits.callDeadlineMsMax}]`));
     }
@@ -375,6 +397,7 @@ export class PeerTransport {
       return Promise.reject(new OtlpdbError('ERR_LIMIT_EXCEEDED', 'method name longer than callMethodBytesMax'));
     }
     if (this.#state !== 'started') return Promise.reject(new OtlpdbError('ERR_UNAVAILABLE', 'transport is not running'));
+    if (signal?.aborted === true) return Promise.reject(cancelledCall(method, peer));
     const link = this.#links.get(peer);
     if (link === undefined) {
       // Retryable, not a bad argument: a leader hint or placement may still name a node that has just left the
@@ -400,17 +423,52 @@ export class PeerTransport {
     return new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
-        if (this.#pending.delete(callId)) {
+        const p = this.#pending.get(callId);
+        if (p !== undefined) {
+          this.#pending.delete(callId);
+          p.unlisten();
           this.#m.callsTimedOut++;
+          this.#cancelRemote(link, callId);
           reject(new OtlpdbError('ERR_TIMEOUT', `call ${method} to node ${peer} passed its ${deadlineMs} ms deadline`, { peer, method }));
         }
       }, deadlineMs);
       this.#timers.add(timer);
-      this.#pending.set(callId, { peer, resolve, reject, timer });
+      let unlisten = (): void => {};
+      if (signal !== undefined) {
+        const onAbort = (): void => {
+          if (!this.#pending.has(callId)) return;
+          this.#m.callsCancelled++;
+          this.#settleCall(callId, cancelledCall(method, peer));
+          this.#cancelRemote(link, callId);
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        unlisten = () => signal.removeEventListener('abort', onAbort);
+      }
+      this.#pending.set(callId, { peer, resolve, reject, timer, unlisten });
       if (!this.#enqueue(link, { frame: encodeFrame(FrameType.CallRequest, body), messages: 0, callId })) {
         this.#settleCall(callId, new OtlpdbError('ERR_UNAVAILABLE', 'send queue to peer is full', { peer }));
       }
     });
+  }
+
+  /**
+   * #cancelRemote tells the peer its caller gave up call `callId` (settled
+   * here already): a request still queued is taken off the queue (the peer
+   * never sees it), else one CallCancel frame is queued (dropped, like any
+   * frame, when the queue is full: the peer's deadline still ends the call).
+   */
+  #cancelRemote(link: Link, callId: number): void {
+    if (this.#links.get(link.id) !== link || this.#state !== 'started') return;
+    const i = link.queue.findIndex((q) => q.callId === callId);
+    if (i >= 0) {
+      const [q] = link.queue.splice(i, 1);
+      assert(q !== undefined, 'queued request in range');
+      link.queueBytes -= q.frame.length;
+      return;
+    }
+    if (link.state !== 'connected') return; // the request went out on a connection that is gone: the peer's side closed with it
+    this.#m.cancelsSent++;
+    this.#enqueue(link, { frame: encodeFrame(FrameType.CallCancel, encodeCallCancel(callId)), messages: 0, callId: 0, cancel: true });
   }
 
   // ---- send side ----
@@ -590,7 +648,8 @@ export class PeerTransport {
 
   #linkDown(link: Link): void {
     // Frames of calls still queued would reach the peer after their caller got ERR_UNAVAILABLE: drop them.
-    link.queue = link.queue.filter((q) => q.callId === 0);
+    // So would cancels of calls sent on the lost connection (the peer's side of it aborts them as it closes).
+    link.queue = link.queue.filter((q) => q.callId === 0 && q.cancel !== true);
     link.queueBytes = link.queue.reduce((n, q) => n + q.frame.length, 0);
     this.#rejectCalls((p) => p.peer === link.id, `connection to node ${link.id} lost`);
     if (!link.unreachableReported) {
@@ -632,6 +691,7 @@ export class PeerTransport {
     this.#pending.delete(callId);
     clearTimeout(p.timer);
     this.#timers.delete(p.timer);
+    p.unlisten();
     if (err === null) {
       assert(payload !== undefined, 'a successful call has a payload');
       p.resolve(payload);

@@ -32,10 +32,16 @@ export interface PeerTransportOptions {
   readonly checkSourceAddress?: boolean;
 }
 
-/** CallContext tells a unary handler who called and how long it has. */
+/** CallContext tells a unary handler who called, how long it has, and when its caller gave up. */
 export interface CallContext {
   readonly from: NodeId;
   readonly deadlineMs: number;
+  /**
+   * signal aborts when the caller cancels the call (a CallCancel frame: its
+   * query answered, hit a bound or lost its client) or its connection
+   * closes; a long handler checks it where it checks its deadline.
+   */
+  readonly signal: AbortSignal;
 }
 
 /** CallHandler serves one unary method; throwing an OtlpdbError sends its code back. */
@@ -66,6 +72,18 @@ export interface TransportMetrics {
   callsTimedOut: number;
   callsFailed: number;
   callsServed: number;
+  /** callsCancelled counts outgoing calls given up by their caller's signal (a cancel sent, or the request taken off the queue unsent). */
+  callsCancelled: number;
+  /** cancelsSent counts CallCancel frames queued: a caller's cancel, or a call past its deadline. */
+  cancelsSent: number;
+  /** cancelsReceived counts CallCancel frames that aborted a call in progress here. */
+  cancelsReceived: number;
+  /** cancelsUnknown counts CallCancel frames naming no call in progress on their connection (answered already): harmless. */
+  cancelsUnknown: number;
+  /** cancelsOtherVersion counts CallCancel frames of a version this node does not speak: ignored. */
+  cancelsOtherVersion: number;
+  /** callsServedCancelled counts served calls that settled after their caller cancelled them (or their connection closed): no answer is sent. */
+  callsServedCancelled: number;
 }
 
 /**
@@ -142,6 +160,12 @@ export function newMetrics(): TransportMetrics {
     callsTimedOut: 0,
     callsFailed: 0,
     callsServed: 0,
+    callsCancelled: 0,
+    cancelsSent: 0,
+    cancelsReceived: 0,
+    cancelsUnknown: 0,
+    cancelsOtherVersion: 0,
+    callsServedCancelled: 0,
   };
 }
 

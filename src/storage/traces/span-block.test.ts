@@ -8,6 +8,7 @@ import type { BlockColumnName, SpanPage } from './span-block.js';
 import {
   decodeSpanBlock,
   decodeSpanRows,
+  decodeSpanRowsByPage,
   encodeSpanBlock,
   encodeSplitSpanBlock,
   isSplitHead,
@@ -155,6 +156,28 @@ t.test('decodeSpanRows decodes exactly the asked rows, in the asked order', asyn
   const view = openSpanBlock(encodeSpanBlock(spans));
   t.same(decodeSpanRows(view, [spans.length - 1, 0]), [spans[spans.length - 1], spans[0]], 'realistic rows, last and first');
   t.equal(codeOf(() => decodeSpanRows(view, [spans.length])), 'ERR_INTERNAL', 'a row past the block is a programmer error');
+});
+
+t.test('decodeSpanRowsByPage: its parts, concatenated, are decodeSpanRows; one part a page the rows touch', async (t) => {
+  const seed = 92;
+  const rand = new SeededRand(seed);
+  for (let i = 0; i < 30; i++) {
+    const { spans } = randomRows(rand, { spans: 1 + rand.intn(200), tenant: 'acme' });
+    const pageRows = 1 + rand.intn(40);
+    const view = openSpanBlock(encodeSpanBlock(spans, { pageRows }));
+    const picked = new Set(Array.from({ length: rand.intn(spans.length + 1) }, () => rand.intn(spans.length)));
+    const rows = [...picked].sort((a, b) => a - b);
+    const parts = [...decodeSpanRowsByPage(view, rows)];
+    t.same(parts.flat(), decodeSpanRows(view, rows), `block ${i}: ${rows.length} rows, pages of ${pageRows} (seed ${seed})`);
+    t.equal(parts.length, new Set(rows.map((r) => Math.floor(r / pageRows))).size, 'one part a page');
+    // Not ascending: one part, decodeSpanRows's own.
+    const shuffled = [...rows].reverse();
+    t.same([...decodeSpanRowsByPage(view, shuffled)].flat(), decodeSpanRows(view, shuffled), 'rows in any order decode alike');
+  }
+  const spans = realisticSpans(new SeededRand(seed), 20);
+  const v1 = openSpanBlock(encodeSpanBlock(spans, { formatVersion: 1 }));
+  t.same([...decodeSpanRowsByPage(v1, [0, 5, 9])], [decodeSpanRows(v1, [0, 5, 9])], 'format 1: one part');
+  t.same([...decodeSpanRowsByPage(v1, [])], [], 'no rows: no part');
 });
 
 /** previousLookup is traceById's block read before format 2: open and check the whole block, then decode the trace's rows. */

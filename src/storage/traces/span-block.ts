@@ -1325,6 +1325,40 @@ export function decodeSpanRows(view: SpanBlockView, rows: ArrayLike<number>): Sp
 }
 
 /**
+ * decodeSpanRowsByPage is decodeSpanRows in parts: rows (ascending) of a
+ * paged view decoded one page at a time, each page's rows yielded as they
+ * are decoded (the trace ids and rest records read once, as decodeSpanRows
+ * does), so a caller can stop or leave the event loop between pages
+ * instead of after a whole block. The parts, concatenated, are exactly
+ * decodeSpanRows(view, rows). Rows not ascending, or a format-1 view: one
+ * part, decodeSpanRows's.
+ */
+export function* decodeSpanRowsByPage(view: SpanBlockView, rows: ArrayLike<number>): Generator<SpanRow[]> {
+  let ascending = true;
+  for (let j = 1; j < rows.length && ascending; j++) ascending = (rows[j - 1] as number) < (rows[j] as number);
+  if (!view.paged || !ascending || rows.length === 0) {
+    if (rows.length > 0) yield decodeSpanRows(view, rows);
+    return;
+  }
+  for (let j = 0; j < rows.length; j++) assert((rows[j] as number) < view.rows, 'decodeSpanRowsByPage rows are inside the block');
+  const { dict, ids } = readTraceIds(view);
+  const rest = readRest(view.columns[SpanColumn.rest] as Uint8Array, view.rows);
+  const traceIdOf = (i: number): Uint8Array => (dict[ids[i] as number] as Uint8Array).slice();
+  const first = view.pages[0]?.rows ?? 1;
+  let from = 0;
+  while (from < rows.length) {
+    const p = Math.floor((rows[from] as number) / first);
+    const page = view.pages[p] as SpanPage;
+    let to = from + 1;
+    while (to < rows.length && Math.floor((rows[to] as number) / first) === p) to++;
+    const local: number[] = [];
+    for (let j = from; j < to; j++) local.push((rows[j] as number) - page.firstRow);
+    yield decodeRowsOf(pageView(view, page), local, (i) => traceIdOf(page.firstRow + i), rest, page.firstRow);
+    from = to;
+  }
+}
+
+/**
  * decodeRowsOf decodes rows of a format-1 view (a whole block, or one page
  * of a format-2 block): `traceIdOf(i)` gives row i's trace id and
  * `rest.records[restBase + i]` its record.

@@ -14,7 +14,7 @@ import { readBlockIndex, readBlockPageRows, readBlockView, readPageFilters } fro
 import type { BlockCacheRef } from './block-read.js';
 import type { PageFilters } from './page-filters.js';
 import { matchDecidable, pagesMayHoldAttrs, pagesMayMatch } from './page-filters.js';
-import { decodeSpanRows, readBlockColumns, serviceOf } from './span-block.js';
+import { decodeSpanRows, decodeSpanRowsByPage, readBlockColumns, serviceOf } from './span-block.js';
 import type { SpanHead } from './span-head.js';
 import type { SpanBlockIndex, SpanPredicate } from './span-index.js';
 import { attrIndexValue, indexExcludes, querySpanBlock, scanAttrsOf, spanMatchHolds, valueNeedle } from './span-index.js';
@@ -29,6 +29,8 @@ export interface BlockHits {
   readonly startNs: (i: number) => bigint;
   /** decode is the hits `keep` (indices, ascending) as rows. */
   readonly decode: (keep: readonly number[]) => SpanRow[];
+  /** decodeByPage, when given, is decode in parts, a page at a time (span-block.ts decodeSpanRowsByPage); concatenated, decode's rows. */
+  readonly decodeByPage?: (keep: readonly number[]) => Iterable<SpanRow[]>;
 }
 
 /** BlockMatches are one block's part of a search: `count` rows, latest versions in the time range, in row order. */
@@ -37,6 +39,8 @@ export interface BlockMatches {
   readonly traceId: (j: number) => Uint8Array;
   readonly startNs: (j: number) => bigint;
   readonly rows: () => SpanRow[];
+  /** rowsByPage is rows in parts (a page of the block at a time where the hits can), concatenated rows(). */
+  readonly rowsByPage: () => Iterable<SpanRow[]>;
 }
 
 /**
@@ -196,6 +200,7 @@ export async function indexHits(
     spanId: (i) => cols.spanId?.[rows[i] as number] as Uint8Array,
     startNs: (i) => cols.startTime?.[rows[i] as number] as bigint,
     decode: (keep) => decodeSpanRows(view, keep.map((i) => rows[i] as number)),
+    decodeByPage: (keep) => decodeSpanRowsByPage(view, keep.map((i) => rows[i] as number)),
   };
 }
 

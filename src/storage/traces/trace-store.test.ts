@@ -6,7 +6,7 @@ import type { Test } from 'tap';
 import { OtlpdbError } from '../../errors.js';
 import { canon, codeOf } from '../storage-test-util.js';
 import { SeededRand } from '../../fs/seeded-rand.js';
-import { StoreLimits, TraceStoreLimits } from '../../limits.js';
+import { SpanPageLimits, StoreLimits, TraceStoreLimits } from '../../limits.js';
 import type { AnyValue, KeyValue, SpanRow } from '../rows.js';
 import { decodeShardEntry, encodeShardEntry, SHARD_ENTRY_VERSION } from '../shard-entry.js';
 import type { KeyRange, KvEntry, KvRead } from '../shard/shard-db.js';
@@ -936,4 +936,43 @@ t.test('a long search leaves the event loop between blocks past searchSliceMs (l
   await unsliced.load(db);
   const b = await turnsDuring(unsliced);
   t.ok(b.turns < b.blocks - 1, `caught: unsliced, ${b.turns} turns during ${b.blocks} blocks`);
+});
+
+t.test('a search leaves the event loop between the pages of one block too (a full scan decodes a page at a time)', async (t) => {
+  const { SpanBlockCache } = await import('./block-cache.js');
+  const rand = new SeededRand(78);
+  const tmp = tempDir(t);
+  const db = await tmp.open();
+  const writer = new TraceStore({}, new SpanBlockCache(64 * 1024 * 1024));
+  await writer.load(db);
+  // One flush of ~1,200 spans: one block of several pages (SpanPageLimits.pageRowsDefault a page).
+  writer.add('acme', realisticSpans(rand, 60, 'acme'), 0);
+  await new Flusher(writer, db).flush();
+  const all: SpanSearch = { startNs: 0n, endNs: U64_END - 1n, predicate: {}, limit: TraceStoreLimits.searchLimitMax };
+  const run = async (store: TraceStore): Promise<{ turns: number; blocks: number; rows: number }> => {
+    await store.load(db);
+    for await (const b of store.searchSpans(db, 'acme', all, newScanStats())) void b; // cached
+    let turns = 0;
+    let running = true;
+    const tick = (): void => {
+      if (!running) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const stats = newScanStats();
+    let rows = 0;
+    for await (const b of store.searchSpans(db, 'acme', all, stats)) rows += b.length;
+    running = false;
+    return { turns, blocks: stats.blocksScanned, rows };
+  };
+  const sliced = await run(new TraceStore({ searchSliceMs: 0 }, new SpanBlockCache(64 * 1024 * 1024)));
+  t.equal(sliced.blocks, 1, 'one block');
+  const pages = Math.ceil(sliced.rows / SpanPageLimits.pageRowsDefault);
+  t.ok(pages >= 3, `${sliced.rows} rows in ${pages} pages`);
+  t.ok(sliced.turns >= pages - 1, `sliced: ${sliced.turns} event-loop turns inside one block of ${pages} pages`);
+  // Planted: the whole block decoded at once (a slice longer than the search): no turn inside it.
+  const whole = await run(new TraceStore({ searchSliceMs: 1e9 }, new SpanBlockCache(64 * 1024 * 1024)));
+  t.equal(whole.rows, sliced.rows, 'the same rows');
+  t.ok(whole.turns < pages - 1, `caught: unsliced, ${whole.turns} turns in a block of ${pages} pages`);
 });

@@ -988,10 +988,20 @@ export class TraceStore implements SignalStore<SpanRow> {
 
     const newer = new Map<string, Set<string>>();
     const cache = this.#cacheRef;
+    // A block's rows are decoded a page at a time: past searchSliceMs the next page waits one event-loop turn,
+    // so a whole block's decode (a full scan's, ~5,000 rows) never holds the thread, nor keeps a cancel frame
+    // from being read; the consumer checks its budget (and so the cancel) at each batch, as before.
+    const sliceMs = this.#limits.searchSliceMs;
+    let sliceStartMs = performance.now();
     for await (const { ref, meta } of this.#blocksInTime(kv, metas, tenant, q, stats, false, () => emitted >= q.limit)) {
       const m = await this.#blockMatches(kv, tenant, ref, meta, q, stats, newer, q.limit - emitted, cache);
       if (m === null) continue;
-      for (const s of m.rows()) yield* take(s);
+      for (const rows of m.rowsByPage()) {
+        for (const s of rows) yield* take(s);
+        if (performance.now() - sliceStartMs < sliceMs) continue;
+        await nextTurn();
+        sliceStartMs = performance.now();
+      }
     }
     if (batch.length > 0) yield batch;
     assert(emitted <= q.limit, 'a search yields at most limit spans');
@@ -1212,7 +1222,13 @@ export class TraceStore implements SignalStore<SpanRow> {
       keep.push(i);
     }
     assert(keep.length <= room, 'a block yields at most room rows');
-    return { count: keep.length, traceId: (j) => hits.traceId(keep[j] as number), startNs: (j) => hits.startNs(keep[j] as number), rows: () => hits.decode(keep) };
+    return {
+      count: keep.length,
+      traceId: (j) => hits.traceId(keep[j] as number),
+      startNs: (j) => hits.startNs(keep[j] as number),
+      rows: () => hits.decode(keep),
+      rowsByPage: () => (hits.decodeByPage === undefined ? [hits.decode(keep)] : hits.decodeByPage(keep)),
+    };
   }
 
 
