@@ -8,8 +8,8 @@ import { parseInprocArgs, runInproc } from './query-logs-inproc.js';
 const KINDS = ['keyword', 'phrase', 'regex', 'count', 'keywordRange'];
 
 t.test('flags: defaults and values', async (t) => {
-  t.same(parseInprocArgs([]), { lines: 200_000, shards: 16, queries: 30, flushRows: 20_000, cacheBytes: BlockCacheLimits.bytesMaxDefault, kinds: KINDS, twoRounds: false, perQuery: false, dataDir: null });
-  t.same(parseInprocArgs(['--lines', '500', '--shards', '2', '--queries', '3', '--flush-rows', '64', '--cache-mib', '0', '--kinds', 'keyword,count', '--two-rounds', '--per-query']), {
+  t.same(parseInprocArgs([]), { lines: 200_000, shards: 16, queries: 30, flushRows: 20_000, cacheBytes: BlockCacheLimits.bytesMaxDefault, kinds: KINDS, twoRounds: false, perQuery: false, dataDir: null, inMemory: false });
+  t.same(parseInprocArgs(['--lines', '500', '--shards', '2', '--queries', '3', '--flush-rows', '64', '--cache-mib', '0', '--kinds', 'keyword,count', '--two-rounds', '--per-query', '--in-memory']), {
     lines: 500,
     shards: 2,
     queries: 3,
@@ -19,6 +19,7 @@ t.test('flags: defaults and values', async (t) => {
     twoRounds: true,
     perQuery: true,
     dataDir: null,
+    inMemory: true,
   });
   t.equal(parseInprocArgs(['--data-dir', '/tmp/x']).dataDir, '/tmp/x');
   t.throws(() => parseInprocArgs(['--queries', '0']), 'a non-positive count is refused');
@@ -27,10 +28,12 @@ t.test('flags: defaults and values', async (t) => {
 t.test('a tiny run: every kind measured, and the answers do not depend on the flushes, the cache or the rounds', async (t) => {
   const a = await runInproc({ lines: 3_000, shards: 8, queries: 2, flushRows: 20_000, cacheBytes: BlockCacheLimits.bytesMaxDefault, kinds: parseInprocArgs([]).kinds, twoRounds: false });
   const b = await runInproc({ lines: 3_000, shards: 8, queries: 2, flushRows: 100, cacheBytes: 0, kinds: parseInprocArgs([]).kinds, twoRounds: true });
+  const m = await runInproc({ lines: 3_000, shards: 8, queries: 2, flushRows: 100, cacheBytes: 0, kinds: parseInprocArgs([]).kinds, twoRounds: false, inMemory: true });
   t.same([...a.figures.keys()], KINDS);
   for (const [kind, f] of a.figures) {
     t.ok(f.blocksScanned >= 0 && f.bytesRead > 0 && f.cpuMs >= 0, `${kind}: figures are measured`);
     t.equal(f.digest, b.figures.get(kind)?.digest, `${kind}: same answers with 100-row flushes, no cache and two rounds`);
+    t.equal(f.digest, m.figures.get(kind)?.digest, `${kind}: same answers over in-memory copies of the shards (--in-memory)`);
   }
 });
 
