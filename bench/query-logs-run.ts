@@ -10,7 +10,12 @@
  *     stopped; the ingest time is write + flush (the index is built at
  *     flush);
  *  3. the same bodies into a fresh cluster with the index on (the default),
- *     timed alike: the ratio on/off is the index's ingest cost;
+ *     timed alike: the ratio on/off is the index's ingest cost. Steps 2 and
+ *     3 repeat `ingestRounds` times, off and on alternated (each round a
+ *     fresh pair of clusters), so a drift in the machine's speed falls on
+ *     both sides; the figure is the ratio of the sums (all on time over all
+ *     off time), each round's ratio printed beside it. The last round's
+ *     index-on cluster stays up for the queries;
  *  4. the query kinds (query-logs-queries.ts) through
  *     /loki/api/v1/query_range, one at a time from one client, each to the
  *     next node in turn, every answer compared with the brute-force scan;
@@ -55,6 +60,8 @@ export interface QueryLogsConfig {
   readonly connections: number;
   /** ingestBaseline runs step 2 (the index-off cluster); off saves a load in development. */
   readonly ingestBaseline: boolean;
+  /** ingestRounds is how many times steps 2 and 3 run, alternated (1 without the baseline). */
+  readonly ingestRounds: number;
   readonly fts5: boolean;
   readonly json: boolean;
   /** slowMs: a query slower than this is logged with otlpdb's stats (SLOW_QUERY_LOG_MS unless --slow-ms). */
@@ -96,14 +103,20 @@ export interface IngestFigures {
   readonly flushSec: number;
 }
 
+/** IngestRound is one round of steps 2 and 3: the index-off load (null without the baseline) and the index-on one. */
+export interface IngestRound {
+  readonly off: IngestFigures | null;
+  readonly on: IngestFigures;
+}
+
 /** QueryLogsReport is a run's figures. */
 export interface QueryLogsReport {
   readonly config: QueryLogsConfig;
   readonly lines: number;
   readonly lineBytes: number;
   readonly requestBytes: number;
-  readonly ingestIndexOff: IngestFigures | null;
-  readonly ingestIndexOn: IngestFigures;
+  /** ingest holds every round in the order run; the last round's index-on cluster answered the queries. */
+  readonly ingest: readonly IngestRound[];
   readonly fts5: { readonly version: string; readonly loadSec: number } | { readonly notice: string };
   readonly kinds: KindFigures[];
   readonly loadAverage: { readonly before: readonly number[]; readonly after: readonly number[] };
@@ -243,14 +256,27 @@ export async function runQueryLogsBench(config: QueryLogsConfig, o: { readonly p
   let cluster: OtlpdbCluster | null = null;
   let fts: Fts5Baseline | null = null;
   try {
-    let ingestIndexOff: IngestFigures | null = null;
-    if (config.ingestBaseline) {
-      const off = await loadCluster(config, data, join(root, 'index-off'), o.ports, false, o.log);
-      ingestIndexOff = off.ingest;
-      await off.cluster.stop();
-      await rm(join(root, 'index-off'), { recursive: true, force: true });
+    const ingest: IngestRound[] = [];
+    const rounds = config.ingestBaseline ? config.ingestRounds : 1;
+    let on: Awaited<ReturnType<typeof loadCluster>> | null = null;
+    for (let round = 1; round <= rounds; round++) {
+      let offFigures: IngestFigures | null = null;
+      if (config.ingestBaseline) {
+        o.log(`ingest round ${round} of ${rounds}: index off`);
+        const off = await loadCluster(config, data, join(root, 'index-off'), o.ports, false, o.log);
+        offFigures = off.ingest;
+        await off.cluster.stop();
+        await rm(join(root, 'index-off'), { recursive: true, force: true });
+      }
+      o.log(`ingest round ${round} of ${rounds}: index on`);
+      on = await loadCluster(config, data, join(root, 'index-on'), o.ports, true, o.log);
+      ingest.push({ off: offFigures, on: on.ingest });
+      if (round < rounds) {
+        await on.cluster.stop();
+        await rm(join(root, 'index-on'), { recursive: true, force: true });
+      }
     }
-    const on = await loadCluster(config, data, join(root, 'index-on'), o.ports, true, o.log);
+    assert(on !== null, 'at least one ingest round ran');
     cluster = on.cluster;
     const apis = on.apis;
 
@@ -327,8 +353,7 @@ export async function runQueryLogsBench(config: QueryLogsConfig, o: { readonly p
       lines: data.lines.length,
       lineBytes: data.lineBytes,
       requestBytes: data.bytes,
-      ingestIndexOff,
-      ingestIndexOn: on.ingest,
+      ingest,
       fts5: fts5Figure,
       kinds,
       loadAverage: { before, after: loadavg() },

@@ -21,10 +21,15 @@ import { parseCountAnswer, parseLogAnswer, runQueryLogsBench, sameCount, sameLog
 const NOW_MS = 1_795_000_000_000;
 
 t.test('flags: defaults, every flag, refusals', async (t) => {
-  t.same(parseQueryLogsArgs([]), { nodes: 3, lines: FULL_LINES, queries: 100, connections: 8, ingestBaseline: true, fts5: true, json: false, slowMs: 1_000 });
+  t.same(parseQueryLogsArgs([]), { nodes: 3, lines: FULL_LINES, queries: 100, connections: 8, ingestBaseline: true, ingestRounds: 2, fts5: true, json: false, slowMs: 1_000 });
+  t.equal(parseQueryLogsArgs(['--ingest-rounds', '3']).ingestRounds, 3);
+  t.equal(parseQueryLogsArgs(['--no-ingest-baseline']).ingestRounds, 1, 'one side: nothing to alternate');
+  t.throws(() => parseQueryLogsArgs(['--no-ingest-baseline', '--ingest-rounds', '2']), /--ingest-rounds above 1 needs/);
+  t.throws(() => parseQueryLogsArgs(['--ingest-rounds', '0']), /--ingest-rounds/);
+  t.throws(() => parseQueryLogsArgs(['--ingest-rounds', '6']), /--ingest-rounds/);
   t.equal(parseQueryLogsArgs(['--scale', '0.1']).lines, 500_000);
   t.same(parseQueryLogsArgs(['--lines', '300', '--nodes', '1', '--queries', '4', '--connections', '2', '--no-ingest-baseline', '--no-fts5', '--json', '--slow-ms', '0']), {
-    nodes: 1, lines: 300, queries: 4, connections: 2, ingestBaseline: false, fts5: false, json: true, slowMs: 0,
+    nodes: 1, lines: 300, queries: 4, connections: 2, ingestBaseline: false, ingestRounds: 1, fts5: false, json: true, slowMs: 0,
   });
   t.throws(() => parseQueryLogsArgs(['--slow-ms', '-1']), /--slow-ms/);
   t.throws(() => parseQueryLogsArgs(['--scale', '0']), /--scale/);
@@ -145,18 +150,19 @@ t.test('the answer parsers and comparisons: equal answers pass, planted wrong an
   t.not(sameCount(new Map([[1_795_000_060_000_000_000n, 5], [1_795_000_120_000_000_000n, 1]]), counts), null, 'an off-by-one count');
 });
 
-// Two real clusters (index off, then on) take minutes on a loaded 2-core machine, past CI's budget for a new test:
+// Four real clusters (index off and on, two rounds) take minutes on a loaded 2-core machine, past CI's budget for a new test:
 // opt in with OTLPDB_BENCH_RUN=1 (the bench itself checks every answer on every run).
 const REAL_RUN = process.env.OTLPDB_BENCH_RUN === '1';
 
-t.test('a tiny real run on one node (index off, then on) answers every query correctly', { skip: REAL_RUN ? false : 'set OTLPDB_BENCH_RUN=1 to start two real one-node clusters' }, async (t) => {
+t.test('a tiny real run on one node (index off and on, two rounds) answers every query correctly', { skip: REAL_RUN ? false : 'set OTLPDB_BENCH_RUN=1 to start two real one-node clusters' }, async (t) => {
   const lines: string[] = [];
   const r = await runQueryLogsBench(
-    { nodes: 1, lines: 3_000, queries: 3, connections: 2, ingestBaseline: true, fts5: true, json: false },
+    { nodes: 1, lines: 3_000, queries: 3, connections: 2, ingestBaseline: true, ingestRounds: 2, fts5: true, json: false },
     { ports: { api: 31_550, peer: 31_560, otlpGrpc: 31_570, otlpHttp: 31_580 }, log: (l) => lines.push(l) },
   );
   t.equal(r.lines, 3_000);
-  t.ok(r.ingestIndexOff !== null, 'the index-off cluster loaded the same bodies');
+  t.equal(r.ingest.length, 2, 'two rounds');
+  t.ok(r.ingest.every((x) => x.off !== null), 'each round\'s index-off cluster loaded the same bodies');
   for (const k of r.kinds) {
     t.equal(k.wrong, 0, `${k.kind}: no wrong answers (${k.firstWrong ?? ''}); log: ${lines.slice(-3).join(' | ')}`);
     t.ok(k.otlpdb !== null && k.otlpdb.queries === 3, `${k.kind} ran`);
