@@ -54,10 +54,25 @@ export interface BenchLoad {
   readonly log: (line: string) => void;
 }
 
-/** writeAllBodies sends every body once acknowledged (200), `connections` at a time, spread over the targets. */
-export async function writeAllBodies(load: BenchLoad): Promise<void> {
+/** LoadRetries counts what a load's refusals cost: retried sends by status (0: the connection failed) and the seconds slept before them, summed over connections. */
+export interface LoadRetries {
+  readonly retries: number;
+  readonly byStatus: Readonly<Record<string, number>>;
+  readonly sleptSec: number;
+}
+
+/**
+ * writeAllBodies sends every body once acknowledged (200), `connections` at
+ * a time, spread over the targets, and says what the refusals cost: a
+ * load's wall time moves with how often the nodes pushed back, so a bench
+ * that times a load prints this beside it.
+ */
+export async function writeAllBodies(load: BenchLoad): Promise<LoadRetries> {
   let next = 0;
   let done = 0;
+  let retries = 0;
+  let sleptMs = 0;
+  const byStatus: Record<string, number> = {};
   const worker = async (w: number): Promise<void> => {
     for (;;) {
       const i = next++;
@@ -68,17 +83,22 @@ export async function writeAllBodies(load: BenchLoad): Promise<void> {
         const init = { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'x-scope-orgid': BENCH_TENANT }, body };
         const r = await benchRequest(`http://${target}${load.path}`, init).catch((err: unknown): BenchAnswer => {
           load.log(`  request ${i}: ${err instanceof Error ? `${err.message}${err.cause === undefined ? '' : `: ${String(err.cause)}`}` : String(err)}; retrying`);
-          return { status: 503, text: String(err), retryAfterS: 1 };
+          return { status: 0, text: String(err), retryAfterS: 1 };
         });
         if (r.status === 200) break;
-        if ((r.status !== 429 && r.status !== 503) || attempt >= BenchHttpLimits.sendRetriesMax) {
+        if ((r.status !== 0 && r.status !== 429 && r.status !== 503) || attempt >= BenchHttpLimits.sendRetriesMax) {
           throw new Error(`${load.bench}: request ${i} answered ${r.status}: ${r.text.slice(0, 200)}`);
         }
-        await new Promise((res) => setTimeout(res, Math.min(BenchHttpLimits.retryAfterSecondsMax, r.retryAfterS) * 1000));
+        const waitMs = Math.min(BenchHttpLimits.retryAfterSecondsMax, r.retryAfterS) * 1000;
+        retries++;
+        byStatus[String(r.status)] = (byStatus[String(r.status)] ?? 0) + 1;
+        sleptMs += waitMs;
+        await new Promise((res) => setTimeout(res, waitMs));
       }
       done++;
       if (done % load.logEvery === 0) load.log(`  written ${done} of ${load.bodies.length} requests`);
     }
   };
   await Promise.all(Array.from({ length: load.connections }, (_, w) => worker(w)));
+  return { retries, byStatus, sleptSec: Math.round(sleptMs / 100) / 10 };
 }

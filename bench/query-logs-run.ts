@@ -28,6 +28,7 @@
  * file and the temp dir.
  */
 import { BENCH_TENANT, benchRequest, configureBenchTenant, writeAllBodies } from './bench-http.js';
+import type { LoadRetries } from './bench-http.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,10 +98,11 @@ export interface KindFigures {
   readonly firstWrong: string | null;
 }
 
-/** IngestFigures are one cluster's load: seconds to write and to flush. */
+/** IngestFigures are one cluster's load: seconds to write and to flush, and the refusals retried while writing. */
 export interface IngestFigures {
   readonly writeSec: number;
   readonly flushSec: number;
+  readonly retries: LoadRetries;
 }
 
 /** IngestRound is one round of steps 2 and 3: the index-off load (null without the baseline) and the index-on one. */
@@ -150,12 +152,12 @@ async function loadCluster(config: QueryLogsConfig, data: QueryLogsData, dir: st
     await configureBenchTenant(apis, 'bench/query-logs');
     log(`writing ${data.lines.length} lines in ${data.bodies.length} requests (${Math.round(data.bytes / 1e6)} MB)`);
     const w0 = performance.now();
-    await writeAllBodies({ bench: 'bench/query-logs', bodies: data.bodies, path: '/v1/logs', targets: webs, connections: config.connections, logEvery: 500, log });
+    const retries = await writeAllBodies({ bench: 'bench/query-logs', bodies: data.bodies, path: '/v1/logs', targets: webs, connections: config.connections, logEvery: 500, log });
     const writeSec = (performance.now() - w0) / 1000;
     const f0 = performance.now();
     await flushAll(apis[0] as string, log);
     const flushSec = (performance.now() - f0) / 1000;
-    return { cluster, apis, ingest: { writeSec: Math.round(writeSec * 10) / 10, flushSec: Math.round(flushSec * 10) / 10 } };
+    return { cluster, apis, ingest: { writeSec: Math.round(writeSec * 10) / 10, flushSec: Math.round(flushSec * 10) / 10, retries } };
   } catch (err) {
     await cluster.stop().catch(() => undefined);
     throw err;

@@ -124,6 +124,8 @@ function printText(r: QueryLogsReport): void {
   console.log(`  load average before/after: ${r.loadAverage.before.map((x) => x.toFixed(1)).join(' ')} / ${r.loadAverage.after.map((x) => x.toFixed(1)).join(' ')}`);
   const secs = (f: IngestFigures): number => f.writeSec + f.flushSec;
   const rate = (f: IngestFigures): string => Math.round(r.lines / Math.max(secs(f), 0.001)).toLocaleString('en-US');
+  const refused = (f: IngestFigures): string =>
+    f.retries.retries === 0 ? '' : `; ${f.retries.retries} sends retried (${Object.entries(f.retries.byStatus).map(([k, v]) => `${k === '0' ? 'no answer' : k}: ${v}`).join(', ')}), ${f.retries.sleptSec} s slept`;
   let onSum = 0;
   let offSum = 0;
   for (const [i, round] of r.ingest.entries()) {
@@ -131,12 +133,12 @@ function printText(r: QueryLogsReport): void {
     if (round.off !== null) {
       const off = round.off;
       offSum += secs(off);
-      console.log(`  ingest, ${tag}index off: write ${off.writeSec} s + flush ${off.flushSec} s = ${secs(off).toFixed(1)} s (${rate(off)} lines/s)`);
+      console.log(`  ingest, ${tag}index off: write ${off.writeSec} s + flush ${off.flushSec} s = ${secs(off).toFixed(1)} s (${rate(off)} lines/s)${refused(off)}`);
     }
     const on = round.on;
     onSum += secs(on);
     const pair = round.off === null ? '' : `; on/off ${ratio(secs(on), secs(round.off)) ?? '-'} (flush ${ratio(on.flushSec, round.off.flushSec) ?? '-'})`;
-    console.log(`  ingest, ${tag}index on:  write ${on.writeSec} s + flush ${on.flushSec} s = ${secs(on).toFixed(1)} s (${rate(on)} lines/s)${pair}`);
+    console.log(`  ingest, ${tag}index on:  write ${on.writeSec} s + flush ${on.flushSec} s = ${secs(on).toFixed(1)} s (${rate(on)} lines/s)${pair}${refused(on)}`);
   }
   if (r.ingest.every((x) => x.off !== null)) {
     // Judged on the exact ratio of the sums: the printed one is rounded to two decimals (1.3016 prints as 1.3).
