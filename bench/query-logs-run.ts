@@ -29,6 +29,7 @@
  */
 import { BENCH_TENANT, benchRequest, configureBenchTenant, writeAllBodies } from './bench-http.js';
 import type { LoadRetries } from './bench-http.js';
+import { cpuSec } from './kv-load.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,11 +99,25 @@ export interface KindFigures {
   readonly firstWrong: string | null;
 }
 
-/** IngestFigures are one cluster's load: seconds to write and to flush, and the refusals retried while writing. */
+/** IngestFigures are one cluster's load: seconds to write and to flush, the nodes' CPU seconds in each, and the refusals retried while writing. */
 export interface IngestFigures {
   readonly writeSec: number;
   readonly flushSec: number;
+  /** writeCpuSec and flushCpuSec sum the nodes' CPU (user + system, every thread: receive workers and LevelDB's included); null when /proc could not be read. */
+  readonly writeCpuSec: number | null;
+  readonly flushCpuSec: number | null;
   readonly retries: LoadRetries;
+}
+
+/** nodesCpuSec sums the processes' CPU seconds, or null when one could not be read. */
+function nodesCpuSec(pids: readonly number[]): number | null {
+  let sum = 0;
+  for (const pid of pids) {
+    const c = cpuSec(pid);
+    if (c === null) return null;
+    sum += c;
+  }
+  return sum;
 }
 
 /** IngestRound is one round of steps 2 and 3: the index-off load (null without the baseline) and the index-on one. */
@@ -151,13 +166,27 @@ async function loadCluster(config: QueryLogsConfig, data: QueryLogsData, dir: st
     assert(webs.every((w) => w !== ''), 'cluster up printed every node\'s OTLP/HTTP address');
     await configureBenchTenant(apis, 'bench/query-logs');
     log(`writing ${data.lines.length} lines in ${data.bodies.length} requests (${Math.round(data.bytes / 1e6)} MB)`);
+    const c0 = nodesCpuSec(cluster.pids);
     const w0 = performance.now();
     const retries = await writeAllBodies({ bench: 'bench/query-logs', bodies: data.bodies, path: '/v1/logs', targets: webs, connections: config.connections, logEvery: 500, log });
     const writeSec = (performance.now() - w0) / 1000;
+    const c1 = nodesCpuSec(cluster.pids);
     const f0 = performance.now();
     await flushAll(apis[0] as string, log);
     const flushSec = (performance.now() - f0) / 1000;
-    return { cluster, apis, ingest: { writeSec: Math.round(writeSec * 10) / 10, flushSec: Math.round(flushSec * 10) / 10, retries } };
+    const c2 = nodesCpuSec(cluster.pids);
+    const tenth = (x: number): number => Math.round(x * 10) / 10;
+    return {
+      cluster,
+      apis,
+      ingest: {
+        writeSec: tenth(writeSec),
+        flushSec: tenth(flushSec),
+        writeCpuSec: c0 === null || c1 === null ? null : tenth(c1 - c0),
+        flushCpuSec: c1 === null || c2 === null ? null : tenth(c2 - c1),
+        retries,
+      },
+    };
   } catch (err) {
     await cluster.stop().catch(() => undefined);
     throw err;
