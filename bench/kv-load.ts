@@ -37,10 +37,19 @@ type AggregateFn = (results: unknown[], opts: { url: string; connections: number
 
 const CLOCK_TICKS_PER_SEC = 100; // USER_HZ on Linux (getconf CLK_TCK); /proc/<pid>/stat counts in it.
 
-/** cpuSec reads utime + stime of a process from /proc, or null if it is gone or this is not Linux. */
+/** cpuSec reads utime + stime of a process from /proc (every thread), or null if it is gone or this is not Linux. */
 export function cpuSec(pid: number): number | null {
+  return statCpuSec(`/proc/${pid}/stat`);
+}
+
+/** mainThreadCpuSec reads utime + stime of a process's main thread alone (its task whose id is the pid): the JavaScript event loop of a node process. */
+export function mainThreadCpuSec(pid: number): number | null {
+  return statCpuSec(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function statCpuSec(path: string): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(path, 'utf8');
     // Fields after the command name (which may contain spaces) start at field 3; utime is 14, stime 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(fields[11]) + Number(fields[12]);

@@ -29,7 +29,7 @@
  */
 import { BENCH_TENANT, benchRequest, configureBenchTenant, writeAllBodies } from './bench-http.js';
 import type { LoadRetries } from './bench-http.js';
-import { cpuSec } from './kv-load.js';
+import { cpuSec, mainThreadCpuSec } from './kv-load.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,14 +106,17 @@ export interface IngestFigures {
   /** writeCpuSec and flushCpuSec sum the nodes' CPU (user + system, every thread: receive workers and LevelDB's included); null when /proc could not be read. */
   readonly writeCpuSec: number | null;
   readonly flushCpuSec: number | null;
+  /** writeMainCpuSec and flushMainCpuSec sum the nodes' main threads alone (the event loops: apply, Raft, the flush's encoding); null when /proc could not be read. */
+  readonly writeMainCpuSec: number | null;
+  readonly flushMainCpuSec: number | null;
   readonly retries: LoadRetries;
 }
 
-/** nodesCpuSec sums the processes' CPU seconds, or null when one could not be read. */
-function nodesCpuSec(pids: readonly number[]): number | null {
+/** nodesCpuSec sums `read` over the processes (CPU seconds), or null when one could not be read. */
+function nodesCpuSec(pids: readonly number[], read: (pid: number) => number | null = cpuSec): number | null {
   let sum = 0;
   for (const pid of pids) {
-    const c = cpuSec(pid);
+    const c = read(pid);
     if (c === null) return null;
     sum += c;
   }
@@ -167,14 +170,17 @@ async function loadCluster(config: QueryLogsConfig, data: QueryLogsData, dir: st
     await configureBenchTenant(apis, 'bench/query-logs');
     log(`writing ${data.lines.length} lines in ${data.bodies.length} requests (${Math.round(data.bytes / 1e6)} MB)`);
     const c0 = nodesCpuSec(cluster.pids);
+    const m0 = nodesCpuSec(cluster.pids, mainThreadCpuSec);
     const w0 = performance.now();
     const retries = await writeAllBodies({ bench: 'bench/query-logs', bodies: data.bodies, path: '/v1/logs', targets: webs, connections: config.connections, logEvery: 500, log });
     const writeSec = (performance.now() - w0) / 1000;
     const c1 = nodesCpuSec(cluster.pids);
+    const m1 = nodesCpuSec(cluster.pids, mainThreadCpuSec);
     const f0 = performance.now();
     await flushAll(apis[0] as string, log);
     const flushSec = (performance.now() - f0) / 1000;
     const c2 = nodesCpuSec(cluster.pids);
+    const m2 = nodesCpuSec(cluster.pids, mainThreadCpuSec);
     const tenth = (x: number): number => Math.round(x * 10) / 10;
     return {
       cluster,
@@ -184,6 +190,8 @@ async function loadCluster(config: QueryLogsConfig, data: QueryLogsData, dir: st
         flushSec: tenth(flushSec),
         writeCpuSec: c0 === null || c1 === null ? null : tenth(c1 - c0),
         flushCpuSec: c1 === null || c2 === null ? null : tenth(c2 - c1),
+        writeMainCpuSec: m0 === null || m1 === null ? null : tenth(m1 - m0),
+        flushMainCpuSec: m1 === null || m2 === null ? null : tenth(m2 - m1),
         retries,
       },
     };

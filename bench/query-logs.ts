@@ -124,7 +124,8 @@ function printText(r: QueryLogsReport): void {
   console.log(`  load average before/after: ${r.loadAverage.before.map((x) => x.toFixed(1)).join(' ')} / ${r.loadAverage.after.map((x) => x.toFixed(1)).join(' ')}`);
   const secs = (f: IngestFigures): number => f.writeSec + f.flushSec;
   const cpu = (f: IngestFigures): number | null => (f.writeCpuSec === null || f.flushCpuSec === null ? null : f.writeCpuSec + f.flushCpuSec);
-  const cpuText = (f: IngestFigures): string => (cpu(f) === null ? '' : `; nodes' CPU ${f.writeCpuSec} + ${f.flushCpuSec} s`);
+  const cpuText = (f: IngestFigures): string =>
+    cpu(f) === null ? '' : `; nodes' CPU ${f.writeCpuSec} + ${f.flushCpuSec} s${f.writeMainCpuSec === null ? '' : ` (main threads ${f.writeMainCpuSec} + ${f.flushMainCpuSec} s)`}`;
   const rate = (f: IngestFigures): string => Math.round(r.lines / Math.max(secs(f), 0.001)).toLocaleString('en-US');
   const refused = (f: IngestFigures): string =>
     f.retries.retries === 0 ? '' : `; ${f.retries.retries} sends retried (${Object.entries(f.retries.byStatus).map(([k, v]) => `${k === '0' ? 'no answer' : k}: ${v}`).join(', ')}), ${f.retries.sleptSec} s slept`;
