@@ -257,3 +257,30 @@ t.test('a select with `want` builds its first batch at most that size and reads 
   }
   t.ok((await firstBatch(source(f), base)) > 100, 'without want the first batch is a full chunk');
 });
+
+t.test('a log query of limit k reads k + 1 entries of a shard whose times are distinct: the engine peeks one past its limit (s22); a planted want of k is caught', async (t) => {
+  // One flush of 1,500 time-ordered rows. collectLogEntries takes `limit` entries and one more (is it tied with the
+  // last kept?): with `want` = limit + 1 the store's first chunk holds all it needs; with `want` = limit it built a
+  // second chunk twice that size for the one entry it peeks at (keyword + 5 min: 48 rows a shard for 16, s22).
+  const f = await fixture(t, new SeededRand(SEED + 7), { flushes: 1, perFlush: 1_500, sorted: true });
+  const { logqlEngine } = await import('./logql/engine.js');
+  const expr = '{service_name=~".+"}';
+  const everything = await collect(source(f), { matchers: [{ name: 'service_name', op: '=~', value: '.+' }], startNs: 0n, endNs: (1n << 64n) - 1n, direction: 'backward', limit: null, hints: [] });
+  const times = new Set(everything.map((e) => e.timeNs));
+  t.equal(times.size, everything.length, 'the fixture\'s times are distinct');
+  /** entriesRead runs the shard part of a limit-`limit` query over `src` and checks its answer. */
+  const entriesRead = async (src: ShardLogSource, limit: number): Promise<number> => {
+    const a = await logqlEngine.evaluateShardPart({ expr, startNs: 0n, endNs: (1n << 64n) - 1n, stepNs: 0n, direction: 'backward', limit }, src, new AbortController().signal);
+    t.same(a.kind === 'entries' ? a.entries.map(key) : null, everything.slice(0, limit).map(key), `limit ${limit}: the newest entries`);
+    return src.stats.entriesRead;
+  };
+  for (const limit of [1, 16, 100]) t.equal(await entriesRead(source(f), limit), limit + 1, `limit ${limit}: ${limit} entries and the one after`);
+  // The plant: the request as the engine made it before s22 (want = limit).
+  class WantLimit extends ShardLogSource {
+    override select(req: SelectLogsRequest, signal: AbortSignal): AsyncGenerator<readonly LogEntry[]> {
+      return super.select({ ...req, ...(req.want !== undefined ? { want: req.want - 1 } : {}) }, signal);
+    }
+  }
+  const planted = new WantLimit({ store: f.store, kv: f.db, tenant: TENANT, deadlineMs: Number.MAX_SAFE_INTEGER, nowMs: () => 0 });
+  t.ok((await entriesRead(planted, 16)) > 17, 'a want of the limit alone reads a second chunk: the check above catches it');
+});

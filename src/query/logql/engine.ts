@@ -106,8 +106,10 @@ export async function collectLogEntries(log: LogExpr, source: LogSource, startNs
   const pipeline = compilePipeline(log);
   const kept: LogEntry[] = [];
   let boundary: bigint | null = null;
-  // `want`: the store builds entries in batches starting at `limit`, so a query whose pipeline keeps them stops after one.
-  const req = { matchers: log.matchers, startNs, endNs, direction, limit: null, hints: lineHints(log), want: limit };
+  // `want`: the store builds entries in batches starting at `want`, so a query whose pipeline keeps them stops after one.
+  // limit + 1: the loop below takes `limit` entries and looks at the next (tied with the last kept?); a first batch of
+  // `limit` made the store build a second, twice as large, for that one entry (s22: 48 rows a shard for a limit of 16).
+  const req = { matchers: log.matchers, startNs, endNs, direction, limit: null, hints: lineHints(log), want: limit + 1 };
   outer: for await (const batch of source.select(req, signal)) {
     checkAbort(signal);
     for (const entry of batch) {

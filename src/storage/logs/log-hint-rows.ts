@@ -55,6 +55,8 @@ export function hintCandidatesWith(plan: LineHintPlan, index: LogIndexReader, st
     plan.alternatives.flatMap((a) => a.exact),
     ids.flatMap((x) => [...x.pieces.flatMap((p) => p ?? []), ...x.pairs.flatMap((p) => (p === null ? [] : [...p.left, ...p.right]))]),
   );
+  // One alternative (a single `|=`, the common case) is its rows: no mark array of the block's rows to union them.
+  if (plan.alternatives.length === 1) return alternativeRows(plan.alternatives[0] as HintAlternative, ids[0] as AlternativeIds, index, step);
   let mark: Uint8Array | null = null;
   for (let k = 0; k < plan.alternatives.length; k++) {
     const rows = alternativeRows(plan.alternatives[k] as HintAlternative, ids[k] as AlternativeIds, index, step);
@@ -109,9 +111,14 @@ function alternativeRows(a: HintAlternative, x: AlternativeIds, index: LogIndexR
   for (const ids of x.pieces) {
     if (ids === null) continue;
     if (ids.length === 0) return new Uint32Array(0);
-    const mark = new Uint8Array(index.rows);
-    for (const id of ids) for (const r of index.termRowsById(id)) mark[r] = 1;
-    const u = rowsOf(mark);
+    // A piece one term holds (a whole word, most often) is that term's rows; several terms' rows are unioned by a mark.
+    let u: Uint32Array;
+    if (ids.length === 1) u = index.termRowsById(ids[0] as number);
+    else {
+      const mark = new Uint8Array(index.rows);
+      for (const id of ids) for (const r of index.termRowsById(id)) mark[r] = 1;
+      u = rowsOf(mark);
+    }
     rows = rows === null ? u : intersect(rows, u);
     if (rows.length === 0) return rows;
   }

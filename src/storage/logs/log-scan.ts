@@ -235,14 +235,12 @@ export async function indexedCandidates(
   }
   // A lookup of the index alone (it may run again once the entry chunks it named are fetched: log-block-read.ts withEntries).
   const cand = await c.reads.withEntries(c.kv, c.tenant, id, ix, stats, (view) => {
-    let rows = view.candidates(nq);
+    // The rows whose terms may hold a hint's literals (log-hint-rows.ts: exact terms, and the terms holding each piece),
+    // before the stream matchers: an empty answer prunes the block as termsAdmit did, the pages of the other rows are
+    // never decoded, and the matchers test these few rows instead of decoding a common stream's whole list (s22: 6.5%
+    // of keyword + 5 min's CPU). The terms' entry chunks and the hint's are asked for in the same pass.
+    let rows = view.candidates(nq, hints === null ? null : () => hintCandidates(hints, view.reader));
     if (search !== null && rows.length > 0) rows = intersect(rows, search.candidates(view.reader));
-    // The rows whose terms may hold a hint's literals (log-hint-rows.ts: exact terms, and the terms holding each piece):
-    // an empty answer prunes the block as termsAdmit did, and the pages of the other rows are never decoded.
-    if (hints !== null && rows.length > 0) {
-      const hinted = hintCandidates(hints, view.reader);
-      if (hinted !== null) rows = intersect(rows, hinted);
-    }
     return rows;
   });
   if (cand.length === 0) {

@@ -364,7 +364,14 @@ function readerOf(idx: OpenedIndex, blockRows: number, phraseCheck: PhraseCheck,
 /** LogBlockIndexView is one lookup's view of a block index: the boolean-search reader, and the rows a normalized query's terms, stream matchers and phrases admit (what queryLogIndex answers). */
 export interface LogBlockIndexView {
   readonly reader: LogIndexReader;
-  candidates(nq: NormalizedLogQuery): Uint32Array;
+  /**
+   * candidates is the rows `nq` admits; among the rows `within` answers
+   * only, when given (increasing rows a caller can name, a hint's; null
+   * for every row): the answer is then within() ∩ candidates(nq), found
+   * without decoding a stream matcher's whole list. `within` is not
+   * called when a `=` matcher names a stream pair the block lacks.
+   */
+  candidates(nq: NormalizedLogQuery, within?: (() => Uint32Array | null) | null): Uint32Array;
 }
 
 /**
@@ -384,7 +391,7 @@ export function openLogBlockIndex(postings: Uint8Array, blockRows: number): LogB
   if (idx.rows !== blockRows) throw corrupt(`index of ${idx.rows} rows for a block of ${blockRows}`);
   return {
     opened: idx,
-    view: (chunks) => ({ reader: readerOf(idx, blockRows, consecutivePositions, chunks), candidates: (nq) => candidatesIn(idx, blockRows, nq, consecutivePositions, chunks) }),
+    view: (chunks) => ({ reader: readerOf(idx, blockRows, consecutivePositions, chunks), candidates: (nq, within) => candidatesIn(idx, blockRows, nq, consecutivePositions, chunks, within ?? null) }),
   };
 }
 
@@ -400,13 +407,16 @@ function allRows(n: number): Uint32Array {
   return out;
 }
 
-function candidatesIn(idx: OpenedIndex, blockRows: number, nq: NormalizedLogQuery, phraseCheck: PhraseCheck, chunks: EntryChunks | null): Uint32Array {
+function candidatesIn(idx: OpenedIndex, blockRows: number, nq: NormalizedLogQuery, phraseCheck: PhraseCheck, chunks: EntryChunks | null, within: (() => Uint32Array | null) | null = null): Uint32Array {
   const { terms, phrases, matchers } = nq;
   const none = new Uint32Array(0);
   // Every entry this may read, asked for at once (a version 3 index fetches their chunks in one read).
   idx.wantTerms([...terms, ...phrases.flat()].map((t) => idx.termId(t)), chunks);
+  // A `=` matcher no pair of the block satisfies admits no row: answered before `within` is asked (it may cost more).
+  if (matchers.some((m) => m.op === '=' && m.value !== '' && !idx.hasPair(m.name, m.value))) return none;
   // null: every row (no array of every row is made unless it is the answer or a `!=` matcher needs it).
-  let cand: Uint32Array | null = null;
+  let cand: Uint32Array | null = within === null ? null : within();
+  if (cand !== null && cand.length === 0) return none;
   for (const term of terms) {
     const id = idx.termId(term);
     if (id < 0) return none;
@@ -414,8 +424,14 @@ function candidatesIn(idx: OpenedIndex, blockRows: number, nq: NormalizedLogQuer
     cand = cand === null ? rows : intersect(cand, rows);
   }
   for (const m of matchers) {
-    let matched = idx.pairRows(m.name, m.op === '=' ? (v) => v === m.value : (v) => v !== m.value);
+    const keep = m.op === '=' ? (v: string): boolean => v === m.value : (v: string): boolean => v !== m.value;
     const matchesMissing = (m.op === '=') === (m.value === '');
+    if (cand !== null && !matchesMissing) {
+      // Rows in hand: test them against the pairs' lists instead of decoding a common stream's whole list (pairRowsAmong).
+      cand = idx.pairRowsAmong(m.name, keep, cand);
+      continue;
+    }
+    let matched = idx.pairRows(m.name, keep);
     if (matchesMissing) matched = union(matched, difference(allRows(blockRows), idx.pairRows(m.name, () => true)));
     cand = cand === null ? matched : intersect(cand, matched);
   }

@@ -18,7 +18,7 @@
 import { OtlpdbError, assert } from '../../errors.js';
 import { LogBlockLimits, StorageLimits } from '../../limits.js';
 import { BlockKind, openBlock } from '../block.js';
-import { ByteReader, decodePostings, decodeStringColumn, union } from '../codec/index.js';
+import { ByteReader, PostingsContainer, PostingsCursor, decodePostings, decodeStringColumn, intersect, union } from '../codec/index.js';
 import type { TermDict } from './term-dict.js';
 import type { ChunkExpect, EntryChunks } from './term-entries.js';
 import { openEntryChunk } from './term-entries.js';
@@ -69,6 +69,8 @@ export class OpenedIndex {
   readonly pairValues: string[];
   readonly #pairPostings: Uint8Array[];
   readonly #payloadBytes: number;
+  /** #cursor is reset for each pair list pairRowsAmong reads (one lookup at a time: JavaScript runs one). */
+  readonly #cursor = new PostingsCursor();
 
   constructor(sealed: Uint8Array) {
     const payload = openBlock(sealed, BlockKind.postings);
@@ -241,14 +243,76 @@ export class OpenedIndex {
 
   /** pairRows decodes the rows of every pair with label `name` whose value satisfies `keep`, unioned. */
   pairRows(name: string, keep: (value: string) => boolean): Uint32Array {
-    let acc: Uint32Array = new Uint32Array(0);
+    let acc: Uint32Array | null = null;
     for (let i = 0; i < this.pairNames.length; i++) {
       if (this.pairNames[i] !== name || !keep(this.pairValues[i] as string)) continue;
       const rows = decodePostings(this.#pairPostings[i] as Uint8Array);
       if (rows.length > 0 && (rows[rows.length - 1] as number) >= this.rows) throw corrupt('a pair posts a row past the block');
-      acc = union(acc, rows);
+      acc = acc === null ? rows : union(acc, rows);
     }
-    return acc;
+    return acc ?? new Uint32Array(0);
+  }
+
+  /** hasPair says whether the block holds stream pair name=value (the pair table is sorted by name, then value). */
+  hasPair(name: string, value: string): boolean {
+    let lo = 0;
+    let hi = this.pairNames.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = cmp(this.pairNames[mid] as string, name) || cmp(this.pairValues[mid] as string, value);
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < this.pairNames.length && this.pairNames[lo] === name && this.pairValues[lo] === value;
+  }
+
+  /**
+   * pairRowsAmong is `among` ∩ pairRows(name, keep) (`among` increasing,
+   * rows of the block): what a lookup that already holds a few candidate
+   * rows (a hint's, a term's) needs of a stream matcher. A pair whose list
+   * is a bitmap (a common stream's: a third of the block's rows, s22) is
+   * not decoded: each row of `among` is a bit test, after the cursor's
+   * checks of the whole bitmap (its count and edge words) and the same
+   * "past the block" check as pairRows; a delta list is decoded whole,
+   * with every check, as pairRows does. Same answer as
+   * intersect(among, pairRows(name, keep)).
+   */
+  pairRowsAmong(name: string, keep: (value: string) => boolean, among: Uint32Array): Uint32Array {
+    let acc: Uint32Array | null = null;
+    for (let i = 0; i < this.pairNames.length; i++) {
+      if (this.pairNames[i] !== name || !keep(this.pairValues[i] as string)) continue;
+      const got = this.#pairAmong(i, among);
+      acc = acc === null ? got : union(acc, got);
+    }
+    return acc ?? new Uint32Array(0);
+  }
+
+  /** #pairAmong is `among` ∩ pair i's rows (see pairRowsAmong). Throws ERR_CORRUPTION. */
+  #pairAmong(i: number, among: Uint32Array): Uint32Array {
+    const bytes = this.#pairPostings[i] as Uint8Array;
+    const cursor = this.#cursor;
+    cursor.reset(bytes);
+    const bitmap = cursor.container === PostingsContainer.Bitmap ? cursor.bitmapWords() : null;
+    if (bitmap === null) {
+      const rows = decodePostings(bytes, cursor);
+      if (rows.length > 0 && (rows[rows.length - 1] as number) >= this.rows) throw corrupt('a pair posts a row past the block');
+      return intersect(among, rows);
+    }
+    const { words, baseWord } = bitmap;
+    // The cursor checked the words (set bits = count, non-zero edge words): the last word's top bit is the last row.
+    const lastWord = words[words.length - 1] as number;
+    if ((baseWord + words.length - 1) * 32 + (31 - Math.clz32(lastWord)) >= this.rows) throw corrupt('a pair posts a row past the block');
+    const out = new Uint32Array(among.length);
+    let k = 0;
+    const first = baseWord * 32;
+    for (let j = 0; j < among.length; j++) {
+      const rel = (among[j] as number) - first;
+      if (rel < 0) continue;
+      const w = rel >>> 5;
+      if (w >= words.length) break;
+      if (((words[w] as number) >>> (rel & 31)) & 1) out[k++] = among[j] as number;
+    }
+    return out.subarray(0, k);
   }
 }
 
