@@ -2117,6 +2117,13 @@ export const MetricsQueryLimits = {
   remoteWriteLabelsMax: 128,
   /** rangeMsDefault is the window /series, /labels and /label/{name}/values read without start and end. */
   rangeMsDefault: 6 * 60 * 60 * 1000,
+  /**
+   * answerBodyBytesMax bounds a range query's JSON answer written as bytes
+   * on its coordinator (api/prom-json.ts); past it ERR_LIMIT_EXCEEDED. The
+   * text form it replaced stopped at V8's string length (2^29 - 24
+   * characters) with a RangeError.
+   */
+  answerBodyBytesMax: 512 * 1024 * 1024,
 } as const;
 assert(MetricsQueryLimits.seriesMax >= 1 && MetricsQueryLimits.samplesMax >= MetricsQueryLimits.seriesMax, 'a query may read at least one sample per series');
 assert(MetricsQueryLimits.shardSamplesMax >= 1 && MetricsQueryLimits.shardSamplesMax <= MetricsQueryLimits.samplesMax, 'a shard part holds no more than its coordinator may');
@@ -2126,6 +2133,7 @@ assert(MetricsQueryLimits.remoteWriteBodyBytesMax <= MetricsQueryLimits.remoteWr
 assert(MetricsQueryLimits.batchAnswerBytesMax + 64 * 1024 <= TransportLimits.frameBytesMax, 'a full batch answer fits one frame');
 assert(MetricsQueryLimits.batchPartsMax >= 1, 'a batch carries at least one part');
 assert(MetricsQueryLimits.expBucketsMax >= 2, 'an exponential histogram keeps at least two buckets');
+assert(MetricsQueryLimits.answerBodyBytesMax >= MetricsQueryLimits.answerBytesMax, 'a query answer may hold one shard answer\'s points');
 /**
  * LogsQueryLimits bound Loki's API on a node and the shard-wide log reads
  * behind it (src/query/logs-*.ts, src/api/loki-routes.ts, loki-push.ts):

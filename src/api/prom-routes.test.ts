@@ -65,7 +65,7 @@ async function call(src: PromApiSource | undefined, path: string, qs: string, o:
   if (route === null) throw new Error(`no route ${path}`);
   const r: PromRequest = { method: o.method ?? 'GET', params: new URLSearchParams(qs), org: 'acme', body: new Uint8Array(0), headers: {}, nowMs: NOW, signal: o.signal ?? new AbortController().signal };
   const a = await servePrometheus(src, route, r);
-  return { status: a.status, doc: JSON.parse(a.body) as Record<string, unknown> };
+  return { status: a.status, doc: JSON.parse(typeof a.body === 'string' ? a.body : Buffer.from(a.body).toString('utf8')) as Record<string, unknown> };
 }
 
 t.test('parameters parse as Prometheus parses them', async (t) => {

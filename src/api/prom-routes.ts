@@ -45,7 +45,7 @@ import { OtlpdbError } from '../errors.js';
 import { MetricsQueryLimits as L } from '../limits.js';
 import { compareCodePoints } from '../storage/metrics/series-registry.js';
 import type { FloatSeries, PromLabels, PromMatcher, PromResult, SourceStats } from '../query/promql/source.js';
-import { matrixResultJson } from './prom-json.js';
+import { matrixAnswerBytes, matrixResultJson } from './prom-json.js';
 import { formatPromFloat } from '../query/metrics-prom-records.js';
 import { newSourceStats } from '../query/metrics-read.js';
 import { LABEL_NAME, MAX_TIME_MS, MIN_TIME_MS, maxSourceResolutionParam, parseDuration, parseSelector, parseTime } from './prom-params.js';
@@ -60,7 +60,8 @@ export type PromRoute =
 export interface PromAnswer {
   readonly status: number;
   readonly contentType: string;
-  readonly body: string;
+  /** body is the answer's text, or its UTF-8 bytes (a range query's matrix, written as bytes: api/prom-json.ts). */
+  readonly body: string | Uint8Array;
   readonly allow?: string;
 }
 
@@ -142,10 +143,29 @@ function success(data: unknown, stats: SourceStats | null): PromAnswer {
 
 /** successText is success with `data` already JSON text: the same bytes as JSON.stringify of the whole body. */
 function successText(dataJson: string, stats: SourceStats | null): PromAnswer {
+  return { status: 200, contentType: JSON_TYPE, body: `{"status":"success","data":${dataJson}${warningsTail(stats)}}` };
+}
+
+/** warningsTail is the answer's text after `data`: the shards that did not answer, if any. */
+function warningsTail(stats: SourceStats | null): string {
   const failed = stats?.partialFailures ?? [];
   const warnings = failed.map((f) => `shard ${f.shard} did not answer (${f.code}): ${f.message}`);
-  const tail = warnings.length > 0 ? `,"warnings":${JSON.stringify(warnings)},"partial":true` : '';
-  return { status: 200, contentType: JSON_TYPE, body: `{"status":"success","data":${dataJson}${tail}}` };
+  return warnings.length > 0 ? `,"warnings":${JSON.stringify(warnings)},"partial":true` : '';
+}
+
+/**
+ * queryAnswer is a query's success answer: a matrix written straight as
+ * UTF-8 bytes (prom-json.ts matrixAnswerBytes), the same bytes as
+ * successText(queryDataJson(...)) encoded; anything else, or a matrix whose
+ * object form differs, as that text.
+ */
+export function queryAnswer(r: PromResult, stats: unknown, sourceStats: SourceStats | null): PromAnswer {
+  if (r.kind === 'matrix') {
+    const tail = `${stats === undefined ? '' : `,"stats":${JSON.stringify(stats)}`}}${warningsTail(sourceStats)}}`;
+    const body = matrixAnswerBytes(r.series, '{"status":"success","data":{"resultType":"matrix","result":', tail);
+    if (body !== null) return { status: 200, contentType: JSON_TYPE, body };
+  }
+  return successText(queryDataJson(r, stats), sourceStats);
 }
 
 /** queryDataJson is `data` of a query answer as JSON text: a matrix's result written directly (prom-json.ts), anything else through promResultJson; `stats` (when given) last. */
@@ -249,7 +269,7 @@ function cut<T>(items: readonly T[], limit: number): { items: readonly T[]; warn
 
 function withWarnings(a: PromAnswer, warnings: readonly string[]): PromAnswer {
   if (warnings.length === 0) return a;
-  const body = JSON.parse(a.body) as { warnings?: string[] };
+  const body = JSON.parse(typeof a.body === 'string' ? a.body : Buffer.from(a.body.buffer, a.body.byteOffset, a.body.byteLength).toString('utf8')) as { warnings?: string[] };
   body.warnings = [...(body.warnings ?? []), ...warnings];
   return { ...a, body: JSON.stringify(body) };
 }
@@ -315,7 +335,7 @@ async function serveQuery(s: PromApiSource, route: 'query' | 'query_range', tena
         otlpdb: { shardsAsked: st.shardsAsked, seriesRead: st.seriesRead, samplesRead: st.samplesRead, rollupPointsRead: st.rollupPointsRead, bytesRead: st.bytesRead, samplesDecoded: st.samplesDecoded ?? 0, partialFailures: st.partialFailures },
       };
     }
-    return successText(queryDataJson(shaped, stats), source.stats);
+    return queryAnswer(shaped, stats, source.stats);
   } catch (err) {
     if (timedOut) return promError('timeout', 'query timed out in query execution');
     if (r.signal.aborted) return promError('canceled', 'query was canceled in query execution');

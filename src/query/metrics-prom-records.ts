@@ -43,6 +43,8 @@ export function formatPromFloat(v: number): string {
   if (v === -Infinity) return '-Inf';
   if (Number.isNaN(v)) return 'NaN';
   const s = String(v);
+  // Only an exponent form needs rewriting (most values have none: no regex for them).
+  if (!s.includes('e')) return s;
   const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(s);
   if (m === null) return s;
   const sign = m[1] as string;
