@@ -256,18 +256,19 @@ export function encodeLogIndex(
     rowPos[at] = occRowPos[k] as number;
   }
 
-  // The terms in code-unit order (the default sort's order, as cmp's: terms are distinct), each mapped back to its id.
-  const sortedTerms = termStrs.slice().sort();
+  // The ids in their terms' code-unit order (the default sort's order, as cmp's: terms are distinct), sorted from TermIds' pool.
+  const order = ids.sortedIds();
+  const sortedTerms: string[] = [];
+  for (let rank = 0; rank < termCount; rank++) sortedTerms.push(termStrs[order[rank] as number] as string);
   const w = new ByteWriter();
   const entries = new ByteWriter();
   const sizes = new ByteWriter();
   const pw = new ByteWriter();
   const termRows = new Uint32Array(n);
   const termSizes = new Uint32Array(termCount);
-  let termRank = 0;
   const headed = version === LOG_INDEX_VERSION;
-  for (const term of sortedTerms) {
-    const id = ids.idOf(term);
+  for (let rank = 0; rank < termCount; rank++) {
+    const id = order[rank] as number;
     const from = start[id] as number;
     const to = start[id + 1] as number;
     assert(to > from, 'a term occurs');
@@ -322,7 +323,7 @@ export function encodeLogIndex(
     }
     entries.length = p;
     sizes.uvarint(p - entryStart);
-    termSizes[termRank++] = p - entryStart;
+    termSizes[rank] = p - entryStart;
   }
   const sortedPairs = pairs.slice().sort((a, b) => cmp(a.name, b.name) || cmp(a.value, b.value));
   const pairPostings = new ByteWriter();
