@@ -5,11 +5,13 @@
  * costs no string), keeps each token occurrence in two columns (term id;
  * row and position packed in one u32) reused from build to build instead of
  * an object per term and row, groups them by term with one stable counting
- * sort, and writes each term's entry from its run, positions and one-row
- * postings straight into the entries' bytes, then (version 3) cuts the
- * entries into chunks of whole terms (term-entries.ts) sealed apart from
- * the dictionary. index-build-bytes.test.ts pins the bytes;
- * bench/log-flush.ts measures what this costs a flush. Pure code, no I/O.
+ * sort, orders the terms by their ids (TermIds.sortedIds: no string sort,
+ * no lookup back), and writes each term's entry from its run, postings
+ * and positions straight into the entries' bytes (putPostings), then
+ * (version 3) cuts the entries into chunks of whole terms (term-entries.ts)
+ * sealed apart from the dictionary. index-build-bytes.test.ts pins the
+ * bytes; bench/log-flush.ts measures what this costs a flush and
+ * bench/log-index-build.ts counts its instructions. Pure code, no I/O.
  */
 import { OtlpdbError, assert } from '../../errors.js';
 import { LogBlockLimits, StorageLimits } from '../../limits.js';
