@@ -50,9 +50,8 @@ interface Sample {
   readonly bytes: number;
 }
 
-/** shardRows decodes the bench's bodies into rows and splits them over `shards` by stream, in arrival order. */
-export function shardRows(lines: number, shards: number): LogRow[][] {
-  const nowMs = Date.now();
+/** shardRows decodes the bench's bodies into rows and splits them over `shards` by stream, in arrival order; the lines' times end near `nowMs`. */
+export function shardRows(lines: number, shards: number, nowMs: number = Date.now()): LogRow[][] {
   const data = buildQueryLogsData(lines, nowMs, DATA_SEED);
   const out: LogRow[][] = Array.from({ length: shards }, () => []);
   const shardOf = new Map<string, number>();

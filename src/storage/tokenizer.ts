@@ -31,6 +31,7 @@
  */
 import { OtlpdbError, assert } from '../errors.js';
 import { StorageLimits } from '../limits.js';
+import { sortTermIds } from './term-sort.js';
 
 /** TokenSink receives each term with its token position (0, 1, 2, ...). */
 export type TokenSink = (term: string, position: number) => void;
@@ -334,6 +335,11 @@ export class TermIds {
       }
       if (k === len) return id;
     }
+  }
+
+  /** sortedIds is every id ordered by its term's UTF-16 code units (the order of `terms.slice().sort()`), found from the pool without the strings (term-sort.ts). */
+  sortedIds(): Int32Array {
+    return sortTermIds(this.#pool, this.#starts, this.terms.length);
   }
 
   #add(term: string, h: number, slot: number): number {

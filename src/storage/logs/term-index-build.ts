@@ -5,11 +5,13 @@
  * costs no string), keeps each token occurrence in two columns (term id;
  * row and position packed in one u32) reused from build to build instead of
  * an object per term and row, groups them by term with one stable counting
- * sort, and writes each term's entry from its run, positions and one-row
- * postings straight into the entries' bytes, then (version 3) cuts the
- * entries into chunks of whole terms (term-entries.ts) sealed apart from
- * the dictionary. index-build-bytes.test.ts pins the bytes;
- * bench/log-flush.ts measures what this costs a flush. Pure code, no I/O.
+ * sort, orders the terms by their ids (TermIds.sortedIds: no string sort,
+ * no lookup back), and writes each term's entry from its run, postings
+ * and positions straight into the entries' bytes (putPostings), then
+ * (version 3) cuts the entries into chunks of whole terms (term-entries.ts)
+ * sealed apart from the dictionary. index-build-bytes.test.ts pins the
+ * bytes; bench/log-flush.ts measures what this costs a flush and
+ * bench/log-index-build.ts counts its instructions. Pure code, no I/O.
  */
 import { OtlpdbError, assert } from '../../errors.js';
 import { LogBlockLimits, StorageLimits } from '../../limits.js';
@@ -134,6 +136,69 @@ function putVarint32(buf: Uint8Array, p: number, v: number): number {
   return p + 1;
 }
 
+/** uvarintLength is the bytes of a u32 `v` as a uvarint. */
+function uvarintLength(v: number): number {
+  let k = 1;
+  while (v >= 0x80) {
+    v >>>= 7;
+    k++;
+  }
+  return k;
+}
+
+/**
+ * putPostings writes encodePostings' bytes for the `count` (>= 2) strictly
+ * increasing row ids `ids[0 .. count)`, preceded by their length as a uvarint,
+ * at `p` of `buf`, which has room for POSTINGS_LENGTH_VARINT_BYTES_MAX +
+ * postingsBytes(...) bytes; returns the next offset. It is encodePostings'
+ * 'auto' container choice and layout written in place (the bitmap's u32
+ * words little-endian, so bit `rel` is bit rel & 7 of byte rel >>> 3), without
+ * a writer, a copy or a subarray per term; index-build-bytes.test.ts pins the
+ * bytes and term-index-build.test.ts compares them with encodePostings'.
+ */
+export function putPostings(buf: Uint8Array, p: number, ids: Uint32Array, count: number): number {
+  assert(count >= 2, 'a single row is written apart');
+  let deltaBytes = 0;
+  let prev = 0;
+  for (let i = 0; i < count; i++) {
+    const id = ids[i] as number;
+    deltaBytes += uvarintLength(id - prev);
+    prev = id;
+  }
+  const baseWord = (ids[0] as number) >>> 5;
+  const words = (prev >>> 5) - baseWord + 1;
+  const bitmapBytes = uvarintLength(baseWord) + uvarintLength(words) + 4 * words;
+  const bitmap = bitmapBytes < deltaBytes;
+  p = putVarint32(buf, p, 2 + uvarintLength(count) + (bitmap ? bitmapBytes : deltaBytes));
+  buf[p++] = POSTINGS_FORMAT_VERSION;
+  buf[p++] = bitmap ? PostingsContainer.Bitmap : PostingsContainer.DeltaVarint;
+  p = putVarint32(buf, p, count);
+  if (!bitmap) {
+    prev = 0;
+    for (let i = 0; i < count; i++) {
+      const id = ids[i] as number;
+      p = putVarint32(buf, p, id - prev);
+      prev = id;
+    }
+    return p;
+  }
+  p = putVarint32(buf, p, baseWord);
+  p = putVarint32(buf, p, words);
+  buf.fill(0, p, p + 4 * words);
+  const base = baseWord * 32;
+  for (let i = 0; i < count; i++) {
+    const rel = (ids[i] as number) - base;
+    const at = p + (rel >>> 3);
+    buf[at] = (buf[at] as number) | (1 << (rel & 7));
+  }
+  return p + 4 * words;
+}
+
+/** postingsBytesMax bounds putPostings' bytes after the length for `count` row ids below `rowsMax`: the delta container's, which it writes only when no longer than the bitmap's. */
+export function postingsBytesMax(count: number, rowsMax: number): number {
+  return 2 + uvarintLength(count) + count * uvarintLength(rowsMax);
+}
+
 /** StreamPair is one distinct stream label (name, value) of a block and the rows that carry it. */
 interface StreamPair {
   readonly name: string;
@@ -256,18 +321,19 @@ export function encodeLogIndex(
     rowPos[at] = occRowPos[k] as number;
   }
 
-  // The terms in code-unit order (the default sort's order, as cmp's: terms are distinct), each mapped back to its id.
-  const sortedTerms = termStrs.slice().sort();
+  // The ids in their terms' code-unit order (the default sort's order, as cmp's: terms are distinct), sorted from TermIds' pool.
+  const order = ids.sortedIds();
+  const sortedTerms: string[] = [];
+  for (let rank = 0; rank < termCount; rank++) sortedTerms.push(termStrs[order[rank] as number] as string);
   const w = new ByteWriter();
   const entries = new ByteWriter();
   const sizes = new ByteWriter();
   const pw = new ByteWriter();
   const termRows = new Uint32Array(n);
   const termSizes = new Uint32Array(termCount);
-  let termRank = 0;
   const headed = version === LOG_INDEX_VERSION;
-  for (const term of sortedTerms) {
-    const id = ids.idOf(term);
+  for (let rank = 0; rank < termCount; rank++) {
+    const id = order[rank] as number;
     const from = start[id] as number;
     const to = start[id + 1] as number;
     assert(to > from, 'a term occurs');
@@ -290,13 +356,10 @@ export function encodeLogIndex(
       p = putVarint32(buf, at + 3, termRows[0] as number);
       buf[entryStart] = p - at;
     } else {
-      const postings = encodePostings(termRows.subarray(0, count), pw);
       // Room for the postings and their length, then per posted row a count and per occurrence a delta, each at most 2 bytes.
-      entries.ensure(POSTINGS_LENGTH_VARINT_BYTES_MAX + postings.length + 2 * (count + (to - from)));
+      entries.ensure(POSTINGS_LENGTH_VARINT_BYTES_MAX + postingsBytesMax(count, n) + 2 * (count + (to - from)));
       buf = entries.bytes;
-      p = putVarint32(buf, entryStart, postings.length);
-      buf.set(postings, p);
-      p += postings.length;
+      p = putPostings(buf, entryStart, termRows, count);
     }
     // Per posted row: its positions' count, then their deltas (the first from 0); version 4 codes one position as position << 1, more as count << 1 | 1.
     for (let k = from; k < to; ) {
@@ -322,7 +385,7 @@ export function encodeLogIndex(
     }
     entries.length = p;
     sizes.uvarint(p - entryStart);
-    termSizes[termRank++] = p - entryStart;
+    termSizes[rank] = p - entryStart;
   }
   const sortedPairs = pairs.slice().sort((a, b) => cmp(a.name, b.name) || cmp(a.value, b.value));
   const pairPostings = new ByteWriter();
