@@ -109,7 +109,7 @@ import { isFloatPoint, numberValue, seriesLabels, timestampMs } from './series-i
 import { IdentityMemo } from './identity-memo.js';
 import { SeriesDescriptions, decodeDescriptionPage, descriptionPageKey, encodeDescriptionPage } from './series-descriptions.js';
 import { ChunkBlockDecoder, ChunkBlockEncoder, type ChunkBlockSeries, type OpenChunkBlock } from './chunk-block.js';
-import { PART_RESOURCE, PART_SCOPE, RawIdentityMemo, type RawIdentityHash, rawIdentityHash, sameBytes } from './raw-identity-memo.js';
+import { PART_RESOURCE, PART_SCOPE, RawIdentityMemo, type RawIdentityHash, rawIdentityHash } from './raw-identity-memo.js';
 import { KIND_ROW, type MetricEntryColumns } from '../metric-entry.js';
 import { type FloatColumns, Head, type SampleRun, forEachBucket, lastWins, mergeRuns } from './store-head.js';
 import { SharedTimes } from './shared-times.js';
@@ -282,13 +282,8 @@ export class MetricStore implements SignalStore<MetricPointRow> {
   readonly #rawHash: RawIdentityHash;
   #resNums = new Int32Array(64);
   #scopeNums = new Int32Array(16);
-  /**
-   * #colIds[i] is column point i's series id found by #lookupColumns (-1:
-   * not found there) and #metricNums[i] its metric number in the raw memo
-   * (-1: none), for the current entry only.
-   */
+  /** #colIds[i] is column point i's series id found by #checkColumns (-1: not found there), for the current entry only. */
   #colIds = new Int32Array(64);
-  #metricNums = new Int32Array(64);
   readonly #useMemo: boolean;
   readonly #bucketsPerBatch: number;
   /** #lastNs and #lastMs cache the last point time converted (rows of one request mostly share a time). */
@@ -405,7 +400,7 @@ export class MetricStore implements SignalStore<MetricPointRow> {
    * bytes; on a miss, the point is decoded as a row and resolved as in `add`.
    * Points the decoder kept as rows (histograms, exemplars, …) go through `add`'s path.
    * When the decoder left the identity strings' UTF-8 check to this call
-   * (c.keysUnchecked), #lookupColumns makes it first, and a malformed string
+   * (c.keysUnchecked), #checkColumns makes it first, and a malformed string
    * anywhere means null: nothing stored, the caller decodes the entry again
    * with decodeShardEntry, which reports it as before.
    */
@@ -418,17 +413,17 @@ export class MetricStore implements SignalStore<MetricPointRow> {
     this.#descBytes = null; // the cache compares bytes of this entry only
     let tenantNum = -1;
     if (this.#useMemo) {
-      // Parts: the entry's resources and scopes, and at most one metric per point.
-      this.#rawMemo.beginEntry(c.n, c.resourceCount + c.scopeCount + c.n);
+      this.#rawMemo.beginEntry(c.n, c.resourceCount + c.scopeCount);
       tenantNum = this.#rawMemo.tenant(tenant);
       this.#internParts(c);
     }
-    if (!this.#lookupColumns(c, tenantNum)) {
+    const found = c.keysUnchecked;
+    if (found && !this.#checkColumns(c, tenantNum)) {
       this.#descBytes = null;
       return null;
     }
     for (let i = 0; i < c.n; i++) {
-      const why = c.kind[i] === KIND_ROW ? this.#addRow(head, tenant, c.row(i)) : this.#addColumn(head, c, i);
+      const why = c.kind[i] === KIND_ROW ? this.#addRow(head, tenant, c.row(i)) : this.#addColumn(head, c, i, tenantNum, found ? (this.#colIds[i] as number) : -1);
       if (why === null) continue;
       refused++;
       if (refusals.length < StoreLimits.refusalsReportedMax) refusals.push({ row: i, code: why.code, reason: why.reason });
@@ -447,71 +442,36 @@ export class MetricStore implements SignalStore<MetricPointRow> {
   }
 
   /**
-   * #lookupColumns looks every column point of an entry up in the raw
-   * identity memo (#colIds, with its metric number in #metricNums: a point
-   * whose metric bytes repeat the previous point's takes its number without
-   * a lookup) and, when the decoder left the UTF-8 check to this call
-   * (c.keysUnchecked), checks the identity strings of those it does not find
-   * (c.keyUtf8), before anything of the entry is stored; false at the first
-   * malformed one. Then c.keysUnchecked is false.
+   * #checkColumns looks every column point of an entry up in the raw identity
+   * memo (#colIds) and checks the identity strings of those it does not find
+   * as UTF-8 (c.keyUtf8), before anything of the entry is stored; false at
+   * the first malformed one. Then c.keysUnchecked is false.
    *
-   * Why a point the memo finds needs no check: (1) a series key enters the
-   * memo only through RawIdentityMemo.set in #addColumn, after a miss, for a
+   * Why a point the memo finds needs no check: (1) a key enters the memo
+   * only through RawIdentityMemo.set in #addColumn, after a miss, for a
    * point whose strings were checked: by the decoder (without deferKeyUtf8),
    * or here, since this pass runs over the whole entry before the pass that
    * sets; the memo is cleared, never loaded from disk or a peer. (2) A hit
-   * means the point's attribute bytes equal the stored key's in full (its
-   * length and every byte are compared: ByteKeyTable.find; a hash match
-   * alone never answers), and its metric number is the stored key's, which
-   * names one byte string of name, description and unit (interned by
-   * RawIdentityMemo.metric, compared in full there or here with the previous
-   * point's bytes) — the bytes of that checked point. A metric number may
-   * also name bytes no point was checked with (numbering precedes the check),
-   * but no series key holds it then, since set follows a check. (3) The key
-   * bytes are the msgpack of name, description and unit with their headers,
-   * and of the attribute list, so equal bytes scan into the same strings at
-   * the same offsets: every string of a found point is byte for byte a string
-   * that was checked when its key was stored. Resources, scopes and row
-   * points are checked by the decoder, always. Tested by
-   * shard-apply-columns.test.ts (malformed strings next to keys the memo
-   * holds, and a planted check that trusts misses too).
+   * means the point's key bytes equal a stored key's in full: its lengths
+   * and every byte are compared (ByteKeyTable.find: a hash match alone never
+   * answers). (3) The key bytes are the msgpack of name, description and unit
+   * with their headers, and of the attribute list, so equal bytes scan into
+   * the same strings at the same offsets: every string of a found point is
+   * byte for byte a string that was checked when its key was stored.
+   * Resources, scopes and row points are checked by the decoder, always.
+   * Tested by shard-apply-columns.test.ts (malformed strings next to keys
+   * the memo holds, and a planted check that trusts misses too).
    */
-  #lookupColumns(c: MetricEntryColumns, tenantNum: number): boolean {
-    if (this.#colIds.length < c.n) {
-      this.#colIds = new Int32Array(Math.max(c.n, 2 * this.#colIds.length));
-      this.#metricNums = new Int32Array(this.#colIds.length);
-    }
+  #checkColumns(c: MetricEntryColumns, tenantNum: number): boolean {
+    if (this.#colIds.length < c.n) this.#colIds = new Int32Array(Math.max(c.n, 2 * this.#colIds.length));
     const ids = this.#colIds;
-    const metrics = this.#metricNums;
-    const check = c.keysUnchecked;
-    const b = c.bytes;
-    let prevAt = 0;
-    let prevLen = -1;
-    let prevNum = -1;
     for (let i = 0; i < c.n; i++) {
-      ids[i] = -1;
-      metrics[i] = -1;
       if (c.kind[i] === KIND_ROW) continue;
-      let id = -1;
-      if (tenantNum >= 0) {
-        const at = c.identAt[i] as number;
-        const len = (c.identEnd[i] as number) - at;
-        let m: number;
-        if (len === prevLen && sameBytes(b, prevAt, at, len)) m = prevNum;
-        else {
-          m = this.#rawMemo.metric(tenantNum, b, at, at + len);
-          prevAt = at;
-          prevLen = len;
-          prevNum = m;
-        }
-        metrics[i] = m;
-        const res = this.#resNums[c.res[i] as number] as number;
-        const scope = this.#scopeNums[c.scope[i] as number] as number;
-        const attrsEnd = c.attrsEnd[i] as number;
-        if (m >= 0 && res >= 0 && scope >= 0) id = this.#rawMemo.get(m, res, scope, c.kind[i] as number, b, c.attrsAt[i] as number, attrsEnd, attrsEnd, attrsEnd);
-      }
+      const res = tenantNum < 0 ? -1 : (this.#resNums[c.res[i] as number] as number);
+      const scope = tenantNum < 0 ? -1 : (this.#scopeNums[c.scope[i] as number] as number);
+      const id = res >= 0 && scope >= 0 ? this.#rawMemo.get(tenantNum, res, scope, c.kind[i] as number, c.bytes, c.identAt[i] as number, c.identEnd[i] as number, c.attrsAt[i] as number, c.attrsEnd[i] as number) : -1;
       ids[i] = id;
-      if (id < 0 && check && !c.keyUtf8(i)) return false;
+      if (id < 0 && !c.keyUtf8(i)) return false;
     }
     c.keysUnchecked = false;
     return true;
@@ -519,31 +479,24 @@ export class MetricStore implements SignalStore<MetricPointRow> {
 
   /**
    * #addColumn adds float point i of the columns (the steps of #addRow, in its
-   * order), with the series id and metric number #lookupColumns found. NB: it
-   * reads the point's time from c.tMs at each use instead of
+   * order). NB: it reads the point's time from c.tMs at each use instead of
    * keeping it in a local: a float local that lives across the calls below was
    * boxed as a 16-byte heap number per point, as is a float argument of a call
    * V8 does not inline (#appendAt, FloatHead.pushAt); together 32 B per point of
    * the apply (bench/README.md, issue 5 s18).
    */
-  #addColumn(head: Head, c: MetricEntryColumns, i: number): Refusal | null {
+  #addColumn(head: Head, c: MetricEntryColumns, i: number, tenantNum: number, foundId: number): Refusal | null {
     if (!((c.tMs[i] as number) <= CodecLimits.timestampMsAbsMax)) return { code: 'ERR_INVALID_ARGUMENT', reason: `timestamp ${c.tMs[i]} ms past ${CodecLimits.timestampMsAbsMax}` };
-    // A series id stays one while the store lives; a point not found is looked up again (an earlier point of this entry may
-    // have created its series), so that a miss can `set`.
-    let id = this.#colIds[i] as number;
+    const res = tenantNum < 0 ? -1 : (this.#resNums[c.res[i] as number] as number);
+    const scope = tenantNum < 0 ? -1 : (this.#scopeNums[c.scope[i] as number] as number);
+    const memo = res >= 0 && scope >= 0;
+    // foundId >= 0: #checkColumns found it (a series id stays one while the store lives); else look up (again) so a miss can `set`.
+    let id = foundId >= 0 ? foundId : memo ? this.#rawMemo.get(tenantNum, res, scope, c.kind[i] as number, c.bytes, c.identAt[i] as number, c.identEnd[i] as number, c.attrsAt[i] as number, c.attrsEnd[i] as number) : -1;
     if (id < 0) {
-      const m = this.#metricNums[i] as number;
-      const res = m < 0 ? -1 : (this.#resNums[c.res[i] as number] as number);
-      const scope = m < 0 ? -1 : (this.#scopeNums[c.scope[i] as number] as number);
-      const memo = m >= 0 && res >= 0 && scope >= 0;
-      const attrsEnd = c.attrsEnd[i] as number;
-      if (memo) id = this.#rawMemo.get(m, res, scope, c.kind[i] as number, c.bytes, c.attrsAt[i] as number, attrsEnd, attrsEnd, attrsEnd);
-      if (id < 0) {
-        const got = this.#seriesOf(c.tenant, c.row(i));
-        if (typeof got !== 'number') return got;
-        id = got;
-        if (memo) this.#rawMemo.set(id);
-      }
+      const got = this.#seriesOf(c.tenant, c.row(i));
+      if (typeof got !== 'number') return got;
+      id = got;
+      if (memo) this.#rawMemo.set(id);
     }
     assert(this.#isFloat[id] === true, 'a column point is a float point, and so is its series');
     if ((c.tMs[i] as number) < (this.#lastT[id] as number)) return { code: 'ERR_INVALID_ARGUMENT', reason: `out of order sample: timestamp ${c.tMs[i]} < last ${this.#lastT[id]}` };

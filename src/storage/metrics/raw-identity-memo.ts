@@ -4,19 +4,14 @@
  * columnar path resolves a known series without decoding a row, building a
  * string or touching the registry.
  *
- * Key of a point: (metric number, resource number, scope number, kind
- * (type, temporality, monotonicity), the attribute list's msgpack bytes).
- * Resources and scopes are first interned by their whole msgpack bytes to
- * numbers (`part`, once per table entry per shard entry); tenants by their
- * string; a metric by its tenant number and the msgpack bytes of its name,
- * description and unit (`metric`; metric-entry.ts identAt..identEnd: the
- * unit is part of a series' identity; the description is not, but equal
- * bytes still mean one identity, so it only makes a second key of the same
- * id). So the series table hashes and compares only a point's attribute
- * bytes, and the store interns a metric's bytes once per run of points that
- * repeat them (MetricStore.#lookupColumns). NB: until s22 the name bytes
- * were part of every series key (hashed and compared per point: 27 of the
- * ingest bench's 70 key bytes a point).
+ * Key of a point: (tenant number, resource number, scope number, kind (type,
+ * temporality, monotonicity), the msgpack bytes of the metric name,
+ * description and unit (metric-entry.ts identAt..identEnd: the unit is part
+ * of a series' identity; the description is not, but equal bytes still mean
+ * one identity, so it only makes a second key of the same id), the attribute
+ * list's msgpack bytes). Resources
+ * and scopes are first interned by their whole msgpack bytes to numbers
+ * (`part`, once per table entry per shard entry); tenants by their string.
  * Equal bytes decode to equal values (metric-entry.ts only takes well-formed
  * UTF-8), so equal keys mean one series identity; two encodings of one
  * identity are two keys of the same id, which is harmless. Lookups hash the
@@ -269,19 +264,6 @@ export const rawIdentityHash: RawIdentityHash = (a, b, c, bytes, x0, x1, y0, y1)
 export const PART_RESOURCE = 0;
 /** PART_SCOPE marks a scope in the parts table. */
 export const PART_SCOPE = 1;
-/** PART_METRIC marks a metric (its tenant number, then the bytes of its name, description and unit) in the parts table. */
-export const PART_METRIC = 2;
-
-/**
- * sameBytes says whether bytes[a, a + n) equals bytes[b, b + n) (4-byte
- * words through the array's view, then the tail): MetricStore.#lookupColumns
- * asks it whether a point repeats the previous point's metric bytes.
- */
-export function sameBytes(bytes: Uint8Array, a: number, b: number, n: number): boolean {
-  assert(a >= 0 && b >= 0 && n >= 0 && a + n <= bytes.length && b + n <= bytes.length, 'two ranges of the bytes');
-  const v = viewOf(bytes);
-  return sameWords(bytes, v, a, bytes, v, b, n);
-}
 
 /** RawIdentityMemo maps entry bytes of point identities to series ids (see the file comment). */
 export class RawIdentityMemo {
@@ -356,35 +338,18 @@ export class RawIdentityMemo {
   }
 
   /**
-   * metric is the number of the metric of tenant number `tenant` whose name,
-   * description and unit are the msgpack bytes[at, end), or -1 when it cannot
-   * be remembered. Numbers come from the parts table (they are part numbers).
+   * get is the series id of the point whose tenant, resource and scope numbers,
+   * kind, name bytes[nameAt, nameEnd) and attribute bytes[attrsAt, attrsEnd)
+   * are given, or -1; after a miss, `set` may remember the id the regular path found.
    */
-  metric(tenant: number, bytes: Uint8Array, at: number, end: number): number {
-    assert(tenant >= 0 && at <= end, 'a tenant number and a range');
-    const h = this.#hash(PART_METRIC, tenant, 0, bytes, at, end, end, end);
-    const found = this.#parts.find(h, PART_METRIC, tenant, 0, bytes, at, end, end, end);
-    if (found >= 0) return found;
-    const n = this.#parts.size;
-    return this.#parts.insert(h, PART_METRIC, tenant, 0, bytes, at, end, end, end, n) ? n : -1;
-  }
-
-  /**
-   * get is the series id of the point whose owner number `owner` (the
-   * store's metric number, which implies the tenant; or a tenant number when
-   * the name bytes are given as the first range), resource and scope
-   * numbers, kind, bytes[nameAt, nameEnd) (the store passes an empty range)
-   * and attribute bytes[attrsAt, attrsEnd) are given, or -1; after a miss,
-   * `set` may remember the id the regular path found.
-   */
-  get(owner: number, res: number, scope: number, kind: number, bytes: Uint8Array, nameAt: number, nameEnd: number, attrsAt: number, attrsEnd: number): number {
-    assert(owner >= 0 && res >= 0 && scope >= 0 && kind >= 0 && kind < 64, 'interned parts and a kind');
+  get(tenant: number, res: number, scope: number, kind: number, bytes: Uint8Array, nameAt: number, nameEnd: number, attrsAt: number, attrsEnd: number): number {
+    assert(res >= 0 && scope >= 0 && kind >= 0 && kind < 64, 'interned parts and a kind');
     const c = scope * 64 + kind;
-    const h = this.#hash(owner, res, c, bytes, nameAt, nameEnd, attrsAt, attrsEnd);
-    const found = this.#series.find(h, owner, res, c, bytes, nameAt, nameEnd, attrsAt, attrsEnd);
+    const h = this.#hash(tenant, res, c, bytes, nameAt, nameEnd, attrsAt, attrsEnd);
+    const found = this.#series.find(h, tenant, res, c, bytes, nameAt, nameEnd, attrsAt, attrsEnd);
     if (found >= 0) return found;
     this.#h = h;
-    this.#a = owner;
+    this.#a = tenant;
     this.#b = res;
     this.#c = c;
     this.#bytes = bytes;

@@ -344,7 +344,7 @@ export class ShardStateMachine implements DurableStateMachine {
    * with decodeShardEntry, which also reports any defect. The decode leaves
    * the UTF-8 check of the points' identity strings to addColumns (which
    * skips it for series its memo finds: the argument is at
-   * MetricStore.#lookupColumns), or, for a duplicate, to allKeysUtf8 here: a
+   * MetricStore.#checkColumns), or, for a duplicate, to allKeysUtf8 here: a
    * duplicate with a malformed string is answered as decodeShardEntry answers it.
    */
   #applyMetricColumns(data: Uint8Array, peek: EntryPeek): ShardApplyResult | null {
