@@ -92,8 +92,9 @@ function mixWord(h: number, k: number): number {
  * pairHash is MurmurHash3 x86_32's block and final mix over (hi, lo, part).
  * NB: not keyed. The keys are xxhash64 of request bodies, which a client
  * chooses, so a client that searched for bodies whose pairs share a slot
- * could lengthen the probes of one shard's window (never change an answer);
- * V8's Map, used until s22, hashed the pair's string with a per-process seed.
+ * could lengthen the probes of one shard's window (never change an answer).
+ * V8's Map, used until s22, hashed the pair's string with V8's string hash
+ * (whether its seed is random per process was not checked).
  */
 export const pairHash: PairHash = (hi, lo, part) => {
   let h = mixWord(mixWord(mixWord(0x2545f491, hi), lo), part) ^ 12;
