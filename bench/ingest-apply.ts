@@ -125,6 +125,8 @@ async function main(): Promise<void> {
       if (session !== null) {
         session.connect();
         await session.post('Profiler.enable');
+        // 100 µs between samples (V8's default is 1 ms): the measured window is under a second of CPU.
+        await session.post('Profiler.setSamplingInterval', { interval: 100 });
         await session.post('Profiler.start');
       }
       const c0 = cpuUs();

@@ -317,6 +317,7 @@ export class Scan {
   attributes(): boolean {
     const n = this.arrayHeader();
     if (n < 0 || n % 2 !== 0 || n / 2 > L.attributesPerListMax) return false;
+    if (!this.utf8) return this.#attributesUnchecked(n);
     for (let i = 0; i < n; i += 2) {
       if (!this.string()) return false;
       const t = this.at < this.end ? (this.b[this.at] as number) : -1;
@@ -325,6 +326,50 @@ export class Scan {
         if (!this.string()) return false;
       } else if (!this.number()) return false;
     }
+    this.pairs = n / 2;
+    return true;
+  }
+
+  /**
+   * #attributesUnchecked is the rest of `attributes` (n keys and values, the
+   * array header read) while `utf8` is false: the same forms are taken, but a
+   * fixstr key or value, a positive fixint and nil or a boolean are stepped
+   * over here, without a call per value (the common forms of a point's
+   * attributes); any other form goes through string() or number() as in
+   * `attributes`. NB: no UTF-8 check here, as none in string() while `utf8` is
+   * false; after a refusal `at` may stand earlier than where `attributes`
+   * would have stopped (every caller rewinds after a refusal).
+   */
+  #attributesUnchecked(n: number): boolean {
+    const b = this.b;
+    const end = this.end;
+    let at = this.at;
+    for (let i = 0; i < n; i++) {
+      if (at >= end) {
+        this.bad = true;
+        return false;
+      }
+      const t = b[at] as number;
+      if (t >= 0xa0 && t <= 0xbf) {
+        at += 1 + (t - 0xa0); // fixstr: at most 31 bytes, under STRING_FAST_BYTES_MAX
+        if (at > end) {
+          this.bad = true;
+          return false;
+        }
+        continue;
+      }
+      // A key (even i) is a string; a value may also be nil, a boolean or a number.
+      if ((i & 1) === 1 && (t < 0x80 || t === 0xc0 || t === 0xc2 || t === 0xc3)) {
+        at++;
+        continue;
+      }
+      this.at = at;
+      if ((i & 1) === 0 || (t >= 0xd9 && t <= 0xdb)) {
+        if (!this.string()) return false;
+      } else if (!this.number()) return false;
+      at = this.at;
+    }
+    this.at = at;
     this.pairs = n / 2;
     return true;
   }

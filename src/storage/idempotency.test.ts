@@ -5,6 +5,8 @@ import { StorageLimits } from '../limits.js';
 import { IdempotencyWindow } from './idempotency.js';
 
 const MIN = 60_000;
+/** RING_FIRST_TEST is idempotency.ts's first ring capacity: a window past it has grown. */
+const RING_FIRST_TEST = 1024;
 const key = (n: number): string => n.toString(16).padStart(16, '0');
 
 
@@ -119,4 +121,92 @@ t.test('the last pair seen is reused by remember, never for another pair, and a 
   w.seen(key(1), 0);
   t.throws(() => w.seen('XYZ', 0), 'a malformed key is refused');
   t.throws(() => w.remember(key(1), -1, 5), 'a malformed part is refused right after a good pair');
+});
+
+t.test('the pair table answers as a list of pairs in window order, under a colliding hash, through growth, eviction and expiry', async (t) => {
+  // A reference: the pairs in window order, looked up by a linear scan (what the window must answer).
+  for (const [name, pairHash] of [
+    ['the default hash', undefined],
+    ['a hash of 4 values', (hi: number, lo: number, part: number) => (hi ^ lo ^ part) & 3],
+    ['a constant hash', () => 7],
+  ] as const) {
+    for (const seed of [5, 6, 7]) {
+      const rand = new SeededRand(seed);
+      const keysMax = 1100 + rand.intn(2000);
+      const w = new IdempotencyWindow({ windowMs: 5000, keysMax, ...(pairHash === undefined ? {} : { pairHash }) });
+      const ref: { k: string; part: number; at: number }[] = [];
+      let high = 0;
+      let wrong = 0;
+      let now = 1_000_000;
+      let evicted = 0;
+      let expired = 0;
+      // Keys whose halves differ in one or both words, the same key with other parts, and parts past 2^31.
+      const keyOf = (): string => {
+        const hi = rand.intn(3) === 0 ? 0xffff_fff0 + rand.intn(16) : rand.intn(40);
+        return hi.toString(16).padStart(8, '0') + (rand.intn(4) === 0 ? 0x8000_0000 + rand.intn(8) : rand.intn(400)).toString(16).padStart(8, '0');
+      };
+      const steps = pairHash === undefined ? 20_000 : 4_000;
+      let most = 0;
+      for (let i = 0; i < steps; i++) {
+        // A burst (eviction: the window fills within its time), then a steady rate (expiry), clocks jittering backwards.
+        now += i < steps / 2 ? rand.intn(3) - 1 : rand.intn(20) - 4;
+        const cutoff = now - 5000;
+        let gone = 0;
+        while (ref.length > 0 && (ref[0] as { at: number }).at <= cutoff) {
+          ref.shift();
+          gone++;
+        }
+        expired += gone;
+        if (w.expire(now) !== gone) wrong++;
+        const k = keyOf();
+        const part = rand.intn(5) === 0 ? 0xffff_fffe + rand.intn(2) : rand.intn(3);
+        const there = ref.some((p) => p.k === k && p.part === part);
+        if (w.seen(k, part) !== there) wrong++;
+        if (!there) {
+          high = Math.max(high, now);
+          while (ref.length >= keysMax) {
+            ref.shift();
+            evicted++;
+          }
+          ref.push({ k, part, at: high });
+          most = Math.max(most, ref.length);
+        }
+        if (w.remember(k, part, now) === there) wrong++;
+        // Now and then, ask about pairs at random: a remembered one must be found, a forgotten one must not.
+        if (i % 7 === 0) {
+          const p = ref[rand.intn(ref.length)] as { k: string; part: number };
+          if (!w.seen(p.k, p.part)) wrong++;
+          const q = { k: keyOf(), part: rand.intn(3) };
+          if (w.seen(q.k, q.part) !== ref.some((r) => r.k === q.k && r.part === q.part)) wrong++;
+        }
+      }
+      t.equal(wrong, 0, `${name}, seed ${seed}: every answer is the list's`);
+      t.same(w.stats(), { keys: ref.length, evicted, expired, highWaterMs: high }, `${name}, seed ${seed}: counters`);
+      t.ok(evicted > 0 && expired > 0 && most > RING_FIRST_TEST, `${name}, seed ${seed}: exercised eviction (${evicted}), expiry (${expired}) and growth (${most} pairs)`);
+      // The snapshot lists the pairs in window order, key halves big-endian, as the string keys did.
+      const snap = w.snapshot();
+      const v = new DataView(snap.buffer, snap.byteOffset, snap.byteLength);
+      let order = 0;
+      ref.forEach((p, j) => {
+        const at = 41 + 20 * j;
+        const k = v.getBigUint64(at).toString(16).padStart(16, '0');
+        if (k !== p.k || v.getUint32(at + 8) !== p.part || Number(v.getBigUint64(at + 12)) !== p.at) order++;
+      });
+      t.equal(order, 0, `${name}, seed ${seed}: the snapshot is the list`);
+      const r = new IdempotencyWindow(pairHash === undefined ? {} : { pairHash });
+      r.restore(snap);
+      t.same(r.snapshot(), snap, `${name}, seed ${seed}: restored`);
+      let differ = 0;
+      for (const p of ref) if (!r.seen(p.k, p.part)) differ++;
+      t.equal(differ, 0, `${name}, seed ${seed}: the restored window finds every pair`);
+    }
+  }
+});
+
+t.test('a key of the wrong length or with characters outside lower-case hex is refused, as before', async (t) => {
+  const w = new IdempotencyWindow();
+  for (const bad of ['', '0123456789abcde', '0123456789abcdef0', '0123456789ABCDEF', '0123456789abcdeg', ' 123456789abcdef', '0123456789abcde/'])
+    t.throws(() => w.seen(bad, 0), JSON.stringify(bad));
+  t.notOk(w.seen('0123456789abcdef', 0xffff_ffff));
+  t.throws(() => w.seen('0123456789abcdef', 2 ** 32), 'a part past u32');
 });

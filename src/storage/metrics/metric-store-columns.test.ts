@@ -255,3 +255,29 @@ t.test('the equivalence check catches a planted bug: a column path that drops de
   const d = diff(infos(good), infos(bad));
   t.not(d, null, `a dropped description is caught: ${d}`);
 });
+
+t.test('two tenants sending the same points to one store get their own series (the raw memo keys carry the tenant)', async (t) => {
+  const rand = new SeededRand(31);
+  const pool = seriesPool(rand, 12).map((s) => ({ ...s, type: 'gauge' as const }));
+  const entries = randomEntries(rand, pool, 8);
+  const rows = new MetricStore({ hasher });
+  const cols = new MetricStore({ hasher });
+  const c = new MetricEntryColumns();
+  const tenantInfos = (s: MetricStore, tenant: string): unknown[] => [...s.seriesIds(tenant, ALL)].map((id) => s.seriesInfo(id));
+  let wrong = 0;
+  for (const e of entries) {
+    const d = decodeShardEntry(e);
+    for (const tenant of [TENANT, 'beta', TENANT]) {
+      const bytes = encodeShardEntry({ ...d, tenant, points: d.points.map((p) => ({ ...p, tenant })) });
+      const want = rows.add(tenant, decodeShardEntry(bytes).points, T0);
+      t.ok(decodeMetricEntry(bytes, c, null, true), 'the columns decoder takes the entry');
+      if (diff(want, cols.addColumns(c, T0), tenant) !== null) wrong++;
+    }
+  }
+  t.equal(wrong, 0, 'every result as the rows path gives it');
+  for (const tenant of [TENANT, 'beta']) {
+    const infos = tenantInfos(cols, tenant);
+    t.ok(infos.length > 0, `${tenant}: ${infos.length} series`);
+    t.equal(diff(tenantInfos(rows, tenant), infos, tenant), null, `${tenant}: the series of the rows path`);
+  }
+});
