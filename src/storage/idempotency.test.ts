@@ -2,7 +2,7 @@ import t from 'tap';
 import { codeOf } from './storage-test-util.js';
 import { SeededRand } from '../fs/seeded-rand.js';
 import { StorageLimits } from '../limits.js';
-import { IdempotencyWindow } from './idempotency.js';
+import { IdempotencyWindow, randomPairHash, seededPairHash } from './idempotency.js';
 
 const MIN = 60_000;
 /** RING_FIRST_TEST is idempotency.ts's first ring capacity: a window past it has grown. */
@@ -126,7 +126,8 @@ t.test('the last pair seen is reused by remember, never for another pair, and a 
 t.test('the pair table answers as a list of pairs in window order, under a colliding hash, through growth, eviction and expiry', async (t) => {
   // A reference: the pairs in window order, looked up by a linear scan (what the window must answer).
   for (const [name, pairHash] of [
-    ['the default hash', undefined],
+    ['the default hash (a random seed)', undefined],
+    ['a seeded hash', seededPairHash(99)],
     ['a hash of 4 values', (hi: number, lo: number, part: number) => (hi ^ lo ^ part) & 3],
     ['a constant hash', () => 7],
   ] as const) {
@@ -209,4 +210,24 @@ t.test('a key of the wrong length or with characters outside lower-case hex is r
     t.throws(() => w.seen(bad, 0), JSON.stringify(bad));
   t.notOk(w.seen('0123456789abcdef', 0xffff_ffff));
   t.throws(() => w.seen('0123456789abcdef', 2 ** 32), 'a part past u32');
+});
+
+t.test('the pair hash depends on its seed, so slots cannot be computed outside the process', async (t) => {
+  const rand = new SeededRand(31);
+  const a = seededPairHash(1);
+  const b = seededPairHash(2);
+  let same = 0;
+  const slotsA = new Set<number>();
+  for (let i = 0; i < 1000; i++) {
+    const [hi, lo, part] = [rand.intn(2 ** 31), rand.intn(2 ** 31), rand.intn(16)];
+    if (a(hi, lo, part) === b(hi, lo, part)) same++;
+    slotsA.add(a(hi, lo, part) & 1023);
+  }
+  t.ok(same <= 2, `two seeds hash alike at most by chance (${same} of 1000)`);
+  t.ok(slotsA.size > 550, `a seeded hash spreads pairs over the slots (${slotsA.size} of 1024 slots for 1000 pairs)`);
+  const c = randomPairHash();
+  const d = randomPairHash();
+  let sameRandom = 0;
+  for (let i = 0; i < 100; i++) if (c(i, i + 1, 0) === d(i, i + 1, 0)) sameRandom++;
+  t.ok(sameRandom <= 1, `two windows draw different seeds (${sameRandom} of 100 alike)`);
 });

@@ -21,6 +21,7 @@
  * expire(entry.leaderTimeMs), then seen(key, part), then remember(...) after
  * applying a fresh entry.
  */
+import { randomBytes } from 'node:crypto';
 import { OtlpdbError, assert } from '../errors.js';
 import { StorageLimits } from '../limits.js';
 
@@ -56,9 +57,9 @@ export interface IdempotencyWindowOptions {
   readonly windowMs?: number;
   readonly keysMax?: number;
   /**
-   * pairHash replaces the pair table's hash (tests inject a colliding one to
-   * exercise probing and deletion; it never changes an answer, only how long
-   * a probe is).
+   * pairHash replaces the pair table's hash, by default seededPairHash from
+   * a random seed (tests inject a colliding one to exercise probing and
+   * deletion; it never changes an answer, only how long a probe is).
    */
   readonly pairHash?: PairHash;
 }
@@ -74,7 +75,7 @@ export interface IdempotencyStats {
   readonly highWaterMs: number;
 }
 
-/** M1, M2 and FMIX* are MurmurHash3 x86_32's constants (pairHash mixes three words with them). */
+/** M1, M2 and FMIX* are MurmurHash3 x86_32's constants (seededPairHash mixes three words with them). */
 const M1 = 0xcc9e2d51;
 const M2 = 0x1b873593;
 const FMIX1 = 0x85ebca6b;
@@ -89,21 +90,32 @@ function mixWord(h: number, k: number): number {
 }
 
 /**
- * pairHash is MurmurHash3 x86_32's block and final mix over (hi, lo, part).
- * NB: not keyed. The keys are xxhash64 of request bodies, which a client
- * chooses, so a client that searched for bodies whose pairs share a slot
- * could lengthen the probes of one shard's window (never change an answer).
- * V8's Map, used until s22, hashed the pair's string with V8's string hash
- * (whether its seed is random per process was not checked).
+ * seededPairHash is MurmurHash3 x86_32's block and final mix over (hi, lo,
+ * part), from `seed`. The keys are xxhash64 of request bodies, which a client
+ * chooses: with a known hash, a client that searched offline for bodies
+ * whose pairs share a slot (about 2^k tries per body for a table of 2^k
+ * slots) could lengthen the probes of one shard's window (never change an
+ * answer). Each window draws its seed at random (`randomPairHash`), so the
+ * slots cannot be computed outside the process; the hash decides only where
+ * a pair sits in the table, never an answer or anything stored, so replicas
+ * with different seeds stay identical.
  */
-export const pairHash: PairHash = (hi, lo, part) => {
-  let h = mixWord(mixWord(mixWord(0x2545f491, hi), lo), part) ^ 12;
-  h ^= h >>> 16;
-  h = Math.imul(h, FMIX1);
-  h ^= h >>> 13;
-  h = Math.imul(h, FMIX2);
-  return h ^ (h >>> 16);
-};
+export function seededPairHash(seed: number): PairHash {
+  const s0 = seed | 0;
+  return (hi, lo, part) => {
+    let h = mixWord(mixWord(mixWord(s0, hi), lo), part) ^ 12;
+    h ^= h >>> 16;
+    h = Math.imul(h, FMIX1);
+    h ^= h >>> 13;
+    h = Math.imul(h, FMIX2);
+    return h ^ (h >>> 16);
+  };
+}
+
+/** randomPairHash is seededPairHash from a seed drawn by the operating system's random source. */
+export function randomPairHash(): PairHash {
+  return seededPairHash(randomBytes(4).readInt32LE(0));
+}
 
 /** RING_PAIRS_FIRST is the pair table's first capacity (a power of two; it doubles up to keysMax). NB: a layout constant, not a user limit. */
 const RING_PAIRS_FIRST = 1024;
@@ -158,7 +170,7 @@ export class IdempotencyWindow {
   constructor(options: IdempotencyWindowOptions = {}) {
     this.#windowMs = options.windowMs ?? StorageLimits.idempotencyWindowMsDefault;
     this.#keysMax = options.keysMax ?? StorageLimits.idempotencyKeysDefault;
-    this.#hashOf = options.pairHash ?? pairHash;
+    this.#hashOf = options.pairHash ?? randomPairHash();
     assert(Number.isSafeInteger(this.#windowMs) && this.#windowMs > 0, 'windowMs > 0');
     assert(this.#windowMs <= StorageLimits.idempotencyWindowMsMax, 'windowMs <= idempotencyWindowMsMax');
     assert(Number.isSafeInteger(this.#keysMax) && this.#keysMax >= 1, 'keysMax >= 1');
