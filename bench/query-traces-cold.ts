@@ -73,9 +73,13 @@ async function main(): Promise<void> {
     // --no-fill: the flushes leave the cache as the reads fill it (before flush-cache-fill.ts).
     const fill = !process.argv.includes('--no-fill');
     const metas = !process.argv.includes('--no-metas');
+    // --marks: a line before and after the flushes and each search, so V8's --trace-opt/--trace-deopt lines (stdout,
+    // run under `stdbuf -oL`) fall into the window that paid them (bench/v8-trace-windows.ts counts them).
+    const marks = process.argv.includes('--marks');
     const cache1 = new SpanBlockCache();
     const store1 = new TraceStore({}, cache1, undefined, undefined, fill, metas ? new BlockMetaTable() : null);
     await store1.load(db);
+    if (marks) console.log('@@ begin load');
     const perFlush = Math.ceil(ordered.length / flushes);
     for (let f = 0; f < flushes; f++) {
       store1.add('bench', ordered.slice(f * perFlush, (f + 1) * perFlush).flat(), 0);
@@ -85,6 +89,7 @@ async function main(): Promise<void> {
       await db.write(batch);
       store1.dropFrozen();
     }
+    if (marks) console.log('@@ end load');
     const names = [...customers.keys()];
     const pick = new SeededRand(77);
     const seq = Array.from({ length: searches }, () => names[pick.intn(names.length)] as string);
@@ -95,7 +100,9 @@ async function main(): Promise<void> {
     const pi = process.argv.indexOf('--profile-first');
     const profileFile = pi >= 0 ? process.argv[pi + 1] : undefined;
     let session: Session | null = null;
+    let roundNo = 0;
     const round = async (store: TraceStore, cache: SpanBlockCache, profile = false): Promise<Sample[]> => {
+      roundNo++;
       const out: Sample[] = [];
       if (profile && profileFile !== undefined) {
         session = new Session();
@@ -111,6 +118,7 @@ async function main(): Promise<void> {
           session.disconnect();
           session = null;
         }
+        if (marks) console.log(`@@ begin r${roundNo}.${out.length + 1}`);
         const kv = new CountingKv(db, false);
         const m0 = cache.stats().misses;
         const c0 = process.cpuUsage();
@@ -122,6 +130,7 @@ async function main(): Promise<void> {
           const cu = process.cpuUsage(c0);
           if (r.spans.length !== trace.length) throw new Error(`trace by id: ${r.spans.length} spans, want ${trace.length}`);
           out.push({ cpuMs: (cu.user + cu.system) / 1000, wallMs, calls: kv.gets + kv.getManys + kv.iterators, misses: cache.stats().misses - m0, blocks: r.stats.blocksScanned });
+          if (marks) console.log(`@@ end r${roundNo}.${out.length}`);
           continue;
         }
         const a = await searchShard(store, kv, 'bench', { ...base, predicate: { attrs: [['customer.id', c]] }, limit: 100 }, () => false);
@@ -130,6 +139,7 @@ async function main(): Promise<void> {
         const want = customers.get(c)?.size ?? 0;
         if (a.traces.length !== want) throw new Error(`customer ${c}: ${a.traces.length} traces, want ${want}`);
         out.push({ cpuMs: (cu.user + cu.system) / 1000, wallMs, calls: kv.gets + kv.getManys + kv.iterators, misses: cache.stats().misses - m0, blocks: a.stats.blocksScanned });
+        if (marks) console.log(`@@ end r${roundNo}.${out.length}`);
       }
       return out;
     };

@@ -9,6 +9,8 @@
  * - A scan page holds at most ShardDbLimits.scanPageEntriesMax entries and
  *   stops early past scanPageBytesMax: memory per scan is bounded.
  * - write() with sync (the default) returns only after LevelDB's log is fsynced.
+ * - Every key and value a read returns is a plain Uint8Array (never a Node
+ *   Buffer): see `plainBytes`.
  * - A batch from ShardDb.batch() hands each operation to LevelDB's native
  *   batch as it is added and keeps none in JS (a flush's thousands of keys
  *   and values die young instead of living until the write); it is written
@@ -141,6 +143,31 @@ export class KvWriteBatch {
 type LevelSnapshot = ReturnType<ClassicLevel<Uint8Array, Uint8Array>['snapshot']>;
 
 /**
+ * plainBytes is `b` as a plain Uint8Array over the same bytes (no copy).
+ * classic-level answers every read with a Node Buffer made in C++ (and
+ * Buffer's own `subarray` makes FastBuffers of a second object map), while
+ * the flush's writers and the block cache hand the same decoders
+ * (`crc32c`, `ByteReader`, `idKey`, the block and index decoders) plain
+ * Uint8Arrays. Code V8 optimised while a load or flush fed it one map
+ * deoptimises ("wrong map") when the first read after it brings another:
+ * that is the cold tail of the first searches after a restart or a bulk
+ * flush (bench/README.md, s21 and s22). One map at this boundary keeps
+ * those functions monomorphic; the view costs one small object per value.
+ */
+export function plainBytes(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** plainMany is plainBytes over a getMany answer, in place (absent values stay undefined). */
+function plainMany(values: (Uint8Array | undefined)[]): (Uint8Array | undefined)[] {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v !== undefined) values[i] = plainBytes(v);
+  }
+  return values;
+}
+
+/**
  * KvView is a KvRead pinned to one LevelDB snapshot: every read through it
  * sees the database as it was when the view was made. Close it when done
  * (an open view keeps old data alive in LevelDB).
@@ -214,19 +241,23 @@ export class ShardDb implements KvRead {
   /** readAt is a KvRead at `snap` (undefined: the latest state). */
   readAt(snap: LevelSnapshot | undefined): KvRead {
     return {
-      get: (key) => this.#db.get(key, snap === undefined ? {} : { snapshot: snap }),
-      getMany: async (keys) => (keys.length === 0 ? [] : this.#db.getMany(keys as Uint8Array[], snap === undefined ? {} : { snapshot: snap })),
+      get: async (key) => {
+        const v = await this.#db.get(key, snap === undefined ? {} : { snapshot: snap });
+        return v === undefined ? undefined : plainBytes(v);
+      },
+      getMany: async (keys) => (keys.length === 0 ? [] : plainMany(await this.#db.getMany(keys as Uint8Array[], snap === undefined ? {} : { snapshot: snap }))),
       pages: (range, pageEntries) => this.#pages(range, pageEntries, snap),
     };
   }
 
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.#db.get(key);
+    const v = await this.#db.get(key);
+    return v === undefined ? undefined : plainBytes(v);
   }
 
   async getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
     if (keys.length === 0) return [];
-    return this.#db.getMany(keys as Uint8Array[]);
+    return plainMany(await this.#db.getMany(keys as Uint8Array[]));
   }
 
   pages(range: KeyRange, pageEntries: number = ShardDbLimits.scanPageEntriesMax): AsyncGenerator<readonly KvEntry[]> {
@@ -250,7 +281,7 @@ export class ShardDb implements KvRead {
         const batch = await it.nextv(size);
         if (batch.length === 0) return;
         // nextv bounds the entries; values are bounded by valueBytesMax, so a page is bounded in bytes too.
-        yield batch.map(([key, value]) => ({ key, value }));
+        yield batch.map(([key, value]) => ({ key: plainBytes(key), value: plainBytes(value) }));
       }
     } finally {
       await it.close();
