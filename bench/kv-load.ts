@@ -47,6 +47,17 @@ export function mainThreadCpuSec(pid: number): number | null {
   return statCpuSec(`/proc/${pid}/task/${pid}/stat`);
 }
 
+/** sumCpuSec sums `read` (cpuSec by default) over the processes, or null when one could not be read. */
+export function sumCpuSec(pids: readonly number[], read: (pid: number) => number | null = cpuSec): number | null {
+  let sum = 0;
+  for (const pid of pids) {
+    const c = read(pid);
+    if (c === null) return null;
+    sum += c;
+  }
+  return sum;
+}
+
 function statCpuSec(path: string): number | null {
   try {
     const stat = readFileSync(path, 'utf8');

@@ -29,7 +29,7 @@
  */
 import { BENCH_TENANT, benchRequest, configureBenchTenant, writeAllBodies } from './bench-http.js';
 import type { LoadRetries } from './bench-http.js';
-import { cpuSec, mainThreadCpuSec } from './kv-load.js';
+import { mainThreadCpuSec, sumCpuSec } from './kv-load.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,16 +112,6 @@ export interface IngestFigures {
   readonly retries: LoadRetries;
 }
 
-/** nodesCpuSec sums `read` over the processes (CPU seconds), or null when one could not be read. */
-function nodesCpuSec(pids: readonly number[], read: (pid: number) => number | null = cpuSec): number | null {
-  let sum = 0;
-  for (const pid of pids) {
-    const c = read(pid);
-    if (c === null) return null;
-    sum += c;
-  }
-  return sum;
-}
 
 /** IngestRound is one round of steps 2 and 3: the index-off load (null without the baseline) and the index-on one. */
 export interface IngestRound {
@@ -169,18 +159,18 @@ async function loadCluster(config: QueryLogsConfig, data: QueryLogsData, dir: st
     assert(webs.every((w) => w !== ''), 'cluster up printed every node\'s OTLP/HTTP address');
     await configureBenchTenant(apis, 'bench/query-logs');
     log(`writing ${data.lines.length} lines in ${data.bodies.length} requests (${Math.round(data.bytes / 1e6)} MB)`);
-    const c0 = nodesCpuSec(cluster.pids);
-    const m0 = nodesCpuSec(cluster.pids, mainThreadCpuSec);
+    const c0 = sumCpuSec(cluster.pids);
+    const m0 = sumCpuSec(cluster.pids, mainThreadCpuSec);
     const w0 = performance.now();
     const retries = await writeAllBodies({ bench: 'bench/query-logs', bodies: data.bodies, path: '/v1/logs', targets: webs, connections: config.connections, logEvery: 500, log });
     const writeSec = (performance.now() - w0) / 1000;
-    const c1 = nodesCpuSec(cluster.pids);
-    const m1 = nodesCpuSec(cluster.pids, mainThreadCpuSec);
+    const c1 = sumCpuSec(cluster.pids);
+    const m1 = sumCpuSec(cluster.pids, mainThreadCpuSec);
     const f0 = performance.now();
     await flushAll(apis[0] as string, log);
     const flushSec = (performance.now() - f0) / 1000;
-    const c2 = nodesCpuSec(cluster.pids);
-    const m2 = nodesCpuSec(cluster.pids, mainThreadCpuSec);
+    const c2 = sumCpuSec(cluster.pids);
+    const m2 = sumCpuSec(cluster.pids, mainThreadCpuSec);
     const tenth = (x: number): number => Math.round(x * 10) / 10;
     return {
       cluster,

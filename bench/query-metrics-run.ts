@@ -45,7 +45,7 @@ import type { PromApiResponse, PromqlRunner, RunningPrometheus } from '../src/qu
 import { compareResponses, httpRunner, startPrometheusOver } from '../src/query/promql/prometheus-oracle-util.js';
 import { decodeExportResponse, percentileMs } from './ingest-plan.js';
 import { startOtlpdb } from './kv-otlpdb.js';
-import { cpuSec } from './kv-load.js';
+import { sumCpuSec } from './kv-load.js';
 import type { OtlpdbCluster } from './kv-otlpdb.js';
 import { GROUPS, METRIC_NAME, MetricsBodies, openMetricsChunks, planBodies, samplesPerSeries } from './query-metrics-data.js';
 import type { MetricsShape } from './query-metrics-data.js';
@@ -359,15 +359,7 @@ export async function runQueryMetricsBench(config: QueryMetricsConfig, o: { read
     let turn = 0;
     // The nodes' CPU time around each otlpdb query (all three: the coordinator and the shards' leaders), from /proc.
     const pids = cluster.pids;
-    const nodesCpuSec = (): number | null => {
-      let sum = 0;
-      for (const pid of pids) {
-        const c = cpuSec(pid);
-        if (c === null) return null;
-        sum += c;
-      }
-      return sum;
-    };
+    const nodesCpuSec = (): number | null => sumCpuSec(pids);
     const timed = async (run: PromqlRunner, query: string, range: { startMs: number; endMs: number; stepMs: number }): Promise<{ ms: number; r: PromApiResponse; cpuMs: number | null }> => {
       const c0 = nodesCpuSec();
       const t0 = performance.now();
