@@ -8,10 +8,9 @@ import { MetricStore } from '../metrics/metric-store.js';
 import { MetricEntryColumns, decodeMetricEntry } from '../metric-entry.js';
 import type { AddResult, ExpireReport, FlushContext, FlushReport, RetentionCutoffs, SignalStats, SignalStore } from './signal-store.js';
 import type { KvRead } from './shard-db.js';
-import { ShardStateMachine } from './shard-state-machine.js';
 import type { ShardStores } from './shard-state-machine.js';
 import { shardStoresFactory } from './stores.js';
-import { entryOf, shardEntry, tempDir } from './shard-test-util.js';
+import { entryOf, shardEntry, twinReplicas } from './shard-test-util.js';
 import { decodeApplyResult } from './shard-records.js';
 import { gauge, stringKv, testPointRow } from '../metrics/store-test-util.js';
 
@@ -50,27 +49,9 @@ class RowsOnly implements SignalStore<MetricPointRow> {
   }
 }
 
-function machine(dir: string, makeStores: () => ShardStores): ShardStateMachine {
-  return new ShardStateMachine({ group: 1, dir, makeStores, peer: { fetchPage: () => Promise.reject(new Error('no peer')) }, nowMs: () => 1_000_000 });
-}
-
-/** twinReplicas opens two replicas of one shard in fresh directories (removed at the test's end): `columns` with the real stores, `rows` whose metrics store takes only rows. */
-async function twinReplicas(t: { teardown(fn: () => unknown): void }, prefix: string): Promise<{ columns: ShardStateMachine; rows: ShardStateMachine }> {
-  const a = tempDir(`${prefix}a-`);
-  const b = tempDir(`${prefix}b-`);
-  t.teardown(() => {
-    a.cleanup();
-    b.cleanup();
-  });
-  const real = shardStoresFactory(hasher);
-  const columns = machine(a.dir, real);
-  const rows = machine(b.dir, () => {
-    const s = real();
-    return { ...s, metrics: new RowsOnly(s.metrics as MetricStore) };
-  });
-  await columns.open({ index: 0, data: new Uint8Array(0) });
-  await rows.open({ index: 0, data: new Uint8Array(0) });
-  return { columns, rows };
+/** rowsOnlyMetrics is the stores with the metrics store taking only rows (the row path of twinReplicas). */
+function rowsOnlyMetrics(s: ShardStores): ShardStores {
+  return { ...s, metrics: new RowsOnly(s.metrics as MetricStore) };
 }
 
 function hex(i: number): string {
@@ -99,7 +80,7 @@ t.test('a replica applying points-only entries through the columns answers every
   const seed = 606;
   const rand = new SeededRand(seed);
   const entries = workload(rand, 200);
-  const { columns, rows } = await twinReplicas(t, 'otlpdb-columns-');
+  const { columns, rows } = await twinReplicas(t, 'otlpdb-columns-', shardStoresFactory(hasher), rowsOnlyMetrics);
   let differ = 0;
   for (let i = 0; i < entries.length; i++) {
     const e = entryOf(i + 1, entries[i] as Uint8Array);
@@ -148,7 +129,7 @@ t.test('a malformed identity string is answered as the rows path answers it, nex
     ['\xed\xa0', [0xed, 0xa0]], // a surrogate's first two bytes (then an ASCII byte)
   ];
   const where = ['name', 'description', 'unit', 'attribute key', 'attribute value'] as const;
-  const { columns, rows } = await twinReplicas(t, 'otlpdb-columns-utf8-');
+  const { columns, rows } = await twinReplicas(t, 'otlpdb-columns-utf8-', shardStoresFactory(hasher), rowsOnlyMetrics);
   const known = (tMs: number): MetricPointRow[] => Array.from({ length: 12 }, (_, k) => testPointRow(`m${k % 3}`, gauge(k), [stringKv('host', `h${k}`), stringKv('cpu', 'total')], tMs, { unit: 'By', description: 'd' }));
   let index = 0;
   let key = 0;

@@ -13,10 +13,9 @@ import type { AddResult, ExpireReport, FlushContext, FlushReport, RetentionCutof
 import { newScanStats } from './signal-store.js';
 import type { KvRead } from './shard-db.js';
 import { decodeApplyResult } from './shard-records.js';
-import { ShardStateMachine } from './shard-state-machine.js';
-import type { ShardStores } from './shard-state-machine.js';
+import type { ShardStateMachine } from './shard-state-machine.js';
 import { shardStoresFactory } from './stores.js';
-import { entryOf, shardEntry, tempDir } from './shard-test-util.js';
+import { entryOf, shardEntry, tempDir, testMachine, twinReplicas } from './shard-test-util.js';
 
 const hasher = await initHash();
 
@@ -54,10 +53,6 @@ class RowsOnlyTraces implements SignalStore<SpanRow> {
   stats(): SignalStats {
     return this.inner.stats();
   }
-}
-
-function machine(dir: string, makeStores: () => ShardStores): ShardStateMachine {
-  return new ShardStateMachine({ group: 1, dir, makeStores, peer: { fetchPage: () => Promise.reject(new Error('no peer')) }, nowMs: () => 1_000_000 });
 }
 
 function hex(i: number): string {
@@ -144,20 +139,7 @@ t.test('a replica applying spans-only entries through the columns answers, holds
   const seed = 707;
   const rand = new SeededRand(seed);
   const entries = workload(rand, 240);
-  const a = tempDir('otlpdb-span-columns-a-');
-  const b = tempDir('otlpdb-span-columns-b-');
-  t.teardown(() => {
-    a.cleanup();
-    b.cleanup();
-  });
-  const real = shardStoresFactory(hasher);
-  const columns = machine(a.dir, real);
-  const rows = machine(b.dir, () => {
-    const s = real();
-    return { ...s, traces: new RowsOnlyTraces(s.traces as TraceStore) };
-  });
-  await columns.open({ index: 0, data: new Uint8Array(0) });
-  await rows.open({ index: 0, data: new Uint8Array(0) });
+  const { columns, rows } = await twinReplicas(t, 'otlpdb-span-columns-', shardStoresFactory(hasher), (s) => ({ ...s, traces: new RowsOnlyTraces(s.traces as TraceStore) }));
   const colTraces = columns.stores.traces as TraceStore;
   const rowTraces = (rows.stores.traces as RowsOnlyTraces).inner;
   let differ = 0;
@@ -198,7 +180,7 @@ t.test('a defect in the last span of a spans-only entry: ERR_CORRUPTION, and no 
   const rand = new SeededRand(808);
   const d = tempDir('otlpdb-span-columns-bad-');
   t.teardown(() => d.cleanup());
-  const sm = machine(d.dir, shardStoresFactory(hasher));
+  const sm = testMachine(d.dir, shardStoresFactory(hasher));
   await sm.open({ index: 0, data: new Uint8Array(0) });
   const spans = realisticSpans(rand, 6).slice(0, 50);
   const bad = plantBadKind({ tenant: 'default', idempotencyKey: hex(1), leaderTimeMs: 1_790_000_000_000, spans });

@@ -14,6 +14,8 @@ import { STORAGE_PACKR } from '../storage-packr.js';
 import { encodeShardEntry } from '../shard-entry.js';
 import type { ShardEntry } from '../shard-entry.js';
 import { key } from './keys.js';
+import { ShardStateMachine } from './shard-state-machine.js';
+import type { ShardStores } from './shard-state-machine.js';
 import type { KvRead } from './shard-db.js';
 import type { AddResult, ExpireReport, FlushContext, FlushReport, RetentionCutoffs, Signal, SignalStats, SignalStore } from './signal-store.js';
 
@@ -111,4 +113,34 @@ export function shardEntry(e: Omit<ShardEntry, 'version'>): Uint8Array {
 export function tempDir(prefix: string): { readonly dir: string; readonly cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** testMachine is a shard replica in `dir` with no peers and a fixed clock (1,000,000 ms). */
+export function testMachine(dir: string, makeStores: () => ShardStores): ShardStateMachine {
+  return new ShardStateMachine({ group: 1, dir, makeStores, peer: { fetchPage: () => Promise.reject(new Error('no peer')) }, nowMs: () => 1_000_000 });
+}
+
+/**
+ * twinReplicas opens two replicas of one shard in fresh directories (removed
+ * at the test's end): `columns` with the stores `real` makes, `rows` with
+ * them passed through `rowsOnly` (a wrapper that takes only rows), so a test
+ * can compare the two apply paths byte for byte.
+ */
+export async function twinReplicas(
+  t: { teardown(fn: () => unknown): void },
+  prefix: string,
+  real: () => ShardStores,
+  rowsOnly: (stores: ShardStores) => ShardStores,
+): Promise<{ columns: ShardStateMachine; rows: ShardStateMachine }> {
+  const a = tempDir(`${prefix}a-`);
+  const b = tempDir(`${prefix}b-`);
+  t.teardown(() => {
+    a.cleanup();
+    b.cleanup();
+  });
+  const columns = testMachine(a.dir, real);
+  const rows = testMachine(b.dir, () => rowsOnly(real()));
+  await columns.open({ index: 0, data: new Uint8Array(0) });
+  await rows.open({ index: 0, data: new Uint8Array(0) });
+  return { columns, rows };
 }
