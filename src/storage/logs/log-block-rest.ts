@@ -49,6 +49,13 @@ const BIG_INT64_MAX = (1n << 63n) - 1n;
 const UTF8 = new TextEncoder();
 
 /**
+ * TAIL_COPY_LOOP_BYTES_MAX is the longest rest tail writeRestSection copies
+ * byte by byte; a longer one is copied by one native `set` of a view (the
+ * view's allocation costs about what a JS loop copies in this many bytes).
+ */
+const TAIL_COPY_LOOP_BYTES_MAX = 48;
+
+/**
  * RestTails are the rest-section bytes of rows after their two table
  * indexes (flags, eventName, droppedAttributesCount, attributes, body),
  * written beforehand: row i's are bytes[starts[i], ends[i]). A flush writes
@@ -98,7 +105,12 @@ export function writeRestSection(
     const b = w.bytes;
     const src = tails.bytes;
     let p = w.length;
-    for (let k = from; k < to; k++) b[p++] = src[k] as number;
+    if (to - from > TAIL_COPY_LOOP_BYTES_MAX) {
+      b.set(src.subarray(from, to), p);
+      p += to - from;
+    } else {
+      for (let k = from; k < to; k++) b[p++] = src[k] as number;
+    }
     w.length = p;
   }
 }

@@ -67,11 +67,21 @@ export function streamKey(labels: readonly StreamLabel[]): string {
  * (log-block-rest.ts, written by a flush in apply order); they must be
  * exactly writeRestTail's. `lineBytes`, when given (rows.length long), is
  * filled with each row's line length in UTF-8 bytes, as the line column
- * measured it (a flush's stream table counts them).
+ * measured it (a flush's stream table counts them). `lines`, when given, is
+ * logLine of each row (a flush derives them once for the block and its
+ * index); it must be exactly that.
  */
-export function encodeLogBlock(rows: readonly LogRow[], pageRows: number = LogBlockLimits.pageRows, labels?: RowLabels, tails?: RestTails, lineBytes?: Uint32Array): Uint8Array {
+export function encodeLogBlock(
+  rows: readonly LogRow[],
+  pageRows: number = LogBlockLimits.pageRows,
+  labels?: RowLabels,
+  tails?: RestTails,
+  lineBytes?: Uint32Array,
+  lines?: RowLines,
+): Uint8Array {
   assert(Number.isSafeInteger(pageRows) && pageRows >= 1 && pageRows <= LogBlockLimits.pageRowsMax, 'pageRows in range');
   assert(lineBytes === undefined || lineBytes.length === rows.length, 'a line length per row');
+  assert(lines === undefined || lines.length === rows.length, 'a line per row');
   const { tenant, minTimeNs, maxTimeNs } = checkRows(rows);
   const n = rows.length;
   const w = new ByteWriter();
@@ -103,7 +113,7 @@ export function encodeLogBlock(rows: readonly LogRow[], pageRows: number = LogBl
     const page = new ByteWriter();
     const end = Math.min(n, first + pageRows);
     const pageTails = tails === undefined ? undefined : { bytes: tails.bytes, starts: tails.starts.subarray(first, end), ends: tails.ends.subarray(first, end) };
-    writeColumns(page, w, rows.slice(first, end), shared, labels?.slice(first, end), pageTails, lineBytes?.subarray(first, end));
+    writeColumns(page, w, rows.slice(first, end), shared, labels?.slice(first, end), pageTails, lineBytes?.subarray(first, end), lines?.slice(first, end));
     pages.push(page.finish());
   }
   section(out, STORAGE_PACKR.pack([shared.resources.wires, shared.scopes.wires]));
@@ -189,6 +199,9 @@ interface SharedTables {
 /** RowLabels are streamLabels of each row of a block, in row order (encodeLogBlock's `labels`). */
 export type RowLabels = readonly (readonly StreamLabel[])[];
 
+/** RowLines are logLine of each row of a block, in row order (encodeLogBlock's and encodeLogIndex's `lines`). */
+export type RowLines = readonly string[];
+
 function writeStreamTable(w: ByteWriter, streams: readonly (readonly StreamLabel[])[]): void {
   w.uvarint(streams.length);
   for (const labels of streams) {
@@ -204,9 +217,19 @@ function writeStreamTable(w: ByteWriter, streams: readonly (readonly StreamLabel
  * writeColumns appends sections 1-7 (observed .. rest) of `rows` to `out`,
  * each [uvarint byteLength][bytes]; `w` is scratch. With `shared` tables
  * the rest section's own tables are empty and its rows index the shared ones.
- * `lineBytes`, when given, gets each row's line length in UTF-8 bytes.
+ * `lineBytes`, when given, gets each row's line length in UTF-8 bytes;
+ * `lines`, when given, is each row's logLine.
  */
-function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[], shared: SharedTables | null, labelsOf?: RowLabels, tails?: RestTails, lineBytes?: Uint32Array): void {
+function writeColumns(
+  out: ByteWriter,
+  w: ByteWriter,
+  rows: readonly LogRow[],
+  shared: SharedTables | null,
+  labelsOf?: RowLabels,
+  tails?: RestTails,
+  lineBytes?: Uint32Array,
+  lines?: RowLines,
+): void {
   const n = rows.length;
   // 1 observed time, against the time
   w.reset();
@@ -244,7 +267,7 @@ function writeColumns(out: ByteWriter, w: ByteWriter, rows: readonly LogRow[], s
 
   // 3 severity text, 4 line
   section(out, encodeStringColumn(rows.map((r) => r.severityText)));
-  section(out, packLines(encodeStringColumn(rows.map(logLine), undefined, undefined, lineBytes)));
+  section(out, packLines(encodeStringColumn(lines ?? rows.map(logLine), undefined, undefined, lineBytes)));
 
   // 5 streams
   w.reset();

@@ -13,12 +13,12 @@ import { LogStoreLimits, ShardDbLimits, StoreLimits } from '../../limits.js';
 import { ByteWriter } from '../codec/index.js';
 import type { LogRow } from '../rows.js';
 import type { KvWriteBatch } from '../shard/shard-db.js';
-import type { RowLabels } from './log-block.js';
+import type { RowLabels, RowLines } from './log-block.js';
 import { encodeLogBlock, streamKey } from './log-block.js';
 import type { RestTails } from './log-block-rest.js';
 import { encodeRestTails } from './log-block-rest.js';
 import type { StreamLabel } from './log-line.js';
-import { streamLabels } from './log-line.js';
+import { logLine, streamLabels } from './log-line.js';
 import type { LogBlockId, LogBlockMeta, LogStream, LogTenantStats } from './log-store-format.js';
 import { LogKeySpace, blockKey, bucketOf, encodeBlockMeta, entryChunkKey, encodeStreamTable, labelPairEntry } from './log-store-format.js';
 import { encodeLogIndex } from './term-index-build.js';
@@ -78,16 +78,29 @@ function streamsOf(labelsOf: RowLabels, lineBytes: Uint32Array): LogStream[] {
 /**
  * encodeParts encodes time-sorted rows as blocks, halving a run that a block
  * limit refuses (streams, terms, bytes) until each part fits: a flush must
- * never fail on data that was accepted. Each row's stream labels are derived
- * once (`labels`) for the block, its index and its stream table.
+ * never fail on data that was accepted. Each row's stream labels and line
+ * are derived once (`labels`, `lines`: one read of each row and its body)
+ * for the block, its index and its stream table.
  */
-function encodeParts(rows: readonly LogRow[], out: EncodedPart[], termIndex: boolean, tails: RestTails | undefined, labels: RowLabels = rows.map(streamLabels)): void {
+function encodeParts(rows: readonly LogRow[], out: EncodedPart[], termIndex: boolean, tails: RestTails | undefined, labels?: RowLabels, lines?: RowLines): void {
   assert(rows.length >= 1 && rows.length <= LogStoreLimits.blockRowsMax, 'a part is 1..blockRowsMax rows');
   assert(tails === undefined || (tails.starts.length === rows.length && tails.ends.length === rows.length), 'a rest tail per row');
+  assert((labels === undefined) === (lines === undefined), 'labels and lines derived together');
+  if (labels === undefined || lines === undefined) {
+    const labelsOf = new Array<readonly StreamLabel[]>(rows.length);
+    const linesOf = new Array<string>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i] as LogRow;
+      labelsOf[i] = streamLabels(row);
+      linesOf[i] = logLine(row);
+    }
+    labels = labelsOf;
+    lines = linesOf;
+  }
   try {
     const rowLineBytes = new Uint32Array(rows.length);
-    const block = encodeLogBlock(rows, undefined, labels, tails, rowLineBytes);
-    const index = termIndex ? encodeLogIndex(rows, labels) : NO_INDEX;
+    const block = encodeLogBlock(rows, undefined, labels, tails, rowLineBytes, lines);
+    const index = termIndex ? encodeLogIndex(rows, labels, undefined, lines) : NO_INDEX;
     for (const v of [block, index.postings, ...index.entries]) {
       if (v.length > ShardDbLimits.valueBytesMax) throw new OtlpdbError('ERR_LIMIT_EXCEEDED', 'a log block value past valueBytesMax');
     }
@@ -97,8 +110,8 @@ function encodeParts(rows: readonly LogRow[], out: EncodedPart[], termIndex: boo
   } catch (err) {
     if (!(err instanceof OtlpdbError && err.code === 'ERR_LIMIT_EXCEEDED') || rows.length === 1) throw err;
     const half = rows.length >>> 1;
-    encodeParts(rows.slice(0, half), out, termIndex, tails && tailsIn(tails, 0, half), labels.slice(0, half));
-    encodeParts(rows.slice(half), out, termIndex, tails && tailsIn(tails, half, rows.length), labels.slice(half));
+    encodeParts(rows.slice(0, half), out, termIndex, tails && tailsIn(tails, 0, half), labels.slice(0, half), lines.slice(0, half));
+    encodeParts(rows.slice(half), out, termIndex, tails && tailsIn(tails, half, rows.length), labels.slice(half), lines.slice(half));
   }
 }
 
@@ -159,6 +172,7 @@ function descentsOf(rows: readonly LogRow[]): number {
 function timeOrder(rows: readonly LogRow[], bucket: number): Uint32Array {
   const n = rows.length;
   const start = BigInt(bucket) * StoreLimits.logBucketNs;
+  if (n <= ORDER_INDEX_MAX + 1) return timeOrderPacked(rows, start);
   const key = new Float64Array(n);
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
@@ -169,6 +183,44 @@ function timeOrder(rows: readonly LogRow[], bucket: number): Uint32Array {
   }
   // Ties by index: the order is stable whatever the engine's sort.
   order.sort((a, b) => (key[a] as number) - (key[b] as number) || a - b);
+  return order;
+}
+
+/** ORDER_INDEX_BITS is the low bits of timeOrderPacked's 64-bit keys that hold a row's index; the offset in the bucket takes the rest. */
+const ORDER_INDEX_BITS = 21;
+/** ORDER_INDEX_MAX is the largest row index a packed key holds. */
+const ORDER_INDEX_MAX = 2 ** ORDER_INDEX_BITS - 1;
+/** ORDER_LOW_OFFSET_SPAN is how many offsets a key's low word holds above its index bits (the offset's low part). */
+const ORDER_LOW_OFFSET_SPAN = 2 ** (32 - ORDER_INDEX_BITS);
+assert(StoreLimits.logBucketNs <= 1n << BigInt(64 - ORDER_INDEX_BITS), 'a bucket offset and a row index pack into 64 bits');
+/** ORDER_LO and ORDER_HI are the Uint32Array positions of a 64-bit element's low and high words on this machine. */
+const ORDER_LO = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1;
+const ORDER_HI = 1 - ORDER_LO;
+
+/**
+ * timeOrderPacked is timeOrder for at most ORDER_INDEX_MAX + 1 rows: each
+ * row's key is its offset in the bucket times 2^ORDER_INDEX_BITS plus its
+ * index, written as two 32-bit words of a BigUint64Array (no bigint per
+ * row), and the keys are sorted by the engine's native numeric sort (no
+ * comparator call per comparison). Keys are distinct, and equal times sort
+ * by index: the same stable order.
+ */
+function timeOrderPacked(rows: readonly LogRow[], start: bigint): Uint32Array {
+  const n = rows.length;
+  assert(n >= 1 && n <= ORDER_INDEX_MAX + 1, 'a row index fits its bits');
+  const keys = new BigUint64Array(n);
+  const words = new Uint32Array(keys.buffer);
+  for (let i = 0; i < n; i++) {
+    const off = (rows[i] as LogRow).timeUnixNano - start;
+    assert(off >= 0n && off < StoreLimits.logBucketNs, 'a row lies in its bucket');
+    const x = Number(off);
+    const low = x % ORDER_LOW_OFFSET_SPAN;
+    words[2 * i + ORDER_HI] = (x - low) / ORDER_LOW_OFFSET_SPAN;
+    words[2 * i + ORDER_LO] = low * (ORDER_INDEX_MAX + 1) + i;
+  }
+  keys.sort();
+  const order = new Uint32Array(n);
+  for (let k = 0; k < n; k++) order[k] = (words[2 * k + ORDER_LO] as number) & ORDER_INDEX_MAX;
   return order;
 }
 

@@ -20,7 +20,7 @@ import { ByteWriter, POSTINGS_FORMAT_VERSION, PostingsContainer, encodePostings,
 import type { LogRow } from '../rows.js';
 import type { TokenizeCounts } from '../tokenizer.js';
 import { TermIds, tokenizeLineIds } from '../tokenizer.js';
-import type { RowLabels } from './log-block.js';
+import type { RowLabels, RowLines } from './log-block.js';
 import { streamKey } from './log-block.js';
 import type { StreamLabel } from './log-line.js';
 import { logLine, streamLabels } from './log-line.js';
@@ -218,7 +218,8 @@ function section(out: ByteWriter, body: Uint8Array): void {
  * the build tokenizes every line once into Occurrences, groups them by term
  * with one counting sort (stable, so each term's rows and positions stay in
  * order), and writes each term's entry from its run. `labelsOf`, when
- * given, is streamLabels of each row (as encodeLogBlock's `labels`).
+ * given, is streamLabels of each row (as encodeLogBlock's `labels`);
+ * `lines`, when given, is logLine of each row (as encodeLogBlock's `lines`).
  * `version` is LOG_INDEX_VERSION (entries in chunks of their own, a row's
  * positions coded short), LOG_INDEX_VERSION_CHUNKS (the same with count and
  * deltas, as blocks written in s17-s18) or LOG_INDEX_VERSION_WHOLE (one
@@ -229,11 +230,13 @@ export function encodeLogIndex(
   rows: readonly LogRow[],
   labelsOf?: RowLabels,
   version: typeof LOG_INDEX_VERSION | typeof LOG_INDEX_VERSION_CHUNKS | typeof LOG_INDEX_VERSION_WHOLE = LOG_INDEX_VERSION,
+  lines?: RowLines,
 ): EncodedLogIndex {
   const n = rows.length;
   if (n === 0 || n > LogBlockLimits.rowsPerBlockMax) {
     throw new OtlpdbError(n === 0 ? 'ERR_INVALID_ARGUMENT' : 'ERR_LIMIT_EXCEEDED', `a log index of ${n} rows`);
   }
+  assert(lines === undefined || lines.length === n, 'a line per row');
   const ids = new TermIds(LogBlockLimits.termsPerBlockMax, 'a log block');
   const occ = SCRATCH;
   occ.reset(n * OCCURRENCES_PER_ROW_INITIAL);
@@ -252,10 +255,10 @@ export function encodeLogIndex(
   let truncatedRows = 0;
   const counts: TokenizeCounts = { tokens: 0, truncatedTokens: 0, lineTruncated: false };
   for (let row = 0; row < n; row++) {
-    const r = rows[row] as LogRow;
     rowBase = row << POS_BITS;
-    if (tokenizeLineIds(logLine(r), ids, sink, counts).lineTruncated) truncatedRows++;
-    const labels = labelsOf === undefined ? streamLabels(r) : (labelsOf[row] as readonly StreamLabel[]);
+    const line = lines === undefined ? logLine(rows[row] as LogRow) : (lines[row] as string);
+    if (tokenizeLineIds(line, ids, sink, counts).lineTruncated) truncatedRows++;
+    const labels = labelsOf === undefined ? streamLabels(rows[row] as LogRow) : (labelsOf[row] as readonly StreamLabel[]);
     let sid = labels === lastLabels ? lastSid : undefined;
     // By identity first: rows of one resource share one frozen label list (streamLabels' memo); by value otherwise.
     if (sid === undefined) sid = streamIdOfList.get(labels);
