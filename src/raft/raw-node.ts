@@ -17,6 +17,7 @@ import { RaftLimits } from '../limits.js';
 import { validateConfChange } from './conf-change.js';
 import { checkMessage, isResponseMessageType, newMessage } from './message.js';
 import { Raft } from './raft.js';
+import type { TickEvent } from './raft.js';
 import { READ_CONTEXT_BYTES_MAX } from './read-only.js';
 import { MessageType, NONE, StateRole } from './types.js';
 import type {
@@ -76,9 +77,9 @@ export class RawNode {
     return this.#raft;
   }
 
-  /** tick advances logical time by one tick (elections, heartbeats, timeouts). */
-  tick(): void {
-    this.#raft.tick();
+  /** tick advances logical time by one tick (elections, heartbeats, timeouts) and says what it did that a driver counts (TickEvent). */
+  tick(): TickEvent {
+    return this.#raft.tick();
   }
 
   /**

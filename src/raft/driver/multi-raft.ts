@@ -156,6 +156,7 @@
  */
 import { OtlpdbError, assert } from '../../errors.js';
 import { DriverLimits } from '../../limits.js';
+import { TickEvent } from '../raft.js';
 import { EntryType, MessageType, StateRole } from '../types.js';
 import type { ReadyOptions } from '../raw-node.js';
 import { NO_FLOOR, tombstoneOf } from '../tombstone.js';
@@ -310,6 +311,8 @@ export class MultiRaftDriver {
   #readSeq = 0;
   /** #policyPassMs is when the compaction policy last looked at every group (the injected clock; policyDue). */
   #policyPassMs = Number.NEGATIVE_INFINITY;
+  /** #ticksWithoutIteration counts the ticks since an iteration last began (stats.ticksWithoutIterationMax). */
+  #ticksWithoutIteration = 0;
 
   /** Use `MultiRaftDriver.open` (or `Subclass.open`); the constructor only wires what open recovered. */
   constructor(init: DriverInit) {
@@ -488,10 +491,16 @@ export class MultiRaftDriver {
     return false;
   }
 
-  /** tick advances every group's logical clock by one tick and expires waiters past their deadline. */
+  /** tick advances every group's logical clock by one tick, counts what the ticks did (TickEvent), and expires waiters past their deadline. */
   tick(): void {
     if (this.#loop.idle) return;
-    for (const g of this.#groups.values()) g.raw.tick();
+    for (const g of this.#groups.values()) {
+      const ev = g.raw.tick();
+      if (ev === TickEvent.CheckQuorumStepDown) this.stats.checkQuorumStepDowns++;
+      else if (ev === TickEvent.ElectionTimeout) this.stats.electionTimeouts++;
+    }
+    this.#ticksWithoutIteration++;
+    if (this.#ticksWithoutIteration > this.stats.ticksWithoutIterationMax) this.stats.ticksWithoutIterationMax = this.#ticksWithoutIteration;
     this.#expire(this.#clock.nowMs());
     this.#loop.kick();
   }
@@ -727,6 +736,7 @@ export class MultiRaftDriver {
   }
 
   async #iterate(): Promise<boolean> {
+    this.#ticksWithoutIteration = 0;
     const pipelined = this.#settings.pipelined;
     const opts = pipelined ? this.readyOptions() : SERIAL;
     const work: { g: GroupState; rd: Ready }[] = [];
