@@ -218,6 +218,9 @@ export type {
 /** PIPELINED is the ReadyOptions of every pipelined iteration: committed entries are handed out only once durable here. */
 const PIPELINED: ReadyOptions = Object.freeze({ stableCommittedOnly: true });
 
+/** FLUSH_ROUNDS bounds flush()'s chain steps per group: one to wait out a flush already running, one that covers the call. */
+const FLUSH_ROUNDS = 2;
+
 /** SERIAL is the ReadyOptions of a driver opened with `pipelined: false`: committed entries apply after the sync of their own Ready. */
 const SERIAL: ReadyOptions = Object.freeze({});
 
@@ -960,25 +963,62 @@ export class MultiRaftDriver {
 
   /**
    * flush makes every durable group's applied state durable and takes its
-   * Raft snapshot there (for `POST /api/v1/admin/flush`, tests and backups).
-   * It runs between iterations and resolves when every group is done.
+   * Raft snapshot there (for `POST /api/v1/admin/flush`, tests and
+   * backups): when it resolves, everything applied on this node before it
+   * was called is in the groups' durable state. Groups flush one at a time.
+   *
+   * Each flush starts in the iteration chain (between iterations: the head
+   * freezes at the index Raft applied) but is awaited outside it, so
+   * iterations go on while it runs: heartbeats and their answers, votes,
+   * appends and reads. Awaited inside the chain, a bulk flush (16 shards,
+   * tens of seconds) held every group's Ready while ticks went on, so every
+   * leader stepped down by check-quorum and every follower's election timer
+   * ran out with nothing sent (bench/README.md "query-traces", s23).
    */
-  flush(): Promise<{ readonly groups: number }> {
-    return this.#loop.enqueue(async () => {
-      const refused = this.#loop.refusal();
-      if (refused !== null) throw refused;
-      let flushed = 0;
-      for (const g of this.#groups.values()) {
-        const sm = g.durable;
-        if (sm === null) continue;
-        if (g.flushInFlight !== null) await g.flushInFlight;
-        if (g.applied > sm.durableIndex() && sm.appliedIndex() === g.applied) await startFlush(g, this.#onFlushError);
+  async flush(): Promise<{ readonly groups: number }> {
+    const refused = this.#loop.refusal();
+    if (refused !== null) throw refused;
+    let flushed = 0;
+    for (const group of [...this.#groups.keys()]) {
+      // Round 0 may find a flush started before the call (it may not cover what was applied then):
+      // await it and look again. Any flush round 1 finds or starts began after the call, so it covers it.
+      for (let round = 0; round < FLUSH_ROUNDS; round++) {
+        const step = await this.#loop.enqueue(async () => this.#flushStep(group, round === FLUSH_ROUNDS - 1));
+        if (step === null) break;
+        await step.flush;
         if (this.#loop.failure !== null) throw this.#loop.failure;
-        flushed++;
+        if (step.covers) {
+          flushed++;
+          break;
+        }
       }
+    }
+    await this.#loop.enqueue(async () => {
+      const stopped = this.#loop.refusal();
+      if (stopped !== null) throw stopped;
       await this.#maybeCompact();
-      return { groups: flushed };
     });
+    return { groups: flushed };
+  }
+
+  /**
+   * #flushStep is one chain step of flush() for `group`: null when there is
+   * nothing to wait for (not hosted or not durable any more, or durable up
+   * to its applied index); else the flush to await outside the chain (the
+   * one in flight, or one started here) and whether it covers what the
+   * caller asked for (`last`: any flush found now began after the call).
+   */
+  #flushStep(group: GroupId, last: boolean): { readonly flush: Promise<void>; readonly covers: boolean } | null {
+    const refused = this.#loop.refusal();
+    if (refused !== null) throw refused;
+    const g = this.#groups.get(group);
+    const sm = g?.durable ?? null;
+    if (g === undefined || sm === null) return null;
+    if (g.flushInFlight !== null) return { flush: g.flushInFlight, covers: last };
+    if (g.applied <= sm.durableIndex() || sm.appliedIndex() !== g.applied) return { flush: Promise.resolve(), covers: true };
+    const flush = startFlush(g, this.#onFlushError);
+    assert(g.flushInFlight !== null, 'the flush started is in flight');
+    return { flush, covers: true };
   }
 
   #expire(nowMs: number): void {
