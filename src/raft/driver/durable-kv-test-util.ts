@@ -34,6 +34,8 @@ export interface DurableKvOptions {
   readonly flushTurns?: number;
   /** lieAboutDurable plants the bug above: flush() claims the index durable before the disk holds it. */
   readonly lieAboutDurable?: boolean;
+  /** flushGate, when set, is awaited by every flush before its write lands (a test holds a flush as long as it likes). */
+  readonly flushGate?: () => Promise<void>;
 }
 
 /** ENTRY_HEAD_BYTES is the head memory a DurableKv counts per applied entry (its headBytes). */
@@ -119,6 +121,7 @@ export class DurableKv implements DurableStateMachine {
 
   async #write(at: DurableKvDisk): Promise<number> {
     for (let k = 0; k < (this.#o.flushTurns ?? 2); k++) await turn();
+    if (this.#o.flushGate !== undefined) await this.#o.flushGate();
     if (this.#o.lieAboutDurable === true) {
       // Planted: what the last flush claimed lands only now; this one's lands at the next flush.
       if (this.#owed !== null) this.#land(this.#owed);
