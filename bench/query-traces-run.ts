@@ -178,7 +178,7 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
     const w0 = performance.now();
     await writeAllBodies({ bench: 'bench/query-traces', bodies: data.bodies, path: '/v1/traces', targets: webs, connections: config.connections, logEvery: 200, log: o.log });
     const writeSec = (performance.now() - w0) / 1000;
-    const zero: RaftCounters = { leaderChanges: 0, checkQuorumStepDowns: 0, electionTimeouts: 0, ticksWithoutIterationMax: 0 };
+    const zero: RaftCounters = { leaderChanges: 0, checkQuorumStepDowns: 0, electionTimeouts: 0, ticksWithoutIterationMax: 0, applyFlushWaits: 0 };
     const raftBefore = await readRaftCounters(apis);
     o.log(`raft, start to end of writes: ${describeRaftDelta(zero, raftBefore)}`);
     const f0 = performance.now();

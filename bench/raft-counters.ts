@@ -14,6 +14,8 @@ export interface RaftCounters {
   readonly checkQuorumStepDowns: number;
   readonly electionTimeouts: number;
   readonly ticksWithoutIterationMax: number;
+  /** applyFlushWaits: applies that waited for their group's flush (a head at its hard bound), inside an iteration. */
+  readonly applyFlushWaits: number;
 }
 
 /** sumFamily sums every sample of `family` in a Prometheus text body, or NaN when none is there. */
@@ -37,12 +39,13 @@ export async function readRaftCounters(apis: readonly string[]): Promise<RaftCou
     checkQuorumStepDowns: sum('otlpdb_driver_check_quorum_step_downs_total'),
     electionTimeouts: sum('otlpdb_driver_election_timeouts_total'),
     ticksWithoutIterationMax: max('otlpdb_driver_ticks_without_iteration_max'),
+    applyFlushWaits: sum('otlpdb_driver_apply_flush_waits_total'),
   };
 }
 
 /** describeRaftDelta says what changed between two readings, for a bench's log. */
 export function describeRaftDelta(before: RaftCounters, after: RaftCounters): string {
-  const d = (k: 'leaderChanges' | 'checkQuorumStepDowns' | 'electionTimeouts'): string => (Number.isNaN(after[k]) ? 'n/a' : `+${after[k] - before[k]}`);
+  const d = (k: 'leaderChanges' | 'checkQuorumStepDowns' | 'electionTimeouts' | 'applyFlushWaits'): string => (Number.isNaN(after[k]) ? 'n/a' : `+${after[k] - before[k]}`);
   const ticks = Number.isFinite(after.ticksWithoutIterationMax) ? String(after.ticksWithoutIterationMax) : 'n/a';
-  return `leader changes ${d('leaderChanges')}, check-quorum step-downs ${d('checkQuorumStepDowns')}, election timeouts ${d('electionTimeouts')}, most ticks without an iteration (since start) ${ticks}`;
+  return `leader changes ${d('leaderChanges')}, check-quorum step-downs ${d('checkQuorumStepDowns')}, election timeouts ${d('electionTimeouts')}, applies that waited for a flush ${d('applyFlushWaits')}, most ticks without an iteration (since start) ${ticks}`;
 }
