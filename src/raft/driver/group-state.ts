@@ -133,6 +133,13 @@ export async function applyReady(g: GroupState, rd: Ready, stats: DriverStats, o
   if (ents.length > 0) {
     assert((ents[0] as Entry).index === g.applied + 1, 'committed entries follow the applied index');
     // Backpressure: a durable head at its hard bound is flushed before it takes more.
+    // NB: this wait holds the iteration, so every group of the node sends and
+    // answers nothing until the flush ends; a flush longer than an election
+    // timeout steps the node's leaders down by check-quorum, as flush() did
+    // before s23 (stats.applyFlushWaits, ticksWithoutIterationMax; none in
+    // bench/query-traces). The fix is to pause this group's apply instead
+    // (a ReadyOptions cut without committed entries, and hasReady to match)
+    // so its messages and every other group go on while it waits.
     if (g.durable !== null && g.durable.mustFlushBeforeApply()) {
       if (g.flushInFlight === null && g.durable.appliedIndex() === g.applied) void startFlush(g, onFlushError);
       if (g.flushInFlight !== null) {
