@@ -55,6 +55,14 @@ function hardStateEqual(a: HardState, b: HardState): boolean {
  */
 export interface ReadyOptions {
   readonly stableCommittedOnly?: boolean;
+  /**
+   * applyPaused hands out no committed entries at all, and hasReady(opts)
+   * does not count them: the driver cannot apply this group now (its head
+   * waits for a flush, multi-raft.ts "Durable state machines") but must
+   * still persist, send and advance everything else. Committing is
+   * unchanged; only applying waits.
+   */
+  readonly applyPaused?: boolean;
 }
 
 /** RawNode drives one Raft replica through the Ready/advance protocol (see types.ts for the driver's order). */
@@ -163,8 +171,8 @@ export class RawNode {
     r.step(newMessage(r.group, id, { type: MessageType.LocalSnapStatus, to: r.id, from: id, reject: failed }));
   }
 
-  /** hasReady says whether there is anything for the driver to do. */
-  hasReady(): boolean {
+  /** hasReady says whether there is anything for the driver to do (committed entries not counted when `opts.applyPaused`). */
+  hasReady(opts?: ReadyOptions): boolean {
     const r = this.#raft;
     const soft = r.softState();
     if (soft.leader !== this.#prevSoft.leader || soft.role !== this.#prevSoft.role) return true;
@@ -173,7 +181,7 @@ export class RawNode {
     if (log.hasPendingSnapshot()) return true;
     if (log.unstable.entries.length > 0) return true;
     if (r.msgs.length > 0 || r.readStates.length > 0) return true;
-    return log.hasNextCommittedEnts();
+    return opts?.applyPaused !== true && log.hasNextCommittedEnts();
   }
 
   /**
@@ -193,7 +201,8 @@ export class RawNode {
     const snapshot = log.unstable.snapshot;
     const entries = log.unstable.entries.length === 0 ? NO_ENTRIES : log.unstableEntries();
     const stableOnly = opts?.stableCommittedOnly === true;
-    const committedEntries = log.hasNextCommittedEnts() ? log.nextCommittedEnts(r.committedEntriesBytesMax, stableOnly) : NO_ENTRIES;
+    const committedEntries =
+      opts?.applyPaused !== true && log.hasNextCommittedEnts() ? log.nextCommittedEnts(r.committedEntriesBytesMax, stableOnly) : NO_ENTRIES;
     const messages = r.msgs;
     r.msgs = [];
     const readStates = r.readStates;

@@ -163,7 +163,7 @@ export interface DriverStats {
   forcedFlushesDeferred: number;
   /** flushesInFlight is the number of durable groups flushing after the last compaction step (a gauge). */
   flushesInFlight: number;
-  /** applyFlushWaits counts applies that waited for their group's flush first (a head at its hard bound, group-state.ts applyReady). */
+  /** applyFlushWaits counts the flushes a group's apply paused for (a head at its hard bound; multi-raft.ts #applyWaitsForFlush): the group's other work went on. */
   applyFlushWaits: number;
   /** policyPassesSkipped counts iterations whose compaction policy looked only at groups with a completed flush (multi-raft.ts policyDue). */
   policyPassesSkipped: number;

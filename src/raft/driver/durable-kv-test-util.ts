@@ -36,6 +36,8 @@ export interface DurableKvOptions {
   readonly lieAboutDurable?: boolean;
   /** flushGate, when set, is awaited by every flush before its write lands (a test holds a flush as long as it likes). */
   readonly flushGate?: () => Promise<void>;
+  /** headEntriesHardMax, when set, is the head's hard bound in entries: mustFlushBeforeApply past it (default: never). */
+  readonly headEntriesHardMax?: number;
 }
 
 /** ENTRY_HEAD_BYTES is the head memory a DurableKv counts per applied entry (its headBytes). */
@@ -102,7 +104,8 @@ export class DurableKv implements DurableStateMachine {
   }
 
   mustFlushBeforeApply(): boolean {
-    return false;
+    const max = this.#o.headEntriesHardMax;
+    return max !== undefined && this.appliedIndex() - this.#durable >= max;
   }
 
   get flushing(): boolean {

@@ -226,3 +226,72 @@ t.test('flush waits out a flush already running, then covers what was applied at
   t.same(errors, [], 'no iteration failed');
   t.ok(s.sm(leader).durableIndex() >= appliedAtCall, `the second flush covers index ${appliedAtCall} (durable ${s.sm(leader).durableIndex()})`);
 });
+
+t.test('a head at its hard bound pauses only its own apply: its group keeps its leader, other groups keep writing', async (t) => {
+  const BOUND = 8;
+  const OTHER: GroupId = 2;
+  const gate = new Gate();
+  const disks = new Map<string, DurableKvDisk>();
+  const sms = new Map<string, DurableKv>();
+  const c = new TestCluster({
+    seed: SEED,
+    nodes: NODES,
+    groups: [GROUP, OTHER],
+    snapshotEntries: 100_000,
+    raft: { electionTicks: ELECTION_TICKS, heartbeatTicks: 1 },
+    makeStateMachine: (id, group) => {
+      const key = `${id}/${group}`;
+      if (!disks.has(key)) disks.set(key, { index: 0, image: new Uint8Array(0) });
+      const sm = new DurableKv(disks.get(key) as DurableKvDisk, { flushGate: gate.wait, ...(group === GROUP ? { headEntriesHardMax: BOUND } : {}) });
+      sms.set(key, sm);
+      return sm;
+    },
+  });
+  await c.startAll();
+  await c.untilLeaders();
+  const lead = c.leaderOf(GROUP) as NodeId;
+  const otherLead = c.leaderOf(OTHER) as NodeId;
+  const term = c.driver(lead).status(GROUP)?.term;
+  gate.held = true;
+  const pending = new Map<NodeId, Promise<void>>();
+  const errors: unknown[] = [];
+  // Fill group 1's head past its bound: its apply pauses while the (held) flush runs.
+  const full: Promise<unknown>[] = [];
+  for (let k = 0; k < 3 * BOUND; k++) {
+    full.push(c.driver(lead).propose(GROUP, encodeKvCommand({ op: 'put', key: `g${k}`, value: 'x' }), 60_000).catch((err: unknown) => err));
+    await tickHeld(c, 1, pending, errors);
+  }
+  const before = NODES.map((id) => c.driver(id).stats.checkQuorumStepDowns + c.driver(id).stats.electionTimeouts);
+  let otherWrites = 0;
+  for (let k = 0; k < HELD_TICKS; k++) {
+    void c
+      .driver(otherLead)
+      .propose(OTHER, encodeKvCommand({ op: 'put', key: `o${k}`, value: 'y' }))
+      .then(() => otherWrites++, () => undefined);
+    await tickHeld(c, 1, pending, errors);
+  }
+  const applied = c.driver(lead).status(GROUP)?.applied ?? 0;
+  const st = c.driver(lead).status(GROUP);
+  const o = {
+    applied,
+    durable: sms.get(`${lead}/${GROUP}`)?.durableIndex() ?? -1,
+    waits: c.driver(lead).stats.applyFlushWaits,
+    ticksWithoutIteration: c.driver(lead).stats.ticksWithoutIterationMax,
+    lostQuorumOrTimedOut: NODES.reduce((n, id, k) => n + c.driver(id).stats.checkQuorumStepDowns + c.driver(id).stats.electionTimeouts - (before[k] ?? 0), 0),
+    otherWrites,
+  };
+  t.comment(JSON.stringify(o));
+  t.ok(o.waits >= 1, 'the apply paused for the flush (counted)');
+  t.ok(o.applied - o.durable <= 2 * BOUND, 'the paused group applied at most one Ready past its bound while its flush ran');
+  t.ok(st?.role === StateRole.Leader && st.term === term, 'its leader still leads, in the same term');
+  t.equal(o.lostQuorumOrTimedOut, 0, 'no step-down, no election timeout');
+  t.ok(o.ticksWithoutIteration < ELECTION_TICKS, 'iterations went on');
+  t.ok(o.otherWrites >= HELD_TICKS - 2, `the other group kept writing (${o.otherWrites} of ${HELD_TICKS})`);
+  gate.release();
+  await Promise.all(pending.values());
+  await c.tick(2 * ELECTION_TICKS);
+  const results = await Promise.all(full);
+  t.same(results.filter((r) => r instanceof Error), [], 'every write to the paused group committed once its flush ended');
+  t.ok((c.driver(lead).status(GROUP)?.applied ?? 0) > applied, 'and its apply went on');
+  t.same(errors, [], 'no iteration failed');
+});

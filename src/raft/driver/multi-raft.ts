@@ -58,8 +58,8 @@
  *   at once (an in-memory group's image, a durable group's entries kept
  *   behind its snapshot), and starts flushes only while fewer than
  *   DriverLimits.walForcedFlushesInFlightMax run; the rest wait for a later
- *   pass (forcedFlushesDeferred). Nothing waits for these flushes: apply
- *   waits only for the flush of a head at its hard bound, as before.
+ *   pass (forcedFlushesDeferred). Nothing waits for these flushes: only
+ *   the apply of a group whose head is at its hard bound waits for its flush.
  * Durability is unchanged: a durable group's log is compacted only up to a
  * snapshot taken at a flush that completed (maybeFlushOrSnapshot), so an
  * entry leaves the WAL only once its group's applied state is in LevelDB.
@@ -113,8 +113,13 @@
  * - open: the state machine opens its files; Raft restarts at its durable
  *   index and replays the log after it (openGroupState);
  * - step 5 applies entries to its in-memory head; a head at its hard bound is
- *   flushed first (backpressure by stalling apply, identical on no replica
- *   but harmless: refusals never depend on it);
+ *   flushed first (backpressure by pausing that group's apply, identical on
+ *   no replica but harmless: refusals never depend on it). Only the apply
+ *   pauses (#applyWaitsForFlush, ReadyOptions.applyPaused): the group's
+ *   Ready still persists, sends and advances, and the other groups go on.
+ *   No step of an iteration awaits a flush, nor does flush(): an iteration
+ *   held for an election timeout steps every leader of the node down by
+ *   check-quorum (bench/README.md "query-traces", s23);
  * - step 7: a flush starts when the head asks (size, age) or the log holds
  *   `snapshotEntries` entries past the durable index; it runs in the
  *   background while iterations go on. Once durable, the next step 7 takes a
@@ -743,7 +748,10 @@ export class MultiRaftDriver {
     const pipelined = this.#settings.pipelined;
     const opts = pipelined ? this.readyOptions() : SERIAL;
     const work: { g: GroupState; rd: Ready }[] = [];
-    for (const g of this.#groups.values()) if (g.raw.hasReady()) work.push({ g, rd: g.raw.ready(opts) });
+    for (const g of this.#groups.values()) {
+      const o = this.#applyWaitsForFlush(g) ? { ...opts, applyPaused: true } : opts;
+      if (g.raw.hasReady(o)) work.push({ g, rd: g.raw.ready(o) });
+    }
     if (work.length === 0) return false;
     // 1-2. Persist every group's Ready into the WAL buffer (snapshot images go to the store first).
     let groupsMustSync = 0;
@@ -813,6 +821,29 @@ export class MultiRaftDriver {
     this.stats.iterations++;
     // 7. Compaction policy: every group when its inputs may have changed, else only groups whose flush completed.
     await this.#maybeCompact(policyDue(work, this.#clock.nowMs(), this.#policyPassMs, this.#settings.tickMs));
+    return true;
+  }
+
+  /**
+   * #applyWaitsForFlush says whether `g`'s apply pauses for its flush this
+   * iteration: a durable head at its hard bound (mustFlushBeforeApply)
+   * takes no committed entries until its flush ends (started here when
+   * none runs; the loop is kicked when it ends). Only the apply waits:
+   * the group's Ready still persists, sends and advances the rest, and the
+   * node's other groups go on (see applyReady in group-state.ts).
+   */
+  #applyWaitsForFlush(g: GroupState): boolean {
+    const sm = g.durable;
+    if (sm === null || !sm.mustFlushBeforeApply()) return false;
+    if (g.flushInFlight === null && !sm.flushing && sm.appliedIndex() === g.applied) {
+      void startFlush(g, this.#onFlushError).then(() => this.#loop.kick());
+    }
+    const flush = g.flushInFlight;
+    if (flush === null) return false;
+    if (g.applyPausedFor !== flush) {
+      g.applyPausedFor = flush;
+      this.stats.applyFlushWaits++;
+    }
     return true;
   }
 
