@@ -17,6 +17,7 @@ import { RaftLimits } from '../limits.js';
 import { validateConfChange } from './conf-change.js';
 import { checkMessage, isResponseMessageType, newMessage } from './message.js';
 import { Raft } from './raft.js';
+import type { TickEvent } from './raft.js';
 import { READ_CONTEXT_BYTES_MAX } from './read-only.js';
 import { MessageType, NONE, StateRole } from './types.js';
 import type {
@@ -54,6 +55,14 @@ function hardStateEqual(a: HardState, b: HardState): boolean {
  */
 export interface ReadyOptions {
   readonly stableCommittedOnly?: boolean;
+  /**
+   * applyPaused hands out no committed entries at all, and hasReady(opts)
+   * does not count them: the driver cannot apply this group now (its head
+   * waits for a flush, multi-raft.ts "Durable state machines") but must
+   * still persist, send and advance everything else. Committing is
+   * unchanged; only applying waits.
+   */
+  readonly applyPaused?: boolean;
 }
 
 /** RawNode drives one Raft replica through the Ready/advance protocol (see types.ts for the driver's order). */
@@ -76,9 +85,9 @@ export class RawNode {
     return this.#raft;
   }
 
-  /** tick advances logical time by one tick (elections, heartbeats, timeouts). */
-  tick(): void {
-    this.#raft.tick();
+  /** tick advances logical time by one tick (elections, heartbeats, timeouts) and says what it did that a driver counts (TickEvent). */
+  tick(): TickEvent {
+    return this.#raft.tick();
   }
 
   /**
@@ -162,8 +171,8 @@ export class RawNode {
     r.step(newMessage(r.group, id, { type: MessageType.LocalSnapStatus, to: r.id, from: id, reject: failed }));
   }
 
-  /** hasReady says whether there is anything for the driver to do. */
-  hasReady(): boolean {
+  /** hasReady says whether there is anything for the driver to do (committed entries not counted when `opts.applyPaused`). */
+  hasReady(opts?: ReadyOptions): boolean {
     const r = this.#raft;
     const soft = r.softState();
     if (soft.leader !== this.#prevSoft.leader || soft.role !== this.#prevSoft.role) return true;
@@ -172,7 +181,7 @@ export class RawNode {
     if (log.hasPendingSnapshot()) return true;
     if (log.unstable.entries.length > 0) return true;
     if (r.msgs.length > 0 || r.readStates.length > 0) return true;
-    return log.hasNextCommittedEnts();
+    return opts?.applyPaused !== true && log.hasNextCommittedEnts();
   }
 
   /**
@@ -192,7 +201,8 @@ export class RawNode {
     const snapshot = log.unstable.snapshot;
     const entries = log.unstable.entries.length === 0 ? NO_ENTRIES : log.unstableEntries();
     const stableOnly = opts?.stableCommittedOnly === true;
-    const committedEntries = log.hasNextCommittedEnts() ? log.nextCommittedEnts(r.committedEntriesBytesMax, stableOnly) : NO_ENTRIES;
+    const committedEntries =
+      opts?.applyPaused !== true && log.hasNextCommittedEnts() ? log.nextCommittedEnts(r.committedEntriesBytesMax, stableOnly) : NO_ENTRIES;
     const messages = r.msgs;
     r.msgs = [];
     const readStates = r.readStates;
