@@ -18,11 +18,11 @@
  *   before its write is closed (discard) so its native memory goes.
  * Owner: the shard state machine (one ShardDb per replica directory).
  */
-import { plainBytes } from '../../plain-bytes.js';
 import { ClassicLevel } from 'classic-level';
 import type { AbstractBatchOperation } from 'abstract-level';
 import { OtlpdbError, assert } from '../../errors.js';
 import { ShardDbLimits } from '../../limits.js';
+import { plainBytes } from '../../plain-bytes.js';
 
 /** KvEntry is one key and value read from a shard's LevelDB. */
 export interface KvEntry {
