@@ -2,7 +2,10 @@ import t from 'tap';
 import { OtlpdbError } from '../errors.js';
 import { SeededRand } from '../fs/seeded-rand.js';
 import { TraceSearchLimits } from '../limits.js';
-import { parseGoDuration, parseLogfmt, parseSearchParams } from './search-params.js';
+import { parseGoDuration, parseLogfmt, parseSearchParams, traceSearchQuery } from './search-params.js';
+import type { TraceSearchQuery } from './search-params.js';
+import { validateIr } from './ir.js';
+import { lowerTraceSearch, traceSearchIr } from './trace-ir.js';
 import { decodeSearchAnswer, decodeSearchRequest, encodeSearchAnswer, encodeSearchRequest } from './trace-search-wire.js';
 
 const NOW_MS = 1_790_000_000_000;
@@ -167,4 +170,49 @@ t.test('the peer frames round-trip and refuse malformed input', async (t) => {
     }
   }
   t.pass('3000 mutated frames decoded or refused with their code');
+});
+
+/** shapeOf is an object's own keys in order, its predicate's after a bar: two queries of one shape are objects of one V8 map. */
+const shapeOf = (q: TraceSearchQuery): string => `${Object.keys(q).join(',')} | ${Object.keys(q.predicate).join(',')}`;
+
+t.test('every producer of a search query makes it in one shape (parsed, lowered from the IR, decoded from a peer frame)', async (t) => {
+  const cases = [
+    'tags=customer.id%3Dc12&limit=100&spss=3&start=100&end=200',
+    'minDuration=300ms&limit=20',
+    'tags=service.name%3Dcart%20name%3DGET%20status.code%3Derror%20root.service.name%3Dweb%20root.name%3Dx&maxDuration=2s',
+    `q=${encodeURIComponent('{ span.a = "b" && duration > 1ms } >> { status = error }')}&scan=full`,
+  ];
+  const want = shapeOf(parse(cases[0] as string));
+  for (const qs of cases) {
+    const parsed = parse(qs);
+    const lowered = lowerTraceSearch(validateIr(traceSearchIr('acme', parsed, 'linearizable')));
+    // A peer's frame arrives as a view of a socket Buffer.
+    const decoded = decodeSearchRequest(Buffer.from(encodeSearchRequest({ group: 2, tenant: 'acme', consistency: 'linearizable', query: lowered }))).query;
+    t.equal(shapeOf(parsed), want, `${qs}: parsed`);
+    t.equal(shapeOf(lowered), want, `${qs}: lowered`);
+    t.equal(shapeOf(decoded), want, `${qs}: decoded`);
+    t.same(decoded, lowered, `${qs}: the decoded query is the sent one`);
+  }
+  const budget = traceSearchQuery({ ...parse(cases[1] as string), bytesScannedMax: 1234 });
+  const back = decodeSearchRequest(encodeSearchRequest({ group: 2, tenant: 'acme', consistency: 'stale', query: budget })).query;
+  t.equal(shapeOf(back), want, 'a query with a bytes budget');
+  t.equal(back.bytesScannedMax, 1234);
+  // Planted: a query made as an ad hoc literal (what every producer did before s23) is caught by the shape check.
+  const literal: TraceSearchQuery = { startNs: 1n, endNs: 2n, predicate: { attrs: [['a', 'b']] }, limit: 1, spss: 1 };
+  t.not(shapeOf(literal), want, 'planted: an ad hoc literal has another shape');
+  t.equal(shapeOf(traceSearchQuery(literal)), want, 'traceSearchQuery puts it in the one shape');
+});
+
+t.test('a peer frame decodes to plain Uint8Arrays, never Buffers', async (t) => {
+  const answer = {
+    partial: false,
+    inspectedTraces: 1,
+    inspectedSpans: 1,
+    stats: { blocksScanned: 1, blocksPrunedTime: 0, blocksPrunedBloom: 0, blocksPrunedIndex: 0, bytesRead: 5, headRowsScanned: 0 },
+    traces: [{ traceId: new Uint8Array(16).fill(1), rootServiceName: 'a', rootTraceName: 'b', startNs: 5n, durationNs: 9n, matched: 1, spans: [{ spanId: new Uint8Array(8).fill(2), name: 'x', startNs: 6n, durationNs: 1n, attributes: [] }] }],
+  };
+  // encodeSearchAnswer answers packr's Buffer: the local path (TraceSearch.searchHere) decodes exactly that.
+  const back = decodeSearchAnswer(encodeSearchAnswer(answer), 1, 1);
+  t.equal(Object.getPrototypeOf(back.traces[0]?.traceId), Uint8Array.prototype, 'a trace id is a plain Uint8Array');
+  t.equal(Object.getPrototypeOf(back.traces[0]?.spans[0]?.spanId), Uint8Array.prototype, 'a span id is a plain Uint8Array');
 });

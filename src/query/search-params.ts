@@ -29,6 +29,7 @@
 import { OtlpdbError } from '../errors.js';
 import { TraceSearchLimits as L } from '../limits.js';
 import type { SpanKind, StatusCode } from '../storage/rows.js';
+import { spanPredicate } from '../storage/traces/span-index.js';
 import type { SpanPredicate } from '../storage/traces/span-index.js';
 import { TRACEQL_KINDS, TRACEQL_STATUSES, extractPushdown, parseTraceql } from './traceql/index.js';
 import type { PushdownCondition } from './traceql/index.js';
@@ -60,6 +61,32 @@ export interface TraceSearchQuery {
   readonly traceql?: string;
   /** bytesScannedMax is each shard part's bytes budget; past it the part stops and answers partial. Absent: QueryLimits.bytesScannedMaxDefault. */
   readonly bytesScannedMax?: number;
+}
+
+/**
+ * traceSearchQuery is `f` in the one shape every TraceSearchQuery has: all
+ * its fields in one order (an absent one undefined), its predicate through
+ * spanPredicate. The query a node runs for its own shards (lowered from the
+ * IR) and the one a peer's frame carries (trace-search-wire.ts) are then
+ * objects of one map, as are an attribute search's and a duration
+ * search's, so searchShard and the store's search code, optimised on the
+ * first, do not deoptimise at the other (bench/README.md, query-traces, s23).
+ */
+export function traceSearchQuery(f: TraceSearchQuery): TraceSearchQuery {
+  return {
+    startNs: f.startNs,
+    endNs: f.endNs,
+    predicate: spanPredicate(f.predicate),
+    rootService: f.rootService,
+    rootName: f.rootName,
+    minTraceDurationNs: f.minTraceDurationNs,
+    maxTraceDurationNs: f.maxTraceDurationNs,
+    limit: f.limit,
+    spss: f.spss,
+    fullScan: f.fullScan,
+    traceql: f.traceql,
+    bytesScannedMax: f.bytesScannedMax,
+  };
 }
 
 function bad(param: string, why: string): OtlpdbError {
@@ -274,17 +301,17 @@ export function parseSearchParams(params: URLSearchParams, nowMs: number): Trace
         attrs.push([key, value]);
     }
   }
-  return {
+  return traceSearchQuery({
     startNs,
     endNs,
     predicate: traceql !== undefined ? traceqlPredicate : { ...predicate, ...(attrs.length > 0 ? { attrs } : {}) },
-    ...(traceql !== undefined ? { traceql } : {}),
-    ...(rootService !== undefined ? { rootService } : {}),
-    ...(rootName !== undefined ? { rootName } : {}),
-    ...(minTraceDurationNs !== undefined ? { minTraceDurationNs } : {}),
-    ...(maxTraceDurationNs !== undefined ? { maxTraceDurationNs } : {}),
+    traceql,
+    rootService,
+    rootName,
+    minTraceDurationNs,
+    maxTraceDurationNs,
     limit,
     spss,
     ...(scan === 'full' ? { fullScan: true } : {}),
-  };
+  });
 }

@@ -18,6 +18,7 @@ import type { SpanKind, StatusCode } from '../storage/rows.js';
 import type { TagRead } from '../storage/traces/tag-read.js';
 import type { SpanPredicate } from '../storage/traces/span-index.js';
 import type { IntrinsicName, IrCmp, IrField, IrPredicate, IrValue, QueryIr } from './ir.js';
+import { traceSearchQuery } from './search-params.js';
 import type { TraceSearchQuery } from './search-params.js';
 import type { Consistency } from './trace-search-wire.js';
 
@@ -189,7 +190,8 @@ export function lowerTraceSearch(ir: QueryIr): TraceSearchQuery {
     }
   }
   const predicate: SpanPredicate = p;
-  return {
+  // One shape whatever the predicates (search-params.ts): the node's own shard parts and its peers' decoded ones alike.
+  return traceSearchQuery({
     startNs: ir.range.startNs,
     endNs: ir.range.endNs,
     predicate,
@@ -198,5 +200,5 @@ export function lowerTraceSearch(ir: QueryIr): TraceSearchQuery {
     spss: ir.limits.spansPerResultMax,
     ...(ir.scan === 'full' ? { fullScan: true } : {}),
     ...(ir.limits.bytesScannedMax !== QueryLimits.bytesScannedMaxDefault ? { bytesScannedMax: ir.limits.bytesScannedMax } : {}),
-  };
+  });
 }

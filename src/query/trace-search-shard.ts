@@ -57,7 +57,7 @@ import type { ScanStats } from '../storage/shard/signal-store.js';
 import { addScanStats, newScanStats } from '../storage/shard/signal-store.js';
 import { serviceOf } from '../storage/traces/span-block.js';
 import type { SpanMatch, SpanPredicate } from '../storage/traces/span-index.js';
-import { attrIndexValue } from '../storage/traces/span-index.js';
+import { attrIndexValue, spanPredicate } from '../storage/traces/span-index.js';
 import { idKey } from '../storage/traces/span-head.js';
 import type { TraceSummaryEntry } from '../storage/traces/trace-summaries.js';
 import type { TraceRefs, TraceStore } from '../storage/traces/trace-store.js';
@@ -391,7 +391,8 @@ export async function searchShard(
   const program = ast === null ? null : new TraceqlProgram(ast);
   // TraceQL narrows candidates further with its span match (attribute equalities, && and ||) on every path.
   const spanMatch = ast === null || options.spanMatch === false ? null : extractSpanMatch(ast);
-  const predicate: SpanPredicate = spanMatch === null ? q.predicate : { ...q.predicate, match: options.plantDropResourceMatches === true ? plantSpanOnly(spanMatch) : spanMatch };
+  // spanPredicate: a TraceQL query's predicate in the one shape the others have (span-index.ts).
+  const predicate: SpanPredicate = spanMatch === null ? q.predicate : spanPredicate({ ...q.predicate, match: options.plantDropResourceMatches === true ? plantSpanOnly(spanMatch) : spanMatch });
   let partial = false;
   let inspectedSpans = 0;
   let spansRead = 0;

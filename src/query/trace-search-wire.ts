@@ -24,10 +24,12 @@ import { Packr } from 'msgpackr';
 import { OtlpdbError } from '../errors.js';
 import { QueryLimits, TraceSearchLimits as L, TraceqlLimits } from '../limits.js';
 import { anyValueJson } from '../otlp/otlp-json-writer.js';
+import { plainBytes } from '../plain-bytes.js';
 import type { AnyValue, SpanKind, StatusCode } from '../storage/rows.js';
 import { SPAN_ID_BYTES, TRACE_ID_BYTES } from '../storage/rows.js';
 import { readScanStatsTuple, scanStatsTuple } from '../storage/shard/signal-store.js';
 import type { SpanPredicate } from '../storage/traces/span-index.js';
+import { traceSearchQuery } from './search-params.js';
 import type { TraceSearchQuery } from './search-params.js';
 import { compareSummaries } from './trace-search-shard.js';
 import type { ShardSearchAnswer, TraceSummary } from './trace-search-shard.js';
@@ -112,9 +114,10 @@ function bytes(v: unknown, length: number, what: string, fail: (why: string) => 
   if (!(v instanceof Uint8Array) || v.length !== length) throw fail(`${what} is not ${length} bytes`);
   return v;
 }
+/** unpack reads a plain view of `b` (plain-bytes.ts): a local answer is packr's Buffer, a peer's a view of its frame; msgpackr and the ids it answers meet one map either way. */
 function unpack(b: Uint8Array, fail: (why: string) => OtlpdbError): unknown {
   try {
-    return packr.unpack(b);
+    return packr.unpack(plainBytes(b));
   } catch {
     throw fail('not msgpack');
   }
@@ -147,15 +150,7 @@ export function decodeSearchRequest(b: Uint8Array): ShardSearchRequest {
   const name = optStr(q[3], 'name', badRequest);
   const minDurationNs = optNs(q[7], 'minSpanNs', badRequest);
   const maxDurationNs = optNs(q[8], 'maxSpanNs', badRequest);
-  const predicate: SpanPredicate = {
-    ...(service !== undefined ? { service } : {}),
-    ...(name !== undefined ? { name } : {}),
-    ...(kind !== undefined ? { kind } : {}),
-    ...(status !== undefined ? { status } : {}),
-    ...(attrs !== undefined ? { attrs } : {}),
-    ...(minDurationNs !== undefined ? { minDurationNs } : {}),
-    ...(maxDurationNs !== undefined ? { maxDurationNs } : {}),
-  };
+  const predicate: SpanPredicate = { service, name, kind, status, attrs, minDurationNs, maxDurationNs };
   const startNs = nsOf(q[0], 'startNs', badRequest);
   const endNs = nsOf(q[1], 'endNs', badRequest);
   if (startNs >= endNs) throw badRequest('startNs is not before endNs');
@@ -165,20 +160,21 @@ export function decodeSearchRequest(b: Uint8Array): ShardSearchRequest {
   const rootName = optStr(q[10], 'rootName', badRequest);
   const minTraceDurationNs = optNs(q[11], 'minTraceNs', badRequest);
   const maxTraceDurationNs = optNs(q[12], 'maxTraceNs', badRequest);
-  const query: TraceSearchQuery = {
+  // One shape (search-params.ts): a peer's query and the node's own parts are objects of one map in searchShard.
+  const query = traceSearchQuery({
     startNs,
     endNs,
     predicate,
-    ...(rootService !== undefined ? { rootService } : {}),
-    ...(rootName !== undefined ? { rootName } : {}),
-    ...(minTraceDurationNs !== undefined ? { minTraceDurationNs } : {}),
-    ...(maxTraceDurationNs !== undefined ? { maxTraceDurationNs } : {}),
+    rootService,
+    rootName,
+    minTraceDurationNs,
+    maxTraceDurationNs,
     limit: int(q[13], 'limit', 1, L.limitMax, badRequest),
     spss: int(q[14], 'spss', 1, L.spssMax, badRequest),
-    ...(q[15] === true ? { fullScan: true } : {}),
-    ...(traceql !== undefined ? { traceql } : {}),
-    ...(bytesScannedMax !== undefined ? { bytesScannedMax } : {}),
-  };
+    fullScan: q[15] === true ? true : undefined,
+    traceql,
+    bytesScannedMax,
+  });
   return { group, tenant, consistency, query };
 }
 

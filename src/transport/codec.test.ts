@@ -1,4 +1,5 @@
 import t from 'tap';
+import { assert } from '../errors.js';
 import { Packr, pack } from 'msgpackr';
 import { SeededRand } from '../fs/seeded-rand.js';
 import { MessageType } from '../raft/types.js';
@@ -230,4 +231,25 @@ t.test('a call response frame written in one buffer is the packed-then-framed by
   const size = encodeFrame(FrameType.CallResponse, encodeCallResponse(r)).length - 4;
   t.ok(encodeCallResponseFrame(r, size) !== null, 'a frame of exactly frameBytesMax is written');
   t.equal(encodeCallResponseFrame(r, size - 1), null, 'one byte past it is not');
+});
+
+t.test('a frame cut from a socket Buffer decodes to plain Uint8Arrays: call payloads, entry data, contexts', async (t) => {
+  const isPlain = (b: Uint8Array | null | undefined): boolean => b != null && Object.getPrototypeOf(b) === Uint8Array.prototype;
+  const cut = (type: FrameType, body: Uint8Array): Buffer => {
+    // Two frames in one chunk, as a socket delivers them: the second is a Buffer subarray of the first's chunk.
+    const r = new FrameReader().push(Buffer.concat([encodeFrame(type, body), encodeFrame(type, body)]));
+    assert(r.ok && r.frames.length === 2, 'two frames back');
+    return (r.frames[1] as { payload: Buffer }).payload;
+  };
+  const req = decodeCallRequest(cut(FrameType.CallRequest, encodeCallRequest({ callId: 7, method: 'm', deadlineMs: 10, payload: Uint8Array.of(1, 2, 3) })));
+  t.ok(isPlain(req?.payload), 'a call request\'s payload');
+  t.same(req?.payload, Uint8Array.of(1, 2, 3));
+  const resp = decodeCallResponse(cut(FrameType.CallResponse, encodeCallResponse({ callId: 7, code: '', message: '', payload: Uint8Array.of(4, 5) })));
+  t.ok(isPlain(resp?.payload), 'a call response\'s payload');
+  const m = msg({ group: 1, from: 1, to: 2, term: 4, entries: [entry(3, Uint8Array.of(9, 9))], context: Uint8Array.of(1) });
+  const d = decodeMessages(cut(FrameType.Messages, encodeMessages([m])));
+  assert(d.ok && d.items[0]?.ok === true, 'the message decodes');
+  t.ok(isPlain(d.items[0].message.entries[0]?.data), 'an entry\'s data');
+  t.ok(isPlain(d.items[0].message.context), 'a message\'s context');
+  t.same(d.items[0].message.entries[0]?.data, Uint8Array.of(9, 9));
 });

@@ -15,8 +15,8 @@
  * Decoders never throw on bad input: they return a refusal with a reason (the
  * transport counts it under that reason). Every field is checked for type and
  * range; context checks (sender, recipient, group range) are the transport's.
- * Decoded Uint8Arrays are views into the received frame, which is never
- * reused, so they stay valid.
+ * Decoded Uint8Arrays are plain views (never Buffers) into the received
+ * frame, which is never reused, so they stay valid.
  */
 import { Packr } from 'msgpackr';
 import { ErrorCodes, assert } from '../errors.js';
@@ -24,6 +24,7 @@ import type { ErrorCode } from '../errors.js';
 import { MessageType } from '../raft/types.js';
 import type { ConfState, Entry, EntryType, Message, MessageType as MessageTypeT, SnapshotChunk } from '../raft/types.js';
 import { TransportLimits } from '../limits.js';
+import { plainBytes } from '../plain-bytes.js';
 import { FRAME_HEADER_BYTES, FrameType } from './frame.js';
 
 /**
@@ -38,7 +39,12 @@ export const CALL_CANCEL_VERSION = 1;
 
 // mapsAsObjects false: a map on the wire decodes to a Map, never to an object
 // whose keys could shadow Object.prototype; every accepted shape is an array.
-const packr = new Packr({ useRecords: false, mapsAsObjects: false, moreTypes: false });
+// The options are the shard wire codecs' (trace-search-wire.ts and its
+// siblings), in their order, only mapsAsObjects differing: msgpackr copies
+// them onto the instance, so the two are objects of one map, and its
+// `unpack`, `read` and `pack`, optimised on the Raft traffic of a load, do
+// not deoptimise ("wrong map") at a node's first search's codec (s23).
+const packr = new Packr({ useRecords: false, moreTypes: false, structuredClone: false, mapsAsObjects: false });
 
 /** RefusalReason names why received bytes were refused (a key of metrics().framesRefused). */
 export type RefusalReason =
@@ -94,10 +100,16 @@ export function isNetworkMessageType(t: number): boolean {
   return NETWORK_MESSAGE_TYPES.has(t);
 }
 
-/** unpack decodes one msgpack value, or returns undefined when the bytes are not exactly one value. */
+/**
+ * unpack decodes one msgpack value, or returns undefined when the bytes are
+ * not exactly one value. msgpackr reads a plain Uint8Array view of the
+ * frame, never the socket's Buffer (plain-bytes.ts): its reader then meets
+ * the one map the storage reads give it, and every bin it answers (a call's
+ * payload, an entry's data) is a plain view too.
+ */
 function unpack(bytes: Uint8Array): { value: unknown } | undefined {
   try {
-    return { value: packr.unpack(bytes) as unknown };
+    return { value: packr.unpack(plainBytes(bytes)) as unknown };
   } catch {
     return undefined;
   }
@@ -456,7 +468,7 @@ export function decodeErrorDetails(payload: Uint8Array): Record<string, number |
   if (payload.length === 0) return {};
   let v: unknown;
   try {
-    v = packr.unpack(payload);
+    v = packr.unpack(plainBytes(payload));
   } catch {
     return {};
   }

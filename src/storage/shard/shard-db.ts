@@ -22,6 +22,7 @@ import { ClassicLevel } from 'classic-level';
 import type { AbstractBatchOperation } from 'abstract-level';
 import { OtlpdbError, assert } from '../../errors.js';
 import { ShardDbLimits } from '../../limits.js';
+import { plainBytes } from '../../plain-bytes.js';
 
 /** KvEntry is one key and value read from a shard's LevelDB. */
 export interface KvEntry {
@@ -143,20 +144,12 @@ export class KvWriteBatch {
 type LevelSnapshot = ReturnType<ClassicLevel<Uint8Array, Uint8Array>['snapshot']>;
 
 /**
- * plainBytes is `b` as a plain Uint8Array over the same bytes (no copy).
- * classic-level answers every read with a Node Buffer made in C++ (and
- * Buffer's own `subarray` makes FastBuffers of a second object map), while
- * the flush's writers and the block cache hand the same decoders
- * (`crc32c`, `ByteReader`, `idKey`, the block and index decoders) plain
- * Uint8Arrays. Code V8 optimised while a load or flush fed it one map
- * deoptimises ("wrong map") when the first read after it brings another:
- * that is the cold tail of the first searches after a restart or a bulk
- * flush (bench/README.md, s21 and s22). One map at this boundary keeps
- * those functions monomorphic; the view costs one small object per value.
+ * plainBytes (src/plain-bytes.ts) makes every read's answer a plain
+ * Uint8Array: classic-level's C++ Buffers would give the decoders
+ * (`crc32c`, `ByteReader`, `idKey`, the block and index decoders) a second
+ * object map besides the flush's and the block cache's plain arrays.
  */
-export function plainBytes(b: Uint8Array): Uint8Array {
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-}
+export { plainBytes };
 
 /** plainMany is plainBytes over a getMany answer, in place (absent values stay undefined). */
 function plainMany(values: (Uint8Array | undefined)[]): (Uint8Array | undefined)[] {

@@ -694,6 +694,30 @@ export interface SpanPredicate {
 }
 
 /**
+ * spanPredicate is `p` in the one shape every SpanPredicate a query path
+ * makes has: all its fields, in one order (an absent one undefined). A
+ * predicate built from a URL, lowered from the query IR, decoded from a
+ * peer's frame or extended with TraceQL's match would otherwise be an
+ * object of another map each (other fields present, other literal sites):
+ * the searches' code optimised on one deoptimises ("wrong map") at the
+ * first of another, which is a node's first searches after a restart
+ * (bench/README.md, query-traces, s23).
+ */
+export function spanPredicate(p: SpanPredicate): SpanPredicate {
+  return {
+    service: p.service,
+    name: p.name,
+    kind: p.kind,
+    status: p.status,
+    attrs: p.attrs,
+    traceId: p.traceId,
+    minDurationNs: p.minDurationNs,
+    maxDurationNs: p.maxDurationNs,
+    match: p.match,
+  };
+}
+
+/**
  * SpanMatch is a positive formula (no negation) over span conditions, so
  * TraceQL can push `&&`, `||` and attribute equalities into the indexes.
  * Its meaning is an over-approximation, the same on every path (index,
