@@ -17,6 +17,10 @@
  * - aggregation: `sum by (app) (rate(bench_requests_total[5m]))` at step 1m
  *   evaluated over the ShardSeriesSource — what a shard runs for the
  *   cluster's pushed-down aggregation;
+ * - part: the same aggregation as a node's shard part runs it for the
+ *   cluster (metrics-shard-read.ts evalOnShard with the grid answer:
+ *   GroupColumns.grid, the part's lease released after it) — the
+ *   aggregation figure's work plus the answer the part ships;
  * - rate: `rate(bench_requests_total[5m])` at step 1m (no aggregation);
  * - selector: `bench_requests_total` at step 1m (a plain range selector).
  *
@@ -29,7 +33,7 @@
  * parts do (query/metrics-shard-read.ts evalOnShard); `--no-pool`
  * allocates them instead (the before of the pool, in the same build).
  *
- * `--only` times only the named figures (select, read, agg, rate,
+ * `--only` times only the named figures (select, read, agg, part, rate,
  * selector; a profile of one of them); the others print as 0.
  *
  * Each figure is the median of R timed runs after one untimed run, in wall
@@ -49,7 +53,7 @@ import { initHash } from '../src/partition/hash.js';
 import { createPromqlEngine } from '../src/query/promql/engine.js';
 import type { FloatSeries, PromResult } from '../src/query/promql/source.js';
 import { PromView } from '../src/query/metrics-prom-view.js';
-import { ShardSeriesSource } from '../src/query/metrics-shard-read.js';
+import { ShardSeriesSource, evalOnShard } from '../src/query/metrics-shard-read.js';
 import type { ShardReadContext } from '../src/query/metrics-shard-read.js';
 import { MetricStore } from '../src/storage/metrics/metric-store.js';
 import { ColumnPool } from '../src/storage/metrics/column-pool.js';
@@ -282,6 +286,13 @@ async function main(): Promise<void> {
     });
     let aggShape = { series: 0, points: 0 };
     const aggMs = await timed('agg', runs, async () => { aggShape = await pooled(async (c) => matrixShape(await engine.evaluate(agg, range, new ShardSeriesSource(c, budget), opts))); });
+    let partPoints = 0;
+    const partReq = { expr: agg, startMs: range.startMs, endMs: range.endMs, stepMs: range.stepMs, lookbackMs: EVAL_LOOKBACK_MS, maxSourceResolution: 'auto' as const };
+    const partMs = await timed('part', runs, async () => {
+      const r = await evalOnShard(engine, ctx(), partReq, budget, opts.signal, pool ?? undefined, true);
+      if (r.grid === undefined) throw new Error('bench/promql-eval-store: the part answered no grid');
+      partPoints = r.grid.values.length;
+    });
     let rateShape = { series: 0, points: 0 };
     const rateMs = await timed('rate', runs, async () => { rateShape = await pooled(async (c) => matrixShape(await engine.evaluate(rate, range, new ShardSeriesSource(c, budget), opts))); });
     let selShape = { series: 0, points: 0 };
@@ -290,10 +301,10 @@ async function main(): Promise<void> {
     await countGc();
 
     const groups = Math.min(shape.series, GROUPS);
-    const ok = ONLY !== null || selected === inRange && readSamples === inRange && aggShape.series === groups && rateShape.series === shape.series && selShape.series === shape.series && selShape.points === shape.series * steps;
+    const ok = ONLY !== null || selected === inRange && readSamples === inRange && aggShape.series === groups && partPoints === aggShape.points && rateShape.series === shape.series && selShape.series === shape.series && selShape.points === shape.series * steps;
     const report = {
       series: shape.series, hours: shape.hours, samples, flushes, steps, runs, groups, pool: !NO_POOL,
-      baselineMs, selectMs, readMs, aggMs, rateMs, selMs,
+      baselineMs, selectMs, readMs, aggMs, partMs, rateMs, selMs,
       selectOverBaseline: selectMs / baselineMs, readOverBaseline: readMs / baselineMs, aggOverBaseline: aggMs / baselineMs,
       rateOverBaseline: rateMs / baselineMs, selOverBaseline: selMs / baselineMs,
       cpuMs: CPU_MS, gc: GC,
@@ -311,6 +322,7 @@ async function main(): Promise<void> {
       line('store select (every sample)', 'select', selectMs);
       line('shard read (ShardSeriesSource.select)', 'read', readMs);
       line(agg, 'agg', aggMs, `  (${aggShape.series} series, ${aggShape.points} points)`);
+      line('the same as a shard part (evalOnShard, grid)', 'part', partMs, `  (${partPoints} points)`);
       line(rate, 'rate', rateMs, `  (${rateShape.series} series, ${rateShape.points} points)`);
       line(METRIC_NAME, 'selector', selMs, `  (${selShape.series} series, ${selShape.points} points)`);
     }

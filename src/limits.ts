@@ -1464,6 +1464,15 @@ export const MetricStoreLimits = {
    * × a day at 15 s of values; past it released columns go to the collector.
    */
   readColumnPoolBytesMax: 64 * 1024 * 1024,
+  /**
+   * leaseScratchBytesMax bounds the scratch columns one lease lends a shard
+   * part's evaluation (column-pool.ts takeScratch: an aggregation's group
+   * rows, 12 to 28 bytes a group a step, rounded up to a capacity class):
+   * about 1,500 groups × 1,441 steps of a sum. Past it the evaluation
+   * allocates its own rows, so the pool never circulates more than this a
+   * part for them.
+   */
+  leaseScratchBytesMax: 32 * 1024 * 1024,
   /** expireKeysPerPassMax bounds the deletions one retention pass puts in a batch; the buckets left over go at the next pass (a bucket is never split). */
   expireKeysPerPassMax: 1_000_000,
   /** identityMemoEntriesMax bounds the memo of point identities to series ids (cleared when full; it only saves work). */

@@ -13,10 +13,18 @@
  * other samples, with the pool poisoning what comes back (NaN) and without
  * (another series' samples) — what evalOnShard's release after the answer
  * is built prevents; a lease refuses to lend after its release.
+ * The lease also lends the evaluation its scratch (an aggregation's group
+ * rows, EvalScratch): every column op answers the same bits with the rows
+ * lent (poisoned pool, rows reused from one evaluation to the next) as
+ * allocated, and under a scratch bound of one group's rows (the rest
+ * allocated); a lease never lends scratch past its bound. Planted: group
+ * rows read after their lease went back (GroupColumns.grid after the
+ * release) answer other numbers.
  */
 import t from 'tap';
 import { initHash } from '../partition/hash.js';
 import { ColumnPool, capacityOf } from '../storage/metrics/column-pool.js';
+import type { ColumnLease } from '../storage/metrics/column-pool.js';
 import { MetricStore } from '../storage/metrics/metric-store.js';
 import { Flusher, openTempDb, removeTempDb, stringKv, testPointRow } from '../storage/metrics/store-test-util.js';
 import type { MetricPointRow } from '../storage/rows.js';
@@ -26,6 +34,10 @@ import { PromView } from './metrics-prom-view.js';
 import type { ShardReadContext } from './metrics-shard-read.js';
 import { ShardSeriesSource, evalOnShard } from './metrics-shard-read.js';
 import { promqlEngine } from './promql/engine.js';
+import { GroupColumns } from './promql/aggregate-columns.js';
+import type { AggregateNode } from './promql/ast.js';
+import { parsePromql } from './promql/parser.js';
+import type { GridPartials } from './promql/grid-partials.js';
 import { seriesToGrid } from './promql/grid-partials.js';
 import type { FloatSeries } from './promql/source.js';
 import { SeededRand } from '../fs/seeded-rand.js';
@@ -133,4 +145,78 @@ t.test('evaluations over pooled columns answer what they answer over their own, 
     other.release();
   }
   t.ok(compared === queries.length * ranges.length * 2, `${compared} answers compared`);
+});
+
+/** gridBits is a grid answer as comparable text: labels, bitmaps, and its values' bytes (bit for bit, NaN payloads included). */
+function gridBits(g: GridPartials | undefined): string {
+  if (g === undefined) return 'no grid';
+  return JSON.stringify([g.steps, g.labels, [...g.present], Buffer.from(g.values.buffer, g.values.byteOffset, g.values.byteLength).toString('hex')]);
+}
+
+t.test('a shard part\'s group rows lent by its lease: the same bits for every column op, within the scratch bound', async (t) => {
+  const tmp = await openTempDb();
+  t.teardown(() => removeTempDb(tmp));
+  const store = new MetricStore({ hasher: await initHash() });
+  const flusher = new Flusher(store, tmp.db);
+  const rows = rowsOf(11);
+  store.add('default', rows.slice(0, rows.length >> 1), 0);
+  await flusher.flush();
+  store.add('default', rows.slice(rows.length >> 1), 0);
+  const ctx = (): ShardReadContext => ({ shard: 0, store, kv: tmp.db, tenant: 'default', view: new PromView({ promoteResourceAttributes: [] }), stats: newScanStats() });
+  const signal = new AbortController().signal;
+  const range = { startMs: T0 + H, endMs: T0 + 5 * H, stepMs: 60_000 };
+  const req = (expr: string): Parameters<typeof evalOnShard>[2] => ({ expr, ...range, lookbackMs: 300_000, maxSourceResolution: 'raw' });
+  const pool = new ColumnPool({ poison: true });
+  // One group's rows of a sum (value and firstK) is the bound: the first group's are lent, the others allocated.
+  const tight = new ColumnPool({ poison: true, scratchBytesMax: 8 * capacityOf(241 + 121) });
+  let compared = 0;
+  for (const op of ['sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar']) {
+    for (const grouping of [' by (app)', ' without (pod)', '']) {
+      const q = `${op}${grouping} (rate(c_total[5m]))`;
+      const want = await evalOnShard(promqlEngine, ctx(), req(q), BUDGET, signal, undefined, true);
+      t.ok(want.grid !== undefined && want.grid.values.length > 0, `${q}: a grid from the columns`);
+      for (let round = 0; round < 2; round++) {
+        for (const p of [pool, tight]) {
+          const got = await evalOnShard(promqlEngine, ctx(), req(q), BUDGET, signal, p, true);
+          t.equal(gridBits(got.grid), gridBits(want.grid), `${q} round ${round}${p === tight ? ' (tight scratch bound)' : ''}: the same bits`);
+          compared++;
+        }
+      }
+    }
+  }
+  t.ok(pool.reused > 0, `the pool lent back ${pool.reused} columns (${pool.allocated} allocated)`);
+  t.equal(compared, 8 * 3 * 4, `${compared} grids compared`);
+
+  // The bound: a lease lends scratch up to it, then answers null (the caller allocates).
+  const lease = tight.lease();
+  t.ok(lease.takeScratch(241 + 121) !== null, 'one group\'s rows lent');
+  t.equal(lease.takeScratch(1), null, 'nothing past the bound');
+  t.ok(lease.scratchBytes <= tight.scratchBytesMax, `${lease.scratchBytes} scratch bytes lent, bound ${tight.scratchBytesMax}`);
+  t.ok(lease.take(5_000).length === 5_000, 'read columns are not scratch: still lent');
+  lease.release();
+  t.throws(() => lease.takeScratch(1), 'a released lease lends no scratch');
+
+  // Planted: group rows read after their lease went back (another lease took the buffers, or the pool poisoned them).
+  const e = parsePromql('sum by (app) (rate(c_total[5m]))') as AggregateNode;
+  const n = 241;
+  const column = (app: string, k: number): Parameters<GroupColumns['add']>[0] => ({ k, labels: [{ name: 'app', value: app }], key: app, values: Float64Array.from({ length: n }, (_, i) => i + k), present: new Uint8Array(n).fill(1), count: n });
+  const fold = (scratch: ColumnLease | null): GroupColumns => {
+    const g = new GroupColumns(e, n, scratch);
+    g.add(column('a', 0));
+    g.add(column('b', 1));
+    g.add(column('a', 2));
+    return g;
+  };
+  const ownRows = gridBits(fold(null).grid(null));
+  for (const poison of [true, false]) {
+    const p = new ColumnPool({ poison });
+    const early = p.lease();
+    const groups = fold(early);
+    t.equal(gridBits(groups.grid(null)), ownRows, `poison ${poison}: lent rows answer as allocated ones while the lease is open`);
+    early.release();
+    const other = p.lease();
+    fold(other);
+    t.not(gridBits(groups.grid(null)), ownRows, `poison ${poison}: rows read after their lease went back answer other numbers`);
+    other.release();
+  }
 });

@@ -365,7 +365,7 @@ export async function evalOnShard(
   try {
     const source = new ShardSeriesSource(lease === undefined ? c : { ...c, columns: lease }, budget);
     const range = { startMs: req.startMs, endMs: req.endMs, stepMs: req.stepMs };
-    const opts = { lookbackMs: req.lookbackMs, signal, maxSourceResolution: req.maxSourceResolution };
+    const opts = { lookbackMs: req.lookbackMs, signal, maxSourceResolution: req.maxSourceResolution, ...(lease === undefined ? {} : { scratch: lease }) };
     const r = grid && engine.evaluateGrid !== undefined ? await engine.evaluateGrid(req.expr, range, source, opts) : await engine.evaluate(req.expr, range, source, opts);
     const counts = { seriesRead: source.stats.seriesRead, samplesRead: source.stats.samplesRead, rollupPointsRead: source.stats.rollupPointsRead };
     if (r.kind === 'grid') {

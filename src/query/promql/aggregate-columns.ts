@@ -13,8 +13,13 @@
  *
  * Invariant: for group g and step i, firstK[g][i] is -1 until a series
  * answers step i for g, then the index of the first series that did;
- * value/mean/count hold that step's running state only once it is >= 0.
- * Owner: one aggregation node evaluation; nothing outlives it.
+ * value/mean/count hold that step's running state only once it is >= 0
+ * (nothing reads them before: a group's rows may be lent by the evaluation's
+ * EvalScratch, holding another query's numbers). A group's rows are views of
+ * one column (firstK an Int32Array over its tail), lent or allocated; no
+ * answer (steps, series, grid) aliases them.
+ * Owner: one aggregation node evaluation; nothing outlives it (a lent
+ * column goes back with its lease after the answer is built).
  */
 
 import type { AggregateNode, AggregateOp } from './ast.js';
@@ -26,7 +31,7 @@ import { strideBytes } from './grid-partials.js';
 import type { Sample } from './labels.js';
 import { compareLabels, labelsKey } from './labels.js';
 import type { RangeColumn } from './range-columns.js';
-import type { FloatSeries, PromLabels } from './source.js';
+import type { EvalScratch, FloatSeries, PromLabels } from './source.js';
 import { assert } from '../../errors.js';
 
 /** ColumnAggregateOps are the aggregations GroupColumns computes (the others need a parameter or every sample). */
@@ -58,13 +63,35 @@ export class GroupColumns {
   readonly #byKey = new Map<string, GroupCol>();
   /** #bySeries caches a series' group by its labels object (series keep one labels object a query). */
   readonly #bySeries = new Map<PromLabels, GroupCol>();
+  readonly #scratch: EvalScratch | null;
 
-  constructor(e: AggregateNode, n: number) {
+  /** With `scratch`, each group's rows are a column it lends (the evaluation's: EvalCtx.scratch), else one allocated. */
+  constructor(e: AggregateNode, n: number, scratch: EvalScratch | null = null) {
     assert(ColumnAggregateOps.has(e.op), 'GroupColumns computes only ColumnAggregateOps');
     assert(e.param === null, 'a column aggregation has no parameter');
     assert(Number.isSafeInteger(n) && n >= 1, 'a grid has at least one step');
     this.#e = e;
     this.#n = n;
+    this.#scratch = scratch;
+  }
+
+  /**
+   * #rows lays one group's rows in one column of float64s: value, then mean
+   * and count when the op keeps them, then firstK as int32s (two a float64),
+   * filled with -1. The column is lent by the scratch when it can, else
+   * allocated (one allocation a group, not two to four).
+   */
+  #rows(needsMean: boolean, needsCount: boolean): { firstK: Int32Array; value: Float64Array; mean: Float64Array; count: Float64Array } {
+    const n = this.#n;
+    const f64s = n * (1 + (needsMean ? 1 : 0) + (needsCount ? 1 : 0));
+    const width = f64s + Math.ceil(n / 2);
+    const col = this.#scratch?.takeScratch(width) ?? new Float64Array(width);
+    assert(col.length === width, 'a group\'s column holds its rows');
+    const value = col.subarray(0, n);
+    const mean = needsMean ? col.subarray(n, 2 * n) : EMPTY_F64;
+    const count = needsCount ? col.subarray(f64s - n, f64s) : EMPTY_F64;
+    const firstK = new Int32Array(col.buffer, col.byteOffset + f64s * 8, n).fill(-1);
+    return { firstK, value, mean, count };
   }
 
   #groupOf(labels: PromLabels): GroupCol {
@@ -74,18 +101,12 @@ export class GroupColumns {
     const key = labelsKey(gl);
     g = this.#byKey.get(key);
     if (g === undefined) {
-      const n = this.#n;
       const op = this.#e.op;
       const needsMean = op === 'avg' || op === 'stddev' || op === 'stdvar';
       const needsCount = needsMean || op === 'count';
-      g = {
-        labels: gl,
-        key,
-        firstK: new Int32Array(n).fill(-1),
-        value: new Float64Array(n),
-        mean: new Float64Array(needsMean ? n : 0),
-        count: new Float64Array(needsCount ? n : 0),
-      };
+      const rows = this.#rows(needsMean, needsCount);
+      assert(rows.value.length === this.#n && rows.firstK.length === this.#n, 'a group has one cell a step');
+      g = { labels: gl, key, ...rows };
       this.#byKey.set(key, g);
       this.#groups.push(g);
     }
@@ -243,14 +264,25 @@ export class GroupColumns {
     rows.sort((a, b) => compareLabels(a.labels, b.labels));
     const present = new Uint8Array(rows.length * stride);
     const values = new Float64Array(points);
+    // The row a value is read from as it is (sum, min, max: value; avg: mean; count: count); null: groupValue computes it.
+    const direct = op === 'sum' || op === 'max' || op === 'min' ? 'value' : op === 'avg' ? 'mean' : op === 'count' ? 'count' : null;
     let at = 0;
     for (let r = 0; r < rows.length; r++) {
       const g = rows[r] as GroupCol;
-      const base = r * stride;
+      const firstK = g.firstK;
+      const from = direct === null ? null : g[direct];
+      let base = r * stride;
+      // A bitmap byte is written once, after its 8 steps (the last one after the last step).
+      let byte = 0;
       for (let i = 0; i < n; i++) {
-        if ((g.firstK[i] as number) === -1) continue;
-        present[base + (i >>> 3)] = (present[base + (i >>> 3)] as number) | (1 << (i & 7));
-        values[at++] = groupValue(op, g, i);
+        if ((firstK[i] as number) !== -1) {
+          byte |= 1 << (i & 7);
+          values[at++] = from === null ? groupValue(op, g, i) : (from[i] as number);
+        }
+        if ((i & 7) === 7 || i === n - 1) {
+          present[base++] = byte;
+          byte = 0;
+        }
       }
     }
     assert(at === points, 'every point of every group laid on the grid');
@@ -258,6 +290,8 @@ export class GroupColumns {
     return { steps: n, labels: rows.map((g) => g.labels), present, values };
   }
 }
+
+const EMPTY_F64 = new Float64Array(0);
 
 function groupValue(op: AggregateOp, g: GroupCol, i: number): number {
   switch (op) {

@@ -20,7 +20,7 @@ import { exprType } from './typecheck.js';
 import { combineOp } from './pushdown.js';
 import type { RangeFn } from './range-functions.js';
 import { RangeFunctions } from './range-functions.js';
-import type { EvalRange, FloatSeries, GridEvalResult, PromqlEngine, PromqlOptions, PromResult, SeriesSource } from './source.js';
+import type { EvalRange, EvalScratch, FloatSeries, GridEvalResult, PromqlEngine, PromqlOptions, PromResult, SeriesSource } from './source.js';
 import { typeName } from './function-types.js';
 import type { MaxSourceResolution } from './rollup-eval.js';
 
@@ -46,8 +46,9 @@ function checkRange(range: EvalRange): void {
   if (range.stepMs === 0 && range.endMs !== range.startMs) throw new OtlpdbError('ERR_INVALID_ARGUMENT', 'zero or negative query resolution step widths are not accepted', { promErrorType: 'bad_data' });
 }
 
-function makeCtx(source: SeriesSource, lookbackMs: number, signal: AbortSignal, o: EngineOptions, pushdown: boolean, maxSourceResolution: MaxSourceResolution): EvalCtx {
+function makeCtx(source: SeriesSource, lookbackMs: number, signal: AbortSignal, o: EngineOptions, pushdown: boolean, maxSourceResolution: MaxSourceResolution, scratch?: EvalScratch): EvalCtx {
   return {
+    ...(scratch === undefined ? {} : { scratch }),
     maxSourceResolution,
     source,
     lookbackMs,
@@ -135,7 +136,7 @@ export function createPromqlEngine(o: EngineOptions = {}): PromqlEngine {
   async function run(text: string, range: EvalRange, source: SeriesSource, opts: PromqlOptions, asGrid: boolean): Promise<GridEvalResult> {
     checkAbort(opts.signal);
     const { expr, grid } = prepare(text, range, source.parse);
-    const ctx = makeCtx(source, opts.lookbackMs, opts.signal, o, (o.pushdown ?? true) && source.shardEval !== undefined, opts.maxSourceResolution ?? 'auto');
+    const ctx = makeCtx(source, opts.lookbackMs, opts.signal, o, (o.pushdown ?? true) && source.shardEval !== undefined, opts.maxSourceResolution ?? 'auto', opts.scratch);
     if (range.stepMs > 0) {
       const a = await columnAnswer(expr, grid, ctx, o.perSeriesColumns ?? true);
       if (a instanceof GroupColumns) return asGrid ? { kind: 'grid', grid: a.grid(ctx.budget) } : { kind: 'matrix', series: sortSeries(a.series(grid, ctx.budget)) };

@@ -15,7 +15,7 @@ import { PromqlLimits } from '../../limits.js';
 import type { AggregateOp } from './ast.js';
 import type { Sample } from './labels.js';
 import type { RangeFn } from './range-functions.js';
-import type { PromLabels, SeriesSource } from './source.js';
+import type { EvalScratch, PromLabels, SeriesSource } from './source.js';
 
 /** Grid is the regular set of steps a node is evaluated at: startMs + i * stepMs for i < n (stepMs 0 and n 1 for an instant). */
 export interface Grid {
@@ -109,6 +109,8 @@ export interface EvalCtx {
   readonly gridPartials: boolean;
   /** maxSourceResolution caps what selectors read (rollup-eval.ts chooseRollup; rollup-read.ts). */
   readonly maxSourceResolution: MaxSourceResolution;
+  /** scratch lends the evaluation its working columns (PromqlOptions.scratch); absent, they are allocated. */
+  readonly scratch?: EvalScratch;
 }
 
 /** checkAbort throws when the evaluation's signal aborted (the client went away or the deadline passed). */

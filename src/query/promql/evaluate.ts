@@ -150,7 +150,7 @@ export async function foldColumnAggregate(e: AggregateNode, grid: Grid, ctx: Eva
   const m = vals[matrixArgIndex(inner)];
   if (m === undefined || m.type !== 'matrix') throw executionError('expected a range vector argument');
   if (countGroups(e, rangeOutputLabels(inner, m)) * grid.n > PromqlLimits.groupStepCellsMax) return aggregateSteps(e, null, applyCall(inner, vals, grid, ctx), grid, ctx);
-  const groups = new GroupColumns(e, grid.n);
+  const groups = new GroupColumns(e, grid.n, ctx.scratch ?? null);
   scanRange(inner, rf, vals, grid, ctx, (c) => groups.add(c), groups);
   return groups;
 }

@@ -96,7 +96,9 @@ export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: 
   assert(m !== undefined && m.type === 'matrix', 'a range function has a range-vector argument');
   assert(m.windowStartMs.length === grid.n && m.windowEndMs.length === grid.n, 'a matrix has one window per step');
   const scalarVals = vals.filter((_, j) => j !== mi);
-  const scalars: number[][] = Array.from({ length: grid.n }, (_, i) => scalarVals.map((v) => (v.type === 'scalar' ? (v.values[i] as number) : NaN)));
+  const kind = rateKindOf(rf);
+  // The scalar arguments a step (quantile_over_time's φ, …); the rate scan (kind !== null) takes none, so it builds no step's list.
+  const scalars: number[][] = kind !== null ? [] : Array.from({ length: grid.n }, (_, i) => scalarVals.map((v) => (v.type === 'scalar' ? (v.values[i] as number) : NaN)));
   const labelsOf = rangeOutputLabels(e, m);
   const keys = labelsOf.map(labelsKey);
   // Series whose output labels collide must never answer the same step: remember, per colliding key, the steps taken.
@@ -117,7 +119,6 @@ export function scanRange(e: CallNode, rf: RangeFn, vals: readonly Val[], grid: 
   // dropAt[0 .. drops) are the j with vs[j] < vs[j - 1] in the current series, increasing (Window.drops: the same
   // comparison rate's reset scan makes); a counter drops a few times a day, so this list is short.
   let dropAt = new Int32Array(16);
-  const kind = rateKindOf(rf);
   const windows = { startMs: windowStarts, endMs: windowEnds, rangeMs: m.rangeMs };
   const column: RateOut = { values, present, firstK: null, k: 0 };
   const dropList = new DropList();

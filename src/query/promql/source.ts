@@ -164,6 +164,22 @@ export interface PromqlOptions {
   readonly signal: AbortSignal;
   /** maxSourceResolution caps the data selectors read (rollup-eval.ts chooseRollup; absent: `auto`). */
   readonly maxSourceResolution?: MaxSourceResolution;
+  /** scratch, when given, lends the evaluation its working columns (EvalScratch); the caller takes them back only after the answer is built. */
+  readonly scratch?: EvalScratch;
+}
+
+/**
+ * EvalScratch lends an evaluation the columns it works in while it runs
+ * (an aggregation's group rows: aggregate-columns.ts), so a shard part does
+ * not allocate them, and the collector does not sweep them, at every query:
+ * a node's shard part passes its ColumnLease (storage/metrics/column-pool.ts,
+ * query/metrics-shard-read.ts evalOnShard), which takes them back with the
+ * read columns once the answer is built. A lent column holds whatever its
+ * last user left; nothing an evaluation answers may alias one.
+ */
+export interface EvalScratch {
+  /** takeScratch lends a column of n float64s, or answers null past the lender's bound (the caller allocates its own then). */
+  takeScratch(n: number): Float64Array | null;
 }
 
 /**

@@ -6,13 +6,16 @@
  * collector does not sweep) 8 bytes a sample twice over every time.
  *
  * A ColumnLease hands out columns (`take`) and gives them all back at once
- * (`release`); the pool keeps what comes back, by capacity class (capacityOf:
+ * (`release`); it also lends the part's evaluation its working columns
+ * (`takeScratch`: promql EvalScratch, an aggregation's group rows), up to
+ * MetricStoreLimits.leaseScratchBytesMax a lease, given back with the rest; the pool keeps what comes back, by capacity class (capacityOf:
  * at most a quarter more than the length asked), up to
  * MetricStoreLimits.readColumnPoolBytesMax of free columns, dropping the
  * rest to the collector.
  *
  * Invariants: a buffer is free in the pool or lent to exactly one open
- * lease, never both; a released lease takes nothing more and releases once.
+ * lease, never both; a released lease takes nothing more and releases once;
+ * a lease's scratch bytes lent (capacities) stay <= its scratch bound.
  * The lease's owner must release only when nothing reads its columns any
  * more — the answer it builds must not alias them (`holds` tells, so an
  * owner can copy what would). With `poison` (tests), a released column is
@@ -53,13 +56,17 @@ export class ColumnPool {
   #freeBytes = 0;
   readonly #bytesMax: number;
   readonly #poison: boolean;
+  /** scratchBytesMax is what one lease lends as scratch at most (MetricStoreLimits.leaseScratchBytesMax unless a test sets it). */
+  readonly scratchBytesMax: number;
   /** reused counts columns handed out from the pool, allocated those made new (tests, benches). */
   reused = 0;
   allocated = 0;
 
-  constructor(o: { bytesMax?: number; poison?: boolean } = {}) {
+  constructor(o: { bytesMax?: number; poison?: boolean; scratchBytesMax?: number } = {}) {
     this.#bytesMax = o.bytesMax ?? MetricStoreLimits.readColumnPoolBytesMax;
     assert(Number.isSafeInteger(this.#bytesMax) && this.#bytesMax >= 0, 'a pool bound in bytes');
+    this.scratchBytesMax = o.scratchBytesMax ?? MetricStoreLimits.leaseScratchBytesMax;
+    assert(Number.isSafeInteger(this.scratchBytesMax) && this.scratchBytesMax >= 0, 'a scratch bound in bytes');
     this.#poison = o.poison ?? false;
   }
 
@@ -105,6 +112,12 @@ export class ColumnLease implements ColumnAlloc {
   readonly #lent: Float64Array[] = [];
   readonly #buffers = new Set<ArrayBufferLike>();
   #released = false;
+  #scratchBytes = 0;
+
+  /** scratchBytes is the bytes (capacities) this lease lent as scratch. */
+  get scratchBytes(): number {
+    return this.#scratchBytes;
+  }
 
   constructor(pool: ColumnPool) {
     this.#pool = pool;
@@ -117,6 +130,21 @@ export class ColumnLease implements ColumnAlloc {
     this.#lent.push(buf);
     this.#buffers.add(buf.buffer);
     return buf.subarray(0, n);
+  }
+
+  /**
+   * takeScratch lends a column of n float64s to the evaluation (promql
+   * source.ts EvalScratch, which a lease is) as take does, or answers null when it would pass the pool's scratch
+   * bound for one lease (the evaluation allocates its own then).
+   */
+  takeScratch(n: number): Float64Array | null {
+    assert(!this.#released, 'a released lease lends nothing');
+    const bytes = capacityOf(n) * Float64Array.BYTES_PER_ELEMENT;
+    if (this.#scratchBytes + bytes > this.#pool.scratchBytesMax) return null;
+    this.#scratchBytes += bytes;
+    const col = this.take(n);
+    assert(this.#scratchBytes <= this.#pool.scratchBytesMax, 'a lease lends scratch within its bound');
+    return col;
   }
 
   /** holds says whether `a` is (a view of) a column this lease lent. */
