@@ -8,7 +8,8 @@
  * A ColumnLease hands out columns (`take`) and gives them all back at once
  * (`release`); it also lends the part's evaluation its working columns
  * (`takeScratch`: promql EvalScratch, an aggregation's group rows), up to
- * MetricStoreLimits.leaseScratchBytesMax a lease, given back with the rest; the pool keeps what comes back, by capacity class (capacityOf:
+ * MetricStoreLimits.leaseScratchBytesMax a lease, given back with the
+ * rest; the pool keeps what comes back, by capacity class (capacityOf:
  * at most a quarter more than the length asked), up to
  * MetricStoreLimits.readColumnPoolBytesMax of free columns, dropping the
  * rest to the collector.
@@ -134,8 +135,9 @@ export class ColumnLease implements ColumnAlloc {
 
   /**
    * takeScratch lends a column of n float64s to the evaluation (promql
-   * source.ts EvalScratch, which a lease is) as take does, or answers null when it would pass the pool's scratch
-   * bound for one lease (the evaluation allocates its own then).
+   * source.ts EvalScratch, which a lease is) as take does, or answers null
+   * when it would pass the pool's scratch bound for one lease (the
+   * evaluation allocates its own then).
    */
   takeScratch(n: number): Float64Array | null {
     assert(!this.#released, 'a released lease lends nothing');
