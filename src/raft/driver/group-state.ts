@@ -144,7 +144,7 @@ export async function applyReady(g: GroupState, rd: Ready, stats: DriverStats, o
     // (committedEntriesBytesMax) past the bound at most; the next
     // iteration pauses it. Awaiting the flush here held the iteration, so
     // every group of the node sent and answered nothing until it ended.
-    if (g.durable !== null && g.durable.mustFlushBeforeApply() && canStartFlush(g)) {
+    if (g.durable !== null && g.durable.mustFlushBeforeApply() && g.flushInFlight === null && !g.durable.flushing && g.durable.appliedIndex() === g.applied) {
       void startFlush(g, onFlushError);
     }
     // confStates[k]: the membership after entry k when it is a ConfChange (allocated only when one is applied).
@@ -174,16 +174,6 @@ export async function applyReady(g: GroupState, rd: Ready, stats: DriverStats, o
     failUnconfirmedReads(g, st.term, st.lead);
   }
   resolveReads(g, g.applied);
-}
-
-/**
- * canStartFlush says whether startFlush may run for `g` now: a durable group
- * with no flush running whose state machine has applied what Raft applied
- * (startFlush's own preconditions, asserted there).
- */
-export function canStartFlush(g: GroupState): boolean {
-  const sm = g.durable;
-  return sm !== null && g.flushInFlight === null && !sm.flushing && sm.appliedIndex() === g.applied;
 }
 
 /**
@@ -241,7 +231,7 @@ export async function maybeFlushOrSnapshot(
     }
   }
   const behind = g.applied - sm.durableIndex();
-  if (behind > 0 && canStartFlush(g)) {
+  if (g.flushInFlight === null && !sm.flushing && behind > 0 && sm.appliedIndex() === g.applied) {
     if (sm.flushDue(nowMs) || behind >= settings.snapshotEntries) void startFlush(g, onFlushError);
   }
   return taken;
@@ -284,7 +274,7 @@ export async function forceCompact(g: GroupState, stats: DriverStats, onFlushErr
   if (snap < g.storage.firstIndex()) {
     const sm = g.durable;
     if (sm !== null) {
-      if (g.applied > sm.durableIndex() && canStartFlush(g)) {
+      if (g.flushInFlight === null && !sm.flushing && g.applied > sm.durableIndex() && sm.appliedIndex() === g.applied) {
         if (!flushRoom) {
           stats.forcedFlushesDeferred++;
           return null;

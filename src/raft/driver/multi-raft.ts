@@ -184,7 +184,7 @@ import type {
 import { hostGroup, hostedEntry, checkSpec, openHostedGroups, refuseAdd, registryRoom, unhostGroup } from './group-lifecycle.js';
 import type { LifecycleIo } from './group-lifecycle.js';
 import type { GroupRegistry } from './group-registry.js';
-import { applyReady, canStartFlush, forceCompact, maybeFlushOrSnapshot, maybeSnapshot, openGroupState, startFlush } from './group-state.js';
+import { applyReady, forceCompact, maybeFlushOrSnapshot, maybeSnapshot, openGroupState, startFlush } from './group-state.js';
 import { DriverLoop } from './driver-loop.js';
 import { stepInbound } from './inbound.js';
 import type { GroupState } from './group-state.js';
@@ -835,7 +835,7 @@ export class MultiRaftDriver {
   #applyWaitsForFlush(g: GroupState): boolean {
     const sm = g.durable;
     if (sm === null || !sm.mustFlushBeforeApply()) return false;
-    if (canStartFlush(g)) {
+    if (g.flushInFlight === null && !sm.flushing && sm.appliedIndex() === g.applied) {
       void startFlush(g, this.#onFlushError).then(() => this.#loop.kick());
     }
     const flush = g.flushInFlight;
