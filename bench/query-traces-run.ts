@@ -36,8 +36,6 @@ import type { OtlpdbCluster } from './kv-otlpdb.js';
 import { ByIdPaths } from './query-traces-by-id.js';
 import type { ByIdBreakdown, ByIdLookup } from './query-traces-by-id.js';
 import { buildQueryTracesData } from './query-traces-data.js';
-import { describeRaftDelta, readRaftCounters } from './raft-counters.js';
-import type { RaftCounters } from './raft-counters.js';
 import type { QueryTracesArrival } from './query-traces-data.js';
 import type { TraceFacts } from './query-traces-data.js';
 import { sampleOf, searchTail } from './query-traces-tail.js';
@@ -178,9 +176,6 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
     const w0 = performance.now();
     await writeAllBodies({ bench: 'bench/query-traces', bodies: data.bodies, path: '/v1/traces', targets: webs, connections: config.connections, logEvery: 200, log: o.log });
     const writeSec = (performance.now() - w0) / 1000;
-    const zero: RaftCounters = { leaderChanges: 0, checkQuorumStepDowns: 0, electionTimeouts: 0, ticksWithoutIterationMax: 0, applyFlushWaits: 0 };
-    const raftBefore = await readRaftCounters(apis);
-    o.log(`raft, start to end of writes: ${describeRaftDelta(zero, raftBefore)}`);
     const f0 = performance.now();
     // A flush of millions of spans on a loaded machine can outlast one node's flush deadline
     // (ShardServiceLimits.flushDeadlineMs) or one request: the nodes keep flushing, so ask again.
@@ -191,7 +186,6 @@ export async function runQueryTracesBench(config: QueryTracesConfig, o: { readon
       o.log(`flush attempt ${attempt} answered ${flush.status} (${flush.text.slice(0, 120)}); asking again`);
     }
     const flushSec = (performance.now() - f0) / 1000;
-    o.log(`raft, during the flush (${flushSec.toFixed(1)} s): ${describeRaftDelta(raftBefore, await readRaftCounters(apis))}`);
 
     const rand = new SeededRand(DATA_SEED + 1);
     let turn = 0;

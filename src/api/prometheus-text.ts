@@ -177,7 +177,7 @@ function walFamily(node: string, h: WalSyncHistogram): Family {
 }
 
 /** GAUGE_DRIVER_STATS are driver stats that are maxima, not counters. */
-const GAUGE_DRIVER_STATS: ReadonlySet<string> = new Set(['groupsSyncedMax', 'walSegments', 'walSegmentsMax', 'flushesInFlight', 'ticksWithoutIterationMax']);
+const GAUGE_DRIVER_STATS: ReadonlySet<string> = new Set(['groupsSyncedMax', 'walSegments', 'walSegmentsMax', 'flushesInFlight']);
 
 /** prometheusText renders the node's metrics in the Prometheus text exposition format (0.0.4). */
 export function prometheusText(source: ApiSource): string {

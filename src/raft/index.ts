@@ -4,7 +4,7 @@
  */
 export { RawNode } from './raw-node.js';
 export type { ReadyOptions } from './raw-node.js';
-export { Raft, CAMPAIGN_TRANSFER, CampaignType, TickEvent } from './raft.js';
+export { Raft, CAMPAIGN_TRANSFER, CampaignType } from './raft.js';
 export { MemoryStorage } from './memory-storage.js';
 export { NO_FLOOR, NO_TOMBSTONE, floorAtLeast, incarnationHardState, tombstoneOf } from './tombstone.js';
 export type { ReplicaTombstone } from './tombstone.js';

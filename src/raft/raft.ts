@@ -72,21 +72,6 @@ export const CampaignType = {
 } as const;
 export type CampaignType = (typeof CampaignType)[keyof typeof CampaignType];
 
-/**
- * TickEvent is what one tick did that a driver counts (otlpdb_driver_*
- * on /metrics): nothing worth counting, a leader stepped down by
- * check-quorum (it heard from no quorum for electionTicks ticks, thesis
- * §6.2), or a follower's or candidate's election timer ran out. Both say
- * that this replica heard nothing for an election timeout: a partition, a
- * dead peer, or a driver that ticked without sending or answering.
- */
-export const TickEvent = {
-  None: 0,
-  CheckQuorumStepDown: 1,
-  ElectionTimeout: 2,
-} as const;
-export type TickEvent = (typeof TickEvent)[keyof typeof TickEvent];
-
 const EMPTY_DATA = new Uint8Array(0);
 
 /**
@@ -362,23 +347,21 @@ export class Raft {
 
   // ---------------------------------------------------------------- ticks
 
-  /** tick advances logical time by one tick and says whether it stepped a leader down or ran an election timer out (TickEvent). */
-  tick(): TickEvent {
-    if (this.role === StateRole.Leader) return this.#tickHeartbeat();
-    return this.#tickElection();
+  /** tick advances logical time by one tick. */
+  tick(): void {
+    if (this.role === StateRole.Leader) this.#tickHeartbeat();
+    else this.#tickElection();
   }
 
-  #tickElection(): TickEvent {
+  #tickElection(): void {
     this.electionElapsed++;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.hup(CampaignType.Election);
-      return TickEvent.ElectionTimeout;
     }
-    return TickEvent.None;
   }
 
-  #tickHeartbeat(): TickEvent {
+  #tickHeartbeat(): void {
     this.#heartbeatElapsed++;
     this.electionElapsed++;
     if (this.electionElapsed >= this.electionTicks) {
@@ -387,8 +370,7 @@ export class Raft {
         if (!this.tracker.quorumActive(this.id)) {
           // Thesis §6.2: a leader that cannot hear from a quorum steps down.
           this.becomeFollower(this.term, NONE);
-          assert(this.role === StateRole.Follower, 'a leader that lost its quorum follows');
-          return TickEvent.CheckQuorumStepDown;
+          return;
         }
         this.tracker.resetRecentActive(this.id);
       }
@@ -402,7 +384,6 @@ export class Raft {
       this.#heartbeatElapsed = 0;
       this.bcastHeartbeat();
     }
-    return TickEvent.None;
   }
 
   #tickSnapshotSends(): void {

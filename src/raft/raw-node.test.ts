@@ -177,29 +177,3 @@ t.test('a restarted replica resumes from storage: term, vote, commit and log', a
   t.equal(s.role, StateRole.Follower);
   t.equal(again.hasReady(), false, 'nothing to redo');
 });
-
-t.test('Ready: applyPaused hands out no committed entries and hasReady does not count them; unpaused, they come next, in order', async (t) => {
-  const { raw, storage } = single();
-  raw.campaign();
-  drive(raw, storage);
-  const applied = raw.basicStatus().applied;
-  raw.propose(bytes('a'));
-  raw.propose(bytes('b'));
-  const paused = { applyPaused: true } as const;
-  // The single voter commits its entries once they are persisted; the paused apply takes none of them.
-  for (let n = 0; n < 10 && raw.hasReady(paused); n++) {
-    const rd = raw.ready(paused);
-    t.equal(rd.committedEntries.length, 0, 'no committed entries while paused');
-    if (rd.entries.length > 0) storage.append(rd.entries);
-    if (rd.hardState !== null) storage.setHardState(rd.hardState);
-    raw.advance();
-  }
-  t.equal(raw.hasReady(paused), false, 'paused, only committed entries are left: nothing to do');
-  t.ok(raw.basicStatus().commit >= applied + 2, 'both entries committed while the apply was paused');
-  t.equal(raw.basicStatus().applied, applied, 'and none applied');
-  t.equal(raw.hasReady(), true, 'unpaused, the committed entries make a Ready');
-  const rd = raw.ready();
-  t.same(rd.committedEntries.map((e) => e.index), [applied + 1, applied + 2], 'the entries the pause held, in order');
-  raw.advance();
-  t.equal(raw.basicStatus().applied, applied + 2);
-});

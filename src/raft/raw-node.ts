@@ -17,7 +17,6 @@ import { RaftLimits } from '../limits.js';
 import { validateConfChange } from './conf-change.js';
 import { checkMessage, isResponseMessageType, newMessage } from './message.js';
 import { Raft } from './raft.js';
-import type { TickEvent } from './raft.js';
 import { READ_CONTEXT_BYTES_MAX } from './read-only.js';
 import { MessageType, NONE, StateRole } from './types.js';
 import type {
@@ -55,14 +54,6 @@ function hardStateEqual(a: HardState, b: HardState): boolean {
  */
 export interface ReadyOptions {
   readonly stableCommittedOnly?: boolean;
-  /**
-   * applyPaused hands out no committed entries at all, and hasReady(opts)
-   * does not count them: the driver cannot apply this group now (its head
-   * waits for a flush, multi-raft.ts "Durable state machines") but must
-   * still persist, send and advance everything else. Committing is
-   * unchanged; only applying waits.
-   */
-  readonly applyPaused?: boolean;
 }
 
 /** RawNode drives one Raft replica through the Ready/advance protocol (see types.ts for the driver's order). */
@@ -85,9 +76,9 @@ export class RawNode {
     return this.#raft;
   }
 
-  /** tick advances logical time by one tick (elections, heartbeats, timeouts) and says what it did that a driver counts (TickEvent). */
-  tick(): TickEvent {
-    return this.#raft.tick();
+  /** tick advances logical time by one tick (elections, heartbeats, timeouts). */
+  tick(): void {
+    this.#raft.tick();
   }
 
   /**
@@ -171,8 +162,8 @@ export class RawNode {
     r.step(newMessage(r.group, id, { type: MessageType.LocalSnapStatus, to: r.id, from: id, reject: failed }));
   }
 
-  /** hasReady says whether there is anything for the driver to do (committed entries not counted when `opts.applyPaused`). */
-  hasReady(opts?: ReadyOptions): boolean {
+  /** hasReady says whether there is anything for the driver to do. */
+  hasReady(): boolean {
     const r = this.#raft;
     const soft = r.softState();
     if (soft.leader !== this.#prevSoft.leader || soft.role !== this.#prevSoft.role) return true;
@@ -181,7 +172,7 @@ export class RawNode {
     if (log.hasPendingSnapshot()) return true;
     if (log.unstable.entries.length > 0) return true;
     if (r.msgs.length > 0 || r.readStates.length > 0) return true;
-    return opts?.applyPaused !== true && log.hasNextCommittedEnts();
+    return log.hasNextCommittedEnts();
   }
 
   /**
@@ -201,8 +192,7 @@ export class RawNode {
     const snapshot = log.unstable.snapshot;
     const entries = log.unstable.entries.length === 0 ? NO_ENTRIES : log.unstableEntries();
     const stableOnly = opts?.stableCommittedOnly === true;
-    const committedEntries =
-      opts?.applyPaused !== true && log.hasNextCommittedEnts() ? log.nextCommittedEnts(r.committedEntriesBytesMax, stableOnly) : NO_ENTRIES;
+    const committedEntries = log.hasNextCommittedEnts() ? log.nextCommittedEnts(r.committedEntriesBytesMax, stableOnly) : NO_ENTRIES;
     const messages = r.msgs;
     r.msgs = [];
     const readStates = r.readStates;

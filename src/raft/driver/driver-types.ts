@@ -163,21 +163,10 @@ export interface DriverStats {
   forcedFlushesDeferred: number;
   /** flushesInFlight is the number of durable groups flushing after the last compaction step (a gauge). */
   flushesInFlight: number;
-  /** applyFlushWaits counts the flushes a group's apply paused for (a head at its hard bound; multi-raft.ts #applyWaitsForFlush): the group's other work went on. */
+  /** applyFlushWaits counts applies that waited for their group's flush first (a head at its hard bound, group-state.ts applyReady). */
   applyFlushWaits: number;
   /** policyPassesSkipped counts iterations whose compaction policy looked only at groups with a completed flush (multi-raft.ts policyDue). */
   policyPassesSkipped: number;
-  /** checkQuorumStepDowns counts leaders of this node stepped down by check-quorum: they heard from no quorum for an election timeout (TickEvent). */
-  checkQuorumStepDowns: number;
-  /** electionTimeouts counts followers and candidates of this node whose election timer ran out, so they (pre-)campaigned (TickEvent). */
-  electionTimeouts: number;
-  /**
-   * ticksWithoutIterationMax is the most ticks counted in a row while no
-   * iteration ran (a gauge). Ticks go on while the iteration chain is held
-   * (a step that awaits a flush, say), but nothing is sent or answered: at
-   * RaftLimits.electionTicks every leader steps down by check-quorum.
-   */
-  ticksWithoutIterationMax: number;
 }
 
 /** newDriverStats is a DriverStats with every counter at zero, for a driver just opened. */
@@ -210,9 +199,6 @@ export function newDriverStats(): DriverStats {
     flushesInFlight: 0,
     applyFlushWaits: 0,
     policyPassesSkipped: 0,
-    checkQuorumStepDowns: 0,
-    electionTimeouts: 0,
-    ticksWithoutIterationMax: 0,
   };
 }
 

@@ -34,10 +34,6 @@ export interface DurableKvOptions {
   readonly flushTurns?: number;
   /** lieAboutDurable plants the bug above: flush() claims the index durable before the disk holds it. */
   readonly lieAboutDurable?: boolean;
-  /** flushGate, when set, is awaited by every flush before its write lands (a test holds a flush as long as it likes). */
-  readonly flushGate?: () => Promise<void>;
-  /** headEntriesHardMax, when set, is the head's hard bound in entries: mustFlushBeforeApply past it (default: never). */
-  readonly headEntriesHardMax?: number;
 }
 
 /** ENTRY_HEAD_BYTES is the head memory a DurableKv counts per applied entry (its headBytes). */
@@ -104,8 +100,7 @@ export class DurableKv implements DurableStateMachine {
   }
 
   mustFlushBeforeApply(): boolean {
-    const max = this.#o.headEntriesHardMax;
-    return max !== undefined && this.appliedIndex() - this.#durable >= max;
+    return false;
   }
 
   get flushing(): boolean {
@@ -124,7 +119,6 @@ export class DurableKv implements DurableStateMachine {
 
   async #write(at: DurableKvDisk): Promise<number> {
     for (let k = 0; k < (this.#o.flushTurns ?? 2); k++) await turn();
-    if (this.#o.flushGate !== undefined) await this.#o.flushGate();
     if (this.#o.lieAboutDurable === true) {
       // Planted: what the last flush claimed lands only now; this one's lands at the next flush.
       if (this.#owed !== null) this.#land(this.#owed);

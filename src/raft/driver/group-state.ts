@@ -44,8 +44,6 @@ export interface GroupState extends WaiterMaps {
   flushInFlight: Promise<void> | null;
   /** stagingSnapshot says a snapshot is being pulled from a peer (durable groups only); its Raft message waits. */
   stagingSnapshot: boolean;
-  /** applyPausedFor is the flush this group's apply is paused for (a head at its hard bound), or null (stats.applyFlushWaits counts each once). */
-  applyPausedFor: Promise<void> | null;
 }
 
 /**
@@ -103,7 +101,6 @@ export async function openGroupState(options: MultiRaftDriverOptions, group: Gro
     flushedAt: null,
     flushInFlight: null,
     stagingSnapshot: false,
-    applyPausedFor: null,
   };
 }
 
@@ -135,17 +132,13 @@ export async function applyReady(g: GroupState, rd: Ready, stats: DriverStats, o
   const ents = rd.committedEntries;
   if (ents.length > 0) {
     assert((ents[0] as Entry).index === g.applied + 1, 'committed entries follow the applied index');
-    // Backpressure: a durable head at its hard bound takes no more until its
-    // flush ends. The driver pauses the group's apply before it takes the
-    // Ready (multi-raft.ts #applyWaitsForFlush), so only this group waits
-    // and its messages still go out. A head that crossed the bound during
-    // this iteration (the node's heads together: another group's apply)
-    // starts its flush here and applies this Ready, one Ready
-    // (committedEntriesBytesMax) past the bound at most; the next
-    // iteration pauses it. Awaiting the flush here held the iteration, so
-    // every group of the node sent and answered nothing until it ended.
-    if (g.durable !== null && g.durable.mustFlushBeforeApply() && g.flushInFlight === null && !g.durable.flushing && g.durable.appliedIndex() === g.applied) {
-      void startFlush(g, onFlushError);
+    // Backpressure: a durable head at its hard bound is flushed before it takes more.
+    if (g.durable !== null && g.durable.mustFlushBeforeApply()) {
+      if (g.flushInFlight === null && g.durable.appliedIndex() === g.applied) void startFlush(g, onFlushError);
+      if (g.flushInFlight !== null) {
+        stats.applyFlushWaits++;
+        await g.flushInFlight;
+      }
     }
     // confStates[k]: the membership after entry k when it is a ConfChange (allocated only when one is applied).
     let confStates: (ConfState | null)[] | null = null;

@@ -58,8 +58,8 @@
  *   at once (an in-memory group's image, a durable group's entries kept
  *   behind its snapshot), and starts flushes only while fewer than
  *   DriverLimits.walForcedFlushesInFlightMax run; the rest wait for a later
- *   pass (forcedFlushesDeferred). Nothing waits for these flushes: only
- *   the apply of a group whose head is at its hard bound waits for its flush.
+ *   pass (forcedFlushesDeferred). Nothing waits for these flushes: apply
+ *   waits only for the flush of a head at its hard bound, as before.
  * Durability is unchanged: a durable group's log is compacted only up to a
  * snapshot taken at a flush that completed (maybeFlushOrSnapshot), so an
  * entry leaves the WAL only once its group's applied state is in LevelDB.
@@ -113,13 +113,8 @@
  * - open: the state machine opens its files; Raft restarts at its durable
  *   index and replays the log after it (openGroupState);
  * - step 5 applies entries to its in-memory head; a head at its hard bound is
- *   flushed first (backpressure by pausing that group's apply, identical on
- *   no replica but harmless: refusals never depend on it). Only the apply
- *   pauses (#applyWaitsForFlush, ReadyOptions.applyPaused): the group's
- *   Ready still persists, sends and advances, and the other groups go on.
- *   No step of an iteration awaits a flush, nor does flush(): an iteration
- *   held for an election timeout steps every leader of the node down by
- *   check-quorum (bench/README.md "query-traces", s23);
+ *   flushed first (backpressure by stalling apply, identical on no replica
+ *   but harmless: refusals never depend on it);
  * - step 7: a flush starts when the head asks (size, age) or the log holds
  *   `snapshotEntries` entries past the durable index; it runs in the
  *   background while iterations go on. Once durable, the next step 7 takes a
@@ -161,7 +156,6 @@
  */
 import { OtlpdbError, assert } from '../../errors.js';
 import { DriverLimits } from '../../limits.js';
-import { TickEvent } from '../raft.js';
 import { EntryType, MessageType, StateRole } from '../types.js';
 import type { ReadyOptions } from '../raw-node.js';
 import { NO_FLOOR, tombstoneOf } from '../tombstone.js';
@@ -222,9 +216,6 @@ export type {
 
 /** PIPELINED is the ReadyOptions of every pipelined iteration: committed entries are handed out only once durable here. */
 const PIPELINED: ReadyOptions = Object.freeze({ stableCommittedOnly: true });
-
-/** FLUSH_ROUNDS bounds flush()'s chain steps per group: one to wait out a flush already running, one that covers the call. */
-const FLUSH_ROUNDS = 2;
 
 /** SERIAL is the ReadyOptions of a driver opened with `pipelined: false`: committed entries apply after the sync of their own Ready. */
 const SERIAL: ReadyOptions = Object.freeze({});
@@ -319,8 +310,6 @@ export class MultiRaftDriver {
   #readSeq = 0;
   /** #policyPassMs is when the compaction policy last looked at every group (the injected clock; policyDue). */
   #policyPassMs = Number.NEGATIVE_INFINITY;
-  /** #ticksWithoutIteration counts the ticks since an iteration last began (stats.ticksWithoutIterationMax). */
-  #ticksWithoutIteration = 0;
 
   /** Use `MultiRaftDriver.open` (or `Subclass.open`); the constructor only wires what open recovered. */
   constructor(init: DriverInit) {
@@ -499,16 +488,10 @@ export class MultiRaftDriver {
     return false;
   }
 
-  /** tick advances every group's logical clock by one tick, counts what the ticks did (TickEvent), and expires waiters past their deadline. */
+  /** tick advances every group's logical clock by one tick and expires waiters past their deadline. */
   tick(): void {
     if (this.#loop.idle) return;
-    for (const g of this.#groups.values()) {
-      const ev = g.raw.tick();
-      if (ev === TickEvent.CheckQuorumStepDown) this.stats.checkQuorumStepDowns++;
-      else if (ev === TickEvent.ElectionTimeout) this.stats.electionTimeouts++;
-    }
-    this.#ticksWithoutIteration++;
-    if (this.#ticksWithoutIteration > this.stats.ticksWithoutIterationMax) this.stats.ticksWithoutIterationMax = this.#ticksWithoutIteration;
+    for (const g of this.#groups.values()) g.raw.tick();
     this.#expire(this.#clock.nowMs());
     this.#loop.kick();
   }
@@ -744,14 +727,10 @@ export class MultiRaftDriver {
   }
 
   async #iterate(): Promise<boolean> {
-    this.#ticksWithoutIteration = 0;
     const pipelined = this.#settings.pipelined;
     const opts = pipelined ? this.readyOptions() : SERIAL;
     const work: { g: GroupState; rd: Ready }[] = [];
-    for (const g of this.#groups.values()) {
-      const o = this.#applyWaitsForFlush(g) ? { ...opts, applyPaused: true } : opts;
-      if (g.raw.hasReady(o)) work.push({ g, rd: g.raw.ready(o) });
-    }
+    for (const g of this.#groups.values()) if (g.raw.hasReady()) work.push({ g, rd: g.raw.ready(opts) });
     if (work.length === 0) return false;
     // 1-2. Persist every group's Ready into the WAL buffer (snapshot images go to the store first).
     let groupsMustSync = 0;
@@ -821,29 +800,6 @@ export class MultiRaftDriver {
     this.stats.iterations++;
     // 7. Compaction policy: every group when its inputs may have changed, else only groups whose flush completed.
     await this.#maybeCompact(policyDue(work, this.#clock.nowMs(), this.#policyPassMs, this.#settings.tickMs));
-    return true;
-  }
-
-  /**
-   * #applyWaitsForFlush says whether `g`'s apply pauses for its flush this
-   * iteration: a durable head at its hard bound (mustFlushBeforeApply)
-   * takes no committed entries until its flush ends (started here when
-   * none runs; the loop is kicked when it ends). Only the apply waits:
-   * the group's Ready still persists, sends and advances the rest, and the
-   * node's other groups go on (see applyReady in group-state.ts).
-   */
-  #applyWaitsForFlush(g: GroupState): boolean {
-    const sm = g.durable;
-    if (sm === null || !sm.mustFlushBeforeApply()) return false;
-    if (g.flushInFlight === null && !sm.flushing && sm.appliedIndex() === g.applied) {
-      void startFlush(g, this.#onFlushError).then(() => this.#loop.kick());
-    }
-    const flush = g.flushInFlight;
-    if (flush === null) return false;
-    if (g.applyPausedFor !== flush) {
-      g.applyPausedFor = flush;
-      this.stats.applyFlushWaits++;
-    }
     return true;
   }
 
@@ -994,75 +950,25 @@ export class MultiRaftDriver {
 
   /**
    * flush makes every durable group's applied state durable and takes its
-   * Raft snapshot there (for `POST /api/v1/admin/flush`, tests and
-   * backups): when it resolves, everything applied on this node before it
-   * was called is in the groups' durable state. Groups flush one at a time.
-   *
-   * Each flush starts in the iteration chain (between iterations: the head
-   * freezes at the index Raft applied) but is awaited outside it, so
-   * iterations go on while it runs: heartbeats and their answers, votes,
-   * appends and reads. Awaited inside the chain, a bulk flush (16 shards,
-   * tens of seconds) held every group's Ready while ticks went on, so every
-   * leader stepped down by check-quorum and every follower's election timer
-   * ran out with nothing sent (bench/README.md "query-traces", s23).
+   * Raft snapshot there (for `POST /api/v1/admin/flush`, tests and backups).
+   * It runs between iterations and resolves when every group is done.
    */
-  async flush(): Promise<{ readonly groups: number }> {
-    const refused = this.#loop.refusal();
-    if (refused !== null) throw refused;
-    let flushed = 0;
-    for (const group of [...this.#groups.keys()]) {
-      // Round 0 may find a flush started before the call (it may not cover what was applied then):
-      // await it and look again. Any flush round 1 finds or starts began after the call, so it covers it.
-      for (let round = 0; round < FLUSH_ROUNDS; round++) {
-        const step = await this.#loop.enqueue(async () => {
-          const found = this.#flushStep(group, round === FLUSH_ROUNDS - 1);
-          if (found !== null && this.flushWaitsInChain()) await found.flush;
-          return found;
-        });
-        if (step === null) break;
-        await step.flush;
+  flush(): Promise<{ readonly groups: number }> {
+    return this.#loop.enqueue(async () => {
+      const refused = this.#loop.refusal();
+      if (refused !== null) throw refused;
+      let flushed = 0;
+      for (const g of this.#groups.values()) {
+        const sm = g.durable;
+        if (sm === null) continue;
+        if (g.flushInFlight !== null) await g.flushInFlight;
+        if (g.applied > sm.durableIndex() && sm.appliedIndex() === g.applied) await startFlush(g, this.#onFlushError);
         if (this.#loop.failure !== null) throw this.#loop.failure;
-        if (step.covers) {
-          flushed++;
-          break;
-        }
+        flushed++;
       }
-    }
-    await this.#loop.enqueue(async () => {
-      const stopped = this.#loop.refusal();
-      if (stopped !== null) throw stopped;
       await this.#maybeCompact();
+      return { groups: flushed };
     });
-    return { groups: flushed };
-  }
-
-  /**
-   * flushWaitsInChain says whether flush() awaits each group's flush inside
-   * the iteration chain. It exists as a seam for the test that plants that
-   * bug back (flush-liveness.test.ts); production code never overrides it.
-   */
-  protected flushWaitsInChain(): boolean {
-    return false;
-  }
-
-  /**
-   * #flushStep is one chain step of flush() for `group`: null when there is
-   * nothing to wait for (not hosted or not durable any more, or durable up
-   * to its applied index); else the flush to await outside the chain (the
-   * one in flight, or one started here) and whether it covers what the
-   * caller asked for (`last`: any flush found now began after the call).
-   */
-  #flushStep(group: GroupId, last: boolean): { readonly flush: Promise<void>; readonly covers: boolean } | null {
-    const refused = this.#loop.refusal();
-    if (refused !== null) throw refused;
-    const g = this.#groups.get(group);
-    const sm = g?.durable ?? null;
-    if (g === undefined || sm === null) return null;
-    if (g.flushInFlight !== null) return { flush: g.flushInFlight, covers: last };
-    if (g.applied <= sm.durableIndex() || sm.appliedIndex() !== g.applied) return { flush: Promise.resolve(), covers: true };
-    const flush = startFlush(g, this.#onFlushError);
-    assert(g.flushInFlight !== null, 'the flush started is in flight');
-    return { flush, covers: true };
   }
 
   #expire(nowMs: number): void {
